@@ -1,0 +1,160 @@
+"""Settings: where the key, host, mode and limits come from.
+
+The key is wrapped in :class:`Secret` the moment it is read, so no repr, log line,
+exception or export can print it by accident.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Mode = Literal["live", "offline", "replay"]
+MODES: tuple[str, ...] = ("live", "offline", "replay")
+
+DEFAULT_BASE_URL = "https://api.tokenhot.cn"
+ALT_BASE_URL = "https://api.tokenhot.ai"
+#: Key used against the offline simulator; it accepts any ``sk-…`` key.
+OFFLINE_KEY = "sk-offline-simulator"
+#: The in-process simulator answers on this host; no request to it ever leaves the process.
+SIM_BASE_URL = "http://tokenhot.sim"
+
+_KEY_RE = re.compile(r"sk-[A-Za-z0-9_\-]{4,}")
+
+
+class Secret:
+    """A string that never shows itself in reprs, str() or f-strings."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('****')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> Any:  # pickling would write the key to disk
+        raise TypeError("a Secret cannot be pickled; store the key in TOKENHOT_API_KEY instead")
+
+
+def redact(text: str, *secrets: Secret | str | None) -> str:
+    """Remove every known secret and anything shaped like a key from ``text``."""
+    for s in secrets:
+        raw = s.get() if isinstance(s, Secret) else s
+        if raw:
+            text = text.replace(raw, "sk-****")
+    return _KEY_RE.sub("sk-****", text)
+
+
+_notice_shown = False
+
+
+@dataclass
+class Settings:
+    """Everything a session needs to talk to Tokenhot (or its simulator)."""
+
+    api_key: Secret = field(default_factory=lambda: Secret(""))
+    base_url: str = DEFAULT_BASE_URL
+    mode: Mode = "offline"
+    connect_timeout: float = 10.0
+    read_timeout: float = 300.0
+    max_retries: int = 2
+    stream_idle_timeout: float = 60.0
+    poll_interval: float = 5.0
+    video_deadline: float = 1800.0
+    download_cap: int = 2 * 1024**3
+    store: Path = field(default_factory=lambda: Path(".tokenhot"))
+
+    def __post_init__(self) -> None:
+        if isinstance(self.api_key, str):  # type: ignore[unreachable]
+            self.api_key = Secret(self.api_key)  # type: ignore[unreachable]
+        if self.mode not in MODES:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"Unknown mode {self.mode!r}.",
+                hint="Use one of: live, offline, replay (argument mode=… or TOKENHOT_MODE).",
+            )
+        self.base_url = self.base_url.rstrip("/")
+        if self.base_url.endswith("/v1"):
+            self.base_url = self.base_url[: -len("/v1")]
+        self.store = Path(self.store)
+
+    @classmethod
+    def from_env(
+        cls,
+        api_key: str | Secret | None = None,
+        base_url: str | None = None,
+        mode: str | None = None,
+        store: str | os.PathLike[str] | None = None,
+        **overrides: Any,
+    ) -> Settings:
+        """Arguments win over ``TOKENHOT_*`` variables; with no key and no mode, run offline."""
+        key = api_key if api_key is not None else os.environ.get("TOKENHOT_API_KEY", "")
+        secret = key if isinstance(key, Secret) else Secret(key.strip())
+        chosen = mode or os.environ.get("TOKENHOT_MODE") or ("live" if secret else "offline")
+        chosen = chosen.strip().lower()
+        if chosen == "offline" and not mode and not os.environ.get("TOKENHOT_MODE"):
+            _say_offline_once()
+        url = base_url or os.environ.get("TOKENHOT_BASE_URL") or DEFAULT_BASE_URL
+        folder = store or os.environ.get("TOKENHOT_STORE") or ".tokenhot"
+        return cls(api_key=secret, base_url=url, mode=chosen, store=Path(folder), **overrides)  # type: ignore[arg-type]
+
+    def key_for_requests(self) -> str:
+        """The key actually sent: the real one live, a placeholder for the simulator."""
+        if self.mode == "live":
+            if not self.api_key:
+                from .errors import MissingKeyError
+
+                raise MissingKeyError()
+            return self.api_key.get()
+        return self.api_key.get() or OFFLINE_KEY
+
+    def public(self) -> dict[str, Any]:
+        """Settings safe to show or record: the key is reduced to whether it is set."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name == "api_key":
+                out["api_key"] = "set" if value else "not set"
+            else:
+                out[f.name] = str(value) if isinstance(value, Path) else value
+        return out
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{k}={v!r}" for k, v in self.public().items())
+        return f"Settings({inner})"
+
+
+def _say_offline_once() -> None:
+    global _notice_shown
+    if not _notice_shown:
+        _notice_shown = True
+        warnings.warn(
+            "tokenhot_nb: no TOKENHOT_API_KEY set, using the offline simulator. "
+            "Set TOKENHOT_API_KEY (or pass api_key=…) to call the real API.",
+            UserWarning,
+            stacklevel=3,
+        )

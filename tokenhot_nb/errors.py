@@ -1,0 +1,228 @@
+"""Every error tokenhot_nb raises, each with a message written for the user and a fix.
+
+Tree::
+
+    TokenhotError
+    ├── ConfigError ── MissingKeyError
+    ├── UnknownModelError (also a ValueError)
+    ├── UnsupportedOptionError (also a ValueError)
+    ├── InputError (also a ValueError)
+    ├── APIError                      (anything the server answered with a non-2xx status)
+    │   ├── AuthenticationError       401
+    │   ├── PermissionDeniedError     403
+    │   ├── NotFoundError             404
+    │   ├── BadRequestError           400 / 413 / 422
+    │   ├── RateLimitError            429 ── QuotaExhaustedError (never retried)
+    │   └── ServerError               5xx
+    ├── APIConnectionError ── APITimeoutError
+    ├── StreamError                   (a stream broke or stalled; keeps the partial text)
+    ├── TaskFailedError               (a video task ended in failure; carries the vendor's reason)
+    ├── DownloadError
+    └── ReplayMissError               (replay mode found no recording of a call)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ._config import redact
+
+QUOTA_CODES = frozenset(
+    {
+        "insufficient_user_quota",
+        "insufficient_quota",
+        "pre_consume_token_quota_failed",
+        "quota_exhausted",
+        "billing_hard_limit_reached",
+        "1008",
+    }
+)
+
+
+class TokenhotError(Exception):
+    """Base class. ``str(err)`` is the message plus the hint, never the API key."""
+
+    default_hint = ""
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        self.message = redact(message)
+        self.hint = redact(hint if hint is not None else self.default_hint)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+
+    def summary(self) -> str:
+        """One short line for a notebook cell."""
+        return str(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"error": type(self).__name__, "message": self.message, "hint": self.hint}
+
+
+class ConfigError(TokenhotError):
+    pass
+
+
+class MissingKeyError(ConfigError):
+    default_hint = (
+        "Set it with `%env TOKENHOT_API_KEY=sk-…` (or `%th_config --key` for a hidden prompt), "
+        "pass Session(api_key=…), or use mode='offline' to run on the built-in simulator."
+    )
+
+    def __init__(self, message: str = "No Tokenhot API key is set for live mode.", **kw: Any) -> None:
+        super().__init__(message, **kw)
+
+
+class UnknownModelError(TokenhotError, ValueError):
+    def __init__(self, name: str, suggestions: list[str], kind: str | None = None) -> None:
+        self.name = name
+        self.suggestions = suggestions
+        self.kind = kind
+        what = f"{kind} model" if kind else "model"
+        msg = f"Unknown {what} {name!r}."
+        if suggestions:
+            msg += " Did you mean " + ", ".join(repr(s) for s in suggestions) + "?"
+        hint = (
+            "See tokenhot_nb.models() or %th_models for the catalogue. To call a model that is not listed, "
+            "name its family: model('my-model', family='openai-chat') "
+            "(families are listed by tokenhot_nb.catalog.families())."
+        )
+        super().__init__(msg, hint=hint)
+
+
+class UnsupportedOptionError(TokenhotError, ValueError):
+    pass
+
+
+class InputError(TokenhotError, ValueError):
+    pass
+
+
+class APIError(TokenhotError):
+    """The server answered with an error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        type: str | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+        hint: str | None = None,
+    ) -> None:
+        self.status = status
+        self.code = code
+        self.type = type
+        self.request_id = request_id
+        self.body = body
+        super().__init__(message, hint=hint)
+
+    def __str__(self) -> str:
+        head = f"[{self.status}] " if self.status else ""
+        tail = f" (request id: {self.request_id})" if self.request_id else ""
+        base = f"{head}{self.message}{tail}"
+        return f"{base} {self.hint}".strip() if self.hint else base
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d.update(status=self.status, code=self.code, type=self.type, request_id=self.request_id)
+        return d
+
+
+class AuthenticationError(APIError):
+    default_hint = "Check TOKENHOT_API_KEY (it should start with sk-) or run `%th_config --key`."
+
+
+class PermissionDeniedError(APIError):
+    default_hint = "Your key is not allowed to use this model or group; check it in the Tokenhot console."
+
+
+class NotFoundError(APIError):
+    default_hint = "Check the model name and the base URL (TOKENHOT_BASE_URL)."
+
+
+class BadRequestError(APIError):
+    default_hint = "Check the options you passed; `tokenhot_nb.model(name).capabilities` lists what the model takes."
+
+
+class RateLimitError(APIError):
+    default_hint = "Too many requests: wait a little and try again, or lower the batch concurrency."
+
+
+class QuotaExhaustedError(RateLimitError):
+    default_hint = "Your Tokenhot balance or quota is used up: top it up in the console. Retrying will not help."
+
+
+class ServerError(APIError):
+    default_hint = "The service had a problem; try again in a moment."
+
+
+class APIConnectionError(TokenhotError):
+    default_hint = "Check your network connection and TOKENHOT_BASE_URL."
+
+
+class APITimeoutError(APIConnectionError):
+    default_hint = "The request took too long; try again, or raise the timeout (Session(read_timeout=…))."
+
+
+class StreamError(TokenhotError):
+    """A stream broke, stalled or carried an error; ``partial_text`` keeps what arrived."""
+
+    default_hint = "The text received so far is kept in .partial_text."
+
+    def __init__(self, message: str, *, partial_text: str = "", status: int | None = None,
+                 code: str | None = None, hint: str | None = None) -> None:
+        self.partial_text = partial_text
+        self.status = status
+        self.code = code
+        super().__init__(message, hint=hint)
+
+
+class TaskFailedError(TokenhotError):
+    def __init__(self, task_id: str, reason: str, *, code: str | None = None, hint: str | None = None) -> None:
+        self.task_id = task_id
+        self.reason = reason
+        self.code = code
+        super().__init__(
+            f"Video task {task_id} failed: {reason or 'no reason given'}",
+            hint=hint if hint is not None else "Change the prompt or options and try again; failed tasks are not billed.",
+        )
+
+
+class DownloadError(TokenhotError):
+    pass
+
+
+class ReplayMissError(TokenhotError):
+    def __init__(self, message: str, *, nearest: Any = None, differences: list[str] | None = None) -> None:
+        self.nearest = nearest
+        self.differences = differences or []
+        super().__init__(
+            message,
+            hint="Run this call once in live or offline mode to record it, or match the recorded parameters.",
+        )
+
+
+_STATUS_CLASSES: dict[int, type[APIError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    413: BadRequestError,
+    422: BadRequestError,
+    429: RateLimitError,
+}
+
+
+def class_for_status(status: int, code: str | None = None) -> type[APIError]:
+    """Pick the error class for a status (and code: a 429 about quota is not a rate limit)."""
+    if code and str(code) in QUOTA_CODES:
+        return QuotaExhaustedError
+    if status in _STATUS_CLASSES:
+        return _STATUS_CLASSES[status]
+    if status >= 500:
+        return ServerError
+    return APIError

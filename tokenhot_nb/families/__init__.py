@@ -1,0 +1,1 @@
+"""Endpoint families: build requests from (model, options) and parse every documented response shape."""

@@ -1,0 +1,172 @@
+"""What the endpoint families hand to the client and get back from their parsers.
+
+Families are pure: they build an :class:`HttpCall` from a model and options and turn a decoded
+response into one of the parsed types below. They never do I/O and never display anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+StreamFormat = Literal["chat", "responses", "claude", "gemini"]
+TaskState = Literal["pending", "running", "succeeded", "failed", "unknown"]
+
+
+@dataclass
+class FilePart:
+    """One file of a multipart body."""
+
+    field: str
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+
+@dataclass
+class HttpCall:
+    """A request, independent of any HTTP library. ``path`` starts with ``/``."""
+
+    method: str
+    path: str
+    json: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None  # multipart text fields (values: str or list[str])
+    files: list[FilePart] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    stream: StreamFormat | None = None  # set when the response is SSE in that format
+    billed_create: bool = False  # a billed task create: never retried once it may have reached the server
+    expect: Literal["json", "text", "bytes"] = "json"
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-safe view for history, curl and replay keys (file bytes replaced by size + name)."""
+        out: dict[str, Any] = {"method": self.method, "path": self.path}
+        if self.params:
+            out["params"] = dict(self.params)
+        if self.json is not None:
+            out["json"] = self.json
+        if self.data:
+            out["data"] = self.data
+        if self.files:
+            out["files"] = [
+                {"field": f.field, "filename": f.filename, "content_type": f.content_type, "size": len(f.data)}
+                for f in self.files
+            ]
+        return out
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    reasoning_tokens: int = 0
+    images: int = 0
+    video_seconds: float = 0.0
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def add(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.total_tokens + other.total_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
+            self.images + other.images,
+            self.video_seconds + other.video_seconds,
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "total_tokens": self.total_tokens,
+            "reasoning_tokens": self.reasoning_tokens,
+            "images": self.images,
+            "video_seconds": self.video_seconds,
+        }
+
+
+@dataclass
+class ChatReply:
+    text: str
+    reasoning: str = ""
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    model: str | None = None
+    response_id: str | None = None
+    raw: Any = None
+
+
+@dataclass
+class ChatDelta:
+    """What one stream event adds. ``done`` marks a terminal event."""
+
+    text: str = ""
+    reasoning: str = ""
+    usage: Usage | None = None
+    finish_reason: str | None = None
+    done: bool = False
+
+
+@dataclass
+class ImageRef:
+    """One generated image: a URL to download now, or the bytes themselves."""
+
+    url: str | None = None
+    data: bytes | None = None
+    mime: str = "image/png"
+    revised_prompt: str | None = None
+
+
+@dataclass
+class ImageReply:
+    images: list[ImageRef]
+    text: str = ""
+    usage: Usage = field(default_factory=Usage)
+    raw: Any = None
+
+
+@dataclass
+class TaskStatus:
+    task_id: str
+    state: TaskState
+    progress: int = 0  # 0..100
+    url: str | None = None
+    error: str | None = None
+    error_code: str | None = None
+    raw_status: str | None = None
+    usage: Usage = field(default_factory=Usage)
+    raw: Any = None
+
+    @property
+    def done(self) -> bool:
+        return self.state in ("succeeded", "failed")
+
+
+@dataclass
+class AudioReply:
+    """Speech: WAV bytes, or a URL to fetch (then ``wav`` is empty)."""
+
+    wav: bytes = b""
+    url: str | None = None
+    mime: str = "audio/wav"
+    usage: Usage = field(default_factory=Usage)
+    raw: Any = None
+
+
+@dataclass
+class Segment:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass
+class TranscriptReply:
+    text: str
+    format: str = "json"
+    body: str = ""  # the raw body for text / srt / vtt
+    language: str | None = None
+    duration: float | None = None
+    segments: list[Segment] = field(default_factory=list)
+    raw: Any = None
