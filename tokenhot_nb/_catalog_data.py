@@ -1,0 +1,537 @@
+"""The model catalogue as data: every Tokenhot model, its protocol family, options and defaults.
+
+Sources and confidence are in /work/shared/reference/tokenhot-api.md; where the reference is unsure, the
+option lists here stay on the permissive side and ``notes`` says so. Adding a model that fits an existing
+family is one entry in ``MODELS``; families (``families/*.py``) dispatch on the family name, never on ids.
+
+Capability keys (all optional):
+``edit``, ``edit_only``, ``mask``, ``max_edit_images``, ``sizes`` (menu values), ``size_free`` (any ``WxH``
+accepted too), ``max_n``, ``seed``, ``negative_prompt``, ``quality`` (allowed values), ``response_formats``,
+``ratios``, ``image_sizes`` (Gemini ``1K/2K/4K``), ``durations``, ``resolutions``,
+``resolution_max_duration``, ``first_frame``, ``last_frame``, ``reference_images`` (max count),
+``video_input``, ``requires_video``, ``requires_image``, ``mode`` (HappyHorse), ``voices``, ``formats``,
+``languages``, ``translate``, ``stream``, ``responses``, ``reasoning``, ``vision``, ``temperature``,
+``max_tokens_field``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# --- shared option lists -------------------------------------------------------------------------
+
+#: The 30 prebuilt Gemini TTS voices (Google AI speech-generation docs).
+GEMINI_VOICES: list[str] = [
+    "Zephyr", "Puck", "Charon", "Kore", "Fenrir", "Leda", "Orus", "Aoede", "Callirrhoe", "Autonoe",
+    "Enceladus", "Iapetus", "Umbriel", "Algieba", "Despina", "Erinome", "Algenib", "Rasalgethi",
+    "Laomedeia", "Achernar", "Alnilam", "Schedar", "Gacrux", "Pulcherrima", "Achird",
+    "Zubenelgenubi", "Vindemiatrix", "Sadachbia", "Sadaltager", "Sulafat",
+]  # fmt: skip
+
+OPENAI_TTS_VOICES: list[str] = [
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "sage", "shimmer", "verse",
+]  # fmt: skip
+
+#: ISO-639-1 codes Whisper documents.
+WHISPER_LANGUAGES: list[str] = [
+    "af", "ar", "hy", "az", "be", "bs", "bg", "ca", "zh", "hr", "cs", "da", "nl", "en", "et", "fi", "fr",
+    "gl", "de", "el", "he", "hi", "hu", "is", "id", "it", "ja", "kn", "kk", "ko", "lv", "lt", "mk", "ms",
+    "mr", "mi", "ne", "no", "fa", "pl", "pt", "ro", "ru", "sr", "sk", "sl", "es", "sw", "sv", "tl", "ta",
+    "th", "tr", "uk", "ur", "vi", "cy",
+]  # fmt: skip
+
+GEMINI_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
+SEEDANCE_RATIOS = ["16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"]
+HAPPYHORSE_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4"]
+GPT_IMAGE_SIZES = ["1024x1024", "1536x1024", "1024x1536", "auto"]
+SEEDREAM_PIXEL_SIZES = ["2048x2048", "2304x1728", "1728x2304", "2560x1440", "1440x2560", "2496x1664", "1664x2496"]
+QWEN_IMAGE_SIZES = ["1328*1328", "1664*928", "928*1664", "1472*1104", "1104*1472"]
+WAN_SIZES = ["1280*1280", "1024*1024", "1280*720", "720*1280", "1280*960", "960*1280"]
+
+# --- families --------------------------------------------------------------------------------------
+
+FAMILIES: dict[str, dict[str, Any]] = {
+    # chat -----------------------------------------------------------------------------------------
+    "openai-chat": {
+        "kind": "chat",
+        "endpoints": ["chat.completions"],
+        "vendor": "OpenAI-compatible",
+        "capabilities": {"stream": True, "vision": True, "temperature": True},
+        "defaults": {},
+    },
+    "openai-responses": {
+        "kind": "chat",
+        "endpoints": ["chat.completions", "responses"],
+        "vendor": "OpenAI",
+        "capabilities": {
+            "stream": True,
+            "vision": True,
+            "responses": True,
+            "reasoning": True,
+            "reasoning_efforts": ["minimal", "low", "medium", "high"],
+            # GPT-5 reasoning models reject `max_tokens` on chat/completions.
+            "max_tokens_field": "max_completion_tokens",
+            "temperature": False,
+        },
+        "defaults": {},
+    },
+    "claude": {
+        "kind": "chat",
+        "endpoints": ["chat.completions", "messages"],
+        "vendor": "Anthropic",
+        "capabilities": {"stream": True, "vision": True, "reasoning": True, "temperature": True},
+        # Anthropic requires max_tokens on /v1/messages; this is the default the builder sends.
+        "defaults": {"max_tokens": 8192},
+    },
+    "gemini": {
+        "kind": "chat",
+        "endpoints": ["gemini.generate", "gemini.stream", "chat.completions"],
+        "vendor": "Google",
+        "capabilities": {"stream": True, "vision": True, "reasoning": True, "temperature": True},
+        "defaults": {},
+    },
+    "grok": {
+        "kind": "chat",
+        "endpoints": ["chat.completions"],
+        "vendor": "xAI",
+        "capabilities": {"stream": True, "vision": True, "reasoning": True, "temperature": True},
+        "defaults": {},
+    },
+    # image ----------------------------------------------------------------------------------------
+    "openai-image": {
+        "kind": "image",
+        "endpoints": ["images.generations", "images.edits"],
+        "vendor": "OpenAI",
+        "capabilities": {"edit": True, "mask": True, "max_n": 10, "sizes": GPT_IMAGE_SIZES,
+                         "max_edit_images": 16, "response_formats": []},
+        "defaults": {"size": "1024x1024"},
+    },
+    "seedream": {
+        "kind": "image",
+        "endpoints": ["images.generations"],
+        "vendor": "ByteDance (Volcengine Ark)",
+        "capabilities": {"edit": True, "mask": False, "max_n": 15, "seed": True, "size_free": True,
+                         "max_edit_images": 14, "response_formats": ["url", "b64_json"]},
+        "defaults": {"size": "2K", "watermark": False},
+    },
+    "qwen-image": {
+        "kind": "image",
+        "endpoints": ["images.generations"],
+        "vendor": "Alibaba (DashScope)",
+        "capabilities": {"edit": False, "max_n": 1, "seed": True, "negative_prompt": True,
+                         "sizes": QWEN_IMAGE_SIZES, "prompt_extend": True},
+        "defaults": {"size": "1328*1328", "watermark": False, "prompt_extend": True},
+    },
+    "wan-image": {
+        "kind": "image",
+        "endpoints": ["images.generations"],
+        "vendor": "Alibaba (DashScope)",
+        "capabilities": {"edit": False, "max_n": 4, "seed": True, "negative_prompt": True,
+                         "sizes": WAN_SIZES, "size_free": True},
+        "defaults": {"size": "1280*1280", "watermark": False},
+    },
+    "gemini-image": {
+        "kind": "image",
+        "endpoints": ["gemini.generate"],
+        "vendor": "Google",
+        "capabilities": {"edit": True, "mask": False, "max_n": 1, "seed": True, "sizes": GEMINI_RATIOS,
+                         "ratios": GEMINI_RATIOS, "image_sizes": [], "max_edit_images": 3},
+        "defaults": {},
+    },
+    # video ----------------------------------------------------------------------------------------
+    "seedance": {
+        "kind": "video",
+        "endpoints": ["video.generations", "videos"],
+        "vendor": "ByteDance (Volcengine Ark)",
+        "capabilities": {"ratios": SEEDANCE_RATIOS, "resolutions": ["480p", "720p", "1080p"], "seed": True,
+                         "first_frame": True, "last_frame": True, "reference_images": 0, "video_input": False,
+                         "generate_audio": True},
+        "defaults": {"duration": 5, "resolution": "720p"},
+    },
+    "hailuo": {
+        "kind": "video",
+        "endpoints": ["video.generations", "videos"],
+        "vendor": "MiniMax",
+        "capabilities": {"durations": [6, 10], "resolutions": ["768P", "1080P"], "ratios": [],
+                         "resolution_max_duration": {"1080P": 6}, "first_frame": True, "last_frame": False,
+                         "reference_images": 0, "seed": False, "prompt_optimizer": True},
+        "defaults": {"duration": 6, "resolution": "768P"},
+    },
+    "happyhorse": {
+        "kind": "video",
+        "endpoints": ["video.generations", "videos"],
+        "vendor": "Alibaba (DashScope)",
+        "capabilities": {"durations": list(range(3, 16)), "resolutions": ["720P", "1080P"],
+                         "ratios": HAPPYHORSE_RATIOS, "seed": True, "first_frame": False, "last_frame": False,
+                         "reference_images": 0, "video_input": False, "mode": "t2v"},
+        "defaults": {"duration": 5, "resolution": "720P", "watermark": False},
+    },
+    # audio ----------------------------------------------------------------------------------------
+    "gemini-tts": {
+        "kind": "audio",
+        "endpoints": ["gemini.generate", "audio.speech"],
+        "vendor": "Google",
+        "capabilities": {"voices": GEMINI_VOICES, "formats": ["wav"], "multi_speaker": True},
+        "defaults": {"voice": "Kore"},
+    },
+    "openai-tts": {
+        "kind": "audio",
+        "endpoints": ["audio.speech"],
+        "vendor": "OpenAI-compatible",
+        "capabilities": {"voices": OPENAI_TTS_VOICES, "formats": ["wav", "mp3", "opus", "aac", "flac", "pcm"]},
+        "defaults": {"voice": "alloy", "format": "wav"},
+    },
+    "whisper": {
+        "kind": "audio",
+        "endpoints": ["audio.transcriptions", "audio.translations"],
+        "vendor": "OpenAI",
+        "capabilities": {
+            "transcribe": True,
+            "translate": True,
+            "formats": ["json", "text", "srt", "verbose_json", "vtt"],
+            "languages": WHISPER_LANGUAGES,
+            "input_formats": ["flac", "mp3", "mp4", "mpeg", "mpga", "m4a", "ogg", "wav", "webm"],
+        },
+        "defaults": {"format": "json"},
+    },
+}
+
+# --- models ----------------------------------------------------------------------------------------
+
+
+def _seedream(mid: str, version: str, sizes: list[str], **extra: Any) -> dict[str, Any]:
+    short = version.replace(".", "-")
+    return {
+        "id": mid,
+        "family": "seedream",
+        "display_names": [mid, f"{mid}(图片编辑)", f"Seedream {version}"],
+        "aliases": [f"seedream-{version}", f"seedream-{short}"],
+        "capabilities": {"sizes": sizes + SEEDREAM_PIXEL_SIZES},
+        "vendor": "ByteDance",
+        "notes": "Edit = the same generation call with `image` data URLs. n>1 uses sequential_image_generation "
+        "(the model may return fewer images).",
+        **extra,
+    }
+
+
+def _seedance(mid: str, aliases: list[str], **caps: Any) -> dict[str, Any]:
+    return {
+        "id": mid,
+        "family": "seedance",
+        "display_names": [mid],
+        "aliases": aliases,
+        "capabilities": caps,
+        "vendor": "ByteDance",
+        "notes": "Generic new-api body; ratio/resolution/seed/content go in `metadata`. Poll: "
+        f"'{mid}(获取视频任务信息)'.",
+    }
+
+
+_SEEDANCE_2 = {
+    "durations": [-1, *range(4, 16)],
+    "resolutions": ["480p", "720p"],
+    "reference_images": 9,
+    "video_input": True,
+    "max_videos": 3,
+}
+
+MODELS: list[dict[str, Any]] = [
+    # ------------------------------------------------------------------------------------ image
+    _seedream("doubao-seedream-4-0-250828", "4.0", ["1K", "2K", "4K"]),
+    _seedream("doubao-seedream-4-5-251128", "4.5", ["2K", "4K"], defaults={"default_for_kind": True}),
+    _seedream("doubao-seedream-5-0-260128", "5.0", ["2K", "3K"],
+              notes="Preset sizes vary by relay (2K/3K listed); any WxH is passed through. Edit = generation "
+              "call with `image` data URLs."),
+    {
+        "id": "gpt-image-2",
+        "family": "openai-image",
+        "display_names": ["GPT Image-2", "GPT Image-2(图片编辑)"],
+        "aliases": ["gpt-image"],
+        "capabilities": {"quality": ["low", "medium", "high", "auto"], "size_free": True,
+                         "backgrounds": ["opaque", "auto"], "output_formats": ["png", "jpeg", "webp"]},
+        "vendor": "OpenAI",
+        "notes": "Tokenhot returns `url` (OpenAI itself returns b64_json); both are read. Edits: multipart "
+        "/v1/images/edits with image[] parts and an optional mask.",
+    },
+    {
+        "id": "gpt-image-1.5",
+        "family": "openai-image",
+        "display_names": ["GPT Image-1.5", "GPT Image-1.5(图片编辑)"],
+        "capabilities": {"quality": ["low", "medium", "high", "auto"],
+                         "backgrounds": ["transparent", "opaque", "auto"],
+                         "output_formats": ["png", "jpeg", "webp"]},
+        "vendor": "OpenAI",
+    },
+    {
+        "id": "dall-e-2",
+        "family": "openai-image",
+        "display_names": ["dall-e-2", "DALL·E 2"],
+        "aliases": ["dalle-2"],
+        "capabilities": {"sizes": ["256x256", "512x512", "1024x1024"], "max_edit_images": 1,
+                         "response_formats": ["url", "b64_json"], "max_prompt_chars": 1000},
+        "vendor": "OpenAI",
+        "notes": "Edits take one square PNG (< 4 MB) and an optional mask.",
+    },
+    {
+        "id": "dall-e-3",
+        "family": "openai-image",
+        "display_names": ["dall-e-3", "DALL·E 3"],
+        "aliases": ["dalle-3"],
+        "capabilities": {"edit": False, "mask": False, "max_n": 1, "sizes": ["1024x1024", "1792x1024", "1024x1792"],
+                         "quality": ["standard", "hd"], "styles": ["vivid", "natural"],
+                         "response_formats": ["url", "b64_json"], "max_prompt_chars": 4000},
+        "vendor": "OpenAI",
+    },
+    {
+        "id": "gemini-2.5-flash-image",
+        "family": "gemini-image",
+        "display_names": ["gemini-2.5-flash-image", "gemini-2.5-flash-image(图片编辑)"],
+        "aliases": ["nano-banana"],
+        "vendor": "Google",
+    },
+    {
+        "id": "gemini-3-pro-image-preview",
+        "family": "gemini-image",
+        "display_names": ["gemini-3-pro-image-preview", "gemini-3-pro-image-preview(图片编辑)"],
+        "aliases": ["nano-banana-pro", "gemini-3-pro-image"],
+        "capabilities": {"image_sizes": ["1K", "2K", "4K"], "max_edit_images": 14},
+        "vendor": "Google",
+    },
+    {
+        "id": "gemini-3.1-flash-image-preview",
+        "family": "gemini-image",
+        "display_names": ["gemini-3.1-flash-image-preview", "gemini-3.1-flash-image-preview(图片编辑)"],
+        "aliases": ["nano-banana-2", "gemini-3.1-flash-image"],
+        "capabilities": {"image_sizes": ["1K", "2K", "4K"], "max_edit_images": 14},
+        "vendor": "Google",
+    },
+    {
+        "id": "qwen-image-max",
+        "family": "qwen-image",
+        "display_names": ["qwen-image-max"],
+        "vendor": "Alibaba",
+    },
+    {
+        "id": "qwen-image-plus-2026-01-09",
+        "family": "qwen-image",
+        "display_names": ["qwen-image-plus-2026-01-09"],
+        "aliases": ["qwen-image-plus"],
+        "vendor": "Alibaba",
+    },
+    {
+        "id": "qwen-image-edit-max-2026-01-16",
+        "family": "qwen-image",
+        "display_names": ["qwen-image-edit-max-2026-01-16"],
+        "aliases": ["qwen-image-edit-max", "qwen-image-edit"],
+        "capabilities": {"edit": True, "edit_only": True, "max_n": 6, "max_edit_images": 3, "size_free": True,
+                         "sizes": []},
+        "defaults": {"size": None},
+        "vendor": "Alibaba",
+        "notes": "Edit-only: DashScope `input.messages` with {image} items + `parameters`.",
+    },
+    {
+        "id": "wan2.6-image",
+        "family": "wan-image",
+        "display_names": ["wan2.6-image", "wan2.6-image(图片编辑)"],
+        "aliases": ["wan-image", "wan2.6"],
+        "capabilities": {"edit": True, "max_edit_images": 3, "interleave_for_generate": True,
+                         "max_images": 5},
+        "defaults": {"size": "1024*1024"},
+        "vendor": "Alibaba",
+        "notes": "Text-to-image runs in interleave mode (enable_interleave=true, max_images); edit mode sends "
+        "{image} items with enable_interleave=false and n. stream is always false.",
+    },
+    {
+        "id": "wan2.6-t2i",
+        "family": "wan-image",
+        "display_names": ["wan2.6-t2i"],
+        "aliases": ["wan-t2i"],
+        "vendor": "Alibaba",
+    },
+    # ------------------------------------------------------------------------------------ video
+    _seedance("doubao-seedance-1-5-pro-251215", ["seedance-1.5-pro", "seedance-1.5"],
+              durations=list(range(2, 13)), draft=True),
+    _seedance("doubao-seedance-2.0", ["seedance-2.0", "doubao-seedance-2-0-260128"], **_SEEDANCE_2),
+    {
+        **_seedance("doubao-seedance-2.0-fast", ["seedance-2.0-fast", "seedance-fast"], **_SEEDANCE_2),
+        "defaults": {"default_for_kind": True},
+    },
+    _seedance("doubao-seedance-2.0-V2V", ["seedance-2.0-v2v"], **_SEEDANCE_2, requires_video=True),
+    _seedance("doubao-seedance-2.0-fast-V2V", ["seedance-2.0-fast-v2v"], **_SEEDANCE_2, requires_video=True),
+    {
+        "id": "MiniMax-Hailuo-02",
+        "family": "hailuo",
+        "display_names": ["MiniMax-Hailuo-02"],
+        "aliases": ["hailuo-02"],
+        "capabilities": {"resolutions": ["512P", "768P", "1080P"], "last_frame": True},
+        "vendor": "MiniMax",
+        "notes": "1080P only with 6 s. Poll page: 'Hailuo获取视频信息'.",
+    },
+    {
+        "id": "MiniMax-Hailuo-2.3",
+        "family": "hailuo",
+        "display_names": ["MiniMax-Hailuo-2.3"],
+        "aliases": ["hailuo-2.3", "hailuo"],
+        "vendor": "MiniMax",
+        "notes": "1080P only with 6 s; camera commands like [Pan left] go in the prompt.",
+    },
+    {
+        "id": "MiniMax-Hailuo-2.3-Fast",
+        "family": "hailuo",
+        "display_names": ["MiniMax-Hailuo-2.3-Fast"],
+        "aliases": ["hailuo-2.3-fast", "hailuo-fast"],
+        "vendor": "MiniMax",
+        "notes": "May be image-to-video only (one relay lists it only with a first frame).",
+    },
+    {
+        "id": "happyhorse-1.0-t2v",
+        "family": "happyhorse",
+        "display_names": ["happyhorse-1.0-t2v"],
+        "aliases": ["happyhorse-t2v", "happyhorse"],
+        "capabilities": {"mode": "t2v"},
+        "vendor": "Alibaba",
+    },
+    {
+        "id": "happyhorse-1.0-i2v",
+        "family": "happyhorse",
+        "display_names": ["happyhorse-1.0-i2v"],
+        "aliases": ["happyhorse-i2v"],
+        "capabilities": {"mode": "i2v", "first_frame": True, "requires_image": True, "ratios": []},
+        "vendor": "Alibaba",
+        "notes": "One first-frame image; the ratio follows the image.",
+    },
+    {
+        "id": "happyhorse-1.0-r2v",
+        "family": "happyhorse",
+        "display_names": ["happyhorse-1.0-r2v"],
+        "aliases": ["happyhorse-r2v"],
+        "capabilities": {"mode": "r2v", "reference_images": 9, "requires_image": True},
+        "vendor": "Alibaba",
+        "notes": "1–9 reference images.",
+    },
+    {
+        "id": "happyhorse-1.0-video-edit",
+        "family": "happyhorse",
+        "display_names": ["happyhorse-1.0-video-edit"],
+        "aliases": ["happyhorse-video-edit", "happyhorse-edit"],
+        "capabilities": {"mode": "video-edit", "reference_images": 5, "video_input": True, "requires_video": True,
+                         "durations": [], "ratios": [], "audio_settings": ["auto", "origin"]},
+        "defaults": {"duration": None},
+        "vendor": "Alibaba",
+        "notes": "One input video (MP4/MOV, 3–60 s; output ≤ 15 s) plus 0–5 reference images; no duration/ratio.",
+    },
+    # ------------------------------------------------------------------------------------ audio
+    {
+        "id": "gemini-2.5-flash-preview-tts",
+        "family": "gemini-tts",
+        "display_names": ["gemini-2.5-flash-preview-tts"],
+        "aliases": ["gemini-tts", "gemini-flash-tts"],
+        "defaults": {"default_for_kind": True},
+        "vendor": "Google",
+        "notes": "Returns 24 kHz 16-bit mono PCM, wrapped into WAV. Style goes in the prompt text.",
+    },
+    {
+        "id": "gemini-2.5-pro-preview-tts",
+        "family": "gemini-tts",
+        "display_names": ["gemini-2.5-pro-preview-tts"],
+        "aliases": ["gemini-pro-tts"],
+        "vendor": "Google",
+    },
+    {
+        "id": "whisper-1",
+        "family": "whisper",
+        "display_names": ["whisper-1", "whisper-1(音频转中文)", "whisper-1(音频翻译)"],
+        "aliases": ["whisper"],
+        "vendor": "OpenAI",
+        "notes": "'音频转中文' = transcription (language=zh); '音频翻译' = translation, always to English.",
+    },
+    # ------------------------------------------------------------------------------------ chat
+    {
+        "id": "claude-opus-4-6",
+        "family": "claude",
+        "display_names": ["claude-opus-4-6", "Claude Opus 4.6"],
+        "aliases": ["claude-opus", "claude-opus-4.6", "opus"],
+        "vendor": "Anthropic",
+    },
+    {
+        "id": "claude-opus-4-6-cc",
+        "family": "claude",
+        "endpoints": ["messages", "chat.completions"],
+        "display_names": ["claude-opus-4-6-cc"],
+        "aliases": ["claude-opus-cc"],
+        "vendor": "Anthropic",
+        "notes": "Claude Code channel; some relays accept it only on /v1/messages, so that is the default.",
+    },
+    {
+        "id": "claude-sonnet-4-5-20250929",
+        "family": "claude",
+        "display_names": ["claude-sonnet-4-5-20250929", "Claude Sonnet 4.5"],
+        "aliases": ["claude-sonnet", "claude-sonnet-4.5", "claude-sonnet-4-5", "sonnet"],
+        "vendor": "Anthropic",
+    },
+    {
+        "id": "gpt-5",
+        "family": "openai-responses",
+        "display_names": ["GPT 5", "GPT 5(Responses)"],
+        "vendor": "OpenAI",
+    },
+    {
+        "id": "gpt-5.2",
+        "family": "openai-responses",
+        "display_names": ["GPT 5.2", "GPT 5.2(Responses)"],
+        "defaults": {"default_for_kind": True},
+        "vendor": "OpenAI",
+    },
+    {
+        "id": "gpt-5.4",
+        "family": "openai-responses",
+        "display_names": ["GPT 5.4", "GPT 5.4(Responses)"],
+        "vendor": "OpenAI",
+    },
+    {
+        "id": "gpt-5.4-mini",
+        "family": "openai-responses",
+        "display_names": ["GPT 5.4 mini"],
+        "vendor": "OpenAI",
+        "notes": "The quick-start example model (not in the docs menu).",
+    },
+    {
+        "id": "gemini-2.5-flash",
+        "family": "gemini",
+        "display_names": ["gemini-2.5-flash"],
+        "vendor": "Google",
+    },
+    {
+        "id": "gemini-2.5-pro",
+        "family": "gemini",
+        "display_names": ["gemini-2.5-pro"],
+        "vendor": "Google",
+    },
+    {
+        "id": "gemini-3-flash-preview",
+        "family": "gemini",
+        "display_names": ["gemini-3-flash-preview"],
+        "aliases": ["gemini-3-flash"],
+        "vendor": "Google",
+    },
+    {
+        "id": "gemini-3.1-pro",
+        "family": "gemini",
+        "display_names": ["gemini-3.1-pro"],
+        "vendor": "Google",
+    },
+    {
+        "id": "gemini-3.1-pro-preview",
+        "family": "gemini",
+        "display_names": ["gemini-3.1-pro-preview", "gemini-3.1-pro-preview(流式)"],
+        "vendor": "Google",
+        "notes": "Documented on Tokenhot as :streamGenerateContent?alt=sse.",
+    },
+    {
+        "id": "grok-4.1",
+        "family": "grok",
+        "display_names": ["grok-4.1", "Grok 4.1"],
+        "aliases": ["grok"],
+        "vendor": "xAI",
+    },
+]
