@@ -1,0 +1,410 @@
+"""The HTTP client: auth, retries, typed errors, streams and downloads for every family.
+
+The client knows nothing about models: families hand it an :class:`HttpCall` and parse what comes back.
+It owns one ``httpx.AsyncClient`` per event loop, because an httpx connection pool must only be used on the
+loop that created it; the sync facade always runs on the one background loop (see ``_loop.py``), so in
+practice that is a single pool.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from .._config import SIM_BASE_URL, Settings, redact
+from ..errors import APIError, DownloadError, ReplayMissError, TokenhotError
+from ..families._types import HttpCall
+from . import _loop
+from ._download import (
+    CHUNK_SIZE,
+    EXPIRED_STATUSES,
+    Download,
+    TempWriter,
+    cap_error,
+    check_scheme,
+    decode_data_url,
+    describe_url,
+    expired_error,
+    media_type,
+)
+from ._errors import error_from_response, error_from_transport, request_id_from_headers
+from ._retry import RetryPolicy
+from ._sse import EventStream, SSEEvent
+
+log = logging.getLogger("tokenhot_nb")
+T = TypeVar("T")
+
+ANTHROPIC_VERSION = "2023-06-01"
+
+
+@dataclass
+class Response:
+    """A successful (2xx) answer, read whole."""
+
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    request_id: str | None = None
+    elapsed: float = 0.0
+    url: str = ""
+    _json: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(_charset(self.headers.get("content-type")), errors="replace")
+
+    @property
+    def content_type(self) -> str:
+        return (self.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+    def json(self) -> Any:
+        """The decoded body; a body that is not JSON raises a readable :class:`APIError`."""
+        if self._json is None:
+            try:
+                self._json = json.loads(self.content)
+            except ValueError as exc:
+                snippet = redact(self.text.strip()[:200])
+                raise APIError(
+                    f"The server answered {self.status} but its body is not valid JSON: {snippet!r}",
+                    status=self.status,
+                    request_id=self.request_id,
+                    hint="This is usually a temporary relay problem; try again.",
+                ) from exc
+        return self._json
+
+
+def _charset(content_type: str | None) -> str:
+    for part in (content_type or "").split(";")[1:]:
+        key, _, value = part.strip().partition("=")
+        if key.lower() == "charset" and value:
+            return value.strip('"') or "utf-8"
+    return "utf-8"
+
+
+def _form_value(value: Any) -> str | list[str] | None:
+    """Multipart text fields must be strings; families may hand numbers, booleans or lists."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return [v for v in (_form_value(x) for x in value) if isinstance(v, str)]
+    if isinstance(value, (dict,)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+class _NoNetworkTransport(httpx.AsyncBaseTransport):
+    """Replay mode without a replay transport: never touch the network."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        raise ReplayMissError(
+            f"Replay mode has no recording to answer {request.method} {request.url.path}, "
+            "and it never calls the network."
+        )
+
+
+class Client:
+    """Talks to Tokenhot (live), the simulator (offline) or a given transport.
+
+    ``await send(call)`` → :class:`Response`; ``await stream(call)`` → :class:`EventStream` of
+    :class:`SSEEvent`; ``await download(url, dest_dir)`` → :class:`Download`. Non-2xx answers raise the
+    typed errors of :mod:`tokenhot_nb.errors`. From synchronous code use ``send_sync`` / ``stream_sync`` /
+    ``download_sync`` / ``close`` (or ``run_sync``), which run on the background loop.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        transport: httpx.AsyncBaseTransport | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.base_url = SIM_BASE_URL if settings.mode == "offline" else settings.base_url
+        self.retry = retry or RetryPolicy(max_retries=settings.max_retries)
+        if transport is None and settings.mode == "offline":
+            from ..sim import SimTransport
+
+            transport = SimTransport()
+        elif transport is None and settings.mode == "replay":
+            transport = _NoNetworkTransport()
+        self._transport = transport
+        self._timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r}, mode={self.settings.mode!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------------------
+    @property
+    def _secrets(self) -> tuple[Any, ...]:
+        return (self.settings.api_key,)
+
+    def _http(self) -> httpx.AsyncClient:
+        """The httpx client of the running loop, created on first use there."""
+        if self._closed:
+            raise TokenhotError("This client was closed.", hint="Create a new Session (or Client).")
+        loop = asyncio.get_running_loop()
+        client = self._clients.get(loop)
+        if client is None or client.is_closed:
+            client = httpx.AsyncClient(
+                base_url=self.base_url,
+                transport=self._transport,
+                timeout=self._timeout,
+                follow_redirects=False,
+                headers={"User-Agent": "tokenhot-nb"},
+            )
+            self._clients[loop] = client
+        return client
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.settings.key_for_requests()}"}
+
+    def _build_request(self, call: HttpCall, *, stream: bool = False) -> httpx.Request:
+        headers: dict[str, str] = {}
+        if call.path.startswith("/v1/messages"):
+            headers["anthropic-version"] = ANTHROPIC_VERSION
+        if stream:
+            headers["Accept"] = "text/event-stream"
+            headers["Cache-Control"] = "no-store"
+        headers.update(call.headers)
+        headers.update(self._auth_headers())
+        kwargs: dict[str, Any] = {}
+        if call.files:
+            kwargs["files"] = [(f.field, (f.filename, f.data, f.content_type)) for f in call.files]
+            kwargs["data"] = {
+                k: v for k, v in ((k, _form_value(v)) for k, v in (call.data or {}).items()) if v is not None
+            }
+        elif call.json is not None:
+            kwargs["json"] = call.json
+        elif call.data:
+            kwargs["data"] = {
+                k: v for k, v in ((k, _form_value(v)) for k, v in call.data.items()) if v is not None
+            }
+        return self._http().build_request(
+            call.method.upper(), call.path, params=call.params or None, headers=headers, **kwargs
+        )
+
+    async def _open(
+        self,
+        make_request: Callable[[], httpx.Request],
+        *,
+        billed: bool,
+        stream: bool,
+        follow_redirects: bool = False,
+    ) -> tuple[httpx.Response, float]:
+        """Send with retries until a 2xx answer (returned with its start time) or a final error."""
+        retry = 0
+        while True:
+            request = make_request()
+            where = f"{request.method} {request.url.path}"
+            started = time.monotonic()
+            try:
+                response = await self._http().send(request, stream=stream, follow_redirects=follow_redirects)
+            except httpx.TransportError as exc:
+                elapsed = time.monotonic() - started
+                if retry < self.retry.max_retries and self.retry.retry_exception(exc, billed=billed):
+                    retry += 1
+                    delay = self.retry.backoff(retry)
+                    log.debug(
+                        "%s failed after %.2fs (%s); retry %d in %.2fs",
+                        where, elapsed, type(exc).__name__, retry, delay,
+                    )
+                    await self.retry.sleep(delay)
+                    continue
+                log.debug("%s failed after %.2fs (%s)", where, elapsed, type(exc).__name__)
+                raise error_from_transport(exc, secrets=self._secrets) from exc
+            status = response.status_code
+            if 200 <= status < 300:
+                if not stream:
+                    log.debug("%s -> %d in %.2fs", where, status, time.monotonic() - started)
+                return response, started
+            try:
+                body = await response.aread()
+            except httpx.HTTPError:
+                body = b""
+            finally:
+                await response.aclose()
+            elapsed = time.monotonic() - started
+            error = error_from_response(status, response.headers, body, secrets=self._secrets)
+            if retry < self.retry.max_retries and self.retry.retry_status(error, billed=billed):
+                retry += 1
+                delay = self.retry.delay(retry, response.headers)
+                log.debug("%s -> %d in %.2fs; retry %d in %.2fs", where, status, elapsed, retry, delay)
+                await self.retry.sleep(delay)
+                continue
+            log.debug("%s -> %d in %.2fs", where, status, elapsed)
+            raise error
+
+    # -- the API ----------------------------------------------------------------------------------------
+    async def send(self, call: HttpCall) -> Response:
+        """Send ``call`` and read the whole answer; retries per the policy; non-2xx raises."""
+        response, started = await self._open(
+            lambda: self._build_request(call), billed=call.billed_create, stream=False
+        )
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        return Response(
+            status=response.status_code,
+            headers=headers,
+            content=response.content,
+            request_id=request_id_from_headers(headers),
+            elapsed=time.monotonic() - started,
+            url=str(response.url.copy_with(query=None)),
+        )
+
+    def stream(self, call: HttpCall) -> EventStream:
+        """The events of a streamed call (``call.stream`` names the format; "chat" when unset).
+
+        Use ``await client.stream(call)`` to connect first (errors raise there) and then iterate, or
+        iterate directly. Connection setup is retried like ``send``; once events flow, a break, stall or
+        error frame raises :class:`StreamError`.
+        """
+
+        async def connect() -> httpx.Response:
+            response, started = await self._open(
+                lambda: self._build_request(call, stream=True), billed=call.billed_create, stream=True
+            )
+            log.debug(
+                "%s %s -> %d (stream opened in %.2fs)",
+                call.method.upper(), call.path, response.status_code, time.monotonic() - started,
+            )
+            return response
+
+        return EventStream(
+            connect,
+            fmt=call.stream,
+            idle_timeout=self.settings.stream_idle_timeout,
+            secrets=self._secrets,
+            description=f"{call.method.upper()} {call.path}",
+        )
+
+    async def download(
+        self, url: str, dest_dir: Path | str, *, max_bytes: int | None = None, suffix: str = ""
+    ) -> Download:
+        """Stream ``url`` to ``dest_dir/<sha256><suffix>``; see :mod:`._download`."""
+        dest = Path(dest_dir)
+        cap = self.settings.download_cap if max_bytes is None else max_bytes
+        scheme = check_scheme(url)
+        if scheme == "data":
+            data, mime = decode_data_url(url)
+            if len(data) > cap:
+                raise cap_error(url, cap)
+            inline = TempWriter(dest, url, cap)
+            try:
+                for i in range(0, len(data), CHUNK_SIZE):
+                    inline.write(data[i : i + CHUNK_SIZE])
+                return inline.finish(suffix, mime)
+            except BaseException:
+                inline.discard()
+                raise
+
+        def make_request() -> httpx.Request:
+            http = self._http()
+            request = http.build_request("GET", url)
+            if self._same_host(request.url):
+                request.headers.update(self._auth_headers())
+            return request
+
+        try:
+            response, started = await self._open(make_request, billed=False, stream=True, follow_redirects=True)
+        except APIError as exc:
+            if exc.status in EXPIRED_STATUSES:
+                raise expired_error(url, exc.status or 0) from exc
+            raise DownloadError(
+                f"Could not download {describe_url(url)}: {exc.message}", hint=exc.hint
+            ) from exc
+        except DownloadError:
+            raise
+        except TokenhotError as exc:
+            raise DownloadError(f"Could not download {describe_url(url)}: {exc.message}", hint=exc.hint) from exc
+        writer: TempWriter | None = None
+        try:
+            length = response.headers.get("content-length")
+            if length and length.isdigit() and int(length) > cap:
+                raise cap_error(url, cap)
+            writer = TempWriter(dest, url, cap)
+            try:
+                async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                    writer.write(chunk)
+            except httpx.TransportError as exc:
+                cause = error_from_transport(exc, secrets=self._secrets)
+                raise DownloadError(
+                    f"The download of {describe_url(url)} broke after {writer.size} bytes: {cause.message}",
+                    hint="Try again; the file was not saved.",
+                ) from exc
+            result = writer.finish(suffix, media_type(response.headers.get("content-type")))
+            writer = None
+            log.debug(
+                "GET %s -> %d, %d bytes in %.2fs",
+                describe_url(url), response.status_code, result.size, time.monotonic() - started,
+            )
+            return result
+        finally:
+            if writer is not None:
+                writer.discard()
+            await response.aclose()
+
+    def _same_host(self, url: httpx.URL) -> bool:
+        """Only the API host gets the key; a vendor CDN never does."""
+        base = httpx.URL(self.base_url)
+        return url.scheme == base.scheme and url.host == base.host and url.port == base.port
+
+    async def aclose(self) -> None:
+        """Close every connection pool (those of other live loops are closed on their own loop)."""
+        self._closed = True
+        try:
+            current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            current = None
+        clients = list(self._clients.items())
+        self._clients.clear()
+        for loop, client in clients:
+            if loop is current:
+                await client.aclose()
+            elif loop.is_running() and not loop.is_closed():
+                future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
+                try:
+                    await asyncio.wait_for(asyncio.wrap_future(future), 5)
+                except Exception:
+                    pass
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- sync facade ------------------------------------------------------------------------------------
+    def send_sync(self, call: HttpCall, timeout: float | None = None) -> Response:
+        return _loop.run_sync(self.send(call), timeout)
+
+    def stream_sync(self, call: HttpCall, timeout: float | None = None) -> Iterator[SSEEvent]:
+        """Iterate the events from sync code; connects (and raises setup errors) on the first step."""
+        return _loop.iterate_sync(self.stream(call), timeout)
+
+    def download_sync(
+        self, url: str, dest_dir: Path | str, *, max_bytes: int | None = None, suffix: str = ""
+    ) -> Download:
+        return _loop.run_sync(self.download(url, dest_dir, max_bytes=max_bytes, suffix=suffix))
+
+    def close(self) -> None:
+        if _loop.in_loop_thread():
+            raise RuntimeError("Use `await client.aclose()` on the event-loop thread.")
+        _loop.run_sync(self.aclose())
+
+    def run(self, aw: Awaitable[T], timeout: float | None = None) -> T:
+        """Run any coroutine of this client from sync code (on the background loop)."""
+        return _loop.run_sync(aw, timeout)

@@ -1,0 +1,148 @@
+"""Content-addressed downloads of generated media.
+
+Videos can be gigabytes, so the body is streamed to a temporary file next to its destination and hashed
+on the way; the finished file is renamed (atomically) to ``<sha256><suffix>``, which makes the artifact
+store deduplicate for free. A failed or capped download leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+from urllib.parse import unquote_to_bytes, urlsplit
+
+from ..errors import DownloadError
+
+CHUNK_SIZE = 256 * 1024
+ALLOWED_SCHEMES = ("http", "https", "data")
+EXPIRED_STATUSES = frozenset({403, 404, 410})
+
+
+@dataclass
+class Download:
+    """A finished download: ``path`` is ``dest_dir / (sha256 + suffix)``."""
+
+    path: Path
+    sha256: str
+    size: int
+    content_type: str
+
+
+def describe_url(url: str) -> str:
+    """A URL safe to show: no query string (signed vendor URLs carry credentials there)."""
+    if url.startswith("data:"):
+        head = url[: url.find(",")] if "," in url else url[:40]
+        return f"{head[:60]},…"
+    parts = urlsplit(url)
+    if not parts.scheme:
+        return parts.path or url[:80]
+    shown = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    return shown + ("?…" if parts.query else "")
+
+
+def check_scheme(url: str) -> str:
+    """The URL's scheme ("" for a relative URL); any scheme other than http(s)/data raises."""
+    scheme = urlsplit(url).scheme.lower()
+    if scheme and scheme not in ALLOWED_SCHEMES:
+        raise DownloadError(
+            f"Cannot download {describe_url(url)!r}: only http://, https:// and data: URLs are allowed "
+            f"(got {scheme}:).",
+        )
+    return scheme
+
+
+def cap_error(url: str, cap: int) -> DownloadError:
+    return DownloadError(
+        f"The download of {describe_url(url)} is larger than the limit of {human_size(cap)} and was stopped.",
+        hint="Raise the limit with Session(download_cap=…) (bytes) if you expect a file this large.",
+    )
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} bytes"  # pragma: no cover
+
+
+def media_type(content_type: str | None) -> str:
+    value = (content_type or "").split(";", 1)[0].strip().lower()
+    return value or "application/octet-stream"
+
+
+class TempWriter:
+    """Write chunks to a temp file in ``dest_dir`` while hashing; ``finish`` renames, ``discard`` deletes."""
+
+    def __init__(self, dest_dir: Path, url: str, cap: int) -> None:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        self.dest_dir = dest_dir
+        self.url = url
+        self.cap = cap
+        self.size = 0
+        self._hash = hashlib.sha256()
+        fd, name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=dest_dir)
+        self.tmp = Path(name)
+        self._file: IO[bytes] | None = os.fdopen(fd, "wb")
+
+    def write(self, chunk: bytes) -> None:
+        if self.size + len(chunk) > self.cap:
+            raise cap_error(self.url, self.cap)
+        assert self._file is not None
+        self._file.write(chunk)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def finish(self, suffix: str, content_type: str) -> Download:
+        assert self._file is not None
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self._file.close()
+        self._file = None
+        digest = self._hash.hexdigest()
+        final = self.dest_dir / f"{digest}{suffix}"
+        os.replace(self.tmp, final)
+        return Download(path=final, sha256=digest, size=self.size, content_type=content_type)
+
+    def discard(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        try:
+            self.tmp.unlink()
+        except FileNotFoundError:
+            pass
+
+
+def decode_data_url(url: str) -> tuple[bytes, str]:
+    """``data:[<mime>][;base64],<payload>`` → (bytes, mime)."""
+    header, sep, payload = url[5:].partition(",")
+    if not sep:
+        raise DownloadError("This data: URL has no comma, so it carries no data.")
+    params = [p.strip() for p in header.split(";")]
+    mime = params[0].lower() if params and "/" in params[0] else "text/plain"
+    if any(p.lower() == "base64" for p in params[1:]):
+        try:
+            raw = b"".join(unquote_to_bytes(payload).split())
+            data = base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise DownloadError(f"This data: URL does not hold valid base64 ({exc}).") from exc
+        return data, mime
+    return unquote_to_bytes(payload), mime
+
+
+def expired_error(url: str, status: int) -> DownloadError:
+    return DownloadError(
+        f"The file at {describe_url(url)} is no longer available (HTTP {status}).",
+        hint=(
+            "Vendor download URLs expire, usually within about a day. Fetch a fresh URL (for a video: "
+            "session.resume(task_id)) and download it right away."
+        ),
+    )

@@ -1,0 +1,249 @@
+"""Turn what the server or the network said into the typed errors of :mod:`tokenhot_nb.errors`.
+
+Tokenhot is a relay, so one error can arrive in several shapes (see the API notes §1.4): the OpenAI envelope,
+the Claude envelope, the task envelope of the video routes, the Google envelope of Gemini-style relays, or
+plain text / an HTML error page from a proxy in between. Every shape ends up as the same attributes:
+``status``, ``code``, ``type``, ``message`` and ``request_id``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .._config import Secret, redact
+from ..errors import (
+    QUOTA_CODES,
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    QuotaExhaustedError,
+    StreamError,
+    class_for_status,
+)
+
+#: Headers a relay may put the request id in (new-api uses ``X-Oneapi-Request-Id``).
+REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id", "x-new-api-request-id", "request-id")
+
+_REQUEST_ID_SUFFIX = re.compile(r"\s*[(（]\s*request id:\s*([^)）]+?)\s*[)）]\s*$", re.IGNORECASE)
+_TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
+_SPACE = re.compile(r"\s+")
+RAW_LIMIT = 300
+
+
+@dataclass
+class ErrorInfo:
+    """The parts of an error body, whatever its envelope."""
+
+    message: str = ""
+    code: str | None = None
+    type: str | None = None
+    request_id: str | None = None
+    status: int | None = None  # a status written inside the body (Google envelope, stream error frames)
+    body: Any = None
+
+
+def request_id_from_headers(headers: Mapping[str, str] | httpx.Headers) -> str | None:
+    for name in REQUEST_ID_HEADERS:
+        value = headers.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def split_request_id(message: str) -> tuple[str, str | None]:
+    """``"bad thing (request id: 2025…)"`` → ``("bad thing", "2025…")``."""
+    m = _REQUEST_ID_SUFFIX.search(message)
+    if not m:
+        return message, None
+    return message[: m.start()].rstrip(), m.group(1)
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _http_status(value: Any) -> int | None:
+    """``value`` when it is an HTTP status (an int 100–599), else None (codes like ``"1008"`` stay codes)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 100 <= value <= 599:
+        return value
+    return None
+
+
+def _plain_text(text: str) -> str:
+    """Raw bodies (HTML error pages from proxies, plain text) reduced to one readable line."""
+    if "<" in text and ">" in text:
+        text = html.unescape(_TAG.sub(" ", text))
+    text = _SPACE.sub(" ", text).strip()
+    if len(text) > RAW_LIMIT:
+        text = text[:RAW_LIMIT].rstrip() + "…"
+    return text
+
+
+def info_from_data(data: Any) -> ErrorInfo | None:
+    """Read any known envelope from decoded JSON; None when ``data`` does not look like an error."""
+    if not isinstance(data, dict):
+        return None
+    err = data.get("error")
+    if isinstance(err, dict):
+        # OpenAI {"error":{message,type,code,param}}, Claude {"type":"error","error":{type,message}},
+        # Google {"error":{"code":400,"message","status"}}.
+        message = str(err.get("message") or err.get("msg") or "")
+        raw_code, raw_status = err.get("code"), err.get("status")
+        status = _http_status(raw_status) or _http_status(raw_code)
+        google_status = raw_status if isinstance(raw_status, str) and not raw_status.isdigit() else None
+        code = google_status or (None if _http_status(raw_code) else _text_or_none(raw_code))
+        etype = _text_or_none(err.get("type")) or google_status
+        return ErrorInfo(message=message, code=code, type=etype, status=status, body=data)
+    if isinstance(err, str) and err:
+        # {"error": "text"} (some proxies) possibly with a sibling code/type.
+        return ErrorInfo(
+            message=err,
+            code=_text_or_none(data.get("code")),
+            type=_text_or_none(data.get("type")),
+            status=_http_status(data.get("status")),
+            body=data,
+        )
+    if data.get("type") == "error" and ("message" in data or "code" in data):
+        # Responses-API stream error event: {"type":"error","code","message","param"}.
+        return ErrorInfo(
+            message=str(data.get("message") or ""),
+            code=_text_or_none(data.get("code")),
+            type="error",
+            body=data,
+        )
+    if "message" in data and ("code" in data or "data" in data):
+        # Task envelope of the video routes: {"code":"task_not_exist","message":"…","data":null}.
+        return ErrorInfo(message=str(data.get("message") or ""), code=_text_or_none(data.get("code")), body=data)
+    for key in ("message", "detail", "msg"):
+        if isinstance(data.get(key), str) and data[key]:
+            return ErrorInfo(message=data[key], code=_text_or_none(data.get("code")), body=data)
+    return None
+
+
+def parse_error_body(content: bytes) -> ErrorInfo:
+    """Parse an error body of any shape; never raises."""
+    text = content.decode("utf-8", errors="replace")
+    data: Any = None
+    stripped = text.strip()
+    if stripped[:1] in ("{", "["):
+        try:
+            data = json.loads(stripped)
+        except ValueError:
+            data = None
+    info = info_from_data(data) if data is not None else None
+    if info is None:
+        info = ErrorInfo(message=_plain_text(text), body=data if data is not None else text[: 4 * RAW_LIMIT])
+    message, rid = split_request_id(info.message.strip())
+    info.message = message
+    info.request_id = rid
+    return info
+
+
+def _redacted_body(body: Any, secrets: tuple[Secret | str | None, ...]) -> Any:
+    """The body kept on the error for debugging, with any key-shaped text removed."""
+    if isinstance(body, str):
+        return redact(body, *secrets)
+    if body is None:
+        return None
+    try:
+        dumped = json.dumps(body, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return None
+    cleaned = redact(dumped, *secrets)
+    return body if cleaned == dumped else json.loads(cleaned)
+
+
+def is_quota(info: ErrorInfo) -> bool:
+    return any(v is not None and str(v) in QUOTA_CODES for v in (info.code, info.type))
+
+
+def error_from_response(
+    status: int,
+    headers: Mapping[str, str] | httpx.Headers,
+    content: bytes,
+    *,
+    secrets: tuple[Secret | str | None, ...] = (),
+) -> APIError:
+    """The typed :class:`APIError` for a non-2xx answer."""
+    info = parse_error_body(content)
+    request_id = request_id_from_headers(headers) or info.request_id
+    cls = QuotaExhaustedError if is_quota(info) else class_for_status(status, info.code)
+    message = info.message
+    if not message:
+        reason = httpx.codes.get_reason_phrase(status)
+        message = f"The server answered HTTP {status}{' ' + reason if reason else ''} with no explanation."
+    return cls(
+        redact(message, *secrets),
+        status=status,
+        code=info.code,
+        type=info.type,
+        request_id=request_id,
+        body=_redacted_body(info.body, secrets),
+    )
+
+
+def _where(request: httpx.Request | None) -> str:
+    if request is None:
+        return "the server"
+    url = request.url
+    return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
+
+
+def error_from_transport(
+    exc: httpx.TransportError, *, secrets: tuple[Secret | str | None, ...] = ()
+) -> APIConnectionError:
+    """A user-facing connection/timeout error (the caller chains it with ``from exc``)."""
+    try:
+        request: httpx.Request | None = exc.request
+    except RuntimeError:
+        request = None
+    where = _where(request)
+    detail = str(exc).strip()
+    detail = f" ({type(exc).__name__}: {detail})" if detail else f" ({type(exc).__name__})"
+    if isinstance(exc, httpx.ConnectTimeout):
+        err: APIConnectionError = APITimeoutError(
+            f"Could not connect to {where} in time{detail}.",
+            hint="Check your network and TOKENHOT_BASE_URL, or raise connect_timeout.",
+        )
+    elif isinstance(exc, httpx.PoolTimeout):
+        err = APITimeoutError(
+            f"Too many requests were waiting for a free connection to {where}{detail}.",
+            hint="Lower the batch concurrency or try again.",
+        )
+    elif isinstance(exc, httpx.TimeoutException):
+        err = APITimeoutError(f"{where} took too long to answer{detail}.")
+    elif isinstance(exc, httpx.ConnectError):
+        err = APIConnectionError(f"Could not connect to {where}{detail}.")
+    elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
+        err = APIConnectionError(f"The connection to {where} broke{detail}.")
+    else:
+        err = APIConnectionError(f"The request to {where} failed{detail}.")
+    err.message = redact(err.message, *secrets)
+    return err
+
+
+def stream_error_from_data(
+    data: Any, *, event: str = "message", secrets: tuple[Secret | str | None, ...] = ()
+) -> StreamError:
+    """A :class:`StreamError` for an error frame that arrived inside a stream."""
+    info = info_from_data(data)
+    if info is None:
+        text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+        info = ErrorInfo(message=_plain_text(text or ""))
+    message, _rid = split_request_id(info.message.strip())
+    what = message or f"an {event!r} event without a message"
+    code = info.code or (info.type if info.type not in (None, "error") else None)
+    return StreamError(
+        redact(f"The stream was interrupted by an error from the server: {what}", *secrets),
+        status=info.status,
+        code=code,
+    )

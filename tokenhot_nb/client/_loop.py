@@ -1,0 +1,124 @@
+"""One background event loop, so synchronous code (a Jupyter cell) can run the async core.
+
+A Jupyter kernel already runs an asyncio loop on the main thread, so ``asyncio.run`` fails there and
+``nest_asyncio`` is fragile. Instead every synchronous call is handed to a single daemon thread that runs
+its own loop forever; the caller blocks on the result. Because that loop is persistent, connection pools
+(which belong to the loop that created them) survive between cells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Coroutine, Iterator
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_loop: asyncio.AbstractEventLoop | None = None
+_thread: threading.Thread | None = None
+_pid: int | None = None
+
+
+def get_loop() -> asyncio.AbstractEventLoop:
+    """The background loop, started on first use (thread-safe; restarted after a fork)."""
+    global _loop, _thread, _pid
+    with _lock:
+        if (
+            _loop is not None
+            and _thread is not None
+            and _pid == os.getpid()
+            and _thread.is_alive()
+            and not _loop.is_closed()
+        ):
+            return _loop
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        def _run() -> None:
+            asyncio.set_event_loop(loop)
+            loop.call_soon(ready.set)
+            loop.run_forever()
+
+        thread = threading.Thread(target=_run, name="tokenhot-nb-loop", daemon=True)
+        thread.start()
+        ready.wait()
+        _loop, _thread, _pid = loop, thread, os.getpid()
+        return loop
+
+
+def in_loop_thread() -> bool:
+    """True when running on the background loop's own thread (blocking there would deadlock)."""
+    return _thread is not None and threading.current_thread() is _thread
+
+
+async def _await(aw: Awaitable[T]) -> T:
+    return await aw
+
+
+def submit(aw: Awaitable[T]) -> concurrent.futures.Future[T]:
+    """Schedule ``aw`` on the background loop without waiting."""
+    coro = aw if asyncio.iscoroutine(aw) else _await(aw)
+    return asyncio.run_coroutine_threadsafe(cast(Coroutine[Any, Any, T], coro), get_loop())
+
+
+def run_sync(aw: Awaitable[T], timeout: float | None = None) -> T:
+    """Run ``aw`` on the background loop and wait for its result.
+
+    Works from plain scripts, from inside a running loop (a Jupyter cell) and with ``nest_asyncio``
+    applied. Ctrl-C / "interrupt kernel" cancels the work on the loop and re-raises KeyboardInterrupt;
+    a ``timeout`` cancels it and raises :class:`TimeoutError`.
+    """
+    if in_loop_thread():
+        if asyncio.iscoroutine(aw):
+            aw.close()
+        raise RuntimeError(
+            "run_sync() was called on tokenhot_nb's own event-loop thread, where it would wait forever; "
+            "await the coroutine instead."
+        )
+    future = submit(aw)
+    try:
+        return future.result(timeout)
+    except KeyboardInterrupt:
+        future.cancel()
+        raise
+    except concurrent.futures.TimeoutError:
+        if future.done() and not future.cancelled():
+            raise  # the coroutine itself raised a TimeoutError
+        future.cancel()
+        raise TimeoutError(f"The operation did not finish within {timeout} s and was cancelled.") from None
+
+
+_END = object()
+
+
+def iterate_sync(aiterable: AsyncIterable[T], timeout: float | None = None) -> Iterator[T]:
+    """Consume an async iterator from synchronous code, one item per round trip to the background loop.
+
+    ``timeout`` applies to each item. Leaving the loop early (``break``, an exception, Ctrl-C) closes the
+    async iterator on the background loop, which releases its connection.
+    """
+    iterator: AsyncIterator[T] = aiterable.__aiter__()
+
+    async def _next() -> Any:
+        try:
+            return await iterator.__anext__()
+        except StopAsyncIteration:
+            return _END
+
+    try:
+        while True:
+            item = run_sync(_next(), timeout)
+            if item is _END:
+                return
+            yield cast(T, item)
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            try:
+                run_sync(aclose(), timeout=10)
+            except Exception:
+                pass

@@ -1,0 +1,105 @@
+"""When to retry a request and how long to wait first.
+
+Relays shed load with 429/503 and sometimes drop connections; a short exponential backoff with jitter
+rides those out. Two things are never retried blindly: a 429 that says the quota is used up (waiting will
+not refill it) and a billed task create that may already have reached the server (a retry could pay twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import random
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+import httpx
+
+from ..errors import APIError, QuotaExhaustedError
+
+#: Statuses worth another try (besides every 5xx).
+RETRY_STATUSES = frozenset({408, 409, 429})
+#: A billed create is only retried on these: the server said it did not take the request.
+BILLED_RETRY_STATUSES = frozenset({429, 503})
+#: Transport errors raised before the request could have been sent.
+NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: Transport errors worth retrying for an idempotent request. A read timeout is not among them: the
+#: server may still be working, and the read timeout is already long.
+RETRY_ERRORS: tuple[type[httpx.TransportError], ...] = (
+    *NOT_SENT_ERRORS,
+    httpx.ReadError,
+    httpx.WriteError,
+    httpx.RemoteProtocolError,
+)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def parse_retry_after(headers: Mapping[str, str] | httpx.Headers, *, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait (``retry-after-ms``, ``Retry-After`` seconds or HTTP date)."""
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            value = float(ms) / 1000.0
+            if value >= 0:
+                return value
+        except ValueError:
+            pass
+    ra = headers.get("retry-after")
+    if not ra:
+        return None
+    ra = ra.strip()
+    try:
+        value = float(ra)
+        return value if value >= 0 else None
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(ra)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retry rules; pass ``sleep`` (and ``rand``) to make tests instant and deterministic."""
+
+    max_retries: int = 2
+    base_delay: float = 0.5
+    max_delay: float = 8.0
+    max_retry_after: float = 120.0
+    jitter: float = 0.25  # fraction of the delay taken off at random, so parallel clients spread out
+    sleep: Sleep = field(default=asyncio.sleep, compare=False)
+    rand: Callable[[], float] = field(default=random.random, compare=False)
+
+    def backoff(self, retry: int) -> float:
+        """Delay before retry number ``retry`` (1-based): 0.5, 1, 2, 4, 8, 8 … s, minus up to 25 % jitter."""
+        delay = min(self.max_delay, self.base_delay * (2 ** max(0, retry - 1)))
+        return max(0.0, delay * (1.0 - self.jitter * self.rand()))
+
+    def delay(self, retry: int, headers: Mapping[str, str] | httpx.Headers | None = None) -> float:
+        """The server's ``Retry-After`` when it gave one (capped), else the backoff."""
+        if headers is not None:
+            asked = parse_retry_after(headers)
+            if asked is not None:
+                return min(asked, self.max_retry_after)
+        return self.backoff(retry)
+
+    def retry_status(self, error: APIError, *, billed: bool = False) -> bool:
+        """Whether an error answer may be retried (ignoring the attempt count)."""
+        status = error.status or 0
+        if isinstance(error, QuotaExhaustedError):
+            return False
+        if billed:
+            return status in BILLED_RETRY_STATUSES
+        return status in RETRY_STATUSES or status >= 500
+
+    def retry_exception(self, exc: BaseException, *, billed: bool = False) -> bool:
+        """Whether a transport error may be retried; a billed create only when nothing was sent."""
+        if billed:
+            return isinstance(exc, NOT_SENT_ERRORS)
+        return isinstance(exc, RETRY_ERRORS)
