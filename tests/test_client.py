@@ -1,0 +1,375 @@
+"""Client.send: auth and body encoding, typed errors, and the retry policy (with an injected sleep)."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import json
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from tokenhot_nb import errors as E
+from tokenhot_nb._config import SIM_BASE_URL, Settings
+from tokenhot_nb.client import Client, RetryPolicy, parse_retry_after
+from tokenhot_nb.families._types import FilePart, HttpCall
+
+T = TypeVar("T")
+KEY = "sk-clienttest-VERYSECRET42"
+BASE = "https://api.tokenhot.test"
+
+
+def arun(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+class Sleeps:
+    """An injected sleep that records the delays instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+def make_client(
+    handler: Callable[[httpx.Request], Any], *, retries: int = 2, sleeps: Sleeps | None = None, **overrides: Any
+) -> Client:
+    settings = Settings(api_key=KEY, base_url=BASE, mode="live", max_retries=retries, **overrides)
+    policy = RetryPolicy(max_retries=retries, sleep=sleeps or Sleeps(), rand=lambda: 0.0)
+    return Client(settings, transport=httpx.MockTransport(handler), retry=policy)
+
+
+async def _send(client: Client, call: HttpCall) -> Any:
+    try:
+        return await client.send(call)
+    finally:
+        await client.aclose()
+
+
+def send(client: Client, call: HttpCall) -> Any:
+    return arun(_send(client, call))
+
+
+CHAT = HttpCall("POST", "/v1/chat/completions", json={"model": "m", "messages": []})
+
+
+def test_send_json_with_auth_and_response_fields() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"ok": True}, headers={"X-Request-Id": "rid-7"})
+
+    resp = send(make_client(handler), CHAT)
+    req = seen[0]
+    assert str(req.url) == f"{BASE}/v1/chat/completions"
+    assert req.headers["authorization"] == f"Bearer {KEY}"
+    assert req.headers["content-type"] == "application/json"
+    assert json.loads(req.content) == {"model": "m", "messages": []}
+    assert "anthropic-version" not in req.headers
+    assert resp.status == 200 and resp.json() == {"ok": True}
+    assert resp.request_id == "rid-7"
+    assert resp.headers["x-request-id"] == "rid-7"  # keys are lower case
+    assert resp.elapsed >= 0
+    assert resp.text == '{"ok":true}'
+
+
+def test_claude_messages_gets_anthropic_version_and_params_pass() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    send(make_client(handler), HttpCall("POST", "/v1/messages", json={}, params={"beta": "1"},
+                                        headers={"X-Extra": "yes"}))
+    assert seen[0].headers["anthropic-version"] == "2023-06-01"
+    assert seen[0].headers["x-extra"] == "yes"
+    assert seen[0].url.params["beta"] == "1"
+
+
+def test_multipart_files_and_data() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"data": []})
+
+    call = HttpCall(
+        "POST",
+        "/v1/images/edits",
+        data={"model": "gpt-image-2", "n": 2, "stream": False, "tags": ["a", "b"], "skip": None},
+        files=[FilePart("image", "in.png", b"\x89PNGDATA", "image/png")],
+    )
+    send(make_client(handler), call)
+    req = seen[0]
+    assert req.headers["content-type"].startswith("multipart/form-data; boundary=")
+    body = req.content
+    assert b'name="model"\r\n\r\ngpt-image-2' in body
+    assert b'name="n"\r\n\r\n2' in body
+    assert b'name="stream"\r\n\r\nfalse' in body
+    assert body.count(b'name="tags"') == 2
+    assert b'name="skip"' not in body
+    assert b'filename="in.png"' in body and b"Content-Type: image/png" in body and b"\x89PNGDATA" in body
+
+
+def test_non_2xx_raises_typed_error_without_retry_on_400() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(400, json={"error": {"message": "bad field (request id: r1)", "code": "invalid_request"}})
+
+    with pytest.raises(E.BadRequestError) as info:
+        send(make_client(handler), CHAT)
+    assert calls == 1
+    assert info.value.request_id == "r1" and info.value.code == "invalid_request"
+
+
+def test_malformed_json_on_200_is_a_readable_error() -> None:
+    resp = send(make_client(lambda r: httpx.Response(200, content=b"{not json")), CHAT)
+    with pytest.raises(E.APIError, match="not valid JSON"):
+        resp.json()
+
+
+@pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
+def test_retryable_statuses_are_retried_then_succeed(status: int) -> None:
+    calls = 0
+    sleeps = Sleeps()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(status, json={"error": {"message": "busy"}}) if calls <= 2 else httpx.Response(200, json={})
+
+    resp = send(make_client(handler, retries=2, sleeps=sleeps), CHAT)
+    assert resp.status == 200 and calls == 3
+    assert sleeps.delays == [0.5, 1.0]  # rand=0 → no jitter
+
+
+def test_retries_exhausted_raise_last_error() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(503, json={"error": {"message": "overloaded"}})
+
+    with pytest.raises(E.ServerError, match="overloaded"):
+        send(make_client(handler, retries=3), CHAT)
+    assert calls == 4
+
+
+def test_zero_retries() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(500)
+
+    with pytest.raises(E.ServerError):
+        send(make_client(handler, retries=0), CHAT)
+    assert calls == 1
+
+
+def test_retry_after_seconds_and_ms_and_cap() -> None:
+    for headers, expected in [
+        ({"Retry-After": "3"}, 3.0),
+        ({"retry-after-ms": "250"}, 0.25),
+        ({"Retry-After": "9999"}, 120.0),
+    ]:
+        sleeps = Sleeps()
+        answers = [httpx.Response(429, headers=headers, json={"error": {"message": "slow"}}), httpx.Response(200, json={})]
+        send(make_client(lambda r, a=answers: a.pop(0), sleeps=sleeps), CHAT)
+        assert sleeps.delays == [expected]
+
+
+def test_parse_retry_after_http_date() -> None:
+    now = time.time()
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert parse_retry_after({"retry-after": date}, now=now) == pytest.approx(30, abs=1.5)
+    assert parse_retry_after({"retry-after": "garbage"}) is None
+    assert parse_retry_after({}) is None
+
+
+def test_backoff_grows_and_caps_with_jitter() -> None:
+    policy = RetryPolicy(rand=lambda: 0.0)
+    assert [policy.backoff(n) for n in range(1, 8)] == [0.5, 1, 2, 4, 8, 8, 8]
+    jittered = RetryPolicy(rand=lambda: 1.0)
+    assert jittered.backoff(1) == pytest.approx(0.375)
+
+
+def test_quota_429_is_never_retried() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(429, json={"error": {"message": "quota", "code": "insufficient_user_quota"}})
+
+    with pytest.raises(E.QuotaExhaustedError):
+        send(make_client(handler, retries=3), CHAT)
+    assert calls == 1
+
+
+def test_connection_errors_are_retried_then_mapped() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with pytest.raises(E.APIConnectionError) as info:
+        send(make_client(handler, retries=2), CHAT)
+    assert calls == 3
+    assert isinstance(info.value.__cause__, httpx.ConnectError)
+    assert "Could not connect" in str(info.value)
+
+
+def test_read_timeout_becomes_timeout_error_and_is_not_retried() -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ReadTimeout("read timed out", request=request)
+
+    with pytest.raises(E.APITimeoutError):
+        send(make_client(handler, retries=2), CHAT)
+    assert calls == 1
+
+
+BILLED = HttpCall("POST", "/v1/video/generations", json={"model": "v"}, billed_create=True)
+
+
+@pytest.mark.parametrize("status", [500, 502, 504, 408, 409])
+def test_billed_create_not_retried_on_other_errors(status: int) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(status, json={"code": "fail", "message": "upstream failed", "data": None})
+
+    with pytest.raises(E.APIError):
+        send(make_client(handler, retries=3), BILLED)
+    assert calls == 1
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_billed_create_retried_on_429_and_503(status: int) -> None:
+    calls = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(status, json={"code": "busy", "message": "try later"}) if calls == 1 else \
+            httpx.Response(200, json={"id": "task_1"})
+
+    assert send(make_client(handler, retries=2), BILLED).json() == {"id": "task_1"}
+    assert calls == 2
+
+
+def test_billed_create_retried_when_not_sent_but_not_after_read_error() -> None:
+    calls = 0
+
+    def refuse_once(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200, json={"id": "task_2"})
+
+    assert send(make_client(refuse_once), BILLED).json() == {"id": "task_2"}
+    assert calls == 2
+
+    calls = 0
+
+    def drop(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        raise httpx.ReadError("connection reset", request=request)
+
+    with pytest.raises(E.APIConnectionError):
+        send(make_client(drop, retries=3), BILLED)
+    assert calls == 1
+
+
+def test_missing_key_in_live_mode() -> None:
+    settings = Settings(api_key="", base_url=BASE, mode="live")
+    client = Client(settings, transport=httpx.MockTransport(lambda r: httpx.Response(200)))
+    with pytest.raises(E.MissingKeyError):
+        arun(_send(client, CHAT))
+
+
+def test_offline_mode_uses_sim_base_url_and_placeholder_key() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={})
+
+    client = Client(Settings(mode="offline", base_url="https://ignored"), transport=httpx.MockTransport(handler))
+    arun(_send(client, CHAT))
+    assert str(seen[0].url).startswith(SIM_BASE_URL)
+    assert seen[0].headers["authorization"] == "Bearer sk-offline-simulator"
+
+
+def test_replay_mode_without_transport_never_touches_network() -> None:
+    client = Client(Settings(mode="replay", api_key=KEY, base_url=BASE))
+    with pytest.raises(E.ReplayMissError):
+        arun(_send(client, CHAT))
+
+
+def test_repr_and_logs_never_show_key(caplog: pytest.LogCaptureFixture) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(401, json={"error": {"message": f"bad key {KEY}"}})
+
+    client = make_client(handler)
+    assert KEY not in repr(client) and BASE in repr(client) and "live" in repr(client)
+    caplog.set_level(logging.DEBUG, logger="tokenhot_nb")
+    with pytest.raises(E.AuthenticationError) as info:
+        send(client, CHAT)
+    assert KEY not in str(info.value) and KEY not in repr(info.value) and KEY not in info.value.message
+    assert any("/v1/chat/completions" in r.getMessage() and "401" in r.getMessage() for r in caplog.records)
+    for record in caplog.records:
+        assert KEY not in record.getMessage()
+
+
+def test_base_url_with_path_prefix() -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(200, json={})
+
+    settings = Settings(api_key=KEY, base_url="https://relay.example/proxy/v1", mode="live")
+    arun(_send(Client(settings, transport=httpx.MockTransport(handler)), CHAT))
+    assert seen == ["https://relay.example/proxy/v1/chat/completions"]
+
+
+def test_sync_facade_from_plain_code() -> None:
+    client = make_client(lambda r: httpx.Response(200, json={"n": 1}))
+    try:
+        assert client.send_sync(CHAT).json() == {"n": 1}
+        assert client.run(client.send(CHAT)).json() == {"n": 1}
+    finally:
+        client.close()
+    with pytest.raises(E.TokenhotError, match="closed"):
+        client.send_sync(CHAT)
+
+
+def test_one_client_on_two_loops_gets_one_pool_each() -> None:
+    client = make_client(lambda r: httpx.Response(200, json={}))
+    assert client.send_sync(CHAT).status == 200  # background loop
+    assert arun(client.send(CHAT)).status == 200  # a fresh loop of its own
+    client.close()

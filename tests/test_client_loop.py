@@ -1,0 +1,202 @@
+"""The background loop: run_sync from plain code, inside a running loop, under nest_asyncio, on Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tokenhot_nb.client import get_loop, in_loop_thread, iterate_sync, run_sync
+
+
+async def _answer(x: int) -> tuple[int, str]:
+    await asyncio.sleep(0)
+    return x * 2, threading.current_thread().name
+
+
+def test_run_sync_runs_on_one_persistent_thread() -> None:
+    value, name = run_sync(_answer(21))
+    assert value == 42 and name == "tokenhot-nb-loop"
+    assert run_sync(_answer(1))[1] == name
+    assert get_loop() is get_loop()
+    assert not in_loop_thread()
+
+
+def test_get_loop_is_thread_safe() -> None:
+    loops: list[asyncio.AbstractEventLoop] = []
+    threads = [threading.Thread(target=lambda: loops.append(get_loop())) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len({id(loop) for loop in loops}) == 1
+
+
+def test_run_sync_inside_a_running_loop() -> None:
+    """What a Jupyter cell does: the main thread already runs a loop, asyncio.run would fail."""
+
+    async def cell() -> int:
+        coro = _answer(1)
+        with pytest.raises(RuntimeError):
+            asyncio.run(coro)
+        coro.close()
+        return run_sync(_answer(5))[0]
+
+    assert asyncio.run(cell()) == 10
+
+
+def test_run_sync_propagates_exceptions_and_accepts_awaitables() -> None:
+    async def boom() -> None:
+        raise ValueError("nope")
+
+    with pytest.raises(ValueError, match="nope"):
+        run_sync(boom())
+
+    class Awaitable:
+        def __await__(self):  # type: ignore[no-untyped-def]
+            return _answer(3).__await__()
+
+    assert run_sync(Awaitable())[0] == 6
+
+
+def test_run_sync_timeout_cancels() -> None:
+    cancelled = threading.Event()
+
+    async def slow() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(TimeoutError, match="did not finish within"):
+        run_sync(slow(), timeout=0.1)
+    assert cancelled.wait(2)
+
+
+def test_run_sync_on_the_loop_thread_refuses_instead_of_deadlocking() -> None:
+    async def inner() -> None:
+        run_sync(_answer(1))
+
+    with pytest.raises(RuntimeError, match="own event-loop thread"):
+        run_sync(inner())
+
+
+def test_iterate_sync_items_and_early_close() -> None:
+    closed = threading.Event()
+
+    async def numbers() -> AsyncIterator[int]:
+        try:
+            for i in range(100):
+                await asyncio.sleep(0)
+                yield i
+        finally:
+            closed.set()
+
+    assert list(iterate_sync(_limited(5))) == [0, 1, 2, 3, 4]
+    for i in iterate_sync(numbers()):
+        if i == 2:
+            break
+    assert closed.wait(2)
+
+
+async def _limited(n: int) -> AsyncIterator[int]:
+    for i in range(n):
+        yield i
+
+
+def test_iterate_sync_propagates_errors() -> None:
+    async def failing() -> AsyncIterator[int]:
+        yield 1
+        raise KeyError("gone")
+
+    out: list[int] = []
+    with pytest.raises(KeyError):
+        for item in iterate_sync(failing()):
+            out.append(item)
+    assert out == [1]
+
+
+def _run_script(code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_run_sync_with_nest_asyncio_applied() -> None:
+    """In a subprocess, so the global patch does not leak into the other tests."""
+    result = _run_script(
+        """
+        import asyncio, nest_asyncio
+        nest_asyncio.apply()
+        from tokenhot_nb.client import run_sync, iterate_sync
+
+        async def double(x):
+            await asyncio.sleep(0.01)
+            return x * 2
+
+        async def gen():
+            for i in range(3):
+                await asyncio.sleep(0)
+                yield i
+
+        async def cell():
+            return run_sync(double(4)), list(iterate_sync(gen()))
+
+        print(run_sync(double(1)), asyncio.run(cell()), asyncio.get_event_loop().run_until_complete(cell()))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "2 (8, [0, 1, 2]) (8, [0, 1, 2])"
+
+
+def test_keyboard_interrupt_cancels_the_work() -> None:
+    """Interrupting the kernel (SIGINT to the main thread) cancels the coroutine on the loop."""
+    result = _run_script(
+        """
+        import asyncio, os, signal, threading, time
+        from tokenhot_nb.client import run_sync, iterate_sync
+
+        cancelled = threading.Event()
+
+        async def forever():
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        main = threading.main_thread().ident
+        threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
+        start = time.monotonic()
+        try:
+            run_sync(forever())
+        except KeyboardInterrupt:
+            print("interrupted", round(time.monotonic() - start) < 5, cancelled.wait(5))
+
+        closed = threading.Event()
+
+        async def slow_gen():
+            try:
+                yield 1
+                await asyncio.sleep(60)
+                yield 2
+            finally:
+                closed.set()
+
+        threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
+        try:
+            for item in iterate_sync(slow_gen()):
+                pass
+        except KeyboardInterrupt:
+            print("stream interrupted", closed.wait(5))
+        print("still works", run_sync(asyncio.sleep(0, result=7)))
+        """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:3] == ["interrupted True True", "stream interrupted True", "still works 7"]
