@@ -1,0 +1,376 @@
+"""One recorded call (:class:`HistoryEntry`) and one stored file (:class:`Artifact`).
+
+Also the JSON normalisation every value goes through before it touches disk: it makes values
+JSON-safe *and* redacts anything shaped like a key, so the store never holds a secret.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import html
+import importlib
+import json
+import keyword
+import math
+import re
+import shlex
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from .._config import Secret, redact
+
+if TYPE_CHECKING:
+    from ._store import Store
+
+SHA_RE = re.compile(r"^[0-9a-f]{64}$")
+
+#: The public fields of an entry, in contract order (``id`` first).
+ENTRY_FIELDS: tuple[str, ...] = (
+    "id", "session_id", "started", "duration", "mode", "kind", "model", "endpoint", "params",
+    "request", "response", "usage", "outputs", "text", "status", "error", "thread", "replay_key",
+)
+JSON_FIELDS: frozenset[str] = frozenset({"params", "request", "response", "usage", "outputs", "error"})
+STATUSES: tuple[str, ...] = ("running", "ok", "error", "pending", "interrupted")
+
+
+# ---------------------------------------------------------------- normalisation / redaction
+
+
+def jsonable(value: Any, secrets: tuple[Secret | str, ...] = ()) -> Any:
+    """A JSON-safe copy of ``value`` with every string redacted (keys too)."""
+    if isinstance(value, str):
+        return redact(value, *secrets)
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, dict):
+        return {redact(str(k), *secrets): jsonable(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value, key=repr) if isinstance(value, (set, frozenset)) else value
+        return [jsonable(v, secrets) for v in items]
+    if isinstance(value, Secret):
+        return "sk-****"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"bytes": len(value)}
+    if isinstance(value, Path):
+        return redact(str(value), *secrets)
+    if isinstance(value, Artifact):
+        return value.as_dict()
+    if isinstance(value, BaseException):
+        return error_dict(value, secrets)
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    as_dict = getattr(value, "as_dict", None) or getattr(value, "to_dict", None)
+    if callable(as_dict):
+        try:
+            return jsonable(as_dict(), secrets)
+        except Exception:
+            pass
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable({f.name: getattr(value, f.name) for f in dataclasses.fields(value)}, secrets)
+    return redact(repr(value), *secrets)
+
+
+def error_dict(err: BaseException | dict[str, Any] | None, secrets: tuple[Secret | str, ...] = ()) -> Any:
+    """``TokenhotError.to_dict()`` when available; any other exception becomes the same shape."""
+    if err is None:
+        return None
+    if isinstance(err, dict):
+        return jsonable(err, secrets)
+    to_dict = getattr(err, "to_dict", None)
+    if callable(to_dict):
+        return jsonable(to_dict(), secrets)
+    return {"error": type(err).__name__, "message": redact(str(err), *secrets), "hint": ""}
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON for storage (values must already be :func:`jsonable`)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+
+
+def canonical(value: Any) -> str:
+    """The canonical form replay keys hash: sorted keys, no whitespace."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def is_ref(value: Any) -> bool:
+    """An input-media reference ``{"artifact": "<sha256>", "mime": …}`` inside params."""
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("artifact"), str)
+        and bool(SHA_RE.match(value["artifact"]))
+        and set(value) <= {"artifact", "mime", "name", "size", "role"}
+    )
+
+
+def iter_refs(value: Any) -> Iterable[dict[str, Any]]:
+    """Every artifact reference nested anywhere in ``value``."""
+    if is_ref(value):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from iter_refs(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from iter_refs(v)
+
+
+def map_refs(value: Any, fn: Callable[[dict[str, Any]], Any]) -> Any:
+    """``value`` with every artifact reference replaced by ``fn(ref)``."""
+    if is_ref(value):
+        return fn(value)
+    if isinstance(value, dict):
+        return {k: map_refs(v, fn) for k, v in value.items()}
+    if isinstance(value, list):
+        return [map_refs(v, fn) for v in value]
+    return value
+
+
+# ---------------------------------------------------------------- Artifact
+
+
+@dataclass(eq=True)
+class Artifact:
+    """A content-addressed file in a store: ``artifacts/<sha[:2]>/<sha256><suffix>``."""
+
+    sha256: str
+    mime: str
+    size: int
+    name: str = ""
+
+    @property
+    def path(self) -> Path:
+        store = self.__dict__.get("_store")
+        if store is None:
+            raise LookupError(f"artifact {self.sha256[:12]}… is not bound to a store")
+        return store.path_of(self.sha256)  # type: ignore[no-any-return]
+
+    def bind(self, store: Store | None) -> Artifact:
+        self.__dict__["_store"] = store
+        return self
+
+    def read_bytes(self) -> bytes:
+        return self.path.read_bytes()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "mime": self.mime, "size": self.size, "name": self.name}
+
+    to_dict = as_dict
+
+    def ref(self) -> dict[str, Any]:
+        """The form input media take inside ``params``."""
+        return {"artifact": self.sha256, "mime": self.mime}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], store: Store | None = None) -> Artifact:
+        sha = d.get("sha256") or d.get("artifact") or ""
+        return cls(str(sha), str(d.get("mime", "")), int(d.get("size", 0) or 0), str(d.get("name", ""))).bind(store)
+
+
+# ---------------------------------------------------------------- HistoryEntry
+
+
+def _new_dict() -> dict[str, Any]:
+    return {}
+
+
+@dataclass(repr=False)
+class HistoryEntry:
+    """One call as recorded: enough to show it, search it, replay it and write it again as code."""
+
+    id: int | None = None
+    session_id: str = ""
+    started: float = field(default_factory=time.time)
+    duration: float | None = None
+    mode: str = "offline"
+    kind: str = ""
+    model: str = ""
+    endpoint: str = ""
+    params: dict[str, Any] = field(default_factory=_new_dict)
+    request: dict[str, Any] = field(default_factory=_new_dict)
+    response: dict[str, Any] = field(default_factory=_new_dict)
+    usage: dict[str, Any] = field(default_factory=_new_dict)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    text: str = ""
+    status: str = "running"
+    error: dict[str, Any] | None = None
+    thread: str | None = None
+    replay_key: str = ""
+
+    # -- binding (kept out of dataclass fields so asdict()/replace() never copy a store)
+    def bind(self, store: Store | None, session: Any = None) -> HistoryEntry:
+        self.__dict__["_store"] = store
+        if session is not None:
+            self.__dict__["_session"] = session
+        return self
+
+    @property
+    def store(self) -> Store | None:
+        return self.__dict__.get("_store")
+
+    @property
+    def artifacts(self) -> list[Artifact]:
+        """The outputs as :class:`Artifact` objects (``.path`` resolved by the store)."""
+        return [Artifact.from_dict(o, self.store) for o in self.outputs if o.get("sha256")]
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in ENTRY_FIELDS}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> HistoryEntry:
+        known = {k: d[k] for k in ENTRY_FIELDS if k in d}
+        return cls(**known)
+
+    # -- code generation
+    def to_code(self) -> str:
+        """Python that makes this call again through ``tokenhot_nb`` (input media from the store)."""
+        when = _dt.datetime.fromtimestamp(self.started).isoformat(timespec="seconds")
+        head = [
+            f"# {self.kind} call recorded {when} ({self.mode} mode)"
+            + (f" as history entry #{self.id}" if self.id is not None else ""),
+            "import tokenhot_nb",
+            "",
+            "s = tokenhot_nb.session()",
+        ]
+        plain: list[str] = []
+        odd: list[str] = []
+        for k, v in self.params.items():
+            src = _py_src(v)
+            if isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k):
+                plain.append(f"{k}={src}")
+            else:
+                odd.append(f"{k!r}: {src}")
+        args = plain + ([f"**{{{', '.join(odd)}}}"] if odd else [])
+        method = self.kind if self.kind.isidentifier() and not keyword.iskeyword(self.kind) else "chat"
+        one_line = f"result = s.{method}({', '.join(args)})"
+        if len(one_line) <= 100:
+            call = one_line
+        else:
+            call = f"result = s.{method}(\n" + "".join(f"    {a},\n" for a in args) + ")"
+        return "\n".join([*head, call]) + "\n"
+
+    def to_curl(self, base_url: str = "https://api.tokenhot.cn") -> str:
+        """The main HTTP request as a curl command; the key comes from ``$TOKENHOT_API_KEY``."""
+        req = self.request or {}
+        method = str(req.get("method", "POST")).upper()
+        path = str(req.get("path", "/"))
+        url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
+        if req.get("params"):
+            url += "?" + urlencode(req["params"], doseq=True)
+        body = req.get("json")
+        first = "curl"
+        if method != "GET" or body is not None or req.get("files") or req.get("data"):
+            first += f" -X {method}"
+        if isinstance(body, dict) and body.get("stream"):
+            first += " -N"
+        parts = [f"{first} {shlex.quote(url)}", '-H "Authorization: Bearer $TOKENHOT_API_KEY"']
+        if body is not None:
+            parts.append("-H 'Content-Type: application/json'")
+            parts.append("-d " + shlex.quote(json.dumps(body, ensure_ascii=False, separators=(",", ":"))))
+        for name, value in (req.get("data") or {}).items():
+            for v in value if isinstance(value, list) else [value]:
+                text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
+                parts.append("--form-string " + shlex.quote(f"{name}={text}"))
+        for f in req.get("files") or []:
+            spec = f"{f.get('field', 'file')}=@{f.get('filename', 'file')}"
+            if f.get("content_type"):
+                spec += f";type={f['content_type']}"
+            parts.append("-F " + shlex.quote(spec))
+        return redact(" \\\n  ".join(parts)) + "\n"
+
+    # -- acting on the entry
+    def _session(self, session: Any) -> Any:
+        if session is not None:
+            return session
+        bound = self.__dict__.get("_session")
+        if bound is not None:
+            return bound
+        return importlib.import_module("tokenhot_nb").session()
+
+    def resolved_params(self) -> dict[str, Any]:
+        """``params`` with artifact refs turned into paths in the store (what the session accepts)."""
+        store = self.store
+        if store is None:
+            return dict(self.params)
+        resolved = map_refs(self.params, lambda ref: store.path_of(ref["artifact"]))
+        return resolved  # type: ignore[no-any-return]
+
+    def rerun(self, session: Any = None) -> Any:
+        """Make the same call again (a new history entry)."""
+        s = self._session(session)
+        return getattr(s, self.kind)(**self.resolved_params())
+
+    def resume(self, session: Any = None) -> Any:
+        """Pick a video task up again by its task id."""
+        task_id = (self.response or {}).get("task_id")
+        if not task_id:
+            from ..errors import InputError
+
+            raise InputError(
+                f"History entry #{self.id} has no task id to resume.",
+                hint="Only video calls that reached the server have one; use .rerun() instead.",
+            )
+        return self._session(session).resume(task_id)
+
+    def result(self, session: Any = None) -> Any:
+        """The result object rebuilt from the stored artifacts."""
+        results = importlib.import_module("tokenhot_nb.results")
+        return results.from_entry(self, session)
+
+    # -- display
+    @property
+    def prompt(self) -> str:
+        for key in ("prompt", "text", "message"):
+            v = self.params.get(key)
+            if isinstance(v, str):
+                return v
+            if isinstance(v, list) and v and all(isinstance(x, str) for x in v):
+                return " | ".join(v)
+        return self.text
+
+    def __repr__(self) -> str:
+        when = _dt.datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S")
+        snippet = _shorten(self.prompt, 50)
+        return (
+            f"HistoryEntry(id={self.id}, {self.kind} {self.model!r}, status={self.status!r}, "
+            f"started={when!r}, text={snippet!r})"
+        )
+
+    def _repr_html_(self) -> str:
+        from ._history import entry_html
+
+        return entry_html(self)
+
+
+def _shorten(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _py_src(v: Any) -> str:
+    """Python source for a JSON value; artifact refs become ``s.history.artifact("<sha>")``."""
+    if is_ref(v):
+        return f"s.history.artifact({v['artifact']!r})"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_py_src(k)}: {_py_src(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_py_src(x) for x in v) + "]"
+    if isinstance(v, float) and not math.isfinite(v):
+        return f"float({str(v)!r})"
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return repr(v)
+    return repr(str(v))
+
+
+def escape(value: Any) -> str:
+    return html.escape(str(value), quote=True)

@@ -1,0 +1,127 @@
+"""Export a history to JSON / JSONL (artifacts by sha256, optionally copied) and load it back.
+
+Exports are redacted again on the way out, so even a store written by an older version cannot leak a key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._entry import HistoryEntry, iter_refs, jsonable
+from ._store import Store, mime_for, sha256_file
+
+if TYPE_CHECKING:
+    from ._history import History
+
+MANIFEST = "manifest.json"
+
+
+def artifacts_dir_for(path: Path) -> Path:
+    return Path(str(path) + ".artifacts")
+
+
+def _refs(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """sha256 → {mime, name, size} for every artifact an exported entry mentions."""
+    found: dict[str, dict[str, Any]] = {}
+    for o in entry.get("outputs") or []:
+        if isinstance(o, dict) and o.get("sha256"):
+            found[o["sha256"]] = {"mime": o.get("mime", ""), "name": o.get("name", ""), "size": o.get("size", 0)}
+    for ref in iter_refs(entry.get("params") or {}):
+        found.setdefault(ref["artifact"], {"mime": ref.get("mime", ""), "name": ref.get("name", ""), "size": 0})
+    return found
+
+
+def export_history(history: History, path: Path, *, include_artifacts: bool = False) -> Path:
+    store = history.store
+    jsonl = path.suffix.lower() == ".jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    seen: dict[str, dict[str, Any]] = {}
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            if not jsonl:
+                f.write("[\n")
+            first = True
+            for entry in history:
+                d = jsonable(entry.to_dict(), store.secrets)
+                seen.update(_refs(d))
+                line = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+                if jsonl:
+                    f.write(line + "\n")
+                else:
+                    f.write(("" if first else ",\n") + line)
+                first = False
+            if not jsonl:
+                f.write("\n]\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    if include_artifacts:
+        folder = artifacts_dir_for(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        manifest: dict[str, Any] = {}
+        for sha, meta in sorted(seen.items()):
+            try:
+                src = store.path_of(sha)
+            except (FileNotFoundError, ValueError):
+                continue
+            dest = folder / src.name
+            if not dest.exists():
+                shutil.copyfile(src, dest)
+            manifest[sha] = {**meta, "file": src.name, "size": src.stat().st_size}
+        (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    text = path.read_text(encoding="utf-8")
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        data = json.loads(text)
+        if not isinstance(data, list):
+            raise ValueError(f"{path} is not a history export (expected a list)")
+        return data
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def load_history(path: Path, store: Store | str | os.PathLike[str] | None = None) -> History:
+    from ._history import History
+
+    if store is None:
+        store = Store(tempfile.mkdtemp(prefix="tokenhot-history-"))
+    elif not isinstance(store, Store):
+        store = Store(store)
+    records = _read(path)
+    folder = artifacts_dir_for(path)
+    if folder.is_dir():
+        manifest: dict[str, Any] = {}
+        mf = folder / MANIFEST
+        if mf.exists():
+            manifest = json.loads(mf.read_text(encoding="utf-8"))
+        wanted: dict[str, dict[str, Any]] = {}
+        for r in records:
+            wanted.update(_refs(r))
+        for sha, meta in {**wanted, **manifest}.items():
+            if store.has(sha):
+                continue
+            file = folder / str(manifest.get(sha, {}).get("file", ""))
+            if not file.is_file():
+                matches = [p for p in folder.glob(f"{sha}*") if p.is_file()]
+                if not matches:
+                    continue
+                file = matches[0]
+            if sha256_file(file) != sha:
+                continue  # damaged copy: leave it out rather than store wrong bytes under this name
+            mime = meta.get("mime") or mime_for(file)
+            store.add_file(file, mime, name=meta.get("name", "") or "", sha256=sha, keep_source=True)
+    entries = [HistoryEntry.from_dict({k: v for k, v in r.items() if k != "id"}) for r in records]
+    if not entries:
+        return History(store, _conds=[("0", ())], _label=f"loaded from {path.name}")
+    first, last = store.import_entries(entries)
+    return History(store, _conds=[("id BETWEEN ? AND ?", (first, last))], _label=f"loaded from {path.name}")

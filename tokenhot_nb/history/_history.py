@@ -1,0 +1,422 @@
+"""The list-like :class:`History` view over a store, its usage summary and its HTML.
+
+A History is a *query*, not a copy: ``len``, indexing and rendering ask SQLite for just the rows
+they need, so a 10,000-entry history opens and renders as fast as a short one.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, overload
+
+from ._entry import HistoryEntry, _shorten, escape
+from ._store import Cond, Store
+
+RENDER_ROWS = 50
+_PAGE = 500
+_REL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.I)
+_UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+_STATUS_COLOR = {"ok": "#1a7f37", "error": "#cf222e", "running": "#9a6700", "pending": "#9a6700",
+                 "interrupted": "#6e7781"}
+_TD = "padding:2px 6px;border-bottom:1px solid #8882;vertical-align:top;text-align:left"
+
+
+def to_timestamp(value: Any, now: float | None = None) -> float:
+    """Unix time from a number, ``datetime``/``date``, ``timedelta`` (ago), ISO string or ``"2h"``-style age."""
+    now = time.time() if now is None else now
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, _dt.timedelta):
+        return now - value.total_seconds()
+    if isinstance(value, _dt.datetime):
+        return value.timestamp()
+    if isinstance(value, _dt.date):
+        return _dt.datetime(value.year, value.month, value.day).timestamp()
+    if isinstance(value, str):
+        m = _REL.match(value)
+        if m:
+            return now - float(m.group(1)) * _UNIT[m.group(2).lower()]
+        return _dt.datetime.fromisoformat(value.strip()).timestamp()
+    raise TypeError(f"cannot read a time from {value!r} (use a unix time, datetime, timedelta or '2h')")
+
+
+def _in(column: str, value: str | Iterable[str]) -> Cond:
+    values = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+    if len(values) == 1:
+        return (f"{column}=?", values)
+    return (f"{column} IN ({', '.join('?' * len(values))})", values)
+
+
+class History:
+    """Every recorded call of a store (or a filtered view of them), oldest first, newest last.
+
+    ``h[-1]`` is the newest entry, ``h[-5:]`` the last five (a list), ``h.filter(kind="image")`` a
+    narrower view, ``h.search("cat")`` a full-text one.
+    """
+
+    def __init__(self, store: Store | str | os.PathLike[str], session: Any = None, *,
+                 _conds: Sequence[Cond] = (), _label: str = "") -> None:
+        self.store = store if isinstance(store, Store) else Store(store)
+        self.session = session
+        self._conds: tuple[Cond, ...] = tuple(_conds)
+        self._label = _label
+
+    def _view(self, conds: Sequence[Cond], label: str) -> History:
+        joined = f"{self._label}, {label}" if self._label and label else (self._label or label)
+        return History(self.store, self.session, _conds=(*self._conds, *conds), _label=joined)
+
+    def _bind(self, entries: list[HistoryEntry]) -> list[HistoryEntry]:
+        for e in entries:
+            e.bind(self.store, self.session)
+        return entries
+
+    # ------------------------------------------------------------ list protocol
+
+    def __len__(self) -> int:
+        return self.store.count(self._conds)
+
+    def __bool__(self) -> bool:
+        return bool(self.store.select(self._conds, columns="id", limit=1))
+
+    @overload
+    def __getitem__(self, index: int) -> HistoryEntry: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[HistoryEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> HistoryEntry | list[HistoryEntry]:
+        if isinstance(index, slice):
+            return self._slice(index)
+        i = int(index)
+        if i >= 0:
+            rows = self.store.select_entries(self._conds, limit=1, offset=i)
+        else:
+            rows = self.store.select_entries(self._conds, desc=True, limit=1, offset=-i - 1)
+        if not rows:
+            raise IndexError("history index out of range")
+        return self._bind(rows)[0]
+
+    def _slice(self, sl: slice) -> list[HistoryEntry]:
+        n = len(self)
+        start, stop, step = sl.indices(n)
+        if step != 1:
+            ids = self.ids[start:stop:step]
+            return self._bind([self.store.get(i) for i in ids])
+        if stop <= start:
+            return []
+        count = stop - start
+        if n - stop < start:  # nearer the end: read backwards from the newest
+            rows = self.store.select_entries(self._conds, desc=True, limit=count, offset=n - stop)
+            rows.reverse()
+        else:
+            rows = self.store.select_entries(self._conds, limit=count, offset=start)
+        return self._bind(rows)
+
+    def __iter__(self) -> Iterator[HistoryEntry]:
+        last = 0
+        while True:
+            page = self.store.select_entries((*self._conds, ("id>?", (last,))), limit=_PAGE)
+            if not page:
+                return
+            yield from self._bind(page)
+            last = page[-1].id or last
+
+    @property
+    def ids(self) -> list[int]:
+        return [r[0] for r in self.store.select(self._conds, columns="id")]
+
+    @property
+    def last(self) -> HistoryEntry | None:
+        rows = self.store.select_entries(self._conds, desc=True, limit=1)
+        return self._bind(rows)[0] if rows else None
+
+    def get(self, entry_id: int) -> HistoryEntry:
+        return self._bind([self.store.get(entry_id)])[0]
+
+    def artifact(self, sha256: str) -> Path:
+        """The file of a stored artifact (what ``to_code()`` uses for input media)."""
+        return self.store.path_of(sha256)
+
+    # ------------------------------------------------------------ narrowing
+
+    def filter(
+        self, kind: str | Iterable[str] | None = None, model: str | Iterable[str] | None = None,
+        status: str | Iterable[str] | None = None, since: Any = None, until: Any = None,
+        thread: str | None = None, text: str | None = None, session_id: str | None = None,
+    ) -> History:
+        """A narrower view; every argument given must match (times: unix, datetime, timedelta or ``"2h"``)."""
+        conds: list[Cond] = []
+        label: list[str] = []
+        for column, value in (("kind", kind), ("model", model), ("status", status), ("session_id", session_id)):
+            if value is not None:
+                conds.append(_in(column, value))
+                label.append(f"{column}={value!r}")
+        if since is not None:
+            conds.append(("started>=?", (to_timestamp(since),)))
+            label.append(f"since={since!r}")
+        if until is not None:
+            conds.append(("started<=?", (to_timestamp(until),)))
+            label.append(f"until={until!r}")
+        if thread is not None:
+            conds.append(("thread=?", (str(thread),)))
+            label.append(f"thread={thread!r}")
+        if text:
+            conds.extend(self.store.text_conditions(text))
+            label.append(f"text={text!r}")
+        return self._view(conds, ", ".join(label))
+
+    def search(self, text: str) -> History:
+        """Entries whose prompt or answer contains every word of ``text`` (full-text index)."""
+        return self.filter(text=text)
+
+    def tail(self, n: int = 10) -> History:
+        """The last ``n`` entries, as a fixed view (later calls do not push them out)."""
+        rows = self.store.select(self._conds, columns="id", desc=True, limit=max(int(n), 0))
+        if not rows:
+            return self._view([("0", ())], f"tail({n})")
+        return self._view([("id BETWEEN ? AND ?", (rows[-1][0], rows[0][0]))], f"tail({n})")
+
+    # ------------------------------------------------------------ usage / export
+
+    def usage(self, prices: dict[str, dict[str, float]] | None = None) -> UsageSummary:
+        """Calls, errors, tokens, images and video seconds by model (+ cost with ``prices``)."""
+        where, args = self.store._where(self._conds)
+        sql = (
+            "SELECT model, COUNT(*), SUM(status='ok'), SUM(status='error'), "
+            "SUM(COALESCE(json_extract(usage,'$.input_tokens'),0)), "
+            "SUM(COALESCE(json_extract(usage,'$.output_tokens'),0)), "
+            "SUM(CASE WHEN COALESCE(json_extract(usage,'$.images'),0) > 0 THEN json_extract(usage,'$.images') "
+            "ELSE (SELECT COUNT(*) FROM json_each(entries.outputs) WHERE json_extract(value,'$.role')='image') END), "
+            "SUM(COALESCE(json_extract(usage,'$.video_seconds'),0)) "
+            f"FROM entries{where} GROUP BY model ORDER BY model"
+        )
+        rows = []
+        for r in self.store.connection().execute(sql, args):
+            rows.append({
+                "model": r[0], "calls": int(r[1]), "ok": int(r[2] or 0), "errors": int(r[3] or 0),
+                "input_tokens": int(r[4] or 0), "output_tokens": int(r[5] or 0), "images": int(r[6] or 0),
+                "video_seconds": float(r[7] or 0.0),
+            })
+        return UsageSummary(rows, prices)
+
+    def export(self, path: str | os.PathLike[str], *, include_artifacts: bool = False) -> Path:
+        """Write ``.json`` (a list) or ``.jsonl`` (one entry a line); artifacts by sha256 (copied with
+        ``include_artifacts=True`` into ``<path>.artifacts/``)."""
+        from ._export import export_history
+
+        return export_history(self, Path(path), include_artifacts=include_artifacts)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], store: Store | str | os.PathLike[str] | None = None) -> History:
+        """Load an export into ``store`` (a new temporary store when omitted); ids are new."""
+        from ._export import load_history
+
+        return load_history(Path(path), store)
+
+    # ------------------------------------------------------------ display
+
+    def __repr__(self) -> str:
+        n = len(self)
+        what = f" ({self._label})" if self._label else ""
+        last = self.last
+        tail = f"; last: #{last.id} {last.kind} {last.model} {last.status}" if last else ""
+        return f"<History{what}: {n} entr{'y' if n == 1 else 'ies'} in {self.store.root}{tail}>"
+
+    def _repr_html_(self) -> str:
+        return history_html(self)
+
+
+# ---------------------------------------------------------------- usage summary
+
+
+class UsageSummary:
+    """What a history cost: ``.rows`` (one dict per model) and ``.total``; renders as a table."""
+
+    columns = ("model", "calls", "ok", "errors", "input_tokens", "output_tokens", "images", "video_seconds", "cost")
+
+    def __init__(self, rows: list[dict[str, Any]], prices: dict[str, dict[str, float]] | None = None) -> None:
+        self.prices = prices
+        unpriced: list[str] = []
+        for r in rows:
+            r["cost"] = None
+            if prices is not None:
+                p = prices.get(r["model"])
+                if p is None:
+                    unpriced.append(r["model"])
+                else:
+                    r["cost"] = (
+                        r["input_tokens"] / 1e6 * float(p.get("input_per_mtok", 0) or 0)
+                        + r["output_tokens"] / 1e6 * float(p.get("output_per_mtok", 0) or 0)
+                        + r["images"] * float(p.get("per_image", 0) or 0)
+                        + r["video_seconds"] * float(p.get("per_video_second", 0) or 0)
+                    )
+        self.rows = rows
+        self.unpriced = unpriced
+        total: dict[str, Any] = {"model": "total"}
+        for c in self.columns[1:-1]:
+            total[c] = sum(r[c] for r in rows)
+        costs = [r["cost"] for r in rows if r["cost"] is not None]
+        total["cost"] = sum(costs) if prices is not None else None
+        self.total = total
+
+    def _cells(self, row: dict[str, Any]) -> list[str]:
+        cost = row["cost"]
+        return [
+            str(row["model"]), str(row["calls"]), str(row["ok"]), str(row["errors"]),
+            f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", str(row["images"]),
+            f"{row['video_seconds']:g}", "" if cost is None else f"{cost:.4f}",
+        ]
+
+    def __repr__(self) -> str:
+        table = [list(self.columns)] + [self._cells(r) for r in [*self.rows, self.total]]
+        widths = [max(len(r[i]) for r in table) for i in range(len(self.columns))]
+        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+                 for r in table]
+        if self.unpriced:
+            lines.append("no price for: " + ", ".join(self.unpriced))
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th style='{_TD}'>{escape(c.replace('_', ' '))}</th>" for c in self.columns)
+        body = []
+        for r in [*self.rows, self.total]:
+            bold = "font-weight:bold;" if r is self.total else ""
+            body.append("<tr>" + "".join(f"<td style='{_TD};{bold}'>{escape(c)}</td>" for c in self._cells(r)) + "</tr>")
+        note = (f"<div style='color:#6e7781'>no price for: {escape(', '.join(self.unpriced))}</div>"
+                if self.unpriced else "")
+        return f"<table class='tokenhot-usage'><tr>{head}</tr>{''.join(body)}</table>{note}"
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def _when(ts: float) -> str:
+    t = _dt.datetime.fromtimestamp(ts)
+    return t.strftime("%H:%M:%S") if t.date() == _dt.date.today() else t.strftime("%Y-%m-%d %H:%M")
+
+
+def _outputs_html(store: Store, outputs: list[dict[str, Any]], px: int = 96, limit: int = 4) -> str:
+    parts: list[str] = []
+    posters = [o for o in outputs if o.get("role") == "poster" and o.get("sha256")]
+    for o in outputs:
+        if len(parts) >= limit:
+            break
+        role = str(o.get("role", ""))
+        mime = str(o.get("mime", ""))
+        sha = str(o.get("sha256", ""))
+        if role == "poster":
+            continue
+        if role == "image" or (not role and mime.startswith("image/")):
+            uri = store.thumbnail(sha, px) if sha else None
+            if uri:
+                parts.append(f"<img src='{escape(uri)}' alt='image' title='{escape(o.get('name') or sha[:12])}' "
+                             f"style='max-width:{px}px;max-height:{px}px;margin:1px'>")
+            else:
+                parts.append("<span title='image missing'>🖼</span>")
+        elif role == "video" or mime.startswith("video/"):
+            secs = o.get("duration")
+            label = f"▶ {float(secs):.1f} s" if isinstance(secs, (int, float)) else "▶ video"
+            uri = store.thumbnail(posters[0]["sha256"], px) if posters else None
+            if uri:
+                parts.append(f"<span style='display:inline-block;position:relative'><img src='{escape(uri)}' "
+                             f"alt='video poster' style='max-width:{px}px;max-height:{px}px;margin:1px'>"
+                             f"<span style='position:absolute;left:3px;bottom:3px;color:#fff;"
+                             f"background:#0008;padding:0 3px'>{escape(label)}</span></span>")
+            else:
+                parts.append(f"<span>{escape(label)}</span>")
+        elif role == "audio" or mime.startswith("audio/"):
+            secs = o.get("duration")
+            if not isinstance(secs, (int, float)) and sha:
+                secs = store.audio_duration(sha)
+            parts.append(f"<span>♪ {float(secs):.1f} s</span>" if isinstance(secs, (int, float))
+                         else "<span>♪ audio</span>")
+        elif sha:
+            parts.append(f"<span>📄 {escape(o.get('name') or role or mime)}</span>")
+    more = len([o for o in outputs if o.get("role") != "poster"]) - len(parts)
+    if more > 0:
+        parts.append(f"<span style='color:#6e7781'>+{more}</span>")
+    return " ".join(parts)
+
+
+def _usage_text(usage: dict[str, Any]) -> str:
+    bits = []
+    if usage.get("input_tokens") or usage.get("output_tokens"):
+        bits.append(f"{usage.get('input_tokens', 0)}→{usage.get('output_tokens', 0)} tok")
+    if usage.get("images"):
+        bits.append(f"{usage['images']} img")
+    if usage.get("video_seconds"):
+        bits.append(f"{usage['video_seconds']:g} s video")
+    return ", ".join(bits)
+
+
+def _status_html(status: str, error: dict[str, Any] | None) -> str:
+    color = _STATUS_COLOR.get(status, "#6e7781")
+    title = ""
+    if error:
+        title = f" title='{escape(error.get('message', ''))}'"
+    return f"<span style='color:{color};font-weight:bold'{title}>{escape(status)}</span>"
+
+
+def history_html(h: History, limit: int = RENDER_ROWS) -> str:
+    """The last ``limit`` rows, newest first; only those rows are read, thumbnails come from the cache."""
+    n = len(h)
+    rows = h.store.select(
+        h._conds, columns="id, started, duration, kind, model, status, text, outputs, usage, error",
+        desc=True, limit=limit,
+    )
+    label = f" — {escape(h._label)}" if h._label else ""
+    shown = f"showing the last {len(rows)}" if n > len(rows) else "newest first"
+    head = f"<div><b>History</b>{label}: {n} entr{'y' if n == 1 else 'ies'} ({shown})</div>"
+    if not rows:
+        return f"<div class='tokenhot-history'>{head}</div>"
+    cols = ("#", "time", "kind", "model", "status", "took", "prompt / answer", "outputs", "usage")
+    out = [f"<div class='tokenhot-history'>{head}<table style='border-collapse:collapse;font-size:12px'><tr>"]
+    out.append("".join(f"<th style='{_TD}'>{c}</th>" for c in cols) + "</tr>")
+    for r in rows:
+        outputs = json.loads(r[7] or "[]")
+        usage = json.loads(r[8] or "{}")
+        error = json.loads(r[9]) if r[9] else None
+        text = r[6] or ""
+        if error and error.get("message"):
+            text = f"{text}\n⚠ {error['message']}" if text else f"⚠ {error['message']}"
+        took = f"{r[2]:.1f} s" if r[2] is not None else ""
+        cells = [
+            escape(r[0]), escape(_when(r[1])), escape(r[3]), escape(r[4]), _status_html(r[5], error),
+            escape(took), f"<span title='{escape(_shorten(text, 1000))}'>{escape(_shorten(text, 160))}</span>",
+            _outputs_html(h.store, outputs), escape(_usage_text(usage)),
+        ]
+        out.append("<tr>" + "".join(f"<td style='{_TD}'>{c}</td>" for c in cells) + "</tr>")
+    out.append("</table></div>")
+    return "".join(out)
+
+
+def entry_html(e: HistoryEntry) -> str:
+    """One entry as a card: what was asked, what came back, the outputs, and the code to redo it."""
+    store = e.store
+    thumbs = _outputs_html(store, e.outputs, px=192, limit=8) if store is not None else ""
+    params = "".join(
+        f"<tr><td style='{_TD}'><code>{escape(k)}</code></td><td style='{_TD}'><code>"
+        f"{escape(_shorten(json.dumps(v, ensure_ascii=False), 300))}</code></td></tr>"
+        for k, v in e.params.items()
+    )
+    err = ""
+    if e.error:
+        err = (f"<div style='color:#cf222e'>{escape(e.error.get('error', 'Error'))}: "
+               f"{escape(e.error.get('message', ''))} {escape(e.error.get('hint', ''))}</div>")
+    took = f", {e.duration:.1f} s" if e.duration is not None else ""
+    return (
+        "<div class='tokenhot-entry' style='border:1px solid #8884;padding:6px;border-radius:4px'>"
+        f"<div><b>#{escape(e.id)}</b> {escape(e.kind)} · <code>{escape(e.model)}</code> · "
+        f"{_status_html(e.status, e.error)} · {escape(_when(e.started))}{escape(took)} · {escape(e.mode)}</div>"
+        f"{err}<div style='white-space:pre-wrap;margin:4px 0'>{escape(_shorten(e.text, 2000))}</div>"
+        f"<div>{thumbs}</div>"
+        f"<div style='color:#6e7781'>{escape(_usage_text(e.usage))}</div>"
+        f"<details><summary>parameters</summary><table>{params}</table></details>"
+        f"<details><summary>code</summary><pre>{escape(e.to_code())}</pre></details>"
+        "</div>"
+    )

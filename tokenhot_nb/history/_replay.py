@@ -1,0 +1,79 @@
+"""Replay lookup: the key a call is recorded under, and what differs from the closest recording.
+
+The key is computed from the same normalised (JSON-safe, redacted) params the store writes, so a
+live call and its stored row always hash alike.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from .._config import Secret
+from ._entry import canonical, jsonable
+
+
+def replay_key(
+    kind: str, model: str, endpoint: str | None, params: Any, secrets: tuple[Secret | str, ...] = ()
+) -> str:
+    """sha256 of the canonical JSON of ``[kind, model, endpoint, params]``."""
+    payload = [kind or "", model or "", endpoint or "", jsonable(params or {}, secrets)]
+    return hashlib.sha256(canonical(payload).encode("utf-8")).hexdigest()
+
+
+def _flatten(value: Any, prefix: str = "", depth: int = 0) -> dict[str, Any]:
+    """Dotted paths → leaf values (two levels deep: ``extra.style``), so differences point at the field."""
+    if isinstance(value, dict) and depth < 2 and value and "artifact" not in value:
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            out.update(_flatten(v, f"{prefix}{k}.", depth + 1) if isinstance(v, dict) else {f"{prefix}{k}": v})
+        return out
+    return {prefix.rstrip("."): value}
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    if isinstance(value, dict) and "artifact" in value:
+        return f"<artifact {str(value['artifact'])[:12]}…>"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def similarity(
+    model: str, endpoint: str | None, params: dict[str, Any],
+    rec_model: str, rec_endpoint: str, rec_params: dict[str, Any],
+) -> float:
+    """0..7: same model counts 2, same endpoint 1, params up to 4 by the share of equal fields."""
+    score = 2.0 if model == rec_model else 0.0
+    if endpoint is None or endpoint == rec_endpoint:
+        score += 1.0
+    a, b = _flatten(params), _flatten(rec_params)
+    keys = set(a) | set(b)
+    if keys:
+        same = sum(1 for k in keys if k in a and k in b and canonical(a[k]) == canonical(b[k]))
+        score += 4.0 * same / len(keys)
+    else:
+        score += 4.0
+    return score
+
+
+def differences(
+    model: str, endpoint: str | None, params: dict[str, Any],
+    rec_model: str, rec_endpoint: str, rec_params: dict[str, Any],
+) -> list[str]:
+    """Human lines like ``size: recorded '1024x1024', asked '512x512'``."""
+    out: list[str] = []
+    if model != rec_model:
+        out.append(f"model: recorded {rec_model!r}, asked {model!r}")
+    if endpoint is not None and endpoint != rec_endpoint:
+        out.append(f"endpoint: recorded {rec_endpoint!r}, asked {endpoint!r}")
+    a, b = _flatten(params), _flatten(rec_params)
+    for k in sorted(set(a) | set(b)):
+        if k == "model" and model != rec_model:
+            continue
+        if k not in b:
+            out.append(f"{k}: not recorded, asked {_show(a[k])}")
+        elif k not in a:
+            out.append(f"{k}: recorded {_show(b[k])}, not asked")
+        elif canonical(a[k]) != canonical(b[k]):
+            out.append(f"{k}: recorded {_show(b[k])}, asked {_show(a[k])}")
+    return out

@@ -1,0 +1,809 @@
+"""The history store: one SQLite file in WAL mode plus a folder of content-addressed artifacts.
+
+Designed for several kernels writing at once and for processes killed mid-call:
+
+* every write is one short ``BEGIN IMMEDIATE`` transaction, retried while the database is locked;
+* artifact files are written to a temp file in their final folder, fsync'd, then ``os.replace``d to
+  ``<sha256><suffix>`` — a file with a sha name is always complete;
+* a call is inserted as ``running`` and updated when it ends, so a killed call stays ``running``
+  (marked ``interrupted`` once its process is known to be gone), never half-written;
+* one connection per thread (sqlite3 objects are not thread-safe), opened lazily, reset after fork.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import mimetypes
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import tempfile
+import threading
+import time
+import wave
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from .._config import Secret
+from ._entry import (
+    ENTRY_FIELDS,
+    JSON_FIELDS,
+    SHA_RE,
+    Artifact,
+    HistoryEntry,
+    dumps,
+    error_dict,
+    jsonable,
+)
+from ._replay import differences, replay_key, similarity
+
+SCHEMA_VERSION = 1
+DB_NAME = "history.sqlite"
+THUMB_PX = 96
+TEMP_PREFIX = ".tmp-"
+
+_T = TypeVar("_T")
+_ARTIFACT_NAME = re.compile(r"^([0-9a-f]{64})(\.[A-Za-z0-9]{1,10})?$")
+_HOST = socket.gethostname()
+Cond = tuple[str, tuple[Any, ...]]
+
+_TABLES = [
+    """CREATE TABLE IF NOT EXISTS entries (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL DEFAULT '',
+        started REAL NOT NULL,
+        duration REAL,
+        mode TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL DEFAULT '',
+        model TEXT NOT NULL DEFAULT '',
+        endpoint TEXT NOT NULL DEFAULT '',
+        params TEXT NOT NULL DEFAULT '{}',
+        request TEXT NOT NULL DEFAULT '{}',
+        response TEXT NOT NULL DEFAULT '{}',
+        usage TEXT NOT NULL DEFAULT '{}',
+        outputs TEXT NOT NULL DEFAULT '[]',
+        text TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL DEFAULT 'running',
+        error TEXT,
+        thread TEXT,
+        replay_key TEXT NOT NULL DEFAULT '',
+        pid INTEGER,
+        host TEXT,
+        updated REAL
+    )""",
+    "CREATE INDEX IF NOT EXISTS entries_kind ON entries(kind)",
+    "CREATE INDEX IF NOT EXISTS entries_model ON entries(model)",
+    "CREATE INDEX IF NOT EXISTS entries_started ON entries(started)",
+    "CREATE INDEX IF NOT EXISTS entries_status ON entries(status)",
+    "CREATE INDEX IF NOT EXISTS entries_replay ON entries(replay_key, status)",
+    "CREATE INDEX IF NOT EXISTS entries_thread ON entries(thread)",
+    """CREATE TABLE IF NOT EXISTS artifacts (
+        sha256 TEXT PRIMARY KEY,
+        mime TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        suffix TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID",
+]
+_FTS_TRIGGERS = [
+    """CREATE TRIGGER IF NOT EXISTS entries_ai AFTER INSERT ON entries BEGIN
+        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS entries_ad AFTER DELETE ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, text) VALUES ('delete', old.id, old.text);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS entries_au AFTER UPDATE OF text ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
+    END""",
+]
+#: Migrations from version N to N+1 (statements run in one transaction). Empty until v2 exists.
+_MIGRATIONS: dict[int, list[str]] = {}
+
+_COLUMNS = ", ".join(ENTRY_FIELDS)
+_INSERT_COLS = [f for f in ENTRY_FIELDS if f != "id"]
+_INSERT_SQL = (
+    f"INSERT INTO entries ({', '.join(_INSERT_COLS)}, pid, host, updated) "
+    f"VALUES ({', '.join('?' * len(_INSERT_COLS))}, ?, ?, ?)"
+)
+_IMPORT_SQL = f"INSERT INTO entries ({', '.join(_INSERT_COLS)}, updated) VALUES ({', '.join('?' * (len(_INSERT_COLS) + 1))})"
+
+_MIME_SUFFIX = {
+    "image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp", "image/gif": ".gif",
+    "video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov",
+    "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/mpeg": ".mp3", "audio/mp3": ".mp3",
+    "audio/ogg": ".ogg", "audio/flac": ".flac", "audio/aac": ".aac", "audio/opus": ".opus", "audio/pcm": ".pcm",
+    "text/plain": ".txt", "application/json": ".json", "application/x-subrip": ".srt", "text/vtt": ".vtt",
+}
+
+
+def _is_busy(err: BaseException) -> bool:
+    msg = str(err).lower()
+    return isinstance(err, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
+
+
+def suffix_for(mime: str, name: str = "") -> str:
+    """File suffix for an artifact: from the MIME type, else from the name."""
+    mime = (mime or "").split(";")[0].strip().lower()
+    if mime in _MIME_SUFFIX:
+        return _MIME_SUFFIX[mime]
+    guessed = mimetypes.guess_extension(mime) if mime else None
+    if guessed and re.fullmatch(r"\.[A-Za-z0-9]{1,10}", guessed):
+        return guessed
+    suf = Path(name).suffix
+    return suf if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suf) else ""
+
+
+def mime_for(path: str | Path) -> str:
+    suf = Path(path).suffix.lower()
+    for mime, s in _MIME_SUFFIX.items():
+        if s == suf:
+            return mime
+    return mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+class Store:
+    """``root/history.sqlite`` (WAL) + ``root/artifacts/<sha[:2]>/<sha><suffix>``.
+
+    ``secrets``: extra values (e.g. the session's :class:`Secret` key) redacted from everything
+    written, on top of anything shaped like ``sk-…``.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, secrets: Sequence[Secret | str] = ()) -> None:
+        self.root = Path(root).expanduser()
+        self.db_path = self.root / DB_NAME
+        self.artifacts_dir = self.root / "artifacts"
+        self.thumbs_dir = self.artifacts_dir / "thumbs"
+        self.secrets: tuple[Secret | str, ...] = tuple(s for s in secrets if s)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._ready = False
+        self._pid = os.getpid()
+        self.fts = "none"
+        self._thumb_cache: dict[tuple[str, int], str | None] = {}
+        self._audio_cache: dict[str, float | None] = {}
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    def add_secret(self, secret: Secret | str | None) -> None:
+        if secret and secret not in self.secrets:
+            self.secrets = (*self.secrets, secret)
+
+    # ------------------------------------------------------------ connections / schema
+
+    def _conn(self) -> sqlite3.Connection:
+        if os.getpid() != self._pid:  # forked: never reuse the parent's connections
+            self._local = threading.local()
+            self._conns = []
+            self._pid = os.getpid()
+            self._lock = threading.Lock()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._open_connection()
+            self._local.conn = conn
+            first = False
+            with self._lock:
+                self._conns.append(conn)
+                if not self._ready:
+                    self._init_schema(conn)
+                    self._ready = first = True
+            if first:
+                self.recover()
+        return conn
+
+    def _open_connection(self) -> sqlite3.Connection:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.artifacts_dir.mkdir(exist_ok=True)
+        conn = sqlite3.connect(self.db_path, timeout=10.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA busy_timeout=10000")
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def _init_schema(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version == SCHEMA_VERSION:
+            self.fts = self._fts_mode(conn)
+            return
+        if version > SCHEMA_VERSION:
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"The history store {self.root} was written by a newer tokenhot_nb (schema {version}).",
+                hint="Upgrade tokenhot_nb, or point the session at another store folder (store=…).",
+            )
+
+        def create(c: sqlite3.Connection) -> None:
+            v = c.execute("PRAGMA user_version").fetchone()[0]
+            if v == 0:
+                for stmt in _TABLES:
+                    c.execute(stmt)
+                fts = "none"
+                for tokenizer in ("trigram", "unicode61 remove_diacritics 2"):
+                    try:
+                        c.execute(
+                            "CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5("
+                            f"text, content='entries', content_rowid='id', tokenize='{tokenizer}')"
+                        )
+                        fts = tokenizer.split()[0]
+                        break
+                    except sqlite3.OperationalError:
+                        continue
+                if fts != "none":
+                    for stmt in _FTS_TRIGGERS:
+                        c.execute(stmt)
+                c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('fts', ?)", (fts,))
+                v = 1
+            while v < SCHEMA_VERSION:
+                for stmt in _MIGRATIONS.get(v, []):
+                    c.execute(stmt)
+                v += 1
+            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+        self._tx(create, conn)
+        self.fts = self._fts_mode(conn)
+
+    @staticmethod
+    def _fts_mode(conn: sqlite3.Connection) -> str:
+        row = conn.execute("SELECT value FROM meta WHERE key='fts'").fetchone()
+        return str(row[0]) if row else "none"
+
+    def _tx(self, fn: Callable[[sqlite3.Connection], _T], conn: sqlite3.Connection | None = None) -> _T:
+        """Run ``fn`` in one short ``BEGIN IMMEDIATE`` transaction, retrying while locked."""
+        c = conn or self._conn()
+        deadline = time.monotonic() + 60
+        delay = 0.005
+        while True:
+            try:
+                c.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                if _is_busy(e) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.25)
+                    continue
+                raise
+            try:
+                result = fn(c)
+                c.execute("COMMIT")
+                return result
+            except BaseException as e:
+                try:
+                    c.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                if _is_busy(e) and time.monotonic() < deadline:
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.25)
+                    continue
+                raise
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (for ad-hoc SQL; keep transactions short)."""
+        return self._conn()
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._conns = self._conns, []
+        for c in conns:
+            try:
+                c.close()
+            except sqlite3.Error:
+                pass
+        self._local = threading.local()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def recover(self) -> int:
+        """Mark ``running`` rows of this host whose process is gone as ``interrupted``; returns how many."""
+        conn = self._conn()
+        rows = conn.execute(
+            "SELECT id, pid FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
+        ).fetchall()
+        dead = [i for i, pid in rows if pid != os.getpid() and not _pid_alive(int(pid))]
+        if not dead:
+            return 0
+        err = dumps({"error": "Interrupted", "message": "The process recording this call stopped before it ended.",
+                     "hint": "Run the call again (entry.rerun())."})
+        now = time.time()
+
+        def mark(c: sqlite3.Connection) -> int:
+            n = 0
+            for i in dead:
+                n += c.execute(
+                    "UPDATE entries SET status='interrupted', error=COALESCE(error, ?), updated=? "
+                    "WHERE id=? AND status='running'", (err, now, i)
+                ).rowcount
+            return n
+
+        return self._tx(mark, conn)
+
+    # ------------------------------------------------------------ entries
+
+    def _norm(self, name: str, value: Any) -> Any:
+        if name == "error":
+            e = error_dict(value, self.secrets)
+            return None if e is None else dumps(e)
+        if name == "usage" and value is not None and not isinstance(value, dict):
+            value = jsonable(value, self.secrets)
+        if name in JSON_FIELDS:
+            default: Any = [] if name == "outputs" else {}
+            return dumps(jsonable(default if value is None else value, self.secrets))
+        if name in ("text", "session_id", "mode", "kind", "model", "endpoint", "status", "replay_key"):
+            return jsonable("" if value is None else str(value), self.secrets)
+        if name == "thread":
+            return None if value is None else jsonable(str(value), self.secrets)
+        return value
+
+    def key_for(self, kind: str, model: str, endpoint: str | None, params: Any) -> str:
+        """The replay key, redacting this store's secrets the same way rows are written."""
+        return replay_key(kind, model, endpoint, params, self.secrets)
+
+    def insert(self, entry: HistoryEntry) -> int:
+        """Write a new row (usually ``running``); sets and returns ``entry.id``."""
+        if not entry.replay_key:
+            entry.replay_key = self.key_for(entry.kind, entry.model, entry.endpoint, entry.params)
+        values = [self._norm(f, getattr(entry, f)) for f in _INSERT_COLS]
+        now = time.time()
+
+        def ins(c: sqlite3.Connection) -> int:
+            return int(c.execute(_INSERT_SQL, (*values, os.getpid(), _HOST, now)).lastrowid or 0)
+
+        entry.id = self._tx(ins)
+        entry.bind(self)
+        return entry.id
+
+    def update(self, entry_id: int, **fields: Any) -> None:
+        """Finish (or amend) a row: ``status``, ``duration``, ``response``, ``usage``, ``outputs``, ``text``, ``error``…
+
+        With a final status and no ``duration``, the duration is measured from ``started``.
+        """
+        unknown = set(fields) - set(_INSERT_COLS)
+        if unknown:
+            raise TypeError(f"unknown history fields: {', '.join(sorted(unknown))}")
+        sets: list[str] = []
+        args: list[Any] = []
+        for name, value in fields.items():
+            sets.append(f"{name}=?")
+            args.append(self._norm(name, value))
+        now = time.time()
+        if fields.get("status") in ("ok", "error", "interrupted") and "duration" not in fields:
+            sets.append("duration=COALESCE(duration, ? - started)")
+            args.append(now)
+        sets.append("updated=?")
+        args.append(now)
+        rekey = bool({"kind", "model", "endpoint", "params"} & set(fields)) and "replay_key" not in fields
+
+        def upd(c: sqlite3.Connection) -> None:
+            a = list(args)
+            s = list(sets)
+            if rekey:
+                row = c.execute("SELECT kind, model, endpoint, params FROM entries WHERE id=?", (entry_id,)).fetchone()
+                if row is not None:
+                    cur = {"kind": row[0], "model": row[1], "endpoint": row[2], "params": json.loads(row[3])}
+                    cur.update({k: v for k, v in fields.items() if k in cur})
+                    s.append("replay_key=?")
+                    a.append(self.key_for(cur["kind"], cur["model"], cur["endpoint"], cur["params"]))
+            n = c.execute(f"UPDATE entries SET {', '.join(s)} WHERE id=?", (*a, entry_id)).rowcount
+            if n == 0:
+                raise KeyError(f"no history entry #{entry_id}")
+
+        self._tx(upd)
+
+    def _entry_from_row(self, row: Sequence[Any]) -> HistoryEntry:
+        d: dict[str, Any] = {}
+        for name, value in zip(ENTRY_FIELDS, row, strict=True):
+            d[name] = json.loads(value) if name in JSON_FIELDS and value is not None else value
+        return HistoryEntry.from_dict(d).bind(self)
+
+    def get(self, entry_id: int) -> HistoryEntry:
+        row = self._conn().execute(f"SELECT {_COLUMNS} FROM entries WHERE id=?", (int(entry_id),)).fetchone()
+        if row is None:
+            raise KeyError(f"no history entry #{entry_id}")
+        return self._entry_from_row(row)
+
+    def delete(self, entry_ids: Sequence[int]) -> int:
+        """Remove rows (artifacts stay: other entries may share them)."""
+        ids = [int(i) for i in entry_ids]
+
+        def rm(c: sqlite3.Connection) -> int:
+            return sum(c.execute("DELETE FROM entries WHERE id=?", (i,)).rowcount for i in ids)
+
+        return self._tx(rm)
+
+    # queries used by History views ------------------------------------------------
+
+    def text_conditions(self, text: str) -> list[Cond]:
+        """Conditions matching entries whose prompt/answer text contains every word of ``text``."""
+        words = [w for w in str(text).split() if w]
+        conds: list[Cond] = []
+        fts_words: list[str] = []
+        for w in words:
+            if (self.fts == "trigram" and len(w) >= 3) or self.fts == "unicode61":
+                fts_words.append(w)
+            else:
+                like = w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                conds.append(("text LIKE ? ESCAPE '\\'", (f"%{like}%",)))
+        if fts_words:
+            star = "*" if self.fts == "unicode61" else ""
+            query = " ".join('"' + w.replace('"', '""') + '"' + star for w in fts_words)
+            conds.insert(0, ("id IN (SELECT rowid FROM entries_fts WHERE entries_fts MATCH ?)", (query,)))
+        return conds
+
+    @staticmethod
+    def _where(conds: Sequence[Cond]) -> tuple[str, tuple[Any, ...]]:
+        if not conds:
+            return "", ()
+        args: tuple[Any, ...] = ()
+        for _, a in conds:
+            args += a
+        return " WHERE " + " AND ".join(f"({sql})" for sql, _ in conds), args
+
+    def select(
+        self, conds: Sequence[Cond] = (), *, columns: str = _COLUMNS, desc: bool = False,
+        limit: int | None = None, offset: int = 0,
+    ) -> list[Any]:
+        where, args = self._where(conds)
+        sql = f"SELECT {columns} FROM entries{where} ORDER BY id {'DESC' if desc else 'ASC'}"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            args += (-1 if limit is None else int(limit), int(offset))
+        return self._conn().execute(sql, args).fetchall()
+
+    def select_entries(self, conds: Sequence[Cond] = (), **kw: Any) -> list[HistoryEntry]:
+        return [self._entry_from_row(r) for r in self.select(conds, **kw)]
+
+    def count(self, conds: Sequence[Cond] = ()) -> int:
+        where, args = self._where(conds)
+        return int(self._conn().execute(f"SELECT COUNT(*) FROM entries{where}", args).fetchone()[0])
+
+    # replay -------------------------------------------------------------------------
+
+    def find_replay(self, key: str) -> HistoryEntry | None:
+        """The newest ``ok`` entry recorded under ``key``."""
+        row = self._conn().execute(
+            f"SELECT {_COLUMNS} FROM entries WHERE replay_key=? AND status='ok' ORDER BY id DESC LIMIT 1", (key,)
+        ).fetchone()
+        return None if row is None else self._entry_from_row(row)
+
+    def nearest(
+        self, kind: str, model: str, params: dict[str, Any], endpoint: str | None = None, *, limit: int = 2000,
+    ) -> tuple[HistoryEntry | None, list[str]]:
+        """The most similar recording of the same kind (``ok`` ones first) and what differs from it."""
+        asked = jsonable(params or {}, self.secrets)
+        conn = self._conn()
+        best: tuple[float, int] | None = None
+        best_row: Any = None
+        for status_sql in ("status='ok'", "1"):
+            rows = conn.execute(
+                f"SELECT id, model, endpoint, params FROM entries WHERE kind=? AND {status_sql} "
+                "ORDER BY id DESC LIMIT ?", (kind, limit),
+            ).fetchall()
+            for row in rows:
+                score = similarity(model, endpoint, asked, row[1], row[2], json.loads(row[3]))
+                if best is None or score > best[0]:
+                    best, best_row = (score, row[0]), row
+            if best_row is not None:
+                break
+        if best_row is None:
+            return None, []
+        entry = self.get(best_row[0])
+        return entry, differences(model, endpoint, asked, entry.model, entry.endpoint, entry.params)
+
+    # ------------------------------------------------------------ artifacts
+
+    def _shard(self, sha: str) -> Path:
+        return self.artifacts_dir / sha[:2]
+
+    def _check_sha(self, sha: str) -> str:
+        sha = str(sha).lower()
+        if not SHA_RE.match(sha):
+            raise ValueError(f"not a sha256 hex digest: {sha!r}")
+        return sha
+
+    def _existing(self, sha: str) -> Path | None:
+        shard = self._shard(sha)
+        row = self._conn().execute("SELECT suffix FROM artifacts WHERE sha256=?", (sha,)).fetchone()
+        if row is not None:
+            p = shard / f"{sha}{row[0]}"
+            if p.exists():
+                return p
+        if shard.is_dir():
+            for p in shard.glob(f"{sha}*"):
+                if _ARTIFACT_NAME.match(p.name):
+                    return p
+        return None
+
+    def path_of(self, sha256: str) -> Path:
+        """Where an artifact lives; ``FileNotFoundError`` when the store does not hold it."""
+        sha = self._check_sha(sha256)
+        p = self._existing(sha)
+        if p is None:
+            raise FileNotFoundError(f"artifact {sha} is not in the store {self.root}")
+        return p
+
+    def has(self, sha256: str) -> bool:
+        try:
+            return self._existing(self._check_sha(sha256)) is not None
+        except ValueError:
+            return False
+
+    def artifact(self, sha256: str) -> Artifact:
+        """Metadata of a stored artifact (``KeyError`` when unknown)."""
+        sha = self._check_sha(sha256)
+        row = self._conn().execute("SELECT mime, size, name FROM artifacts WHERE sha256=?", (sha,)).fetchone()
+        if row is None:
+            p = self.path_of(sha)
+            return Artifact(sha, mime_for(p), p.stat().st_size, "").bind(self)
+        return Artifact(sha, row[0], row[1], row[2]).bind(self)
+
+    def _register(self, sha: str, mime: str, size: int, name: str, suffix: str) -> None:
+        self._tx(lambda c: c.execute(
+            "INSERT OR IGNORE INTO artifacts(sha256, mime, size, name, suffix, created) VALUES (?,?,?,?,?,?)",
+            (sha, mime, size, name, suffix, time.time()),
+        ))
+
+    def _atomic_write(self, dest: Path, data: bytes) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=dest.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, dest)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+        _fsync_dir(dest.parent)
+
+    def add_bytes(self, data: bytes, mime: str, name: str = "") -> Artifact:
+        """Store bytes once (dedup by sha256), atomically."""
+        data = bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        name = jsonable(name or "", self.secrets)
+        suffix = suffix_for(mime, name)
+        existing = self._existing(sha)
+        if existing is None:
+            self._atomic_write(self._shard(sha) / f"{sha}{suffix}", data)
+        else:
+            suffix = existing.name[64:]
+        self._register(sha, mime, len(data), name, suffix)
+        return Artifact(sha, mime, len(data), name).bind(self)
+
+    def add_file(
+        self, path: str | os.PathLike[str], mime: str, name: str = "", sha256: str | None = None,
+        *, keep_source: bool = False,
+    ) -> Artifact:
+        """Move a (downloaded temp) file into the store; ``keep_source=True`` copies instead."""
+        src = Path(path)
+        sha = sha256_file(src) if sha256 is None else self._check_sha(sha256)
+        size = src.stat().st_size
+        name = jsonable(name or "", self.secrets)
+        suffix = suffix_for(mime, name or src.name)
+        existing = self._existing(sha)
+        if existing is not None:
+            suffix = existing.name[64:]
+            if not keep_source:
+                src.unlink(missing_ok=True)
+        else:
+            dest = self._shard(sha) / f"{sha}{suffix}"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=dest.parent)
+            os.close(fd)
+            try:
+                moved = False
+                if not keep_source:
+                    try:
+                        os.replace(src, tmp)
+                        moved = True
+                    except OSError:  # another file system: copy below
+                        moved = False
+                if not moved:
+                    shutil.copyfile(src, tmp)
+                with open(tmp, "rb+") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp, dest)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+            _fsync_dir(dest.parent)
+            if not keep_source:
+                src.unlink(missing_ok=True)
+        self._register(sha, mime, size, name, suffix)
+        return Artifact(sha, mime, size, name).bind(self)
+
+    def artifact_files(self) -> Iterator[Path]:
+        """Complete artifact files on disk (temp files and thumbnails are not artifacts)."""
+        if not self.artifacts_dir.is_dir():
+            return
+        for shard in sorted(self.artifacts_dir.iterdir()):
+            if shard.is_dir() and re.fullmatch(r"[0-9a-f]{2}", shard.name):
+                for p in sorted(shard.iterdir()):
+                    if _ARTIFACT_NAME.match(p.name):
+                        yield p
+
+    def temp_files(self) -> list[Path]:
+        return sorted(self.artifacts_dir.glob(f"*/{TEMP_PREFIX}*")) if self.artifacts_dir.is_dir() else []
+
+    def cleanup_temp(self, max_age: float = 3600.0) -> int:
+        """Delete temp files left by killed writers (older than ``max_age`` s, so live writes are safe)."""
+        n = 0
+        cutoff = time.time() - max_age
+        for p in self.temp_files():
+            try:
+                if p.stat().st_mtime <= cutoff:
+                    p.unlink()
+                    n += 1
+            except OSError:
+                pass
+        return n
+
+    def check(self, *, hash_artifacts: bool = True) -> dict[str, Any]:
+        """Integrity report: SQLite ``integrity_check``, artifacts referenced but missing, corrupt files."""
+        conn = self._conn()
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        corrupt: list[str] = []
+        on_disk: set[str] = set()
+        for p in self.artifact_files():
+            sha = p.name[:64]
+            on_disk.add(sha)
+            if hash_artifacts and sha256_file(p) != sha:
+                corrupt.append(sha)
+        referenced: set[str] = set()
+        for (outputs,) in conn.execute("SELECT outputs FROM entries"):
+            for o in json.loads(outputs or "[]"):
+                if isinstance(o, dict) and o.get("sha256"):
+                    referenced.add(o["sha256"])
+        return {
+            "integrity": integrity,
+            "entries": self.count(),
+            "artifacts": len(on_disk),
+            "missing": sorted(referenced - on_disk),
+            "corrupt": corrupt,
+            "temp_files": len(self.temp_files()),
+        }
+
+    # ------------------------------------------------------------ thumbnails / media facts
+
+    def thumbnail(self, sha256: str, max_px: int = THUMB_PX) -> str | None:
+        """A small JPEG/PNG data URI of an image artifact, cached on disk under ``artifacts/thumbs``."""
+        key = (sha256, max_px)
+        if key in self._thumb_cache:
+            return self._thumb_cache[key]
+        uri: str | None = None
+        try:
+            sha = self._check_sha(sha256)
+            jpg = self.thumbs_dir / f"{sha}-{max_px}.jpg"
+            png = self.thumbs_dir / f"{sha}-{max_px}.png"
+            for p, mime in ((jpg, "image/jpeg"), (png, "image/png")):
+                try:
+                    uri = f"data:{mime};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+                    break
+                except FileNotFoundError:
+                    continue
+            if uri is None:
+                uri = self._make_thumbnail(sha, max_px, jpg, png)
+        except (OSError, ValueError, SyntaxError):
+            uri = None
+        except Exception:  # PIL raises its own errors on broken images
+            uri = None
+        if len(self._thumb_cache) > 4096:
+            self._thumb_cache.clear()
+        self._thumb_cache[key] = uri
+        return uri
+
+    def _make_thumbnail(self, sha: str, max_px: int, jpg: Path, png: Path) -> str | None:
+        from PIL import Image
+
+        src = self.path_of(sha)
+        with Image.open(src) as im:
+            im.draft("RGB", (max_px, max_px))
+            im.thumbnail((max_px, max_px))
+            buf = io.BytesIO()
+            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+                im.convert("RGBA").save(buf, "PNG", optimize=True)
+                dest, mime = png, "image/png"
+            else:
+                im.convert("RGB").save(buf, "JPEG", quality=75)
+                dest, mime = jpg, "image/jpeg"
+        data = buf.getvalue()
+        try:
+            self._atomic_write(dest, data)
+        except OSError:
+            pass
+        return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+    def audio_duration(self, sha256: str) -> float | None:
+        """Seconds of a WAV artifact (read from its header), else ``None``."""
+        if sha256 in self._audio_cache:
+            return self._audio_cache[sha256]
+        seconds: float | None = None
+        try:
+            with wave.open(str(self.path_of(sha256)), "rb") as w:
+                rate = w.getframerate()
+                seconds = w.getnframes() / rate if rate else None
+        except (OSError, ValueError, EOFError, wave.Error):
+            seconds = None
+        self._audio_cache[sha256] = seconds
+        return seconds
+
+    # ------------------------------------------------------------ bulk import (used by History.load)
+
+    def import_entries(self, entries: Sequence[HistoryEntry]) -> tuple[int, int]:
+        """Insert many entries in one transaction, keeping every field but ``id``; returns (first, last) id."""
+        now = time.time()
+        rows = [[self._norm(f, getattr(e, f)) for f in _INSERT_COLS] + [now] for e in entries]
+
+        def ins(c: sqlite3.Connection) -> tuple[int, int]:
+            first = last = 0
+            for i, row in enumerate(rows):
+                last = int(c.execute(_IMPORT_SQL, row).lastrowid or 0)
+                if i == 0:
+                    first = last
+            return first, last
+
+        first, last = self._tx(ins)
+        for i, e in enumerate(entries):
+            e.id = first + i
+            e.bind(self)
+        return first, last
