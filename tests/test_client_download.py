@@ -198,3 +198,14 @@ def test_download_sync(tmp_path: Path) -> None:
         assert client.download_sync("https://cdn.vendor.test/s", tmp_path).size == 4
     finally:
         client.close()
+
+
+def test_invalid_url_and_redirect_loop(tmp_path: Path) -> None:
+    with pytest.raises(E.DownloadError, match="not valid"):
+        download(make_client(lambda r: httpx.Response(200)), "https://[::1/broken", tmp_path)
+
+    def loop(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(302, headers={"location": str(request.url)})
+
+    with pytest.raises(E.DownloadError, match="redirected too many times"):
+        download(make_client(loop), "https://cdn.vendor.test/loop", tmp_path)

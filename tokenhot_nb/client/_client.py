@@ -214,7 +214,7 @@ class Client:
             started = time.monotonic()
             try:
                 response = await self._http().send(request, stream=stream, follow_redirects=follow_redirects)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 elapsed = time.monotonic() - started
                 if retry < self.retry.max_retries and self.retry.retry_exception(exc, billed=billed):
                     retry += 1
@@ -326,6 +326,8 @@ class Client:
             raise DownloadError(
                 f"Could not download {describe_url(url)}: {exc.message}", hint=exc.hint
             ) from exc
+        except httpx.InvalidURL as exc:
+            raise DownloadError(f"Cannot download {describe_url(url)!r}: the URL is not valid ({exc}).") from exc
         except DownloadError:
             raise
         except TokenhotError as exc:
@@ -339,7 +341,7 @@ class Client:
             try:
                 async for chunk in response.aiter_bytes(CHUNK_SIZE):
                     writer.write(chunk)
-            except httpx.TransportError as exc:
+            except httpx.RequestError as exc:
                 cause = error_from_transport(exc, secrets=self._secrets)
                 raise DownloadError(
                     f"The download of {describe_url(url)} broke after {writer.size} bytes: {cause.message}",

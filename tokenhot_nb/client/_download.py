@@ -39,16 +39,23 @@ def describe_url(url: str) -> str:
     if url.startswith("data:"):
         head = url[: url.find(",")] if "," in url else url[:40]
         return f"{head[:60]},…"
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # e.g. a port out of range: show the URL without its query
+        return url.split("?", 1)[0][:120]
     if not parts.scheme:
         return parts.path or url[:80]
-    shown = f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}{parts.path}"
+    shown = f"{parts.scheme}://{parts.hostname or ''}{f':{port}' if port else ''}{parts.path}"
     return shown + ("?…" if parts.query else "")
 
 
 def check_scheme(url: str) -> str:
     """The URL's scheme ("" for a relative URL); any scheme other than http(s)/data raises."""
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:
+        raise DownloadError(f"Cannot download {describe_url(url)!r}: the URL is not valid ({exc}).") from exc
     if scheme and scheme not in ALLOWED_SCHEMES:
         raise DownloadError(
             f"Cannot download {describe_url(url)!r}: only http://, https:// and data: URLs are allowed "

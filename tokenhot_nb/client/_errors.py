@@ -199,7 +199,7 @@ def _where(request: httpx.Request | None) -> str:
 
 
 def error_from_transport(
-    exc: httpx.TransportError, *, secrets: tuple[Secret | str | None, ...] = ()
+    exc: httpx.RequestError, *, secrets: tuple[Secret | str | None, ...] = ()
 ) -> APIConnectionError:
     """A user-facing connection/timeout error (the caller chains it with ``from exc``)."""
     try:
@@ -225,6 +225,10 @@ def error_from_transport(
         err = APIConnectionError(f"Could not connect to {where}{detail}.")
     elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
         err = APIConnectionError(f"The connection to {where} broke{detail}.")
+    elif isinstance(exc, httpx.TooManyRedirects):
+        err = APIConnectionError(f"{where} redirected too many times{detail}.")
+    elif isinstance(exc, httpx.UnsupportedProtocol):
+        err = APIConnectionError(f"Cannot send a request to {where}{detail}.", hint="Check the URL (http or https).")
     else:
         err = APIConnectionError(f"The request to {where} failed{detail}.")
     err.message = redact(err.message, *secrets)

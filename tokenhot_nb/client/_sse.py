@@ -243,7 +243,7 @@ class EventStream:
                     "time before answering, raise stream_idle_timeout."
                 ),
             ) from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:
             cause = error_from_transport(exc, secrets=self._secrets)
             raise StreamError(
                 redact(f"The stream broke before it was complete: {cause.message}", *self._secrets)
