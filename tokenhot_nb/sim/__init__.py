@@ -1,0 +1,21 @@
+"""Offline simulator of the Tokenhot HTTP API (a new-api relay), for running and testing with no key.
+
+Two ways to use the same app::
+
+    SimTransport(faults=Faults())        # in-process httpx transport, streams for real
+    serve("127.0.0.1", 0, faults=...)    # uvicorn in a background thread: server.url, server.stop()
+
+Every response carries the request id in the ``X-Oneapi-Request-Id`` header and error messages end
+with `` (request id: …)`` like new-api's.
+"""
+
+from __future__ import annotations
+
+from ._common import REQUEST_ID_HEADER
+from .app import KNOWN_MODELS, create_app
+from .faults import FAULTS_HEADER, Faults
+from .server import Server, serve
+from .transport import SimTransport
+
+__all__ = ["FAULTS_HEADER", "KNOWN_MODELS", "REQUEST_ID_HEADER", "Faults", "Server", "SimTransport", "create_app",
+           "serve"]

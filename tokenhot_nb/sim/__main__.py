@@ -1,0 +1,79 @@
+"""``python -m tokenhot_nb.sim``: run the simulator as an HTTP server until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from .faults import Faults, parse_rates
+from .server import serve
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m tokenhot_nb.sim", description="Offline Tokenhot API simulator.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8787, help="0 picks a free port (printed on start)")
+    p.add_argument("--log-level", default="info")
+    p.add_argument("--demo", action="store_true", help="gentle pacing for notebooks (Faults.demo())")
+    p.add_argument("--latency", type=float, help="seconds before every answer")
+    p.add_argument("--ttfb", type=float, help="seconds before the first stream byte")
+    p.add_argument("--chunk-delay", type=float, help="seconds between stream chunks")
+    p.add_argument("--error-rate", action="append", default=[], metavar="STATUS=P", help="e.g. 429=0.1")
+    p.add_argument("--fail-first", action="append", default=[], metavar="STATUS=N", help="e.g. 503=2")
+    p.add_argument("--retry-after", type=float, help="Retry-After seconds on 429/503")
+    p.add_argument("--truncate-stream-after", type=int, metavar="CHUNKS")
+    p.add_argument("--stall-stream-after", type=int, metavar="CHUNKS")
+    p.add_argument("--malformed-json", action="store_true")
+    p.add_argument("--video-failure", action="store_true")
+    p.add_argument("--expire-downloads", action="store_true")
+    p.add_argument("--video-steps", type=int)
+    p.add_argument("--stream-chunks", type=int)
+    p.add_argument("--download-size", type=int, metavar="BYTES")
+    return p
+
+
+def faults_from_args(args: argparse.Namespace) -> Faults:
+    base = Faults.demo() if args.demo else Faults()
+    changes: dict[str, object] = {}
+    for name in ("latency", "ttfb", "chunk_delay", "retry_after", "truncate_stream_after", "stall_stream_after",
+                 "video_steps", "stream_chunks", "download_size"):
+        value = getattr(args, name)
+        if value is not None:
+            changes[name] = value
+    for name in ("malformed_json", "video_failure", "expire_downloads"):
+        if getattr(args, name):
+            changes[name] = True
+    if args.error_rate:
+        changes["error_rates"] = parse_rates(args.error_rate)
+    if args.fail_first:
+        changes["fail_first"] = parse_rates(args.fail_first, as_int=True)
+    return base.merged(changes)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        faults = faults_from_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    server = serve(args.host, args.port, faults, log_level=args.log_level)
+    print(f"tokenhot-sim listening on {server.url}  (OpenAI base_url: {server.url}/v1)", flush=True)
+    done = threading.Event()
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not done.wait(0.5):
+        pass
+    server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""Audio endpoints: ``/v1/audio/speech`` (WAV) and Whisper-style transcriptions and translations.
+
+Simulated speech carries its text, so speaking and then transcribing gives the same words back;
+any other audio gets a generic transcript that states its duration.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import PlainTextResponse, Response
+
+from . import media
+from ._common import Ctx, Form, count_tokens, error_response, json_out
+
+_LANGS = {"en": "english", "zh": "chinese", "ja": "japanese", "ko": "korean", "fr": "french", "de": "german",
+          "es": "spanish", "ru": "russian", "it": "italian", "pt": "portuguese"}
+_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+
+
+async def speech(ctx: Ctx, body: dict[str, Any]) -> Response:
+    text = body.get("input")
+    if not isinstance(text, str) or not text.strip():
+        return error_response(ctx, 400, "input is required", "invalid_request", "invalid_request_error")
+    voice = str(body.get("voice") or "alloy")
+    pcm = await run_in_threadpool(media.speech_pcm, text, voice)
+    if body.get("response_format") == "pcm":
+        return Response(pcm, media_type="audio/pcm")
+    # Every other format is answered as WAV: the simulator has no MP3/Opus encoder.
+    return Response(media.wav_bytes(pcm, text=text), media_type="audio/wav")
+
+
+def _is_english(text: str) -> bool:
+    return all(ord(c) < 0x2E80 for c in text)
+
+
+def _sentences(text: str) -> list[str]:
+    parts = [p.strip() for p in re.split(r"(?<=[.!?。！？])\s*", text) if p.strip()]
+    return parts or [text]
+
+
+def _segments(text: str, duration: float) -> list[dict[str, Any]]:
+    """Sentence segments with times proportional to their length (speech is ~60 ms per character)."""
+    sentences = _sentences(text)
+    total = sum(len(s) for s in sentences) or 1
+    lead = min(0.05, duration / 10)
+    span = max(0.0, duration - 2 * lead)
+    out, t = [], lead
+    for i, s in enumerate(sentences):
+        end = t + span * len(s) / total
+        out.append({"id": i, "seek": 0, "start": round(t, 3), "end": round(end, 3), "text": s,
+                    "tokens": list(range(50364, 50364 + count_tokens(s))), "temperature": 0.0,
+                    "avg_logprob": -0.21, "compression_ratio": 1.3, "no_speech_prob": 0.01})
+        t = end
+    return out
+
+
+def _stamp(t: float, sep: str) -> str:
+    ms = round(t * 1000)
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _srt(segments: list[dict[str, Any]]) -> str:
+    return "".join(f"{i + 1}\n{_stamp(s['start'], ',')} --> {_stamp(s['end'], ',')}\n{s['text']}\n\n"
+                   for i, s in enumerate(segments))
+
+
+def _vtt(segments: list[dict[str, Any]]) -> str:
+    return "WEBVTT\n\n" + "".join(f"{_stamp(s['start'], '.')} --> {_stamp(s['end'], '.')}\n{s['text']}\n\n"
+                                  for s in segments)
+
+
+def _words(segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    words = []
+    for seg in segments:
+        ws = seg["text"].split()
+        step = (seg["end"] - seg["start"]) / max(1, len(ws))
+        for j, w in enumerate(ws):
+            words.append({"word": w.strip(".,!?"), "start": round(seg["start"] + j * step, 3),
+                          "end": round(seg["start"] + (j + 1) * step, 3)})
+    return words
+
+
+async def transcribe(ctx: Ctx, form: Form, translate: bool) -> Response:
+    files = form.uploads("file")
+    if not files:
+        return error_response(ctx, 400, "file is required", "invalid_request", "invalid_request_error")
+    fmt = form.get("response_format") or "json"
+    if fmt not in _FORMATS:
+        return error_response(ctx, 400, f"response_format must be one of {', '.join(_FORMATS)}",
+                              "invalid_request", "invalid_request_error")
+    data = files[0].data
+    duration, spoken = await run_in_threadpool(media.read_audio, data)
+    if duration is None:
+        duration = max(1.0, len(data) / 16000)  # ~128 kbit/s compressed audio
+    if spoken is None:
+        spoken = f"This is a simulated transcript of {duration:.1f} seconds of audio from {files[0].filename}."
+    if translate:
+        text = spoken if _is_english(spoken) else f"[translated to English] {spoken}"
+        language = "english"
+    else:
+        text = spoken
+        code = (form.get("language") or ("en" if _is_english(spoken) else "zh")).lower()
+        language = _LANGS.get(code, code)
+    segments = _segments(text, duration)
+    if fmt == "text":
+        return PlainTextResponse(text + "\n")
+    if fmt == "srt":
+        return PlainTextResponse(_srt(segments))
+    if fmt == "vtt":
+        return PlainTextResponse(_vtt(segments), media_type="text/vtt")
+    if fmt == "verbose_json":
+        out: dict[str, Any] = {"task": "translate" if translate else "transcribe", "language": language,
+                               "duration": round(duration, 3), "text": text, "segments": segments}
+        if "word" in form.fields.get("timestamp_granularities[]", []) + form.fields.get("timestamp_granularities", []):
+            out["words"] = _words(segments)
+        return json_out(ctx, out)
+    return json_out(ctx, {"text": text, "usage": {"type": "duration", "seconds": math.ceil(duration)}})

@@ -1,0 +1,278 @@
+"""Chat endpoints in the three text protocols: OpenAI chat completions, OpenAI Responses, Claude Messages."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.responses import Response
+
+from ._common import (
+    Ctx,
+    Frame,
+    SSEResponse,
+    all_text_tokens,
+    compose_reasoning,
+    compose_reply,
+    count_tokens,
+    error_response,
+    json_out,
+    obj,
+    prompt_of_messages,
+    seed_of,
+    split_chunks,
+)
+
+_STREAM_KEYS = ("stream", "stream_options")
+
+
+def _content_seed(body: dict[str, Any]) -> int:
+    """The same request streamed or not gives the same text."""
+    return seed_of({k: v for k, v in body.items() if k not in _STREAM_KEYS})
+
+
+def _max_tokens(*values: Any) -> int | None:
+    for v in values:
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            return v
+    return None
+
+
+def _wants_reasoning(effort: Any) -> bool:
+    return isinstance(effort, str) and effort.lower() not in ("none", "minimal", "")
+
+
+# ----------------------------------------------------------------------------- /v1/chat/completions
+
+
+async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return error_response(ctx, 400, "field messages is required", "invalid_request", "invalid_request_error")
+    model = str(body["model"])
+    prompt, images = prompt_of_messages(messages)
+    seed = _content_seed(body)
+    limit = _max_tokens(body.get("max_completion_tokens"), body.get("max_tokens"))
+    n_raw = body.get("n")
+    n = n_raw if isinstance(n_raw, int) and 0 < n_raw <= 8 else 1
+    seen = f"I can see {images} image{'s' if images != 1 else ''}. " if images else ""
+    replies = [compose_reply(model, seen + prompt, seed + i, limit) for i in range(n)]
+    reasoning = compose_reasoning(prompt, seed) if _wants_reasoning(body.get("reasoning_effort")) else None
+    prompt_tokens = all_text_tokens(messages) + 85 * images
+    reasoning_tokens = count_tokens(reasoning or "")
+    completion = sum(count_tokens(t) for t, _ in replies) + reasoning_tokens
+    usage = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": prompt_tokens + completion,
+        "prompt_tokens_details": {"cached_tokens": 0, "text_tokens": prompt_tokens - 85 * images,
+                                  "audio_tokens": 0, "image_tokens": 85 * images},
+        "completion_tokens_details": {"reasoning_tokens": reasoning_tokens, "audio_tokens": 0,
+                                      "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+    }
+    cid = f"chatcmpl-{ctx.request_id}"
+    created = int(time.time())
+    if not body.get("stream"):
+        choices = []
+        for i, (text, cut) in enumerate(replies):
+            message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+            if reasoning:
+                message["reasoning_content"] = reasoning
+            choices.append({"index": i, "message": message, "logprobs": None,
+                            "finish_reason": "length" if cut else "stop"})
+        return json_out(ctx, {"id": cid, "object": "chat.completion", "created": created, "model": model,
+                              "system_fingerprint": None, "choices": choices, "usage": usage})
+
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    text, cut = replies[0]
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> Frame:
+        return None, {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                      "system_fingerprint": None,
+                      "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+
+    def frames() -> Iterator[Frame]:
+        yield chunk({"role": "assistant", "content": ""})
+        if reasoning:
+            for piece in split_chunks(reasoning, None, seed + 7):
+                yield chunk({"reasoning_content": piece})
+        for piece in split_chunks(text, ctx.faults.stream_chunks, seed):
+            yield chunk({"content": piece})
+        yield chunk({}, "length" if cut else "stop")
+        if include_usage:
+            yield None, {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+                         "system_fingerprint": None, "choices": [], "usage": usage}
+        yield None, "[DONE]"
+
+    return SSEResponse(frames(), ctx.faults)
+
+
+# ----------------------------------------------------------------------------- /v1/responses
+
+
+def _responses_prompt(body: dict[str, Any]) -> tuple[str, int]:
+    inp = body.get("input")
+    if isinstance(inp, str):
+        return inp, 0
+    if isinstance(inp, list):
+        return prompt_of_messages(inp)
+    return "", 0
+
+
+async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
+    if "input" not in body:
+        return error_response(ctx, 400, "field input is required", "invalid_request", "invalid_request_error")
+    model = str(body["model"])
+    prompt, images = _responses_prompt(body)
+    seed = _content_seed(body)
+    limit = _max_tokens(body.get("max_output_tokens"))
+    text, cut = compose_reply(model, prompt, seed, limit)
+    reasoning_cfg = obj(body.get("reasoning"))
+    want = _wants_reasoning(reasoning_cfg.get("effort")) or bool(reasoning_cfg.get("summary"))
+    reasoning = compose_reasoning(prompt, seed) if want else None
+    input_tokens = all_text_tokens(body.get("input")) + count_tokens(str(body.get("instructions") or "")) \
+        + 85 * images
+    r_tokens = count_tokens(reasoning or "")
+    out_tokens = count_tokens(text) + r_tokens
+    usage = {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0},
+             "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": r_tokens},
+             "total_tokens": input_tokens + out_tokens}
+    rid = f"resp_{ctx.request_id}"
+    msg_id, rs_id = f"msg_{ctx.request_id}", f"rs_{ctx.request_id}"
+    created = int(time.time())
+    message_item = {"id": msg_id, "type": "message", "status": "completed", "role": "assistant",
+                    "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
+    reasoning_item = {"id": rs_id, "type": "reasoning",
+                      "summary": [{"type": "summary_text", "text": reasoning}] if reasoning else []}
+    output = ([reasoning_item] if reasoning else []) + [message_item]
+
+    def response_obj(status: str, out: list[dict[str, Any]], with_usage: bool) -> dict[str, Any]:
+        return {
+            "id": rid, "object": "response", "created_at": created, "status": status,
+            "background": False, "error": None,
+            "incomplete_details": {"reason": "max_output_tokens"} if (cut and status == "incomplete") else None,
+            "instructions": body.get("instructions"), "max_output_tokens": body.get("max_output_tokens"),
+            "model": model, "output": out, "parallel_tool_calls": True,
+            "previous_response_id": body.get("previous_response_id"),
+            "reasoning": {"effort": reasoning_cfg.get("effort"), "summary": reasoning_cfg.get("summary")},
+            "store": body.get("store", True), "temperature": body.get("temperature", 1.0),
+            "text": body.get("text") or {"format": {"type": "text"}}, "tool_choice": body.get("tool_choice", "auto"),
+            "tools": body.get("tools") or [], "top_p": body.get("top_p", 1.0), "truncation": "disabled",
+            "usage": usage if with_usage else None, "user": None, "metadata": body.get("metadata") or {},
+        }
+
+    final_status = "incomplete" if cut else "completed"
+    if not body.get("stream"):
+        return json_out(ctx, response_obj(final_status, output, True))
+
+    def frames() -> Iterator[Frame]:
+        seq = 0
+
+        def ev(kind: str, **fields: Any) -> Frame:
+            nonlocal seq
+            data = {"type": kind, "sequence_number": seq, **fields}
+            seq += 1
+            return kind, data
+
+        yield ev("response.created", response=response_obj("in_progress", [], False))
+        yield ev("response.in_progress", response=response_obj("in_progress", [], False))
+        idx = 0
+        if reasoning:
+            yield ev("response.output_item.added", output_index=0, item={**reasoning_item, "summary": []})
+            part = {"type": "summary_text", "text": ""}
+            yield ev("response.reasoning_summary_part.added", item_id=rs_id, output_index=0, summary_index=0,
+                     part=part)
+            for piece in split_chunks(reasoning, None, seed + 7):
+                yield ev("response.reasoning_summary_text.delta", item_id=rs_id, output_index=0,
+                         summary_index=0, delta=piece)
+            yield ev("response.reasoning_summary_text.done", item_id=rs_id, output_index=0, summary_index=0,
+                     text=reasoning)
+            yield ev("response.reasoning_summary_part.done", item_id=rs_id, output_index=0, summary_index=0,
+                     part={"type": "summary_text", "text": reasoning})
+            yield ev("response.output_item.done", output_index=0, item=reasoning_item)
+            idx = 1
+        yield ev("response.output_item.added", output_index=idx,
+                 item={**message_item, "status": "in_progress", "content": []})
+        yield ev("response.content_part.added", item_id=msg_id, output_index=idx, content_index=0,
+                 part={"type": "output_text", "text": "", "annotations": [], "logprobs": []})
+        for piece in split_chunks(text, ctx.faults.stream_chunks, seed):
+            yield ev("response.output_text.delta", item_id=msg_id, output_index=idx, content_index=0,
+                     delta=piece, logprobs=[])
+        yield ev("response.output_text.done", item_id=msg_id, output_index=idx, content_index=0, text=text,
+                 logprobs=[])
+        yield ev("response.content_part.done", item_id=msg_id, output_index=idx, content_index=0,
+                 part=message_item["content"][0])
+        yield ev("response.output_item.done", output_index=idx, item=message_item)
+        terminal = "response.incomplete" if cut else "response.completed"
+        yield ev(terminal, response=response_obj(final_status, output, True))
+
+    return SSEResponse(frames(), ctx.faults)
+
+
+# ----------------------------------------------------------------------------- /v1/messages (Claude)
+
+
+def _system_text(system: Any) -> str:
+    if isinstance(system, str):
+        return system
+    if isinstance(system, list):
+        return " ".join(str(b.get("text", "")) for b in system if isinstance(b, dict))
+    return ""
+
+
+async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        return error_response(ctx, 400, "messages: field required", "invalid_request_error")
+    if not isinstance(body.get("max_tokens"), int):
+        return error_response(ctx, 400, "max_tokens: field required", "invalid_request_error")
+    model = str(body["model"])
+    prompt, images = prompt_of_messages(msgs)
+    seed = _content_seed(body)
+    text, cut = compose_reply(model, prompt, seed, body["max_tokens"])
+    thinking_cfg = obj(body.get("thinking"))
+    thinking = compose_reasoning(prompt, seed) if thinking_cfg.get("type") in ("enabled", "adaptive") else None
+    signature = f"sim-sig-{seed % 10**12:012d}"
+    input_tokens = all_text_tokens(msgs) + count_tokens(_system_text(body.get("system"))) + 85 * images
+    output_tokens = count_tokens(text) + count_tokens(thinking or "")
+    usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
+             "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    mid = f"msg_{ctx.request_id}"
+    stop = "max_tokens" if cut else "end_turn"
+    blocks: list[dict[str, Any]] = []
+    if thinking:
+        blocks.append({"type": "thinking", "thinking": thinking, "signature": signature})
+    blocks.append({"type": "text", "text": text})
+    if not body.get("stream"):
+        return json_out(ctx, {"id": mid, "type": "message", "role": "assistant", "model": model,
+                              "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage})
+
+    def frames() -> Iterator[Frame]:
+        start_usage = {**usage, "output_tokens": 1}
+        yield "message_start", {"type": "message_start", "message": {
+            "id": mid, "type": "message", "role": "assistant", "model": model, "content": [],
+            "stop_reason": None, "stop_sequence": None, "usage": start_usage}}
+        yield "ping", {"type": "ping"}
+        index = 0
+        if thinking:
+            yield "content_block_start", {"type": "content_block_start", "index": 0,
+                                          "content_block": {"type": "thinking", "thinking": "", "signature": ""}}
+            for piece in split_chunks(thinking, None, seed + 7):
+                yield "content_block_delta", {"type": "content_block_delta", "index": 0,
+                                              "delta": {"type": "thinking_delta", "thinking": piece}}
+            yield "content_block_delta", {"type": "content_block_delta", "index": 0,
+                                          "delta": {"type": "signature_delta", "signature": signature}}
+            yield "content_block_stop", {"type": "content_block_stop", "index": 0}
+            index = 1
+        yield "content_block_start", {"type": "content_block_start", "index": index,
+                                      "content_block": {"type": "text", "text": ""}}
+        for piece in split_chunks(text, ctx.faults.stream_chunks, seed):
+            yield "content_block_delta", {"type": "content_block_delta", "index": index,
+                                          "delta": {"type": "text_delta", "text": piece}}
+        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+        yield "message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
+                                "usage": {"output_tokens": output_tokens}}
+        yield "message_stop", {"type": "message_stop"}
+
+    return SSEResponse(frames(), ctx.faults, ping_every=8)

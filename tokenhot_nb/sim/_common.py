@@ -1,0 +1,379 @@
+"""Helpers every endpoint shares: request context, error envelopes, deterministic text, SSE streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+import random
+import re
+import time
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import anyio
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from ._state import SimState
+from .faults import Faults
+
+#: new-api sends the request id in this header; the same id ends every error message.
+REQUEST_ID_HEADER = "X-Oneapi-Request-Id"
+
+Envelope = Literal["openai", "claude", "task"]
+
+
+class StreamAborted(Exception):
+    """Raised inside a streaming body to drop the connection mid-stream (truncate fault)."""
+
+
+@dataclass
+class Ctx:
+    """Everything a handler needs about the current request."""
+
+    request: Request
+    state: SimState
+    faults: Faults
+    request_id: str
+    envelope: Envelope
+
+    @property
+    def base_url(self) -> str:
+        return str(self.request.base_url).rstrip("/")
+
+    def file_url(self, name: str) -> str:
+        return f"{self.base_url}/sim/files/{name}"
+
+
+def new_request_id(seq: int) -> str:
+    """new-api style: a timestamp plus a unique tail."""
+    tail = hashlib.sha1(f"{seq}-{time.time_ns()}".encode()).hexdigest()[:8]
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime()) + f"{seq % 1000000:06d}" + tail
+
+
+def with_rid(message: str, rid: str) -> str:
+    return f"{message} (request id: {rid})"
+
+
+def error_response(
+    ctx_or_env: Ctx | Envelope,
+    status: int,
+    message: str,
+    code: str = "",
+    type_: str = "new_api_error",
+    *,
+    request_id: str = "",
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An error in the envelope the route uses (OpenAI, Claude or task)."""
+    if isinstance(ctx_or_env, Ctx):
+        envelope: Envelope = ctx_or_env.envelope
+        request_id = ctx_or_env.request_id
+    else:
+        envelope = ctx_or_env
+    text = with_rid(message, request_id) if request_id else message
+    body: dict[str, Any]
+    if envelope == "claude":
+        body = {"type": "error", "error": {"type": code or type_, "message": text}}
+    elif envelope == "task":
+        body = {"code": code or type_, "message": text, "data": None}
+    else:
+        body = {"error": {"message": text, "type": type_, "param": "", "code": code}}
+    out = JSONResponse(body, status_code=status, headers=headers)
+    if request_id:
+        out.headers[REQUEST_ID_HEADER] = request_id
+    return out
+
+
+INJECTED: dict[int, tuple[str, str]] = {
+    400: ("invalid_request", "Simulated bad request"),
+    401: ("invalid_api_key", "Simulated authentication failure"),
+    403: ("access_denied", "Simulated permission denied"),
+    404: ("not_found", "Simulated not found"),
+    408: ("request_timeout", "Simulated request timeout"),
+    409: ("conflict", "Simulated conflict"),
+    429: ("rate_limit_exceeded", "Rate limit reached for this group, please try again later"),
+    500: ("internal_error", "Simulated internal server error"),
+    502: ("bad_response_status_code", "bad response status code 502"),
+    503: ("service_unavailable", "The upstream service is overloaded, please try again later"),
+    504: ("do_request_failed", "upstream request timed out"),
+}
+
+
+def injected_error(ctx: Ctx, status: int) -> Response:
+    code, message = INJECTED.get(status, ("simulated_error", f"Simulated error {status}"))
+    if ctx.envelope == "task" and status == 429:
+        message = "当前分组上游负载已饱和，请稍后再试"
+    headers: dict[str, str] = {}
+    if status in (429, 503):
+        ra = ctx.faults.retry_after or 0.0
+        headers["Retry-After"] = str(math.ceil(ra))
+        if ra != int(ra):
+            headers["retry-after-ms"] = str(round(ra * 1000))
+    type_ = "upstream_error" if status >= 500 else "new_api_error"
+    return error_response(ctx, status, message, code, type_, headers=headers)
+
+
+def obj(value: Any) -> dict[str, Any]:
+    """``value`` if it is a JSON object, else an empty one (bodies are untrusted)."""
+    return value if isinstance(value, dict) else {}
+
+
+# ----------------------------------------------------------------------------- determinism
+
+
+def seed_of(*parts: Any) -> int:
+    """A stable 63-bit seed from JSON-able parts (the request body, usually)."""
+    raw = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
+    return int.from_bytes(hashlib.sha256(raw).digest()[:8], "big") >> 1
+
+
+def rng_for(*parts: Any) -> random.Random:
+    return random.Random(seed_of(*parts))
+
+
+_TOKEN_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af]|[A-Za-z0-9]+|[^\sA-Za-z0-9]")
+
+
+def count_tokens(text: str) -> int:
+    """A rough but monotone token estimate (CJK: one per character)."""
+    return max(1, math.ceil(len(_TOKEN_RE.findall(text)) * 1.1)) if text else 0
+
+
+_SENTENCES = (
+    "The simulator answers offline, so no key and no network are needed.",
+    "Every answer is derived from the prompt and is the same for the same request.",
+    "Streaming arrives in small pieces, just like the real relay sends them.",
+    "Usage numbers follow the prompt and the reply length.",
+    "Images, videos and speech are generated locally and served from the simulator.",
+    "Try changing the prompt to see a different reply.",
+    "This text stands in for what a real model would write.",
+    "A second call with the same options gives this exact answer again.",
+    "Long prompts give longer replies when max_tokens allows it.",
+    "Faults such as latency, errors and broken streams can be switched on for tests.",
+)
+
+_THOUGHTS = (
+    "First, restate what is being asked.",
+    "The request is short, so a direct answer fits.",
+    "Check whether any detail in the prompt needs special care.",
+    "Plan: quote the prompt, then add a few helpful sentences.",
+    "No tools are needed for this.",
+)
+
+
+def excerpt(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def compose_reply(model: str, prompt: str, seed: int, max_tokens: int | None) -> tuple[str, bool]:
+    """Reply text and whether it was cut by ``max_tokens`` (finish reason ``length``)."""
+    rng = random.Random(seed)
+    target = 60 if max_tokens is None else min(max(max_tokens, 1), 400)
+    parts = [f'You said: "{excerpt(prompt) or "(empty)"}".', f"This is {model} in the Tokenhot simulator."]
+    pool = list(_SENTENCES)
+    rng.shuffle(pool)
+    i = 0
+    while count_tokens(" ".join(parts)) < target and (max_tokens is not None or i < 4):
+        parts.append(pool[i % len(pool)])
+        i += 1
+        if max_tokens is None and count_tokens(" ".join(parts)) >= target:
+            break
+    text = " ".join(parts)
+    if max_tokens is not None and count_tokens(text) > max_tokens:
+        words = text.split(" ")
+        while len(words) > 1 and count_tokens(" ".join(words)) > max_tokens:
+            words.pop()
+        return " ".join(words), True
+    return text, False
+
+
+def compose_reasoning(prompt: str, seed: int) -> str:
+    rng = random.Random(seed ^ 0x5EED)
+    steps = list(_THOUGHTS)
+    rng.shuffle(steps)
+    return f"The user wrote about: {excerpt(prompt, 60)}. " + " ".join(steps[:3])
+
+
+def split_chunks(text: str, n: int | None, seed: int) -> list[str]:
+    """Split text into stream pieces: a few words each, or exactly ``n`` pieces."""
+    if n is not None and n > 0:
+        if len(text) < n:
+            text = text + " " + ". ".join(_SENTENCES)[: n - len(text) + 1]
+        size = len(text) / n
+        return [text[round(i * size) : round((i + 1) * size)] for i in range(n)]
+    rng = random.Random(seed)
+    words = re.findall(r"\S+\s*", text)
+    out: list[str] = []
+    while words:
+        k = rng.randint(1, 3)
+        out.append("".join(words[:k]))
+        words = words[k:]
+    return out or [""]
+
+
+def prompt_of_messages(messages: Iterable[Any]) -> tuple[str, int]:
+    """Text of the last user message (string or parts) and how many image parts all messages hold."""
+    last = ""
+    images = 0
+    for m in messages:
+        if not isinstance(m, dict):
+            continue
+        content = m.get("content")
+        texts: list[str] = []
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            for p in content:
+                if isinstance(p, dict):
+                    if p.get("type") in ("text", "input_text") or ("text" in p and "type" not in p):
+                        texts.append(str(p.get("text", "")))
+                    elif p.get("type") in ("image_url", "input_image", "image") or "image" in p:
+                        images += 1
+                elif isinstance(p, str):
+                    texts.append(p)
+        if m.get("role", "user") == "user" and texts:
+            last = " ".join(texts)
+    return last, images
+
+
+def all_text_tokens(obj: Any) -> int:
+    """Token estimate for a whole request body (prompt tokens)."""
+    return count_tokens(json.dumps(obj, ensure_ascii=False)) // 2 + 3
+
+
+# ----------------------------------------------------------------------------- responses
+
+
+def json_out(ctx: Ctx, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """A JSON answer; the ``malformed_json`` fault cuts it in half."""
+    raw = json.dumps(body, ensure_ascii=False).encode()
+    if ctx.faults.malformed_json:
+        raw = raw[: max(1, len(raw) // 2)]
+    return Response(raw, status_code=status, media_type="application/json", headers=headers)
+
+
+Frame = tuple[str | None, Any]  # (event name or None, JSON-able data or a raw string)
+
+
+def encode_frame(event: str | None, data: Any, *, broken: bool = False) -> bytes:
+    text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
+    if broken and not isinstance(data, str):
+        text = text[: max(1, len(text) // 2)]
+    head = f"event: {event}\n" if event else ""
+    return f"{head}data: {text}\n\n".encode()
+
+
+class SSEResponse(Response):
+    """A ``text/event-stream`` body with the stream faults applied.
+
+    It watches for the client disconnecting whatever the ASGI spec version, so a stalled or slow
+    stream ends as soon as the client goes away.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, frames: AsyncIterator[Frame] | Iterable[Frame], faults: Faults,
+                 headers: dict[str, str] | None = None, ping_every: int = 0) -> None:
+        super().__init__(content=None, status_code=200, headers=headers, media_type=self.media_type)
+        del self.headers["content-length"]  # the base class declared an empty body
+        self.headers["Cache-Control"] = "no-cache"
+        self.frames = frames
+        self.faults = faults
+        self.ping_every = ping_every
+
+    async def _iter(self) -> AsyncIterator[Frame]:
+        if isinstance(self.frames, AsyncIterator):
+            async for f in self.frames:
+                yield f
+        else:
+            for f in self.frames:
+                yield f
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+        aborted = False
+
+        async def produce(cancel: anyio.CancelScope) -> None:
+            nonlocal aborted
+            f = self.faults
+            sent = 0
+            if f.ttfb:
+                await asyncio.sleep(f.ttfb)
+            async for event, data in self._iter():
+                if f.truncate_stream_after is not None and sent >= f.truncate_stream_after:
+                    aborted = True
+                    break
+                if f.stall_stream_after is not None and sent >= f.stall_stream_after:
+                    await asyncio.sleep(3600)
+                if sent and f.chunk_delay:
+                    await asyncio.sleep(f.chunk_delay)
+                chunk = encode_frame(event, data, broken=f.malformed_json and sent == 1)
+                if self.ping_every and sent and sent % self.ping_every == 0:
+                    chunk = encode_frame("ping", {"type": "ping"}) + chunk
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                sent += 1
+            cancel.cancel()
+
+        async def watch(cancel: anyio.CancelScope) -> None:
+            while True:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    cancel.cancel()
+                    return
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(watch, tg.cancel_scope)
+            await produce(tg.cancel_scope)
+        if aborted:
+            raise StreamAborted("simulated connection drop (truncate_stream_after)")
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+# ----------------------------------------------------------------------------- multipart
+
+
+@dataclass
+class Upload:
+    filename: str
+    data: bytes
+    content_type: str
+
+
+@dataclass
+class Form:
+    """A parsed multipart body: text fields and files, each possibly repeated."""
+
+    fields: dict[str, list[str]]
+    files: dict[str, list[Upload]]
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        values = self.fields.get(name)
+        return values[-1] if values else default
+
+    def uploads(self, *names: str) -> list[Upload]:
+        return [u for n in names for u in self.files.get(n, [])]
+
+    def fingerprint(self) -> dict[str, Any]:
+        """A JSON-able digest for seeding (multipart boundaries differ per request)."""
+        return {"fields": self.fields,
+                "files": {k: [hashlib.sha256(u.data).hexdigest() for u in v] for k, v in self.files.items()}}
+
+
+async def read_form(request: Request) -> Form:
+    fields: dict[str, list[str]] = {}
+    files: dict[str, list[Upload]] = {}
+    async with request.form(max_files=64, max_fields=256, max_part_size=64 * 1024 * 1024) as form:
+        for key, value in form.multi_items():
+            if isinstance(value, str):
+                fields.setdefault(key, []).append(value)
+            else:
+                data = await value.read()
+                files.setdefault(key, []).append(
+                    Upload(value.filename or key, data, value.content_type or "application/octet-stream"))
+    return Form(fields, files)

@@ -1,0 +1,159 @@
+"""Gemini native ``/v1beta/models/{model}:generateContent`` and ``:streamGenerateContent``.
+
+One route serves three jobs, chosen like the real models do: chat text, image output (when
+``responseModalities`` asks for IMAGE or the model is an image model) and TTS (AUDIO, or a ``-tts`` model).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from . import media
+from ._common import (
+    Ctx,
+    Frame,
+    SSEResponse,
+    all_text_tokens,
+    compose_reasoning,
+    compose_reply,
+    count_tokens,
+    error_response,
+    json_out,
+    seed_of,
+    split_chunks,
+)
+
+PCM_MIME = "audio/L16;codec=pcm;rate=24000"
+
+
+def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
+    return d.get(camel, d.get(snake))
+
+
+def _last_user(contents: list[Any]) -> tuple[str, list[bytes]]:
+    """Text and inline images of the last user turn."""
+    text, images = "", []
+    for c in contents:
+        if not isinstance(c, dict) or c.get("role", "user") != "user":
+            continue
+        parts = [p for p in c.get("parts") or [] if isinstance(p, dict)]
+        texts = [str(p["text"]) for p in parts if "text" in p]
+        if texts:
+            text = " ".join(texts)
+        imgs = []
+        for p in parts:
+            inline = _get(p, "inlineData", "inline_data")
+            if isinstance(inline, dict) and str(_get(inline, "mimeType", "mime_type") or "").startswith("image/"):
+                try:
+                    imgs.append(base64.b64decode(inline.get("data") or ""))
+                except ValueError:
+                    pass
+        if imgs:
+            images = imgs
+    return text, images
+
+
+def _candidate(parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any]:
+    cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    if finish:
+        cand["finishReason"] = finish
+        cand["safetyRatings"] = []
+    return cand
+
+
+async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> Response:
+    contents = body.get("contents")
+    if not isinstance(contents, list) or not contents:
+        return error_response(ctx, 400, "contents is required", "invalid_request", "invalid_request_error")
+    cfg = _get(body, "generationConfig", "generation_config") or {}
+    modalities = [str(m).upper() for m in (_get(cfg, "responseModalities", "response_modalities") or [])]
+    prompt, images = _last_user(contents)
+    seed = seed_of(model, body)
+    prompt_tokens = all_text_tokens(contents) + 258 * len(images)
+    rid = ctx.request_id
+
+    if "AUDIO" in modalities or "tts" in model.lower():
+        speech = _get(cfg, "speechConfig", "speech_config") or {}
+        voice = (((speech.get("voiceConfig") or speech.get("voice_config") or {}).get("prebuiltVoiceConfig")
+                  or {}).get("voiceName")) or "Kore"
+        pcm = await run_in_threadpool(media.speech_pcm, prompt, str(voice))
+        audio_tokens = round(len(pcm) / 2 / media.SPEECH_RATE * 25)
+        parts: list[dict[str, Any]] = [{"inlineData": {"mimeType": PCM_MIME, "data": base64.b64encode(pcm).decode()}}]
+        usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": audio_tokens,
+                 "totalTokenCount": prompt_tokens + audio_tokens,
+                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
+                 "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": audio_tokens}]}
+        return _single(ctx, model, parts, usage, stream, rid)
+
+    if "IMAGE" in modalities or "image" in model.lower():
+        image_cfg = _get(cfg, "imageConfig", "image_config") or {}
+        w, h = media.aspect_size(_get(image_cfg, "aspectRatio", "aspect_ratio"),
+                                 _get(image_cfg, "imageSize", "image_size"))
+        source = media.open_image(images[0]) if images else None
+
+        def make() -> bytes:
+            if source is not None:
+                return media.png_bytes(media.derive_image(source, prompt, w, h, seed))
+            return media.png_bytes(media.draw_image(prompt, w, h, seed))
+
+        png = await run_in_threadpool(make)
+        parts = []  # reuses the annotation above
+        if "TEXT" in modalities or not modalities:
+            parts.append({"text": f"Here is the image for: {prompt[:200]}"})
+        parts.append({"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png).decode()}})
+        usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": 1290,
+                 "totalTokenCount": prompt_tokens + 1290,
+                 "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}]}
+        return _single(ctx, model, parts, usage, stream, rid)
+
+    limit = _get(cfg, "maxOutputTokens", "max_output_tokens")
+    text, cut = compose_reply(model, prompt, seed, limit if isinstance(limit, int) and limit > 0 else None)
+    thinking = _get(cfg, "thinkingConfig", "thinking_config") or {}
+    thought = compose_reasoning(prompt, seed) if _get(thinking, "includeThoughts", "include_thoughts") else None
+    out_tokens = count_tokens(text)
+    t_tokens = count_tokens(thought or "")
+    usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": out_tokens,
+             "totalTokenCount": prompt_tokens + out_tokens + t_tokens}
+    if thought:
+        usage["thoughtsTokenCount"] = t_tokens
+    finish = "MAX_TOKENS" if cut else "STOP"
+    if not stream:
+        parts = ([{"text": thought, "thought": True}] if thought else []) + [{"text": text}]
+        return json_out(ctx, {"candidates": [_candidate(parts, finish)], "usageMetadata": usage,
+                              "modelVersion": model, "responseId": rid})
+
+    def frames() -> Iterator[Frame]:
+        if thought:
+            for piece in split_chunks(thought, None, seed + 7):
+                yield None, {"candidates": [_candidate([{"text": piece, "thought": True}], None)],
+                             "modelVersion": model, "responseId": rid}
+        pieces = split_chunks(text, ctx.faults.stream_chunks, seed)
+        for i, piece in enumerate(pieces):
+            last = i == len(pieces) - 1
+            frame: dict[str, Any] = {"candidates": [_candidate([{"text": piece}], finish if last else None)],
+                                     "modelVersion": model, "responseId": rid}
+            frame["usageMetadata"] = usage if last else {"promptTokenCount": prompt_tokens}
+            yield None, frame
+
+    return _stream_or_array(ctx, frames())
+
+
+def _single(ctx: Ctx, model: str, parts: list[dict[str, Any]], usage: dict[str, Any], stream: bool,
+            rid: str) -> Response:
+    body = {"candidates": [_candidate(parts, "STOP")], "usageMetadata": usage, "modelVersion": model,
+            "responseId": rid}
+    if not stream:
+        return json_out(ctx, body)
+    return _stream_or_array(ctx, iter([(None, body)]))
+
+
+def _stream_or_array(ctx: Ctx, frames: Iterator[Frame]) -> Response:
+    """``?alt=sse`` gives SSE frames; without it Google answers one JSON array."""
+    if ctx.request.query_params.get("alt") == "sse":
+        return SSEResponse(frames, ctx.faults)
+    return json_out(ctx, [data for _event, data in frames])

@@ -1,0 +1,184 @@
+"""Image endpoints: ``/v1/images/generations`` (OpenAI, Seedream, Wan, Qwen bodies) and ``/v1/images/edits``.
+
+Each model family answers in the shape its docs show: Wan in the documented ``output[].content[]`` form
+(URL under ``text``), Qwen as OpenAI ``data[]`` plus the raw DashScope body in ``metadata``, Seedream
+with ``size`` per item and image-count usage, GPT image with token usage, dall-e-3 with ``revised_prompt``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from typing import Any
+
+from PIL import Image
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from . import media
+from ._common import Ctx, Form, error_response, json_out, obj, seed_of
+
+MAX_N = 10
+
+
+def _family(model: str) -> str:
+    m = model.lower()
+    for prefix, fam in (("wan", "wan"), ("qwen", "qwen"), ("doubao-seedream", "seedream"), ("seedream", "seedream"),
+                        ("dall-e-3", "dalle3"), ("dall-e", "dalle2"), ("gpt-image", "gptimage")):
+        if m.startswith(prefix):
+            return fam
+    return "generic"
+
+
+def load_reference(ctx: Ctx, ref: Any) -> bytes | None:
+    """Bytes of a reference image given as a data URL or as one of this simulator's own file URLs."""
+    if not isinstance(ref, str):
+        return None
+    if ref.startswith("data:"):
+        try:
+            return base64.b64decode(ref.split(",", 1)[1])
+        except (IndexError, binascii.Error, ValueError):
+            return None
+    if "/sim/files/" in ref:
+        stored = ctx.state.files.get(ref.rsplit("/sim/files/", 1)[1].split("?")[0])
+        return stored.data if stored else None
+    return None
+
+
+def _as_int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _dashscope_input(body: dict[str, Any]) -> tuple[str, list[Any]]:
+    """Prompt and image refs from a DashScope ``input`` (messages or prompt form)."""
+    inp = obj(body.get("input"))
+    texts: list[str] = []
+    refs: list[Any] = []
+    for msg in inp.get("messages") or []:
+        for part in (msg.get("content") if isinstance(msg, dict) else None) or []:
+            if isinstance(part, dict):
+                if "text" in part:
+                    texts.append(str(part["text"]))
+                if "image" in part:
+                    refs.append(part["image"])
+    if inp.get("prompt"):
+        texts.append(str(inp["prompt"]))
+    refs.extend(inp.get("images") or [])
+    return " ".join(texts), refs
+
+
+async def _render(ctx: Ctx, prompt: str, size: tuple[int, int], n: int, seed: int,
+                  sources: list[bytes], mask: bytes | None = None) -> list[bytes]:
+    def make() -> list[bytes]:
+        src = next((img for img in (media.open_image(b) for b in sources) if img is not None), None)
+        mask_img = media.open_image(mask) if mask else None
+        out = []
+        for i in range(n):
+            if src is not None:
+                img = media.derive_image(src, prompt, size[0], size[1], seed, mask_img, index=i)
+            else:
+                img = media.draw_image(prompt, size[0], size[1], seed, index=i)
+            out.append(media.png_bytes(img))
+        return out
+
+    return await run_in_threadpool(make)
+
+
+def _publish(ctx: Ctx, pngs: list[bytes]) -> list[str]:
+    return [ctx.file_url(ctx.state.put_file(p, "image/png", "png")) for p in pngs]
+
+
+async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
+    model = str(body["model"])
+    fam = _family(model)
+    params = obj(body.get("parameters"))
+    ds_prompt, refs = _dashscope_input(body)
+    prompt = str(body.get("prompt") or ds_prompt or "")
+    if not prompt:
+        return error_response(ctx, 400, "prompt is required", "invalid_request", "invalid_request_error")
+    for key in ("image", "images"):
+        v = body.get(key)
+        refs.extend(v if isinstance(v, list) else [v] if v else [])
+    n = _as_int(body.get("n") or params.get("n") or params.get("max_images"), 1)
+    seq = body.get("sequential_image_generation_options")
+    if body.get("sequential_image_generation") == "auto" and isinstance(seq, dict):
+        n = _as_int(seq.get("max_images"), n)
+    n = max(1, min(MAX_N, n))
+    default = (2048, 2048) if fam == "seedream" else (1024, 1024)
+    size = media.parse_size(body.get("size") or params.get("size"), default)
+    seed = seed_of(body)
+    sources = [b for b in (load_reference(ctx, r) for r in refs) if b]
+    pngs = await _render(ctx, prompt, size, n, seed, sources)
+    return _answer(ctx, model, fam, prompt, pngs, size, str(body.get("response_format") or "url"))
+
+
+def _answer(ctx: Ctx, model: str, fam: str, prompt: str, pngs: list[bytes], size: tuple[int, int],
+            response_format: str) -> Response:
+    created = int(time.time())
+    b64 = response_format == "b64_json"
+    urls = [] if b64 else _publish(ctx, pngs)
+    size_text = f"{size[0]}x{size[1]}"
+    if fam == "wan":
+        content: list[dict[str, Any]] = [{"type": "text", "text": f"Generated {len(pngs)} image(s) for: {prompt}"}]
+        for i, png in enumerate(pngs):
+            ref = urls[i] if urls else "data:image/png;base64," + base64.b64encode(png).decode()
+            content.append({"type": "image", "text": ref})
+        return json_out(ctx, {
+            "output": [{"type": "message", "content": content}],
+            "usage": {"total_tokens": 1500 * len(pngs), "input_tokens": 500, "input_tokens_details": {"cached_tokens": 0},
+                      "output_tokens": 1500 * len(pngs) - 500, "output_tokens_details": {"reasoning_tokens": 0}},
+            "request_id": ctx.request_id})
+    data: list[dict[str, Any]] = []
+    for i, png in enumerate(pngs):
+        item: dict[str, Any] = {"b64_json": base64.b64encode(png).decode()} if b64 else {"url": urls[i]}
+        if fam == "dalle3":
+            item["revised_prompt"] = f"{prompt}, rendered as a clean, detailed illustration."
+        if fam == "seedream":
+            item["size"] = size_text
+        data.append(item)
+    out: dict[str, Any] = {"created": created, "data": data}
+    if fam == "gptimage":
+        out["usage"] = {"total_tokens": 24 + 1000 * len(pngs), "input_tokens": 24, "output_tokens": 1000 * len(pngs),
+                        "input_tokens_details": {"text_tokens": 24, "image_tokens": 0}}
+    elif fam == "seedream":
+        out["model"] = model
+        out["usage"] = {"generated_images": len(pngs), "output_tokens": 4096 * len(pngs),
+                        "total_tokens": 4096 * len(pngs)}
+    elif fam == "qwen":
+        out["metadata"] = {
+            "output": {"choices": [{"finish_reason": "stop", "message": {
+                "role": "assistant", "content": [{"image": u} for u in urls] or [{"image": ""}]}}]},
+            "usage": {"width": size[0], "height": size[1], "image_count": len(pngs)},
+            "request_id": ctx.request_id}
+    return json_out(ctx, out)
+
+
+async def edits(ctx: Ctx, form: Form) -> Response:
+    model = form.get("model") or "gpt-image-1.5"
+    prompt = form.get("prompt") or ""
+    images = form.uploads("image", "image[]")
+    if not images:
+        return error_response(ctx, 400, "image is required", "invalid_request", "invalid_request_error")
+    if not prompt:
+        return error_response(ctx, 400, "prompt is required", "invalid_request", "invalid_request_error")
+    first = media.open_image(images[0].data)
+    if first is None:
+        return error_response(ctx, 400, "image must be a PNG, JPEG or WEBP file", "invalid_request",
+                              "invalid_request_error")
+    masks = form.uploads("mask")
+    n = max(1, min(MAX_N, _as_int(form.get("n"), 1)))
+    size_field = form.get("size")
+    size = media.parse_size(size_field, first.size) if size_field and size_field != "auto" else _fit(first)
+    seed = seed_of(model, form.fingerprint())
+    pngs = await _render(ctx, prompt, size, n, seed, [images[0].data], masks[0].data if masks else None)
+    return _answer(ctx, model, _family(model), prompt, pngs, size, form.get("response_format") or "url")
+
+
+def _fit(img: Image.Image) -> tuple[int, int]:
+    w, h = img.size
+    scale = min(1.0, 1536 / max(w, h))
+    return max(16, int(w * scale)), max(16, int(h * scale))

@@ -1,0 +1,86 @@
+"""Per-server mutable state: current faults, fail-first counters, stored files and video tasks."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import random
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from .faults import Faults
+
+
+@dataclass
+class StoredFile:
+    data: bytes
+    content_type: str
+
+
+@dataclass
+class VideoTask:
+    """A simulated video job; it advances one stage per poll, never by wall clock."""
+
+    id: str
+    model: str
+    prompt: str
+    created_at: int
+    seconds: float
+    width: int
+    height: int
+    resolution: str
+    ratio: str
+    seed: int
+    steps: int
+    fail: bool
+    polls: int = 0
+    video_sha: str | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+class SimState:
+    """Shared by every request of one app; ``set_faults`` may be called from another thread."""
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self._lock = threading.Lock()
+        self.faults = faults or Faults()
+        self.fail_counts: dict[tuple[str, int], int] = {}
+        self.rng = random.Random(0)
+        self.files: dict[str, StoredFile] = {}
+        self.tasks: dict[str, VideoTask] = {}
+        self.video_cache: dict[str, str] = {}
+        self._seq = itertools.count(1)
+
+    def set_faults(self, faults: Faults) -> None:
+        faults.validate()
+        with self._lock:
+            self.faults = faults
+            self.fail_counts.clear()
+            self.rng = random.Random(0)
+
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def injected_status(self, faults: Faults) -> int | None:
+        """The error status this request must answer with, if any (fail_first, then error_rates)."""
+        with self._lock:
+            tag = json.dumps(faults.fail_first, sort_keys=True)
+            for status in sorted(faults.fail_first):
+                key = (tag, status)
+                used = self.fail_counts.get(key, 0)
+                if used < faults.fail_first[status]:
+                    self.fail_counts[key] = used + 1
+                    return status
+            for status in sorted(faults.error_rates):
+                if self.rng.random() < faults.error_rates[status]:
+                    return status
+        return None
+
+    def put_file(self, data: bytes, content_type: str, ext: str) -> str:
+        """Store bytes content-addressed; returns the file name ``<sha>.<ext>``."""
+        sha = hashlib.sha256(data).hexdigest()[:32]
+        name = f"{sha}.{ext}"
+        self.files[name] = StoredFile(data, content_type)
+        return name

@@ -1,0 +1,325 @@
+"""The simulator's Starlette app: routing, auth, fault injection, files and control endpoints.
+
+Every API route goes through :func:`_api`, which does what the relay's middleware does (request id,
+key check, model lookup) plus the configured faults, then calls the endpoint module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from . import _audio, _chat, _gemini, _images, _video
+from ._common import (
+    REQUEST_ID_HEADER,
+    Ctx,
+    Envelope,
+    Form,
+    error_response,
+    injected_error,
+    new_request_id,
+    read_form,
+)
+from ._state import SimState
+from .faults import FAULTS_HEADER, Faults
+
+_KEY_RE = re.compile(r"^sk-[A-Za-z0-9_\-]{4,}$")
+_ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+#: Model ids the simulator lists on /v1/models (it accepts any id except ones naming "unknown"/"nonexistent").
+KNOWN_MODELS: tuple[str, ...] = (
+    "gpt-5", "gpt-5.2", "gpt-5.4", "gpt-5.4-mini", "claude-opus-4-6", "claude-opus-4-6-cc",
+    "claude-sonnet-4-5-20250929", "gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-flash-preview",
+    "gemini-3.1-pro", "gemini-3.1-pro-preview", "grok-4.1",
+    "gpt-image-2", "gpt-image-1.5", "dall-e-2", "dall-e-3", "doubao-seedream-4-0-250828",
+    "doubao-seedream-4-5-251128", "doubao-seedream-5-0-260128", "gemini-2.5-flash-image",
+    "gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview", "qwen-image-max", "qwen-image-plus-2026-01-09",
+    "qwen-image-edit-max-2026-01-16", "wan2.6-image", "wan2.6-t2i",
+    "doubao-seedance-1-5-pro-251215", "doubao-seedance-2.0", "doubao-seedance-2.0-fast", "doubao-seedance-2.0-V2V",
+    "doubao-seedance-2.0-fast-V2V", "MiniMax-Hailuo-02", "MiniMax-Hailuo-2.3", "MiniMax-Hailuo-2.3-Fast",
+    "happyhorse-1.0-t2v", "happyhorse-1.0-i2v", "happyhorse-1.0-r2v", "happyhorse-1.0-video-edit",
+    "gemini-2.5-flash-preview-tts", "gemini-2.5-pro-preview-tts", "whisper-1",
+)
+
+BodyKind = str  # "json" | "form" | "json_or_form" | "none"
+Handler = Callable[..., Awaitable[Response]]
+
+
+def _is_unknown_model(model: str) -> bool:
+    low = model.lower()
+    return "unknown" in low or "nonexistent" in low
+
+
+def _presented_key(request: Request, extra: tuple[str, ...]) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    if "x-api-key" in extra and request.headers.get("x-api-key"):
+        return request.headers["x-api-key"].strip()
+    if "goog" in extra:
+        return request.headers.get("x-goog-api-key") or request.query_params.get("key")
+    return None
+
+
+def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "json",
+         keys: tuple[str, ...] = (), needs_model: bool = True) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap an endpoint with the relay middleware: request id, auth, faults, body and model checks."""
+    auth_env: Envelope = "claude" if envelope == "claude" else "openai"
+
+    async def endpoint(request: Request) -> Response:
+        state: SimState = request.app.state.sim
+        rid = new_request_id(state.next_seq())
+        try:
+            faults = Faults.from_header(state.faults, request.headers.get(FAULTS_HEADER))
+        except (ValueError, TypeError) as exc:
+            return error_response(auth_env, 400, f"invalid X-Sim-Faults header: {exc}", "invalid_request",
+                                  "invalid_request_error", request_id=rid)
+        ctx = Ctx(request, state, faults, rid, envelope)
+        key = _presented_key(request, keys)
+        if not key or not _KEY_RE.match(key):
+            message = "Invalid token" if key else "No API key provided (Authorization: Bearer sk-…)"
+            return error_response(auth_env, 401, message, "", "authentication_error" if auth_env == "claude"
+                                  else "new_api_error", request_id=rid)
+        if faults.latency:
+            await asyncio.sleep(faults.latency)
+        status = state.injected_status(faults)
+        if status is not None:
+            return injected_error(ctx, status)
+        args: list[Any] = []
+        model: str | None = None
+        if body != "none":
+            parsed = await _read_body(ctx, body)
+            if isinstance(parsed, Response):
+                return parsed
+            args.append(parsed)
+            model = parsed.get("model")
+        if "model" in request.path_params:
+            model = request.path_params["model"]
+        if needs_model and body != "none":
+            if not model or not isinstance(model, str):
+                return error_response(auth_env, 400, "model is required", "invalid_request",
+                                      "invalid_request_error", request_id=rid)
+            if _is_unknown_model(model):
+                return error_response(auth_env, 503, f"No available channel for model {model} under group "
+                                      "default (distributor)", "model_not_found", request_id=rid)
+        try:
+            response = await handler(ctx, *args, **request.path_params)
+        except Exception as exc:  # a simulator bug should still answer in the envelope
+            return error_response(ctx, 500, f"simulator error: {type(exc).__name__}: {exc}", "internal_error")
+        response.headers[REQUEST_ID_HEADER] = rid
+        return response
+
+    return endpoint
+
+
+async def _read_body(ctx: Ctx, kind: BodyKind) -> dict[str, Any] | Form | Response:
+    request = ctx.request
+    ctype = request.headers.get("content-type", "")
+    if kind == "form" or (kind == "json_or_form" and ctype.startswith("multipart/")):
+        if not ctype.startswith(("multipart/", "application/x-www-form-urlencoded")):
+            return error_response(ctx, 400, "expected a multipart/form-data body", "invalid_request",
+                                  "invalid_request_error")
+        form = await read_form(request)
+        if kind == "json_or_form":
+            return {k: v[-1] for k, v in form.fields.items()}
+        return form
+    raw = await request.body()
+    try:
+        data = json.loads(raw or b"null")
+    except ValueError:
+        return error_response(ctx, 400, "invalid JSON in request body", "invalid_request",
+                              "invalid_request_error")
+    if not isinstance(data, dict):
+        return error_response(ctx, 400, "request body must be a JSON object", "invalid_request",
+                              "invalid_request_error")
+    return data
+
+
+# ----------------------------------------------------------------------------- endpoint adapters
+
+
+async def _gemini_route(ctx: Ctx, body: dict[str, Any], model: str) -> Response:
+    name, _, action = model.partition(":")
+    if action not in ("generateContent", "streamGenerateContent"):
+        return error_response(ctx, 404, f"Invalid URL ({ctx.request.method} {ctx.request.url.path})", "",
+                              "invalid_request_error")
+    return await _gemini.generate(ctx, name, body, stream=action == "streamGenerateContent")
+
+
+async def _transcriptions(ctx: Ctx, form: Form) -> Response:
+    return await _audio.transcribe(ctx, form, translate=False)
+
+
+async def _translations(ctx: Ctx, form: Form) -> Response:
+    return await _audio.transcribe(ctx, form, translate=True)
+
+
+def _catalog_ids() -> list[str]:
+    try:
+        from ..catalog import models as catalog_models
+
+        return [m.id for m in catalog_models()]
+    except Exception:
+        return []
+
+
+async def _models(ctx: Ctx) -> Response:
+    ids = list(dict.fromkeys([*KNOWN_MODELS, *_catalog_ids()]))
+    data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "tokenhot-sim",
+             "supported_endpoint_types": []} for m in ids]
+    return JSONResponse({"object": "list", "data": data, "success": True})
+
+
+async def _not_implemented(ctx: Ctx) -> Response:
+    return error_response(ctx, 501, "API not implemented", "api_not_implemented", "new_api_error")
+
+
+async def _not_found(request: Request) -> Response:
+    state: SimState = request.app.state.sim
+    rid = new_request_id(state.next_seq())
+    return error_response("openai", 404, f"Invalid URL ({request.method} {request.url.path})", "",
+                          "invalid_request_error", request_id=rid)
+
+
+# ----------------------------------------------------------------------------- /sim/* (no auth)
+
+
+def _faults_for(request: Request) -> Faults:
+    state: SimState = request.app.state.sim
+    try:
+        return Faults.from_header(state.faults, request.headers.get(FAULTS_HEADER))
+    except (ValueError, TypeError):
+        return state.faults
+
+
+async def _get_faults(request: Request) -> Response:
+    return JSONResponse(request.app.state.sim.faults.to_dict())
+
+
+async def _put_faults(request: Request) -> Response:
+    """PUT replaces all faults (unset names return to defaults); PATCH changes only the given names."""
+    state: SimState = request.app.state.sim
+    try:
+        data = json.loads(await request.body() or b"{}")
+        base = state.faults if request.method == "PATCH" else Faults()
+        state.set_faults(base.merged(data))
+    except (ValueError, TypeError) as exc:
+        return JSONResponse({"error": {"message": str(exc), "type": "invalid_request_error", "code": ""}},
+                            status_code=400)
+    return JSONResponse(state.faults.to_dict())
+
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"ok": True, "tasks": len(request.app.state.sim.tasks)})
+
+
+_PATTERN = b"tokenhot-sim-blob-" * 58254  # ~1 MiB of a recognisable pattern
+
+
+def _blob(n: int, chunk: int = 1 << 20) -> Response:
+    """``n`` bytes streamed in 1 MiB chunks: a large download costs the server no memory."""
+
+    async def body() -> AsyncIterator[bytes]:
+        left = n
+        while left > 0:
+            k = min(chunk, left, len(_PATTERN))
+            yield _PATTERN[:k]
+            left -= k
+
+    return StreamingResponse(body(), media_type="application/octet-stream",
+                             headers={"Content-Length": str(n)})
+
+
+async def _blob_route(request: Request) -> Response:
+    try:
+        n = int(request.path_params["size"])
+    except ValueError:
+        n = -1
+    if n < 0:
+        return JSONResponse({"error": {"message": "size must be a non-negative integer", "code": ""}},
+                            status_code=400)
+    return _blob(n)
+
+
+_RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+async def _file_route(request: Request) -> Response:
+    """A stored image/video, like a signed CDN URL: no key needed, may expire, supports Range."""
+    faults = _faults_for(request)
+    if faults.expire_downloads:
+        return Response("<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code>"
+                        "<Message>Request has expired</Message></Error>", status_code=403,
+                        media_type="application/xml")
+    if faults.download_size is not None:
+        return _blob(faults.download_size)
+    stored = request.app.state.sim.files.get(request.path_params["name"])
+    if stored is None:
+        return Response("<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code></Error>", status_code=404,
+                        media_type="application/xml")
+    data = stored.data
+    headers = {"Accept-Ranges": "bytes", "Cache-Control": "max-age=86400"}
+    m = _RANGE_RE.match(request.headers.get("range", ""))
+    if m and (m.group(1) or m.group(2)):
+        if m.group(1):
+            start = int(m.group(1))
+            end = min(int(m.group(2)) if m.group(2) else len(data) - 1, len(data) - 1)
+        else:
+            start, end = max(0, len(data) - int(m.group(2))), len(data) - 1
+        if start > end or start >= len(data):
+            return Response(status_code=416, headers={"Content-Range": f"bytes */{len(data)}"})
+        headers["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+        return Response(data[start:end + 1], status_code=206, media_type=stored.content_type, headers=headers)
+    return Response(data, media_type=stored.content_type, headers=headers)
+
+
+async def _video_content(ctx: Ctx, task_id: str) -> Response:
+    if ctx.faults.download_size is not None and task_id in ctx.state.tasks:
+        return _blob(ctx.faults.download_size)
+    return await _video.content(ctx, task_id)
+
+
+# ----------------------------------------------------------------------------- app
+
+
+def create_app(faults: Faults | None = None) -> Starlette:
+    """A fresh simulator app with its own state (tasks, files, fail-first counters)."""
+    routes = [
+        Route("/v1/chat/completions", _api(_chat.chat_completions), methods=["POST"]),
+        Route("/v1/responses", _api(_chat.responses), methods=["POST"]),
+        Route("/v1/messages", _api(_chat.messages, envelope="claude", keys=("x-api-key",)), methods=["POST"]),
+        Route("/v1beta/models/{model}", _api(_gemini_route, keys=("goog",)), methods=["POST"]),
+        Route("/v1/images/generations", _api(_images.generations), methods=["POST"]),
+        Route("/v1/images/generations/", _api(_images.generations), methods=["POST"]),
+        Route("/v1/images/edits", _api(_images.edits, body="form"), methods=["POST"]),
+        Route("/v1/images/variations", _api(_not_implemented, body="none"), methods=["POST"]),
+        Route("/v1/files", _api(_not_implemented, body="none"), methods=["GET", "POST"]),
+        Route("/v1/video/generations", _api(_video.create, envelope="task"), methods=["POST"]),
+        Route("/v1/videos", _api(_video.create, envelope="task", body="json_or_form"), methods=["POST"]),
+        Route("/v1/video/generations/{task_id}", _api(_video.poll_generation, envelope="task", body="none"),
+              methods=["GET"]),
+        Route("/v1/videos/{task_id}", _api(_video.poll_video, envelope="task", body="none"), methods=["GET"]),
+        Route("/v1/videos/{task_id}/content", _api(_video_content, envelope="task", body="none"),
+              methods=["GET"]),
+        Route("/v1/audio/speech", _api(_audio.speech), methods=["POST"]),
+        Route("/v1/audio/transcriptions", _api(_transcriptions, body="form"), methods=["POST"]),
+        Route("/v1/audio/translations", _api(_translations, body="form"), methods=["POST"]),
+        Route("/v1/models", _api(_models, body="none", keys=("x-api-key",)), methods=["GET"]),
+        Route("/sim/faults", _get_faults, methods=["GET"]),
+        Route("/sim/faults", _put_faults, methods=["PUT", "PATCH"]),
+        Route("/sim/health", _health, methods=["GET"]),
+        Route("/sim/blob/{size}", _blob_route, methods=["GET"]),
+        Route("/sim/files/{name}", _file_route, methods=["GET", "HEAD"]),
+        Route("/{path:path}", _not_found, methods=_ALL_METHODS),
+    ]
+    app = Starlette(routes=routes)
+    app.state.sim = SimState(faults)
+    return app
