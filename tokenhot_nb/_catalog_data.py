@@ -155,7 +155,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "capabilities": {"durations": [6, 10], "resolutions": ["768P", "1080P"], "ratios": [],
                          "resolution_max_duration": {"1080P": 6}, "first_frame": True, "last_frame": False,
                          "reference_images": 0, "seed": False, "prompt_optimizer": True},
-        "defaults": {"duration": 6, "resolution": "768P"},
+        "defaults": {"duration": 6, "resolution": "768P", "prompt_optimizer": True},
     },
     "happyhorse": {
         "kind": "video",

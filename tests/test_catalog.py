@@ -1,0 +1,217 @@
+"""The catalogue: every model of the Tokenhot docs menu resolves, with the right kind and family."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tokenhot_nb import catalog
+from tokenhot_nb._catalog_data import FAMILIES, MODELS
+from tokenhot_nb.errors import UnknownModelError
+
+SEED = Path("/work/shared/seed/tokenhot-docs-seed.txt")
+
+# Menu entries of the seed list (section → kind), as they appear there.
+MENU: dict[str, list[str]] = {
+    "image": [
+        "doubao-seedream-4-0-250828(图片编辑)", "doubao-seedream-4-5-251128(图片编辑)",
+        "doubao-seedream-5-0-260128(图片编辑)", "doubao-seedream-4-0-250828", "doubao-seedream-4-5-251128",
+        "doubao-seedream-5-0-260128", "GPT Image-1.5", "GPT Image-1.5(图片编辑)", "GPT Image-2",
+        "GPT Image-2(图片编辑)", "gemini-2.5-flash-image(图片编辑)", "gemini-3-pro-image-preview(图片编辑)",
+        "gemini-3.1-flash-image-preview(图片编辑)", "gemini-2.5-flash-image", "gemini-3-pro-image-preview",
+        "gemini-3.1-flash-image-preview", "qwen-image-edit-max-2026-01-16", "qwen-image-max",
+        "qwen-image-plus-2026-01-09", "dall-e-2", "dall-e-3", "wan2.6-image", "wan2.6-image(图片编辑)", "wan2.6-t2i",
+    ],
+    "video": [
+        "doubao-seedance-1-5-pro-251215", "doubao-seedance-2.0", "doubao-seedance-2.0-V2V",
+        "doubao-seedance-2.0-fast", "doubao-seedance-2.0-fast-V2V", "MiniMax-Hailuo-02", "MiniMax-Hailuo-2.3",
+        "MiniMax-Hailuo-2.3-Fast", "happyhorse-1.0-i2v", "happyhorse-1.0-r2v", "happyhorse-1.0-t2v",
+        "happyhorse-1.0-video-edit",
+    ],
+    "audio": ["gemini-2.5-flash-preview-tts", "gemini-2.5-pro-preview-tts", "whisper-1(音频翻译)", "whisper-1(音频转中文)"],
+    "chat": [
+        "claude-opus-4-6", "claude-opus-4-6-cc", "claude-sonnet-4-5-20250929", "GPT 5", "GPT 5(Responses)", "GPT 5.2",
+        "GPT 5.2(Responses)", "GPT 5.4", "GPT 5.4(Responses)", "gemini-2.5-flash", "gemini-2.5-pro",
+        "gemini-3-flash-preview", "gemini-3.1-pro", "gemini-3.1-pro-preview", "gemini-3.1-pro-preview(流式)",
+        "grok-4.1",
+    ],
+}  # fmt: skip
+
+DISPLAY_TO_ID = {
+    "GPT Image-2": "gpt-image-2",
+    "GPT Image-2(图片编辑)": "gpt-image-2",
+    "GPT Image-1.5": "gpt-image-1.5",
+    "GPT 5.2": "gpt-5.2",
+    "GPT 5": "gpt-5",
+    "GPT 5.4(Responses)": "gpt-5.4",
+    "gemini-3.1-pro-preview(流式)": "gemini-3.1-pro-preview",
+    "whisper-1(音频翻译)": "whisper-1",
+    "doubao-seedream-4-0-250828(图片编辑)": "doubao-seedream-4-0-250828",
+}
+
+
+def test_menu_in_this_file_matches_the_seed_list() -> None:
+    """Guard against the seed list growing: every leaf under the model sections is in MENU."""
+    if not SEED.exists():
+        pytest.fail(f"seed list missing at {SEED}")
+    text = SEED.read_text(encoding="utf-8")
+    section = text.split("• Image Models", 1)[1].split("• 服务", 1)[0]
+    leaves = [m.group(1).strip() for m in re.finditer(r"^\s{6}• (.+)$", section, re.M)]
+    polls = [x for x in leaves if "获取视频" in x]
+    listed = {x for names in MENU.values() for x in names}
+    assert set(leaves) - set(polls) == listed
+    assert len(polls) == 7
+
+
+@pytest.mark.parametrize(("kind", "name"), [(k, n) for k, names in MENU.items() for n in names])
+def test_every_menu_entry_resolves_with_its_kind(kind: str, name: str) -> None:
+    info = catalog.model(name)
+    assert info.kind == kind
+    assert info.listed
+    assert catalog.model(info.id) is info  # by id too
+    assert catalog.model(name, kind=kind) is info
+
+
+@pytest.mark.parametrize(("display", "mid"), list(DISPLAY_TO_ID.items()))
+def test_display_names_map_to_ids(display: str, mid: str) -> None:
+    assert catalog.model(display).id == mid
+
+
+def test_lookup_is_case_and_space_tolerant() -> None:
+    assert catalog.model("gpt image-2").id == "gpt-image-2"
+    assert catalog.model("  MINIMAX-HAILUO-2.3 ").id == "MiniMax-Hailuo-2.3"
+    assert catalog.model("gpt_5.2").id == "gpt-5.2"
+
+
+@pytest.mark.parametrize(
+    ("alias", "mid"),
+    [("seedream-4.5", "doubao-seedream-4-5-251128"), ("hailuo-2.3", "MiniMax-Hailuo-2.3"),
+     ("claude-opus", "claude-opus-4-6"), ("seedance-2.0-fast", "doubao-seedance-2.0-fast"),
+     ("nano-banana", "gemini-2.5-flash-image"), ("whisper", "whisper-1"), ("gemini-tts", "gemini-2.5-flash-preview-tts")],
+)
+def test_aliases(alias: str, mid: str) -> None:
+    assert catalog.model(alias).id == mid
+
+
+def test_families_and_endpoints() -> None:
+    fam = {m.id: m.family for m in catalog.models()}
+    assert fam["gpt-image-2"] == "openai-image"
+    assert fam["wan2.6-image"] == "wan-image"
+    assert fam["qwen-image-edit-max-2026-01-16"] == "qwen-image"
+    assert fam["gemini-3-pro-image-preview"] == "gemini-image"
+    assert fam["doubao-seedance-2.0-V2V"] == "seedance"
+    assert fam["MiniMax-Hailuo-02"] == "hailuo"
+    assert fam["happyhorse-1.0-video-edit"] == "happyhorse"
+    assert fam["whisper-1"] == "whisper"
+    assert catalog.model("gpt-5.2").endpoints == ("chat.completions", "responses")
+    assert catalog.model("claude-opus-4-6-cc").endpoints[0] == "messages"
+    assert catalog.model("claude-opus-4-6").endpoints[0] == "chat.completions"
+    assert catalog.model("gemini-3.1-pro-preview").endpoints[0] == "gemini.generate"
+    assert catalog.model("gemini-2.5-flash-preview-tts").endpoints == ("gemini.generate", "audio.speech")
+    assert catalog.model("whisper-1").endpoints == ("audio.transcriptions", "audio.translations")
+
+
+def test_every_model_names_a_known_family_with_consistent_kind() -> None:
+    for entry in MODELS:
+        assert entry["family"] in FAMILIES, entry["id"]
+    for name, spec in FAMILIES.items():
+        assert spec["kind"] in catalog.KINDS, name
+        assert spec["endpoints"], name
+
+
+def test_edit_pages_mean_edit_capability() -> None:
+    for name in MENU["image"]:
+        if "图片编辑" in name:
+            assert catalog.model(name).can("edit"), name
+    assert not catalog.model("dall-e-3").can("edit")
+    assert catalog.model("dall-e-2").can("mask")
+    assert not catalog.model("doubao-seedream-4-5-251128").can("mask")
+    assert catalog.model("qwen-image-edit-max-2026-01-16").can("edit_only")
+
+
+def test_capability_data_from_the_reference() -> None:
+    tts = catalog.model("gemini-2.5-flash-preview-tts")
+    voices = tts.choices("voices")
+    assert len(voices) == 30 and len(set(voices)) == 30
+    assert {"Kore", "Puck", "Charon", "Fenrir", "Aoede", "Leda", "Orus", "Zephyr"} <= set(voices)
+    assert tts.defaults["voice"] == "Kore"
+    assert catalog.model("MiniMax-Hailuo-2.3").choices("resolutions") == ["768P", "1080P"]
+    assert catalog.model("MiniMax-Hailuo-02").choices("resolutions") == ["512P", "768P", "1080P"]
+    assert catalog.model("doubao-seedance-2.0").choices("resolutions") == ["480p", "720p"]
+    assert catalog.model("happyhorse-1.0-t2v").choices("durations") == list(range(3, 16))
+    assert catalog.model("happyhorse-1.0-i2v").choices("ratios") == []
+    assert catalog.model("doubao-seedream-4-5-251128").defaults["size"] == "2K"
+    assert catalog.model("dall-e-3").capabilities["max_n"] == 1
+    assert "verbose_json" in catalog.model("whisper-1").choices("formats")
+    assert "zh" in catalog.model("whisper-1").choices("languages")
+
+
+@pytest.mark.parametrize(
+    ("typo", "expected"),
+    [("gpt-image2", "gpt-image-2"), ("seedance-2", "doubao-seedance-2.0"), ("claude-opus-4.5", "claude-opus-4-6"),
+     ("gemini-2.5-flash-tts", "gemini-2.5-flash-preview-tts"), ("hailuo-23", "MiniMax-Hailuo-2.3"),
+     ("wan2.6", "wan2.6-image"), ("whisper-2", "whisper-1")],
+)
+def test_unknown_names_suggest_the_closest(typo: str, expected: str) -> None:
+    if typo == "wan2.6":  # an alias, resolves directly
+        assert catalog.model(typo).id == expected
+        return
+    with pytest.raises(UnknownModelError) as exc:
+        catalog.model(typo)
+    assert exc.value.suggestions[0] == expected, exc.value.suggestions
+    assert repr(expected) in str(exc.value)
+    assert "family=" in str(exc.value)
+
+
+def test_suggest_filters_by_kind_and_falls_back_to_substrings() -> None:
+    assert all(catalog.model(s).kind == "video" for s in catalog.suggest("seedance", kind="video"))
+    assert set(catalog.suggest("seedream")) <= {m.id for m in catalog.models(family="seedream")}
+    assert catalog.suggest("seedream")
+    with pytest.raises(UnknownModelError):
+        catalog.model("gpt-image-2", kind="video")
+
+
+def test_family_builds_unlisted_models() -> None:
+    m = catalog.model("gpt-6-preview", family="openai-responses")
+    assert not m.listed and m.kind == "chat" and m.id == "gpt-6-preview"
+    assert m.endpoints == ("chat.completions", "responses")
+    t = catalog.model("tts-1", family="openai-tts")
+    assert t.kind == "audio" and "alloy" in t.choices("voices")
+    with pytest.raises(UnknownModelError) as exc:
+        catalog.model("x", family="seedanse")
+    assert "seedance" in exc.value.suggestions
+    # a listed name wins over family=
+    assert catalog.model("gpt-5.2", family="openai-chat").listed
+
+
+def test_aliases_never_collide() -> None:
+    owners: dict[str, set[str]] = {}
+    for m in catalog.models():
+        for name in (m.id, *m.display_names, *m.aliases):
+            owners.setdefault(catalog._norm(name), set()).add(m.id)
+    clashes = {k: v for k, v in owners.items() if len(v) > 1}
+    assert not clashes
+    ids = Counter(m["id"] for m in MODELS)
+    assert max(ids.values()) == 1
+
+
+def test_exactly_one_default_per_kind() -> None:
+    for kind in catalog.KINDS:
+        flagged = [m.id for m in catalog.models(kind) if m.defaults.get("default_for_kind")]
+        assert len(flagged) == 1, (kind, flagged)
+        assert catalog.default_model(kind).id == flagged[0]
+    assert catalog.default_model("image").id == "doubao-seedream-4-5-251128"
+    assert catalog.default_model("chat").id == "gpt-5.2"
+    assert catalog.default_model("audio").id == "gemini-2.5-flash-preview-tts"
+    assert catalog.default_model("video").id == "doubao-seedance-2.0-fast"
+
+
+def test_families_index_and_as_dict() -> None:
+    fams = catalog.families()
+    assert fams["seedance"] == "video" and fams["whisper"] == "audio" and fams["gemini-image"] == "image"
+    d = catalog.model("GPT Image-2").as_dict()
+    assert d["id"] == "gpt-image-2" and d["kind"] == "image" and "GPT Image-2" in d["aliases"]
+    assert "gpt-image-2" in catalog.model("gpt-image-2")._repr_html_()

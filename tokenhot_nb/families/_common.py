@@ -1,0 +1,219 @@
+"""Small pure helpers shared by the families: body merging, data URLs, option validation, usage."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import difflib
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..catalog import ModelInfo
+from ..errors import InputError, UnsupportedOptionError
+from ._types import Usage
+
+#: An input image/video as builders accept it: ``(bytes, mime)``, or a URL / data-URL string.
+Media = tuple[bytes, str] | str
+
+
+def deep_merge(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``base`` with ``extra`` merged in; nested dicts merge, everything else is replaced. Copies."""
+    out = copy.deepcopy(base)
+    for key, value in (extra or {}).items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def finish_body(body: dict[str, Any], extra: Mapping[str, Any] | None, raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Apply the escape hatches: ``raw`` replaces the body whole, else ``extra`` is deep-merged."""
+    if raw is not None:
+        return copy.deepcopy(dict(raw))
+    return deep_merge(body, extra)
+
+
+def drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+# --- media ---------------------------------------------------------------------------------------
+
+
+def data_url(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+_DATA_URL = re.compile(r"^data:([\w.+/-]+)?((?:;[\w-]+=[^;,]*)*)(;base64)?,(.*)$", re.S)
+
+
+def parse_data_url(url: str) -> tuple[bytes, str] | None:
+    """``(bytes, mime)`` from a ``data:`` URL, or None if it is not one."""
+    m = _DATA_URL.match(url.strip())
+    if not m:
+        return None
+    mime = m.group(1) or "application/octet-stream"
+    payload = m.group(4)
+    try:
+        if m.group(3):
+            return base64.b64decode(payload + "=" * (-len(payload) % 4)), mime
+        from urllib.parse import unquote_to_bytes
+
+        return unquote_to_bytes(payload), mime
+    except ValueError:
+        return None
+
+
+def media_url(item: Any, what: str = "image") -> str:
+    """A URL for the wire: ``(bytes, mime)`` becomes a data URL, strings pass through."""
+    if isinstance(item, str):
+        if not item.strip():
+            raise InputError(f"Empty {what} URL.", hint=f"Pass the {what} as (bytes, mime) or an http(s)/data URL.")
+        return item.strip()
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], (bytes, bytearray)):
+        return data_url(bytes(item[0]), str(item[1]))
+    if isinstance(item, (bytes, bytearray)):
+        return data_url(bytes(item), sniff_mime(bytes(item)))
+    raise InputError(
+        f"Cannot use {type(item).__name__} as {what} input here.",
+        hint=f"Pass the {what} as (bytes, mime) or an http(s)/data URL string.",
+    )
+
+
+def media_bytes(item: Any, what: str = "image") -> tuple[bytes, str]:
+    """``(bytes, mime)`` for inline/multipart use; data URLs are decoded, http URLs are refused."""
+    if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], (bytes, bytearray)):
+        return bytes(item[0]), str(item[1])
+    if isinstance(item, (bytes, bytearray)):
+        return bytes(item), sniff_mime(bytes(item))
+    if isinstance(item, str):
+        decoded = parse_data_url(item)
+        if decoded:
+            return decoded
+        raise InputError(
+            f"This endpoint needs the {what} bytes, not a URL ({item[:60]!r}).",
+            hint=f"Download the {what} first or pass it as (bytes, mime).",
+        )
+    raise InputError(f"Cannot use {type(item).__name__} as {what} input.", hint="Pass (bytes, mime).")
+
+
+def sniff_mime(data: bytes) -> str:
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if data[4:8] == b"ftyp":
+        return "video/mp4"
+    return "application/octet-stream"
+
+
+EXT_FOR_MIME = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+def unsupported(model: ModelInfo, option: str, value: Any, allowed: Iterable[Any] | None = None,
+                hint: str | None = None) -> UnsupportedOptionError:
+    """An error naming the model, the bad value and what it accepts."""
+    allowed = list(allowed) if allowed is not None else []
+    if allowed:
+        msg = f"{model.id} does not accept {option}={value!r}; allowed: {', '.join(map(str, allowed))}."
+        close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.5)
+        if close:
+            msg += f" Did you mean {close[0]!r}?"
+    else:
+        msg = f"{model.id} does not take the option {option!r} (got {value!r})."
+    return UnsupportedOptionError(
+        msg,
+        hint=hint or "Drop the option, or send it anyway with extra={...} / raw={...} if you know the relay takes it.",
+    )
+
+
+def pick_choice(model: ModelInfo, option: str, value: Any, allowed: list[Any]) -> Any:
+    """``value`` if it is in ``allowed`` (case-insensitively for strings, returned in the catalogue's spelling)."""
+    for a in allowed:
+        if a == value or (isinstance(a, str) and isinstance(value, str) and a.lower() == value.strip().lower()):
+            return a
+    raise unsupported(model, option, value, allowed)
+
+
+def check_n(model: ModelInfo, n: int | None) -> None:
+    if n is None:
+        return
+    max_n = int(model.capabilities.get("max_n") or 1)
+    if not isinstance(n, int) or n < 1 or n > max_n:
+        raise UnsupportedOptionError(
+            f"{model.id} makes 1 to {max_n} image(s) per call; got n={n!r}.",
+            hint="Lower n, or pass a list of prompts / call several times for more images.",
+        )
+
+
+# --- usage ---------------------------------------------------------------------------------------
+
+
+def _int(v: Any) -> int:
+    try:
+        return int(v or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def usage_from(u: Any) -> Usage:
+    """Normalise OpenAI chat, Responses, Claude, Gemini ``usageMetadata`` and image usage into :class:`Usage`."""
+    if not isinstance(u, dict):
+        return Usage()
+    inp = _int(u.get("prompt_tokens")) or _int(u.get("input_tokens")) or _int(u.get("promptTokenCount"))
+    inp += _int(u.get("cache_creation_input_tokens")) + _int(u.get("cache_read_input_tokens"))
+    thoughts = _int(u.get("thoughtsTokenCount"))
+    out = (
+        _int(u.get("completion_tokens"))
+        or _int(u.get("output_tokens"))
+        or (_int(u.get("candidatesTokenCount")) + thoughts)
+    )
+    details = u.get("completion_tokens_details") or u.get("output_tokens_details") or {}
+    reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else 0
+    reasoning = reasoning or thoughts
+    total = _int(u.get("total_tokens")) or _int(u.get("totalTokenCount")) or inp + out
+    images = _int(u.get("generated_images")) or _int(u.get("image_count"))
+    seconds = u.get("duration") if isinstance(u.get("duration"), (int, float)) else 0.0
+    return Usage(inp, out, total, reasoning, images, float(seconds or 0.0), raw=dict(u))
+
+
+def merge_usage(prev: Usage | None, new: Usage | None) -> Usage | None:
+    """Combine stream usage snapshots (field-wise max): streams report cumulative counts, some split in/out."""
+    if prev is None or new is None:
+        return new or prev
+    inp = max(prev.input_tokens, new.input_tokens)
+    out = max(prev.output_tokens, new.output_tokens)
+    return Usage(
+        inp,
+        out,
+        max(prev.total_tokens, new.total_tokens, inp + out),
+        max(prev.reasoning_tokens, new.reasoning_tokens),
+        max(prev.images, new.images),
+        max(prev.video_seconds, new.video_seconds),
+        raw={**prev.raw, **new.raw},
+    )
+
+
+def dig(obj: Any, *path: str | int) -> Any:
+    """``obj[p0][p1]…`` or None when any step is missing."""
+    for p in path:
+        if isinstance(p, int):
+            if not isinstance(obj, list) or not -len(obj) <= p < len(obj):
+                return None
+            obj = obj[p]
+        else:
+            if not isinstance(obj, dict):
+                return None
+            obj = obj.get(p)
+    return obj

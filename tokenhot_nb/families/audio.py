@@ -1,0 +1,261 @@
+"""Audio: speech (Gemini TTS natively, OpenAI ``/v1/audio/speech`` otherwise) and Whisper transcripts.
+
+Gemini TTS answers with base64 raw PCM (16-bit LE mono, rate in ``mimeType``); relays also send base64
+WAV, a URL, or raw bytes, so :func:`parse_speech` accepts all of them and always hands back WAV when it
+can. Whisper's reply parser is chosen from the requested ``response_format``, not the Content-Type.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import difflib
+import io
+import json
+import mimetypes
+import re
+import wave
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+from ..catalog import ModelInfo
+from ..errors import InputError, UnsupportedOptionError
+from ._common import dig, finish_body, unsupported, usage_from
+from ._types import AudioReply, FilePart, HttpCall, Segment, TranscriptReply, Usage
+
+__all__ = ["build_speech", "build_transcription", "parse_speech", "parse_transcription", "pcm_to_wav"]
+
+_TEXT_FORMATS = ("text", "srt", "vtt")
+
+
+def pcm_to_wav(pcm: bytes, rate: int = 24000, channels: int = 1, sampwidth: int = 2) -> bytes:
+    """Wrap raw signed 16-bit little-endian PCM in a WAV header (Gemini TTS: 24 kHz mono)."""
+    if len(pcm) % (channels * sampwidth):
+        pcm = pcm[: len(pcm) - len(pcm) % (channels * sampwidth)]  # drop a torn last frame
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(sampwidth)
+        w.setframerate(rate)
+        w.writeframes(pcm)
+    return buf.getvalue()
+
+
+# --- speech --------------------------------------------------------------------------------------------
+
+
+def _voice(model: ModelInfo, voice: str | None) -> str | None:
+    voice = voice or model.defaults.get("voice")
+    if voice is None:
+        return None
+    allowed = model.choices("voices")
+    if not allowed:
+        return str(voice)
+    for v in allowed:
+        if v.lower() == str(voice).strip().lower():
+            return str(v)
+    close = difflib.get_close_matches(str(voice).strip().capitalize(), allowed, n=1, cutoff=0.5) or \
+        difflib.get_close_matches(str(voice).strip().lower(), [a.lower() for a in allowed], n=1, cutoff=0.5)
+    msg = f"{model.id} has no voice {voice!r}."
+    if close:
+        msg += f" Did you mean {next(a for a in allowed if a.lower() == close[0].lower())!r}?"
+    raise UnsupportedOptionError(msg, hint="Voices: " + ", ".join(allowed) + ".")
+
+
+def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpoint: str | None = None,
+                 extra: Mapping[str, Any] | None = None, raw: Mapping[str, Any] | None = None) -> HttpCall:
+    """Text to speech. ``endpoint`` (``gemini.generate`` | ``audio.speech``) defaults to the model's first."""
+    ep = endpoint or model.endpoints[0]
+    if ep not in model.endpoints:
+        raise UnsupportedOptionError(f"{model.id} is not served on {ep!r}; it takes: {', '.join(model.endpoints)}.")
+    if model.family not in ("gemini-tts", "openai-tts"):
+        raise UnsupportedOptionError(f"{model.id} (family {model.family!r}) does not speak.",
+                                     hint="Pick a speech model: tokenhot_nb.models('audio').")
+    if (not text or not text.strip()) and raw is None:
+        raise InputError("No text to speak.")
+    name = _voice(model, voice)
+    if ep == "gemini.generate":
+        gen: dict[str, Any] = {"responseModalities": ["AUDIO"]}
+        if name:
+            gen["speechConfig"] = {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": name}}}
+        body: dict[str, Any] = {"contents": [{"parts": [{"text": text}]}], "generationConfig": gen}
+        return HttpCall("POST", f"/v1beta/models/{quote(model.id, safe='.-_')}:generateContent",
+                        json=finish_body(body, extra, raw))
+    body = {"model": model.id, "input": text, "voice": name or "alloy",
+            "response_format": model.defaults.get("format") or "wav"}
+    return HttpCall("POST", "/v1/audio/speech", json=finish_body(body, extra, raw), expect="bytes")
+
+
+def _rate(mime: str | None, default: int = 24000) -> int:
+    m = re.search(r"rate=(\d+)", mime or "")
+    return int(m.group(1)) if m else default
+
+
+def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
+    """WAV bytes when possible; otherwise the bytes with their own MIME type."""
+    mime_l = (mime or "").lower()
+    if data[:4] == b"RIFF":
+        return data, "audio/wav"
+    if not mime_l or "l16" in mime_l or "pcm" in mime_l or mime_l in ("audio/raw", "application/octet-stream"):
+        return pcm_to_wav(data, _rate(mime)), "audio/wav"
+    return data, mime_l.split(";")[0]
+
+
+def _find_inline(body: Any) -> dict[str, Any] | None:
+    for cand in dig(body, "candidates") or []:
+        for p in dig(cand, "content", "parts") or []:
+            if isinstance(p, dict):
+                inline = p.get("inlineData") or p.get("inline_data")
+                if isinstance(inline, dict) and inline.get("data"):
+                    return inline
+    return None
+
+
+def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = None) -> AudioReply:
+    """Gemini JSON (base64 PCM/WAV or a URL in ``data``), OpenAI raw bytes, or a JSON ``url``/``data`` field."""
+    ctype = (content_type or "").lower()
+    if isinstance(body, (bytes, bytearray)):
+        data = bytes(body)
+        if "json" in ctype or data.lstrip()[:1] in (b"{", b"["):
+            try:
+                body = json.loads(data)
+            except ValueError:
+                pass
+        if isinstance(body, (bytes, bytearray)):
+            if not ctype and data[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3"):
+                return AudioReply(wav=data, mime="audio/mpeg")
+            wav, bytes_mime = _from_audio_bytes(data, content_type if ctype else None)
+            return AudioReply(wav=wav, mime=bytes_mime)
+    if isinstance(body, str):
+        if body.strip().startswith(("http://", "https://")):
+            return AudioReply(url=body.strip(), mime="", raw=body)
+        body = {"data": body}
+    if not isinstance(body, dict):
+        raise InputError(f"Cannot read a speech reply of type {type(body).__name__}.")
+    inline = _find_inline(body)
+    if inline is None:
+        src = body.get("data") if isinstance(body.get("data"), str) else body.get("audio") or body.get("url") \
+            or body.get("audio_url")
+        if isinstance(src, dict):
+            src = src.get("data") or src.get("url")
+        inline = {"data": src, "mimeType": body.get("mimeType") or body.get("mime_type")} if isinstance(src, str) else None
+    usage = usage_from(body.get("usageMetadata") or body.get("usage")) if (
+        body.get("usageMetadata") or body.get("usage")) else Usage()
+    if inline is None:
+        raise InputError("The speech reply has no audio in it.",
+                         hint="Look at the reply's .raw; the model may have answered with text only.")
+    data_s = str(inline.get("data")).strip()
+    mime: str | None = inline.get("mimeType") or inline.get("mime_type")
+    if data_s.startswith(("http://", "https://")):
+        return AudioReply(url=data_s, mime=mime or "", usage=usage, raw=body)
+    if data_s.startswith("data:"):
+        head, _, data_s = data_s.partition(",")
+        mime = mime or head[5:].split(";base64")[0]
+    try:
+        audio = base64.b64decode(data_s + "=" * (-len(data_s) % 4))
+    except (binascii.Error, ValueError) as e:
+        raise InputError(f"The speech reply's audio is not valid base64: {e}") from None
+    wav, out_mime = _from_audio_bytes(audio, mime)
+    return AudioReply(wav=wav, mime=out_mime, usage=usage, raw=body)
+
+
+# --- transcription -----------------------------------------------------------------------------------------
+
+
+def build_transcription(model: ModelInfo, data: bytes, filename: str, *, language: str | None = None,
+                        format: str = "json", prompt: str | None = None, translate: bool = False,
+                        extra: Mapping[str, Any] | None = None) -> HttpCall:
+    """Whisper multipart: transcription (``language`` optional) or translation to English (no ``language``)."""
+    if model.family != "whisper":
+        raise UnsupportedOptionError(f"{model.id} (family {model.family!r}) does not transcribe.",
+                                     hint="Use whisper-1.")
+    fmt = (format or "json").strip().lower()
+    formats = model.choices("formats")
+    if formats and fmt not in formats:
+        raise unsupported(model, "format", format, formats)
+    if not data:
+        raise InputError("The audio is empty.")
+    fields: dict[str, Any] = {"model": model.id, "response_format": fmt}
+    if translate:
+        if language and language.lower() not in ("en", "english"):
+            raise UnsupportedOptionError(
+                f"Translation always outputs English; language={language!r} cannot be set.",
+                hint="Drop language=, or use transcribe(…, language=…) to keep the original language.",
+            )
+    elif language:
+        lang = language.strip().lower()
+        langs = model.choices("languages")
+        if langs and lang not in langs:
+            raise unsupported(model, "language", language, langs,
+                              hint="Use an ISO-639-1 code such as 'zh', 'en' or 'ja'.")
+        fields["language"] = lang
+    if prompt:
+        fields["prompt"] = prompt
+    if fmt == "verbose_json" and not translate:
+        fields["timestamp_granularities[]"] = ["segment"]
+    for k, v in (extra or {}).items():
+        fields[k] = [str(x) for x in v] if isinstance(v, (list, tuple)) else (
+            str(v).lower() if isinstance(v, bool) else str(v))
+    mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    path = "/v1/audio/translations" if translate else "/v1/audio/transcriptions"
+    return HttpCall("POST", path, data=fields, files=[FilePart("file", filename or "audio.wav", data, mime)],
+                    expect="text" if fmt in _TEXT_FORMATS else "json")
+
+
+_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
+
+
+def _seconds(stamp: str) -> float:
+    m = _TIME.search(stamp)
+    if not m:
+        return 0.0
+    h, mi, s, frac = m.groups()
+    return int(h or 0) * 3600 + int(mi) * 60 + int(s) + int(frac.ljust(3, "0")) / 1000
+
+
+def parse_cues(text: str) -> list[Segment]:
+    """Segments of an SRT or WebVTT body."""
+    segs: list[Segment] = []
+    for block in re.split(r"\r?\n\s*\r?\n", text.strip()):
+        lines = [ln for ln in block.splitlines() if ln.strip()]
+        for i, line in enumerate(lines):
+            if "-->" in line:
+                start, _, end = line.partition("-->")
+                segs.append(Segment(_seconds(start), _seconds(end), " ".join(lines[i + 1:]).strip()))
+                break
+    return segs
+
+
+def parse_transcription(format: str, text: str | bytes | dict[str, Any]) -> TranscriptReply:
+    """Parse by the requested ``format``: json / verbose_json / text / srt / vtt."""
+    fmt = (format or "json").strip().lower()
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if fmt in _TEXT_FORMATS:
+        body = text if isinstance(text, str) else json.dumps(text)
+        if fmt == "text":
+            return TranscriptReply(text=body.strip(), format=fmt, body=body)
+        segs = parse_cues(body)
+        return TranscriptReply(text=" ".join(s.text for s in segs).strip(), format=fmt, body=body, segments=segs)
+    obj: Any = text
+    if isinstance(text, str):
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return TranscriptReply(text=text.strip(), format=fmt, body=text)  # a relay answered in plain text
+    if not isinstance(obj, dict):
+        return TranscriptReply(text=str(obj), format=fmt, raw=obj)
+    segs = [
+        Segment(float(s.get("start") or 0.0), float(s.get("end") or 0.0), str(s.get("text") or "").strip())
+        for s in obj.get("segments") or [] if isinstance(s, dict)
+    ]
+    dur = obj.get("duration")
+    return TranscriptReply(
+        text=str(obj.get("text") or "").strip(),
+        format=fmt,
+        language=obj.get("language"),
+        duration=float(dur) if isinstance(dur, (int, float, str)) and str(dur).replace(".", "", 1).isdigit() else None,
+        segments=segs,
+        raw=obj,
+    )

@@ -1,0 +1,471 @@
+"""Images: generation and edit requests per family, and one tolerant parser for every documented reply.
+
+Families: ``openai-image`` (flat JSON; edits are multipart ``/v1/images/edits``), ``seedream`` (flat JSON;
+edits send ``image`` data URLs in the same generation call), ``qwen-image`` (flat generation; the edit
+model uses DashScope ``input``/``parameters``), ``wan-image`` (DashScope ``input``/``parameters``), and
+``gemini-image`` (native ``generateContent`` with inline images).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+from ..catalog import ModelInfo, models
+from ..errors import InputError, UnsupportedOptionError
+from ._common import (
+    EXT_FOR_MIME,
+    Media,
+    check_n,
+    dig,
+    drop_none,
+    finish_body,
+    media_bytes,
+    media_url,
+    parse_data_url,
+    pick_choice,
+    unsupported,
+    usage_from,
+)
+from ._types import FilePart, HttpCall, ImageRef, ImageReply, Usage
+
+__all__ = ["build_edit", "build_generate", "normalize_size", "parse"]
+
+_WH = re.compile(r"^\s*(\d{2,5})\s*[x*×X:]\s*(\d{2,5})\s*$")
+
+
+def _sep(model: ModelInfo) -> str:
+    return "*" if model.family in ("wan-image", "qwen-image") else "x"
+
+
+def normalize_size(model: ModelInfo, size: str | None) -> str | None:
+    """Validate ``size`` for the model and spell it as its API wants (``1024x1024`` vs ``1024*1024``)."""
+    if size is None:
+        return None
+    size = str(size).strip()
+    if model.family == "gemini-image":
+        return size  # handled by _gemini_image_config
+    m = _WH.match(size)
+    sep = _sep(model)
+    spelled = f"{m.group(1)}{sep}{m.group(2)}" if m else size
+    allowed: list[str] = model.choices("sizes")
+    for a in allowed:
+        if a.lower() == spelled.lower():
+            return a
+    if m and (model.can("size_free") or not allowed):
+        return spelled
+    if not allowed and not m:
+        raise unsupported(model, "size", size, hint="Give the size as WIDTHxHEIGHT, e.g. 1024x1024.")
+    more = " (or any WIDTHxHEIGHT)" if model.can("size_free") else ""
+    raise UnsupportedOptionError(
+        f"{model.id} does not accept size={size!r}; allowed: {', '.join(allowed)}{more}.",
+        hint="Pick one of those sizes, or send it anyway with extra={'size': …}.",
+    )
+
+
+def _ratio(w: int, h: int, allowed: list[str]) -> str:
+    """The allowed aspect ratio closest to w:h (by log ratio)."""
+    target = math.log(w / h)
+
+    def dist(r: str) -> float:
+        a, b = r.split(":")
+        return abs(math.log(int(a) / int(b)) - target)
+
+    return min(allowed, key=dist)
+
+
+def _gemini_image_config(model: ModelInfo, size: str | None) -> dict[str, str]:
+    """``size`` may be an aspect ratio (``16:9``), an image size (``2K``), both (``16:9 2K``), or ``WxH``."""
+    if not size:
+        return {}
+    ratios = model.choices("ratios")
+    image_sizes = model.choices("image_sizes")
+    cfg: dict[str, str] = {}
+    for token in re.split(r"[\s,@/]+", str(size).strip()):
+        if not token:
+            continue
+        up = token.upper()
+        if re.fullmatch(r"\d+(\.\d+)?K", up):
+            if up not in image_sizes:
+                raise unsupported(model, "size", token, ratios + image_sizes,
+                                  hint="Use an aspect ratio like 16:9" + (" and/or 1K/2K/4K." if image_sizes else "."))
+            cfg["imageSize"] = up
+        elif re.fullmatch(r"\d+:\d+", token):
+            cfg["aspectRatio"] = pick_choice(model, "size", token, ratios)
+        elif m := _WH.match(token):
+            cfg["aspectRatio"] = _ratio(int(m.group(1)), int(m.group(2)), ratios)
+        else:
+            raise unsupported(model, "size", size, ratios + image_sizes)
+    return cfg
+
+
+def _check_common(model: ModelInfo, *, n: int | None, seed: int | None, quality: str | None,
+                  negative: str | None, response_format: str | None) -> tuple[str | None, str | None]:
+    check_n(model, n)
+    if seed is not None and not model.can("seed"):
+        raise unsupported(model, "seed", seed)
+    if negative is not None and not model.can("negative_prompt"):
+        raise unsupported(model, "negative", negative,
+                          hint="Describe what to avoid in the prompt instead; this model has no negative prompt.")
+    if quality is not None:
+        allowed = model.choices("quality")
+        if not allowed:
+            raise unsupported(model, "quality", quality)
+        quality = pick_choice(model, "quality", quality, allowed)
+    if response_format is not None:
+        allowed = model.choices("response_formats")
+        if not allowed:
+            raise unsupported(model, "response_format", response_format,
+                              hint="This model's reply format is fixed; the parser reads URLs and base64 alike.")
+        response_format = pick_choice(model, "response_format", response_format, allowed)
+    return quality, response_format
+
+
+# --- generation ------------------------------------------------------------------------------------
+
+
+def _gen_openai(model: ModelInfo, prompt: str, o: dict[str, Any]) -> HttpCall:
+    body = drop_none({"model": model.id, "prompt": prompt, "n": o["n"], "size": o["size"], "quality": o["quality"],
+                      "response_format": o["response_format"]})
+    return HttpCall("POST", "/v1/images/generations", json=body)
+
+
+def _gen_seedream(model: ModelInfo, prompt: str, o: dict[str, Any], images: Sequence[Media] = ()) -> HttpCall:
+    n = o["n"] or 1
+    body: dict[str, Any] = {"model": model.id, "prompt": prompt}
+    if images:
+        urls = [media_url(i) for i in images]
+        body["image"] = urls[0] if len(urls) == 1 else urls
+    body["size"] = o["size"] or "2K"
+    body["sequential_image_generation"] = "auto" if n > 1 else "disabled"
+    if n > 1:
+        body["sequential_image_generation_options"] = {"max_images": n}
+    body["response_format"] = o["response_format"] or "url"
+    body["watermark"] = bool(model.defaults.get("watermark", False))
+    if o["seed"] is not None:
+        body["seed"] = o["seed"]
+    return HttpCall("POST", "/v1/images/generations", json=body)
+
+
+def _dashscope_parameters(model: ModelInfo, o: dict[str, Any]) -> dict[str, Any]:
+    return drop_none({
+        "size": o["size"],
+        "n": o["n"],
+        "negative_prompt": o["negative"],
+        "seed": o["seed"],
+        "prompt_extend": model.defaults.get("prompt_extend"),
+        "watermark": bool(model.defaults.get("watermark", False)),
+    })
+
+
+def _gen_qwen(model: ModelInfo, prompt: str, o: dict[str, Any]) -> HttpCall:
+    if model.can("edit_only"):
+        raise UnsupportedOptionError(
+            f"{model.id} only edits images; it needs at least one input image.",
+            hint="Use edit(images, prompt, model=…) or pick a generation model such as qwen-image-max.",
+        )
+    body = {"model": model.id, "prompt": prompt, **_dashscope_parameters(model, {**o, "n": o["n"] or 1})}
+    return HttpCall("POST", "/v1/images/generations", json=body)
+
+
+def _gen_wan(model: ModelInfo, prompt: str, o: dict[str, Any]) -> HttpCall:
+    params = _dashscope_parameters(model, o)
+    if model.can("interleave_for_generate"):
+        # wan2.6-image makes images from text only in interleave mode, where the count is max_images.
+        params.pop("n", None)
+        params = {"enable_interleave": True, "max_images": o["n"] or 1, **params}
+    params["stream"] = False
+    body = {
+        "model": model.id,
+        "input": {"messages": [{"role": "user", "content": [{"text": prompt}]}]},
+        "parameters": params,
+    }
+    return HttpCall("POST", "/v1/images/generations", json=body)
+
+
+def _gemini_call(model: ModelInfo, parts: list[dict[str, Any]], o: dict[str, Any]) -> HttpCall:
+    gen: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
+    cfg = _gemini_image_config(model, o["size"])
+    if cfg:
+        gen["imageConfig"] = cfg
+    if o["seed"] is not None:
+        gen["seed"] = o["seed"]
+    body = {"contents": [{"role": "user", "parts": parts}], "generationConfig": gen}
+    return HttpCall("POST", f"/v1beta/models/{quote(model.id, safe='.-_')}:generateContent", json=body)
+
+
+def _gen_gemini(model: ModelInfo, prompt: str, o: dict[str, Any]) -> HttpCall:
+    return _gemini_call(model, [{"text": prompt}], o)
+
+
+_GENERATE: dict[str, Callable[[ModelInfo, str, dict[str, Any]], HttpCall]] = {
+    "openai-image": _gen_openai,
+    "seedream": _gen_seedream,
+    "qwen-image": _gen_qwen,
+    "wan-image": _gen_wan,
+    "gemini-image": _gen_gemini,
+}
+
+
+def _family(model: ModelInfo, table: Mapping[str, Any]) -> Any:
+    if model.kind != "image" or model.family not in table:
+        raise UnsupportedOptionError(
+            f"{model.id} ({model.kind}, family {model.family!r}) is not an image model.",
+            hint="Pick an image model: tokenhot_nb.models('image').",
+        )
+    return table[model.family]
+
+
+def _options(model: ModelInfo, *, n: int | None, size: str | None, seed: int | None, quality: str | None,
+             negative: str | None, response_format: str | None) -> dict[str, Any]:
+    quality, response_format = _check_common(model, n=n, seed=seed, quality=quality, negative=negative,
+                                             response_format=response_format)
+    if size is None:
+        size = model.defaults.get("size")
+    return {"n": n, "size": normalize_size(model, size), "seed": seed, "quality": quality, "negative": negative,
+            "response_format": response_format}
+
+
+def build_generate(model: ModelInfo, prompt: str, *, n: int | None = None, size: str | None = None,
+                   seed: int | None = None, quality: str | None = None, negative: str | None = None,
+                   response_format: str | None = None, extra: Mapping[str, Any] | None = None,
+                   raw: Mapping[str, Any] | None = None) -> HttpCall:
+    """A text-to-image request. Options are checked against the model's capabilities first."""
+    builder = _family(model, _GENERATE)
+    if (not prompt or not str(prompt).strip()) and raw is None:
+        raise InputError("The prompt is empty.", hint="Describe the image you want.")
+    o = _options(model, n=n, size=size, seed=seed, quality=quality, negative=negative,
+                 response_format=response_format)
+    call: HttpCall = builder(model, prompt, o)
+    call.json = finish_body(call.json or {}, extra, raw)
+    return call
+
+
+# --- edits ---------------------------------------------------------------------------------------------
+
+
+def _edit_openai(model: ModelInfo, images: Sequence[Media], prompt: str, mask: Media | None,
+                 o: dict[str, Any]) -> HttpCall:
+    # dall-e-2 takes a single `image` file; GPT image models take repeated `image[]` parts.
+    field = "image" if int(model.capabilities.get("max_edit_images") or 1) == 1 else "image[]"
+    files = []
+    for i, img in enumerate(images):
+        data, mime = media_bytes(img)
+        files.append(FilePart(field, f"image_{i}.{EXT_FOR_MIME.get(mime, 'png')}", data, mime))
+    if mask is not None:
+        data, mime = media_bytes(mask, "mask")
+        files.append(FilePart("mask", f"mask.{EXT_FOR_MIME.get(mime, 'png')}", data, mime))
+    fields = {k: str(v) for k, v in drop_none({"model": model.id, "prompt": prompt, "n": o["n"], "size": o["size"],
+                                              "quality": o["quality"],
+                                              "response_format": o["response_format"]}).items()}
+    return HttpCall("POST", "/v1/images/edits", data=fields, files=files)
+
+
+def _edit_seedream(model: ModelInfo, images: Sequence[Media], prompt: str, mask: Media | None,
+                   o: dict[str, Any]) -> HttpCall:
+    return _gen_seedream(model, prompt, o, images)
+
+
+def _edit_dashscope(model: ModelInfo, images: Sequence[Media], prompt: str, mask: Media | None,
+                    o: dict[str, Any]) -> HttpCall:
+    content: list[dict[str, Any]] = [{"image": media_url(i)} for i in images] + [{"text": prompt}]
+    params = _dashscope_parameters(model, o)
+    if model.family == "wan-image":
+        params = {"enable_interleave": False, **params, "stream": False}
+    body = {"model": model.id, "input": {"messages": [{"role": "user", "content": content}]}, "parameters": params}
+    return HttpCall("POST", "/v1/images/generations", json=body)
+
+
+def _edit_gemini(model: ModelInfo, images: Sequence[Media], prompt: str, mask: Media | None,
+                 o: dict[str, Any]) -> HttpCall:
+    parts: list[dict[str, Any]] = [{"text": prompt}]
+    for img in images:
+        if isinstance(img, str) and img.startswith("http"):
+            parts.append({"fileData": {"mimeType": "image/png", "fileUri": img}})
+        else:
+            data, mime = media_bytes(img)
+            parts.append({"inlineData": {"mimeType": mime, "data": base64.b64encode(data).decode("ascii")}})
+    return _gemini_call(model, parts, o)
+
+
+_EDIT: dict[str, Callable[[ModelInfo, Sequence[Media], str, Media | None, dict[str, Any]], HttpCall]] = {
+    "openai-image": _edit_openai,
+    "seedream": _edit_seedream,
+    "qwen-image": _edit_dashscope,
+    "wan-image": _edit_dashscope,
+    "gemini-image": _edit_gemini,
+}
+
+
+def build_edit(model: ModelInfo, images: Sequence[Media], prompt: str, *, mask: Media | None = None,
+               n: int | None = None, size: str | None = None, seed: int | None = None, quality: str | None = None,
+               negative: str | None = None, response_format: str | None = None,
+               extra: Mapping[str, Any] | None = None, raw: Mapping[str, Any] | None = None) -> HttpCall:
+    """An edit of one or more input images (``(bytes, mime)`` or URL strings) guided by ``prompt``.
+
+    For multipart edits ``extra`` adds form fields and ``raw`` replaces the form fields (files stay).
+    """
+    builder = _family(model, _EDIT)
+    if not model.can("edit"):
+        can = [m.id for m in models("image") if m.can("edit")]
+        raise UnsupportedOptionError(
+            f"{model.id} cannot edit images.",
+            hint="Models that can: " + ", ".join(can) + ".",
+        )
+    images = list(images)
+    if not images:
+        raise InputError("No input image to edit.", hint="Pass at least one image as (bytes, mime) or a URL.")
+    limit = int(model.capabilities.get("max_edit_images") or 1)
+    if len(images) > limit:
+        raise UnsupportedOptionError(f"{model.id} edits at most {limit} input image(s); got {len(images)}.",
+                                     hint="Pass fewer images.")
+    if mask is not None and not model.can("mask"):
+        can = [m.id for m in models("image") if m.can("mask")]
+        raise UnsupportedOptionError(
+            f"{model.id} does not take a mask.",
+            hint="Describe the region to change in the prompt, or use a model with masks: " + ", ".join(can) + ".",
+        )
+    o = _options(model, n=n, size=size, seed=seed, quality=quality, negative=negative,
+                 response_format=response_format)
+    call: HttpCall = builder(model, images, prompt, mask, o)
+    if call.data is not None:
+        if raw is not None:
+            call.data = {k: v if isinstance(v, list) else str(v) for k, v in raw.items()}
+        else:
+            for k, v in (extra or {}).items():
+                call.data[k] = [str(x) for x in v] if isinstance(v, (list, tuple)) else (
+                    str(v).lower() if isinstance(v, bool) else str(v))
+    else:
+        call.json = finish_body(call.json or {}, extra, raw)
+    return call
+
+
+# --- parsing ---------------------------------------------------------------------------------------------
+
+_URL_IN_TEXT = re.compile(r"(data:image/[\w.+-]+;base64,[A-Za-z0-9+/=]+|https?://[^\s)\"'<>\]]+)")
+
+
+def _ref_from_url(url: str, revised: str | None = None) -> ImageRef:
+    decoded = parse_data_url(url)
+    if decoded:
+        return ImageRef(data=decoded[0], mime=decoded[1], revised_prompt=revised)
+    return ImageRef(url=url, revised_prompt=revised)
+
+
+def _ref_from_b64(b64: str, mime: str | None = None, revised: str | None = None) -> ImageRef | None:
+    decoded = parse_data_url(b64) if b64.startswith("data:") else None
+    if decoded:
+        return ImageRef(data=decoded[0], mime=decoded[1], revised_prompt=revised)
+    try:
+        data = base64.b64decode(b64 + "=" * (-len(b64) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    from ._common import sniff_mime
+
+    sniffed = sniff_mime(data)
+    return ImageRef(data=data, mime=mime or (sniffed if sniffed.startswith("image/") else "image/png"),
+                    revised_prompt=revised)
+
+
+def _from_data(items: Any) -> list[ImageRef]:
+    out: list[ImageRef] = []
+    for it in items if isinstance(items, list) else []:
+        if not isinstance(it, dict):
+            continue
+        revised = it.get("revised_prompt") or None
+        if isinstance(it.get("url"), str) and it["url"].strip():
+            out.append(_ref_from_url(it["url"].strip(), revised))
+        elif isinstance(it.get("b64_json"), str) and it["b64_json"].strip():
+            ref = _ref_from_b64(it["b64_json"].strip(), None, revised)
+            if ref:
+                out.append(ref)
+    return out
+
+
+def _from_choices(output: Any) -> tuple[list[ImageRef], list[str]]:
+    refs: list[ImageRef] = []
+    texts: list[str] = []
+    for ch in dig(output, "choices") or []:
+        for c in dig(ch, "message", "content") or []:
+            if not isinstance(c, dict):
+                continue
+            if isinstance(c.get("image"), str) and c["image"]:
+                refs.append(_ref_from_url(c["image"]))
+            elif isinstance(c.get("text"), str):
+                texts.append(c["text"])
+    return refs, texts
+
+
+def _from_output_list(output: Any) -> tuple[list[ImageRef], list[str]]:
+    refs: list[ImageRef] = []
+    texts: list[str] = []
+    for item in output if isinstance(output, list) else []:
+        for c in (item.get("content") or []) if isinstance(item, dict) else []:
+            if not isinstance(c, dict):
+                continue
+            if c.get("type") == "image" or "image" in c:
+                url = c.get("image") or c.get("url") or c.get("text")
+                if isinstance(url, str) and url:
+                    refs.append(_ref_from_url(url))
+            elif isinstance(c.get("text"), str):
+                texts.append(c["text"])
+    return refs, texts
+
+
+def _from_gemini(body: Any) -> tuple[list[ImageRef], list[str]]:
+    refs: list[ImageRef] = []
+    texts: list[str] = []
+    for cand in dig(body, "candidates") or []:
+        for p in dig(cand, "content", "parts") or []:
+            if not isinstance(p, dict):
+                continue
+            inline = p.get("inlineData") or p.get("inline_data")
+            if isinstance(inline, dict) and isinstance(inline.get("data"), str):
+                mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
+                ref = _ref_from_b64(inline["data"], mime)
+                if ref:
+                    refs.append(ref)
+            elif isinstance(p.get("text"), str) and not p.get("thought"):
+                texts.append(p["text"])
+    return refs, texts
+
+
+def _from_text(texts: list[str]) -> list[ImageRef]:
+    """Data URIs first, then http(s) URLs found inside text (some relays answer in Markdown)."""
+    joined = "\n".join(texts)
+    found = _URL_IN_TEXT.findall(joined)
+    data_uris = [f for f in found if f.startswith("data:")]
+    urls = [f.rstrip(".,;") for f in found if not f.startswith("data:")]
+    return [_ref_from_url(u) for u in data_uris] or [_ref_from_url(u) for u in urls]
+
+
+def parse(model: ModelInfo | None, body: Any) -> ImageReply:
+    """Images from any documented reply shape, in the reference's fallback order (§3.1, §3.2)."""
+    if not isinstance(body, dict):
+        return ImageReply(images=[], raw=body)
+    texts: list[str] = []
+    refs = _from_data(body.get("data"))
+    if not refs:
+        refs, texts = _from_choices(dig(body, "metadata", "output"))
+    if not refs:
+        refs, texts = _from_choices(body.get("output"))
+    if not refs and isinstance(body.get("output"), list):
+        refs, texts = _from_output_list(body["output"])
+    if not refs:
+        refs = [_ref_from_url(r["url"]) for r in dig(body, "output", "results") or []
+                if isinstance(r, dict) and isinstance(r.get("url"), str) and r["url"]]
+    if not refs and "candidates" in body:
+        refs, texts = _from_gemini(body)
+        if not refs:
+            refs = _from_text(texts)
+    if not texts and "candidates" in body:
+        texts = _from_gemini(body)[1]
+    usage_src = body.get("usage") or body.get("usageMetadata") or dig(body, "metadata", "usage")
+    usage = usage_from(usage_src) if usage_src else Usage()
+    usage.images = usage.images or len(refs)
+    return ImageReply(images=refs, text="\n".join(t for t in texts if t).strip(), usage=usage, raw=body)
