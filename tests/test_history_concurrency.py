@@ -1,0 +1,145 @@
+"""Several processes writing one store at once, and a process killed in the middle of a call."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from tokenhot_nb.history import History, Store
+
+REPO = Path(__file__).resolve().parents[1]
+
+WRITER = textwrap.dedent(
+    """
+    import os, sys, time
+    from tokenhot_nb.history import HistoryEntry, Store
+
+    root, wid, n, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    while not os.path.exists(go):
+        time.sleep(0.002)
+    store = Store(root)          # every worker races to create the schema too
+    shared = b"shared artifact " * 4096
+    for i in range(n):
+        eid = store.insert(HistoryEntry(kind="image", model=f"m{wid}", params={"prompt": f"w{wid} i{i}"},
+                                        text=f"worker{wid} item{i}"))
+        own = store.add_bytes(os.urandom(32) + f"{wid}-{i}".encode() * 500, "image/png")
+        both = store.add_bytes(shared, "text/plain")
+        store.update(eid, status="ok", outputs=[{**own.as_dict(), "role": "image"}, {**both.as_dict(), "role": "text"}])
+    print("done", flush=True)
+    """
+)
+
+KILLED = textwrap.dedent(
+    """
+    import os, sys, time
+    from tokenhot_nb.history import HistoryEntry, Store
+
+    store = Store(sys.argv[1])
+    eid = store.insert(HistoryEntry(kind="video", model="sim-video", params={"prompt": "a long take"},
+                                    text="a long take"))
+    print(eid, flush=True)
+    outputs = []
+    i = 0
+    while True:                  # runs until killed: artifact writes and updates back to back
+        art = store.add_bytes(os.urandom(3_000_000), "video/mp4")
+        outputs.append({**art.as_dict(), "role": "video"})
+        store.update(eid, outputs=outputs, response={"progress": i}, text=f"a long take {i}")
+        i += 1
+        if i == 2:
+            print("writing", flush=True)
+            if len(sys.argv) > 2:    # "stall": hang inside the next artifact write, after its fsync
+                def stalled_replace(src, dst):
+                    print("stalled", flush=True)
+                    time.sleep(3600)
+                os.replace = stalled_replace
+    """
+)
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def test_concurrent_writer_processes_lose_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(root), str(w), "50", str(go)],
+                         env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for w in range(4)
+    ]
+    time.sleep(0.3)
+    go.touch()
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert out.strip() == "done"
+
+    store = Store(root)
+    h = History(store)
+    assert len(h) == 200
+    assert len(h.filter(status="ok")) == 200
+    for w in range(4):
+        prompts = sorted(e.params["prompt"] for e in h.filter(model=f"m{w}"))
+        assert prompts == sorted(f"w{w} i{i}" for i in range(50))
+    assert len(set(h.ids)) == 200
+    report = store.check()
+    assert report["integrity"] == "ok"
+    assert report["missing"] == [] and report["corrupt"] == []
+    assert report["artifacts"] == 201  # 200 own + 1 shared, deduplicated across processes
+    assert report["temp_files"] == 0
+    assert len(h.search("worker3")) == 50
+
+
+def test_kill_during_writes_leaves_a_consistent_store(tmp_path: Path) -> None:
+    # three kills at arbitrary moments, and one while an artifact write is caught half-way
+    for round_, pause in enumerate((0.0, 0.037, 0.11, None)):
+        root = tmp_path / f"store{round_}"
+        extra = ["stall"] if pause is None else []
+        p = subprocess.Popen([sys.executable, "-c", KILLED, str(root), *extra], env=_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert p.stdout is not None
+        eid = int(p.stdout.readline())
+        assert p.stdout.readline().strip() == "writing"
+        if pause is None:
+            assert p.stdout.readline().strip() == "stalled"
+
+        # while the writer lives, its call is `running` (never marked interrupted by another reader)
+        live = Store(root)
+        assert live.get(eid).status == "running"
+        live.close()
+
+        time.sleep(pause or 0.0)
+        os.kill(p.pid, signal.SIGKILL)
+        p.wait(timeout=30)
+        assert p.returncode == -signal.SIGKILL
+
+        store = Store(root)
+        assert store.connection().execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        entry = store.get(eid)
+        assert entry.status == "interrupted"  # its process is gone
+        assert entry.error is not None and entry.error["error"] == "Interrupted"
+        assert len(entry.outputs) >= 2
+        files = list(store.artifact_files())
+        for f in files:  # every file with an artifact name is complete
+            assert not f.name.startswith(".tmp-")
+            assert hashlib.sha256(f.read_bytes()).hexdigest() == f.name[:64]
+        report = store.check()
+        assert report["integrity"] == "ok" and report["missing"] == [] and report["corrupt"] == []
+        assert report["artifacts"] == len(files) >= len(entry.outputs)
+        if pause is None:
+            assert report["temp_files"] == 1  # the half-done write is a temp file, not an artifact
+        assert store.cleanup_temp(max_age=0) == report["temp_files"]
+        assert store.temp_files() == []
+        # the store keeps working after the crash
+        store.update(eid, status="error")
+        assert store.get(eid).status == "error"
+        store.close()
