@@ -1,0 +1,293 @@
+"""Magics against a fake session: parsing, quoting, interpolation, throttling, errors, -o, help."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from IPython.testing.globalipapp import start_ipython
+from IPython.utils.capture import capture_output
+
+import tokenhot_nb.magics as magics_pkg
+from tokenhot_nb.magics import _magics
+from tokenhot_nb.magics._interp import interpolate, resolve_source
+from tokenhot_nb.magics._stream import StreamView, extract_code
+
+
+class FakeResult:
+    def __init__(self, kind: str, text: str = "", entry_id: int = 7, **kw: Any) -> None:
+        self.kind, self.text, self.entry_id, self.reasoning = kind, text, entry_id, kw.get("reasoning", "")
+        self.__dict__.update(kw)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> Any:
+        data = {"text/plain": f"<{self.kind}>"}
+        if self.kind == "image":
+            data["text/html"] = "<img src='x.png'>"
+        if self.kind == "chat":
+            data["text/markdown"] = self.text
+        return data, {"tokenhot": {"model": "fake-model", "entry_id": self.entry_id}}
+
+
+class FakeSession:
+    """Records every call; chat streams ``chunks`` deltas through ``on_delta``."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.chunks = 10
+        self.chunk_delay = 0.0
+        self.defaults = {"image": "img-default", "chat": "chat-default", "video": "vid", "audio": "tts"}
+        self.raise_on: dict[str, BaseException] = {}
+        self.settings = SimpleNamespace(public=lambda: {"api_key": "set", "mode": "offline"})
+
+    def _rec(self, name: str, *a: Any, **kw: Any) -> None:
+        self.calls.append((name, a, kw))
+        if name in self.raise_on:
+            raise self.raise_on[name]
+
+    def image(self, prompt: str, **kw: Any) -> FakeResult:
+        self._rec("image", prompt, **kw)
+        return FakeResult("image", prompt)
+
+    def edit(self, images: Any, prompt: str, **kw: Any) -> FakeResult:
+        self._rec("edit", images, prompt, **kw)
+        return FakeResult("image", prompt)
+
+    def speak(self, text: str, **kw: Any) -> FakeResult:
+        self._rec("speak", text, **kw)
+        return FakeResult("audio", text)
+
+    def transcribe(self, source: Any, **kw: Any) -> FakeResult:
+        self._rec("transcribe", source, **kw)
+        return FakeResult("transcript", "hello")
+
+    def translate(self, source: Any, **kw: Any) -> FakeResult:
+        self._rec("translate", source, **kw)
+        return FakeResult("transcript", "hello")
+
+    def chat(self, message: str, *, stream: bool = True, on_delta: Any = None, **kw: Any) -> FakeResult:
+        self._rec("chat", message, stream=stream, **kw)
+        text = ""
+        if stream and on_delta:
+            for i in range(self.chunks):
+                text += f"w{i} "
+                on_delta(SimpleNamespace(text=f"w{i} ", reasoning="r" if i < 3 else ""), text)
+                if self.chunk_delay:
+                    time.sleep(self.chunk_delay)
+        else:
+            text = "answer"
+        return FakeResult("chat", kw.get("answer", text or "```python\nprint(1)\n```"))
+
+
+@pytest.fixture(scope="module")
+def ip() -> Any:
+    shell = start_ipython()
+    shell.run_line_magic("load_ext", "tokenhot_nb")
+    return shell
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeSession:
+    s = FakeSession()
+    monkeypatch.setattr(_magics, "_session", lambda: s)
+    monkeypatch.setattr(magics_pkg, "last_error", None)
+    return s
+
+
+def run(ip: Any, source: str) -> tuple[Any, Any]:
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(source)
+    return res, cap
+
+
+# -- interpolation -----------------------------------------------------------------------------------
+def test_interpolation_rules() -> None:
+    ns = {"x": 5, "name": "Ann", "In": ["", "a = 1"], "Out": {1: "one"}, "d": {"k": [1, 2]}}
+    text = 'hi {name} {x:03d} {In[1]} {Out[1]} {missing} {missing[0]} {{name}} {"a": 1} {d[k][1]} {x!r}'
+    assert interpolate(text, ns) == 'hi Ann 005 a = 1 one {missing} {missing[0]} {name} {"a": 1} 2 5'
+    assert resolve_source("d", ns) == {"k": [1, 2]}
+    assert resolve_source("Out[1]", ns) == "one"
+    assert resolve_source("photo.png", ns) == "photo.png"
+    assert resolve_source("https://x/y.png", ns) == "https://x/y.png"
+
+
+def test_cell_is_interpolated(ip: Any, fake: FakeSession) -> None:
+    ip.user_ns["animal"] = "otter"
+    run(ip, "%%th_image\na {animal} in {place} with {{braces}}")
+    assert fake.calls[-1][1][0] == "a otter in {place} with {braces}"
+
+
+# -- option grammar ----------------------------------------------------------------------------------
+def test_image_options_with_quoting(ip: Any, fake: FakeSession) -> None:
+    res, _ = run(ip, "%%th_image -m 'seedream 4.5' -n 2 --size 1024x1024 --seed 3 --quality high "
+                     "--negative \"blurry, dark\" -x watermark=false -o pic\na cat")
+    assert res.error_in_exec is None
+    name, args, kw = fake.calls[-1]
+    assert (name, args) == ("image", ("a cat",))
+    assert kw == {"model": "seedream 4.5", "n": 2, "size": "1024x1024", "seed": 3, "quality": "high",
+                  "negative": "blurry, dark", "watermark": False}
+    assert ip.user_ns["pic"].kind == "image"
+    assert ip.user_ns["_"] is ip.user_ns["pic"]
+
+
+def test_edit_resolves_variables_and_paths(ip: Any, fake: FakeSession) -> None:
+    ip.user_ns["logo"] = src = object()
+    run(ip, "%%th_image --edit logo --edit 'my photo.png' --mask logo\nadd a hat")
+    name, args, kw = fake.calls[-1]
+    assert name == "edit" and args[0] == [src, "my photo.png"] and args[1] == "add a hat"
+    assert kw["mask"] is src
+
+
+@pytest.mark.parametrize("source", [
+    "%%th_image --bogus\nx", "%%th_image -n two\nx", "%%th_image --size 'unclosed\nx",
+    "%%th_chat --format pdf\nx", "%%th_image --mask m.png\nx", "%%th_image -o 'not a name'\nx",
+    "%th_transcribe", "%%th_image\n   ", "%%th_chat --new\nhi",
+])
+def test_bad_options_give_short_usage(ip: Any, fake: FakeSession, source: str) -> None:
+    res, cap = run(ip, source)
+    assert res.error_in_exec is not None and type(res.error_in_exec).__name__ == "UsageError"
+    assert "Traceback" not in cap.stderr and "Traceback" not in cap.stdout
+    assert "UsageError" in cap.stderr
+    assert not fake.calls
+
+
+@pytest.mark.parametrize("magic", ["%%th_image", "%%th_chat", "%%th_video", "%%th_audio", "%th_transcribe",
+                                   "%th_translate", "%th_models", "%th_history", "%th_config", "%th_panel",
+                                   "%th_video"])
+def test_help_everywhere(ip: Any, fake: FakeSession, magic: str) -> None:
+    res, cap = run(ip, f"{magic} --help\n" + ("x" if magic.startswith("%%") else ""))
+    assert res.error_in_exec is None
+    assert "usage:" in cap.stdout and "--help" in cap.stdout
+    assert not fake.calls
+
+
+def test_key_typed_on_the_line_is_never_echoed(ip: Any, fake: FakeSession) -> None:
+    res, cap = run(ip, "%th_config --key sk-abcdefghijklmnop123")
+    assert "sk-abcdefghijklmnop123" not in cap.stderr + cap.stdout
+    assert res.error_in_exec is not None
+
+
+# -- chat streaming ----------------------------------------------------------------------------------
+def test_stream_is_throttled(ip: Any, fake: FakeSession) -> None:
+    fake.chunks, fake.chunk_delay = 2000, 0.0005
+    t0 = time.monotonic()
+    res, cap = run(ip, "%%th_chat -m gpt --temperature 0.2 --max-tokens 50 --system 'be brief'\nhello")
+    elapsed = time.monotonic() - t0
+    assert res.error_in_exec is None
+    updates = [o for o in cap.outputs if o.update]
+    firsts = [o for o in cap.outputs if not o.update]
+    assert len(firsts) == 1  # one display, updated in place
+    assert len(updates) <= 25 * elapsed + 2
+    assert len(updates) < 2000 / 10
+    final = updates[-1]
+    assert "text/markdown" in final.data and "w1999" in final.data["text/markdown"]
+    assert "▌" not in final.data["text/markdown"]
+    assert final.metadata["tokenhot"]["status"] == "done"
+    kw = fake.calls[-1][2]
+    assert kw["model"] == "gpt" and kw["temperature"] == 0.2 and kw["max_tokens"] == 50
+    assert kw["system"] == "be brief" and kw["stream"] is True
+    assert ip.user_ns["_"].kind == "chat"
+
+
+def test_stream_view_reasoning_collapsed() -> None:
+    clock = iter(range(1, 100))
+    view = StreamView(model="m", clock=lambda: float(next(clock)), interval=0.5)
+    view._handle = SimpleNamespace(update=lambda *a, **k: None)
+    view.on_delta(SimpleNamespace(text="", reasoning="thinking"), "")
+    view.on_delta(SimpleNamespace(text="Hi", reasoning=""), "Hi")
+    md = view.bundle(streaming=False)["text/markdown"]
+    assert md.startswith("<details><summary>Reasoning") and md.rstrip().endswith("Hi")
+    assert view.updates == 2
+
+
+def test_chat_thread_new_image_no_stream(ip: Any, fake: FakeSession) -> None:
+    ip.user_ns["chart"] = chart = object()
+    run(ip, "%%th_chat --thread study --new --no-stream --image chart --image c.png -o ans\nexplain")
+    kw = fake.calls[-1][2]
+    assert kw["thread"] == "study" and kw["new_thread"] is True and kw["stream"] is False
+    assert kw["images"] == [chart, "c.png"]
+    assert ip.user_ns["ans"].text == "answer"
+
+
+def test_format_code_sets_next_input(ip: Any, fake: FakeSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    got: list[str] = []
+    monkeypatch.setattr(ip, "set_next_input", lambda s, replace=False: got.append(s))
+    fake.chunks = 0
+    _, cap = run(ip, "%%th_chat --format code\nwrite code")
+    assert got == ["print(1)\n"]
+    assert "new cell below" in cap.stdout
+
+
+def test_extract_code() -> None:
+    assert extract_code("x\n```python\na = 1\n```\n```bash\nls\n```\n") == ("a = 1\n", True)
+    assert extract_code("```sql\nselect 1\n```") == ("select 1\n", True)
+    assert extract_code("no code") == ("no code\n", False)
+
+
+def test_format_text(ip: Any, fake: FakeSession) -> None:
+    _, cap = run(ip, "%%th_chat --format text\nhi")
+    assert all("text/markdown" not in o.data for o in cap.outputs)
+
+
+# -- errors --------------------------------------------------------------------------------------------
+def test_unknown_model_is_a_short_message(ip: Any, fake: FakeSession) -> None:
+    from tokenhot_nb.errors import UnknownModelError
+
+    fake.raise_on["image"] = UnknownModelError("seedrem", ["doubao-seedream-4-5-251128"], "image")
+    res, cap = run(ip, "%%th_image -m seedrem\na cat")
+    assert res.error_in_exec is None
+    assert "Traceback" not in cap.stdout + cap.stderr
+    shown = [o.data for o in cap.outputs]
+    html = shown[-1]["text/html"]
+    assert "Unknown model" in html and "doubao-seedream-4-5-251128" in html and "Fix:" in html
+    assert isinstance(magics_pkg.last_error, UnknownModelError)
+    res, cap = run(ip, "%th_config --last-error")
+    assert "UnknownModelError" in cap.stdout and "Traceback" in cap.stdout
+
+
+@pytest.mark.parametrize("err_name,words", [
+    ("AuthenticationError", "key was refused"), ("QuotaExhaustedError", "Quota"),
+    ("APIConnectionError", "Network"), ("APITimeoutError", "Timed out"),
+])
+def test_error_titles(ip: Any, fake: FakeSession, err_name: str, words: str) -> None:
+    from tokenhot_nb import errors
+
+    cls = getattr(errors, err_name)
+    err = cls("boom", status=401) if issubclass(cls, errors.APIError) else cls("boom")
+    fake.raise_on["speak"] = err
+    _, cap = run(ip, "%%th_audio --voice alloy\nhello")
+    assert words in cap.outputs[-1].data["text/plain"]
+    assert "Fix:" in cap.outputs[-1].data["text/plain"]
+
+
+def test_raise_errors_switch(ip: Any, fake: FakeSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenhot_nb.errors import RateLimitError
+
+    monkeypatch.setattr(magics_pkg, "raise_errors", True)
+    fake.raise_on["image"] = RateLimitError("slow down", status=429)
+    res, cap = run(ip, "%%th_image\nx")
+    assert res.error_in_exec is not None and "Traceback" not in cap.stderr
+
+
+def test_stream_error_keeps_partial(ip: Any, fake: FakeSession) -> None:
+    from tokenhot_nb.errors import StreamError
+
+    fake.raise_on["chat"] = StreamError("stalled", partial_text="half an answ")
+    _, cap = run(ip, "%%th_chat\nhi")
+    texts = [o.data.get("text/markdown", "") for o in cap.outputs]
+    assert any("half an answ" in t and "broke off" in t for t in texts)
+    assert "stream broke off" in cap.outputs[-1].data["text/plain"].lower()
+
+
+# -- audio, transcripts -------------------------------------------------------------------------------
+def test_audio_and_transcripts(ip: Any, fake: FakeSession) -> None:
+    run(ip, "%%th_audio -m tts-1 --voice nova -o hello\nHi {name}")
+    assert fake.calls[-1][:2] == ("speak", ("Hi Ann",)) or fake.calls[-1][0] == "speak"
+    assert fake.calls[-1][2] == {"model": "tts-1", "voice": "nova"}
+    ip.user_ns["clip"] = clip = object()
+    run(ip, "%th_transcribe clip --language en --format srt -o subs")
+    assert fake.calls[-1] == ("transcribe", (clip,), {"language": "en", "format": "srt"})
+    run(ip, "%th_translate 'talk.mp3'")
+    assert fake.calls[-1] == ("translate", ("talk.mp3",), {"format": "json"})
+    assert ip.user_ns["subs"].kind == "transcript"

@@ -1,0 +1,252 @@
+"""Option grammar for the magics: argparse over ``shlex.split`` so quoting works.
+
+Parsing never exits the kernel and never shows a traceback: bad options raise
+:class:`MagicUsageError` (an IPython ``UsageError``, printed as one short message),
+``--help`` raises :class:`HelpRequested` carrying the full help text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+from collections.abc import Callable
+from functools import cache
+from typing import Any, NoReturn
+
+from IPython.core.error import UsageError
+
+MORE_HELP = "Run {prog} --help for every option."
+UNCLOSED_QUOTE = "{prog}: {problem} in the options; close the quote or escape it with a backslash."
+BAD_NAME = "-o needs a Python variable name, got {name!r}."
+BAD_EXTRA = "--extra needs KEY=VALUE (VALUE is JSON or text), got {item!r}."
+CHAT_FORMATS = ("markdown", "text", "code")
+TRANSCRIPT_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat")
+MODES = ("live", "offline", "replay")
+
+
+#: Bad options. IPython prints exactly ``UsageError`` (not subclasses) as one line without a traceback.
+MagicUsageError = UsageError
+
+
+class HelpRequested(Exception):
+    """``--help`` was given; ``text`` is the help to show."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+
+class _HelpAction(argparse.Action):
+    def __init__(self, option_strings: list[str], dest: str = "help", **kw: Any) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, nargs=0, help="show this help")
+
+    def __call__(self, parser: argparse.ArgumentParser, *a: Any, **kw: Any) -> NoReturn:
+        raise HelpRequested(parser.format_help())
+
+
+class MagicParser(argparse.ArgumentParser):
+    """An ArgumentParser that raises instead of printing and exiting."""
+
+    def __init__(self, prog: str, description: str, epilog: str = "") -> None:
+        super().__init__(
+            prog=prog,
+            description=description,
+            epilog=epilog,
+            add_help=False,
+            allow_abbrev=False,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        self.add_argument("-h", "--help", action=_HelpAction)
+
+    def error(self, message: str) -> NoReturn:
+        from .._config import redact  # a key typed on the line must never come back in the message
+
+        usage = self.format_usage().strip()
+        raise MagicUsageError(redact(f"{message}\n{usage}\n{MORE_HELP.format(prog=self.prog)}"))
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        self.error(message or "invalid options")
+
+    def parse_line(self, line: str) -> argparse.Namespace:
+        """Split ``line`` like a shell and parse it."""
+        try:
+            argv = shlex.split(line, posix=True)
+        except ValueError as exc:  # "No closing quotation"
+            raise MagicUsageError(UNCLOSED_QUOTE.format(prog=self.prog, problem=str(exc).lower())) from None
+        ns = self.parse_args(argv)
+        out = getattr(ns, "output", None)
+        if out is not None and not out.isidentifier():
+            self.error(BAD_NAME.format(name=out))
+        if getattr(ns, "extra", None) is not None:
+            ns.extra = parse_extra(ns.extra, self)
+        return ns
+
+
+def parse_extra(items: list[str], parser: MagicParser) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (VALUE decoded as JSON when it parses) → extra body fields."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            parser.error(BAD_EXTRA.format(item=item))
+        try:
+            out[key.strip()] = json.loads(raw)
+        except ValueError:
+            out[key.strip()] = raw
+    return out
+
+
+def number(text: str) -> int | float:
+    """An int when the value is whole (``5``), else a float (``5.5``)."""
+    try:
+        return int(text)
+    except ValueError:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _common(p: MagicParser, *, extra: bool = True) -> None:
+    p.add_argument("-m", "--model", help="model id, display name or alias (see %%th_models)")
+    p.add_argument("-o", "--output", metavar="NAME", help="also store the result in variable NAME")
+    if extra:
+        p.add_argument(
+            "-x", "--extra", action="append", metavar="KEY=VALUE",
+            help="extra request body field, repeatable (VALUE is JSON or text)",
+        )
+
+
+def _image() -> MagicParser:
+    p = MagicParser("%%th_image", "Generate or edit images. The cell is the prompt; {name} interpolates.",
+                    "examples:\n  %%th_image -m seedream-4 --size 1024x1024 -n 2\n"
+                    "  %%th_image --edit photo.png --edit logo -o edited")
+    _common(p)
+    p.add_argument("-n", type=int, metavar="N", help="how many images")
+    p.add_argument("--size", help="e.g. 1024x1024, 1536x1024, 2K")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quality", help="e.g. low, medium, high, hd")
+    p.add_argument("--negative", metavar="TEXT", help="negative prompt (what to avoid)")
+    p.add_argument("--edit", action="append", metavar="SOURCE",
+                   help="image to edit: path, URL, variable or earlier result; repeatable")
+    p.add_argument("--mask", metavar="SOURCE", help="mask for --edit (transparent = repaint)")
+    return p
+
+
+def _chat() -> MagicParser:
+    p = MagicParser("%%th_chat", "Chat with a model, streamed. The cell is the message; {name} interpolates.",
+                    "examples:\n  %%th_chat -m gpt-4o --system 'Be terse' --thread study\n"
+                    "  %%th_chat --format code --image chart.png")
+    _common(p)
+    p.add_argument("--system", metavar="TEXT", help="system prompt")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--max-tokens", type=int, metavar="N")
+    p.add_argument("--thread", metavar="NAME", help="continue (or start) the named conversation")
+    p.add_argument("--new", action="store_true", help="start the thread afresh")
+    p.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
+    p.add_argument("--format", choices=CHAT_FORMATS, default="markdown",
+                   help="markdown (default), text, or code (offers the answer's code as a new cell)")
+    p.add_argument("--image", action="append", metavar="SOURCE", help="attach an image; repeatable")
+    return p
+
+
+def _video() -> MagicParser:
+    p = MagicParser("%%th_video", "Generate a video with live progress. The cell is the prompt.",
+                    "examples:\n  %%th_video -m veo-3 --duration 8 --ratio 16:9\n"
+                    "  %%th_video --image first_frame.png --no-wait -o clip\n"
+                    "  %th_video --resume TASK_ID")
+    _common(p)
+    p.add_argument("--image", metavar="SOURCE", help="first frame")
+    p.add_argument("--ref", action="append", metavar="SOURCE", help="reference image; repeatable")
+    p.add_argument("--duration", type=number, metavar="SECONDS")
+    p.add_argument("--resolution", help="e.g. 720p, 1080p")
+    p.add_argument("--ratio", help="aspect ratio, e.g. 16:9")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--no-wait", action="store_true", help="return at once; the panel fills in when done")
+    p.add_argument("--resume", metavar="TASK_ID", help="pick up a task started earlier (no prompt needed)")
+    return p
+
+
+def _audio() -> MagicParser:
+    p = MagicParser("%%th_audio", "Speak the cell's text (text to speech).",
+                    "example:\n  %%th_audio --voice alloy -o hello")
+    _common(p)
+    p.add_argument("--voice")
+    return p
+
+
+def _transcript(name: str, what: str) -> MagicParser:
+    p = MagicParser(f"%{name}", f"{what} SOURCE: a file, URL, variable or earlier audio result.",
+                    f"example:\n  %{name} meeting.mp3 --format srt -o subs")
+    p.add_argument("source", nargs="?", metavar="SOURCE")
+    _common(p)
+    p.add_argument("--language", help="ISO-639-1 code of the speech, e.g. en, zh")
+    p.add_argument("--format", choices=TRANSCRIPT_FORMATS, default="json")
+    return p
+
+
+def _models() -> MagicParser:
+    p = MagicParser("%th_models", "The model catalogue: kinds, families and capabilities.",
+                    "example:\n  %th_models seedream\n  %th_models --kind video")
+    p.add_argument("filter", nargs="?", metavar="FILTER", help="text to match in id, name, family or vendor")
+    p.add_argument("--kind", choices=("image", "video", "audio", "chat"))
+    return p
+
+
+def _history() -> MagicParser:
+    p = MagicParser("%th_history", "The session history (every call, with its outputs).",
+                    "example:\n  %th_history 5 --kind image\n  %th_history --export history.json")
+    p.add_argument("n", nargs="?", type=int, metavar="N", help="only the last N entries")
+    p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--export", metavar="PATH", help="write the (filtered) history to PATH")
+    return p
+
+
+def _config() -> MagicParser:
+    p = MagicParser("%th_config", "Show or change the settings (the key is never shown).",
+                    "examples:\n  %th_config --mode live --key\n  %th_config --default-image seedream-4\n"
+                    "  %th_config --last-error")
+    p.add_argument("--base-url", metavar="URL")
+    p.add_argument("--mode", choices=MODES)
+    p.add_argument("--store", metavar="DIR", help="history and artifact folder")
+    p.add_argument("--key", action="store_true", help="ask for the API key (hidden prompt)")
+    p.add_argument("--key-from-env", nargs="?", const="TOKENHOT_API_KEY", metavar="VAR",
+                   help="read the API key from environment variable VAR (default TOKENHOT_API_KEY)")
+    for kind in ("image", "video", "audio", "chat"):
+        p.add_argument(f"--default-{kind}", metavar="MODEL", help=f"default {kind} model")
+    p.add_argument("--reset", action="store_true", help="rebuild the default session from the environment")
+    p.add_argument("--last-error", action="store_true", help="show the last error in full (with traceback)")
+    return p
+
+
+def _panel() -> MagicParser:
+    p = MagicParser("%th_panel", "Show a widget panel (image, chat, video, audio, history…).",
+                    "example:\n  %th_panel image")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    return p
+
+
+_BUILDERS: dict[str, Callable[[], MagicParser]] = {
+    "th_image": _image,
+    "th_chat": _chat,
+    "th_video": _video,
+    "th_audio": _audio,
+    "th_transcribe": lambda: _transcript("th_transcribe", "Transcribe speech in"),
+    "th_translate": lambda: _transcript("th_translate", "Translate to English the speech in"),
+    "th_models": _models,
+    "th_history": _history,
+    "th_config": _config,
+    "th_panel": _panel,
+}
+
+
+@cache
+def parser(magic: str) -> MagicParser:
+    """The (cached) parser of one magic, built on first use."""
+    return _BUILDERS[magic]()
+
+
+def parse(magic: str, line: str) -> argparse.Namespace:
+    return parser(magic).parse_line(line)

@@ -1,0 +1,82 @@
+"""``%th_config``: show the settings (never the key) and change them by rebuilding the default session.
+
+The key is only ever read from a hidden ``getpass`` prompt or an environment variable, so it never
+appears in a cell's source or output.
+"""
+
+from __future__ import annotations
+
+import getpass
+import importlib
+import os
+from typing import Any
+
+from ._tables import Table, settings_table
+
+KEY_PROMPT = "Tokenhot API key (hidden; it is not saved in the notebook): "
+KEY_NOT_IN_ENV = "Environment variable {var} is not set."
+KEY_NOT_IN_ENV_FIX = "Set it where Jupyter starts (or with os.environ), or use %th_config --key for a hidden prompt."
+KEY_EMPTY = "No key entered; the settings were not changed."
+KEY_SET = "API key set for this session (hidden)."
+MODEL_KINDS = ("image", "video", "audio", "chat")
+
+
+def _session() -> Any:
+    from . import _magics
+
+    return _magics._session()
+
+
+def read_key(prompt: bool, env_var: str | None) -> str | None:
+    """The key from a hidden prompt or an environment variable; None when nothing was asked."""
+    from ..errors import ConfigError
+
+    if prompt:
+        return getpass.getpass(KEY_PROMPT).strip()
+    if env_var:
+        value = os.environ.get(env_var, "").strip()
+        if not value:
+            raise ConfigError(KEY_NOT_IN_ENV.format(var=env_var), hint=KEY_NOT_IN_ENV_FIX)
+        return value
+    return None
+
+
+def rebuild(old: Any, changes: dict[str, Any], *, from_env: bool) -> Any:
+    """A new default session with ``changes`` on top of the old settings (or of the environment)."""
+    mod = importlib.import_module("tokenhot_nb.session")
+    kwargs: dict[str, Any] = {}
+    if not from_env and old is not None:
+        st = old.settings
+        kwargs = {"api_key": st.api_key, "base_url": st.base_url, "mode": st.mode, "store": st.store}
+    kwargs.update(changes)
+    new = mod.session(reset=True, **kwargs)
+    if not from_env and old is not None:  # keep default models chosen earlier
+        new_defaults = getattr(new, "defaults", None)
+        if isinstance(new_defaults, dict):
+            new_defaults.update(getattr(old, "defaults", None) or {})
+    return new
+
+
+def apply_config(a: Any) -> Table | None:
+    from ..catalog import model
+
+    changes: dict[str, Any] = {}
+    for name in ("base_url", "mode", "store"):
+        if getattr(a, name):
+            changes[name] = getattr(a, name)
+    key = read_key(a.key, a.key_from_env)
+    if key is not None:
+        if not key:
+            print(KEY_EMPTY)
+            return None
+        changes["api_key"] = key
+    picked = {kind: model(getattr(a, f"default_{kind}"), kind=kind).id
+              for kind in MODEL_KINDS if getattr(a, f"default_{kind}")}  # validate before rebuilding
+    s = _session()
+    if changes or a.reset:
+        s = rebuild(s, changes, from_env=a.reset)
+    if picked:
+        s.defaults.update(picked)
+    if key:
+        print(KEY_SET)
+    return settings_table(s.settings.public(), getattr(s, "defaults", None))

@@ -1,0 +1,413 @@
+"""The ``th_*`` magics: parse options, call the default session, show the result in place.
+
+Every magic is a thin skin over :func:`tokenhot_nb.session`: no HTTP, no parsing of responses.
+Failures of the service become one short message with the fix (see ``_errors``); bad options
+become an IPython ``UsageError`` (one line, no traceback); ``--help`` prints the help.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from IPython.core.magic import Magics, cell_magic, line_cell_magic, line_magic, magics_class
+
+from . import _args
+from ._args import HelpRequested, MagicUsageError
+from ._display import Placeholder, live_display
+from ._interp import interpolate, resolve_source
+
+EMPTY_CELL = "{prog}: the cell is the {what}; write it on the lines below the magic line."
+NEED_SOURCE = "{prog} needs a SOURCE: a file path, URL, variable or earlier audio result."
+MASK_WITHOUT_EDIT = "--mask needs --edit SOURCE (the image to repaint)."
+NEW_WITHOUT_THREAD = "--new starts a named thread afresh; give it --thread NAME."
+RESUME_WITH_PROMPT = "--resume picks up an existing task; it takes no prompt and no generation options."
+EXPORTED = "Exported {n} history entries to {path}."
+FAILED = "The tokenhot call failed; see the message above."
+CODE_NOTE = "⬇ {note}"
+WORKING_IMAGE = "Generating {n} with {model}"
+WORKING_EDIT = "Editing {count} image(s) with {model}"
+WORKING_AUDIO = "Speaking with {model}"
+WORKING_TRANSCRIBE = "{verb} {source} with {model}"
+DEFAULT_LABEL = "the default model"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _session() -> Any:
+    """The shared default session (tests replace this)."""
+    import tokenhot_nb
+
+    return tokenhot_nb.session()
+
+
+def _opts(**kw: Any) -> dict[str, Any]:
+    """Keyword arguments that were given (None means "let the session decide")."""
+    return {k: v for k, v in kw.items() if v is not None}
+
+
+def _friendly(fn: F) -> F:
+    """Turn ``--help`` into printed help and TokenhotErrors into one short message."""
+
+    @functools.wraps(fn)
+    def wrapper(self: TokenhotMagics, line: str = "", cell: str | None = None) -> Any:
+        from ..errors import TokenhotError
+
+        self._pending = None
+        try:
+            return fn(self, line, cell)
+        except HelpRequested as h:
+            print(h.text)
+            return None
+        except TokenhotError as err:
+            return self._report(err)
+        finally:
+            self._pending = None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@magics_class
+class TokenhotMagics(Magics):
+    """``%%th_image``, ``%%th_chat``, ``%%th_video``, ``%%th_audio``, ``%th_transcribe``, ``%th_translate``,
+    ``%th_models``, ``%th_history``, ``%th_config``, ``%th_panel``. Add ``--help`` to any of them."""
+
+    _pending: Placeholder | None = None
+
+    # -- shared plumbing -------------------------------------------------------------------
+    @property
+    def _ns(self) -> dict[str, Any]:
+        return self.shell.user_ns  # type: ignore[no-any-return,union-attr]
+
+    def _text(self, prog: str, cell: str | None, what: str) -> str:
+        text = interpolate(cell or "", self._ns).strip()
+        if not text:
+            raise MagicUsageError(EMPTY_CELL.format(prog=prog, what=what))
+        return text
+
+    def _start(self, what: str) -> None:
+        if live_display(self.shell):
+            self._pending = Placeholder(what)
+
+    def _done(self, result: Any, output: str | None, *, shown: bool = False) -> Any:
+        """Store under ``-o NAME``; in a notebook the placeholder becomes the result and ``_``/``Out[n]``
+        are set here (so it is not shown twice); in a terminal the result is the cell's value."""
+        if output:
+            self._ns[output] = result
+        if self._pending is not None:
+            self._pending.replace(result)
+            self._pending = None
+            shown = True
+        if shown:
+            self._set_underscore(result)
+            return None
+        return result
+
+    def _set_underscore(self, result: Any) -> None:
+        hook = getattr(self.shell, "displayhook", None)
+        if hook is not None and result is not None:
+            try:
+                hook.update_user_ns(result)
+            except Exception:
+                pass
+
+    def _report(self, err: BaseException) -> None:
+        from IPython.display import display
+
+        from . import _errors
+
+        _set_last_error(err)
+        view = _errors.ErrorView(err)
+        if self._pending is not None:
+            self._pending.replace(view)
+            self._pending = None
+        else:
+            display(view)
+        if _package().raise_errors:
+            raise MagicUsageError(FAILED) from None
+        return None
+
+    def _model_label(self, model: str | None, kind: str, s: Any) -> str:
+        if model:
+            return model
+        defaults = getattr(s, "defaults", None) or {}
+        return str(defaults.get(kind) or DEFAULT_LABEL)
+
+    # -- media -------------------------------------------------------------------------------
+    @cell_magic
+    @_friendly
+    def th_image(self, line: str, cell: str | None = None) -> Any:
+        """Generate (or with --edit, edit) images; the cell is the prompt. See %%th_image --help."""
+        a = _args.parse("th_image", line)
+        prompt = self._text("%%th_image", cell, "prompt")
+        if a.mask and not a.edit:
+            _args.parser("th_image").error(MASK_WITHOUT_EDIT)
+        opts = _opts(model=a.model, n=a.n, size=a.size, seed=a.seed, quality=a.quality, negative=a.negative)
+        opts.update(a.extra or {})
+        s = _session()
+        label = self._model_label(a.model, "image", s)
+        if a.edit:
+            images = [resolve_source(x, self._ns) for x in a.edit]
+            mask = resolve_source(a.mask, self._ns) if a.mask else None
+            self._start(WORKING_EDIT.format(count=len(images), model=label))
+            result = s.edit(images, prompt, **_opts(mask=mask), **opts)
+        else:
+            n = f"{a.n} images" if a.n and a.n > 1 else "an image"
+            self._start(WORKING_IMAGE.format(n=n, model=label))
+            result = s.image(prompt, **opts)
+        return self._done(result, a.output)
+
+    @cell_magic
+    @_friendly
+    def th_audio(self, line: str, cell: str | None = None) -> Any:
+        """Speak the cell's text. See %%th_audio --help."""
+        a = _args.parse("th_audio", line)
+        text = self._text("%%th_audio", cell, "text to speak")
+        s = _session()
+        self._start(WORKING_AUDIO.format(model=self._model_label(a.model, "audio", s)))
+        result = s.speak(text, **_opts(model=a.model, voice=a.voice), **(a.extra or {}))
+        return self._done(result, a.output)
+
+    @line_magic
+    @_friendly
+    def th_transcribe(self, line: str, cell: str | None = None) -> Any:
+        """Transcribe speech: %th_transcribe SOURCE [--language xx] [--format srt]."""
+        return self._transcript("th_transcribe", line)
+
+    @line_magic
+    @_friendly
+    def th_translate(self, line: str, cell: str | None = None) -> Any:
+        """Translate speech to English text: %th_translate SOURCE [--format text]."""
+        return self._transcript("th_translate", line)
+
+    def _transcript(self, magic: str, line: str) -> Any:
+        a = _args.parse(magic, line)
+        if not a.source:
+            _args.parser(magic).error(NEED_SOURCE.format(prog="%" + magic))
+        source = resolve_source(a.source, self._ns)
+        s = _session()
+        opts = _opts(model=a.model, language=a.language, format=a.format)
+        opts.update(a.extra or {})
+        verb = "Transcribing" if magic == "th_transcribe" else "Translating"
+        label = a.source if isinstance(source, str) else f"{a.source} ({type(source).__name__})"
+        self._start(WORKING_TRANSCRIBE.format(verb=verb, source=label, model=a.model or "whisper-1"))
+        fn = s.transcribe if magic == "th_transcribe" else s.translate
+        return self._done(fn(source, **opts), a.output)
+
+    # -- chat ----------------------------------------------------------------------------------
+    @cell_magic
+    @_friendly
+    def th_chat(self, line: str, cell: str | None = None) -> Any:
+        """Chat, streamed into one output that ends as Markdown. See %%th_chat --help."""
+        from ..errors import StreamError
+        from ._stream import StreamView
+
+        a = _args.parse("th_chat", line)
+        message = self._text("%%th_chat", cell, "message")
+        if a.new and not a.thread:
+            _args.parser("th_chat").error(NEW_WITHOUT_THREAD)
+        kwargs = _opts(model=a.model, system=a.system, temperature=a.temperature, max_tokens=a.max_tokens,
+                       thread=a.thread)
+        if a.new:
+            kwargs["new_thread"] = True
+        if a.image:
+            kwargs["images"] = [resolve_source(x, self._ns) for x in a.image]
+        kwargs.update(a.extra or {})
+        s = _session()
+        live = live_display(self.shell)
+        view = StreamView(model=self._model_label(a.model, "chat", s),
+                          fmt="text" if a.format == "text" else "markdown", live=live)
+        view.start()
+        try:
+            if a.no_stream:
+                result = s.chat(message, stream=False, **kwargs)
+            else:
+                result = s.chat(message, stream=True, on_delta=view.on_delta, **kwargs)
+        except StreamError as err:
+            view.fail(err.partial_text)
+            raise
+        except BaseException:  # errors and interrupts: keep what arrived, marked as cut off
+            view.fail()
+            raise
+        view.finish(result)
+        if a.format == "code":
+            self._offer_code(getattr(result, "text", "") or view.text)
+        if a.output:
+            self._ns[a.output] = result
+        self._set_underscore(result)
+        return None
+
+    def _offer_code(self, answer: str) -> None:
+        from ._stream import CODE_INSERTED, NO_CODE, extract_code
+
+        code, found = extract_code(answer)
+        self.shell.set_next_input(code, replace=False)  # type: ignore[union-attr]
+        print(CODE_NOTE.format(note=CODE_INSERTED if found else NO_CODE))
+
+    # -- video -----------------------------------------------------------------------------------
+    @line_cell_magic
+    @_friendly
+    def th_video(self, line: str, cell: str | None = None) -> Any:
+        """Generate a video with live progress; %th_video --resume TASK_ID picks one up. See --help."""
+        from ._video import VideoView
+
+        a = _args.parse("th_video", line)
+        s = _session()
+        if a.resume:
+            if (cell or "").strip() or a.image or a.ref or a.duration or a.resolution or a.ratio or a.seed:
+                _args.parser("th_video").error(RESUME_WITH_PROMPT)
+            view = VideoView(model=a.model, live=live_display(self.shell)).start()
+            view.task_id = a.resume
+            task = s.resume(a.resume)
+            return self._wait_video(task, view, a, background=a.no_wait)
+        prompt = self._text("%%th_video", cell, "prompt")
+        kwargs = _opts(model=a.model, duration=a.duration, resolution=a.resolution, ratio=a.ratio, seed=a.seed)
+        if a.image:
+            kwargs["image"] = resolve_source(a.image, self._ns)
+        if a.ref:
+            kwargs["images"] = [resolve_source(x, self._ns) for x in a.ref]
+        kwargs.update(a.extra or {})
+        view = VideoView(model=self._model_label(a.model, "video", s), live=live_display(self.shell)).start()
+        if a.no_wait:
+            task = self._video_call(view, lambda: s.video(prompt, wait=False, **kwargs))
+            return self._wait_video(task, view, a, background=True)
+        result = self._video_call(
+            view, lambda: s.video(prompt, wait=True, progress=False, on_progress=view.on_status, **kwargs)
+        )
+        return self._video_done(result, view, a.output)
+
+    def _video_call(self, view: Any, call: Callable[[], Any]) -> Any:
+        """Run ``call`` with the interrupt and failure paths shown in the progress panel."""
+        from ..errors import TaskFailedError, TokenhotError
+
+        try:
+            return call()
+        except KeyboardInterrupt as exc:
+            view.task_id = view.task_id or _task_id_of(exc)
+            view.interrupted()
+            from ._video import resume_message
+
+            raise MagicUsageError(resume_message(view.task_id)) from None
+        except TaskFailedError as err:
+            view.task_id = view.task_id or err.task_id
+            view.failed(err.reason or str(err))
+            raise
+        except TokenhotError:
+            view.failed("")
+            raise
+
+    def _video_done(self, result: Any, view: Any, output: str | None) -> Any:
+        if output:
+            self._ns[output] = result
+        if view.live:
+            view.show_result(result)
+            self._set_underscore(result)
+            return None
+        return result
+
+    def _wait_video(self, task: Any, view: Any, a: Any, *, background: bool) -> Any:
+        """Wait for ``task`` here, or (``background``) on a thread that fills the panel in when done."""
+        from ._video import in_background
+
+        view.task_id = getattr(task, "task_id", None) or getattr(task, "id", None) or view.task_id
+        if not background:
+            result = self._video_call(view, lambda: _task_wait(task, view.on_status))
+            return self._video_done(result, view, a.output)
+        view.state = "background"
+        view.redraw()
+
+        def poll() -> None:
+            from ..errors import TaskFailedError, TokenhotError
+
+            try:
+                view.show_result(_task_wait(task, view.on_status))
+            except TaskFailedError as err:
+                _set_last_error(err)
+                view.failed(err.reason or str(err))
+            except TokenhotError as err:
+                _set_last_error(err)
+                from ._errors import ErrorView
+
+                view.failed(ErrorView(err).text())
+            except Exception as err:  # a thread has no cell to raise into
+                _set_last_error(err)
+                view.failed(f"{type(err).__name__}: {err}")
+
+        view.thread = in_background(poll)
+        if a.output:
+            self._ns[a.output] = task
+        self._set_underscore(task)
+        return None
+
+    # -- catalogue, history, config, panels -----------------------------------------------------------
+    @line_magic
+    @_friendly
+    def th_models(self, line: str, cell: str | None = None) -> Any:
+        """The model catalogue as a table: %th_models [FILTER] [--kind image|video|audio|chat]."""
+        from ._tables import models_table
+
+        a = _args.parse("th_models", line)
+        return models_table(a.filter, a.kind)
+
+    @line_magic
+    @_friendly
+    def th_history(self, line: str, cell: str | None = None) -> Any:
+        """The session history: %th_history [N] [--kind KIND] [--export PATH]."""
+        a = _args.parse("th_history", line)
+        h = _session().history
+        if a.kind:
+            h = h.filter(kind=a.kind)
+        if a.n:
+            h = h.tail(a.n)
+        if a.export:
+            h.export(a.export)
+            print(EXPORTED.format(n=len(h), path=a.export))
+        return h
+
+    @line_magic
+    @_friendly
+    def th_config(self, line: str, cell: str | None = None) -> Any:
+        """Show or change settings; the key only ever through a hidden prompt or the environment."""
+        from ._config_magic import apply_config
+
+        a = _args.parse("th_config", line)
+        if a.last_error:
+            from ._errors import full_report
+
+            print(full_report(_package().last_error))
+            return None
+        return apply_config(a)
+
+    @line_magic
+    @_friendly
+    def th_panel(self, line: str, cell: str | None = None) -> Any:
+        """Show a widget panel: %th_panel image|chat|video|audio|… ."""
+        a = _args.parse("th_panel", line)
+        import importlib
+
+        panel = importlib.import_module("tokenhot_nb.widgets").panel  # lazy: ipywidgets only now
+        return panel(a.name) if a.name else panel()
+
+
+def _task_wait(task: Any, on_status: Callable[[Any], None]) -> Any:
+    """``VideoTask.wait`` with our progress callback (and the session's own bar off)."""
+    return task.wait(progress=False, on_progress=on_status)
+
+
+def _task_id_of(exc: BaseException) -> str | None:
+    for name in ("task_id", "id"):
+        value = getattr(exc, name, None)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _package() -> Any:
+    import tokenhot_nb.magics as pkg
+
+    return pkg
+
+
+def _set_last_error(err: BaseException) -> None:
+    _package().last_error = err

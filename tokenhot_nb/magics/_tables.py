@@ -1,0 +1,93 @@
+"""Small self-rendering tables for ``%th_models`` and ``%th_config`` (HTML + plain text)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import Any
+
+NO_MODELS = "No model matches {filter!r}. Try a shorter filter, or %th_models with none."
+_LIST_SHOWN = 4
+_TABLE_STYLE = "border-collapse:collapse;font-size:12px"
+_CELL = "border-bottom:1px solid #ddd;padding:2px 8px;text-align:left;vertical-align:top"
+
+
+def capability_summary(caps: dict[str, Any]) -> str:
+    """``edit, seed, max_n=15, sizes: 1K 2K 4K …`` — flags first, then limits, then choices."""
+    flags = [k for k, v in caps.items() if v is True]
+    limits = [f"{k}={v}" for k, v in caps.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    lists = []
+    for k, v in caps.items():
+        if isinstance(v, (list, tuple)) and v:
+            shown = " ".join(str(x) for x in v[:_LIST_SHOWN]) + (" …" if len(v) > _LIST_SHOWN else "")
+            lists.append(f"{k}: {shown}")
+    return ", ".join(flags + limits + lists)
+
+
+class Table:
+    """Rows of strings with a header; ``_repr_mimebundle_`` gives HTML and aligned text."""
+
+    def __init__(self, header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str = "",
+                 empty: str = "(nothing to show)") -> None:
+        self.header = list(header)
+        self.rows = [[("" if c is None else str(c)) for c in r] for r in rows]
+        self.title = title
+        self.empty = empty
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def text(self) -> str:
+        if not self.rows:
+            return self.empty
+        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.header)]
+        widths = [min(w, 60) for w in widths]
+
+        def line(cells: Sequence[str]) -> str:
+            return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
+
+        out = [self.title] if self.title else []
+        out += [line(self.header), line(["-" * w for w in widths])] + [line(r) for r in self.rows]
+        return "\n".join(out)
+
+    def html(self) -> str:
+        if not self.rows:
+            return f"<p>{escape(self.empty)}</p>"
+        head = "".join(f'<th style="{_CELL}">{escape(h)}</th>' for h in self.header)
+        body = "".join(
+            "<tr>" + "".join(f'<td style="{_CELL}">{escape(c)}</td>' for c in r) + "</tr>" for r in self.rows
+        )
+        caption = f"<caption style='text-align:left'><b>{escape(self.title)}</b></caption>" if self.title else ""
+        return f'<table style="{_TABLE_STYLE}">{caption}<tr>{head}</tr>{body}</table>'
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": self.text(), "text/html": self.html()}
+
+    def __repr__(self) -> str:
+        return self.text()
+
+
+def models_table(filter_text: str | None, kind: str | None) -> Table:
+    """The catalogue, optionally filtered by substring (id, names, family, vendor) and kind."""
+    from ..catalog import models
+
+    needle = (filter_text or "").strip().lower()
+    rows = []
+    for m in models(kind):
+        d = m.as_dict()
+        hay = " ".join([m.id, m.family, m.vendor, m.kind, *d["aliases"]]).lower()
+        if needle and needle not in hay:
+            continue
+        aliases = [a for a in d["aliases"] if a != m.id][:3]
+        rows.append([m.id, m.kind, m.family, m.vendor, ", ".join(aliases), capability_summary(m.capabilities)])
+    title = f"{len(rows)} model(s)" + (f" matching {filter_text!r}" if needle else "")
+    return Table(["id", "kind", "family", "vendor", "also known as", "capabilities"], rows, title=title,
+                 empty=NO_MODELS.format(filter=filter_text))
+
+
+def settings_table(public: dict[str, Any], defaults: dict[str, Any] | None) -> Table:
+    """Settings safe to show (``Settings.public()``: the key only as set / not set) and default models."""
+    rows: list[list[Any]] = [[k, v] for k, v in public.items()]
+    for kind, model_id in (defaults or {}).items():
+        rows.append([f"default {kind} model", model_id])
+    return Table(["setting", "value"], rows, title="tokenhot_nb settings")

@@ -1,0 +1,149 @@
+"""Live video-task display: status, percent and elapsed time, updated in place while polling.
+
+An interrupted wait leaves the task running on the server; the panel says how to pick it up.
+With ``--no-wait`` a background thread polls and fills the same panel in when the task ends;
+the thread runs in a copy of the cell's context so its output lands in the cell that started it.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+from collections.abc import Callable
+from html import escape
+from typing import Any
+
+RESUME_HINT = "The task keeps running on the server. Resume with: %th_video --resume {task_id}"
+RESUME_HINT_PY = "or tokenhot_nb.session().resume({task_id!r}).wait()"
+NO_TASK_YET = "Interrupted before the task was created; nothing is running or billed."
+STATE_LABELS = {
+    "pending": "queued",
+    "running": "generating",
+    "succeeded": "done",
+    "failed": "failed",
+    "unknown": "waiting",
+    "interrupted": "interrupted",
+    "submitting": "submitting",
+    "background": "generating (no-wait: this panel fills in when done)",
+}
+_BAR = (
+    '<div style="background:#e6e6e6;border-radius:3px;height:8px;overflow:hidden;max-width:480px">'
+    '<div style="width:{pct}%;height:8px;background:{colour}"></div></div>'
+)
+
+
+class VideoView:
+    """One display handle showing a task's progress, then its result (or why it stopped)."""
+
+    def __init__(self, *, model: str | None = None, clock: Callable[[], float] = time.monotonic,
+                 live: bool = True) -> None:
+        self.model = model
+        self.live = live  # False: a terminal; each new state is printed as one line
+        self.thread: threading.Thread | None = None
+        self._last_line = ""
+        self.clock = clock
+        self.started = clock()
+        self.state = "submitting"
+        self.percent = 0
+        self.task_id: str | None = None
+        self.note = ""
+        self.updates = 0
+        self._handle: Any = None
+        self._lock = threading.Lock()
+
+    def elapsed(self) -> float:
+        return self.clock() - self.started
+
+    def text(self) -> str:
+        label = STATE_LABELS.get(self.state, self.state)
+        bits = [f"🎬 {label}", f"{self.percent}%", f"{self.elapsed():.0f}s"]
+        if self.task_id:
+            bits.append(f"task {self.task_id}")
+        if self.model:
+            bits.append(self.model)
+        line = " · ".join(bits)
+        return f"{line}\n{self.note}" if self.note else line
+
+    def html(self) -> str:
+        colour = {"failed": "#d9534f", "interrupted": "#f0ad4e"}.get(self.state, "#4a90d9")
+        head, _, note = self.text().partition("\n")
+        note_html = f"<div>{escape(note)}</div>" if note else ""
+        return (
+            '<div class="tokenhot-video-progress" style="font:12px sans-serif">'
+            + _BAR.format(pct=self.percent, colour=colour)
+            + f"<div>{escape(head)}</div>{note_html}</div>"
+        )
+
+    def _bundle(self) -> tuple[dict[str, str], dict[str, Any]]:
+        meta = {"tokenhot": {"model": self.model, "task_id": self.task_id, "status": self.state}}
+        return {"text/plain": self.text(), "text/html": self.html()}, meta
+
+    def start(self) -> VideoView:
+        if not self.live:
+            return self
+        from IPython.display import display
+
+        data, meta = self._bundle()
+        self._handle = display(data, raw=True, display_id=True, metadata=meta)
+        return self
+
+    def redraw(self) -> None:
+        if not self.live:
+            line = f"🎬 {STATE_LABELS.get(self.state, self.state)} {self.percent}%"
+            if line != self._last_line or self.note:
+                self._last_line = line
+                print(self.text())
+        elif self._handle is not None:
+            data, meta = self._bundle()
+            self.updates += 1
+            self._handle.update(data, raw=True, metadata=meta)
+
+    def on_status(self, status: Any) -> None:
+        """Session callback with a ``TaskStatus``: remember and redraw."""
+        with self._lock:
+            self.task_id = getattr(status, "task_id", None) or self.task_id
+            self.state = getattr(status, "state", None) or self.state
+            pct = getattr(status, "progress", None)
+            if isinstance(pct, (int, float)):
+                self.percent = max(0, min(100, int(pct)))
+            self.redraw()
+
+    def show_result(self, result: Any) -> None:
+        """Replace the progress with the video itself (the result's own mimebundle)."""
+        with self._lock:
+            self.state, self.percent = "succeeded", 100
+            if not self.live:
+                print(repr(result))
+                return
+            if self._handle is None:
+                return
+            self.updates += 1
+            self._handle.update(result)
+
+    def interrupted(self) -> None:
+        with self._lock:
+            self.state = "interrupted"
+            self.note = resume_message(self.task_id)
+            self.redraw()
+
+    def failed(self, reason: str) -> None:
+        with self._lock:
+            self.state = "failed"
+            self.note = reason
+            self.redraw()
+
+
+def resume_message(task_id: str | None) -> str:
+    if not task_id:
+        return NO_TASK_YET
+    return f"{RESUME_HINT.format(task_id=task_id)} ({RESUME_HINT_PY.format(task_id=task_id)})"
+
+
+def in_background(target: Callable[[], None], name: str = "tokenhot-video-poll") -> threading.Thread:
+    """Run ``target`` on a daemon thread inside a copy of this cell's context (so ipykernel routes its
+    output to this cell, not to whichever cell runs later)."""
+    ctx = contextvars.copy_context()
+    thread = threading.Thread(target=ctx.run, args=(target,), name=name, daemon=True)
+    thread.start()
+    return thread
