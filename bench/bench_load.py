@@ -1,0 +1,88 @@
+"""How long ``%load_ext tokenhot_nb`` takes in a fresh interpreter, and what it imports.
+
+Each measurement runs in its own subprocess (a cold interpreter, warm disk cache), repeated; the median
+is reported. The baseline is a bare IPython ``InteractiveShell`` start; jupyter_ai_magics' load is
+measured beside it when that package is installed. Budget: load ≤ 0.3 s, and none of httpx, PIL, av,
+ipywidgets, sqlite3 imported by the load.
+
+    python bench/bench_load.py [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import statistics
+import subprocess
+import sys
+
+BUDGET_S = 0.3
+HEAVY = ("httpx", "PIL", "av", "ipywidgets", "sqlite3", "starlette", "uvicorn", "numpy")
+
+_PROBE = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+t1 = time.perf_counter()
+before = set(sys.modules)
+ext = {ext!r}
+if ext:
+    shell.run_line_magic("load_ext", ext)
+t2 = time.perf_counter()
+new = sorted(set(sys.modules) - before)
+heavy = [m for m in {heavy!r} if m in sys.modules and m not in before]
+magics = sorted(k for k in shell.magics_manager.magics["cell"] if k.startswith("th_"))
+print(json.dumps({{"shell": t1 - t0, "load": t2 - t1, "new_modules": len(new), "heavy": heavy,
+                  "cell_magics": magics}}))
+"""
+
+
+def probe(ext: str) -> dict[str, object]:
+    code = _PROBE.format(ext=ext, heavy=HEAVY)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def measure(ext: str, repeat: int) -> dict[str, object]:
+    runs = [probe(ext) for _ in range(repeat)]
+    last = runs[-1]
+    return {
+        "shell": statistics.median(float(r["shell"]) for r in runs),  # type: ignore[arg-type]
+        "load": statistics.median(float(r["load"]) for r in runs),  # type: ignore[arg-type]
+        "new_modules": last["new_modules"],
+        "heavy": last["heavy"],
+        "cell_magics": last["cell_magics"],
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=7)
+    args = ap.parse_args(argv)
+
+    base = measure("", args.repeat)
+    ours = measure("tokenhot_nb", args.repeat)
+    shell_s = float(base["shell"])  # type: ignore[arg-type]
+    load_s = float(ours["load"])  # type: ignore[arg-type]
+    print(f"python {sys.version.split()[0]}, median of {args.repeat} fresh interpreters")
+    print(f"baseline  bare IPython InteractiveShell start : {shell_s * 1000:7.1f} ms")
+    print(f"tokenhot  %load_ext tokenhot_nb               : {load_s * 1000:7.1f} ms  "
+          f"({load_s / shell_s:.3f} x baseline; {ours['new_modules']} new modules; "
+          f"heavy imported: {ours['heavy'] or 'none'})")
+    print(f"          cell magics registered              : {', '.join(ours['cell_magics'])}")  # type: ignore[arg-type]
+    if importlib.util.find_spec("jupyter_ai_magics") is None:
+        print("jupyter_ai_magics                             : not installed")
+    else:
+        ja = measure("jupyter_ai_magics", args.repeat)
+        ja_s = float(ja["load"])  # type: ignore[arg-type]
+        print(f"jupyter-ai %load_ext jupyter_ai_magics       : {ja_s * 1000:7.1f} ms  "
+              f"({ja_s / shell_s:.3f} x baseline; tokenhot is {ja_s / max(load_s, 1e-9):.0f}x faster)")
+    ok = load_s <= BUDGET_S and not ours["heavy"]
+    print(f"budget ≤ {BUDGET_S * 1000:.0f} ms and no heavy imports: {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
