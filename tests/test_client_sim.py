@@ -294,3 +294,28 @@ def test_async_use_from_a_running_loop(sim: Server) -> None:
             await asyncio.to_thread(client.close)
 
     assert asyncio.run(cell()) == 400
+
+
+def test_offline_mode_uses_the_in_process_simulator(tmp_path: Path) -> None:
+    client = Client(Settings(mode="offline", stream_idle_timeout=0.5, max_retries=0))
+    assert "tokenhot.sim" in repr(client)
+    try:
+        url = _image_url(client)
+        assert url.startswith("http://tokenhot.sim") or url.startswith("/")
+        assert client.download_sync(url, tmp_path).content_type == "image/png"
+        events = list(client.stream_sync(STREAMS["claude"]))
+        assert events[-1].type == "message_stop"
+        with pytest.raises(E.StreamError, match="stream stalled"):
+            list(client.stream_sync(with_faults(STREAMS["gemini"], stall_stream_after=2)))
+    finally:
+        client.close()
+
+
+def test_cancelling_a_slow_request_leaves_the_client_usable(sim: Server) -> None:
+    client = make_client(sim)
+    try:
+        with pytest.raises(TimeoutError):
+            client.run(client.send(with_faults(CHAT, latency=3)), timeout=0.3)
+        assert client.send_sync(CHAT).status == 200
+    finally:
+        client.close()
