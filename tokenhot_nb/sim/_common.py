@@ -174,7 +174,8 @@ def excerpt(text: str, limit: int = 120) -> str:
 def compose_reply(model: str, prompt: str, seed: int, max_tokens: int | None) -> tuple[str, bool]:
     """Reply text and whether it was cut by ``max_tokens`` (finish reason ``length``)."""
     rng = random.Random(seed)
-    target = 60 if max_tokens is None else min(max(max_tokens, 1), 400)
+    # Aim below the limit so a generous max_tokens gives a long, complete reply and a tight one cuts it.
+    target = 60 if max_tokens is None else min(200, max(1, int(max_tokens * 0.75)))
     parts = [f'You said: "{excerpt(prompt) or "(empty)"}".', f"This is {model} in the Tokenhot simulator."]
     pool = list(_SENTENCES)
     rng.shuffle(pool)

@@ -1,0 +1,74 @@
+"""Shared fixtures: one loopback simulator server per test session, faults reset before each test."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tokenhot_nb.sim import Faults, Server, serve
+
+TEST_KEY = "sk-test-0123456789"
+AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
+
+
+@pytest.fixture(scope="session")
+def sim_server() -> Iterator[Server]:
+    """A simulator on 127.0.0.1 (free port), shared by the whole session."""
+    server = serve("127.0.0.1", 0)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def sim_url(sim_server: Server) -> str:
+    """Base URL of the session simulator, without ``/v1``."""
+    return sim_server.url
+
+
+@pytest.fixture(autouse=True)
+def _reset_sim_faults(request: pytest.FixtureRequest) -> None:
+    """Every test that uses the shared server starts with no faults (and fresh fail-first counters)."""
+    if "sim_server" in request.fixturenames:
+        request.getfixturevalue("sim_server").set_faults(Faults())
+
+
+def parse_sse(raw: bytes | str) -> list[tuple[str | None, Any]]:
+    """Split an SSE body into (event, data) pairs by hand; data is JSON-decoded when it parses."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    out: list[tuple[str | None, Any]] = []
+    for block in text.replace("\r\n", "\n").split("\n\n"):
+        event: str | None = None
+        data: list[str] = []
+        for line in block.split("\n"):
+            if line.startswith(":") or not line:
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+        if not data:
+            continue
+        joined = "\n".join(data)
+        try:
+            out.append((event, json.loads(joined)))
+        except ValueError:
+            out.append((event, joined))
+    return out
+
+
+@pytest.fixture
+def sse() -> Any:
+    """The hand-written SSE splitter (tests must not depend on the client's parser)."""
+    return parse_sse
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return dict(AUTH)

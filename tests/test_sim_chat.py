@@ -1,0 +1,252 @@
+"""Chat endpoints of the simulator, over real loopback HTTP, parsed by hand."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import httpx
+import pytest
+
+from tokenhot_nb.sim import REQUEST_ID_HEADER
+
+MSG = [{"role": "user", "content": "Write a haiku about the sea"}]
+
+
+def post(url: str, path: str, body: dict[str, Any], headers: dict[str, str], **kw: Any) -> httpx.Response:
+    return httpx.post(url + path, json=body, headers=headers, timeout=30, **kw)
+
+
+def test_chat_completion_shape(sim_url: str, auth: dict[str, str]) -> None:
+    r = post(sim_url, "/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": MSG}, auth)
+    assert r.status_code == 200
+    assert r.headers[REQUEST_ID_HEADER]
+    body = r.json()
+    assert body["object"] == "chat.completion" and body["model"] == "gpt-5.4-mini"
+    choice = body["choices"][0]
+    assert choice["message"]["role"] == "assistant"
+    assert "haiku about the sea" in choice["message"]["content"]
+    assert choice["finish_reason"] == "stop"
+    u = body["usage"]
+    assert u["prompt_tokens"] > 0 and u["completion_tokens"] > 0
+    assert u["total_tokens"] == u["prompt_tokens"] + u["completion_tokens"]
+    assert "reasoning_content" not in choice["message"]
+
+
+def test_chat_is_deterministic_and_prompt_dependent(sim_url: str, auth: dict[str, str]) -> None:
+    body = {"model": "gpt-5", "messages": MSG}
+    a = post(sim_url, "/v1/chat/completions", body, auth).json()
+    b = post(sim_url, "/v1/chat/completions", body, auth).json()
+    c = post(sim_url, "/v1/chat/completions", {**body, "messages": [{"role": "user", "content": "other"}]},
+             auth).json()
+    assert a["choices"][0]["message"]["content"] == b["choices"][0]["message"]["content"]
+    assert a["choices"][0]["message"]["content"] != c["choices"][0]["message"]["content"]
+    assert a["usage"] == b["usage"]
+
+
+def test_chat_max_tokens_and_longer_replies(sim_url: str, auth: dict[str, str]) -> None:
+    short = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": MSG, "max_tokens": 5}, auth).json()
+    long = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": MSG, "max_tokens": 300},
+                auth).json()
+    assert short["choices"][0]["finish_reason"] == "length"
+    assert short["usage"]["completion_tokens"] <= 5
+    assert len(long["choices"][0]["message"]["content"]) > 3 * len(short["choices"][0]["message"]["content"])
+
+
+def test_chat_reasoning_and_n(sim_url: str, auth: dict[str, str]) -> None:
+    body = {"model": "gpt-5.4", "messages": MSG, "reasoning_effort": "high", "n": 2}
+    r = post(sim_url, "/v1/chat/completions", body, auth).json()
+    assert len(r["choices"]) == 2
+    msg = r["choices"][0]["message"]
+    assert msg["reasoning_content"] and msg["reasoning_content"] != msg["content"]
+    assert r["usage"]["completion_tokens_details"]["reasoning_tokens"] > 0
+
+
+def test_chat_image_parts_are_counted(sim_url: str, auth: dict[str, str]) -> None:
+    content = [{"type": "text", "text": "what is this?"},
+               {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]
+    r = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": [{"role": "user", "content": content}]},
+             auth).json()
+    assert "1 image" in r["choices"][0]["message"]["content"]
+    assert r["usage"]["prompt_tokens_details"]["image_tokens"] > 0
+
+
+def test_chat_stream_with_usage(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    body = {"model": "gpt-5.4", "messages": MSG, "stream": True, "stream_options": {"include_usage": True},
+            "reasoning_effort": "low"}
+    r = post(sim_url, "/v1/chat/completions", body, auth)
+    assert r.headers["content-type"].startswith("text/event-stream")
+    frames = sse(r.content)
+    assert frames[-1] == (None, "[DONE]")
+    chunks = [d for _e, d in frames[:-1]]
+    assert all(c["object"] == "chat.completion.chunk" for c in chunks)
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    reasoning = "".join(c["choices"][0]["delta"].get("reasoning_content") or "" for c in chunks if c["choices"])
+    assert reasoning and text.startswith("You said:")
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["total_tokens"] > 0
+    same = post(sim_url, "/v1/chat/completions", {"model": "gpt-5.4", "messages": MSG, "reasoning_effort": "low"},
+                auth).json()
+    assert same["choices"][0]["message"]["content"] == text
+
+
+def test_chat_stream_without_usage_has_no_usage_chunk(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    r = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": MSG, "stream": True}, auth)
+    chunks = [d for _e, d in sse(r.content)[:-1]]
+    assert all(c["choices"] for c in chunks)
+
+
+def test_responses_non_stream(sim_url: str, auth: dict[str, str]) -> None:
+    body = {"model": "gpt-5.4", "input": "Name three colours", "instructions": "be brief",
+            "reasoning": {"effort": "medium", "summary": "auto"}}
+    r = post(sim_url, "/v1/responses", body, auth).json()
+    assert r["object"] == "response" and r["status"] == "completed" and r["id"].startswith("resp_")
+    kinds = [o["type"] for o in r["output"]]
+    assert kinds == ["reasoning", "message"]
+    text = "".join(c["text"] for o in r["output"] if o["type"] == "message" for c in o["content"]
+                   if c["type"] == "output_text")
+    assert "Name three colours" in text
+    assert r["output"][0]["summary"][0]["text"]
+    u = r["usage"]
+    assert u["total_tokens"] == u["input_tokens"] + u["output_tokens"]
+    assert u["output_tokens_details"]["reasoning_tokens"] > 0
+
+
+def test_responses_list_input_and_incomplete(sim_url: str, auth: dict[str, str]) -> None:
+    body = {"model": "gpt-5", "max_output_tokens": 4,
+            "input": [{"role": "user", "content": [{"type": "input_text", "text": "hello list input"}]}]}
+    r = post(sim_url, "/v1/responses", body, auth).json()
+    assert r["status"] == "incomplete" and r["incomplete_details"] == {"reason": "max_output_tokens"}
+
+
+def test_responses_stream_named_events(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    body = {"model": "gpt-5.4", "input": "stream me", "stream": True, "reasoning": {"summary": "auto"}}
+    frames = sse(post(sim_url, "/v1/responses", body, auth).content)
+    types = [d["type"] for _e, d in frames]
+    assert all(e == d["type"] for e, d in frames)
+    assert types[:2] == ["response.created", "response.in_progress"]
+    assert types[-1] == "response.completed"
+    assert "[DONE]" not in types
+    assert [d["sequence_number"] for _e, d in frames] == list(range(len(frames)))
+    for kind in ("response.output_item.added", "response.content_part.added", "response.output_text.done",
+                 "response.content_part.done", "response.output_item.done",
+                 "response.reasoning_summary_text.delta"):
+        assert kind in types
+    deltas = "".join(d["delta"] for _e, d in frames if d["type"] == "response.output_text.delta")
+    done = next(d for _e, d in frames if d["type"] == "response.output_text.done")
+    assert deltas == done["text"] and "stream me" in deltas
+    final = frames[-1][1]["response"]
+    assert final["status"] == "completed" and final["usage"]["output_tokens"] > 0
+
+
+def test_claude_messages(sim_url: str, auth: dict[str, str]) -> None:
+    body = {"model": "claude-opus-4-6", "max_tokens": 200, "system": "be kind", "messages": MSG,
+            "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    r = post(sim_url, "/v1/messages", body, {"x-api-key": "sk-claudekey", "anthropic-version": "2023-06-01"})
+    assert r.status_code == 200
+    m = r.json()
+    assert m["type"] == "message" and m["role"] == "assistant" and m["id"].startswith("msg_")
+    assert [b["type"] for b in m["content"]] == ["thinking", "text"]
+    assert m["content"][0]["signature"] and "haiku" in m["content"][1]["text"]
+    assert m["stop_reason"] == "end_turn"
+    assert set(m["usage"]) >= {"input_tokens", "output_tokens", "cache_creation_input_tokens",
+                               "cache_read_input_tokens"}
+
+
+def test_claude_requires_max_tokens(sim_url: str, auth: dict[str, str]) -> None:
+    r = post(sim_url, "/v1/messages", {"model": "claude-opus-4-6", "messages": MSG}, auth)
+    assert r.status_code == 400
+    assert r.json()["type"] == "error" and "max_tokens" in r.json()["error"]["message"]
+
+
+def test_claude_stream_events(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    body = {"model": "claude-opus-4-6-cc", "max_tokens": 300, "messages": MSG, "stream": True,
+            "thinking": {"type": "enabled", "budget_tokens": 1024}}
+    frames = sse(post(sim_url, "/v1/messages", body, auth).content)
+    types = [e for e, _d in frames]
+    assert types[0] == "message_start" and types[-1] == "message_stop"
+    assert "ping" in types
+    assert all(e == d["type"] for e, d in frames)
+    real = [d for e, d in frames if e != "ping"]
+    deltas = [d["delta"] for d in real if d["type"] == "content_block_delta"]
+    assert {"thinking_delta", "signature_delta", "text_delta"} <= {d["type"] for d in deltas}
+    text = "".join(d["text"] for d in deltas if d["type"] == "text_delta")
+    assert "haiku" in text
+    msg_delta = next(d for d in real if d["type"] == "message_delta")
+    assert msg_delta["delta"]["stop_reason"] == "end_turn" and msg_delta["usage"]["output_tokens"] > 0
+    starts = [d["content_block"]["type"] for d in real if d["type"] == "content_block_start"]
+    assert starts == ["thinking", "text"]
+
+
+GEMINI_BODY = {"system_instruction": {"parts": [{"text": "be short"}]},
+               "contents": [{"role": "user", "parts": [{"text": "Why is the sky blue?"}]}]}
+
+
+def test_gemini_generate_content(sim_url: str) -> None:
+    body = {**GEMINI_BODY, "generationConfig": {"thinkingConfig": {"includeThoughts": True}}}
+    r = post(sim_url, "/v1beta/models/gemini-2.5-pro:generateContent", body, {"x-goog-api-key": "sk-googlekey"})
+    assert r.status_code == 200
+    g = r.json()
+    parts = g["candidates"][0]["content"]["parts"]
+    assert parts[0]["thought"] is True and "sky blue" in parts[1]["text"]
+    assert g["candidates"][0]["finishReason"] == "STOP"
+    um = g["usageMetadata"]
+    assert um["totalTokenCount"] == um["promptTokenCount"] + um["candidatesTokenCount"] + um["thoughtsTokenCount"]
+
+
+def test_gemini_query_key_and_max_tokens(sim_url: str) -> None:
+    body = {**GEMINI_BODY, "generationConfig": {"maxOutputTokens": 3}}
+    r = httpx.post(sim_url + "/v1beta/models/gemini-3-flash-preview:generateContent?key=sk-querykey", json=body)
+    assert r.status_code == 200 and r.json()["candidates"][0]["finishReason"] == "MAX_TOKENS"
+
+
+def test_gemini_stream_sse(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    r = post(sim_url, "/v1beta/models/gemini-3.1-pro-preview:streamGenerateContent?alt=sse", GEMINI_BODY, auth)
+    assert r.headers["content-type"].startswith("text/event-stream")
+    frames = [d for _e, d in sse(r.content)]
+    assert len(frames) > 2 and "[DONE]" not in frames
+    text = "".join(p.get("text", "") for f in frames for p in f["candidates"][0]["content"]["parts"])
+    assert "sky blue" in text
+    assert frames[-1]["candidates"][0]["finishReason"] == "STOP"
+    assert "finishReason" not in frames[0]["candidates"][0]
+    assert frames[-1]["usageMetadata"]["candidatesTokenCount"] > 0
+
+
+def test_gemini_stream_without_sse_is_json_array(sim_url: str, auth: dict[str, str]) -> None:
+    r = post(sim_url, "/v1beta/models/gemini-2.5-flash:streamGenerateContent", GEMINI_BODY, auth)
+    assert isinstance(r.json(), list) and r.json()[-1]["candidates"][0]["finishReason"] == "STOP"
+
+
+def test_gemini_image_and_tts(sim_url: str, auth: dict[str, str]) -> None:
+    body = {"contents": [{"role": "user", "parts": [{"text": "a lighthouse"}]}],
+            "generationConfig": {"responseModalities": ["TEXT", "IMAGE"],
+                                 "imageConfig": {"aspectRatio": "16:9", "imageSize": "1K"}}}
+    g = post(sim_url, "/v1beta/models/gemini-3-pro-image-preview:generateContent", body, auth).json()
+    parts = g["candidates"][0]["content"]["parts"]
+    inline = next(p["inlineData"] for p in parts if "inlineData" in p)
+    assert inline["mimeType"] == "image/png"
+    from PIL import Image
+    import io
+
+    img = Image.open(io.BytesIO(base64.b64decode(inline["data"])))
+    assert img.size == (1024, 576)
+    tts = {"contents": [{"parts": [{"text": "Say cheerfully: Have a wonderful day!"}]}],
+           "generationConfig": {"responseModalities": ["AUDIO"],
+                                "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}}}}}
+    g = post(sim_url, "/v1beta/models/gemini-2.5-flash-preview-tts:generateContent", tts, auth).json()
+    inline = g["candidates"][0]["content"]["parts"][0]["inlineData"]
+    assert inline["mimeType"] == "audio/L16;codec=pcm;rate=24000"
+    pcm = base64.b64decode(inline["data"])
+    assert not pcm.startswith(b"RIFF") and len(pcm) % 2 == 0
+    seconds = len(pcm) / 2 / 24000
+    assert 1.5 < seconds < 4.0  # 37 characters at ~60 ms each
+    assert g["usageMetadata"]["candidatesTokensDetails"][0]["modality"] == "AUDIO"
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses"])
+def test_bad_json_is_400_in_openai_envelope(sim_url: str, auth: dict[str, str], path: str) -> None:
+    r = httpx.post(sim_url + path, content=b"{not json", headers={**auth, "content-type": "application/json"})
+    assert r.status_code == 400
+    err = r.json()["error"]
+    assert "(request id: " in err["message"] and err["type"] == "invalid_request_error"

@@ -1,0 +1,304 @@
+"""Images, video tasks and audio from the simulator: shapes per family and real media bytes."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import wave
+from typing import Any
+
+import av
+import httpx
+import pytest
+from PIL import Image
+
+from tokenhot_nb.sim import Faults, Server
+
+
+def post(url: str, path: str, auth: dict[str, str], **kw: Any) -> httpx.Response:
+    return httpx.post(url + path, headers=auth, timeout=60, **kw)
+
+
+def fetch_png(url: str) -> Image.Image:
+    r = httpx.get(url, timeout=30)
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    return Image.open(io.BytesIO(r.content))
+
+
+def png_bytes(color: tuple[int, int, int], size: tuple[int, int] = (64, 64)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+# ----------------------------------------------------------------------------- images
+
+
+def test_gpt_image_url_and_usage(sim_url: str, auth: dict[str, str]) -> None:
+    r = post(sim_url, "/v1/images/generations", auth,
+             json={"model": "gpt-image-2", "prompt": "a red bicycle", "size": "1536x1024", "n": 2})
+    body = r.json()
+    assert isinstance(body["created"], int) and len(body["data"]) == 2
+    assert body["usage"]["input_tokens_details"]["image_tokens"] == 0
+    urls = [d["url"] for d in body["data"]]
+    assert all(u.startswith(sim_url + "/sim/files/") for u in urls) and urls[0] != urls[1]
+    img = fetch_png(urls[0])
+    assert img.size == (1536, 1024)
+
+
+def test_images_b64_and_determinism(sim_url: str, auth: dict[str, str]) -> None:
+    req = {"model": "dall-e-3", "prompt": "a calm lake", "response_format": "b64_json", "size": "1024x1792"}
+    a = post(sim_url, "/v1/images/generations", auth, json=req).json()
+    b = post(sim_url, "/v1/images/generations", auth, json=req).json()
+    item = a["data"][0]
+    assert "url" not in item and item["revised_prompt"].startswith("a calm lake")
+    assert item["b64_json"] == b["data"][0]["b64_json"]
+    img = Image.open(io.BytesIO(base64.b64decode(item["b64_json"])))
+    assert img.size == (1024, 1792)
+    other = post(sim_url, "/v1/images/generations", auth, json={**req, "prompt": "a stormy sea"}).json()
+    c1 = Image.open(io.BytesIO(base64.b64decode(other["data"][0]["b64_json"]))).getpixel((2, 2))
+    assert c1 != img.getpixel((2, 2))  # colour follows the prompt
+
+
+def test_seedream_2k_shape(sim_url: str, auth: dict[str, str]) -> None:
+    r = post(sim_url, "/v1/images/generations", auth,
+             json={"model": "doubao-seedream-4-0-250828", "prompt": "mountains", "size": "2K", "watermark": False})
+    body = r.json()
+    assert body["model"] == "doubao-seedream-4-0-250828"
+    assert body["data"][0]["size"] == "2048x2048"
+    assert body["usage"]["generated_images"] == 1
+    assert fetch_png(body["data"][0]["url"]).size == (2048, 2048)
+
+
+def test_wan_documented_shape(sim_url: str, auth: dict[str, str]) -> None:
+    body = {"model": "wan2.6-image",
+            "input": {"messages": [{"role": "user", "content": [{"text": "autumn painting"}]}]},
+            "parameters": {"enable_interleave": True, "max_images": 2, "size": "512*768", "stream": False}}
+    out = post(sim_url, "/v1/images/generations", auth, json=body).json()
+    content = out["output"][0]["content"]
+    assert out["output"][0]["type"] == "message" and out["request_id"]
+    images = [c["text"] for c in content if c["type"] == "image"]
+    assert len(images) == 2 and any(c["type"] == "text" for c in content)
+    assert fetch_png(images[0]).size == (512, 768)
+    assert out["usage"]["output_tokens_details"]["reasoning_tokens"] == 0
+
+
+def test_qwen_flat_and_edit_with_metadata(sim_url: str, auth: dict[str, str]) -> None:
+    flat = post(sim_url, "/v1/images/generations", auth,
+                json={"model": "qwen-image-max", "prompt": "tea house", "size": "1328*1328"}).json()
+    assert flat["data"][0]["url"]
+    assert flat["metadata"]["output"]["choices"][0]["message"]["content"][0]["image"] == flat["data"][0]["url"]
+    assert fetch_png(flat["data"][0]["url"]).size == (1328, 1328)
+    src = "data:image/png;base64," + base64.b64encode(png_bytes((0, 0, 255))).decode()
+    edit = post(sim_url, "/v1/images/generations", auth, json={
+        "model": "qwen-image-edit-max-2026-01-16",
+        "input": {"messages": [{"role": "user", "content": [{"image": src}, {"text": "make it warmer"}]}]},
+        "parameters": {"n": 1, "size": "256*256"}}).json()
+    img = fetch_png(edit["data"][0]["url"]).convert("RGB")
+    r, _g, b = img.getpixel((128, 200))
+    assert b > r  # still visibly the blue source
+
+
+def test_edits_multipart_derived_from_input_and_mask(sim_url: str, auth: dict[str, str]) -> None:
+    green = png_bytes((0, 200, 0), (200, 100))
+    mask = Image.new("RGBA", (200, 100), (0, 0, 0, 255))
+    mask.paste((0, 0, 0, 0), (0, 50, 200, 100))  # transparent bottom half: edit only there
+    mbuf = io.BytesIO()
+    mask.save(mbuf, "PNG")
+    files = [("image[]", ("in.png", green, "image/png")), ("mask", ("mask.png", mbuf.getvalue(), "image/png"))]
+    r = post(sim_url, "/v1/images/edits", auth, files=files,
+             data={"model": "gpt-image-1.5", "prompt": "add a sun", "n": "2"})
+    assert r.status_code == 200, r.text
+    data = r.json()["data"]
+    assert len(data) == 2
+    img = fetch_png(data[0]["url"]).convert("RGB")
+    assert img.size == (200, 100)
+    top, bottom = img.getpixel((100, 40)), img.getpixel((100, 90))
+    assert top == (0, 200, 0)  # untouched under the opaque mask
+    assert bottom != top and bottom[1] > bottom[0]  # tinted, still green-ish
+
+
+def test_edits_requires_image(sim_url: str, auth: dict[str, str]) -> None:
+    r = post(sim_url, "/v1/images/edits", auth, data={"model": "gpt-image-2", "prompt": "x"},
+             files=[("other", ("a.txt", b"x", "text/plain"))])
+    assert r.status_code == 400 and "image" in r.json()["error"]["message"]
+
+
+# ----------------------------------------------------------------------------- video
+
+
+def _create(url: str, auth: dict[str, str], body: dict[str, Any], path: str = "/v1/video/generations",
+            headers: dict[str, str] | None = None) -> dict[str, Any]:
+    r = post(url, path, {**auth, **(headers or {})}, json=body)
+    assert r.status_code == 200, r.text
+    return r.json()  # type: ignore[no-any-return]
+
+
+def test_video_lifecycle_taskdto_and_mp4(sim_url: str, auth: dict[str, str]) -> None:
+    created = _create(sim_url, auth, {"model": "happyhorse-1.0-i2v", "input": {
+        "prompt": "a horse galloping", "media": [{"type": "first_frame", "url": "https://x.example/a.png"}]},
+        "parameters": {"resolution": "720P", "duration": 3, "watermark": False}})
+    assert set(created) >= {"id", "task_id", "object", "model", "status", "progress", "created_at"}
+    assert created["id"] == created["task_id"] and created["id"].startswith("task_") and len(created["id"]) == 37
+    assert (created["object"], created["status"], created["progress"]) == ("video", "queued", 0)
+    seen = []
+    for _ in range(3):
+        d = httpx.get(f"{sim_url}/v1/video/generations/{created['id']}", headers=auth).json()
+        assert d["code"] == "success"
+        seen.append((d["data"]["status"], d["data"]["progress"]))
+    assert seen == [("IN_PROGRESS", "33%"), ("IN_PROGRESS", "67%"), ("SUCCESS", "100%")]
+    data = d["data"]
+    assert data["result_url"].endswith(".mp4") and data["fail_reason"] == ""
+    assert data["data"]["output"]["task_status"] == "SUCCEEDED"
+    assert data["data"]["output"]["video_url"] == data["result_url"]
+    mp4 = httpx.get(data["result_url"]).content
+    container = av.open(io.BytesIO(mp4))
+    stream = container.streams.video[0]
+    assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+    frames = sum(1 for _ in container.decode(video=0))
+    assert frames == 30  # 3 s at 10 fps
+    assert mp4.find(b"moov") < mp4.find(b"mdat")  # faststart
+
+
+def test_video_openai_style_and_content(sim_url: str, auth: dict[str, str]) -> None:
+    created = _create(sim_url, auth, {"model": "doubao-seedance-2.0", "prompt": "city at night", "duration": 2,
+                                      "metadata": {"ratio": "9:16", "resolution": "720p"}}, path="/v1/videos")
+    tid = created["id"]
+    statuses = [httpx.get(f"{sim_url}/v1/videos/{tid}", headers=auth).json() for _ in range(3)]
+    assert [s["status"] for s in statuses] == ["in_progress", "in_progress", "completed"]
+    assert statuses[0]["progress"] < statuses[1]["progress"] < statuses[2]["progress"] == 100
+    done = statuses[-1]
+    assert done["metadata"]["url"].endswith(".mp4") and done["size"] == "180x320"
+    r = httpx.get(f"{sim_url}/v1/videos/{tid}/content", headers=auth)
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
+    assert av.open(io.BytesIO(r.content)).streams.video[0].codec_context.height == 320
+    raw = httpx.get(f"{sim_url}/v1/video/generations/{tid}", headers=auth).json()["data"]["data"]
+    assert raw["status"] == "succeeded" and raw["content"]["video_url"] == done["metadata"]["url"]
+
+
+def test_video_failure_and_steps(sim_url: str, auth: dict[str, str]) -> None:
+    faults = json.dumps({"video_failure": True, "video_steps": 1})
+    created = _create(sim_url, auth, {"model": "MiniMax-Hailuo-2.3", "prompt": "x", "duration": 6},
+                      headers={"X-Sim-Faults": faults})
+    d = httpx.get(f"{sim_url}/v1/video/generations/{created['id']}", headers=auth).json()["data"]
+    assert d["status"] == "FAILURE" and d["result_url"] == "" and "sensitive" in d["fail_reason"]
+    assert d["data"]["status"] == "Fail" and d["data"]["base_resp"]["status_code"] == 1026
+    v = httpx.get(f"{sim_url}/v1/videos/{created['id']}", headers=auth).json()
+    assert v["status"] == "failed" and v["error"]["code"] == "1026"
+    r = httpx.get(f"{sim_url}/v1/videos/{created['id']}/content", headers=auth)
+    assert r.status_code == 400 and r.json()["data"] is None
+
+
+def test_video_unknown_task_envelope(sim_url: str, auth: dict[str, str]) -> None:
+    for path in ("/v1/video/generations/task_missing", "/v1/videos/task_missing"):
+        r = httpx.get(sim_url + path, headers=auth)
+        assert r.status_code == 400
+        body = r.json()
+        assert body["code"] == "task_not_exist" and body["data"] is None and "error" not in body
+
+
+# ----------------------------------------------------------------------------- audio
+
+
+def _speech(url: str, auth: dict[str, str], text: str) -> bytes:
+    r = post(url, "/v1/audio/speech", auth, json={"model": "gpt-4o-mini-tts", "input": text, "voice": "alloy"})
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
+    return r.content
+
+
+def _wav_seconds(data: bytes) -> float:
+    with wave.open(io.BytesIO(data)) as w:
+        assert (w.getnchannels(), w.getsampwidth(), w.getframerate()) == (1, 2, 24000)
+        return w.getnframes() / w.getframerate()
+
+
+def test_speech_wav_length_scales(sim_url: str, auth: dict[str, str]) -> None:
+    short = _wav_seconds(_speech(sim_url, auth, "Hello there"))
+    long = _wav_seconds(_speech(sim_url, auth, "Hello there " * 10))
+    assert 0.5 < short < 1.5
+    assert 6.0 < long < 9.0 and long > 5 * short
+    assert _speech(sim_url, auth, "same") == _speech(sim_url, auth, "same")
+
+
+def _transcribe(url: str, auth: dict[str, str], audio: bytes, fmt: str, path: str = "/v1/audio/transcriptions",
+                **fields: str) -> httpx.Response:
+    return post(url, path, auth, files=[("file", ("speech.wav", audio, "audio/wav"))],
+                data={"model": "whisper-1", "response_format": fmt, **fields})
+
+
+def test_tts_to_transcription_round_trip(sim_url: str, auth: dict[str, str]) -> None:
+    text = "The quick brown fox jumps. It lands softly!"
+    audio = _speech(sim_url, auth, text)
+    assert _transcribe(sim_url, auth, audio, "json").json()["text"] == text
+    assert _transcribe(sim_url, auth, audio, "text").text.strip() == text
+    verbose = _transcribe(sim_url, auth, audio, "verbose_json", language="en",
+                          **{"timestamp_granularities[]": "word"}).json()
+    assert verbose["task"] == "transcribe" and verbose["language"] == "english"
+    segs = verbose["segments"]
+    assert [s["text"] for s in segs] == ["The quick brown fox jumps.", "It lands softly!"]
+    assert 0 <= segs[0]["start"] < segs[0]["end"] <= segs[1]["start"] < segs[1]["end"] <= verbose["duration"]
+    assert verbose["words"][0]["word"] == "The"
+    srt = _transcribe(sim_url, auth, audio, "srt").text
+    assert srt.startswith("1\n00:00:00,") and "\n2\n" in srt and "It lands softly!" in srt
+    vtt = _transcribe(sim_url, auth, audio, "vtt").text
+    assert vtt.startswith("WEBVTT") and " --> " in vtt
+
+
+def test_gemini_pcm_round_trip_and_translation(sim_url: str, auth: dict[str, str]) -> None:
+    tts = {"contents": [{"parts": [{"text": "你好，世界"}]}], "generationConfig": {"responseModalities": ["AUDIO"]}}
+    g = post(sim_url, "/v1beta/models/gemini-2.5-pro-preview-tts:generateContent", auth, json=tts).json()
+    pcm = base64.b64decode(g["candidates"][0]["content"]["parts"][0]["inlineData"]["data"])
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:  # the client wraps raw PCM like this
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24000)
+        w.writeframes(pcm)
+    t = _transcribe(sim_url, auth, buf.getvalue(), "verbose_json", language="zh").json()
+    assert t["text"] == "你好，世界" and t["language"] == "chinese"
+    tr = _transcribe(sim_url, auth, buf.getvalue(), "json", path="/v1/audio/translations").json()
+    assert tr["text"] == "[translated to English] 你好，世界"
+    en = _transcribe(sim_url, auth, _speech(sim_url, auth, "Already English."), "verbose_json",
+                     path="/v1/audio/translations").json()
+    assert en["text"] == "Already English." and en["task"] == "translate"
+
+
+def test_transcription_of_unknown_audio_is_generic(sim_url: str, auth: dict[str, str]) -> None:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\x01\x00" * 16000 * 2)
+    t = _transcribe(sim_url, auth, buf.getvalue(), "json").json()["text"]
+    assert "2.0 seconds" in t
+    bad = _transcribe(sim_url, auth, buf.getvalue(), "xml")
+    assert bad.status_code == 400
+
+
+def test_models_list(sim_url: str, auth: dict[str, str]) -> None:
+    r = httpx.get(sim_url + "/v1/models", headers=auth).json()
+    ids = {m["id"] for m in r["data"]}
+    assert r["object"] == "list" and {"gpt-image-2", "wan2.6-image", "whisper-1"} <= ids
+
+
+@pytest.mark.parametrize("model", ["gpt-unknown-9", "nonexistent-model"])
+def test_unknown_model(sim_url: str, auth: dict[str, str], model: str) -> None:
+    r = post(sim_url, "/v1/images/generations", auth, json={"model": model, "prompt": "x"})
+    assert r.status_code == 503 and r.json()["error"]["code"] == "model_not_found"
+
+
+def test_media_concurrency(sim_server: Server, auth: dict[str, str]) -> None:
+    """Several image and speech requests at once all succeed (encoding runs in the thread pool)."""
+    import asyncio
+
+    async def run() -> list[int]:
+        async with httpx.AsyncClient(base_url=sim_server.url, headers=auth, timeout=60) as c:
+            jobs = [c.post("/v1/images/generations", json={"model": "gpt-image-2", "prompt": f"p{i}"})
+                    for i in range(6)]
+            jobs += [c.post("/v1/audio/speech", json={"model": "tts", "input": f"line {i}"}) for i in range(4)]
+            return [r.status_code for r in await asyncio.gather(*jobs)]
+
+    assert asyncio.run(run()) == [200] * 10
+    sim_server.set_faults(Faults())
