@@ -207,7 +207,7 @@ class HistoryEntry:
     def bind(self, store: Store | None, session: Any = None) -> HistoryEntry:
         self.__dict__["_store"] = store
         if session is not None:
-            self.__dict__["_session"] = session
+            self.__dict__["_bound_session"] = session
         return self
 
     @property
@@ -289,10 +289,10 @@ class HistoryEntry:
         return redact(" \\\n  ".join(parts)) + "\n"
 
     # -- acting on the entry
-    def _session(self, session: Any) -> Any:
+    def _pick_session(self, session: Any) -> Any:
         if session is not None:
             return session
-        bound = self.__dict__.get("_session")
+        bound = self.__dict__.get("_bound_session")
         if bound is not None:
             return bound
         return importlib.import_module("tokenhot_nb").session()
@@ -307,7 +307,7 @@ class HistoryEntry:
 
     def rerun(self, session: Any = None) -> Any:
         """Make the same call again (a new history entry)."""
-        s = self._session(session)
+        s = self._pick_session(session)
         return getattr(s, self.kind)(**self.resolved_params())
 
     def resume(self, session: Any = None) -> Any:
@@ -320,7 +320,7 @@ class HistoryEntry:
                 f"History entry #{self.id} has no task id to resume.",
                 hint="Only video calls that reached the server have one; use .rerun() instead.",
             )
-        return self._session(session).resume(task_id)
+        return self._pick_session(session).resume(task_id)
 
     def result(self, session: Any = None) -> Any:
         """The result object rebuilt from the stored artifacts."""

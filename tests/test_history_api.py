@@ -1,0 +1,283 @@
+"""History views: list protocol, filter/search, tail, usage, export/load, HTML."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+import wave
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from tokenhot_nb.history import History, HistoryEntry, Store, UsageSummary
+
+T0 = 1_700_000_000.0
+
+
+def png(color: tuple[int, ...], size: tuple[int, int] = (300, 200), mode: str = "RGB") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def wav(seconds: float, rate: int = 8000) -> bytes:
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\0\0" * int(seconds * rate))
+    return buf.getvalue()
+
+
+def record(store: Store, **kw: object) -> HistoryEntry:
+    status = kw.pop("status", "ok")
+    fields = {k: kw.pop(k) for k in ("usage", "outputs", "error", "response") if k in kw}
+    e = HistoryEntry(**kw)  # type: ignore[arg-type]
+    store.insert(e)
+    store.update(e.id or 0, status=status, **fields)
+    return store.get(e.id or 0)
+
+
+@pytest.fixture
+def filled(tmp_path: Path) -> History:
+    """30 entries: kinds cycle image/chat/video, models a/b/c, every 5th an error, one per minute."""
+    store = Store(tmp_path / "store")
+    kinds = ["image", "chat", "video"]
+    for i in range(30):
+        kind = kinds[i % 3]
+        text = f"prompt number {i} about {'cats' if i % 2 else 'dogs'}"
+        if i == 7:
+            text = "一只猫在月球上 CamelCase Words"
+        record(
+            store, kind=kind, model="abc"[i % 3 and (i % 4) % 3], started=T0 + 60 * i,
+            params={"prompt": text, "n": i}, text=text, thread="th-1" if kind == "chat" and i < 15 else None,
+            status="error" if i % 5 == 0 else "ok",
+            usage={"input_tokens": 10 * i, "output_tokens": i, "images": 1 if kind == "image" else 0,
+                   "video_seconds": 5.0 if kind == "video" else 0.0},
+        )
+    return History(store)
+
+
+def test_list_protocol(filled: History) -> None:
+    h = filled
+    assert len(h) == 30 and bool(h)
+    ids = h.ids
+    assert ids == sorted(ids) and len(ids) == 30
+    assert h[0].id == ids[0] and h[-1].id == ids[-1] and h[-2].id == ids[-2] and h[29].id == ids[29]
+    assert h.last is not None and h.last.id == ids[-1]
+    assert [e.id for e in h[-3:]] == ids[-3:]
+    assert [e.id for e in h[5:10]] == ids[5:10]
+    assert [e.id for e in h[::7]] == ids[::7]
+    assert [e.id for e in h[-12:-2]] == ids[-12:-2]
+    assert h[40:] == [] and h[10:5] == []
+    assert [e.id for e in h] == ids  # iteration: newest last
+    with pytest.raises(IndexError):
+        h[30]
+    with pytest.raises(IndexError):
+        h[-31]
+    assert h.get(ids[3]).params["n"] == 3
+    empty = History(Store(h.store.root.parent / "empty"))
+    assert len(empty) == 0 and not empty and empty.last is None and empty[:] == []
+
+
+def test_filter_and_search(filled: History) -> None:
+    h = filled
+    assert len(h.filter(kind="image")) == 10
+    assert {e.kind for e in h.filter(kind=["image", "video"])} == {"image", "video"}
+    assert len(h.filter(kind=["image", "video"])) == 20
+    assert all(e.status == "error" for e in h.filter(status="error")) and len(h.filter(status="error")) == 6
+    assert len(h.filter(kind="chat", status="ok")) == len([i for i in range(30) if i % 3 == 1 and i % 5])
+    assert len(h.filter(thread="th-1")) == 5
+    assert len(h.filter(since=T0 + 60 * 10)) == 20
+    assert len(h.filter(until=T0 + 60 * 9)) == 10
+    assert len(h.filter(since=T0 + 60 * 10, until=T0 + 60 * 19)) == 10
+    assert len(h.filter(since="1h")) == 0  # all recorded long ago
+    assert len(h.filter(model="a").filter(kind="image")) == len(
+        [e for e in h if e.model == "a" and e.kind == "image"])
+    # chained views narrow further
+    v = h.filter(kind="image").filter(status="ok")
+    assert {(e.kind, e.status) for e in v} == {("image", "ok")}
+
+    assert len(h.search("cats")) == 14  # odd numbers but 7
+    assert len(h.search("CATS")) == 14
+    # every word must occur (anywhere): "1" is in 1, 10..19 and 21
+    assert sorted(e.params["n"] for e in h.search("number 1")) == [i for i in range(30) if "1" in str(i)]
+    assert [e.params["n"] for e in h.search("月球")] == [7]
+    assert [e.params["n"] for e in h.search("camelcase")] == [7]
+    assert len(h.search("no such words anywhere")) == 0
+    for nasty in ['"', "*", "AND OR NOT", "a'b", "(x", "100%", "_", "\\"]:
+        h.search(nasty).ids  # FTS syntax never leaks to the user
+    assert len(h.search("100%")) == 0
+    assert len(h.filter(kind="image", text="dogs")) == len(
+        [i for i in range(30) if i % 3 == 0 and i % 2 == 0 and i != 7])
+
+
+def test_tail_is_a_fixed_view(filled: History) -> None:
+    h = filled
+    t = h.tail(5)
+    assert t.ids == h.ids[-5:]
+    record(h.store, kind="chat", model="z", text="newer")
+    assert t.ids == h.ids[-6:-1]  # not pushed out by later calls
+    assert h.tail(0).ids == [] and len(h.tail(100)) == 31
+
+
+def test_usage_summary(filled: History) -> None:
+    u = filled.usage()
+    assert isinstance(u, UsageSummary)
+    by_model = {r["model"]: r for r in u.rows}
+    assert sum(r["calls"] for r in u.rows) == 30 == u.total["calls"]
+    assert u.total["errors"] == 6 and u.total["ok"] == 24
+    assert u.total["input_tokens"] == sum(10 * i for i in range(30))
+    assert u.total["output_tokens"] == sum(range(30))
+    assert u.total["images"] == 10 and u.total["video_seconds"] == 50.0
+    assert all(r["cost"] is None for r in u.rows) and u.total["cost"] is None
+    prices = {"a": {"input_per_mtok": 1000.0, "output_per_mtok": 2000.0, "per_image": 0.5, "per_video_second": 0.1}}
+    p = filled.usage(prices)
+    a = next(r for r in p.rows if r["model"] == "a")
+    expect = a["input_tokens"] / 1e6 * 1000 + a["output_tokens"] / 1e6 * 2000 + a["images"] * 0.5 + a["video_seconds"] * 0.1
+    assert a["cost"] == pytest.approx(expect) and a["cost"] > 0
+    assert p.total["cost"] == pytest.approx(expect)
+    assert sorted(p.unpriced) == sorted(set(by_model) - {"a"})
+    html = p._repr_html_()
+    assert "<table" in html and f"{expect:.4f}" in html and "no price for" in html
+    assert "total" in repr(p) and "input_tokens" in repr(u)
+    assert filled.filter(kind="video").usage().total["video_seconds"] == 50.0
+
+
+def test_images_counted_from_outputs_when_usage_has_none(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    a = store.add_bytes(png((1, 2, 3)), "image/png")
+    b = store.add_bytes(png((4, 5, 6)), "image/png")
+    record(store, kind="image", model="m", outputs=[{**a.as_dict(), "role": "image"}, {**b.as_dict(), "role": "image"}])
+    assert History(store).usage().total["images"] == 2
+
+
+@pytest.mark.parametrize("suffix", [".json", ".jsonl"])
+def test_export_load_round_trip(tmp_path: Path, suffix: str) -> None:
+    store = Store(tmp_path / "a")
+    img = store.add_bytes(png((200, 10, 10)), "image/png", name="red.png")
+    inp = store.add_bytes(png((0, 0, 200)), "image/png", name="in.png")
+    entries = [
+        record(store, kind="edit", model="gpt-image-1", endpoint="/v1/images/edits", started=T0, session_id="s1",
+               mode="live", params={"prompt": "make it red", "images": [inp.ref()], "size": "1024x1024"},
+               request={"method": "POST", "path": "/v1/images/edits", "data": {"model": "gpt-image-1"},
+                        "files": [{"field": "image", "filename": "in.png", "content_type": "image/png", "size": 9}]},
+               response={"request_id": "r-1", "revised_prompt": "red!"}, usage={"images": 1},
+               outputs=[{**img.as_dict(), "role": "image"}], text="make it red", thread=None),
+        record(store, kind="chat", model="gpt-4o", endpoint="chat", started=T0 + 1.5, params={"message": "hi ✓"},
+               text="hi ✓\nhello", thread="t9", status="error", error={"error": "StreamError", "message": "cut"}),
+        record(store, kind="video", model="veo", started=T0 + 3, params={"prompt": "waves", "duration": 5},
+               status="pending", response={"task_id": "task-1"}),
+    ]
+    path = tmp_path / "out" / f"hist{suffix}"
+    History(store).export(path, include_artifacts=True)
+    text = path.read_text(encoding="utf-8")
+    if suffix == ".json":
+        assert isinstance(json.loads(text), list)
+    else:
+        assert len([json.loads(line) for line in text.splitlines()]) == 3
+    assert (tmp_path / "out" / f"hist{suffix}.artifacts" / img.path.name).read_bytes() == img.path.read_bytes()
+
+    other = Store(tmp_path / "b")
+    other.insert(HistoryEntry(kind="chat", text="already here"))  # ids must be remapped
+    loaded = History.load(path, store=other)
+    assert len(loaded) == 3 and len(History(other)) == 4
+    for before, after in zip(entries, loaded, strict=True):
+        assert after.id != before.id
+        a, b = before.to_dict(), after.to_dict()
+        a.pop("id")
+        b.pop("id")
+        assert a == b
+    assert other.path_of(img.sha256).read_bytes() == img.path.read_bytes()
+    assert other.path_of(inp.sha256).read_bytes() == inp.path.read_bytes()
+    assert loaded[0].artifacts[0].path.read_bytes() == img.path.read_bytes()
+
+    # without a store: a fresh temporary one; without the artifacts folder: refs stay, files absent
+    (tmp_path / "plain").mkdir()
+    plain = tmp_path / "plain" / f"h{suffix}"
+    plain.write_bytes(path.read_bytes())
+    again = History.load(plain)
+    assert [e.to_dict()["params"] for e in again] == [e.params for e in entries]
+    assert not again.store.has(img.sha256)
+
+
+def test_export_of_a_filtered_view(filled: History, tmp_path: Path) -> None:
+    out = filled.filter(kind="image").export(tmp_path / "img.jsonl")
+    assert len(out.read_text().splitlines()) == 10
+
+
+def test_html_is_escaped_and_has_thumbnails(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    big = store.add_bytes(png((255, 0, 0), (640, 480)), "image/png")
+    alpha = store.add_bytes(png((0, 255, 0, 128), (200, 200), "RGBA"), "image/png")
+    poster = store.add_bytes(png((0, 0, 255), (320, 180)), "image/png")
+    video = store.add_bytes(b"\0\0\0\x18ftypmp42" + b"0" * 100, "video/mp4")
+    audio = store.add_bytes(wav(1.5), "audio/wav")
+    evil = "<script>alert('x')</script> & \"quotes\""
+    record(store, kind="image", model="m<b>", params={"prompt": evil}, text=evil,
+           outputs=[{**big.as_dict(), "role": "image"}, {**alpha.as_dict(), "role": "image"}])
+    record(store, kind="video", model="veo", text="video", outputs=[{**video.as_dict(), "role": "video"},
+                                                                     {**poster.as_dict(), "role": "poster"}])
+    record(store, kind="speak", model="tts", text="say", outputs=[{**audio.as_dict(), "role": "audio"}])
+    record(store, kind="chat", model="x", text="boom", status="error",
+           error={"error": "APIError", "message": "<img src=x onerror=alert(1)>"})
+    h = History(store)
+    html = h._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<img src=x" not in html and "&lt;img src=x" in html
+    assert "m&lt;b&gt;" in html
+    assert html.count("data:image/jpeg;base64,") == 2  # red image + video poster
+    assert html.count("data:image/png;base64,") == 1  # transparent image keeps alpha
+    assert "♪ 1.5 s" in html
+    thumbs = sorted((tmp_path / "artifacts" / "thumbs").iterdir())
+    assert len(thumbs) == 3
+    for t in thumbs:
+        with Image.open(t) as im:
+            assert max(im.size) <= 96
+    with Image.open(io.BytesIO(base64.b64decode(html.split("data:image/jpeg;base64,")[1].split("'")[0]))) as im:
+        assert im.size == (96, 54)  # newest first: the 320x180 video poster
+    # thumbnails are not artifacts
+    assert all("thumbs" not in str(p) for p in store.artifact_files())
+    # cached on disk: a fresh store object reads them without regenerating
+    mtimes = [t.stat().st_mtime_ns for t in thumbs]
+    assert History(Store(tmp_path))._repr_html_().count("data:image/") == 3
+    assert [t.stat().st_mtime_ns for t in sorted((tmp_path / "artifacts" / "thumbs").iterdir())] == mtimes
+
+    entry_html = h[0]._repr_html_()
+    assert "<script>" not in entry_html and "&lt;script&gt;" in entry_html and "data:image/" in entry_html
+    assert "s.image(" in entry_html
+    assert "<History" in repr(h) and "4 entries" in repr(h)
+    assert "HistoryEntry(id=1, image" in repr(h[0])
+
+
+def test_html_renders_only_the_last_rows(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    for i in range(120):
+        record(store, kind="chat", model="m", text=f"row-{i}-end")
+    html = History(store)._repr_html_()
+    assert "showing the last 50" in html and "120 entries" in html
+    assert "row-119-end" in html and "row-70-end" in html and "row-69-end" not in html
+    assert html.index("row-119-end") < html.index("row-70-end")  # newest first
+
+
+def test_artifact_lookup_for_code(filled: History, tmp_path: Path) -> None:
+    a = filled.store.add_bytes(b"abc", "text/plain")
+    assert filled.artifact(a.sha256) == a.path
+    with pytest.raises(FileNotFoundError):
+        filled.artifact("f" * 64)
+
+
+def test_time_filters_accept_friendly_values(filled: History) -> None:
+    import datetime as dt
+
+    assert len(filled.filter(since=dt.datetime.fromtimestamp(T0 + 60 * 25))) == 5
+    assert len(filled.filter(since=dt.timedelta(days=1))) == 0
+    iso = dt.datetime.fromtimestamp(T0 + 60 * 25).isoformat()
+    assert len(filled.filter(until=iso)) == 26
+    assert len(History(filled.store).filter(since=time.time() - 10)) == 0
+    with pytest.raises(TypeError):
+        filled.filter(since=object())

@@ -1,0 +1,207 @@
+"""HistoryEntry: to_code / to_curl / rerun / resume / result, and the replay lookup."""
+
+from __future__ import annotations
+
+import ast
+import sys
+import types
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokenhot_nb.errors import InputError
+from tokenhot_nb.history import History, HistoryEntry, Store, replay_key
+from tokenhot_nb.history._entry import map_refs
+
+
+class FakeSession:
+    """Captures every call made on it, like a Session would receive it."""
+
+    def __init__(self, store: Store | None = None) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        self.history = types.SimpleNamespace(artifact=lambda sha: ("ART", sha))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        def method(*args: Any, **kwargs: Any) -> str:
+            self.calls.append((name, args, kwargs))
+            return f"result of {name}"
+
+        return method
+
+
+def test_to_code_parses_and_reproduces_the_call(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path)
+    a = store.add_bytes(b"img-a", "image/png")
+    b = store.add_bytes(b"img-b", "image/jpeg")
+    params = {
+        "prompt": "a 'quoted' \"cat\"\nwith a newline, ünïcödé and \\ backslash",
+        "model": "gpt-image-1", "n": 2, "size": "1024x1024", "seed": None, "quality": 0.75,
+        "images": [a.ref(), b.ref()], "mask": a.ref(), "big": float("inf"), "flag": True,
+        "extra": {"style": {"nested": [1, 2, {"k": "v"}]}, "ref": b.ref()},
+        "max-tokens": 5, "class": "keyword",  # not valid keyword-argument names
+    }
+    e = HistoryEntry(kind="edit", model="gpt-image-1", params=params)
+    store.insert(e)
+    code = store.get(e.id or 0).to_code()
+    ast.parse(code)
+    assert f"s.history.artifact({a.sha256!r})" in code
+    assert code.startswith("# edit call recorded") and "import tokenhot_nb" in code
+
+    fake = FakeSession()
+    module = types.ModuleType("tokenhot_nb")
+    module.session = lambda: fake  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tokenhot_nb", module)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "<to_code>", "exec"), namespace)
+    assert namespace["result"] == "result of edit"
+    [(name, args, kwargs)] = fake.calls
+    assert name == "edit" and args == ()
+    assert kwargs == map_refs(params, lambda ref: ("ART", ref["artifact"]))
+
+
+def test_to_code_short_call_is_one_line() -> None:
+    code = HistoryEntry(kind="chat", model="m", params={"message": "hi", "model": "m"}).to_code()
+    assert code.splitlines()[-1] == "result = s.chat(message='hi', model='m')"
+
+
+def test_to_curl_json_and_multipart() -> None:
+    e = HistoryEntry(kind="chat", request={
+        "method": "POST", "path": "/v1/chat/completions",
+        "json": {"model": "gpt-4o", "messages": [{"role": "user", "content": "it's sk-live-SECRET123456"}],
+                 "stream": True},
+    })
+    curl = e.to_curl()
+    assert curl.startswith("curl -X POST -N https://api.tokenhot.cn/v1/chat/completions")
+    assert '-H "Authorization: Bearer $TOKENHOT_API_KEY"' in curl
+    assert "-d '" in curl and "Content-Type: application/json" in curl
+    assert "SECRET123456" not in curl
+    import shlex
+
+    words = shlex.split(curl.replace("\\\n", " "))
+    body = words[words.index("-d") + 1]
+    assert '"stream":true' in body and "it's" in body
+
+    m = HistoryEntry(kind="edit", request={
+        "method": "POST", "path": "/v1/images/edits",
+        "data": {"model": "gpt-image-1", "prompt": "@not-a-file", "tags": ["a", "b"]},
+        "files": [{"field": "image", "filename": "in.png", "content_type": "image/png", "size": 10}],
+    })
+    curl = m.to_curl("https://api.tokenhot.ai/")
+    words = shlex.split(curl.replace("\\\n", " "))
+    assert words[:4] == ["curl", "-X", "POST", "https://api.tokenhot.ai/v1/images/edits"]
+    assert "image=@in.png;type=image/png" in words and words[words.index("image=@in.png;type=image/png") - 1] == "-F"
+    assert "prompt=@not-a-file" in words
+    assert words[words.index("prompt=@not-a-file") - 1] == "--form-string"  # text never read as a file
+    assert "tags=a" in words and "tags=b" in words
+    g = HistoryEntry(request={"method": "GET", "path": "/v1/videos/abc", "params": {"a": "1 2"}})
+    assert g.to_curl().startswith("curl 'https://api.tokenhot.cn/v1/videos/abc?a=1+2'")
+    for c in (curl, g.to_curl()):
+        assert "sk-" not in c
+
+
+def test_rerun_resume_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = Store(tmp_path)
+    a = store.add_bytes(b"audio", "audio/wav")
+    e = HistoryEntry(kind="transcribe", model="whisper-1", params={"audio": a.ref(), "language": "en"})
+    store.insert(e)
+    entry = History(store).get(e.id or 0)
+    fake = FakeSession()
+    assert entry.rerun(fake) == "result of transcribe"
+    assert fake.calls[-1] == ("transcribe", (), {"audio": a.path, "language": "en"})
+
+    with pytest.raises(InputError):
+        entry.resume(fake)
+    v = HistoryEntry(kind="video", model="veo", response={"task_id": "task-42"}, status="pending")
+    store.insert(v)
+    assert store.get(v.id or 0).resume(fake) == "result of resume"
+    assert fake.calls[-1] == ("resume", ("task-42",), {})
+
+    # a History bound to a session hands it to its entries
+    bound = History(store, session=fake)
+    bound[-1].resume()
+    assert fake.calls[-1] == ("resume", ("task-42",), {})
+
+    # default session: tokenhot_nb.session(), imported lazily
+    default = FakeSession()
+    monkeypatch.setitem(sys.modules, "tokenhot_nb", types.SimpleNamespace(session=lambda: default))
+    store.get(v.id or 0).rerun()
+    assert default.calls[-1][0] == "video"
+
+    seen: list[Any] = []
+    results = types.ModuleType("tokenhot_nb.results")
+    results.from_entry = lambda ent, sess: seen.append((ent.id, sess)) or "rebuilt"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tokenhot_nb.results", results)
+    assert entry.result(fake) == "rebuilt" and seen == [(entry.id, fake)]
+
+
+def test_entry_dict_round_trip_and_artifacts(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    art = store.add_bytes(b"x" * 10, "text/plain", name="a.txt")
+    e = HistoryEntry(kind="chat", outputs=[{**art.as_dict(), "role": "text"}])
+    store.insert(e)
+    got = store.get(e.id or 0)
+    assert HistoryEntry.from_dict(got.to_dict()) == got
+    assert got.artifacts == [art] and got.artifacts[0].path.read_bytes() == b"x" * 10
+    import dataclasses
+
+    assert "_store" not in dataclasses.asdict(got)  # a bound store is never copied or exported
+
+
+def test_replay_key_is_canonical() -> None:
+    k1 = replay_key("image", "m", "/v1/images/generations", {"prompt": "a", "size": "1x1", "opts": {"b": 1, "a": 2}})
+    k2 = replay_key("image", "m", "/v1/images/generations", {"opts": {"a": 2, "b": 1}, "size": "1x1", "prompt": "a"})
+    assert k1 == k2 and len(k1) == 64
+    assert replay_key("image", "m", "/v1/x", {"l": (1, 2)}) == replay_key("image", "m", "/v1/x", {"l": [1, 2]})
+    assert k1 != replay_key("image", "m", "/v1/images/generations", {"prompt": "a", "size": "2x2", "opts": {}})
+    assert k1 != replay_key("edit", "m", "/v1/images/generations", {"prompt": "a", "size": "1x1", "opts": {"b": 1, "a": 2}})
+    import hashlib
+    import json
+
+    expected = hashlib.sha256(json.dumps(["chat", "m", "e", {"a": 1, "b": [1]}], sort_keys=True,
+                                         separators=(",", ":")).encode()).hexdigest()
+    assert replay_key("chat", "m", "e", {"b": [1], "a": 1}) == expected
+
+
+def test_find_replay_and_nearest(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+
+    def rec(model: str, params: dict[str, Any], status: str = "ok", kind: str = "image") -> HistoryEntry:
+        e = HistoryEntry(kind=kind, model=model, endpoint="/v1/images/generations", params=params)
+        store.insert(e)
+        store.update(e.id or 0, status=status)
+        return store.get(e.id or 0)
+
+    old = rec("gpt-image-1", {"prompt": "cat", "size": "1024x1024", "n": 1})
+    new = rec("gpt-image-1", {"prompt": "cat", "size": "1024x1024", "n": 1})
+    rec("gpt-image-1", {"prompt": "cat", "size": "1024x1024", "n": 1, "seed": 3}, status="error")
+    other = rec("flux", {"prompt": "dog", "size": "512x512", "n": 1})
+    chat = rec("gpt-image-1", {"prompt": "cat"}, kind="chat")
+
+    key = store.key_for("image", "gpt-image-1", "/v1/images/generations", {"n": 1, "prompt": "cat", "size": "1024x1024"})
+    assert key == old.replay_key == new.replay_key
+    found = store.find_replay(key)
+    assert found is not None and found.id == new.id  # newest ok
+    assert store.find_replay("0" * 64) is None
+
+    near, diffs = store.nearest("image", "gpt-image-1", {"prompt": "cat", "size": "512x512", "n": 1})
+    assert near is not None and near.id in (old.id, new.id) and near.status == "ok"
+    assert diffs == ["size: recorded '1024x1024', asked '512x512'"]
+
+    near, diffs = store.nearest("image", "flux", {"prompt": "dog", "size": "512x512", "n": 2, "style": "x"})
+    assert near is not None and near.id == other.id
+    assert diffs == ["n: recorded 1, asked 2", "style: not recorded, asked 'x'"]
+
+    near, diffs = store.nearest("image", "flux", {"prompt": "cat", "size": "1024x1024", "n": 1},
+                                endpoint="/v1/images/generations")
+    assert near is not None and near.model == "gpt-image-1"
+    assert diffs == ["model: recorded 'gpt-image-1', asked 'flux'"]
+
+    near, diffs = store.nearest("chat", "gpt-image-1", {"prompt": "cat", "temperature": 0.2})
+    assert near is not None and near.id == chat.id
+    assert diffs == ["temperature: not recorded, asked 0.2"]
+
+    assert store.nearest("video", "veo", {"prompt": "x"}) == (None, [])
