@@ -1,0 +1,242 @@
+"""Turn whatever the user hands us (path, bytes, PIL image, URL, earlier result) into bytes + mime.
+
+Families only take ``(bytes, mime)``; the history wants a stable, JSON-safe reference for each input so
+that a recorded call can be replayed or re-run. Both come from here: :func:`to_media` reads the input
+once, and :meth:`Media.ref` is what goes into ``params``. A ref dict is itself an accepted input, so
+``entry.to_code()`` can pass the recorded params back verbatim and get the same replay key.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import mimetypes
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import InputError
+
+if TYPE_CHECKING:
+    from .history import Store
+
+MediaKind = Literal["image", "audio", "video"]
+
+_SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"BM", 0, "image/bmp"),
+    (b"ID3", 0, "audio/mpeg"),
+    (b"fLaC", 0, "audio/flac"),
+    (b"OggS", 0, "audio/ogg"),
+    (b"\x1aE\xdf\xa3", 0, "video/webm"),
+)
+
+_EXT = {
+    "image/png": ".png",
+    "image/jpeg": ".jpg",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "image/bmp": ".bmp",
+    "audio/wav": ".wav",
+    "audio/mpeg": ".mp3",
+    "audio/flac": ".flac",
+    "audio/ogg": ".ogg",
+    "audio/mp4": ".m4a",
+    "audio/webm": ".webm",
+    "video/mp4": ".mp4",
+    "video/webm": ".webm",
+    "text/plain": ".txt",
+    "application/json": ".json",
+}
+
+
+def sniff_mime(data: bytes, default: str = "application/octet-stream") -> str:
+    """The media type from the first bytes; file names lie more often than magic numbers."""
+    head = data[:16]
+    for sig, off, mime in _SIGNATURES:
+        if head[off : off + len(sig)] == sig:
+            return mime
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        return "audio/mp4" if brand in (b"M4A ", b"M4B ") else "video/mp4"
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return "audio/mpeg"
+    return default
+
+
+def ext_for(mime: str) -> str:
+    """A file suffix for a media type (``.bin`` when unknown)."""
+    return _EXT.get(mime) or mimetypes.guess_extension(mime) or ".bin"
+
+
+@dataclass
+class Media:
+    """One input, read: bytes (or only a URL, for remote inputs not fetched yet) plus its identity."""
+
+    data: bytes | None
+    mime: str
+    name: str = ""
+    url: str | None = None  # set for http(s) inputs: the ref records the URL, not the bytes
+    sha256: str | None = None  # set once stored
+
+    @property
+    def filename(self) -> str:
+        return self.name or ("input" + ext_for(self.mime))
+
+    def pair(self) -> tuple[bytes, str]:
+        """The ``(bytes, mime)`` pair the family builders take."""
+        if self.data is None:
+            raise InputError(f"The input {self.url or self.name!r} has not been downloaded yet.")
+        return self.data, self.mime
+
+    def wire(self) -> tuple[bytes, str] | str:
+        """What a family builder takes: the URL for remote inputs, else ``(bytes, mime)``."""
+        return self.url if self.data is None and self.url else self.pair()
+
+    def ref(self) -> dict[str, Any]:
+        """What the history records in ``params`` (and what :func:`to_media` reads back)."""
+        if self.url:
+            return {"url": self.url}
+        if self.sha256 is None:
+            raise InputError("internal: store the input before asking for its reference")
+        return {"artifact": self.sha256, "mime": self.mime}
+
+
+def is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def _decode_data_url(url: str) -> tuple[bytes, str]:
+    try:
+        head, payload = url.split(",", 1)
+    except ValueError:
+        raise InputError("That data: URL has no ',' separating the header from the data.") from None
+    mime = head[5:].split(";")[0] or "application/octet-stream"
+    if ";base64" in head:
+        try:
+            return base64.b64decode(payload, validate=False), mime
+        except ValueError:
+            raise InputError("That data: URL does not hold valid base64.") from None
+    from urllib.parse import unquote_to_bytes
+
+    return unquote_to_bytes(payload), mime
+
+
+def _is_pil(value: Any) -> bool:
+    return type(value).__module__.startswith("PIL.") and hasattr(value, "save") and hasattr(value, "mode")
+
+
+def _pil_bytes(img: Any) -> tuple[bytes, str]:
+    buf = io.BytesIO()
+    if img.mode in ("RGB", "RGBA", "L", "LA", "P", "1", "I", "I;16"):
+        img.save(buf, format="PNG")
+    else:  # CMYK, YCbCr…: PNG cannot hold them
+        img.convert("RGB").save(buf, format="PNG")
+    return buf.getvalue(), "image/png"
+
+
+def _from_result(value: Any, kind: MediaKind) -> list[Media] | None:
+    """Earlier results are inputs too: their files are already in the store."""
+    from .results import AudioResult, ImageResult, VideoResult
+
+    if isinstance(value, ImageResult):
+        return [Media(it.path.read_bytes(), it.mime, it.path.name, sha256=it.sha256) for it in value.items]
+    if isinstance(value, AudioResult):
+        return [Media(value.path.read_bytes(), value.mime, value.path.name, sha256=value.sha256)]
+    if isinstance(value, VideoResult):
+        return [Media(value.path.read_bytes(), value.mime, value.path.name, sha256=value.sha256)]
+    return None
+
+
+def to_media_list(value: Any, kind: MediaKind, store: Store | None = None) -> list[Media]:
+    """One input or a list of inputs → Media, read into memory (URLs stay URLs until fetched)."""
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        out: list[Media] = []
+        for v in value:
+            out.extend(to_media_list(v, kind, store))
+        return out
+    got = _from_result(value, kind)
+    if got is not None:
+        return got
+    return [to_media(value, kind, store)]
+
+
+def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
+    """Read one input. Raises :class:`InputError` with what *is* accepted when it cannot."""
+    got = _from_result(value, kind)
+    if got is not None:
+        if len(got) != 1:
+            raise InputError(
+                f"That result holds {len(got)} images; pick one with result[i].",
+            )
+        return got[0]
+    if isinstance(value, dict):
+        return _from_ref(value, kind, store)
+    if type(value).__name__ == "Artifact" and hasattr(value, "sha256"):  # history.Artifact
+        return _from_ref({"artifact": value.sha256, "mime": value.mime}, kind,
+                         value.__dict__.get("_store") or store)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        data = bytes(value)
+        if not data:
+            raise InputError(f"The {kind} input is empty (0 bytes).")
+        return Media(data, sniff_mime(data, _fallback(kind)))
+    if _is_pil(value):
+        data, mime = _pil_bytes(value)
+        return Media(data, mime, "image.png")
+    if isinstance(value, str) and value.startswith("data:"):
+        data, mime = _decode_data_url(value)
+        return Media(data, mime if mime != "application/octet-stream" else sniff_mime(data, _fallback(kind)))
+    if isinstance(value, str) and is_url(value):
+        name = value.split("?")[0].rsplit("/", 1)[-1]
+        guessed = mimetypes.guess_type(name)[0] or _fallback(kind)
+        return Media(None, guessed, name, url=value)
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise InputError(
+                f"No {kind} file at {str(path)!r}.",
+                hint=f"Pass a path to an existing file, bytes, a URL{', a PIL image' if kind == 'image' else ''} "
+                "or an earlier result.",
+            )
+        data = path.read_bytes()
+        by_name = mimetypes.guess_type(path.name)[0]
+        return Media(data, sniff_mime(data, by_name or _fallback(kind)), path.name)
+    raise InputError(
+        f"Cannot use a {type(value).__name__} as {kind} input.",
+        hint="Pass a file path, bytes, a URL, "
+        + ("a PIL image, " if kind == "image" else "")
+        + "or an earlier result (e.g. an ImageResult or result[i]).",
+    )
+
+
+def _fallback(kind: MediaKind) -> str:
+    return {"image": "image/png", "audio": "audio/wav", "video": "video/mp4"}[kind]
+
+
+def _from_ref(ref: dict[str, Any], kind: MediaKind, store: Store | None) -> Media:
+    """Recorded params reference inputs by artifact hash or URL; read them back."""
+    if "url" in ref and isinstance(ref["url"], str):
+        return to_media(ref["url"], kind, store)
+    sha = ref.get("artifact") or ref.get("sha256")
+    if not isinstance(sha, str):
+        raise InputError(f"Cannot use the dict {sorted(ref)} as {kind} input: it needs 'artifact' or 'url'.")
+    if store is None:
+        raise InputError("An artifact reference needs a session store to read from.")
+    path = store.path_of(sha)
+    if not path.is_file():
+        raise InputError(
+            f"The artifact {sha[:12]}… is not in the store at {store.root}.",
+            hint="Open the session on the store the call was recorded in (Session(store=…)).",
+        )
+    mime = str(ref.get("mime") or sniff_mime(path.read_bytes()[:16], _fallback(kind)))
+    return Media(path.read_bytes(), mime, path.name, sha256=sha)

@@ -1,0 +1,28 @@
+"""Result objects: each renders itself in any Jupyter frontend and knows its history entry.
+
+``from_entry(entry, session)`` rebuilds any of them from a recorded history entry (no network).
+"""
+
+from __future__ import annotations
+
+from ._base import Result
+from ._rebuild import from_entry
+from .batch import BatchResult, CompareResult
+from .image import ImageItem, ImageResult
+from .media import AudioResult, VideoResult
+from .task import VideoTask
+from .text import ChatResult, TranscriptResult
+
+__all__ = [
+    "AudioResult",
+    "BatchResult",
+    "ChatResult",
+    "CompareResult",
+    "ImageItem",
+    "ImageResult",
+    "Result",
+    "TranscriptResult",
+    "VideoResult",
+    "VideoTask",
+    "from_entry",
+]

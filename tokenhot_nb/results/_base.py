@@ -1,0 +1,138 @@
+"""What every result shares: its history entry, provenance metadata, and key-free rendering helpers."""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import shutil
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._config import redact
+
+if TYPE_CHECKING:
+    from ..history import HistoryEntry
+    from ..session import Session
+
+MimeBundle = tuple[dict[str, Any], dict[str, Any]]
+
+
+class Result:
+    """Base of every result: knows the history entry it came from and renders without the key."""
+
+    kind: str = ""
+
+    def __init__(self, *, model: str = "", entry: HistoryEntry | None = None,
+                 session: Session | None = None) -> None:
+        self.model = model
+        self.entry = entry
+        self.session = session
+
+    @property
+    def entry_id(self) -> int | None:
+        return getattr(self.entry, "id", None)
+
+    def provenance(self) -> dict[str, Any]:
+        """Goes into every output's metadata so a saved notebook says where each output came from."""
+        meta: dict[str, Any] = {"model": self.model, "kind": self.kind, "entry_id": self.entry_id}
+        if self.entry is not None:
+            meta["replay_key"] = getattr(self.entry, "replay_key", None)
+            meta["session_id"] = getattr(self.entry, "session_id", None)
+        return {"tokenhot": meta}
+
+    def _plain(self) -> str:  # overridden
+        return f"<{type(self).__name__} {self.model}>"
+
+    def __repr__(self) -> str:
+        return redact(self._plain())
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self))
+
+    def _bundle(self) -> dict[str, Any]:  # overridden: the rich parts
+        return {}
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> MimeBundle:
+        data = {k: (redact(v) if isinstance(v, str) and not k.startswith("image/") else v)
+                for k, v in self._bundle().items()}
+        data["text/plain"] = repr(self)
+        meta = self.provenance()
+        meta.update(self._bundle_metadata())
+        return data, meta
+
+    def _bundle_metadata(self) -> dict[str, Any]:
+        return {}
+
+    def _footer(self) -> str:
+        bits = [escape(self.model)] if self.model else []
+        if self.entry_id is not None:
+            bits.append(f"history #{self.entry_id}")
+        return '<div style="font:11px sans-serif;color:#888">' + " · ".join(bits) + "</div>" if bits else ""
+
+
+@dataclass
+class FileRef:
+    """One stored output file."""
+
+    path: Path
+    mime: str
+    sha256: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def copy_to(src: Path, directory: str | os.PathLike[str], stem: str, suffix: str | None = None) -> Path:
+    """Copy a stored artifact out of the store (the store keeps its own copy)."""
+    folder = Path(directory).expanduser()
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"{stem}{suffix if suffix is not None else src.suffix}"
+    shutil.copyfile(src, dest)
+    return dest
+
+
+def rel_url(path: Path) -> str:
+    """A path relative to the kernel's working directory (the notebook's folder), for src= attributes.
+
+    Frontends serve files relative to the notebook, so the output stays small and the file is not embedded.
+    """
+    try:
+        rel = os.path.relpath(path, Path.cwd())
+    except ValueError:  # another drive on Windows
+        rel = str(path)
+    return rel.replace(os.sep, "/")
+
+
+def data_url(data: bytes, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+
+def thumbnail(path: Path, max_px: int, max_bytes: int = 150_000) -> tuple[bytes, str, int, int]:
+    """A display copy: the file itself when small, else downscaled (JPEG unless it has transparency)."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        w, h = img.size
+        fmt = (img.format or "").upper()
+        size = path.stat().st_size
+        if w <= max_px and h <= max_px and size <= max_bytes and fmt in ("PNG", "JPEG", "GIF", "WEBP"):
+            return path.read_bytes(), Image.MIME.get(fmt, "image/png"), w, h
+        img.load()
+        copy = img.copy()
+    copy.thumbnail((max_px, max_px))
+    buf = io.BytesIO()
+    if copy.mode in ("RGBA", "LA") or (copy.mode == "P" and "transparency" in copy.info):
+        copy.save(buf, format="PNG", optimize=True)
+        mime = "image/png"
+    else:
+        copy.convert("RGB").save(buf, format="JPEG", quality=85)
+        mime = "image/jpeg"
+    return buf.getvalue(), mime, copy.width, copy.height
+
+
+def error_html(err: BaseException) -> str:
+    return (
+        '<div style="font:12px sans-serif;color:#a94442;background:#f2dede;padding:6px;border-radius:3px">'
+        f"<b>{escape(type(err).__name__)}</b>: {escape(redact(str(err)))}</div>"
+    )

@@ -1,0 +1,105 @@
+"""Rebuild a result object from a history entry and its stored artifacts (replay, ``entry.result()``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import TokenhotError
+from ..families._types import Usage
+from .image import ImageItem, ImageResult
+from .media import AudioResult, VideoResult
+from .task import VideoTask
+from .text import ChatResult, TranscriptResult
+
+if TYPE_CHECKING:
+    from ..history import HistoryEntry, Store
+    from ..session import Session
+    from ._base import Result
+
+
+def usage_from(d: dict[str, Any] | None) -> Usage:
+    d = d or {}
+    return Usage(
+        input_tokens=int(d.get("input_tokens") or 0),
+        output_tokens=int(d.get("output_tokens") or 0),
+        total_tokens=int(d.get("total_tokens") or 0),
+        reasoning_tokens=int(d.get("reasoning_tokens") or 0),
+        images=int(d.get("images") or 0),
+        video_seconds=float(d.get("video_seconds") or 0.0),
+    )
+
+
+def _outputs(entry: HistoryEntry, role: str) -> list[dict[str, Any]]:
+    return [o for o in (entry.outputs or []) if o.get("role") == role]
+
+
+def _path(store: Store, out: dict[str, Any]) -> Path:
+    path = store.path_of(out["sha256"])
+    if not path.exists():
+        raise TokenhotError(
+            f"The stored file {out['sha256'][:12]}… of this history entry is missing from {store.root}.",
+            hint="It may have been deleted or the store moved; rerun the call with entry.rerun().",
+        )
+    return path
+
+
+def _text(store: Store, entry: HistoryEntry, role: str) -> str:
+    outs = _outputs(entry, role)
+    return _path(store, outs[0]).read_text("utf-8") if outs else ""
+
+
+def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store | None = None) -> Result:
+    """The result object a recorded call returned, rebuilt from the store without any request."""
+    if session is None and store is None:
+        from ..session import session as default_session
+
+        session = default_session()
+    st: Store = store if store is not None else session.store  # type: ignore[union-attr]
+    kind = entry.kind
+    model = entry.model or ""
+    params = entry.params or {}
+    response = entry.response or {}
+    common: dict[str, Any] = {"model": model, "entry": entry, "session": session}
+
+    if entry.status == "pending" and kind == "video":
+        if session is None:
+            raise TokenhotError("Resuming a video task needs a session.")
+        return VideoTask(session, str(response.get("task_id")), model=model, entry=entry,
+                         prompt=str(params.get("prompt") or ""))
+    if entry.status != "ok":
+        err = (entry.error or {}).get("message") or entry.status
+        raise TokenhotError(f"History entry #{entry.id} did not finish ({entry.status}): {err}",
+                            hint="Rerun it with entry.rerun().")
+
+    if kind in ("image", "edit"):
+        items = [ImageItem(_path(st, o), o.get("mime", "image/png"), o["sha256"],
+                           {k: v for k, v in o.items() if k == "revised_prompt"})
+                 for o in _outputs(entry, "image")]
+        return ImageResult(items, prompt=str(params.get("prompt") or ""), text=_text(st, entry, "text"),
+                           **common)
+    if kind == "video":
+        vid = _outputs(entry, "video")[0]
+        posters = _outputs(entry, "poster")
+        return VideoResult(_path(st, vid), mime=vid.get("mime", "video/mp4"), sha256=vid["sha256"],
+                           poster=_path(st, posters[0]) if posters else None,
+                           task_id=response.get("task_id"), prompt=str(params.get("prompt") or ""), **common)
+    if kind == "speak":
+        aud = _outputs(entry, "audio")[0]
+        return AudioResult(_path(st, aud), mime=aud.get("mime", "audio/wav"), sha256=aud["sha256"],
+                           text=str(params.get("text") or ""), **common)
+    if kind in ("transcribe", "translate"):
+        fmt = str(params.get("format") or "json")
+        body = _text(st, entry, "subtitles") or _text(st, entry, "text")
+        from ..families import audio
+
+        reply = audio.parse_transcription(fmt, body)
+        res = TranscriptResult(reply.text, segments=reply.segments, format=fmt, body=reply.body or body,
+                               language=reply.language, duration=reply.duration, **common)
+        res.kind = kind
+        return res
+    if kind == "chat":
+        return ChatResult(_text(st, entry, "text"), reasoning=_text(st, entry, "reasoning"),
+                          usage=usage_from(entry.usage), finish_reason=response.get("finish_reason"),
+                          thread=entry.thread, prompt=str(params.get("message") or ""), **common)
+    raise TokenhotError(f"Cannot rebuild a result for history entries of kind {kind!r}.")

@@ -1,0 +1,184 @@
+"""BatchResult (many prompts, one model) and CompareResult (one prompt, many models)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from .._config import redact
+from ._base import Result, error_html
+from .image import ImageResult
+from .media import AudioResult, VideoResult
+from .text import ChatResult
+
+if TYPE_CHECKING:
+    from ..session import Session
+
+Item = Any  # a Result or the exception that call raised
+Rerun = Callable[[list[int]], Awaitable[list[Item]]]
+
+
+def _cell(item: Item, label: str) -> str:
+    head = f'<div style="font:11px sans-serif;color:#555;margin-bottom:2px">{escape(label)}</div>'
+    if isinstance(item, BaseException):
+        body = error_html(item)
+    elif isinstance(item, ImageResult):
+        body = item.html(caption=False)
+    elif isinstance(item, (VideoResult, AudioResult)):
+        body = item.html()
+    elif isinstance(item, ChatResult):
+        body = f'<div style="white-space:pre-wrap;font:13px sans-serif">{escape(item.text)}</div>'
+    elif isinstance(item, Result):
+        body = f"<pre>{escape(repr(item))}</pre>"
+    else:
+        body = escape(str(item))
+    return head + body
+
+
+class BatchResult(Result):
+    """Results of one call per input, in input order; a failed input holds its exception.
+
+    ``batch.failed`` maps index → error, ``batch.ok`` lists the successes, ``batch.retry()`` reruns only the
+    failed inputs and fills them in place.
+    """
+
+    def __init__(self, items: list[Item], inputs: Sequence[Any], *, kind: str, model: str = "",
+                 rerun: Rerun | None = None, session: Session | None = None) -> None:
+        super().__init__(model=model, session=session)
+        self.items = items
+        self.inputs = list(inputs)
+        self.kind = kind
+        self._rerun = rerun
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> Item:
+        return self.items[index]
+
+    def __iter__(self) -> Iterator[Item]:
+        return iter(self.items)
+
+    @property
+    def failed(self) -> dict[int, BaseException]:
+        return {i: it for i, it in enumerate(self.items) if isinstance(it, BaseException)}
+
+    @property
+    def ok(self) -> list[Result]:
+        return [it for it in self.items if not isinstance(it, BaseException)]
+
+    @property
+    def errors(self) -> list[BaseException]:
+        return list(self.failed.values())
+
+    @property
+    def entry_ids(self) -> list[int | None]:
+        return [None if isinstance(it, BaseException) else it.entry_id for it in self.items]
+
+    def raise_for_errors(self) -> BatchResult:
+        """Raise the first error (after the whole batch ran), for scripts that want all-or-nothing."""
+        for err in self.failed.values():
+            raise err
+        return self
+
+    async def aretry(self) -> BatchResult:
+        if self._rerun is None:
+            raise RuntimeError("This batch cannot be retried (it was rebuilt without its session).")
+        idx = sorted(self.failed)
+        if idx:
+            fresh = await self._rerun(idx)
+            for i, item in zip(idx, fresh, strict=True):
+                self.items[i] = item
+        return self
+
+    def retry(self) -> BatchResult:
+        """Rerun only the failed inputs (same options); returns this batch, updated."""
+        from ..client import run_sync
+
+        return run_sync(self.aretry())
+
+    def _plain(self) -> str:
+        lines = [f"<BatchResult {self.kind}: {len(self.ok)} ok, {len(self.failed)} failed of {len(self.items)}>"]
+        for i, err in self.failed.items():
+            lines.append(f"  [{i}] {type(err).__name__}: {redact(str(err))[:200]}")
+        return "\n".join(lines)
+
+    def _bundle(self) -> dict[str, Any]:
+        summary = (f'<div style="font:12px sans-serif">{len(self.ok)} ok, {len(self.failed)} failed'
+                   + (" — <code>.retry()</code> reruns the failed ones" if self.failed else "") + "</div>")
+        if self.kind in ("image", "edit"):
+            cells = "".join(
+                f'<div style="margin:4px;max-width:260px">{_cell(it, f"[{i}] {self._label(i)}")}</div>'
+                for i, it in enumerate(self.items)
+            )
+            return {"text/html": summary + f'<div style="display:flex;flex-wrap:wrap">{cells}</div>'}
+        rows = "".join(
+            f'<tr><td style="vertical-align:top">{i}</td><td style="vertical-align:top;text-align:left">'
+            f'{escape(self._label(i))}</td><td style="text-align:left">{_cell(it, "")}</td></tr>'
+            for i, it in enumerate(self.items)
+        )
+        return {"text/html": summary + f"<table>{rows}</table>"}
+
+    def _label(self, i: int) -> str:
+        value = self.inputs[i] if i < len(self.inputs) else ""
+        text = value if isinstance(value, str) else type(value).__name__
+        return text if len(text) <= 80 else text[:77] + "…"
+
+    def provenance(self) -> dict[str, Any]:
+        return {"tokenhot": {"kind": self.kind, "model": self.model, "entry_ids": self.entry_ids}}
+
+
+class CompareResult(Result):
+    """One prompt across several models: ``cmp[model]``, ``cmp.results`` (model → result or error)."""
+
+    kind = "compare"
+
+    def __init__(self, prompt: Any, results: dict[str, Item], *, of: str,
+                 session: Session | None = None) -> None:
+        super().__init__(model=", ".join(results), session=session)
+        self.prompt = prompt
+        self.results = results
+        self.of = of  # the kind compared: image | chat | speak | video
+
+    def __getitem__(self, key: str | int) -> Item:
+        if isinstance(key, int):
+            return list(self.results.values())[key]
+        return self.results[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def items(self) -> list[tuple[str, Item]]:
+        return list(self.results.items())
+
+    @property
+    def failed(self) -> dict[str, BaseException]:
+        return {m: r for m, r in self.results.items() if isinstance(r, BaseException)}
+
+    def _plain(self) -> str:
+        lines = [f"<CompareResult {self.of}: {len(self.results)} models>"]
+        for m, r in self.results.items():
+            if isinstance(r, BaseException):
+                lines.append(f"--- {m}: {type(r).__name__}: {redact(str(r))[:200]}")
+            elif isinstance(r, ChatResult):
+                lines.append(f"--- {m}:\n{r.text}")
+            else:
+                lines.append(f"--- {m}: {r!r}")
+        return "\n".join(lines)
+
+    def _bundle(self) -> dict[str, Any]:
+        width = "260px" if self.of in ("image", "edit") else f"{max(20, 100 // max(1, len(self.results)) - 2)}%"
+        cols = "".join(
+            f'<div style="flex:1 1 {width};max-width:{width if self.of in ("image", "edit") else "none"};'
+            f'margin:4px;min-width:180px">{_cell(r, m)}</div>'
+            for m, r in self.results.items()
+        )
+        return {"text/html": f'<div style="display:flex;flex-wrap:wrap;align-items:flex-start">{cols}</div>'}
+
+    def provenance(self) -> dict[str, Any]:
+        ids = {m: (None if isinstance(r, BaseException) else r.entry_id) for m, r in self.results.items()}
+        return {"tokenhot": {"kind": "compare", "of": self.of, "models": list(self.results), "entry_ids": ids}}

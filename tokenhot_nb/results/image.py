@@ -1,0 +1,145 @@
+"""ImageResult: one or many generated images, shown as lean inline thumbnails."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, overload
+
+from ._base import FileRef, Result, copy_to, data_url, thumbnail
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from ..history import HistoryEntry
+    from ..session import Session
+
+SINGLE_PX = 768  # one image: big enough to judge, small enough to keep the notebook lean
+GRID_PX = 256
+
+
+class ImageItem(FileRef):
+    """One stored image and its vendor-revised prompt."""
+
+    @property
+    def revised_prompt(self) -> str | None:
+        value = self.extra.get("revised_prompt")
+        return str(value) if value else None
+
+
+class ImageResult(Result):
+    """Images from ``image``/``edit``: ``res[i]``, ``.pil()``, ``.save(dir)``, ``.paths``, ``.revised_prompt``."""
+
+    kind = "image"
+
+    def __init__(self, items: list[ImageItem], *, prompt: str = "", text: str = "", model: str = "",
+                 entry: HistoryEntry | None = None, session: Session | None = None) -> None:
+        super().__init__(model=model, entry=entry, session=session)
+        self.items = items
+        self.prompt = prompt
+        self.text = text  # any text the model returned beside the images (Gemini)
+        self._thumbs: dict[tuple[int, int], tuple[bytes, str, int, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, index: int) -> ImageResult: ...
+    @overload
+    def __getitem__(self, index: slice) -> ImageResult: ...
+    def __getitem__(self, index: int | slice) -> ImageResult:
+        items = self.items[index] if isinstance(index, slice) else [self.items[index]]
+        return ImageResult(items, prompt=self.prompt, text=self.text, model=self.model, entry=self.entry,
+                           session=self.session)
+
+    def __iter__(self) -> Iterator[ImageResult]:
+        for i in range(len(self.items)):
+            yield self[i]
+
+    @property
+    def paths(self) -> list[Path]:
+        return [it.path for it in self.items]
+
+    @property
+    def path(self) -> Path:
+        return self.items[0].path
+
+    @property
+    def mime(self) -> str:
+        return self.items[0].mime
+
+    @property
+    def sha256(self) -> str:
+        return self.items[0].sha256
+
+    @property
+    def revised_prompt(self) -> str | None:
+        for it in self.items:
+            if it.revised_prompt:
+                return it.revised_prompt
+        return None
+
+    def data(self, index: int = 0) -> bytes:
+        return self.items[index].path.read_bytes()
+
+    def pil(self, index: int = 0) -> Image:
+        """The image as a PIL image (loaded, so the file is not kept open)."""
+        from PIL import Image as PILImage
+
+        with PILImage.open(self.items[index].path) as img:
+            img.load()
+            return img.copy()
+
+    def save(self, directory: str | os.PathLike[str] = ".", stem: str | None = None) -> list[Path]:
+        """Copy the images to ``directory`` as ``<stem>-<i><ext>`` and return the new paths."""
+        base = stem or (f"tokenhot-{self.entry_id}" if self.entry_id is not None else "tokenhot-image")
+        if len(self.items) == 1:
+            return [copy_to(self.items[0].path, directory, base)]
+        return [copy_to(it.path, directory, f"{base}-{i}") for i, it in enumerate(self.items)]
+
+    def thumb(self, index: int = 0, max_px: int = GRID_PX) -> tuple[bytes, str, int, int]:
+        key = (index, max_px)
+        if key not in self._thumbs:
+            self._thumbs[key] = thumbnail(self.items[index].path, max_px)
+        return self._thumbs[key]
+
+    def html(self, max_px: int = GRID_PX, caption: bool = True) -> str:
+        """A grid of inline thumbnails (used for several images, batches and comparisons)."""
+        cells = []
+        for i in range(len(self.items)):
+            data, mime, w, h = self.thumb(i, max_px)
+            cells.append(
+                f'<img src="{data_url(data, mime)}" width="{w}" height="{h}" '
+                f'style="max-width:{max_px}px;height:auto;margin:2px" title="{i}">'
+            )
+        out = '<div style="display:flex;flex-wrap:wrap;align-items:flex-start">' + "".join(cells) + "</div>"
+        if caption:
+            if self.revised_prompt:
+                out += f'<div style="font:12px sans-serif"><i>{escape(self.revised_prompt)}</i></div>'
+            out += self._footer()
+        return out
+
+    def _plain(self) -> str:
+        where = f", history #{self.entry_id}" if self.entry_id is not None else ""
+        count = f"{len(self.items)} images" if len(self.items) != 1 else "1 image"
+        first = f", {self.items[0].path}" if len(self.items) == 1 else ""
+        rp = f"\nrevised prompt: {self.revised_prompt}" if self.revised_prompt else ""
+        return f"<ImageResult {count} from {self.model}{where}{first}>{rp}"
+
+    def _bundle(self) -> dict[str, Any]:
+        if not self.items:
+            return {}
+        if len(self.items) == 1:  # the image itself: lean, and nbval/nbconvert treat it natively
+            data, mime, _, _ = self.thumb(0, SINGLE_PX)
+            import base64
+
+            return {mime: base64.b64encode(data).decode("ascii")}
+        return {"text/html": self.html()}
+
+    def _bundle_metadata(self) -> dict[str, Any]:
+        if len(self.items) == 1:
+            _, mime, w, h = self.thumb(0, SINGLE_PX)
+            return {mime: {"width": w, "height": h}}
+        return {}

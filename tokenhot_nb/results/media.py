@@ -1,0 +1,197 @@
+"""VideoResult and AudioResult: players that reference stored files instead of embedding them."""
+
+from __future__ import annotations
+
+import io
+import os
+import wave
+from html import escape
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._base import Result, copy_to, data_url, rel_url, thumbnail
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from ..history import HistoryEntry
+    from ..session import Session
+
+INLINE_AUDIO_MAX = 1_500_000  # bytes; speech clips are small, long audio is referenced by path
+
+
+def extract_poster(video: Path, dest: Path, at: float = 0.5) -> Path | None:
+    """Grab one frame (near ``at`` seconds) as a JPEG with PyAV; None when the file has no video frame."""
+    try:
+        import av
+    except ImportError:
+        return None
+    try:
+        with av.open(str(video)) as container:
+            stream = next((s for s in container.streams if s.type == "video"), None)
+            if stream is None:
+                return None
+            frame = None
+            for i, frm in enumerate(container.decode(stream)):
+                frame = frm
+                if (frm.time or 0) >= at or i > 60:
+                    break
+            if frame is None:
+                return None
+            img = frame.to_image()
+        img.thumbnail((640, 640))
+        img.convert("RGB").save(dest, format="JPEG", quality=80)
+        return dest
+    except Exception:  # a broken or unusual file: no poster, never a failed call
+        return None
+
+
+def media_duration(path: Path) -> float | None:
+    """Duration in seconds: WAV from its header, anything else through PyAV."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            return w.getnframes() / float(w.getframerate() or 1)
+    except (wave.Error, EOFError, OSError):
+        pass
+    try:
+        import av
+
+        with av.open(str(path)) as c:
+            if c.duration is not None:
+                return float(c.duration) / 1_000_000
+            for s in c.streams:
+                if s.duration is not None and s.time_base is not None:
+                    return float(s.duration * s.time_base)
+    except Exception:
+        return None
+    return None
+
+
+class VideoResult(Result):
+    """A finished video: ``.path`` (in the store), ``.poster``, ``.save(dir)``, ``.duration``, ``.task_id``."""
+
+    kind = "video"
+
+    def __init__(self, path: Path, *, mime: str = "video/mp4", sha256: str = "", poster: Path | None = None,
+                 task_id: str | None = None, prompt: str = "", model: str = "",
+                 entry: HistoryEntry | None = None, session: Session | None = None) -> None:
+        super().__init__(model=model, entry=entry, session=session)
+        self.path = path
+        self.mime = mime
+        self.sha256 = sha256
+        self.poster = poster
+        self.task_id = task_id
+        self.prompt = prompt
+        self._duration: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self._duration is None:
+            self._duration = media_duration(self.path)
+        return self._duration
+
+    def save(self, directory: str | os.PathLike[str] = ".", stem: str | None = None) -> Path:
+        base = stem or (f"tokenhot-{self.entry_id}" if self.entry_id is not None else "tokenhot-video")
+        return copy_to(self.path, directory, base)
+
+    def poster_pil(self) -> Image | None:
+        if self.poster is None:
+            return None
+        from PIL import Image as PILImage
+
+        with PILImage.open(self.poster) as img:
+            img.load()
+            return img.copy()
+
+    def html(self, width: int = 480) -> str:
+        poster = f' poster="{escape(rel_url(self.poster))}"' if self.poster else ""
+        return (
+            f'<video controls preload="metadata" width="{width}"{poster} '
+            f'src="{escape(rel_url(self.path))}" style="max-width:100%"></video>' + self._footer()
+        )
+
+    def _plain(self) -> str:
+        where = f", history #{self.entry_id}" if self.entry_id is not None else ""
+        return f"<VideoResult from {self.model}{where}, {self.path}>"
+
+    def _bundle(self) -> dict[str, Any]:
+        return {"text/html": self.html()}
+
+    def _bundle_metadata(self) -> dict[str, Any]:
+        return {"text/html": {"isolated": False}}
+
+
+class AudioResult(Result):
+    """Speech: a player, ``.wav`` bytes, ``.save(dir)``, ``.duration``, ``.path``."""
+
+    kind = "audio"
+
+    def __init__(self, path: Path, *, mime: str = "audio/wav", sha256: str = "", text: str = "",
+                 model: str = "", entry: HistoryEntry | None = None, session: Session | None = None) -> None:
+        super().__init__(model=model, entry=entry, session=session)
+        self.path = path
+        self.mime = mime
+        self.sha256 = sha256
+        self.text = text
+        self._duration: float | None = None
+
+    @property
+    def data(self) -> bytes:
+        return self.path.read_bytes()
+
+    @property
+    def wav(self) -> bytes:
+        """The audio as WAV bytes (converted with PyAV when the model sent another format)."""
+        raw = self.path.read_bytes()
+        if raw[:4] == b"RIFF" and raw[8:12] == b"WAVE":
+            return raw
+        return _to_wav(self.path)
+
+    @property
+    def duration(self) -> float | None:
+        if self._duration is None:
+            self._duration = media_duration(self.path)
+        return self._duration
+
+    def save(self, directory: str | os.PathLike[str] = ".", stem: str | None = None) -> Path:
+        base = stem or (f"tokenhot-{self.entry_id}" if self.entry_id is not None else "tokenhot-audio")
+        return copy_to(self.path, directory, base)
+
+    def html(self) -> str:
+        size = self.path.stat().st_size if self.path.exists() else 0
+        src = data_url(self.path.read_bytes(), self.mime) if 0 < size <= INLINE_AUDIO_MAX else rel_url(self.path)
+        return f'<audio controls preload="metadata" src="{escape(src)}"></audio>' + self._footer()
+
+    def _plain(self) -> str:
+        d = self.duration
+        dur = f", {d:.1f} s" if d else ""
+        where = f", history #{self.entry_id}" if self.entry_id is not None else ""
+        return f"<AudioResult from {self.model}{dur}{where}, {self.path}>"
+
+    def _bundle(self) -> dict[str, Any]:
+        return {"text/html": self.html()}
+
+
+def _to_wav(path: Path) -> bytes:
+    import av
+
+    out = io.BytesIO()
+    with av.open(str(path)) as src:
+        stream = next(s for s in src.streams if s.type == "audio")
+        rate = stream.rate or 24000
+        resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
+        pcm = bytearray()
+        for frame in src.decode(stream):
+            for f in resampler.resample(frame):
+                pcm += bytes(f.planes[0])[: f.samples * 2]
+        for f in resampler.resample(None):
+            pcm += bytes(f.planes[0])[: f.samples * 2]
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(bytes(pcm))
+    return out.getvalue()
+
+
+__all__ = ["AudioResult", "VideoResult", "extract_poster", "media_duration", "thumbnail"]

@@ -1,0 +1,100 @@
+"""VideoTask: a handle on a video being generated, which survives interrupts and kernel restarts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from ._base import Result
+
+if TYPE_CHECKING:
+    from ..families._types import TaskStatus
+    from ..history import HistoryEntry
+    from ..session import Session
+    from .media import VideoResult
+
+
+class VideoTask(Result):
+    """``task.status()`` polls once; ``task.wait()`` polls until done and returns a :class:`VideoResult`.
+
+    The task id is in the history from the moment it is created, so ``session.resume(task_id)`` or
+    ``history[i].resume()`` picks it up again after an interrupt or in a new kernel.
+    """
+
+    kind = "video"
+
+    def __init__(self, session: Session, task_id: str, *, model: str, entry: HistoryEntry | None = None,
+                 prompt: str = "") -> None:
+        super().__init__(model=model, entry=entry, session=session)
+        self.task_id = task_id
+        self.prompt = prompt
+        self.last: TaskStatus | None = None
+        self._result: VideoResult | None = None
+
+    @property
+    def done(self) -> bool:
+        return self._result is not None or (self.last is not None and self.last.done)
+
+    async def astatus(self) -> TaskStatus:
+        assert self.session is not None
+        return await self.session._apoll_task(self)
+
+    def status(self) -> TaskStatus:
+        """Ask the server once where the task is (also records the progress on this handle)."""
+        assert self.session is not None
+        return self.session._sync(self.astatus())
+
+    async def await_(self, timeout: float | None = None, progress: bool | None = None,
+                     on_progress: Callable[[TaskStatus], Any] | None = None, _bar: Any = None) -> VideoResult:
+        """Async twin of :meth:`wait` (``await task`` works too)."""
+        if self._result is not None:
+            return self._result
+        assert self.session is not None
+        self._result = await self.session._await_task(self, timeout=timeout, progress=progress,
+                                                      on_progress=on_progress, bar=_bar)
+        return self._result
+
+    def wait(self, timeout: float | None = None, progress: bool | None = True,
+             on_progress: Callable[[TaskStatus], Any] | None = None) -> VideoResult:
+        """Poll every ``settings.poll_interval`` s until done (at most ``timeout``, default the video deadline).
+
+        Downloads the video into the store at once (vendor links expire) and extracts a poster frame.
+        Raises :class:`~tokenhot_nb.errors.TaskFailedError` with the vendor's reason when the task fails.
+        """
+        if self._result is not None:
+            return self._result
+        assert self.session is not None
+        from .._progress import Progress
+
+        bar = Progress(None, "video", enabled=progress)
+        try:
+            return self.session._sync(self.await_(timeout, progress, on_progress, _bar=bar), task=self)
+        finally:
+            bar.close()
+
+    def result(self) -> VideoResult:
+        """The finished video (waits, without a progress bar, if it is not done yet)."""
+        return self.wait(progress=False)
+
+    def __await__(self) -> Generator[Any, None, VideoResult]:
+        return self.await_().__await__()
+
+    def _plain(self) -> str:
+        st = self.last
+        state = f"{st.state} {st.progress}%" if st else "created"
+        return (f"<VideoTask {self.task_id} ({self.model}): {state}. "
+                f"task.wait() to finish, or session.resume({self.task_id!r}) later>")
+
+    def _bundle(self) -> dict[str, Any]:
+        st = self.last
+        state = f"{st.state} · {st.progress}%" if st else "created"
+        return {"text/html": (
+            f'<div style="font:12px sans-serif">Video task <code>{escape(self.task_id)}</code> '
+            f"({escape(self.model)}): <b>{escape(state)}</b>. Call <code>.wait()</code> to finish it, or "
+            f"<code>session.resume({escape(repr(self.task_id))})</code> later.</div>")}
+
+    def provenance(self) -> dict[str, Any]:
+        meta = super().provenance()
+        meta["tokenhot"]["task_id"] = self.task_id
+        return meta

@@ -1,0 +1,126 @@
+"""ChatResult and TranscriptResult: text answers, rendered as Markdown / HTML."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+from ..families._types import Segment, Usage
+from ._base import Result
+
+if TYPE_CHECKING:
+    from ..history import HistoryEntry
+    from ..session import Session
+
+
+class ChatResult(Result):
+    """A chat answer. ``str(result)`` is the text; ``.reasoning`` shows collapsed; ``.usage`` the tokens."""
+
+    kind = "chat"
+
+    def __init__(self, text: str, *, reasoning: str = "", usage: Usage | None = None,
+                 finish_reason: str | None = None, thread: str | None = None, prompt: str = "",
+                 model: str = "", entry: HistoryEntry | None = None, session: Session | None = None) -> None:
+        super().__init__(model=model, entry=entry, session=session)
+        self.text = text
+        self.reasoning = reasoning
+        self.usage = usage or Usage()
+        self.finish_reason = finish_reason
+        self.thread = thread
+        self.prompt = prompt
+
+    def __str__(self) -> str:
+        return self.text
+
+    def markdown(self) -> str:
+        parts = []
+        if self.reasoning:
+            reasoning = escape(self.reasoning).replace("\n", "<br>")
+            parts.append(f"<details><summary>Reasoning</summary>\n\n{reasoning}\n\n</details>\n\n")
+        parts.append(self.text)
+        foot = [self.model] if self.model else []
+        if self.usage.total_tokens:
+            foot.append(f"{self.usage.total_tokens} tokens")
+        if self.thread:
+            foot.append(f"thread {self.thread!r}")
+        if self.entry_id is not None:
+            foot.append(f"history #{self.entry_id}")
+        if self.finish_reason and self.finish_reason.lower() not in ("stop", "end_turn", "completed"):
+            foot.append(f"finish: {self.finish_reason}")
+        if foot:
+            parts.append("\n\n<sub>" + escape(" · ".join(foot)) + "</sub>")
+        return "".join(parts)
+
+    _repr_markdown_ = markdown
+
+    def _plain(self) -> str:
+        return self.text
+
+    def _bundle(self) -> dict[str, Any]:
+        return {"text/markdown": self.markdown()}
+
+
+def _ts(seconds: float, sep: str) -> str:
+    ms = round(seconds * 1000)
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    s, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+class TranscriptResult(Result):
+    """Whisper output: ``.text``, ``.segments``, ``.srt``/``.vtt`` (from the body or the segments)."""
+
+    kind = "transcribe"
+
+    def __init__(self, text: str, *, segments: list[Segment] | None = None, format: str = "json",
+                 body: str = "", language: str | None = None, duration: float | None = None,
+                 model: str = "", entry: HistoryEntry | None = None, session: Session | None = None) -> None:
+        super().__init__(model=model, entry=entry, session=session)
+        self.text = text
+        self.segments = segments or []
+        self.format = format
+        self.body = body
+        self.language = language
+        self.duration = duration
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def srt(self) -> str | None:
+        if self.format == "srt" and self.body:
+            return self.body
+        if not self.segments:
+            return None
+        return "\n".join(
+            f"{i}\n{_ts(s.start, ',')} --> {_ts(s.end, ',')}\n{s.text.strip()}\n"
+            for i, s in enumerate(self.segments, 1)
+        )
+
+    @property
+    def vtt(self) -> str | None:
+        if self.format == "vtt" and self.body:
+            return self.body
+        if not self.segments:
+            return None
+        cues = "\n".join(f"{_ts(s.start, '.')} --> {_ts(s.end, '.')}\n{s.text.strip()}\n" for s in self.segments)
+        return "WEBVTT\n\n" + cues
+
+    def html(self) -> str:
+        out = f'<div style="white-space:pre-wrap">{escape(self.text)}</div>'
+        if self.segments:
+            rows = "".join(
+                f"<tr><td>{s.start:.2f}</td><td>{s.end:.2f}</td><td>{escape(s.text)}</td></tr>" for s in self.segments
+            )
+            out += (f"<details><summary>{len(self.segments)} segments</summary><table><tr><th>start</th>"
+                    f"<th>end</th><th>text</th></tr>{rows}</table></details>")
+        return out + self._footer()
+
+    _repr_html_ = html
+
+    def _plain(self) -> str:
+        return self.text
+
+    def _bundle(self) -> dict[str, Any]:
+        return {"text/html": self.html()}
