@@ -200,3 +200,57 @@ def test_keyboard_interrupt_cancels_the_work() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:3] == ["interrupted True True", "stream interrupted True", "still works 7"]
+
+
+def test_callbacks_run_on_the_calling_thread_in_order() -> None:
+    from tokenhot_nb.client._loop import call_in_caller
+
+    seen: list[tuple[int, str]] = []
+
+    async def work() -> str:
+        for i in range(5):
+            call_in_caller(lambda i=i: seen.append((i, threading.current_thread().name)))
+            await asyncio.sleep(0)
+        return threading.current_thread().name
+
+    loop_thread = run_sync(work())
+    assert [i for i, _ in seen] == [0, 1, 2, 3, 4]
+    assert {name for _, name in seen} == {threading.current_thread().name}
+    assert loop_thread != threading.current_thread().name
+
+
+def test_an_exception_in_a_callback_cancels_the_work() -> None:
+    from tokenhot_nb.client._loop import call_in_caller
+
+    cancelled = threading.Event()
+
+    def stop() -> None:
+        raise KeyboardInterrupt("stop")
+
+    async def work() -> None:
+        call_in_caller(stop)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sync(work())
+    assert cancelled.wait(5)
+
+
+def test_callbacks_relay_to_an_awaiting_loop() -> None:
+    from tokenhot_nb.client._loop import call_in_caller, post_to_loop, relayed, submit
+
+    async def work() -> None:
+        call_in_caller(lambda: seen.append(threading.current_thread().name))
+
+    seen: list[str] = []
+
+    async def cell() -> None:
+        await asyncio.wrap_future(submit(relayed(work(), post_to_loop(asyncio.get_running_loop()))))
+        await asyncio.sleep(0.05)
+
+    asyncio.run(cell())
+    assert seen == [threading.current_thread().name]

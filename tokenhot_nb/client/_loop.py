@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import os
+import queue
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Coroutine, Iterator
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
@@ -65,12 +68,46 @@ def submit(aw: Awaitable[T]) -> concurrent.futures.Future[T]:
     return asyncio.run_coroutine_threadsafe(cast(Coroutine[Any, Any, T], coro), get_loop())
 
 
+Post = Callable[[Callable[..., Any], tuple[Any, ...]], None]
+_relay: contextvars.ContextVar[Post | None] = contextvars.ContextVar("tokenhot_nb_relay", default=None)
+
+
+def call_in_caller(fn: Callable[..., Any], *args: Any) -> None:
+    """Run ``fn(*args)`` on the thread (or loop) that started the current operation.
+
+    Work runs on the background loop, but display updates must happen where the cell runs: ipykernel
+    routes output by the thread that made it, so a callback fired from the loop thread could land in
+    the wrong cell. Outside a relayed operation ``fn`` simply runs here.
+    """
+    post = _relay.get()
+    if post is None:
+        fn(*args)
+    else:
+        post(fn, args)
+
+
+async def relayed(aw: Awaitable[T], post: Post) -> T:
+    """Await ``aw`` with :func:`call_in_caller` routed through ``post`` (inherited by child tasks)."""
+    _relay.set(post)
+    return await aw
+
+
+def post_to_loop(loop: asyncio.AbstractEventLoop) -> Post:
+    """A relay that runs callbacks on another event loop (an ``await``-ing cell's loop)."""
+
+    def post(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        loop.call_soon_threadsafe(lambda: fn(*args))
+
+    return post
+
+
 def run_sync(aw: Awaitable[T], timeout: float | None = None) -> T:
     """Run ``aw`` on the background loop and wait for its result.
 
     Works from plain scripts, from inside a running loop (a Jupyter cell) and with ``nest_asyncio``
-    applied. Ctrl-C / "interrupt kernel" cancels the work on the loop and re-raises KeyboardInterrupt;
-    a ``timeout`` cancels it and raises :class:`TimeoutError`.
+    applied. Callbacks posted with :func:`call_in_caller` run here, on the calling thread, while it
+    waits. Ctrl-C / "interrupt kernel" (or an exception from such a callback) cancels the work on the
+    loop and re-raises; a ``timeout`` cancels it and raises :class:`TimeoutError`.
     """
     if in_loop_thread():
         if asyncio.iscoroutine(aw):
@@ -79,17 +116,26 @@ def run_sync(aw: Awaitable[T], timeout: float | None = None) -> T:
             "run_sync() was called on tokenhot_nb's own event-loop thread, where it would wait forever; "
             "await the coroutine instead."
         )
-    future = submit(aw)
+    inbox: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
+    future = submit(relayed(aw, lambda fn, args: inbox.put((fn, args))))
+    future.add_done_callback(lambda _f: inbox.put(None))
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        return future.result(timeout)
-    except KeyboardInterrupt:
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = inbox.get(timeout=wait)
+            except queue.Empty:
+                future.cancel()
+                raise TimeoutError(f"The operation did not finish within {timeout} s and was cancelled.") from None
+            if item is None:
+                break
+            fn, args = item
+            fn(*args)
+        return future.result(0)
+    except BaseException:
         future.cancel()
         raise
-    except concurrent.futures.TimeoutError:
-        if future.done() and not future.cancelled():
-            raise  # the coroutine itself raised a TimeoutError
-        future.cancel()
-        raise TimeoutError(f"The operation did not finish within {timeout} s and was cancelled.") from None
 
 
 _END = object()
