@@ -1,0 +1,178 @@
+"""Audio: text to speech with a voice and a player; transcription / translation of uploaded or earlier audio."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from ._base import (
+    INLINE_LIMIT,
+    Panel,
+    audio_widget,
+    entry_label,
+    entry_of,
+    history_entries,
+    model_info,
+    model_picker,
+    outputs,
+    set_options,
+    uploaded,
+)
+
+UPLOAD = ""
+
+
+def _speaks(info: Any) -> bool:
+    return bool(info.choices("voices")) or "audio.speech" in info.endpoints
+
+
+def _listens(info: Any) -> bool:
+    return info.can("transcribe") or "audio.transcriptions" in info.endpoints
+
+
+class AudioPanel(Panel):
+    """Speak text, or turn speech into text (transcribe in its language, or translate to English)."""
+
+    kind = "audio"
+
+    def __init__(self, session: Any = None, *, inline_limit: int = INLINE_LIMIT) -> None:
+        super().__init__(session)
+        self.inline_limit = inline_limit
+        self.result: Any = None
+        # speech
+        self.text = w.Textarea(placeholder="Text to speak…", layout=w.Layout(width="100%", height="4em"))
+        self.tts_model = model_picker(self.session, "audio", _speaks)
+        self.voice = w.Dropdown(description="Voice", layout=w.Layout(width="220px"))
+        self.speak_button = w.Button(description="Speak", button_style="primary", icon="volume-up")
+        self.player = w.Box()
+        self.player.add_class("tokenhot-player")
+        # transcription
+        self.stt_model = model_picker(self.session, "audio", _listens)
+        self.source = w.Dropdown(description="Audio", layout=w.Layout(width="max-content", min_width="320px"))
+        self.upload = w.FileUpload(accept="audio/*,video/mp4", multiple=False, description="Upload audio")
+        self.task = w.ToggleButtons(options=[("Transcribe", "transcribe"), ("Translate to English", "translate")],
+                                    value="transcribe")
+        self.format = w.Dropdown(description="Format", layout=w.Layout(width="200px"))
+        self.language = w.Dropdown(description="Language", layout=w.Layout(width="200px"))
+        self.listen_button = w.Button(description="Transcribe", button_style="primary", icon="file-text")
+        self.transcript = w.Textarea(layout=w.Layout(width="100%", height="8em"))
+        self.transcript.add_class("tokenhot-transcript")
+        self.busy_widgets = [self.speak_button, self.listen_button]
+
+        self.tts_model.observe(self._tts_changed, names="value")
+        self.stt_model.observe(self._stt_changed, names="value")
+        self.task.observe(self._task_changed, names="value")
+        self.upload.observe(lambda _c: self.refresh_sources(select=UPLOAD), names="value")
+        self.speak_button.on_click(lambda _: self.speak())
+        self.listen_button.on_click(lambda _: self.listen())
+        self._tts_changed()
+        self._stt_changed()
+        self.refresh_sources()
+        self.children = [
+            w.HTML("<b>Text to speech</b>"),
+            self.text,
+            w.HBox([self.tts_model, self.voice], layout=w.Layout(flex_flow="row wrap")),
+            self.speak_button,
+            self.player,
+            w.HTML("<b>Speech to text</b>"),
+            w.HBox([self.source, self.upload], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self.stt_model, self.task], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self.format, self.language], layout=w.Layout(flex_flow="row wrap")),
+            self.listen_button,
+            self.transcript,
+            self.status,
+            self.error_box,
+        ]
+
+    def _tts_changed(self, _change: Any = None) -> None:
+        if self.tts_model.value is None:
+            return
+        info = model_info(self.tts_model.value)
+        set_options(self.voice, info.choices("voices"), prefer=info.defaults.get("voice"))
+
+    def _stt_changed(self, _change: Any = None) -> None:
+        if self.stt_model.value is None:
+            return
+        info = model_info(self.stt_model.value)
+        set_options(self.format, info.choices("formats"), blank=None, prefer=info.defaults.get("format", "json"))
+        set_options(self.language, info.choices("languages"), blank="detect")
+        self._task_changed()
+
+    def _task_changed(self, _change: Any = None) -> None:
+        translate = self.task.value == "translate"
+        self.listen_button.description = "Translate" if translate else "Transcribe"
+        self.language.layout.display = "none" if translate or len(self.language.options) <= 1 else None
+
+    def refresh_sources(self, select: str | None = None) -> None:
+        """Earlier audio from the history (spoken results) next to the uploaded file."""
+        files = uploaded(self.upload)
+        opts: list[tuple[str, str]] = [(f"uploaded: {files[0][1]}" if files else "uploaded file", UPLOAD)]
+        for entry in history_entries(self.session, ("speak",), ("ok",), limit=20):
+            for path, _art in outputs(self.session, entry, ("audio",))[:1]:
+                opts.append((entry_label(entry, 40), str(path)))
+        current = select if select is not None else self.source.value
+        values = [v for _, v in opts]
+        if current not in values or (current == UPLOAD and not files):
+            current = values[1] if len(values) > 1 and not files else UPLOAD
+        self.source.options = opts
+        self.source.value = current
+
+    # -- work --------------------------------------------------------------------------------------
+    def speak(self) -> None:
+        text = self.text.value.strip()
+        if not text:
+            self.show_error("Type the text to speak first.")
+            return
+        kw: dict[str, Any] = {"model": self.tts_model.value}
+        if self.voice.value is not None:
+            kw["voice"] = self.voice.value
+        session = self.session
+        self.player.children = []
+        self.run(lambda: session.speak(text, **kw), self._show_speech, label="Speaking…")
+
+    def _show_speech(self, result: Any) -> None:
+        self.result = result
+        entry = entry_of(result)
+        items = outputs(self.session, entry, ("audio",)) if entry is not None else []
+        if not items:
+            self.show_error("The speech finished but no audio file came back.")
+            return
+        path, art = items[0]
+        self.player.children = [audio_widget(path, art.get("mime") or "audio/wav", self.inline_limit)]
+        self.say(f"Speech ready · {path.stat().st_size // 1024} KB · entry #{getattr(entry, 'id', '?')}")
+        self.refresh_sources()
+
+    def audio_input(self) -> Any:
+        if self.source.value == UPLOAD:
+            files = uploaded(self.upload)
+            if not files:
+                raise ValueError("Upload an audio file or pick an earlier one under Audio.")
+            return files[0][0]
+        return Path(self.source.value)
+
+    def listen(self) -> None:
+        try:
+            audio = self.audio_input()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
+        kw: dict[str, Any] = {"model": self.stt_model.value, "format": self.format.value}
+        translate = self.task.value == "translate"
+        if not translate and self.language.value is not None:
+            kw["language"] = self.language.value
+        session = self.session
+        method = session.translate if translate else session.transcribe
+        self.transcript.value = ""
+        self.run(lambda: method(audio, **kw), self._show_transcript,
+                 label="Translating…" if translate else "Transcribing…")
+
+    def _show_transcript(self, result: Any) -> None:
+        self.result = result
+        body = getattr(result, "body", "") or ""
+        text = getattr(result, "text", None)
+        fmt = self.format.value
+        self.transcript.value = body if fmt in ("srt", "vtt") and body else (text if text is not None else str(result))
+        entry = entry_of(result)
+        self.say(f"{len(self.transcript.value)} characters · entry #{getattr(entry, 'id', '?')}")

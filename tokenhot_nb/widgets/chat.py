@@ -1,0 +1,154 @@
+"""Chat: a thread view whose last answer grows as the stream arrives, with Stop and New thread."""
+
+from __future__ import annotations
+
+import html
+import threading
+import uuid
+from typing import Any
+
+import ipywidgets as w
+
+from ._base import Panel, entry_of, model_picker
+
+
+class StreamStopped(KeyboardInterrupt):
+    """Raised from the delta callback after Stop: the session stops consuming the stream and records the
+    entry as interrupted with the partial answer (a KeyboardInterrupt is the session's interrupt path)."""
+
+    def __init__(self) -> None:
+        super().__init__("Stopped by the user.")
+
+
+def _thread_name() -> str:
+    """Each panel thread gets its own name, so it never mixes with the magics' default thread."""
+    return f"panel-{uuid.uuid4().hex[:8]}"
+
+
+def _bubble(role: str, text: str, note: str = "") -> str:
+    color = "#eef4ff" if role == "user" else "#f6f6f6"
+    who = "You" if role == "user" else "Assistant"
+    tail = f' <i style="color:#a60">{html.escape(note)}</i>' if note else ""
+    return (
+        f'<div class="tokenhot-msg tokenhot-{role}" style="background:{color};border-radius:6px;padding:6px 8px;'
+        f'margin:3px 0;white-space:pre-wrap"><b>{who}:</b> <span class="tokenhot-text">{html.escape(text)}</span>'
+        f"{tail}</div>"
+    )
+
+
+class ChatPanel(Panel):
+    """Send messages in a thread; the answer streams in and can be stopped (the partial answer stays)."""
+
+    kind = "chat"
+
+    def __init__(self, session: Any = None) -> None:
+        super().__init__(session)
+        self.model = model_picker(self.session, "chat")
+        self.system = w.Text(placeholder="System prompt (optional)", layout=w.Layout(width="100%"))
+        self.thread_box = w.VBox(layout=w.Layout(max_height="420px", overflow_y="auto", width="100%"))
+        self.thread_box.add_class("tokenhot-thread")
+        self.input = w.Textarea(placeholder="Message…", layout=w.Layout(width="100%", height="4em"))
+        self.send = w.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.stop = w.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
+        self.new_thread = w.Button(description="New thread", icon="plus")
+        self.busy_widgets = [self.send, self.model, self.new_thread]
+        self.thread_id = _thread_name()
+        self.result: Any = None
+        self.answer: w.HTML | None = None
+        self.text = ""
+        self.stopped = False
+        self._stop_event = threading.Event()
+        self._lock = threading.Lock()
+        self._new = True
+
+        self.send.on_click(lambda _: self.start())
+        self.stop.on_click(lambda _: self.cancel())
+        self.new_thread.on_click(lambda _: self.reset())
+        self.children = [
+            w.HTML("<b>Chat</b>"),
+            w.HBox([self.model, self.new_thread], layout=w.Layout(flex_flow="row wrap")),
+            self.system,
+            self.thread_box,
+            self.input,
+            w.HBox([self.send, self.stop]),
+            self.status,
+            self.error_box,
+        ]
+
+    def reset(self) -> None:
+        """Start a new thread: the next message carries no earlier turns."""
+        if self.busy:
+            self.cancel()
+        self.thread_box.children = []
+        self.thread_id = _thread_name()
+        self._new = True
+        self.say("New thread.")
+
+    def start(self) -> None:
+        message = self.input.value.strip()
+        if not message:
+            self.show_error("Type a message first.")
+            return
+        self.input.value = ""
+        self.stopped = False
+        self._stop_event = stop = threading.Event()
+        self.text = ""
+        user = w.HTML(_bubble("user", message))
+        answer = w.HTML(_bubble("assistant", "…"))
+        answer.add_class("tokenhot-answer")
+        self.answer = answer
+        self.thread_box.children = [*self.thread_box.children, user, answer]
+        kw: dict[str, Any] = {"model": self.model.value, "stream": True}
+        if self.system.value.strip():
+            kw["system"] = self.system.value.strip()
+        kw["thread"] = self.thread_id
+        if self._new:
+            kw["new_thread"] = True
+        session = self.session
+
+        def on_delta(_delta: Any, text_so_far: str) -> None:
+            with self._lock:
+                if stop.is_set():
+                    raise StreamStopped()
+                self.text = text_so_far
+                answer.value = _bubble("assistant", text_so_far)
+
+        def work() -> Any:
+            return session.chat(message, on_delta=on_delta, **kw)
+
+        def failed(exc: BaseException) -> None:
+            self.stop.disabled = True
+            partial = getattr(exc, "partial_text", "") or self.text
+            if partial:
+                answer.value = _bubble("assistant", partial, "(interrupted)")
+
+        self.stop.disabled = False
+        self.run(work, self._done, label="Waiting for the answer…", failed=failed)
+
+    def _done(self, result: Any) -> None:
+        self.stop.disabled = True
+        self.result = result
+        text = getattr(result, "text", None)
+        if text is None:
+            text = self.text
+        self.text = text
+        if self.answer is not None:
+            self.answer.value = _bubble("assistant", text)
+            self.answer.add_class("tokenhot-final")
+        entry = entry_of(result)
+        self._new = False
+        self.say(f"Answered by {self.model.value}" + (f" · entry #{entry.id}" if entry is not None else ""))
+
+    def cancel(self) -> None:
+        """Stop the stream now: keep the partial answer, mark it stopped and free the panel."""
+        if not self.busy:
+            return
+        with self._lock:
+            self._stop_event.set()
+        self.stopped = True
+        self.stop.disabled = True
+        if self.answer is not None:
+            self.answer.value = _bubble("assistant", self.text, "(stopped)")
+            self.answer.add_class("tokenhot-final")
+        self.detach()
+        self.say("Stopped; the partial answer is kept.")

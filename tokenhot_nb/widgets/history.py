@@ -1,0 +1,174 @@
+"""History: browse and filter what the session recorded, preview it, export it, run an entry again."""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from ._base import (
+    INLINE_LIMIT,
+    Panel,
+    audio_widget,
+    entry_label,
+    entry_of,
+    history_entries,
+    image_widget,
+    outputs,
+    video_widget,
+)
+
+KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat")
+STATUSES = ("ok", "error", "pending", "running", "interrupted")
+
+
+class HistoryPanel(Panel):
+    """A filterable list of entries; the selected one shows its preview, parameters and code."""
+
+    kind = "history"
+
+    def __init__(self, session: Any = None, *, limit: int = 200) -> None:
+        super().__init__(session)
+        self.limit = limit
+        self.entries: list[Any] = []
+        self.kind_filter = w.Dropdown(description="Kind", options=[("all", None), *[(k, k) for k in KINDS]],
+                                      layout=w.Layout(width="200px"))
+        self.status_filter = w.Dropdown(description="Status", options=[("all", None), *[(s, s) for s in STATUSES]],
+                                        layout=w.Layout(width="200px"))
+        self.search = w.Text(placeholder="search prompts and answers", layout=w.Layout(width="260px"))
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.list = w.Select(options=[], rows=10, layout=w.Layout(width="100%"))
+        self.previews = w.HBox(layout=w.Layout(flex_flow="row wrap", gap="4px"))
+        self.previews.add_class("tokenhot-previews")
+        self.detail = w.HTML()
+        self.preview = w.Box()
+        self.code = w.Textarea(layout=w.Layout(width="100%", height="6em"))
+        self.rerun_button = w.Button(description="Run again", icon="repeat")
+        self.export_path = w.Text(value="tokenhot-history.json", description="Export to",
+                                  layout=w.Layout(width="360px"))
+        self.export_button = w.Button(description="Export", icon="save")
+        self.busy_widgets = [self.rerun_button, self.export_button]
+
+        for widget in (self.kind_filter, self.status_filter, self.search):
+            widget.observe(lambda _c: self.refresh(), names="value")
+        self.refresh_button.on_click(lambda _: self.refresh())
+        self.list.observe(lambda _c: self.show_entry(), names="value")
+        self.rerun_button.on_click(lambda _: self.rerun())
+        self.export_button.on_click(lambda _: self.export())
+        self.refresh()
+        self.children = [
+            w.HTML("<b>History</b>"),
+            w.HBox([self.kind_filter, self.status_filter, self.search, self.refresh_button],
+                   layout=w.Layout(flex_flow="row wrap")),
+            self.list,
+            self.previews,
+            self.detail,
+            self.preview,
+            self.code,
+            w.HBox([self.rerun_button, self.export_path, self.export_button], layout=w.Layout(flex_flow="row wrap")),
+            self.status,
+            self.error_box,
+        ]
+
+    @property
+    def selected(self) -> Any:
+        value = self.list.value
+        return next((e for e in self.entries if getattr(e, "id", None) == value), None)
+
+    def refresh(self) -> None:
+        kinds = [self.kind_filter.value] if self.kind_filter.value else None
+        statuses = [self.status_filter.value] if self.status_filter.value else None
+        needle = self.search.value.strip()
+        self.entries = history_entries(self.session, kinds, statuses, limit=self.limit, text=needle)
+        keep = self.list.value
+        self.list.options = [(f"{entry_label(e)} [{getattr(e, 'status', '')}]", getattr(e, "id", None))
+                             for e in self.entries]
+        ids = [getattr(e, "id", None) for e in self.entries]
+        self.list.value = keep if keep in ids else (ids[0] if ids else None)
+        thumbs: list[w.Widget] = []
+        for entry in self.entries:
+            if len(thumbs) >= 12:
+                break
+            for path, _art in outputs(self.session, entry, ("image", "poster"))[:1]:
+                try:
+                    thumb = image_widget(path, max_side=72)
+                except Exception:
+                    continue
+                thumb.tooltip = entry_label(entry)
+                thumbs.append(thumb)
+        self.previews.children = thumbs
+        self.say(f"{len(self.entries)} entr{'y' if len(self.entries) == 1 else 'ies'}")
+        self.show_entry()
+
+    def show_entry(self) -> None:
+        entry = self.selected
+        if entry is None:
+            self.detail.value = "<i>No entry selected.</i>"
+            self.preview.children = []
+            self.code.value = ""
+            return
+        params = json.dumps(getattr(entry, "params", None) or {}, indent=1, default=str, ensure_ascii=False)
+        error = getattr(entry, "error", None) or {}
+        err = ""
+        if error:
+            err = f"<div style='color:#a00'>{html.escape(str(error.get('message', '')))} {html.escape(str(error.get('hint', '')))}</div>"
+        duration = getattr(entry, "duration", None)
+        self.detail.value = (
+            f"<b>#{getattr(entry, 'id', '')}</b> {html.escape(str(getattr(entry, 'kind', '')))} · "
+            f"{html.escape(str(getattr(entry, 'model', '')))} · {html.escape(str(getattr(entry, 'status', '')))}"
+            + (f" · {duration:.1f} s" if isinstance(duration, (int, float)) else "")
+            + err
+            + f"<details><summary>parameters</summary><pre>{html.escape(params)}</pre></details>"
+        )
+        self.preview.children = self._preview(entry)
+        try:
+            self.code.value = entry.to_code()
+        except Exception:
+            self.code.value = ""
+
+    def _preview(self, entry: Any) -> list[w.Widget]:
+        """A look at the outputs without pushing large media through the widget channel."""
+        out: list[w.Widget] = []
+        try:
+            for path, _art in outputs(self.session, entry, ("image",))[:4]:
+                out.append(image_widget(path, max_side=256))
+            for path, _art in outputs(self.session, entry, ("video",))[:1]:
+                out.append(video_widget(path, INLINE_LIMIT))
+            for path, art in outputs(self.session, entry, ("audio",))[:1]:
+                out.append(audio_widget(path, art.get("mime") or "audio/wav", INLINE_LIMIT))
+        except Exception as exc:
+            out.append(w.HTML(f"<i>Preview unavailable: {html.escape(str(exc))}</i>"))
+        text = str(getattr(entry, "text", None) or "")
+        if not out and text:
+            out.append(w.HTML(f"<pre style='white-space:pre-wrap;max-height:200px;overflow:auto'>"
+                              f"{html.escape(text[:4000])}</pre>"))
+        return out
+
+    def rerun(self) -> None:
+        entry = self.selected
+        if entry is None:
+            self.show_error("Select an entry to run again.")
+            return
+        session = self.session
+
+        def done(result: Any) -> None:
+            new = entry_of(result)
+            self.refresh()
+            if new is not None and getattr(new, "id", None) in [getattr(e, "id", None) for e in self.entries]:
+                self.list.value = new.id
+            self.say(f"Ran #{getattr(entry, 'id', '?')} again" + (f" as #{new.id}" if new is not None else ""))
+
+        self.run(lambda: entry.rerun(session), done, label=f"Running #{getattr(entry, 'id', '?')} again…")
+
+    def export(self) -> None:
+        """Write the history (with its artifacts, as the History API exports it) to a file."""
+        path = Path(self.export_path.value.strip() or "tokenhot-history.json")
+        history = self.session.history
+
+        def done(result: Any) -> None:
+            self.say(f"Exported to {result if result else path}")
+
+        self.run(lambda: history.export(path), done, label="Exporting…")

@@ -1,0 +1,185 @@
+"""Video: prompt (and first frame / references) → a task polled in the background → the player.
+
+Polling runs on the panel's worker thread, so the kernel stays free for other cells meanwhile.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+
+from ._base import (
+    INLINE_LIMIT,
+    Panel,
+    entry_label,
+    entry_of,
+    history_entries,
+    model_info,
+    model_picker,
+    outputs,
+    set_options,
+    uploaded,
+    video_widget,
+)
+
+
+def _task_id(entry: Any) -> str | None:
+    response = getattr(entry, "response", None) or {}
+    params = getattr(entry, "params", None) or {}
+    return response.get("task_id") or params.get("task_id")
+
+
+class VideoPanel(Panel):
+    """Make a video; duration, resolution and ratio come from the model; pending tasks can be resumed."""
+
+    kind = "video"
+
+    def __init__(self, session: Any = None, *, inline_limit: int = INLINE_LIMIT) -> None:
+        super().__init__(session)
+        self.inline_limit = inline_limit
+        self.result: Any = None
+        self.prompt = w.Textarea(placeholder="Describe the video…", layout=w.Layout(width="100%", height="5em"))
+        self.model = model_picker(self.session, "video")
+        self.duration = w.Dropdown(description="Seconds", layout=w.Layout(width="180px"))
+        self.resolution = w.Dropdown(description="Resolution", layout=w.Layout(width="220px"))
+        self.ratio = w.Dropdown(description="Ratio", layout=w.Layout(width="180px"))
+        self.upload = w.FileUpload(accept="image/*", multiple=True, description="First frame")
+        self.generate = w.Button(description="Make video", button_style="primary", icon="film")
+        self.progress = w.IntProgress(value=0, min=0, max=100, description="", layout=w.Layout(width="320px"))
+        self.task_status = w.HTML("")
+        self.player = w.Box()
+        self.player.add_class("tokenhot-player")
+        self.pending = w.Dropdown(description="Pending", layout=w.Layout(width="max-content", min_width="320px"))
+        self.resume_button = w.Button(description="Resume", icon="play")
+        self.refresh_button = w.Button(description="", icon="refresh", tooltip="Look for pending tasks",
+                                       layout=w.Layout(width="40px"))
+        self.busy_widgets = [self.generate, self.resume_button, self.model]
+
+        self.model.observe(self._model_changed, names="value")
+        self.generate.on_click(lambda _: self.start())
+        self.resume_button.on_click(lambda _: self.resume())
+        self.refresh_button.on_click(lambda _: self.refresh_pending())
+        self._model_changed()
+        self.refresh_pending()
+        self.children = [
+            w.HTML("<b>Video</b>"),
+            self.prompt,
+            w.HBox([self.model, self.upload], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self.duration, self.resolution, self.ratio], layout=w.Layout(flex_flow="row wrap")),
+            self.generate,
+            w.HBox([self.progress, self.task_status]),
+            self.status,
+            self.error_box,
+            self.player,
+            w.HBox([self.pending, self.resume_button, self.refresh_button], layout=w.Layout(flex_flow="row wrap")),
+        ]
+
+    def _model_changed(self, _change: Any = None) -> None:
+        info = model_info(self.model.value)
+        set_options(self.duration, info.choices("durations"), prefer=info.defaults.get("duration"))
+        set_options(self.resolution, info.choices("resolutions"), prefer=info.defaults.get("resolution"))
+        set_options(self.ratio, info.choices("ratios"), prefer=info.defaults.get("ratio"))
+        takes_images = info.can("first_frame") or int(info.capabilities.get("reference_images") or 0) > 0
+        self.upload.layout.display = None if takes_images else "none"
+        self.upload.description = "First frame" if info.can("first_frame") else "Reference images"
+
+    def params(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {"model": self.model.value}
+        for name in ("duration", "resolution", "ratio"):
+            value = getattr(self, name).value
+            if value is not None:
+                kw[name] = value
+        files = [data for data, _n, _m in uploaded(self.upload)] if self.upload.layout.display != "none" else []
+        if files:
+            if model_info(self.model.value).can("first_frame"):
+                kw["image"] = files[0]
+                if files[1:]:
+                    kw["images"] = files[1:]
+            else:
+                kw["images"] = files
+        return kw
+
+    def on_status(self, status: Any) -> None:
+        """Progress callback from the poller: bar and task state."""
+        self.progress.value = max(0, min(100, int(getattr(status, "progress", 0) or 0)))
+        state = getattr(status, "state", "") or ""
+        task = getattr(status, "task_id", "") or ""
+        self.task_status.value = f"<small>{html.escape(str(state))} · task {html.escape(str(task))}</small>"
+        self.progress.bar_style = "danger" if state == "failed" else ("success" if state == "succeeded" else "")
+
+    def start(self) -> None:
+        prompt = self.prompt.value.strip()
+        kw = self.params()
+        if not prompt:
+            self.show_error("Write a prompt first: it says what the video should show.")
+            return
+        info = model_info(self.model.value)
+        if info.can("requires_image") and "image" not in kw and "images" not in kw:
+            self.show_error(f"{info.id} makes videos from images: upload one first.")
+            return
+        if info.can("requires_video"):
+            self.show_error(f"{info.id} edits a video; use session.video(video=…) from code for it.")
+            return
+        self._begin()
+        session = self.session
+
+        def work() -> Any:
+            return session.video(prompt, wait=True, progress=False, on_progress=self.on_status, **kw)
+
+        self.run(work, self._show, label="Submitting the task…", failed=lambda _e: self._failed())
+
+    def _begin(self) -> None:
+        self.progress.value = 0
+        self.progress.bar_style = ""
+        self.task_status.value = ""
+        self.player.children = []
+
+    def _failed(self) -> None:
+        self.progress.bar_style = "danger"
+        self.refresh_pending()
+
+    def _show(self, result: Any) -> None:
+        self.result = result
+        entry = entry_of(result)
+        videos = outputs(self.session, entry, ("video",)) if entry is not None else []
+        if not videos:
+            self.show_error("The task finished but no video file came back.")
+            return
+        path, _art = videos[0]
+        self.progress.value = 100
+        self.progress.bar_style = "success"
+        self.player.children = [video_widget(path, self.inline_limit)]
+        self.say(f"Video ready · {path.stat().st_size // 1024} KB · entry #{getattr(entry, 'id', '?')}")
+        self.refresh_pending()
+
+    # -- pending tasks -------------------------------------------------------------------------------
+    def refresh_pending(self) -> None:
+        """Video tasks still pending in the history (e.g. from a kernel that restarted) can be resumed."""
+        entries = [e for e in history_entries(self.session, ("video",), ("pending", "running", "interrupted"))
+                   if _task_id(e)]
+        self.pending.options = [(entry_label(e, 40), _task_id(e)) for e in entries] or [("none", None)]
+        self.pending.value = self.pending.options[0][1]
+        show = None if entries else "none"
+        self.pending.layout.display = show
+        self.resume_button.layout.display = show
+
+    def resume(self, task_id: str | None = None) -> None:
+        task_id = task_id or self.pending.value
+        if not task_id:
+            self.show_error("No pending task to resume.")
+            return
+        self._begin()
+        session = self.session
+
+        def work() -> Any:
+            task = session.resume(task_id)
+            return _wait_task(task, self.on_status)
+
+        self.run(work, self._show, label=f"Resuming task {task_id}…", failed=lambda _e: self._failed())
+
+
+def _wait_task(task: Any, on_progress: Any) -> Any:
+    """Poll a VideoTask until done (no text progress bar: the panel has its own)."""
+    return task.wait(progress=False, on_progress=on_progress)
