@@ -27,6 +27,9 @@ from ._types import AudioReply, FilePart, HttpCall, Segment, TranscriptReply, Us
 __all__ = ["build_speech", "build_transcription", "parse_speech", "parse_transcription", "pcm_to_wav"]
 
 _TEXT_FORMATS = ("text", "srt", "vtt")
+#: Stable upload types for Whisper's accepted extensions (``mimetypes`` differs between platforms).
+_AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "mpga": "audio/mpeg", "mpeg": "audio/mpeg", "m4a": "audio/mp4",
+               "mp4": "audio/mp4", "ogg": "audio/ogg", "oga": "audio/ogg", "webm": "audio/webm", "flac": "audio/flac"}
 
 
 def pcm_to_wav(pcm: bytes, rate: int = 24000, channels: int = 1, sampwidth: int = 2) -> bytes:
@@ -197,7 +200,8 @@ def build_transcription(model: ModelInfo, data: bytes, filename: str, *, languag
     for k, v in (extra or {}).items():
         fields[k] = [str(x) for x in v] if isinstance(v, (list, tuple)) else (
             str(v).lower() if isinstance(v, bool) else str(v))
-    mime = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    ext = (filename or "").rsplit(".", 1)[-1].lower()
+    mime = _AUDIO_MIME.get(ext) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     path = "/v1/audio/translations" if translate else "/v1/audio/transcriptions"
     return HttpCall("POST", path, data=fields, files=[FilePart("file", filename or "audio.wav", data, mime)],
                     expect="text" if fmt in _TEXT_FORMATS else "json")

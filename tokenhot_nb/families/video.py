@@ -352,7 +352,7 @@ def _error(core: dict[str, Any], body: dict[str, Any]) -> tuple[str | None, str 
     reason = _str(core.get("fail_reason"))
     if reason and not reason.strip().startswith(("http://", "https://")):
         msg = reason
-    for err in (core.get("error"), dig(core, "data", "error"), dig(core, "output")):
+    for err in (core.get("error"), dig(core, "data", "error"), dig(core, "output"), dig(core, "data", "output")):
         if isinstance(err, dict):
             msg = msg or _str(err.get("message"))
             code = code or err.get("code")

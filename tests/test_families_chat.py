@@ -1,0 +1,291 @@
+"""Chat family: request bodies per endpoint, reply parsing and stream events for all four formats."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokenhot_nb import catalog
+from tokenhot_nb.errors import InputError, StreamError, UnsupportedOptionError
+from tokenhot_nb.families import chat
+from tokenhot_nb.families._types import Usage
+
+FIX = Path(__file__).parent / "fixtures" / "reference"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
+
+
+def load(name: str) -> Any:
+    return json.loads((FIX / name).read_text(encoding="utf-8"))
+
+
+USER = [{"role": "user", "content": "Hello"}]
+
+
+# --- builders -----------------------------------------------------------------------------------------
+
+
+def test_chat_completions_body() -> None:
+    call = chat.build(catalog.model("grok-4.1"), USER, system="Be brief.", temperature=0.3, max_tokens=100)
+    assert (call.method, call.path, call.stream) == ("POST", "/v1/chat/completions", None)
+    assert call.json == {
+        "model": "grok-4.1",
+        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hello"}],
+        "temperature": 0.3,
+        "max_tokens": 100,
+    }
+
+
+def test_chat_completions_stream_asks_for_usage_and_gpt5_uses_max_completion_tokens() -> None:
+    call = chat.build(catalog.model("gpt-5.2"), USER, stream=True, max_tokens=50)
+    assert call.stream == "chat"
+    assert call.json is not None
+    assert call.json["stream"] is True and call.json["stream_options"] == {"include_usage": True}
+    assert call.json["max_completion_tokens"] == 50 and "max_tokens" not in call.json
+
+
+def test_image_parts_become_openai_image_url_data_urls() -> None:
+    msgs = [{"role": "user", "content": [{"type": "text", "text": "What is this?"},
+                                         {"type": "image", "data": PNG, "mime": "image/png"},
+                                         {"type": "image", "url": "https://x/y.jpg"}]}]
+    body = chat.build(catalog.model("gpt-5.2"), msgs).json
+    assert body is not None
+    parts = body["messages"][0]["content"]
+    assert parts[0] == {"type": "text", "text": "What is this?"}
+    assert parts[1]["image_url"]["url"] == "data:image/png;base64," + base64.b64encode(PNG).decode()
+    assert parts[2] == {"type": "image_url", "image_url": {"url": "https://x/y.jpg"}}
+
+
+def test_responses_body() -> None:
+    call = chat.build(catalog.model("GPT 5.2(Responses)"), [{"role": "system", "content": "Sys"}, *USER],
+                      endpoint="responses", max_tokens=64, extra={"reasoning_effort": "low"})
+    assert call.path == "/v1/responses"
+    assert call.json == {"model": "gpt-5.2", "input": "Hello", "instructions": "Sys", "max_output_tokens": 64,
+                         "reasoning": {"effort": "low"}}
+    multi = chat.build(catalog.model("gpt-5"), [*USER, {"role": "assistant", "content": [{"type": "text", "text": "Hi"}]},
+                                               {"role": "user", "content": [{"type": "image", "url": "https://i"}]}],
+                       endpoint="responses", stream=True)
+    assert multi.stream == "responses"
+    assert multi.json is not None
+    assert multi.json["input"][1] == {"role": "assistant", "content": [{"type": "output_text", "text": "Hi"}]}
+    assert multi.json["input"][2]["content"] == [{"type": "input_image", "image_url": "https://i"}]
+    assert "stream_options" not in multi.json
+
+
+def test_claude_messages_body() -> None:
+    msgs = [{"role": "system", "content": "Sys"},
+            {"role": "user", "content": [{"type": "image", "data": PNG, "mime": "image/png"}, {"type": "text", "text": "Hi"}]}]
+    call = chat.build(catalog.model("claude-opus-4-6-cc"), msgs, stream=True)
+    assert call.path == "/v1/messages" and call.stream == "claude"
+    assert call.headers["anthropic-version"] == "2023-06-01"
+    assert call.json == {
+        "model": "claude-opus-4-6-cc",
+        "max_tokens": 8192,
+        "messages": [{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png",
+                                         "data": base64.b64encode(PNG).decode()}},
+            {"type": "text", "text": "Hi"}]}],
+        "system": "Sys",
+        "stream": True,
+    }
+    # a data URL turns into a base64 source as well
+    url = "data:image/jpeg;base64," + base64.b64encode(b"\xff\xd8\xff").decode()
+    body = chat.build(catalog.model("claude-opus-4-6"), [{"role": "user", "content": [{"type": "image", "url": url}]}],
+                      endpoint="messages", max_tokens=10).json
+    assert body is not None
+    assert body["max_tokens"] == 10
+    assert body["messages"][0]["content"][0]["source"]["media_type"] == "image/jpeg"
+
+
+def test_gemini_native_bodies_match_the_documented_request() -> None:
+    doc = load("gemini_stream_request.json")
+    msgs = [{"role": "user", "content": "Hello"}, {"role": "assistant", "content": "Hi! How can I help?"},
+            {"role": "user", "content": "Tell me a joke."}]
+    m = catalog.model("gemini-3.1-pro-preview(流式)")
+    call = chat.build(m, msgs, system="You are a helpful assistant.", endpoint="gemini.stream")
+    assert call.path == "/v1beta/models/gemini-3.1-pro-preview:streamGenerateContent"
+    assert call.params == {"alt": "sse"} and call.stream == "gemini"
+    assert call.json == doc
+    plain = chat.build(m, msgs, temperature=0.2, max_tokens=99)
+    assert plain.path.endswith(":generateContent") and plain.params == {} and plain.stream is None
+    assert plain.json is not None
+    assert plain.json["generationConfig"] == {"temperature": 0.2, "maxOutputTokens": 99}
+    # stream=True on the default endpoint switches to the stream path too
+    assert chat.build(m, USER, stream=True).path.endswith(":streamGenerateContent")
+    img = chat.build(m, [{"role": "user", "content": [{"type": "image", "data": PNG, "mime": "image/png"}]}]).json
+    assert img is not None
+    assert img["contents"][0]["parts"][0] == {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}}
+
+
+def test_extra_merges_deeply_and_raw_replaces() -> None:
+    m = catalog.model("gemini-2.5-flash")
+    body = chat.build(m, USER, temperature=0.5, extra={"generationConfig": {"topK": 3}}).json
+    assert body is not None
+    assert body["generationConfig"] == {"temperature": 0.5, "topK": 3}
+    raw = {"contents": [{"parts": [{"text": "raw"}]}]}
+    assert chat.build(m, USER, raw=raw).json == raw
+
+
+def test_endpoint_validation_and_aliases() -> None:
+    with pytest.raises(UnsupportedOptionError, match=r"grok-4\.1 is not served on the 'responses' endpoint.*chat\.completions"):
+        chat.build(catalog.model("grok-4.1"), USER, endpoint="responses")
+    assert chat.build(catalog.model("claude-opus-4-6"), USER, endpoint="claude").path == "/v1/messages"
+    with pytest.raises(InputError):
+        chat.build(catalog.model("gpt-5"), [])
+    with pytest.raises(InputError, match="Unknown message part"):
+        chat.build(catalog.model("gpt-5"), [{"role": "user", "content": [{"type": "audio"}]}])
+
+
+# --- parsers ---------------------------------------------------------------------------------------------
+
+
+def test_parse_documented_chat_completion() -> None:
+    reply = chat.parse(catalog.model("gpt-5.2"), "chat.completions", load("chat_completion.json"))
+    assert reply.text == "Hello! How can I help you today?"
+    assert reply.finish_reason == "stop" and reply.model == "gpt-5.4-mini" and reply.response_id == "chatcmpl-abc"
+    u = reply.usage
+    assert (u.input_tokens, u.output_tokens, u.total_tokens, u.reasoning_tokens) == (24, 140, 164, 64)
+
+
+def test_reasoning_kept_apart_in_chat_completions() -> None:
+    body = {"choices": [{"message": {"content": "<think>step 1</think>\nAnswer", "reasoning_content": "rc"},
+                         "finish_reason": "stop"}]}
+    reply = chat.parse(None, "chat.completions", body)
+    assert reply.text == "Answer"
+    assert reply.reasoning == "rc\nstep 1"
+    assert chat.split_think("no tags") == ("no tags", "")
+    assert chat.split_think("<think>unterminated") == ("", "unterminated")
+
+
+def test_parse_responses_body() -> None:
+    reply = chat.parse(catalog.model("gpt-5.2"), "responses", load("responses_body.json"))
+    assert reply.text == "Hi there!"
+    assert reply.reasoning == "Considered the greeting."
+    assert reply.finish_reason == "completed"
+    assert (reply.usage.input_tokens, reply.usage.output_tokens, reply.usage.reasoning_tokens) == (12, 30, 20)
+    incomplete = chat.parse(None, "responses", {"object": "response", "status": "incomplete",
+                                                "incomplete_details": {"reason": "max_output_tokens"}, "output": []})
+    assert incomplete.finish_reason == "max_output_tokens" and incomplete.text == ""
+
+
+def test_parse_claude_message_with_thinking() -> None:
+    reply = chat.parse(catalog.model("claude-opus-4-6"), "messages", load("claude_message.json"))
+    assert reply.text == "Bonjour" and reply.reasoning == "Let me think."
+    assert reply.finish_reason == "end_turn"
+    assert reply.usage.input_tokens == 25 and reply.usage.output_tokens == 10 and reply.usage.total_tokens == 35
+
+
+def test_parse_gemini_reply_and_json_array_stream() -> None:
+    frames = load("gemini_sse_frames.json")
+    one = chat.parse(catalog.model("gemini-2.5-pro"), "gemini.generate", frames[-1])
+    assert one.text == "chicken cross the road?" and one.finish_reason == "STOP"
+    assert one.usage.input_tokens == 12 and one.usage.output_tokens == 16 and one.usage.reasoning_tokens == 6
+    assert one.usage.total_tokens == 28
+    joined = chat.parse(None, "gemini.stream", frames)
+    assert joined.text == "Why did the chicken cross the road?"
+    assert joined.reasoning == "Thinking about jokes"
+    assert joined.usage.total_tokens == 28
+
+
+def test_body_shape_wins_over_endpoint() -> None:
+    """A relay answering /v1/messages in OpenAI format still parses."""
+    reply = chat.parse(catalog.model("claude-opus-4-6"), "messages", load("chat_completion.json"))
+    assert reply.text.startswith("Hello!")
+
+
+# --- stream events ----------------------------------------------------------------------------------------
+
+
+def _fold(fmt: str, events: list[Any]) -> chat.Accumulator:
+    acc = chat.Accumulator()
+    for e in events:
+        acc.add(chat.parse_event(fmt, e["data"] if isinstance(e, dict) and "data" in e and "event" in e else e))
+    return acc
+
+
+def test_chat_chunk_stream() -> None:
+    chunks = load("chat_chunks.json")
+    deltas = [chat.parse_event("chat", c) for c in chunks]
+    assert [d.text for d in deltas[:4]] == ["", "", "Hello", ", world"]
+    assert deltas[1].reasoning == "Think first."
+    assert deltas[4].finish_reason == "stop"
+    assert deltas[5].usage is not None and deltas[5].usage.total_tokens == 15
+    assert deltas[-1].done and not any(d.done for d in deltas[:-1])
+    acc = _fold("chat", chunks)
+    reply = acc.reply("gpt-5.2")
+    assert (reply.text, reply.reasoning, reply.finish_reason) == ("Hello, world", "Think first.", "stop")
+    assert reply.usage.input_tokens == 10
+
+
+def test_chat_stream_with_null_choices_and_think_tags() -> None:
+    d = chat.parse_event("chat", {"choices": None, "usage": {"prompt_tokens": 1, "completion_tokens": 2}})
+    assert d.usage is not None and d.usage.total_tokens == 3 and d.text == ""
+    acc = _fold("chat", [{"choices": [{"delta": {"content": "<think>hm"}}]},
+                         {"choices": [{"delta": {"content": "m</think>Yes"}}]}])
+    assert acc.reply().text == "Yes" and acc.reply().reasoning == "hmm"
+
+
+def test_responses_event_stream() -> None:
+    events = load("responses_events.json")
+    acc = _fold("responses", events)
+    assert acc.text == "Hi there" and acc.reasoning == "Plan."
+    assert acc.done and acc.finish_reason == "completed"
+    assert acc.usage is not None and acc.usage.total_tokens == 11
+    done = [chat.parse_event("responses", e["data"]).done for e in events]
+    assert done == [False] * (len(events) - 1) + [True]
+    inc = chat.parse_event("responses", {"type": "response.incomplete",
+                                         "response": {"incomplete_details": {"reason": "max_output_tokens"}}})
+    assert inc.done and inc.finish_reason == "max_output_tokens"
+
+
+def test_responses_failure_raises_stream_error() -> None:
+    with pytest.raises(StreamError, match="rate limited"):
+        chat.parse_event("responses", {"type": "response.failed",
+                                       "response": {"error": {"code": "rate_limit", "message": "rate limited"}}})
+    with pytest.raises(StreamError) as exc:
+        chat.parse_event("responses", {"type": "error", "code": "server_error", "message": "boom"})
+    assert exc.value.code == "server_error"
+
+
+def test_claude_event_stream_merges_usage() -> None:
+    events = load("claude_events.json")
+    acc = _fold("claude", events)
+    reply = acc.reply()
+    assert reply.text == "Hello!" and reply.reasoning == "Hmm." and reply.finish_reason == "end_turn"
+    assert acc.done
+    assert (reply.usage.input_tokens, reply.usage.output_tokens, reply.usage.total_tokens) == (25, 15, 40)
+    with pytest.raises(StreamError, match="Overloaded"):
+        chat.parse_event("claude", {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+
+
+def test_gemini_sse_frames() -> None:
+    frames = load("gemini_sse_frames.json")
+    deltas = [chat.parse_event("gemini", f) for f in frames]
+    assert deltas[0].reasoning == "Thinking about jokes" and deltas[0].text == ""
+    assert deltas[2].finish_reason == "STOP"
+    acc = _fold("gemini", frames)
+    assert acc.text == "Why did the chicken cross the road?"
+    assert acc.usage is not None and acc.usage.total_tokens == 28 and acc.usage.input_tokens == 12
+
+
+def test_error_frame_in_any_format_raises() -> None:
+    with pytest.raises(StreamError, match="quota"):
+        chat.parse_event("chat", {"error": {"message": "quota exceeded", "code": "insufficient_user_quota"}})
+    with pytest.raises(ValueError, match="Unknown stream format"):
+        chat.parse_event("nope", {"x": 1})
+
+
+def test_merge_usage_is_fieldwise_max() -> None:
+    a = Usage(input_tokens=25, output_tokens=1, total_tokens=26)
+    b = Usage(output_tokens=15)
+    merged = chat.merge_usage(a, b)
+    assert merged is not None and (merged.input_tokens, merged.output_tokens, merged.total_tokens) == (25, 15, 40)
+    assert chat.merge_usage(None, b) is b and chat.merge_usage(a, None) is a
+
+
+def test_stream_format_names() -> None:
+    assert [chat.stream_format(e) for e in ("chat.completions", "responses", "messages", "gemini.stream")] == [
+        "chat", "responses", "claude", "gemini"]
