@@ -112,6 +112,10 @@ def test_filter_and_search(filled: History) -> None:
     for nasty in ['"', "*", "AND OR NOT", "a'b", "(x", "100%", "_", "\\"]:
         assert isinstance(h.search(nasty).ids, list)  # FTS syntax never leaks to the user
     assert len(h.search("100%")) == 0
+    # a store whose first use is a search still uses the full-text index
+    fresh = Store(h.store.root)
+    assert "MATCH" in fresh.text_conditions("camelcase")[0][0]
+    assert [e.params["n"] for e in History(fresh).search("camelcase")] == [7]
     assert len(h.filter(kind="image", text="dogs")) == len(
         [i for i in range(30) if i % 3 == 0 and i % 2 == 0 and i != 7])
 

@@ -191,6 +191,7 @@ class History:
             "SUM(COALESCE(json_extract(usage,'$.input_tokens'),0)), "
             "SUM(COALESCE(json_extract(usage,'$.output_tokens'),0)), "
             "SUM(CASE WHEN COALESCE(json_extract(usage,'$.images'),0) > 0 THEN json_extract(usage,'$.images') "
+            "WHEN outputs='[]' OR kind NOT IN ('image','edit') THEN 0 "
             "ELSE (SELECT COUNT(*) FROM json_each(entries.outputs) WHERE json_extract(value,'$.role')='image') END), "
             "SUM(COALESCE(json_extract(usage,'$.video_seconds'),0)) "
             f"FROM entries{where} GROUP BY model ORDER BY model"

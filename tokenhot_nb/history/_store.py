@@ -468,6 +468,7 @@ class Store:
 
     def text_conditions(self, text: str) -> list[Cond]:
         """Conditions matching entries whose prompt/answer text contains every word of ``text``."""
+        self._conn()  # the FTS flavour is known once the schema is open
         words = [w for w in str(text).split() if w]
         conds: list[Cond] = []
         fts_words: list[str] = []
