@@ -142,7 +142,7 @@ def bench_big(tmp: Path, n: int) -> list[tuple[str, float, str, float]]:
         s = Store(root)
         h = History(s)
         len(h)
-        h.last
+        assert h.last is not None
         s.close()
 
     t_open = timeit(open_store)
