@@ -124,8 +124,8 @@ def build_history(root: Path, n: int) -> tuple[Store, int]:
     entries = []
     for i in range(n):
         e = sample_entry(i)
-        for k, v in finish_fields(i, e.kind, images, e.text).items():
-            setattr(e, k, v)
+        for name, value in finish_fields(i, e.kind, images, e.text).items():
+            setattr(e, name, value)
         entries.append(e)
     store.import_entries(entries)
     store.close()
