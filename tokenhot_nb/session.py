@@ -14,8 +14,10 @@ replay key) is rebuilt from the store with no request; a miss names the nearest 
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
+import types
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -1126,5 +1128,14 @@ def set_session(s: Session) -> Session:
         _default = s
     return s
 
+
+class _CallableModule(types.ModuleType):
+    """``tokenhot_nb.session()`` must work even after ``import tokenhot_nb.session`` made the name the module."""
+
+    def __call__(self, reset: bool = False, **kwargs: Any) -> Session:
+        return session(reset, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
 
 __all__ = ["Interrupted", "Session", "endpoint_name", "session", "set_session"]

@@ -1,0 +1,50 @@
+"""Helpers for the session tests: a transport that counts and keeps what it was asked, and a session factory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tokenhot_nb.session import Session
+from tokenhot_nb.sim import Faults, SimTransport
+
+KEY = "sk-session-TESTKEY-4471-abcdef"
+
+
+class Recorder(httpx.AsyncBaseTransport):
+    """The in-process simulator, plus a log of every request (method, path, headers, body) and peak concurrency."""
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.sim = SimTransport(faults=faults)
+        self.requests: list[dict[str, Any]] = []
+        self.in_flight = 0
+        self.peak = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body = await request.aread()
+        self.requests.append({"method": request.method, "path": request.url.path, "headers": dict(request.headers),
+                              "body": body})
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            return await self.sim.handle_async_request(request)
+        finally:
+            self.in_flight -= 1
+
+    def set_faults(self, faults: Faults) -> None:
+        self.sim.set_faults(faults)
+
+    def posts(self, path_part: str = "") -> list[dict[str, Any]]:
+        return [r for r in self.requests if r["method"] == "POST" and path_part in r["path"]]
+
+    def json(self, i: int = -1, path_part: str = "") -> Any:
+        return json.loads(self.posts(path_part)[i]["body"])
+
+
+def make_session(store: Path, rec: Recorder | None = None, **kw: Any) -> Session:
+    kw.setdefault("poll_interval", 0.001)
+    kw.setdefault("mode", "offline")
+    return Session(store=store, transport=rec, **kw)
