@@ -66,6 +66,9 @@ def test_to_code_parses_and_reproduces_the_call(tmp_path: Path, monkeypatch: pyt
 def test_to_code_short_call_is_one_line() -> None:
     code = HistoryEntry(kind="chat", model="m", params={"message": "hi", "model": "m"}).to_code()
     assert code.splitlines()[-1] == "result = s.chat(message='hi', model='m')"
+    odd = HistoryEntry(kind="for", params={"x": 1}).to_code()  # a kind that is not a name still parses
+    ast.parse(odd)
+    assert odd.splitlines()[-1] == "result = getattr(s, 'for')(x=1)"
 
 
 def test_to_curl_json_and_multipart() -> None:

@@ -251,12 +251,13 @@ class HistoryEntry:
             else:
                 odd.append(f"{k!r}: {src}")
         args = plain + ([f"**{{{', '.join(odd)}}}"] if odd else [])
-        method = self.kind if self.kind.isidentifier() and not keyword.iskeyword(self.kind) else "chat"
-        one_line = f"result = s.{method}({', '.join(args)})"
+        ok_name = self.kind.isidentifier() and not keyword.iskeyword(self.kind)
+        target = f"s.{self.kind}" if ok_name else f"getattr(s, {self.kind!r})"
+        one_line = f"result = {target}({', '.join(args)})"
         if len(one_line) <= 100:
             call = one_line
         else:
-            call = f"result = s.{method}(\n" + "".join(f"    {a},\n" for a in args) + ")"
+            call = f"result = {target}(\n" + "".join(f"    {a},\n" for a in args) + ")"
         return "\n".join([*head, call]) + "\n"
 
     def to_curl(self, base_url: str = "https://api.tokenhot.cn") -> str:
