@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import io
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from tokenhot_nb.sim import REQUEST_ID_HEADER
 
@@ -226,9 +228,6 @@ def test_gemini_image_and_tts(sim_url: str, auth: dict[str, str]) -> None:
     parts = g["candidates"][0]["content"]["parts"]
     inline = next(p["inlineData"] for p in parts if "inlineData" in p)
     assert inline["mimeType"] == "image/png"
-    from PIL import Image
-    import io
-
     img = Image.open(io.BytesIO(base64.b64decode(inline["data"])))
     assert img.size == (1024, 576)
     tts = {"contents": [{"parts": [{"text": "Say cheerfully: Have a wonderful day!"}]}],

@@ -2,14 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from types import TracebackType
 
 import uvicorn
 
+from ._common import StreamAborted
 from .app import create_app
 from .faults import Faults
+
+
+class _QuietAborts(logging.Filter):
+    """A simulated connection drop is intended; keep its traceback out of the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        while exc is not None:
+            if isinstance(exc, StreamAborted):
+                return False
+            exc = exc.__cause__ or exc.__context__
+        return True
+
+
+_filter = _QuietAborts()
 
 
 class Server:
@@ -22,6 +39,7 @@ class Server:
         config = uvicorn.Config(self.app, host=host, port=port, log_level=log_level, lifespan="off",
                                 access_log=log_level in ("debug", "info"), timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
+        logging.getLogger("uvicorn.error").addFilter(_filter)
         self._thread = threading.Thread(target=self._server.run, name="tokenhot-sim", daemon=True)
         self.port = port
 

@@ -1,0 +1,255 @@
+"""Auth, routing errors and every fault of the simulator, over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+
+from tokenhot_nb.sim import REQUEST_ID_HEADER, Faults, Server
+
+CHAT = {"model": "gpt-5.4", "messages": [{"role": "user", "content": "hello"}]}
+CLAUDE = {"model": "claude-opus-4-6", "max_tokens": 100, "messages": [{"role": "user", "content": "hello"}]}
+
+
+def fx(**faults: Any) -> dict[str, str]:
+    return {"X-Sim-Faults": json.dumps(faults)}
+
+
+# ----------------------------------------------------------------------------- auth and routing
+
+
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk-1"}, {"Authorization": "Bearer nokey"},
+                                     {"x-api-key": "sk-valid-but-wrong-header"}])
+def test_auth_openai_envelope(sim_url: str, headers: dict[str, str]) -> None:
+    r = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers=headers)
+    assert r.status_code == 401
+    err = r.json()["error"]
+    rid = r.headers[REQUEST_ID_HEADER]
+    assert err["message"].endswith(f"(request id: {rid})")
+    assert err["type"] == "new_api_error" and "param" in err and "code" in err
+
+
+def test_auth_claude_envelope_and_x_api_key(sim_url: str) -> None:
+    r = httpx.post(sim_url + "/v1/messages", json=CLAUDE)
+    assert r.status_code == 401
+    body = r.json()
+    assert body["type"] == "error" and body["error"]["type"] == "authentication_error"
+    assert "(request id: " in body["error"]["message"]
+    ok = httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers={"x-api-key": "sk-abcd"})
+    assert ok.status_code == 200
+
+
+def test_auth_gemini_key_sources(sim_url: str) -> None:
+    path = sim_url + "/v1beta/models/gemini-2.5-flash:generateContent"
+    body = {"contents": [{"parts": [{"text": "hi"}]}]}
+    assert httpx.post(path, json=body).status_code == 401
+    assert httpx.post(path, json=body, headers={"x-goog-api-key": "sk-goog"}).status_code == 200
+    assert httpx.post(path + "?key=sk-query", json=body).status_code == 200
+    assert httpx.post(path + "?key=short", json=body).status_code == 401
+
+
+def test_unknown_path_and_method(sim_url: str, auth: dict[str, str]) -> None:
+    r = httpx.get(sim_url + "/v2/nothing", headers=auth)
+    assert r.status_code == 404
+    assert r.json()["error"]["message"].startswith("Invalid URL (GET /v2/nothing)")
+    assert r.json()["error"]["type"] == "invalid_request_error"
+    r = httpx.get(sim_url + "/v1/chat/completions", headers=auth)
+    assert r.status_code == 404 and "Invalid URL (GET /v1/chat/completions)" in r.text
+    r = httpx.post(sim_url + "/v1/images/variations", headers=auth)
+    assert r.status_code == 501 and r.json()["error"]["code"] == "api_not_implemented"
+
+
+def test_unknown_model_in_claude_envelope(sim_url: str, auth: dict[str, str]) -> None:
+    r = httpx.post(sim_url + "/v1/messages", json={**CLAUDE, "model": "claude-unknown"}, headers=auth)
+    assert r.status_code == 503 and r.json()["error"]["type"] == "model_not_found"
+
+
+def test_invalid_fault_header(sim_url: str, auth: dict[str, str]) -> None:
+    r = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers={**auth, "X-Sim-Faults": "{bad"})
+    assert r.status_code == 400 and "X-Sim-Faults" in r.json()["error"]["message"]
+    r = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers={**auth, **fx(nope=1)})
+    assert r.status_code == 400 and "nope" in r.json()["error"]["message"]
+
+
+# ----------------------------------------------------------------------------- error faults
+
+
+def test_fail_first_is_per_server_and_resets(sim_server: Server, auth: dict[str, str]) -> None:
+    sim_server.set_faults(Faults(fail_first={503: 2, 429: 1}, retry_after=1.5))
+    url = sim_server.url + "/v1/chat/completions"
+    statuses = [httpx.post(url, json=CHAT, headers=auth) for _ in range(4)]
+    assert [r.status_code for r in statuses] == [429, 503, 503, 200]
+    assert statuses[0].headers["retry-after"] == "2" and statuses[0].headers["retry-after-ms"] == "1500"
+    assert statuses[1].json()["error"]["type"] == "upstream_error"
+    sim_server.set_faults(Faults(fail_first={503: 1}))
+    assert httpx.post(url, json=CHAT, headers=auth).status_code == 503
+    assert httpx.post(url, json=CHAT, headers=auth).status_code == 200
+
+
+def test_fail_first_via_header(sim_url: str, auth: dict[str, str]) -> None:
+    h = {**auth, **fx(fail_first={"429": 1})}
+    first = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers=h)
+    assert first.status_code == 429 and first.headers["retry-after"] == "0"
+    assert "retry-after-ms" not in first.headers
+    assert httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers=h).status_code == 200
+
+
+def test_errors_use_route_envelopes(sim_url: str, auth: dict[str, str]) -> None:
+    h = {**auth, **fx(error_rates={"429": 1.0})}
+    claude = httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers=h)
+    assert claude.status_code == 429 and claude.json()["type"] == "error"
+    assert claude.json()["error"]["type"] == "rate_limit_exceeded"
+    task = httpx.post(sim_url + "/v1/video/generations", json={"model": "doubao-seedance-2.0", "prompt": "x"},
+                      headers=h)
+    body = task.json()
+    assert task.status_code == 429 and body["data"] is None and "负载" in body["message"]
+    assert set(body) == {"code", "message", "data"}
+    gem = httpx.post(sim_url + "/v1beta/models/gemini-2.5-pro:generateContent", headers=h,
+                     json={"contents": [{"parts": [{"text": "x"}]}]})
+    assert gem.status_code == 429 and "error" in gem.json()
+
+
+def test_error_rates_are_probabilistic_and_deterministic(sim_server: Server, auth: dict[str, str]) -> None:
+    def count() -> int:
+        sim_server.set_faults(Faults(error_rates={500: 0.5}))
+        with httpx.Client(headers=auth) as c:
+            return sum(c.get(sim_server.url + "/v1/models").status_code == 500 for _ in range(40))
+
+    first = count()
+    assert 8 <= first <= 32
+    assert count() == first
+
+
+# ----------------------------------------------------------------------------- timing faults
+
+
+def test_latency(sim_url: str, auth: dict[str, str]) -> None:
+    t = time.perf_counter()
+    r = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers={**auth, **fx(latency=0.3)})
+    assert r.status_code == 200 and time.perf_counter() - t >= 0.3
+
+
+def test_ttfb_chunk_delay_and_stream_chunks(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    h = {**auth, **fx(ttfb=0.3, chunk_delay=0.04, stream_chunks=7)}
+    t = time.perf_counter()
+    with httpx.stream("POST", sim_url + "/v1/chat/completions", json={**CHAT, "stream": True}, headers=h) as r:
+        headers_at = time.perf_counter() - t
+        raw = b""
+        first_at = None
+        for chunk in r.iter_raw():
+            first_at = first_at or time.perf_counter() - t
+            raw += chunk
+    total = time.perf_counter() - t
+    assert headers_at < 0.25 and first_at is not None and first_at >= 0.3
+    assert total >= 0.3 + 0.04 * 9
+    content = [d for _e, d in sse(raw)[:-1] if d["choices"] and d["choices"][0]["delta"].get("content")]
+    assert len(content) == 7
+
+
+# ----------------------------------------------------------------------------- stream faults
+
+
+def test_truncate_stream_drops_connection(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    h = {**auth, **fx(truncate_stream_after=3)}
+    raw = b""
+    with pytest.raises(httpx.RemoteProtocolError), httpx.stream(
+            "POST", sim_url + "/v1/responses", json={"model": "gpt-5", "input": "x", "stream": True}, headers=h) as r:
+        for chunk in r.iter_raw():
+            raw += chunk
+    frames = sse(raw)
+    assert len(frames) == 3 and frames[-1][1]["type"] != "response.completed"
+
+
+def test_stall_stream_times_out(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    h = {**auth, **fx(stall_stream_after=2)}
+    raw = b""
+    t = time.perf_counter()
+    with pytest.raises(httpx.ReadTimeout), httpx.stream(
+            "POST", sim_url + "/v1/messages", json={**CLAUDE, "stream": True}, headers=h,
+            timeout=httpx.Timeout(5, read=0.4)) as r:
+        for chunk in r.iter_raw():
+            raw += chunk
+    assert time.perf_counter() - t < 3
+    assert [e for e, _d in sse(raw)] == ["message_start", "ping"]
+
+
+def test_malformed_json(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    h = {**auth, **fx(malformed_json=True)}
+    r = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers=h)
+    assert r.status_code == 200
+    with pytest.raises(ValueError):
+        r.json()
+    frames = sse(httpx.post(sim_url + "/v1/chat/completions", json={**CHAT, "stream": True}, headers=h).content)
+    assert isinstance(frames[0][1], dict) and isinstance(frames[1][1], str)  # the second frame is cut
+    assert frames[-1][1] == "[DONE]"
+
+
+# ----------------------------------------------------------------------------- download faults
+
+
+def _image_url(url: str, auth: dict[str, str]) -> str:
+    r = httpx.post(url + "/v1/images/generations", json={"model": "gpt-image-2", "prompt": "p", "size": "64x64"},
+                   headers=auth)
+    return r.json()["data"][0]["url"]  # type: ignore[no-any-return]
+
+
+def test_expire_downloads(sim_server: Server, auth: dict[str, str]) -> None:
+    url = _image_url(sim_server.url, auth)
+    assert httpx.get(url).status_code == 200
+    sim_server.set_faults(Faults(expire_downloads=True))
+    r = httpx.get(url)
+    assert r.status_code == 403 and b"expired" in r.content
+    assert httpx.get(url, headers={"Range": "bytes=0-9"}).status_code == 403
+
+
+def test_range_requests(sim_url: str, auth: dict[str, str]) -> None:
+    url = _image_url(sim_url, auth)
+    full = httpx.get(url).content
+    part = httpx.get(url, headers={"Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.content == full[:10]
+    assert part.headers["content-range"] == f"bytes 0-9/{len(full)}"
+
+
+def test_download_size_and_blob(sim_server: Server, auth: dict[str, str]) -> None:
+    n = 3 * 1024 * 1024 + 17
+    with httpx.stream("GET", f"{sim_server.url}/sim/blob/{n}") as r:
+        assert r.headers["content-length"] == str(n)
+        sizes = [len(c) for c in r.iter_raw()]
+    assert sum(sizes) == n and max(sizes) <= (1 << 20)
+    url = _image_url(sim_server.url, auth)
+    sim_server.set_faults(Faults(download_size=12345))
+    assert len(httpx.get(url).content) == 12345
+    assert httpx.get(f"{sim_server.url}/sim/blob/-1").status_code == 400
+
+
+# ----------------------------------------------------------------------------- control endpoints
+
+
+def test_sim_faults_endpoint(sim_server: Server, auth: dict[str, str]) -> None:
+    url = sim_server.url + "/sim/faults"
+    assert httpx.get(url).json() == Faults().to_dict()
+    put = httpx.put(url, json={"video_steps": 5, "error_rates": {"429": 0.25}})
+    assert put.status_code == 200 and put.json()["video_steps"] == 5
+    assert sim_server.faults.error_rates == {429: 0.25}
+    patched = httpx.patch(url, json={"latency": 0.01}).json()
+    assert patched["video_steps"] == 5 and patched["latency"] == 0.01
+    assert httpx.put(url, json={"video_steps": 0}).status_code == 400
+    assert httpx.put(url, json={"bogus": 1}).status_code == 400
+    httpx.put(url, json={"video_steps": 5})
+    tid = httpx.post(sim_server.url + "/v1/videos", json={"model": "happyhorse-1.0-t2v", "prompt": "x"},
+                     headers=auth).json()["id"]
+    states = [httpx.get(f"{sim_server.url}/v1/videos/{tid}", headers=auth).json()["status"] for _ in range(5)]
+    assert states == ["in_progress"] * 4 + ["completed"]
+
+
+def test_faults_dataclass() -> None:
+    demo = Faults.demo()
+    assert 0 < demo.chunk_delay <= 0.02 and demo.video_steps == 3
+    f = Faults.from_dict({"fail_first": {"503": 2}, "malformed_json": True})
+    assert f.fail_first == {503: 2} and Faults.from_dict(f.to_dict()) == f
+    with pytest.raises(ValueError):
+        Faults(error_rates={200: 0.5}).validate()
