@@ -285,3 +285,24 @@ def test_time_filters_accept_friendly_values(filled: History) -> None:
     assert len(History(filled.store).filter(since=time.time() - 10)) == 0
     with pytest.raises(TypeError):
         filled.filter(since=object())
+
+
+@pytest.mark.parametrize("tokenizers, flavour", [
+    (("unicode61 remove_diacritics 2",), "unicode61"),  # SQLite older than 3.34: no trigram
+    (("no-such-tokenizer",), "none"),                     # no FTS5 at all: LIKE
+])
+def test_search_fallbacks(tmp_path: Path, tokenizers: tuple[str, ...], flavour: str) -> None:
+    class OldStore(Store):
+        fts_tokenizers = tokenizers
+
+    store = OldStore(tmp_path)
+    for i, text in enumerate(["Lighthouse at dusk", "a red cat", "lighthouses everywhere", "50% off"]):
+        record(store, kind="chat", model="m", text=text, params={"i": i})
+    assert store.fts == flavour
+    h = History(store)
+    assert sorted(e.params["i"] for e in h.search("lighthouse")) == [0, 2]
+    assert [e.params["i"] for e in h.search("red CAT")] == [1]
+    assert [e.params["i"] for e in h.search("50%")] == [3]
+    assert len(h.search("dog")) == 0
+    # a later Store object on the same folder keeps the flavour the store was created with
+    assert Store(tmp_path).fts == flavour

@@ -189,6 +189,9 @@ class Store:
     written, on top of anything shaped like ``sk-…``.
     """
 
+    #: Full-text flavours tried in order when a store is created; none → plain ``LIKE`` search.
+    fts_tokenizers: tuple[str, ...] = ("trigram", "unicode61 remove_diacritics 2")
+
     def __init__(self, root: str | os.PathLike[str], *, secrets: Sequence[Secret | str] = ()) -> None:
         self.root = Path(root).expanduser()
         self.db_path = self.root / DB_NAME
@@ -200,7 +203,7 @@ class Store:
         self._conns: list[sqlite3.Connection] = []
         self._ready = False
         self._pid = os.getpid()
-        self.fts = "none"
+        self._fts = "none"
         self._thumb_cache: dict[tuple[str, int], str | None] = {}
         self._audio_cache: dict[str, float | None] = {}
 
@@ -253,7 +256,7 @@ class Store:
     def _init_schema(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
-            self.fts = self._fts_mode(conn)
+            self._fts = self._fts_mode(conn)
             return
         if version > SCHEMA_VERSION:
             from ..errors import ConfigError
@@ -269,7 +272,7 @@ class Store:
                 for stmt in _TABLES:
                     c.execute(stmt)
                 fts = "none"
-                for tokenizer in ("trigram", "unicode61 remove_diacritics 2"):
+                for tokenizer in self.fts_tokenizers:
                     try:
                         c.execute(
                             "CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5("
@@ -291,7 +294,13 @@ class Store:
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
         self._tx(create, conn)
-        self.fts = self._fts_mode(conn)
+        self._fts = self._fts_mode(conn)
+
+    @property
+    def fts(self) -> str:
+        """The full-text flavour of this store: ``trigram``, ``unicode61`` or ``none`` (LIKE)."""
+        self._conn()
+        return self._fts
 
     @staticmethod
     def _fts_mode(conn: sqlite3.Connection) -> str:
@@ -468,7 +477,6 @@ class Store:
 
     def text_conditions(self, text: str) -> list[Cond]:
         """Conditions matching entries whose prompt/answer text contains every word of ``text``."""
-        self._conn()  # the FTS flavour is known once the schema is open
         words = [w for w in str(text).split() if w]
         conds: list[Cond] = []
         fts_words: list[str] = []
