@@ -210,15 +210,16 @@ def model_info(model_id: str) -> Any:
 
 def set_options(dropdown: w.Dropdown, values: Iterable[Any], *, blank: str | None = "default",
                 prefer: Any = None) -> None:
-    """Replace a dropdown's options, keeping the current value when the new model still offers it."""
+    """Replace a dropdown's options, keeping the current choice when the new model still offers it,
+    else the model's default (``prefer``), else "default" (let the session decide)."""
     current = dropdown.value
     opts: list[tuple[str, Any]] = [(blank, None)] if blank is not None else []
     opts += [(str(v), v) for v in values]
     dropdown.options = opts
     allowed = [v for _, v in opts]
-    if current in allowed:
+    if current is not None and current in allowed:
         dropdown.value = current
-    elif prefer in allowed:
+    elif prefer is not None and prefer in allowed:
         dropdown.value = prefer
     elif allowed:
         dropdown.value = allowed[0]

@@ -12,9 +12,10 @@ import ipywidgets as w
 from ._base import Panel, entry_of, model_picker
 
 
-class StreamStopped(KeyboardInterrupt):
-    """Raised from the delta callback after Stop: the session stops consuming the stream and records the
-    entry as interrupted with the partial answer (a KeyboardInterrupt is the session's interrupt path)."""
+class StreamStopped(Exception):
+    """Raised from the delta callback after Stop, so the session stops consuming the stream and closes the
+    entry with the partial answer. A plain Exception on purpose: a KeyboardInterrupt raised on the session's
+    loop thread could stop that loop."""
 
     def __init__(self) -> None:
         super().__init__("Stopped by the user.")
@@ -45,7 +46,7 @@ class ChatPanel(Panel):
         super().__init__(session)
         self.model = model_picker(self.session, "chat")
         self.system = w.Text(placeholder="System prompt (optional)", layout=w.Layout(width="100%"))
-        self.thread_box = w.VBox(layout=w.Layout(max_height="420px", overflow_y="auto", width="100%"))
+        self.thread_box = w.VBox(layout=w.Layout(max_height="420px", overflow="auto", width="100%"))
         self.thread_box.add_class("tokenhot-thread")
         self.input = w.Textarea(placeholder="Message…", layout=w.Layout(width="100%", height="4em"))
         self.send = w.Button(description="Send", button_style="primary", icon="paper-plane")

@@ -41,7 +41,7 @@ class HistoryPanel(Panel):
         self.search = w.Text(placeholder="search prompts and answers", layout=w.Layout(width="260px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.list = w.Select(options=[], rows=10, layout=w.Layout(width="100%"))
-        self.previews = w.HBox(layout=w.Layout(flex_flow="row wrap", gap="4px"))
+        self.previews = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.previews.add_class("tokenhot-previews")
         self.detail = w.HTML()
         self.preview = w.Box()

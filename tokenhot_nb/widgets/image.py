@@ -52,9 +52,9 @@ class ImagePanel(Panel):
         self.upload = w.FileUpload(accept="image/*", multiple=True, description="Upload image")
         self.mask = w.FileUpload(accept="image/png", multiple=False, description="Mask (PNG)")
         self.generate = w.Button(description="Generate", button_style="primary", icon="magic")
-        self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap", gap="8px"))
+        self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.gallery.add_class("tokenhot-gallery")
-        self.strip = w.HBox(layout=w.Layout(flex_flow="row wrap", gap="4px"))
+        self.strip = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.strip.add_class("tokenhot-recent")
         self.busy_widgets = [self.generate, self.model]
 

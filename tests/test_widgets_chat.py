@@ -1,0 +1,82 @@
+"""Chat panel, headless: streaming grows the answer, Stop keeps the partial text, threads carry on."""
+
+from __future__ import annotations
+
+import _widgets_support as support
+from _widgets_support import wait_until
+
+from tokenhot_nb.widgets import panel
+
+fake = support.fake  # fixture
+offline = support.offline  # fixture
+
+
+def test_send_streams_and_passes_exact_parameters(fake):
+    p = panel("chat", fake)
+    p.model.value = "claude-opus-4-6"
+    p.system.value = "Be brief."
+    p.input.value = "hi"
+    p.send.click()
+    p.wait(30)
+    kind, args, kw = fake.calls[0]
+    assert kind == "chat" and args == ("hi",)
+    assert kw == {"model": "claude-opus-4-6", "stream": True, "system": "Be brief.", "thread": p.thread_id,
+                  "new_thread": True}
+    assert p.text == "Hello from the fake." and "Hello from the fake." in p.answer.value
+    assert p.input.value == "" and p.stop.disabled and not p.send.disabled
+    # the follow-up stays in the same thread, without starting it again
+    p.input.value = "more"
+    p.send.click()
+    p.wait(30)
+    assert fake.calls[1][2]["thread"] == p.thread_id and "new_thread" not in fake.calls[1][2]
+    old = p.thread_id
+    p.new_thread.click()
+    assert p.thread_id != old and p.thread_box.children == ()
+
+
+def test_real_stream_grows_then_is_final(offline):
+    p = panel("chat", offline)
+    seen: list[str] = []
+    p.answer_observer = None
+    p.input.value = "tell me about foxes"
+    p.send.click()
+    wait_until(lambda: p.answer is not None, what="the answer bubble")
+    p.answer.observe(lambda c: seen.append(c["new"]), names="value")
+    p.wait(60)
+    assert p.error_box.value == ""
+    assert "tokenhot-final" in p.answer._dom_classes
+    entry = offline.history.last
+    assert entry.kind == "chat" and entry.status == "ok" and entry.thread == p.thread_id
+    assert p.text and p.text in entry.text
+    assert len(seen) >= 2  # it grew piece by piece
+
+
+def test_stop_keeps_the_partial_answer(tmp_path):
+    from tokenhot_nb import Session
+    from tokenhot_nb.sim import Faults, SimTransport
+
+    session = Session(mode="offline", store=tmp_path / "s", transport=SimTransport(faults=Faults(chunk_delay=0.1)))
+    try:
+        p = panel("chat", session)
+        p.input.value = "a long answer please"
+        p.send.click()
+        worker = p.thread
+        wait_until(lambda: len(p.text) > 0, what="the first streamed piece")
+        p.stop.click()
+        partial = p.text
+        assert p.stopped and "(stopped)" in p.answer.value and not p.send.disabled and p.stop.disabled
+        worker.join(30)
+        assert not worker.is_alive()
+        assert p.text == partial  # nothing more was consumed into the panel
+        wait_until(lambda: session.history.last is not None and session.history.last.status != "running",
+                   what="the entry to be closed")
+        entry = session.history.last
+        assert entry.status in ("interrupted", "error") and partial in entry.text
+    finally:
+        session.close()
+
+
+def test_empty_message_is_refused(fake):
+    p = panel("chat", fake)
+    p.send.click()
+    assert "Type a message" in p.error_box.value and fake.calls == []

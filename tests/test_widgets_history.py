@@ -1,0 +1,82 @@
+"""History panel, studio and panel(): browse, filter, preview, export, rerun; names; lazy import."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import _widgets_support as support
+import ipywidgets as w
+import pytest
+
+import tokenhot_nb
+from tokenhot_nb.errors import InputError, TokenhotError
+from tokenhot_nb.widgets import PANELS, panel, studio
+
+fake = support.fake  # fixture
+offline = support.offline  # fixture
+
+
+def test_unknown_panel_names_the_choices():
+    with pytest.raises(InputError) as info:
+        panel("imgae")
+    text = str(info.value)
+    assert "Unknown panel 'imgae'" in text
+    for name in ("image", "chat", "video", "audio", "history"):
+        assert name in text
+    assert isinstance(info.value, (TokenhotError, ValueError))
+
+
+def test_top_level_names_reach_the_panels(fake):
+    assert set(PANELS) == {"image", "chat", "video", "audio", "history"}
+    assert type(tokenhot_nb.panel("history", fake)).__name__ == "HistoryPanel"
+    s = tokenhot_nb.studio(fake)
+    assert s.tabs.titles == ("Image", "Chat", "Video", "Audio", "History")
+    assert all(p.session is fake for p in s.panels.values())
+
+
+def test_importing_the_package_does_not_import_ipywidgets():
+    code = "import sys, tokenhot_nb; tokenhot_nb.Session; print('ipywidgets' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_history_browse_filter_preview_export_rerun(offline, tmp_path):
+    offline.image("a red fox", model="gpt-image-2", size="1024x1024")
+    offline.chat("hello", thread="h")
+    offline.speak("good morning")
+    p = panel("history", offline)
+    assert len(p.entries) == 3 and p.selected.kind == "speak"  # newest first
+    assert isinstance(p.preview.children[0], w.Audio)
+    assert "s.speak(" in p.code.value
+    assert len(p.previews.children) == 1  # one image thumbnail in the strip
+    p.kind_filter.value = "image"
+    assert [e.kind for e in p.entries] == ["image"]
+    assert isinstance(p.preview.children[0], w.Image)
+    p.kind_filter.value = None
+    p.search.value = "hello"
+    assert [e.kind for e in p.entries] == ["chat"]
+    assert "hello" in p.preview.children[0].value
+    p.search.value = ""
+    p.list.value = next(e.id for e in p.entries if e.kind == "image")
+    p.rerun_button.click()
+    p.wait(60)
+    assert p.error_box.value == "", p.error_box.value
+    assert len(p.entries) == 4 and p.selected.kind == "image" and p.selected.params["prompt"] == "a red fox"
+    p.export_path.value = str(tmp_path / "h.json")
+    p.export_button.click()
+    p.wait(30)
+    exported = json.loads((tmp_path / "h.json").read_text())
+    assert len(exported) == 4
+
+
+def test_studio_tabs_share_one_history(offline):
+    s = studio(offline)
+    img = s.panels["image"]
+    img.prompt.value = "a teapot"
+    img.generate.click()
+    img.wait(60)
+    s.tabs.selected_index = 4  # opening History refreshes it
+    assert s.panels["history"].entries[0].params["prompt"] == "a teapot"
+    assert "offline mode" in s.children[0].value

@@ -1,0 +1,131 @@
+"""Video and audio panels, headless: capabilities drive the options, progress and players update."""
+
+from __future__ import annotations
+
+import _widgets_support as support
+import ipywidgets as w
+from _widgets_support import png_bytes, upload_value
+
+from tokenhot_nb.widgets import panel
+from tokenhot_nb.widgets._base import served_urls, video_widget
+
+fake = support.fake  # fixture
+offline = support.offline  # fixture
+
+
+def test_video_options_follow_the_model(fake):
+    p = panel("video", fake)
+    p.model.value = "MiniMax-Hailuo-02"
+    assert [v for _, v in p.duration.options] == [None, 6, 10] and p.duration.value == 6
+    assert p.resolution.value == "768P"
+    assert p.ratio.layout.display == "none"  # no ratios for this model
+    assert p.upload.description == "First frame"
+    p.model.value = "happyhorse-1.0-t2v"
+    assert p.upload.layout.display == "none" and p.ratio.layout.display is None
+
+
+def test_video_passes_exact_parameters_and_shows_progress(fake):
+    p = panel("video", fake)
+    p.model.value = "doubao-seedance-1-5-pro-251215"
+    p.prompt.value = "waves at dusk"
+    p.duration.value = 8
+    p.resolution.value = "1080p"
+    p.ratio.value = "16:9"
+    frame = png_bytes()
+    p.upload.value = upload_value(frame, "f.png", "image/png")
+    states: list[int] = []
+    p.progress.observe(lambda c: states.append(c["new"]), names="value")
+    p.generate.click()
+    p.wait(30)
+    kind, args, kw = fake.calls[0]
+    assert kind == "video" and args == ("waves at dusk",)
+    assert kw["model"] == "doubao-seedance-1-5-pro-251215" and kw["duration"] == 8
+    assert kw["resolution"] == "1080p" and kw["ratio"] == "16:9" and kw["image"] == frame
+    assert kw["wait"] is True and kw["progress"] is False and callable(kw["on_progress"])
+    assert states[:2] == [10, 60] and p.progress.value == 100
+    assert isinstance(p.player.children[0], w.Video)
+
+
+def test_video_for_an_image_model_needs_an_image(fake):
+    p = panel("video", fake)
+    p.model.value = "happyhorse-1.0-i2v"
+    p.prompt.value = "move"
+    p.generate.click()
+    assert "upload one first" in p.error_box.value and fake.calls == []
+
+
+def test_real_video_then_resume_a_pending_task(offline):
+    p = panel("video", offline)
+    p.prompt.value = "a paper boat"
+    p.generate.click()
+    p.wait(120)
+    assert p.error_box.value == "", p.error_box.value
+    assert isinstance(p.player.children[0], w.Video) and p.player.children[0].value[4:8] == b"ftyp"
+    assert p.progress.value == 100 and "succeeded" in p.task_status.value
+    # a task left pending (e.g. the kernel restarted) is offered and can be resumed
+    task = offline.video("a kite", wait=False, progress=False)
+    p.refresh_pending()
+    assert task.task_id in [v for _, v in p.pending.options]
+    p.pending.value = task.task_id
+    p.resume_button.click()
+    p.wait(120)
+    assert p.error_box.value == "", p.error_box.value
+    assert isinstance(p.player.children[0], w.Video)
+    assert task.task_id not in [v for _, v in p.pending.options]
+
+
+def test_big_video_is_served_as_a_file_not_pushed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / ".tokenhot" / "artifacts" / "ab" / "x.mp4"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00" * 2048)
+    widget = video_widget(path, limit=1024)
+    assert isinstance(widget, w.HTML) and "<video" in widget.value
+    assert 'src="/files/.tokenhot/artifacts/ab/x.mp4"' in widget.value
+    assert "/files/.tokenhot/artifacts/ab/x.mp4" in served_urls(path)
+
+
+def test_audio_speak_and_transcribe_exact_parameters(fake):
+    p = panel("audio", fake)
+    p.tts_model.value = "gemini-2.5-pro-preview-tts"
+    assert p.voice.value == "Kore"
+    p.voice.value = "Puck"
+    p.text.value = "hello"
+    p.speak_button.click()
+    p.wait(30)
+    assert fake.calls[-1] == ("speak", ("hello",), {"model": "gemini-2.5-pro-preview-tts", "voice": "Puck"})
+    assert isinstance(p.player.children[0], w.Audio)
+    # the spoken audio is offered for transcription
+    assert p.source.value.endswith("a.wav")
+    p.format.value = "srt"
+    p.language.value = "en"
+    p.listen_button.click()
+    p.wait(30)
+    kind, args, kw = fake.calls[-1]
+    assert kind == "transcribe" and str(args[0]).endswith("a.wav")
+    assert kw == {"model": "whisper-1", "format": "srt", "language": "en"}
+    p.task.value = "translate"
+    assert p.language.layout.display == "none" and p.listen_button.description == "Translate"
+    wav = b"RIFF" + b"\x01" * 100
+    p.upload.value = upload_value(wav, "me.wav", "audio/wav")
+    assert p.source.value == ""
+    p.format.value = "text"
+    p.listen_button.click()
+    p.wait(30)
+    assert fake.calls[-1] == ("translate", (wav,), {"model": "whisper-1", "format": "text"})
+    assert p.transcript.value == "a translation"
+
+
+def test_real_speech_round_trip(offline):
+    p = panel("audio", offline)
+    p.text.value = "the quick brown fox"
+    p.speak_button.click()
+    p.wait(60)
+    assert p.error_box.value == "", p.error_box.value
+    audio = p.player.children[0]
+    assert isinstance(audio, w.Audio) and audio.value[:4] == b"RIFF"
+    p.listen_button.click()
+    p.wait(60)
+    assert p.error_box.value == "", p.error_box.value
+    assert "quick brown fox" in p.transcript.value.lower()
+    assert [e.kind for e in offline.history][-2:] == ["speak", "transcribe"]
