@@ -8,6 +8,7 @@ become an IPython ``UsageError`` (one line, no traceback); ``--help`` prints the
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,7 +22,6 @@ from ._interp import interpolate, resolve_source
 EMPTY_CELL = "{prog}: the cell is the {what}; write it on the lines below the magic line."
 NEED_SOURCE = "{prog} needs a SOURCE: a file path, URL, variable or earlier audio result."
 MASK_WITHOUT_EDIT = "--mask needs --edit SOURCE (the image to repaint)."
-NEW_WITHOUT_THREAD = "--new starts a named thread afresh; give it --thread NAME."
 RESUME_WITH_PROMPT = "--resume picks up an existing task; it takes no prompt and no generation options."
 EXPORTED = "Exported {n} history entries to {path}."
 FAILED = "The tokenhot call failed; see the message above."
@@ -29,7 +29,6 @@ CODE_NOTE = "⬇ {note}"
 WORKING_IMAGE = "Generating {n} with {model}"
 WORKING_EDIT = "Editing {count} image(s) with {model}"
 WORKING_AUDIO = "Speaking with {model}"
-WORKING_TRANSCRIBE = "{verb} {source} with {model}"
 DEFAULT_LABEL = "the default model"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -129,10 +128,20 @@ class TokenhotMagics(Magics):
         return None
 
     def _model_label(self, model: str | None, kind: str, s: Any) -> str:
+        """The model a call will use, for the placeholder (the result's metadata has the resolved id)."""
         if model:
             return model
+        method = {"audio": "speak"}.get(kind, kind)
         defaults = getattr(s, "defaults", None) or {}
-        return str(defaults.get(kind) or DEFAULT_LABEL)
+        chosen = defaults.get(method) or defaults.get(kind)
+        if chosen:
+            return str(chosen)
+        try:
+            from ..catalog import default_model
+
+            return default_model(kind).id
+        except Exception:
+            return DEFAULT_LABEL
 
     # -- media -------------------------------------------------------------------------------
     @cell_magic
@@ -189,9 +198,7 @@ class TokenhotMagics(Magics):
         s = _session()
         opts = _opts(model=a.model, language=a.language, format=a.format)
         opts.update(a.extra or {})
-        verb = "Transcribing" if magic == "th_transcribe" else "Translating"
-        label = a.source if isinstance(source, str) else f"{a.source} ({type(source).__name__})"
-        self._start(WORKING_TRANSCRIBE.format(verb=verb, source=label, model=a.model or "whisper-1"))
+        # A line magic's value is used in expressions (x = %th_transcribe f): no placeholder, plain return.
         fn = s.transcribe if magic == "th_transcribe" else s.translate
         return self._done(fn(source, **opts), a.output)
 
@@ -205,8 +212,6 @@ class TokenhotMagics(Magics):
 
         a = _args.parse("th_chat", line)
         message = self._text("%%th_chat", cell, "message")
-        if a.new and not a.thread:
-            _args.parser("th_chat").error(NEW_WITHOUT_THREAD)
         kwargs = _opts(model=a.model, system=a.system, temperature=a.temperature, max_tokens=a.max_tokens,
                        thread=a.thread)
         if a.new:
@@ -395,12 +400,17 @@ def _task_wait(task: Any, on_status: Callable[[Any], None]) -> Any:
     return task.wait(progress=False, on_progress=on_status)
 
 
+_TASK_IN_MESSAGE = re.compile(r"video task (\S+?)[.,;:]?(?:\s|$)")
+
+
 def _task_id_of(exc: BaseException) -> str | None:
+    """The task id an interrupt carries (as an attribute, or in the session's resume message)."""
     for name in ("task_id", "id"):
         value = getattr(exc, name, None)
         if isinstance(value, str):
             return value
-    return None
+    m = _TASK_IN_MESSAGE.search(str(exc))
+    return m.group(1) if m else None
 
 
 def _package() -> Any:

@@ -146,12 +146,14 @@ class StreamView:
             reasoning = getattr(result, "reasoning", None)
             if isinstance(reasoning, str) and reasoning:
                 self.reasoning = reasoning
+            self.model = getattr(result, "model", None) or self.model
             data, meta = self.bundle(streaming=False), self._metadata("done", getattr(result, "entry_id", None))
             own = _result_bundle(result)
             if own is not None and self.fmt != "text" and "text/markdown" in own[0]:
                 data = {k: v for k, v in own[0].items() if k in ("text/markdown", "text/plain")}
                 data.setdefault("text/plain", self.text)
-                meta = {**own[1], "tokenhot": {**own[1].get("tokenhot", {}), **meta["tokenhot"]}}
+                ours = {**meta["tokenhot"], "model": getattr(result, "model", None) or self.model}
+                meta = {**own[1], "tokenhot": {**own[1].get("tokenhot", {}), **ours}}
             self._update(data, meta)
 
     def fail(self, partial: str = "") -> None:

@@ -1,13 +1,13 @@
 """Live video-task display: status, percent and elapsed time, updated in place while polling.
 
 An interrupted wait leaves the task running on the server; the panel says how to pick it up.
-With ``--no-wait`` a background thread polls and fills the same panel in when the task ends;
-the thread runs in a copy of the cell's context so its output lands in the cell that started it.
+With ``--no-wait`` a background thread polls and fills the same panel in when the task ends. The
+thread only ever *updates* that display (by its display_id, so the update lands on the panel in the
+cell that started it), never prints or displays anything new.
 """
 
 from __future__ import annotations
 
-import contextvars
 import threading
 import time
 from collections.abc import Callable
@@ -141,9 +141,12 @@ def resume_message(task_id: str | None) -> str:
 
 
 def in_background(target: Callable[[], None], name: str = "tokenhot-video-poll") -> threading.Thread:
-    """Run ``target`` on a daemon thread inside a copy of this cell's context (so ipykernel routes its
-    output to this cell, not to whichever cell runs later)."""
-    ctx = contextvars.copy_context()
-    thread = threading.Thread(target=ctx.run, args=(target,), name=name, daemon=True)
+    """Run ``target`` on a daemon thread in a fresh context.
+
+    Deliberately not a copy of the cell's context: ipykernel then sends the display *update* under the
+    header of the cell running at that moment, which is what frontends (JupyterLab, nbclient) accept
+    after the starting cell has finished; the display_id still targets the panel in the starting cell.
+    """
+    thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
     return thread

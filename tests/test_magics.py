@@ -1,0 +1,177 @@
+"""Every magic through IPython's test shell against the offline simulator (real Session, tmp store)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython import get_ipython
+from IPython.testing.globalipapp import start_ipython
+from IPython.utils.capture import capture_output
+
+import tokenhot_nb
+import tokenhot_nb.magics as magics_pkg
+from tokenhot_nb.magics import _magics
+
+SLOW_STREAM = json.dumps({"stream_chunks": 2000, "chunk_delay": 0.0005})
+
+
+@pytest.fixture(scope="module")
+def ip() -> Any:
+    shell = start_ipython() or get_ipython()  # the test shell is one per process
+    shell.run_line_magic("load_ext", "tokenhot_nb")
+    return shell
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    monkeypatch.setenv("TOKENHOT_MODE", "offline")
+    monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "store"))
+    monkeypatch.delenv("TOKENHOT_API_KEY", raising=False)
+    monkeypatch.setattr(magics_pkg, "last_error", None)
+    assert _magics._session.__module__ == _magics.__name__
+    s = tokenhot_nb.session(reset=True)
+    yield s
+    tokenhot_nb.session(reset=True).close()
+
+
+def run(ip: Any, source: str) -> tuple[Any, Any]:
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(source)
+    return res, cap
+
+
+def last_data(cap: Any) -> dict[str, Any]:
+    return dict(cap.outputs[-1].data)
+
+
+def test_image_generate_and_edit(ip: Any, offline: Any) -> None:
+    res, cap = run(ip, "%%th_image -n 1 --seed 5 -o fox\na red fox")
+    assert res.error_in_exec is None, cap.stderr
+    data = last_data(cap)
+    assert any(k.startswith("image/") for k in data) or "<img" in data.get("text/html", "")
+    assert cap.outputs[-1].update, "the placeholder is replaced in place"
+    assert cap.outputs[-1].metadata["tokenhot"]["entry_id"] == ip.user_ns["fox"].entry_id
+    assert ip.user_ns["_"] is ip.user_ns["fox"]
+    res, cap = run(ip, "%%th_image --edit fox -o hat\nadd a hat")
+    assert res.error_in_exec is None and type(ip.user_ns["hat"]).__name__ == "ImageResult"
+    assert [e.kind for e in offline.history][-2:] == ["image", "edit"]
+
+
+def test_streamed_chat_is_throttled(ip: Any, offline: Any) -> None:
+    ip.user_ns["topic"] = "otters"
+    t0 = time.monotonic()
+    res, cap = run(ip, f"%%th_chat -x 'headers={{\"X-Sim-Faults\": {json.dumps(SLOW_STREAM)}}}' -o ans\n"
+                       "tell me about {topic}")
+    elapsed = time.monotonic() - t0
+    assert res.error_in_exec is None, cap.stderr
+    firsts = [o for o in cap.outputs if not o.update]
+    updates = [o for o in cap.outputs if o.update]
+    assert len(firsts) == 1
+    assert len(updates) <= 25 * elapsed + 3, (len(updates), elapsed)
+    assert len(updates) < 200  # far fewer than the ~2,000 chunks
+    final = updates[-1]
+    assert "text/markdown" in final.data and final.metadata["tokenhot"]["status"] == "done"
+    assert final.metadata["tokenhot"]["history_id"] == ip.user_ns["ans"].entry_id
+    assert "otters" in ip.user_ns["ans"].prompt
+    assert ip.user_ns["_"] is ip.user_ns["ans"]
+
+
+def test_chat_code_format_and_threads(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    got: list[str] = []
+    monkeypatch.setattr(ip, "set_next_input", lambda s, replace=False: got.append(s))
+    res, _ = run(ip, "%%th_chat --thread t1 --new --no-stream --format code --temperature 0.1 --max-tokens 200\n"
+                     "write python code that prints hello")
+    assert res.error_in_exec is None and len(got) == 1 and got[0].strip()
+    run(ip, "%%th_chat --thread t1\nand again")
+    assert offline.history[-1].thread == "t1"
+
+
+def test_audio_transcribe_translate(ip: Any, offline: Any) -> None:
+    res, cap = run(ip, "%%th_audio -o hello\nHello there")
+    assert res.error_in_exec is None, cap.stderr
+    assert "<audio" in last_data(cap).get("text/html", "")
+    res, cap = run(ip, "%th_transcribe hello --format srt --language en -o subs")
+    assert res.error_in_exec is None and "Hello" in ip.user_ns["subs"].text
+    res, cap = run(ip, "x = %th_translate hello --format text")
+    assert res.error_in_exec is None and type(ip.user_ns["x"]).__name__ == "TranscriptResult"
+
+
+def test_video_waits_with_progress(ip: Any, offline: Any) -> None:
+    res, cap = run(ip, "%%th_video --duration 5 --ratio 16:9 -o clip\na wave")
+    assert res.error_in_exec is None, cap.stderr
+    assert "<video" in last_data(cap).get("text/html", "")
+    assert any("%" in o.data.get("text/plain", "") for o in cap.outputs[:-1]), "progress was shown"
+
+
+def test_video_no_wait_and_resume(ip: Any, offline: Any) -> None:
+    res, cap = run(ip, "%%th_video --no-wait -o task\na sunrise")
+    assert res.error_in_exec is None, cap.stderr
+    task = ip.user_ns["task"]
+    assert type(task).__name__ == "VideoTask"
+    res, cap = run(ip, f"%th_video --resume {task.task_id} -o again")
+    assert res.error_in_exec is None, cap.stderr
+    assert "<video" in last_data(cap).get("text/html", "")
+    res, cap = run(ip, "%th_video --resume abc\nsome prompt")
+    assert res.error_in_exec is None  # line magic: the second line is Python, a NameError would show
+    res, cap = run(ip, "%%th_video --resume abc\nsome prompt")
+    assert type(res.error_in_exec).__name__ == "UsageError"
+
+
+def test_video_interrupt_says_how_to_resume(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    real = offline.video
+
+    def interrupted(prompt: str, **kw: Any) -> Any:
+        kw["on_progress"](type("S", (), {"task_id": "task_xyz", "state": "running", "progress": 40})())
+        raise KeyboardInterrupt("Stopped waiting for video task task_xyz. It keeps running")
+
+    monkeypatch.setattr(offline, "video", interrupted)
+    res, cap = run(ip, "%%th_video\na wave")
+    monkeypatch.setattr(offline, "video", real)
+    assert type(res.error_in_exec).__name__ == "UsageError"
+    assert "%th_video --resume task_xyz" in cap.stderr and "Traceback" not in cap.stderr
+    assert "%th_video --resume task_xyz" in last_data(cap)["text/plain"]
+
+
+def test_unknown_model_suggests(ip: Any, offline: Any) -> None:
+    res, cap = run(ip, "%%th_image -m seedrem\na cat")
+    assert res.error_in_exec is None and "Traceback" not in cap.stdout + cap.stderr
+    data = last_data(cap)
+    assert "Did you mean" in data["text/plain"] and "seedream" in data["text/plain"]
+    assert type(magics_pkg.last_error).__name__ == "UnknownModelError"
+
+
+def test_models_history_config(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    res, cap = run(ip, "%th_models seedream --kind image")
+    table = res.result
+    assert len(table) >= 1 and "<table" in table._repr_mimebundle_()["text/html"]
+    run(ip, "%%th_image\na cat")
+    run(ip, "%%th_audio\nhi")
+    res, _ = run(ip, "%th_history 5 --kind image")
+    assert [e.kind for e in res.result] == ["image"]
+    out = Path(offline.settings.store) / "export.json"
+    res, cap = run(ip, f"%th_history --export {out}")
+    assert out.exists() and "Exported" in cap.stdout
+    # the key: only through getpass / the environment, never shown
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": "sk-secret-abcdef123456")
+    res, cap = run(ip, "%th_config --mode offline --key --default-image seedream-4.5")
+    assert res.error_in_exec is None, cap.stderr
+    shown = res.result._repr_mimebundle_()
+    assert "sk-secret" not in str(shown) + cap.stdout + cap.stderr
+    s = tokenhot_nb.session()
+    assert s is not offline and s.settings.api_key.get() == "sk-secret-abcdef123456"
+    assert s.defaults["image"] == "doubao-seedream-4-5-251128"
+    monkeypatch.setenv("MY_KEY", "sk-fromenv-abcdef123456")
+    res, cap = run(ip, "%th_config --key-from-env MY_KEY")
+    assert tokenhot_nb.session().settings.api_key.get() == "sk-fromenv-abcdef123456"
+    assert "sk-fromenv" not in str(res.result._repr_mimebundle_()) + cap.stdout
+    res, cap = run(ip, "%th_config --key-from-env NOPE_NOT_SET")
+    assert "NOPE_NOT_SET is not set" in last_data(cap)["text/plain"]
+
+
+def test_panel(ip: Any, offline: Any) -> None:
+    res, cap = run(ip, "%th_panel image")
+    assert res.error_in_exec is None, cap.stderr
