@@ -1,0 +1,44 @@
+"""The client benchmark runs end to end in its quick mode and prints every row of its table.
+
+No timing is asserted here: the figures live in the benchmark's output only (``python bench/bench_client.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ROWS = (
+    "chat call vs bare httpx",
+    "chat call vs openai SDK",
+    "chat client CPU per call",
+    "concurrent images vs one",
+    "SSE parse rate (replay)",
+    "SSE parse rate (coalesced)",
+    "SSE over the simulator",
+    "download peak RSS growth",
+    "download time vs bare httpx",
+)
+
+
+def test_bench_client_quick_prints_every_row() -> None:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_client.py"), "--quick"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=240,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "client benchmarks (quick run)" in out
+    lines = [line for line in out.splitlines() if line.startswith("| ")]
+    for name in ROWS:
+        row = next((line for line in lines if line.startswith(f"| {name} ")), None)
+        assert row is not None, f"row {name!r} missing from:\n{out}"
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        assert len(cells) == 6 and cells[-1] in ("PASS", "FAIL", "info"), row
+    assert f"{len(ROWS)} rows in" in out
