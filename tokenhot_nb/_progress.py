@@ -58,7 +58,7 @@ class Progress:
         else:
             self._mode = "off"
 
-    def update(self, done: int, *, failed: int | None = None, note: str | None = None,
+    def update(self, done: int, failed: int | None = None, note: str | None = None,
                force: bool = False) -> None:
         with self._lock:
             self.done = done

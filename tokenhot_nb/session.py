@@ -100,13 +100,31 @@ class Interrupted(BaseException):
     """
 
 
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any) -> None:
+        try:
+            fn(*args)
+        except KeyboardInterrupt as exc:
+            from .client import in_loop_thread
+
+            if in_loop_thread():
+                raise Interrupted(str(exc) or "interrupted") from None
+            raise
+
+    return run
+
+
 def _call_user(fn: Callable[..., Any] | None, *args: Any) -> None:
+    """Run a callback (on_delta, on_progress, a progress bar) where the call was made.
+
+    Sync calls wait on the caller's thread and run it there (so displays land in the right cell, and an
+    exception or Ctrl-C in it cancels the work); awaited calls run it on the caller's loop.
+    """
     if fn is None:
         return
-    try:
-        fn(*args)
-    except KeyboardInterrupt as exc:
-        raise Interrupted(str(exc) or "interrupted") from None
+    from .client._loop import call_in_caller
+
+    call_in_caller(_guarded(fn), *args)
 
 
 def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -177,7 +195,6 @@ class Session:
         self._history: History | None = None
         self._lock = threading.Lock()
         self.threads = Threads(lambda: self.store)
-        self._waiting: str | None = None  # the video task a blocking wait is on (for the Ctrl-C message)
 
     # -- plumbing -------------------------------------------------------------------------------------
     @property
@@ -237,30 +254,65 @@ class Session:
         self.close()
 
     def _sync(self, coro: Coroutine[Any, Any, T], task: VideoTask | None = None) -> T:
-        """Run on the background loop and wait; turn interrupts into a KeyboardInterrupt that says what is kept."""
+        """Run on the background loop and wait; an interrupt says which video task is kept and how to resume."""
         from .client import run_sync
 
+        since = time.time()
         try:
             return run_sync(coro)
-        except Interrupted as exc:
-            raise KeyboardInterrupt(str(exc)) from None
-        except KeyboardInterrupt:
-            waiting = task.task_id if task is not None else self._waiting
-            if waiting:
-                raise KeyboardInterrupt(self._resume_hint(waiting)) from None
+        except (KeyboardInterrupt, Interrupted) as exc:
+            raise KeyboardInterrupt(self._interrupt_message(exc, task, since)) from None
+
+    async def _hop(self, coro: Coroutine[Any, Any, T], task: VideoTask | None = None) -> T:
+        """Await ``coro`` on the background loop (where the client's connections live) from any loop.
+
+        Callbacks run on the awaiting loop; one that raises cancels the work and its error is re-raised here.
+        """
+        from .client import in_loop_thread
+        from .client._loop import relayed, submit
+
+        if in_loop_thread():
+            return await coro
+        loop = asyncio.get_running_loop()
+        failure: list[BaseException] = []
+        holder: list[Any] = []
+
+        def post(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+            def run() -> None:
+                try:
+                    fn(*args)
+                except BaseException as exc:
+                    if not failure:
+                        failure.append(exc)
+                    holder[0].cancel()
+
+            loop.call_soon_threadsafe(run)
+
+        since = time.time()
+        future = submit(relayed(coro, post))
+        holder.append(future)
+        try:
+            return await asyncio.wrap_future(future)
+        except (asyncio.CancelledError, Interrupted, KeyboardInterrupt) as exc:
+            err = failure[0] if failure else exc
+            if isinstance(err, (KeyboardInterrupt, Interrupted)):
+                raise KeyboardInterrupt(self._interrupt_message(err, task, since)) from None
+            if failure:
+                raise err from None
             raise
 
-    async def _hop(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await ``coro`` on the background loop (where the client's connections live) from any loop."""
-        from .client import in_loop_thread
-        from .client._loop import submit
-
-        try:
-            if in_loop_thread():
-                return await coro
-            return await asyncio.wrap_future(submit(coro))
-        except Interrupted as exc:
-            raise KeyboardInterrupt(str(exc)) from None
+    def _interrupt_message(self, exc: BaseException, task: VideoTask | None, since: float) -> str:
+        """Name the video task an interrupt left running (recorded as pending), else keep the message."""
+        task_id = task.task_id if task is not None else None
+        if task_id is None and self._store is not None:
+            rows = self._store.select_entries(
+                [("kind = ?", ("video",)), ("status = ?", ("pending",)), ("session_id = ?", (self.id,)),
+                 ("started >= ?", (since - 1,))], desc=True, limit=1)
+            if rows:
+                task_id = (rows[0].response or {}).get("task_id")
+        if task_id:
+            return self._resume_hint(task_id)
+        return str(exc)
 
     def _bar(self, total: int | None, label: str, progress: bool | None) -> Progress:
         return Progress(total, label, enabled=progress)
@@ -892,26 +944,28 @@ class Session:
                           on_progress: Callable[[TaskStatus], Any] | None = None,
                           bar: Progress | None = None) -> VideoResult:
         """Poll until done (or the deadline), then download the video and its poster into the store."""
-        if not self.in_background_loop():
-            return await self._hop(self._await_task(task, timeout=timeout, progress=progress,
-                                                    on_progress=on_progress, bar=bar))
         own_bar = bar is None and progress is not False
+        if not self.in_background_loop():  # awaited from the kernel's loop: the bar belongs to the caller
+            if own_bar:
+                bar = self._bar(None, "video", progress)
+            try:
+                return await self._hop(self._await_task(task, timeout=timeout, progress=False,
+                                                        on_progress=on_progress, bar=bar), task=task)
+            finally:
+                if own_bar and bar is not None:
+                    bar.close()
         if own_bar:
             bar = self._bar(None, "video", progress)
         store = self.store
         entry_id = task.entry_id
         limit = timeout if timeout is not None else self.settings.video_deadline
         deadline = time.monotonic() + limit
-        self._waiting = task.task_id
         try:
             while True:
                 st = await self._apoll_task(task)
                 if bar is not None:
-                    bar.update(st.progress, note=st.state, force=True)
-                try:
-                    _call_user(on_progress, st)
-                except Interrupted:
-                    raise Interrupted(self._resume_hint(task.task_id)) from None
+                    _call_user(bar.update, st.progress, None, st.state, True)
+                _call_user(on_progress, st)
                 if st.state == "succeeded":
                     break
                 if st.state == "failed":
@@ -931,7 +985,6 @@ class Session:
                     )
                 await asyncio.sleep(self.settings.poll_interval)
         finally:
-            self._waiting = None
             if own_bar and bar is not None:
                 bar.close()
         if not st.url:
@@ -1037,7 +1090,7 @@ class Session:
                     counts["failed"] += 1
             counts["done"] += 1
             if bar is not None:
-                bar.update(counts["done"], failed=counts["failed"])
+                _call_user(bar.update, counts["done"], counts["failed"])
             return out
 
         tasks = [asyncio.ensure_future(run(x)) for x in inputs]

@@ -1,0 +1,153 @@
+"""Video tasks: wait, no-wait, resume after a restart, interrupt, failure, deadline, rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _session_support import Recorder, make_session
+
+from tokenhot_nb import errors as E
+from tokenhot_nb.families._types import TaskStatus
+from tokenhot_nb.results import VideoResult, VideoTask
+from tokenhot_nb.session import Session
+from tokenhot_nb.sim import Faults
+
+
+@pytest.fixture
+def rec() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def s(tmp_path: Path, rec: Recorder) -> Iterator[Session]:
+    sess = make_session(tmp_path / "store", rec)
+    yield sess
+    sess.close()
+
+
+def test_video_wait_downloads_and_extracts_a_poster(s: Session, rec: Recorder) -> None:
+    seen: list[TaskStatus] = []
+    res = s.video("a cat surfing", duration=5, on_progress=seen.append, progress=False)
+    assert isinstance(res, VideoResult)
+    assert res.path.is_file() and res.path.is_relative_to(s.store.root) and res.mime == "video/mp4"
+    assert res.poster is not None and res.poster.read_bytes()[:3] == b"\xff\xd8\xff"
+    assert res.poster_pil() is not None and (res.duration or 0) > 0
+    assert seen and seen[-1].state == "succeeded" and len(rec.requests) >= 3
+    e = res.entry
+    assert e.status == "ok" and e.kind == "video" and e.response["task_id"] == res.task_id
+    assert [o["role"] for o in e.outputs] == ["video", "poster"]
+    assert e.params["prompt"] == "a cat surfing" and e.params["duration"] == 5
+    assert rec.posts("/video/generations")[0]["path"] == "/v1/video/generations"
+
+
+def test_video_player_references_the_file(s: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    res = s.video("waves", progress=False)
+    data, meta = res._repr_mimebundle_()
+    html = data["text/html"]
+    assert "<video" in html and "controls" in html and "base64" not in html
+    assert 'src="store/artifacts/' in html and "poster=" in html
+    assert meta["tokenhot"]["entry_id"] == res.entry_id and meta["tokenhot"]["model"] == res.model
+    saved = res.save(tmp_path / "out")
+    assert saved.read_bytes() == res.path.read_bytes()
+
+
+def test_video_no_wait_returns_a_task(s: Session) -> None:
+    task = s.video("a slow sunrise", wait=False)
+    assert isinstance(task, VideoTask) and task.task_id.startswith("task_")
+    assert task.entry.status == "pending" and task.entry.response["task_id"] == task.task_id
+    assert "task.wait()" in repr(task) and task.task_id in task._repr_mimebundle_()[0]["text/html"]
+    st = task.status()
+    assert st.task_id == task.task_id and st.state in ("pending", "running", "succeeded")
+    res = task.wait(progress=False)
+    assert isinstance(res, VideoResult) and task.result() is res
+    assert s.history.get(task.entry_id).status == "ok"
+
+
+def test_resume_after_restart(tmp_path: Path) -> None:
+    server = Recorder()  # the simulated server outlives the "kernel"
+    s1 = make_session(tmp_path / "st", server)
+    task = s1.video("mountains at night", wait=False)
+    s1.close()  # "kernel restart": a new session on the same store finds the task by id
+    s2 = make_session(tmp_path / "st", server)
+    resumed = s2.resume(task.task_id)
+    assert resumed.entry_id == task.entry_id and resumed.model == task.model
+    res = resumed.wait(progress=False)
+    assert isinstance(res, VideoResult) and res.entry_id == task.entry_id
+    assert s2.history.get(task.entry_id).status == "ok"
+    # resuming a finished task is instant and needs no request
+    again = s2.resume(task.task_id)
+    assert again.done and again.wait().sha256 == res.sha256
+    s2.close()
+
+
+def test_interrupt_leaves_a_resumable_pending_entry(tmp_path: Path) -> None:
+    rec = Recorder()
+    s1 = make_session(tmp_path / "st", rec)
+
+    def stop(st: TaskStatus) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        s1.video("a long journey", on_progress=stop, progress=False)
+    msg = str(info.value)
+    e = s1.history[-1]
+    task_id = e.response["task_id"]
+    assert e.status == "pending" and task_id
+    assert f"session.resume({task_id!r})" in msg and "history[i].resume()" in msg
+    # the background loop survived the interrupt
+    assert s1.chat("still alive?", model="gpt-5.2").text
+    s1.close()
+    s2 = make_session(tmp_path / "st", rec)
+    task = s2.history.get(e.id).resume(s2)
+    res = task.wait(progress=False)
+    assert isinstance(res, VideoResult) and s2.history.get(e.id).status == "ok"
+    s2.close()
+
+
+def test_interrupt_in_async_wait(s: Session) -> None:
+    import asyncio
+
+    def stop(st: TaskStatus) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt, match="resume"):
+        asyncio.run(s.avideo("x", on_progress=stop, progress=False))
+    assert s.history[-1].status == "pending"
+
+
+def test_failed_task_raises_with_the_vendor_reason(s: Session, rec: Recorder) -> None:
+    rec.set_faults(Faults(video_failure=True))
+    with pytest.raises(E.TaskFailedError) as info:
+        s.video("something forbidden", progress=False)
+    assert info.value.reason and info.value.reason in str(info.value)
+    e = s.history[-1]
+    assert e.status == "error" and e.error["error"] == "TaskFailedError"
+
+
+def test_deadline_leaves_the_task_pending(tmp_path: Path) -> None:
+    rec = Recorder(Faults(video_steps=50))
+    s = make_session(tmp_path / "st", rec, poll_interval=0.01)
+    task = s.video("slow", wait=False)
+    with pytest.raises(E.APITimeoutError, match="resume"):
+        task.wait(timeout=0.05, progress=False)
+    assert s.history.get(task.entry_id).status == "pending"
+    s.close()
+
+
+def test_resume_unknown_task_records_it(s: Session) -> None:
+    task = s.video("first", wait=False)
+    other = make_session(Path(str(s.store.root) + "-other"), s._transport)
+    t2 = other.resume(task.task_id, model=task.model)
+    assert t2.entry.status == "pending" and t2.wait(progress=False).path.is_file()
+    other.close()
+
+
+def test_image_to_video_input(s: Session, rec: Recorder) -> None:
+    img = s.image("a still lake", model="gpt-image-2")
+    res = s.video("the lake ripples", model="doubao-seedance-2.0", image=img, progress=False)
+    assert res.entry.params["image"] == {"artifact": img.sha256, "mime": img.mime}
+    body = rec.json(0, "/video/generations")
+    assert "data:image" in str(body)
