@@ -149,7 +149,7 @@ def test_chat_streams_through_on_delta(s: Session) -> None:
     assert len(seen) > 1 and "".join(t for t, _ in seen) == res.text and seen[-1][1] == res.text
     assert res.entry.params["stream"] is True and res.entry.thread == "default"
     assert res.usage.total_tokens > 0 and res.entry.usage["total_tokens"] == res.usage.total_tokens
-    assert [o["role"] for o in res.entry.outputs][0] == "text"
+    assert res.entry.outputs[0]["role"] == "text"
 
 
 def test_chat_not_streamed(s: Session, rec: Recorder) -> None:

@@ -1,0 +1,121 @@
+"""Replay mode: recorded calls come back from the store with no request; misses name the nearest recording."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from _session_support import Recorder, make_session
+
+from tokenhot_nb import errors as E
+from tokenhot_nb.results import (
+    AudioResult,
+    ChatResult,
+    ImageResult,
+    TranscriptResult,
+    VideoResult,
+    VideoTask,
+    from_entry,
+)
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> dict:
+    """One store with a call of every kind recorded in offline mode."""
+    s = make_session(tmp_path / "st", Recorder())
+    out = {
+        "image": s.image("a red fox", model="gpt-image-2", size="1024x1024"),
+        "images": s.image("two owls", model="gpt-image-2", n=2),
+        "chat1": s.chat("What is a fox?", model="gpt-5.2"),
+        "chat2": s.chat("Where does it live?", model="gpt-5.2"),
+        "speak": s.speak("Hello there", voice="Puck"),
+        "video": s.video("a fox runs", progress=False),
+    }
+    out["edit"] = s.edit(out["image"], "make it blue", model="gpt-image-2")
+    out["transcribe"] = s.transcribe(out["speak"], format="srt")
+    out["store"] = tmp_path / "st"
+    s.close()
+    return out
+
+
+def test_replay_hits_make_no_request(recorded: dict) -> None:
+    rec = Recorder()
+    s = make_session(recorded["store"], rec, mode="replay")
+    n_entries = len(s.history)
+    img = s.image("a red fox", model="gpt-image-2", size="1024x1024")
+    assert isinstance(img, ImageResult) and img.sha256 == recorded["image"].sha256
+    assert img.entry_id == recorded["image"].entry_id
+    assert [r.sha256 for r in s.image("two owls", model="gpt-image-2", n=2)] == \
+        [r.sha256 for r in recorded["images"]]
+    deltas: list[str] = []
+    c1 = s.chat("What is a fox?", model="gpt-5.2", on_delta=lambda d, t: deltas.append(t))
+    c2 = s.chat("Where does it live?", model="gpt-5.2")
+    assert isinstance(c1, ChatResult) and c1.text == recorded["chat1"].text and deltas[-1] == c1.text
+    assert c2.text == recorded["chat2"].text and c2.usage.total_tokens == recorded["chat2"].usage.total_tokens
+    sp = s.speak("Hello there", voice="Puck")
+    assert isinstance(sp, AudioResult) and sp.wav == recorded["speak"].wav
+    v = s.video("a fox runs", progress=False)
+    assert isinstance(v, VideoResult) and v.sha256 == recorded["video"].sha256 and v.poster is not None
+    task = s.video("a fox runs", wait=False)
+    assert isinstance(task, VideoTask) and task.done and task.wait().sha256 == v.sha256
+    ed = s.edit(recorded["image"], "make it blue", model="gpt-image-2")
+    assert ed.sha256 == recorded["edit"].sha256
+    tr = s.transcribe(recorded["speak"], format="srt")
+    assert isinstance(tr, TranscriptResult) and tr.srt == recorded["transcribe"].srt
+    assert s.resume(recorded["video"].task_id).done
+    assert rec.requests == []  # the transport saw nothing
+    assert len(s.history) == n_entries  # replays are not recorded again
+    s.close()
+
+
+def test_replay_miss_names_the_nearest_and_the_differences(recorded: dict) -> None:
+    rec = Recorder()
+    s = make_session(recorded["store"], rec, mode="replay")
+    with pytest.raises(E.ReplayMissError) as info:
+        s.image("a red fox", model="gpt-image-2", size="1536x1024")
+    err = info.value
+    assert err.nearest is not None and err.nearest.id == recorded["image"].entry_id
+    assert any(d.startswith("size:") and "1024x1024" in d and "1536x1024" in d for d in err.differences)
+    assert f"#{recorded['image'].entry_id}" in str(err) and "size" in str(err)
+    with pytest.raises(E.ReplayMissError, match="never recorded"):
+        s.chat("Something new", model="gpt-5.2")
+    with pytest.raises(E.ReplayMissError, match="no recorded translate"):
+        s.translate(recorded["speak"])
+    assert rec.requests == []
+    s.close()
+
+
+def test_env_mode_replay(recorded: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENHOT_MODE", "replay")
+    rec = Recorder()
+    from tokenhot_nb import Session
+
+    s = Session(store=recorded["store"], transport=rec)
+    assert s.mode == "replay"
+    assert s.image("a red fox", model="gpt-image-2", size="1024x1024").sha256 == recorded["image"].sha256
+    assert rec.requests == []
+    s.close()
+
+
+def test_from_entry_rebuilds_every_kind(recorded: dict) -> None:
+    s = make_session(recorded["store"], Recorder())
+    for key in ("image", "images", "chat1", "speak", "video", "edit", "transcribe"):
+        original = recorded[key]
+        entry = s.history.get(original.entry_id)
+        again = entry.result(s)
+        assert type(again) is type(original)
+        assert again.entry_id == original.entry_id
+        assert repr(again) == repr(original)
+        assert from_entry(entry, s).model == original.model
+    s.close()
+
+
+def test_failed_entry_does_not_rebuild(tmp_path: Path) -> None:
+    from tokenhot_nb.sim import Faults
+
+    s = make_session(tmp_path / "st", Recorder(Faults(fail_first={400: 1})), max_retries=0)
+    with pytest.raises(E.BadRequestError):
+        s.image("x", model="gpt-image-2")
+    with pytest.raises(E.TokenhotError, match="did not finish"):
+        s.history[-1].result(s)
+    s.close()
