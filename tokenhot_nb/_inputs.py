@@ -232,11 +232,13 @@ def _from_ref(ref: dict[str, Any], kind: MediaKind, store: Store | None) -> Medi
         raise InputError(f"Cannot use the dict {sorted(ref)} as {kind} input: it needs 'artifact' or 'url'.")
     if store is None:
         raise InputError("An artifact reference needs a session store to read from.")
-    path = store.path_of(sha)
-    if not path.is_file():
+    try:
+        path = store.path_of(sha)
+    except (FileNotFoundError, ValueError):
         raise InputError(
             f"The artifact {sha[:12]}… is not in the store at {store.root}.",
             hint="Open the session on the store the call was recorded in (Session(store=…)).",
-        )
-    mime = str(ref.get("mime") or sniff_mime(path.read_bytes()[:16], _fallback(kind)))
-    return Media(path.read_bytes(), mime, path.name, sha256=sha)
+        ) from None
+    data = path.read_bytes()
+    mime = str(ref.get("mime") or sniff_mime(data, _fallback(kind)))
+    return Media(data, mime, path.name, sha256=sha)

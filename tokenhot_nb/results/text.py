@@ -48,7 +48,7 @@ class ChatResult(Result):
         if self.finish_reason and self.finish_reason.lower() not in ("stop", "end_turn", "completed"):
             foot.append(f"finish: {self.finish_reason}")
         if foot:
-            parts.append("\n\n<sub>" + escape(" · ".join(foot)) + "</sub>")
+            parts.append("\n\n<sub>" + escape(" · ".join(foot), quote=False) + "</sub>")
         return "".join(parts)
 
     _repr_markdown_ = markdown

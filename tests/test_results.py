@@ -1,0 +1,234 @@
+"""Result objects: lean, key-free mime bundles with provenance; file access; rebuilt equal from the history."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _session_support import Recorder, make_session
+from PIL import Image
+
+from tokenhot_nb import errors as E
+from tokenhot_nb.families._types import Segment, TaskStatus, Usage
+from tokenhot_nb.results import (
+    AudioResult,
+    BatchResult,
+    ChatResult,
+    CompareResult,
+    ImageItem,
+    ImageResult,
+    TranscriptResult,
+    VideoResult,
+    VideoTask,
+)
+from tokenhot_nb.results.media import extract_poster, media_duration
+from tokenhot_nb.session import Session
+
+SECRET = "sk-results-SECRET-99887766"
+
+
+@pytest.fixture
+def s(tmp_path: Path) -> Iterator[Session]:
+    sess = make_session(tmp_path / "store", Recorder())
+    yield sess
+    sess.close()
+
+
+def make_png(path: Path, size: tuple[int, int], mode: str = "RGB") -> Path:
+    Image.new(mode, size, (10, 120, 200) if mode == "RGB" else (10, 120, 200, 128)).save(path, format="PNG")
+    return path
+
+
+def make_mp4(path: Path, frames: int = 12) -> Path:
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("mpeg4", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            arr = np.full((48, 64, 3), (i * 20) % 255, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+def make_wav(path: Path, seconds: float, rate: int = 8000) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"\x00\x00" * int(seconds * rate))
+    return path
+
+
+# ---------------------------------------------------------------- images
+
+
+def test_single_image_is_an_inline_image_not_html(tmp_path: Path) -> None:
+    small = make_png(tmp_path / "s.png", (64, 48))
+    res = ImageResult([ImageItem(small, "image/png", "a" * 64)], model="gpt-image-2")
+    data, meta = res._repr_mimebundle_()
+    assert set(data) == {"image/png", "text/plain"}  # no second copy as HTML
+    assert base64.b64decode(data["image/png"]) == small.read_bytes()  # small: embedded as is
+    assert meta["image/png"] == {"width": 64, "height": 48}
+    assert meta["tokenhot"]["model"] == "gpt-image-2" and meta["tokenhot"]["kind"] == "image"
+    assert "1 image from gpt-image-2" in data["text/plain"]
+
+
+def test_large_images_are_downscaled_for_display(tmp_path: Path) -> None:
+    big = make_png(tmp_path / "big.png", (2048, 1024))
+    res = ImageResult([ImageItem(big, "image/png", "b" * 64)], model="m")
+    data, meta = res._repr_mimebundle_()
+    assert "image/jpeg" in data and meta["image/jpeg"] == {"width": 768, "height": 384}
+    assert len(base64.b64decode(data["image/jpeg"])) < big.stat().st_size
+    alpha = make_png(tmp_path / "alpha.png", (1600, 1600), mode="RGBA")
+    data2, _ = ImageResult([ImageItem(alpha, "image/png", "c" * 64)], model="m")._repr_mimebundle_()
+    assert "image/png" in data2  # transparency kept
+
+
+def test_several_images_render_a_grid(tmp_path: Path) -> None:
+    items = [ImageItem(make_png(tmp_path / f"{i}.png", (300, 300)), "image/png", str(i) * 64,
+                       {"revised_prompt": "a <b>bold</b> cat" if i == 1 else None}) for i in range(3)]
+    res = ImageResult(items, model="m", prompt="cats")
+    data, _ = res._repr_mimebundle_()
+    assert set(data) == {"text/html", "text/plain"}
+    html = data["text/html"]
+    assert html.count("<img") == 3 and 'width="256"' in html and "&lt;b&gt;bold" in html
+    assert res.revised_prompt == "a <b>bold</b> cat" and len(res[0:2]) == 2
+    saved = res.save(tmp_path / "out", stem="cat")
+    assert [p.name for p in saved] == ["cat-0.png", "cat-1.png", "cat-2.png"]
+    assert res.pil(1).size == (300, 300) and res.paths[2] == items[2].path
+
+
+def test_image_result_from_a_session(s: Session, tmp_path: Path) -> None:
+    res = s.image("a fox", model="gpt-image-2")
+    data, meta = res._repr_mimebundle_()
+    assert meta["tokenhot"]["entry_id"] == res.entry_id and meta["tokenhot"]["replay_key"] == res.entry.replay_key
+    out = res.save(tmp_path / "saved")
+    assert out[0].name == f"tokenhot-{res.entry_id}{res.path.suffix}" and out[0].read_bytes() == res.data()
+
+
+# ---------------------------------------------------------------- video / audio
+
+
+def test_video_result_references_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "store").mkdir()
+    mp4 = make_mp4(tmp_path / "store" / "v.mp4")
+    poster = extract_poster(mp4, tmp_path / "store" / "poster.jpg")
+    assert poster is not None and Image.open(poster).size == (64, 48)
+    res = VideoResult(mp4, poster=poster, task_id="task_1", model="seedance")
+    data, meta = res._repr_mimebundle_()
+    html = data["text/html"]
+    assert 'src="store/v.mp4"' in html and 'poster="store/poster.jpg"' in html and "base64" not in html
+    assert meta["tokenhot"]["model"] == "seedance"
+    assert res.duration == pytest.approx(1.0, abs=0.2)
+    assert extract_poster(make_wav(tmp_path / "a.wav", 0.1), tmp_path / "y.jpg") is None  # no video stream
+
+
+def test_audio_result(tmp_path: Path) -> None:
+    wav = make_wav(tmp_path / "a.wav", 1.5)
+    res = AudioResult(wav, model="tts")
+    assert res.duration == pytest.approx(1.5) and res.wav == wav.read_bytes()
+    data, _ = res._repr_mimebundle_()
+    assert "<audio controls" in data["text/html"] and "data:audio/wav;base64," in data["text/html"]
+    assert "1.5 s" in data["text/plain"]
+    long = AudioResult(make_wav(tmp_path / "long.wav", 120, rate=16000), model="tts")
+    assert "base64" not in long._repr_mimebundle_()[0]["text/html"]  # large audio is referenced, not embedded
+
+
+def test_audio_converts_to_wav(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    path = tmp_path / "a.flac"
+    with av.open(str(path), "w") as out:
+        st = out.add_stream("flac", rate=16000)
+        st.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 16000), dtype=np.int16), format="s16", layout="mono")
+        frame.sample_rate = 16000
+        for p in st.encode(frame):
+            out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    res = AudioResult(path, mime="audio/flac", model="tts")
+    wav = res.wav
+    assert wav[:4] == b"RIFF"
+    with wave.open(io.BytesIO(wav)) as w:
+        assert w.getframerate() == 16000 and w.getnframes() == pytest.approx(16000, abs=2000)
+    assert media_duration(path) == pytest.approx(1.0, abs=0.1)
+
+
+# ---------------------------------------------------------------- text
+
+
+def test_chat_result_markdown() -> None:
+    res = ChatResult("**Hello** there", reasoning="I think <so>", usage=Usage(total_tokens=12), model="gpt-5.2",
+                     thread="default", finish_reason="length")
+    assert str(res) == "**Hello** there" and repr(res) == "**Hello** there"
+    data, meta = res._repr_mimebundle_()
+    md = data["text/markdown"]
+    assert md.index("<details>") < md.index("**Hello**") and "I think &lt;so&gt;" in md
+    assert "12 tokens" in md and "finish: length" in md and "thread 'default'" in md
+    assert data["text/plain"] == "**Hello** there" and "text/html" not in data
+    assert meta["tokenhot"]["model"] == "gpt-5.2"
+    plain = ChatResult("hi", model="m")._repr_mimebundle_()[0]["text/markdown"]
+    assert "<details>" not in plain
+
+
+def test_transcript_subtitles() -> None:
+    segs = [Segment(0.0, 1.5, " Hello"), Segment(1.5, 3661.25, "world ")]
+    res = TranscriptResult("Hello world", segments=segs, model="whisper-1")
+    assert res.srt == "1\n00:00:00,000 --> 00:00:01,500\nHello\n\n2\n00:00:01,500 --> 01:01:01,250\nworld\n"
+    assert res.vtt is not None and res.vtt.startswith("WEBVTT\n\n00:00:00.000 --> 00:00:01.500\nHello")
+    assert TranscriptResult("x").srt is None
+    body = "1\n00:00:00,000 --> 00:00:01,000\nHi\n"
+    assert TranscriptResult("Hi", format="srt", body=body).srt == body
+    html = res._repr_mimebundle_()[0]["text/html"]
+    assert "2 segments" in html and str(res) == "Hello world"
+
+
+# ---------------------------------------------------------------- batches, comparisons, tasks, keys
+
+
+def test_batch_and_compare_render_errors_escaped(tmp_path: Path) -> None:
+    ok = ChatResult("fine", model="m")
+    err = E.BadRequestError("bad <input>", status=400)
+    batch = BatchResult([ok, err], ["q1", "q2 " * 40], kind="chat", model="m")
+    html = batch._repr_mimebundle_()[0]["text/html"]
+    assert "bad &lt;input&gt;" in html and "1 ok, 1 failed" in html and "…" in html
+    assert batch.errors == [err] and batch.ok == [ok] and batch.entry_ids == [None, None]
+    with pytest.raises(RuntimeError, match="cannot be retried"):
+        batch.retry()
+    cmp = CompareResult("p", {"a": ok, "b": err}, of="chat")
+    data, meta = cmp._repr_mimebundle_()
+    assert "fine" in data["text/html"] and meta["tokenhot"]["models"] == ["a", "b"]
+    assert cmp["a"] is ok and cmp[1] is err and cmp.failed == {"b": err} and len(cmp) == 2
+
+
+def test_video_task_repr(s: Session) -> None:
+    task = VideoTask(s, "task_abc", model="seedance")
+    assert "created" in repr(task)
+    task.last = TaskStatus("task_abc", "running", progress=40)
+    data, meta = task._repr_mimebundle_()
+    assert "running · 40%" in data["text/html"] and meta["tokenhot"]["task_id"] == "task_abc"
+
+
+def test_reprs_are_key_free(tmp_path: Path) -> None:
+    s = Session(api_key=SECRET, mode="offline", store=tmp_path / "st", transport=Recorder(), poll_interval=0.001)
+    results = [s.chat(f"my key is {SECRET}", model="gpt-5.2"), s.image(f"poster saying {SECRET}", model="gpt-image-2"),
+               s.speak("hi"), s.transcribe(s.speak("hello"))]
+    for r in results:
+        data, meta = r._repr_mimebundle_()
+        blob = json.dumps(data) + json.dumps(meta, default=str) + repr(r)
+        assert SECRET not in blob
+    assert SECRET not in json.dumps([e.to_dict() for e in s.history])
+    s.close()
