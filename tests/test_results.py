@@ -110,7 +110,7 @@ def test_several_images_render_a_grid(tmp_path: Path) -> None:
 
 def test_image_result_from_a_session(s: Session, tmp_path: Path) -> None:
     res = s.image("a fox", model="gpt-image-2")
-    data, meta = res._repr_mimebundle_()
+    _, meta = res._repr_mimebundle_()
     assert meta["tokenhot"]["entry_id"] == res.entry_id and meta["tokenhot"]["replay_key"] == res.entry.replay_key
     out = res.save(tmp_path / "saved")
     assert out[0].name == f"tokenhot-{res.entry_id}{res.path.suffix}" and out[0].read_bytes() == res.data()
