@@ -327,3 +327,44 @@ def test_stream_sync_facade() -> None:
     finally:
         client.close()
     assert [e.data["choices"][0]["delta"]["content"] for e in events] == ["a", "b"]  # type: ignore[index]
+
+
+def test_a_slow_consumer_is_not_a_stall() -> None:
+    """The idle clock runs only while waiting for bytes, not while the caller renders an event."""
+    body = "".join(frame(chunk(str(i))) for i in range(3)) + "data: [DONE]\n\n"
+
+    async def run() -> list[SSEEvent]:
+        client = make_client(sse_handler(body), idle=0.1)
+        got: list[SSEEvent] = []
+        try:
+            async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat")):
+                got.append(event)
+                await asyncio.sleep(0.25)
+        finally:
+            await client.aclose()
+        return got
+
+    assert len(asyncio.run(run())) == 3
+
+
+def test_external_cancellation_is_not_reported_as_a_stall() -> None:
+    async def slow() -> AsyncIterator[bytes]:
+        yield frame(chunk("first")).encode()
+        await asyncio.sleep(5)
+
+    async def run() -> None:
+        client = make_client(sse_handler(slow), idle=30)
+        try:
+            async for _ in client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat")):
+                pass
+        finally:
+            await client.aclose()
+
+    async def main() -> None:
+        task = asyncio.ensure_future(run())
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
