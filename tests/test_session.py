@@ -238,7 +238,7 @@ def test_compare_images_and_chat(s: Session) -> None:
     assert html.count("<img") == 2 and "dall-e-3" in html
     chats = s.compare("hello", models=["gpt-5.2", "claude-opus-4-6", "gemini-2.5-flash"])
     assert chats.of == "chat" and all(isinstance(r, ChatResult) and r.text for r in chats.results.values())
-    assert all(r.entry.thread is None for r in chats.results.values())
+    assert all(r.entry.thread is None and r.entry.params["thread"] is False for r in chats.results.values())
 
 
 def test_compare_keeps_a_failure(s: Session, rec: Recorder) -> None:
@@ -358,3 +358,11 @@ def test_nest_asyncio_inside_a_running_loop(tmp_path: Path) -> None:
                          cwd=Path(__file__).resolve().parents[1])
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "OK 6"
+
+
+def test_one_off_chat_without_thread(s: Session, rec: Recorder) -> None:
+    s.chat("context", model="gpt-5.2")
+    res = s.chat("standalone", model="gpt-5.2", thread=False)
+    assert len(rec.json(-1)["messages"]) == 1 and res.entry.thread is None and res.entry.params["thread"] is False
+    s.chat("follow-up", model="gpt-5.2")
+    assert [m["content"] for m in rec.json(-1)["messages"] if m["role"] == "user"] == ["context", "follow-up"]

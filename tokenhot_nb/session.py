@@ -22,7 +22,7 @@ import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import catalog
 from ._config import Settings
@@ -707,11 +707,12 @@ class Session:
 
     # ================================================================ chat
     def chat(self, message: str | Sequence[Any], model: str | ModelInfo | None = None, system: str | None = None,
-             stream: bool = True, thread: str | None = None, new_thread: bool = False,
+             stream: bool = True, thread: str | Literal[False] | None = None, new_thread: bool = False,
              temperature: float | None = None, max_tokens: int | None = None, images: Any = (),
              endpoint: str | None = None, on_delta: Callable[[ChatDelta, str], Any] | None = None,
              concurrency: int = 8, progress: bool | None = None, **options: Any) -> ChatResult | BatchResult:
-        """Ask a chat model. Follow-ups in the same ``thread`` (default "default") carry the conversation.
+        """Ask a chat model. Follow-ups in the same ``thread`` (default "default") carry the conversation;
+        ``thread=False`` asks a one-off question with no context (and keeps it out of every thread).
 
         A list of strings runs as a batch of independent questions → :class:`BatchResult`; a list of
         ``{"role", "content"}`` dicts is sent as the conversation itself. ``on_delta(delta, text_so_far)`` is
@@ -725,7 +726,7 @@ class Session:
                                      progress=progress, _bar=bar, **options))
 
     async def achat(self, message: str | Sequence[Any], model: str | ModelInfo | None = None,
-                    system: str | None = None, stream: bool = True, thread: str | None = None,
+                    system: str | None = None, stream: bool = True, thread: str | Literal[False] | None = None,
                     new_thread: bool = False, temperature: float | None = None, max_tokens: int | None = None,
                     images: Any = (), endpoint: str | None = None,
                     on_delta: Callable[[ChatDelta, str], Any] | None = None, concurrency: int = 8,
@@ -746,7 +747,8 @@ class Session:
         assert isinstance(result, ChatResult)
         return result
 
-    async def _chat_one(self, message: Any, info: ModelInfo, kw: dict[str, Any], *, thread: str | None,
+    async def _chat_one(self, message: Any, info: ModelInfo, kw: dict[str, Any], *,
+                        thread: str | Literal[False] | None,
                         new_thread: bool = False, images: Any = (), use_thread: bool = True,
                         on_delta: Callable[[ChatDelta, str], Any] | None = None) -> Result:
         from .families import chat
@@ -759,7 +761,7 @@ class Session:
         endpoint = kw.pop("endpoint", None)
         store = self.store
         media = [self._store_media(m) for m in to_media_list(images, "image", store)] if images else []
-        name = (thread or DEFAULT_THREAD) if use_thread else None
+        name = (thread or DEFAULT_THREAD) if use_thread and thread is not False else None
         th = self.threads.get(name, new=new_thread) if name is not None else None
         if th is not None and system is None:
             system = th.system
@@ -773,7 +775,7 @@ class Session:
             messages = [*(th.messages if th is not None else []), user]
         params = _drop_none({
             "message": message if isinstance(message, str) else messages,
-            "model": info.id, "system": system, "stream": stream, "thread": name,
+            "model": info.id, "system": system, "stream": stream, "thread": name if name is not None else False,
             "new_thread": True if new_thread else None, "temperature": temperature, "max_tokens": max_tokens,
             "images": [m.ref() for m in media] or None, "endpoint": endpoint, **kw, "raw": raw,
         })
