@@ -25,13 +25,17 @@ _LAZY: dict[str, tuple[str, str]] = {
 
 __all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension", *_LAZY]
 
-if TYPE_CHECKING:
-    from . import errors
-    from ._config import Settings
-    from .catalog import ModelInfo, model, models
-    from .errors import TokenhotError
-    from .session import Session, session
-    from .widgets import panel, studio
+if TYPE_CHECKING:  # explicit re-exports for type checkers; at run time __getattr__ imports on demand
+    from . import errors as errors
+    from ._config import Settings as Settings
+    from .catalog import ModelInfo as ModelInfo
+    from .catalog import model as model
+    from .catalog import models as models
+    from .errors import TokenhotError as TokenhotError
+    from .session import Session as Session
+    from .session import session as session
+    from .widgets import panel as panel
+    from .widgets import studio as studio
 
 
 def __getattr__(name: str) -> Any:
