@@ -151,3 +151,24 @@ def test_image_to_video_input(s: Session, rec: Recorder) -> None:
     assert res.entry.params["image"] == {"artifact": img.sha256, "mime": img.mime}
     body = rec.json(0, "/video/generations")
     assert "data:image" in str(body)
+
+
+def test_await_a_task_from_another_loop(s: Session) -> None:
+    import asyncio
+
+    async def main() -> VideoResult:
+        task = await s.avideo("a calm sea", wait=False)
+        assert isinstance(task, VideoTask)
+        st = await task.astatus()
+        assert st.task_id == task.task_id
+        again = await s.aresume(task.task_id)
+        return await again
+
+    res = asyncio.run(main())
+    assert isinstance(res, VideoResult) and res.entry.status == "ok"
+
+
+def test_compare_videos(s: Session) -> None:
+    cmp = s.compare("a bouncing ball", models=["doubao-seedance-2.0-fast", "happyhorse-1.0-t2v"])
+    assert cmp.of == "video" and all(isinstance(r, VideoResult) for r in cmp.results.values())
+    assert cmp._repr_mimebundle_()[0]["text/html"].count("<video") == 2

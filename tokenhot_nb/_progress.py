@@ -53,6 +53,7 @@ class Progress:
             from IPython.display import HTML, display
 
             self._handle = display(HTML(self._html()), display_id=True)
+            self._last = time.monotonic()
         elif sys.stderr is not None and hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
             self._mode = "text"
         else:

@@ -286,7 +286,10 @@ class Session:
                         failure.append(exc)
                     holder[0].cancel()
 
-            loop.call_soon_threadsafe(run)
+            try:
+                loop.call_soon_threadsafe(run)
+            except RuntimeError:  # the awaiting loop is gone: nobody is left to show this to
+                pass
 
         since = time.time()
         future = submit(relayed(coro, post))
@@ -446,7 +449,8 @@ class Session:
         if mime in ("application/octet-stream", "binary/octet-stream", ""):
             with open(dl.path, "rb") as f:
                 mime = sniff_mime(f.read(16), mime_hint)
-        art = self.store.add_file(dl.path, mime, sha256=dl.sha256)
+        # off the loop: the fsyncs of a large file would stall every other request in flight
+        art = await asyncio.to_thread(self.store.add_file, dl.path, mime, sha256=dl.sha256)
         return {**art.as_dict(), "role": role, **_drop_none(extra)}
 
     def _store_bytes(self, data: bytes, mime: str, role: str, **extra: Any) -> dict[str, Any]:
@@ -871,7 +875,7 @@ class Session:
             result = await self._hop(self._video_one(prompt, info, kw, wait=wait, on_progress=on_progress, bar=bar))
         finally:
             if bar is not None:
-                bar.close()
+                _call_user(bar.close)
         assert isinstance(result, (VideoResult, VideoTask))
         return result
 
@@ -956,8 +960,6 @@ class Session:
             finally:
                 if own_bar and bar is not None:
                     bar.close()
-        if own_bar:
-            bar = self._bar(None, "video", progress)
         store = self.store
         entry_id = task.entry_id
         limit = timeout if timeout is not None else self.settings.video_deadline
@@ -987,8 +989,8 @@ class Session:
                     )
                 await asyncio.sleep(self.settings.poll_interval)
         finally:
-            if own_bar and bar is not None:
-                bar.close()
+            if bar is not None:
+                _call_user(bar.close)
         if not st.url:
             raise APIError(f"Video task {task.task_id} finished without a video URL.",
                            hint="Try session.resume(task_id) again in a moment.")
@@ -1074,7 +1076,7 @@ class Session:
             items = await self._hop(self._gather(inputs, one, concurrency, bar))
         finally:
             if bar is not None:
-                bar.close()
+                _call_user(bar.close)
         return BatchResult(items, inputs, kind=kind, model=model, rerun=rerun, session=self)
 
     async def _gather(self, inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concurrency: int,
@@ -1137,7 +1139,7 @@ class Session:
         try:
             results = await self._hop(self._gather(list(infos.values()), one, len(infos), bar))
         finally:
-            bar.close()
+            _call_user(bar.close)
         return CompareResult(prompt, dict(zip(infos, results, strict=True)), of=method, session=self)
 
 

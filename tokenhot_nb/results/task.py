@@ -38,7 +38,7 @@ class VideoTask(Result):
 
     async def astatus(self) -> TaskStatus:
         assert self.session is not None
-        return await self.session._apoll_task(self)
+        return await self.session._hop(self.session._apoll_task(self))
 
     def status(self) -> TaskStatus:
         """Ask the server once where the task is (also records the progress on this handle)."""

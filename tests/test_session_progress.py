@@ -1,0 +1,112 @@
+"""The progress display: an HTML bar updated in place in a notebook, a text line on a TTY, nothing elsewhere."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _session_support import Recorder, make_session
+
+from tokenhot_nb import _progress
+from tokenhot_nb._progress import Progress
+
+
+class FakeHandle:
+    def __init__(self, log: list[tuple[str, str, str]]) -> None:
+        self.log = log
+
+    def update(self, obj: Any) -> None:
+        self.log.append(("update", obj.data, threading.current_thread().name))
+
+
+@pytest.fixture
+def notebook(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str, str]]:
+    """Pretend to be in a kernel: record display() and handle.update() calls and the thread they ran on."""
+    log: list[tuple[str, str, str]] = []
+
+    def display(obj: Any, display_id: bool = False) -> FakeHandle:
+        assert display_id is True
+        log.append(("display", obj.data, threading.current_thread().name))
+        return FakeHandle(log)
+
+    import IPython.display
+
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(IPython.display, "display", display)
+    monkeypatch.setattr(_progress, "_MIN_INTERVAL", 0.0)
+    return log
+
+
+def test_html_bar_updates_in_place(notebook: list) -> None:
+    bar = Progress(4, "images")
+    bar.update(1)
+    bar.update(3, failed=1, note="retrying")
+    bar.close()
+    kinds = [k for k, _, _ in notebook]
+    assert kinds[0] == "display" and set(kinds[1:]) == {"update"}
+    last = notebook[-1][1]
+    assert "width:75%" in last and "3/4" in last and "1 failed" in last and "retrying" in last
+
+
+def test_updates_are_throttled(notebook: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_progress, "_MIN_INTERVAL", 60.0)
+    bar = Progress(100, "x")
+    for i in range(1, 100):
+        bar.update(i)
+    assert len(notebook) == 1  # only the initial display: every update fell inside the interval
+    bar.update(100)  # the final state always draws
+    assert len(notebook) == 2 and "100/100" in notebook[-1][1]
+
+
+def test_unknown_total_shows_a_percentage(notebook: list) -> None:
+    bar = Progress(None, "video")
+    bar.update(40, note="running", force=True)
+    assert "40%" in notebook[-1][1] and "width:40%" in notebook[-1][1]
+
+
+def test_text_on_a_tty_and_nothing_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    class TTY(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = TTY()
+    monkeypatch.setattr("sys.stderr", out)
+    monkeypatch.setattr(_progress, "_MIN_INTERVAL", 0.0)
+    bar = Progress(2, "chats")
+    bar.update(2)
+    bar.close()
+    assert "\rchats: 2/2" in out.getvalue() and out.getvalue().endswith("\n")
+    plain = io.StringIO()
+    monkeypatch.setattr("sys.stderr", plain)
+    quiet = Progress(2, "chats")
+    quiet.update(1)
+    quiet.close()
+    assert plain.getvalue() == "" and Progress(2, "x", enabled=False)._mode == "off"
+
+
+def test_broken_display_never_breaks_the_call(notebook: list) -> None:
+    bar = Progress(2, "x")
+
+    def boom(obj: Any) -> None:
+        raise RuntimeError("frontend went away")
+
+    bar._handle.update = boom
+    bar.update(1)
+    bar.update(2)
+    assert bar._mode == "off"
+
+
+def test_batch_bar_lives_in_the_calling_thread(notebook: list, tmp_path: Path) -> None:
+    s = make_session(tmp_path / "st", Recorder())
+    batch = s.image(["a", "b", "c"], model="gpt-image-2", progress=True)
+    assert not batch.failed
+    me = threading.current_thread().name
+    assert notebook[0][0] == "display" and all(thread == me for _, _, thread in notebook)
+    assert "3/3" in notebook[-1][1]
+    video = s.video("waves", progress=True)
+    assert video.path.is_file() and all(thread == me for _, _, thread in notebook)
+    assert any("succeeded" in html for _, html, _ in notebook)
+    s.close()
