@@ -16,7 +16,7 @@ offline = support.offline  # fixture
 def test_options_follow_the_model(fake):
     p = panel("image", fake)
     p.model.value = "dall-e-2"
-    assert [v for _, v in p.size.options] == [None, "256x256", "512x512", "1024x1024"]
+    assert [v for _, v in p.size.options] == ["", "256x256", "512x512", "1024x1024"]
     assert p.size.value == "1024x1024"  # the model's default size
     assert list(p.n.options)[-1] == ("8", 8)
     assert p.seed.layout.display == "none" and p.mask.layout.display is None

@@ -16,7 +16,7 @@ offline = support.offline  # fixture
 def test_video_options_follow_the_model(fake):
     p = panel("video", fake)
     p.model.value = "MiniMax-Hailuo-02"
-    assert [v for _, v in p.duration.options] == [None, 6, 10] and p.duration.value == 6
+    assert [v for _, v in p.duration.options] == ["", 6, 10] and p.duration.value == 6
     assert p.resolution.value == "768P"
     assert p.ratio.layout.display == "none"  # no ratios for this model
     assert p.upload.description == "First frame"

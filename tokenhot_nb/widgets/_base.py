@@ -21,6 +21,8 @@ import ipywidgets as w
 
 #: The notebook server drops comm messages around 10 MB; media above this goes through files.
 INLINE_LIMIT = 8 * 1024 * 1024
+#: The "default" entry of an option dropdown (not None: a Dropdown reads None as "nothing selected").
+UNSET = ""
 #: Largest side of a gallery thumbnail pushed through the widget channel.
 THUMB_SIDE = 512
 
@@ -208,18 +210,24 @@ def model_info(model_id: str) -> Any:
     return catalog.model(model_id)
 
 
+def chosen(dropdown: w.Dropdown) -> Any:
+    """The dropdown's value, or None when it is on "default"."""
+    value = dropdown.value
+    return None if value in (None, UNSET) else value
+
+
 def set_options(dropdown: w.Dropdown, values: Iterable[Any], *, blank: str | None = "default",
                 prefer: Any = None) -> None:
     """Replace a dropdown's options, keeping the current choice when the new model still offers it,
     else the model's default (``prefer``), else "default" (let the session decide)."""
     current = dropdown.value
-    opts: list[tuple[str, Any]] = [(blank, None)] if blank is not None else []
+    opts: list[tuple[str, Any]] = [(blank, UNSET)] if blank is not None else []
     opts += [(str(v), v) for v in values]
     dropdown.options = opts
     allowed = [v for _, v in opts]
-    if current is not None and current in allowed:
+    if current not in (None, UNSET) and current in allowed:
         dropdown.value = current
-    elif prefer is not None and prefer in allowed:
+    elif prefer not in (None, UNSET) and prefer in allowed:
         dropdown.value = prefer
     elif allowed:
         dropdown.value = allowed[0]
@@ -321,10 +329,19 @@ def thumbnail(source: bytes | Path | str, max_side: int = THUMB_SIDE) -> tuple[b
 
 
 def image_widget(source: bytes | Path | str, max_side: int = THUMB_SIDE) -> w.Image:
+    # No tooltip on Image: @jupyter-widgets/controls' ImageView fails to render one (updateTooltip bug).
     data, fmt, (width, _height) = thumbnail(source, max_side)
     img = w.Image(value=data, format=fmt, layout=w.Layout(max_width=f"{width}px", height="auto"))
     img.add_class("tokenhot-thumb")
     return img
+
+
+def small_thumb(source: Path, label: str, max_side: int) -> w.VBox:
+    """A small thumbnail with a short caption (the full label as the caption's tooltip)."""
+    caption = w.HTML(f"<small>{html.escape(label.split(' ', 1)[0])}</small>", tooltip=label)
+    box = w.VBox([image_widget(source, max_side), caption], layout=w.Layout(margin="0 4px 0 0"))
+    box.add_class("tokenhot-small-thumb")
+    return box
 
 
 def served_urls(path: Path) -> list[str]:

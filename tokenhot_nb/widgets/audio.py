@@ -11,6 +11,7 @@ from ._base import (
     INLINE_LIMIT,
     Panel,
     audio_widget,
+    chosen,
     entry_label,
     entry_of,
     history_entries,
@@ -126,8 +127,8 @@ class AudioPanel(Panel):
             self.show_error("Type the text to speak first.")
             return
         kw: dict[str, Any] = {"model": self.tts_model.value}
-        if self.voice.value is not None:
-            kw["voice"] = self.voice.value
+        if chosen(self.voice) is not None:
+            kw["voice"] = chosen(self.voice)
         session = self.session
         self.player.children = []
         self.run(lambda: session.speak(text, **kw), self._show_speech, label="Speaking…")
@@ -160,8 +161,8 @@ class AudioPanel(Panel):
             return
         kw: dict[str, Any] = {"model": self.stt_model.value, "format": self.format.value}
         translate = self.task.value == "translate"
-        if not translate and self.language.value is not None:
-            kw["language"] = self.language.value
+        if not translate and chosen(self.language) is not None:
+            kw["language"] = chosen(self.language)
         session = self.session
         method = session.translate if translate else session.transcribe
         self.transcript.value = ""

@@ -18,6 +18,7 @@ from ._base import (
     history_entries,
     image_widget,
     outputs,
+    small_thumb,
     video_widget,
 )
 
@@ -94,10 +95,9 @@ class HistoryPanel(Panel):
                 break
             for path, _art in outputs(self.session, entry, ("image", "poster"))[:1]:
                 try:
-                    thumb = image_widget(path, max_side=72)
+                    thumb = small_thumb(path, entry_label(entry), 72)
                 except Exception:
                     continue
-                thumb.tooltip = entry_label(entry)
                 thumbs.append(thumb)
         self.previews.children = thumbs
         self.say(f"{len(self.entries)} entr{'y' if len(self.entries) == 1 else 'ies'}")

@@ -10,6 +10,7 @@ import ipywidgets as w
 
 from ._base import (
     Panel,
+    chosen,
     clear_upload,
     entry_label,
     entry_of,
@@ -20,6 +21,7 @@ from ._base import (
     outputs,
     save_copy,
     set_options,
+    small_thumb,
     uploaded,
 )
 
@@ -118,8 +120,8 @@ class ImagePanel(Panel):
         """The keyword arguments the session gets (only what the user set or the model needs)."""
         info = model_info(self.model.value)
         kw: dict[str, Any] = {"model": self.model.value}
-        if self.size.value is not None:
-            kw["size"] = self.size.value
+        if chosen(self.size) is not None:
+            kw["size"] = chosen(self.size)
         if self.n.value and self.n.value != 1:
             kw["n"] = int(self.n.value)
         seed = self.seed.value.strip()
@@ -128,8 +130,8 @@ class ImagePanel(Panel):
                 kw["seed"] = int(seed)
             except ValueError:
                 raise ValueError(f"The seed must be a whole number, not {seed!r}.") from None
-        if self.quality.value is not None:
-            kw["quality"] = self.quality.value
+        if chosen(self.quality) is not None:
+            kw["quality"] = chosen(self.quality)
         negative = self.negative.value.strip()
         if negative and info.can("negative_prompt"):
             kw["negative"] = negative
@@ -209,10 +211,9 @@ class ImagePanel(Panel):
         for entry in entries[: self.recent_count]:
             for path, _art in outputs(self.session, entry, ("image",))[:1]:
                 try:
-                    thumb = image_widget(path, max_side=96)
+                    thumb = small_thumb(path, entry_label(entry), 96)
                 except Exception:
                     continue
-                thumb.tooltip = entry_label(entry)
                 thumbs.append(thumb)
         self.strip.children = thumbs
         self._set_sources(entries)

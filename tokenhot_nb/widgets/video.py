@@ -13,6 +13,7 @@ import ipywidgets as w
 from ._base import (
     INLINE_LIMIT,
     Panel,
+    chosen,
     entry_label,
     entry_of,
     history_entries,
@@ -88,7 +89,7 @@ class VideoPanel(Panel):
     def params(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"model": self.model.value}
         for name in ("duration", "resolution", "ratio"):
-            value = getattr(self, name).value
+            value = chosen(getattr(self, name))
             if value is not None:
                 kw[name] = value
         files = [data for data, _n, _m in uploaded(self.upload)] if self.upload.layout.display != "none" else []
