@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 _LAZY: dict[str, tuple[str, str]] = {
     "Session": ("tokenhot_nb.session", "Session"),
     "session": ("tokenhot_nb.session", "session"),
+    "set_session": ("tokenhot_nb.session", "set_session"),
     "models": ("tokenhot_nb.catalog", "models"),
     "model": ("tokenhot_nb.catalog", "model"),
     "ModelInfo": ("tokenhot_nb.catalog", "ModelInfo"),
@@ -34,6 +35,7 @@ if TYPE_CHECKING:  # explicit re-exports for type checkers; at run time __getatt
     from .errors import TokenhotError as TokenhotError
     from .session import Session as Session
     from .session import session as session
+    from .session import set_session as set_session
     from .widgets import panel as panel
     from .widgets import studio as studio
 
