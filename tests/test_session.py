@@ -308,8 +308,12 @@ def test_to_code_reproduces_the_same_request(s: Session) -> None:
     img = s.image("a harbour at dusk", model="gpt-image-2", size="1024x1536", quality="low")
     ed = s.edit(img, "add boats", model="gpt-image-2")
     ch = s.chat("hello", model="claude-opus-4-6", stream=False, thread="t2", temperature=0.3)
+    sp = s.speak("read this", voice="Puck")
+    tr = s.transcribe(sp, format="srt", language="en")
+    vid = s.video("a kite", model="doubao-seedance-2.0", image=img, duration=5, progress=False)
+    one_off = s.chat("alone", model="gpt-5.2", thread=False)
     set_session(s)
-    for original in (img.entry, ed.entry, ch.entry):
+    for original in (img.entry, ed.entry, ch.entry, sp.entry, tr.entry, vid.entry, one_off.entry):
         ns: dict = {}
         exec(original.to_code(), ns)
         again = ns["result"]

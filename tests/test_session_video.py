@@ -172,3 +172,10 @@ def test_compare_videos(s: Session) -> None:
     cmp = s.compare("a bouncing ball", models=["doubao-seedance-2.0-fast", "happyhorse-1.0-t2v"])
     assert cmp.of == "video" and all(isinstance(r, VideoResult) for r in cmp.results.values())
     assert cmp._repr_mimebundle_()[0]["text/html"].count("<video") == 2
+
+
+def test_video_to_video_takes_an_earlier_result(s: Session, rec: Recorder) -> None:
+    first = s.video("a street", progress=False)
+    res = s.video("the same street at night", model="doubao-seedance-2.0-V2V", video=first, progress=False)
+    assert res.entry.params["video"] == {"artifact": first.sha256, "mime": "video/mp4"}
+    assert "data:video/mp4;base64," in rec.posts("/video/generations")[-1]["body"].decode()

@@ -330,7 +330,7 @@ class Session:
         """Resolve a model for a method: explicit name, then ``defaults``, then the catalogue default."""
         kind = METHOD_KIND[method]
         if name is None:
-            name = self.defaults.get(method) or (self.defaults.get(kind) if method in ("image", "video", "chat")
+            name = self.defaults.get(method) or (self.defaults.get(kind) if method in ("image", "video", "chat", "speak")
                                                  else None)
         if name is None:
             return self._default_model(method)
