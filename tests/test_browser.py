@@ -1,0 +1,162 @@
+"""The panels in a real browser: JupyterLab + headless Chromium against the offline simulator.
+
+Generates an image (an <img> of the right natural size), streams a chat (the text grows, then is final),
+makes a video (the <video> reaches readyState >= 2) and speaks text (the <audio> loads). Screenshots go to
+test-output/; the studio screenshot is copied to docs/img/studio.png for the README.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from browser.lab import CHROMIUM, REPO, chromium, jupyterlab, notebook
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(240)]
+
+OUT = REPO / "test-output"
+
+SETUP = """\
+import tokenhot_nb
+from tokenhot_nb.sim import Faults, SimTransport
+# slow the simulated stream a little so the growing answer is visible; poll video tasks quickly
+s = tokenhot_nb.session(transport=SimTransport(faults=Faults(chunk_delay=0.03)), poll_interval=0.3)
+studio = tokenhot_nb.studio(s)
+studio"""
+
+# a video too big for the widget channel is an HTML <video> whose source is Jupyter's file handler
+BIG_VIDEO = """\
+from tokenhot_nb.widgets._base import outputs, video_widget
+entry = s.history.filter(kind="video", status="ok").last
+big = video_widget(outputs(s, entry, ("video",))[0][0], limit=0)
+big.add_class("tokenhot-big")
+big"""
+
+
+def _requirements() -> None:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api")
+    pytest.importorskip("jupyterlab")
+
+
+def _shot(page, name: str) -> Path:
+    OUT.mkdir(exist_ok=True)
+    path = OUT / name
+    page.screenshot(path=str(path), full_page=False)
+    return path
+
+
+def _tab(page, title: str) -> None:
+    page.locator(".tokenhot-studio .lm-TabBar-tab", has_text=title).first.click()
+
+
+def test_studio_in_jupyterlab(tmp_path):
+    _requirements()
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "studio.ipynb").write_text(json.dumps(notebook([SETUP, BIG_VIDEO])))
+    started = time.monotonic()
+    with jupyterlab(root) as lab, chromium() as page:
+        try:
+            _drive(page, lab)
+        except BaseException:
+            _shot(page, "failure.png")
+            print(page.evaluate("() => [...document.querySelectorAll('.tokenhot-recent')]"
+                                ".map(e => e.innerText + ' | ' + e.outerHTML.slice(-900))"))
+            print("console errors:", page.console_errors[-10:])
+            for err in page.locator(".jupyter-widgets-error-widget").all()[:2]:
+                err.click()
+                print("widget error:", err.inner_text()[:1500])
+            print(lab.tail())
+            raise
+    assert time.monotonic() - started < 180
+
+
+def _drive(page, lab) -> None:
+    if True:
+        page.set_default_timeout(60_000)
+        page.goto(f"{lab.url}/lab/tree/studio.ipynb?token={lab.token}")
+        page.locator(".jp-Notebook .jp-Cell .cm-content").first.wait_for()
+        # the kernel is up when the status bar says Idle; then run the cell
+        page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(timeout=90_000)
+        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+        page.keyboard.press("Shift+Enter")
+        studio = page.locator(".tokenhot-studio")
+        studio.wait_for(timeout=90_000)
+
+        # -- image: the options follow the model, the thumbnail has the right natural size ----------------
+        image = page.locator(".tokenhot-image")
+        image.locator("textarea").first.fill("a lighthouse on a cliff at dusk")
+        image.locator("select").first.select_option(label="GPT Image-2 (gpt-image-2)")
+        size = image.locator(".widget-dropdown", has_text="Size").locator("select")
+        page.wait_for_function("el => [...el.options].some(o => o.text === '1536x1024')", arg=size.element_handle())
+        size.select_option(label="1536x1024")
+        image.locator("button", has_text="Generate").click()
+        img = image.locator(".tokenhot-gallery img.tokenhot-thumb").first
+        img.wait_for()
+        page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
+        natural = img.evaluate("el => [el.naturalWidth, el.naturalHeight]")
+        assert natural == [512, 341], natural  # 1536x1024 scaled to fit 512
+        image.locator(".tokenhot-recent img").first.wait_for(state="attached")
+        _shot(page, "image.png")
+        shutil.copyfile(_shot(page, "studio.png"), _docs_img("studio.png"))
+
+        # -- chat: the answer grows while it streams, then is final ---------------------------------------
+        _tab(page, "Chat")
+        chat = page.locator(".tokenhot-chat")
+        chat.locator("textarea").last.fill("Tell me about lighthouses.")
+        page.evaluate("""() => { window.__lens = []; window.__timer = setInterval(() => {
+            const el = document.querySelector('.tokenhot-chat .tokenhot-answer .tokenhot-text');
+            if (el) window.__lens.push(el.textContent.length); }, 15); }""")
+        chat.locator("button", has_text="Send").click()
+        chat.locator(".tokenhot-answer.tokenhot-final").wait_for()
+        lens = page.evaluate("() => { clearInterval(window.__timer); return window.__lens; }")
+        final = chat.locator(".tokenhot-answer .tokenhot-text").inner_text()
+        growing = sorted({n for n in lens if 1 < n < len(final)})
+        assert len(final) > 20 and len(growing) >= 2, (lens[-20:], final)
+        _shot(page, "chat.png")
+
+        # -- video: progress, then the player plays the simulator's H.264 MP4 -----------------------------
+        _tab(page, "Video")
+        page.locator(".tokenhot-panel.tokenhot-video textarea").first.fill("waves rolling onto a beach")
+        page.locator(".tokenhot-panel.tokenhot-video button", has_text="Make video").click()
+        player = page.locator(".tokenhot-panel.tokenhot-video .tokenhot-player video")
+        player.wait_for(timeout=90_000)
+        page.wait_for_function("el => el.readyState >= 2", arg=player.element_handle(), timeout=60_000)
+        assert "succeeded" in page.locator(".tokenhot-panel.tokenhot-video").inner_text()
+        _shot(page, "video.png")
+        page.locator(".jp-Notebook .jp-Cell .cm-content").nth(1).click()
+        page.keyboard.press("Shift+Enter")
+        big = page.locator(".tokenhot-big video")
+        big.wait_for()
+        page.wait_for_function("el => el.readyState >= 2 && el.currentSrc.includes('/files/')",
+                               arg=big.element_handle())
+
+        # -- audio: speak, the <audio> loads ---------------------------------------------------------------
+        _tab(page, "Audio")
+        audio_panel = page.locator(".tokenhot-panel.tokenhot-audio")
+        audio_panel.locator("textarea").first.fill("Hello from the Tokenhot studio.")
+        audio_panel.locator("button", has_text="Speak").click()
+        audio = audio_panel.locator(".tokenhot-player audio")
+        audio.wait_for()
+        page.wait_for_function("el => el.readyState >= 2 && el.duration > 0", arg=audio.element_handle())
+        _shot(page, "audio.png")
+
+        # -- history: everything above is listed -----------------------------------------------------------
+        _tab(page, "History")
+        history = page.locator(".tokenhot-panel.tokenhot-history")
+        page.wait_for_function(
+            "() => document.querySelectorAll('.tokenhot-history select[multiple] option, "
+            ".tokenhot-history .widget-select select option').length >= 4")
+        _shot(page, "history.png")
+        assert "speak" in history.inner_text()
+
+
+def _docs_img(name: str) -> Path:
+    folder = REPO / "docs" / "img"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
