@@ -1,0 +1,102 @@
+"""The README stays true: its catalogue is what the generator prints, its commands exist and run, and every
+magic option is documented."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+QUICKSTART_CMD = 'pip install -e ".[test]" && jupyter execute notebooks/00_quickstart.ipynb'
+TEST_CMD = 'pip install -e ".[dev]" && python -m pytest'
+
+
+def _generator(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "readme_catalog.py"), *args],
+                          capture_output=True, text=True, timeout=60, cwd=ROOT)
+
+
+def test_catalogue_table_is_what_the_generator_prints() -> None:
+    printed = _generator()
+    assert printed.returncode == 0, printed.stderr
+    start, end = "<!-- catalog:start -->\n", "<!-- catalog:end -->"
+    block = README.split(start, 1)[1].split(end, 1)[0]
+    assert block == printed.stdout, "README catalogue is stale: run python scripts/readme_catalog.py --write"
+    assert _generator("--check").returncode == 0
+
+
+def test_catalogue_table_lists_every_model() -> None:
+    import tokenhot_nb
+
+    rows = [line for line in README.splitlines() if line.startswith("| `")]
+    listed = {re.match(r"\| `([^`]+)`", r).group(1) for r in rows}  # type: ignore[union-attr]
+    assert {m.id for m in tokenhot_nb.models()} <= listed
+    assert f"{len(tokenhot_nb.models())} models" in README
+
+
+def test_write_replaces_only_the_block(tmp_path: Path) -> None:
+    stale = tmp_path / "README.md"
+    stale.write_text("intro\n<!-- catalog:start -->\nold table\n<!-- catalog:end -->\noutro\n")
+    assert _generator("--check", "--readme", str(stale)).returncode == 1
+    assert _generator("--write", "--readme", str(stale)).returncode == 0
+    text = stale.read_text()
+    assert text.startswith("intro\n<!-- catalog:start -->\n") and text.endswith("<!-- catalog:end -->\noutro\n")
+    assert "old table" not in text and _generator("--check", "--readme", str(stale)).returncode == 0
+
+
+def test_the_two_commands_are_in_the_readme_and_their_parts_exist() -> None:
+    section = README.split("## The two commands", 1)[1].split("\n## ", 1)[0]
+    assert QUICKSTART_CMD in section and TEST_CMD in section
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert {"test", "dev"} <= set(project["project"]["optional-dependencies"])
+    assert (ROOT / "notebooks" / "00_quickstart.ipynb").exists()
+    assert "python3 -m pytest" in (ROOT / ".ci" / "run").read_text()
+    assert "notebooks" in project["tool"]["pytest"]["ini_options"]["testpaths"]
+    assert shutil.which("jupyter") or (Path(sys.executable).parent / "jupyter").exists()
+
+
+def test_the_quickstart_command_runs(tmp_path: Path) -> None:
+    """The second half of the first command, as written (the install half is what this environment did)."""
+    jupyter = shutil.which("jupyter") or str(Path(sys.executable).parent / "jupyter")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENHOT_")}
+    work = tmp_path / "checkout"
+    (work / "notebooks").mkdir(parents=True)
+    shutil.copyfile(ROOT / "notebooks" / "00_quickstart.ipynb", work / "notebooks" / "00_quickstart.ipynb")
+    cmd = QUICKSTART_CMD.split(" && ", 1)[1].split()
+    proc = subprocess.run([jupyter, *cmd[1:], "--output=ran"], cwd=work, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ran = nbformat.read(work / "notebooks" / "ran.ipynb", as_version=4)
+    assert not [o for c in ran.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+
+
+def test_every_magic_and_option_is_in_the_reference() -> None:
+    from tokenhot_nb.magics._args import _BUILDERS, parser
+
+    reference = README.split("## Magics", 1)[1].split("\n## ", 1)[0]
+    for name in _BUILDERS:
+        p = parser(name)
+        assert p.prog in reference, f"{p.prog} is missing from the README's magic reference"
+        for action in p._actions:
+            for opt in action.option_strings:
+                if opt.startswith("--") and opt != "--help":
+                    assert f"`{opt}" in reference or f" {opt}" in reference, f"{p.prog} {opt} is not documented"
+
+
+def test_readme_links_exist() -> None:
+    for target in ("notebooks/", "bench/README.md", "docs/architecture.md", "scripts/readme_catalog.py",
+                   "binder/requirements.txt", "binder/postBuild"):
+        assert (ROOT / target).exists(), target
+    assert "docs/img/studio.png" in README  # the screenshot made by the browser test
