@@ -180,6 +180,9 @@ class Session:
     arguments win over ``TOKENHOT_*`` variables (see :class:`~tokenhot_nb._config.Settings`); with no key the
     session runs on the offline simulator. ``defaults`` maps a method or kind ("image", "chat", "speak"…) to
     the model used when none is named; ``seed`` is passed to models that take one.
+
+    Every method takes ``**options``: extra body fields for the model (recorded in ``params``), ``raw={…}`` to
+    replace the body whole, and ``headers={…}`` for extra HTTP headers (not recorded; e.g. ``X-Sim-Faults``).
     """
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, mode: str | None = None,
