@@ -179,3 +179,22 @@ def test_video_to_video_takes_an_earlier_result(s: Session, rec: Recorder) -> No
     res = s.video("the same street at night", model="doubao-seedance-2.0-V2V", video=first, progress=False)
     assert res.entry.params["video"] == {"artifact": first.sha256, "mime": "video/mp4"}
     assert "data:video/mp4;base64," in rec.posts("/video/generations")[-1]["body"].decode()
+
+
+def test_video_image_roles(s: Session, rec: Recorder) -> None:
+    a, b = s.image("dawn", model="gpt-image-2"), s.image("dusk", model="gpt-image-2")
+    res = s.video("from dawn to dusk", model="doubao-seedance-2.0", images=[
+        {"image": a, "role": "first_frame"}, {"image": b, "role": "last_frame"}], progress=False)
+    assert res.entry.params["images"] == [
+        {"image": {"artifact": a.sha256, "mime": a.mime}, "role": "first_frame"},
+        {"image": {"artifact": b.sha256, "mime": b.mime}, "role": "last_frame"},
+    ]
+    body = rec.json(-1, "/video/generations")
+    roles = [c.get("role") for c in body["metadata"]["content"]]
+    assert roles == ["first_frame", "last_frame"]
+    from tokenhot_nb.session import set_session
+
+    set_session(s)
+    ns: dict = {}
+    exec(res.entry.to_code(), ns)
+    assert ns["result"].entry.replay_key == res.entry.replay_key

@@ -891,7 +891,15 @@ class Session:
         headers, raw = kw.pop("headers", None), kw.pop("raw", None)
         store = self.store
         first = [self._store_media(m) for m in to_media_list(kw.pop("image", None), "image", store)]
-        more = [self._store_media(m) for m in to_media_list(kw.pop("images", None) or None, "image", store)]
+        # images=[…] may say what each one is for: {"image": <input>, "role": "last_frame"}
+        more_in = kw.pop("images", None) or []
+        roles: list[str | None] = []
+        more_m: list[Media] = []
+        for it in more_in if isinstance(more_in, (list, tuple)) else [more_in]:
+            role = it.get("role") if isinstance(it, dict) and "image" in it else None
+            got = [to_media(it["image"], "image", store)] if role else to_media_list(it, "image", store)
+            more_m += [self._store_media(m) for m in got]
+            roles += [role] * len(got)
         vid_in = kw.pop("video", None)
         vid = self._store_media(to_media(vid_in, "video", store)) if vid_in is not None else None
         seed = self._seed(info, kw.pop("seed", None))
@@ -899,11 +907,13 @@ class Session:
         params = _drop_none({
             "prompt": prompt, "model": info.id,
             "image": first[0].ref() if len(first) == 1 else ([m.ref() for m in first] or None),
-            "images": [m.ref() for m in more] or None, "video": vid.ref() if vid else None,
-            **named, "seed": seed, **kw, "raw": raw,
+            "images": [{"image": m.ref(), "role": r} if r else m.ref() for m, r in zip(more_m, roles, strict=True)]
+            or None,
+            "video": vid.ref() if vid else None, **named, "seed": seed, **kw, "raw": raw,
         })
-        media = [*first, *more]
-        call = vfam.build_create(info, prompt, images=[m.wire() for m in media],
+        wire: list[Any] = [m.wire() for m in first]
+        wire += [{"image": m.wire(), "role": r} if r else m.wire() for m, r in zip(more_m, roles, strict=True)]
+        call = vfam.build_create(info, prompt, images=wire,
                                  video=None if vid is None else vid.wire(), seed=seed,
                                  extra=kw or None, raw=raw, **named)
         call.headers.update(headers or {})
