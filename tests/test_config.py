@@ -75,3 +75,9 @@ def test_redact_known_and_key_shaped_values() -> None:
     assert KEY not in redact(f"header Bearer {KEY}", Secret(KEY))
     assert "sk-abcdef123" not in redact("a stray sk-abcdef123 in text")
     assert redact("nothing here") == "nothing here"
+
+
+def test_offline_polls_quickly_unless_told_otherwise() -> None:
+    assert Settings.from_env(mode="offline").poll_interval < 1
+    assert Settings.from_env(mode="offline", poll_interval=3.0).poll_interval == 3.0
+    assert Settings.from_env(mode="live", api_key=KEY).poll_interval == 5.0

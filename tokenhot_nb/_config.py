@@ -21,6 +21,8 @@ DEFAULT_BASE_URL = "https://api.tokenhot.cn"
 ALT_BASE_URL = "https://api.tokenhot.ai"
 #: Key used against the offline simulator; it accepts any ``sk-…`` key.
 OFFLINE_KEY = "sk-offline-simulator"
+#: Seconds between video polls against the simulator (live default: 5 s, as Tokenhot advises 5–15 s).
+OFFLINE_POLL_INTERVAL = 0.5
 #: The in-process simulator answers on this host; no request to it ever leaves the process.
 SIM_BASE_URL = "http://tokenhot.sim"
 
@@ -120,6 +122,9 @@ class Settings:
             _say_offline_once()
         url = base_url or os.environ.get("TOKENHOT_BASE_URL") or DEFAULT_BASE_URL
         folder = store or os.environ.get("TOKENHOT_STORE") or ".tokenhot"
+        if chosen == "offline":
+            # The simulator advances a task one step per poll: waiting 5 s per step would only slow tutorials.
+            overrides.setdefault("poll_interval", OFFLINE_POLL_INTERVAL)
         return cls(api_key=secret, base_url=url, mode=chosen, store=Path(folder), **overrides)  # type: ignore[arg-type]
 
     def key_for_requests(self) -> str:
