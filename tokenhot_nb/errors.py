@@ -74,6 +74,9 @@ class MissingKeyError(ConfigError):
         super().__init__(message, **kw)
 
 
+_EXAMPLE_FAMILY = {"image": "openai-image", "video": "seedance", "audio": "whisper", "chat": "openai-chat"}
+
+
 class UnknownModelError(TokenhotError, ValueError):
     def __init__(self, name: str, suggestions: list[str], kind: str | None = None) -> None:
         self.name = name
@@ -83,9 +86,10 @@ class UnknownModelError(TokenhotError, ValueError):
         msg = f"Unknown {what} {name!r}."
         if suggestions:
             msg += " Did you mean " + ", ".join(repr(s) for s in suggestions) + "?"
+        family = _EXAMPLE_FAMILY.get(kind or "", "openai-chat")
         hint = (
             "See tokenhot_nb.models() or %th_models for the catalogue. To call a model that is not listed, "
-            "name its family: model('my-model', family='openai-chat') "
+            f"name its family: tokenhot_nb.model({name!r}, family={family!r}) "
             "(families are listed by tokenhot_nb.catalog.families())."
         )
         super().__init__(msg, hint=hint)
