@@ -292,3 +292,32 @@ def test_audio_and_transcripts(ip: Any, fake: FakeSession) -> None:
     run(ip, "%th_translate 'talk.mp3'")
     assert fake.calls[-1] == ("translate", ("talk.mp3",), {"format": "json"})
     assert ip.user_ns["subs"].kind == "transcript"
+
+
+# -- help examples ------------------------------------------------------------------------------------
+def test_help_examples_name_real_models() -> None:
+    """Every ``-m``/``--model``/``--default-KIND`` value in any magic's help resolves in the catalogue,
+    and every example line parses with its magic's own parser."""
+    import re
+    import shlex
+
+    from tokenhot_nb import catalog
+    from tokenhot_nb.magics import _args
+
+    option = re.compile(r"(?:^|\s)(-m|--model|--default-(?:image|video|audio|chat))[ =](\S+)")
+    named: list[tuple[str, str]] = []
+    for magic in _args._BUILDERS:
+        text = _args.parser(magic).format_help()
+        examples = text.split("example", 1)[1].splitlines()[1:] if "example" in text else []
+        for line in (x.strip() for x in examples):
+            if not line.startswith("%"):
+                continue
+            prog, _, rest = line.partition(" ")
+            assert prog.lstrip("%") == magic, line
+            _args.parser(magic).parse_args(shlex.split(rest))  # the example itself is valid
+            for flag, value in option.findall(" " + rest):
+                kind = flag.removeprefix("--default-") if flag.startswith("--default-") else None
+                named.append((magic, value))
+                catalog.model(value, kind=kind)  # raises UnknownModelError for a model we do not have
+    magics_with_models = {m for m, _ in named}
+    assert {"th_image", "th_chat", "th_video", "th_audio", "th_config"} <= magics_with_models, named

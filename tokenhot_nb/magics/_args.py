@@ -121,7 +121,7 @@ def _common(p: MagicParser, *, extra: bool = True) -> None:
 
 def _image() -> MagicParser:
     p = MagicParser("%%th_image", "Generate or edit images. The cell is the prompt; {name} interpolates.",
-                    "examples:\n  %%th_image -m seedream-4 --size 1024x1024 -n 2\n"
+                    "examples:\n  %%th_image -m seedream-4.5 --size 2K -n 2\n"
                     "  %%th_image --edit photo.png --edit logo -o edited")
     _common(p)
     p.add_argument("-n", type=int, metavar="N", help="how many images")
@@ -137,7 +137,7 @@ def _image() -> MagicParser:
 
 def _chat() -> MagicParser:
     p = MagicParser("%%th_chat", "Chat with a model, streamed. The cell is the message; {name} interpolates.",
-                    "examples:\n  %%th_chat -m gpt-4o --system 'Be terse' --thread study\n"
+                    "examples:\n  %%th_chat -m claude-sonnet --system 'Be terse' --thread study\n"
                     "  %%th_chat --format code --image chart.png")
     _common(p)
     p.add_argument("--system", metavar="TEXT", help="system prompt")
@@ -154,7 +154,7 @@ def _chat() -> MagicParser:
 
 def _video() -> MagicParser:
     p = MagicParser("%%th_video", "Generate a video with live progress. The cell is the prompt.",
-                    "examples:\n  %%th_video -m veo-3 --duration 8 --ratio 16:9\n"
+                    "examples:\n  %%th_video -m seedance-2.0 --duration 8 --ratio 16:9\n"
                     "  %%th_video --image first_frame.png --no-wait -o clip\n"
                     "  %th_video --resume TASK_ID")
     _common(p)
@@ -171,7 +171,7 @@ def _video() -> MagicParser:
 
 def _audio() -> MagicParser:
     p = MagicParser("%%th_audio", "Speak the cell's text (text to speech).",
-                    "example:\n  %%th_audio --voice alloy -o hello")
+                    "example:\n  %%th_audio -m gemini-tts --voice Puck -o hello")
     _common(p)
     p.add_argument("--voice")
     return p
@@ -206,7 +206,7 @@ def _history() -> MagicParser:
 
 def _config() -> MagicParser:
     p = MagicParser("%th_config", "Show or change the settings (the key is never shown).",
-                    "examples:\n  %th_config --mode live --key\n  %th_config --default-image seedream-4\n"
+                    "examples:\n  %th_config --mode live --key\n  %th_config --default-image nano-banana --default-chat claude-sonnet\n"
                     "  %th_config --last-error")
     p.add_argument("--base-url", metavar="URL")
     p.add_argument("--mode", choices=MODES)
