@@ -19,8 +19,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_no_key_no_mode_means_offline() -> None:
-    s = Settings.from_env()
+def test_no_key_no_mode_means_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from tokenhot_nb import _config
+
+    monkeypatch.setattr(_config, "_notice_shown", False)
+    with pytest.warns(UserWarning, match="using the offline simulator"):
+        s = Settings.from_env()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not on every session
+        Settings.from_env()
     assert s.mode == "offline"
     assert s.key_for_requests() == OFFLINE_KEY
     assert s.base_url == "https://api.tokenhot.cn"
