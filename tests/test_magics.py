@@ -175,3 +175,47 @@ def test_models_history_config(ip: Any, offline: Any, monkeypatch: pytest.Monkey
 def test_panel(ip: Any, offline: Any) -> None:
     res, cap = run(ip, "%th_panel image")
     assert res.error_in_exec is None, cap.stderr
+
+
+def test_config_change_keeps_every_other_setting(ip: Any, offline: Any) -> None:
+    """A %th_config change rebuilds the session but carries every setting, the defaults, the seed and a
+    custom transport over; only what was asked changes."""
+    import dataclasses
+
+    from tokenhot_nb.sim import Faults, SimTransport
+
+    transport = SimTransport(faults=Faults())
+    custom = tokenhot_nb.session(
+        transport=transport, seed=42, defaults={"chat": "claude-opus-4-6"}, poll_interval=0.25,
+        connect_timeout=3.5, read_timeout=77.0, max_retries=5, stream_idle_timeout=9.0, video_deadline=99.0,
+        download_cap=12345678, store=offline.settings.store, mode="offline",
+    )
+    def settings_of(sess: Any) -> dict[str, Any]:
+        return {f.name: getattr(sess.settings, f.name) for f in dataclasses.fields(sess.settings)}
+
+    before = settings_of(custom)
+    res, cap = run(ip, "%th_config --base-url http://127.0.0.1:9/v1 --default-image nano-banana")
+    assert res.error_in_exec is None, cap.stderr
+    s = tokenhot_nb.session()
+    assert s is not custom
+    after = settings_of(s)
+    assert after.pop("base_url") == "http://127.0.0.1:9" and before.pop("base_url") != "http://127.0.0.1:9"
+    assert after == before  # poll_interval, timeouts, retries, caps, key, mode, store: all kept
+    assert s.seed == 42 and s._transport is transport
+    assert s.defaults == {"chat": "claude-opus-4-6", "image": "gemini-2.5-flash-image"}
+    # the carried transport still serves calls (it was not closed with the old session)
+    assert s.chat("hi", stream=False).text
+    # each further change again keeps the rest
+    run(ip, "%th_config --mode replay")
+    s2 = tokenhot_nb.session()
+    assert s2.settings.mode == "replay" and s2.settings.poll_interval == 0.25 and s2.settings.max_retries == 5
+    assert s2.settings.base_url == "http://127.0.0.1:9" and s2.seed == 42 and s2._transport is transport
+    assert s2.defaults["image"] == "gemini-2.5-flash-image"
+    # going live drops the simulator transport (a live session must not answer from the simulator)
+    run(ip, "%th_config --mode live")
+    s3 = tokenhot_nb.session()
+    assert s3.settings.mode == "live" and s3._transport is None and s3.settings.read_timeout == 77.0
+    # --reset starts over from the environment
+    run(ip, "%th_config --reset")
+    s4 = tokenhot_nb.session()
+    assert s4.settings.poll_interval != 0.25 and s4.seed is None and s4._transport is None and not s4.defaults

@@ -6,6 +6,7 @@ appears in a cell's source or output.
 
 from __future__ import annotations
 
+import dataclasses
 import getpass
 import importlib
 import os
@@ -41,20 +42,40 @@ def read_key(prompt: bool, env_var: str | None) -> str | None:
     return None
 
 
+def carried_over(old: Any, changes: dict[str, Any]) -> dict[str, Any]:
+    """Everything ``old`` was built with, as ``Session`` keyword arguments: every ``Settings`` field (key,
+    base URL, mode, store, timeouts, retries, poll interval, caps…), its default models, its seed and the
+    transport it was given. ``changes`` is not applied here; it only says which carried things no longer fit:
+    a simulator transport is dropped when the user switches to live mode (else "live" would keep answering
+    from the simulator)."""
+    kwargs: dict[str, Any] = {}
+    st = getattr(old, "settings", None)
+    if st is not None and dataclasses.is_dataclass(st) and not isinstance(st, type):
+        kwargs.update({f.name: getattr(st, f.name) for f in dataclasses.fields(st) if f.init})
+    defaults = getattr(old, "defaults", None)
+    if isinstance(defaults, dict) and defaults:
+        kwargs["defaults"] = dict(defaults)
+    if getattr(old, "seed", None) is not None:
+        kwargs["seed"] = old.seed
+    transport = getattr(old, "_transport", None)
+    if transport is not None and not (changes.get("mode") == "live" and _is_simulator(transport)):
+        kwargs["transport"] = transport
+    return kwargs
+
+
+def _is_simulator(transport: Any) -> bool:
+    return type(transport).__module__.startswith("tokenhot_nb.sim")
+
+
 def rebuild(old: Any, changes: dict[str, Any], *, from_env: bool) -> Any:
-    """A new default session with ``changes`` on top of the old settings (or of the environment)."""
+    """A new default session with ``changes`` on top of everything the old one carried (see
+    :func:`carried_over`), or with ``from_env`` (``--reset``) on top of the environment alone."""
     mod = importlib.import_module("tokenhot_nb.session")
     kwargs: dict[str, Any] = {}
     if not from_env and old is not None:
-        st = old.settings
-        kwargs = {"api_key": st.api_key, "base_url": st.base_url, "mode": st.mode, "store": st.store}
+        kwargs = carried_over(old, changes)
     kwargs.update(changes)
-    new = mod.session(reset=True, **kwargs)
-    if not from_env and old is not None:  # keep default models chosen earlier
-        new_defaults = getattr(new, "defaults", None)
-        if isinstance(new_defaults, dict):
-            new_defaults.update(getattr(old, "defaults", None) or {})
-    return new
+    return mod.session(reset=True, **kwargs)
 
 
 def apply_config(a: Any) -> Table | None:
