@@ -45,10 +45,9 @@ from _common import (  # bench/ is not a package: imported from its folder
 
 ensure_importable()
 
-from tokenhot_nb import catalog  # noqa: E402
+from tokenhot_nb import Session, catalog  # noqa: E402
 from tokenhot_nb.client import run_sync  # noqa: E402
 from tokenhot_nb.families import chat, images  # noqa: E402
-from tokenhot_nb.session import Session  # noqa: E402
 
 CHAT_MODEL = "gpt-5.4-mini"
 IMAGE_MODEL = "gpt-image-2"

@@ -1,14 +1,17 @@
-"""Helpers for the session tests: a transport that counts and keeps what it was asked, and a session factory."""
+"""Helpers for the session tests: a transport that counts and keeps what it was asked, a session factory, and
+the ``rec`` / ``s`` fixtures (exposed to every test module through conftest.py)."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from tokenhot_nb.session import Session
+from tokenhot_nb import Session
 from tokenhot_nb.sim import Faults, SimTransport
 
 KEY = "sk-session-TESTKEY-4471-abcdef"
@@ -48,3 +51,17 @@ def make_session(store: Path, rec: Recorder | None = None, **kw: Any) -> Session
     kw.setdefault("poll_interval", 0.001)
     kw.setdefault("mode", "offline")
     return Session(store=store, transport=rec, **kw)
+
+
+@pytest.fixture
+def rec() -> Recorder:
+    """The recording transport of the ``s`` fixture."""
+    return Recorder()
+
+
+@pytest.fixture
+def s(tmp_path: Path, rec: Recorder) -> Iterator[Session]:
+    """An offline session on a fresh store in ``tmp_path``, talking to ``rec``."""
+    sess = make_session(tmp_path / "store", rec)
+    yield sess
+    sess.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,9 +11,9 @@ import pytest
 from _session_support import Recorder, make_session
 from PIL import Image
 
+from tokenhot_nb import Session
 from tokenhot_nb import errors as E
 from tokenhot_nb._inputs import Media, sniff_mime, to_media, to_media_list
-from tokenhot_nb.session import Session
 
 
 def png_bytes(size: tuple[int, int] = (32, 24), colour: tuple[int, int, int] = (200, 30, 30)) -> bytes:
@@ -31,18 +30,6 @@ def wav_bytes(seconds: float = 0.5, rate: int = 16000) -> bytes:
         w.setframerate(rate)
         w.writeframes(b"\x00\x01" * int(seconds * rate))
     return buf.getvalue()
-
-
-@pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def s(tmp_path: Path, rec: Recorder) -> Iterator[Session]:
-    sess = make_session(tmp_path / "store", rec)
-    yield sess
-    sess.close()
 
 
 @pytest.mark.parametrize(("head", "mime"), [

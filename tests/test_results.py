@@ -6,13 +6,13 @@ import base64
 import io
 import json
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _session_support import Recorder, make_session
+from _session_support import Recorder
 from PIL import Image
 
+from tokenhot_nb import Session
 from tokenhot_nb import errors as E
 from tokenhot_nb.families._types import Segment, TaskStatus, Usage
 from tokenhot_nb.results import (
@@ -27,16 +27,8 @@ from tokenhot_nb.results import (
     VideoTask,
 )
 from tokenhot_nb.results.media import extract_poster, media_duration
-from tokenhot_nb.session import Session
 
 SECRET = "sk-results-SECRET-99887766"
-
-
-@pytest.fixture
-def s(tmp_path: Path) -> Iterator[Session]:
-    sess = make_session(tmp_path / "store", Recorder())
-    yield sess
-    sess.close()
 
 
 def make_png(path: Path, size: tuple[int, int], mode: str = "RGB") -> Path:

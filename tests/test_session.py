@@ -8,30 +8,17 @@ import json
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _session_support import KEY, Recorder, make_session
 
 import tokenhot_nb
+from tokenhot_nb import Session
 from tokenhot_nb import errors as E
+from tokenhot_nb._session import endpoint_name
 from tokenhot_nb.results import AudioResult, ChatResult, CompareResult, ImageResult, TranscriptResult
-from tokenhot_nb.session import Session, endpoint_name
 from tokenhot_nb.sim import Faults
-
-
-@pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def s(tmp_path: Path, rec: Recorder) -> Iterator[Session]:
-    sess = make_session(tmp_path / "store", rec)
-    yield sess
-    sess.close()
-
 
 # ---------------------------------------------------------------- images
 
@@ -267,7 +254,7 @@ def test_default_session_is_shared(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     b = tokenhot_nb.session(reset=True)
     assert b is not a and tokenhot_nb.session() is b
     mine = Session(store=tmp_path / "mine", mode="offline")
-    from tokenhot_nb.session import set_session
+    from tokenhot_nb import set_session
 
     assert set_session(mine) is mine and tokenhot_nb.session() is mine
     assert isinstance(tokenhot_nb.Session, type)
@@ -303,7 +290,7 @@ def test_key_never_shows(tmp_path: Path) -> None:
 
 
 def test_to_code_reproduces_the_same_request(s: Session) -> None:
-    from tokenhot_nb.session import set_session
+    from tokenhot_nb import set_session
 
     img = s.image("a harbour at dusk", model="gpt-image-2", size="1024x1536", quality="low")
     ed = s.edit(img, "add boats", model="gpt-image-2")

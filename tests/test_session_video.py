@@ -2,29 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from _session_support import Recorder, make_session
 
+from tokenhot_nb import Session
 from tokenhot_nb import errors as E
 from tokenhot_nb.families._types import TaskStatus
 from tokenhot_nb.results import VideoResult, VideoTask
-from tokenhot_nb.session import Session
 from tokenhot_nb.sim import Faults
-
-
-@pytest.fixture
-def rec() -> Recorder:
-    return Recorder()
-
-
-@pytest.fixture
-def s(tmp_path: Path, rec: Recorder) -> Iterator[Session]:
-    sess = make_session(tmp_path / "store", rec)
-    yield sess
-    sess.close()
 
 
 def test_video_wait_downloads_and_extracts_a_poster(s: Session, rec: Recorder) -> None:
@@ -192,7 +179,7 @@ def test_video_image_roles(s: Session, rec: Recorder) -> None:
     body = rec.json(-1, "/video/generations")
     roles = [c.get("role") for c in body["metadata"]["content"]]
     assert roles == ["first_frame", "last_frame"]
-    from tokenhot_nb.session import set_session
+    from tokenhot_nb import set_session
 
     set_session(s)
     ns: dict = {}

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _LAZY: dict[str, tuple[str, str]] = {
-    "Session": ("tokenhot_nb.session", "Session"),
-    "session": ("tokenhot_nb.session", "session"),
-    "set_session": ("tokenhot_nb.session", "set_session"),
+    "Session": ("tokenhot_nb._session", "Session"),
+    "session": ("tokenhot_nb._session", "session"),
+    "set_session": ("tokenhot_nb._session", "set_session"),
     "models": ("tokenhot_nb.catalog", "models"),
     "model": ("tokenhot_nb.catalog", "model"),
     "ModelInfo": ("tokenhot_nb.catalog", "ModelInfo"),
@@ -29,13 +29,13 @@ __all__ = ["__version__", "load_ipython_extension", "unload_ipython_extension", 
 if TYPE_CHECKING:  # explicit re-exports for type checkers; at run time __getattr__ imports on demand
     from . import errors as errors
     from ._config import Settings as Settings
+    from ._session import Session as Session
+    from ._session import session as session
+    from ._session import set_session as set_session
     from .catalog import ModelInfo as ModelInfo
     from .catalog import model as model
     from .catalog import models as models
     from .errors import TokenhotError as TokenhotError
-    from .session import Session as Session
-    from .session import session as session
-    from .session import set_session as set_session
     from .widgets import panel as panel
     from .widgets import studio as studio
 

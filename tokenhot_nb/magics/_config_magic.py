@@ -70,7 +70,7 @@ def _is_simulator(transport: Any) -> bool:
 def rebuild(old: Any, changes: dict[str, Any], *, from_env: bool) -> Any:
     """A new default session with ``changes`` on top of everything the old one carried (see
     :func:`carried_over`), or with ``from_env`` (``--reset``) on top of the environment alone."""
-    mod = importlib.import_module("tokenhot_nb.session")
+    mod = importlib.import_module("tokenhot_nb._session")
     kwargs: dict[str, Any] = {}
     if not from_env and old is not None:
         kwargs = carried_over(old, changes)

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from .._config import redact
 
 if TYPE_CHECKING:
+    from .._session import Session
     from ..history import HistoryEntry
-    from ..session import Session
 
 MimeBundle = tuple[dict[str, Any], dict[str, Any]]
 

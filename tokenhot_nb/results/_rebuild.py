@@ -13,8 +13,8 @@ from .task import VideoTask
 from .text import ChatResult, TranscriptResult
 
 if TYPE_CHECKING:
+    from .._session import Session
     from ..history import HistoryEntry, Store
-    from ..session import Session
     from ._base import Result
 
 
@@ -52,7 +52,7 @@ def _text(store: Store, entry: HistoryEntry, role: str) -> str:
 def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store | None = None) -> Result:
     """The result object a recorded call returned, rebuilt from the store without any request."""
     if session is None and store is None:
-        from ..session import session as default_session
+        from .._session import session as default_session
 
         session = default_session()
     st: Store = store if store is not None else session.store  # type: ignore[union-attr]

@@ -13,7 +13,7 @@ from .media import AudioResult, VideoResult
 from .text import ChatResult
 
 if TYPE_CHECKING:
-    from ..session import Session
+    from .._session import Session
 
 Item = Any  # a Result or the exception that call raised
 Rerun = Callable[[list[int]], Awaitable[list[Item]]]

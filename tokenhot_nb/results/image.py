@@ -13,8 +13,8 @@ from ._base import FileRef, Result, copy_to, data_url, thumbnail
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from .._session import Session
     from ..history import HistoryEntry
-    from ..session import Session
 
 SINGLE_PX = 768  # one image: big enough to judge, small enough to keep the notebook lean
 GRID_PX = 256

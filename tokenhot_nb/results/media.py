@@ -14,8 +14,8 @@ from ._base import Result, copy_to, data_url, rel_url, thumbnail
 if TYPE_CHECKING:
     from PIL.Image import Image
 
+    from .._session import Session
     from ..history import HistoryEntry
-    from ..session import Session
 
 INLINE_AUDIO_MAX = 1_500_000  # bytes; speech clips are small, long audio is referenced by path
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 from ._base import Result
 
 if TYPE_CHECKING:
+    from .._session import Session
     from ..families._types import TaskStatus
     from ..history import HistoryEntry
-    from ..session import Session
     from .media import VideoResult
 
 

@@ -9,8 +9,8 @@ from ..families._types import Segment, Usage
 from ._base import Result
 
 if TYPE_CHECKING:
+    from .._session import Session
     from ..history import HistoryEntry
-    from ..session import Session
 
 
 class ChatResult(Result):

@@ -1,0 +1,97 @@
+"""Speech (text → audio) and transcription / translation (audio → text)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._inputs import to_media
+from ..catalog import ModelInfo
+from ..errors import APIError
+from ..families._types import Usage
+from ..results import AudioResult, TranscriptResult, from_entry
+from .inputs import fetch, store_media
+from .recording import (
+    Recording,
+    drop_none,
+    endpoint_name,
+    replayed,
+    send_recorded,
+    store_bytes,
+    store_download,
+)
+
+if TYPE_CHECKING:
+    from ..client import Response
+    from ..results._base import Result
+    from .core import Session
+
+
+async def speak_one(session: Session, text: str, info: ModelInfo, voice: str | None,
+                    options: dict[str, Any]) -> Result:
+    from ..families import audio
+
+    options = dict(options)
+    headers = options.pop("headers", None)
+    raw = options.pop("raw", None)
+    endpoint = options.pop("endpoint", None)
+    params = drop_none({"text": text, "model": info.id, "voice": voice, "endpoint": endpoint, **options,
+                        "raw": raw})
+    call = audio.build_speech(info, text, voice=voice, endpoint=endpoint, extra=options or None, raw=raw)
+    call.headers.update(headers or {})
+    if session.mode == "replay":
+        return from_entry(replayed(session, "speak", info, endpoint_name(call), params), session)
+
+    async def finish(rec: Recording, resp: Response) -> Result:
+        body: Any = resp.json() if "json" in resp.content_type else resp.content
+        reply = audio.parse_speech(info, body, resp.headers.get("content-type"))
+        if reply.wav:
+            out = store_bytes(session, reply.wav, reply.mime or "audio/wav", "audio")
+        elif reply.url:
+            out = await store_download(session, reply.url, reply.mime or "audio/wav", "audio")
+        else:
+            raise APIError(f"{info.id} answered without audio.", status=resp.status, request_id=resp.request_id)
+        entry = rec.ok(response=drop_none({"request_id": resp.request_id, "status": resp.status}),
+                       usage=reply.usage, outputs=[out])
+        return AudioResult(session.store.path_of(out["sha256"]), mime=out["mime"], sha256=out["sha256"],
+                           text=text, model=info.id, entry=entry, session=session)
+
+    return await send_recorded(session, "speak", info, params, call, finish, text=text)
+
+
+async def transcribe_one(session: Session, kind: str, audio_in: Any, info: ModelInfo, language: str | None,
+                         fmt: str, options: dict[str, Any]) -> Result:
+    """``kind`` is "transcribe" or "translate" (to English)."""
+    from ..families import audio
+
+    options = dict(options)
+    headers = options.pop("headers", None)
+    prompt = options.pop("prompt", None)
+    media = store_media(session, to_media(audio_in, "audio", session.store))
+    params = drop_none({"audio": media.ref(), "model": info.id, "language": language, "format": fmt,
+                        "prompt": prompt, **options})
+    endpoint = "audio.translations" if kind == "translate" else "audio.transcriptions"
+    if session.mode == "replay":
+        return from_entry(replayed(session, kind, info, endpoint, params), session)
+    media = await fetch(session, media)
+    data, _ = media.pair()
+    call = audio.build_transcription(info, data, media.filename, language=language, format=fmt, prompt=prompt,
+                                     translate=kind == "translate", extra=options or None)
+    call.headers.update(headers or {})
+
+    async def finish(rec: Recording, resp: Response) -> Result:
+        body = resp.text
+        reply = audio.parse_transcription(fmt, body)
+        role = "subtitles" if fmt in ("srt", "vtt") else "text"
+        mime = "application/json" if fmt in ("json", "verbose_json") else (
+            "text/vtt" if fmt == "vtt" else "text/plain")
+        out = store_bytes(session, body.encode("utf-8"), mime, role)
+        entry = rec.ok(response=drop_none({"request_id": resp.request_id, "status": resp.status,
+                                           "language": reply.language}),
+                       usage=Usage(), outputs=[out], text=reply.text)
+        res = TranscriptResult(reply.text, segments=reply.segments, format=fmt, body=reply.body or body,
+                               language=reply.language, duration=reply.duration, model=info.id, entry=entry,
+                               session=session)
+        res.kind = kind
+        return res
+
+    return await send_recorded(session, kind, info, params, call, finish, text=str(prompt or ""))

@@ -1,0 +1,99 @@
+"""Many calls at once: batches (one method over many inputs) and comparisons (one prompt over many models)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from .. import catalog
+from .._progress import Progress
+from ..catalog import ModelInfo
+from ..errors import InputError
+from ..results import BatchResult, CompareResult
+from .audio import speak_one
+from .chat import chat_one
+from .images import image_one
+from .loop import call_user, hop
+from .models import KIND_METHOD, resolve
+from .video import video_one
+
+if TYPE_CHECKING:
+    from ..results._base import Result
+    from .core import Session
+
+
+async def batch(session: Session, kind: str, inputs: list[Any], one: Callable[[Any], Awaitable[Result]],
+                concurrency: int, bar: Progress | None, model: str) -> BatchResult:
+    """Run ``one`` over ``inputs`` → :class:`BatchResult` (failures kept per item; ``.retry()`` reruns them)."""
+    if concurrency < 1:
+        raise InputError("concurrency must be at least 1.")
+
+    async def rerun(indices: list[int]) -> list[Any]:
+        return await hop(session, gather([inputs[i] for i in indices], one, concurrency, None))
+
+    try:
+        items = await hop(session, gather(inputs, one, concurrency, bar))
+    finally:
+        if bar is not None:
+            call_user(bar.close)
+    return BatchResult(items, inputs, kind=kind, model=model, rerun=rerun, session=session)
+
+
+async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concurrency: int,
+                 bar: Progress | None) -> list[Any]:
+    """Run ``one`` over inputs, at most ``concurrency`` at a time; a failure becomes that item's value."""
+    sem = asyncio.Semaphore(concurrency)
+    counts = {"done": 0, "failed": 0}
+
+    async def run(x: Any) -> Any:
+        async with sem:
+            try:
+                out: Any = await one(x)
+            except Exception as exc:  # kept in the batch; KeyboardInterrupt/cancel stop it
+                out = exc
+                counts["failed"] += 1
+        counts["done"] += 1
+        if bar is not None:
+            call_user(bar.update, counts["done"], counts["failed"])
+        return out
+
+    tasks = [asyncio.ensure_future(run(x)) for x in inputs]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        raise
+
+
+async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None,
+                  progress: bool | None, bar: Progress | None, options: dict[str, Any]) -> CompareResult:
+    """The same prompt on several models at once → :class:`CompareResult`."""
+    if not models:
+        raise InputError("Name at least one model to compare.", hint="compare(prompt, models=['a', 'b']).")
+    first = models[0] if isinstance(models[0], ModelInfo) else catalog.model(models[0])
+    method = kind or KIND_METHOD.get(first.kind, "chat")
+    if method not in ("image", "chat", "speak", "video"):
+        raise InputError(f"compare() runs image, chat, speak or video calls, not {method}.")
+    infos: dict[str, ModelInfo] = {}
+    for m in models:
+        info = resolve(session.defaults, method, m)
+        infos.setdefault(info.id, info)
+
+    def one(info: ModelInfo) -> Awaitable[Result]:
+        if method == "image":
+            return image_one(session, str(prompt), info, dict(options))
+        if method == "speak":
+            return speak_one(session, str(prompt), info, options.get("voice"),
+                             {k: v for k, v in options.items() if k != "voice"})
+        if method == "video":
+            return video_one(session, str(prompt), info, dict(options), wait=True)
+        return chat_one(session, prompt, info, {"stream": False, **options}, thread=None, use_thread=False)
+
+    bar = bar or Progress(len(infos), "models", enabled=progress)
+    try:
+        results = await hop(session, gather(list(infos.values()), one, len(infos), bar))
+    finally:
+        call_user(bar.close)
+    return CompareResult(prompt, dict(zip(infos, results, strict=True)), of=method, session=session)

@@ -1,0 +1,343 @@
+"""Session: the one front door. Every call goes through here, is recorded, and returns a result object.
+
+``Session.image/edit/video/speak/transcribe/translate/chat/compare`` each have an awaitable twin
+(``aimage``…). The work always runs on tokenhot_nb's background event loop (the one the HTTP client's
+connection pool lives on), so the sync methods work inside a running Jupyter kernel and the async ones can
+be awaited from the kernel's own loop (top-level ``await``). This class holds the settings, the client, the
+store and the defaults; each method is a short delegation to the module that does that kind of call.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Callable, Coroutine, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from .._config import Settings
+from .._progress import Progress
+from .._threads import Threads
+from ..catalog import ModelInfo
+from ..families._types import ChatDelta, TaskStatus
+from ..results import (
+    AudioResult,
+    BatchResult,
+    ChatResult,
+    ImageResult,
+    TranscriptResult,
+    VideoResult,
+    VideoTask,
+)
+from . import audio as _audio
+from . import batch as _batch
+from . import chat as _chat
+from . import images as _images
+from . import loop as _loop
+from . import models as _models
+from . import video as _video
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..history import History, Store
+    from ..results import CompareResult
+
+T = TypeVar("T")
+
+
+class Session:
+    """The front door to Tokenhot: one settings object, one HTTP client, one history.
+
+    ``Session(api_key=None, base_url=None, mode=None, store=None, transport=None, seed=None, **settings)``:
+    arguments win over ``TOKENHOT_*`` variables (see :class:`~tokenhot_nb._config.Settings`); with no key the
+    session runs on the offline simulator. ``defaults`` maps a method or kind ("image", "chat", "speak"…) to
+    the model used when none is named; ``seed`` is passed to models that take one.
+
+    Every method takes ``**options``: extra body fields for the model (recorded in ``params``), ``raw={…}`` to
+    replace the body whole, and ``headers={…}`` for extra HTTP headers (not recorded; e.g. ``X-Sim-Faults``).
+    """
+
+    def __init__(self, api_key: str | None = None, base_url: str | None = None, mode: str | None = None,
+                 store: str | Path | None = None, transport: Any = None, *, seed: int | None = None,
+                 defaults: dict[str, str] | None = None, **settings: Any) -> None:
+        self.settings = Settings.from_env(api_key=api_key, base_url=base_url, mode=mode, store=store, **settings)
+        self.id = uuid.uuid4().hex[:12]
+        self.seed = seed
+        self.defaults: dict[str, str] = dict(defaults or {})
+        self._transport = transport
+        self._client: Client | None = None
+        self._store: Store | None = None
+        self._history: History | None = None
+        self._lock = threading.Lock()
+        self.threads = Threads(lambda: self.store)
+
+    # -- plumbing -------------------------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self.settings.mode
+
+    @property
+    def client(self) -> Client:
+        with self._lock:
+            if self._client is None:
+                from ..client import Client
+
+                self._client = Client(self.settings, transport=self._transport)
+            return self._client
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                from ..history import Store
+
+                self._store = Store(self.settings.store, secrets=[self.settings.api_key])
+            return self._store
+
+    @property
+    def history(self) -> History:
+        if self._history is None:
+            from ..history import History
+
+            self._history = History(self.store, session=self)
+        return self._history
+
+    def __repr__(self) -> str:
+        key = "set" if self.settings.api_key else "not set"
+        return (f"Session(mode={self.mode!r}, base_url={self.settings.base_url!r}, "
+                f"store={str(self.settings.store)!r}, key {key})")
+
+    def close(self) -> None:
+        """Close the HTTP connections and the history database."""
+        from ..client import run_sync
+
+        if self._client is not None:
+            try:
+                run_sync(self._client.aclose(), timeout=10)
+            except Exception:
+                pass
+            self._client = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+            self._history = None
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _sync(self, coro: Coroutine[Any, Any, T], task: VideoTask | None = None) -> T:
+        """Run on the background loop and wait (see :func:`.loop.run_blocking`)."""
+        return _loop.run_blocking(self, coro, task)
+
+    async def _hop(self, coro: Coroutine[Any, Any, T], task: VideoTask | None = None) -> T:
+        """Await ``coro`` on the background loop from any loop (see :func:`.loop.hop`)."""
+        return await _loop.hop(self, coro, task)
+
+    @staticmethod
+    def in_background_loop() -> bool:
+        return _loop.in_background_loop()
+
+    def _model(self, method: str, name: str | ModelInfo | None) -> ModelInfo:
+        return _models.resolve(self.defaults, method, name)
+
+    # ================================================================ images
+    def image(self, prompt: str | Sequence[str], model: str | ModelInfo | None = None, n: int | None = None,
+              size: str | None = None, seed: int | None = None, quality: str | None = None,
+              negative: str | None = None, concurrency: int = 8, progress: bool | None = None,
+              **options: Any) -> ImageResult | BatchResult:
+        """Generate images. A list of prompts runs as a batch (``concurrency`` at a time) → :class:`BatchResult`.
+
+        ``**options`` are extra body fields for the model (``raw={…}`` replaces the body whole).
+        """
+        bar = Progress(len(prompt), "images", enabled=progress) if isinstance(prompt, (list, tuple)) else None
+        return self._sync(self.aimage(prompt, model=model, n=n, size=size, seed=seed, quality=quality,
+                                      negative=negative, concurrency=concurrency, progress=progress, _bar=bar,
+                                      **options))
+
+    async def aimage(self, prompt: str | Sequence[str], model: str | ModelInfo | None = None,
+                     n: int | None = None, size: str | None = None, seed: int | None = None,
+                     quality: str | None = None, negative: str | None = None, concurrency: int = 8,
+                     progress: bool | None = None, _bar: Progress | None = None, **options: Any,
+                     ) -> ImageResult | BatchResult:
+        """Awaitable twin of :meth:`image`."""
+        info = self._model("image", model)
+        kw = {"n": n, "size": size, "seed": seed, "quality": quality, "negative": negative, **options}
+        if isinstance(prompt, (list, tuple)):
+            bar = _bar or Progress(len(prompt), "images", enabled=progress)
+            return await _batch.batch(self, "image", list(prompt), lambda p: _images.image_one(self, p, info, kw),
+                                      concurrency, bar, info.id)
+        result = await self._hop(_images.image_one(self, str(prompt), info, kw))
+        assert isinstance(result, ImageResult)
+        return result
+
+    def edit(self, images: Any, prompt: str, mask: Any = None, model: str | ModelInfo | None = None, *,
+             n: int | None = None, size: str | None = None, seed: int | None = None, quality: str | None = None,
+             negative: str | None = None, **options: Any) -> ImageResult:
+        """Edit one or more images (paths, bytes, PIL images, URLs, earlier results) guided by ``prompt``."""
+        return self._sync(self.aedit(images, prompt, mask=mask, model=model, n=n, size=size, seed=seed,
+                                     quality=quality, negative=negative, **options))
+
+    async def aedit(self, images: Any, prompt: str, mask: Any = None, model: str | ModelInfo | None = None, *,
+                    n: int | None = None, size: str | None = None, seed: int | None = None,
+                    quality: str | None = None, negative: str | None = None, **options: Any) -> ImageResult:
+        """Awaitable twin of :meth:`edit`."""
+        info = _models.default_model(self.defaults, "edit", mask=mask is not None) if model is None and not (
+            self.defaults.get("edit") or self.defaults.get("image")) else self._model("edit", model)
+        kw = {"n": n, "size": size, "seed": seed, "quality": quality, "negative": negative, **options}
+        result = await self._hop(_images.edit_one(self, images, prompt, mask, info, kw))
+        assert isinstance(result, ImageResult)
+        return result
+
+    # ================================================================ speech
+    def speak(self, text: str, model: str | ModelInfo | None = None, voice: str | None = None,
+              **options: Any) -> AudioResult:
+        """Text to speech → :class:`AudioResult` (a player; ``.wav`` bytes)."""
+        return self._sync(self.aspeak(text, model=model, voice=voice, **options))
+
+    async def aspeak(self, text: str, model: str | ModelInfo | None = None, voice: str | None = None,
+                     **options: Any) -> AudioResult:
+        """Awaitable twin of :meth:`speak`."""
+        info = self._model("speak", model)
+        result = await self._hop(_audio.speak_one(self, text, info, voice, options))
+        assert isinstance(result, AudioResult)
+        return result
+
+    def transcribe(self, audio: Any, model: str | ModelInfo | None = "whisper-1", language: str | None = None,
+                   format: str = "json", **options: Any) -> TranscriptResult:
+        """Speech to text (``format``: json, text, srt, vtt, verbose_json) → :class:`TranscriptResult`."""
+        return self._sync(self.atranscribe(audio, model=model, language=language, format=format, **options))
+
+    async def atranscribe(self, audio: Any, model: str | ModelInfo | None = "whisper-1",
+                          language: str | None = None, format: str = "json", **options: Any) -> TranscriptResult:
+        """Awaitable twin of :meth:`transcribe`."""
+        info = self._model("transcribe", model)
+        result = await self._hop(_audio.transcribe_one(self, "transcribe", audio, info, language, format, options))
+        assert isinstance(result, TranscriptResult)
+        return result
+
+    def translate(self, audio: Any, model: str | ModelInfo | None = "whisper-1", format: str = "json",
+                  **options: Any) -> TranscriptResult:
+        """Speech in any language to English text → :class:`TranscriptResult`."""
+        return self._sync(self.atranslate(audio, model=model, format=format, **options))
+
+    async def atranslate(self, audio: Any, model: str | ModelInfo | None = "whisper-1", format: str = "json",
+                         **options: Any) -> TranscriptResult:
+        """Awaitable twin of :meth:`translate`."""
+        info = self._model("translate", model)
+        result = await self._hop(_audio.transcribe_one(self, "translate", audio, info, None, format, options))
+        assert isinstance(result, TranscriptResult)
+        return result
+
+    # ================================================================ chat
+    def chat(self, message: str | Sequence[Any], model: str | ModelInfo | None = None, system: str | None = None,
+             stream: bool = True, thread: str | Literal[False] | None = None, new_thread: bool = False,
+             temperature: float | None = None, max_tokens: int | None = None, images: Any = (),
+             endpoint: str | None = None, on_delta: Callable[[ChatDelta, str], Any] | None = None,
+             concurrency: int = 8, progress: bool | None = None, **options: Any) -> ChatResult | BatchResult:
+        """Ask a chat model. Follow-ups in the same ``thread`` (default "default") carry the conversation;
+        ``thread=False`` asks a one-off question with no context (and keeps it out of every thread).
+
+        A list of strings runs as a batch of independent questions → :class:`BatchResult`; a list of
+        ``{"role", "content"}`` dicts is sent as the conversation itself. ``on_delta(delta, text_so_far)`` is
+        called (on the session's loop thread) for each streamed piece.
+        """
+        is_batch = isinstance(message, (list, tuple)) and all(isinstance(m, str) for m in message)
+        bar = Progress(len(message), "chats", enabled=progress) if is_batch else None
+        return self._sync(self.achat(message, model=model, system=system, stream=stream, thread=thread,
+                                     new_thread=new_thread, temperature=temperature, max_tokens=max_tokens,
+                                     images=images, endpoint=endpoint, on_delta=on_delta, concurrency=concurrency,
+                                     progress=progress, _bar=bar, **options))
+
+    async def achat(self, message: str | Sequence[Any], model: str | ModelInfo | None = None,
+                    system: str | None = None, stream: bool = True, thread: str | Literal[False] | None = None,
+                    new_thread: bool = False, temperature: float | None = None, max_tokens: int | None = None,
+                    images: Any = (), endpoint: str | None = None,
+                    on_delta: Callable[[ChatDelta, str], Any] | None = None, concurrency: int = 8,
+                    progress: bool | None = None, _bar: Progress | None = None,
+                    **options: Any) -> ChatResult | BatchResult:
+        """Awaitable twin of :meth:`chat`."""
+        info = self._model("chat", model)
+        kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
+              "endpoint": endpoint, **options}
+        if isinstance(message, (list, tuple)) and all(isinstance(m, str) for m in message):
+            msgs = list(message)
+            bar = _bar or Progress(len(msgs), "chats", enabled=progress)
+            return await _batch.batch(
+                self, "chat", msgs, lambda m: _chat.chat_one(self, m, info, kw, thread=None, use_thread=False),
+                concurrency, bar, info.id)
+        result = await self._hop(_chat.chat_one(self, message, info, kw, thread=thread, new_thread=new_thread,
+                                                images=images, on_delta=on_delta,
+                                                use_thread=not isinstance(message, (list, tuple))))
+        assert isinstance(result, ChatResult)
+        return result
+
+    # ================================================================ video
+    def video(self, prompt: str, model: str | ModelInfo | None = None, image: Any = None, images: Any = (),
+              video: Any = None, duration: int | None = None, resolution: str | None = None,
+              ratio: str | None = None, seed: int | None = None, wait: bool = True, progress: bool | None = True,
+              on_progress: Callable[[TaskStatus], Any] | None = None, **options: Any) -> VideoResult | VideoTask:
+        """Create a video task; with ``wait=True`` poll it to the end → :class:`VideoResult`, else a :class:`VideoTask`.
+
+        The task id is recorded at once, so an interrupted wait can be resumed (``session.resume(task_id)``).
+        """
+        bar = Progress(None, "video", enabled=progress) if wait else None
+        return self._sync(self.avideo(prompt, model=model, image=image, images=images, video=video,
+                                      duration=duration, resolution=resolution, ratio=ratio, seed=seed, wait=wait,
+                                      progress=progress, on_progress=on_progress, _bar=bar, **options))
+
+    async def avideo(self, prompt: str, model: str | ModelInfo | None = None, image: Any = None,
+                     images: Any = (), video: Any = None, duration: int | None = None,
+                     resolution: str | None = None, ratio: str | None = None, seed: int | None = None,
+                     wait: bool = True, progress: bool | None = True,
+                     on_progress: Callable[[TaskStatus], Any] | None = None, _bar: Progress | None = None,
+                     **options: Any) -> VideoResult | VideoTask:
+        """Awaitable twin of :meth:`video`."""
+        info = self._model("video", model)
+        bar = _bar if _bar is not None else (Progress(None, "video", enabled=progress) if wait else None)
+        kw = {"image": image, "images": images, "video": video, "duration": duration, "resolution": resolution,
+              "ratio": ratio, "seed": seed, **options}
+        try:
+            result = await self._hop(_video.video_one(self, prompt, info, kw, wait=wait, on_progress=on_progress,
+                                                      bar=bar))
+        finally:
+            if bar is not None:
+                _loop.call_user(bar.close)
+        assert isinstance(result, (VideoResult, VideoTask))
+        return result
+
+    def resume(self, task_id: str, model: str | None = None) -> VideoTask:
+        """A handle on a video task recorded earlier (this session, or a previous kernel on the same store).
+
+        ``.wait()`` it to get the video. A task that already finished comes back done, with no request.
+        """
+        return _video.resume(self, task_id, model)
+
+    async def aresume(self, task_id: str, model: str | None = None) -> VideoTask:
+        """Awaitable twin of :meth:`resume` (it makes no request)."""
+        return self.resume(task_id, model)
+
+    async def _apoll_task(self, task: VideoTask) -> TaskStatus:
+        """One status request for a task (used by :class:`VideoTask`)."""
+        return await _video.poll_task(self, task)
+
+    async def _await_task(self, task: VideoTask, *, timeout: float | None = None, progress: bool | None = None,
+                          on_progress: Callable[[TaskStatus], Any] | None = None,
+                          bar: Progress | None = None) -> VideoResult:
+        """Poll a task to the end and store its video (used by :class:`VideoTask`)."""
+        return await _video.await_task(self, task, timeout=timeout, progress=progress, on_progress=on_progress,
+                                       bar=bar)
+
+    # ================================================================ comparisons
+    def compare(self, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None = None,
+                progress: bool | None = None, **options: Any) -> CompareResult:
+        """The same prompt on several models at once, shown side by side → :class:`CompareResult`."""
+        bar = Progress(len(models), "models", enabled=progress)
+        return self._sync(self.acompare(prompt, models, kind=kind, progress=progress, _bar=bar, **options))
+
+    async def acompare(self, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None = None,
+                       progress: bool | None = None, _bar: Progress | None = None, **options: Any) -> CompareResult:
+        """Awaitable twin of :meth:`compare`."""
+        return await _batch.compare(self, prompt, models, kind, progress, _bar, options)

@@ -1,0 +1,134 @@
+"""Running a call on tokenhot_nb's background loop, and carrying callbacks and interrupts back to the caller.
+
+The work always runs on the one background event loop (where the HTTP client's connection pool lives).
+Sync calls wait for it on the caller's thread (:func:`run_blocking`); awaited calls hop to it from the
+kernel's loop (:func:`hop`). User callbacks (``on_delta``, ``on_progress``, progress bars) run where the call
+was made (:func:`call_user`); a Ctrl-C raised in one is carried out of the loop as :class:`Interrupted`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ..results import VideoTask
+    from .core import Session
+
+T = TypeVar("T")
+
+
+class Interrupted(BaseException):
+    """A KeyboardInterrupt raised by a user callback on the loop thread, carried out of the loop safely.
+
+    A bare KeyboardInterrupt inside an asyncio task would stop the background loop itself.
+    """
+
+
+def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
+    def run(*args: Any) -> None:
+        try:
+            fn(*args)
+        except KeyboardInterrupt as exc:
+            from ..client import in_loop_thread
+
+            if in_loop_thread():
+                raise Interrupted(str(exc) or "interrupted") from None
+            raise
+
+    return run
+
+
+def call_user(fn: Callable[..., Any] | None, *args: Any) -> None:
+    """Run a callback (on_delta, on_progress, a progress bar) where the call was made.
+
+    Sync calls wait on the caller's thread and run it there (so displays land in the right cell, and an
+    exception or Ctrl-C in it cancels the work); awaited calls run it on the caller's loop.
+    """
+    if fn is None:
+        return
+    from ..client._loop import call_in_caller
+
+    call_in_caller(_guarded(fn), *args)
+
+
+def in_background_loop() -> bool:
+    from ..client import in_loop_thread
+
+    return in_loop_thread()
+
+
+def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None) -> T:
+    """Run on the background loop and wait; an interrupt says which video task is kept and how to resume."""
+    from ..client import run_sync
+
+    since = time.time()
+    try:
+        return run_sync(coro)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        raise KeyboardInterrupt(interrupt_message(session, exc, task, since)) from None
+
+
+async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None) -> T:
+    """Await ``coro`` on the background loop (where the client's connections live) from any loop.
+
+    Callbacks run on the awaiting loop; one that raises cancels the work and its error is re-raised here.
+    """
+    from ..client import in_loop_thread
+    from ..client._loop import relayed, submit
+
+    if in_loop_thread():
+        return await coro
+    loop = asyncio.get_running_loop()
+    failure: list[BaseException] = []
+    holder: list[Any] = []
+
+    def post(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        def run() -> None:
+            try:
+                fn(*args)
+            except BaseException as exc:
+                if not failure:
+                    failure.append(exc)
+                holder[0].cancel()
+
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the awaiting loop is gone: nobody is left to show this to
+            pass
+
+    since = time.time()
+    future = submit(relayed(coro, post))
+    holder.append(future)
+    try:
+        return await asyncio.wrap_future(future)
+    except (asyncio.CancelledError, Interrupted, KeyboardInterrupt) as exc:
+        err = failure[0] if failure else exc
+        if isinstance(err, (KeyboardInterrupt, Interrupted)):
+            raise KeyboardInterrupt(interrupt_message(session, err, task, since)) from None
+        if failure:
+            raise err from None
+        raise
+
+
+def interrupt_message(session: Session, exc: BaseException, task: VideoTask | None, since: float) -> str:
+    """Name the video task an interrupt left running (recorded as pending), else keep the message."""
+    task_id = task.task_id if task is not None else None
+    store = session._store
+    if task_id is None and store is not None:
+        rows = store.select_entries(
+            [("kind = ?", ("video",)), ("status = ?", ("pending",)), ("session_id = ?", (session.id,)),
+             ("started >= ?", (since - 1,))], desc=True, limit=1)
+        if rows:
+            task_id = (rows[0].response or {}).get("task_id")
+    if task_id:
+        return resume_hint(task_id)
+    return str(exc)
+
+
+def resume_hint(task_id: str) -> str:
+    return (f"Stopped waiting for video task {task_id}. It keeps running on the server and is recorded in "
+            f"the history as pending: resume it with session.resume({task_id!r}) or history[i].resume() "
+            "(this also works after a kernel restart, with a Session on the same store).")

@@ -1,0 +1,89 @@
+"""Which model a call uses: an explicit name, the session's ``defaults``, then the catalogue; and its seed."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+
+from .. import catalog
+from ..catalog import ModelInfo
+from ..errors import InputError, UnknownModelError, UnsupportedOptionError
+
+#: Session method → catalogue kind of the model it takes.
+METHOD_KIND = {"image": "image", "edit": "image", "video": "video", "speak": "audio", "transcribe": "audio",
+               "translate": "audio", "chat": "chat"}
+#: Catalogue kind → the method to use instead (for "wrong kind" errors).
+KIND_METHOD = {"image": "image", "video": "video", "chat": "chat", "audio": "speak"}
+
+
+def resolve(defaults: Mapping[str, str], method: str, name: str | ModelInfo | None) -> ModelInfo:
+    """Resolve a model for a method: explicit name, then ``defaults``, then the catalogue default."""
+    kind = METHOD_KIND[method]
+    if name is None:
+        name = defaults.get(method) or (defaults.get(kind) if method in ("image", "video", "chat", "speak")
+                                        else None)
+    if name is None:
+        return default_model(defaults, method)
+    if isinstance(name, ModelInfo):
+        info = name
+    else:
+        try:
+            info = catalog.model(name)
+        except UnknownModelError:
+            raise UnknownModelError(name, catalog.suggest(name, kind), kind) from None
+    check_kind(method, info)
+    return info
+
+
+def default_model(defaults: Mapping[str, str], method: str, mask: bool = False) -> ModelInfo:
+    """The first catalogue model that can do ``method`` (and masks, when asked)."""
+    kind = METHOD_KIND[method]
+    candidates: list[ModelInfo] = [catalog.default_model(kind), *catalog.models(kind)]
+    if method == "edit" and defaults.get("image"):
+        candidates.insert(0, catalog.model(defaults["image"]))
+    for info in candidates:
+        try:
+            check_kind(method, info)
+        except (UnsupportedOptionError, InputError):
+            continue
+        if mask and not info.can("mask"):
+            continue
+        return info
+    raise UnsupportedOptionError(f"The catalogue has no model for {method}().")
+
+
+def check_kind(method: str, info: ModelInfo) -> None:
+    """Raise a helpful error when ``info`` cannot serve ``method``."""
+    kind = METHOD_KIND[method]
+    if info.kind != kind:
+        use = KIND_METHOD.get(info.kind, info.kind)
+        if info.kind == "audio" and info.can("transcribe"):
+            use = "transcribe"
+        raise UnsupportedOptionError(
+            f"{info.id} is a {info.kind} model, so {method}() cannot use it.",
+            hint=f"Call session.{use}(…) with it, or pick a {kind} model: tokenhot_nb.models({kind!r}).",
+        )
+    if method == "edit" and not info.can("edit"):
+        raise UnsupportedOptionError(
+            f"{info.id} cannot edit images.",
+            hint="Models that can: " + ", ".join(m.id for m in catalog.models("image") if m.can("edit")) + ".",
+        )
+    if method == "image" and info.can("edit_only"):
+        raise UnsupportedOptionError(f"{info.id} only edits images.",
+                                     hint=f"Use session.edit(images, prompt, model={info.id!r}).")
+    if method == "speak" and (info.can("transcribe") or info.can("translate")):
+        raise UnsupportedOptionError(f"{info.id} turns speech into text; it does not speak.",
+                                     hint="Use session.transcribe(audio) with it, or a TTS model for speak().")
+    if method in ("transcribe", "translate") and not info.can(method):
+        raise UnsupportedOptionError(f"{info.id} cannot {method} audio.",
+                                     hint="Use whisper-1 (the default).")
+
+
+def seed_for(session_seed: int | None, info: ModelInfo, seed: int | None) -> int | None:
+    """The seed to send: explicit or the session's, and only to models that take one."""
+    if seed is None:
+        return session_seed if session_seed is not None and info.can("seed") else None
+    if not info.can("seed"):
+        warnings.warn(f"{info.id} takes no seed; seed={seed} is ignored.", UserWarning, stacklevel=4)
+        return None
+    return seed

@@ -1,0 +1,165 @@
+"""The "record" step of every call: the history row, the artifacts its outputs become, the replay lookup.
+
+A call is inserted as ``running`` just before the request and finished with its response metadata, usage and
+outputs (downloaded into the content-addressed store at once, because vendor URLs expire). Errors are recorded
+too, then raised. In replay mode a call with a recorded twin (same replay key) is rebuilt from the store with no
+request; a miss names the nearest recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .._inputs import ext_for, sniff_mime
+from ..catalog import ModelInfo
+from ..errors import ReplayMissError
+from ..families._types import HttpCall, Usage
+from .loop import Interrupted
+
+if TYPE_CHECKING:
+    from ..client import Response
+    from ..history import HistoryEntry
+    from ..results._base import Result
+    from .core import Session
+
+_ENDPOINT_BY_PATH = (
+    ("/v1/images/generations", "images.generations"),
+    ("/v1/images/edits", "images.edits"),
+    ("/v1/video/generations", "video.generations"),
+    ("/v1/videos", "videos"),
+    ("/v1/audio/speech", "audio.speech"),
+    ("/v1/audio/transcriptions", "audio.transcriptions"),
+    ("/v1/audio/translations", "audio.translations"),
+    ("/v1/chat/completions", "chat.completions"),
+    ("/v1/responses", "responses"),
+    ("/v1/messages", "messages"),
+)
+
+
+def endpoint_name(call: HttpCall) -> str:
+    """The catalogue's name for the endpoint a call goes to (recorded in the history, part of the replay key)."""
+    path = call.path.split("?", 1)[0].rstrip("/")
+    if path.endswith(":streamGenerateContent"):
+        return "gemini.stream"
+    if path.endswith(":generateContent"):
+        return "gemini.generate"
+    for prefix, name in _ENDPOINT_BY_PATH:
+        if path == prefix or path.startswith(prefix + "/"):
+            return name
+    return path
+
+
+def drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in d.items() if v is not None}
+
+
+class Recording:
+    """The history row of one call: inserted as running, finished as ok / error / pending."""
+
+    def __init__(self, session: Session, entry: HistoryEntry) -> None:
+        self.session = session
+        self.entry = entry
+        self.store = session.store
+        self.id = self.store.insert(entry)
+        self.t0 = time.monotonic()
+
+    def update(self, **fields: Any) -> None:
+        self.store.update(self.id, **fields)
+
+    def ok(self, *, response: dict[str, Any], usage: Usage | dict[str, Any] | None,
+           outputs: list[dict[str, Any]], text: str | None = None) -> HistoryEntry:
+        fields: dict[str, Any] = {
+            "status": "ok",
+            "duration": time.monotonic() - self.t0,
+            "response": response,
+            "usage": usage.as_dict() if isinstance(usage, Usage) else (usage or {}),
+            "outputs": outputs,
+        }
+        if text is not None:
+            fields["text"] = text
+        self.update(**fields)
+        return self.final()
+
+    def fail(self, err: BaseException, *, status: str | None = None, **extra: Any) -> None:
+        if status is None:
+            status = "interrupted" if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, Interrupted)) \
+                else "error"
+        try:
+            self.update(status=status, duration=time.monotonic() - self.t0, error=err, **extra)
+        except Exception:  # recording must never hide the real error
+            pass
+
+    def final(self) -> HistoryEntry:
+        entry = self.store.get(self.id)
+        entry.bind(self.store, self.session)
+        return entry
+
+
+def new_entry(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any],
+              call: HttpCall | None, thread: str | None, text: str) -> HistoryEntry:
+    """A ``running`` history entry for a call about to be sent."""
+    from ..history import HistoryEntry
+
+    return HistoryEntry(session_id=session.id, started=time.time(), mode=session.mode, kind=kind, model=info.id,
+                        endpoint=endpoint, params=params, request=call.describe() if call else {},
+                        status="running", thread=thread, text=text)
+
+
+def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any]) -> HistoryEntry:
+    """The recorded twin of a call, or :class:`ReplayMissError` naming the nearest recording."""
+    store = session.store
+    key = store.key_for(kind, info.id, endpoint, params)
+    entry = store.find_replay(key)
+    if entry is not None:
+        return entry.bind(store, session)
+    nearest, diffs = store.nearest(kind, info.id, params, endpoint)
+    msg = f"Replay mode: this {kind} call to {info.id} was never recorded in {store.root}."
+    if nearest is not None:
+        msg += (f" The nearest recording is history #{nearest.id} ({nearest.kind}, {nearest.model}); "
+                "it differs in: " + ("; ".join(diffs[:8]) or "nothing visible (check inputs)") + ".")
+    else:
+        msg += f" There is no recorded {kind} call at all."
+    raise ReplayMissError(msg, nearest=nearest, differences=diffs)
+
+
+def incoming(session: Session) -> Path:
+    """The folder downloads land in before they move into the store."""
+    folder = session.store.artifacts_dir / "incoming"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+async def store_download(session: Session, url: str, mime_hint: str, role: str, **extra: Any) -> dict[str, Any]:
+    """Download an output into the store right away (vendor links expire) → an output dict."""
+    dl = await session.client.download(url, incoming(session), suffix=ext_for(mime_hint))
+    mime = dl.content_type if dl.content_type and dl.content_type.split("/")[0] == mime_hint.split("/")[0] \
+        else mime_hint
+    if mime in ("application/octet-stream", "binary/octet-stream", ""):
+        with open(dl.path, "rb") as f:
+            mime = sniff_mime(f.read(16), mime_hint)
+    # off the loop: the fsyncs of a large file would stall every other request in flight
+    art = await asyncio.to_thread(session.store.add_file, dl.path, mime, sha256=dl.sha256)
+    return {**art.as_dict(), "role": role, **drop_none(extra)}
+
+
+def store_bytes(session: Session, data: bytes, mime: str, role: str, **extra: Any) -> dict[str, Any]:
+    """Put an output's bytes in the store → an output dict."""
+    art = session.store.add_bytes(data, mime)
+    return {**art.as_dict(), "role": role, **drop_none(extra)}
+
+
+async def send_recorded(session: Session, kind: str, info: ModelInfo, params: dict[str, Any], call: HttpCall,
+                        finish: Callable[[Recording, Response], Awaitable[Result]], *,
+                        thread: str | None = None, text: str = "") -> Result:
+    """Record, send, let ``finish`` parse + store + build the result; record errors and re-raise."""
+    rec = Recording(session, new_entry(session, kind, info, endpoint_name(call), params, call, thread, text))
+    try:
+        resp = await session.client.send(call)
+        return await finish(rec, resp)
+    except BaseException as exc:
+        rec.fail(exc)
+        raise

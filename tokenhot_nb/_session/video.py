@@ -1,0 +1,224 @@
+"""Video tasks: create (recorded as pending at once), poll to the end, download the video and a poster, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import catalog
+from .._inputs import Media, to_media, to_media_list
+from .._progress import Progress
+from ..catalog import ModelInfo
+from ..errors import APIError, ReplayMissError, TaskFailedError, UnknownModelError
+from ..families._types import TaskStatus
+from ..results import VideoResult, VideoTask, from_entry
+from .inputs import store_media
+from .loop import call_user, hop, in_background_loop
+from .models import seed_for
+from .recording import Recording, drop_none, endpoint_name, incoming, new_entry, replayed, store_download
+
+if TYPE_CHECKING:
+    from ..history import HistoryEntry
+    from ..results._base import Result
+    from .core import Session
+
+
+def _inputs(session: Session, kw: dict[str, Any]) -> tuple[list[Media], list[Media], list[str | None], Media | None]:
+    """(first frame(s), more images, their roles, source video) from ``image=``, ``images=``, ``video=``."""
+    store = session.store
+    first = [store_media(session, m) for m in to_media_list(kw.pop("image", None), "image", store)]
+    # images=[…] may say what each one is for: {"image": <input>, "role": "last_frame"}
+    more_in = kw.pop("images", None) or []
+    roles: list[str | None] = []
+    more_m: list[Media] = []
+    for it in more_in if isinstance(more_in, (list, tuple)) else [more_in]:
+        role = it.get("role") if isinstance(it, dict) and "image" in it else None
+        got = [to_media(it["image"], "image", store)] if role else to_media_list(it, "image", store)
+        more_m += [store_media(session, m) for m in got]
+        roles += [role] * len(got)
+    vid_in = kw.pop("video", None)
+    vid = store_media(session, to_media(vid_in, "video", store)) if vid_in is not None else None
+    return first, more_m, roles, vid
+
+
+async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str, Any], *, wait: bool,
+                    on_progress: Callable[[TaskStatus], Any] | None = None,
+                    bar: Progress | None = None) -> Result:
+    from ..families import video as vfam
+
+    kw = dict(kw)
+    headers, raw = kw.pop("headers", None), kw.pop("raw", None)
+    first, more_m, roles, vid = _inputs(session, kw)
+    seed = seed_for(session.seed, info, kw.pop("seed", None))
+    named = {k: kw.pop(k, None) for k in ("duration", "resolution", "ratio")}
+    params = drop_none({
+        "prompt": prompt, "model": info.id,
+        "image": first[0].ref() if len(first) == 1 else ([m.ref() for m in first] or None),
+        "images": [{"image": m.ref(), "role": r} if r else m.ref() for m, r in zip(more_m, roles, strict=True)]
+        or None,
+        "video": vid.ref() if vid else None, **named, "seed": seed, **kw, "raw": raw,
+    })
+    wire: list[Any] = [m.wire() for m in first]
+    wire += [{"image": m.wire(), "role": r} if r else m.wire() for m, r in zip(more_m, roles, strict=True)]
+    call = vfam.build_create(info, prompt, images=wire,
+                             video=None if vid is None else vid.wire(), seed=seed,
+                             extra=kw or None, raw=raw, **named)
+    call.headers.update(headers or {})
+    ep = endpoint_name(call)
+    if session.mode == "replay":
+        entry = replayed(session, "video", info, ep, params)
+        res = from_entry(entry, session)
+        if wait or not isinstance(res, VideoResult):
+            return res
+        task = VideoTask(session, str(res.task_id or ""), model=info.id, entry=entry, prompt=prompt)
+        task._result = res
+        return task
+    rec = Recording(session, new_entry(session, "video", info, ep, params, call, None, prompt))
+    try:
+        resp = await session.client.send(call)
+        st = vfam.parse_create(resp.json())
+    except BaseException as exc:
+        rec.fail(exc)
+        raise
+    rec.update(status="pending", response=drop_none({"task_id": st.task_id, "request_id": resp.request_id,
+                                                     "status": st.raw_status or st.state}))
+    task = VideoTask(session, st.task_id, model=info.id, entry=rec.final(), prompt=prompt)
+    task.last = st
+    if not wait:
+        return task
+    return await await_task(session, task, on_progress=on_progress, bar=bar)
+
+
+def poll_style(model_id: str) -> str:
+    try:
+        info = catalog.model(model_id)
+    except (UnknownModelError, ValueError):
+        return "generations"
+    return "videos" if info.endpoints and info.endpoints[0] == "videos" else "generations"
+
+
+async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
+    """One status request for a task."""
+    from ..families import video as vfam
+
+    if session.mode == "replay":
+        raise ReplayMissError(f"Replay mode cannot poll video task {task.task_id}: it never calls the network.")
+    resp = await session.client.send(vfam.build_poll(task.task_id, poll_style(task.model)))
+    st = vfam.parse_status(task.task_id, resp.json())
+    task.last = st
+    return st
+
+
+async def await_task(session: Session, task: VideoTask, *, timeout: float | None = None,
+                     progress: bool | None = None, on_progress: Callable[[TaskStatus], Any] | None = None,
+                     bar: Progress | None = None) -> VideoResult:
+    """Poll until done (or the deadline), then download the video and its poster into the store."""
+    own_bar = bar is None and progress is not False
+    if not in_background_loop():  # awaited from the kernel's loop: the bar belongs to the caller
+        if own_bar:
+            bar = Progress(None, "video", enabled=progress)
+        try:
+            return await hop(session, await_task(session, task, timeout=timeout, progress=False,
+                                                 on_progress=on_progress, bar=bar), task=task)
+        finally:
+            if own_bar and bar is not None:
+                bar.close()
+    st = await _poll_until_done(session, task, timeout, on_progress, bar)
+    if not st.url:
+        raise APIError(f"Video task {task.task_id} finished without a video URL.",
+                       hint="Try session.resume(task_id) again in a moment.")
+    store = session.store
+    out = await store_download(session, st.url, "video/mp4", "video")
+    outputs = [out]
+    poster = await asyncio.to_thread(_poster, session, store.path_of(out["sha256"]))
+    if poster is not None:
+        outputs.append(poster)
+    response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded",
+                          "request_id": (task.entry.response or {}).get("request_id") if task.entry else None})
+    entry: HistoryEntry | None = None
+    if task.entry_id is not None:
+        store.update(task.entry_id, status="ok", response=response, usage=st.usage.as_dict(), outputs=outputs,
+                     error=None)
+        entry = store.get(task.entry_id).bind(store, session)
+    task.entry = entry
+    return VideoResult(store.path_of(out["sha256"]), mime=out["mime"], sha256=out["sha256"],
+                       poster=store.path_of(poster["sha256"]) if poster else None, task_id=task.task_id,
+                       prompt=task.prompt, model=task.model, entry=entry, session=session)
+
+
+async def _poll_until_done(session: Session, task: VideoTask, timeout: float | None,
+                           on_progress: Callable[[TaskStatus], Any] | None, bar: Progress | None) -> TaskStatus:
+    """Poll every ``poll_interval`` s; a failed task is recorded and raised, a deadline raises a timeout."""
+    entry_id = task.entry_id
+    limit = timeout if timeout is not None else session.settings.video_deadline
+    deadline = time.monotonic() + limit
+    try:
+        while True:
+            st = await poll_task(session, task)
+            if bar is not None:
+                call_user(bar.update, st.progress, None, st.state, True)
+            call_user(on_progress, st)
+            if st.state == "succeeded":
+                return st
+            if st.state == "failed":
+                err = TaskFailedError(task.task_id, st.error or "", code=st.error_code)
+                if entry_id is not None:
+                    session.store.update(entry_id, status="error", error=err, response=drop_none(
+                        {"task_id": task.task_id, "status": st.raw_status or "failed", "error_code": st.error_code}))
+                raise err
+            if time.monotonic() + session.settings.poll_interval > deadline:
+                from ..errors import APITimeoutError
+
+                raise APITimeoutError(
+                    f"Video task {task.task_id} was not done after {limit:g} s; it is still running on the server.",
+                    hint=f"Resume it later with session.resume({task.task_id!r}), or wait longer "
+                         "(task.wait(timeout=…) / Session(video_deadline=…)).",
+                )
+            await asyncio.sleep(session.settings.poll_interval)
+    finally:
+        if bar is not None:
+            call_user(bar.close)
+
+
+def _poster(session: Session, video_path: Path) -> dict[str, Any] | None:
+    from ..results.media import extract_poster
+
+    tmp = incoming(session) / f"poster-{uuid.uuid4().hex}.jpg"
+    try:
+        if extract_poster(video_path, tmp) is None:
+            return None
+        art = session.store.add_file(tmp, "image/jpeg")
+        return {**art.as_dict(), "role": "poster"}
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def resume(session: Session, task_id: str, model: str | None = None) -> VideoTask:
+    """A handle on a recorded task (done at once when it finished), or a new pending row for an unknown id."""
+    store = session.store
+    rows = store.select_entries([("kind = ?", ("video",)),
+                                 ("json_extract(response, '$.task_id') = ?", (task_id,))], desc=True, limit=1)
+    if rows:
+        entry = rows[0].bind(store, session)
+        task = VideoTask(session, task_id, model=entry.model, entry=entry,
+                         prompt=str((entry.params or {}).get("prompt") or ""))
+        if entry.status == "ok":
+            res = from_entry(entry, session)
+            assert isinstance(res, VideoResult)
+            task._result = res
+        return task
+    if session.mode == "replay":
+        raise ReplayMissError(f"Replay mode: video task {task_id} is not in the history at {store.root}.")
+    info = catalog.model(model) if model else None
+    from ..history import HistoryEntry
+
+    entry = HistoryEntry(session_id=session.id, mode=session.mode, kind="video", model=info.id if info else "",
+                         endpoint=info.endpoints[0] if info else "video.generations",
+                         params=drop_none({"task_id": task_id, "model": info.id if info else None}),
+                         response={"task_id": task_id}, status="pending")
+    store.insert(entry)
+    return VideoTask(session, task_id, model=entry.model, entry=entry.bind(store, session))
