@@ -2,12 +2,14 @@
 
 Generates an image (an <img> of the right natural size), streams a chat (the text grows, then is final),
 makes a video (the <video> reaches readyState >= 2) and speaks text (the <audio> loads). Screenshots go to
-test-output/; the studio screenshot is copied to docs/img/studio.png for the README.
+test-output/; with ``TOKENHOT_UPDATE_SCREENSHOTS=1`` the studio screenshot is also copied to docs/img/studio.png
+for the README.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -103,7 +105,9 @@ def _drive(page, lab) -> None:
         assert natural == [512, 341], natural  # 1536x1024 scaled to fit 512
         image.locator(".tokenhot-recent img").first.wait_for(state="attached")
         _shot(page, "image.png")
-        shutil.copyfile(_shot(page, "studio.png"), _docs_img("studio.png"))
+        studio_png = _shot(page, "studio.png")
+        if os.environ.get("TOKENHOT_UPDATE_SCREENSHOTS") == "1":  # else the work tree stays clean
+            shutil.copyfile(studio_png, _docs_img("studio.png"))
 
         # -- chat: the answer grows while it streams, then is final ---------------------------------------
         _tab(page, "Chat")
