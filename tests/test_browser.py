@@ -1,9 +1,11 @@
 """The panels in a real browser: JupyterLab + headless Chromium against the offline simulator.
 
 Generates an image (an <img> of the right natural size), streams a chat (the text grows, then is final),
-makes a video (the <video> reaches readyState >= 2) and speaks text (the <audio> loads). Screenshots go to
-test-output/; with ``TOKENHOT_UPDATE_SCREENSHOTS=1`` the studio screenshot is also copied to docs/img/studio.png
-for the README.
+makes a video (the <video> reaches readyState >= 2) and speaks text (the <audio> loads); then runs the magics
+``%%th_image`` and ``%%th_video`` in cells and checks their outputs load too. The server runs without
+``--ContentsManager.allow_hidden`` and the session uses the default store ``.tokenhot/``, so the videos must
+play from the visible ``tokenhot-media/`` folder. Screenshots go to test-output/; with
+``TOKENHOT_UPDATE_SCREENSHOTS=1`` the studio screenshot is also copied to docs/img/studio.png for the README.
 """
 
 from __future__ import annotations
@@ -37,6 +39,12 @@ big = video_widget(outputs(s, entry, ("video",))[0][0], limit=0)
 big.add_class("tokenhot-big")
 big"""
 
+# the magics, with the shared session above (default store, hidden from the server)
+MAGICS = "%load_ext tokenhot_nb\nassert s.settings.store.resolve() == (Path.cwd() / '.tokenhot').resolve()"
+TH_IMAGE = "%%th_image --seed 3\na red kite over the sea"
+TH_VIDEO = "%%th_video -m seedance-2.0-fast --duration 4\nwaves at dawn"
+CELLS = [SETUP, BIG_VIDEO, "from pathlib import Path\n" + MAGICS, TH_IMAGE, TH_VIDEO]
+
 
 def _requirements() -> None:
     if not Path(CHROMIUM).exists():
@@ -60,7 +68,7 @@ def test_studio_in_jupyterlab(tmp_path):
     _requirements()
     root = tmp_path / "root"
     root.mkdir()
-    (root / "studio.ipynb").write_text(json.dumps(notebook([SETUP, BIG_VIDEO])))
+    (root / "studio.ipynb").write_text(json.dumps(notebook(CELLS)))
     started = time.monotonic()
     with jupyterlab(root) as lab, chromium() as page:
         try:
@@ -75,7 +83,9 @@ def test_studio_in_jupyterlab(tmp_path):
                 print("widget error:", err.inner_text()[:1500])
             print(lab.tail())
             raise
+    print(f"browser test: {time.monotonic() - started:.1f} s")
     assert time.monotonic() - started < 180
+    assert list(root.glob("tokenhot-media/*.mp4")), "the displayed videos were published beside the store"
 
 
 def _drive(page, lab) -> None:
@@ -139,6 +149,7 @@ def _drive(page, lab) -> None:
         big.wait_for()
         page.wait_for_function("el => el.readyState >= 2 && el.currentSrc.includes('/files/')",
                                arg=big.element_handle())
+        assert "/files/tokenhot-media/" in big.evaluate("el => el.currentSrc")  # not the hidden store
 
         # -- audio: speak, the <audio> loads ---------------------------------------------------------------
         _tab(page, "Audio")
@@ -158,6 +169,35 @@ def _drive(page, lab) -> None:
             ".tokenhot-history .widget-select select option').length >= 4")
         _shot(page, "history.png")
         assert "speak" in history.inner_text()
+
+        _magics(page)
+
+
+def _run_cell(page, index: int):
+    """Run code cell ``index`` and return its output area."""
+    cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    return cell.locator(".jp-OutputArea")
+
+
+def _magics(page) -> None:
+    """%%th_image shows a loaded <img>; %%th_video ends in a <video> that plays from the default store."""
+    _run_cell(page, 2)
+    image_out = _run_cell(page, 3)
+    img = image_out.locator("img").first
+    img.wait_for(timeout=60_000)
+    page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
+    video_out = _run_cell(page, 4)
+    video = video_out.locator("video").first
+    video.wait_for(timeout=90_000)
+    video.scroll_into_view_if_needed()
+    page.wait_for_function("el => el.readyState >= 2", arg=video.element_handle(), timeout=60_000)
+    src = video.evaluate("el => el.currentSrc")
+    assert "tokenhot-media/" in src and ".tokenhot" not in src, src
+    poster = video.evaluate("el => el.poster")
+    assert "tokenhot-media/" in poster and video.evaluate("async el => (await fetch(el.poster)).status") == 200
+    _shot(page, "magics.png")
 
 
 def _docs_img(name: str) -> Path:

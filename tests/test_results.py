@@ -126,6 +126,60 @@ def test_video_result_references_files(tmp_path: Path, monkeypatch: pytest.Monke
     assert extract_poster(make_wav(tmp_path / "a.wav", 0.1), tmp_path / "y.jpg") is None  # no video stream
 
 
+def test_video_in_a_hidden_store_is_published_where_jupyter_serves_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default store ``.tokenhot/`` is hidden (JupyterLab's /files/ refuses it): a displayed video and its
+    poster are hard-linked to ``tokenhot-media/<sha>`` beside the store, once, and referenced there."""
+    import hashlib
+    import os
+
+    monkeypatch.chdir(tmp_path)
+    art = tmp_path / ".tokenhot" / "artifacts" / "ab"
+    art.mkdir(parents=True)
+    raw = make_mp4(tmp_path / "raw.mp4")
+    sha = hashlib.sha256(raw.read_bytes()).hexdigest()
+    mp4 = raw.rename(art / f"{sha}.mp4")
+    poster = extract_poster(mp4, art / ("0" * 64 + ".jpg"))
+    assert poster is not None
+    res = VideoResult(mp4, sha256=sha, poster=poster, model="seedance")
+    html = res._repr_mimebundle_()[0]["text/html"]
+    assert f'src="tokenhot-media/{sha}.mp4"' in html and f'poster="tokenhot-media/{"0" * 64}.jpg"' in html
+    assert ".tokenhot" not in html and "base64" not in html
+    published = tmp_path / "tokenhot-media" / f"{sha}.mp4"
+    assert published.read_bytes() == mp4.read_bytes() and os.path.samefile(published, mp4)  # a link, no copy
+    assert res.html() == res.html() and sorted(os.listdir(tmp_path / "tokenhot-media")) == sorted(
+        [f"{sha}.mp4", "0" * 64 + ".jpg"])  # idempotent, no temp files left
+
+
+def test_video_outside_the_notebook_folder_is_published_in_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from tokenhot_nb.results import _serve
+
+    nb = tmp_path / "nb"
+    nb.mkdir()
+    monkeypatch.chdir(nb)
+    store = tmp_path / "shared-store" / "artifacts" / "cd"
+    store.mkdir(parents=True)
+    mp4 = make_mp4(store / "clip.mp4")
+    html = VideoResult(mp4, model="m").html()
+    assert 'src="tokenhot-media/' in html and "shared-store" not in html and ".." not in html
+    [published] = (nb / "tokenhot-media").iterdir()
+    assert published.read_bytes() == mp4.read_bytes() and len(published.stem) == 64
+    # links impossible (another file system): a copy; publishing impossible: the original path, no failure
+    monkeypatch.setattr(_serve.os, "link", lambda *a: (_ for _ in ()).throw(OSError("EXDEV")))
+    other = make_mp4(store / "other.mp4", frames=6)
+    copied = _serve.servable_path(other)
+    assert copied.parent == nb / "tokenhot-media" and not os.path.samefile(copied, other)
+    monkeypatch.setattr(_serve, "publish", lambda *a, **k: (_ for _ in ()).throw(PermissionError("ro")))
+    assert _serve.servable_path(other) == other
+    # a visible store under the notebook folder is referenced in place
+    (nb / "videos").mkdir()
+    visible = make_mp4(nb / "videos" / "v.mp4")
+    assert _serve.servable_path(visible) == visible
+
+
 def test_audio_result(tmp_path: Path) -> None:
     wav = make_wav(tmp_path / "a.wav", 1.5)
     res = AudioResult(wav, model="tts")

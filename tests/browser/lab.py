@@ -44,14 +44,14 @@ def notebook(cells: list[str]) -> dict[str, Any]:
 
 
 def jupyter_env(root: Path) -> dict[str, str]:
-    """Offline mode, the store inside the root, the repo importable, and every Jupyter dir private."""
+    """Offline mode, the default store (``.tokenhot/`` in the kernel's folder), the repo importable, and every
+    Jupyter dir private."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TOKENHOT_", "JUPYTER", "JPY_"))}
     home = root.parent / "jupyter-home"
     for sub in ("config", "data", "runtime", "user-settings", "workspaces"):
         (home / sub).mkdir(parents=True, exist_ok=True)
     env.update(
         TOKENHOT_MODE="offline",
-        TOKENHOT_STORE=str(root / ".tokenhot"),
         PYTHONPATH=os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         JUPYTER_CONFIG_DIR=str(home / "config"),
         JUPYTER_RUNTIME_DIR=str(home / "runtime"),
@@ -115,7 +115,11 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], log: Path, timeout: flo
 
 @contextmanager
 def jupyterlab(root: Path, timeout: float = 60) -> Iterator[Server]:
-    """JupyterLab on 127.0.0.1 with news, update checks and notebook windowing turned off."""
+    """JupyterLab on 127.0.0.1 with news, update checks and notebook windowing turned off.
+
+    Hidden files stay hidden (no ``--ContentsManager.allow_hidden``), as on a user's server: media in the hidden
+    default store must reach the browser without it.
+    """
     settings = root.parent / "lab-settings"
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "overrides.json").write_text(json.dumps({
@@ -126,8 +130,7 @@ def jupyterlab(root: Path, timeout: float = 60) -> Iterator[Server]:
     log = root.parent / "jupyterlab.log"
     cmd = [sys.executable, "-m", "jupyter", "lab", "--allow-root", "--no-browser", f"--ServerApp.token={token}",
            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-           f"--ServerApp.root_dir={root}", f"--LabApp.app_settings_dir={settings}",
-           "--ContentsManager.allow_hidden=True", "--LabApp.news_url=None"]
+           f"--ServerApp.root_dir={root}", f"--LabApp.app_settings_dir={settings}", "--LabApp.news_url=None"]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, cwd=root, env=jupyter_env(root), stdout=out, stderr=subprocess.STDOUT)
     server = Server(f"http://127.0.0.1:{port}", token, proc, log)

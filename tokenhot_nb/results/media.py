@@ -68,7 +68,15 @@ def media_duration(path: Path) -> float | None:
 
 
 class VideoResult(Result):
-    """A finished video: ``.path`` (in the store), ``.poster``, ``.save(dir)``, ``.duration``, ``.task_id``."""
+    """A finished video: ``.path`` (in the store), ``.poster``, ``.save(dir)``, ``.duration``, ``.task_id``.
+
+    Displayed as a ``<video controls>`` player that references the file (never embeds it), so notebooks stay
+    lean. The reference is a path relative to the working directory (the notebook's folder). When the file
+    is not servable there — the default store ``.tokenhot/`` is hidden, and JupyterLab's file handler
+    refuses hidden paths; a store may also lie outside the notebook's folder — the video (and its poster)
+    is first hard-linked (copied if links are impossible) to ``tokenhot-media/<sha256>.mp4`` in a visible
+    folder and that is referenced. See :mod:`tokenhot_nb.results._serve` for the exact rule.
+    """
 
     kind = "video"
 
@@ -104,10 +112,13 @@ class VideoResult(Result):
             return img.copy()
 
     def html(self, width: int = 480) -> str:
-        poster = f' poster="{escape(rel_url(self.poster))}"' if self.poster else ""
+        from ._serve import servable_path
+
+        src = rel_url(servable_path(self.path, self.sha256))
+        poster = f' poster="{escape(rel_url(servable_path(self.poster)))}"' if self.poster else ""
         return (
             f'<video controls preload="metadata" width="{width}"{poster} '
-            f'src="{escape(rel_url(self.path))}" style="max-width:100%"></video>' + self._footer()
+            f'src="{escape(src)}" style="max-width:100%"></video>' + self._footer()
         )
 
     def _plain(self) -> str:

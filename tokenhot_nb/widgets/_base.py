@@ -348,8 +348,9 @@ def served_urls(path: Path) -> list[str]:
     """URLs under which Jupyter's file handler serves ``path`` (for media too big for the widget channel).
 
     The kernel finds its server in the runtime dir and makes the path relative to its root; the plain
-    relative ``files/…`` form is the fallback for servers it cannot see. Hidden folders such as
-    ``.tokenhot`` need ``--ContentsManager.allow_hidden=True`` on the server (or a visible store).
+    relative ``files/…`` form is the fallback for servers it cannot see. The server refuses hidden paths such
+    as ``.tokenhot/…`` unless it runs with ``--ContentsManager.allow_hidden=True``: :func:`media_html` first
+    publishes such files to a visible folder (see :mod:`tokenhot_nb.results._serve`).
     """
     path = Path(path).resolve()
     urls: list[str] = []
@@ -379,8 +380,16 @@ def served_urls(path: Path) -> list[str]:
 
 
 def media_html(tag: str, path: Path, mime: str) -> str:
-    """An ``<audio>``/``<video>`` tag that tries each served URL in turn (no bytes over the comm)."""
-    sources = "".join(f'<source src="{html.escape(u)}" type="{html.escape(mime)}">' for u in served_urls(path))
+    """An ``<audio>``/``<video>`` tag that tries each served URL in turn (no bytes over the comm).
+
+    A file Jupyter would not serve (in the hidden default store, or outside the notebook's folder) is first
+    published to ``tokenhot-media/`` (a hard link) and offered from there; the store's own URLs follow, for
+    servers started with ``--ContentsManager.allow_hidden=True``.
+    """
+    from ..results._serve import servable_path
+
+    urls = served_urls(servable_path(path)) + served_urls(path)
+    sources = "".join(f'<source src="{html.escape(u)}" type="{html.escape(mime)}">' for u in dict.fromkeys(urls))
     style = ' style="max-width:100%;max-height:480px"' if tag == "video" else ""
     return f'<{tag} controls preload="auto"{style}>{sources}</{tag}>'
 
