@@ -110,7 +110,7 @@ def bench_recording(tmp: Path, calls: int) -> list[tuple[str, float, str, float]
         ("record one call (insert+update)", t_store * 1e3, "target 2 ms", t_store * 1e3 / 2.0),
         ("  bare sqlite3 insert, same row", t_bare * 1e3, "store / bare", t_store / t_bare),
         ("  bare sqlite3 insert+update", t_bare2 * 1e3, "store / bare", t_store / t_bare2),
-        ("add_bytes 200 kB artifact (fsync)", t_art * 1e3, "(not in the 2 ms)", float("nan")),
+        ("add_bytes 200 kB artifact", t_art * 1e3, "(not in the 2 ms)", float("nan")),
     ]
 
 

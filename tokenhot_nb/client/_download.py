@@ -109,8 +109,8 @@ class TempWriter:
 
     def finish(self, suffix: str, content_type: str) -> Download:
         assert self._file is not None
-        self._file.flush()
-        os.fsync(self._file.fileno())
+        # no fsync: the rename below is what makes a sha-named file always complete (the page cache outlives
+        # a killed process), and an fsync here would block the event loop, and every download in flight
         self._file.close()
         self._file = None
         digest = self._hash.hexdigest()

@@ -3,8 +3,10 @@
 Designed for several kernels writing at once and for processes killed mid-call:
 
 * every write is one short ``BEGIN IMMEDIATE`` transaction, retried while the database is locked;
-* artifact files are written to a temp file in their final folder, fsync'd, then ``os.replace``d to
-  ``<sha256><suffix>`` — a file with a sha name is always complete;
+* artifact files are written to a temp file in their final folder, then ``os.replace``d to
+  ``<sha256><suffix>`` — a file with a sha name is always complete. That is atomic against a killed process
+  (the page cache outlives it); there is no fsync, so like the database (WAL, ``synchronous=NORMAL``) the
+  newest writes may be lost on power loss, never half-written;
 * a call is inserted as ``running`` and updated when it ends, so a killed call stays ``running``
   (marked ``interrupted`` once its process is known to be gone), never half-written;
 * one connection per thread (sqlite3 objects are not thread-safe), opened lazily, reset after fork.
@@ -148,20 +150,6 @@ def mime_for(path: str | Path) -> str:
         if s == suf:
             return mime
     return mimetypes.guess_type(str(path))[0] or "application/octet-stream"
-
-
-def _fsync_dir(path: Path) -> None:
-    """Make a rename durable (POSIX); a no-op where directories cannot be opened."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
@@ -563,17 +551,25 @@ class Store:
             raise ValueError(f"not a sha256 hex digest: {sha!r}")
         return sha
 
-    def _existing(self, sha: str) -> Path | None:
+    def _existing(self, sha: str, suffix: str | None = None) -> Path | None:
+        """The file holding ``sha``: the ``suffix`` guess, the registered suffix, else any suffix on disk."""
         shard = self._shard(sha)
+        if suffix is not None:
+            p = shard / f"{sha}{suffix}"
+            if p.exists():
+                return p
         row = self._conn().execute("SELECT suffix FROM artifacts WHERE sha256=?", (sha,)).fetchone()
-        if row is not None:
+        if row is not None and row[0] != suffix:
             p = shard / f"{sha}{row[0]}"
             if p.exists():
                 return p
-        if shard.is_dir():
-            for p in shard.glob(f"{sha}*"):
-                if _ARTIFACT_NAME.match(p.name):
-                    return p
+        try:  # a file written by a writer killed before it registered it, or one with another suffix
+            with os.scandir(shard) as it:
+                for e in it:
+                    if e.name.startswith(sha) and _ARTIFACT_NAME.match(e.name):
+                        return shard / e.name
+        except (FileNotFoundError, NotADirectoryError):
+            pass
         return None
 
     def path_of(self, sha256: str) -> Path:
@@ -605,14 +601,13 @@ class Store:
             (sha, mime, size, name, suffix, time.time()),
         ))
 
-    def _atomic_write(self, dest: Path, data: bytes) -> None:
-        dest.parent.mkdir(parents=True, exist_ok=True)
+    @staticmethod
+    def _via_temp(dest: Path, fill: Callable[[int, str], None]) -> None:
+        """``fill(fd, temp_path)`` a temp file in the final folder, then ``os.replace`` it to ``dest``: a reader
+        (or a writer killed half-way) never sees half a file under a sha name. ``fill`` closes ``fd``."""
         fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=dest.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
+            fill(fd, tmp)
             os.replace(tmp, dest)
         except BaseException:
             try:
@@ -620,7 +615,15 @@ class Store:
             except OSError:
                 pass
             raise
-        _fsync_dir(dest.parent)
+
+    def _atomic_write(self, dest: Path, data: bytes) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def write(fd: int, _tmp: str) -> None:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+
+        self._via_temp(dest, write)
 
     def add_bytes(self, data: bytes, mime: str, name: str = "") -> Artifact:
         """Store bytes once (dedup by sha256), atomically."""
@@ -628,7 +631,7 @@ class Store:
         sha = hashlib.sha256(data).hexdigest()
         name = jsonable(name or "", self.secrets)
         suffix = suffix_for(mime, name)
-        existing = self._existing(sha)
+        existing = self._existing(sha, suffix)
         if existing is None:
             self._atomic_write(self._shard(sha) / f"{sha}{suffix}", data)
         else:
@@ -646,7 +649,7 @@ class Store:
         size = src.stat().st_size
         name = jsonable(name or "", self.secrets)
         suffix = suffix_for(mime, name or src.name)
-        existing = self._existing(sha)
+        existing = self._existing(sha, suffix)
         if existing is not None:
             suffix = existing.name[64:]
             if not keep_source:
@@ -654,30 +657,22 @@ class Store:
         else:
             dest = self._shard(sha) / f"{sha}{suffix}"
             dest.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=dest.parent)
-            os.close(fd)
-            try:
-                moved = False
-                if not keep_source:
-                    try:
-                        os.replace(src, tmp)
-                        moved = True
-                    except OSError:  # another file system: copy below
-                        moved = False
-                if not moved:
-                    shutil.copyfile(src, tmp)
-                with open(tmp, "rb+") as f:
-                    os.fsync(f.fileno())
-                os.replace(tmp, dest)
-            except BaseException:
+            moved = False
+            if not keep_source:  # a complete file renamed in at once (atomic); a copy goes through a temp file
                 try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
-            _fsync_dir(dest.parent)
-            if not keep_source:
-                src.unlink(missing_ok=True)
+                    os.replace(src, dest)
+                    moved = True
+                except OSError:  # another file system: copy below
+                    moved = False
+            if not moved:
+
+                def copy(fd: int, tmp: str) -> None:
+                    os.close(fd)
+                    shutil.copyfile(src, tmp)
+
+                self._via_temp(dest, copy)
+                if not keep_source:
+                    src.unlink(missing_ok=True)
         self._register(sha, mime, size, name, suffix)
         return Artifact(sha, mime, size, name).bind(self)
 
