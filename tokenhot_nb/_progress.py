@@ -59,6 +59,11 @@ class Progress:
         else:
             self._mode = "off"
 
+    @property
+    def active(self) -> bool:
+        """Whether anything is shown; when not, callers need not post updates across threads at all."""
+        return self._mode != "off"
+
     def update(self, done: int, failed: int | None = None, note: str | None = None,
                force: bool = False) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ from ..results import AudioResult, TranscriptResult, from_entry
 from .inputs import fetch, store_media
 from .recording import (
     Recording,
+    astore_bytes,
     drop_none,
     endpoint_name,
     replayed,
@@ -45,7 +46,7 @@ async def speak_one(session: Session, text: str, info: ModelInfo, voice: str | N
         body: Any = resp.json() if "json" in resp.content_type else resp.content
         reply = audio.parse_speech(info, body, resp.headers.get("content-type"))
         if reply.wav:
-            out = store_bytes(session, reply.wav, reply.mime or "audio/wav", "audio")
+            out = await astore_bytes(session, reply.wav, reply.mime or "audio/wav", "audio")
         elif reply.url:
             out = await store_download(session, reply.url, reply.mime or "audio/wav", "audio")
         else:

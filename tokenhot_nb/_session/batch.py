@@ -54,7 +54,7 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
                 out = exc
                 counts["failed"] += 1
         counts["done"] += 1
-        if bar is not None:
+        if bar is not None and bar.active:  # a hidden bar costs no wake-up of the caller's thread per item
             call_user(bar.update, counts["done"], counts["failed"])
         return out
 

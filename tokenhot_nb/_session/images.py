@@ -13,6 +13,7 @@ from .inputs import fetch, store_media
 from .models import seed_for
 from .recording import (
     Recording,
+    astore_bytes,
     drop_none,
     endpoint_name,
     replayed,
@@ -95,8 +96,8 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
 
     async def one(ref: Any) -> dict[str, Any]:
         if ref.data is not None:
-            return store_bytes(session, ref.data, ref.mime or sniff_mime(ref.data, "image/png"), "image",
-                               revised_prompt=ref.revised_prompt)
+            return await astore_bytes(session, ref.data, ref.mime or sniff_mime(ref.data, "image/png"), "image",
+                                      revised_prompt=ref.revised_prompt)
         return await store_download(session, ref.url, ref.mime or "image/png", "image",
                                     revised_prompt=ref.revised_prompt)
 

@@ -129,7 +129,8 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
 def incoming(session: Session) -> Path:
     """The folder downloads land in before they move into the store."""
     folder = session.store.artifacts_dir / "incoming"
-    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.is_dir():
+        folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
@@ -141,15 +142,26 @@ async def store_download(session: Session, url: str, mime_hint: str, role: str, 
     if mime in ("application/octet-stream", "binary/octet-stream", ""):
         with open(dl.path, "rb") as f:
             mime = sniff_mime(f.read(16), mime_hint)
-    # off the loop: the fsyncs of a large file would stall every other request in flight
-    art = await asyncio.to_thread(session.store.add_file, dl.path, mime, sha256=dl.sha256)
+    # on the loop: the download is hashed already and lands beside the store, so this is a rename (no fsync)
+    art = session.store.add_file(dl.path, mime, sha256=dl.sha256)
     return {**art.as_dict(), "role": role, **drop_none(extra)}
+
+
+#: Outputs larger than this are hashed and written off the loop (other calls in flight keep going meanwhile).
+BIG_OUTPUT = 256 * 1024
 
 
 def store_bytes(session: Session, data: bytes, mime: str, role: str, **extra: Any) -> dict[str, Any]:
     """Put an output's bytes in the store → an output dict."""
     art = session.store.add_bytes(data, mime)
     return {**art.as_dict(), "role": role, **drop_none(extra)}
+
+
+async def astore_bytes(session: Session, data: bytes, mime: str, role: str, **extra: Any) -> dict[str, Any]:
+    """:func:`store_bytes` for outputs that may be large (inline images, audio): big ones go to a thread."""
+    if len(data) <= BIG_OUTPUT:
+        return store_bytes(session, data, mime, role, **extra)
+    return await asyncio.to_thread(store_bytes, session, data, mime, role, **extra)
 
 
 async def send_recorded(session: Session, kind: str, info: ModelInfo, params: dict[str, Any], call: HttpCall,
