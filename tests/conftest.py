@@ -34,6 +34,12 @@ def sim_url(sim_server: Server) -> str:
 
 
 @pytest.fixture(autouse=True)
+def _media_out_of_the_repo(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Displayed videos are published to a temp folder, not ``tokenhot-media/`` in the checkout."""
+    monkeypatch.setenv("TOKENHOT_MEDIA_DIR", str(tmp_path_factory.getbasetemp() / "tokenhot-media"))
+
+
+@pytest.fixture(autouse=True)
 def _reset_sim_faults(request: pytest.FixtureRequest) -> None:
     """Every test that uses the shared server starts with no faults (and fresh fail-first counters)."""
     if "sim_server" in request.fixturenames:

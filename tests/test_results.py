@@ -134,6 +134,7 @@ def test_video_in_a_hidden_store_is_published_where_jupyter_serves_it(
     import os
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TOKENHOT_MEDIA_DIR", raising=False)
     art = tmp_path / ".tokenhot" / "artifacts" / "ab"
     art.mkdir(parents=True)
     raw = make_mp4(tmp_path / "raw.mp4")
@@ -160,6 +161,7 @@ def test_video_outside_the_notebook_folder_is_published_in_it(
     nb = tmp_path / "nb"
     nb.mkdir()
     monkeypatch.chdir(nb)
+    monkeypatch.delenv("TOKENHOT_MEDIA_DIR", raising=False)
     store = tmp_path / "shared-store" / "artifacts" / "cd"
     store.mkdir(parents=True)
     mp4 = make_mp4(store / "clip.mp4")
@@ -168,6 +170,7 @@ def test_video_outside_the_notebook_folder_is_published_in_it(
     [published] = (nb / "tokenhot-media").iterdir()
     assert published.read_bytes() == mp4.read_bytes() and len(published.stem) == 64
     # links impossible (another file system): a copy; publishing impossible: the original path, no failure
+    publish = _serve.publish
     monkeypatch.setattr(_serve.os, "link", lambda *a: (_ for _ in ()).throw(OSError("EXDEV")))
     other = make_mp4(store / "other.mp4", frames=6)
     copied = _serve.servable_path(other)
@@ -178,6 +181,10 @@ def test_video_outside_the_notebook_folder_is_published_in_it(
     (nb / "videos").mkdir()
     visible = make_mp4(nb / "videos" / "v.mp4")
     assert _serve.servable_path(visible) == visible
+    # TOKENHOT_MEDIA_DIR names the folder (relative to the working directory)
+    monkeypatch.setattr(_serve, "publish", publish)
+    monkeypatch.setenv("TOKENHOT_MEDIA_DIR", "served/media")
+    assert VideoResult(mp4, model="m").html().count('src="served/media/') == 1
 
 
 def test_audio_result(tmp_path: Path) -> None:

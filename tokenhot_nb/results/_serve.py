@@ -10,9 +10,10 @@ The rule (:func:`servable_path`): a file whose relative path is *servable* (insi
 no hidden part) is referenced where it is. Any other file is *published* once, lazily, when a player for it
 is first displayed: hard-linked (copied when links are impossible, e.g. across file systems) to
 ``tokenhot-media/<sha256><suffix>`` in a visible folder — next to the store folder when that place is
-servable, else in the working directory — and that copy is referenced. Hard links cost no disk space; the
-name is the content hash, so publishing is idempotent and two kernels never clash. Nothing is embedded.
-Delete the folder at any time (players for it show again after the next display); add it to ``.gitignore``.
+servable, else in the working directory; ``TOKENHOT_MEDIA_DIR`` names another folder — and that copy is
+referenced. Hard links cost no disk space; the name is the content hash, so publishing is idempotent and two
+kernels never clash. Nothing is embedded. Delete the folder at any time (the next display recreates what it
+needs); add it to ``.gitignore``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from pathlib import Path
 
 #: Name of the visible folder that published media go to.
 MEDIA_DIR = "tokenhot-media"
+#: Environment variable naming that folder explicitly (relative to the working directory, or absolute).
+MEDIA_DIR_ENV = "TOKENHOT_MEDIA_DIR"
 
 _SHA = re.compile(r"[0-9a-f]{64}")
 
@@ -49,9 +52,13 @@ def servable(path: Path, cwd: Path | None = None) -> bool:
 
 
 def media_dir(path: Path, cwd: Path | None = None) -> Path:
-    """Where ``path`` is published: ``tokenhot-media/`` next to its store folder when that is servable
-    (``<store>/artifacts/ab/<sha>.mp4`` → ``<store>/../tokenhot-media``), else in the working directory."""
+    """Where ``path`` is published: ``$TOKENHOT_MEDIA_DIR`` when set, else ``tokenhot-media/`` next to its
+    store folder when that is servable (``<store>/artifacts/ab/<sha>.mp4`` → ``<store>/../tokenhot-media``),
+    else ``tokenhot-media/`` in the working directory."""
     cwd = cwd or Path.cwd()
+    configured = os.environ.get(MEDIA_DIR_ENV, "").strip()
+    if configured:
+        return (cwd / Path(configured).expanduser()).absolute()
     path = Path(path).absolute()
     if len(path.parents) >= 4 and path.parents[1].name == "artifacts":
         beside_store = path.parents[3] / MEDIA_DIR
@@ -105,4 +112,4 @@ def servable_path(path: Path, sha256: str = "", cwd: Path | None = None) -> Path
         return Path(path)
 
 
-__all__ = ["MEDIA_DIR", "media_dir", "publish", "servable", "servable_path"]
+__all__ = ["MEDIA_DIR", "MEDIA_DIR_ENV", "media_dir", "publish", "servable", "servable_path"]
