@@ -18,7 +18,8 @@ KEY = "sk-session-TESTKEY-4471-abcdef"
 
 
 class Recorder(httpx.AsyncBaseTransport):
-    """The in-process simulator, plus a log of every request (method, path, headers, body) and peak concurrency."""
+    """The in-process simulator, plus a log of every request (method, path, headers, body) and the peak number
+    of API calls in flight (downloads of result files are not API calls and do not count)."""
 
     def __init__(self, faults: Faults | None = None) -> None:
         self.sim = SimTransport(faults=faults)
@@ -30,12 +31,13 @@ class Recorder(httpx.AsyncBaseTransport):
         body = await request.aread()
         self.requests.append({"method": request.method, "path": request.url.path, "headers": dict(request.headers),
                               "body": body})
-        self.in_flight += 1
+        api = request.url.path.startswith(("/v1", "/v1beta"))
+        self.in_flight += api
         self.peak = max(self.peak, self.in_flight)
         try:
             return await self.sim.handle_async_request(request)
         finally:
-            self.in_flight -= 1
+            self.in_flight -= api
 
     def set_faults(self, faults: Faults) -> None:
         self.sim.set_faults(faults)

@@ -16,6 +16,7 @@ from .chat import chat_one
 from .images import image_one
 from .loop import call_user, hop
 from .models import KIND_METHOD, resolve
+from .slots import Slot, enter_slot
 from .video import video_one
 
 if TYPE_CHECKING:
@@ -47,12 +48,15 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
     counts = {"done": 0, "failed": 0}
 
     async def run(x: Any) -> Any:
-        async with sem:
-            try:
-                out: Any = await one(x)
-            except Exception as exc:  # kept in the batch; KeyboardInterrupt/cancel stop it
-                out = exc
-                counts["failed"] += 1
+        await sem.acquire()
+        slot = enter_slot(Slot(sem))
+        try:
+            out: Any = await one(x)
+        except Exception as exc:  # kept in the batch; KeyboardInterrupt/cancel stop it
+            out = exc
+            counts["failed"] += 1
+        finally:
+            slot.release()
         counts["done"] += 1
         if bar is not None and bar.active:  # a hidden bar costs no wake-up of the caller's thread per item
             call_user(bar.update, counts["done"], counts["failed"])

@@ -19,6 +19,7 @@ from ..catalog import ModelInfo
 from ..errors import ReplayMissError
 from ..families._types import HttpCall, Usage
 from .loop import Interrupted
+from .slots import release_slot
 
 if TYPE_CHECKING:
     from ..client import Response
@@ -171,6 +172,7 @@ async def send_recorded(session: Session, kind: str, info: ModelInfo, params: di
     rec = Recording(session, new_entry(session, kind, info, endpoint_name(call), params, call, thread, text))
     try:
         resp = await session.client.send(call)
+        release_slot()
         return await finish(rec, resp)
     except BaseException as exc:
         rec.fail(exc)
