@@ -84,6 +84,13 @@ class Panel(w.VBox):
     def say(self, text: str) -> None:
         self.status.value = f"<small>{html.escape(text)}</small>"
 
+    def required(self, widget: w.ValueWidget, message: str) -> str:
+        """The widget's text, stripped; empty, with ``message`` in the error box, when nothing was typed."""
+        text = str(widget.value or "").strip()
+        if not text:
+            self.show_error(message)
+        return text
+
     @property
     def busy(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
@@ -161,6 +168,39 @@ class Panel(w.VBox):
         thread.join(timeout)
         if thread.is_alive():
             raise TimeoutError(f"the {self.kind or 'panel'} job did not finish within {timeout} s")
+
+
+class MediaPanel(Panel):
+    """A panel that ends in a player (video, speech): the last result, the player box, and the step from a
+    finished call to a player for its first output file."""
+
+    def __init__(self, session: Any = None, *, inline_limit: int = INLINE_LIMIT) -> None:
+        super().__init__(session)
+        self.inline_limit = inline_limit
+        self.result: Any = None
+        self.player = w.Box()
+        self.player.add_class("tokenhot-player")
+
+    def show_output(self, result: Any, role: str, make_player: Callable[[Path, dict[str, Any]], w.Widget], *,
+                    missing: str, ready: str) -> Path | None:
+        """A player for ``result``'s first ``role`` output, and "<ready> · N KB · entry #id" in the status line;
+        ``missing`` in the error box (and None) when the call left no such file."""
+        self.result = result
+        entry = entry_of(result)
+        items = outputs(self.session, entry, (role,)) if entry is not None else []
+        if not items:
+            self.show_error(missing)
+            return None
+        path, art = items[0]
+        self.player.children = [make_player(path, art)]
+        self.say(f"{ready} · {path.stat().st_size // 1024} KB · entry #{getattr(entry, 'id', '?')}")
+        return path
+
+
+def follow(widget: w.ValueWidget, handler: Callable[..., Any]) -> None:
+    """Call ``handler`` now and whenever ``widget``'s value changes (options that follow a model picker)."""
+    widget.observe(handler, names="value")
+    handler()
 
 
 # -- models ----------------------------------------------------------------------------------------
@@ -289,6 +329,23 @@ def outputs(session: Any, entry: Any, roles: Iterable[str]) -> list[tuple[Path, 
             if path is not None and path.exists():
                 found.append((path, dict(art) if isinstance(art, dict) else {"sha256": _get(art, "sha256"), "mime": mime}))
     return found
+
+
+def entry_thumbs(session: Any, entries: Iterable[Any], roles: Iterable[str], max_side: int,
+                 limit: int | None = None) -> list[w.Widget]:
+    """Captioned thumbnails of each entry's first output with one of ``roles`` (at most ``limit``); files
+    that cannot be read as images are skipped."""
+    roles = tuple(roles)
+    thumbs: list[w.Widget] = []
+    for entry in entries:
+        if limit is not None and len(thumbs) >= limit:
+            break
+        for path, _art in outputs(session, entry, roles)[:1]:
+            try:
+                thumbs.append(small_thumb(path, entry_label(entry), max_side))
+            except Exception:
+                continue
+    return thumbs
 
 
 def entry_label(entry: Any, width: int = 60) -> str:

@@ -9,11 +9,12 @@ import ipywidgets as w
 
 from ._base import (
     INLINE_LIMIT,
-    Panel,
+    MediaPanel,
     audio_widget,
     chosen,
     entry_label,
     entry_of,
+    follow,
     history_entries,
     model_info,
     model_picker,
@@ -33,22 +34,18 @@ def _listens(info: Any) -> bool:
     return info.can("transcribe") or "audio.transcriptions" in info.endpoints
 
 
-class AudioPanel(Panel):
+class AudioPanel(MediaPanel):
     """Speak text, or turn speech into text (transcribe in its language, or translate to English)."""
 
     kind = "audio"
 
     def __init__(self, session: Any = None, *, inline_limit: int = INLINE_LIMIT) -> None:
-        super().__init__(session)
-        self.inline_limit = inline_limit
-        self.result: Any = None
+        super().__init__(session, inline_limit=inline_limit)
         # speech
         self.text = w.Textarea(placeholder="Text to speak…", layout=w.Layout(width="100%", height="4em"))
         self.tts_model = model_picker(self.session, "audio", _speaks)
         self.voice = w.Dropdown(description="Voice", layout=w.Layout(width="220px"))
         self.speak_button = w.Button(description="Speak", button_style="primary", icon="volume-up")
-        self.player = w.Box()
-        self.player.add_class("tokenhot-player")
         # transcription
         self.stt_model = model_picker(self.session, "audio", _listens)
         self.source = w.Dropdown(description="Audio", layout=w.Layout(width="max-content", min_width="320px"))
@@ -62,14 +59,12 @@ class AudioPanel(Panel):
         self.transcript.add_class("tokenhot-transcript")
         self.busy_widgets = [self.speak_button, self.listen_button]
 
-        self.tts_model.observe(self._tts_changed, names="value")
-        self.stt_model.observe(self._stt_changed, names="value")
         self.task.observe(self._task_changed, names="value")
+        follow(self.tts_model, self._tts_changed)
+        follow(self.stt_model, self._stt_changed)
         self.upload.observe(lambda _c: self.refresh_sources(select=UPLOAD), names="value")
         self.speak_button.on_click(lambda _: self.speak())
         self.listen_button.on_click(lambda _: self.listen())
-        self._tts_changed()
-        self._stt_changed()
         self.refresh_sources()
         self.children = [
             w.HTML("<b>Text to speech</b>"),
@@ -122,9 +117,8 @@ class AudioPanel(Panel):
 
     # -- work --------------------------------------------------------------------------------------
     def speak(self) -> None:
-        text = self.text.value.strip()
+        text = self.required(self.text, "Type the text to speak first.")
         if not text:
-            self.show_error("Type the text to speak first.")
             return
         kw: dict[str, Any] = {"model": self.tts_model.value}
         if chosen(self.voice) is not None:
@@ -134,16 +128,10 @@ class AudioPanel(Panel):
         self.run(lambda: session.speak(text, **kw), self._show_speech, label="Speaking…")
 
     def _show_speech(self, result: Any) -> None:
-        self.result = result
-        entry = entry_of(result)
-        items = outputs(self.session, entry, ("audio",)) if entry is not None else []
-        if not items:
-            self.show_error("The speech finished but no audio file came back.")
-            return
-        path, art = items[0]
-        self.player.children = [audio_widget(path, art.get("mime") or "audio/wav", self.inline_limit)]
-        self.say(f"Speech ready · {path.stat().st_size // 1024} KB · entry #{getattr(entry, 'id', '?')}")
-        self.refresh_sources()
+        if self.show_output(result, "audio",
+                            lambda path, art: audio_widget(path, art.get("mime") or "audio/wav", self.inline_limit),
+                            missing="The speech finished but no audio file came back.", ready="Speech ready"):
+            self.refresh_sources()
 
     def audio_input(self) -> Any:
         if self.source.value == UPLOAD:

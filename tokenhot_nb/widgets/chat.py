@@ -86,9 +86,8 @@ class ChatPanel(Panel):
         self.say("New thread.")
 
     def start(self) -> None:
-        message = self.input.value.strip()
+        message = self.required(self.input, "Type a message first.")
         if not message:
-            self.show_error("Type a message first.")
             return
         self.input.value = ""
         self.stopped = False

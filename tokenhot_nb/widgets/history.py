@@ -15,10 +15,10 @@ from ._base import (
     audio_widget,
     entry_label,
     entry_of,
+    entry_thumbs,
     history_entries,
     image_widget,
     outputs,
-    small_thumb,
     video_widget,
 )
 
@@ -89,17 +89,7 @@ class HistoryPanel(Panel):
                              for e in self.entries]
         ids = [getattr(e, "id", None) for e in self.entries]
         self.list.value = keep if keep in ids else (ids[0] if ids else None)
-        thumbs: list[w.Widget] = []
-        for entry in self.entries:
-            if len(thumbs) >= 12:
-                break
-            for path, _art in outputs(self.session, entry, ("image", "poster"))[:1]:
-                try:
-                    thumb = small_thumb(path, entry_label(entry), 72)
-                except Exception:
-                    continue
-                thumbs.append(thumb)
-        self.previews.children = thumbs
+        self.previews.children = entry_thumbs(self.session, self.entries, ("image", "poster"), 72, limit=12)
         self.say(f"{len(self.entries)} entr{'y' if len(self.entries) == 1 else 'ies'}")
         self.show_entry()
 

@@ -14,6 +14,8 @@ from ._base import (
     clear_upload,
     entry_label,
     entry_of,
+    entry_thumbs,
+    follow,
     history_entries,
     image_widget,
     model_info,
@@ -21,7 +23,6 @@ from ._base import (
     outputs,
     save_copy,
     set_options,
-    small_thumb,
     uploaded,
 )
 
@@ -60,10 +61,9 @@ class ImagePanel(Panel):
         self.strip.add_class("tokenhot-recent")
         self.busy_widgets = [self.generate, self.model]
 
-        self.model.observe(self._model_changed, names="value")
+        follow(self.model, self._model_changed)
         self.upload.observe(self._upload_changed, names="value")
         self.generate.on_click(lambda _: self.start())
-        self._model_changed()
         self.refresh_recent()
         self.children = [
             w.HTML("<b>Image studio</b>"),
@@ -149,9 +149,8 @@ class ImagePanel(Panel):
 
     def start(self) -> None:
         """Generate (or edit) on a worker thread; the gallery fills when it is done."""
-        prompt = self.prompt.value.strip()
+        prompt = self.required(self.prompt, "Write a prompt first: it says what the image should show.")
         if not prompt:
-            self.show_error("Write a prompt first: it says what the image should show.")
             return
         try:
             kw = self.params()
@@ -207,13 +206,5 @@ class ImagePanel(Panel):
     def refresh_recent(self) -> None:
         """The strip of recent generations and the 'edit an earlier image' choices, from the history."""
         entries = history_entries(self.session, IMAGE_KINDS, ("ok",), limit=20)
-        thumbs: list[w.Widget] = []
-        for entry in entries[: self.recent_count]:
-            for path, _art in outputs(self.session, entry, ("image",))[:1]:
-                try:
-                    thumb = small_thumb(path, entry_label(entry), 96)
-                except Exception:
-                    continue
-                thumbs.append(thumb)
-        self.strip.children = thumbs
+        self.strip.children = entry_thumbs(self.session, entries[: self.recent_count], ("image",), 96)
         self._set_sources(entries)

@@ -6,20 +6,20 @@ Polling runs on the panel's worker thread, so the kernel stays free for other ce
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as w
 
 from ._base import (
     INLINE_LIMIT,
-    Panel,
+    MediaPanel,
     chosen,
     entry_label,
-    entry_of,
+    follow,
     history_entries,
     model_info,
     model_picker,
-    outputs,
     set_options,
     uploaded,
     video_widget,
@@ -32,15 +32,13 @@ def _task_id(entry: Any) -> str | None:
     return response.get("task_id") or params.get("task_id")
 
 
-class VideoPanel(Panel):
+class VideoPanel(MediaPanel):
     """Make a video; duration, resolution and ratio come from the model; pending tasks can be resumed."""
 
     kind = "video"
 
     def __init__(self, session: Any = None, *, inline_limit: int = INLINE_LIMIT) -> None:
-        super().__init__(session)
-        self.inline_limit = inline_limit
-        self.result: Any = None
+        super().__init__(session, inline_limit=inline_limit)
         self.prompt = w.Textarea(placeholder="Describe the video…", layout=w.Layout(width="100%", height="5em"))
         self.model = model_picker(self.session, "video")
         self.duration = w.Dropdown(description="Seconds", layout=w.Layout(width="180px"))
@@ -50,19 +48,16 @@ class VideoPanel(Panel):
         self.generate = w.Button(description="Make video", button_style="primary", icon="film")
         self.progress = w.IntProgress(value=0, min=0, max=100, description="", layout=w.Layout(width="320px"))
         self.task_status = w.HTML("")
-        self.player = w.Box()
-        self.player.add_class("tokenhot-player")
         self.pending = w.Dropdown(description="Pending", layout=w.Layout(width="max-content", min_width="320px"))
         self.resume_button = w.Button(description="Resume", icon="play")
         self.refresh_button = w.Button(description="", icon="refresh", tooltip="Look for pending tasks",
                                        layout=w.Layout(width="40px"))
         self.busy_widgets = [self.generate, self.resume_button, self.model]
 
-        self.model.observe(self._model_changed, names="value")
+        follow(self.model, self._model_changed)
         self.generate.on_click(lambda _: self.start())
         self.resume_button.on_click(lambda _: self.resume())
         self.refresh_button.on_click(lambda _: self.refresh_pending())
-        self._model_changed()
         self.refresh_pending()
         self.children = [
             w.HTML("<b>Video</b>"),
@@ -111,10 +106,9 @@ class VideoPanel(Panel):
         self.progress.bar_style = "danger" if state == "failed" else ("success" if state == "succeeded" else "")
 
     def start(self) -> None:
-        prompt = self.prompt.value.strip()
         kw = self.params()
+        prompt = self.required(self.prompt, "Write a prompt first: it says what the video should show.")
         if not prompt:
-            self.show_error("Write a prompt first: it says what the video should show.")
             return
         info = model_info(self.model.value)
         if info.can("requires_image") and "image" not in kw and "images" not in kw:
@@ -123,36 +117,27 @@ class VideoPanel(Panel):
         if info.can("requires_video"):
             self.show_error(f"{info.id} edits a video; use session.video(video=…) from code for it.")
             return
-        self._begin()
         session = self.session
+        self._track(lambda: session.video(prompt, wait=True, progress=False, on_progress=self.on_status, **kw),
+                    "Submitting the task…")
 
-        def work() -> Any:
-            return session.video(prompt, wait=True, progress=False, on_progress=self.on_status, **kw)
-
-        self.run(work, self._show, label="Submitting the task…", failed=lambda _e: self._failed())
-
-    def _begin(self) -> None:
+    def _track(self, work: Callable[[], Any], label: str) -> None:
+        """Run a task to its end on the worker thread: progress bar reset, then the player or the failure."""
         self.progress.value = 0
         self.progress.bar_style = ""
         self.task_status.value = ""
         self.player.children = []
+        self.run(work, self._show, label=label, failed=lambda _e: self._failed())
 
     def _failed(self) -> None:
         self.progress.bar_style = "danger"
         self.refresh_pending()
 
     def _show(self, result: Any) -> None:
-        self.result = result
-        entry = entry_of(result)
-        videos = outputs(self.session, entry, ("video",)) if entry is not None else []
-        if not videos:
-            self.show_error("The task finished but no video file came back.")
-            return
-        path, _art = videos[0]
-        self.progress.value = 100
-        self.progress.bar_style = "success"
-        self.player.children = [video_widget(path, self.inline_limit)]
-        self.say(f"Video ready · {path.stat().st_size // 1024} KB · entry #{getattr(entry, 'id', '?')}")
+        if self.show_output(result, "video", lambda path, _art: video_widget(path, self.inline_limit),
+                            missing="The task finished but no video file came back.", ready="Video ready"):
+            self.progress.value = 100
+            self.progress.bar_style = "success"
         self.refresh_pending()
 
     # -- pending tasks -------------------------------------------------------------------------------
@@ -171,14 +156,8 @@ class VideoPanel(Panel):
         if not task_id:
             self.show_error("No pending task to resume.")
             return
-        self._begin()
         session = self.session
-
-        def work() -> Any:
-            task = session.resume(task_id)
-            return _wait_task(task, self.on_status)
-
-        self.run(work, self._show, label=f"Resuming task {task_id}…", failed=lambda _e: self._failed())
+        self._track(lambda: _wait_task(session.resume(task_id), self.on_status), f"Resuming task {task_id}…")
 
 
 def _wait_task(task: Any, on_progress: Any) -> Any:
