@@ -254,3 +254,27 @@ def test_callbacks_relay_to_an_awaiting_loop() -> None:
 
     asyncio.run(cell())
     assert seen == [threading.current_thread().name]
+
+
+def test_exit_cancels_work_still_running_on_the_loop() -> None:
+    """A task still running at interpreter exit is cancelled (and can clean up) before finalization."""
+    code = textwrap.dedent(
+        """
+        import asyncio
+        from tokenhot_nb.client._loop import submit
+
+        async def forever():
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                print("cleaned up", flush=True)
+                raise
+
+        submit(forever())
+        import time; time.sleep(0.2)
+        print("exiting", flush=True)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["exiting", "cleaned", "up"]

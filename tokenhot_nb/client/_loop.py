@@ -9,6 +9,7 @@ its own loop forever; the caller blocks on the result. Because that loop is pers
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import contextvars
 import os
@@ -49,8 +50,37 @@ def get_loop() -> asyncio.AbstractEventLoop:
         thread = threading.Thread(target=_run, name="tokenhot-nb-loop", daemon=True)
         thread.start()
         ready.wait()
+        if _loop is None:
+            atexit.register(_shutdown)
         _loop, _thread, _pid = loop, thread, os.getpid()
         return loop
+
+
+def _shutdown(grace: float = 3.0) -> None:
+    """At interpreter exit, cancel what still runs on the loop and stop it.
+
+    Daemon threads are frozen mid-instruction during finalization; a video poll still writing its history
+    row through SQLite at that moment could crash the process. Cancelling first lets every task record
+    itself as interrupted and close cleanly.
+    """
+    loop, thread = _loop, _thread
+    if loop is None or thread is None or not thread.is_alive() or _pid != os.getpid() or loop.is_closed():
+        return
+
+    async def _cancel_all() -> None:
+        me = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not me]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=grace)
+
+    try:
+        asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(grace + 1)
+    except BaseException:
+        pass
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(grace)
 
 
 def in_loop_thread() -> bool:
