@@ -12,7 +12,8 @@ from tokenhot_nb import catalog
 from tokenhot_nb._catalog_data import FAMILIES, MODELS
 from tokenhot_nb.errors import UnknownModelError
 
-SEED = Path("/work/shared/seed/tokenhot-docs-seed.txt")
+# The Tokenhot docs menu the project started from (copied from shared/seed so the test needs nothing outside)
+SEED = Path(__file__).parent / "fixtures" / "seed" / "tokenhot-docs-seed.txt"
 
 # Menu entries of the seed list (section → kind), as they appear there.
 MENU: dict[str, list[str]] = {

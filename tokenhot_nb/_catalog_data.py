@@ -1,6 +1,6 @@
 """The model catalogue as data: every Tokenhot model, its protocol family, options and defaults.
 
-Sources and confidence are in /work/shared/reference/tokenhot-api.md; where the reference is unsure, the
+Sources and confidence are in the project's API reference (shared/reference/tokenhot-api.md); where the reference is unsure, the
 option lists here stay on the permissive side and ``notes`` says so. Adding a model that fits an existing
 family is one entry in ``MODELS``; families (``families/*.py``) dispatch on the family name, never on ids.
 
