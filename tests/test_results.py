@@ -285,3 +285,18 @@ def test_reprs_are_key_free(tmp_path: Path) -> None:
         assert SECRET not in blob
     assert SECRET not in json.dumps([e.to_dict() for e in s.history])
     s.close()
+
+
+def test_long_audio_in_a_hidden_store_is_published_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TOKENHOT_MEDIA_DIR", raising=False)
+    art = tmp_path / ".tokenhot" / "artifacts" / "cd"
+    art.mkdir(parents=True)
+    raw = make_wav(tmp_path / "long.wav", 120, rate=16000)
+    sha = hashlib.sha256(raw.read_bytes()).hexdigest()
+    wav = raw.rename(art / f"{sha}.wav")
+    html = AudioResult(wav, sha256=sha, model="tts")._repr_mimebundle_()[0]["text/html"]
+    assert f'src="tokenhot-media/{sha}.wav"' in html and ".tokenhot" not in html
+    assert (tmp_path / "tokenhot-media" / f"{sha}.wav").exists()

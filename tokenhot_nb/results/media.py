@@ -169,8 +169,13 @@ class AudioResult(Result):
         return copy_to(self.path, directory, base)
 
     def html(self) -> str:
+        from ._serve import servable_path
+
         size = self.path.stat().st_size if self.path.exists() else 0
-        src = data_url(self.path.read_bytes(), self.mime) if 0 < size <= INLINE_AUDIO_MAX else rel_url(self.path)
+        if 0 < size <= INLINE_AUDIO_MAX:
+            src = data_url(self.path.read_bytes(), self.mime)
+        else:  # long audio is referenced, from a place the front end may fetch (see _serve)
+            src = rel_url(servable_path(self.path, self.sha256))
         return f'<audio controls preload="metadata" src="{escape(src)}"></audio>' + self._footer()
 
     def _plain(self) -> str:
