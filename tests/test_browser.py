@@ -84,7 +84,6 @@ def test_studio_in_jupyterlab(tmp_path):
             print(lab.tail())
             raise
     print(f"browser test: {time.monotonic() - started:.1f} s")
-    assert time.monotonic() - started < 180
     assert list(root.glob("tokenhot-media/*.mp4")), "the displayed videos were published beside the store"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Literal
@@ -33,6 +34,11 @@ class ModelInfo:
     vendor: str = ""
     notes: str = ""
     listed: bool = True  # False for models built on the fly from a family name
+
+    @property
+    def ref(self) -> str | dict[str, str]:
+        """How a call records this model: the id, or id + family for a model the catalogue does not list."""
+        return self.id if self.listed else {"id": self.id, "family": self.family}
 
     @property
     def name(self) -> str:
@@ -115,10 +121,16 @@ def families() -> dict[str, str]:
     return {name: spec["kind"] for name, spec in _tables()[2].items()}
 
 
-def model(name: str | ModelInfo, kind: str | None = None, family: str | None = None) -> ModelInfo:
-    """Resolve an id, display name or alias. ``family=`` lets you call a model the catalogue does not list."""
+def model(name: str | ModelInfo | Mapping[str, str], kind: str | None = None, family: str | None = None) -> ModelInfo:
+    """Resolve an id, display name or alias. ``family=`` lets you call a model the catalogue does not list.
+
+    ``{"id": …, "family": …}`` is the same as ``model(id, family=…)``: the JSON-safe form a history entry
+    records for an unlisted model, so its ``to_code()`` still runs.
+    """
     if isinstance(name, ModelInfo):
         return name
+    if isinstance(name, Mapping):
+        return model(str(name["id"]), kind, family or name.get("family"))
     by_id, index, fams = _tables()
     key = index.get(_norm(name))
     if key is not None:

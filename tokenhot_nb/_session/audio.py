@@ -35,7 +35,7 @@ async def speak_one(session: Session, text: str, info: ModelInfo, voice: str | N
     headers = options.pop("headers", None)
     raw = options.pop("raw", None)
     endpoint = options.pop("endpoint", None)
-    params = drop_none({"text": text, "model": info.id, "voice": voice, "endpoint": endpoint, **options,
+    params = drop_none({"text": text, "model": info.ref, "voice": voice, "endpoint": endpoint, **options,
                         "raw": raw})
     call = audio.build_speech(info, text, voice=voice, endpoint=endpoint, extra=options or None, raw=raw)
     call.headers.update(headers or {})
@@ -68,7 +68,7 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     headers = options.pop("headers", None)
     prompt = options.pop("prompt", None)
     media = store_media(session, to_media(audio_in, "audio", session.store))
-    params = drop_none({"audio": media.ref(), "model": info.id, "language": language, "format": fmt,
+    params = drop_none({"audio": media.ref(), "model": info.ref, "language": language, "format": fmt,
                         "prompt": prompt, **options})
     endpoint = "audio.translations" if kind == "translate" else "audio.transcriptions"
     if session.mode == "replay":

@@ -48,7 +48,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         messages = [*(th.messages if th is not None else []), user]
     params = drop_none({
         "message": message if isinstance(message, str) else messages,
-        "model": info.id, "system": system, "stream": stream, "thread": name if name is not None else False,
+        "model": info.ref, "system": system, "stream": stream, "thread": name if name is not None else False,
         "new_thread": True if new_thread else None, "temperature": temperature, "max_tokens": max_tokens,
         "images": [m.ref() for m in media] or None, "endpoint": endpoint, **kw, "raw": raw,
     })

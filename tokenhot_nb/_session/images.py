@@ -45,7 +45,7 @@ async def image_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
     from ..families import images
 
     extra_params, build = image_params(session, info, kw)
-    params = {"prompt": prompt, "model": info.id, **extra_params}
+    params = {"prompt": prompt, "model": info.ref, **extra_params}
     headers = build.pop("_headers")
     call = images.build_generate(info, prompt, **build)
     call.headers.update(headers or {})
@@ -66,7 +66,7 @@ async def edit_one(session: Session, images_in: Any, prompt: str, mask_in: Any, 
     mask = store_media(session, to_media(mask_in, "image", store)) if mask_in is not None else None
     extra_params, build = image_params(session, info, kw)
     params = drop_none({"images": [m.ref() for m in media], "prompt": prompt,
-                        "mask": mask.ref() if mask else None, "model": info.id, **extra_params})
+                        "mask": mask.ref() if mask else None, "model": info.ref, **extra_params})
     headers = build.pop("_headers")
     needs_bytes = info.family == "openai-image"  # multipart: URL inputs must be fetched
     if session.mode == "replay":

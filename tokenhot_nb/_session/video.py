@@ -56,7 +56,7 @@ async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
     seed = seed_for(session.seed, info, kw.pop("seed", None))
     named = {k: kw.pop(k, None) for k in ("duration", "resolution", "ratio")}
     params = drop_none({
-        "prompt": prompt, "model": info.id,
+        "prompt": prompt, "model": info.ref,
         "image": first[0].ref() if len(first) == 1 else ([m.ref() for m in first] or None),
         "images": [{"image": m.ref(), "role": r} if r else m.ref() for m, r in zip(more_m, roles, strict=True)]
         or None,
