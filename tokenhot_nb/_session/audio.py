@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._inputs import to_media
 from ..catalog import ModelInfo
-from ..errors import APIError
+from ..errors import APIError, ReplayMissError
 from ..families._types import Usage
 from ..results import AudioResult, TranscriptResult, from_entry
 from .inputs import fetch, store_media
@@ -27,7 +27,31 @@ if TYPE_CHECKING:
     from .core import Session
 
 
+#: Answers that mean "this route does not serve speech here", after which the model's next endpoint is tried.
+_NOT_SERVED = {404, 405, 501}
+
+
 async def speak_one(session: Session, text: str, info: ModelInfo, voice: str | None,
+                    options: dict[str, Any]) -> Result:
+    """Speech on the model's first endpoint; if the relay does not serve it there, on the next one.
+
+    The reference is unsure whether Tokenhot serves Gemini TTS natively or on ``/v1/audio/speech``; both
+    attempts are recorded, the failed one as an error.
+    """
+    if options.get("endpoint") or len(info.endpoints) < 2:
+        return await _speak_on(session, text, info, voice, options)
+    try:
+        return await _speak_on(session, text, info, voice, options)
+    except (APIError, ReplayMissError) as exc:
+        if isinstance(exc, APIError) and exc.status not in _NOT_SERVED and exc.code != "api_not_implemented":
+            raise
+        try:
+            return await _speak_on(session, text, info, voice, {**options, "endpoint": info.endpoints[1]})
+        except ReplayMissError:
+            raise exc from None
+
+
+async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | None,
                     options: dict[str, Any]) -> Result:
     from ..families import audio
 
