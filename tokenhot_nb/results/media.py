@@ -67,7 +67,24 @@ def media_duration(path: Path) -> float | None:
     return None
 
 
-class VideoResult(Result):
+class _StoredMedia(Result):
+    """A result that is one stored media file: its path, hash, duration and saving are alike for all."""
+
+    path: Path
+    _duration: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        if self._duration is None:
+            self._duration = media_duration(self.path)
+        return self._duration
+
+    def save(self, directory: str | os.PathLike[str] = ".", stem: str | None = None) -> Path:
+        base = stem or (f"tokenhot-{self.entry_id}" if self.entry_id is not None else f"tokenhot-{self.kind}")
+        return copy_to(self.path, directory, base)
+
+
+class VideoResult(_StoredMedia):
     """A finished video: ``.path`` (in the store), ``.poster``, ``.save(dir)``, ``.duration``, ``.task_id``.
 
     Displayed as a ``<video controls>`` player that references the file (never embeds it), so notebooks stay
@@ -91,16 +108,6 @@ class VideoResult(Result):
         self.task_id = task_id
         self.prompt = prompt
         self._duration: float | None = None
-
-    @property
-    def duration(self) -> float | None:
-        if self._duration is None:
-            self._duration = media_duration(self.path)
-        return self._duration
-
-    def save(self, directory: str | os.PathLike[str] = ".", stem: str | None = None) -> Path:
-        base = stem or (f"tokenhot-{self.entry_id}" if self.entry_id is not None else "tokenhot-video")
-        return copy_to(self.path, directory, base)
 
     def poster_pil(self) -> Image | None:
         if self.poster is None:
@@ -132,7 +139,7 @@ class VideoResult(Result):
         return {"text/html": {"isolated": False}}
 
 
-class AudioResult(Result):
+class AudioResult(_StoredMedia):
     """Speech: a player, ``.wav`` bytes, ``.save(dir)``, ``.duration``, ``.path``."""
 
     kind = "audio"
@@ -157,16 +164,6 @@ class AudioResult(Result):
         if raw[:4] == b"RIFF" and raw[8:12] == b"WAVE":
             return raw
         return _to_wav(self.path)
-
-    @property
-    def duration(self) -> float | None:
-        if self._duration is None:
-            self._duration = media_duration(self.path)
-        return self._duration
-
-    def save(self, directory: str | os.PathLike[str] = ".", stem: str | None = None) -> Path:
-        base = stem or (f"tokenhot-{self.entry_id}" if self.entry_id is not None else "tokenhot-audio")
-        return copy_to(self.path, directory, base)
 
     def html(self) -> str:
         from ._serve import servable_path
