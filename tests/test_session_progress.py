@@ -110,3 +110,26 @@ def test_batch_bar_lives_in_the_calling_thread(notebook: list, tmp_path: Path) -
     assert video.path.is_file() and all(thread == me for _, _, thread in notebook)
     assert any("succeeded" in html for _, html, _ in notebook)
     s.close()
+
+
+def test_a_wait_shows_its_bar_only_once_there_is_a_status(notebook: list[tuple[str, str, str]]) -> None:
+    refused = Progress(None, "video")
+    refused.close()  # the call failed validation: no empty bar is left in the cell
+    assert notebook == []
+    waiting = Progress(None, "video")
+    waiting.update(30, note="running", force=True)
+    waiting.close()
+    assert [kind for kind, *_ in notebook] == ["display", "update"] and "30%" in notebook[0][1]
+    notebook.clear()
+    Progress(3, "images")  # a batch shows its bar at once
+    assert [kind for kind, *_ in notebook] == ["display"]
+
+
+def test_a_refused_video_leaves_no_bar(notebook: list[tuple[str, str, str]], tmp_path: Path) -> None:
+    from tokenhot_nb.errors import InputError
+
+    s = make_session(tmp_path / "st", Recorder())
+    with pytest.raises(InputError):
+        s.video("a horse", model="happyhorse-1.0-i2v")  # needs a first frame
+    assert notebook == []
+    s.close()

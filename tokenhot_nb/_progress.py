@@ -50,10 +50,8 @@ class Progress:
             self._mode = "off"
         elif in_notebook():
             self._mode = "html"
-            from IPython.display import HTML, display
-
-            self._handle = display(HTML(self._html()), display_id=True)
-            self._last = time.monotonic()
+            if total is not None:  # a batch shows its bar at once; a wait shows it at its first status,
+                self._show()       # so a call refused before it starts leaves no empty bar behind
         elif sys.stderr is not None and hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
             self._mode = "text"
         else:
@@ -85,7 +83,7 @@ class Progress:
                 return
             if note is not None:
                 self.note = note
-            if self._mode != "off":
+            if self._mode != "off" and not (self._mode == "html" and self._handle is None):
                 self._draw()
                 if self._mode == "text":
                     sys.stderr.write("\n")
@@ -118,9 +116,17 @@ class Progress:
             f"<div>{escape(self.text())}</div></div>"
         )
 
+    def _show(self) -> None:
+        from IPython.display import HTML, display
+
+        self._handle = display(HTML(self._html()), display_id=True)
+        self._last = time.monotonic()
+
     def _draw(self) -> None:
         try:
-            if self._mode == "html" and self._handle is not None:
+            if self._mode == "html" and self._handle is None:
+                self._show()
+            elif self._mode == "html":
                 from IPython.display import HTML
 
                 self._handle.update(HTML(self._html()))
