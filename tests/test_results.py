@@ -120,7 +120,7 @@ def test_video_result_references_files(tmp_path: Path, monkeypatch: pytest.Monke
     res = VideoResult(mp4, poster=poster, task_id="task_1", model="seedance")
     data, meta = res._repr_mimebundle_()
     html = data["text/html"]
-    assert 'src="store/v.mp4"' in html and 'poster="store/poster.jpg"' in html and "base64" not in html
+    assert 'src="store/v.mp4"' in html and 'poster="data:image/jpeg;base64,' in html and "data:video" not in html
     assert meta["tokenhot"]["model"] == "seedance"
     assert res.duration == pytest.approx(1.0, abs=0.2)
     assert extract_poster(make_wav(tmp_path / "a.wav", 0.1), tmp_path / "y.jpg") is None  # no video stream
@@ -144,12 +144,12 @@ def test_video_in_a_hidden_store_is_published_where_jupyter_serves_it(
     assert poster is not None
     res = VideoResult(mp4, sha256=sha, poster=poster, model="seedance")
     html = res._repr_mimebundle_()[0]["text/html"]
-    assert f'src="tokenhot-media/{sha}.mp4"' in html and f'poster="tokenhot-media/{"0" * 64}.jpg"' in html
-    assert ".tokenhot" not in html and "base64" not in html
+    assert f'src="tokenhot-media/{sha}.mp4"' in html and 'poster="data:image/jpeg;base64,' in html
+    assert ".tokenhot" not in html and "data:video" not in html
     published = tmp_path / "tokenhot-media" / f"{sha}.mp4"
     assert published.read_bytes() == mp4.read_bytes() and os.path.samefile(published, mp4)  # a link, no copy
-    assert res.html() == res.html() and sorted(os.listdir(tmp_path / "tokenhot-media")) == sorted(
-        [f"{sha}.mp4", "0" * 64 + ".jpg"])  # idempotent, no temp files left
+    assert res.html() == res.html() and sorted(os.listdir(tmp_path / "tokenhot-media")) == [
+        f"{sha}.mp4"]  # idempotent, no temp files left; the small poster is inline
 
 
 def test_video_outside_the_notebook_folder_is_published_in_it(

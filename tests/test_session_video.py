@@ -34,7 +34,8 @@ def test_video_player_references_the_file(s: Session, tmp_path: Path, monkeypatc
     res = s.video("waves", progress=False)
     data, meta = res._repr_mimebundle_()
     html = data["text/html"]
-    assert "<video" in html and "controls" in html and "base64" not in html
+    assert "<video" in html and "controls" in html and "data:video" not in html
+    assert len(html) < 60_000  # only the small poster is inline, never the video
     assert 'src="store/artifacts/' in html and "poster=" in html
     assert meta["tokenhot"]["entry_id"] == res.entry_id and meta["tokenhot"]["model"] == res.model
     saved = res.save(tmp_path / "out")

@@ -122,11 +122,21 @@ class VideoResult(_StoredMedia):
         from ._serve import servable_path
 
         src = rel_url(servable_path(self.path, self.sha256))
-        poster = f' poster="{escape(rel_url(servable_path(self.poster)))}"' if self.poster else ""
+        poster = f' poster="{escape(self._poster_url(width))}"' if self.poster else ""
         return (
             f'<video controls preload="metadata" width="{width}"{poster} '
             f'src="{escape(src)}" style="max-width:100%"></video>' + self._footer()
         )
+
+    def _poster_url(self, width: int) -> str:
+        """The poster as a small inline JPEG: front ends rewrite ``src`` URLs to their file handler but not
+        ``poster`` (JupyterLab resolves it against the page and gets HTML back), and it is only a few KB."""
+        assert self.poster is not None
+        try:
+            data, mime, _, _ = thumbnail(self.poster, width, max_bytes=40_000)
+        except OSError:
+            return rel_url(self.poster)
+        return data_url(data, mime)
 
     def _plain(self) -> str:
         where = f", history #{self.entry_id}" if self.entry_id is not None else ""
