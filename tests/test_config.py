@@ -82,8 +82,10 @@ def test_secret_equality_and_truth() -> None:
 
 def test_redact_known_and_key_shaped_values() -> None:
     assert KEY not in redact(f"header Bearer {KEY}", Secret(KEY))
-    assert "sk-abcdef123" not in redact("a stray sk-abcdef123 in text")
+    stray = "sk-" + "AbC123xyz789DeF456gh"
+    assert stray not in redact(f"a stray {stray} in text")
     assert redact("nothing here") == "nothing here"
+    assert redact("pipelines in sk-learn, task sk-1") == "pipelines in sk-learn, task sk-1"  # words, not keys
 
 
 def test_offline_polls_quickly_unless_told_otherwise() -> None:

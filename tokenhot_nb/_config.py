@@ -26,7 +26,7 @@ OFFLINE_POLL_INTERVAL = 0.5
 #: The in-process simulator answers on this host; no request to it ever leaves the process.
 SIM_BASE_URL = "http://tokenhot.sim"
 
-_KEY_RE = re.compile(r"sk-[A-Za-z0-9_\-]{4,}")
+_KEY_RE = re.compile(r"sk-[A-Za-z0-9_\-]{16,}")  # real keys are long; "sk-learn" is not a key
 
 
 class Secret:
