@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 ROWS = (
@@ -42,3 +44,23 @@ def test_bench_client_quick_prints_every_row() -> None:
         cells = [c.strip() for c in row.strip().strip("|").split("|")]
         assert len(cells) == 6 and cells[-1] in ("PASS", "FAIL", "info"), row
     assert f"{len(ROWS)} rows in" in out
+
+
+@pytest.mark.parametrize(
+    ("script", "args", "expect"),
+    [
+        ("bench_session.py", ["--quick"], ["chat call recorded vs bare", "batch of"]),
+        ("bench_history.py", ["--entries", "300", "--calls", "50"], ["open", "render last 50"]),
+        ("bench_load.py", ["--repeat", "1"], ["%load_ext tokenhot_nb", "heavy imported: none"]),
+    ],
+)
+def test_the_other_benchmarks_run(script: str, args: list[str], expect: list[str]) -> None:
+    """Smoke runs so the scripts do not rot; their figures are read in the bench output, never asserted."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=240)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode in (0, 1), out[-3000:]  # 1 = a figure missed its target: reported, not a failure
+    for row in expect:
+        assert row in out, f"{row!r} missing from {script}'s output:\n{out[-3000:]}"
