@@ -353,3 +353,23 @@ def test_one_off_chat_without_thread(s: Session, rec: Recorder) -> None:
     assert len(rec.json(-1)["messages"]) == 1 and res.entry.thread is None and res.entry.params["thread"] is False
     s.chat("follow-up", model="gpt-5.2")
     assert [m["content"] for m in rec.json(-1)["messages"] if m["role"] == "user"] == ["context", "follow-up"]
+
+
+def test_a_call_refused_before_any_request_is_recorded_too(s: Session, rec) -> None:
+    from tokenhot_nb.errors import AuthenticationError, UnknownModelError, UnsupportedOptionError
+
+    with pytest.raises(UnknownModelError):
+        s.image("a lamp", model="no-such-model", size="1024x1024")
+    with pytest.raises(UnsupportedOptionError):
+        s.image("a lamp", model="gpt-image-2", size="9x9", progress=False)
+    assert rec.requests == []  # nothing was sent
+    refused, bad_size = s.history[-2], s.history[-1]
+    assert (refused.kind, refused.status, refused.model, refused.endpoint) == ("image", "error", "no-such-model", "")
+    assert refused.params == {"prompt": "a lamp", "model": "no-such-model", "size": "1024x1024"}
+    assert refused.error["error"] == "UnknownModelError" and "no-such-model" in refused.error["message"]
+    assert bad_size.params["size"] == "9x9" and "progress" not in bad_size.params
+    # a call that reached the API is recorded once, by the recording step, not again as a refusal
+    before = len(s.history)
+    with pytest.raises(AuthenticationError):
+        s.chat("hi", model="gpt-5.2", headers={"X-Sim-Faults": json.dumps({"fail_first": {"401": 1}})})
+    assert len(s.history) == before + 1 and s.history[-1].endpoint == "chat.completions"

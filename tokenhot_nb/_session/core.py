@@ -9,9 +9,11 @@ store and the defaults; each method is a short delegation to the module that doe
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 import uuid
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -19,6 +21,7 @@ from .._config import Settings
 from .._progress import Progress
 from .._threads import Threads
 from ..catalog import ModelInfo
+from ..errors import ReplayMissError, TokenhotError
 from ..families._types import ChatDelta, TaskStatus
 from ..results import (
     AudioResult,
@@ -35,6 +38,7 @@ from . import chat as _chat
 from . import images as _images
 from . import loop as _loop
 from . import models as _models
+from . import recording as _recording
 from . import video as _video
 
 if TYPE_CHECKING:
@@ -43,6 +47,30 @@ if TYPE_CHECKING:
     from ..results import CompareResult
 
 T = TypeVar("T")
+
+
+AsyncMethod = TypeVar("AsyncMethod", bound=Callable[..., Awaitable[Any]])
+
+
+def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
+    """Record a call that fails before reaching the API; calls that reached it record themselves."""
+
+    def wrap(fn: AsyncMethod) -> AsyncMethod:
+        sig = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        async def inner(self: Session, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(self, *args, **kwargs)
+            except TokenhotError as exc:
+                if not isinstance(exc, ReplayMissError):
+                    bound = sig.bind_partial(self, *args, **kwargs)
+                    _recording.record_refusal(self, kind, dict(bound.arguments), exc)
+                raise
+
+        return inner  # type: ignore[return-value]
+
+    return wrap
 
 
 class Session:
@@ -157,6 +185,7 @@ class Session:
                                       negative=negative, concurrency=concurrency, progress=progress, _bar=bar,
                                       **options))
 
+    @_refusals_recorded("image")
     async def aimage(self, prompt: str | Sequence[str], model: str | ModelInfo | None = None,
                      n: int | None = None, size: str | None = None, seed: int | None = None,
                      quality: str | None = None, negative: str | None = None, concurrency: int = 8,
@@ -180,6 +209,7 @@ class Session:
         return self._sync(self.aedit(images, prompt, mask=mask, model=model, n=n, size=size, seed=seed,
                                      quality=quality, negative=negative, **options))
 
+    @_refusals_recorded("edit")
     async def aedit(self, images: Any, prompt: str, mask: Any = None, model: str | ModelInfo | None = None, *,
                     n: int | None = None, size: str | None = None, seed: int | None = None,
                     quality: str | None = None, negative: str | None = None, **options: Any) -> ImageResult:
@@ -197,6 +227,7 @@ class Session:
         """Text to speech → :class:`AudioResult` (a player; ``.wav`` bytes)."""
         return self._sync(self.aspeak(text, model=model, voice=voice, **options))
 
+    @_refusals_recorded("speak")
     async def aspeak(self, text: str, model: str | ModelInfo | None = None, voice: str | None = None,
                      **options: Any) -> AudioResult:
         """Awaitable twin of :meth:`speak`."""
@@ -210,6 +241,7 @@ class Session:
         """Speech to text (``format``: json, text, srt, vtt, verbose_json) → :class:`TranscriptResult`."""
         return self._sync(self.atranscribe(audio, model=model, language=language, format=format, **options))
 
+    @_refusals_recorded("transcribe")
     async def atranscribe(self, audio: Any, model: str | ModelInfo | None = "whisper-1",
                           language: str | None = None, format: str = "json", **options: Any) -> TranscriptResult:
         """Awaitable twin of :meth:`transcribe`."""
@@ -223,6 +255,7 @@ class Session:
         """Speech in any language to English text → :class:`TranscriptResult`."""
         return self._sync(self.atranslate(audio, model=model, format=format, **options))
 
+    @_refusals_recorded("translate")
     async def atranslate(self, audio: Any, model: str | ModelInfo | None = "whisper-1", format: str = "json",
                          **options: Any) -> TranscriptResult:
         """Awaitable twin of :meth:`translate`."""
@@ -251,6 +284,7 @@ class Session:
                                      images=images, endpoint=endpoint, on_delta=on_delta, concurrency=concurrency,
                                      progress=progress, _bar=bar, **options))
 
+    @_refusals_recorded("chat")
     async def achat(self, message: str | Sequence[Any], model: str | ModelInfo | None = None,
                     system: str | None = None, stream: bool = True, thread: str | Literal[False] | None = None,
                     new_thread: bool = False, temperature: float | None = None, max_tokens: int | None = None,
@@ -288,6 +322,7 @@ class Session:
                                       duration=duration, resolution=resolution, ratio=ratio, seed=seed, wait=wait,
                                       progress=progress, on_progress=on_progress, _bar=bar, **options))
 
+    @_refusals_recorded("video")
     async def avideo(self, prompt: str, model: str | ModelInfo | None = None, image: Any = None,
                      images: Any = (), video: Any = None, duration: int | None = None,
                      resolution: str | None = None, ratio: str | None = None, seed: int | None = None,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._inputs import ext_for, sniff_mime
 from ..catalog import ModelInfo
-from ..errors import ReplayMissError
+from ..errors import ReplayMissError, TokenhotError
 from ..families._types import HttpCall, Usage
 from .loop import Interrupted
 from .slots import release_slot
@@ -86,6 +86,7 @@ class Recording:
         return self.final()
 
     def fail(self, err: BaseException, *, status: str | None = None, **extra: Any) -> None:
+        mark_recorded(err)
         if status is None:
             status = "interrupted" if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, Interrupted)) \
                 else "error"
@@ -98,6 +99,49 @@ class Recording:
         entry = self.store.get(self.id)
         entry.bind(self.store, self.session)
         return entry
+
+
+#: Arguments that steer how a call runs or shows, not what it asks for: never part of a recorded call.
+_NOT_PARAMS = frozenset({"self", "progress", "on_delta", "on_progress", "concurrency", "headers"})
+
+
+def mark_recorded(err: BaseException) -> None:
+    """Note on the exception that its call is in the history already."""
+    try:
+        err._tokenhot_recorded = True  # type: ignore[attr-defined]
+    except Exception:
+        pass
+
+
+def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: BaseException) -> None:
+    """Record a call refused before any request (unknown model, unsupported option, bad input).
+
+    "Every call is recorded, errors included": the history then shows what was tried and why it failed, with
+    the arguments as given. Such an entry has no endpoint or request and never answers a replay.
+    """
+    if getattr(err, "_tokenhot_recorded", False):
+        return
+    from ..history import HistoryEntry
+
+    params: dict[str, Any] = {}
+    for name, value in arguments.items():
+        if name in _NOT_PARAMS or name.startswith("_") or value is None:
+            continue
+        if name == "options" and isinstance(value, dict):
+            params.update({k: v for k, v in value.items() if k not in _NOT_PARAMS})
+        else:
+            params[name] = value.ref if isinstance(value, ModelInfo) else value
+    model = params.get("model")
+    model_id = model if isinstance(model, str) else (model or {}).get("id", "") if isinstance(model, dict) else ""
+    text = next((str(params[k]) for k in ("prompt", "message", "text") if isinstance(params.get(k), str)), "")
+    try:
+        session.store.insert(HistoryEntry(session_id=session.id, started=time.time(), mode=session.mode, kind=kind,
+                                          model=model_id, endpoint="", params=params, status="error",
+                                          error=err.to_dict() if isinstance(err, TokenhotError) else None,
+                                          duration=0.0, text=text))
+    except Exception:  # recording must never hide the real error
+        return
+    mark_recorded(err)
 
 
 def new_entry(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any],
