@@ -1,0 +1,359 @@
+"""Content-addressed artifact files: ``<folder>/<sha[:2]>/<sha256><suffix>``, written atomically.
+
+Every file is written to a temp file in its final folder, then ``os.replace``d to ``<sha256><suffix>`` — a file
+with a sha name is always complete. That is atomic against a killed process (the page cache outlives it); there
+is no fsync, so the newest writes may be lost on power loss, never half-written.
+
+:class:`ArtifactFiles` is a mixin of :class:`~tokenhot_nb.history._store.Store`: the files live here, while
+each artifact's metadata row (mime, size, name, suffix) is read and written in the store's database through
+the store's ``_conn`` / ``_tx``, and every :class:`Artifact` returned is bound to the store itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import mimetypes
+import os
+import re
+import shutil
+import sqlite3
+import tempfile
+import time
+import wave
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from .._config import Secret
+from ._entry import SHA_RE, Artifact, jsonable
+
+if TYPE_CHECKING:
+    from ._store import Store
+
+THUMB_PX = 96
+TEMP_PREFIX = ".tmp-"
+
+_T = TypeVar("_T")
+_ARTIFACT_NAME = re.compile(r"^([0-9a-f]{64})(\.[A-Za-z0-9]{1,10})?$")
+
+_MIME_SUFFIX = {
+    "image/png": ".png", "image/jpeg": ".jpg", "image/jpg": ".jpg", "image/webp": ".webp", "image/gif": ".gif",
+    "video/mp4": ".mp4", "video/webm": ".webm", "video/quicktime": ".mov",
+    "audio/wav": ".wav", "audio/x-wav": ".wav", "audio/wave": ".wav", "audio/mpeg": ".mp3", "audio/mp3": ".mp3",
+    "audio/ogg": ".ogg", "audio/flac": ".flac", "audio/aac": ".aac", "audio/opus": ".opus", "audio/pcm": ".pcm",
+    "text/plain": ".txt", "application/json": ".json", "application/x-subrip": ".srt", "text/vtt": ".vtt",
+}
+
+
+def suffix_for(mime: str, name: str = "") -> str:
+    """File suffix for an artifact: from the MIME type, else from the name."""
+    mime = (mime or "").split(";")[0].strip().lower()
+    if mime in _MIME_SUFFIX:
+        return _MIME_SUFFIX[mime]
+    guessed = mimetypes.guess_extension(mime) if mime else None
+    if guessed and re.fullmatch(r"\.[A-Za-z0-9]{1,10}", guessed):
+        return guessed
+    suf = Path(name).suffix
+    return suf if re.fullmatch(r"\.[A-Za-z0-9]{1,10}", suf) else ""
+
+
+def mime_for(path: str | Path) -> str:
+    suf = Path(path).suffix.lower()
+    for mime, s in _MIME_SUFFIX.items():
+        if s == suf:
+            return mime
+    return mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ArtifactFiles:
+    """The artifact-file half of :class:`Store`: ``root/artifacts/<sha[:2]>/<sha><suffix>`` + ``thumbs/``.
+
+    The host class provides ``root``, ``secrets``, ``_conn()``, ``_tx()`` and ``count()`` (the database).
+    """
+
+    root: Path
+    secrets: tuple[Secret | str, ...]
+    artifacts_dir: Path
+    thumbs_dir: Path
+    _thumb_cache: dict[tuple[str, int], str | None]
+    _audio_cache: dict[str, float | None]
+
+    if TYPE_CHECKING:
+
+        def _conn(self) -> sqlite3.Connection: ...
+
+        def _tx(self, fn: Callable[[sqlite3.Connection], _T], conn: sqlite3.Connection | None = None) -> _T: ...
+
+        def count(self, conds: Sequence[Any] = ()) -> int: ...
+
+    def _init_artifact_files(self) -> None:
+        self.artifacts_dir = self.root / "artifacts"
+        self.thumbs_dir = self.artifacts_dir / "thumbs"
+        self._thumb_cache = {}
+        self._audio_cache = {}
+
+    def _bind(self, artifact: Artifact) -> Artifact:
+        """``artifact`` bound to the store (``self``), so ``artifact.path`` resolves through it."""
+        return artifact.bind(cast("Store", self))
+
+    # ------------------------------------------------------------ files
+
+    def _shard(self, sha: str) -> Path:
+        return self.artifacts_dir / sha[:2]
+
+    def _check_sha(self, sha: str) -> str:
+        sha = str(sha).lower()
+        if not SHA_RE.match(sha):
+            raise ValueError(f"not a sha256 hex digest: {sha!r}")
+        return sha
+
+    def _existing(self, sha: str, suffix: str | None = None) -> Path | None:
+        """The file holding ``sha``: the ``suffix`` guess, the registered suffix, else any suffix on disk."""
+        shard = self._shard(sha)
+        if suffix is not None:
+            p = shard / f"{sha}{suffix}"
+            if p.exists():
+                return p
+        row = self._conn().execute("SELECT suffix FROM artifacts WHERE sha256=?", (sha,)).fetchone()
+        if row is not None and row[0] != suffix:
+            p = shard / f"{sha}{row[0]}"
+            if p.exists():
+                return p
+        try:  # a file written by a writer killed before it registered it, or one with another suffix
+            with os.scandir(shard) as it:
+                for e in it:
+                    if e.name.startswith(sha) and _ARTIFACT_NAME.match(e.name):
+                        return shard / e.name
+        except (FileNotFoundError, NotADirectoryError):
+            pass
+        return None
+
+    def path_of(self, sha256: str) -> Path:
+        """Where an artifact lives; ``FileNotFoundError`` when the store does not hold it."""
+        sha = self._check_sha(sha256)
+        p = self._existing(sha)
+        if p is None:
+            raise FileNotFoundError(f"artifact {sha} is not in the store {self.root}")
+        return p
+
+    def has(self, sha256: str) -> bool:
+        try:
+            return self._existing(self._check_sha(sha256)) is not None
+        except ValueError:
+            return False
+
+    def artifact(self, sha256: str) -> Artifact:
+        """Metadata of a stored artifact (``KeyError`` when unknown)."""
+        sha = self._check_sha(sha256)
+        row = self._conn().execute("SELECT mime, size, name FROM artifacts WHERE sha256=?", (sha,)).fetchone()
+        if row is None:
+            p = self.path_of(sha)
+            return self._bind(Artifact(sha, mime_for(p), p.stat().st_size, ""))
+        return self._bind(Artifact(sha, row[0], row[1], row[2]))
+
+    def _register(self, sha: str, mime: str, size: int, name: str, suffix: str) -> None:
+        self._tx(lambda c: c.execute(
+            "INSERT OR IGNORE INTO artifacts(sha256, mime, size, name, suffix, created) VALUES (?,?,?,?,?,?)",
+            (sha, mime, size, name, suffix, time.time()),
+        ))
+
+    @staticmethod
+    def _via_temp(dest: Path, fill: Callable[[int, str], None]) -> None:
+        """``fill(fd, temp_path)`` a temp file in the final folder, then ``os.replace`` it to ``dest``: a reader
+        (or a writer killed half-way) never sees half a file under a sha name. ``fill`` closes ``fd``."""
+        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=dest.parent)
+        try:
+            fill(fd, tmp)
+            os.replace(tmp, dest)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def _atomic_write(self, dest: Path, data: bytes) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+
+        def write(fd: int, _tmp: str) -> None:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+
+        self._via_temp(dest, write)
+
+    def add_bytes(self, data: bytes, mime: str, name: str = "") -> Artifact:
+        """Store bytes once (dedup by sha256), atomically."""
+        data = bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        name = jsonable(name or "", self.secrets)
+        suffix = suffix_for(mime, name)
+        existing = self._existing(sha, suffix)
+        if existing is None:
+            self._atomic_write(self._shard(sha) / f"{sha}{suffix}", data)
+        else:
+            suffix = existing.name[64:]
+        self._register(sha, mime, len(data), name, suffix)
+        return self._bind(Artifact(sha, mime, len(data), name))
+
+    def add_file(
+        self, path: str | os.PathLike[str], mime: str, name: str = "", sha256: str | None = None,
+        *, keep_source: bool = False,
+    ) -> Artifact:
+        """Move a (downloaded temp) file into the store; ``keep_source=True`` copies instead."""
+        src = Path(path)
+        sha = sha256_file(src) if sha256 is None else self._check_sha(sha256)
+        size = src.stat().st_size
+        name = jsonable(name or "", self.secrets)
+        suffix = suffix_for(mime, name or src.name)
+        existing = self._existing(sha, suffix)
+        if existing is not None:
+            suffix = existing.name[64:]
+            if not keep_source:
+                src.unlink(missing_ok=True)
+        else:
+            dest = self._shard(sha) / f"{sha}{suffix}"
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            moved = False
+            if not keep_source:  # a complete file renamed in at once (atomic); a copy goes through a temp file
+                try:
+                    os.replace(src, dest)
+                    moved = True
+                except OSError:  # another file system: copy below
+                    moved = False
+            if not moved:
+
+                def copy(fd: int, tmp: str) -> None:
+                    os.close(fd)
+                    shutil.copyfile(src, tmp)
+
+                self._via_temp(dest, copy)
+                if not keep_source:
+                    src.unlink(missing_ok=True)
+        self._register(sha, mime, size, name, suffix)
+        return self._bind(Artifact(sha, mime, size, name))
+
+    def artifact_files(self) -> Iterator[Path]:
+        """Complete artifact files on disk (temp files and thumbnails are not artifacts)."""
+        if not self.artifacts_dir.is_dir():
+            return
+        for shard in sorted(self.artifacts_dir.iterdir()):
+            if shard.is_dir() and re.fullmatch(r"[0-9a-f]{2}", shard.name):
+                for p in sorted(shard.iterdir()):
+                    if _ARTIFACT_NAME.match(p.name):
+                        yield p
+
+    def temp_files(self) -> list[Path]:
+        return sorted(self.artifacts_dir.glob(f"*/{TEMP_PREFIX}*")) if self.artifacts_dir.is_dir() else []
+
+    def cleanup_temp(self, max_age: float = 3600.0) -> int:
+        """Delete temp files left by killed writers (older than ``max_age`` s, so live writes are safe)."""
+        n = 0
+        cutoff = time.time() - max_age
+        for p in self.temp_files():
+            try:
+                if p.stat().st_mtime <= cutoff:
+                    p.unlink()
+                    n += 1
+            except OSError:
+                pass
+        return n
+
+    def check(self, *, hash_artifacts: bool = True) -> dict[str, Any]:
+        """Integrity report: SQLite ``integrity_check``, artifacts referenced but missing, corrupt files."""
+        conn = self._conn()
+        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        corrupt: list[str] = []
+        on_disk: set[str] = set()
+        for p in self.artifact_files():
+            sha = p.name[:64]
+            on_disk.add(sha)
+            if hash_artifacts and sha256_file(p) != sha:
+                corrupt.append(sha)
+        referenced: set[str] = set()
+        for (outputs,) in conn.execute("SELECT outputs FROM entries"):
+            for o in json.loads(outputs or "[]"):
+                if isinstance(o, dict) and o.get("sha256"):
+                    referenced.add(o["sha256"])
+        return {
+            "integrity": integrity,
+            "entries": self.count(),
+            "artifacts": len(on_disk),
+            "missing": sorted(referenced - on_disk),
+            "corrupt": corrupt,
+            "temp_files": len(self.temp_files()),
+        }
+
+    # ------------------------------------------------------------ thumbnails / media facts
+
+    def thumbnail(self, sha256: str, max_px: int = THUMB_PX) -> str | None:
+        """A small JPEG/PNG data URI of an image artifact, cached on disk under ``artifacts/thumbs``."""
+        key = (sha256, max_px)
+        if key in self._thumb_cache:
+            return self._thumb_cache[key]
+        uri: str | None = None
+        try:
+            sha = self._check_sha(sha256)
+            jpg = self.thumbs_dir / f"{sha}-{max_px}.jpg"
+            png = self.thumbs_dir / f"{sha}-{max_px}.png"
+            for p, mime in ((jpg, "image/jpeg"), (png, "image/png")):
+                try:
+                    uri = f"data:{mime};base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+                    break
+                except FileNotFoundError:
+                    continue
+            if uri is None:
+                uri = self._make_thumbnail(sha, max_px, jpg, png)
+        except (OSError, ValueError, SyntaxError):
+            uri = None
+        except Exception:  # PIL raises its own errors on broken images
+            uri = None
+        if len(self._thumb_cache) > 4096:
+            self._thumb_cache.clear()
+        self._thumb_cache[key] = uri
+        return uri
+
+    def _make_thumbnail(self, sha: str, max_px: int, jpg: Path, png: Path) -> str | None:
+        from PIL import Image
+
+        src = self.path_of(sha)
+        with Image.open(src) as im:
+            im.draft("RGB", (max_px, max_px))
+            im.thumbnail((max_px, max_px))
+            buf = io.BytesIO()
+            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+                im.convert("RGBA").save(buf, "PNG", optimize=True)
+                dest, mime = png, "image/png"
+            else:
+                im.convert("RGB").save(buf, "JPEG", quality=75)
+                dest, mime = jpg, "image/jpeg"
+        data = buf.getvalue()
+        try:
+            self._atomic_write(dest, data)
+        except OSError:
+            pass
+        return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
+
+    def audio_duration(self, sha256: str) -> float | None:
+        """Seconds of a WAV artifact (read from its header), else ``None``."""
+        if sha256 in self._audio_cache:
+            return self._audio_cache[sha256]
+        seconds: float | None = None
+        try:
+            with wave.open(str(self.path_of(sha256)), "rb") as w:
+                rate = w.getframerate()
+                seconds = w.getnframes() / rate if rate else None
+        except (OSError, ValueError, EOFError, wave.Error):
+            seconds = None
+        self._audio_cache[sha256] = seconds
+        return seconds
