@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from _client_support import Script, fail, reply
 
 from tokenhot_nb import errors as E
 from tokenhot_nb._config import SIM_BASE_URL, Settings
@@ -120,16 +121,10 @@ def test_multipart_files_and_data() -> None:
 
 
 def test_non_2xx_raises_typed_error_without_retry_on_400() -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return httpx.Response(400, json={"error": {"message": "bad field (request id: r1)", "code": "invalid_request"}})
-
+    handler = Script(reply(400, json={"error": {"message": "bad field (request id: r1)", "code": "invalid_request"}}))
     with pytest.raises(E.BadRequestError) as info:
         send(make_client(handler), CHAT)
-    assert calls == 1
+    assert handler.calls == 1
     assert info.value.request_id == "r1" and info.value.code == "invalid_request"
 
 
@@ -141,43 +136,26 @@ def test_malformed_json_on_200_is_a_readable_error() -> None:
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 502, 503, 504])
 def test_retryable_statuses_are_retried_then_succeed(status: int) -> None:
-    calls = 0
     sleeps = Sleeps()
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return httpx.Response(status, json={"error": {"message": "busy"}}) if calls <= 2 else httpx.Response(200, json={})
-
+    busy = reply(status, json={"error": {"message": "busy"}})
+    handler = Script(busy, busy, reply(200, json={}))
     resp = send(make_client(handler, retries=2, sleeps=sleeps), CHAT)
-    assert resp.status == 200 and calls == 3
+    assert resp.status == 200 and handler.calls == 3
     assert sleeps.delays == [0.5, 1.0]  # rand=0 → no jitter
 
 
 def test_retries_exhausted_raise_last_error() -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return httpx.Response(503, json={"error": {"message": "overloaded"}})
-
+    handler = Script(reply(503, json={"error": {"message": "overloaded"}}))
     with pytest.raises(E.ServerError, match="overloaded"):
         send(make_client(handler, retries=3), CHAT)
-    assert calls == 4
+    assert handler.calls == 4
 
 
 def test_zero_retries() -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return httpx.Response(500)
-
+    handler = Script(reply(500))
     with pytest.raises(E.ServerError):
         send(make_client(handler, retries=0), CHAT)
-    assert calls == 1
+    assert handler.calls == 1
 
 
 def test_retry_after_seconds_and_ms_and_cap() -> None:
@@ -208,44 +186,26 @@ def test_backoff_grows_and_caps_with_jitter() -> None:
 
 
 def test_quota_429_is_never_retried() -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return httpx.Response(429, json={"error": {"message": "quota", "code": "insufficient_user_quota"}})
-
+    handler = Script(reply(429, json={"error": {"message": "quota", "code": "insufficient_user_quota"}}))
     with pytest.raises(E.QuotaExhaustedError):
         send(make_client(handler, retries=3), CHAT)
-    assert calls == 1
+    assert handler.calls == 1
 
 
 def test_connection_errors_are_retried_then_mapped() -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        raise httpx.ConnectError("connection refused", request=request)
-
+    handler = Script(fail(httpx.ConnectError, "connection refused"))
     with pytest.raises(E.APIConnectionError) as info:
         send(make_client(handler, retries=2), CHAT)
-    assert calls == 3
+    assert handler.calls == 3
     assert isinstance(info.value.__cause__, httpx.ConnectError)
     assert "Could not connect" in str(info.value)
 
 
 def test_read_timeout_becomes_timeout_error_and_is_not_retried() -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        raise httpx.ReadTimeout("read timed out", request=request)
-
+    handler = Script(fail(httpx.ReadTimeout, "read timed out"))
     with pytest.raises(E.APITimeoutError):
         send(make_client(handler, retries=2), CHAT)
-    assert calls == 1
+    assert handler.calls == 1
 
 
 BILLED = HttpCall("POST", "/v1/video/generations", json={"model": "v"}, billed_create=True)
@@ -253,55 +213,28 @@ BILLED = HttpCall("POST", "/v1/video/generations", json={"model": "v"}, billed_c
 
 @pytest.mark.parametrize("status", [500, 502, 504, 408, 409])
 def test_billed_create_not_retried_on_other_errors(status: int) -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return httpx.Response(status, json={"code": "fail", "message": "upstream failed", "data": None})
-
+    handler = Script(reply(status, json={"code": "fail", "message": "upstream failed", "data": None}))
     with pytest.raises(E.APIError):
         send(make_client(handler, retries=3), BILLED)
-    assert calls == 1
+    assert handler.calls == 1
 
 
 @pytest.mark.parametrize("status", [429, 503])
 def test_billed_create_retried_on_429_and_503(status: int) -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        return httpx.Response(status, json={"code": "busy", "message": "try later"}) if calls == 1 else \
-            httpx.Response(200, json={"id": "task_1"})
-
+    handler = Script(reply(status, json={"code": "busy", "message": "try later"}), reply(200, json={"id": "task_1"}))
     assert send(make_client(handler, retries=2), BILLED).json() == {"id": "task_1"}
-    assert calls == 2
+    assert handler.calls == 2
 
 
 def test_billed_create_retried_when_not_sent_but_not_after_read_error() -> None:
-    calls = 0
-
-    def refuse_once(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(200, json={"id": "task_2"})
-
+    refuse_once = Script(fail(httpx.ConnectError, "refused"), reply(200, json={"id": "task_2"}))
     assert send(make_client(refuse_once), BILLED).json() == {"id": "task_2"}
-    assert calls == 2
+    assert refuse_once.calls == 2
 
-    calls = 0
-
-    def drop(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        raise httpx.ReadError("connection reset", request=request)
-
+    drop = Script(fail(httpx.ReadError, "connection reset"))
     with pytest.raises(E.APIConnectionError):
         send(make_client(drop, retries=3), BILLED)
-    assert calls == 1
+    assert drop.calls == 1
 
 
 def test_missing_key_in_live_mode() -> None:

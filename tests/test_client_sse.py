@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _client_support import Script, fail, reply
 
 from tokenhot_nb import errors as E
 from tokenhot_nb._config import Settings
@@ -230,32 +231,17 @@ def test_non_2xx_stream_raises_typed_error_after_reading_body() -> None:
 
 
 def test_stream_setup_retries_then_streams() -> None:
-    calls = 0
     sleeps: list[float] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        assert request.headers["accept"] == "text/event-stream"
-        if calls < 3:
-            return httpx.Response(503, json={"error": {"message": "busy"}}, headers={"retry-after": "1"})
-        return httpx.Response(200, headers=SSE, content=frame(chunk("ok")) + "data: [DONE]\n\n")
-
+    busy = reply(503, json={"error": {"message": "busy"}}, headers={"retry-after": "1"})
+    handler = Script(busy, busy, reply(200, headers=SSE, content=frame(chunk("ok")) + "data: [DONE]\n\n"))
     assert len(collect(handler, sleeps=sleeps)) == 1
-    assert calls == 3 and sleeps == [1.0, 1.0]
+    assert all(r.headers["accept"] == "text/event-stream" for r in handler.requests)
+    assert handler.calls == 3 and sleeps == [1.0, 1.0]
 
 
 def test_stream_setup_connect_error_retried() -> None:
-    calls = 0
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        nonlocal calls
-        calls += 1
-        if calls == 1:
-            raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(200, headers=SSE, content="data: [DONE]\n\n")
-
-    assert collect(handler) == [] and calls == 2
+    handler = Script(fail(httpx.ConnectError, "refused"), reply(200, headers=SSE, content="data: [DONE]\n\n"))
+    assert collect(handler) == [] and handler.calls == 2
 
 
 def test_json_reply_instead_of_stream() -> None:
