@@ -88,88 +88,87 @@ def test_studio_in_jupyterlab(tmp_path):
 
 
 def _drive(page, lab) -> None:
-    if True:
-        page.set_default_timeout(60_000)
-        page.goto(f"{lab.url}/lab/tree/studio.ipynb?token={lab.token}")
-        page.locator(".jp-Notebook .jp-Cell .cm-content").first.wait_for()
-        # the kernel is up when the status bar says Idle; then run the cell
-        page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(timeout=90_000)
-        page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
-        page.keyboard.press("Shift+Enter")
-        studio = page.locator(".tokenhot-studio")
-        studio.wait_for(timeout=90_000)
+    page.set_default_timeout(60_000)
+    page.goto(f"{lab.url}/lab/tree/studio.ipynb?token={lab.token}")
+    page.locator(".jp-Notebook .jp-Cell .cm-content").first.wait_for()
+    # the kernel is up when the status bar says Idle; then run the cell
+    page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(timeout=90_000)
+    page.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+    page.keyboard.press("Shift+Enter")
+    studio = page.locator(".tokenhot-studio")
+    studio.wait_for(timeout=90_000)
 
-        # -- image: the options follow the model, the thumbnail has the right natural size ----------------
-        image = page.locator(".tokenhot-image")
-        image.locator("textarea").first.fill("a lighthouse on a cliff at dusk")
-        image.locator("select").first.select_option(label="GPT Image-2 (gpt-image-2)")
-        size = image.locator(".widget-dropdown", has_text="Size").locator("select")
-        page.wait_for_function("el => [...el.options].some(o => o.text === '1536x1024')", arg=size.element_handle())
-        size.select_option(label="1536x1024")
-        image.locator("button", has_text="Generate").click()
-        img = image.locator(".tokenhot-gallery img.tokenhot-thumb").first
-        img.wait_for()
-        page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
-        natural = img.evaluate("el => [el.naturalWidth, el.naturalHeight]")
-        assert natural == [512, 341], natural  # 1536x1024 scaled to fit 512
-        image.locator(".tokenhot-recent img").first.wait_for(state="attached")
-        _shot(page, "image.png")
-        studio_png = _shot(page, "studio.png")
-        if os.environ.get("TOKENHOT_UPDATE_SCREENSHOTS") == "1":  # else the work tree stays clean
-            shutil.copyfile(studio_png, _docs_img("studio.png"))
+    # -- image: the options follow the model, the thumbnail has the right natural size ----------------
+    image = page.locator(".tokenhot-image")
+    image.locator("textarea").first.fill("a lighthouse on a cliff at dusk")
+    image.locator("select").first.select_option(label="GPT Image-2 (gpt-image-2)")
+    size = image.locator(".widget-dropdown", has_text="Size").locator("select")
+    page.wait_for_function("el => [...el.options].some(o => o.text === '1536x1024')", arg=size.element_handle())
+    size.select_option(label="1536x1024")
+    image.locator("button", has_text="Generate").click()
+    img = image.locator(".tokenhot-gallery img.tokenhot-thumb").first
+    img.wait_for()
+    page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
+    natural = img.evaluate("el => [el.naturalWidth, el.naturalHeight]")
+    assert natural == [512, 341], natural  # 1536x1024 scaled to fit 512
+    image.locator(".tokenhot-recent img").first.wait_for(state="attached")
+    _shot(page, "image.png")
+    studio_png = _shot(page, "studio.png")
+    if os.environ.get("TOKENHOT_UPDATE_SCREENSHOTS") == "1":  # else the work tree stays clean
+        shutil.copyfile(studio_png, _docs_img("studio.png"))
 
-        # -- chat: the answer grows while it streams, then is final ---------------------------------------
-        _tab(page, "Chat")
-        chat = page.locator(".tokenhot-chat")
-        chat.locator("textarea").last.fill("Tell me about lighthouses.")
-        page.evaluate("""() => { window.__lens = []; window.__timer = setInterval(() => {
-            const el = document.querySelector('.tokenhot-chat .tokenhot-answer .tokenhot-text');
-            if (el) window.__lens.push(el.textContent.length); }, 15); }""")
-        chat.locator("button", has_text="Send").click()
-        chat.locator(".tokenhot-answer.tokenhot-final").wait_for()
-        lens = page.evaluate("() => { clearInterval(window.__timer); return window.__lens; }")
-        final = chat.locator(".tokenhot-answer .tokenhot-text").inner_text()
-        growing = sorted({n for n in lens if 1 < n < len(final)})
-        assert len(final) > 20 and len(growing) >= 2, (lens[-20:], final)
-        _shot(page, "chat.png")
+    # -- chat: the answer grows while it streams, then is final ---------------------------------------
+    _tab(page, "Chat")
+    chat = page.locator(".tokenhot-chat")
+    chat.locator("textarea").last.fill("Tell me about lighthouses.")
+    page.evaluate("""() => { window.__lens = []; window.__timer = setInterval(() => {
+        const el = document.querySelector('.tokenhot-chat .tokenhot-answer .tokenhot-text');
+        if (el) window.__lens.push(el.textContent.length); }, 15); }""")
+    chat.locator("button", has_text="Send").click()
+    chat.locator(".tokenhot-answer.tokenhot-final").wait_for()
+    lens = page.evaluate("() => { clearInterval(window.__timer); return window.__lens; }")
+    final = chat.locator(".tokenhot-answer .tokenhot-text").inner_text()
+    growing = sorted({n for n in lens if 1 < n < len(final)})
+    assert len(final) > 20 and len(growing) >= 2, (lens[-20:], final)
+    _shot(page, "chat.png")
 
-        # -- video: progress, then the player plays the simulator's H.264 MP4 -----------------------------
-        _tab(page, "Video")
-        page.locator(".tokenhot-panel.tokenhot-video textarea").first.fill("waves rolling onto a beach")
-        page.locator(".tokenhot-panel.tokenhot-video button", has_text="Make video").click()
-        player = page.locator(".tokenhot-panel.tokenhot-video .tokenhot-player video")
-        player.wait_for(timeout=90_000)
-        page.wait_for_function("el => el.readyState >= 2", arg=player.element_handle(), timeout=60_000)
-        assert "succeeded" in page.locator(".tokenhot-panel.tokenhot-video").inner_text()
-        _shot(page, "video.png")
-        page.locator(".jp-Notebook .jp-Cell .cm-content").nth(1).click()
-        page.keyboard.press("Shift+Enter")
-        big = page.locator(".tokenhot-big video")
-        big.wait_for()
-        page.wait_for_function("el => el.readyState >= 2 && el.currentSrc.includes('/files/')",
-                               arg=big.element_handle())
-        assert "/files/tokenhot-media/" in big.evaluate("el => el.currentSrc")  # not the hidden store
+    # -- video: progress, then the player plays the simulator's H.264 MP4 -----------------------------
+    _tab(page, "Video")
+    page.locator(".tokenhot-panel.tokenhot-video textarea").first.fill("waves rolling onto a beach")
+    page.locator(".tokenhot-panel.tokenhot-video button", has_text="Make video").click()
+    player = page.locator(".tokenhot-panel.tokenhot-video .tokenhot-player video")
+    player.wait_for(timeout=90_000)
+    page.wait_for_function("el => el.readyState >= 2", arg=player.element_handle(), timeout=60_000)
+    assert "succeeded" in page.locator(".tokenhot-panel.tokenhot-video").inner_text()
+    _shot(page, "video.png")
+    page.locator(".jp-Notebook .jp-Cell .cm-content").nth(1).click()
+    page.keyboard.press("Shift+Enter")
+    big = page.locator(".tokenhot-big video")
+    big.wait_for()
+    page.wait_for_function("el => el.readyState >= 2 && el.currentSrc.includes('/files/')",
+                           arg=big.element_handle())
+    assert "/files/tokenhot-media/" in big.evaluate("el => el.currentSrc")  # not the hidden store
 
-        # -- audio: speak, the <audio> loads ---------------------------------------------------------------
-        _tab(page, "Audio")
-        audio_panel = page.locator(".tokenhot-panel.tokenhot-audio")
-        audio_panel.locator("textarea").first.fill("Hello from the Tokenhot studio.")
-        audio_panel.locator("button", has_text="Speak").click()
-        audio = audio_panel.locator(".tokenhot-player audio")
-        audio.wait_for()
-        page.wait_for_function("el => el.readyState >= 2 && el.duration > 0", arg=audio.element_handle())
-        _shot(page, "audio.png")
+    # -- audio: speak, the <audio> loads ---------------------------------------------------------------
+    _tab(page, "Audio")
+    audio_panel = page.locator(".tokenhot-panel.tokenhot-audio")
+    audio_panel.locator("textarea").first.fill("Hello from the Tokenhot studio.")
+    audio_panel.locator("button", has_text="Speak").click()
+    audio = audio_panel.locator(".tokenhot-player audio")
+    audio.wait_for()
+    page.wait_for_function("el => el.readyState >= 2 && el.duration > 0", arg=audio.element_handle())
+    _shot(page, "audio.png")
 
-        # -- history: everything above is listed -----------------------------------------------------------
-        _tab(page, "History")
-        history = page.locator(".tokenhot-panel.tokenhot-history")
-        page.wait_for_function(
-            "() => document.querySelectorAll('.tokenhot-history select[multiple] option, "
-            ".tokenhot-history .widget-select select option').length >= 4")
-        _shot(page, "history.png")
-        assert "speak" in history.inner_text()
+    # -- history: everything above is listed -----------------------------------------------------------
+    _tab(page, "History")
+    history = page.locator(".tokenhot-panel.tokenhot-history")
+    page.wait_for_function(
+        "() => document.querySelectorAll('.tokenhot-history select[multiple] option, "
+        ".tokenhot-history .widget-select select option').length >= 4")
+    _shot(page, "history.png")
+    assert "speak" in history.inner_text()
 
-        _magics(page)
+    _magics(page)
 
 
 def _run_cell(page, index: int):

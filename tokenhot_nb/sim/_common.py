@@ -132,10 +132,6 @@ def seed_of(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(raw).digest()[:8], "big") >> 1
 
 
-def rng_for(*parts: Any) -> random.Random:
-    return random.Random(seed_of(*parts))
-
-
 _TOKEN_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af]|[A-Za-z0-9]+|[^\sA-Za-z0-9]")
 
 
