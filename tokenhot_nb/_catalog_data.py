@@ -2,7 +2,7 @@
 
 Sources and confidence are in the project's API reference (shared/reference/tokenhot-api.md); where the reference is unsure, the
 option lists here stay on the permissive side and ``notes`` says so. Adding a model that fits an existing
-family is one entry in ``MODELS``; families (``families/*.py``) dispatch on the family name, never on ids.
+family is one entry in ``MODELS`` (the vendor comes from the family); families (``families/*.py``) dispatch on the family name, never on ids.
 
 Capability keys (all optional):
 ``edit``, ``edit_only``, ``mask``, ``max_edit_images``, ``sizes`` (menu values), ``size_free`` (any ``WxH``
@@ -109,7 +109,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "seedream": {
         "kind": "image",
         "endpoints": ["images.generations"],
-        "vendor": "ByteDance (Volcengine Ark)",
+        "vendor": "ByteDance",
         "capabilities": {"edit": True, "mask": False, "max_n": 15, "seed": True, "size_free": True,
                          "max_edit_images": 14, "response_formats": ["url", "b64_json"]},
         "defaults": {"size": "2K", "watermark": False},
@@ -117,7 +117,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "qwen-image": {
         "kind": "image",
         "endpoints": ["images.generations"],
-        "vendor": "Alibaba (DashScope)",
+        "vendor": "Alibaba",
         "capabilities": {"edit": False, "max_n": 1, "seed": True, "negative_prompt": True,
                          "sizes": QWEN_IMAGE_SIZES, "prompt_extend": True},
         "defaults": {"size": "1328*1328", "watermark": False, "prompt_extend": True},
@@ -125,7 +125,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "wan-image": {
         "kind": "image",
         "endpoints": ["images.generations"],
-        "vendor": "Alibaba (DashScope)",
+        "vendor": "Alibaba",
         "capabilities": {"edit": False, "max_n": 4, "seed": True, "negative_prompt": True,
                          "sizes": WAN_SIZES, "size_free": True},
         "defaults": {"size": "1280*1280", "watermark": False},
@@ -142,7 +142,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "seedance": {
         "kind": "video",
         "endpoints": ["video.generations", "videos"],
-        "vendor": "ByteDance (Volcengine Ark)",
+        "vendor": "ByteDance",
         "capabilities": {"ratios": SEEDANCE_RATIOS, "resolutions": ["480p", "720p", "1080p"], "seed": True,
                          "first_frame": True, "last_frame": True, "reference_images": 0, "video_input": False,
                          "generate_audio": True},
@@ -160,7 +160,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     "happyhorse": {
         "kind": "video",
         "endpoints": ["video.generations", "videos"],
-        "vendor": "Alibaba (DashScope)",
+        "vendor": "Alibaba",
         "capabilities": {"durations": list(range(3, 16)), "resolutions": ["720P", "1080P"],
                          "ratios": HAPPYHORSE_RATIOS, "seed": True, "first_frame": False, "last_frame": False,
                          "reference_images": 0, "video_input": False, "mode": "t2v"},
@@ -207,7 +207,6 @@ def _seedream(mid: str, version: str, sizes: list[str], **extra: Any) -> dict[st
         "display_names": [mid, f"{mid}(图片编辑)", f"Seedream {version}"],
         "aliases": [f"seedream-{version}", f"seedream-{short}"],
         "capabilities": {"sizes": sizes + SEEDREAM_PIXEL_SIZES},
-        "vendor": "ByteDance",
         "notes": "Edit = the same generation call with `image` data URLs. n>1 uses sequential_image_generation "
         "(the model may return fewer images).",
         **extra,
@@ -221,7 +220,6 @@ def _seedance(mid: str, aliases: list[str], **caps: Any) -> dict[str, Any]:
         "display_names": [mid],
         "aliases": aliases,
         "capabilities": caps,
-        "vendor": "ByteDance",
         "notes": "Generic new-api body; ratio/resolution/seed/content go in `metadata`. Poll: "
         f"'{mid}(获取视频任务信息)'.",
     }
@@ -249,7 +247,6 @@ MODELS: list[dict[str, Any]] = [
         "aliases": ["gpt-image"],
         "capabilities": {"quality": ["low", "medium", "high", "auto"], "size_free": True,
                          "backgrounds": ["opaque", "auto"], "output_formats": ["png", "jpeg", "webp"]},
-        "vendor": "OpenAI",
         "notes": "Tokenhot returns `url` (OpenAI itself returns b64_json); both are read. Edits: multipart "
         "/v1/images/edits with image[] parts and an optional mask.",
     },
@@ -260,7 +257,6 @@ MODELS: list[dict[str, Any]] = [
         "capabilities": {"quality": ["low", "medium", "high", "auto"],
                          "backgrounds": ["transparent", "opaque", "auto"],
                          "output_formats": ["png", "jpeg", "webp"]},
-        "vendor": "OpenAI",
     },
     {
         "id": "dall-e-2",
@@ -269,7 +265,6 @@ MODELS: list[dict[str, Any]] = [
         "aliases": ["dalle-2"],
         "capabilities": {"sizes": ["256x256", "512x512", "1024x1024"], "max_edit_images": 1,
                          "response_formats": ["url", "b64_json"], "max_prompt_chars": 1000},
-        "vendor": "OpenAI",
         "notes": "Edits take one square PNG (< 4 MB) and an optional mask.",
     },
     {
@@ -280,14 +275,12 @@ MODELS: list[dict[str, Any]] = [
         "capabilities": {"edit": False, "mask": False, "max_n": 1, "sizes": ["1024x1024", "1792x1024", "1024x1792"],
                          "quality": ["standard", "hd"], "styles": ["vivid", "natural"],
                          "response_formats": ["url", "b64_json"], "max_prompt_chars": 4000},
-        "vendor": "OpenAI",
     },
     {
         "id": "gemini-2.5-flash-image",
         "family": "gemini-image",
         "display_names": ["gemini-2.5-flash-image", "gemini-2.5-flash-image(图片编辑)"],
         "aliases": ["nano-banana"],
-        "vendor": "Google",
     },
     {
         "id": "gemini-3-pro-image-preview",
@@ -295,7 +288,6 @@ MODELS: list[dict[str, Any]] = [
         "display_names": ["gemini-3-pro-image-preview", "gemini-3-pro-image-preview(图片编辑)"],
         "aliases": ["nano-banana-pro", "gemini-3-pro-image"],
         "capabilities": {"image_sizes": ["1K", "2K", "4K"], "max_edit_images": 14},
-        "vendor": "Google",
     },
     {
         "id": "gemini-3.1-flash-image-preview",
@@ -303,20 +295,17 @@ MODELS: list[dict[str, Any]] = [
         "display_names": ["gemini-3.1-flash-image-preview", "gemini-3.1-flash-image-preview(图片编辑)"],
         "aliases": ["nano-banana-2", "gemini-3.1-flash-image"],
         "capabilities": {"image_sizes": ["1K", "2K", "4K"], "max_edit_images": 14},
-        "vendor": "Google",
     },
     {
         "id": "qwen-image-max",
         "family": "qwen-image",
         "display_names": ["qwen-image-max"],
-        "vendor": "Alibaba",
     },
     {
         "id": "qwen-image-plus-2026-01-09",
         "family": "qwen-image",
         "display_names": ["qwen-image-plus-2026-01-09"],
         "aliases": ["qwen-image-plus"],
-        "vendor": "Alibaba",
     },
     {
         "id": "qwen-image-edit-max-2026-01-16",
@@ -326,7 +315,6 @@ MODELS: list[dict[str, Any]] = [
         "capabilities": {"edit": True, "edit_only": True, "max_n": 6, "max_edit_images": 3, "size_free": True,
                          "sizes": []},
         "defaults": {"size": None},
-        "vendor": "Alibaba",
         "notes": "Edit-only: DashScope `input.messages` with {image} items + `parameters`.",
     },
     {
@@ -337,7 +325,6 @@ MODELS: list[dict[str, Any]] = [
         "capabilities": {"edit": True, "max_edit_images": 3, "interleave_for_generate": True,
                          "max_images": 5},
         "defaults": {"size": "1024*1024"},
-        "vendor": "Alibaba",
         "notes": "Text-to-image runs in interleave mode (enable_interleave=true, max_images); edit mode sends "
         "{image} items with enable_interleave=false and n. stream is always false.",
     },
@@ -346,7 +333,6 @@ MODELS: list[dict[str, Any]] = [
         "family": "wan-image",
         "display_names": ["wan2.6-t2i"],
         "aliases": ["wan-t2i"],
-        "vendor": "Alibaba",
     },
     # ------------------------------------------------------------------------------------ video
     _seedance("doubao-seedance-1-5-pro-251215", ["seedance-1.5-pro", "seedance-1.5"],
@@ -364,7 +350,6 @@ MODELS: list[dict[str, Any]] = [
         "display_names": ["MiniMax-Hailuo-02"],
         "aliases": ["hailuo-02"],
         "capabilities": {"resolutions": ["512P", "768P", "1080P"], "last_frame": True},
-        "vendor": "MiniMax",
         "notes": "1080P only with 6 s. Poll page: 'Hailuo获取视频信息'.",
     },
     {
@@ -372,7 +357,6 @@ MODELS: list[dict[str, Any]] = [
         "family": "hailuo",
         "display_names": ["MiniMax-Hailuo-2.3"],
         "aliases": ["hailuo-2.3", "hailuo"],
-        "vendor": "MiniMax",
         "notes": "1080P only with 6 s; camera commands like [Pan left] go in the prompt.",
     },
     {
@@ -380,7 +364,6 @@ MODELS: list[dict[str, Any]] = [
         "family": "hailuo",
         "display_names": ["MiniMax-Hailuo-2.3-Fast"],
         "aliases": ["hailuo-2.3-fast", "hailuo-fast"],
-        "vendor": "MiniMax",
         "notes": "May be image-to-video only (one relay lists it only with a first frame).",
     },
     {
@@ -389,7 +372,6 @@ MODELS: list[dict[str, Any]] = [
         "display_names": ["happyhorse-1.0-t2v"],
         "aliases": ["happyhorse-t2v", "happyhorse"],
         "capabilities": {"mode": "t2v"},
-        "vendor": "Alibaba",
     },
     {
         "id": "happyhorse-1.0-i2v",
@@ -397,7 +379,6 @@ MODELS: list[dict[str, Any]] = [
         "display_names": ["happyhorse-1.0-i2v"],
         "aliases": ["happyhorse-i2v"],
         "capabilities": {"mode": "i2v", "first_frame": True, "requires_image": True, "ratios": []},
-        "vendor": "Alibaba",
         "notes": "One first-frame image; the ratio follows the image.",
     },
     {
@@ -406,7 +387,6 @@ MODELS: list[dict[str, Any]] = [
         "display_names": ["happyhorse-1.0-r2v"],
         "aliases": ["happyhorse-r2v"],
         "capabilities": {"mode": "r2v", "reference_images": 9, "requires_image": True},
-        "vendor": "Alibaba",
         "notes": "1–9 reference images.",
     },
     {
@@ -417,7 +397,6 @@ MODELS: list[dict[str, Any]] = [
         "capabilities": {"mode": "video-edit", "reference_images": 5, "video_input": True, "requires_video": True,
                          "durations": [], "ratios": [], "audio_settings": ["auto", "origin"]},
         "defaults": {"duration": None},
-        "vendor": "Alibaba",
         "notes": "One input video (MP4/MOV, 3–60 s; output ≤ 15 s) plus 0–5 reference images; no duration/ratio.",
     },
     # ------------------------------------------------------------------------------------ audio
@@ -427,7 +406,6 @@ MODELS: list[dict[str, Any]] = [
         "display_names": ["gemini-2.5-flash-preview-tts"],
         "aliases": ["gemini-tts", "gemini-flash-tts"],
         "defaults": {"default_for_kind": True},
-        "vendor": "Google",
         "notes": "Returns 24 kHz 16-bit mono PCM, wrapped into WAV. Style goes in the prompt text.",
     },
     {
@@ -435,14 +413,12 @@ MODELS: list[dict[str, Any]] = [
         "family": "gemini-tts",
         "display_names": ["gemini-2.5-pro-preview-tts"],
         "aliases": ["gemini-pro-tts"],
-        "vendor": "Google",
     },
     {
         "id": "whisper-1",
         "family": "whisper",
         "display_names": ["whisper-1", "whisper-1(音频转中文)", "whisper-1(音频翻译)"],
         "aliases": ["whisper"],
-        "vendor": "OpenAI",
         "notes": "'音频转中文' = transcription (language=zh); '音频翻译' = translation, always to English.",
     },
     # ------------------------------------------------------------------------------------ chat
@@ -451,7 +427,6 @@ MODELS: list[dict[str, Any]] = [
         "family": "claude",
         "display_names": ["claude-opus-4-6", "Claude Opus 4.6"],
         "aliases": ["claude-opus", "claude-opus-4.6", "opus"],
-        "vendor": "Anthropic",
     },
     {
         "id": "claude-opus-4-6-cc",
@@ -459,7 +434,6 @@ MODELS: list[dict[str, Any]] = [
         "endpoints": ["messages", "chat.completions"],
         "display_names": ["claude-opus-4-6-cc"],
         "aliases": ["claude-opus-cc"],
-        "vendor": "Anthropic",
         "notes": "Claude Code channel; some relays accept it only on /v1/messages, so that is the default.",
     },
     {
@@ -467,64 +441,54 @@ MODELS: list[dict[str, Any]] = [
         "family": "claude",
         "display_names": ["claude-sonnet-4-5-20250929", "Claude Sonnet 4.5"],
         "aliases": ["claude-sonnet", "claude-sonnet-4.5", "claude-sonnet-4-5", "sonnet"],
-        "vendor": "Anthropic",
     },
     {
         "id": "gpt-5",
         "family": "openai-responses",
         "display_names": ["GPT 5", "GPT 5(Responses)"],
-        "vendor": "OpenAI",
     },
     {
         "id": "gpt-5.2",
         "family": "openai-responses",
         "display_names": ["GPT 5.2", "GPT 5.2(Responses)"],
         "defaults": {"default_for_kind": True},
-        "vendor": "OpenAI",
     },
     {
         "id": "gpt-5.4",
         "family": "openai-responses",
         "display_names": ["GPT 5.4", "GPT 5.4(Responses)"],
-        "vendor": "OpenAI",
     },
     {
         "id": "gpt-5.4-mini",
         "family": "openai-responses",
         "display_names": ["GPT 5.4 mini"],
-        "vendor": "OpenAI",
         "notes": "The quick-start example model (not in the docs menu).",
     },
     {
         "id": "gemini-2.5-flash",
         "family": "gemini",
         "display_names": ["gemini-2.5-flash"],
-        "vendor": "Google",
     },
     {
         "id": "gemini-2.5-pro",
         "family": "gemini",
         "display_names": ["gemini-2.5-pro"],
-        "vendor": "Google",
     },
     {
         "id": "gemini-3-flash-preview",
         "family": "gemini",
         "display_names": ["gemini-3-flash-preview"],
         "aliases": ["gemini-3-flash"],
-        "vendor": "Google",
     },
     {
         "id": "gemini-3.1-pro",
         "family": "gemini",
         "display_names": ["gemini-3.1-pro"],
-        "vendor": "Google",
     },
     {
         "id": "gemini-3.1-pro-preview",
         "family": "gemini",
         "display_names": ["gemini-3.1-pro-preview", "gemini-3.1-pro-preview(流式)"],
-        "vendor": "Google",
         "notes": "Documented on Tokenhot as :streamGenerateContent?alt=sse.",
     },
     {
@@ -532,6 +496,5 @@ MODELS: list[dict[str, Any]] = [
         "family": "grok",
         "display_names": ["grok-4.1", "Grok 4.1"],
         "aliases": ["grok"],
-        "vendor": "xAI",
     },
 ]
