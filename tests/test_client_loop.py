@@ -241,40 +241,39 @@ def test_an_exception_in_a_callback_cancels_the_work() -> None:
 
 
 def test_callbacks_relay_to_an_awaiting_loop() -> None:
-    from tokenhot_nb.client._loop import call_in_caller, post_to_loop, relayed, submit
-
-    async def work() -> None:
-        call_in_caller(lambda: seen.append(threading.current_thread().name))
+    from tokenhot_nb.client import run_async
+    from tokenhot_nb.client._loop import call_in_caller
 
     seen: list[str] = []
 
-    async def cell() -> None:
-        await asyncio.wrap_future(submit(relayed(work(), post_to_loop(asyncio.get_running_loop()))))
-        await asyncio.sleep(0.05)
+    async def work() -> str:
+        call_in_caller(lambda: seen.append(threading.current_thread().name))
+        return threading.current_thread().name
 
-    asyncio.run(cell())
-    assert seen == [threading.current_thread().name]
+    async def cell() -> str:
+        return await run_async(work())
+
+    ran_on = asyncio.run(cell())
+    assert seen == [threading.current_thread().name] and ran_on != seen[0]
 
 
-def test_exit_cancels_work_still_running_on_the_loop() -> None:
-    """A task still running at interpreter exit is cancelled (and can clean up) before finalization."""
-    code = textwrap.dedent(
-        """
-        import asyncio
-        from tokenhot_nb.client._loop import submit
+def test_a_failing_callback_cancels_awaited_work_and_is_raised() -> None:
+    from tokenhot_nb.client import run_async
+    from tokenhot_nb.client._loop import call_in_caller
 
-        async def forever():
-            try:
-                await asyncio.sleep(60)
-            except asyncio.CancelledError:
-                print("cleaned up", flush=True)
-                raise
+    cancelled = threading.Event()
 
-        submit(forever())
-        import time; time.sleep(0.2)
-        print("exiting", flush=True)
-        """
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["exiting", "cleaned", "up"]
+    def stop() -> None:
+        raise ValueError("stop here")
+
+    async def work() -> None:
+        call_in_caller(stop)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    with pytest.raises(ValueError, match="stop here"):
+        asyncio.run(run_async(work()))
+    assert cancelled.wait(5)

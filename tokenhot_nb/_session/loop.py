@@ -8,7 +8,6 @@ was made (:func:`call_user`); a Ctrl-C raised in one is carried out of the loop 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -76,41 +75,13 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
 
     Callbacks run on the awaiting loop; one that raises cancels the work and its error is re-raised here.
     """
-    from ..client import in_loop_thread
-    from ..client._loop import relayed, submit
-
-    if in_loop_thread():
-        return await coro
-    loop = asyncio.get_running_loop()
-    failure: list[BaseException] = []
-    holder: list[Any] = []
-
-    def post(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        def run() -> None:
-            try:
-                fn(*args)
-            except BaseException as exc:
-                if not failure:
-                    failure.append(exc)
-                holder[0].cancel()
-
-        try:
-            loop.call_soon_threadsafe(run)
-        except RuntimeError:  # the awaiting loop is gone: nobody is left to show this to
-            pass
+    from ..client import run_async
 
     since = time.time()
-    future = submit(relayed(coro, post))
-    holder.append(future)
     try:
-        return await asyncio.wrap_future(future)
-    except (asyncio.CancelledError, Interrupted, KeyboardInterrupt) as exc:
-        err = failure[0] if failure else exc
-        if isinstance(err, (KeyboardInterrupt, Interrupted)):
-            raise KeyboardInterrupt(interrupt_message(session, err, task, since)) from None
-        if failure:
-            raise err from None
-        raise
+        return await run_async(coro)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        raise KeyboardInterrupt(interrupt_message(session, exc, task, since)) from None
 
 
 def interrupt_message(session: Session, exc: BaseException, task: VideoTask | None, since: float) -> str:

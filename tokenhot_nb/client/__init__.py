@@ -13,7 +13,7 @@ from __future__ import annotations
 from ._client import Client, Response
 from ._download import Download
 from ._errors import ErrorInfo, error_from_response, parse_error_body
-from ._loop import get_loop, in_loop_thread, iterate_sync, run_sync
+from ._loop import get_loop, in_loop_thread, iterate_sync, run_async, run_sync
 from ._retry import RetryPolicy, parse_retry_after
 from ._sse import EventStream, SSEEvent
 
@@ -31,5 +31,6 @@ __all__ = [
     "iterate_sync",
     "parse_error_body",
     "parse_retry_after",
+    "run_async",
     "run_sync",
 ]

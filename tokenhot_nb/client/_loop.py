@@ -122,13 +122,40 @@ async def relayed(aw: Awaitable[T], post: Post) -> T:
     return await aw
 
 
-def post_to_loop(loop: asyncio.AbstractEventLoop) -> Post:
-    """A relay that runs callbacks on another event loop (an ``await``-ing cell's loop)."""
+async def run_async(aw: Awaitable[T]) -> T:
+    """Await ``aw`` on the background loop from another loop (an ``await`` in a cell): the async twin of
+    :func:`run_sync`.
+
+    Callbacks posted with :func:`call_in_caller` run on the awaiting loop; one that raises cancels the work
+    and its exception is raised here, as with :func:`run_sync`.
+    """
+    if in_loop_thread():
+        return await aw
+    loop = asyncio.get_running_loop()
+    failure: list[BaseException] = []
+    futures: list[concurrent.futures.Future[T]] = []
 
     def post(fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        loop.call_soon_threadsafe(lambda: fn(*args))
+        def run() -> None:
+            try:
+                fn(*args)
+            except BaseException as exc:
+                if not failure:
+                    failure.append(exc)
+                futures[0].cancel()
 
-    return post
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the awaiting loop is gone: nobody is left to show this to
+            pass
+
+    futures.append(submit(relayed(aw, post)))
+    try:
+        return await asyncio.wrap_future(futures[0])
+    except asyncio.CancelledError:
+        if failure:
+            raise failure[0] from None
+        raise
 
 
 def run_sync(aw: Awaitable[T], timeout: float | None = None) -> T:
