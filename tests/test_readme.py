@@ -100,3 +100,19 @@ def test_readme_links_exist() -> None:
                    "binder/requirements.txt", "binder/postBuild"):
         assert (ROOT / target).exists(), target
     assert "docs/img/studio.png" in README  # the screenshot made by the browser test
+
+
+def test_the_ten_line_quickstart_runs(tmp_path: Path, monkeypatch) -> None:
+    """The README's Python quickstart, as written, offline (a fast poll so its video finishes at once)."""
+    code = README.split("## Quickstart in ten lines", 1)[1].split("```python", 1)[1].split("```", 1)[0]
+    for var in [v for v in os.environ if v.startswith("TOKENHOT_")]:
+        monkeypatch.delenv(var)
+    monkeypatch.setenv("TOKENHOT_MODE", "offline")
+    monkeypatch.chdir(tmp_path)
+    code = code.replace("tokenhot_nb.Session()", "tokenhot_nb.Session(poll_interval=0.01)", 1)
+    namespace: dict = {}
+    exec(compile(code, "README.md quickstart", "exec"), namespace)
+    s = namespace["s"]
+    assert [e.kind for e in s.history] == ["image", "video", "chat", "speak", "transcribe", "chat", "chat", "chat"]
+    assert all(e.status == "ok" for e in s.history)
+    s.close()
