@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video-steps", type=int)
     p.add_argument("--stream-chunks", type=int)
     p.add_argument("--download-size", type=int, metavar="BYTES")
+    p.add_argument("--billing-error", action="store_true", help="billing endpoints answer 200 with an error")
     return p
 
 
@@ -43,7 +44,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
-    for name in ("malformed_json", "video_failure", "expire_downloads"):
+    for name in ("malformed_json", "video_failure", "expire_downloads", "billing_error"):
         if getattr(args, name):
             changes[name] = True
     if args.error_rate:

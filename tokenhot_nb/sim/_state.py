@@ -52,6 +52,8 @@ class SimState:
         self.tasks: dict[str, VideoTask] = {}
         self.video_cache: dict[str, str] = {}
         self._seq = itertools.count(1)
+        self.spent_quota = 0  #: what simulated calls have been charged (the billing endpoints show it)
+        self._charged_tasks: set[str] = set()
 
     def set_faults(self, faults: Faults) -> None:
         faults.validate()
@@ -77,6 +79,17 @@ class SimState:
                 if self.rng.random() < faults.error_rates[status]:
                     return status
         return None
+
+    def charge(self, quota: int) -> None:
+        with self._lock:
+            self.spent_quota += max(0, quota)
+
+    def charge_task(self, task_id: str, quota: int) -> None:
+        """A finished task is charged once, however often it is polled."""
+        with self._lock:
+            if task_id not in self._charged_tasks:
+                self._charged_tasks.add(task_id)
+                self.spent_quota += max(0, quota)
 
     def put_file(self, data: bytes, content_type: str, ext: str) -> str:
         """Store bytes content-addressed; returns the file name ``<sha>.<ext>``."""

@@ -18,6 +18,7 @@ from starlette.responses import Response
 from . import media
 from ._common import Ctx, error_response, json_out, obj, seed_of
 from ._images import load_reference
+from ._pricing import video_task_quota
 from ._state import VideoTask
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -200,7 +201,9 @@ async def poll_generation(ctx: Ctx, task_id: str) -> Response:
         "action": "generate", "status": status, "progress": f"{_progress(task, stage)}%",
         "fail_reason": f"{code}: {reason}" if stage == "failed" else "", "result_url": url,
         "submit_time": task.created_at, "start_time": task.created_at, "finish_time": now if done else 0,
-        "created_at": task.created_at, "updated_at": now, "quota": 0, "user_id": 1, "group": "default",
+        "created_at": task.created_at, "updated_at": now,
+        "quota": video_task_quota(task.model, task.seconds, task.resolution) if stage == "succeeded" else 0,
+        "user_id": 1, "group": "default",
         "channel_id": 1,
         "properties": {"input": task.prompt, "upstream_model_name": task.model, "origin_model_name": task.model},
         "data": _raw_vendor(ctx, task, stage, url),

@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import _audio, _chat, _gemini, _images, _video
+from . import _audio, _chat, _gemini, _images, _pricing, _video
 from ._common import (
     REQUEST_ID_HEADER,
     Ctx,
@@ -70,8 +70,12 @@ def _presented_key(request: Request, extra: tuple[str, ...]) -> str | None:
 
 
 def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "json",
-         keys: tuple[str, ...] = (), needs_model: bool = True) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap an endpoint with the relay middleware: request id, auth, faults, body and model checks."""
+         keys: tuple[str, ...] = (), needs_model: bool = True, billing: str = "call",
+         public: bool = False) -> Callable[[Request], Awaitable[Response]]:
+    """Wrap an endpoint with the relay middleware: request id, auth, faults, body and model checks, billing.
+
+    ``billing``: "call" charges a finished call from its answer, "task" a task poll's ``quota`` once, "none"
+    nothing. ``public`` routes (the price table, the site status) need no key."""
     auth_env: Envelope = "claude" if envelope == "claude" else "openai"
 
     async def endpoint(request: Request) -> Response:
@@ -83,7 +87,7 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
             return error_response(auth_env, 400, f"invalid X-Sim-Faults header: {exc}", "invalid_request",
                                   "invalid_request_error", request_id=rid)
         ctx = Ctx(request, state, faults, rid, envelope)
-        key = _presented_key(request, keys)
+        key = "sk-public" if public else _presented_key(request, keys)
         if not key or not _KEY_RE.match(key):
             message = "Invalid token" if key else "No API key provided (Authorization: Bearer sk-…)"
             return error_response(auth_env, 401, message, "", "authentication_error" if auth_env == "claude"
@@ -115,6 +119,7 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         except Exception as exc:  # a simulator bug should still answer in the envelope
             return error_response(ctx, 500, f"simulator error: {type(exc).__name__}: {exc}", "internal_error")
         response.headers[REQUEST_ID_HEADER] = rid
+        _pricing.charge_answer(ctx, billing, model, args[0] if args else None, response)
         return response
 
     return endpoint
@@ -302,17 +307,28 @@ def create_app(faults: Faults | None = None) -> Starlette:
         Route("/v1/images/edits", _api(_images.edits, body="form"), methods=["POST"]),
         Route("/v1/images/variations", _api(_not_implemented, body="none"), methods=["POST"]),
         Route("/v1/files", _api(_not_implemented, body="none"), methods=["GET", "POST"]),
-        Route("/v1/video/generations", _api(_video.create, envelope="task"), methods=["POST"]),
-        Route("/v1/videos", _api(_video.create, envelope="task", body="json_or_form"), methods=["POST"]),
-        Route("/v1/video/generations/{task_id}", _api(_video.poll_generation, envelope="task", body="none"),
+        Route("/v1/video/generations", _api(_video.create, envelope="task", billing="none"), methods=["POST"]),
+        Route("/v1/videos", _api(_video.create, envelope="task", body="json_or_form", billing="none"),
+              methods=["POST"]),
+        Route("/v1/video/generations/{task_id}", _api(_video.poll_generation, envelope="task", body="none",
+                                                       billing="task"), methods=["GET"]),
+        Route("/v1/videos/{task_id}", _api(_video.poll_video, envelope="task", body="none", billing="task"),
               methods=["GET"]),
-        Route("/v1/videos/{task_id}", _api(_video.poll_video, envelope="task", body="none"), methods=["GET"]),
         Route("/v1/videos/{task_id}/content", _api(_video_content, envelope="task", body="none"),
               methods=["GET"]),
         Route("/v1/audio/speech", _api(_audio.speech), methods=["POST"]),
         Route("/v1/audio/transcriptions", _api(_transcriptions, body="form"), methods=["POST"]),
         Route("/v1/audio/translations", _api(_translations, body="form"), methods=["POST"]),
         Route("/v1/models", _api(_models, body="none", keys=("x-api-key",)), methods=["GET"]),
+        Route("/api/pricing", _api(_pricing.pricing, body="none", public=True, billing="none"), methods=["GET"]),
+        Route("/api/status", _api(_pricing.status, body="none", public=True, billing="none"), methods=["GET"]),
+        Route("/v1/dashboard/billing/subscription", _api(_pricing.subscription, body="none", billing="none"),
+              methods=["GET"]),
+        Route("/v1/dashboard/billing/usage", _api(_pricing.usage, body="none", billing="none"), methods=["GET"]),
+        Route("/dashboard/billing/subscription", _api(_pricing.subscription, body="none", billing="none"),
+              methods=["GET"]),
+        Route("/dashboard/billing/usage", _api(_pricing.usage, body="none", billing="none"), methods=["GET"]),
+        Route("/v1/credits", _api(_pricing.credits, body="none", billing="none"), methods=["GET"]),
         Route("/sim/faults", _get_faults, methods=["GET"]),
         Route("/sim/faults", _put_faults, methods=["PUT", "PATCH"]),
         Route("/sim/health", _health, methods=["GET"]),

@@ -33,6 +33,7 @@ class Faults:
     video_steps: int = 3  #: polls from queued to done
     stream_chunks: int | None = None  #: force this many chat text chunks
     download_size: int | None = None  #: file URLs serve this many streamed bytes instead
+    billing_error: bool = False  #: billing endpoints answer HTTP 200 with an ``{"error": …}`` body
 
     @classmethod
     def demo(cls) -> Faults:

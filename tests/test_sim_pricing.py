@@ -1,0 +1,114 @@
+"""The simulator's price table, site status and billing, over loopback HTTP, checked against the wire format."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from tokenhot_nb.sim import Server
+
+ROW_FIELDS = {"model_name", "quota_type", "model_ratio", "completion_ratio", "model_price", "vendor_id", "tags",
+              "supported_endpoint_types", "enable_groups", "input_modalities", "output_modalities"}
+
+
+def get(url: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.get(url + path, headers=headers or {}, timeout=30)
+
+
+def used_cents(sim_url: str, auth: dict[str, str]) -> float:
+    body = get(sim_url, "/v1/dashboard/billing/usage", auth).json()
+    return float(body["total_usage"])
+
+
+def test_pricing_is_public_and_lists_menu_and_new_models(sim_url: str) -> None:
+    r = get(sim_url, "/api/pricing")  # no key
+    assert r.status_code == 200
+    body = r.json()
+    assert body["success"] is True and body["group_ratio"]["default"] == 1
+    assert {v["id"] for v in body["vendors"]} >= {row["vendor_id"] for row in body["data"]}
+    rows = {row["model_name"]: row for row in body["data"]}
+    for row in rows.values():
+        assert set(row) >= ROW_FIELDS, row["model_name"]
+        assert row["quota_type"] in (0, 1)
+    # the table writes dashes where the docs write dots, and lists models beyond the seed menu
+    assert {"doubao-seedance-2-0", "kling-v3", "veo3.1", "deepseek-v4-pro", "nano-banana-pro"} <= set(rows)
+    assert rows["gpt-image-2"]["quota_type"] == 1 and rows["gpt-image-2"]["model_price"] == 0.028
+    gpt5 = rows["gpt-5"]
+    assert gpt5["quota_type"] == 0 and gpt5["model_ratio"] * 2 == 1.25 and gpt5["model_ratio"] * 2 * gpt5[
+        "completion_ratio"] == 10
+    assert rows["kling-v3"]["model_ratio"] == 37.5 and rows["kling-v3"]["supported_endpoint_types"] == [
+        "openai-video"]
+    assert "视频" in rows["veo3.1"]["output_modalities"]
+
+
+def test_status_is_public(sim_url: str) -> None:
+    data = get(sim_url, "/api/status").json()["data"]
+    assert data["quota_per_unit"] == 500_000 and data["price"] == 7
+
+
+def test_billing_needs_a_key(sim_url: str) -> None:
+    r = get(sim_url, "/v1/dashboard/billing/subscription")
+    assert r.status_code == 401 and r.json()["error"]["type"] == "new_api_error"
+
+
+def test_image_calls_are_charged_per_call_times_n(sim_url: str, auth: dict[str, str]) -> None:
+    before = used_cents(sim_url, auth)
+    r = httpx.post(sim_url + "/v1/images/generations", headers=auth, timeout=60,
+                   json={"model": "gpt-image-2", "prompt": "two pears", "n": 2})
+    assert r.status_code == 200
+    # $0.028 × 2 images, shown in hundredths of the display unit (¥7 per USD)
+    assert abs(used_cents(sim_url, auth) - before - 0.028 * 2 * 7 * 100) < 1e-6
+
+
+def test_chat_is_charged_from_its_usage(sim_url: str, auth: dict[str, str]) -> None:
+    before = used_cents(sim_url, auth)
+    r = httpx.post(sim_url + "/v1/chat/completions", headers=auth, timeout=60,
+                   json={"model": "gpt-5", "messages": [{"role": "user", "content": "hello there"}]})
+    usage = r.json()["usage"]
+    usd = (usage["prompt_tokens"] * 1.25 + usage["completion_tokens"] * 10) / 1_000_000
+    quota = round(usd * 500_000)  # the relay charges whole quota units
+    assert abs(used_cents(sim_url, auth) - before - quota / 500_000 * 7 * 100) < 1e-6
+
+
+def test_failed_calls_are_not_charged(sim_url: str, auth: dict[str, str]) -> None:
+    before = used_cents(sim_url, auth)
+    r = httpx.post(sim_url + "/v1/images/generations", timeout=60,
+                   headers={**auth, "X-Sim-Faults": json.dumps({"fail_first": {"500": 1}})},
+                   json={"model": "gpt-image-2", "prompt": "x"})
+    assert r.status_code == 500
+    assert used_cents(sim_url, auth) == before
+
+
+def _run_task(sim_url: str, auth: dict[str, str], body: dict[str, Any]) -> dict[str, Any]:
+    created = httpx.post(sim_url + "/v1/video/generations", headers=auth, json=body, timeout=60).json()
+    task_id = created.get("task_id") or created.get("id") or created["data"]["task_id"]
+    for _ in range(20):
+        data = get(sim_url, f"/v1/video/generations/{task_id}", auth).json()["data"]
+        if data["status"] in ("SUCCESS", "FAILURE"):
+            return data
+    raise AssertionError("the task never finished")
+
+
+def test_a_finished_task_carries_its_quota_and_is_charged_once(sim_url: str, auth: dict[str, str]) -> None:
+    before = used_cents(sim_url, auth)
+    body = {"model": "MiniMax-Hailuo-2.3", "prompt": "waves"}
+    data = _run_task(sim_url, auth, body)
+    assert data["status"] == "SUCCESS" and data["quota"] == round(0.28 * 500_000)
+    get(sim_url, f"/v1/video/generations/{data['task_id']}", auth)  # polled again: not charged again
+    assert abs(used_cents(sim_url, auth) - before - 0.28 * 7 * 100) < 1e-6
+
+
+def test_billing_errors_come_as_http_200(sim_server: Server, auth: dict[str, str]) -> None:
+    headers = {**auth, "X-Sim-Faults": json.dumps({"billing_error": True})}
+    for path in ("/v1/dashboard/billing/subscription", "/v1/dashboard/billing/usage", "/v1/credits"):
+        r = get(sim_server.url, path, headers)
+        assert r.status_code == 200 and "message" in r.json()["error"], path
+
+
+def test_subscription_and_credits_agree(sim_url: str, auth: dict[str, str]) -> None:
+    sub = get(sim_url, "/v1/dashboard/billing/subscription", auth).json()
+    credits = get(sim_url, "/v1/credits", auth).json()["data"]
+    assert sub["hard_limit_usd"] == credits["total_credits"] == 20 * 7
+    assert abs(credits["total_usage"] * 100 - used_cents(sim_url, auth)) < 1e-6

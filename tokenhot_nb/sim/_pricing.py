@@ -1,0 +1,277 @@
+"""The simulator's price table, site status and billing: ``/api/pricing``, ``/api/status``, the balance.
+
+Shapes follow new-api as Tokenhot serves them (reference §10.1, §10.6): a per-token row prices 1M input tokens
+at ``model_ratio × 2`` USD (output × ``completion_ratio``), a per-call row costs ``model_price`` USD, and
+``quota_per_unit`` quota make one USD. Every simulated call is charged against a balance, so the billing
+endpoints show spending go up like the real service's do.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import JSONResponse, Response, StreamingResponse
+
+from ._common import Ctx
+
+QUOTA_PER_UNIT = 500_000  #: quota per USD (Tokenhot's value)
+TOPUP_PRICE = 7.0  #: the site's display currency per USD (¥7)
+START_BALANCE_USD = 20.0  #: what a fresh simulator's key may spend
+VIDEO_RATIO = 37.5  #: new-api's default ratio, carried by dynamically priced (per-task) video rows
+
+# Endpoint types, modalities and tags as Tokenhot writes them.
+_CHAT_TAGS = "结构化输出,函数调用,工具调用"
+_TEXT, _IMAGE, _VIDEO, _AUDIO = "文本", "图像", "视频", "音频"
+
+_VENDORS = [
+    {"id": 1, "name": "OpenAI"}, {"id": 2, "name": "Anthropic"}, {"id": 3, "name": "Google"},
+    {"id": 4, "name": "xAI"}, {"id": 5, "name": "ByteDance"}, {"id": 6, "name": "Alibaba"},
+    {"id": 7, "name": "MiniMax"}, {"id": 8, "name": "DeepSeek"}, {"id": 9, "name": "Kuaishou"},
+    {"id": 10, "name": "Xiaomi"}, {"id": 11, "name": "Jina"},
+]
+
+_SUPPORTED_ENDPOINT = {
+    "openai": {"path": "/v1/chat/completions", "method": "POST"},
+    "openai-response": {"path": "/v1/responses", "method": "POST"},
+    "anthropic": {"path": "/v1/messages", "method": "POST"},
+    "gemini": {"path": "/v1beta/models/{model}:generateContent", "method": "POST"},
+    "image-generation": {"path": "/v1/images/generations", "method": "POST"},
+    "openai-video": {"path": "/v1/video/generations", "method": "POST"},
+    "embeddings": {"path": "/v1/embeddings", "method": "POST"},
+}
+
+
+def _tok(name: str, vendor: int, usd_in: float, usd_out: float, types: list[str], *, inputs: tuple[str, ...] =
+         (_TEXT,), outputs: tuple[str, ...] = (_TEXT,), tags: str = _CHAT_TAGS, context: int = 0) -> dict[str, Any]:
+    """A per-token row from USD per 1M input / output tokens."""
+    return {
+        "model_name": name, "quota_type": 0, "model_ratio": usd_in / 2,
+        "completion_ratio": round(usd_out / usd_in, 6) if usd_in else 1, "model_price": 0, "cache_ratio": 0.1,
+        "vendor_id": vendor, "tags": tags, "supported_endpoint_types": types, "enable_groups": ["default"],
+        "input_modalities": list(inputs), "output_modalities": list(outputs), "context_length": context,
+    }
+
+
+def _call(name: str, vendor: int, usd: float, types: list[str], *, inputs: tuple[str, ...] = (_TEXT,),
+          outputs: tuple[str, ...] = (_IMAGE,), tags: str = "") -> dict[str, Any]:
+    """A per-call row (``quota_type`` 1)."""
+    return {
+        "model_name": name, "quota_type": 1, "model_ratio": 0, "completion_ratio": 1, "model_price": usd,
+        "vendor_id": vendor, "tags": tags, "supported_endpoint_types": types, "enable_groups": ["default"],
+        "input_modalities": list(inputs), "output_modalities": list(outputs), "context_length": 0,
+    }
+
+
+def _video(name: str, vendor: int, *, inputs: tuple[str, ...] = (_TEXT, _IMAGE)) -> dict[str, Any]:
+    """A dynamically priced video row: the default ratio; the task's ``quota`` says what it cost."""
+    row = _tok(name, vendor, VIDEO_RATIO * 2, VIDEO_RATIO * 2, ["openai-video"], inputs=inputs,
+               outputs=(_VIDEO,), tags="视频生成")
+    row["completion_ratio"] = 1
+    return row
+
+
+_OAI = ["openai", "openai-response"]
+_CLAUDE = ["anthropic", "openai"]
+_GEM = ["gemini", "openai"]
+_IMG = ["image-generation"]
+_VISION = (_TEXT, _IMAGE)
+
+#: The table the simulator publishes: every seed-menu model plus the ones Tokenhot listed on 2026-09-30.
+PRICING: list[dict[str, Any]] = [
+    # chat (per token)
+    _tok("gpt-5", 1, 1.25, 10, _OAI, inputs=_VISION, context=400_000),
+    _tok("gpt-5.2", 1, 1.75, 14, _OAI, inputs=_VISION, context=400_000),
+    _tok("gpt-5.4", 1, 2.5, 15, _OAI, inputs=_VISION, context=1_000_000),
+    _tok("gpt-5.4-mini", 1, 0.75, 4.5, _OAI, inputs=_VISION, context=400_000),
+    _tok("claude-opus-4-6", 2, 5, 25, _CLAUDE, inputs=_VISION, context=200_000),
+    _tok("claude-opus-4-6-cc", 2, 5, 25, ["anthropic"], inputs=_VISION, context=200_000),
+    _tok("claude-sonnet-4-5-20250929", 2, 3, 15, _CLAUDE, inputs=_VISION, context=200_000),
+    _tok("gemini-2.5-flash", 3, 0.3, 2.5, _GEM, inputs=_VISION, context=1_048_576),
+    _tok("gemini-2.5-pro", 3, 1.25, 10, _GEM, inputs=_VISION, context=1_048_576),
+    _tok("gemini-3-flash-preview", 3, 0.5, 3, _GEM, inputs=_VISION, context=1_048_576),
+    _tok("gemini-3.1-pro", 3, 2, 12, _GEM, inputs=_VISION, context=1_048_576),
+    _tok("gemini-3.1-pro-preview", 3, 2, 12, _GEM, inputs=_VISION, context=1_048_576),
+    _tok("grok-4.1", 4, 3, 15, ["openai"], inputs=_VISION, context=256_000),
+    _tok("deepseek-v4-pro", 8, 0.56, 1.68, ["openai", "anthropic"], context=128_000),
+    _tok("deepseek-v4.1-flash", 8, 0.14, 0.28, ["openai"], context=128_000),
+    _tok("deepseek-v4.1-flash-free", 8, 0, 0, ["openai"], context=128_000, tags="免费,函数调用"),
+    # images (per call)
+    _call("gpt-image-2", 1, 0.028, _IMG, inputs=_VISION),
+    _call("gpt-image-1.5", 1, 0.04, _IMG, inputs=_VISION),
+    _call("dall-e-2", 1, 0.02, _IMG),
+    _call("dall-e-3", 1, 0.04, _IMG),
+    _call("doubao-seedream-4-0-250828", 5, 0.03, _IMG, inputs=_VISION),
+    _call("doubao-seedream-4-5-251128", 5, 0.04, _IMG, inputs=_VISION),
+    _call("doubao-seedream-5-0-260128", 5, 0.045, _IMG, inputs=_VISION),
+    _call("gemini-2.5-flash-image", 3, 0.039, ["gemini"], inputs=_VISION, outputs=(_TEXT, _IMAGE)),
+    _call("gemini-3-pro-image-preview", 3, 0.134, ["gemini"], inputs=_VISION, outputs=(_TEXT, _IMAGE)),
+    _call("gemini-3.1-flash-image-preview", 3, 0.067, ["gemini"], inputs=_VISION, outputs=(_TEXT, _IMAGE)),
+    _call("nano-banana-pro", 3, 0.134, ["gemini"], inputs=_VISION, outputs=(_TEXT, _IMAGE)),
+    _call("qwen-image-max", 6, 0.075, _IMG),
+    _call("qwen-image-plus-2026-01-09", 6, 0.03, _IMG),
+    _call("qwen-image-edit-max-2026-01-16", 6, 0.075, _IMG, inputs=_VISION),
+    _call("wan2.6-image", 6, 0.03, _IMG, inputs=_VISION),
+    _call("wan2.6-t2i", 6, 0.03, _IMG),
+    # video: Hailuo per call, the rest dynamic (charged per task)
+    _call("MiniMax-Hailuo-02", 7, 0.28, ["openai-video"], inputs=_VISION, outputs=(_VIDEO,)),
+    _call("MiniMax-Hailuo-2.3", 7, 0.28, ["openai-video"], inputs=_VISION, outputs=(_VIDEO,)),
+    _call("MiniMax-Hailuo-2.3-Fast", 7, 0.19, ["openai-video"], inputs=_VISION, outputs=(_VIDEO,)),
+    _video("doubao-seedance-1-5-pro-251215", 5),
+    _video("doubao-seedance-2-0", 5),
+    _video("doubao-seedance-2-0-fast", 5),
+    _video("doubao-seedance-2-0-mini", 5),
+    _video("doubao-seedance-2-5", 5),
+    _video("doubao-seedance-2-0-V2V", 5, inputs=(_TEXT, _VIDEO)),
+    _video("doubao-seedance-2-0-fast-V2V", 5, inputs=(_TEXT, _VIDEO)),
+    _video("happyhorse-1.0-t2v", 6, inputs=(_TEXT,)),
+    _video("happyhorse-1.0-i2v", 6),
+    _video("happyhorse-1.0-r2v", 6),
+    _video("happyhorse-1.0-video-edit", 6, inputs=(_TEXT, _VIDEO)),
+    _video("happyhorse-1.1-t2v", 6, inputs=(_TEXT,)),
+    _video("happyhorse-1.1-i2v", 6),
+    _video("kling-v3", 9),
+    _video("veo3.1", 3),
+    _video("wan3.0-video", 6),
+    _video("grok-imagine-video-1-5-preview", 4, inputs=(_IMAGE, _TEXT)),
+    _video("gemini-omni-video", 3),
+    # audio
+    _tok("gemini-2.5-flash-preview-tts", 3, 0.5, 10, ["gemini"], outputs=(_AUDIO,), tags="语音合成"),
+    _tok("gemini-2.5-pro-preview-tts", 3, 1, 20, ["gemini"], outputs=(_AUDIO,), tags="语音合成"),
+    _tok("mimo-v2.5-tts", 10, 0.2, 4, ["openai"], outputs=(_AUDIO,), tags="语音合成"),
+    _call("whisper-1", 1, 0.006, ["openai"], inputs=(_AUDIO,), outputs=(_TEXT,), tags="语音识别"),
+    # embeddings (a protocol the toolkit does not speak: it lists, but cannot call, such rows)
+    _tok("jina-embeddings-v4", 11, 0.05, 0.05, ["embeddings"], inputs=_VISION, outputs=(_TEXT,), tags="向量"),
+]
+
+#: USD per second of video, by resolution, for the simulator's per-task charge.
+_VIDEO_USD_PER_SECOND = {"480p": 0.02, "720p": 0.05, "1080p": 0.1, "4k": 0.3}
+
+
+def row_for(model: str) -> dict[str, Any] | None:
+    """The price row of ``model``, matching ``.``/``-`` spellings of the same id."""
+    wanted = model.replace(".", "-").lower()
+    for row in PRICING:
+        if row["model_name"] == model or row["model_name"].replace(".", "-").lower() == wanted:
+            return row
+    return None
+
+
+def video_task_quota(model: str, seconds: float, resolution: str) -> int:
+    """What a finished simulated video task is charged, in quota (the ``data.quota`` of its poll answer)."""
+    row = row_for(model)
+    if row is not None and row["quota_type"] == 1:
+        return round(row["model_price"] * QUOTA_PER_UNIT)
+    per_second = _VIDEO_USD_PER_SECOND.get(str(resolution).lower(), 0.05)
+    return round(max(seconds, 1.0) * per_second * QUOTA_PER_UNIT)
+
+
+def token_quota(row: dict[str, Any], prompt_tokens: int, completion_tokens: int) -> int:
+    """new-api's per-token charge: ratio × (input + output × completion_ratio) quota (ratio 1 = $0.002/1K
+    tokens = one quota a token at 500,000 quota per USD)."""
+    ratio = float(row.get("model_ratio") or 0)
+    completion = float(row.get("completion_ratio") or 1)
+    return round(ratio * (prompt_tokens + completion_tokens * completion))
+
+
+def call_quota(model: str, body: dict[str, Any] | None, answer: Any) -> int:
+    """The quota one finished non-task call is charged: per call × n, or per token from the answer's usage."""
+    row = row_for(model)
+    if row is None:
+        return 0
+    if row["quota_type"] == 1:
+        n = body.get("n", 1) if isinstance(body, dict) else 1
+        n = n if isinstance(n, int) and n > 0 else 1
+        return round(row["model_price"] * n * QUOTA_PER_UNIT)
+    usage = answer.get("usage") or answer.get("usageMetadata") if isinstance(answer, dict) else None
+    if not isinstance(usage, dict):
+        return 0
+    prompt = usage.get("prompt_tokens", usage.get("input_tokens", usage.get("promptTokenCount", 0)))
+    completion = usage.get("completion_tokens", usage.get("output_tokens", usage.get("candidatesTokenCount", 0)))
+    try:
+        return token_quota(row, int(prompt or 0), int(completion or 0))
+    except (TypeError, ValueError):
+        return 0
+
+
+def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response: Response) -> None:
+    """Charge a finished call: ``billing`` is "call" (per call or per token, now) or "task" (a poll answer: the
+    task's ``quota`` once, when it first shows the task done). Streams and errors are not charged."""
+    if billing == "none" or response.status_code >= 400 or isinstance(response, StreamingResponse):
+        return
+    try:
+        answer = json.loads(bytes(response.body))
+    except ValueError:
+        return
+    if billing == "task":
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if isinstance(data, dict) and data.get("status") == "SUCCESS" and isinstance(data.get("quota"), int):
+            ctx.state.charge_task(str(data.get("task_id") or ""), data["quota"])
+        elif isinstance(answer, dict) and answer.get("object") == "video" and answer.get("status") == "completed":
+            height = str(answer.get("size", "")).rpartition("x")[2]
+            resolution = {"480": "480p", "720": "720p", "1080": "1080p"}.get(height, "720p")
+            seconds = float(answer.get("seconds") or 0)
+            ctx.state.charge_task(str(answer.get("id")), video_task_quota(str(answer.get("model")), seconds,
+                                                                          resolution))
+        return
+    if model:
+        ctx.state.charge(call_quota(model, body if isinstance(body, dict) else None, answer))
+
+
+# ----------------------------------------------------------------------------- routes
+
+
+async def pricing(ctx: Ctx) -> Response:
+    """``GET /api/pricing``: public, no key."""
+    return JSONResponse({"success": True, "data": PRICING, "vendors": _VENDORS,
+                         "group_ratio": {"default": 1, "vip": 0.9}, "supported_endpoint": _SUPPORTED_ENDPOINT,
+                         "usable_group": {"default": "默认分组", "vip": "VIP"}})
+
+
+async def status(ctx: Ctx) -> Response:
+    """``GET /api/status``: public, no key."""
+    return JSONResponse({"success": True, "message": "", "data": {
+        "system_name": "Tokenhot (simulated)", "version": "v0.9-sim", "quota_per_unit": QUOTA_PER_UNIT,
+        "display_in_currency": True, "quota_display_type": "CNY", "price": TOPUP_PRICE,
+        "usd_exchange_rate": TOPUP_PRICE, "server_address": str(ctx.request.base_url).rstrip("/"),
+    }})
+
+
+def _billing_error(ctx: Ctx) -> Response | None:
+    """new-api answers billing problems as HTTP 200 with an ``error`` object."""
+    if not ctx.faults.billing_error:
+        return None
+    return JSONResponse({"error": {"message": "获取额度失败: token has unlimited quota", "type": "upstream_error"}})
+
+
+def _display(usd: float) -> float:
+    """Billing amounts are in the site's display unit (CNY on Tokenhot)."""
+    return round(usd * TOPUP_PRICE, 6)
+
+
+async def subscription(ctx: Ctx) -> Response:
+    """``GET /v1/dashboard/billing/subscription``: ``hard_limit_usd`` = remaining + used, display unit."""
+    failed = _billing_error(ctx)
+    if failed is not None:
+        return failed
+    total = _display(START_BALANCE_USD)
+    return JSONResponse({"object": "billing_subscription", "has_payment_method": True, "soft_limit_usd": total,
+                         "hard_limit_usd": total, "system_hard_limit_usd": total, "access_until": 0})
+
+
+async def usage(ctx: Ctx) -> Response:
+    """``GET /v1/dashboard/billing/usage``: ``total_usage`` in hundredths of the display unit."""
+    failed = _billing_error(ctx)
+    if failed is not None:
+        return failed
+    used = _display(ctx.state.spent_quota / QUOTA_PER_UNIT)
+    return JSONResponse({"object": "list", "total_usage": round(used * 100, 4)})
+
+
+async def credits(ctx: Ctx) -> Response:
+    """``GET /v1/credits`` (newer relays): total and used, display unit."""
+    failed = _billing_error(ctx)
+    if failed is not None:
+        return failed
+    used = _display(ctx.state.spent_quota / QUOTA_PER_UNIT)
+    return JSONResponse({"data": {"total_credits": _display(START_BALANCE_USD), "total_usage": used}})
