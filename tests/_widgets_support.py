@@ -89,6 +89,7 @@ class RecordingSession:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
         self.history = FakeHistory()
         self.defaults: dict[str, str] = {}
+        self.mode = "offline"
         self.gate = gate
         self.fail: Exception | None = None
 

@@ -33,7 +33,8 @@ studio"""
 
 # a video too big for the widget channel is an HTML <video> whose source is Jupyter's file handler
 BIG_VIDEO = """\
-from tokenhot_nb.widgets._base import outputs, video_widget
+from tokenhot_nb.widgets._entries import outputs
+from tokenhot_nb.widgets._media import video_widget
 entry = s.history.filter(kind="video", status="ok").last
 big = video_widget(outputs(s, entry, ("video",))[0][0], limit=0)
 big.add_class("tokenhot-big")

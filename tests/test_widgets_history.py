@@ -54,7 +54,8 @@ def test_history_browse_filter_preview_export_rerun(offline, tmp_path):
     p.kind_filter.value = "image"
     assert [e.kind for e in p.entries] == ["image"]
     assert isinstance(p.preview.children[0], w.Image)
-    p.kind_filter.value = None
+    p.kind_filter.index = 0  # back to "all", as a click in the browser does
+    assert p.kind_filter.label == "all" and len(p.entries) == 3
     p.search.value = "hello"
     assert [e.kind for e in p.entries] == ["chat"]
     assert "hello" in p.preview.children[0].value
@@ -69,6 +70,16 @@ def test_history_browse_filter_preview_export_rerun(offline, tmp_path):
     p.wait(30)
     exported = json.loads((tmp_path / "h.json").read_text())
     assert len(exported) == 4
+
+
+def test_filters_show_all_after_another_choice(fake):
+    """A Dropdown whose value is None shows a blank box: "all" must stay visible after a round trip."""
+    p = panel("history", fake)
+    for dropdown, other in ((p.kind_filter, "image"), (p.status_filter, "error")):
+        assert dropdown.label == "all"
+        dropdown.value = other
+        dropdown.index = 0
+        assert dropdown.label == "all" and dropdown.index == 0
 
 
 def test_studio_tabs_share_one_history(offline):

@@ -7,7 +7,7 @@ from _widgets_support import png_bytes, upload_value
 from PIL import Image
 
 from tokenhot_nb.widgets import panel
-from tokenhot_nb.widgets._base import thumbnail
+from tokenhot_nb.widgets._media import thumbnail
 
 fake = support.fake  # fixture
 offline = support.offline  # fixture

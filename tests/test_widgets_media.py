@@ -7,7 +7,7 @@ import ipywidgets as w
 from _widgets_support import png_bytes, upload_value
 
 from tokenhot_nb.widgets import panel
-from tokenhot_nb.widgets._base import served_urls, video_widget
+from tokenhot_nb.widgets._media import served_urls, video_widget
 
 fake = support.fake  # fixture
 offline = support.offline  # fixture

@@ -10,7 +10,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ._base import Panel
+    from .._session import Session
+    from ._panel import Panel
     from ._studio import Studio
 
 #: panel name → (module, class)
@@ -25,7 +26,7 @@ PANELS: dict[str, tuple[str, str]] = {
 __all__ = ["PANELS", "panel", "studio"]
 
 
-def make_panel(name: str, session: Any = None, **options: Any) -> Panel:
+def make_panel(name: str, session: Session | None = None, **options: Any) -> Panel:
     from ..errors import InputError
 
     key = str(name).strip().lower()
@@ -39,12 +40,12 @@ def make_panel(name: str, session: Any = None, **options: Any) -> Panel:
     return panel_class(session, **options)  # type: ignore[no-any-return]
 
 
-def panel(name: str, session: Any = None, **options: Any) -> Panel:
+def panel(name: str, session: Session | None = None, **options: Any) -> Panel:
     """One panel bound to ``session`` (default: ``tokenhot_nb.session()``); display it as a cell's value."""
     return make_panel(name, session, **options)
 
 
-def studio(session: Any = None) -> Studio:
+def studio(session: Session | None = None) -> Studio:
     """All panels as tabs over one session."""
     from ._studio import Studio
 

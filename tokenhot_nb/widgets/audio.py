@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ._base import (
-    INLINE_LIMIT,
-    MediaPanel,
-    audio_widget,
-    chosen,
-    entry_label,
-    entry_of,
-    follow,
-    history_entries,
-    model_info,
-    model_picker,
-    outputs,
-    set_options,
-    uploaded,
-)
+from ._entries import entry_label, entry_of, history_entries, outputs
+from ._media import INLINE_LIMIT, audio_widget
+from ._panel import MediaPanel, follow
+from ._pickers import chosen, model_info, model_picker, set_options
+from ._uploads import uploaded
+
+if TYPE_CHECKING:
+    from .._session import Session
+    from ..catalog import ModelInfo
+    from ..results import AudioResult, TranscriptResult
 
 UPLOAD = ""
 
 
-def _speaks(info: Any) -> bool:
+def _speaks(info: ModelInfo) -> bool:
     return bool(info.choices("voices")) or "audio.speech" in info.endpoints
 
 
-def _listens(info: Any) -> bool:
+def _listens(info: ModelInfo) -> bool:
     return info.can("transcribe") or "audio.transcriptions" in info.endpoints
 
 
@@ -39,7 +34,7 @@ class AudioPanel(MediaPanel):
 
     kind = "audio"
 
-    def __init__(self, session: Any = None, *, inline_limit: int = INLINE_LIMIT) -> None:
+    def __init__(self, session: Session | None = None, *, inline_limit: int = INLINE_LIMIT) -> None:
         super().__init__(session, inline_limit=inline_limit)
         # speech
         self.text = w.Textarea(placeholder="Text to speak…", layout=w.Layout(width="100%", height="4em"))
@@ -82,13 +77,13 @@ class AudioPanel(MediaPanel):
             self.error_box,
         ]
 
-    def _tts_changed(self, _change: Any = None) -> None:
+    def _tts_changed(self, _change: object = None) -> None:
         if self.tts_model.value is None:
             return
         info = model_info(self.tts_model.value)
         set_options(self.voice, info.choices("voices"), prefer=info.defaults.get("voice"))
 
-    def _stt_changed(self, _change: Any = None) -> None:
+    def _stt_changed(self, _change: object = None) -> None:
         if self.stt_model.value is None:
             return
         info = model_info(self.stt_model.value)
@@ -96,10 +91,13 @@ class AudioPanel(MediaPanel):
         set_options(self.language, info.choices("languages"), blank="detect")
         self._task_changed()
 
-    def _task_changed(self, _change: Any = None) -> None:
+    def _task_changed(self, _change: object = None) -> None:
         translate = self.task.value == "translate"
         self.listen_button.description = "Translate" if translate else "Transcribe"
         self.language.layout.display = "none" if translate or len(self.language.options) <= 1 else None
+
+    def on_show(self) -> None:
+        self.refresh_sources()
 
     def refresh_sources(self, select: str | None = None) -> None:
         """Earlier audio from the history (spoken results) next to the uploaded file."""
@@ -127,13 +125,13 @@ class AudioPanel(MediaPanel):
         self.player.children = []
         self.run(lambda: session.speak(text, **kw), self._show_speech, label="Speaking…")
 
-    def _show_speech(self, result: Any) -> None:
+    def _show_speech(self, result: AudioResult) -> None:
         if self.show_output(result, "audio",
                             lambda path, art: audio_widget(path, art.get("mime") or "audio/wav", self.inline_limit),
                             missing="The speech finished but no audio file came back.", ready="Speech ready"):
             self.refresh_sources()
 
-    def audio_input(self) -> Any:
+    def audio_input(self) -> bytes | Path:
         if self.source.value == UPLOAD:
             files = uploaded(self.upload)
             if not files:
@@ -157,11 +155,9 @@ class AudioPanel(MediaPanel):
         self.run(lambda: method(audio, **kw), self._show_transcript,
                  label="Translating…" if translate else "Transcribing…")
 
-    def _show_transcript(self, result: Any) -> None:
+    def _show_transcript(self, result: TranscriptResult) -> None:
         self.result = result
-        body = getattr(result, "body", "") or ""
-        text = getattr(result, "text", None)
         fmt = self.format.value
-        self.transcript.value = body if fmt in ("srt", "vtt") and body else (text if text is not None else str(result))
+        self.transcript.value = result.body if fmt in ("srt", "vtt") and result.body else result.text
         entry = entry_of(result)
-        self.say(f"{len(self.transcript.value)} characters · entry #{getattr(entry, 'id', '?')}")
+        self.say(f"{len(self.transcript.value)} characters · entry #{entry.id if entry is not None else '?'}")

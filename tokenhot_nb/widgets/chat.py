@@ -5,11 +5,19 @@ from __future__ import annotations
 import html
 import threading
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ._base import Panel, entry_of, model_picker
+from ..errors import StreamError
+from ._entries import entry_of
+from ._panel import Panel
+from ._pickers import model_picker
+
+if TYPE_CHECKING:
+    from .._session import Session
+    from ..families._types import ChatDelta
+    from ..results import ChatResult
 
 
 class StreamStopped(Exception):
@@ -42,7 +50,7 @@ class ChatPanel(Panel):
 
     kind = "chat"
 
-    def __init__(self, session: Any = None) -> None:
+    def __init__(self, session: Session | None = None) -> None:
         super().__init__(session)
         self.model = model_picker(self.session, "chat")
         self.system = w.Text(placeholder="System prompt (optional)", layout=w.Layout(width="100%"))
@@ -54,7 +62,7 @@ class ChatPanel(Panel):
         self.new_thread = w.Button(description="New thread", icon="plus")
         self.busy_widgets = [self.send, self.model, self.new_thread]
         self.thread_id = _thread_name()
-        self.result: Any = None
+        self.result: ChatResult | None = None
         self.answer: w.HTML | None = None
         self.text = ""
         self.stopped = False
@@ -106,7 +114,7 @@ class ChatPanel(Panel):
             kw["new_thread"] = True
         session = self.session
 
-        def on_delta(_delta: Any, text_so_far: str) -> None:
+        def on_delta(_delta: ChatDelta, text_so_far: str) -> None:
             with self._lock:
                 if stop.is_set():
                     raise StreamStopped()
@@ -118,22 +126,19 @@ class ChatPanel(Panel):
 
         def failed(exc: BaseException) -> None:
             self.stop.disabled = True
-            partial = getattr(exc, "partial_text", "") or self.text
+            partial = (exc.partial_text if isinstance(exc, StreamError) else "") or self.text
             if partial:
                 answer.value = _bubble("assistant", partial, "(interrupted)")
 
         self.stop.disabled = False
         self.run(work, self._done, label="Waiting for the answer…", failed=failed)
 
-    def _done(self, result: Any) -> None:
+    def _done(self, result: ChatResult) -> None:
         self.stop.disabled = True
         self.result = result
-        text = getattr(result, "text", None)
-        if text is None:
-            text = self.text
-        self.text = text
+        self.text = result.text
         if self.answer is not None:
-            self.answer.value = _bubble("assistant", text)
+            self.answer.value = _bubble("assistant", result.text)
             self.answer.add_class("tokenhot-final")
         entry = entry_of(result)
         self._new = False

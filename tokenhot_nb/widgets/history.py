@@ -5,22 +5,19 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from ._base import (
-    INLINE_LIMIT,
-    Panel,
-    audio_widget,
-    entry_label,
-    entry_of,
-    entry_thumbs,
-    history_entries,
-    image_widget,
-    outputs,
-    video_widget,
-)
+from ._entries import entry_label, entry_of, entry_thumbs, history_entries, outputs
+from ._media import INLINE_LIMIT, audio_widget, image_widget, video_widget
+from ._panel import Panel
+from ._pickers import UNSET, chosen
+
+if TYPE_CHECKING:
+    from .._session import Session
+    from ..history import HistoryEntry
+    from ..results import Result
 
 KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat")
 STATUSES = ("ok", "error", "pending", "running", "interrupted")
@@ -31,14 +28,15 @@ class HistoryPanel(Panel):
 
     kind = "history"
 
-    def __init__(self, session: Any = None, *, limit: int = 200) -> None:
+    def __init__(self, session: Session | None = None, *, limit: int = 200) -> None:
         super().__init__(session)
         self.limit = limit
-        self.entries: list[Any] = []
-        self.kind_filter = w.Dropdown(description="Kind", options=[("all", None), *[(k, k) for k in KINDS]],
-                                      layout=w.Layout(width="200px"))
-        self.status_filter = w.Dropdown(description="Status", options=[("all", None), *[(s, s) for s in STATUSES]],
-                                        layout=w.Layout(width="200px"))
+        self.entries: list[HistoryEntry] = []
+        # "all" is UNSET, not None: a Dropdown whose value is None shows a blank box instead of "all".
+        self.kind_filter = w.Dropdown(description="Kind", options=[("all", UNSET), *[(k, k) for k in KINDS]],
+                                      value=UNSET, layout=w.Layout(width="200px"))
+        self.status_filter = w.Dropdown(description="Status", options=[("all", UNSET), *[(s, s) for s in STATUSES]],
+                                        value=UNSET, layout=w.Layout(width="200px"))
         self.search = w.Text(placeholder="search prompts and answers", layout=w.Layout(width="260px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
         self.list = w.Select(options=[], rows=10, layout=w.Layout(width="100%"))
@@ -75,19 +73,22 @@ class HistoryPanel(Panel):
         ]
 
     @property
-    def selected(self) -> Any:
+    def selected(self) -> HistoryEntry | None:
         value = self.list.value
-        return next((e for e in self.entries if getattr(e, "id", None) == value), None)
+        return next((e for e in self.entries if e.id == value), None)
+
+    def on_show(self) -> None:
+        self.refresh()
 
     def refresh(self) -> None:
-        kinds = [self.kind_filter.value] if self.kind_filter.value else None
-        statuses = [self.status_filter.value] if self.status_filter.value else None
+        kind, status = chosen(self.kind_filter), chosen(self.status_filter)
+        kinds = [kind] if kind is not None else None
+        statuses = [status] if status is not None else None
         needle = self.search.value.strip()
         self.entries = history_entries(self.session, kinds, statuses, limit=self.limit, text=needle)
         keep = self.list.value
-        self.list.options = [(f"{entry_label(e)} [{getattr(e, 'status', '')}]", getattr(e, "id", None))
-                             for e in self.entries]
-        ids = [getattr(e, "id", None) for e in self.entries]
+        self.list.options = [(f"{entry_label(e)} [{e.status}]", e.id) for e in self.entries]
+        ids = [e.id for e in self.entries]
         self.list.value = keep if keep in ids else (ids[0] if ids else None)
         self.previews.children = entry_thumbs(self.session, self.entries, ("image", "poster"), 72, limit=12)
         self.say(f"{len(self.entries)} entr{'y' if len(self.entries) == 1 else 'ies'}")
@@ -100,15 +101,15 @@ class HistoryPanel(Panel):
             self.preview.children = []
             self.code.value = ""
             return
-        params = json.dumps(getattr(entry, "params", None) or {}, indent=1, default=str, ensure_ascii=False)
-        error = getattr(entry, "error", None) or {}
+        params = json.dumps(entry.params or {}, indent=1, default=str, ensure_ascii=False)
+        error = entry.error or {}
         err = ""
         if error:
             err = f"<div style='color:#a00'>{html.escape(str(error.get('message', '')))} {html.escape(str(error.get('hint', '')))}</div>"
-        duration = getattr(entry, "duration", None)
+        duration = entry.duration
         self.detail.value = (
-            f"<b>#{getattr(entry, 'id', '')}</b> {html.escape(str(getattr(entry, 'kind', '')))} · "
-            f"{html.escape(str(getattr(entry, 'model', '')))} · {html.escape(str(getattr(entry, 'status', '')))}"
+            f"<b>#{entry.id}</b> {html.escape(entry.kind)} · "
+            f"{html.escape(str(entry.model))} · {html.escape(entry.status)}"
             + (f" · {duration:.1f} s" if isinstance(duration, (int, float)) else "")
             + err
             + f"<details><summary>parameters</summary><pre>{html.escape(params)}</pre></details>"
@@ -119,7 +120,7 @@ class HistoryPanel(Panel):
         except Exception:
             self.code.value = ""
 
-    def _preview(self, entry: Any) -> list[w.Widget]:
+    def _preview(self, entry: HistoryEntry) -> list[w.Widget]:
         """A look at the outputs without pushing large media through the widget channel."""
         out: list[w.Widget] = []
         try:
@@ -131,7 +132,7 @@ class HistoryPanel(Panel):
                 out.append(audio_widget(path, art.get("mime") or "audio/wav", INLINE_LIMIT))
         except Exception as exc:
             out.append(w.HTML(f"<i>Preview unavailable: {html.escape(str(exc))}</i>"))
-        text = str(getattr(entry, "text", None) or "")
+        text = entry.text or ""
         if not out and text:
             out.append(w.HTML(f"<pre style='white-space:pre-wrap;max-height:200px;overflow:auto'>"
                               f"{html.escape(text[:4000])}</pre>"))
@@ -144,21 +145,21 @@ class HistoryPanel(Panel):
             return
         session = self.session
 
-        def done(result: Any) -> None:
+        def done(result: Result) -> None:
             new = entry_of(result)
             self.refresh()
-            if new is not None and getattr(new, "id", None) in [getattr(e, "id", None) for e in self.entries]:
+            if new is not None and new.id in [e.id for e in self.entries]:
                 self.list.value = new.id
-            self.say(f"Ran #{getattr(entry, 'id', '?')} again" + (f" as #{new.id}" if new is not None else ""))
+            self.say(f"Ran #{entry.id} again" + (f" as #{new.id}" if new is not None else ""))
 
-        self.run(lambda: entry.rerun(session), done, label=f"Running #{getattr(entry, 'id', '?')} again…")
+        self.run(lambda: entry.rerun(session), done, label=f"Running #{entry.id} again…")
 
     def export(self) -> None:
         """Write the history (with its artifacts, as the History API exports it) to a file."""
         path = Path(self.export_path.value.strip() or "tokenhot-history.json")
         history = self.session.history
 
-        def done(result: Any) -> None:
+        def done(result: Path | None) -> None:
             self.say(f"Exported to {result if result else path}")
 
         self.run(lambda: history.export(path), done, label="Exporting…")

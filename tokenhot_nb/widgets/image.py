@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ._base import (
-    Panel,
-    chosen,
-    clear_upload,
-    entry_label,
-    entry_of,
-    entry_thumbs,
-    follow,
-    history_entries,
-    image_widget,
-    model_info,
-    model_picker,
-    outputs,
-    save_copy,
-    set_options,
-    uploaded,
-)
+from ._entries import entry_label, entry_of, entry_thumbs, history_entries, outputs
+from ._media import image_widget
+from ._panel import Panel, follow
+from ._pickers import chosen, model_info, model_picker, set_options
+from ._uploads import clear_upload, save_copy, uploaded
+
+if TYPE_CHECKING:
+    from .._session import Session
+    from ..history import HistoryEntry
+    from ..results import ImageResult
 
 IMAGE_KINDS = ("image", "edit")
 NO_SOURCE = ""
@@ -36,11 +29,11 @@ class ImagePanel(Panel):
 
     kind = "image"
 
-    def __init__(self, session: Any = None, *, save_dir: str | Path = ".", recent: int = 8) -> None:
+    def __init__(self, session: Session | None = None, *, save_dir: str | Path = ".", recent: int = 8) -> None:
         super().__init__(session)
         self.save_dir = Path(save_dir)
         self.recent_count = recent
-        self.result: Any = None
+        self.result: ImageResult | None = None
         full = w.Layout(width="100%")
         self.prompt = w.Textarea(placeholder="Describe the image…", layout=w.Layout(width="100%", height="5em"))
         self.negative = w.Textarea(placeholder="Negative prompt: what to avoid (optional)",
@@ -82,7 +75,7 @@ class ImagePanel(Panel):
         self.layout = full
 
     # -- options ---------------------------------------------------------------------------------
-    def _model_changed(self, _change: Any = None) -> None:
+    def _model_changed(self, _change: object = None) -> None:
         """Offer only what the model takes: sizes, how many, seed, negative prompt, quality, mask."""
         info = model_info(self.model.value)
         set_options(self.size, info.choices("sizes"), prefer=info.defaults.get("size"))
@@ -97,11 +90,11 @@ class ImagePanel(Panel):
         self.mask.layout.display = None if info.can("mask") else "none"
         self.generate.description = "Edit" if info.can("edit_only") else "Generate"
 
-    def _upload_changed(self, _change: Any = None) -> None:
+    def _upload_changed(self, _change: object = None) -> None:
         if self.upload.value:
             self._set_sources(select=UPLOAD_SOURCE)
 
-    def _set_sources(self, entries: list[Any] | None = None, select: str | None = None) -> None:
+    def _set_sources(self, entries: list[HistoryEntry] | None = None, select: str | None = None) -> None:
         opts: list[tuple[str, str]] = [("nothing: generate new", NO_SOURCE)]
         if self.upload.value:
             names = ", ".join(f[1] for f in uploaded(self.upload))
@@ -137,9 +130,9 @@ class ImagePanel(Panel):
             kw["negative"] = negative
         return kw
 
-    def _edit_inputs(self) -> tuple[list[Any], Any]:
+    def _edit_inputs(self) -> tuple[list[bytes | Path], bytes | None]:
         if self.source.value == UPLOAD_SOURCE:
-            images: list[Any] = [data for data, _name, _mime in uploaded(self.upload)]
+            images: list[bytes | Path] = [data for data, _name, _mime in uploaded(self.upload)]
         elif self.source.value:
             images = [Path(self.source.value)]
         else:
@@ -178,7 +171,7 @@ class ImagePanel(Panel):
             label = "Generating…"
         self.run(work, self._show, label=label)
 
-    def _show(self, result: Any) -> None:
+    def _show(self, result: ImageResult) -> None:
         self.result = result
         entry = entry_of(result)
         items = outputs(self.session, entry, ("image",)) if entry is not None else []
@@ -186,12 +179,12 @@ class ImagePanel(Panel):
         for i, (path, art) in enumerate(items):
             img = image_widget(path)
             save = w.Button(description="Save", icon="download", layout=w.Layout(width="90px"))
-            name = f"tokenhot-{getattr(entry, 'id', 'image')}-{i + 1}{path.suffix}"
+            name = f"tokenhot-{entry.id if entry is not None else 'image'}-{i + 1}{path.suffix}"
             save.on_click(lambda _b, p=path, n=name: self._save(p, n))
             caption = w.HTML(f"<small>{html.escape(art.get('mime', ''))} · {path.stat().st_size // 1024} KB</small>")
             tiles.append(w.VBox([img, w.HBox([save, caption])]))
         self.gallery.children = tiles
-        self.say(f"{len(tiles)} image(s) · entry #{getattr(entry, 'id', '?')}")
+        self.say(f"{len(tiles)} image(s) · entry #{entry.id if entry is not None else '?'}")
         clear_upload(self.mask)
         self.refresh_recent()
 
@@ -202,6 +195,9 @@ class ImagePanel(Panel):
             self.show_error(f"Could not save the image: {exc}")
             return
         self.say(f"Saved to {dest}")
+
+    def on_show(self) -> None:
+        self.refresh_recent()
 
     def refresh_recent(self) -> None:
         """The strip of recent generations and the 'edit an earlier image' choices, from the history."""

@@ -7,29 +7,26 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ._base import (
-    INLINE_LIMIT,
-    MediaPanel,
-    chosen,
-    entry_label,
-    follow,
-    history_entries,
-    model_info,
-    model_picker,
-    set_options,
-    uploaded,
-    video_widget,
-)
+from ._entries import entry_label, history_entries
+from ._media import INLINE_LIMIT, video_widget
+from ._panel import MediaPanel, follow
+from ._pickers import chosen, model_info, model_picker, set_options
+from ._uploads import uploaded
+
+if TYPE_CHECKING:
+    from .._session import Session
+    from ..families._types import TaskStatus
+    from ..history import HistoryEntry
+    from ..results import VideoResult, VideoTask
 
 
-def _task_id(entry: Any) -> str | None:
-    response = getattr(entry, "response", None) or {}
-    params = getattr(entry, "params", None) or {}
-    return response.get("task_id") or params.get("task_id")
+def _task_id(entry: HistoryEntry) -> str | None:
+    task_id = (entry.response or {}).get("task_id") or (entry.params or {}).get("task_id")
+    return str(task_id) if task_id else None
 
 
 class VideoPanel(MediaPanel):
@@ -37,7 +34,7 @@ class VideoPanel(MediaPanel):
 
     kind = "video"
 
-    def __init__(self, session: Any = None, *, inline_limit: int = INLINE_LIMIT) -> None:
+    def __init__(self, session: Session | None = None, *, inline_limit: int = INLINE_LIMIT) -> None:
         super().__init__(session, inline_limit=inline_limit)
         self.prompt = w.Textarea(placeholder="Describe the video…", layout=w.Layout(width="100%", height="5em"))
         self.model = model_picker(self.session, "video")
@@ -72,7 +69,7 @@ class VideoPanel(MediaPanel):
             w.HBox([self.pending, self.resume_button, self.refresh_button], layout=w.Layout(flex_flow="row wrap")),
         ]
 
-    def _model_changed(self, _change: Any = None) -> None:
+    def _model_changed(self, _change: object = None) -> None:
         info = model_info(self.model.value)
         set_options(self.duration, info.choices("durations"), prefer=info.defaults.get("duration"))
         set_options(self.resolution, info.choices("resolutions"), prefer=info.defaults.get("resolution"))
@@ -83,8 +80,8 @@ class VideoPanel(MediaPanel):
 
     def params(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"model": self.model.value}
-        for name in ("duration", "resolution", "ratio"):
-            value = chosen(getattr(self, name))
+        for name, dropdown in (("duration", self.duration), ("resolution", self.resolution), ("ratio", self.ratio)):
+            value = chosen(dropdown)
             if value is not None:
                 kw[name] = value
         files = [data for data, _n, _m in uploaded(self.upload)] if self.upload.layout.display != "none" else []
@@ -97,11 +94,11 @@ class VideoPanel(MediaPanel):
                 kw["images"] = files
         return kw
 
-    def on_status(self, status: Any) -> None:
+    def on_status(self, status: TaskStatus) -> None:
         """Progress callback from the poller: bar and task state."""
-        self.progress.value = max(0, min(100, int(getattr(status, "progress", 0) or 0)))
-        state = getattr(status, "state", "") or ""
-        task = getattr(status, "task_id", "") or ""
+        self.progress.value = max(0, min(100, int(status.progress or 0)))
+        state = status.state or ""
+        task = status.task_id or ""
         self.task_status.value = f"<small>{html.escape(str(state))} · task {html.escape(str(task))}</small>"
         self.progress.bar_style = "danger" if state == "failed" else ("success" if state == "succeeded" else "")
 
@@ -133,7 +130,7 @@ class VideoPanel(MediaPanel):
         self.progress.bar_style = "danger"
         self.refresh_pending()
 
-    def _show(self, result: Any) -> None:
+    def _show(self, result: VideoResult) -> None:
         if self.show_output(result, "video", lambda path, _art: video_widget(path, self.inline_limit),
                             missing="The task finished but no video file came back.", ready="Video ready"):
             self.progress.value = 100
@@ -141,6 +138,9 @@ class VideoPanel(MediaPanel):
         self.refresh_pending()
 
     # -- pending tasks -------------------------------------------------------------------------------
+    def on_show(self) -> None:
+        self.refresh_pending()
+
     def refresh_pending(self) -> None:
         """Video tasks still pending in the history (e.g. from a kernel that restarted) can be resumed."""
         entries = [e for e in history_entries(self.session, ("video",), ("pending", "running", "interrupted"))
@@ -160,6 +160,6 @@ class VideoPanel(MediaPanel):
         self._track(lambda: _wait_task(session.resume(task_id), self.on_status), f"Resuming task {task_id}…")
 
 
-def _wait_task(task: Any, on_progress: Any) -> Any:
+def _wait_task(task: VideoTask, on_progress: Callable[[TaskStatus], None]) -> VideoResult:
     """Poll a VideoTask until done (no text progress bar: the panel has its own)."""
     return task.wait(progress=False, on_progress=on_progress)

@@ -1,0 +1,204 @@
+"""The panel base classes: the session, busy state, the status line, the error box and background work.
+
+Panels are a thin skin over the :class:`~tokenhot_nb.Session`: they read widgets, call the session's sync
+methods on a worker thread (so the kernel stays free) and write results back into widgets. Widget trait
+updates from a thread are safe; ``display()`` from a thread is not, so panels only ever set values and
+children.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+
+from ._entries import entry_of, outputs
+from ._media import INLINE_LIMIT
+
+if TYPE_CHECKING:
+    from .._session import Session
+    from ..results import Result
+
+
+def get_session(session: Session | None = None) -> Session:
+    """The session passed in, else the shared default one (so everything lands in the same history)."""
+    if session is not None:
+        return session
+    import tokenhot_nb
+
+    return tokenhot_nb.session()
+
+
+def error_text(exc: BaseException) -> str:
+    """Plain words for the user: a TokenhotError's message and hint, else the exception's own text."""
+    from ..errors import TokenhotError
+
+    if isinstance(exc, TokenhotError):
+        return str(exc)
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+def follow(widget: w.ValueWidget, handler: Callable[..., Any]) -> None:
+    """Call ``handler`` now and whenever ``widget``'s value changes (options that follow a model picker)."""
+    widget.observe(handler, names="value")
+    handler()
+
+
+class Panel(w.VBox):
+    """Base panel: a VBox with a status line, an error box and one background job at a time."""
+
+    kind = ""
+
+    def __init__(self, session: Session | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.session = get_session(session)
+        self.status = w.HTML(value="", layout=w.Layout(min_height="1.5em"))
+        self.error_box = w.HTML(value="", layout=w.Layout(display="none"))
+        self.error_box.add_class("tokenhot-error")
+        self.busy_widgets: list[w.Widget] = []
+        self.thread: threading.Thread | None = None
+        self._job = 0
+        self.last_error: BaseException | None = None
+        self.add_class("tokenhot-panel")
+        if self.kind:
+            self.add_class(f"tokenhot-{self.kind}")
+
+    # -- feedback -------------------------------------------------------------------------------
+    def show_error(self, exc: BaseException | str | None) -> None:
+        """Put an error in the panel (never raise into the kernel: the user is looking at the panel)."""
+        if exc is None:
+            self.error_box.value = ""
+            self.error_box.layout.display = "none"
+            return
+        text = exc if isinstance(exc, str) else error_text(exc)
+        if not isinstance(exc, str):
+            self.last_error = exc
+        self.error_box.value = (
+            '<div style="color:#a00;background:#fee;border:1px solid #e99;padding:6px;border-radius:4px;'
+            f'white-space:pre-wrap">{html.escape(text)}</div>'
+        )
+        self.error_box.layout.display = None
+
+    def say(self, text: str) -> None:
+        self.status.value = f"<small>{html.escape(text)}</small>"
+
+    def required(self, widget: w.ValueWidget, message: str) -> str:
+        """The widget's text, stripped; empty, with ``message`` in the error box, when nothing was typed."""
+        text = str(widget.value or "").strip()
+        if not text:
+            self.show_error(message)
+        return text
+
+    def on_show(self) -> None:
+        """The panel's tab was opened: refresh what other panels may have changed (the history's lists)."""
+
+    @property
+    def busy(self) -> bool:
+        return self.thread is not None and self.thread.is_alive()
+
+    def _set_busy(self, busy: bool) -> None:
+        for widget in self.busy_widgets:
+            widget.disabled = busy
+
+    # -- background work -------------------------------------------------------------------------
+    def run(
+        self,
+        work: Callable[[], Any],
+        done: Callable[[Any], None] | None = None,
+        *,
+        label: str = "Working…",
+        failed: Callable[[BaseException], None] | None = None,
+    ) -> threading.Thread | None:
+        """Run ``work`` on a daemon thread; ``done(result)`` or the error box afterwards.
+
+        Buttons in ``busy_widgets`` are disabled meanwhile, so a double click cannot start two calls.
+        """
+        if self.busy:
+            self.say("Still working on the previous request…")
+            return None
+        self.show_error(None)
+        self._set_busy(True)
+        self.say(label)
+        label_html = self.status.value
+        started = time.monotonic()
+        self._job += 1
+        job = self._job
+
+        def target() -> None:
+            try:
+                result = work()
+            except BaseException as exc:  # shown in the panel, never lost in a thread
+                if job != self._job:  # detached (e.g. a stopped stream): nothing to report
+                    return
+                if failed is not None:
+                    failed(exc)
+                self.show_error(exc)
+                self.say("Failed.")
+            else:
+                if job != self._job:
+                    return
+                try:
+                    if done is not None:
+                        done(result)
+                    if self.status.value == label_html:
+                        self.say(f"Done in {time.monotonic() - started:.1f} s.")
+                except BaseException as exc:
+                    self.show_error(exc)
+            finally:
+                if job == self._job:
+                    self._set_busy(False)
+
+        self.thread = threading.Thread(target=target, name=f"tokenhot-{self.kind or 'panel'}", daemon=True)
+        self.thread.start()
+        return self.thread
+
+    def detach(self) -> None:
+        """Forget the running job (its late results are dropped) and free the panel for the next one."""
+        self._job += 1
+        self.thread = None
+        self._set_busy(False)
+
+    def is_current(self, job: int) -> bool:
+        return job == self._job
+
+    def wait(self, timeout: float = 60.0) -> None:
+        """Block until the current job ends (tests and scripts); raises TimeoutError if it does not."""
+        thread = self.thread
+        if thread is None:
+            return
+        thread.join(timeout)
+        if thread.is_alive():
+            raise TimeoutError(f"the {self.kind or 'panel'} job did not finish within {timeout} s")
+
+
+class MediaPanel(Panel):
+    """A panel that ends in a player (video, speech): the last result, the player box, and the step from a
+    finished call to a player for its first output file."""
+
+    def __init__(self, session: Session | None = None, *, inline_limit: int = INLINE_LIMIT) -> None:
+        super().__init__(session)
+        self.inline_limit = inline_limit
+        self.result: Result | None = None
+        self.player = w.Box()
+        self.player.add_class("tokenhot-player")
+
+    def show_output(self, result: Result, role: str, make_player: Callable[[Path, dict[str, Any]], w.Widget], *,
+                    missing: str, ready: str) -> Path | None:
+        """A player for ``result``'s first ``role`` output, and "<ready> · N KB · entry #id" in the status line;
+        ``missing`` in the error box (and None) when the call left no such file."""
+        self.result = result
+        entry = entry_of(result)
+        items = outputs(self.session, entry, (role,)) if entry is not None else []
+        if not items:
+            self.show_error(missing)
+            return None
+        path, art = items[0]
+        self.player.children = [make_player(path, art)]
+        self.say(f"{ready} · {path.stat().st_size // 1024} KB · entry #{entry.id if entry is not None else '?'}")
+        return path
