@@ -72,8 +72,21 @@ def test_every_menu_entry_resolves_with_its_kind(kind: str, name: str) -> None:
     info = catalog.model(name)
     assert info.kind == kind
     assert info.listed
-    assert catalog.model(info.id) is info  # by id too
-    assert catalog.model(name, kind=kind) is info
+    plain = catalog.model(info.id)  # by id too: the same model, without what the menu suffix selects
+    assert plain == info and plain.preset == {}
+    assert catalog.model(name, kind=kind).preset == info.preset
+    if "(" not in name:
+        assert info is plain
+
+
+@pytest.mark.parametrize(("name", "preset"), [
+    ("GPT 5(Responses)", {"endpoint": "responses"}), ("GPT 5.2(Responses)", {"endpoint": "responses"}),
+    ("GPT 5.4(Responses)", {"endpoint": "responses"}), ("GPT 5.4", {}),
+    ("whisper-1(音频转中文)", {"language": "zh"}), ("whisper-1(音频翻译)", {"task": "translate"}),
+    ("gemini-3.1-pro-preview(流式)", {"endpoint": "gemini.stream"}), ("gpt-image-2", {}),
+])
+def test_a_menu_suffix_selects_options_from_the_family_data(name: str, preset: dict) -> None:
+    assert catalog.model(name).preset == preset
 
 
 @pytest.mark.parametrize(("display", "mid"), list(DISPLAY_TO_ID.items()))

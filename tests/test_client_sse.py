@@ -354,3 +354,17 @@ def test_external_cancellation_is_not_reported_as_a_stall() -> None:
             await task
 
     asyncio.run(main())
+
+
+
+@pytest.mark.parametrize("fmt", ["claude", "responses"])
+def test_done_is_not_the_end_of_a_claude_or_responses_stream(fmt: StreamFormat) -> None:
+    """``[DONE]`` ends an OpenAI chat stream only: a Claude stream that stops at ``[DONE]`` before
+    ``message_stop`` (or a Responses stream before ``response.completed``) ended early."""
+    body = (frame({"type": "message_start", "message": {"usage": {"input_tokens": 3}}}, "message_start")
+            + frame({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "Hal"}},
+                    "content_block_delta")
+            + frame("[DONE]"))
+    with pytest.raises(E.StreamError, match="ended early"):
+        collect(sse_handler(body), fmt=fmt)
+    assert len(collect(sse_handler(frame(chunk("Hi")) + frame("[DONE]")), fmt="chat")) == 1

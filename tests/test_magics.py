@@ -83,11 +83,25 @@ def test_streamed_chat_is_throttled(ip: Any, offline: Any) -> None:
 def test_chat_code_format_and_threads(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     got: list[str] = []
     monkeypatch.setattr(ip, "set_next_input", lambda s, replace=False: got.append(s))
-    res, _ = run(ip, "%%th_chat --thread t1 --new --no-stream --format code --temperature 0.1 --max-tokens 200\n"
-                     "write python code that prints hello")
+    res, _ = run(ip, "%%th_chat -m claude-sonnet --thread t1 --new --no-stream --format code --temperature 0.1 "
+                     "--max-tokens 200\nwrite python code that prints hello")
     assert res.error_in_exec is None and len(got) == 1 and got[0].strip()
     run(ip, "%%th_chat --thread t1\nand again")
     assert offline.history[-1].thread == "t1"
+
+
+def test_menu_entries_pick_their_endpoint_and_options_are_checked(ip: Any, offline: Any) -> None:
+    res, cap = run(ip, '%%th_chat -m "GPT 5.4(Responses)" --thread menu\nWhich endpoint?')
+    assert res.error_in_exec is None, cap.stderr
+    assert offline.history[-1].endpoint == "responses" and offline.history[-1].model == "gpt-5.4"
+    res, cap = run(ip, "%%th_chat -m gpt-5.4 --temperature 0.3\nhi")
+    assert "gpt-5.4 does not take temperature" in last_data(cap)["text/plain"]
+    assert offline.history[-1].status == "error" and offline.history[-1].endpoint == ""
+    run(ip, "%%th_audio -o menu_speech\nMenu entries matter.")
+    res, cap = run(ip, '%th_transcribe menu_speech -m "whisper-1(音频翻译)" -o menu_tr')
+    assert res.error_in_exec is None and offline.history[-1].endpoint == "audio.translations"
+    res, cap = run(ip, "%th_translate menu_speech --language zh")
+    assert "always outputs English" in last_data(cap)["text/plain"]
 
 
 def test_audio_transcribe_translate(ip: Any, offline: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 from _session_support import Recorder, make_session
 
@@ -45,3 +46,101 @@ def test_replay_finds_a_fallback_recording(tmp_path: Path) -> None:
     with pytest.raises(ReplayMissError):
         replay.speak("Never recorded.", model="gemini-tts")
     replay.close()
+
+
+# --- Whisper menu entries, usage and answers in another format ------------------------------------------------
+
+
+def _speech(s: Session, text: str = "Menu entries matter. Second sentence.") -> bytes:
+    return s.speak(text, model="gemini-tts").wav
+
+
+def test_whisper_menu_entries_pick_their_task(s: Session, rec: Recorder) -> None:
+    audio = _speech(s)
+    zh = s.transcribe(audio, model="whisper-1(音频转中文)")
+    form = rec.posts("/v1/audio/transcriptions")[-1]["body"]
+    assert b'name="language"\r\n\r\nzh' in form and zh.entry.params["language"] == "zh"
+    tr = s.transcribe(audio, model="whisper-1(音频翻译)")
+    assert rec.posts()[-1]["path"] == "/v1/audio/translations" and b'name="language"' not in rec.posts()[-1]["body"]
+    assert tr.kind == "translate" and tr.entry.kind == "translate" and tr.entry.endpoint == "audio.translations"
+    assert s.transcribe(audio, model="whisper-1(音频转中文)", language="en").entry.params["language"] == "en"
+
+
+def test_translate_refuses_a_language_before_the_request(s: Session, rec: Recorder) -> None:
+    from tokenhot_nb.errors import UnsupportedOptionError
+
+    audio = _speech(s)
+    before = len(rec.posts())
+    with pytest.raises(UnsupportedOptionError, match="always outputs English"):
+        s.translate(audio, language="zh")
+    with pytest.raises(UnsupportedOptionError, match="always outputs English"):
+        s.transcribe(audio, model="whisper-1(音频翻译)", language="fr")
+    assert len(rec.posts()) == before
+    assert s.history[-1].status == "error" and s.history[-1].kind == "transcribe"
+
+
+def test_whisper_usage_seconds_are_recorded(s: Session) -> None:
+    audio = _speech(s)
+    res = s.transcribe(audio)
+    assert res.entry.usage["audio_seconds"] >= 1  # the simulator bills whole seconds, like the service
+    verbose = s.transcribe(audio, format="verbose_json")
+    assert verbose.entry.usage["audio_seconds"] == pytest.approx(verbose.duration)
+
+
+class _JsonForText(Recorder):
+    """A relay that answers JSON whatever ``response_format`` was asked."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/v1/audio/transcriptions"):
+            await request.aread()
+            body = {"text": "Hello there. General Kenobi.", "duration": 3.0,
+                    "segments": [{"start": 0.0, "end": 1.2, "text": "Hello there."},
+                                 {"start": 1.2, "end": 3.0, "text": "General Kenobi."}],
+                    "usage": {"type": "duration", "seconds": 3}}
+            return httpx.Response(200, json=body)
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("fmt", ["text", "srt", "vtt"])
+def test_a_json_answer_to_a_text_request_is_read_as_json(tmp_path: Path, fmt: str) -> None:
+    s = make_session(tmp_path / "st", _JsonForText())
+    res = s.transcribe(b"RIFF0000WAVEfmt ", format=fmt)
+    assert res.text == "Hello there. General Kenobi." and "{" not in res.body
+    assert res.entry.usage["audio_seconds"] == 3
+    stored = s.store.path_of(res.entry.outputs[0]["sha256"]).read_text("utf-8")
+    assert "{" not in stored and "text" not in stored.split("\n")[0]
+    if fmt != "text":
+        assert [seg.text for seg in res.segments] == ["Hello there.", "General Kenobi."]
+        assert ("-->" in stored) and (stored.startswith("WEBVTT") == (fmt == "vtt"))
+    again = s.history[-1].result(s)  # rebuilt from the store: the same transcript
+    assert again.text == res.text
+    s.close()
+
+
+def test_openai_voice_names_on_gemini_tts_say_they_are_openai_voices(s: Session, rec: Recorder) -> None:
+    from tokenhot_nb.errors import UnsupportedOptionError
+
+    with pytest.raises(UnsupportedOptionError) as info:
+        s.speak("hi", model="gemini-tts", voice="alloy")
+    msg = str(info.value)
+    assert "'alloy' is a voice of the openai-tts" in msg and "not a Google voice" in msg and "Kore" in msg
+    assert "Alnilam" not in msg.split("Kore")[0]  # no misleading nearest-name guess
+    assert rec.posts() == []
+
+
+def test_the_simulator_honours_snake_case_voice_config(s: Session, rec: Recorder) -> None:
+    body = {"contents": [{"parts": [{"text": "snake case voice"}]}],
+            "generation_config": {"response_modalities": ["AUDIO"],
+                                  "speech_config": {"voice_config": {"prebuilt_voice_config": {"voice_name": "Puck"}}}}}
+    camel = {"contents": body["contents"], "generationConfig": {"responseModalities": ["AUDIO"], "speechConfig": {
+        "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Puck"}}}}}
+    kore = {"contents": body["contents"], "generationConfig": {"responseModalities": ["AUDIO"]}}
+    a = s.speak("x", model="gemini-tts", raw=body).wav
+    b = s.speak("x", model="gemini-tts", raw=camel).wav
+    c = s.speak("x", model="gemini-tts", raw=kore).wav
+    assert a == b and a != c
+    from tokenhot_nb.errors import APIError
+
+    with pytest.raises(APIError, match="Voice name alloy is not supported"):
+        s.speak("x", model="gemini-tts", endpoint="gemini.generate", raw={**body, "generation_config": {
+            "speech_config": {"voice_config": {"prebuilt_voice_config": {"voice_name": "alloy"}}}}})

@@ -119,3 +119,36 @@ def test_failed_entry_does_not_rebuild(tmp_path: Path) -> None:
     with pytest.raises(E.TokenhotError, match="did not finish"):
         s.history[-1].result(s)
     s.close()
+
+
+def test_identical_calls_replay_as_themselves_in_order(tmp_path: Path) -> None:
+    """Two identical calls in one notebook: the first replays the first recording, the second the second, so
+    the replayed outputs (footers with their history numbers included) are the recorded ones."""
+    s = make_session(tmp_path / "st", Recorder())
+    first = s.chat("Tell me a joke", model="gpt-5.2", thread=False)
+    second = s.chat("Tell me a joke", model="gpt-5.2", thread=False)
+    s.close()
+    assert first.entry_id != second.entry_id and first.entry.replay_key == second.entry.replay_key
+    rec = Recorder()
+    r = make_session(tmp_path / "st", rec, mode="replay")
+    again1 = r.chat("Tell me a joke", model="gpt-5.2", thread=False)
+    again2 = r.chat("Tell me a joke", model="gpt-5.2", thread=False)
+    again3 = r.chat("Tell me a joke", model="gpt-5.2", thread=False)  # more calls than recordings: the last
+    assert [again1.entry_id, again2.entry_id, again3.entry_id] == [first.entry_id, second.entry_id,
+                                                                   second.entry_id]
+    assert again1.markdown() == first.markdown() and again2.markdown() == second.markdown()
+    assert rec.requests == []
+    r.close()
+
+
+def test_replay_uses_the_newest_recording_run(tmp_path: Path) -> None:
+    """A notebook recorded twice replays its latest run, in that run's order."""
+    for _ in range(2):
+        s = make_session(tmp_path / "st", Recorder())
+        s.chat("Same question", model="gpt-5.2", thread=False)
+        s.chat("Same question", model="gpt-5.2", thread=False)
+        s.close()
+    r = make_session(tmp_path / "st", Recorder(), mode="replay")
+    ids = [e.id for e in r.history if e.kind == "chat"]
+    assert [r.chat("Same question", model="gpt-5.2", thread=False).entry_id for _ in range(2)] == ids[2:]
+    r.close()

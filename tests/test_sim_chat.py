@@ -249,3 +249,28 @@ def test_bad_json_is_400_in_openai_envelope(sim_url: str, auth: dict[str, str], 
     assert r.status_code == 400
     err = r.json()["error"]
     assert "(request id: " in err["message"] and err["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta"])
+def test_gemini_native_also_under_v1_models(sim_url: str, sse: Any, version: str) -> None:
+    """google-genai's default api_version is v1: the native routes answer there too, keyed by x-goog-api-key."""
+    key = {"x-goog-api-key": "sk-googlekey"}
+    r = post(sim_url, f"/{version}/models/gemini-2.5-flash:generateContent", GEMINI_BODY, key)
+    assert r.status_code == 200 and "sky blue" in r.json()["candidates"][0]["content"]["parts"][0]["text"]
+    s = post(sim_url, f"/{version}/models/gemini-2.5-flash:streamGenerateContent?alt=sse", GEMINI_BODY, key)
+    frames = [d for _e, d in sse(s.content)]
+    assert frames[-1]["candidates"][0]["finishReason"] == "STOP"
+    bad = post(sim_url, f"/{version}/models/gemini-2.5-flash:countTokens", GEMINI_BODY, key)
+    assert bad.status_code == 404
+
+
+def test_gpt5_options_the_service_refuses(sim_url: str, auth: dict[str, str]) -> None:
+    r = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": MSG, "temperature": 0.2}, auth)
+    assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_value"
+    assert "Only the default (1) value is supported" in r.json()["error"]["message"]
+    ok = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": MSG, "temperature": 1}, auth)
+    assert ok.status_code == 200
+    assert post(sim_url, "/v1/chat/completions", {"model": "grok-4.1", "messages": MSG, "temperature": 0.2},
+                auth).status_code == 200
+    e = post(sim_url, "/v1/responses", {"model": "gpt-5.4", "input": "x", "reasoning": {"effort": "max"}}, auth)
+    assert e.status_code == 400 and e.json()["error"]["code"] == "invalid_value"

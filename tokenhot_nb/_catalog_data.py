@@ -11,7 +11,11 @@ accepted too), ``max_n``, ``seed``, ``negative_prompt``, ``quality`` (allowed va
 ``resolution_max_duration``, ``first_frame``, ``last_frame``, ``reference_images`` (max count),
 ``video_input``, ``requires_video``, ``requires_image``, ``mode`` (HappyHorse), ``voices``, ``formats``,
 ``languages``, ``translate``, ``stream``, ``responses``, ``reasoning``, ``vision``, ``temperature``,
-``max_tokens_field``.
+``max_tokens_field``, ``reasoning_efforts``, ``structured_output``, ``tools``.
+
+A family's ``name_options`` map a menu suffix (the text in brackets of a display name, e.g. "GPT 5(Responses)")
+to the options that entry selects; ``catalog.model(name).preset`` holds them and the session applies them
+unless the call sets them itself.
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ WHISPER_LANGUAGES: list[str] = [
     "th", "tr", "uk", "ur", "vi", "cy",
 ]  # fmt: skip
 
+#: gpt-5 takes minimal…high; from gpt-5.1 on "none" is the lowest and gpt-5.2 adds "xhigh".
+GPT5_EFFORTS = ["minimal", "low", "medium", "high"]
+GPT5_EFFORTS_LATER = ["none", "minimal", "low", "medium", "high", "xhigh"]
 GEMINI_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
 SEEDANCE_RATIOS = ["16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"]
 HAPPYHORSE_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4"]
@@ -63,12 +70,13 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "kind": "chat",
         "endpoints": ["chat.completions", "responses"],
         "vendor": "OpenAI",
+        "name_options": {"Responses": {"endpoint": "responses"}},
         "capabilities": {
             "stream": True,
             "vision": True,
             "responses": True,
             "reasoning": True,
-            "reasoning_efforts": ["minimal", "low", "medium", "high"],
+            "reasoning_efforts": GPT5_EFFORTS,
             # GPT-5 reasoning models reject `max_tokens` on chat/completions.
             "max_tokens_field": "max_completion_tokens",
             "temperature": False,
@@ -87,6 +95,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "kind": "chat",
         "endpoints": ["gemini.generate", "gemini.stream", "chat.completions"],
         "vendor": "Google",
+        "name_options": {"流式": {"endpoint": "gemini.stream"}},
         "capabilities": {"stream": True, "vision": True, "reasoning": True, "temperature": True},
         "defaults": {},
     },
@@ -185,6 +194,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "kind": "audio",
         "endpoints": ["audio.transcriptions", "audio.translations"],
         "vendor": "OpenAI",
+        # the two Whisper menu pages: transcription into Chinese, and translation (always to English)
+        "name_options": {"音频转中文": {"language": "zh"}, "音频翻译": {"task": "translate"}},
         "capabilities": {
             "transcribe": True,
             "translate": True,
@@ -450,17 +461,20 @@ MODELS: list[dict[str, Any]] = [
     {
         "id": "gpt-5.2",
         "family": "openai-responses",
+        "capabilities": {"reasoning_efforts": GPT5_EFFORTS_LATER},
         "display_names": ["GPT 5.2", "GPT 5.2(Responses)"],
         "defaults": {"default_for_kind": True},
     },
     {
         "id": "gpt-5.4",
         "family": "openai-responses",
+        "capabilities": {"reasoning_efforts": GPT5_EFFORTS_LATER},
         "display_names": ["GPT 5.4", "GPT 5.4(Responses)"],
     },
     {
         "id": "gpt-5.4-mini",
         "family": "openai-responses",
+        "capabilities": {"reasoning_efforts": GPT5_EFFORTS_LATER},
         "display_names": ["GPT 5.4 mini"],
         "notes": "The quick-start example model (not in the docs menu).",
     },

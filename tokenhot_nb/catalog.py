@@ -6,6 +6,7 @@ Adding a model that fits an existing family is one entry there, not new code.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Mapping
@@ -34,6 +35,9 @@ class ModelInfo:
     vendor: str = ""
     notes: str = ""
     listed: bool = True  # False for models built on the fly from a family name
+    #: Options the name it was called by selects: a menu entry such as "GPT 5(Responses)" names an endpoint
+    #: (the family's ``name_options`` say which); the session uses them unless the call sets them itself.
+    preset: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def ref(self) -> str | dict[str, str]:
@@ -72,6 +76,20 @@ class ModelInfo:
             f"<b>{escape(self.id)}</b> <i>{escape(self.kind)}</i> · family <code>{escape(self.family)}</code>"
             f" · endpoints {escape(', '.join(self.endpoints))}<br><small>{escape(caps)}</small>"
         )
+
+
+_SUFFIX = re.compile(r"[（(](.*?)[)）]")
+
+
+def _preset(name: str, family: Mapping[str, Any]) -> dict[str, Any]:
+    """What a menu suffix like '(Responses)' or '(音频翻译)' selects, from the family's ``name_options``."""
+    options: Mapping[str, Any] = family.get("name_options") or {}
+    out: dict[str, Any] = {}
+    for label in _SUFFIX.findall(name):
+        for key, chosen in options.items():
+            if key.lower() == label.strip().lower():
+                out.update(chosen)
+    return out
 
 
 def _norm(name: str) -> str:
@@ -136,7 +154,8 @@ def model(name: str | ModelInfo | Mapping[str, str], kind: str | None = None, fa
     if key is not None:
         info = by_id[key]
         if kind is None or info.kind == kind:
-            return info
+            preset = _preset(name, fams[info.family])
+            return dataclasses.replace(info, preset=preset) if preset else info
     if family is not None:
         if family not in fams:
             close = difflib.get_close_matches(family, list(fams), n=3, cutoff=0.4)

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any
 from .._inputs import to_media
 from ..catalog import ModelInfo
 from ..errors import APIError, ReplayMissError
-from ..families._types import Usage
 from ..results import AudioResult, TranscriptResult, from_entry
 from .inputs import fetch, store_media
 from .recording import (
@@ -85,9 +84,16 @@ async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | N
 
 async def transcribe_one(session: Session, kind: str, audio_in: Any, info: ModelInfo, language: str | None,
                          fmt: str, options: dict[str, Any]) -> Result:
-    """``kind`` is "transcribe" or "translate" (to English)."""
+    """``kind`` is "transcribe" or "translate" (to English).
+
+    A menu entry picks its task: "whisper-1(音频翻译)" translates, "whisper-1(音频转中文)" sends ``language=zh``.
+    """
     from ..families import audio
 
+    if kind == "transcribe" and info.preset.get("task") == "translate":
+        kind = "translate"
+    elif kind == "transcribe" and language is None:
+        language = info.preset.get("language")
     options = dict(options)
     headers = options.pop("headers", None)
     prompt = options.pop("prompt", None)
@@ -104,15 +110,16 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     call.headers.update(headers or {})
 
     async def finish(rec: Recording, resp: Response) -> Result:
-        body = resp.text
-        reply = audio.parse_transcription(fmt, body)
+        reply = audio.parse_transcription(fmt, resp.text, resp.headers.get("content-type"))
+        # text/srt/vtt are stored as asked even when the relay answered JSON (reply.body is rewritten then)
+        body = reply.body if fmt in ("text", "srt", "vtt") else resp.text
         role = "subtitles" if fmt in ("srt", "vtt") else "text"
         mime = "application/json" if fmt in ("json", "verbose_json") else (
             "text/vtt" if fmt == "vtt" else "text/plain")
         out = store_bytes(session, body.encode("utf-8"), mime, role)
         entry = rec.ok(response=drop_none({"request_id": resp.request_id, "status": resp.status,
                                            "language": reply.language}),
-                       usage=Usage(), outputs=[out], text=reply.text)
+                       usage=reply.usage, outputs=[out], text=reply.text)
         res = TranscriptResult(reply.text, segments=reply.segments, format=fmt, body=reply.body or body,
                                language=reply.language, duration=reply.duration, model=info.id, entry=entry,
                                session=session)

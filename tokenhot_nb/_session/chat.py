@@ -31,7 +31,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     raw = kw.pop("raw", None)
     system, stream = kw.pop("system", None), bool(kw.pop("stream", True))
     temperature, max_tokens = kw.pop("temperature", None), kw.pop("max_tokens", None)
-    endpoint = kw.pop("endpoint", None)
+    endpoint = kw.pop("endpoint", None) or info.preset.get("endpoint")  # "GPT 5(Responses)" picks responses
     store = session.store
     media = [store_media(session, m) for m in to_media_list(images, "image", store)] if images else []
     name = (thread or DEFAULT_THREAD) if use_thread and thread is not False else None
@@ -74,7 +74,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     request_id: str | None = None
     response_id: str | None = None
     try:
-        if stream and call.stream:
+        if call.stream:  # gemini.stream streams even when stream=False was asked
             events = await session.client.stream(call)
             request_id = events.request_id
             try:

@@ -98,6 +98,8 @@ class Session:
         self._history: History | None = None
         self._lock = threading.Lock()
         self.threads = Threads(lambda: self.store)
+        #: replay key → how many calls with that key this session has replayed (the next gets the next recording)
+        self.replay_turns: dict[str, int] = {}
 
     # -- plumbing -------------------------------------------------------------------------------------
     @property

@@ -156,11 +156,15 @@ def new_entry(session: Session, kind: str, info: ModelInfo, endpoint: str, param
 
 def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any]) -> HistoryEntry:
     """The recorded twin of a call, or :class:`ReplayMissError` naming the nearest recording."""
+    from ..history._replay import pick_recording
+
     store = session.store
     key = store.key_for(kind, info.id, endpoint, params)
-    entry = store.find_replay(key)
-    if entry is not None:
-        return entry.bind(store, session)
+    turn = session.replay_turns.get(key, 0)
+    chosen = pick_recording(store.replay_candidates(key), turn)
+    if chosen is not None:
+        session.replay_turns[key] = turn + 1
+        return store.get(chosen).bind(store, session)
     nearest, diffs = store.nearest(kind, info.id, params, endpoint)
     msg = f"Replay mode: this {kind} call to {info.id} was never recorded in {store.root}."
     if nearest is not None:

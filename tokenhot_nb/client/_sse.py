@@ -256,6 +256,8 @@ class EventStream:
                     continue
                 raw = sse.data
                 if raw.strip() == "[DONE]":
+                    if fmt in ("claude", "responses"):
+                        break  # not these formats' end marker: checked below as an early end
                     return
                 if not raw.strip() and name == "message":
                     continue

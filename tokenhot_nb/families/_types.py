@@ -64,6 +64,7 @@ class Usage:
     images: int = 0
     video_seconds: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict)
+    audio_seconds: float = 0.0  # Whisper bills by the input's duration (``usage.seconds``)
 
     def add(self, other: Usage) -> Usage:
         return Usage(
@@ -73,6 +74,7 @@ class Usage:
             self.reasoning_tokens + other.reasoning_tokens,
             self.images + other.images,
             self.video_seconds + other.video_seconds,
+            audio_seconds=self.audio_seconds + other.audio_seconds,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -83,6 +85,7 @@ class Usage:
             "reasoning_tokens": self.reasoning_tokens,
             "images": self.images,
             "video_seconds": self.video_seconds,
+            **({"audio_seconds": self.audio_seconds} if self.audio_seconds else {}),
         }
 
 
@@ -170,3 +173,4 @@ class TranscriptReply:
     duration: float | None = None
     segments: list[Segment] = field(default_factory=list)
     raw: Any = None
+    usage: Usage = field(default_factory=Usage)

@@ -58,12 +58,31 @@ def _voice(model: ModelInfo, voice: str | None) -> str | None:
     for v in allowed:
         if v.lower() == str(voice).strip().lower():
             return str(v)
+    other = _other_family_voice(model, str(voice))
+    if other is not None:
+        raise UnsupportedOptionError(
+            f"{voice!r} is a voice of the {other[1]} ({other[0]}) models, not a {model.vendor or model.family} "
+            f"voice: {model.id} speaks with its own voices, e.g. {', '.join(allowed[:6])}.",
+            hint=f"Pick one of its {len(allowed)} voices: tokenhot_nb.model({model.id!r}).choices('voices').",
+        )
     close = difflib.get_close_matches(str(voice).strip().capitalize(), allowed, n=1, cutoff=0.5) or \
         difflib.get_close_matches(str(voice).strip().lower(), [a.lower() for a in allowed], n=1, cutoff=0.5)
     msg = f"{model.id} has no voice {voice!r}."
     if close:
         msg += f" Did you mean {next(a for a in allowed if a.lower() == close[0].lower())!r}?"
     raise UnsupportedOptionError(msg, hint="Voices: " + ", ".join(allowed) + ".")
+
+
+def _other_family_voice(model: ModelInfo, voice: str) -> tuple[str, str] | None:
+    """(vendor, family) of another speech family whose voice this is ('alloy' asked of Gemini TTS)."""
+    from .._catalog_data import FAMILIES
+
+    wanted = voice.strip().lower()
+    for name, spec in FAMILIES.items():
+        voices = (spec.get("capabilities") or {}).get("voices") or []
+        if name != model.family and wanted in (str(v).lower() for v in voices):
+            return str(spec.get("vendor") or name), name
+    return None
 
 
 def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpoint: str | None = None,
@@ -181,10 +200,11 @@ def build_transcription(model: ModelInfo, data: bytes, filename: str, *, languag
         raise InputError("The audio is empty.")
     fields: dict[str, Any] = {"model": model.id, "response_format": fmt}
     if translate:
-        if language and language.lower() not in ("en", "english"):
+        language = language if language is not None else (extra or {}).get("language")
+        if language is not None:
             raise UnsupportedOptionError(
-                f"Translation always outputs English; language={language!r} cannot be set.",
-                hint="Drop language=, or use transcribe(…, language=…) to keep the original language.",
+                f"Translation always outputs English, so it takes no language (got language={language!r}).",
+                hint="Drop language=, or use transcribe(…, language=…) to get the text in the spoken language.",
             )
     elif language:
         lang = language.strip().lower()
@@ -231,25 +251,39 @@ def parse_cues(text: str) -> list[Segment]:
     return segs
 
 
-def parse_transcription(format: str, text: str | bytes | dict[str, Any]) -> TranscriptReply:
-    """Parse by the requested ``format``: json / verbose_json / text / srt / vtt."""
-    fmt = (format or "json").strip().lower()
-    if isinstance(text, (bytes, bytearray)):
-        text = bytes(text).decode("utf-8", errors="replace")
-    if fmt in _TEXT_FORMATS:
-        body = text if isinstance(text, str) else json.dumps(text)
-        if fmt == "text":
-            return TranscriptReply(text=body.strip(), format=fmt, body=body)
-        segs = parse_cues(body)
-        return TranscriptReply(text=" ".join(s.text for s in segs).strip(), format=fmt, body=body, segments=segs)
-    obj: Any = text
-    if isinstance(text, str):
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            return TranscriptReply(text=text.strip(), format=fmt, body=text)  # a relay answered in plain text
-    if not isinstance(obj, dict):
-        return TranscriptReply(text=str(obj), format=fmt, raw=obj)
+def _stamp(t: float, sep: str) -> str:
+    ms = round(t * 1000)
+    h, rem = divmod(ms, 3_600_000)
+    m, rem = divmod(rem, 60_000)
+    sec, ms = divmod(rem, 1000)
+    return f"{h:02d}:{m:02d}:{sec:02d}{sep}{ms:03d}"
+
+
+def cues_body(fmt: str, segments: list[Segment]) -> str:
+    """An SRT or WebVTT body written from segments."""
+    sep = "," if fmt == "srt" else "."
+    cues = [f"{_stamp(sg.start, sep)} --> {_stamp(sg.end, sep)}\n{sg.text.strip()}\n" for sg in segments]
+    if fmt == "srt":
+        return "\n".join(f"{i}\n{c}" for i, c in enumerate(cues, 1))
+    return "WEBVTT\n\n" + "\n".join(cues)
+
+
+def _transcript_usage(obj: dict[str, Any]) -> Usage:
+    """Whisper bills by duration: ``usage: {"type": "duration", "seconds": N}``, else verbose_json's ``duration``."""
+    u = obj.get("usage")
+    seconds: Any = u.get("seconds") if isinstance(u, dict) else None
+    if seconds is None:
+        seconds = obj.get("duration")
+    try:
+        secs = float(seconds) if seconds is not None else 0.0
+    except (TypeError, ValueError):
+        secs = 0.0
+    usage = usage_from(u) if isinstance(u, dict) and u.get("type") != "duration" else Usage()
+    usage.audio_seconds = max(0.0, secs)
+    return usage
+
+
+def _json_transcript(fmt: str, obj: dict[str, Any]) -> TranscriptReply:
     segs = [
         Segment(float(s.get("start") or 0.0), float(s.get("end") or 0.0), str(s.get("text") or "").strip())
         for s in obj.get("segments") or [] if isinstance(s, dict)
@@ -262,4 +296,48 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any]) -> Tran
         duration=float(dur) if isinstance(dur, (int, float, str)) and str(dur).replace(".", "", 1).isdigit() else None,
         segments=segs,
         raw=obj,
+        usage=_transcript_usage(obj),
     )
+
+
+def parse_transcription(format: str, text: str | bytes | dict[str, Any],
+                        content_type: str | None = None) -> TranscriptReply:
+    """Parse by the requested ``format`` (json / verbose_json / text / srt / vtt).
+
+    A relay may answer JSON to a text/srt/vtt request: a JSON ``Content-Type`` says so, and then the JSON is
+    read and ``body`` is written in the requested format, so the JSON text never becomes the transcript.
+    """
+    fmt = (format or "json").strip().lower()
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text).decode("utf-8", errors="replace")
+    if fmt in _TEXT_FORMATS and isinstance(text, str) and "json" in (content_type or "").lower():
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            decoded = None
+        if isinstance(decoded, dict):
+            text = decoded
+    if fmt in _TEXT_FORMATS:
+        if isinstance(text, dict):
+            reply = _json_transcript(fmt, text)
+            if fmt == "text":
+                reply.body = reply.text
+            else:
+                segs = reply.segments or [Segment(0.0, reply.duration or reply.usage.audio_seconds or 0.0,
+                                                  reply.text)]
+                reply.body = cues_body(fmt, segs)
+            return reply
+        body = text
+        if fmt == "text":
+            return TranscriptReply(text=body.strip(), format=fmt, body=body)
+        segs = parse_cues(body)
+        return TranscriptReply(text=" ".join(s.text for s in segs).strip(), format=fmt, body=body, segments=segs)
+    obj: Any = text
+    if isinstance(text, str):
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return TranscriptReply(text=text.strip(), format=fmt, body=text)  # a relay answered in plain text
+    if not isinstance(obj, dict):
+        return TranscriptReply(text=str(obj), format=fmt, raw=obj)
+    return _json_transcript(fmt, obj)

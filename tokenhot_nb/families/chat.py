@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from ..catalog import ModelInfo
 from ..errors import InputError, StreamError, UnsupportedOptionError
-from ._common import data_url, dig, finish_body, merge_usage, parse_data_url, usage_from
+from ._common import data_url, dig, finish_body, merge_usage, parse_data_url, pick_choice, usage_from
 from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, Usage
 
 __all__ = ["Accumulator", "build", "merge_usage", "parse", "parse_event", "split_think", "stream_format"]
@@ -275,6 +275,27 @@ _BUILDERS: dict[str, Callable[..., tuple[str, dict[str, Any], dict[str, str]]]] 
 }
 
 
+def _check_options(model: ModelInfo, temperature: float | None,
+                   extra: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Refuse, before any request, options the catalogue says this model does not take; ``extra`` with the
+    reasoning effort in the catalogue's spelling."""
+    if temperature is not None and model.capabilities.get("temperature") is False:
+        raise UnsupportedOptionError(
+            f"{model.id} does not take temperature (got temperature={temperature!r}); "
+            "its sampling is fixed by the service.",
+            hint="Drop temperature=; steer a reasoning model with reasoning_effort=… instead.",
+        )
+    efforts = model.choices("reasoning_efforts")
+    out = dict(extra or {})
+    if efforts and out.get("reasoning_effort") is not None:
+        out["reasoning_effort"] = pick_choice(model, "reasoning_effort", out["reasoning_effort"], efforts)
+    reasoning = out.get("reasoning")
+    if efforts and isinstance(reasoning, Mapping) and reasoning.get("effort") is not None:
+        out["reasoning"] = {**reasoning, "effort": pick_choice(model, "reasoning_effort", reasoning["effort"],
+                                                                efforts)}
+    return out
+
+
 def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | None = None, system: str | None = None,
           temperature: float | None = None, max_tokens: int | None = None, stream: bool = False,
           extra: Mapping[str, Any] | None = None, raw: Mapping[str, Any] | None = None) -> HttpCall:
@@ -285,10 +306,10 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     ep = _resolve_endpoint(model, endpoint)
     if ep == "gemini.stream":
         stream = True
+    extra = _check_options(model, temperature, extra)
     if not messages and raw is None:
         raise InputError("No messages to send.", hint='Pass [{"role": "user", "content": "…"}].')
     path, body, headers = _BUILDERS[ep](model, list(messages), system, temperature, max_tokens, stream)
-    extra = dict(extra or {})
     if ep == "responses" and "reasoning_effort" in extra:
         extra["reasoning"] = {**dict(extra.get("reasoning") or {}), "effort": extra.pop("reasoning_effort")}
     body = finish_body(body, extra, raw)

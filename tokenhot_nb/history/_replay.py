@@ -21,6 +21,18 @@ def replay_key(
     return hashlib.sha256(canonical(payload).encode("utf-8")).hexdigest()
 
 
+def pick_recording(candidates: list[tuple[int, str]], turn: int) -> int | None:
+    """Which recording answers the ``turn``-th (0-based) replay of one key: ``candidates`` are
+    ``(id, session_id)`` oldest first. The newest recording session's calls are used in their order (first call
+    → first recording), so two identical calls in one notebook replay as themselves; extra turns get its last.
+    """
+    if not candidates:
+        return None
+    newest_session = candidates[-1][1]
+    ids = [i for i, sid in candidates if sid == newest_session]
+    return ids[min(turn, len(ids) - 1)]
+
+
 def _flatten(value: Any, prefix: str = "", depth: int = 0) -> dict[str, Any]:
     """Dotted paths → leaf values (two levels deep: ``extra.style``), so differences point at the field."""
     if isinstance(value, dict) and depth < 2 and value and "artifact" not in value:

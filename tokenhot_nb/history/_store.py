@@ -472,6 +472,12 @@ class Store(ArtifactFiles):
         ).fetchone()
         return None if row is None else self._entry_from_row(row)
 
+    def replay_candidates(self, key: str) -> list[tuple[int, str]]:
+        """``(id, session_id)`` of every ``ok`` entry recorded under ``key``, oldest first."""
+        return [(int(r[0]), str(r[1] or "")) for r in self._conn().execute(
+            "SELECT id, session_id FROM entries WHERE replay_key=? AND status='ok' ORDER BY id", (key,)
+        ).fetchall()]
+
     def nearest(
         self, kind: str, model: str, params: dict[str, Any], endpoint: str | None = None, *, limit: int = 2000,
     ) -> tuple[HistoryEntry | None, list[str]]:

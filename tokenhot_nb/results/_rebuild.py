@@ -27,6 +27,7 @@ def usage_from(d: dict[str, Any] | None) -> Usage:
         reasoning_tokens=int(d.get("reasoning_tokens") or 0),
         images=int(d.get("images") or 0),
         video_seconds=float(d.get("video_seconds") or 0.0),
+        audio_seconds=float(d.get("audio_seconds") or 0.0),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +44,24 @@ def _wants_reasoning(effort: Any) -> bool:
     return isinstance(effort, str) and effort.lower() not in ("none", "minimal", "")
 
 
+#: OpenAI reasoning models fix the sampling temperature at 1 and take these efforts (the union of the family).
+_FIXED_TEMPERATURE = re.compile(r"^(gpt-5|o\d)", re.I)
+_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+
+
+def _refused_option(ctx: Ctx, model: str, temperature: Any, effort: Any) -> Response | None:
+    """What OpenAI answers (passed through by the relay) for options a reasoning model does not take."""
+    if _FIXED_TEMPERATURE.match(model) and temperature is not None and temperature != 1:
+        return error_response(ctx, 400, f"Unsupported value: 'temperature' does not support {temperature} with "
+                              "this model. Only the default (1) value is supported.", "unsupported_value",
+                              "invalid_request_error")
+    if effort is not None and str(effort) not in _EFFORTS:
+        return error_response(ctx, 400, f"Invalid value: '{effort}'. Supported values are: "
+                              + ", ".join(f"'{e}'" for e in _EFFORTS) + ".", "invalid_value",
+                              "invalid_request_error")
+    return None
+
+
 # ----------------------------------------------------------------------------- /v1/chat/completions
 
 
@@ -51,6 +70,9 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
     if not isinstance(messages, list) or not messages:
         return error_response(ctx, 400, "field messages is required", "invalid_request", "invalid_request_error")
     model = str(body["model"])
+    refused = _refused_option(ctx, model, body.get("temperature"), body.get("reasoning_effort"))
+    if refused is not None:
+        return refused
     prompt, images = prompt_of_messages(messages)
     seed = _content_seed(body)
     limit = _max_tokens(body.get("max_completion_tokens"), body.get("max_tokens"))
@@ -124,6 +146,9 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
     if "input" not in body:
         return error_response(ctx, 400, "field input is required", "invalid_request", "invalid_request_error")
     model = str(body["model"])
+    refused = _refused_option(ctx, model, body.get("temperature"), obj(body.get("reasoning")).get("effort"))
+    if refused is not None:
+        return refused
     prompt, images = _responses_prompt(body)
     seed = _content_seed(body)
     limit = _max_tokens(body.get("max_output_tokens"))

@@ -13,6 +13,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from .._catalog_data import GEMINI_VOICES
 from . import media
 from ._common import (
     Ctx,
@@ -79,8 +80,13 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
 
     if "AUDIO" in modalities or "tts" in model.lower():
         speech = _get(cfg, "speechConfig", "speech_config") or {}
-        voice = (((speech.get("voiceConfig") or speech.get("voice_config") or {}).get("prebuiltVoiceConfig")
-                  or {}).get("voiceName")) or "Kore"
+        prebuilt = _get(_get(speech, "voiceConfig", "voice_config") or {}, "prebuiltVoiceConfig",
+                        "prebuilt_voice_config") or {}
+        voice = _get(prebuilt, "voiceName", "voice_name") or "Kore"
+        if str(voice).lower() not in {v.lower() for v in GEMINI_VOICES}:
+            return error_response(ctx, 400, f"Voice name {voice} is not supported. Allowed voice names are: "
+                                  + ", ".join(v.lower() for v in GEMINI_VOICES), "invalid_argument",
+                                  "invalid_request_error")
         pcm = await run_in_threadpool(media.speech_pcm, prompt, str(voice))
         audio_tokens = round(len(pcm) / 2 / media.SPEECH_RATE * 25)
         parts: list[dict[str, Any]] = [{"inlineData": {"mimeType": PCM_MIME, "data": base64.b64encode(pcm).decode()}}]

@@ -302,6 +302,8 @@ def create_app(faults: Faults | None = None) -> Starlette:
         Route("/v1/responses", _api(_chat.responses), methods=["POST"]),
         Route("/v1/messages", _api(_chat.messages, envelope="claude", keys=("x-api-key",)), methods=["POST"]),
         Route("/v1beta/models/{model}", _api(_gemini_route, keys=("goog",)), methods=["POST"]),
+        # google-genai's default api_version is v1: the same native routes under /v1/models/{model}:…
+        Route("/v1/models/{model}", _api(_gemini_route, keys=("goog",)), methods=["POST"]),
         Route("/v1/images/generations", _api(_images.generations), methods=["POST"]),
         Route("/v1/images/generations/", _api(_images.generations), methods=["POST"]),
         Route("/v1/images/edits", _api(_images.edits, body="form"), methods=["POST"]),
