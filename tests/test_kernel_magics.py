@@ -102,19 +102,19 @@ def test_image_renders(executed: Any) -> None:
         assert any(k.startswith("image/") for k in m) or "<img" in m.get("text/html", ""), m.keys()
 
 
-def test_streamed_chat_ends_in_markdown(executed: Any) -> None:
+def test_streamed_chat_ends_in_safe_html(executed: Any) -> None:
     i = CELLS.index(next(c for c in CELLS if c.startswith("%%th_chat --system")))
     outs = [o for o in _outputs(executed, i) if o.get("output_type") == "display_data"]
     assert len(outs) == 1, "one display updated in place"
-    assert "text/markdown" in outs[0]["data"]
-    assert "▌" not in outs[0]["data"]["text/markdown"]
+    assert "text/markdown" not in outs[0]["data"] and "<p>" in outs[0]["data"]["text/html"]
+    assert "▌" not in outs[0]["data"]["text/html"]
     assert outs[0]["metadata"]["tokenhot"]["status"] == "done"
     assert outs[0]["metadata"]["tokenhot"].get("history_id") is not None
 
 
 def test_text_format_chat(executed: Any) -> None:
     m = cell(executed, "%%th_chat --no-stream")
-    assert "text/plain" in m and "text/markdown" not in m
+    assert "text/plain" in m and "text/markdown" not in m and "text/html" not in m
 
 
 def test_media(executed: Any) -> None:

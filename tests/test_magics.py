@@ -74,7 +74,7 @@ def test_streamed_chat_is_throttled(ip: Any, offline: Any) -> None:
     assert len(updates) <= 25 * elapsed + 3, (len(updates), elapsed)
     assert len(updates) < 200  # far fewer than the ~2,000 chunks
     final = updates[-1]
-    assert "text/markdown" in final.data and final.metadata["tokenhot"]["status"] == "done"
+    assert "text/html" in final.data and final.metadata["tokenhot"]["status"] == "done"
     assert final.metadata["tokenhot"]["history_id"] == ip.user_ns["ans"].entry_id
     assert "otters" in ip.user_ns["ans"].prompt
     assert ip.user_ns["_"] is ip.user_ns["ans"]

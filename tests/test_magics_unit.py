@@ -182,8 +182,9 @@ def test_stream_is_throttled(ip: Any, fake: FakeSession) -> None:
     assert len(updates) <= 25 * elapsed + 2
     assert len(updates) < 2000 / 10
     final = updates[-1]
-    assert "text/markdown" in final.data and "w1999" in final.data["text/markdown"]
-    assert "▌" not in final.data["text/markdown"]
+    assert "text/markdown" not in final.data  # network text is never offered as Markdown
+    assert "text/html" in final.data and "w1999" in final.data["text/html"]
+    assert "▌" not in final.data["text/html"]
     assert final.metadata["tokenhot"]["status"] == "done"
     kw = fake.calls[-1][2]
     assert kw["model"] == "gpt" and kw["temperature"] == 0.2 and kw["max_tokens"] == 50
@@ -197,8 +198,9 @@ def test_stream_view_reasoning_collapsed() -> None:
     view._handle = SimpleNamespace(update=lambda *a, **k: None)
     view.on_delta(SimpleNamespace(text="", reasoning="thinking"), "")
     view.on_delta(SimpleNamespace(text="Hi", reasoning=""), "Hi")
-    md = view.bundle(streaming=False)["text/markdown"]
-    assert md.startswith("<details><summary>Reasoning") and md.rstrip().endswith("Hi")
+    html = view.bundle(streaming=False)["text/html"]
+    assert html.index("<details><summary>Reasoning") < html.index("thinking") < html.index("</details>")
+    assert html.index("</details>") < html.index("<p>Hi</p>")
     assert view.updates == 2
 
 
@@ -228,7 +230,7 @@ def test_extract_code() -> None:
 
 def test_format_text(ip: Any, fake: FakeSession) -> None:
     _, cap = run(ip, "%%th_chat --format text\nhi")
-    assert all("text/markdown" not in o.data for o in cap.outputs)
+    assert all("text/markdown" not in o.data and "text/html" not in o.data for o in cap.outputs)
 
 
 # -- errors --------------------------------------------------------------------------------------------
@@ -276,7 +278,7 @@ def test_stream_error_keeps_partial(ip: Any, fake: FakeSession) -> None:
 
     fake.raise_on["chat"] = StreamError("stalled", partial_text="half an answ")
     _, cap = run(ip, "%%th_chat\nhi")
-    texts = [o.data.get("text/markdown", "") for o in cap.outputs]
+    texts = [o.data.get("text/html", "") for o in cap.outputs]
     assert any("half an answ" in t and "broke off" in t for t in texts)
     assert "stream broke off" in cap.outputs[-1].data["text/plain"].lower()
 

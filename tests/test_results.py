@@ -223,17 +223,18 @@ def test_audio_converts_to_wav(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- text
 
 
-def test_chat_result_markdown() -> None:
+def test_chat_result_renders_markdown_as_safe_html() -> None:
     res = ChatResult("**Hello** there", reasoning="I think <so>", usage=Usage(total_tokens=12), model="gpt-5.2",
                      thread="default", finish_reason="length")
     assert str(res) == "**Hello** there" and repr(res) == "**Hello** there"
     data, meta = res._repr_mimebundle_()
-    md = data["text/markdown"]
-    assert md.index("<details>") < md.index("**Hello**") and "I think &lt;so&gt;" in md
-    assert "12 tokens" in md and "finish: length" in md and "thread 'default'" in md
-    assert data["text/plain"] == "**Hello** there" and "text/html" not in data
+    html = data["text/html"]
+    assert html.index("<details>") < html.index("<strong>Hello</strong>") and "I think &lt;so&gt;" in html
+    assert "12 tokens" in html and "finish: length" in html and "thread &#x27;default&#x27;" in html
+    # a trusted notebook runs raw Markdown's HTML: the answer is never offered as text/markdown
+    assert data["text/plain"] == "**Hello** there" and "text/markdown" not in data
     assert meta["tokenhot"]["model"] == "gpt-5.2"
-    plain = ChatResult("hi", model="m")._repr_mimebundle_()[0]["text/markdown"]
+    plain = ChatResult("hi", model="m")._repr_mimebundle_()[0]["text/html"]
     assert "<details>" not in plain
 
 

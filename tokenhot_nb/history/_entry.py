@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import html
 import importlib
 import json
 import keyword
@@ -374,4 +373,7 @@ def _py_src(v: Any) -> str:
 
 
 def escape(value: Any) -> str:
-    return html.escape(str(value), quote=True)
+    """Text of a (possibly imported, untrusted) field for HTML: through the one safe renderer."""
+    from .._safe import text_html
+
+    return text_html(value)

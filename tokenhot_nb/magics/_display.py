@@ -8,8 +8,9 @@ result is the cell's value as usual.
 from __future__ import annotations
 
 import time
-from html import escape
 from typing import Any
+
+from .._safe import text_html as escape
 
 WORKING = "⏳ {what}…"
 ELAPSED = "{what} ({seconds:.1f}s)"

@@ -7,8 +7,9 @@ session made, in the history entry); ``%th_config --last-error`` prints it in fu
 from __future__ import annotations
 
 import traceback
-from html import escape
 from typing import Any
+
+from .._safe import text_html as escape
 
 DETAILS = "Details: tokenhot_nb.magics.last_error or %th_config --last-error."
 INTERRUPTED = "Interrupted."

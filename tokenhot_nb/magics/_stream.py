@@ -1,8 +1,10 @@
-"""Streamed chat display: one output updated in place, throttled, ending in rendered Markdown.
+"""Streamed chat display: one output updated in place, throttled, ending in rendered (sanitised) Markdown.
 
 A 20,000-token answer arrives as thousands of deltas; re-rendering on each would flood the
 frontend, so updates are coalesced to at most one per ``interval`` (20 per second) and the
-final text is always shown. Reasoning, when the model sends it, sits in a collapsed block.
+final text is always shown; a long answer, whose render costs more, is redrawn less often (at most a
+third of the time goes into rendering). Reasoning, when the model sends it, sits in a collapsed block.
+The view is ``text/html`` made by the one safe renderer (``tokenhot_nb._safe``): the answer is data.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from html import escape
 from typing import Any
+
+from ..results.text import REASONING_SUMMARY, answer_html
 
 #: At most this many display updates per second while streaming.
 MAX_UPDATES_PER_SECOND = 20
 CURSOR = " ▌"
 WAITING = "*…*"
-REASONING_SUMMARY = "Reasoning"
 BROKEN_OFF = "\n\n*(the stream broke off here)*"
 CODE_INSERTED = "Code from the answer was put in a new cell below."
 NO_CODE = "The answer has no code block; the whole answer was put in a new cell below."
@@ -37,16 +39,10 @@ def extract_code(answer: str) -> tuple[str, bool]:
     return "\n".join(b.rstrip("\n") for b in chosen) + "\n", True
 
 
-def markdown_text(answer: str, reasoning: str = "", *, streaming: bool = False) -> str:
-    """Answer as Markdown with the reasoning (if any) folded away in a ``<details>`` block."""
-    out = ""
-    if reasoning:
-        out = (
-            f"<details><summary>{REASONING_SUMMARY} ({len(reasoning):,} chars)</summary>\n\n"
-            f"{escape(reasoning, quote=False)}\n\n</details>\n\n"
-        )
+def answer_view(answer: str, reasoning: str = "", *, streaming: bool = False) -> str:
+    """The answer so far as safe HTML (Markdown rendered, active HTML removed), reasoning folded away."""
     body = answer or ("" if reasoning else WAITING)
-    return out + body + (CURSOR if streaming else "")
+    return answer_html(body, reasoning, tail=f"<span>{CURSOR}</span>" if streaming else "")
 
 
 class StreamView:
@@ -72,6 +68,7 @@ class StreamView:
         self.updates = 0  # display updates sent (the first display not counted)
         self.deltas = 0
         self._last = 0.0
+        self._cost = 0.0  # seconds the last render took
         self._lock = threading.Lock()
         self._handle: Any = None
 
@@ -89,7 +86,7 @@ class StreamView:
                 plain = f"[{REASONING_SUMMARY}: {len(self.reasoning):,} chars]\n\n" + plain
             return {"text/plain": plain}
         return {
-            "text/markdown": markdown_text(self.text, self.reasoning, streaming=streaming),
+            "text/html": answer_view(self.text, self.reasoning, streaming=streaming),
             "text/plain": self.text,
         }
 
@@ -120,10 +117,13 @@ class StreamView:
                 self._print_new()
                 return
             now = self.clock()
-            if now - self._last < self.interval:
+            if now - self._last < max(self.interval, 3 * self._cost):
                 return
             self._last = now
-            self._update(self.bundle(streaming=True), self._metadata("streaming"))
+            t0 = time.perf_counter()
+            data = self.bundle(streaming=True)
+            self._cost = time.perf_counter() - t0
+            self._update(data, self._metadata("streaming"))
 
     def _print_new(self, end: str = "") -> None:
         sys.stdout.write(self.text[self._printed:] + end)
@@ -149,8 +149,8 @@ class StreamView:
             self.model = getattr(result, "model", None) or self.model
             data, meta = self.bundle(streaming=False), self._metadata("done", getattr(result, "entry_id", None))
             own = _result_bundle(result)
-            if own is not None and self.fmt != "text" and "text/markdown" in own[0]:
-                data = {k: v for k, v in own[0].items() if k in ("text/markdown", "text/plain")}
+            if own is not None and self.fmt != "text" and "text/html" in own[0]:
+                data = {k: v for k, v in own[0].items() if k in ("text/html", "text/plain")}
                 data.setdefault("text/plain", self.text)
                 ours = {**meta["tokenhot"], "model": getattr(result, "model", None) or self.model}
                 meta = {**own[1], "tokenhot": {**own[1].get("tokenhot", {}), **ours}}

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from html import escape
 from typing import Any
+
+from .._safe import text_html as escape
 
 NO_MODELS = "No model matches {filter!r}. Try a shorter filter, or %th_models with none."
 _LIST_SHOWN = 4

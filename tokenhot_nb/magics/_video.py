@@ -11,8 +11,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from html import escape
 from typing import Any
+
+from .._safe import text_html as escape
 
 RESUME_HINT = "The task keeps running on the server. Resume with: %th_video --resume {task_id}"
 RESUME_HINT_PY = "or tokenhot_nb.session().resume({task_id!r}).wait()"

@@ -7,11 +7,11 @@ import io
 import os
 import shutil
 from dataclasses import dataclass, field
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._config import redact
+from .._safe import text_html as escape
 
 if TYPE_CHECKING:
     from .._session import Session

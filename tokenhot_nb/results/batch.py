@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from html import escape
 from typing import TYPE_CHECKING, Any
 
 from .._config import redact
+from .._safe import text_html as escape
 from ._base import Result, error_html
 from .image import ImageResult
 from .media import AudioResult, VideoResult

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from .._safe import text_html as escape
 from ._base import FileRef, Result, copy_to, data_url, thumbnail
 
 if TYPE_CHECKING:

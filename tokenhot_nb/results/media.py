@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 import os
 import wave
-from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._safe import text_html as escape
 from ._base import Result, copy_to, data_url, rel_url, thumbnail
 
 if TYPE_CHECKING:

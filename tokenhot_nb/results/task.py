@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from html import escape
 from typing import TYPE_CHECKING, Any
 
+from .._safe import text_html as escape
 from ._base import Result
 
 if TYPE_CHECKING:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from html import escape
 from typing import TYPE_CHECKING, Any
 
+from .._safe import markdown_html, text_html
 from ..families._types import Segment, Usage
 from ._base import Result
 
@@ -33,11 +33,10 @@ class ChatResult(Result):
         return self.text
 
     def markdown(self) -> str:
-        parts = []
-        if self.reasoning:
-            reasoning = escape(self.reasoning).replace("\n", "<br>")
-            parts.append(f"<details><summary>Reasoning</summary>\n\n{reasoning}\n\n</details>\n\n")
-        parts.append(self.text)
+        """The answer's Markdown source, as the model wrote it (untrusted text: display it through ``html()``)."""
+        return self.text
+
+    def _foot(self) -> str:
         foot = [self.model] if self.model else []
         if self.usage.total_tokens:
             foot.append(f"{self.usage.total_tokens} tokens")
@@ -47,17 +46,40 @@ class ChatResult(Result):
             foot.append(f"history #{self.entry_id}")
         if self.finish_reason and self.finish_reason.lower() not in ("stop", "end_turn", "completed"):
             foot.append(f"finish: {self.finish_reason}")
-        if foot:
-            parts.append("\n\n<sub>" + escape(" · ".join(foot), quote=False) + "</sub>")
-        return "".join(parts)
+        return " · ".join(foot)
 
-    _repr_markdown_ = markdown
+    def html(self) -> str:
+        """The answer rendered from Markdown and sanitised (model output is data: nothing in it can run)."""
+        return answer_html(self.text, self.reasoning, foot=self._foot())
+
+    _repr_html_ = html
 
     def _plain(self) -> str:
         return self.text
 
     def _bundle(self) -> dict[str, Any]:
-        return {"text/markdown": self.markdown()}
+        return {"text/html": self.html()}
+
+
+def answer_html(text: str, reasoning: str = "", *, foot: str = "", tail: str = "") -> str:
+    """A chat answer as safe HTML: reasoning folded away, the Markdown answer, a small footer.
+
+    ``tail`` is trusted markup of ours (the streaming cursor); ``text``, ``reasoning`` and ``foot`` are not.
+    """
+    parts = ['<div class="tokenhot-chat-answer">']
+    if reasoning:
+        parts.append(f"<details><summary>{REASONING_SUMMARY} ({len(reasoning):,} chars)</summary>"
+                     f"{markdown_html(reasoning)}</details>")
+    parts.append(markdown_html(text))
+    if tail:
+        parts.append(tail)
+    if foot:
+        parts.append(f'<div style="font:11px sans-serif;color:#888">{text_html(foot)}</div>')
+    parts.append("</div>")
+    return "".join(parts)
+
+
+REASONING_SUMMARY = "Reasoning"
 
 
 def _ts(seconds: float, sep: str) -> str:
@@ -108,10 +130,10 @@ class TranscriptResult(Result):
         return "WEBVTT\n\n" + cues
 
     def html(self) -> str:
-        out = f'<div style="white-space:pre-wrap">{escape(self.text)}</div>'
+        out = f'<div style="white-space:pre-wrap">{text_html(self.text)}</div>'
         if self.segments:
             rows = "".join(
-                f"<tr><td>{s.start:.2f}</td><td>{s.end:.2f}</td><td>{escape(s.text)}</td></tr>" for s in self.segments
+                f"<tr><td>{s.start:.2f}</td><td>{s.end:.2f}</td><td>{text_html(s.text)}</td></tr>" for s in self.segments
             )
             out += (f"<details><summary>{len(self.segments)} segments</summary><table><tr><th>start</th>"
                     f"<th>end</th><th>text</th></tr>{rows}</table></details>")

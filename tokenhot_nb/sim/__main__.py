@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stream-chunks", type=int)
     p.add_argument("--download-size", type=int, metavar="BYTES")
     p.add_argument("--billing-error", action="store_true", help="billing endpoints answer 200 with an error")
+    p.add_argument("--answer", metavar="TEXT", help="every chat answer is TEXT (e.g. hostile Markdown)")
     return p
 
 
@@ -40,7 +41,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     base = Faults.demo() if args.demo else Faults()
     changes: dict[str, object] = {}
     for name in ("latency", "ttfb", "chunk_delay", "retry_after", "truncate_stream_after", "stall_stream_after",
-                 "video_steps", "stream_chunks", "download_size"):
+                 "video_steps", "stream_chunks", "download_size", "answer"):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value

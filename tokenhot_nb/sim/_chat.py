@@ -79,7 +79,7 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
     n_raw = body.get("n")
     n = n_raw if isinstance(n_raw, int) and 0 < n_raw <= 8 else 1
     seen = f"I can see {images} image{'s' if images != 1 else ''}. " if images else ""
-    replies = [compose_reply(model, seen + prompt, seed + i, limit) for i in range(n)]
+    replies = [compose_reply(model, seen + prompt, seed + i, limit, ctx.faults.answer) for i in range(n)]
     reasoning = compose_reasoning(prompt, seed) if _wants_reasoning(body.get("reasoning_effort")) else None
     prompt_tokens = all_text_tokens(messages) + 85 * images
     reasoning_tokens = count_tokens(reasoning or "")
@@ -152,7 +152,7 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
     prompt, images = _responses_prompt(body)
     seed = _content_seed(body)
     limit = _max_tokens(body.get("max_output_tokens"))
-    text, cut = compose_reply(model, prompt, seed, limit)
+    text, cut = compose_reply(model, prompt, seed, limit, ctx.faults.answer)
     reasoning_cfg = obj(body.get("reasoning"))
     want = _wants_reasoning(reasoning_cfg.get("effort")) or bool(reasoning_cfg.get("summary"))
     reasoning = compose_reasoning(prompt, seed) if want else None
@@ -255,7 +255,7 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     model = str(body["model"])
     prompt, images = prompt_of_messages(msgs)
     seed = _content_seed(body)
-    text, cut = compose_reply(model, prompt, seed, body["max_tokens"])
+    text, cut = compose_reply(model, prompt, seed, body["max_tokens"], ctx.faults.answer)
     thinking_cfg = obj(body.get("thinking"))
     thinking = compose_reasoning(prompt, seed) if thinking_cfg.get("type") in ("enabled", "adaptive") else None
     signature = f"sim-sig-{seed % 10**12:012d}"

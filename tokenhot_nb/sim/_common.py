@@ -167,8 +167,14 @@ def excerpt(text: str, limit: int = 120) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def compose_reply(model: str, prompt: str, seed: int, max_tokens: int | None) -> tuple[str, bool]:
-    """Reply text and whether it was cut by ``max_tokens`` (finish reason ``length``)."""
+def compose_reply(model: str, prompt: str, seed: int, max_tokens: int | None,
+                  answer: str | None = None) -> tuple[str, bool]:
+    """Reply text and whether it was cut by ``max_tokens`` (finish reason ``length``).
+
+    ``answer`` (the ``answer`` fault) replaces the text whole, e.g. to see how hostile Markdown renders.
+    """
+    if answer is not None:
+        return answer, False
     rng = random.Random(seed)
     # Aim below the limit so a generous max_tokens gives a long, complete reply and a tight one cuts it.
     target = 60 if max_tokens is None else min(200, max(1, int(max_tokens * 0.75)))

@@ -118,7 +118,8 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
         return _single(ctx, model, parts, usage, stream, rid)
 
     limit = _get(cfg, "maxOutputTokens", "max_output_tokens")
-    text, cut = compose_reply(model, prompt, seed, limit if isinstance(limit, int) and limit > 0 else None)
+    text, cut = compose_reply(model, prompt, seed, limit if isinstance(limit, int) and limit > 0 else None,
+                              ctx.faults.answer)
     thinking = _get(cfg, "thinkingConfig", "thinking_config") or {}
     thought = compose_reasoning(prompt, seed) if _get(thinking, "includeThoughts", "include_thoughts") else None
     out_tokens = count_tokens(text)

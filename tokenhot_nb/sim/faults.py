@@ -34,6 +34,7 @@ class Faults:
     stream_chunks: int | None = None  #: force this many chat text chunks
     download_size: int | None = None  #: file URLs serve this many streamed bytes instead
     billing_error: bool = False  #: billing endpoints answer HTTP 200 with an ``{"error": …}`` body
+    answer: str | None = None  #: every chat answer is this text (e.g. hostile Markdown, to see it rendered inert)
 
     @classmethod
     def demo(cls) -> Faults:

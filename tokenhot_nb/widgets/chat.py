@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from .._safe import markdown_html, text_html
 from ..errors import StreamError
 from ._entries import entry_of
 from ._panel import Panel
@@ -35,13 +35,17 @@ def _thread_name() -> str:
 
 
 def _bubble(role: str, text: str, note: str = "") -> str:
+    """One message: the user's as text, the assistant's as Markdown through the one safe renderer."""
     color = "#eef4ff" if role == "user" else "#f6f6f6"
     who = "You" if role == "user" else "Assistant"
-    tail = f' <i style="color:#a60">{html.escape(note)}</i>' if note else ""
+    tail = f' <i style="color:#a60">{text_html(note)}</i>' if note else ""
+    if role == "user":
+        body = f'<span class="tokenhot-text" style="white-space:pre-wrap">{text_html(text)}</span>'
+    else:
+        body = f'<div class="tokenhot-text">{markdown_html(text)}</div>'
     return (
         f'<div class="tokenhot-msg tokenhot-{role}" style="background:{color};border-radius:6px;padding:6px 8px;'
-        f'margin:3px 0;white-space:pre-wrap"><b>{who}:</b> <span class="tokenhot-text">{html.escape(text)}</span>'
-        f"{tail}</div>"
+        f'margin:3px 0"><b>{who}:</b> {body}{tail}</div>'
     )
 
 
