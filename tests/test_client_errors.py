@@ -9,7 +9,12 @@ import pytest
 
 from tokenhot_nb import errors as E
 from tokenhot_nb.client import error_from_response, parse_error_body
-from tokenhot_nb.client._errors import error_from_transport, split_request_id, stream_error_from_data
+from tokenhot_nb.client._errors import (
+    error_from_transport,
+    request_id_from_headers,
+    split_request_id,
+    stream_error_from_data,
+)
 
 KEY = "sk-errtest-SECRET123456"
 
@@ -147,3 +152,260 @@ def test_stream_error_frames() -> None:
     assert responses.code == "server_error"
     bare = stream_error_from_data("something broke", event="error")
     assert "something broke" in bare.message
+
+
+# -- the {"error": "<text>", "code": …} envelope ------------------------------------------------------------
+def test_plain_string_envelope_keeps_code_type_and_status() -> None:
+    info = parse_error_body(b'{"error": "model busy", "code": "busy_now", "type": "upstream", "status": 503}')
+    assert (info.message, info.code, info.type, info.status) == ("model busy", "busy_now", "upstream", 503)
+    err = _err(503, {"error": "model busy", "code": "busy_now", "type": "upstream"})
+    assert type(err) is E.ServerError
+    assert (err.code, err.type, err.message) == ("busy_now", "upstream", "model busy")
+
+
+@pytest.mark.parametrize("code", ["insufficient_user_quota", "pre_consume_token_quota_failed", 1008])
+def test_plain_string_envelope_with_a_quota_code_is_quota_exhausted(code: object) -> None:
+    err = _err(429, {"error": "you are out of credit", "code": code})
+    assert isinstance(err, E.QuotaExhaustedError)
+    assert err.code == str(code) and err.status == 429
+
+
+def test_plain_string_envelope_with_a_quota_type_is_quota_exhausted() -> None:
+    assert isinstance(_err(429, {"error": "no credit", "type": "insufficient_quota"}), E.QuotaExhaustedError)
+    assert type(_err(429, {"error": "slow down", "type": "rate_limited"})) is E.RateLimitError
+
+
+@pytest.mark.parametrize(("value", "status"), [(503, 503), ("503", None), (True, None), (99, None), (600, None)])
+def test_plain_string_envelope_status_must_be_an_http_status(value: object, status: int | None) -> None:
+    assert parse_error_body(json.dumps({"error": "x", "status": value}).encode()).status == status
+
+
+def test_empty_string_error_is_not_an_envelope() -> None:
+    info = parse_error_body(b'{"error": "", "detail": "what went wrong"}')
+    assert info.message == "what went wrong"
+
+
+# -- the nested envelopes: status vs code ----------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("error", "status", "code", "etype"),
+    [
+        ({"code": 100, "message": "m"}, 100, None, None),
+        ({"code": 599, "message": "m"}, 599, None, None),
+        ({"code": 600, "message": "m"}, None, "600", None),
+        ({"code": 99, "message": "m"}, None, "99", None),
+        ({"code": True, "message": "m"}, None, "True", None),
+        ({"code": "1008", "message": "m"}, None, "1008", None),
+        ({"code": "", "message": "m", "type": ""}, None, None, None),
+        ({"code": 404, "message": "m", "status": "NOT_FOUND"}, 404, "NOT_FOUND", "NOT_FOUND"),
+        ({"code": 404, "message": "m", "status": "NOT_FOUND", "type": "t"}, 404, "NOT_FOUND", "t"),
+        ({"message": "m", "status": 502}, 502, None, None),
+        ({"message": "m", "status": "502", "code": "c"}, None, "c", None),
+        ({"message": "m", "status": 502, "code": 400}, 502, None, None),
+    ],
+)
+def test_nested_envelope_status_code_and_type(
+    error: dict[str, object], status: int | None, code: str | None, etype: str | None
+) -> None:
+    info = parse_error_body(json.dumps({"error": error}).encode())
+    assert (info.status, info.code, info.type) == (status, code, etype)
+
+
+def test_nested_envelope_message_fallbacks() -> None:
+    assert parse_error_body(b'{"error": {"msg": "from msg"}}').message == "from msg"
+    assert parse_error_body(b'{"error": {"message": "", "msg": "second"}}').message == "second"
+    assert parse_error_body(b'{"error": {"code": "c"}}').message == ""
+    err = _err(418, {"error": {"code": "teapot"}})
+    assert err.message == "The server answered HTTP 418 I'm a teapot with no explanation."
+    assert err.code == "teapot"
+
+
+def test_empty_message_with_an_unknown_status() -> None:
+    assert _err(599, b"").message == "The server answered HTTP 599 with no explanation."
+    assert _err(503, b"  ").message == "The server answered HTTP 503 Service Unavailable with no explanation."
+
+
+# -- the flat envelopes ----------------------------------------------------------------------------------
+def test_responses_stream_error_event_as_a_body() -> None:
+    info = parse_error_body(b'{"type": "error", "code": "server_error", "message": "oops"}')
+    assert (info.message, info.code, info.type) == ("oops", "server_error", "error")
+    only_code = parse_error_body(b'{"type": "error", "code": "server_error"}')
+    assert (only_code.message, only_code.code, only_code.type) == ("", "server_error", "error")
+    only_message = parse_error_body(b'{"type": "error", "message": "oops"}')
+    assert (only_message.message, only_message.code, only_message.type) == ("oops", None, "error")
+
+
+def test_task_envelope_variants() -> None:
+    with_data = parse_error_body(b'{"message": "task failed", "data": {"id": 1}}')
+    assert (with_data.message, with_data.code, with_data.type) == ("task failed", None, None)
+    numeric = parse_error_body(b'{"message": "no such task", "code": 404}')
+    assert (numeric.message, numeric.code) == ("no such task", "404")
+    assert parse_error_body(b'{"code": "c", "message": null}').message == ""
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "code"),
+    [
+        ({"detail": "field required", "code": 7}, "field required", "7"),
+        ({"msg": "bad", "code": "x"}, "bad", "x"),
+        ({"message": "plain"}, "plain", None),
+        ({"detail": ["not", "text"], "msg": "second"}, "second", None),
+    ],
+)
+def test_message_detail_msg_bodies(body: dict[str, object], message: str, code: str | None) -> None:
+    info = parse_error_body(json.dumps(body).encode())
+    assert (info.message, info.code) == (message, code)
+
+
+def test_json_that_is_not_an_error_envelope_is_shown_as_text() -> None:
+    listed = parse_error_body(b' [1, 2] ')
+    assert listed.message == "[1, 2]" and listed.body == [1, 2]
+    other = parse_error_body(b'{"ok": false}')
+    assert other.message == '{"ok": false}' and other.body == {"ok": False}
+    empty_message = parse_error_body(b'{"message": ""}')
+    assert empty_message.message == '{"message": ""}'
+
+
+def test_json_body_with_surrounding_whitespace_is_parsed() -> None:
+    info = parse_error_body(b'\n  {"error": {"message": "spaced", "code": "c"}}  \n')
+    assert (info.message, info.code) == ("spaced", "c")
+
+
+def test_raw_body_kept_for_debugging_is_bounded() -> None:
+    info = parse_error_body(b"y" * 2000)
+    assert info.body == "y" * 1200
+    assert info.message == "y" * 300 + "…"
+    exact = parse_error_body(b"z" * 300)
+    assert exact.message == "z" * 300
+
+
+# -- request ids -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("message", "text", "rid"),
+    [
+        ("boom (request id: abc123)", "boom", "abc123"),
+        ("boom （request id: 2025中）", "boom", "2025中"),
+        ("boom （request id：x）", "boom （request id：x）", None),  # a full-width colon is not the relay's form
+        ("boom (Request ID: R-9)", "boom", "R-9"),
+        ("boom(REQUEST ID:r9)  ", "boom", "r9"),
+        ("boom ( request id:  spaced  )", "boom", "spaced"),
+        ("boom (request id: a) tail", "boom (request id: a) tail", None),
+    ],
+)
+def test_request_id_suffix_variants(message: str, text: str, rid: str | None) -> None:
+    assert split_request_id(message) == (text, rid)
+
+
+@pytest.mark.parametrize(
+    "header", ["x-request-id", "X-Oneapi-Request-Id", "x-new-api-request-id", "X-New-Api-Request-Id", "Request-Id"]
+)
+def test_request_id_header_variants_any_case(header: str) -> None:
+    err = error_from_response(400, httpx.Headers({header: "rid-1"}), b'{"error": {"message": "x"}}')
+    assert err.request_id == "rid-1"
+
+
+def test_request_id_header_order_and_empty_values() -> None:
+    headers = httpx.Headers({"x-oneapi-request-id": "second", "x-request-id": "first"})
+    assert request_id_from_headers(headers) == "first"
+    assert request_id_from_headers({"x-request-id": "", "x-new-api-request-id": "n"}) == "n"
+    assert request_id_from_headers({}) is None
+    suffix_only = _err(500, {"error": {"message": "m (request id: body-1)"}}, {"x-request-id": ""})
+    assert suffix_only.request_id == "body-1"
+
+
+# -- the HTML stripper -----------------------------------------------------------------------------------
+def test_html_stripper_drops_script_and_style_bodies() -> None:
+    page = (
+        b"<html><head><STYLE type='text/css'>body { color: red }</STYLE>"
+        b"<script>var secretCode = 1;\nalert('x')</script></head>"
+        b"<body><p>Bad &amp; gateway</p><Script src='a.js'></Script>end</body></html>"
+    )
+    info = parse_error_body(page)
+    assert info.message == "Bad & gateway end"
+
+
+def test_text_with_angle_brackets_but_no_tags_is_kept() -> None:
+    assert parse_error_body(b"limit < 5 reached").message == "limit < 5 reached"
+    assert parse_error_body(b"a &amp; b").message == "a &amp; b"  # not HTML: not unescaped
+    assert parse_error_body(b"x -> y").message == "x -> y"
+
+
+def test_whitespace_is_collapsed() -> None:
+    assert parse_error_body(b"  many \n\t spaces  ").message == "many spaces"
+
+
+# -- transport errors ------------------------------------------------------------------------------------
+REQ = httpx.Request("POST", "https://relay.example:8443/v1/chat/completions?key=abc")
+
+
+@pytest.mark.parametrize(
+    ("exc", "cls", "text", "hint"),
+    [
+        (httpx.PoolTimeout, E.APITimeoutError, "Too many requests were waiting for a free connection to", "concurrency"),
+        (httpx.ConnectTimeout, E.APITimeoutError, "Could not connect to https://relay.example:8443 in time", "connect_timeout"),
+        (httpx.WriteTimeout, E.APITimeoutError, "https://relay.example:8443 took too long to answer", None),
+        (httpx.ConnectError, E.APIConnectionError, "Could not connect to https://relay.example:8443 (", None),
+        (httpx.ReadError, E.APIConnectionError, "The connection to https://relay.example:8443 broke", None),
+        (httpx.WriteError, E.APIConnectionError, "The connection to https://relay.example:8443 broke", None),
+        (httpx.RemoteProtocolError, E.APIConnectionError, "The connection to https://relay.example:8443 broke", None),
+        (httpx.TooManyRedirects, E.APIConnectionError, "https://relay.example:8443 redirected too many times", None),
+        (httpx.UnsupportedProtocol, E.APIConnectionError, "Cannot send a request to https://relay.example:8443", "http or https"),
+        (httpx.ProxyError, E.APIConnectionError, "The request to https://relay.example:8443 failed", None),
+    ],
+)
+def test_every_transport_error_maps_to_a_typed_error(
+    exc: type[httpx.RequestError], cls: type[E.APIConnectionError], text: str, hint: str | None
+) -> None:
+    err = error_from_transport(exc("went wrong", request=REQ))
+    assert type(err) is cls
+    assert err.message.startswith(text)
+    assert err.message.endswith(f"({exc.__name__}: went wrong).")
+    assert "abc" not in err.message  # the query string (it may carry credentials) is never shown
+    if hint is None:
+        assert err.hint == cls("x").hint  # the class's own advice
+    else:
+        assert hint in (err.hint or "")
+
+
+def test_transport_error_without_a_request_or_a_message() -> None:
+    bare = error_from_transport(httpx.ReadError(""))
+    assert bare.message == "The connection to the server broke (ReadError)."
+    plain = error_from_transport(httpx.ConnectError("  ", request=httpx.Request("GET", "http://h/x")))
+    assert plain.message == "Could not connect to http://h (ConnectError)."
+
+
+def test_transport_error_messages_are_redacted() -> None:
+    odd = "tok_live_plainsecret"
+    err = error_from_transport(httpx.ConnectError(f"proxy said {odd} and {KEY}", request=REQ), secrets=(odd,))
+    assert odd not in err.message and KEY not in err.message
+    assert "sk-****" in err.message
+
+
+# -- redaction of what the server echoed -----------------------------------------------------------------
+def test_non_sk_secret_removed_from_json_error_bodies() -> None:
+    odd = "Bearer-ish-token-without-prefix"
+    body = {"error": {"message": f"bad token {odd}", "echo": {"auth": odd, "n": 1}}}
+    err = error_from_response(401, {}, json.dumps(body).encode(), secrets=(odd,))
+    assert odd not in err.message and odd not in json.dumps(err.body)
+    assert err.body["error"]["echo"]["n"] == 1  # the rest of the body is kept, still as JSON
+    assert err.body["error"]["echo"]["auth"] == "sk-****"
+
+
+def test_body_without_secrets_is_kept_as_is() -> None:
+    body = {"error": {"message": "plain", "code": "c"}}
+    err = error_from_response(400, {}, json.dumps(body).encode(), secrets=("not-in-there",))
+    assert err.body == body
+
+
+def test_stream_error_frames_are_redacted_and_described() -> None:
+    odd = "plain-secret-value"
+    err = stream_error_from_data({"error": {"message": f"leaked {odd} (request id: r1)"}}, secrets=(odd,))
+    assert odd not in err.message and "r1" not in err.message
+    assert err.message == "The stream was interrupted by an error from the server: leaked sk-****"
+    empty = stream_error_from_data({"type": "error", "error": {"type": "error"}}, event="error")
+    assert empty.message.endswith("an 'error' event without a message")
+    assert empty.code is None
+    listed = stream_error_from_data(["a", "b"], event="oops")
+    assert listed.message.endswith('["a", "b"]')
+    nothing = stream_error_from_data("", event="error")
+    assert nothing.message.endswith("an 'error' event without a message")
+    assert stream_error_from_data({"error": "flat text", "status": 502}).status == 502

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 from _client_support import Script, fail, reply
+from _clock import run_virtual, virtual_time
 
 from tokenhot_nb import errors as E
 from tokenhot_nb._config import Settings
@@ -186,31 +187,65 @@ def test_error_frame_with_status() -> None:
     assert info.value.status == 503 and info.value.code == "UNAVAILABLE"
 
 
+async def _consume(client: Client, fmt: StreamFormat = "chat", consumer_delay: float = 0.0
+                   ) -> tuple[list[tuple[float, SSEEvent]], BaseException | None, float]:
+    """Events with the virtual time each arrived, the error that ended the stream, and when it ended."""
+    got: list[tuple[float, SSEEvent]] = []
+    error: BaseException | None = None
+    try:
+        async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream=fmt)):
+            got.append((virtual_time(), event))
+            if consumer_delay:
+                await asyncio.sleep(consumer_delay)
+    except E.StreamError as exc:
+        error = exc
+    finally:
+        await client.aclose()
+    return got, error, virtual_time()
+
+
 def test_stall_raises_stream_error() -> None:
     async def slow() -> AsyncIterator[bytes]:
         yield frame(chunk("first")).encode()
-        await asyncio.sleep(5)
+        await asyncio.sleep(100)
         yield b"data: [DONE]\n\n"
 
-    got: list[SSEEvent] = []
-
-    async def run() -> None:
-        client = make_client(sse_handler(slow), idle=0.2)
-        try:
-            async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat")):
-                got.append(event)
-        finally:
-            await client.aclose()
-
-    loop_time = asyncio.new_event_loop()
-    try:
-        start = loop_time.time()
-        with pytest.raises(E.StreamError, match="stream stalled"):
-            loop_time.run_until_complete(run())
-        assert loop_time.time() - start < 3
-    finally:
-        loop_time.close()
+    (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(slow), idle=0.2)))
     assert len(got) == 1
+    assert isinstance(error, E.StreamError)
+    assert error.message == "The stream stalled: no data arrived for 0.2 s."
+    assert "stream_idle_timeout" in (error.hint or "") and ".partial_text" in (error.hint or "")
+    assert 0.2 - 1e-9 <= ended - got[0][0] <= 0.25 + 1e-9  # caught within a quarter of the window, not at 100 s
+
+
+def test_stall_watchdog_rearms_after_the_first_idle_window() -> None:
+    """A stream that flows for longer than the idle timeout and then stalls is still caught, promptly."""
+
+    async def flows_then_stalls() -> AsyncIterator[bytes]:
+        for i in range(10):  # 10 x 0.15 s: runs 1.5 s, well past the first 0.2 s window
+            yield frame(chunk(str(i))).encode()
+            await asyncio.sleep(0.15)
+        await asyncio.sleep(100)
+        yield b"data: [DONE]\n\n"
+
+    (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(flows_then_stalls), idle=0.2)))
+    assert len(got) == 10 and isinstance(error, E.StreamError) and "stalled" in error.message
+    assert got[-1][0] == pytest.approx(1.35)
+    assert 0.2 - 1e-9 <= ended - got[-1][0] <= 0.25 + 1e-9  # one window after the last byte, not at 100 s
+
+
+def test_stall_after_a_long_idle_gap_that_was_not_a_stall() -> None:
+    """Gaps just under the timeout never trip the watchdog, however many there are."""
+
+    async def gaps() -> AsyncIterator[bytes]:
+        for i in range(6):
+            await asyncio.sleep(0.19)
+            yield frame(chunk(str(i))).encode()
+        yield b"data: [DONE]\n\n"
+
+    (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(gaps), idle=0.2)))
+    assert error is None and len(got) == 6
+    assert ended == pytest.approx(6 * 0.19)
 
 
 def test_comments_keep_a_slow_stream_alive() -> None:
@@ -220,7 +255,9 @@ def test_comments_keep_a_slow_stream_alive() -> None:
             yield b": still thinking\n\n"
         yield (frame(chunk("ok")) + "data: [DONE]\n\n").encode()
 
-    assert len(collect(sse_handler(trickle), idle=0.3)) == 1
+    (got, error, _ended), _ = run_virtual(_consume(make_client(sse_handler(trickle), idle=0.3)))
+    assert error is None and len(got) == 1
+    assert got[0][0] == pytest.approx(0.4)  # 0.4 s in all: longer than the timeout, but never idle that long
 
 
 def test_non_2xx_stream_raises_typed_error_after_reading_body() -> None:
@@ -318,25 +355,18 @@ def test_stream_sync_facade() -> None:
 def test_a_slow_consumer_is_not_a_stall() -> None:
     """The idle clock runs only while waiting for bytes, not while the caller renders an event."""
     body = "".join(frame(chunk(str(i))) for i in range(3)) + "data: [DONE]\n\n"
-
-    async def run() -> list[SSEEvent]:
-        client = make_client(sse_handler(body), idle=0.1)
-        got: list[SSEEvent] = []
-        try:
-            async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat")):
-                got.append(event)
-                await asyncio.sleep(0.25)
-        finally:
-            await client.aclose()
-        return got
-
-    assert len(asyncio.run(run())) == 3
+    (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(body), idle=0.1), consumer_delay=0.25))
+    assert error is None and len(got) == 3
+    assert ended == pytest.approx(0.75)
 
 
 def test_external_cancellation_is_not_reported_as_a_stall() -> None:
+    started = asyncio.Event()
+
     async def slow() -> AsyncIterator[bytes]:
         yield frame(chunk("first")).encode()
-        await asyncio.sleep(5)
+        started.set()
+        await asyncio.sleep(100)
 
     async def run() -> None:
         client = make_client(sse_handler(slow), idle=30)
@@ -346,15 +376,233 @@ def test_external_cancellation_is_not_reported_as_a_stall() -> None:
         finally:
             await client.aclose()
 
-    async def main() -> None:
+    async def main() -> float:
         task = asyncio.ensure_future(run())
-        await asyncio.sleep(0.2)
+        await started.wait()
+        await asyncio.sleep(0.5)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+        return virtual_time()
 
-    asyncio.run(main())
+    ended, _ = run_virtual(main())
+    assert ended == pytest.approx(0.5)
 
+
+# -- frames that are empty, odd or malformed ---------------------------------------------------------------
+def test_empty_data_frames_are_skipped() -> None:
+    body = frame(chunk("a")) + "data:\n\n" + "data: \n\n" + "data:\ndata:\n\n" + frame(chunk("b")) + "data: [DONE]\n\n"
+    events = collect(sse_handler(body))
+    assert [e.data["choices"][0]["delta"]["content"] for e in events] == ["a", "b"]  # type: ignore[index]
+
+
+def test_a_named_event_with_empty_data_is_still_delivered() -> None:
+    body = frame({"type": "message_start"}, "message_start") + "event: content_block_stop\ndata:\n\n" + frame(
+        {"type": "message_stop"}, "message_stop")
+    events = collect(sse_handler(body), fmt="claude")
+    assert [(e.event, e.data) for e in events][1] == ("content_block_stop", "")
+    assert events[1].type == "content_block_stop"
+
+
+def test_done_marker_with_spaces_ends_the_stream() -> None:
+    body = frame(chunk("a")) + "data:  [DONE]  \n\n" + frame(chunk("never"))
+    assert len(collect(sse_handler(body))) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("{not json", "{not json"),
+        ("[1, 2]", "[1, 2]"),
+        ('"a string"', '"a string"'),
+        ("  {\"a\": 1}  ", {"a": 1}),
+        ("{\"a\": [1, 2]}", {"a": [1, 2]}),
+        ("{\"truncated\": ", "{\"truncated\": "),
+    ],
+)
+def test_malformed_or_non_object_frames_are_kept_as_text(raw: str, expected: object) -> None:
+    events = collect(sse_handler(f"data: {raw}\n\n" + "data: [DONE]\n\n"))
+    assert [e.data for e in events] == [expected]
+
+
+def test_falsy_error_fields_are_not_error_frames() -> None:
+    body = frame({"error": None, "x": 1}) + frame({"error": {}, "x": 2}) + frame({"error": "", "x": 3}) + \
+        "data: [DONE]\n\n"
+    assert [e.data["x"] for e in collect(sse_handler(body))] == [1, 2, 3]  # type: ignore[index]
+
+
+def test_an_error_event_with_text_data_is_a_stream_error() -> None:
+    body = frame(chunk("a")) + "event: error\ndata: upstream went away\n\n"
+    with pytest.raises(E.StreamError, match="upstream went away"):
+        collect(sse_handler(body))
+
+
+def test_event_type_falls_back_to_the_event_name() -> None:
+    assert SSEEvent("message", {"type": 3}).type == "message"
+    assert SSEEvent("named", "text").type == "named"
+    assert SSEEvent("message", {"type": "response.created"}).type == "response.created"
+
+
+def test_ping_by_type_under_another_event_name_is_dropped() -> None:
+    body = frame({"type": "ping"}, "keepalive") + frame({"type": "message_stop"}, "message_stop")
+    assert [e.event for e in collect(sse_handler(body), fmt="claude")] == ["message_stop"]
+
+
+def test_early_end_message_counts_the_events() -> None:
+    body = frame(chunk("a")) + frame(chunk("b"))
+    with pytest.raises(E.StreamError) as info:
+        collect(sse_handler(body))
+    assert info.value.message == "The stream ended early, without data: [DONE] (after 2 events)."
+    with pytest.raises(E.StreamError) as claude:
+        collect(sse_handler(frame({"type": "message_start"}, "message_start")), fmt="claude")
+    assert claude.value.message == "The stream ended early, without a message_stop event (after 1 events)."
+    with pytest.raises(E.StreamError) as responses:
+        collect(sse_handler(""), fmt="responses")
+    assert responses.value.message == "The stream ended early, without a response.completed event (after 0 events)."
+
+
+def test_a_call_without_a_format_is_read_as_chat() -> None:
+    call = HttpCall("POST", "/v1/chat/completions", json={"stream": True})
+    client = make_client(sse_handler(frame(chunk("a"))))
+    with pytest.raises(E.StreamError, match=r"without data: \[DONE\]"):
+        asyncio.run(_collect(client, call))
+
+
+# -- a JSON answer instead of a stream ---------------------------------------------------------------------
+JSON = {"content-type": "application/json"}
+
+
+def test_claude_error_envelope_answered_instead_of_a_stream() -> None:
+    body = json.dumps({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})
+    with pytest.raises(E.APIError) as info:
+        collect(sse_handler(body, headers=JSON), fmt="claude")
+    assert not isinstance(info.value, E.StreamError)
+    assert (info.value.type, info.value.message, info.value.status) == ("overloaded_error", "Overloaded", 200)
+
+
+def test_task_envelope_answered_instead_of_a_stream() -> None:
+    body = json.dumps({"code": "upstream_failed", "message": "the vendor refused", "data": None})
+    with pytest.raises(E.APIError) as info:
+        collect(sse_handler(body, headers=JSON))
+    assert (info.value.code, info.value.message) == ("upstream_failed", "the vendor refused")
+
+
+def test_flat_error_event_answered_instead_of_a_stream() -> None:
+    body = json.dumps({"type": "error", "code": "server_error", "message": "oops"})
+    with pytest.raises(E.APIError, match="oops") as info:
+        collect(sse_handler(body, headers=JSON), fmt="responses")
+    assert info.value.code == "server_error"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"message": "hello", "code": 0, "choices": [{"message": {"content": "whole"}}]},
+        {"message": "hello", "code": 0, "candidates": []},
+        {"error": None, "choices": []},
+        {"type": "message", "content": []},
+    ],
+)
+def test_a_whole_reply_instead_of_a_stream_is_not_mistaken_for_an_error(body: dict[str, Any]) -> None:
+    with pytest.raises(E.StreamError, match="Expected an event stream but the server answered with application/json"):
+        collect(sse_handler(json.dumps(body), headers=JSON))
+
+
+def test_no_content_type_at_all() -> None:
+    handler = Script(lambda request: httpx.Response(200, content=b"plain words"))
+    with pytest.raises(E.StreamError) as info:
+        collect(handler)
+    assert info.value.message == "Expected an event stream but the server answered with no content type."
+    assert "stream=False" in (info.value.hint or "")
+
+
+def test_a_json_answer_whose_body_never_ends_is_still_reported() -> None:
+    async def hangs() -> AsyncIterator[bytes]:
+        yield b'{"error": {"message": "par'
+        await asyncio.sleep(1000)
+
+    async def run() -> BaseException:
+        client = make_client(sse_handler(hangs, headers=JSON), idle=2.0)
+        try:
+            await client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat"))
+        except E.TokenhotError as exc:
+            return exc
+        finally:
+            await client.aclose()
+        raise AssertionError("no error")
+
+    error, took = run_virtual(run())
+    assert isinstance(error, E.StreamError) and "Expected an event stream" in error.message
+    assert took == pytest.approx(2.0)  # gave up reading after the idle timeout
+
+
+# -- EventStream on its own: state before connecting, redaction ------------------------------------------
+def _stream_of(body: Any, secrets: tuple[str, ...] = (), headers: dict[str, str] | None = None,
+               fmt: str | None = "chat") -> tuple[EventStream, httpx.AsyncClient]:
+    http = httpx.AsyncClient(transport=httpx.MockTransport(sse_handler(body, headers=headers)))
+
+    async def connect() -> httpx.Response:
+        return await http.send(http.build_request("POST", "https://relay.test/v1/x"), stream=True)
+
+    return EventStream(connect, fmt=fmt, idle_timeout=5.0, secrets=secrets), http
+
+
+def test_event_stream_state_before_and_after_connecting() -> None:
+    async def run() -> None:
+        stream, http = _stream_of(frame(chunk("a")) + "data: [DONE]\n\n", headers={**SSE, "X-New-Api-Request-Id": "n1"})
+        assert (stream.status, stream.headers, stream.request_id, stream.events_seen) == (None, {}, None, 0)
+        async with stream as opened:
+            assert opened is stream
+            assert stream.status == 200 and stream.request_id == "n1"
+            assert stream.headers["x-new-api-request-id"] == "n1"  # keys lower-cased
+            assert [e.event async for e in stream] == ["message"]
+        assert stream.events_seen == 1
+        await http.aclose()
+
+    asyncio.run(run())
+
+
+def test_non_sk_secrets_are_redacted_from_stream_errors() -> None:
+    secret = "plain-relay-token-42"
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield frame(chunk("a")).encode()
+        raise httpx.ReadError(f"reset while sending {secret}")
+
+    async def run(body: Any) -> E.StreamError:
+        stream, http = _stream_of(body, secrets=(secret,))
+        try:
+            async for _ in stream:
+                pass
+        except E.StreamError as exc:
+            return exc
+        finally:
+            await http.aclose()
+        raise AssertionError("no error")
+
+    transport = asyncio.run(run(broken))
+    assert secret not in transport.message and "sk-****" in transport.message
+    assert transport.message.startswith("The stream broke before it was complete: The connection to https://relay.test broke")
+    frame_error = asyncio.run(run(frame({"error": {"message": f"bad token {secret}"}})))
+    assert secret not in frame_error.message and "bad token sk-****" in frame_error.message
+
+
+def test_non_sk_secrets_are_redacted_from_an_error_answered_instead_of_a_stream() -> None:
+    secret = "plain-relay-token-43"
+    body = json.dumps({"error": {"message": f"token {secret} is disabled", "echo": secret}})
+
+    async def run() -> E.APIError:
+        stream, http = _stream_of(body, secrets=(secret,), headers=JSON)
+        try:
+            await stream
+        except E.APIError as exc:
+            return exc
+        finally:
+            await http.aclose()
+        raise AssertionError("no error")
+
+    err = asyncio.run(run())
+    assert secret not in err.message and secret not in json.dumps(err.body)
 
 
 @pytest.mark.parametrize("fmt", ["claude", "responses"])

@@ -1,0 +1,184 @@
+"""Mutation testing of the core modules with mutmut 3 (a developer tool; not run in CI, it is slow).
+
+Each module is mutated in its own scratch copy of the repository (``--work``, default a temp folder), with
+only the fast test files that exercise it, so one module's run neither waits for the whole suite nor
+collides with another run. mutmut's stats pass maps every test to the functions it reaches, and each
+mutant then runs only the tests that reach its function.
+
+    python -m pip install "mutmut>=3.8"
+    python scripts/mutation.py                       # every module, one after the other (about an hour)
+    python scripts/mutation.py retry sse --jobs 2    # some modules, two mutants at a time
+    python scripts/mutation.py retry --show          # the diff of every surviving mutant
+
+The kill rate counts killed (and timed-out) mutants against every checked mutant minus the ones listed in
+``EQUIVALENT`` below: mutants that change the code but not its behaviour, so no test can kill them. A new
+survivor is either a missing test (write it) or a new equivalent mutant (list it here, with why).
+
+Measured kill rates are recorded in ``docs/mutation.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Target:
+    path: str  # the module, relative to the repository
+    tests: tuple[str, ...]  # the fast tests that cover it
+
+
+TARGETS: dict[str, Target] = {
+    "retry": Target("tokenhot_nb/client/_retry.py", ("tests/test_client_retry.py", "tests/test_client.py")),
+    "config": Target("tokenhot_nb/_config.py", ("tests/test_config.py",)),
+    "catalog": Target("tokenhot_nb/catalog.py", ("tests/test_catalog.py",)),
+    "sse": Target("tokenhot_nb/client/_sse.py", ("tests/test_client_sse.py",)),
+    "download": Target("tokenhot_nb/client/_download.py", ("tests/test_client_download.py",)),
+    "errors": Target("tokenhot_nb/client/_errors.py", ("tests/test_client_errors.py",)),
+    "replay": Target("tokenhot_nb/history/_replay.py", ("tests/test_history_replay.py",)),
+}
+
+#: Surviving mutants that cannot change behaviour, by mutmut's mutant name, with the reason.
+EQUIVALENT: dict[str, dict[str, str]] = {name: {} for name in TARGETS}
+
+
+@dataclass
+class Outcome:
+    name: str
+    statuses: dict[str, str] = field(default_factory=dict)  # mutant name → mutmut status
+
+    def count(self, *wanted: str) -> int:
+        return sum(1 for s in self.statuses.values() if s in wanted)
+
+    @property
+    def survivors(self) -> list[str]:
+        return sorted(k for k, s in self.statuses.items() if s in ("survived", "no tests"))
+
+    def report(self) -> dict[str, object]:
+        equivalent = EQUIVALENT.get(self.name, {})
+        killed = self.count("killed", "timeout", "caught by type check")
+        survivors = self.survivors
+        unexplained = [s for s in survivors if s not in equivalent]
+        relevant = killed + len(unexplained)
+        rate = 100.0 * killed / relevant if relevant else 100.0
+        return {
+            "module": TARGETS[self.name].path,
+            "mutants": len(self.statuses),
+            "killed": killed,
+            "equivalent": len(survivors) - len(unexplained),
+            "survived": unexplained,
+            "other": {s: self.count(s) for s in set(self.statuses.values()) - {"killed", "timeout", "survived",
+                                                                            "no tests", "caught by type check"}},
+            "kill_rate": round(rate, 1),
+        }
+
+
+def _setup_cfg(target: Target) -> str:
+    lines = [
+        "[mutmut]",
+        "source_paths=tokenhot_nb",
+        f"only_mutate={target.path}",
+        "pytest_add_cli_args=",
+        "    -p",
+        "    no:cacheprovider",
+        "    -q",
+        "pytest_add_cli_args_test_selection=",
+        *(f"    {t}" for t in target.tests),
+        "timeout_multiplier=5.0",
+        "timeout_constant=5.0",
+        "use_git_change_detection=false",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _scratch(name: str, work: Path) -> Path:
+    """A fresh copy of the package, tests and config for one module's run."""
+    where = work / name
+    if where.exists():
+        shutil.rmtree(where)
+    where.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".tokenhot", "mutants")
+    shutil.copytree(ROOT / "tokenhot_nb", where / "tokenhot_nb", ignore=ignore)
+    shutil.copytree(ROOT / "tests", where / "tests", ignore=ignore)
+    # pyproject without [tool.mutmut] (mutmut reads setup.cfg then) but with the pytest settings
+    shutil.copy2(ROOT / "pyproject.toml", where / "pyproject.toml")
+    (where / "setup.cfg").write_text(_setup_cfg(TARGETS[name]))
+    return where
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # mutmut puts its mutated copy first; nothing may shadow it
+    return env
+
+
+def run(name: str, work: Path, jobs: int, show: bool) -> Outcome:
+    where = _scratch(name, work)
+    log = where / "mutmut.log"
+    with log.open("w") as out:
+        subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)],
+            cwd=where, env=_env(), stdout=out, stderr=subprocess.STDOUT, check=False,
+        )
+    listing = subprocess.run(
+        [sys.executable, "-m", "mutmut", "results", "--all", "true"],
+        cwd=where, env=_env(), capture_output=True, text=True, check=False,
+    ).stdout
+    outcome = Outcome(name)
+    for line in listing.splitlines():
+        key, sep, status = line.strip().rpartition(": ")
+        if sep and key:
+            outcome.statuses[key] = status
+    if show:
+        for mutant in outcome.survivors:
+            diff = subprocess.run(
+                [sys.executable, "-m", "mutmut", "show", mutant],
+                cwd=where, env=_env(), capture_output=True, text=True, check=False,
+            ).stdout
+            print(diff)
+    if not outcome.statuses:
+        print(f"{name}: mutmut produced no results; see {log}", file=sys.stderr)
+    return outcome
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("modules", nargs="*", help=f"short names among {', '.join(TARGETS)} (default: all)")
+    parser.add_argument("--jobs", type=int, default=1, help="mutants tested at once (default 1)")
+    parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temp folder)")
+    parser.add_argument("--show", action="store_true", help="print the diff of every unexplained survivor")
+    parser.add_argument("--json", type=Path, default=None, help="also write the reports to this file")
+    args = parser.parse_args(argv)
+    unknown = [m for m in args.modules if m not in TARGETS]
+    if unknown:
+        parser.error(f"unknown module {unknown[0]!r}; choose among {', '.join(TARGETS)}")
+    work = args.work or Path(tempfile.mkdtemp(prefix="tokenhot-mutation-"))
+    reports = []
+    for name in args.modules or list(TARGETS):
+        report = run(name, work, args.jobs, args.show).report()
+        reports.append(report)
+        print(
+            f"{report['module']}: {report['kill_rate']} % killed "
+            f"({report['killed']} killed, {report['equivalent']} equivalent, "
+            f"{len(report['survived'])} survived of {report['mutants']})",  # type: ignore[arg-type]
+            flush=True,
+        )
+        for mutant in report["survived"]:  # type: ignore[attr-defined]
+            print(f"    survived: {mutant}")
+    if args.json:
+        args.json.write_text(json.dumps(reports, indent=2))
+    return 0 if all(float(r["kill_rate"]) >= 90.0 for r in reports) else 1  # type: ignore[arg-type]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,253 @@
+"""The retry policy end to end: which failures are retried, how long the client waits, how often it tries.
+
+Every test injects the sleep (delays are recorded, never waited) and a fixed jitter, so nothing here depends on
+the wall clock except the HTTP-date tests, which compare against a date far enough away to be exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email.utils
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from _client_support import Script, fail, reply
+
+from tokenhot_nb import errors as E
+from tokenhot_nb._config import Settings
+from tokenhot_nb.client import Client, RetryPolicy, parse_retry_after
+from tokenhot_nb.families._types import HttpCall
+
+KEY = "sk-retrytest-0123456789abcdef"
+BASE = "https://api.tokenhot.test"
+CHAT = HttpCall("POST", "/v1/chat/completions", json={"model": "m", "messages": []})
+BILLED = HttpCall("POST", "/v1/video/generations", json={"model": "v"}, billed_create=True)
+
+
+class Sleeps:
+    """An injected sleep that records the delays instead of waiting."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+def client_for(handler: Callable[[httpx.Request], Any], sleeps: Sleeps, *, retries: int = 2) -> Client:
+    settings = Settings(api_key=KEY, base_url=BASE, mode="live", max_retries=retries)
+    policy = RetryPolicy(max_retries=retries, sleep=sleeps, rand=lambda: 0.0)
+    return Client(settings, transport=httpx.MockTransport(handler), retry=policy)
+
+
+def send(client: Client, call: HttpCall = CHAT) -> Any:
+    async def go() -> Any:
+        try:
+            return await client.send(call)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def busy(**headers: str) -> Callable[[httpx.Request], httpx.Response]:
+    return reply(429, headers=headers, json={"error": {"message": "slow down", "code": "rate_limit"}})
+
+
+OK = reply(200, json={"ok": True})
+
+
+# -- transport failures ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "error", [httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ConnectTimeout, httpx.PoolTimeout]
+)
+def test_dropped_connections_are_retried_with_backoff(error: type[httpx.TransportError]) -> None:
+    sleeps = Sleeps()
+    handler = Script(fail(error, "connection dropped"), fail(error, "connection dropped"), OK)
+    assert send(client_for(handler, sleeps)).json() == {"ok": True}
+    assert handler.calls == 3
+    assert sleeps.delays == [0.5, 1.0]
+
+
+@pytest.mark.parametrize("error", [httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError])
+def test_dropped_connections_give_up_after_the_retries(error: type[httpx.TransportError]) -> None:
+    handler = Script(fail(error, "connection dropped"))
+    with pytest.raises(E.APIConnectionError, match="broke") as info:
+        send(client_for(handler, Sleeps(), retries=1))
+    assert handler.calls == 2
+    assert isinstance(info.value.__cause__, error)
+
+
+@pytest.mark.parametrize("error", [httpx.ConnectTimeout, httpx.PoolTimeout])
+def test_billed_create_retried_when_the_request_was_not_sent(error: type[httpx.TransportError]) -> None:
+    handler = Script(fail(error, "no connection"), reply(200, json={"id": "task_9"}))
+    assert send(client_for(handler, Sleeps()), BILLED).json() == {"id": "task_9"}
+    assert handler.calls == 2
+
+
+@pytest.mark.parametrize("error", [httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout])
+def test_billed_create_never_retried_once_it_may_have_been_sent(error: type[httpx.TransportError]) -> None:
+    handler = Script(fail(error, "lost"), reply(200, json={"id": "task_9"}))
+    with pytest.raises(E.APIConnectionError):
+        send(client_for(handler, Sleeps(), retries=3), BILLED)
+    assert handler.calls == 1
+
+
+@pytest.mark.parametrize(
+    "error", [httpx.ReadTimeout, httpx.WriteTimeout, httpx.TooManyRedirects, httpx.UnsupportedProtocol]
+)
+def test_other_transport_errors_are_not_retried(error: type[httpx.TransportError]) -> None:
+    policy = RetryPolicy()
+    exc = error("x", request=httpx.Request("POST", BASE))
+    assert policy.retry_exception(exc) is False
+    assert policy.retry_exception(exc, billed=True) is False
+
+
+# -- Retry-After through the client ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "0"}, 0.0),
+        ({"Retry-After": "1.5"}, 1.5),
+        ({"Retry-After": " 4 "}, 4.0),
+        ({"Retry-After": "-3"}, 0.5),  # negative: ignored, the backoff applies
+        ({"Retry-After": "soon"}, 0.5),  # unreadable: ignored
+        ({"retry-after-ms": "0"}, 0.0),
+        ({"retry-after-ms": "1500"}, 1.5),
+        ({"retry-after-ms": "-5", "Retry-After": "2"}, 2.0),  # a negative ms value falls back to Retry-After
+        ({"retry-after-ms": "abc", "Retry-After": "2"}, 2.0),
+        ({"retry-after-ms": "250", "Retry-After": "7"}, 0.25),  # ms is the more precise, it wins
+        ({"Retry-After": "121"}, 120.0),  # capped
+        ({}, 0.5),
+    ],
+)
+def test_retry_after_values_through_the_client(headers: dict[str, str], expected: float) -> None:
+    sleeps = Sleeps()
+    handler = Script(busy(**headers), OK)
+    send(client_for(handler, sleeps))
+    assert handler.calls == 2
+    assert sleeps.delays == [pytest.approx(expected)]
+
+
+def test_retry_after_http_date_through_the_client() -> None:
+    sleeps = Sleeps()
+    when = email.utils.formatdate(time.time() + 60, usegmt=True)
+    handler = Script(busy(**{"Retry-After": when}), OK)
+    send(client_for(handler, sleeps))
+    assert len(sleeps.delays) == 1
+    assert 55 <= sleeps.delays[0] <= 61
+
+
+def test_retry_after_past_date_through_the_client_means_now() -> None:
+    sleeps = Sleeps()
+    handler = Script(busy(**{"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}), OK)
+    send(client_for(handler, sleeps))
+    assert sleeps.delays == [0.0]
+
+
+def test_retry_after_far_date_is_capped() -> None:
+    sleeps = Sleeps()
+    handler = Script(busy(**{"Retry-After": email.utils.formatdate(time.time() + 86400, usegmt=True)}), OK)
+    send(client_for(handler, sleeps))
+    assert sleeps.delays == [120.0]
+
+
+def test_parse_retry_after_date_against_a_given_now() -> None:
+    now = 1_700_000_000.0
+    assert parse_retry_after({"retry-after": email.utils.formatdate(now + 42, usegmt=True)}, now=now) == 42.0
+    assert parse_retry_after({"retry-after": email.utils.formatdate(now - 42, usegmt=True)}, now=now) == 0.0
+    assert parse_retry_after({"retry-after": "Mon, 99 Foo 2026 99:99:99 GMT"}, now=now) is None
+    assert parse_retry_after({"retry-after": ""}) is None
+    assert parse_retry_after({"retry-after-ms": ""}) is None
+    assert parse_retry_after(httpx.Headers({"Retry-After": "3"})) == 3.0
+
+
+def test_retry_after_is_ignored_for_transport_failures() -> None:
+    """Backoff, not a header, decides after a dropped connection (there is no answer to read one from)."""
+    sleeps = Sleeps()
+    handler = Script(fail(httpx.ReadError, "reset"), busy(**{"Retry-After": "7"}), OK)
+    send(client_for(handler, sleeps, retries=3))
+    assert sleeps.delays == [0.5, 7.0]
+
+
+# -- how often ------------------------------------------------------------------------------------------
+def test_default_retry_count_is_two() -> None:
+    """Without a policy of its own, a client tries three times in all (Settings.max_retries = 2)."""
+    sleeps = Sleeps()
+    handler = Script(busy())
+    settings = Settings(api_key=KEY, base_url=BASE, mode="live")
+    client = Client(settings, transport=httpx.MockTransport(handler))
+    client.retry = dataclasses.replace(client.retry, sleep=sleeps)
+    with pytest.raises(E.RateLimitError):
+        send(client)
+    assert handler.calls == 3
+    assert len(sleeps.delays) == 2
+    assert RetryPolicy().max_retries == 2
+
+
+def test_settings_retry_count_reaches_the_client() -> None:
+    handler = Script(busy())
+    client = Client(Settings(api_key=KEY, base_url=BASE, mode="live", max_retries=4),
+                    transport=httpx.MockTransport(handler))
+    client.retry = dataclasses.replace(client.retry, sleep=Sleeps())
+    with pytest.raises(E.RateLimitError):
+        send(client)
+    assert handler.calls == 5
+
+
+def test_a_quota_code_in_a_plain_string_envelope_is_never_retried() -> None:
+    """``{"error": "<text>", "code": "insufficient_user_quota"}`` on a 429 is a used-up quota, not a rate limit."""
+    handler = Script(reply(429, json={"error": "quota used up", "code": "insufficient_user_quota"}), OK)
+    with pytest.raises(E.QuotaExhaustedError, match="quota used up"):
+        send(client_for(handler, Sleeps(), retries=3))
+    assert handler.calls == 1
+
+
+# -- the policy on its own --------------------------------------------------------------------------------
+def _error(status: int | None, cls: type[E.APIError] = E.APIError) -> E.APIError:
+    return cls("x", status=status)
+
+
+@pytest.mark.parametrize(
+    ("status", "plain", "billed"),
+    [
+        (400, False, False), (401, False, False), (404, False, False), (407, False, False),
+        (408, True, False), (409, True, False), (410, False, False), (429, True, True), (499, False, False),
+        (500, True, False), (502, True, False), (503, True, True), (504, True, False), (599, True, False),
+        (None, False, False),
+    ],
+)
+def test_retry_status_table(status: int | None, plain: bool, billed: bool) -> None:
+    policy = RetryPolicy()
+    assert policy.retry_status(_error(status)) is plain
+    assert policy.retry_status(_error(status), billed=True) is billed
+
+
+def test_quota_is_never_retried_whatever_its_status() -> None:
+    policy = RetryPolicy()
+    for status in (429, 503, 500):
+        err = _error(status, E.QuotaExhaustedError)
+        assert policy.retry_status(err) is False
+        assert policy.retry_status(err, billed=True) is False
+
+
+def test_backoff_edges() -> None:
+    assert RetryPolicy(rand=lambda: 0.0).backoff(0) == 0.5  # retry numbers start at 1; 0 is the first anyway
+    assert RetryPolicy(rand=lambda: 0.5).backoff(2) == pytest.approx(1.0 * (1 - 0.125))
+    assert RetryPolicy(rand=lambda: 1.0, jitter=2.0).backoff(3) == 0.0  # never negative
+    assert RetryPolicy(rand=lambda: 0.0, base_delay=1.0, max_delay=3.0).backoff(3) == 3.0
+    assert RetryPolicy(rand=lambda: 0.0).delay(3) == 2.0
+    assert RetryPolicy(rand=lambda: 0.0).delay(3, {"retry-after": "1"}) == 1.0
+    assert RetryPolicy(rand=lambda: 0.0, max_retry_after=5.0).delay(1, {"retry-after": "9"}) == 5.0
+
+
+def test_policies_compare_by_their_numbers_not_their_sleep() -> None:
+    async def other(delay: float) -> None:
+        return None
+
+    assert RetryPolicy(sleep=other, rand=lambda: 0.1) == RetryPolicy()
+    assert RetryPolicy(max_retries=3) != RetryPolicy()
