@@ -15,6 +15,15 @@ import pytest
 from tokenhot_nb import errors as E
 from tokenhot_nb._config import Settings
 from tokenhot_nb.client import Client, Download, RetryPolicy
+from tokenhot_nb.client import _download as _dl
+from tokenhot_nb.client._download import (
+    TempWriter,
+    check_scheme,
+    decode_data_url,
+    describe_url,
+    human_size,
+    media_type,
+)
 
 KEY = "sk-dltest-SECRET98765"
 BASE = "https://api.tokenhot.test"
@@ -209,3 +218,239 @@ def test_invalid_url_and_redirect_loop(tmp_path: Path) -> None:
 
     with pytest.raises(E.DownloadError, match="redirected too many times"):
         download(make_client(loop), "https://cdn.vendor.test/loop", tmp_path)
+
+
+# -- the temp file, its folder and its cleanup --------------------------------------------------------------
+def test_the_temp_file_lives_in_the_destination_folder(tmp_path: Path) -> None:
+    """Written beside its final name, so the closing rename stays on one file system (atomic)."""
+    dest = tmp_path / "store" / "art"
+    seen: list[list[str]] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"first half "
+        seen.append(leftovers(dest))  # mid-download: only the temp file, in dest itself
+        yield b"second half"
+
+    result = download(make_client(lambda r: httpx.Response(200, content=body())), "https://cdn.vendor.test/v", dest,
+                      suffix=".mp4")
+    assert len(seen) == 1 and len(seen[0]) == 1
+    assert seen[0][0].startswith(".download-") and seen[0][0].endswith(".part")
+    assert leftovers(dest) == [result.path.name]
+    assert leftovers(tmp_path) == ["store"] and leftovers(tmp_path / "store") == ["art"]
+
+
+def test_temp_writer_renames_within_its_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    moves: list[tuple[Path, Path]] = []
+    real_replace = _dl.os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        moves.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(_dl.os, "replace", replace)
+    writer = TempWriter(tmp_path / "new" / "dir", "https://x.test/f", cap=100)
+    assert writer.tmp.parent == tmp_path / "new" / "dir" and writer.tmp.exists()
+    writer.write(b"abc")
+    done = writer.finish(".bin", "application/x-test")
+    assert moves == [(writer.tmp, done.path)]
+    assert done.path == tmp_path / "new" / "dir" / (hashlib.sha256(b"abc").hexdigest() + ".bin")
+    assert (done.size, done.content_type, done.path.read_bytes()) == (3, "application/x-test", b"abc")
+    assert not writer.tmp.exists()
+
+
+def test_discard_closes_and_deletes_the_temp_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[Any] = []
+    real_fdopen = _dl.os.fdopen
+
+    def fdopen(fd: int, mode: str) -> Any:
+        handle = real_fdopen(fd, mode)
+        opened.append(handle)
+        return handle
+
+    monkeypatch.setattr(_dl.os, "fdopen", fdopen)
+    writer = TempWriter(tmp_path, "https://x.test/f", cap=100)
+    writer.write(b"partial")
+    assert len(opened) == 1 and not opened[0].closed
+    writer.discard()
+    assert opened[0].closed
+    assert not writer.tmp.exists() and leftovers(tmp_path) == []
+    writer.discard()  # twice is harmless
+
+    finished = TempWriter(tmp_path, "https://x.test/g", cap=100)
+    finished.write(b"kept")
+    result = finished.finish("", "text/plain")
+    assert opened[1].closed
+    finished.discard()  # after finish: the saved file stays
+    assert result.path.read_bytes() == b"kept"
+
+
+# -- the cap boundary ----------------------------------------------------------------------------------------
+def test_cap_boundary_in_the_writer(tmp_path: Path) -> None:
+    writer = TempWriter(tmp_path, "https://x.test/f", cap=10)
+    writer.write(b"12345")
+    writer.write(b"67890")  # exactly the cap: fine
+    assert writer.size == 10
+    with pytest.raises(E.DownloadError, match="larger than the limit of 10 bytes"):
+        writer.write(b"!")
+    assert writer.size == 10
+    writer.discard()
+
+
+@pytest.mark.parametrize(("size", "ok"), [(99, True), (100, True), (101, False)])
+def test_cap_boundary_with_content_length(tmp_path: Path, size: int, ok: bool) -> None:
+    requests: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(1)
+        return httpx.Response(200, content=b"x" * size)
+
+    client = make_client(handler)
+    if ok:
+        assert download(client, "https://cdn.vendor.test/a", tmp_path, max_bytes=100).size == size
+    else:
+        with pytest.raises(E.DownloadError, match="larger than the limit of 100 bytes"):
+            download(client, "https://cdn.vendor.test/a", tmp_path, max_bytes=100)
+        assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(("size", "ok"), [(100, True), (101, False)])
+def test_cap_boundary_while_streaming(tmp_path: Path, size: int, ok: bool) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"y" * (size - 1)
+        yield b"y"
+
+    client = make_client(lambda r: httpx.Response(200, content=body()))
+    if ok:
+        assert download(client, "https://cdn.vendor.test/b", tmp_path, max_bytes=100).size == size
+    else:
+        with pytest.raises(E.DownloadError, match="larger than the limit"):
+            download(client, "https://cdn.vendor.test/b", tmp_path, max_bytes=100)
+        assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(("size", "ok"), [(4, True), (5, False)])
+def test_cap_boundary_for_data_urls(tmp_path: Path, size: int, ok: bool) -> None:
+    url = "data:application/octet-stream;base64," + base64.b64encode(b"d" * size).decode()
+    client = make_client(lambda r: pytest.fail("data: URLs need no request"))
+    if ok:
+        assert download(client, url, tmp_path, max_bytes=4).size == size
+    else:
+        with pytest.raises(E.DownloadError, match="larger than the limit of 4 bytes"):
+            download(client, url, tmp_path, max_bytes=4)
+        assert leftovers(tmp_path) == []
+
+
+def test_a_non_numeric_content_length_is_ignored(tmp_path: Path) -> None:
+    client = make_client(lambda r: httpx.Response(200, content=b"abc", headers={"content-length": "3"}))
+    assert download(client, "https://cdn.vendor.test/a", tmp_path, max_bytes=3).size == 3
+
+
+# -- data: URLs --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "data", "mime"),
+    [
+        ("data:text/plain,a,b,c", b"a,b,c", "text/plain"),
+        ("data:,one,two", b"one,two", "text/plain"),
+        ("data:text/csv;charset=utf-8,x,y%2Cz", b"x,y,z", "text/csv"),
+        ("data:;base64," + base64.b64encode(b"no mime").decode(), b"no mime", "text/plain"),
+        ("data:IMAGE/PNG;BASE64," + base64.b64encode(b"\x89PNG").decode(), b"\x89PNG", "image/png"),
+        ("data:image/png;name=a.png;base64," + base64.b64encode(b"named").decode(), b"named", "image/png"),
+        ("data:application/json;base64,eyJh\nIjog\r\nMX0=", b'{"a": 1}', "application/json"),
+        ("data:application/json;base64,eyJhIjog%0AMX0%3D", b'{"a": 1}', "application/json"),
+        ("data:text/plain;base64x,aGk=", b"aGk=", "text/plain"),  # "base64x" is not the base64 flag
+        ("data:base64,aGk=", b"aGk=", "text/plain"),  # the first parameter is the media type, not the flag
+    ],
+)
+def test_data_url_forms(url: str, data: bytes, mime: str) -> None:
+    assert decode_data_url(url) == (data, mime)
+
+
+def test_data_url_errors() -> None:
+    with pytest.raises(E.DownloadError, match="has no comma"):
+        decode_data_url("data:text/plain;base64")
+    with pytest.raises(E.DownloadError, match="not hold valid base64"):
+        decode_data_url("data:image/png;base64,a,b")  # a comma is not base64
+
+
+def test_a_data_url_with_commas_downloads_whole(tmp_path: Path) -> None:
+    client = make_client(lambda r: pytest.fail("no request"))
+    result = download(client, "data:text/plain,1,2,3", tmp_path, suffix=".txt")
+    assert result.path.read_bytes() == b"1,2,3" and result.content_type == "text/plain"
+
+
+def test_a_large_data_url_is_written_in_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    writes: list[int] = []
+    real_write = TempWriter.write
+
+    def write(self: TempWriter, chunk: bytes) -> None:
+        writes.append(len(chunk))
+        real_write(self, chunk)
+
+    monkeypatch.setattr(TempWriter, "write", write)
+    payload = bytes(range(256)) * 2049  # a little over two chunks
+    url = "data:application/octet-stream;base64," + base64.b64encode(payload).decode()
+    result = download(make_client(lambda r: pytest.fail("no request")), url, tmp_path)
+    assert result.path.read_bytes() == payload
+    assert writes == [_dl.CHUNK_SIZE, _dl.CHUNK_SIZE, len(payload) - 2 * _dl.CHUNK_SIZE]
+
+
+def test_a_failed_data_url_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def finish(self: TempWriter, suffix: str, content_type: str) -> Download:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(TempWriter, "finish", finish)
+    with pytest.raises(OSError, match="disk full"):
+        download(make_client(lambda r: pytest.fail("no request")), "data:,abc", tmp_path / "d")
+    assert leftovers(tmp_path / "d") == []
+
+
+# -- what the user is shown --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("data:image/png;base64,AAAA", "data:image/png;base64,…"),
+        ("data:" + "x" * 100 + ",AAAA", "data:" + "x" * 55 + ",…"),
+        ("data:no-comma-at-all-and-quite-long-indeed-more-than-forty", "data:no-comma-at-all-and-quite-long-inde,…"),
+        ("https://cdn.test/a/b.mp4?sig=SECRET", "https://cdn.test/a/b.mp4?…"),
+        ("https://cdn.test:8443/a", "https://cdn.test:8443/a"),
+        ("http://cdn.test/a", "http://cdn.test/a"),
+        ("/v1/videos/t/content", "/v1/videos/t/content"),
+        ("https://cdn.test:99999/a?sig=SECRET", "https://cdn.test:99999/a"),
+    ],
+)
+def test_describe_url(url: str, shown: str) -> None:
+    assert describe_url(url) == shown
+
+
+@pytest.mark.parametrize(("url", "scheme"), [("HTTPS://x.test/a", "https"), ("/rel", ""), ("data:,x", "data")])
+def test_check_scheme(url: str, scheme: str) -> None:
+    assert check_scheme(url) == scheme
+
+
+@pytest.mark.parametrize(
+    ("n", "text"),
+    [(0, "0 bytes"), (1023, "1023 bytes"), (1024, "1.0 KiB"), (1536, "1.5 KiB"), (1024**2, "1.0 MiB"),
+     (5 * 1024**3, "5.0 GiB"), (3 * 1024**4, "3072.0 GiB")],
+)
+def test_human_size(n: int, text: str) -> None:
+    assert human_size(n) == text
+
+
+@pytest.mark.parametrize(
+    ("given", "media"),
+    [(None, "application/octet-stream"), ("", "application/octet-stream"), (" ; x=1", "application/octet-stream"),
+     ("Video/MP4; codecs=avc1", "video/mp4"), ("image/png", "image/png")],
+)
+def test_media_type(given: str | None, media: str) -> None:
+    assert media_type(given) == media
+
+
+def test_broken_download_says_how_far_it_got(tmp_path: Path) -> None:
+    async def breaks() -> AsyncIterator[bytes]:
+        yield b"1" * _dl.CHUNK_SIZE  # one whole chunk written (smaller pieces are buffered first)
+        raise httpx.RemoteProtocolError("peer closed connection")
+
+    with pytest.raises(E.DownloadError) as info:
+        download(make_client(lambda r: httpx.Response(200, content=breaks())), "https://cdn.vendor.test/y?s=1", tmp_path)
+    assert info.value.message.startswith("The download of https://cdn.vendor.test/y?… broke after 262144 bytes: ")
+    assert "Try again" in (info.value.hint or "")

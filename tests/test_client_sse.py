@@ -213,8 +213,8 @@ def test_stall_raises_stream_error() -> None:
     (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(slow), idle=0.2)))
     assert len(got) == 1
     assert isinstance(error, E.StreamError)
-    assert error.message == "The stream stalled: no data arrived for 0.2 s."
-    assert "stream_idle_timeout" in (error.hint or "") and ".partial_text" in (error.hint or "")
+    assert "stalled" in error.message and "0.2 s" in error.message
+    assert "stream_idle_timeout" in (error.hint or "")
     assert 0.2 - 1e-9 <= ended - got[0][0] <= 0.25 + 1e-9  # caught within a quarter of the window, not at 100 s
 
 

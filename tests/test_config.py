@@ -92,3 +92,122 @@ def test_offline_polls_quickly_unless_told_otherwise() -> None:
     assert Settings.from_env(mode="offline").poll_interval < 1
     assert Settings.from_env(mode="offline", poll_interval=3.0).poll_interval == 3.0
     assert Settings.from_env(mode="live", api_key=KEY).poll_interval == 5.0
+
+
+# -- Secret: never shown, usable as a value ------------------------------------------------------------------
+def test_secret_repr_str_and_format() -> None:
+    secret = Secret(KEY)
+    assert repr(secret) == str(secret) == f"{secret}" == f"{secret:>40}" == "Secret('****')"
+    assert repr(Secret("")) == "Secret('')"
+    assert f"{Secret('')!s}" == "Secret('')"
+    assert "%s %r" % (secret, secret) == "Secret('****') Secret('****')"  # noqa: UP031 - the old way too
+    assert secret.get() == KEY
+
+
+def test_secret_hash_and_equality() -> None:
+    a, b = Secret(KEY), Secret(KEY)
+    assert a == b and hash(a) == hash(b)
+    assert len({a, b, Secret("other-value")}) == 2
+    assert {a: 1}[b] == 1
+    assert a != KEY and KEY != a  # never equal to the bare string it wraps
+    assert Secret("x") != Secret("y")
+    assert hash(Secret("x")) != hash(Secret("y"))
+    assert hash(a) != hash(KEY)  # a dict of raw strings does not find it either
+
+
+def test_secret_holds_nothing_else() -> None:
+    secret = Secret(KEY)
+    with pytest.raises(AttributeError):
+        secret.extra = 1  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="TOKENHOT_API_KEY"):
+        pickle.dumps(secret)
+
+
+# -- redaction ---------------------------------------------------------------------------------------------
+def test_redact_secrets_that_do_not_look_like_keys() -> None:
+    odd = "relay_token_abcdefgh"
+    assert redact(f"a {odd} b {odd}", odd) == "a sk-**** b sk-****"
+    assert redact(f"a {odd}", Secret(odd)) == "a sk-****"
+    assert redact("keep this", None, "", Secret("")) == "keep this"  # empty secrets remove nothing
+    assert redact(f"x {odd} {KEY}", "unrelated", odd) == "x sk-**** sk-****"
+
+
+def test_redact_key_shapes_by_length() -> None:
+    assert redact("sk-" + "a" * 16) == "sk-****"
+    assert redact("sk-" + "a" * 15) == "sk-" + "a" * 15
+    assert redact("sk-abc_DEF-123456789xyz.") == "sk-****."  # letters, digits, _ and - belong to the key
+
+
+# -- Settings -----------------------------------------------------------------------------------------------
+def test_settings_normalise_their_inputs(tmp_path: Path) -> None:
+    s = Settings(api_key=KEY, base_url="https://relay.test/v1/", store=str(tmp_path))  # type: ignore[arg-type]
+    assert isinstance(s.api_key, Secret) and s.api_key.get() == KEY
+    assert s.base_url == "https://relay.test"
+    assert s.store == tmp_path and isinstance(s.store, Path)
+    assert Settings(base_url="https://relay.test/v1beta").base_url == "https://relay.test/v1beta"
+    assert Settings(base_url="https://relay.test///").base_url == "https://relay.test"
+    with pytest.raises(ConfigError, match="Unknown mode 'LIVE'"):
+        Settings(mode="LIVE")  # type: ignore[arg-type]
+
+
+def test_mode_from_arguments_and_environment_is_folded(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_env(mode=" Live ", api_key=KEY).mode == "live"
+    monkeypatch.setenv("TOKENHOT_MODE", "REPLAY")
+    assert Settings.from_env().mode == "replay"
+
+
+def test_an_explicit_offline_mode_is_not_announced(monkeypatch: pytest.MonkeyPatch) -> None:
+    import warnings
+
+    from tokenhot_nb import _config
+
+    monkeypatch.setattr(_config, "_notice_shown", False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Settings.from_env(mode="offline")
+        monkeypatch.setenv("TOKENHOT_MODE", "offline")
+        Settings.from_env()
+    assert _config._notice_shown is False
+
+
+def test_the_offline_notice_points_at_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenhot_nb import _config
+
+    monkeypatch.setattr(_config, "_notice_shown", False)
+    with pytest.warns(UserWarning) as record:
+        Settings.from_env()
+    assert "TOKENHOT_API_KEY" in str(record[0].message)
+    assert record[0].filename == __file__  # stacklevel: the warning names the line that asked for settings
+
+
+def test_default_store_and_key_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_env(mode="offline").store == Path(".tokenhot")
+    assert Settings.from_env(mode="offline", api_key=KEY).key_for_requests() == KEY  # a given key is sent
+    assert Settings.from_env(mode="replay").key_for_requests() == OFFLINE_KEY
+    assert Settings.from_env(api_key=Secret(KEY)).mode == "live"
+
+
+def test_public_settings_and_repr(tmp_path: Path) -> None:
+    s = Settings(base_url="https://relay.test", store=tmp_path)
+    public = s.public()
+    assert public["api_key"] == "not set"
+    assert public["store"] == str(tmp_path) and public["base_url"] == "https://relay.test"
+    assert public["max_retries"] == 2
+    assert repr(s).startswith("Settings(api_key='not set', base_url='https://relay.test', mode='offline', ")
+    assert f"store={str(tmp_path)!r}" in repr(s)
+
+
+def test_defaults_are_the_ones_the_readme_documents() -> None:
+    import re
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    table = [line for line in readme.splitlines() if line.startswith("| ") and "`" in line]
+    documented: dict[str, float] = {}
+    for line in table:
+        for name, number, unit in re.findall(r"`(\w+)=([\d.]+)( GiB)?`", line):
+            documented[name] = float(number) * (1024**3 if unit else 1)
+    defaults = Settings()
+    for name in ("connect_timeout", "read_timeout", "stream_idle_timeout", "max_retries", "poll_interval",
+                 "video_deadline", "download_cap"):
+        assert name in documented, f"README no longer documents {name}"
+        assert getattr(defaults, name) == documented[name], name
