@@ -113,8 +113,8 @@ def test_retry_after_header_on_429(sim: Server) -> None:
 
 
 def test_billed_create_retries_only_where_safe(sim: Server) -> None:
-    create = HttpCall("POST", "/v1/video/generations", json={"model": "doubao-seedance-2.0", "prompt": "a cat"},
-                      billed_create=True)
+    create = HttpCall("POST", "/v1/video/generations", json={"model": "doubao-seedance-2.0", "content": [
+        {"type": "text", "text": "a cat"}]}, billed_create=True)
     sim.set_faults(Faults(fail_first={500: 1}))
     client = make_client(sim, retries=3)
     try:

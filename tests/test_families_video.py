@@ -62,55 +62,92 @@ def test_happyhorse_media_rules() -> None:
         video.build_create(catalog.model("happyhorse-1.0-video-edit"), "p")
     with pytest.raises(UnsupportedOptionError, match="duration"):
         video.build_create(catalog.model("happyhorse-1.0-video-edit"), "p", video="https://v", duration=5)
-    with pytest.raises(UnsupportedOptionError, match="takes 9 reference image"):
+    with pytest.raises(UnsupportedOptionError, match="takes 1–9 reference images; got 10 images"):
         video.build_create(catalog.model("happyhorse-1.0-r2v"), "p", images=["https://a"] * 10)
 
 
-def test_seedance_matches_the_generic_example() -> None:
-    doc = load("seedance_create_request.json")
-    call = video.build_create(catalog.model("doubao-seedance-2.0"), doc["prompt"], images=["https://example.com/first.png"],
-                              duration=5, resolution="720P", ratio="16:9", seed=42)
+def test_happyhorse_1_1_uses_the_same_body() -> None:
+    body = video.build_create(catalog.model("happyhorse-1.1-i2v"), "go", images=["https://x/f.png"],
+                              resolution="1080p", duration=8).json
+    assert body == {"model": "happyhorse-1.1-i2v", "input": {"prompt": "go", "media": [
+        {"type": "first_frame", "url": "https://x/f.png"}]},
+        "parameters": {"resolution": "1080P", "duration": 8, "watermark": False}}
+
+
+def test_seedance_matches_the_native_top_level_body() -> None:
+    doc = load("seedance_native_request.json")
+    call = video.build_create(catalog.model("doubao-seedance-2.0"), "A cat surfing",
+                              images=["https://example.com/first.png"], duration=5, resolution="720P",
+                              ratio="16:9", seed=42)
     assert call.json == doc and call.billed_create
+    assert "metadata" not in call.json and "prompt" not in call.json
 
 
 def test_seedance_roles_and_v2v() -> None:
     m = catalog.model("doubao-seedance-1-5-pro-251215")
     two = video.build_create(m, "p", images=[(PNG, "image/png"), "https://x/last.png"]).json
     assert two is not None
-    assert [c["role"] for c in two["metadata"]["content"]] == ["first_frame", "last_frame"]
-    assert two["metadata"]["content"][0]["image_url"]["url"] == PNG_URL
-    assert two["duration"] == 5 and two["metadata"]["resolution"] == "720p"
+    assert two["content"][0] == {"type": "text", "text": "p"}
+    assert [c["role"] for c in two["content"][1:]] == ["first_frame", "last_frame"]
+    assert two["content"][1]["image_url"]["url"] == PNG_URL
+    assert two["duration"] == 5 and two["resolution"] == "720p"
     v2v = video.build_create(catalog.model("seedance-2.0-fast-v2v"), "restyle", video="https://x/in.mp4",
-                             images=["https://x/ref.png"]).json
+                             images=["https://x/ref.png"], audio="https://x/a.mp3").json
     assert v2v is not None
-    assert v2v["metadata"]["content"] == [
+    assert v2v["content"] == [
+        {"type": "text", "text": "restyle"},
         {"type": "image_url", "image_url": {"url": "https://x/ref.png"}, "role": "reference_image"},
-        {"type": "video_url", "video_url": {"url": "https://x/in.mp4"}, "role": "reference_video"}]
+        {"type": "video_url", "video_url": {"url": "https://x/in.mp4"}, "role": "reference_video"},
+        {"type": "audio_url", "audio_url": {"url": "https://x/a.mp3"}, "role": "reference_audio"}]
     refs = video.build_create(catalog.model("doubao-seedance-2.0"), "p", images=["https://a", "https://b", "https://c"]).json
-    assert refs is not None and {c["role"] for c in refs["metadata"]["content"]} == {"reference_image"}
+    assert refs is not None and {c.get("role") for c in refs["content"][1:]} == {"reference_image"}
     explicit = video.build_create(catalog.model("doubao-seedance-2.0"), "p",
-                                  images=[{"image": "https://z", "role": "last_frame"}]).json
-    assert explicit is not None and explicit["metadata"]["content"][0]["role"] == "last_frame"
+                                  images=[{"image": "https://y", "role": "first_frame"},
+                                          {"image": "https://z", "role": "last_frame"}]).json
+    assert explicit is not None and explicit["content"][2]["role"] == "last_frame"
 
 
 def test_seedance_validation() -> None:
     with pytest.raises(InputError, match="transforms a video"):
         video.build_create(catalog.model("doubao-seedance-2.0-V2V"), "p")
-    with pytest.raises(UnsupportedOptionError, match="does not take the option 'video'"):
+    with pytest.raises(UnsupportedOptionError, match="takes no input video"):
         video.build_create(catalog.model("doubao-seedance-1-5-pro-251215"), "p", video="https://v")
-    with pytest.raises(UnsupportedOptionError, match=r"resolution='1080p'; allowed: 480p, 720p"):
-        video.build_create(catalog.model("doubao-seedance-2.0"), "p", resolution="1080p")
+    with pytest.raises(UnsupportedOptionError, match="takes at most 3 input video"):
+        video.build_create(catalog.model("doubao-seedance-2.0"), "p", video=["https://v"] * 4)
+    with pytest.raises(InputError, match="audio alone"):
+        video.build_create(catalog.model("doubao-seedance-2.0"), "p", audio="https://a.mp3")
+    # issue #12: the allowed list, never a nearest-string guess ('1080p' is not close to '480p')
+    with pytest.raises(UnsupportedOptionError, match=r"resolution='1080p'; allowed: 480p, 720p\.") as err:
+        video.build_create(catalog.model("doubao-seedance-2.0-fast"), "p", resolution="1080p")
+    assert "480p'?" not in str(err.value) and "Did you mean" not in str(err.value)
+    with pytest.raises(UnsupportedOptionError, match=r"allowed: 480p, 720p"):
+        video.build_create(catalog.model("doubao-seedance-2-0-mini"), "p", resolution="1080p")
+    assert video.build_create(catalog.model("doubao-seedance-2.0"), "p", resolution="1080p").json["resolution"] == "1080p"  # type: ignore[index]
     with pytest.raises(UnsupportedOptionError, match=r"duration=20; allowed: 4–15 s \(or -1 = automatic\)"):
         video.build_create(catalog.model("doubao-seedance-2.0"), "p", duration=20)
-    with pytest.raises(UnsupportedOptionError, match=r"ratio='5:4'.*16:9"):
+    assert video.build_create(catalog.model("doubao-seedance-2-5"), "p", duration=30).json["duration"] == 30  # type: ignore[index]
+    with pytest.raises(UnsupportedOptionError, match=r"ratio='5:4'; allowed: 16:9, 4:3, 1:1, 3:4, 9:16, 21:9, adaptive"):
         video.build_create(catalog.model("doubao-seedance-2.0"), "p", ratio="5:4")
-    with pytest.raises(UnsupportedOptionError, match="takes 0 reference image"):
+    with pytest.raises(UnsupportedOptionError, match=r"takes a first frame \(optionally with a last frame\); got 3 images"):
         video.build_create(catalog.model("doubao-seedance-1-5-pro-251215"), "p", images=["https://a"] * 3)
+    with pytest.raises(UnsupportedOptionError, match="1–9 reference images"):
+        video.build_create(catalog.model("doubao-seedance-2.0"), "p", images=["https://a"] * 10)
+    assert len(video.build_create(catalog.model("doubao-seedance-2-5"), "p",
+                                  images=["https://a"] * 30).json["content"]) == 31  # type: ignore[index]
     with pytest.raises(InputError, match="cannot be mixed"):
         video.build_create(catalog.model("doubao-seedance-2.0"), "p",
                            images=[{"image": "https://a", "role": "first_frame"},
                                    {"image": "https://b", "role": "reference_image"}])
     assert video.build_create(catalog.model("doubao-seedance-2.0"), "p", duration=-1).json["duration"] == -1  # type: ignore[index]
+
+
+def test_seedance_2_5_first_frame_needs_adaptive_ratio() -> None:
+    m = catalog.model("doubao-seedance-2.5")
+    body = video.build_create(m, "p", images=["https://f.png"]).json
+    assert body is not None and body["ratio"] == "adaptive"
+    with pytest.raises(UnsupportedOptionError, match=r"first-frame image needs ratio='adaptive'.*got ratio='16:9'"):
+        video.build_create(m, "p", images=["https://f.png"], ratio="16:9")
+    assert video.build_create(m, "p", ratio="16:9").json["ratio"] == "16:9"  # type: ignore[index]
 
 
 def test_hailuo_matches_the_generic_example() -> None:
@@ -128,20 +165,24 @@ def test_hailuo_rules() -> None:
         video.build_create(catalog.model("MiniMax-Hailuo-2.3"), "p", ratio="16:9")
     with pytest.raises(UnsupportedOptionError, match="seed"):
         video.build_create(catalog.model("MiniMax-Hailuo-2.3"), "p", seed=1)
-    with pytest.raises(UnsupportedOptionError, match=r"duration=8; allowed: 6, 10"):
+    with pytest.raises(UnsupportedOptionError, match=r"duration=8; allowed: 6, 10 s"):
         video.build_create(catalog.model("MiniMax-Hailuo-2.3"), "p", duration=8)
     both = video.build_create(catalog.model("MiniMax-Hailuo-02"), "p", images=["https://f", "https://l"],
                               resolution="512P").json
     assert both is not None
     assert both["metadata"] == {"first_frame_image": "https://f", "last_frame_image": "https://l", "prompt_optimizer": True}
-    with pytest.raises(UnsupportedOptionError):  # 2.3 has no last frame → two images are references, not allowed
+    # issue #12: 2.3 takes one image; the error must not suggest a last_frame role it does not take
+    with pytest.raises(UnsupportedOptionError, match=r"MiniMax-Hailuo-2\.3 takes a first frame; got 2 images\.") as err:
         video.build_create(catalog.model("MiniMax-Hailuo-2.3"), "p", images=["https://f", "https://l"])
+    assert "last_frame" not in str(err.value) and "last frame" not in str(err.value)
 
 
 def test_extra_raw_and_videos_endpoint() -> None:
     m = catalog.model("doubao-seedance-2.0")
-    body = video.build_create(m, "p", extra={"metadata": {"generate_audio": False}}).json
-    assert body is not None and body["metadata"] == {"resolution": "720p", "generate_audio": False}
+    body = video.build_create(m, "p", extra={"generate_audio": False, "return_last_frame": True}).json
+    assert body is not None and body["generate_audio"] is False and body["return_last_frame"] is True
+    hh = video.build_create(catalog.model("happyhorse-1.0-t2v"), "p", extra={"parameters": {"watermark": True}}).json
+    assert hh is not None and hh["parameters"]["watermark"] is True and hh["parameters"]["duration"] == 5
     raw = video.build_create(m, "ignored", raw={"model": "x", "content": []})
     assert raw.json == {"model": "x", "content": []} and raw.billed_create
     unlisted = catalog.model("my-seedance", family="seedance")

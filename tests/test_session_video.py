@@ -178,11 +178,47 @@ def test_video_image_roles(s: Session, rec: Recorder) -> None:
         {"image": {"artifact": b.sha256, "mime": b.mime}, "role": "last_frame"},
     ]
     body = rec.json(-1, "/video/generations")
-    roles = [c.get("role") for c in body["metadata"]["content"]]
-    assert roles == ["first_frame", "last_frame"]
+    roles = [c.get("role") for c in body["content"]]
+    assert roles == [None, "first_frame", "last_frame"] and body["content"][0]["type"] == "text"
     from tokenhot_nb import set_session
 
     set_session(s)
     ns: dict = {}
     exec(res.entry.to_code(), ns)
     assert ns["result"].entry.replay_key == res.entry.replay_key
+
+
+def test_resume_in_a_new_kernel_with_a_new_simulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #12: the simulator's tasks live on disk, so a new kernel (new Session, new in-process simulator)
+    resumes a pending task offline; a task id the service does not know says so."""
+    monkeypatch.setenv("TOKENHOT_SIM_TASKS", str(tmp_path / "sim-tasks"))
+    s1 = make_session(tmp_path / "st", None)
+    task = s1.video("mountains at night", model="veo3.1", wait=False)
+    s1.close()
+    s2 = make_session(tmp_path / "st", None)  # nothing shared but the folders on disk
+    res = s2.resume(task.task_id).wait(progress=False)
+    assert isinstance(res, VideoResult) and (res.duration or 0) == pytest.approx(8, abs=0.3)
+    with pytest.raises(E.NotFoundError, match=r"No video task with id 'task_nope' on .*wrong id, key or base URL"):
+        s2.resume("task_nope").wait(progress=False)
+    s2.close()
+
+
+def test_quota_and_seconds_are_recorded(s: Session) -> None:
+    res = s.video("rain", model="MiniMax-Hailuo-2.3", duration=10, progress=False)
+    from tokenhot_nb.sim._pricing import video_task_quota
+
+    assert res.entry.response["quota"] == video_task_quota("MiniMax-Hailuo-2.3", 10, "768P") > 0  # data.quota
+    assert res.entry.usage["video_seconds"] == pytest.approx(10, abs=0.3)  # Hailuo reports none: the clip's own
+
+
+def test_video_input_and_public_url_families(s: Session, rec: Recorder) -> None:
+    clip = s.video("a walk", model="doubao-seedance-2.0", duration=4, progress=False)
+    v2v = s.video("make it snow", model="doubao-seedance-2.0-V2V", video=clip, duration=4, progress=False)
+    body = rec.json(-1, "/video/generations")
+    assert body["content"][1]["type"] == "video_url" and body["content"][1]["video_url"]["url"].startswith("data:video")
+    assert v2v.entry.params["video"] == {"artifact": clip.sha256, "mime": "video/mp4"}
+    img = s.image("a fox", model="gpt-image-2")
+    n = len(rec.requests)
+    with pytest.raises(E.InputError, match="only as public http"):
+        s.video("run", model="kling-v3", image=img)
+    assert len(rec.requests) == n  # refused before any request

@@ -240,7 +240,7 @@ def test_sim_faults_endpoint(sim_server: Server, auth: dict[str, str]) -> None:
     assert httpx.put(url, json={"video_steps": 0}).status_code == 400
     assert httpx.put(url, json={"bogus": 1}).status_code == 400
     httpx.put(url, json={"video_steps": 5})
-    tid = httpx.post(sim_server.url + "/v1/videos", json={"model": "happyhorse-1.0-t2v", "prompt": "x"},
+    tid = httpx.post(sim_server.url + "/v1/videos", json={"model": "happyhorse-1.0-t2v", "input": {"prompt": "x"}},
                      headers=auth).json()["id"]
     states = [httpx.get(f"{sim_server.url}/v1/videos/{tid}", headers=auth).json()["status"] for _ in range(5)]
     assert states == ["in_progress"] * 4 + ["completed"]

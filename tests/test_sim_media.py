@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from tokenhot_nb.sim import Faults, Server
+from tokenhot_nb.sim._pricing import video_task_quota
 
 
 def post(url: str, path: str, auth: dict[str, str], **kw: Any) -> httpx.Response:
@@ -155,10 +156,14 @@ def test_video_lifecycle_taskdto_and_mp4(sim_url: str, auth: dict[str, str]) -> 
         seen.append((d["data"]["status"], d["data"]["progress"]))
     assert seen == [("IN_PROGRESS", "33%"), ("IN_PROGRESS", "67%"), ("SUCCESS", "100%")]
     data = d["data"]
-    assert data["result_url"].endswith(".mp4") and data["fail_reason"] == ""
+    assert data["result_url"] == f"{sim_url}/v1/videos/{created['id']}/content" and data["fail_reason"] == ""
+    assert data["quota"] == video_task_quota("happyhorse-1.0-i2v", 3, "720P") > 0  # what the task cost
     assert data["data"]["output"]["task_status"] == "SUCCEEDED"
-    assert data["data"]["output"]["video_url"] == data["result_url"]
-    mp4 = httpx.get(data["result_url"]).content
+    assert data["data"]["output"]["video_url"].endswith(".mp4")  # the vendor's CDN copy: no key needed
+    # result_url sits on the API host: it needs the key (§10.3)
+    assert httpx.get(data["result_url"]).status_code == 401
+    mp4 = httpx.get(data["result_url"], headers=auth).content
+    assert mp4 == httpx.get(data["data"]["output"]["video_url"]).content
     container = av.open(io.BytesIO(mp4), mode="r")
     stream = container.streams.video[0]
     assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
@@ -168,19 +173,21 @@ def test_video_lifecycle_taskdto_and_mp4(sim_url: str, auth: dict[str, str]) -> 
 
 
 def test_video_openai_style_and_content(sim_url: str, auth: dict[str, str]) -> None:
-    created = _create(sim_url, auth, {"model": "doubao-seedance-2.0", "prompt": "city at night", "duration": 2,
-                                      "metadata": {"ratio": "9:16", "resolution": "720p"}}, path="/v1/videos")
+    created = _create(sim_url, auth, {"model": "doubao-seedance-2.0", "content": [
+        {"type": "text", "text": "city at night"}], "duration": 4, "ratio": "9:16", "resolution": "720p"},
+        path="/v1/videos")
     tid = created["id"]
     statuses = [httpx.get(f"{sim_url}/v1/videos/{tid}", headers=auth).json() for _ in range(3)]
     assert [s["status"] for s in statuses] == ["in_progress", "in_progress", "completed"]
     assert statuses[0]["progress"] < statuses[1]["progress"] < statuses[2]["progress"] == 100
     done = statuses[-1]
-    assert done["metadata"]["url"].endswith(".mp4") and done["size"] == "180x320"
+    assert done["metadata"]["url"] == f"{sim_url}/v1/videos/{tid}/content" and done["size"] == "180x320"
+    assert done["seconds"] == "4"
     r = httpx.get(f"{sim_url}/v1/videos/{tid}/content", headers=auth)
     assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
     assert av.open(io.BytesIO(r.content)).streams.video[0].codec_context.height == 320
     raw = httpx.get(f"{sim_url}/v1/video/generations/{tid}", headers=auth).json()["data"]["data"]
-    assert raw["status"] == "succeeded" and raw["content"]["video_url"] == done["metadata"]["url"]
+    assert raw["status"] == "succeeded" and raw["content"]["video_url"].endswith(".mp4")
 
 
 def test_video_failure_and_steps(sim_url: str, auth: dict[str, str]) -> None:

@@ -9,7 +9,10 @@ Capability keys (all optional):
 accepted too), ``max_n``, ``seed``, ``negative_prompt``, ``quality`` (allowed values), ``response_formats``,
 ``ratios``, ``image_sizes`` (Gemini ``1K/2K/4K``), ``durations``, ``resolutions``,
 ``resolution_max_duration``, ``first_frame``, ``last_frame``, ``reference_images`` (max count),
-``video_input``, ``requires_video``, ``requires_image``, ``mode`` (HappyHorse), ``voices``, ``formats``,
+``video_input``, ``requires_video``, ``requires_image``, ``mode`` (HappyHorse), ``max_videos``, ``audio_input``,
+``max_audios``, ``public_urls_only`` (inputs must be public http(s) URLs), ``first_frame_ratio`` (the ratio a
+job with a first frame must use), ``reference_durations`` (durations allowed with reference images),
+``generate_audio``, ``voices``, ``formats``,
 ``languages``, ``translate``, ``stream``, ``responses``, ``reasoning``, ``vision``, ``temperature``,
 ``max_tokens_field``, ``reasoning_efforts``, ``structured_output``, ``tools``.
 
@@ -49,6 +52,9 @@ GPT5_EFFORTS = ["minimal", "low", "medium", "high"]
 GPT5_EFFORTS_LATER = ["none", "minimal", "low", "medium", "high", "xhigh"]
 GEMINI_RATIOS = ["1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"]
 SEEDANCE_RATIOS = ["16:9", "4:3", "1:1", "3:4", "9:16", "21:9", "adaptive"]
+SEEDANCE_RESOLUTIONS = ["480p", "720p", "1080p", "4k"]
+WAN_VIDEO_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4", "adaptive"]
+GROK_VIDEO_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"]
 HAPPYHORSE_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4"]
 GPT_IMAGE_SIZES = ["1024x1024", "1536x1024", "1024x1536", "auto"]
 SEEDREAM_PIXEL_SIZES = ["2048x2048", "2304x1728", "1728x2304", "2560x1440", "1440x2560", "2496x1664", "1664x2496"]
@@ -152,10 +158,10 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "kind": "video",
         "endpoints": ["video.generations", "videos"],
         "vendor": "ByteDance",
-        "capabilities": {"ratios": SEEDANCE_RATIOS, "resolutions": ["480p", "720p", "1080p"], "seed": True,
-                         "first_frame": True, "last_frame": True, "reference_images": 0, "video_input": False,
-                         "generate_audio": True},
-        "defaults": {"duration": 5, "resolution": "720p"},
+        "capabilities": {"ratios": SEEDANCE_RATIOS, "resolutions": SEEDANCE_RESOLUTIONS, "seed": True,
+                         "durations": [-1, *range(4, 16)], "first_frame": True, "last_frame": True,
+                         "reference_images": 0, "video_input": False, "generate_audio": True},
+        "defaults": {"duration": 5, "resolution": "720p", "watermark": False, "generate_audio": True},
     },
     "hailuo": {
         "kind": "video",
@@ -174,6 +180,52 @@ FAMILIES: dict[str, dict[str, Any]] = {
                          "ratios": HAPPYHORSE_RATIOS, "seed": True, "first_frame": False, "last_frame": False,
                          "reference_images": 0, "video_input": False, "mode": "t2v"},
         "defaults": {"duration": 5, "resolution": "720P", "watermark": False},
+    },
+    "wan-video": {
+        "kind": "video",
+        "endpoints": ["video.generations"],
+        "vendor": "Alibaba",
+        "capabilities": {"durations": list(range(2, 31)), "resolutions": ["480P", "720P", "1080P"],
+                         "ratios": WAN_VIDEO_RATIOS, "first_frame_ratio": "adaptive", "seed": True,
+                         "first_frame": True, "last_frame": True, "reference_images": 9},
+        "defaults": {"duration": 5, "resolution": "720P", "watermark": False, "prompt_extend": True},
+    },
+    "kling": {
+        "kind": "video",
+        "endpoints": ["video.generations"],
+        "vendor": "Kuaishou",
+        "capabilities": {"durations": list(range(3, 16)), "resolutions": ["720P", "1080P", "4K"],
+                         "ratios": ["16:9", "9:16", "1:1"], "first_frame": True, "last_frame": True,
+                         "reference_images": 0, "public_urls_only": True, "seed": False},
+        "defaults": {"duration": 5, "resolution": "720P"},
+    },
+    "veo": {
+        "kind": "video",
+        "endpoints": ["video.generations"],
+        "vendor": "Google",
+        "capabilities": {"durations": [4, 6, 8], "resolutions": ["720p", "1080p", "4k"],
+                         "ratios": ["16:9", "9:16", "Auto"], "first_frame": True, "last_frame": True,
+                         "reference_images": 3, "reference_durations": [8], "public_urls_only": True,
+                         "seed": False},
+        "defaults": {"duration": 8, "resolution": "720p"},
+    },
+    "grok-video": {
+        "kind": "video",
+        "endpoints": ["video.generations"],
+        "vendor": "xAI",
+        "capabilities": {"durations": list(range(1, 16)), "resolutions": ["480p", "720p"],
+                         "ratios": GROK_VIDEO_RATIOS, "first_frame": True, "last_frame": False,
+                         "reference_images": 0, "requires_image": True, "public_urls_only": True, "seed": False},
+        "defaults": {"duration": 6, "resolution": "720p"},
+    },
+    "gemini-omni-video": {
+        "kind": "video",
+        "endpoints": ["video.generations"],
+        "vendor": "Google",
+        "capabilities": {"durations": [4, 6, 8, 10], "resolutions": ["720p", "1080p", "4k"],
+                         "ratios": ["16:9", "9:16"], "first_frame": False, "last_frame": False,
+                         "reference_images": 7, "public_urls_only": True, "seed": False},
+        "defaults": {"duration": 8, "resolution": "720p"},
     },
     # audio ----------------------------------------------------------------------------------------
     "gemini-tts": {
@@ -231,18 +283,31 @@ def _seedance(mid: str, aliases: list[str], **caps: Any) -> dict[str, Any]:
         "display_names": [mid],
         "aliases": aliases,
         "capabilities": caps,
-        "notes": "Generic new-api body; ratio/resolution/seed/content go in `metadata`. Poll: "
-        f"'{mid}(获取视频任务信息)'.",
+        "notes": "Ark's native body at the top level: content[] (text first, then image/video/audio items "
+        f"with roles) + ratio/duration/resolution/watermark/generate_audio/seed. Poll: '{mid}(获取视频任务信息)'.",
     }
 
 
 _SEEDANCE_2 = {
-    "durations": [-1, *range(4, 16)],
-    "resolutions": ["480p", "720p"],
     "reference_images": 9,
     "video_input": True,
     "max_videos": 3,
+    "audio_input": True,
+    "max_audios": 3,
 }
+_SEEDANCE_FAST = {**_SEEDANCE_2, "resolutions": ["480p", "720p"]}  # fast and mini: 480p / 720p only
+
+
+def _happyhorse(version: str, mode: str, **caps: Any) -> dict[str, Any]:
+    mid = f"happyhorse-{version}-{mode}"
+    return {
+        "id": mid,
+        "family": "happyhorse",
+        "display_names": [mid],
+        "aliases": [f"happyhorse-{mode}"] if version == "1.0" else [],
+        "capabilities": {"mode": mode, **caps},
+    }
+
 
 MODELS: list[dict[str, Any]] = [
     # ------------------------------------------------------------------------------------ image
@@ -297,8 +362,15 @@ MODELS: list[dict[str, Any]] = [
         "id": "gemini-3-pro-image-preview",
         "family": "gemini-image",
         "display_names": ["gemini-3-pro-image-preview", "gemini-3-pro-image-preview(图片编辑)"],
-        "aliases": ["nano-banana-pro", "gemini-3-pro-image"],
+        "aliases": ["gemini-3-pro-image"],
         "capabilities": {"image_sizes": ["1K", "2K", "4K"], "max_edit_images": 14},
+    },
+    {
+        "id": "nano-banana-pro",
+        "family": "gemini-image",
+        "display_names": ["nano-banana-pro", "Nano Banana Pro"],
+        "capabilities": {"image_sizes": ["1K", "2K", "4K"], "max_edit_images": 14},
+        "notes": "Gemini-native image protocol (the price table's id); answers with the image URL in the text part.",
     },
     {
         "id": "gemini-3.1-flash-image-preview",
@@ -347,14 +419,21 @@ MODELS: list[dict[str, Any]] = [
     },
     # ------------------------------------------------------------------------------------ video
     _seedance("doubao-seedance-1-5-pro-251215", ["seedance-1.5-pro", "seedance-1.5"],
-              durations=list(range(2, 13)), draft=True),
-    _seedance("doubao-seedance-2.0", ["seedance-2.0", "doubao-seedance-2-0-260128"], **_SEEDANCE_2),
+              durations=[-1, *range(2, 13)], draft=True),
+    _seedance("doubao-seedance-2.0", ["seedance-2.0", "doubao-seedance-2-0", "doubao-seedance-2-0-260128"],
+              **_SEEDANCE_2),
     {
-        **_seedance("doubao-seedance-2.0-fast", ["seedance-2.0-fast", "seedance-fast"], **_SEEDANCE_2),
+        **_seedance("doubao-seedance-2.0-fast", ["seedance-2.0-fast", "seedance-fast", "doubao-seedance-2-0-fast"],
+                    **_SEEDANCE_FAST),
         "defaults": {"default_for_kind": True},
     },
-    _seedance("doubao-seedance-2.0-V2V", ["seedance-2.0-v2v"], **_SEEDANCE_2, requires_video=True),
-    _seedance("doubao-seedance-2.0-fast-V2V", ["seedance-2.0-fast-v2v"], **_SEEDANCE_2, requires_video=True),
+    _seedance("doubao-seedance-2.0-V2V", ["seedance-2.0-v2v", "doubao-seedance-2-0-v2v"], **_SEEDANCE_2,
+              requires_video=True),
+    _seedance("doubao-seedance-2.0-fast-V2V", ["seedance-2.0-fast-v2v", "doubao-seedance-2-0-fast-v2v"],
+              **_SEEDANCE_FAST, requires_video=True),
+    _seedance("doubao-seedance-2-0-mini", ["seedance-2.0-mini", "doubao-seedance-2.0-mini"], **_SEEDANCE_FAST),
+    _seedance("doubao-seedance-2-5", ["seedance-2.5", "doubao-seedance-2.5"],
+              **{**_SEEDANCE_2, "reference_images": 30}, durations=[-1, *range(4, 31)], first_frame_ratio="adaptive"),
     {
         "id": "MiniMax-Hailuo-02",
         "family": "hailuo",
@@ -377,29 +456,9 @@ MODELS: list[dict[str, Any]] = [
         "aliases": ["hailuo-2.3-fast", "hailuo-fast"],
         "notes": "May be image-to-video only (one relay lists it only with a first frame).",
     },
-    {
-        "id": "happyhorse-1.0-t2v",
-        "family": "happyhorse",
-        "display_names": ["happyhorse-1.0-t2v"],
-        "aliases": ["happyhorse-t2v", "happyhorse"],
-        "capabilities": {"mode": "t2v"},
-    },
-    {
-        "id": "happyhorse-1.0-i2v",
-        "family": "happyhorse",
-        "display_names": ["happyhorse-1.0-i2v"],
-        "aliases": ["happyhorse-i2v"],
-        "capabilities": {"mode": "i2v", "first_frame": True, "requires_image": True, "ratios": []},
-        "notes": "One first-frame image; the ratio follows the image.",
-    },
-    {
-        "id": "happyhorse-1.0-r2v",
-        "family": "happyhorse",
-        "display_names": ["happyhorse-1.0-r2v"],
-        "aliases": ["happyhorse-r2v"],
-        "capabilities": {"mode": "r2v", "reference_images": 9, "requires_image": True},
-        "notes": "1–9 reference images.",
-    },
+    _happyhorse("1.0", "t2v"),
+    _happyhorse("1.0", "i2v", first_frame=True, requires_image=True, ratios=[]),
+    _happyhorse("1.0", "r2v", reference_images=9, requires_image=True),
     {
         "id": "happyhorse-1.0-video-edit",
         "family": "happyhorse",
@@ -410,6 +469,20 @@ MODELS: list[dict[str, Any]] = [
         "defaults": {"duration": None},
         "notes": "One input video (MP4/MOV, 3–60 s; output ≤ 15 s) plus 0–5 reference images; no duration/ratio.",
     },
+    _happyhorse("1.1", "t2v"),
+    _happyhorse("1.1", "i2v", first_frame=True, requires_image=True, ratios=[]),
+    {"id": "kling-v3", "family": "kling", "display_names": ["kling-v3", "Kling v3"], "aliases": ["kling"],
+     "notes": "Public image URLs only; the prompt names the first frame <<<image_1>>>."},
+    {"id": "veo3.1", "family": "veo", "display_names": ["veo3.1", "Veo 3.1"], "aliases": ["veo-3.1", "veo"],
+     "notes": "Reference mode takes 1–3 images and makes 8 s only; public image URLs only."},
+    {"id": "wan3.0-video", "family": "wan-video", "display_names": ["wan3.0-video", "Wan 3.0"],
+     "aliases": ["wan-video", "wan3.0"], "notes": "With a first frame the ratio is 'adaptive'."},
+    {"id": "grok-imagine-video-1-5-preview", "family": "grok-video",
+     "display_names": ["grok-imagine-video-1-5-preview", "Grok Imagine video"],
+     "aliases": ["grok-imagine-video", "grok-video"], "notes": "Image to video only: one public image URL."},
+    {"id": "gemini-omni-video", "family": "gemini-omni-video",
+     "display_names": ["gemini-omni-video", "Gemini Omni video"], "aliases": ["omni-video"],
+     "notes": "Up to 7 public reference image URLs; the duration is sent as a string."},
     # ------------------------------------------------------------------------------------ audio
     {
         "id": "gemini-2.5-flash-preview-tts",

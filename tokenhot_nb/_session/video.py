@@ -13,7 +13,7 @@ from .. import catalog
 from .._inputs import Media, to_media, to_media_list
 from .._progress import Progress
 from ..catalog import ModelInfo
-from ..errors import APIError, ReplayMissError, TaskFailedError, UnknownModelError
+from ..errors import APIError, NotFoundError, ReplayMissError, TaskFailedError, UnknownModelError
 from ..families._types import TaskStatus
 from ..results import VideoResult, VideoTask, from_entry
 from .inputs import store_media
@@ -27,8 +27,10 @@ if TYPE_CHECKING:
     from .core import Session
 
 
-def _inputs(session: Session, kw: dict[str, Any]) -> tuple[list[Media], list[Media], list[str | None], Media | None]:
-    """(first frame(s), more images, their roles, source video) from ``image=``, ``images=``, ``video=``."""
+def _inputs(session: Session, kw: dict[str, Any]
+            ) -> tuple[list[Media], list[Media], list[str | None], list[Media], list[Media]]:
+    """(first frame(s), more images, their roles, source videos, reference audios) from ``image=``, ``images=``,
+    ``video=`` and ``audio=`` (each video/audio: one input or a list)."""
     store = session.store
     first = [store_media(session, m) for m in to_media_list(kw.pop("image", None), "image", store)]
     # images=[…] may say what each one is for: {"image": <input>, "role": "last_frame"}
@@ -40,9 +42,19 @@ def _inputs(session: Session, kw: dict[str, Any]) -> tuple[list[Media], list[Med
         got = [to_media(it["image"], "image", store)] if role else to_media_list(it, "image", store)
         more_m += [store_media(session, m) for m in got]
         roles += [role] * len(got)
-    vid_in = kw.pop("video", None)
-    vid = store_media(session, to_media(vid_in, "video", store)) if vid_in is not None else None
-    return first, more_m, roles, vid
+    vids = [store_media(session, m) for m in _media_list(kw.pop("video", None), "video", session)]
+    auds = [store_media(session, m) for m in _media_list(kw.pop("audio", None), "audio", session)]
+    return first, more_m, roles, vids, auds
+
+
+def _media_list(value: Any, kind: Any, session: Session) -> list[Media]:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (bytes, bytearray)):
+        return [to_media(value, kind, session.store)]  # one (bytes, mime) pair, not a list of two
+    return to_media_list(value, kind, session.store)
+
+
+def _one_or_list(refs: list[Any]) -> Any:
+    return refs[0] if len(refs) == 1 else (refs or None)
 
 
 async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str, Any], *, wait: bool,
@@ -52,7 +64,7 @@ async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
 
     kw = dict(kw)
     headers, raw = kw.pop("headers", None), kw.pop("raw", None)
-    first, more_m, roles, vid = _inputs(session, kw)
+    first, more_m, roles, vids, auds = _inputs(session, kw)
     seed = seed_for(session.seed, info, kw.pop("seed", None))
     named = {k: kw.pop(k, None) for k in ("duration", "resolution", "ratio")}
     params = drop_none({
@@ -60,12 +72,13 @@ async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
         "image": first[0].ref() if len(first) == 1 else ([m.ref() for m in first] or None),
         "images": [{"image": m.ref(), "role": r} if r else m.ref() for m, r in zip(more_m, roles, strict=True)]
         or None,
-        "video": vid.ref() if vid else None, **named, "seed": seed, **kw, "raw": raw,
+        "video": _one_or_list([m.ref() for m in vids]), "audio": _one_or_list([m.ref() for m in auds]),
+        **named, "seed": seed, **kw, "raw": raw,
     })
     wire: list[Any] = [m.wire() for m in first]
     wire += [{"image": m.wire(), "role": r} if r else m.wire() for m, r in zip(more_m, roles, strict=True)]
-    call = vfam.build_create(info, prompt, images=wire,
-                             video=None if vid is None else vid.wire(), seed=seed,
+    call = vfam.build_create(info, prompt, images=wire, video=_one_or_list([m.wire() for m in vids]),
+                             audio=_one_or_list([m.wire() for m in auds]), seed=seed,
                              extra=kw or None, raw=raw, **named)
     call.headers.update(headers or {})
     ep = endpoint_name(call)
@@ -107,7 +120,16 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
 
     if session.mode == "replay":
         raise ReplayMissError(f"Replay mode cannot poll video task {task.task_id}: it never calls the network.")
-    resp = await session.client.send(vfam.build_poll(task.task_id, poll_style(task.model)))
+    try:
+        resp = await session.client.send(vfam.build_poll(task.task_id, poll_style(task.model)))
+    except APIError as exc:
+        if exc.status == 404 or exc.code == "task_not_exist":
+            raise NotFoundError(
+                f"No video task with id {task.task_id!r} on {session.client.base_url} "
+                "(wrong id, key or base URL?).", status=exc.status, code=exc.code, request_id=exc.request_id,
+                hint="Tasks belong to the key (and the service) that created them; check the id in "
+                     "session.history.filter(kind='video').") from None
+        raise
     st = vfam.parse_status(task.task_id, resp.json())
     task.last = st
     return st
@@ -137,11 +159,17 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     poster = await asyncio.to_thread(_poster, session, store.path_of(out["sha256"]))
     if poster is not None:
         outputs.append(poster)
-    response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded",
+    usage = st.usage
+    if not usage.video_seconds:  # e.g. Hailuo reports no length: record the clip's own
+        from ..results.media import media_duration
+
+        seconds = await asyncio.to_thread(media_duration, store.path_of(out["sha256"]))
+        usage.video_seconds = round(seconds or 0.0, 2)
+    response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
                           "request_id": (task.entry.response or {}).get("request_id") if task.entry else None})
     entry: HistoryEntry | None = None
     if task.entry_id is not None:
-        store.update(task.entry_id, status="ok", response=response, usage=st.usage.as_dict(), outputs=outputs,
+        store.update(task.entry_id, status="ok", response=response, usage=usage.as_dict(), outputs=outputs,
                      error=None)
         entry = store.get(task.entry_id).bind(store, session)
     task.entry = entry

@@ -140,6 +140,8 @@ class TaskStatus:
     raw_status: str | None = None
     usage: Usage = field(default_factory=Usage)
     raw: Any = None
+    quota: int | None = None  # what the task cost (TaskDto ``data.quota``; quota units, not USD)
+    last_frame_url: str | None = None  # Seedance ``return_last_frame``
 
     @property
     def done(self) -> bool:

@@ -8,6 +8,7 @@ import json
 import random
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .faults import Faults
@@ -38,18 +39,22 @@ class VideoTask:
     polls: int = 0
     video_sha: str | None = None
     body: dict[str, Any] = field(default_factory=dict)
+    first_frame: str | None = None
+    quota: int = 0
 
 
 class SimState:
     """Shared by every request of one app; ``set_faults`` may be called from another thread."""
 
-    def __init__(self, faults: Faults | None = None) -> None:
+    def __init__(self, faults: Faults | None = None, task_dir: Path | None = None) -> None:
+        from ._tasks import TaskBook
+
         self._lock = threading.Lock()
         self.faults = faults or Faults()
         self.fail_counts: dict[tuple[str, int], int] = {}
         self.rng = random.Random(0)
         self.files: dict[str, StoredFile] = {}
-        self.tasks: dict[str, VideoTask] = {}
+        self.tasks = TaskBook(task_dir)  # on disk: tasks outlive this simulator, as the service's do
         self.video_cache: dict[str, str] = {}
         self._seq = itertools.count(1)
         self.spent_quota = 0  #: what simulated calls have been charged (the billing endpoints show it)

@@ -15,8 +15,9 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
+from . import _video_bodies as _bodies
 from . import media
-from ._common import Ctx, error_response, json_out, obj, seed_of
+from ._common import Ctx, error_response, json_out, seed_of
 from ._images import load_reference
 from ._pricing import video_task_quota
 from ._state import VideoTask
@@ -30,77 +31,26 @@ def _task_id(seed_text: str) -> str:
 
 
 def _vendor(model: str) -> str:
-    m = model.lower()
-    if "seedance" in m:
-        return "seedance"
-    if "hailuo" in m or "minimax" in m:
-        return "hailuo"
-    return "dashscope"  # happyhorse, wan and anything else
-
-
-def _metadata(body: dict[str, Any]) -> dict[str, Any]:
-    meta = body.get("metadata")
-    if isinstance(meta, str):
-        try:
-            meta = json.loads(meta)
-        except ValueError:
-            meta = {}
-    return meta if isinstance(meta, dict) else {}
-
-
-def _first(*values: Any) -> Any:
-    return next((v for v in values if v not in (None, "", [])), None)
-
-
-def _first_frame_ref(body: dict[str, Any], meta: dict[str, Any]) -> Any:
-    inp = obj(body.get("input"))
-    for item in inp.get("media") or []:
-        if isinstance(item, dict) and item.get("type") in ("first_frame", "reference_image"):
-            return item.get("url")
-    for item in meta.get("content") or []:
-        if isinstance(item, dict) and item.get("type") == "image_url":
-            return (item.get("image_url") or {}).get("url")
-    images = body.get("images") if isinstance(body.get("images"), list) else []
-    return _first(body.get("image"), images[0] if images else None, meta.get("first_frame_image"),
-                  body.get("input_reference"))
-
-
-def _ratio_from_size(size: Any) -> str | None:
-    if isinstance(size, str) and ("x" in size or "*" in size):
-        w, h = media.parse_size(size)
-        for name, (aw, ah) in (("16:9", (16, 9)), ("9:16", (9, 16)), ("1:1", (1, 1)), ("4:3", (4, 3)),
-                               ("3:4", (3, 4))):
-            if abs(w / h - aw / ah) < 0.05:
-                return name
-    return None
+    proto = _bodies.protocol(model)
+    return proto if proto in ("seedance", "hailuo") else "dashscope"  # the raw upstream shape in data.data
 
 
 async def create(ctx: Ctx, body: dict[str, Any]) -> Response:
     model = str(body["model"])
-    meta = _metadata(body)
-    inp = obj(body.get("input"))
-    params = obj(body.get("parameters"))
-    prompt = str(_first(body.get("prompt"), inp.get("prompt"), meta.get("prompt")) or "")
-    if not prompt and not _first_frame_ref(body, meta) and not inp.get("media"):
-        return error_response(ctx, 400, "prompt is required", "invalid_request", "invalid_request_error")
     try:
-        seconds = float(_first(body.get("duration"), body.get("seconds"), params.get("duration"),
-                               meta.get("duration")) or 5)
-    except (TypeError, ValueError):
-        return error_response(ctx, 400, "duration must be a number", "invalid_request", "invalid_request_error")
-    size = body.get("size")
-    resolution = str(_first(params.get("resolution"), meta.get("resolution"),
-                            size if isinstance(size, str) and size.upper().endswith("P") else None) or "720P")
-    ratio = str(_first(params.get("ratio"), meta.get("ratio"), _ratio_from_size(size)) or "16:9")
-    seed = _first(params.get("seed"), meta.get("seed"), body.get("seed"))
-    seed_value = int(seed) if isinstance(seed, int) else seed_of(body) % 2147483647
-    width, height = media.video_frame_size(resolution, ratio)
+        spec = _bodies.read(model, body)
+    except _bodies.Refused as exc:
+        return error_response(ctx, 400, str(exc), "invalid_request", "invalid_request_error")
+    seed_value = int(spec.seed) if isinstance(spec.seed, int) and not isinstance(spec.seed, bool) \
+        else seed_of(body) % 2147483647
+    width, height = media.video_frame_size(spec.resolution, spec.ratio)
     seq = ctx.state.next_seq()
-    task = VideoTask(id=_task_id(f"{ctx.request_id}|{seq}|{seed_of(body)}"), model=model, prompt=prompt,
-                     created_at=int(time.time()), seconds=seconds, width=width, height=height,
-                     resolution=resolution, ratio=ratio, seed=seed_value, steps=ctx.faults.video_steps,
-                     fail=ctx.faults.video_failure, body=body)
-    task.body["_first_frame"] = _first_frame_ref(body, meta)
+    first = spec.first_frame if isinstance(spec.first_frame, str) else None
+    task = VideoTask(id=_task_id(f"{ctx.request_id}|{seq}|{seed_of(body)}"), model=model, prompt=spec.prompt,
+                     created_at=int(time.time()), seconds=spec.seconds, width=width, height=height,
+                     resolution=spec.resolution, ratio=spec.ratio, seed=seed_value, steps=ctx.faults.video_steps,
+                     fail=ctx.faults.video_failure, first_frame=first,
+                     body={k: v for k, v in body.items() if k in ("model", "ratio", "duration", "resolution")})
     ctx.state.tasks[task.id] = task
     return json_out(ctx, {"id": task.id, "task_id": task.id, "object": "video", "model": model,
                           "status": "queued", "progress": 0, "created_at": task.created_at})
@@ -113,17 +63,27 @@ def _task_missing(ctx: Ctx) -> Response:
 async def _advance(ctx: Ctx, task: VideoTask) -> str:
     """Count this poll; returns the stage name: queued, running, succeeded or failed."""
     task.polls += 1
-    if task.polls < task.steps:
-        return "running"
-    if task.fail:
-        return "failed"
-    if task.video_sha is None:
+    try:
+        if task.polls < task.steps:
+            return "running"
+        if task.fail:
+            return "failed"
+        await _ensure_video(ctx, task)
+        task.quota = video_task_quota(task.model, task.seconds, task.resolution)
+        return "succeeded"
+    finally:
+        ctx.state.tasks.save(task)
+
+
+async def _ensure_video(ctx: Ctx, task: VideoTask) -> str:
+    """The finished clip's file name; rendered again (deterministically) by a simulator that never had it."""
+    if task.video_sha is None or task.video_sha not in ctx.state.files:
         task.video_sha = await _render(ctx, task)
-    return "succeeded"
+    return task.video_sha
 
 
 async def _render(ctx: Ctx, task: VideoTask) -> str:
-    ref = task.body.get("_first_frame")
+    ref = task.first_frame
     ref_bytes = load_reference(ctx, ref)
     key = hashlib.sha256(json.dumps([task.prompt, task.seconds, task.width, task.height, task.seed,
                                      hashlib.sha256(ref_bytes or b"").hexdigest()]).encode()).hexdigest()
@@ -131,8 +91,9 @@ async def _render(ctx: Ctx, task: VideoTask) -> str:
     if cached and cached in ctx.state.files:
         return cached
     frame = media.open_image(ref_bytes) if ref_bytes else None
+    fps = 10 if task.seconds <= 10 else 4  # long clips keep their length, with fewer frames to encode
     mp4 = await run_in_threadpool(media.encode_mp4, task.prompt, task.seconds, task.width, task.height,
-                                  task.seed, 10, frame)
+                                  task.seed, fps, frame)
     name = ctx.state.put_file(mp4, "video/mp4", "mp4")
     ctx.state.video_cache[key] = name
     return name
@@ -191,7 +152,8 @@ async def poll_generation(ctx: Ctx, task_id: str) -> Response:
     if task is None:
         return _task_missing(ctx)
     stage = await _advance(ctx, task)
-    url = ctx.file_url(task.video_sha) if task.video_sha and stage == "succeeded" else ""
+    cdn = ctx.file_url(task.video_sha) if task.video_sha and stage == "succeeded" else ""
+    url = _content_url(ctx, task) if stage == "succeeded" else ""  # on the API host: needs the key
     code, reason = _REASONS[_vendor(task.model)]
     now = int(time.time())
     status = {"queued": "SUBMITTED", "running": "IN_PROGRESS", "succeeded": "SUCCESS", "failed": "FAILURE"}[stage]
@@ -202,11 +164,11 @@ async def poll_generation(ctx: Ctx, task_id: str) -> Response:
         "fail_reason": f"{code}: {reason}" if stage == "failed" else "", "result_url": url,
         "submit_time": task.created_at, "start_time": task.created_at, "finish_time": now if done else 0,
         "created_at": task.created_at, "updated_at": now,
-        "quota": video_task_quota(task.model, task.seconds, task.resolution) if stage == "succeeded" else 0,
+        "quota": task.quota if stage == "succeeded" else 0,
         "user_id": 1, "group": "default",
         "channel_id": 1,
         "properties": {"input": task.prompt, "upstream_model_name": task.model, "origin_model_name": task.model},
-        "data": _raw_vendor(ctx, task, stage, url),
+        "data": _raw_vendor(ctx, task, stage, cdn),
     }
     return json_out(ctx, {"code": "success", "message": "", "data": data})
 
@@ -222,7 +184,7 @@ def _openai_video(ctx: Ctx, task: VideoTask, stage: str) -> dict[str, Any]:
     if stage == "succeeded" and task.video_sha:
         out["completed_at"] = int(time.time())
         out["expires_at"] = int(time.time()) + 86400
-        out["metadata"] = {"url": ctx.file_url(task.video_sha)}
+        out["metadata"] = {"url": _content_url(ctx, task)}
     if stage == "failed":
         code, reason = _REASONS[_vendor(task.model)]
         out["error"] = {"message": reason, "code": code}
@@ -238,14 +200,18 @@ async def poll_video(ctx: Ctx, task_id: str) -> Response:
     return json_out(ctx, _openai_video(ctx, task, stage))
 
 
+def _content_url(ctx: Ctx, task: VideoTask) -> str:
+    return f"{ctx.base_url}/v1/videos/{task.id}/content"
+
+
 async def content(ctx: Ctx, task_id: str) -> Response:
-    """``GET /v1/videos/{id}/content``: the MP4 itself once the task succeeded."""
+    """``GET /v1/videos/{id}/content``: the MP4 itself once the task succeeded (Bearer key required)."""
     task = ctx.state.tasks.get(task_id)
     if task is None:
         return _task_missing(ctx)
     if task.video_sha is None or task.fail:
         return error_response("task", 400, f"task {task_id} is not completed", "task_not_completed",
                               request_id=ctx.request_id)
-    stored = ctx.state.files[task.video_sha]
+    stored = ctx.state.files[await _ensure_video(ctx, task)]
     return Response(stored.data, media_type="video/mp4",
                     headers={"Content-Disposition": f'inline; filename="{task_id}.mp4"'})

@@ -7,9 +7,11 @@ key check, model lookup) plus the configured faults, then calls the endpoint mod
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -133,8 +135,12 @@ async def _read_body(ctx: Ctx, kind: BodyKind) -> dict[str, Any] | Form | Respon
             return error_response(ctx, 400, "expected a multipart/form-data body", "invalid_request",
                                   "invalid_request_error")
         form = await read_form(request)
-        if kind == "json_or_form":
-            return {k: v[-1] for k, v in form.fields.items()}
+        if kind == "json_or_form":  # files (e.g. /v1/videos input_reference) arrive as data URLs
+            out: dict[str, Any] = {k: v[-1] for k, v in form.fields.items()}
+            for name, uploads in form.files.items():
+                up = uploads[-1]
+                out[name] = f"data:{up.content_type};base64,{base64.b64encode(up.data).decode()}"
+            return out
         return form
     raw = await request.body()
     try:
@@ -287,7 +293,7 @@ async def _file_route(request: Request) -> Response:
 
 
 async def _video_content(ctx: Ctx, task_id: str) -> Response:
-    if ctx.faults.download_size is not None and task_id in ctx.state.tasks:
+    if ctx.faults.download_size is not None and ctx.state.tasks.get(task_id) is not None:
         return _blob(ctx.faults.download_size)
     return await _video.content(ctx, task_id)
 
@@ -295,8 +301,9 @@ async def _video_content(ctx: Ctx, task_id: str) -> Response:
 # ----------------------------------------------------------------------------- app
 
 
-def create_app(faults: Faults | None = None) -> Starlette:
-    """A fresh simulator app with its own state (tasks, files, fail-first counters)."""
+def create_app(faults: Faults | None = None, task_dir: Path | None = None) -> Starlette:
+    """A fresh simulator app with its own state (files, fail-first counters); video tasks are kept in
+    ``task_dir`` (default: a per-user temp folder) so a new simulator can still answer for them."""
     routes = [
         Route("/v1/chat/completions", _api(_chat.chat_completions), methods=["POST"]),
         Route("/v1/responses", _api(_chat.responses), methods=["POST"]),
@@ -339,5 +346,5 @@ def create_app(faults: Faults | None = None) -> Starlette:
         Route("/{path:path}", _not_found, methods=_ALL_METHODS),
     ]
     app = Starlette(routes=routes)
-    app.state.sim = SimState(faults)
+    app.state.sim = SimState(faults, task_dir)
     return app

@@ -172,7 +172,7 @@ def video_frame_size(resolution: str, ratio: str) -> tuple[int, int]:
 def encode_mp4(prompt: str, seconds: float, width: int, height: int, seed: int, fps: int = 10,
                first_frame: Image.Image | None = None) -> bytes:
     """An H.264 (yuv420p, moov first) clip: a ball moving over the prompt card; plays in browsers."""
-    seconds = max(1.0, min(float(seconds), 10.0))
+    seconds = max(1.0, min(float(seconds), 60.0))  # the requested length (a cap only against runaway input)
     frames = round(seconds * fps)
     if first_frame is not None:
         card = ImageOps.fit(first_frame.convert("RGB"), (width, height))

@@ -1,0 +1,190 @@
+"""Task status: one normaliser for TaskDto wrappers, the simplified Gemini shape, OpenAIVideo and raw upstream
+task JSON (reference §4.1, §10.3). Unknown status words mean "still running"; ``data.quota`` is what the task
+cost."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ...errors import APIError
+from .._common import dig, usage_from
+from .._types import TaskState, TaskStatus, Usage
+
+_STATES: dict[str, TaskState] = {
+    **dict.fromkeys(("not_start", "submitted", "queued", "pending", "preparing", "queueing", "created"), "pending"),
+    **dict.fromkeys(("in_progress", "processing", "running", "generating"), "running"),
+    **dict.fromkeys(("success", "succeeded", "succeed", "completed", "complete", "done"), "succeeded"),
+    **dict.fromkeys(("failure", "failed", "fail", "error", "expired", "cancelled", "canceled"), "failed"),
+    "unknown": "unknown",
+}
+
+
+def parse_progress(value: Any) -> int | None:
+    """``"50%"``, ``50``, ``"50"`` or ``0.5`` → 50 (clamped to 0..100); None when absent or unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        m = re.search(r"-?\d+(?:\.\d+)?", value)
+        if not m:
+            return None
+        num = float(m.group())
+        if "%" not in value and "." in m.group() and 0 < num <= 1:
+            num *= 100
+    elif isinstance(value, (int, float)):
+        num = float(value) * 100 if isinstance(value, float) and 0 < value < 1 else float(value)
+    else:
+        return None
+    return max(0, min(100, round(num)))
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) and v.strip() else None
+
+
+def _core(body: dict[str, Any]) -> dict[str, Any]:
+    """The task object: TaskDto/simplified ``data``, or the body itself (OpenAIVideo, raw upstream)."""
+    data = body.get("data")
+    if isinstance(data, dict) and any(k in data for k in ("status", "task_status", "task_id", "output", "result_url")):
+        return data
+    return body
+
+
+def _state(core: dict[str, Any]) -> tuple[TaskState, str | None]:
+    raw = _str(core.get("status"))
+    ali = False
+    if raw is None:
+        raw = _str(dig(core, "output", "task_status")) or _str(core.get("task_status"))
+        ali = raw is not None
+    if raw is None:
+        return "unknown", None
+    word = raw.strip().lower()
+    if ali and word == "unknown":
+        return "failed", raw  # DashScope UNKNOWN means the task is gone
+    # new-api treats a status it does not know as in progress (§10.3): keep polling until the deadline
+    return _STATES.get(word, "running"), raw
+
+
+_URL_PATHS: tuple[tuple[str, ...], ...] = (
+    ("result_url",), ("url",), ("video_url",), ("metadata", "url"), ("content", "video_url"), ("output", "video_url"),
+    ("data", "content", "video_url"), ("data", "output", "video_url"), ("data", "video_url"), ("data", "url"),
+    ("data", "metadata", "url"), ("file", "download_url"), ("data", "file", "download_url"),
+)
+
+
+def _url(core: dict[str, Any], body: dict[str, Any], state: TaskState) -> str | None:
+    for obj in (core, body) if core is not body else (core,):
+        for path in _URL_PATHS:
+            url = _str(dig(obj, *path))
+            if url:
+                return url.strip()
+    reason = _str(core.get("fail_reason"))
+    if state == "succeeded" and reason and reason.strip().startswith(("http://", "https://")):
+        return reason.strip()  # legacy new-api tasks keep the URL in fail_reason
+    return None
+
+
+def _error(core: dict[str, Any], body: dict[str, Any]) -> tuple[str | None, str | None]:
+    msg: str | None = None
+    code: Any = None
+    reason = _str(core.get("fail_reason"))
+    if reason and not reason.strip().startswith(("http://", "https://")):
+        msg = reason
+    for err in (core.get("error"), dig(core, "data", "error"), dig(core, "output"), dig(core, "data", "output")):
+        if isinstance(err, dict):
+            msg = msg or _str(err.get("message"))
+            code = code or err.get("code")
+        elif isinstance(err, str) and err.strip():
+            msg = msg or err
+    base = core.get("base_resp")
+    if isinstance(base, dict) and base.get("status_code") not in (None, 0):
+        msg = msg or _str(base.get("status_msg"))
+        code = code or base.get("status_code")
+    if code is None and body.get("code") not in (None, "success", 0, "0"):
+        code = body.get("code")
+        msg = msg or _str(body.get("message"))
+    return msg, (str(code) if code not in (None, "") else None)
+
+
+def _task_id(body: dict[str, Any]) -> str | None:
+    for path in (("task_id",), ("id",), ("data", "task_id"), ("data", "id"), ("output", "task_id")):
+        v = dig(body, *path)
+        if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip():
+            return str(v).strip()
+    return None
+
+
+def _seconds(core: dict[str, Any]) -> float:
+    for v in (core.get("seconds"), core.get("duration"), dig(core, "data", "duration"), dig(core, "data", "seconds"),
+              dig(core, "data", "usage", "duration"), dig(core, "usage", "duration")):
+        try:
+            if v is not None and not isinstance(v, bool) and float(v) > 0:
+                return float(v)
+        except (TypeError, ValueError):
+            continue
+    return 0.0
+
+
+def _usage(core: dict[str, Any]) -> Usage:
+    src = core.get("usage") if isinstance(core.get("usage"), dict) else dig(core, "data", "usage")
+    usage = usage_from(src) if isinstance(src, dict) else Usage()
+    usage.video_seconds = _seconds(core) or usage.video_seconds
+    return usage
+
+
+def _quota(core: dict[str, Any]) -> int | None:
+    """``data.quota``: what the finished task actually cost, in quota units (500,000 = 1 USD on Tokenhot)."""
+    q = core.get("quota")
+    if isinstance(q, bool) or q is None:
+        return None
+    try:
+        return int(q)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_status(task_id: str | None, body: Any) -> TaskStatus:
+    """Normalise TaskDto wrappers, the simplified Gemini shape, OpenAIVideo and raw upstream task JSON."""
+    if not isinstance(body, dict):
+        return TaskStatus(task_id=task_id or "", state="unknown", raw=body)
+    core = _core(body)
+    state, raw_status = _state(core)
+    msg, code = _error(core, body)
+    if raw_status is None and body.get("code") not in (None, "success") and body.get("data") is None:
+        state = "failed"  # a task envelope error delivered with a 2xx status
+    progress = parse_progress(core.get("progress"))
+    if state == "succeeded":
+        progress = 100
+    url = _url(core, body, state)
+    return TaskStatus(
+        task_id=task_id or _task_id(body) or "",
+        state=state,
+        progress=progress or 0,
+        url=url,
+        error=msg if state == "failed" else None,
+        error_code=code if state == "failed" else None,
+        raw_status=raw_status,
+        usage=_usage(core),
+        raw=body,
+        quota=_quota(core),
+        last_frame_url=_str(dig(core, "data", "content", "last_frame_url")) or _str(dig(core, "content", "last_frame_url")),
+    )
+
+
+def parse_create(body: Any) -> TaskStatus:
+    """The create reply (OpenAIVideo; ``id``/``task_id``, or nested ``data.task_id``) as a first status."""
+    if not isinstance(body, dict):
+        raise APIError(f"The video create reply was not JSON: {str(body)[:200]!r}", body=body)
+    tid = _task_id(body)
+    if not tid:
+        msg = _str(body.get("message")) or _str(dig(body, "error", "message"))
+        raise APIError(
+            "The video create reply has no task id" + (f": {msg}" if msg else "."),
+            code=str(body.get("code")) if body.get("code") is not None else None,
+            body=body,
+            hint="The task may not have been created; check the console before retrying (creates are billed).",
+        )
+    status = parse_status(tid, body)
+    if status.raw_status is None:
+        status.state = "pending"
+    return status
