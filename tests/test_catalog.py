@@ -154,7 +154,8 @@ def test_capability_data_from_the_reference() -> None:
     assert tts.defaults["voice"] == "Kore"
     assert catalog.model("MiniMax-Hailuo-2.3").choices("resolutions") == ["768P", "1080P"]
     assert catalog.model("MiniMax-Hailuo-02").choices("resolutions") == ["512P", "768P", "1080P"]
-    assert catalog.model("doubao-seedance-2.0").choices("resolutions") == ["480p", "720p"]
+    assert catalog.model("doubao-seedance-2.0").choices("resolutions") == ["480p", "720p", "1080p", "4k"]
+    assert catalog.model("doubao-seedance-2.0-fast").choices("resolutions") == ["480p", "720p"]
     assert catalog.model("happyhorse-1.0-t2v").choices("durations") == list(range(3, 16))
     assert catalog.model("happyhorse-1.0-i2v").choices("ratios") == []
     assert catalog.model("doubao-seedream-4-5-251128").defaults["size"] == "2K"
@@ -165,7 +166,7 @@ def test_capability_data_from_the_reference() -> None:
 
 @pytest.mark.parametrize(
     ("typo", "expected"),
-    [("gpt-image2", "gpt-image-2"), ("seedance-2", "doubao-seedance-2.0"), ("claude-opus-4.5", "claude-opus-4-6"),
+    [("gpt-image2", "gpt-image-2"), ("seedanse-2.0", "doubao-seedance-2.0"), ("claude-opus-4.5", "claude-opus-4-6"),
      ("gemini-2.5-flash-tts", "gemini-2.5-flash-preview-tts"), ("hailuo-23", "MiniMax-Hailuo-2.3"),
      ("wan2.6", "wan2.6-image"), ("whisper-2", "whisper-1")],
 )
