@@ -55,17 +55,27 @@ def test_seedream_generation_body() -> None:
     assert body["sequential_image_generation"] == "auto"
     assert body["sequential_image_generation_options"] == {"max_images": 4}
     assert body["size"] == "2048x2048" and body["seed"] == 7
-    # any WxH passes on seedream (size_free); presets are checked case-insensitively
-    assert images.build_generate(m, "p", size="3000x2000").json["size"] == "3000x2000"  # type: ignore[index]
+    # any WxH within 0.92–4.62 megapixels passes on seedream (§10.4); presets are checked case-insensitively
+    assert images.build_generate(m, "p", size="2400x1600").json["size"] == "2400x1600"  # type: ignore[index]
+    with pytest.raises(UnsupportedOptionError, match=r"size=3000x2000 \(6\.00 megapixels\); allowed: WIDTHxHEIGHT "
+                       r"between 0\.92 and 4\.62 megapixels \(e\.g\. 2048x2048\), or 2K/4K\."):
+        images.build_generate(m, "p", size="3000x2000")
+    with pytest.raises(UnsupportedOptionError, match=r"0\.92 and 4\.62"):
+        images.build_generate(m, "p", size="800x800")
+    fixed = images.build_generate(m, "p").json
+    assert fixed is not None and (fixed["watermark"], fixed["sequential_image_generation"],
+                                  fixed["response_format"], fixed["size"]) == (False, "disabled", "url", "2K")
     assert images.build_generate(m, "p", size="4k").json["size"] == "4K"  # type: ignore[index]
     with pytest.raises(UnsupportedOptionError, match=r"allowed: 2K, 4K.*\(or any WIDTHxHEIGHT\)"):
         images.build_generate(m, "p", size="1K")
 
 
-def test_qwen_flat_generation_body() -> None:
+def test_qwen_generation_body() -> None:
     call = images.build_generate(catalog.model("qwen-image-max"), "一只猫", negative="blurry", size="1664x928", seed=3)
-    assert call.json == {"model": "qwen-image-max", "prompt": "一只猫", "size": "1664*928", "n": 1,
-                         "negative_prompt": "blurry", "seed": 3, "prompt_extend": True, "watermark": False}
+    assert call.json == {"model": "qwen-image-max",
+                         "input": {"messages": [{"role": "user", "content": [{"text": "一只猫"}]}]},
+                         "parameters": {"size": "1664*928", "n": 1, "negative_prompt": "blurry", "seed": 3,
+                                        "prompt_extend": True, "watermark": False}}
     with pytest.raises(UnsupportedOptionError, match=r"allowed: 1328\*1328"):
         images.build_generate(catalog.model("qwen-image-max"), "p", size="1024x1024")
     with pytest.raises(UnsupportedOptionError, match="only edits images"):
@@ -142,8 +152,10 @@ def test_gpt_image_edit_is_multipart_with_image_array_and_mask() -> None:
     call = images.build_edit(catalog.model("GPT Image-2(图片编辑)"), [(PNG, "image/png"), (PNG, "image/jpeg")],
                              "add a hat", mask=(PNG, "image/png"), n=1, extra={"input_fidelity": "high"})
     assert (call.path, call.json) == ("/v1/images/edits", None)
-    assert call.data == {"model": "gpt-image-2", "prompt": "add a hat", "n": "1", "size": "1024x1024",
-                         "input_fidelity": "high"}
+    # issue #12: no forced 1024x1024 — without size= the service keeps the input's aspect
+    assert call.data == {"model": "gpt-image-2", "prompt": "add a hat", "n": "1", "input_fidelity": "high"}
+    sized = images.build_edit(catalog.model("gpt-image-1.5"), [(PNG, "image/png")], "p", size="1536x1024")
+    assert sized.data is not None and sized.data["size"] == "1536x1024"
     assert [(f.field, f.filename, f.content_type) for f in call.files] == [
         ("image[]", "image_0.png", "image/png"), ("image[]", "image_1.jpg", "image/jpeg"),
         ("mask", "mask.png", "image/png")]
@@ -254,6 +266,29 @@ def test_parse_gemini_inline_data_both_spellings() -> None:
                                                                       "data": base64.b64encode(b"\xff\xd8\xff").decode()}}]}}]}
     ref = images.parse(None, snake).images[0]
     assert ref.mime == "image/jpeg" and ref.data == b"\xff\xd8\xff"
+
+
+def test_parse_gemini_markdown_url_is_read_first() -> None:
+    """§10.4: Tokenhot's Gemini image answer is a Markdown URL in the text part; it wins over inlineData."""
+    body = {"candidates": [{"content": {"parts": [
+        {"text": "Here it is:\n\n![image](https://cdn.example.com/a.png)"},
+        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}}]}}]}
+    reply = images.parse(catalog.model("nano-banana-pro"), body)
+    assert [r.url for r in reply.images] == ["https://cdn.example.com/a.png"] and reply.text == "Here it is:"
+    inline_only = {"candidates": [{"content": {"parts": [
+        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(PNG).decode()}}]}}]}
+    assert images.parse(None, inline_only).images[0].data == PNG
+
+
+def test_parse_qwen_output_list_first() -> None:
+    body = {"output": [{"type": "message", "content": [{"type": "text", "text": "ok"},
+                                                        {"type": "image", "text": "https://o/1.png"}]}],
+            "data": [{"url": "https://d/2.png"}]}
+    assert images.parse(catalog.model("qwen-image-max"), body).images[0].url == "https://o/1.png"
+    choices = {"output": {"choices": [{"message": {"content": [{"image": "https://c/3.png"}]}}]}}
+    assert images.parse(catalog.model("qwen-image-max"), choices).images[0].url == "https://c/3.png"
+    assert images.parse(catalog.model("qwen-image-max"), {"data": [{"url": "https://d/2.png"}]}).images[0].url \
+        == "https://d/2.png"
 
 
 def test_parse_gemini_text_with_data_uri_or_url() -> None:

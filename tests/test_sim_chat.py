@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 from typing import Any
 
 import httpx
@@ -226,9 +227,10 @@ def test_gemini_image_and_tts(sim_url: str, auth: dict[str, str]) -> None:
                                  "imageConfig": {"aspectRatio": "16:9", "imageSize": "1K"}}}
     g = post(sim_url, "/v1beta/models/gemini-3-pro-image-preview:generateContent", body, auth).json()
     parts = g["candidates"][0]["content"]["parts"]
-    inline = next(p["inlineData"] for p in parts if "inlineData" in p)
-    assert inline["mimeType"] == "image/png"
-    img = Image.open(io.BytesIO(base64.b64decode(inline["data"])))
+    # §10.4: Tokenhot answers a Gemini image as a Markdown URL in the text part
+    assert not any("inlineData" in p for p in parts)
+    url = re.search(r"!\[[^\]]*\]\((\S+)\)", parts[0]["text"]).group(1)  # type: ignore[union-attr]
+    img = Image.open(io.BytesIO(httpx.get(url).content))
     assert img.size == (1024, 576)
     tts = {"contents": [{"parts": [{"text": "Say cheerfully: Have a wonderful day!"}]}],
            "generationConfig": {"responseModalities": ["AUDIO"],

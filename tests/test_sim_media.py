@@ -92,17 +92,18 @@ def test_wan_documented_shape(sim_url: str, auth: dict[str, str]) -> None:
 
 
 def test_qwen_flat_and_edit_with_metadata(sim_url: str, auth: dict[str, str]) -> None:
-    flat = post(sim_url, "/v1/images/generations", auth,
-                json={"model": "qwen-image-max", "prompt": "tea house", "size": "1328*1328"}).json()
-    assert flat["data"][0]["url"]
-    assert flat["metadata"]["output"]["choices"][0]["message"]["content"][0]["image"] == flat["data"][0]["url"]
-    assert fetch_png(flat["data"][0]["url"]).size == (1328, 1328)
+    for body in ({"model": "qwen-image-max", "prompt": "tea house", "size": "1328*1328"},
+                 {"model": "qwen-image-max", "input": {"messages": [{"role": "user", "content": [{"text": "tea"}]}]},
+                  "parameters": {"size": "1328*1328", "n": 1, "watermark": False}}):
+        out = post(sim_url, "/v1/images/generations", auth, json=body).json()
+        part = out["output"][0]["content"][-1]  # §10.4: the URL under ``text`` of an ``image`` part
+        assert part["type"] == "image" and fetch_png(part["text"]).size == (1328, 1328)
     src = "data:image/png;base64," + base64.b64encode(png_bytes((0, 0, 255))).decode()
     edit = post(sim_url, "/v1/images/generations", auth, json={
         "model": "qwen-image-edit-max-2026-01-16",
         "input": {"messages": [{"role": "user", "content": [{"image": src}, {"text": "make it warmer"}]}]},
         "parameters": {"n": 1, "size": "256*256"}}).json()
-    img = fetch_png(edit["data"][0]["url"]).convert("RGB")
+    img = fetch_png(edit["output"][0]["content"][-1]["text"]).convert("RGB")
     r, _g, b = rgb(img, (128, 200))
     assert b > r  # still visibly the blue source
 

@@ -5,7 +5,8 @@ option lists here stay on the permissive side and ``notes`` says so. Adding a mo
 family is one entry in ``MODELS`` (the vendor comes from the family); families (``families/*.py``) dispatch on the family name, never on ids.
 
 Capability keys (all optional):
-``edit``, ``edit_only``, ``mask``, ``max_edit_images``, ``sizes`` (menu values), ``size_free`` (any ``WxH``
+``edit``, ``edit_only``, ``edit_keeps_input_size`` (an edit sends no size unless asked), ``pixel_range``
+(``[min, max]`` pixels of a ``WxH`` size), ``mask``, ``max_edit_images``, ``sizes`` (menu values), ``size_free`` (any ``WxH``
 accepted too), ``max_n``, ``seed``, ``negative_prompt``, ``quality`` (allowed values), ``response_formats``,
 ``ratios``, ``image_sizes`` (Gemini ``1K/2K/4K``), ``durations``, ``resolutions``,
 ``resolution_max_duration``, ``first_frame``, ``last_frame``, ``reference_images`` (max count),
@@ -118,7 +119,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "endpoints": ["images.generations", "images.edits"],
         "vendor": "OpenAI",
         "capabilities": {"edit": True, "mask": True, "max_n": 10, "sizes": GPT_IMAGE_SIZES,
-                         "max_edit_images": 16, "response_formats": []},
+                         "max_edit_images": 16, "response_formats": [], "edit_keeps_input_size": True},
         "defaults": {"size": "1024x1024"},
     },
     "seedream": {
@@ -126,7 +127,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "endpoints": ["images.generations"],
         "vendor": "ByteDance",
         "capabilities": {"edit": True, "mask": False, "max_n": 15, "seed": True, "size_free": True,
-                         "max_edit_images": 14, "response_formats": ["url", "b64_json"]},
+                         "pixel_range": [920_000, 4_620_000], "max_edit_images": 14,
+                         "response_formats": ["url", "b64_json"]},
         "defaults": {"size": "2K", "watermark": False},
     },
     "qwen-image": {

@@ -58,6 +58,7 @@ def normalize_size(model: ModelInfo, size: str | None) -> str | None:
         if a.lower() == spelled.lower():
             return a
     if m and (model.can("size_free") or not allowed):
+        _check_pixels(model, int(m.group(1)), int(m.group(2)), allowed)
         return spelled
     if not allowed and not m:
         raise unsupported(model, "size", size, hint="Give the size as WIDTHxHEIGHT, e.g. 1024x1024.")
@@ -66,6 +67,19 @@ def normalize_size(model: ModelInfo, size: str | None) -> str | None:
         f"{model.id} does not accept size={size!r}; allowed: {', '.join(allowed)}{more}.",
         hint="Pick one of those sizes, or send it anyway with extra={'size': …}.",
     )
+
+
+def _check_pixels(model: ModelInfo, w: int, h: int, presets: list[str]) -> None:
+    """Models with a pixel budget (Seedream: 0.92–4.62 megapixels) refuse sizes outside it."""
+    lo, hi = model.capabilities.get("pixel_range") or (0, 0)
+    if hi and not lo <= w * h <= hi:
+        named = [p for p in presets if not _WH.match(p)]
+        raise UnsupportedOptionError(
+            f"{model.id} does not accept size={w}x{h} ({w * h / 1e6:.2f} megapixels); allowed: WIDTHxHEIGHT "
+            f"between {lo / 1e6:.2f} and {hi / 1e6:.2f} megapixels (e.g. 2048x2048)"
+            + (f", or {'/'.join(named)}" if named else "") + ".",
+            hint="Pick a size in that range, or send it anyway with extra={'size': …}.",
+        )
 
 
 def _ratio(w: int, h: int, allowed: list[str]) -> str:
@@ -169,7 +183,11 @@ def _gen_qwen(model: ModelInfo, prompt: str, o: dict[str, Any]) -> HttpCall:
             f"{model.id} only edits images; it needs at least one input image.",
             hint="Use edit(images, prompt, model=…) or pick a generation model such as qwen-image-max.",
         )
-    body = {"model": model.id, "prompt": prompt, **_dashscope_parameters(model, {**o, "n": o["n"] or 1})}
+    body = {
+        "model": model.id,
+        "input": {"messages": [{"role": "user", "content": [{"text": prompt}]}]},
+        "parameters": _dashscope_parameters(model, {**o, "n": o["n"] or 1}),
+    }
     return HttpCall("POST", "/v1/images/generations", json=body)
 
 
@@ -222,11 +240,11 @@ def _family(model: ModelInfo, table: Mapping[str, Any]) -> Any:
 
 
 def _options(model: ModelInfo, *, n: int | None, size: str | None, seed: int | None, quality: str | None,
-             negative: str | None, response_format: str | None) -> dict[str, Any]:
+             negative: str | None, response_format: str | None, edit: bool = False) -> dict[str, Any]:
     quality, response_format = _check_common(model, n=n, seed=seed, quality=quality, negative=negative,
                                              response_format=response_format)
-    if size is None:
-        size = model.defaults.get("size")
+    if size is None and not (edit and model.can("edit_keeps_input_size")):
+        size = model.defaults.get("size")  # an edit on such a model sends no size: the output keeps the input's
     return {"n": n, "size": normalize_size(model, size), "seed": seed, "quality": quality, "negative": negative,
             "response_format": response_format}
 
@@ -331,7 +349,7 @@ def build_edit(model: ModelInfo, images: Sequence[Media], prompt: str, *, mask: 
             hint="Describe the region to change in the prompt, or use a model with masks: " + ", ".join(can) + ".",
         )
     o = _options(model, n=n, size=size, seed=seed, quality=quality, negative=negative,
-                 response_format=response_format)
+                 response_format=response_format, edit=True)
     call: HttpCall = builder(model, images, prompt, mask, o)
     if call.data is not None:
         if raw is not None:
@@ -418,26 +436,38 @@ def _from_output_list(output: Any) -> tuple[list[ImageRef], list[str]]:
 
 
 def _from_gemini(body: Any) -> tuple[list[ImageRef], list[str]]:
-    refs: list[ImageRef] = []
+    """Tokenhot answers Gemini images as a (Markdown) URL in the text part (§10.4): read that first, then
+    ``inlineData`` / ``inline_data``. The text returned is the prose without the image links."""
+    inline: list[ImageRef] = []
     texts: list[str] = []
     for cand in dig(body, "candidates") or []:
         for p in dig(cand, "content", "parts") or []:
             if not isinstance(p, dict):
                 continue
-            inline = p.get("inlineData") or p.get("inline_data")
-            if isinstance(inline, dict) and isinstance(inline.get("data"), str):
-                mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
-                ref = _ref_from_b64(inline["data"], mime)
+            blob = p.get("inlineData") or p.get("inline_data")
+            if isinstance(blob, dict) and isinstance(blob.get("data"), str):
+                mime = blob.get("mimeType") or blob.get("mime_type") or "image/png"
+                ref = _ref_from_b64(blob["data"], mime)
                 if ref:
-                    refs.append(ref)
+                    inline.append(ref)
             elif isinstance(p.get("text"), str) and not p.get("thought"):
                 texts.append(p["text"])
-    return refs, texts
+    linked = _from_text(texts)
+    prose = [t for t in (_MD_IMAGE.sub("", t).strip() for t in texts) if t]
+    if linked:
+        prose = [t for t in (_URL_IN_TEXT.sub("", t).strip() for t in prose) if t]
+    return linked or inline, prose
+
+
+_MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 
 
 def _from_text(texts: list[str]) -> list[ImageRef]:
-    """Data URIs first, then http(s) URLs found inside text (some relays answer in Markdown)."""
+    """Image links inside text: Markdown images first (in order), then data URIs, then bare http(s) URLs."""
     joined = "\n".join(texts)
+    md = [u.strip() for u in re.findall(r"!\[[^\]]*\]\(\s*([^)\s]+)[^)]*\)", joined)]
+    if md:
+        return [_ref_from_url(u) for u in md]
     found = _URL_IN_TEXT.findall(joined)
     data_uris = [f for f in found if f.startswith("data:")]
     urls = [f.rstrip(".,;") for f in found if not f.startswith("data:")]
@@ -445,11 +475,24 @@ def _from_text(texts: list[str]) -> list[ImageRef]:
 
 
 def parse(model: ModelInfo | None, body: Any) -> ImageReply:
-    """Images from any documented reply shape, in the reference's fallback order (§3.1, §3.2)."""
+    """Images from any documented reply shape, in the reference's fallback order (§3.1, §3.2, §10.4).
+
+    Gemini: the URL in the text part first, then ``inlineData``. Qwen: ``output[].content[type=image].text``,
+    then ``output.choices[].message.content[].image``, then ``data[].url``. Others: ``data[]`` first.
+    """
     if not isinstance(body, dict):
         return ImageReply(images=[], raw=body)
     texts: list[str] = []
-    refs = _from_data(body.get("data"))
+    refs: list[ImageRef] = []
+    if "candidates" in body:
+        refs, texts = _from_gemini(body)
+    dashscope_first = model is not None and model.family in ("qwen-image", "wan-image")
+    if not refs and dashscope_first and isinstance(body.get("output"), list):
+        refs, texts = _from_output_list(body["output"])
+    if not refs and dashscope_first:
+        refs, texts = _from_choices(body.get("output"))
+    if not refs:
+        refs = _from_data(body.get("data"))
     if not refs:
         refs, texts = _from_choices(dig(body, "metadata", "output"))
     if not refs:
@@ -459,12 +502,6 @@ def parse(model: ModelInfo | None, body: Any) -> ImageReply:
     if not refs:
         refs = [_ref_from_url(r["url"]) for r in dig(body, "output", "results") or []
                 if isinstance(r, dict) and isinstance(r.get("url"), str) and r["url"]]
-    if not refs and "candidates" in body:
-        refs, texts = _from_gemini(body)
-        if not refs:
-            refs = _from_text(texts)
-    if not texts and "candidates" in body:
-        texts = _from_gemini(body)[1]
     usage_src = body.get("usage") or body.get("usageMetadata") or dig(body, "metadata", "usage")
     usage = usage_from(usage_src) if usage_src else Usage()
     usage.images = usage.images or len(refs)

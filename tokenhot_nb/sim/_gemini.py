@@ -108,10 +108,9 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
             return media.png_bytes(media.draw_image(prompt, w, h, seed))
 
         png = await run_in_threadpool(make)
-        parts = []  # reuses the annotation above
-        if "TEXT" in modalities or not modalities:
-            parts.append({"text": f"Here is the image for: {prompt[:200]}"})
-        parts.append({"inlineData": {"mimeType": "image/png", "data": base64.b64encode(png).decode()}})
+        # Tokenhot answers with the image as a Markdown URL in the text part (§10.4), not inlineData
+        url = ctx.file_url(ctx.state.put_file(png, "image/png", "png"))
+        parts = [{"text": f"Here is the image for: {prompt[:200]}\n\n![image]({url})"}]
         usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": 1290,
                  "totalTokenCount": prompt_tokens + 1290,
                  "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": 1290}]}

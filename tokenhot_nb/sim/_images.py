@@ -1,7 +1,7 @@
 """Image endpoints: ``/v1/images/generations`` (OpenAI, Seedream, Wan, Qwen bodies) and ``/v1/images/edits``.
 
-Each model family answers in the shape its docs show: Wan in the documented ``output[].content[]`` form
-(URL under ``text``), Qwen as OpenAI ``data[]`` plus the raw DashScope body in ``metadata``, Seedream
+Each model family answers in the shape its docs show: Wan and Qwen in the documented ``output[].content[]``
+form (URL under ``text``, §10.4), Seedream
 with ``size`` per item and image-count usage, GPT image with token usage, dall-e-3 with ``revised_prompt``.
 """
 
@@ -122,7 +122,7 @@ def _answer(ctx: Ctx, model: str, fam: str, prompt: str, pngs: list[bytes], size
     b64 = response_format == "b64_json"
     urls = [] if b64 else _publish(ctx, pngs)
     size_text = f"{size[0]}x{size[1]}"
-    if fam == "wan":
+    if fam in ("wan", "qwen"):  # DashScope answers: the image URL under ``text`` of an ``image`` part
         content: list[dict[str, Any]] = [{"type": "text", "text": f"Generated {len(pngs)} image(s) for: {prompt}"}]
         for i, png in enumerate(pngs):
             ref = urls[i] if urls else "data:image/png;base64," + base64.b64encode(png).decode()
@@ -148,12 +148,6 @@ def _answer(ctx: Ctx, model: str, fam: str, prompt: str, pngs: list[bytes], size
         out["model"] = model
         out["usage"] = {"generated_images": len(pngs), "output_tokens": 4096 * len(pngs),
                         "total_tokens": 4096 * len(pngs)}
-    elif fam == "qwen":
-        out["metadata"] = {
-            "output": {"choices": [{"finish_reason": "stop", "message": {
-                "role": "assistant", "content": [{"image": u} for u in urls] or [{"image": ""}]}}]},
-            "usage": {"width": size[0], "height": size[1], "image_count": len(pngs)},
-            "request_id": ctx.request_id}
     return json_out(ctx, out)
 
 
