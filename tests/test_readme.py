@@ -19,7 +19,8 @@ except ModuleNotFoundError:  # Python 3.10: pytest depends on tomli there
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-QUICKSTART_CMD = 'pip install -e ".[test]" && jupyter execute notebooks/00_quickstart.ipynb'
+VENV_CMD = "python3 -m venv .venv && . .venv/bin/activate"
+QUICKSTART_CMD = 'pip install -e ".[notebook]" && jupyter execute notebooks/00_quickstart.ipynb'
 TEST_CMD = 'pip install -e ".[dev]" && python -m pytest'
 
 
@@ -58,13 +59,57 @@ def test_write_replaces_only_the_block(tmp_path: Path) -> None:
 
 def test_the_two_commands_are_in_the_readme_and_their_parts_exist() -> None:
     section = README.split("## The two commands", 1)[1].split("\n## ", 1)[0]
-    assert QUICKSTART_CMD in section and TEST_CMD in section
+    assert VENV_CMD in section and QUICKSTART_CMD in section and TEST_CMD in section
+    assert section.index(VENV_CMD) < section.index(QUICKSTART_CMD)
+    assert "chromium" in section.lower() and ".ci/run" in section
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert {"test", "dev"} <= set(project["project"]["optional-dependencies"])
+    assert {"notebook", "test", "dev"} <= set(project["project"]["optional-dependencies"])
     assert (ROOT / "notebooks" / "00_quickstart.ipynb").exists()
     assert "python3 -m pytest" in (ROOT / ".ci" / "run").read_text()
     assert "notebooks" in project["tool"]["pytest"]["ini_options"]["testpaths"]
     assert shutil.which("jupyter") or (Path(sys.executable).parent / "jupyter").exists()
+
+
+def _closure(requirements: list[str], extras: dict[str, list[str]]) -> set[str]:
+    """Every installed distribution that ``requirements`` pull in (our own extras expanded from pyproject)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [Requirement(r) for r in requirements]
+    while todo:
+        req = todo.pop()
+        name = canonicalize_name(req.name)
+        if name == "tokenhot-nb":
+            todo += [Requirement(r) for extra in req.extras for r in extras[extra]]
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        for sub in metadata.distribution(name).requires or []:
+            sub_req = Requirement(sub)
+            if sub_req.marker is None or sub_req.marker.evaluate({"extra": ""}):
+                todo.append(sub_req)
+    return seen
+
+
+def test_the_notebook_extra_is_what_the_first_command_needs() -> None:
+    """``.[notebook]`` brings ``jupyter execute``, a kernel and JupyterLab, and none of the test tools."""
+    from importlib import metadata
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    light = _closure(extras["notebook"], extras)
+    scripts = {e.name: e.dist.name.lower() for e in metadata.entry_points(group="console_scripts")
+               if e.dist is not None}
+    for script in ("jupyter", "jupyter-execute", "jupyter-lab"):
+        assert scripts[script].replace("_", "-") in light, f"{script} is not installed by .[notebook]"
+    assert "ipykernel" in light
+    assert not {"playwright", "voila", "openai", "pytest", "nbval"} & light
+    assert {"playwright", "voila", "pytest"} <= _closure(extras["test"], extras)
+    assert project["requires-python"] == ">=3.10"  # no upper bound: nothing at run time needs one
 
 
 def test_the_quickstart_command_runs(tmp_path: Path) -> None:
