@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import _widgets_support as support
 from _widgets_support import png_bytes, upload_value
 from PIL import Image
@@ -37,8 +39,10 @@ def test_generate_passes_exact_parameters(fake, tmp_path):
     p.negative.value = "blurry"
     p.size.value = "1664*928"
     p.seed.value = "42"
+    fake.gate = threading.Event()  # the call waits until the busy state is checked
     p.generate.click()
     assert p.generate.disabled  # busy while the worker runs
+    fake.gate.set()
     p.wait(30)
     assert not p.generate.disabled
     assert fake.calls == [("image", ("a lighthouse",),
