@@ -47,6 +47,7 @@ class FakeEntry:
     started: float = field(default_factory=time.time)
     response: dict[str, Any] = field(default_factory=dict)
     thread: str | None = None
+    endpoint: str = ""
     duration: float = 0.1
     error: dict[str, Any] | None = None
 

@@ -104,6 +104,31 @@ def test_menu_entries_pick_their_endpoint_and_options_are_checked(ip: Any, offli
     assert "always outputs English" in last_data(cap)["text/plain"]
 
 
+@pytest.mark.parametrize(("model", "endpoint", "more"), [
+    ("gpt-5", "responses", ""), ("claude-opus-4-6", "messages", ""), ("gemini-2.5-flash", "gemini.stream", ""),
+    ("gemini-2.5-flash", "gemini.generate", "--no-stream"), ("gemini-2.5-flash", "chat.completions", ""),
+])
+def test_chat_endpoint_option_asks_through_that_api(ip: Any, offline: Any, model: str, endpoint: str,
+                                                    more: str) -> None:
+    res, cap = run(ip, f"%%th_chat -m {model} --endpoint {endpoint} {more} --new -o ans\nWhich API?")
+    assert res.error_in_exec is None, cap.stderr
+    entry = offline.history[-1]
+    assert (entry.status, entry.model, entry.endpoint) == ("ok", model, endpoint)
+    assert entry.params["endpoint"] == endpoint and ip.user_ns["ans"].text
+
+
+def test_chat_endpoint_option_is_checked_before_any_request(ip: Any, offline: Any) -> None:
+    res, cap = run(ip, "%%th_chat -m grok-4.1 --endpoint responses\nhi")
+    text = last_data(cap)["text/plain"]
+    assert "grok-4.1 is not served on the 'responses' endpoint" in text and "chat.completions" in text
+    assert "Traceback" not in cap.stdout + cap.stderr
+    assert all(e.status != "ok" for e in offline.history)  # nothing answered, nothing billed
+    res, cap = run(ip, "%%th_chat --endpoint openai-v2\nhi")
+    assert type(res.error_in_exec).__name__ == "UsageError"
+    assert "invalid choice: 'openai-v2'" in cap.stderr and "responses" in cap.stderr
+    assert len(offline.history) <= 1
+
+
 def test_audio_transcribe_translate(ip: Any, offline: Any) -> None:
     res, cap = run(ip, "%%th_audio -o hello\nHello there")
     assert res.error_in_exec is None, cap.stderr

@@ -34,6 +34,50 @@ def test_send_streams_and_passes_exact_parameters(fake):
     assert p.thread_id != old and p.thread_box.children == ()
 
 
+def test_api_picker_offers_the_models_endpoints(fake):
+    p = panel("chat", fake)
+    p.model.value = "gpt-5"
+    assert [label for label, _ in p.api.options] == ["Chat Completions", "Responses (OpenAI)"]
+    assert p.api.value == "chat.completions" and p.api.layout.display is None
+    p.model.value = "grok-4.1"
+    assert p.api.layout.display == "none" and p.endpoint() is None
+    p.model.value = "claude-opus-4-6-cc"
+    assert p.api.value == "messages" and p.endpoint() is None  # its default: no endpoint option sent
+    p.model.value = "gemini-2.5-pro"
+    assert [v for _, v in p.api.options] == ["gemini.stream", "chat.completions"]
+    p.api.value = "chat.completions"
+    p.input.value = "hi"
+    p.send.click()
+    p.wait(30)
+    assert fake.calls[-1][2]["endpoint"] == "chat.completions"
+    p.model.value = "gpt-5"
+    p.api.value = "responses"
+    p.input.value = "again"
+    p.send.click()
+    p.wait(30)
+    assert fake.calls[-1][2]["endpoint"] == "responses" and fake.calls[-1][2]["model"] == "gpt-5"
+    p.api.value = "chat.completions"
+    p.input.value = "once more"
+    p.send.click()
+    p.wait(30)
+    assert "endpoint" not in fake.calls[-1][2]
+
+
+def test_each_api_answers_on_the_simulator(offline):
+    p = panel("chat", offline)
+    for model, api in (("gpt-5.4", "responses"), ("claude-sonnet-4-5-20250929", "messages"),
+                       ("gemini-3-flash-preview", "gemini.stream"), ("gemini-3-flash-preview", "chat.completions")):
+        p.model.value = model
+        p.api.value = api
+        p.input.value = f"hello through {api}"
+        p.send.click()
+        p.wait(60)
+        assert p.error_box.value == "", p.error_box.value
+        entry = offline.history.last
+        assert (entry.model, entry.endpoint, entry.status) == (model, api, "ok")
+        assert p.text and p.text in entry.text and "via" in p.status.value
+
+
 def test_real_stream_grows_then_is_final(offline):
     p = panel("chat", offline)
     seen: list[str] = []

@@ -54,6 +54,56 @@ def test_video_for_an_image_model_needs_an_image(fake):
     assert "upload one first" in p.error_box.value and fake.calls == []
 
 
+def test_video_input_models_take_an_upload_or_a_url(fake):
+    p = panel("video", fake)
+    p.model.value = "MiniMax-Hailuo-02"
+    assert p.video_box.layout.display == "none"  # no video input for this model
+    p.model.value = "doubao-seedance-2.0-V2V"
+    assert p.video_box.layout.display is None and p.generate.description == "Edit video"
+    p.prompt.value = "make it night"
+    p.generate.click()
+    assert "transforms a video" in p.error_box.value and fake.calls == []
+    clip = b"\x00\x00\x00 ftypisom" + b"\x01" * 64
+    p.video_upload.value = upload_value(clip, "clip.mp4", "video/mp4")
+    assert p.video_source.value == "upload" and p.video_source.label == "uploaded: clip.mp4"
+    p.generate.click()
+    p.wait(30)
+    kind, args, kw = fake.calls[-1]
+    assert (kind, args, kw["model"], kw["video"]) == ("video", ("make it night",), "doubao-seedance-2.0-V2V", clip)
+    # the result is offered as the source of the next edit
+    assert p.video_source.value == "upload" and any(v.endswith("v.mp4") for _, v in p.video_source.options)
+    p.model.value = "happyhorse-1.0-video-edit"
+    p.video_url.value = "ftp://example.com/a.mp4"
+    assert p.video_source.value == "url"
+    p.generate.click()
+    assert "must start with http:// or https://" in p.error_box.value and len(fake.calls) == 1
+    p.video_url.value = "https://example.com/a.mp4"
+    p.generate.click()
+    p.wait(30)
+    assert fake.calls[-1][2]["video"] == "https://example.com/a.mp4"
+    assert fake.calls[-1][2]["model"] == "happyhorse-1.0-video-edit"
+    p.model.value = "doubao-seedance-2.0"  # takes a video but does not need one: none picked, none sent
+    p.video_url.value = ""
+    p.generate.click()
+    p.wait(30)
+    assert "video" not in fake.calls[-1][2]
+
+
+def test_real_video_to_video_from_an_earlier_video(offline):
+    first = offline.video("a paper boat", model="doubao-seedance-2.0", progress=False)
+    p = panel("video", offline)
+    p.model.value = "doubao-seedance-2.0-fast-V2V"
+    assert p.video_source.value == str(first.path)  # no upload: the earlier video is picked
+    p.prompt.value = "the boat sails at night"
+    p.generate.click()
+    p.wait(120)
+    assert p.error_box.value == "", p.error_box.value
+    entry = offline.history.last
+    assert (entry.model, entry.status) == ("doubao-seedance-2.0-fast-V2V", "ok")
+    assert entry.params["video"]["artifact"] == first.sha256
+    assert isinstance(p.player.children[0], w.Video)
+
+
 def test_real_video_then_resume_a_pending_task(offline):
     p = panel("video", offline)
     p.prompt.value = "a paper boat"

@@ -21,6 +21,8 @@ UNCLOSED_QUOTE = "{prog}: {problem} in the options; close the quote or escape it
 BAD_NAME = "-o needs a Python variable name, got {name!r}."
 BAD_EXTRA = "--extra needs KEY=VALUE (VALUE is JSON or text), got {item!r}."
 CHAT_FORMATS = ("markdown", "text", "code")
+#: The catalogue's chat endpoint names (``%th_models --kind chat`` shows which model has which).
+CHAT_ENDPOINTS = ("chat.completions", "responses", "messages", "gemini.generate", "gemini.stream")
 TRANSCRIPT_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat")
 MODES = ("live", "offline", "replay")
@@ -138,7 +140,8 @@ def _image() -> MagicParser:
 def _chat() -> MagicParser:
     p = MagicParser("%%th_chat", "Chat with a model, streamed. The cell is the message; {name} interpolates.",
                     "examples:\n  %%th_chat -m claude-sonnet --system 'Be terse' --thread study\n"
-                    "  %%th_chat --format code --image chart.png")
+                    "  %%th_chat --format code --image chart.png\n"
+                    "  %%th_chat -m gpt-5 --endpoint responses")
     _common(p)
     p.add_argument("--system", metavar="TEXT", help="system prompt")
     p.add_argument("--temperature", type=float)
@@ -149,6 +152,10 @@ def _chat() -> MagicParser:
     p.add_argument("--format", choices=CHAT_FORMATS, default="markdown",
                    help="markdown (default), text, or code (offers the answer's code as a new cell)")
     p.add_argument("--image", action="append", metavar="SOURCE", help="attach an image; repeatable")
+    p.add_argument("--endpoint", choices=CHAT_ENDPOINTS,
+                   help="the API to ask through, where the model has it: chat.completions, responses (OpenAI "
+                        "Responses), messages (Claude native), gemini.stream / gemini.generate (Gemini native; "
+                        "generate with --no-stream); default: the model's first")
     return p
 
 

@@ -213,7 +213,7 @@ class TokenhotMagics(Magics):
         a = _args.parse("th_chat", line)
         message = self._text("%%th_chat", cell, "message")
         kwargs = _opts(model=a.model, system=a.system, temperature=a.temperature, max_tokens=a.max_tokens,
-                       thread=a.thread)
+                       thread=a.thread, endpoint=a.endpoint)
         if a.new:
             kwargs["new_thread"] = True
         if a.image:

@@ -11,11 +11,12 @@ import ipywidgets as w
 from .._safe import markdown_html, text_html
 from ..errors import StreamError
 from ._entries import entry_of
-from ._panel import Panel
-from ._pickers import model_picker
+from ._panel import Panel, follow
+from ._pickers import model_info, model_picker, set_options
 
 if TYPE_CHECKING:
     from .._session import Session
+    from ..catalog import ModelInfo
     from ..families._types import ChatDelta
     from ..results import ChatResult
 
@@ -27,6 +28,22 @@ class StreamStopped(Exception):
 
     def __init__(self) -> None:
         super().__init__("Stopped by the user.")
+
+
+#: How the API picker names the catalogue's chat endpoints.
+API_LABELS = {
+    "chat.completions": "Chat Completions",
+    "responses": "Responses (OpenAI)",
+    "messages": "Messages (Claude native)",
+    "gemini.stream": "Gemini native",
+}
+
+
+def panel_endpoints(info: ModelInfo) -> list[str]:
+    """The APIs the panel can ask ``info`` through, default first. The panel always streams, so Gemini's
+    generate endpoint is offered as its streaming twin."""
+    eps = ["gemini.stream" if ep == "gemini.generate" else ep for ep in info.endpoints]
+    return list(dict.fromkeys(ep for ep in eps if ep in API_LABELS))
 
 
 def _thread_name() -> str:
@@ -57,6 +74,7 @@ class ChatPanel(Panel):
     def __init__(self, session: Session | None = None) -> None:
         super().__init__(session)
         self.model = model_picker(self.session, "chat")
+        self.api = w.Dropdown(description="API", layout=w.Layout(width="max-content", min_width="260px"))
         self.system = w.Text(placeholder="System prompt (optional)", layout=w.Layout(width="100%"))
         self.thread_box = w.VBox(layout=w.Layout(max_height="420px", overflow="auto", width="100%"))
         self.thread_box.add_class("tokenhot-thread")
@@ -64,7 +82,7 @@ class ChatPanel(Panel):
         self.send = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop = w.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
         self.new_thread = w.Button(description="New thread", icon="plus")
-        self.busy_widgets = [self.send, self.model, self.new_thread]
+        self.busy_widgets = [self.send, self.model, self.api, self.new_thread]
         self.thread_id = _thread_name()
         self.result: ChatResult | None = None
         self.answer: w.HTML | None = None
@@ -74,12 +92,13 @@ class ChatPanel(Panel):
         self._lock = threading.Lock()
         self._new = True
 
+        follow(self.model, self._model_changed)
         self.send.on_click(lambda _: self.start())
         self.stop.on_click(lambda _: self.cancel())
         self.new_thread.on_click(lambda _: self.reset())
         self.children = [
             w.HTML("<b>Chat</b>"),
-            w.HBox([self.model, self.new_thread], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self.model, self.api, self.new_thread], layout=w.Layout(flex_flow="row wrap")),
             self.system,
             self.thread_box,
             self.input,
@@ -87,6 +106,23 @@ class ChatPanel(Panel):
             self.status,
             self.error_box,
         ]
+
+    def _model_changed(self, _change: object = None) -> None:
+        """Offer the APIs this model is served on (Chat Completions, Responses, Claude or Gemini native)."""
+        if self.model.value is None:
+            return
+        info = model_info(self.model.value)
+        eps = panel_endpoints(info)
+        self.api.options = []  # each model starts on its own default API
+        set_options(self.api, eps, blank=None, prefer=info.preset.get("endpoint") or (eps[0] if eps else None),
+                    labels=lambda ep: API_LABELS.get(ep, ep))
+        self.api.layout.display = None if len(eps) > 1 else "none"
+
+    def endpoint(self) -> str | None:
+        """The API picked, or None when it is the model's default (so the call records no endpoint option)."""
+        eps = panel_endpoints(model_info(self.model.value))
+        picked = self.api.value
+        return picked if picked and eps and picked != eps[0] else None
 
     def reset(self) -> None:
         """Start a new thread: the next message carries no earlier turns."""
@@ -111,6 +147,9 @@ class ChatPanel(Panel):
         self.answer = answer
         self.thread_box.children = [*self.thread_box.children, user, answer]
         kw: dict[str, Any] = {"model": self.model.value, "stream": True}
+        endpoint = self.endpoint()
+        if endpoint is not None:
+            kw["endpoint"] = endpoint
         if self.system.value.strip():
             kw["system"] = self.system.value.strip()
         kw["thread"] = self.thread_id
@@ -146,7 +185,9 @@ class ChatPanel(Panel):
             self.answer.add_class("tokenhot-final")
         entry = entry_of(result)
         self._new = False
-        self.say(f"Answered by {self.model.value}" + (f" · entry #{entry.id}" if entry is not None else ""))
+        api = API_LABELS.get(entry.endpoint, "") if entry is not None else ""
+        self.say(f"Answered by {self.model.value}" + (f" via {api}" if api else "")
+                 + (f" · entry #{entry.id}" if entry is not None else ""))
 
     def cancel(self) -> None:
         """Stop the stream now: keep the partial answer, mark it stopped and free the panel."""

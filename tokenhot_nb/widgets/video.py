@@ -1,4 +1,4 @@
-"""Video: prompt (and first frame / references) → a task polled in the background → the player.
+"""Video: prompt (and first frame / references, or a source video) → a task polled in the background → the player.
 
 Polling runs on the panel's worker thread, so the kernel stays free for other cells meanwhile.
 """
@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ._entries import entry_label, history_entries
+from ._entries import entry_label, history_entries, outputs
 from ._media import INLINE_LIMIT, video_widget
 from ._panel import MediaPanel, follow
 from ._pickers import chosen, model_info, model_picker, set_options
@@ -22,6 +23,11 @@ if TYPE_CHECKING:
     from ..families._types import TaskStatus
     from ..history import HistoryEntry
     from ..results import VideoResult, VideoTask
+
+
+#: Values of the source-video picker besides earlier videos (which are file paths).
+VIDEO_UPLOAD = "upload"
+VIDEO_URL = "url"
 
 
 def _task_id(entry: HistoryEntry) -> str | None:
@@ -42,6 +48,12 @@ class VideoPanel(MediaPanel):
         self.resolution = w.Dropdown(description="Resolution", layout=w.Layout(width="220px"))
         self.ratio = w.Dropdown(description="Ratio", layout=w.Layout(width="180px"))
         self.upload = w.FileUpload(accept="image/*", multiple=True, description="First frame")
+        # the source video of video-to-video and video-edit models: an upload, a URL or an earlier video
+        self.video_source = w.Dropdown(description="Video", layout=w.Layout(width="max-content", min_width="320px"))
+        self.video_upload = w.FileUpload(accept="video/*", multiple=False, description="Upload video")
+        self.video_url = w.Text(placeholder="https://… (a video URL)", layout=w.Layout(width="320px"))
+        self.video_box = w.HBox([self.video_source, self.video_upload, self.video_url],
+                                layout=w.Layout(flex_flow="row wrap"))
         self.generate = w.Button(description="Make video", button_style="primary", icon="film")
         self.progress = w.IntProgress(value=0, min=0, max=100, description="", layout=w.Layout(width="320px"))
         self.task_status = w.HTML("")
@@ -51,6 +63,9 @@ class VideoPanel(MediaPanel):
                                        layout=w.Layout(width="40px"))
         self.busy_widgets = [self.generate, self.resume_button, self.model]
 
+        self.video_upload.observe(lambda _c: self.refresh_videos(select=VIDEO_UPLOAD), names="value")
+        self.video_url.observe(self._url_typed, names="value")
+        self.refresh_videos()
         follow(self.model, self._model_changed)
         self.generate.on_click(lambda _: self.start())
         self.resume_button.on_click(lambda _: self.resume())
@@ -60,6 +75,7 @@ class VideoPanel(MediaPanel):
             w.HTML("<b>Video</b>"),
             self.prompt,
             w.HBox([self.model, self.upload], layout=w.Layout(flex_flow="row wrap")),
+            self.video_box,
             w.HBox([self.duration, self.resolution, self.ratio], layout=w.Layout(flex_flow="row wrap")),
             self.generate,
             w.HBox([self.progress, self.task_status]),
@@ -77,6 +93,45 @@ class VideoPanel(MediaPanel):
         takes_images = info.can("first_frame") or int(info.capabilities.get("reference_images") or 0) > 0
         self.upload.layout.display = None if takes_images else "none"
         self.upload.description = "First frame" if info.can("first_frame") else "Reference images"
+        self.video_box.layout.display = None if info.can("video_input") else "none"
+        self.generate.description = "Edit video" if info.can("requires_video") else "Make video"
+
+    # -- the source video ------------------------------------------------------------------------
+    def refresh_videos(self, select: str | None = None) -> None:
+        """Upload, URL, and the videos this history already holds (to chain edits)."""
+        files = uploaded(self.video_upload)
+        opts: list[tuple[str, str]] = [
+            (f"uploaded: {files[0][1]}" if files else "uploaded file", VIDEO_UPLOAD),
+            ("the URL", VIDEO_URL),
+        ]
+        for entry in history_entries(self.session, ("video",), ("ok",), limit=20):
+            for path, _art in outputs(self.session, entry, ("video",))[:1]:
+                opts.append((entry_label(entry, 40), str(path)))
+        current = select if select is not None else self.video_source.value
+        values = [v for _, v in opts]
+        if current not in values or (current == VIDEO_UPLOAD and not files and select is None):
+            current = values[2] if len(values) > 2 and not files else (VIDEO_URL if self.video_url.value.strip()
+                                                                        else VIDEO_UPLOAD)
+        self.video_source.options = opts
+        self.video_source.value = current
+
+    def _url_typed(self, _change: object = None) -> None:
+        if self.video_url.value.strip() and self.video_source.value != VIDEO_URL:
+            self.video_source.value = VIDEO_URL
+
+    def source_video(self) -> bytes | Path | str | None:
+        """The video to transform, from the picked source; None when there is none. Raises ValueError with
+        what to do when the picked source is empty or not a URL."""
+        source = self.video_source.value
+        if source == VIDEO_UPLOAD:
+            files = uploaded(self.video_upload)
+            return files[0][0] if files else None
+        if source == VIDEO_URL:
+            url = self.video_url.value.strip()
+            if url and not url.startswith(("http://", "https://")):
+                raise ValueError(f"The video URL must start with http:// or https://, not {url[:40]!r}.")
+            return url or None
+        return Path(source) if source else None
 
     def params(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"model": self.model.value}
@@ -84,6 +139,10 @@ class VideoPanel(MediaPanel):
             value = chosen(dropdown)
             if value is not None:
                 kw[name] = value
+        if self.video_box.layout.display != "none":
+            video = self.source_video()
+            if video is not None:
+                kw["video"] = video
         files = [data for data, _n, _m in uploaded(self.upload)] if self.upload.layout.display != "none" else []
         if files:
             if model_info(self.model.value).can("first_frame"):
@@ -103,7 +162,11 @@ class VideoPanel(MediaPanel):
         self.progress.bar_style = "danger" if state == "failed" else ("success" if state == "succeeded" else "")
 
     def start(self) -> None:
-        kw = self.params()
+        try:
+            kw = self.params()
+        except ValueError as exc:
+            self.show_error(str(exc))
+            return
         prompt = self.required(self.prompt, "Write a prompt first: it says what the video should show.")
         if not prompt:
             return
@@ -111,8 +174,9 @@ class VideoPanel(MediaPanel):
         if info.can("requires_image") and "image" not in kw and "images" not in kw:
             self.show_error(f"{info.id} makes videos from images: upload one first.")
             return
-        if info.can("requires_video"):
-            self.show_error(f"{info.id} edits a video; use session.video(video=…) from code for it.")
+        if info.can("requires_video") and "video" not in kw:
+            self.show_error(f"{info.id} transforms a video: upload one, give its URL, or pick an earlier video "
+                            "under Video.")
             return
         session = self.session
         self._track(lambda: session.video(prompt, wait=True, progress=False, on_progress=self.on_status, **kw),
@@ -136,10 +200,12 @@ class VideoPanel(MediaPanel):
             self.progress.value = 100
             self.progress.bar_style = "success"
         self.refresh_pending()
+        self.refresh_videos()
 
     # -- pending tasks -------------------------------------------------------------------------------
     def on_show(self) -> None:
         self.refresh_pending()
+        self.refresh_videos()
 
     def refresh_pending(self) -> None:
         """Video tasks still pending in the history (e.g. from a kernel that restarted) can be resumed."""
