@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import wave
 from pathlib import Path
 
@@ -73,6 +74,18 @@ def test_single_image_is_an_inline_image_not_html(tmp_path: Path) -> None:
     assert meta["image/png"] == {"width": 64, "height": 48}
     assert meta["tokenhot"]["model"] == "gpt-image-2" and meta["tokenhot"]["kind"] == "image"
     assert "1 image from gpt-image-2" in data["text/plain"]
+
+
+def test_grid_images_say_what_they_show(tmp_path: Path) -> None:
+    """alt is the prompt, shortened and escaped (a prompt is user text that may hold markup)."""
+    prompt = 'A "quoted" <script>alert(1)</script> fox ' + "in a very long meadow " * 10
+    items = [ImageItem(make_png(tmp_path / f"{i}.png", (40, 40)), "image/png", str(i) * 64) for i in range(2)]
+    html = ImageResult(items, model="m", prompt=prompt).html()
+    alts = re.findall(r'alt="([^"]*)"', html)
+    assert len(alts) == 2 and alts[0].endswith("… (1 of 2)") and alts[1].endswith("… (2 of 2)")
+    assert alts[0].startswith("A &quot;quoted&quot; &lt;script&gt;alert(1)&lt;/script&gt; fox in a very")
+    assert "<script>" not in html and len(alts[0]) < 160
+    assert ImageResult(items[:1], model="m", prompt="").alt_text() == "image from m"
 
 
 def test_large_images_are_downscaled_for_display(tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 SINGLE_PX = 768  # one image: big enough to judge, small enough to keep the notebook lean
 GRID_PX = 256
+ALT_CHARS = 100  # alt text: the prompt's start, enough to say what the picture is
 
 
 class ImageItem(FileRef):
@@ -105,13 +106,21 @@ class ImageResult(Result):
             self._thumbs[key] = thumbnail(self.items[index].path, max_px)
         return self._thumbs[key]
 
+    def alt_text(self, index: int = 0, width: int = ALT_CHARS) -> str:
+        """What an image shows, for screen readers and broken images: the prompt, shortened (plain text;
+        the caller escapes it)."""
+        text = " ".join(str(self.prompt or self.revised_prompt or "").split()) or f"image from {self.model}"
+        if len(text) > width:
+            text = text[: width - 1].rstrip() + "…"
+        return f"{text} ({index + 1} of {len(self.items)})" if len(self.items) > 1 else text
+
     def html(self, max_px: int = GRID_PX, caption: bool = True) -> str:
         """A grid of inline thumbnails (used for several images, batches and comparisons)."""
         cells = []
         for i in range(len(self.items)):
             data, mime, w, h = self.thumb(i, max_px)
             cells.append(
-                f'<img src="{data_url(data, mime)}" width="{w}" height="{h}" '
+                f'<img src="{data_url(data, mime)}" alt="{escape(self.alt_text(i))}" width="{w}" height="{h}" '
                 f'style="max-width:{max_px}px;height:auto;margin:2px" title="{i}">'
             )
         out = '<div style="display:flex;flex-wrap:wrap;align-items:flex-start">' + "".join(cells) + "</div>"
