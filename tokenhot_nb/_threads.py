@@ -3,11 +3,17 @@
 A thread's messages are its ``ok`` chat entries in order (each: the user message, then the answer),
 starting at the last entry that asked for ``new_thread=True``. Images sent in a turn are kept (from the
 store) so follow-ups about them still have them.
+
+Each message is stored once: a turn's row links to the turn before it (``parent``) and its ``request`` holds
+only the new message plus a ``context`` note (``{"parent": id, "messages": n}``), so a thread's store grows
+linearly and a turn costs the same at turn 400 as at turn 10. :func:`wire_request` rebuilds the body that was
+sent (for curl and exports) from the rows.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -22,10 +28,13 @@ class Thread:
     name: str
     messages: list[dict[str, Any]] = field(default_factory=list)
     system: str | None = None
+    #: The history id of the last turn (the next turn's ``parent``); None before the first recorded turn.
+    last_id: int | None = None
 
-    def add(self, user: dict[str, Any], answer: str) -> None:
+    def add(self, user: dict[str, Any], answer: str, entry_id: int | None = None) -> None:
         self.messages.append(user)
         self.messages.append({"role": "assistant", "content": answer})
+        self.last_id = entry_id
 
     @property
     def turns(self) -> int:
@@ -92,24 +101,94 @@ class Threads:
                 start = i
         thread = Thread(name)
         for e in entries[start:]:
-            thread.add(_rebuilt_user(store, e), _answer(store, e))
+            thread.add(_rebuilt_user(store, e), _answer(store, e), e.id)
             if (e.params or {}).get("system"):
                 thread.system = e.params["system"]
         return thread
 
 
 def _answer(store: Store, entry: HistoryEntry) -> str:
-    for o in entry.outputs or []:
-        if o.get("role") == "text":
-            try:
-                return store.path_of(o["sha256"]).read_text("utf-8")
-            except (FileNotFoundError, ValueError):
-                return ""
-    return ""
+    return _answer_from(store, entry.outputs or [])
 
 
 def _rebuilt_user(store: Store, entry: HistoryEntry) -> dict[str, Any]:
-    params = entry.params or {}
+    return _user_from(store, entry.params or {})
+
+
+# ---------------------------------------------------------------- one row per turn: what a row stores, rebuilt
+
+
+def store_once(entry: HistoryEntry, thread: Thread | None, build_turn: Callable[[], Any]) -> None:
+    """Make a thread turn's entry hold only what it adds: ``parent`` + the request of the new message alone.
+
+    ``build_turn()`` is the family's call built from the new message only, with the same options; it is built
+    only when there is something earlier to leave out (a thread with a recorded turn before this one).
+    """
+    if thread is None or not thread.messages or thread.last_id is None:
+        return
+    req = build_turn().describe()
+    req["context"] = {"parent": thread.last_id, "messages": len(thread.messages)}
+    entry.request = req
+    entry.parent = thread.last_id
+
+
+#: Bound on a conversation walk (a damaged store with a parent cycle must not loop forever).
+MAX_TURNS = 1_000_000
+
+
+def conversation(store: Store, parent: int | None) -> list[dict[str, Any]]:
+    """The neutral messages of a thread up to and including turn ``parent`` (its question and answer)."""
+    import json
+
+    chain: list[tuple[Any, Any]] = []
+    conn = store.connection()
+    seen: set[int] = set()
+    while parent is not None and parent not in seen and len(seen) < MAX_TURNS:
+        seen.add(parent)
+        row = conn.execute("SELECT parent, params, outputs FROM entries WHERE id=?", (parent,)).fetchone()
+        if row is None:
+            break
+        chain.append((json.loads(row[1] or "{}"), json.loads(row[2] or "[]")))
+        parent = row[0]
+    messages: list[dict[str, Any]] = []
+    for params, outputs in reversed(chain):
+        messages.append(_user_from(store, params))
+        messages.append({"role": "assistant", "content": _answer_from(store, outputs, strict=True)})
+    return messages
+
+
+#: ``Session.chat`` arguments recorded in params that are not body options (everything else went as ``extra``).
+_CHAT_ARGS = frozenset({"message", "model", "system", "stream", "thread", "new_thread", "temperature",
+                        "max_tokens", "images", "endpoint", "raw"})
+
+
+def wire_request(store: Store, entry: HistoryEntry) -> dict[str, Any]:
+    """The request a thread turn sent: its conversation rebuilt from the rows, built again by the chat family.
+
+    Falls back to the stored request (the new message alone, with its ``context`` note) when the model is no
+    longer known or an earlier answer's file is not in the store (a history loaded without its artifacts).
+    """
+    from . import catalog
+    from .families import chat
+    from .history._entry import jsonable
+
+    req = dict(entry.request or {})
+    ctx = req.get("context")
+    try:
+        params = entry.params or {}
+        info = catalog.model(entry.model)
+        messages = [*conversation(store, int(ctx["parent"])), _user_from(store, params)]  # type: ignore[index]
+        extra = {k: v for k, v in params.items() if k not in _CHAT_ARGS}
+        call = chat.build(info, messages, endpoint=entry.endpoint or None, system=params.get("system"),
+                          temperature=params.get("temperature"), max_tokens=params.get("max_tokens"),
+                          stream=bool(params.get("stream")), extra=extra or None, raw=params.get("raw"))
+    except Exception:
+        return req
+    out: dict[str, Any] = jsonable(call.describe(), store.secrets)
+    return out
+
+
+def _user_from(store: Store, params: dict[str, Any]) -> dict[str, Any]:
     images: list[tuple[bytes, str] | str] = []
     for ref in params.get("images") or []:
         if isinstance(ref, dict) and ref.get("url"):
@@ -120,3 +199,16 @@ def _rebuilt_user(store: Store, entry: HistoryEntry) -> dict[str, Any]:
             except (FileNotFoundError, ValueError):
                 continue
     return user_message(str(params.get("message") or ""), images)
+
+
+def _answer_from(store: Store, outputs: list[dict[str, Any]], *, strict: bool = False) -> str:
+    """A turn's answer text; ``strict``: raise when its file is not in the store (a rebuilt body would be wrong)."""
+    for o in outputs or []:
+        if isinstance(o, dict) and o.get("role") == "text":
+            try:
+                return store.path_of(o["sha256"]).read_text("utf-8")
+            except (FileNotFoundError, ValueError, KeyError):
+                if strict:
+                    raise
+                return ""
+    return ""

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._inputs import to_media_list
-from .._threads import DEFAULT_THREAD, user_message
+from .._threads import DEFAULT_THREAD, store_once, user_message
 from ..catalog import ModelInfo
 from ..errors import StreamError
 from ..families._types import ChatDelta
@@ -54,8 +54,9 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     })
     if not isinstance(message, str):
         params["message"] = jsonable_messages(messages)
-    call = chat.build(info, messages, endpoint=endpoint, system=system, temperature=temperature,
-                      max_tokens=max_tokens, stream=stream, extra=kw or None, raw=raw)
+    options: dict[str, Any] = {"endpoint": endpoint, "system": system, "temperature": temperature,
+                               "max_tokens": max_tokens, "stream": stream, "extra": kw or None, "raw": raw}
+    call = chat.build(info, messages, **options)
     call.headers.update(headers or {})
     ep = endpoint_name(call)
     if session.mode == "replay":
@@ -63,13 +64,16 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         res = from_entry(entry, session)
         assert isinstance(res, ChatResult)
         if th is not None and user is not None:
-            th.add(user, res.text)
+            th.add(user, res.text, entry.id)
             if system:
                 th.system = system
         call_user(on_delta, ChatDelta(text=res.text, reasoning=res.reasoning, done=True), res.text)
         return res
 
-    rec = Recording(session, new_entry(session, "chat", info, ep, params, call, name, text))
+    entry = new_entry(session, "chat", info, ep, params, call, name, text)
+    if user is not None:  # a thread turn stores its new message only (the rest is rebuilt from earlier rows)
+        store_once(entry, th, lambda: chat.build(info, [user], **options))
+    rec = Recording(session, entry)
     acc = chat.Accumulator()
     request_id: str | None = None
     response_id: str | None = None
@@ -109,7 +113,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                                        "response_id": response_id or reply.response_id}),
                    usage=reply.usage, outputs=outputs, text=f"{text}\n\n{reply.text}")
     if th is not None and user is not None:
-        th.add(user, reply.text)
+        th.add(user, reply.text, entry.id)
         if system:
             th.system = system
     return ChatResult(reply.text, reasoning=reply.reasoning, usage=reply.usage, finish_reason=reply.finish_reason,

@@ -69,7 +69,9 @@ class Recording:
         self.t0 = time.monotonic()
 
     def update(self, **fields: Any) -> None:
-        self.store.update(self.id, **fields)
+        kept = self.store.update(self.id, **fields)
+        for name, value in kept.items():  # the entry follows its row, so finishing never reads it back
+            setattr(self.entry, name, value)
 
     def ok(self, *, response: dict[str, Any], usage: Usage | dict[str, Any] | None,
            outputs: list[dict[str, Any]], text: str | None = None) -> HistoryEntry:
@@ -96,9 +98,8 @@ class Recording:
             pass
 
     def final(self) -> HistoryEntry:
-        entry = self.store.get(self.id)
-        entry.bind(self.store, self.session)
-        return entry
+        """The finished entry: the one inserted, updated with what its row now holds (no read-back)."""
+        return self.entry.bind(self.store, self.session)
 
 
 #: Arguments that steer how a call runs or shows, not what it asks for: never part of a recorded call.

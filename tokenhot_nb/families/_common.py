@@ -18,8 +18,14 @@ Media = tuple[bytes, str] | str
 
 
 def deep_merge(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
-    """``base`` with ``extra`` merged in; nested dicts merge, everything else is replaced. Copies."""
-    out = copy.deepcopy(base)
+    """``base`` with ``extra`` merged in; nested dicts merge, everything else is replaced.
+
+    Copies only what the merge changes: a new dict at the top and along every merged path, so neither
+    argument is modified. Untouched values (the messages of a long conversation) are shared, not deep-copied:
+    the body is rebuilt per call and sent, never mutated. Values taken from ``extra`` are deep-copied, so a
+    caller changing its options afterwards does not change a built body.
+    """
+    out = dict(base)
     for key, value in (extra or {}).items():
         if isinstance(value, Mapping) and isinstance(out.get(key), dict):
             out[key] = deep_merge(out[key], value)

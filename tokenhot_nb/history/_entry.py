@@ -31,7 +31,7 @@ SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 #: The public fields of an entry, in contract order (``id`` first).
 ENTRY_FIELDS: tuple[str, ...] = (
     "id", "session_id", "started", "duration", "mode", "kind", "model", "endpoint", "params",
-    "request", "response", "usage", "outputs", "text", "status", "error", "thread", "replay_key",
+    "request", "response", "usage", "outputs", "text", "status", "error", "thread", "replay_key", "parent",
 )
 JSON_FIELDS: frozenset[str] = frozenset({"params", "request", "response", "usage", "outputs", "error"})
 STATUSES: tuple[str, ...] = ("running", "ok", "error", "pending", "interrupted")
@@ -91,6 +91,44 @@ def error_dict(err: BaseException | dict[str, Any] | None, secrets: tuple[Secret
 def dumps(value: Any) -> str:
     """Compact JSON for storage (values must already be :func:`jsonable`)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+
+
+def is_clean(text: str, secrets: tuple[Secret | str, ...]) -> bool:
+    """True when ``text`` (JSON) holds nothing :func:`redact` would change, escaped secrets included."""
+    if redact(text, *secrets) != text:
+        return False
+    for s in secrets:
+        raw = s.get() if isinstance(s, Secret) else s
+        if raw and json.dumps(raw, ensure_ascii=False)[1:-1] in text:
+            return False
+    return True
+
+
+def dumps_redacted(value: Any, secrets: tuple[Secret | str, ...] = (), *, sort_keys: bool = False) -> tuple[str, bool]:
+    """``(dumps(jsonable(value, secrets)), clean)`` at the cost of one ``json.dumps`` and one redaction pass.
+
+    The value is encoded once and :func:`redact` runs once over the whole text (a known key is a literal
+    replace, the key pattern one regex scan), instead of once per nested string. Only when that finds
+    something (rare: a key pasted into a prompt) is the value redacted string by string, so what is stored is
+    exactly :func:`jsonable`'s result either way. ``clean`` says the text is ``value`` as given (nothing redacted
+    or converted), so a caller may keep using ``value`` itself instead of decoding the text again.
+    """
+    converted = False
+
+    def plain(odd: Any) -> Any:  # values JSON has no form for (bytes, paths, artifacts, dataclasses…)
+        nonlocal converted
+        converted = True
+        return jsonable(odd)
+
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=plain,
+                          sort_keys=sort_keys)
+    except (TypeError, ValueError):  # keys JSON cannot hold, cycles: the careful path says what to do
+        text = ""
+    if text and is_clean(text, secrets):
+        return text, not converted
+    slow = jsonable(value, secrets)
+    return json.dumps(slow, ensure_ascii=False, separators=(",", ":"), allow_nan=True, sort_keys=sort_keys), False
 
 
 def canonical(value: Any) -> str:
@@ -201,6 +239,9 @@ class HistoryEntry:
     error: dict[str, Any] | None = None
     thread: str | None = None
     replay_key: str = ""
+    #: The previous turn of this entry's chat thread (``None``: the first turn, or not a thread). A turn's
+    #: ``request`` then holds only what it adds; :meth:`wire_request` rebuilds the body that was sent.
+    parent: int | None = None
 
     # -- binding (kept out of dataclass fields so asdict()/replace() never copy a store)
     def bind(self, store: Store | None, session: Any = None) -> HistoryEntry:
@@ -259,9 +300,22 @@ class HistoryEntry:
             call = f"result = {target}(\n" + "".join(f"    {a},\n" for a in args) + ")"
         return "\n".join([*head, call]) + "\n"
 
+    def wire_request(self) -> dict[str, Any]:
+        """The main HTTP request as sent: ``request``, with a thread turn's earlier messages rebuilt from its rows.
+
+        A chat turn stores each message once: its ``request`` holds the new message and a ``context`` note
+        (``{"parent": id, "messages": n}``); the conversation before it is rebuilt from the parent rows.
+        """
+        req = self.request or {}
+        if not isinstance(req.get("context"), dict) or self.store is None:
+            return req
+        from .._threads import wire_request
+
+        return wire_request(self.store, self)
+
     def to_curl(self, base_url: str = "https://api.tokenhot.cn") -> str:
         """The main HTTP request as a curl command; the key comes from ``$TOKENHOT_API_KEY``."""
-        req = self.request or {}
+        req = self.wire_request()
         method = str(req.get("method", "POST")).upper()
         path = str(req.get("path", "/"))
         url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)

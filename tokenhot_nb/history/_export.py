@@ -9,10 +9,11 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._entry import HistoryEntry, iter_refs, jsonable
+from ._entry import ENTRY_FIELDS, JSON_FIELDS, HistoryEntry, is_clean, iter_refs, jsonable
 from ._store import Store, mime_for, sha256_file
 
 if TYPE_CHECKING:
@@ -47,10 +48,9 @@ def export_history(history: History, path: Path, *, include_artifacts: bool = Fa
             if not jsonl:
                 f.write("[\n")
             first = True
-            for entry in history:
-                d = jsonable(entry.to_dict(), store.secrets)
-                seen.update(_refs(d))
-                line = json.dumps(d, ensure_ascii=False, separators=(",", ":"))
+            for line, d in _lines(history):
+                if include_artifacts:
+                    seen.update(_refs(d if d is not None else json.loads(line)))
                 if jsonl:
                     f.write(line + "\n")
                 else:
@@ -77,6 +77,55 @@ def export_history(history: History, path: Path, *, include_artifacts: bool = Fa
             manifest[sha] = {**meta, "file": src.name, "size": src.stat().st_size}
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+_PAGE = 2000
+
+
+def _lines(history: History) -> Iterator[tuple[str, dict[str, Any] | None]]:
+    """Each entry as one line of compact JSON (and its dict when it had to be built), oldest first.
+
+    Fast path: the row's JSON columns are already JSON, written redacted; the line is assembled from them as
+    stored (nothing decoded) and the redaction pass runs once over the line. Slow path, per entry, when that
+    pass finds something (a row written by an older version) or a thread turn's earlier messages are not in
+    the export: the entry is rebuilt, its request expanded to what was sent, and redacted string by string.
+    """
+    store = history.store
+    secrets = store.secrets
+    exported: set[int] = set()
+    last = 0
+    while True:
+        rows = store.select((*history._conds, ("id>?", (last,))), limit=_PAGE)
+        if not rows:
+            return
+        for row in rows:
+            last = row[0]
+            parent = row[_AT_PARENT]
+            if parent is None or parent in exported:
+                line = "{" + ",".join(
+                    _KEYS[i] + (("null" if v is None else v) if _IS_JSON[i] else _dumps_scalar(v))
+                    for i, v in enumerate(row)
+                ) + "}"
+                if is_clean(line, secrets):
+                    exported.add(row[0])
+                    yield line, None
+                    continue
+            entry = store._entry_from_row(row)
+            d = entry.to_dict()
+            if parent is not None and parent not in exported:  # its conversation must travel with it
+                d["request"], d["parent"] = entry.wire_request(), None
+            d = jsonable(d, secrets)
+            exported.add(row[0])
+            yield json.dumps(d, ensure_ascii=False, separators=(",", ":")), d
+
+
+_KEYS = [json.dumps(name) + ":" for name in ENTRY_FIELDS]
+_IS_JSON = [name in JSON_FIELDS for name in ENTRY_FIELDS]
+_AT_PARENT = ENTRY_FIELDS.index("parent")
+
+
+def _dumps_scalar(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
@@ -123,5 +172,6 @@ def load_history(path: Path, store: Store | str | os.PathLike[str] | None = None
     entries = [HistoryEntry.from_dict({k: v for k, v in r.items() if k != "id"}) for r in records]
     if not entries:
         return History(store, _conds=[("0", ())], _label=f"loaded from {path.name}")
-    first, last = store.import_entries(entries)
+    old_ids = [r["id"] if isinstance(r.get("id"), int) else None for r in records]  # keeps thread turns linked
+    first, last = store.import_entries(entries, old_ids)
     return History(store, _conds=[("id BETWEEN ? AND ?", (first, last))], _label=f"loaded from {path.name}")

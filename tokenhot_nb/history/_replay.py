@@ -10,15 +10,16 @@ import hashlib
 from typing import Any
 
 from .._config import Secret
-from ._entry import canonical, jsonable
+from ._entry import canonical, dumps_redacted
 
 
 def replay_key(
     kind: str, model: str, endpoint: str | None, params: Any, secrets: tuple[Secret | str, ...] = ()
 ) -> str:
     """sha256 of the canonical JSON of ``[kind, model, endpoint, params]``."""
-    payload = [kind or "", model or "", endpoint or "", jsonable(params or {}, secrets)]
-    return hashlib.sha256(canonical(payload).encode("utf-8")).hexdigest()
+    payload = [kind or "", model or "", endpoint or "", params or {}]
+    text, _ = dumps_redacted(payload, secrets, sort_keys=True)  # == canonical(jsonable(payload)), one pass
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def pick_recording(candidates: list[tuple[int, str]], turn: int) -> int | None:

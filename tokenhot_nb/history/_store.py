@@ -35,12 +35,13 @@ from ._entry import (
     JSON_FIELDS,
     HistoryEntry,
     dumps,
+    dumps_redacted,
     error_dict,
     jsonable,
 )
 from ._replay import differences, replay_key, similarity
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DB_NAME = "history.sqlite"
 
 _T = TypeVar("_T")
@@ -67,6 +68,7 @@ _TABLES = [
         error TEXT,
         thread TEXT,
         replay_key TEXT NOT NULL DEFAULT '',
+        parent INTEGER,
         pid INTEGER,
         host TEXT,
         updated REAL
@@ -99,8 +101,34 @@ _FTS_TRIGGERS = [
         INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
     END""",
 ]
-#: Migrations from version N to N+1 (statements run in one transaction). Empty until v2 exists.
-_MIGRATIONS: dict[int, list[str]] = {}
+
+
+def _link_thread_turns(c: sqlite3.Connection) -> None:
+    """v1 → v2: each ``ok`` chat turn of a thread points at the turn before it (``new_thread`` starts over).
+
+    v1 rows keep the whole conversation in ``request`` (they never carry a ``context`` note), so they stay
+    exact; the links let new turns appended to an old thread rebuild their conversation through them.
+    """
+    last: dict[str, int] = {}
+    links: list[tuple[int, int]] = []
+    rows = c.execute(
+        "SELECT id, thread, params FROM entries WHERE kind='chat' AND status='ok' AND thread IS NOT NULL ORDER BY id"
+    )
+    for entry_id, thread, params in rows:
+        try:
+            new = bool((json.loads(params or "{}") or {}).get("new_thread"))
+        except (ValueError, AttributeError):
+            new = False
+        if thread in last and not new:
+            links.append((last[thread], entry_id))
+        last[thread] = entry_id
+    c.executemany("UPDATE entries SET parent=? WHERE id=?", links)
+
+
+#: Migrations from version N to N+1 (SQL statements or functions, run in one transaction with the version bump).
+_MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
+    1: ["ALTER TABLE entries ADD COLUMN parent INTEGER", _link_thread_turns],
+}
 
 _COLUMNS = ", ".join(ENTRY_FIELDS)
 _INSERT_COLS = [f for f in ENTRY_FIELDS if f != "id"]
@@ -230,10 +258,13 @@ class Store(ArtifactFiles):
                     for stmt in _FTS_TRIGGERS:
                         c.execute(stmt)
                 c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('fts', ?)", (fts,))
-                v = 1
+                v = SCHEMA_VERSION  # _TABLES is the newest schema
             while v < SCHEMA_VERSION:
-                for stmt in _MIGRATIONS.get(v, []):
-                    c.execute(stmt)
+                for step in _MIGRATIONS.get(v, []):
+                    if callable(step):
+                        step(c)
+                    else:
+                        c.execute(step)
                 v += 1
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
@@ -327,19 +358,31 @@ class Store(ArtifactFiles):
     # ------------------------------------------------------------ entries
 
     def _norm(self, name: str, value: Any) -> Any:
+        return self._norm_kept(name, value)[0]
+
+    def _norm_kept(self, name: str, value: Any) -> tuple[Any, Any]:
+        """``(what the column stores, the Python value an entry holds for it)``.
+
+        JSON columns are encoded once and redacted once per text (:func:`dumps_redacted`); when nothing was
+        redacted the entry keeps the value it was given, so a finished row is never read back or decoded.
+        """
         if name == "error":
             e = error_dict(value, self.secrets)
-            return None if e is None else dumps(e)
-        if name == "usage" and value is not None and not isinstance(value, dict):
-            value = jsonable(value, self.secrets)
+            return (None, None) if e is None else (dumps(e), e)
         if name in JSON_FIELDS:
-            default: Any = [] if name == "outputs" else {}
-            return dumps(jsonable(default if value is None else value, self.secrets))
+            if value is None:
+                value = [] if name == "outputs" else {}
+            elif name == "usage" and not isinstance(value, dict):
+                value = jsonable(value, self.secrets)
+            text, clean = dumps_redacted(value, self.secrets)
+            return text, (value if clean and isinstance(value, (dict, list)) else json.loads(text))
         if name in ("text", "session_id", "mode", "kind", "model", "endpoint", "status", "replay_key"):
-            return jsonable("" if value is None else str(value), self.secrets)
+            v = jsonable("" if value is None else str(value), self.secrets)
+            return v, v
         if name == "thread":
-            return None if value is None else jsonable(str(value), self.secrets)
-        return value
+            v = None if value is None else jsonable(str(value), self.secrets)
+            return v, v
+        return value, value
 
     def key_for(self, kind: str, model: str, endpoint: str | None, params: Any) -> str:
         """The replay key, redacting this store's secrets the same way rows are written."""
@@ -349,7 +392,12 @@ class Store(ArtifactFiles):
         """Write a new row (usually ``running``); sets and returns ``entry.id``."""
         if not entry.replay_key:
             entry.replay_key = self.key_for(entry.kind, entry.model, entry.endpoint, entry.params)
-        values = [self._norm(f, getattr(entry, f)) for f in _INSERT_COLS]
+        values = []
+        for f in _INSERT_COLS:
+            stored, kept = self._norm_kept(f, getattr(entry, f))
+            values.append(stored)
+            if f in JSON_FIELDS or f == "text":  # the entry holds what the row holds (redacted, JSON-safe)
+                setattr(entry, f, kept)
         now = time.time()
 
         def ins(c: sqlite3.Connection) -> int:
@@ -359,19 +407,22 @@ class Store(ArtifactFiles):
         entry.bind(self)
         return entry.id
 
-    def update(self, entry_id: int, **fields: Any) -> None:
+    def update(self, entry_id: int, **fields: Any) -> dict[str, Any]:
         """Finish (or amend) a row: ``status``, ``duration``, ``response``, ``usage``, ``outputs``, ``text``, ``error``…
 
-        With a final status and no ``duration``, the duration is measured from ``started``.
+        With a final status and no ``duration``, the duration is measured from ``started``. Returns the fields
+        as the row now holds them (redacted, JSON-safe), so a caller can finish its entry without reading it back.
         """
         unknown = set(fields) - set(_INSERT_COLS)
         if unknown:
             raise TypeError(f"unknown history fields: {', '.join(sorted(unknown))}")
         sets: list[str] = []
         args: list[Any] = []
+        kept: dict[str, Any] = {}
         for name, value in fields.items():
             sets.append(f"{name}=?")
-            args.append(self._norm(name, value))
+            stored, kept[name] = self._norm_kept(name, value)
+            args.append(stored)
         now = time.time()
         if fields.get("status") in ("ok", "error", "interrupted") and "duration" not in fields:
             sets.append("duration=COALESCE(duration, ? - started)")
@@ -389,12 +440,14 @@ class Store(ArtifactFiles):
                     cur = {"kind": row[0], "model": row[1], "endpoint": row[2], "params": json.loads(row[3])}
                     cur.update({k: v for k, v in fields.items() if k in cur})
                     s.append("replay_key=?")
-                    a.append(self.key_for(cur["kind"], cur["model"], cur["endpoint"], cur["params"]))
+                    kept["replay_key"] = self.key_for(cur["kind"], cur["model"], cur["endpoint"], cur["params"])
+                    a.append(kept["replay_key"])
             n = c.execute(f"UPDATE entries SET {', '.join(s)} WHERE id=?", (*a, entry_id)).rowcount
             if n == 0:
                 raise KeyError(f"no history entry #{entry_id}")
 
         self._tx(upd)
+        return kept
 
     def _entry_from_row(self, row: Sequence[Any]) -> HistoryEntry:
         d: dict[str, Any] = {}
@@ -504,15 +557,28 @@ class Store(ArtifactFiles):
 
     # ------------------------------------------------------------ bulk import (used by History.load)
 
-    def import_entries(self, entries: Sequence[HistoryEntry]) -> tuple[int, int]:
-        """Insert many entries in one transaction, keeping every field but ``id``; returns (first, last) id."""
+    def import_entries(
+        self, entries: Sequence[HistoryEntry], old_ids: Sequence[int | None] = (),
+    ) -> tuple[int, int]:
+        """Insert many entries in one transaction, keeping every field but ``id``; returns (first, last) id.
+
+        ``old_ids`` (the ids the entries had where they came from) keep thread turns linked: a ``parent`` among
+        them becomes the new id of that entry; any other is dropped (ids of another store mean nothing here).
+        """
         now = time.time()
         rows = [[self._norm(f, getattr(e, f)) for f in _INSERT_COLS] + [now] for e in entries]
+        at_parent = _INSERT_COLS.index("parent")
+        olds = list(old_ids) + [None] * (len(entries) - len(old_ids))
 
         def ins(c: sqlite3.Connection) -> tuple[int, int]:
             first = last = 0
+            new_ids: dict[int, int] = {}
             for i, row in enumerate(rows):
+                parent = row[at_parent]
+                row[at_parent] = None if parent is None else new_ids.get(int(parent))
                 last = int(c.execute(_IMPORT_SQL, row).lastrowid or 0)
+                if olds[i] is not None:
+                    new_ids[int(olds[i])] = last  # type: ignore[arg-type]
                 if i == 0:
                     first = last
             return first, last
@@ -520,5 +586,6 @@ class Store(ArtifactFiles):
         first, last = self._tx(ins)
         for i, e in enumerate(entries):
             e.id = first + i
+            e.parent = rows[i][at_parent]
             e.bind(self)
         return first, last
