@@ -1,8 +1,11 @@
 """Content-addressed artifact files: ``<folder>/<sha[:2]>/<sha256><suffix>``, written atomically.
 
-Every file is written to a temp file in its final folder, then ``os.replace``d to ``<sha256><suffix>`` — a file
-with a sha name is always complete. That is atomic against a killed process (the page cache outlives it); there
-is no fsync, so the newest writes may be lost on power loss, never half-written.
+Every large file is written to a temp file in its final folder, then ``os.replace``d to ``<sha256><suffix>``; a
+small one (a chat answer) is one ``write`` to an exclusively created file. Either way a file with a sha name is
+complete once its writer moves on, and a killed process never leaves half of one (the page cache outlives it, and
+a single small write is not interrupted half-way); there is no fsync, so the newest writes may be lost on power
+loss, never half-written. Images get their thumbnail when they are stored (``artifacts/thumbs/<sha>-96.jpg``), so
+showing the history never decodes a full image.
 
 :class:`ArtifactFiles` is a mixin of :class:`~tokenhot_nb.history._store.Store`: the files live here, while
 each artifact's metadata row (mime, size, name, suffix) is read and written in the store's database through
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
 
 THUMB_PX = 96
 TEMP_PREFIX = ".tmp-"
+#: Artifacts up to this size are written with one ``write`` (see :meth:`ArtifactFiles._write_new`).
+SMALL_WRITE = 64 * 1024
 
 _T = TypeVar("_T")
 _ARTIFACT_NAME = re.compile(r"^([0-9a-f]{64})(\.[A-Za-z0-9]{1,10})?$")
@@ -192,6 +197,45 @@ class ArtifactFiles:
 
         self._via_temp(dest, write)
 
+    def _write_new(self, dest: Path, data: bytes) -> None:
+        """A new artifact file. Small ones are one ``write`` to an exclusively created file: a killed process
+        cannot stop a single small write half-way, so the temp file + rename (and its extra syscalls) buys
+        nothing there; large ones go through :meth:`_atomic_write`."""
+        if len(data) > SMALL_WRITE:
+            self._atomic_write(dest, data)
+            return
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        try:
+            try:
+                fd = os.open(dest, flags, 0o644)
+            except FileNotFoundError:  # the shard's first file
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(dest, flags, 0o644)
+        except FileExistsError:  # another writer stored the same bytes
+            return
+        ok = False
+        try:
+            ok = os.write(fd, data) == len(data)
+        finally:
+            os.close(fd)
+            if not ok:  # failed or short (disk full…): never leave a partial file under a sha name
+                try:
+                    os.unlink(dest)
+                except OSError:
+                    pass
+        if not ok:
+            self._atomic_write(dest, data)
+
+    def _thumbnail_now(self, sha: str, mime: str) -> None:
+        """Make an image's thumbnail when it is stored (once), so showing the history never decodes a full image."""
+        if not mime.startswith("image/") or mime in ("image/svg+xml",):
+            return
+        try:
+            self._make_thumbnail(sha, THUMB_PX, self.thumbs_dir / f"{sha}-{THUMB_PX}.jpg",
+                                 self.thumbs_dir / f"{sha}-{THUMB_PX}.png")
+        except Exception:  # a broken or unsupported image is still stored; it just has no thumbnail
+            pass
+
     def add_bytes(self, data: bytes, mime: str, name: str = "") -> Artifact:
         """Store bytes once (dedup by sha256), atomically."""
         data = bytes(data)
@@ -200,7 +244,8 @@ class ArtifactFiles:
         suffix = suffix_for(mime, name)
         existing = self._existing(sha, suffix)
         if existing is None:
-            self._atomic_write(self._shard(sha) / f"{sha}{suffix}", data)
+            self._write_new(self._shard(sha) / f"{sha}{suffix}", data)
+            self._thumbnail_now(sha, mime)
         else:
             suffix = existing.name[64:]
         self._register(sha, mime, len(data), name, suffix)
@@ -240,6 +285,7 @@ class ArtifactFiles:
                 self._via_temp(dest, copy)
                 if not keep_source:
                     src.unlink(missing_ok=True)
+            self._thumbnail_now(sha, mime)
         self._register(sha, mime, size, name, suffix)
         return self._bind(Artifact(sha, mime, size, name))
 

@@ -5,8 +5,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import random
+import shutil
+import tempfile
 import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +22,60 @@ from .faults import Faults
 class StoredFile:
     data: bytes
     content_type: str
+
+
+class FileStore:
+    """The simulator's served files, kept on disk (a private temp folder), not in memory.
+
+    A long offline session makes hundreds of images and videos; holding them all would grow the kernel without
+    bound. Names are content-addressed, so a file is written once; reading one back (``get`` / ``[]``) gives a
+    :class:`StoredFile` whose bytes live only as long as the response that sends them. The folder is removed when
+    the state is garbage-collected or the process exits.
+    """
+
+    def __init__(self) -> None:
+        self._types: dict[str, str] = {}
+        self._dir: str | None = None
+        self._lock = threading.Lock()
+
+    def _folder(self) -> str:
+        with self._lock:
+            if self._dir is None:
+                self._dir = tempfile.mkdtemp(prefix="tokenhot-sim-files-")
+                weakref.finalize(self, shutil.rmtree, self._dir, True)
+            return self._dir
+
+    def put(self, name: str, data: bytes, content_type: str) -> None:
+        if name in self._types:
+            return
+        path = os.path.join(self._folder(), name)
+        tmp = f"{path}.{threading.get_ident()}.part"
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+        self._types[name] = content_type
+
+    def get(self, name: str, default: StoredFile | None = None) -> StoredFile | None:
+        content_type = self._types.get(name)
+        if content_type is None or self._dir is None:
+            return default
+        try:
+            with open(os.path.join(self._dir, name), "rb") as f:
+                return StoredFile(f.read(), content_type)
+        except FileNotFoundError:
+            return default
+
+    def __getitem__(self, name: str) -> StoredFile:
+        found = self.get(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._types
+
+    def __len__(self) -> int:
+        return len(self._types)
 
 
 @dataclass
@@ -53,7 +111,7 @@ class SimState:
         self.faults = faults or Faults()
         self.fail_counts: dict[tuple[str, int], int] = {}
         self.rng = random.Random(0)
-        self.files: dict[str, StoredFile] = {}
+        self.files = FileStore()
         self.tasks = TaskBook(task_dir)  # on disk: tasks outlive this simulator, as the service's do
         self.video_cache: dict[str, str] = {}
         self._seq = itertools.count(1)
@@ -100,5 +158,5 @@ class SimState:
         """Store bytes content-addressed; returns the file name ``<sha>.<ext>``."""
         sha = hashlib.sha256(data).hexdigest()[:32]
         name = f"{sha}.{ext}"
-        self.files[name] = StoredFile(data, content_type)
+        self.files.put(name, data, content_type)
         return name

@@ -1,0 +1,61 @@
+"""Artifact files: small ones written in one go, images thumbnailed once when they are stored."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image
+
+from tokenhot_nb.history import History, HistoryEntry, Store
+from tokenhot_nb.history._artifacts import SMALL_WRITE, THUMB_PX
+
+
+def _png(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_an_image_gets_its_thumbnail_when_stored(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    art = store.add_bytes(_png((800, 400), (200, 10, 10)), "image/png")
+    thumb = tmp_path / "artifacts" / "thumbs" / f"{art.sha256}-{THUMB_PX}.jpg"
+    assert thumb.is_file()  # made at store time, before anything is shown
+    with Image.open(thumb) as im:
+        assert max(im.size) == THUMB_PX and im.format == "JPEG"
+    # showing it never decodes the original again: replace it with garbage and render
+    art.path.write_bytes(b"not an image any more")
+    eid = store.insert(HistoryEntry(kind="image", model="m", status="ok", text="red",
+                                    outputs=[{**art.as_dict(), "role": "image"}]))
+    assert eid
+    html = History(Store(tmp_path))._repr_html_()
+    assert "data:image/jpeg;base64," in html
+
+
+def test_a_downloaded_image_moved_in_is_thumbnailed_too(tmp_path: Path) -> None:
+    src = tmp_path / "download.png"
+    src.write_bytes(_png((300, 300), (1, 2, 3)))
+    store = Store(tmp_path / "st")
+    art = store.add_file(src, "image/png")
+    assert (tmp_path / "st" / "artifacts" / "thumbs" / f"{art.sha256}-{THUMB_PX}.jpg").is_file()
+
+
+def test_a_broken_image_is_stored_without_a_thumbnail(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    art = store.add_bytes(b"\x89PNG broken", "image/png")
+    assert art.read_bytes() == b"\x89PNG broken"
+    assert store.thumbnail(art.sha256) is None
+
+
+def test_small_and_large_artifacts_are_whole_and_leave_no_temp_files(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    small = b"answer " * 10
+    large = bytes(range(256)) * (SMALL_WRITE // 256 + 10)
+    for data in (small, large):
+        art = store.add_bytes(data, "text/plain")
+        assert art.read_bytes() == data and art.size == len(data)
+        again = store.add_bytes(data, "text/plain")  # stored once
+        assert again.sha256 == art.sha256
+    assert store.temp_files() == []
+    assert len(list(store.artifact_files())) == 2
