@@ -48,9 +48,9 @@ def test_each_turn_stores_only_its_new_message(tmp_path: Path) -> None:
 def test_wire_request_and_curl_rebuild_what_was_sent(tmp_path: Path) -> None:
     rec = Recorder()
     s = make_session(tmp_path / "st", rec)
-    s.chat("Name a fox.", model=MODEL, system="Be brief.", stream=False, temperature=0.5)
-    s.chat("Where does it live?", model=MODEL, system="Be brief.", stream=False, temperature=0.5)
-    r3 = s.chat("And what does it eat?", model=MODEL, system="Be brief.", stream=False, temperature=0.5)
+    s.chat("Name a fox.", model=MODEL, system="Be brief.", stream=False, max_tokens=300)
+    s.chat("Where does it live?", model=MODEL, system="Be brief.", stream=False, max_tokens=300)
+    r3 = s.chat("And what does it eat?", model=MODEL, system="Be brief.", stream=False, max_tokens=300)
     entry = r3.entry
     assert entry.request["json"]["messages"][-1]["content"] == "And what does it eat?"
     sent = rec.json(-1)
