@@ -359,6 +359,75 @@ def fmt_mib(kib: float) -> str:
     return f"{kib / 1024:,.1f} MiB"
 
 
+# ----------------------------------------------------------------------------- spreads (issue #13)
+
+
+def spread(values: Sequence[float], fmt: Any = None) -> str:
+    """``min / median / max`` of a figure, formatted (seconds by default)."""
+    f = fmt or fmt_s
+    v = sorted(values)
+    return f"{f(v[0])} / {f(statistics.median(v))} / {f(v[-1])}"
+
+
+def ratio_spread(ratios: Sequence[float]) -> str:
+    """``median× (min–max)`` of per-round ratios."""
+    v = sorted(ratios)
+    return f"{statistics.median(v):.2f}× ({v[0]:.2f}–{v[-1]:.2f})"
+
+
+@dataclass
+class Timing:
+    """Per-call wall and CPU seconds, one value per round (each the mean of that round's calls)."""
+
+    wall: list[float]
+    cpu: list[float]
+
+
+def interleaved(subjects: dict[str, Any], rounds: int, calls: int, warmup: int = 10) -> dict[str, Timing]:
+    """Run each subject (a no-argument callable making one call) ``warmup`` times, then ``rounds`` rounds of
+    ``calls`` calls in rotated order (A B, B A, …); per round, the mean wall and CPU seconds per call.
+
+    CPU is ``time.process_time()``: the whole process (its background event-loop thread included), so a
+    server in another process does not count.
+    """
+    for fn in subjects.values():
+        for _ in range(warmup):
+            fn()
+    out = {name: Timing([], []) for name in subjects}
+    for order in rotations(list(subjects), rounds):
+        for name in order:
+            fn = subjects[name]
+            c0, t0 = time.process_time(), time.perf_counter()
+            for _ in range(calls):
+                fn()
+            t1, c1 = time.perf_counter(), time.process_time()
+            out[name].wall.append((t1 - t0) / calls)
+            out[name].cpu.append((c1 - c0) / calls)
+    return out
+
+
+def ratios(a: Sequence[float], b: Sequence[float]) -> list[float]:
+    """Per-round ratios of two interleaved series."""
+    return [x / y for x, y in zip(a, b, strict=True) if y > 0]
+
+
+def machine() -> str:
+    """What the figures ran on: CPU model and count, Python, and the load when asked (the machine may be shared)."""
+    model = ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "")
+    except OSError:
+        pass
+    try:
+        one, five, fifteen = os.getloadavg()
+        load = f"load average {one:.2f}, {five:.2f}, {fifteen:.2f}"
+    except OSError:
+        load = "load unknown"
+    return (f"{os.cpu_count()} CPUs ({model or 'unknown model'}), Python {sys.version.split()[0]}, "
+            f"{load} at the start")
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "replay" and len(sys.argv) >= 3:

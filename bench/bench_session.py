@@ -1,28 +1,39 @@
-"""Session benchmarks (issue #3): what recording costs per call, and how batches scale.
+"""Session benchmarks (issues #3, #13): the front door against the openai SDK and the bare client, thread cost
+as a conversation grows, streaming through the session, batches, and offline memory.
 
 The simulator runs as ``python -m tokenhot_nb.sim`` in its own process (pinned away from the benchmark when
-there are two or more cores). Subjects and baselines are interleaved (A/B, B/A…) after a warm-up; medians.
+there are two or more cores), so its CPU never counts against the client. Subjects and baselines are
+interleaved (A B, B A, …) after a warm-up of 10 calls each; every figure is printed as min / median / max over
+the rounds (each round the mean of its calls), and ratios are per-round ratios.
 
-    python bench/bench_session.py           # full run (~30 s); exit 1 if a target is missed
+    python bench/bench_session.py           # full run (a few minutes); exit 1 if a target is missed
     python bench/bench_session.py --quick   # small sizes, a smoke test; the exit code ignores the figures
 
 Rows (stable labels):
-  chat call recorded vs bare      Session.chat(stream=False) with its history store vs the same
-                                  chat.build + Client.send + chat.parse with no recording
-  image call recorded vs bare     Session.image (gpt-image-2; the image downloaded into the store) vs
-                                  images.build_generate + Client.send + images.parse + Client.download
-  recording work per call         the history work alone (insert, finish, artifact write, read back), in-process
-  batch of 64 images vs one       Session.image([64 prompts], concurrency=16) at the sim's latency=0.25 s vs one
-                                  Session.image call at the same latency (dall-e-2 256x256, so the simulator's
-                                  image rendering, on one core, does not bound the batch)
-  batch of 64, bare client        the same 64 through the family + client + download with an asyncio.Semaphore and
-                                  no session (info: what the simulator and the client alone allow)
+  front door vs openai SDK sync     Session.chat(q, stream=False), default thread, vs OpenAI().chat.completions
+                                    .create with the same growing conversation kept by hand (wall; CPU beside it)
+  front door (thread=False) vs SDK  Session.chat(q, stream=False, thread=False) vs OpenAI(...).create (sync)
+  front door vs openai SDK async    the same vs AsyncOpenAI(...).create, awaited on a persistent event loop
+  chat call recorded vs bare        Session.chat(q, stream=False, thread=False) vs the same chat.build +
+                                    Client.send + chat.parse with no recording: wall and CPU
+  thread turn 400 vs turn 10        per-call wall and CPU of turns 391–400 vs turns 6–15 of one thread
+  thread store at turn 400          bytes of all rows after 400 turns vs 400 × the bytes of turn 10's row
+  chat stream: session vs client    Session.chat(q, thread=False) (streaming, the default) vs Client.stream +
+                                    chat.parse_event + accumulate, one event per chunk as the simulator sends
+  image call recorded vs bare       Session.image (gpt-image-2; stored) vs build + send + parse + download
+  batch of 64 images vs one         Session.image([64 prompts], concurrency=16) at latency=0.25 s vs one call
+  batch of 64, bare client          the same 64 with an asyncio.Semaphore and no session (info)
+  offline RSS, 500 images vs 50     a fresh process making offline image calls (default model, 2048²): VmRSS
+                                    after 500 minus after 50
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -35,12 +46,17 @@ from _common import (  # bench/ is not a package: imported from its folder
     BENCH_KEY,
     Row,
     SimProcess,
+    child_env,
     ensure_importable,
     fmt_s,
+    interleaved,
+    machine,
     median,
     pin_client,
+    ratio_spread,
+    ratios,
     render,
-    rotations,
+    spread,
 )
 
 ensure_importable()
@@ -58,76 +74,162 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def per_call_rows(url: str, tmp: Path, rounds: int, calls: int) -> list[Row]:
-    s = Session(api_key=BENCH_KEY, base_url=url, mode="live", store=tmp / "store")
-    client = s.client
-    chat_info, image_info = catalog.model(CHAT_MODEL), catalog.model(IMAGE_MODEL)
-    counter = iter(range(10**9))
+def _mib(kib: float) -> str:
+    return f"{kib / 1024:,.1f} MiB"
 
-    async def bare_chat() -> Any:
-        call = chat.build(chat_info, [{"role": "user", "content": f"q {next(counter)}"}])
-        return chat.parse(chat_info, "chat.completions", (await client.send(call)).json())
+
+def front_door_rows(url: str, tmp: Path, rounds: int, calls: int) -> list[Row]:
+    """The session's chat against the openai SDK (sync and async) and against the bare client."""
+    from openai import AsyncOpenAI, OpenAI
+
+    s = Session(api_key=BENCH_KEY, base_url=url, mode="live", store=tmp / "front")
+    info = catalog.model(CHAT_MODEL)
+    client = s.client
+    sdk = OpenAI(api_key=BENCH_KEY, base_url=f"{url}/v1", max_retries=0)
+    asdk = AsyncOpenAI(api_key=BENCH_KEY, base_url=f"{url}/v1", max_retries=0)
+    aloop = asyncio.new_event_loop()
+    n = iter(range(10**9))
+    sdk_thread: list[dict[str, str]] = []  # what an SDK user keeps by hand for a conversation
+
+    def session_thread() -> Any:
+        return s.chat(f"q {next(n)}", model=CHAT_MODEL, stream=False)
+
+    def sdk_thread_call() -> Any:
+        sdk_thread.append({"role": "user", "content": f"q {next(n)}"})
+        r = sdk.chat.completions.create(model=CHAT_MODEL, messages=sdk_thread)  # type: ignore[arg-type]
+        sdk_thread.append({"role": "assistant", "content": r.choices[0].message.content or ""})
+        return r
+
+    def session_lone() -> Any:
+        return s.chat(f"q {next(n)}", model=CHAT_MODEL, stream=False, thread=False)
+
+    def sdk_sync() -> Any:
+        return sdk.chat.completions.create(model=CHAT_MODEL, messages=[{"role": "user", "content": f"q {next(n)}"}])
+
+    def sdk_async() -> Any:
+        return aloop.run_until_complete(
+            asdk.chat.completions.create(model=CHAT_MODEL, messages=[{"role": "user", "content": f"q {next(n)}"}]))
+
+    async def bare() -> Any:
+        call = chat.build(info, [{"role": "user", "content": f"q {next(n)}"}])
+        return chat.parse(info, "chat.completions", (await client.send(call)).json())
+
+    def bare_chat() -> Any:
+        return run_sync(bare())
+
+    t = interleaved({"session": session_thread, "sdk": sdk_thread_call}, rounds, calls)
+    rows = [_pair_row("front door vs openai SDK sync", t["session"], t["sdk"], "openai sync", 1.0,
+                      note=f"(a thread, turns 1–{(rounds + 1) * calls * 2})")]
+    t = interleaved({"session": session_lone, "sdk": sdk_sync, "asdk": sdk_async, "bare": bare_chat},
+                    rounds, calls)
+    rows.append(_pair_row("front door (thread=False) vs SDK", t["session"], t["sdk"], "openai sync", 1.0))
+    rows.append(_pair_row("front door vs openai SDK async", t["session"], t["asdk"], "openai async", 1.0))
+    rows.append(_pair_row("chat call recorded vs bare", t["session"], t["bare"], "bare client", 1.25))
+    s.close()
+    sdk.close()
+    aloop.run_until_complete(asdk.close())
+    aloop.close()
+    return rows
+
+
+def _pair_row(name: str, subj: Any, base: Any, base_name: str, target: float, note: str = "") -> Row:
+    wall, cpu = ratios(subj.wall, base.wall), ratios(subj.cpu, base.cpu)
+    ok = median(wall) <= target and median(cpu) <= target
+    log(f"{name}: wall {ratio_spread(wall)}, cpu {ratio_spread(cpu)}")
+    return Row(name, f"{spread(subj.wall)}/call, CPU {spread(subj.cpu)} {note}".rstrip(),
+               f"{base_name} {spread(base.wall)}, CPU {spread(base.cpu)}",
+               f"wall {ratio_spread(wall)}; CPU {ratio_spread(cpu)}", f"≤ {target:.2f}× (wall and CPU)", ok)
+
+
+def thread_rows(url: str, tmp: Path, turns: int) -> list[Row]:
+    """One thread of ``turns`` turns: per-call cost early vs late, and how the store grows."""
+    s = Session(api_key=BENCH_KEY, base_url=url, mode="live", store=tmp / "thread")
+    walls: list[float] = []
+    cpus: list[float] = []
+    for i in range(turns):
+        c0, t0 = time.process_time(), time.perf_counter()
+        s.chat(f"question {i}: what about the lighthouse?", model=CHAT_MODEL, stream=False)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+        if (i + 1) % 100 == 0:
+            log(f"thread: turn {i + 1}, last call {walls[-1] * 1e3:.1f} ms")
+    early = slice(5, 15)
+    late = slice(turns - 10, turns)
+    w_early, w_late, c_early, c_late = walls[early], walls[late], cpus[early], cpus[late]
+    conn = s.store.connection()
+    sizes = [r[0] for r in conn.execute(
+        "SELECT length(params) + length(request) + length(response) + length(usage) + length(outputs) "
+        "+ length(text) + length(replay_key) + 64 FROM entries ORDER BY id")]
+    total = sum(sizes)
+    one = sizes[9]
+    s.close()
+    wr, cr = median(w_late) / median(w_early), median(c_late) / median(c_early)
+    lo = turns - 9
+    return [
+        Row(f"thread turn {turns} vs turn 10", f"turns {lo}–{turns}: {spread(w_late)}, CPU {spread(c_late)}",
+            f"turns 6–15: {spread(w_early)}, CPU {spread(c_early)}", f"wall {wr:.2f}×; CPU {cr:.2f}×",
+            "≤ 1.20× (wall and CPU)", wr <= 1.2 and cr <= 1.2),
+        Row(f"thread store at turn {turns}", f"{total:,} bytes in {len(sizes)} rows",
+            f"{turns} × turn 10's row ({one:,} bytes) = {turns * one:,}", f"{total / (turns * one):.2f}×",
+            "≤ 1.20×", total <= 1.2 * turns * one),
+    ]
+
+
+def stream_rows(sim: SimProcess, url: str, tmp: Path, rounds: int, calls: int, chunks: int) -> list[Row]:
+    """A streamed chat through the session against the bare client's stream of the same call."""
+    sim.set_faults(stream_chunks=chunks)
+    s = Session(api_key=BENCH_KEY, base_url=url, mode="live", store=tmp / "stream")
+    info = catalog.model(CHAT_MODEL)
+    client = s.client
+    n = iter(range(10**9))
+
+    async def bare() -> str:
+        call = chat.build(info, [{"role": "user", "content": f"q {next(n)}"}], stream=True)
+        acc = chat.Accumulator()
+        events = await client.stream(call)
+        try:
+            async for ev in events:
+                delta = chat.parse_event(call.stream or "chat", ev.data)
+                acc.add(delta)
+                if delta.done:
+                    break
+        finally:
+            await events.aclose()
+        return acc.text
+
+    t = interleaved({"session": lambda: s.chat(f"q {next(n)}", model=CHAT_MODEL, thread=False),
+                     "client": lambda: run_sync(bare())}, rounds, calls)
+    sim.set_faults()
+    s.close()
+    row = _pair_row("chat stream: session vs client", t["session"], t["client"], "Client.stream", 1.2,
+                    note=f"({chunks} chunks)")
+    return [row]
+
+
+def image_rows(url: str, tmp: Path, rounds: int, calls: int) -> list[Row]:
+    s = Session(api_key=BENCH_KEY, base_url=url, mode="live", store=tmp / "image")
+    client = s.client
+    info = catalog.model(IMAGE_MODEL)
+    n = iter(range(10**9))
 
     async def bare_image() -> Any:
-        call = images.build_generate(image_info, f"p {next(counter)}", size="1024x1024")
-        reply = images.parse(image_info, (await client.send(call)).json())
+        call = images.build_generate(info, f"p {next(n)}", size="1024x1024")
+        reply = images.parse(info, (await client.send(call)).json())
         for ref in reply.images:  # the user needs the image either way: fetch it (the session stores it)
             if ref.url:
                 dl = await client.download(ref.url, tmp / "bare")
                 dl.path.unlink()
         return reply
 
-    def session_chat() -> Any:
-        return s.chat(f"q {next(counter)}", model=CHAT_MODEL, stream=False, thread=False)
-
-    def session_image() -> Any:
-        return s.image(f"p {next(counter)}", model=IMAGE_MODEL, size="1024x1024", progress=False)
-
-    subjects = {
-        "chat/session": lambda: session_chat(),
-        "chat/bare": lambda: run_sync(bare_chat()),
-        "image/session": lambda: session_image(),
-        "image/bare": lambda: run_sync(bare_image()),
-    }
-    for fn in subjects.values():  # warm-up: connections, imports, SQLite
-        for _ in range(3):
-            fn()
-    times: dict[str, list[float]] = {k: [] for k in subjects}
-    for kind in ("chat", "image"):
-        names = [f"{kind}/session", f"{kind}/bare"]
-        for order in rotations(names, rounds):
-            for name in order:
-                t0 = time.perf_counter()
-                for _ in range(calls):
-                    subjects[name]()
-                times[name].append((time.perf_counter() - t0) / calls)
-    rows = []
-    for kind, label in (("chat", "chat call recorded vs bare"), ("image", "image call recorded vs bare")):
-        rec, bare = median(times[f"{kind}/session"]), median(times[f"{kind}/bare"])
-        added = rec - bare
-        rows.append(Row(label, f"{fmt_s(rec)}/call", f"{fmt_s(bare)}/call",
-                        f"{rec / bare:.2f}× (+{fmt_s(max(0.0, added))})", "≤ +2 ms", added <= 0.002))
-        log(f"{kind}: recorded {rec * 1e3:.2f} ms, bare {bare * 1e3:.2f} ms")
-
-    # the recording work alone, without the network
-    from tokenhot_nb.history import HistoryEntry
-
-    store = s.store
-    work: list[float] = []
-    for i in range(calls * rounds):
-        t0 = time.perf_counter()
-        eid = store.insert(HistoryEntry(session_id="b", kind="chat", model=CHAT_MODEL, endpoint="chat.completions",
-                                        params={"message": f"m{i}", "model": CHAT_MODEL}, request={"path": "/x"},
-                                        thread="default", text=f"m{i}"))
-        art = store.add_bytes(f"answer {i}".encode(), "text/plain")
-        store.update(eid, status="ok", response={"request_id": "r"}, usage={"total_tokens": 3},
-                     outputs=[{**art.as_dict(), "role": "text"}], text=f"m{i}\n\nanswer {i}")
-        store.get(eid)
-        work.append(time.perf_counter() - t0)
-    w = median(work)
-    rows.append(Row("recording work per call", f"{fmt_s(w)}/call", "—", "—", "≤ 2 ms", w <= 0.002))
+    t = interleaved({"session": lambda: s.image(f"p {next(n)}", model=IMAGE_MODEL, size="1024x1024",
+                                                progress=False),
+                     "bare": lambda: run_sync(bare_image())}, rounds, calls, warmup=3)
     s.close()
-    return rows
+    rec, bare = t["session"], t["bare"]
+    added = median(rec.wall) - median(bare.wall)
+    return [Row("image call recorded vs bare", f"{spread(rec.wall)}/call", f"{spread(bare.wall)}/call",
+                f"{ratio_spread(ratios(rec.wall, bare.wall))} (+{fmt_s(max(0.0, added))}; includes the thumbnail)",
+                "info", None)]
 
 
 def batch_rows(sim: SimProcess, tmp: Path, n: int, concurrency: int, latency: float, rounds: int) -> list[Row]:
@@ -169,33 +271,82 @@ def batch_rows(sim: SimProcess, tmp: Path, n: int, concurrency: int, latency: fl
             f"bare client {bares[-1]:.3f} s")
     sim.set_faults()
     s.close()
-    one, many, bare = median(singles), median(batches), median(bares)
+    one, many = median(singles), median(batches)
     ideal = -(-n // concurrency)
     return [
-        Row(f"batch of {n} images vs one", f"{n} at concurrency {concurrency}: {fmt_s(many)}",
-            f"one call: {fmt_s(one)}", f"{many / one:.2f}× (ideal {ideal}×)", "≤ 5×", many / one <= 5.0),
-        Row(f"batch of {n}, bare client", f"session batch: {fmt_s(many)}", f"bare client batch: {fmt_s(bare)}",
-            f"{many / bare:.2f}×", "info", None),
+        Row(f"batch of {n} images vs one", f"{n} at concurrency {concurrency}: {spread(batches)}",
+            f"one call: {spread(singles)}", f"{ratio_spread(ratios(batches, singles))} (ideal {ideal}×)", "≤ 5×",
+            many / one <= 5.0),
+        Row(f"batch of {n}, bare client", f"session batch: {spread(batches)}", f"bare client batch: {spread(bares)}",
+            ratio_spread(ratios(batches, bares)), "info", None),
     ]
+
+
+_RSS_CHILD = r"""
+import gc, json, sys, tempfile
+from tokenhot_nb import Session
+def rss():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
+first, total = int(sys.argv[1]), int(sys.argv[2])
+with tempfile.TemporaryDirectory(prefix="th-bench-rss-") as d:
+    s = Session(mode="offline", store=d)
+    marks = {}
+    for i in range(total):
+        s.image(f"a lighthouse at dusk, take {i}", progress=False)
+        if i + 1 in (first, total):
+            gc.collect()
+            marks[i + 1] = rss()
+    model = s.history.last.model
+    s.close()
+print(json.dumps({"first": marks[first], "last": marks[total], "model": model}))
+"""
+
+
+def memory_rows(first: int, total: int) -> list[Row]:
+    env = child_env()
+    env.pop("TOKENHOT_API_KEY", None)
+    proc = subprocess.run([sys.executable, "-c", _RSS_CHILD, str(first), str(total)], capture_output=True,
+                          text=True, env=env, timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"RSS child failed: {proc.stderr[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    growth = out["last"] - out["first"]
+    return [Row(f"offline RSS, {total} images vs {first}", f"after {total}: {_mib(out['last'])}",
+                f"after {first}: {_mib(out['first'])} ({out['model']})", f"+{_mib(growth)}", "≤ +20 MiB",
+                growth <= 20 * 1024)]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes; a smoke test")
+    ap.add_argument("--turns", type=int, default=None, help="turns of the thread row (default 400; quick 40)")
     args = ap.parse_args()
     where = pin_client()
     log(f"benchmark on {where}")
     rounds, calls = (3, 5) if args.quick else (9, 20)
+    turns = args.turns or (40 if args.quick else 400)
     n, conc, latency = (16, 4, 0.05) if args.quick else (64, 16, 0.25)
+    header = (f"tokenhot_nb session benchmarks ({'quick' if args.quick else 'full'} run), {machine()}; {where}; "
+              "simulator in its own process")
+    t_start = time.perf_counter()
     with SimProcess() as sim, tempfile.TemporaryDirectory(prefix="th-bench-session-") as d:
         tmp = Path(d)
         log(f"simulator at {sim.url}")
-        rows = per_call_rows(sim.url, tmp, rounds, calls)
+        rows = front_door_rows(sim.url, tmp, rounds, calls)
+        rows.extend(thread_rows(sim.url, tmp, turns))
+        rows.extend(stream_rows(sim, sim.url, tmp, rounds, calls, 50 if args.quick else 200))
+        rows.extend(image_rows(sim.url, tmp, rounds, max(2, calls // 4)))
         rows.extend(batch_rows(sim, tmp, n, conc, latency, 3 if args.quick else 5))
+    rows.extend(memory_rows(10, 60) if args.quick else memory_rows(50, 500))
+    print(header)
     print(render(rows))
-    if not args.quick and any(r.ok is False for r in rows):
+    missed = [r.name for r in rows if r.ok is False]
+    print(f"{len(rows)} rows in {time.perf_counter() - t_start:.0f} s; missed: {', '.join(missed) or 'none'}")
+    if not args.quick and missed:
         raise SystemExit(1)
 
 
 if __name__ == "__main__":
+    os.environ.pop("TOKENHOT_API_KEY", None)
     main()

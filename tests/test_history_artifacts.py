@@ -59,3 +59,38 @@ def test_small_and_large_artifacts_are_whole_and_leave_no_temp_files(tmp_path: P
         assert again.sha256 == art.sha256
     assert store.temp_files() == []
     assert len(list(store.artifact_files())) == 2
+
+
+def test_a_deferred_artifact_row_lands_with_the_next_commit(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    art = store.add_bytes(b"an answer", "text/plain", name="answer.txt", register_now=False)
+    rows = lambda: store.connection().execute("SELECT sha256, name FROM artifacts").fetchall()  # noqa: E731
+    assert rows() == [] and art.read_bytes() == b"an answer"  # the file is complete before its row exists
+    try:
+        store._tx(lambda c: 1 / 0)  # a transaction that fails keeps the row waiting
+    except ZeroDivisionError:
+        pass
+    assert rows() == []
+    eid = store.insert(HistoryEntry(kind="chat", model="m", text="q"))
+    assert rows() == [(art.sha256, "answer.txt")] and eid
+    assert store.artifact(art.sha256).name == "answer.txt"
+
+
+def test_a_deferred_row_is_written_when_the_store_closes(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.count()
+    art = store.add_bytes(b"late", "text/plain", register_now=False)
+    store.close()
+    assert Store(tmp_path).artifact(art.sha256).mime == "text/plain"
+
+
+def test_a_chat_answer_and_its_row_are_one_commit(tmp_path: Path) -> None:
+    from _session_support import make_session
+
+    s = make_session(tmp_path / "st")
+    r = s.chat("hello", stream=False, thread=False)
+    sha = r.entry.outputs[0]["sha256"]
+    assert s.store.connection().execute("SELECT mime FROM artifacts WHERE sha256=?", (sha,)).fetchone() == \
+        ("text/plain",)
+    assert s.store._pending == []
+    s.close()

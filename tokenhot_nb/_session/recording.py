@@ -204,8 +204,8 @@ BIG_OUTPUT = 256 * 1024
 
 
 def store_bytes(session: Session, data: bytes, mime: str, role: str, **extra: Any) -> dict[str, Any]:
-    """Put an output's bytes in the store → an output dict."""
-    art = session.store.add_bytes(data, mime)
+    """Put an output's bytes in the store → an output dict (its metadata row lands with the call's row)."""
+    art = session.store.add_bytes(data, mime, register_now=False)
     return {**art.as_dict(), "role": role, **drop_none(extra)}
 
 

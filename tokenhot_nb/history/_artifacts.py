@@ -24,6 +24,7 @@ import re
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 import wave
 from collections.abc import Callable, Iterator, Sequence
@@ -42,6 +43,7 @@ TEMP_PREFIX = ".tmp-"
 SMALL_WRITE = 64 * 1024
 
 _T = TypeVar("_T")
+_REGISTER_SQL = "INSERT OR IGNORE INTO artifacts(sha256, mime, size, name, suffix, created) VALUES (?,?,?,?,?,?)"
 _ARTIFACT_NAME = re.compile(r"^([0-9a-f]{64})(\.[A-Za-z0-9]{1,10})?$")
 
 _MIME_SUFFIX = {
@@ -103,6 +105,8 @@ class ArtifactFiles:
         def count(self, conds: Sequence[Any] = ()) -> int: ...
 
     def _init_artifact_files(self) -> None:
+        self._pending: list[tuple[str, str, int, str, str, float]] = []
+        self._pending_lock = threading.Lock()
         self.artifacts_dir = self.root / "artifacts"
         self.thumbs_dir = self.artifacts_dir / "thumbs"
         self._thumb_cache = {}
@@ -167,11 +171,34 @@ class ArtifactFiles:
             return self._bind(Artifact(sha, mime_for(p), p.stat().st_size, ""))
         return self._bind(Artifact(sha, row[0], row[1], row[2]))
 
-    def _register(self, sha: str, mime: str, size: int, name: str, suffix: str) -> None:
-        self._tx(lambda c: c.execute(
-            "INSERT OR IGNORE INTO artifacts(sha256, mime, size, name, suffix, created) VALUES (?,?,?,?,?,?)",
-            (sha, mime, size, name, suffix, time.time()),
-        ))
+    def _register(self, sha: str, mime: str, size: int, name: str, suffix: str, *, now: bool = True) -> None:
+        """Record an artifact's metadata row; ``now=False`` leaves it for the store's next transaction.
+
+        A recorded call stores its answer and then finishes its history row: deferring the metadata row into
+        that same transaction saves one commit per call. Until then (or if the process dies first) the file is
+        complete and found by :meth:`path_of`, like a file whose writer died before registering it.
+        """
+        row = (sha, mime, size, name, suffix, time.time())
+        if now:
+            self._tx(lambda c: c.executemany(_REGISTER_SQL, [row]))
+        else:
+            with self._pending_lock:
+                self._pending.append(row)
+
+    def _flush_pending(self, conn: sqlite3.Connection) -> list[tuple[str, str, int, str, str, float]]:
+        """Inside a transaction: write the metadata rows left by ``_register(now=False)``; returns them so a
+        transaction that is rolled back can put them back (:meth:`_restore_pending`)."""
+        if not self._pending:
+            return []
+        with self._pending_lock:
+            rows, self._pending = self._pending, []
+        conn.executemany(_REGISTER_SQL, rows)
+        return rows
+
+    def _restore_pending(self, rows: list[tuple[str, str, int, str, str, float]]) -> None:
+        if rows:
+            with self._pending_lock:
+                self._pending[:0] = rows
 
     @staticmethod
     def _via_temp(dest: Path, fill: Callable[[int, str], None]) -> None:
@@ -197,13 +224,13 @@ class ArtifactFiles:
 
         self._via_temp(dest, write)
 
-    def _write_new(self, dest: Path, data: bytes) -> None:
+    def _write_new(self, dest: Path, data: bytes) -> bool:
         """A new artifact file. Small ones are one ``write`` to an exclusively created file: a killed process
         cannot stop a single small write half-way, so the temp file + rename (and its extra syscalls) buys
         nothing there; large ones go through :meth:`_atomic_write`."""
         if len(data) > SMALL_WRITE:
             self._atomic_write(dest, data)
-            return
+            return True
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         try:
             try:
@@ -211,8 +238,8 @@ class ArtifactFiles:
             except FileNotFoundError:  # the shard's first file
                 dest.parent.mkdir(parents=True, exist_ok=True)
                 fd = os.open(dest, flags, 0o644)
-        except FileExistsError:  # another writer stored the same bytes
-            return
+        except FileExistsError:  # stored before (a writer that died before registering it, or another writer)
+            return False
         ok = False
         try:
             ok = os.write(fd, data) == len(data)
@@ -225,6 +252,7 @@ class ArtifactFiles:
                     pass
         if not ok:
             self._atomic_write(dest, data)
+        return True
 
     def _thumbnail_now(self, sha: str, mime: str) -> None:
         """Make an image's thumbnail when it is stored (once), so showing the history never decodes a full image."""
@@ -236,20 +264,35 @@ class ArtifactFiles:
         except Exception:  # a broken or unsupported image is still stored; it just has no thumbnail
             pass
 
-    def add_bytes(self, data: bytes, mime: str, name: str = "") -> Artifact:
-        """Store bytes once (dedup by sha256), atomically."""
+    def add_bytes(self, data: bytes, mime: str, name: str = "", *, register_now: bool = True) -> Artifact:
+        """Store bytes once (dedup by sha256), atomically.
+
+        ``register_now=False``: the metadata row waits for the store's next transaction (the recording step
+        finishes the call's row right after, so both land in one commit).
+        """
         data = bytes(data)
         sha = hashlib.sha256(data).hexdigest()
-        name = jsonable(name or "", self.secrets)
+        name = jsonable(name, self.secrets) if name else ""
         suffix = suffix_for(mime, name)
-        existing = self._existing(sha, suffix)
-        if existing is None:
-            self._write_new(self._shard(sha) / f"{sha}{suffix}", data)
-            self._thumbnail_now(sha, mime)
+        if len(data) <= SMALL_WRITE:  # one exclusive create: an existing file (same bytes) is the dedup
+            registered = self._registered_suffix(sha)
+            if registered is not None and (self._shard(sha) / f"{sha}{registered}").exists():
+                suffix = registered
+            elif self._write_new(self._shard(sha) / f"{sha}{suffix}", data):
+                self._thumbnail_now(sha, mime)
         else:
-            suffix = existing.name[64:]
-        self._register(sha, mime, len(data), name, suffix)
+            existing = self._existing(sha, suffix)
+            if existing is None:
+                self._write_new(self._shard(sha) / f"{sha}{suffix}", data)
+                self._thumbnail_now(sha, mime)
+            else:
+                suffix = existing.name[64:]
+        self._register(sha, mime, len(data), name, suffix, now=register_now)
         return self._bind(Artifact(sha, mime, len(data), name))
+
+    def _registered_suffix(self, sha: str) -> str | None:
+        row = self._conn().execute("SELECT suffix FROM artifacts WHERE sha256=?", (sha,)).fetchone()
+        return None if row is None else str(row[0])
 
     def add_file(
         self, path: str | os.PathLike[str], mime: str, name: str = "", sha256: str | None = None,

@@ -296,7 +296,9 @@ class Store(ArtifactFiles):
                     delay = min(delay * 2, 0.25)
                     continue
                 raise
+            taken: list[Any] = []
             try:
+                taken = self._flush_pending(c)  # artifact rows left for this commit (see ArtifactFiles._register)
                 result = fn(c)
                 c.execute("COMMIT")
                 return result
@@ -305,6 +307,7 @@ class Store(ArtifactFiles):
                     c.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
+                self._restore_pending(taken)
                 if _is_busy(e) and time.monotonic() < deadline:
                     time.sleep(delay)
                     delay = min(delay * 2, 0.25)
@@ -316,6 +319,11 @@ class Store(ArtifactFiles):
         return self._conn()
 
     def close(self) -> None:
+        if self._pending and self._ready:
+            try:
+                self._tx(lambda c: None)  # artifact rows still waiting for a commit
+            except sqlite3.Error:
+                pass
         with self._lock:
             conns, self._conns = self._conns, []
         for c in conns:
