@@ -54,3 +54,42 @@ def test_stream_and_task_errors_keep_what_arrived() -> None:
     assert s.partial_text == "Hello wor"
     t = E.TaskFailedError("task_1", "content policy")
     assert "task_1" in str(t) and "content policy" in str(t)
+
+
+def _raise_through_layers() -> E.TokenhotError:
+    def inner() -> None:
+        try:
+            raise ConnectionError(f"socket closed while sending {KEY}")
+        except ConnectionError as exc:
+            raise E.APIConnectionError(f"The connection failed ({KEY})") from exc
+
+    try:
+        inner()
+    except E.TokenhotError as err:
+        return err
+    raise AssertionError("not raised")
+
+
+def test_render_traceback_is_a_short_block_without_frames() -> None:
+    err = _raise_through_layers()
+    lines = err._render_traceback_()
+    text = "\n".join(lines)
+    assert len(lines) <= 5 and "Network problem" in text and "Fix:" in text
+    assert "%th_config --last-error" in text and "File " not in text and "Traceback" not in text
+    assert KEY not in text and E.last_error is err
+    assert "At: test_errors.py line" in text  # where in the user's code, file and line only
+
+
+def test_details_has_the_whole_chain_redacted() -> None:
+    err = _raise_through_layers()
+    details = err.details()
+    assert "Traceback" in details and "ConnectionError" in details and "APIConnectionError" in details
+    assert "direct cause" in details and KEY not in details
+    assert repr(details) == str(details)  # shows as text when it is a cell's value
+
+
+def test_error_parts_for_other_exceptions() -> None:
+    title, message, fix = E.error_parts(PermissionError(13, "Permission denied", "/x/y"))
+    assert title == "Permission denied" and "/x/y" in message and "write" in fix
+    title, _, fix = E.error_parts(RuntimeError("boom"))
+    assert title == "RuntimeError" and "bug" in fix

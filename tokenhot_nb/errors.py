@@ -7,6 +7,7 @@ Tree::
     ├── UnknownModelError (also a ValueError)
     ├── UnsupportedOptionError (also a ValueError)
     ├── InputError (also a ValueError)
+    ├── StoreError                    (the history store or an export cannot be read/written; names the path)
     ├── APIError                      (anything the server answered with a non-2xx status)
     │   ├── AuthenticationError       401
     │   ├── PermissionDeniedError     403
@@ -23,9 +24,15 @@ Tree::
 
 from __future__ import annotations
 
+import os
+import traceback
 from typing import Any
 
 from ._config import redact
+
+#: The last TokenhotError IPython showed (through ``_render_traceback_``) or a magic reported; full chain:
+#: ``%th_config --last-error``.
+last_error: BaseException | None = None
 
 QUOTA_CODES = frozenset(
     {
@@ -58,6 +65,121 @@ class TokenhotError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": type(self).__name__, "message": self.message, "hint": self.hint}
+
+    def details(self) -> Details:
+        """The whole chain with every frame (what IPython's short block leaves out), key redacted."""
+        return Details(full_report(self))
+
+    def _render_traceback_(self) -> list[str]:
+        """IPython calls this instead of printing the traceback: a short block, no internal frames."""
+        global last_error
+        last_error = self
+        title, message, fix = error_parts(self)
+        lines = [f"\x1b[1;31m✖ {title}\x1b[0m: {message}", f"  Fix: {fix}"]
+        where = _user_frame(self.__traceback__)
+        if where:
+            lines.append(f"  At: {where}")
+        lines.append(f"  {DETAILS_HINT}")
+        return lines
+
+
+DETAILS_HINT = "Details: %th_config --last-error (or sys.last_value.details()) shows the full chain."
+
+
+class Details(str):
+    """A report that reads as text when it is a cell's value (not a quoted one-line repr)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
+
+
+def full_report(err: BaseException | None) -> str:
+    """The exception with its chained causes and every frame, redacted."""
+    if err is None:
+        return "No error so far in this kernel."
+    return redact("".join(traceback.format_exception(type(err), err, err.__traceback__)))
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _user_frame(tb: Any) -> str:
+    """Where in the user's code it failed (file and line only: the line's text could hold a key).
+
+    The innermost frame outside tokenhot_nb, the standard library and site-packages."""
+    found = ""
+    stdlib = os.path.dirname(os.__file__)
+    for frame, lineno in traceback.walk_tb(tb):
+        name = frame.f_code.co_filename
+        if name.startswith((_PACKAGE_DIR, stdlib)) or "site-packages" in name:
+            continue
+        label = "cell" if name.startswith("<") or "ipykernel_" in name else os.path.basename(name)
+        found = f"{label} line {lineno}"
+    return found
+
+
+#: Title per error class name, most specific first (looked up along the MRO).
+TITLES: dict[str, str] = {
+    "MissingKeyError": "No API key",
+    "AuthenticationError": "The API key was refused",
+    "PermissionDeniedError": "Not allowed for this key",
+    "UnknownModelError": "Unknown model",
+    "UnsupportedOptionError": "Option not supported by this model",
+    "InputError": "Bad input",
+    "StoreError": "History store problem",
+    "ConfigError": "Configuration problem",
+    "QuotaExhaustedError": "Quota used up",
+    "RateLimitError": "Rate limited",
+    "NotFoundError": "Not found",
+    "BadRequestError": "Request rejected",
+    "ServerError": "Tokenhot server error",
+    "APITimeoutError": "Timed out",
+    "APIConnectionError": "Network problem",
+    "StreamError": "The stream broke off",
+    "TaskFailedError": "Video task failed",
+    "DownloadError": "Download failed",
+    "ReplayMissError": "No recording to replay",
+    "APIError": "API error",
+    "TokenhotError": "Tokenhot error",
+    "PermissionError": "Permission denied",
+    "FileNotFoundError": "File not found",
+    "IsADirectoryError": "That path is a folder",
+    "NotADirectoryError": "That path is not a folder",
+    "OSError": "File or system problem",
+}
+#: Fixes for errors that carry no hint of their own.
+FALLBACK_FIX = "Check the options and try again."
+_BUG_FIX = ("Check the options; if they look right this may be a bug in tokenhot_nb: report it with the "
+            "traceback from %th_config --last-error.")
+_OS_FIX = "Check that the path exists, is the kind expected (file or folder) and that you may write there."
+
+
+def title_for(err: BaseException) -> str:
+    for cls in type(err).__mro__:
+        if cls.__name__ in TITLES:
+            return TITLES[cls.__name__]
+    return type(err).__name__
+
+
+def error_parts(err: BaseException) -> tuple[str, str, str]:
+    """(title, message, fix) for ``err``, redacted: the short form every front end shows."""
+    message = redact(getattr(err, "message", None) or str(err) or type(err).__name__)
+    if getattr(err, "status", None) and not message.startswith("["):
+        message = f"[{err.status}] {message}"  # type: ignore[attr-defined]
+    request_id = getattr(err, "request_id", None)
+    if request_id:
+        message += f" (request id: {request_id})"
+    if isinstance(err, TokenhotError):
+        fallback = FALLBACK_FIX
+    elif isinstance(err, OSError):
+        fallback = _OS_FIX
+    else:
+        fallback = _BUG_FIX
+    fix = redact(getattr(err, "hint", "") or fallback)
+    return title_for(err), message, fix
 
 
 class ConfigError(TokenhotError):
@@ -101,6 +223,10 @@ class UnsupportedOptionError(TokenhotError, ValueError):
 
 class InputError(TokenhotError, ValueError):
     pass
+
+
+class StoreError(TokenhotError):
+    """The history store (or an export of it) could not be read or written; the message names the path."""
 
 
 class APIError(TokenhotError):

@@ -208,9 +208,16 @@ class History:
     def export(self, path: str | os.PathLike[str], *, include_artifacts: bool = False) -> Path:
         """Write ``.json`` (a list) or ``.jsonl`` (one entry a line); artifacts by sha256 (copied with
         ``include_artifacts=True`` into ``<path>.artifacts/``)."""
+        from ..errors import StoreError
         from ._export import export_history
 
-        return export_history(self, Path(path), include_artifacts=include_artifacts)
+        try:
+            return export_history(self, Path(path), include_artifacts=include_artifacts)
+        except OSError as exc:
+            raise StoreError(
+                f"Could not write the history export to {os.fspath(path)!r}: {exc.strerror or exc}.",
+                hint="Choose a path in a folder you can write to (its parent must be a folder, not a file).",
+            ) from exc
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], store: Store | str | os.PathLike[str] | None = None) -> History:

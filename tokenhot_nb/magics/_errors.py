@@ -6,62 +6,22 @@ session made, in the history entry); ``%th_config --last-error`` prints it in fu
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
 from .._safe import text_html as escape
+from ..errors import FALLBACK_FIX, TITLES, error_parts, full_report, title_for
 
 DETAILS = "Details: tokenhot_nb.magics.last_error or %th_config --last-error."
 INTERRUPTED = "Interrupted."
-#: Title per error class name, most specific first (looked up along the MRO).
-TITLES: dict[str, str] = {
-    "MissingKeyError": "No API key",
-    "AuthenticationError": "The API key was refused",
-    "PermissionDeniedError": "Not allowed for this key",
-    "UnknownModelError": "Unknown model",
-    "UnsupportedOptionError": "Option not supported by this model",
-    "InputError": "Bad input",
-    "ConfigError": "Configuration problem",
-    "QuotaExhaustedError": "Quota used up",
-    "RateLimitError": "Rate limited",
-    "NotFoundError": "Not found",
-    "BadRequestError": "Request rejected",
-    "ServerError": "Tokenhot server error",
-    "APITimeoutError": "Timed out",
-    "APIConnectionError": "Network problem",
-    "StreamError": "The stream broke off",
-    "TaskFailedError": "Video task failed",
-    "DownloadError": "Download failed",
-    "ReplayMissError": "No recording to replay",
-    "APIError": "API error",
-    "TokenhotError": "Tokenhot error",
-}
-#: Fixes for errors that carry no hint of their own.
-FALLBACK_FIX = "Check the options and try again."
-
 _STYLE = (
     "border-left:4px solid #d9534f;background:rgba(217,83,79,.08);padding:6px 10px;"
     "margin:2px 0;font-family:var(--jp-ui-font-family,sans-serif);font-size:13px"
 )
 
 
-def title_for(err: BaseException) -> str:
-    for cls in type(err).__mro__:
-        if cls.__name__ in TITLES:
-            return TITLES[cls.__name__]
-    return type(err).__name__
-
-
 def parts(err: BaseException) -> tuple[str, str, str]:
-    """(title, message, fix) for ``err``, all already redacted by the error itself."""
-    message = getattr(err, "message", None) or str(err)
-    if getattr(err, "status", None) and not message.startswith("["):
-        message = f"[{err.status}] {message}"  # type: ignore[attr-defined]
-    request_id = getattr(err, "request_id", None)
-    if request_id:
-        message += f" (request id: {request_id})"
-    fix = getattr(err, "hint", "") or FALLBACK_FIX
-    return title_for(err), message, fix
+    """(title, message, fix) for ``err``, all redacted (the error tree's own short form)."""
+    return error_parts(err)
 
 
 class ErrorView:
@@ -95,8 +55,5 @@ class ErrorView:
         return self.text()
 
 
-def full_report(err: BaseException | None) -> str:
-    """The whole exception with its traceback, for ``%th_config --last-error``."""
-    if err is None:
-        return "No error so far in this kernel."
-    return "".join(traceback.format_exception(type(err), err, err.__traceback__))
+__all__ = ["DETAILS", "FALLBACK_FIX", "INTERRUPTED", "TITLES", "ErrorView", "full_report", "parts",
+           "title_for"]

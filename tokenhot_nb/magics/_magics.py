@@ -61,6 +61,10 @@ def _friendly(fn: F) -> F:
             return None
         except TokenhotError as err:
             return self._report(err)
+        except MagicUsageError:
+            raise  # IPython prints it as one short line
+        except Exception as err:  # an OSError (unwritable path…) or a bug: still a short block, never a traceback
+            return self._report(err)
         finally:
             self._pending = None
 
@@ -378,9 +382,10 @@ class TokenhotMagics(Magics):
 
         a = _args.parse("th_config", line)
         if a.last_error:
+            from .. import errors
             from ._errors import full_report
 
-            print(full_report(_package().last_error))
+            print(full_report(errors.last_error or _package().last_error))
             return None
         return apply_config(a)
 
@@ -420,4 +425,6 @@ def _package() -> Any:
 
 
 def _set_last_error(err: BaseException) -> None:
-    _package().last_error = err
+    from .. import errors
+
+    _package().last_error = errors.last_error = err
