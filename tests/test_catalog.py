@@ -230,3 +230,124 @@ def test_families_index_and_as_dict() -> None:
     d = catalog.model("GPT Image-2").as_dict()
     assert d["id"] == "gpt-image-2" and d["kind"] == "image" and "GPT Image-2" in d["aliases"]
     assert "gpt-image-2" in catalog.model("gpt-image-2")._repr_html_()
+
+
+# -- models the catalogue does not list: built from their family's data ----------------------------------------
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_an_unlisted_model_takes_its_familys_defaults(family: str) -> None:
+    spec = FAMILIES[family]
+    m = catalog.model("  brand-new-model-x1  ", family=family)
+    assert (m.id, m.family, m.kind, m.listed) == ("brand-new-model-x1", family, spec["kind"], False)
+    assert m.endpoints == tuple(spec["endpoints"])
+    assert m.defaults == spec.get("defaults", {})
+    assert m.capabilities == spec.get("capabilities", {})
+    assert m.vendor == spec.get("vendor", "")
+    assert m.ref == {"id": "brand-new-model-x1", "family": family}
+    assert not m.defaults.get("default_for_kind")
+
+
+def test_an_unlisted_models_options_are_its_own_copy() -> None:
+    m = catalog.model("brand-new-seedream", family="seedream")
+    m.defaults["size"] = "changed"
+    m.capabilities["seed"] = "changed"
+    again = catalog.model("brand-new-seedream", family="seedream")
+    assert again.defaults["size"] == FAMILIES["seedream"]["defaults"]["size"] != "changed"
+    assert again.capabilities["seed"] != "changed"
+
+
+def test_the_recorded_form_of_an_unlisted_model_resolves_back() -> None:
+    m = catalog.model({"id": "brand-new-tts", "family": "openai-tts"})
+    assert (m.id, m.family, m.kind, m.listed) == ("brand-new-tts", "openai-tts", "audio", False)
+    assert catalog.model(m.ref).defaults == m.defaults
+    assert catalog.model({"id": "gpt-image-2"}).listed  # a listed id needs no family
+    with pytest.raises(UnknownModelError):
+        catalog.model({"id": "brand-new-tts"})  # unlisted, and no family given
+
+
+def test_a_listed_model_of_another_kind_is_not_returned() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        catalog.model("gpt-image-2", kind="chat")
+    assert all(catalog.model(s).kind == "chat" for s in info.value.suggestions)
+    built = catalog.model("gpt-image-2", kind="chat", family="openai-chat")
+    assert not built.listed and built.kind == "chat"
+
+
+def test_an_unknown_family_suggests_close_family_names() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        catalog.model("x", family="open-tts")
+    assert "openai-tts" in info.value.suggestions and len(info.value.suggestions) <= 3
+    with pytest.raises(UnknownModelError) as far:
+        catalog.model("x", family="zzzzzzzz")
+    assert far.value.suggestions == []
+
+
+# -- suggest's fallbacks ------------------------------------------------------------------------------------
+def test_suggest_falls_back_to_substrings_when_nothing_is_close() -> None:
+    hits = catalog.suggest("dream")  # too short to be "close" to any id, but part of several
+    assert hits and all("dream" in h for h in hits)
+    assert len(hits) == 3
+    assert catalog.suggest("dream", n=1) == hits[:1]
+    assert catalog.suggest("dream", kind="video") == []  # the kind filter applies to the fallback too
+
+
+def test_suggest_finds_nothing_for_nonsense_and_returns_each_id_once() -> None:
+    assert catalog.suggest("qqqqqqqqq") == []
+    hits = catalog.suggest("gpt image 2")  # matches the id and its display name
+    assert hits[0] == "gpt-image-2" and len(hits) == len(set(hits))
+    assert catalog.suggest("gpt-image-2", n=5)[:1] == ["gpt-image-2"]
+    assert len(catalog.suggest("gpt", n=5)) <= 5
+
+
+def test_suggest_respects_the_kind() -> None:
+    for kind in catalog.KINDS:
+        assert all(catalog.model(h).kind == kind for h in catalog.suggest("gemini", kind=kind))
+    assert catalog.suggest("gemini-2.5-flash-preview-tts", kind="audio")[0] == "gemini-2.5-flash-preview-tts"
+
+
+# -- default_model's fallback -----------------------------------------------------------------------------------
+def _clear_catalogue_caches() -> None:
+    for name in ("_tables", "builtin"):
+        cached = getattr(catalog, name, None)
+        if cached is not None and hasattr(cached, "cache_clear"):
+            cached.cache_clear()
+
+
+def test_default_model_falls_back_to_the_first_of_its_kind(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenhot_nb import _catalog_data
+
+    flagged = {kind: catalog.default_model(kind).id for kind in catalog.KINDS}
+    firsts = {kind: catalog.models(kind)[0].id for kind in catalog.KINDS}
+    assert flagged != firsts  # else this test could not tell the fallback from the flag
+    unflagged = []
+    for entry in MODELS:
+        copy = dict(entry)
+        copy["defaults"] = {k: v for k, v in entry.get("defaults", {}).items() if k != "default_for_kind"}
+        unflagged.append(copy)
+    monkeypatch.setattr(_catalog_data, "MODELS", unflagged)
+    _clear_catalogue_caches()
+    try:
+        assert {kind: catalog.default_model(kind).id for kind in catalog.KINDS} == firsts
+    finally:
+        monkeypatch.undo()
+        _clear_catalogue_caches()
+    assert {kind: catalog.default_model(kind).id for kind in catalog.KINDS} == flagged
+
+
+def test_model_info_accessors() -> None:
+    m = catalog.model("GPT Image-2")
+    assert m.name == "GPT Image-2" and m.ref == "gpt-image-2"
+    assert m.can("edit") and not m.can("no-such-capability")
+    assert m.choices("no-such-option") == []
+    bare = catalog.model("bare-id", family="openai-chat")
+    assert bare.name == "bare-id"
+    html = catalog.model("gpt-image-2")._repr_html_()
+    assert "<b>gpt-image-2</b>" in html and "family <code>openai-image</code>" in html
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [("GPT Image-2", "gpt-image-2"), ("gpt_image  2", "gpt-image-2"), ("Seedream(图片编辑)", "seedream"),
+     ("x（流式）", "x"), ("  -a b-  ", "a-b"), ("A (one) B (two)", "a-b")],
+)
+def test_name_folding(name: str, key: str) -> None:
+    assert catalog._norm(name) == key

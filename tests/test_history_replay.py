@@ -1,0 +1,174 @@
+"""Replay lookup on its own: the key a call is recorded under, the nearest recording, and what differs from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tokenhot_nb.history import HistoryEntry, Store
+from tokenhot_nb.history._replay import _flatten, _show, differences, replay_key, similarity
+
+SHA = "ab" * 32
+REF = {"artifact": SHA, "mime": "image/png"}
+OTHER_REF = {"artifact": "cd" * 32, "mime": "image/png"}
+
+
+# -- the key -------------------------------------------------------------------------------------------------
+def test_replay_key_is_the_sha256_of_the_canonical_call() -> None:
+    import hashlib
+
+    key = replay_key("image", "gpt-image-2", "images.generations", {"b": 1, "a": "x"})
+    expected = hashlib.sha256(
+        b'["image","gpt-image-2","images.generations",{"a":"x","b":1}]'
+    ).hexdigest()
+    assert key == expected
+    assert key == replay_key("image", "gpt-image-2", "images.generations", {"a": "x", "b": 1})  # order-free
+
+
+def test_replay_key_fills_missing_parts_the_same_way() -> None:
+    assert replay_key("", "", None, None) == replay_key("", "", "", {})
+    assert replay_key("chat", "m", None, {}) != replay_key("chat", "m", "chat.completions", {})
+    assert replay_key("chat", "m", None, {}) != replay_key("image", "m", None, {})
+    assert replay_key("chat", "m", None, {}) != replay_key("chat", "n", None, {})
+    assert replay_key("chat", "m", None, {"x": 1}) != replay_key("chat", "m", None, {"x": 2})
+
+
+def test_replay_key_is_computed_on_redacted_params() -> None:
+    secret = "plain-secret-value-1"
+    with_secret = replay_key("chat", "m", None, {"note": f"use {secret}"}, (secret,))
+    assert with_secret == replay_key("chat", "m", None, {"note": "use sk-****"})
+    assert with_secret != replay_key("chat", "m", None, {"note": f"use {secret}"})
+
+
+# -- flattening and showing ----------------------------------------------------------------------------------
+def test_flatten_two_levels_deep_and_stops_at_artifacts() -> None:
+    params = {"size": "1K", "extra": {"style": "ink", "deep": {"a": 1, "b": {"c": 2}}}, "image": REF, "empty": {}}
+    assert _flatten(params) == {
+        "size": "1K",
+        "extra.style": "ink",
+        "extra.deep": {"a": 1, "b": {"c": 2}},  # deeper than two levels: compared whole
+        "image": REF,  # an artifact reference is one value
+        "empty": {},
+    }
+    assert _flatten({}) == {"": {}}
+    assert _flatten(5) == {"": 5}
+
+
+def test_show_values_short_and_artifacts_by_hash() -> None:
+    assert _show("abc") == "'abc'"
+    assert _show(REF) == "<artifact abababababab…>"
+    long = "x" * 100
+    assert _show(long) == repr(long)[:59] + "…" and len(_show(long)) == 60
+    assert _show("y" * 58) == repr("y" * 58)  # exactly 60 characters: kept whole
+    assert _show("y" * 59, limit=10) == "'yyyyyyyy…"
+
+
+# -- similarity: which recording is the nearest ----------------------------------------------------------------
+def test_similarity_weights() -> None:
+    p = {"size": "1K", "n": 1}
+    assert similarity("m", "e", p, "m", "e", p) == 7.0
+    assert similarity("m", "e", p, "other", "e", p) == 5.0  # model counts 2
+    assert similarity("m", "e", p, "m", "other", p) == 6.0  # endpoint counts 1
+    assert similarity("m", None, p, "m", "other", p) == 7.0  # no endpoint asked: any matches
+    assert similarity("m", "e", p, "m", "e", {"size": "2K", "n": 1}) == 5.0  # half the fields: 4 x 1/2
+    assert similarity("m", "e", p, "m", "e", {"size": "1K"}) == 5.0  # a field only one side has differs
+    assert similarity("m", "e", {}, "m", "e", {}) == 7.0
+    assert similarity("m", "e", {"a": REF}, "m", "e", {"a": OTHER_REF}) == 3.0
+    assert similarity("m", "e", {"x": {"y": 1}}, "m", "e", {"x": {"y": 1}}) == 7.0
+    assert similarity("m", "e", {"x": {"y": 1}}, "m", "e", {"x": {"y": 2}}) == 3.0
+
+
+def test_same_model_beats_same_params() -> None:
+    asked = ("gpt-image-2", "images.generations", {"prompt": "fox", "size": "1K", "n": 1})
+    same_model = similarity(*asked, "gpt-image-2", "images.generations", {"prompt": "cat", "size": "2K", "n": 1})
+    same_params = similarity(*asked, "dall-e-3", "images.generations", {"prompt": "fox", "size": "1K", "n": 1})
+    assert same_model < same_params  # 3 + 4/3 < 1 + 4: one changed model is one difference; two params are two
+    one_param = similarity(*asked, "gpt-image-2", "images.generations", {"prompt": "fox", "size": "2K", "n": 1})
+    assert one_param > same_params
+
+
+# -- differences: what the user is told --------------------------------------------------------------------------
+def test_differences_name_each_changed_field() -> None:
+    lines = differences(
+        "gpt-image-2", "images.edits",
+        {"size": "512x512", "extra": {"style": "ink"}, "n": 2, "image": REF},
+        "gpt-image-2", "images.generations",
+        {"size": "1024x1024", "extra": {"style": "oil"}, "quality": "high", "image": OTHER_REF},
+    )
+    assert lines == [
+        "endpoint: recorded 'images.generations', asked 'images.edits'",
+        "extra.style: recorded 'oil', asked 'ink'",
+        "image: recorded <artifact cdcdcdcdcdcd…>, asked <artifact abababababab…>",
+        "n: not recorded, asked 2",
+        "quality: recorded 'high', not asked",
+        "size: recorded '1024x1024', asked '512x512'",
+    ]
+
+
+def test_differences_when_model_and_params_both_differ() -> None:
+    lines = differences("dall-e-3", None, {"model": "dall-e-3", "size": "1K"},
+                        "gpt-image-2", "images.generations", {"model": "gpt-image-2", "size": "2K"})
+    assert lines == [
+        "model: recorded 'gpt-image-2', asked 'dall-e-3'",  # once, not again as a param
+        "size: recorded '2K', asked '1K'",
+    ]
+
+
+def test_a_model_param_that_differs_alone_is_named() -> None:
+    lines = differences("m", "e", {"model": "variant-a"}, "m", "e", {"model": "variant-b"})
+    assert lines == ["model: recorded 'variant-b', asked 'variant-a'"]
+
+
+def test_nested_differences_below_two_levels_show_the_whole_value() -> None:
+    lines = differences("m", "e", {"a": {"b": {"c": 1}}}, "m", "e", {"a": {"b": {"c": 2}}})
+    assert lines == ["a.b: recorded {'c': 2}, asked {'c': 1}"]
+
+
+def test_no_differences_for_the_same_call() -> None:
+    p: dict[str, Any] = {"size": "1K", "extra": {"style": "ink"}, "image": REF}
+    assert differences("m", "e", p, "m", "e", dict(p)) == []
+    assert differences("m", None, p, "m", "e", p) == []  # no endpoint asked: not a difference
+
+
+# -- the store names the nearest recording ------------------------------------------------------------------------
+def _record(store: Store, model: str, endpoint: str, params: dict[str, Any], status: str = "ok") -> int:
+    entry = HistoryEntry(kind="image", model=model, endpoint=endpoint, params=params, status=status)
+    return store.insert(entry)
+
+
+def test_store_names_the_nearest_recording_and_its_differences(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    try:
+        far = _record(store, "dall-e-3", "images.generations", {"prompt": "cat", "size": "1K"})
+        near = _record(store, "gpt-image-2", "images.generations", {"prompt": "fox", "size": "1K"})
+        _record(store, "gpt-image-2", "images.generations", {"prompt": "owl", "size": "3K"})
+        nearest, lines = store.nearest("image", "gpt-image-2", {"prompt": "fox", "size": "2K"},
+                                       "images.generations")
+        assert nearest is not None and nearest.id == near != far
+        assert lines == ["size: recorded '1K', asked '2K'"]
+        none, nothing = store.nearest("chat", "gpt-5.2", {"prompt": "fox"})
+        assert none is None and nothing == []
+    finally:
+        store.close()
+
+
+def test_store_prefers_a_successful_recording(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    try:
+        ok = _record(store, "gpt-image-2", "images.generations", {"prompt": "fox", "size": "2K"})
+        _record(store, "gpt-image-2", "images.generations", {"prompt": "fox", "size": "1K"}, status="error")
+        nearest, _ = store.nearest("image", "gpt-image-2", {"prompt": "fox", "size": "1K"})
+        assert nearest is not None and nearest.id == ok
+    finally:
+        store.close()
+
+
+def test_store_breaks_ties_towards_the_newest(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    try:
+        a = _record(store, "gpt-image-2", "images.generations", {"prompt": "fox", "size": "1K"})
+        b = _record(store, "gpt-image-2", "images.generations", {"prompt": "fox", "size": "3K"})
+        nearest, _ = store.nearest("image", "gpt-image-2", {"prompt": "fox", "size": "2K"})
+        assert nearest is not None and nearest.id == max(a, b)
+    finally:
+        store.close()
