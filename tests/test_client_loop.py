@@ -162,9 +162,18 @@ def test_keyboard_interrupt_cancels_the_work() -> None:
         import asyncio, os, signal, threading, time
         from tokenhot_nb.client import run_sync, iterate_sync
 
+        # a background job's children inherit SIGINT ignored: restore Python's handler, as a kernel has it
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         cancelled = threading.Event()
+        waiting = threading.Event()
+
+        def interrupt_once_waiting():
+            if waiting.wait(30):
+                time.sleep(0.05)  # let the main thread block in run_sync's wait
+                signal.pthread_kill(main, signal.SIGINT)
 
         async def forever():
+            waiting.set()
             try:
                 await asyncio.sleep(60)
             except asyncio.CancelledError:
@@ -172,7 +181,7 @@ def test_keyboard_interrupt_cancels_the_work() -> None:
                 raise
 
         main = threading.main_thread().ident
-        threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
+        threading.Thread(target=interrupt_once_waiting, daemon=True).start()
         start = time.monotonic()
         try:
             run_sync(forever())
@@ -184,12 +193,14 @@ def test_keyboard_interrupt_cancels_the_work() -> None:
         async def slow_gen():
             try:
                 yield 1
+                waiting.set()
                 await asyncio.sleep(60)
                 yield 2
             finally:
                 closed.set()
 
-        threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
+        waiting.clear()
+        threading.Thread(target=interrupt_once_waiting, daemon=True).start()
         try:
             for item in iterate_sync(slow_gen()):
                 pass

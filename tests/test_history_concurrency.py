@@ -21,6 +21,7 @@ WRITER = textwrap.dedent(
     from tokenhot_nb.history import HistoryEntry, Store
 
     root, wid, n, go = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    print("ready", flush=True)
     while not os.path.exists(go):
         time.sleep(0.002)
     store = Store(root)          # every worker races to create the schema too
@@ -76,7 +77,8 @@ def test_concurrent_writer_processes_lose_nothing(tmp_path: Path) -> None:
                          env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for w in range(4)
     ]
-    time.sleep(0.3)
+    for p in procs:  # every worker is up and waiting: they start writing together
+        assert p.stdout is not None and p.stdout.readline().strip() == "ready"
     go.touch()
     for p in procs:
         out, err = p.communicate(timeout=120)

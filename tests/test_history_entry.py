@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tokenhot_nb.errors import InputError
+from tokenhot_nb.errors import InputError, TokenhotError
 from tokenhot_nb.history import History, HistoryEntry, Store, replay_key
 from tokenhot_nb.history._entry import map_refs
 
@@ -134,11 +134,16 @@ def test_rerun_resume_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     store.get(v.id or 0).rerun()
     assert default.calls[-1][0] == "video"
 
-    seen: list[Any] = []
-    results = types.ModuleType("tokenhot_nb.results")
-    results.from_entry = lambda ent, sess: seen.append((ent.id, sess)) or "rebuilt"  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tokenhot_nb.results", results)
-    assert entry.result(fake) == "rebuilt" and seen == [(entry.id, fake)]
+    # result(): the real rebuilder, with the session given, and no request
+    monkeypatch.undo()
+    fake.store = store  # type: ignore[attr-defined]
+    before = len(fake.calls)
+    task = store.get(v.id or 0).result(fake)
+    assert type(task).__name__ == "VideoTask"
+    assert (task.task_id, task.model, task.session) == ("task-42", "veo", fake)
+    with pytest.raises(TokenhotError, match=f"#{entry.id} did not finish"):
+        entry.result(fake)  # still "running": nothing to rebuild
+    assert len(fake.calls) == before
 
 
 def test_entry_dict_round_trip_and_artifacts(tmp_path: Path) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -61,18 +60,28 @@ def test_image_generate_and_edit(ip: Any, offline: Any) -> None:
     assert [e.kind for e in offline.history][-2:] == ["image", "edit"]
 
 
-def test_streamed_chat_is_throttled(ip: Any, offline: Any) -> None:
+def test_streamed_chat_is_throttled(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenhot_nb.magics import _stream
+
+    views: list[Any] = []
+    ticks = iter(range(1, 1_000_000))
+    real_view = _stream.StreamView
+
+    def view(**kw: Any) -> Any:  # a clock that moves 1 ms per read (one read per chunk): no wall time involved
+        views.append(real_view(clock=lambda: next(ticks) / 1000, **kw))
+        return views[-1]
+
+    monkeypatch.setattr(_stream, "StreamView", view)
     ip.user_ns["topic"] = "otters"
-    t0 = time.monotonic()
     res, cap = run(ip, f"%%th_chat -x 'headers={{\"X-Sim-Faults\": {json.dumps(SLOW_STREAM)}}}' -o ans\n"
                        "tell me about {topic}")
-    elapsed = time.monotonic() - t0
     assert res.error_in_exec is None, cap.stderr
     firsts = [o for o in cap.outputs if not o.update]
     updates = [o for o in cap.outputs if o.update]
-    assert len(firsts) == 1
-    assert len(updates) <= 25 * elapsed + 3, (len(updates), elapsed)
-    assert len(updates) < 200  # far fewer than the ~2,000 chunks
+    assert len(firsts) == 1 and len(views) == 1
+    fake_seconds = (views[0].deltas + 1) / 1000
+    assert views[0].deltas > 500  # the simulator's slow stream sends many small chunks
+    assert 2 <= len(updates) <= _stream.MAX_UPDATES_PER_SECOND * fake_seconds + 1, (len(updates), fake_seconds)
     final = updates[-1]
     assert "text/html" in final.data and final.metadata["tokenhot"]["status"] == "done"
     assert final.metadata["tokenhot"]["history_id"] == ip.user_ns["ans"].entry_id

@@ -12,7 +12,7 @@ from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
 import tokenhot_nb.magics as magics_pkg
-from tokenhot_nb.magics import _magics
+from tokenhot_nb.magics import _magics, _stream
 from tokenhot_nb.magics._interp import interpolate, resolve_source
 from tokenhot_nb.magics._stream import StreamView, extract_code
 
@@ -170,17 +170,30 @@ def test_key_typed_on_the_line_is_never_echoed(ip: Any, fake: FakeSession) -> No
 
 
 # -- chat streaming ----------------------------------------------------------------------------------
-def test_stream_is_throttled(ip: Any, fake: FakeSession) -> None:
-    fake.chunks, fake.chunk_delay = 2000, 0.0005
-    t0 = time.monotonic()
+class TickingClock:
+    """A clock that moves ``step`` seconds each time it is read: one read per delta, so time is the chunk count."""
+
+    def __init__(self, step: float) -> None:
+        self.step = step
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def test_stream_is_throttled(ip: Any, fake: FakeSession, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = TickingClock(0.001)  # 2,000 chunks over 2 s of (fake) time
+    monkeypatch.setattr(_stream, "StreamView", lambda **kw: StreamView(clock=clock, **kw))
+    fake.chunks, fake.chunk_delay = 2000, 0.0
     res, cap = run(ip, "%%th_chat -m gpt --temperature 0.2 --max-tokens 50 --system 'be brief'\nhello")
-    elapsed = time.monotonic() - t0
     assert res.error_in_exec is None
     updates = [o for o in cap.outputs if o.update]
     firsts = [o for o in cap.outputs if not o.update]
     assert len(firsts) == 1  # one display, updated in place
-    assert len(updates) <= 25 * elapsed + 2
-    assert len(updates) < 2000 / 10
+    assert clock.now == pytest.approx(2.001)  # start() and each of the 2,000 deltas read it once
+    # at most MAX_UPDATES_PER_SECOND redraws per second of stream, plus the final one; and some redraws happened
+    assert 2 <= len(updates) <= _stream.MAX_UPDATES_PER_SECOND * clock.now + 1
     final = updates[-1]
     assert "text/markdown" not in final.data  # network text is never offered as Markdown
     assert "text/html" in final.data and "w1999" in final.data["text/html"]
@@ -285,8 +298,9 @@ def test_stream_error_keeps_partial(ip: Any, fake: FakeSession) -> None:
 
 # -- audio, transcripts -------------------------------------------------------------------------------
 def test_audio_and_transcripts(ip: Any, fake: FakeSession) -> None:
+    ip.user_ns["name"] = "Ann"
     run(ip, "%%th_audio -m tts-1 --voice nova -o hello\nHi {name}")
-    assert fake.calls[-1][:2] == ("speak", ("Hi Ann",)) or fake.calls[-1][0] == "speak"
+    assert fake.calls[-1][:2] == ("speak", ("Hi Ann",))  # the cell is interpolated, like every magic's
     assert fake.calls[-1][2] == {"model": "tts-1", "voice": "nova"}
     ip.user_ns["clip"] = clip = object()
     run(ip, "%th_transcribe clip --language en --format srt -o subs")
