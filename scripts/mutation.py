@@ -70,7 +70,7 @@ class Outcome:
         survivors = self.survivors
         unexplained = [s for s in survivors if s not in equivalent]
         relevant = killed + len(unexplained)
-        rate = 100.0 * killed / relevant if relevant else 100.0
+        rate = 100.0 * killed / relevant if relevant else 0.0  # nothing checked is a failed run, not 100 %
         return {
             "module": TARGETS[self.name].path,
             "mutants": len(self.statuses),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -351,3 +352,87 @@ def test_model_info_accessors() -> None:
 )
 def test_name_folding(name: str, key: str) -> None:
     assert catalog._norm(name) == key
+
+
+# -- a tiny catalogue of our own, so the lookups are tested apart from the real menu's data --------------------
+@pytest.fixture
+def tiny(monkeypatch: pytest.MonkeyPatch) -> Any:
+    from tokenhot_nb import _catalog_data
+
+    families = {
+        "bare": {"kind": "chat", "endpoints": ["chat.completions"]},  # no vendor, defaults or capabilities
+        "full": {"kind": "image", "endpoints": ["images.generations", "images.edits"], "vendor": "Acme",
+                 "defaults": {"size": "1K"}, "capabilities": {"edit": True, "sizes": ["1K", "2K"], "mask": False}},
+    }
+    models_ = [
+        {"id": "alpha-chat-one", "family": "bare", "display_names": ["Alpha Chat 1"], "aliases": ["alpha-one"]},
+        {"id": "alpha-chat-two", "family": "bare", "defaults": {"default_for_kind": True}},
+        {"id": "beta-picture", "family": "full", "display_names": ["Beta Picture"], "aliases": ["beta-pic"]},
+    ]
+    monkeypatch.setattr(_catalog_data, "FAMILIES", families)
+    monkeypatch.setattr(_catalog_data, "MODELS", models_)
+    _clear_catalogue_caches()
+    yield catalog
+    monkeypatch.undo()
+    _clear_catalogue_caches()
+
+
+def test_a_family_without_defaults_or_vendor_builds_empty_ones(tiny: Any) -> None:
+    m = tiny.model("gamma", family="bare")
+    assert (m.defaults, m.capabilities, m.vendor, m.endpoints) == ({}, {}, "", ("chat.completions",))
+    listed = tiny.model("Alpha Chat 1")
+    assert (listed.id, listed.vendor, listed.capabilities) == ("alpha-chat-one", "", {})
+
+
+def test_the_substring_fallback_names_each_model_once(tiny: Any) -> None:
+    # "cha" is close to no name (all under the 0.45 cutoff), but part of two models' names, one of them twice
+    assert tiny.suggest("cha") == ["alpha-chat-one", "alpha-chat-two"]
+    assert tiny.suggest("cha", n=1) == ["alpha-chat-one"]
+    assert tiny.suggest("pic", kind="chat") == []
+    assert tiny.suggest("pic", kind="image") == ["beta-picture"]
+
+
+def test_a_near_miss_at_the_cutoff_is_still_suggested(tiny: Any) -> None:
+    # 0.67 like "alpha-chat-two", 0.53 like "alpha-chat-1" (a name of alpha-chat-one): both, closest first
+    assert tiny.suggest("chat-tw") == ["alpha-chat-two", "alpha-chat-one"]
+    assert tiny.suggest("chat-tw", n=1) == ["alpha-chat-two"]
+
+
+def test_unknown_model_errors_name_the_model_and_the_kind(tiny: Any) -> None:
+    with pytest.raises(UnknownModelError) as info:
+        tiny.model("nothing-like-it", kind="image")
+    assert (info.value.name, info.value.kind) == ("nothing-like-it", "image")
+    assert "Unknown image model 'nothing-like-it'" in str(info.value)
+    with pytest.raises(UnknownModelError) as fam:
+        tiny.model("new-one", kind="chat", family="bar")
+    assert (fam.value.name, fam.value.kind, fam.value.suggestions) == ("new-one", "chat", ["bare"])
+    with pytest.raises(UnknownModelError) as loose:
+        tiny.model("new-one", family="fu")  # 0.4 similar to "full": still suggested
+    assert loose.value.suggestions == ["full"]
+
+
+def test_the_recorded_form_keeps_the_kind(tiny: Any) -> None:
+    with pytest.raises(UnknownModelError):
+        tiny.model({"id": "alpha-chat-one"}, kind="image")
+    assert tiny.model({"id": "alpha-chat-one"}, kind="chat").id == "alpha-chat-one"
+
+
+def test_as_dict_and_html_in_full(tiny: Any) -> None:
+    m = tiny.model("beta-pic")
+    assert m.as_dict() == {
+        "id": "beta-picture", "name": "Beta Picture", "kind": "image", "family": "full", "vendor": "Acme",
+        "endpoints": ["images.generations", "images.edits"], "aliases": ["Beta Picture", "beta-pic"],
+        "capabilities": {"edit": True, "sizes": ["1K", "2K"], "mask": False}, "defaults": {"size": "1K"},
+    }
+    assert m._repr_html_() == (
+        "<b>beta-picture</b> <i>image</i> · family <code>full</code> · endpoints images.generations, images.edits"
+        "<br><small>edit=True, sizes=[&#x27;1K&#x27;, &#x27;2K&#x27;]</small>"
+    )
+
+
+def test_default_model_of_the_tiny_catalogue(tiny: Any) -> None:
+    assert tiny.default_model("chat").id == "alpha-chat-two"
+    assert tiny.default_model("image").id == "beta-picture"  # nothing flagged: the first
+    assert [m.id for m in tiny.models("chat")] == ["alpha-chat-one", "alpha-chat-two"]
+    assert [m.id for m in tiny.models(family="full")] == ["beta-picture"]
+    assert tiny.families() == {"bare": "chat", "full": "image"}

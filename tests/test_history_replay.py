@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tokenhot_nb.history import HistoryEntry, Store
-from tokenhot_nb.history._replay import _flatten, _show, differences, replay_key, similarity
+from tokenhot_nb.history._replay import _flatten, _show, differences, pick_recording, replay_key, similarity
 
 SHA = "ab" * 32
 REF = {"artifact": SHA, "mime": "image/png"}
@@ -26,6 +26,10 @@ def test_replay_key_is_the_sha256_of_the_canonical_call() -> None:
 
 
 def test_replay_key_fills_missing_parts_the_same_way() -> None:
+    import hashlib
+
+    # the key is stored with every recording: it must never change, or old recordings stop replaying
+    assert replay_key("", "", None, None) == hashlib.sha256(b'["","","",{}]').hexdigest()
     assert replay_key("", "", None, None) == replay_key("", "", "", {})
     assert replay_key("chat", "m", None, {}) != replay_key("chat", "m", "chat.completions", {})
     assert replay_key("chat", "m", None, {}) != replay_key("image", "m", None, {})
@@ -172,3 +176,13 @@ def test_store_breaks_ties_towards_the_newest(tmp_path: Path) -> None:
         assert nearest is not None and nearest.id == max(a, b)
     finally:
         store.close()
+
+
+# -- which recording answers which call ---------------------------------------------------------------------------
+def test_pick_recording_replays_the_newest_session_in_order() -> None:
+    candidates = [(1, "old"), (2, "old"), (5, "new"), (7, "new"), (9, "new")]
+    assert [pick_recording(candidates, turn) for turn in range(5)] == [5, 7, 9, 9, 9]  # extra turns: its last
+    assert pick_recording([(3, "s")], 0) == 3 and pick_recording([(3, "s")], 4) == 3
+    assert pick_recording([(1, "a"), (2, "b"), (3, "a")], 0) == 1  # the session of the newest recording
+    assert pick_recording([(1, ""), (2, "")], 1) == 2
+    assert pick_recording([], 0) is None

@@ -184,7 +184,7 @@ def suggest(name: str, kind: str | None = None, n: int = 3) -> list[str]:
         if pool[h] not in seen:
             seen.append(pool[h])
     if not seen:  # substring fallback: 'seedream' → all seedream models
-        seen = [v for k, v in pool.items() if _norm(name) in k and v not in seen]
+        seen = list(dict.fromkeys(v for k, v in pool.items() if _norm(name) in k))  # each model once
     return seen[:n]
 
 
