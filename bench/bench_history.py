@@ -1,10 +1,19 @@
 """Benchmark the history store against its targets, with baselines measured side by side in one run.
 
-    python bench/bench_history.py [--entries 10000] [--calls 2000]
+    python bench/bench_history.py [--entries 10000] [--big 100000] [--calls 2000] [--images 50]
 
-Recording cost is compared with a bare ``sqlite3`` insert (and insert+update) of the same row, with the
-same pragmas, in the same process; the 10,000-entry figures are compared with the targets
-(open ≤200 ms, filter ≤20 ms, render of the last 50 rows ≤100 ms).
+Every figure is printed as min / median / max of its runs; subject and baseline runs are interleaved.
+
+Rows:
+  record one call (insert+update)   Store.insert + Store.update of a chat-sized row vs bare sqlite3 (same pragmas)
+  open N                            Store + len + last, in-process and in a fresh process with the import
+  filter / search / index           History views on N entries (targets in ms)
+  render last 50, after K images    a cold History (new Store, nothing in memory) rendering its last 50 rows after
+                                    K images made by the offline simulator's default model (2048²) were recorded
+                                    through Session.image: thumbnails are made when an image is stored
+  export N vs bare SQL + json       History.export(jsonl) vs SELECT of the same rows + json.loads of the JSON
+                                    columns + json.dumps of each row to a file, at N and at the big size
+  FTS at BIG vs bare FTS            History.search(3 words).ids vs the bare FTS5 MATCH on the same words
 """
 
 from __future__ import annotations
@@ -24,24 +33,54 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _common import Row, machine, ratio_spread, ratios, render, spread  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from tokenhot_nb.history import History, HistoryEntry, Store  # noqa: E402
+from tokenhot_nb.history._entry import ENTRY_FIELDS, JSON_FIELDS  # noqa: E402
 
 KINDS = ["image", "chat", "video", "speak", "chat", "chat", "edit", "transcribe"]
 MODELS = {"image": "gpt-image-1", "edit": "gpt-image-1", "chat": "gpt-4o-mini", "video": "veo-3",
           "speak": "tts-1", "transcribe": "whisper-1"}
 
 
-def timeit(fn: Callable[[], object], repeat: int = 7) -> float:
-    """Median seconds of ``repeat`` runs."""
-    times = []
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def runs(fn: Callable[[], object], repeat: int = 7) -> list[float]:
+    out = []
     for _ in range(repeat):
         t = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def paired(a: Callable[[], object], b: Callable[[], object], repeat: int) -> tuple[list[float], list[float]]:
+    """Interleaved runs of a subject and its baseline (A B, B A, …) after one warm-up run of each."""
+    a()
+    b()
+    ta: list[float] = []
+    tb: list[float] = []
+    for i in range(repeat):
+        for fn, out in ((a, ta), (b, tb)) if i % 2 == 0 else ((b, tb), (a, ta)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    return ta, tb
+
+
+def ms(v: float) -> str:
+    return f"{v * 1e3:,.2f} ms"
+
+
+def target_row(name: str, times: list[float], target_s: float, note: str = "") -> Row:
+    med = statistics.median(times)
+    return Row(name, spread(times, ms), note or "—", f"{med / target_s:.2f} of target", f"≤ {target_s * 1e3:g} ms",
+               med <= target_s)
 
 
 def sample_entry(i: int) -> HistoryEntry:
@@ -69,17 +108,16 @@ def finish_fields(i: int, kind: str, images: list[dict[str, object]], prompt: st
     }
 
 
-def bench_recording(tmp: Path, calls: int) -> list[tuple[str, float, str, float]]:
+def bench_recording(tmp: Path, calls: int) -> list[Row]:
     store = Store(tmp / "rec")
     store.count()  # open outside the timing
     e0 = sample_entry(0)
     fin = finish_fields(1, "chat", [], e0.text)
+    n = 50
 
     def record_store() -> None:
-        for i in range(calls):
-            e = sample_entry(i)
-            eid = store.insert(e)
-            store.update(eid, **fin)
+        for i in range(n):
+            store.update(store.insert(sample_entry(i)), **fin)
 
     conn = sqlite3.connect(tmp / "bare.sqlite", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -90,53 +128,44 @@ def bench_recording(tmp: Path, calls: int) -> list[tuple[str, float, str, float]
            "{}", "{}", "[]", e0.text, "running", None, None, "k" * 64)
     sql = "INSERT INTO t VALUES (NULL,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
 
-    def bare_insert() -> None:
-        for _ in range(calls):
-            conn.execute(sql, row)
-
     def bare_insert_update() -> None:
-        for _ in range(calls):
+        for _ in range(n):
             rid = conn.execute(sql, row).lastrowid
             conn.execute("UPDATE t SET status='ok', response=?, usage=?, outputs=?, text=? WHERE id=?",
                          ('{"request_id":"x"}', '{"input_tokens":1}', "[]", "answer", rid))
 
-    t_store = timeit(record_store, 3) / calls
-    t_bare = timeit(bare_insert, 3) / calls
-    t_bare2 = timeit(bare_insert_update, 3) / calls
-    data = os.urandom(200_000)
-    n_art = 50
-    t_art = timeit(lambda: [store.add_bytes(data + i.to_bytes(4, "big"), "image/png") for i in range(n_art)], 1) / n_art
-    return [
-        ("record one call (insert+update)", t_store * 1e3, "target 2 ms", t_store * 1e3 / 2.0),
-        ("  bare sqlite3 insert, same row", t_bare * 1e3, "store / bare", t_store / t_bare),
-        ("  bare sqlite3 insert+update", t_bare2 * 1e3, "store / bare", t_store / t_bare2),
-        ("add_bytes 200 kB artifact", t_art * 1e3, "(not in the 2 ms)", float("nan")),
-    ]
+    ta, tb = paired(record_store, bare_insert_update, max(3, calls // n))
+    ta, tb = [t / n for t in ta], [t / n for t in tb]
+    conn.close()
+    return [Row("record one call (insert+update)", spread(ta), f"bare sqlite3 insert+update {spread(tb)}",
+                ratio_spread(ratios(ta, tb)), "info (bare has no FTS, indexes, redaction)", None)]
 
 
-def build_history(root: Path, n: int) -> tuple[Store, int]:
+def build_history(root: Path, n: int) -> Store:
     store = Store(root)
     images = []
-    for k in range(200):
+    for k in range(20):
         buf = io.BytesIO()
-        Image.new("RGB", (512, 512), (k, 255 - k, (k * 37) % 255)).save(buf, "PNG")
+        Image.new("RGB", (256, 256), (k, 255 - k, (k * 37) % 255)).save(buf, "PNG")
         images.append(store.add_bytes(buf.getvalue(), "image/png").as_dict())
-    entries = []
-    for i in range(n):
-        e = sample_entry(i)
-        for name, value in finish_fields(i, e.kind, images, e.text).items():
-            setattr(e, name, value)
-        entries.append(e)
-    store.import_entries(entries)
+    step = 20_000
+    for lo in range(0, n, step):
+        entries = []
+        for i in range(lo, min(n, lo + step)):
+            e = sample_entry(i)
+            for name, value in finish_fields(i, e.kind, images, e.text).items():
+                setattr(e, name, value)
+            entries.append(e)
+        store.import_entries(entries)
     store.close()
-    return store, len(images)
+    return store
 
 
-def bench_big(tmp: Path, n: int) -> list[tuple[str, float, str, float]]:
+def bench_views(tmp: Path, n: int) -> list[Row]:
     root = tmp / "big"
     t = time.perf_counter()
     build_history(root, n)
-    t_build = time.perf_counter() - t
+    log(f"built {n} entries in {time.perf_counter() - t:.1f} s")
 
     def open_store() -> None:
         s = Store(root)
@@ -145,67 +174,112 @@ def bench_big(tmp: Path, n: int) -> list[tuple[str, float, str, float]]:
         assert h.last is not None
         s.close()
 
-    t_open = timeit(open_store)
     code = ("import time,sys; t=time.perf_counter(); sys.path.insert(0, sys.argv[2]); "
             "from tokenhot_nb.history import Store, History; h=History(Store(sys.argv[1])); len(h); h.last; "
             "print(time.perf_counter()-t)")
-    t_proc = statistics.median(
-        float(subprocess.run([sys.executable, "-c", code, str(root), str(ROOT)], capture_output=True, text=True,
-                             check=True).stdout) for _ in range(3)
-    )
-
+    proc = [float(subprocess.run([sys.executable, "-c", code, str(root), str(ROOT)], capture_output=True, text=True,
+                                 check=True).stdout) for _ in range(5)]
     store = Store(root)
     h = History(store)
     len(h)
-    t_filter = timeit(lambda: len(h.filter(kind="image", model="gpt-image-1", status="ok")))
-    t_filter_rows = timeit(lambda: h.filter(kind="image", status="ok")[-20:])
-    t_filter_time = timeit(lambda: h.filter(kind="chat", since=time.time() - 3600 * 6).ids)
-    t_search = timeit(lambda: h.search("lighthouse style 5").ids)
-    t_index = timeit(lambda: (h[-1], h[len(h) // 2], h[-50:]))
-
-    cold = Store(root)
-    t0 = time.perf_counter()
-    History(cold)._repr_html_()
-    t_render_cold = time.perf_counter() - t0
-    t_render_disk = timeit(lambda: History(Store(root))._repr_html_())
-    t_render_mem = timeit(lambda: h._repr_html_())
-    t_usage = timeit(lambda: h.usage({"gpt-image-1": {"per_image": 0.04}}).total)
-    t_export = timeit(lambda: h.export(tmp / "export.jsonl"), 1)
-    t_load = timeit(lambda: History.load(tmp / "export.jsonl", store=Store(tmp / f"load{time.perf_counter_ns()}")), 1)
     return [
-        (f"build {n} entries (bulk import)", t_build * 1e3, "(setup)", float("nan")),
-        (f"open {n} (Store+len+last)", t_open * 1e3, "target 200 ms", t_open * 1e3 / 200),
-        ("  same in a fresh process, with import", t_proc * 1e3, "target 200 ms", t_proc * 1e3 / 200),
-        ("filter kind+model+status, len", t_filter * 1e3, "target 20 ms", t_filter * 1e3 / 20),
-        ("filter kind+status, last 20 rows", t_filter_rows * 1e3, "target 20 ms", t_filter_rows * 1e3 / 20),
-        ("filter kind+since, ids", t_filter_time * 1e3, "target 20 ms", t_filter_time * 1e3 / 20),
-        ("search 3 words (FTS), ids", t_search * 1e3, "target 20 ms", t_search * 1e3 / 20),
-        ("h[-1], h[n // 2], h[-50:]", t_index * 1e3, "target 20 ms", t_index * 1e3 / 20),
-        ("render last 50, thumbs not made yet", t_render_cold * 1e3, "target 100 ms", t_render_cold * 1e3 / 100),
-        ("render last 50, thumbs cached on disk", t_render_disk * 1e3, "target 100 ms", t_render_disk * 1e3 / 100),
-        ("render last 50, thumbs in memory", t_render_mem * 1e3, "target 100 ms", t_render_mem * 1e3 / 100),
-        ("usage summary with prices", t_usage * 1e3, "(no target)", float("nan")),
-        (f"export {n} to jsonl", t_export * 1e3, "(info)", float("nan")),
-        (f"load {n} from jsonl", t_load * 1e3, "(info)", float("nan")),
+        target_row(f"open {n} (Store+len+last)", runs(open_store), 0.2),
+        target_row("  same in a fresh process, with import", proc, 0.2),
+        target_row("filter kind+model+status, len", runs(lambda: len(h.filter(kind="image", model="gpt-image-1",
+                                                                               status="ok"))), 0.02),
+        target_row("filter kind+status, last 20 rows", runs(lambda: h.filter(kind="image", status="ok")[-20:]), 0.02),
+        target_row("search 3 words (FTS), ids", runs(lambda: h.search("lighthouse style 5").ids), 0.02),
+        target_row("h[-1], h[n // 2], h[-50:]", runs(lambda: (h[-1], h[len(h) // 2], h[-50:])), 0.02),
     ]
 
 
+def bare_export(store: Store, path: Path) -> None:
+    """What a user would write: SELECT the rows, decode the JSON columns, json.dumps each row."""
+    cols = ", ".join(ENTRY_FIELDS)
+    with open(path, "w", encoding="utf-8") as f:
+        for row in store.connection().execute(f"SELECT {cols} FROM entries ORDER BY id"):
+            d = {k: (json.loads(v) if k in JSON_FIELDS and v is not None else v)
+                 for k, v in zip(ENTRY_FIELDS, row, strict=True)}
+            f.write(json.dumps(d, ensure_ascii=False, separators=(",", ":")) + "\n")
+
+
+def export_rows(tmp: Path, sizes: list[int], repeat: int) -> list[Row]:
+    rows = []
+    for n in sizes:
+        root = tmp / f"export-{n}"
+        t = time.perf_counter()
+        build_history(root, n)
+        log(f"built {n} entries for export in {time.perf_counter() - t:.1f} s")
+        rows += _export_and_search(tmp, Store(root), n, repeat, search=n == sizes[-1])
+    return rows
+
+
+def _export_and_search(tmp: Path, store: Store, n: int, repeat: int, *, search: bool) -> list[Row]:
+    h = History(store)
+    ta, tb = paired(lambda: h.export(tmp / "e.jsonl"), lambda: bare_export(store, tmp / "b.jsonl"), repeat)
+    r = ratios(ta, tb)
+    rows = [Row(f"export {n:,} vs bare SQL + json", spread(ta), f"bare {spread(tb)}", ratio_spread(r), "≤ 1.30×",
+                statistics.median(r) <= 1.3)]
+    if search:
+        words = "dusk seed 4242"
+        query = " ".join(f'"{w}"' for w in words.split())
+        conn = store.connection()
+        fa, fb = paired(lambda: h.search(words).ids,
+                        lambda: [x[0] for x in conn.execute(
+                            "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? ORDER BY rowid", (query,))],
+                        max(repeat, 7))
+        r = ratios(fa, fb)
+        rows.append(Row(f"FTS at {n:,} vs bare FTS", spread(fa, ms), f"bare MATCH {spread(fb, ms)}",
+                        ratio_spread(r), "≤ 1.10×", statistics.median(r) <= 1.1))
+    store.close()
+    return rows
+
+
+def render_rows(tmp: Path, images: int) -> list[Row]:
+    """Record ``images`` offline default-model images, then render the last 50 rows from a cold store."""
+    from tokenhot_nb import Session
+
+    root = tmp / "images"
+    s = Session(mode="offline", store=root)
+    t = time.perf_counter()
+    for i in range(images):
+        s.image(f"a lighthouse at dusk, take {i}", progress=False)
+    made = time.perf_counter() - t
+    last = s.history.last
+    model = last.model if last is not None else "?"
+    with Image.open(last.artifacts[0].path) as im:  # type: ignore[union-attr]
+        size = "x".join(map(str, im.size))
+    s.close()
+    log(f"{images} images ({model}, {size}) recorded in {made:.1f} s")
+    cold = runs(lambda: History(Store(root))._repr_html_(), 7)  # a new Store: nothing cached in memory
+    warm_store = Store(root)
+    warm = History(warm_store)
+    warm._repr_html_()
+    hot = runs(warm._repr_html_, 7)
+    return [target_row(f"render last 50, cold, after {images} images", cold, 0.1,
+                       f"{model} {size}; thumbnails in memory: {spread(hot, ms)}")]
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--entries", type=int, default=10_000)
+    ap.add_argument("--big", type=int, default=100_000, help="the large export/FTS size (0: skip)")
     ap.add_argument("--calls", type=int, default=2000)
+    ap.add_argument("--images", type=int, default=50)
     args = ap.parse_args()
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-history-") as d:
         tmp = Path(d)
-        rows = bench_recording(tmp, args.calls) + bench_big(tmp, args.entries)
-    print(f"history benchmark — Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
-          f"{args.entries} entries, {args.calls} recorded calls")
-    print(f"{'measure':44} {'ms':>10}  {'compared with':18} {'ratio':>7}")
-    print("-" * 84)
-    for name, ms, against, ratio in rows:
-        r = "" if ratio != ratio else f"{ratio:7.2f}"
-        print(f"{name:44} {ms:10.3f}  {against:18} {r:>7}")
-    print("ratio vs a target: <1 meets it; store / bare: the cost of redaction, JSON, replay key and retries.")
+        os.environ.pop("TOKENHOT_API_KEY", None)
+        rows = bench_recording(tmp, args.calls)
+        rows += bench_views(tmp, args.entries)
+        rows += render_rows(tmp, args.images)
+        sizes = [args.entries] + ([args.big] if args.big and args.big != args.entries else [])
+        rows += export_rows(tmp, sizes, 5 if args.entries >= 10_000 else 3)
+    print(f"history benchmark, {machine()}; SQLite {sqlite3.sqlite_version}; {args.entries} entries")
+    print(render(rows))
+    missed = [r.name.strip() for r in rows if r.ok is False]
+    print(f"{len(rows)} rows in {time.perf_counter() - t0:.0f} s; missed: {', '.join(missed) or 'none'}")
 
 
 if __name__ == "__main__":

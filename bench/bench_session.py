@@ -68,6 +68,7 @@ from tokenhot_nb.families import chat, images  # noqa: E402
 CHAT_MODEL = "gpt-5.4-mini"
 IMAGE_MODEL = "gpt-image-2"
 BATCH_MODEL, BATCH_SIZE = "dall-e-2", "256x256"
+WARMUP = 10  #: calls of each subject before timing (2 in --quick)
 
 
 def log(msg: str) -> None:
@@ -117,11 +118,11 @@ def front_door_rows(url: str, tmp: Path, rounds: int, calls: int) -> list[Row]:
     def bare_chat() -> Any:
         return run_sync(bare())
 
-    t = interleaved({"session": session_thread, "sdk": sdk_thread_call}, rounds, calls)
+    t = interleaved({"session": session_thread, "sdk": sdk_thread_call}, rounds, calls, WARMUP)
     rows = [_pair_row("front door vs openai SDK sync", t["session"], t["sdk"], "openai sync", 1.0,
                       note=f"(a thread, turns 1–{(rounds + 1) * calls * 2})")]
     t = interleaved({"session": session_lone, "sdk": sdk_sync, "asdk": sdk_async, "bare": bare_chat},
-                    rounds, calls)
+                    rounds, calls, WARMUP)
     rows.append(_pair_row("front door (thread=False) vs SDK", t["session"], t["sdk"], "openai sync", 1.0))
     rows.append(_pair_row("front door vs openai SDK async", t["session"], t["asdk"], "openai async", 1.0))
     rows.append(_pair_row("chat call recorded vs bare", t["session"], t["bare"], "bare client", 1.25))
@@ -198,7 +199,7 @@ def stream_rows(sim: SimProcess, url: str, tmp: Path, rounds: int, calls: int, c
         return acc.text
 
     t = interleaved({"session": lambda: s.chat(f"q {next(n)}", model=CHAT_MODEL, thread=False),
-                     "client": lambda: run_sync(bare())}, rounds, calls)
+                     "client": lambda: run_sync(bare())}, rounds, calls, WARMUP)
     sim.set_faults()
     s.close()
     row = _pair_row("chat stream: session vs client", t["session"], t["client"], "Client.stream", 1.2,
@@ -322,11 +323,13 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes; a smoke test")
     ap.add_argument("--turns", type=int, default=None, help="turns of the thread row (default 400; quick 40)")
     args = ap.parse_args()
+    global WARMUP
+    WARMUP = 2 if args.quick else 10
     where = pin_client()
     log(f"benchmark on {where}")
-    rounds, calls = (3, 5) if args.quick else (9, 20)
-    turns = args.turns or (40 if args.quick else 400)
-    n, conc, latency = (16, 4, 0.05) if args.quick else (64, 16, 0.25)
+    rounds, calls = (2, 3) if args.quick else (9, 20)
+    turns = args.turns or (20 if args.quick else 400)
+    n, conc, latency = (8, 4, 0.05) if args.quick else (64, 16, 0.25)
     header = (f"tokenhot_nb session benchmarks ({'quick' if args.quick else 'full'} run), {machine()}; {where}; "
               "simulator in its own process")
     t_start = time.perf_counter()
@@ -335,10 +338,10 @@ def main() -> None:
         log(f"simulator at {sim.url}")
         rows = front_door_rows(sim.url, tmp, rounds, calls)
         rows.extend(thread_rows(sim.url, tmp, turns))
-        rows.extend(stream_rows(sim, sim.url, tmp, rounds, calls, 50 if args.quick else 200))
+        rows.extend(stream_rows(sim, sim.url, tmp, rounds, calls, 20 if args.quick else 200))
         rows.extend(image_rows(sim.url, tmp, rounds, max(2, calls // 4)))
-        rows.extend(batch_rows(sim, tmp, n, conc, latency, 3 if args.quick else 5))
-    rows.extend(memory_rows(10, 60) if args.quick else memory_rows(50, 500))
+        rows.extend(batch_rows(sim, tmp, n, conc, latency, 2 if args.quick else 5))
+    rows.extend(memory_rows(3, 8) if args.quick else memory_rows(50, 500))
     print(header)
     print(render(rows))
     missed = [r.name for r in rows if r.ok is False]

@@ -50,8 +50,10 @@ def test_bench_client_quick_prints_every_row() -> None:
     ("script", "args", "expect"),
     [
         ("bench_session.py", ["--quick"], ["chat call recorded vs bare", "batch of"]),
-        ("bench_history.py", ["--entries", "300", "--calls", "50"], ["open", "render last 50"]),
-        ("bench_load.py", ["--repeat", "1"], ["%load_ext tokenhot_nb", "heavy imported: none"]),
+        ("bench_history.py", ["--entries", "300", "--calls", "50", "--big", "600", "--images", "3"],
+         ["open", "render last 50", "export 600", "FTS at 600"]),
+        ("bench_load.py", ["--repeat", "1"], ["%load_ext tokenhot_nb", "heavy imported: none", "first offline s.chat()",
+                                            "server modules after an offline chat"]),
     ],
 )
 def test_the_other_benchmarks_run(script: str, args: list[str], expect: list[str]) -> None:

@@ -21,7 +21,8 @@ def test_an_image_gets_its_thumbnail_when_stored(tmp_path: Path) -> None:
     store = Store(tmp_path)
     art = store.add_bytes(_png((800, 400), (200, 10, 10)), "image/png")
     thumb = tmp_path / "artifacts" / "thumbs" / f"{art.sha256}-{THUMB_PX}.jpg"
-    assert thumb.is_file()  # made at store time, before anything is shown
+    store.wait_thumbnails()
+    assert thumb.is_file()  # made at store time (on the background worker), before anything is shown
     with Image.open(thumb) as im:
         assert max(im.size) == THUMB_PX and im.format == "JPEG"
     # showing it never decodes the original again: replace it with garbage and render
@@ -38,6 +39,7 @@ def test_a_downloaded_image_moved_in_is_thumbnailed_too(tmp_path: Path) -> None:
     src.write_bytes(_png((300, 300), (1, 2, 3)))
     store = Store(tmp_path / "st")
     art = store.add_file(src, "image/png")
+    store.close()  # waits for the thumbnails it started
     assert (tmp_path / "st" / "artifacts" / "thumbs" / f"{art.sha256}-{THUMB_PX}.jpg").is_file()
 
 
@@ -94,3 +96,13 @@ def test_a_chat_answer_and_its_row_are_one_commit(tmp_path: Path) -> None:
         ("text/plain",)
     assert s.store._pending == []
     s.close()
+
+
+def test_an_offline_image_call_leaves_its_thumbnail_before_any_view(tmp_path: Path) -> None:
+    from _session_support import make_session
+
+    s = make_session(tmp_path / "st")
+    r = s.image("a red fox", model="gpt-image-2")
+    sha = r.entry.outputs[0]["sha256"]
+    s.close()
+    assert (tmp_path / "st" / "artifacts" / "thumbs" / f"{sha}-{THUMB_PX}.jpg").is_file()

@@ -192,10 +192,9 @@ async def store_download(session: Session, url: str, mime_hint: str, role: str, 
     if mime in ("application/octet-stream", "binary/octet-stream", ""):
         with open(dl.path, "rb") as f:
             mime = sniff_mime(f.read(16), mime_hint)
-    if mime.startswith("image/"):  # its thumbnail is made as it is stored: off the loop (a large image decodes)
-        art = await asyncio.to_thread(session.store.add_file, dl.path, mime, sha256=dl.sha256)
-    else:  # on the loop: the download is hashed already and lands beside the store: a rename (no fsync)
-        art = session.store.add_file(dl.path, mime, sha256=dl.sha256)
+    # on the loop: the download is hashed already and lands beside the store, so this is a rename (no fsync);
+    # an image's thumbnail is started here too, on the store's background worker
+    art = session.store.add_file(dl.path, mime, sha256=dl.sha256)
     return {**art.as_dict(), "role": role, **drop_none(extra)}
 
 

@@ -192,8 +192,9 @@ class EventStream:
     def __await__(self) -> Generator[Any, None, EventStream]:
         return self._prime().__await__()
 
-    def __aiter__(self) -> EventStream:
-        return self
+    def __aiter__(self) -> AsyncIterator[SSEEvent]:
+        # once connected, iterate the event generator itself: no extra await layer per event (the hot path)
+        return self._gen if self._primed else self  # type: ignore[return-value]
 
     async def __anext__(self) -> SSEEvent:
         if not self._primed:
@@ -227,8 +228,60 @@ class EventStream:
                 await self._not_a_stream(response, content_type)
             response.stream = IdleTimeoutStream(response.stream, self._idle_timeout)  # type: ignore[arg-type]
             yield _CONNECTED
-            async for event in self._events(response):
-                yield event
+            fmt = self._fmt
+            terminal = TERMINAL_EVENTS.get(fmt, frozenset())
+            try:  # the per-event loop, inline (one generator between the bytes and the caller, not two)
+                async for sse in EventSource(response).aiter_sse():
+                    name = sse.event or "message"
+                    if name == "ping":
+                        continue
+                    raw = sse.data
+                    if raw[:1] == "{":  # the common case: one JSON object, no padding
+                        try:
+                            data: dict[str, Any] | str = json.loads(raw)
+                        except ValueError:
+                            data = raw
+                        if not isinstance(data, dict):
+                            data = raw
+                    else:
+                        text = raw.strip()
+                        if text == "[DONE]":
+                            if fmt in ("claude", "responses"):
+                                break  # not these formats' end marker: checked below as an early end
+                            return
+                        if not text and name == "message":
+                            continue
+                        data = decode_data(raw)
+                    if _is_error_frame(name, data):
+                        raise stream_error_from_data(data, event=name, secrets=self._secrets)
+                    kind = data.get("type") if isinstance(data, dict) else None
+                    kind = kind if isinstance(kind, str) else name
+                    if kind == "ping":
+                        continue
+                    self.events_seen += 1
+                    yield SSEEvent(event=name, data=data)
+                    if name in terminal or kind in terminal:
+                        return
+            except StreamStalled:
+                log.debug("stream stalled after %d events: %s", self.events_seen, self._description)
+                raise StreamError(
+                    f"The stream stalled: no data arrived for {_fmt_seconds(self._idle_timeout)} s.",
+                    hint=(
+                        "The text received so far is kept in .partial_text. If the model thinks for a long "
+                        "time before answering, raise stream_idle_timeout."
+                    ),
+                ) from None
+            except httpx.RequestError as exc:
+                cause = error_from_transport(exc, secrets=self._secrets)
+                raise StreamError(
+                    redact(f"The stream broke before it was complete: {cause.message}", *self._secrets)
+                ) from exc
+            except SSEError as exc:  # pragma: no cover - the content type is checked before
+                raise StreamError(f"The stream could not be read: {exc}") from exc
+            if fmt in NEEDS_END_MARKER:
+                raise StreamError(
+                    f"The stream ended early, without {_END_DESCRIPTION[fmt]} (after {self.events_seen} events)."
+                )
         finally:
             await response.aclose()
 
@@ -245,52 +298,6 @@ class EventStream:
             f"Expected an event stream but the server answered with {content_type or 'no content type'}.",
             hint="The model may not support streaming here; try again with stream=False.",
         )
-
-    async def _events(self, response: httpx.Response) -> AsyncIterator[SSEEvent]:
-        fmt = self._fmt
-        terminal = TERMINAL_EVENTS.get(fmt, frozenset())
-        try:
-            async for sse in EventSource(response).aiter_sse():
-                name = sse.event or "message"
-                if name == "ping":
-                    continue
-                raw = sse.data
-                if raw.strip() == "[DONE]":
-                    if fmt in ("claude", "responses"):
-                        break  # not these formats' end marker: checked below as an early end
-                    return
-                if not raw.strip() and name == "message":
-                    continue
-                data = decode_data(raw)
-                if _is_error_frame(name, data):
-                    raise stream_error_from_data(data, event=name, secrets=self._secrets)
-                event = SSEEvent(event=name, data=data)
-                if event.type == "ping":
-                    continue
-                self.events_seen += 1
-                yield event
-                if name in terminal or event.type in terminal:
-                    return
-        except StreamStalled:
-            log.debug("stream stalled after %d events: %s", self.events_seen, self._description)
-            raise StreamError(
-                f"The stream stalled: no data arrived for {_fmt_seconds(self._idle_timeout)} s.",
-                hint=(
-                    "The text received so far is kept in .partial_text. If the model thinks for a long "
-                    "time before answering, raise stream_idle_timeout."
-                ),
-            ) from None
-        except httpx.RequestError as exc:
-            cause = error_from_transport(exc, secrets=self._secrets)
-            raise StreamError(
-                redact(f"The stream broke before it was complete: {cause.message}", *self._secrets)
-            ) from exc
-        except SSEError as exc:  # pragma: no cover - the content type is checked before
-            raise StreamError(f"The stream could not be read: {exc}") from exc
-        if fmt in NEEDS_END_MARKER:
-            raise StreamError(
-                f"The stream ended early, without {_END_DESCRIPTION[fmt]} (after {self.events_seen} events)."
-            )
 
 
 def stream_is_error(body: dict[str, Any]) -> bool:

@@ -4,8 +4,8 @@ Every large file is written to a temp file in its final folder, then ``os.replac
 small one (a chat answer) is one ``write`` to an exclusively created file. Either way a file with a sha name is
 complete once its writer moves on, and a killed process never leaves half of one (the page cache outlives it, and
 a single small write is not interrupted half-way); there is no fsync, so the newest writes may be lost on power
-loss, never half-written. Images get their thumbnail when they are stored (``artifacts/thumbs/<sha>-96.jpg``), so
-showing the history never decodes a full image.
+loss, never half-written. Images get their thumbnail when they are stored (``artifacts/thumbs/<sha>-96.jpg``, made
+by a background worker), so showing the history never decodes a full image.
 
 :class:`ArtifactFiles` is a mixin of :class:`~tokenhot_nb.history._store.Store`: the files live here, while
 each artifact's metadata row (mime, size, name, suffix) is read and written in the store's database through
@@ -15,6 +15,7 @@ the store's ``_conn`` / ``_tx``, and every :class:`Artifact` returned is bound t
 from __future__ import annotations
 
 import base64
+import concurrent.futures
 import hashlib
 import io
 import json
@@ -83,6 +84,19 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+_THUMB_POOL: concurrent.futures.ThreadPoolExecutor | None = None
+_THUMB_POOL_LOCK = threading.Lock()
+
+
+def _thumb_pool() -> concurrent.futures.ThreadPoolExecutor:
+    """One background worker for thumbnails (shared by every store; started on first use)."""
+    global _THUMB_POOL
+    with _THUMB_POOL_LOCK:
+        if _THUMB_POOL is None:
+            _THUMB_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenhot-thumbs")
+        return _THUMB_POOL
+
+
 class ArtifactFiles:
     """The artifact-file half of :class:`Store`: ``root/artifacts/<sha[:2]>/<sha><suffix>`` + ``thumbs/``.
 
@@ -105,6 +119,7 @@ class ArtifactFiles:
         def count(self, conds: Sequence[Any] = ()) -> int: ...
 
     def _init_artifact_files(self) -> None:
+        self._thumb_jobs: list[concurrent.futures.Future[None]] = []
         self._pending: list[tuple[str, str, int, str, str, float]] = []
         self._pending_lock = threading.Lock()
         self.artifacts_dir = self.root / "artifacts"
@@ -255,14 +270,33 @@ class ArtifactFiles:
         return True
 
     def _thumbnail_now(self, sha: str, mime: str) -> None:
-        """Make an image's thumbnail when it is stored (once), so showing the history never decodes a full image."""
+        """Start an image's thumbnail as it is stored (once), so showing the history never decodes a full image.
+
+        It is made on a background worker: decoding a 2048² image takes tens of milliseconds that the call
+        itself need not wait for. Showing the image before it is done makes it then (same file, written
+        atomically); :meth:`wait_thumbnails` waits for the started ones (``Store.close`` does).
+        """
         if not mime.startswith("image/") or mime in ("image/svg+xml",):
             return
+        with self._pending_lock:
+            self._thumb_jobs = [f for f in self._thumb_jobs if not f.done()]
+            self._thumb_jobs.append(_thumb_pool().submit(self._thumb_file, sha))
+
+    def _thumb_file(self, sha: str) -> None:
+        jpg = self.thumbs_dir / f"{sha}-{THUMB_PX}.jpg"
+        png = self.thumbs_dir / f"{sha}-{THUMB_PX}.png"
+        if jpg.exists() or png.exists():
+            return
         try:
-            self._make_thumbnail(sha, THUMB_PX, self.thumbs_dir / f"{sha}-{THUMB_PX}.jpg",
-                                 self.thumbs_dir / f"{sha}-{THUMB_PX}.png")
+            self._make_thumbnail(sha, THUMB_PX, jpg, png)
         except Exception:  # a broken or unsupported image is still stored; it just has no thumbnail
             pass
+
+    def wait_thumbnails(self, timeout: float | None = 60.0) -> None:
+        """Wait until the thumbnails started for stored images are written."""
+        with self._pending_lock:
+            jobs, self._thumb_jobs = self._thumb_jobs, []
+        concurrent.futures.wait(jobs, timeout=timeout)
 
     def add_bytes(self, data: bytes, mime: str, name: str = "", *, register_now: bool = True) -> Artifact:
         """Store bytes once (dedup by sha256), atomically.

@@ -319,6 +319,7 @@ class Store(ArtifactFiles):
         return self._conn()
 
     def close(self) -> None:
+        self.wait_thumbnails()
         if self._pending and self._ready:
             try:
                 self._tx(lambda c: None)  # artifact rows still waiting for a commit
