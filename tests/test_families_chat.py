@@ -289,3 +289,63 @@ def test_merge_usage_is_fieldwise_max() -> None:
 def test_stream_format_names() -> None:
     assert [chat.stream_format(e) for e in ("chat.completions", "responses", "messages", "gemini.stream")] == [
         "chat", "responses", "claude", "gemini"]
+
+
+def test_gemini_schema_inlines_refs_and_keeps_the_openapi_subset() -> None:
+    from tokenhot_nb.families.chat import gemini_schema
+
+    schema = {"$defs": {"Tag": {"type": "object", "properties": {"v": {"const": "x"}}, "additionalProperties": False}},
+              "type": "object", "additionalProperties": False, "title": "T",
+              "properties": {"tag": {"$ref": "#/$defs/Tag"}, "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                             "n": {"type": ["integer", "null"], "minimum": 1}}}
+    out = gemini_schema(schema)
+    assert "$defs" not in out and "additionalProperties" not in out and out["title"] == "T"
+    assert out["properties"]["tag"] == {"type": "object", "properties": {"v": {"enum": ["x"]}}}
+    assert out["properties"]["note"] == {"type": "string", "nullable": True}
+    assert out["properties"]["n"] == {"type": "integer", "nullable": True, "minimum": 1}
+
+
+def test_tool_turns_are_converted_per_endpoint() -> None:
+    info = catalog.model("claude-opus-4-6")
+    turns = [{"role": "user", "content": "Weather?"},
+             {"role": "assistant", "content": "Let me look.", "tool_calls": [
+                 {"id": "c1", "name": "get_weather", "arguments": {"city": "Oslo"}}]},
+             {"role": "user", "content": "", "tool_results": [{"id": "c1", "name": "get_weather",
+                                                                "content": {"t": -2}}]}]
+    claude = chat.build(info, turns, endpoint="messages").json
+    assert claude is not None
+    assert claude["messages"][1]["content"] == [{"type": "text", "text": "Let me look."},
+                                                {"type": "tool_use", "id": "c1", "name": "get_weather",
+                                                 "input": {"city": "Oslo"}}]
+    assert claude["messages"][2] == {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": "c1", "content": '{"t": -2}'}]}
+    oa = chat.build(info, turns, endpoint="chat").json
+    assert oa is not None and oa["messages"][1]["tool_calls"][0]["function"] == {"name": "get_weather",
+                                                                                 "arguments": '{"city": "Oslo"}'}
+    assert oa["messages"][2] == {"role": "tool", "tool_call_id": "c1", "content": '{"t": -2}'}
+    gem = chat.build(catalog.model("gemini-2.5-pro"), turns).json
+    assert gem is not None and gem["contents"][1]["parts"][1] == {"functionCall": {"name": "get_weather",
+                                                                                   "args": {"city": "Oslo"}}}
+    assert gem["contents"][2]["parts"] == [{"functionResponse": {"name": "get_weather",
+                                                                 "response": {"result": {"t": -2}}}}]
+
+
+def test_streamed_tool_calls_accumulate_per_format() -> None:
+    acc = chat.Accumulator()
+    for d in [{"choices": [{"index": 0, "delta": {"tool_calls": [
+                  {"index": 0, "id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}}]}}]},
+              {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": '{"a"'}}]}}]},
+              {"choices": [{"index": 1, "delta": {"content": "other choice"}}]},
+              {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]},
+                            "finish_reason": "tool_calls"}]}]:
+        acc.add(chat.parse_event("chat", d))
+    reply = acc.reply()
+    assert [c.as_dict() for c in reply.tool_calls] == [{"id": "c1", "name": "f", "arguments": {"a": 1}}]
+    assert reply.text == ""  # choice 1's text is not the answer
+    acc = chat.Accumulator()
+    for d in [{"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "t", "name": "g",
+                                                                            "input": {}}},
+              {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": '{"x":'}},
+              {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "[1]}"}}]:
+        acc.add(chat.parse_event("claude", d))
+    assert acc.reply().tool_calls[0].as_dict() == {"id": "t", "name": "g", "arguments": {"x": [1]}}

@@ -138,6 +138,19 @@ def test_chat_endpoint_option_is_checked_before_any_request(ip: Any, offline: An
     assert len(offline.history) <= 1
 
 
+def test_chat_json_and_schema(ip: Any, offline: Any) -> None:
+    res, cap = run(ip, "%%th_chat --json --thread data -o j\nthree colours")
+    assert res.error_in_exec is None, cap.stderr
+    assert isinstance(ip.user_ns["j"].data, dict) and offline.history[-1].params["json"] is True
+    ip.user_ns["point_schema"] = {"type": "object", "properties": {"x": {"type": "integer"}}, "required": ["x"]}
+    res, cap = run(ip, "%%th_chat -m claude-opus-4-6-cc --schema point_schema -o p\na point")
+    assert res.error_in_exec is None and isinstance(ip.user_ns["p"].data["x"], int)
+    res, cap = run(ip, '%%th_chat --schema \'{"type": "object"}\' -o q\nanything')
+    assert res.error_in_exec is None and isinstance(ip.user_ns["q"].data, dict)
+    res, cap = run(ip, "%%th_chat --schema no_such_var\nx")
+    assert "no such variable" in cap.stdout + cap.stderr + str(res.error_in_exec)
+
+
 def test_audio_transcribe_translate(ip: Any, offline: Any) -> None:
     res, cap = run(ip, "%%th_audio -o hello\nHello there")
     assert res.error_in_exec is None, cap.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from _session_support import Recorder
 
@@ -51,3 +53,213 @@ def test_the_simulator_refuses_temperature_on_gpt5_like_the_service(s: Session) 
                                          "messages": [{"role": "user", "content": "hi"}]}, stream=False,
                thread=False)
     assert info.value.status == 400
+
+
+# --- structured output --------------------------------------------------------------------------------------
+
+pydantic = pytest.importorskip("pydantic")
+
+
+class City(pydantic.BaseModel):
+    name: str
+    population: int
+    tags: list[str]
+
+
+CITY_SCHEMA = {"title": "City", "type": "object", "required": ["name", "population"],
+               "properties": {"name": {"type": "string"}, "population": {"type": "integer", "minimum": 0}}}
+
+#: (model, the path the request goes to, where the schema is in the body)
+SCHEMA_FORMS = [
+    ("gpt-5.2", "/v1/chat/completions", lambda b: b["response_format"]["json_schema"]["schema"]),
+    ("GPT 5.2(Responses)", "/v1/responses", lambda b: b["text"]["format"]["schema"]),
+    ("claude-opus-4-6-cc", "/v1/messages", lambda b: next(t["input_schema"] for t in b["tools"]
+                                                           if t["name"] == b["tool_choice"]["name"])),
+    ("gemini-2.5-flash", "enerateContent", lambda b: b["generationConfig"]["responseSchema"]),
+]
+
+
+@pytest.mark.parametrize(("model", "path", "where"), SCHEMA_FORMS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_schema_is_sent_per_endpoint_and_comes_back_as_data(s: Session, rec: Recorder, model: str, path: str,
+                                                            where: Any, stream: bool) -> None:
+    res = s.chat("Describe Paris", model=model, schema=City, thread=False, stream=stream)
+    body = rec.json()
+    assert path in rec.posts()[-1]["path"]
+    sent = where(body)
+    assert set(sent["properties"]) == {"name", "population", "tags"}
+    assert isinstance(res.data, City) and res.data.population >= 0 and res.data.tags
+    assert City.model_validate_json(res.text) == res.data  # the text is the JSON itself (also on Claude)
+    assert res.entry.params["schema"]["title"] == "City" and res.tool_calls == []
+    d = s.chat("Describe Lyon", model=model, schema=CITY_SCHEMA, thread=False, stream=stream)
+    assert isinstance(d.data, dict) and isinstance(d.data["population"], int) and d.data["population"] >= 0
+
+
+def test_json_mode_per_endpoint(s: Session, rec: Recorder) -> None:
+    for model, check in [("gpt-5.2", lambda b: b["response_format"] == {"type": "json_object"}),
+                         ("GPT 5(Responses)", lambda b: b["text"] == {"format": {"type": "json_object"}}),
+                         ("gemini-2.5-pro", lambda b: b["generationConfig"]["responseMimeType"] == "application/json"),
+                         ("claude-opus-4-6-cc", lambda b: b["tool_choice"]["type"] == "tool")]:
+        res = s.chat("list three colours", model=model, json=True, thread=False)
+        assert check(rec.json()), model
+        assert isinstance(res.data, dict) and res.data and res.entry.params["json"] is True
+
+
+class _Answers(Recorder):
+    """The simulator, except that chat answers are the given text (a model that ignores the schema)."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+    async def handle_async_request(self, request: Any) -> Any:
+        import httpx
+
+        if request.url.path == "/v1/chat/completions":
+            await request.aread()
+            return httpx.Response(200, json={"object": "chat.completion", "model": "gpt-5.2", "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": self.text}, "finish_reason": "stop"}]})
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize(("answer", "match"), [('{"name": "Paris"}', r"population: Field required"),
+                                               ("Paris is big.", "not JSON"),
+                                               ('{"name": "Paris", "population": -3, "tags": []}', None)])
+def test_an_answer_that_does_not_fit_says_so_and_is_kept(tmp_path: Any, answer: str, match: str | None) -> None:
+    from _session_support import make_session
+
+    from tokenhot_nb.errors import SchemaMismatchError
+
+    s = make_session(tmp_path / "st", _Answers(answer))
+    if match is None:  # pydantic model: any int fits; the dict schema's minimum does not
+        assert s.chat("x", schema=City, stream=False, thread=False).data.population == -3
+        with pytest.raises(SchemaMismatchError, match=r"population: -3 is less than the minimum of 0"):
+            s.chat("x", schema=CITY_SCHEMA, stream=False, thread=False)
+    else:
+        with pytest.raises(SchemaMismatchError, match=match) as info:
+            s.chat("x", schema=City, stream=False, thread=False)
+        assert info.value.result.text == answer and info.value.result.entry.status == "ok"
+    s.close()
+
+
+def test_bad_schemas_are_refused_before_any_request(s: Session, rec: Recorder) -> None:
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match="pydantic model class or a JSON-schema dict"):
+        s.chat("x", schema="City")
+    with pytest.raises(InputError, match="not a valid JSON schema"):
+        s.chat("x", schema={"type": "objekt"})
+    assert rec.posts() == []
+
+
+def test_structured_calls_replay_with_their_data(tmp_path: Any) -> None:
+    from _session_support import make_session
+
+    s = make_session(tmp_path / "st", Recorder())
+    first = s.chat("Describe Rome", schema=City, thread=False)
+    s.close()
+    r = make_session(tmp_path / "st", Recorder(), mode="replay")
+    again = r.chat("Describe Rome", schema=City, thread=False)
+    assert isinstance(again.data, City) and again.data == first.data
+    assert again.entry.result(r).data == first.data.model_dump()  # rebuilt without the class: the dict
+    r.close()
+
+
+# --- tools --------------------------------------------------------------------------------------------------
+
+WEATHER = {"type": "function", "function": {
+    "name": "get_weather", "description": "The weather in a city",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"},
+                                                   "unit": {"type": "string", "enum": ["C", "F"]}},
+                   "required": ["city"]}}}
+TIME = {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}}
+
+#: (model, where the tools are in the body, how the forced choice of get_time looks there)
+TOOL_FORMS = [
+    ("gpt-5.2", lambda b: [t["function"]["name"] for t in b["tools"]],
+     {"type": "function", "function": {"name": "get_time"}}),
+    ("GPT 5.4(Responses)", lambda b: [t["name"] for t in b["tools"]], {"type": "function", "name": "get_time"}),
+    ("claude-opus-4-6-cc", lambda b: [t["name"] for t in b["tools"]], {"type": "tool", "name": "get_time"}),
+    ("gemini-2.5-flash", lambda b: [d["name"] for d in b["tools"][0]["functionDeclarations"]], None),
+]
+
+
+@pytest.mark.parametrize(("model", "names", "forced"), TOOL_FORMS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_tools_call_and_the_thread_continues_with_results(s: Session, rec: Recorder, model: str, names: Any,
+                                                          forced: Any, stream: bool) -> None:
+    res = s.chat("What's the weather in Paris?", model=model, tools=[WEATHER, TIME], thread="w", stream=stream)
+    assert names(rec.json()) == ["get_weather", "get_time"]
+    assert [c.name for c in res.tool_calls] == ["get_weather"] and isinstance(res.tool_calls[0].arguments["city"], str)
+    assert res.tool_calls[0].arguments.get("unit", "C") in ("C", "F")
+    assert res.entry.response["tool_calls"][0]["name"] == "get_weather"
+    follow = s.chat(model=model, tools=[WEATHER, TIME], thread="w", stream=stream,
+                    tool_results={res.tool_calls[0].id: {"temperature": 21}})
+    assert follow.tool_calls == [] and "21" in follow.text
+    assert "What's the weather in Paris?" in rec.posts()[-1]["body"].decode()  # the whole thread went along
+    pick = s.chat("And the time?", model=model, tools=[WEATHER, TIME], tool_choice="get_time", thread=False,
+                  stream=stream)
+    assert [c.name for c in pick.tool_calls] == ["get_time"]
+    body = rec.json()
+    if forced is not None:
+        assert body["tool_choice"] == forced
+    else:
+        assert body["toolConfig"] == {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_time"]}}
+    none = s.chat("No tools now", model=model, tools=[WEATHER], tool_choice="none", thread=False, stream=stream)
+    assert none.tool_calls == [] and "No tools now" in none.text
+
+
+def test_tool_calls_are_recorded_replayable_and_survive_a_restart(tmp_path: Any) -> None:
+    from _session_support import make_session
+
+    s = make_session(tmp_path / "st", Recorder())
+    call = s.chat("Weather in Oslo?", tools=[WEATHER], thread="trip", tool_choice="required")
+    s.close()
+    s2 = make_session(tmp_path / "st", Recorder())  # a new kernel: the thread is rebuilt from the history
+    done = s2.chat(tools=[WEATHER], thread="trip", tool_results={call.tool_calls[0].id: "-2 C, snow"})
+    assert "-2 C, snow" in done.text
+    s2.close()
+    rec = Recorder()
+    r = make_session(tmp_path / "st", rec, mode="replay")
+    again = r.chat("Weather in Oslo?", tools=[WEATHER], thread="trip", tool_choice="required")
+    assert [c.as_dict() for c in again.tool_calls] == [c.as_dict() for c in call.tool_calls]
+    assert r.chat(tools=[WEATHER], thread="trip",
+                  tool_results={call.tool_calls[0].id: "-2 C, snow"}).text == done.text
+    assert rec.requests == []
+    r.close()
+
+
+def test_tool_results_must_answer_the_pending_calls(s: Session, rec: Recorder) -> None:
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match="asked for: none"):
+        s.chat(tool_results={"call_1": 1}, thread="empty")
+    s.chat("Weather?", tools=[WEATHER], thread="x")
+    n = len(rec.posts())
+    with pytest.raises(InputError, match=r"'nope'.*get_weather"):
+        s.chat(tools=[WEATHER], thread="x", tool_results={"nope": 1})
+    with pytest.raises(InputError, match="OpenAI function schema"):
+        s.chat("x", tools=[{"description": "no name"}], thread=False)
+    with pytest.raises(InputError, match="not among the tools"):
+        s.chat("x", tools=[WEATHER], tool_choice="get_time", thread=False)
+    assert len(rec.posts()) == n
+
+
+def test_an_explicit_openai_style_conversation_with_tool_messages(s: Session, rec: Recorder) -> None:
+    conversation = [
+        {"role": "user", "content": "Weather in Rome?"},
+        {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "call_9", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Rome"}'}}]},
+        {"role": "tool", "tool_call_id": "call_9", "content": "30 C"},
+    ]
+    for model in ("claude-sonnet", "claude-opus-4-6-cc", "gemini-2.5-flash", "GPT 5(Responses)"):
+        res = s.chat(conversation, model=model, tools=[WEATHER], stream=False)
+        assert "30 C" in res.text, model
+    body = rec.json()
+    assert [i.get("type", "message") for i in body["input"]] == ["message", "function_call", "function_call_output"]
+
+
+def test_n2_streams_both_choices_and_the_answer_is_the_first(s: Session, rec: Recorder) -> None:
+    streamed = s.chat("Two answers", model="grok-4.1", n=2, thread=False)
+    whole = s.chat("Two answers", model="grok-4.1", n=2, thread=False, stream=False)
+    assert streamed.text == whole.text and whole.entry.status == "ok"

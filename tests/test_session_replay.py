@@ -136,7 +136,7 @@ def test_identical_calls_replay_as_themselves_in_order(tmp_path: Path) -> None:
     again3 = r.chat("Tell me a joke", model="gpt-5.2", thread=False)  # more calls than recordings: the last
     assert [again1.entry_id, again2.entry_id, again3.entry_id] == [first.entry_id, second.entry_id,
                                                                    second.entry_id]
-    assert again1.markdown() == first.markdown() and again2.markdown() == second.markdown()
+    assert again1.html() == first.html() and again2.html() == second.html()  # footers included
     assert rec.requests == []
     r.close()
 

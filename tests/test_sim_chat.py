@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 from typing import Any
 
@@ -276,3 +277,62 @@ def test_gpt5_options_the_service_refuses(sim_url: str, auth: dict[str, str]) ->
                 auth).status_code == 200
     e = post(sim_url, "/v1/responses", {"model": "gpt-5.4", "input": "x", "reasoning": {"effort": "max"}}, auth)
     assert e.status_code == 400 and e.json()["error"]["code"] == "invalid_value"
+
+
+TOOL = {"type": "function", "function": {"name": "lookup", "parameters": {
+    "type": "object", "properties": {"q": {"type": "string"}, "n": {"type": "integer", "minimum": 1, "maximum": 5}},
+    "required": ["q"]}}}
+
+
+def test_chat_n2_streams_both_choices(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    body = {"model": "grok-4.1", "messages": MSG, "n": 2, "stream": True}
+    frames = [d for _e, d in sse(post(sim_url, "/v1/chat/completions", body, auth).content) if isinstance(d, dict)]
+    texts = {0: "", 1: ""}
+    finishes = {}
+    for f in frames:
+        for c in f["choices"]:
+            texts[c["index"]] += c["delta"].get("content") or ""
+            if c["finish_reason"]:
+                finishes[c["index"]] = c["finish_reason"]
+    whole = post(sim_url, "/v1/chat/completions", {**body, "stream": False}, auth).json()
+    assert [c["message"]["content"] for c in whole["choices"]] == [texts[0], texts[1]]
+    assert texts[0] != texts[1] and finishes == {0: "stop", 1: "stop"}
+
+
+def test_tools_get_calls_and_json_modes_get_json(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    r = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": MSG, "tools": [TOOL]}, auth).json()
+    call = r["choices"][0]["message"]["tool_calls"][0]
+    args = json.loads(call["function"]["arguments"])
+    assert r["choices"][0]["finish_reason"] == "tool_calls" and call["function"]["name"] == "lookup"
+    assert isinstance(args["q"], str) and (1 <= args.get("n", 1) <= 5)
+    none = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": MSG, "tools": [TOOL],
+                                                  "tool_choice": "none"}, auth).json()
+    assert "tool_calls" not in none["choices"][0]["message"]
+    bad = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": MSG, "tools": [TOOL],
+                                                 "tool_choice": {"type": "function", "function": {"name": "x"}}}, auth)
+    assert bad.status_code == 400
+    schema = {"type": "object", "properties": {"items": {"type": "array", "items": {"type": "string"}, "minItems": 2},
+                                               "ok": {"type": "boolean"}}, "required": ["items", "ok"]}
+    js = post(sim_url, "/v1/chat/completions", {"model": "gpt-5", "messages": MSG, "response_format": {
+        "type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}, auth).json()
+    data = json.loads(js["choices"][0]["message"]["content"])
+    assert len(data["items"]) >= 2 and isinstance(data["ok"], bool)
+    claude = post(sim_url, "/v1/messages", {"model": "claude-opus-4-6", "max_tokens": 100, "messages": MSG,
+                                            "tools": [{"name": "lookup", "input_schema": schema}],
+                                            "tool_choice": {"type": "any"}}, auth).json()
+    use = next(b for b in claude["content"] if b["type"] == "tool_use")
+    assert claude["stop_reason"] == "tool_use" and len(use["input"]["items"]) >= 2
+    stream = post(sim_url, "/v1/messages", {"model": "claude-opus-4-6", "max_tokens": 100, "messages": MSG,
+                                            "tools": [{"name": "lookup", "input_schema": schema}],
+                                            "tool_choice": {"type": "tool", "name": "lookup"}, "stream": True}, auth)
+    partial = "".join(d["delta"]["partial_json"] for _e, d in sse(stream.content)
+                      if d.get("type") == "content_block_delta" and d["delta"]["type"] == "input_json_delta")
+    assert len(json.loads(partial)["items"]) >= 2  # the streamed pieces join into the whole input
+    gem = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", {
+        **GEMINI_BODY, "generationConfig": {"responseMimeType": "application/json", "responseSchema": schema}},
+        auth).json()
+    assert isinstance(json.loads(gem["candidates"][0]["content"]["parts"][0]["text"])["ok"], bool)
+    fc = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", {
+        **GEMINI_BODY, "tools": [{"functionDeclarations": [{"name": "lookup", "parameters": schema}]}],
+        "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}, auth).json()
+    assert fc["candidates"][0]["content"]["parts"][0]["functionCall"]["name"] == "lookup"

@@ -31,10 +31,16 @@ class Thread:
     #: The history id of the last turn (the next turn's ``parent``); None before the first recorded turn.
     last_id: int | None = None
 
-    def add(self, user: dict[str, Any], answer: str, entry_id: int | None = None) -> None:
+    def add(self, user: dict[str, Any], answer: str | dict[str, Any], entry_id: int | None = None) -> None:
+        """A turn: the user message, then the answer (text, or an assistant message with ``tool_calls``)."""
         self.messages.append(user)
-        self.messages.append({"role": "assistant", "content": answer})
+        self.messages.append(answer if isinstance(answer, dict) else {"role": "assistant", "content": answer})
         self.last_id = entry_id
+
+    def pending_calls(self) -> dict[str, str]:
+        """Tool calls of the last answer, id → name: what ``tool_results`` may answer."""
+        last = self.messages[-1] if self.messages else {}
+        return {str(c.get("id")): str(c.get("name") or "") for c in last.get("tool_calls") or []}
 
     @property
     def turns(self) -> int:
@@ -55,6 +61,14 @@ def user_message(text: str, images: list[tuple[bytes, str] | str]) -> dict[str, 
         else:
             parts.append({"type": "image", "data": im[0], "mime": im[1]})
     return {"role": "user", "content": parts}
+
+
+def with_tool_results(user: dict[str, Any], results: Any, pending: dict[str, str]) -> dict[str, Any]:
+    """The user turn carrying the answers to the last turn's tool calls (``{call id: result}``)."""
+    if not results:
+        return user
+    listed = [{"id": str(cid), "name": pending.get(str(cid), ""), "content": value} for cid, value in results.items()]
+    return {**user, "tool_results": listed}
 
 
 class Threads:
@@ -101,7 +115,12 @@ class Threads:
                 start = i
         thread = Thread(name)
         for e in entries[start:]:
-            thread.add(_rebuilt_user(store, e), _answer(store, e), e.id)
+            user = with_tool_results(_rebuilt_user(store, e), (e.params or {}).get("tool_results"),
+                                     thread.pending_calls())
+            calls = (e.response or {}).get("tool_calls")
+            answer = _answer(store, e)
+            thread.add(user, {"role": "assistant", "content": answer, "tool_calls": calls} if calls else answer,
+                       e.id)
             if (e.params or {}).get("system"):
                 thread.system = e.params["system"]
         return thread
@@ -145,21 +164,28 @@ def conversation(store: Store, parent: int | None) -> list[dict[str, Any]]:
     seen: set[int] = set()
     while parent is not None and parent not in seen and len(seen) < MAX_TURNS:
         seen.add(parent)
-        row = conn.execute("SELECT parent, params, outputs FROM entries WHERE id=?", (parent,)).fetchone()
+        row = conn.execute("SELECT parent, params, outputs, response FROM entries WHERE id=?",
+                           (parent,)).fetchone()
         if row is None:
             break
-        chain.append((json.loads(row[1] or "{}"), json.loads(row[2] or "[]")))
+        chain.append((json.loads(row[1] or "{}"), json.loads(row[2] or "[]"), json.loads(row[3] or "{}")))
         parent = row[0]
     messages: list[dict[str, Any]] = []
-    for params, outputs in reversed(chain):
-        messages.append(_user_from(store, params))
-        messages.append({"role": "assistant", "content": _answer_from(store, outputs, strict=True)})
+    for params, outputs, response in reversed(chain):
+        pending = {str(c.get("id")): str(c.get("name") or "") for c in messages[-1].get("tool_calls") or []} \
+            if messages else {}
+        messages.append(with_tool_results(_user_from(store, params), params.get("tool_results"), pending))
+        answer: dict[str, Any] = {"role": "assistant", "content": _answer_from(store, outputs, strict=True)}
+        if (response or {}).get("tool_calls"):
+            answer["tool_calls"] = response["tool_calls"]
+        messages.append(answer)
     return messages
 
 
 #: ``Session.chat`` arguments recorded in params that are not body options (everything else went as ``extra``).
 _CHAT_ARGS = frozenset({"message", "model", "system", "stream", "thread", "new_thread", "temperature",
-                        "max_tokens", "images", "endpoint", "raw"})
+                        "max_tokens", "images", "endpoint", "raw", "schema", "json", "tools", "tool_choice",
+                        "tool_results"})
 
 
 def wire_request(store: Store, entry: HistoryEntry) -> dict[str, Any]:
@@ -177,11 +203,21 @@ def wire_request(store: Store, entry: HistoryEntry) -> dict[str, Any]:
     try:
         params = entry.params or {}
         info = catalog.model(entry.model)
-        messages = [*conversation(store, int(ctx["parent"])), _user_from(store, params)]  # type: ignore[index]
+        earlier = conversation(store, int(ctx["parent"]))  # type: ignore[index]
+        pending = {str(c.get("id")): str(c.get("name") or "") for c in earlier[-1].get("tool_calls") or []} \
+            if earlier else {}
+        messages = [*earlier, with_tool_results(_user_from(store, params), params.get("tool_results"), pending)]
         extra = {k: v for k, v in params.items() if k not in _CHAT_ARGS}
+        schema = params.get("schema")
+        output = chat.Output(schema, "answer", bool(params.get("json"))) if schema or params.get("json") else None
+        if output is not None and isinstance(schema, dict):
+            from ._schema import resolve
+
+            output.name = resolve(schema).name
         call = chat.build(info, messages, endpoint=entry.endpoint or None, system=params.get("system"),
                           temperature=params.get("temperature"), max_tokens=params.get("max_tokens"),
-                          stream=bool(params.get("stream")), extra=extra or None, raw=params.get("raw"))
+                          stream=bool(params.get("stream")), extra=extra or None, raw=params.get("raw"),
+                          output=output, tools=params.get("tools"), tool_choice=params.get("tool_choice"))
     except Exception:
         return req
     out: dict[str, Any] = jsonable(call.describe(), store.secrets)

@@ -311,6 +311,18 @@ class StreamError(TokenhotError):
         super().__init__(message, hint=hint)
 
 
+class SchemaMismatchError(TokenhotError, ValueError):
+    """A structured answer that is not JSON or does not fit the schema. The call itself succeeded and is in the
+    history: ``.result`` is its :class:`ChatResult` (``.text`` the raw answer), ``.data`` the JSON if it parsed."""
+
+    default_hint = "The raw answer is kept in .result.text; tighten the prompt or the schema and ask again."
+
+    def __init__(self, message: str, *, result: Any = None, data: Any = None, hint: str | None = None) -> None:
+        self.result = result
+        self.data = data
+        super().__init__(message, hint=hint)
+
+
 class TaskFailedError(TokenhotError):
     def __init__(self, task_id: str, reason: str, *, code: str | None = None, hint: str | None = None) -> None:
         self.task_id = task_id

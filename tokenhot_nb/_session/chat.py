@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from .. import _schema
 from .._inputs import to_media_list
-from .._threads import DEFAULT_THREAD, store_once, user_message
+from .._threads import DEFAULT_THREAD, Thread, store_once, user_message, with_tool_results
 from ..catalog import ModelInfo
-from ..errors import StreamError
-from ..families._types import ChatDelta
+from ..errors import InputError, StreamError
+from ..families._types import ChatDelta, ToolCall
 from ..results import ChatResult, from_entry
 from .inputs import store_media
 from .loop import call_user
@@ -32,6 +34,12 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     system, stream = kw.pop("system", None), bool(kw.pop("stream", True))
     temperature, max_tokens = kw.pop("temperature", None), kw.pop("max_tokens", None)
     endpoint = kw.pop("endpoint", None) or info.preset.get("endpoint")  # "GPT 5(Responses)" picks responses
+    schema = _schema.resolve(kw.pop("schema")) if kw.get("schema") is not None else None
+    kw.pop("schema", None)
+    json_mode = bool(kw.pop("json", False))
+    tools, tool_choice, tool_results = kw.pop("tools", None), kw.pop("tool_choice", None), kw.pop("tool_results", None)
+    output = chat.Output(schema.json if schema else None, schema.name if schema else "answer", json_mode) \
+        if schema is not None or json_mode else None
     store = session.store
     media = [store_media(session, m) for m in to_media_list(images, "image", store)] if images else []
     name = (thread or DEFAULT_THREAD) if use_thread and thread is not False else None
@@ -44,18 +52,22 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         text = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
     else:
         text = str(message)
-        user = user_message(text, [m.wire() for m in media])
+        user = with_tool_results(user_message(text, [m.wire() for m in media]), _results(tool_results, th),
+                                 th.pending_calls() if th is not None else {})
         messages = [*(th.messages if th is not None else []), user]
     params = drop_none({
         "message": message if isinstance(message, str) else messages,
         "model": info.ref, "system": system, "stream": stream, "thread": name if name is not None else False,
         "new_thread": True if new_thread else None, "temperature": temperature, "max_tokens": max_tokens,
         "images": [m.ref() for m in media] or None, "endpoint": endpoint, **kw, "raw": raw,
+        "schema": schema.json if schema is not None else None, "json": True if json_mode else None,
+        "tools": tools, "tool_choice": tool_choice, "tool_results": tool_results,
     })
     if not isinstance(message, str):
         params["message"] = jsonable_messages(messages)
     options: dict[str, Any] = {"endpoint": endpoint, "system": system, "temperature": temperature,
-                               "max_tokens": max_tokens, "stream": stream, "extra": kw or None, "raw": raw}
+                               "max_tokens": max_tokens, "stream": stream, "extra": kw or None, "raw": raw,
+                               "output": output, "tools": tools, "tool_choice": tool_choice}
     call = chat.build(info, messages, **options)
     call.headers.update(headers or {})
     ep = endpoint_name(call)
@@ -64,10 +76,12 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         res = from_entry(entry, session)
         assert isinstance(res, ChatResult)
         if th is not None and user is not None:
-            th.add(user, res.text, entry.id)
+            th.add(user, _answer(res.text, res.tool_calls), entry.id)
             if system:
                 th.system = system
         call_user(on_delta, ChatDelta(text=res.text, reasoning=res.reasoning, done=True), res.text)
+        if output is not None and not res.tool_calls:
+            res.data = _schema.check(res.text, schema, res)
         return res
 
     entry = new_entry(session, "chat", info, ep, params, call, name, text)
@@ -106,18 +120,50 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None}))
         raise
+    if output is not None:
+        forced = next((c for c in reply.tool_calls if c.name == output.name), None) if ep == "messages" else None
+        if forced is not None:  # Claude: the structured answer is the forced tool's input
+            reply.tool_calls.remove(forced)
+            reply.text = json.dumps(forced.arguments, ensure_ascii=False)
     outputs = [store_bytes(session, reply.text.encode("utf-8"), "text/plain", "text")]
     if reply.reasoning:
         outputs.append(store_bytes(session, reply.reasoning.encode("utf-8"), "text/plain", "reasoning"))
+    calls = [c.as_dict() for c in reply.tool_calls] or None
     entry = rec.ok(response=drop_none({"request_id": request_id, "finish_reason": reply.finish_reason,
-                                       "response_id": response_id or reply.response_id}),
+                                       "response_id": response_id or reply.response_id, "tool_calls": calls}),
                    usage=reply.usage, outputs=outputs, text=f"{text}\n\n{reply.text}")
     if th is not None and user is not None:
-        th.add(user, reply.text, entry.id)
+        th.add(user, _answer(reply.text, reply.tool_calls), entry.id)
         if system:
             th.system = system
-    return ChatResult(reply.text, reasoning=reply.reasoning, usage=reply.usage, finish_reason=reply.finish_reason,
-                      thread=name, prompt=text, model=info.id, entry=entry, session=session)
+    res = ChatResult(reply.text, reasoning=reply.reasoning, usage=reply.usage, finish_reason=reply.finish_reason,
+                     thread=name, prompt=text, model=info.id, entry=entry, session=session,
+                     tool_calls=reply.tool_calls)
+    if output is not None and not reply.tool_calls:  # recorded first: a mismatch loses nothing that was paid for
+        res.data = _schema.check(reply.text, schema, res)
+    return res
+
+
+def _answer(text: str, calls: list[ToolCall]) -> str | dict[str, Any]:
+    """What the thread keeps of an answer: the text, or an assistant message with its tool calls."""
+    return {"role": "assistant", "content": text, "tool_calls": [c.as_dict() for c in calls]} if calls else text
+
+
+def _results(tool_results: Any, th: Thread | None) -> dict[str, Any] | None:
+    """Check ``tool_results`` against the calls the thread is waiting for, before any request."""
+    if tool_results is None:
+        return None
+    if not isinstance(tool_results, dict) or not tool_results:
+        raise InputError("tool_results= takes a dict {tool call id: result}.",
+                         hint="Use the ids in result.tool_calls, e.g. {call.id: {'temperature': 21}}.")
+    pending = th.pending_calls() if th is not None else {}
+    unknown = [k for k in tool_results if str(k) not in pending]
+    if unknown:
+        waiting = ", ".join(f"{i} ({n})" for i, n in pending.items()) or "none"
+        raise InputError(f"tool_results answers {', '.join(map(repr, unknown))}, but the thread's last answer "
+                         f"asked for: {waiting}.",
+                         hint="Send results in the same thread as the answer with the tool calls.")
+    return tool_results
 
 
 def jsonable_messages(messages: list[Any]) -> list[Any]:

@@ -267,37 +267,47 @@ class Session:
         return result
 
     # ================================================================ chat
-    def chat(self, message: str | Sequence[Any], model: str | ModelInfo | None = None, system: str | None = None,
+    def chat(self, message: str | Sequence[Any] = "", model: str | ModelInfo | None = None, system: str | None = None,
              stream: bool = True, thread: str | Literal[False] | None = None, new_thread: bool = False,
              temperature: float | None = None, max_tokens: int | None = None, images: Any = (),
              endpoint: str | None = None, on_delta: Callable[[ChatDelta, str], Any] | None = None,
-             concurrency: int = 8, progress: bool | None = None, **options: Any) -> ChatResult | BatchResult:
+             concurrency: int = 8, progress: bool | None = None, *, schema: Any = None, json: bool = False,
+             tools: Sequence[dict[str, Any]] | None = None, tool_choice: Any = None,
+             tool_results: dict[str, Any] | None = None, **options: Any) -> ChatResult | BatchResult:
         """Ask a chat model. Follow-ups in the same ``thread`` (default "default") carry the conversation;
         ``thread=False`` asks a one-off question with no context (and keeps it out of every thread).
 
         A list of strings runs as a batch of independent questions → :class:`BatchResult`; a list of
         ``{"role", "content"}`` dicts is sent as the conversation itself. ``on_delta(delta, text_so_far)`` is
         called (on the session's loop thread) for each streamed piece.
+
+        ``schema=`` (a pydantic model class or a JSON-schema dict) asks for data of that shape and ``json=True``
+        for any JSON: the checked answer is ``result.data``. ``tools=`` (OpenAI function schemas) lets the model
+        call functions (``tool_choice``: "auto", "required", "none" or a tool name): they come back as
+        ``result.tool_calls``; send their results with ``chat(tool_results={call.id: value})`` in the same thread.
         """
         is_batch = isinstance(message, (list, tuple)) and all(isinstance(m, str) for m in message)
         bar = Progress(len(message), "chats", enabled=progress) if is_batch else None
         return self._sync(self.achat(message, model=model, system=system, stream=stream, thread=thread,
                                      new_thread=new_thread, temperature=temperature, max_tokens=max_tokens,
                                      images=images, endpoint=endpoint, on_delta=on_delta, concurrency=concurrency,
-                                     progress=progress, _bar=bar, **options))
+                                     progress=progress, _bar=bar, schema=schema, json=json, tools=tools,
+                                     tool_choice=tool_choice, tool_results=tool_results, **options))
 
     @_refusals_recorded("chat")
-    async def achat(self, message: str | Sequence[Any], model: str | ModelInfo | None = None,
+    async def achat(self, message: str | Sequence[Any] = "", model: str | ModelInfo | None = None,
                     system: str | None = None, stream: bool = True, thread: str | Literal[False] | None = None,
                     new_thread: bool = False, temperature: float | None = None, max_tokens: int | None = None,
                     images: Any = (), endpoint: str | None = None,
                     on_delta: Callable[[ChatDelta, str], Any] | None = None, concurrency: int = 8,
-                    progress: bool | None = None, _bar: Progress | None = None,
-                    **options: Any) -> ChatResult | BatchResult:
+                    progress: bool | None = None, _bar: Progress | None = None, *, schema: Any = None,
+                    json: bool = False, tools: Sequence[dict[str, Any]] | None = None, tool_choice: Any = None,
+                    tool_results: dict[str, Any] | None = None, **options: Any) -> ChatResult | BatchResult:
         """Awaitable twin of :meth:`chat`."""
         info = self._model("chat", model)
         kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
-              "endpoint": endpoint, **options}
+              "endpoint": endpoint, "schema": schema, "json": json, "tools": list(tools) if tools else None,
+              "tool_choice": tool_choice, "tool_results": tool_results, **options}
         if isinstance(message, (list, tuple)) and all(isinstance(m, str) for m in message):
             msgs = list(message)
             bar = _bar or Progress(len(msgs), "chats", enabled=progress)

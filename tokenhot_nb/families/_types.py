@@ -90,6 +90,30 @@ class Usage:
 
 
 @dataclass
+class ToolCall:
+    """A function the model asked to call: ``arguments`` decoded (``{}`` when the model sent none)."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+
+
+@dataclass
+class ToolCallPart:
+    """A piece of a streamed tool call: the call at ``index`` gets its id/name and an ``arguments`` fragment
+    (JSON text), or its whole ``complete`` arguments at once (Gemini)."""
+
+    index: int | str
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+    complete: dict[str, Any] | None = None
+
+
+@dataclass
 class ChatReply:
     text: str
     reasoning: str = ""
@@ -98,6 +122,7 @@ class ChatReply:
     model: str | None = None
     response_id: str | None = None
     raw: Any = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass
@@ -109,6 +134,7 @@ class ChatDelta:
     usage: Usage | None = None
     finish_reason: str | None = None
     done: bool = False
+    tool_calls: list[ToolCallPart] = field(default_factory=list)
 
 
 @dataclass

@@ -15,6 +15,7 @@ format). Reasoning is always kept apart from the answer text.
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,9 +25,9 @@ from urllib.parse import quote
 from ..catalog import ModelInfo
 from ..errors import InputError, StreamError, UnsupportedOptionError
 from ._common import data_url, dig, finish_body, merge_usage, parse_data_url, pick_choice, usage_from
-from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, Usage
+from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, ToolCall, ToolCallPart, Usage
 
-__all__ = ["Accumulator", "build", "merge_usage", "parse", "parse_event", "split_think", "stream_format"]
+__all__ = ["Accumulator", "Output", "build", "gemini_schema", "merge_usage", "parse", "parse_event", "split_think", "stream_format", "tool_specs"]
 
 _ENDPOINT_ALIASES = {
     "chat": "chat.completions",
@@ -187,13 +188,246 @@ def _gemini_parts(content: Any) -> list[dict[str, Any]]:
     return out
 
 
+# --- tools and structured output (neutral forms) ---------------------------------------------------
+
+
+def _arguments(raw: Any) -> dict[str, Any]:
+    """Tool-call arguments as a dict (the wire sends a JSON string on OpenAI formats)."""
+    if isinstance(raw, dict):
+        return raw
+    if isinstance(raw, str) and raw.strip():
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            return {"_raw": raw}
+        return value if isinstance(value, dict) else {"_value": value}
+    return {}
+
+
+def _normalise(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI-style ``tool`` messages and ``tool_calls`` → the neutral shapes every builder reads:
+    assistant ``tool_calls: [{id, name, arguments}]`` and user ``tool_results: [{id, name, content}]``."""
+    out: list[dict[str, Any]] = []
+    names: dict[str, str] = {}
+    for m in messages:
+        calls = m.get("tool_calls")
+        if m.get("role") == "assistant" and calls:
+            neutral = []
+            for c in calls:
+                fn = c.get("function") if isinstance(c.get("function"), dict) else c
+                call: dict[str, Any] = {"id": str(c.get("id") or ""), "name": str(fn.get("name") or ""),
+                                        "arguments": _arguments(fn.get("arguments"))}
+                names[call["id"]] = call["name"]
+                neutral.append(call)
+            out.append({**m, "tool_calls": neutral})
+        elif m.get("role") == "tool":
+            result: dict[str, Any] = {"id": str(m.get("tool_call_id") or m.get("id") or ""),
+                                      "content": m.get("content")}
+            result["name"] = str(m.get("name") or names.get(result["id"], ""))
+            if out and out[-1].get("role") == "user" and out[-1].get("tool_results") is not None \
+                    and not out[-1].get("content"):
+                out[-1]["tool_results"].append(result)
+            else:
+                out.append({"role": "user", "content": "", "tool_results": [result]})
+        elif m.get("role", "user") == "user" and out and out[-1].get("tool_results") and not out[-1].get("content"):
+            out[-1] = {**out[-1], **{k: v for k, v in m.items() if k != "tool_results"}}
+        elif m.get("tool_results"):
+            out.append({**m, "tool_results": [{**r, "name": r.get("name") or names.get(str(r.get("id")), "")}
+                                              for r in m["tool_results"]]})
+        else:
+            out.append(m)
+    return out
+
+
+def _result_text(content: Any) -> str:
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False, default=str)
+
+
+def _has_text(content: Any) -> bool:
+    return bool(content) and any(p.kind == "image" or p.text for p in _parts(content))
+
+
+def tool_specs(tools: Any) -> list[dict[str, Any]]:
+    """``[{name, description, parameters}]`` from OpenAI function tools (``{"type": "function", "function": …}``)
+    or flat ``{name, description, parameters}`` dicts."""
+    out = []
+    for t in tools or []:
+        fn = t.get("function") if isinstance(t, dict) and isinstance(t.get("function"), dict) else t
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise InputError(
+                f"A tool must be an OpenAI function schema, got {str(t)[:80]!r}.",
+                hint='Pass {"type": "function", "function": {"name": …, "description": …, "parameters": {…}}}.',
+            )
+        spec = {"name": fn["name"], "parameters": fn.get("parameters") or {"type": "object", "properties": {}}}
+        if fn.get("description"):
+            spec["description"] = fn["description"]
+        out.append(spec)
+    return out
+
+
+def _choice(tool_choice: Any, tools: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """(auto | required | none, forced tool name) from the accepted spellings of ``tool_choice``."""
+    if tool_choice is None:
+        return "auto", None
+    if isinstance(tool_choice, dict):
+        name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
+        mode, forced = "required", (str(name) if name else None)
+    elif str(tool_choice).lower() in ("auto", "required", "any", "none"):
+        mode, forced = {"any": "required"}.get(str(tool_choice).lower(), str(tool_choice).lower()), None
+    else:
+        mode, forced = "required", str(tool_choice)
+    if forced is not None and forced not in {t["name"] for t in tools}:
+        raise InputError(f"tool_choice names {forced!r}, which is not among the tools.",
+                         hint="Use 'auto', 'required', 'none' or the name of one of the tools you pass.")
+    return mode, forced
+
+
+_GEMINI_SCHEMA_KEYS = frozenset({"type", "format", "title", "description", "nullable", "enum", "maxItems", "minItems",
+                                 "properties", "required", "minProperties", "maxProperties", "minLength",
+                                 "maxLength", "pattern", "anyOf", "propertyOrdering", "items", "minimum",
+                                 "maximum"})
+
+
+def gemini_schema(schema: Any, root: dict[str, Any] | None = None, depth: int = 0) -> Any:
+    """A JSON schema in the OpenAPI subset Gemini's ``responseSchema`` / function ``parameters`` take:
+    ``$ref``s inlined, ``const`` as a one-value ``enum``, ``null`` in a type list or ``anyOf`` as ``nullable``."""
+    if not isinstance(schema, dict) or depth > 32:
+        return schema
+    root = root if root is not None else schema
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/"):
+        target: Any = root
+        for part in ref[2:].split("/"):
+            target = target.get(part) if isinstance(target, dict) else None
+        return gemini_schema({**(target or {}), **{k: v for k, v in schema.items() if k != "$ref"}}, root, depth + 1)
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "const":
+            out["enum"] = [value]
+        elif key == "type" and isinstance(value, list):
+            kinds = [k for k in value if k != "null"]
+            out["type"] = kinds[0] if kinds else "string"
+            if "null" in value:
+                out["nullable"] = True
+        elif key == "anyOf" and isinstance(value, list):
+            options = [gemini_schema(v, root, depth + 1) for v in value if not (isinstance(v, dict) and
+                                                                                 v.get("type") == "null")]
+            if len(options) < len(value):
+                out["nullable"] = True
+            if len(options) == 1 and isinstance(options[0], dict):
+                out.update(options[0])
+            else:
+                out["anyOf"] = options
+        elif key == "properties" and isinstance(value, dict):
+            out[key] = {k: gemini_schema(v, root, depth + 1) for k, v in value.items()}
+        elif key == "items":
+            out[key] = gemini_schema(value, root, depth + 1)
+        elif key in _GEMINI_SCHEMA_KEYS:
+            out[key] = value
+    return out
+
+
+@dataclass
+class Output:
+    """What the answer must be: JSON (``json_mode``), or an instance of ``schema`` (a JSON schema dict)."""
+
+    schema: dict[str, Any] | None = None
+    name: str = "answer"
+    json_mode: bool = False
+
+    @property
+    def wanted(self) -> bool:
+        return self.json_mode or self.schema is not None
+
+
+def _shape_chat(body: dict[str, Any], out: Output, tools: list[dict[str, Any]], mode: str,
+                forced: str | None, explicit: bool) -> None:
+    if out.schema is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": {"name": out.name, "schema": out.schema}}
+    elif out.json_mode:
+        body["response_format"] = {"type": "json_object"}
+    if tools:
+        body["tools"] = [{"type": "function", "function": t} for t in tools]
+    if explicit:
+        body["tool_choice"] = {"type": "function", "function": {"name": forced}} if forced else mode
+
+
+def _shape_responses(body: dict[str, Any], out: Output, tools: list[dict[str, Any]], mode: str,
+                     forced: str | None, explicit: bool) -> None:
+    if out.schema is not None:
+        body["text"] = {"format": {"type": "json_schema", "name": out.name, "schema": out.schema}}
+    elif out.json_mode:
+        body["text"] = {"format": {"type": "json_object"}}
+    if tools:
+        body["tools"] = [{"type": "function", **t} for t in tools]
+    if explicit:
+        body["tool_choice"] = {"type": "function", "name": forced} if forced else mode
+
+
+def _shape_messages(body: dict[str, Any], out: Output, tools: list[dict[str, Any]], mode: str,
+                    forced: str | None, explicit: bool) -> None:
+    wire = [{"name": t["name"], **({"description": t["description"]} if "description" in t else {}),
+             "input_schema": t["parameters"]} for t in tools]
+    if out.wanted:  # Claude has no JSON mode: the answer is the input of one forced tool
+        if explicit:
+            raise UnsupportedOptionError(
+                "On Claude's /v1/messages structured output is a forced tool, so it cannot be combined with "
+                "tool_choice.", hint="Drop tool_choice=, or ask for the data in a second call.")
+        wire.append({"name": out.name, "description": "Give the answer as structured data in this shape.",
+                     "input_schema": out.schema or {"type": "object"}})
+        body["tool_choice"] = {"type": "tool", "name": out.name}
+    elif explicit:
+        body["tool_choice"] = {"type": "tool", "name": forced} if forced else {
+            "type": {"required": "any"}.get(mode, mode)}
+    if wire:
+        body["tools"] = wire
+
+
+def _shape_gemini(body: dict[str, Any], out: Output, tools: list[dict[str, Any]], mode: str,
+                  forced: str | None, explicit: bool) -> None:
+    if out.wanted:
+        gen = body.setdefault("generationConfig", {})
+        gen["responseMimeType"] = "application/json"
+        if out.schema is not None:
+            gen["responseSchema"] = gemini_schema(out.schema)
+    if tools:
+        body["tools"] = [{"functionDeclarations": [{**t, "parameters": gemini_schema(t["parameters"])}
+                                                   for t in tools]}]
+    if explicit:
+        calling: dict[str, Any] = {"mode": {"required": "ANY"}.get(mode, mode.upper())}
+        if forced:
+            calling["allowedFunctionNames"] = [forced]
+        body["toolConfig"] = {"functionCallingConfig": calling}
+
+
+_SHAPERS: dict[str, Callable[..., None]] = {
+    "chat.completions": _shape_chat,
+    "responses": _shape_responses,
+    "messages": _shape_messages,
+    "gemini.generate": _shape_gemini,
+    "gemini.stream": _shape_gemini,
+}
+
+
 # --- builders ----------------------------------------------------------------------------------------
 
 
 def _build_chat(model: ModelInfo, messages: list[dict[str, Any]], system: str | None, temperature: float | None,
                 max_tokens: int | None, stream: bool) -> tuple[str, dict[str, Any], dict[str, str]]:
-    msgs = [{"role": "system", "content": system}] if system else []
-    msgs += [{**m, "content": _openai_content(m.get("content"))} for m in messages]
+    msgs: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
+    for m in messages:
+        for r in m.get("tool_results") or []:
+            msgs.append({"role": "tool", "tool_call_id": r["id"], "content": _result_text(r.get("content"))})
+        if m.get("tool_results") and not _has_text(m.get("content")):
+            continue
+        wire = {k: v for k, v in m.items() if k not in ("tool_results", "tool_calls")}
+        wire["content"] = _openai_content(m.get("content"))
+        if m.get("tool_calls"):
+            wire["content"] = wire["content"] or None
+            wire["tool_calls"] = [{"id": c["id"], "type": "function", "function": {
+                "name": c["name"], "arguments": json.dumps(c["arguments"], ensure_ascii=False)}}
+                for c in m["tool_calls"]]
+        msgs.append(wire)
     body: dict[str, Any] = {"model": model.id, "messages": msgs}
     if temperature is not None:
         body["temperature"] = temperature
@@ -209,11 +443,21 @@ def _build_responses(model: ModelInfo, messages: list[dict[str, Any]], system: s
                      temperature: float | None, max_tokens: int | None,
                      stream: bool) -> tuple[str, dict[str, Any], dict[str, str]]:
     instructions, rest = _split_system(messages, system)
-    if len(rest) == 1 and rest[0].get("role", "user") == "user" and isinstance(rest[0].get("content"), str):
+    if len(rest) == 1 and rest[0].get("role", "user") == "user" and isinstance(rest[0].get("content"), str) \
+            and not rest[0].get("tool_results"):
         inp: Any = rest[0]["content"]
     else:
-        inp = [{"role": m.get("role", "user"), "content": _responses_content(m.get("content"), m.get("role", "user"))}
-               for m in rest]
+        inp = []
+        for m in rest:
+            role = m.get("role", "user")
+            for r in m.get("tool_results") or []:
+                inp.append({"type": "function_call_output", "call_id": r["id"],
+                            "output": _result_text(r.get("content"))})
+            if _has_text(m.get("content")) or not (m.get("tool_results") or m.get("tool_calls")):
+                inp.append({"role": role, "content": _responses_content(m.get("content"), role)})
+            for c in m.get("tool_calls") or []:
+                inp.append({"type": "function_call", "call_id": c["id"], "name": c["name"],
+                            "arguments": json.dumps(c["arguments"], ensure_ascii=False)})
     body: dict[str, Any] = {"model": model.id, "input": inp}
     if instructions:
         body["instructions"] = instructions
@@ -226,6 +470,19 @@ def _build_responses(model: ModelInfo, messages: list[dict[str, Any]], system: s
     return "/v1/responses", body, {}
 
 
+def _claude_message(m: dict[str, Any]) -> dict[str, Any]:
+    if not (m.get("tool_results") or m.get("tool_calls")):
+        return {"role": m.get("role", "user"), "content": _claude_content(m.get("content"))}
+    blocks: list[dict[str, Any]] = [{"type": "tool_result", "tool_use_id": r["id"],
+                                     "content": _result_text(r.get("content"))} for r in m.get("tool_results") or []]
+    if _has_text(m.get("content")):
+        content = _claude_content(m.get("content"))
+        blocks += [{"type": "text", "text": content}] if isinstance(content, str) else content
+    blocks += [{"type": "tool_use", "id": c["id"], "name": c["name"], "input": c["arguments"]}
+               for c in m.get("tool_calls") or []]
+    return {"role": m.get("role", "user"), "content": blocks}
+
+
 def _build_messages(model: ModelInfo, messages: list[dict[str, Any]], system: str | None,
                     temperature: float | None, max_tokens: int | None,
                     stream: bool) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -233,7 +490,7 @@ def _build_messages(model: ModelInfo, messages: list[dict[str, Any]], system: st
     body: dict[str, Any] = {
         "model": model.id,
         "max_tokens": max_tokens or int(model.defaults.get("max_tokens") or 8192),
-        "messages": [{"role": m.get("role", "user"), "content": _claude_content(m.get("content"))} for m in rest],
+        "messages": [_claude_message(m) for m in rest],
     }
     if sys_text:
         body["system"] = sys_text
@@ -251,10 +508,15 @@ def _build_gemini(model: ModelInfo, messages: list[dict[str, Any]], system: str 
     body: dict[str, Any] = {}
     if sys_text:
         body["system_instruction"] = {"parts": [{"text": sys_text}]}
-    body["contents"] = [
-        {"role": "model" if m.get("role") in ("assistant", "model") else "user", "parts": _gemini_parts(m.get("content"))}
-        for m in rest
-    ]
+    body["contents"] = []
+    for m in rest:
+        parts = [{"functionResponse": {"name": r.get("name") or r["id"], "response": {"result": r.get("content")}}}
+                 for r in m.get("tool_results") or []]
+        if _has_text(m.get("content")) or not (m.get("tool_results") or m.get("tool_calls")):
+            parts += _gemini_parts(m.get("content"))
+        parts += [{"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in m.get("tool_calls") or []]
+        body["contents"].append({"role": "model" if m.get("role") in ("assistant", "model") else "user",
+                                 "parts": parts})
     gen: dict[str, Any] = {}
     if temperature is not None:
         gen["temperature"] = temperature
@@ -298,10 +560,14 @@ def _check_options(model: ModelInfo, temperature: float | None,
 
 def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | None = None, system: str | None = None,
           temperature: float | None = None, max_tokens: int | None = None, stream: bool = False,
-          extra: Mapping[str, Any] | None = None, raw: Mapping[str, Any] | None = None) -> HttpCall:
+          extra: Mapping[str, Any] | None = None, raw: Mapping[str, Any] | None = None,
+          output: Output | None = None, tools: Any = None, tool_choice: Any = None) -> HttpCall:
     """One chat request. ``endpoint`` defaults to the model's first; ``gemini.stream`` implies streaming.
 
     ``extra={"reasoning_effort": "high"}`` is translated to ``reasoning.effort`` on the Responses endpoint.
+    ``output`` asks for JSON or a JSON schema's shape, ``tools`` (OpenAI function schemas) and ``tool_choice``
+    (auto | required | none | a tool name) are sent in each endpoint's own form (on Claude a schema is a
+    forced tool). Messages may carry ``tool_calls`` / ``tool_results`` (neutral or OpenAI-style).
     """
     ep = _resolve_endpoint(model, endpoint)
     if ep == "gemini.stream":
@@ -309,7 +575,11 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     extra = _check_options(model, temperature, extra)
     if not messages and raw is None:
         raise InputError("No messages to send.", hint='Pass [{"role": "user", "content": "…"}].')
-    path, body, headers = _BUILDERS[ep](model, list(messages), system, temperature, max_tokens, stream)
+    specs = tool_specs(tools)
+    mode, forced = _choice(tool_choice, specs)
+    path, body, headers = _BUILDERS[ep](model, _normalise(list(messages)), system, temperature, max_tokens, stream)
+    if specs or tool_choice is not None or (output is not None and output.wanted):
+        _SHAPERS[ep](body, output or Output(), specs, mode, forced, tool_choice is not None)
     if ep == "responses" and "reasoning_effort" in extra:
         extra["reasoning"] = {**dict(extra.get("reasoning") or {}), "effort": extra.pop("reasoning_effort")}
     body = finish_body(body, extra, raw)
@@ -360,9 +630,12 @@ def _parse_chat(body: dict[str, Any]) -> ChatReply:
         reasoning = extra_reasoning + reasoning
     text, think = split_think(text)
     reasoning = "\n".join(r for r in (reasoning, think) if r)
+    calls = [ToolCall(str(c.get("id") or f"call_{i}"), str(dig(c, "function", "name") or ""),
+                      _arguments(dig(c, "function", "arguments")))
+             for i, c in enumerate(msg.get("tool_calls") or []) if isinstance(c, dict)]
     return ChatReply(text=text, reasoning=reasoning, usage=usage_from(body.get("usage")),
                      finish_reason=choice.get("finish_reason"), model=body.get("model"),
-                     response_id=body.get("id"), raw=body)
+                     response_id=body.get("id"), raw=body, tool_calls=calls)
 
 
 def _responses_reasoning(item: dict[str, Any]) -> str:
@@ -373,10 +646,14 @@ def _responses_reasoning(item: dict[str, Any]) -> str:
 
 def _parse_responses(body: dict[str, Any]) -> ChatReply:
     texts, reasoning = [], []
+    calls: list[ToolCall] = []
     for item in body.get("output") or []:
         if not isinstance(item, dict):
             continue
-        if item.get("type") == "reasoning":
+        if item.get("type") == "function_call":
+            calls.append(ToolCall(str(item.get("call_id") or item.get("id") or ""), str(item.get("name") or ""),
+                                  _arguments(item.get("arguments"))))
+        elif item.get("type") == "reasoning":
             reasoning.append(_responses_reasoning(item))
         elif item.get("type", "message") == "message":
             for c in item.get("content") or []:
@@ -388,21 +665,26 @@ def _parse_responses(body: dict[str, Any]) -> ChatReply:
     status = body.get("status")
     finish = dig(body, "incomplete_details", "reason") if status == "incomplete" else status
     return ChatReply(text=text, reasoning="\n".join(r for r in reasoning if r), usage=usage_from(body.get("usage")),
-                     finish_reason=finish, model=body.get("model"), response_id=body.get("id"), raw=body)
+                     finish_reason=finish, model=body.get("model"), response_id=body.get("id"), raw=body,
+                     tool_calls=calls)
 
 
 def _parse_claude(body: dict[str, Any]) -> ChatReply:
     texts, reasoning = [], []
+    calls: list[ToolCall] = []
     for block in body.get("content") or []:
         if not isinstance(block, dict):
             continue
-        if block.get("type") == "thinking":
+        if block.get("type") == "tool_use":
+            calls.append(ToolCall(str(block.get("id") or ""), str(block.get("name") or ""),
+                                  _arguments(block.get("input"))))
+        elif block.get("type") == "thinking":
             reasoning.append(block.get("thinking") or "")
         elif block.get("type") == "text":
             texts.append(block.get("text") or "")
     return ChatReply(text="".join(texts), reasoning="".join(reasoning), usage=usage_from(body.get("usage")),
                      finish_reason=body.get("stop_reason"), model=body.get("model"),
-                     response_id=body.get("id"), raw=body)
+                     response_id=body.get("id"), raw=body, tool_calls=calls)
 
 
 def _gemini_text(body: Any) -> tuple[str, str, str | None]:
@@ -415,6 +697,16 @@ def _gemini_text(body: Any) -> tuple[str, str, str | None]:
     return "".join(texts), "".join(thoughts), cand.get("finishReason")
 
 
+def _gemini_calls(body: Any) -> list[ToolCall]:
+    calls = []
+    for i, p in enumerate(dig(body, "candidates", 0, "content", "parts") or []):
+        fc = (p.get("functionCall") or p.get("function_call")) if isinstance(p, dict) else None
+        if isinstance(fc, dict):
+            calls.append(ToolCall(str(fc.get("id") or f"call_{i}_{fc.get('name', '')}"), str(fc.get("name") or ""),
+                                  _arguments(fc.get("args"))))
+    return calls
+
+
 def _parse_gemini(body: Any) -> ChatReply:
     if isinstance(body, list):  # non-SSE streamGenerateContent answers with a JSON array of frames
         frames = [_parse_gemini(b) for b in body if isinstance(b, dict)]
@@ -424,11 +716,12 @@ def _parse_gemini(body: Any) -> ChatReply:
         return ChatReply(text="".join(f.text for f in frames), reasoning="".join(f.reasoning for f in frames),
                          usage=usage or Usage(), finish_reason=next((f.finish_reason for f in reversed(frames)
                                                                      if f.finish_reason), None),
-                         model=frames[-1].model if frames else None, raw=body)
+                         model=frames[-1].model if frames else None, raw=body,
+                         tool_calls=[c for f in frames for c in f.tool_calls])
     text, thoughts, finish = _gemini_text(body)
     return ChatReply(text=text, reasoning=thoughts, usage=usage_from(body.get("usageMetadata")),
                      finish_reason=finish, model=body.get("modelVersion"), response_id=body.get("responseId"),
-                     raw=body)
+                     raw=body, tool_calls=_gemini_calls(body))
 
 
 def _shape(body: Any) -> str | None:
@@ -476,7 +769,8 @@ def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply
 
 def _event_chat(d: dict[str, Any]) -> ChatDelta:
     out = ChatDelta()
-    choice = dig(d, "choices", 0)
+    # with n > 1 the choices interleave: the answer is choice 0
+    choice = next((c for c in d.get("choices") or [] if isinstance(c, dict) and c.get("index", 0) == 0), None)
     if isinstance(choice, dict):
         delta = choice.get("delta") or choice.get("message") or {}
         text, reasoning = _text_of(delta.get("content"))
@@ -484,6 +778,13 @@ def _event_chat(d: dict[str, Any]) -> ChatDelta:
         r = delta.get("reasoning_content") or delta.get("reasoning")
         out.reasoning = (r if isinstance(r, str) else "") + reasoning
         out.finish_reason = choice.get("finish_reason")
+        for c in delta.get("tool_calls") or []:
+            if isinstance(c, dict):
+                fn = c.get("function") or {}
+                args = fn.get("arguments")
+                out.tool_calls.append(ToolCallPart(int(c.get("index") or 0), c.get("id"), fn.get("name"),
+                                                   args if isinstance(args, str) else "",
+                                                   args if isinstance(args, dict) else None))
     if isinstance(d.get("usage"), dict):
         out.usage = usage_from(d["usage"])
     return out
@@ -502,6 +803,12 @@ def _event_responses(d: dict[str, Any]) -> ChatDelta:
         return ChatDelta(text=str(d.get("delta") or ""))
     if t in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
         return ChatDelta(reasoning=str(d.get("delta") or ""))
+    if t == "response.output_item.added" and dig(d, "item", "type") == "function_call":
+        item = d["item"]
+        return ChatDelta(tool_calls=[ToolCallPart(int(d.get("output_index") or 0), item.get("call_id"),
+                                                  item.get("name"), str(item.get("arguments") or ""))])
+    if t == "response.function_call_arguments.delta":
+        return ChatDelta(tool_calls=[ToolCallPart(int(d.get("output_index") or 0), arguments=str(d.get("delta") or ""))])
     if t in ("response.completed", "response.incomplete"):
         resp = d.get("response") or {}
         finish = dig(resp, "incomplete_details", "reason") if t == "response.incomplete" else resp.get("status")
@@ -519,9 +826,16 @@ def _event_claude(d: dict[str, Any]) -> ChatDelta:
         delta = d.get("delta") or {}
         if delta.get("type") == "thinking_delta":
             return ChatDelta(reasoning=str(delta.get("thinking") or ""))
+        if delta.get("type") == "input_json_delta":
+            return ChatDelta(tool_calls=[ToolCallPart(int(d.get("index") or 0),
+                                                      arguments=str(delta.get("partial_json") or ""))])
         return ChatDelta(text=str(delta.get("text") or ""))
     if t == "content_block_start":
         block = d.get("content_block") or {}
+        if block.get("type") == "tool_use":
+            given = block.get("input")
+            return ChatDelta(tool_calls=[ToolCallPart(int(d.get("index") or 0), block.get("id"), block.get("name"),
+                                                      complete=given if isinstance(given, dict) and given else None)])
         if block.get("type") == "thinking":
             return ChatDelta(reasoning=str(block.get("thinking") or ""))
         return ChatDelta(text=str(block.get("text") or "") if block.get("type") == "text" else "")
@@ -542,7 +856,9 @@ def _event_claude(d: dict[str, Any]) -> ChatDelta:
 def _event_gemini(d: dict[str, Any]) -> ChatDelta:
     text, thoughts, finish = _gemini_text(d)
     u = d.get("usageMetadata")
-    return ChatDelta(text=text, reasoning=thoughts, finish_reason=finish, usage=usage_from(u) if u else None)
+    parts = [ToolCallPart(f"gemini-{c.id}", c.id, c.name, complete=c.arguments) for c in _gemini_calls(d)]
+    return ChatDelta(text=text, reasoning=thoughts, finish_reason=finish, usage=usage_from(u) if u else None,
+                     tool_calls=parts)
 
 
 _EVENTS: dict[str, Callable[[dict[str, Any]], ChatDelta]] = {
@@ -582,10 +898,17 @@ class Accumulator:
     finish_reason: str | None = None
     done: bool = False
     deltas: int = field(default=0, repr=False)
+    calls: dict[int | str, ToolCallPart] = field(default_factory=dict, repr=False)
 
     def add(self, delta: ChatDelta) -> ChatDelta:
         self.text += delta.text
         self.reasoning += delta.reasoning
+        for part in delta.tool_calls:
+            call = self.calls.setdefault(part.index, ToolCallPart(part.index))
+            call.id = call.id or part.id
+            call.name = call.name or part.name
+            call.arguments += part.arguments
+            call.complete = part.complete if part.complete is not None else call.complete
         self.usage = merge_usage(self.usage, delta.usage)
         self.finish_reason = delta.finish_reason or self.finish_reason
         self.done = self.done or delta.done
@@ -595,5 +918,8 @@ class Accumulator:
     def reply(self, model: str | None = None) -> ChatReply:
         text, think = split_think(self.text)
         reasoning = "\n".join(r for r in (self.reasoning, think) if r)
+        calls = [ToolCall(c.id or f"call_{i}", c.name or "",
+                          c.complete if c.complete is not None and not c.arguments else _arguments(c.arguments))
+                 for i, c in enumerate(self.calls.values())]
         return ChatReply(text=text, reasoning=reasoning, usage=self.usage or Usage(),
-                         finish_reason=self.finish_reason, model=model)
+                         finish_reason=self.finish_reason, model=model, tool_calls=calls)

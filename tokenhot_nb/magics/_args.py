@@ -156,6 +156,10 @@ def _chat() -> MagicParser:
                    help="the API to ask through, where the model has it: chat.completions, responses (OpenAI "
                         "Responses), messages (Claude native), gemini.stream / gemini.generate (Gemini native; "
                         "generate with --no-stream); default: the model's first")
+    p.add_argument("--json", action="store_true", help="answer in JSON; the parsed value is the result's .data")
+    p.add_argument("--schema", metavar="NAME",
+                   help="answer as data of this shape: a variable holding a pydantic model or a JSON-schema dict "
+                   "(or inline JSON); the checked value is the result's .data")
     return p
 
 

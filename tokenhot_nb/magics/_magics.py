@@ -8,6 +8,7 @@ become an IPython ``UsageError`` (one line, no traceback); ``--help`` prints the
 from __future__ import annotations
 
 import functools
+import json
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -222,6 +223,10 @@ class TokenhotMagics(Magics):
             kwargs["new_thread"] = True
         if a.image:
             kwargs["images"] = [resolve_source(x, self._ns) for x in a.image]
+        if a.json:
+            kwargs["json"] = True
+        if a.schema:
+            kwargs["schema"] = self._schema(a.schema)
         kwargs.update(a.extra or {})
         s = _session()
         live = live_display(self.shell)
@@ -246,6 +251,20 @@ class TokenhotMagics(Magics):
             self._ns[a.output] = result
         self._set_underscore(result)
         return None
+
+    def _schema(self, name: str) -> Any:
+        """``--schema``: a variable (pydantic model or JSON-schema dict) or inline JSON."""
+        if name in self._ns:
+            return self._ns[name]
+        try:
+            value = json.loads(name)
+        except ValueError:
+            value = None
+        if not isinstance(value, dict):
+            _args.parser("th_chat").error(
+                f"--schema {name!r}: no such variable. Name a variable holding a pydantic model or a JSON-schema "
+                "dict, or give the schema as inline JSON.")
+        return value
 
     def _offer_code(self, answer: str) -> None:
         from ._stream import CODE_INSERTED, NO_CODE, extract_code

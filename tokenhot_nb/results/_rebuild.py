@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import TokenhotError
-from ..families._types import Usage
+from ..families._types import ToolCall, Usage
 from .image import ImageItem, ImageResult
 from .media import AudioResult, VideoResult
 from .task import VideoTask
@@ -100,7 +100,19 @@ def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store
         res.kind = kind
         return res
     if kind == "chat":
-        return ChatResult(_text(st, entry, "text"), reasoning=_text(st, entry, "reasoning"),
+        text = _text(st, entry, "text")
+        calls = [ToolCall(str(c.get("id") or ""), str(c.get("name") or ""), dict(c.get("arguments") or {}))
+                 for c in response.get("tool_calls") or [] if isinstance(c, dict)]
+        data = None
+        if (params.get("schema") or params.get("json")) and not calls:
+            from .._schema import parse_json
+
+            try:
+                data = parse_json(text)
+            except ValueError:
+                data = None
+        return ChatResult(text, reasoning=_text(st, entry, "reasoning"),
                           usage=usage_from(entry.usage), finish_reason=response.get("finish_reason"),
-                          thread=entry.thread, prompt=str(params.get("message") or ""), **common)
+                          thread=entry.thread, prompt=str(params.get("message") or ""), data=data,
+                          tool_calls=calls, **common)
     raise TokenhotError(f"Cannot rebuild a result for history entries of kind {kind!r}.")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from .._safe import markdown_html, text_html
-from ..families._types import Segment, Usage
+from ..families._types import Segment, ToolCall, Usage
 from ._base import Result
 
 if TYPE_CHECKING:
@@ -14,13 +15,18 @@ if TYPE_CHECKING:
 
 
 class ChatResult(Result):
-    """A chat answer. ``str(result)`` is the text; ``.reasoning`` shows collapsed; ``.usage`` the tokens."""
+    """A chat answer. ``str(result)`` is the text; ``.reasoning`` shows collapsed; ``.usage`` the tokens.
+
+    ``.data`` is the structured answer of a ``schema=`` (the pydantic object or the dict) or ``json=True`` call;
+    ``.tool_calls`` the functions the model asked to call (answer them with ``chat(tool_results={id: …})``).
+    """
 
     kind = "chat"
 
     def __init__(self, text: str, *, reasoning: str = "", usage: Usage | None = None,
                  finish_reason: str | None = None, thread: str | None = None, prompt: str = "",
-                 model: str = "", entry: HistoryEntry | None = None, session: Session | None = None) -> None:
+                 model: str = "", entry: HistoryEntry | None = None, session: Session | None = None,
+                 data: Any = None, tool_calls: list[ToolCall] | None = None) -> None:
         super().__init__(model=model, entry=entry, session=session)
         self.text = text
         self.reasoning = reasoning
@@ -28,6 +34,8 @@ class ChatResult(Result):
         self.finish_reason = finish_reason
         self.thread = thread
         self.prompt = prompt
+        self.data = data
+        self.tool_calls: list[ToolCall] = list(tool_calls or [])
 
     def __str__(self) -> str:
         return self.text
@@ -50,7 +58,11 @@ class ChatResult(Result):
 
     def html(self) -> str:
         """The answer rendered from Markdown and sanitised (model output is data: nothing in it can run)."""
-        return answer_html(self.text, self.reasoning, foot=self._foot())
+        calls = "".join(
+            '<div style="font:12px monospace">&#128295; '
+            + text_html(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})  [{c.id}]") + "</div>"
+            for c in self.tool_calls)
+        return answer_html(self.text, self.reasoning, foot=self._foot(), tail=calls)
 
     _repr_html_ = html
 

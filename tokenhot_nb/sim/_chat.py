@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -9,6 +10,7 @@ from typing import Any
 
 from starlette.responses import Response
 
+from . import _structured
 from ._common import (
     Ctx,
     Frame,
@@ -65,6 +67,35 @@ def _refused_option(ctx: Ctx, model: str, temperature: Any, effort: Any) -> Resp
 # ----------------------------------------------------------------------------- /v1/chat/completions
 
 
+def _openai_tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str | None]:
+    """Function tools as ``{name, parameters}``, the choice mode (auto | required | none) and a forced name."""
+    tools = []
+    for t in body.get("tools") or []:
+        fn = obj(obj(t).get("function")) or obj(t)  # chat: {"type","function":{…}}; responses: flat
+        if fn.get("name"):
+            tools.append({"name": str(fn["name"]), "parameters": fn.get("parameters")})
+    choice = body.get("tool_choice", "auto")
+    if isinstance(choice, dict):
+        name = obj(choice.get("function")).get("name") or choice.get("name")
+        return tools, "required", str(name) if name else None
+    return tools, str(choice or "auto"), None
+
+
+def _format_schema(fmt: dict[str, Any]) -> tuple[bool, Any]:
+    """(JSON wanted, schema or None) from a chat ``response_format`` or a Responses ``text.format``."""
+    kind = fmt.get("type")
+    if kind == "json_object":
+        return True, None
+    if kind == "json_schema":
+        inner = obj(fmt.get("json_schema")) or fmt
+        return True, inner.get("schema") or {}
+    return False, None
+
+
+def _call_id(ctx: Ctx, i: int) -> str:
+    return f"call_{ctx.request_id[-12:]}{i}"
+
+
 async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -78,12 +109,35 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
     limit = _max_tokens(body.get("max_completion_tokens"), body.get("max_tokens"))
     n_raw = body.get("n")
     n = n_raw if isinstance(n_raw, int) and 0 < n_raw <= 8 else 1
+    tools, mode, forced = _openai_tools(body)
+    if forced and not any(t["name"] == forced for t in tools):
+        return error_response(ctx, 400, f"Invalid tool_choice: no function named '{forced}' in tools.",
+                              "invalid_value", "invalid_request_error")
+    trailing = []
+    for m in reversed(messages):
+        if not (isinstance(m, dict) and m.get("role") == "tool"):
+            break
+        trailing.append(str(m.get("content") or ""))
+    tool = _structured.choose_tool(tools, mode, forced, prompt, bool(trailing))
+    want_json, schema = _format_schema(obj(body.get("response_format")))
     seen = f"I can see {images} image{'s' if images != 1 else ''}. " if images else ""
-    replies = [compose_reply(model, seen + prompt, seed + i, limit, ctx.faults.answer) for i in range(n)]
+    replies: list[tuple[str, bool]] = []
+    for i in range(n):
+        if trailing:
+            replies.append((_structured.results_reply(list(reversed(trailing))), False))
+        elif want_json:
+            replies.append((_structured.json_text(schema, seed + i, prompt), False))
+        else:
+            replies.append(compose_reply(model, seen + prompt, seed + i, limit, ctx.faults.answer))
+    arguments = [json.dumps(_structured.tool_arguments(tool, seed + i, prompt), ensure_ascii=False)
+                 if tool is not None else "" for i in range(n)]
+    calls: list[list[dict[str, Any]] | None] = [
+        [{"id": _call_id(ctx, i), "type": "function", "function": {"name": tool["name"], "arguments": arguments[i]}}]
+        if tool is not None else None for i in range(n)]
     reasoning = compose_reasoning(prompt, seed) if _wants_reasoning(body.get("reasoning_effort")) else None
     prompt_tokens = all_text_tokens(messages) + 85 * images
     reasoning_tokens = count_tokens(reasoning or "")
-    completion = sum(count_tokens(t) for t, _ in replies) + reasoning_tokens
+    completion = sum(count_tokens(arguments[i] or t) for i, (t, _) in enumerate(replies)) + reasoning_tokens
     usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion,
@@ -95,33 +149,52 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
     }
     cid = f"chatcmpl-{ctx.request_id}"
     created = int(time.time())
+
+    def finish_of(i: int) -> str:
+        return "tool_calls" if calls[i] else ("length" if replies[i][1] else "stop")
+
     if not body.get("stream"):
         choices = []
-        for i, (text, cut) in enumerate(replies):
-            message: dict[str, Any] = {"role": "assistant", "content": text, "refusal": None}
+        for i, (text, _cut) in enumerate(replies):
+            message: dict[str, Any] = {"role": "assistant", "content": None if calls[i] else text,
+                                       "refusal": None}
+            if calls[i]:
+                message["tool_calls"] = calls[i]
             if reasoning:
                 message["reasoning_content"] = reasoning
-            choices.append({"index": i, "message": message, "logprobs": None,
-                            "finish_reason": "length" if cut else "stop"})
+            choices.append({"index": i, "message": message, "logprobs": None, "finish_reason": finish_of(i)})
         return json_out(ctx, {"id": cid, "object": "chat.completion", "created": created, "model": model,
                               "system_fingerprint": None, "choices": choices, "usage": usage})
 
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    text, cut = replies[0]
 
-    def chunk(delta: dict[str, Any], finish: str | None = None) -> Frame:
+    def chunk(delta: dict[str, Any], finish: str | None = None, index: int = 0) -> Frame:
         return None, {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                       "system_fingerprint": None,
-                      "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+                      "choices": [{"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}]}
+
+    def choice_frames(i: int) -> list[Frame]:
+        out = [chunk({"role": "assistant", "content": None if calls[i] else ""}, index=i)]
+        if reasoning and i == 0:
+            out += [chunk({"reasoning_content": piece}) for piece in split_chunks(reasoning, None, seed + 7)]
+        call = calls[i]
+        if call and tool is not None:
+            out.append(chunk({"tool_calls": [{"index": 0, "id": call[0]["id"], "type": "function",
+                                              "function": {"name": tool["name"], "arguments": ""}}]}, index=i))
+            out += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}, index=i)
+                    for piece in split_chunks(arguments[i], None, seed + i)]
+        else:
+            out += [chunk({"content": piece}, index=i)
+                    for piece in split_chunks(replies[i][0], ctx.faults.stream_chunks, seed + i)]
+        out.append(chunk({}, finish_of(i), index=i))
+        return out
 
     def frames() -> Iterator[Frame]:
-        yield chunk({"role": "assistant", "content": ""})
-        if reasoning:
-            for piece in split_chunks(reasoning, None, seed + 7):
-                yield chunk({"reasoning_content": piece})
-        for piece in split_chunks(text, ctx.faults.stream_chunks, seed):
-            yield chunk({"content": piece})
-        yield chunk({}, "length" if cut else "stop")
+        per_choice = [choice_frames(i) for i in range(n)]
+        for step in range(max(len(f) for f in per_choice)):  # choices interleave, as the service streams them
+            for f in per_choice:
+                if step < len(f):
+                    yield f[step]
         if include_usage:
             yield None, {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
                          "system_fingerprint": None, "choices": [], "usage": usage}
@@ -152,7 +225,27 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
     prompt, images = _responses_prompt(body)
     seed = _content_seed(body)
     limit = _max_tokens(body.get("max_output_tokens"))
-    text, cut = compose_reply(model, prompt, seed, limit, ctx.faults.answer)
+    tools, mode, forced = _openai_tools(body)
+    inp = body.get("input")
+    trailing = []
+    for item in reversed(inp if isinstance(inp, list) else []):
+        if not (isinstance(item, dict) and item.get("type") == "function_call_output"):
+            break
+        trailing.append(str(item.get("output") or ""))
+    tool = _structured.choose_tool(tools, mode, forced, prompt, bool(trailing))
+    want_json, schema = _format_schema(obj(obj(body.get("text")).get("format")))
+    if trailing:
+        text, cut = _structured.results_reply(list(reversed(trailing))), False
+    elif want_json:
+        text, cut = _structured.json_text(schema, seed, prompt), False
+    else:
+        text, cut = compose_reply(model, prompt, seed, limit, ctx.faults.answer)
+    call_item: dict[str, Any] | None = None
+    if tool is not None:
+        call_item = {"id": f"fc_{ctx.request_id}", "type": "function_call", "status": "completed",
+                     "call_id": _call_id(ctx, 0), "name": tool["name"],
+                     "arguments": json.dumps(_structured.tool_arguments(tool, seed, prompt), ensure_ascii=False)}
+        text, cut = "", False
     reasoning_cfg = obj(body.get("reasoning"))
     want = _wants_reasoning(reasoning_cfg.get("effort")) or bool(reasoning_cfg.get("summary"))
     reasoning = compose_reasoning(prompt, seed) if want else None
@@ -170,7 +263,10 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
                     "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
     reasoning_item = {"id": rs_id, "type": "reasoning",
                       "summary": [{"type": "summary_text", "text": reasoning}] if reasoning else []}
-    output = ([reasoning_item] if reasoning else []) + [message_item]
+    output = ([reasoning_item] if reasoning else []) + [call_item or message_item]
+    if call_item is not None:
+        out_tokens += count_tokens(call_item["arguments"])
+        usage["output_tokens"], usage["total_tokens"] = out_tokens, input_tokens + out_tokens
 
     def response_obj(status: str, out: list[dict[str, Any]], with_usage: bool) -> dict[str, Any]:
         return {
@@ -217,6 +313,17 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
                      part={"type": "summary_text", "text": reasoning})
             yield ev("response.output_item.done", output_index=0, item=reasoning_item)
             idx = 1
+        if call_item is not None:
+            yield ev("response.output_item.added", output_index=idx,
+                     item={**call_item, "status": "in_progress", "arguments": ""})
+            for piece in split_chunks(call_item["arguments"], None, seed):
+                yield ev("response.function_call_arguments.delta", item_id=call_item["id"], output_index=idx,
+                         delta=piece)
+            yield ev("response.function_call_arguments.done", item_id=call_item["id"], output_index=idx,
+                     arguments=call_item["arguments"])
+            yield ev("response.output_item.done", output_index=idx, item=call_item)
+            yield ev("response.completed", response=response_obj("completed", output, True))
+            return
         yield ev("response.output_item.added", output_index=idx,
                  item={**message_item, "status": "in_progress", "content": []})
         yield ev("response.content_part.added", item_id=msg_id, output_index=idx, content_index=0,
@@ -255,7 +362,23 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     model = str(body["model"])
     prompt, images = prompt_of_messages(msgs)
     seed = _content_seed(body)
-    text, cut = compose_reply(model, prompt, seed, body["max_tokens"], ctx.faults.answer)
+    tools = [{"name": str(t["name"]), "parameters": t.get("input_schema")}
+             for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name")]
+    choice = obj(body.get("tool_choice")) or {"type": "auto"}
+    mode = {"any": "required", "tool": "required"}.get(str(choice.get("type")), str(choice.get("type")))
+    forced = str(choice["name"]) if choice.get("type") == "tool" and choice.get("name") else None
+    if forced and not any(t["name"] == forced for t in tools):
+        return error_response(ctx, 400, f"tool_choice: tool '{forced}' not found in tools", "invalid_request_error")
+    last = msgs[-1] if isinstance(msgs[-1], dict) else {}
+    results = [b for b in last.get("content") or [] if isinstance(b, dict) and b.get("type") == "tool_result"] \
+        if last.get("role") == "user" and isinstance(last.get("content"), list) else []
+    tool = _structured.choose_tool(tools, mode, forced, prompt, bool(results))
+    if results:
+        text, cut = _structured.results_reply([_system_text(r.get("content")) or str(r.get("content") or "")
+                                               for r in results]), False
+    else:
+        text, cut = compose_reply(model, prompt, seed, body["max_tokens"], ctx.faults.answer)
+    tool_input = _structured.tool_arguments(tool, seed, prompt) if tool is not None else None
     thinking_cfg = obj(body.get("thinking"))
     thinking = compose_reasoning(prompt, seed) if thinking_cfg.get("type") in ("enabled", "adaptive") else None
     signature = f"sim-sig-{seed % 10**12:012d}"
@@ -264,11 +387,20 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
              "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
     mid = f"msg_{ctx.request_id}"
-    stop = "max_tokens" if cut else "end_turn"
+    stop = "tool_use" if tool is not None else ("max_tokens" if cut else "end_turn")
+    tool_block = {"type": "tool_use", "id": f"toolu_{ctx.request_id[-16:]}", "name": tool["name"],
+                  "input": tool_input} if tool is not None else None
+    if tool_block is not None:
+        text = "" if forced else f"I will call {tool_block['name']}."
+        output_tokens = count_tokens(text) + count_tokens(json.dumps(tool_input)) + count_tokens(thinking or "")
+        usage["output_tokens"] = output_tokens
     blocks: list[dict[str, Any]] = []
     if thinking:
         blocks.append({"type": "thinking", "thinking": thinking, "signature": signature})
-    blocks.append({"type": "text", "text": text})
+    if text or tool_block is None:
+        blocks.append({"type": "text", "text": text})
+    if tool_block is not None:
+        blocks.append(tool_block)
     if not body.get("stream"):
         return json_out(ctx, {"id": mid, "type": "message", "role": "assistant", "model": model,
                               "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage})
@@ -290,12 +422,21 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
                                           "delta": {"type": "signature_delta", "signature": signature}}
             yield "content_block_stop", {"type": "content_block_stop", "index": 0}
             index = 1
-        yield "content_block_start", {"type": "content_block_start", "index": index,
-                                      "content_block": {"type": "text", "text": ""}}
-        for piece in split_chunks(text, ctx.faults.stream_chunks, seed):
-            yield "content_block_delta", {"type": "content_block_delta", "index": index,
-                                          "delta": {"type": "text_delta", "text": piece}}
-        yield "content_block_stop", {"type": "content_block_stop", "index": index}
+        if text or tool_block is None:
+            yield "content_block_start", {"type": "content_block_start", "index": index,
+                                          "content_block": {"type": "text", "text": ""}}
+            for piece in split_chunks(text, ctx.faults.stream_chunks, seed):
+                yield "content_block_delta", {"type": "content_block_delta", "index": index,
+                                              "delta": {"type": "text_delta", "text": piece}}
+            yield "content_block_stop", {"type": "content_block_stop", "index": index}
+            index += 1
+        if tool_block is not None:
+            yield "content_block_start", {"type": "content_block_start", "index": index,
+                                          "content_block": {**tool_block, "input": {}}}
+            for piece in split_chunks(json.dumps(tool_input, ensure_ascii=False), None, seed):
+                yield "content_block_delta", {"type": "content_block_delta", "index": index,
+                                              "delta": {"type": "input_json_delta", "partial_json": piece}}
+            yield "content_block_stop", {"type": "content_block_stop", "index": index}
         yield "message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                                 "usage": {"output_tokens": output_tokens}}
         yield "message_stop", {"type": "message_stop"}

@@ -7,6 +7,7 @@ One route serves three jobs, chosen like the real models do: chat text, image ou
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from .._catalog_data import GEMINI_VOICES
-from . import media
+from . import _structured, media
 from ._common import (
     Ctx,
     Frame,
@@ -117,8 +118,38 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
         return _single(ctx, model, parts, usage, stream, rid)
 
     limit = _get(cfg, "maxOutputTokens", "max_output_tokens")
-    text, cut = compose_reply(model, prompt, seed, limit if isinstance(limit, int) and limit > 0 else None,
-                              ctx.faults.answer)
+    tools = [{"name": str(d["name"]), "parameters": _get(d, "parameters", "parametersJsonSchema")}
+             for t in body.get("tools") or [] if isinstance(t, dict)
+             for d in _get(t, "functionDeclarations", "function_declarations") or []
+             if isinstance(d, dict) and d.get("name")]
+    calling = _get(_get(body, "toolConfig", "tool_config") or {}, "functionCallingConfig",
+                   "function_calling_config") or {}
+    mode = {"ANY": "required", "NONE": "none"}.get(str(calling.get("mode") or "AUTO").upper(), "auto")
+    allowed = _get(calling, "allowedFunctionNames", "allowed_function_names") or []
+    forced = str(allowed[0]) if mode == "required" and len(allowed) == 1 else None
+    last = contents[-1] if isinstance(contents[-1], dict) else {}
+    answered = [p for p in last.get("parts") or [] if isinstance(p, dict)
+                and _get(p, "functionResponse", "function_response")]
+    tool = _structured.choose_tool(tools, mode, forced, prompt, bool(answered))
+    mime = str(_get(cfg, "responseMimeType", "response_mime_type") or "")
+    schema = _get(cfg, "responseJsonSchema", "response_json_schema") or _get(cfg, "responseSchema",
+                                                                           "response_schema")
+    if tool is not None:
+        args = _structured.tool_arguments(tool, seed, prompt)
+        parts = [{"functionCall": {"name": tool["name"], "args": args}}]
+        n_out = count_tokens(json.dumps(args))
+        usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": n_out,
+                 "totalTokenCount": prompt_tokens + n_out}
+        return _single(ctx, model, parts, usage, stream, rid)
+    if answered:
+        text, cut = _structured.results_reply([json.dumps(_get(p, "functionResponse", "function_response")
+                                                          .get("response"), ensure_ascii=False)
+                                               for p in answered]), False
+    elif mime == "application/json":
+        text, cut = _structured.json_text(schema, seed, prompt), False
+    else:
+        text, cut = compose_reply(model, prompt, seed, limit if isinstance(limit, int) and limit > 0 else None,
+                                  ctx.faults.answer)
     thinking = _get(cfg, "thinkingConfig", "thinking_config") or {}
     thought = compose_reasoning(prompt, seed) if _get(thinking, "includeThoughts", "include_thoughts") else None
     out_tokens = count_tokens(text)
