@@ -263,3 +263,16 @@ def test_n2_streams_both_choices_and_the_answer_is_the_first(s: Session, rec: Re
     streamed = s.chat("Two answers", model="grok-4.1", n=2, thread=False)
     whole = s.chat("Two answers", model="grok-4.1", n=2, thread=False, stream=False)
     assert streamed.text == whole.text and whole.entry.status == "ok"
+
+
+def test_a_tool_turn_stored_once_rebuilds_the_body_it_sent(s: Session, rec: Recorder) -> None:
+    from tokenhot_nb._threads import wire_request
+
+    call = s.chat("Weather in Bergen?", model="claude-opus-4-6-cc", tools=[WEATHER], thread="b")
+    done = s.chat(model="claude-opus-4-6-cc", tools=[WEATHER], thread="b",
+                  tool_results={call.tool_calls[0].id: "rain"})
+    assert done.entry.parent == call.entry_id
+    rebuilt = wire_request(s.store, done.entry)["json"]
+    assert rebuilt == rec.json()  # the stored rows give back exactly the body that went out
+    kinds = [b["type"] for m in rebuilt["messages"] if isinstance(m["content"], list) for b in m["content"]]
+    assert "tool_use" in kinds and "tool_result" in kinds

@@ -159,7 +159,7 @@ def conversation(store: Store, parent: int | None) -> list[dict[str, Any]]:
     """The neutral messages of a thread up to and including turn ``parent`` (its question and answer)."""
     import json
 
-    chain: list[tuple[Any, Any]] = []
+    chain: list[tuple[Any, Any, Any]] = []
     conn = store.connection()
     seen: set[int] = set()
     while parent is not None and parent not in seen and len(seen) < MAX_TURNS:
