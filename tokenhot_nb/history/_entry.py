@@ -274,24 +274,29 @@ class HistoryEntry:
     # -- code generation
     def to_code(self) -> str:
         """Python that makes this call again through ``tokenhot_nb`` (input media from the store)."""
-        when = _dt.datetime.fromtimestamp(self.started).isoformat(timespec="seconds")
+        try:
+            when = _dt.datetime.fromtimestamp(float(self.started)).isoformat(timespec="seconds")
+        except (TypeError, ValueError, OverflowError, OSError):
+            when = "at an unknown time"
+        # every field is data (an imported history is untrusted): the comment is one printable line, the
+        # call is built from repr() of values only, so no field can end the comment or start a statement
         head = [
-            f"# {self.kind} call recorded {when} ({self.mode} mode)"
-            + (f" as history entry #{self.id}" if self.id is not None else ""),
+            _comment(f"# {self.kind} call recorded {when} ({self.mode} mode)"
+                     + (f" as history entry #{self.id}" if self.id is not None else "")),
             "import tokenhot_nb",
             "",
             "s = tokenhot_nb.session()",
         ]
         plain: list[str] = []
         odd: list[str] = []
-        for k, v in self.params.items():
+        for k, v in (self.params if isinstance(self.params, dict) else {}).items():
             src = _py_src(v)
             if isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k):
                 plain.append(f"{k}={src}")
             else:
                 odd.append(f"{k!r}: {src}")
         args = plain + ([f"**{{{', '.join(odd)}}}"] if odd else [])
-        ok_name = self.kind.isidentifier() and not keyword.iskeyword(self.kind)
+        ok_name = isinstance(self.kind, str) and self.kind.isidentifier() and not keyword.iskeyword(self.kind)
         target = f"s.{self.kind}" if ok_name else f"getattr(s, {self.kind!r})"
         one_line = f"result = {target}({', '.join(args)})"
         if len(one_line) <= 100:
@@ -319,25 +324,30 @@ class HistoryEntry:
         method = str(req.get("method", "POST")).upper()
         path = str(req.get("path", "/"))
         url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
-        if req.get("params"):
+        if isinstance(req.get("params"), dict) and req["params"]:
             url += "?" + urlencode(req["params"], doseq=True)
         body = req.get("json")
         first = "curl"
         if method != "GET" or body is not None or req.get("files") or req.get("data"):
-            first += f" -X {method}"
+            first += f" -X {shlex.quote(method)}"
         if isinstance(body, dict) and body.get("stream"):
             first += " -N"
         parts = [f"{first} {shlex.quote(url)}", '-H "Authorization: Bearer $TOKENHOT_API_KEY"']
         if body is not None:
             parts.append("-H 'Content-Type: application/json'")
             parts.append("-d " + shlex.quote(json.dumps(body, ensure_ascii=False, separators=(",", ":"))))
-        for name, value in (req.get("data") or {}).items():
+        data = req.get("data")
+        for name, value in (data.items() if isinstance(data, dict) else []):
             for v in value if isinstance(value, list) else [value]:
                 text = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False)
-                parts.append("--form-string " + shlex.quote(f"{name}={text}"))
-        for f in req.get("files") or []:
-            spec = f"{f.get('field', 'file')}=@{f.get('filename', 'file')}"
-            if f.get("content_type"):
+                parts.append("--form-string " + shlex.quote(f"{_form_name(name)}={text}"))
+        files = req.get("files")
+        for f in (files if isinstance(files, list) else []):
+            if not isinstance(f, dict):
+                continue
+            # the file is read by curl from the working folder: only a plain file name, never a path elsewhere
+            spec = f"{_form_name(f.get('field', 'file'))}=@{_form_file(f.get('filename', 'file'))}"
+            if isinstance(f.get("content_type"), str) and _CURL_MIME.match(f["content_type"]):
                 spec += f";type={f['content_type']}"
             parts.append("-F " + shlex.quote(spec))
         return redact(" \\\n  ".join(parts)) + "\n"
@@ -361,6 +371,13 @@ class HistoryEntry:
 
     def rerun(self, session: Any = None) -> Any:
         """Make the same call again (a new history entry)."""
+        from ._validate import KINDS
+
+        if self.kind not in KINDS:
+            from ..errors import InputError
+
+            raise InputError(f"History entry #{self.id} has kind {str(self.kind)!r:.60}, which is not a call "
+                             "that can be made again.", hint=f"Rerun works for {', '.join(KINDS)}.")
         s = self._pick_session(session)
         return getattr(s, self.kind)(**self.resolved_params())
 
@@ -404,6 +421,25 @@ class HistoryEntry:
         from ._history import entry_html
 
         return entry_html(self)
+
+
+_CURL_MIME = re.compile(r"^[a-z]+/[A-Za-z0-9.+_-]{1,100}$")
+
+
+def _form_name(name: Any) -> str:
+    """A multipart field name curl reads literally (no ``=``, ``;``, ``@``, ``<`` or quotes)."""
+    return re.sub(r"[^\w.\[\]-]", "_", str(name))[:100] or "field"
+
+
+def _form_file(name: Any) -> str:
+    """A file name in the current folder (a recorded path is untrusted: ``@/home/…`` would upload that file)."""
+    base = re.split(r"[\\/]", str(name))[-1]
+    return re.sub(r"[^\w.-]", "_", base).lstrip(".")[:100] or "file"
+
+
+def _comment(text: str) -> str:
+    """One line of printable text: line breaks and controls (which would end a ``#`` comment) become spaces."""
+    return "".join(ch if ch.isprintable() else " " for ch in text)
 
 
 def _shorten(text: str, n: int) -> str:

@@ -9,12 +9,15 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError, StoreError
 from ._entry import ENTRY_FIELDS, JSON_FIELDS, HistoryEntry, is_clean, iter_refs, jsonable
 from ._store import Store, mime_for, sha256_file
+from ._validate import MIME_RE, InvalidRecord, artifact_file, entry_from_record, old_id
 
 if TYPE_CHECKING:
     from ._history import History
@@ -128,50 +131,77 @@ def _dumps_scalar(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _read(path: Path) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
-    stripped = text.lstrip()
-    if stripped.startswith("["):
-        data = json.loads(text)
-        if not isinstance(data, list):
-            raise ValueError(f"{path} is not a history export (expected a list)")
-        return data
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+def _read(path: Path) -> list[Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StoreError(f"Could not read the history export {str(path)!r}: {exc}.",
+                         hint="Check the path; an export is a .json or .jsonl file written by History.export().") from exc
+    try:
+        if text.lstrip().startswith("["):
+            data = json.loads(text)
+            if not isinstance(data, list):
+                raise ValueError("expected a list")
+            return data
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    except ValueError as exc:
+        raise StoreError(f"{str(path)!r} is not a history export: {exc}.",
+                         hint="An export is JSON (a list of entries) or JSONL (one entry a line).") from exc
 
 
-def load_history(path: Path, store: Store | str | os.PathLike[str] | None = None) -> History:
+def load_history(path: Path, store: Store | str | os.PathLike[str] | None = None, *,
+                 strict: bool = False) -> History:
+    """Every record is checked (``_validate``); an invalid one is left out with a warning (``strict``: refused)."""
     from ._history import History
 
+    records = _read(path)
+    entries: list[HistoryEntry] = []
+    old_ids: list[int | None] = []
+    problems: list[str] = []
+    for i, r in enumerate(records):
+        try:
+            entries.append(entry_from_record(r))
+        except InvalidRecord as exc:
+            problems.append(f"entry {i + 1}: {exc}")
+            continue
+        old_ids.append(old_id(r))
+    if problems:
+        summary = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+        if strict:
+            raise InputError(f"{path.name} has {len(problems)} invalid entr{'y' if len(problems) == 1 else 'ies'}: "
+                             f"{summary}.", hint="Fix or remove them, or load with strict=False to leave them out.")
+        warnings.warn(f"{len(problems)} of {len(records)} entries of {path.name} were left out: {summary}.",
+                      stacklevel=3)
     if store is None:
         store = Store(tempfile.mkdtemp(prefix="tokenhot-history-"))
     elif not isinstance(store, Store):
         store = Store(store)
-    records = _read(path)
     folder = artifacts_dir_for(path)
     if folder.is_dir():
         manifest: dict[str, Any] = {}
         mf = folder / MANIFEST
-        if mf.exists():
-            manifest = json.loads(mf.read_text(encoding="utf-8"))
+        if mf.is_file():
+            try:
+                loaded = json.loads(mf.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                loaded = {}
+            manifest = loaded if isinstance(loaded, dict) else {}
         wanted: dict[str, dict[str, Any]] = {}
-        for r in records:
-            wanted.update(_refs(r))
-        for sha, meta in {**wanted, **manifest}.items():
-            if store.has(sha):
+        for e in entries:
+            wanted.update(_refs(e.to_dict()))
+        for sha in {**wanted, **manifest}:
+            listed = manifest.get(sha)
+            meta: dict[str, Any] = {**(listed if isinstance(listed, dict) else {}), **wanted.get(sha, {})}
+            if not isinstance(sha, str) or store.has(sha):
                 continue
-            file = folder / str(manifest.get(sha, {}).get("file", ""))
-            if not file.is_file():
-                matches = [p for p in folder.glob(f"{sha}*") if p.is_file()]
-                if not matches:
-                    continue
-                file = matches[0]
-            if sha256_file(file) != sha:
-                continue  # damaged copy: leave it out rather than store wrong bytes under this name
-            mime = meta.get("mime") or mime_for(file)
-            store.add_file(file, mime, name=meta.get("name", "") or "", sha256=sha, keep_source=True)
-    entries = [HistoryEntry.from_dict({k: v for k, v in r.items() if k != "id"}) for r in records]
+            file = artifact_file(folder, sha, manifest)
+            if file is None or sha256_file(file) != sha:
+                continue  # missing, outside the folder or damaged: leave it out rather than store wrong bytes
+            mime = str(meta.get("mime") or "")
+            mime = mime if MIME_RE.match(mime) else ""
+            name = str(meta.get("name") or "")
+            store.add_file(file, mime or mime_for(file), name=name[:255], sha256=sha, keep_source=True)
     if not entries:
         return History(store, _conds=[("0", ())], _label=f"loaded from {path.name}")
-    old_ids = [r["id"] if isinstance(r.get("id"), int) else None for r in records]  # keeps thread turns linked
     first, last = store.import_entries(entries, old_ids)
     return History(store, _conds=[("id BETWEEN ? AND ?", (first, last))], _label=f"loaded from {path.name}")

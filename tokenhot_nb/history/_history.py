@@ -220,11 +220,16 @@ class History:
             ) from exc
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str], store: Store | str | os.PathLike[str] | None = None) -> History:
-        """Load an export into ``store`` (a new temporary store when omitted); ids are new."""
+    def load(cls, path: str | os.PathLike[str], store: Store | str | os.PathLike[str] | None = None, *,
+             strict: bool = False) -> History:
+        """Load an export into ``store`` (a new temporary store when omitted); ids are new.
+
+        An export is untrusted: every field is checked; an invalid entry is left out with a warning
+        (``strict=True``: the load is refused), artifact files outside the export's folder are ignored.
+        """
         from ._export import load_history
 
-        return load_history(Path(path), store)
+        return load_history(Path(path), store, strict=strict)
 
     # ------------------------------------------------------------ display
 
@@ -370,6 +375,23 @@ def _status_html(status: str, error: dict[str, Any] | None) -> str:
     return f"<span style='color:{color};font-weight:bold'{title}>{escape(status)}</span>"
 
 
+def _row_html(store: Store, r: Sequence[Any]) -> str:
+    """One table row (id, started, duration, kind, model, status, text, outputs, usage, error)."""
+    outputs = json.loads(r[7] or "[]")
+    usage = json.loads(r[8] or "{}")
+    error = json.loads(r[9]) if r[9] else None
+    text = r[6] or ""
+    if error and error.get("message"):
+        text = f"{text}\n⚠ {error['message']}" if text else f"⚠ {error['message']}"
+    took = f"{r[2]:.1f} s" if r[2] is not None else ""
+    cells = [
+        escape(r[0]), escape(_when(r[1])), escape(r[3]), escape(r[4]), _status_html(r[5], error),
+        escape(took), f"<span title='{escape(_shorten(text, 1000))}'>{escape(_shorten(text, 160))}</span>",
+        _outputs_html(store, outputs), escape(_usage_text(usage)),
+    ]
+    return "<tr>" + "".join(f"<td style='{_TD}'>{c}</td>" for c in cells) + "</tr>"
+
+
 def history_html(h: History, limit: int = RENDER_ROWS) -> str:
     """The last ``limit`` rows, newest first; only those rows are read, thumbnails come from the cache."""
     n = len(h)
@@ -386,19 +408,12 @@ def history_html(h: History, limit: int = RENDER_ROWS) -> str:
     out = [f"<div class='tokenhot-history'>{head}<table style='border-collapse:collapse;font-size:12px'><tr>"]
     out.append("".join(f"<th style='{_TD}'>{c}</th>" for c in cols) + "</tr>")
     for r in rows:
-        outputs = json.loads(r[7] or "[]")
-        usage = json.loads(r[8] or "{}")
-        error = json.loads(r[9]) if r[9] else None
-        text = r[6] or ""
-        if error and error.get("message"):
-            text = f"{text}\n⚠ {error['message']}" if text else f"⚠ {error['message']}"
-        took = f"{r[2]:.1f} s" if r[2] is not None else ""
-        cells = [
-            escape(r[0]), escape(_when(r[1])), escape(r[3]), escape(r[4]), _status_html(r[5], error),
-            escape(took), f"<span title='{escape(_shorten(text, 1000))}'>{escape(_shorten(text, 160))}</span>",
-            _outputs_html(h.store, outputs), escape(_usage_text(usage)),
-        ]
-        out.append("<tr>" + "".join(f"<td style='{_TD}'>{c}</td>" for c in cells) + "</tr>")
+        try:
+            out.append(_row_html(h.store, r))
+        except Exception as exc:  # one odd row (an imported or damaged entry) never breaks the table
+            out.append(f"<tr><td style='{_TD}'>{escape(r[0])}</td><td style='{_TD}' colspan='{len(cols) - 1}'>"
+                       f"<i>this entry could not be shown ({escape(type(exc).__name__)}: "
+                       f"{escape(_shorten(str(exc), 200))})</i></td></tr>")
     out.append("</table></div>")
     return "".join(out)
 
@@ -425,6 +440,13 @@ def entry_html(e: HistoryEntry) -> str:
         f"<div>{thumbs}</div>"
         f"<div style='color:#6e7781'>{escape(_usage_text(e.usage))}</div>"
         f"<details><summary>parameters</summary><table>{params}</table></details>"
-        f"<details><summary>code</summary><pre>{escape(e.to_code())}</pre></details>"
+        f"<details><summary>code</summary><pre>{escape(_code_or_reason(e))}</pre></details>"
         "</div>"
     )
+
+
+def _code_or_reason(e: HistoryEntry) -> str:
+    try:
+        return e.to_code()
+    except Exception as exc:  # an odd entry still shows its card
+        return f"# no code for this entry ({type(exc).__name__}: {exc})"

@@ -1,0 +1,150 @@
+"""An imported history is untrusted: every field is checked, generated code cannot be injected into, artifact
+paths stay inside the export, and one odd entry never breaks the table."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokenhot_nb.errors import InputError, StoreError
+from tokenhot_nb.history import History, HistoryEntry, Store
+
+INJECT = '"); import os; os.system("x'
+GOOD = {"id": 1, "session_id": "s1", "started": 1_700_000_000.0, "duration": 1.5, "mode": "offline",
+        "kind": "chat", "model": "gpt-5.2", "endpoint": "chat", "params": {"message": "hi", "model": "gpt-5.2"},
+        "request": {"method": "POST", "path": "/v1/chat/completions", "json": {"model": "gpt-5.2"}},
+        "response": {}, "usage": {}, "outputs": [], "text": "hi → hello", "status": "ok", "error": None,
+        "thread": None, "replay_key": "0" * 64}
+
+
+def write(path: Path, records: list[Any]) -> Path:
+    path.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("field,value", [
+    ("kind", "close"), ("kind", "__class__"), ("kind", 3), ("status", "pwned"), ("mode", "root"),
+    ("started", "yesterday"), ("started", float("inf")), ("started", True), ("duration", -1),
+    ("model", "gpt\nimport os"), ("model", ["x"]), ("params", "not an object"), ("params", [1, 2]),
+    ("outputs", [{"sha256": "../../etc/passwd", "mime": "image/png", "size": 1}]),
+    ("outputs", [{"sha256": "a" * 64, "mime": "text/html<script>", "size": 1}]),
+    ("outputs", "x"), ("error", "boom"), ("thread", 5), ("parent", "1; DROP TABLE entries"), ("text", {"a": 1}),
+])
+def test_invalid_fields_are_left_out_with_a_warning(tmp_path: Path, field: str, value: Any) -> None:
+    bad = {**GOOD, "id": 2, field: value}
+    src = write(tmp_path / "h.jsonl", [GOOD, bad])
+    with pytest.warns(UserWarning, match=r"1 of 2 entries of h.jsonl were left out: entry 2: "):
+        h = History.load(src, tmp_path / "store")
+    assert len(h) == 1 and h[0].model == "gpt-5.2"
+    with pytest.raises(InputError, match="invalid entr"):
+        History.load(src, tmp_path / "store2", strict=True)
+
+
+def test_replay_key_is_recomputed(tmp_path: Path) -> None:
+    """A forged replay key cannot make replay answer one call with another call's recording."""
+    h = History.load(write(tmp_path / "h.jsonl", [GOOD]), tmp_path / "store")
+    assert h[0].replay_key != "0" * 64 and len(h[0].replay_key) == 64
+
+
+def test_not_an_export_is_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "x.json").write_text("{not json")
+    with pytest.raises(StoreError, match="is not a history export"):
+        History.load(tmp_path / "x.json", tmp_path / "store")
+    with pytest.raises(StoreError, match="Could not read"):
+        History.load(tmp_path / "missing.json", tmp_path / "store")
+
+
+def test_artifact_paths_stay_inside_the_export(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"private bytes")
+    sha = hashlib.sha256(b"private bytes").hexdigest()
+    src = write(tmp_path / "h.jsonl", [{**GOOD, "outputs": [{"sha256": sha, "mime": "text/plain", "size": 13}]}])
+    folder = tmp_path / "h.jsonl.artifacts"
+    folder.mkdir()
+    (folder / f"{sha}.txt").symlink_to(secret)  # a link out of the folder
+    (folder / "manifest.json").write_text(json.dumps({sha: {"file": "../secret.txt", "mime": "text/plain"}}))
+    h = History.load(src, tmp_path / "store")
+    assert len(h) == 1 and not h.store.has(sha)  # neither the ../ name nor the symlink was followed
+
+
+def test_artifacts_inside_the_export_still_load(tmp_path: Path) -> None:
+    data = b"\x89PNG fake but hashed"
+    sha = hashlib.sha256(data).hexdigest()
+    src = write(tmp_path / "h.jsonl", [{**GOOD, "outputs": [{"sha256": sha, "mime": "image/png", "size": len(data)}]}])
+    folder = tmp_path / "h.jsonl.artifacts"
+    folder.mkdir()
+    (folder / f"{sha}.png").write_bytes(data)
+    h = History.load(src, tmp_path / "store")
+    assert h.store.has(sha)
+
+
+HOSTILE = {**GOOD, "kind": "chat", "mode": "offline", "model": INJECT,
+           "params": {"message": INJECT, INJECT: INJECT, "model": INJECT, "n": float("nan"),
+                      "nested": {INJECT: [INJECT, {"artifact": "b" * 64, "mime": "image/png"}]}},
+           "thread": "t"}
+
+
+def test_to_code_parses_and_holds_every_value_as_data(tmp_path: Path) -> None:
+    h = History.load(write(tmp_path / "h.jsonl", [HOSTILE]), tmp_path / "store")
+    code = h[0].to_code()
+    tree = ast.parse(code)
+    # exactly: import, assignment of the session, one call; nothing else was injected
+    kinds = [type(n).__name__ for n in tree.body]
+    assert kinds == ["Import", "Assign", "Assign"], code
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)]
+    names = {ast.unparse(c.func) for c in calls}
+    assert names <= {"tokenhot_nb.session", "s.chat", "s.history.artifact", "float"}, names
+    call = tree.body[-1].value  # type: ignore[attr-defined]
+    kw = {k.arg: k.value for k in call.keywords if k.arg}
+    assert ast.literal_eval(kw["message"]) == INJECT and ast.literal_eval(kw["model"]) == INJECT
+
+
+def test_to_code_comment_cannot_be_broken(tmp_path: Path) -> None:
+    e = HistoryEntry(kind="chat\nimport os", mode="offline\u2028os.system('x')", started=1.0, params={})
+    tree = ast.parse(e.to_code())
+    assert [type(n).__name__ for n in tree.body] == ["Import", "Assign", "Assign"]
+    HistoryEntry(kind="chat", started=float("nan")).to_code()  # an odd time is not a crash
+
+
+def test_to_curl_is_one_command_of_quoted_words() -> None:
+    e = HistoryEntry(kind="edit", request={
+        "method": "POST; rm -rf ~", "path": "/v1/images/edits?$(id)", "params": {"q": "$(id)`id`"},
+        "data": {"prompt; rm": "$(reboot)", "n": 1},
+        "files": [{"field": "image;x=@/etc/passwd", "filename": "/home/me/.ssh/id_rsa",
+                   "content_type": "image/png;x=@/etc/shadow"}],
+        "json": None})
+    cmd = e.to_curl()
+    lexer = shlex.shlex(cmd.replace("\\\n", " "), posix=True, punctuation_chars=True)
+    words = list(lexer)
+    assert not [w for w in words if set(w) <= set(";&|()<>")], words  # no unquoted shell operator
+    assert words[0] == "curl" and words[1] == "-X" and words[2] == "POST; RM -RF ~"
+    assert "/etc/passwd" not in cmd and "/home/me" not in cmd and "/etc/shadow" not in cmd
+    assert "image_x___etc_passwd=@id_rsa" in cmd
+    assert "$TOKENHOT_API_KEY" in cmd
+
+
+def test_one_odd_row_never_breaks_the_table(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    ok = store.insert(HistoryEntry(kind="chat", model="gpt-5.2", text="fine", status="ok"))
+    odd = store.insert(HistoryEntry(kind="chat", model="gpt-5.2", text="odd", status="ok"))
+    conn = store._conn()
+    conn.execute("UPDATE entries SET outputs=?, usage=? WHERE id=?", ("{not json", "[1,2]", odd))
+    conn.commit()
+    html = History(store)._repr_html_()
+    assert "could not be shown" in html and "fine" in html and html.count("<tr>") == 3
+    assert ok != odd
+
+
+def test_imported_text_renders_escaped(tmp_path: Path) -> None:
+    evil = {**GOOD, "text": "<img src=x onerror=alert(1)>", "model": "<script>x</script>",
+            "error": {"error": "<b>", "message": "<svg onload=alert(1)>", "hint": ""}}
+    h = History.load(write(tmp_path / "h.jsonl", [evil]), tmp_path / "store")
+    for html in (h._repr_html_(), h[0]._repr_html_()):
+        assert "<img src=x" not in html and "<script>" not in html and "<svg" not in html
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html

@@ -1,0 +1,187 @@
+"""An imported history is untrusted: every field of every record is checked before it enters a store.
+
+A history export may come from anyone. What it may do: add entries (new ids) with their texts, parameters and
+output files, which then show in tables, search, ``to_code()``/``to_curl()`` and replay. What it may not do:
+carry values of the wrong type or outside their enums (a ``kind`` that would make ``rerun()`` call an arbitrary
+Session method, a status the store does not know), forge its replay key (it is recomputed from the fields), or
+name artifact files outside its ``.artifacts`` folder. Everything is redacted again on the way in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from .._config import MODES
+from ._entry import SHA_RE, STATUSES, HistoryEntry
+
+#: The Session methods a history entry may name (``rerun()`` calls ``getattr(session, kind)``).
+KINDS: tuple[str, ...] = ("image", "edit", "video", "speak", "transcribe", "translate", "chat")
+MAX_DEPTH = 64
+MIME_RE = re.compile(r"^[a-z]+/[A-Za-z0-9.+_-]{1,100}$")
+_ROLE = re.compile(r"^[a-z_]{1,40}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
+
+
+class InvalidRecord(ValueError):
+    """One record of an export that does not hold: the message says which field and why."""
+
+
+def _json_value(value: Any, where: str, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise InvalidRecord(f"{where}: nested too deeply")
+    if value is None or isinstance(value, (bool, int, str)):
+        return
+    if isinstance(value, float):
+        return  # NaN/inf round-trip through the store's JSON
+    if isinstance(value, list):
+        for i, v in enumerate(value):
+            _json_value(v, f"{where}[{i}]", depth + 1)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise InvalidRecord(f"{where}: key {k!r} is not a string")
+            _json_value(v, f"{where}.{k}", depth + 1)
+        return
+    raise InvalidRecord(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def _obj(r: dict[str, Any], name: str) -> dict[str, Any]:
+    value = r.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidRecord(f"{name}: expected an object, got {type(value).__name__}")
+    _json_value(value, name)
+    return value
+
+
+def _line(r: dict[str, Any], name: str, *, limit: int, optional: bool = False) -> str | None:
+    value = r.get(name)
+    if value is None:
+        if optional:
+            return None
+        return ""
+    if not isinstance(value, str):
+        raise InvalidRecord(f"{name}: expected a string, got {type(value).__name__}")
+    if len(value) > limit or _CONTROL.search(value):
+        raise InvalidRecord(f"{name}: longer than {limit} characters or has control characters / line breaks")
+    return value
+
+
+def _number(value: Any, name: str, *, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidRecord(f"{name}: expected a finite number, got {value!r:.40}")
+    if not low <= value <= high:
+        raise InvalidRecord(f"{name}: {value!r} is out of range")
+    return float(value)
+
+
+def _choice(r: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = r.get(name, default)
+    if value not in allowed:
+        raise InvalidRecord(f"{name}: {str(value)!r:.60} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _outputs(value: Any) -> list[dict[str, Any]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidRecord(f"outputs: expected a list, got {type(value).__name__}")
+    out = []
+    for i, o in enumerate(value):
+        where = f"outputs[{i}]"
+        if not isinstance(o, dict):
+            raise InvalidRecord(f"{where}: expected an object")
+        _json_value(o, where)
+        if not isinstance(o.get("sha256"), str) or not SHA_RE.match(o["sha256"]):
+            raise InvalidRecord(f"{where}.sha256: expected 64 lower-case hex digits")
+        if not isinstance(o.get("mime", ""), str) or (o.get("mime") and not MIME_RE.match(o["mime"])):
+            raise InvalidRecord(f"{where}.mime: not a media type")
+        size = o.get("size", 0)
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise InvalidRecord(f"{where}.size: expected a whole number >= 0")
+        if not isinstance(o.get("name", ""), str) or not isinstance(o.get("role", ""), str):
+            raise InvalidRecord(f"{where}: name and role must be strings")
+        if o.get("role") and not _ROLE.match(o["role"]):
+            raise InvalidRecord(f"{where}.role: {o['role']!r:.40} is not a role name")
+        out.append(o)
+    return out
+
+
+def entry_from_record(r: Any) -> HistoryEntry:
+    """A checked :class:`HistoryEntry` from one exported record (its ``id`` dropped, replay key recomputed)."""
+    from ._replay import replay_key
+
+    if not isinstance(r, dict):
+        raise InvalidRecord(f"expected an object, got {type(r).__name__}")
+    started = _number(r.get("started", 0.0), "started", low=0, high=1e11)
+    duration = r.get("duration")
+    if duration is not None:
+        duration = _number(duration, "duration", low=0, high=1e8)
+    kind = _choice(r, "kind", KINDS, "")
+    model = _line(r, "model", limit=300) or ""
+    endpoint = _line(r, "endpoint", limit=300) or ""
+    params = _obj(r, "params")
+    text = r.get("text") or ""
+    if not isinstance(text, str):
+        raise InvalidRecord(f"text: expected a string, got {type(text).__name__}")
+    parent = r.get("parent")
+    if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int) or parent < 1):
+        raise InvalidRecord(f"parent: expected an entry id (a whole number >= 1), got {parent!r:.40}")
+    error = r.get("error")
+    if error is not None:
+        if not isinstance(error, dict):
+            raise InvalidRecord("error: expected an object or null")
+        _json_value(error, "error")
+    return HistoryEntry(
+        session_id=_line(r, "session_id", limit=200) or "",
+        started=started,
+        duration=duration,
+        mode=_choice(r, "mode", MODES, "offline"),
+        kind=kind,
+        model=model,
+        endpoint=endpoint,
+        params=params,
+        request=_obj(r, "request"),
+        response=_obj(r, "response"),
+        usage=_obj(r, "usage"),
+        outputs=_outputs(r.get("outputs")),
+        text=text,
+        status=_choice(r, "status", STATUSES, "ok"),
+        error=error,
+        thread=_line(r, "thread", limit=200, optional=True),
+        replay_key=replay_key(kind, model, endpoint, params),
+        parent=parent,
+    )
+
+
+def old_id(r: Any) -> int | None:
+    """The id a record had in its own store (links thread turns), when it is a plain whole number."""
+    value = r.get("id") if isinstance(r, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def artifact_file(folder: Path, sha: str, manifest: dict[str, Any]) -> Path | None:
+    """The file of artifact ``sha`` inside an export's ``.artifacts`` folder, never outside it."""
+    if not SHA_RE.match(sha):
+        return None
+    root = folder.resolve()
+    meta = manifest.get(sha)
+    name = meta.get("file") if isinstance(meta, dict) else None
+    candidates: list[Path] = []
+    if isinstance(name, str) and name and name == Path(name).name and name not in (".", ".."):
+        candidates.append(folder / name)
+    candidates.extend(sorted(folder.glob(f"{sha}*")))  # sha is 64 hex digits: no pattern, no separator
+    for file in candidates:
+        try:
+            real = file.resolve()
+        except OSError:
+            continue
+        if real.parent == root and real.is_file():  # a symlink pointing elsewhere resolves outside: refused
+            return real
+    return None
