@@ -337,3 +337,36 @@ def test_help_examples_name_real_models() -> None:
                 catalog.model(value, kind=kind)  # raises UnknownModelError for a model we do not have
     magics_with_models = {m for m, _ in named}
     assert {"th_image", "th_chat", "th_video", "th_audio", "th_config"} <= magics_with_models, named
+
+
+def test_video_view_elapsed_keeps_moving_between_polls() -> None:
+    """Issue #12: the progress line redraws with the elapsed time between polls, and stops when done."""
+    from tokenhot_nb.magics._video import VideoView
+
+    now = [100.0]
+    view = VideoView(model="m", clock=lambda: now[0])
+    drawn: list[str] = []
+    view._handle = SimpleNamespace(update=lambda data, **k: drawn.append(data["text/plain"]))
+    view.on_status(SimpleNamespace(task_id="task_1", state="running", progress=30))
+    now[0] += 4
+    view.tick()
+    now[0] += 1
+    view.tick()
+    assert [d.split(" · ")[2] for d in drawn] == ["0s", "4s", "5s"] and all("30%" in d for d in drawn)
+    view.failed("boom")
+    n = len(drawn)
+    view.tick()
+    assert len(drawn) == n  # a finished task no longer ticks
+
+
+def test_ticker_calls_until_stopped() -> None:
+    from tokenhot_nb._progress import Ticker
+
+    calls: list[float] = []
+    ticker = Ticker(lambda: calls.append(time.monotonic()), every=0.01)
+    deadline = time.monotonic() + 5
+    while len(calls) < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    ticker.stop()
+    ticker.thread.join(2)
+    assert len(calls) >= 3 and not ticker.thread.is_alive()

@@ -314,3 +314,23 @@ def test_long_audio_in_a_hidden_store_is_published_too(tmp_path: Path, monkeypat
     html = AudioResult(wav, sha256=sha, model="tts")._repr_mimebundle_()[0]["text/html"]
     assert f'src="tokenhot-media/{sha}.wav"' in html and ".tokenhot" not in html
     assert (tmp_path / "tokenhot-media" / f"{sha}.wav").exists()
+
+
+def test_video_player_fits_and_names_its_file_for_static_exports(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue #12: portrait clips are sized by height (max 70vh); a static export keeps the poster and a note
+    naming the file, which a player that loads hides."""
+    from PIL import Image
+
+    from tokenhot_nb.results import VideoResult
+
+    monkeypatch.chdir(tmp_path)
+    mp4 = tmp_path / "clip.mp4"
+    mp4.write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    tall, wide = tmp_path / "tall.jpg", tmp_path / "wide.jpg"
+    Image.new("RGB", (90, 160)).save(tall)
+    Image.new("RGB", (160, 90)).save(wide)
+    portrait = VideoResult(mp4, poster=tall, model="m").html()
+    assert 'height="480"' in portrait and 'width="480"' not in portrait and "max-height:70vh" in portrait
+    assert 'poster="data:image/jpeg;base64,' in portrait
+    assert "tokenhot-video-note" in portrait and "clip.mp4" in portrait and "onloadeddata=" in portrait
+    assert 'width="480"' in VideoResult(mp4, poster=wide, model="m").html()

@@ -14,6 +14,31 @@ from html import escape
 from typing import Any
 
 _MIN_INTERVAL = 0.1  # seconds between redraws; the final state always draws
+TICK_SECONDS = 1.0  # a wait's line redraws this often between polls, so its elapsed time keeps moving
+
+
+class Ticker:
+    """Calls ``tick()`` every ``every`` s on a daemon thread until :meth:`stop` (or ``limit`` s, or ``tick``
+    raising): a video's status arrives every few seconds, the elapsed time should move in between."""
+
+    def __init__(self, tick: Any, every: float = TICK_SECONDS, limit: float = 6 * 3600) -> None:
+        self._tick = tick
+        self._every = every
+        self._limit = limit
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="tokenhot-progress-tick", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        end = time.monotonic() + self._limit
+        while not self._stop.wait(self._every) and time.monotonic() < end:
+            try:
+                self._tick()
+            except Exception:  # a broken display must never outlive its call
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
 
 
 def in_notebook() -> bool:
@@ -46,6 +71,7 @@ class Progress:
         self._handle: Any = None
         self._tty = False
         self._closed = False
+        self._ticker: Ticker | None = None  # waits (total unknown) tick between updates once shown
         if enabled is False:
             self._mode = "off"
         elif in_notebook():
@@ -77,7 +103,12 @@ class Progress:
             self._last = now
             self._draw()
 
+    def _tick(self) -> None:
+        self.update(self.done, force=True)
+
     def close(self, note: str | None = None) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
         with self._lock:
             if self._closed:
                 return
@@ -123,6 +154,8 @@ class Progress:
         self._last = time.monotonic()
 
     def _draw(self) -> None:
+        if self._ticker is None and self.total is None and self._mode != "off" and not self._closed:
+            self._ticker = Ticker(self._tick)
         try:
             if self._mode == "html" and self._handle is None:
                 self._show()

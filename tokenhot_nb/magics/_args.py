@@ -167,10 +167,15 @@ def _video() -> MagicParser:
     p = MagicParser("%%th_video", "Generate a video with live progress. The cell is the prompt.",
                     "examples:\n  %%th_video -m seedance-2.0 --duration 8 --ratio 16:9\n"
                     "  %%th_video --image first_frame.png --no-wait -o clip\n"
+                    "  %%th_video -m seedance-2.0-v2v --video clip.mp4\n"
                     "  %th_video --resume TASK_ID")
     _common(p)
     p.add_argument("--image", metavar="SOURCE", help="first frame")
+    p.add_argument("--last", metavar="SOURCE", help="last frame (with --image, on models that take one)")
     p.add_argument("--ref", action="append", metavar="SOURCE", help="reference image; repeatable")
+    p.add_argument("--video", action="append", metavar="SOURCE",
+                   help="input video (V2V, video-edit, Seedance 2.x references); repeatable")
+    p.add_argument("--audio", action="append", metavar="SOURCE", help="reference audio (Seedance 2.x); repeatable")
     p.add_argument("--duration", type=number, metavar="SECONDS")
     p.add_argument("--resolution", help="e.g. 720p, 1080p")
     p.add_argument("--ratio", help="aspect ratio, e.g. 16:9")

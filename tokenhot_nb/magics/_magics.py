@@ -283,7 +283,8 @@ class TokenhotMagics(Magics):
         a = _args.parse("th_video", line)
         s = _session()
         if a.resume:
-            if (cell or "").strip() or a.image or a.ref or a.duration or a.resolution or a.ratio or a.seed:
+            if (cell or "").strip() or a.image or a.last or a.ref or a.video or a.audio or a.duration \
+                    or a.resolution or a.ratio or a.seed:
                 _args.parser("th_video").error(RESUME_WITH_PROMPT)
             view = VideoView(model=a.model, live=live_display(self.shell)).start()
             view.task_id = a.resume
@@ -293,8 +294,18 @@ class TokenhotMagics(Magics):
         kwargs = _opts(model=a.model, duration=a.duration, resolution=a.resolution, ratio=a.ratio, seed=a.seed)
         if a.image:
             kwargs["image"] = resolve_source(a.image, self._ns)
+        if a.last:
+            if not a.image:
+                _args.parser("th_video").error("--last needs --image (the first frame) too.")
+            kwargs.pop("image")
+            kwargs["images"] = [{"image": resolve_source(a.image, self._ns), "role": "first_frame"},
+                                {"image": resolve_source(a.last, self._ns), "role": "last_frame"}]
         if a.ref:
-            kwargs["images"] = [resolve_source(x, self._ns) for x in a.ref]
+            kwargs["images"] = [*kwargs.get("images", []), *(resolve_source(x, self._ns) for x in a.ref)]
+        for name in ("video", "audio"):
+            sources = [resolve_source(x, self._ns) for x in getattr(a, name) or []]
+            if sources:
+                kwargs[name] = sources[0] if len(sources) == 1 else sources
         kwargs.update(a.extra or {})
         view = VideoView(model=self._model_label(a.model, "video", s), live=live_display(self.shell)).start()
         if a.no_wait:

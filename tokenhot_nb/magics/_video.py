@@ -52,6 +52,7 @@ class VideoView:
         self.updates = 0
         self._handle: Any = None
         self._lock = threading.Lock()
+        self._ticker: Any = None
 
     def elapsed(self) -> float:
         return self.clock() - self.started
@@ -85,9 +86,24 @@ class VideoView:
             return self
         from IPython.display import display
 
+        from .._progress import Ticker
+
         data, meta = self._bundle()
         self._handle = display(data, raw=True, display_id=True, metadata=meta)
+        self._ticker = Ticker(self.tick)  # the elapsed time keeps moving between polls
         return self
+
+    def tick(self) -> None:
+        """Redraw with the current elapsed time (called every second while the task runs)."""
+        with self._lock:
+            if self.state in ("succeeded", "failed", "interrupted"):
+                self.stop_ticking()
+                return
+            self.redraw()
+
+    def stop_ticking(self) -> None:
+        if self._ticker is not None:
+            self._ticker.stop()
 
     def redraw(self) -> None:
         if not self.live:
@@ -112,6 +128,7 @@ class VideoView:
 
     def show_result(self, result: Any) -> None:
         """Replace the progress with the video itself (the result's own mimebundle)."""
+        self.stop_ticking()
         with self._lock:
             self.state, self.percent = "succeeded", 100
             if not self.live:
@@ -123,12 +140,14 @@ class VideoView:
             self._handle.update(result)
 
     def interrupted(self) -> None:
+        self.stop_ticking()
         with self._lock:
             self.state = "interrupted"
             self.note = resume_message(self.task_id)
             self.redraw()
 
     def failed(self, reason: str) -> None:
+        self.stop_ticking()
         with self._lock:
             self.state = "failed"
             self.note = reason

@@ -119,14 +119,38 @@ class VideoResult(_StoredMedia):
             return img.copy()
 
     def html(self, width: int = 480) -> str:
+        """A player sized to fit (portrait clips by height, never taller than the view), and a one-line note
+        for static exports (nbconvert HTML, nbviewer, GitHub), where the file beside the notebook is missing:
+        the poster stays visible and the note names the file. A player that loads hides the note."""
         from ._serve import servable_path
 
         src = rel_url(servable_path(self.path, self.sha256))
         poster = f' poster="{escape(self._poster_url(width))}"' if self.poster else ""
+        w, h = self._frame_size()
+        box = f'height="{width}"' if h > w else f'width="{width}"'
+        again = (f"tokenhot_nb.session().history.get({self.entry_id}).result().save()"
+                 if self.entry_id is not None else "result.save()")
+        note = (f'<div class="tokenhot-video-note" style="font:11px sans-serif;color:#666">Video file: '
+                f"<code>{escape(src)}</code>, next to the notebook. In a static export, download it with the "
+                f"notebook or save it again with <code>{escape(again)}</code>.</div>")
         return (
-            f'<video controls preload="metadata" width="{width}"{poster} '
-            f'src="{escape(src)}" style="max-width:100%"></video>' + self._footer()
+            f'<video controls preload="metadata" {box}{poster} src="{escape(src)}" '
+            'style="max-width:100%;max-height:70vh" '
+            "onloadeddata=\"var n=this.nextElementSibling;if(n)n.style.display='none'\"></video>"
+            + note + self._footer()
         )
+
+    def _frame_size(self) -> tuple[int, int]:
+        """The clip's shape, from its poster (a few KB); landscape when unknown."""
+        if self.poster is not None:
+            try:
+                from PIL import Image as PILImage
+
+                with PILImage.open(self.poster) as img:
+                    return img.size
+            except OSError:
+                pass
+        return 16, 9
 
     def _poster_url(self, width: int) -> str:
         """The poster as a small inline JPEG: front ends rewrite ``src`` URLs to their file handler but not
