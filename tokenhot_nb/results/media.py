@@ -121,7 +121,8 @@ class VideoResult(_StoredMedia):
     def html(self, width: int = 480) -> str:
         """A player sized to fit (portrait clips by height, never taller than the view), and a one-line note
         for static exports (nbconvert HTML, nbviewer, GitHub), where the file beside the notebook is missing:
-        the poster stays visible and the note names the file. A player that loads hides the note."""
+        the poster stays visible and the note names the file. No script and no ``on*`` handler: outputs stay
+        inert, so the short note is always shown."""
         from ._serve import servable_path
 
         src = rel_url(servable_path(self.path, self.sha256))
@@ -135,8 +136,7 @@ class VideoResult(_StoredMedia):
                 f"notebook or save it again with <code>{escape(again)}</code>.</div>")
         return (
             f'<video controls preload="metadata" {box}{poster} src="{escape(src)}" '
-            'style="max-width:100%;max-height:70vh" '
-            "onloadeddata=\"var n=this.nextElementSibling;if(n)n.style.display='none'\"></video>"
+            'style="max-width:100%;max-height:70vh"></video>'
             + note + self._footer()
         )
 
