@@ -118,7 +118,8 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
         return _single(ctx, model, parts, usage, stream, rid)
 
     limit = _get(cfg, "maxOutputTokens", "max_output_tokens")
-    tools = [{"name": str(d["name"]), "parameters": _get(d, "parameters", "parametersJsonSchema")}
+    tools = [{"name": str(d["name"]), "parameters": d.get("parameters") or _get(d, "parametersJsonSchema",
+                                                                                 "parameters_json_schema")}
              for t in body.get("tools") or [] if isinstance(t, dict)
              for d in _get(t, "functionDeclarations", "function_declarations") or []
              if isinstance(d, dict) and d.get("name")]
