@@ -168,6 +168,7 @@ class EventStream:
         self._secrets = secrets
         self._description = description
         self._gen = self._run()
+        self._events_gen: AsyncGenerator[SSEEvent, None] | None = None  # set once connected
         self._primed = False
         self.response: httpx.Response | None = None
         self.events_seen = 0
@@ -193,17 +194,22 @@ class EventStream:
         return self._prime().__await__()
 
     def __aiter__(self) -> AsyncIterator[SSEEvent]:
-        # once connected, iterate the event generator itself: no extra await layer per event (the hot path)
-        return self._gen if self._primed else self  # type: ignore[return-value]
+        # Once connected, the caller iterates the event generator itself: no layer between it and the events
+        # (the hot path: one event per network chunk). Its frame holds this stream, which holds the response.
+        return self._events_gen if self._events_gen is not None else self
 
     async def __anext__(self) -> SSEEvent:
         if not self._primed:
             await self._prime()
-        item = await self._gen.__anext__()
-        return item  # type: ignore[return-value]
+        assert self._events_gen is not None
+        return await self._events_gen.__anext__()
 
     async def aclose(self) -> None:
-        await self._gen.aclose()
+        try:
+            if self._events_gen is not None:
+                await self._events_gen.aclose()
+        finally:
+            await self._gen.aclose()  # closes the response
 
     async def __aenter__(self) -> EventStream:
         return await self._prime()
@@ -227,61 +233,8 @@ class EventStream:
             if "text/event-stream" not in content_type.lower():
                 await self._not_a_stream(response, content_type)
             response.stream = IdleTimeoutStream(response.stream, self._idle_timeout)  # type: ignore[arg-type]
-            yield _CONNECTED
-            fmt = self._fmt
-            terminal = TERMINAL_EVENTS.get(fmt, frozenset())
-            try:  # the per-event loop, inline (one generator between the bytes and the caller, not two)
-                async for sse in EventSource(response).aiter_sse():
-                    name = sse.event or "message"
-                    if name == "ping":
-                        continue
-                    raw = sse.data
-                    if raw[:1] == "{":  # the common case: one JSON object, no padding
-                        try:
-                            data: dict[str, Any] | str = json.loads(raw)
-                        except ValueError:
-                            data = raw
-                        if not isinstance(data, dict):
-                            data = raw
-                    else:
-                        text = raw.strip()
-                        if text == "[DONE]":
-                            if fmt in ("claude", "responses"):
-                                break  # not these formats' end marker: checked below as an early end
-                            return
-                        if not text and name == "message":
-                            continue
-                        data = decode_data(raw)
-                    if _is_error_frame(name, data):
-                        raise stream_error_from_data(data, event=name, secrets=self._secrets)
-                    kind = data.get("type") if isinstance(data, dict) else None
-                    kind = kind if isinstance(kind, str) else name
-                    if kind == "ping":
-                        continue
-                    self.events_seen += 1
-                    yield SSEEvent(event=name, data=data)
-                    if name in terminal or kind in terminal:
-                        return
-            except StreamStalled:
-                log.debug("stream stalled after %d events: %s", self.events_seen, self._description)
-                raise StreamError(
-                    f"The stream stalled: no data arrived for {_fmt_seconds(self._idle_timeout)} s.",
-                    hint=(
-                        "The text received so far is kept in .partial_text. If the model thinks for a long "
-                        "time before answering, raise stream_idle_timeout."
-                    ),
-                ) from None
-            except httpx.RequestError as exc:
-                cause = error_from_transport(exc, secrets=self._secrets)
-                raise StreamError(
-                    redact(f"The stream broke before it was complete: {cause.message}", *self._secrets)
-                ) from exc
-            except SSEError as exc:  # pragma: no cover - the content type is checked before
-                raise StreamError(f"The stream could not be read: {exc}") from exc
-            if fmt in NEEDS_END_MARKER:
-                raise StreamError(
-                    f"The stream ended early, without {_END_DESCRIPTION[fmt]} (after {self.events_seen} events)."
-                )
+            self._events_gen = self._events(response)
+            yield _CONNECTED  # stays here, holding the response open, until aclose() or garbage collection
         finally:
             await response.aclose()
 
@@ -298,6 +251,54 @@ class EventStream:
             f"Expected an event stream but the server answered with {content_type or 'no content type'}.",
             hint="The model may not support streaming here; try again with stream=False.",
         )
+
+    async def _events(self, response: httpx.Response) -> AsyncGenerator[SSEEvent, None]:
+        fmt = self._fmt
+        terminal = TERMINAL_EVENTS.get(fmt, frozenset())
+        try:
+            async for sse in EventSource(response).aiter_sse():
+                name = sse.event or "message"
+                if name == "ping":
+                    continue
+                raw = sse.data
+                stripped = raw if raw[:1] == "{" else raw.strip()  # the usual frame: one JSON object
+                if stripped == "[DONE]":
+                    if fmt in ("claude", "responses"):
+                        break  # not these formats' end marker: checked below as an early end
+                    return
+                if not stripped and name == "message":
+                    continue
+                data = decode_data(raw)
+                if _is_error_frame(name, data):
+                    raise stream_error_from_data(data, event=name, secrets=self._secrets)
+                event = SSEEvent(event=name, data=data)
+                kind = event.type
+                if kind == "ping":
+                    continue
+                self.events_seen += 1
+                yield event
+                if name in terminal or kind in terminal:
+                    return
+        except StreamStalled:
+            log.debug("stream stalled after %d events: %s", self.events_seen, self._description)
+            raise StreamError(
+                f"The stream stalled: no data arrived for {_fmt_seconds(self._idle_timeout)} s.",
+                hint=(
+                    "The text received so far is kept in .partial_text. If the model thinks for a long "
+                    "time before answering, raise stream_idle_timeout."
+                ),
+            ) from None
+        except httpx.RequestError as exc:
+            cause = error_from_transport(exc, secrets=self._secrets)
+            raise StreamError(
+                redact(f"The stream broke before it was complete: {cause.message}", *self._secrets)
+            ) from exc
+        except SSEError as exc:  # pragma: no cover - the content type is checked before
+            raise StreamError(f"The stream could not be read: {exc}") from exc
+        if fmt in NEEDS_END_MARKER:
+            raise StreamError(
+                f"The stream ended early, without {_END_DESCRIPTION[fmt]} (after {self.events_seen} events)."
+            )
 
 
 def stream_is_error(body: dict[str, Any]) -> bool:
