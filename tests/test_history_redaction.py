@@ -1,0 +1,53 @@
+"""Stored text is encoded once and redacted once per text, with exactly the result of string-by-string redaction."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tokenhot_nb._config import Secret
+from tokenhot_nb.history import HistoryEntry, Store
+from tokenhot_nb.history._entry import dumps, dumps_redacted, jsonable
+
+KEY = "sk-" + "A1b2C3d4" * 4
+ODD = 'sk-with"quote\\and\nnewline-1234567890'
+
+
+@pytest.mark.parametrize("value", [
+    {"message": "plain", "n": 1, "x": [1.5, None, True]},
+    {"message": f"my key is {KEY} ok", "nested": [{"deep": [f"Bearer {KEY}"]}]},
+    {f"key {KEY}": "in a dict key"},
+    {"odd": f"a {ODD} b"},
+    {"bytes": b"\x00\x01", "set": {"b", "a"}, "tuple": (1, "two"), "secret": Secret(KEY)},
+    ["sk-learn is a library, not a key", "sk-short"],
+    {"nan": float("nan")},
+])
+def test_the_one_pass_equals_string_by_string_redaction(value: object) -> None:
+    secrets = (Secret(ODD), "hunter2-custom-secret")
+    text, clean = dumps_redacted(value, secrets)
+    assert text == dumps(jsonable(value, secrets))
+    assert KEY not in text and "hunter2" not in text and "quote" not in text
+    if clean:  # nothing redacted or converted: the text is the value itself
+        assert json.loads(text) == value or value == {"nan": value.get("nan")}  # type: ignore[union-attr]
+
+
+def test_the_known_key_is_removed_even_escaped_inside_json(tmp_path: Path) -> None:
+    store = Store(tmp_path, secrets=[ODD])
+    eid = store.insert(HistoryEntry(kind="chat", model="m", params={"message": f"x {ODD} y"}, text=f"t {ODD}"))
+    row = store.connection().execute("SELECT params, text FROM entries WHERE id=?", (eid,)).fetchone()
+    assert "quote" not in row[0] and "quote" not in row[1]
+    assert store.get(eid).params == {"message": "x sk-**** y"}
+
+
+def test_a_finished_entry_holds_what_its_row_holds(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    e = HistoryEntry(kind="chat", model="m", params={"message": f"key {KEY}", "raw": b"xy"}, text="q")
+    eid = store.insert(e)
+    assert e.params == store.get(eid).params == {"message": "key sk-****", "raw": {"bytes": 2}}
+    kept = store.update(eid, status="ok", response={"note": f"echo {KEY}"}, usage={"total_tokens": 3},
+                        outputs=[], text=f"q {KEY}")
+    got = store.get(eid)
+    assert kept["response"] == got.response == {"note": "echo sk-****"}
+    assert kept["text"] == got.text == "q sk-****" and kept["usage"] == got.usage
