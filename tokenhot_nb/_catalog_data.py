@@ -587,3 +587,66 @@ MODELS: list[dict[str, Any]] = [
         "aliases": ["grok"],
     },
 ]
+
+# --- the live table: how a model only the service's price table lists finds its family ----------------
+# Read by tokenhot_nb._catalog_classify. Family names that do not exist (yet) are skipped at run time, so a
+# hint may name a family before its builder lands.
+
+#: Words of ``input_modalities`` / ``output_modalities`` (Chinese on Tokenhot) → what they mean.
+LIVE_MODALITIES: dict[str, str] = {
+    "文本": "text", "text": "text",
+    "图像": "image", "图片": "image", "image": "image",
+    "视频": "video", "video": "video",
+    "音频": "audio", "语音": "audio", "audio": "audio",
+}  # fmt: skip
+
+#: ``supported_endpoint_types`` → the kind it implies on its own (None: no Session method takes it).
+LIVE_ENDPOINT_KINDS: dict[str, str | None] = {
+    "openai-video": "video",
+    "image-generation": "image",
+    "embeddings": None,
+    "embedding": None,
+    "jina-rerank": None,
+    "rerank": None,
+}
+
+#: ``supported_endpoint_types`` → family per kind, in the order they are tried (the relay's OpenAI form first:
+#: it converts for every upstream).
+LIVE_ENDPOINT_FAMILIES: dict[str, dict[str, str]] = {
+    "openai": {"chat": "openai-chat", "image": "openai-image", "audio": "openai-tts"},
+    "openai-response": {"chat": "openai-responses"},
+    "anthropic": {"chat": "claude"},
+    "gemini": {"chat": "gemini", "image": "gemini-image", "audio": "gemini-tts"},
+    "image-generation": {"image": "openai-image"},
+    "openai-video": {"video": "video-generic"},
+}
+
+#: Id prefixes (folded: lower case, '_' → '-') → candidate families. The longest matching prefix wins, and
+#: its first family that exists and has the row's kind is taken. A new model of a known vendor is matched here.
+LIVE_ID_HINTS: dict[str, list[str]] = {
+    "doubao-seedance": ["seedance"], "seedance": ["seedance"],
+    "doubao-seedream": ["seedream"], "seedream": ["seedream"],
+    "minimax-hailuo": ["hailuo"], "hailuo": ["hailuo"],
+    "happyhorse": ["happyhorse"],
+    "kling": ["kling"],
+    "veo": ["veo"],
+    "wan": ["wan-video", "wan-image"],
+    "grok-imagine": ["grok-video"], "grok": ["grok"],
+    "gemini-omni-video": ["gemini-omni-video"],
+    "nano-banana": ["gemini-image"],
+    "gemini": ["gemini", "gemini-image", "gemini-tts"],
+    "gpt-image": ["openai-image"], "dall-e": ["openai-image"],
+    "qwen-image": ["qwen-image"],
+    "claude": ["claude"],
+    "gpt-5": ["openai-responses"], "o3": ["openai-responses"], "o4": ["openai-responses"],
+    "gpt": ["openai-chat"],
+    "whisper": ["whisper"],
+}  # fmt: skip
+
+#: Words in an id that give its kind when the table says nothing else.
+LIVE_ID_KIND_WORDS: dict[str, str] = {
+    "video": "video", "t2v": "video", "i2v": "video", "r2v": "video",
+    "image": "image", "seedream": "image",
+    "tts": "audio", "speech": "audio", "whisper": "audio", "transcribe": "audio",
+    "embedding": "", "rerank": "",
+}  # fmt: skip

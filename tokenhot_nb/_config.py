@@ -88,6 +88,9 @@ class Settings:
     video_deadline: float = 1800.0
     download_cap: int = 2 * 1024**3
     store: Path = field(default_factory=lambda: Path(".tokenhot"))
+    #: Hours the service's model table (``/api/pricing``…) is reused from the disk cache before it is read
+    #: again (``TOKENHOT_CATALOG_TTL``); ``session.models(refresh=True)`` reads it now.
+    catalog_ttl: float = 24.0
 
     def __post_init__(self) -> None:
         if isinstance(self.api_key, str):  # type: ignore[unreachable]
@@ -122,6 +125,9 @@ class Settings:
             _say_offline_once()
         url = base_url or os.environ.get("TOKENHOT_BASE_URL") or DEFAULT_BASE_URL
         folder = store or os.environ.get("TOKENHOT_STORE") or ".tokenhot"
+        ttl = os.environ.get("TOKENHOT_CATALOG_TTL", "").strip()
+        if ttl and "catalog_ttl" not in overrides:
+            overrides["catalog_ttl"] = _hours(ttl)
         if chosen == "offline":
             # The simulator advances a task one step per poll: waiting 5 s per step would only slow tutorials.
             overrides.setdefault("poll_interval", OFFLINE_POLL_INTERVAL)
@@ -151,6 +157,19 @@ class Settings:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.public().items())
         return f"Settings({inner})"
+
+
+def _hours(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        from .errors import ConfigError
+
+        raise ConfigError(f"TOKENHOT_CATALOG_TTL={text!r} is not a number of hours.",
+                          hint="Use e.g. TOKENHOT_CATALOG_TTL=24 (0 reads the model table on every session).")
+    return value
 
 
 def _say_offline_once() -> None:

@@ -1,16 +1,18 @@
 """The model catalogue: which model is which kind, speaks which protocol family and takes which options.
 
-All model knowledge is data in :mod:`tokenhot_nb._catalog_data`; this module only looks it up.
-Adding a model that fits an existing family is one entry there, not new code.
+All built-in model knowledge is data in :mod:`tokenhot_nb._catalog_data`; this module only looks it up.
+Adding a model that fits an existing family is one entry there, not new code. A :class:`Catalog` is one
+lookup table; :func:`builtin` is the seed menu's, and a session merges it with the service's live price
+table (:mod:`tokenhot_nb._catalog_live`), so a model the service adds tomorrow resolves too.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
+import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -18,11 +20,119 @@ from .errors import UnknownModelError
 
 Kind = Literal["image", "video", "audio", "chat"]
 KINDS: tuple[str, ...] = ("image", "video", "audio", "chat")
+Source = Literal["built-in", "live", "both"]
+
+#: Tokenhot's ``/api/status`` ``quota_per_unit``: 500,000 quota = 1 USD.
+QUOTA_PER_USD = 500_000.0
+
+
+def _num(value: Any, default: float | None = None) -> float | None:
+    """A number from a price-table cell (numbers, numeric strings); anything else → ``default``."""
+    if isinstance(value, bool):
+        return default
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return default
+    return out if math.isfinite(out) else default
+
+
+@dataclass(frozen=True)
+class Price:
+    """One model's row of the service's price table (``GET /api/pricing``), in the service's own units.
+
+    ``quota_type`` 0 bills per token: USD per 1M input tokens = ``model_ratio × 2``, output = input ×
+    ``completion_ratio``. ``quota_type`` 1 bills ``model_price`` USD per call. Video tasks report what they
+    really cost as quota (``data.quota``); :meth:`usd` turns quota into USD with ``/api/status``'s
+    ``quota_per_unit``.
+    """
+
+    quota_type: int = 0
+    model_ratio: float = 0.0
+    completion_ratio: float = 1.0
+    model_price: float = 0.0
+    cache_ratio: float | None = None
+    image_ratio: float | None = None
+    audio_ratio: float | None = None
+    quota_per_unit: float = QUOTA_PER_USD
+    #: The site's top-up rate from ``/api/status`` ``price`` (7 = ¥7 per USD on Tokenhot), when known.
+    top_up_rate: float | None = None
+    billing_mode: str = ""
+    billing_expr: str = ""
+    groups: tuple[str, ...] = ()
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any], status: Mapping[str, Any] | None = None) -> Price:
+        """Read a ``/api/pricing`` row (tolerant: strings, missing cells) and ``/api/status`` ``data``."""
+        status = status or {}
+        groups = row.get("enable_groups") or ()
+        if isinstance(groups, str):
+            groups = [g.strip() for g in groups.split(",") if g.strip()]
+        qt = _num(row.get("quota_type"), 0.0) or 0.0
+        return cls(
+            quota_type=1 if qt >= 1 else 0,
+            model_ratio=_num(row.get("model_ratio"), 0.0) or 0.0,
+            completion_ratio=_num(row.get("completion_ratio"), 1.0) or 0.0,
+            model_price=_num(row.get("model_price"), 0.0) or 0.0,
+            cache_ratio=_num(row.get("cache_ratio")),
+            image_ratio=_num(row.get("image_ratio")),
+            audio_ratio=_num(row.get("audio_ratio")),
+            quota_per_unit=_num(status.get("quota_per_unit"), QUOTA_PER_USD) or QUOTA_PER_USD,
+            top_up_rate=_num(status.get("price")),
+            billing_mode=str(row.get("billing_mode") or ""),
+            billing_expr=str(row.get("billing_expr") or ""),
+            groups=tuple(str(g) for g in groups if isinstance(g, (str, int))),
+        )
+
+    @property
+    def per_call(self) -> bool:
+        return self.quota_type == 1
+
+    @property
+    def input_usd_per_million(self) -> float:
+        """USD per 1M input tokens (per-token models)."""
+        return self.model_ratio * 2.0
+
+    @property
+    def output_usd_per_million(self) -> float:
+        """USD per 1M output tokens (per-token models)."""
+        return self.model_ratio * 2.0 * self.completion_ratio
+
+    @property
+    def call_usd(self) -> float:
+        """USD per call (per-call models)."""
+        return self.model_price
+
+    def usd(self, quota: float) -> float:
+        """Quota (what the service charges, e.g. a video task's ``data.quota``) in USD."""
+        return quota / self.quota_per_unit if self.quota_per_unit else 0.0
+
+    def describe(self, kind: str | None = None) -> str:
+        """A short human label: ``$2.50/M in · $10.00/M out``, ``$0.028/call`` or ``per task`` (video)."""
+        if self.per_call:
+            return f"${self.model_price:g}/call"
+        if kind == "video":
+            return "per task (charged as the task's quota)"
+        return f"${self.input_usd_per_million:.4g}/M in · ${self.output_usd_per_million:.4g}/M out"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "quota_type": self.quota_type, "model_ratio": self.model_ratio,
+            "completion_ratio": self.completion_ratio, "model_price": self.model_price,
+            "cache_ratio": self.cache_ratio, "image_ratio": self.image_ratio, "audio_ratio": self.audio_ratio,
+            "quota_per_unit": self.quota_per_unit, "top_up_rate": self.top_up_rate,
+            "billing_mode": self.billing_mode, "billing_expr": self.billing_expr, "groups": list(self.groups),
+        }
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """One model. ``endpoints[0]`` is the default endpoint; ``capabilities`` drive options and widgets."""
+    """One model. ``endpoints[0]`` is the default endpoint; ``capabilities`` drive options and widgets.
+
+    ``source`` says where the entry comes from: ``built-in`` (the seed menu shipped with tokenhot_nb),
+    ``live`` (only the service's price table knows it) or ``both``; ``price`` is its price-table row, when
+    the service's table was read.
+    """
 
     id: str
     kind: Kind
@@ -38,11 +148,21 @@ class ModelInfo:
     #: Options the name it was called by selects: a menu entry such as "GPT 5(Responses)" names an endpoint
     #: (the family's ``name_options`` say which); the session uses them unless the call sets them itself.
     preset: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    source: Source = field(default="built-in", compare=False)
+    price: Price | None = field(default=None, compare=False)
+    #: What the live table says beyond the price (tags, endpoint types, modalities, context length…).
+    live: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def ref(self) -> str | dict[str, str]:
-        """How a call records this model: the id, or id + family for a model the catalogue does not list."""
-        return self.id if self.listed else {"id": self.id, "family": self.family}
+        """How a call records this model: the id, or id + family when the built-in catalogue does not list it.
+
+        A live-only model records its family too, so the history entry replays, reruns and turns into code
+        anywhere, even where the service's table was never read.
+        """
+        if self.listed and self.source != "live":
+            return self.id
+        return {"id": self.id, "family": self.family}
 
     @property
     def name(self) -> str:
@@ -55,6 +175,10 @@ class ModelInfo:
         """Allowed values for an option (``sizes``, ``durations``, ``voices``…), empty when free-form."""
         return list(self.capabilities.get(option) or [])
 
+    def price_label(self) -> str:
+        """``$0.028/call``, ``$2.5/M in · $10/M out``… or ``""`` when the price table was not read."""
+        return self.price.describe(self.kind) if self.price is not None else ""
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -66,15 +190,19 @@ class ModelInfo:
             "aliases": list(self.display_names + self.aliases),
             "capabilities": dict(self.capabilities),
             "defaults": dict(self.defaults),
+            "source": self.source,
+            "price": self.price.as_dict() if self.price is not None else None,
         }
 
     def _repr_html_(self) -> str:
         from html import escape
 
         caps = ", ".join(f"{k}={v}" for k, v in self.capabilities.items() if v)
+        price = f" · {escape(self.price_label())}" if self.price is not None else ""
         return (
             f"<b>{escape(self.id)}</b> <i>{escape(self.kind)}</i> · family <code>{escape(self.family)}</code>"
-            f" · endpoints {escape(', '.join(self.endpoints))}<br><small>{escape(caps)}</small>"
+            f" · endpoints {escape(', '.join(self.endpoints))} · {escape(self.source)}{price}"
+            f"<br><small>{escape(caps)}</small>"
         )
 
 
@@ -100,67 +228,115 @@ def _norm(name: str) -> str:
     return s.strip("-")
 
 
-@lru_cache(maxsize=1)
-def _tables() -> tuple[dict[str, ModelInfo], dict[str, str], dict[str, dict[str, Any]]]:
-    from ._catalog_data import FAMILIES, MODELS
+def _loose(name: str) -> str:
+    """A second, looser key: '.' and '-' are the same ('doubao-seedance-2.0' ≡ 'doubao-seedance-2-0')."""
+    return _norm(name).replace(".", "-")
 
-    by_id: dict[str, ModelInfo] = {}
-    index: dict[str, str] = {}
-    for entry in MODELS:
-        fam = FAMILIES[entry["family"]]
-        caps = {**fam.get("capabilities", {}), **entry.get("capabilities", {})}
-        defaults = {**fam.get("defaults", {}), **entry.get("defaults", {})}
-        info = ModelInfo(
-            id=entry["id"],
-            kind=fam["kind"],
-            family=entry["family"],
-            endpoints=tuple(entry.get("endpoints") or fam["endpoints"]),
-            display_names=tuple(entry.get("display_names", ())),
-            aliases=tuple(entry.get("aliases", ())),
-            capabilities=caps,
-            defaults=defaults,
-            vendor=entry.get("vendor", fam.get("vendor", "")),
-            notes=entry.get("notes", ""),
+
+@dataclass(frozen=True)
+class Unclassified:
+    """A model the service lists whose protocol tokenhot_nb cannot tell: what was seen, to say so clearly."""
+
+    id: str
+    seen: str
+    price: Price | None = None
+
+
+class UnclassifiedModelError(UnknownModelError):
+    """The service sells the model, but nothing says which protocol family it speaks."""
+
+    def __init__(self, item: Unclassified, kind: str | None = None) -> None:
+        from .errors import TokenhotError
+
+        self.name = item.id
+        self.suggestions = []
+        self.kind = kind
+        example = {"image": "openai-image", "video": "seedance", "audio": "openai-tts"}.get(kind or "", "openai-chat")
+        TokenhotError.__init__(
+            self,
+            f"The service lists {item.id!r} but tokenhot_nb cannot tell which protocol it speaks "
+            f"(it saw {item.seen}).",
+            hint=f"If you know its family, name it: session.model({item.id!r}, family={example!r}) and pass "
+            "that as model=… (families: tokenhot_nb.catalog.families()).",
         )
-        by_id[info.id] = info
-        for key in (info.id, *info.display_names, *info.aliases):
-            index.setdefault(_norm(key), info.id)
-    return by_id, index, FAMILIES
 
 
-def models(kind: str | None = None, family: str | None = None) -> list[ModelInfo]:
-    """Every listed model, optionally only one kind or family, in catalogue order."""
-    by_id, _, _ = _tables()
-    return [m for m in by_id.values() if (kind is None or m.kind == kind) and (family is None or m.family == family)]
+class Catalog:
+    """One lookup table of models: ids, display names, aliases and ``.``/``-`` variants → :class:`ModelInfo`."""
 
+    def __init__(self, entries: Iterable[ModelInfo], families: Mapping[str, Mapping[str, Any]],
+                 unclassified: Iterable[Unclassified] = ()) -> None:
+        self.families = families
+        self.by_id: dict[str, ModelInfo] = {}
+        for info in entries:
+            self.by_id.setdefault(info.id, info)
+        self.unclassified: dict[str, Unclassified] = {}
+        for u in unclassified:
+            self.unclassified.setdefault(u.id, u)
+        # exact ids first, then display names and aliases, then the loose '.'/'-' variants of all of them
+        self.index: dict[str, str] = {}
+        for info in self.by_id.values():
+            self.index.setdefault(_norm(info.id), info.id)
+        for info in self.by_id.values():
+            for key in (*info.display_names, *info.aliases):
+                self.index.setdefault(_norm(key), info.id)
+        self.loose: dict[str, str] = {}
+        for norm_key, mid in self.index.items():
+            self.loose.setdefault(norm_key.replace(".", "-"), mid)
 
-def families() -> dict[str, str]:
-    """Family name → kind, for calling unlisted models."""
-    return {name: spec["kind"] for name, spec in _tables()[2].items()}
+    def __len__(self) -> int:
+        return len(self.by_id)
 
+    def find(self, name: str) -> ModelInfo | None:
+        """The entry a name means (id, display name, alias or a ``.``/``-`` variant of one), or None."""
+        key = self.index.get(_norm(name))
+        if key is None:
+            key = self.loose.get(_loose(name))
+        return self.by_id.get(key) if key is not None else None
 
-def model(name: str | ModelInfo | Mapping[str, str], kind: str | None = None, family: str | None = None) -> ModelInfo:
-    """Resolve an id, display name or alias. ``family=`` lets you call a model the catalogue does not list.
+    def find_unclassified(self, name: str) -> Unclassified | None:
+        want = _loose(name)
+        return next((u for u in self.unclassified.values() if _loose(u.id) == want), None)
 
-    ``{"id": …, "family": …}`` is the same as ``model(id, family=…)``: the JSON-safe form a history entry
-    records for an unlisted model, so its ``to_code()`` still runs.
-    """
-    if isinstance(name, ModelInfo):
-        return name
-    if isinstance(name, Mapping):
-        return model(str(name["id"]), kind, family or name.get("family"))
-    by_id, index, fams = _tables()
-    key = index.get(_norm(name))
-    if key is not None:
-        info = by_id[key]
-        if kind is None or info.kind == kind:
-            preset = _preset(name, fams[info.family])
-            return dataclasses.replace(info, preset=preset) if preset else info
-    if family is not None:
-        if family not in fams:
-            close = difflib.get_close_matches(family, list(fams), n=3, cutoff=0.4)
+    def models(self, kind: str | None = None, family: str | None = None,
+               source: str | None = None) -> list[ModelInfo]:
+        """Every listed model, optionally only one kind, family or source, in catalogue order."""
+        return [m for m in self.by_id.values() if (kind is None or m.kind == kind)
+                and (family is None or m.family == family)
+                and (source is None or m.source == source or (source != "live" and m.source == "both"))]
+
+    def model(self, name: str | ModelInfo | Mapping[str, str], kind: str | None = None,
+              family: str | None = None) -> ModelInfo:
+        """Resolve an id, display name or alias. ``family=`` lets you call a model the catalogue does not list.
+
+        ``{"id": …, "family": …}`` is the same as ``model(id, family=…)``: the JSON-safe form a history entry
+        records for an unlisted or live-only model, so its ``to_code()`` still runs.
+        """
+        if isinstance(name, ModelInfo):
+            return name
+        if isinstance(name, Mapping):
+            return self.model(str(name["id"]), kind, family or name.get("family"))
+        info = self.find(name)
+        if info is not None and (kind is None or info.kind == kind) and (
+                family is None or family == info.family or info.source != "live"):
+            preset = _preset(name, self.families[info.family])
+            return replace(info, preset=preset) if preset else info
+        if family is not None:
+            return self.unlisted(name, family, kind, price=info.price if info is not None else None)
+        unknown = self.find_unclassified(name)
+        if unknown is not None:
+            raise UnclassifiedModelError(unknown, kind)
+        raise UnknownModelError(name, self.suggest(name, kind), kind)
+
+    def unlisted(self, name: str, family: str, kind: str | None = None, price: Price | None = None) -> ModelInfo:
+        """A model the catalogue does not list, built from its family's defaults."""
+        if family not in self.families:
+            close = difflib.get_close_matches(family, list(self.families), n=3, cutoff=0.4)
             raise UnknownModelError(name, close, kind) from None
-        spec = fams[family]
+        spec = self.families[family]
+        if price is None:
+            u = self.find_unclassified(name)
+            price = u.price if u is not None else None
         return ModelInfo(
             id=name.strip(),
             kind=spec["kind"],
@@ -170,27 +346,106 @@ def model(name: str | ModelInfo | Mapping[str, str], kind: str | None = None, fa
             defaults=dict(spec.get("defaults", {})),
             vendor=spec.get("vendor", ""),
             listed=False,
+            price=price,
         )
-    raise UnknownModelError(name, suggest(name, kind), kind)
+
+    def suggest(self, name: str, kind: str | None = None, n: int = 3) -> list[str]:
+        """The closest catalogue ids to a mistyped name."""
+        pool = {k: v for k, v in self.index.items() if kind is None or self.by_id[v].kind == kind}
+        hits = difflib.get_close_matches(_norm(name), list(pool), n=n * 3, cutoff=0.45)
+        seen: list[str] = []
+        for h in hits:
+            if pool[h] not in seen:
+                seen.append(pool[h])
+        if not seen:  # substring fallback: 'seedream' → all seedream models
+            seen = list(dict.fromkeys(v for k, v in pool.items() if _norm(name) in k))  # each model once
+        return seen[:n]
+
+    def default_model(self, kind: str) -> ModelInfo:
+        """The suggested model for a kind (the first one flagged ``default``)."""
+        for m in self.models(kind):
+            if m.defaults.get("default_for_kind"):
+                return m
+        return self.models(kind)[0]
+
+    def with_price(self, info: ModelInfo) -> ModelInfo:
+        """``info`` with this catalogue's price row when it has one for the same id (unlisted models too)."""
+        if info.price is not None:
+            return info
+        known = self.by_id.get(info.id)
+        return replace(info, price=known.price) if known is not None and known.price is not None else info
+
+
+def from_spec(entry: Mapping[str, Any], families: Mapping[str, Mapping[str, Any]]) -> ModelInfo:
+    """A :class:`ModelInfo` from one ``MODELS`` entry: the family's capabilities and defaults, then the entry's."""
+    fam = families[entry["family"]]
+    return ModelInfo(
+        id=entry["id"],
+        kind=fam["kind"],
+        family=entry["family"],
+        endpoints=tuple(entry.get("endpoints") or fam["endpoints"]),
+        display_names=tuple(entry.get("display_names", ())),
+        aliases=tuple(entry.get("aliases", ())),
+        capabilities={**fam.get("capabilities", {}), **entry.get("capabilities", {})},
+        defaults={**fam.get("defaults", {}), **entry.get("defaults", {})},
+        vendor=entry.get("vendor", fam.get("vendor", "")),
+        notes=entry.get("notes", ""),
+    )
+
+
+class ModelList(list[ModelInfo]):
+    """Models as a list that shows itself as a table (source and price included) in a notebook.
+
+    ``unclassified`` are the rows the service lists whose protocol tokenhot_nb cannot tell; ``note`` says
+    where the table came from.
+    """
+
+    def __init__(self, items: Iterable[ModelInfo] = (), *, unclassified: Iterable[Unclassified] = (),
+                 note: str = "") -> None:
+        super().__init__(items)
+        self.unclassified = list(unclassified)
+        self.note = note
+
+    def table(self, filter_text: str | None = None) -> Any:
+        from .magics._tables import models_table
+
+        return models_table(filter_text, models=self, unclassified=self.unclassified, note=self.note)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return self.table()._repr_mimebundle_(include, exclude)  # type: ignore[no-any-return]
+
+
+@lru_cache(maxsize=1)
+def builtin() -> Catalog:
+    """The built-in catalogue: the seed menu, always there, offline included."""
+    from ._catalog_data import FAMILIES, MODELS
+
+    return Catalog([from_spec(entry, FAMILIES) for entry in MODELS], FAMILIES)
+
+
+def models(kind: str | None = None, family: str | None = None) -> list[ModelInfo]:
+    """Every built-in model, optionally only one kind or family, in catalogue order.
+
+    A session's ``models()`` answers for its service: these plus what the service's live table lists.
+    """
+    return builtin().models(kind, family)
+
+
+def families() -> dict[str, str]:
+    """Family name → kind, for calling unlisted models."""
+    return {name: spec["kind"] for name, spec in builtin().families.items()}
+
+
+def model(name: str | ModelInfo | Mapping[str, str], kind: str | None = None, family: str | None = None) -> ModelInfo:
+    """Resolve an id, display name or alias in the built-in catalogue (see :meth:`Catalog.model`)."""
+    return builtin().model(name, kind, family)
 
 
 def suggest(name: str, kind: str | None = None, n: int = 3) -> list[str]:
-    """The closest catalogue ids to a mistyped name."""
-    by_id, index, _ = _tables()
-    pool = {k: v for k, v in index.items() if kind is None or by_id[v].kind == kind}
-    hits = difflib.get_close_matches(_norm(name), list(pool), n=n * 3, cutoff=0.45)
-    seen: list[str] = []
-    for h in hits:
-        if pool[h] not in seen:
-            seen.append(pool[h])
-    if not seen:  # substring fallback: 'seedream' → all seedream models
-        seen = list(dict.fromkeys(v for k, v in pool.items() if _norm(name) in k))  # each model once
-    return seen[:n]
+    """The closest built-in ids to a mistyped name."""
+    return builtin().suggest(name, kind, n)
 
 
 def default_model(kind: str) -> ModelInfo:
-    """The catalogue's suggested model for a kind (the first one flagged ``default``)."""
-    for m in models(kind):
-        if m.defaults.get("default_for_kind"):
-            return m
-    return models(kind)[0]
+    """The built-in catalogue's suggested model for a kind (the first one flagged ``default``)."""
+    return builtin().default_model(kind)

@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .. import catalog
 from .._progress import Progress
 from ..catalog import ModelInfo
 from ..errors import InputError
@@ -76,13 +75,13 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
     """The same prompt on several models at once → :class:`CompareResult`."""
     if not models:
         raise InputError("Name at least one model to compare.", hint="compare(prompt, models=['a', 'b']).")
-    first = models[0] if isinstance(models[0], ModelInfo) else catalog.model(models[0])
+    first = models[0] if isinstance(models[0], ModelInfo) else await session.catalog.resolve(models[0])
     method = kind or KIND_METHOD.get(first.kind, "chat")
     if method not in ("image", "chat", "speak", "video"):
         raise InputError(f"compare() runs image, chat, speak or video calls, not {method}.")
     infos: dict[str, ModelInfo] = {}
     for m in models:
-        info = resolve(session.defaults, method, m)
+        info = await resolve(session, method, m)
         infos.setdefault(info.id, info)
 
     def one(info: ModelInfo) -> Awaitable[Result]:

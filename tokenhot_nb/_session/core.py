@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from .._config import Settings
 from .._progress import Progress
 from .._threads import Threads
-from ..catalog import ModelInfo
+from ..catalog import ModelInfo, ModelList
 from ..errors import ReplayMissError, TokenhotError
 from ..families._types import ChatDelta, TaskStatus
 from ..results import (
@@ -40,6 +40,7 @@ from . import loop as _loop
 from . import models as _models
 from . import recording as _recording
 from . import video as _video
+from .catalog import SessionCatalog
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -100,6 +101,8 @@ class Session:
         self.threads = Threads(lambda: self.store)
         #: replay key → how many calls with that key this session has replayed (the next gets the next recording)
         self.replay_turns: dict[str, int] = {}
+        #: This session's model table: built-in ⊕ the service's (read lazily, cached on disk).
+        self.catalog = SessionCatalog(self)
 
     # -- plumbing -------------------------------------------------------------------------------------
     @property
@@ -170,8 +173,42 @@ class Session:
     def in_background_loop() -> bool:
         return _loop.in_background_loop()
 
-    def _model(self, method: str, name: str | ModelInfo | None) -> ModelInfo:
-        return _models.resolve(self.defaults, method, name)
+    async def _model(self, method: str, name: str | ModelInfo | None) -> ModelInfo:
+        return await _models.resolve(self, method, name)
+
+    # ================================================================ the catalogue
+    def models(self, kind: str | None = None, refresh: bool = False) -> ModelList:
+        """The models this session's service offers: the built-in catalogue merged with the service's price
+        table (and, with a key, the key's model list), cached on disk for ``catalog_ttl`` hours.
+
+        Each :class:`ModelInfo` says where it comes from (``source``: built-in / live / both) and carries its
+        ``price``. ``refresh=True`` reads the service again; if that fails, the last good table is kept.
+        """
+        return self._sync(self.amodels(kind, refresh=refresh))
+
+    async def amodels(self, kind: str | None = None, refresh: bool = False) -> ModelList:
+        """Awaitable twin of :meth:`models`."""
+        cat = await self._hop(self.catalog.ensure(refresh))
+        return ModelList(cat.models(kind), unclassified=() if kind else cat.unclassified.values(),
+                         note=self.catalog.note())
+
+    def model(self, name: str | ModelInfo | dict[str, str], family: str | None = None,
+              refresh: bool = False) -> ModelInfo:
+        """One model of this session's service by id, display name, alias or ``.``/``-`` variant, with its price.
+
+        ``family=`` calls a model whose protocol cannot be told from the service's table (or that it does not
+        list): ``session.model("new-model", family="openai-chat")``, then pass it as ``model=…``.
+        """
+        return self._sync(self.amodel(name, family=family, refresh=refresh))
+
+    async def amodel(self, name: str | ModelInfo | dict[str, str], family: str | None = None,
+                     refresh: bool = False) -> ModelInfo:
+        """Awaitable twin of :meth:`model`."""
+        if refresh:
+            await self._hop(self.catalog.ensure(refresh=True))
+        if isinstance(name, ModelInfo):
+            return self.catalog.snapshot().with_price(name)
+        return await self._hop(self.catalog.resolve(name, family=family))
 
     # ================================================================ images
     def image(self, prompt: str | Sequence[str], model: str | ModelInfo | None = None, n: int | None = None,
@@ -194,7 +231,7 @@ class Session:
                      progress: bool | None = None, _bar: Progress | None = None, **options: Any,
                      ) -> ImageResult | BatchResult:
         """Awaitable twin of :meth:`image`."""
-        info = self._model("image", model)
+        info = await self._model("image", model)
         kw = {"n": n, "size": size, "seed": seed, "quality": quality, "negative": negative, **options}
         if isinstance(prompt, (list, tuple)):
             bar = _bar or Progress(len(prompt), "images", enabled=progress)
@@ -217,7 +254,7 @@ class Session:
                     quality: str | None = None, negative: str | None = None, **options: Any) -> ImageResult:
         """Awaitable twin of :meth:`edit`."""
         info = _models.default_model(self.defaults, "edit", mask=mask is not None) if model is None and not (
-            self.defaults.get("edit") or self.defaults.get("image")) else self._model("edit", model)
+            self.defaults.get("edit") or self.defaults.get("image")) else await self._model("edit", model)
         kw = {"n": n, "size": size, "seed": seed, "quality": quality, "negative": negative, **options}
         result = await self._hop(_images.edit_one(self, images, prompt, mask, info, kw))
         assert isinstance(result, ImageResult)
@@ -233,7 +270,7 @@ class Session:
     async def aspeak(self, text: str, model: str | ModelInfo | None = None, voice: str | None = None,
                      **options: Any) -> AudioResult:
         """Awaitable twin of :meth:`speak`."""
-        info = self._model("speak", model)
+        info = await self._model("speak", model)
         result = await self._hop(_audio.speak_one(self, text, info, voice, options))
         assert isinstance(result, AudioResult)
         return result
@@ -247,7 +284,7 @@ class Session:
     async def atranscribe(self, audio: Any, model: str | ModelInfo | None = "whisper-1",
                           language: str | None = None, format: str = "json", **options: Any) -> TranscriptResult:
         """Awaitable twin of :meth:`transcribe`."""
-        info = self._model("transcribe", model)
+        info = await self._model("transcribe", model)
         result = await self._hop(_audio.transcribe_one(self, "transcribe", audio, info, language, format, options))
         assert isinstance(result, TranscriptResult)
         return result
@@ -261,7 +298,7 @@ class Session:
     async def atranslate(self, audio: Any, model: str | ModelInfo | None = "whisper-1", format: str = "json",
                          **options: Any) -> TranscriptResult:
         """Awaitable twin of :meth:`translate`."""
-        info = self._model("translate", model)
+        info = await self._model("translate", model)
         result = await self._hop(_audio.transcribe_one(self, "translate", audio, info, None, format, options))
         assert isinstance(result, TranscriptResult)
         return result
@@ -304,7 +341,7 @@ class Session:
                     json: bool = False, tools: Sequence[dict[str, Any]] | None = None, tool_choice: Any = None,
                     tool_results: dict[str, Any] | None = None, **options: Any) -> ChatResult | BatchResult:
         """Awaitable twin of :meth:`chat`."""
-        info = self._model("chat", model)
+        info = await self._model("chat", model)
         kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
               "endpoint": endpoint, "schema": schema, "json": json, "tools": list(tools) if tools else None,
               "tool_choice": tool_choice, "tool_results": tool_results, **options}
@@ -342,7 +379,7 @@ class Session:
                      on_progress: Callable[[TaskStatus], Any] | None = None, _bar: Progress | None = None,
                      **options: Any) -> VideoResult | VideoTask:
         """Awaitable twin of :meth:`video`."""
-        info = self._model("video", model)
+        info = await self._model("video", model)
         bar = _bar if _bar is not None else (Progress(None, "video", enabled=progress) if wait else None)
         kw = {"image": image, "images": images, "video": video, "duration": duration, "resolution": resolution,
               "ratio": ratio, "seed": seed, **options}

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from .. import catalog
-from ..catalog import ModelInfo
+from ..catalog import ModelInfo, UnclassifiedModelError
 from ..errors import InputError, UnknownModelError, UnsupportedOptionError
+
+if TYPE_CHECKING:
+    from .core import Session
 
 #: Session method → catalogue kind of the model it takes.
 METHOD_KIND = {"image": "image", "edit": "image", "video": "video", "speak": "audio", "transcribe": "audio",
@@ -16,21 +20,31 @@ METHOD_KIND = {"image": "image", "edit": "image", "video": "video", "speak": "au
 KIND_METHOD = {"image": "image", "video": "video", "chat": "chat", "audio": "speak"}
 
 
-def resolve(defaults: Mapping[str, str], method: str, name: str | ModelInfo | None) -> ModelInfo:
-    """Resolve a model for a method: explicit name, then ``defaults``, then the catalogue default."""
+async def resolve(session: Session, method: str, name: str | ModelInfo | Mapping[str, str] | None) -> ModelInfo:
+    """Resolve a model for a method: explicit name, then ``defaults``, then the catalogue default.
+
+    Names resolve against the session's catalogue (built-in ⊕ the service's table, see ``catalog.py``), so a
+    model only the service lists works like a built-in one; ``{"id", "family"}`` (what a history entry
+    records for such a model) works anywhere.
+    """
     kind = METHOD_KIND[method]
+    defaults = session.defaults
     if name is None:
         name = defaults.get(method) or (defaults.get(kind) if method in ("image", "video", "chat", "speak")
                                         else None)
     if name is None:
         return default_model(defaults, method)
     if isinstance(name, ModelInfo):
-        info = name
+        info = session.catalog.snapshot().with_price(name)
     else:
         try:
-            info = catalog.model(name)
+            info = await session.catalog.resolve(name)
+        except UnclassifiedModelError as exc:
+            exc.kind = kind
+            raise
         except UnknownModelError:
-            raise UnknownModelError(name, catalog.suggest(name, kind), kind) from None
+            label = name if isinstance(name, str) else str(name.get("id", name))
+            raise UnknownModelError(label, session.catalog.snapshot().suggest(label, kind), kind) from None
     check_kind(method, info)
     return info
 

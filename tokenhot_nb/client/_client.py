@@ -181,7 +181,8 @@ class Client:
             headers["Accept"] = "text/event-stream"
             headers["Cache-Control"] = "no-store"
         headers.update(call.headers)
-        headers.update(self._auth_headers())
+        if call.auth:
+            headers.update(self._auth_headers())
         kwargs: dict[str, Any] = {}
         if call.files:
             kwargs["files"] = [(f.field, (f.filename, f.data, f.content_type)) for f in call.files]

@@ -37,6 +37,7 @@ class HttpCall:
     stream: StreamFormat | None = None  # set when the response is SSE in that format
     billed_create: bool = False  # a billed task create: never retried once it may have reached the server
     expect: Literal["json", "text", "bytes"] = "json"
+    auth: bool = True  # False for the service's public pages (price table, status): no key sent
 
     def describe(self) -> dict[str, Any]:
         """A JSON-safe view for history, curl and replay keys (file bytes replaced by size + name)."""

@@ -204,10 +204,15 @@ def _transcript(name: str, what: str) -> MagicParser:
 
 
 def _models() -> MagicParser:
-    p = MagicParser("%th_models", "The model catalogue: kinds, families and capabilities.",
-                    "example:\n  %th_models seedream\n  %th_models --kind video")
-    p.add_argument("filter", nargs="?", metavar="FILTER", help="text to match in id, name, family or vendor")
+    p = MagicParser("%th_models", "The models of this session's service (built-in catalogue + the service's "
+                    "table): kinds, families, source, price and capabilities.",
+                    "example:\n  %th_models seedream\n  %th_models --kind video\n  %th_models --refresh\n"
+                    "  %th_models --builtin")
+    p.add_argument("filter", nargs="?", metavar="FILTER",
+                   help="text to match in id, name, family, vendor or source (built-in / live / both)")
     p.add_argument("--kind", choices=("image", "video", "audio", "chat"))
+    p.add_argument("--refresh", action="store_true", help="read the service's model table again now")
+    p.add_argument("--builtin", action="store_true", help="only the catalogue built into tokenhot_nb")
     return p
 
 

@@ -383,11 +383,13 @@ class TokenhotMagics(Magics):
     @line_magic
     @_friendly
     def th_models(self, line: str, cell: str | None = None) -> Any:
-        """The model catalogue as a table: %th_models [FILTER] [--kind image|video|audio|chat]."""
+        """The models of the session's service as a table: %th_models [FILTER] [--kind KIND] [--refresh]."""
         from ._tables import models_table
 
         a = _args.parse("th_models", line)
-        return models_table(a.filter, a.kind)
+        if a.builtin:
+            return models_table(a.filter, a.kind)
+        return _session().models(a.kind, refresh=a.refresh).table(a.filter)
 
     @line_magic
     @_friendly

@@ -68,22 +68,37 @@ class Table:
         return self.text()
 
 
-def models_table(filter_text: str | None, kind: str | None) -> Table:
-    """The catalogue, optionally filtered by substring (id, names, family, vendor) and kind."""
-    from ..catalog import models
+def models_table(filter_text: str | None, kind: str | None = None, *, models: Sequence[Any] | None = None,
+                 unclassified: Sequence[Any] = (), note: str = "") -> Table:
+    """Models (the built-in catalogue unless given), filtered by substring (id, names, family, vendor, source)
+    and kind, with where each comes from and its price; ``note`` says where the table came from."""
+    from ..catalog import models as builtin_models
 
     needle = (filter_text or "").strip().lower()
     rows = []
-    for m in models(kind):
+    for m in models if models is not None else builtin_models(kind):
+        if kind and m.kind != kind:
+            continue
         d = m.as_dict()
-        hay = " ".join([m.id, m.family, m.vendor, m.kind, *d["aliases"]]).lower()
+        hay = " ".join([m.id, m.family, m.vendor, m.kind, m.source, *d["aliases"]]).lower()
         if needle and needle not in hay:
             continue
         aliases = [a for a in d["aliases"] if a != m.id][:3]
-        rows.append([m.id, m.kind, m.family, m.vendor, ", ".join(aliases), capability_summary(m.capabilities)])
+        rows.append([m.id, m.kind, m.family, m.source, m.price_label(), m.vendor, ", ".join(aliases),
+                     capability_summary(m.capabilities)])
+    odd = [u for u in unclassified if not needle or needle in u.id.lower()]
+    for u in odd if not kind else ():
+        rows.append([u.id, "?", "?", "live", u.price.describe() if u.price else "", "", "",
+                     f"protocol unknown ({u.seen}); call it with family=…"])
+    counts = {src: sum(1 for r in rows if r[3] == src) for src in ("built-in", "both", "live")}
     title = f"{len(rows)} model(s)" + (f" matching {filter_text!r}" if needle else "")
-    return Table(["id", "kind", "family", "vendor", "also known as", "capabilities"], rows, title=title,
-                 empty=NO_MODELS.format(filter=filter_text))
+    if counts["both"] or counts["live"]:
+        title += (f" — {counts['built-in'] + counts['both']} built in, {counts['both'] + counts['live']} in the "
+                  f"service's table ({counts['live']} only there)")
+    if note:
+        title += f" · {note}"
+    return Table(["id", "kind", "family", "source", "price", "vendor", "also known as", "capabilities"], rows,
+                 title=title, empty=NO_MODELS.format(filter=filter_text))
 
 
 def settings_table(public: dict[str, Any], defaults: dict[str, Any] | None) -> Table:

@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import _audio, _chat, _gemini, _images, _pricing, _video
+from . import _audio, _chat, _gemini, _images, _models, _pricing, _video
 from ._common import (
     REQUEST_ID_HEADER,
     Ctx,
@@ -173,22 +173,6 @@ async def _translations(ctx: Ctx, form: Form) -> Response:
     return await _audio.transcribe(ctx, form, translate=True)
 
 
-def _catalog_ids() -> list[str]:
-    try:
-        from ..catalog import models as catalog_models
-
-        return [m.id for m in catalog_models()]
-    except Exception:
-        return []
-
-
-async def _models(ctx: Ctx) -> Response:
-    ids = list(dict.fromkeys([*KNOWN_MODELS, *_catalog_ids()]))
-    data = [{"id": m, "object": "model", "created": 1700000000, "owned_by": "tokenhot-sim",
-             "supported_endpoint_types": []} for m in ids]
-    return JSONResponse({"object": "list", "data": data, "success": True})
-
-
 async def _not_implemented(ctx: Ctx) -> Response:
     return error_response(ctx, 501, "API not implemented", "api_not_implemented", "new_api_error")
 
@@ -311,6 +295,9 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None) -> St
         Route("/v1beta/models/{model}", _api(_gemini_route, keys=("goog",)), methods=["POST"]),
         # google-genai's default api_version is v1: the same native routes under /v1/models/{model}:…
         Route("/v1/models/{model}", _api(_gemini_route, keys=("goog",)), methods=["POST"]),
+        Route("/v1beta/models", _api(_models.list_gemini_models, body="none", keys=("goog",)), methods=["GET"]),
+        Route("/v1beta/models/{model}", _api(_models.get_gemini_model, body="none", keys=("goog",),
+                                             needs_model=False), methods=["GET"]),
         Route("/v1/images/generations", _api(_images.generations), methods=["POST"]),
         Route("/v1/images/generations/", _api(_images.generations), methods=["POST"]),
         Route("/v1/images/edits", _api(_images.edits, body="form"), methods=["POST"]),
@@ -328,7 +315,9 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None) -> St
         Route("/v1/audio/speech", _api(_audio.speech), methods=["POST"]),
         Route("/v1/audio/transcriptions", _api(_transcriptions, body="form"), methods=["POST"]),
         Route("/v1/audio/translations", _api(_translations, body="form"), methods=["POST"]),
-        Route("/v1/models", _api(_models, body="none", keys=("x-api-key",)), methods=["GET"]),
+        Route("/v1/models", _api(_models.list_models, body="none", keys=("x-api-key", "goog")), methods=["GET"]),
+        Route("/v1/models/{model_id}", _api(_models.get_model, body="none", keys=("x-api-key", "goog")),
+              methods=["GET"]),
         Route("/api/pricing", _api(_pricing.pricing, body="none", public=True, billing="none"), methods=["GET"]),
         Route("/api/status", _api(_pricing.status, body="none", public=True, billing="none"), methods=["GET"]),
         Route("/v1/dashboard/billing/subscription", _api(_pricing.subscription, body="none", billing="none"),

@@ -1,0 +1,68 @@
+"""A model only the service's table knows gets a family from its endpoint types, modalities and id."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tokenhot_nb._catalog_classify import classify, words
+from tokenhot_nb._catalog_data import FAMILIES
+
+FAMS: dict[str, dict[str, Any]] = {**FAMILIES, "kling": {"kind": "video", "endpoints": ["video.generations"]},
+                                   "video-generic": {"kind": "video", "endpoints": ["video.generations"]},
+                                   "wan-video": {"kind": "video", "endpoints": ["video.generations"]}}
+
+
+@pytest.mark.parametrize(("row", "family", "kind"), [
+    ({"model_name": "deepseek-v4-pro", "supported_endpoint_types": ["openai"], "output_modalities": ["文本"]},
+     "openai-chat", "chat"),
+    ({"model_name": "deepseek-v4-pro", "supported_endpoint_types": "openai"}, "openai-chat", "chat"),
+    ({"model_name": "claude-opus-5", "supported_endpoint_types": ["openai", "anthropic"]}, "claude", "chat"),
+    ({"model_name": "some-model", "supported_endpoint_types": ["anthropic"]}, "claude", "chat"),
+    ({"model_name": "gpt-5.5", "supported_endpoint_types": ["openai"]}, "openai-responses", "chat"),
+    ({"model_name": "gemini-4-pro", "supported_endpoint_types": ["gemini", "openai"],
+      "output_modalities": ["文本"]}, "gemini", "chat"),
+    ({"model_name": "nano-banana-3", "supported_endpoint_types": ["gemini"], "output_modalities": ["文本", "图像"]},
+     "gemini-image", "image"),
+    ({"model_name": "gemini-4-flash-image", "supported_endpoint_types": ["gemini"]}, "gemini-image", "image"),
+    ({"model_name": "doubao-seedream-6-0", "supported_endpoint_types": ["image-generation"]}, "seedream", "image"),
+    ({"model_name": "acme-painter", "supported_endpoint_types": ["image-generation"]}, "openai-image", "image"),
+    ({"model_name": "kling-v3-turbo", "supported_endpoint_types": ["openai-video"],
+      "output_modalities": ["视频"]}, "kling", "video"),
+    ({"model_name": "kling-v4"}, "kling", "video"),  # the id alone, through the id hints
+    ({"model_name": "doubao-seedance-3-0", "output_modalities": ["视频"]}, "seedance", "video"),
+    ({"model_name": "wan3.5-video", "supported_endpoint_types": ["openai-video"]}, "wan-video", "video"),
+    ({"model_name": "wan3.0-image", "supported_endpoint_types": ["image-generation"]}, "wan-image", "image"),
+    ({"model_name": "mystery-video-1", "supported_endpoint_types": ["openai-video"]}, "video-generic", "video"),
+    ({"model_name": "mimo-v2.5-tts", "supported_endpoint_types": ["openai"], "output_modalities": ["音频"]},
+     "openai-tts", "audio"),
+    ({"model_name": "sensevoice", "input_modalities": ["音频"], "output_modalities": ["文本"]}, "whisper", "audio"),
+])
+def test_rows_find_their_family(row: dict[str, Any], family: str, kind: str) -> None:
+    verdict = classify(row, FAMS)
+    assert (verdict.family, verdict.kind) == (family, kind), verdict
+
+
+@pytest.mark.parametrize("row", [
+    {"model_name": "jina-embeddings-v4", "supported_endpoint_types": ["embeddings"], "output_modalities": ["文本"]},
+    {"model_name": "bge-reranker", "supported_endpoint_types": ["jina-rerank"]},
+    {"model_name": "deepseek-v4-pro"},  # nothing to go on
+    {"model_name": "mystery-video-1", "supported_endpoint_types": ["openai-video"]},  # no generic video family
+])
+def test_rows_nothing_fits_say_what_was_seen(row: dict[str, Any]) -> None:
+    verdict = classify(row, FAMILIES if "mystery" in row["model_name"] else FAMS)
+    assert verdict.family is None
+    assert "endpoint types: " + (", ".join(row.get("supported_endpoint_types", [])) or "none") in verdict.seen
+
+
+def test_a_hint_naming_a_family_that_does_not_exist_is_skipped() -> None:
+    fams = {k: v for k, v in FAMS.items() if k != "kling"}
+    verdict = classify({"model_name": "kling-v3", "supported_endpoint_types": ["openai-video"]}, fams)
+    assert verdict.family == "video-generic"
+
+
+def test_list_cells_come_as_lists_or_comma_strings() -> None:
+    assert words("结构化输出,函数调用，工具调用") == ["结构化输出", "函数调用", "工具调用"]
+    assert words(["openai", " gemini ", 3, None, {"x": 1}]) == ["openai", "gemini", "3"]
+    assert words(None) == [] and words({"a": 1}) == []

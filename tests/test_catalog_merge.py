@@ -1,0 +1,145 @@
+"""The built-in catalogue merged with the service's table: sources, prices, ``.``/``-`` variants, leftovers."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from _catalog_support import ROWS, STATUS, VENDORS, pricing_body
+
+from tokenhot_nb import catalog
+from tokenhot_nb._catalog_live import (
+    CatalogFetchError,
+    LiveTable,
+    merge,
+    parse_models,
+    parse_pricing,
+    parse_status,
+)
+from tokenhot_nb.catalog import Price, UnclassifiedModelError
+from tokenhot_nb.errors import UnknownModelError
+
+
+def table(rows: list[dict] | None = None, key_models: list[dict] | None = None) -> LiveTable:
+    parsed, vendors = parse_pricing(pricing_body(rows))
+    return LiveTable(base_url="http://relay.test", fetched_at=time.time(), rows=parsed,
+                     status=parse_status(STATUS), vendors=vendors, key_models=key_models)
+
+
+def test_dot_and_dash_variants_resolve_in_the_built_in_catalogue() -> None:
+    assert catalog.model("doubao-seedance-2-0").id == "doubao-seedance-2.0"
+    assert catalog.model("doubao-seedance-2-0-fast").id == "doubao-seedance-2.0-fast"
+    assert catalog.model("gpt-5-2").id == "gpt-5.2"
+    assert catalog.model("GPT 5-2(Responses)").id == "gpt-5.2"  # display names too
+    with pytest.raises(UnknownModelError):
+        catalog.model("claude-opus-4.5")  # a variant of nothing stays unknown
+
+
+def test_merge_marks_sources_and_attaches_prices() -> None:
+    merged = merge(catalog.builtin(), table())
+    gpt = merged.model("gpt-5.2")
+    assert gpt.source == "both" and gpt.price is not None and gpt.family == "openai-responses"
+    assert gpt.price.input_usd_per_million == pytest.approx(1.25)
+    assert gpt.price.output_usd_per_million == pytest.approx(10.0)
+    assert gpt.live["tags"] == ["结构化输出", "函数调用"] and gpt.live["vendor"] == "OpenAI"
+    image = merged.model("GPT Image-2")
+    assert image.price is not None and image.price.per_call and image.price_label() == "$0.028/call"
+    assert merged.model("whisper-1").source == "built-in" and merged.model("whisper-1").price is None
+    # the built-in view is untouched
+    assert catalog.model("gpt-5.2").source == "built-in" and catalog.model("gpt-5.2").price is None
+
+
+def test_the_service_id_of_a_variant_is_the_one_sent_and_the_menu_id_stays_an_alias() -> None:
+    merged = merge(catalog.builtin(), table())
+    for name in ("doubao-seedance-2.0", "doubao-seedance-2-0", "seedance-2.0"):
+        info = merged.model(name)
+        assert info.id == "doubao-seedance-2-0" and info.source == "both" and info.family == "seedance"
+    assert "doubao-seedance-2.0" not in merged.by_id
+    assert info.ref == "doubao-seedance-2-0"
+    assert info.price is not None and info.price_label().startswith("per task")
+
+
+def test_a_live_only_model_is_classified_priced_and_records_its_family() -> None:
+    merged = merge(catalog.builtin(), table())
+    ds = merged.model("deepseek-v4-pro")
+    assert (ds.kind, ds.family, ds.source, ds.vendor) == ("chat", "openai-chat", "live", "DeepSeek")
+    assert ds.live["context_length"] == 131072 and ds.price is not None and ds.price.model_ratio == 1.0
+    assert ds.ref == {"id": "deepseek-v4-pro", "family": "openai-chat"}
+    assert merged.model("deepseek-v4-1-flash-free").id == "deepseek-v4.1-flash-free"
+    assert merged.model("mimo-v2.5-tts").family == "openai-tts"
+    assert merged.model("seedream-5-0-lite").family == "seedream"
+    assert {m.id for m in merged.models(source="live")} >= {"deepseek-v4-pro", "mimo-v2.5-tts"}
+    assert "deepseek-v4-pro" not in {m.id for m in merged.models(source="built-in")}
+
+
+def test_a_row_nobody_can_classify_is_listed_and_refused_clearly() -> None:
+    merged = merge(catalog.builtin(), table())
+    assert "jina-embeddings-v4" in merged.unclassified
+    with pytest.raises(UnclassifiedModelError) as exc:
+        merged.model("jina-embeddings-v4")
+    text = str(exc.value)
+    assert "jina-embeddings-v4" in text and "endpoint types: embeddings" in text and "family=" in text
+    forced = merged.model("jina-embeddings-v4", family="openai-chat")  # the escape hatch
+    assert forced.family == "openai-chat" and not forced.listed and forced.price is not None
+
+
+def test_the_keys_model_list_adds_models_and_says_which_the_key_may_call() -> None:
+    keyed = parse_models({"object": "list", "data": [
+        {"id": "gpt-5.2", "object": "model"},
+        {"id": "grok-5", "object": "model", "supported_endpoint_types": ["openai"]},
+        "junk", {"id": 7}]})
+    merged = merge(catalog.builtin(), table(key_models=keyed))
+    assert merged.model("gpt-5.2").live["for_key"] is True
+    assert merged.model("deepseek-v4-pro").live["for_key"] is False
+    grok = merged.model("grok-5")
+    assert grok.source == "live" and grok.family == "grok" and grok.price is None
+
+
+def test_a_second_name_for_a_built_in_model_keeps_its_options() -> None:
+    rows = [{"model_name": "gpt-5.2", "model_ratio": 1}, {"model_name": "gpt-5-2", "model_ratio": 2}]
+    merged = merge(catalog.builtin(), table(rows))
+    assert merged.model("gpt-5.2").source == "both"
+    second = merged.model("gpt-5-2")  # the exact live id wins over the variant of another
+    assert second.id == "gpt-5-2" and second.source == "live" and second.family == "openai-responses"
+    assert second.capabilities == catalog.model("gpt-5.2").capabilities and second.price.model_ratio == 2
+
+
+def test_price_rows_are_read_tolerantly() -> None:
+    p = Price.from_row({"quota_type": "1", "model_price": "0.5", "model_ratio": None, "completion_ratio": "x",
+                        "enable_groups": "default,vip"}, {"quota_per_unit": 1000, "price": 7})
+    assert p.per_call and p.call_usd == 0.5 and p.model_ratio == 0 and p.groups == ("default", "vip")
+    assert p.usd(500) == 0.5 and p.top_up_rate == 7
+    assert Price.from_row({}).usd(500000) == 1.0 and Price.from_row({"model_ratio": float("nan")}).model_ratio == 0
+    assert Price.from_row({"model_ratio": 2, "completion_ratio": 3}).describe() == "$4/M in · $12/M out"
+
+
+def test_hostile_or_odd_tables_are_trimmed_or_refused() -> None:
+    with pytest.raises(CatalogFetchError):
+        parse_pricing({"success": False, "message": "nope"})
+    with pytest.raises(CatalogFetchError):
+        parse_pricing(["not", "an", "object"])
+    rows, vendors = parse_pricing({"data": {"data": [
+        {"model_name": "ok-model", "model_ratio": 1, "tags": "<script>x</script>", "extra": {"nested": 1}},
+        {"model_name": ""}, {"model_name": "x" * 500}, {"no": "name"}, 5]}, "vendors": [{"id": 1}, "junk"]})
+    assert [r["model_name"] for r in rows] == ["ok-model"] and "extra" not in rows[0] and vendors == {}
+    assert parse_status({"data": {"quota_per_unit": 500000, "price": 7, "secret": "x"}}) == {
+        "quota_per_unit": 500000, "price": 7}
+
+
+def test_cached_tables_round_trip_and_damaged_ones_are_ignored() -> None:
+    t = table(key_models=[{"model_name": "gpt-5.2"}])
+    back = LiveTable.from_json(t.to_json())
+    assert back is not None and back.rows == t.rows and back.key_models == t.key_models
+    assert back.vendors == {str(v["id"]): v["name"] for v in VENDORS}
+    assert LiveTable.from_json({"version": 99}) is None and LiveTable.from_json("x") is None
+    assert LiveTable.from_json({"version": 1, "rows": []}) is None  # no base_url / fetched_at
+    assert len(ROWS) == len(t.rows)
+
+
+def test_a_menu_id_the_key_may_call_borrows_the_price_row_of_its_variant() -> None:
+    keyed = [{"model_name": "doubao-seedance-2.0"}, {"model_name": "doubao-seedance-2-0"}]
+    merged = merge(catalog.builtin(), table(key_models=keyed))
+    menu, dash = merged.model("doubao-seedance-2.0"), merged.model("doubao-seedance-2-0")
+    assert (menu.id, menu.source) == ("doubao-seedance-2.0", "both") and menu.price is not None
+    assert (dash.id, dash.source, dash.family) == ("doubao-seedance-2-0", "live", "seedance")
+    assert dash.price == menu.price

@@ -1,0 +1,71 @@
+"""Done-when of the live catalogue, over real loopback HTTP: a relay whose price table has models the built-in
+catalogue does not know — list them, call them, record and replay them with no code change; with the relay's
+table (or the whole relay) down, the cached table is used."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _catalog_support import Relay
+
+from tokenhot_nb import Session, catalog
+from tokenhot_nb.errors import UnknownModelError
+
+KEY = "sk-relay-TESTKEY-0002-abcdef"
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    r = Relay()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+def live(relay: Relay, store: Path, **kw: object) -> Session:
+    return Session(api_key=KEY, base_url=relay.url, mode="live", store=store, poll_interval=0.01, max_retries=0,
+                   **kw)
+
+
+def test_a_model_only_the_relay_sells_lists_calls_records_and_replays(relay: Relay, tmp_path: Path) -> None:
+    with pytest.raises(UnknownModelError):
+        catalog.model("deepseek-v4-pro")  # the built-in view does not know it
+    with live(relay, tmp_path) as s:
+        listed = s.models("chat")
+        ds = next(m for m in listed if m.id == "deepseek-v4-pro")
+        assert ds.source == "live" and ds.price is not None and ds.family == "openai-chat"
+        answer = s.chat("Say hello.", model="deepseek-v4-pro")
+        assert answer.text and answer.entry.status == "ok" and answer.entry.model == "deepseek-v4-pro"
+        assert s.history[-1].params["model"] == {"id": "deepseek-v4-pro", "family": "openai-chat"}
+        code = s.history[-1].to_code()
+        assert "deepseek-v4-pro" in code and "openai-chat" in code
+        # the price table's id for a menu model (its key's list has the menu id too): both resolve, same family
+        dash = s.model("doubao-seedance-2-0")
+        assert dash.id == "doubao-seedance-2-0" and dash.family == "seedance" and dash.price is not None
+        assert s.model("doubao-seedance-2.0").id == "doubao-seedance-2.0"
+    assert relay.hits["/api/pricing"] == 1 and all(a is None for a in relay.auth_seen)
+    relay.stop()  # the whole relay is gone: replay answers from the store, the table from the cache
+    with Session(mode="replay", base_url=relay.url, store=tmp_path) as r:
+        again = r.chat("Say hello.", model="deepseek-v4-pro")
+        assert again.text == answer.text and again.entry.id == answer.entry.id
+        assert r.model("deepseek-v4-pro").price is not None
+
+
+def test_with_the_relays_table_down_the_cached_table_is_used_and_the_call_works(relay: Relay,
+                                                                                 tmp_path: Path) -> None:
+    with live(relay, tmp_path) as s:
+        s.models()
+    relay.tables_up = False
+    with live(relay, tmp_path, catalog_ttl=0) as s:  # the cache has expired: a refresh is due and fails
+        with pytest.warns(UserWarning, match="could not read the model table"):
+            listed = s.models()
+        assert "deepseek-v4-pro" in {m.id for m in listed} and "last refresh failed" in listed.note
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            answer = s.chat("Still there?", model="deepseek-v4-pro", stream=False)
+        assert answer.text and answer.entry.status == "ok"
+    assert relay.hits["/api/pricing"] >= 2

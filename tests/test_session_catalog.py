@@ -1,0 +1,183 @@
+"""A session's catalogue: built-in ⊕ its service's table, read lazily, cached on disk with a TTL, kept on failure."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _catalog_support import ROWS, STATUS, pricing_body
+
+from tokenhot_nb import Session
+from tokenhot_nb._catalog_live import cache_path
+from tokenhot_nb.errors import ConfigError, UnknownModelError
+
+KEY = "sk-catalog-TESTKEY-0001-abcdef"
+BASE = "https://relay.test"
+
+
+class Service:
+    """A scripted service: its tables, a switch to break them, and a count of what was asked."""
+
+    def __init__(self) -> None:
+        self.rows = list(ROWS)
+        self.down = False
+        self.hits: Counter[str] = Counter()
+        self.auth: dict[str, str | None] = {}
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        self.hits[path] += 1
+        self.auth[path] = request.headers.get("authorization")
+        if self.down:
+            raise httpx.ConnectError("connection refused", request=request)
+        if path == "/api/pricing":
+            return httpx.Response(200, json=pricing_body(self.rows))
+        if path == "/api/status":
+            return httpx.Response(200, json=STATUS)
+        if path == "/v1/models":
+            return httpx.Response(200, json={"object": "list", "data": [{"id": r["model_name"]} for r in self.rows]})
+        if path == "/v1/chat/completions":
+            body = json.loads(request.content)
+            return httpx.Response(200, json={"id": "c1", "object": "chat.completion", "model": body["model"],
+                                             "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                                                 "role": "assistant", "content": f"hi from {body['model']}"}}],
+                                             "usage": {"prompt_tokens": 3, "completion_tokens": 4,
+                                                       "total_tokens": 7}})
+        return httpx.Response(404, json={"error": {"message": "Invalid URL", "type": "invalid_request_error"}})
+
+
+@pytest.fixture
+def service() -> Service:
+    return Service()
+
+
+def session(store: Path, service: Service, **kw: Any) -> Session:
+    kw.setdefault("mode", "live")
+    kw.setdefault("max_retries", 0)
+    return Session(api_key=KEY, base_url=BASE, store=store, transport=httpx.MockTransport(service.handler), **kw)
+
+
+def test_models_reads_the_service_once_then_the_disk_cache(tmp_path: Path, service: Service) -> None:
+    with session(tmp_path, service) as s:
+        listed = s.models()
+        ids = {m.id for m in listed}
+        assert {"deepseek-v4-pro", "gpt-5.2", "whisper-1", "doubao-seedance-2-0"} <= ids
+        assert [u.id for u in listed.unclassified] == ["jina-embeddings-v4"]
+        assert "deepseek-v4-pro" in {m.id for m in s.models("chat")} and not s.models("chat").unclassified
+        s.models()
+    assert service.hits == {"/api/pricing": 1, "/api/status": 1, "/v1/models": 1}
+    # the public tables go without the key; the key's list with it
+    assert service.auth["/api/pricing"] is None and service.auth["/api/status"] is None
+    assert service.auth["/v1/models"] == f"Bearer {KEY}"
+    path = cache_path(tmp_path, BASE)
+    assert path.exists() and KEY not in path.read_text(encoding="utf-8")
+    with session(tmp_path, service) as s2:  # a new session (kernel): warm cache, no request
+        assert s2.model("deepseek-v4-pro").source == "live"
+        assert "read just now" in s2.models().note
+    assert service.hits["/api/pricing"] == 1
+
+
+def test_session_creation_and_built_in_names_touch_neither_disk_nor_network(tmp_path: Path, service: Service) -> None:
+    s = session(tmp_path, service)
+    res = s.chat("hello", model="gpt-5.2", stream=False)
+    assert res.text and "/api/pricing" not in service.hits
+    assert not cache_path(tmp_path, BASE).exists()
+    s.close()
+
+
+def test_a_model_only_the_service_knows_is_read_on_first_use(tmp_path: Path, service: Service) -> None:
+    with session(tmp_path, service) as s:
+        res = s.chat("hello", model="deepseek-v4-pro", stream=False)
+        assert res.text == "hi from deepseek-v4-pro"
+        assert res.entry.params["model"] == {"id": "deepseek-v4-pro", "family": "openai-chat"}
+        assert res.entry.model == "deepseek-v4-pro"
+        info = s.model("deepseek-v4.pro".replace(".", "-"))
+        assert info.price is not None and info.price.completion_ratio == 4
+        # a typo does not read the table again while it is fresh, and says what it meant
+        with pytest.raises(UnknownModelError) as exc:
+            s.chat("x", model="deepseek-v4-prox")
+        assert "deepseek-v4-pro" in exc.value.suggestions
+    assert service.hits["/api/pricing"] == 1
+
+
+def test_ttl_expiry_and_refresh_read_again(tmp_path: Path, service: Service) -> None:
+    with session(tmp_path, service, catalog_ttl=0) as s:
+        s.models()
+        s.models()
+    assert service.hits["/api/pricing"] == 2  # TTL 0: every listing reads the table
+    with session(tmp_path, service) as s:
+        s.models()
+        service.rows.append({"model_name": "deepseek-v5", "supported_endpoint_types": ["openai"]})
+        assert "deepseek-v5" not in {m.id for m in s.models()}
+        assert "deepseek-v5" in {m.id for m in s.models(refresh=True)}
+    assert service.hits["/api/pricing"] == 3
+
+
+def test_ttl_from_the_environment(tmp_path: Path, service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TOKENHOT_CATALOG_TTL", "0.5")
+    assert session(tmp_path, service).settings.catalog_ttl == 0.5
+    monkeypatch.setenv("TOKENHOT_CATALOG_TTL", "soon")
+    with pytest.raises(ConfigError, match="TOKENHOT_CATALOG_TTL"):
+        session(tmp_path, service)
+
+
+def test_a_failed_refresh_keeps_the_last_good_table_and_says_so_once(tmp_path: Path, service: Service) -> None:
+    with session(tmp_path, service) as s:
+        s.models()
+    service.down = True
+    with session(tmp_path, service) as s:
+        with pytest.warns(UserWarning, match="could not read the model table") as got:
+            listed = s.models(refresh=True)
+        assert "read just now" in str(got[0].message) and KEY not in str(got[0].message)
+        assert "deepseek-v4-pro" in {m.id for m in listed} and "last refresh failed" in listed.note
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # said once: the second failure is quiet
+            assert "deepseek-v4-pro" in {m.id for m in s.models(refresh=True)}
+        assert s.model("deepseek-v4-pro").family == "openai-chat"
+
+
+def test_no_table_and_no_service_falls_back_to_the_built_in_catalogue(tmp_path: Path, service: Service) -> None:
+    service.down = True
+    with session(tmp_path, service) as s:
+        with pytest.warns(UserWarning, match="built-in catalogue only"):
+            listed = s.models()
+        assert {m.source for m in listed} == {"built-in"} and "gpt-5.2" in {m.id for m in listed}
+        with pytest.raises(UnknownModelError):
+            s.model("deepseek-v4-pro")
+
+
+def test_replay_mode_reads_only_the_cache(tmp_path: Path, service: Service) -> None:
+    with session(tmp_path, service) as s:
+        s.models()
+    before = sum(service.hits.values())
+    with session(tmp_path, service, mode="replay", catalog_ttl=0) as r:
+        assert r.model("deepseek-v4-pro").source == "live"
+        r.models(refresh=True)
+    assert sum(service.hits.values()) == before
+
+
+def test_offline_sessions_read_the_simulator_and_write_no_cache(tmp_path: Path) -> None:
+    with Session(mode="offline", store=tmp_path) as s:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the simulator serves its tables: nothing to warn about
+            listed = s.models()
+        assert {"gpt-5.2", "whisper-1"} <= {m.id for m in listed}
+        ds = s.model("deepseek-v4-pro")  # only the simulator's table knows it: the simulator is the service
+        assert ds.source == "live" and ds.price is not None and s.model("gpt-5.2").source == "both"
+        assert s.chat("hello", model="deepseek-v4-pro", stream=False).text
+        assert s.catalog.cache_path is None
+    assert not (tmp_path / "catalog").exists()
+
+
+def test_a_broken_cache_file_is_ignored(tmp_path: Path, service: Service) -> None:
+    path = cache_path(tmp_path, BASE)
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json", encoding="utf-8")
+    with session(tmp_path, service) as s:
+        assert "deepseek-v4-pro" in {m.id for m in s.models()}
+    assert json.loads(path.read_text(encoding="utf-8"))["rows"]

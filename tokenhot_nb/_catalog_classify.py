@@ -1,0 +1,113 @@
+"""Give a model that only the service's live table knows a protocol family: from its endpoint types,
+modalities and id.
+
+Pure: a price-table row in, a :class:`Verdict` out (a family, or what was seen when nothing fits, for a clear
+error). The hints are data in :mod:`tokenhot_nb._catalog_data` (``LIVE_*``) and the families are read at
+run time, so a family added there is picked up with no change here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from . import _catalog_data as data
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The family a live row speaks (None: cannot tell), its kind, and what was seen (for the error)."""
+
+    family: str | None
+    kind: str | None
+    seen: str
+
+
+def words(value: Any) -> list[str]:
+    """A list cell of the price table: a JSON list or a comma-separated string (Tokenhot's ``tags``)."""
+    if isinstance(value, str):
+        value = value.replace("，", ",").split(",")
+    if not isinstance(value, (list, tuple)):
+        return []
+    return [str(v).strip() for v in value if isinstance(v, (str, int)) and str(v).strip()]
+
+
+def _fold(name: str) -> str:
+    return name.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def _modalities(value: Any) -> set[str]:
+    return {data.LIVE_MODALITIES.get(w.lower(), data.LIVE_MODALITIES.get(w, w.lower())) for w in words(value)}
+
+
+def _kind(mid: str, types: list[str], ins: set[str], outs: set[str]) -> tuple[str | None, bool]:
+    """(kind, transcription?) from the output modalities, then endpoint types, then words in the id.
+
+    A kind of ``""`` means "a kind no Session method takes" (embeddings, rerank).
+    """
+    if outs:
+        for what in ("video", "image", "audio"):
+            if what in outs:
+                return what, False
+        if "text" in outs and "audio" in ins and not ins & {"image", "video"}:
+            return "audio", True
+        if "text" in outs:
+            return "chat", False
+    implied = [data.LIVE_ENDPOINT_KINDS[t] for t in types if t in data.LIVE_ENDPOINT_KINDS]
+    if implied:
+        kind = next((k for k in implied if k), None)
+        if kind is not None:
+            return kind, False
+        if len(implied) == len(types):  # only embeddings / rerank
+            return "", False
+    folded = _fold(mid)
+    for word, kind in data.LIVE_ID_KIND_WORDS.items():
+        if word in folded:
+            return kind, kind == "audio" and word in ("whisper", "transcribe")
+    return None, False
+
+
+def _hinted(mid: str, kind: str | None, families: Mapping[str, Mapping[str, Any]]) -> str | None:
+    folded = _fold(mid)
+    for prefix in sorted(data.LIVE_ID_HINTS, key=len, reverse=True):
+        if folded.startswith(prefix):
+            for fam in data.LIVE_ID_HINTS[prefix]:
+                if fam in families and (kind is None or families[fam]["kind"] == kind):
+                    return fam
+    return None
+
+
+def classify(row: Mapping[str, Any], families: Mapping[str, Mapping[str, Any]]) -> Verdict:
+    """The family of one live row (``model_name``/``id``, ``supported_endpoint_types``, modalities)."""
+    mid = str(row.get("model_name") or row.get("id") or "")
+    types = [t.lower() for t in words(row.get("supported_endpoint_types"))]
+    ins, outs = _modalities(row.get("input_modalities")), _modalities(row.get("output_modalities"))
+    seen = _seen(types, row)
+    kind, transcribes = _kind(mid, types, ins, outs)
+    if kind == "":
+        return Verdict(None, None, seen)
+    if transcribes:
+        fam = "whisper" if "whisper" in families else None
+        return Verdict(fam, "audio" if fam else None, seen)
+    fam = _hinted(mid, kind, families)
+    if fam is None:
+        for etype, per_kind in data.LIVE_ENDPOINT_FAMILIES.items():
+            if etype not in types:
+                continue
+            candidate = per_kind.get(kind or "chat")
+            if candidate is not None and candidate in families and families[candidate]["kind"] == (kind or "chat"):
+                fam = candidate
+                break
+    if fam is None:
+        return Verdict(None, kind, seen)
+    return Verdict(fam, str(families[fam]["kind"]), seen)
+
+
+def _seen(types: list[str], row: Mapping[str, Any]) -> str:
+    parts = [f"endpoint types: {', '.join(types) or 'none'}"]
+    for label, key in (("input", "input_modalities"), ("output", "output_modalities")):
+        got = words(row.get(key))
+        if got:
+            parts.append(f"{label}: {'/'.join(got)}")
+    return "; ".join(parts)

@@ -1,0 +1,279 @@
+"""The service's own tables: ``GET /api/pricing`` + ``GET /api/status`` (public) and ``GET /v1/models`` (the key's
+list), read through the project's client, cached on disk, and merged with the built-in catalogue.
+
+Everything read here is data: rows are trimmed to the known fields with plain JSON values before they are kept
+or cached. The merge keeps every built-in entry; a live row that names one (id, alias or a ``.``/``-`` variant)
+lends it its price, and a row nobody knows is classified into a family (:mod:`._catalog_classify`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ._catalog_classify import classify, words
+from .catalog import Catalog, ModelInfo, Price, Unclassified, _loose
+
+if TYPE_CHECKING:
+    from .client import Client
+
+CACHE_VERSION = 1
+MAX_ROWS = 5000
+_ROW_FIELDS = (
+    "model_name", "quota_type", "model_ratio", "completion_ratio", "model_price", "cache_ratio", "image_ratio",
+    "audio_ratio", "vendor_id", "tags", "supported_endpoint_types", "enable_groups", "input_modalities",
+    "output_modalities", "context_length", "billing_mode", "billing_expr", "description",
+)  # fmt: skip
+_STATUS_FIELDS = ("quota_per_unit", "price", "usd_exchange_rate", "quota_display_type", "display_in_currency")
+_MAX_TEXT = 500
+
+
+class CatalogFetchError(Exception):
+    """The live table could not be read (the message says from where and why; never the key)."""
+
+
+def _plain(value: Any) -> Any:
+    """A JSON scalar or a short list of them; anything else (objects, markup-sized strings) is dropped."""
+    if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
+        return value
+    if isinstance(value, str):
+        return value[:_MAX_TEXT]
+    if isinstance(value, (list, tuple)):
+        return [v[:_MAX_TEXT] if isinstance(v, str) else v for v in value[:64]
+                if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
+    return None
+
+
+def _clean_row(row: Any, name_key: str = "model_name") -> dict[str, Any] | None:
+    if not isinstance(row, Mapping):
+        return None
+    name = row.get(name_key)
+    if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        return None
+    out = {k: v for k in _ROW_FIELDS if (v := _plain(row.get(k))) is not None}
+    out["model_name"] = name.strip()
+    return out
+
+
+@dataclass
+class LiveTable:
+    """What one service said about its models, when: the rows of its price table and its key's model list."""
+
+    base_url: str
+    fetched_at: float
+    rows: list[dict[str, Any]]
+    status: dict[str, Any] = field(default_factory=dict)
+    vendors: dict[str, str] = field(default_factory=dict)
+    key_models: list[dict[str, Any]] | None = None  # None: not read (no key, or the call failed)
+    notes: list[str] = field(default_factory=list)
+
+    def age_hours(self, now: float | None = None) -> float:
+        return max(0.0, ((now or time.time()) - self.fetched_at) / 3600.0)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"version": CACHE_VERSION, "base_url": self.base_url, "fetched_at": self.fetched_at,
+                "rows": self.rows, "status": self.status, "vendors": self.vendors, "key_models": self.key_models,
+                "notes": self.notes}
+
+    @classmethod
+    def from_json(cls, data: Any) -> LiveTable | None:
+        """A cached table, or None when the file is not one (another version, damaged, hand-edited)."""
+        if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
+            return None
+        rows = [r for r in (_clean_row(x) for x in data.get("rows") or []) if r is not None]
+        keyed = data.get("key_models")
+        key_models = None if keyed is None else [
+            r for r in (_clean_row(x) for x in keyed if isinstance(keyed, list)) if r is not None]
+        try:
+            return cls(base_url=str(data["base_url"]), fetched_at=float(data["fetched_at"]), rows=rows,
+                       status={k: v for k, v in (data.get("status") or {}).items()
+                               if k in _STATUS_FIELDS and _plain(v) is not None},
+                       vendors={str(k): str(v) for k, v in (data.get("vendors") or {}).items()},
+                       key_models=key_models, notes=[str(n) for n in data.get("notes") or []][:10])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+
+
+# ----------------------------------------------------------------------------- reading the service
+
+
+def parse_pricing(body: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """``/api/pricing`` → (rows, vendor id → name). Tolerates ``data`` as a list or ``{"data": [...]}``."""
+    if not isinstance(body, Mapping):
+        raise CatalogFetchError("the price table is not a JSON object")
+    if body.get("success") is False:
+        raise CatalogFetchError(f"the price table answered success=false ({str(body.get('message'))[:120]!r})")
+    data = body.get("data")
+    if isinstance(data, Mapping):
+        data = data.get("data") or data.get("models") or data.get("items")
+    if not isinstance(data, list):
+        raise CatalogFetchError("the price table has no list of rows in `data`")
+    rows = [r for r in (_clean_row(x) for x in data[:MAX_ROWS]) if r is not None]
+    vendors: dict[str, str] = {}
+    for v in body.get("vendors") or []:
+        if isinstance(v, Mapping) and isinstance(v.get("name"), str) and v.get("id") is not None:
+            vendors[str(v["id"])] = v["name"][:100]
+    return rows, vendors
+
+
+def parse_status(body: Any) -> dict[str, Any]:
+    """``/api/status`` → the fields prices need (``quota_per_unit``, ``price``…)."""
+    data = body.get("data") if isinstance(body, Mapping) else None
+    if not isinstance(data, Mapping):
+        return {}
+    return {k: v for k in _STATUS_FIELDS if (v := _plain(data.get(k))) is not None}
+
+
+def parse_models(body: Any) -> list[dict[str, Any]]:
+    """``/v1/models`` (OpenAI list shape) → rows named like price-table rows."""
+    data = body.get("data") if isinstance(body, Mapping) else None
+    if not isinstance(data, list):
+        raise CatalogFetchError("the model list has no `data` list")
+    rows = []
+    for item in data[:MAX_ROWS]:
+        if isinstance(item, Mapping) and isinstance(item.get("id"), str):
+            row = _clean_row({**item, "model_name": item["id"]})
+            if row is not None:
+                rows.append(row)
+    return rows
+
+
+async def fetch(client: Client, *, with_key: bool) -> LiveTable:
+    """Read the service's tables through ``client`` (public ones without the key) → :class:`LiveTable`."""
+    from .errors import TokenhotError
+    from .families._types import HttpCall
+
+    async def get(path: str, public: bool) -> Any:
+        resp = await client.send(HttpCall("GET", path, auth=not public))
+        return resp.json()
+
+    where = client.base_url
+    try:
+        rows, vendors = parse_pricing(await get("/api/pricing", public=True))
+    except TokenhotError as exc:
+        raise CatalogFetchError(f"{where}/api/pricing: {exc.message}") from exc
+    except CatalogFetchError as exc:
+        raise CatalogFetchError(f"{where}/api/pricing: {exc}") from exc
+    notes: list[str] = []
+    try:
+        status = parse_status(await get("/api/status", public=True))
+    except TokenhotError as exc:
+        status = {}
+        notes.append(f"/api/status: {exc.message}")
+    key_models: list[dict[str, Any]] | None = None
+    if with_key:
+        try:
+            key_models = parse_models(await get("/v1/models", public=False))
+        except (TokenhotError, CatalogFetchError) as exc:
+            notes.append(f"/v1/models: {getattr(exc, 'message', exc)}")
+    return LiveTable(base_url=where, fetched_at=time.time(), rows=rows, status=status, vendors=vendors,
+                     key_models=key_models, notes=notes)
+
+
+# ----------------------------------------------------------------------------- the disk cache
+
+
+def cache_path(store: Path, base_url: str) -> Path:
+    """``<store>/catalog/<host>-<hash>.json``: one file per service, beside the history."""
+    host = re.sub(r"[^A-Za-z0-9.-]+", "_", base_url.split("://", 1)[-1])[:60].strip("_") or "service"
+    digest = hashlib.sha256(base_url.encode()).hexdigest()[:10]
+    return Path(store) / "catalog" / f"{host}-{digest}.json"
+
+
+def load_cache(path: Path) -> LiveTable | None:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return LiveTable.from_json(json.load(f))
+    except (OSError, ValueError):
+        return None
+
+
+def save_cache(path: Path, table: LiveTable) -> None:
+    """Write atomically (temp file + replace), so a reader never sees half a table."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".catalog-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(table.to_json(), f, ensure_ascii=False)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+# ----------------------------------------------------------------------------- the merge
+
+
+def _live_meta(row: Mapping[str, Any], table: LiveTable, for_key: bool | None) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "tags": words(row.get("tags")),
+        "endpoint_types": words(row.get("supported_endpoint_types")),
+        "input_modalities": words(row.get("input_modalities")),
+        "output_modalities": words(row.get("output_modalities")),
+    }
+    if row.get("context_length") is not None:
+        meta["context_length"] = row["context_length"]
+    if row.get("vendor_id") is not None and str(row["vendor_id"]) in table.vendors:
+        meta["vendor"] = table.vendors[str(row["vendor_id"])]
+    if for_key is not None:
+        meta["for_key"] = for_key
+    return {k: v for k, v in meta.items() if v not in ([], None, "")}
+
+
+def merge(builtin: Catalog, table: LiveTable | None) -> Catalog:
+    """The built-in catalogue ⊕ the live table (see the module docstring); ``table`` None → built-in only."""
+    if table is None:
+        return builtin
+    rows: dict[str, dict[str, Any]] = {r["model_name"]: r for r in table.rows}
+    key_ids: set[str] | None = None
+    if table.key_models is not None:
+        key_ids = {r["model_name"] for r in table.key_models}
+        for r in table.key_models:  # a model the key may call but the price table does not show
+            rows.setdefault(r["model_name"], r)
+    priced = {r["model_name"] for r in table.rows}
+    by_variant = {_loose(r["model_name"]): r for r in table.rows}
+
+    entries: dict[str, ModelInfo] = dict(builtin.by_id)
+    extra: list[ModelInfo] = []
+    unclassified: list[Unclassified] = []
+    taken: set[str] = set()  # built-in ids already matched by a live row
+    for mid, row in rows.items():
+        if mid not in priced:  # listed for the key only: the price row may spell the id with '-' for '.'
+            row = {**by_variant.get(_loose(mid), {}), **row}
+        price = Price.from_row(row, table.status) if _loose(mid) in by_variant else None
+        meta = _live_meta(row, table, None if key_ids is None else mid in key_ids)
+        known = builtin.by_id.get(mid) or builtin.find(mid)
+        if known is not None and (known.id == mid or (known.id not in rows and known.id not in taken)):
+            # the same model: the service's id is the one to send; the built-in id stays an alias
+            aliases = known.aliases if known.id == mid else (*known.aliases, known.id)
+            entries[known.id] = replace(known, id=mid, aliases=aliases, source="both", price=price, live=meta)
+            taken.add(known.id)
+            continue
+        if known is not None:  # another id for a known model (e.g. a second name): same family and options
+            extra.append(replace(known, id=mid, display_names=(), aliases=(), source="live", price=price,
+                                 live=meta, notes=f"In the service's table; options as {known.id}."))
+            continue
+        verdict = classify(row, builtin.families)
+        if verdict.family is None:
+            unclassified.append(Unclassified(mid, verdict.seen, price))
+            continue
+        spec = builtin.families[verdict.family]
+        extra.append(ModelInfo(
+            id=mid, kind=spec["kind"], family=verdict.family, endpoints=tuple(spec["endpoints"]),
+            capabilities=dict(spec.get("capabilities", {})), defaults=dict(spec.get("defaults", {})),
+            vendor=str(meta.get("vendor") or spec.get("vendor", "")), source="live", price=price, live=meta,
+            notes=f"Only in the service's table; family {verdict.family} from {verdict.seen}.",
+        ))
+    merged = Catalog([*entries.values(), *extra], builtin.families, unclassified)
+    return merged
