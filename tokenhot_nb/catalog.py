@@ -113,6 +113,8 @@ class Price:
             return f"${self.model_price:g}/call"
         if kind == "video":
             return "per task (charged as the task's quota)"
+        if self.model_ratio == 0:
+            return "free"
         return f"${self.input_usd_per_million:.4g}/M in · ${self.output_usd_per_million:.4g}/M out"
 
     def as_dict(self) -> dict[str, Any]:

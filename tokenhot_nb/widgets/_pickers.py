@@ -19,10 +19,24 @@ if TYPE_CHECKING:
 UNSET = ""
 
 
-def catalog_models(kind: str, keep: Callable[[ModelInfo], bool] | None = None) -> list[ModelInfo]:
+def catalog_models(kind: str, keep: Callable[[ModelInfo], bool] | None = None,
+                   session: Session | None = None) -> list[ModelInfo]:
+    """The models of one kind: the session's service's (built-in ⊕ its price table), else the built-in ones."""
     from .. import catalog
 
-    return [m for m in catalog.models(kind) if keep is None or keep(m)]
+    models: list[ModelInfo] = catalog.models(kind)
+    if session is not None and hasattr(session, "models"):
+        try:
+            models = list(session.models(kind))
+        except Exception:  # a panel must open even when the service's table cannot be read
+            snapshot = getattr(getattr(session, "catalog", None), "snapshot", None)
+            if snapshot is not None:
+                models = snapshot().models(kind)
+    return [m for m in models if keep is None or keep(m)]
+
+
+#: Every model a picker offered, by id, so an option chosen from the live table resolves (see model_info).
+_offered: dict[str, ModelInfo] = {}
 
 
 def default_model_id(session: Session, kind: str, options: Sequence[ModelInfo]) -> str | None:
@@ -43,14 +57,19 @@ def default_model_id(session: Session, kind: str, options: Sequence[ModelInfo]) 
 
 
 def model_label(info: ModelInfo) -> str:
-    """How a picker names a model: its display name, with the id when they differ."""
-    return info.name if info.name == info.id else f"{info.name} ({info.id})"
+    """How a picker names a model: its display name (with the id when they differ), where the entry comes
+    from (built-in / live / both) and its price when the service's table was read."""
+    name = info.name if info.name == info.id else f"{info.name} ({info.id})"
+    source = getattr(info, "source", "built-in")
+    price = info.price_label() if hasattr(info, "price_label") else ""
+    return " · ".join(x for x in (name, source, price) if x)
 
 
 def model_picker(session: Session, kind: str, keep: Callable[[ModelInfo], bool] | None = None,
                  description: str = "Model") -> w.Dropdown:
     """A dropdown of the catalogue's models of one kind (label: display name, value: id)."""
-    models = catalog_models(kind, keep)
+    models = catalog_models(kind, keep, session)
+    _offered.update((m.id, m) for m in models)
     return w.Dropdown(
         options=[(model_label(m), m.id) for m in models],
         value=default_model_id(session, kind, models),
@@ -62,7 +81,7 @@ def model_picker(session: Session, kind: str, keep: Callable[[ModelInfo], bool] 
 def model_info(model_id: str) -> ModelInfo:
     from .. import catalog
 
-    return catalog.model(model_id)
+    return _offered.get(model_id) or catalog.model(model_id)
 
 
 def chosen(dropdown: w.Dropdown) -> Any:

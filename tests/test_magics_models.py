@@ -1,0 +1,37 @@
+"""``%th_models``: the session's service as a table (source, price), ``--refresh``, ``--builtin``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from test_magics import ip, offline, run  # noqa: F401  (fixtures)
+
+
+def test_th_models_lists_live_models_with_source_and_price(ip: Any, offline: Any) -> None:  # noqa: F811
+    res, _ = run(ip, "%th_models deepseek")
+    text = res.result._repr_mimebundle_()["text/plain"]
+    assert "deepseek-v4-pro" in text and "live" in text and "$0.56/M in" in text
+    html = res.result._repr_mimebundle_()["text/html"]
+    assert "<th" in html and "source" in html and "price" in html
+    res, _ = run(ip, "%th_models gpt-image-2")
+    assert "both" in res.result.text() and "$0.028/call" in res.result.text()
+    res, _ = run(ip, "%th_models --kind video")
+    assert {r[1] for r in res.result.rows} == {"video"}
+
+
+def test_th_models_builtin_and_refresh(ip: Any, offline: Any) -> None:  # noqa: F811
+    res, _ = run(ip, "%th_models deepseek --builtin")
+    assert len(res.result) == 0 and "No model matches" in res.result.text()
+    res, _ = run(ip, "%th_models --refresh")
+    assert res.error_in_exec is None and "read just now" in res.result.title
+    res, _ = run(ip, "%th_models jina")  # listed by the service, protocol unknown: shown, with the way out
+    assert len(res.result) == 1 and "protocol unknown (endpoint types: embeddings" in res.result.text()
+    assert "family=" in res.result.html()
+
+
+@pytest.mark.parametrize("line", ["%th_models --kind nope", "%th_models --refresh=yes"])
+def test_th_models_bad_options_are_one_line(ip: Any, offline: Any, line: str) -> None:  # noqa: F811
+    _, cap = run(ip, line)
+    shown = cap.stdout + cap.stderr + "".join(str(o.data) for o in cap.outputs)
+    assert "Traceback" not in shown and ("nope" in shown or "--refresh" in shown), shown
