@@ -362,8 +362,9 @@ def test_a_call_refused_before_any_request_is_recorded_too(s: Session, rec) -> N
         s.image("a lamp", model="no-such-model", size="1024x1024")
     with pytest.raises(UnsupportedOptionError):
         s.image("a lamp", model="gpt-image-2", size="9x9", progress=False)
-    # no API call was sent (an unknown name may read the service's public model table, never a billed route)
-    assert [r["path"] for r in rec.requests if not r["path"].startswith("/api/")] == []
+    # no call was sent (an unknown name may read the service's model tables, GETs that bill nothing)
+    assert [r["path"] for r in rec.requests if r["method"] != "GET"] == []
+    assert {r["path"] for r in rec.requests} <= {"/api/pricing", "/api/status", "/v1/models"}
     refused, bad_size = s.history[-2], s.history[-1]
     assert (refused.kind, refused.status, refused.model, refused.endpoint) == ("image", "error", "no-such-model", "")
     assert refused.params == {"prompt": "a lamp", "model": "no-such-model", "size": "1024x1024"}
