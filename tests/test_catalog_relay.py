@@ -69,3 +69,30 @@ def test_with_the_relays_table_down_the_cached_table_is_used_and_the_call_works(
             answer = s.chat("Still there?", model="deepseek-v4-pro", stream=False)
         assert answer.text and answer.entry.status == "ok"
     assert relay.hits["/api/pricing"] >= 2
+
+
+def test_a_video_model_only_the_relay_sells_runs_with_the_generic_task_body(tmp_path: Path) -> None:
+    from _catalog_support import ROWS
+
+    rows = [*ROWS, {"model_name": "acme-motion-2", "quota_type": 0, "model_ratio": 37.5,
+                    "supported_endpoint_types": ["openai-video"], "output_modalities": ["视频"]},
+            {"model_name": "kling-v3-turbo", "quota_type": 0, "model_ratio": 37.5,
+             "supported_endpoint_types": ["openai-video"], "output_modalities": ["视频"]}]
+    relay = Relay(rows)
+    try:
+        with live(relay, tmp_path) as s:
+            assert s.model("kling-v3-turbo").family == "kling"  # a new model of a known vendor: its family
+            info = s.model("acme-motion-2")
+            assert (info.family, info.source) == ("video-generic", "live")
+            clip = s.video("a paper boat on a pond", model="acme-motion-2", duration=4, resolution="720p",
+                           progress=False)
+            assert clip.entry.status == "ok" and clip.path.exists()
+            sent = clip.entry.request["json"]
+            assert sent["model"] == "acme-motion-2" and sent["duration"] == 4 and sent["size"] == "720p"
+            assert clip.entry.params["model"] == {"id": "acme-motion-2", "family": "video-generic"}
+    finally:
+        relay.stop()
+    with Session(mode="replay", base_url=relay.url, store=tmp_path) as r:
+        again = r.video("a paper boat on a pond", model="acme-motion-2", duration=4, resolution="720p",
+                        progress=False)
+        assert again.entry.id == clip.entry.id

@@ -229,6 +229,16 @@ FAMILIES: dict[str, dict[str, Any]] = {
                          "reference_images": 7, "public_urls_only": True, "seed": False},
         "defaults": {"duration": 8, "resolution": "720p"},
     },
+    # A video model only the service's price table lists, whose id matches no family above: new-api's generic
+    # task body (§4.2: prompt, duration, size, image(s); vendor options in `metadata`). Options stay permissive.
+    "video-generic": {
+        "kind": "video",
+        "endpoints": ["video.generations"],
+        "vendor": "",
+        "capabilities": {"resolutions": ["480p", "720p", "1080p", "4k"], "ratios": SEEDANCE_RATIOS, "seed": True,
+                         "first_frame": True, "last_frame": True, "reference_images": 9},
+        "defaults": {"duration": 5},
+    },
     # audio ----------------------------------------------------------------------------------------
     "gemini-tts": {
         "kind": "audio",

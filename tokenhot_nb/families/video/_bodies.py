@@ -174,6 +174,31 @@ def omni(model: ModelInfo, prompt: str, images: list[Item], videos: list[Item], 
     return {"model": model.id, "input": inp}
 
 
+def generic(model: ModelInfo, prompt: str, images: list[Item], videos: list[Item], audios: list[Item],
+            o: dict[str, Any]) -> dict[str, Any]:
+    """new-api's generic task body (§4.2), for a video model only the service's table lists: frames as ``image``
+    / ``images``, ratio, resolution and seed in ``metadata`` (each adaptor copies it onto the upstream body)."""
+    check_images(model, images)
+    body: dict[str, Any] = {"model": model.id, "prompt": prompt}
+    _set(body, "duration", o["duration"])
+    _set(body, "size", o["resolution"])
+    first = [i.url for i in images if i.role == "first_frame"]
+    if first:
+        body["image"] = first[0]
+    refs = [i.url for i in images if i.role == "reference_image"]
+    if refs:
+        body["images"] = refs
+    meta: dict[str, Any] = {}
+    for key in ("ratio", "resolution", "seed"):
+        _set(meta, key, o[key])
+    last = [i.url for i in images if i.role == "last_frame"]
+    if last:
+        meta["last_frame_image"] = last[0]
+    if meta:
+        body["metadata"] = meta
+    return body
+
+
 BUILDERS: dict[str, Builder] = {
     "seedance": seedance,
     "hailuo": hailuo,
@@ -183,4 +208,5 @@ BUILDERS: dict[str, Builder] = {
     "veo": veo,
     "grok-video": grok,
     "gemini-omni-video": omni,
+    "video-generic": generic,
 }
