@@ -24,8 +24,8 @@ def test_pickers_show_live_models_with_source_and_price_and_use_them(offline):
     assert offline.history[-1].model == "deepseek-v4-pro" and offline.history[-1].status == "ok"
 
 
-def test_the_image_picker_offers_a_live_image_model_with_its_call_price(offline):
+def test_the_image_picker_shows_call_prices(offline):
     p = panel("image", offline)
     labels = dict((value, label) for label, value in p.model.options)
-    assert labels["nano-banana-pro"].endswith("live · $0.134/call")
+    assert labels["nano-banana-pro"].endswith("both · $0.134/call")
     assert labels["gpt-image-2"].endswith("both · $0.028/call")
