@@ -423,10 +423,11 @@ def test_as_dict_and_html_in_full(tiny: Any) -> None:
         "id": "beta-picture", "name": "Beta Picture", "kind": "image", "family": "full", "vendor": "Acme",
         "endpoints": ["images.generations", "images.edits"], "aliases": ["Beta Picture", "beta-pic"],
         "capabilities": {"edit": True, "sizes": ["1K", "2K"], "mask": False}, "defaults": {"size": "1K"},
+        "source": "built-in", "price": None,
     }
     assert m._repr_html_() == (
         "<b>beta-picture</b> <i>image</i> · family <code>full</code> · endpoints images.generations, images.edits"
-        "<br><small>edit=True, sizes=[&#x27;1K&#x27;, &#x27;2K&#x27;]</small>"
+        " · built-in<br><small>edit=True, sizes=[&#x27;1K&#x27;, &#x27;2K&#x27;]</small>"
     )
 
 
