@@ -72,6 +72,58 @@ def sniff_mime(data: bytes, default: str = "application/octet-stream") -> str:
     return default
 
 
+#: Inputs larger than this are refused before any request (the services' documented upload limits: OpenAI
+#: image edits and vision take up to 20 MB an image, Whisper 25 MB of audio). Refused, not silently downscaled:
+#: the recorded input stays exactly what the user gave.
+MAX_INPUT_BYTES: dict[str, int] = {"image": 20 * 1024 * 1024, "audio": 25 * 1024 * 1024,
+                                   "video": 200 * 1024 * 1024}
+#: An input image with more pixels than this is refused before it is decoded (a "pixel bomb").
+MAX_INPUT_PIXELS = 64_000_000
+_ACCEPTED = {"image": "PNG, JPEG, WEBP, GIF or BMP", "audio": "WAV, MP3, M4A, FLAC, OGG or WEBM",
+             "video": "MP4 or WEBM"}
+
+
+def check_media(data: bytes, kind: MediaKind, label: str) -> str:
+    """The media type of ``data`` when it really is a ``kind`` within the size limits; else one clear InputError.
+
+    ``label`` names the input in the message (the file name, or what was passed).
+    """
+    limit = MAX_INPUT_BYTES[kind]
+    if len(data) > limit:
+        raise InputError(
+            f"The {kind} input {label} is {len(data) / 1e6:.1f} MB, over the {limit // (1024 * 1024)} MB limit.",
+            hint="Make it smaller first" + (" (e.g. PIL: img.thumbnail((2048, 2048)))." if kind == "image" else "."),
+        )
+    mime = sniff_mime(data, "")
+    if kind == "image":
+        return _check_image(data, mime, label)
+    if mime.startswith(kind + "/") or (kind == "audio" and mime in ("video/mp4", "video/webm")):
+        return "audio/webm" if kind == "audio" and mime == "video/webm" else mime
+    what = f"it looks like {mime}" if mime else "its bytes are no known format"
+    raise InputError(f"The {kind} input {label} is not {'an' if kind == 'audio' else 'a'} {kind} ({what}).",
+                     hint=f"Pass a {_ACCEPTED[kind]} file.")
+
+
+def _check_image(data: bytes, mime: str, label: str) -> str:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as img:  # reads the header only: size is known before any decoding
+            w, h = img.size
+            fmt = (img.format or "").upper()
+    except Image.DecompressionBombError as exc:  # Pillow's own limit (2× MAX_IMAGE_PIXELS) hit at open
+        raise InputError(f"The image input {label} has too many pixels ({exc}): refused before decoding it.",
+                         hint="Use a smaller image.") from exc
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        what = f"it looks like {mime}" if mime and not mime.startswith("image/") else "it does not decode"
+        raise InputError(f"The image input {label} is not an image ({what}).",
+                         hint=f"Pass a {_ACCEPTED['image']} file.") from exc
+    if w * h > MAX_INPUT_PIXELS:
+        raise InputError(f"The image input {label} is {w}×{h} pixels, more than {MAX_INPUT_PIXELS // 1_000_000} "
+                         "million: refused before decoding it.", hint="Use a smaller image.")
+    return mime or Image.MIME.get(fmt, "image/png")
+
+
 def ext_for(mime: str) -> str:
     """A file suffix for a media type (``.bin`` when unknown)."""
     return _EXT.get(mime) or mimetypes.guess_extension(mime) or ".bin"
@@ -189,13 +241,13 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
         data = bytes(value)
         if not data:
             raise InputError(f"The {kind} input is empty (0 bytes).")
-        return Media(data, sniff_mime(data, _fallback(kind)))
+        return Media(data, check_media(data, kind, f"({len(data)} bytes)"))
     if _is_pil(value):
         data, mime = _pil_bytes(value)
         return Media(data, mime, "image.png")
     if isinstance(value, str) and value.startswith("data:"):
-        data, mime = _decode_data_url(value)
-        return Media(data, mime if mime != "application/octet-stream" else sniff_mime(data, _fallback(kind)))
+        data, _ = _decode_data_url(value)
+        return Media(data, check_media(data, kind, "(a data: URL)"))
     if isinstance(value, str) and is_url(value):
         name = value.split("?")[0].rsplit("/", 1)[-1]
         guessed = mimetypes.guess_type(name)[0] or _fallback(kind)
@@ -208,9 +260,12 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
                 hint=f"Pass a path to an existing file, bytes, a URL{', a PIL image' if kind == 'image' else ''} "
                 "or an earlier result.",
             )
+        if path.stat().st_size > MAX_INPUT_BYTES[kind]:  # refused before reading it into memory
+            raise InputError(
+                f"The {kind} input {path.name!r} is {path.stat().st_size / 1e6:.1f} MB, over the "
+                f"{MAX_INPUT_BYTES[kind] // (1024 * 1024)} MB limit.", hint="Make it smaller first.")
         data = path.read_bytes()
-        by_name = mimetypes.guess_type(path.name)[0]
-        return Media(data, sniff_mime(data, by_name or _fallback(kind)), path.name)
+        return Media(data, check_media(data, kind, repr(path.name)), path.name)
     raise InputError(
         f"Cannot use a {type(value).__name__} as {kind} input.",
         hint="Pass a file path, bytes, a URL, "

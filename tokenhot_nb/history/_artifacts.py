@@ -451,6 +451,8 @@ class ArtifactFiles:
 
         src = self.path_of(sha)
         with Image.open(src) as im:
+            if im.size[0] * im.size[1] > 40_000_000:  # a pixel bomb: not decoded for a thumbnail
+                return None
             im.draft("RGB", (max_px, max_px))
             im.thumbnail((max_px, max_px))
             buf = io.BytesIO()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import string
+import sys
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,8 +40,17 @@ class _NS(dict):  # type: ignore[type-arg]
         return self._ns[key]
 
 
-def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
-    """Replace resolvable ``{ref}`` fields in ``text``; leave everything else as written."""
+UNRESOLVED = ("⚠ {fields} in the cell {verb} no variable, so {it} went into the prompt as written. "
+              "Define {them} first, or write {{{{name}}}} for literal braces.")
+
+
+def interpolate(text: str, namespace: Mapping[str, Any], *, warn: bool = True) -> str:
+    """Replace resolvable ``{ref}`` fields in ``text``; leave everything else as written.
+
+    A field that names no variable stays as written, with a one-line warning on stderr (``warn``): a typo in
+    ``{topic}`` should not silently send the braces to a paid model.
+    """
+    unresolved: list[str] = []
 
     def sub(m: re.Match[str]) -> str:
         whole = m.group(0)
@@ -50,6 +60,7 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
             return "}"
         value = lookup(m.group("ref"), namespace)
         if value is _MISSING:
+            unresolved.append(whole)
             return whole
         try:
             conv = m.group("conv")
@@ -59,7 +70,13 @@ def interpolate(text: str, namespace: Mapping[str, Any]) -> str:
         except Exception:
             return whole
 
-    return _FIELD.sub(sub, text)
+    out = _FIELD.sub(sub, text)
+    if warn and unresolved:
+        names = list(dict.fromkeys(unresolved))
+        one = len(names) == 1
+        print(UNRESOLVED.format(fields=", ".join(names), verb="names" if one else "name",
+                                it="it" if one else "they", them="it" if one else "them"), file=sys.stderr)
+    return out
 
 
 def resolve_source(source: str, namespace: Mapping[str, Any]) -> Any:

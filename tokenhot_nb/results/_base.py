@@ -108,12 +108,33 @@ def data_url(data: bytes, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
 
+#: An image with more pixels than this is not decoded for display (a "pixel bomb": a small file that would
+#: decode to gigabytes); the output says so instead.
+MAX_DISPLAY_PIXELS = 40_000_000
+
+
+class PixelBombError(ValueError):
+    """An image too large (in pixels) to decode for display."""
+
+
+def check_pixels(w: int, h: int, what: str = "This image") -> None:
+    if w * h > MAX_DISPLAY_PIXELS:
+        raise PixelBombError(f"{what} is {w}×{h} pixels: too large to decode for display (the file is kept).")
+
+
 def thumbnail(path: Path, max_px: int, max_bytes: int = 150_000) -> tuple[bytes, str, int, int]:
-    """A display copy: the file itself when small, else downscaled (JPEG unless it has transparency)."""
+    """A display copy: the file itself when small, else downscaled (JPEG unless it has transparency).
+
+    Raises :class:`PixelBombError` (before decoding) for an image of more than ``MAX_DISPLAY_PIXELS``."""
     from PIL import Image
 
-    with Image.open(path) as img:
+    try:
+        img = Image.open(path)
+    except Image.DecompressionBombError as exc:
+        raise PixelBombError(f"This image is too large to decode for display ({exc}); the file is kept.") from exc
+    with img:
         w, h = img.size
+        check_pixels(w, h)
         fmt = (img.format or "").upper()
         size = path.stat().st_size
         if w <= max_px and h <= max_px and size <= max_bytes and fmt in ("PNG", "JPEG", "GIF", "WEBP"):

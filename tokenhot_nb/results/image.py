@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from .._safe import text_html as escape
-from ._base import FileRef, Result, copy_to, data_url, thumbnail
+from ._base import FileRef, PixelBombError, Result, copy_to, data_url, thumbnail
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -118,7 +118,11 @@ class ImageResult(Result):
         """A grid of inline thumbnails (used for several images, batches and comparisons)."""
         cells = []
         for i in range(len(self.items)):
-            data, mime, w, h = self.thumb(i, max_px)
+            try:
+                data, mime, w, h = self.thumb(i, max_px)
+            except PixelBombError as exc:
+                cells.append(f'<div style="font:12px sans-serif;margin:2px">{escape(str(exc))}</div>')
+                continue
             cells.append(
                 f'<img src="{data_url(data, mime)}" alt="{escape(self.alt_text(i))}" width="{w}" height="{h}" '
                 f'style="max-width:{max_px}px;height:auto;margin:2px" title="{i}">'
@@ -141,7 +145,10 @@ class ImageResult(Result):
         if not self.items:
             return {}
         if len(self.items) == 1:  # the image itself: lean, and nbval/nbconvert treat it natively
-            data, mime, _, _ = self.thumb(0, SINGLE_PX)
+            try:
+                data, mime, _, _ = self.thumb(0, SINGLE_PX)
+            except PixelBombError as exc:
+                return {"text/html": f'<div style="font:12px sans-serif">{escape(str(exc))}</div>'}
             import base64
 
             return {mime: base64.b64encode(data).decode("ascii")}
@@ -149,6 +156,9 @@ class ImageResult(Result):
 
     def _bundle_metadata(self) -> dict[str, Any]:
         if len(self.items) == 1:
-            _, mime, w, h = self.thumb(0, SINGLE_PX)
+            try:
+                _, mime, w, h = self.thumb(0, SINGLE_PX)
+            except PixelBombError:
+                return {}
             return {mime: {"width": w, "height": h}}
         return {}

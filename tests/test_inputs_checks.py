@@ -1,0 +1,102 @@
+"""Only real media in: an input that is not the kind expected, too big, or a pixel bomb is refused before any
+request with one line naming it; a pixel bomb among results is not decoded for display."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _session_support import Recorder, make_session
+from PIL import Image
+
+from tokenhot_nb import errors as E
+from tokenhot_nb._inputs import MAX_INPUT_BYTES, to_media
+
+
+def png_header(w: int, h: int) -> bytes:
+    """A PNG whose header claims w×h pixels (a few hundred bytes on disk: a pixel bomb)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def real_png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (16, 16), (1, 2, 3)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("name,data,kind,words", [
+    ("notes.png", b"just some text, not an image", "image", "is not an image"),
+    ("page.jpg", b"<!doctype html><html><body>error</body></html>", "image", "is not an image"),
+    ("broken.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "image", "is not an image"),
+    ("song.mp3", b"<html>403 Forbidden</html>", "audio", "is not an audio"),
+    ("song.wav", real_png(), "audio", "looks like image/png"),
+    ("clip.mp4", b'{"error": "json, not video"}', "video", "is not a video"),
+])
+def test_wrong_kind_is_refused_naming_the_file(tmp_path: Path, name: str, data: bytes, kind: Any,
+                                               words: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(data)
+    with pytest.raises(E.InputError, match=words) as info:
+        to_media(path, kind)
+    assert repr(name) in str(info.value) and "\n" not in str(info.value)
+    with pytest.raises(E.InputError, match=words):
+        to_media(data, kind)  # bytes too
+
+
+def test_pixel_bomb_input_refused_before_decoding(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.png"
+    path.write_bytes(png_header(30_000, 30_000))
+    assert path.stat().st_size < 1000
+    with pytest.raises(E.InputError, match=r"too many pixels.*refused before decoding"):
+        to_media(path, "image")
+    path.write_bytes(png_header(9000, 9000))  # under Pillow's own limit, over ours
+    with pytest.raises(E.InputError, match=r"9000×9000 pixels"):
+        to_media(path, "image")
+
+
+def test_over_the_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(MAX_INPUT_BYTES, "image", 1000)
+    path = tmp_path / "big.png"
+    buf = io.BytesIO()
+    Image.effect_noise((64, 64), 50).save(buf, format="PNG")
+    path.write_bytes(buf.getvalue())
+    with pytest.raises(E.InputError, match=r"'big.png' is .* MB, over the"):
+        to_media(path, "image")
+
+
+def test_real_media_still_accepted(tmp_path: Path) -> None:
+    assert to_media(real_png(), "image").mime == "image/png"
+
+
+def test_refused_before_any_request(tmp_path: Path) -> None:
+    rec = Recorder()
+    s = make_session(tmp_path / "store", rec)
+    (tmp_path / "notes.png").write_text("not an image")
+    try:
+        with pytest.raises(E.InputError, match=r"notes\.png"):
+            s.edit(tmp_path / "notes.png", "add a hat")
+        with pytest.raises(E.InputError, match="not an audio"):
+            s.transcribe(b"<html>nope</html>")
+    finally:
+        s.close()
+    assert rec.posts() == []
+
+
+def test_pixel_bomb_result_not_decoded_for_display(tmp_path: Path) -> None:
+    from tokenhot_nb.results.image import ImageItem as FileRef
+    from tokenhot_nb.results.image import ImageResult
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_header(8_000, 8_000))  # 64 MP: Pillow would decode it, we do not
+    res = ImageResult([FileRef(bomb, "image/png")], model="m")
+    data, _ = res._repr_mimebundle_()
+    assert "too large to decode for display" in data["text/html"]
+    two = ImageResult([FileRef(bomb, "image/png"), FileRef(bomb, "image/png")], model="m")
+    assert "too large" in two._repr_mimebundle_()[0]["text/html"]
