@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import _widgets_support as support
 import ipywidgets as w
 from _widgets_support import png_bytes, upload_value
@@ -87,6 +89,40 @@ def test_video_input_models_take_an_upload_or_a_url(fake):
     p.generate.click()
     p.wait(30)
     assert "video" not in fake.calls[-1][2]
+
+
+def test_last_frame_goes_with_a_first_frame(fake):
+    p = panel("video", fake)
+    p.model.value = "MiniMax-Hailuo-2.3"
+    assert p.last_frame.layout.display == "none"  # this model takes no last frame
+    p.model.value = "doubao-seedance-1-5-pro-251215"
+    assert p.last_frame.layout.display is None
+    p.prompt.value = "dawn to dusk"
+    last = png_bytes(color="navy")
+    p.last_frame.value = upload_value(last, "last.png", "image/png")
+    p.generate.click()
+    assert "needs a first frame" in p.error_box.value and fake.calls == []
+    first = png_bytes(color="gold")
+    p.upload.value = upload_value(first, "first.png", "image/png")
+    p.generate.click()
+    p.wait(30)
+    kw = fake.calls[-1][2]
+    assert kw["image"] == first and kw["images"] == [{"image": last, "role": "last_frame"}]
+
+
+def test_real_first_and_last_frame(offline):
+    p = panel("video", offline)
+    p.model.value = "doubao-seedance-1-5-pro-251215"
+    p.prompt.value = "dawn to dusk"
+    p.upload.value = upload_value(png_bytes(color="gold"), "first.png", "image/png")
+    p.last_frame.value = upload_value(png_bytes(color="navy"), "last.png", "image/png")
+    p.generate.click()
+    p.wait(120)
+    assert p.error_box.value == "", p.error_box.value
+    entry = offline.history.last
+    assert entry.status == "ok" and isinstance(p.player.children[0], w.Video)
+    assert entry.params["images"][0]["role"] == "last_frame"
+    assert '"role": "last_frame"' in json.dumps(entry.request)  # the body the simulator accepted says so
 
 
 def test_real_video_to_video_from_an_earlier_video(offline):

@@ -48,6 +48,7 @@ class VideoPanel(MediaPanel):
         self.resolution = w.Dropdown(description="Resolution", layout=w.Layout(width="220px"))
         self.ratio = w.Dropdown(description="Ratio", layout=w.Layout(width="180px"))
         self.upload = w.FileUpload(accept="image/*", multiple=True, description="First frame")
+        self.last_frame = w.FileUpload(accept="image/*", multiple=False, description="Last frame")
         # the source video of video-to-video and video-edit models: an upload, a URL or an earlier video
         self.video_source = w.Dropdown(description="Video", layout=w.Layout(width="max-content", min_width="320px"))
         self.video_upload = w.FileUpload(accept="video/*", multiple=False, description="Upload video")
@@ -74,7 +75,7 @@ class VideoPanel(MediaPanel):
         self.children = [
             w.HTML("<b>Video</b>"),
             self.prompt,
-            w.HBox([self.model, self.upload], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self.model, self.upload, self.last_frame], layout=w.Layout(flex_flow="row wrap")),
             self.video_box,
             w.HBox([self.duration, self.resolution, self.ratio], layout=w.Layout(flex_flow="row wrap")),
             self.generate,
@@ -93,6 +94,7 @@ class VideoPanel(MediaPanel):
         takes_images = info.can("first_frame") or int(info.capabilities.get("reference_images") or 0) > 0
         self.upload.layout.display = None if takes_images else "none"
         self.upload.description = "First frame" if info.can("first_frame") else "Reference images"
+        self.last_frame.layout.display = None if info.can("last_frame") else "none"
         self.video_box.layout.display = None if info.can("video_input") else "none"
         self.generate.description = "Edit video" if info.can("requires_video") else "Make video"
 
@@ -144,13 +146,20 @@ class VideoPanel(MediaPanel):
             if video is not None:
                 kw["video"] = video
         files = [data for data, _n, _m in uploaded(self.upload)] if self.upload.layout.display != "none" else []
+        last = uploaded(self.last_frame) if self.last_frame.layout.display != "none" else []
+        if last and not (files and model_info(self.model.value).can("first_frame")):
+            raise ValueError("A last frame needs a first frame too: upload it under First frame.")
+        images: list[Any] = []
         if files:
             if model_info(self.model.value).can("first_frame"):
                 kw["image"] = files[0]
-                if files[1:]:
-                    kw["images"] = files[1:]
+                images = files[1:]
             else:
-                kw["images"] = files
+                images = files
+        if last:  # the session sends it in the role the model's protocol gives a last frame
+            images = [{"image": last[0][0], "role": "last_frame"}, *images]
+        if images:
+            kw["images"] = images
         return kw
 
     def on_status(self, status: TaskStatus) -> None:
