@@ -130,7 +130,7 @@ def on_magic(world: World, name: str, info: ModelInfo) -> None:
         if info.can("requires_image"):
             opts += " --image frame" if info.can("first_frame") else " --ref frame"
         if info.can("requires_video"):
-            opts += f" -x video={world.clip.path}"
+            opts += " --video clip"
         source = f"%%th_video {model}{opts}\nThe boat drifts."
     assert source is not None
     with capture_output(display=True) as cap:
