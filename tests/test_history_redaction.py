@@ -51,3 +51,18 @@ def test_a_finished_entry_holds_what_its_row_holds(tmp_path: Path) -> None:
     got = store.get(eid)
     assert kept["response"] == got.response == {"note": "echo sk-****"}
     assert kept["text"] == got.text == "q sk-****" and kept["usage"] == got.usage
+
+
+def test_export_lines_are_exactly_the_entries_as_json(tmp_path: Path) -> None:
+    """The fast export assembles each line from the stored JSON; it must equal encoding the entry itself."""
+    from tokenhot_nb.history import History
+
+    store = Store(tmp_path)
+    for i, text in enumerate(["plain", 'quote " and \\ back', "ünïcødé ✓ and \n newline\t\x01", ""]):
+        eid = store.insert(HistoryEntry(kind="chat", model="m", started=1700000000.25 + i, params={"message": text},
+                                        text=text, thread="t" if i % 2 else None))
+        store.update(eid, status="ok" if i % 2 else "error", duration=0.1 * i, usage={"total_tokens": i},
+                     error=None if i % 2 else {"error": "E", "message": text, "hint": ""})
+    lines = History(store).export(tmp_path / "x.jsonl").read_text(encoding="utf-8").splitlines()
+    expected = [json.dumps(jsonable(e.to_dict()), ensure_ascii=False, separators=(",", ":")) for e in History(store)]
+    assert lines == expected

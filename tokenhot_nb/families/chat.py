@@ -416,6 +416,9 @@ def _build_chat(model: ModelInfo, messages: list[dict[str, Any]], system: str | 
                 max_tokens: int | None, stream: bool) -> tuple[str, dict[str, Any], dict[str, str]]:
     msgs: list[dict[str, Any]] = [{"role": "system", "content": system}] if system else []
     for m in messages:
+        if len(m) == 2 and isinstance(m.get("content"), str) and "role" in m:  # a plain turn: already wire-shaped
+            msgs.append(m)  # (not copied: a long thread's turns cost nothing to rebuild; bodies are never mutated)
+            continue
         for r in m.get("tool_results") or []:
             msgs.append({"role": "tool", "tool_call_id": r["id"], "content": _result_text(r.get("content"))})
         if m.get("tool_results") and not _has_text(m.get("content")):

@@ -93,15 +93,23 @@ def dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
 
 
-def is_clean(text: str, secrets: tuple[Secret | str, ...]) -> bool:
+def escaped_secrets(secrets: tuple[Secret | str, ...]) -> tuple[str, ...]:
+    """The secrets as they appear inside JSON strings when JSON escapes them (quotes, backslashes…)."""
+    out = []
+    for s in secrets:
+        raw = s.get() if isinstance(s, Secret) else s
+        if raw:
+            escaped = json.dumps(raw, ensure_ascii=False)[1:-1]
+            if escaped != raw:
+                out.append(escaped)
+    return tuple(out)
+
+
+def is_clean(text: str, secrets: tuple[Secret | str, ...], escaped: tuple[str, ...] | None = None) -> bool:
     """True when ``text`` (JSON) holds nothing :func:`redact` would change, escaped secrets included."""
     if redact(text, *secrets) != text:
         return False
-    for s in secrets:
-        raw = s.get() if isinstance(s, Secret) else s
-        if raw and json.dumps(raw, ensure_ascii=False)[1:-1] in text:
-            return False
-    return True
+    return not any(e in text for e in (escaped_secrets(secrets) if escaped is None else escaped))
 
 
 def dumps_redacted(value: Any, secrets: tuple[Secret | str, ...] = (), *, sort_keys: bool = False) -> tuple[str, bool]:

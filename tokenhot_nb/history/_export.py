@@ -6,6 +6,7 @@ Exports are redacted again on the way out, so even a store written by an older v
 from __future__ import annotations
 
 import json
+import json.encoder
 import os
 import shutil
 import tempfile
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, StoreError
-from ._entry import ENTRY_FIELDS, JSON_FIELDS, HistoryEntry, is_clean, iter_refs, jsonable
+from ._entry import ENTRY_FIELDS, JSON_FIELDS, HistoryEntry, escaped_secrets, is_clean, iter_refs, jsonable
 from ._store import Store, mime_for, sha256_file
 from ._validate import MIME_RE, InvalidRecord, artifact_file, entry_from_record, old_id
 
@@ -95,6 +96,7 @@ def _lines(history: History) -> Iterator[tuple[str, dict[str, Any] | None]]:
     """
     store = history.store
     secrets = store.secrets
+    escaped = escaped_secrets(secrets)
     exported: set[int] = set()
     last = 0
     while True:
@@ -106,10 +108,10 @@ def _lines(history: History) -> Iterator[tuple[str, dict[str, Any] | None]]:
             parent = row[_AT_PARENT]
             if parent is None or parent in exported:
                 line = "{" + ",".join(
-                    _KEYS[i] + (("null" if v is None else v) if _IS_JSON[i] else _dumps_scalar(v))
-                    for i, v in enumerate(row)
+                    [_KEYS[i] + (("null" if v is None else v) if _IS_JSON[i] else _scalar(v))
+                     for i, v in enumerate(row)]
                 ) + "}"
-                if is_clean(line, secrets):
+                if is_clean(line, secrets, escaped):
                     exported.add(row[0])
                     yield line, None
                     continue
@@ -127,7 +129,20 @@ _IS_JSON = [name in JSON_FIELDS for name in ENTRY_FIELDS]
 _AT_PARENT = ENTRY_FIELDS.index("parent")
 
 
-def _dumps_scalar(value: Any) -> str:
+_encode_str = json.encoder.encode_basestring  # the C encoder json.dumps(…, ensure_ascii=False) uses for strings
+_encode_float = float.__repr__
+
+
+def _scalar(value: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False)`` for a column's plain value, without its per-call overhead."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return _encode_str(value)  # type: ignore[no-any-return]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
+        return _encode_float(value)
     return json.dumps(value, ensure_ascii=False)
 
 
