@@ -13,6 +13,7 @@ from ..catalog import ModelInfo
 from ..errors import InputError, StreamError
 from ..families._types import ChatDelta, ToolCall
 from ..results import ChatResult, from_entry
+from .checks import check_chat
 from .inputs import store_media
 from .loop import call_user
 from .recording import Recording, drop_none, endpoint_name, new_entry, replayed, store_bytes
@@ -33,6 +34,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     raw = kw.pop("raw", None)
     system, stream = kw.pop("system", None), bool(kw.pop("stream", True))
     temperature, max_tokens = kw.pop("temperature", None), kw.pop("max_tokens", None)
+    check_chat(message, temperature, max_tokens)
     endpoint = kw.pop("endpoint", None) or info.preset.get("endpoint")  # "GPT 5(Responses)" picks responses
     schema = _schema.resolve(kw.pop("schema")) if kw.get("schema") is not None else None
     kw.pop("schema", None)

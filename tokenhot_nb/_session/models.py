@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .. import catalog
 from ..catalog import ModelInfo, UnclassifiedModelError
 from ..errors import InputError, UnknownModelError, UnsupportedOptionError
+from .checks import check_seed
 
 if TYPE_CHECKING:
     from .core import Session
@@ -95,6 +96,8 @@ def check_kind(method: str, info: ModelInfo) -> None:
 
 def seed_for(session_seed: int | None, info: ModelInfo, seed: int | None) -> int | None:
     """The seed to send: explicit or the session's, and only to models that take one."""
+    check_seed(seed)
+    check_seed(session_seed)
     if seed is None:
         return session_seed if session_seed is not None and info.can("seed") else None
     if not info.can("seed"):
