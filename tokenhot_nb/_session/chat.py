@@ -34,7 +34,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     raw = kw.pop("raw", None)
     system, stream = kw.pop("system", None), bool(kw.pop("stream", True))
     temperature, max_tokens = kw.pop("temperature", None), kw.pop("max_tokens", None)
-    check_chat(message, temperature, max_tokens)
+    check_chat(message, temperature, max_tokens, answering_tools=kw.get("tool_results") is not None)
     endpoint = kw.pop("endpoint", None) or info.preset.get("endpoint")  # "GPT 5(Responses)" picks responses
     schema = _schema.resolve(kw.pop("schema")) if kw.get("schema") is not None else None
     kw.pop("schema", None)

@@ -13,8 +13,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_chat(message: Any, temperature: Any, max_tokens: Any) -> None:
-    if message is None or (isinstance(message, str) and not message.strip()):
+def check_chat(message: Any, temperature: Any, max_tokens: Any, *, answering_tools: bool = False) -> None:
+    """``answering_tools``: the turn carries tool results, so an empty message is fine."""
+    if not answering_tools and (message is None or (isinstance(message, str) and not message.strip())):
         raise InputError("The chat message is empty.", hint="Pass the text to send, e.g. s.chat('Hello').")
     if isinstance(message, (list, tuple)) and not message:
         raise InputError("The chat conversation is empty (no messages).",
