@@ -454,3 +454,36 @@ def test_broken_download_says_how_far_it_got(tmp_path: Path) -> None:
         download(make_client(lambda r: httpx.Response(200, content=breaks())), "https://cdn.vendor.test/y?s=1", tmp_path)
     assert info.value.message.startswith("The download of https://cdn.vendor.test/y?… broke after 262144 bytes: ")
     assert "Try again" in (info.value.hint or "")
+
+
+def test_user_facing_texts_in_full() -> None:
+    cap = _dl.cap_error("https://cdn.test/v.mp4?sig=1", 2048)
+    assert cap.message == "The download of https://cdn.test/v.mp4?… is larger than the limit of 2.0 KiB and was stopped."
+    assert cap.hint == "Raise the limit with Session(download_cap=…) (bytes) if you expect a file this large."
+    expired = _dl.expired_error("https://cdn.test/v.mp4?sig=1", 410)
+    assert expired.message == "The file at https://cdn.test/v.mp4?… is no longer available (HTTP 410)."
+    assert expired.hint == (
+        "Vendor download URLs expire, usually within about a day. Fetch a fresh URL (for a video: "
+        "session.resume(task_id)) and download it right away."
+    )
+    with pytest.raises(E.DownloadError) as info:
+        decode_data_url("data:text/plain")
+    assert info.value.message == "This data: URL has no comma, so it carries no data."
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("data:text/plain,a,b", "data:text/plain,…"),  # the header ends at the first comma
+        ("https:///only-a-path", "https:///only-a-path"),
+        ("/v1/videos/t/content?sig=SECRET", "/v1/videos/t/content"),
+        ("https://cdn.test:99999/a?x=1?y=2", "https://cdn.test:99999/a"),
+        ("https://cdn.test:99999/" + "p" * 200, ("https://cdn.test:99999/" + "p" * 200)[:120]),
+    ],
+)
+def test_describe_url_edges(url: str, shown: str) -> None:
+    assert describe_url(url) == shown
+
+
+def test_media_type_takes_the_first_part_only() -> None:
+    assert media_type("Video/MP4; codecs=avc1; profile=high") == "video/mp4"

@@ -616,3 +616,80 @@ def test_done_is_not_the_end_of_a_claude_or_responses_stream(fmt: StreamFormat) 
     with pytest.raises(E.StreamError, match="ended early"):
         collect(sse_handler(body), fmt=fmt)
     assert len(collect(sse_handler(frame(chunk("Hi")) + frame("[DONE]")), fmt="chat")) == 1
+
+
+# -- error frames by their JSON type; formats without a table; the watchdog's exact timing ------------------
+def test_a_flat_error_frame_without_an_error_event_line() -> None:
+    body = frame({"type": "response.created"}) + frame({"type": "error", "code": "server_error", "message": "oops"})
+    with pytest.raises(E.StreamError, match="oops") as info:
+        collect(sse_handler(body), fmt="responses")
+    assert info.value.code == "server_error"
+
+
+def test_an_error_frame_without_a_message_names_its_event() -> None:
+    body = "event: upstream\ndata: " + json.dumps({"error": {"code": "x1"}}) + "\n\n"
+    with pytest.raises(E.StreamError) as info:
+        collect(sse_handler(body))
+    assert info.value.message.endswith("an 'upstream' event without a message")
+
+
+def test_a_flat_error_body_without_a_code_answered_instead_of_a_stream() -> None:
+    body = json.dumps({"type": "error", "message": "overloaded"})
+    with pytest.raises(E.APIError, match="overloaded") as info:
+        collect(sse_handler(body, headers=JSON))
+    assert not isinstance(info.value, E.StreamError)
+
+
+def test_a_format_without_end_markers_streams_to_the_end_of_the_body() -> None:
+    async def run() -> list[SSEEvent]:
+        stream, http = _stream_of(frame({"a": 1}) + frame({"a": 2}), fmt="something-new")
+        try:
+            return [e async for e in stream]
+        finally:
+            await http.aclose()
+
+    assert [e.data for e in asyncio.run(run())] == [{"a": 1}, {"a": 2}]
+
+
+def test_the_stall_is_caught_exactly_one_window_after_the_last_byte() -> None:
+    """Binary-exact times (1/4, 3/16 s): the watchdog's schedule is checked to the tick, not by a margin."""
+
+    async def steady_then_silent() -> AsyncIterator[bytes]:
+        for i in range(10):
+            yield frame(chunk(str(i))).encode()
+            await asyncio.sleep(0.1875)
+        await asyncio.sleep(1000)
+
+    (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(steady_then_silent), idle=0.25)))
+    assert len(got) == 10 and isinstance(error, E.StreamError)
+    assert got[-1][0] == 9 * 0.1875
+    assert ended - got[-1][0] == 0.25
+
+
+def test_a_stall_after_a_slow_consumer_is_caught_on_the_watchdogs_quarter_steps() -> None:
+    async def two_then_silent() -> AsyncIterator[bytes]:
+        yield frame(chunk("a")).encode()
+        yield frame(chunk("b")).encode()
+        await asyncio.sleep(1000)
+
+    (got, error, ended), _ = run_virtual(
+        _consume(make_client(sse_handler(two_then_silent), idle=0.25), consumer_delay=0.375))
+    assert [t for t, _ in got] == [0.0, 0.375]
+    assert isinstance(error, E.StreamError)
+    # the wait for the third event starts at 0.75; the watchdog re-armed every 1/16 s while the consumer was busy
+    assert ended == 1.0
+
+
+def test_a_stall_leaves_the_task_free_of_pending_cancellation() -> None:
+    async def silent() -> AsyncIterator[bytes]:
+        yield frame(chunk("a")).encode()
+        await asyncio.sleep(1000)
+
+    async def run() -> int:
+        await _consume(make_client(sse_handler(silent), idle=0.25))
+        task = asyncio.current_task()
+        assert task is not None
+        return int(getattr(task, "cancelling", lambda: 0)())  # Task.cancelling() exists from Python 3.11
+
+    cancelling, _ = run_virtual(run())
+    assert cancelling == 0
