@@ -439,3 +439,7 @@ def test_a_cut_message_does_not_end_in_a_space() -> None:
 
 def test_a_stream_error_without_a_message_names_its_event() -> None:
     assert stream_error_from_data({"error": {"code": "c"}}).message.endswith("an 'message' event without a message")
+
+
+def test_a_stream_error_frame_shows_non_ascii_text_as_written() -> None:
+    assert stream_error_from_data(["café", "错误"], event="oops").message.endswith('["café", "错误"]')
