@@ -77,6 +77,31 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         _ERR + "split_request_id__mutmut_4":
             "lstrip for rstrip: the pattern already eats the spaces before '(' and every caller strips first",
     },
+    "config": {
+        "tokenhot_nb._config.x__say_offline_once__mutmut_5": "warnings.warn(category=None) means UserWarning",
+        "tokenhot_nb._config.x__say_offline_once__mutmut_8": "warnings.warn without a category means UserWarning",
+        "tokenhot_nb._config.xǁSecretǁ__hash____mutmut_2":
+            "another tag in the hashed tuple: equal secrets still hash alike, and unlike the bare string",
+        "tokenhot_nb._config.xǁSecretǁ__hash____mutmut_3": "as xǁSecretǁ__hash____mutmut_2",
+        "tokenhot_nb._config.xǁSecretǁ__hash____mutmut_4": "as xǁSecretǁ__hash____mutmut_2",
+        "tokenhot_nb._config.xǁSettingsǁfrom_env__mutmut_25": "'LIVE' is lower-cased on the next line",
+        "tokenhot_nb._config.xǁSettingsǁfrom_env__mutmut_27": "'OFFLINE' is lower-cased on the next line",
+    },
+    "download": {
+        "tokenhot_nb.client._download.x_describe_url__mutmut_20": "split('?') without maxsplit: same first part",
+        "tokenhot_nb.client._download.x_describe_url__mutmut_23": "split('?', 2): same first part",
+        "tokenhot_nb.client._download.x_media_type__mutmut_6": "split(';') without maxsplit: same first part",
+        "tokenhot_nb.client._download.x_media_type__mutmut_11": "split(';', 2): same first part",
+    },
+    "replay": {
+        "tokenhot_nb.history._replay.x__flatten__mutmut_14":
+            "recursing into a non-dict value returns {path: value}, the same as the direct branch",
+        "tokenhot_nb.history._replay.x_replay_key__mutmut_20": "'UTF-8' and 'utf-8' name the same codec",
+        "tokenhot_nb.history._replay.x_similarity__mutmut_35":
+            "the no-fields branch is unreachable: _flatten never returns an empty mapping",
+        "tokenhot_nb.history._replay.x_similarity__mutmut_36": "as x_similarity__mutmut_35",
+        "tokenhot_nb.history._replay.x_similarity__mutmut_37": "as x_similarity__mutmut_35",
+    },
 }
 for _name in TARGETS:
     EQUIVALENT.setdefault(_name, {})

@@ -487,3 +487,8 @@ def test_describe_url_edges(url: str, shown: str) -> None:
 
 def test_media_type_takes_the_first_part_only() -> None:
     assert media_type("Video/MP4; codecs=avc1; profile=high") == "video/mp4"
+
+
+def test_describe_a_url_with_neither_scheme_nor_path() -> None:
+    fragment = "#" + "f" * 100
+    assert describe_url(fragment) == fragment[:80]

@@ -212,3 +212,35 @@ def test_defaults_are_the_ones_the_readme_documents() -> None:
                  "video_deadline", "download_cap"):
         assert name in documented, f"README no longer documents {name}"
         assert getattr(defaults, name) == documented[name], name
+
+
+def test_key_whitespace_from_a_copy_paste_is_stripped(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings.from_env(api_key=f"  {KEY}\n").api_key.get() == KEY
+    monkeypatch.setenv("TOKENHOT_API_KEY", f"\t{KEY} \n")
+    s = Settings.from_env()
+    assert s.api_key.get() == KEY and s.key_for_requests() == KEY and s.mode == "live"
+    monkeypatch.setenv("TOKENHOT_API_KEY", "   ")
+    assert Settings.from_env().mode == "offline"  # only whitespace: no key
+
+
+def test_user_facing_texts_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenhot_nb import _config
+
+    monkeypatch.setattr(_config, "_notice_shown", False)
+    with pytest.warns(UserWarning) as record:
+        Settings.from_env()
+    assert str(record[0].message) == (
+        "tokenhot_nb: no TOKENHOT_API_KEY set, using the offline simulator. "
+        "Set TOKENHOT_API_KEY (or pass api_key=…) to call the real API."
+    )
+    with pytest.raises(ConfigError) as info:
+        Settings(mode="online")  # type: ignore[arg-type]
+    assert info.value.hint == "Use one of: live, offline, replay (argument mode=… or TOKENHOT_MODE)."
+    with pytest.raises(TypeError) as pickled:
+        pickle.dumps(Secret(KEY))
+    assert str(pickled.value) == "a Secret cannot be pickled; store the key in TOKENHOT_API_KEY instead"
+
+
+def test_only_slashes_and_v1_are_trimmed_from_the_base_url() -> None:
+    assert Settings(base_url="https://relay.test/X").base_url == "https://relay.test/X"
+    assert Settings(base_url="https://relay.test/pathXX/").base_url == "https://relay.test/pathXX"

@@ -186,3 +186,7 @@ def test_pick_recording_replays_the_newest_session_in_order() -> None:
     assert pick_recording([(1, "a"), (2, "b"), (3, "a")], 0) == 1  # the session of the newest recording
     assert pick_recording([(1, ""), (2, "")], 1) == 2
     assert pick_recording([], 0) is None
+
+
+def test_flatten_keeps_key_names_whole() -> None:
+    assert _flatten({"styleX": {}, "deep": {"refX": REF}}) == {"styleX": {}, "deep.refX": REF}
