@@ -74,6 +74,7 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         _ERR + "parse_error_body__mutmut_4": "bytes.decode() defaults to UTF-8",
         _ERR + "parse_error_body__mutmut_7": "'UTF-8' and 'utf-8' name the same codec",
         _ERR + "parse_error_body__mutmut_21": "info_from_data(None) is None anyway (not a dict)",
+        _ERR + "stream_error_from_data__mutmut_10": "json.dumps(ensure_ascii=None): None is as falsy as False",
         _ERR + "split_request_id__mutmut_4":
             "lstrip for rstrip: the pattern already eats the spaces before '(' and every caller strips first",
     },
@@ -101,6 +102,78 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "the no-fields branch is unreachable: _flatten never returns an empty mapping",
         "tokenhot_nb.history._replay.x_similarity__mutmut_36": "as x_similarity__mutmut_35",
         "tokenhot_nb.history._replay.x_similarity__mutmut_37": "as x_similarity__mutmut_35",
+    },
+    "catalog": {
+        "tokenhot_nb.catalog.x__norm__mutmut_22": "strip('XX-XX'): the name was lower-cased, it holds no 'X'",
+        "tokenhot_nb.catalog.x_model__mutmut_43": "get_close_matches(n=3) is the default",
+    },
+    "sse": {
+        "tokenhot_nb.client._sse.xǁEventStreamǁ__aiter____mutmut_1":
+            "iterating the EventStream itself instead of its inner generator: same events (a fast path)",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ__init____mutmut_1":
+            "the description only appears in a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ__init____mutmut_12":
+            "None and False are both falsy",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ__init____mutmut_9":
+            "the description only appears in a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_10":
+            "httpx-sse already names an unnamed event 'message'",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_11":
+            "httpx-sse already names an unnamed event 'message'",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_13":
+            "a 'ping' event is also dropped by its type a few lines on",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_14":
+            "a 'ping' event is also dropped by its type a few lines on",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_18":
+            "strip() before json.loads: same result, JSON ignores the whitespace (a fast path)",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_20":
+            "strip() before json.loads: same result, JSON ignores the whitespace (a fast path)",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_22":
+            "strip() before json.loads: same result, JSON ignores the whitespace (a fast path)",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_66":
+            "the text of a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_67":
+            "the text of a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_68":
+            "the text of a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_69":
+            "the text of a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_70":
+            "the text of a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_71":
+            "the text of a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_72":
+            "the text of a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_73":
+            "the text of a debug log line",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_88":
+            "the message is redacted again right below (double redaction)",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_92":
+            "the cause's message was already redacted (double redaction)",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_93":
+            "unreachable: SSEError is an httpx.TransportError, caught by the branch above",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_not_a_stream__mutmut_7":
+            "a body that could not be read is no error envelope either way",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_run__mutmut_9":
+            "httpx headers are case-insensitive",
+        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_2":
+            "task is set again before the first wait",
+        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_35":
+            "a first watchdog call in the past only re-arms it at the due time",
+        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_48":
+            "Task.uncancel exists on the 3.11 measured (matters on 3.10 only)",
+        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_5":
+            "None and False are both falsy",
+        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_52":
+            "StreamStalled's argument is never read",
+        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_53":
+            "None and False are both falsy",
+        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_6":
+            "waiting is set True before the first wait anyway",
+        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_7":
+            "None and False are both falsy",
+        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_9":
+            "handle is assigned before it is first read",
     },
 }
 for _name in TARGETS:
