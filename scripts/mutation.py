@@ -41,7 +41,8 @@ class Target:
 TARGETS: dict[str, Target] = {
     "retry": Target("tokenhot_nb/client/_retry.py", ("tests/test_client_retry.py", "tests/test_client.py")),
     "config": Target("tokenhot_nb/_config.py", ("tests/test_config.py",)),
-    "catalog": Target("tokenhot_nb/catalog.py", ("tests/test_catalog.py",)),
+    "catalog": Target("tokenhot_nb/catalog.py", ("tests/test_catalog.py", "tests/test_catalog_merge.py",
+                                                 "tests/test_catalog_classify.py")),
     "sse": Target("tokenhot_nb/client/_sse.py", ("tests/test_client_sse.py",)),
     "download": Target("tokenhot_nb/client/_download.py", ("tests/test_client_download.py",)),
     "errors": Target("tokenhot_nb/client/_errors.py", ("tests/test_client_errors.py",)),
