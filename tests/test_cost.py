@@ -1,0 +1,114 @@
+"""Cost arithmetic checked against hand computations from the price table's documented meaning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from tokenhot_nb import cost
+from tokenhot_nb.cost import Cost
+
+
+@dataclass
+class Row:
+    quota_type: int = 0
+    model_ratio: float = 0.0
+    completion_ratio: float = 1.0
+    model_price: float = 0.0
+    quota_per_unit: float = 500_000.0
+    top_up_rate: float | None = 7.0
+
+
+GPT5 = Row(0, model_ratio=0.625, completion_ratio=8)  # $1.25 / $10 per 1M tokens
+IMAGE = Row(1, model_price=0.028)  # $0.028 a call
+VIDEO = Row(0, model_ratio=37.5)  # dynamically priced: the task's quota tells
+
+
+def test_per_token_matches_a_hand_computation() -> None:
+    c = cost.of_call("chat", GPT5, {"input_tokens": 1200, "output_tokens": 350})
+    assert c.source == "per-token"
+    assert c.usd == pytest.approx(1200 * 1.25 / 1e6 + 350 * 10 / 1e6)
+    assert c.amount == pytest.approx(c.usd * 7) and c.currency == "CNY"
+
+
+def test_per_call_counts_each_image() -> None:
+    c = cost.of_call("image", IMAGE, {}, count=3)
+    assert c.source == "per-call" and c.usd == pytest.approx(0.084)
+    assert cost.of_call("image", IMAGE, {}, count=0).usd == pytest.approx(0.028)  # a call is at least one
+
+
+def test_task_quota_wins_and_uses_quota_per_unit() -> None:
+    c = cost.of_call("video", VIDEO, {}, quota=125_000)
+    assert c.source == "task" and c.usd == pytest.approx(0.25)
+    half = Row(0, model_ratio=37.5, quota_per_unit=250_000)
+    assert cost.of_call("video", half, {}, quota=125_000).usd == pytest.approx(0.5)
+    assert cost.of_call("video", None, {}, quota=500_000).usd == pytest.approx(1.0)  # Tokenhot's unit
+
+
+@pytest.mark.parametrize(("kind", "price", "usage"), [
+    ("chat", None, {"input_tokens": 10, "output_tokens": 10}),  # no price row
+    ("video", VIDEO, {"video_seconds": 5}),  # dynamic video before its quota
+    ("speak", GPT5, {}),  # per-token with no usage
+    ("chat", GPT5, {"input_tokens": "many"}),  # malformed usage
+])
+def test_unknown_when_nothing_tells(kind: str, price: Row | None, usage: dict[str, object]) -> None:
+    c = cost.of_call(kind, price, usage)
+    assert c.usd is None and not c.known and c.source == "unknown" and str(c) == "cost unknown"
+    assert c.amount is None
+
+
+def test_simulated_is_marked_and_shown() -> None:
+    c = cost.of_call("image", IMAGE, {}, simulated=True)
+    assert c.simulated and str(c).endswith("simulated") and c.as_dict()["simulated"] is True
+
+
+def test_round_trip_and_hostile_records() -> None:
+    c = cost.of_call("chat", GPT5, {"input_tokens": 1000, "output_tokens": 1000})
+    back = Cost.from_dict(c.as_dict())
+    assert back.usd == pytest.approx(c.usd) and back.source == "per-token" and back.rate == pytest.approx(7)
+    for bad in (None, "x", {"usd": "1"}, {"usd": float("nan")}, {"usd": True}, [1]):
+        assert Cost.from_dict(bad).usd is None  # type: ignore[arg-type]
+    odd = Cost.from_dict({"usd": 1.0, "source": "<script>", "currency": "X" * 50})
+    assert odd.source == "unknown" and len(odd.currency) <= 8
+
+
+def test_str_shows_dollars_and_yuan() -> None:
+    assert str(Cost(0.028, "per-call", rate=7)) == "$0.0280 (¥0.1960)"
+    assert str(Cost(12.5, "per-call", currency="USD")) == "$12.50"
+
+
+def test_totals_add_and_unknown_poisons() -> None:
+    a, b = Cost(0.1, "per-call"), Cost(0.2, "per-token", usd_max=0.5)
+    t = cost.total([a, b])
+    assert t.usd == pytest.approx(0.3) and t.usd_max == pytest.approx(0.6) and t.source == "mixed"
+    assert cost.total([a, cost.UNKNOWN]).usd is None
+    assert cost.total([]).usd == 0
+
+
+def test_estimates() -> None:
+    exact = cost.estimate("image", IMAGE, count=4)
+    assert exact.usd == pytest.approx(0.112) and exact.usd_max is None
+    rng = cost.estimate("chat", GPT5, input_text="x" * 400, max_tokens=1000)
+    assert rng.usd == pytest.approx(100 * 1.25 / 1e6)  # 400 chars ≈ 100 tokens
+    assert rng.usd_max == pytest.approx(100 * 1.25 / 1e6 + 1000 * 10 / 1e6)
+    default_cap = cost.estimate("chat", GPT5, input_text="hi")
+    assert default_cap.usd_max == pytest.approx(1 * 1.25 / 1e6 + cost.DEFAULT_MAX_OUTPUT * 10 / 1e6)
+    assert cost.estimate("video", VIDEO).usd is None
+    assert cost.estimate("chat", None, input_text="hi").usd is None
+    assert cost.tokens_in_text("你好世界") == 4 and cost.tokens_in_text("abcdefgh") == 2
+
+
+@pytest.mark.parametrize(("text", "usd", "currency"), [
+    (2.5, 2.5, "USD"), ("2.50", 2.5, "USD"), ("$2.50", 2.5, "USD"), ("2.5 usd", 2.5, "USD"),
+    ("¥21", 3.0, "CNY"), ("21 CNY", 3.0, "CNY"), ("21元", 3.0, "CNY"), (0, 0.0, "USD"),
+])
+def test_parse_amount(text: float | str, usd: float, currency: str) -> None:
+    got, cur = cost.parse_amount(text, rate=7)
+    assert got == pytest.approx(usd) and cur == currency
+
+
+@pytest.mark.parametrize("bad", ["two dollars", "-1", True, float("inf"), "€5"])
+def test_parse_amount_refuses(bad: object) -> None:
+    with pytest.raises(ValueError, match="amount"):
+        cost.parse_amount(bad)  # type: ignore[arg-type]

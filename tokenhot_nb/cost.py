@@ -1,0 +1,274 @@
+"""What a call costs, from the service's own price table: pure arithmetic, no I/O.
+
+Three ways a figure is known (reference §10.1): a per-token row (``quota_type`` 0) prices 1M input tokens at
+``model_ratio × 2`` USD and output at that × ``completion_ratio``; a per-call row (``quota_type`` 1) costs
+``model_price`` USD a call; a video task reports what it was charged as ``quota`` (÷ ``quota_per_unit`` = USD).
+When nothing tells, the cost is *unknown*, never a guess. Costs of calls made on the offline simulator are
+marked ``simulated`` and never count as real spending.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from .catalog import Price
+
+Source = Literal["per-token", "per-call", "task", "mixed", "unknown"]
+SOURCES: tuple[str, ...] = ("per-token", "per-call", "task", "mixed", "unknown")
+
+#: Tokenhot's top-up rate (``/api/status`` ``price``): the display currency per USD, when the table says nothing.
+DEFAULT_RATE = 7.0
+DEFAULT_CURRENCY = "CNY"
+#: Output tokens assumed for the upper end of a chat estimate when the call sets no ``max_tokens``.
+DEFAULT_MAX_OUTPUT = 4096
+_SYMBOLS = {"USD": "$", "CNY": "¥"}
+
+
+def _money(value: float, currency: str) -> str:
+    symbol = _SYMBOLS.get(currency, "")
+    digits = 4 if abs(value) < 1 else 2
+    text = f"{value:,.{digits}f}"
+    return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A call's cost (or an estimate: then ``usd_max`` is the top of a range).
+
+    ``usd`` is ``None`` when unknown; ``amount`` is the same in the site's display currency (``rate`` per USD).
+    """
+
+    usd: float | None
+    source: Source = "unknown"
+    currency: str = DEFAULT_CURRENCY
+    rate: float = DEFAULT_RATE
+    simulated: bool = False
+    usd_max: float | None = None
+    detail: str = ""
+
+    @property
+    def known(self) -> bool:
+        return self.usd is not None
+
+    @property
+    def amount(self) -> float | None:
+        """The cost in the site's display currency (¥ on Tokenhot)."""
+        return None if self.usd is None else self.usd * self.rate
+
+    @property
+    def upper(self) -> float | None:
+        """The most this may cost, in USD (the estimate's top, or the figure itself)."""
+        return self.usd_max if self.usd_max is not None else self.usd
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"usd": _round(self.usd), "amount": _round(self.amount), "currency": self.currency,
+                               "source": self.source, "simulated": self.simulated}
+        if self.usd_max is not None:
+            out["usd_max"] = _round(self.usd_max)
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Cost:
+        """Read a recorded cost back; anything malformed (an imported history) reads as unknown."""
+        if not isinstance(data, Mapping):
+            return UNKNOWN
+        usd = _finite(data.get("usd"))
+        amount = _finite(data.get("amount"))
+        source = data.get("source") if data.get("source") in SOURCES else "unknown"
+        currency = data.get("currency") if isinstance(data.get("currency"), str) else DEFAULT_CURRENCY
+        rate = amount / usd if usd and amount is not None else DEFAULT_RATE
+        detail = data.get("detail") if isinstance(data.get("detail"), str) else ""
+        return cls(usd, source if usd is not None else "unknown", str(currency)[:8], rate,  # type: ignore[arg-type]
+                   bool(data.get("simulated")), _finite(data.get("usd_max")), str(detail)[:200])
+
+    def __str__(self) -> str:
+        if self.usd is None:
+            return "cost unknown"
+        text = _money(self.usd, "USD")
+        if self.usd_max is not None and self.usd_max > self.usd:
+            text += f"–{_money(self.usd_max, 'USD')}"
+        if self.currency != "USD":
+            amount = self.amount or 0.0
+            text += f" ({_money(amount, self.currency)}"
+            if self.usd_max is not None and self.usd_max > self.usd:
+                text += f"–{_money(self.usd_max * self.rate, self.currency)}"
+            text += ")"
+        return text + (" simulated" if self.simulated else "")
+
+    def __add__(self, other: Cost) -> Cost:
+        """Sum two costs: unknown wins (a total with an unknown part is unknown), ranges add up."""
+        if self.usd is None or other.usd is None:
+            return Cost(None, "unknown", self.currency, self.rate, self.simulated and other.simulated)
+        low = self.usd + other.usd
+        high = (self.upper or 0.0) + (other.upper or 0.0)
+        source: Source = self.source if self.source == other.source else "mixed"
+        return Cost(low, source, self.currency, self.rate, self.simulated and other.simulated,
+                    high if high > low else None)
+
+
+UNKNOWN = Cost(None)
+
+
+def _finite(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 8)
+
+
+def _frame(price: Price | None, simulated: bool) -> dict[str, Any]:
+    rate = price.top_up_rate if price is not None and price.top_up_rate else DEFAULT_RATE
+    return {"currency": DEFAULT_CURRENCY, "rate": rate, "simulated": simulated}
+
+
+def total(costs: Iterable[Cost]) -> Cost:
+    """The sum of many costs (unknown if any is unknown; zero for none)."""
+    out: Cost | None = None
+    for c in costs:
+        out = c if out is None else out + c
+    return out if out is not None else Cost(0.0, "per-call")
+
+
+# ----------------------------------------------------------------------------- what a call cost
+
+
+def token_usd(price: Price, input_tokens: float, output_tokens: float) -> float:
+    """USD for a per-token call: input at ``model_ratio × 2`` per 1M, output × ``completion_ratio``."""
+    per_million = price.model_ratio * 2.0
+    return (input_tokens * per_million + output_tokens * per_million * price.completion_ratio) / 1_000_000
+
+
+def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, count: int = 1,
+            quota: float | None = None, simulated: bool = False) -> Cost:
+    """What one finished call cost.
+
+    ``count`` is how many billed items it made (images); ``quota`` what the service says it charged (a video
+    task's ``data.quota``), which wins over any table price.
+    """
+    frame = _frame(price, simulated)
+    if quota is not None and quota >= 0:
+        per_unit = price.quota_per_unit if price is not None and price.quota_per_unit else 500_000.0
+        return Cost(quota / per_unit, "task", detail=f"{quota:g} quota charged", **frame)
+    if price is None:
+        return Cost(None, **frame)
+    if price.quota_type == 1:
+        n = max(1, count)
+        return Cost(price.model_price * n, "per-call",
+                    detail=f"{n} × ${price.model_price:g}" if n > 1 else f"${price.model_price:g} a call", **frame)
+    if kind == "video":  # dynamically priced: only the task's quota tells
+        return Cost(None, **frame)
+    usage = usage or {}
+    tokens_in = _finite(usage.get("input_tokens")) or 0.0
+    tokens_out = _finite(usage.get("output_tokens")) or 0.0
+    if tokens_in <= 0 and tokens_out <= 0:
+        return Cost(None, **frame)
+    return Cost(token_usd(price, tokens_in, tokens_out), "per-token",
+                detail=f"{tokens_in:,.0f} in + {tokens_out:,.0f} out tokens", **frame)
+
+
+# ----------------------------------------------------------------------------- before a call
+
+_WIDE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+
+def tokens_in_text(text: str) -> int:
+    """A rough token count for an estimate: ~4 characters a token, one a token for CJK characters."""
+    wide = len(_WIDE.findall(text))
+    return max(1, math.ceil((len(text) - wide) / 4) + wide)
+
+
+def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int = 1,
+             max_tokens: int | None = None, simulated: bool = False) -> Cost:
+    """What a call is expected to cost before it is sent.
+
+    Exact for per-call prices (× ``count``); a range for per-token chat (input from the text, output from none
+    up to ``max_tokens``, or :data:`DEFAULT_MAX_OUTPUT`); unknown for dynamically priced video and unlisted
+    models.
+    """
+    frame = _frame(price, simulated)
+    if price is None:
+        return Cost(None, **frame)
+    if price.quota_type == 1:
+        n = max(1, count)
+        return Cost(price.model_price * n, "per-call", **frame)
+    if kind == "video":
+        return Cost(None, **frame)
+    tokens = tokens_in_text(input_text) * max(1, count)
+    cap = max_tokens if max_tokens and max_tokens > 0 else DEFAULT_MAX_OUTPUT
+    low = token_usd(price, tokens, 0)
+    high = token_usd(price, tokens, cap * max(1, count))
+    return Cost(low, "per-token", usd_max=high, detail=f"~{tokens:,} input tokens, up to {cap:,} output", **frame)
+
+
+def parse_amount(value: float | int | str, rate: float = DEFAULT_RATE) -> tuple[float, str]:
+    """A budget as the user wrote it → (USD, currency written). Plain numbers are USD.
+
+    ``2.5``, ``"2.50"``, ``"$2.50"``, ``"2.5 USD"`` are dollars; ``"¥20"``, ``"20 CNY"``, ``"20元"`` are yuan
+    (converted at the site's top-up ``rate``).
+    """
+    if isinstance(value, bool):
+        raise ValueError("a budget is an amount such as 2.50 (USD) or '¥20'")
+    if isinstance(value, (int, float)):
+        amount, currency = float(value), "USD"
+    else:
+        text = str(value).strip().replace(",", "")
+        m = re.fullmatch(r"(\$|¥|￥)?\s*([0-9]*\.?[0-9]+)\s*(usd|cny|rmb|元)?", text, re.IGNORECASE)
+        if not m:
+            raise ValueError(f"{value!r} is not an amount: write 2.50 (USD), '$2.50' or '¥20'")
+        amount = float(m.group(2))
+        cny = m.group(1) in ("¥", "￥") or (m.group(3) or "").lower() in ("cny", "rmb", "元")
+        currency = "CNY" if cny else "USD"
+    if not math.isfinite(amount) or amount < 0:
+        raise ValueError(f"{value!r} is not an amount: a budget is zero or more")
+    return (amount / rate if currency == "CNY" else amount), currency
+
+
+@dataclass(frozen=True)
+class Balance:
+    """What the key may still spend, as the relay's billing routes report it (display unit and USD)."""
+
+    known: bool
+    total: float | None = None
+    used: float | None = None
+    currency: str = DEFAULT_CURRENCY
+    rate: float = DEFAULT_RATE  #: display units per USD
+    source: str = ""
+    reason: str = ""
+    simulated: bool = False
+
+    @property
+    def remaining(self) -> float | None:
+        if self.total is None:
+            return None
+        return max(0.0, self.total - (self.used or 0.0))
+
+    @property
+    def remaining_usd(self) -> float | None:
+        left = self.remaining
+        return None if left is None else left / self.rate if self.rate else None
+
+    def __str__(self) -> str:
+        sim = " (simulated)" if self.simulated else ""
+        if not self.known:
+            return f"Balance not available{sim}: {self.reason}"
+        cur = "USD" if self.currency == "TOKENS" else self.currency
+        unit = (lambda v: f"{v:,.0f} quota") if self.currency == "TOKENS" else (lambda v: _money(v, cur))
+        text = f"Balance{sim}: {unit(self.remaining or 0.0)} left"
+        if self.used is not None:
+            text += f" of {unit(self.total or 0.0)} ({unit(self.used)} used)"
+        if self.currency != "USD" and self.remaining_usd is not None:
+            text += f" ≈ {_money(self.remaining_usd, 'USD')}"
+        return text + (f" — from {self.source}" if self.source else "")
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
