@@ -19,6 +19,7 @@ Tree::
     ├── StreamError                   (a stream broke or stalled; keeps the partial text)
     ├── TaskFailedError               (a video task ended in failure; carries the vendor's reason)
     ├── DownloadError
+    ├── BudgetExceededError           (a call would cross the session's budget: nothing was sent)
     └── ReplayMissError               (replay mode found no recording of a call)
 """
 
@@ -336,6 +337,20 @@ class TaskFailedError(TokenhotError):
 
 class DownloadError(TokenhotError):
     pass
+
+
+class BudgetExceededError(TokenhotError):
+    """A call refused before any request because it would cross the budget; carries the figures."""
+
+    default_hint = ("Raise the budget with Session(budget=…) or `%th_config --budget AMOUNT`, or start a new "
+                    "period with `%th_config --budget-reset`.")
+
+    def __init__(self, message: str, *, estimate_usd: float | None = None, left_usd: float = 0.0,
+                 budget_usd: float = 0.0, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.estimate_usd = estimate_usd
+        self.left_usd = left_usd
+        self.budget_usd = budget_usd
 
 
 class ReplayMissError(TokenhotError):

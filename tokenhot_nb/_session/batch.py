@@ -19,6 +19,7 @@ from .slots import Slot, enter_slot
 from .video import video_one
 
 if TYPE_CHECKING:
+    from ..cost import Cost
     from ..results._base import Result
     from .core import Session
 
@@ -43,8 +44,12 @@ async def batch(session: Session, kind: str, inputs: list[Any], one: Callable[[A
 async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concurrency: int,
                  bar: Progress | None) -> list[Any]:
     """Run ``one`` over inputs, at most ``concurrency`` at a time; a failure becomes that item's value."""
+    from ..cost import total
+    from ..results._base import Result
+
     sem = asyncio.Semaphore(concurrency)
     counts = {"done": 0, "failed": 0}
+    spent: list[Cost] = []
 
     async def run(x: Any) -> Any:
         await sem.acquire()
@@ -57,8 +62,11 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
         finally:
             slot.release()
         counts["done"] += 1
+        if isinstance(out, Result) and out.entry is not None and out.entry.cost.known:
+            spent.append(out.entry.cost)
         if bar is not None and bar.active:  # a hidden bar costs no wake-up of the caller's thread per item
-            call_user(bar.update, counts["done"], counts["failed"])
+            note = f"spent {total(spent)}" if spent else None
+            call_user(bar.update, counts["done"], counts["failed"], note)
         return out
 
     tasks = [asyncio.ensure_future(run(x)) for x in inputs]

@@ -13,6 +13,7 @@ from ..catalog import ModelInfo
 from ..errors import InputError, StreamError
 from ..families._types import ChatDelta, ToolCall
 from ..results import ChatResult, from_entry
+from . import budget as _budget
 from .checks import check_chat
 from .inputs import store_media
 from .loop import call_user
@@ -89,7 +90,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     entry = new_entry(session, "chat", info, ep, params, call, name, text)
     if user is not None:  # a thread turn stores its new message only (the rest is rebuilt from earlier rows)
         store_once(entry, th, lambda: chat.build(info, [user], **options))
-    rec = Recording(session, entry)
+    rec = Recording(session, entry, await _budget.priced(session, info), call)
     acc = chat.Accumulator()
     request_id: str | None = None
     response_id: str | None = None

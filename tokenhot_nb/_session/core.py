@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from .. import cost as _cost
 from .._config import Settings
 from .._progress import Progress
 from .._threads import Threads
@@ -33,7 +34,9 @@ from ..results import (
     VideoTask,
 )
 from . import audio as _audio
+from . import balance as _balance
 from . import batch as _batch
+from . import budget as _budget
 from . import chat as _chat
 from . import images as _images
 from . import loop as _loop
@@ -88,7 +91,8 @@ class Session:
 
     def __init__(self, api_key: str | None = None, base_url: str | None = None, mode: str | None = None,
                  store: str | Path | None = None, transport: Any = None, *, seed: int | None = None,
-                 defaults: dict[str, str] | None = None, **settings: Any) -> None:
+                 defaults: dict[str, str] | None = None, budget: float | str | None = None,
+                 **settings: Any) -> None:
         self.settings = Settings.from_env(api_key=api_key, base_url=base_url, mode=mode, store=store, **settings)
         self.id = uuid.uuid4().hex[:12]
         self.seed = seed
@@ -103,6 +107,9 @@ class Session:
         self.replay_turns: dict[str, int] = {}
         #: This session's model table: built-in ⊕ the service's (read lazily, cached on disk).
         self.catalog = SessionCatalog(self)
+        self.spending = _budget.Spending()
+        if budget is not None:
+            self.set_budget(budget)
 
     # -- plumbing -------------------------------------------------------------------------------------
     @property
@@ -413,6 +420,68 @@ class Session:
         """Poll a task to the end and store its video (used by :class:`VideoTask`)."""
         return await _video.await_task(self, task, timeout=timeout, progress=progress, on_progress=on_progress,
                                        bar=bar)
+
+    # ================================================================ cost, budget, balance
+    @property
+    def budget(self) -> _budget.BudgetStatus:
+        """The budget (kept in the store: it survives a restart), what this period spent and what is left."""
+        return _budget.status(self)
+
+    def set_budget(self, amount: float | str | None, *, new_period: bool = False) -> _budget.BudgetStatus:
+        """Limit spending: ``2.5`` or ``"$2.50"`` (USD), ``"¥20"`` (yuan); ``None`` removes the limit.
+
+        Every call is checked before it is sent; one that would cross the budget raises
+        :class:`~tokenhot_nb.errors.BudgetExceededError` and sends nothing. Offline (simulated) calls count
+        against an offline budget only.
+        """
+        _budget.set_budget(self, amount, new_period=new_period)
+        return self.budget
+
+    def reset_budget(self) -> _budget.BudgetStatus:
+        """Start a new budget period now (what was spent before no longer counts)."""
+        _budget.reset_period(self)
+        return self.budget
+
+    _ESTIMABLE = frozenset({"image", "edit", "video", "speak", "transcribe", "translate", "chat", "compare"})
+
+    def estimate(self, method: str | Callable[..., Any], *args: Any, **kwargs: Any) -> _cost.Cost:
+        """What ``method(*args, **kwargs)`` would cost, without sending it: ``s.estimate("image", "a cat", n=2)``.
+
+        Exact for per-call prices, a range (``usd``…``usd_max``) for per-token chat, unknown for video priced
+        per task. A batch or comparison is the sum of its calls.
+        """
+        name = method if isinstance(method, str) else getattr(method, "__name__", "")
+        if name not in self._ESTIMABLE:
+            from ..errors import InputError
+
+            raise InputError(f"Cannot estimate {name!r}: use one of {', '.join(sorted(self._ESTIMABLE))}.")
+        twins: dict[str, Callable[..., Coroutine[Any, Any, Any]]] = {
+            "image": self.aimage, "edit": self.aedit, "video": self.avideo, "speak": self.aspeak,
+            "transcribe": self.atranscribe, "translate": self.atranslate, "chat": self.achat,
+            "compare": self.acompare}
+        twin = twins[name]
+        accepted = inspect.signature(twin).parameters
+        if "progress" in accepted:
+            kwargs.setdefault("progress", False)
+        if "wait" in accepted:
+            kwargs.setdefault("wait", False)
+        sink: list[_cost.Cost] = []
+        self.spending.estimates = sink
+        try:
+            self._sync(twin(*args, **kwargs))
+        except _budget.EstimateOnly:
+            pass
+        finally:
+            self.spending.estimates = None
+        return _cost.total(sink)
+
+    def balance(self) -> _cost.Balance:
+        """What the key may still spend, from the relay's billing routes (``known=False`` if it does not say)."""
+        return self._sync(self.abalance())
+
+    async def abalance(self) -> _cost.Balance:
+        """Awaitable twin of :meth:`balance`."""
+        return await self._hop(_balance.balance(self))
 
     # ================================================================ comparisons
     def compare(self, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None = None,

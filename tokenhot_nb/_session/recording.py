@@ -18,6 +18,7 @@ from .._inputs import ext_for, sniff_mime
 from ..catalog import ModelInfo
 from ..errors import ReplayMissError, TokenhotError
 from ..families._types import HttpCall, Usage
+from . import budget as _budget
 from .loop import Interrupted
 from .slots import release_slot
 
@@ -59,14 +60,35 @@ def drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 
 class Recording:
-    """The history row of one call: inserted as running, finished as ok / error / pending."""
+    """The history row of one call: inserted as running, finished as ok / error / pending.
 
-    def __init__(self, session: Session, entry: HistoryEntry) -> None:
+    Before the row exists the budget is checked (:func:`budget.admit`): a call that would cross it raises
+    :class:`BudgetExceededError` and is never sent. A finished call records its cost with its usage.
+    """
+
+    def __init__(self, session: Session, entry: HistoryEntry, info: ModelInfo | None = None,
+                 call: HttpCall | None = None) -> None:
         self.session = session
         self.entry = entry
         self.store = session.store
-        self.id = self.store.insert(entry)
+        self.info = info if info is not None else _model_of(session, entry)
+        self.reservation, _ = _budget.admit(session, entry.kind, self.info, entry.params, call)
+        try:
+            self.id = self.store.insert(entry)
+        except BaseException:
+            _budget.release(session, self.reservation)
+            raise
         self.t0 = time.monotonic()
+
+    def release(self) -> None:
+        """The call is no longer in flight: its budget reservation is given back."""
+        _budget.release(self.session, self.reservation)
+        self.reservation = 0
+
+    def cost(self, usage: dict[str, Any], outputs: list[dict[str, Any]], response: dict[str, Any]) -> dict[str, Any]:
+        quota = response.get("quota")
+        return _budget.cost_of(self.session, self.entry.kind, self.info, usage, outputs,
+                               quota if isinstance(quota, (int, float)) and not isinstance(quota, bool) else None)
 
     def update(self, **fields: Any) -> None:
         kept = self.store.update(self.id, **fields)
@@ -75,11 +97,14 @@ class Recording:
 
     def ok(self, *, response: dict[str, Any], usage: Usage | dict[str, Any] | None,
            outputs: list[dict[str, Any]], text: str | None = None) -> HistoryEntry:
+        used = usage.as_dict() if isinstance(usage, Usage) else dict(usage or {})
+        used["cost"] = self.cost(used, outputs, response)
+        self.release()
         fields: dict[str, Any] = {
             "status": "ok",
             "duration": time.monotonic() - self.t0,
             "response": response,
-            "usage": usage.as_dict() if isinstance(usage, Usage) else (usage or {}),
+            "usage": used,
             "outputs": outputs,
         }
         if text is not None:
@@ -89,6 +114,7 @@ class Recording:
 
     def fail(self, err: BaseException, *, status: str | None = None, **extra: Any) -> None:
         mark_recorded(err)
+        self.release()
         if status is None:
             status = "interrupted" if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, Interrupted)) \
                 else "error"
@@ -100,6 +126,14 @@ class Recording:
     def final(self) -> HistoryEntry:
         """The finished entry: the one inserted, updated with what its row now holds (no read-back)."""
         return self.entry.bind(self.store, self.session)
+
+
+def _model_of(session: Session, entry: HistoryEntry) -> ModelInfo:
+    """The model of an entry whose caller did not pass it (its price drives the budget check)."""
+    try:
+        return session.catalog.snapshot().model(entry.model)
+    except TokenhotError:
+        return ModelInfo(id=entry.model, kind="chat", family="", endpoints=(), listed=False)
 
 
 #: Arguments that steer how a call runs or shows, not what it asks for: never part of a recorded call.
@@ -219,7 +253,8 @@ async def send_recorded(session: Session, kind: str, info: ModelInfo, params: di
                         finish: Callable[[Recording, Response], Awaitable[Result]], *,
                         thread: str | None = None, text: str = "") -> Result:
     """Record, send, let ``finish`` parse + store + build the result; record errors and re-raise."""
-    rec = Recording(session, new_entry(session, kind, info, endpoint_name(call), params, call, thread, text))
+    rec = Recording(session, new_entry(session, kind, info, endpoint_name(call), params, call, thread, text),
+                    await _budget.priced(session, info), call)
     try:
         resp = await session.client.send(call)
         release_slot()

@@ -16,6 +16,7 @@ from ..catalog import ModelInfo
 from ..errors import APIError, NotFoundError, ReplayMissError, TaskFailedError, UnknownModelError
 from ..families._types import TaskStatus
 from ..results import VideoResult, VideoTask, from_entry
+from . import budget as _budget
 from .inputs import store_media
 from .loop import call_user, hop, in_background_loop
 from .models import seed_for
@@ -90,13 +91,15 @@ async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
         task = VideoTask(session, str(res.task_id or ""), model=info.id, entry=entry, prompt=prompt)
         task._result = res
         return task
-    rec = Recording(session, new_entry(session, "video", info, ep, params, call, None, prompt))
+    rec = Recording(session, new_entry(session, "video", info, ep, params, call, None, prompt),
+                    await _budget.priced(session, info), call)
     try:
         resp = await session.client.send(call)
         st = vfam.parse_create(resp.json())
     except BaseException as exc:
         rec.fail(exc)
         raise
+    rec.release()  # created: its cost arrives with the finished task's quota
     rec.update(status="pending", response=drop_none({"task_id": st.task_id, "request_id": resp.request_id,
                                                      "status": st.raw_status or st.state}))
     task = VideoTask(session, st.task_id, model=info.id, entry=rec.final(), prompt=prompt)
@@ -159,18 +162,18 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     poster = await asyncio.to_thread(_poster, session, store.path_of(out["sha256"]))
     if poster is not None:
         outputs.append(poster)
-    usage = st.usage
-    if not usage.video_seconds:  # e.g. Hailuo reports no length: record the clip's own
+    if not st.usage.video_seconds:  # e.g. Hailuo reports no length: record the clip's own
         from ..results.media import media_duration
 
         seconds = await asyncio.to_thread(media_duration, store.path_of(out["sha256"]))
-        usage.video_seconds = round(seconds or 0.0, 2)
+        st.usage.video_seconds = round(seconds or 0.0, 2)
     response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
                           "request_id": (task.entry.response or {}).get("request_id") if task.entry else None})
+    usage = st.usage.as_dict()
+    usage["cost"] = await _budget.task_cost(session, task.model, usage, st.quota)
     entry: HistoryEntry | None = None
     if task.entry_id is not None:
-        store.update(task.entry_id, status="ok", response=response, usage=usage.as_dict(), outputs=outputs,
-                     error=None)
+        store.update(task.entry_id, status="ok", response=response, usage=usage, outputs=outputs, error=None)
         entry = store.get(task.entry_id).bind(store, session)
     task.entry = entry
     return VideoResult(store.path_of(out["sha256"]), mime=out["mime"], sha256=out["sha256"],

@@ -24,6 +24,7 @@ from urllib.parse import urlencode
 from .._config import Secret, redact
 
 if TYPE_CHECKING:
+    from ..cost import Cost
     from ._store import Store
 
 SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -270,6 +271,14 @@ class HistoryEntry:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def cost(self) -> Cost:
+        """What this call cost (USD and the site's currency, and where the figure came from), or unknown."""
+        from ..cost import Cost
+
+        usage = self.usage if isinstance(self.usage, dict) else {}
+        return Cost.from_dict(usage.get("cost"))
 
     def to_dict(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in ENTRY_FIELDS}

@@ -184,7 +184,12 @@ class History:
     # ------------------------------------------------------------ usage / export
 
     def usage(self, prices: dict[str, dict[str, float]] | None = None) -> UsageSummary:
-        """Calls, errors, tokens, images and video seconds by model (+ cost with ``prices``)."""
+        """Calls, errors, tokens, images, video seconds and cost by model, with a total.
+
+        The cost is what each call recorded (from the service's price table or a task's charged quota);
+        ``prices`` (``{model: {"input_per_mtok", "output_per_mtok", "per_image", "per_video_second"}}``)
+        recomputes it from your own table instead.
+        """
         where, args = self.store._where(self._conds)
         sql = (
             "SELECT model, COUNT(*), SUM(status='ok'), SUM(status='error'), "
@@ -193,7 +198,10 @@ class History:
             "SUM(CASE WHEN COALESCE(json_extract(usage,'$.images'),0) > 0 THEN json_extract(usage,'$.images') "
             "WHEN outputs='[]' OR kind NOT IN ('image','edit') THEN 0 "
             "ELSE (SELECT COUNT(*) FROM json_each(entries.outputs) WHERE json_extract(value,'$.role')='image') END), "
-            "SUM(COALESCE(json_extract(usage,'$.video_seconds'),0)) "
+            "SUM(COALESCE(json_extract(usage,'$.video_seconds'),0)), "
+            "SUM(json_extract(usage,'$.cost.usd')), "
+            "SUM(status='ok' AND json_extract(usage,'$.cost.usd') IS NULL), "
+            "MAX(COALESCE(json_extract(usage,'$.cost.simulated'),0)) "
             f"FROM entries{where} GROUP BY model ORDER BY model"
         )
         rows = []
@@ -202,6 +210,8 @@ class History:
                 "model": r[0], "calls": int(r[1]), "ok": int(r[2] or 0), "errors": int(r[3] or 0),
                 "input_tokens": int(r[4] or 0), "output_tokens": int(r[5] or 0), "images": int(r[6] or 0),
                 "video_seconds": float(r[7] or 0.0),
+                "cost": float(r[8]) if isinstance(r[8], (int, float)) else None,
+                "unpriced_calls": int(r[9] or 0), "simulated": bool(r[10]),
             })
         return UsageSummary(rows, prices)
 
@@ -248,7 +258,11 @@ class History:
 
 
 class UsageSummary:
-    """What a history cost: ``.rows`` (one dict per model) and ``.total``; renders as a table."""
+    """What a history cost: ``.rows`` (one dict per model) and ``.total``; renders as a table.
+
+    ``cost`` is in USD; a ``*`` marks a figure that leaves out calls whose cost is unknown (``unpriced_calls``),
+    and costs of calls made on the offline simulator are labelled simulated.
+    """
 
     columns = ("model", "calls", "ok", "errors", "input_tokens", "output_tokens", "images", "video_seconds", "cost")
 
@@ -256,10 +270,14 @@ class UsageSummary:
         self.prices = prices
         unpriced: list[str] = []
         for r in rows:
-            r["cost"] = None
+            r.setdefault("cost", None)
+            r.setdefault("unpriced_calls", 0)
+            r.setdefault("simulated", False)
             if prices is not None:
                 p = prices.get(r["model"])
+                r["unpriced_calls"] = 0
                 if p is None:
+                    r["cost"] = None
                     unpriced.append(r["model"])
                 else:
                     r["cost"] = (
@@ -268,31 +286,48 @@ class UsageSummary:
                         + r["images"] * float(p.get("per_image", 0) or 0)
                         + r["video_seconds"] * float(p.get("per_video_second", 0) or 0)
                     )
+            elif r["cost"] is None and r["ok"]:
+                unpriced.append(r["model"])
         self.rows = rows
         self.unpriced = unpriced
         total: dict[str, Any] = {"model": "total"}
         for c in self.columns[1:-1]:
             total[c] = sum(r[c] for r in rows)
         costs = [r["cost"] for r in rows if r["cost"] is not None]
-        total["cost"] = sum(costs) if prices is not None else None
+        total["cost"] = sum(costs) if costs or prices is not None else None
+        total["unpriced_calls"] = sum(r["unpriced_calls"] for r in rows)
+        total["simulated"] = any(r["simulated"] for r in rows)
         self.total = total
+
+    @property
+    def simulated(self) -> bool:
+        return bool(self.total.get("simulated"))
 
     def _cells(self, row: dict[str, Any]) -> list[str]:
         cost = row["cost"]
+        text = "" if cost is None else f"${cost:.4f}" + ("*" if row.get("unpriced_calls") else "")
         return [
             str(row["model"]), str(row["calls"]), str(row["ok"]), str(row["errors"]),
             f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", str(row["images"]),
-            f"{row['video_seconds']:g}", "" if cost is None else f"{cost:.4f}",
+            f"{row['video_seconds']:g}", text,
         ]
+
+    def _notes(self) -> list[str]:
+        notes = []
+        if any(r.get("unpriced_calls") for r in self.rows):
+            notes.append("* leaves out calls whose cost is unknown")
+        if self.unpriced:
+            notes.append("no price for: " + ", ".join(dict.fromkeys(self.unpriced)))
+        if self.simulated:
+            notes.append("costs of offline calls are simulated (never real spending)")
+        return notes
 
     def __repr__(self) -> str:
         table = [list(self.columns)] + [self._cells(r) for r in [*self.rows, self.total]]
         widths = [max(len(r[i]) for r in table) for i in range(len(self.columns))]
         lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
                  for r in table]
-        if self.unpriced:
-            lines.append("no price for: " + ", ".join(self.unpriced))
-        return "\n".join(lines)
+        return "\n".join(lines + self._notes())
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th style='{_TD}'>{escape(c.replace('_', ' '))}</th>" for c in self.columns)
@@ -300,8 +335,7 @@ class UsageSummary:
         for r in [*self.rows, self.total]:
             bold = "font-weight:bold;" if r is self.total else ""
             body.append("<tr>" + "".join(f"<td style='{_TD};{bold}'>{escape(c)}</td>" for c in self._cells(r)) + "</tr>")
-        note = (f"<div style='color:#6e7781'>no price for: {escape(', '.join(self.unpriced))}</div>"
-                if self.unpriced else "")
+        note = "".join(f"<div style='color:#6e7781'>{escape(n)}</div>" for n in self._notes())
         return f"<table class='tokenhot-usage'><tr>{head}</tr>{''.join(body)}</table>{note}"
 
 
@@ -367,6 +401,16 @@ def _usage_text(usage: dict[str, Any]) -> str:
     return ", ".join(bits)
 
 
+def _cost_text(usage: Any) -> str:
+    """A recorded cost, short, for a table cell ("" when unknown; "sim" marks a simulated one)."""
+    from ..cost import Cost
+
+    c = Cost.from_dict(usage.get("cost") if isinstance(usage, dict) else None)
+    if c.usd is None:
+        return ""
+    return f"${c.usd:.4f}" + (" sim" if c.simulated else "")
+
+
 def _status_html(status: str, error: dict[str, Any] | None) -> str:
     color = _STATUS_COLOR.get(status, "#6e7781")
     title = ""
@@ -387,7 +431,7 @@ def _row_html(store: Store, r: Sequence[Any]) -> str:
     cells = [
         escape(r[0]), escape(_when(r[1])), escape(r[3]), escape(r[4]), _status_html(r[5], error),
         escape(took), f"<span title='{escape(_shorten(text, 1000))}'>{escape(_shorten(text, 160))}</span>",
-        _outputs_html(store, outputs), escape(_usage_text(usage)),
+        _outputs_html(store, outputs), escape(_usage_text(usage)), escape(_cost_text(usage)),
     ]
     return "<tr>" + "".join(f"<td style='{_TD}'>{c}</td>" for c in cells) + "</tr>"
 
@@ -404,7 +448,7 @@ def history_html(h: History, limit: int = RENDER_ROWS) -> str:
     head = f"<div><b>History</b>{label}: {n} entr{'y' if n == 1 else 'ies'} ({shown})</div>"
     if not rows:
         return f"<div class='tokenhot-history'>{head}</div>"
-    cols = ("#", "time", "kind", "model", "status", "took", "prompt / answer", "outputs", "usage")
+    cols = ("#", "time", "kind", "model", "status", "took", "prompt / answer", "outputs", "usage", "cost")
     out = [f"<div class='tokenhot-history'>{head}<table style='border-collapse:collapse;font-size:12px'><tr>"]
     out.append("".join(f"<th style='{_TD}'>{c}</th>" for c in cols) + "</tr>")
     for r in rows:
@@ -438,7 +482,7 @@ def entry_html(e: HistoryEntry) -> str:
         f"{_status_html(e.status, e.error)} · {escape(_when(e.started))}{escape(took)} · {escape(e.mode)}</div>"
         f"{err}<div style='white-space:pre-wrap;margin:4px 0'>{escape(_shorten(e.text, 2000))}</div>"
         f"<div>{thumbs}</div>"
-        f"<div style='color:#6e7781'>{escape(_usage_text(e.usage))}</div>"
+        f"<div style='color:#6e7781'>{escape(_usage_text(e.usage))} {escape(_cost_text(e.usage))}</div>"
         f"<details><summary>parameters</summary><table>{params}</table></details>"
         f"<details><summary>code</summary><pre>{escape(_code_or_reason(e))}</pre></details>"
         "</div>"

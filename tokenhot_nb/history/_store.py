@@ -598,3 +598,28 @@ class Store(ArtifactFiles):
             e.parent = rows[i][at_parent]
             e.bind(self)
         return first, last
+
+    # settings kept with the history (the budget) ---------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._conn().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Store (or with ``None`` remove) one setting beside the history, so it outlives the kernel."""
+
+        def put(c: sqlite3.Connection) -> None:
+            if value is None:
+                c.execute("DELETE FROM meta WHERE key=?", (key,))
+            else:
+                c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+        self._tx(put)
+
+    def spent_usd(self, since: float, *, simulated: bool) -> float:
+        """The recorded cost (USD) of calls started since ``since``: real spending, or simulated spending."""
+        row = self._conn().execute(
+            "SELECT COALESCE(SUM(json_extract(usage, '$.cost.usd')), 0) FROM entries WHERE started >= ? "
+            "AND COALESCE(json_extract(usage, '$.cost.simulated'), 0) = ?", (since, 1 if simulated else 0)
+        ).fetchone()
+        return float(row[0] or 0.0)

@@ -70,6 +70,8 @@ class Result:
         bits = [escape(self.model)] if self.model else []
         if self.entry_id is not None:
             bits.append(f"history #{self.entry_id}")
+        if self.entry is not None and self.entry.cost.known:
+            bits.append(escape(str(self.entry.cost)))
         return '<div style="font:11px sans-serif;color:#888">' + " · ".join(bits) + "</div>" if bits else ""
 
 

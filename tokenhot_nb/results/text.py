@@ -48,6 +48,8 @@ class ChatResult(Result):
         foot = [self.model] if self.model else []
         if self.usage.total_tokens:
             foot.append(f"{self.usage.total_tokens} tokens")
+        if self.entry is not None and self.entry.cost.known:
+            foot.append(str(self.entry.cost))
         if self.thread:
             foot.append(f"thread {self.thread!r}")
         if self.entry_id is not None:

@@ -1,0 +1,243 @@
+"""Cost on every call, estimates, the budget and the balance — against the simulator, in-process and over loopback.
+
+Expected figures are computed by hand from the simulator's price table (the wire format of ``/api/pricing``),
+never from the client's own cost code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _session_support import Recorder, make_session
+
+from tokenhot_nb import Session
+from tokenhot_nb.errors import BudgetExceededError
+from tokenhot_nb.sim import Faults, Server, serve
+
+KEY = "sk-cost-test-0123456789"
+QPU = 500_000
+
+
+def table(url: str) -> dict[str, dict[str, Any]]:
+    rows = httpx.get(url + "/api/pricing", timeout=30).json()["data"]
+    return {r["model_name"]: r for r in rows}
+
+
+def billed_cents(url: str) -> float:
+    r = httpx.get(url + "/v1/dashboard/billing/usage", headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
+    return float(r.json()["total_usage"])
+
+
+@pytest.fixture
+def relay() -> Iterator[Server]:
+    """A fresh loopback simulator per test, so what it charged is this test's alone."""
+    server = serve("127.0.0.1", 0)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def live(relay: Server, store: Path, **kw: Any) -> Session:
+    return Session(api_key=KEY, base_url=relay.url, mode="live", store=store, poll_interval=0.001, **kw)
+
+
+# ----------------------------------------------------------------------------- cost on every call
+
+
+def test_image_cost_is_the_per_call_price_times_images(relay: Server, tmp_path: Path) -> None:
+    row = table(relay.url)["gpt-image-2"]
+    with live(relay, tmp_path / "store") as s:
+        result = s.image("two pears", model="gpt-image-2", n=2)
+        c = result.entry.cost
+    assert row["quota_type"] == 1
+    assert c.source == "per-call" and not c.simulated
+    assert c.usd == pytest.approx(row["model_price"] * 2)
+    assert c.amount == pytest.approx(row["model_price"] * 2 * 7) and c.currency == "CNY"
+
+
+def test_chat_cost_is_tokens_times_the_ratio(relay: Server, tmp_path: Path) -> None:
+    row = table(relay.url)["gpt-5"]
+    with live(relay, tmp_path / "store") as s:
+        answer = s.chat("Name a colour.", model="gpt-5", stream=False)
+        usage = answer.entry.usage
+        c = answer.entry.cost
+    per_m_in = row["model_ratio"] * 2
+    expected = (usage["input_tokens"] * per_m_in + usage["output_tokens"] * per_m_in * row["completion_ratio"]) / 1e6
+    assert c.source == "per-token" and c.usd == pytest.approx(expected) and expected > 0
+
+
+def test_video_cost_is_the_tasks_charged_quota(relay: Server, tmp_path: Path) -> None:
+    with live(relay, tmp_path / "store") as s:
+        clip = s.video("waves", model="doubao-seedance-2.0-fast", duration=5, resolution="720p", progress=False)
+        c = clip.entry.cost
+        task_id = clip.entry.response["task_id"]
+    poll = httpx.get(f"{relay.url}/v1/video/generations/{task_id}", headers={"Authorization": f"Bearer {KEY}"},
+                     timeout=30).json()["data"]
+    assert c.source == "task" and c.usd == pytest.approx(poll["quota"] / QPU) and poll["quota"] > 0
+
+
+def test_offline_costs_are_simulated_and_never_real_spending(tmp_path: Path) -> None:
+    with make_session(tmp_path / "store", Recorder()) as s:
+        s.image("a pear", model="gpt-image-2")
+        c = s.history[-1].cost
+        assert c.simulated and c.usd is not None and c.usd > 0
+        assert s.store.spent_usd(0, simulated=False) == 0
+        assert s.store.spent_usd(0, simulated=True) == pytest.approx(c.usd)
+        assert "simulated" in str(c)
+
+
+def test_unknown_price_never_crashes(tmp_path: Path) -> None:
+    with make_session(tmp_path / "store", Recorder()) as s:
+        # a model no price table lists, called through the family escape hatch
+        s.chat("hi", model={"id": "mystery-chat-1", "family": "openai-chat"}, stream=False)  # type: ignore[arg-type]
+        entry = s.history[-1]
+        assert entry.ok and entry.cost.usd is None and str(entry.cost) == "cost unknown"
+        summary = s.history.usage()
+        assert summary.total["cost"] is None or summary.total["cost"] >= 0
+        assert "mystery-chat-1" in repr(summary)
+
+
+def test_usage_table_has_costs_and_a_total(relay: Server, tmp_path: Path) -> None:
+    rows = table(relay.url)
+    with live(relay, tmp_path / "store") as s:
+        s.image("one", model="gpt-image-2")
+        s.image("two", model="dall-e-3")
+        summary = s.history.usage()
+    by_model = {r["model"]: r for r in summary.rows}
+    assert by_model["gpt-image-2"]["cost"] == pytest.approx(rows["gpt-image-2"]["model_price"])
+    assert summary.total["cost"] == pytest.approx(rows["gpt-image-2"]["model_price"] + rows["dall-e-3"]["model_price"])
+    assert "$0.0280" in repr(summary) and "cost" in summary._repr_html_()
+
+
+# ----------------------------------------------------------------------------- estimates
+
+
+def test_estimate_sends_nothing_and_matches_the_table(relay: Server, tmp_path: Path) -> None:
+    rows = table(relay.url)
+    before = billed_cents(relay.url)
+    with live(relay, tmp_path / "store") as s:
+        batch = s.estimate("image", ["a", "b", "c"], model="gpt-image-2", n=2)
+        chat = s.estimate(s.chat, "Explain tides in one paragraph.", model="gpt-5", max_tokens=500)
+        video = s.estimate("video", "waves", model="doubao-seedance-2.0-fast")
+        hailuo = s.estimate("video", "waves", model="MiniMax-Hailuo-2.3")
+        assert len(s.history) == 0  # nothing recorded
+    assert billed_cents(relay.url) == before  # nothing sent
+    assert batch.usd == pytest.approx(rows["gpt-image-2"]["model_price"] * 6) and batch.usd_max is None
+    per_m = rows["gpt-5"]["model_ratio"] * 2
+    assert chat.usd is not None and chat.usd_max is not None
+    assert chat.usd_max - chat.usd == pytest.approx(500 * per_m * rows["gpt-5"]["completion_ratio"] / 1e6)
+    assert video.usd is None and str(video) == "cost unknown"
+    assert hailuo.usd == pytest.approx(rows["MiniMax-Hailuo-2.3"]["model_price"])
+
+
+def test_estimate_leaves_a_thread_untouched(s: Session) -> None:
+    s.estimate("chat", "first question", stream=False)
+    answer = s.chat("real question", stream=False)
+    sent = json.dumps(answer.entry.request)
+    assert "first question" not in sent
+
+
+# ----------------------------------------------------------------------------- the budget
+
+
+def test_budget_stops_a_batch_at_the_right_item(relay: Server, tmp_path: Path) -> None:
+    price = table(relay.url)["gpt-image-2"]["model_price"]
+    before = billed_cents(relay.url)
+    with live(relay, tmp_path / "store", budget=price * 5 + price / 2) as s:
+        batch = s.image([f"pear {i}" for i in range(20)], model="gpt-image-2", concurrency=4)
+        made = [item for item in batch.items if not isinstance(item, BaseException)]
+        refused = [item for item in batch.items if isinstance(item, BudgetExceededError)]
+        assert len(made) == 5 and len(refused) == 15
+        assert all(isinstance(batch.items[i], BudgetExceededError) for i in range(5, 20))  # in order
+        assert "would cross the budget" in str(refused[0]) and "left" in str(refused[0])
+        assert s.budget.spent_usd == pytest.approx(price * 5)
+    # the relay charged exactly five images: nothing was sent past the budget
+    assert billed_cents(relay.url) - before == pytest.approx(price * 5 * 7 * 100)
+
+
+def test_budget_survives_a_new_session_and_can_be_reset(relay: Server, tmp_path: Path) -> None:
+    price = table(relay.url)["gpt-image-2"]["model_price"]
+    with live(relay, tmp_path / "store", budget=price * 1.5) as s:
+        s.image("one", model="gpt-image-2")
+    with live(relay, tmp_path / "store") as s2:  # a kernel restart: no budget argument
+        assert s2.budget.budget is not None and s2.budget.budget.usd == pytest.approx(price * 1.5)
+        assert s2.budget.spent_usd == pytest.approx(price)
+        with pytest.raises(BudgetExceededError) as exc:
+            s2.image("two", model="gpt-image-2")
+        assert exc.value.estimate_usd == pytest.approx(price)
+        assert s2.history[-1].status == "error"  # the refusal is recorded, nothing was sent
+        s2.reset_budget()
+        assert s2.budget.spent_usd == 0
+        s2.image("three", model="gpt-image-2")
+        s2.set_budget(None)
+        assert s2.budget.budget is None
+
+
+def test_budget_in_yuan(relay: Server, tmp_path: Path) -> None:
+    with live(relay, tmp_path / "store", budget="¥0.1") as s:  # ¥0.1 = $0.0143: no $0.028 image fits
+        with pytest.raises(BudgetExceededError):
+            s.image("one", model="gpt-image-2")
+        assert s.budget.budget is not None and s.budget.budget.usd == pytest.approx(0.1 / 7)
+
+
+def test_a_finished_task_that_crossed_the_budget_blocks_the_next_call(relay: Server, tmp_path: Path) -> None:
+    with live(relay, tmp_path / "store", budget=0.01) as s:
+        clip = s.video("waves", model="doubao-seedance-2.0-fast", duration=5, resolution="720p", progress=False)
+        assert clip.entry.cost.usd is not None and clip.entry.cost.usd > 0.01  # unknown before: allowed
+        with pytest.raises(BudgetExceededError):
+            s.image("after", model="gpt-image-2")
+        with pytest.raises(BudgetExceededError, match="not known before it runs"):
+            s.video("more waves", model="doubao-seedance-2.0-fast", progress=False)
+
+
+def test_offline_budget_counts_simulated_spending_only(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    with make_session(store, Recorder(), budget=0.05) as s:
+        s.image("a", model="gpt-image-2")
+        with pytest.raises(BudgetExceededError, match="simulated budget"):
+            s.image("b", model="gpt-image-2")
+
+
+def test_bad_budget_is_one_clear_line(tmp_path: Path) -> None:
+    from tokenhot_nb.errors import InputError
+
+    with make_session(tmp_path / "store", Recorder()) as s, pytest.raises(InputError, match="is not an amount"):
+        s.set_budget("lots")
+
+
+# ----------------------------------------------------------------------------- the balance
+
+
+def test_balance_goes_down_as_calls_are_charged(relay: Server, tmp_path: Path) -> None:
+    price = table(relay.url)["gpt-image-2"]["model_price"]
+    with live(relay, tmp_path / "store") as s:
+        first = s.balance()
+        s.image("one", model="gpt-image-2")
+        second = s.balance()
+    assert first.known and first.currency == "CNY" and first.rate == 7
+    assert first.remaining is not None and second.remaining is not None
+    assert first.remaining - second.remaining == pytest.approx(price * 7)
+    assert second.remaining_usd == pytest.approx(second.remaining / 7)
+    assert "left" in str(second) and "¥" in str(second)
+
+
+def test_balance_errors_answered_with_200_say_it_is_not_available(relay: Server, tmp_path: Path) -> None:
+    relay.set_faults(Faults(billing_error=True))
+    with live(relay, tmp_path / "store") as s:
+        b = s.balance()
+    assert not b.known and "does not expose a balance" in b.reason and "unlimited quota" in b.reason
+    assert "not available" in str(b)
+
+
+def test_balance_offline_is_simulated_and_replay_never_asks(tmp_path: Path) -> None:
+    with make_session(tmp_path / "store", Recorder()) as s:
+        b = s.balance()
+        assert b.known and b.simulated and "simulated" in str(b)
+    with make_session(tmp_path / "store", Recorder(), mode="replay") as r:
+        assert not r.balance().known

@@ -1,0 +1,246 @@
+"""The spending guard: a budget kept in the store, checked before every request, and each call's cost.
+
+The check runs where every call is about to be recorded (so no path can skip it): estimate the call, add what
+was spent in this budget period and what calls in flight have reserved, and refuse with
+:class:`BudgetExceededError` if that crosses the budget. Nothing is sent then. The budget and the spending live
+in the store, so they survive a kernel restart; offline (simulated) spending is counted apart from real
+spending, so a budget can be rehearsed on the simulator without touching the real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .. import cost
+from ..errors import BudgetExceededError, InputError
+
+if TYPE_CHECKING:
+    from ..catalog import ModelInfo, Price
+    from ..families._types import HttpCall
+    from ..history import Store
+    from .core import Session
+
+BUDGET_KEY = "budget"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A spending limit in USD (``written`` is how the user gave it) for the period that began at ``since``."""
+
+    usd: float
+    written: str
+    since: float
+
+    def as_json(self) -> str:
+        return json.dumps({"usd": self.usd, "written": self.written, "since": self.since})
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Budget | None:
+        try:
+            data = json.loads(text or "null")
+            return cls(float(data["usd"]), str(data.get("written", data["usd"]))[:40], float(data["since"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    """What the budget allows now: shows itself in a cell."""
+
+    budget: Budget | None
+    spent_usd: float
+    simulated: bool
+    rate: float = cost.DEFAULT_RATE
+
+    @property
+    def left_usd(self) -> float | None:
+        return None if self.budget is None else max(0.0, self.budget.usd - self.spent_usd)
+
+    def __str__(self) -> str:
+        kind = "simulated " if self.simulated else ""
+        spent = cost.Cost(self.spent_usd, "mixed", rate=self.rate)
+        if self.budget is None:
+            return f"No budget set; {kind}spending recorded in this store: {spent}."
+        since = datetime.fromtimestamp(self.budget.since).strftime("%Y-%m-%d %H:%M")
+        left = cost.Cost(self.left_usd, "mixed", rate=self.rate)
+        limit = cost.Cost(self.budget.usd, "mixed", rate=self.rate)
+        return f"Budget {limit} since {since}: {kind}spent {spent}, left {left}."
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
+
+
+@dataclass
+class Spending:
+    """Per session: what calls in flight have reserved, and (during :meth:`Session.estimate`) the sink."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    reserved: dict[int, float] = field(default_factory=dict)
+    estimates: list[cost.Cost] | None = None
+    ids: int = 0
+    price_read: bool = False  #: the session's price table was asked for (see :func:`priced`)
+    price_lock: asyncio.Lock | None = None
+
+
+class EstimateOnly(Exception):
+    """Raised instead of sending while :meth:`Session.estimate` runs a call dry."""
+
+
+async def priced(session: Session, info: ModelInfo) -> ModelInfo:
+    """``info`` with its price row: the session's table is read (once per TTL; in-process offline) when the model
+    was resolved from the built-in menu before the service's table was known. A relay without a price table is
+    asked once per session, not on every call."""
+    if info.price is not None:
+        return info
+    spending = session.spending
+    if not spending.price_read:
+        if spending.price_lock is None:
+            spending.price_lock = asyncio.Lock()
+        async with spending.price_lock:  # concurrent first calls (a batch) wait for the one read
+            if not spending.price_read:
+                await session.catalog.ensure()
+                spending.price_read = True
+    return session.catalog.snapshot().with_price(info)
+
+
+def load(store: Store) -> Budget | None:
+    return Budget.from_json(store.get_meta(BUDGET_KEY))
+
+
+def rate_of(price: Price | None) -> float:
+    return price.top_up_rate if price is not None and price.top_up_rate else cost.DEFAULT_RATE
+
+
+def set_budget(session: Session, amount: float | int | str | None, *, rate: float = cost.DEFAULT_RATE,
+               new_period: bool = False) -> Budget | None:
+    """Set (``None``: remove) the budget; a new amount keeps the current period unless ``new_period``."""
+    store = session.store
+    if amount is None:
+        store.set_meta(BUDGET_KEY, None)
+        return None
+    try:
+        usd, _currency = cost.parse_amount(amount, rate)
+    except ValueError as exc:
+        raise InputError(f"Budget: {exc}.") from None
+    old = load(store)
+    since = time.time() if new_period or old is None else old.since
+    budget = Budget(usd, str(amount), since)
+    store.set_meta(BUDGET_KEY, budget.as_json())
+    return budget
+
+
+def reset_period(session: Session) -> Budget | None:
+    """Start a new budget period now: what was spent before no longer counts."""
+    old = load(session.store)
+    if old is None:
+        return None
+    budget = Budget(old.usd, old.written, time.time())
+    session.store.set_meta(BUDGET_KEY, budget.as_json())
+    return budget
+
+
+def simulated(session: Session) -> bool:
+    return session.mode != "live"
+
+
+def status(session: Session, rate: float = cost.DEFAULT_RATE) -> BudgetStatus:
+    budget = load(session.store)
+    since = budget.since if budget is not None else 0.0
+    return BudgetStatus(budget, session.store.spent_usd(since, simulated=simulated(session)), simulated(session),
+                        rate)
+
+
+# ----------------------------------------------------------------------------- before a request
+
+
+def _input_text(call: HttpCall | None) -> str:
+    """The part of a body that is billed as input tokens (messages, input, contents…), as text."""
+    if call is None or not call.json:
+        return ""
+    body = call.json
+    for key in ("messages", "input", "contents", "prompt", "text"):
+        if key in body:
+            value = body[key]
+            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return json.dumps(body, ensure_ascii=False)
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def estimate_call(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],
+                  call: HttpCall | None) -> cost.Cost:
+    """What this call is expected to cost, from its price row and what it is about to send."""
+    count = _int(params.get("n")) or 1
+    max_tokens = _int(params.get("max_tokens")) or _int(params.get("max_output_tokens"))
+    return cost.estimate(kind, info.price, input_text=_input_text(call), count=count, max_tokens=max_tokens,
+                         simulated=simulated(session))
+
+
+def admit(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],
+          call: HttpCall | None) -> tuple[int, float]:
+    """Check the budget before a request → (reservation id, USD reserved); raises when it would cross it."""
+    spending = session.spending
+    if spending.estimates is not None:  # a dry run: note the figure, send nothing
+        spending.estimates.append(estimate_call(session, kind, info, params, call))
+        raise EstimateOnly
+    budget = load(session.store)
+    if budget is None:  # no limit: nothing to estimate (the common case costs one small read)
+        return 0, 0.0
+    est = estimate_call(session, kind, info, params, call)
+    spent = session.store.spent_usd(budget.since, simulated=simulated(session))
+    upper = est.upper
+    with spending.lock:
+        reserved = sum(spending.reserved.values())
+        left = budget.usd - spent - reserved
+        if left <= 1e-12 or (upper is not None and upper > left + 1e-12):
+            rate = rate_of(info.price)
+            what = ("its cost is not known before it runs" if upper is None else
+                    f"it would cost {'up to ' if est.usd_max else 'about '}{cost.Cost(upper, rate=rate)}")
+            kind_of = "simulated " if simulated(session) else ""
+            raise BudgetExceededError(
+                f"Not sent: this {kind} call to {info.id} would cross the budget — {what}, and "
+                f"{cost.Cost(max(left, 0.0), rate=rate)} of your {cost.Cost(budget.usd, rate=rate)} {kind_of}budget "
+                f"is left "
+                f"({cost.Cost(spent + reserved, rate=rate)} spent or in flight).",
+                estimate_usd=upper, left_usd=max(left, 0.0), budget_usd=budget.usd)
+        spending.ids += 1
+        rid = spending.ids
+        spending.reserved[rid] = upper or 0.0
+    return rid, upper or 0.0
+
+
+def release(session: Session, reservation: int) -> None:
+    if reservation:
+        with session.spending.lock:
+            session.spending.reserved.pop(reservation, None)
+
+
+# ----------------------------------------------------------------------------- after a call
+
+
+def cost_of(session: Session, kind: str, info: ModelInfo, usage: Mapping[str, Any], outputs: list[dict[str, Any]],
+            quota: float | None = None) -> dict[str, Any]:
+    """The cost to record with a finished call (the ``cost`` key of its usage)."""
+    images = sum(1 for o in outputs if o.get("role") == "image")
+    return cost.of_call(kind, info.price, usage, count=images or 1, quota=quota,
+                        simulated=simulated(session)).as_dict()
+
+
+async def task_cost(session: Session, model_id: str, usage: Mapping[str, Any], quota: float | None) -> dict[str, Any]:
+    """The cost of a finished video task: its charged quota, else the table's per-call price, else unknown."""
+    from ..errors import TokenhotError
+
+    try:
+        info = await priced(session, await session._model("video", model_id))
+    except TokenhotError:
+        return cost.of_call("video", None, usage, quota=quota, simulated=simulated(session)).as_dict()
+    return cost_of(session, "video", info, usage, [], quota)
