@@ -114,6 +114,8 @@ def number(text: str) -> int | float:
 def _common(p: MagicParser, *, extra: bool = True) -> None:
     p.add_argument("-m", "--model", help="model id, display name or alias (see %%th_models)")
     p.add_argument("-o", "--output", metavar="NAME", help="also store the result in variable NAME")
+    p.add_argument("--dry-run", action="store_true",
+                   help="show what the call would cost and send nothing")
     if extra:
         p.add_argument(
             "-x", "--extra", action="append", metavar="KEY=VALUE",
@@ -238,7 +240,17 @@ def _config() -> MagicParser:
     for kind in ("image", "video", "audio", "chat"):
         p.add_argument(f"--default-{kind}", metavar="MODEL", help=f"default {kind} model")
     p.add_argument("--reset", action="store_true", help="rebuild the default session from the environment")
+    p.add_argument("--budget", metavar="AMOUNT",
+                   help="refuse calls that would cross this spending limit: 2.50 (USD), '$2.50' or '¥20'")
+    p.add_argument("--budget-reset", action="store_true", help="start a new budget period now")
+    p.add_argument("--no-budget", action="store_true", help="remove the spending limit")
     p.add_argument("--last-error", action="store_true", help="show the last error in full (with traceback)")
+    return p
+
+
+def _balance() -> MagicParser:
+    p = MagicParser("%th_balance", "What the key may still spend (from the relay's billing routes), and the budget.",
+                    "example:\n  %th_balance")
     return p
 
 
@@ -260,6 +272,7 @@ _BUILDERS: dict[str, Callable[[], MagicParser]] = {
     "th_history": _history,
     "th_config": _config,
     "th_panel": _panel,
+    "th_balance": _balance,
 }
 
 

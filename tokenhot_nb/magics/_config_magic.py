@@ -100,4 +100,10 @@ def apply_config(a: Any) -> Table | None:
         s.defaults.update(picked)
     if key:
         print(KEY_SET)
+    if a.no_budget:
+        print(s.set_budget(None))
+    if a.budget is not None:
+        print(s.set_budget(a.budget))
+    if a.budget_reset:
+        print(s.reset_budget())
     return settings_table(s.settings.public(), getattr(s, "defaults", None))

@@ -132,6 +132,12 @@ class TokenhotMagics(Magics):
             raise MagicUsageError(FAILED) from None
         return None
 
+    def _dry_run(self, s: Any, method: str, *args: Any, **kwargs: Any) -> Any:
+        """``--dry-run``: the estimate of exactly the call the options describe; nothing is sent."""
+        from ._cost import DryRun
+
+        return DryRun(s.estimate(method, *args, **kwargs), method, s.budget)
+
     def _model_label(self, model: str | None, kind: str, s: Any) -> str:
         """The model a call will use, for the placeholder (the result's metadata has the resolved id)."""
         if model:
@@ -164,9 +170,13 @@ class TokenhotMagics(Magics):
         if a.edit:
             images = [resolve_source(x, self._ns) for x in a.edit]
             mask = resolve_source(a.mask, self._ns) if a.mask else None
+            if a.dry_run:
+                return self._dry_run(s, "edit", images, prompt, **_opts(mask=mask), **opts)
             self._start(WORKING_EDIT.format(count=len(images), model=label))
             result = s.edit(images, prompt, **_opts(mask=mask), **opts)
         else:
+            if a.dry_run:
+                return self._dry_run(s, "image", prompt, **opts)
             n = f"{a.n} images" if a.n and a.n > 1 else "an image"
             self._start(WORKING_IMAGE.format(n=n, model=label))
             result = s.image(prompt, **opts)
@@ -179,6 +189,8 @@ class TokenhotMagics(Magics):
         a = _args.parse("th_audio", line)
         text = self._text("%%th_audio", cell, "text to speak")
         s = _session()
+        if a.dry_run:
+            return self._dry_run(s, "speak", text, **_opts(model=a.model, voice=a.voice), **(a.extra or {}))
         self._start(WORKING_AUDIO.format(model=self._model_label(a.model, "audio", s)))
         result = s.speak(text, **_opts(model=a.model, voice=a.voice), **(a.extra or {}))
         return self._done(result, a.output)
@@ -204,6 +216,8 @@ class TokenhotMagics(Magics):
         opts = _opts(model=a.model, language=a.language, format=a.format)
         opts.update(a.extra or {})
         # A line magic's value is used in expressions (x = %th_transcribe f): no placeholder, plain return.
+        if a.dry_run:
+            return self._dry_run(s, magic.removeprefix("th_"), source, **opts)
         fn = s.transcribe if magic == "th_transcribe" else s.translate
         return self._done(fn(source, **opts), a.output)
 
@@ -229,6 +243,8 @@ class TokenhotMagics(Magics):
             kwargs["schema"] = self._schema(a.schema)
         kwargs.update(a.extra or {})
         s = _session()
+        if a.dry_run:
+            return self._dry_run(s, "chat", message, stream=False, **kwargs)
         live = live_display(self.shell)
         view = StreamView(model=self._model_label(a.model, "chat", s),
                           fmt="text" if a.format == "text" else "markdown", live=live)
@@ -307,6 +323,8 @@ class TokenhotMagics(Magics):
             if sources:
                 kwargs[name] = sources[0] if len(sources) == 1 else sources
         kwargs.update(a.extra or {})
+        if a.dry_run:
+            return self._dry_run(s, "video", prompt, **kwargs)
         view = VideoView(model=self._model_label(a.model, "video", s), live=live_display(self.shell)).start()
         if a.no_wait:
             task = self._video_call(view, lambda: s.video(prompt, wait=False, **kwargs))
@@ -420,6 +438,16 @@ class TokenhotMagics(Magics):
             print(full_report(errors.last_error or _package().last_error))
             return None
         return apply_config(a)
+
+    @line_magic
+    @_friendly
+    def th_balance(self, line: str, cell: str | None = None) -> Any:
+        """What the key may still spend, and the budget: %th_balance."""
+        from ._cost import BalanceView
+
+        _args.parse("th_balance", line)
+        s = _session()
+        return BalanceView(s.balance(), s.budget)
 
     @line_magic
     @_friendly

@@ -1,0 +1,71 @@
+"""--dry-run on every call magic, %th_balance and %th_config --budget, through IPython's test shell (offline)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from IPython import get_ipython
+from IPython.testing.globalipapp import start_ipython
+from IPython.utils.capture import capture_output
+
+import tokenhot_nb
+import tokenhot_nb.magics as magics_pkg
+
+
+@pytest.fixture(scope="module")
+def ip() -> Any:
+    shell = start_ipython() or get_ipython()
+    shell.run_line_magic("load_ext", "tokenhot_nb")
+    return shell
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    monkeypatch.setenv("TOKENHOT_MODE", "offline")
+    monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("TOKENHOT_POLL_INTERVAL", "0.001")
+    monkeypatch.delenv("TOKENHOT_API_KEY", raising=False)
+    monkeypatch.setattr(magics_pkg, "last_error", None)
+    s = tokenhot_nb.session(reset=True)
+    yield s
+    tokenhot_nb.session(reset=True).close()
+
+
+def run(ip: Any, source: str) -> tuple[Any, str]:
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(source)
+    shown = cap.stdout + "".join(o.data.get("text/plain", "") for o in cap.outputs)
+    return res, shown
+
+
+@pytest.mark.parametrize(("source", "expect"), [
+    ("%%th_image -m gpt-image-2 -n 3 --dry-run\na pear", "about $0.0840"),
+    ("%%th_chat -m gpt-5 --max-tokens 100 --dry-run\nhello", "between $"),
+    ("%%th_video -m doubao-seedance-2.0-fast --dry-run\nwaves", "not known before it runs"),
+    ("%%th_video -m MiniMax-Hailuo-2.3 --dry-run\nwaves", "about $0.2800"),
+    ("%%th_audio --dry-run\nhello there", "Dry run of this speak call"),
+])
+def test_dry_run_shows_the_cost_and_sends_nothing(ip: Any, offline: Any, source: str, expect: str) -> None:
+    res, shown = run(ip, source)
+    assert res.error_in_exec is None, shown
+    assert expect in shown and "nothing was sent" in shown
+    assert len(offline.history) == 0
+
+
+def test_budget_from_config_stops_a_magic_and_balance_shows_it(ip: Any, offline: Any) -> None:
+    res, shown = run(ip, "%th_config --budget 0.03")
+    assert res.error_in_exec is None and "Budget $0.03" in shown
+    run(ip, "%%th_image -m gpt-image-2\none pear")
+    res, shown = run(ip, "%%th_image -m gpt-image-2\nanother pear")
+    assert "would cross the budget" in shown and "Traceback" not in shown
+    res, shown = run(ip, "%th_balance")
+    assert res.error_in_exec is None
+    assert "Balance (simulated)" in shown and "spent $0.0280" in shown
+    res, shown = run(ip, "%th_config --budget-reset")
+    assert "spent $0.0000" in shown
+    res, shown = run(ip, "%th_config --no-budget")
+    assert "No budget set" in shown
+    res, shown = run(ip, "%th_config --budget lots")
+    assert "is not an amount" in shown and "Traceback" not in shown

@@ -1,0 +1,50 @@
+"""What ``--dry-run`` and ``%th_balance`` show: an estimate, the balance, the budget — as plain text."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .._session.budget import BudgetStatus
+    from ..cost import Balance, Cost
+
+NOTHING_SENT = "nothing was sent"
+
+
+class DryRun:
+    """The expected cost of one magic's call."""
+
+    def __init__(self, estimate: Cost, method: str, budget: BudgetStatus) -> None:
+        self.estimate = estimate
+        self.method = method
+        self.budget = budget
+
+    def __str__(self) -> str:
+        e = self.estimate
+        if e.usd is None:
+            what = "its cost is not known before it runs (priced per task, or not in the price table)"
+        else:
+            what = f"it would cost {'between ' if e.usd_max else 'about '}{e}"
+            if e.detail:
+                what += f" ({e.detail})"
+        lines = [f"Dry run of this {self.method} call: {what}; {NOTHING_SENT}."]
+        if self.budget.budget is not None:
+            lines.append(str(self.budget))
+        return "\n".join(lines)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
+
+
+class BalanceView:
+    """``%th_balance``: the balance and, when one is set, the budget."""
+
+    def __init__(self, balance: Balance, budget: BudgetStatus) -> None:
+        self.balance = balance
+        self.budget = budget
+
+    def __str__(self) -> str:
+        return f"{self.balance}\n{self.budget}"
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(str(self))
