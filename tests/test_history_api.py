@@ -237,6 +237,7 @@ def test_html_is_escaped_and_has_thumbnails(tmp_path: Path) -> None:
     assert html.count("data:image/jpeg;base64,") == 2  # red image + video poster
     assert html.count("data:image/png;base64,") == 1  # transparent image keeps alpha
     assert "♪ 1.5 s" in html
+    store.wait_thumbnails()  # the worker that makes thumbnails at store time may still be writing one
     thumbs = sorted((tmp_path / "artifacts" / "thumbs").iterdir())
     assert len(thumbs) == 3
     for t in thumbs:
