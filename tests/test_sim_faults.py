@@ -117,7 +117,9 @@ def test_error_rates_are_probabilistic_and_deterministic(sim_server: Server, aut
     def count() -> int:
         sim_server.set_faults(Faults(error_rates={500: 0.5}))
         with httpx.Client(headers=auth) as c:
-            return sum(c.get(sim_server.url + "/v1/models").status_code == 500 for _ in range(40))
+            # a call route (a poll of an unknown task answers 404 unless the fault answers 500 first)
+            return sum(c.get(sim_server.url + "/v1/video/generations/no-such-task").status_code == 500
+                       for _ in range(40))
 
     first = count()
     assert 8 <= first <= 32

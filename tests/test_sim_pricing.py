@@ -112,3 +112,13 @@ def test_subscription_and_credits_agree(sim_url: str, auth: dict[str, str]) -> N
     credits = get(sim_url, "/v1/credits", auth).json()["data"]
     assert sub["hard_limit_usd"] == credits["total_credits"] == 20 * 7
     assert abs(credits["total_usage"] * 100 - used_cents(sim_url, auth)) < 1e-6
+
+
+def test_injected_errors_hit_calls_not_the_catalogue(sim_url: str, auth: dict[str, str]) -> None:
+    """fail_first means the first *call*: the tables a session reads first are left alone."""
+    headers = {**auth, "X-Sim-Faults": json.dumps({"fail_first": {"503": 1}})}
+    for path in ("/api/pricing", "/api/status", "/v1/models"):
+        assert httpx.get(sim_url + path, headers=headers, timeout=30).status_code == 200, path
+    r = httpx.post(sim_url + "/v1/images/generations", headers=headers, timeout=60,
+                   json={"model": "gpt-image-2", "prompt": "x"})
+    assert r.status_code == 503

@@ -73,11 +73,14 @@ def _presented_key(request: Request, extra: tuple[str, ...]) -> str | None:
 
 def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "json",
          keys: tuple[str, ...] = (), needs_model: bool = True, billing: str = "call",
-         public: bool = False) -> Callable[[Request], Awaitable[Response]]:
+         public: bool = False, catalogue: bool = False) -> Callable[[Request], Awaitable[Response]]:
     """Wrap an endpoint with the relay middleware: request id, auth, faults, body and model checks, billing.
 
     ``billing``: "call" charges a finished call from its answer, "task" a task poll's ``quota`` once, "none"
-    nothing. ``public`` routes (the price table, the site status) need no key."""
+    nothing. ``public`` routes (the price table, the site status) need no key. ``catalogue`` routes (the price
+    table, the status, model lists) are not hit by injected error statuses (``fail_first``, ``error_rates``):
+    those faults are for the calls, so "fail the first request" means the first call, not the table a session
+    reads before it."""
     auth_env: Envelope = "claude" if envelope == "claude" else "openai"
 
     async def endpoint(request: Request) -> Response:
@@ -96,7 +99,7 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
                                   else "new_api_error", request_id=rid)
         if faults.latency:
             await asyncio.sleep(faults.latency)
-        status = state.injected_status(faults)
+        status = None if catalogue else state.injected_status(faults)
         if status is not None:
             return injected_error(ctx, status)
         args: list[Any] = []
@@ -295,8 +298,8 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None) -> St
         Route("/v1beta/models/{model}", _api(_gemini_route, keys=("goog",)), methods=["POST"]),
         # google-genai's default api_version is v1: the same native routes under /v1/models/{model}:…
         Route("/v1/models/{model}", _api(_gemini_route, keys=("goog",)), methods=["POST"]),
-        Route("/v1beta/models", _api(_models.list_gemini_models, body="none", keys=("goog",)), methods=["GET"]),
-        Route("/v1beta/models/{model}", _api(_models.get_gemini_model, body="none", keys=("goog",),
+        Route("/v1beta/models", _api(_models.list_gemini_models, body="none", keys=("goog",), catalogue=True), methods=["GET"]),
+        Route("/v1beta/models/{model}", _api(_models.get_gemini_model, body="none", keys=("goog",), catalogue=True,
                                              needs_model=False), methods=["GET"]),
         Route("/v1/images/generations", _api(_images.generations), methods=["POST"]),
         Route("/v1/images/generations/", _api(_images.generations), methods=["POST"]),
@@ -315,11 +318,14 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None) -> St
         Route("/v1/audio/speech", _api(_audio.speech), methods=["POST"]),
         Route("/v1/audio/transcriptions", _api(_transcriptions, body="form"), methods=["POST"]),
         Route("/v1/audio/translations", _api(_translations, body="form"), methods=["POST"]),
-        Route("/v1/models", _api(_models.list_models, body="none", keys=("x-api-key", "goog")), methods=["GET"]),
-        Route("/v1/models/{model_id}", _api(_models.get_model, body="none", keys=("x-api-key", "goog")),
+        Route("/v1/models", _api(_models.list_models, body="none", keys=("x-api-key", "goog"), catalogue=True),
               methods=["GET"]),
-        Route("/api/pricing", _api(_pricing.pricing, body="none", public=True, billing="none"), methods=["GET"]),
-        Route("/api/status", _api(_pricing.status, body="none", public=True, billing="none"), methods=["GET"]),
+        Route("/v1/models/{model_id}", _api(_models.get_model, body="none", keys=("x-api-key", "goog"),
+                                            catalogue=True), methods=["GET"]),
+        Route("/api/pricing", _api(_pricing.pricing, body="none", public=True, billing="none", catalogue=True),
+              methods=["GET"]),
+        Route("/api/status", _api(_pricing.status, body="none", public=True, billing="none", catalogue=True),
+              methods=["GET"]),
         Route("/v1/dashboard/billing/subscription", _api(_pricing.subscription, body="none", billing="none"),
               methods=["GET"]),
         Route("/v1/dashboard/billing/usage", _api(_pricing.usage, body="none", billing="none"), methods=["GET"]),
