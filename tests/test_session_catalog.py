@@ -82,11 +82,15 @@ def test_models_reads_the_service_once_then_the_disk_cache(tmp_path: Path, servi
     assert service.hits["/api/pricing"] == 1
 
 
-def test_session_creation_and_built_in_names_touch_neither_disk_nor_network(tmp_path: Path, service: Service) -> None:
+def test_session_creation_touches_nothing_and_a_built_in_name_reads_prices_once(tmp_path: Path,
+                                                                                 service: Service) -> None:
     s = session(tmp_path, service)
+    assert not service.hits and not cache_path(tmp_path, BASE).exists()  # creating a session is free
     res = s.chat("hello", model="gpt-5.2", stream=False)
-    assert res.text and "/api/pricing" not in service.hits
-    assert not cache_path(tmp_path, BASE).exists()
+    # a built-in name resolves without the table; the call is then priced from it, read once and cached
+    assert res.text and service.hits["/api/pricing"] == 1 and cache_path(tmp_path, BASE).exists()
+    s.chat("again", model="gpt-5.2", stream=False)
+    assert service.hits["/api/pricing"] == 1
     s.close()
 
 
