@@ -196,13 +196,26 @@ class Store(ArtifactFiles):
             self._lock = threading.Lock()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            conn = self._open_connection()
+            try:
+                conn = self._open_connection()
+            except (OSError, sqlite3.Error) as exc:
+                from ._problems import store_problem
+
+                raise store_problem(self.root, self.db_path, exc) from exc
             self._local.conn = conn
             first = False
             with self._lock:
                 self._conns.append(conn)
                 if not self._ready:
-                    self._init_schema(conn)
+                    try:
+                        self._init_schema(conn)
+                    except (OSError, sqlite3.Error) as exc:
+                        from ._problems import store_problem
+
+                        self._conns.remove(conn)
+                        self._local.conn = None
+                        conn.close()
+                        raise store_problem(self.root, self.db_path, exc) from exc
                     self._ready = first = True
             if first:
                 self.recover()
