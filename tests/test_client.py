@@ -162,12 +162,24 @@ def test_retry_after_seconds_and_ms_and_cap() -> None:
     for headers, expected in [
         ({"Retry-After": "3"}, 3.0),
         ({"retry-after-ms": "250"}, 0.25),
-        ({"Retry-After": "9999"}, 120.0),
+        ({"Retry-After": "60"}, 60.0),
     ]:
         sleeps = Sleeps()
         answers = [httpx.Response(429, headers=headers, json={"error": {"message": "slow"}}), httpx.Response(200, json={})]
         send(make_client(lambda r, a=answers: a.pop(0), sleeps=sleeps), CHAT)
         assert sleeps.delays == [expected]
+
+
+def test_retry_after_beyond_a_minute_is_not_slept_but_said() -> None:
+    sleeps = Sleeps()
+    answers = [httpx.Response(429, headers={"Retry-After": "9999"}, json={"error": {"message": "slow"}}),
+               httpx.Response(200, json={})]
+    with pytest.raises(E.RateLimitError) as info:
+        send(make_client(lambda r, a=answers: a.pop(0), sleeps=sleeps), CHAT)
+    assert sleeps.delays == []  # nothing slept silently
+    assert len(answers) == 1  # and not retried
+    assert "try again after" in str(info.value) and "9999 s" in str(info.value)
+    assert info.value.retry_after == 9999 and info.value.retry_at and info.value.retry_at > time.time() + 9000
 
 
 def test_parse_retry_after_http_date() -> None:

@@ -248,16 +248,27 @@ def test_stall_after_a_long_idle_gap_that_was_not_a_stall() -> None:
     assert ended == pytest.approx(6 * 0.19)
 
 
-def test_comments_keep_a_slow_stream_alive() -> None:
+def test_content_arriving_slowly_keeps_a_stream_alive() -> None:
     async def trickle() -> AsyncIterator[bytes]:
-        for _ in range(4):
+        for i in range(4):
             await asyncio.sleep(0.1)
-            yield b": still thinking\n\n"
-        yield (frame(chunk("ok")) + "data: [DONE]\n\n").encode()
+            yield frame(chunk(str(i))).encode()
+        yield b"data: [DONE]\n\n"
 
     (got, error, _ended), _ = run_virtual(_consume(make_client(sse_handler(trickle), idle=0.3)))
-    assert error is None and len(got) == 1
-    assert got[0][0] == pytest.approx(0.4)  # 0.4 s in all: longer than the timeout, but never idle that long
+    assert error is None and len(got) == 4  # 0.4 s in all: longer than the timeout, but content kept coming
+
+
+def test_keep_alive_comments_do_not_keep_a_dead_stream_open() -> None:
+    async def keep_alive() -> AsyncIterator[bytes]:
+        yield frame(chunk("a")).encode()
+        for _ in range(100):  # bounded: 10 s of comments, far past the idle timeout
+            await asyncio.sleep(0.1)
+            yield b": keep-alive\n\n"
+
+    (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(keep_alive), idle=0.4)))
+    assert len(got) == 1 and isinstance(error, E.StreamError) and "no content arrived" in error.message
+    assert ended - got[0][0] <= 0.4 + 0.1 + 1e-9  # one window after the last content, keep-alives or not
 
 
 def test_non_2xx_stream_raises_typed_error_after_reading_body() -> None:
@@ -300,6 +311,7 @@ def test_broken_connection_mid_stream() -> None:
     with pytest.raises(E.StreamError, match="broke") as info:
         collect(sse_handler(broken))
     assert isinstance(info.value.__cause__, httpx.ReadError)
+    assert "Bearer" not in str(info.value.__cause__.request.headers.get("authorization"))
 
 
 def test_await_connects_first_and_exposes_response_info() -> None:

@@ -27,15 +27,70 @@ OFFLINE_POLL_INTERVAL = 0.5
 SIM_BASE_URL = "http://tokenhot.sim"
 
 _KEY_RE = re.compile(r"sk-[A-Za-z0-9_\-]{16,}")  # real keys are long; "sk-learn" is not a key
+#: Shown instead of a key (or of anything shaped like one).
+MASK = "sk-****"
+#: Known keys shorter than this are not redacted by value: replacing every "ab" in every text would be noise.
+MIN_KNOWN_KEY = 8
+
+#: Every key value this process was given (by Settings, Secret or a Session): ``redact`` removes them from any
+#: text even when they do not look like ``sk-…``. A set of strings: a few per process, never written anywhere.
+_known_keys: set[str] = set()
+
+
+def remember_key(value: str) -> None:
+    """Add ``value`` to the keys :func:`redact` removes by value (called for every key that is set)."""
+    if len(value) >= MIN_KNOWN_KEY:
+        _known_keys.add(value)
+
+
+def key_problem(value: str) -> str | None:
+    """What makes ``value`` unusable as an API key, described without quoting any of it; None when fine.
+
+    An HTTP header cannot carry a line break or a non-ASCII character: httpx/h11 would refuse it with an
+    error that quotes the whole header (the key). Whitespace is always a copy-paste accident.
+    """
+    for i, ch in enumerate(value):
+        where = "at the start" if i == 0 else "at the end" if i == len(value) - 1 else f"at position {i + 1}"
+        if ch in "\r\n":
+            return f"a line break {where}"
+        if ch.isspace():
+            return f"whitespace {where}"
+        if not ch.isascii():
+            return f"a non-ASCII character {where}"
+        if not ch.isprintable():
+            return f"a control character {where}"
+    return None
+
+
+def check_key(value: str) -> None:
+    """Refuse a key that cannot be sent as-is, with a message that shows none of it."""
+    problem = key_problem(value)
+    if problem is not None:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            f"The API key contains {problem} ({len(value)} characters in all; the key itself is not shown).",
+            hint="Copy the key again from the Tokenhot console (only letters, digits, - and _) and set it "
+            "without spaces or line breaks, e.g. `%th_config --key` for a hidden prompt.",
+        )
 
 
 class Secret:
-    """A string that never shows itself in reprs, str() or f-strings."""
+    """A string that never shows itself in reprs, str() or f-strings.
+
+    Creating one checks the value (see :func:`check_key`) and remembers it for :func:`redact`.
+    """
 
     __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
+        if not isinstance(value, str):
+            from .errors import ConfigError
+
+            raise ConfigError(f"The API key must be a string, not {type(value).__name__}.")
+        check_key(value)
         self._value = value
+        remember_key(value)
 
     def get(self) -> str:
         return self._value
@@ -62,12 +117,24 @@ class Secret:
 
 
 def redact(text: str, *secrets: Secret | str | None) -> str:
-    """Remove every known secret and anything shaped like a key from ``text``."""
+    """Remove ``secrets``, every key this process was given, and anything shaped like ``sk-…`` from ``text``.
+
+    Keys given to a Session/Settings are removed by value whatever they look like (a key need not start with
+    ``sk-``); the pattern catches keys nobody told us about (e.g. another key echoed by a relay).
+    """
     for s in secrets:
         raw = s.get() if isinstance(s, Secret) else s
         if raw:
-            text = text.replace(raw, "sk-****")
-    return _KEY_RE.sub("sk-****", text)
+            text = text.replace(raw, MASK)
+    for raw in _known_keys:
+        if raw in text:
+            text = text.replace(raw, MASK)
+    return _KEY_RE.sub(MASK, text)
+
+
+def might_hold_key(text: str) -> bool:
+    """Cheap pre-check: could :func:`redact` change ``text``? (for hot paths such as stream deltas)"""
+    return "sk-" in text or any(raw in text for raw in _known_keys)
 
 
 _notice_shown = False
@@ -83,10 +150,12 @@ class Settings:
     connect_timeout: float = 10.0
     read_timeout: float = 300.0
     max_retries: int = 2
-    stream_idle_timeout: float = 60.0
+    stream_idle_timeout: float = 60.0  #: seconds without new content (keep-alives do not count) before a stream is dead
+    stream_deadline: float = 1800.0  #: seconds a whole stream may take, however it trickles
     poll_interval: float = 5.0
     video_deadline: float = 1800.0
     download_cap: int = 2 * 1024**3
+    response_cap: int = 512 * 1024**2  #: most bytes (decoded) of any JSON answer or event stream
     store: Path = field(default_factory=lambda: Path(".tokenhot"))
     #: Hours the service's model table (``/api/pricing``…) is reused from the disk cache before it is read
     #: again (``TOKENHOT_CATALOG_TTL``); ``session.models(refresh=True)`` reads it now.
@@ -118,7 +187,7 @@ class Settings:
     ) -> Settings:
         """Arguments win over ``TOKENHOT_*`` variables; with no key and no mode, run offline."""
         key = api_key if api_key is not None else os.environ.get("TOKENHOT_API_KEY", "")
-        secret = key if isinstance(key, Secret) else Secret(key.strip())
+        secret = key if isinstance(key, Secret) else Secret(key)
         chosen = mode or os.environ.get("TOKENHOT_MODE") or ("live" if secret else "offline")
         chosen = chosen.strip().lower()
         if chosen == "offline" and not mode and not os.environ.get("TOKENHOT_MODE"):

@@ -245,10 +245,13 @@ class APIError(TokenhotError):
         hint: str | None = None,
     ) -> None:
         self.status = status
-        self.code = code
-        self.type = type
-        self.request_id = request_id
+        # the server chose these strings: a relay may quote the key in any of them
+        self.code = redact(code) if isinstance(code, str) else code
+        self.type = redact(type) if isinstance(type, str) else type
+        self.request_id = redact(request_id) if isinstance(request_id, str) else request_id
         self.body = body
+        self.retry_after: float | None = None  #: seconds the server asked to wait (when beyond the retry limit)
+        self.retry_at: float | None = None  #: when that wait ends (unix time)
         super().__init__(message, hint=hint)
 
     def __str__(self) -> str:
@@ -308,7 +311,7 @@ class StreamError(TokenhotError):
                  code: str | None = None, hint: str | None = None) -> None:
         self.partial_text = partial_text
         self.status = status
-        self.code = code
+        self.code = redact(code) if isinstance(code, str) else code
         super().__init__(message, hint=hint)
 
 
@@ -327,8 +330,8 @@ class SchemaMismatchError(TokenhotError, ValueError):
 class TaskFailedError(TokenhotError):
     def __init__(self, task_id: str, reason: str, *, code: str | None = None, hint: str | None = None) -> None:
         self.task_id = task_id
-        self.reason = reason
-        self.code = code
+        self.reason = redact(reason) if isinstance(reason, str) else reason
+        self.code = redact(code) if isinstance(code, str) else code
         super().__init__(
             f"Video task {task_id} failed: {reason or 'no reason given'}",
             hint=hint if hint is not None else "Change the prompt or options and try again; failed tasks are not billed.",

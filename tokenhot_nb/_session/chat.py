@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _schema
+from .._config import might_hold_key
 from .._inputs import to_media_list
 from .._threads import DEFAULT_THREAD, Thread, store_once, user_message, with_tool_results
 from ..catalog import ModelInfo
@@ -17,7 +18,16 @@ from . import budget as _budget
 from .checks import check_chat
 from .inputs import store_media
 from .loop import call_user
-from .recording import Recording, drop_none, endpoint_name, new_entry, replayed, store_bytes
+from .recording import (
+    Recording,
+    drop_none,
+    endpoint_name,
+    json_object,
+    new_entry,
+    received_text,
+    replayed,
+    store_bytes,
+)
 
 if TYPE_CHECKING:
     from ..results._base import Result
@@ -92,6 +102,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         store_once(entry, th, lambda: chat.build(info, [user], **options))
     rec = Recording(session, entry, await _budget.priced(session, info), call)
     acc = chat.Accumulator()
+    shown = _LiveText()
     request_id: str | None = None
     response_id: str | None = None
     try:
@@ -100,10 +111,15 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             request_id = events.request_id
             try:
                 async for ev in events:
+                    if not isinstance(ev.data, dict):  # every stream format sends JSON objects
+                        raise StreamError(
+                            f"The stream sent a frame that is not JSON: {received_text(ev.data)[:80]!r}.",
+                            hint="The text received so far is kept in .partial_text; the rest of the answer "
+                            "was not read. Try again.")
                     delta = chat.parse_event(call.stream, ev.data)
                     acc.add(delta)
                     if delta.text or delta.reasoning:
-                        call_user(on_delta, delta, acc.text)
+                        call_user(on_delta, delta, shown(acc.text, len(delta.text)))
                     if delta.done:
                         break
             finally:
@@ -112,29 +128,36 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         else:
             resp = await session.client.send(call)
             request_id = resp.request_id
-            reply = chat.parse(info, ep, resp.json())
+            reply = chat.parse(info, ep, json_object(resp, info.id))
             response_id = reply.response_id
+            reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
             call_user(on_delta, ChatDelta(text=reply.text, reasoning=reply.reasoning, done=True), reply.text)
+        # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
+        reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
+        if output is not None:
+            forced = next((c for c in reply.tool_calls if c.name == output.name), None) if ep == "messages" \
+                else None
+            if forced is not None:  # Claude: the structured answer is the forced tool's input
+                reply.tool_calls.remove(forced)
+                reply.text = json.dumps(forced.arguments, ensure_ascii=False)
+        outputs = [store_bytes(session, reply.text.encode("utf-8"), "text/plain", "text")]
+        if reply.reasoning:
+            outputs.append(store_bytes(session, reply.reasoning.encode("utf-8"), "text/plain", "reasoning"))
+        calls = [c.as_dict() for c in reply.tool_calls] or None
+        entry = rec.ok(response=drop_none({"request_id": request_id, "finish_reason": reply.finish_reason,
+                                           "response_id": response_id or reply.response_id, "tool_calls": calls}),
+                       usage=reply.usage, outputs=outputs, text=f"{text}\n\n{reply.text}")
     except BaseException as exc:
-        partial = acc.text
+        partial = received_text(acc.text)
         if isinstance(exc, StreamError) and partial and not exc.partial_text:
             exc.partial_text = partial
-        outputs = [store_bytes(session, partial.encode("utf-8"), "text/plain", "text")] if partial else []
+        try:
+            outputs = [store_bytes(session, partial.encode("utf-8"), "text/plain", "text")] if partial else []
+        except Exception:  # the row must still end: keep the text in the row itself
+            outputs = []
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None}))
         raise
-    if output is not None:
-        forced = next((c for c in reply.tool_calls if c.name == output.name), None) if ep == "messages" else None
-        if forced is not None:  # Claude: the structured answer is the forced tool's input
-            reply.tool_calls.remove(forced)
-            reply.text = json.dumps(forced.arguments, ensure_ascii=False)
-    outputs = [store_bytes(session, reply.text.encode("utf-8"), "text/plain", "text")]
-    if reply.reasoning:
-        outputs.append(store_bytes(session, reply.reasoning.encode("utf-8"), "text/plain", "reasoning"))
-    calls = [c.as_dict() for c in reply.tool_calls] or None
-    entry = rec.ok(response=drop_none({"request_id": request_id, "finish_reason": reply.finish_reason,
-                                       "response_id": response_id or reply.response_id, "tool_calls": calls}),
-                   usage=reply.usage, outputs=outputs, text=f"{text}\n\n{reply.text}")
     if th is not None and user is not None:
         th.add(user, _answer(reply.text, reply.tool_calls), entry.id)
         if system:
@@ -167,6 +190,27 @@ def _results(tool_results: Any, th: Thread | None) -> dict[str, Any] | None:
                          f"asked for: {waiting}.",
                          hint="Send results in the same thread as the answer with the tool calls.")
     return tool_results
+
+
+class _LiveText:
+    """The text so far as a live view shows it: a surrogate half waits for its pair, echoed keys are hidden.
+
+    Runs for every delta, so it only looks at the new tail; once a key or a surrogate showed up, the whole
+    text is cleaned on every later delta (rare, and then correctness wins over speed).
+    """
+
+    def __init__(self) -> None:
+        self.dirty = False
+
+    def __call__(self, text: str, added: int) -> str:
+        if not self.dirty:
+            tail = text[-(added + 128):]
+            self.dirty = might_hold_key(tail) or any("\ud800" <= ch <= "\udfff" for ch in tail)
+        if not self.dirty:
+            return text
+        if text and "\ud800" <= text[-1] <= "\udbff":
+            text = text[:-1]
+        return received_text(text)
 
 
 def jsonable_messages(messages: list[Any]) -> list[Any]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._inputs import sniff_mime, to_media, to_media_list
 from ..catalog import ModelInfo
-from ..errors import APIError, InputError
+from ..errors import APIError, DownloadError, InputError
 from ..results import ImageItem, ImageResult, from_entry
 from .inputs import fetch, store_media
 from .models import seed_for
@@ -16,6 +16,8 @@ from .recording import (
     astore_bytes,
     drop_none,
     endpoint_name,
+    json_object,
+    received_text,
     replayed,
     send_recorded,
     store_bytes,
@@ -88,31 +90,70 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
     """Parse the answer, store every image (downloads at once), finish the row → :class:`ImageResult`."""
     from ..families import images
 
-    reply = images.parse(info, resp.json())
+    reply = images.parse(info, json_object(resp, info.id))
     if not reply.images:
         raise APIError(f"{info.id} answered without any image" + (f": {reply.text[:200]}" if reply.text else "."),
                        status=resp.status, request_id=resp.request_id,
                        hint="The prompt may have been refused; rephrase it and try again.")
+    cap = session.settings.download_cap
 
     async def one(ref: Any) -> dict[str, Any]:
         if ref.data is not None:
+            if len(ref.data) > cap:
+                raise DownloadError(f"An inline image of {len(ref.data)} bytes is larger than the download "
+                                    f"limit of {cap} bytes.", hint="Raise Session(download_cap=…) (bytes).")
             return await astore_bytes(session, ref.data, ref.mime or sniff_mime(ref.data, "image/png"), "image",
                                       revised_prompt=ref.revised_prompt)
         return await store_download(session, ref.url, ref.mime or "image/png", "image",
                                     revised_prompt=ref.revised_prompt)
 
-    outputs = list(await asyncio.gather(*(one(r) for r in reply.images)))
-    if reply.text:
-        outputs.append(store_bytes(session, reply.text.encode("utf-8"), "text/plain", "text"))
+    got = await asyncio.gather(*(one(r) for r in reply.images), return_exceptions=True)
+    outputs = [o for o in got if isinstance(o, dict)]
+    failed = [(i, e) for i, e in enumerate(got, 1) if isinstance(e, BaseException)]
+    text = received_text(reply.text) if reply.text else ""
+    if text:
+        outputs.append(store_bytes(session, text.encode("utf-8"), "text/plain", "text"))
     usage = reply.usage
     if not usage.images:
         usage.images = len(reply.images)
-    revised = next((r.revised_prompt for r in reply.images if r.revised_prompt), None)
-    entry = rec.ok(response=drop_none({"request_id": resp.request_id, "status": resp.status,
-                                       "revised_prompt": revised}),
-                   usage=usage, outputs=outputs, text="\n\n".join(t for t in (prompt, revised, reply.text) if t))
+    revised = next((received_text(r.revised_prompt) for r in reply.images if r.revised_prompt), None)
+    response = drop_none({"request_id": resp.request_id, "status": resp.status, "revised_prompt": revised})
+    search_text = "\n\n".join(t for t in (prompt, revised, text) if t)
+    if failed:
+        raise partial_images(session, rec, failed, len(reply.images), outputs, response, usage, search_text,
+                             prompt, info)
+    entry = rec.ok(response=response, usage=usage, outputs=outputs, text=search_text)
+    return image_result(session, outputs, prompt, text, info, entry)
+
+
+def image_result(session: Session, outputs: list[dict[str, Any]], prompt: str, text: str, info: ModelInfo,
+                 entry: Any) -> ImageResult:
     store = session.store
     items = [ImageItem(store.path_of(o["sha256"]), o["mime"], o["sha256"],
                        drop_none({"revised_prompt": o.get("revised_prompt")}))
              for o in outputs if o["role"] == "image"]
-    return ImageResult(items, prompt=prompt, text=reply.text, model=info.id, entry=entry, session=session)
+    return ImageResult(items, prompt=prompt, text=text, model=info.id, entry=entry, session=session)
+
+
+def partial_images(session: Session, rec: Recording, failed: list[tuple[int, BaseException]], total: int,
+                   outputs: list[dict[str, Any]], response: dict[str, Any], usage: Any, search_text: str,
+                   prompt: str, info: ModelInfo) -> BaseException:
+    """Some images of a paid answer could not be fetched: keep the others (row + result), say which failed.
+
+    The row ends ``error`` with the images that arrived as its outputs; the raised error carries them as
+    ``err.partial`` (an :class:`ImageResult`) so nothing already paid for is lost.
+    """
+    arrived = total - len(failed)
+    which = ", ".join(f"image {i}: {getattr(e, 'message', None) or e}" for i, e in failed)
+    first = failed[0][1]
+    if arrived == 0 and len(failed) == 1:
+        return first  # a single image that failed: its own error says it all (the caller records it)
+    err = DownloadError(
+        f"{arrived} of {total} images arrived; {len(failed)} could not be downloaded ({which}).",
+        hint="The images that arrived are kept in the history and in err.partial; "
+        "run the call again only for the missing ones.",
+    )
+    rec.fail(err, outputs=outputs, response=response, usage=usage.as_dict(), text=search_text)
+    entry = rec.final()
+    err.partial = image_result(session, outputs, prompt, "", info, entry)  # type: ignore[attr-defined]
+    return err

@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._config import might_hold_key, redact
 from .._inputs import ext_for, sniff_mime
 from ..catalog import ModelInfo
-from ..errors import ReplayMissError, TokenhotError
+from ..errors import APIError, ReplayMissError, TokenhotError
 from ..families._types import HttpCall, Usage
 from . import budget as _budget
 from .loop import Interrupted
@@ -53,6 +54,28 @@ def endpoint_name(call: HttpCall) -> str:
         if path == prefix or path.startswith(prefix + "/"):
             return name
     return path
+
+
+def received_text(text: str) -> str:
+    """Text that came over the network, made safe to store and show.
+
+    Surrogate halves that arrived in separate frames are joined (a lone half is replaced: it cannot be
+    written as UTF-8 and would make the row fail to finish), and any key a relay echoed back is redacted.
+    """
+    if any("\ud800" <= ch <= "\udfff" for ch in text):
+        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return redact(text) if might_hold_key(text) else text
+
+
+def json_object(resp: Response, what: str) -> dict[str, Any]:
+    """The answer's JSON body, which must be an object: ``null``, a list or a number is a clear error."""
+    body = resp.json()
+    if isinstance(body, dict):
+        return body
+    kind = "null" if body is None else "a list" if isinstance(body, list) else f"a {type(body).__name__}"
+    raise APIError(f"{what} answered with JSON {kind}, not an object; nothing could be read from it.",
+                   status=resp.status, request_id=resp.request_id,
+                   hint="This is usually a relay problem; try again, or check the base URL.")
 
 
 def drop_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -220,7 +243,9 @@ def incoming(session: Session) -> Path:
 
 async def store_download(session: Session, url: str, mime_hint: str, role: str, **extra: Any) -> dict[str, Any]:
     """Download an output into the store right away (vendor links expire) → an output dict."""
-    dl = await session.client.download(url, incoming(session), suffix=ext_for(mime_hint))
+    kind = mime_hint.split("/")[0]
+    dl = await session.client.download(url, incoming(session), suffix=ext_for(mime_hint),
+                                       expect=kind if kind in ("image", "video", "audio") else None)
     mime = dl.content_type if dl.content_type and dl.content_type.split("/")[0] == mime_hint.split("/")[0] \
         else mime_hint
     if mime in ("application/octet-stream", "binary/octet-stream", ""):

@@ -20,7 +20,17 @@ from . import budget as _budget
 from .inputs import store_media
 from .loop import call_user, hop, in_background_loop
 from .models import seed_for
-from .recording import Recording, drop_none, endpoint_name, incoming, new_entry, replayed, store_download
+from .recording import (
+    Recording,
+    drop_none,
+    endpoint_name,
+    incoming,
+    json_object,
+    mark_recorded,
+    new_entry,
+    replayed,
+    store_download,
+)
 
 if TYPE_CHECKING:
     from ..history import HistoryEntry
@@ -95,7 +105,7 @@ async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
                     await _budget.priced(session, info), call)
     try:
         resp = await session.client.send(call)
-        st = vfam.parse_create(resp.json())
+        st = vfam.parse_create(json_object(resp, info.id))
     except BaseException as exc:
         rec.fail(exc)
         raise
@@ -126,14 +136,14 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
     try:
         resp = await session.client.send(vfam.build_poll(task.task_id, poll_style(task.model)))
     except APIError as exc:
-        if exc.status == 404 or exc.code == "task_not_exist":
+        if exc.status == 404 or exc.code in ("task_not_exist", "task_not_found"):
             raise NotFoundError(
                 f"No video task with id {task.task_id!r} on {session.client.base_url} "
                 "(wrong id, key or base URL?).", status=exc.status, code=exc.code, request_id=exc.request_id,
                 hint="Tasks belong to the key (and the service) that created them; check the id in "
                      "session.history.filter(kind='video').") from None
         raise
-    st = vfam.parse_status(task.task_id, resp.json())
+    st = vfam.parse_status(task.task_id, json_object(resp, task.model or "The video service"))
     task.last = st
     return st
 
@@ -152,12 +162,16 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
         finally:
             if own_bar and bar is not None:
                 bar.close()
-    st = await _poll_until_done(session, task, timeout, on_progress, bar)
-    if not st.url:
-        raise APIError(f"Video task {task.task_id} finished without a video URL.",
-                       hint="Try session.resume(task_id) again in a moment.")
-    store = session.store
-    out = await store_download(session, st.url, "video/mp4", "video")
+    try:
+        st = await _poll_until_done(session, task, timeout, on_progress, bar)
+        if not st.url:
+            raise APIError(f"Video task {task.task_id} finished without a video URL.",
+                           hint="Try session.resume(task_id) again in a moment.")
+        store = session.store
+        out = await store_download(session, st.url, "video/mp4", "video")
+    except BaseException as exc:
+        _task_outcome(session, task, exc)
+        raise
     outputs = [out]
     poster = await asyncio.to_thread(_poster, session, store.path_of(out["sha256"]))
     if poster is not None:
@@ -179,6 +193,23 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     return VideoResult(store.path_of(out["sha256"]), mime=out["mime"], sha256=out["sha256"],
                        poster=store.path_of(poster["sha256"]) if poster else None, task_id=task.task_id,
                        prompt=task.prompt, model=task.model, entry=entry, session=session)
+
+
+def _task_outcome(session: Session, task: VideoTask, exc: BaseException) -> None:
+    """Write how waiting for a task ended into the task's own row (one call = one row), and mark the error
+    recorded so that nothing else adds a second row for it.
+
+    A failed task ends ``error`` (written by the poll loop). A task still running at the deadline, a poll or
+    download that broke, or an interrupt: the row stays ``pending`` (the work is paid for and still on the
+    server: ``session.resume(task_id)`` fetches it) with the error noted.
+    """
+    mark_recorded(exc)
+    if task.entry_id is None or isinstance(exc, TaskFailedError):
+        return
+    try:
+        session.store.update(task.entry_id, status="pending", error=exc)
+    except Exception:  # recording must never hide the real error
+        pass
 
 
 async def _poll_until_done(session: Session, task: VideoTask, timeout: float | None,

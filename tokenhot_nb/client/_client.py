@@ -24,20 +24,24 @@ from .._config import SIM_BASE_URL, Settings, redact
 from ..errors import APIError, DownloadError, ReplayMissError, TokenhotError
 from ..families._types import HttpCall
 from . import _loop
+from ._body import ACCEPT_ENCODING, BodyRefused, bound_body
 from ._download import (
     CHUNK_SIZE,
     EXPIRED_STATUSES,
     Download,
     TempWriter,
     cap_error,
+    check_data_url_size,
+    check_media,
     check_scheme,
     decode_data_url,
     describe_url,
     expired_error,
     media_type,
 )
-from ._errors import error_from_response, error_from_transport, request_id_from_headers
-from ._retry import RetryPolicy
+from ._errors import error_from_response, error_from_transport, request_id_from_headers, scrub_error
+from ._guard import check_download_host
+from ._retry import RetryPolicy, too_long_to_wait
 from ._sse import EventStream, SSEEvent
 
 log = logging.getLogger("tokenhot_nb")
@@ -82,6 +86,10 @@ class Response:
         return self._json
 
 
+#: Most bytes of an error answer read (its message is what matters).
+ERROR_BODY_CAP = 1024 * 1024
+#: Longest event-stream line accepted (a frame carrying an inline image can be several MiB).
+MAX_SSE_LINE = 64 * 1024 * 1024
 def _charset(content_type: str | None) -> str:
     for part in (content_type or "").split(";")[1:]:
         key, _, value = part.strip().partition("=")
@@ -165,13 +173,19 @@ class Client:
                 transport=self._transport,
                 timeout=self._timeout,
                 follow_redirects=False,
-                headers={"User-Agent": "tokenhot-nb"},
+                headers={"User-Agent": "tokenhot-nb", "Accept-Encoding": ACCEPT_ENCODING},
+                event_hooks={"request": [self._guard_request]},
             )
             self._clients[loop] = client
         return client
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.key_for_requests()}"}
+
+    async def _guard_request(self, request: httpx.Request) -> None:
+        """Every request a download makes (redirects included) must not go to a link-local/metadata address."""
+        if request.extensions.get("tokenhot_download"):
+            await check_download_host(request.url, resolve=self._transport is None)
 
     def _build_request(self, call: HttpCall, *, stream: bool = False) -> httpx.Request:
         headers: dict[str, str] = {}
@@ -204,18 +218,25 @@ class Client:
         make_request: Callable[[], httpx.Request],
         *,
         billed: bool,
-        stream: bool,
+        cap: int,
+        max_line: int | None = None,
         follow_redirects: bool = False,
     ) -> tuple[httpx.Response, float]:
-        """Send with retries until a 2xx answer (returned with its start time) or a final error."""
+        """Send with retries until a 2xx answer (returned unread, its body bounded by ``cap``) or a final error.
+
+        Only the part before the answer's status line is ever retried here: once a 2xx answer has started, the
+        server has taken (and may have billed) the request, so a body that breaks is the caller's error to
+        report, not a reason to ask again.
+        """
         retry = 0
         while True:
             request = make_request()
             where = f"{request.method} {request.url.path}"
             started = time.monotonic()
             try:
-                response = await self._http().send(request, stream=stream, follow_redirects=follow_redirects)
+                response = await self._http().send(request, stream=True, follow_redirects=follow_redirects)
             except httpx.RequestError as exc:
+                scrub_error(exc)
                 elapsed = time.monotonic() - started
                 if retry < self.retry.max_retries and self.retry.retry_exception(exc, billed=billed):
                     retry += 1
@@ -230,17 +251,27 @@ class Client:
                 raise error_from_transport(exc, secrets=self._secrets) from exc
             status = response.status_code
             if 200 <= status < 300:
-                if not stream:
-                    log.debug("%s -> %d in %.2fs", where, status, time.monotonic() - started)
+                try:
+                    bound_body(response, cap, max_line=max_line)
+                except BodyRefused as exc:
+                    await response.aclose()
+                    raise APIError(f"The answer to {where} {exc.reason}; it was not read.", status=status,
+                                   request_id=request_id_from_headers(response.headers)) from None
                 return response, started
             try:
+                bound_body(response, min(cap, ERROR_BODY_CAP))
                 body = await response.aread()
-            except httpx.HTTPError:
+            except (httpx.HTTPError, BodyRefused) as exc:
+                scrub_error(exc)
                 body = b""
             finally:
                 await response.aclose()
             elapsed = time.monotonic() - started
             error = error_from_response(status, response.headers, body, secrets=self._secrets)
+            wait = too_long_to_wait(response.headers, self.retry.max_retry_after)
+            if wait is not None and self.retry.retry_status(error):
+                log.debug("%s -> %d in %.2fs; the server asks to wait %s", where, status, elapsed, wait)
+                raise wait.annotate(error)
             if retry < self.retry.max_retries and self.retry.retry_status(error, billed=billed):
                 retry += 1
                 delay = self.retry.delay(retry, response.headers)
@@ -252,15 +283,40 @@ class Client:
 
     # -- the API ----------------------------------------------------------------------------------------
     async def send(self, call: HttpCall) -> Response:
-        """Send ``call`` and read the whole answer; retries per the policy; non-2xx raises."""
-        response, started = await self._open(
-            lambda: self._build_request(call), billed=call.billed_create, stream=False
-        )
+        """Send ``call`` and read the whole answer (at most ``settings.response_cap`` bytes); non-2xx raises.
+
+        Connection failures and error statuses are retried per the policy. A 2xx answer whose body breaks
+        or runs over the cap is not: the request reached the server, which may have done (and billed) it.
+        """
+        cap = self.settings.response_cap
+        response, started = await self._open(lambda: self._build_request(call), billed=call.billed_create, cap=cap)
+        where = f"{call.method.upper()} {call.path}"
+        try:
+            content = await response.aread()
+        except BodyRefused as exc:
+            raise APIError(
+                f"The answer to {where} {exc.reason}; it was refused.",
+                status=response.status_code,
+                request_id=request_id_from_headers(response.headers),
+                hint="Raise the limit with Session(response_cap=…) (bytes) if you expect an answer this large."
+                if "limit" in exc.reason else "Check the base URL: this does not look like the Tokenhot API.",
+            ) from None
+        except httpx.RequestError as exc:
+            scrub_error(exc)
+            cause = error_from_transport(exc, secrets=self._secrets)
+            raise type(cause)(
+                f"The answer to {where} broke after it had started ({cause.message}). It was not sent again: "
+                "the server may have done (and billed) the work.",
+                hint="Check the history before trying again.",
+            ) from exc
+        finally:
+            await response.aclose()
+        log.debug("%s -> %d in %.2fs", where, response.status_code, time.monotonic() - started)
         headers = {k.lower(): v for k, v in response.headers.items()}
         return Response(
             status=response.status_code,
             headers=headers,
-            content=response.content,
+            content=content,
             request_id=request_id_from_headers(headers),
             elapsed=time.monotonic() - started,
             url=str(response.url.copy_with(query=None)),
@@ -276,7 +332,8 @@ class Client:
 
         async def connect() -> httpx.Response:
             response, started = await self._open(
-                lambda: self._build_request(call, stream=True), billed=call.billed_create, stream=True
+                lambda: self._build_request(call, stream=True), billed=call.billed_create,
+                cap=self.settings.response_cap, max_line=min(self.settings.response_cap, MAX_SSE_LINE),
             )
             log.debug(
                 "%s %s -> %d (stream opened in %.2fs)",
@@ -288,21 +345,30 @@ class Client:
             connect,
             fmt=call.stream,
             idle_timeout=self.settings.stream_idle_timeout,
+            deadline=self.settings.stream_deadline,
             secrets=self._secrets,
             description=f"{call.method.upper()} {call.path}",
         )
 
     async def download(
-        self, url: str, dest_dir: Path | str, *, max_bytes: int | None = None, suffix: str = ""
+        self, url: str, dest_dir: Path | str, *, max_bytes: int | None = None, suffix: str = "",
+        expect: str | None = None,
     ) -> Download:
-        """Stream ``url`` to ``dest_dir/<sha256><suffix>``; see :mod:`._download`."""
+        """Stream ``url`` to ``dest_dir/<sha256><suffix>``; see :mod:`._download`.
+
+        ``expect`` ("image", "video", "audio"): the first bytes must be that kind of media; an HTML error page
+        or a JSON body served with a 200 is refused, not stored under a media suffix. The key is sent only
+        to the API host itself; link-local and metadata addresses are refused, redirects included.
+        """
         dest = Path(dest_dir)
         cap = self.settings.download_cap if max_bytes is None else max_bytes
         scheme = check_scheme(url)
         if scheme == "data":
+            check_data_url_size(url, cap)
             data, mime = decode_data_url(url)
             if len(data) > cap:
                 raise cap_error(url, cap)
+            check_media(data[:64], mime, expect, url)
             inline = TempWriter(dest, url, cap)
             try:
                 for i in range(0, len(data), CHUNK_SIZE):
@@ -314,41 +380,60 @@ class Client:
 
         def make_request() -> httpx.Request:
             http = self._http()
-            request = http.build_request("GET", url)
+            request = http.build_request("GET", url, extensions={"tokenhot_download": True})
             if self._same_host(request.url):
                 request.headers.update(self._auth_headers())
             return request
 
+        failure: TokenhotError | None = None
         try:
-            response, started = await self._open(make_request, billed=False, stream=True, follow_redirects=True)
+            response, started = await self._open(make_request, billed=False, cap=cap, follow_redirects=True)
         except APIError as exc:
             if exc.status in EXPIRED_STATUSES:
-                raise expired_error(url, exc.status or 0) from exc
-            raise DownloadError(
-                f"Could not download {describe_url(url)}: {exc.message}", hint=exc.hint
-            ) from exc
+                failure = expired_error(url, exc.status or 0)
+            elif "not read" in exc.message:  # refused before reading (an encoding not asked for)
+                failure = DownloadError(f"Could not download {describe_url(url)}: {exc.message}")
+            else:
+                failure = DownloadError(f"Could not download {describe_url(url)}: {exc.message}", hint=exc.hint)
         except httpx.InvalidURL as exc:
-            raise DownloadError(f"Cannot download {describe_url(url)!r}: the URL is not valid ({exc}).") from exc
+            failure = DownloadError(f"Cannot download {describe_url(url)!r}: the URL is not valid ({exc}).")
         except DownloadError:
             raise
         except TokenhotError as exc:
-            raise DownloadError(f"Could not download {describe_url(url)}: {exc.message}", hint=exc.hint) from exc
+            failure = DownloadError(f"Could not download {describe_url(url)}: {exc.message}", hint=exc.hint)
+        if failure is not None:
+            raise failure  # outside the except block: no chained httpx request (it held the headers)
         writer: TempWriter | None = None
         try:
             length = response.headers.get("content-length")
             if length and length.isdigit() and int(length) > cap:
                 raise cap_error(url, cap)
+            content_type = media_type(response.headers.get("content-type"))
             writer = TempWriter(dest, url, cap)
+            checked = expect is None
+            head = b""
             try:
                 async for chunk in response.aiter_bytes(CHUNK_SIZE):
+                    if not checked:
+                        head += chunk[:64]
+                        if len(head) >= 64:
+                            check_media(head, content_type, expect, url)
+                            checked = True
                     writer.write(chunk)
+            except BodyRefused as exc:
+                if "limit" in exc.reason:
+                    raise cap_error(url, cap) from None
+                raise DownloadError(f"The download of {describe_url(url)} {exc.reason}; it was stopped.") from None
             except httpx.RequestError as exc:
+                scrub_error(exc)
                 cause = error_from_transport(exc, secrets=self._secrets)
                 raise DownloadError(
                     f"The download of {describe_url(url)} broke after {writer.size} bytes: {cause.message}",
                     hint="Try again; the file was not saved.",
-                ) from exc
-            result = writer.finish(suffix, media_type(response.headers.get("content-type")))
+                ) from None
+            if not checked:
+                check_media(head, content_type, expect, url)
+            result = writer.finish(suffix, content_type)
             writer = None
             log.debug(
                 "GET %s -> %d, %d bytes in %.2fs",

@@ -11,15 +11,21 @@ import base64
 import binascii
 import hashlib
 import os
+import socket
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from ..errors import DownloadError
+from ._body import human_size
 
 CHUNK_SIZE = 256 * 1024
+#: Download temp files: ``.download-<pid>-<host tag>-<random>.part`` (see :func:`sweep_partial`).
+PART_PREFIX = ".download-"
+_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 ALLOWED_SCHEMES = ("http", "https", "data")
 EXPIRED_STATUSES = frozenset({403, 404, 410})
 
@@ -71,15 +77,6 @@ def cap_error(url: str, cap: int) -> DownloadError:
     )
 
 
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{n} bytes"  # pragma: no cover
-
-
 def media_type(content_type: str | None) -> str:
     value = (content_type or "").split(";", 1)[0].strip().lower()
     return value or "application/octet-stream"
@@ -95,7 +92,7 @@ class TempWriter:
         self.cap = cap
         self.size = 0
         self._hash = hashlib.sha256()
-        fd, name = tempfile.mkstemp(prefix=".download-", suffix=".part", dir=dest_dir)
+        fd, name = tempfile.mkstemp(prefix=f"{PART_PREFIX}{os.getpid()}-{_HOST_TAG}-", suffix=".part", dir=dest_dir)
         self.tmp = Path(name)
         self._file: IO[bytes] | None = os.fdopen(fd, "wb")
 
@@ -128,6 +125,41 @@ class TempWriter:
             pass
 
 
+def sweep_partial(folder: Path, *, max_age: float = 86400.0) -> int:
+    """Delete download temp files whose writer is gone (killed mid-download); returns how many.
+
+    A temp file names its writer (pid + host): one of this host whose process no longer runs is removed at
+    once; any other only once it is older than ``max_age`` s (it may belong to a live writer elsewhere).
+    """
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    cutoff = time.time() - max_age
+    for path in folder.glob(f"{PART_PREFIX}*.part"):
+        parts = path.name[len(PART_PREFIX):].split("-", 2)
+        try:
+            pid = int(parts[0]) if len(parts) == 3 else -1
+            mine = len(parts) == 3 and parts[1] == _HOST_TAG
+            if (mine and pid != os.getpid() and not _pid_alive(pid)) or path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except (OSError, ValueError):
+            continue
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
+    return True
+
+
 def decode_data_url(url: str) -> tuple[bytes, str]:
     """``data:[<mime>][;base64],<payload>`` → (bytes, mime)."""
     header, sep, payload = url[5:].partition(",")
@@ -143,6 +175,43 @@ def decode_data_url(url: str) -> tuple[bytes, str]:
             raise DownloadError(f"This data: URL does not hold valid base64 ({exc}).") from exc
         return data, mime
     return unquote_to_bytes(payload), mime
+
+
+def check_data_url_size(url: str, cap: int) -> None:
+    """Refuse a ``data:`` URL whose payload alone would pass ``cap``, before decoding any of it."""
+    comma = url.find(",")
+    payload = len(url) - comma - 1 if comma >= 0 else 0
+    base64 = ";base64" in url[: max(comma, 0)].lower()
+    if (payload * 3 // 4 if base64 else payload // 3) > cap:
+        raise cap_error(url, cap)
+
+
+#: First bytes of answers that are not media: HTML/XML error pages, JSON, plain-text errors.
+_TEXT_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<error", b"{", b"[")
+
+
+def check_media(head: bytes, content_type: str, expect: str | None, url: str) -> None:
+    """Refuse bytes that are not the media asked for (an HTML error page or JSON served with a 200)."""
+    if expect is None:
+        return
+    from .._inputs import sniff_mime
+
+    sniffed = sniff_mime(head, "")
+    if sniffed.split("/")[0] == expect:
+        return
+    stripped = head.lstrip().lower()
+    declared = content_type.split("/")[0]
+    looks_textual = stripped.startswith(_TEXT_STARTS) or declared in ("text",) or content_type in (
+        "application/json", "application/xml", "application/problem+json")
+    if looks_textual or not head:  # unknown binary passes: newer formats (AVIF, HEIC…) are not sniffed
+        what = ("an empty file" if not head else
+                           "an HTML page" if stripped.startswith((b"<!doctype", b"<html", b"<head", b"<body"))
+                           else "JSON" if stripped.startswith((b"{", b"[")) else f"{content_type or 'text'}")
+        raise DownloadError(
+            f"The file at {describe_url(url)} is not {'an' if expect[0] in 'aeiou' else 'a'} {expect}: "
+            f"the server sent {what} instead; nothing was stored.",
+            hint="The result link may have expired or need a login; fetch a fresh result and try again.",
+        )
 
 
 def expired_error(url: str, status: int) -> DownloadError:

@@ -24,6 +24,7 @@ from ..errors import (
     APIError,
     APITimeoutError,
     QuotaExhaustedError,
+    RateLimitError,
     StreamError,
     class_for_status,
 )
@@ -162,8 +163,22 @@ def _redacted_body(body: Any, secrets: tuple[Secret | str | None, ...]) -> Any:
     return body if cleaned == dumped else json.loads(cleaned)
 
 
+#: Wording of new-api's limiters (per-user model limit, global limiter, upstream throttling): a rate limit,
+#: whatever the status it came with (§10.5).
+RATE_LIMIT_WORDS = ("请求数限制", "访问量过大", "限流", "请求过于频繁", "too many requests")
+#: Wording of an exhausted balance when the code is missing ("用户额度不足" = the user's quota is used up).
+QUOTA_WORDS = ("额度不足", "余额不足", "insufficient_user_quota", "pre_consume_token_quota_failed")
+
+
 def is_quota(info: ErrorInfo) -> bool:
-    return any(v is not None and str(v) in QUOTA_CODES for v in (info.code, info.type))
+    if any(v is not None and str(v) in QUOTA_CODES for v in (info.code, info.type)):
+        return True
+    return any(w in info.message for w in QUOTA_WORDS)
+
+
+def is_rate_limit(info: ErrorInfo) -> bool:
+    low = info.message.lower()
+    return any(w in low for w in RATE_LIMIT_WORDS)
 
 
 def error_from_response(
@@ -176,19 +191,31 @@ def error_from_response(
     """The typed :class:`APIError` for a non-2xx answer."""
     info = parse_error_body(content)
     request_id = request_id_from_headers(headers) or info.request_id
-    cls = QuotaExhaustedError if is_quota(info) else class_for_status(status, info.code)
+    if is_quota(info):
+        cls: type[APIError] = QuotaExhaustedError
+    elif is_rate_limit(info):
+        cls = RateLimitError
+    else:
+        cls = class_for_status(status, info.code)
     message = info.message
-    if not message:
+    if not message and status == 429:
+        message = "The service is limiting requests (HTTP 429 with no explanation)."
+    elif not message:
         reason = httpx.codes.get_reason_phrase(status)
         message = f"The server answered HTTP {status}{' ' + reason if reason else ''} with no explanation."
     return cls(
         redact(message, *secrets),
         status=status,
-        code=info.code,
-        type=info.type,
-        request_id=request_id,
+        code=_redacted(info.code, secrets),
+        type=_redacted(info.type, secrets),
+        request_id=_redacted(request_id, secrets),
         body=_redacted_body(info.body, secrets),
     )
+
+
+def _redacted(value: str | None, secrets: tuple[Secret | str | None, ...]) -> str | None:
+    """Every field that came from the server is text a relay chose: it may quote the key."""
+    return None if value is None else redact(value, *secrets)
 
 
 def _where(request: httpx.Request | None) -> str:
@@ -249,5 +276,30 @@ def stream_error_from_data(
     return StreamError(
         redact(f"The stream was interrupted by an error from the server: {what}", *secrets),
         status=info.status,
-        code=code,
+        code=_redacted(code, secrets),
     )
+
+
+#: Request headers that carry a credential; scrubbed from every request object once it is sent.
+SECRET_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
+
+
+def scrub_error(exc: BaseException) -> None:
+    """Give an httpx error a copy of its request without credential headers.
+
+    httpx errors keep their request, headers included, and they end up chained (``__cause__`` /
+    ``__context__``) under the errors we raise: no traceback, debugger or ``err.details()`` that walks the
+    chain may find the key there. The original request object is left alone.
+    """
+    if not isinstance(exc, httpx.RequestError):
+        return
+    try:
+        request = exc.request
+    except RuntimeError:
+        return
+    if not any(name in request.headers for name in SECRET_HEADERS):
+        return
+    headers = httpx.Headers(
+        [(k, "****" if k.lower() in SECRET_HEADERS else v) for k, v in request.headers.multi_items()]
+    )
+    exc.request = httpx.Request(request.method, request.url, headers=headers, extensions=request.extensions)

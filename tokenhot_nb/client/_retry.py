@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ..errors import APIError, QuotaExhaustedError
+from ..errors import APIError, QuotaExhaustedError, RateLimitError
 
 #: Statuses worth another try (besides every 5xx).
 RETRY_STATUSES = frozenset({408, 409, 429})
@@ -65,13 +65,45 @@ def parse_retry_after(headers: Mapping[str, str] | httpx.Headers, *, now: float 
 
 
 @dataclass(frozen=True)
+class LongWait:
+    """The server asked to wait longer than the client will sleep silently."""
+
+    seconds: float
+
+    @property
+    def until(self) -> float:
+        return time.time() + self.seconds
+
+    def __str__(self) -> str:
+        return f"{self.seconds:g} s"
+
+    def annotate(self, error: APIError) -> APIError:
+        """``error`` with its hint saying when to try again (and ``retry_after``/``retry_at`` set)."""
+        at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.until))
+        minutes = f" (about {self.seconds / 60:.0f} min)" if self.seconds >= 120 else ""
+        error.retry_after = self.seconds
+        error.retry_at = self.until
+        error.hint = (f"The server asked to wait {self.seconds:g} s{minutes} before trying again: "
+                      f"try again after {at}. It was not retried automatically.")
+        return error
+
+
+def too_long_to_wait(headers: Mapping[str, str] | httpx.Headers, limit: float) -> LongWait | None:
+    """A :class:`LongWait` when the answer's ``Retry-After`` asks for more than ``limit`` seconds."""
+    asked = parse_retry_after(headers)
+    if asked is None or asked <= limit:
+        return None
+    return LongWait(asked)
+
+
+@dataclass(frozen=True)
 class RetryPolicy:
     """Retry rules; pass ``sleep`` (and ``rand``) to make tests instant and deterministic."""
 
     max_retries: int = 2
     base_delay: float = 0.5
     max_delay: float = 8.0
-    max_retry_after: float = 120.0
+    max_retry_after: float = 60.0  #: a longer Retry-After is not slept: the error says when to try again
     jitter: float = 0.25  # fraction of the delay taken off at random, so parallel clients spread out
     sleep: Sleep = field(default=asyncio.sleep, compare=False)
     rand: Callable[[], float] = field(default=random.random, compare=False)
@@ -94,6 +126,8 @@ class RetryPolicy:
         status = error.status or 0
         if isinstance(error, QuotaExhaustedError):
             return False
+        if isinstance(error, RateLimitError):  # limiter wording on any status: the request was turned away
+            return True
         if billed:
             return status in BILLED_RETRY_STATUSES
         return status in RETRY_STATUSES or status >= 500

@@ -354,7 +354,13 @@ class Store(ArtifactFiles):
         self.close()
 
     def recover(self) -> int:
-        """Mark ``running`` rows of this host whose process is gone as ``interrupted``; returns how many."""
+        """Mark ``running`` rows of this host whose process is gone as ``interrupted``; returns how many.
+
+        Downloads those processes left half-written (``artifacts/incoming/*.part``) are deleted too.
+        """
+        from ..client._download import sweep_partial
+
+        sweep_partial(self.artifacts_dir / "incoming")
         conn = self._conn()
         rows = conn.execute(
             "SELECT id, pid FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)

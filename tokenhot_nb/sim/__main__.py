@@ -8,7 +8,7 @@ import sys
 import threading
 from types import FrameType
 
-from .faults import Faults, parse_rates
+from .faults import SERVICE_ERRORS, STREAM_SHAPES, Faults, parse_rates
 from .server import serve
 
 
@@ -34,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download-size", type=int, metavar="BYTES")
     p.add_argument("--billing-error", action="store_true", help="billing endpoints answer 200 with an error")
     p.add_argument("--answer", metavar="TEXT", help="every chat answer is TEXT (e.g. hostile Markdown)")
+    p.add_argument("--service-error", choices=sorted(SERVICE_ERRORS), help="canned service error: " + "; ".join(
+        f"{k}: {v}" for k, v in SERVICE_ERRORS.items()))
+    p.add_argument("--service-error-first", type=int, metavar="N", help="only the first N requests get --service-error")
+    p.add_argument("--stream-shape", choices=sorted(STREAM_SHAPES), help="hostile stream: " + "; ".join(
+        f"{k}: {v}" for k, v in STREAM_SHAPES.items()))
+    p.add_argument("--gzip-bomb", action="store_true", help="JSON answers and files are a gzip bomb")
+    p.add_argument("--echo-key", action="store_true", help="answers repeat the presented key")
+    p.add_argument("--html-download", action="store_true", help="file URLs serve an HTML page")
+    p.add_argument("--result-host", metavar="HOST", help="result URLs point at HOST (e.g. 169.254.169.254)")
     return p
 
 
@@ -41,11 +50,13 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     base = Faults.demo() if args.demo else Faults()
     changes: dict[str, object] = {}
     for name in ("latency", "ttfb", "chunk_delay", "retry_after", "truncate_stream_after", "stall_stream_after",
-                 "video_steps", "stream_chunks", "download_size", "answer"):
+                 "video_steps", "stream_chunks", "download_size", "answer", "service_error", "service_error_first",
+                 "stream_shape", "result_host"):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
-    for name in ("malformed_json", "video_failure", "expire_downloads", "billing_error"):
+    for name in ("malformed_json", "video_failure", "expire_downloads", "billing_error", "gzip_bomb", "echo_key",
+                 "html_download"):
         if getattr(args, name):
             changes[name] = True
     if args.error_rate:

@@ -129,6 +129,8 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
             replies.append((_structured.json_text(schema, seed + i, prompt), False))
         else:
             replies.append(compose_reply(model, seen + prompt, seed + i, limit, ctx.faults.answer))
+    if ctx.faults.echo_key:  # a hostile or careless relay quoting the caller's key back
+        replies = [(f"Your key is {ctx.key}. {t}", cut) for t, cut in replies]
     arguments = [json.dumps(_structured.tool_arguments(tool, seed + i, prompt), ensure_ascii=False)
                  if tool is not None else "" for i in range(n)]
     calls: list[list[dict[str, Any]] | None] = [

@@ -40,12 +40,15 @@ class Ctx:
     faults: Faults
     request_id: str
     envelope: Envelope
+    key: str = ""  #: the key the request presented (only ever sent back by the ``echo_key`` fault)
 
     @property
     def base_url(self) -> str:
         return str(self.request.base_url).rstrip("/")
 
     def file_url(self, name: str) -> str:
+        if self.faults.result_host:
+            return f"{self.request.url.scheme}://{self.faults.result_host}/sim/files/{name}"
         return f"{self.base_url}/sim/files/{name}"
 
 
@@ -115,7 +118,58 @@ def injected_error(ctx: Ctx, status: int) -> Response:
         if ra != int(ra):
             headers["retry-after-ms"] = str(round(ra * 1000))
     type_ = "upstream_error" if status >= 500 else "new_api_error"
+    if ctx.faults.echo_key:
+        message += f" (token: {ctx.key})"
     return error_response(ctx, status, message, code, type_, headers=headers)
+
+
+def service_error(ctx: Ctx, name: str) -> Response:
+    """One of :data:`~.faults.SERVICE_ERRORS`: what new-api's middleware and limiters answer (§10.5)."""
+    env: Envelope = "claude" if ctx.envelope == "claude" else "openai"
+    echo = f" (token: {ctx.key})" if ctx.faults.echo_key else ""
+    if name == "empty-429":
+        return Response(b"", status_code=429, headers={REQUEST_ID_HEADER: ctx.request_id})
+    if name == "middleware-500":  # the middleware envelope has no "param"
+        body = {"error": {"message": with_rid("当前分组上游负载已饱和，请稍后再试" + echo, ctx.request_id),
+                          "type": "new_api_error", "code": ""}}
+        return JSONResponse(body, status_code=500, headers={REQUEST_ID_HEADER: ctx.request_id})
+    status, message, code = {
+        "quota-403": (403, "用户额度不足, 剩余额度: ＄0.000000", "insufficient_user_quota"),
+        "pre-consume-403": (403, "pre_consume_token_quota_failed: token quota is not enough, token remain quota: "
+                            "＄0.001000, need quota: ＄0.028000", "pre_consume_token_quota_failed"),
+        "chinese-429": (429, "您已达到请求数限制：1分钟内最多请求5次", ""),
+        "busy-429": (429, "访问量过大，请稍后再试", ""),
+    }[name]
+    return error_response(env, status, message + echo, code, "new_api_error", request_id=ctx.request_id)
+
+
+def _make_bomb(mib: int = 256) -> bytes:
+    """``mib`` MiB of zero bytes as one valid gzip member, about a thousandth of that on the wire.
+
+    Built without compressing it all: after a full flush the compressor forgets its history, so every MiB
+    of zeros compresses to the same bytes, which are simply repeated.
+    """
+    import struct
+    import zlib
+
+    block = bytes(1 << 20)
+    z = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    piece = z.compress(block) + z.flush(zlib.Z_FULL_FLUSH)
+    crc = 0
+    for _ in range(mib):
+        crc = zlib.crc32(block, crc)
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff"
+    return header + piece * mib + b"\x03\x00" + struct.pack("<II", crc, (mib << 20) & 0xFFFFFFFF)
+
+
+_BOMB: list[bytes] = []
+
+
+def gzip_bomb(media_type: str) -> Response:
+    """A gzip bomb: ~260 KiB on the wire that inflates to 256 MiB (built once, on first use)."""
+    if not _BOMB:
+        _BOMB.append(_make_bomb())
+    return Response(_BOMB[0], media_type=media_type, headers={"Content-Encoding": "gzip"})
 
 
 def obj(value: Any) -> dict[str, Any]:
@@ -255,6 +309,8 @@ def all_text_tokens(obj: Any) -> int:
 
 def json_out(ctx: Ctx, body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     """A JSON answer; the ``malformed_json`` fault cuts it in half."""
+    if ctx.faults.gzip_bomb:
+        return gzip_bomb("application/json")
     raw = json.dumps(body, ensure_ascii=False).encode()
     if ctx.faults.malformed_json:
         raw = raw[: max(1, len(raw) // 2)]
@@ -316,6 +372,8 @@ class SSEResponse(Response):
                     await asyncio.sleep(3600)
                 if sent and f.chunk_delay:
                     await asyncio.sleep(f.chunk_delay)
+                if sent == 1 and f.stream_shape:
+                    await self._hostile(f.stream_shape, data, send)
                 chunk = encode_frame(event, data, broken=f.malformed_json and sent == 1)
                 if self.ping_every and sent and sent % self.ping_every == 0:
                     chunk = encode_frame("ping", {"type": "ping"}) + chunk
@@ -336,6 +394,26 @@ class SSEResponse(Response):
         if aborted:
             raise StreamAborted("simulated connection drop (truncate_stream_after)")
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+    @staticmethod
+    async def _hostile(shape: str, data: Any, send: Send) -> None:
+        """The ``stream_shape`` fault: what a broken or hostile relay puts into a stream."""
+        async def out(raw: bytes) -> None:
+            await send({"type": "http.response.body", "body": raw, "more_body": True})
+
+        if shape == "null":
+            await out(b"data: null\n\n")
+        elif shape == "list":
+            await out(b"data: [1, 2]\n\n")
+        elif shape == "surrogates" and isinstance(data, dict) and isinstance(data.get("choices"), list):
+            for half in ("\ud83d", "\ude00"):  # 😀 as two UTF-16 halves, JSON-escaped (ASCII on the wire)
+                frame = {**data, "choices": [{"index": 0, "delta": {"content": half}, "finish_reason": None}]}
+                await out(f"data: {json.dumps(frame, ensure_ascii=True)}\n\n".encode())
+        elif shape in ("keepalive", "drip"):
+            for _ in range(36000):  # an hour at most; the client going away ends it sooner
+                await out(b": keep-alive\n\n" if shape == "keepalive" else b".")
+                await asyncio.sleep(0.1)
 
 
 # ----------------------------------------------------------------------------- multipart

@@ -154,6 +154,21 @@ class SimState:
                 self._charged_tasks.add(task_id)
                 self.spent_quota += max(0, quota)
 
+    def service_error(self, faults: Faults) -> str | None:
+        """The canned error (``Faults.service_error``) this request gets, counting ``service_error_first``."""
+        name, first = faults.service_error, faults.service_error_first
+        if name is None:
+            return None
+        if not first:
+            return name
+        with self._lock:
+            key = (f"service_error:{name}", first)
+            used = self.fail_counts.get(key, 0)
+            if used >= first:
+                return None
+            self.fail_counts[key] = used + 1
+        return name
+
     def put_file(self, data: bytes, content_type: str, ext: str) -> str:
         """Store bytes content-addressed; returns the file name ``<sha>.<ext>``."""
         sha = hashlib.sha256(data).hexdigest()[:32]

@@ -57,7 +57,8 @@ async def create(ctx: Ctx, body: dict[str, Any]) -> Response:
 
 
 def _task_missing(ctx: Ctx) -> Response:
-    return error_response("task", 400, "task_not_exist", "task_not_exist", request_id=ctx.request_id)
+    # the relay answers an unknown (or another key's) task id with 404 (§10.3)
+    return error_response("task", 404, "task_not_exist", "task_not_exist", request_id=ctx.request_id)
 
 
 async def _advance(ctx: Ctx, task: VideoTask) -> str:

@@ -26,6 +26,8 @@ from ._common import (
     Envelope,
     Form,
     error_response,
+    gzip_bomb,
+    service_error,
     injected_error,
     new_request_id,
     read_form,
@@ -91,8 +93,8 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         except (ValueError, TypeError) as exc:
             return error_response(auth_env, 400, f"invalid X-Sim-Faults header: {exc}", "invalid_request",
                                   "invalid_request_error", request_id=rid)
-        ctx = Ctx(request, state, faults, rid, envelope)
         key = "sk-public" if public else _presented_key(request, keys)
+        ctx = Ctx(request, state, faults, rid, envelope, key=key or "")
         if not key or not _KEY_RE.match(key):
             message = "Invalid token" if key else "No API key provided (Authorization: Bearer sk-…)"
             return error_response(auth_env, 401, message, "", "authentication_error" if auth_env == "claude"
@@ -102,6 +104,9 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         status = None if catalogue else state.injected_status(faults)
         if status is not None:
             return injected_error(ctx, status)
+        canned = None if public else state.service_error(faults)  # limiters and quota guard the paid routes
+        if canned is not None:
+            return service_error(ctx, canned)
         args: list[Any] = []
         model: str | None = None
         if body != "none":
@@ -259,6 +264,11 @@ async def _file_route(request: Request) -> Response:
                         media_type="application/xml")
     if faults.download_size is not None:
         return _blob(faults.download_size)
+    if faults.html_download:
+        return Response("<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Please sign in"
+                        "</h1><form action=/login></form></body></html>", media_type="text/html")
+    if faults.gzip_bomb:
+        return gzip_bomb("image/png")
     stored = request.app.state.sim.files.get(request.path_params["name"])
     if stored is None:
         return Response("<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code></Error>", status_code=404,

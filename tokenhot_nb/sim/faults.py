@@ -14,6 +14,24 @@ from typing import Any
 
 FAULTS_HEADER = "x-sim-faults"
 
+#: Canned errors of the real service (§10.5 of the API notes) for ``Faults.service_error``.
+SERVICE_ERRORS: dict[str, str] = {
+    "quota-403": "403 insufficient_user_quota: the user's balance is used up (never worth a retry)",
+    "pre-consume-403": "403 pre_consume_token_quota_failed: the token's quota cannot cover the call",
+    "empty-429": "429 with an empty body and no Retry-After (the global rate limiter)",
+    "chinese-429": "429, code \"\", Chinese wording (请求数限制), no Retry-After (the per-user model limiter)",
+    "busy-429": "429, code \"\", 访问量过大 (the upstream is overloaded), no Retry-After",
+    "middleware-500": "500 in the middleware envelope {error: {message, type: new_api_error, code: \"\"}}",
+}
+#: Hostile stream shapes for ``Faults.stream_shape`` (applied after the first frame).
+STREAM_SHAPES: dict[str, str] = {
+    "surrogates": "an emoji sent as two frames, each holding one UTF-16 surrogate half (chat completions)",
+    "null": "a frame whose data is JSON null",
+    "list": "a frame whose data is a JSON list",
+    "keepalive": "only keep-alive comments from then on, forever (a dead stream that looks alive)",
+    "drip": "one byte every 0.1 s from then on, never a whole frame",
+}
+
 
 @dataclass
 class Faults:
@@ -35,6 +53,14 @@ class Faults:
     download_size: int | None = None  #: file URLs serve this many streamed bytes instead
     billing_error: bool = False  #: billing endpoints answer HTTP 200 with an ``{"error": …}`` body
     answer: str | None = None  #: every chat answer is this text (e.g. hostile Markdown, to see it rendered inert)
+    # -- hostile or unusual answers a real relay gives (see SERVICE_ERRORS / STREAM_SHAPES) -----------------------
+    service_error: str | None = None  #: answer API calls with one of SERVICE_ERRORS instead of doing the work
+    service_error_first: int = 0  #: with ``service_error``: only the first N requests (0: every request)
+    stream_shape: str | None = None  #: one of STREAM_SHAPES, applied after the first stream frame
+    gzip_bomb: bool = False  #: JSON answers and file URLs are a gzip bomb (260 KiB on the wire, 256 MiB inflated)
+    echo_key: bool = False  #: chat answers and error messages repeat the key the request presented
+    html_download: bool = False  #: file URLs answer 200 with an HTML login page instead of the media
+    result_host: str | None = None  #: result URLs point at this host instead (e.g. "169.254.169.254")
 
     @classmethod
     def demo(cls) -> Faults:
@@ -81,6 +107,12 @@ class Faults:
                 raise ValueError(f"fail_first: bad status {status}")
         if self.video_steps < 1:
             raise ValueError("video_steps must be >= 1")
+        if self.service_error is not None and self.service_error not in SERVICE_ERRORS:
+            raise ValueError(f"service_error must be one of: {', '.join(SERVICE_ERRORS)}")
+        if self.stream_shape is not None and self.stream_shape not in STREAM_SHAPES:
+            raise ValueError(f"stream_shape must be one of: {', '.join(STREAM_SHAPES)}")
+        if self.service_error_first < 0:
+            raise ValueError("service_error_first must be >= 0")
 
     @classmethod
     def from_header(cls, base: Faults, header: str | None) -> Faults:

@@ -1,0 +1,503 @@
+"""Hostile answers and broken networks over real loopback HTTP (issue #9 items 2–6, 8; #10 item 3).
+
+Two kinds of misbehaving relay: the simulator served on 127.0.0.1 with its fault flags (what a real relay does
+on a bad day, see ``Faults``), and a tiny raw-socket server (``_hostile.py``) for what no real server should do.
+Each test fails on a client that retries paid work, trusts what it is sent, or lets the key out.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _hostile import Action, Hostile, response
+from PIL import Image
+
+from tokenhot_nb import Session
+from tokenhot_nb import errors as E
+from tokenhot_nb._config import Secret, Settings
+from tokenhot_nb.client import Client, RetryPolicy, run_sync
+from tokenhot_nb.client._download import PART_PREFIX, sweep_partial
+from tokenhot_nb.client._guard import blocked_address
+from tokenhot_nb.families._types import HttpCall
+from tokenhot_nb.history import Store
+from tokenhot_nb.sim import Faults, Server
+
+SK_KEY = "sk-HOSTILE-loopback-KEY-0123456789"
+PLAIN_KEY = "tkn_PLAINKEY_no_prefix_98765abcdef"  # a key that does not look like sk-…
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+def live(url: str, tmp: Path, key: str = SK_KEY, sleeps: Sleeps | None = None, **settings: Any) -> Session:
+    s = Session(api_key=key, base_url=url, mode="live", store=tmp / "store", **settings)
+    s.client.retry = RetryPolicy(max_retries=2, sleep=sleeps or Sleeps(), rand=lambda: 0.0)
+    return s
+
+
+@pytest.fixture
+def sim(sim_server: Server) -> Iterator[Server]:
+    yield sim_server
+    sim_server.set_faults(Faults())
+
+
+def png(color: str = "red") -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def rows(s: Session) -> list[Any]:
+    return s.store.select_entries()
+
+
+def chain(err: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    seen: BaseException | None = err
+    while seen is not None and seen not in out:
+        out.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return out
+
+
+def assert_no_key(err: BaseException, key: str) -> None:
+    """Not in the message, the hint, the repr, the formatted traceback, nor any chained error's request."""
+    texts = ["".join(traceback.format_exception(type(err), err, err.__traceback__))]
+    for e in chain(err):
+        texts += [str(e), repr(e), json.dumps(getattr(e, "to_dict", dict)(), default=str)]
+        texts.append(json.dumps(getattr(e, "body", None), default=str))
+        if isinstance(e, httpx.RequestError):
+            try:
+                texts.append(str(dict(e.request.headers)))
+            except RuntimeError:
+                pass
+    for text in texts:
+        for i in range(0, len(key) - 8):
+            assert key[i : i + 9] not in text, f"part of the key leaked: {text[:300]}"
+
+
+# ============================================================== #9.2 the key never leaks
+
+
+@pytest.mark.parametrize("bad", ["sk-abc def0123456789", "sk-abcdef0123\n456789", "sk-abcdéf0123456789",
+                                 "tkn_abc\tdef0123456789", "sk-abcdef0123456789\r\n", "tkn_abc\x00def012345"])
+def test_a_key_that_cannot_be_sent_is_refused_without_showing_it(bad: str, tmp_path: Path) -> None:
+    for make in (lambda: Settings.from_env(api_key=bad), lambda: Secret(bad),
+                 lambda: Session(api_key=bad, store=tmp_path)):
+        with pytest.raises(E.ConfigError) as info:
+            make()
+        err = info.value
+        text = str(err) + repr(err) + "".join(traceback.format_exception(type(err), err, err.__traceback__))
+        assert "API key contains" in str(err)
+        for piece in (bad[i : i + 4] for i in range(len(bad) - 4)):
+            if piece.strip() and piece not in ("sk-a",):
+                assert piece not in text.replace("API key", ""), piece
+        assert err.__cause__ is None and err.__context__ is None
+
+
+@pytest.mark.parametrize("key", [SK_KEY, PLAIN_KEY])
+def test_a_key_echoed_by_a_relay_is_never_stored_shown_or_chained(key: str, tmp_path: Path) -> None:
+    def chat(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        echoed = headers.get("authorization", "")
+        if json.loads(body).get("messages", [{}])[-1].get("content") == "fail":
+            return response(401, json.dumps({"error": {"message": f"bad token {echoed}", "type": "x",
+                                                       "code": f"key {echoed}"}}).encode())
+        return response(200, json.dumps({"choices": [{"message": {"role": "assistant",
+                                                                  "content": f"You sent {echoed} to me"}}]}).encode())
+
+    with Hostile({"/v1/chat/completions": chat}) as relay:
+        s = live(relay.url, tmp_path, key=key)
+        res = s.chat("hello", model="gpt-5.4", stream=False)
+        assert key not in res.text and "sk-****" in res.text
+        with pytest.raises(E.AuthenticationError) as info:
+            s.chat("fail", model="gpt-5.4", stream=False)
+        assert_no_key(info.value, key)
+        out = s.history.export(tmp_path / "export.json")
+        dumped = out.read_bytes() + b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file())
+        assert key.encode() not in dumped
+        assert relay.seen[0].headers["authorization"] == f"Bearer {key}"  # it was sent, only never kept
+
+
+@pytest.mark.parametrize("key", [SK_KEY, PLAIN_KEY])
+def test_connection_errors_chain_no_request_headers_with_the_key(key: str, tmp_path: Path) -> None:
+    with Hostile({"*": lambda *a: Action(b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"a", close=True)}) as relay:
+        s = live(relay.url, tmp_path, key=key)
+        with pytest.raises(E.APIConnectionError) as info:
+            s.chat("hi", model="gpt-5.4", stream=False)
+    assert_no_key(info.value, key)
+    assert any(isinstance(e, httpx.HTTPError) for e in chain(info.value))  # the detail chain is still there
+
+
+def test_simulator_echo_key_fault_is_redacted_in_answer_and_error(sim: Server, tmp_path: Path) -> None:
+    s = live(sim.url, tmp_path)
+    sim.set_faults(Faults(echo_key=True))
+    res = s.chat("hi", model="gpt-5.4", stream=True)
+    assert SK_KEY not in res.text and "Your key is sk-****" in res.text
+    sim.set_faults(Faults(echo_key=True, service_error="quota-403"))
+    with pytest.raises(E.QuotaExhaustedError) as info:
+        s.chat("hi", model="gpt-5.4")
+    assert_no_key(info.value, SK_KEY)
+    assert SK_KEY.encode() not in (tmp_path / "store" / "history.sqlite").read_bytes()
+
+
+# ============================================================== #9.3 streams lose nothing
+
+
+def test_surrogate_halves_split_across_frames_are_joined(sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(stream_shape="surrogates"))
+    s = live(sim.url, tmp_path)
+    seen: list[str] = []
+    res = s.chat("hi", model="gpt-5.4", on_delta=lambda d, text: seen.append(text))
+    assert "\U0001f600" in res.text
+    assert all(not ("\ud800" <= ch <= "\udfff") for t in seen for ch in t)  # the live view never shows a half
+    entry = rows(s)[-1]
+    assert entry.status == "ok" and "\U0001f600" in (entry.text or "")
+
+
+@pytest.mark.parametrize("shape", ["null", "list"])
+def test_a_frame_that_is_not_an_object_ends_the_row_in_error_with_the_answer_kept(
+        shape: str, sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(stream_shape=shape))
+    s = live(sim.url, tmp_path)
+    with pytest.raises(E.StreamError, match="could not be read") as info:
+        s.chat("hi", model="gpt-5.4")
+    entry = rows(s)[-1]
+    assert entry.status == "error"  # never stuck "running"
+    assert info.value.partial_text == "" or info.value.partial_text in (entry.text or "")
+
+
+def test_malformed_frame_keeps_partial_text_and_says_so(sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(malformed_json=True, stream_chunks=6))
+    s = live(sim.url, tmp_path)
+    with pytest.raises(E.StreamError, match="cut short") as info:
+        s.chat("hi", model="gpt-5.4")
+    assert rows(s)[-1].status == "error"
+    assert isinstance(info.value.partial_text, str)
+
+
+@pytest.mark.parametrize("shape", ["keepalive", "drip"])
+def test_keep_alives_or_a_drip_do_not_keep_a_dead_stream_open(shape: str, sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(stream_shape=shape, stream_chunks=4))
+    s = live(sim.url, tmp_path, stream_idle_timeout=0.6)
+    with pytest.raises(E.StreamError, match="no content arrived") as info:
+        s.chat("hi", model="gpt-5.4")
+    entry = rows(s)[-1]
+    assert entry.status == "error" and info.value.partial_text == ""  # the first frame only opened the reply
+
+
+def test_whole_stream_deadline(sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(stream_chunks=200, chunk_delay=0.05))
+    s = live(sim.url, tmp_path, stream_idle_timeout=5, stream_deadline=0.8)
+    with pytest.raises(E.StreamError, match="time limit") as info:
+        s.chat("hi", model="gpt-5.4")
+    assert info.value.partial_text  # what came is kept
+    entry = rows(s)[-1]
+    assert entry.status == "error" and info.value.partial_text in (entry.text or "")
+
+
+@pytest.mark.parametrize("body", [b"null", b"[1, 2]"])
+def test_a_json_body_that_is_not_an_object_is_a_clear_error(body: bytes, tmp_path: Path) -> None:
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, body)}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.APIError, match="not an object"):
+            s.chat("hi", model="gpt-5.4", stream=False)
+    assert rows(s)[-1].status == "error"
+
+
+# ============================================================== #9.4 bounded memory
+
+
+def test_gzip_bomb_json_answer_is_refused_not_inflated(sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(gzip_bomb=True))
+    s = live(sim.url, tmp_path)
+    with pytest.raises(E.APIError, match="decompression bomb"):
+        s.chat("hi", model="gpt-5.4", stream=False)
+    assert rows(s)[-1].status == "error"
+
+
+def test_gzip_bomb_download_is_refused_and_leaves_nothing(sim: Server, tmp_path: Path) -> None:
+    client = Client(Settings(api_key=SK_KEY, base_url=sim.url, mode="live"))
+    url = sim.url + "/sim/files/whatever.png"
+    sim.set_faults(Faults(gzip_bomb=True))
+    with pytest.raises(E.DownloadError, match="decompression bomb"):
+        client.download_sync(url, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_gzip_body_within_limits_is_decoded(tmp_path: Path) -> None:
+    payload = json.dumps({"choices": [{"message": {"role": "assistant", "content": "zipped " * 50}}]}).encode()
+    answer = response(200, gzip.compress(payload), headers={"Content-Encoding": "gzip"})
+    with Hostile({"/v1/chat/completions": lambda *a: answer}) as relay:
+        res = live(relay.url, tmp_path).chat("hi", model="gpt-5.4", stream=False)
+        assert relay.seen[0].headers["accept-encoding"] == "gzip, deflate"
+    assert res.text.startswith("zipped")
+
+
+def test_an_encoding_not_asked_for_is_refused(tmp_path: Path) -> None:
+    answer = response(200, b"\x0b\x02\x80hello\x03", headers={"Content-Encoding": "br"})
+    with Hostile({"/v1/chat/completions": lambda *a: answer}) as relay, pytest.raises(E.APIError, match="'br'"):
+        live(relay.url, tmp_path).chat("hi", model="gpt-5.4", stream=False)
+
+
+def test_response_cap_on_json_and_streams(sim: Server, tmp_path: Path) -> None:
+    s = live(sim.url, tmp_path, response_cap=300)
+    with pytest.raises(E.APIError, match="larger than the limit"):
+        s.chat("hi", model="gpt-5.4", stream=False)
+    with pytest.raises(E.StreamError, match="larger than the limit"):
+        s.chat("hi", model="gpt-5.4")
+    assert [r.status for r in rows(s)] == ["error", "error"]
+
+
+def test_an_endless_event_stream_line_is_refused(tmp_path: Path) -> None:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\ndata: "
+    with Hostile({"/v1/chat/completions": lambda *a: Action(head + b"x" * 50_000, stall=3)}) as relay:
+        s = live(relay.url, tmp_path, response_cap=20_000)
+        with pytest.raises(E.StreamError, match=r"line longer|larger than"):
+            s.chat("hi", model="gpt-5.4")
+
+
+def test_data_url_and_b64_images_respect_the_cap(sim: Server, tmp_path: Path) -> None:
+    client = Client(Settings(api_key=SK_KEY, base_url=sim.url, mode="live"))
+    with pytest.raises(E.DownloadError, match="larger than the limit"):
+        client.download_sync("data:image/png;base64," + "A" * 4000, tmp_path, max_bytes=1000)
+    assert list(tmp_path.iterdir()) == []
+    s = live(sim.url, tmp_path, download_cap=100)
+    with pytest.raises(E.DownloadError, match="larger than the download limit"):
+        s.image("a cat", model="dall-e-2", size="256x256", response_format="b64_json")
+
+
+# ============================================================== #9.5 paid work never repeated or thrown away
+
+
+def test_a_post_whose_answer_had_started_is_not_sent_again(tmp_path: Path) -> None:
+    cut = Action(response(200, b'{"data": [{"url": "http', length=500), close=True)
+    with Hostile({"/v1/images/generations": lambda *a: cut}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.APIConnectionError, match="not sent again"):
+            s.image("a cat", model="gpt-image-2", size="64x64")
+        assert relay.calls("/v1/images/generations") == 1
+
+
+def test_of_n_images_those_that_arrived_are_kept_and_the_failed_one_named(tmp_path: Path) -> None:
+    good = png()
+
+    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        data = [{"url": f"{relay.url}/files/a.png"}, {"url": f"{relay.url}/files/b.png"},
+                {"url": f"{relay.url}/files/c.png"}]
+        return response(200, json.dumps({"data": data}).encode())
+
+    routes = {"/v1/images/generations": generate,
+              "/files/a.png": lambda *a: response(200, good, "image/png"),
+              "/files/b.png": lambda *a: response(500, b"<html>oops</html>", "text/html"),
+              "/files/c.png": lambda *a: response(200, png("blue"), "image/png")}
+    with Hostile(routes) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError, match=r"2 of 3 images arrived.*image 2") as info:
+            s.image("three cats", model="gpt-image-2", n=3, size="64x64")
+        assert relay.calls("/v1/images/generations") == 1
+    partial = info.value.partial  # type: ignore[attr-defined]
+    assert len(partial) == 2
+    (entry,) = rows(s)
+    assert entry.status == "error" and len([o for o in entry.outputs if o["role"] == "image"]) == 2
+    assert all(s.store.path_of(o["sha256"]).exists() for o in entry.outputs)
+
+
+def test_a_failed_video_is_one_row(sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(video_failure=True, video_steps=2))
+    s = live(sim.url, tmp_path, poll_interval=0.01)
+    with pytest.raises(E.TaskFailedError):
+        s.video("a boat", model="doubao-seedance-2.0", progress=False)
+    (entry,) = rows(s)
+    assert entry.status == "error" and entry.response.get("task_id")
+
+
+def test_a_video_whose_download_fails_is_one_row_that_can_be_resumed(sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(expire_downloads=True, video_steps=2))
+    s = live(sim.url, tmp_path, poll_interval=0.01)
+    with pytest.raises(E.DownloadError):
+        s.video("a boat", model="doubao-seedance-2.0", progress=False)
+    (entry,) = rows(s)
+    assert entry.status == "pending" and entry.error and entry.response.get("task_id")
+    sim.set_faults(Faults(video_steps=2))
+    res = s.resume(entry.response["task_id"]).wait(progress=False)
+    assert res.path.exists()
+    (done,) = rows(s)
+    assert done.status == "ok"
+
+
+def test_a_video_that_times_out_is_one_pending_row(sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(video_steps=1000))
+    s = live(sim.url, tmp_path, poll_interval=0.01, video_deadline=0.3)
+    with pytest.raises(E.APITimeoutError):
+        s.video("a boat", model="doubao-seedance-2.0", progress=False)
+    (entry,) = rows(s)
+    assert entry.status == "pending" and entry.error
+
+
+def test_a_killed_download_leaves_no_part_file_once_the_store_is_reopened(tmp_path: Path) -> None:
+    store_root = tmp_path / "store"
+    incoming = store_root / "artifacts" / "incoming"
+    head = response(200, b"\x89PNG" + b"x" * 1000, "image/png", length=10_000_000)
+    with Hostile({"/big.png": lambda *a: Action(head, stall=30)}) as relay:
+        script = textwrap.dedent(f"""
+            from pathlib import Path
+            from tokenhot_nb._config import Settings
+            from tokenhot_nb.client import Client
+            c = Client(Settings(api_key={SK_KEY!r}, base_url={relay.url!r}, mode="live"))
+            c.download_sync({relay.url + '/big.png'!r}, Path({str(incoming)!r}))
+        """)
+        child = subprocess.Popen([sys.executable, "-c", script], env={**os.environ})
+        try:
+            deadline = time.monotonic() + 30
+            while not list(incoming.glob("*.part")) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert list(incoming.glob("*.part")), "the child never started its download"
+        finally:
+            child.kill()
+            child.wait(10)
+    assert list(incoming.glob("*.part"))  # killed: the temp file is still there …
+    Store(store_root).count()  # … until the store is opened again
+    assert list(incoming.glob("*.part")) == []
+
+
+def test_sweep_keeps_files_of_live_writers(tmp_path: Path) -> None:
+    mine = tmp_path / f"{PART_PREFIX}{os.getpid()}-x-y.part"
+    mine.write_bytes(b"live")
+    assert sweep_partial(tmp_path) == 0 and mine.exists()
+
+
+# ============================================================== #9.6 only real media stored
+
+
+def test_an_html_page_instead_of_the_image_is_an_error_not_a_png(sim: Server, tmp_path: Path) -> None:
+    s = live(sim.url, tmp_path)
+    sim.set_faults(Faults(html_download=True))
+    with pytest.raises(E.DownloadError, match=r"not an image.*HTML page"):
+        s.image("a cat", model="gpt-image-2", size="64x64")
+    assert not [p for p in (tmp_path / "store" / "artifacts").rglob("*.png")]
+
+
+def test_result_urls_on_link_local_addresses_are_refused(sim: Server, tmp_path: Path) -> None:
+    s = live(sim.url, tmp_path)
+    sim.set_faults(Faults(result_host="169.254.169.254"))
+    with pytest.raises(E.DownloadError, match="link-local or metadata"):
+        s.image("a cat", model="gpt-image-2", size="64x64")
+
+
+def test_a_redirect_to_the_metadata_service_is_refused(tmp_path: Path) -> None:
+    redirect = response(302, b"", headers={"Location": "http://169.254.169.254/latest/meta-data/"})
+    with Hostile({"/file.png": lambda *a: redirect}) as relay:
+        client = Client(Settings(api_key=SK_KEY, base_url=relay.url, mode="live"))
+        with pytest.raises(E.DownloadError, match="link-local or metadata"):
+            client.download_sync(relay.url + "/file.png", tmp_path)
+
+
+@pytest.mark.parametrize("host, blocked", [("169.254.169.254", True), ("fd00::1", True), ("fe80::1", True),
+                                           ("::ffff:169.254.169.254", True), ("127.0.0.1", False),
+                                           ("10.0.0.5", False), ("8.8.8.8", False), ("api.tokenhot.cn", False)])
+def test_blocked_addresses(host: str, blocked: bool) -> None:
+    assert blocked_address(host) is blocked
+
+
+def test_result_url_on_the_api_host_gets_the_key_and_a_third_party_never(tmp_path: Path) -> None:
+    good = png()
+    with Hostile({"*": lambda *a: response(200, good, "image/png")}) as cdn:
+        def generate(*a: Any) -> bytes:
+            return response(200, json.dumps({"data": [{"url": f"{api.url}/v1/files/a.png"},
+                                                      {"url": f"{cdn.url}/b.png"}]}).encode())
+
+        with Hostile({"/v1/images/generations": generate,
+                      "/v1/files/a.png": lambda *a: response(200, good, "image/png")}) as api:
+            live(api.url, tmp_path).image("two", model="gpt-image-2", n=2, size="64x64")
+            (own,) = [x for x in api.seen if x.path == "/v1/files/a.png"]
+            assert own.headers.get("authorization") == f"Bearer {SK_KEY}"
+        assert cdn.seen and all("authorization" not in x.headers for x in cdn.seen)
+
+
+# ============================================================== #9.8 / #10.3 errors as the service sends them
+
+
+def test_a_long_retry_after_is_not_slept_but_said(sim: Server, tmp_path: Path) -> None:
+    sleeps = Sleeps()
+    sim.set_faults(Faults(fail_first={429: 1}, retry_after=3600))
+    s = live(sim.url, tmp_path, sleeps=sleeps)
+    with pytest.raises(E.RateLimitError, match="try again after") as info:
+        s.chat("hi", model="gpt-5.4", stream=False)
+    assert sleeps.delays == [] and info.value.retry_after == 3600
+
+
+@pytest.mark.parametrize("answer", ["quota-403", "pre-consume-403"])
+def test_out_of_quota_403_is_quota_exhausted_and_never_retried(answer: str, sim: Server, tmp_path: Path) -> None:
+    sleeps = Sleeps()
+    sim.set_faults(Faults(service_error=answer))
+    s = live(sim.url, tmp_path, sleeps=sleeps)
+    with pytest.raises(E.QuotaExhaustedError) as info:
+        s.image("a cat", model="gpt-image-2", size="64x64")
+    assert info.value.status == 403 and sleeps.delays == []
+
+
+@pytest.mark.parametrize("answer", ["empty-429", "chinese-429", "busy-429"])
+def test_limiter_429s_are_rate_limits_retried_with_backoff(answer: str, sim: Server, tmp_path: Path) -> None:
+    sleeps = Sleeps()
+    sim.set_faults(Faults(service_error=answer, service_error_first=1))
+    res = live(sim.url, tmp_path, sleeps=sleeps).chat("hi", model="gpt-5.4", stream=False)
+    assert res.text and sleeps.delays == [0.5]  # backoff: there is no Retry-After to honour
+    sim.set_faults(Faults(service_error=answer))
+    with pytest.raises(E.RateLimitError) as info:
+        live(sim.url, tmp_path, sleeps=Sleeps()).chat("hi", model="gpt-5.4", stream=False)
+    assert not isinstance(info.value, E.QuotaExhaustedError) and info.value.status == 429
+
+
+def test_middleware_error_envelope(sim: Server, tmp_path: Path) -> None:
+    sim.set_faults(Faults(service_error="middleware-500"))
+    s = live(sim.url, tmp_path, sleeps=Sleeps())
+    with pytest.raises(E.ServerError) as info:
+        s.chat("hi", model="gpt-5.4", stream=False)
+    err = info.value
+    assert err.type == "new_api_error" and err.code is None and err.request_id
+    assert "request id" not in err.message and "上游负载" in err.message
+
+
+def test_poll_404_says_no_such_task(sim: Server, tmp_path: Path) -> None:
+    s = live(sim.url, tmp_path, poll_interval=0.01)
+    with pytest.raises(E.NotFoundError) as info:
+        s.resume("task_doesnotexist", model="doubao-seedance-2.0").wait(progress=False)
+    msg = str(info.value)
+    assert "task_doesnotexist" in msg and sim.url in msg and "wrong id, key or base URL" in msg
+    assert "check the options" not in msg.lower()
+
+
+def test_simulator_fault_flags_validate() -> None:
+    with pytest.raises(ValueError, match="service_error must be one of"):
+        Faults(service_error="teapot").validate()
+    with pytest.raises(ValueError, match="stream_shape must be one of"):
+        Faults.from_dict({"stream_shape": "sideways"})
+
+
+def test_client_send_of_gzip_bomb_is_bounded_even_with_a_large_cap(sim: Server) -> None:
+    client = Client(Settings(api_key=SK_KEY, base_url=sim.url, mode="live", response_cap=2 * 1024**3))
+    sim.set_faults(Faults(gzip_bomb=True))
+    call = HttpCall("POST", "/v1/chat/completions", json={"model": "gpt-5.4", "messages": [{"role": "user",
+                                                                                          "content": "hi"}]})
+    with pytest.raises(E.APIError, match="decompression bomb"):
+        run_sync(client.send(call))
+    run_sync(client.aclose())
+
