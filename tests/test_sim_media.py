@@ -207,7 +207,7 @@ def test_video_failure_and_steps(sim_url: str, auth: dict[str, str]) -> None:
 def test_video_unknown_task_envelope(sim_url: str, auth: dict[str, str]) -> None:
     for path in ("/v1/video/generations/task_missing", "/v1/videos/task_missing"):
         r = httpx.get(sim_url + path, headers=auth)
-        assert r.status_code == 400
+        assert r.status_code == 404  # §10.3: a poll 404 means "no such task"
         body = r.json()
         assert body["code"] == "task_not_exist" and body["data"] is None and "error" not in body
 
