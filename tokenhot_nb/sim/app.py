@@ -27,10 +27,10 @@ from ._common import (
     Form,
     error_response,
     gzip_bomb,
-    service_error,
     injected_error,
     new_request_id,
     read_form,
+    service_error,
 )
 from ._state import SimState
 from .faults import FAULTS_HEADER, Faults
