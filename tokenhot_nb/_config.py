@@ -137,6 +137,30 @@ def might_hold_key(text: str) -> bool:
     return "sk-" in text or any(raw in text for raw in _known_keys)
 
 
+def check_base_url(url: object) -> str:
+    """``url`` when it is an absolute http(s) URL; otherwise one clear line, before any request."""
+    from urllib.parse import urlsplit
+
+    from .errors import ConfigError
+
+    if not isinstance(url, str):
+        raise ConfigError(f"base_url must be a string like 'https://api.tokenhot.cn', not {type(url).__name__}.")
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        shown = redact(text)[:80]
+        fix = f"https://{shown}" if parts is not None and not parts.scheme and shown else "https://api.tokenhot.cn"
+        raise ConfigError(
+            f"base_url {shown!r} is not an http(s) URL with a host.",
+            hint=f"Write it with its scheme, e.g. {fix!r} (argument base_url=… or TOKENHOT_BASE_URL).",
+        )
+    return text
+
+
 _notice_shown = False
 
 
@@ -171,7 +195,7 @@ class Settings:
                 f"Unknown mode {self.mode!r}.",
                 hint="Use one of: live, offline, replay (argument mode=… or TOKENHOT_MODE).",
             )
-        self.base_url = self.base_url.rstrip("/")
+        self.base_url = check_base_url(self.base_url).rstrip("/")
         if self.base_url.endswith("/v1"):
             self.base_url = self.base_url[: -len("/v1")]
         self.store = Path(self.store)

@@ -17,6 +17,22 @@ from ._types import Usage
 Media = tuple[bytes, str] | str
 
 
+def check_number(name: str, value: Any, *, integer: bool = False, minimum: float | None = None) -> None:
+    """Refuse an option of the wrong type (``temperature="0.5"``, ``seed=4.2``) with one line, before any request.
+
+    ``None`` (not given) passes. Booleans are refused: ``True`` is an int to Python but never a seed.
+    """
+    if value is None:
+        return
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        what = "a whole number" if integer else "a number"
+        raise InputError(f"{name} must be {what}, not {type(value).__name__} ({value!r:.40}).",
+                         hint=f"Pass e.g. {name}={7 if integer else 0.7}.")
+    if minimum is not None and value < minimum:
+        raise InputError(f"{name} must be at least {minimum:g} (got {value!r}).")
+
+
 def deep_merge(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """``base`` with ``extra`` merged in; nested dicts merge, everything else is replaced.
 

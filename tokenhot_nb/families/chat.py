@@ -24,7 +24,16 @@ from urllib.parse import quote
 
 from ..catalog import ModelInfo
 from ..errors import InputError, StreamError, UnsupportedOptionError
-from ._common import data_url, dig, finish_body, merge_usage, parse_data_url, pick_choice, usage_from
+from ._common import (
+    check_number,
+    data_url,
+    dig,
+    finish_body,
+    merge_usage,
+    parse_data_url,
+    pick_choice,
+    usage_from,
+)
 from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, ToolCall, ToolCallPart, Usage
 
 __all__ = ["Accumulator", "Output", "build", "gemini_schema", "merge_usage", "parse", "parse_event", "split_think", "stream_format", "tool_specs"]
@@ -544,6 +553,7 @@ def _check_options(model: ModelInfo, temperature: float | None,
                    extra: Mapping[str, Any] | None) -> dict[str, Any]:
     """Refuse, before any request, options the catalogue says this model does not take; ``extra`` with the
     reasoning effort in the catalogue's spelling."""
+    check_number("temperature", temperature, minimum=0)
     if temperature is not None and model.capabilities.get("temperature") is False:
         raise UnsupportedOptionError(
             f"{model.id} does not take temperature (got temperature={temperature!r}); "
@@ -576,6 +586,7 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     if ep == "gemini.stream":
         stream = True
     extra = _check_options(model, temperature, extra)
+    check_number("max_tokens", max_tokens, integer=True, minimum=1)
     if not messages and raw is None:
         raise InputError("No messages to send.", hint='Pass [{"role": "user", "content": "…"}].')
     specs = tool_specs(tools)
