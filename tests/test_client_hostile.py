@@ -483,6 +483,8 @@ def test_poll_404_says_no_such_task(sim: Server, tmp_path: Path) -> None:
     msg = str(info.value)
     assert "task_doesnotexist" in msg and sim.url in msg and "wrong id, key or base URL" in msg
     assert "check the options" not in msg.lower()
+    (entry,) = rows(s)  # the handle's own row says so: one row, no second "refused" one
+    assert entry.status == "error" and entry.error
 
 
 def test_simulator_fault_flags_validate() -> None:

@@ -201,13 +201,15 @@ def _task_outcome(session: Session, task: VideoTask, exc: BaseException) -> None
 
     A failed task ends ``error`` (written by the poll loop). A task still running at the deadline, a poll or
     download that broke, or an interrupt: the row stays ``pending`` (the work is paid for and still on the
-    server: ``session.resume(task_id)`` fetches it) with the error noted.
+    server: ``session.resume(task_id)`` fetches it) with the error noted. A task the service does not know
+    (poll 404) ends ``error``.
     """
     mark_recorded(exc)
     if task.entry_id is None or isinstance(exc, TaskFailedError):
         return
     try:
-        session.store.update(task.entry_id, status="pending", error=exc)
+        session.store.update(task.entry_id, status="error" if isinstance(exc, NotFoundError) else "pending",
+                             error=exc)
     except Exception:  # recording must never hide the real error
         pass
 

@@ -252,6 +252,8 @@ async def _blob_route(request: Request) -> Response:
     return _blob(n)
 
 
+_SIGN_IN_PAGE = ("<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Please sign in</h1>"
+                 "<form action=/login></form></body></html>")
 _RANGE_RE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
@@ -265,8 +267,7 @@ async def _file_route(request: Request) -> Response:
     if faults.download_size is not None:
         return _blob(faults.download_size)
     if faults.html_download:
-        return Response("<!DOCTYPE html><html><head><title>Sign in</title></head><body><h1>Please sign in"
-                        "</h1><form action=/login></form></body></html>", media_type="text/html")
+        return Response(_SIGN_IN_PAGE, media_type="text/html")
     if faults.gzip_bomb:
         return gzip_bomb("image/png")
     stored = request.app.state.sim.files.get(request.path_params["name"])
@@ -292,6 +293,12 @@ async def _file_route(request: Request) -> Response:
 async def _video_content(ctx: Ctx, task_id: str) -> Response:
     if ctx.faults.download_size is not None and ctx.state.tasks.get(task_id) is not None:
         return _blob(ctx.faults.download_size)
+    if ctx.faults.expire_downloads:  # the relay proxies the vendor's file: an expired one fails the same way
+        return error_response(ctx, 403, "the video file has expired upstream", "file_expired")
+    if ctx.faults.html_download:
+        return Response(_SIGN_IN_PAGE, media_type="text/html")
+    if ctx.faults.gzip_bomb:
+        return gzip_bomb("video/mp4")
     return await _video.content(ctx, task_id)
 
 
