@@ -424,17 +424,45 @@ def test_done_marker_with_spaces_ends_the_stream() -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
-        ("{not json", "{not json"),
-        ("[1, 2]", "[1, 2]"),
-        ('"a string"', '"a string"'),
         ("  {\"a\": 1}  ", {"a": 1}),
         ("{\"a\": [1, 2]}", {"a": [1, 2]}),
-        ("{\"truncated\": ", "{\"truncated\": "),
+        ("plain words", "plain words"),
+        ("true story", "true story"),
     ],
 )
-def test_malformed_or_non_object_frames_are_kept_as_text(raw: str, expected: object) -> None:
+def test_object_frames_are_decoded_and_plain_text_kept(raw: str, expected: object) -> None:
     events = collect(sse_handler(f"data: {raw}\n\n" + "data: [DONE]\n\n"))
     assert [e.data for e in events] == [expected]
+
+
+@pytest.mark.parametrize(
+    ("raw", "why"),
+    [
+        ("{not json", "cut short or not valid JSON"),
+        ("{\"truncated\": ", "cut short or not valid JSON"),
+        ("[1, 2]", "a list"),
+        ("null", "null"),
+        ('"a string"', "a str"),
+        ("42", "a int"),
+    ],
+)
+def test_json_frames_that_are_not_objects_are_errors_not_dropped(raw: str, why: str) -> None:
+    """Every stream format sends JSON objects: anything else is a piece of the answer that could not be read."""
+    body = frame(chunk("kept")) + f"data: {raw}\n\n" + frame(chunk("never read")) + "data: [DONE]\n\n"
+    got: list[SSEEvent] = []
+
+    async def run() -> None:
+        client = make_client(sse_handler(body))
+        try:
+            async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat")):
+                got.append(event)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(E.StreamError, match="could not be read") as info:
+        asyncio.run(run())
+    assert why in str(info.value) and "after 1 events" in str(info.value)
+    assert len(got) == 1  # the frame before is delivered; nothing after the broken one is made up
 
 
 def test_falsy_error_fields_are_not_error_frames() -> None:

@@ -159,5 +159,5 @@ def test_tasks_outlive_the_simulator(tasks: Path) -> None:
     assert data["status"] == "SUCCESS" and data["quota"] == video_task_quota("wan3.0-video", 2, "720P")
     assert clip_seconds(later.get(data["result_url"], headers=AUTH).content) == pytest.approx(2, abs=0.3)
     missing = later.get("/v1/video/generations/task_nobodyknowsme", headers=AUTH)
-    assert missing.status_code == 400 and missing.json()["code"] == "task_not_exist"
+    assert missing.status_code == 404 and missing.json()["code"] == "task_not_exist"  # §10.3
     assert (tasks / f"{tid}.json").exists()

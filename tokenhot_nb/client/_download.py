@@ -178,11 +178,16 @@ def decode_data_url(url: str) -> tuple[bytes, str]:
 
 
 def check_data_url_size(url: str, cap: int) -> None:
-    """Refuse a ``data:`` URL whose payload alone would pass ``cap``, before decoding any of it."""
+    """Refuse a ``data:`` URL that must decode to more than ``cap`` bytes, before decoding any of it.
+
+    The bound is the least the payload can decode to (every character percent-encoded), so a URL near the cap
+    is never refused wrongly; the exact size is checked once decoded.
+    """
     comma = url.find(",")
     payload = len(url) - comma - 1 if comma >= 0 else 0
     base64 = ";base64" in url[: max(comma, 0)].lower()
-    if (payload * 3 // 4 if base64 else payload // 3) > cap:
+    least = (payload - 2) // 4 if base64 else payload // 3
+    if least > cap:
         raise cap_error(url, cap)
 
 
