@@ -78,7 +78,7 @@ def check_key(value: str) -> None:
 class Secret:
     """A string that never shows itself in reprs, str() or f-strings.
 
-    Creating one checks the value (see :func:`check_key`) and remembers it for :func:`redact`.
+    Creating one remembers the value for :func:`redact`; :class:`Settings` checks it (:func:`check_key`).
     """
 
     __slots__ = ("_value",)
@@ -88,7 +88,6 @@ class Secret:
             from .errors import ConfigError
 
             raise ConfigError(f"The API key must be a string, not {type(value).__name__}.")
-        check_key(value)
         self._value = value
         remember_key(value)
 
@@ -188,6 +187,7 @@ class Settings:
     def __post_init__(self) -> None:
         if isinstance(self.api_key, str):  # type: ignore[unreachable]
             self.api_key = Secret(self.api_key)  # type: ignore[unreachable]
+        check_key(self.api_key.get())  # the key is set here: refuse one that cannot be sent, quoting none of it
         if self.mode not in MODES:
             from .errors import ConfigError
 
