@@ -211,7 +211,8 @@ class Settings:
     ) -> Settings:
         """Arguments win over ``TOKENHOT_*`` variables; with no key and no mode, run offline."""
         key = api_key if api_key is not None else os.environ.get("TOKENHOT_API_KEY", "")
-        secret = key if isinstance(key, Secret) else Secret(key)
+        # whitespace around a pasted key is dropped; inside it, the key is refused (check_key)
+        secret = key if isinstance(key, Secret) else Secret(key.strip())
         chosen = mode or os.environ.get("TOKENHOT_MODE") or ("live" if secret else "offline")
         chosen = chosen.strip().lower()
         if chosen == "offline" and not mode and not os.environ.get("TOKENHOT_MODE"):
