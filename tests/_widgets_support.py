@@ -94,6 +94,12 @@ class RecordingSession:
         self.gate = gate
         self.fail: Exception | None = None
 
+    def models(self, kind: str | None = None) -> list[Any]:
+        """The session's model table: here the built-in catalogue (a real session merges the service's)."""
+        import tokenhot_nb
+
+        return tokenhot_nb.models(kind)
+
     def _file(self, name: str, data: bytes) -> dict[str, Any]:
         path = self.root / name
         path.write_bytes(data)

@@ -102,7 +102,14 @@ def _drive(page, lab) -> None:
     # -- image: the options follow the model, the thumbnail has the right natural size ----------------
     image = page.locator(".tokenhot-image")
     image.locator("textarea").first.fill("a lighthouse on a cliff at dusk")
-    image.locator("select").first.select_option(label="GPT Image-2 (gpt-image-2)")
+    picker = image.locator("select").first
+    # the label also says where the entry comes from and its price (ipywidgets writes its spaces as
+    # no-break spaces): pick the option by its name part
+    want = "GPT Image-2 (gpt-image-2)"
+    page.wait_for_function("([el, want]) => [...el.options].some(o => o.text.replace(/\\u00a0/g, ' ')"
+                           ".startsWith(want))", arg=[picker.element_handle(), want])
+    labels = [t.replace("\xa0", " ") for t in picker.locator("option").all_inner_texts()]
+    picker.select_option(index=next(i for i, t in enumerate(labels) if t.startswith(want)))
     size = image.locator(".widget-dropdown", has_text="Size").locator("select")
     page.wait_for_function("el => [...el.options].some(o => o.text === '1536x1024')", arg=size.element_handle())
     size.select_option(label="1536x1024")

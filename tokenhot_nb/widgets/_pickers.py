@@ -25,13 +25,11 @@ def catalog_models(kind: str, keep: Callable[[ModelInfo], bool] | None = None,
     from .. import catalog
 
     models: list[ModelInfo] = catalog.models(kind)
-    if session is not None and hasattr(session, "models"):
+    if session is not None:
         try:
             models = list(session.models(kind))
         except Exception:  # a panel must open even when the service's table cannot be read
-            snapshot = getattr(getattr(session, "catalog", None), "snapshot", None)
-            if snapshot is not None:
-                models = snapshot().models(kind)
+            models = session.catalog.snapshot().models(kind)
     return [m for m in models if keep is None or keep(m)]
 
 
@@ -60,9 +58,7 @@ def model_label(info: ModelInfo) -> str:
     """How a picker names a model: its display name (with the id when they differ), where the entry comes
     from (built-in / live / both) and its price when the service's table was read."""
     name = info.name if info.name == info.id else f"{info.name} ({info.id})"
-    source = getattr(info, "source", "built-in")
-    price = info.price_label() if hasattr(info, "price_label") else ""
-    return " · ".join(x for x in (name, source, price) if x)
+    return " · ".join(x for x in (name, info.source, info.price_label()) if x)
 
 
 def model_picker(session: Session, kind: str, keep: Callable[[ModelInfo], bool] | None = None,
