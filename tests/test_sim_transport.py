@@ -122,7 +122,7 @@ def test_inprocess_concurrent_streams_and_fail_first() -> None:
     elapsed, texts, codes = asyncio.run(run())
     assert elapsed < 6 * 0.05 * 8 / 2  # they ran side by side, not one after another
     assert all(f"stream {i}" in texts[i] and texts[i].endswith("data: [DONE]\n\n") for i in range(6))
-    assert codes == [500, 500, 400, 500]  # 400: the relay answers an unknown task id with task_not_exist
+    assert codes == [500, 500, 404, 500]  # 404: the relay knows no task with that id
 
 
 def test_create_app_is_independent() -> None:
