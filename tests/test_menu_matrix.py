@@ -22,6 +22,7 @@ import tokenhot_nb
 from tokenhot_nb import Session, catalog
 from tokenhot_nb.catalog import ModelInfo
 from tokenhot_nb.history import HistoryEntry
+from tokenhot_nb.sim import serve
 from tokenhot_nb.widgets import panel
 
 SEED = Path(__file__).parent / "fixtures" / "seed" / "tokenhot-docs-seed.txt"
@@ -192,13 +193,11 @@ def outputs_of(entry: HistoryEntry) -> set[str]:
     return {str(o.get("role")) for o in entry.outputs}
 
 
-@pytest.mark.parametrize("surface", SURFACES)
-@pytest.mark.parametrize("name", MENU)
-def test_menu_entry_runs_on_surface(world: World, name: str, surface: str) -> None:
-    info = catalog.model(name)
+def check_entry(world: World, name: str, info: ModelInfo, run: Any) -> None:
+    """Run one menu entry on one surface and check the history row it left."""
     kind, endpoint = expected(name, info)
     before = world.s.history.last
-    RUN[surface](world, name, info)
+    run(world, name, info)
     entry = world.s.history.last
     assert entry is not None and (before is None or entry.id != before.id), "no call was recorded"
     assert (entry.kind, entry.model, entry.status) == (kind, info.id, "ok"), entry.error
@@ -210,6 +209,40 @@ def test_menu_entry_runs_on_surface(world: World, name: str, surface: str) -> No
         assert entry.params["video"]["artifact"] == world.clip.sha256
     want = {"chat": "text", "image": "image", "edit": "image", "video": "video", "speak": "audio"}.get(kind, "text")
     assert want in outputs_of(entry) or (kind in ("transcribe", "translate") and entry.outputs), entry.outputs
+
+
+@pytest.mark.parametrize("surface", SURFACES)
+@pytest.mark.parametrize("name", MENU)
+def test_menu_entry_runs_on_surface(world: World, name: str, surface: str) -> None:
+    check_entry(world, name, catalog.model(name), RUN[surface])
+
+
+# -- the same menu live, over loopback HTTP, plus models only the service's price table knows -----------------
+@pytest.fixture(scope="module")
+def live_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    server = serve("127.0.0.1", 0)
+    shell = start_ipython() or get_ipython()
+    s = Session(api_key="sk-matrix-live-0123456789", base_url=server.url, mode="live",
+                store=tmp_path_factory.mktemp("matrix-live") / "store", poll_interval=0.02)
+    try:
+        yield World(s, shell)
+    finally:
+        s.close()
+        server.stop()
+
+
+#: Models of the reference's §10.1 that the built-in menu does not list (video ones: tests/test_video_matrix.py).
+LIVE_ONLY = ["deepseek-v4-pro", "deepseek-v4.1-flash", "deepseek-v4.1-flash-free", "mimo-v2.5-tts"]
+
+
+@pytest.mark.parametrize("name", MENU + LIVE_ONLY)
+def test_menu_entry_runs_live_over_loopback(live_world: World, name: str) -> None:
+    info = live_world.s.model(name)
+    check_entry(live_world, name, info, on_session)
+    last = live_world.s.history.last
+    assert last is not None
+    # every call is priced from the table, except a per-token one whose answer reported no tokens (unknown)
+    assert last.cost.known or not (last.usage.get("input_tokens") or last.usage.get("output_tokens")), last.usage
 
 
 def test_the_matrix_covers_the_whole_menu() -> None:
