@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .. import _catalog_live as live
 from ..catalog import Catalog, ModelInfo, builtin
 
 if TYPE_CHECKING:
+    from .. import _catalog_live as live
     from .core import Session
 
 
@@ -45,6 +45,8 @@ class SessionCatalog:
         settings = self._session.settings
         if settings.mode == "offline":
             return None
+        from .. import _catalog_live as live  # the live-table code loads on first use, not with Session()
+
         return live.cache_path(settings.store, settings.base_url)
 
     @property
@@ -52,6 +54,8 @@ class SessionCatalog:
         return self._table
 
     def _set(self, table: live.LiveTable | None) -> Catalog:
+        from .. import _catalog_live as live
+
         merged = live.merge(builtin(), table)
         with self._state:
             self._table, self._merged = table, merged
@@ -73,6 +77,8 @@ class SessionCatalog:
         if not self._disk_read:
             self._disk_read = True
             path = self.cache_path
+            from .. import _catalog_live as live
+
             table = live.load_cache(path) if path is not None else None
             if table is not None:
                 return self._set(table)
@@ -92,6 +98,8 @@ class SessionCatalog:
             return await self._read(mode)
 
     async def _read(self, mode: str) -> Catalog:
+        from .. import _catalog_live as live
+
         settings = self._session.settings
         try:
             table = await live.fetch(self._session.client, with_key=bool(settings.api_key) or mode == "offline")
