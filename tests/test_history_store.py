@@ -119,6 +119,7 @@ def test_artifact_dedup_and_atomic_naming(tmp_path: Path) -> None:
     data = png()
     a = store.add_bytes(data, "image/png", name="cat.png")
     b = store.add_bytes(data, "image/png", name="again.png")
+    store.wait_thumbnails()  # the thumbnail is written in the background: its own temp file is a live write
     sha = hashlib.sha256(data).hexdigest()
     assert a.sha256 == b.sha256 == sha and a.size == len(data)
     assert a.path == tmp_path / "artifacts" / sha[:2] / f"{sha}.png"
