@@ -194,6 +194,7 @@ def _magics(page) -> None:
     img = image_out.locator("img").first
     img.wait_for(timeout=60_000)
     page.wait_for_function("el => el.complete && el.naturalWidth > 0", arg=img.element_handle())
+    assert img.get_attribute("alt") == "a red kite over the sea"  # what a screen reader says: the prompt
     video_out = _run_cell(page, 4)
     video = video_out.locator("video").first
     video.wait_for(timeout=90_000)

@@ -65,15 +65,40 @@ def make_wav(path: Path, seconds: float, rate: int = 8000) -> Path:
 # ---------------------------------------------------------------- images
 
 
-def test_single_image_is_an_inline_image_not_html(tmp_path: Path) -> None:
+def test_single_image_is_shown_once_with_its_alt_text_and_footer(tmp_path: Path) -> None:
+    """One copy (HTML, not HTML + image/png), so the notebook stays lean and every front end gets alt text."""
     small = make_png(tmp_path / "s.png", (64, 48))
-    res = ImageResult([ImageItem(small, "image/png", "a" * 64)], model="gpt-image-2")
+    res = ImageResult([ImageItem(small, "image/png", "a" * 64)], model="gpt-image-2", prompt="a <red> fox")
     data, meta = res._repr_mimebundle_()
-    assert set(data) == {"image/png", "text/plain"}  # no second copy as HTML
-    assert base64.b64decode(data["image/png"]) == small.read_bytes()  # small: embedded as is
-    assert meta["image/png"] == {"width": 64, "height": 48}
+    assert set(data) == {"text/html", "text/plain"}
+    html = data["text/html"]
+    srcs = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
+    assert len(srcs) == 1 and base64.b64decode(srcs[0]) == small.read_bytes()  # small: embedded as is
+    assert 'alt="a &lt;red&gt; fox"' in html and 'width="64" height="48"' in html
+    assert "max-width:min(768px,100%)" in html and "gpt-image-2" in html  # fits the page; the footer
     assert meta["tokenhot"]["model"] == "gpt-image-2" and meta["tokenhot"]["kind"] == "image"
     assert "1 image from gpt-image-2" in data["text/plain"]
+
+
+def test_the_single_image_keeps_its_alt_text_in_an_html_export(tmp_path: Path) -> None:
+    """nbconvert (lab and classic templates) writes the prompt, shortened and escaped, as the <img>'s alt."""
+    import nbformat
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    prompt = 'a "red" <b>fox</b> & a hare ' + "under the winter moon " * 8
+    res = ImageResult([ImageItem(make_png(tmp_path / "f.png", (32, 32)), "image/png", "f" * 64)],
+                      model="m", prompt=prompt)
+    data, meta = res._repr_mimebundle_()
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("s.image(...)", outputs=[
+        nbformat.v4.new_output("display_data", data=data, metadata=meta)])])
+    for template in ("lab", "classic"):
+        html, _ = HTMLExporter(template_name=template).from_notebook_node(nb)
+        imgs = BeautifulSoup(html, "html.parser").find_all("img")
+        assert len(imgs) == 1, template
+        alt = imgs[0]["alt"]  # the attribute's value as a browser reads it
+        assert alt.startswith('a "red" <b>fox</b> & a hare under the winter moon') and alt.endswith("…")
+        assert len(alt) == 100 and "<b>fox</b>" not in html  # text in an attribute, never markup
 
 
 def test_grid_images_say_what_they_show(tmp_path: Path) -> None:
@@ -91,12 +116,12 @@ def test_grid_images_say_what_they_show(tmp_path: Path) -> None:
 def test_large_images_are_downscaled_for_display(tmp_path: Path) -> None:
     big = make_png(tmp_path / "big.png", (2048, 1024))
     res = ImageResult([ImageItem(big, "image/png", "b" * 64)], model="m")
-    data, meta = res._repr_mimebundle_()
-    assert "image/jpeg" in data and meta["image/jpeg"] == {"width": 768, "height": 384}
-    assert len(base64.b64decode(data["image/jpeg"])) < big.stat().st_size
+    data, _ = res._repr_mimebundle_()
+    jpeg = re.findall(r'src="data:image/jpeg;base64,([^"]+)"[^>]*width="768" height="384"', data["text/html"])
+    assert len(jpeg) == 1 and len(base64.b64decode(jpeg[0])) < big.stat().st_size
     alpha = make_png(tmp_path / "alpha.png", (1600, 1600), mode="RGBA")
     data2, _ = ImageResult([ImageItem(alpha, "image/png", "c" * 64)], model="m")._repr_mimebundle_()
-    assert "image/png" in data2  # transparency kept
+    assert "data:image/png;base64," in data2["text/html"]  # transparency kept
 
 
 def test_several_images_render_a_grid(tmp_path: Path) -> None:

@@ -125,7 +125,7 @@ class ImageResult(Result):
                 continue
             cells.append(
                 f'<img src="{data_url(data, mime)}" alt="{escape(self.alt_text(i))}" width="{w}" height="{h}" '
-                f'style="max-width:{max_px}px;height:auto;margin:2px" title="{i}">'
+                f'style="max-width:min({max_px}px,100%);height:auto;margin:2px" title="{i}">'
             )
         out = '<div style="display:flex;flex-wrap:wrap;align-items:flex-start">' + "".join(cells) + "</div>"
         if caption:
@@ -142,23 +142,9 @@ class ImageResult(Result):
         return f"<ImageResult {count} from {self.model}{where}{first}>{rp}"
 
     def _bundle(self) -> dict[str, Any]:
+        """One image is shown once, as HTML: the only form in which every front end (JupyterLab included)
+        gets its ``alt`` text (the prompt) and the footer; a second ``image/png`` copy would double the
+        notebook. JupyterLab's sanitiser keeps ``data:`` images, so it shows in untrusted notebooks too."""
         if not self.items:
             return {}
-        if len(self.items) == 1:  # the image itself: lean, and nbval/nbconvert treat it natively
-            try:
-                data, mime, _, _ = self.thumb(0, SINGLE_PX)
-            except PixelBombError as exc:
-                return {"text/html": f'<div style="font:12px sans-serif">{escape(str(exc))}</div>'}
-            import base64
-
-            return {mime: base64.b64encode(data).decode("ascii")}
-        return {"text/html": self.html()}
-
-    def _bundle_metadata(self) -> dict[str, Any]:
-        if len(self.items) == 1:
-            try:
-                _, mime, w, h = self.thumb(0, SINGLE_PX)
-            except PixelBombError:
-                return {}
-            return {mime: {"width": w, "height": h}}
-        return {}
+        return {"text/html": self.html(SINGLE_PX) if len(self.items) == 1 else self.html()}
