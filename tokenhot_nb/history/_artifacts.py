@@ -109,8 +109,13 @@ class ArtifactFiles:
     thumbs_dir: Path
     _thumb_cache: dict[tuple[str, int], str | None]
     _audio_cache: dict[str, float | None]
+    read_only: bool
 
     if TYPE_CHECKING:
+
+        def _problem(self, exc: BaseException) -> BaseException: ...
+
+        def read_only_error(self) -> BaseException: ...
 
         def _conn(self) -> sqlite3.Connection: ...
 
@@ -304,6 +309,15 @@ class ArtifactFiles:
         ``register_now=False``: the metadata row waits for the store's next transaction (the recording step
         finishes the call's row right after, so both land in one commit).
         """
+        self._conn()  # opening the store finds out whether it can be written
+        if self.read_only:
+            raise self.read_only_error()
+        try:
+            return self._add_bytes(data, mime, name, register_now)
+        except OSError as exc:  # disk full, folder not writable…: one StoreError naming the store
+            raise self._problem(exc) from exc
+
+    def _add_bytes(self, data: bytes, mime: str, name: str, register_now: bool) -> Artifact:
         data = bytes(data)
         sha = hashlib.sha256(data).hexdigest()
         name = jsonable(name, self.secrets) if name else ""
@@ -333,6 +347,18 @@ class ArtifactFiles:
         *, keep_source: bool = False,
     ) -> Artifact:
         """Move a (downloaded temp) file into the store; ``keep_source=True`` copies instead."""
+        self._conn()  # opening the store finds out whether it can be written
+        if self.read_only:
+            raise self.read_only_error()
+        try:
+            return self._add_file(path, mime, name, sha256, keep_source)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:  # disk full, folder not writable…: one StoreError naming the store
+            raise self._problem(exc) from exc
+
+    def _add_file(self, path: str | os.PathLike[str], mime: str, name: str, sha256: str | None,
+                  keep_source: bool) -> Artifact:
         src = Path(path)
         sha = sha256_file(src) if sha256 is None else self._check_sha(sha256)
         size = src.stat().st_size
@@ -463,10 +489,11 @@ class ArtifactFiles:
                 im.convert("RGB").save(buf, "JPEG", quality=75)
                 dest, mime = jpg, "image/jpeg"
         data = buf.getvalue()
-        try:
-            self._atomic_write(dest, data)
-        except OSError:
-            pass
+        if not self.read_only:  # a read-only store still shows thumbnails; it just does not keep them
+            try:
+                self._atomic_write(dest, data)
+            except OSError:
+                pass
         return f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
 
     def audio_duration(self, sha256: str) -> float | None:

@@ -2,21 +2,39 @@
 
 from __future__ import annotations
 
+import errno
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import StoreError
 
 _ELSEWHERE = "Session(store='<another folder>') or TOKENHOT_STORE"
+_NO_WRITE_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
+_NO_WRITE_WORDS = ("readonly", "read-only", "unable to open database file", "attempt to write")
 
 
-def store_problem(root: Path, db: Path, exc: BaseException) -> StoreError:
-    """The StoreError for ``exc`` raised while opening or setting up the store at ``root``."""
+def cannot_write(exc: BaseException) -> bool:
+    """``exc`` says the store may be read but not written (permissions, a read-only mount)."""
+    if isinstance(exc, OSError):
+        return isinstance(exc, PermissionError) or exc.errno in _NO_WRITE_ERRNOS
+    return isinstance(exc, sqlite3.OperationalError) and any(w in str(exc).lower() for w in _NO_WRITE_WORDS)
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+    return isinstance(exc, sqlite3.Error) and "full" in str(exc).lower()
+
+
+def store_problem(root: Path, db: Path, exc: BaseException, *, writing: bool = False) -> StoreError:
+    """The StoreError for ``exc`` raised while opening, setting up (or, ``writing``, writing to) the store."""
     text = str(exc).lower()
+    what = "could not be written" if writing else "could not be opened"
     if (root.exists() and not root.is_dir()) or isinstance(exc, (NotADirectoryError, FileExistsError)):
         return StoreError(f"The history store path {str(root)!r} is a file, not a folder.",
                           hint=f"Move that file away, or use a folder: {_ELSEWHERE}.")
-    if "full" in text or getattr(exc, "errno", None) == 28:
+    if _disk_full(exc):
         return StoreError(f"The disk holding the history store {str(root)!r} is full ({exc}).",
                           hint=f"Free some space, or keep the history elsewhere: {_ELSEWHERE}.")
     if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text
@@ -24,11 +42,40 @@ def store_problem(root: Path, db: Path, exc: BaseException) -> StoreError:
         return StoreError(f"The history database {str(db)!r} is damaged ({exc}).",
                           hint="Rename it (e.g. history.sqlite.broken) to start a fresh history there; the files "
                                "in artifacts/ are kept.")
-    if isinstance(exc, PermissionError) or "readonly" in text or "read-only" in text or "unable to open" in text:
+    if cannot_write(exc):
         return StoreError(f"The history store {str(root)!r} cannot be written ({exc}).",
                           hint=f"Use a folder you can write to: {_ELSEWHERE}.")
     if "no such column" in text or "no such table" in text:
         return StoreError(f"The history database {str(db)!r} has an unexpected layout ({exc}).",
-                          hint="It may come from a newer tokenhot_nb: upgrade, or rename the file to start afresh.")
-    return StoreError(f"The history store {str(root)!r} could not be opened ({exc}).",
+                          hint="It may come from another tokenhot_nb version or another program: open it with the "
+                               "version that wrote it, or rename the file to start a fresh history there.")
+    return StoreError(f"The history store {str(root)!r} {what} ({exc}).",
                       hint=f"Check the folder, or use another one: {_ELSEWHERE}.")
+
+
+def read_only_problem(root: Path, why: str) -> StoreError:
+    """Any write (a new call, a budget, an import, a delete) to a store that was opened read-only."""
+    because = f" ({why})" if why and why != "opened read-only" else ""
+    return StoreError(f"The history store {str(root)!r} is read-only{because}: its history can be read and "
+                      "replayed, but nothing new can be recorded in it.",
+                      hint=f"Copy the folder somewhere writable and use the copy, or record new calls in a "
+                           f"writable store: {_ELSEWHERE}.")
+
+
+def not_upgradable(root: Path, db: Path, version: int, why: str) -> StoreError:
+    """A read-only store whose layout is older than this tokenhot_nb reads (upgrading it would need a write)."""
+    what = "is empty" if version == 0 else f"has an older layout (schema {version})"
+    because = f" ({why})" if why and why != "opened read-only" else ""
+    return StoreError(f"The history database {str(db)!r} {what} and is read-only{because}, so it cannot be "
+                      "upgraded to be read.",
+                      hint="Copy the store folder somewhere writable and open the copy (it is upgraded on open).")
+
+
+def missing_columns(root: Path, db: Path, table: str, lacking: Sequence[str], *, exists: bool) -> StoreError:
+    """A database whose tables lack columns this tokenhot_nb reads: another program's file, or a damaged one."""
+    names = ", ".join(lacking[:6]) + (", …" if len(lacking) > 6 else "")
+    what = f"its table {table!r} lacks the column(s) {names}" if exists else f"it has no table {table!r}"
+    return StoreError(f"The history database {str(db)!r} is not a tokenhot_nb history this version can read: "
+                      f"{what}.",
+                      hint="Open it with the program or tokenhot_nb version that wrote it, or rename the file "
+                           f"to start a fresh history there (or use another store: {_ELSEWHERE}).")

@@ -8,7 +8,10 @@ Designed for several kernels writing at once and for processes killed mid-call:
   never half-written;
 * a call is inserted as ``running`` and updated when it ends, so a killed call stays ``running``
   (marked ``interrupted`` once its process is known to be gone), never half-written;
-* one connection per thread (sqlite3 objects are not thread-safe), opened lazily, reset after fork.
+* one connection per thread (sqlite3 objects are not thread-safe), opened lazily, reset after fork;
+* a store that cannot be written (a read-only mount, a colleague's folder, a checked-in store) opens read-only
+  (SQLite ``mode=ro``, or ``immutable=1`` when the WAL index cannot be created either): its history can be
+  listed, searched, exported and replayed; any write is refused with one :class:`StoreError` naming the path.
 """
 
 from __future__ import annotations
@@ -130,6 +133,13 @@ _MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     1: ["ALTER TABLE entries ADD COLUMN parent INTEGER", _link_thread_turns],
 }
 
+#: Columns the code reads and writes, per table: a store missing one (another program's file, a hand-edited or
+#: half-migrated one) is refused on open, naming what is missing, instead of failing on some later query.
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "entries": (*ENTRY_FIELDS, "pid", "host", "updated"),
+    "artifacts": ("sha256", "mime", "size", "name", "suffix", "created"),
+    "meta": ("key", "value"),
+}
 _COLUMNS = ", ".join(ENTRY_FIELDS)
 _INSERT_COLS = [f for f in ENTRY_FIELDS if f != "id"]
 _INSERT_SQL = (
@@ -142,6 +152,13 @@ _IMPORT_SQL = f"INSERT INTO entries ({', '.join(_INSERT_COLS)}, updated) VALUES 
 def _is_busy(err: BaseException) -> bool:
     msg = str(err).lower()
     return isinstance(err, sqlite3.OperationalError) and ("locked" in msg or "busy" in msg)
+
+
+def _is_store_fault(err: BaseException) -> bool:
+    """An OS or SQLite failure of the store itself (disk full, read-only, damaged), not of the caller's code."""
+    if isinstance(err, (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+        return False
+    return isinstance(err, (sqlite3.OperationalError, sqlite3.DatabaseError, OSError))
 
 
 def _pid_alive(pid: int) -> bool:
@@ -167,8 +184,12 @@ class Store(ArtifactFiles):
     #: Full-text flavours tried in order when a store is created; none → plain ``LIKE`` search.
     fts_tokenizers: tuple[str, ...] = ("trigram", "unicode61 remove_diacritics 2")
 
-    def __init__(self, root: str | os.PathLike[str], *, secrets: Sequence[Secret | str] = ()) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, secrets: Sequence[Secret | str] = (),
+                 read_only: bool = False) -> None:
         self.root = Path(root).expanduser()
+        #: True when the store is only read: asked for, or found unwritable when it was opened (``why_read_only``)
+        self.read_only = bool(read_only)
+        self.why_read_only = "opened read-only" if read_only else ""
         self.db_path = self.root / DB_NAME
         self.secrets: tuple[Secret | str, ...] = tuple(s for s in secrets if s)
         self._local = threading.local()
@@ -180,7 +201,7 @@ class Store(ArtifactFiles):
         self._init_artifact_files()
 
     def __repr__(self) -> str:
-        return f"Store({str(self.root)!r})"
+        return f"Store({str(self.root)!r}{', read_only=True' if self.read_only else ''})"
 
     def add_secret(self, secret: Secret | str | None) -> None:
         if secret and secret not in self.secrets:
@@ -209,38 +230,82 @@ class Store(ArtifactFiles):
                 if not self._ready:
                     try:
                         self._init_schema(conn)
-                    except (OSError, sqlite3.Error) as exc:
+                    except BaseException as exc:
                         from ._problems import store_problem
 
                         self._conns.remove(conn)
                         self._local.conn = None
                         conn.close()
-                        raise store_problem(self.root, self.db_path, exc) from exc
+                        if isinstance(exc, (OSError, sqlite3.Error)):
+                            raise store_problem(self.root, self.db_path, exc) from exc
+                        raise
                     self._ready = first = True
             if first:
                 self.recover()
         return conn
 
     def _open_connection(self) -> sqlite3.Connection:
+        """A writable connection; an existing store that cannot be written opens read-only instead."""
+        if not self.read_only:
+            try:
+                return self._open_writable()
+            except (OSError, sqlite3.Error) as exc:
+                from ._problems import cannot_write
+
+                if not (cannot_write(exc) and self.db_path.is_file()):
+                    raise
+                self.read_only = True
+                self.why_read_only = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+        return self._open_read_only()
+
+    def _open_writable(self) -> sqlite3.Connection:
         self.root.mkdir(parents=True, exist_ok=True)
         self.artifacts_dir.mkdir(exist_ok=True)
         conn = sqlite3.connect(self.db_path, timeout=10.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout=10000")
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                conn.execute("PRAGMA journal_mode=WAL")
-                break
-            except sqlite3.OperationalError as e:
-                if not _is_busy(e) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        conn.execute("PRAGMA synchronous=NORMAL")
+        try:
+            conn.execute("PRAGMA busy_timeout=10000")
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    conn.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as e:
+                    if not _is_busy(e) or time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
+    def _open_read_only(self) -> sqlite3.Connection:
+        """``mode=ro``; if SQLite cannot even create the WAL index beside the file (a read-only folder with no
+        ``-shm`` left), ``immutable=1``: the file is read as it is (rows still in a live writer's WAL are not seen).
+        """
+        if not self.db_path.is_file():
+            raise FileNotFoundError(f"no history database at {self.db_path}")
+        uri = self.db_path.absolute().as_uri()
+        last: sqlite3.Error | None = None
+        for flags in ("mode=ro", "mode=ro&immutable=1"):
+            conn = sqlite3.connect(f"{uri}?{flags}", uri=True, timeout=10.0, isolation_level=None,
+                                   check_same_thread=False)
+            try:
+                conn.execute("PRAGMA busy_timeout=10000")
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()  # opens the file (and its WAL)
+                return conn
+            except sqlite3.Error as e:
+                conn.close()
+                last = e
+        assert last is not None
+        raise last
+
     def _init_schema(self, conn: sqlite3.Connection) -> None:
+        from ._problems import not_upgradable
+
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         if version == SCHEMA_VERSION:
+            self._check_columns(conn)
             self._fts = self._fts_mode(conn)
             return
         if version > SCHEMA_VERSION:
@@ -250,6 +315,8 @@ class Store(ArtifactFiles):
                 f"The history store {self.root} was written by a newer tokenhot_nb (schema {version}).",
                 hint="Upgrade tokenhot_nb, or point the session at another store folder (store=…).",
             )
+        if self.read_only:
+            raise not_upgradable(self.root, self.db_path, version, self.why_read_only)
 
         def create(c: sqlite3.Connection) -> None:
             v = c.execute("PRAGMA user_version").fetchone()[0]
@@ -282,7 +349,17 @@ class Store(ArtifactFiles):
             c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
         self._tx(create, conn)
+        self._check_columns(conn)
         self._fts = self._fts_mode(conn)
+
+    def _check_columns(self, conn: sqlite3.Connection) -> None:
+        from ._problems import missing_columns
+
+        for table, needed in _REQUIRED.items():
+            have = {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")}
+            lacking = [c for c in needed if c not in have]
+            if lacking:
+                raise missing_columns(self.root, self.db_path, table, lacking, exists=bool(have))
 
     @property
     def fts(self) -> str:
@@ -296,8 +373,13 @@ class Store(ArtifactFiles):
         return str(row[0]) if row else "none"
 
     def _tx(self, fn: Callable[[sqlite3.Connection], _T], conn: sqlite3.Connection | None = None) -> _T:
-        """Run ``fn`` in one short ``BEGIN IMMEDIATE`` transaction, retrying while locked."""
+        """Run ``fn`` in one short ``BEGIN IMMEDIATE`` transaction, retrying while locked.
+
+        A store that cannot take the write (read-only, disk full, damaged) raises :class:`StoreError`.
+        """
         c = conn or self._conn()
+        if self.read_only:
+            raise self.read_only_error()
         deadline = time.monotonic() + 60
         delay = 0.005
         while True:
@@ -308,7 +390,7 @@ class Store(ArtifactFiles):
                     time.sleep(delay)
                     delay = min(delay * 2, 0.25)
                     continue
-                raise
+                raise self._problem(e) from e
             taken: list[Any] = []
             try:
                 taken = self._flush_pending(c)  # artifact rows left for this commit (see ArtifactFiles._register)
@@ -325,7 +407,21 @@ class Store(ArtifactFiles):
                     time.sleep(delay)
                     delay = min(delay * 2, 0.25)
                     continue
+                if _is_store_fault(e):
+                    raise self._problem(e) from e
                 raise
+
+    def _problem(self, exc: BaseException) -> BaseException:
+        """``exc`` (an OS/SQLite failure to write) as the :class:`StoreError` naming this store and the fix."""
+        from ._problems import store_problem
+
+        return store_problem(self.root, self.db_path, exc, writing=True)
+
+    def read_only_error(self) -> BaseException:
+        """The :class:`StoreError` any write to a read-only store raises."""
+        from ._problems import read_only_problem
+
+        return read_only_problem(self.root, self.why_read_only)
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (for ad-hoc SQL; keep transactions short)."""
@@ -360,8 +456,10 @@ class Store(ArtifactFiles):
         """
         from ..client._download import sweep_partial
 
-        sweep_partial(self.artifacts_dir / "incoming")
         conn = self._conn()
+        if self.read_only:  # another process's store, seen as it is: nothing here may be marked or deleted
+            return 0
+        sweep_partial(self.artifacts_dir / "incoming")
         rows = conn.execute(
             "SELECT id, pid FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
         ).fetchall()

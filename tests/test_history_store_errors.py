@@ -1,0 +1,272 @@
+"""A store that cannot be written is still read; a full disk or a foreign layout is one line naming the store.
+
+Faults are made as really as this machine allows:
+
+* a read-only store is a read-only bind mount (``unshare -rm`` + ``mount --bind -o ro``) in a child process where
+  the kernel allows unprivileged namespaces; everywhere, the same OS answer (SQLite's "unable to open database
+  file" for a writable open, ``EROFS`` for a folder) is injected at the one call that meets it, because the
+  tests run as root and ``chmod`` does not stop root;
+* a full database is SQLite's own ``SQLITE_FULL`` (``PRAGMA max_page_count`` caps the file at its size);
+* a full disk for an artifact file is ``ENOSPC`` raised where the file is written (no small file system here).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests._session_support import make_session
+from tokenhot_nb.errors import StoreError
+from tokenhot_nb.history import History, HistoryEntry, Store
+from tokenhot_nb.history import _store as store_mod
+
+FIX = "Copy the folder somewhere writable"
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> Path:
+    """A store holding a chat, a chat thread turn and an image, recorded offline and closed cleanly."""
+    root = tmp_path / "store"
+    s = make_session(root)
+    try:
+        s.chat("hello there")
+        s.image("a red fox", n=1, seed=3)
+    finally:
+        s.close()
+    return root
+
+
+def _snapshot(root: Path, *, wal: bool = False) -> dict[str, tuple[int, int]]:
+    """Every file of the store (size, mtime). SQLite's WAL index files are left out unless ``wal``: a ``mode=ro``
+    connection creates them when the folder (here, in fact writable) allows it."""
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file() and (wal or not p.name.endswith(("-wal", "-shm")))}
+
+
+@pytest.fixture
+def unwritable(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every writable open of a history database fails as it does on a read-only mount; read-only opens work.
+
+    SQLite on a read-only mount answers a read-write open with ``unable to open database file``; here that
+    answer is given by ``sqlite3.connect`` for any open that is not a ``mode=ro`` URI. Returns the opens seen.
+    """
+    real = sqlite3.connect
+    seen: list[str] = []
+
+    def connect(database: Any, *args: Any, **kw: Any) -> sqlite3.Connection:
+        seen.append(str(database))
+        if not (kw.get("uri") and "mode=ro" in str(database)):
+            raise sqlite3.OperationalError("unable to open database file")
+        return real(database, *args, **kw)
+
+    monkeypatch.setattr(store_mod.sqlite3, "connect", connect)
+    yield seen
+
+
+# ---------------------------------------------------------------------------------------------- read-only store
+def test_unwritable_store_is_read(recorded: Path, unwritable: list[str], tmp_path: Path) -> None:
+    before = _snapshot(recorded)
+    store = Store(recorded)
+    h = History(store)
+    assert len(h) == 2 and store.read_only and "unable to open" in store.why_read_only
+    assert any("mode=ro" in s for s in unwritable), "fell back to a read-only open"
+    assert [e.kind for e in h.filter(kind="image")] == ["image"]
+    assert [e.kind for e in h.search("hello")] == ["chat"]
+    assert h.get(1).outputs and h.artifact(h.get(1).outputs[0]["sha256"]).read_text().startswith("You said")
+    assert "<table" in h._repr_html_() and "fox" in h._repr_html_()
+    out = h.export(tmp_path / "out.json")
+    assert [e["kind"] for e in json.loads(out.read_text())] == ["chat", "image"]
+    assert "read_only=True" in repr(store)
+    assert _snapshot(recorded) == before, "reading a read-only store wrote nothing"
+
+
+def test_writes_to_a_read_only_store_are_one_clear_error(recorded: Path, unwritable: list[str]) -> None:
+    before = _snapshot(recorded)
+    store = Store(recorded)
+    attempts = [
+        lambda: store.insert(HistoryEntry(kind="chat", model="m")),
+        lambda: store.update(1, status="error"),
+        lambda: store.delete([1]),
+        lambda: store.set_meta("budget", "{}"),
+        lambda: store.add_bytes(b"new bytes", "text/plain"),
+    ]
+    for attempt in attempts:
+        with pytest.raises(StoreError) as info:
+            attempt()
+        msg = str(info.value)
+        assert str(recorded) in msg and "read-only" in msg and FIX in msg and "\n" not in msg
+    assert len(History(store)) == 2
+    assert _snapshot(recorded) == before
+
+
+def test_session_on_a_read_only_store_replays_and_refuses_new_calls(recorded: Path, unwritable: list[str]) -> None:
+    s = make_session(recorded, mode="replay")
+    try:
+        again = s.chat("hello there")  # offline replay: rebuilt from the store, no request, no write
+        assert again.text.startswith('You said: "hello there"')
+        assert again.entry is not None and again.entry.id == 1
+        image = s.image("a red fox", n=1, seed=3)
+        assert image.items and image.items[0].path.is_file()
+        assert len(s.history) == 2
+    finally:
+        s.close()
+    s = make_session(recorded)  # offline: a new call would be recorded, so it is refused before any request
+    try:
+        with pytest.raises(StoreError, match="is read-only") as info:
+            s.chat("something new")
+        assert str(recorded) in str(info.value) and FIX in str(info.value)
+        assert len(s.history) == 2
+    finally:
+        s.close()
+
+
+def test_read_only_folder_without_artifacts_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store checked in without its (empty) artifacts folder, in a read-only checkout: making the folder fails
+    with ``EROFS``; the database is still read."""
+    root = tmp_path / "checked-in"
+    Store(root).insert(HistoryEntry(kind="chat", model="m", text="kept"))
+    shutil.rmtree(root / "artifacts")
+    real_mkdir = Path.mkdir
+
+    def mkdir(self: Path, *a: Any, **kw: Any) -> None:
+        if self.is_relative_to(root) and not self.exists():
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        real_mkdir(self, *a, **kw)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    store = Store(root)
+    assert [e.text for e in History(store)] == ["kept"]
+    assert store.read_only and store.why_read_only == "Read-only file system"
+    with pytest.raises(StoreError, match="Read-only file system"):
+        store.insert(HistoryEntry(kind="chat"))
+
+
+def test_read_only_store_of_an_older_layout_says_to_copy_it(tmp_path: Path) -> None:
+    root = tmp_path / "old"
+    Store(root).insert(HistoryEntry(kind="chat"))
+    with sqlite3.connect(root / "history.sqlite") as c:
+        c.execute(f"PRAGMA user_version={store_mod.SCHEMA_VERSION - 1}")
+    with pytest.raises(StoreError, match="older layout") as info:
+        len(History(Store(root, read_only=True)))
+    assert str(root / "history.sqlite") in str(info.value) and "Copy the store folder" in str(info.value)
+
+
+def _can_mount_read_only() -> bool:
+    if sys.platform != "linux" or shutil.which("unshare") is None:
+        return False
+    probe = subprocess.run(["unshare", "-rm", "sh", "-c", "mount --bind -o ro / /mnt 2>/dev/null || "
+                            "mount --bind -o ro /tmp /tmp"], capture_output=True, timeout=20)
+    return probe.returncode == 0
+
+
+_READER = textwrap.dedent("""
+    import json, sys
+    from tokenhot_nb.errors import StoreError
+    from tokenhot_nb.history import History, Store
+    from tests._session_support import make_session
+    root = sys.argv[1]
+    store = Store(root)
+    h = History(store)
+    out = {"n": len(h), "read_only": store.read_only, "why": store.why_read_only,
+           "images": len(h.filter(kind="image")), "found": [e.kind for e in h.search("hello")],
+           "html": "<table" in h._repr_html_()}
+    h.export(sys.argv[2])
+    s = make_session(root, mode="replay")
+    out["replayed"] = s.chat("hello there").text[:8]
+    s.close()
+    s = make_session(root)
+    try:
+        s.chat("something new")
+    except StoreError as e:
+        out["refused"] = str(e)
+    s.close()
+    print(json.dumps(out))
+""")
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="this kernel refuses an unprivileged read-only bind mount; "
+                    "the injected tests above cover the same paths")
+def test_store_on_a_real_read_only_mount(recorded: Path, tmp_path: Path) -> None:
+    """The store folder is bind-mounted read-only over itself in a child: SQLite can neither write the database
+    nor create its WAL index there, so the store opens with ``mode=ro`` then ``immutable=1``."""
+    before = _snapshot(recorded, wal=True)
+    export = tmp_path / "export.json"
+    script = tmp_path / "reader.py"
+    script.write_text(_READER)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", 'mount --bind -o ro "$1" "$1" && exec "$2" "$3" "$1" "$4"', "sh",
+         str(recorded), sys.executable, str(script), str(export)],
+        capture_output=True, text=True, timeout=120, env=env, cwd=Path(__file__).parent.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["n"] == 2 and out["read_only"] and out["images"] == 1 and out["found"] == ["chat"] and out["html"]
+    assert out["replayed"] == "You said"
+    assert str(recorded) in out["refused"] and "read-only" in out["refused"] and FIX in out["refused"]
+    assert len(json.loads(export.read_text())) == 2
+    assert _snapshot(recorded, wal=True) == before
+
+
+# ---------------------------------------------------------------------------------------------- full disk
+def test_full_database_is_one_line_naming_the_store(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    store = Store(root)
+    store.insert(HistoryEntry(kind="chat", model="m", text="first"))
+    conn = store.connection()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count={pages}")  # SQLite's own SQLITE_FULL once the file would grow
+    with pytest.raises(StoreError, match="is full") as info:
+        store.insert(HistoryEntry(kind="chat", model="m", text="x" * 200_000))
+    assert str(root) in str(info.value) and "Free some space" in str(info.value)
+    assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+    assert [e.text for e in History(store)] == ["first"], "the failed write left nothing behind"
+
+
+def test_full_disk_on_an_artifact_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "store"
+    store = Store(root)
+
+    def full(self: Any, dest: Path, data: bytes) -> bool:
+        raise OSError(errno.ENOSPC, "No space left on device", str(dest))
+
+    monkeypatch.setattr(Store, "_write_new", full)
+    with pytest.raises(StoreError, match="is full") as info:
+        store.add_bytes(b"an answer", "text/plain")
+    assert str(root) in str(info.value) and "Free some space" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------- foreign layout
+def test_missing_column_is_named_on_open(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    Store(root).insert(HistoryEntry(kind="chat", model="m"))
+    with sqlite3.connect(root / "history.sqlite") as c:
+        c.execute("DROP INDEX entries_thread")
+        c.execute("ALTER TABLE entries DROP COLUMN thread")
+    with pytest.raises(StoreError) as info:
+        len(History(Store(root)))
+    msg = str(info.value)
+    assert str(root / "history.sqlite") in msg and "'entries' lacks the column(s) thread" in msg
+    assert "rename the file" in msg
+
+
+def test_another_programs_database_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    root.mkdir()
+    with sqlite3.connect(root / "history.sqlite") as c:  # someone else's "entries" table
+        c.execute("CREATE TABLE entries (id INTEGER PRIMARY KEY, title TEXT)")
+    with pytest.raises(StoreError) as info:
+        Store(root).count()
+    assert str(root) in str(info.value) and "no such column" in str(info.value)
