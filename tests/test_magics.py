@@ -151,6 +151,46 @@ def test_chat_json_and_schema(ip: Any, offline: Any) -> None:
     assert "no such variable" in cap.stdout + cap.stderr + str(res.error_in_exec)
 
 
+def test_chat_tools_ask_and_answer_from_the_magic(ip: Any, offline: Any) -> None:
+    """--tools offers functions; the calls come back as .tool_calls and show in the cell; the line form
+    ``%th_chat --tool-results`` answers them in the same thread, and the model's final answer is text."""
+    ip.user_ns["weather_tool"] = {"type": "function", "function": {
+        "name": "get_weather", "description": "Weather in a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    res, cap = run(ip, "%%th_chat -m claude-sonnet --tools weather_tool --tool-choice required --thread w "
+                       "-o ask\nWhat is the weather in Lisbon?")
+    assert res.error_in_exec is None, cap.stderr
+    ask = ip.user_ns["ask"]
+    assert [c.name for c in ask.tool_calls] == ["get_weather"] and isinstance(ask.tool_calls[0].arguments, dict)
+    assert "get_weather" in last_data(cap)["text/html"]
+    assert offline.history[-1].params["tools"][0]["function"]["name"] == "get_weather"
+    ip.user_ns["answers"] = {c.id: {"city": "Lisbon", "sky": "clear", "c": 21} for c in ask.tool_calls}
+    res, cap = run(ip, "%th_chat -m claude-sonnet --tools weather_tool --thread w --tool-results answers -o done")
+    assert res.error_in_exec is None, cap.stderr
+    done = ip.user_ns["done"]
+    assert done.tool_calls == [] and done.text
+    assert offline.history[-1].thread == offline.history[-2].thread  # the same conversation went on
+
+    # inline JSON works as a list; a wrong kind or an unknown name is one clear line, and nothing is sent
+    n = len(offline.history)
+    res, cap = run(ip, '%%th_chat --tools \'[{"name": "now", "parameters": {"type": "object"}}]\' -o t\nwhat time?')
+    assert res.error_in_exec is None, cap.stderr
+    assert offline.history[-1].params["tools"] == [{"name": "now", "parameters": {"type": "object"}}]
+    ip.user_ns["not_a_tool"] = 42
+    for line, says in (("--tools not_a_tool", "holds a int"), ("--tools nowhere", "no such variable"),
+                       ("--tool-results not_a_tool", "holds a int")):
+        res, cap = run(ip, f"%%th_chat {line}\nhi")
+        said = cap.stdout + cap.stderr + str(res.error_in_exec)
+        assert type(res.error_in_exec).__name__ == "UsageError", line
+        assert says in said and "Traceback" not in said, said
+    res, cap = run(ip, "%th_chat --thread elsewhere --tool-results answers")  # no calls pending there
+    said = cap.stdout + cap.stderr + last_data(cap)["text/plain"]
+    assert "asked for: none" in said and "Traceback" not in said
+    res, cap = run(ip, "%th_chat -m claude-sonnet")  # the line form needs the results, or a cell
+    assert "the cell is the message" in cap.stdout + cap.stderr + str(res.error_in_exec)
+    assert len(offline.history) == n + 2 and offline.history[-1].status == "error"  # only the refused answer
+
+
 def test_audio_transcribe_translate(ip: Any, offline: Any) -> None:
     res, cap = run(ip, "%%th_audio -o hello\nHello there")
     assert res.error_in_exec is None, cap.stderr

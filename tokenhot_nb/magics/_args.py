@@ -143,7 +143,9 @@ def _chat() -> MagicParser:
     p = MagicParser("%%th_chat", "Chat with a model, streamed. The cell is the message; {name} interpolates.",
                     "examples:\n  %%th_chat -m claude-sonnet --system 'Be terse' --thread study\n"
                     "  %%th_chat --format code --image chart.png\n"
-                    "  %%th_chat -m gpt-5 --endpoint responses")
+                    "  %%th_chat -m gpt-5 --endpoint responses\n"
+                    "  %%th_chat -m claude-sonnet --tools weather_tool --thread w -o ask\n"
+                    "  %th_chat -m claude-sonnet --tools weather_tool --thread w --tool-results answers")
     _common(p)
     p.add_argument("--system", metavar="TEXT", help="system prompt")
     p.add_argument("--temperature", type=float)
@@ -162,6 +164,14 @@ def _chat() -> MagicParser:
     p.add_argument("--schema", metavar="NAME",
                    help="answer as data of this shape: a variable holding a pydantic model or a JSON-schema dict "
                    "(or inline JSON); the checked value is the result's .data")
+    p.add_argument("--tools", action="append", metavar="NAME",
+                   help="offer functions to call: a variable holding an OpenAI function schema or a list of them "
+                        "(or inline JSON); repeatable. The calls asked for are the result's .tool_calls")
+    p.add_argument("--tool-choice", metavar="CHOICE",
+                   help="auto (default), required, none, or the name of one tool")
+    p.add_argument("--tool-results", metavar="NAME",
+                   help="answer the last tool calls of the thread: a variable holding {call_id: result}; as a "
+                        "line magic (%%th_chat …) no message is needed")
     return p
 
 

@@ -222,15 +222,17 @@ class TokenhotMagics(Magics):
         return self._done(fn(source, **opts), a.output)
 
     # -- chat ----------------------------------------------------------------------------------
-    @cell_magic
+    @line_cell_magic
     @_friendly
     def th_chat(self, line: str, cell: str | None = None) -> Any:
-        """Chat, streamed into one output that ends as Markdown. See %%th_chat --help."""
+        """Chat, streamed into one output that ends as Markdown; the line form answers tool calls
+        (``%th_chat --tool-results NAME``). See %%th_chat --help."""
         from ..errors import StreamError
         from ._stream import StreamView
 
         a = _args.parse("th_chat", line)
-        message = self._text("%%th_chat", cell, "message")
+        answering = a.tool_results is not None
+        message = self._text("%%th_chat", cell, "message") if not answering or (cell or "").strip() else ""
         kwargs = _opts(model=a.model, system=a.system, temperature=a.temperature, max_tokens=a.max_tokens,
                        thread=a.thread, endpoint=a.endpoint)
         if a.new:
@@ -241,6 +243,13 @@ class TokenhotMagics(Magics):
             kwargs["json"] = True
         if a.schema:
             kwargs["schema"] = self._schema(a.schema)
+        if a.tools:
+            kwargs["tools"] = [tool for name in a.tools for tool in self._tools(name)]
+        if a.tool_choice:
+            kwargs["tool_choice"] = a.tool_choice
+        if answering:
+            kwargs["tool_results"] = self._variable("--tool-results", a.tool_results, dict,
+                                                    "a dict {call_id: result} (the ids are in .tool_calls)")
         kwargs.update(a.extra or {})
         s = _session()
         if a.dry_run:
@@ -280,6 +289,27 @@ class TokenhotMagics(Magics):
             _args.parser("th_chat").error(
                 f"--schema {name!r}: no such variable. Name a variable holding a pydantic model or a JSON-schema "
                 "dict, or give the schema as inline JSON.")
+        return value
+
+    def _tools(self, name: str) -> list[Any]:
+        """``--tools``: a variable (one schema dict or a list of them) or inline JSON."""
+        value = self._variable("--tools", name, (dict, list), "an OpenAI function schema or a list of them")
+        return value if isinstance(value, list) else [value]
+
+    def _variable(self, option: str, name: str, kinds: type | tuple[type, ...], what: str) -> Any:
+        """A value named on the magic line: a variable of the notebook, else inline JSON."""
+        if name in self._ns:
+            value = self._ns[name]
+        else:
+            try:
+                value = json.loads(name)
+            except ValueError:
+                _args.parser("th_chat").error(
+                    f"{option} {name!r}: no such variable. Name a variable holding {what}, or give it as inline "
+                    "JSON.")
+        if not isinstance(value, kinds):
+            _args.parser("th_chat").error(
+                f"{option} {name!r} holds a {type(value).__name__}; it must be {what}.")
         return value
 
     def _offer_code(self, answer: str) -> None:
