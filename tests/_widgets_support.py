@@ -64,6 +64,7 @@ class FakeResult:
         self.entry_id = entry.id
         self.text = text
         self.body = body
+        self.data: Any = None  # ChatResult.data: no JSON mode in the fake
 
 
 class FakeHistory(list):  # type: ignore[type-arg]

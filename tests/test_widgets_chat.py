@@ -124,3 +124,26 @@ def test_empty_message_is_refused(fake):
     p = panel("chat", fake)
     p.send.click()
     assert "Type a message" in p.error_box.value and fake.calls == []
+
+
+def test_json_answers_are_data_shown_formatted(offline):
+    """"Answer as JSON" asks in JSON mode; the bubble shows the parsed value as a JSON block (escaped), and
+    the panel's result holds it as .data."""
+    p = panel("chat", offline)
+    p.as_json.value = True
+    p.input.value = "three colours as a list under 'colours'"
+    p.send.click()
+    p.wait(60)
+    assert p.error_box.value == "", p.error_box.value
+    entry = offline.history.last
+    assert entry.params["json"] is True and entry.status == "ok"
+    assert isinstance(p.result.data, (dict, list))
+    html = p.answer.value
+    assert "<pre" in html and "<code" in html and "json" in html
+    first_key = next(iter(p.result.data)) if isinstance(p.result.data, dict) else None
+    assert first_key is None or f"&quot;{first_key}&quot;" in html or f'"{first_key}"' in html
+    p.as_json.value = False
+    p.input.value = "now in words"
+    p.send.click()
+    p.wait(60)
+    assert "json" not in offline.history.last.params and p.result.data is None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -66,6 +68,15 @@ def _bubble(role: str, text: str, note: str = "") -> str:
     )
 
 
+def _shown(result: ChatResult) -> str:
+    """The answer as the bubble shows it: data (JSON mode) as a formatted JSON block, text as Markdown."""
+    if result.data is None:
+        return result.text
+    body = json.dumps(result.data, indent=2, ensure_ascii=False, default=str)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", body)), default=0))
+    return f"{fence}json\n{body}\n{fence}"
+
+
 class ChatPanel(Panel):
     """Send messages in a thread; the answer streams in and can be stopped (the partial answer stays)."""
 
@@ -76,13 +87,16 @@ class ChatPanel(Panel):
         self.model = model_picker(self.session, "chat")
         self.api = w.Dropdown(description="API", layout=w.Layout(width="max-content", min_width="260px"))
         self.system = w.Text(placeholder="System prompt (optional)", layout=w.Layout(width="100%"))
+        self.as_json = w.Checkbox(description="Answer as JSON", indent=False,
+                                  tooltip="The answer is checked as JSON and shown formatted; it is .data of "
+                                          "panel.result")
         self.thread_box = w.VBox(layout=w.Layout(max_height="420px", overflow="auto", width="100%"))
         self.thread_box.add_class("tokenhot-thread")
         self.input = w.Textarea(placeholder="Message…", layout=w.Layout(width="100%", height="4em"))
         self.send = w.Button(description="Send", button_style="primary", icon="paper-plane")
         self.stop = w.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
         self.new_thread = w.Button(description="New thread", icon="plus")
-        self.busy_widgets = [self.send, self.model, self.api, self.new_thread]
+        self.busy_widgets = [self.send, self.model, self.api, self.new_thread, self.as_json]
         self.thread_id = _thread_name()
         self.result: ChatResult | None = None
         self.answer: w.HTML | None = None
@@ -98,7 +112,7 @@ class ChatPanel(Panel):
         self.new_thread.on_click(lambda _: self.reset())
         self.children = [
             w.HTML("<b>Chat</b>"),
-            w.HBox([self.model, self.api, self.new_thread], layout=w.Layout(flex_flow="row wrap")),
+            w.HBox([self.model, self.api, self.new_thread, self.as_json], layout=w.Layout(flex_flow="row wrap")),
             self.system,
             self.thread_box,
             self.input,
@@ -152,6 +166,8 @@ class ChatPanel(Panel):
             kw["endpoint"] = endpoint
         if self.system.value.strip():
             kw["system"] = self.system.value.strip()
+        if self.as_json.value:
+            kw["json"] = True
         kw["thread"] = self.thread_id
         if self._new:
             kw["new_thread"] = True
@@ -181,7 +197,7 @@ class ChatPanel(Panel):
         self.result = result
         self.text = result.text
         if self.answer is not None:
-            self.answer.value = _bubble("assistant", result.text)
+            self.answer.value = _bubble("assistant", _shown(result))
             self.answer.add_class("tokenhot-final")
         entry = entry_of(result)
         self._new = False
