@@ -270,3 +270,64 @@ def test_another_programs_database_is_refused(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         Store(root).count()
     assert str(root) in str(info.value) and "no such column" in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------- paid answers are kept
+def _full_after_insert(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite's own SQLITE_FULL from the moment a call's ``running`` row is in: the database may not grow any more
+    (``PRAGMA max_page_count`` set to its size on the connection that will finish the row)."""
+    real = Store.insert
+
+    def insert(self: Store, entry: HistoryEntry) -> int:
+        entry_id = real(self, entry)
+        conn = self.connection()
+        conn.execute(f"PRAGMA max_page_count={conn.execute('PRAGMA page_count').fetchone()[0]}")
+        return entry_id
+
+    monkeypatch.setattr(Store, "insert", insert)
+
+
+def test_answer_whose_row_cannot_be_finished_is_returned_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tokenhot_nb.errors import UnrecordedWarning
+
+    root = tmp_path / "store"
+    s = make_session(root)
+    try:
+        s.chat("warm up")  # the store exists and is open
+        _full_after_insert(monkeypatch)
+        prompt = "tell me about otters " * 2000
+        with pytest.warns(UnrecordedWarning) as caught:
+            res = s.chat(prompt)
+        assert res.text.startswith("You said") and "otters" in res.text
+        assert res.entry is not None and res.entry.status == "ok" and res.entry.text.endswith(res.text)
+        msg = str(caught[0].message)
+        assert f"call #{res.entry.id}" in msg and "kept in this result only" in msg
+        assert str(root) in msg and "is full" in msg and "Free some space" in msg
+    finally:
+        s.close()
+    assert [e.status for e in History(root)] == ["ok", "running"], "the row was never finished, nor half-written"
+
+
+def test_answer_whose_text_file_cannot_be_stored_is_returned_and_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tokenhot_nb.errors import UnrecordedWarning
+
+    root = tmp_path / "store"
+    s = make_session(root)
+
+    def full(self: Any, dest: Path, data: bytes) -> bool:
+        raise OSError(errno.ENOSPC, "No space left on device", str(dest))
+
+    monkeypatch.setattr(Store, "_write_new", full)
+    try:
+        with pytest.warns(UnrecordedWarning, match="is full"):
+            res = s.chat("hello otters")
+        assert res.text.startswith('You said: "hello otters"')
+    finally:
+        s.close()
+    entry = History(root)[-1]
+    assert entry.status == "ok" and entry.text.endswith(res.text), "the row keeps the answer in its text"
+    assert entry.outputs == [] and Store(root).check()["missing"] == [], "no output points at a missing file"

@@ -230,6 +230,11 @@ class StoreError(TokenhotError):
     """The history store (or an export of it) could not be read or written; the message names the path."""
 
 
+class UnrecordedWarning(UserWarning):
+    """A call's answer arrived (and was paid for) but the history store could not record it: the result is
+    returned anyway and holds the only copy."""
+
+
 class APIError(TokenhotError):
     """The server answered with an error status."""
 

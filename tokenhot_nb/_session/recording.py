@@ -9,7 +9,9 @@ request; a miss names the nearest recording.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
+import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .._config import might_hold_key, redact
 from .._inputs import ext_for, sniff_mime
 from ..catalog import ModelInfo
-from ..errors import APIError, ReplayMissError, TokenhotError
+from ..errors import APIError, ReplayMissError, StoreError, TokenhotError, UnrecordedWarning
 from ..families._types import HttpCall, Usage
 from . import budget as _budget
 from .loop import Interrupted
@@ -132,7 +134,18 @@ class Recording:
         }
         if text is not None:
             fields["text"] = text
-        self.update(**fields)
+        unsaved = [str(o[UNSAVED]) for o in outputs if UNSAVED in o]
+        if unsaved:  # outputs whose file could not be stored: the result has them, the row cannot point at them
+            fields["outputs"] = [o for o in outputs if UNSAVED not in o]
+        try:
+            self.update(**fields)
+        except StoreError as err:  # the answer is paid for: it is returned, with a warning, not thrown away
+            for name, value in fields.items():
+                setattr(self.entry, name, self.store.as_stored(name, value))
+            unsaved.append(str(err))
+        if unsaved:
+            warnings.warn(f"tokenhot_nb: the answer of call #{self.id} arrived but could not be recorded in the "
+                          f"history; it is kept in this result only. {unsaved[-1]}", UnrecordedWarning, stacklevel=2)
         return self.final()
 
     def fail(self, err: BaseException, *, status: str | None = None, **extra: Any) -> None:
@@ -261,9 +274,23 @@ async def store_download(session: Session, url: str, mime_hint: str, role: str, 
 BIG_OUTPUT = 256 * 1024
 
 
+#: Key of an output dict whose text could not be stored (its value: why); :meth:`Recording.ok` leaves it out.
+UNSAVED = "_unsaved"
+
+
 def store_bytes(session: Session, data: bytes, mime: str, role: str, **extra: Any) -> dict[str, Any]:
-    """Put an output's bytes in the store → an output dict (its metadata row lands with the call's row)."""
-    art = session.store.add_bytes(data, mime, register_now=False)
+    """Put an output's bytes in the store → an output dict (its metadata row lands with the call's row).
+
+    A text output (a chat answer) the store cannot take (disk full…) is still returned, marked :data:`UNSAVED`:
+    the result object holds the text and the row keeps it in ``text``; media outputs raise the StoreError.
+    """
+    try:
+        art = session.store.add_bytes(data, mime, register_now=False)
+    except StoreError as err:
+        if not mime.startswith("text/"):
+            raise
+        return {"sha256": hashlib.sha256(data).hexdigest(), "mime": mime, "size": len(data), "name": "",
+                "role": role, UNSAVED: str(err), **drop_none(extra)}
     return {**art.as_dict(), "role": role, **drop_none(extra)}
 
 

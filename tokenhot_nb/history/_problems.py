@@ -27,29 +27,35 @@ def _disk_full(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.Error) and "full" in str(exc).lower()
 
 
+def _detail(exc: BaseException) -> str:
+    """What went wrong, short: an OS error's own words without the (long) file name, else the message."""
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
 def store_problem(root: Path, db: Path, exc: BaseException, *, writing: bool = False) -> StoreError:
     """The StoreError for ``exc`` raised while opening, setting up (or, ``writing``, writing to) the store."""
     text = str(exc).lower()
+    detail = _detail(exc)
     what = "could not be written" if writing else "could not be opened"
     if (root.exists() and not root.is_dir()) or isinstance(exc, (NotADirectoryError, FileExistsError)):
         return StoreError(f"The history store path {str(root)!r} is a file, not a folder.",
                           hint=f"Move that file away, or use a folder: {_ELSEWHERE}.")
     if _disk_full(exc):
-        return StoreError(f"The disk holding the history store {str(root)!r} is full ({exc}).",
+        return StoreError(f"The disk holding the history store {str(root)!r} is full ({detail}).",
                           hint=f"Free some space, or keep the history elsewhere: {_ELSEWHERE}.")
     if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text
                                                    or "corrupt" in text):
-        return StoreError(f"The history database {str(db)!r} is damaged ({exc}).",
+        return StoreError(f"The history database {str(db)!r} is damaged ({detail}).",
                           hint="Rename it (e.g. history.sqlite.broken) to start a fresh history there; the files "
                                "in artifacts/ are kept.")
     if cannot_write(exc):
-        return StoreError(f"The history store {str(root)!r} cannot be written ({exc}).",
+        return StoreError(f"The history store {str(root)!r} cannot be written ({detail}).",
                           hint=f"Use a folder you can write to: {_ELSEWHERE}.")
     if "no such column" in text or "no such table" in text:
-        return StoreError(f"The history database {str(db)!r} has an unexpected layout ({exc}).",
+        return StoreError(f"The history database {str(db)!r} has an unexpected layout ({detail}).",
                           hint="It may come from another tokenhot_nb version or another program: open it with the "
                                "version that wrote it, or rename the file to start a fresh history there.")
-    return StoreError(f"The history store {str(root)!r} {what} ({exc}).",
+    return StoreError(f"The history store {str(root)!r} {what} ({detail}).",
                       hint=f"Check the folder, or use another one: {_ELSEWHERE}.")
 
 

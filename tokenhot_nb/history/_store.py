@@ -510,6 +510,11 @@ class Store(ArtifactFiles):
             return v, v
         return value, value
 
+    def as_stored(self, name: str, value: Any) -> Any:
+        """The value an entry holds for field ``name`` once written (redacted, JSON-safe), without writing it:
+        what a call whose row could not be finished keeps in memory."""
+        return self._norm_kept(name, value)[1]
+
     def key_for(self, kind: str, model: str, endpoint: str | None, params: Any) -> str:
         """The replay key, redacting this store's secrets the same way rows are written."""
         return replay_key(kind, model, endpoint, params, self.secrets)
