@@ -43,7 +43,7 @@ TARGETS: dict[str, Target] = {
     "config": Target("tokenhot_nb/_config.py", ("tests/test_config.py",)),
     "catalog": Target("tokenhot_nb/catalog.py", ("tests/test_catalog.py", "tests/test_catalog_merge.py",
                                                  "tests/test_catalog_classify.py")),
-    "sse": Target("tokenhot_nb/client/_sse.py", ("tests/test_client_sse.py",)),
+    "sse": Target("tokenhot_nb/client/_sse.py", ("tests/test_client_sse.py", "tests/test_client_sse_wire.py")),
     "download": Target("tokenhot_nb/client/_download.py", ("tests/test_client_download.py",)),
     "errors": Target("tokenhot_nb/client/_errors.py", ("tests/test_client_errors.py",)),
     "replay": Target("tokenhot_nb/history/_replay.py", ("tests/test_history_replay.py",)),

@@ -733,3 +733,35 @@ def test_a_stall_leaves_the_task_free_of_pending_cancellation() -> None:
 
     cancelling, _ = run_virtual(run())
     assert cancelling == 0
+
+
+# -- framing at the end of the body; [DONE] inside formats that do not end with it ---------------------------
+def test_an_event_ended_by_cr_line_breaks_at_the_very_end_of_the_body_is_delivered() -> None:
+    """``\\r`` alone is a line break: the blank line ending the last event is known only when the body ends."""
+    parts = [{"candidates": [{"content": {"parts": [{"text": t}]}}]} for t in ("a", "b")]
+    body = "".join(f"data: {json.dumps(p)}\r\r" for p in parts)
+    events = collect(sse_handler(body), fmt="gemini")
+    assert [e.data["candidates"][0]["content"]["parts"][0]["text"] for e in events] == ["a", "b"]  # type: ignore[index]
+
+
+def test_an_unfinished_last_event_is_not_delivered() -> None:
+    """An event without its blank line at the end of the body was cut short (the SSE rules drop it)."""
+    body = frame({"candidates": [{"content": {"parts": [{"text": "a"}]}}]}) + 'data: {"candidates": []}\n'
+    assert len(collect(sse_handler(body), fmt="gemini")) == 1
+
+
+@pytest.mark.parametrize("fmt", ["claude", "responses"])
+def test_nothing_after_done_is_read_in_a_claude_or_responses_stream(fmt: StreamFormat) -> None:
+    """``[DONE]`` ends the reading even there: what follows is not trusted to complete the answer."""
+    body = (frame({"type": "message_start"}, "message_start") + frame("[DONE]")
+            + frame({"type": "message_stop"}, "message_stop")
+            + frame({"type": "response.completed", "response": {}}, "response.completed"))
+    with pytest.raises(E.StreamError, match=r"ended early.*\(after 1 events\)"):
+        collect(sse_handler(body), fmt=fmt)
+
+
+def test_a_non_string_type_is_not_an_event_type() -> None:
+    body = frame({"type": ["message_stop"], "n": 1}) + frame({"type": 7, "n": 2}) + frame(
+        {"type": "message_stop", "n": 3}, "message_stop")
+    events = collect(sse_handler(body), fmt="claude")
+    assert [(e.type, e.data["n"]) for e in events] == [("message", 1), ("message", 2), ("message_stop", 3)]  # type: ignore[index]

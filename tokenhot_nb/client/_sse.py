@@ -12,18 +12,20 @@ but not an object (a piece of the answer that could not be read is never dropped
 from __future__ import annotations
 
 import asyncio
+import codecs
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import httpx
-from httpx_sse import EventSource, SSEError
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, without its content-type check
 
 from .._config import Secret, redact
 from ..errors import StreamError
 from ._body import BodyRefused
+from ._download import media_type
 from ._errors import error_from_response, error_from_transport, scrub_error, stream_error_from_data
 
 log = logging.getLogger("tokenhot_nb")
@@ -44,7 +46,7 @@ _END_DESCRIPTION = {
 }
 
 
-@dataclass
+@dataclass(slots=True)
 class SSEEvent:
     """One event: ``event`` is the ``event:`` line (or "message"); ``data`` is decoded JSON when it parses."""
 
@@ -59,95 +61,11 @@ class SSEEvent:
         return self.event
 
 
-class StreamStalled(Exception):
-    """Internal: no content arrived within the idle timeout (``deadline``: the whole-stream limit passed)."""
-
-    def __init__(self, seconds: float, *, deadline: bool = False) -> None:
-        super().__init__(seconds)
-        self.seconds = seconds
-        self.deadline = deadline
-
-
 class BrokenFrame(Exception):
     """Internal: a frame that should be a JSON object is not (cut short, ``null``, a list…)."""
 
 
-class IdleTimeoutStream(httpx.AsyncByteStream):
-    """Wrap a response body so that a stream with no *content* for ``timeout`` s (or running past
-    ``deadline`` s in all) raises :class:`StreamStalled`.
-
-    Bytes alone do not count: a relay that sends keep-alive comments or drips one byte at a time keeps a dead
-    stream open forever, so only :meth:`touch` (called by the event layer for every event it hands on, and
-    again when the consumer asks for the next one) re-arms the timer. One watchdog timer per stream, re-armed
-    lazily, instead of ``asyncio.wait_for`` per chunk: a stream of 20,000 small chunks would otherwise pay
-    for 20,000 extra tasks.
-    """
-
-    def __init__(self, inner: httpx.AsyncByteStream, timeout: float, deadline: float | None = None) -> None:
-        self._inner = inner
-        self._timeout = timeout
-        self._deadline = deadline
-        self._last = 0.0
-        self._loop: asyncio.AbstractEventLoop | None = None
-
-    def touch(self) -> None:
-        """Content arrived (or the consumer is back for more): the idle time starts again."""
-        if self._loop is not None:
-            self._last = self._loop.time()
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        task = asyncio.current_task()
-        chunks = self._inner.__aiter__()
-        self._last = start = loop.time()
-        end = start + self._deadline if self._deadline else None
-        waiting = False
-        stalled: StreamStalled | None = None
-        handle: asyncio.TimerHandle | None = None
-
-        def due() -> float:
-            idle_due = self._last + self._timeout
-            return idle_due if end is None else min(idle_due, end)
-
-        def watchdog() -> None:
-            nonlocal handle, stalled
-            now = loop.time()
-            if waiting and now >= due() and task is not None:
-                hit_deadline = end is not None and now >= end and end < self._last + self._timeout
-                stalled = StreamStalled(self._deadline if hit_deadline and self._deadline else self._timeout,
-                                        deadline=hit_deadline)
-                task.cancel()
-                return
-            handle = loop.call_at(max(due(), now + self._timeout / 4), watchdog)
-
-        handle = loop.call_at(due(), watchdog)
-        try:
-            while True:
-                task = asyncio.current_task()  # differs per step when iterated from sync code
-                waiting = True
-                try:
-                    chunk = await chunks.__anext__()
-                except StopAsyncIteration:
-                    return
-                except asyncio.CancelledError:
-                    if stalled is None:
-                        raise
-                    uncancel = getattr(task, "uncancel", None)
-                    if uncancel is not None:
-                        uncancel()
-                    raise stalled from None
-                finally:
-                    waiting = False
-                yield chunk
-        finally:
-            if handle is not None:
-                handle.cancel()
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
+_raw_decode = json.JSONDecoder().raw_decode  # json.loads without its two wrappers (one call a frame)
 _JSON_START = tuple("{[\"-0123456789")
 
 
@@ -158,13 +76,13 @@ def decode_data(raw: str) -> dict[str, Any] | str:
     (a frame cut short) raises :class:`BrokenFrame`: every Tokenhot stream format sends objects, so such a
     frame is a piece of the answer that could not be read, never something to drop silently.
     """
-    if raw[:1] == "{":  # the usual frame: one JSON object, no padding (not stripped: the hot path)
+    if raw[:1] == "{":  # the usual frame: one JSON object, no padding (the hot path: no strip, no wrappers)
         try:
-            value = json.loads(raw)
+            value, end = _raw_decode(raw)
         except ValueError:
             raise BrokenFrame("it is cut short or not valid JSON") from None
-        if isinstance(value, dict):
-            return value
+        if end == len(raw):
+            return cast(dict[str, Any], value)  # it began with "{"
     text = raw.strip()
     if not text.startswith(_JSON_START) and text not in ("null", "true", "false"):
         return raw
@@ -178,12 +96,6 @@ def decode_data(raw: str) -> dict[str, Any] | str:
         return value
     kind = "null" if value is None else "a list" if isinstance(value, list) else f"a {type(value).__name__}"
     raise BrokenFrame(f"it is {kind}, not a JSON object")
-
-
-def _is_error_frame(event: str, data: dict[str, Any] | str) -> bool:
-    if event == "error":
-        return True
-    return isinstance(data, dict) and (bool(data.get("error")) or data.get("type") == "error")
 
 
 def _fmt_seconds(value: float) -> str:
@@ -221,7 +133,9 @@ class EventStream:
         self._secrets = secrets
         self._description = description
         self._gen = self._run()
-        self._events_gen: AsyncGenerator[SSEEvent, None] | None = None  # set once connected
+        # The one event generator: iterating the stream iterates it directly, with no layer between it and
+        # the events (the hot path: one event per network chunk). It connects on its first step if needed.
+        self._events_gen = self._events()
         self._primed = False
         self.response: httpx.Response | None = None
         self.events_seen = 0
@@ -247,20 +161,14 @@ class EventStream:
         return self._prime().__await__()
 
     def __aiter__(self) -> AsyncIterator[SSEEvent]:
-        # Once connected, the caller iterates the event generator itself: no layer between it and the events
-        # (the hot path: one event per network chunk). Its frame holds this stream, which holds the response.
-        return self._events_gen if self._events_gen is not None else self
+        return self._events_gen
 
-    async def __anext__(self) -> SSEEvent:
-        if not self._primed:
-            await self._prime()
-        assert self._events_gen is not None
-        return await self._events_gen.__anext__()
+    def __anext__(self) -> Awaitable[SSEEvent]:
+        return self._events_gen.__anext__()
 
     async def aclose(self) -> None:
         try:
-            if self._events_gen is not None:
-                await self._events_gen.aclose()
+            await self._events_gen.aclose()
         finally:
             await self._gen.aclose()  # closes the response
 
@@ -283,11 +191,8 @@ class EventStream:
         self.response = response
         try:
             content_type = response.headers.get("content-type", "")
-            if "text/event-stream" not in content_type.lower():
+            if media_type(content_type) != "text/event-stream":
                 await self._not_a_stream(response, content_type)
-            watch = IdleTimeoutStream(response.stream, self._idle_timeout, self._deadline)  # type: ignore[arg-type]
-            response.stream = watch
-            self._events_gen = self._events(response, watch)
             yield _CONNECTED  # stays here, holding the response open, until aclose() or garbage collection
         finally:
             await response.aclose()
@@ -307,75 +212,143 @@ class EventStream:
             hint="The model may not support streaming here; try again with stream=False.",
         )
 
-    async def _events(self, response: httpx.Response, watch: IdleTimeoutStream) -> AsyncGenerator[SSEEvent, None]:
+    async def _events(self) -> AsyncGenerator[SSEEvent, None]:
+        """Read the body, frame it into events (httpx-sse's decoders) and hand on the ones with content.
+
+        The body is read here, not through ``EventSource.aiter_sse``: one generator instead of four between
+        the socket and the caller, and no second content-type check (httpx-sse's is case-sensitive, media
+        types are not: RFC 9110 §8.3.1).
+
+        The stall watchdog is one timer per stream, re-armed lazily, never a timeout per chunk. Only content
+        re-arms it: the clock restarts when the caller comes back for the next event, so neither the caller's
+        own time (display, callbacks) nor keep-alive comments, pings or a one-byte drip count; while the
+        caller holds an event the watchdog does not fire. When it fires it cancels the read, which is turned
+        into a :class:`StreamError` here (an outside cancellation passes through untouched).
+        """
+        if not self._primed:
+            await self._prime()
+        response = self.response
+        assert response is not None
         fmt = self._fmt
         terminal = TERMINAL_EVENTS.get(fmt, frozenset())
+        timeout = self._idle_timeout
+        loop = asyncio.get_running_loop()
+        last = start = loop.time()
+        limit = self._deadline or 0.0
+        end = start + limit if limit else None
+        task = asyncio.current_task()
+        waiting = True  # False while the caller holds an event
+        stalled: StreamError | None = None
+        handle: asyncio.TimerHandle
+
+        def due() -> float:
+            idle_due = last + timeout
+            return idle_due if end is None else min(idle_due, end)
+
+        def watchdog() -> None:
+            nonlocal handle, stalled
+            now = loop.time()
+            if waiting and now >= due() and task is not None:
+                hit_deadline = end is not None and now >= end and end < last + timeout
+                stalled = _stall_error(limit if hit_deadline else timeout, deadline=hit_deadline)
+                task.cancel()
+                return
+            handle = loop.call_at(max(due(), now + timeout / 4), watchdog)
+
+        handle = loop.call_at(due(), watchdog)
+        # The body is already decoded and capped (_body.bound_body), so the raw bytes are the content; a body
+        # that was read already (a response built from bytes) is only available through aiter_bytes.
+        chunks = cast(AsyncGenerator[bytes, None],
+                      response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw())
+        next_chunk = chunks.__anext__
+        text = codecs.getincrementaldecoder("utf-8")("replace").decode  # an event stream is always UTF-8
+        lines = SSELineDecoder()
+        frames = SSEDecoder()
+        more = True
         try:
-            async for sse in EventSource(response).aiter_sse():
-                name = sse.event or "message"
-                if name == "ping":
-                    continue
-                raw = sse.data
-                stripped = raw if raw[:1] == "{" else raw.strip()  # the usual frame: one JSON object
-                if stripped == "[DONE]":
-                    if fmt in ("claude", "responses"):
-                        break  # not these formats' end marker: checked below as an early end
-                    return
-                if not stripped and name == "message":
-                    continue
+            while more:
                 try:
-                    data = decode_data(raw)
-                except BrokenFrame as exc:
+                    batch = lines.decode(text(await next_chunk()))
+                except StopAsyncIteration:
+                    more = False
+                    batch = lines.flush()  # a last line without a line break
+                except asyncio.CancelledError:
+                    if stalled is None:
+                        raise  # cancelled from outside: not ours to report
+                    uncancel = getattr(task, "uncancel", None)  # Python 3.11+: the cancel was ours
+                    if uncancel is not None:
+                        uncancel()
+                    log.debug("stream stalled after %d events: %s", self.events_seen, self._description)
+                    raise stalled from None
+                except BodyRefused as exc:
+                    raise StreamError(f"The stream {exc.reason}; it was stopped (after {self.events_seen} events).",
+                                      hint="The text received so far is kept in .partial_text. Raise "
+                                      "Session(response_cap=…) if you expect an answer this large.") from None
+                except httpx.RequestError as exc:
+                    scrub_error(exc)
+                    cause = error_from_transport(exc, secrets=self._secrets)
                     raise StreamError(
-                        redact(f"The stream sent a frame that could not be read ({exc}): "
-                               f"{_snippet(raw)!r} (after {self.events_seen} events).", *self._secrets),
-                        hint="The text received so far is kept in .partial_text; the rest of the answer "
-                        "was not read. Try again.",
-                    ) from None
-                if _is_error_frame(name, data):
-                    raise stream_error_from_data(data, event=name, secrets=self._secrets)
-                event = SSEEvent(event=name, data=data)
-                kind = event.type
-                if kind == "ping":
-                    continue
-                self.events_seen += 1
-                watch.touch()  # content arrived: keep-alives and byte drips never get here
-                yield event
-                watch.touch()  # the consumer's own time (display, callbacks) is not the server's silence
-                if name in terminal or kind in terminal:
-                    return
-        except StreamStalled as stall:
-            log.debug("stream stalled after %d events: %s", self.events_seen, self._description)
-            if stall.deadline:
-                raise StreamError(
-                    f"The stream was still running after {_fmt_seconds(stall.seconds)} s, its time limit.",
-                    hint="The text received so far is kept in .partial_text. Raise stream_deadline for "
-                    "very long answers.",
-                ) from None
-            raise StreamError(
-                f"The stream stalled: no content arrived for {_fmt_seconds(stall.seconds)} s "
-                "(keep-alive messages do not count).",
-                hint=(
-                    "The text received so far is kept in .partial_text. If the model thinks for a long "
-                    "time before answering, raise stream_idle_timeout."
-                ),
-            ) from None
-        except BodyRefused as exc:
-            raise StreamError(f"The stream {exc.reason}; it was stopped (after {self.events_seen} events).",
-                              hint="The text received so far is kept in .partial_text. Raise "
-                              "Session(response_cap=…) if you expect an answer this large.") from None
-        except httpx.RequestError as exc:
-            scrub_error(exc)
-            cause = error_from_transport(exc, secrets=self._secrets)
-            raise StreamError(
-                redact(f"The stream broke before it was complete: {cause.message}", *self._secrets)
-            ) from exc  # scrubbed above: the chained request holds no key
-        except SSEError as exc:  # pragma: no cover - the content type is checked before
-            raise StreamError(f"The stream could not be read: {exc}") from exc
+                        redact(f"The stream broke before it was complete: {cause.message}", *self._secrets)
+                    ) from exc  # scrubbed above: the chained request holds no key
+                for line in batch:
+                    sse = frames.decode(line)
+                    if sse is None:
+                        continue
+                    name = sse.event or "message"
+                    if name == "ping":
+                        continue
+                    raw = sse.data
+                    stripped = raw if raw[:1] == "{" else raw.strip()  # the usual frame: one JSON object
+                    if stripped == "[DONE]":
+                        if fmt in ("claude", "responses"):
+                            more = False  # not these formats' end marker: checked below as an early end
+                            break
+                        return
+                    if not stripped and name == "message":
+                        continue
+                    try:
+                        data = decode_data(raw)
+                    except BrokenFrame as exc:
+                        raise StreamError(
+                            redact(f"The stream sent a frame that could not be read ({exc}): "
+                                   f"{_snippet(raw)!r} (after {self.events_seen} events).", *self._secrets),
+                            hint="The text received so far is kept in .partial_text; the rest of the answer "
+                            "was not read. Try again.",
+                        ) from None
+                    kind = data.get("type") if isinstance(data, dict) else None  # SSEEvent.type, inlined
+                    if name == "error" or kind == "error" or (isinstance(data, dict) and data.get("error")):
+                        raise stream_error_from_data(data, event=name, secrets=self._secrets)
+                    if kind == "ping":
+                        continue
+                    self.events_seen += 1
+                    waiting = False
+                    yield SSEEvent(name, data)
+                    # back for more: the caller's time was not the server's silence
+                    last = loop.time()
+                    task = asyncio.current_task()  # differs per step when iterated from sync code
+                    waiting = True
+                    if name in terminal or (kind.__class__ is str and kind in terminal):
+                        return
+        finally:
+            handle.cancel()
+            await chunks.aclose()
         if fmt in NEEDS_END_MARKER:
             raise StreamError(
                 f"The stream ended early, without {_END_DESCRIPTION[fmt]} (after {self.events_seen} events)."
             )
+
+
+def _stall_error(seconds: float, *, deadline: bool) -> StreamError:
+    if deadline:
+        return StreamError(
+            f"The stream was still running after {_fmt_seconds(seconds)} s, its time limit.",
+            hint="The text received so far is kept in .partial_text. Raise stream_deadline for very long answers.",
+        )
+    return StreamError(
+        f"The stream stalled: no content arrived for {_fmt_seconds(seconds)} s (keep-alive messages do not count).",
+        hint="The text received so far is kept in .partial_text. If the model thinks for a long time before "
+        "answering, raise stream_idle_timeout.",
+    )
 
 
 def _snippet(raw: str, limit: int = 80) -> str:
