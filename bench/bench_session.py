@@ -16,7 +16,11 @@ Rows (stable labels):
   front door vs openai SDK async    the same vs AsyncOpenAI(...).create, awaited on a persistent event loop
   chat call recorded vs bare        Session.chat(q, stream=False, thread=False) vs the same chat.build +
                                     Client.send + chat.parse with no recording: wall and CPU
-  thread turn 400 vs turn 10        per-call wall and CPU of turns 391–400 vs turns 6–15 of one thread
+  thread turn 400 vs turn 10        per-call wall and CPU of a long thread's turns 351–400 vs a short thread's
+                                    turns 6–15, call by call interleaved, 5 rounds of 10
+  thread turn 400 vs turn 10, httpx the same two conversations' bodies, pre-encoded, over raw httpx: what the
+                                    wire and the server cost at turn 400 whatever the client (info)
+  thread turn 400 vs turn 10, sdk   the same two conversations through the openai SDK, kept by hand (info)
   thread store at turn 400          bytes of all rows after 400 turns vs 400 × the bytes of turn 10's row
   chat stream: session vs client    Session.chat(q, thread=False) (streaming, the default) vs Client.stream +
                                     chat.parse_event + accumulate, one event per chunk as the simulator sends
@@ -46,6 +50,7 @@ from _common import (  # bench/ is not a package: imported from its folder
     BENCH_KEY,
     Row,
     SimProcess,
+    Timing,
     child_env,
     ensure_importable,
     fmt_s,
@@ -142,38 +147,101 @@ def _pair_row(name: str, subj: Any, base: Any, base_name: str, target: float, no
                f"wall {ratio_spread(wall)}; CPU {ratio_spread(cpu)}", f"≤ {target:.2f}× (wall and CPU)", ok)
 
 
-def thread_rows(url: str, tmp: Path, turns: int) -> list[Row]:
-    """One thread of ``turns`` turns: per-call cost early vs late, and how the store grows."""
+def thread_rows(url: str, tmp: Path, turns: int, rounds: int, window: int = 10) -> list[Row]:
+    """One long thread's last turns against a short thread's turns 6–15, interleaved call by call; the same
+    two conversations through the openai SDK and as pre-encoded bodies over raw httpx (the wire's own cost);
+    and how the store grows."""
+    import httpx
+    from openai import OpenAI
+
     s = Session(api_key=BENCH_KEY, base_url=url, mode="live", store=tmp / "thread")
-    walls: list[float] = []
-    cpus: list[float] = []
-    for i in range(turns):
-        c0, t0 = time.process_time(), time.perf_counter()
-        s.chat(f"question {i}: what about the lighthouse?", model=CHAT_MODEL, stream=False)
-        walls.append(time.perf_counter() - t0)
-        cpus.append(time.process_time() - c0)
+    info = catalog.model(CHAT_MODEL)
+    sdk = OpenAI(api_key=BENCH_KEY, base_url=f"{url}/v1", max_retries=0)
+    raw = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {BENCH_KEY}",
+                                              "Content-Type": "application/json"})
+    q = "question {}: what about the lighthouse?"
+    start = max(15, turns - rounds * window)
+    sdk_long: list[dict[str, str]] = []
+    for i in range(start):  # the long thread, up to the first measured turn (the SDK's twin grown alike)
+        s.chat(q.format(i), model=CHAT_MODEL, stream=False, thread="long")
+        _sdk_turn(sdk, sdk_long, q.format(i))
         if (i + 1) % 100 == 0:
-            log(f"thread: turn {i + 1}, last call {walls[-1] * 1e3:.1f} ms")
-    early = slice(5, 15)
-    late = slice(turns - 10, turns)
-    w_early, w_late, c_early, c_late = walls[early], walls[late], cpus[early], cpus[late]
+            log(f"thread: long thread at turn {i + 1}")
     conn = s.store.connection()
-    sizes = [r[0] for r in conn.execute(
-        "SELECT length(params) + length(request) + length(response) + length(usage) + length(outputs) "
-        "+ length(text) + length(replay_key) + 64 FROM entries ORDER BY id")]
+    one = conn.execute(f"SELECT {_ROW_BYTES} FROM entries WHERE thread='long' ORDER BY id LIMIT 1 OFFSET 9"
+                       ).fetchone()[0]
+    names = ("session", "sdk", "httpx")
+    late: dict[str, Timing] = {n: Timing([], []) for n in names}
+    early: dict[str, Timing] = {n: Timing([], []) for n in names}
+    n = start
+    if turns - start < window:
+        raise SystemExit(f"--turns {turns} is too short for the thread rows (at least {start + window})")
+    for r in range((turns - start) // window):
+        sdk_short: list[dict[str, str]] = []
+        for j in range(5):  # a fresh short thread, turns 1–5 unmeasured
+            s.chat(q.format(j), model=CHAT_MODEL, stream=False, thread="short", new_thread=j == 0)
+            _sdk_turn(sdk, sdk_short, q.format(j))
+        acc = {(k, n_): [0.0, 0.0] for k in ("late", "early") for n_ in names}
+        for j in range(5, 5 + window):
+            for which, thread, conv, i in (("late", "long", sdk_long, n), ("early", "short", sdk_short, j)):
+                text = q.format(i)
+                body = _encoded(chat.build(info, [*s.threads[thread].messages, {"role": "user", "content": text}]))
+                for name, fn in (
+                        ("session", lambda t=text, th=thread: s.chat(t, model=CHAT_MODEL, stream=False, thread=th)),
+                        ("sdk", lambda t=text, c=conv: _sdk_turn(sdk, c, t)),
+                        ("httpx", lambda b=body: raw.post("/v1/chat/completions", content=b).json())):
+                    c0, t0 = time.process_time(), time.perf_counter()
+                    fn()
+                    acc[(which, name)][0] += time.perf_counter() - t0
+                    acc[(which, name)][1] += time.process_time() - c0
+            n += 1
+        for (which, name), (w, c) in acc.items():
+            t = (late if which == "late" else early)[name]
+            t.wall.append(w / window)
+            t.cpu.append(c / window)
+        log(f"thread round {r}: turns {n - window + 1}–{n}: session {late['session'].wall[-1] * 1e3:.1f} ms vs "
+            f"{early['session'].wall[-1] * 1e3:.1f} ms at turns 6–15")
+    sizes = [row[0] for row in conn.execute(f"SELECT {_ROW_BYTES} FROM entries WHERE thread='long' ORDER BY id")]
     total = sum(sizes)
-    one = sizes[9]
     s.close()
-    wr, cr = median(w_late) / median(w_early), median(c_late) / median(c_early)
-    lo = turns - 9
-    return [
-        Row(f"thread turn {turns} vs turn 10", f"turns {lo}–{turns}: {spread(w_late)}, CPU {spread(c_late)}",
-            f"turns 6–15: {spread(w_early)}, CPU {spread(c_early)}", f"wall {wr:.2f}×; CPU {cr:.2f}×",
-            "≤ 1.20× (wall and CPU)", wr <= 1.2 and cr <= 1.2),
-        Row(f"thread store at turn {turns}", f"{total:,} bytes in {len(sizes)} rows",
-            f"{turns} × turn 10's row ({one:,} bytes) = {turns * one:,}", f"{total / (turns * one):.2f}×",
-            "≤ 1.20×", total <= 1.2 * turns * one),
-    ]
+    sdk.close()
+    raw.close()
+    lo = start + 1
+    sess_w, sess_c = ratios(late["session"].wall, early["session"].wall), ratios(late["session"].cpu,
+                                                                                 early["session"].cpu)
+    rows = [Row(f"thread turn {turns} vs turn 10",
+                f"turns {lo}–{n}: {spread(late['session'].wall)}, CPU {spread(late['session'].cpu)}",
+                f"turns 6–15: {spread(early['session'].wall)}, CPU {spread(early['session'].cpu)}",
+                f"wall {ratio_spread(sess_w)}; CPU {ratio_spread(sess_c)}", "≤ 1.20× (wall and CPU)",
+                median(sess_w) <= 1.2 and median(sess_c) <= 1.2)]
+    for name, label in (("httpx", "raw httpx, same bodies pre-encoded (the wire's own cost)"),
+                        ("sdk", "openai SDK sync, the same conversations")):
+        w, c = ratios(late[name].wall, early[name].wall), ratios(late[name].cpu, early[name].cpu)
+        rows.append(Row(f"thread turn {turns} vs turn 10, {name}",
+                        f"{label}: turns {lo}–{n} {spread(late[name].wall)}, CPU {spread(late[name].cpu)}",
+                        f"turns 6–15: {spread(early[name].wall)}, CPU {spread(early[name].cpu)}",
+                        f"wall {ratio_spread(w)}; CPU {ratio_spread(c)}", "info", None))
+    rows.append(Row(f"thread store at turn {turns}", f"{total:,} bytes in {len(sizes)} rows",
+                    f"{len(sizes)} × turn 10's row ({one:,} bytes) = {len(sizes) * one:,}",
+                    f"{total / (len(sizes) * one):.2f}×", "≤ 1.20×", total <= 1.2 * len(sizes) * one))
+    return rows
+
+
+#: What one history row holds, in bytes (the columns that can grow, plus a fixed allowance for the rest).
+_ROW_BYTES = ("length(params) + length(request) + length(response) + length(usage) + length(outputs) "
+              "+ length(text) + length(replay_key) + 64")
+
+
+def _sdk_turn(sdk: Any, conv: list[dict[str, str]], text: str) -> Any:
+    """One turn of a conversation an SDK user keeps by hand."""
+    conv.append({"role": "user", "content": text})
+    r = sdk.chat.completions.create(model=CHAT_MODEL, messages=conv)
+    conv.append({"role": "assistant", "content": r.choices[0].message.content or ""})
+    return r
+
+
+def _encoded(call: Any) -> bytes:
+    return json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def stream_rows(sim: SimProcess, url: str, tmp: Path, rounds: int, calls: int, chunks: int) -> list[Row]:
@@ -328,7 +396,7 @@ def main() -> None:
     where = pin_client()
     log(f"benchmark on {where}")
     rounds, calls = (2, 3) if args.quick else (9, 20)
-    turns = args.turns or (20 if args.quick else 400)
+    turns = args.turns or (40 if args.quick else 400)
     n, conc, latency = (8, 4, 0.05) if args.quick else (64, 16, 0.25)
     header = (f"tokenhot_nb session benchmarks ({'quick' if args.quick else 'full'} run), {machine()}; {where}; "
               "simulator in its own process")
@@ -337,7 +405,7 @@ def main() -> None:
         tmp = Path(d)
         log(f"simulator at {sim.url}")
         rows = front_door_rows(sim.url, tmp, rounds, calls)
-        rows.extend(thread_rows(sim.url, tmp, turns))
+        rows.extend(thread_rows(sim.url, tmp, turns, 2 if args.quick else 5))
         rows.extend(stream_rows(sim, sim.url, tmp, rounds, calls, 20 if args.quick else 200))
         rows.extend(image_rows(sim.url, tmp, rounds, max(2, calls // 4)))
         rows.extend(batch_rows(sim, tmp, n, conc, latency, 2 if args.quick else 5))

@@ -216,3 +216,51 @@ def test_the_rebuilt_request_matches_the_family_build(tmp_path: Path) -> None:
     expected = chat.build(claude, rec.json(-1)["messages"], endpoint="messages").json
     assert last.wire_request()["json"] == expected == rec.json(-1)
     s.close()
+
+
+def _sent_bytes(rec: Recorder) -> bytes:
+    return bytes(rec.posts("/chat/completions")[-1]["body"])
+
+
+def _whole(body: dict) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def test_incremental_bodies_equal_the_stored_conversation(tmp_path: Path) -> None:
+    """Each turn encodes only what it adds (the thread keeps its body so far), yet every body sent is the whole
+    conversation the rows rebuild, byte for byte: through a restart, an edit, a branch, and a replay."""
+    from tokenhot_nb._threads import conversation
+
+    rec = Recorder()
+    s = make_session(tmp_path / "st", rec)
+    for i in range(6):
+        r = s.chat(f"turn {i} \"quoted\" é", model=MODEL, system="Be brief.", stream=False)
+        sent = _sent_bytes(rec)
+        assert sent == _whole(r.entry.wire_request()["json"])
+        if i:
+            assert s.threads["default"].prefix.seen  # the thread's prefix was used, not rebuilt
+    rebuilt = conversation(s.store, r.entry.id)
+    assert json.loads(sent)["messages"][1:] == rebuilt[:-1]  # (the answer was not sent yet)
+    s.threads["default"].messages[0]["content"] = "turn 0, edited"  # editing the kept conversation
+    r = s.chat("after the edit", model=MODEL, system="Be brief.", stream=False)
+    assert json.loads(_sent_bytes(rec))["messages"][1]["content"] == "turn 0, edited"
+    del s.threads["default"].messages[4:]  # a branch: back to turn 2
+    s.chat("a branch", model=MODEL, system="Be brief.", stream=False)
+    assert [m["content"] for m in json.loads(_sent_bytes(rec))["messages"][1::2]] == \
+        ["turn 0, edited", "turn 1 \"quoted\" é", "a branch"]
+    s.close()
+
+    rec2 = Recorder()
+    s2 = make_session(tmp_path / "st", rec2)  # resumed from the rows
+    r = s2.chat("resumed", model=MODEL, system="Be brief.", stream=False)
+    assert _sent_bytes(rec2) == _whole(r.entry.wire_request()["json"])
+    r = s2.chat("and once more", model=MODEL, system="Be brief.", stream=False)
+    assert _sent_bytes(rec2) == _whole(r.entry.wire_request()["json"])
+    s2.close()
+
+    rec3 = Recorder()
+    s3 = make_session(tmp_path / "st", rec3, mode="replay")  # replayed turns feed the prefix too
+    for i in range(6):
+        s3.chat(f"turn {i} \"quoted\" é", model=MODEL, system="Be brief.", stream=False)
+    assert rec3.posts() == []
+    s3.close()

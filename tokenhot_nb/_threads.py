@@ -30,6 +30,8 @@ class Thread:
     system: str | None = None
     #: The history id of the last turn (the next turn's ``parent``); None before the first recorded turn.
     last_id: int | None = None
+    #: The chat family's body of this conversation so far (``chat.Prefix``): a turn encodes only what it adds.
+    prefix: Any = field(default=None, repr=False, compare=False)
 
     def add(self, user: dict[str, Any], answer: str | dict[str, Any], entry_id: int | None = None) -> None:
         """A turn: the user message, then the answer (text, or an assistant message with ``tool_calls``)."""

@@ -81,7 +81,9 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     options: dict[str, Any] = {"endpoint": endpoint, "system": system, "temperature": temperature,
                                "max_tokens": max_tokens, "stream": stream, "extra": kw or None, "raw": raw,
                                "output": output, "tools": tools, "tool_choice": tool_choice}
-    call = chat.build(info, messages, **options)
+    if th is not None and user is not None and th.prefix is None:
+        th.prefix = chat.Prefix()
+    call = chat.build(info, messages, **options, prefix=th.prefix if th is not None and user is not None else None)
     call.headers.update(headers or {})
     ep = endpoint_name(call)
     if session.mode == "replay":

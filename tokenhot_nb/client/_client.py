@@ -203,6 +203,10 @@ class Client:
             kwargs["data"] = {
                 k: v for k, v in ((k, _form_value(v)) for k, v in (call.data or {}).items()) if v is not None
             }
+        elif call.encoded is not None:  # a body the family encoded ahead (a thread's cached prefix spliced in)
+            kwargs["content"] = call.encoded
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
         elif call.json is not None:
             kwargs["json"] = call.json
         elif call.data:

@@ -38,6 +38,9 @@ class HttpCall:
     billed_create: bool = False  # a billed task create: never retried once it may have reached the server
     expect: Literal["json", "text", "bytes"] = "json"
     auth: bool = True  # False for the service's public pages (price table, status): no key sent
+    #: ``json`` already encoded exactly as the client would (compact, UTF-8), when a family could reuse most of
+    #: it (a thread's earlier turns, see ``chat.Prefix``); the client then sends these bytes as they are.
+    encoded: bytes | None = field(default=None, repr=False, compare=False)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-safe view for history, curl and replay keys (file bytes replaced by size + name)."""

@@ -36,7 +36,7 @@ from ._common import (
 )
 from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, ToolCall, ToolCallPart, Usage
 
-__all__ = ["Accumulator", "Output", "build", "gemini_schema", "merge_usage", "parse", "parse_event", "split_think", "stream_format", "tool_specs"]
+__all__ = ["Accumulator", "Output", "Prefix", "build", "gemini_schema", "merge_usage", "parse", "parse_event", "split_think", "stream_format", "tool_specs"]
 
 _ENDPOINT_ALIASES = {
     "chat": "chat.completions",
@@ -574,13 +574,17 @@ def _check_options(model: ModelInfo, temperature: float | None,
 def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | None = None, system: str | None = None,
           temperature: float | None = None, max_tokens: int | None = None, stream: bool = False,
           extra: Mapping[str, Any] | None = None, raw: Mapping[str, Any] | None = None,
-          output: Output | None = None, tools: Any = None, tool_choice: Any = None) -> HttpCall:
+          output: Output | None = None, tools: Any = None, tool_choice: Any = None,
+          prefix: Prefix | None = None) -> HttpCall:
     """One chat request. ``endpoint`` defaults to the model's first; ``gemini.stream`` implies streaming.
 
     ``extra={"reasoning_effort": "high"}`` is translated to ``reasoning.effort`` on the Responses endpoint.
     ``output`` asks for JSON or a JSON schema's shape, ``tools`` (OpenAI function schemas) and ``tool_choice``
     (auto | required | none | a tool name) are sent in each endpoint's own form (on Claude a schema is a
     forced tool). Messages may carry ``tool_calls`` / ``tool_results`` (neutral or OpenAI-style).
+
+    ``prefix`` (one per conversation, kept by the caller between turns) lets a turn build and encode only the
+    messages it adds: the body is the same as without it, byte for byte (``HttpCall.encoded``).
     """
     ep = _resolve_endpoint(model, endpoint)
     if ep == "gemini.stream":
@@ -591,15 +595,114 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
         raise InputError("No messages to send.", hint='Pass [{"role": "user", "content": "…"}].')
     specs = tool_specs(tools)
     mode, forced = _choice(tool_choice, specs)
-    path, body, headers = _BUILDERS[ep](model, _normalise(list(messages)), system, temperature, max_tokens, stream)
+    list_key = _LIST_KEYS[ep]
+    reuse = prefix is not None and raw is None and list_key not in extra
+    known = prefix.known(messages, (ep, model.id, system)) if reuse and prefix is not None else 0
+    if known and ep == "responses" and len(messages) - known < 2:
+        known = 0  # one lone user message is sent as a string on /v1/responses: only a whole build says so
+    new = messages[known:] if known else messages
+    path, body, headers = _BUILDERS[ep](model, _normalise(list(new)), system, temperature, max_tokens, stream)
     if specs or tool_choice is not None or (output is not None and output.wanted):
         _SHAPERS[ep](body, output or Output(), specs, mode, forced, tool_choice is not None)
     if ep == "responses" and "reasoning_effort" in extra:
         extra["reasoning"] = {**dict(extra.get("reasoning") or {}), "effort": extra.pop("reasoning_effort")}
+    encoded: bytes | None = None
+    if reuse and prefix is not None:
+        lead = 1 if ep == "chat.completions" and system else 0  # the system message chat puts first
+        body, encoded = prefix.extend(body, list_key, messages, known, lead, (ep, model.id, system))
     body = finish_body(body, extra, raw)
+    if encoded is not None and body is not None:
+        encoded = _splice(body, list_key, encoded)
     params = {"alt": "sse"} if stream and ep.startswith("gemini") else {}
     return HttpCall("POST", path, json=body, params=params, headers=headers,
-                    stream=_STREAM_FORMATS[ep] if stream else None)
+                    stream=_STREAM_FORMATS[ep] if stream else None, encoded=encoded)
+
+
+# --- a conversation's body kept between turns ---------------------------------------------------------
+
+#: Where each endpoint's body holds the conversation (one wire item per plain neutral message).
+_LIST_KEYS = {"chat.completions": "messages", "responses": "input", "messages": "messages",
+              "gemini.generate": "contents", "gemini.stream": "contents"}
+
+
+def _dumps(value: Any) -> bytes:
+    """JSON exactly as the client encodes a body (httpx's ``json=``): compact, UTF-8, no NaN."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
+def _plain(m: Any) -> bool:
+    """A turn every builder converts on its own, with no effect on its neighbours: a user or assistant text."""
+    return type(m) is dict and len(m) == 2 and m.get("role") in ("user", "assistant") \
+        and type(m.get("content")) is str
+
+
+_MARK = "\x00tokenhot-conversation\x00"
+_MARK_BYTES = _dumps(_MARK)
+
+
+def _splice(body: dict[str, Any], list_key: str, items: bytes) -> bytes | None:
+    """The body encoded with its conversation list replaced by ``items`` (already encoded, brackets included)."""
+    try:
+        head, *rest = _dumps({**body, list_key: _MARK}).split(_MARK_BYTES)
+    except (TypeError, ValueError):  # not JSON (NaN, an odd value): the client encodes it and says what is wrong
+        return None
+    return head + items + rest[0] if len(rest) == 1 else None
+
+
+@dataclass(eq=False)
+class Prefix:
+    """A conversation's wire items and their encoding, kept between its turns (``build(prefix=…)``).
+
+    It covers conversations of plain turns (user/assistant text; anything else, e.g. tool calls or images,
+    empties it): those convert one by one on every endpoint, so turn N+1's conversation is turn N's items
+    plus the new ones. Each turn compares the
+    messages it is given with copies of the ones it covers (a changed, edited or shorter thread simply
+    starts over), so a reused body is always the body a whole build would make.
+    """
+
+    key: tuple[Any, ...] = ()
+    seen: list[dict[str, Any]] = field(default_factory=list)  # copies of the neutral messages covered
+    wire: list[Any] = field(default_factory=list)  # their wire items (with chat's leading system message)
+    encoded: bytes = b""  # the wire items encoded, comma-joined, no brackets
+
+    def known(self, messages: list[dict[str, Any]], key: tuple[Any, ...]) -> int:
+        """How many leading ``messages`` are covered (0: build them all)."""
+        n = len(self.seen)
+        if not n or key != self.key or len(messages) <= n or messages[:n] != self.seen:
+            return 0
+        return n
+
+    def extend(self, body: dict[str, Any], list_key: str, messages: list[dict[str, Any]], known: int, lead: int,
+               key: tuple[Any, ...]) -> tuple[dict[str, Any], bytes | None]:
+        """``body`` (built from ``messages[known:]``) with the covered items put back → (body, encoded list)."""
+        items = body.get(list_key)
+        if not isinstance(items, list):
+            self.clear()
+            return body, None
+        try:
+            if known:
+                added = items[lead:]
+                wire = [*self.wire, *added]
+                parts = [self.encoded, *(_dumps(i) for i in added)] if added else [self.encoded]
+                body = {**body, list_key: wire}
+            else:
+                wire = items
+                parts = [_dumps(i) for i in items]
+        except (TypeError, ValueError):
+            self.clear()
+            return body, None
+        encoded = b",".join(parts)
+        fresh = messages[known:]
+        if all(_plain(m) for m in fresh):
+            self.key = key
+            self.seen = [*self.seen, *(dict(m) for m in fresh)] if known else [dict(m) for m in fresh]
+            self.wire, self.encoded = wire, encoded
+        else:
+            self.clear()
+        return body, b"[" + encoded + b"]"
+
+    def clear(self) -> None:
+        self.key, self.seen, self.wire, self.encoded = (), [], [], b""
 
 
 # --- reasoning helpers -------------------------------------------------------------------------------

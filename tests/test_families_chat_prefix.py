@@ -1,0 +1,105 @@
+"""``chat.build(prefix=…)``: a conversation's earlier turns are built and encoded once, and every body is still
+byte for byte the body a whole build makes (on every endpoint, whatever happened to the messages meanwhile)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tokenhot_nb import catalog
+from tokenhot_nb.families import chat
+
+ENDPOINTS = [("gpt-5.2", "chat.completions"), ("gpt-5", "responses"), ("claude-opus-4-6", "messages"),
+             ("gemini-2.5-flash", "gemini.generate"), ("gemini-2.5-flash", "gemini.stream")]
+TOOLS = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
+
+
+def _wire(body: Any) -> bytes:
+    """What the client sends for ``json=body`` (httpx's encoding)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+def _same(model: Any, messages: list[dict[str, Any]], prefix: chat.Prefix, **kw: Any) -> chat.HttpCall:
+    cached = chat.build(model, messages, prefix=prefix, **kw)
+    whole = chat.build(model, messages, **kw)
+    assert cached.json == whole.json and cached.path == whole.path and cached.params == whole.params
+    lone = isinstance(whole.json.get("input"), str)  # /v1/responses sends one lone user message as a string
+    assert cached.encoded == (None if lone else _wire(whole.json))
+    return cached
+
+
+@pytest.mark.parametrize(("model_id", "endpoint"), ENDPOINTS)
+@pytest.mark.parametrize("system", [None, "Be brief."])
+def test_turn_after_turn_equals_a_whole_build(model_id: str, endpoint: str, system: str | None) -> None:
+    model, prefix = catalog.model(model_id), chat.Prefix()
+    kw: dict[str, Any] = {"endpoint": endpoint, "system": system, "max_tokens": 64,
+                          "extra": {"top_p": 0.9}, "tools": TOOLS}
+    messages: list[dict[str, Any]] = []
+    for i in range(6):
+        messages.append({"role": "user", "content": f"question {i}: \"quotes\", é, 你好, \u2028"})
+        _same(model, messages, prefix, **kw)
+        messages.append({"role": "assistant", "content": f"answer {i}"})
+    assert len(prefix.seen) == 11  # every turn so far is covered: the next one builds two messages
+
+
+def test_a_reused_prefix_is_not_rebuilt() -> None:
+    model, prefix = catalog.model("gpt-5.2"), chat.Prefix()
+    messages = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]
+    chat.build(model, [*messages, {"role": "user", "content": "c"}], prefix=prefix)
+    wire = prefix.wire
+    messages += [{"role": "user", "content": "c"}, {"role": "assistant", "content": "d"},
+                 {"role": "user", "content": "e"}]
+    call = _same(model, messages, prefix)
+    assert prefix.wire[:3] == wire and prefix.wire[0] is wire[0]  # the earlier items were kept, not rebuilt
+    assert call.json["messages"][-1] == {"role": "user", "content": "e"}
+
+
+@pytest.mark.parametrize(("model_id", "endpoint"), ENDPOINTS)
+def test_changed_shortened_or_other_messages_start_over(model_id: str, endpoint: str) -> None:
+    model, prefix = catalog.model(model_id), chat.Prefix()
+    messages = [{"role": "user", "content": f"m{i}"} if i % 2 == 0 else {"role": "assistant", "content": f"m{i}"}
+                for i in range(7)]
+    _same(model, messages, prefix, endpoint=endpoint)
+    messages[2]["content"] = "edited in place"  # a user editing the thread's own message dicts
+    messages += [{"role": "assistant", "content": "x"}, {"role": "user", "content": "y"}]
+    call = _same(model, messages, prefix, endpoint=endpoint)
+    assert b"edited in place" in (call.encoded or b"")
+    _same(model, messages[:3], prefix, endpoint=endpoint)  # a branch from an earlier turn
+    _same(model, messages, prefix, endpoint=endpoint, system="now with a system prompt")
+    other = catalog.model("gpt-5.2") if model_id != "gpt-5.2" else catalog.model("grok-4.1")
+    _same(other, messages, prefix)
+
+
+def test_tool_calls_and_images_are_built_whole_and_not_kept() -> None:
+    model, prefix = catalog.model("gpt-5.2"), chat.Prefix()
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "weather?"},
+        {"role": "assistant", "content": "", "tool_calls": [{"id": "c1", "name": "weather", "arguments": {}}]},
+        {"role": "user", "content": "", "tool_results": [{"id": "c1", "content": {"t": 21}}]},
+    ]
+    _same(model, messages, prefix, tools=TOOLS)
+    assert prefix.seen == []
+    messages = [{"role": "user", "content": [{"type": "text", "text": "see"},
+                                             {"type": "image", "data": b"\x89PNG", "mime": "image/png"}]}]
+    _same(model, messages, prefix)
+    assert prefix.seen == []
+    plain = [{"role": "user", "content": "a"}]
+    _same(model, plain, prefix)
+    assert len(prefix.seen) == 1
+
+
+def test_raw_and_extra_messages_bypass_the_prefix() -> None:
+    model, prefix = catalog.model("gpt-5.2"), chat.Prefix()
+    messages = [{"role": "user", "content": "a"}]
+    assert chat.build(model, messages, prefix=prefix, raw={"model": "x", "messages": []}).encoded is None
+    assert chat.build(model, messages, prefix=prefix, extra={"messages": [{"role": "user", "content": "z"}]}
+                      ).encoded is None
+    assert chat.build(model, messages).encoded is None  # no prefix: the client encodes the body itself
+
+
+def test_a_body_json_cannot_encode_leaves_it_to_the_client() -> None:
+    model, prefix = catalog.model("gpt-5.2"), chat.Prefix()
+    call = chat.build(model, [{"role": "user", "content": "a"}], prefix=prefix, extra={"temperature_x": float("nan")})
+    assert call.encoded is None  # the client's own encoder refuses it and says so, as without a prefix
