@@ -254,3 +254,19 @@ def test_dropped_connections_are_retryable_by_default() -> None:
     policy = RetryPolicy()
     assert policy.retry_exception(httpx.ReadError("reset")) is True
     assert policy.retry_exception(httpx.ReadError("reset"), billed=True) is False
+
+
+def test_a_long_retry_after_says_when_as_a_clock_time_and_in_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Beyond the limit nothing is slept: the error names the wait in seconds (and minutes) and the UTC clock time
+    to try again, and ``retry_at`` is that same instant."""
+    from tokenhot_nb.client import _retry
+
+    monkeypatch.setattr(_retry.time, "time", lambda: 1_796_083_200.0)  # 2026-12-01 00:00:00 UTC
+    wait = _retry.too_long_to_wait({"retry-after": "3600"}, 60.0)
+    assert wait is not None and _retry.too_long_to_wait({"retry-after": "60"}, 60.0) is None
+    err = wait.annotate(E.RateLimitError("slow down", status=429))
+    assert err.hint == ("The server asked to wait 3600 s (about 60 min) before trying again: try again after "
+                        "2026-12-01 01:00:00 UTC. It was not retried automatically.")
+    assert err.retry_after == 3600 and err.retry_at == 1_796_083_200.0 + 3600
+    short = _retry.LongWait(90).annotate(E.RateLimitError("slow down", status=429))
+    assert short.hint is not None and "wait 90 s before" in short.hint and "00:01:30 UTC" in short.hint

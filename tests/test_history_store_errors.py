@@ -84,7 +84,8 @@ def test_unwritable_store_is_read(recorded: Path, unwritable: list[str], tmp_pat
     assert [e.kind for e in h.filter(kind="image")] == ["image"]
     assert [e.kind for e in h.search("hello")] == ["chat"]
     assert h.get(1).outputs and h.artifact(h.get(1).outputs[0]["sha256"]).read_text().startswith("You said")
-    assert "<table" in h._repr_html_() and "fox" in h._repr_html_()
+    assert "<table" in h._repr_html_() and "fox" in h._repr_html_() and "read-only store" in h._repr_html_()
+    assert "(read-only)" in repr(h)
     out = h.export(tmp_path / "out.json")
     assert [e["kind"] for e in json.loads(out.read_text())] == ["chat", "image"]
     assert "read_only=True" in repr(store)
@@ -331,3 +332,19 @@ def test_answer_whose_text_file_cannot_be_stored_is_returned_and_recorded(
     entry = History(root)[-1]
     assert entry.status == "ok" and entry.text.endswith(res.text), "the row keeps the answer in its text"
     assert entry.outputs == [] and Store(root).check()["missing"] == [], "no output points at a missing file"
+
+
+def test_database_file_without_write_permission_opens_read_only(
+    recorded: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A store file of another user (mode 0444): SQLite opens it read-only without a word, so the store asks the
+    OS (``os.access``, which is always yes for root, hence answered here) and says so before any write."""
+    real = os.access
+    db = recorded / "history.sqlite"
+    monkeypatch.setattr(store_mod.os, "access", lambda p, mode, *a, **kw: False if Path(p) == db and mode == os.W_OK
+                        else real(p, mode, *a, **kw))
+    store = Store(recorded)
+    assert len(History(store)) == 2 and store.read_only
+    with pytest.raises(StoreError, match="no permission to write the database file") as info:
+        store.insert(HistoryEntry(kind="chat"))
+    assert FIX in str(info.value)

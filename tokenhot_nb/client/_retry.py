@@ -79,10 +79,11 @@ class LongWait:
 
     def annotate(self, error: APIError) -> APIError:
         """``error`` with its hint saying when to try again (and ``retry_after``/``retry_at`` set)."""
-        at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(self.until))
+        until = self.until  # once: the hint's clock time and ``retry_at`` are the same instant
+        at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
         minutes = f" (about {self.seconds / 60:.0f} min)" if self.seconds >= 120 else ""
         error.retry_after = self.seconds
-        error.retry_at = self.until
+        error.retry_at = until
         error.hint = (f"The server asked to wait {self.seconds:g} s{minutes} before trying again: "
                       f"try again after {at}. It was not retried automatically.")
         return error

@@ -248,7 +248,8 @@ class History:
         what = f" ({self._label})" if self._label else ""
         last = self.last
         tail = f"; last: #{last.id} {last.kind} {last.model} {last.status}" if last else ""
-        return f"<History{what}: {n} entr{'y' if n == 1 else 'ies'} in {self.store.root}{tail}>"
+        ro = " (read-only)" if self.store.read_only else ""
+        return f"<History{what}: {n} entr{'y' if n == 1 else 'ies'} in {self.store.root}{ro}{tail}>"
 
     def _repr_html_(self) -> str:
         return history_html(self)
@@ -445,7 +446,8 @@ def history_html(h: History, limit: int = RENDER_ROWS) -> str:
     )
     label = f" — {escape(h._label)}" if h._label else ""
     shown = f"showing the last {len(rows)}" if n > len(rows) else "newest first"
-    head = f"<div><b>History</b>{label}: {n} entr{'y' if n == 1 else 'ies'} ({shown})</div>"
+    ro = " · read-only store: new calls cannot be recorded here" if h.store.read_only else ""
+    head = f"<div><b>History</b>{label}: {n} entr{'y' if n == 1 else 'ies'} ({shown}){ro}</div>"
     if not rows:
         return f"<div class='tokenhot-history'>{head}</div>"
     cols = ("#", "time", "kind", "model", "status", "took", "prompt / answer", "outputs", "usage", "cost")

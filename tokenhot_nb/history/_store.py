@@ -248,7 +248,11 @@ class Store(ArtifactFiles):
         """A writable connection; an existing store that cannot be written opens read-only instead."""
         if not self.read_only:
             try:
-                return self._open_writable()
+                conn = self._open_writable()
+                if os.access(self.db_path, os.W_OK):
+                    return conn
+                conn.close()  # SQLite opened a file it may not write silently read-only: say so up front
+                self.read_only, self.why_read_only = True, "no permission to write the database file"
             except (OSError, sqlite3.Error) as exc:
                 from ._problems import cannot_write
 
