@@ -42,7 +42,7 @@ TARGETS: dict[str, Target] = {
     "retry": Target("tokenhot_nb/client/_retry.py", ("tests/test_client_retry.py", "tests/test_client.py")),
     "config": Target("tokenhot_nb/_config.py", ("tests/test_config.py",)),
     "catalog": Target("tokenhot_nb/catalog.py", ("tests/test_catalog.py", "tests/test_catalog_merge.py",
-                                                 "tests/test_catalog_classify.py")),
+                                                 "tests/test_catalog_classify.py", "tests/test_catalog_price.py")),
     "sse": Target("tokenhot_nb/client/_sse.py", ("tests/test_client_sse.py", "tests/test_client_sse_wire.py")),
     "download": Target("tokenhot_nb/client/_download.py", ("tests/test_client_download.py",)),
     "errors": Target("tokenhot_nb/client/_errors.py", ("tests/test_client_errors.py",)),
@@ -106,7 +106,9 @@ EQUIVALENT: dict[str, dict[str, str]] = {
     },
     "catalog": {
         "tokenhot_nb.catalog.x__norm__mutmut_22": "strip('XX-XX'): the name was lower-cased, it holds no 'X'",
-        "tokenhot_nb.catalog.x_model__mutmut_43": "get_close_matches(n=3) is the default",
+        "tokenhot_nb.catalog.xǁCatalogǁfind__mutmut_9": "by_id.get(None) is None as well: no id is None",
+        "tokenhot_nb.catalog.xǁUnclassifiedModelErrorǁ__init____mutmut_22":
+            "kind or 'XXXX' for kind or '': neither is a kind, both give the default example family",
     },
     "sse": {
         "tokenhot_nb.client._sse.xǁEventStreamǁ__aiter____mutmut_1":

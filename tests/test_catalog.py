@@ -368,6 +368,9 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> Any:
         {"id": "alpha-chat-one", "family": "bare", "display_names": ["Alpha Chat 1"], "aliases": ["alpha-one"]},
         {"id": "alpha-chat-two", "family": "bare", "defaults": {"default_for_kind": True}},
         {"id": "beta-picture", "family": "full", "display_names": ["Beta Picture"], "aliases": ["beta-pic"]},
+        # an entry that overrides its family's data
+        {"id": "delta-retouch", "family": "full", "endpoints": ["images.edits"], "vendor": "Delta Labs",
+         "capabilities": {"mask": True, "max_n": 4}, "defaults": {"quality": "high"}, "notes": "edits only"},
     ]
     monkeypatch.setattr(_catalog_data, "FAMILIES", families)
     monkeypatch.setattr(_catalog_data, "MODELS", models_)
@@ -435,5 +438,56 @@ def test_default_model_of_the_tiny_catalogue(tiny: Any) -> None:
     assert tiny.default_model("chat").id == "alpha-chat-two"
     assert tiny.default_model("image").id == "beta-picture"  # nothing flagged: the first
     assert [m.id for m in tiny.models("chat")] == ["alpha-chat-one", "alpha-chat-two"]
-    assert [m.id for m in tiny.models(family="full")] == ["beta-picture"]
+    assert [m.id for m in tiny.models(family="full")] == ["beta-picture", "delta-retouch"]
     assert tiny.families() == {"bare": "chat", "full": "image"}
+
+
+def test_a_menu_entrys_own_data_wins_over_its_familys(tiny: Any) -> None:
+    m = tiny.model("delta-retouch")
+    assert m.endpoints == ("images.edits",)  # its own endpoints, not the family's two
+    assert m.capabilities == {"edit": True, "sizes": ["1K", "2K"], "mask": True, "max_n": 4}  # family's, then its own
+    assert m.defaults == {"size": "1K", "quality": "high"}
+    assert (m.vendor, m.notes) == ("Delta Labs", "edits only")
+    assert (tiny.model("beta-picture").vendor, tiny.model("beta-picture").notes) == ("Acme", "")  # the family's
+
+
+def test_suggestions_are_as_many_different_models_as_asked(tiny: Any) -> None:
+    assert len(tiny.suggest("alpha")) == 2  # only two close models: fewer is fine
+    with pytest.raises(UnknownModelError) as info:
+        tiny.model("alpha-chat")
+    assert info.value.suggestions == ["alpha-chat-one", "alpha-chat-two"]  # close ones, by default up to three
+    assert tiny.suggest("alpha", kind="audio") == []  # no model of that kind at all
+    assert tiny.suggest("zzz", kind="video") == []
+
+
+def test_a_model_with_many_names_does_not_crowd_out_the_other_close_models() -> None:
+    fams = {"draw": {"kind": "image", "endpoints": ["images.generations"]}}
+    snapshots = tuple(f"acme-draw-1{c}" for c in "abcdefgh")  # nine names, all close to the typo
+    crowded = catalog.Catalog([
+        catalog.ModelInfo("acme-draw-1", "image", "draw", ("images.generations",), aliases=snapshots),
+        catalog.ModelInfo("acme-draws", "image", "draw", ("images.generations",)),  # a little less close
+        catalog.ModelInfo("zeta-video", "image", "draw", ("images.generations",)),  # not close at all
+    ], fams)
+    assert crowded.suggest("acme-draw-2") == ["acme-draw-1", "acme-draws"]
+    assert crowded.suggest("acme-draw-2", n=2) == ["acme-draw-1", "acme-draws"]
+    assert crowded.suggest("acme-draw-2", n=1) == ["acme-draw-1"]
+    with pytest.raises(UnknownModelError) as info:
+        crowded.model("acme-draw-2")
+    assert info.value.suggestions == ["acme-draw-1", "acme-draws"]
+
+
+def test_a_loose_family_name_still_suggests_the_families_it_is_part_of() -> None:
+    with pytest.raises(UnknownModelError) as info:
+        catalog.model("my-voice", family="tts")  # under 0.6 alike, over 0.4: both text-to-speech families
+    assert sorted(info.value.suggestions) == ["gemini-tts", "openai-tts"]
+    with pytest.raises(UnknownModelError) as close:
+        catalog.model("my-voice", family="opena")  # at most three, closest first
+    assert close.value.suggestions[0] in {"openai-tts", "openai-chat"} and len(close.value.suggestions) == 3
+
+
+def test_an_unknown_name_suggests_three_models_when_more_are_close() -> None:
+    assert len(catalog.suggest("gpt-6", n=5)) == 5  # five are close…
+    with pytest.raises(UnknownModelError) as info:
+        catalog.model("gpt-6")
+    assert info.value.suggestions == ["gpt-5", "gpt-5.4", "gpt-5.2"]  # …the error names the closest three
+    assert catalog.builtin().suggest("gpt-6") == info.value.suggestions

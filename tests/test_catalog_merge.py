@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 from _catalog_support import ROWS, STATUS, VENDORS, pricing_body
@@ -16,7 +17,7 @@ from tokenhot_nb._catalog_live import (
     parse_pricing,
     parse_status,
 )
-from tokenhot_nb.catalog import Price, UnclassifiedModelError
+from tokenhot_nb.catalog import ModelList, Price, UnclassifiedModelError
 from tokenhot_nb.errors import UnknownModelError
 
 
@@ -143,3 +144,101 @@ def test_a_menu_id_the_key_may_call_borrows_the_price_row_of_its_variant() -> No
     assert (menu.id, menu.source) == ("doubao-seedance-2.0", "both") and menu.price is not None
     assert (dash.id, dash.source, dash.family) == ("doubao-seedance-2-0", "live", "seedance")
     assert dash.price == menu.price
+
+
+# -- calling live models with family=, filtering by source, prices for models resolved elsewhere ----------------
+def test_naming_a_live_models_own_family_keeps_the_live_entry() -> None:
+    merged = merge(catalog.builtin(), table())
+    same = merged.model("deepseek-v4-pro", family="openai-chat")
+    assert same is merged.model("deepseek-v4-pro")  # its vendor, live data and price, not a bare unlisted model
+    assert (same.source, same.vendor, same.listed) == ("live", "DeepSeek", True)
+
+
+def test_another_family_for_a_live_model_builds_it_from_that_family_with_the_tables_price() -> None:
+    merged = merge(catalog.builtin(), table())
+    live = merged.model("deepseek-v4-pro")
+    forced = merged.model("deepseek-v4-pro", family="claude")  # the table's guess was wrong: the user knows
+    assert (forced.family, forced.kind, forced.listed, forced.source) == ("claude", "chat", False, "built-in")
+    assert forced.endpoints == tuple(catalog.builtin().families["claude"]["endpoints"])
+    assert forced.price == live.price and forced.price is not None  # what it costs does not depend on the guess
+    assert forced.ref == {"id": "deepseek-v4-pro", "family": "claude"}
+    # a built-in model keeps its own family whatever family= says (its options are known)
+    assert merged.model("gpt-5.2", family="claude").family == "openai-responses"
+
+
+def test_an_unlisted_name_gets_no_price_unless_the_table_has_one() -> None:
+    merged = merge(catalog.builtin(), table())
+    assert merged.model("brand-new-chat", family="openai-chat").price is None
+    assert merged.model("jina-embeddings-v4", family="openai-chat").price == Price.from_row(
+        next(r for r in ROWS if r["model_name"] == "jina-embeddings-v4"), STATUS["data"])
+    # the leftover row is found by its '.'/'-' variant too
+    assert merged.model("jina-embeddings-v4".replace("-v4", "-v4.0"), family="openai-chat").price is None
+    assert merged.model("JINA_embeddings-v4", family="openai-chat").price is not None
+
+
+def test_models_filter_by_source() -> None:
+    merged = merge(catalog.builtin(), table())
+    live = {m.id for m in merged.models(source="live")}
+    both = {m.id for m in merged.models(source="both")}
+    built_in = {m.id for m in merged.models(source="built-in")}
+    assert "deepseek-v4-pro" in live and "gpt-5.2" not in live  # only in the service's table
+    assert both == {"gpt-5.2", "gpt-image-2", "doubao-seedance-2-0"}
+    assert "gpt-5.2" in built_in and "whisper-1" in built_in and not built_in & live  # shipped, priced or not
+    assert len(built_in) == len(catalog.models())
+    assert [m.id for m in merged.models("video", source="both")] == ["doubao-seedance-2-0"]
+    assert all(m.family == "openai-chat" for m in merged.models(family="openai-chat", source="live"))
+
+
+def test_with_price_adds_the_tables_price_to_a_model_resolved_elsewhere() -> None:
+    merged = merge(catalog.builtin(), table())
+    plain = catalog.model("gpt-5.2")  # the built-in view: no price
+    priced = merged.with_price(plain)
+    assert priced.price is not None and priced.price == merged.model("gpt-5.2").price
+    assert priced.id == "gpt-5.2" and priced.family == plain.family and priced.source == "built-in"
+    unlisted = catalog.model("deepseek-v4-pro", family="openai-chat")  # recorded elsewhere, priced here
+    assert merged.with_price(unlisted).price is not None and not merged.with_price(unlisted).listed
+    already = merged.model("gpt-image-2")
+    assert merged.with_price(already) is already
+    other = Price(quota_type=1, model_price=9.0)
+    assert merged.with_price(replace(plain, price=other)).price == other  # a price it has is kept
+    whisper = catalog.model("whisper-1")  # in the table? no: nothing to add
+    assert merged.with_price(whisper) is whisper and whisper.price is None
+    nowhere = catalog.model("nowhere-model", family="openai-chat")
+    assert merged.with_price(nowhere) is nowhere
+
+
+@pytest.mark.parametrize(("kind", "example"), [
+    (None, "openai-chat"), ("chat", "openai-chat"), ("image", "openai-image"), ("video", "seedance"),
+    ("audio", "openai-tts"),
+])
+def test_an_unclassified_model_says_what_was_seen_and_how_to_call_it(kind: str | None, example: str) -> None:
+    merged = merge(catalog.builtin(), table())
+    with pytest.raises(UnclassifiedModelError) as exc:
+        merged.model("jina-embeddings-v4", kind=kind)
+    err = exc.value
+    assert isinstance(err, UnknownModelError)  # code catching unknown models catches it too
+    assert (err.name, err.kind, err.suggestions) == ("jina-embeddings-v4", kind, [])
+    assert err.message == ("The service lists 'jina-embeddings-v4' but tokenhot_nb cannot tell which protocol it "
+                           "speaks (it saw endpoint types: embeddings; input: 文本; output: 文本).")
+    assert err.hint == (f"If you know its family, name it: session.model('jina-embeddings-v4', family={example!r}) "
+                        "and pass that as model=… (families: tokenhot_nb.catalog.families()).")
+    assert merged.model("jina-embeddings-v4", family=example).family == example  # the hint works
+
+
+def test_a_model_list_shows_the_live_models_the_leftovers_and_where_the_table_came_from() -> None:
+    merged = merge(catalog.builtin(), table())
+    listed = ModelList(merged.models(), unclassified=merged.unclassified.values(), note="table from the cache")
+    assert list(listed) == merged.models() and len(listed) == len(merged)
+    assert [u.id for u in listed.unclassified] == ["jina-embeddings-v4"]
+    bundle = listed._repr_mimebundle_()
+    text, html = bundle["text/plain"], bundle["text/html"]
+    assert text.splitlines()[0].endswith(" · table from the cache") and "table from the cache" in html
+    assert "deepseek-v4-pro" in text and "jina-embeddings-v4" in text and "protocol unknown" in text
+    assert listed._repr_mimebundle_(include={"text/plain"}) == bundle  # IPython filters the bundle itself
+    only = listed.table("deepseek")
+    assert [r[0] for r in only.rows] == ["deepseek-v4-pro", "deepseek-v4.1-flash-free"]
+    assert listed.table("jina").rows[0][:4] == ["jina-embeddings-v4", "?", "?", "live"]
+    plain = ModelList(merged.models("chat"))
+    assert plain.unclassified == [] and plain.note == ""
+    assert plain.table().title.startswith(f"{len(plain)} model(s) — ") and " · " not in plain.table().title
+    assert ModelList() == [] and ModelList().table().text() == ModelList().table().empty

@@ -68,16 +68,16 @@ class Price:
         groups = row.get("enable_groups") or ()
         if isinstance(groups, str):
             groups = [g.strip() for g in groups.split(",") if g.strip()]
-        qt = _num(row.get("quota_type"), 0.0) or 0.0
+        qt = _num(row.get("quota_type")) or 0.0
         return cls(
             quota_type=1 if qt >= 1 else 0,
-            model_ratio=_num(row.get("model_ratio"), 0.0) or 0.0,
+            model_ratio=_num(row.get("model_ratio")) or 0.0,
             completion_ratio=_num(row.get("completion_ratio"), 1.0) or 0.0,
-            model_price=_num(row.get("model_price"), 0.0) or 0.0,
+            model_price=_num(row.get("model_price")) or 0.0,
             cache_ratio=_num(row.get("cache_ratio")),
             image_ratio=_num(row.get("image_ratio")),
             audio_ratio=_num(row.get("audio_ratio")),
-            quota_per_unit=_num(status.get("quota_per_unit"), QUOTA_PER_USD) or QUOTA_PER_USD,
+            quota_per_unit=_num(status.get("quota_per_unit")) or QUOTA_PER_USD,
             top_up_rate=_num(status.get("price")),
             billing_mode=str(row.get("billing_mode") or ""),
             billing_expr=str(row.get("billing_expr") or ""),
@@ -333,7 +333,7 @@ class Catalog:
     def unlisted(self, name: str, family: str, kind: str | None = None, price: Price | None = None) -> ModelInfo:
         """A model the catalogue does not list, built from its family's defaults."""
         if family not in self.families:
-            close = difflib.get_close_matches(family, list(self.families), n=3, cutoff=0.4)
+            close = difflib.get_close_matches(family, list(self.families), cutoff=0.4)  # the 3 closest
             raise UnknownModelError(name, close, kind) from None
         spec = self.families[family]
         if price is None:
@@ -352,9 +352,13 @@ class Catalog:
         )
 
     def suggest(self, name: str, kind: str | None = None, n: int = 3) -> list[str]:
-        """The closest catalogue ids to a mistyped name."""
+        """The closest catalogue ids to a mistyped name (``n`` different models when that many are close)."""
         pool = {k: v for k, v in self.index.items() if kind is None or self.by_id[v].kind == kind}
-        hits = difflib.get_close_matches(_norm(name), list(pool), n=n * 3, cutoff=0.45)
+        if not pool:
+            return []
+        # every close name, closest first: one model's many names (id, display names, aliases) must not
+        # crowd the other close models out of the first n
+        hits = difflib.get_close_matches(_norm(name), list(pool), n=len(pool), cutoff=0.45)
         seen: list[str] = []
         for h in hits:
             if pool[h] not in seen:
@@ -414,7 +418,8 @@ class ModelList(list[ModelInfo]):
         return models_table(filter_text, models=self, unclassified=self.unclassified, note=self.note)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return self.table()._repr_mimebundle_(include, exclude)  # type: ignore[no-any-return]
+        # IPython applies include/exclude to the bundle itself; the table's bundle is two entries
+        return self.table()._repr_mimebundle_()  # type: ignore[no-any-return]
 
 
 @lru_cache(maxsize=1)
