@@ -2,35 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
+import _magics_support as support
 import pytest
-from IPython import get_ipython
-from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
-import tokenhot_nb
-import tokenhot_nb.magics as magics_pkg
-
-
-@pytest.fixture(scope="module")
-def ip() -> Any:
-    shell = start_ipython() or get_ipython()
-    shell.run_line_magic("load_ext", "tokenhot_nb")
-    return shell
-
-
-@pytest.fixture
-def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
-    monkeypatch.setenv("TOKENHOT_MODE", "offline")
-    monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "store"))
-    monkeypatch.setenv("TOKENHOT_POLL_INTERVAL", "0.001")
-    monkeypatch.delenv("TOKENHOT_API_KEY", raising=False)
-    monkeypatch.setattr(magics_pkg, "last_error", None)
-    s = tokenhot_nb.session(reset=True)
-    yield s
-    tokenhot_nb.session(reset=True).close()
+ip = support.ip  # fixture
+offline = support.offline  # fixture
 
 
 def run(ip: Any, source: str) -> tuple[Any, str]:
