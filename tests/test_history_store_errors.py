@@ -348,3 +348,30 @@ def test_database_file_without_write_permission_opens_read_only(
     with pytest.raises(StoreError, match="no permission to write the database file") as info:
         store.insert(HistoryEntry(kind="chat"))
     assert FIX in str(info.value)
+
+
+def test_image_whose_file_cannot_be_stored_is_still_shown_from_outside_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tokenhot_nb.errors import UnrecordedWarning
+
+    root = tmp_path / "store"
+    s = make_session(root)
+
+    def full(self: Any, dest: Path, data: bytes) -> bool:  # the store's disk is full; the temp folder is not
+        raise OSError(errno.ENOSPC, "No space left on device", str(dest))
+
+    monkeypatch.setattr(Store, "_write_new", full)
+    try:
+        with pytest.warns(UnrecordedWarning, match="is full"):
+            res = s.image("a red fox", response_format="b64_json")  # inline bytes: nothing else holds them
+        path = res.items[0].path
+        assert path.is_file() and not path.is_relative_to(root) and path.stat().st_mode & 0o077 == 0
+        assert path.read_bytes().startswith(b"\x89PNG")
+        assert "image/png" in res._repr_mimebundle_()[0] or "<img" in str(res._repr_mimebundle_()[0])
+        saved = res.save(tmp_path / "kept")
+        assert saved and Path(saved[0]).read_bytes() == path.read_bytes()
+    finally:
+        s.close()
+    entry = History(root)[-1]
+    assert entry.status == "ok" and entry.outputs == [] and Store(root).check()["missing"] == []

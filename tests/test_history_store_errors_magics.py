@@ -106,3 +106,21 @@ def test_chat_whose_recording_fails_still_shows_the_answer(ip: Any, root: Path, 
     shown = " ".join(str(o.data.get("text/plain", "")) + str(o.data.get("text/html", "")) for o in cap.outputs)
     assert "You said" in shown and "✖" not in shown
     assert magics_pkg.last_error is None
+
+
+def test_image_cell_whose_file_cannot_be_stored_still_shows_it(
+    ip: Any, root: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import errno
+
+    def full(self: Any, dest: Path, data: bytes) -> bool:  # ENOSPC where the store writes the image's bytes
+        raise OSError(errno.ENOSPC, "No space left on device", str(dest))
+
+    monkeypatch.setattr(Store, "_write_new", full)
+    with pytest.warns(UnrecordedWarning, match="is full"):
+        res, cap = run(ip, "%%th_image -o fox -x response_format=b64_json\na red fox")
+    assert res.error_in_exec is None and "Traceback" not in cap.stdout + cap.stderr, cap.stderr
+    assert magics_pkg.last_error is None
+    data = dict(cap.outputs[-1].data)
+    assert any(k.startswith("image/") for k in data) or "<img" in data.get("text/html", "")
+    assert ip.user_ns["fox"].items[0].path.is_file()

@@ -281,16 +281,21 @@ UNSAVED = "_unsaved"
 def store_bytes(session: Session, data: bytes, mime: str, role: str, **extra: Any) -> dict[str, Any]:
     """Put an output's bytes in the store → an output dict (its metadata row lands with the call's row).
 
-    A text output (a chat answer) the store cannot take (disk full…) is still returned, marked :data:`UNSAVED`:
-    the result object holds the text and the row keeps it in ``text``; media outputs raise the StoreError.
+    An output the store cannot take (disk full…) is still returned, marked :data:`UNSAVED` (left out of the row):
+    a text's result holds the text (the row keeps it in ``text``); media bytes are kept outside the store for this
+    process (:meth:`Store.keep_unsaved`), else the StoreError is raised.
     """
     try:
         art = session.store.add_bytes(data, mime, register_now=False)
     except StoreError as err:
-        if not mime.startswith("text/"):
-            raise
-        return {"sha256": hashlib.sha256(data).hexdigest(), "mime": mime, "size": len(data), "name": "",
-                "role": role, UNSAVED: str(err), **drop_none(extra)}
+        if mime.startswith("text/"):
+            return {"sha256": hashlib.sha256(data).hexdigest(), "mime": mime, "size": len(data), "name": "",
+                    "role": role, UNSAVED: str(err), **drop_none(extra)}
+        try:
+            art = session.store.keep_unsaved(data, mime)
+        except OSError:
+            raise err from err.__cause__  # the store's own failure, not the temp folder's
+        return {**art.as_dict(), "role": role, UNSAVED: str(err), **drop_none(extra)}
     return {**art.as_dict(), "role": role, **drop_none(extra)}
 
 

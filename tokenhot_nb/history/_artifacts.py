@@ -131,6 +131,8 @@ class ArtifactFiles:
         self.thumbs_dir = self.artifacts_dir / "thumbs"
         self._thumb_cache = {}
         self._audio_cache = {}
+        self._unsaved: dict[str, Path] = {}
+        self._unsaved_dir: Path | None = None
 
     def _bind(self, artifact: Artifact) -> Artifact:
         """``artifact`` bound to the store (``self``), so ``artifact.path`` resolves through it."""
@@ -171,10 +173,24 @@ class ArtifactFiles:
     def path_of(self, sha256: str) -> Path:
         """Where an artifact lives; ``FileNotFoundError`` when the store does not hold it."""
         sha = self._check_sha(sha256)
-        p = self._existing(sha)
+        p = self._existing(sha) or self._unsaved.get(sha)
         if p is None:
             raise FileNotFoundError(f"artifact {sha} is not in the store {self.root}")
         return p
+
+    def keep_unsaved(self, data: bytes, mime: str) -> Artifact:
+        """An output the store could not take (disk full, read-only), kept for this process only: written to a
+        private temporary folder outside the store, found by :meth:`path_of`, never recorded. A result already
+        paid for still shows and saves; ``OSError`` when even that is impossible."""
+        data = bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        if self._unsaved_dir is None:
+            self._unsaved_dir = Path(tempfile.mkdtemp(prefix="tokenhot-unsaved-"))
+        dest = self._unsaved_dir / f"{sha}{suffix_for(mime)}"
+        if not dest.exists():
+            self._atomic_write(dest, data)
+        self._unsaved[sha] = dest
+        return self._bind(Artifact(sha, mime, len(data), ""))
 
     def has(self, sha256: str) -> bool:
         try:
