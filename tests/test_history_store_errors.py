@@ -375,3 +375,21 @@ def test_image_whose_file_cannot_be_stored_is_still_shown_from_outside_the_store
         s.close()
     entry = History(root)[-1]
     assert entry.status == "ok" and entry.outputs == [] and Store(root).check()["missing"] == []
+
+
+def test_history_read_only_leaves_a_writable_store_untouched(tmp_path: Path) -> None:
+    """``History(path, read_only=True)``: a colleague's store is read as it is — their unfinished row is not
+    marked ``interrupted`` (as opening it for writing would), and nothing can be written."""
+    root = tmp_path / "theirs"
+    store = Store(root)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    entry_id = store.insert(HistoryEntry(kind="chat", model="m", status="running"))
+    store.connection().execute("UPDATE entries SET pid=? WHERE id=?", (int(dead.stdout), entry_id))
+    store.close()
+    before = _snapshot(root)
+    h = History(root, read_only=True)
+    assert [e.status for e in h] == ["running"] and h.store.read_only
+    with pytest.raises(StoreError, match="is read-only"):
+        h.store.set_meta("budget", "{}")
+    assert _snapshot(root) == before
+    assert [e.status for e in History(root)] == ["interrupted"], "opened for writing, the dead call is recovered"

@@ -60,9 +60,11 @@ class History:
     narrower view, ``h.search("cat")`` a full-text one.
     """
 
-    def __init__(self, store: Store | str | os.PathLike[str], session: Any = None, *,
+    def __init__(self, store: Store | str | os.PathLike[str], session: Any = None, *, read_only: bool = False,
                  _conds: Sequence[Cond] = (), _label: str = "") -> None:
-        self.store = store if isinstance(store, Store) else Store(store)
+        """``read_only=True`` (with a path) reads someone else's store without touching it: no upgrade, no
+        recovery of their unfinished rows, no write; an unwritable store is opened read-only anyway."""
+        self.store = store if isinstance(store, Store) else Store(store, read_only=read_only)
         self.session = session
         self._conds: tuple[Cond, ...] = tuple(_conds)
         self._label = _label
