@@ -25,8 +25,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _session_support import make_session
 
-from tests._session_support import make_session
 from tokenhot_nb.errors import StoreError
 from tokenhot_nb.history import History, HistoryEntry, Store
 from tokenhot_nb.history import _store as store_mod

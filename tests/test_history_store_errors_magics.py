@@ -7,9 +7,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import _magics_support as support
 import pytest
-from IPython import get_ipython
-from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
 import tokenhot_nb
@@ -18,12 +17,7 @@ from tokenhot_nb.errors import StoreError, UnrecordedWarning
 from tokenhot_nb.history import HistoryEntry, Store
 from tokenhot_nb.history import _store as store_mod
 
-
-@pytest.fixture(scope="module")
-def ip() -> Any:
-    shell = start_ipython() or get_ipython()  # the test shell is one per process
-    shell.run_line_magic("load_ext", "tokenhot_nb")
-    return shell
+ip = support.ip  # fixture
 
 
 @pytest.fixture
