@@ -86,6 +86,8 @@ def test_unwritable_store_is_read(recorded: Path, unwritable: list[str], tmp_pat
     assert h.get(1).outputs and h.artifact(h.get(1).outputs[0]["sha256"]).read_text().startswith("You said")
     assert "<table" in h._repr_html_() and "fox" in h._repr_html_() and "read-only store" in h._repr_html_()
     assert "(read-only)" in repr(h)
+    rebuilt = h[-1].result()  # from this store's files, not the default session's store
+    assert rebuilt.items[0].path.is_relative_to(recorded)
     out = h.export(tmp_path / "out.json")
     assert [e["kind"] for e in json.loads(out.read_text())] == ["chat", "image"]
     assert "read_only=True" in repr(store)
@@ -182,9 +184,13 @@ _READER = textwrap.dedent("""
     out = {"n": len(h), "read_only": store.read_only, "why": store.why_read_only,
            "images": len(h.filter(kind="image")), "found": [e.kind for e in h.search("hello")],
            "html": "<table" in h._repr_html_()}
-    h.export(sys.argv[2])
+    h.export(sys.argv[2], include_artifacts=True)
+    out["rebuilt"] = type(h[-1].result()).__name__
     s = make_session(root, mode="replay")
     out["replayed"] = s.chat("hello there").text[:8]
+    image = s.image("a red fox", n=1, seed=3)
+    out["image"] = image.items[0].path.read_bytes()[:4].hex() + ("<img" in str(image._repr_mimebundle_()[0])
+                                                                  and "+html" or "")
     s.close()
     s = make_session(root)
     try:
@@ -215,9 +221,10 @@ def test_store_on_a_real_read_only_mount(recorded: Path, tmp_path: Path) -> None
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["n"] == 2 and out["read_only"] and out["images"] == 1 and out["found"] == ["chat"] and out["html"]
-    assert out["replayed"] == "You said"
+    assert out["replayed"] == "You said" and out["rebuilt"] == "ImageResult"
+    assert out["image"].startswith("89504e47"), "the replayed image is read from the read-only store"
     assert str(recorded) in out["refused"] and "read-only" in out["refused"] and FIX in out["refused"]
-    assert len(json.loads(export.read_text())) == 2
+    assert len(json.loads(export.read_text())) == 2 and any(Path(f"{export}.artifacts").iterdir())
     assert _snapshot(recorded, wal=True) == before
 
 

@@ -411,8 +411,11 @@ class HistoryEntry:
         return self._pick_session(session).resume(task_id)
 
     def result(self, session: Any = None) -> Any:
-        """The result object rebuilt from the stored artifacts."""
+        """The result object rebuilt from the stored artifacts (of the store this entry was read from)."""
         results = importlib.import_module("tokenhot_nb.results")
+        session = session if session is not None else self.__dict__.get("_bound_session")
+        if session is None and self.store is not None:  # History(path): its store, not the default session's
+            return results.from_entry(self, None, self.store)
         return results.from_entry(self, session)
 
     # -- display
