@@ -22,6 +22,7 @@ from .recording import (
     Recording,
     drop_none,
     endpoint_name,
+    has_surrogate,
     json_object,
     new_entry,
     received_text,
@@ -133,9 +134,11 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             reply = chat.parse(info, ep, json_object(resp, info.id))
             response_id = reply.response_id
             reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
-            call_user(on_delta, ChatDelta(text=reply.text, reasoning=reply.reasoning, done=True), reply.text)
+            if on_delta is not None:
+                call_user(on_delta, ChatDelta(text=reply.text, reasoning=reply.reasoning, done=True), reply.text)
         # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
-        reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
+        if call.stream:  # (an answer read whole was made safe above)
+            reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
         if output is not None:
             forced = next((c for c in reply.tool_calls if c.name == output.name), None) if ep == "messages" \
                 else None
@@ -207,7 +210,7 @@ class _LiveText:
     def __call__(self, text: str, added: int) -> str:
         if not self.dirty:
             tail = text[-(added + 128):]
-            self.dirty = might_hold_key(tail) or any("\ud800" <= ch <= "\udfff" for ch in tail)
+            self.dirty = might_hold_key(tail) or has_surrogate(tail) is not None
         if not self.dirty:
             return text
         if text and "\ud800" <= text[-1] <= "\udbff":

@@ -64,9 +64,13 @@ def received_text(text: str) -> str:
     Surrogate halves that arrived in separate frames are joined (a lone half is replaced: it cannot be
     written as UTF-8 and would make the row fail to finish), and any key a relay echoed back is redacted.
     """
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
+    if has_surrogate(text):
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return redact(text) if might_hold_key(text) else text
+
+
+#: A surrogate half (one regex scan instead of a Python loop over every character of every answer).
+has_surrogate = re.compile("[\ud800-\udfff]").search
 
 
 def json_object(resp: Response, what: str) -> dict[str, Any]:
