@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import re
 import time
 import warnings
 from collections.abc import Awaitable, Callable

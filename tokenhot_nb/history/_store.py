@@ -44,7 +44,7 @@ from ._entry import (
 )
 from ._replay import differences, replay_key, similarity
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 DB_NAME = "history.sqlite"
 
 _T = TypeVar("_T")
@@ -92,18 +92,34 @@ _TABLES = [
     ) WITHOUT ROWID""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID",
 ]
+#: The full-text index holds finished rows only (status other than ``running``): a call in flight is indexed
+#: once, when it ends, instead of being indexed, un-indexed and indexed again (the trigram index is the costliest
+#: part of recording a call). Schema 3; :func:`_index_finished_rows_only` moves a schema 2 store over.
 _FTS_TRIGGERS = [
-    """CREATE TRIGGER IF NOT EXISTS entries_ai AFTER INSERT ON entries BEGIN
+    """CREATE TRIGGER IF NOT EXISTS entries_ai AFTER INSERT ON entries WHEN new.status != 'running' BEGIN
         INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
     END""",
-    """CREATE TRIGGER IF NOT EXISTS entries_ad AFTER DELETE ON entries BEGIN
+    """CREATE TRIGGER IF NOT EXISTS entries_ad AFTER DELETE ON entries WHEN old.status != 'running' BEGIN
         INSERT INTO entries_fts(entries_fts, rowid, text) VALUES ('delete', old.id, old.text);
     END""",
-    """CREATE TRIGGER IF NOT EXISTS entries_au AFTER UPDATE OF text ON entries BEGIN
-        INSERT INTO entries_fts(entries_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        INSERT INTO entries_fts(rowid, text) VALUES (new.id, new.text);
+    """CREATE TRIGGER IF NOT EXISTS entries_au AFTER UPDATE OF text, status ON entries BEGIN
+        INSERT INTO entries_fts(entries_fts, rowid, text) SELECT 'delete', old.id, old.text
+            WHERE old.status != 'running';
+        INSERT INTO entries_fts(rowid, text) SELECT new.id, new.text WHERE new.status != 'running';
     END""",
 ]
+
+
+def _index_finished_rows_only(c: sqlite3.Connection) -> None:
+    """v2 → v3: the triggers index finished rows only; running rows leave the index (they join it as they end)."""
+    if c.execute("SELECT 1 FROM sqlite_master WHERE name='entries_fts'").fetchone() is None:
+        return  # a store without full-text search (LIKE): nothing to move
+    for old in ("entries_ai", "entries_ad", "entries_au"):
+        c.execute(f"DROP TRIGGER IF EXISTS {old}")
+    c.execute("INSERT INTO entries_fts(entries_fts, rowid, text) "
+              "SELECT 'delete', id, text FROM entries WHERE status='running'")
+    for stmt in _FTS_TRIGGERS:
+        c.execute(stmt)
 
 
 def _link_thread_turns(c: sqlite3.Connection) -> None:
@@ -131,6 +147,7 @@ def _link_thread_turns(c: sqlite3.Connection) -> None:
 #: Migrations from version N to N+1 (SQL statements or functions, run in one transaction with the version bump).
 _MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     1: ["ALTER TABLE entries ADD COLUMN parent INTEGER", _link_thread_turns],
+    2: [_index_finished_rows_only],
 }
 
 #: Columns the code reads and writes, per table: a store missing one (another program's file, a hand-edited or
