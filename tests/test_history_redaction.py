@@ -66,3 +66,25 @@ def test_export_lines_are_exactly_the_entries_as_json(tmp_path: Path) -> None:
     lines = History(store).export(tmp_path / "x.jsonl").read_text(encoding="utf-8").splitlines()
     expected = [json.dumps(jsonable(e.to_dict()), ensure_ascii=False, separators=(",", ":")) for e in History(store)]
     assert lines == expected
+
+
+@pytest.mark.parametrize("column", ["params", "request", "response", "usage", "outputs", "text", "model", "thread",
+                                    "endpoint", "session_id"])
+@pytest.mark.parametrize("secret", [KEY, ODD])
+def test_a_row_is_checked_once_but_every_column_is_redacted(tmp_path: Path, column: str, secret: str) -> None:
+    """Insert and update check a row's columns in one pass; a key in any one of them is still removed, and a
+    clean row's entry keeps the very values it was given (nothing decoded back)."""
+    store = Store(tmp_path, secrets=[ODD])
+    value: object = {"note": f"x {secret} y"} if column in ("params", "request", "response", "usage") else \
+        [{"role": "text", "note": f"x {secret}"}] if column == "outputs" else f"x {secret} y"
+    params = {"message": "clean"}
+    e = HistoryEntry(kind="chat", model="m", params=params, text="q")
+    eid = store.insert(e)
+    assert e.params is params  # clean: kept as given
+    store.update(eid, **{column: value})
+    fields: dict[str, object] = {"kind": "chat", "model": "m", column: value}
+    inserted = store.insert(HistoryEntry(**fields))  # type: ignore[arg-type]
+    for i in (eid, inserted):
+        row = store.connection().execute("SELECT * FROM entries WHERE id=?", (i,)).fetchone()
+        flat = json.dumps([str(v) for v in row])
+        assert "A1b2C3d4" not in flat and "quote" not in flat and "sk-****" in flat

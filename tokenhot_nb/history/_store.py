@@ -40,6 +40,8 @@ from ._entry import (
     dumps,
     dumps_redacted,
     error_dict,
+    escaped_secrets,
+    is_clean,
     jsonable,
 )
 from ._replay import differences, replay_key, similarity
@@ -159,6 +161,10 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 _COLUMNS = ", ".join(ENTRY_FIELDS)
 _INSERT_COLS = [f for f in ENTRY_FIELDS if f != "id"]
+#: Text columns, redacted like the text inside JSON columns.
+_TEXT_COLUMNS = frozenset({"text", "session_id", "mode", "kind", "model", "endpoint", "status", "replay_key"})
+#: Fields an inserted entry takes back from its row (redacted, JSON-safe).
+_KEPT_ON_ENTRY = (*sorted(JSON_FIELDS), "text")
 _INSERT_SQL = (
     f"INSERT INTO entries ({', '.join(_INSERT_COLS)}, pid, host, updated) "
     f"VALUES ({', '.join('?' * len(_INSERT_COLS))}, ?, ?, ?)"
@@ -531,6 +537,63 @@ class Store(ArtifactFiles):
             return v, v
         return value, value
 
+    def _norm_all(self, pairs: Sequence[tuple[str, Any]]) -> tuple[list[Any], dict[str, Any]]:
+        """:meth:`_norm_kept` of several columns, with one redaction check over all of their text.
+
+        A row's columns are encoded, then joined and checked once (the known keys are literal searches, the key
+        pattern one scan; no match can span two columns: the separator is not part of any key). Only when that
+        finds something, or a value JSON cannot hold as it is (an error, bytes, a dataclass…), does each column
+        take the careful path: what is stored is the same either way.
+        """
+        stored: list[Any] = []
+        kept: dict[str, Any] = {}
+        texts: list[str] = []
+        for name, value in pairs:
+            if name in JSON_FIELDS:
+                if name == "error":
+                    if value is not None:
+                        return self._norm_each(pairs)
+                    stored.append(None)
+                    kept[name] = None
+                    continue
+                if value is None:
+                    value = [] if name == "outputs" else {}
+                elif not isinstance(value, (dict, list)):
+                    return self._norm_each(pairs)
+                try:
+                    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+                except (TypeError, ValueError):
+                    return self._norm_each(pairs)
+                stored.append(text)
+                texts.append(text)
+                kept[name] = value
+            elif name in _TEXT_COLUMNS or (name == "thread" and value is not None):
+                v = "" if value is None else str(value)
+                stored.append(v)
+                texts.append(v)
+                kept[name] = v
+            else:
+                stored.append(value)
+                kept[name] = value
+        if not is_clean("\x00".join(texts), self.secrets, self._escaped_secrets()):
+            return self._norm_each(pairs)
+        return stored, kept
+
+    def _norm_each(self, pairs: Sequence[tuple[str, Any]]) -> tuple[list[Any], dict[str, Any]]:
+        stored: list[Any] = []
+        kept: dict[str, Any] = {}
+        for name, value in pairs:
+            s, kept[name] = self._norm_kept(name, value)
+            stored.append(s)
+        return stored, kept
+
+    def _escaped_secrets(self) -> tuple[str, ...]:
+        """:func:`escaped_secrets` of this store's secrets, worked out once per set of secrets."""
+        cached: tuple[tuple[Secret | str, ...], tuple[str, ...]] | None = getattr(self, "_escaped", None)
+        if cached is None or cached[0] is not self.secrets:
+            cached = self._escaped = (self.secrets, escaped_secrets(self.secrets))
+        return cached[1]
+
     def as_stored(self, name: str, value: Any) -> Any:
         """The value an entry holds for field ``name`` once written (redacted, JSON-safe), without writing it:
         what a call whose row could not be finished keeps in memory."""
@@ -544,12 +607,9 @@ class Store(ArtifactFiles):
         """Write a new row (usually ``running``); sets and returns ``entry.id``."""
         if not entry.replay_key:
             entry.replay_key = self.key_for(entry.kind, entry.model, entry.endpoint, entry.params)
-        values = []
-        for f in _INSERT_COLS:
-            stored, kept = self._norm_kept(f, getattr(entry, f))
-            values.append(stored)
-            if f in JSON_FIELDS or f == "text":  # the entry holds what the row holds (redacted, JSON-safe)
-                setattr(entry, f, kept)
+        values, kept = self._norm_all([(f, getattr(entry, f)) for f in _INSERT_COLS])
+        for f in _KEPT_ON_ENTRY:  # the entry holds what the row holds (redacted, JSON-safe)
+            setattr(entry, f, kept[f])
         now = time.time()
 
         def ins(c: sqlite3.Connection) -> int:
@@ -568,13 +628,8 @@ class Store(ArtifactFiles):
         unknown = set(fields) - set(_INSERT_COLS)
         if unknown:
             raise TypeError(f"unknown history fields: {', '.join(sorted(unknown))}")
-        sets: list[str] = []
-        args: list[Any] = []
-        kept: dict[str, Any] = {}
-        for name, value in fields.items():
-            sets.append(f"{name}=?")
-            stored, kept[name] = self._norm_kept(name, value)
-            args.append(stored)
+        sets = [f"{name}=?" for name in fields]
+        args, kept = self._norm_all(list(fields.items()))
         now = time.time()
         if fields.get("status") in ("ok", "error", "interrupted") and "duration" not in fields:
             sets.append("duration=COALESCE(duration, ? - started)")
