@@ -400,3 +400,24 @@ def test_history_read_only_leaves_a_writable_store_untouched(tmp_path: Path) -> 
         h.store.set_meta("budget", "{}")
     assert _snapshot(root) == before
     assert [e.status for e in History(root)] == ["interrupted"], "opened for writing, the dead call is recovered"
+
+
+def test_full_disk_during_a_download_names_the_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenhot_nb.client import _download
+
+    root = tmp_path / "store"
+    s = make_session(root)
+
+    def full(self: Any, chunk: bytes) -> None:  # ENOSPC where a downloaded result is written into the store
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(_download.TempWriter, "write", full)
+    try:
+        with pytest.raises(StoreError, match="is full") as info:
+            s.image("a red fox")  # the simulator answers with a URL: the image is downloaded into the store
+        assert str(root) in str(info.value) and "Free some space" in str(info.value)
+    finally:
+        s.close()
+    entry = History(root)[-1]
+    assert entry.status == "error" and "is full" in (entry.error or {}).get("message", "")
+    assert not list((root / "artifacts" / "incoming").glob("*.part")), "no half download is left behind"

@@ -262,8 +262,11 @@ def incoming(session: Session) -> Path:
 async def store_download(session: Session, url: str, mime_hint: str, role: str, **extra: Any) -> dict[str, Any]:
     """Download an output into the store right away (vendor links expire) → an output dict."""
     kind = mime_hint.split("/")[0]
-    dl = await session.client.download(url, incoming(session), suffix=ext_for(mime_hint),
-                                       expect=kind if kind in ("image", "video", "audio") else None)
+    try:
+        dl = await session.client.download(url, incoming(session), suffix=ext_for(mime_hint),
+                                           expect=kind if kind in ("image", "video", "audio") else None)
+    except OSError as exc:  # the store's disk is full, or its folder cannot be written: say which and what to do
+        raise session.store.problem(exc) from exc
     mime = dl.content_type if dl.content_type and dl.content_type.split("/")[0] == mime_hint.split("/")[0] \
         else mime_hint
     if mime in ("application/octet-stream", "binary/octet-stream", ""):

@@ -113,7 +113,7 @@ class ArtifactFiles:
 
     if TYPE_CHECKING:
 
-        def _problem(self, exc: BaseException) -> BaseException: ...
+        def problem(self, exc: BaseException) -> BaseException: ...
 
         def read_only_error(self) -> BaseException: ...
 
@@ -331,7 +331,7 @@ class ArtifactFiles:
         try:
             return self._add_bytes(data, mime, name, register_now)
         except OSError as exc:  # disk full, folder not writable…: one StoreError naming the store
-            raise self._problem(exc) from exc
+            raise self.problem(exc) from exc
 
     def _add_bytes(self, data: bytes, mime: str, name: str, register_now: bool) -> Artifact:
         data = bytes(data)
@@ -371,7 +371,7 @@ class ArtifactFiles:
         except FileNotFoundError:
             raise
         except OSError as exc:  # disk full, folder not writable…: one StoreError naming the store
-            raise self._problem(exc) from exc
+            raise self.problem(exc) from exc
 
     def _add_file(self, path: str | os.PathLike[str], mime: str, name: str, sha256: str | None,
                   keep_source: bool) -> Artifact:

@@ -417,7 +417,7 @@ class Store(ArtifactFiles):
                     time.sleep(delay)
                     delay = min(delay * 2, 0.25)
                     continue
-                raise self._problem(e) from e
+                raise self.problem(e) from e
             taken: list[Any] = []
             try:
                 taken = self._flush_pending(c)  # artifact rows left for this commit (see ArtifactFiles._register)
@@ -435,10 +435,10 @@ class Store(ArtifactFiles):
                     delay = min(delay * 2, 0.25)
                     continue
                 if _is_store_fault(e):
-                    raise self._problem(e) from e
+                    raise self.problem(e) from e
                 raise
 
-    def _problem(self, exc: BaseException) -> BaseException:
+    def problem(self, exc: BaseException) -> BaseException:
         """``exc`` (an OS/SQLite failure to write) as the :class:`StoreError` naming this store and the fix."""
         from ._problems import store_problem
 
