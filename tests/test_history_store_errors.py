@@ -421,3 +421,24 @@ def test_full_disk_during_a_download_names_the_store(tmp_path: Path, monkeypatch
     entry = History(root)[-1]
     assert entry.status == "error" and "is full" in (entry.error or {}).get("message", "")
     assert not list((root / "artifacts" / "incoming").glob("*.part")), "no half download is left behind"
+
+
+def test_database_damaged_past_its_first_pages_is_named_when_read(tmp_path: Path) -> None:
+    """The file opens (its header and schema pages are intact) but half its pages are garbage: reading the history
+    is the StoreError naming the file and the fix, not a bare ``sqlite3.DatabaseError``."""
+    root = tmp_path / "store"
+    store = Store(root)
+    for i in range(300):
+        store.insert(HistoryEntry(kind="chat", model="m", text=f"entry {i} " + "x" * 800))
+    store.close()
+    db = root / "history.sqlite"
+    data = bytearray(db.read_bytes())
+    page = 4096
+    pages = len(data) // page
+    assert pages > 40
+    data[pages // 2 * page:] = b"\xa5" * (len(data) - pages // 2 * page)
+    db.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="is damaged") as info:
+        History(Store(root))[:]
+    assert str(db) in str(info.value) and "Rename it" in str(info.value) and "\n" not in str(info.value)
+    assert isinstance(info.value.__cause__, sqlite3.DatabaseError)

@@ -36,7 +36,7 @@ def store_problem(root: Path, db: Path, exc: BaseException, *, writing: bool = F
     """The StoreError for ``exc`` raised while opening, setting up (or, ``writing``, writing to) the store."""
     text = str(exc).lower()
     detail = _detail(exc)
-    what = "could not be written" if writing else "could not be opened"
+    what = "could not be written" if writing else "could not be opened or read"
     if (root.exists() and not root.is_dir()) or isinstance(exc, (NotADirectoryError, FileExistsError)):
         return StoreError(f"The history store path {str(root)!r} is a file, not a folder.",
                           hint=f"Move that file away, or use a folder: {_ELSEWHERE}.")

@@ -438,17 +438,37 @@ class Store(ArtifactFiles):
                     raise self.problem(e) from e
                 raise
 
-    def problem(self, exc: BaseException) -> BaseException:
-        """``exc`` (an OS/SQLite failure to write) as the :class:`StoreError` naming this store and the fix."""
+    def problem(self, exc: BaseException, *, writing: bool = True) -> BaseException:
+        """``exc`` (an OS/SQLite failure to write, or to read) as the :class:`StoreError` naming this store and
+        the fix."""
         from ._problems import store_problem
 
-        return store_problem(self.root, self.db_path, exc, writing=True)
+        return store_problem(self.root, self.db_path, exc, writing=writing)
 
     def read_only_error(self) -> BaseException:
         """The :class:`StoreError` any write to a read-only store raises."""
         from ._problems import read_only_problem
 
         return read_only_problem(self.root, self.why_read_only)
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one read; a database damaged past its first page (or of another layout) is the
+        :class:`StoreError` naming it, not a bare ``sqlite3.DatabaseError``."""
+        try:
+            return self._conn().execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as e:
+            if _is_store_fault(e):
+                raise self.problem(e, writing=False) from e
+            raise
+
+    def _row(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """The first row of one read (``None`` when there is none); errors as :meth:`_rows`."""
+        try:
+            return self._conn().execute(sql, args).fetchone()
+        except sqlite3.DatabaseError as e:
+            if _is_store_fault(e):
+                raise self.problem(e, writing=False) from e
+            raise
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (for ad-hoc SQL; keep transactions short)."""
@@ -487,9 +507,9 @@ class Store(ArtifactFiles):
         if self.read_only:  # another process's store, seen as it is: nothing here may be marked or deleted
             return 0
         sweep_partial(self.artifacts_dir / "incoming")
-        rows = conn.execute(
+        rows = self._rows(
             "SELECT id, pid FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
-        ).fetchall()
+        )
         dead = [i for i, pid in rows if pid != os.getpid() and not _pid_alive(int(pid))]
         if not dead:
             return 0
@@ -663,7 +683,7 @@ class Store(ArtifactFiles):
         return HistoryEntry.from_dict(d).bind(self)
 
     def get(self, entry_id: int) -> HistoryEntry:
-        row = self._conn().execute(f"SELECT {_COLUMNS} FROM entries WHERE id=?", (int(entry_id),)).fetchone()
+        row = self._row(f"SELECT {_COLUMNS} FROM entries WHERE id=?", (int(entry_id),))
         if row is None:
             raise KeyError(f"no history entry #{entry_id}")
         return self._entry_from_row(row)
@@ -714,43 +734,42 @@ class Store(ArtifactFiles):
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             args += (-1 if limit is None else int(limit), int(offset))
-        return self._conn().execute(sql, args).fetchall()
+        return self._rows(sql, args)
 
     def select_entries(self, conds: Sequence[Cond] = (), **kw: Any) -> list[HistoryEntry]:
         return [self._entry_from_row(r) for r in self.select(conds, **kw)]
 
     def count(self, conds: Sequence[Cond] = ()) -> int:
         where, args = self._where(conds)
-        return int(self._conn().execute(f"SELECT COUNT(*) FROM entries{where}", args).fetchone()[0])
+        return int(self._row(f"SELECT COUNT(*) FROM entries{where}", args)[0])
 
     # replay -------------------------------------------------------------------------
 
     def find_replay(self, key: str) -> HistoryEntry | None:
         """The newest ``ok`` entry recorded under ``key``."""
-        row = self._conn().execute(
+        row = self._row(
             f"SELECT {_COLUMNS} FROM entries WHERE replay_key=? AND status='ok' ORDER BY id DESC LIMIT 1", (key,)
-        ).fetchone()
+        )
         return None if row is None else self._entry_from_row(row)
 
     def replay_candidates(self, key: str) -> list[tuple[int, str]]:
         """``(id, session_id)`` of every ``ok`` entry recorded under ``key``, oldest first."""
-        return [(int(r[0]), str(r[1] or "")) for r in self._conn().execute(
+        return [(int(r[0]), str(r[1] or "")) for r in self._rows(
             "SELECT id, session_id FROM entries WHERE replay_key=? AND status='ok' ORDER BY id", (key,)
-        ).fetchall()]
+        )]
 
     def nearest(
         self, kind: str, model: str, params: dict[str, Any], endpoint: str | None = None, *, limit: int = 2000,
     ) -> tuple[HistoryEntry | None, list[str]]:
         """The most similar recording of the same kind (``ok`` ones first) and what differs from it."""
         asked = jsonable(params or {}, self.secrets)
-        conn = self._conn()
         best: tuple[float, int] | None = None
         best_row: Any = None
         for status_sql in ("status='ok'", "1"):
-            rows = conn.execute(
+            rows = self._rows(
                 f"SELECT id, model, endpoint, params FROM entries WHERE kind=? AND {status_sql} "
                 "ORDER BY id DESC LIMIT ?", (kind, limit),
-            ).fetchall()
+            )
             for row in rows:
                 score = similarity(model, endpoint, asked, row[1], row[2], json.loads(row[3]))
                 if best is None or score > best[0]:
@@ -800,7 +819,7 @@ class Store(ArtifactFiles):
     # settings kept with the history (the budget) ---------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        row = self._conn().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        row = self._row("SELECT value FROM meta WHERE key=?", (key,))
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str | None) -> None:
@@ -816,8 +835,8 @@ class Store(ArtifactFiles):
 
     def spent_usd(self, since: float, *, simulated: bool) -> float:
         """The recorded cost (USD) of calls started since ``since``: real spending, or simulated spending."""
-        row = self._conn().execute(
+        row = self._row(
             "SELECT COALESCE(SUM(json_extract(usage, '$.cost.usd')), 0) FROM entries WHERE started >= ? "
             "AND COALESCE(json_extract(usage, '$.cost.simulated'), 0) = ?", (since, 1 if simulated else 0)
-        ).fetchone()
+        )
         return float(row[0] or 0.0)
