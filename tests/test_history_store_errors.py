@@ -34,6 +34,16 @@ from tokenhot_nb.history import _store as store_mod
 FIX = "Copy the folder somewhere writable"
 
 
+def drop_column(db: Path, table: str, column: str) -> None:
+    """``table`` rebuilt without ``column`` (what ``ALTER TABLE … DROP COLUMN`` does on SQLite ≥ 3.35; Python
+    3.10 may ship an older one). Its indexes and triggers go with the old table."""
+    with sqlite3.connect(db) as c:
+        keep = [r[1] for r in c.execute(f"PRAGMA table_info({table})") if r[1] != column]
+        c.execute(f"CREATE TABLE {table}_new AS SELECT {', '.join(keep)} FROM {table}")
+        c.execute(f"DROP TABLE {table}")
+        c.execute(f"ALTER TABLE {table}_new RENAME TO {table}")
+
+
 @pytest.fixture
 def recorded(tmp_path: Path) -> Path:
     """A store holding a chat, a chat thread turn and an image, recorded offline and closed cleanly."""
@@ -260,9 +270,7 @@ def test_full_disk_on_an_artifact_is_one_line(tmp_path: Path, monkeypatch: pytes
 def test_missing_column_is_named_on_open(tmp_path: Path) -> None:
     root = tmp_path / "store"
     Store(root).insert(HistoryEntry(kind="chat", model="m"))
-    with sqlite3.connect(root / "history.sqlite") as c:
-        c.execute("DROP INDEX entries_thread")
-        c.execute("ALTER TABLE entries DROP COLUMN thread")
+    drop_column(root / "history.sqlite", "entries", "thread")
     with pytest.raises(StoreError) as info:
         len(History(Store(root)))
     msg = str(info.value)

@@ -10,6 +10,7 @@ from typing import Any
 import _magics_support as support
 import pytest
 from IPython.utils.capture import capture_output
+from test_history_store_errors import drop_column
 
 import tokenhot_nb
 import tokenhot_nb.magics as magics_pkg
@@ -51,9 +52,7 @@ def _one_block(res: Any, cap: Any) -> str:
 
 def test_history_of_a_store_missing_a_column(ip: Any, root: Path) -> None:
     Store(root).insert(HistoryEntry(kind="chat", model="m"))
-    with sqlite3.connect(root / "history.sqlite") as c:
-        c.execute("DROP INDEX entries_model")
-        c.execute("ALTER TABLE entries DROP COLUMN model")
+    drop_column(root / "history.sqlite", "entries", "model")
     tokenhot_nb.session(reset=True)
     text = _one_block(*run(ip, "%th_history 5"))
     assert str(root / "history.sqlite") in text and "lacks the column(s) model" in text and "Fix:" in text
