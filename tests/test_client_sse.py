@@ -28,13 +28,13 @@ def frame(data: Any, event: str | None = None) -> str:
 
 
 def make_client(handler: Callable[[httpx.Request], Any], *, idle: float = 5.0, retries: int = 2,
-                sleeps: list[float] | None = None) -> Client:
+                sleeps: list[float] | None = None, deadline: float = 1800.0) -> Client:
     async def sleep(delay: float) -> None:
         if sleeps is not None:
             sleeps.append(delay)
 
     settings = Settings(api_key=KEY, base_url="https://api.tokenhot.test", mode="live",
-                        stream_idle_timeout=idle, max_retries=retries)
+                        stream_idle_timeout=idle, max_retries=retries, stream_deadline=deadline)
     return Client(settings, transport=httpx.MockTransport(handler),
                   retry=RetryPolicy(max_retries=retries, sleep=sleep, rand=lambda: 0.0))
 
@@ -214,7 +214,8 @@ def test_stall_raises_stream_error() -> None:
     assert len(got) == 1
     assert isinstance(error, E.StreamError)
     assert "stalled" in error.message and "0.2 s" in error.message
-    assert "stream_idle_timeout" in (error.hint or "")
+    assert error.hint == ("The text received so far is kept in .partial_text. If the model thinks for a long time "
+                          "before answering, raise stream_idle_timeout.")
     assert 0.2 - 1e-9 <= ended - got[0][0] <= 0.25 + 1e-9  # caught within a quarter of the window, not at 100 s
 
 
@@ -428,6 +429,10 @@ def test_done_marker_with_spaces_ends_the_stream() -> None:
         ("{\"a\": [1, 2]}", {"a": [1, 2]}),
         ("plain words", "plain words"),
         ("true story", "true story"),
+        ("42 is the answer", "42 is the answer"),
+        ("-", "-"),
+        ("  padded words  ", "  padded words  "),
+        ("nullable", "nullable"),
     ],
 )
 def test_object_frames_are_decoded_and_plain_text_kept(raw: str, expected: object) -> None:
@@ -441,7 +446,13 @@ def test_object_frames_are_decoded_and_plain_text_kept(raw: str, expected: objec
         ("{not json", "cut short or not valid JSON"),
         ("{\"truncated\": ", "cut short or not valid JSON"),
         ("[1, 2]", "a list"),
+        ("[1, 2", "cut short or not valid JSON"),
+        ("{} {}", "cut short or not valid JSON"),
         ("null", "null"),
+        ("  null ", "null"),
+        ("true", "a bool"),
+        ("false", "a bool"),
+        ("1.5", "a float"),
         ('"a string"', "a str"),
         ("42", "a int"),
     ],
@@ -553,7 +564,7 @@ def test_no_content_type_at_all() -> None:
     with pytest.raises(E.StreamError) as info:
         collect(handler)
     assert info.value.message == "Expected an event stream but the server answered with no content type."
-    assert "stream=False" in (info.value.hint or "")
+    assert info.value.hint == "The model may not support streaming here; try again with stream=False."
 
 
 def test_a_json_answer_whose_body_never_ends_is_still_reported() -> None:
@@ -765,3 +776,140 @@ def test_a_non_string_type_is_not_an_event_type() -> None:
         {"type": "message_stop", "n": 3}, "message_stop")
     events = collect(sse_handler(body), fmt="claude")
     assert [(e.type, e.data["n"]) for e in events] == [("message", 1), ("message", 2), ("message_stop", 3)]  # type: ignore[index]
+
+
+# -- the whole-stream deadline, on the virtual clock ----------------------------------------------------------
+def flowing(every: float, count: int = 1000) -> Callable[[], AsyncIterator[bytes]]:
+    async def body() -> AsyncIterator[bytes]:
+        for i in range(count):  # bounded: far longer than any deadline below
+            yield frame(chunk(str(i))).encode()
+            await asyncio.sleep(every)
+        await asyncio.sleep(1000)
+
+    return body
+
+
+def test_a_stream_that_keeps_flowing_is_stopped_at_its_deadline() -> None:
+    (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(flowing(0.125)), idle=0.5, deadline=1.0)))
+    assert isinstance(error, E.StreamError)
+    assert error.message == "The stream was still running after 1 s, its time limit."
+    assert error.hint == "The text received so far is kept in .partial_text. Raise stream_deadline for very long answers."
+    assert ended == 1.0  # to the tick: the deadline, not the next idle window
+    assert len(got) == 8 and got[-1][0] == 0.875  # everything that came before it was handed on
+
+
+def test_the_deadline_wins_when_it_comes_before_the_idle_window_ends() -> None:
+    """Silent from 0.75 s: the idle window would end at 1.25 s, the deadline at 1 s is first."""
+    (got, error, ended), _ = run_virtual(
+        _consume(make_client(sse_handler(flowing(0.25, count=4)), idle=0.5, deadline=1.0)))
+    assert isinstance(error, E.StreamError) and "its time limit" in error.message
+    assert ended == 1.0 and got[-1][0] == 0.75
+
+
+def test_an_idle_window_ending_before_the_deadline_is_a_stall() -> None:
+    (got, error, ended), _ = run_virtual(
+        _consume(make_client(sse_handler(flowing(0.25, count=2)), idle=0.5, deadline=2.0)))
+    assert isinstance(error, E.StreamError)
+    assert error.message == "The stream stalled: no content arrived for 0.5 s (keep-alive messages do not count)."
+    assert ended == 0.75 and got[-1][0] == 0.25
+
+
+def test_an_idle_window_ending_exactly_at_the_deadline_is_a_stall() -> None:
+    """Both limits at 0.875 s: the silence is the cause worth naming (raise the idle timeout, not the deadline)."""
+    (got, error, ended), _ = run_virtual(
+        _consume(make_client(sse_handler(flowing(0.125, count=4)), idle=0.5, deadline=0.875)))
+    assert isinstance(error, E.StreamError) and "stalled" in error.message
+    assert got[-1][0] == 0.375 and ended == 0.875
+
+
+def test_a_deadline_passed_while_the_caller_held_an_event_stops_the_next_wait() -> None:
+    """The caller's own time does not stall a stream, but the deadline is the whole stream's time."""
+    (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(flowing(0.0625)), idle=0.25, deadline=0.5),
+                                                  consumer_delay=0.75))
+    assert isinstance(error, E.StreamError) and "its time limit" in error.message
+    assert len(got) == 1
+    assert ended == 0.8125  # the watchdog's next quarter step (1/16 s) after the caller came back at 0.75
+
+
+@pytest.mark.parametrize("fmt", ["chat", "claude"])
+def test_the_watchdog_is_disarmed_when_the_stream_ends(fmt: StreamFormat) -> None:
+    """After the last event the caller's task goes on with other work: no stall may be reported into it."""
+    body = frame(chunk("a")) + "data: [DONE]\n\n" if fmt == "chat" else frame({"type": "message_stop"}, "message_stop")
+
+    async def run() -> float:
+        client = make_client(sse_handler(body), idle=0.25)
+        try:
+            events = [e async for e in client.stream(HttpCall("POST", "/v1/chat/completions", stream=fmt))]
+            assert len(events) == 1
+            await asyncio.sleep(2.0)  # eight idle windows later, still not cancelled
+        finally:
+            await client.aclose()
+        return virtual_time()
+
+    ended, _ = run_virtual(run())
+    assert ended == 2.0
+
+
+def test_a_stream_silent_from_its_first_byte_stalls() -> None:
+    """Headers, then nothing: the watchdog runs from the start, before any event was handed on."""
+    async def silent() -> AsyncIterator[bytes]:
+        await asyncio.sleep(1000)
+        yield b"data: [DONE]\n\n"
+
+    (got, error, ended), _ = run_virtual(_consume(make_client(sse_handler(silent), idle=0.25)))
+    assert got == [] and isinstance(error, E.StreamError) and "stalled" in error.message
+    assert ended == 0.25
+
+
+def test_a_stream_without_a_deadline_may_run_as_long_as_content_comes() -> None:
+    async def run() -> list[SSEEvent]:
+        http = httpx.AsyncClient(transport=httpx.MockTransport(sse_handler(flowing(0.5, count=8))))
+
+        async def connect() -> httpx.Response:
+            return await http.send(http.build_request("POST", "https://relay.test/v1/x"), stream=True)
+
+        stream = EventStream(connect, fmt="gemini", idle_timeout=0.75)  # no deadline given
+        got: list[SSEEvent] = []
+        try:
+            async for event in stream:
+                got.append(event)
+                if len(got) == 8:
+                    break
+        finally:
+            await stream.aclose()
+            await http.aclose()
+        return got
+
+    got, took = run_virtual(run())
+    assert len(got) == 8 and took == 3.5
+
+
+def test_a_json_answer_whose_body_breaks_is_reported_as_not_a_stream() -> None:
+    async def breaks() -> AsyncIterator[bytes]:
+        yield b'{"error": {"message": "par'
+        raise httpx.ReadError("connection reset")
+
+    with pytest.raises(E.StreamError) as info:
+        collect(sse_handler(breaks, headers=JSON))
+    assert info.value.message == "Expected an event stream but the server answered with application/json."
+    assert info.value.__cause__ is None and info.value.__context__ is None  # nothing that held the request
+
+
+# -- the snippet of a broken frame in its error message --------------------------------------------------------
+def _broken_frame_message(raw: str) -> str:
+    with pytest.raises(E.StreamError) as info:
+        collect(sse_handler("".join(f"data: {line}\n" for line in raw.split("\n")) + "\n"))
+    return info.value.message
+
+
+def test_a_short_broken_frame_is_quoted_whole() -> None:
+    assert _broken_frame_message('{"a":\n   1,') == (
+        "The stream sent a frame that could not be read (it is cut short or not valid JSON): "
+        "'{\"a\": 1,' (after 0 events).")
+
+
+def test_a_long_broken_frame_is_quoted_in_80_characters() -> None:
+    exactly_80 = "{" + "x" * 79
+    assert f"'{exactly_80}'" in _broken_frame_message(exactly_80)
+    longer = "{" + "y" * 100
+    assert f"'{'{' + 'y' * 78}…'" in _broken_frame_message(longer)

@@ -18,7 +18,7 @@ import sys
 from codecs import utf_8_decode
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import httpx
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, without its content-type check
@@ -66,7 +66,7 @@ class BrokenFrame(Exception):
     """Internal: a frame that should be a JSON object is not (cut short, ``null``, a list…)."""
 
 
-_raw_decode = json.JSONDecoder().raw_decode  # json.loads without its two wrappers (one call a frame)
+_raw_decode = json.JSONDecoder().raw_decode  # json.loads without its two wrappers (a call per frame)
 _JSON_START = tuple("{[\"-0123456789")
 
 
@@ -77,18 +77,13 @@ def decode_data(raw: str) -> dict[str, Any] | str:
     (a frame cut short) raises :class:`BrokenFrame`: every Tokenhot stream format sends objects, so such a
     frame is a piece of the answer that could not be read, never something to drop silently.
     """
-    if raw[:1] == "{":  # the usual frame: one JSON object, no padding (the hot path: no strip, no wrappers)
-        try:
-            value, end = _raw_decode(raw)
-        except ValueError:
-            raise BrokenFrame("it is cut short or not valid JSON") from None
-        if end == len(raw):
-            return cast(dict[str, Any], value)  # it began with "{"
     text = raw.strip()
     if not text.startswith(_JSON_START) and text not in ("null", "true", "false"):
         return raw
     try:
-        value = json.loads(text)
+        value, end = _raw_decode(text)
+        if end != len(text):  # JSON with more after it ("42 is the answer", "{} {}")
+            raise ValueError
     except ValueError:
         if text.startswith(("{", "[")):
             raise BrokenFrame("it is cut short or not valid JSON") from None
@@ -209,12 +204,12 @@ class EventStream:
         """A 2xx answer that is not an event stream: an error in disguise, or a non-streamed reply."""
         try:
             body = await asyncio.wait_for(response.aread(), self._idle_timeout)
-        except (httpx.HTTPError, asyncio.TimeoutError, BodyRefused) as exc:
-            scrub_error(exc)
-            body = b""
-        err = error_from_response(response.status_code, response.headers, body, secrets=self._secrets)
-        if err.body is not None and isinstance(err.body, dict) and stream_is_error(err.body):
-            raise err
+        except (httpx.HTTPError, asyncio.TimeoutError, BodyRefused):
+            pass  # a body that cannot be read is no error envelope either (and nothing of it is kept)
+        else:
+            err = error_from_response(response.status_code, response.headers, body, secrets=self._secrets)
+            if isinstance(err.body, dict) and stream_is_error(err.body):
+                raise err
         raise StreamError(
             f"Expected an event stream but the server answered with {content_type or 'no content type'}.",
             hint="The model may not support streaming here; try again with stream=False.",
@@ -267,8 +262,8 @@ class EventStream:
         handle = loop.call_at(due(), watchdog)
         # The body is already decoded and capped (_body.bound_body), so the raw bytes are the content; a body
         # that was read already (a response built from bytes) is only available through aiter_bytes.
-        chunks = cast(AsyncGenerator[bytes, None],
-                      response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw())
+        raw_chunks = response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()
+        chunks: AsyncGenerator[bytes, None] = raw_chunks  # type: ignore[assignment]  # both are async generators
         next_chunk = chunks.__anext__
         pending = b""  # the start of a character cut off at the end of the last chunk
         lines = SSELineDecoder()
@@ -277,10 +272,8 @@ class EventStream:
         try:
             while more:
                 try:
-                    piece = await next_chunk()
-                    if pending:
-                        piece = pending + piece
-                    text, used = utf_8_decode(piece, "replace", False)  # an event stream is always UTF-8
+                    piece = pending + await next_chunk()  # (b"" + bytes is the bytes themselves, no copy)
+                    text, used = utf_8_decode(piece, "replace")  # an event stream is always UTF-8
                     pending = piece[used:]
                     batch = lines.decode(text)
                 except StopAsyncIteration:
@@ -312,7 +305,7 @@ class EventStream:
                     if name == "ping":
                         continue
                     raw = sse.data
-                    stripped = raw if raw[:1] == "{" else raw.strip()  # the usual frame: one JSON object
+                    stripped = raw.strip()
                     if stripped == "[DONE]":
                         if fmt in ("claude", "responses"):
                             more = False  # not these formats' end marker: checked below as an early end
