@@ -233,7 +233,8 @@ def test_store_on_a_real_read_only_mount(recorded: Path, tmp_path: Path) -> None
     assert out["n"] == 2 and out["read_only"] and out["images"] == 1 and out["found"] == ["chat"] and out["html"]
     assert out["replayed"] == "You said" and out["rebuilt"] == "ImageResult"
     assert out["image"].startswith("89504e47"), "the replayed image is read from the read-only store"
-    assert str(recorded) in out["refused"] and "read-only" in out["refused"] and FIX in out["refused"]
+    assert str(recorded) in out["refused"] and "is read-only (read-only file system)" in out["refused"]
+    assert FIX in out["refused"] and out["why"] == "read-only file system"
     assert len(json.loads(export.read_text())) == 2 and any(Path(f"{export}.artifacts").iterdir())
     assert _snapshot(recorded, wal=True) == before
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,18 @@ def cannot_write(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return isinstance(exc, PermissionError) or exc.errno in _NO_WRITE_ERRNOS
     return isinstance(exc, sqlite3.OperationalError) and any(w in str(exc).lower() for w in _NO_WRITE_WORDS)
+
+
+def why_unwritable(root: Path, exc: BaseException) -> str:
+    """A person's words for why the store at ``root`` cannot be written (SQLite only says "unable to open")."""
+    try:
+        if os.statvfs(root).f_flag & os.ST_RDONLY:
+            return "read-only file system"
+    except (OSError, AttributeError):  # no statvfs on Windows
+        pass
+    if root.is_dir() and not os.access(root, os.W_OK):
+        return "no permission to write the folder"
+    return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
 
 
 def _disk_full(exc: BaseException) -> bool:

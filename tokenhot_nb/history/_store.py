@@ -277,12 +277,12 @@ class Store(ArtifactFiles):
                 conn.close()  # SQLite opened a file it may not write silently read-only: say so up front
                 self.read_only, self.why_read_only = True, "no permission to write the database file"
             except (OSError, sqlite3.Error) as exc:
-                from ._problems import cannot_write
+                from ._problems import cannot_write, why_unwritable
 
                 if not (cannot_write(exc) and self.db_path.is_file()):
                     raise
                 self.read_only = True
-                self.why_read_only = (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)
+                self.why_read_only = why_unwritable(self.root, exc)
         return self._open_read_only()
 
     def _open_writable(self) -> sqlite3.Connection:
