@@ -451,3 +451,30 @@ def test_database_damaged_past_its_first_pages_is_named_when_read(tmp_path: Path
         History(Store(root))[:]
     assert str(db) in str(info.value) and "Rename it" in str(info.value) and "\n" not in str(info.value)
     assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_call_the_store_cannot_begin_to_record_is_never_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database is full before the call: its ``running`` row cannot be written, so the request is not sent
+    (nothing is paid for that could not be kept) and the error is the one line naming the store."""
+    from _session_support import Recorder
+
+    rec = Recorder()
+    root = tmp_path / "store"
+    s = make_session(root, rec)
+    real = Store.insert
+
+    def insert(self: Store, entry: HistoryEntry) -> int:  # SQLite's SQLITE_FULL: the file may not grow any more
+        conn = self.connection()
+        conn.execute(f"PRAGMA max_page_count={conn.execute('PRAGMA page_count').fetchone()[0]}")
+        return real(self, entry)
+
+    try:
+        s.chat("warm up")
+        sent = len(rec.posts())
+        monkeypatch.setattr(Store, "insert", insert)
+        with pytest.raises(StoreError, match="is full") as info:
+            s.chat("tell me about otters " * 3000)
+        assert str(root) in str(info.value)
+        assert len(rec.posts()) == sent, "no request was sent"
+    finally:
+        s.close()
