@@ -390,6 +390,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes; a smoke test")
     ap.add_argument("--turns", type=int, default=None, help="turns of the thread row (default 400; quick 40)")
+    ap.add_argument("--store-dir", type=Path, default=Path(tempfile.gettempdir()),
+                    help="where the sessions' history stores are made (a temporary folder inside it, deleted "
+                    "after); default: the system's temporary folder")
     args = ap.parse_args()
     global WARMUP
     WARMUP = 2 if args.quick else 10
@@ -399,9 +402,9 @@ def main() -> None:
     turns = args.turns or (40 if args.quick else 400)
     n, conc, latency = (8, 4, 0.05) if args.quick else (64, 16, 0.25)
     header = (f"tokenhot_nb session benchmarks ({'quick' if args.quick else 'full'} run), {machine()}; {where}; "
-              "simulator in its own process")
+              f"simulator in its own process; stores under {args.store_dir}")
     t_start = time.perf_counter()
-    with SimProcess() as sim, tempfile.TemporaryDirectory(prefix="th-bench-session-") as d:
+    with SimProcess() as sim, tempfile.TemporaryDirectory(prefix=".th-bench-session-", dir=args.store_dir) as d:
         tmp = Path(d)
         log(f"simulator at {sim.url}")
         rows = front_door_rows(sim.url, tmp, rounds, calls)
