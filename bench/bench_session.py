@@ -209,11 +209,12 @@ def thread_rows(url: str, tmp: Path, turns: int, rounds: int, window: int = 10) 
     lo = start + 1
     sess_w, sess_c = ratios(late["session"].wall, early["session"].wall), ratios(late["session"].cpu,
                                                                                  early["session"].cpu)
+    floor = ratios(late["httpx"].wall, early["httpx"].wall)
     rows = [Row(f"thread turn {turns} vs turn 10",
                 f"turns {lo}–{n}: {spread(late['session'].wall)}, CPU {spread(late['session'].cpu)}",
                 f"turns 6–15: {spread(early['session'].wall)}, CPU {spread(early['session'].cpu)}",
-                f"wall {ratio_spread(sess_w)}; CPU {ratio_spread(sess_c)}", "≤ 1.20× (wall and CPU)",
-                median(sess_w) <= 1.2 and median(sess_c) <= 1.2)]
+                f"wall {ratio_spread(sess_w)} (the wire alone: {ratio_spread(floor)}); CPU {ratio_spread(sess_c)}",
+                "≤ 1.20× (wall and CPU)", median(sess_w) <= 1.2 and median(sess_c) <= 1.2)]
     for name, label in (("httpx", "raw httpx, same bodies pre-encoded (the wire's own cost)"),
                         ("sdk", "openai SDK sync, the same conversations")):
         w, c = ratios(late[name].wall, early[name].wall), ratios(late[name].cpu, early[name].cpu)
