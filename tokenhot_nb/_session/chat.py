@@ -121,7 +121,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                             "was not read. Try again.")
                     delta = chat.parse_event(call.stream, ev.data)
                     acc.add(delta)
-                    if delta.text or delta.reasoning:
+                    if on_delta is not None and (delta.text or delta.reasoning):  # (nobody watching: no view)
                         call_user(on_delta, delta, shown(acc.text, len(delta.text)))
                     if delta.done:
                         break
