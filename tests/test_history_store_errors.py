@@ -19,6 +19,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -378,6 +379,7 @@ def test_image_whose_file_cannot_be_stored_is_still_shown_from_outside_the_store
         raise OSError(errno.ENOSPC, "No space left on device", str(dest))
 
     monkeypatch.setattr(Store, "_write_new", full)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the image waits outside the store
     try:
         with pytest.warns(UnrecordedWarning, match="is full"):
             res = s.image("a red fox", response_format="b64_json")  # inline bytes: nothing else holds them

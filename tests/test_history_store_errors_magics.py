@@ -4,6 +4,7 @@ answer already paid for is still shown. (How each fault is made: see tests/test_
 from __future__ import annotations
 
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,7 @@ def test_image_cell_whose_file_cannot_be_stored_still_shows_it(
         raise OSError(errno.ENOSPC, "No space left on device", str(dest))
 
     monkeypatch.setattr(Store, "_write_new", full)
+    monkeypatch.setattr(tempfile, "tempdir", str(root.parent))  # where the image waits outside the store
     with pytest.warns(UnrecordedWarning, match="is full"):
         res, cap = run(ip, "%%th_image -o fox -x response_format=b64_json\na red fox")
     assert res.error_in_exec is None and "Traceback" not in cap.stdout + cap.stderr, cap.stderr

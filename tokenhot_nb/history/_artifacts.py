@@ -185,7 +185,10 @@ class ArtifactFiles:
         data = bytes(data)
         sha = hashlib.sha256(data).hexdigest()
         if self._unsaved_dir is None:
+            import atexit
+
             self._unsaved_dir = Path(tempfile.mkdtemp(prefix="tokenhot-unsaved-"))
+            atexit.register(shutil.rmtree, self._unsaved_dir, ignore_errors=True)  # this process's copies only
         dest = self._unsaved_dir / f"{sha}{suffix_for(mime)}"
         if not dest.exists():
             self._atomic_write(dest, data)
