@@ -183,7 +183,7 @@ _WIDE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 def tokens_in_text(text: str) -> int:
     """A rough token count for an estimate: ~4 characters a token, one a token for CJK characters."""
-    wide = len(_WIDE.findall(text))
+    wide = 0 if text.isascii() else len(_WIDE.findall(text))  # (ASCII text, the common case: no scan)
     return max(1, math.ceil((len(text) - wide) / 4) + wide)
 
 
