@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -443,18 +444,18 @@ def test_object_frames_are_decoded_and_plain_text_kept(raw: str, expected: objec
 @pytest.mark.parametrize(
     ("raw", "why"),
     [
-        ("{not json", "cut short or not valid JSON"),
-        ("{\"truncated\": ", "cut short or not valid JSON"),
-        ("[1, 2]", "a list"),
-        ("[1, 2", "cut short or not valid JSON"),
-        ("{} {}", "cut short or not valid JSON"),
-        ("null", "null"),
-        ("  null ", "null"),
-        ("true", "a bool"),
-        ("false", "a bool"),
-        ("1.5", "a float"),
-        ('"a string"', "a str"),
-        ("42", "a int"),
+        ("{not json", "it is cut short or not valid JSON"),
+        ("{\"truncated\": ", "it is cut short or not valid JSON"),
+        ("[1, 2]", "it is a list, not a JSON object"),
+        ("[1, 2", "it is cut short or not valid JSON"),
+        ("{} {}", "it is cut short or not valid JSON"),
+        ("null", "it is null, not a JSON object"),
+        ("  null ", "it is null, not a JSON object"),
+        ("true", "it is a bool, not a JSON object"),
+        ("false", "it is a bool, not a JSON object"),
+        ("1.5", "it is a float, not a JSON object"),
+        ('"a string"', "it is a str, not a JSON object"),
+        ("42", "it is a int, not a JSON object"),
     ],
 )
 def test_json_frames_that_are_not_objects_are_errors_not_dropped(raw: str, why: str) -> None:
@@ -472,7 +473,9 @@ def test_json_frames_that_are_not_objects_are_errors_not_dropped(raw: str, why: 
 
     with pytest.raises(E.StreamError, match="could not be read") as info:
         asyncio.run(run())
-    assert why in str(info.value) and "after 1 events" in str(info.value)
+    assert f"could not be read ({why}): " in str(info.value) and "after 1 events" in str(info.value)
+    assert info.value.hint == ("The text received so far is kept in .partial_text; the rest of the answer was not "
+                               "read. Try again.")
     assert len(got) == 1  # the frame before is delivered; nothing after the broken one is made up
 
 
@@ -636,6 +639,9 @@ def test_non_sk_secrets_are_redacted_from_stream_errors() -> None:
     assert transport.message.startswith("The stream broke before it was complete: The connection to https://relay.test broke")
     frame_error = asyncio.run(run(frame({"error": {"message": f"bad token {secret}"}})))
     assert secret not in frame_error.message and "bad token sk-****" in frame_error.message
+    broken_frame = asyncio.run(run(f'data: {{"echo": "{secret}", "cut": \n\n'))
+    assert "could not be read" in broken_frame.message
+    assert secret not in broken_frame.message and '"echo": "sk-****"' in broken_frame.message
 
 
 def test_non_sk_secrets_are_redacted_from_an_error_answered_instead_of_a_stream() -> None:
@@ -764,11 +770,17 @@ def test_an_unfinished_last_event_is_not_delivered() -> None:
 @pytest.mark.parametrize("fmt", ["claude", "responses"])
 def test_nothing_after_done_is_read_in_a_claude_or_responses_stream(fmt: StreamFormat) -> None:
     """``[DONE]`` ends the reading even there: what follows is not trusted to complete the answer."""
-    body = (frame({"type": "message_start"}, "message_start") + frame("[DONE]")
-            + frame({"type": "message_stop"}, "message_stop")
-            + frame({"type": "response.completed", "response": {}}, "response.completed"))
-    with pytest.raises(E.StreamError, match=r"ended early.*\(after 1 events\)"):
-        collect(sse_handler(body), fmt=fmt)
+    frames = [frame({"type": "message_start"}, "message_start"), frame("[DONE]"),
+              frame({"type": "message_stop"}, "message_stop"),
+              frame({"type": "response.completed", "response": {}}, "response.completed")]
+
+    async def one_chunk_each() -> AsyncIterator[bytes]:
+        for f in frames:
+            yield f.encode()
+
+    for body in ("".join(frames), one_chunk_each):  # the rest in the same chunk as [DONE], or in later ones
+        with pytest.raises(E.StreamError, match=r"ended early.*\(after 1 events\)"):
+            collect(sse_handler(body), fmt=fmt)
 
 
 def test_a_non_string_type_is_not_an_event_type() -> None:
@@ -913,3 +925,42 @@ def test_a_long_broken_frame_is_quoted_in_80_characters() -> None:
     assert f"'{exactly_80}'" in _broken_frame_message(exactly_80)
     longer = "{" + "y" * 100
     assert f"'{'{' + 'y' * 78}…'" in _broken_frame_message(longer)
+
+
+def test_a_stall_is_logged_with_the_call_and_the_events_so_far(caplog: pytest.LogCaptureFixture) -> None:
+    async def one_then_silent() -> AsyncIterator[bytes]:
+        yield frame(chunk("a")).encode()
+        await asyncio.sleep(1000)
+
+    with caplog.at_level(logging.DEBUG, logger="tokenhot_nb"):
+        run_virtual(_consume(make_client(sse_handler(one_then_silent), idle=0.25)))
+    assert "stream stalled after 1 events: POST /v1/chat/completions" in [r.getMessage() for r in caplog.records]
+
+
+def test_a_stream_over_the_response_cap_is_stopped_with_what_came_kept() -> None:
+    async def big() -> AsyncIterator[bytes]:
+        for i in range(50):  # 50 frames of ~100 bytes: past a 2 KiB cap after about 20
+            yield frame(chunk(f"{i:03d}" + "x" * 20)).encode()
+        yield b"data: [DONE]\n\n"
+
+    def capped(handler: Callable[[httpx.Request], Any]) -> Client:
+        settings = Settings(api_key=KEY, base_url="https://api.tokenhot.test", mode="live", response_cap=2048)
+        return Client(settings, transport=httpx.MockTransport(handler))
+
+    async def run() -> tuple[list[SSEEvent], E.StreamError]:
+        client = capped(sse_handler(big))
+        got: list[SSEEvent] = []
+        try:
+            async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat")):
+                got.append(event)
+        except E.StreamError as exc:
+            return got, exc
+        finally:
+            await client.aclose()
+        raise AssertionError("no error")
+
+    got, error = asyncio.run(run())
+    assert 10 < len(got) < 25
+    assert error.message == (f"The stream is larger than the limit of 2.0 KiB; it was stopped (after {len(got)} events).")
+    assert error.hint == ("The text received so far is kept in .partial_text. Raise Session(response_cap=…) if you "
+                          "expect an answer this large.")

@@ -90,7 +90,7 @@ def decode_data(raw: str) -> dict[str, Any] | str:
         return raw
     if isinstance(value, dict):
         return value
-    kind = "null" if value is None else "a list" if isinstance(value, list) else f"a {type(value).__name__}"
+    kind = "null" if value is None else f"a {type(value).__name__}"  # a list, a str, a int, a bool…
     raise BrokenFrame(f"it is {kind}, not a JSON object")
 
 
@@ -193,14 +193,14 @@ class EventStream:
         response = await self._connect()
         self.response = response
         try:
-            content_type = response.headers.get("content-type", "")
+            content_type = response.headers.get("content-type")
             if media_type(content_type) != "text/event-stream":
                 await self._not_a_stream(response, content_type)
             yield _CONNECTED  # stays here, holding the response open, until aclose() or garbage collection
         finally:
             await response.aclose()
 
-    async def _not_a_stream(self, response: httpx.Response, content_type: str) -> None:
+    async def _not_a_stream(self, response: httpx.Response, content_type: str | None) -> None:
         """A 2xx answer that is not an event stream: an error in disguise, or a non-streamed reply."""
         try:
             body = await asyncio.wait_for(response.aread(), self._idle_timeout)
@@ -294,14 +294,13 @@ class EventStream:
                 except httpx.RequestError as exc:
                     scrub_error(exc)
                     cause = error_from_transport(exc, secrets=self._secrets)
-                    raise StreamError(
-                        redact(f"The stream broke before it was complete: {cause.message}", *self._secrets)
-                    ) from exc  # scrubbed above: the chained request holds no key
+                    raise StreamError(  # both redacted: the cause's message above, the request by scrub_error
+                        f"The stream broke before it was complete: {cause.message}") from exc
                 for line in batch:
                     sse = frames.decode(line)
                     if sse is None:
                         continue
-                    name = sse.event or "message"
+                    name = sse.event  # "message" when the frame has no event line (httpx-sse fills it in)
                     if name == "ping":
                         continue
                     raw = sse.data
