@@ -111,72 +111,23 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "kind or 'XXXX' for kind or '': neither is a kind, both give the default example family",
     },
     "sse": {
-        "tokenhot_nb.client._sse.xǁEventStreamǁ__aiter____mutmut_1":
-            "iterating the EventStream itself instead of its inner generator: same events (a fast path)",
         "tokenhot_nb.client._sse.xǁEventStreamǁ__init____mutmut_1":
-            "the description only appears in a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ__init____mutmut_12":
-            "None and False are both falsy",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ__init____mutmut_9":
-            "the description only appears in a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_10":
-            "httpx-sse already names an unnamed event 'message'",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_11":
-            "httpx-sse already names an unnamed event 'message'",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_13":
-            "a 'ping' event is also dropped by its type a few lines on",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_14":
-            "a 'ping' event is also dropped by its type a few lines on",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_18":
-            "strip() before json.loads: same result, JSON ignores the whitespace (a fast path)",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_20":
-            "strip() before json.loads: same result, JSON ignores the whitespace (a fast path)",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_22":
-            "strip() before json.loads: same result, JSON ignores the whitespace (a fast path)",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_66":
-            "the text of a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_67":
-            "the text of a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_68":
-            "the text of a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_69":
-            "the text of a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_70":
-            "the text of a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_71":
-            "the text of a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_72":
-            "the text of a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_73":
-            "the text of a debug log line",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_88":
-            "the message is redacted again right below (double redaction)",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_92":
-            "the cause's message was already redacted (double redaction)",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_93":
-            "unreachable: SSEError is an httpx.TransportError, caught by the branch above",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_not_a_stream__mutmut_7":
-            "a body that could not be read is no error envelope either way",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_run__mutmut_9":
+            "the description's default only reaches a debug log line (Client always passes one)",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ__init____mutmut_13":
+            "_primed = None: as falsy as False",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_run__mutmut_6":
             "httpx headers are case-insensitive",
-        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_2":
-            "task is set again before the first wait",
-        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_35":
-            "a first watchdog call in the past only re-arms it at the due time",
-        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_48":
-            "Task.uncancel exists on the 3.11 measured (matters on 3.10 only)",
-        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_5":
-            "None and False are both falsy",
-        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_52":
-            "StreamStalled's argument is never read",
-        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_53":
-            "None and False are both falsy",
-        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_6":
-            "waiting is set True before the first wait anyway",
-        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_7":
-            "None and False are both falsy",
-        "tokenhot_nb.client._sse.xǁIdleTimeoutStreamǁ__aiter____mutmut_9":
-            "handle is assigned before it is first read",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_73":
+            "aiter_bytes for every body: the same bytes (bound_body already decoded them); "
+            "aiter_raw is the fast path",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_94":
+            "more = None: as falsy as False",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_103":
+            "Task.uncancel exists on the 3.11 measured (the default matters on 3.10 only)",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_151":
+            "more = None: as falsy as False",
+        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_207":
+            "waiting = None: as falsy as False",
     },
 }
 for _name in TARGETS:
