@@ -112,3 +112,30 @@ def test_parse_amount(text: float | str, usd: float, currency: str) -> None:
 def test_parse_amount_refuses(bad: object) -> None:
     with pytest.raises(ValueError, match="amount"):
         cost.parse_amount(bad)  # type: ignore[arg-type]
+
+
+def test_a_conversation_is_estimated_message_by_message_with_the_same_count() -> None:
+    """The budget's estimate counts a conversation per message (a thread's earlier turns once each): the same
+    number as counting the whole list's JSON text."""
+    import random
+
+    from tokenhot_nb._session.budget import _input_text, _input_tokens
+    from tokenhot_nb.families._types import HttpCall
+
+    rng = random.Random(7)
+    alphabet = "ab c1,.:\"'{}[]你好한 \n\t-_é세"
+    for _ in range(400):
+        items: list[object] = []
+        for _i in range(rng.randint(0, 6)):
+            text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+            kind = rng.random()
+            items.append({"role": rng.choice(["user", "assistant"]), "content": text} if kind < 0.6 else
+                         {"content": text, "role": "user"} if kind < 0.7 else
+                         {"role": "user", "content": [{"type": "text", "text": text}]} if kind < 0.85 else text)
+        key = rng.choice(["messages", "contents", "input"])
+        call = HttpCall("POST", "/v1/x", json={"model": "m", key: items})
+        assert _input_tokens(call) == cost.tokens_in_text(_input_text(call)), (key, items)
+    assert _input_tokens(None) == cost.tokens_in_text("")
+    assert _input_tokens(HttpCall("POST", "/v1/x", json={"prompt": "a lighthouse"})) == \
+        cost.tokens_in_text("a lighthouse")
+    assert cost.tokens_in_text("你好 abc") == cost.tokens_of_size(*cost.text_size("你好 abc")) == 3

@@ -183,12 +183,21 @@ _WIDE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 
 def tokens_in_text(text: str) -> int:
     """A rough token count for an estimate: ~4 characters a token, one a token for CJK characters."""
-    wide = 0 if text.isascii() else len(_WIDE.findall(text))  # (ASCII text, the common case: no scan)
-    return max(1, math.ceil((len(text) - wide) / 4) + wide)
+    return tokens_of_size(*text_size(text))
+
+
+def text_size(text: str) -> tuple[int, int]:
+    """``(characters, wide characters)`` of ``text``: what :func:`tokens_in_text` counts."""
+    return len(text), 0 if text.isascii() else len(_WIDE.findall(text))  # (ASCII, the common case: no scan)
+
+
+def tokens_of_size(chars: int, wide: int) -> int:
+    """:func:`tokens_in_text` of a text of that size (sizes of pieces add up: counted once per piece)."""
+    return max(1, math.ceil((chars - wide) / 4) + wide)
 
 
 def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int = 1,
-             max_tokens: int | None = None, simulated: bool = False) -> Cost:
+             max_tokens: int | None = None, simulated: bool = False, input_tokens: int | None = None) -> Cost:
     """What a call is expected to cost before it is sent.
 
     Exact for per-call prices (× ``count``); a range for per-token chat (input from the text, output from none
@@ -203,7 +212,7 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
         return Cost(price.model_price * n, "per-call", **frame)
     if kind == "video":
         return Cost(None, **frame)
-    tokens = tokens_in_text(input_text) * max(1, count)
+    tokens = (tokens_in_text(input_text) if input_tokens is None else input_tokens) * max(1, count)
     cap = max_tokens if max_tokens and max_tokens > 0 else DEFAULT_MAX_OUTPUT
     low = token_usd(price, tokens, 0)
     high = token_usd(price, tokens, cap * max(1, count))

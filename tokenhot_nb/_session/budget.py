@@ -10,6 +10,7 @@ spending, so a budget can be rehearsed on the simulator without touching the rea
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import threading
 import time
@@ -172,6 +173,38 @@ def _input_text(call: HttpCall | None) -> str:
     return json.dumps(body, ensure_ascii=False)
 
 
+def _input_tokens(call: HttpCall | None) -> int:
+    """:func:`cost.tokens_in_text` of :func:`_input_text`, a conversation counted message by message.
+
+    The same count (sizes add up: ``[``, ``]`` and ``", "`` between the items), but a thread's earlier turns are
+    measured once each (remembered, bounded), so the estimate of turn 400 costs what turn 10's does.
+    """
+    body = call.json if call is not None and call.json else {}
+    key = next((k for k in ("messages", "input", "contents", "prompt", "text") if k in body), None)
+    value = body.get(key) if key is not None else None
+    if not isinstance(value, list) or not value:
+        return cost.tokens_in_text(_input_text(call))
+    chars, wide = 2 + 2 * (len(value) - 1), 0
+    for item in value:
+        c, w = _item_size(item)
+        chars += c
+        wide += w
+    return cost.tokens_of_size(chars, wide)
+
+
+def _item_size(item: Any) -> tuple[int, int]:
+    if type(item) is dict and len(item) == 2:
+        role, content = item.get("role"), item.get("content")
+        if type(role) is str and type(content) is str:
+            return _message_size(role, content)
+    return cost.text_size(json.dumps(item, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=8192)
+def _message_size(role: str, content: str) -> tuple[int, int]:
+    return cost.text_size(json.dumps({"role": role, "content": content}, ensure_ascii=False))
+
+
 def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -181,7 +214,7 @@ def estimate_call(session: Session, kind: str, info: ModelInfo, params: Mapping[
     """What this call is expected to cost, from its price row and what it is about to send."""
     count = _int(params.get("n")) or 1
     max_tokens = _int(params.get("max_tokens")) or _int(params.get("max_output_tokens"))
-    return cost.estimate(kind, info.price, input_text=_input_text(call), count=count, max_tokens=max_tokens,
+    return cost.estimate(kind, info.price, input_tokens=_input_tokens(call), count=count, max_tokens=max_tokens,
                          simulated=simulated(session))
 
 
