@@ -270,3 +270,6 @@ def test_a_long_retry_after_says_when_as_a_clock_time_and_in_seconds(monkeypatch
     assert err.retry_after == 3600 and err.retry_at == 1_796_083_200.0 + 3600
     short = _retry.LongWait(90).annotate(E.RateLimitError("slow down", status=429))
     assert short.hint is not None and "wait 90 s before" in short.hint and "00:01:30 UTC" in short.hint
+    # minutes are added from two minutes on: 120 s says "about 2 min", 119 s does not
+    assert "wait 120 s (about 2 min) before" in (_retry.LongWait(120).annotate(E.RateLimitError("x")).hint or "")
+    assert "wait 119 s before" in (_retry.LongWait(119).annotate(E.RateLimitError("x")).hint or "")
