@@ -6,9 +6,8 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+import _magics_support as support
 import pytest
-from IPython import get_ipython
-from IPython.testing.globalipapp import start_ipython
 from IPython.utils.capture import capture_output
 
 import tokenhot_nb.magics as magics_pkg
@@ -81,11 +80,7 @@ class FakeSession:
         return FakeResult("chat", kw.get("answer", text or "```python\nprint(1)\n```"))
 
 
-@pytest.fixture(scope="module")
-def ip() -> Any:
-    shell = start_ipython() or get_ipython()  # the test shell is one per process
-    shell.run_line_magic("load_ext", "tokenhot_nb")
-    return shell
+ip = support.ip  # fixture
 
 
 @pytest.fixture

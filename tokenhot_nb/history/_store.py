@@ -454,17 +454,16 @@ class Store(ArtifactFiles):
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         """The rows of one read; a database damaged past its first page (or of another layout) is the
         :class:`StoreError` naming it, not a bare ``sqlite3.DatabaseError``."""
-        try:
-            return self._conn().execute(sql, args).fetchall()
-        except sqlite3.DatabaseError as e:
-            if _is_store_fault(e):
-                raise self.problem(e, writing=False) from e
-            raise
+        return self._read(sql, args, one=False)  # type: ignore[no-any-return]
 
     def _row(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """The first row of one read (``None`` when there is none); errors as :meth:`_rows`."""
+        return self._read(sql, args, one=True)
+
+    def _read(self, sql: str, args: Sequence[Any], *, one: bool) -> Any:
         try:
-            return self._conn().execute(sql, args).fetchone()
+            cursor = self._conn().execute(sql, args)
+            return cursor.fetchone() if one else cursor.fetchall()
         except sqlite3.DatabaseError as e:
             if _is_store_fault(e):
                 raise self.problem(e, writing=False) from e
