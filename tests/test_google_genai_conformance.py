@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import typing
+
 import pytest
 
 genai = pytest.importorskip("google.genai")
@@ -50,6 +52,11 @@ def test_response_schema_is_answered_in_shape(sim_url: str) -> None:
 def get_weather(city: str) -> str:
     """The weather in a city."""
     return f"sunny in {city}"
+
+
+# Real types, not the strings `from __future__ import annotations` leaves: google-genai 2.x (the release that
+# installs on Python 3.10) checks the arguments with isinstance against the annotations as written.
+get_weather.__annotations__ = typing.get_type_hints(get_weather)
 
 
 def test_function_calling_manual_and_automatic(sim_url: str) -> None:

@@ -11,7 +11,9 @@ import textwrap
 import time
 from pathlib import Path
 
-from tokenhot_nb.history import History, Store
+import pytest
+
+from tokenhot_nb.history import History, HistoryEntry, Store
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -145,3 +147,47 @@ def test_kill_during_writes_leaves_a_consistent_store(tmp_path: Path) -> None:
         store.update(eid, status="error")
         assert store.get(eid).status == "error"
         store.close()
+
+
+def test_close_never_closes_a_connection_another_live_thread_may_be_using(tmp_path: Path) -> None:
+    """A session reset while a poll thread is inside a query must not pull the connection from under it (a
+    connection closed mid-query crashes the interpreter on Python 3.13); a finished thread's and the caller's own
+    connections are closed at once."""
+    import sqlite3
+    import threading
+
+    store = Store(tmp_path / "s")
+    store.insert(HistoryEntry(kind="chat", model="m", text="hello"))
+    opened, closed, done = threading.Event(), threading.Event(), threading.Event()
+    seen: list[object] = []
+
+    def poller() -> None:
+        conn = store.connection()
+        opened.set()
+        closed.wait(10)
+        try:
+            seen.append(conn.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+        except sqlite3.Error as e:
+            seen.append(e)
+        done.set()
+
+    def finished() -> None:
+        seen.append(store.connection())
+
+    t = threading.Thread(target=finished)
+    t.start()
+    t.join()
+    gone = seen.pop()
+    live = threading.Thread(target=poller)
+    live.start()
+    assert opened.wait(10)
+    mine = store.connection()
+    store.close()
+    closed.set()
+    assert done.wait(10)
+    live.join(10)
+    assert seen == [1]  # the live thread's query ran on its own, still open connection
+    for conn in (mine, gone):
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")  # type: ignore[attr-defined]
+    assert len(History(Store(tmp_path / "s"))) == 1  # and the store opens again as usual

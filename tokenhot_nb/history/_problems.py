@@ -22,13 +22,18 @@ def cannot_write(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and any(w in str(exc).lower() for w in _NO_WRITE_WORDS)
 
 
+def read_only_mount(root: Path) -> bool:
+    """``root`` is on a file system mounted read-only (where ``statvfs`` can tell)."""
+    try:
+        return bool(os.statvfs(root).f_flag & os.ST_RDONLY)
+    except (OSError, AttributeError):  # no statvfs on Windows
+        return False
+
+
 def why_unwritable(root: Path, exc: BaseException) -> str:
     """A person's words for why the store at ``root`` cannot be written (SQLite only says "unable to open")."""
-    try:
-        if os.statvfs(root).f_flag & os.ST_RDONLY:
-            return "read-only file system"
-    except (OSError, AttributeError):  # no statvfs on Windows
-        pass
+    if read_only_mount(root):
+        return "read-only file system"
     if root.is_dir() and not os.access(root, os.W_OK):
         return "no permission to write the folder"
     return (exc.strerror or str(exc)) if isinstance(exc, OSError) else str(exc)

@@ -217,7 +217,7 @@ class Store(ArtifactFiles):
         self.secrets: tuple[Secret | str, ...] = tuple(s for s in secrets if s)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._conns: list[sqlite3.Connection] = []
+        self._conns: dict[sqlite3.Connection, threading.Thread] = {}  # each connection and the thread it serves
         self._ready = False
         self._pid = os.getpid()
         self._fts = "none"
@@ -235,7 +235,7 @@ class Store(ArtifactFiles):
     def _conn(self) -> sqlite3.Connection:
         if os.getpid() != self._pid:  # forked: never reuse the parent's connections
             self._local = threading.local()
-            self._conns = []
+            self._conns = {}
             self._pid = os.getpid()
             self._lock = threading.Lock()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -249,14 +249,14 @@ class Store(ArtifactFiles):
             self._local.conn = conn
             first = False
             with self._lock:
-                self._conns.append(conn)
+                self._conns[conn] = threading.current_thread()
                 if not self._ready:
                     try:
                         self._init_schema(conn)
                     except BaseException as exc:
                         from ._problems import store_problem
 
-                        self._conns.remove(conn)
+                        self._conns.pop(conn, None)
                         self._local.conn = None
                         conn.close()
                         if isinstance(exc, (OSError, sqlite3.Error)):
@@ -275,7 +275,11 @@ class Store(ArtifactFiles):
                 if os.access(self.db_path, os.W_OK):
                     return conn
                 conn.close()  # SQLite opened a file it may not write silently read-only: say so up front
-                self.read_only, self.why_read_only = True, "no permission to write the database file"
+                from ._problems import read_only_mount
+
+                self.read_only = True
+                self.why_read_only = ("read-only file system" if read_only_mount(self.root)
+                                      else "no permission to write the database file")
             except (OSError, sqlite3.Error) as exc:
                 from ._problems import cannot_write, why_unwritable
 
@@ -481,8 +485,14 @@ class Store(ArtifactFiles):
             except sqlite3.Error:
                 pass
         with self._lock:
-            conns, self._conns = self._conns, []
-        for c in conns:
+            conns, self._conns = self._conns, {}
+        me = threading.current_thread()
+        for c, owner in conns.items():
+            if owner is not me and owner.is_alive():
+                # Another thread may be inside a query on it right now (a poll still running while a notebook
+                # resets its session): closing it under that query crashes the interpreter. Dropped here, it
+                # is closed when that thread lets go of it (SQLite closes a connection with its last reference).
+                continue
             try:
                 c.close()
             except sqlite3.Error:

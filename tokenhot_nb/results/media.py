@@ -28,11 +28,13 @@ def extract_poster(video: Path, dest: Path, at: float = 0.5) -> Path | None:
         return None
     try:
         with av.open(str(video)) as container:
-            stream = next((s for s in container.streams if s.type == "video"), None)
+            stream = next(iter(container.streams.video), None)
             if stream is None:
                 return None
             frame = None
             for i, frm in enumerate(container.decode(stream)):
+                if not isinstance(frm, av.VideoFrame):  # (typed so for every PyAV release)
+                    continue
                 frame = frm
                 if (frm.time or 0) >= at or i > 60:
                     break
@@ -224,11 +226,13 @@ def _to_wav(path: Path) -> bytes:
 
     out = io.BytesIO()
     with av.open(str(path)) as src:
-        stream = next(s for s in src.streams if s.type == "audio")
+        stream = next(iter(src.streams.audio))
         rate = stream.rate or 24000
         resampler = av.AudioResampler(format="s16", layout="mono", rate=rate)
         pcm = bytearray()
         for frame in src.decode(stream):
+            if not isinstance(frame, av.AudioFrame):
+                continue
             for f in resampler.resample(frame):
                 pcm += bytes(f.planes[0])[: f.samples * 2]
         for f in resampler.resample(None):
