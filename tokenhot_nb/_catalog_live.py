@@ -12,13 +12,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._atomic import replacing
 from ._catalog_classify import classify, words
 from .catalog import Catalog, ModelInfo, Price, Unclassified, _loose
 
@@ -199,17 +199,8 @@ def load_cache(path: Path) -> LiveTable | None:
 def save_cache(path: Path, table: LiveTable) -> None:
     """Write atomically (temp file + replace), so a reader never sees half a table."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".catalog-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(table.to_json(), f, ensure_ascii=False)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with replacing(path, prefix=".catalog-", suffix=".tmp") as (fd, _), os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(table.to_json(), f, ensure_ascii=False)
 
 
 # ----------------------------------------------------------------------------- the merge

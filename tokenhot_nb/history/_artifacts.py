@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from .._atomic import replacing
 from .._config import Secret
 from ._entry import SHA_RE, Artifact, jsonable
 
@@ -243,16 +244,8 @@ class ArtifactFiles:
     def _via_temp(dest: Path, fill: Callable[[int, str], None]) -> None:
         """``fill(fd, temp_path)`` a temp file in the final folder, then ``os.replace`` it to ``dest``: a reader
         (or a writer killed half-way) never sees half a file under a sha name. ``fill`` closes ``fd``."""
-        fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".part", dir=dest.parent)
-        try:
+        with replacing(dest, prefix=TEMP_PREFIX, suffix=".part") as (fd, tmp):
             fill(fd, tmp)
-            os.replace(tmp, dest)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
 
     def _atomic_write(self, dest: Path, data: bytes) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)

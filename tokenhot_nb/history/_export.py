@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._atomic import replacing
 from ..errors import InputError, StoreError
 from ._entry import ENTRY_FIELDS, JSON_FIELDS, HistoryEntry, escaped_secrets, is_clean, iter_refs, jsonable
 from ._store import Store, mime_for, sha256_file
@@ -46,26 +47,20 @@ def export_history(history: History, path: Path, *, include_artifacts: bool = Fa
     jsonl = path.suffix.lower() == ".jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     seen: dict[str, dict[str, Any]] = {}
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            if not jsonl:
-                f.write("[\n")
-            first = True
-            for line, d in _lines(history):
-                if include_artifacts:
-                    seen.update(_refs(d if d is not None else json.loads(line)))
-                if jsonl:
-                    f.write(line + "\n")
-                else:
-                    f.write(("" if first else ",\n") + line)
-                first = False
-            if not jsonl:
-                f.write("\n]\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(path) as (fd, _), os.fdopen(fd, "w", encoding="utf-8") as f:
+        if not jsonl:
+            f.write("[\n")
+        first = True
+        for line, d in _lines(history):
+            if include_artifacts:
+                seen.update(_refs(d if d is not None else json.loads(line)))
+            if jsonl:
+                f.write(line + "\n")
+            else:
+                f.write(("" if first else ",\n") + line)
+            first = False
+        if not jsonl:
+            f.write("\n]\n")
     if include_artifacts:
         folder = artifacts_dir_for(path)
         folder.mkdir(parents=True, exist_ok=True)
