@@ -4,19 +4,13 @@ traceback, not even for a path that cannot be written."""
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+from _kernel_support import run_offline
 
 pytestmark = pytest.mark.kernel
-ROOT = Path(__file__).resolve().parents[1]
 KEY = "sk-kernel-errors-SECRET-5150"
 
 CELLS = [
@@ -34,23 +28,7 @@ CELLS = [
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    tmp = tmp_path_factory.mktemp("kernel-errors")
-    env = {"TOKENHOT_MODE": "offline", "TOKENHOT_STORE": str(tmp / "store"),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    try:
-        nbclient.NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=True,
-                                resources={"metadata": {"path": str(tmp)}}).execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return nb
+    return run_offline(CELLS, tmp_path_factory.mktemp("kernel-errors"))
 
 
 def _error(nb: Any, i: int) -> dict[str, Any]:

@@ -6,18 +6,12 @@ provenance metadata, errors are one message (no traceback), the key never shows.
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
-pytest.importorskip("ipykernel")
+from _kernel_support import run_offline
 
 pytestmark = pytest.mark.kernel
-ROOT = Path(__file__).resolve().parents[1]
 
 CELLS = [
     "%load_ext tokenhot_nb",
@@ -60,24 +54,7 @@ def _mimes(outputs: list[dict[str, Any]]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    tmp = tmp_path_factory.mktemp("kernel")
-    env = {"TOKENHOT_MODE": "offline", "TOKENHOT_STORE": str(tmp / "store"),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    try:
-        client = nbclient.NotebookClient(nb, timeout=180, kernel_name="python3", allow_errors=True,
-                                         resources={"metadata": {"path": str(tmp)}})
-        client.execute()
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    return nb
+    return run_offline(CELLS, tmp_path_factory.mktemp("kernel"), timeout=180)
 
 
 def cell(executed: Any, source_start: str) -> dict[str, str]:
