@@ -213,6 +213,7 @@ _READER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.may_skip  # the injected tests above cover the same paths where the kernel refuses it
 @pytest.mark.skipif(not _can_mount_read_only(), reason="this kernel refuses an unprivileged read-only bind mount; "
                     "the injected tests above cover the same paths")
 def test_store_on_a_real_read_only_mount(recorded: Path, tmp_path: Path) -> None:
