@@ -61,6 +61,23 @@ def collect(handler: Callable[[httpx.Request], Any], fmt: StreamFormat = "chat",
     return asyncio.run(_collect(make_client(handler, **kw), call))
 
 
+def collect_until_error(client: Client, fmt: StreamFormat = "chat") -> tuple[list[SSEEvent], E.StreamError]:
+    """The events delivered before the stream failed, and its StreamError (a stream that ends well fails the test)."""
+    got: list[SSEEvent] = []
+
+    async def run() -> E.StreamError:
+        try:
+            async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream=fmt)):
+                got.append(event)
+        except E.StreamError as exc:
+            return exc
+        finally:
+            await client.aclose()
+        raise AssertionError("the stream ended without an error")
+
+    return got, asyncio.run(run())
+
+
 def chunk(text: str) -> dict[str, Any]:
     return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": text}}]}
 
@@ -156,21 +173,10 @@ def test_early_end_without_marker_is_a_stream_error(fmt: StreamFormat, marker: s
 def test_error_frame_mid_stream() -> None:
     body = frame(chunk("a")) + frame({"error": {"message": "upstream broke (request id: q1)", "type": "upstream_error",
                                                 "code": "bad_response_status_code"}})
-    got: list[SSEEvent] = []
-
-    async def run() -> None:
-        client = make_client(sse_handler(body))
-        try:
-            async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat")):
-                got.append(event)
-        finally:
-            await client.aclose()
-
-    with pytest.raises(E.StreamError) as info:
-        asyncio.run(run())
+    got, error = collect_until_error(make_client(sse_handler(body)))
     assert len(got) == 1
-    assert info.value.code == "bad_response_status_code"
-    assert "upstream broke" in str(info.value) and "request id" not in info.value.message
+    assert error.code == "bad_response_status_code"
+    assert "upstream broke" in str(error) and "request id" not in error.message
 
 
 def test_error_event_claude_overloaded() -> None:
@@ -461,21 +467,11 @@ def test_object_frames_are_decoded_and_plain_text_kept(raw: str, expected: objec
 def test_json_frames_that_are_not_objects_are_errors_not_dropped(raw: str, why: str) -> None:
     """Every stream format sends JSON objects: anything else is a piece of the answer that could not be read."""
     body = frame(chunk("kept")) + f"data: {raw}\n\n" + frame(chunk("never read")) + "data: [DONE]\n\n"
-    got: list[SSEEvent] = []
-
-    async def run() -> None:
-        client = make_client(sse_handler(body))
-        try:
-            async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat")):
-                got.append(event)
-        finally:
-            await client.aclose()
-
-    with pytest.raises(E.StreamError, match="could not be read") as info:
-        asyncio.run(run())
-    assert f"could not be read ({why}): " in str(info.value) and "after 1 events" in str(info.value)
-    assert info.value.hint == ("The text received so far is kept in .partial_text; the rest of the answer was not "
-                               "read. Try again.")
+    got, error = collect_until_error(make_client(sse_handler(body)))
+    assert "could not be read" in str(error)
+    assert f"could not be read ({why}): " in str(error) and "after 1 events" in str(error)
+    assert error.hint == ("The text received so far is kept in .partial_text; the rest of the answer was not "
+                          "read. Try again.")
     assert len(got) == 1  # the frame before is delivered; nothing after the broken one is made up
 
 
@@ -947,19 +943,7 @@ def test_a_stream_over_the_response_cap_is_stopped_with_what_came_kept() -> None
         settings = Settings(api_key=KEY, base_url="https://api.tokenhot.test", mode="live", response_cap=2048)
         return Client(settings, transport=httpx.MockTransport(handler))
 
-    async def run() -> tuple[list[SSEEvent], E.StreamError]:
-        client = capped(sse_handler(big))
-        got: list[SSEEvent] = []
-        try:
-            async for event in client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat")):
-                got.append(event)
-        except E.StreamError as exc:
-            return got, exc
-        finally:
-            await client.aclose()
-        raise AssertionError("no error")
-
-    got, error = asyncio.run(run())
+    got, error = collect_until_error(capped(sse_handler(big)))
     assert 10 < len(got) < 25
     assert error.message == (f"The stream is larger than the limit of 2.0 KiB; it was stopped (after {len(got)} events).")
     assert error.hint == ("The text received so far is kept in .partial_text. Raise Session(response_cap=…) if you "

@@ -242,7 +242,8 @@ class TokenhotMagics(Magics):
         if a.json:
             kwargs["json"] = True
         if a.schema:
-            kwargs["schema"] = self._schema(a.schema)
+            kwargs["schema"] = self._variable("--schema", a.schema, object,
+                                              "a pydantic model or a JSON-schema dict")
         if a.tools:
             kwargs["tools"] = [tool for name in a.tools for tool in self._tools(name)]
         if a.tool_choice:
@@ -276,20 +277,6 @@ class TokenhotMagics(Magics):
             self._ns[a.output] = result
         self._set_underscore(result)
         return None
-
-    def _schema(self, name: str) -> Any:
-        """``--schema``: a variable (pydantic model or JSON-schema dict) or inline JSON."""
-        if name in self._ns:
-            return self._ns[name]
-        try:
-            value = json.loads(name)
-        except ValueError:
-            value = None
-        if not isinstance(value, dict):
-            _args.parser("th_chat").error(
-                f"--schema {name!r}: no such variable. Name a variable holding a pydantic model or a JSON-schema "
-                "dict, or give the schema as inline JSON.")
-        return value
 
     def _tools(self, name: str) -> list[Any]:
         """``--tools``: a variable (one schema dict or a list of them) or inline JSON."""
