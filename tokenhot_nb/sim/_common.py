@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import math
 import random
 import re
+import threading
 import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -182,9 +182,124 @@ def obj(value: Any) -> dict[str, Any]:
 
 
 def seed_of(*parts: Any) -> int:
-    """A stable 63-bit seed from JSON-able parts (the request body, usually)."""
-    raw = json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False).encode()
+    """A stable 63-bit seed from JSON-able parts (the request body, usually): the sha256 of
+    ``json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)``, built by :func:`canonical_json`."""
+    raw = canonical_json(parts).encode()
     return int.from_bytes(hashlib.sha256(raw).digest()[:8], "big") >> 1
+
+
+_CANONICAL = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False).encode
+
+#: The keys of a body that hold its conversation (chat/Claude ``messages``, Gemini ``contents``, Responses ``input``).
+_CONVERSATION_KEYS = frozenset({"messages", "contents", "input"})
+
+
+def canonical_json(parts: tuple[Any, ...] | list[Any]) -> str:
+    """``json.dumps(parts, sort_keys=True, default=str, ensure_ascii=False)``: the same text, joined from pieces.
+
+    With the default separators a list is ``"[" + ", ".join(items) + "]"`` and a dict ``"{" + ", ".join(
+    f"{key}: {value}") + "}"`` in key order, so a body can be joined from its values' encodings, and its
+    conversation from the part seen before (:func:`_conversation`) and the turns that are new.
+    """
+    return "[" + ", ".join(_body_json(p) for p in parts) + "]"
+
+
+def _body_json(value: Any) -> str:
+    """One part's canonical JSON; a body's conversation list goes through :func:`_conversation`."""
+    if type(value) is not dict or not all(type(k) is str for k in value):
+        return _CANONICAL(value)
+    return "{" + ", ".join(_CANONICAL(k) + ": " + (
+        "[" + _conversation(value[k])[0] + "]" if k in _CONVERSATION_KEYS and type(value[k]) is list
+        else _CANONICAL(value[k])) for k in sorted(value)) + "}"
+
+
+@dataclass(frozen=True, eq=False)  # compared by identity: a list holds it
+class _Seen:
+    """The leading text messages of a conversation seen lately: private copies, their canonical JSON joined by
+    ``", "`` (no brackets) and how many tokens that text holds."""
+
+    items: list[Any]
+    text: str
+    tokens: int
+
+
+_SEEN: list[_Seen] = []  #: most recently used last
+_SEEN_MAX = 32
+_SEEN_LOCK = threading.Lock()
+
+
+def _conversation(items: list[Any]) -> tuple[str, int]:
+    """A conversation's items in canonical JSON, joined by ``", "`` without brackets, and its token count.
+
+    A thread sends all its earlier turns again on every call; encoding and counting 400 turns anew each time
+    made the simulator, not the client, the slow side of a long thread. So the longest conversation seen lately
+    that this one starts with is reused (compared by content, at C speed) and only the new turns are encoded.
+    Only text messages are remembered (:func:`_text_copy`): for them, equal in Python means the same JSON.
+    """
+    with _SEEN_LOCK:
+        seen = sorted(_SEEN, key=lambda e: len(e.items), reverse=True)
+    best = next((e for e in seen if len(e.items) <= len(items) and items[: len(e.items)] == e.items), None)
+    known = len(best.items) if best is not None else 0
+    text, tokens = (best.text, best.tokens) if best is not None else ("", 0)
+    copies: list[Any] = []
+    for m in items[known:]:
+        c = _text_copy(m)
+        if c is None:
+            break
+        copies.append(c)
+    if copies:
+        text, tokens = _joined(text, tokens, _CANONICAL(copies)[1:-1])
+    _remember(best, _Seen((best.items if best is not None else []) + copies, text, tokens) if copies else best)
+    rest = items[known + len(copies):]
+    return _joined(text, tokens, _CANONICAL(rest)[1:-1]) if rest else (text, tokens)
+
+
+def _joined(text: str, tokens: int, more: str) -> tuple[str, int]:
+    """``text`` and ``more`` joined by ``", "``, and the tokens of the whole: the comma is one token of its own
+    and the space ends any token, so the two sides' counts simply add up."""
+    more_tokens = len(_TOKEN_RE.findall(more))
+    return (text + ", " + more, tokens + 1 + more_tokens) if text else (more, more_tokens)
+
+
+def _remember(old: _Seen | None, new: _Seen | None) -> None:
+    """Put ``new`` last (most recently used) in place of ``old`` (which it extends); keep at most the last few."""
+    with _SEEN_LOCK:
+        if old is not None and old in _SEEN:
+            _SEEN.remove(old)
+        if new is not None:
+            _SEEN.append(new)
+        del _SEEN[:-_SEEN_MAX]
+
+
+_PART_LISTS = ("content", "parts")  #: message keys that may hold a list of text parts
+
+
+def _text_copy(item: Any) -> dict[str, Any] | None:
+    """A private copy of a message made of strings only, else None.
+
+    A message qualifies when each value is a string, or (``content``, ``parts``) a list of parts whose values
+    are all strings (OpenAI/Claude text parts, Gemini ``parts``). Strings only: ``1``, ``1.0`` and ``True`` are
+    equal in Python but not in JSON, so only for strings does "equal to what was seen" mean "the same JSON".
+    A copy, so a caller changing its message in place later cannot change what was remembered.
+    """
+    if type(item) is not dict:
+        return None
+    out: dict[str, Any] = {}
+    for k, v in item.items():
+        if type(k) is not str:
+            return None
+        if type(v) is str:
+            out[k] = v
+            continue
+        if type(v) is not list or k not in _PART_LISTS:
+            return None
+        parts = []
+        for p in v:
+            if type(p) is not dict or not all(type(a) is str and type(b) is str for a, b in p.items()):
+                return None
+            parts.append(dict(p))
+        out[k] = parts
+    return out
 
 
 _TOKEN_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af]|[A-Za-z0-9]+|[^\sA-Za-z0-9]")
@@ -276,55 +391,54 @@ def split_chunks(text: str, n: int | None, seed: int) -> list[str]:
 
 
 def prompt_of_messages(messages: Iterable[Any]) -> tuple[str, int]:
-    """Text of the last user message (string or parts) and how many image parts all messages hold."""
-    last = ""
+    """Text of the last user message (string or parts) and how many image parts all messages hold.
+
+    The last user message is found from the end; only list contents are walked for images.
+    """
+    items = messages if isinstance(messages, list) else list(messages)
     images = 0
-    for m in messages:
-        if not isinstance(m, dict):
-            continue
-        content = m.get("content")
-        texts: list[str] = []
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            for p in content:
-                if isinstance(p, dict):
-                    if p.get("type") in ("text", "input_text") or ("text" in p and "type" not in p):
-                        texts.append(str(p.get("text", "")))
-                    elif p.get("type") in ("image_url", "input_image", "image") or "image" in p:
-                        images += 1
-                elif isinstance(p, str):
-                    texts.append(p)
-        if m.get("role", "user") == "user" and texts:
-            last = " ".join(texts)
-    return last, images
+    for m in items:
+        if isinstance(m, dict):
+            content = m.get("content")
+            if isinstance(content, list):
+                images += _content_parts(content)[1]
+    for m in reversed(items):
+        if isinstance(m, dict) and m.get("role", "user") == "user":
+            texts = _content_parts(m.get("content"))[0]
+            if texts:
+                return " ".join(texts), images
+    return "", images
+
+
+def _content_parts(content: Any) -> tuple[list[str], int]:
+    """A message content's texts and its number of image parts."""
+    texts: list[str] = []
+    images = 0
+    if isinstance(content, str):
+        texts.append(content)
+    elif isinstance(content, list):
+        for p in content:
+            if isinstance(p, dict):
+                if p.get("type") in ("text", "input_text") or ("text" in p and "type" not in p):
+                    texts.append(str(p.get("text", "")))
+                elif p.get("type") in ("image_url", "input_image", "image") or "image" in p:
+                    images += 1
+            elif isinstance(p, str):
+                texts.append(p)
+    return texts, images
 
 
 def all_text_tokens(obj: Any) -> int:
     """Token estimate for a whole request body (prompt tokens): :func:`count_tokens` of its JSON text.
 
-    A conversation (a list) is counted item by item with the same result: every bracket and comma between the
-    items is a token of its own, so no token spans two items. A plain text message's count is remembered
-    (bounded): a thread sends all its earlier turns again on every call, and counting 400 turns' text anew
-    each time made the simulator, not the client, the slow side of a long thread.
+    A conversation (a list) is counted from its canonical JSON (:func:`_conversation`, turns seen before are not
+    counted again): every bracket and comma between items is a token of its own, no token spans two items or two
+    ``"key": value`` pairs, so sorting the keys does not change the count.
     """
     if isinstance(obj, list) and obj:
-        raw = len(obj) + 1 + sum(_item_tokens(m) for m in obj)  # "[", "]" and the n - 1 commas
+        raw = 2 + _conversation(obj)[1]  # "[" and "]"
         return max(1, math.ceil(raw * 1.1)) // 2 + 3
     return count_tokens(json.dumps(obj, ensure_ascii=False)) // 2 + 3
-
-
-def _item_tokens(item: Any) -> int:
-    if type(item) is dict and len(item) == 2:
-        role, content = item.get("role"), item.get("content")
-        if type(role) is str and type(content) is str:
-            return _text_message_tokens(role, content)  # (the key order does not change the count)
-    return len(_TOKEN_RE.findall(json.dumps(item, ensure_ascii=False)))
-
-
-@functools.lru_cache(maxsize=16384)
-def _text_message_tokens(role: str, content: str) -> int:
-    return len(_TOKEN_RE.findall(json.dumps({"role": role, "content": content}, ensure_ascii=False)))
 
 
 # ----------------------------------------------------------------------------- responses

@@ -38,26 +38,39 @@ def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
 
 
 def _last_user(contents: list[Any]) -> tuple[str, list[bytes]]:
-    """Text and inline images of the last user turn."""
-    text, images = "", []
-    for c in contents:
+    """Text of the last user turn that has text, and the images of the last user turn that has images.
+
+    Walked from the end, so a long conversation's earlier images are not decoded again on every call.
+    """
+    text: str | None = None
+    images: list[bytes] | None = None
+    for c in reversed(contents):
         if not isinstance(c, dict) or c.get("role", "user") != "user":
             continue
         parts = [p for p in c.get("parts") or [] if isinstance(p, dict)]
-        texts = [str(p["text"]) for p in parts if "text" in p]
-        if texts:
-            text = " ".join(texts)
-        imgs = []
-        for p in parts:
-            inline = _get(p, "inlineData", "inline_data")
-            if isinstance(inline, dict) and str(_get(inline, "mimeType", "mime_type") or "").startswith("image/"):
-                try:
-                    imgs.append(base64.b64decode(inline.get("data") or ""))
-                except ValueError:
-                    pass
-        if imgs:
-            images = imgs
-    return text, images
+        if text is None:
+            texts = [str(p["text"]) for p in parts if "text" in p]
+            if texts:
+                text = " ".join(texts)
+        if images is None:
+            imgs = _inline_images(parts)
+            if imgs:
+                images = imgs
+        if text is not None and images is not None:
+            break
+    return text or "", images or []
+
+
+def _inline_images(parts: list[dict[str, Any]]) -> list[bytes]:
+    imgs = []
+    for p in parts:
+        inline = _get(p, "inlineData", "inline_data")
+        if isinstance(inline, dict) and str(_get(inline, "mimeType", "mime_type") or "").startswith("image/"):
+            try:
+                imgs.append(base64.b64decode(inline.get("data") or ""))
+            except ValueError:
+                pass
+    return imgs
 
 
 def _candidate(parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any]:
