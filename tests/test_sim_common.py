@@ -123,6 +123,8 @@ def test_numbers_that_python_calls_equal_are_not_mixed_up() -> None:
         check({"model": "m", "messages": [*thread(3), {"role": "user", "content": "q", "n": value}]})
         check({"model": "m", "messages": [*thread(3), {"role": "user", "content": value}]})
         check({"model": "m", "messages": [*thread(3), {"role": "user", "content": [{"type": "text", "text": value}]}]})
+        check({"model": "m", "messages": [*thread(3), {"role": "assistant", "content": None, "tool_calls": [
+            {"id": "c", "function": {"name": "f", "arguments": {"deep": [value, None, "s"]}}}]}]})
 
 
 def test_a_growing_thread_branches_and_repeats() -> None:
@@ -156,6 +158,15 @@ def test_messages_changed_in_place_are_seen_as_changed() -> None:
     msgs[8]["content"] = [{"type": "text", "text": "now parts"}, IMAGE]
     check(body)
     del msgs[10:14]
+    check(body)
+    msgs.append({"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type": "function", "function": {
+        "name": "f", "arguments": "{}"}}]})
+    check(body)
+    msgs[-1]["tool_calls"][0]["function"]["arguments"] = "{\"changed\": \"deep inside\"}"
+    check(body)
+    msgs[-1]["tool_calls"][0]["function"]["arguments"] = {"now": 1.0}
+    check(body)
+    msgs[-1]["tool_calls"][0]["function"]["arguments"] = {"now": True}
     check(body)
 
 

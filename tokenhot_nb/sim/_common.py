@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import math
@@ -215,8 +216,8 @@ def _body_json(value: Any) -> str:
 
 @dataclass(frozen=True, eq=False)  # compared by identity: a list holds it
 class _Seen:
-    """The leading text messages of a conversation seen lately: private copies, their canonical JSON joined by
-    ``", "`` (no brackets) and how many tokens that text holds."""
+    """The leading items of a conversation seen lately: private copies, their canonical JSON joined by ``", "``
+    (no brackets) and how many tokens that text holds."""
 
     items: list[Any]
     text: str
@@ -233,32 +234,38 @@ def _conversation(items: list[Any]) -> tuple[str, int]:
 
     A thread sends all its earlier turns again on every call; encoding and counting 400 turns anew each time
     made the simulator, not the client, the slow side of a long thread. So the longest conversation seen lately
-    that this one starts with is reused (compared by content, at C speed) and only the new turns are encoded.
-    Only text messages are remembered (:func:`_text_copy`): for them, equal in Python means the same JSON.
+    that this one starts with is reused (compared by content, at C speed) and only the new turns are encoded,
+    each counted once (:func:`_piece_tokens`). Only items made of strings are remembered (:func:`_exact_copy`).
     """
     with _SEEN_LOCK:
         seen = sorted(_SEEN, key=lambda e: len(e.items), reverse=True)
     best = next((e for e in seen if len(e.items) <= len(items) and items[: len(e.items)] == e.items), None)
     known = len(best.items) if best is not None else 0
-    text, tokens = (best.text, best.tokens) if best is not None else ("", 0)
+    new = items[known:]
     copies: list[Any] = []
-    for m in items[known:]:
-        c = _text_copy(m)
+    for m in new:
+        c = _exact_copy(m)
         if c is None:
             break
         copies.append(c)
+    fresh = [_CANONICAL(m) for m in new]
+    pieces = ([best.text] if best is not None else []) + fresh
+    counts = ([best.tokens] if best is not None else []) + [_piece_tokens(p) for p in fresh]
+    text, tokens = ", ".join(pieces), sum(counts) + max(0, len(pieces) - 1)  # a token for each comma between
     if copies:
-        text, tokens = _joined(text, tokens, _CANONICAL(copies)[1:-1])
-    _remember(best, _Seen((best.items if best is not None else []) + copies, text, tokens) if copies else best)
-    rest = items[known + len(copies):]
-    return _joined(text, tokens, _CANONICAL(rest)[1:-1]) if rest else (text, tokens)
+        k = len(pieces) - len(fresh) + len(copies)  # the pieces made of strings only
+        head = (text, tokens) if k == len(pieces) else (", ".join(pieces[:k]), sum(counts[:k]) + k - 1)
+        _remember(best, _Seen((best.items if best is not None else []) + copies, *head))
+    else:
+        _remember(best, best)
+    return text, tokens
 
 
-def _joined(text: str, tokens: int, more: str) -> tuple[str, int]:
-    """``text`` and ``more`` joined by ``", "``, and the tokens of the whole: the comma is one token of its own
-    and the space ends any token, so the two sides' counts simply add up."""
-    more_tokens = len(_TOKEN_RE.findall(more))
-    return (text + ", " + more, tokens + 1 + more_tokens) if text else (more, more_tokens)
+@functools.lru_cache(maxsize=16384)
+def _piece_tokens(piece: str) -> int:
+    """Tokens in one item's JSON (remembered by its text: a turn is counted once, whichever thread resends it).
+    The counts of ``", "``-joined pieces add up: the comma is one token of its own, the space ends any token."""
+    return len(_TOKEN_RE.findall(piece))
 
 
 def _remember(old: _Seen | None, new: _Seen | None) -> None:
@@ -271,35 +278,37 @@ def _remember(old: _Seen | None, new: _Seen | None) -> None:
         del _SEEN[:-_SEEN_MAX]
 
 
-_PART_LISTS = ("content", "parts")  #: message keys that may hold a list of text parts
+def _exact_copy(value: Any) -> Any:
+    """A deep copy of a JSON value made only of strings, nulls, lists and objects; None for anything else.
 
-
-def _text_copy(item: Any) -> dict[str, Any] | None:
-    """A private copy of a message made of strings only, else None.
-
-    A message qualifies when each value is a string, or (``content``, ``parts``) a list of parts whose values
-    are all strings (OpenAI/Claude text parts, Gemini ``parts``). Strings only: ``1``, ``1.0`` and ``True`` are
-    equal in Python but not in JSON, so only for strings does "equal to what was seen" mean "the same JSON".
-    A copy, so a caller changing its message in place later cannot change what was remembered.
+    For such values "equal in Python" means "the same JSON", so a conversation of them can be recognised by
+    ``==``; numbers and booleans cannot (``1 == 1.0 == True``). A copy, so a caller changing its message in place
+    later cannot change what was remembered.
     """
-    if type(item) is not dict:
+    try:
+        return _copy_strings(value)
+    except (_NotStrings, RecursionError):
         return None
-    out: dict[str, Any] = {}
-    for k, v in item.items():
-        if type(k) is not str:
-            return None
-        if type(v) is str:
-            out[k] = v
-            continue
-        if type(v) is not list or k not in _PART_LISTS:
-            return None
-        parts = []
-        for p in v:
-            if type(p) is not dict or not all(type(a) is str and type(b) is str for a, b in p.items()):
-                return None
-            parts.append(dict(p))
-        out[k] = parts
-    return out
+
+
+class _NotStrings(Exception):
+    pass
+
+
+def _copy_strings(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or value is None:
+        return value
+    if kind is list:
+        return [_copy_strings(v) for v in value]
+    if kind is dict:
+        out = {}
+        for k, v in value.items():
+            if type(k) is not str:
+                raise _NotStrings
+            out[k] = _copy_strings(v)
+        return out
+    raise _NotStrings
 
 
 _TOKEN_RE = re.compile(r"[\u3000-\u9fff\uac00-\ud7af]|[A-Za-z0-9]+|[^\sA-Za-z0-9]")
