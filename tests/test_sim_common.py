@@ -209,10 +209,20 @@ def test_random_conversations_match_the_definitions() -> None:
         check({**extra, "model": "m", "messages": conv})
 
 
-def test_what_is_remembered_stays_bounded() -> None:
+def test_what_is_remembered_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most a few conversations and a bounded amount of their text; token counts by digest, a bounded number."""
     for i in range(3 * _common._SEEN_MAX):
         seed_of({"model": "m", "messages": thread(2, f"bound{i}")})
     assert len(_common._SEEN) <= _common._SEEN_MAX
+    monkeypatch.setattr(_common, "_SEEN_CHARS", 20_000)
+    monkeypatch.setattr(_common, "_TOKENS_MAX", 50)
+    big = [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64," + "A" * 30_000}}]}]
+    for i in range(12):
+        check({"model": "m", "messages": thread(10, f"budget{i}")})
+        check({"model": "m", "messages": big + thread(1, f"big{i}")})  # larger than the budget: never remembered
+        assert sum(len(e.text) for e in _common._SEEN) <= 20_000
+        assert all(len(e.text) < 30_000 for e in _common._SEEN)
+        assert len(_common._TOKENS) <= 50 and all(isinstance(k, bytes) and len(k) == 16 for k in _common._TOKENS)
 
 
 def test_a_seen_conversation_does_not_depend_on_the_callers_objects() -> None:

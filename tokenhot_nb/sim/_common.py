@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import json
 import math
@@ -11,6 +10,7 @@ import random
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -225,8 +225,9 @@ class _Seen:
 
 
 _SEEN: list[_Seen] = []  #: most recently used last
-_SEEN_MAX = 32
-_SEEN_LOCK = threading.Lock()
+_SEEN_MAX = 32  #: conversations
+_SEEN_CHARS = 8 << 20  #: of JSON text, all of them together (the copies hold about as much again)
+_MEMO_LOCK = threading.Lock()
 
 
 def _conversation(items: list[Any]) -> tuple[str, int]:
@@ -235,19 +236,19 @@ def _conversation(items: list[Any]) -> tuple[str, int]:
     A thread sends all its earlier turns again on every call; encoding and counting 400 turns anew each time
     made the simulator, not the client, the slow side of a long thread. So the longest conversation seen lately
     that this one starts with is reused (compared by content, at C speed) and only the new turns are encoded,
-    each counted once (:func:`_piece_tokens`). Only items made of strings are remembered (:func:`_exact_copy`).
+    each counted once (:func:`_piece_tokens`). Only items made of strings are remembered (:func:`_strings_copy`).
     """
-    with _SEEN_LOCK:
+    with _MEMO_LOCK:
         seen = sorted(_SEEN, key=lambda e: len(e.items), reverse=True)
     best = next((e for e in seen if len(e.items) <= len(items) and items[: len(e.items)] == e.items), None)
     known = len(best.items) if best is not None else 0
     new = items[known:]
     copies: list[Any] = []
     for m in new:
-        c = _exact_copy(m)
-        if c is None:
+        try:
+            copies.append(_strings_copy(m))
+        except (_NotStrings, RecursionError):
             break
-        copies.append(c)
     fresh = [_CANONICAL(m) for m in new]
     pieces = ([best.text] if best is not None else []) + fresh
     counts = ([best.tokens] if best is not None else []) + [_piece_tokens(p) for p in fresh]
@@ -261,52 +262,64 @@ def _conversation(items: list[Any]) -> tuple[str, int]:
     return text, tokens
 
 
-@functools.lru_cache(maxsize=16384)
 def _piece_tokens(piece: str) -> int:
-    """Tokens in one item's JSON (remembered by its text: a turn is counted once, whichever thread resends it).
-    The counts of ``", "``-joined pieces add up: the comma is one token of its own, the space ends any token."""
-    return len(_TOKEN_RE.findall(piece))
+    """Tokens in one item's JSON, counted once per distinct text whichever thread resends it. The counts of
+    ``", "``-joined pieces add up: the comma is one token of its own, the space ends any token.
+
+    Remembered by the text's digest, not the text, so a turn holding a large image as a data URL is not kept
+    alive here."""
+    digest = hashlib.blake2b(piece.encode(), digest_size=16).digest()
+    with _MEMO_LOCK:
+        n = _TOKENS.get(digest)
+        if n is not None:
+            _TOKENS.move_to_end(digest)
+            return n
+    n = len(_TOKEN_RE.findall(piece))
+    with _MEMO_LOCK:
+        _TOKENS[digest] = n
+        while len(_TOKENS) > _TOKENS_MAX:
+            _TOKENS.popitem(last=False)
+    return n
+
+
+_TOKENS: OrderedDict[bytes, int] = OrderedDict()  #: digest of an item's JSON → its tokens, least recently used first
+_TOKENS_MAX = 16384
 
 
 def _remember(old: _Seen | None, new: _Seen | None) -> None:
     """Put ``new`` last (most recently used) in place of ``old`` (which it extends); keep at most the last few."""
-    with _SEEN_LOCK:
+    with _MEMO_LOCK:
         if old is not None and old in _SEEN:
             _SEEN.remove(old)
-        if new is not None:
+        if new is not None and len(new.text) <= _SEEN_CHARS:
             _SEEN.append(new)
         del _SEEN[:-_SEEN_MAX]
+        while sum(len(e.text) for e in _SEEN) > _SEEN_CHARS:
+            del _SEEN[0]
 
 
-def _exact_copy(value: Any) -> Any:
-    """A deep copy of a JSON value made only of strings, nulls, lists and objects; None for anything else.
+class _NotStrings(Exception):
+    """A value holds a number, a boolean or a non-JSON object."""
+
+
+def _strings_copy(value: Any) -> Any:
+    """A deep copy of a JSON value made only of strings, nulls, lists and objects, else :class:`_NotStrings`.
 
     For such values "equal in Python" means "the same JSON", so a conversation of them can be recognised by
     ``==``; numbers and booleans cannot (``1 == 1.0 == True``). A copy, so a caller changing its message in place
     later cannot change what was remembered.
     """
-    try:
-        return _copy_strings(value)
-    except (_NotStrings, RecursionError):
-        return None
-
-
-class _NotStrings(Exception):
-    pass
-
-
-def _copy_strings(value: Any) -> Any:
     kind = type(value)
     if kind is str or value is None:
         return value
     if kind is list:
-        return [_copy_strings(v) for v in value]
+        return [_strings_copy(v) for v in value]
     if kind is dict:
         out = {}
         for k, v in value.items():
             if type(k) is not str:
                 raise _NotStrings
-            out[k] = _copy_strings(v)
+            out[k] = _strings_copy(v)
         return out
     raise _NotStrings
 
