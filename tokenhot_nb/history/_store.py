@@ -253,6 +253,7 @@ class Store(ArtifactFiles):
         self._ready = False
         self._pid = os.getpid()
         self._fts = "none"
+        self._ended = 0  # rows this store ended since it last indexed the queue
         self._init_artifact_files()
 
     def __repr__(self) -> str:
@@ -728,14 +729,17 @@ class Store(ArtifactFiles):
         return kept
 
     def _index_when_due(self, c: sqlite3.Connection) -> None:
-        """Index the rows waiting for the full-text index once :data:`FTS_BATCH` of them have ended."""
-        if self._fts != "none" and c.execute("SELECT COUNT(*) FROM fts_pending").fetchone()[0] >= FTS_BATCH:
+        """Index the rows waiting for the full-text index once this store has ended :data:`FTS_BATCH` rows (counted
+        here, not queried: the queue also holds what other processes ended, and is indexed with them)."""
+        self._ended += 1
+        if self._ended >= FTS_BATCH:
             self._index_pending(c)
 
     def _index_pending(self, c: sqlite3.Connection) -> None:
         if self._fts != "none":
             c.execute(_INDEX_PENDING)
             c.execute("DELETE FROM fts_pending")
+        self._ended = 0
 
     def _queued(self) -> bool:
         """Whether ended rows wait for the full-text index."""
