@@ -1,14 +1,16 @@
-"""Artifact files: small ones written in one go, images thumbnailed once when they are stored."""
+"""Artifact files: small texts kept in the database, small files written in one go, images thumbnailed once when
+they are stored."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
 from PIL import Image
 
 from tokenhot_nb.history import History, HistoryEntry, Store
-from tokenhot_nb.history._artifacts import SMALL_WRITE, THUMB_PX
+from tokenhot_nb.history._artifacts import INLINE_MAX, SMALL_WRITE, THUMB_PX
 
 
 def _png(size: tuple[int, int], color: tuple[int, int, int]) -> bytes:
@@ -52,10 +54,10 @@ def test_a_broken_image_is_stored_without_a_thumbnail(tmp_path: Path) -> None:
 
 def test_small_and_large_artifacts_are_whole_and_leave_no_temp_files(tmp_path: Path) -> None:
     store = Store(tmp_path)
-    small = b"answer " * 10
+    small = b"\x00binary " * 10
     large = bytes(range(256)) * (SMALL_WRITE // 256 + 10)
     for data in (small, large):
-        art = store.add_bytes(data, "text/plain")
+        art = store.add_bytes(data, "application/octet-stream")
         assert art.read_bytes() == data and art.size == len(data)
         again = store.add_bytes(data, "text/plain")  # stored once
         assert again.sha256 == art.sha256
@@ -106,3 +108,91 @@ def test_an_offline_image_call_leaves_its_thumbnail_before_any_view(tmp_path: Pa
     sha = r.entry.outputs[0]["sha256"]
     s.close()
     assert (tmp_path / "st" / "artifacts" / "thumbs" / f"{sha}-{THUMB_PX}.jpg").is_file()
+
+
+def _files(store: Store) -> list[str]:
+    return [p.name[:64] for p in store.artifact_files()]
+
+
+def test_a_small_text_is_kept_in_the_database_and_made_a_file_only_when_its_path_is_asked(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    art = store.add_bytes("an answer, ünïcode".encode(), "text/plain", name="answer.txt")
+    assert _files(store) == [] and store.has(art.sha256)  # no file: the bytes are in the artifacts row
+    assert store.connection().execute("SELECT data FROM artifacts WHERE sha256=?", (art.sha256,)).fetchone()[0] \
+        == "an answer, ünïcode".encode()
+    assert store.read_artifact(art.sha256) == "an answer, ünïcode".encode() and _files(store) == []
+    assert store.check() == {**store.check(), "artifacts": 1, "missing": [], "corrupt": []}
+    path = art.path  # an ordinary file from then on, under its usual name
+    assert path == tmp_path / "artifacts" / art.sha256[:2] / f"{art.sha256}.txt"
+    assert path.read_text("utf-8") == "an answer, ünïcode" and _files(store) == [art.sha256]
+    assert store.add_bytes("an answer, ünïcode".encode(), "text/plain").sha256 == art.sha256
+    assert store.connection().execute("SELECT COUNT(*) FROM artifacts").fetchone()[0] == 1
+    store.close()
+
+
+def test_what_is_kept_in_the_database(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    inline = [store.add_bytes(b"x" * INLINE_MAX, "text/plain"), store.add_bytes(b'{"a": 1}', "application/json"),
+              store.add_bytes(b"WEBVTT\n", "text/vtt")]
+    files = [store.add_bytes(b"y" * (INLINE_MAX + 1), "text/plain"), store.add_bytes(_png((4, 4), (0, 0, 0)),
+                                                                                         "image/png")]
+    store.wait_thumbnails()
+    assert sorted(_files(store)) == sorted(a.sha256 for a in files)
+    assert all(store.read_artifact(a.sha256) == a.read_bytes() for a in inline + files)
+    store.close()
+
+
+def test_a_damaged_text_in_the_database_is_reported_by_check(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    art = store.add_bytes(b"the answer", "text/plain")
+    eid = store.insert(HistoryEntry(kind="chat", model="m", status="ok", outputs=[{**art.as_dict(), "role": "text"}]))
+    assert eid and store.check()["corrupt"] == [] and store.check()["missing"] == []
+    store.connection().execute("UPDATE artifacts SET data=? WHERE sha256=?", (b"changed", art.sha256))
+    assert store.check()["corrupt"] == [art.sha256]
+    store.connection().execute("DELETE FROM artifacts WHERE sha256=?", (art.sha256,))
+    assert store.check()["missing"] == [art.sha256] and not store.has(art.sha256)
+    store.close()
+
+
+def test_a_text_whose_file_was_lost_gets_its_bytes_back_when_stored_again(tmp_path: Path) -> None:
+    sha = hashlib.sha256(b"lost").hexdigest()
+    store = Store(tmp_path)
+    store.connection().execute("INSERT INTO artifacts(sha256, mime, size, name, suffix, created) VALUES "
+                               "(?, 'text/plain', 4, '', '.txt', 0)", (sha,))  # a file's row, the file gone
+    assert not store.has(sha)
+    store.add_bytes(b"lost", "text/plain")
+    assert store.read_artifact(sha) == b"lost"
+    store.close()
+
+
+def test_a_read_only_store_shows_a_text_from_the_database_without_writing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "st")
+    art = store.add_bytes(b"kept inline", "text/plain")
+    store.close()
+    ro = Store(tmp_path / "st", read_only=True)
+    path = ro.path_of(art.sha256)
+    assert path.read_bytes() == b"kept inline" and not path.is_relative_to(tmp_path / "st")
+    assert _files(ro) == []
+    ro.close()
+
+
+def test_a_chat_answer_makes_no_file_and_is_replayed_exported_and_imported(tmp_path: Path) -> None:
+    from _session_support import make_session
+
+    s = make_session(tmp_path / "st")
+    r = s.chat("hello lighthouse", stream=False)
+    r2 = s.chat("and the keeper?", stream=False)  # a thread turn rebuilds the conversation from the rows
+    assert _files(s.store) == []
+    assert r.entry.result().text == r.text and _files(s.store) == []  # rebuilt from the database
+    s.close()
+    replay = make_session(tmp_path / "st", mode="replay")
+    assert replay.chat("hello lighthouse", stream=False).text == r.text
+    assert replay.chat("and the keeper?", stream=False).text == r2.text
+    replay.close()
+    bundle = tmp_path / "export" / "history.jsonl"
+    History(tmp_path / "st").export(bundle, include_artifacts=True)  # the texts are files in the bundle
+    assert sorted(p.read_text("utf-8") for p in bundle.parent.rglob("*.txt")) == sorted([r.text, r2.text])
+    other = Store(tmp_path / "other")
+    loaded = History.load(bundle, other)
+    assert [e.result().text for e in loaded] == [r.text, r2.text]
+    other.close()

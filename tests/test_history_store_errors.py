@@ -30,6 +30,7 @@ from _session_support import make_session
 
 from tokenhot_nb.errors import StoreError
 from tokenhot_nb.history import History, HistoryEntry, Store
+from tokenhot_nb.history import _artifacts as artifacts_mod
 from tokenhot_nb.history import _store as store_mod
 
 FIX = "Copy the folder somewhere writable"
@@ -265,7 +266,7 @@ def test_full_disk_on_an_artifact_is_one_line(tmp_path: Path, monkeypatch: pytes
 
     monkeypatch.setattr(Store, "_write_new", full)
     with pytest.raises(StoreError, match="is full") as info:
-        store.add_bytes(b"an answer", "text/plain")
+        store.add_bytes(b"\x89PNG not really", "image/png")  # (a small text would go to the database)
     assert str(root) in str(info.value) and "Free some space" in str(info.value)
 
 
@@ -341,6 +342,7 @@ def test_answer_whose_text_file_cannot_be_stored_is_returned_and_recorded(
         raise OSError(errno.ENOSPC, "No space left on device", str(dest))
 
     monkeypatch.setattr(Store, "_write_new", full)
+    monkeypatch.setattr(artifacts_mod, "INLINE_MAX", 0)  # an answer too long to keep in the database: a file
     try:
         with pytest.warns(UnrecordedWarning, match="is full"):
             res = s.chat("hello otters")

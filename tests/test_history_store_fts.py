@@ -149,6 +149,9 @@ def _as_schema(root: Path, version: int, triggers: list[str]) -> None:
     for name in ("entries_ai", "entries_ad", "entries_au"):
         conn.execute(f"DROP TRIGGER {name}")
     conn.execute("DROP TABLE fts_pending")
+    conn.execute("DROP TABLE artifacts")  # (empty here) as schema 3 made it, without the data column
+    conn.execute("CREATE TABLE artifacts (sha256 TEXT PRIMARY KEY, mime TEXT NOT NULL, size INTEGER NOT NULL, "
+                 "name TEXT NOT NULL DEFAULT '', suffix TEXT NOT NULL DEFAULT '', created REAL NOT NULL) WITHOUT ROWID")
     for stmt in triggers:
         conn.execute(stmt)
     conn.execute("INSERT INTO entries(session_id, started, mode, kind, model, endpoint, params, request, response, "

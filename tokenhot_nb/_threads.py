@@ -244,7 +244,7 @@ def _answer_from(store: Store, outputs: list[dict[str, Any]], *, strict: bool = 
     for o in outputs or []:
         if isinstance(o, dict) and o.get("role") == "text":
             try:
-                return store.path_of(o["sha256"]).read_text("utf-8")
+                return store.read_artifact(o["sha256"]).decode("utf-8")
             except (FileNotFoundError, ValueError, KeyError):
                 if strict:
                     raise

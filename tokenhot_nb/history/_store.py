@@ -92,7 +92,8 @@ _TABLES = [
         size INTEGER NOT NULL,
         name TEXT NOT NULL DEFAULT '',
         suffix TEXT NOT NULL DEFAULT '',
-        created REAL NOT NULL
+        created REAL NOT NULL,
+        data BLOB
     ) WITHOUT ROWID""",
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID",
     _PENDING_TABLE,
@@ -142,7 +143,9 @@ def _index_finished_rows_only(c: sqlite3.Connection) -> None:
 
 
 def _index_in_batches(c: sqlite3.Connection) -> None:
-    """v3 → v4: ended rows queue for the full-text index (every row of a v3 store is indexed already)."""
+    """v3 → v4: small texts can be kept in the database (``artifacts.data``); ended rows queue for the full-text
+    index (every row of a v3 store is indexed already)."""
+    c.execute("ALTER TABLE artifacts ADD COLUMN data BLOB")
     c.execute(_PENDING_TABLE)
     if not _has_fts(c):
         return
@@ -181,14 +184,15 @@ _MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     3: [_index_in_batches],
 }
 
-#: Older layouts a read-only store can still be read in as they are (what changed since is only how writes index).
-_READABLE_AS_IS = frozenset({3})
+#: Older layouts a read-only store can still be read in as they are, and the columns they lack (what changed
+#: since is how writes index and keep small texts; the readers tolerate both).
+_READABLE_AS_IS: dict[int, dict[str, tuple[str, ...]]] = {3: {"artifacts": ("data",)}}
 
 #: Columns the code reads and writes, per table: a store missing one (another program's file, a hand-edited or
 #: half-migrated one) is refused on open, naming what is missing, instead of failing on some later query.
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "entries": (*ENTRY_FIELDS, "pid", "host", "updated"),
-    "artifacts": ("sha256", "mime", "size", "name", "suffix", "created"),
+    "artifacts": ("sha256", "mime", "size", "name", "suffix", "created", "data"),
     "meta": ("key", "value"),
 }
 _COLUMNS = ", ".join(ENTRY_FIELDS)
@@ -381,7 +385,7 @@ class Store(ArtifactFiles):
             )
         if self.read_only:
             if version in _READABLE_AS_IS:
-                self._check_columns(conn)
+                self._check_columns(conn, lacking_ok=_READABLE_AS_IS[version])
                 self._fts = self._fts_mode(conn)
                 return
             raise not_upgradable(self.root, self.db_path, version, self.why_read_only)
@@ -420,12 +424,12 @@ class Store(ArtifactFiles):
         self._check_columns(conn)
         self._fts = self._fts_mode(conn)
 
-    def _check_columns(self, conn: sqlite3.Connection) -> None:
+    def _check_columns(self, conn: sqlite3.Connection, lacking_ok: dict[str, tuple[str, ...]] | None = None) -> None:
         from ._problems import missing_columns
 
         for table, needed in _REQUIRED.items():
             have = {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")}
-            lacking = [c for c in needed if c not in have]
+            lacking = [c for c in needed if c not in have and c not in (lacking_ok or {}).get(table, ())]
             if lacking:
                 raise missing_columns(self.root, self.db_path, table, lacking, exists=bool(have))
 

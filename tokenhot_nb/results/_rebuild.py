@@ -35,19 +35,32 @@ def _outputs(entry: HistoryEntry, role: str) -> list[dict[str, Any]]:
     return [o for o in (entry.outputs or []) if o.get("role") == role]
 
 
+def _missing(store: Store, out: dict[str, Any]) -> TokenhotError:
+    return TokenhotError(
+        f"The stored file {out['sha256'][:12]}… of this history entry is missing from {store.root}.",
+        hint="It may have been deleted or the store moved; rerun the call with entry.rerun().",
+    )
+
+
 def _path(store: Store, out: dict[str, Any]) -> Path:
-    path = store.path_of(out["sha256"])
+    try:
+        path = store.path_of(out["sha256"])
+    except FileNotFoundError:
+        raise _missing(store, out) from None
     if not path.exists():
-        raise TokenhotError(
-            f"The stored file {out['sha256'][:12]}… of this history entry is missing from {store.root}.",
-            hint="It may have been deleted or the store moved; rerun the call with entry.rerun().",
-        )
+        raise _missing(store, out)
     return path
 
 
 def _text(store: Store, entry: HistoryEntry, role: str) -> str:
+    """A text output (kept in the database when small: read from there, no file is made)."""
     outs = _outputs(entry, role)
-    return _path(store, outs[0]).read_text("utf-8") if outs else ""
+    if not outs:
+        return ""
+    try:
+        return store.read_artifact(outs[0]["sha256"]).decode("utf-8")
+    except FileNotFoundError:
+        raise _missing(store, outs[0]) from None
 
 
 def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store | None = None) -> Result:
