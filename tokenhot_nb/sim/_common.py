@@ -239,9 +239,13 @@ def _conversation(items: list[Any]) -> tuple[str, int]:
     each counted once (:func:`_piece_tokens`). Only items made of strings are remembered (:func:`_strings_copy`).
     """
     with _MEMO_LOCK:
-        seen = sorted(_SEEN, key=lambda e: len(e.items), reverse=True)
-    best = next((e for e in seen if len(e.items) <= len(items) and items[: len(e.items)] == e.items), None)
-    known = len(best.items) if best is not None else 0
+        seen = list(_SEEN)
+    best: _Seen | None = None
+    known = 0
+    for e in seen:  # the longest that this conversation starts with; most differ at once, in their first item
+        k = len(e.items)
+        if known < k <= len(items) and e.items[0] == items[0] and items[:k] == e.items:
+            best, known = e, k
     new = items[known:]
     copies: list[Any] = []
     for m in new:
