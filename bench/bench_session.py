@@ -28,7 +28,7 @@ Rows (stable labels):
   batch of 64 images vs one         Session.image([64 prompts], concurrency=16) at latency=0.25 s vs one call
   batch of 64, bare client          the same 64 with an asyncio.Semaphore and no session (info)
   offline RSS, 500 images vs 50     a fresh process making offline image calls (default model, 2048²): VmRSS
-                                    after 500 minus after 50
+                                    after 500 minus after 50, each once the thumbnails started are written
 """
 
 from __future__ import annotations
@@ -365,6 +365,7 @@ with tempfile.TemporaryDirectory(prefix="th-bench-rss-") as d:
     for i in range(total):
         s.image(f"a lighthouse at dusk, take {i}", progress=False)
         if i + 1 in (first, total):
+            s.store.wait_thumbnails()  # what the process keeps, not a thumbnail still being made
             gc.collect()
             marks[i + 1] = rss()
     model = s.history.last.model
