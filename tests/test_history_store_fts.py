@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -139,6 +140,9 @@ def test_a_read_only_store_searches_waiting_rows_in_a_temporary_index(tmp_path: 
     ro = Store(tmp_path, read_only=True)
     assert _found(ro, "gull") == [done, waiting] and _found(ro, "waiting") == [waiting]
     assert _found(ro, "nothing") == []
+    view = History(ro).search("waiting")
+    with ThreadPoolExecutor(1) as pool:  # another thread reads the view: another connection, no temporary index yet
+        assert pool.submit(lambda: view.ids).result(timeout=30) == [waiting]
     assert _queued(ro) == [waiting]  # nothing was written
     ro.close()
     store.close()

@@ -507,7 +507,13 @@ class Store(ArtifactFiles):
 
     def _read(self, sql: str, args: Sequence[Any], *, one: bool) -> Any:
         try:
-            cursor = self._conn().execute(sql, args)
+            try:
+                cursor = self._conn().execute(sql, args)
+            except sqlite3.OperationalError as e:
+                if "pending_fts" not in str(e):
+                    raise
+                self._unindexed()  # a read-only search's view, read from another thread: its own temporary index
+                cursor = self._conn().execute(sql, args)
             return cursor.fetchone() if one else cursor.fetchall()
         except sqlite3.DatabaseError as e:
             if _is_store_fault(e):
@@ -761,7 +767,7 @@ class Store(ArtifactFiles):
         if not self.read_only:
             self._tx(self._index_pending)
             return False
-        tokenizer = next(t for t in self.fts_tokenizers if t.split()[0] == self._fts)
+        tokenizer = next((t for t in self.fts_tokenizers if t.split()[0] == self._fts), self._fts)
         c.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.pending_fts USING fts5(text, tokenize='{tokenizer}')")
         c.execute("DELETE FROM temp.pending_fts")
         c.execute(_INDEX_PENDING.replace("entries_fts", "temp.pending_fts", 1))
