@@ -88,3 +88,37 @@ def test_a_row_is_checked_once_but_every_column_is_redacted(tmp_path: Path, colu
         row = store.connection().execute("SELECT * FROM entries WHERE id=?", (i,)).fetchone()
         flat = json.dumps([str(v) for v in row])
         assert "A1b2C3d4" not in flat and "quote" not in flat and "sk-****" in flat
+
+
+def test_the_cleanliness_check_agrees_with_redact() -> None:
+    """``is_clean`` only runs ``redact`` when a text may hold ``sk-`` or a key this process knows; otherwise it
+    searches for the store's own secrets. Either way it must say exactly what comparing with ``redact`` says."""
+    from tokenhot_nb._config import redact
+    from tokenhot_nb.history._entry import escaped_secrets, is_clean
+
+    Secret("remembered-but-not-sk-shaped-42")  # a key set on this process (not one of the store's secrets)
+    secrets = (Secret(ODD), "hunter2-custom-secret")
+    texts = ["plain text", "sk-learn", f"a {KEY} b", "x hunter2-custom-secret y", "hunter2-custom", "x remembered-but-"
+             "not-sk-shaped-42", json.dumps(f"q {ODD}")[1:-1], ODD, "", "sk-****", "é ✓ \x00 sk-"]
+    for text in texts:
+        expected = redact(text, *secrets) == text and not any(e in text for e in escaped_secrets(secrets))
+        assert is_clean(text, secrets) is expected, text
+        assert is_clean(text, secrets, escaped_secrets(secrets)) is expected, text
+
+
+@pytest.mark.parametrize("value", [
+    {"a": 1.5, "b": [None, True, False, 'é\n"x\\', "\x01\u2028"], "c": float("nan"), "d": float("-inf")},
+    {"z": 1, "a": {"y": [2**70, -0.0, 1e300]}, 1: "int key"}, [], {}, "top-level string", 3, None,
+])
+def test_stored_json_is_what_json_dumps_writes(value: object) -> None:
+    """The store keeps one prebuilt encoder; its text must be byte for byte ``json.dumps``'s (sorted too: the
+    replay key hashes it)."""
+    from tokenhot_nb.history import replay_key
+    from tokenhot_nb.history._entry import canonical
+
+    assert dumps(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+    if not (isinstance(value, dict) and 1 in value):  # mixed key types cannot be sorted
+        assert dumps_redacted(value, sort_keys=True) == (canonical(value), True)
+        import hashlib
+        assert replay_key("chat", "m", "e", value) == hashlib.sha256(
+            canonical(["chat", "m", "e", value or {}]).encode()).hexdigest()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -222,3 +223,31 @@ def test_threads_share_a_store(tmp_path: Path) -> None:
     assert History(store).filter(status="ok").__len__() == 200
     report = store.check()
     assert report["integrity"] == "ok" and report["missing"] == [] and report["artifacts"] == 200
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_opens_its_own_connection_and_records_its_own_pid(tmp_path: Path) -> None:
+    """The store keeps the process id instead of asking for it on every write; a fork must still give the child
+    a connection of its own (never the parent's) and rows marked with the child's pid."""
+    store = Store(tmp_path)
+    parent_conn = store.connection()
+    store.insert(HistoryEntry(kind="chat", model="m", text="parent"))
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, then leave without running the parent's test machinery
+        code = 1
+        try:
+            os.close(r)
+            fresh = store.connection() is not parent_conn
+            store.insert(HistoryEntry(kind="chat", model="m", text="child"))
+            os.write(w, b"fresh" if fresh else b"reused")
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(w)
+    _, status = os.waitpid(pid, 0)
+    said = os.read(r, 100)
+    os.close(r)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and said == b"fresh"
+    rows = store.connection().execute("SELECT text, pid FROM entries ORDER BY id").fetchall()
+    assert rows == [("parent", os.getpid()), ("child", pid)]

@@ -17,6 +17,7 @@ Designed for several kernels writing at once and for processes killed mid-call:
 from __future__ import annotations
 
 import json
+import operator
 import os
 import socket
 import sqlite3
@@ -52,6 +53,17 @@ DB_NAME = "history.sqlite"
 
 _T = TypeVar("_T")
 _HOST = socket.gethostname()
+#: This process's id, kept current across ``os.fork`` (asking the kernel on every write costs a system call).
+_pid = os.getpid()
+
+
+def _after_fork() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):  # no fork (Windows): the id never changes
+    os.register_at_fork(after_in_child=_after_fork)
 Cond = tuple[str, tuple[Any, ...]]
 
 _PENDING_TABLE = "CREATE TABLE IF NOT EXISTS fts_pending (id INTEGER PRIMARY KEY)"
@@ -197,8 +209,31 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
 }
 _COLUMNS = ", ".join(ENTRY_FIELDS)
 _INSERT_COLS = [f for f in ENTRY_FIELDS if f != "id"]
+_INSERT_NAMES = tuple(_INSERT_COLS)
+_insert_values = operator.attrgetter(*_INSERT_COLS)  # an entry's values in _INSERT_COLS order, as one tuple
+_UPDATABLE = frozenset(_INSERT_COLS)
+_REKEYED = frozenset({"kind", "model", "endpoint", "params"})
+_FINAL = frozenset({"ok", "error", "interrupted"})
+_UPDATE_SQL: dict[tuple[tuple[str, ...], bool], str] = {}
 #: Text columns, redacted like the text inside JSON columns.
 _TEXT_COLUMNS = frozenset({"text", "session_id", "mode", "kind", "model", "endpoint", "status", "replay_key"})
+_Plan = tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]
+_PLANS: dict[tuple[str, ...], _Plan] = {}
+
+
+def _plan(names: Sequence[str]) -> _Plan:
+    """Where the JSON (but ``error``), text, ``thread`` and ``error`` columns are among ``names`` (worked out once
+    per set of columns): :meth:`Store._norm_all` goes straight to them."""
+    key = tuple(names)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = (tuple(i for i, n in enumerate(key) if n in JSON_FIELDS and n != "error"),
+                tuple(i for i, n in enumerate(key) if n in _TEXT_COLUMNS),
+                tuple(i for i, n in enumerate(key) if n == "thread"),
+                tuple(i for i, n in enumerate(key) if n == "error"))
+        if len(_PLANS) < 256:  # a few shapes in practice
+            _PLANS[key] = plan
+    return plan
 #: Fields an inserted entry takes back from its row (redacted, JSON-safe).
 _KEPT_ON_ENTRY = (*sorted(JSON_FIELDS), "text")
 _INSERT_SQL = (
@@ -255,7 +290,7 @@ class Store(ArtifactFiles):
         self._lock = threading.Lock()
         self._conns: dict[sqlite3.Connection, threading.Thread] = {}  # each connection and the thread it serves
         self._ready = False
-        self._pid = os.getpid()
+        self._pid = _pid
         self._fts = "none"
         self._ended = 0  # rows this store ended since it last indexed the queue
         self._init_artifact_files()
@@ -270,38 +305,39 @@ class Store(ArtifactFiles):
     # ------------------------------------------------------------ connections / schema
 
     def _conn(self) -> sqlite3.Connection:
-        if os.getpid() != self._pid:  # forked: never reuse the parent's connections
+        if self._pid != _pid:  # forked: never reuse the parent's connections
             self._local = threading.local()
             self._conns = {}
-            self._pid = os.getpid()
+            self._pid = _pid
             self._lock = threading.Lock()
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = self._open_connection()
-            except (OSError, sqlite3.Error) as exc:
-                from ._problems import store_problem
+        if conn is not None:
+            return conn
+        try:
+            conn = self._open_connection()
+        except (OSError, sqlite3.Error) as exc:
+            from ._problems import store_problem
 
-                raise store_problem(self.root, self.db_path, exc) from exc
-            self._local.conn = conn
-            first = False
-            with self._lock:
-                self._conns[conn] = threading.current_thread()
-                if not self._ready:
-                    try:
-                        self._init_schema(conn)
-                    except BaseException as exc:
-                        from ._problems import store_problem
+            raise store_problem(self.root, self.db_path, exc) from exc
+        self._local.conn = conn
+        first = False
+        with self._lock:
+            self._conns[conn] = threading.current_thread()
+            if not self._ready:
+                try:
+                    self._init_schema(conn)
+                except BaseException as exc:
+                    from ._problems import store_problem
 
-                        self._conns.pop(conn, None)
-                        self._local.conn = None
-                        conn.close()
-                        if isinstance(exc, (OSError, sqlite3.Error)):
-                            raise store_problem(self.root, self.db_path, exc) from exc
-                        raise
-                    self._ready = first = True
-            if first:
-                self.recover()
+                    self._conns.pop(conn, None)
+                    self._local.conn = None
+                    conn.close()
+                    if isinstance(exc, (OSError, sqlite3.Error)):
+                        raise store_problem(self.root, self.db_path, exc) from exc
+                    raise
+                self._ready = first = True
+        if first:
+            self.recover()
         return conn
 
     def _open_connection(self) -> sqlite3.Connection:
@@ -452,20 +488,23 @@ class Store(ArtifactFiles):
         c = conn or self._conn()
         if self.read_only:
             raise self.read_only_error()
-        deadline = time.monotonic() + 60
+        deadline = 0.0  # set when the database is first found locked
         delay = 0.005
         while True:
             try:
                 c.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:
-                if _is_busy(e) and time.monotonic() < deadline:
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.25)
-                    continue
+                if _is_busy(e):
+                    deadline = deadline or time.monotonic() + 60
+                    if time.monotonic() < deadline:
+                        time.sleep(delay)
+                        delay = min(delay * 2, 0.25)
+                        continue
                 raise self.problem(e) from e
-            taken: list[Any] = []
+            taken = None
             try:
-                taken = self._flush_pending(c)  # artifact rows left for this commit (see ArtifactFiles._register)
+                if self._pending:  # artifact rows left for this commit (see ArtifactFiles._register)
+                    taken = self._flush_pending(c)
                 result = fn(c)
                 c.execute("COMMIT")
                 return result
@@ -474,11 +513,14 @@ class Store(ArtifactFiles):
                     c.execute("ROLLBACK")
                 except sqlite3.Error:
                     pass
-                self._restore_pending(taken)
-                if _is_busy(e) and time.monotonic() < deadline:
-                    time.sleep(delay)
-                    delay = min(delay * 2, 0.25)
-                    continue
+                if taken:
+                    self._restore_pending(taken)
+                if _is_busy(e):
+                    deadline = deadline or time.monotonic() + 60
+                    if time.monotonic() < deadline:
+                        time.sleep(delay)
+                        delay = min(delay * 2, 0.25)
+                        continue
                 if _is_store_fault(e):
                     raise self.problem(e) from e
                 raise
@@ -567,7 +609,7 @@ class Store(ArtifactFiles):
         rows = self._rows(
             "SELECT id, pid FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
         )
-        dead = [i for i, pid in rows if pid != os.getpid() and not _pid_alive(int(pid))]
+        dead = [i for i, pid in rows if pid != _pid and not _pid_alive(int(pid))]
         if not dead:
             return 0
         err = dumps({"error": "Interrupted", "message": "The process recording this call stopped before it ended.",
@@ -604,7 +646,7 @@ class Store(ArtifactFiles):
                 value = [] if name == "outputs" else {}
             elif name == "usage" and not isinstance(value, dict):
                 value = jsonable(value, self.secrets)
-            text, clean = dumps_redacted(value, self.secrets)
+            text, clean = dumps_redacted(value, self.secrets, escaped=self._escaped_secrets())
             return text, (value if clean and isinstance(value, (dict, list)) else json.loads(text))
         if name in ("text", "session_id", "mode", "kind", "model", "endpoint", "status", "replay_key"):
             v = jsonable("" if value is None else str(value), self.secrets)
@@ -614,56 +656,61 @@ class Store(ArtifactFiles):
             return v, v
         return value, value
 
-    def _norm_all(self, pairs: Sequence[tuple[str, Any]]) -> tuple[list[Any], dict[str, Any]]:
-        """:meth:`_norm_kept` of several columns, with one redaction check over all of their text.
+    def _norm_all(self, names: Sequence[str], values: Sequence[Any]) -> tuple[list[Any], dict[str, Any]]:
+        """:meth:`_norm_kept` of several columns (``names`` and their ``values``), with one redaction check over
+        all of their text.
 
         A row's columns are encoded, then joined and checked once (the known keys are literal searches, the key
         pattern one scan; no match can span two columns: the separator is not part of any key). Only when that
         finds something, or a value JSON cannot hold as it is (an error, bytes, a dataclass…), does each column
-        take the careful path: what is stored is the same either way.
+        take the careful path: what is stored is the same either way. Empty JSON columns are the constants
+        ``{}`` / ``[]`` (nothing to encode or check).
         """
-        stored: list[Any] = []
-        kept: dict[str, Any] = {}
+        json_at, text_at, thread_at, error_at = _plan(names)
+        stored = list(values)
+        kept = dict(zip(names, stored, strict=True))
         texts: list[str] = []
-        for name, value in pairs:
-            if name in JSON_FIELDS:
-                if name == "error":
-                    if value is not None:
-                        return self._norm_each(pairs)
-                    stored.append(None)
-                    kept[name] = None
-                    continue
-                if value is None:
-                    value = [] if name == "outputs" else {}
-                elif not isinstance(value, (dict, list)):
-                    return self._norm_each(pairs)
-                try:
-                    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
-                except (TypeError, ValueError):
-                    return self._norm_each(pairs)
-                stored.append(text)
-                texts.append(text)
-                kept[name] = value
-            elif name in _TEXT_COLUMNS or (name == "thread" and value is not None):
-                v = "" if value is None else str(value)
-                stored.append(v)
-                texts.append(v)
-                kept[name] = v
+        for i in error_at:
+            if stored[i] is not None:
+                return self._norm_each(names, values)
+        for i in json_at:
+            value = stored[i]
+            if value is None:
+                outputs = names[i] == "outputs"
+                kept[names[i]] = [] if outputs else {}
+                stored[i] = "[]" if outputs else "{}"
+            elif not isinstance(value, (dict, list)):
+                return self._norm_each(names, values)
+            elif not value:
+                stored[i] = "{}" if isinstance(value, dict) else "[]"
             else:
-                stored.append(value)
-                kept[name] = value
+                try:
+                    stored[i] = text = dumps(value)
+                except (TypeError, ValueError, RecursionError):
+                    return self._norm_each(names, values)
+                texts.append(text)
+        for i in text_at:
+            v = stored[i]
+            if type(v) is not str:
+                stored[i] = kept[names[i]] = v = "" if v is None else str(v)
+            texts.append(v)
+        for i in thread_at:
+            v = stored[i]
+            if v is not None:
+                if type(v) is not str:
+                    stored[i] = kept[names[i]] = v = str(v)
+                texts.append(v)
         if not is_clean("\x00".join(texts), self.secrets, self._escaped_secrets()):
-            return self._norm_each(pairs)
+            return self._norm_each(names, values)
         return stored, kept
 
-    def _norm_each(self, pairs: Sequence[tuple[str, Any]]) -> tuple[list[Any], dict[str, Any]]:
+    def _norm_each(self, names: Sequence[str], values: Sequence[Any]) -> tuple[list[Any], dict[str, Any]]:
         stored: list[Any] = []
         kept: dict[str, Any] = {}
-        for name, value in pairs:
+        for name, value in zip(names, values, strict=True):
             s, kept[name] = self._norm_kept(name, value)
             stored.append(s)
         return stored, kept
-
     def _escaped_secrets(self) -> tuple[str, ...]:
         """:func:`escaped_secrets` of this store's secrets, worked out once per set of secrets."""
         cached: tuple[tuple[Secret | str, ...], tuple[str, ...]] | None = getattr(self, "_escaped", None)
@@ -684,14 +731,15 @@ class Store(ArtifactFiles):
         """Write a new row (usually ``running``); sets and returns ``entry.id``."""
         if not entry.replay_key:
             entry.replay_key = self.key_for(entry.kind, entry.model, entry.endpoint, entry.params)
-        values, kept = self._norm_all([(f, getattr(entry, f)) for f in _INSERT_COLS])
+        values, kept = self._norm_all(_INSERT_NAMES, _insert_values(entry))
         for f in _KEPT_ON_ENTRY:  # the entry holds what the row holds (redacted, JSON-safe)
             setattr(entry, f, kept[f])
-        now = time.time()
+        values += (_pid, _HOST, time.time())
+        ended = entry.status != "running"
 
         def ins(c: sqlite3.Connection) -> int:
-            new_id = int(c.execute(_INSERT_SQL, (*values, os.getpid(), _HOST, now)).lastrowid or 0)
-            if entry.status != "running":
+            new_id = int(c.execute(_INSERT_SQL, values).lastrowid or 0)
+            if ended:
                 self._index_when_due(c)
             return new_id
 
@@ -705,38 +753,60 @@ class Store(ArtifactFiles):
         With a final status and no ``duration``, the duration is measured from ``started``. Returns the fields
         as the row now holds them (redacted, JSON-safe), so a caller can finish its entry without reading it back.
         """
-        unknown = set(fields) - set(_INSERT_COLS)
-        if unknown:
-            raise TypeError(f"unknown history fields: {', '.join(sorted(unknown))}")
-        sets = [f"{name}=?" for name in fields]
-        args, kept = self._norm_all(list(fields.items()))
+        if not fields.keys() <= _UPDATABLE:
+            raise TypeError(f"unknown history fields: {', '.join(sorted(set(fields) - _UPDATABLE))}")
+        names = tuple(fields)
+        args, kept = self._norm_all(names, tuple(fields.values()))
         now = time.time()
-        if fields.get("status") in ("ok", "error", "interrupted") and "duration" not in fields:
-            sets.append("duration=COALESCE(duration, ? - started)")
+        timed = fields.get("status") in _FINAL and "duration" not in fields
+        if timed:
             args.append(now)
-        sets.append("updated=?")
         args.append(now)
-        rekey = bool({"kind", "model", "endpoint", "params"} & set(fields)) and "replay_key" not in fields
+        if _REKEYED.isdisjoint(names) or "replay_key" in fields:
+            sql = self._update_sql(names, timed)
+            args.append(entry_id)
 
-        def upd(c: sqlite3.Connection) -> None:
+            def upd(c: sqlite3.Connection) -> None:
+                if c.execute(sql, args).rowcount == 0:
+                    raise KeyError(f"no history entry #{entry_id}")
+                if "status" in fields or "text" in fields:
+                    self._index_when_due(c)
+
+            self._tx(upd)
+            return kept
+
+        def rekey(c: sqlite3.Connection) -> None:  # what the replay key is made of changed: the key follows
             a = list(args)
-            s = list(sets)
-            if rekey:
-                row = c.execute("SELECT kind, model, endpoint, params FROM entries WHERE id=?", (entry_id,)).fetchone()
-                if row is not None:
-                    cur = {"kind": row[0], "model": row[1], "endpoint": row[2], "params": json.loads(row[3])}
-                    cur.update({k: v for k, v in fields.items() if k in cur})
-                    s.append("replay_key=?")
-                    kept["replay_key"] = self.key_for(cur["kind"], cur["model"], cur["endpoint"], cur["params"])
-                    a.append(kept["replay_key"])
-            n = c.execute(f"UPDATE entries SET {', '.join(s)} WHERE id=?", (*a, entry_id)).rowcount
-            if n == 0:
+            sql = self._update_sql(names, timed)
+            row = c.execute("SELECT kind, model, endpoint, params FROM entries WHERE id=?", (entry_id,)).fetchone()
+            if row is not None:
+                cur = {"kind": row[0], "model": row[1], "endpoint": row[2], "params": json.loads(row[3])}
+                cur.update({k: v for k, v in fields.items() if k in cur})
+                sql = self._update_sql((*names, "replay_key"), timed)
+                kept["replay_key"] = self.key_for(cur["kind"], cur["model"], cur["endpoint"], cur["params"])
+                a.insert(len(names), kept["replay_key"])
+            if c.execute(sql, (*a, entry_id)).rowcount == 0:
                 raise KeyError(f"no history entry #{entry_id}")
             if "status" in fields or "text" in fields:
                 self._index_when_due(c)
 
-        self._tx(upd)
+        self._tx(rekey)
         return kept
+
+    @staticmethod
+    def _update_sql(names: tuple[str, ...], timed: bool) -> str:
+        """``UPDATE entries SET <names>=?…[, duration from started], updated=? WHERE id=?`` (made once per shape)."""
+        key = (names, timed)
+        sql = _UPDATE_SQL.get(key)
+        if sql is None:
+            sets = [f"{name}=?" for name in names]
+            if timed:
+                sets.append("duration=COALESCE(duration, ? - started)")
+            sets.append("updated=?")
+            sql = f"UPDATE entries SET {', '.join(sets)} WHERE id=?"
+            if len(_UPDATE_SQL) < 256:  # a few shapes in practice; names are checked columns, never user text
+                _UPDATE_SQL[key] = sql
+        return sql
 
     def _index_when_due(self, c: sqlite3.Connection) -> None:
         """Index the rows waiting for the full-text index once this store has ended :data:`FTS_BATCH` rows (counted
