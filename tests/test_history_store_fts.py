@@ -197,3 +197,18 @@ def test_a_schema_3_store_is_moved_over_and_read_as_it_is_when_read_only(tmp_pat
     assert _queued(store) == [running] and _found(store, "inflight") == [running] and _found(store, "lantern") == [ok]
     _intact(store)
     store.close()
+
+
+def test_indexing_the_queue_looks_its_rows_up_by_id(store: Store) -> None:
+    """A batch reads the queued rows by id: scanning ``entries`` instead (what the planner picks for a plain join
+    without statistics) made every batch cost grow with the whole store."""
+    for i in range(3):
+        store.insert(_entry(f"row {i}", status="ok"))
+    c = store.connection()
+    for sql in (store_mod._INDEX_PENDING, store_mod._INDEX_PENDING.replace("entries_fts", "temp.pending_fts", 1)):
+        if "temp." in sql:
+            c.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.pending_fts USING fts5(text)")
+        plan = [str(r[3]) for r in c.execute("EXPLAIN QUERY PLAN " + sql)]
+        assert any(p.startswith("SCAN p") for p in plan), plan
+        assert any(p.startswith("SEARCH e USING INTEGER PRIMARY KEY") for p in plan), plan
+    store.close()

@@ -136,8 +136,11 @@ _FTS_TRIGGERS = [
 #: How many ended rows wait for the full-text index before they are indexed together.
 FTS_BATCH = 32
 
+#: ``CROSS JOIN`` keeps the queue as the outer loop: left to itself (no ``ANALYZE`` statistics) the planner scans
+#: every row of ``entries`` and looks each up in the queue, which made a batch cost grow with the store (~200 µs a
+#: row at 40k rows, against ~20 µs for the 32 queued rows looked up by id).
 _INDEX_PENDING = ("INSERT INTO entries_fts(rowid, text) SELECT e.id, e.text FROM fts_pending p "
-                  "JOIN entries e ON e.id = p.id WHERE e.status != 'running'")
+                  "CROSS JOIN entries e ON e.id = p.id WHERE e.status != 'running'")
 
 
 def _has_fts(c: sqlite3.Connection) -> bool:
