@@ -173,12 +173,12 @@ class _SqlFloor:
     triggers, with the values the session's own last row holds. No redaction, encoding or objects around them.
     """
 
-    BATCH = 32
-
     def __init__(self, session: Session, root: Path) -> None:
         import sqlite3
 
-        from tokenhot_nb.history import Store
+        from tokenhot_nb.history import Store, _store
+
+        self.batch, self.index_sql = _store.FTS_BATCH, _store._INDEX_PENDING  # the store's own batch and statement
 
         session.chat("the row the floor copies", model=CHAT_MODEL, stream=False, thread=False)
         src = session.store.connection()
@@ -191,7 +191,8 @@ class _SqlFloor:
         made.close()
         self.db = sqlite3.connect(root / "history.sqlite", isolation_level=None, check_same_thread=False)
         self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        for pragma in ("synchronous", "wal_autocheckpoint", "cache_size"):  # the store's own connection settings
+            self.db.execute(f"PRAGMA {pragma}={src.execute(f'PRAGMA {pragma}').fetchone()[0]}")
         self.insert = f"INSERT INTO entries ({names}) VALUES ({', '.join('?' * len(self.cols))})"
         self.n = 0
         self.ended = 0
@@ -219,9 +220,8 @@ class _SqlFloor:
                         "updated=? WHERE id=?", (0.001, t["response"], t["usage"], t["outputs"],
                                                  f"q {self.n}\n\n{text}", time.time(), row))
         self.ended += 1
-        if self.ended >= self.BATCH:
-            self.db.execute("INSERT INTO entries_fts(rowid, text) SELECT e.id, e.text FROM fts_pending p "
-                            "JOIN entries e ON e.id = p.id WHERE e.status != 'running'")
+        if self.ended >= self.batch:
+            self.db.execute(self.index_sql)
             self.db.execute("DELETE FROM fts_pending")
             self.ended = 0
         self.db.execute("COMMIT")
