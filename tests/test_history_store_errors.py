@@ -257,6 +257,36 @@ def test_full_database_is_one_line_naming_the_store(tmp_path: Path) -> None:
     assert [e.text for e in History(store)] == ["first"], "the failed write left nothing behind"
 
 
+def test_an_answer_row_waiting_for_a_commit_survives_a_write_that_failed(tmp_path: Path) -> None:
+    """An answer's artifact row waits for the call's finishing transaction; when writing it fails (a full disk),
+    it waits for the next transaction instead of being dropped (the answer would be in no table)."""
+    store = Store(tmp_path / "store")
+    eid = store.insert(HistoryEntry(kind="chat", model="m", text="q"))
+    art = store.add_bytes(b"the answer", "text/plain", register_now=False)
+    real = store.connection()
+
+    class FullOnce:  # the connection, but its first executemany finds the disk full
+        failed = False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        def executemany(self, sql: str, rows: Any) -> Any:
+            if not FullOnce.failed:
+                FullOnce.failed = True
+                raise sqlite3.OperationalError("database or disk is full")
+            return real.executemany(sql, rows)
+
+    store._local.conn = FullOnce()
+    with pytest.raises(StoreError, match="is full"):
+        store.update(eid, status="ok", outputs=[{**art.as_dict(), "role": "text"}])
+    store.update(eid, status="ok", outputs=[{**art.as_dict(), "role": "text"}])
+    store._local.conn = real
+    assert store.artifact(art.sha256).size == len(b"the answer")
+    assert store.read_artifact(art.sha256) == b"the answer"
+    assert store.get(eid).status == "ok"
+
+
 def test_full_disk_on_an_artifact_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = tmp_path / "store"
     store = Store(root)

@@ -288,7 +288,11 @@ class ArtifactFiles:
             return []
         with self._pending_lock:
             rows, self._pending = self._pending, []
-        conn.executemany(_REGISTER_SQL, rows)
+        try:
+            conn.executemany(_REGISTER_SQL, rows)
+        except BaseException:  # not written (disk full…): they wait for the next transaction, as if never taken
+            self._restore_pending(rows)
+            raise
         return rows
 
     def _restore_pending(self, rows: list[_Row]) -> None:
