@@ -122,3 +122,17 @@ def test_stored_json_is_what_json_dumps_writes(value: object) -> None:
         import hashlib
         assert replay_key("chat", "m", "e", value) == hashlib.sha256(
             canonical(["chat", "m", "e", value or {}]).encode()).hexdigest()
+
+
+def test_without_the_c_encoder_the_text_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Python without json's C accelerator encodes with the encoder's own ``encode``: same text."""
+    import json.encoder
+
+    from tokenhot_nb.history import _entry
+
+    value = {"b": [1.5, None, True, 'é\n"'], "a": float("nan"), "c": {"z": 1, "y": 2}}
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
+    monkeypatch.setattr(json.encoder, "c_make_encoder", None)
+    assert _entry._encoder()(value) == expected
+    assert _entry._encoder(sort_keys=True)(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"),
+                                                                allow_nan=True, sort_keys=True)

@@ -99,16 +99,18 @@ def _encoder(default: Callable[[Any], Any] | None = None, sort_keys: bool = Fals
     """
     enc = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=True, default=default,
                            sort_keys=sort_keys)
-    make = getattr(json.encoder, "c_make_encoder", None)
-    if make is None:
+    make: Any = getattr(json.encoder, "c_make_encoder", None)
+    try:
+        chunks = make(None, enc.default, json.encoder.encode_basestring, None, ":", ",", sort_keys, False, True)
+    except TypeError:  # no C encoder (make is None), or one of another signature: the encoder's own encode
         return enc.encode
-    chunks = make(None, enc.default, json.encoder.encode_basestring, None, ":", ",", sort_keys, False, True)
     join = "".join
 
     def encode(value: Any) -> str:
         return join(chunks(value, 0))
 
-    return encode
+    probe = {"b": [1.5, None, True, "é\n\""], "a": float("nan")}
+    return encode if encode(probe) == enc.encode(probe) else enc.encode
 
 
 _encode = _encoder()
