@@ -73,6 +73,7 @@ def _after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):  # no fork (Windows): the id never changes
     os.register_at_fork(after_in_child=_after_fork)
+
 Cond = tuple[str, tuple[Any, ...]]
 
 _PENDING_TABLE = "CREATE TABLE IF NOT EXISTS fts_pending (id INTEGER PRIMARY KEY)"
@@ -246,6 +247,8 @@ def _plan(names: Sequence[str]) -> _Plan:
         if len(_PLANS) < 256:  # a few shapes in practice
             _PLANS[key] = plan
     return plan
+
+
 #: Fields an inserted entry takes back from its row (redacted, JSON-safe).
 _KEPT_ON_ENTRY = (*sorted(JSON_FIELDS), "text")
 _INSERT_SQL = (
@@ -724,6 +727,7 @@ class Store(ArtifactFiles):
             s, kept[name] = self._norm_kept(name, value)
             stored.append(s)
         return stored, kept
+
     def _escaped_secrets(self) -> tuple[str, ...]:
         """:func:`escaped_secrets` of this store's secrets, worked out once per set of secrets."""
         cached: tuple[tuple[Secret | str, ...], tuple[str, ...]] | None = getattr(self, "_escaped", None)
