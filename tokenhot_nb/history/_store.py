@@ -55,7 +55,7 @@ DB_NAME = "history.sqlite"
 #: syncs the WAL and the database file and writes back every page changed since the last one: ~1.4 ms of CPU and
 #: ~5 ms of waiting every ~70 recorded calls at 1000 pages; at 4000, hot pages (the newest index leaves) are
 #: written back once for four times as many calls, and the syncs happen a quarter as often (per recorded call:
-#: -6 to -15 µs CPU, -25 to -35 µs wall). The WAL file can reach 16 MiB while the store is open (SQLite removes
+#: -6 to -15 µs CPU, -19 to -37 µs wall). The WAL file can reach 16 MiB while the store is open (SQLite removes
 #: it when the last connection closes). Durability is unchanged in kind: with ``synchronous=NORMAL`` the writes
 #: since the last checkpoint are the ones a power loss may take (now up to ~4× as many), never half-written.
 WAL_PAGES = 4000
