@@ -51,15 +51,6 @@ from ._replay import differences, replay_key, similarity
 SCHEMA_VERSION = 4
 DB_NAME = "history.sqlite"
 
-#: Pages the WAL may hold before a commit checkpoints it into the database (SQLite's default is 1000). A checkpoint
-#: syncs the WAL and the database file and writes back every page changed since the last one: ~1.4 ms of CPU and
-#: ~5 ms of waiting every ~70 recorded calls at 1000 pages; at 4000, hot pages (the newest index leaves) are
-#: written back once for four times as many calls, and the syncs happen a quarter as often (per recorded call:
-#: -6 to -15 µs CPU, -19 to -37 µs wall). The WAL file can reach 16 MiB while the store is open (SQLite removes
-#: it when the last connection closes). Durability is unchanged in kind: with ``synchronous=NORMAL`` the writes
-#: since the last checkpoint are the ones a power loss may take (now up to ~4× as many), never half-written.
-WAL_PAGES = 4000
-
 _T = TypeVar("_T")
 _HOST = socket.gethostname()
 #: This process's id, kept current across ``os.fork`` (asking the kernel on every write costs a system call).
@@ -392,8 +383,9 @@ class Store(ArtifactFiles):
                     if not _is_busy(e) or time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
+            # SQLite's checkpoint every 1000 WAL pages is kept: a larger WAL saves ~10 µs a call but widens what a
+            # power loss may take (the writes since the last checkpoint) to hundreds of calls
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA wal_autocheckpoint={WAL_PAGES}")
         except BaseException:
             conn.close()
             raise
