@@ -47,6 +47,7 @@ from ._entry import (
     jsonable,
 )
 from ._replay import differences, replay_key, similarity
+from ._spending import Spending
 
 SCHEMA_VERSION = 4
 DB_NAME = "history.sqlite"
@@ -299,6 +300,7 @@ class Store(ArtifactFiles):
         self._pid = _pid
         self._fts = "none"
         self._ended = 0  # rows this store ended since it last indexed the queue
+        self._spending = Spending()  # what budget periods cost, counted incrementally
         self._init_artifact_files()
 
     def __repr__(self) -> str:
@@ -633,7 +635,10 @@ class Store(ArtifactFiles):
                 ).rowcount
             return n
 
-        return self._tx(mark, conn)
+        try:
+            return self._tx(mark, conn)
+        finally:
+            self._spending.reset()
 
     # ------------------------------------------------------------ entries
 
@@ -782,6 +787,7 @@ class Store(ArtifactFiles):
                     self._index_when_due(c)
 
             self._tx(upd)
+            self._spending.rewritten(entry_id)
             return kept
 
         def rekey(c: sqlite3.Connection) -> None:  # what the replay key is made of changed: the key follows
@@ -800,6 +806,7 @@ class Store(ArtifactFiles):
                 self._index_when_due(c)
 
         self._tx(rekey)
+        self._spending.rewritten(entry_id)
         return kept
 
     @staticmethod
@@ -871,7 +878,10 @@ class Store(ArtifactFiles):
         def rm(c: sqlite3.Connection) -> int:
             return sum(c.execute("DELETE FROM entries WHERE id=?", (i,)).rowcount for i in ids)
 
-        return self._tx(rm)
+        try:
+            return self._tx(rm)
+        finally:
+            self._spending.rewritten(*ids)
 
     # queries used by History views ------------------------------------------------
 
@@ -1016,8 +1026,9 @@ class Store(ArtifactFiles):
 
     def spent_usd(self, since: float, *, simulated: bool) -> float:
         """The recorded cost (USD) of calls started since ``since``: real spending, or simulated spending."""
-        row = self._row(
-            "SELECT COALESCE(SUM(json_extract(usage, '$.cost.usd')), 0) FROM entries WHERE started >= ? "
-            "AND COALESCE(json_extract(usage, '$.cost.simulated'), 0) = ?", (since, 1 if simulated else 0)
-        )
-        return float(row[0] or 0.0)
+        try:
+            return self._spending.spent(self._conn(), since, simulated)
+        except sqlite3.DatabaseError as e:
+            if _is_store_fault(e):
+                raise self.problem(e, writing=False) from e
+            raise

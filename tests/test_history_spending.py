@@ -1,0 +1,101 @@
+"""The budget's spending total is counted incrementally and always equals the plain sum over the period."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tokenhot_nb.history import HistoryEntry, Store
+from tokenhot_nb.history._spending import PLAIN_SQL
+
+
+def _entry(started: float, status: str = "running") -> HistoryEntry:
+    return HistoryEntry(session_id="s", started=started, mode="live", kind="chat", model="m", endpoint="chat.completions",
+                        params={"message": f"q {started}"}, status=status, text="q")
+
+
+def _usage(rng: random.Random) -> dict[str, object]:
+    cost: dict[str, object] = {"usd": round(rng.uniform(0.0, 0.5), 6), "simulated": rng.random() < 0.5}
+    if rng.random() < 0.1:
+        cost = {"usd": None, "simulated": False}  # a cost nobody knows counts as nothing
+    return {"input_tokens": 3, "cost": cost}
+
+
+def _plain(store: Store, since: float, simulated: bool) -> float:
+    conn = sqlite3.connect(store.db_path)
+    try:
+        return float(conn.execute(PLAIN_SQL, (since, 1 if simulated else 0)).fetchone()[0])
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_tally_equals_the_plain_sum_through_every_kind_of_change(tmp_path: Path, seed: int) -> None:
+    """Rows added, finished, left running or pending, amended, deleted, and written by another connection (another
+    process's store), with periods that start before, among and after the rows."""
+    rng = random.Random(seed)
+    root = tmp_path / "store"
+    mine, other = Store(root), Store(root)
+    t0 = time.time()
+    periods = [0.0, t0 + 20.0, t0 + 1e9]
+    try:
+        for step in range(300):
+            store = other if rng.random() < 0.25 else mine
+            rows = [int(r[0]) for r in mine.connection().execute("SELECT id FROM entries")]
+            op = rng.random()
+            if op < 0.35 or not rows:
+                e = _entry(t0 + step * 0.1, rng.choice(["running", "running", "ok", "pending"]))
+                if e.status != "running":
+                    e.usage = _usage(rng)
+                store.insert(e)
+            elif op < 0.7:  # a call ends (or an old row is amended: its cost changes)
+                store.update(rng.choice(rows), status=rng.choice(["ok", "error", "pending"]), usage=_usage(rng))
+            elif op < 0.8:
+                store.delete([rng.choice(rows)])
+            else:  # a running row of a dead process marked interrupted, or nothing to mark
+                mine.recover()
+            for since in periods:
+                for simulated in (False, True):
+                    want = _plain(mine, since, simulated)
+                    assert mine.spent_usd(since, simulated=simulated) == pytest.approx(want, abs=1e-9), (step, since)
+                    assert other.spent_usd(since, simulated=simulated) == pytest.approx(want, abs=1e-9), (step, since)
+    finally:
+        mine.close()
+        other.close()
+
+
+def test_a_check_reads_only_the_rows_added_since_the_last(tmp_path: Path) -> None:
+    store = Store(tmp_path / "store")
+    try:
+        for i in range(50):
+            e = _entry(float(i), "ok")
+            e.usage = {"cost": {"usd": 0.01, "simulated": False}}
+            store.insert(e)
+        seen: list[str] = []
+        store.connection().set_trace_callback(seen.append)
+        assert store.spent_usd(0, simulated=False) == pytest.approx(0.5)
+        assert any("id > 0 AND id <= 50" in s for s in seen), seen  # the first check counts the period once
+        e = _entry(60.0)
+        store.insert(e)  # a call in flight: counted afresh until it ends
+        store.update(e.id, status="ok", usage={"cost": {"usd": 0.25, "simulated": False}})
+        seen.clear()
+        assert store.spent_usd(0, simulated=False) == pytest.approx(0.75)
+        sums = [s for s in seen if "SUM(" in s]
+        assert sums and all("id > 50 AND id <= 51" in s for s in sums), seen  # not the 50 rows again
+    finally:
+        store.close()
+
+
+def test_a_read_only_store_counts_its_period(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    with Store(root) as store:
+        e = _entry(5.0, "ok")
+        e.usage = {"cost": {"usd": 0.125, "simulated": True}}
+        store.insert(e)
+    with Store(root, read_only=True) as ro:
+        assert ro.spent_usd(0, simulated=True) == pytest.approx(0.125)
+        assert ro.spent_usd(10, simulated=True) == 0
