@@ -54,7 +54,8 @@ def test_bench_client_quick_prints_every_row() -> None:
          ["open", "render last 50", "export 600", "FTS at 600"]),
         ("bench_load.py", ["--repeat", "1"], ["%load_ext tokenhot_nb", "heavy imported: none", "first offline s.chat()",
                                             "server modules after an offline chat"]),
-        ("bench_cost.py", ["--rounds", "10"], ["cost step alone, no budget", "recorded chat, cost hooks on"]),
+        ("bench_cost.py", ["--rounds", "10"], ["cost step alone, no budget", "cost step, budget, 10,000 calls",
+                                         "recorded chat, cost hooks on"]),
     ],
 )
 def test_the_other_benchmarks_run(script: str, args: list[str], expect: list[str]) -> None:
