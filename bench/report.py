@@ -32,6 +32,7 @@ RUNS: dict[str, tuple[list[str], list[str]]] = {  # name → (full args, quick a
     "bench_session.py": ([], ["--quick"]),
     "bench_history.py": ([], ["--entries", "2000", "--big", "5000", "--images", "10"]),
     "bench_load.py": (["--repeat", "7"], ["--repeat", "2"]),
+    "bench_cost.py": ([], ["--rounds", "10"]),
 }
 
 
