@@ -82,6 +82,10 @@ def test_changing_params_recomputes_replay_key(tmp_path: Path) -> None:
     eid = store.insert(e)
     store.update(eid, params={"prompt": "b"})
     assert store.get(eid).replay_key == store.key_for("image", "m", "", {"prompt": "b"}) != e.replay_key
+    store.update(eid, params={"prompt": "c"}, status="ok")  # with a final status: the duration is measured too
+    got = store.get(eid)
+    assert got.replay_key == store.key_for("image", "m", "", {"prompt": "c"}) and got.status == "ok"
+    assert got.params == {"prompt": "c"} and got.duration is not None and got.duration >= 0
 
 
 def test_sqlite_settings_and_schema(tmp_path: Path) -> None:

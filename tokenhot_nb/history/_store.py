@@ -776,36 +776,25 @@ class Store(ArtifactFiles):
         if timed:
             args.append(now)
         args.append(now)
-        if _REKEYED.isdisjoint(names) or "replay_key" in fields:
-            sql = self._update_sql(names, timed)
-            args.append(entry_id)
+        sql = self._update_sql(names, timed)
+        rekey = not _REKEYED.isdisjoint(names) and "replay_key" not in fields
 
-            def upd(c: sqlite3.Connection) -> None:
-                if c.execute(sql, args).rowcount == 0:
-                    raise KeyError(f"no history entry #{entry_id}")
-                if "status" in fields or "text" in fields:
-                    self._index_when_due(c)
-
-            self._tx(upd)
-            self._spending.rewritten(entry_id)
-            return kept
-
-        def rekey(c: sqlite3.Connection) -> None:  # what the replay key is made of changed: the key follows
-            a = list(args)
-            sql = self._update_sql(names, timed)
-            row = c.execute("SELECT kind, model, endpoint, params FROM entries WHERE id=?", (entry_id,)).fetchone()
-            if row is not None:
-                cur = {"kind": row[0], "model": row[1], "endpoint": row[2], "params": json.loads(row[3])}
-                cur.update({k: v for k, v in fields.items() if k in cur})
-                sql = self._update_sql((*names, "replay_key"), timed)
-                kept["replay_key"] = self.key_for(cur["kind"], cur["model"], cur["endpoint"], cur["params"])
-                a.insert(len(names), kept["replay_key"])
-            if c.execute(sql, (*a, entry_id)).rowcount == 0:
+        def upd(c: sqlite3.Connection) -> None:
+            a, s = args, sql
+            if rekey:  # what the replay key is made of changed: the key follows
+                row = c.execute("SELECT kind, model, endpoint, params FROM entries WHERE id=?", (entry_id,)).fetchone()
+                if row is not None:
+                    cur = {"kind": row[0], "model": row[1], "endpoint": row[2], "params": json.loads(row[3])}
+                    cur.update({k: v for k, v in fields.items() if k in cur})
+                    s = self._update_sql((*names, "replay_key"), timed)
+                    kept["replay_key"] = self.key_for(cur["kind"], cur["model"], cur["endpoint"], cur["params"])
+                    a = [*args[:len(names)], kept["replay_key"], *args[len(names):]]
+            if c.execute(s, (*a, entry_id)).rowcount == 0:
                 raise KeyError(f"no history entry #{entry_id}")
             if "status" in fields or "text" in fields:
                 self._index_when_due(c)
 
-        self._tx(rekey)
+        self._tx(upd)
         self._spending.rewritten(entry_id)
         return kept
 
