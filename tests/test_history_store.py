@@ -255,3 +255,29 @@ def test_a_forked_child_opens_its_own_connection_and_records_its_own_pid(tmp_pat
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and said == b"fresh"
     rows = store.connection().execute("SELECT text, pid FROM entries ORDER BY id").fetchall()
     assert rows == [("parent", os.getpid()), ("child", pid)]
+
+
+def test_a_write_waits_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
+    """Past SQLite's own busy wait, the store backs off and tries again; it gives up only after its 60 s."""
+    import sqlite3
+    import threading
+    import time
+
+    from tokenhot_nb.history._store import _Backoff
+
+    store = Store(tmp_path)
+    store.count()
+    store.connection().execute("PRAGMA busy_timeout=20")  # SQLite's own wait, short: the store's backoff takes over
+    other = sqlite3.connect(store.db_path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    release.start()
+    t0 = time.monotonic()
+    eid = store.insert(HistoryEntry(kind="chat", model="m", text="after the lock"))
+    assert time.monotonic() - t0 >= 0.25 and store.get(eid).text == "after the lock"
+    release.join()
+    other.close()
+    store.close()
+    late = _Backoff()
+    late.deadline = time.monotonic() - 1
+    assert late() is False

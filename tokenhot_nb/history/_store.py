@@ -272,6 +272,24 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+class _Backoff:
+    """Waiting between tries while the database is locked: from 5 ms, doubling up to 0.25 s, for 60 s in all."""
+
+    __slots__ = ("deadline", "delay")
+
+    def __init__(self) -> None:
+        self.deadline = time.monotonic() + 60
+        self.delay = 0.005
+
+    def __call__(self) -> bool:
+        """Sleep before the next try → True; False once the time is up."""
+        if time.monotonic() >= self.deadline:
+            return False
+        time.sleep(self.delay)
+        self.delay = min(self.delay * 2, 0.25)
+        return True
+
+
 class Store(ArtifactFiles):
     """``root/history.sqlite`` (WAL) + ``root/artifacts/<sha[:2]>/<sha><suffix>``.
 
@@ -498,18 +516,13 @@ class Store(ArtifactFiles):
         c = conn or self._conn()
         if self.read_only:
             raise self.read_only_error()
-        deadline = 0.0  # set when the database is first found locked
-        delay = 0.005
+        wait: _Backoff | None = None  # made when the database is first found locked
         while True:
             try:
                 c.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as e:
-                if _is_busy(e):
-                    deadline = deadline or time.monotonic() + 60
-                    if time.monotonic() < deadline:
-                        time.sleep(delay)
-                        delay = min(delay * 2, 0.25)
-                        continue
+                if _is_busy(e) and (wait := wait or _Backoff())():
+                    continue
                 raise self.problem(e) from e
             taken = None
             try:
@@ -525,12 +538,8 @@ class Store(ArtifactFiles):
                     pass
                 if taken:
                     self._restore_pending(taken)
-                if _is_busy(e):
-                    deadline = deadline or time.monotonic() + 60
-                    if time.monotonic() < deadline:
-                        time.sleep(delay)
-                        delay = min(delay * 2, 0.25)
-                        continue
+                if _is_busy(e) and (wait := wait or _Backoff())():
+                    continue
                 if _is_store_fault(e):
                     raise self.problem(e) from e
                 raise
