@@ -7,6 +7,8 @@ import io
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -229,32 +231,47 @@ def test_threads_share_a_store(tmp_path: Path) -> None:
     assert report["integrity"] == "ok" and report["missing"] == [] and report["artifacts"] == 200
 
 
+_FORKED = """
+import os, sys
+from tokenhot_nb.history import HistoryEntry, Store
+
+store = Store(sys.argv[1])
+parent_conn = store.connection()
+store.insert(HistoryEntry(kind="chat", model="m", text="parent"))
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:  # the child: report, then leave
+    code = 1
+    try:
+        os.close(r)
+        fresh = store.connection() is not parent_conn
+        store.insert(HistoryEntry(kind="chat", model="m", text="child"))
+        os.write(w, b"fresh" if fresh else b"reused")
+        code = 0
+    finally:
+        os._exit(code)
+os.close(w)
+_, status = os.waitpid(pid, 0)
+said = os.read(r, 100).decode()
+rows = store.connection().execute("SELECT text, pid FROM entries ORDER BY id").fetchall()
+ok = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+print(said, ok, rows == [("parent", os.getpid()), ("child", pid)], rows)
+"""
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_a_forked_child_opens_its_own_connection_and_records_its_own_pid(tmp_path: Path) -> None:
     """The store keeps the process id instead of asking for it on every write; a fork must still give the child
-    a connection of its own (never the parent's) and rows marked with the child's pid."""
-    store = Store(tmp_path)
-    parent_conn = store.connection()
-    store.insert(HistoryEntry(kind="chat", model="m", text="parent"))
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: report, then leave without running the parent's test machinery
-        code = 1
-        try:
-            os.close(r)
-            fresh = store.connection() is not parent_conn
-            store.insert(HistoryEntry(kind="chat", model="m", text="child"))
-            os.write(w, b"fresh" if fresh else b"reused")
-            code = 0
-        finally:
-            os._exit(code)
-    os.close(w)
-    _, status = os.waitpid(pid, 0)
-    said = os.read(r, 100)
-    os.close(r)
-    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and said == b"fresh"
-    rows = store.connection().execute("SELECT text, pid FROM entries ORDER BY id").fetchall()
-    assert rows == [("parent", os.getpid()), ("child", pid)]
+    a connection of its own (never the parent's) and rows marked with the child's pid.
+
+    The fork happens in a fresh interpreter: forking this test process, which other tests left with threads and
+    native libraries (PyAV) running, can hang the child in their after-fork cleanup.
+    """
+    proc = subprocess.run([sys.executable, "-c", _FORKED, str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.returncode == 0, proc.stderr
+    said, exited, rows_ok, _rows = proc.stdout.split(" ", 3)
+    assert (said, exited, rows_ok) == ("fresh", "True", "True"), proc.stdout
 
 
 def test_a_write_waits_while_another_connection_holds_the_lock(tmp_path: Path) -> None:
