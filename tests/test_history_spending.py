@@ -22,6 +22,8 @@ def _usage(rng: random.Random) -> dict[str, object]:
     cost: dict[str, object] = {"usd": round(rng.uniform(0.0, 0.5), 6), "simulated": rng.random() < 0.5}
     if rng.random() < 0.1:
         cost = {"usd": None, "simulated": False}  # a cost nobody knows counts as nothing
+    elif rng.random() < 0.05:
+        cost = {"usd": rng.choice(["0.25", "n/a"]), "simulated": False}  # (an imported row's odd value: as SUM reads it)
     return {"input_tokens": 3, "cost": cost}
 
 
