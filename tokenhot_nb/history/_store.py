@@ -336,6 +336,7 @@ class Store(ArtifactFiles):
             self._conns = {}
             self._pid = _pid
             self._lock = threading.Lock()
+            self._spending = Spending()  # (its lock may have been held by a thread the child does not have)
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
