@@ -486,6 +486,9 @@ def test_database_damaged_past_its_first_pages_is_named_when_read(tmp_path: Path
         History(Store(root))[:]
     assert str(db) in str(info.value) and "Rename it" in str(info.value) and "\n" not in str(info.value)
     assert isinstance(info.value.__cause__, sqlite3.DatabaseError)
+    with pytest.raises(StoreError, match="is damaged") as info:  # the budget's spending, read the same way
+        Store(root).spent_usd(0, simulated=False)
+    assert str(db) in str(info.value) and isinstance(info.value.__cause__, sqlite3.DatabaseError)
 
 
 def test_call_the_store_cannot_begin_to_record_is_never_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

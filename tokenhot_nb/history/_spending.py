@@ -78,7 +78,7 @@ class Spending:
         try:
             return self._count(conn, since, sim)
         finally:
-            if began:
+            if began and conn.in_transaction:  # (a failed read may have ended it already: its error is the one raised)
                 conn.execute("COMMIT")
 
     def _count(self, conn: sqlite3.Connection, since: float, sim: int) -> float:
