@@ -15,7 +15,8 @@ Rows (stable labels):
   front door (thread=False) vs SDK  Session.chat(q, stream=False, thread=False) vs OpenAI(...).create (sync)
   front door vs openai SDK async    the same vs AsyncOpenAI(...).create, awaited on a persistent event loop
   chat call recorded vs bare        Session.chat(q, stream=False, thread=False) vs the same chat.build +
-                                    Client.send + chat.parse with no recording: wall and CPU
+                                    Client.send_sync + chat.parse with no recording (both in the client's
+                                    blocking lane): wall and CPU
   recording's SQL alone vs bare     the bare call plus the statements a recorded call runs, issued by raw
                                     sqlite3 with nothing around them (the same rows, schema, triggers and
                                     connection settings): the floor under the row above (info)
@@ -119,24 +120,18 @@ def front_door_rows(url: str, tmp: Path, rounds: int, calls: int) -> list[Row]:
         return aloop.run_until_complete(
             asdk.chat.completions.create(model=CHAT_MODEL, messages=[{"role": "user", "content": f"q {next(n)}"}]))
 
-    async def bare() -> Any:
+    def bare_chat() -> Any:  # the client's sync facade: the same blocking lane as the session's call
         call = chat.build(info, [{"role": "user", "content": f"q {next(n)}"}])
-        return chat.parse(info, "chat.completions", (await client.send(call)).json())
-
-    def bare_chat() -> Any:
-        return run_sync(bare())
+        return chat.parse(info, "chat.completions", client.send_sync(call).json())
 
     floor = _SqlFloor(s, tmp / "floor")
 
-    async def bare_with_sql() -> Any:
+    def floor_chat() -> Any:
         call = chat.build(info, [{"role": "user", "content": f"q {next(n)}"}])
         row = floor.begin(call)
-        reply = chat.parse(info, "chat.completions", (await client.send(call)).json())
+        reply = chat.parse(info, "chat.completions", client.send_sync(call).json())
         floor.finish(row, reply.text)
         return reply
-
-    def floor_chat() -> Any:
-        return run_sync(bare_with_sql())
 
     t = interleaved({"session": session_thread, "sdk": sdk_thread_call}, rounds, calls, WARMUP)
     rows = [_pair_row("front door vs openai SDK sync", t["session"], t["sdk"], "openai sync", 1.0,

@@ -175,6 +175,14 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     return res
 
 
+def streams(info: ModelInfo, kw: dict[str, Any]) -> bool:
+    """Whether :func:`chat_one` will stream with these options (a sync call keeps a stream off the blocking
+    lane: its stall watchdog needs a loop that is free while it waits)."""
+    from ..families import chat
+
+    return chat.streams(info, bool(kw.get("stream", True)), kw.get("endpoint") or info.preset.get("endpoint"))
+
+
 def _answer(text: str, calls: list[ToolCall]) -> str | dict[str, Any]:
     """What the thread keeps of an answer: the text, or an assistant message with its tool calls."""
     return {"role": "assistant", "content": text, "tool_calls": [c.as_dict() for c in calls]} if calls else text

@@ -172,9 +172,13 @@ class Session:
         """Run on the background loop and wait (see :func:`.loop.run_blocking`)."""
         return _loop.run_blocking(self, coro, task)
 
-    async def _hop(self, coro: Coroutine[Any, Any, T], task: VideoTask | None = None) -> T:
+    def _here(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run on this thread, in the client's blocking lane (see :func:`.loop.run_here`)."""
+        return _loop.run_here(self, coro)
+
+    async def _hop(self, coro: Coroutine[Any, Any, T], task: VideoTask | None = None, *, here: bool = False) -> T:
         """Await ``coro`` on the background loop from any loop (see :func:`.loop.hop`)."""
-        return await _loop.hop(self, coro, task)
+        return await _loop.hop(self, coro, task, here=here)
 
     @staticmethod
     def in_background_loop() -> bool:
@@ -332,7 +336,8 @@ class Session:
         """
         is_batch = isinstance(message, (list, tuple)) and all(isinstance(m, str) for m in message)
         bar = Progress(len(message), "chats", enabled=progress) if is_batch else None
-        return self._sync(self.achat(message, model=model, system=system, stream=stream, thread=thread,
+        here = not stream and not is_batch and _loop.blocking_ok(self)  # an answer read whole: no hop
+        return (self._here if here else self._sync)(self.achat(message, model=model, system=system, stream=stream, thread=thread,
                                      new_thread=new_thread, temperature=temperature, max_tokens=max_tokens,
                                      images=images, endpoint=endpoint, on_delta=on_delta, concurrency=concurrency,
                                      progress=progress, _bar=bar, schema=schema, json=json, tools=tools,
@@ -360,7 +365,8 @@ class Session:
                 concurrency, bar, info.id)
         result = await self._hop(_chat.chat_one(self, message, info, kw, thread=thread, new_thread=new_thread,
                                                 images=images, on_delta=on_delta,
-                                                use_thread=not isinstance(message, (list, tuple))))
+                                                use_thread=not isinstance(message, (list, tuple))),
+                                 here=not _chat.streams(info, kw))
         assert isinstance(result, ChatResult)
         return result
 

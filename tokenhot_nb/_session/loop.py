@@ -1,8 +1,9 @@
 """Running a call on tokenhot_nb's background loop, and carrying callbacks and interrupts back to the caller.
 
-The work always runs on the one background event loop (where the HTTP client's connection pool lives).
-Sync calls wait for it on the caller's thread (:func:`run_blocking`); awaited calls hop to it from the
-kernel's loop (:func:`hop`). User callbacks (``on_delta``, ``on_progress``, progress bars) run where the call
+The work runs on the one background event loop (where the HTTP client's connection pool lives). Sync calls
+wait for it on the caller's thread (:func:`run_blocking`); awaited calls hop to it from the kernel's loop
+(:func:`hop`). A sync call whose answer is read whole runs on the caller's thread instead (:func:`run_here`,
+the client's blocking lane): the part that streams, if it turns out to, still hops. User callbacks (``on_delta``, ``on_progress``, progress bars) run where the call
 was made (:func:`call_user`); a Ctrl-C raised in one is carried out of the loop as :class:`Interrupted`.
 """
 
@@ -70,12 +71,36 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
         raise KeyboardInterrupt(interrupt_message(session, exc, task, since)) from None
 
 
-async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None) -> T:
+def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
+    """Run on this thread, in the client's blocking lane, and wait (see ``client/_lane.py``)."""
+    from ..client import _lane
+
+    since = time.time()
+    try:
+        return _lane.run(coro)
+    except (KeyboardInterrupt, Interrupted) as exc:
+        raise KeyboardInterrupt(interrupt_message(session, exc, None, since)) from None
+
+
+def blocking_ok(session: Session) -> bool:
+    """Whether a sync call of this session may take the blocking lane (a live client on the network, called
+    from a thread other than the background loop's)."""
+    from ..client import in_loop_thread
+
+    return session.client.blocking_ok and not in_loop_thread()
+
+
+async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None, *,
+              here: bool = False) -> T:
     """Await ``coro`` on the background loop (where the client's connections live) from any loop.
 
     Callbacks run on the awaiting loop; one that raises cancels the work and its error is re-raised here.
+    ``here``: the work reads its answers whole, so in the blocking lane it runs on the spot.
     """
-    from ..client import run_async
+    from ..client import _lane, run_async
+
+    if here and _lane.active():
+        return await coro
 
     since = time.time()
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
@@ -23,7 +24,7 @@ import httpx
 from .._config import SIM_BASE_URL, Settings, redact
 from ..errors import APIError, DownloadError, ReplayMissError, TokenhotError
 from ..families._types import HttpCall
-from . import _loop
+from . import _lane, _loop
 from ._body import ACCEPT_ENCODING, BodyRefused, bound_body
 from ._download import (
     CHUNK_SIZE,
@@ -151,6 +152,9 @@ class Client:
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
+        self._urls: dict[str, httpx.URL] = {}
+        self._blocking: httpx.AsyncClient | None = None  # the lane's, shared by every calling thread
+        self._blocking_lock = threading.Lock()
         self._closed = False
 
     def __repr__(self) -> str:
@@ -161,23 +165,42 @@ class Client:
     def _secrets(self) -> tuple[Any, ...]:
         return (self.settings.api_key,)
 
+    @property
+    def blocking_ok(self) -> bool:
+        """Whether a sync call may run in the blocking lane (``_lane.py``): on the network, not on a given
+        transport (the simulator in-process, a replay, a test's), whose async code may need its own loop, and
+        not from inside a call already in the lane (a callback's call hops to the background loop)."""
+        return self._transport is None and not self._closed and not _lane.active()
+
     def _http(self) -> httpx.AsyncClient:
-        """The httpx client of the running loop, created on first use there."""
+        """The httpx client of the running loop, created on first use there; in the blocking lane, the lane's
+        (callers keep streams, whose stall watchdog needs a free loop, out of the lane)."""
         if self._closed:
             raise TokenhotError("This client was closed.", hint="Create a new Session (or Client).")
+        if self._transport is None and _lane.active():
+            return self._blocking_http()
         loop = asyncio.get_running_loop()
         client = self._clients.get(loop)
         if client is None or client.is_closed:
-            client = httpx.AsyncClient(
-                base_url=self.base_url,
-                transport=self._transport,
-                timeout=self._timeout,
-                follow_redirects=False,
-                headers={"User-Agent": "tokenhot-nb", "Accept-Encoding": ACCEPT_ENCODING},
-                event_hooks={"request": [self._guard_request]},
-            )
+            client = self._new_http(self._transport)
             self._clients[loop] = client
         return client
+
+    def _blocking_http(self) -> httpx.AsyncClient:
+        with self._blocking_lock:
+            if self._blocking is None or self._blocking.is_closed:
+                self._blocking = self._new_http(_lane.BlockingTransport())
+            return self._blocking
+
+    def _new_http(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=self._timeout,
+            follow_redirects=False,
+            headers={"User-Agent": "tokenhot-nb", "Accept-Encoding": ACCEPT_ENCODING},
+            event_hooks={"request": [self._guard_request]},
+        )
 
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.key_for_requests()}"}
@@ -214,8 +237,19 @@ class Client:
                 k: v for k, v in ((k, _form_value(v)) for k, v in call.data.items()) if v is not None
             }
         return self._http().build_request(
-            call.method.upper(), call.path, params=call.params or None, headers=headers, **kwargs
+            call.method.upper(), self._url(call.path), params=call.params or None, headers=headers, **kwargs
         )
+
+    def _url(self, path: str) -> httpx.URL:
+        """``path`` on the base URL, as httpx merges it, kept: httpx parses a URL in pure Python (~40 µs a call
+        for the merge), and a session sends the same few paths again and again."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self._http().build_request("GET", path).url
+            if len(self._urls) >= 256:  # (task ids make paths of their own: keep it small)
+                self._urls.clear()
+            self._urls[path] = url
+        return url
 
     async def _open(
         self,
@@ -323,7 +357,7 @@ class Client:
             content=content,
             request_id=request_id_from_headers(headers),
             elapsed=time.monotonic() - started,
-            url=str(response.url.copy_with(query=None)),
+            url=str(response.url.copy_with(query=None) if response.url.query else response.url),
         )
 
     def stream(self, call: HttpCall) -> EventStream:
@@ -457,6 +491,9 @@ class Client:
     async def aclose(self) -> None:
         """Close every connection pool (those of other live loops are closed on their own loop)."""
         self._closed = True
+        blocking, self._blocking = self._blocking, None
+        if blocking is not None:
+            await blocking.aclose()  # (sync: closes the idle sockets of the lane's pool)
         try:
             current: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -481,6 +518,10 @@ class Client:
 
     # -- sync facade ------------------------------------------------------------------------------------
     def send_sync(self, call: HttpCall, timeout: float | None = None) -> Response:
+        """``send`` from sync code: on this thread (the blocking lane) when on the network with no ``timeout``
+        (the transport's own timeouts apply), else on the background loop."""
+        if timeout is None and self.blocking_ok and not _loop.in_loop_thread():
+            return _lane.run(self.send(call))
         return _loop.run_sync(self.send(call), timeout)
 
     def stream_sync(self, call: HttpCall, timeout: float | None = None) -> Iterator[SSEEvent]:

@@ -36,7 +36,7 @@ from ._common import (
 )
 from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, ToolCall, ToolCallPart, Usage
 
-__all__ = ["Accumulator", "Output", "Prefix", "build", "gemini_schema", "merge_usage", "parse", "parse_event", "split_think", "stream_format", "tool_specs"]
+__all__ = ["Accumulator", "Output", "Prefix", "build", "gemini_schema", "merge_usage", "parse", "parse_event", "split_think", "stream_format", "streams", "tool_specs"]
 
 _ENDPOINT_ALIASES = {
     "chat": "chat.completions",
@@ -76,6 +76,15 @@ def _resolve_endpoint(model: ModelInfo, endpoint: str | None) -> str:
             hint="Leave endpoint= unset for the default, or pick one of those.",
         )
     return ep
+
+
+def streams(model: ModelInfo, stream: bool, endpoint: str | None) -> bool:
+    """Whether :func:`build` makes a streamed call: asked for, or an endpoint that always streams. An endpoint
+    the model does not take counts as streaming (the call goes the safe way; ``build`` then says what is wrong)."""
+    try:
+        return stream or _resolve_endpoint(model, endpoint) == "gemini.stream"
+    except UnsupportedOptionError:
+        return True
 
 
 # --- message normalisation -------------------------------------------------------------------------

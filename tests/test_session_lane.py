@@ -1,0 +1,129 @@
+"""``Session.chat(stream=False)`` from sync code runs on the caller's thread (the client's blocking lane), with
+the same request, row and thread as the awaited call; what streams still goes through the background loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokenhot_nb import Session
+from tokenhot_nb.client import _loop
+from tokenhot_nb.errors import AuthenticationError, BudgetExceededError
+from tokenhot_nb.families._types import ChatDelta
+from tokenhot_nb.sim import Faults, Server
+
+KEY = "sk-lane-session-abcdefghijkl"
+
+
+@pytest.fixture
+def handed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every hand-off to the background loop, recorded."""
+    seen: list[object] = []
+    submit = _loop.submit
+
+    def spy(aw: Any) -> Any:
+        seen.append(aw)
+        return submit(aw)
+
+    monkeypatch.setattr(_loop, "submit", spy)
+    return seen
+
+
+@pytest.fixture
+def live(tmp_path: Path, sim_server: Server) -> Iterator[Session]:
+    s = Session(api_key=KEY, base_url=sim_server.url, mode="live", store=tmp_path / "st", max_retries=0)
+    s.models()  # the price table read up front, so the calls below are only chat requests
+    yield s
+    sim_server.set_faults(Faults())
+    s.close()
+
+
+def _row(s: Session, entry_id: int) -> dict[str, Any]:
+    e = s.store.get(entry_id)
+    return {"status": e.status, "endpoint": e.endpoint, "model": e.model, "params": e.params,
+            "request": e.request, "usage": e.usage, "replay_key": e.replay_key, "text": e.text,
+            "outputs": [sorted(o) for o in e.outputs], "response": sorted(e.response or {})}
+
+
+def test_a_sync_answer_read_whole_runs_here_and_records_what_the_awaited_call_records(
+        live: Session, handed: list[object]) -> None:
+    here = live.chat("same question", model="gpt-5.4", stream=False, thread=False)
+    assert handed == []
+    there = asyncio.run(live.achat("same question", model="gpt-5.4", stream=False, thread=False))
+    assert handed, "the awaited call hops to the background loop"
+    assert here.text == there.text and here.usage == there.usage
+    assert here.entry.status == "ok"
+    mine, theirs = _row(live, here.entry.id), _row(live, there.entry.id)
+    assert mine == theirs
+
+
+def test_a_thread_carries_across_lane_and_streamed_turns(live: Session, handed: list[object]) -> None:
+    live.chat("my name is Ada", stream=False)
+    assert handed == []
+    deltas: list[tuple[str, str]] = []
+    streamed = live.chat("and what is it?", on_delta=lambda d, text: deltas.append(
+        (threading.current_thread().name, text)))
+    assert handed, "a streamed call runs on the background loop"
+    assert deltas and all(name == threading.current_thread().name for name, _ in deltas)  # shown in the cell
+    handed.clear()
+    third = live.chat("once more", stream=False)
+    assert handed == []
+    sent = third.entry.wire_request()["json"]["messages"]  # what went over the wire, rebuilt from the rows
+    assert [m["content"] for m in sent if m["role"] == "user"] == ["my name is Ada", "and what is it?",
+                                                                       "once more"]
+    assert [m["content"] for m in sent if m["role"] == "assistant"][-1] == streamed.text
+
+
+def test_a_model_that_always_streams_hops_even_when_asked_not_to(live: Session, handed: list[object]) -> None:
+    res = live.chat("stream me", model="gemini-3.1-pro-preview(流式)", stream=False, thread=False)
+    assert res.entry.status == "ok" and res.text
+    assert handed, "its stall watchdog needs the background loop"
+
+
+def test_an_error_in_the_lane_is_one_line_and_recorded(live: Session, sim_server: Server,
+                                                        handed: list[object]) -> None:
+    sim_server.set_faults(Faults(fail_first={401: 1}))
+    with pytest.raises(AuthenticationError) as info:
+        live.chat("refused", stream=False, thread=False)
+    assert handed == []
+    assert KEY not in str(info.value) and "\n" not in info.value.message
+    last = live.history[-1]
+    assert last.status == "error" and last.kind == "chat"
+
+
+def test_an_interrupt_from_a_callback_ends_the_row_and_the_next_call_works(live: Session) -> None:
+    def stop(delta: ChatDelta, text: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        live.chat("interrupt me", stream=False, thread=False, on_delta=stop)
+    last = live.history[-1]
+    assert last.status != "running" and last.prompt == "interrupt me"
+    assert live.chat("again", stream=False, thread=False).entry.status == "ok"
+
+
+def test_inside_a_running_loop_like_a_notebook_cell(live: Session, handed: list[object]) -> None:
+    async def cell() -> tuple[str, bool]:
+        outer = asyncio.get_running_loop()
+        res = live.chat("from a cell", stream=False, thread=False)
+        return res.text, asyncio.get_running_loop() is outer
+
+    text, same = asyncio.run(cell())
+    assert "from a cell" in text and same
+    assert handed == []
+
+
+def test_a_budget_refuses_in_the_lane_before_any_request(live: Session) -> None:
+    live.chat("priced", stream=False, thread=False)
+    live.set_budget(0.0000001)
+    before = len(live.history)
+    with pytest.raises(BudgetExceededError):
+        live.chat("over budget", stream=False, thread=False)
+    after = live.history
+    assert len(after) == before + 1 and after[-1].status == "error"  # refused, recorded, not sent
+    assert after[-1].response in (None, {}) or "request_id" not in (after[-1].response or {})
