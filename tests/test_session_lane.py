@@ -103,7 +103,7 @@ def test_an_interrupt_from_a_callback_ends_the_row_and_the_next_call_works(live:
     with pytest.raises(KeyboardInterrupt):
         live.chat("interrupt me", stream=False, thread=False, on_delta=stop)
     last = live.history[-1]
-    assert last.status != "running" and last.prompt == "interrupt me"
+    assert last.status == "interrupted" and last.prompt == "interrupt me"
     assert live.chat("again", stream=False, thread=False).entry.status == "ok"
 
 
@@ -127,3 +127,38 @@ def test_a_budget_refuses_in_the_lane_before_any_request(live: Session) -> None:
     after = live.history
     assert len(after) == before + 1 and after[-1].status == "error"  # refused, recorded, not sent
     assert after[-1].response in (None, {}) or "request_id" not in (after[-1].response or {})
+
+
+def test_ctrl_c_while_the_lane_waits_for_the_answer(tmp_path: Path, sim_server: Server) -> None:
+    """SIGINT to the main thread (a kernel interrupt) while it blocks on the socket: the call stops at once, its
+    row ends (not left "running"), and the next call works. In a subprocess, to own its signal handlers."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = f"""
+        import json, signal, threading, time
+        from tokenhot_nb import Session
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        s = Session(api_key="{KEY}", base_url="{sim_server.url}", mode="live", store={str(tmp_path / "st")!r})
+        s.models()
+        main = threading.main_thread().ident
+        threading.Timer(0.3, lambda: signal.pthread_kill(main, signal.SIGINT)).start()
+        start = time.monotonic()
+        try:
+            s.chat("slow", stream=False, thread=False, headers={{"X-Sim-Faults": json.dumps({{"latency": 5}})}})
+        except KeyboardInterrupt:
+            print("interrupted", time.monotonic() - start < 3)
+        last = s.history[-1]
+        print(last.prompt, last.status)
+        print(s.chat("next", stream=False, thread=False).entry.status)
+        s.close()
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "interrupted True"
+    prompt, status = lines[1].split()
+    assert prompt == "slow" and status == "interrupted"
+    assert lines[2] == "ok"

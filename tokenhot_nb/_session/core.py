@@ -327,7 +327,7 @@ class Session:
 
         A list of strings runs as a batch of independent questions → :class:`BatchResult`; a list of
         ``{"role", "content"}`` dicts is sent as the conversation itself. ``on_delta(delta, text_so_far)`` is
-        called (on the session's loop thread) for each streamed piece.
+        called for each streamed piece (on the thread that made the call, so its output lands in that cell).
 
         ``schema=`` (a pydantic model class or a JSON-schema dict) asks for data of that shape and ``json=True``
         for any JSON: the checked answer is ``result.data``. ``tools=`` (OpenAI function schemas) lets the model
