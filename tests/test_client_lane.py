@@ -263,3 +263,20 @@ def test_a_kept_path_is_the_url_httpx_would_merge(base: str) -> None:
 
     for ours, theirs in asyncio.run(both()):
         assert ours == theirs
+
+
+def test_a_worker_thread_s_lane_loop_is_closed_with_the_thread() -> None:
+    import gc
+
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def which() -> None:
+        loops.append(asyncio.get_running_loop())
+
+    worker = threading.Thread(target=lambda: _lane.run(which()))
+    worker.start()
+    worker.join(10)
+    gc.collect()
+    assert len(loops) == 1 and loops[0].is_closed()
+    _lane.run(which())  # this thread's own loop is another one, and stays open for the next call
+    assert loops[1] is not loops[0] and not loops[1].is_closed()

@@ -66,11 +66,22 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
 
 def _loop() -> asyncio.AbstractEventLoop:
     """This thread's private loop, made on first use (and again in a forked child or after it was closed)."""
-    loop: asyncio.AbstractEventLoop | None = getattr(_here, "loop", None)
-    if loop is None or loop.is_closed() or getattr(_here, "pid", None) != os.getpid():
-        loop = asyncio.new_event_loop()
-        _here.loop, _here.pid = loop, os.getpid()
-    return loop
+    own: _Own | None = getattr(_here, "own", None)
+    if own is None or own.loop.is_closed() or own.pid != os.getpid():
+        own = _here.own = _Own()
+    return own.loop
+
+
+class _Own:
+    """A thread's private loop, closed when the thread ends (its thread-local goes) rather than left to warn."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pid = os.getpid()
+
+    def __del__(self) -> None:
+        if self.pid == os.getpid() and not self.loop.is_running() and not self.loop.is_closed():
+            self.loop.close()
 
 
 class BlockingTransport(httpx.AsyncBaseTransport):
