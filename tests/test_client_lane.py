@@ -52,6 +52,16 @@ def echo() -> Iterator[str]:
     server.server_close()
 
 
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy in the machine's environment keeps clients off the lane (tested below): these tests go direct."""
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture
 def no_hop(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Every hand-off to the background loop, recorded (the lane makes none)."""
@@ -280,3 +290,10 @@ def test_a_worker_thread_s_lane_loop_is_closed_with_the_thread() -> None:
     assert len(loops) == 1 and loops[0].is_closed()
     _lane.run(which())  # this thread's own loop is another one, and stays open for the next call
     assert loops[1] is not loops[0] and not loops[1].is_closed()
+
+
+def test_a_proxy_from_the_environment_keeps_the_background_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _client("http://127.0.0.1:9").blocking_ok
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    proxied = _client("https://api.example")
+    assert not proxied.blocking_ok  # httpx would send it through its own async proxy transport

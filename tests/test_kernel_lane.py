@@ -13,7 +13,9 @@ pytestmark = pytest.mark.kernel
 KEY = "sk-kernel-lane-SECRET-7070"
 
 CELLS = [
-    "import asyncio, threading, tokenhot_nb\nfrom tokenhot_nb.client import _loop\nfrom tokenhot_nb.sim import serve\n"
+    "import asyncio, os, threading, tokenhot_nb\nfrom tokenhot_nb.client import _loop\nfrom tokenhot_nb.sim import serve\n"
+    "for var in ('HTTPS_PROXY', 'https_proxy', 'HTTP_PROXY', 'http_proxy', 'ALL_PROXY', 'all_proxy'):\n"
+    "    os.environ.pop(var, None)  # a proxy keeps a client off the lane; this one goes direct\n"
     "srv = serve('127.0.0.1', 0)\n"
     f"s = tokenhot_nb.Session(mode='live', api_key={KEY!r}, base_url=srv.url, store='lane-store')\n"
     "handed = []\n_submit = _loop.submit\n_loop.submit = lambda aw: handed.append(aw) or _submit(aw)\n"

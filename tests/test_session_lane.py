@@ -20,6 +20,13 @@ from tokenhot_nb.sim import Faults, Server
 KEY = "sk-lane-session-abcdefghijkl"
 
 
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A proxy in the machine's environment keeps clients off the lane: these tests go direct."""
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(var, raising=False)
+
+
 @pytest.fixture
 def handed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Every hand-off to the background loop, recorded."""

@@ -13,6 +13,7 @@ import json
 import logging
 import threading
 import time
+import urllib.request
 import weakref
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -153,6 +154,9 @@ class Client:
             weakref.WeakKeyDictionary()
         )
         self._urls: dict[str, httpx.URL] = {}
+        # httpx mounts a proxy named in the environment with its own async transport: such a client keeps the
+        # background loop (a lane call would carry that transport's connections from one thread's loop to another)
+        self._proxied = bool(urllib.request.getproxies())
         self._blocking: httpx.AsyncClient | None = None  # the lane's, shared by every calling thread
         self._blocking_lock = threading.Lock()
         self._closed = False
@@ -169,8 +173,9 @@ class Client:
     def blocking_ok(self) -> bool:
         """Whether a sync call may run in the blocking lane (``_lane.py``): on the network, not on a given
         transport (the simulator in-process, a replay, a test's), whose async code may need its own loop, and
-        not from inside a call already in the lane (a callback's call hops to the background loop)."""
-        return self._transport is None and not self._closed and not _lane.active()
+        not from inside a call already in the lane (a callback's call hops to the background loop), and not
+        through a proxy from the environment."""
+        return self._transport is None and not self._closed and not self._proxied and not _lane.active()
 
     def _http(self) -> httpx.AsyncClient:
         """The httpx client of the running loop, created on first use there; in the blocking lane, the lane's
