@@ -45,8 +45,8 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     outer = asyncio._get_running_loop()
     asyncio._set_running_loop(None)  # the kernel's loop waits while this cell blocks, as with any sync call
     _here.running = True
-    task = loop.create_task(coro)
     try:
+        task = loop.create_task(coro)
         try:
             return loop.run_until_complete(task)
         except BaseException:
