@@ -34,6 +34,32 @@ def sim_url(sim_server: Server) -> str:
     return sim_server.url
 
 
+PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+
+
+@pytest.fixture
+def direct(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No proxy from the machine's environment: one keeps a client off the blocking lane, which these test."""
+    for var in PROXY_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
+@pytest.fixture
+def handed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every hand-off to the background loop, recorded (a call in the blocking lane makes none)."""
+    from tokenhot_nb.client import _loop
+
+    seen: list[object] = []
+    submit = _loop.submit
+
+    def spy(aw: Any) -> Any:
+        seen.append(aw)
+        return submit(aw)
+
+    monkeypatch.setattr(_loop, "submit", spy)
+    return seen
+
+
 @pytest.fixture(autouse=True)
 def _media_out_of_the_repo(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Displayed videos are published to a temp folder, not ``tokenhot-media/`` in the checkout."""

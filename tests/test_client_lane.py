@@ -20,6 +20,7 @@ from tokenhot_nb.client import Client, RetryPolicy, _lane, _loop, run_async
 from tokenhot_nb.families._types import HttpCall
 from tokenhot_nb.sim import Faults, Server
 
+pytestmark = pytest.mark.usefixtures("direct")
 KEY = "sk-lane-test-abcdefghijklmnop"
 CHAT = HttpCall("POST", "/v1/chat/completions",
                 json={"model": "gpt-5.4", "messages": [{"role": "user", "content": "hi"}]})
@@ -52,30 +53,6 @@ def echo() -> Iterator[str]:
     server.server_close()
 
 
-PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy in the machine's environment keeps clients off the lane (tested below): these tests go direct."""
-    for var in PROXY_VARS:
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def no_hop(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Every hand-off to the background loop, recorded (the lane makes none)."""
-    handed: list[object] = []
-    submit = _loop.submit
-
-    def spy(aw: Any) -> Any:
-        handed.append(aw)
-        return submit(aw)
-
-    monkeypatch.setattr(_loop, "submit", spy)
-    return handed
-
-
 def _client(url: str, sleeps: list[float] | None = None, **overrides: Any) -> Client:
     async def sleep(delay: float) -> None:
         if sleeps is not None:
@@ -85,12 +62,12 @@ def _client(url: str, sleeps: list[float] | None = None, **overrides: Any) -> Cl
                   retry=RetryPolicy(max_retries=2, sleep=sleep, rand=lambda: 0.0))
 
 
-def test_send_sync_on_the_network_runs_here_with_the_same_request(echo: str, no_hop: list[object]) -> None:
+def test_send_sync_on_the_network_runs_here_with_the_same_request(echo: str, handed: list[object]) -> None:
     client = _client(echo)
     try:
         resp = client.send_sync(CHAT)
         again = client.send_sync(CHAT)  # the lane's pool keeps the connection
-        assert no_hop == []
+        assert handed == []
         assert client._blocking is not None and not client._clients  # httpx's sync transport, no loop's pool
     finally:
         client.close()
@@ -113,24 +90,24 @@ def test_the_loop_path_sends_the_same_headers(echo: str) -> None:
     assert {k: v for k, v in here.items() if k not in drop} == {k: v for k, v in there.items() if k not in drop}
 
 
-def test_a_given_transport_or_a_timeout_keeps_the_background_loop(sim_server: Server, no_hop: list[object]) -> None:
+def test_a_given_transport_or_a_timeout_keeps_the_background_loop(sim_server: Server, handed: list[object]) -> None:
     offline = Client(Settings(mode="offline"))
     try:
         assert not offline.blocking_ok
         assert offline.send_sync(CHAT).status == 200
     finally:
         offline.close()
-    assert no_hop, "the in-process simulator is served on the background loop"
-    no_hop.clear()
+    assert handed, "the in-process simulator is served on the background loop"
+    handed.clear()
     client = _client(sim_server.url)
     try:
         assert client.send_sync(CHAT, timeout=30).status == 200
     finally:
         client.close()
-    assert no_hop, "a timeout= is the background loop's to enforce"
+    assert handed, "a timeout= is the background loop's to enforce"
 
 
-def test_retries_caps_and_errors_in_the_lane(sim_server: Server, no_hop: list[object]) -> None:
+def test_retries_caps_and_errors_in_the_lane(sim_server: Server, handed: list[object]) -> None:
     sleeps: list[float] = []
     client = _client(sim_server.url, sleeps)
     try:
@@ -141,16 +118,16 @@ def test_retries_caps_and_errors_in_the_lane(sim_server: Server, no_hop: list[ob
         with pytest.raises(E.ServerError) as info:
             client.send_sync(CHAT)
         assert info.value.status == 503 and KEY not in str(info.value)
-        assert no_hop == []
+        assert handed == []
     finally:
         sim_server.set_faults(Faults())
         client.close()
-    no_hop.clear()
+    handed.clear()
     small = _client(sim_server.url, response_cap=64)
     try:
         with pytest.raises(E.APIError, match="refused"):
             small.send_sync(CHAT)
-        assert no_hop == []
+        assert handed == []
     finally:
         small.close()
 

@@ -12,33 +12,12 @@ from typing import Any
 import pytest
 
 from tokenhot_nb import Session
-from tokenhot_nb.client import _loop
 from tokenhot_nb.errors import AuthenticationError, BudgetExceededError
 from tokenhot_nb.families._types import ChatDelta
 from tokenhot_nb.sim import Faults, Server
 
+pytestmark = pytest.mark.usefixtures("direct")
 KEY = "sk-lane-session-abcdefghijkl"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A proxy in the machine's environment keeps clients off the lane: these tests go direct."""
-    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture
-def handed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """Every hand-off to the background loop, recorded."""
-    seen: list[object] = []
-    submit = _loop.submit
-
-    def spy(aw: Any) -> Any:
-        seen.append(aw)
-        return submit(aw)
-
-    monkeypatch.setattr(_loop, "submit", spy)
-    return seen
 
 
 @pytest.fixture
