@@ -274,3 +274,16 @@ def test_a_proxy_from_the_environment_keeps_the_background_loop(monkeypatch: pyt
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     proxied = _client("https://api.example")
     assert not proxied.blocking_ok  # httpx would send it through its own async proxy transport
+
+
+def test_without_asyncio_s_loop_hooks_every_call_keeps_the_background_loop(monkeypatch: pytest.MonkeyPatch,
+                                                                          sim_server: Server,
+                                                                          handed: list[object]) -> None:
+    monkeypatch.setattr(_lane, "AVAILABLE", False)  # a Python whose asyncio no longer exports them
+    client = _client(sim_server.url)
+    try:
+        assert not client.blocking_ok
+        assert client.send_sync(CHAT).status == 200
+        assert handed and client._blocking is None
+    finally:
+        client.close()

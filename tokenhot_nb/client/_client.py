@@ -175,7 +175,8 @@ class Client:
         transport (the simulator in-process, a replay, a test's), whose async code may need its own loop, and
         not from inside a call already in the lane (a callback's call hops to the background loop), and not
         through a proxy from the environment."""
-        return self._transport is None and not self._closed and not self._proxied and not _lane.active()
+        return _lane.AVAILABLE and self._transport is None and not self._closed and not self._proxied \
+            and not _lane.active()
 
     def _http(self) -> httpx.AsyncClient:
         """The httpx client of the running loop, created on first use there; in the blocking lane, the lane's

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any, TypeVar
 
 import httpx
@@ -25,6 +25,11 @@ import httpx
 T = TypeVar("T")
 
 _here = threading.local()
+#: asyncio's own hooks for a loop's owner (exported by ``asyncio.events`` for event-loop implementations);
+#: a Python without them keeps every sync call on the background loop
+_get_running: Callable[[], asyncio.AbstractEventLoop | None] | None = getattr(asyncio, "_get_running_loop", None)
+_set_running: Callable[[asyncio.AbstractEventLoop | None], None] | None = getattr(asyncio, "_set_running_loop", None)
+AVAILABLE = _get_running is not None and _set_running is not None
 
 
 def active() -> bool:
@@ -41,9 +46,10 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     if active():
         coro.close()
         raise RuntimeError("tokenhot_nb's blocking lane is already running on this thread; await the call instead.")
+    assert _get_running is not None and _set_running is not None, "callers check AVAILABLE"
     loop = _loop()
-    outer = asyncio._get_running_loop()
-    asyncio._set_running_loop(None)  # the kernel's loop waits while this cell blocks, as with any sync call
+    outer = _get_running()
+    _set_running(None)  # the kernel's loop waits while this cell blocks, as with any sync call
     _here.running = True
     try:
         task = loop.create_task(coro)
@@ -61,7 +67,7 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
             raise
     finally:
         _here.running = False
-        asyncio._set_running_loop(outer)
+        _set_running(outer)
 
 
 def _loop() -> asyncio.AbstractEventLoop:
