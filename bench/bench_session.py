@@ -28,6 +28,8 @@ Rows (stable labels):
   thread store at turn 400          bytes of all rows after 400 turns vs 400 × the bytes of turn 10's row
   chat stream: session vs client    Session.chat(q, thread=False) (streaming, the default) vs Client.stream +
                                     chat.parse_event + accumulate, one event per chunk as the simulator sends
+  chat stream: front door vs SDK    the same vs OpenAI(...).create(stream=True) iterated for the text (sync,
+                                    and async on a persistent loop): the default call against the SDK's
   image call recorded vs bare       Session.image (gpt-image-2; stored) vs build + send + parse + download
   batch of 64 images vs one         Session.image([64 prompts], concurrency=16) at latency=0.25 s vs one call
   batch of 64, bare client          the same 64 with an asyncio.Semaphore and no session (info)
@@ -345,13 +347,42 @@ def stream_rows(sim: SimProcess, url: str, tmp: Path, rounds: int, calls: int, c
             await events.aclose()
         return acc.text
 
+    from openai import AsyncOpenAI, OpenAI
+
+    sdk = OpenAI(api_key=BENCH_KEY, base_url=f"{url}/v1", max_retries=0)
+    asdk = AsyncOpenAI(api_key=BENCH_KEY, base_url=f"{url}/v1", max_retries=0)
+    aloop = asyncio.new_event_loop()
+
+    def sdk_stream() -> str:  # what the SDK's docs show: iterate the chunks, keep the text
+        parts = []
+        for chunk in sdk.chat.completions.create(model=CHAT_MODEL, stream=True,
+                                                 messages=[{"role": "user", "content": f"q {next(n)}"}]):
+            if chunk.choices and chunk.choices[0].delta.content:
+                parts.append(chunk.choices[0].delta.content)
+        return "".join(parts)
+
+    async def asdk_stream() -> str:
+        parts = []
+        async for chunk in await asdk.chat.completions.create(
+                model=CHAT_MODEL, stream=True, messages=[{"role": "user", "content": f"q {next(n)}"}]):
+            if chunk.choices and chunk.choices[0].delta.content:
+                parts.append(chunk.choices[0].delta.content)
+        return "".join(parts)
+
     t = interleaved({"session": lambda: s.chat(f"q {next(n)}", model=CHAT_MODEL, thread=False),
-                     "client": lambda: run_sync(bare())}, rounds, calls, WARMUP)
+                     "client": lambda: run_sync(bare()), "sdk": sdk_stream,
+                     "asdk": lambda: aloop.run_until_complete(asdk_stream())}, rounds, calls, WARMUP)
     sim.set_faults()
     s.close()
-    row = _pair_row("chat stream: session vs client", t["session"], t["client"], "Client.stream", 1.2,
-                    note=f"({chunks} chunks)")
-    return [row]
+    sdk.close()
+    aloop.run_until_complete(asdk.close())
+    aloop.close()
+    note = f"({chunks} chunks)"
+    return [_pair_row("chat stream: session vs client", t["session"], t["client"], "Client.stream", 1.2, note=note),
+            _pair_row("chat stream: front door vs SDK sync", t["session"], t["sdk"], "openai sync stream", 1.0,
+                      note=note),
+            _pair_row("chat stream: front door vs SDK async", t["session"], t["asdk"], "openai async stream", 1.0,
+                      note=note)]
 
 
 def image_rows(url: str, tmp: Path, rounds: int, calls: int) -> list[Row]:
