@@ -10,6 +10,8 @@ are two or more), so its CPU does not pollute the client's timings. Subjects and
 Rows (stable labels):
   chat call vs bare httpx     non-streaming chat: Client.send + .json() vs httpx.AsyncClient.post + .json()
   chat call vs openai SDK     the same vs AsyncOpenAI().chat.completions.create
+  sync chat call vs …         from sync code: Client.send_sync (the blocking lane) + .json() vs httpx.Client.post
+                              + .json(), and vs OpenAI().chat.completions.create
   chat client CPU per call    client-process CPU per call (info; the server runs elsewhere)
   concurrent images vs one    N concurrent image requests at a simulated latency vs one request
   SSE parse rate (replay)     Client.stream over loopback from a fast replay of the sim's stream, one HTTP
@@ -41,10 +43,12 @@ from _common import (  # bench/ is not a package: imported from its folder
     ReplayServer,
     Row,
     SimProcess,
+    Timing,
     ensure_importable,
     fmt_mib,
     fmt_rate,
     fmt_s,
+    interleaved,
     measure_download,
     median,
     pin_client,
@@ -85,6 +89,8 @@ ROW_NAMES = (
     "SSE over the simulator",
     "download peak RSS growth",
     "download time vs bare httpx",
+    "sync chat call vs bare httpx",
+    "sync chat call vs openai SDK",
 )
 
 
@@ -192,6 +198,42 @@ async def bench_overhead(url: str, sz: Sizes) -> list[Row]:
         rows.append(Row(ROW_NAMES[1], f"{tk}/call", "openai not installed", "n/a", "< 1.00×", None))
     rows.append(Row(ROW_NAMES[2], f"{spread(cpu['tokenhot'])}/call", cpu_base, cpu_ratio, "-", None))
     return rows
+
+
+def bench_overhead_sync(url: str, sz: Sizes) -> list[Row]:
+    """The sync facade (``Client.send_sync``: the blocking lane) against httpx's sync client and the sync SDK."""
+    call = chat_call(stream=False)
+    body = call.json or {}
+    client = Client(settings_for(url))
+    bare = httpx.Client(base_url=url)
+    subjects: dict[str, Callable[[], Any]] = {"tokenhot": lambda: client.send_sync(call).json()}
+
+    def via_httpx() -> Any:
+        r = bare.post(call.path, json=body, headers=AUTH)
+        r.raise_for_status()
+        return r.json()
+
+    subjects["httpx"] = via_httpx
+    from openai import OpenAI
+
+    oa = OpenAI(base_url=f"{url}/v1", api_key=BENCH_KEY)
+    subjects["openai"] = lambda: oa.chat.completions.create(**body)
+    t = interleaved(subjects, sz.rounds, sz.calls, sz.warmup)
+    client.close()
+    bare.close()
+    oa.close()
+    tk, hx, op = t["tokenhot"], t["httpx"], t["openai"]
+    subject = f"{spread(tk.wall)}/call, CPU {spread(tk.cpu)}"
+
+    def judged(base: Timing, limit: float) -> bool:
+        return median(ratios(tk.wall, base.wall)) <= limit and median(ratios(tk.cpu, base.cpu)) <= limit
+
+    return [Row(ROW_NAMES[9], subject, f"httpx.Client {spread(hx.wall)}, CPU {spread(hx.cpu)}",
+                f"wall {ratio_spread(ratios(tk.wall, hx.wall))}; CPU {ratio_spread(ratios(tk.cpu, hx.cpu))}",
+                f"≤ {OVERHEAD_MAX:.2f}× (wall and CPU)", judged(hx, OVERHEAD_MAX)),
+            Row(ROW_NAMES[10], subject, f"OpenAI {spread(op.wall)}, CPU {spread(op.cpu)}",
+                f"wall {ratio_spread(ratios(tk.wall, op.wall))}; CPU {ratio_spread(ratios(tk.cpu, op.cpu))}",
+                "≤ 1.00× (wall and CPU)", judged(op, 1.0))]
 
 
 # ----------------------------------------------------------------------------- 2. concurrency
@@ -377,6 +419,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tokenhot-bench-") as tmp, SimProcess() as sim:
         rows = asyncio.run(network_sections(sim, sz, Path(tmp)))
+        log("per-call overhead from sync code: Client.send_sync vs httpx.Client vs the sync openai SDK")
+        rows += bench_overhead_sync(sim.url, sz)
         log(f"download of {sz.download / 1e6:,.0f} MB in child processes")
         rows += bench_download(sim, sz)
     print(f"tokenhot_nb client benchmarks ({'quick' if args.quick else 'full'} run), python "

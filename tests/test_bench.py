@@ -24,6 +24,8 @@ ROWS = (
     "SSE over the simulator",
     "download peak RSS growth",
     "download time vs bare httpx",
+    "sync chat call vs bare httpx",
+    "sync chat call vs openai SDK",
 )
 
 
