@@ -336,12 +336,14 @@ class Session:
         """
         is_batch = isinstance(message, (list, tuple)) and all(isinstance(m, str) for m in message)
         bar = Progress(len(message), "chats", enabled=progress) if is_batch else None
-        here = not stream and not is_batch and _loop.blocking_ok(self)  # an answer read whole: no hop
-        return (self._here if here else self._sync)(self.achat(message, model=model, system=system, stream=stream, thread=thread,
-                                     new_thread=new_thread, temperature=temperature, max_tokens=max_tokens,
-                                     images=images, endpoint=endpoint, on_delta=on_delta, concurrency=concurrency,
-                                     progress=progress, _bar=bar, schema=schema, json=json, tools=tools,
-                                     tool_choice=tool_choice, tool_results=tool_results, **options))
+        work = self.achat(message, model=model, system=system, stream=stream, thread=thread,
+                          new_thread=new_thread, temperature=temperature, max_tokens=max_tokens, images=images,
+                          endpoint=endpoint, on_delta=on_delta, concurrency=concurrency, progress=progress,
+                          _bar=bar, schema=schema, json=json, tools=tools, tool_choice=tool_choice,
+                          tool_results=tool_results, **options)
+        if not stream and not is_batch and self.client.blocking_ok:  # an answer read whole: no hop
+            return self._here(work)
+        return self._sync(work)
 
     @_refusals_recorded("chat")
     async def achat(self, message: str | Sequence[Any] = "", model: str | ModelInfo | None = None,

@@ -3,8 +3,9 @@
 The work runs on the one background event loop (where the HTTP client's connection pool lives). Sync calls
 wait for it on the caller's thread (:func:`run_blocking`); awaited calls hop to it from the kernel's loop
 (:func:`hop`). A sync call whose answer is read whole runs on the caller's thread instead (:func:`run_here`,
-the client's blocking lane): the part that streams, if it turns out to, still hops. User callbacks (``on_delta``, ``on_progress``, progress bars) run where the call
-was made (:func:`call_user`); a Ctrl-C raised in one is carried out of the loop as :class:`Interrupted`.
+the client's blocking lane): the part that streams, if it turns out to, still hops. User callbacks
+(``on_delta``, ``on_progress``, progress bars) run where the call was made (:func:`call_user`); a Ctrl-C
+raised in one is carried out of the loop as :class:`Interrupted`.
 """
 
 from __future__ import annotations
@@ -80,14 +81,6 @@ def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
         return _lane.run(coro)
     except (KeyboardInterrupt, Interrupted) as exc:
         raise KeyboardInterrupt(interrupt_message(session, exc, None, since)) from None
-
-
-def blocking_ok(session: Session) -> bool:
-    """Whether a sync call of this session may take the blocking lane (a live client on the network, called
-    from a thread other than the background loop's)."""
-    from ..client import in_loop_thread
-
-    return session.client.blocking_ok and not in_loop_thread()
 
 
 async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None, *,

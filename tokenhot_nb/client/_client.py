@@ -171,12 +171,12 @@ class Client:
 
     @property
     def blocking_ok(self) -> bool:
-        """Whether a sync call may run in the blocking lane (``_lane.py``): on the network, not on a given
-        transport (the simulator in-process, a replay, a test's), whose async code may need its own loop, and
-        not from inside a call already in the lane (a callback's call hops to the background loop), and not
-        through a proxy from the environment."""
+        """Whether a sync call made here may run in the blocking lane (``_lane.py``): on the network, not on a
+        given transport (the simulator in-process, a replay, a test's), whose async code may need its own loop;
+        not through a proxy from the environment; not from inside a call already in the lane (a callback's call
+        hops to the background loop) nor on the background loop's own thread."""
         return _lane.AVAILABLE and self._transport is None and not self._closed and not self._proxied \
-            and not _lane.active()
+            and not _lane.active() and not _loop.in_loop_thread()
 
     def _http(self) -> httpx.AsyncClient:
         """The httpx client of the running loop, created on first use there; in the blocking lane, the lane's
@@ -526,7 +526,7 @@ class Client:
     def send_sync(self, call: HttpCall, timeout: float | None = None) -> Response:
         """``send`` from sync code: on this thread (the blocking lane) when on the network with no ``timeout``
         (the transport's own timeouts apply), else on the background loop."""
-        if timeout is None and self.blocking_ok and not _loop.in_loop_thread():
+        if timeout is None and self.blocking_ok:
             return _lane.run(self.send(call))
         return _loop.run_sync(self.send(call), timeout)
 
