@@ -148,3 +148,26 @@ def test_ctrl_c_while_the_lane_waits_for_the_answer(tmp_path: Path, sim_server: 
     prompt, status = lines[1].split()
     assert prompt == "slow" and status == "interrupted"
     assert lines[2] == "ok"
+
+
+def test_a_read_timeout_in_the_lane_is_the_settings_own(tmp_path: Path, sim_server: Server,
+                                                        handed: list[object]) -> None:
+    """The sync transport enforces the session's read timeout on the blocked socket, as the async one does."""
+    import json
+    import time
+
+    from tokenhot_nb.errors import APITimeoutError
+
+    s = Session(api_key=KEY, base_url=sim_server.url, mode="live", store=tmp_path / "st", max_retries=0,
+                read_timeout=0.3)
+    try:
+        s.models()
+        handed.clear()
+        start = time.monotonic()
+        with pytest.raises(APITimeoutError) as info:
+            s.chat("slow", stream=False, thread=False, headers={"X-Sim-Faults": json.dumps({"latency": 1.5})})
+        assert time.monotonic() - start < 1.2
+        assert handed == [] and KEY not in str(info.value)
+        assert s.history[-1].status == "error"
+    finally:
+        s.close()
