@@ -47,7 +47,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     system, stream = kw.pop("system", None), bool(kw.pop("stream", True))
     temperature, max_tokens = kw.pop("temperature", None), kw.pop("max_tokens", None)
     check_chat(message, temperature, max_tokens, answering_tools=kw.get("tool_results") is not None)
-    endpoint = kw.pop("endpoint", None) or info.preset.get("endpoint")  # "GPT 5(Responses)" picks responses
+    endpoint = _endpoint(info, kw)
+    kw.pop("endpoint", None)
     schema = _schema.resolve(kw.pop("schema")) if kw.get("schema") is not None else None
     kw.pop("schema", None)
     json_mode = bool(kw.pop("json", False))
@@ -180,7 +181,12 @@ def streams(info: ModelInfo, kw: dict[str, Any]) -> bool:
     lane: its stall watchdog needs a loop that is free while it waits)."""
     from ..families import chat
 
-    return chat.streams(info, bool(kw.get("stream", True)), kw.get("endpoint") or info.preset.get("endpoint"))
+    return chat.streams(info, bool(kw.get("stream", True)), _endpoint(info, kw))
+
+
+def _endpoint(info: ModelInfo, kw: dict[str, Any]) -> str | None:
+    """The endpoint asked for, else the menu entry's own ("GPT 5(Responses)" picks responses)."""
+    return kw.get("endpoint") or info.preset.get("endpoint")
 
 
 def _answer(text: str, calls: list[ToolCall]) -> str | dict[str, Any]:

@@ -78,11 +78,15 @@ def _resolve_endpoint(model: ModelInfo, endpoint: str | None) -> str:
     return ep
 
 
+#: Endpoints whose answer is always an event stream, whatever ``stream=`` asked.
+_ALWAYS_STREAMS = frozenset({"gemini.stream"})
+
+
 def streams(model: ModelInfo, stream: bool, endpoint: str | None) -> bool:
     """Whether :func:`build` makes a streamed call: asked for, or an endpoint that always streams. An endpoint
     the model does not take counts as streaming (the call goes the safe way; ``build`` then says what is wrong)."""
     try:
-        return stream or _resolve_endpoint(model, endpoint) == "gemini.stream"
+        return stream or _resolve_endpoint(model, endpoint) in _ALWAYS_STREAMS
     except UnsupportedOptionError:
         return True
 
@@ -596,8 +600,7 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     messages it adds: the body is the same as without it, byte for byte (``HttpCall.encoded``).
     """
     ep = _resolve_endpoint(model, endpoint)
-    if ep == "gemini.stream":
-        stream = True
+    stream = stream or ep in _ALWAYS_STREAMS
     extra = _check_options(model, temperature, extra)
     check_number("max_tokens", max_tokens, integer=True, minimum=1)
     if not messages and raw is None:
