@@ -20,6 +20,9 @@ Rows (stable labels):
   recording's SQL alone vs bare     the bare call plus the statements a recorded call runs, issued by raw
                                     sqlite3 with nothing around them (the same rows, schema, triggers and
                                     connection settings): the floor under the row above (info)
+  recording's SQL, one write, vs bare  the same if a call's row were written only once it ends (no ``running``
+                                    row: one commit holding the finished row, its artifact and the full-text
+                                    queue): the floor of the design the store does not use (info)
   thread turn 400 vs turn 10        per-call wall and CPU of a long thread's turns 351–400 vs a short thread's
                                     turns 6–15, call by call interleaved, 5 rounds of 10
   thread turn 400 vs turn 10, httpx the same two conversations' bodies, pre-encoded, over raw httpx: what the
@@ -135,16 +138,24 @@ def front_door_rows(url: str, tmp: Path, rounds: int, calls: int) -> list[Row]:
         floor.finish(row, reply.text)
         return reply
 
+    def floor_once() -> Any:
+        call = chat.build(info, [{"role": "user", "content": f"q {next(n)}"}])
+        reply = chat.parse(info, "chat.completions", client.send_sync(call).json())
+        floor.once(call, reply.text)
+        return reply
+
     t = interleaved({"session": session_thread, "sdk": sdk_thread_call}, rounds, calls, WARMUP)
     rows = [_pair_row("front door vs openai SDK sync", t["session"], t["sdk"], "openai sync", 1.0,
                       note=f"(a thread, turns 1–{(rounds + 1) * calls * 2})")]
     t = interleaved({"session": session_lone, "sdk": sdk_sync, "asdk": sdk_async, "bare": bare_chat,
-                     "floor": floor_chat}, rounds, calls, WARMUP)
+                     "floor": floor_chat, "once": floor_once}, rounds, calls, WARMUP)
     rows.append(_pair_row("front door (thread=False) vs SDK", t["session"], t["sdk"], "openai sync", 1.0))
     rows.append(_pair_row("front door vs openai SDK async", t["session"], t["asdk"], "openai async", 1.0))
     rows.append(_pair_row("chat call recorded vs bare", t["session"], t["bare"], "bare client", 1.25))
     rows.append(_pair_row("recording's SQL alone vs bare", t["floor"], t["bare"], "bare client", None,
                           note=f"(bare + raw SQL; vs openai sync: CPU {ratio_spread(ratios(t['floor'].cpu, t['sdk'].cpu))})"))
+    rows.append(_pair_row("recording's SQL, one write, vs bare", t["once"], t["bare"], "bare client", None,
+                          note="(bare + one commit, no running row)"))
     floor.close()
     s.close()
     sdk.close()
@@ -168,6 +179,7 @@ class _SqlFloor:
     row before the request; after it, the answer's inline artifact row and the row finished, in one commit; the
     full-text queue indexed every 32 ended rows), issued by raw ``sqlite3`` on a store of the same schema and
     triggers, with the values the session's own last row holds. No redaction, encoding or objects around them.
+    :meth:`once` is the same with no ``running`` row: the floor of writing a call's row only once it ends.
     """
 
     def __init__(self, session: Session, root: Path) -> None:
@@ -194,34 +206,56 @@ class _SqlFloor:
         self.n = 0
         self.ended = 0
 
-    def begin(self, call: Any) -> int:
+    def _running(self, call: Any) -> dict[str, Any]:
         self.n += 1
-        values = {**self.template, "status": "running", "text": f"q {self.n}", "replay_key": f"{self.n:064x}",
-                  "started": time.time(), "request": json.dumps(call.describe()), "response": "{}", "usage": "{}",
-                  "outputs": "[]", "duration": None}
+        return {**self.template, "status": "running", "text": f"q {self.n}", "replay_key": f"{self.n:064x}",
+                "started": time.time(), "request": json.dumps(call.describe()), "response": "{}", "usage": "{}",
+                "outputs": "[]", "duration": None}
+
+    def begin(self, call: Any) -> int:
+        values = self._running(call)
         self.db.execute("BEGIN IMMEDIATE")
         row = int(self.db.execute(self.insert, [values[c] for c in self.cols]).lastrowid or 0)
         self.db.execute("COMMIT")
         return row
 
     def finish(self, row: int, text: str) -> None:
-        import hashlib
-
-        data = text.encode()
         t = self.template
         self.db.execute("BEGIN IMMEDIATE")
-        self.db.execute("INSERT INTO artifacts(sha256, mime, size, name, suffix, created, data) "
-                        "VALUES (?,?,?,?,?,?,?) ON CONFLICT(sha256) DO NOTHING",
-                        (hashlib.sha256(data).hexdigest(), "text/plain", len(data), "", ".txt", time.time(), data))
+        self._artifact(text)
         self.db.execute("UPDATE entries SET status='ok', duration=?, response=?, usage=?, outputs=?, text=?, "
                         "updated=? WHERE id=?", (0.001, t["response"], t["usage"], t["outputs"],
                                                  f"q {self.n}\n\n{text}", time.time(), row))
+        self._queued()
+        self.db.execute("COMMIT")
+
+    def once(self, call: Any, text: str) -> None:
+        """The row written only once the call has ended: one commit, no ``running`` row before the request."""
+        t = self.template
+        values = {**self._running(call), "status": "ok", "duration": 0.001, "response": t["response"],
+                  "usage": t["usage"], "outputs": t["outputs"], "updated": time.time()}
+        values["text"] = f"{values['text']}\n\n{text}"
+        self.db.execute("BEGIN IMMEDIATE")
+        self._artifact(text)
+        self.db.execute(self.insert, [values[c] for c in self.cols])
+        self._queued()
+        self.db.execute("COMMIT")
+
+    def _artifact(self, text: str) -> None:
+        import hashlib
+
+        data = text.encode()
+        self.db.execute("INSERT INTO artifacts(sha256, mime, size, name, suffix, created, data) "
+                        "VALUES (?,?,?,?,?,?,?) ON CONFLICT(sha256) DO NOTHING",
+                        (hashlib.sha256(data).hexdigest(), "text/plain", len(data), "", ".txt", time.time(), data))
+
+    def _queued(self) -> None:
+        """One more ended row in the full-text queue (the trigger queued it); the batch indexed when full."""
         self.ended += 1
         if self.ended >= self.batch:
             self.db.execute(self.index_sql)
             self.db.execute("DELETE FROM fts_pending")
             self.ended = 0
-        self.db.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()

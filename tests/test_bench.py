@@ -51,7 +51,8 @@ def test_bench_client_quick_prints_every_row() -> None:
 @pytest.mark.parametrize(
     ("script", "args", "expect"),
     [
-        ("bench_session.py", ["--quick"], ["chat call recorded vs bare", "recording's SQL alone vs bare", "batch of",
+        ("bench_session.py", ["--quick"], ["chat call recorded vs bare", "recording's SQL alone vs bare",
+                                           "recording's SQL, one write, vs bare", "batch of",
                                            "chat stream: front door vs SDK sync", "chat stream: front door vs SDK async"]),
         ("bench_history.py", ["--entries", "300", "--calls", "50", "--big", "600", "--images", "3"],
          ["open", "render last 50", "export 600", "FTS at 600"]),
