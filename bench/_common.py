@@ -156,6 +156,15 @@ class ReplayServer(_Child):
         super().__init__(args, "replaying on ")
 
 
+class ParseServer(_Child):
+    """The least a chat server does, on the simulator's own stack (uvicorn, h11): read the body, parse its JSON
+    and answer one fixed completion. What a growing body costs on the wire and in a parser, without the
+    simulator's own work."""
+
+    def __init__(self) -> None:
+        super().__init__([str(Path(__file__).resolve()), "parse"], "parsing on ")
+
+
 def _chunked(body: bytes, coalesce: bool) -> bytes:
     frames = [body] if coalesce else [f + b"\n\n" for f in body.split(b"\n\n") if f]
     out = bytearray()
@@ -163,6 +172,35 @@ def _chunked(body: bytes, coalesce: bool) -> bytes:
         out += b"%x\r\n" % len(f) + f + b"\r\n"
     out += b"0\r\n\r\n"
     return bytes(out)
+
+
+def _parse_main() -> int:
+    import uvicorn
+
+    answer = json.dumps({"id": "chatcmpl-parse", "object": "chat.completion", "created": 0, "model": "parse",
+                         "choices": [{"index": 0, "finish_reason": "stop",
+                                      "message": {"role": "assistant", "content": "A fixed answer."}}],
+                         "usage": {"prompt_tokens": 1, "completion_tokens": 3, "total_tokens": 4}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(answer)).encode())]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        chunks = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        json.loads(b"".join(chunks))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": answer})
+
+    # IPPROTO_TCP given: asyncio sets TCP_NODELAY only on sockets that name it (a bare socket() would answer
+    # in two writes held apart by Nagle and a delayed ACK, ~40 ms)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.bind(("127.0.0.1", 0))
+    print(f"parsing on http://127.0.0.1:{sock.getsockname()[1]}", flush=True)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off")).run(sockets=[sock])
+    return 0
 
 
 def _replay_main(path: str, coalesce: bool) -> int:
@@ -430,6 +468,8 @@ def machine() -> str:
 
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
+    if cmd == "parse":
+        raise SystemExit(_parse_main())
     if cmd == "replay" and len(sys.argv) >= 3:
         raise SystemExit(_replay_main(sys.argv[2], "--coalesce" in sys.argv[3:]))
     if cmd == "download" and len(sys.argv) == 5:

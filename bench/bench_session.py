@@ -27,6 +27,8 @@ Rows (stable labels):
                                     turns 6–15, call by call interleaved, 5 rounds of 10
   thread turn 400 vs turn 10, httpx the same two conversations' bodies, pre-encoded, over raw httpx: what the
                                     wire and the server cost at turn 400 whatever the client (info)
+  thread turn 400 vs turn 10, parse the same pre-encoded bodies over raw httpx to a server that only reads and
+                                    parses them (uvicorn, as the simulator): the wire and a JSON parser (info)
   thread turn 400 vs turn 10, sdk   the same two conversations through the openai SDK, kept by hand (info)
   thread store at turn 400          bytes of all rows after 400 turns vs 400 × the bytes of turn 10's row
   chat stream: session vs client    Session.chat(q, thread=False) (streaming, the default) vs Client.stream +
@@ -57,6 +59,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import (  # bench/ is not a package: imported from its folder
     BENCH_KEY,
+    ParseServer,
     Row,
     SimProcess,
     Timing,
@@ -261,7 +264,7 @@ class _SqlFloor:
         self.db.close()
 
 
-def thread_rows(url: str, tmp: Path, turns: int, rounds: int, window: int = 10) -> list[Row]:
+def thread_rows(url: str, parser: str, tmp: Path, turns: int, rounds: int, window: int = 10) -> list[Row]:
     """One long thread's last turns against a short thread's turns 6–15, interleaved call by call; the same
     two conversations through the openai SDK and as pre-encoded bodies over raw httpx (the wire's own cost);
     and how the store grows."""
@@ -271,8 +274,9 @@ def thread_rows(url: str, tmp: Path, turns: int, rounds: int, window: int = 10) 
     s = Session(api_key=BENCH_KEY, base_url=url, mode="live", store=tmp / "thread")
     info = catalog.model(CHAT_MODEL)
     sdk = OpenAI(api_key=BENCH_KEY, base_url=f"{url}/v1", max_retries=0)
-    raw = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {BENCH_KEY}",
-                                              "Content-Type": "application/json"})
+    auth = {"Authorization": f"Bearer {BENCH_KEY}", "Content-Type": "application/json"}
+    raw = httpx.Client(base_url=url, headers=auth)
+    parse = httpx.Client(base_url=parser, headers=auth)
     q = "question {}: what about the lighthouse?"
     start = max(15, turns - rounds * window)
     sdk_long: list[dict[str, str]] = []
@@ -284,7 +288,7 @@ def thread_rows(url: str, tmp: Path, turns: int, rounds: int, window: int = 10) 
     conn = s.store.connection()
     one = conn.execute(f"SELECT {_ROW_BYTES} FROM entries WHERE thread='long' ORDER BY id LIMIT 1 OFFSET 9"
                        ).fetchone()[0]
-    names = ("session", "sdk", "httpx")
+    names = ("session", "sdk", "httpx", "parse")
     late: dict[str, Timing] = {n: Timing([], []) for n in names}
     early: dict[str, Timing] = {n: Timing([], []) for n in names}
     n = start
@@ -303,7 +307,8 @@ def thread_rows(url: str, tmp: Path, turns: int, rounds: int, window: int = 10) 
                 for name, fn in (
                         ("session", lambda t=text, th=thread: s.chat(t, model=CHAT_MODEL, stream=False, thread=th)),
                         ("sdk", lambda t=text, c=conv: _sdk_turn(sdk, c, t)),
-                        ("httpx", lambda b=body: raw.post("/v1/chat/completions", content=b).json())):
+                        ("httpx", lambda b=body: raw.post("/v1/chat/completions", content=b).json()),
+                        ("parse", lambda b=body: parse.post("/v1/chat/completions", content=b).json())):
                     c0, t0 = time.process_time(), time.perf_counter()
                     fn()
                     acc[(which, name)][0] += time.perf_counter() - t0
@@ -320,6 +325,7 @@ def thread_rows(url: str, tmp: Path, turns: int, rounds: int, window: int = 10) 
     s.close()
     sdk.close()
     raw.close()
+    parse.close()
     lo = start + 1
     sess_w, sess_c = ratios(late["session"].wall, early["session"].wall), ratios(late["session"].cpu,
                                                                                  early["session"].cpu)
@@ -330,6 +336,7 @@ def thread_rows(url: str, tmp: Path, turns: int, rounds: int, window: int = 10) 
                 f"wall {ratio_spread(sess_w)} (the wire alone: {ratio_spread(floor)}); CPU {ratio_spread(sess_c)}",
                 "≤ 1.20× (wall and CPU)", median(sess_w) <= 1.2 and median(sess_c) <= 1.2)]
     for name, label in (("httpx", "raw httpx, same bodies pre-encoded (the wire's own cost)"),
+                        ("parse", "the same bodies to a server that only reads and parses them"),
                         ("sdk", "openai SDK sync, the same conversations")):
         w, c = ratios(late[name].wall, early[name].wall), ratios(late[name].cpu, early[name].cpu)
         rows.append(Row(f"thread turn {turns} vs turn 10, {name}",
@@ -553,7 +560,8 @@ def main() -> None:
         tmp = Path(d)
         log(f"simulator at {sim.url}")
         rows = front_door_rows(sim.url, tmp, rounds, calls)
-        rows.extend(thread_rows(sim.url, tmp, turns, 2 if args.quick else 5))
+        with ParseServer() as parser:
+            rows.extend(thread_rows(sim.url, parser.url, tmp, turns, 2 if args.quick else 5))
         rows.extend(stream_rows(sim, sim.url, tmp, rounds, calls, 20 if args.quick else 200))
         rows.extend(image_rows(sim.url, tmp, rounds, max(2, calls // 4)))
         rows.extend(batch_rows(sim, tmp, n, conc, latency, 2 if args.quick else 5))

@@ -52,7 +52,7 @@ def test_bench_client_quick_prints_every_row() -> None:
     ("script", "args", "expect"),
     [
         ("bench_session.py", ["--quick"], ["chat call recorded vs bare", "recording's SQL alone vs bare",
-                                           "recording's SQL, one write, vs bare", "batch of",
+                                           "recording's SQL, one write, vs bare", "thread turn 40 vs turn 10, parse", "batch of",
                                            "chat stream: front door vs SDK sync", "chat stream: front door vs SDK async"]),
         ("bench_history.py", ["--entries", "300", "--calls", "50", "--big", "600", "--images", "3"],
          ["open", "render last 50", "export 600", "FTS at 600"]),
