@@ -191,14 +191,65 @@ def check_data_url_size(url: str, cap: int) -> None:
         raise cap_error(url, cap)
 
 
-#: First bytes of answers that are not media: HTML/XML error pages, JSON, plain-text errors.
-_TEXT_STARTS = (b"<!doctype", b"<html", b"<?xml", b"<head", b"<body", b"<error", b"{", b"[")
+#: First bytes of answers that are not media: HTML/XML/SVG pages, JSON, plain-text errors.
+_TEXT_STARTS = (b"<", b"{", b"[")
+#: Pillow formats accepted as a generated image: raster formats it decodes (HEIF when pillow-heif registers it).
+RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF", "AVIF", "HEIF", "JPEG2000")
+
+
+def raster_format(head: bytes) -> str | None:
+    """The Pillow format whose header ``head`` (at least 16 bytes when the file has them) starts with, or None.
+
+    Pillow's own header tests, so what passes is what the notebook can decode; a test that answers with a
+    message instead of True means the format is known but its decoder is missing."""
+    from PIL import Image
+
+    Image.init()
+    for name in RASTER_FORMATS:
+        entry = Image.OPEN.get(name)
+        accept = entry[1] if entry else None
+        if accept is not None:
+            verdict = accept(head[:16])
+            if verdict and not isinstance(verdict, str):
+                return name
+    return None
+
+
+def _arrived(head: bytes, content_type: str) -> str:
+    """What arrived instead of the media, for the error message."""
+    stripped = head.lstrip().lower()
+    if not head:
+        return "an empty file"
+    if stripped.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
+        return "an HTML page"
+    if b"<svg" in stripped:
+        return "an SVG drawing (vector markup that can carry scripts)"
+    if stripped.startswith(b"<"):
+        return "XML or other markup"
+    if stripped.startswith((b"{", b"[")):
+        return "JSON"
+    if content_type.startswith("text/"):
+        return content_type
+    return f"bytes in no format it can read (sent as {content_type}, starting {head[:8].hex(' ')})"
 
 
 def check_media(head: bytes, content_type: str, expect: str | None, url: str) -> None:
-    """Refuse bytes that are not the media asked for (an HTML error page or JSON served with a 200)."""
+    """Refuse bytes that are not the media asked for (an HTML error page or JSON served with a 200).
+
+    An image must be a raster format Pillow reads: SVG, other markup and unknown bytes are refused (they could
+    not be shown, and SVG can carry scripts). Audio and video let unknown binary through (newer containers are
+    not sniffed) but never text or markup."""
     if expect is None:
         return
+    if expect == "image":
+        if raster_format(head) is not None:
+            return
+        raise DownloadError(
+            f"The file at {describe_url(url)} is not an image: the server sent {_arrived(head, content_type)} "
+            "instead; nothing was stored.",
+            hint="Generated images must be PNG, JPEG, WEBP, GIF, BMP, TIFF or AVIF. If the link expired or needs a "
+                 "login, fetch a fresh result and try again.",
+        )
     from .._inputs import sniff_mime
 
     sniffed = sniff_mime(head, "")
@@ -207,14 +258,11 @@ def check_media(head: bytes, content_type: str, expect: str | None, url: str) ->
     stripped = head.lstrip().lower()
     declared = content_type.split("/")[0]
     looks_textual = stripped.startswith(_TEXT_STARTS) or declared in ("text",) or content_type in (
-        "application/json", "application/xml", "application/problem+json")
+        "application/json", "application/xml", "application/problem+json", "image/svg+xml")
     if looks_textual or not head:  # unknown binary passes: newer formats (AVIF, HEIC…) are not sniffed
-        what = ("an empty file" if not head else
-                           "an HTML page" if stripped.startswith((b"<!doctype", b"<html", b"<head", b"<body"))
-                           else "JSON" if stripped.startswith((b"{", b"[")) else f"{content_type or 'text'}")
         raise DownloadError(
             f"The file at {describe_url(url)} is not {'an' if expect[0] in 'aeiou' else 'a'} {expect}: "
-            f"the server sent {what} instead; nothing was stored.",
+            f"the server sent {_arrived(head, content_type)} instead; nothing was stored.",
             hint="The result link may have expired or need a login; fetch a fresh result and try again.",
         )
 

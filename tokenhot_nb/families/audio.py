@@ -12,6 +12,7 @@ import binascii
 import difflib
 import io
 import json
+import math
 import mimetypes
 import re
 import wave
@@ -20,7 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..catalog import ModelInfo
-from ..errors import InputError, UnsupportedOptionError
+from ..errors import APIError, InputError, UnsupportedOptionError
 from ._common import dig, finish_body, unsupported, usage_from
 from ._types import AudioReply, FilePart, HttpCall, Segment, TranscriptReply, Usage
 
@@ -114,14 +115,95 @@ def _rate(mime: str | None, default: int = 24000) -> int:
     return int(m.group(1)) if m else default
 
 
+#: Magic numbers of the formats the catalogue's speech models answer in (wav, mp3, opus/ogg, aac, flac; m4a and
+#: webm from relays that re-encode): (signature, offset, media type).
+_AUDIO_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"ID3", 0, "audio/mpeg"),
+    (b"OggS", 0, "audio/ogg"),
+    (b"fLaC", 0, "audio/flac"),
+    (b"ftyp", 4, "audio/mp4"),
+    (b"\x1aE\xdf\xa3", 0, "audio/webm"),
+)
+#: Declared types that mean "raw PCM" (Gemini's ``audio/L16;codec=pcm;rate=24000``, OpenAI's ``pcm`` format).
+_PCM_TYPES = ("l16", "pcm", "audio/raw")
+#: Declared types that say nothing about the bytes; headerless bytes under them are read as PCM (Gemini's default).
+_UNTYPED = ("", "application/octet-stream", "binary/octet-stream")
+
+
+def sniff_audio(data: bytes) -> str | None:
+    """The audio type from the first bytes, or None when they carry no known audio header."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
+        return "audio/wav"
+    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
+        return "audio/aiff"
+    for sig, off, mime in _AUDIO_MAGIC:
+        if data[off:off + len(sig)] == sig:
+            return mime
+    if len(data) >= 2 and data[0] == 0xFF:
+        if data[1] & 0xF6 == 0xF0:  # ADTS (AAC): sync word, layer 00
+            return "audio/aac"
+        if data[1] & 0xE0 == 0xE0 and data[1] & 0x06:  # MPEG audio frame sync, layer I–III
+            return "audio/mpeg"
+    return None
+
+
+def _textual(data: bytes) -> bool:
+    """Whether the bytes read as text (an HTML page, JSON, a plain error): real audio never does for 512 bytes."""
+    head = data[:512].removeprefix(b"\xef\xbb\xbf")
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut at the edge
+            return False
+        text = head[: exc.start].decode("utf-8")
+    return bool(text.strip()) and all(c.isprintable() or c in "\t\n\r\f" for c in text)
+
+
+def _what_came(data: bytes, declared: str) -> str:
+    """What a non-audio answer was, for the error: its kind, size, declared type and (text) its start."""
+    if not data:
+        return "an empty body"
+    head = data[:512].lstrip().lower()
+    kind = ("an HTML page" if head.startswith((b"<!doctype", b"<html", b"<head", b"<body")) or b"<html" in head
+            else "an SVG drawing" if b"<svg" in head
+            else "XML" if head.startswith(b"<")
+            else "JSON" if head.startswith((b"{", b"["))
+            else "text" if _textual(data) else "data in no audio format")
+    out = f"{kind} ({len(data)} bytes" + (f", {declared}" if declared else "") + ")"
+    if kind != "data in no audio format":
+        snippet = " ".join(data[:400].decode("utf-8", errors="replace").split())
+        out += f": {snippet[:120] + ('…' if len(snippet) > 120 else '')!r}"
+    return out
+
+
+def _not_audio(data: bytes, declared: str) -> APIError:
+    return APIError(
+        f"The speech answer is not audio: the server sent {_what_came(data, declared)}; nothing was stored.",
+        hint="A proxy or login page may stand between you and Tokenhot (check TOKENHOT_BASE_URL), or the relay "
+             "failed; the call is in the history as an error. Try again.",
+    )
+
+
 def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
-    """WAV bytes when possible; otherwise the bytes with their own MIME type."""
-    mime_l = (mime or "").lower()
-    if data[:4] == b"RIFF":
-        return data, "audio/wav"
-    if not mime_l or "l16" in mime_l or "pcm" in mime_l or mime_l in ("audio/raw", "application/octet-stream"):
+    """WAV bytes when possible; otherwise the bytes with their own audio type. Anything else is refused.
+
+    Bytes with a known audio header are audio whatever the label says; headerless bytes are raw PCM only when
+    declared so (or undeclared, Gemini's default); text (an HTML page, JSON) never becomes the audio.
+    """
+    declared = (mime or "").split(";")[0].strip().lower()
+    sniffed = sniff_audio(data)
+    if sniffed is not None:
+        return data, sniffed
+    if not data or _textual(data):
+        raise _not_audio(data, declared)
+    if declared in _UNTYPED or any(t in (mime or "").lower() for t in _PCM_TYPES):
         return pcm_to_wav(data, _rate(mime)), "audio/wav"
-    return data, mime_l.split(";")[0]
+    if declared.startswith("audio/"):  # a format not sniffed above, labelled as audio: kept as sent
+        return data, declared
+    raise _not_audio(data, declared)
+
+
+_URLSAFE = str.maketrans("-_", "+/")
 
 
 def _find_inline(body: Any) -> dict[str, Any] | None:
@@ -145,8 +227,6 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
             except ValueError:
                 pass
         if isinstance(body, (bytes, bytearray)):
-            if not ctype and data[:3] in (b"ID3", b"\xff\xfb", b"\xff\xf3"):
-                return AudioReply(wav=data, mime="audio/mpeg")
             wav, bytes_mime = _from_audio_bytes(data, content_type if ctype else None)
             return AudioReply(wav=wav, mime=bytes_mime)
     if isinstance(body, str):
@@ -169,15 +249,17 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
                          hint="Look at the reply's .raw; the model may have answered with text only.")
     data_s = str(inline.get("data")).strip()
     mime: str | None = inline.get("mimeType") or inline.get("mime_type")
-    if data_s.startswith(("http://", "https://")):
-        return AudioReply(url=data_s, mime=mime or "", usage=usage, raw=body)
+    if data_s.startswith(("http://", "https://")):  # downloaded as audio (checked there): only an audio label kept
+        return AudioReply(url=data_s, mime=mime if str(mime or "").lower().startswith("audio/") else "",
+                          usage=usage, raw=body)
     if data_s.startswith("data:"):
         head, _, data_s = data_s.partition(",")
         mime = mime or head[5:].split(";base64")[0]
-    try:
-        audio = base64.b64decode(data_s + "=" * (-len(data_s) % 4))
-    except (binascii.Error, ValueError) as e:
-        raise InputError(f"The speech reply's audio is not valid base64: {e}") from None
+    data_s = "".join(data_s.split()).translate(_URLSAFE).rstrip("=")
+    try:  # validated: text that is not base64 (an error message in ``data``) must not decode to noise
+        audio = base64.b64decode(data_s + "=" * (-len(data_s) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
     wav, out_mime = _from_audio_bytes(audio, mime)
     return AudioReply(wav=wav, mime=out_mime, usage=usage, raw=body)
 
@@ -227,7 +309,8 @@ def build_transcription(model: ModelInfo, data: bytes, filename: str, *, languag
                     expect="text" if fmt in _TEXT_FORMATS else "json")
 
 
-_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})")
+_TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[.,](\d+))?")
+_CLOCK = re.compile(r"\s*(?:(\d+):)?(\d+):(\d+(?:[.,]\d+)?)\s*")
 
 
 def _seconds(stamp: str) -> float:
@@ -235,7 +318,28 @@ def _seconds(stamp: str) -> float:
     if not m:
         return 0.0
     h, mi, s, frac = m.groups()
-    return int(h or 0) * 3600 + int(mi) * 60 + int(s) + int(frac.ljust(3, "0")) / 1000
+    return int(h or 0) * 3600 + int(mi) * 60 + int(s) + int((frac or "0")[:3].ljust(3, "0")) / 1000
+
+
+def seconds_of(value: Any) -> float | None:
+    """A segment time as seconds: a number, a number in a string, or a clock (``0:01``, ``00:00:01.5``).
+
+    None for anything else, negative or not finite (a ``1e400`` in JSON is infinity), so one odd time never
+    costs the paid transcript."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        out = float(value) if not isinstance(value, int) or abs(value) < 1 << 62 else math.inf
+    elif isinstance(value, str):
+        m = _CLOCK.fullmatch(value)
+        try:
+            out = float(value) if m is None else (
+                int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3).replace(",", ".")))
+        except (ValueError, OverflowError):
+            return None
+    else:
+        return None
+    return out if math.isfinite(out) and out >= 0 else None
 
 
 def parse_cues(text: str) -> list[Segment]:
@@ -274,26 +378,37 @@ def _transcript_usage(obj: dict[str, Any]) -> Usage:
     seconds: Any = u.get("seconds") if isinstance(u, dict) else None
     if seconds is None:
         seconds = obj.get("duration")
-    try:
-        secs = float(seconds) if seconds is not None else 0.0
-    except (TypeError, ValueError):
-        secs = 0.0
+    secs = seconds_of(seconds)
     usage = usage_from(u) if isinstance(u, dict) and u.get("type") != "duration" else Usage()
-    usage.audio_seconds = max(0.0, secs)
+    usage.audio_seconds = secs or 0.0
     return usage
 
 
+def _segments(items: Any) -> list[Segment]:
+    """Whisper's segments; a time that cannot be read takes the one before it (the cue keeps its text and its
+    place, with no length of its own) — the body as received is stored unchanged."""
+    segs: list[Segment] = []
+    last = 0.0
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict):
+            continue
+        start = seconds_of(item.get("start"))
+        start = last if start is None else start
+        end = seconds_of(item.get("end"))
+        end = start if end is None else end
+        segs.append(Segment(start, end, str(item.get("text") or "").strip()))
+        last = max(start, end)
+    return segs
+
+
 def _json_transcript(fmt: str, obj: dict[str, Any]) -> TranscriptReply:
-    segs = [
-        Segment(float(s.get("start") or 0.0), float(s.get("end") or 0.0), str(s.get("text") or "").strip())
-        for s in obj.get("segments") or [] if isinstance(s, dict)
-    ]
-    dur = obj.get("duration")
+    segs = _segments(obj.get("segments"))
+    text = str(obj.get("text") or "").strip() or " ".join(sg.text for sg in segs if sg.text)
     return TranscriptReply(
-        text=str(obj.get("text") or "").strip(),
+        text=text,
         format=fmt,
-        language=obj.get("language"),
-        duration=float(dur) if isinstance(dur, (int, float, str)) and str(dur).replace(".", "", 1).isdigit() else None,
+        language=obj.get("language") if isinstance(obj.get("language"), str) else None,
+        duration=seconds_of(obj.get("duration")),
         segments=segs,
         raw=obj,
         usage=_transcript_usage(obj),

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._config import redact
+from ..errors import TokenhotError
 from .._safe import text_html as escape
 
 if TYPE_CHECKING:
@@ -56,8 +57,12 @@ class Result:
         return {}
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> MimeBundle:
+        try:
+            bundle = self._bundle()
+        except Exception as exc:  # a stored file that went bad: one escaped line, never a traceback in the cell
+            bundle = {"text/html": error_html(exc)}
         data = {k: (redact(v) if isinstance(v, str) and not k.startswith("image/") else v)
-                for k, v in self._bundle().items()}
+                for k, v in bundle.items()}
         data["text/plain"] = repr(self)
         meta = self.provenance()
         meta.update(self._bundle_metadata())
@@ -124,10 +129,37 @@ def check_pixels(w: int, h: int, what: str = "This image") -> None:
         raise PixelBombError(f"{what} is {w}×{h} pixels: too large to decode for display (the file is kept).")
 
 
+class UnreadableImageError(TokenhotError, OSError):
+    """A stored image Pillow cannot decode (not an image, an unknown format, a broken file): rendered as a
+    short placeholder line, never a traceback; the file stays in the store."""
+
+
+def unreadable(path: Path, exc: BaseException) -> UnreadableImageError:
+    """The one-line error for a stored image that cannot be decoded (``exc``: what Pillow raised)."""
+    from PIL import UnidentifiedImageError
+
+    why = "it is not in an image format Pillow reads" if isinstance(exc, UnidentifiedImageError) else (
+        f"it is broken ({type(exc).__name__}: {' '.join(str(exc).split())[:100]})")
+    return UnreadableImageError(
+        f"The image {path.name} cannot be shown: {why}. The file is kept.",
+        hint=f"Open it with another viewer ({path}) or generate it again.",
+    )
+
+
 def thumbnail(path: Path, max_px: int, max_bytes: int = 150_000) -> tuple[bytes, str, int, int]:
     """A display copy: the file itself when small, else downscaled (JPEG unless it has transparency).
 
-    Raises :class:`PixelBombError` (before decoding) for an image of more than ``MAX_DISPLAY_PIXELS``."""
+    Raises :class:`PixelBombError` (before decoding) for an image of more than ``MAX_DISPLAY_PIXELS`` and
+    :class:`UnreadableImageError` for a file that is not a readable image."""
+    try:
+        return _thumbnail(path, max_px, max_bytes)
+    except (PixelBombError, UnreadableImageError, FileNotFoundError):
+        raise
+    except Exception as exc:  # Pillow raises many kinds (OSError, SyntaxError, struct.error…) for a bad file
+        raise unreadable(path, exc) from None
+
+
+def _thumbnail(path: Path, max_px: int, max_bytes: int) -> tuple[bytes, str, int, int]:
     from PIL import Image
 
     try:

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from .._safe import text_html as escape
-from ._base import FileRef, PixelBombError, Result, copy_to, data_url, thumbnail
+from ._base import (FileRef, PixelBombError, Result, UnreadableImageError, copy_to, data_url, thumbnail,
+                    unreadable)
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -28,6 +29,11 @@ class ImageItem(FileRef):
     def revised_prompt(self) -> str | None:
         value = self.extra.get("revised_prompt")
         return str(value) if value else None
+
+
+def placeholder(exc: BaseException) -> str:
+    """The line shown in place of an image that cannot be decoded (the message; a TokenhotError's without hint)."""
+    return str(getattr(exc, "message", None) or exc)
 
 
 class ImageResult(Result):
@@ -89,9 +95,15 @@ class ImageResult(Result):
         """The image as a PIL image (loaded, so the file is not kept open)."""
         from PIL import Image as PILImage
 
-        with PILImage.open(self.items[index].path) as img:
-            img.load()
-            return img.copy()
+        path = self.items[index].path
+        try:
+            with PILImage.open(path) as img:
+                img.load()
+                return img.copy()
+        except (FileNotFoundError, PILImage.DecompressionBombError):
+            raise
+        except Exception as exc:  # not an image, or a broken one: one line saying so
+            raise unreadable(path, exc) from None
 
     def save(self, directory: str | os.PathLike[str] = ".", stem: str | None = None) -> list[Path]:
         """Copy the images to ``directory`` as ``<stem>-<i><ext>`` and return the new paths."""
@@ -120,8 +132,8 @@ class ImageResult(Result):
         for i in range(len(self.items)):
             try:
                 data, mime, w, h = self.thumb(i, max_px)
-            except PixelBombError as exc:
-                cells.append(f'<div style="font:12px sans-serif;margin:2px">{escape(str(exc))}</div>')
+            except (PixelBombError, UnreadableImageError) as exc:  # a placeholder line, the other images shown
+                cells.append(f'<div style="font:12px sans-serif;margin:2px">{escape(placeholder(exc))}</div>')
                 continue
             cells.append(
                 f'<img src="{data_url(data, mime)}" alt="{escape(self.alt_text(i))}" width="{w}" height="{h}" '

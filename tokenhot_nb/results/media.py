@@ -204,6 +204,9 @@ class AudioResult(_StoredMedia):
     def html(self) -> str:
         from ._serve import servable_path
 
+        if not self.mime.lower().startswith(("audio/", "video/")):  # a page an older version stored as speech
+            return (f'<div style="font:12px sans-serif">This output is not audio ({escape(self.mime or "no type")});'
+                    " it is not played.</div>" + self._footer())
         size = self.path.stat().st_size if self.path.exists() else 0
         if 0 < size <= INLINE_AUDIO_MAX:
             src = data_url(self.path.read_bytes(), self.mime)
