@@ -7,6 +7,7 @@ Each test fails on a client that retries paid work, trusts what it is sent, or l
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -504,3 +505,98 @@ def test_client_send_of_gzip_bomb_is_bounded_even_with_a_large_cap(sim: Server) 
         run_sync(client.send(call))
     run_sync(client.aclose())
 
+
+
+# ============================================================== media that is not what was asked for
+
+SVG = (b'<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" onload="alert(document.domain)">'
+       b"<script>alert(1)</script></svg>")
+LOGIN_PAGE = b"<html><script>alert(document.domain)</script>Login required</html>"
+
+
+def _speech_relay(answer: bytes) -> Hostile:
+    """A relay that answers every speech endpoint (Gemini native and /v1/audio/speech) with ``answer``."""
+    def speech(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        if path.startswith(("/v1beta", "/v1/audio")):
+            return answer
+        return response(404, b"no route")
+    return Hostile({"*": speech})
+
+
+@pytest.mark.parametrize(("answer", "what"), [
+    (response(200, LOGIN_PAGE, "text/html"),
+     r"not audio: the server sent an HTML page \(66 bytes, text/html\): '<html><script>"),
+    (response(200, b'{"detail": "upstream says no"}', "audio/wav"),
+     r"no audio in it: the server sent JSON: '\{\"detail\": \"upstream says no\"\}'"),
+    (response(200, b"Service temporarily unavailable", "application/octet-stream"),
+     r"not audio: the server sent text \(31 bytes, application/octet-stream\): 'Service temporarily"),
+    (response(200, SVG, "image/svg+xml"), r"not audio: the server sent an SVG drawing \(126 bytes, image/svg\+xml\)"),
+    (response(200, json.dumps({"candidates": [{"content": {"parts": [{"inlineData": {
+        "mimeType": "text/html", "data": base64.b64encode(LOGIN_PAGE).decode()}}]}}]}).encode()),
+     r"not audio: the server sent an HTML page \(66 bytes, text/html\)"),
+], ids=["html-page", "json-without-audio", "plain-text-as-octets", "svg", "inline-html"])
+def test_a_speech_answer_that_is_not_audio_is_refused_and_never_stored_as_audio(
+        answer: bytes, what: str, tmp_path: Path) -> None:
+    with _speech_relay(answer) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.APIError, match=r"^The speech answer (is|has) " + what) as info:
+            s.speak("hello", model="gemini-2.5-flash-preview-tts")
+        assert relay.calls("/v1beta/models/gemini-2.5-flash-preview-tts:generateContent") == 1  # not retried
+    block = info.value._render_traceback_()
+    assert len(block) <= 4 and "Traceback" not in "".join(block)  # the short block, no internal frames
+    (entry,) = rows(s)
+    assert entry.status == "error" and entry.outputs == []  # nothing stored in the audio role
+    assert entry.error["message"].startswith("The speech answer") and entry.error["error"] == "APIError"
+    assert not [p for p in (tmp_path / "store" / "artifacts").rglob("*") if p.is_file()
+                and p.suffix in (".html", ".htm", ".svg", ".json", ".wav")]
+
+
+def test_a_real_speech_answer_over_the_same_relay_is_kept(tmp_path: Path) -> None:
+    from tokenhot_nb.sim.media import speech_pcm, wav_bytes
+
+    wav = wav_bytes(speech_pcm("hi"))
+    pcm = b"\x01\x02\x03\x04" * 200
+    gemini = json.dumps({"candidates": [{"content": {"parts": [{"inlineData": {
+        "mimeType": "audio/L16;codec=pcm;rate=24000", "data": base64.b64encode(pcm).decode()}}]}}]}).encode()
+    with _speech_relay(response(200, gemini)) as relay:
+        res = live(relay.url, tmp_path / "a").speak("hi", model="gemini-2.5-flash-preview-tts")
+    assert res.mime == "audio/wav" and res.wav[:4] == b"RIFF" and res.wav.endswith(pcm)
+    with _speech_relay(response(200, wav, "audio/wav")) as relay:
+        res = live(relay.url, tmp_path / "b").speak("hi", model="gemini-2.5-flash-preview-tts", endpoint="audio.speech")
+    assert res.data == wav and res.path.suffix == ".wav"
+    assert 'src="data:audio/wav;base64,' in res._repr_mimebundle_()[0]["text/html"]
+
+
+def _image_relay(body: bytes, content_type: str) -> Hostile:
+    def generate(method: str, path: str, headers: dict[str, str], req: bytes) -> bytes:
+        return response(200, json.dumps({"created": 1, "data": [{"url": f"{relay.url}/files/out"}]}).encode())
+
+    relay = Hostile({"/v1/images/generations": generate, "/files/out": lambda *a: response(200, body, content_type)})
+    return relay
+
+
+@pytest.mark.parametrize(("body", "ctype", "what"), [
+    (SVG, "image/svg+xml", r"an SVG drawing"),
+    (b"  <?xml version='1.0'?>\n" + SVG, "image/png", r"an SVG drawing"),
+    (bytes(range(256)) * 4, "image/png", r"bytes in no format it can read \(sent as image/png, starting 00 01 02"),
+    (b"<error>expired</error>", "application/xml", r"XML or other markup"),
+], ids=["svg", "svg-in-xml-as-png", "garbage-as-png", "xml"])
+def test_an_image_download_that_is_not_a_raster_image_is_refused(
+        body: bytes, ctype: str, what: str, tmp_path: Path) -> None:
+    with _image_relay(body, ctype) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError, match=r"is not an image: the server sent " + what) as info:
+            s.image("a cat", model="gpt-image-1.5")
+        assert relay.calls("/v1/images/generations") == 1
+    assert "PNG, JPEG, WEBP" in info.value.hint
+    (entry,) = rows(s)
+    assert entry.status == "error" and not [o for o in entry.outputs if o.get("role") == "image"]
+    assert not [p for p in (tmp_path / "store" / "artifacts").rglob("*") if p.is_file()
+                and p.parent.name != "incoming" and not p.name.startswith(".")]
+
+
+def test_a_raster_image_download_is_kept_and_shown(tmp_path: Path) -> None:
+    with _image_relay(png("green"), "application/octet-stream") as relay:
+        res = live(relay.url, tmp_path).image("a green square", model="gpt-image-1.5")
+    assert res.mime == "image/png" and Image.open(res.path).getpixel((0, 0)) == (0, 128, 0)
+    assert '<img src="data:image/png;base64,' in res._repr_mimebundle_()[0]["text/html"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tokenhot_nb import catalog
-from tokenhot_nb.errors import InputError, UnsupportedOptionError
+from tokenhot_nb.errors import APIError, InputError, UnsupportedOptionError
 from tokenhot_nb.families import audio
 
 FIX = Path(__file__).parent / "fixtures" / "reference"
@@ -98,8 +98,79 @@ def test_parse_speech_wav_url_and_raw_bytes() -> None:
     pcm = audio.parse_speech(None, b"\x00\x00" * 4, "audio/pcm")
     assert wav_info(pcm.wav) == (1, 2, 24000, 4)
     assert audio.parse_speech(None, {"url": "https://x/y.mp3"}).url == "https://x/y.mp3"
-    with pytest.raises(InputError, match="no audio"):
+    with pytest.raises(APIError, match="no audio in it: the model answered with text: 'sorry'"):
         audio.parse_speech(None, {"candidates": [{"content": {"parts": [{"text": "sorry"}]}}]})
+
+
+MP3_FRAME = b"\xff\xfb\x90\x64" + b"\x00" * 60
+ADTS = b"\xff\xf1\x50\x80" + b"\x00" * 60
+
+
+@pytest.mark.parametrize(("data", "declared", "mime"), [
+    (b"ID3\x04\x00" + b"\x00" * 40, "audio/mpeg", "audio/mpeg"),
+    (MP3_FRAME, "application/octet-stream", "audio/mpeg"),  # a bare MPEG frame whatever the label
+    (ADTS, "audio/aac", "audio/aac"),
+    (b"OggS\x00\x02" + b"\x00" * 22 + b"OpusHead", "audio/opus", "audio/ogg"),
+    (b"fLaC\x00\x00\x00\x22" + b"\x00" * 34, "audio/flac", "audio/flac"),
+    (b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 20, "", "audio/mp4"),
+    (b"FORM\x00\x00\x00\x10AIFF" + b"\x00" * 8, "text/plain", "audio/aiff"),  # the header wins over a label
+])
+def test_speech_bytes_are_recognised_by_their_magic_numbers(data: bytes, declared: str, mime: str) -> None:
+    reply = audio.parse_speech(None, data, declared or None)
+    assert (reply.wav, reply.mime) == (data, mime)
+
+
+def test_headerless_speech_bytes_are_pcm_only_where_the_protocol_says_so() -> None:
+    pcm = bytes([0, 1, 255, 128]) * 50
+    for declared in ("audio/L16;codec=pcm;rate=16000", "audio/pcm", None, "application/octet-stream"):
+        reply = audio.parse_speech(None, pcm, declared)
+        assert reply.mime == "audio/wav" and reply.wav.endswith(pcm)
+    assert wav_info(audio.parse_speech(None, pcm, "audio/L16;rate=16000").wav)[2] == 16000
+    odd = audio.parse_speech(None, pcm, "audio/x-vendor")  # labelled audio, a format not sniffed: kept as sent
+    assert (odd.wav, odd.mime) == (pcm, "audio/x-vendor")
+    with pytest.raises(APIError, match=r"not audio: the server sent data in no audio format \(200 bytes, image/png\)"):
+        audio.parse_speech(None, pcm, "image/png")
+
+
+@pytest.mark.parametrize(("body", "ctype", "what"), [
+    (b"<!DOCTYPE html><title>Sign in</title>", "text/html; charset=utf-8",
+     r"an HTML page \(37 bytes, text/html\): '<!DOCTYPE html><title>Sign in</title>'"),
+    (b"\xef\xbb\xbf  <svg onload=alert(1)></svg>", "audio/wav", r"an SVG drawing \(\d+ bytes, audio/wav\)"),
+    (b"<?xml version='1.0'?><Error><Code>AccessDenied</Code></Error>", "audio/mpeg", r"XML \("),
+    (b"upstream error: \xe4\xb8\x8a\xe6\xb8\xb8\n" * 3, "audio/pcm", r"text \(\d+ bytes, audio/pcm\): 'upstream error: 上游"),
+    (b"[1, 2", "application/json", r"JSON \(5 bytes, application/json\): '\[1, 2'"),
+    (b"", "audio/wav", r"an empty body;"),
+], ids=["html", "svg-after-bom", "xml", "text-labelled-pcm", "json", "empty"])
+def test_speech_bytes_that_are_text_or_markup_are_refused(body: bytes, ctype: str, what: str) -> None:
+    with pytest.raises(APIError, match=r"^The speech answer is not audio: the server sent " + what) as info:
+        audio.parse_speech(None, body, ctype)
+    assert "\n" not in info.value.message and info.value.status is None
+
+
+def test_inline_speech_that_is_not_base64_audio_is_refused() -> None:
+    def gemini(data: str, mime: str | None = None) -> dict[str, Any]:
+        inline = {"data": data} if mime is None else {"data": data, "mimeType": mime}
+        return {"candidates": [{"content": {"parts": [{"inlineData": inline}]}}]}
+
+    with pytest.raises(APIError, match=r"not audio: the server sent text \(\d+ bytes\): 'Quota exceeded, try later.'"):
+        audio.parse_speech(None, gemini("Quota exceeded, try later."))
+    page = base64.b64encode(b"<html><body>blocked</body></html>").decode()
+    with pytest.raises(APIError, match=r"an HTML page \(33 bytes, audio/wav\)"):
+        audio.parse_speech(None, gemini(page, "audio/wav"))
+    pcm = bytes(range(256)) * 2  # ends in 0xff bytes: its URL-safe base64 has "_" in it
+    urlsafe = base64.urlsafe_b64encode(pcm).decode().rstrip("=")
+    assert "_" in urlsafe and audio.parse_speech(None, gemini(urlsafe)).wav.endswith(pcm)
+    wrapped = "\n".join(base64.b64encode(pcm).decode()[i:i + 76] for i in range(0, 684, 76))
+    assert audio.parse_speech(None, gemini(wrapped, "audio/L16;rate=24000")).wav.endswith(pcm)
+
+
+def test_a_speech_url_keeps_only_an_audio_label() -> None:
+    def gemini(mime: str) -> dict[str, Any]:
+        return {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": mime,
+                                                                      "data": "https://cdn.test/a"}}]}}]}
+
+    assert audio.parse_speech(None, gemini("text/html")).mime == ""  # downloaded as audio, checked there
+    assert audio.parse_speech(None, gemini("audio/mpeg")).mime == "audio/mpeg"
 
 
 def test_pcm_to_wav_header() -> None:
@@ -162,3 +233,40 @@ def test_parse_srt_and_vtt_segments() -> None:
     vtt = "WEBVTT\n\n00:00.000 --> 00:02.000\nFirst\n\n00:00:02.000 --> 00:00:03.500\nSecond\n"
     v = audio.parse_transcription("vtt", vtt.encode())
     assert [(s.start, s.end, s.text) for s in v.segments] == [(0.0, 2.0, "First"), (2.0, 3.5, "Second")]
+
+
+@pytest.mark.parametrize(("value", "seconds"), [
+    (1.25, 1.25), (3, 3.0), ("2.5", 2.5), (" 7 ", 7.0), ("0:01", 1.0), ("1:02:03", 3723.0),
+    ("00:00:01.5", 1.5), ("00:00:01,250", 1.25), ("12:30.5", 750.5),
+    ("soon", None), ("", None), (None, None), (True, None), ([1], None), (-1, None), ("-0:01", None),
+    (float("inf"), None), (float("nan"), None), ("1e400", None), (10**400, None), ("nan", None),
+])
+def test_segment_times_read_numbers_strings_and_clocks(value: Any, seconds: float | None) -> None:
+    assert audio.seconds_of(value) == seconds
+
+
+def test_odd_segment_times_never_lose_the_transcript() -> None:
+    body = ('{"text": "the paid transcript", "duration": "0:09", "segments": ['
+            '{"start": "0:01", "end": "0:02.5", "text": " one "}, {"start": "later", "end": null, "text": "two"}, '
+            '{"start": 1e400, "end": 1e400, "text": "three"}, {"start": 8, "end": "9", "text": "four"}, "junk"]}')
+    r = audio.parse_transcription("verbose_json", body)
+    assert r.text == "the paid transcript" and r.duration == 9.0
+    assert [(sg.start, sg.end, sg.text) for sg in r.segments] == [
+        (1.0, 2.5, "one"), (2.5, 2.5, "two"), (2.5, 2.5, "three"), (8.0, 9.0, "four")]
+    srt = audio.parse_transcription("srt", body, "application/json").body  # SRT written from them stays valid
+    assert "00:00:02,500 --> 00:00:02,500\nthree" in srt and "00:00:08,000 --> 00:00:09,000\nfour" in srt
+    no_text = audio.parse_transcription("verbose_json", {"segments": [{"start": "x", "text": "only segments"}]})
+    assert no_text.text == "only segments"  # the words survive when only the segments carry them
+
+
+def test_odd_billed_durations_are_zero_not_infinite() -> None:
+    assert audio.parse_transcription("json", '{"text": "a", "usage": {"type": "duration", "seconds": 1e400}}'
+                                      ).usage.audio_seconds == 0.0
+    assert audio.parse_transcription("json", {"text": "a", "usage": {"type": "duration", "seconds": "12"}}
+                                     ).usage.audio_seconds == 12.0
+    assert audio.parse_transcription("verbose_json", {"text": "a", "duration": "bad"}).usage.audio_seconds == 0.0
+
+
+def test_cue_times_without_milliseconds() -> None:
+    r = audio.parse_transcription("vtt", "WEBVTT\n\n00:01 --> 00:02.5\nhello\n\n01:00:00 --> 01:00:03,25\nlater\n")
+    assert [(sg.start, sg.end) for sg in r.segments] == [(1.0, 2.5), (3600.0, 3603.25)]

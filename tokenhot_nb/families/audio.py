@@ -171,9 +171,14 @@ def _what_came(data: bytes, declared: str) -> str:
             else "text" if _textual(data) else "data in no audio format")
     out = f"{kind} ({len(data)} bytes" + (f", {declared}" if declared else "") + ")"
     if kind != "data in no audio format":
-        snippet = " ".join(data[:400].decode("utf-8", errors="replace").split())
-        out += f": {snippet[:120] + ('…' if len(snippet) > 120 else '')!r}"
+        out += f": {_snippet(data[:400].decode('utf-8', errors='replace'))!r}"
     return out
+
+
+def _snippet(text: str, width: int = 120) -> str:
+    """The start of a text answer on one line, for an error message (repr'd by the caller: data, not markup)."""
+    flat = " ".join(text.split())
+    return flat[:width] + ("…" if len(flat) > width else "")
 
 
 def _not_audio(data: bytes, declared: str) -> APIError:
@@ -245,8 +250,12 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
     usage = usage_from(body.get("usageMetadata") or body.get("usage")) if (
         body.get("usageMetadata") or body.get("usage")) else Usage()
     if inline is None:
-        raise InputError("The speech reply has no audio in it.",
-                         hint="Look at the reply's .raw; the model may have answered with text only.")
+        said = " ".join(str(p.get("text")) for c in dig(body, "candidates") or [] if isinstance(c, dict)
+                        for p in dig(c, "content", "parts") or [] if isinstance(p, dict) and p.get("text"))
+        what = (f"the model answered with text: {_snippet(said)!r}" if said else
+                f"the server sent JSON: {_snippet(json.dumps(body, ensure_ascii=False, default=str))!r}")
+        raise APIError(f"The speech answer has no audio in it: {what}.",
+                       hint="Try again; if it keeps happening, the text may be too short or not speakable.")
     data_s = str(inline.get("data")).strip()
     mime: str | None = inline.get("mimeType") or inline.get("mime_type")
     if data_s.startswith(("http://", "https://")):  # downloaded as audio (checked there): only an audio label kept
@@ -255,9 +264,9 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
     if data_s.startswith("data:"):
         head, _, data_s = data_s.partition(",")
         mime = mime or head[5:].split(";base64")[0]
-    data_s = "".join(data_s.split()).translate(_URLSAFE).rstrip("=")
+    b64 = "".join(data_s.split()).translate(_URLSAFE).rstrip("=")
     try:  # validated: text that is not base64 (an error message in ``data``) must not decode to noise
-        audio = base64.b64decode(data_s + "=" * (-len(data_s) % 4), validate=True)
+        audio = base64.b64decode(b64 + "=" * (-len(b64) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
     wav, out_mime = _from_audio_bytes(audio, mime)
