@@ -492,3 +492,71 @@ def test_media_type_takes_the_first_part_only() -> None:
 def test_describe_a_url_with_neither_scheme_nor_path() -> None:
     fragment = "#" + "f" * 100
     assert describe_url(fragment) == fragment[:80]
+
+
+# -- the bytes must be the media asked for ------------------------------------------------------------------------
+
+
+def _image_bytes(fmt: str) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(buf, fmt)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"])
+def test_raster_images_pass_the_image_check(fmt: str) -> None:
+    head = _image_bytes(fmt)[:64]
+    assert _dl.raster_format(head) == fmt
+    _dl.check_media(head, "application/octet-stream", "image", "https://cdn.test/i")  # no error
+
+
+@pytest.mark.parametrize(("head", "ctype", "what"), [
+    (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)">', "image/svg+xml", "an SVG drawing"),
+    (b"\n <!-- generator --><svg><script>x</script></svg>", "image/png", "an SVG drawing"),
+    (b"<!DOCTYPE html><html>", "image/png", "an HTML page"),
+    (b"<?xml version='1.0'?><Error/>", "image/png", "XML or other markup"),
+    (b'{"error": "expired"}', "image/png", "JSON"),
+    (b"Forbidden", "text/plain", "text/plain"),
+    (b"", "image/png", "an empty file"),
+    (b"\x00\x01\x02\x03\x04\x05\x06\x07\x08", "image/png",
+     "bytes in no format it can read (sent as image/png, starting 00 01 02 03 04 05 06 07)"),
+    (b"\x00\x00\x00\x1cftypisom" + b"\x00" * 20, "image/png", "bytes in no format"),  # a video is no image
+], ids=["svg", "svg-after-comment", "html", "xml", "json", "text", "empty", "garbage", "mp4"])
+def test_an_image_download_must_be_a_raster_format(head: bytes, ctype: str, what: str) -> None:
+    with pytest.raises(E.DownloadError) as info:
+        _dl.check_media(head, ctype, "image", "https://cdn.test/i.png?sig=SECRET")
+    assert info.value.message.startswith("The file at https://cdn.test/i.png?… is not an image: the server sent ")
+    assert what in info.value.message and info.value.message.endswith("instead; nothing was stored.")
+    assert "SECRET" not in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("expect", ["audio", "video"])
+def test_markup_is_never_audio_or_video_but_unknown_binary_is(expect: str) -> None:
+    with pytest.raises(E.DownloadError, match=f"is not an? {expect}: the server sent an SVG drawing"):
+        _dl.check_media(b"<svg onload=alert(1)>", "image/svg+xml", expect, "https://cdn.test/m")
+    with pytest.raises(E.DownloadError, match="the server sent XML or other markup"):
+        _dl.check_media(b"<Error>denied</Error>", "application/octet-stream", expect, "https://cdn.test/m")
+    _dl.check_media(b"\x00\x00\x01\xba" + b"\x00" * 60, "application/octet-stream", expect, "https://cdn.test/m")
+
+
+def test_an_svg_data_url_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    svg = base64.b64encode(b"<svg onload='alert(1)'/>").decode()
+    client = make_client(lambda r: httpx.Response(500))
+    with pytest.raises(E.DownloadError, match="is not an image: the server sent an SVG drawing"):
+        download(client, f"data:image/svg+xml;base64,{svg}", tmp_path / "art", expect="image")
+    assert leftovers(tmp_path / "art") == []
+
+
+def test_a_streamed_garbage_image_leaves_no_file(tmp_path: Path) -> None:
+    client = make_client(lambda r: httpx.Response(200, content=bytes(range(256)) * 1024,
+                                                  headers={"content-type": "image/png"}))
+    with pytest.raises(E.DownloadError, match=r"sent as image/png, starting 00 01 02"):
+        download(client, "https://cdn.vendor.test/i.png", tmp_path / "art", suffix=".png", expect="image")
+    assert leftovers(tmp_path / "art") == []
+    png = _image_bytes("PNG")
+    ok = make_client(lambda r: httpx.Response(200, content=png, headers={"content-type": "image/png"}))
+    assert download(ok, "https://cdn.vendor.test/i.png", tmp_path / "art", suffix=".png", expect="image").size == len(png)

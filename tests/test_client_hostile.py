@@ -600,3 +600,25 @@ def test_a_raster_image_download_is_kept_and_shown(tmp_path: Path) -> None:
         res = live(relay.url, tmp_path).image("a green square", model="gpt-image-1.5")
     assert res.mime == "image/png" and Image.open(res.path).getpixel((0, 0)) == (0, 128, 0)
     assert '<img src="data:image/png;base64,' in res._repr_mimebundle_()[0]["text/html"]
+
+
+def test_odd_transcript_times_keep_the_paid_transcript(tmp_path: Path) -> None:
+    from tokenhot_nb.sim.media import speech_pcm, wav_bytes
+
+    def transcribe(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        if b"inf" in body:  # the prompt asks for the overflowing answer
+            return response(200, b'{"text": "paid text", "segments": [{"start": 1e400, "end": 1e400, "text": "x"}]}')
+        return response(200, json.dumps({"text": "the paid transcript", "segments": [
+            {"start": "0:01", "end": "0:02", "text": "x"}, {"start": "soon", "end": "00:00:03.5", "text": "y"}]}).encode())
+
+    wav = wav_bytes(speech_pcm("hi"))
+    with Hostile({"/v1/audio/transcriptions": transcribe}) as relay:
+        s = live(relay.url, tmp_path)
+        res = s.transcribe(wav, model="whisper-1", format="verbose_json")
+        inf = s.transcribe(wav, model="whisper-1", format="verbose_json", prompt="inf")
+    assert res.text == "the paid transcript"
+    assert [(sg.start, sg.end, sg.text) for sg in res.segments] == [(1.0, 2.0, "x"), (2.0, 3.5, "y")]
+    assert res.srt is not None and "00:00:02,000 --> 00:00:03,500\ny" in res.srt
+    assert inf.text == "paid text" and inf.srt == "1\n00:00:00,000 --> 00:00:00,000\nx\n"
+    assert [e.status for e in rows(s)] == ["ok", "ok"]
+    assert s.history[0].result().segments[1].end == 3.5  # rebuilt from the stored body the same way

@@ -114,7 +114,7 @@ ADTS = b"\xff\xf1\x50\x80" + b"\x00" * 60
     (b"fLaC\x00\x00\x00\x22" + b"\x00" * 34, "audio/flac", "audio/flac"),
     (b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 20, "", "audio/mp4"),
     (b"FORM\x00\x00\x00\x10AIFF" + b"\x00" * 8, "text/plain", "audio/aiff"),  # the header wins over a label
-])
+], ids=["id3", "mpeg-frame", "adts", "ogg-opus", "flac", "m4a", "aiff"])
 def test_speech_bytes_are_recognised_by_their_magic_numbers(data: bytes, declared: str, mime: str) -> None:
     reply = audio.parse_speech(None, data, declared or None)
     assert (reply.wav, reply.mime) == (data, mime)
@@ -240,6 +240,7 @@ def test_parse_srt_and_vtt_segments() -> None:
     ("00:00:01.5", 1.5), ("00:00:01,250", 1.25), ("12:30.5", 750.5),
     ("soon", None), ("", None), (None, None), (True, None), ([1], None), (-1, None), ("-0:01", None),
     (float("inf"), None), (float("nan"), None), ("1e400", None), (10**400, None), ("nan", None),
+    ("9" * 400 + ":00", None),
 ])
 def test_segment_times_read_numbers_strings_and_clocks(value: Any, seconds: float | None) -> None:
     assert audio.seconds_of(value) == seconds

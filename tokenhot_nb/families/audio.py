@@ -259,8 +259,8 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
     data_s = str(inline.get("data")).strip()
     mime: str | None = inline.get("mimeType") or inline.get("mime_type")
     if data_s.startswith(("http://", "https://")):  # downloaded as audio (checked there): only an audio label kept
-        return AudioReply(url=data_s, mime=mime if str(mime or "").lower().startswith("audio/") else "",
-                          usage=usage, raw=body)
+        label = str(mime or "")
+        return AudioReply(url=data_s, mime=label if label.lower().startswith("audio/") else "", usage=usage, raw=body)
     if data_s.startswith("data:"):
         head, _, data_s = data_s.partition(",")
         mime = mime or head[5:].split(";base64")[0]
@@ -335,18 +335,13 @@ def seconds_of(value: Any) -> float | None:
 
     None for anything else, negative or not finite (a ``1e400`` in JSON is infinity), so one odd time never
     costs the paid transcript."""
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         return None
-    if isinstance(value, (int, float)):
-        out = float(value) if not isinstance(value, int) or abs(value) < 1 << 62 else math.inf
-    elif isinstance(value, str):
-        m = _CLOCK.fullmatch(value)
-        try:
-            out = float(value) if m is None else (
-                int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + float(m.group(3).replace(",", ".")))
-        except (ValueError, OverflowError):
-            return None
-    else:
+    clock = _CLOCK.fullmatch(value) if isinstance(value, str) else None
+    try:
+        out = float(value) if clock is None else (
+            int(clock[1] or 0) * 3600 + int(clock[2]) * 60 + float(clock[3].replace(",", ".")))
+    except (ValueError, OverflowError):  # not a number, or too large for a float
         return None
     return out if math.isfinite(out) and out >= 0 else None
 

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._config import redact
-from ..errors import TokenhotError
 from .._safe import text_html as escape
+from ..errors import TokenhotError
 
 if TYPE_CHECKING:
     from .._session import Session

@@ -8,8 +8,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
 from .._safe import text_html as escape
-from ._base import (FileRef, PixelBombError, Result, UnreadableImageError, copy_to, data_url, thumbnail,
-                    unreadable)
+from ._base import (
+    FileRef,
+    PixelBombError,
+    Result,
+    UnreadableImageError,
+    copy_to,
+    data_url,
+    thumbnail,
+    unreadable,
+)
 
 if TYPE_CHECKING:
     from PIL.Image import Image
