@@ -110,11 +110,12 @@ ADTS = b"\xff\xf1\x50\x80" + b"\x00" * 60
     (b"ID3\x04\x00" + b"\x00" * 40, "audio/mpeg", "audio/mpeg"),
     (MP3_FRAME, "application/octet-stream", "audio/mpeg"),  # a bare MPEG frame whatever the label
     (ADTS, "audio/aac", "audio/aac"),
+    (b"ADIF" + b"\x00" * 20, "audio/aac", "audio/aac"),
     (b"OggS\x00\x02" + b"\x00" * 22 + b"OpusHead", "audio/opus", "audio/ogg"),
     (b"fLaC\x00\x00\x00\x22" + b"\x00" * 34, "audio/flac", "audio/flac"),
     (b"\x00\x00\x00\x20ftypM4A " + b"\x00" * 20, "", "audio/mp4"),
     (b"FORM\x00\x00\x00\x10AIFF" + b"\x00" * 8, "text/plain", "audio/aiff"),  # the header wins over a label
-], ids=["id3", "mpeg-frame", "adts", "ogg-opus", "flac", "m4a", "aiff"])
+], ids=["id3", "mpeg-frame", "adts", "adif", "ogg-opus", "flac", "m4a", "aiff"])
 def test_speech_bytes_are_recognised_by_their_magic_numbers(data: bytes, declared: str, mime: str) -> None:
     reply = audio.parse_speech(None, data, declared or None)
     assert (reply.wav, reply.mime) == (data, mime)
@@ -126,10 +127,10 @@ def test_headerless_speech_bytes_are_pcm_only_where_the_protocol_says_so() -> No
         reply = audio.parse_speech(None, pcm, declared)
         assert reply.mime == "audio/wav" and reply.wav.endswith(pcm)
     assert wav_info(audio.parse_speech(None, pcm, "audio/L16;rate=16000").wav)[2] == 16000
-    odd = audio.parse_speech(None, pcm, "audio/x-vendor")  # labelled audio, a format not sniffed: kept as sent
-    assert (odd.wav, odd.mime) == (pcm, "audio/x-vendor")
-    with pytest.raises(APIError, match=r"not audio: the server sent data in no audio format \(200 bytes, image/png\)"):
-        audio.parse_speech(None, pcm, "image/png")
+    for label in ("image/png", "audio/mpeg", "audio/wav"):  # a label is not a format: no header, no audio
+        with pytest.raises(APIError, match=rf"not audio: the server sent data in no audio format \(200 bytes, {label}\)"
+                                           r"; nothing was stored\. "):
+            audio.parse_speech(None, pcm, label)
 
 
 @pytest.mark.parametrize(("body", "ctype", "what"), [

@@ -121,6 +121,7 @@ _AUDIO_MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"ID3", 0, "audio/mpeg"),
     (b"OggS", 0, "audio/ogg"),
     (b"fLaC", 0, "audio/flac"),
+    (b"ADIF", 0, "audio/aac"),
     (b"ftyp", 4, "audio/mp4"),
     (b"\x1aE\xdf\xa3", 0, "audio/webm"),
 )
@@ -193,7 +194,8 @@ def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
     """WAV bytes when possible; otherwise the bytes with their own audio type. Anything else is refused.
 
     Bytes with a known audio header are audio whatever the label says; headerless bytes are raw PCM only when
-    declared so (or undeclared, Gemini's default); text (an HTML page, JSON) never becomes the audio.
+    declared so (or undeclared, Gemini's default); anything else (text, an HTML page, JSON, bytes in no audio
+    format under any other label) never becomes the audio.
     """
     declared = (mime or "").split(";")[0].strip().lower()
     sniffed = sniff_audio(data)
@@ -203,9 +205,7 @@ def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
         raise _not_audio(data, declared)
     if declared in _UNTYPED or any(t in (mime or "").lower() for t in _PCM_TYPES):
         return pcm_to_wav(data, _rate(mime)), "audio/wav"
-    if declared.startswith("audio/"):  # a format not sniffed above, labelled as audio: kept as sent
-        return data, declared
-    raise _not_audio(data, declared)
+    raise _not_audio(data, declared)  # e.g. "audio/mpeg" on bytes that are no MP3: a label is not a format
 
 
 _URLSAFE = str.maketrans("-_", "+/")
