@@ -155,7 +155,7 @@ def test_video_lifecycle_taskdto_and_mp4(sim_url: str, auth: dict[str, str]) -> 
         d = httpx.get(f"{sim_url}/v1/video/generations/{created['id']}", headers=auth).json()
         assert d["code"] == "success"
         seen.append((d["data"]["status"], d["data"]["progress"]))
-    assert seen == [("IN_PROGRESS", "33%"), ("IN_PROGRESS", "67%"), ("SUCCESS", "100%")]
+    assert seen == [("SUBMITTED", "0%"), ("IN_PROGRESS", "67%"), ("SUCCESS", "100%")]
     data = d["data"]
     assert data["result_url"] == f"{sim_url}/v1/videos/{created['id']}/content" and data["fail_reason"] == ""
     assert data["quota"] == video_task_quota("happyhorse-1.0-i2v", 3, "720P") > 0  # what the task cost
@@ -179,7 +179,7 @@ def test_video_openai_style_and_content(sim_url: str, auth: dict[str, str]) -> N
         path="/v1/videos")
     tid = created["id"]
     statuses = [httpx.get(f"{sim_url}/v1/videos/{tid}", headers=auth).json() for _ in range(3)]
-    assert [s["status"] for s in statuses] == ["in_progress", "in_progress", "completed"]
+    assert [s["status"] for s in statuses] == ["queued", "in_progress", "completed"]
     assert statuses[0]["progress"] < statuses[1]["progress"] < statuses[2]["progress"] == 100
     done = statuses[-1]
     assert done["metadata"]["url"] == f"{sim_url}/v1/videos/{tid}/content" and done["size"] == "180x320"
