@@ -137,7 +137,7 @@ async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
         wanted = seedream_size(body.get("size"))
         if isinstance(wanted, str):
             return error_response(ctx, 400, wanted, "invalid_request", "invalid_request_error")
-        size = media.parse_size(f"{wanted[0]}x{wanted[1]}")
+        size = wanted  # drawn as asked: the pixel range bounds it
     else:
         size = media.parse_size(body.get("size") or params.get("size"), (1024, 1024))
     seed = seed_of(body)
