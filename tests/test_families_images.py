@@ -70,6 +70,23 @@ def test_seedream_generation_body() -> None:
         images.build_generate(m, "p", size="1K")
 
 
+@pytest.mark.parametrize("model", catalog.models(family="seedream"), ids=lambda m: m.id)
+def test_every_seedream_model_sends_the_fixed_fields(model: catalog.ModelInfo) -> None:
+    """§10.4: the client always sends ``watermark: false``, ``sequential_image_generation: "disabled"`` (one
+    image) and ``response_format: "url"``, from every name the model goes by, on generations and edits alike."""
+    fixed = {"sequential_image_generation": "disabled", "response_format": "url", "watermark": False}
+    for name in [model.id, *model.display_names]:
+        m = catalog.model(name)
+        assert m.id == model.id
+        for call in (images.build_generate(m, "a fox"), images.build_edit(m, [(PNG, "image/png")], "at night"),
+                     images.build_generate(m, "a fox", size="2560x1440", seed=1)):
+            assert call.path == "/v1/images/generations" and call.json is not None
+            assert {k: call.json.get(k) for k in fixed} == fixed, name
+    sets = images.build_generate(model, "a comic", n=3).json
+    assert sets is not None and (sets["sequential_image_generation"], sets["response_format"], sets["watermark"]) \
+        == ("auto", "url", False)  # an image set switches sequential generation on, nothing else
+
+
 def test_qwen_generation_body() -> None:
     call = images.build_generate(catalog.model("qwen-image-max"), "一只猫", negative="blurry", size="1664x928", seed=3)
     assert call.json == {"model": "qwen-image-max",

@@ -220,6 +220,51 @@ def test_parse_create_variants() -> None:
     assert exc.value.code == "model_price_error"
 
 
+def test_parse_create_with_the_id_only_in_data_id() -> None:
+    """§10.2: the create answer may carry its id only in ``data.id``."""
+    st = video.parse_create({"code": "success", "message": "", "data": {"id": "task_only_in_data_id"}})
+    assert (st.task_id, st.state, st.progress) == ("task_only_in_data_id", "pending", 0)
+
+
+@pytest.mark.parametrize("upstream", [
+    {"output": {"task_id": "u1", "task_status": "SUCCEEDED", "video_url": "https://cdn.example.com/out.mp4"}},
+    {"metadata": {"url": "https://cdn.example.com/out.mp4"}, "status": "completed"},
+], ids=["data.data.output.video_url", "data.data.metadata.url"])
+def test_taskdto_video_url_read_from_the_upstream_copy(upstream: dict[str, Any]) -> None:
+    """§10.3: with an empty ``result_url`` the URL may sit in the upstream body under ``data.data``."""
+    body = {"code": "success", "message": "", "data": {
+        "task_id": "task_u", "status": "SUCCESS", "progress": "100%", "result_url": "", "fail_reason": "",
+        "quota": 125000, "data": upstream}}
+    st = video.parse_status("task_u", body)
+    assert (st.state, st.url, st.quota) == ("succeeded", "https://cdn.example.com/out.mp4", 125000)
+
+
+@pytest.mark.parametrize(("status", "progress", "expected"), [
+    ("NOT_START", "0%", 0), ("SUBMITTED", "0%", 0), ("QUEUED", "10%", 10), ("QUEUED", "", 0),
+])
+def test_taskdto_waiting_statuses_are_pending(status: str, progress: str, expected: int) -> None:
+    """§10.3: NOT_START, SUBMITTED and QUEUED come before IN_PROGRESS; all three are waiting, not failed or done."""
+    body = {"code": "success", "data": {"task_id": "task_w", "status": status, "progress": progress,
+                                        "result_url": "", "fail_reason": "", "quota": 0, "data": {}}}
+    st = video.parse_status("task_w", body)
+    assert (st.state, st.raw_status, st.progress) == ("pending", status, expected)
+    assert not st.done and st.url is None and st.error is None
+
+
+def test_parse_other_ratios_keeps_numbers_only() -> None:
+    """§10.5: ``X-New-Api-Other-Ratios`` is JSON of billing multipliers; anything else in it is dropped."""
+    assert video.parse_other_ratios({"x-new-api-other-ratios": '{"seconds":5,"size":2.0,"video_input":1.5}'}) == {
+        "seconds": 5.0, "size": 2.0, "video_input": 1.5}
+    assert video.parse_other_ratios({"X-New-Api-Other-Ratios": '{"seconds": 4}'}) == {"seconds": 4.0}
+    hostile = '{"size": 1, "x": "<script>", "y": true, "z": [1], "w": NaN, "v": 1e999}'
+    assert video.parse_other_ratios({"x-new-api-other-ratios": hostile}) == {"size": 1.0}
+    for bad in ("", "not json", "[1, 2]", "null", '{"a": "b"}', '{"a": ' + "1" * 5000 + "}"):
+        assert video.parse_other_ratios({"x-new-api-other-ratios": bad}) is None, bad
+    assert video.parse_other_ratios({"content-type": "application/json"}) is None
+    many = "{" + ",".join(f'"k{i}": {i}' for i in range(40)) + "}"
+    assert len(video.parse_other_ratios({"x-new-api-other-ratios": many}) or {}) == 16
+
+
 def test_taskdto_wrapper_success_with_seedance_inside() -> None:
     st = video.parse_status("task_abc", load("taskdto_seedance_success.json"))
     assert (st.state, st.progress, st.raw_status) == ("succeeded", 100, "SUCCESS")

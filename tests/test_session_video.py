@@ -222,3 +222,48 @@ def test_video_input_and_public_url_families(s: Session, rec: Recorder) -> None:
     with pytest.raises(E.InputError, match="only as public http"):
         s.video("run", model="kling-v3", image=img)
     assert len(rec.requests) == n  # refused before any request
+
+
+def test_waiting_statuses_show_as_pending_then_running(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """§10.3: a task goes SUBMITTED → QUEUED → IN_PROGRESS → SUCCESS; the client calls the first two pending, its
+    progress never goes back, and the bar says what the task is doing."""
+    from IPython import display as ipd
+
+    from tokenhot_nb import _progress
+
+    shown: list[str] = []
+
+    class Handle:
+        def update(self, obj: object) -> None:
+            shown.append(str(getattr(obj, "data", obj)))
+
+    def fake_display(obj: object, display_id: bool = False) -> Handle:
+        shown.append(str(getattr(obj, "data", obj)))
+        return Handle()
+
+    monkeypatch.setattr(_progress, "in_notebook", lambda: True)
+    monkeypatch.setattr(_progress, "_MIN_INTERVAL", 0.0)
+    monkeypatch.setattr(ipd, "display", fake_display)
+    seen: list[TaskStatus] = []
+    with make_session(tmp_path / "st", Recorder(Faults(video_steps=5))) as s:
+        res = s.video("a red kite", model="doubao-seedance-2.0", duration=4, on_progress=seen.append, progress=None)
+    assert isinstance(res, VideoResult)
+    assert [st.raw_status for st in seen] == ["SUBMITTED", "QUEUED", "IN_PROGRESS", "IN_PROGRESS", "SUCCESS"]
+    assert [st.state for st in seen] == ["pending", "pending", "running", "running", "succeeded"]
+    progress = [st.progress for st in seen]
+    assert progress[0] == 0 and progress == sorted(progress) and progress[-1] == 100
+    notes = [next((w for w in ("pending", "running", "succeeded") if f"· {w} ·" in h), None) for h in shown]
+    assert "pending" in notes and "running" in notes and notes.index("pending") < notes.index("running")
+    assert "0% · pending" in " ".join(shown)  # a waiting task shows no made-up progress
+
+
+def test_the_create_answers_billing_multipliers_are_kept_with_the_task(s: Session) -> None:
+    """§10.5: ``X-New-Api-Other-Ratios`` from the create's answer stays with the task's recorded response."""
+    task = s.video("hail", model="doubao-seedance-2.0", duration=5, resolution="1080p", wait=False)
+    assert isinstance(task, VideoTask) and task.entry is not None
+    ratios = {"seconds": 5.0, "size": 2.0, "video_input": 1.0}
+    assert task.entry.response["other_ratios"] == ratios
+    res = task.wait(progress=False)
+    assert res.entry_id is not None
+    done = s.history.get(res.entry_id)
+    assert done.status == "ok" and done.response["other_ratios"] == ratios and done.response["quota"] > 0

@@ -245,7 +245,7 @@ def test_sim_faults_endpoint(sim_server: Server, auth: dict[str, str]) -> None:
     tid = httpx.post(sim_server.url + "/v1/videos", json={"model": "happyhorse-1.0-t2v", "input": {"prompt": "x"}},
                      headers=auth).json()["id"]
     states = [httpx.get(f"{sim_server.url}/v1/videos/{tid}", headers=auth).json()["status"] for _ in range(5)]
-    assert states == ["in_progress"] * 4 + ["completed"]
+    assert states == ["queued", "queued", "in_progress", "in_progress", "completed"]  # SUBMITTED, QUEUED first
 
 
 def test_faults_dataclass() -> None:

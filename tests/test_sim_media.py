@@ -155,7 +155,7 @@ def test_video_lifecycle_taskdto_and_mp4(sim_url: str, auth: dict[str, str]) -> 
         d = httpx.get(f"{sim_url}/v1/video/generations/{created['id']}", headers=auth).json()
         assert d["code"] == "success"
         seen.append((d["data"]["status"], d["data"]["progress"]))
-    assert seen == [("IN_PROGRESS", "33%"), ("IN_PROGRESS", "67%"), ("SUCCESS", "100%")]
+    assert seen == [("SUBMITTED", "0%"), ("IN_PROGRESS", "67%"), ("SUCCESS", "100%")]
     data = d["data"]
     assert data["result_url"] == f"{sim_url}/v1/videos/{created['id']}/content" and data["fail_reason"] == ""
     assert data["quota"] == video_task_quota("happyhorse-1.0-i2v", 3, "720P") > 0  # what the task cost
@@ -173,13 +173,52 @@ def test_video_lifecycle_taskdto_and_mp4(sim_url: str, auth: dict[str, str]) -> 
     assert mp4.find(b"moov") < mp4.find(b"mdat")  # faststart
 
 
+@pytest.mark.parametrize(("body", "raw_path", "raw"), [
+    ({"model": "MiniMax-Hailuo-2.3", "prompt": "x", "duration": 6}, ("status",),
+     ["Preparing", "Queueing", "Processing", "Processing", "Success"]),
+    ({"model": "doubao-seedance-2.0", "content": [{"type": "text", "text": "x"}], "duration": 4}, ("status",),
+     ["queued", "queued", "running", "running", "succeeded"]),
+    ({"model": "wan3.0-video", "input": {"prompt": "x"}, "parameters": {"duration": 2}}, ("output", "task_status"),
+     ["PENDING", "PENDING", "RUNNING", "RUNNING", "SUCCEEDED"]),
+], ids=["hailuo", "seedance", "dashscope"])
+def test_video_tasks_wait_through_submitted_and_queued(sim_url: str, auth: dict[str, str], body: dict[str, Any],
+                                                      raw_path: tuple[str, ...], raw: list[str]) -> None:
+    """§10.3: NOT_START/SUBMITTED/QUEUED come before IN_PROGRESS; ``video_steps`` says how many polls it takes."""
+    tid = _create(sim_url, auth, body, headers={"X-Sim-Faults": json.dumps({"video_steps": 5})})["id"]
+    polls = [httpx.get(f"{sim_url}/v1/video/generations/{tid}", headers=auth).json()["data"] for _ in range(5)]
+    assert [d["status"] for d in polls] == ["SUBMITTED", "QUEUED", "IN_PROGRESS", "IN_PROGRESS", "SUCCESS"]
+    assert [d["progress"] for d in polls] == ["0%", "10%", "60%", "80%", "100%"]
+    assert [d["start_time"] > 0 for d in polls] == [False, False, True, True, True]  # not started while waiting
+    upstream = []
+    for d in polls:
+        value: Any = d["data"]
+        for key in raw_path:
+            value = value[key]
+        upstream.append(value)
+    assert upstream == raw
+    assert [d["quota"] for d in polls][:4] == [0, 0, 0, 0] and polls[-1]["quota"] > 0
+
+
+def test_video_steps_set_how_many_polls_a_task_takes(sim_url: str, auth: dict[str, str]) -> None:
+    body = {"model": "veo3.1", "prompt": "x", "duration": 4}
+    for steps, statuses in ((1, ["SUCCESS"]), (2, ["SUBMITTED", "SUCCESS"]),
+                            (3, ["SUBMITTED", "IN_PROGRESS", "SUCCESS"])):
+        tid = _create(sim_url, auth, body, headers={"X-Sim-Faults": json.dumps({"video_steps": steps})})["id"]
+        seen = [httpx.get(f"{sim_url}/v1/video/generations/{tid}", headers=auth).json()["data"]["status"]
+                for _ in range(steps)]
+        assert seen == statuses
+    tid = _create(sim_url, auth, body, headers={"X-Sim-Faults": json.dumps({"video_steps": 4})})["id"]
+    openai_style = [httpx.get(f"{sim_url}/v1/videos/{tid}", headers=auth).json()["status"] for _ in range(4)]
+    assert openai_style == ["queued", "queued", "in_progress", "completed"]
+
+
 def test_video_openai_style_and_content(sim_url: str, auth: dict[str, str]) -> None:
     created = _create(sim_url, auth, {"model": "doubao-seedance-2.0", "content": [
         {"type": "text", "text": "city at night"}], "duration": 4, "ratio": "9:16", "resolution": "720p"},
         path="/v1/videos")
     tid = created["id"]
     statuses = [httpx.get(f"{sim_url}/v1/videos/{tid}", headers=auth).json() for _ in range(3)]
-    assert [s["status"] for s in statuses] == ["in_progress", "in_progress", "completed"]
+    assert [s["status"] for s in statuses] == ["queued", "in_progress", "completed"]
     assert statuses[0]["progress"] < statuses[1]["progress"] < statuses[2]["progress"] == 100
     done = statuses[-1]
     assert done["metadata"]["url"] == f"{sim_url}/v1/videos/{tid}/content" and done["size"] == "180x320"

@@ -9,8 +9,9 @@ import httpx
 
 from tokenhot_nb.sim import Server
 
-ROW_FIELDS = {"model_name", "quota_type", "model_ratio", "completion_ratio", "model_price", "vendor_id", "tags",
-              "supported_endpoint_types", "enable_groups", "input_modalities", "output_modalities"}
+ROW_FIELDS = {"model_name", "quota_type", "model_ratio", "completion_ratio", "model_price", "cache_ratio",
+              "image_ratio", "audio_ratio", "vendor_id", "tags", "supported_endpoint_types", "enable_groups",
+              "input_modalities", "output_modalities"}
 
 
 def get(url: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
@@ -32,6 +33,7 @@ def test_pricing_is_public_and_lists_menu_and_new_models(sim_url: str) -> None:
     for row in rows.values():
         assert set(row) >= ROW_FIELDS, row["model_name"]
         assert row["quota_type"] in (0, 1)
+        assert all(isinstance(row[k], (int, float)) for k in ("cache_ratio", "image_ratio", "audio_ratio"))
     # the table writes dashes where the docs write dots, and lists models beyond the seed menu
     assert {"doubao-seedance-2-0", "kling-v3", "veo3.1", "deepseek-v4-pro", "nano-banana-pro"} <= set(rows)
     assert rows["gpt-image-2"]["quota_type"] == 1 and rows["gpt-image-2"]["model_price"] == 0.028
@@ -91,13 +93,44 @@ def _run_task(sim_url: str, auth: dict[str, str], body: dict[str, Any]) -> dict[
     raise AssertionError("the task never finished")
 
 
+def test_every_video_row_is_dynamic_and_charged_per_task(sim_url: str) -> None:
+    rows = get(sim_url, "/api/pricing").json()["data"]
+    video = [r for r in rows if "openai-video" in r["supported_endpoint_types"]]
+    assert {"MiniMax-Hailuo-02", "MiniMax-Hailuo-2.3", "MiniMax-Hailuo-2.3-Fast"} <= {r["model_name"] for r in video}
+    for row in video:  # §10.1: the default ratio 37.5, no per-call price; the task's data.quota is the charge
+        assert (row["quota_type"], row["model_ratio"], row["model_price"]) == (0, 37.5, 0), row["model_name"]
+
+
 def test_a_finished_task_carries_its_quota_and_is_charged_once(sim_url: str, auth: dict[str, str]) -> None:
     before = used_cents(sim_url, auth)
-    body = {"model": "MiniMax-Hailuo-2.3", "prompt": "waves"}
+    body = {"model": "MiniMax-Hailuo-2.3", "prompt": "waves", "duration": 6, "size": "768P"}
     data = _run_task(sim_url, auth, body)
-    assert data["status"] == "SUCCESS" and data["quota"] == round(0.28 * 500_000)
+    # 6 s at $0.05 a second (768P: size multiplier 1), in quota at 500,000 a USD
+    assert data["status"] == "SUCCESS" and data["quota"] == round(6 * 0.05 * 500_000)
     get(sim_url, f"/v1/video/generations/{data['task_id']}", auth)  # polled again: not charged again
-    assert abs(used_cents(sim_url, auth) - before - 0.28 * 7 * 100) < 1e-6
+    get(sim_url, f"/v1/videos/{data['task_id']}", auth)  # nor in the other poll style
+    assert abs(used_cents(sim_url, auth) - before - 6 * 0.05 * 7 * 100) < 1e-6
+
+
+def test_submit_answers_name_their_billing_multipliers(sim_url: str, auth: dict[str, str]) -> None:
+    """§10.5: ``X-New-Api-Other-Ratios`` on a create: seconds, size and video_input, from the body; the finished
+    task's quota is the per-second price times them."""
+    v2v = {"model": "doubao-seedance-2.0-V2V", "duration": 5, "resolution": "1080p", "content": [
+        {"type": "text", "text": "snow"},
+        {"type": "video_url", "video_url": {"url": "https://cdn.example.com/in.mp4"}, "role": "reference_video"}]}
+    plain = {"model": "doubao-seedance-2.0", "duration": 8, "resolution": "480p",
+             "content": [{"type": "text", "text": "rain"}]}
+    for body, ratios in ((v2v, {"seconds": 5, "size": 2.0, "video_input": 1.5}),
+                         (plain, {"seconds": 8, "size": 0.4, "video_input": 1.0})):
+        r = httpx.post(sim_url + "/v1/video/generations", headers=auth, json=body, timeout=60)
+        assert r.status_code == 200, r.text
+        assert json.loads(r.headers["X-New-Api-Other-Ratios"]) == ratios
+        task_id = r.json()["id"]
+        for _ in range(5):
+            data = get(sim_url, f"/v1/video/generations/{task_id}", auth).json()["data"]
+        assert data["quota"] == round(0.05 * ratios["seconds"] * ratios["size"] * ratios["video_input"] * 500_000)
+    refused = httpx.post(sim_url + "/v1/video/generations", headers=auth, json={"model": "doubao-seedance-2.0"})
+    assert refused.status_code == 400 and "x-new-api-other-ratios" not in refused.headers
 
 
 def test_billing_errors_come_as_http_200(sim_server: Server, auth: dict[str, str]) -> None:

@@ -58,6 +58,9 @@ WAN_VIDEO_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4", "adaptive"]
 GROK_VIDEO_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4", "3:2", "2:3"]
 HAPPYHORSE_RATIOS = ["16:9", "9:16", "1:1", "4:3", "3:4"]
 GPT_IMAGE_SIZES = ["1024x1024", "1536x1024", "1024x1536", "auto"]
+#: Seedream's named sizes (reference §10.4, which corrects §3.2's per-version 1K/3K lists).
+SEEDREAM_PRESETS = ["2K", "4K"]
+#: Seedream pixel sizes offered in menus; any WxH inside the family's ``pixel_range`` is accepted too.
 SEEDREAM_PIXEL_SIZES = ["2048x2048", "2304x1728", "1728x2304", "2560x1440", "1440x2560", "2496x1664", "1664x2496"]
 QWEN_IMAGE_SIZES = ["1328*1328", "1664*928", "928*1664", "1472*1104", "1104*1472"]
 WAN_SIZES = ["1280*1280", "1024*1024", "1280*720", "720*1280", "1280*960", "960*1280"]
@@ -274,16 +277,17 @@ FAMILIES: dict[str, dict[str, Any]] = {
 # --- models ----------------------------------------------------------------------------------------
 
 
-def _seedream(mid: str, version: str, sizes: list[str], **extra: Any) -> dict[str, Any]:
+def _seedream(mid: str, version: str, **extra: Any) -> dict[str, Any]:
     short = version.replace(".", "-")
     return {
         "id": mid,
         "family": "seedream",
         "display_names": [mid, f"{mid}(图片编辑)", f"Seedream {version}"],
         "aliases": [f"seedream-{version}", f"seedream-{short}"],
-        "capabilities": {"sizes": sizes + SEEDREAM_PIXEL_SIZES},
-        "notes": "Edit = the same generation call with `image` data URLs. n>1 uses sequential_image_generation "
-        "(the model may return fewer images).",
+        "capabilities": {"sizes": SEEDREAM_PRESETS + SEEDREAM_PIXEL_SIZES},
+        "notes": "Sizes: 2K, 4K or any WxH of 0.92-4.62 megapixels (the 1K and 3K some relays list are outside "
+        "that; 1024x1024 asks for 1K's pixels). Edit = the same generation call with `image` data URLs. n>1 uses "
+        "sequential_image_generation (the model may return fewer images).",
         **extra,
     }
 
@@ -323,11 +327,9 @@ def _happyhorse(version: str, mode: str, **caps: Any) -> dict[str, Any]:
 
 MODELS: list[dict[str, Any]] = [
     # ------------------------------------------------------------------------------------ image
-    _seedream("doubao-seedream-4-0-250828", "4.0", ["1K", "2K", "4K"]),
-    _seedream("doubao-seedream-4-5-251128", "4.5", ["2K", "4K"], defaults={"default_for_kind": True}),
-    _seedream("doubao-seedream-5-0-260128", "5.0", ["2K", "3K"],
-              notes="Preset sizes vary by relay (2K/3K listed); any WxH is passed through. Edit = generation "
-              "call with `image` data URLs."),
+    _seedream("doubao-seedream-4-0-250828", "4.0"),
+    _seedream("doubao-seedream-4-5-251128", "4.5", defaults={"default_for_kind": True}),
+    _seedream("doubao-seedream-5-0-260128", "5.0"),
     {
         "id": "gpt-image-2",
         "family": "openai-image",

@@ -111,7 +111,8 @@ async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
         raise
     rec.release()  # created: its cost arrives with the finished task's quota
     rec.update(status="pending", response=drop_none({"task_id": st.task_id, "request_id": resp.request_id,
-                                                     "status": st.raw_status or st.state}))
+                                                     "status": st.raw_status or st.state,
+                                                     "other_ratios": vfam.parse_other_ratios(resp.headers)}))
     task = VideoTask(session, st.task_id, model=info.id, entry=rec.final(), prompt=prompt)
     task.last = st
     if not wait:
@@ -181,8 +182,9 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
 
         seconds = await asyncio.to_thread(media_duration, store.path_of(out["sha256"]))
         st.usage.video_seconds = round(seconds or 0.0, 2)
+    created = (task.entry.response or {}) if task.entry else {}  # what the create's answer said
     response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
-                          "request_id": (task.entry.response or {}).get("request_id") if task.entry else None})
+                          "request_id": created.get("request_id"), "other_ratios": created.get("other_ratios")})
     usage = st.usage.as_dict()
     usage["cost"] = await _budget.task_cost(session, task.model, usage, st.quota)
     entry: HistoryEntry | None = None

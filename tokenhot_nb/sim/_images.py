@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import time
 from typing import Any
 
@@ -20,6 +21,30 @@ from . import media
 from ._common import Ctx, Form, error_response, json_out, obj, seed_of
 
 MAX_N = 10
+
+#: Seedream's accepted sizes (reference §10.4): ``WxH`` whose product lies in 0.92–4.62 megapixels, or a preset.
+SEEDREAM_PIXELS = (920_000, 4_620_000)
+SEEDREAM_PRESETS = ("2K", "4K")
+
+
+def seedream_size(size: object, default: tuple[int, int] = (2048, 2048)) -> tuple[int, int] | str:
+    """The pixels a Seedream ``size`` asks for, or the service's refusal (a message naming the limit)."""
+    if size is None:
+        return default
+    lo, hi = SEEDREAM_PIXELS
+    presets = " or ".join(f'"{p}"' for p in SEEDREAM_PRESETS)
+    allowed = (f"{presets}, or WIDTHxHEIGHT totalling {lo / 1e6:.2f}-{hi / 1e6:.2f} megapixels "
+               f"({lo:,}-{hi:,} pixels), e.g. 2048x2048")
+    if isinstance(size, str) and size.strip().upper() in SEEDREAM_PRESETS:
+        side = media.K_SIDES[size.strip().upper()]
+        return side, side
+    read = media.read_size(size) if isinstance(size, str) and re.search(r"[X*×]", size.upper()) else None
+    if read is None:
+        return f"size {size!r} is not supported: use {allowed}"
+    w, h = read
+    if not lo <= w * h <= hi:
+        return f"size {w}x{h} ({w * h / 1e6:.2f} megapixels) is outside the allowed range: use {allowed}"
+    return w, h
 
 
 def _family(model: str) -> str:
@@ -108,8 +133,13 @@ async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
     if body.get("sequential_image_generation") == "auto" and isinstance(seq, dict):
         n = _as_int(seq.get("max_images"), n)
     n = max(1, min(MAX_N, n))
-    default = (2048, 2048) if fam == "seedream" else (1024, 1024)
-    size = media.parse_size(body.get("size") or params.get("size"), default)
+    if fam == "seedream":  # the service refuses sizes outside its range (§10.4) rather than fitting them
+        wanted = seedream_size(body.get("size"))
+        if isinstance(wanted, str):
+            return error_response(ctx, 400, wanted, "invalid_request", "invalid_request_error")
+        size = wanted  # drawn as asked: the pixel range bounds it
+    else:
+        size = media.parse_size(body.get("size") or params.get("size"), (1024, 1024))
     seed = seed_of(body)
     sources = [b for b in (load_reference(ctx, r) for r in refs) if b]
     pngs = await _render(ctx, prompt, size, n, seed, sources)

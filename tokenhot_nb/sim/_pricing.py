@@ -43,11 +43,13 @@ _SUPPORTED_ENDPOINT = {
 
 
 def _tok(name: str, vendor: int, usd_in: float, usd_out: float, types: list[str], *, inputs: tuple[str, ...] =
-         (_TEXT,), outputs: tuple[str, ...] = (_TEXT,), tags: str = _CHAT_TAGS, context: int = 0) -> dict[str, Any]:
+         (_TEXT,), outputs: tuple[str, ...] = (_TEXT,), tags: str = _CHAT_TAGS, context: int = 0,
+         cache_ratio: float = 0.1) -> dict[str, Any]:
     """A per-token row from USD per 1M input / output tokens."""
     return {
         "model_name": name, "quota_type": 0, "model_ratio": usd_in / 2,
-        "completion_ratio": round(usd_out / usd_in, 6) if usd_in else 1, "model_price": 0, "cache_ratio": 0.1,
+        "completion_ratio": round(usd_out / usd_in, 6) if usd_in else 1, "model_price": 0,
+        "cache_ratio": cache_ratio, "image_ratio": 1, "audio_ratio": 1,
         "vendor_id": vendor, "tags": tags, "supported_endpoint_types": types, "enable_groups": ["default"],
         "input_modalities": list(inputs), "output_modalities": list(outputs), "context_length": context,
     }
@@ -55,18 +57,19 @@ def _tok(name: str, vendor: int, usd_in: float, usd_out: float, types: list[str]
 
 def _call(name: str, vendor: int, usd: float, types: list[str], *, inputs: tuple[str, ...] = (_TEXT,),
           outputs: tuple[str, ...] = (_IMAGE,), tags: str = "") -> dict[str, Any]:
-    """A per-call row (``quota_type`` 1)."""
+    """A per-call row (``quota_type`` 1); its ratios are new-api's neutral 1."""
     return {
         "model_name": name, "quota_type": 1, "model_ratio": 0, "completion_ratio": 1, "model_price": usd,
+        "cache_ratio": 1, "image_ratio": 1, "audio_ratio": 1,
         "vendor_id": vendor, "tags": tags, "supported_endpoint_types": types, "enable_groups": ["default"],
         "input_modalities": list(inputs), "output_modalities": list(outputs), "context_length": 0,
     }
 
 
 def _video(name: str, vendor: int, *, inputs: tuple[str, ...] = (_TEXT, _IMAGE)) -> dict[str, Any]:
-    """A dynamically priced video row: the default ratio; the task's ``quota`` says what it cost."""
+    """A dynamically priced video row (§10.1): the default ratio; the task's ``quota`` says what it cost."""
     row = _tok(name, vendor, VIDEO_RATIO * 2, VIDEO_RATIO * 2, ["openai-video"], inputs=inputs,
-               outputs=(_VIDEO,), tags="视频生成")
+               outputs=(_VIDEO,), tags="视频生成", cache_ratio=1)
     row["completion_ratio"] = 1
     return row
 
@@ -113,10 +116,10 @@ PRICING: list[dict[str, Any]] = [
     _call("qwen-image-edit-max-2026-01-16", 6, 0.075, _IMG, inputs=_VISION),
     _call("wan2.6-image", 6, 0.03, _IMG, inputs=_VISION),
     _call("wan2.6-t2i", 6, 0.03, _IMG),
-    # video: Hailuo per call, the rest dynamic (charged per task)
-    _call("MiniMax-Hailuo-02", 7, 0.28, ["openai-video"], inputs=_VISION, outputs=(_VIDEO,)),
-    _call("MiniMax-Hailuo-2.3", 7, 0.28, ["openai-video"], inputs=_VISION, outputs=(_VIDEO,)),
-    _call("MiniMax-Hailuo-2.3-Fast", 7, 0.19, ["openai-video"], inputs=_VISION, outputs=(_VIDEO,)),
+    # video: all dynamic, charged per task (§10.1)
+    _video("MiniMax-Hailuo-02", 7),
+    _video("MiniMax-Hailuo-2.3", 7),
+    _video("MiniMax-Hailuo-2.3-Fast", 7),
     _video("doubao-seedance-1-5-pro-251215", 5),
     _video("doubao-seedance-2-0", 5),
     _video("doubao-seedance-2-0-fast", 5),
@@ -144,8 +147,12 @@ PRICING: list[dict[str, Any]] = [
     _tok("jina-embeddings-v4", 11, 0.05, 0.05, ["embeddings"], inputs=_VISION, outputs=(_TEXT,), tags="向量"),
 ]
 
-#: USD per second of video, by resolution, for the simulator's per-task charge.
-_VIDEO_USD_PER_SECOND = {"480p": 0.02, "720p": 0.05, "1080p": 0.1, "4k": 0.3}
+#: What a simulated video task costs: USD per second of a 720p clip, times the billing multipliers of
+#: ``X-New-Api-Other-Ratios`` (§10.5): ``size`` by resolution and ``video_input`` when a video goes in.
+VIDEO_USD_PER_SECOND = 0.05
+_SIZE_RATIOS = {"480p": 0.4, "512p": 0.4, "720p": 1.0, "768p": 1.0, "1080p": 2.0, "4k": 6.0}
+VIDEO_INPUT_RATIO = 1.5
+_CHEAPER = (("fast", 0.7), ("mini", 0.5))  #: lighter models (a ``-fast`` / ``-mini`` id) cost less a second
 
 
 def row_for(model: str) -> dict[str, Any] | None:
@@ -157,13 +164,18 @@ def row_for(model: str) -> dict[str, Any] | None:
     return None
 
 
-def video_task_quota(model: str, seconds: float, resolution: str) -> int:
+def video_ratios(seconds: float, resolution: str, videos: int = 0) -> dict[str, float]:
+    """The billing multipliers a video create's answer names in ``X-New-Api-Other-Ratios``."""
+    return {"seconds": max(float(seconds), 1.0), "size": _SIZE_RATIOS.get(str(resolution).lower(), 1.0),
+            "video_input": VIDEO_INPUT_RATIO if videos else 1.0}
+
+
+def video_task_quota(model: str, seconds: float, resolution: str, videos: int = 0) -> int:
     """What a finished simulated video task is charged, in quota (the ``data.quota`` of its poll answer)."""
-    row = row_for(model)
-    if row is not None and row["quota_type"] == 1:
-        return round(row["model_price"] * QUOTA_PER_UNIT)
-    per_second = _VIDEO_USD_PER_SECOND.get(str(resolution).lower(), 0.05)
-    return round(max(seconds, 1.0) * per_second * QUOTA_PER_UNIT)
+    words = model.lower().split("-")
+    base = VIDEO_USD_PER_SECOND * next((f for word, f in _CHEAPER if word in words), 1.0)
+    ratios = video_ratios(seconds, resolution, videos)
+    return round(base * ratios["seconds"] * ratios["size"] * ratios["video_input"] * QUOTA_PER_UNIT)
 
 
 def token_quota(row: dict[str, Any], prompt_tokens: int, completion_tokens: int) -> int:
@@ -208,11 +220,9 @@ def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response
         if isinstance(data, dict) and data.get("status") == "SUCCESS" and isinstance(data.get("quota"), int):
             ctx.state.charge_task(str(data.get("task_id") or ""), data["quota"])
         elif isinstance(answer, dict) and answer.get("object") == "video" and answer.get("status") == "completed":
-            height = str(answer.get("size", "")).rpartition("x")[2]
-            resolution = {"480": "480p", "720": "720p", "1080": "1080p"}.get(height, "720p")
-            seconds = float(answer.get("seconds") or 0)
-            ctx.state.charge_task(str(answer.get("id")), video_task_quota(str(answer.get("model")), seconds,
-                                                                          resolution))
+            task = ctx.state.tasks.get(str(answer.get("id")))  # this style shows no quota: the task knows it
+            if task is not None:
+                ctx.state.charge_task(task.id, task.quota)
         return
     if model:
         ctx.state.charge(call_quota(model, body if isinstance(body, dict) else None, answer))

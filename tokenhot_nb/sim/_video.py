@@ -1,7 +1,10 @@
 """Video tasks: create (``/v1/video/generations``, ``/v1/videos``), poll in both styles, download.
 
-A task advances one stage per poll (``video_steps`` polls from queued to done), never by the clock, so
-tests are deterministic. The finished clip is a real H.264 MP4, encoded once per distinct request.
+A task advances one stage per poll, never by the clock, so tests are deterministic: ``video_steps`` polls from
+create to done, the waiting ones going through new-api's SUBMITTED and QUEUED before IN_PROGRESS (§10.3; with
+few steps the later waiting stages are skipped, as a slow poller misses them on the real service). The create
+answer names its billing multipliers in ``X-New-Api-Other-Ratios`` (§10.5). The finished clip is a real H.264
+MP4, encoded once per distinct request.
 """
 
 from __future__ import annotations
@@ -19,10 +22,25 @@ from . import _video_bodies as _bodies
 from . import media
 from ._common import Ctx, error_response, json_out, seed_of
 from ._images import load_reference
-from ._pricing import video_task_quota
+from ._pricing import video_ratios, video_task_quota
 from ._state import VideoTask
 
 _ALPHABET = string.ascii_letters + string.digits
+OTHER_RATIOS_HEADER = "X-New-Api-Other-Ratios"
+
+#: A stage's name in each answer style (TaskDto, OpenAIVideo) and each upstream's raw task JSON.
+_TASKDTO = {"submitted": "SUBMITTED", "queued": "QUEUED", "running": "IN_PROGRESS", "succeeded": "SUCCESS",
+            "failed": "FAILURE"}
+_OPENAI = {"submitted": "queued", "queued": "queued", "running": "in_progress", "succeeded": "completed",
+           "failed": "failed"}
+_RAW = {
+    "seedance": {"submitted": "queued", "queued": "queued", "running": "running", "succeeded": "succeeded",
+                 "failed": "failed"},
+    "hailuo": {"submitted": "Preparing", "queued": "Queueing", "running": "Processing", "succeeded": "Success",
+               "failed": "Fail"},
+    "dashscope": {"submitted": "PENDING", "queued": "PENDING", "running": "RUNNING", "succeeded": "SUCCEEDED",
+                  "failed": "FAILED"},
+}
 
 
 def _task_id(seed_text: str) -> str:
@@ -46,14 +64,17 @@ async def create(ctx: Ctx, body: dict[str, Any]) -> Response:
     width, height = media.video_frame_size(spec.resolution, spec.ratio)
     seq = ctx.state.next_seq()
     first = spec.first_frame if isinstance(spec.first_frame, str) else None
+    videos = spec.inputs.get("videos", 0)
+    ratios = video_ratios(spec.seconds, spec.resolution, videos)
+    kept = {k: v for k, v in body.items() if k in ("model", "ratio", "duration", "resolution")}
     task = VideoTask(id=_task_id(f"{ctx.request_id}|{seq}|{seed_of(body)}"), model=model, prompt=spec.prompt,
                      created_at=int(time.time()), seconds=spec.seconds, width=width, height=height,
                      resolution=spec.resolution, ratio=spec.ratio, seed=seed_value, steps=ctx.faults.video_steps,
-                     fail=ctx.faults.video_failure, first_frame=first,
-                     body={k: v for k, v in body.items() if k in ("model", "ratio", "duration", "resolution")})
+                     fail=ctx.faults.video_failure, first_frame=first, body={**kept, "input_videos": videos})
     ctx.state.tasks[task.id] = task
     return json_out(ctx, {"id": task.id, "task_id": task.id, "object": "video", "model": model,
-                          "status": "queued", "progress": 0, "created_at": task.created_at})
+                          "status": "queued", "progress": 0, "created_at": task.created_at},
+                    headers={OTHER_RATIOS_HEADER: json.dumps(ratios, separators=(",", ":"))})
 
 
 def _task_missing(ctx: Ctx) -> Response:
@@ -61,16 +82,28 @@ def _task_missing(ctx: Ctx) -> Response:
     return error_response("task", 404, "task_not_exist", "task_not_exist", request_id=ctx.request_id)
 
 
+def _waiting_stage(poll: int, waits: int) -> str:
+    """Stage of waiting poll ``poll`` (1-based) of ``waits``: submitted first, queued second when a running
+    poll still follows, running after that."""
+    if poll == 1:
+        return "submitted"
+    if poll == 2 and waits >= 3:
+        return "queued"
+    return "running"
+
+
 async def _advance(ctx: Ctx, task: VideoTask) -> str:
-    """Count this poll; returns the stage name: queued, running, succeeded or failed."""
+    """Count this poll; returns the stage name: submitted, queued, running, succeeded or failed."""
     task.polls += 1
     try:
         if task.polls < task.steps:
-            return "running"
+            return _waiting_stage(task.polls, task.steps - 1)
         if task.fail:
             return "failed"
         await _ensure_video(ctx, task)
-        task.quota = video_task_quota(task.model, task.seconds, task.resolution)
+        videos = task.body.get("input_videos")
+        videos = videos if isinstance(videos, int) else 0  # a task saved by an older simulator has none
+        task.quota = video_task_quota(task.model, task.seconds, task.resolution, videos)
         return "succeeded"
     finally:
         ctx.state.tasks.save(task)
@@ -109,9 +142,12 @@ _REASONS = {
 
 
 def _progress(task: VideoTask, stage: str) -> int:
+    """new-api's rough figures: nothing while submitted, 10 once queued, then the share of polls done."""
     if stage in ("succeeded", "failed"):
         return 100
-    return min(99, round(100 * task.polls / task.steps))
+    if stage in ("submitted", "queued"):
+        return 0 if stage == "submitted" else 10
+    return max(10, min(99, round(100 * task.polls / task.steps)))
 
 
 def _raw_vendor(ctx: Ctx, task: VideoTask, stage: str, url: str) -> dict[str, Any]:
@@ -119,7 +155,7 @@ def _raw_vendor(ctx: Ctx, task: VideoTask, stage: str, url: str) -> dict[str, An
     code, reason = _REASONS[vendor]
     upstream_id = task.id.replace("task_", "")[:20]
     if vendor == "seedance":
-        status = {"queued": "queued", "running": "running", "succeeded": "succeeded", "failed": "failed"}[stage]
+        status = _RAW[vendor][stage]
         raw: dict[str, Any] = {"id": f"cgt-{upstream_id}", "model": task.model, "status": status,
                                "error": {"code": code, "message": reason} if stage == "failed" else None,
                                "created_at": task.created_at, "updated_at": int(time.time()),
@@ -130,14 +166,14 @@ def _raw_vendor(ctx: Ctx, task: VideoTask, stage: str, url: str) -> dict[str, An
             raw["usage"] = {"completion_tokens": 108900, "total_tokens": 108900}
         return raw
     if vendor == "hailuo":
-        status = {"queued": "Queueing", "running": "Processing", "succeeded": "Success", "failed": "Fail"}[stage]
+        status = _RAW[vendor][stage]
         return {"task_id": upstream_id, "status": status,
                 "file_id": upstream_id[:12] if stage == "succeeded" else "",
                 "video_width": task.width if stage == "succeeded" else 0,
                 "video_height": task.height if stage == "succeeded" else 0,
                 "base_resp": {"status_code": int(code) if stage == "failed" else 0,
                               "status_msg": reason if stage == "failed" else "success"}}
-    status = {"queued": "PENDING", "running": "RUNNING", "succeeded": "SUCCEEDED", "failed": "FAILED"}[stage]
+    status = _RAW[vendor][stage]
     output: dict[str, Any] = {"task_id": upstream_id, "task_status": status}
     if stage == "succeeded":
         output["video_url"] = url
@@ -157,13 +193,14 @@ async def poll_generation(ctx: Ctx, task_id: str) -> Response:
     url = _content_url(ctx, task) if stage == "succeeded" else ""  # on the API host: needs the key
     code, reason = _REASONS[_vendor(task.model)]
     now = int(time.time())
-    status = {"queued": "SUBMITTED", "running": "IN_PROGRESS", "succeeded": "SUCCESS", "failed": "FAILURE"}[stage]
     done = stage in ("succeeded", "failed")
+    started = stage not in ("submitted", "queued")
     data = {
         "id": abs(hash(task.id)) % 100000, "task_id": task.id, "platform": _vendor(task.model),
-        "action": "generate", "status": status, "progress": f"{_progress(task, stage)}%",
+        "action": "generate", "status": _TASKDTO[stage], "progress": f"{_progress(task, stage)}%",
         "fail_reason": f"{code}: {reason}" if stage == "failed" else "", "result_url": url,
-        "submit_time": task.created_at, "start_time": task.created_at, "finish_time": now if done else 0,
+        "submit_time": task.created_at, "start_time": task.created_at if started else 0,
+        "finish_time": now if done else 0,
         "created_at": task.created_at, "updated_at": now,
         "quota": task.quota if stage == "succeeded" else 0,
         "user_id": 1, "group": "default",
@@ -175,9 +212,8 @@ async def poll_generation(ctx: Ctx, task_id: str) -> Response:
 
 
 def _openai_video(ctx: Ctx, task: VideoTask, stage: str) -> dict[str, Any]:
-    status = {"queued": "queued", "running": "in_progress", "succeeded": "completed", "failed": "failed"}[stage]
     out: dict[str, Any] = {
-        "id": task.id, "task_id": task.id, "object": "video", "model": task.model, "status": status,
+        "id": task.id, "task_id": task.id, "object": "video", "model": task.model, "status": _OPENAI[stage],
         "progress": _progress(task, stage), "created_at": task.created_at,
         "seconds": str(int(task.seconds)) if task.seconds == int(task.seconds) else str(task.seconds),
         "size": f"{task.width}x{task.height}",

@@ -209,12 +209,18 @@ def kling(model: str, body: dict[str, Any]) -> Spec:
     size = _choice(body.get("size", "720P"), "size", ("720P", "1080P", "4K"))
     ratio = _choice(body.get("aspect_ratio", "16:9"), "aspect_ratio", ("9:16", "16:9", "1:1"))
     infos = body.get("file_infos") or []
+    if not isinstance(infos, list):
+        raise Refused("file_infos must be a list of {Type, Category, Url, Usage}")
     first = None
-    for info in infos if isinstance(infos, list) else [None]:
-        info = obj(info)
-        url = _public(info.get("Url"), "file_infos[].Url")
-        _choice(info.get("Usage"), "file_infos[].Usage", ("FirstFrame", "LastFrame"))
-        first = first or url
+    for i, raw in enumerate(infos):
+        if not isinstance(raw, dict):
+            raise Refused(f"file_infos[{i}] must be an object {{Type, Category, Url, Usage}}")
+        _choice(raw.get("Type"), f"file_infos[{i}].Type (public URLs only)", ("Url",))
+        _choice(raw.get("Category"), f"file_infos[{i}].Category", ("Image",))
+        url = _public(raw.get("Url"), f"file_infos[{i}].Url")
+        usage = _choice(raw.get("Usage"), f"file_infos[{i}].Usage", ("FirstFrame", "LastFrame"))
+        if usage == "FirstFrame" and first is None:
+            first = url  # the clip starts from it
     return Spec(prompt.replace("<<<image_1>>>", "").strip(), float(duration), size, ratio, None, first,
                 {"images": len(infos)})
 

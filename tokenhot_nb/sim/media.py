@@ -26,27 +26,37 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 _ASPECTS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4),
             "3:2": (3, 2), "2:3": (2, 3), "21:9": (21, 9), "5:4": (5, 4), "4:5": (4, 5)}
-_K = {"1K": 1024, "2K": 2048, "3K": 3072, "4K": 4096}
+K_SIDES = {"1K": 1024, "2K": 2048, "3K": 3072, "4K": 4096}
 MAX_SIDE = 4096
 
 
-def parse_size(size: object, default: tuple[int, int] = (1024, 1024)) -> tuple[int, int]:
-    """Accept ``1024x1024``, ``1024*1024``, ``2K`` and ``auto``; clamp to 16..4096."""
+def read_size(size: object) -> tuple[int, int] | None:
+    """``WxH`` (``x``, ``*`` or ``×``) or a ``1K``…``4K`` preset as pixels, unclamped; None when it is neither."""
     if not isinstance(size, str) or not size.strip():
-        return default
+        return None
     s = size.strip().upper()
-    if s in _K:
-        return _K[s], _K[s]
+    if s in K_SIDES:
+        return K_SIDES[s], K_SIDES[s]
     m = re.fullmatch(r"(\d+)\s*[X*×]\s*(\d+)", s)
-    if not m:
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def parse_size(size: object, default: tuple[int, int] = (1024, 1024)) -> tuple[int, int]:
+    """The size to draw: :func:`read_size` clamped to 16..4096 a side (``default`` when unreadable).
+
+    The clamp only keeps the renderer bounded; a family whose service refuses sizes says so before drawing
+    (Seedream: ``_images.seedream_size``).
+    """
+    read = read_size(size)
+    if read is None:
         return default
-    w, h = int(m.group(1)), int(m.group(2))
+    w, h = read
     return max(16, min(MAX_SIDE, w)), max(16, min(MAX_SIDE, h))
 
 
 def aspect_size(aspect: str | None, image_size: str | None) -> tuple[int, int]:
     """Gemini ``imageConfig``: long side from ``imageSize`` (1K default), shape from ``aspectRatio``."""
-    side = _K.get((image_size or "1K").upper(), 1024)
+    side = K_SIDES.get((image_size or "1K").upper(), 1024)
     aw, ah = _ASPECTS.get(aspect or "1:1", (1, 1))
     if aw >= ah:
         return side, max(16, round(side * ah / aw))

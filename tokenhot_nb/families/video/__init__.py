@@ -12,6 +12,8 @@ the first frame, two are first + last frame (when the model takes one), more are
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -24,10 +26,12 @@ from . import _options as opt
 from ._bodies import BUILDERS
 from ._status import parse_create, parse_progress, parse_status
 
-__all__ = ["build_create", "build_poll", "families", "parse_create", "parse_progress", "parse_status"]
+__all__ = ["build_create", "build_poll", "families", "parse_create", "parse_other_ratios", "parse_progress",
+           "parse_status"]
 
 _CREATE_PATHS = {"video.generations": "/v1/video/generations", "videos": "/v1/videos"}
 _POLL_PATHS = {"generations": "/v1/video/generations/{id}", "videos": "/v1/videos/{id}"}
+OTHER_RATIOS_HEADER = "x-new-api-other-ratios"
 
 
 def families() -> list[str]:
@@ -72,3 +76,20 @@ def build_poll(task_id: str, style: str = "generations") -> HttpCall:
     if not task_id or not str(task_id).strip():
         raise InputError("No task id to poll.")
     return HttpCall("GET", _POLL_PATHS[style].format(id=quote(str(task_id).strip(), safe="")))
+
+
+def parse_other_ratios(headers: Mapping[str, str]) -> dict[str, float] | None:
+    """The billing multipliers a create's answer names in ``X-New-Api-Other-Ratios`` (§10.5: seconds, size,
+    video_input…), kept as plain numbers (at most 16, short names); None when absent or unreadable."""
+    raw = next((v for k, v in headers.items() if k.lower() == OTHER_RATIOS_HEADER), None)
+    if not isinstance(raw, str) or len(raw) > 4096:
+        return None
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(data, dict):
+        return None
+    out = {str(k)[:40]: float(v) for k, v in data.items()
+           if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return dict(list(out.items())[:16]) or None

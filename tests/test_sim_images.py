@@ -1,0 +1,97 @@
+"""Seedream sizes on the simulator as §10.4 says the service takes them ("2K", "4K", or ``WxH`` of 0.92–4.62
+megapixels; anything else a 400 in the relay's envelope), and the catalogue offering and refusing the same sizes."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from tokenhot_nb import catalog
+from tokenhot_nb.errors import UnsupportedOptionError
+from tokenhot_nb.families import images
+from tokenhot_nb.sim import create_app
+
+AUTH = {"Authorization": "Bearer sk-test-images-0000"}
+SEEDREAM = catalog.models(family="seedream")
+#: The pixel budget as the catalogue states it; the probes below sit on and just past its edges.
+LO, HI = SEEDREAM[0].capabilities["pixel_range"]
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> TestClient:
+    return TestClient(create_app(task_dir=tmp_path_factory.mktemp("tasks")))
+
+
+def generate(sim: TestClient, model: str, size: Any) -> Any:
+    body = {"model": model, "prompt": "a lighthouse", "response_format": "b64_json", "watermark": False,
+            "sequential_image_generation": "disabled"}
+    if size is not None:
+        body["size"] = size
+    return sim.post("/v1/images/generations", json=body, headers=AUTH)
+
+
+def test_the_catalogue_lists_the_three_seedream_versions() -> None:
+    assert {m.id for m in SEEDREAM} == {"doubao-seedream-4-0-250828", "doubao-seedream-4-5-251128",
+                                        "doubao-seedream-5-0-260128"}
+    assert (LO, HI) == (920_000, 4_620_000)  # §10.4's 0.92–4.62 megapixels
+
+
+@pytest.mark.parametrize("model", [m.id for m in SEEDREAM])
+def test_sizes_in_the_range_or_named_are_drawn_as_asked(sim: TestClient, model: str) -> None:
+    for size, pixels in (("2K", (2048, 2048)), ("4k", (4096, 4096)), (None, (2048, 2048)),
+                         (f"1000x{LO // 1000}", (1000, LO // 1000)), (f"1000x{HI // 1000}", (1000, HI // 1000)),
+                         ("2560x1440", (2560, 1440))):
+        r = generate(sim, model, size)
+        assert r.status_code == 200, (size, r.text)
+        item = r.json()["data"][0]
+        assert item["size"] == f"{pixels[0]}x{pixels[1]}", size
+        assert Image.open(io.BytesIO(base64.b64decode(item["b64_json"]))).size == pixels  # never fitted
+
+
+@pytest.mark.parametrize("model", [m.id for m in SEEDREAM])
+@pytest.mark.parametrize(("size", "why"), [
+    ("512x512", "0.26 megapixels"), ("8000x8000", "64.00 megapixels"),
+    (f"{1000 - 1}x{LO // 1000}", "outside the allowed range"), (f"{1000 + 1}x{HI // 1000}", "outside the allowed range"),
+    ("3K", "'3K' is not supported"), ("1K", "'1K' is not supported"), ("auto", "not supported"), ("", "not supported"),
+])
+def test_other_sizes_are_refused_naming_the_limit(sim: TestClient, model: str, size: str, why: str) -> None:
+    r = generate(sim, model, size)
+    assert r.status_code == 400
+    err = r.json()["error"]  # the relay's OpenAI envelope (§1.4)
+    assert set(err) >= {"message", "type", "code"} and why in err["message"]
+    assert '"2K" or "4K"' in err["message"] and "0.92-4.62 megapixels" in err["message"]
+    assert "(request id: " in err["message"]
+
+
+@pytest.mark.parametrize("model", SEEDREAM, ids=lambda m: m.id)
+def test_the_catalogue_and_the_simulator_agree_on_every_size(sim: TestClient, model: catalog.ModelInfo) -> None:
+    """What the client lets through the service takes, and what it refuses the service refuses too."""
+    offered = model.choices("sizes")
+    assert {s for s in offered if "x" not in s} == {"2K", "4K"}  # §10.4's named forms, for every version
+    assert model.capabilities["pixel_range"] == [LO, HI]
+    probes = [*offered, "1K", "3K", "512x512", "8000x8000", f"1000x{LO // 1000}", f"999x{LO // 1000}",
+              f"1000x{HI // 1000}", f"1001x{HI // 1000}"]
+    for size in probes:
+        try:
+            sent = images.build_generate(model, "p", size=size).json["size"]  # type: ignore[index]
+        except UnsupportedOptionError:
+            sent = None
+        if sent is None:
+            assert generate(sim, model.id, size).status_code == 400, f"{size}: the client refuses, the service takes"
+        else:
+            assert generate(sim, model.id, sent).status_code == 200, f"{size}: the client sends what is refused"
+    assert images.build_generate(model, "p", size="4K").json["size"] == "4K"  # type: ignore[index]
+    with pytest.raises(UnsupportedOptionError, match="2K, 4K"):
+        images.build_generate(model, "p", size="3K")
+
+
+def test_the_default_size_of_every_seedream_model_is_accepted(sim: TestClient) -> None:
+    for model in SEEDREAM:
+        body = images.build_generate(model, "p").json
+        assert body is not None and generate(sim, model.id, body["size"]).status_code == 200
+

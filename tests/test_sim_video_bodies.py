@@ -1,0 +1,68 @@
+"""Kling's ``file_infos`` as §10.2 writes them (``{"Type":"Url","Category":"Image","Url","Usage"}``, public URLs
+only): the simulator takes exactly that form and refuses the others in the task envelope (§1.4 item 3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.testclient import TestClient
+
+from tokenhot_nb import catalog
+from tokenhot_nb.families import video
+from tokenhot_nb.sim import create_app
+
+AUTH = {"Authorization": "Bearer sk-test-kling-0000"}
+F = "https://cdn.example.com/first.png"
+L = "http://cdn.example.com/last.png"
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> TestClient:
+    return TestClient(create_app(task_dir=tmp_path / "tasks"))
+
+
+def kling(file_infos: Any) -> dict[str, Any]:
+    return {"model": "kling-v3", "prompt": "<<<image_1>>> a kite", "duration": 5, "size": "720P",
+            "aspect_ratio": "16:9", "file_infos": file_infos}
+
+
+def info(**changes: Any) -> dict[str, Any]:
+    return {"Type": "Url", "Category": "Image", "Url": F, "Usage": "FirstFrame", **changes}
+
+
+@pytest.mark.parametrize("infos", [
+    [info()], [info(), info(Url=L, Usage="LastFrame")], [],
+], ids=["first", "first+last", "none"])
+def test_the_documented_form_is_accepted(sim: TestClient, infos: list[dict[str, Any]]) -> None:
+    r = sim.post("/v1/video/generations", json=kling(infos), headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert r.json()["id"].startswith("task_")
+
+
+@pytest.mark.parametrize(("infos", "why"), [
+    ([info(Type="Base64", Url="iVBORw0KGgo=")], "file_infos[0].Type (public URLs only) must be one of Url"),
+    ([info(Category="Video")], "file_infos[0].Category must be one of Image"),
+    ([info(Usage="MiddleFrame")], "file_infos[0].Usage must be one of FirstFrame, LastFrame"),
+    ([info(), info(Usage=None)], "file_infos[1].Usage must be one of FirstFrame, LastFrame"),
+    ([info(Url="data:image/png;base64,AAAA")], "file_infos[0].Url must be a public http(s) URL"),
+    ([info(Url="ftp://cdn.example.com/a.png")], "file_infos[0].Url must be a public http(s) URL"),
+    ([info(Url=None)], "file_infos[0].Url must be a public http(s) URL"),
+    (["https://cdn.example.com/a.png"], "file_infos[0] must be an object"),
+    ({"Type": "Url"}, "file_infos must be a list"),
+], ids=["base64", "category", "usage", "usage-missing", "data-url", "ftp", "no-url", "bare-string", "not-a-list"])
+def test_malformed_file_infos_are_refused_in_the_task_envelope(sim: TestClient, infos: Any, why: str) -> None:
+    r = sim.post("/v1/video/generations", json=kling(infos), headers=AUTH)
+    assert r.status_code == 400
+    env = r.json()
+    assert set(env) == {"code", "message", "data"} and env["data"] is None and isinstance(env["code"], str)
+    assert why in env["message"]
+
+
+def test_the_client_builds_what_the_simulator_takes(sim: TestClient) -> None:
+    body = video.build_create(catalog.model("kling-v3"), "a kite", images=[F, {"image": L, "role": "last_frame"}],
+                              duration=5).json
+    assert body is not None and [i["Usage"] for i in body["file_infos"]] == ["FirstFrame", "LastFrame"]
+    r = sim.post("/v1/video/generations", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
