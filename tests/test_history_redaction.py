@@ -166,3 +166,45 @@ def test_encoded_keys_never_reach_a_row_or_an_export(tmp_path: Path) -> None:
         assert shape not in rows and shape not in exported, shape
     for kept in (store.get(eid).response["echo"], store.get(other).params["headers"]):
         assert len(kept) == len(shapes) and all("sk-****" in v for v in kept), kept
+
+
+def test_a_relay_echoing_the_key_base64_encoded_leaks_it_nowhere(tmp_path: Path) -> None:
+    """The answer and an error message quote the key base64-encoded (a relay dumping its Authorization header):
+    the result, the error in every form a notebook shows, the history rows and the export are all clean."""
+    import traceback
+
+    import httpx
+    from _session_support import Recorder, make_session
+
+    from tokenhot_nb.errors import AuthenticationError
+
+    key = "sk-history-B64ECHO-9931-abcdef"
+    encoded = base64.b64encode(f"Bearer {key}".encode()).decode()
+    leaked = (key, encoded[12:-4])  # the key, and the part of its base64 that only the key determines
+
+    class Echo(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if not request.url.path.endswith("/chat/completions"):
+                return await super().handle_async_request(request)
+            sent = base64.b64encode(f"Bearer {request.headers['authorization'].split()[-1]}".encode()).decode()
+            if json.loads(await request.aread())["messages"][-1]["content"] == "fail":
+                return httpx.Response(401, json={"error": {"message": f"bad token (b64) {sent}", "code": sent}})
+            return httpx.Response(200, json={"choices": [{"message": {"content": f"your header is {sent}"}}]})
+
+    s = make_session(tmp_path / "st", Echo(), api_key=key)
+    res = s.chat("hi", model="gpt-5.4", stream=False)
+    assert res.text.startswith("your header is ") and "sk-****" in res.text
+    with pytest.raises(AuthenticationError) as caught:
+        s.chat("fail", model="gpt-5.4", stream=False)
+    err = caught.value
+    shown = [repr(res), str(res), res.html(), json.dumps(res._repr_mimebundle_()), str(err), repr(err),
+             "\n".join(err._render_traceback_()), json.dumps(err.to_dict()), str(err.details()),
+             "".join(traceback.format_exception(type(err), err, err.__traceback__)),
+             *(json.dumps(e.to_dict()) for e in s.history), s.history._repr_html_(),
+             s.history.export(tmp_path / "x.jsonl").read_text(encoding="utf-8")]
+    for text in shown:
+        assert not any(x in text for x in leaked), text
+    assert [e.status for e in s.history] == ["ok", "error"]
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "st").rglob("*") if p.is_file())
+    assert not any(x.encode() in stored for x in leaked)
+    s.close()
