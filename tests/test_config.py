@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -244,3 +245,92 @@ def test_user_facing_texts_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_only_slashes_and_v1_are_trimmed_from_the_base_url() -> None:
     assert Settings(base_url="https://relay.test/X").base_url == "https://relay.test/X"
     assert Settings(base_url="https://relay.test/pathXX/").base_url == "https://relay.test/pathXX"
+
+
+# -- encoded forms of a known key --------------------------------------------------------------------------
+ENCODED_KEY = "sk-enc-0123456789abcdefXYZ"
+
+
+def _recoverable(text: str, secret: bytes, window: int = 8) -> bool:
+    """Whether any ``window`` bytes of ``secret`` can be read back from a base64 run in ``text`` (either alphabet,
+    any starting character): independent of how ``redact`` finds them."""
+    import base64
+    import re
+
+    for run in re.findall(r"[A-Za-z0-9+/_-]{4,}", text):
+        run = run.translate(str.maketrans("-_", "+/"))
+        for shift in range(4):
+            chunk = run[shift:]
+            chunk = chunk[: len(chunk) - len(chunk) % 4]
+            try:
+                decoded = base64.b64decode(chunk)
+            except ValueError:
+                continue
+            if any(secret[i:i + window] in decoded for i in range(len(secret) - window + 1)):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("prefix", ["", "x", "xy", "Bearer ", "Basic user:", "{\"k\":\""])
+@pytest.mark.parametrize("suffix", ["", "z", "zz", "zzz", "\"}"])
+@pytest.mark.parametrize("urlsafe", [False, True])
+def test_a_known_key_is_removed_base64_encoded_inside_anything(prefix: str, suffix: str, urlsafe: bool) -> None:
+    import base64
+
+    Secret(ENCODED_KEY)
+    encode = base64.urlsafe_b64encode if urlsafe else base64.b64encode
+    blob = encode((prefix + ENCODED_KEY + suffix).encode()).decode()
+    assert _recoverable(blob, ENCODED_KEY.encode())  # (the check can see the key when it is there)
+    for shown in (blob, blob.rstrip("="), f"token={blob};"):
+        out = redact(f"dump: {shown} end")
+        assert "sk-****" in out and not _recoverable(out, ENCODED_KEY.encode()), out
+        assert out.startswith("dump: ") and out.endswith(" end")
+
+
+def test_key_symbols_are_removed_percent_encoded_hex_and_json_escaped() -> None:
+    from urllib.parse import quote
+
+    odd = 'tok+en/with=signs&"quote\\'
+    Secret(odd)
+    shapes = [quote(odd, safe=""), quote(odd), quote(odd, safe="").lower(), odd.encode().hex(),
+              odd.encode().hex().upper(), json.dumps(odd)[1:-1]]
+    for shape in shapes:
+        assert shape != odd
+        assert redact(f"?key={shape}&x=1") == "?key=sk-****&x=1", shape
+
+
+def test_every_form_is_seen_by_the_fast_precheck() -> None:
+    """Hot paths skip ``redact`` unless ``might_hold_key`` says it could change the text: every encoded form of a
+    known key must make it say so."""
+    from tokenhot_nb._config import key_forms, might_hold_key
+
+    Secret(ENCODED_KEY)
+    forms = key_forms(ENCODED_KEY)
+    assert len(forms) >= 6 and ENCODED_KEY in forms
+    for form in forms:
+        text = f"before {form} after"
+        assert might_hold_key(text) and redact(text) == "before sk-**** after", form
+    assert not might_hold_key("nothing to see, not even c2st or 736b")
+
+
+def test_encoded_forms_of_a_secret_given_only_to_redact() -> None:
+    import base64
+
+    secret = "custom-relay-token-42"  # not a Secret: nothing remembers it, redact still sees its shapes
+    b64 = base64.b64encode(f"Bearer {secret}".encode()).decode()
+    assert not _recoverable(redact(b64, secret), secret.encode())
+    assert _recoverable(redact(b64), secret.encode())  # without it nothing knows that value
+
+
+def test_short_values_only_match_themselves() -> None:
+    """Encodings of a value under MIN_KNOWN_KEY are a few characters common in ordinary text: not searched."""
+    import base64
+
+    short = "abc1234"
+    assert redact(f"x {short} {base64.b64encode(short.encode()).decode()}", short) == "x sk-**** YWJjMTIzNA=="
+
+
+def test_ordinary_text_and_base64_are_left_alone() -> None:
+    Secret(ENCODED_KEY)
+    text = "plain words, a data URL data:image/png;base64,iVBORw0KGgoAAAANSUhEUg== and 100% of 42%2F"
+    assert redact(text) == text

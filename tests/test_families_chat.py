@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from _session_support import Recorder, make_session
 
 from tokenhot_nb import catalog
 from tokenhot_nb.errors import InputError, StreamError, UnsupportedOptionError
@@ -349,3 +351,289 @@ def test_streamed_tool_calls_accumulate_per_format() -> None:
               {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "[1]}"}}]:
         acc.add(chat.parse_event("claude", d))
     assert acc.reply().tool_calls[0].as_dict() == {"id": "t", "name": "g", "arguments": {"x": [1]}}
+
+
+# --- a broken relay's fields: coerced or skipped, the answer kept, never a Python error ----------------------
+
+REPLIES: list[tuple[str, dict[str, Any]]] = [
+    ("chat.completions", {"id": "x", "model": "m", "choices": [{"index": 0, "finish_reason": "stop", "message": {
+        "role": "assistant", "content": "hi", "reasoning_content": "r",
+        "tool_calls": [{"id": "c", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}]}}],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 2, "completion_tokens_details": {"reasoning_tokens": 1}}}),
+    ("responses", {"object": "response", "id": "r", "status": "incomplete", "incomplete_details": {"reason": "max"},
+                   "output": [{"type": "reasoning", "summary": [{"text": "s"}], "content": [{"text": "t"}]},
+                              {"type": "function_call", "call_id": "c", "name": "f", "arguments": "{}"},
+                              {"type": "message", "content": [{"type": "output_text", "text": "hi"}]}],
+                   "usage": {"input_tokens": 1}}),
+    ("messages", {"type": "message", "id": "m", "stop_reason": "end_turn", "usage": {"input_tokens": 1},
+                  "content": [{"type": "thinking", "thinking": "t"}, {"type": "text", "text": "hi"},
+                              {"type": "tool_use", "id": "t", "name": "f", "input": {"a": 1}}]}),
+    ("gemini.generate", {"modelVersion": "g", "usageMetadata": {"promptTokenCount": 1}, "candidates": [
+        {"finishReason": "STOP", "content": {"parts": [{"text": "hi"}, {"text": "th", "thought": True},
+                                                       {"functionCall": {"name": "f", "args": {"a": 1}}}]}}]}),
+]
+EVENTS: list[tuple[str, dict[str, Any]]] = [
+    ("chat", {"usage": {"total_tokens": 1}, "choices": [{"index": 0, "finish_reason": None, "delta": {
+        "content": "x", "reasoning_content": "r",
+        "tool_calls": [{"index": 0, "id": "c", "function": {"name": "f", "arguments": "{"}}]}}]}),
+    ("responses", {"type": "response.output_item.added", "output_index": 0,
+                   "item": {"type": "function_call", "call_id": "c", "name": "f", "arguments": ""}}),
+    ("responses", {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": "{}"}),
+    ("responses", {"type": "response.output_text.delta", "delta": "x"}),
+    ("responses", {"type": "response.incomplete",
+                   "response": {"incomplete_details": {"reason": "m"}, "usage": {"input_tokens": 1}}}),
+    ("claude", {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": "{"}}),
+    ("claude", {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "t"}}),
+    ("claude", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x"}}),
+    ("claude", {"type": "content_block_start", "index": 1,
+                "content_block": {"type": "tool_use", "id": "t", "name": "f", "input": {"a": 1}}}),
+    ("claude", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 3}}),
+    ("claude", {"type": "message_start", "message": {"usage": {"input_tokens": 3}}}),
+    ("gemini", {"usageMetadata": {"promptTokenCount": 1}, "candidates": [{"finishReason": "STOP", "content": {
+        "parts": [{"text": "hi"}, {"functionCall": {"name": "f", "args": {"a": 1}}}]}}]}),
+]
+#: What a broken relay puts where something else belongs.
+JUNK: list[Any] = [None, True, 0, 5, -1.5, float("inf"), "", "a", [], [1, None], {}, {"a": {"b": 1}}]
+
+
+def _paths(value: Any, at: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    out = [at]
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for k, v in items:
+        out += _paths(v, (*at, k))
+    return out
+
+
+def _mangled(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """``template`` with each of its fields (at any depth) replaced by each junk value in turn."""
+    import copy
+
+    out = []
+    for path in _paths(template)[1:]:
+        in_usage = any(str(step).startswith("usage") for step in path)
+        for junk in JUNK:
+            if in_usage and junk == float("inf"):  # (token counts too big for an int: usage_from's own concern)
+                continue
+            body = copy.deepcopy(template)
+            where: Any = body
+            for step in path[:-1]:
+                where = where[step]
+            where[path[-1]] = junk
+            out.append(body)
+    return out
+
+
+def _well_formed(reply: Any) -> None:
+    assert isinstance(reply.text, str) and isinstance(reply.reasoning, str)
+    for label in (reply.finish_reason, reply.model, reply.response_id):
+        assert label is None or isinstance(label, str)
+    for call in reply.tool_calls:
+        assert isinstance(call.id, str) and isinstance(call.name, str) and isinstance(call.arguments, dict)
+    json.dumps([c.as_dict() for c in reply.tool_calls], allow_nan=True)
+
+
+@pytest.mark.parametrize(("endpoint", "template"), REPLIES, ids=[e for e, _ in REPLIES])
+def test_every_field_of_a_reply_may_hold_junk(endpoint: str, template: dict[str, Any]) -> None:
+    bodies = _mangled(template)
+    assert len(bodies) > 100
+    for body in bodies:
+        _well_formed(chat.parse(None, endpoint, body))
+    for body in JUNK:  # the whole body junk, against the endpoint it was meant for
+        _well_formed(chat.parse(None, endpoint, body))
+
+
+@pytest.mark.parametrize(("fmt", "template"), EVENTS, ids=[f"{f}-{e.get('type', '')}" for f, e in EVENTS])
+def test_every_field_of_a_stream_event_may_hold_junk(fmt: str, template: dict[str, Any]) -> None:
+    for event in _mangled(template):
+        acc = chat.Accumulator()
+        acc.add(chat.parse_event(fmt, template))
+        try:
+            acc.add(chat.parse_event(fmt, event))
+        except StreamError:  # ("type": "error" is a junk value too: the stream said it failed)
+            assert event.get("type") == "error" or event.get("error")
+        reply = acc.reply("m")
+        _well_formed(reply)
+
+
+def test_a_number_for_content_is_the_answer() -> None:
+    assert chat.parse(None, "chat", {"choices": [{"message": {"content": 123}}]}).text == "123"
+    assert chat.parse(None, "chat", {"choices": [{"message": {"content": {"type": "text", "text": "one part"}}}]}
+                      ).text == "one part"
+    acc = chat.Accumulator()
+    for d in [{"choices": [{"delta": {"content": "PAID "}}]}, {"choices": [{"delta": {"content": 5}}]},
+              {"choices": [{"delta": {"content": True}}]}, {"choices": [{"delta": None}]}]:
+        acc.add(chat.parse_event("chat", d))
+    assert acc.reply().text == "PAID 5"
+
+
+def test_an_odd_stream_index_still_groups_its_fragments() -> None:
+    acc = chat.Accumulator()
+    for d in [{"choices": [{"delta": {"tool_calls": [{"index": "a", "id": "c1", "function": {"name": "f"}}]}}]},
+              {"choices": [{"delta": {"tool_calls": [{"index": "a", "function": {"arguments": '{"x": '}}]}}]},
+              {"choices": [{"delta": {"tool_calls": [{"index": "1", "id": "c2", "function": {"name": "g"}}]}}]},
+              {"choices": [{"delta": {"tool_calls": [{"index": 1.0, "function": {"arguments": "{}"}}]}}]},
+              {"choices": [{"delta": {"tool_calls": [{"index": "a", "function": {"arguments": "1}"}}]}}]}]:
+        acc.add(chat.parse_event("chat", d))
+    calls = [c.as_dict() for c in acc.reply().tool_calls]
+    assert calls == [{"id": "c1", "name": "f", "arguments": {"x": 1}}, {"id": "c2", "name": "g", "arguments": {}}]
+    claude = chat.parse_event("claude", {"type": "content_block_delta", "index": [0],
+                                         "delta": {"type": "input_json_delta", "partial_json": "{}"}})
+    assert claude.tool_calls[0].index == 0
+
+
+def test_labels_that_are_numbers_become_text() -> None:
+    reply = chat.parse(None, "chat", {"id": 7, "model": 4, "choices": [{"message": {"content": "ok"},
+                                                                         "finish_reason": 5}]})
+    assert (reply.text, reply.finish_reason, reply.model, reply.response_id) == ("ok", "5", "4", "7")
+    event = chat.parse_event("chat", {"choices": [{"delta": {"content": "x"}, "finish_reason": 5}]})
+    assert event.finish_reason == "5"
+    assert chat.parse_event("claude", {"type": "message_delta", "delta": {"stop_reason": 0}}).finish_reason == "0"
+
+
+# --- a key the relay echoes inside a tool call -------------------------------------------------------------
+
+ECHOED = "relay-secret-Kq7-not-sk-shaped"
+
+
+def _echo_args() -> dict[str, Any]:
+    b64 = base64.b64encode(f"Bearer {ECHOED}".encode()).decode()
+    return {"k": ECHOED, "nested": [{"auth": f"Bearer {ECHOED}"}], ECHOED: "as a key", "b64": b64, "n": 3}
+
+
+def _echo_replies() -> list[tuple[str, Any]]:
+    args = _echo_args()
+    return [
+        ("chat", {"choices": [{"message": {"content": None, "tool_calls": [
+            {"id": f"call-{ECHOED}", "function": {"name": f"fn-{ECHOED}", "arguments": json.dumps(args)}}]}}]}),
+        ("responses", {"object": "response", "output": [
+            {"type": "function_call", "call_id": f"call-{ECHOED}", "name": f"fn-{ECHOED}",
+             "arguments": json.dumps(args)}]}),
+        ("messages", {"type": "message", "content": [
+            {"type": "tool_use", "id": f"call-{ECHOED}", "name": f"fn-{ECHOED}", "input": args}]}),
+        ("gemini.generate", {"candidates": [{"content": {"parts": [
+            {"functionCall": {"id": f"call-{ECHOED}", "name": f"fn-{ECHOED}", "args": args}}]}}]}),
+    ]
+
+
+def _echo_streams() -> list[tuple[str, list[dict[str, Any]]]]:
+    text = json.dumps(_echo_args())
+    half = len(text) // 2
+    return [
+        ("chat", [{"choices": [{"delta": {"tool_calls": [{"index": 0, "id": f"call-{ECHOED}", "function": {
+            "name": f"fn-{ECHOED}", "arguments": text[:half]}}]}}]},
+                  {"choices": [{"delta": {"tool_calls": [{"index": 0, "function": {"arguments": text[half:]}}]}}]}]),
+        ("responses", [{"type": "response.output_item.added", "output_index": 0, "item": {
+            "type": "function_call", "call_id": f"call-{ECHOED}", "name": f"fn-{ECHOED}", "arguments": ""}},
+                       {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": text[:half]},
+                       {"type": "response.function_call_arguments.delta", "output_index": 0, "delta": text[half:]}]),
+        ("claude", [{"type": "content_block_start", "index": 0, "content_block": {
+            "type": "tool_use", "id": f"call-{ECHOED}", "name": f"fn-{ECHOED}", "input": {}}},
+                    {"type": "content_block_delta", "index": 0,
+                     "delta": {"type": "input_json_delta", "partial_json": text[:half]}},
+                    {"type": "content_block_delta", "index": 0,
+                     "delta": {"type": "input_json_delta", "partial_json": text[half:]}}]),
+        ("gemini", [{"candidates": [{"content": {"parts": [
+            {"functionCall": {"id": f"call-{ECHOED}", "name": f"fn-{ECHOED}", "args": _echo_args()}}]}}]}]),
+    ]
+
+
+def _assert_no_echo(calls: list[Any]) -> None:
+    assert len(calls) == 1
+    call = calls[0]
+    shown = json.dumps(call.as_dict()) + repr(call)
+    assert "relay-secret" not in shown and "Kq7" not in shown
+    assert call.id == "call-sk-****" and call.name == "fn-sk-****"
+    assert call.arguments["k"] == "sk-****" and call.arguments["nested"] == [{"auth": "Bearer sk-****"}]
+    assert call.arguments["sk-****"] == "as a key" and call.arguments["n"] == 3
+    assert "sk-****" in call.arguments["b64"]
+
+
+@pytest.mark.parametrize(("endpoint", "body"), _echo_replies(), ids=[e for e, _ in _echo_replies()])
+def test_a_key_echoed_in_a_tool_call_is_redacted(endpoint: str, body: Any) -> None:
+    from tokenhot_nb._config import Secret
+
+    Secret(ECHOED)  # the session's key (a Session remembers its key the same way)
+    _assert_no_echo(chat.parse(None, endpoint, body).tool_calls)
+
+
+@pytest.mark.parametrize(("fmt", "events"), _echo_streams(), ids=[f for f, _ in _echo_streams()])
+def test_a_key_echoed_in_a_streamed_tool_call_is_redacted(fmt: str, events: list[dict[str, Any]]) -> None:
+    from tokenhot_nb._config import Secret
+
+    Secret(ECHOED)
+    acc = chat.Accumulator()
+    for event in events:
+        acc.add(chat.parse_event(fmt, event))
+    _assert_no_echo(acc.reply().tool_calls)
+
+
+# --- through a session: the paid answer stays, in the result and in the history ----------------------------
+
+
+class _Scripted(Recorder):
+    """A relay answering each chat message with the body scripted for it (JSON, or an event stream), echoing the
+    request's key where a script says ``{key}`` and its ``Bearer`` header base64-encoded where it says ``{b64}``."""
+
+    def __init__(self, scripts: dict[str, Any]) -> None:
+        super().__init__()
+        self.scripts = scripts
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.endswith("/chat/completions"):  # the model table…: the simulator's
+            return await super().handle_async_request(request)
+        key = request.headers["authorization"].split()[-1]
+        b64 = base64.b64encode(f"Bearer {key}".encode()).decode()
+        script = self.scripts[json.loads(await request.aread())["messages"][-1]["content"]]
+        if isinstance(script, list):  # stream frames
+            data = "".join(f"data: {json.dumps(f)}\n\n" for f in script) + "data: [DONE]\n\n"
+            return httpx.Response(200, headers={"content-type": "text/event-stream"},
+                                  content=data.replace("{key}", key).replace("{b64}", b64).encode())
+        return httpx.Response(200, headers={"content-type": "application/json"},
+                              content=json.dumps(script).replace("{key}", key).replace("{b64}", b64).encode())
+
+
+def test_a_malformed_answer_is_kept_whole_through_a_session(tmp_path: Path) -> None:
+    paid = {"choices": [{"index": 0, "delta": {"content": "PAID TEXT "}}]}
+    s = make_session(tmp_path / "st", _Scripted({
+        "number": {"choices": [{"message": {"content": 123}, "finish_reason": 5}]},
+        "stream-number": [paid, {"choices": [{"delta": {"content": 5}}]}],
+        "stream-index": [paid, {"choices": [{"delta": {"tool_calls": [{"index": "a", "function": {"arguments": 5}}]}}]},
+                         {"choices": [{"delta": {"content": "more"}, "finish_reason": 7}]}],
+    }))
+    got = {m: s.chat(m, model="gpt-5.4", stream=m.startswith("stream")) for m in ("number", "stream-number",
+                                                                                    "stream-index")}
+    assert {m: r.text for m, r in got.items()} == {"number": "123", "stream-number": "PAID TEXT 5",
+                                                   "stream-index": "PAID TEXT more"}
+    html = got["number"]._repr_mimebundle_()[0]["text/html"]
+    assert "123" in html and "finish: 5" in html
+    rows = list(s.history)
+    assert [r.status for r in rows] == ["ok"] * 3
+    for row, (message, res) in zip(rows, got.items(), strict=True):
+        assert row.text == f"{message}\n\n{res.text}"
+        assert s.store.path_of(row.outputs[0]["sha256"]).read_text("utf-8") == res.text
+    s.close()
+
+
+def test_a_key_echoed_in_tool_calls_never_reaches_a_result_or_the_store(tmp_path: Path) -> None:
+    key = "sk-families-chat-ECHO-5511-abcdef"
+    encoded = base64.b64encode(f"Bearer {key}".encode()).decode()
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "lookup", "arguments": json.dumps({"k": "{key}", "b": "{b64}"})}}
+    s = make_session(tmp_path / "st", _Scripted({
+        "tools": {"choices": [{"message": {"content": None, "reasoning_content": "about {key}",
+                                           "tool_calls": [call]}, "finish_reason": "tool_calls"}]},
+        "stream-tools": [{"choices": [{"delta": {"tool_calls": [{"index": 0, **call}]}}]}],
+    }), api_key=key)
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    leaked = (key, encoded[12:-4])  # the plain key, and the part of its base64 that only the key determines
+    for message in ("tools", "stream-tools"):
+        res = s.chat(message, model="gpt-5.4", stream=message.startswith("stream"), tools=tools)
+        assert res.tool_calls[0].arguments["k"] == "sk-****" and "sk-****" in res.tool_calls[0].arguments["b"]
+        for shown in (repr(res.tool_calls), res.html(), res._repr_mimebundle_()[0]["text/html"], repr(res),
+                      res.reasoning, json.dumps(s.history[-1].to_dict())):
+            assert not any(x in shown for x in leaked), shown
+    exported = s.history.export(tmp_path / "out" / "x.jsonl", include_artifacts=True)
+    files = [p for p in [*exported.parent.rglob("*"), *(tmp_path / "st").rglob("*")] if p.is_file()]
+    assert len(files) > 3
+    assert not [p for p in files if any(x.encode() in p.read_bytes() for x in leaked)]
+    s.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -13,6 +14,10 @@ from tokenhot_nb.history._entry import dumps, dumps_redacted, jsonable
 
 KEY = "sk-" + "A1b2C3d4" * 4
 ODD = 'sk-with"quote\\and\nnewline-1234567890'
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 @pytest.mark.parametrize("value", [
@@ -99,7 +104,9 @@ def test_the_cleanliness_check_agrees_with_redact() -> None:
     Secret("remembered-but-not-sk-shaped-42")  # a key set on this process (not one of the store's secrets)
     secrets = (Secret(ODD), "hunter2-custom-secret")
     texts = ["plain text", "sk-learn", f"a {KEY} b", "x hunter2-custom-secret y", "hunter2-custom", "x remembered-but-"
-             "not-sk-shaped-42", json.dumps(f"q {ODD}")[1:-1], ODD, "", "sk-****", "é ✓ \x00 sk-"]
+             "not-sk-shaped-42", json.dumps(f"q {ODD}")[1:-1], ODD, "", "sk-****", "é ✓ \x00 sk-",
+             *(_b64(f"Bearer {v}") for v in ("hunter2-custom-secret", "remembered-but-not-sk-shaped-42", ODD)),
+             "hunter2%2Dcustom%2Dsecret", _b64("hunter2-custom"), "aHVudGVyMi1jdXN0b20tc2VjcmV0"[:12]]
     for text in texts:
         expected = redact(text, *secrets) == text and not any(e in text for e in escaped_secrets(secrets))
         assert is_clean(text, secrets) is expected, text
@@ -136,3 +143,68 @@ def test_without_the_c_encoder_the_text_is_the_same(monkeypatch: pytest.MonkeyPa
     assert _entry._encoder()(value) == expected
     assert _entry._encoder(sort_keys=True)(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"),
                                                                 allow_nan=True, sort_keys=True)
+
+
+def test_encoded_keys_never_reach_a_row_or_an_export(tmp_path: Path) -> None:
+    """A key base64- or percent-encoded (a relay dumping its Authorization header) is removed from every column,
+    on insert and on update, and so from the export, through the same one-pass check as the plain key."""
+    from urllib.parse import quote
+
+    from tokenhot_nb.history import History
+
+    key = "relay-key-Zq8+/=-not-sk-shaped"
+    shapes = [_b64(f"Bearer {key}"), _b64(key).rstrip("="), base64.urlsafe_b64encode(f"x{key}".encode()).decode(),
+              quote(key, safe=""), key.encode().hex()]
+    store = Store(tmp_path, secrets=[Secret(key)])
+    eid = store.insert(HistoryEntry(kind="chat", model="m", params={"message": "hi"}, text="q"))
+    store.update(eid, status="ok", response={"echo": shapes}, text=" | ".join(shapes),
+                 outputs=[{"role": "text", "note": shapes[0]}])
+    other = store.insert(HistoryEntry(kind="chat", model="m", params={"headers": shapes}, text=shapes[1]))
+    exported = History(store).export(tmp_path / "x.jsonl").read_text(encoding="utf-8")
+    rows = json.dumps([list(map(str, r)) for r in store.connection().execute("SELECT * FROM entries")])
+    for shape in shapes:
+        assert shape not in rows and shape not in exported, shape
+    for kept in (store.get(eid).response["echo"], store.get(other).params["headers"]):
+        assert len(kept) == len(shapes) and all("sk-****" in v for v in kept), kept
+
+
+def test_a_relay_echoing_the_key_base64_encoded_leaks_it_nowhere(tmp_path: Path) -> None:
+    """The answer and an error message quote the key base64-encoded (a relay dumping its Authorization header):
+    the result, the error in every form a notebook shows, the history rows and the export are all clean."""
+    import traceback
+
+    import httpx
+    from _session_support import Recorder, make_session
+
+    from tokenhot_nb.errors import AuthenticationError
+
+    key = "sk-history-B64ECHO-9931-abcdef"
+    encoded = base64.b64encode(f"Bearer {key}".encode()).decode()
+    leaked = (key, encoded[12:-4])  # the key, and the part of its base64 that only the key determines
+
+    class Echo(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if not request.url.path.endswith("/chat/completions"):
+                return await super().handle_async_request(request)
+            sent = base64.b64encode(f"Bearer {request.headers['authorization'].split()[-1]}".encode()).decode()
+            if json.loads(await request.aread())["messages"][-1]["content"] == "fail":
+                return httpx.Response(401, json={"error": {"message": f"bad token (b64) {sent}", "code": sent}})
+            return httpx.Response(200, json={"choices": [{"message": {"content": f"your header is {sent}"}}]})
+
+    s = make_session(tmp_path / "st", Echo(), api_key=key)
+    res = s.chat("hi", model="gpt-5.4", stream=False)
+    assert res.text.startswith("your header is ") and "sk-****" in res.text
+    with pytest.raises(AuthenticationError) as caught:
+        s.chat("fail", model="gpt-5.4", stream=False)
+    err = caught.value
+    shown = [repr(res), str(res), res.html(), json.dumps(res._repr_mimebundle_()), str(err), repr(err),
+             "\n".join(err._render_traceback_()), json.dumps(err.to_dict()), str(err.details()),
+             "".join(traceback.format_exception(type(err), err, err.__traceback__)),
+             *(json.dumps(e.to_dict()) for e in s.history), s.history._repr_html_(),
+             s.history.export(tmp_path / "x.jsonl").read_text(encoding="utf-8")]
+    for text in shown:
+        assert not any(x in text for x in leaked), text
+    assert [e.status for e in s.history] == ["ok", "error"]
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "st").rglob("*") if p.is_file())
+    assert not any(x.encode() in stored for x in leaked)
+    s.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 
@@ -144,3 +145,57 @@ def test_the_simulator_honours_snake_case_voice_config(s: Session, rec: Recorder
     with pytest.raises(APIError, match="Voice name alloy is not supported"):
         s.speak("x", model="gemini-tts", endpoint="gemini.generate", raw={**body, "generation_config": {
             "speech_config": {"voice_config": {"prebuilt_voice_config": {"voice_name": "alloy"}}}}})
+
+
+# --- a key the relay echoes inside a transcript -----------------------------------------------------------------
+
+ECHO_KEY = "sk-session-audio-ECHO-2718-abcdef"
+
+
+class _EchoingTranscriber(Recorder):
+    """A relay whose transcript repeats the request's key (plain and as a base64 ``Bearer`` header) in the text and
+    in every segment; it answers JSON, or the asked text/srt/vtt body when ``as_asked``."""
+
+    def __init__(self, as_asked: bool) -> None:
+        super().__init__()
+        self.as_asked = as_asked
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not request.url.path.startswith(("/v1/audio/transcriptions", "/v1/audio/translations")):
+            return await super().handle_async_request(request)
+        form = (await request.aread()).decode("latin-1")
+        key = request.headers["authorization"].split()[-1]
+        b64 = base64.b64encode(f"Bearer {key}".encode()).decode()
+        said = f"you said {key} or {b64}"
+        fmt = next(f for f in ("verbose_json", "json", "text", "srt", "vtt") if f'\r\n\r\n{f}\r\n' in form)
+        if self.as_asked and fmt == "text":
+            return httpx.Response(200, text=said, headers={"content-type": "text/plain"})
+        if self.as_asked and fmt in ("srt", "vtt"):
+            sep = "," if fmt == "srt" else "."
+            cue = f"00:00:00{sep}000 --> 00:00:01{sep}000\n{said}\n"
+            body = f"1\n{cue}" if fmt == "srt" else f"WEBVTT\n\n{cue}"
+            return httpx.Response(200, text=body, headers={"content-type": "text/plain"})
+        return httpx.Response(200, json={"text": said, "language": "english", "duration": 1.0,
+                                         "segments": [{"start": 0.0, "end": 1.0, "text": f"seg {said}"}]})
+
+
+@pytest.mark.parametrize("as_asked", [False, True], ids=["json-answer", "answer-as-asked"])
+@pytest.mark.parametrize("fmt", ["json", "verbose_json", "text", "srt", "vtt"])
+def test_a_key_echoed_in_a_transcript_is_redacted_everywhere(tmp_path: Path, fmt: str, as_asked: bool) -> None:
+    s = make_session(tmp_path / "st", _EchoingTranscriber(as_asked), api_key=ECHO_KEY)
+    b64 = base64.b64encode(f"Bearer {ECHO_KEY}".encode()).decode()
+    leaked = (ECHO_KEY, b64[12:-4], "ECHO-2718")  # the key, the part of its base64 only the key determines
+    for kind in ("transcribe", "translate"):
+        res = getattr(s, kind)(b"RIFF0000WAVEfmt ", format=fmt)
+        assert res.text.startswith("you said sk-****")
+        again = s.history[-1].result(s)  # rebuilt from the stored answer
+        shown = [str(res), res.text, res.body, res.srt or "", res.vtt or "", res._repr_html_(), repr(res),
+                 json.dumps(res._repr_mimebundle_()), *(seg.text for seg in res.segments), str(again),
+                 again.srt or "", json.dumps(s.history[-1].to_dict())]
+        for text in shown:
+            assert not any(x in text for x in leaked), text
+    exported = s.history.export(tmp_path / "out" / "x.jsonl", include_artifacts=True)
+    files = [p for p in [*exported.parent.rglob("*"), *(tmp_path / "st").rglob("*")] if p.is_file()]
+    assert any(".artifacts" in str(p) for p in files)
+    assert not [p for p in files if any(x.encode() in p.read_bytes() for x in leaked)]
+    s.close()

@@ -6,7 +6,10 @@ exception or export can print it by accident.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import functools
+import json
 import os
 import re
 import warnings
@@ -35,12 +38,58 @@ MIN_KNOWN_KEY = 8
 #: Every key value this process was given (by Settings, Secret or a Session): ``redact`` removes them from any
 #: text even when they do not look like ``sk-…``. A set of strings: a few per process, never written anywhere.
 _known_keys: set[str] = set()
+#: Every shape of every known key (:func:`key_forms`), longest first: worked out once per key, searched on every
+#: redaction.
+_known_forms: tuple[str, ...] = ()
+
+_URLSAFE = str.maketrans("+/", "-_")
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
+
+
+def _base64_forms(data: bytes) -> set[str]:
+    """The base64 text ``data`` becomes inside any longer base64 string, in both alphabets.
+
+    Where ``data`` starts in the encoded string (its offset modulo 3) changes every character, so each of the
+    three alignments is encoded; the characters at either edge also carry bits of the neighbouring bytes
+    (unknown) and are left out, leaving the run that is the same whatever surrounds the key.
+    """
+    out: set[str] = set()
+    for lead in range(3):
+        encoded = base64.b64encode(b"\0" * lead + data).decode("ascii")
+        core = encoded[-(-8 * lead // 6):8 * (lead + len(data)) // 6]
+        out.update((core, core.translate(_URLSAFE)))
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def key_forms(raw: str) -> tuple[str, ...]:
+    """``raw`` and the shapes a relay may echo it in, longest first: JSON-escaped, base64 (both alphabets, at any
+    offset inside a longer string, e.g. a dumped ``Basic``/``Bearer`` header), percent-encoded and hex.
+
+    Values shorter than :data:`MIN_KNOWN_KEY` only match themselves: their encodings are a few characters that
+    turn up in ordinary text.
+    """
+    forms = {raw}
+    if len(raw) >= MIN_KNOWN_KEY:
+        from urllib.parse import quote
+
+        data = raw.encode("utf-8")
+        forms.update(json.dumps(raw, ensure_ascii=as_ascii)[1:-1] for as_ascii in (True, False))
+        forms.update(_base64_forms(data))
+        for safe in ("", "/"):
+            quoted = quote(raw, safe=safe)
+            forms.update((quoted, _PERCENT_ESCAPE.sub(lambda m: m.group().lower(), quoted)))
+        forms.update((data.hex(), data.hex().upper()))
+    forms.discard("")
+    return tuple(sorted(forms, key=lambda f: (-len(f), f)))
 
 
 def remember_key(value: str) -> None:
     """Add ``value`` to the keys :func:`redact` removes by value (called for every key that is set)."""
-    if len(value) >= MIN_KNOWN_KEY:
+    global _known_forms
+    if len(value) >= MIN_KNOWN_KEY and value not in _known_keys:
         _known_keys.add(value)
+        _known_forms = tuple(sorted({f for k in _known_keys for f in key_forms(k)}, key=lambda f: (-len(f), f)))
 
 
 def key_problem(value: str) -> str | None:
@@ -119,21 +168,29 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
     """Remove ``secrets``, every key this process was given, and anything shaped like ``sk-…`` from ``text``.
 
     Keys given to a Session/Settings are removed by value whatever they look like (a key need not start with
-    ``sk-``); the pattern catches keys nobody told us about (e.g. another key echoed by a relay).
+    ``sk-``), and in every shape :func:`key_forms` knows (a relay may echo one base64- or percent-encoded);
+    the pattern catches keys nobody told us about (e.g. another key echoed by a relay).
     """
     for s in secrets:
         raw = s.get() if isinstance(s, Secret) else s
-        if raw:
-            text = text.replace(raw, MASK)
-    for raw in _known_keys:
-        if raw in text:
-            text = text.replace(raw, MASK)
+        if raw and raw not in _known_keys:  # (a known key's forms are all removed just below)
+            for form in key_forms(raw):
+                if form in text:
+                    text = text.replace(form, MASK)
+    for form in _known_forms:
+        if form in text:
+            text = text.replace(form, MASK)
     return _KEY_RE.sub(MASK, text)
 
 
 def might_hold_key(text: str) -> bool:
     """Cheap pre-check: could :func:`redact` change ``text``? (for hot paths such as stream deltas)"""
-    return "sk-" in text or any(raw in text for raw in _known_keys)
+    if "sk-" in text:
+        return True
+    for form in _known_forms:  # noqa: SIM110 - a plain loop: no generator to set up for the many short texts
+        if form in text:
+            return True
+    return False
 
 
 def check_base_url(url: object) -> str:

@@ -14,6 +14,7 @@ from .recording import (
     astore_bytes,
     drop_none,
     endpoint_name,
+    received_text,
     replayed,
     send_recorded,
     store_bytes,
@@ -110,9 +111,12 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     call.headers.update(headers or {})
 
     async def finish(rec: Recording, resp: Response) -> Result:
-        reply = audio.parse_transcription(fmt, resp.text, resp.headers.get("content-type"))
+        # made safe before it is read, like a chat answer: a key the relay echoed (in any shape) is gone from
+        # the text, the segments, the stored body and the result alike
+        answer = received_text(resp.text)
+        reply = audio.parse_transcription(fmt, answer, resp.headers.get("content-type"))
         # text/srt/vtt are stored as asked even when the relay answered JSON (reply.body is rewritten then)
-        body = reply.body if fmt in ("text", "srt", "vtt") else resp.text
+        body = reply.body if fmt in ("text", "srt", "vtt") else answer
         role = "subtitles" if fmt in ("srt", "vtt") else "text"
         mime = "application/json" if fmt in ("json", "verbose_json") else (
             "text/vtt" if fmt == "vtt" else "text/plain")

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from .._config import might_hold_key, redact
 from ..catalog import ModelInfo
 from ..errors import InputError, StreamError, UnsupportedOptionError
 from ._common import (
@@ -731,26 +732,92 @@ def split_think(text: str) -> tuple[str, str]:
 
 
 def _text_of(content: Any) -> tuple[str, str]:
-    """Text and reasoning from an OpenAI message content (string or parts)."""
+    """Text and reasoning from an OpenAI message content (string or parts).
+
+    A number is its text (a relay that decoded ``"42"``); a single part may come without its list; parts whose
+    text is not a string are skipped, the rest of the answer is kept.
+    """
     if isinstance(content, str):
         return content, ""
+    if isinstance(content, (int, float)) and not isinstance(content, bool):
+        return str(content), ""
+    if isinstance(content, dict):
+        content = [content]
     text, reasoning = [], []
-    for p in content or []:
+    for p in _list(content):
         if not isinstance(p, dict):
             continue
         if p.get("type") in ("thinking", "reasoning"):
-            reasoning.append(str(p.get("thinking") or p.get("text") or ""))
+            reasoning.append(_str(p.get("thinking")) or _str(p.get("text")))
         elif isinstance(p.get("text"), str):
             text.append(p["text"])
     return "".join(text), "".join(reasoning)
+
+
+# --- tolerant readers: what a broken relay sends in a field is skipped or coerced, never a Python error ---------
+
+
+def _list(value: Any) -> list[Any]:
+    """``value`` when it is a list, else no items (a string or a number where a list belongs holds nothing)."""
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _str(value: Any) -> str:
+    """A text field: a string as is, a number as its digits, anything else (null, a list, an object) as ""."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def _opt_str(value: Any) -> str | None:
+    """An optional label (finish reason, id, name): a string, a number's digits, or None."""
+    return _str(value) or None
+
+
+def _index(value: Any) -> int | str:
+    """A streamed tool call's index. Fragments with the same index belong together, so a relay's odd index
+    (``"a"``, ``"1"``, ``1.0``) still groups its fragments; what cannot be a key counts as 0."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else str(value)
+    if isinstance(value, str):
+        return int(value) if value.strip().isdigit() else value
+    return 0
+
+
+def _received(value: Any) -> Any:
+    """``value`` (decoded tool-call arguments) with any key the relay echoed redacted, as the session redacts the
+    answer text: only strings that may hold one are looked at (dict keys too)."""
+    if isinstance(value, str):
+        return redact(value) if might_hold_key(value) else value
+    if isinstance(value, dict):
+        return {_received(k): _received(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_received(v) for v in value]
+    return value
+
+
+def _call(call_id: Any, name: Any, arguments: Any, default_id: str = "") -> ToolCall:
+    """A tool call the model asked for, as every parser builds it: id and name as text, the arguments decoded,
+    and a key echoed in any of them redacted (a call is shown, stored and sent back in the thread)."""
+    return ToolCall(_received(_str(call_id) or default_id), _received(_str(name)), _received(_arguments(arguments)))
 
 
 # --- parsers -------------------------------------------------------------------------------------------
 
 
 def _parse_chat(body: dict[str, Any]) -> ChatReply:
-    choice = dig(body, "choices", 0) or {}
-    msg = choice.get("message") or choice.get("delta") or {}
+    choice = _dict(dig(body, "choices", 0))
+    msg = _dict(choice.get("message") or choice.get("delta"))
     text, reasoning = _text_of(msg.get("content"))
     if not text and isinstance(choice.get("text"), str):
         text = choice["text"]
@@ -759,80 +826,76 @@ def _parse_chat(body: dict[str, Any]) -> ChatReply:
         reasoning = extra_reasoning + reasoning
     text, think = split_think(text)
     reasoning = "\n".join(r for r in (reasoning, think) if r)
-    calls = [ToolCall(str(c.get("id") or f"call_{i}"), str(dig(c, "function", "name") or ""),
-                      _arguments(dig(c, "function", "arguments")))
-             for i, c in enumerate(msg.get("tool_calls") or []) if isinstance(c, dict)]
+    calls = [_call(c.get("id"), dig(c, "function", "name"), dig(c, "function", "arguments"), f"call_{i}")
+             for i, c in enumerate(_list(msg.get("tool_calls"))) if isinstance(c, dict)]
     return ChatReply(text=text, reasoning=reasoning, usage=usage_from(body.get("usage")),
-                     finish_reason=choice.get("finish_reason"), model=body.get("model"),
-                     response_id=body.get("id"), raw=body, tool_calls=calls)
+                     finish_reason=_opt_str(choice.get("finish_reason")), model=_opt_str(body.get("model")),
+                     response_id=_opt_str(body.get("id")), raw=body, tool_calls=calls)
 
 
 def _responses_reasoning(item: dict[str, Any]) -> str:
-    parts = [s.get("text", "") for s in item.get("summary") or [] if isinstance(s, dict)]
-    parts += [c.get("text", "") for c in item.get("content") or [] if isinstance(c, dict)]
+    parts = [_str(s.get("text")) for s in _list(item.get("summary")) if isinstance(s, dict)]
+    parts += [_str(c.get("text")) for c in _list(item.get("content")) if isinstance(c, dict)]
     return "\n".join(p for p in parts if p)
 
 
 def _parse_responses(body: dict[str, Any]) -> ChatReply:
     texts, reasoning = [], []
     calls: list[ToolCall] = []
-    for item in body.get("output") or []:
+    for item in _list(body.get("output")):
         if not isinstance(item, dict):
             continue
         if item.get("type") == "function_call":
-            calls.append(ToolCall(str(item.get("call_id") or item.get("id") or ""), str(item.get("name") or ""),
-                                  _arguments(item.get("arguments"))))
+            calls.append(_call(_str(item.get("call_id")) or item.get("id"), item.get("name"), item.get("arguments")))
         elif item.get("type") == "reasoning":
             reasoning.append(_responses_reasoning(item))
         elif item.get("type", "message") == "message":
-            for c in item.get("content") or []:
+            for c in _list(item.get("content")):
                 if isinstance(c, dict) and c.get("type") in ("output_text", "text"):
-                    texts.append(c.get("text") or "")
+                    texts.append(_str(c.get("text")))
     text = "".join(texts)
     if not text and isinstance(body.get("output_text"), str):
         text = body["output_text"]
     status = body.get("status")
     finish = dig(body, "incomplete_details", "reason") if status == "incomplete" else status
     return ChatReply(text=text, reasoning="\n".join(r for r in reasoning if r), usage=usage_from(body.get("usage")),
-                     finish_reason=finish, model=body.get("model"), response_id=body.get("id"), raw=body,
-                     tool_calls=calls)
+                     finish_reason=_opt_str(finish), model=_opt_str(body.get("model")),
+                     response_id=_opt_str(body.get("id")), raw=body, tool_calls=calls)
 
 
 def _parse_claude(body: dict[str, Any]) -> ChatReply:
     texts, reasoning = [], []
     calls: list[ToolCall] = []
-    for block in body.get("content") or []:
+    for block in _list(body.get("content")):
         if not isinstance(block, dict):
             continue
         if block.get("type") == "tool_use":
-            calls.append(ToolCall(str(block.get("id") or ""), str(block.get("name") or ""),
-                                  _arguments(block.get("input"))))
+            calls.append(_call(block.get("id"), block.get("name"), block.get("input")))
         elif block.get("type") == "thinking":
-            reasoning.append(block.get("thinking") or "")
+            reasoning.append(_str(block.get("thinking")))
         elif block.get("type") == "text":
-            texts.append(block.get("text") or "")
+            texts.append(_str(block.get("text")))
     return ChatReply(text="".join(texts), reasoning="".join(reasoning), usage=usage_from(body.get("usage")),
-                     finish_reason=body.get("stop_reason"), model=body.get("model"),
-                     response_id=body.get("id"), raw=body, tool_calls=calls)
+                     finish_reason=_opt_str(body.get("stop_reason")), model=_opt_str(body.get("model")),
+                     response_id=_opt_str(body.get("id")), raw=body, tool_calls=calls)
 
 
 def _gemini_text(body: Any) -> tuple[str, str, str | None]:
-    cand = dig(body, "candidates", 0) or {}
+    cand = _dict(dig(body, "candidates", 0))
     texts: list[str] = []
     thoughts: list[str] = []
-    for p in dig(cand, "content", "parts") or []:
+    for p in _list(dig(cand, "content", "parts")):
         if isinstance(p, dict) and isinstance(p.get("text"), str):
             (thoughts if p.get("thought") else texts).append(p["text"])
-    return "".join(texts), "".join(thoughts), cand.get("finishReason")
+    return "".join(texts), "".join(thoughts), _opt_str(cand.get("finishReason"))
 
 
 def _gemini_calls(body: Any) -> list[ToolCall]:
     calls = []
-    for i, p in enumerate(dig(body, "candidates", 0, "content", "parts") or []):
+    for i, p in enumerate(_list(dig(body, "candidates", 0, "content", "parts"))):
         fc = (p.get("functionCall") or p.get("function_call")) if isinstance(p, dict) else None
         if isinstance(fc, dict):
-            calls.append(ToolCall(str(fc.get("id") or f"call_{i}_{fc.get('name', '')}"), str(fc.get("name") or ""),
-                                  _arguments(fc.get("args"))))
+            calls.append(_call(fc.get("id"), fc.get("name"), fc.get("args"), f"call_{i}_{_str(fc.get('name'))}"))
     return calls
 
 
@@ -849,8 +912,8 @@ def _parse_gemini(body: Any) -> ChatReply:
                          tool_calls=[c for f in frames for c in f.tool_calls])
     text, thoughts, finish = _gemini_text(body)
     return ChatReply(text=text, reasoning=thoughts, usage=usage_from(body.get("usageMetadata")),
-                     finish_reason=finish, model=body.get("modelVersion"), response_id=body.get("responseId"),
-                     raw=body, tool_calls=_gemini_calls(body))
+                     finish_reason=finish, model=_opt_str(body.get("modelVersion")),
+                     response_id=_opt_str(body.get("responseId")), raw=body, tool_calls=_gemini_calls(body))
 
 
 def _shape(body: Any) -> str | None:
@@ -882,7 +945,7 @@ _PARSERS: dict[str, Callable[[Any], ChatReply]] = {
 def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply:
     """A non-streamed reply. The body's shape wins over ``endpoint`` when they disagree."""
     ep = _shape(body) or _ENDPOINT_ALIASES.get(endpoint or "", endpoint or "")
-    parser = _PARSERS.get(ep)
+    parser = _PARSERS.get(ep) if isinstance(body, (dict, list)) else None
     if parser is None:
         text = body if isinstance(body, str) else ""
         answer, reasoning = split_think(text)
@@ -899,20 +962,20 @@ def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply
 def _event_chat(d: dict[str, Any]) -> ChatDelta:
     out = ChatDelta()
     # with n > 1 the choices interleave: the answer is choice 0
-    choice = next((c for c in d.get("choices") or [] if isinstance(c, dict) and c.get("index", 0) == 0), None)
+    choice = next((c for c in _list(d.get("choices")) if isinstance(c, dict) and c.get("index", 0) == 0), None)
     if isinstance(choice, dict):
-        delta = choice.get("delta") or choice.get("message") or {}
+        delta = _dict(choice.get("delta") or choice.get("message"))
         text, reasoning = _text_of(delta.get("content"))
         out.text = text or ""
         r = delta.get("reasoning_content") or delta.get("reasoning")
         out.reasoning = (r if isinstance(r, str) else "") + reasoning
-        out.finish_reason = choice.get("finish_reason")
-        for c in delta.get("tool_calls") or []:
+        out.finish_reason = _opt_str(choice.get("finish_reason"))
+        for c in _list(delta.get("tool_calls")):
             if isinstance(c, dict):
-                fn = c.get("function") or {}
+                fn = _dict(c.get("function"))
                 args = fn.get("arguments")
-                out.tool_calls.append(ToolCallPart(int(c.get("index") or 0), c.get("id"), fn.get("name"),
-                                                   args if isinstance(args, str) else "",
+                out.tool_calls.append(ToolCallPart(_index(c.get("index")), _opt_str(c.get("id")),
+                                                   _opt_str(fn.get("name")), args if isinstance(args, str) else "",
                                                    args if isinstance(args, dict) else None))
     if isinstance(d.get("usage"), dict):
         out.usage = usage_from(d["usage"])
@@ -920,7 +983,7 @@ def _event_chat(d: dict[str, Any]) -> ChatDelta:
 
 
 def _error_message(d: dict[str, Any]) -> tuple[str, str | None]:
-    err: dict[str, Any] = d["error"] if isinstance(d.get("error"), dict) else dig(d, "response", "error") or d
+    err = d["error"] if isinstance(d.get("error"), dict) else _dict(dig(d, "response", "error")) or d
     msg = str(err.get("message") or d.get("message") or "the stream reported an error")
     code = err.get("code") or err.get("type")
     return msg, (str(code) if code is not None else None)
@@ -934,15 +997,15 @@ def _event_responses(d: dict[str, Any]) -> ChatDelta:
         return ChatDelta(reasoning=str(d.get("delta") or ""))
     if t == "response.output_item.added" and dig(d, "item", "type") == "function_call":
         item = d["item"]
-        return ChatDelta(tool_calls=[ToolCallPart(int(d.get("output_index") or 0), item.get("call_id"),
-                                                  item.get("name"), str(item.get("arguments") or ""))])
+        return ChatDelta(tool_calls=[ToolCallPart(_index(d.get("output_index")), _opt_str(item.get("call_id")),
+                                                  _opt_str(item.get("name")), _str(item.get("arguments")))])
     if t == "response.function_call_arguments.delta":
-        return ChatDelta(tool_calls=[ToolCallPart(int(d.get("output_index") or 0), arguments=str(d.get("delta") or ""))])
+        return ChatDelta(tool_calls=[ToolCallPart(_index(d.get("output_index")), arguments=_str(d.get("delta")))])
     if t in ("response.completed", "response.incomplete"):
-        resp = d.get("response") or {}
+        resp = _dict(d.get("response"))
         finish = dig(resp, "incomplete_details", "reason") if t == "response.incomplete" else resp.get("status")
         return ChatDelta(usage=usage_from(resp.get("usage")) if resp.get("usage") else None,
-                         finish_reason=finish or t.rsplit(".", 1)[-1], done=True)
+                         finish_reason=_opt_str(finish) or t.rsplit(".", 1)[-1], done=True)
     if t in ("response.failed", "error"):
         msg, code = _error_message(d)
         raise StreamError(f"The Responses stream failed: {msg}", code=code)
@@ -952,28 +1015,29 @@ def _event_responses(d: dict[str, Any]) -> ChatDelta:
 def _event_claude(d: dict[str, Any]) -> ChatDelta:
     t = d.get("type", "")
     if t == "content_block_delta":
-        delta = d.get("delta") or {}
+        delta = _dict(d.get("delta"))
         if delta.get("type") == "thinking_delta":
-            return ChatDelta(reasoning=str(delta.get("thinking") or ""))
+            return ChatDelta(reasoning=_str(delta.get("thinking")))
         if delta.get("type") == "input_json_delta":
-            return ChatDelta(tool_calls=[ToolCallPart(int(d.get("index") or 0),
-                                                      arguments=str(delta.get("partial_json") or ""))])
-        return ChatDelta(text=str(delta.get("text") or ""))
+            return ChatDelta(tool_calls=[ToolCallPart(_index(d.get("index")),
+                                                      arguments=_str(delta.get("partial_json")))])
+        return ChatDelta(text=_str(delta.get("text")))
     if t == "content_block_start":
-        block = d.get("content_block") or {}
+        block = _dict(d.get("content_block"))
         if block.get("type") == "tool_use":
             given = block.get("input")
-            return ChatDelta(tool_calls=[ToolCallPart(int(d.get("index") or 0), block.get("id"), block.get("name"),
+            return ChatDelta(tool_calls=[ToolCallPart(_index(d.get("index")), _opt_str(block.get("id")),
+                                                      _opt_str(block.get("name")),
                                                       complete=given if isinstance(given, dict) and given else None)])
         if block.get("type") == "thinking":
-            return ChatDelta(reasoning=str(block.get("thinking") or ""))
-        return ChatDelta(text=str(block.get("text") or "") if block.get("type") == "text" else "")
+            return ChatDelta(reasoning=_str(block.get("thinking")))
+        return ChatDelta(text=_str(block.get("text")) if block.get("type") == "text" else "")
     if t == "message_start":
         u = dig(d, "message", "usage")
         return ChatDelta(usage=usage_from(u) if u else None)
     if t == "message_delta":
         u = d.get("usage")
-        return ChatDelta(usage=usage_from(u) if u else None, finish_reason=dig(d, "delta", "stop_reason"))
+        return ChatDelta(usage=usage_from(u) if u else None, finish_reason=_opt_str(dig(d, "delta", "stop_reason")))
     if t == "message_stop":
         return ChatDelta(done=True)
     if t == "error":
@@ -1047,8 +1111,8 @@ class Accumulator:
     def reply(self, model: str | None = None) -> ChatReply:
         text, think = split_think(self.text)
         reasoning = "\n".join(r for r in (self.reasoning, think) if r)
-        calls = [ToolCall(c.id or f"call_{i}", c.name or "",
-                          c.complete if c.complete is not None and not c.arguments else _arguments(c.arguments))
+        calls = [_call(c.id, c.name, c.complete if c.complete is not None and not c.arguments else c.arguments,
+                       f"call_{i}")
                  for i, c in enumerate(self.calls.values())]
         return ChatReply(text=text, reasoning=reasoning, usage=self.usage or Usage(),
                          finish_reason=self.finish_reason, model=model, tool_calls=calls)

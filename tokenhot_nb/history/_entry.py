@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from .._config import Secret, might_hold_key, redact
+from .._config import Secret, key_forms, might_hold_key, redact
 
 if TYPE_CHECKING:
     from ..cost import Cost
@@ -171,7 +171,7 @@ def is_clean(text: str, secrets: tuple[Secret | str, ...], escaped: tuple[str, .
     else:
         for s in secrets:
             raw = s.get() if isinstance(s, Secret) else s
-            if raw and raw in text:
+            if raw and any(form in text for form in key_forms(raw)):
                 return False
     if escaped is None:
         escaped = escaped_secrets(secrets)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from .._safe import markdown_html, text_html
@@ -31,7 +32,8 @@ class ChatResult(Result):
         self.text = text
         self.reasoning = reasoning
         self.usage = usage or Usage()
-        self.finish_reason = finish_reason
+        # a label from the relay (or an old row): a number there is shown, never a reason to fail displaying
+        self.finish_reason = None if finish_reason is None else str(finish_reason)
         self.thread = thread
         self.prompt = prompt
         self.data = data
@@ -62,7 +64,7 @@ class ChatResult(Result):
         """The answer rendered from Markdown and sanitised (model output is data: nothing in it can run)."""
         calls = "".join(
             '<div style="font:12px monospace">&#128295; '
-            + text_html(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False)})  [{c.id}]") + "</div>"
+            + text_html(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False, default=str)})  [{c.id}]") + "</div>"
             for c in self.tool_calls)
         return answer_html(self.text, self.reasoning, foot=self._foot(), tail=calls)
 
@@ -96,12 +98,36 @@ def answer_html(text: str, reasoning: str = "", *, foot: str = "", tail: str = "
 REASONING_SUMMARY = "Reasoning"
 
 
-def _ts(seconds: float, sep: str) -> str:
-    ms = round(seconds * 1000)
+#: Longer than any recording (a year): a time past it is a relay's garbage, not a place in the audio.
+_MAX_SECONDS = 366 * 86400.0
+
+
+def _seconds(value: Any) -> float | None:
+    """A segment time as a usable number of seconds, or None (a relay sent text, infinity, or a negative)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if math.isfinite(seconds) and 0 <= seconds < _MAX_SECONDS else None
+
+
+def _ts(value: Any, sep: str) -> str:
+    """An SRT/VTT timestamp; a time that is not usable becomes 0 so the cue and its text are still written."""
+    ms = round((_seconds(value) or 0.0) * 1000)
     h, rem = divmod(ms, 3_600_000)
     m, rem = divmod(rem, 60_000)
     s, ms = divmod(rem, 1000)
     return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def _cue_text(text: Any) -> str:
+    return text.strip() if isinstance(text, str) else str(text)
+
+
+def _shown(value: Any) -> str:
+    """A segment time for the table: seconds with two decimals, or "?" when the relay sent no usable time."""
+    seconds = _seconds(value)
+    return "?" if seconds is None else f"{seconds:.2f}"
 
 
 class TranscriptResult(Result):
@@ -130,7 +156,7 @@ class TranscriptResult(Result):
         if not self.segments:
             return None
         return "\n".join(
-            f"{i}\n{_ts(s.start, ',')} --> {_ts(s.end, ',')}\n{s.text.strip()}\n"
+            f"{i}\n{_ts(s.start, ',')} --> {_ts(s.end, ',')}\n{_cue_text(s.text)}\n"
             for i, s in enumerate(self.segments, 1)
         )
 
@@ -140,14 +166,15 @@ class TranscriptResult(Result):
             return self.body
         if not self.segments:
             return None
-        cues = "\n".join(f"{_ts(s.start, '.')} --> {_ts(s.end, '.')}\n{s.text.strip()}\n" for s in self.segments)
+        cues = "\n".join(f"{_ts(s.start, '.')} --> {_ts(s.end, '.')}\n{_cue_text(s.text)}\n" for s in self.segments)
         return "WEBVTT\n\n" + cues
 
     def html(self) -> str:
         out = f'<div style="white-space:pre-wrap">{text_html(self.text)}</div>'
         if self.segments:
             rows = "".join(
-                f"<tr><td>{s.start:.2f}</td><td>{s.end:.2f}</td><td>{text_html(s.text)}</td></tr>" for s in self.segments
+                f"<tr><td>{_shown(s.start)}</td><td>{_shown(s.end)}</td><td>{text_html(s.text)}</td></tr>"
+                for s in self.segments
             )
             out += (f"<details><summary>{len(self.segments)} segments</summary><table><tr><th>start</th>"
                     f"<th>end</th><th>text</th></tr>{rows}</table></details>")

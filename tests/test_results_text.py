@@ -1,0 +1,67 @@
+"""ChatResult and TranscriptResult shown from whatever a relay sent: odd labels and times never break display."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tokenhot_nb.families._types import Segment, ToolCall
+from tokenhot_nb.results import ChatResult, TranscriptResult
+
+
+@pytest.mark.parametrize("reason", [5, 2.5, True, "length"])
+def test_a_finish_reason_that_is_not_text_is_shown_not_fatal(reason: Any) -> None:
+    res = ChatResult("the paid answer", model="m", finish_reason=reason)
+    html = res._repr_mimebundle_()[0]["text/html"]
+    assert "the paid answer" in html and f"finish: {reason}" in html
+    assert res.finish_reason == str(reason)
+
+
+def test_a_finish_reason_of_stop_stays_quiet_whatever_its_case() -> None:
+    assert "finish:" not in ChatResult("x", finish_reason="STOP").html()
+    assert ChatResult("x").finish_reason is None
+
+
+def test_tool_call_arguments_that_json_cannot_hold_still_render() -> None:
+    call = ToolCall("c1", "lookup", {"when": {1, 2}, "n": 3})  # a set: made by user code, not the wire
+    html = ChatResult("", tool_calls=[call]).html()
+    assert "lookup(" in html and "[c1]" in html and "&quot;n&quot;: 3" in html
+
+
+BAD_TIMES: list[Any] = [float("inf"), float("-inf"), float("nan"), -3.0, 1e400, "0:01", None, [1], 1e300]
+
+
+@pytest.mark.parametrize("bad", BAD_TIMES)
+def test_unusable_segment_times_still_give_subtitles_with_every_cue(bad: Any) -> None:
+    segs = [Segment(0.5, 1.25, " first "), Segment(bad, bad, "second"), Segment(2.0, bad, "third")]
+    res = TranscriptResult("first second third", segments=segs, format="verbose_json", model="whisper-1")
+    srt = res.srt
+    assert srt is not None
+    assert srt.split("\n\n")[0] == "1\n00:00:00,500 --> 00:00:01,250\nfirst"
+    assert "2\n00:00:00,000 --> 00:00:00,000\nsecond\n" in srt  # the cue is kept, its time falls back to 0
+    assert "3\n00:00:02,000 --> 00:00:00,000\nthird\n" in srt
+    vtt = res.vtt
+    assert vtt is not None and vtt.startswith("WEBVTT\n\n") and "00:00:00.000 --> 00:00:00.000\nsecond" in vtt
+    html = res._repr_mimebundle_()[0]["text/html"]
+    assert "<td>0.50</td><td>1.25</td>" in html and "<td>?</td><td>?</td><td>second</td>" in html
+    assert str(res) == "first second third"
+
+
+def test_usable_times_format_exactly() -> None:
+    res = TranscriptResult("x", segments=[Segment(3661.0015, 7322.5, "late")])
+    assert res.srt == "1\n01:01:01,002 --> 02:02:02,500\nlate\n"
+    assert "<td>3661.00</td><td>7322.50</td>" in res.html()
+
+
+def test_segment_text_that_is_not_a_string_is_written_as_text() -> None:
+    res = TranscriptResult("x", segments=[Segment(0.0, 1.0, 42)])  # type: ignore[arg-type]
+    assert res.srt == "1\n00:00:00,000 --> 00:00:01,000\n42\n"
+    assert "<td>42</td>" in res.html()
+
+
+def test_a_body_in_the_asked_format_is_returned_as_it_came() -> None:
+    body = "1\n00:00:00,000 --> 00:00:01,000\nhi\n"
+    res = TranscriptResult("hi", format="srt", body=body, segments=[Segment(float("inf"), 0.0, "ignored")])
+    assert res.srt == body
+    assert res.vtt == "WEBVTT\n\n00:00:00.000 --> 00:00:00.000\nignored\n"  # built from the segments
