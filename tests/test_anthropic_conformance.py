@@ -59,7 +59,8 @@ def test_errors_are_typed(ac: anthropic.Anthropic, sim_url: str) -> None:
     bad = anthropic.Anthropic(base_url=sim_url, api_key="not-a-key", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError) as info:
         bad.messages.create(model="claude-opus-4-6", max_tokens=10, messages=[{"role": "user", "content": "x"}])
-    assert info.value.body["type"] == "error"  # the Claude envelope on this route
+    assert set(info.value.body["error"]) == {"message", "type", "code"}  # auth is middleware: OpenAI envelope
     limited = ac.with_options(default_headers={"X-Sim-Faults": '{"fail_first": {"429": 1}}'})
-    with pytest.raises(anthropic.RateLimitError):
+    with pytest.raises(anthropic.RateLimitError) as limit:
         limited.messages.create(model="claude-opus-4-6", max_tokens=10, messages=[{"role": "user", "content": "x"}])
+    assert limit.value.body["type"] == "error"  # a relay error: the Claude envelope on this route

@@ -246,12 +246,13 @@ def test_gemini_image_and_tts(sim_url: str, auth: dict[str, str]) -> None:
     assert g["usageMetadata"]["candidatesTokensDetails"][0]["modality"] == "AUDIO"
 
 
-@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses"])
-def test_bad_json_is_400_in_openai_envelope(sim_url: str, auth: dict[str, str], path: str) -> None:
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses", "/v1/messages"])
+def test_bad_json_is_400_in_the_middleware_envelope(sim_url: str, auth: dict[str, str], path: str) -> None:
+    """The distributor reads the body for the model, so a body it cannot read is its refusal (§1.4, §10.5)."""
     r = httpx.post(sim_url + path, content=b"{not json", headers={**auth, "content-type": "application/json"})
     assert r.status_code == 400
     err = r.json()["error"]
-    assert "(request id: " in err["message"] and err["type"] == "invalid_request_error"
+    assert "(request id: " in err["message"] and err["type"] == "new_api_error" and "param" not in err
 
 
 @pytest.mark.parametrize("version", ["v1", "v1beta"])
@@ -336,3 +337,63 @@ def test_tools_get_calls_and_json_modes_get_json(sim_url: str, auth: dict[str, s
         **GEMINI_BODY, "tools": [{"functionDeclarations": [{"name": "lookup", "parameters": schema}]}],
         "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}, auth).json()
     assert fc["candidates"][0]["content"]["parts"][0]["functionCall"]["name"] == "lookup"
+
+
+# ----------------------------------------------------------------------------- errors mid-stream (§7)
+
+
+def stream(url: str, path: str, body: dict[str, Any], headers: dict[str, str], after: int) -> bytes:
+    faults = {"X-Sim-Faults": json.dumps({"stream_error_after": after})}
+    r = post(url, path, {**body, "stream": True}, {**headers, **faults})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    return r.content
+
+
+def test_stream_error_chat_completions_is_an_error_data_frame(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    raw = stream(sim_url, "/v1/chat/completions", {"model": "gpt-5.4", "messages": MSG}, auth, 3)
+    frames = sse(raw)
+    assert len(frames) == 4 and all(e is None for e, _d in frames)
+    assert all("choices" in d for _e, d in frames[:3])
+    err = frames[3][1]["error"]
+    assert set(err) == {"message", "type", "param", "code"} and "(request id: " in err["message"]
+    assert b"[DONE]" not in raw  # the error ends the stream
+
+
+def test_stream_error_responses_is_response_failed(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    raw = stream(sim_url, "/v1/responses", {"model": "gpt-5.4", "input": "Write a haiku"}, auth, 6)
+    frames = sse(raw)
+    assert [e for e, _d in frames[:3]] == ["response.created", "response.in_progress", "response.output_item.added"]
+    assert sum(e == "response.output_text.delta" for e, _d in frames) == 2
+    event, data = frames[-1]
+    assert len(frames) == 7 and event == data["type"] == "response.failed" and data["sequence_number"] == 6
+    assert data["response"]["status"] == "failed" and data["response"]["error"]["message"]
+    assert not any(e == "response.completed" for e, _d in frames)
+
+
+def test_stream_error_claude_is_an_error_event(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    body = {"model": "claude-opus-4-6", "max_tokens": 200, "messages": MSG}
+    frames = sse(stream(sim_url, "/v1/messages", body, auth, 4))
+    assert [e for e, _d in frames] == ["message_start", "ping", "content_block_start", "content_block_delta",
+                                       "error"]
+    data = frames[-1][1]
+    assert data["type"] == "error" and set(data["error"]) == {"type", "message"}
+
+
+@pytest.mark.parametrize("version", ["v1", "v1beta"])
+def test_stream_error_gemini_is_a_google_error_frame(sim_url: str, sse: Any, version: str) -> None:
+    key = {"x-goog-api-key": "sk-googlekey"}
+    frames = sse(stream(sim_url, f"/{version}/models/gemini-2.5-flash:streamGenerateContent?alt=sse",
+                        GEMINI_BODY, key, 2))
+    assert len(frames) == 3 and all("candidates" in d for _e, d in frames[:2])
+    err = frames[2][1]["error"]
+    assert isinstance(err["code"], int) and err["status"] == "UNAVAILABLE" and err["message"]
+
+
+def test_stream_error_after_zero_and_beyond_the_end(sim_url: str, auth: dict[str, str], sse: Any) -> None:
+    body = {"model": "gpt-5.4", "messages": MSG}
+    first = sse(stream(sim_url, "/v1/chat/completions", body, auth, 0))
+    assert len(first) == 1 and "error" in first[0][1]
+    whole = sse(stream(sim_url, "/v1/chat/completions", body, auth, 10_000))  # a shorter answer ends normally
+    assert whole[-1][1] == "[DONE]" and not any(isinstance(d, dict) and "error" in d for _e, d in whole)
+    plain = post(sim_url, "/v1/chat/completions", body, {**auth, "X-Sim-Faults": '{"stream_error_after": 0}'})
+    assert plain.status_code == 200 and plain.json()["choices"][0]["message"]["content"]  # streams only

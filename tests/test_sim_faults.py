@@ -30,15 +30,28 @@ def test_auth_openai_envelope(sim_url: str, headers: dict[str, str]) -> None:
     err = r.json()["error"]
     rid = r.headers[REQUEST_ID_HEADER]
     assert err["message"].endswith(f"(request id: {rid})")
-    assert err["type"] == "new_api_error" and "param" in err and "code" in err
+    # §10.5: the middleware's envelope has no "param" key
+    assert set(r.json()) == {"error"} and set(err) == {"message", "type", "code"}
+    assert err["type"] == "new_api_error" and err["code"] == ""
 
 
-def test_auth_claude_envelope_and_x_api_key(sim_url: str) -> None:
-    r = httpx.post(sim_url + "/v1/messages", json=CLAUDE)
-    assert r.status_code == 401
+def assert_middleware_envelope(r: httpx.Response, status: int, code: str = "") -> str:
+    """§1.4 / §10.5: the middleware answers in the OpenAI envelope without "param" on every route; the message."""
+    assert r.status_code == status, r.text
     body = r.json()
-    assert body["type"] == "error" and body["error"]["type"] == "authentication_error"
-    assert "(request id: " in body["error"]["message"]
+    assert set(body) == {"error"} and set(body["error"]) == {"message", "type", "code"}, body
+    err = body["error"]
+    assert err["type"] == "new_api_error" and err["code"] == code
+    assert err["message"].endswith(f"(request id: {r.headers[REQUEST_ID_HEADER]})")
+    return str(err["message"])
+
+
+def test_auth_on_claude_and_gemini_routes_is_the_middleware_envelope_and_x_api_key(sim_url: str) -> None:
+    assert_middleware_envelope(httpx.post(sim_url + "/v1/messages", json=CLAUDE), 401)
+    assert_middleware_envelope(httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers={"x-api-key": "nokey"}),
+                               401)
+    assert_middleware_envelope(httpx.post(sim_url + "/v1beta/models/gemini-2.5-flash:generateContent",
+                                          json={"contents": [{"parts": [{"text": "hi"}]}]}), 401)
     ok = httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers={"x-api-key": "sk-abcd"})
     assert ok.status_code == 200
 
@@ -63,9 +76,51 @@ def test_unknown_path_and_method(sim_url: str, auth: dict[str, str]) -> None:
     assert r.status_code == 501 and r.json()["error"]["code"] == "api_not_implemented"
 
 
-def test_unknown_model_in_claude_envelope(sim_url: str, auth: dict[str, str]) -> None:
-    r = httpx.post(sim_url + "/v1/messages", json={**CLAUDE, "model": "claude-unknown"}, headers=auth)
-    assert r.status_code == 503 and r.json()["error"]["type"] == "model_not_found"
+@pytest.mark.parametrize("path,body", [("/v1/messages", {**CLAUDE, "model": "claude-unknown"}),
+                                       ("/v1/chat/completions", {**CHAT, "model": "gpt-unknown"})])
+def test_unknown_model_is_the_distributors_middleware_envelope(sim_url: str, auth: dict[str, str], path: str,
+                                                               body: dict[str, Any]) -> None:
+    message = assert_middleware_envelope(httpx.post(sim_url + path, json=body, headers=auth), 503, "model_not_found")
+    assert message.startswith(f"No available channel for model {body['model']}")
+
+
+def test_body_and_model_checks_are_middleware_errors_on_every_route(sim_url: str, auth: dict[str, str]) -> None:
+    for path in ("/v1/messages", "/v1/chat/completions"):
+        assert_middleware_envelope(httpx.post(sim_url + path, content=b"{not json", headers=auth), 400,
+                                   "invalid_request")
+        assert_middleware_envelope(httpx.post(sim_url + path, json=[1], headers=auth), 400, "invalid_request")
+        assert_middleware_envelope(httpx.post(sim_url + path, json={"messages": []}, headers=auth), 400,
+                                   "invalid_request")
+
+
+def test_relay_errors_keep_the_route_envelope_with_param(sim_url: str, auth: dict[str, str]) -> None:
+    """After distribution the relay answers: §1.4's OpenAI envelope with "param": "", Claude's on /v1/messages."""
+    h = {**auth, **fx(fail_first={"400": 1})}
+    chat = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers=h).json()
+    assert set(chat["error"]) == {"message", "type", "param", "code"} and chat["error"]["param"] == ""
+    claude = httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers={**auth, **fx(fail_first={"401": 1})})
+    assert claude.status_code == 401 and claude.json()["type"] == "error"
+    assert claude.json()["error"]["type"] == "invalid_api_key"  # an upstream 401 passed through, not the auth's
+
+
+@pytest.mark.parametrize("path,body", [("/v1/chat/completions", CHAT), ("/v1/messages", CLAUDE)])
+@pytest.mark.parametrize("name,status,words", [("chinese-429", 429, "请求数限制"), ("busy-429", 429, "访问量过大"),
+                                               ("middleware-500", 500, "上游负载")])
+def test_limiter_faults_are_middleware_errors_without_retry_after(
+        sim_url: str, auth: dict[str, str], path: str, body: dict[str, Any], name: str, status: int,
+        words: str) -> None:
+    r = httpx.post(sim_url + path, json=body, headers={**auth, **fx(service_error=name)})
+    assert words in assert_middleware_envelope(r, status)
+    assert "retry-after" not in r.headers and "retry-after-ms" not in r.headers
+
+
+def test_quota_faults_are_relay_errors_in_the_route_envelope(sim_url: str, auth: dict[str, str]) -> None:
+    h = {**auth, **fx(service_error="quota-403")}
+    claude = httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers=h)
+    assert claude.status_code == 403 and claude.json()["type"] == "error"
+    assert claude.json()["error"]["type"] == "insufficient_user_quota"
+    chat = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers=h).json()["error"]
+    assert chat["code"] == "insufficient_user_quota" and chat["param"] == ""
 
 
 def test_invalid_fault_header(sim_url: str, auth: dict[str, str]) -> None:
@@ -73,6 +128,8 @@ def test_invalid_fault_header(sim_url: str, auth: dict[str, str]) -> None:
     assert r.status_code == 400 and "X-Sim-Faults" in r.json()["error"]["message"]
     r = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers={**auth, **fx(nope=1)})
     assert r.status_code == 400 and "nope" in r.json()["error"]["message"]
+    r = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers={**auth, **fx(stream_error_after=-1)})
+    assert r.status_code == 400 and "stream_error_after" in r.json()["error"]["message"]
 
 
 # ----------------------------------------------------------------------------- error faults
@@ -93,9 +150,18 @@ def test_fail_first_is_per_server_and_resets(sim_server: Server, auth: dict[str,
 def test_fail_first_via_header(sim_url: str, auth: dict[str, str]) -> None:
     h = {**auth, **fx(fail_first={"429": 1})}
     first = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers=h)
-    assert first.status_code == 429 and first.headers["retry-after"] == "0"
-    assert "retry-after-ms" not in first.headers
+    assert first.status_code == 429  # §10.5: the service's limiters send no Retry-After, nor does the fault
+    assert "retry-after" not in first.headers and "retry-after-ms" not in first.headers
     assert httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers=h).status_code == 200
+
+
+@pytest.mark.parametrize("faults", [{"fail_first": {"503": 2}}, {"error_rates": {"429": 1.0}}])
+def test_retry_after_only_when_the_fault_asks(sim_url: str, auth: dict[str, str], faults: dict[str, Any]) -> None:
+    url = sim_url + "/v1/chat/completions"
+    bare = httpx.post(url, json=CHAT, headers={**auth, **fx(**faults)})
+    assert bare.status_code in (429, 503) and "retry-after" not in bare.headers
+    asked = httpx.post(url, json=CHAT, headers={**auth, **fx(**faults, retry_after=0)})
+    assert asked.status_code in (429, 503) and asked.headers["retry-after"] == "0"
 
 
 def test_errors_use_route_envelopes(sim_url: str, auth: dict[str, str]) -> None:
@@ -255,3 +321,63 @@ def test_faults_dataclass() -> None:
     assert f.fail_first == {503: 2} and Faults.from_dict(f.to_dict()) == f
     with pytest.raises(ValueError):
         Faults(error_rates={200: 0.5}).validate()
+
+
+# ----------------------------------------------------------------------------- the free models' limit (§10.1)
+
+
+FREE = {**CHAT, "model": "deepseek-v4.1-flash-free"}
+
+
+@pytest.fixture
+def now(sim_server: Server, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The simulator's limiter clock, moved by hand."""
+    t = [1000.0]
+    monkeypatch.setattr(sim_server.app.state.sim, "clock", lambda: t[0])
+    return t
+
+
+def test_free_models_take_five_requests_a_minute_per_key_and_model(sim_url: str, auth: dict[str, str],
+                                                                   now: list[float]) -> None:
+    url = sim_url + "/v1/chat/completions"
+    for i in range(5):
+        now[0] += 1
+        assert httpx.post(url, json=FREE, headers=auth).status_code == 200, i
+    limited = httpx.post(url, json=FREE, headers=auth)
+    message = assert_middleware_envelope(limited, 429)
+    assert message.startswith("您已达到请求数限制：1分钟内最多请求5次")
+    assert "retry-after" not in limited.headers and "retry-after-ms" not in limited.headers
+    # another key, another free model and a paid model are not limited by it
+    assert httpx.post(url, json=FREE, headers={"Authorization": "Bearer sk-other-key-1234"}).status_code == 200
+    assert httpx.post(url, json={**FREE, "model": "glm-4.7-free"}, headers=auth).status_code == 200
+    assert all(httpx.post(url, json=CHAT, headers=auth).status_code == 200 for _ in range(6))
+    # a sliding minute: the first call (at 1001) leaves the window at 1061, the second at 1062
+    now[0] = 1060.5
+    assert httpx.post(url, json=FREE, headers=auth).status_code == 429
+    now[0] = 1061.0
+    assert httpx.post(url, json=FREE, headers=auth).status_code == 200
+    assert httpx.post(url, json=FREE, headers=auth).status_code == 429
+
+
+def test_free_limit_counts_served_calls_on_every_protocol(sim_url: str, auth: dict[str, str],
+                                                          now: list[float]) -> None:
+    """Refused calls do not count (new-api counts successful requests); the Gemini path names the model too."""
+    url = sim_url + "/v1/chat/completions"
+    for _ in range(3):
+        assert httpx.post(url, json=FREE, headers={**auth, **fx(fail_first={"500": 3})}).status_code == 500
+    bad = httpx.post(url, json={"model": FREE["model"], "messages": []}, headers=auth)
+    assert bad.status_code == 400
+    served = 0
+    while httpx.post(url, json=FREE, headers=auth).status_code == 200:
+        served += 1
+    assert served == 5
+    gemini = sim_url + "/v1beta/models/gemma-3-free:generateContent"
+    body = {"contents": [{"parts": [{"text": "hi"}]}]}
+    codes = [httpx.post(gemini, json=body, headers=auth).status_code for _ in range(6)]
+    assert codes == [200] * 5 + [429]
+    claude = [httpx.post(sim_url + "/v1/messages", json={**CLAUDE, "model": "claude-haiku-free"},
+                         headers=auth) for _ in range(6)]
+    assert [r.status_code for r in claude] == [200] * 5 + [429]
+    assert assert_middleware_envelope(claude[-1], 429).startswith("您已达到请求数限制")
+    assert httpx.put(sim_url + "/sim/faults", json={}).status_code == 200  # a fresh start, like fail_first
+    assert httpx.post(url, json=FREE, headers=auth).status_code == 200

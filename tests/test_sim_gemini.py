@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
+import httpx
 import pytest
 
 from tokenhot_nb.sim._gemini import _last_user
@@ -55,3 +57,29 @@ TURNS: list[Any] = [
 def test_last_user_matches_a_walk_from_the_start(end: int) -> None:
     for contents in (TURNS[:end], TURNS[end:], TURNS[:end][::-1]):
         assert _last_user(contents) == ref_last_user(contents)
+
+
+# ----------------------------------------------------------------------------- /v1/models/{model}:… (§10.7)
+
+BODY = {"contents": [{"role": "user", "parts": [{"text": "Name a colour"}]}]}
+
+
+def test_v1_models_serves_the_native_routes_beside_the_model_lookup(sim_url: str) -> None:
+    """google-genai's default api_version is v1: POST /v1/models/{model}:… is Gemini native, while GET
+    /v1/models/{id} stays the OpenAI model lookup; no SDK needed to see it."""
+    key = {"x-goog-api-key": "sk-googlekey-1234"}
+    one = httpx.post(f"{sim_url}/v1/models/gemini-2.5-flash:generateContent", json=BODY, headers=key)
+    beta = httpx.post(f"{sim_url}/v1beta/models/gemini-2.5-flash:generateContent", json=BODY, headers=key)
+    assert one.status_code == 200 and one.json()["candidates"] == beta.json()["candidates"]
+    with httpx.stream("POST", f"{sim_url}/v1/models/gemini-2.5-flash:streamGenerateContent", json=BODY,
+                      params={"alt": "sse", "key": "sk-querykey-1234"}) as r:
+        assert r.headers["content-type"].startswith("text/event-stream")
+        frames = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: ")]
+    assert "".join(p["text"] for f in frames for p in f["candidates"][0]["content"]["parts"]) == \
+        one.json()["candidates"][0]["content"]["parts"][0]["text"]
+    assert frames[-1]["candidates"][0]["finishReason"] == "STOP" and frames[-1]["usageMetadata"]
+    lookup = httpx.get(f"{sim_url}/v1/models/gemini-2.5-flash", headers={"Authorization": "Bearer sk-abcd1234"})
+    assert lookup.status_code == 200 and lookup.json()["id"] == "gemini-2.5-flash"
+    unauthorised = httpx.post(f"{sim_url}/v1/models/gemini-2.5-flash:generateContent", json=BODY)
+    assert unauthorised.status_code == 401 and set(unauthorised.json()["error"]) == {"message", "type", "code"}
+    assert httpx.post(f"{sim_url}/v1/models/gemini-2.5-flash", json=BODY, headers=key).status_code == 404

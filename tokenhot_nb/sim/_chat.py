@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from . import _structured
 from ._common import (
+    STREAM_FAILURE,
     Ctx,
     Frame,
     SSEResponse,
@@ -25,6 +26,7 @@ from ._common import (
     prompt_of_messages,
     seed_of,
     split_chunks,
+    with_rid,
 )
 
 _STREAM_KEYS = ("stream", "stream_options")
@@ -202,7 +204,11 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
                          "system_fingerprint": None, "choices": [], "usage": usage}
         yield None, "[DONE]"
 
-    return SSEResponse(frames(), ctx.faults)
+    def failure(_sent: int) -> list[Frame]:  # a relay error as a data frame (§7), the §1.4 envelope
+        return [(None, {"error": {"message": with_rid(STREAM_FAILURE, ctx.request_id), "type": "upstream_error",
+                                  "param": "", "code": ""}})]
+
+    return SSEResponse(frames(), ctx.faults, error=failure)
 
 
 # ----------------------------------------------------------------------------- /v1/responses
@@ -341,7 +347,12 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
         terminal = "response.incomplete" if cut else "response.completed"
         yield ev(terminal, response=response_obj(final_status, output, True))
 
-    return SSEResponse(frames(), ctx.faults)
+    def failure(sent: int) -> list[Frame]:  # the Responses API's terminal failure event (§7)
+        failed = {**response_obj("failed", [], False),
+                  "error": {"code": "server_error", "message": with_rid(STREAM_FAILURE, ctx.request_id)}}
+        return [("response.failed", {"type": "response.failed", "sequence_number": sent, "response": failed})]
+
+    return SSEResponse(frames(), ctx.faults, error=failure)
 
 
 # ----------------------------------------------------------------------------- /v1/messages (Claude)
@@ -443,4 +454,8 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
                                 "usage": {"output_tokens": output_tokens}}
         yield "message_stop", {"type": "message_stop"}
 
-    return SSEResponse(frames(), ctx.faults, ping_every=8)
+    def failure(_sent: int) -> list[Frame]:  # Anthropic's mid-stream error event
+        return [("error", {"type": "error", "error": {"type": "overloaded_error",
+                                                      "message": with_rid(STREAM_FAILURE, ctx.request_id)}})]
+
+    return SSEResponse(frames(), ctx.faults, ping_every=8, error=failure)

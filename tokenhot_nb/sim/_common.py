@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -64,6 +64,10 @@ def with_rid(message: str, rid: str) -> str:
     return f"{message} (request id: {rid})"
 
 
+#: What the ``stream_error_after`` fault's error frame says (each protocol wraps it in its own form).
+STREAM_FAILURE = "The upstream model failed in the middle of its answer; please try again"
+
+
 def error_response(
     ctx_or_env: Ctx | Envelope,
     status: int,
@@ -94,6 +98,18 @@ def error_response(
     return out
 
 
+def middleware_error(request_id: str, status: int, message: str, code: str = "",
+                     headers: dict[str, str] | None = None) -> Response:
+    """What new-api's middleware (auth, limiters, distributor) answers on every route, /v1/messages and the Gemini
+    routes included: the OpenAI envelope without ``param`` (§10.5), whatever envelope the relay would use later."""
+    body = {"error": {"message": with_rid(message, request_id) if request_id else message,
+                      "type": "new_api_error", "code": code}}
+    out = JSONResponse(body, status_code=status, headers=headers)
+    if request_id:
+        out.headers[REQUEST_ID_HEADER] = request_id
+    return out
+
+
 INJECTED: dict[int, tuple[str, str]] = {
     400: ("invalid_request", "Simulated bad request"),
     401: ("invalid_api_key", "Simulated authentication failure"),
@@ -114,8 +130,8 @@ def injected_error(ctx: Ctx, status: int) -> Response:
     if ctx.envelope == "task" and status == 429:
         message = "当前分组上游负载已饱和，请稍后再试"
     headers: dict[str, str] = {}
-    if status in (429, 503):
-        ra = ctx.faults.retry_after or 0.0
+    ra = ctx.faults.retry_after
+    if status in (429, 503) and ra is not None:  # the real limiters send none (§10.5): only when asked for
         headers["Retry-After"] = str(math.ceil(ra))
         if ra != int(ra):
             headers["retry-after-ms"] = str(round(ra * 1000))
@@ -125,24 +141,32 @@ def injected_error(ctx: Ctx, status: int) -> Response:
     return error_response(ctx, status, message, code, type_, headers=headers)
 
 
+def rate_limited(request_id: str, limit: int, minutes: int, *, echo: str = "") -> Response:
+    """The per-user model limiter's answer (§10.5): 429 from the middleware, code "", no Retry-After."""
+    return middleware_error(request_id, 429, f"您已达到请求数限制：{minutes}分钟内最多请求{limit}次{echo}")
+
+
 def service_error(ctx: Ctx, name: str) -> Response:
-    """One of :data:`~.faults.SERVICE_ERRORS`: what new-api's middleware and limiters answer (§10.5)."""
-    env: Envelope = "claude" if ctx.envelope == "claude" else "openai"
+    """One of :data:`~.faults.SERVICE_ERRORS`: what new-api's limiters (middleware) and quota guard (relay) answer
+    (§10.5). The limiters answer before the relay, so in the middleware envelope on every route; the quota
+    guard runs in the relay, so in the route's envelope."""
     echo = f" (token: {ctx.key})" if ctx.faults.echo_key else ""
+    rid = ctx.request_id
     if name == "empty-429":
-        return Response(b"", status_code=429, headers={REQUEST_ID_HEADER: ctx.request_id})
-    if name == "middleware-500":  # the middleware envelope has no "param"
-        body = {"error": {"message": with_rid("当前分组上游负载已饱和，请稍后再试" + echo, ctx.request_id),
-                          "type": "new_api_error", "code": ""}}
-        return JSONResponse(body, status_code=500, headers={REQUEST_ID_HEADER: ctx.request_id})
+        return Response(b"", status_code=429, headers={REQUEST_ID_HEADER: rid})
+    if name == "middleware-500":
+        return middleware_error(rid, 500, "当前分组上游负载已饱和，请稍后再试" + echo)
+    if name == "chinese-429":
+        return rate_limited(rid, 5, 1, echo=echo)
+    if name == "busy-429":
+        return middleware_error(rid, 429, "访问量过大，请稍后再试" + echo)
+    env: Envelope = "claude" if ctx.envelope == "claude" else "openai"
     status, message, code = {
         "quota-403": (403, "用户额度不足, 剩余额度: ＄0.000000", "insufficient_user_quota"),
         "pre-consume-403": (403, "pre_consume_token_quota_failed: token quota is not enough, token remain quota: "
                             "＄0.001000, need quota: ＄0.028000", "pre_consume_token_quota_failed"),
-        "chinese-429": (429, "您已达到请求数限制：1分钟内最多请求5次", ""),
-        "busy-429": (429, "访问量过大，请稍后再试", ""),
     }[name]
-    return error_response(env, status, message + echo, code, "new_api_error", request_id=ctx.request_id)
+    return error_response(env, status, message + echo, code, "new_api_error", request_id=rid)
 
 
 def _make_bomb(mib: int = 256) -> bytes:
@@ -481,6 +505,8 @@ def json_out(ctx: Ctx, body: Any, status: int = 200, headers: dict[str, str] | N
 
 
 Frame = tuple[str | None, Any]  # (event name or None, JSON-able data or a raw string)
+#: The frames a stream ends with when the ``stream_error_after`` fault fires, given how many frames were sent.
+ErrorFrames = Callable[[int], list[Frame]]
 
 
 def encode_frame(event: str | None, data: Any, *, broken: bool = False) -> bytes:
@@ -501,13 +527,15 @@ class SSEResponse(Response):
     media_type = "text/event-stream"
 
     def __init__(self, frames: AsyncIterator[Frame] | Iterable[Frame], faults: Faults,
-                 headers: dict[str, str] | None = None, ping_every: int = 0) -> None:
+                 headers: dict[str, str] | None = None, ping_every: int = 0,
+                 error: ErrorFrames | None = None) -> None:
         super().__init__(content=None, status_code=200, headers=headers, media_type=self.media_type)
         del self.headers["content-length"]  # the base class declared an empty body
         self.headers["Cache-Control"] = "no-cache"
         self.frames = frames
         self.faults = faults
         self.ping_every = ping_every
+        self.error = error  #: the protocol's own mid-stream error (§7), for the ``stream_error_after`` fault
 
     async def _iter(self) -> AsyncIterator[Frame]:
         if isinstance(self.frames, AsyncIterator):
@@ -528,6 +556,12 @@ class SSEResponse(Response):
             if f.ttfb:
                 await asyncio.sleep(f.ttfb)
             async for event, data in self._iter():
+                if f.stream_error_after is not None and sent >= f.stream_error_after and self.error is not None:
+                    # new-api sends an error after the first byte as a frame of the stream, then ends it
+                    for err_event, err_data in self.error(sent):
+                        await send({"type": "http.response.body", "body": encode_frame(err_event, err_data),
+                                    "more_body": True})
+                    break
                 if f.truncate_stream_after is not None and sent >= f.truncate_stream_after:
                     aborted = True
                     break

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from .._catalog_data import GEMINI_VOICES
 from . import _structured, media
 from ._common import (
+    STREAM_FAILURE,
     Ctx,
     Frame,
     SSEResponse,
@@ -206,5 +207,10 @@ def _single(ctx: Ctx, model: str, parts: list[dict[str, Any]], usage: dict[str, 
 def _stream_or_array(ctx: Ctx, frames: Iterator[Frame]) -> Response:
     """``?alt=sse`` gives SSE frames; without it Google answers one JSON array."""
     if ctx.request.query_params.get("alt") == "sse":
-        return SSEResponse(frames, ctx.faults)
+        return SSEResponse(frames, ctx.faults, error=_failure)
     return json_out(ctx, [data for _event, data in frames])
+
+
+def _failure(_sent: int) -> list[Frame]:
+    """A Google error object as a data frame mid-stream (§7), as Gemini sends when the model gives up."""
+    return [(None, {"error": {"code": 503, "message": STREAM_FAILURE, "status": "UNAVAILABLE"}})]

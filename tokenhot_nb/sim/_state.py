@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import json
@@ -10,7 +11,10 @@ import random
 import shutil
 import tempfile
 import threading
+import time
 import weakref
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,6 +105,14 @@ class VideoTask:
     quota: int = 0
 
 
+def loop_time() -> float:
+    """The running event loop's clock (monotonic, or virtual under tests/_clock.py), else the monotonic clock."""
+    try:
+        return asyncio.get_running_loop().time()
+    except RuntimeError:
+        return time.monotonic()
+
+
 class SimState:
     """Shared by every request of one app; ``set_faults`` may be called from another thread."""
 
@@ -117,6 +129,8 @@ class SimState:
         self._seq = itertools.count(1)
         self.spent_quota = 0  #: what simulated calls have been charged (the billing endpoints show it)
         self._charged_tasks: set[str] = set()
+        self.clock: Callable[[], float] = loop_time  #: seconds, for the rate limiter's window (tests may replace it)
+        self._served: dict[tuple[str, str], deque[float]] = {}  #: (key digest, model) → times of served calls
 
     def set_faults(self, faults: Faults) -> None:
         faults.validate()
@@ -124,6 +138,7 @@ class SimState:
             self.faults = faults
             self.fail_counts.clear()
             self.rng = random.Random(0)
+            self._served.clear()  # a fresh start for the limiter too, as for the fail-first counters
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -142,6 +157,27 @@ class SimState:
                 if self.rng.random() < faults.error_rates[status]:
                     return status
         return None
+
+    @staticmethod
+    def _limit_key(key: str, model: str) -> tuple[str, str]:
+        return hashlib.sha256(key.encode()).hexdigest()[:16], model  # the key itself is not kept
+
+    def rate_limited(self, key: str, model: str, limit: int, window: float) -> bool:
+        """Whether ``key`` already had ``limit`` calls of ``model`` served in the last ``window`` seconds."""
+        now = self.clock()
+        with self._lock:
+            served = self._served.get(self._limit_key(key, model))
+            if served is None:
+                return False
+            while served and served[0] <= now - window:
+                served.popleft()
+            return len(served) >= limit
+
+    def served(self, key: str, model: str) -> None:
+        """Count a served call for the limiter (new-api counts the successful requests only)."""
+        now = self.clock()
+        with self._lock:
+            self._served.setdefault(self._limit_key(key, model), deque()).append(now)
 
     def charge(self, quota: int) -> None:
         with self._lock:

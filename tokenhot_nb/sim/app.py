@@ -28,7 +28,9 @@ from ._common import (
     error_response,
     gzip_bomb,
     injected_error,
+    middleware_error,
     new_request_id,
+    rate_limited,
     read_form,
     service_error,
 )
@@ -52,6 +54,10 @@ KNOWN_MODELS: tuple[str, ...] = (
     "happyhorse-1.0-t2v", "happyhorse-1.0-i2v", "happyhorse-1.0-r2v", "happyhorse-1.0-video-edit",
     "gemini-2.5-flash-preview-tts", "gemini-2.5-pro-preview-tts", "whisper-1",
 )
+
+#: Per-user model rate limits (§10.1: free models, ids ending in "-free", take 5 requests a minute):
+#: (id suffix, requests, minutes), counted per key and model over a sliding window.
+RATE_LIMITS: tuple[tuple[str, int, int], ...] = (("-free", 5, 1),)
 
 BodyKind = str  # "json" | "form" | "json_or_form" | "none"
 Handler = Callable[..., Awaitable[Response]]
@@ -82,8 +88,10 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
     nothing. ``public`` routes (the price table, the site status) need no key. ``catalogue`` routes (the price
     table, the status, model lists) are not hit by injected error statuses (``fail_first``, ``error_rates``):
     those faults are for the calls, so "fail the first request" means the first call, not the table a session
-    reads before it."""
-    auth_env: Envelope = "claude" if envelope == "claude" else "openai"
+    reads before it.
+
+    What the middleware refuses (auth, limiters, body and model checks, the distributor) is answered in the
+    middleware envelope on every route (§1.4, §10.5); the route's own envelope is for errors of the relay."""
 
     async def endpoint(request: Request) -> Response:
         state: SimState = request.app.state.sim
@@ -91,14 +99,12 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         try:
             faults = Faults.from_header(state.faults, request.headers.get(FAULTS_HEADER))
         except (ValueError, TypeError) as exc:
-            return error_response(auth_env, 400, f"invalid X-Sim-Faults header: {exc}", "invalid_request",
-                                  "invalid_request_error", request_id=rid)
+            return middleware_error(rid, 400, f"invalid X-Sim-Faults header: {exc}", "invalid_request")
         key = "sk-public" if public else _presented_key(request, keys)
         ctx = Ctx(request, state, faults, rid, envelope, key=key or "")
         if not key or not _KEY_RE.match(key):
             message = "Invalid token" if key else "No API key provided (Authorization: Bearer sk-…)"
-            return error_response(auth_env, 401, message, "", "authentication_error" if auth_env == "claude"
-                                  else "new_api_error", request_id=rid)
+            return middleware_error(rid, 401, message)
         if faults.latency:
             await asyncio.sleep(faults.latency)
         status = None if catalogue else state.injected_status(faults)
@@ -117,17 +123,25 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
             model = parsed.get("model")
         if "model" in request.path_params:
             model = request.path_params["model"]
+        limited: str | None = None
         if needs_model and body != "none":
             if not model or not isinstance(model, str):
-                return error_response(auth_env, 400, "model is required", "invalid_request",
-                                      "invalid_request_error", request_id=rid)
+                return middleware_error(rid, 400, "model is required", "invalid_request")
+            limited = model.partition(":")[0]  # a Gemini path names the model with its action
+            limit = next(((n, minutes) for suffix, n, minutes in RATE_LIMITS if limited.endswith(suffix)), None)
+            if limit is None:
+                limited = None
+            elif state.rate_limited(ctx.key, limited, limit[0], 60.0 * limit[1]):
+                return rate_limited(rid, *limit, echo=f" (token: {ctx.key})" if faults.echo_key else "")
             if _is_unknown_model(model):
-                return error_response(auth_env, 503, f"No available channel for model {model} under group "
-                                      "default (distributor)", "model_not_found", request_id=rid)
+                return middleware_error(rid, 503, f"No available channel for model {model} under group "
+                                        "default (distributor)", "model_not_found")
         try:
             response = await handler(ctx, *args, **request.path_params)
         except Exception as exc:  # a simulator bug should still answer in the envelope
             return error_response(ctx, 500, f"simulator error: {type(exc).__name__}: {exc}", "internal_error")
+        if limited is not None and response.status_code < 400:
+            state.served(ctx.key, limited)
         response.headers[REQUEST_ID_HEADER] = rid
         _pricing.charge_answer(ctx, billing, model, args[0] if args else None, response)
         return response
@@ -151,14 +165,12 @@ async def _read_body(ctx: Ctx, kind: BodyKind) -> dict[str, Any] | Form | Respon
             return out
         return form
     raw = await request.body()
-    try:
+    try:  # the distributor reads the body for the model: its refusals are the middleware's
         data = json.loads(raw or b"null")
     except ValueError:
-        return error_response(ctx, 400, "invalid JSON in request body", "invalid_request",
-                              "invalid_request_error")
+        return middleware_error(ctx.request_id, 400, "invalid JSON in request body", "invalid_request")
     if not isinstance(data, dict):
-        return error_response(ctx, 400, "request body must be a JSON object", "invalid_request",
-                              "invalid_request_error")
+        return middleware_error(ctx.request_id, 400, "request body must be a JSON object", "invalid_request")
     return data
 
 

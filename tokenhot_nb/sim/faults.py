@@ -41,10 +41,11 @@ class Faults:
     ttfb: float = 0.0  #: seconds between the stream headers and the first stream byte
     chunk_delay: float = 0.0  #: seconds between stream chunks
     error_rates: dict[int, float] = field(default_factory=dict)  #: status -> probability
-    retry_after: float | None = None  #: value of Retry-After on 429/503 (None: 0)
+    retry_after: float | None = None  #: Retry-After on injected 429/503 (None: none, as the real limiters)
     fail_first: dict[int, int] = field(default_factory=dict)  #: status -> fail the first N requests
     truncate_stream_after: int | None = None  #: drop the connection after N chunks
     stall_stream_after: int | None = None  #: stop sending (keep the connection) after N chunks
+    stream_error_after: int | None = None  #: after N chunks an error frame in the protocol's own form ends the stream
     malformed_json: bool = False  #: JSON bodies and one stream frame are cut short
     video_failure: bool = False  #: video tasks end failed with a vendor reason
     expire_downloads: bool = False  #: /sim/files URLs answer 403 (expired signature)
@@ -107,6 +108,10 @@ class Faults:
                 raise ValueError(f"fail_first: bad status {status}")
         if self.video_steps < 1:
             raise ValueError("video_steps must be >= 1")
+        if self.stream_error_after is not None and (isinstance(self.stream_error_after, bool)
+                                                    or not isinstance(self.stream_error_after, int)
+                                                    or self.stream_error_after < 0):
+            raise ValueError("stream_error_after must be a whole number >= 0")
         if self.service_error is not None and self.service_error not in SERVICE_ERRORS:
             raise ValueError(f"service_error must be one of: {', '.join(SERVICE_ERRORS)}")
         if self.stream_shape is not None and self.stream_shape not in STREAM_SHAPES:

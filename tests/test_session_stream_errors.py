@@ -1,0 +1,118 @@
+"""Errors the service sends that the client must turn into one clear line without losing anything: an error
+frame in the middle of a stream (reference §7), in each protocol's own form, and the free models' limit of five
+requests a minute (§10.1, §10.5). Driven through the Session against the simulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import _magics_support as support
+import pytest
+from IPython.utils.capture import capture_output
+
+from tokenhot_nb import Session
+from tokenhot_nb import errors as E
+from tokenhot_nb.client import RetryPolicy
+from tokenhot_nb.sim import Server
+
+KEY = "sk-stream-errors-0123456789abcdef"
+ip = support.ip  # fixture
+offline = support.offline  # fixture
+
+
+class Sleeps:
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture
+def live(tmp_path: Path, sim_server: Server, sleeps: Sleeps) -> Iterator[Session]:
+    s = Session(api_key=KEY, base_url=sim_server.url, mode="live", store=tmp_path / "st")
+    s.client.retry = RetryPolicy(max_retries=2, sleep=sleeps, rand=lambda: 0.0)  # the backoff, recorded not slept
+    yield s
+    s.close()
+
+
+def faults(**values: Any) -> dict[str, str]:
+    return {"X-Sim-Faults": json.dumps(values)}
+
+
+#: (model, endpoint, frames before the error): enough frames that some text has arrived in each protocol.
+PROTOCOLS = [("gpt-5.4", "chat", 4), ("gpt-5.4", "responses", 7), ("claude-opus-4-6", "claude", 5),
+             ("gemini-2.5-flash", "stream", 2)]
+
+
+@pytest.mark.parametrize(("model", "endpoint", "after"), PROTOCOLS)
+def test_an_error_frame_mid_stream_keeps_the_text_and_says_one_line(
+        live: Session, sleeps: Sleeps, model: str, endpoint: str, after: int) -> None:
+    prompt = "Tell me about the sea in a few sentences"
+    whole = live.chat(prompt, model=model, endpoint=endpoint, thread=False).text
+    seen: list[str] = []
+    with pytest.raises(E.StreamError) as info:
+        live.chat(prompt, model=model, endpoint=endpoint, thread=False, on_delta=lambda d, t: seen.append(t),
+                  headers=faults(stream_error_after=after))
+    err = info.value
+    # the text that arrived before the error is kept, on the error and in the history row
+    assert err.partial_text and err.partial_text == seen[-1] and whole.startswith(err.partial_text)
+    assert len(err.partial_text) < len(whole)
+    row = live.history[-1]
+    assert row.status == "error" and row.error is not None and row.error["error"] == "StreamError"
+    assert row.response.get("partial") is True and err.partial_text in row.text
+    assert live.store.path_of(row.outputs[0]["sha256"]).read_text() == err.partial_text
+    # one clear line that says what the server said, and no retry of a stream that had started
+    line = str(err)
+    assert "\n" not in line and "failed in the middle of its answer" in line
+    assert ".partial_text" in line and KEY not in line
+    assert sleeps.delays == []
+
+
+def test_the_magic_shows_the_kept_text_and_one_error_line(ip: Any, offline: Any) -> None:
+    header = json.dumps(json.dumps({"stream_error_after": 4}))
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(f"%%th_chat -m gpt-5.4 -x 'headers={{\"X-Sim-Faults\": {header}}}'\n"
+                          "Tell me about the sea")
+    assert res.error_in_exec is None and "Traceback" not in cap.stderr + cap.stdout  # said, not raised
+    row = offline.history[-1]
+    assert row.status == "error" and row.response.get("partial") is True
+    kept = offline.store.path_of(row.outputs[0]["sha256"]).read_text()
+    shown = [str(o.data.get("text/plain", "")) for o in cap.outputs]
+    assert any(kept in text for text in shown), shown  # the stream's view keeps what arrived
+    said = [line for text in shown for line in text.splitlines() if "failed in the middle of its answer" in line]
+    assert len(said) == 1 and said[0].startswith("✖ The stream broke off"), shown
+    assert cap.outputs[-1].metadata["tokenhot"]["error"] == "StreamError"
+
+
+# ----------------------------------------------------------------------------- the free models' limit
+
+
+def test_the_sixth_free_call_in_a_minute_is_a_rate_limit_after_the_normal_backoff(
+        live: Session, sleeps: Sleeps, sim_server: Server) -> None:
+    model = "deepseek-v4.1-flash-free"
+    for i in range(5):
+        assert live.chat(f"question {i}", model=model, stream=False, thread=False).entry.status == "ok"
+    before = len(live.history)
+    with pytest.raises(E.RateLimitError) as info:
+        live.chat("one more", model=model, stream=False, thread=False)
+    err = info.value
+    assert err.status == 429 and not isinstance(err, E.QuotaExhaustedError)
+    assert sleeps.delays == [0.5, 1.0]  # no Retry-After: the client's own backoff, two retries, then the error
+    line = str(err)
+    assert "\n" not in line and "请求数限制" in line and KEY not in line
+    assert err.request_id and err.retry_after is None
+    assert len(live.history) == before + 1 and live.history[-1].status == "error"
+    # streamed the same way: the limiter answers before any stream opens
+    with pytest.raises(E.RateLimitError):
+        live.chat("streamed", model=model, thread=False)
+    # another model is not limited by it
+    assert live.chat("paid", model="gpt-5.4", stream=False, thread=False).entry.status == "ok"
