@@ -275,7 +275,7 @@ def test_export_import_and_replay_keep_working(tmp_path: Path, rec: Recorder) ->
     (imported,) = other.store.select_entries()
     assert imported.status == "pending" and imported.response["images"] == entry.response["images"]
     moved = other.resume(imported)
-    assert isinstance(moved, ImageResult) and len(moved) == 1 and other.store.get(imported.id).status == "ok"
+    assert isinstance(moved, ImageResult) and len(moved) == 1 and other.store.get(imported.id or 0).status == "ok"
     other.close()
 
     # once complete, the call replays with its image and no request

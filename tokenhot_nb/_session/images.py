@@ -227,6 +227,15 @@ def _paid_cost(session: Session, rec: Recording, used: dict[str, Any], count: in
     return cost.of_call(rec.entry.kind, rec.info.price, used, count=count, simulated=simulated(session)).as_dict()
 
 
+def _kept(session: Session, rec: Recording, refs: list[dict[str, Any]], outputs: list[dict[str, Any]],
+          response: dict[str, Any], usage: Any, search_text: str) -> dict[str, Any]:
+    """The row's fields for an answer whose images did not all arrive: its refs, what arrived, what it cost."""
+    used = usage.as_dict()
+    used["cost"] = _paid_cost(session, rec, used, len(refs))
+    return {"response": {**response, "images": refs}, "usage": used, "text": search_text,
+            "outputs": [o for o in outputs if UNSAVED not in o]}
+
+
 def _keep_interrupted(session: Session, rec: Recording, images: list[Any], exc: BaseException,
                       response: dict[str, Any], usage: Any, search_text: str) -> None:
     """Interrupted while downloading: keep the inline images and every link in the row (the recording step then
@@ -239,11 +248,9 @@ def _keep_interrupted(session: Session, rec: Recording, images: list[Any], exc: 
         except Exception as failed:
             got.append(failed)
     refs = [_ref(r, g) for r, g in zip(images, got, strict=True)]
-    used = usage.as_dict()
-    used["cost"] = _paid_cost(session, rec, used, len(refs))
     try:
-        rec.update(response={**response, "images": refs}, usage=used, text=search_text,
-                   outputs=[g for g in got if isinstance(g, dict) and UNSAVED not in g])
+        rec.update(**_kept(session, rec, refs, [g for g in got if isinstance(g, dict)], response, usage,
+                           search_text))
     except Exception:  # recording must never hide the real error
         pass
 
@@ -252,17 +259,14 @@ def _keep_missing(session: Session, rec: Recording, refs: list[dict[str, Any]], 
                   outputs: list[dict[str, Any]], response: dict[str, Any], usage: Any,
                   search_text: str) -> BaseException:
     """Some images of a paid answer could not be stored: keep the others and every link, say how to fetch them."""
-    used = usage.as_dict()
-    used["cost"] = _paid_cost(session, rec, used, len(refs))
-    fields = {"response": {**response, "images": refs}, "usage": used, "text": search_text,
-              "outputs": [o for o in outputs if UNSAVED not in o]}
-    if not any(_fetchable(r) for r in refs):
-        failures = [g for g in got if isinstance(g, BaseException)]
-        if len(refs) == 1 and failures:  # one inline image that could not be kept: its own error says it all
-            rec.fail(failures[0], status="error", **fields)
-            return failures[0]
+    fields = _kept(session, rec, refs, outputs, response, usage, search_text)
+    again = any(_fetchable(r) for r in refs)
+    failures = [g for g in got if isinstance(g, BaseException)]
+    if not again and len(refs) == 1 and failures:  # one inline image that could not be kept: its error says it all
+        rec.fail(failures[0], status="error", **fields)
+        return failures[0]
     err = missing_error(rec.id, refs)
-    rec.fail(err, status="pending" if any(_fetchable(r) for r in refs) else "error", **fields)
+    rec.fail(err, status="pending" if again else "error", **fields)
     return err
 
 
@@ -311,6 +315,8 @@ async def resume_entry(session: Session, which: Any) -> Result:
                          "be resumed.", hint=f"Make it again with session.history.get({entry.id}).rerun().")
     if entry.status == "ok":
         return from_entry(entry, session)
+    if entry.status == "running":
+        raise InputError(f"History entry #{entry.id} is still running.", hint="Wait for it to finish.")
     response = entry.response or {}
     refs = [dict(r) for r in response.get("images") or [] if isinstance(r, dict)]
     by_sha = {o["sha256"]: o for o in entry.outputs or [] if o.get("role") == "image" and o.get("sha256")}
@@ -319,8 +325,6 @@ async def resume_entry(session: Session, which: Any) -> Result:
             r.pop("sha256", None)
             r.setdefault("error", "not stored")
     todo = [r for r in refs if _fetchable(r)]
-    if entry.status == "running":
-        raise InputError(f"History entry #{entry.id} is still running.", hint="Wait for it to finish.")
     if not todo:
         if refs and any(not r.get("sha256") for r in refs):
             raise missing_error(entry.id or 0, refs)
