@@ -147,6 +147,32 @@ def test_of_three_images_the_missing_one_is_fetched_into_its_place(tmp_path: Pat
         assert relay.calls(GENERATE) == 1
 
 
+def test_a_host_that_answers_with_something_else_is_not_asked_again(tmp_path: Path) -> None:
+    a = png_bytes(color="red")
+    host = FileHost({"/cdn/a.png": a, "/cdn/page": b"<!DOCTYPE html><html><body>Please sign in</body></html>"})
+    host.busy.add("/cdn/a.png")
+
+    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        data = [{"url": f"{relay.url}/cdn/a.png?sig=1"}, {"url": f"{relay.url}/cdn/page?sig=2"}]
+        return response(200, json.dumps({"data": data}).encode())
+
+    with Hostile({GENERATE: generate, "/cdn/a.png": host, "/cdn/page": host}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError, match=r"0 of 2 images arrived.*image 2: .*not an image"):
+            s.image("two cats", model="gpt-image-2", n=2, size="64x64")
+        entry = single_line_of(s)
+        assert entry.status == "pending" and entry.response["images"][1]["refused"] is True
+        host.busy.clear()
+        calls = host.calls
+        with pytest.raises(E.DownloadError) as info:
+            s.resume(entry.id)
+        assert host.calls == calls + 1  # the login page is not asked for again
+        text = one_line(info.value)
+        assert "1 of 2 images arrived" in text and f"session.history.get({entry.id}).rerun()" in text
+        row = single_line_of(s)
+        assert row.status == "error" and len(row.outputs) == 1 and len(info.value.partial) == 1  # type: ignore[attr-defined]
+
+
 def test_a_kept_link_never_keeps_the_key(tmp_path: Path) -> None:
     host = FileHost({"/cdn/k.png": png_bytes()})
     host.busy.add("/cdn/k.png")
@@ -256,7 +282,7 @@ def test_an_inline_image_that_could_not_be_kept_is_an_error_with_its_cost(tmp_pa
     entry = single_line_of(s)
     assert entry.status == "error" and entry.usage["images"] == 1 and entry.cost.usd
     assert entry.response["images"] == [{"inline": True, "error": entry.response["images"][0]["error"]}]
-    with pytest.raises(E.DownloadError, match=r"Nothing is left to fetch .*inline.*rerun\(\)"):
+    with pytest.raises(E.DownloadError, match=r"inline image .* larger.*Nothing is left to fetch.*rerun\(\)"):
         s.resume(entry.id)
     s.close()
 

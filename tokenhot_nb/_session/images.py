@@ -184,12 +184,16 @@ def image_result(session: Session, outputs: list[dict[str, Any]], prompt: str, t
 # ================================================================ images that did not arrive
 # A paid answer whose images could not all be stored keeps, in its row's ``response["images"]``, one ref per
 # image in the answer's order: ``{"url"}`` or ``{"inline": true}``, plus ``"sha256"`` once stored, or ``"error"``
-# (and ``"expired": <status>`` when its link answered 403/410 to a resume). The row is ``pending`` while a link is
+# (with ``"expired": <status>`` once its link answered 403/410 to a resume, ``"refused": true`` when its host
+# answered with something that is not an image). The row is ``pending`` while a link is
 # left to fetch (``session.resume(entry_id)`` fetches it: no new call, no new charge), else ``error``.
 
 #: What a kept link answers once it has expired: asking again will not help (a 404 may be a CDN not caught up).
 _EXPIRED = frozenset({403, 410})
 _HTTP_STATUS = re.compile(r"\(HTTP (\d{3})\)")
+#: How the client words a download whose host answered with something that is not the image (a login page, SVG,
+#: unknown bytes): asking again would get the same.
+_REFUSED = ": the server sent "
 
 
 def _reason(exc: BaseException) -> str:
@@ -209,13 +213,27 @@ def _ref(image: Any, got: Any) -> dict[str, Any]:
         ref["mime"] = image.mime or "image/png"
         if image.revised_prompt:
             ref["revised_prompt"] = received_text(image.revised_prompt)
-    ref["error"] = str(got[UNSAVED]) if isinstance(got, dict) else _reason(got)
+    if isinstance(got, dict):
+        ref["error"] = str(got[UNSAVED])
+    else:
+        _note_failure(ref, got, resuming=False)
     return ref
+
+
+def _note_failure(ref: dict[str, Any], exc: BaseException, *, resuming: bool) -> None:
+    """Why an image is missing, and whether its link is worth asking again. A 403/410 right after the call may be
+    a CDN catching up, so only a resume takes it as expired."""
+    ref["error"] = _reason(exc)
+    if isinstance(exc, DownloadError) and _REFUSED in exc.message:
+        ref["refused"] = True
+    status = _HTTP_STATUS.search(ref["error"]) if resuming else None
+    if status and int(status.group(1)) in _EXPIRED:
+        ref["expired"] = int(status.group(1))
 
 
 def _fetchable(ref: dict[str, Any]) -> bool:
     url = ref.get("url")
-    return (not ref.get("sha256") and isinstance(url, str) and not ref.get("expired")
+    return (not ref.get("sha256") and isinstance(url, str) and not ref.get("expired") and not ref.get("refused")
             and urlsplit(url).scheme.lower() in ("http", "https", ""))
 
 
@@ -262,7 +280,7 @@ def _keep_missing(session: Session, rec: Recording, refs: list[dict[str, Any]], 
     fields = _kept(session, rec, refs, outputs, response, usage, search_text)
     again = any(_fetchable(r) for r in refs)
     failures = [g for g in got if isinstance(g, BaseException)]
-    if not again and len(refs) == 1 and failures:  # one inline image that could not be kept: its error says it all
+    if not again and len(refs) == 1 and failures:  # one image that cannot be fetched again: its error says it all
         rec.fail(failures[0], status="error", **fields)
         return failures[0]
     err = missing_error(rec.id, refs)
@@ -275,7 +293,6 @@ def missing_error(entry_id: int, refs: list[dict[str, Any]]) -> DownloadError:
     total = len(refs)
     missing = [(i, r) for i, r in enumerate(refs, 1) if not r.get("sha256")]
     again = [i for i, r in missing if _fetchable(r)]
-    expired = [i for i, r in missing if r.get("expired")]
     if total == 1:
         ref = missing[0][1]
         why = f"its link has expired (HTTP {ref['expired']})" if ref.get("expired") else str(ref.get("error"))
@@ -290,9 +307,7 @@ def missing_error(entry_id: int, refs: list[dict[str, Any]]) -> DownloadError:
         hint = (f"The call is paid for and {links} kept: fetch {them} with session.resume({entry_id}) "
                 "(no new call, no new charge).")
     else:
-        lost = ("expired links" if len(expired) == len(missing) else
-                "images that were sent inline and could not be kept" if not expired else "lost links")
-        hint = (f"Nothing is left to fetch ({lost}): only a new, paid call makes {them} again: "
+        hint = (f"Nothing is left to fetch: only a new, paid call makes {them} again: "
                 f"session.history.get({entry_id}).rerun().")
     return DownloadError(what.rstrip(".") + ".", hint=hint)
 
@@ -340,13 +355,10 @@ async def resume_entry(session: Session, which: Any) -> Result:
             out = await store_download(session, ref["url"], str(ref.get("mime") or "image/png"), "image",
                                        revised_prompt=ref.get("revised_prompt"))
         except Exception as exc:
-            ref["error"] = _reason(exc)
-            status = _HTTP_STATUS.search(ref["error"])
-            if status and int(status.group(1)) in _EXPIRED:
-                ref["expired"] = int(status.group(1))
+            _note_failure(ref, exc, resuming=True)
             return
         by_sha[out["sha256"]] = out
-        for k in ("error", "mime", "revised_prompt", "expired"):
+        for k in ("error", "mime", "revised_prompt"):
             ref.pop(k, None)
         ref["sha256"] = out["sha256"]
 
