@@ -15,7 +15,7 @@ import threading
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .. import cost as _cost
 from .._config import Settings
@@ -47,7 +47,7 @@ from .catalog import SessionCatalog
 
 if TYPE_CHECKING:
     from ..client import Client
-    from ..history import History, Store
+    from ..history import History, HistoryEntry, Store
     from ..results import CompareResult
 
 T = TypeVar("T")
@@ -407,16 +407,35 @@ class Session:
         assert isinstance(result, (VideoResult, VideoTask))
         return result
 
-    def resume(self, task_id: str, model: str | None = None) -> VideoTask:
-        """A handle on a video task recorded earlier (this session, or a previous kernel on the same store).
+    @overload
+    def resume(self, task_id: str, model: str | None = None) -> VideoTask: ...
+    @overload
+    def resume(self, task_id: int | HistoryEntry, model: None = None) -> ImageResult | VideoTask: ...
+    def resume(self, task_id: str | int | HistoryEntry, model: str | None = None) -> ImageResult | VideoTask:
+        """Pick up paid work that did not finish (this session's, or a previous kernel's on the same store).
 
-        ``.wait()`` it to get the video. A task that already finished comes back done, with no request.
+        A video task id (a string) → a :class:`VideoTask`: ``.wait()`` it to get the video; a task that already
+        finished comes back done, with no request. A history entry (its id, or the entry) of an image or edit call
+        whose images could not all be downloaded → those images fetched now from the links its row kept, stored
+        in the same row → :class:`ImageResult` (no new call, no new charge; an expired link is said so). A row
+        that is complete comes back from the store; a video call's row gives its task.
         """
-        return _video.resume(self, task_id, model)
+        if isinstance(task_id, str):
+            return _video.resume(self, task_id, model)
+        return self._sync(self.aresume(task_id))
 
-    async def aresume(self, task_id: str, model: str | None = None) -> VideoTask:
-        """Awaitable twin of :meth:`resume` (it makes no request)."""
-        return self.resume(task_id, model)
+    @overload
+    async def aresume(self, task_id: str, model: str | None = None) -> VideoTask: ...
+    @overload
+    async def aresume(self, task_id: int | HistoryEntry, model: None = None) -> ImageResult | VideoTask: ...
+    async def aresume(self, task_id: str | int | HistoryEntry,
+                      model: str | None = None) -> ImageResult | VideoTask:
+        """Awaitable twin of :meth:`resume` (a video task id makes no request)."""
+        if isinstance(task_id, str):
+            return _video.resume(self, task_id, model)
+        result = await self._hop(_images.resume_entry(self, task_id))
+        assert isinstance(result, (ImageResult, VideoTask))
+        return result
 
     async def _apoll_task(self, task: VideoTask) -> TaskStatus:
         """One status request for a task (used by :class:`VideoTask`)."""

@@ -1,22 +1,29 @@
-"""Image generation and editing: params and body, send, store the images, build the ImageResult."""
+"""Image generation and editing: params and body, send, store the images, build the ImageResult; fetch the
+images of a paid answer that could not be downloaded at first (``session.resume(entry_id)``)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
+from .._config import redact
 from .._inputs import sniff_mime, to_media, to_media_list
 from ..catalog import ModelInfo
-from ..errors import APIError, DownloadError, InputError
+from ..errors import APIError, DownloadError, InputError, ReplayMissError
 from ..results import ImageItem, ImageResult, from_entry
 from .inputs import fetch, store_media
 from .models import seed_for
 from .recording import (
+    UNSAVED,
     Recording,
     astore_bytes,
     drop_none,
     endpoint_name,
     json_object,
+    mark_recorded,
     received_text,
     replayed,
     send_recorded,
@@ -26,6 +33,7 @@ from .recording import (
 
 if TYPE_CHECKING:
     from ..client import Response
+    from ..history import HistoryEntry
     from ..results._base import Result
     from .core import Session
 
@@ -52,9 +60,8 @@ async def image_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
     call = images.build_generate(info, prompt, **build)
     call.headers.update(headers or {})
     if session.mode == "replay":
-        return from_entry(replayed(session, "image", info, endpoint_name(call), params), session)
-    return await send_recorded(session, "image", info, params, call,
-                               lambda rec, resp: finish_images(session, rec, resp, info, prompt), text=prompt)
+        return from_entry(_replayed(session, "image", info, endpoint_name(call), params), session)
+    return await _send(session, "image", info, params, call, prompt)
 
 
 async def edit_one(session: Session, images_in: Any, prompt: str, mask_in: Any, info: ModelInfo,
@@ -73,7 +80,7 @@ async def edit_one(session: Session, images_in: Any, prompt: str, mask_in: Any, 
     needs_bytes = info.family == "openai-image"  # multipart: URL inputs must be fetched
     if session.mode == "replay":
         endpoint = "images.edits" if needs_bytes else info.endpoints[0]
-        return from_entry(replayed(session, "edit", info, endpoint, params), session)
+        return from_entry(_replayed(session, "edit", info, endpoint, params), session)
     if needs_bytes:
         media = [await fetch(session, m) for m in media]
         if mask is not None:
@@ -82,12 +89,44 @@ async def edit_one(session: Session, images_in: Any, prompt: str, mask_in: Any, 
     mask_arg = None if mask is None else mask.wire()
     call = images.build_edit(info, pairs, prompt, mask=mask_arg, **build)
     call.headers.update(headers or {})
-    return await send_recorded(session, "edit", info, params, call,
-                               lambda rec, resp: finish_images(session, rec, resp, info, prompt), text=prompt)
+    return await _send(session, "edit", info, params, call, prompt)
 
 
-async def finish_images(session: Session, rec: Recording, resp: Response, info: ModelInfo, prompt: str) -> Result:
-    """Parse the answer, store every image (downloads at once), finish the row → :class:`ImageResult`."""
+async def _send(session: Session, kind: str, info: ModelInfo, params: dict[str, Any], call: Any,
+                prompt: str) -> Result:
+    """Record and send the call. An answer whose images did not all arrive is recorded by :func:`finish_images`
+    (``pending``, its links kept); its error is raised here, after the recording step, which would otherwise
+    record it a second time as a plain error."""
+    missing: list[BaseException] = []
+    result = await send_recorded(session, kind, info, params, call,
+                                 lambda rec, resp: finish_images(session, rec, resp, info, prompt, missing),
+                                 text=prompt)
+    if missing:
+        raise missing[0]
+    return result
+
+
+def _replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any]) -> HistoryEntry:
+    """The recorded twin; a miss whose nearest recording is this very call with images still missing says so."""
+    try:
+        return replayed(session, kind, info, endpoint, params)
+    except ReplayMissError as exc:
+        near = exc.nearest
+        if near is None or exc.differences or not (near.response or {}).get("images"):
+            raise
+        err = ReplayMissError(f"Replay mode: history #{near.id} recorded this {kind} call, but some of its images "
+                              "were never downloaded, so it cannot be replayed yet.", nearest=near)
+        err.hint = f"Fetch them in a live or offline session with session.resume({near.id}), then replay."
+        raise err from None
+
+
+async def finish_images(session: Session, rec: Recording, resp: Response, info: ModelInfo, prompt: str,
+                        missing: list[BaseException]) -> Result:
+    """Parse the answer, store every image (downloads at once), finish the row → :class:`ImageResult`.
+
+    When some images could not be stored, the error for them is put in ``missing`` (the caller raises it once the
+    recording step is over) and the result of those that arrived is returned: see :func:`_keep_missing`.
+    """
     from ..families import images
 
     reply = images.parse(info, json_object(resp, info.id))
@@ -107,53 +146,257 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
         return await store_download(session, ref.url, ref.mime or "image/png", "image",
                                     revised_prompt=ref.revised_prompt)
 
-    got = await asyncio.gather(*(one(r) for r in reply.images), return_exceptions=True)
-    outputs = [o for o in got if isinstance(o, dict)]
-    failed = [(i, e) for i, e in enumerate(got, 1) if isinstance(e, BaseException)]
     text = received_text(reply.text) if reply.text else ""
-    if text:
-        outputs.append(store_bytes(session, text.encode("utf-8"), "text/plain", "text"))
     usage = reply.usage
     if not usage.images:
         usage.images = len(reply.images)
     revised = next((received_text(r.revised_prompt) for r in reply.images if r.revised_prompt), None)
     response = drop_none({"request_id": resp.request_id, "status": resp.status, "revised_prompt": revised})
     search_text = "\n\n".join(t for t in (prompt, revised, text) if t)
-    if failed:
-        raise partial_images(session, rec, failed, len(reply.images), outputs, response, usage, search_text,
-                             prompt, info)
+    try:
+        got = await asyncio.gather(*(one(r) for r in reply.images), return_exceptions=True)
+    except BaseException as exc:  # interrupted while downloading: the answer is paid for, its links are kept
+        _keep_interrupted(session, rec, reply.images, exc, response, usage, search_text)
+        raise
+    outputs = [o for o in got if isinstance(o, dict)]
+    if text:
+        outputs.append(store_bytes(session, text.encode("utf-8"), "text/plain", "text"))
+    if any(isinstance(g, BaseException) for g in got):
+        refs = [_ref(r, g) for r, g in zip(reply.images, got, strict=True)]
+        err = _keep_missing(session, rec, refs, got, outputs, response, usage, search_text)
+        partial = image_result(session, outputs, prompt, "", info.id, rec.final())
+        err.partial = partial  # type: ignore[attr-defined]
+        missing.append(err)
+        return partial
     entry = rec.ok(response=response, usage=usage, outputs=outputs, text=search_text)
-    return image_result(session, outputs, prompt, text, info, entry)
+    return image_result(session, outputs, prompt, text, info.id, entry)
 
 
-def image_result(session: Session, outputs: list[dict[str, Any]], prompt: str, text: str, info: ModelInfo,
+def image_result(session: Session, outputs: list[dict[str, Any]], prompt: str, text: str, model: str,
                  entry: Any) -> ImageResult:
     store = session.store
     items = [ImageItem(store.path_of(o["sha256"]), o["mime"], o["sha256"],
-                       drop_none({"revised_prompt": o.get("revised_prompt")}))
+                     drop_none({"revised_prompt": o.get("revised_prompt")}))
              for o in outputs if o["role"] == "image"]
-    return ImageResult(items, prompt=prompt, text=text, model=info.id, entry=entry, session=session)
+    return ImageResult(items, prompt=prompt, text=text, model=model, entry=entry, session=session)
 
 
-def partial_images(session: Session, rec: Recording, failed: list[tuple[int, BaseException]], total: int,
-                   outputs: list[dict[str, Any]], response: dict[str, Any], usage: Any, search_text: str,
-                   prompt: str, info: ModelInfo) -> BaseException:
-    """Some images of a paid answer could not be fetched: keep the others (row + result), say which failed.
+# ================================================================ images that did not arrive
+# A paid answer whose images could not all be stored keeps, in its row's ``response["images"]``, one ref per
+# image in the answer's order: ``{"url"}`` or ``{"inline": true}``, plus ``"sha256"`` once stored, or ``"error"``
+# (with ``"expired": <status>`` once its link answered 403/410 to a resume, ``"refused": true`` when its host
+# answered with something that is not an image). The row is ``pending`` while a link is
+# left to fetch (``session.resume(entry_id)`` fetches it: no new call, no new charge), else ``error``.
 
-    The row ends ``error`` with the images that arrived as its outputs; the raised error carries them as
-    ``err.partial`` (an :class:`ImageResult`) so nothing already paid for is lost.
-    """
-    arrived = total - len(failed)
-    which = ", ".join(f"image {i}: {getattr(e, 'message', None) or e}" for i, e in failed)
-    first = failed[0][1]
-    if arrived == 0 and len(failed) == 1:
-        return first  # a single image that failed: its own error says it all (the caller records it)
-    err = DownloadError(
-        f"{arrived} of {total} images arrived; {len(failed)} could not be downloaded ({which}).",
-        hint="The images that arrived are kept in the history and in err.partial; "
-        "run the call again only for the missing ones.",
-    )
-    rec.fail(err, outputs=outputs, response=response, usage=usage.as_dict(), text=search_text)
-    entry = rec.final()
-    err.partial = image_result(session, outputs, prompt, "", info, entry)  # type: ignore[attr-defined]
+#: What a kept link answers once it has expired: asking again will not help (a 404 may be a CDN not caught up).
+_EXPIRED = frozenset({403, 410})
+_HTTP_STATUS = re.compile(r"\(HTTP (\d{3})\)")
+#: How the client words a download whose host answered with something that is not the image (a login page, SVG,
+#: unknown bytes): asking again would get the same.
+_REFUSED = ": the server sent "
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt)):
+        return "the download was interrupted"
+    text = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return redact(" ".join(str(text).split()))[:300]
+
+
+def _ref(image: Any, got: Any) -> dict[str, Any]:
+    """What the row keeps of one image of the answer (see above); ``got``: its output dict or its failure."""
+    ref: dict[str, Any] = {"url": redact(image.url)} if image.url else {"inline": True}
+    if isinstance(got, dict) and UNSAVED not in got:
+        ref["sha256"] = got["sha256"]
+        return ref
+    if image.url:
+        ref["mime"] = image.mime or "image/png"
+        if image.revised_prompt:
+            ref["revised_prompt"] = received_text(image.revised_prompt)
+    if isinstance(got, dict):
+        ref["error"] = str(got[UNSAVED])
+    else:
+        _note_failure(ref, got, resuming=False)
+    return ref
+
+
+def _note_failure(ref: dict[str, Any], exc: BaseException, *, resuming: bool) -> None:
+    """Why an image is missing, and whether its link is worth asking again. A 403/410 right after the call may be
+    a CDN catching up, so only a resume takes it as expired."""
+    ref["error"] = _reason(exc)
+    if isinstance(exc, DownloadError) and _REFUSED in exc.message:
+        ref["refused"] = True
+    status = _HTTP_STATUS.search(ref["error"]) if resuming else None
+    if status and int(status.group(1)) in _EXPIRED:
+        ref["expired"] = int(status.group(1))
+
+
+def _fetchable(ref: dict[str, Any]) -> bool:
+    url = ref.get("url")
+    return (not ref.get("sha256") and isinstance(url, str) and not ref.get("expired") and not ref.get("refused")
+            and urlsplit(url).scheme.lower() in ("http", "https", ""))
+
+
+def _paid_cost(session: Session, rec: Recording, used: dict[str, Any], count: int) -> dict[str, Any]:
+    """What the call cost: every image of the answer is paid for, whether or not it arrived."""
+    from .. import cost
+    from .budget import simulated
+
+    return cost.of_call(rec.entry.kind, rec.info.price, used, count=count, simulated=simulated(session)).as_dict()
+
+
+def _kept(session: Session, rec: Recording, refs: list[dict[str, Any]], outputs: list[dict[str, Any]],
+          response: dict[str, Any], usage: Any, search_text: str) -> dict[str, Any]:
+    """The row's fields for an answer whose images did not all arrive: its refs, what arrived, what it cost."""
+    used = usage.as_dict()
+    used["cost"] = _paid_cost(session, rec, used, len(refs))
+    return {"response": {**response, "images": refs}, "usage": used, "text": search_text,
+            "outputs": [o for o in outputs if UNSAVED not in o]}
+
+
+def _keep_interrupted(session: Session, rec: Recording, images: list[Any], exc: BaseException,
+                      response: dict[str, Any], usage: Any, search_text: str) -> None:
+    """Interrupted while downloading: keep the inline images and every link in the row (the recording step then
+    ends it ``interrupted``; ``session.resume(entry_id)`` fetches the rest)."""
+    got: list[Any] = []
+    for image in images:
+        try:
+            got.append(store_bytes(session, image.data, image.mime or "image/png", "image",
+                                   revised_prompt=image.revised_prompt) if image.data is not None else exc)
+        except Exception as failed:
+            got.append(failed)
+    refs = [_ref(r, g) for r, g in zip(images, got, strict=True)]
+    try:
+        rec.update(**_kept(session, rec, refs, [g for g in got if isinstance(g, dict)], response, usage,
+                           search_text))
+    except Exception:  # recording must never hide the real error
+        pass
+
+
+def _keep_missing(session: Session, rec: Recording, refs: list[dict[str, Any]], got: list[Any],
+                  outputs: list[dict[str, Any]], response: dict[str, Any], usage: Any,
+                  search_text: str) -> BaseException:
+    """Some images of a paid answer could not be stored: keep the others and every link, say how to fetch them."""
+    fields = _kept(session, rec, refs, outputs, response, usage, search_text)
+    again = any(_fetchable(r) for r in refs)
+    failures = [g for g in got if isinstance(g, BaseException)]
+    if not again and len(refs) == 1 and failures:  # one image that cannot be fetched again: its error says it all
+        rec.fail(failures[0], status="error", **fields)
+        return failures[0]
+    err = missing_error(rec.id, refs)
+    rec.fail(err, status="pending" if again else "error", **fields)
     return err
+
+
+def missing_error(entry_id: int, refs: list[dict[str, Any]]) -> DownloadError:
+    """One line: which images of history #entry_id are missing, why, and the exact call that fetches them."""
+    total = len(refs)
+    missing = [(i, r) for i, r in enumerate(refs, 1) if not r.get("sha256")]
+    again = [i for i, r in missing if _fetchable(r)]
+    if total == 1:
+        ref = missing[0][1]
+        why = f"its link has expired (HTTP {ref['expired']})" if ref.get("expired") else str(ref.get("error"))
+        what = f"The image of history #{entry_id} could not be downloaded: {why}"
+    else:
+        which = "; ".join(f"image {i}: " + (f"link expired (HTTP {r['expired']})" if r.get("expired")
+                                                 else str(r.get("error"))) for i, r in missing)
+        what = f"{total - len(missing)} of {total} images arrived; {len(missing)} could not be downloaded ({which})"
+    them = "it" if len(again if again else missing) == 1 else "them"
+    if again:
+        links = "its link is" if len(again) == 1 else "their links are"
+        hint = (f"The call is paid for and {links} kept: fetch {them} with session.resume({entry_id}) "
+                "(no new call, no new charge).")
+    else:
+        hint = (f"Nothing is left to fetch: only a new, paid call makes {them} again: "
+                f"session.history.get({entry_id}).rerun().")
+    return DownloadError(what.rstrip(".") + ".", hint=hint)
+
+
+async def resume_entry(session: Session, which: Any) -> Result:
+    """``session.resume(entry_id)``: fetch the images a paid image/edit call could not download, from the links
+    its row kept, into the same row (no new call, no new charge) → :class:`ImageResult`. A finished row comes
+    back from the store with no request; a video call's row gives its task (:func:`.video.resume`)."""
+    entry = _entry_of(session, which)
+    if entry.kind == "video":
+        from .video import resume
+
+        task_id = (entry.response or {}).get("task_id")
+        if not task_id:
+            raise InputError(f"History entry #{entry.id} is a video call that never reached the server: there is "
+                             "no task to resume.", hint=f"Make it again with session.history.get({entry.id}).rerun().")
+        return resume(session, str(task_id), entry.model or None)
+    if entry.kind not in ("image", "edit"):
+        raise InputError(f"History entry #{entry.id} is a {entry.kind} call: only image, edit and video calls can "
+                         "be resumed.", hint=f"Make it again with session.history.get({entry.id}).rerun().")
+    if entry.status == "ok":
+        return from_entry(entry, session)
+    if entry.status == "running":
+        raise InputError(f"History entry #{entry.id} is still running.", hint="Wait for it to finish.")
+    response = entry.response or {}
+    refs = [dict(r) for r in response.get("images") or [] if isinstance(r, dict)]
+    by_sha = {o["sha256"]: o for o in entry.outputs or [] if o.get("role") == "image" and o.get("sha256")}
+    for r in refs:  # a ref counts as stored only if the row really holds its image
+        if r.get("sha256") not in by_sha:
+            r.pop("sha256", None)
+            r.setdefault("error", "not stored")
+    todo = [r for r in refs if _fetchable(r)]
+    if not todo:
+        if refs and any(not r.get("sha256") for r in refs):
+            raise missing_error(entry.id or 0, refs)
+        raise InputError(f"History entry #{entry.id} ({entry.kind}, {entry.status}) kept no image links to fetch: "
+                         "the call ended before any image was paid for.",
+                         hint=f"Make it again with session.history.get({entry.id}).rerun().")
+    if session.mode == "replay":
+        raise ReplayMissError(f"Replay mode never downloads: history #{entry.id} still misses {len(todo)} "
+                              f"image(s). Fetch them with session.resume({entry.id}) in a live or offline session.")
+
+    async def fetch_one(ref: dict[str, Any]) -> None:
+        try:
+            out = await store_download(session, ref["url"], str(ref.get("mime") or "image/png"), "image",
+                                       revised_prompt=ref.get("revised_prompt"))
+        except Exception as exc:
+            _note_failure(ref, exc, resuming=True)
+            return
+        by_sha[out["sha256"]] = out
+        for k in ("error", "mime", "revised_prompt"):
+            ref.pop(k, None)
+        ref["sha256"] = out["sha256"]
+
+    await asyncio.gather(*(fetch_one(r) for r in todo))
+    images = [by_sha[r["sha256"]] for r in refs if r.get("sha256")]
+    outputs = images + [o for o in entry.outputs or [] if o.get("role") != "image"]
+    store = session.store
+    if all(r.get("sha256") for r in refs):
+        kept = {k: v for k, v in response.items() if k != "images"}
+        store.update(entry.id or 0, status="ok", response=kept, outputs=outputs, error=None,
+                     duration=entry.duration)
+        return from_entry(store.get(entry.id or 0).bind(store, session), session)
+    err = missing_error(entry.id or 0, refs)
+    store.update(entry.id or 0, status="pending" if any(_fetchable(r) for r in refs) else "error",
+                 response={**response, "images": refs}, outputs=outputs, error=err)
+    mark_recorded(err)
+    updated = store.get(entry.id or 0).bind(store, session)
+    err.partial = image_result(session, outputs, str((entry.params or {}).get("prompt") or ""), "",  # type: ignore[attr-defined]
+                               entry.model, updated)
+    raise err
+
+
+def _entry_of(session: Session, which: Any) -> HistoryEntry:
+    """The row ``session.resume`` was given (an entry id, or an entry of this session's store)."""
+    from ..history import HistoryEntry
+
+    store = session.store
+    if isinstance(which, HistoryEntry):
+        own = which.store
+        if own is not None and Path(own.root).resolve() != Path(store.root).resolve():
+            raise InputError(f"History entry #{which.id} belongs to the history at {own.root}, not to this "
+                             f"session's ({store.root}).", hint=f"Resume it with Session(store={str(own.root)!r}).")
+        which = which.id
+    if isinstance(which, bool) or not isinstance(which, int):
+        raise InputError(f"session.resume() takes a video task id (a string) or a history entry id (an int), "
+                         f"not {type(which).__name__}.", hint="e.g. session.resume(session.history[-1].id).")
+    try:
+        return store.get(which).bind(store, session)
+    except KeyError:
+        raise InputError(f"There is no history entry #{which} in {store.root}.",
+                         hint="Its id is the # column of session.history.") from None

@@ -471,7 +471,9 @@ class HistoryEntry:
         return getattr(s, self.kind)(**self.resolved_params())
 
     def resume(self, session: Any = None) -> Any:
-        """Pick a video task up again by its task id."""
+        """Pick a video task up again by its task id; fetch the images an image/edit call could not download."""
+        if self.kind in ("image", "edit"):
+            return self._pick_session(session).resume(self)
         task_id = (self.response or {}).get("task_id")
         if not task_id:
             from ..errors import InputError

@@ -1,0 +1,352 @@
+"""A paid image whose download failed is kept recoverable: the row keeps the answer's links (signed query and all,
+key redacted), the images that arrived and why the others did not; ``session.resume(entry_id)`` fetches the rest
+into the same row with no new call and no new charge. Over real loopback (a file host that fails) and the
+in-process simulator (its ``expire_downloads`` fault)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _hostile import Action, Hostile, response
+from _session_support import Recorder, make_session
+from _widgets_support import png_bytes
+
+from tokenhot_nb import Session
+from tokenhot_nb import errors as E
+from tokenhot_nb.client import RetryPolicy
+from tokenhot_nb.history import History
+from tokenhot_nb.results import ImageResult, VideoTask
+from tokenhot_nb.sim import Faults
+
+#: the loopback relays serve no price table: the session says so once and uses the built-in catalogue
+pytestmark = pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
+
+KEY = "sk-RECOVERY-loopback-KEY-0123456789"
+GENERATE = "/v1/images/generations"
+
+
+class Sleeps:
+    async def __call__(self, delay: float) -> None:
+        return None
+
+
+def live(url: str, tmp: Path) -> Session:
+    s = Session(api_key=KEY, base_url=url, mode="live", store=tmp / "store")
+    s.client.retry = RetryPolicy(max_retries=1, sleep=Sleeps(), rand=lambda: 0.0)
+    return s
+
+
+class FileHost:
+    """CDN routes that answer 503 while ``busy`` and the image otherwise (``calls`` counts every request)."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        self.files = files
+        self.busy: set[str] = set()
+        self.calls = 0
+
+    def __call__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        self.calls += 1
+        name = path.split("?")[0]
+        if name in self.busy:
+            return response(503, b"busy", "text/plain")
+        return response(200, self.files[name], "image/png")
+
+
+def one_line(err: BaseException) -> str:
+    text = str(err)
+    assert "\n" not in text and len(text) < 600, text
+    return text
+
+
+def single_line_of(s: Session) -> Any:
+    (entry,) = s.store.select_entries()
+    return entry
+
+
+@pytest.fixture
+def sim_session(tmp_path: Path, rec: Recorder) -> Iterator[Session]:
+    sess = make_session(tmp_path / "store", rec)
+    yield sess
+    sess.close()
+
+
+# ====================================================================== over real loopback
+
+
+def test_a_single_image_whose_file_host_fails_keeps_its_signed_link_and_is_fetched_later(tmp_path: Path) -> None:
+    image = png_bytes(color="red")
+    host = FileHost({"/cdn/img.png": image})
+    host.busy.add("/cdn/img.png")
+
+    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        return response(200, json.dumps({"data": [{"url": f"{relay.url}/cdn/img.png?sig=abc&exp=99"}]}).encode())
+
+    with Hostile({GENERATE: generate, "/cdn/img.png": host}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError) as info:
+            s.image("a cat", model="gpt-image-1.5")
+        entry = single_line_of(s)
+        text = one_line(info.value)
+        assert f"session.resume({entry.id})" in text and "busy" in text and "sig=abc" not in text
+        assert entry.status == "pending" and entry.outputs == []
+        (ref,) = entry.response["images"]
+        assert ref["url"] == f"{relay.url}/cdn/img.png?sig=abc&exp=99" and "busy" in ref["error"]
+        assert entry.error and "session.resume" in entry.error["hint"]
+        assert len(info.value.partial) == 0  # type: ignore[attr-defined]
+
+        host.busy.clear()
+        res = s.resume(entry.id)
+        assert isinstance(res, ImageResult) and res.data() == image and res.entry_id == entry.id
+        assert relay.calls(GENERATE) == 1  # fetched from the kept link: no new call
+        done = single_line_of(s)
+        assert done.status == "ok" and done.error is None and "images" not in done.response
+        assert [o["sha256"] for o in done.outputs] == [res.sha256]
+
+        calls = host.calls
+        again = s.resume(entry.id)  # complete: from the store, no request at all
+        assert isinstance(again, ImageResult) and again.sha256 == res.sha256 and host.calls == calls
+
+
+def test_of_three_images_the_missing_one_is_fetched_into_its_place(tmp_path: Path) -> None:
+    a, b, c = png_bytes(color="red"), png_bytes(color="green"), png_bytes(color="blue")
+    host = FileHost({"/cdn/a.png": a, "/cdn/b.png": b})
+    host.busy.add("/cdn/b.png")
+    import base64
+
+    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        data = [{"url": f"{relay.url}/cdn/a.png?sig=1"}, {"url": f"{relay.url}/cdn/b.png?sig=2"},
+                {"b64_json": base64.b64encode(c).decode()}]
+        return response(200, json.dumps({"data": data}).encode())
+
+    with Hostile({GENERATE: generate, "/cdn/a.png": host, "/cdn/b.png": host}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError, match=r"2 of 3 images arrived.*image 2") as info:
+            s.image("three cats", model="gpt-image-2", n=3, size="64x64")
+        partial = info.value.partial  # type: ignore[attr-defined]
+        assert [partial.data(i) for i in range(len(partial))] == [a, c]  # those that arrived, shown now
+        entry = single_line_of(s)
+        assert entry.status == "pending" and [o["role"] for o in entry.outputs] == ["image", "image"]
+        refs = entry.response["images"]
+        assert refs[0]["sha256"] == entry.outputs[0]["sha256"] and "error" not in refs[0]
+        assert refs[1]["url"].endswith("/cdn/b.png?sig=2") and "sha256" not in refs[1] and refs[1]["error"]
+        assert refs[2] == {"inline": True, "sha256": entry.outputs[1]["sha256"]}  # the b64 image is stored
+        assert all(s.store.path_of(o["sha256"]).exists() for o in entry.outputs)
+
+        host.busy.clear()
+        res = s.history.get(entry.id).resume()  # the entry's own door: the same as session.resume(id)
+        assert [res.data(i) for i in range(len(res))] == [a, b, c]
+        done = single_line_of(s)
+        assert done.status == "ok" and [o["sha256"] for o in done.outputs] == [it.sha256 for it in res.items]
+        assert relay.calls(GENERATE) == 1
+
+
+def test_a_host_that_answers_with_something_else_is_not_asked_again(tmp_path: Path) -> None:
+    a = png_bytes(color="red")
+    host = FileHost({"/cdn/a.png": a, "/cdn/page": b"<!DOCTYPE html><html><body>Please sign in</body></html>"})
+    host.busy.add("/cdn/a.png")
+
+    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        data = [{"url": f"{relay.url}/cdn/a.png?sig=1"}, {"url": f"{relay.url}/cdn/page?sig=2"}]
+        return response(200, json.dumps({"data": data}).encode())
+
+    with Hostile({GENERATE: generate, "/cdn/a.png": host, "/cdn/page": host}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError, match=r"0 of 2 images arrived.*image 2: .*not an image"):
+            s.image("two cats", model="gpt-image-2", n=2, size="64x64")
+        entry = single_line_of(s)
+        assert entry.status == "pending" and entry.response["images"][1]["refused"] is True
+        host.busy.clear()
+        calls = host.calls
+        with pytest.raises(E.DownloadError) as info:
+            s.resume(entry.id)
+        assert host.calls == calls + 1  # the login page is not asked for again
+        text = one_line(info.value)
+        assert "1 of 2 images arrived" in text and f"session.history.get({entry.id}).rerun()" in text
+        row = single_line_of(s)
+        assert row.status == "error" and len(row.outputs) == 1 and len(info.value.partial) == 1  # type: ignore[attr-defined]
+
+
+def test_a_kept_link_never_keeps_the_key(tmp_path: Path) -> None:
+    host = FileHost({"/cdn/k.png": png_bytes()})
+    host.busy.add("/cdn/k.png")
+
+    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        return response(200, json.dumps({"data": [{"url": f"{relay.url}/cdn/k.png?token={KEY}&sig=x"}]}).encode())
+
+    with Hostile({GENERATE: generate, "/cdn/k.png": host}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError) as info:
+            s.image("a cat", model="gpt-image-1.5")
+        assert KEY not in str(info.value)
+        entry = single_line_of(s)
+        assert entry.status == "pending" and "sig=x" in entry.response["images"][0]["url"]
+        out = s.history.export(tmp_path / "export.json")
+        stored = b"".join(p.read_bytes() for p in (tmp_path / "store").rglob("*") if p.is_file())
+        for text in (json.dumps(entry.to_dict()), out.read_text(), stored.decode("latin-1")):
+            assert KEY not in text and KEY[3:20] not in text
+
+
+def test_an_interrupted_download_keeps_the_links_for_later(tmp_path: Path) -> None:
+    image = png_bytes(color="red")
+    stalled = [True]
+    downloading = threading.Event()
+
+    def cdn(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes | Action:
+        if stalled[0]:
+            downloading.set()
+            return Action(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\n", stall=3)
+        return response(200, image, "image/png")
+
+    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        return response(200, json.dumps({"data": [{"url": f"{relay.url}/cdn/slow.png?sig=s"}]}).encode())
+
+    with Hostile({GENERATE: generate, "/cdn/slow.png": cdn}) as relay:
+        s = live(relay.url, tmp_path)
+
+        async def stop_while_downloading() -> None:
+            call = asyncio.ensure_future(s.aimage("a cat", model="gpt-image-1.5"))
+            while not downloading.is_set():
+                await asyncio.sleep(0.01)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+        asyncio.run(stop_while_downloading())
+        for _ in range(200):  # the cancelled call finishes its bookkeeping on the session's loop
+            entry = single_line_of(s)
+            if entry.status != "running":
+                break
+            time.sleep(0.01)
+        assert entry.status == "interrupted" and entry.response["images"][0]["url"].endswith("?sig=s")
+        stalled[0] = False
+        res = asyncio.run(s.aresume(entry.id))  # the awaitable twin
+        assert isinstance(res, ImageResult) and res.data() == image
+        assert single_line_of(s).status == "ok" and relay.calls(GENERATE) == 1
+
+
+# ====================================================================== over the simulator
+
+
+def test_over_the_simulator_resume_makes_no_new_call_and_no_new_charge(sim_session: Session,
+                                                                       rec: Recorder) -> None:
+    s = sim_session
+    rec.set_faults(Faults(expire_downloads=True))  # the file host refuses every download for now
+    with pytest.raises(E.DownloadError, match=r"0 of 2 images arrived") as info:
+        s.image("a fox", model="gpt-image-2", n=2, size="64x64")
+    entry = single_line_of(s)
+    assert f"fetch them with session.resume({entry.id})" in one_line(info.value)
+    assert entry.status == "pending" and len(entry.response["images"]) == 2
+    assert entry.usage["images"] == 2 and entry.cost.usd == pytest.approx(2 * 0.028)  # both are paid for
+    assert s.store.spent_usd(0, simulated=True) == pytest.approx(2 * 0.028)
+    balance = s.balance()
+
+    rec.set_faults(Faults())
+    res = s.resume(entry.id)
+    assert isinstance(res, ImageResult) and len(res) == 2 and all(p.exists() for p in res.paths)
+    assert len(rec.posts(GENERATE)) == 1
+    assert s.balance().remaining == balance.remaining  # the service charged nothing more
+    done = single_line_of(s)
+    assert done.status == "ok" and done.cost.usd == pytest.approx(2 * 0.028)
+    assert s.store.spent_usd(0, simulated=True) == pytest.approx(2 * 0.028)
+
+
+def test_an_expired_link_is_said_in_one_line_and_ends_the_row(sim_session: Session, rec: Recorder) -> None:
+    s = sim_session
+    rec.set_faults(Faults(expire_downloads=True))
+    with pytest.raises(E.DownloadError):
+        s.image("a fox", model="gpt-image-2", size="64x64")
+    entry = single_line_of(s)
+    assert entry.status == "pending"
+    for _ in range(2):  # the first resume finds the link expired; asking again says the same, with no request
+        with pytest.raises(E.DownloadError) as info:
+            s.resume(entry.id)
+        text = one_line(info.value)
+        assert f"history #{entry.id}" in text and "expired (HTTP 403)" in text
+        assert f"session.history.get({entry.id}).rerun()" in text and "session.resume" not in text
+    row = single_line_of(s)
+    assert row.status == "error" and row.response["images"][0]["expired"] == 403
+    assert len(rec.posts(GENERATE)) == 1
+
+
+def test_an_inline_image_that_could_not_be_kept_is_an_error_with_its_cost(tmp_path: Path, rec: Recorder) -> None:
+    s = make_session(tmp_path / "store", rec, download_cap=100)
+    with pytest.raises(E.DownloadError, match="larger than the download limit"):
+        s.image("a cat", model="dall-e-2", size="256x256", response_format="b64_json")
+    entry = single_line_of(s)
+    assert entry.status == "error" and entry.usage["images"] == 1 and entry.cost.usd
+    assert entry.response["images"] == [{"inline": True, "error": entry.response["images"][0]["error"]}]
+    with pytest.raises(E.DownloadError, match=r"inline image .* larger.*Nothing is left to fetch.*rerun\(\)"):
+        s.resume(entry.id)
+    s.close()
+
+
+def test_export_import_and_replay_keep_working(tmp_path: Path, rec: Recorder) -> None:
+    s = make_session(tmp_path / "store", rec)
+    rec.set_faults(Faults(expire_downloads=True))
+    with pytest.raises(E.DownloadError):
+        s.image("a lighthouse", model="gpt-image-2", size="64x64")
+    entry = single_line_of(s)
+
+    # replay never downloads, and says which call to make instead
+    replay = Session(mode="replay", store=tmp_path / "store")
+    with pytest.raises(E.ReplayMissError, match=rf"session\.resume\({entry.id}\)"):
+        replay.image("a lighthouse", model="gpt-image-2", size="64x64")
+    with pytest.raises(E.ReplayMissError, match="never downloads"):
+        replay.resume(entry.id)
+
+    # an export carries the kept links: a session on the imported store fetches the image
+    exported = s.history.export(tmp_path / "history.json")
+    rec.set_faults(Faults())
+    other = make_session(tmp_path / "other", rec)
+    History.load(exported, store=other.store)
+    (imported,) = other.store.select_entries()
+    assert imported.status == "pending" and imported.response["images"] == entry.response["images"]
+    moved = other.resume(imported)
+    assert isinstance(moved, ImageResult) and len(moved) == 1 and other.store.get(imported.id or 0).status == "ok"
+    other.close()
+
+    # once complete, the call replays with its image and no request
+    res = s.resume(entry.id)
+    assert isinstance(res, ImageResult)
+    replayed = replay.image("a lighthouse", model="gpt-image-2", size="64x64")
+    assert isinstance(replayed, ImageResult) and replayed.sha256 == res.sha256
+    replay.close()
+    s.close()
+
+
+def test_resume_says_what_it_cannot_do(tmp_path: Path, sim_session: Session, rec: Recorder) -> None:
+    s = sim_session
+    with pytest.raises(E.InputError, match=r"no history entry #999 in"):
+        s.resume(999)
+    with pytest.raises(E.InputError, match="not bool"):
+        s.resume(True)
+    chat = s.chat("hi", model="gpt-5.4", stream=False)
+    with pytest.raises(E.InputError, match=rf"#{chat.entry_id} is a chat call"):
+        s.resume(chat.entry_id or 0)
+    rec.set_faults(Faults(service_error="middleware-500"))
+    with pytest.raises(E.APIError):
+        s.image("a cat", model="gpt-image-2", size="64x64")
+    failed = s.history[-1]
+    with pytest.raises(E.InputError, match="kept no image links"):
+        s.resume(failed.id or 0)
+    rec.set_faults(Faults())
+
+    # an entry of another store is not resumed against this one
+    other = make_session(tmp_path / "other", Recorder())
+    other.image("a cat", model="gpt-image-2", size="64x64")
+    with pytest.raises(E.InputError, match="belongs to the history at"):
+        s.resume(other.history[-1])
+    other.close()
+
+    # a video call's entry gives its task, as its task id does
+    task = s.video("a boat", model="doubao-seedance-2.0", wait=False)
+    assert isinstance(task, VideoTask)
+    again = s.resume(task.entry_id or 0)
+    assert isinstance(again, VideoTask) and again.task_id == task.task_id
