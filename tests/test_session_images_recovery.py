@@ -100,6 +100,9 @@ def test_a_single_image_whose_file_host_fails_keeps_its_signed_link_and_is_fetch
         assert ref["url"] == f"{relay.url}/cdn/img.png?sig=abc&exp=99" and "busy" in ref["error"]
         assert entry.error and "session.resume" in entry.error["hint"]
         assert len(info.value.partial) == 0  # type: ignore[attr-defined]
+        with pytest.raises(E.TokenhotError) as rebuilt:  # the row's own hint: resume it, not a paid rerun
+            entry.result()
+        assert f"session.resume({entry.id})" in one_line(rebuilt.value) and "rerun" not in one_line(rebuilt.value)
 
         host.busy.clear()
         res = s.resume(entry.id)

@@ -83,8 +83,12 @@ def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store
                          prompt=str(params.get("prompt") or ""))
     if entry.status != "ok":
         err = (entry.error or {}).get("message") or entry.status
+        kept = entry.status in ("pending", "interrupted") and kind in ("image", "edit") and any(
+            isinstance(i, dict) and "sha256" not in i for i in response.get("images") or [])
         raise TokenhotError(f"History entry #{entry.id} did not finish ({entry.status}): {err}",
-                            hint="Rerun it with entry.rerun().")
+                            hint=f"Its images were paid for and their links kept: fetch them with "
+                                 f"session.resume({entry.id}) (no new call, no new charge)." if kept
+                            else "Rerun it with entry.rerun().")
 
     if kind in ("image", "edit"):
         items = [ImageItem(_path(st, o), o.get("mime", "image/png"), o["sha256"],
