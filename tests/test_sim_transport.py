@@ -158,3 +158,12 @@ def test_cli_rejects_bad_faults() -> None:
     from tokenhot_nb.sim.__main__ import main
 
     assert main(["--port", "0", "--video-steps", "0"]) == 2
+
+
+def test_cli_flags_reach_the_faults() -> None:
+    from tokenhot_nb.sim.__main__ import build_parser, faults_from_args
+
+    f = faults_from_args(build_parser().parse_args(["--stream-error-after", "3", "--stall-stream-after", "5",
+                                                    "--fail-first", "503=2"]))
+    assert (f.stream_error_after, f.stall_stream_after, f.fail_first) == (3, 5, {503: 2})
+    assert faults_from_args(build_parser().parse_args([])).stream_error_after is None

@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-after", type=float, help="Retry-After seconds on 429/503")
     p.add_argument("--truncate-stream-after", type=int, metavar="CHUNKS")
     p.add_argument("--stall-stream-after", type=int, metavar="CHUNKS")
+    p.add_argument("--stream-error-after", type=int, metavar="CHUNKS",
+                   help="streams end with an error frame after CHUNKS chunks, in each protocol's own form")
     p.add_argument("--malformed-json", action="store_true")
     p.add_argument("--video-failure", action="store_true")
     p.add_argument("--expire-downloads", action="store_true")
@@ -50,7 +52,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     base = Faults.demo() if args.demo else Faults()
     changes: dict[str, object] = {}
     for name in ("latency", "ttfb", "chunk_delay", "retry_after", "truncate_stream_after", "stall_stream_after",
-                 "video_steps", "stream_chunks", "download_size", "answer", "service_error", "service_error_first",
+                 "stream_error_after", "video_steps", "stream_chunks", "download_size", "answer", "service_error", "service_error_first",
                  "stream_shape", "result_host"):
         value = getattr(args, name)
         if value is not None:
