@@ -77,3 +77,24 @@ def test_batch_over_loopback_server(tmp_path: Path, sim_server, sim_url: str) ->
     batch.retry()
     assert not batch.failed and all(r.path.is_file() for r in batch)
     s.close()
+
+
+def test_retry_resumes_paid_images_and_reruns_only_what_was_never_made(tmp_path: Path) -> None:
+    """A failed call is made again; a paid call whose files did not arrive is fetched from its kept links."""
+    rec = Recorder(Faults(fail_first={500: 1}, expire_downloads=True))
+    s = make_session(tmp_path / "st", rec, max_retries=0)
+    batch = s.image(["a cat", "a dog", "a bird"], model="gpt-image-2", size="64x64", concurrency=1, progress=False)
+    assert isinstance(batch.failed[0], E.ServerError)
+    kept = [batch.failed[i] for i in (1, 2)]
+    assert all(isinstance(e, E.DownloadError) and e.resumable is not None for e in kept)
+    assert not isinstance(batch.failed[0], E.DownloadError)
+    generated = len(rec.posts("/v1/images/generations"))
+    spent = s.store.spent_usd(0, simulated=True)
+    rec.set_faults(Faults())
+    assert batch.retry() is batch
+    assert not batch.failed and all(isinstance(r, ImageResult) and r.path.is_file() for r in batch)
+    assert len(rec.posts("/v1/images/generations")) == generated + 1  # only the call that never happened
+    assert [batch[i].entry_id for i in (1, 2)] == [e.resumable for e in kept]  # the same rows, filled in
+    assert s.store.spent_usd(0, simulated=True) == pytest.approx(spent + 0.028)  # one new call, nothing else
+    assert [e.status for e in s.history].count("ok") == 3
+    s.close()

@@ -344,7 +344,10 @@ class TaskFailedError(TokenhotError):
 
 
 class DownloadError(TokenhotError):
-    pass
+    """A file of a finished call could not be fetched. ``resumable`` is the history entry whose kept links
+    ``session.resume`` can fetch (no new call, no new charge), or None."""
+
+    resumable: int | None = None
 
 
 class BudgetExceededError(TokenhotError):

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 from .._progress import Progress
 from ..catalog import ModelInfo
-from ..errors import InputError
+from ..errors import DownloadError, InputError
 from ..results import BatchResult, CompareResult
 from .audio import speak_one
 from .chat import chat_one
-from .images import image_one
+from .images import image_one, resume_entry
 from .loop import call_user, hop
 from .models import KIND_METHOD, resolve
 from .slots import Slot, enter_slot
@@ -30,8 +30,14 @@ async def batch(session: Session, kind: str, inputs: list[Any], one: Callable[[A
     if concurrency < 1:
         raise InputError("concurrency must be at least 1.")
 
-    async def rerun(indices: list[int]) -> list[Any]:
-        return await hop(session, gather([inputs[i] for i in indices], one, concurrency, None))
+    async def again(item: tuple[int, BaseException]) -> Result:
+        i, err = item
+        if isinstance(err, DownloadError) and err.resumable is not None:  # paid: fetch its kept links instead
+            return await resume_entry(session, err.resumable)
+        return await one(inputs[i])
+
+    async def rerun(failed: dict[int, BaseException]) -> list[Any]:
+        return await hop(session, gather(list(failed.items()), again, concurrency, None))
 
     try:
         items = await hop(session, gather(inputs, one, concurrency, bar))

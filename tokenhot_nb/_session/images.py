@@ -309,7 +309,9 @@ def missing_error(entry_id: int, refs: list[dict[str, Any]]) -> DownloadError:
     else:
         hint = (f"Nothing is left to fetch: only a new, paid call makes {them} again: "
                 f"session.history.get({entry_id}).rerun().")
-    return DownloadError(what.rstrip(".") + ".", hint=hint)
+    err = DownloadError(what.rstrip(".") + ".", hint=hint)
+    err.resumable = entry_id if again else None
+    return err
 
 
 async def resume_entry(session: Session, which: Any) -> Result:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from .._session import Session
 
 Item = Any  # a Result or the exception that call raised
-Rerun = Callable[[list[int]], Awaitable[list[Item]]]
+Rerun = Callable[[dict[int, BaseException]], Awaitable[list[Item]]]  #: failed index → its error → fresh items
 
 
 def _cell(item: Item, label: str) -> str:
@@ -85,15 +85,17 @@ class BatchResult(Result):
     async def aretry(self) -> BatchResult:
         if self._rerun is None:
             raise RuntimeError("This batch cannot be retried (it was rebuilt without its session).")
-        idx = sorted(self.failed)
-        if idx:
-            fresh = await self._rerun(idx)
-            for i, item in zip(idx, fresh, strict=True):
+        failed = self.failed
+        if failed:
+            fresh = await self._rerun(failed)
+            for i, item in zip(failed, fresh, strict=True):
                 self.items[i] = item
         return self
 
     def retry(self) -> BatchResult:
-        """Rerun only the failed inputs (same options); returns this batch, updated."""
+        """Rerun only the failed inputs (same options); returns this batch, updated. An input whose call was paid
+        but whose files could not be fetched is resumed from its kept links instead (no new call, no new charge).
+        """
         from ..client import run_sync
 
         return run_sync(self.aretry())
