@@ -228,6 +228,10 @@ def test_an_interrupted_download_keeps_the_links_for_later(tmp_path: Path) -> No
                 break
             time.sleep(0.01)
         assert entry.status == "interrupted" and entry.response["images"][0]["url"].endswith("?sig=s")
+        from tokenhot_nb._session.loop import interrupt_message  # what Ctrl-C in a cell says of it
+
+        said = interrupt_message(s, KeyboardInterrupt("interrupted"), None, entry.started)
+        assert f"session.resume({entry.id})" in said and "no new charge" in said
         stalled[0] = False
         res = asyncio.run(s.aresume(entry.id))  # the awaitable twin
         assert isinstance(res, ImageResult) and res.data() == image

@@ -114,6 +114,14 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
             task_id = (rows[0].response or {}).get("task_id")
     if task_id:
         return resume_hint(task_id)
+    if store is not None:  # a paid image call stopped while its files were downloading keeps their links
+        rows = store.select_entries(
+            [("kind IN (?, ?)", ("image", "edit")), ("status IN (?, ?)", ("interrupted", "pending")),
+             ("session_id = ?", (session.id,)), ("started >= ?", (since - 1,))], desc=True, limit=1)
+        if rows and any(isinstance(r, dict) and not r.get("sha256") and not r.get("expired") and not r.get("refused")
+                        for r in (rows[0].response or {}).get("images") or []):
+            return (f"Stopped while downloading the images of history #{rows[0].id}. The call is paid for and the "
+                    f"links are kept: fetch them with session.resume({rows[0].id}) (no new call, no new charge).")
     return str(exc)
 
 
