@@ -312,3 +312,21 @@ def test_long_waits_are_put_in_hours_and_days() -> None:
     assert "wait 10800 s (about 3 h) before" in hint(10_800)
     assert "wait 432000 s (about 5 days) before" in hint(432_000)
     assert "(more than a year)" in hint(400 * 86_400)
+
+
+@pytest.mark.parametrize(("status", "message"), [(500, "上游限流，请稍后再试"), (403, "您已达到请求数限制：1分钟内最多请求10次")])
+def test_limiter_wording_on_another_status_is_retried_as_a_rate_limit(status: int, message: str) -> None:
+    sleeps = Sleeps()
+    handler = Script(reply(status, json={"error": {"message": message, "type": "new_api_error", "code": ""}}))
+    with pytest.raises(E.RateLimitError) as info:
+        send(client_for(handler, sleeps))
+    assert type(info.value) is E.RateLimitError and info.value.status == status
+    assert handler.calls == 3 and len(sleeps.delays) == 2
+
+
+def test_quota_wording_with_an_empty_code_is_never_retried() -> None:
+    sleeps = Sleeps()
+    handler = Script(reply(403, json={"error": {"message": "用户额度不足, 剩余额度: ＄0.000000", "code": ""}}))
+    with pytest.raises(E.QuotaExhaustedError):
+        send(client_for(handler, sleeps))
+    assert handler.calls == 1 and sleeps.delays == []
