@@ -318,3 +318,109 @@ def test_one_client_on_two_loops_gets_one_pool_each() -> None:
     assert client.send_sync(CHAT).status == 200  # background loop
     assert arun(client.send(CHAT)).status == 200  # a fresh loop of its own
     client.close()
+
+
+# --- time rules for bodies read whole (the blocking lane's are in test_client_lane.py) ---------------
+
+
+class Drip(httpx.AsyncByteStream):
+    """A body that arrives ``piece`` bytes every ``every`` s: each read is quick, the whole never ends in time."""
+
+    def __init__(self, total: int, piece: int = 1, every: float = 0.02, head: bytes = b"") -> None:
+        self.total, self.piece, self.every, self.head = total, piece, every, head
+        self.sent = 0
+        self.closed = False
+
+    async def __aiter__(self) -> Any:
+        if self.head:
+            yield self.head
+        while self.sent < self.total:
+            await asyncio.sleep(self.every)
+            n = min(self.piece, self.total - self.sent)
+            self.sent += n
+            yield b" " * n
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
+def test_a_body_that_drips_ends_at_the_deadline_with_one_timeout_line() -> None:
+    drip = Drip(10_000)  # 200 s at this pace; JSON allows the leading spaces
+    handler = Script(lambda r: httpx.Response(200, headers={"content-type": "application/json"}, stream=drip))
+    started = time.monotonic()
+    with pytest.raises(E.APITimeoutError) as info:
+        send(make_client(handler, stream_deadline=0.3, read_timeout=5), CHAT)
+    took = time.monotonic() - started
+    assert 0.3 <= took < 3
+    assert handler.calls == 1  # never sent again: the server may have billed it
+    assert drip.closed and drip.sent < 200
+    message = str(info.value)
+    assert "\n" not in message
+    assert "POST /v1/chat/completions was still arriving after 0.3 s" in message and "stream_deadline" in message
+
+
+def test_a_slow_body_inside_the_deadline_is_read_whole() -> None:
+    body = json.dumps({"ok": True}).encode()
+    drip = Drip(50, piece=10, every=0.01, head=body)
+    handler = Script(lambda r: httpx.Response(200, headers={"content-type": "application/json"}, stream=drip))
+    resp = send(make_client(handler, stream_deadline=5), CHAT)
+    assert resp.content == body + b" " * 50 and resp.json() == {"ok": True}
+
+
+def test_an_error_body_that_drips_is_cut_at_one_read_timeout_and_keeps_its_start() -> None:
+    head = json.dumps({"error": {"message": "model overloaded", "code": "busy"}}).encode()
+    drip = Drip(10_000, head=head)
+    handler = Script(lambda r: httpx.Response(400, headers={"content-type": "application/json"}, stream=drip))
+    started = time.monotonic()
+    with pytest.raises(E.BadRequestError) as info:
+        send(make_client(handler, stream_deadline=60, read_timeout=0.3), CHAT)
+    assert time.monotonic() - started < 3
+    assert "model overloaded" in info.value.message and info.value.code == "busy"  # the start said enough
+
+
+def _download(client: Client, url: str, dest: Any) -> Any:
+    async def run() -> Any:
+        try:
+            return await client.download(url, dest)
+        finally:
+            await client.aclose()
+
+    return arun(run())
+
+
+def test_a_download_that_drips_is_stopped_as_stalled(tmp_path: Any) -> None:
+    drip = Drip(1_000_000, piece=10, every=0.02)  # 500 bytes/s, under the floor below
+    handler = Script(lambda r: httpx.Response(200, headers={"content-type": "video/mp4"}, stream=drip))
+    client = make_client(handler, download_min_rate=1000, stream_idle_timeout=0.3, read_timeout=5)
+    started = time.monotonic()
+    with pytest.raises(E.DownloadError) as info:
+        _download(client, "https://cdn.vendor.test/v.mp4", tmp_path / "art")
+    assert 0.3 <= time.monotonic() - started < 3
+    message = str(info.value)
+    assert "stalled" in message and "1000 bytes/s" in message and "download_min_rate" in message
+    assert "\n" not in message
+    assert not list((tmp_path / "art").glob("*"))  # nothing half-written is left
+
+
+def test_a_slow_but_steady_download_has_no_total_time_limit(tmp_path: Any) -> None:
+    drip = Drip(60_000, piece=2000, every=0.01)  # ~200 kB/s for ~0.3 s, longer than the stream deadline
+    handler = Script(lambda r: httpx.Response(200, headers={"content-type": "video/mp4"}, stream=drip))
+    client = make_client(handler, download_min_rate=1000, stream_idle_timeout=0.1, stream_deadline=0.05)
+    result = _download(client, "https://cdn.vendor.test/v.mp4", tmp_path / "art")
+    assert result.size == 60_000 and result.path.read_bytes() == b" " * 60_000
+
+
+def test_unknown_charset_falls_back_to_utf8() -> None:
+    text = "the paid transcript — ok"
+    for content_type in ("text/plain; charset=x-bogus", 'text/plain; charset=""', "text/plain; charset=LATIN-1"):
+        handler = Script(reply(200, content=text.encode(), headers={"content-type": content_type}))
+        resp = send(make_client(handler), CHAT)
+        expected = text.encode().decode("latin-1") if "LATIN" in content_type else text
+        assert resp.text == expected
+
+
+def test_a_non_json_body_with_an_unknown_charset_says_so() -> None:
+    handler = Script(reply(200, content=b"<html>oops</html>", headers={"content-type": "application/json; charset=x-bogus"}))
+    resp = send(make_client(handler), CHAT)
+    with pytest.raises(E.APIError, match="body is not valid JSON: '<html>oops</html>'"):
+        resp.json()

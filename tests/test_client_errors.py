@@ -92,7 +92,8 @@ def test_html_body_is_reduced_to_text() -> None:
 
 def test_long_raw_text_is_cut() -> None:
     err = _err(500, b"x" * 5000)
-    assert len(err.message) <= 301
+    assert err.message == "x" * 300 + "… (4700 more characters in .full_message)"
+    assert err.full_message == "x" * 5000
 
 
 def test_empty_body_still_says_something() -> None:
@@ -273,8 +274,8 @@ def test_json_body_with_surrounding_whitespace_is_parsed() -> None:
 def test_raw_body_kept_for_debugging_is_bounded() -> None:
     info = parse_error_body(b"y" * 2000)
     assert info.body == "y" * 1200
-    assert info.message == "y" * 300 + "…"
-    exact = parse_error_body(b"z" * 300)
+    assert info.message == "y" * 2000  # whole here: the error class cuts it (and keeps it in full_message)
+    exact = _err(500, b"z" * 300)
     assert exact.message == "z" * 300
 
 
@@ -399,8 +400,9 @@ def test_body_without_secrets_is_kept_as_is() -> None:
 def test_stream_error_frames_are_redacted_and_described() -> None:
     odd = "plain-secret-value"
     err = stream_error_from_data({"error": {"message": f"leaked {odd} (request id: r1)"}}, secrets=(odd,))
-    assert odd not in err.message and "r1" not in err.message
+    assert odd not in err.message and "r1" not in err.message and odd not in err.full_message
     assert err.message == "The stream was interrupted by an error from the server: leaked sk-****"
+    assert err.request_id == "r1" and str(err).startswith(f"{err.message} (request id: r1) ")
     empty = stream_error_from_data({"type": "error", "error": {"type": "error"}}, event="error")
     assert empty.message.endswith("an 'error' event without a message")
     assert empty.code is None
@@ -434,7 +436,7 @@ def test_stripping_needs_both_angle_brackets() -> None:
 
 
 def test_a_cut_message_does_not_end_in_a_space() -> None:
-    assert parse_error_body(b"ab " * 200).message == ("ab " * 100).rstrip() + "…"
+    assert _err(500, b"ab " * 200).message == ("ab " * 100).rstrip() + "… (300 more characters in .full_message)"
 
 
 def test_a_stream_error_without_a_message_names_its_event() -> None:
@@ -443,3 +445,73 @@ def test_a_stream_error_without_a_message_names_its_event() -> None:
 
 def test_a_stream_error_frame_shows_non_ascii_text_as_written() -> None:
     assert stream_error_from_data(["café", "错误"], event="oops").message.endswith('["café", "错误"]')
+
+
+# -- server text is shown on one line, capped, without terminal escapes -----------------------------------
+HUGE = "A" * 900_000
+
+
+@pytest.mark.parametrize("where", ["json", "stream", "video"])
+def test_server_text_is_one_capped_line_with_the_whole_kept(where: str) -> None:
+    text = "bad request\n" + "line\n" * 50 + HUGE
+    if where == "json":
+        err: E.TokenhotError = _err(400, {"error": {"message": f"{text} (request id: rq-7)"}})
+    elif where == "stream":
+        err = stream_error_from_data({"error": {"message": text, "code": "c"}})
+    else:
+        err = E.TaskFailedError("task_1", text)
+    assert "\n" not in err.message and len(err.message) < 420
+    assert err.message.endswith(" more characters in .full_message)")
+    assert "bad request line line" in err.message
+    assert err.full_message.endswith(HUGE) and "bad request\nline\n" in err.full_message  # the whole, as sent
+    block = "\n".join(err._render_traceback_())
+    assert len(block.splitlines()) <= 5 and len(block) < 1200
+
+
+def test_a_cut_message_still_shows_its_request_id() -> None:
+    err = _err(400, {"error": {"message": HUGE + " (request id: rq-7)"}})
+    assert err.request_id == "rq-7"
+    assert "(request id: rq-7)" in str(err)
+    _title, message, _fix = E.error_parts(err)
+    assert message.startswith("[400] AAA") and message.endswith("(request id: rq-7)")
+    assert len(message) < 420
+
+
+def test_terminal_escapes_and_control_characters_are_removed() -> None:
+    nasty = "\x1b[2J\x1b[32mAll good, ignore this\x1b[0m\x07 \x1b]0;pwned\x07title\x00 and\u202e reversed\r\nnext"
+    for err in (_err(400, {"error": {"message": nasty, "code": "\x1b[31mred"}}),
+                stream_error_from_data({"error": {"message": nasty}}), E.TaskFailedError("t", nasty)):
+        shown = "\n".join(err._render_traceback_()[1:]) + err.message + str(err)
+        assert not any(ch in shown for ch in "\x1b\x07\x00\u202e\r"), repr(shown)
+        assert "All good, ignore this title and reversed next" in err.message
+        assert "\x1b" not in err.full_message and "reversed\nnext" in err.full_message
+    assert _err(400, {"error": {"message": "x", "code": "\x1b[31mred"}}).code == "red"
+
+
+def test_a_long_task_id_is_cut_in_the_message_but_kept_whole() -> None:
+    err = E.TaskFailedError("T" * 5000, "content policy")
+    assert err.task_id == "T" * 5000 and "content policy" in err.message and len(err.message) < 200
+    assert "(4920 more characters in .task_id) failed: content policy" in err.message
+
+
+def test_the_key_is_redacted_before_the_cut() -> None:
+    """A key straddling the cut must not leave its first half on show."""
+    err = _err(400, {"error": {"message": "x" * 290 + KEY + "y" * 100}})
+    assert KEY[:10] not in err.message and KEY not in err.full_message
+
+
+# -- limiter and quota wording, whatever the status (§10.5) ----------------------------------------------
+@pytest.mark.parametrize(("status", "message"), [
+    (500, "当前分组上游负载已饱和，请稍后再试 (上游限流)"),
+    (403, "您已达到请求数限制：1分钟内最多请求10次"),
+    (503, "系统访问量过大，请稍后重试"),
+])
+def test_limiter_wording_on_any_status_is_a_rate_limit(status: int, message: str) -> None:
+    err = _err(status, {"error": {"message": message, "type": "new_api_error", "code": ""}})
+    assert type(err) is E.RateLimitError and err.status == status
+
+
+@pytest.mark.parametrize("status", [403, 429, 500])
+def test_quota_recognised_from_the_message_alone(status: int) -> None:
+    err = _err(status, {"error": {"message": "用户额度不足, 剩余额度: ＄0.000000", "type": "new_api_error", "code": ""}})
+    assert isinstance(err, E.QuotaExhaustedError) and err.code is None and err.status == status

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -49,6 +50,44 @@ def echo() -> Iterator[str]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _Drip(BaseHTTPRequestHandler):
+    """Answers 200 with a JSON body that comes a byte every 20 ms: every read is quick, the whole takes minutes."""
+
+    stop = threading.Event()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        body = b" " * 10_000 + b'{"late": true}'
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for i in range(len(body)):
+                if self.stop.is_set():
+                    return
+                self.wfile.write(body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(0.02)
+        except OSError:
+            pass  # the client gave up: that is the point
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def drip() -> Iterator[str]:
+    _Drip.stop.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    _Drip.stop.set()
     server.shutdown()
     server.server_close()
 
@@ -287,3 +326,23 @@ def test_without_asyncio_s_loop_hooks_every_call_keeps_the_background_loop(monke
         assert handed and client._blocking is None
     finally:
         client.close()
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+def test_a_dripping_answer_ends_at_the_deadline_in_the_lane_and_on_the_loop(
+    drip: str, handed: list[object], lane: bool
+) -> None:
+    """In the lane the body is read by a blocking socket inside an async shim, where no timer fires: the deadline
+    must hold there too, not only on the background loop."""
+    client = _client(drip, read_timeout=5, stream_deadline=0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(E.APITimeoutError) as info:
+            client.send_sync(CHAT) if lane else _loop.run_sync(client.send(CHAT))
+        took = time.monotonic() - started
+        assert (handed == []) is lane  # the lane made no hand-off to the background loop
+    finally:
+        client.close()
+    assert 0.5 <= took < 4
+    message = str(info.value)
+    assert "was still arriving after 0.5 s" in message and "\n" not in message and KEY not in message

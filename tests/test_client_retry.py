@@ -121,6 +121,10 @@ def test_other_transport_errors_are_not_retried(error: type[httpx.TransportError
         ({"retry-after-ms": "-5", "Retry-After": "2"}, 2.0),  # a negative ms value falls back to Retry-After
         ({"retry-after-ms": "abc", "Retry-After": "2"}, 2.0),
         ({"retry-after-ms": "250", "Retry-After": "7"}, 0.25),  # ms is the more precise, it wins
+        ({"Retry-After": "inf"}, 0.5),  # not a number of seconds: ignored
+        ({"Retry-After": "nan"}, 0.5),
+        ({"retry-after-ms": "Infinity"}, 0.5),
+        ({"retry-after-ms": "Infinity", "Retry-After": "3"}, 3.0),  # falls back to the finite one
         ({}, 0.5),
     ],
 )
@@ -273,3 +277,56 @@ def test_a_long_retry_after_says_when_as_a_clock_time_and_in_seconds(monkeypatch
     # minutes are added from two minutes on: 120 s says "about 2 min", 119 s does not
     assert "wait 120 s (about 2 min) before" in (_retry.LongWait(120).annotate(E.RateLimitError("x")).hint or "")
     assert "wait 119 s before" in (_retry.LongWait(119).annotate(E.RateLimitError("x")).hint or "")
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"Retry-After": "99999999999999999999"}, {"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"},
+     {"retry-after-ms": "1e300"}],
+)
+def test_a_wait_past_the_platform_clock_is_still_a_rate_limit_error(headers: dict[str, str]) -> None:
+    """A relay asking to wait 10^20 s once made time.gmtime overflow: the answer became an OverflowError."""
+    sleeps = Sleeps()
+    handler = Script(busy(**headers), OK)
+    with pytest.raises(E.RateLimitError) as info:
+        send(client_for(handler, sleeps))
+    assert handler.calls == 1 and sleeps.delays == []
+    err = info.value
+    assert err.retry_after is not None and err.retry_after > 1e9
+    assert err.hint is not None and "(more than a year)" in err.hint and "It was not retried automatically." in err.hint
+
+
+def test_parse_retry_after_refuses_non_finite_values() -> None:
+    for value in ("inf", "-inf", "Infinity", "nan", "NaN"):
+        assert parse_retry_after({"retry-after": value}) is None
+        assert parse_retry_after({"retry-after-ms": value}) is None
+    assert parse_retry_after({"retry-after-ms": "inf", "retry-after": "9"}) == 9.0
+
+
+def test_long_waits_are_put_in_hours_and_days() -> None:
+    from tokenhot_nb.client import _retry
+
+    def hint(seconds: float) -> str:
+        return _retry.LongWait(seconds).annotate(E.RateLimitError("x")).hint or ""
+
+    assert "wait 10800 s (about 3 h) before" in hint(10_800)
+    assert "wait 432000 s (about 5 days) before" in hint(432_000)
+    assert "(more than a year)" in hint(400 * 86_400)
+
+
+@pytest.mark.parametrize(("status", "message"), [(500, "上游限流，请稍后再试"), (403, "您已达到请求数限制：1分钟内最多请求10次")])
+def test_limiter_wording_on_another_status_is_retried_as_a_rate_limit(status: int, message: str) -> None:
+    sleeps = Sleeps()
+    handler = Script(reply(status, json={"error": {"message": message, "type": "new_api_error", "code": ""}}))
+    with pytest.raises(E.RateLimitError) as info:
+        send(client_for(handler, sleeps))
+    assert type(info.value) is E.RateLimitError and info.value.status == status
+    assert handler.calls == 3 and len(sleeps.delays) == 2
+
+
+def test_quota_wording_with_an_empty_code_is_never_retried() -> None:
+    sleeps = Sleeps()
+    handler = Script(reply(403, json={"error": {"message": "用户额度不足, 剩余额度: ＄0.000000", "code": ""}}))
+    with pytest.raises(E.QuotaExhaustedError):
+        send(client_for(handler, sleeps))
+    assert handler.calls == 1 and sleeps.delays == []

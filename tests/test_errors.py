@@ -93,3 +93,31 @@ def test_error_parts_for_other_exceptions() -> None:
     assert title == "Permission denied" and "/x/y" in message and "write" in fix
     title, _, fix = E.error_parts(RuntimeError("boom"))
     assert title == "RuntimeError" and "bug" in fix
+
+
+def test_one_line_collapses_cleans_and_counts_what_it_cut() -> None:
+    assert E.one_line("  a\n\tb   c \r\n") == "a b c"
+    assert E.one_line("x" * 300) == "x" * 300
+    assert E.one_line("x" * 301) == "x" * 300 + "… (1 more characters in .full_message)"
+    assert E.one_line("word " * 100, limit=12) == "word word wo… (487 more characters in .full_message)"
+    assert E.one_line("word " * 100, limit=12, kept_in=None) == "word word wo… (487 more characters)"
+
+
+def test_clean_text_keeps_line_breaks_and_drops_escapes_and_controls() -> None:
+    assert E.clean_text("a\r\nb\rc\u2028d") == "a\nb\nc\nd"
+    assert E.clean_text("\x1b[1;31mred\x1b[0m \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ \x1bc") == "red link "
+    assert E.clean_text("tab\there\x00\x08\x7f\x9b\u202eevil\u2066") == "tab\thereevil"
+    assert E.clean_text("中文 café ✓") == "中文 café ✓"
+
+
+def test_every_error_message_is_one_line_and_the_whole_is_kept() -> None:
+    err = E.BadRequestError("first\nsecond\x1b[2J", status=400, request_id="r\n1", code="c\x1b[0m")
+    assert err.message == "first second" and err.full_message == "first\nsecond"
+    assert (err.request_id, err.code) == ("r 1", "c")
+    assert "\n" not in str(err) and "\x1b" not in str(err)
+
+
+def test_error_parts_puts_other_exceptions_on_one_line_too() -> None:
+    _title, message, _fix = E.error_parts(RuntimeError("boom\n" + "z" * 1000 + "\x1b[2J"))
+    assert message.startswith("boom zzz") and "\n" not in message and "\x1b" not in message
+    assert message.endswith("more characters in the details)") and len(message) < 400

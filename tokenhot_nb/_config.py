@@ -231,10 +231,14 @@ class Settings:
     read_timeout: float = 300.0
     max_retries: int = 2
     stream_idle_timeout: float = 60.0  #: seconds without new content (keep-alives do not count) before a stream is dead
-    stream_deadline: float = 1800.0  #: seconds a whole stream may take, however it trickles
+    #: seconds a whole stream, or the body of an answer read whole, may take however it trickles (0: no limit)
+    stream_deadline: float = 1800.0
     poll_interval: float = 5.0
     video_deadline: float = 1800.0
     download_cap: int = 2 * 1024**3
+    #: bytes/s a download must average over each ``stream_idle_timeout`` window, else it is stopped as stalled
+    #: (0: no floor); no total time limit, so a large file on a slow link still arrives
+    download_min_rate: float = 1024.0
     response_cap: int = 512 * 1024**2  #: most bytes (decoded) of any JSON answer or event stream
     store: Path = field(default_factory=lambda: Path(".tokenhot"))
     #: Hours the service's model table (``/api/pricing``…) is reused from the disk cache before it is read

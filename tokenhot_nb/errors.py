@@ -21,11 +21,17 @@ Tree::
     ├── DownloadError
     ├── BudgetExceededError           (a call would cross the session's budget: nothing was sent)
     └── ReplayMissError               (replay mode found no recording of a call)
+
+Every message is one line: a server's error text can be megabytes long, span lines, or carry terminal escapes
+(``\x1b[2J`` clears a screen). ``err.message`` has control characters removed, whitespace collapsed and is cut
+at about :data:`MESSAGE_LIMIT` characters (saying how many more there were); ``err.full_message`` keeps the
+whole text (control characters removed, line breaks kept, the key redacted) for whoever needs it.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import traceback
 from typing import Any
 
@@ -47,13 +53,48 @@ QUOTA_CODES = frozenset(
 )
 
 
+#: Most characters of an error's one-line message (the whole text stays in ``err.full_message``).
+MESSAGE_LIMIT = 300
+#: Terminal escape sequences: CSI (``ESC [ … final``), OSC (``ESC ] … BEL/ST``) and two-character ones.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[ -~]?")
+#: C0/C1 controls but tab and line feed, DEL, and the bidi controls that reorder what is read.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_BREAKS = re.compile("\r\n?|[\u2028\u2029\x85]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` without terminal escapes or control characters (line breaks and tabs kept): shown in a cell,
+    a terminal or a log, server text cannot clear the screen, recolour the output or reorder what is read."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", _BREAKS.sub("\n", text)))
+
+
+def one_line(text: str, limit: int = MESSAGE_LIMIT, *, kept_in: str | None = ".full_message") -> str:
+    """``text`` cleaned, on one line, cut after ``limit`` characters with a note of how many more there were
+    (and ``kept_in``: where the whole text is)."""
+    flat = " ".join(clean_text(text).split())
+    if len(flat) <= limit:
+        return flat
+    kept = flat[:limit].rstrip()
+    where = f" in {kept_in}" if kept_in else ""
+    return f"{kept}… ({len(flat) - len(kept)} more characters{where})"
+
+
+def _short(value: str | None, limit: int = 200) -> str | None:
+    """A short server field (code, type, request id) redacted and on one line."""
+    return one_line(redact(value), limit, kept_in=None) if isinstance(value, str) else value
+
+
 class TokenhotError(Exception):
-    """Base class. ``str(err)`` is the message plus the hint, never the API key."""
+    """Base class. ``str(err)`` is the message plus the hint, never the API key.
+
+    ``message`` is one line (see the module notes); ``full_message`` the whole text it was made from.
+    """
 
     default_hint = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        self.message = redact(message)
+        self.full_message = clean_text(redact(message))  # redacted whole: a cut must not leave half a key
+        self.message = one_line(self.full_message)
         self.hint = redact(hint if hint is not None else self.default_hint)
         super().__init__(self.message)
 
@@ -168,6 +209,8 @@ def title_for(err: BaseException) -> str:
 def error_parts(err: BaseException) -> tuple[str, str, str]:
     """(title, message, fix) for ``err``, redacted: the short form every front end shows."""
     message = redact(getattr(err, "message", None) or str(err) or type(err).__name__)
+    if not isinstance(err, TokenhotError):  # (ours are one line already, and cut once)
+        message = one_line(message, kept_in="the details")
     if getattr(err, "status", None) and not message.startswith("["):
         message = f"[{err.status}] {message}"  # type: ignore[attr-defined]
     request_id = getattr(err, "request_id", None)
@@ -250,10 +293,10 @@ class APIError(TokenhotError):
         hint: str | None = None,
     ) -> None:
         self.status = status
-        # the server chose these strings: a relay may quote the key in any of them
-        self.code = redact(code) if isinstance(code, str) else code
-        self.type = redact(type) if isinstance(type, str) else type
-        self.request_id = redact(request_id) if isinstance(request_id, str) else request_id
+        # the server chose these strings: a relay may quote the key in any of them (or escapes, or a novel)
+        self.code = _short(code)
+        self.type = _short(type)
+        self.request_id = _short(request_id)
         self.body = body
         self.retry_after: float | None = None  #: seconds the server asked to wait (when beyond the retry limit)
         self.retry_at: float | None = None  #: when that wait ends (unix time)
@@ -313,11 +356,16 @@ class StreamError(TokenhotError):
     default_hint = "The text received so far is kept in .partial_text."
 
     def __init__(self, message: str, *, partial_text: str = "", status: int | None = None,
-                 code: str | None = None, hint: str | None = None) -> None:
+                 code: str | None = None, hint: str | None = None, request_id: str | None = None) -> None:
         self.partial_text = partial_text
         self.status = status
-        self.code = redact(code) if isinstance(code, str) else code
+        self.code = _short(code)
+        self.request_id = _short(request_id)  #: from an error frame's "(request id: …)" suffix
         super().__init__(message, hint=hint)
+
+    def __str__(self) -> str:
+        base = f"{self.message} (request id: {self.request_id})" if self.request_id else self.message
+        return f"{base} {self.hint}".strip() if self.hint else base
 
 
 class SchemaMismatchError(TokenhotError, ValueError):
@@ -333,12 +381,14 @@ class SchemaMismatchError(TokenhotError, ValueError):
 
 
 class TaskFailedError(TokenhotError):
+    """``reason`` is the vendor's whole text (control characters removed); the message shows its start."""
+
     def __init__(self, task_id: str, reason: str, *, code: str | None = None, hint: str | None = None) -> None:
         self.task_id = task_id
-        self.reason = redact(reason) if isinstance(reason, str) else reason
-        self.code = redact(code) if isinstance(code, str) else code
+        self.reason = clean_text(redact(reason)) if isinstance(reason, str) else reason
+        self.code = _short(code)
         super().__init__(
-            f"Video task {task_id} failed: {reason or 'no reason given'}",
+            f"Video task {one_line(str(task_id), 80, kept_in='.task_id')} failed: {reason or 'no reason given'}",
             hint=hint if hint is not None else "Change the prompt or options and try again; failed tasks are not billed.",
         )
 

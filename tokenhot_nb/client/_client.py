@@ -9,13 +9,15 @@ practice that is a single pool.
 from __future__ import annotations
 
 import asyncio
+import codecs
+import contextlib
 import json
 import logging
 import threading
 import time
 import urllib.request
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -23,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 
 from .._config import SIM_BASE_URL, Settings, redact
-from ..errors import APIError, DownloadError, ReplayMissError, TokenhotError
+from ..errors import APIError, APITimeoutError, DownloadError, ReplayMissError, TokenhotError
 from ..families._types import HttpCall
 from . import _lane, _loop
 from ._body import ACCEPT_ENCODING, BodyRefused, bound_body
@@ -92,12 +94,128 @@ class Response:
 ERROR_BODY_CAP = 1024 * 1024
 #: Longest event-stream line accepted (a frame carrying an inline image can be several MiB).
 MAX_SSE_LINE = 64 * 1024 * 1024
+
+
 def _charset(content_type: str | None) -> str:
+    """The answer's charset when Python knows it; UTF-8 otherwise (a relay's typo must not lose the answer)."""
     for part in (content_type or "").split(";")[1:]:
         key, _, value = part.strip().partition("=")
         if key.lower() == "charset" and value:
-            return value.strip('"') or "utf-8"
+            name = value.strip().strip('"').strip()
+            try:
+                return codecs.lookup(name).name if name else "utf-8"
+            except LookupError:
+                return "utf-8"
     return "utf-8"
+
+
+class _TooSlow(Exception):
+    """Internal: a body past its time limit, or below its minimum rate; ``partial`` is what arrived of it."""
+
+    def __init__(self, seconds: float, *, size: int, got: int = 0) -> None:
+        super().__init__(seconds)
+        self.seconds = seconds
+        self.size = size  # bytes on the wire so far
+        self.got = got  # bytes in the last window (rate rule)
+        self.partial = b""
+
+
+class _Deadline:
+    """A whole body within ``seconds`` of its start (<= 0: no limit), however it trickles."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds if seconds > 0 else None
+
+    def __call__(self, size: int) -> None:
+        if self.end is not None and time.monotonic() > self.end:
+            raise _TooSlow(self.seconds, size=size)
+
+
+class _Progress:
+    """A download's stall rule: at least ``rate`` bytes/s over every ``window`` seconds, never a total limit,
+    so a video of hundreds of MB on a slow link still arrives while a drip does not hold the call forever."""
+
+    def __init__(self, rate: float, window: float) -> None:
+        self.rate = rate if rate > 0 and window > 0 else 0.0
+        self.window = window
+        self.since = time.monotonic()
+        self.base = 0
+
+    def __call__(self, size: int) -> None:
+        if not self.rate:
+            return
+        now = time.monotonic()
+        elapsed = now - self.since
+        if elapsed < self.window:
+            return
+        got = size - self.base
+        if got < self.rate * elapsed:
+            raise _TooSlow(elapsed, size=size, got=got)
+        self.since, self.base = now, size
+
+
+class _Watched(httpx.AsyncByteStream):
+    """A response's wire body with a time rule checked as each piece arrives (put under the decoder and cap).
+
+    httpx's read timeout is per read: a relay dripping a byte a second would hold a call for hours. The rule is
+    checked on arrival, not by a timer, because in the blocking lane the loop sits inside the socket read where
+    no timer fires; a read that gets nothing at all still ends at the read timeout. It raises from the bottom of
+    the chain, so every generator above ends with the error instead of being left half-read for a loop (the
+    lane's) that may never run again to finalise it.
+    """
+
+    def __init__(self, inner: httpx.AsyncByteStream, rule: Callable[[int], None]) -> None:
+        self._inner = inner
+        self._rule = rule
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _WatchedIter(self._inner.__aiter__(), self._rule)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class _WatchedIter:
+    def __init__(self, inner: AsyncIterator[bytes], rule: Callable[[int], None]) -> None:
+        self._inner = inner
+        self._rule = rule
+        self._size = 0
+
+    def __aiter__(self) -> _WatchedIter:
+        return self
+
+    async def __anext__(self) -> bytes:
+        piece = await self._inner.__anext__()
+        self._size += len(piece)
+        try:
+            self._rule(self._size)
+        except _TooSlow:
+            close = getattr(self._inner, "aclose", None)
+            if close is not None:
+                await close()
+            raise
+        return piece
+
+
+def _chunks(response: httpx.Response) -> contextlib.aclosing[AsyncGenerator[bytes, None]]:
+    """The body as it arrives (already decoded and capped by ``_body.bound_body``; a body read ahead is only in
+    ``aiter_bytes``), closed on leaving early."""
+    chunks = response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()
+    return contextlib.aclosing(chunks)  # type: ignore[arg-type]  # both are async generators
+
+
+async def _read_whole(response: httpx.Response) -> bytes:
+    """The whole (bounded, watched) body; a :class:`_TooSlow` carries the part that arrived."""
+    parts: list[bytes] = []
+    try:
+        async with _chunks(response) as chunks:
+            async for chunk in chunks:
+                parts.append(chunk)
+    except _TooSlow as exc:
+        exc.partial = b"".join(parts)
+        raise
+    return b"".join(parts)
 
 
 def _form_value(value: Any) -> str | list[str] | None:
@@ -208,6 +326,12 @@ class Client:
             event_hooks={"request": [self._guard_request]},
         )
 
+    def _error_body_time(self) -> float:
+        """Seconds an error answer's body may take: its start is what matters, so at most one read timeout."""
+        deadline = self.settings.stream_deadline
+        read = self.settings.read_timeout
+        return min(deadline, read) if deadline > 0 else read
+
     def _auth_headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.settings.key_for_requests()}"}
 
@@ -265,12 +389,14 @@ class Client:
         cap: int,
         max_line: int | None = None,
         follow_redirects: bool = False,
+        watch: Callable[[], Callable[[int], None]] | None = None,
     ) -> tuple[httpx.Response, float]:
         """Send with retries until a 2xx answer (returned unread, its body bounded by ``cap``) or a final error.
 
         Only the part before the answer's status line is ever retried here: once a 2xx answer has started, the
         server has taken (and may have billed) the request, so a body that breaks is the caller's error to
-        report, not a reason to ask again.
+        report, not a reason to ask again. ``watch`` makes the time rule (:class:`_Deadline`, :class:`_Progress`)
+        the 2xx body is read under; an error body gets at most one read timeout in all.
         """
         retry = 0
         while True:
@@ -295,6 +421,8 @@ class Client:
                 raise error_from_transport(exc, secrets=self._secrets) from exc
             status = response.status_code
             if 200 <= status < 300:
+                if watch is not None:
+                    response.stream = _Watched(response.stream, watch())  # type: ignore[arg-type]
                 try:
                     bound_body(response, cap, max_line=max_line)
                 except BodyRefused as exc:
@@ -302,9 +430,12 @@ class Client:
                     raise APIError(f"The answer to {where} {exc.reason}; it was not read.", status=status,
                                    request_id=request_id_from_headers(response.headers)) from None
                 return response, started
+            response.stream = _Watched(response.stream, _Deadline(self._error_body_time()))  # type: ignore[arg-type]
             try:
                 bound_body(response, min(cap, ERROR_BODY_CAP))
-                body = await response.aread()
+                body = await _read_whole(response)
+            except _TooSlow as exc:
+                body = exc.partial  # an error page that drips: its start says enough
             except (httpx.HTTPError, BodyRefused) as exc:
                 scrub_error(exc)
                 body = b""
@@ -333,10 +464,18 @@ class Client:
         or runs over the cap is not: the request reached the server, which may have done (and billed) it.
         """
         cap = self.settings.response_cap
-        response, started = await self._open(lambda: self._build_request(call), billed=call.billed_create, cap=cap)
+        response, started = await self._open(lambda: self._build_request(call), billed=call.billed_create, cap=cap,
+                                             watch=lambda: _Deadline(self.settings.stream_deadline))
         where = f"{call.method.upper()} {call.path}"
         try:
-            content = await response.aread()
+            content = await _read_whole(response)
+        except _TooSlow as exc:
+            raise APITimeoutError(
+                f"The answer to {where} was still arriving after {exc.seconds:g} s, its time limit "
+                f"({exc.size} bytes so far). It was not sent again: the server may have done (and billed) the work.",
+                hint="Check the history before trying again; raise stream_deadline (Session(stream_deadline=…)) "
+                "if answers this slow are expected.",
+            ) from None
         except BodyRefused as exc:
             raise APIError(
                 f"The answer to {where} {exc.reason}; it was refused.",
@@ -431,7 +570,10 @@ class Client:
 
         failure: TokenhotError | None = None
         try:
-            response, started = await self._open(make_request, billed=False, cap=cap, follow_redirects=True)
+            response, started = await self._open(
+                make_request, billed=False, cap=cap, follow_redirects=True,
+                watch=lambda: _Progress(self.settings.download_min_rate, self.settings.stream_idle_timeout),
+            )
         except APIError as exc:
             if exc.status in EXPIRED_STATUSES:
                 failure = expired_error(url, exc.status or 0)
@@ -457,13 +599,22 @@ class Client:
             checked = expect is None
             head = b""
             try:
-                async for chunk in response.aiter_bytes(CHUNK_SIZE):
-                    if not checked:
-                        head += chunk[:64]
-                        if len(head) >= 64:
-                            check_media(head, content_type, expect, url)
-                            checked = True
-                    writer.write(chunk)
+                async with _chunks(response) as chunks:  # as it arrives (a chunker would hide a drip)
+                    async for chunk in chunks:
+                        if not checked:
+                            head += chunk[:64]
+                            if len(head) >= 64:
+                                check_media(head, content_type, expect, url)
+                                checked = True
+                        writer.write(chunk)
+            except _TooSlow as exc:
+                raise DownloadError(
+                    f"The download of {describe_url(url)} stalled: {exc.got} bytes in the last {exc.seconds:.0f} s "
+                    f"(the floor is {self.settings.download_min_rate:g} bytes/s); it was stopped after "
+                    f"{writer.size} bytes.",
+                    hint="Try again later (the file was not saved); on a very slow link lower download_min_rate "
+                    "(Session(download_min_rate=…), 0 for no floor).",
+                ) from None
             except BodyRefused as exc:
                 if "limit" in exc.reason:
                     raise cap_error(url, cap) from None

@@ -80,13 +80,11 @@ def _http_status(value: Any) -> int | None:
 
 
 def _plain_text(text: str) -> str:
-    """Raw bodies (HTML error pages from proxies, plain text) reduced to one readable line."""
+    """Raw bodies (HTML error pages from proxies, plain text) reduced to one readable line (the error class cuts
+    it to :data:`~tokenhot_nb.errors.MESSAGE_LIMIT` and keeps the whole in ``full_message``)."""
     if "<" in text and ">" in text:
         text = html.unescape(_TAG.sub(" ", text))
-    text = _SPACE.sub(" ", text).strip()
-    if len(text) > RAW_LIMIT:
-        text = text[:RAW_LIMIT].rstrip() + "…"
-    return text
+    return _SPACE.sub(" ", text).strip()
 
 
 def info_from_data(data: Any) -> ErrorInfo | None:
@@ -270,13 +268,14 @@ def stream_error_from_data(
     if info is None:
         text = data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)
         info = ErrorInfo(message=_plain_text(text or ""))
-    message, _rid = split_request_id(info.message.strip())
+    message, rid = split_request_id(info.message.strip())
     what = message or f"an {event!r} event without a message"
     code = info.code or (info.type if info.type not in (None, "error") else None)
     return StreamError(
         redact(f"The stream was interrupted by an error from the server: {what}", *secrets),
         status=info.status,
         code=_redacted(code, secrets),
+        request_id=_redacted(rid, secrets),  # shown after the (cut) message, like an APIError's
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -111,12 +111,29 @@ class BlockingTransport(httpx.AsyncBaseTransport):
 
 
 class _Body(httpx.AsyncByteStream):
+    """The blocking body as an async one. An iterator object, not an async generator: a generator left half-read
+    (a body refused or too slow) would be finalised by a task on this thread's private loop, which may never
+    run again."""
+
     def __init__(self, stream: httpx.SyncByteStream) -> None:
         self._stream = stream
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        for part in self._stream:
-            yield part
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return _BodyIter(iter(self._stream))
 
     async def aclose(self) -> None:
         self._stream.close()
+
+
+class _BodyIter:
+    def __init__(self, parts: Iterator[bytes]) -> None:
+        self._parts = parts
+
+    def __aiter__(self) -> _BodyIter:
+        return self
+
+    async def __anext__(self) -> bytes:
+        try:
+            return next(self._parts)
+        except StopIteration:
+            raise StopAsyncIteration from None

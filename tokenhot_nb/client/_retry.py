@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,7 +43,7 @@ def parse_retry_after(headers: Mapping[str, str] | httpx.Headers, *, now: float 
     if ms:
         try:
             value = float(ms) / 1000.0
-            if value >= 0:
+            if math.isfinite(value) and value >= 0:
                 return value
         except ValueError:
             pass
@@ -52,7 +53,7 @@ def parse_retry_after(headers: Mapping[str, str] | httpx.Headers, *, now: float 
     ra = ra.strip()
     try:
         value = float(ra)
-        return value if value >= 0 else None
+        return value if math.isfinite(value) and value >= 0 else None  # "inf"/"nan" are no number of seconds
     except ValueError:
         pass
     try:
@@ -80,13 +81,28 @@ class LongWait:
     def annotate(self, error: APIError) -> APIError:
         """``error`` with its hint saying when to try again (and ``retry_after``/``retry_at`` set)."""
         until = self.until  # once: the hint's clock time and ``retry_at`` are the same instant
-        at = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
-        minutes = f" (about {self.seconds / 60:.0f} min)" if self.seconds >= 120 else ""
+        try:
+            at = "after " + time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
+        except (OverflowError, OSError, ValueError):  # past what the platform's clock can name
+            at = "much later"
         error.retry_after = self.seconds
         error.retry_at = until
-        error.hint = (f"The server asked to wait {self.seconds:g} s{minutes} before trying again: "
-                      f"try again after {at}. It was not retried automatically.")
+        error.hint = (f"The server asked to wait {self.seconds:g} s{_roughly(self.seconds)} before trying again: "
+                      f"try again {at}. It was not retried automatically.")
         return error
+
+
+def _roughly(seconds: float) -> str:
+    """`` (about 3 h)`` for a long wait; nothing under two minutes."""
+    if seconds < 120:
+        return ""
+    if seconds < 2 * 3600:
+        return f" (about {seconds / 60:.0f} min)"
+    if seconds < 2 * 86400:
+        return f" (about {seconds / 3600:.0f} h)"
+    if seconds < 365 * 86400:
+        return f" (about {seconds / 86400:.0f} days)"
+    return " (more than a year)"
 
 
 def too_long_to_wait(headers: Mapping[str, str] | httpx.Headers, limit: float) -> LongWait | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import difflib
+import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -182,11 +183,35 @@ def check_n(model: ModelInfo, n: int | None) -> None:
 # --- usage ---------------------------------------------------------------------------------------
 
 
-def _int(v: Any) -> int:
+#: Largest count taken from an answer (what the history store's INTEGER holds); past it, a relay's garbage.
+MAX_COUNT = 2**63 - 1
+
+
+def count(v: Any) -> int | None:
+    """``v`` as a whole number, or None when it is missing, unreadable, not finite (JSON's ``1e400`` parses as
+    infinity) or out of range: one absurd field must not cost the paid answer it came with."""
+    if v is None or isinstance(v, bool):
+        return None
     try:
-        return int(v or 0)
-    except (TypeError, ValueError):
-        return 0
+        n = int(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return n if -MAX_COUNT <= n <= MAX_COUNT else None
+
+
+def finite(v: Any) -> float | None:
+    """``v`` as a finite float, or None (missing, unreadable, infinite, NaN, too large for a float)."""
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        x = float(v)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def _int(v: Any) -> int:
+    return count(v) or 0
 
 
 def usage_from(u: Any) -> Usage:
@@ -206,8 +231,9 @@ def usage_from(u: Any) -> Usage:
     reasoning = reasoning or thoughts
     total = _int(u.get("total_tokens")) or _int(u.get("totalTokenCount")) or inp + out
     images = _int(u.get("generated_images")) or _int(u.get("image_count"))
-    seconds = u.get("duration") if isinstance(u.get("duration"), (int, float)) else 0.0
-    return Usage(inp, out, total, reasoning, images, float(seconds or 0.0), raw=dict(u))
+    duration = u.get("duration")
+    seconds = (finite(duration) or 0.0) if isinstance(duration, (int, float)) else 0.0
+    return Usage(inp, out, total, reasoning, images, seconds, raw=dict(u))
 
 
 def merge_usage(prev: Usage | None, new: Usage | None) -> Usage | None:

@@ -4,11 +4,12 @@ cost."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from ...errors import APIError
-from .._common import dig, usage_from
+from .._common import count, dig, finite, usage_from
 from .._types import TaskState, TaskStatus, Usage
 
 _STATES: dict[str, TaskState] = {
@@ -21,7 +22,7 @@ _STATES: dict[str, TaskState] = {
 
 
 def parse_progress(value: Any) -> int | None:
-    """``"50%"``, ``50``, ``"50"`` or ``0.5`` → 50 (clamped to 0..100); None when absent or unreadable."""
+    """``"50%"``, ``50``, ``"50"`` or ``0.5`` → 50 (clamped to 0..100); None when absent, unreadable or not finite."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, str):
@@ -32,8 +33,13 @@ def parse_progress(value: Any) -> int | None:
         if "%" not in value and "." in m.group() and 0 < num <= 1:
             num *= 100
     elif isinstance(value, (int, float)):
-        num = float(value) * 100 if isinstance(value, float) and 0 < value < 1 else float(value)
+        x = finite(value)
+        if x is None:
+            return None
+        num = x * 100 if isinstance(value, float) and 0 < value < 1 else x
     else:
+        return None
+    if not math.isfinite(num):  # "1e999%", NaN: no progress figure
         return None
     return max(0, min(100, round(num)))
 
@@ -117,11 +123,9 @@ def _task_id(body: dict[str, Any]) -> str | None:
 def _seconds(core: dict[str, Any]) -> float:
     for v in (core.get("seconds"), core.get("duration"), dig(core, "data", "duration"), dig(core, "data", "seconds"),
               dig(core, "data", "usage", "duration"), dig(core, "usage", "duration")):
-        try:
-            if v is not None and not isinstance(v, bool) and float(v) > 0:
-                return float(v)
-        except (TypeError, ValueError):
-            continue
+        x = finite(v)
+        if x is not None and x > 0:
+            return x
     return 0.0
 
 
@@ -134,13 +138,7 @@ def _usage(core: dict[str, Any]) -> Usage:
 
 def _quota(core: dict[str, Any]) -> int | None:
     """``data.quota``: what the finished task actually cost, in quota units (500,000 = 1 USD on Tokenhot)."""
-    q = core.get("quota")
-    if isinstance(q, bool) or q is None:
-        return None
-    try:
-        return int(q)
-    except (TypeError, ValueError):
-        return None
+    return count(core.get("quota"))  # 1e400 (infinity) or an absurd size is no figure: the video still counts
 
 
 def parse_status(task_id: str | None, body: Any) -> TaskStatus:

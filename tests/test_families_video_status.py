@@ -1,0 +1,84 @@
+"""Video task status: numbers a relay gets absurdly wrong (JSON's 1e400 is infinity) are treated as missing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from _session_support import Recorder, make_session
+
+from tokenhot_nb.families import video
+from tokenhot_nb.results import VideoResult
+
+#: Valid JSON whose numbers do not fit: ``json.loads`` turns 1e400 into inf and keeps 10**400 as an int.
+ABSURD = '{"code":"success","message":"","data":{"task_id":"t1","status":"SUCCESS","progress":1e400,' \
+         '"quota":1e400,"seconds":1e400,"result_url":"https://h/v1/videos/t1/content","usage":{"duration":1e400,' \
+         '"total_tokens":1' + "0" * 400 + '}}}'
+
+
+def test_an_infinite_quota_or_duration_is_no_figure_and_the_video_still_counts() -> None:
+    st = video.parse_status("t1", json.loads(ABSURD))
+    assert st.state == "succeeded" and st.url == "https://h/v1/videos/t1/content"
+    assert st.quota is None
+    assert st.progress == 100  # succeeded says 100 whatever the field says
+    assert st.usage.video_seconds == 0.0 and st.usage.total_tokens == 0
+
+
+@pytest.mark.parametrize("quota", [float("inf"), float("-inf"), float("nan"), 10**400, "1e400", True],
+                         ids=["inf", "-inf", "nan", "10**400", "text", "bool"])
+def test_quota_that_is_no_number_is_none(quota: Any) -> None:
+    body = {"code": "success", "data": {"task_id": "t", "status": "SUCCESS", "quota": quota}}
+    assert video.parse_status("t", body).quota is None
+
+
+def test_a_plain_quota_is_kept() -> None:
+    body = {"code": "success", "data": {"task_id": "t", "status": "SUCCESS", "quota": 187500.0}}
+    assert video.parse_status("t", body).quota == 187500
+
+
+@pytest.mark.parametrize(("raw", "expected"), [(float("inf"), None), (float("nan"), None), (10**400, None),
+                                               ("1" * 400 + "%", None), (float("-inf"), None), (55, 55)],
+                         ids=["inf", "nan", "10**400", "400-digit-text", "-inf", "55"])
+def test_progress_that_is_no_number_is_none(raw: Any, expected: int | None) -> None:
+    assert video.parse_progress(raw) == expected
+
+
+class _AbsurdQuota(Recorder):
+    """The simulator, with every video status answer saying ``"quota": 1e400`` (top level and in ``data``)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        json_answer = "json" in response.headers.get("content-type", "")
+        if request.method != "GET" or "/video" not in request.url.path or not json_answer:
+            return response
+        body = json.loads(await response.aread())
+        if not isinstance(body, dict):
+            return response
+        body["quota"] = "__INF__"
+        if isinstance(body.get("data"), dict):
+            body["data"]["quota"] = "__INF__"
+        raw = json.dumps(body).replace('"__INF__"', "1e400").encode()
+        return httpx.Response(200, headers={"content-type": "application/json"}, content=raw)
+
+
+def test_a_finished_video_with_an_infinite_quota_is_fetched_and_resumable(tmp_path: Path) -> None:
+    """Once every poll raised OverflowError: the paid video was never fetched and its row stayed pending."""
+    server = _AbsurdQuota()
+    s1 = make_session(tmp_path / "st", server)
+    try:
+        res = s1.video("rain", model="kling-v3", progress=False)
+        assert isinstance(res, VideoResult) and res.path.stat().st_size > 0
+        entry = s1.history.get(res.entry_id)
+        assert entry.status == "ok" and entry.response.get("quota") is None
+        task = s1.video("snow", model="kling-v3", wait=False, progress=False)
+    finally:
+        s1.close()
+    s2 = make_session(tmp_path / "st", server)
+    try:
+        again = s2.resume(task.task_id).wait(progress=False)
+        assert isinstance(again, VideoResult) and s2.history.get(task.entry_id).status == "ok"
+    finally:
+        s2.close()
