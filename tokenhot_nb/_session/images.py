@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from .._config import redact
 from .._inputs import sniff_mime, to_media, to_media_list
 from ..catalog import ModelInfo
-from ..errors import APIError, DownloadError, InputError, ReplayMissError
+from ..errors import APIError, DownloadError, InputError, ReplayMissError, StoreError
 from ..results import ImageItem, ImageResult, from_entry
 from .inputs import fetch, store_media
 from .models import seed_for
@@ -283,6 +283,12 @@ def _keep_missing(session: Session, rec: Recording, refs: list[dict[str, Any]], 
     if not again and len(refs) == 1 and failures:  # one image that cannot be fetched again: its error says it all
         rec.fail(failures[0], status="error", **fields)
         return failures[0]
+    if again and failures and all(isinstance(f, StoreError) for f in failures):  # the store, not the link, failed
+        err = failures[0]
+        err.hint = (f"{err.hint} Then fetch the paid image{'s' if len(refs) > 1 else ''} from the kept "
+                    f"link{'s' if len(refs) > 1 else ''} with session.resume({rec.id}) (no new call, no new charge).")
+        rec.fail(err, status="pending", **fields)
+        return err
     err = missing_error(rec.id, refs)
     rec.fail(err, status="pending" if again else "error", **fields)
     return err
