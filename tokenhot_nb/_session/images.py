@@ -283,12 +283,13 @@ def _keep_missing(session: Session, rec: Recording, refs: list[dict[str, Any]], 
     if not again and len(refs) == 1 and failures:  # one image that cannot be fetched again: its error says it all
         rec.fail(failures[0], status="error", **fields)
         return failures[0]
-    if again and failures and all(isinstance(f, StoreError) for f in failures):  # the store, not the link, failed
-        err = failures[0]
-        err.hint = (f"{err.hint} Then fetch the paid image{'s' if len(refs) > 1 else ''} from the kept "
-                    f"link{'s' if len(refs) > 1 else ''} with session.resume({rec.id}) (no new call, no new charge).")
-        rec.fail(err, status="pending", **fields)
-        return err
+    stored = [f for f in failures if isinstance(f, StoreError)]
+    if again and failures and len(stored) == len(failures):  # the store, not the link, failed
+        full = stored[0]
+        full.hint = (f"{full.hint} Then fetch the paid image{'s' if len(refs) > 1 else ''} from the kept "
+                     f"link{'s' if len(refs) > 1 else ''} with session.resume({rec.id}) (no new call, no new charge).")
+        rec.fail(full, status="pending", **fields)
+        return full
     err = missing_error(rec.id, refs)
     rec.fail(err, status="pending" if again else "error", **fields)
     return err
