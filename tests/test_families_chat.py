@@ -637,3 +637,19 @@ def test_a_key_echoed_in_tool_calls_never_reaches_a_result_or_the_store(tmp_path
     assert len(files) > 3
     assert not [p for p in files if any(x.encode() in p.read_bytes() for x in leaked)]
     s.close()
+
+
+@pytest.mark.parametrize(("fmt", "frame"), [
+    ("chat.completions", {"error": {"message": "upstream broke (request id: 2026120110000001)", "code": "x"}}),
+    ("responses", {"type": "response.failed",
+                   "response": {"error": {"message": "upstream broke (request id: 2026120110000001)"}}}),
+    ("responses", {"type": "error", "error": {"message": "upstream broke (request id: 2026120110000001)"}}),
+    ("claude", {"type": "error", "error": {"type": "overloaded_error",
+                                           "message": "upstream broke (request id: 2026120110000001)"}}),
+])
+def test_an_error_frames_request_id_is_kept_apart_in_every_protocol(fmt: str, frame: dict[str, Any]) -> None:
+    with pytest.raises(StreamError) as exc:
+        chat.parse_event(fmt, frame)
+    err = exc.value
+    assert err.request_id == "2026120110000001" and "request id" not in err.message
+    assert str(err).count("2026120110000001") == 1 and "upstream broke" in str(err)

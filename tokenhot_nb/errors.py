@@ -84,6 +84,18 @@ def _short(value: str | None, limit: int = 200) -> str | None:
     return one_line(redact(value), limit, kept_in=None) if isinstance(value, str) else value
 
 
+#: new-api appends `` (request id: …)`` to every message it sends (fullwidth brackets too).
+_REQUEST_ID_SUFFIX = re.compile(r"\s*[(（]\s*request id:\s*([^)）]+?)\s*[)）]\s*$", re.IGNORECASE)
+
+
+def split_request_id(message: str) -> tuple[str, str | None]:
+    """``"bad thing (request id: 2025…)"`` → ``("bad thing", "2025…")``: shown apart, after a cut message."""
+    m = _REQUEST_ID_SUFFIX.search(message)
+    if not m:
+        return message, None
+    return message[: m.start()].rstrip(), m.group(1)
+
+
 class TokenhotError(Exception):
     """Base class. ``str(err)`` is the message plus the hint, never the API key.
 

@@ -27,12 +27,12 @@ from ..errors import (
     RateLimitError,
     StreamError,
     class_for_status,
+    split_request_id,
 )
 
 #: Headers a relay may put the request id in (new-api uses ``X-Oneapi-Request-Id``).
 REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id", "x-new-api-request-id", "request-id")
 
-_REQUEST_ID_SUFFIX = re.compile(r"\s*[(（]\s*request id:\s*([^)）]+?)\s*[)）]\s*$", re.IGNORECASE)
 _TAG = re.compile(r"<(script|style)\b.*?</\1>|<[^>]+>", re.IGNORECASE | re.DOTALL)
 _SPACE = re.compile(r"\s+")
 RAW_LIMIT = 300
@@ -56,14 +56,6 @@ def request_id_from_headers(headers: Mapping[str, str] | httpx.Headers) -> str |
         if value:
             return str(value)
     return None
-
-
-def split_request_id(message: str) -> tuple[str, str | None]:
-    """``"bad thing (request id: 2025…)"`` → ``("bad thing", "2025…")``."""
-    m = _REQUEST_ID_SUFFIX.search(message)
-    if not m:
-        return message, None
-    return message[: m.start()].rstrip(), m.group(1)
 
 
 def _text_or_none(value: Any) -> str | None:

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 from .._config import might_hold_key, redact
 from ..catalog import ModelInfo
-from ..errors import InputError, StreamError, UnsupportedOptionError
+from ..errors import InputError, StreamError, UnsupportedOptionError, split_request_id
 from ._common import (
     check_number,
     data_url,
@@ -982,11 +982,12 @@ def _event_chat(d: dict[str, Any]) -> ChatDelta:
     return out
 
 
-def _error_message(d: dict[str, Any]) -> tuple[str, str | None]:
+def _stream_error(what: str, d: dict[str, Any]) -> StreamError:
+    """An error frame's message (its request id apart, as every error shows it) and code."""
     err = d["error"] if isinstance(d.get("error"), dict) else _dict(dig(d, "response", "error")) or d
-    msg = str(err.get("message") or d.get("message") or "the stream reported an error")
+    msg, rid = split_request_id(str(err.get("message") or d.get("message") or "the stream reported an error"))
     code = err.get("code") or err.get("type")
-    return msg, (str(code) if code is not None else None)
+    return StreamError(f"{what}: {msg}", code=str(code) if code is not None else None, request_id=rid)
 
 
 def _event_responses(d: dict[str, Any]) -> ChatDelta:
@@ -1007,8 +1008,7 @@ def _event_responses(d: dict[str, Any]) -> ChatDelta:
         return ChatDelta(usage=usage_from(resp.get("usage")) if resp.get("usage") else None,
                          finish_reason=_opt_str(finish) or t.rsplit(".", 1)[-1], done=True)
     if t in ("response.failed", "error"):
-        msg, code = _error_message(d)
-        raise StreamError(f"The Responses stream failed: {msg}", code=code)
+        raise _stream_error("The Responses stream failed", d)
     return ChatDelta()
 
 
@@ -1041,8 +1041,7 @@ def _event_claude(d: dict[str, Any]) -> ChatDelta:
     if t == "message_stop":
         return ChatDelta(done=True)
     if t == "error":
-        msg, code = _error_message(d)
-        raise StreamError(f"Claude stream error: {msg}", code=code)
+        raise _stream_error("Claude stream error", d)
     return ChatDelta()
 
 
@@ -1073,8 +1072,7 @@ def parse_event(fmt: str, data: Any) -> ChatDelta:
     if not isinstance(data, dict):
         return ChatDelta()
     if isinstance(data.get("error"), dict) and fmt != "responses":
-        msg, code = _error_message(data)
-        raise StreamError(f"The stream reported an error: {msg}", code=code)
+        raise _stream_error("The stream reported an error", data)
     handler = _EVENTS.get(fmt)
     if handler is None:
         raise ValueError(f"Unknown stream format {fmt!r}; expected one of {', '.join(_EVENTS)}.")
