@@ -32,6 +32,7 @@ _SIGNATURES: tuple[tuple[bytes, int, str], ...] = (
     (b"ID3", 0, "audio/mpeg"),
     (b"fLaC", 0, "audio/flac"),
     (b"OggS", 0, "audio/ogg"),
+    (b"ADIF", 0, "audio/aac"),
     (b"\x1aE\xdf\xa3", 0, "video/webm"),
 )
 
@@ -46,6 +47,8 @@ _EXT = {
     "audio/flac": ".flac",
     "audio/ogg": ".ogg",
     "audio/mp4": ".m4a",
+    "audio/aac": ".aac",
+    "audio/aiff": ".aiff",
     "audio/webm": ".webm",
     "video/mp4": ".mp4",
     "video/webm": ".webm",
@@ -64,11 +67,16 @@ def sniff_mime(data: bytes, default: str = "application/octet-stream") -> str:
         return "audio/wav"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "audio/aiff"
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         return "audio/mp4" if brand in (b"M4A ", b"M4B ") else "video/mp4"
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return "audio/mpeg"
+    if len(head) >= 2 and head[0] == 0xFF:
+        if head[1] & 0xF6 == 0xF0:  # ADTS (AAC): sync word, layer 00
+            return "audio/aac"
+        if head[1] & 0xE0 == 0xE0 and head[1] & 0x06:  # MPEG audio frame sync, layer I–III
+            return "audio/mpeg"
     return default
 
 

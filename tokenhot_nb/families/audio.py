@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from .._inputs import sniff_mime
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
 from ._common import dig, finish_body, unsupported, usage_from
@@ -115,16 +116,9 @@ def _rate(mime: str | None, default: int = 24000) -> int:
     return int(m.group(1)) if m else default
 
 
-#: Magic numbers of the formats the catalogue's speech models answer in (wav, mp3, opus/ogg, aac, flac; m4a and
-#: webm from relays that re-encode): (signature, offset, media type).
-_AUDIO_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"ID3", 0, "audio/mpeg"),
-    (b"OggS", 0, "audio/ogg"),
-    (b"fLaC", 0, "audio/flac"),
-    (b"ADIF", 0, "audio/aac"),
-    (b"ftyp", 4, "audio/mp4"),
-    (b"\x1aE\xdf\xa3", 0, "audio/webm"),
-)
+#: Containers that also carry audio alone: a speech answer in them is audio (WebM, MP4/M4A from relays that
+#: re-encode).
+_AS_AUDIO = {"video/webm": "audio/webm", "video/mp4": "audio/mp4"}
 #: Declared types that mean "raw PCM" (Gemini's ``audio/L16;codec=pcm;rate=24000``, OpenAI's ``pcm`` format).
 _PCM_TYPES = ("l16", "pcm", "audio/raw")
 #: Declared types that say nothing about the bytes; headerless bytes under them are read as PCM (Gemini's default).
@@ -132,20 +126,11 @@ _UNTYPED = ("", "application/octet-stream", "binary/octet-stream")
 
 
 def sniff_audio(data: bytes) -> str | None:
-    """The audio type from the first bytes, or None when they carry no known audio header."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WAVE":
-        return "audio/wav"
-    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
-        return "audio/aiff"
-    for sig, off, mime in _AUDIO_MAGIC:
-        if data[off:off + len(sig)] == sig:
-            return mime
-    if len(data) >= 2 and data[0] == 0xFF:
-        if data[1] & 0xF6 == 0xF0:  # ADTS (AAC): sync word, layer 00
-            return "audio/aac"
-        if data[1] & 0xE0 == 0xE0 and data[1] & 0x06:  # MPEG audio frame sync, layer I–III
-            return "audio/mpeg"
-    return None
+    """The audio type from the first bytes (the one table of magic numbers, :func:`sniff_mime`), or None when they
+    carry no known audio header."""
+    mime = sniff_mime(data, "")
+    mime = _AS_AUDIO.get(mime, mime)
+    return mime if mime.startswith("audio/") else None
 
 
 def _textual(data: bytes) -> bool:
