@@ -460,13 +460,13 @@ def test_full_disk_during_a_download_names_the_store(tmp_path: Path, monkeypatch
         with pytest.raises(StoreError, match="is full") as info:
             s.image("a red fox")  # the simulator answers with a URL: the image is downloaded into the store
         assert str(root) in str(info.value) and "Free some space" in str(info.value)
-        entry = History(root)[-1]
+        entry = s.history[-1]
         assert f"session.resume({entry.id})" in str(info.value)  # the image is paid for: fetch it once there's room
         assert entry.status == "pending" and "is full" in (entry.error or {}).get("message", "")
         assert not list((root / "artifacts" / "incoming").glob("*.part")), "no half download is left behind"
         monkeypatch.undo()  # space freed
         again = s.resume(entry.id)
-        assert again.path.is_file() and History(root)[-1].status == "ok"
+        assert again.path.is_file() and s.history[-1].status == "ok"
     finally:
         s.close()
 
