@@ -23,7 +23,7 @@ from urllib.parse import quote
 from .._inputs import sniff_mime
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
-from ._common import dig, finish_body, unsupported, usage_from
+from ._common import dig, finish_body, finite, unsupported, usage_from
 from ._types import AudioReply, FilePart, HttpCall, Segment, TranscriptReply, Usage
 
 __all__ = ["build_speech", "build_transcription", "parse_speech", "parse_transcription", "pcm_to_wav"]
@@ -315,6 +315,10 @@ def _seconds(stamp: str) -> float:
     return int(h or 0) * 3600 + int(mi) * 60 + int(s) + int((frac or "0")[:3].ljust(3, "0")) / 1000
 
 
+#: Longer than any recording (a year): a time past it is a relay's garbage, not a place in the audio.
+_MAX_SECONDS = 366 * 86400.0
+
+
 def seconds_of(value: Any) -> float | None:
     """A segment time as seconds: a number, a number in a string, or a clock (``0:01``, ``00:00:01.5``).
 
@@ -328,7 +332,7 @@ def seconds_of(value: Any) -> float | None:
             int(clock[1] or 0) * 3600 + int(clock[2]) * 60 + float(clock[3].replace(",", ".")))
     except (ValueError, OverflowError):  # not a number, or too large for a float
         return None
-    return out if math.isfinite(out) and out >= 0 else None
+    return out if math.isfinite(out) and 0 <= out < _MAX_SECONDS else None
 
 
 def parse_cues(text: str) -> list[Segment]:
@@ -344,8 +348,16 @@ def parse_cues(text: str) -> list[Segment]:
     return segs
 
 
-def _stamp(t: float, sep: str) -> str:
-    ms = round(t * 1000)
+def usable_time(value: Any) -> float | None:
+    """A parsed segment's time, if usable: a finite number of seconds within a year (segments from a relay's
+    answer or an old row may hold anything)."""
+    seconds = finite(value)
+    return seconds if seconds is not None and 0 <= seconds < _MAX_SECONDS else None
+
+
+def _stamp(t: Any, sep: str) -> str:
+    """An SRT/VTT timestamp; a time that is not usable becomes 0 so the cue and its text are still written."""
+    ms = round((usable_time(t) or 0.0) * 1000)
     h, rem = divmod(ms, 3_600_000)
     m, rem = divmod(rem, 60_000)
     sec, ms = divmod(rem, 1000)
@@ -353,9 +365,10 @@ def _stamp(t: float, sep: str) -> str:
 
 
 def cues_body(fmt: str, segments: list[Segment]) -> str:
-    """An SRT or WebVTT body written from segments."""
+    """An SRT or WebVTT body written from segments (whatever their times and texts hold: a relay's or an old row's)."""
     sep = "," if fmt == "srt" else "."
-    cues = [f"{_stamp(sg.start, sep)} --> {_stamp(sg.end, sep)}\n{sg.text.strip()}\n" for sg in segments]
+    cues = [f"{_stamp(sg.start, sep)} --> {_stamp(sg.end, sep)}\n"
+            f"{sg.text.strip() if isinstance(sg.text, str) else sg.text}\n" for sg in segments]
     if fmt == "srt":
         return "\n".join(f"{i}\n{c}" for i, c in enumerate(cues, 1))
     return "WEBVTT\n\n" + "\n".join(cues)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from typing import TYPE_CHECKING, Any
 
 from .._safe import markdown_html, text_html
@@ -98,35 +97,11 @@ def answer_html(text: str, reasoning: str = "", *, foot: str = "", tail: str = "
 REASONING_SUMMARY = "Reasoning"
 
 
-#: Longer than any recording (a year): a time past it is a relay's garbage, not a place in the audio.
-_MAX_SECONDS = 366 * 86400.0
-
-
-def _seconds(value: Any) -> float | None:
-    """A segment time as a usable number of seconds, or None (a relay sent text, infinity, or a negative)."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return seconds if math.isfinite(seconds) and 0 <= seconds < _MAX_SECONDS else None
-
-
-def _ts(value: Any, sep: str) -> str:
-    """An SRT/VTT timestamp; a time that is not usable becomes 0 so the cue and its text are still written."""
-    ms = round((_seconds(value) or 0.0) * 1000)
-    h, rem = divmod(ms, 3_600_000)
-    m, rem = divmod(rem, 60_000)
-    s, ms = divmod(rem, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
-
-
-def _cue_text(text: Any) -> str:
-    return text.strip() if isinstance(text, str) else str(text)
-
-
 def _shown(value: Any) -> str:
     """A segment time for the table: seconds with two decimals, or "?" when the relay sent no usable time."""
-    seconds = _seconds(value)
+    from ..families.audio import usable_time
+
+    seconds = usable_time(value)
     return "?" if seconds is None else f"{seconds:.2f}"
 
 
@@ -155,10 +130,9 @@ class TranscriptResult(Result):
             return self.body
         if not self.segments:
             return None
-        return "\n".join(
-            f"{i}\n{_ts(s.start, ',')} --> {_ts(s.end, ',')}\n{_cue_text(s.text)}\n"
-            for i, s in enumerate(self.segments, 1)
-        )
+        from ..families.audio import cues_body
+
+        return cues_body("srt", self.segments)
 
     @property
     def vtt(self) -> str | None:
@@ -166,8 +140,9 @@ class TranscriptResult(Result):
             return self.body
         if not self.segments:
             return None
-        cues = "\n".join(f"{_ts(s.start, '.')} --> {_ts(s.end, '.')}\n{_cue_text(s.text)}\n" for s in self.segments)
-        return "WEBVTT\n\n" + cues
+        from ..families.audio import cues_body
+
+        return cues_body("vtt", self.segments)
 
     def html(self) -> str:
         out = f'<div style="white-space:pre-wrap">{text_html(self.text)}</div>'
