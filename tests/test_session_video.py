@@ -257,6 +257,19 @@ def test_waiting_statuses_show_as_pending_then_running(tmp_path: Path, monkeypat
     assert "0% · pending" in " ".join(shown)  # a waiting task shows no made-up progress
 
 
+def test_a_not_started_task_is_pending_and_finishes(tmp_path: Path) -> None:
+    """§10.3: a task first polled as NOT_START is waiting like SUBMITTED and QUEUED, and the call still ends with
+    the clip."""
+    seen: list[TaskStatus] = []
+    with make_session(tmp_path / "st", Recorder(Faults(video_steps=6))) as s:
+        res = s.video("a red kite", model="doubao-seedance-2.0", duration=4, on_progress=seen.append, progress=None)
+        assert isinstance(res, VideoResult) and res.path.is_file()
+        assert s.history[-1].status == "ok"
+    assert [st.raw_status for st in seen][:3] == ["NOT_START", "SUBMITTED", "QUEUED"]
+    assert [st.state for st in seen] == ["pending"] * 3 + ["running"] * 2 + ["succeeded"]
+    assert [st.progress for st in seen][:2] == [0, 0]
+
+
 def test_the_create_answers_billing_multipliers_are_kept_with_the_task(s: Session) -> None:
     """§10.5: ``X-New-Api-Other-Ratios`` from the create's answer stays with the task's recorded response."""
     task = s.video("hail", model="doubao-seedance-2.0", duration=5, resolution="1080p", wait=False)

@@ -199,6 +199,24 @@ def test_video_tasks_wait_through_submitted_and_queued(sim_url: str, auth: dict[
     assert [d["quota"] for d in polls][:4] == [0, 0, 0, 0] and polls[-1]["quota"] > 0
 
 
+def test_a_task_polled_often_is_first_seen_not_started(sim_url: str, auth: dict[str, str]) -> None:
+    """§10.3/§4.1: new-api makes a task NOT_START and its background poller moves it on, so a caller polling often
+    sees NOT_START first: waiting, with no progress and no start time, in both poll styles."""
+    body = {"model": "doubao-seedance-2.0", "content": [{"type": "text", "text": "x"}], "duration": 4}
+    faults = {"X-Sim-Faults": json.dumps({"video_steps": 6})}
+    tid = _create(sim_url, auth, body, headers=faults)["id"]
+    polls = [httpx.get(f"{sim_url}/v1/video/generations/{tid}", headers=auth).json()["data"] for _ in range(6)]
+    assert [d["status"] for d in polls] == ["NOT_START", "SUBMITTED", "QUEUED", "IN_PROGRESS", "IN_PROGRESS",
+                                            "SUCCESS"]
+    assert [d["progress"] for d in polls][:3] == ["0%", "0%", "10%"]
+    assert [d["start_time"] > 0 for d in polls] == [False, False, False, True, True, True]
+    assert polls[0]["data"]["status"] == "queued" and polls[0]["quota"] == 0 and polls[0]["result_url"] == ""
+    tid = _create(sim_url, auth, body, headers=faults)["id"]
+    openai_style = [httpx.get(f"{sim_url}/v1/videos/{tid}", headers=auth).json() for _ in range(6)]
+    assert [v["status"] for v in openai_style] == ["queued"] * 3 + ["in_progress"] * 2 + ["completed"]
+    assert openai_style[0]["progress"] == 0
+
+
 def test_video_steps_set_how_many_polls_a_task_takes(sim_url: str, auth: dict[str, str]) -> None:
     body = {"model": "veo3.1", "prompt": "x", "duration": 4}
     for steps, statuses in ((1, ["SUCCESS"]), (2, ["SUBMITTED", "SUCCESS"]),

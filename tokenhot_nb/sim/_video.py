@@ -1,8 +1,8 @@
 """Video tasks: create (``/v1/video/generations``, ``/v1/videos``), poll in both styles, download.
 
 A task advances one stage per poll, never by the clock, so tests are deterministic: ``video_steps`` polls from
-create to done, the waiting ones going through new-api's SUBMITTED and QUEUED before IN_PROGRESS (§10.3; with
-few steps the later waiting stages are skipped, as a slow poller misses them on the real service). The create
+create to done, the waiting ones going through new-api's NOT_START, SUBMITTED and QUEUED before IN_PROGRESS (§10.3;
+with few steps the earliest and latest waiting stages are skipped, as a slow poller misses them on the real service). The create
 answer names its billing multipliers in ``X-New-Api-Other-Ratios`` (§10.5). The finished clip is a real H.264
 MP4, encoded once per distinct request.
 """
@@ -29,17 +29,17 @@ _ALPHABET = string.ascii_letters + string.digits
 OTHER_RATIOS_HEADER = "X-New-Api-Other-Ratios"
 
 #: A stage's name in each answer style (TaskDto, OpenAIVideo) and each upstream's raw task JSON.
-_TASKDTO = {"submitted": "SUBMITTED", "queued": "QUEUED", "running": "IN_PROGRESS", "succeeded": "SUCCESS",
-            "failed": "FAILURE"}
-_OPENAI = {"submitted": "queued", "queued": "queued", "running": "in_progress", "succeeded": "completed",
-           "failed": "failed"}
+_TASKDTO = {"not_start": "NOT_START", "submitted": "SUBMITTED", "queued": "QUEUED", "running": "IN_PROGRESS",
+            "succeeded": "SUCCESS", "failed": "FAILURE"}
+_OPENAI = {"not_start": "queued", "submitted": "queued", "queued": "queued", "running": "in_progress",
+           "succeeded": "completed", "failed": "failed"}
 _RAW = {
-    "seedance": {"submitted": "queued", "queued": "queued", "running": "running", "succeeded": "succeeded",
-                 "failed": "failed"},
-    "hailuo": {"submitted": "Preparing", "queued": "Queueing", "running": "Processing", "succeeded": "Success",
-               "failed": "Fail"},
-    "dashscope": {"submitted": "PENDING", "queued": "PENDING", "running": "RUNNING", "succeeded": "SUCCEEDED",
-                  "failed": "FAILED"},
+    "seedance": {"not_start": "queued", "submitted": "queued", "queued": "queued", "running": "running",
+                 "succeeded": "succeeded", "failed": "failed"},
+    "hailuo": {"not_start": "Preparing", "submitted": "Preparing", "queued": "Queueing", "running": "Processing",
+               "succeeded": "Success", "failed": "Fail"},
+    "dashscope": {"not_start": "PENDING", "submitted": "PENDING", "queued": "PENDING", "running": "RUNNING",
+                  "succeeded": "SUCCEEDED", "failed": "FAILED"},
 }
 
 
@@ -83,8 +83,13 @@ def _task_missing(ctx: Ctx) -> Response:
 
 
 def _waiting_stage(poll: int, waits: int) -> str:
-    """Stage of waiting poll ``poll`` (1-based) of ``waits``: submitted first, queued second when a running
-    poll still follows, running after that."""
+    """Stage of waiting poll ``poll`` (1-based) of ``waits``. new-api makes a task NOT_START and its own background
+    poller moves it on, so only a caller polling often (five or more waiting polls) sees that first stage; then
+    submitted, queued when a running poll still follows, and running after that."""
+    if waits >= 5:
+        if poll == 1:
+            return "not_start"
+        poll -= 1
     if poll == 1:
         return "submitted"
     if poll == 2 and waits >= 3:
@@ -93,7 +98,7 @@ def _waiting_stage(poll: int, waits: int) -> str:
 
 
 async def _advance(ctx: Ctx, task: VideoTask) -> str:
-    """Count this poll; returns the stage name: submitted, queued, running, succeeded or failed."""
+    """Count this poll; returns the stage name: not_start, submitted, queued, running, succeeded or failed."""
     task.polls += 1
     try:
         if task.polls < task.steps:
@@ -145,8 +150,8 @@ def _progress(task: VideoTask, stage: str) -> int:
     """new-api's rough figures: nothing while submitted, 10 once queued, then the share of polls done."""
     if stage in ("succeeded", "failed"):
         return 100
-    if stage in ("submitted", "queued"):
-        return 0 if stage == "submitted" else 10
+    if stage in ("not_start", "submitted", "queued"):
+        return 10 if stage == "queued" else 0
     return max(10, min(99, round(100 * task.polls / task.steps)))
 
 
@@ -194,7 +199,7 @@ async def poll_generation(ctx: Ctx, task_id: str) -> Response:
     code, reason = _REASONS[_vendor(task.model)]
     now = int(time.time())
     done = stage in ("succeeded", "failed")
-    started = stage not in ("submitted", "queued")
+    started = stage not in ("not_start", "submitted", "queued")
     data = {
         "id": abs(hash(task.id)) % 100000, "task_id": task.id, "platform": _vendor(task.model),
         "action": "generate", "status": _TASKDTO[stage], "progress": f"{_progress(task, stage)}%",
