@@ -1,7 +1,8 @@
 """The simulator's Starlette app: routing, auth, fault injection, files and control endpoints.
 
-Every API route goes through :func:`_api`, which does what the relay's middleware does (request id,
-key check, model lookup) plus the configured faults, then calls the endpoint module.
+Every API route goes through :func:`_api`, which does what the relay's middleware does (request id, body
+decoding and size limit in ``_body``, key check, model lookup) plus the configured faults, then calls the
+endpoint module.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import _audio, _chat, _gemini, _images, _models, _pricing, _video
+from . import _audio, _body, _chat, _gemini, _images, _models, _pricing, _video
 from ._common import (
     REQUEST_ID_HEADER,
     Ctx,
@@ -100,6 +101,11 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
             faults = Faults.from_header(state.faults, request.headers.get(FAULTS_HEADER))
         except (ValueError, TypeError) as exc:
             return middleware_error(rid, 400, f"invalid X-Sim-Faults header: {exc}", "invalid_request")
+        opened = await _body.decode_request(request)  # DecompressRequestMiddleware runs before the key check
+        if isinstance(opened, Response):
+            opened.headers[REQUEST_ID_HEADER] = rid
+            return opened
+        request = opened
         key = "sk-public" if public else _presented_key(request, keys)
         ctx = Ctx(request, state, faults, rid, envelope, key=key or "")
         if not key or not _KEY_RE.match(key):
@@ -152,11 +158,20 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
 async def _read_body(ctx: Ctx, kind: BodyKind) -> dict[str, Any] | Form | Response:
     request = ctx.request
     ctype = request.headers.get("content-type", "")
-    if kind == "form" or (kind == "json_or_form" and ctype.startswith("multipart/")):
-        if not ctype.startswith(("multipart/", "application/x-www-form-urlencoded")):
-            return error_response(ctx, 400, "expected a multipart/form-data body", "invalid_request",
-                                  "invalid_request_error")
-        form = await read_form(request)
+    is_form = kind == "form" or (kind == "json_or_form" and ctype.startswith("multipart/"))
+    if is_form and not ctype.startswith(("multipart/", "application/x-www-form-urlencoded")):
+        return error_response(ctx, 400, "expected a multipart/form-data body", "invalid_request",
+                              "invalid_request_error")
+    try:  # the distributor reads the body (decoded, size-limited: sim/_body.py): its refusals are the middleware's
+        if is_form:
+            form = await read_form(request)
+        else:
+            raw = await request.body()
+    except _body.BodyError as exc:
+        corrupt_json = isinstance(exc, _body.BodyCorrupt) and not is_form
+        return middleware_error(ctx.request_id, exc.status, "invalid JSON in request body" if corrupt_json
+                                else str(exc), exc.code)
+    if is_form:
         if kind == "json_or_form":  # files (e.g. /v1/videos input_reference) arrive as data URLs
             out: dict[str, Any] = {k: v[-1] for k, v in form.fields.items()}
             for name, uploads in form.files.items():
@@ -164,8 +179,7 @@ async def _read_body(ctx: Ctx, kind: BodyKind) -> dict[str, Any] | Form | Respon
                 out[name] = f"data:{up.content_type};base64,{base64.b64encode(up.data).decode()}"
             return out
         return form
-    raw = await request.body()
-    try:  # the distributor reads the body for the model: its refusals are the middleware's
+    try:
         data = json.loads(raw or b"null")
     except ValueError:
         return middleware_error(ctx.request_id, 400, "invalid JSON in request body", "invalid_request")
