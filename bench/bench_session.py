@@ -320,6 +320,7 @@ def thread_rows(url: str, parser: str, tmp: Path, turns: int, rounds: int, windo
             t.cpu.append(c / window)
         log(f"thread round {r}: turns {n - window + 1}–{n}: session {late['session'].wall[-1] * 1e3:.1f} ms vs "
             f"{early['session'].wall[-1] * 1e3:.1f} ms at turns 6–15")
+    wire = _gzip_row(info, s.threads["long"].messages, n, window)
     sizes = [row[0] for row in conn.execute(f"SELECT {_ROW_BYTES} FROM entries WHERE thread='long' ORDER BY id")]
     total = sum(sizes)
     s.close()
@@ -343,10 +344,45 @@ def thread_rows(url: str, parser: str, tmp: Path, turns: int, rounds: int, windo
                         f"{label}: turns {lo}–{n} {spread(late[name].wall)}, CPU {spread(late[name].cpu)}",
                         f"turns 6–15: {spread(early[name].wall)}, CPU {spread(early[name].cpu)}",
                         f"wall {ratio_spread(w)}; CPU {ratio_spread(c)}", "info", None))
+    rows.append(wire)
     rows.append(Row(f"thread store at turn {turns}", f"{total:,} bytes in {len(sizes)} rows",
                     f"{len(sizes)} × turn 10's row ({one:,} bytes) = {len(sizes) * one:,}",
                     f"{total / (len(sizes) * one):.2f}×", "≤ 1.20×", total <= 1.2 * len(sizes) * one))
     return rows
+
+
+def _gzip_row(info: Any, messages: list[dict[str, Any]], turns: int, window: int) -> Row:
+    """What the long thread's last turns put on a real link: their bodies as JSON vs gzip-compressed as the client
+    sends them beyond this machine (``compress_requests="auto"``; on loopback they go as they are), and the CPU of
+    compressing each from the state kept at the turn before vs the whole body again."""
+    import zlib
+
+    from tokenhot_nb.client._compress import LEVEL, Gzip
+
+    prefix = chat.Prefix()
+    first = 2 * (turns - window)  # the window's first turn: its user message's index
+    calls = [chat.build(info, messages[: first + 2 * k + 1], prefix=prefix) for k in range(window)]
+    g = Gzip()
+    kept: list[float] = []
+    whole: list[float] = []
+    sizes: list[tuple[int, int]] = []
+    for call in calls:
+        body = call.encoded or _encoded(call)
+        t0 = time.process_time()
+        out = g.compress(body, call.stable)
+        kept.append(time.process_time() - t0)
+        t0 = time.process_time()
+        c = zlib.compressobj(LEVEL, zlib.DEFLATED, 31)
+        c.compress(body)
+        c.flush()
+        whole.append(time.process_time() - t0)
+        sizes.append((len(out), len(body)))
+    gz, plain = sizes[-1]
+    return Row(f"thread turn {turns} request, gzip",
+               f"{gz:,} bytes gzip; compressing from the kept state {spread(kept[1:])} a turn",
+               f"{plain:,} bytes as JSON; the whole body compressed again {spread(whole[1:])}",
+               f"{gz / plain:.2f}× the bytes; CPU {ratio_spread([k / w for k, w in zip(kept[1:], whole[1:], strict=True)])}",
+               "info", None)
 
 
 #: What one history row holds, in bytes (the columns that can grow, plus a fixed allowance for the rest).

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 Mode = Literal["live", "offline", "replay"]
 MODES: tuple[str, ...] = ("live", "offline", "replay")
+COMPRESS_CHOICES: tuple[str, ...] = ("auto", "always", "never")
 
 DEFAULT_BASE_URL = "https://api.tokenhot.cn"
 ALT_BASE_URL = "https://api.tokenhot.ai"
@@ -240,6 +241,9 @@ class Settings:
     #: (0: no floor); no total time limit, so a large file on a slow link still arrives
     download_min_rate: float = 1024.0
     response_cap: int = 512 * 1024**2  #: most bytes (decoded) of any JSON answer or event stream
+    #: JSON request bodies of 32 KiB or more (a long thread's) go gzip-compressed: "auto" to a host that is not
+    #: this machine, "always" to any host (the simulator's server too), "never"
+    compress_requests: str = "auto"
     store: Path = field(default_factory=lambda: Path(".tokenhot"))
     #: Hours the service's model table (``/api/pricing``…) is reused from the disk cache before it is read
     #: again (``TOKENHOT_CATALOG_TTL``); ``session.models(refresh=True)`` reads it now.
@@ -255,6 +259,13 @@ class Settings:
             raise ConfigError(
                 f"Unknown mode {self.mode!r}.",
                 hint="Use one of: live, offline, replay (argument mode=… or TOKENHOT_MODE).",
+            )
+        if self.compress_requests not in COMPRESS_CHOICES:
+            from .errors import ConfigError
+
+            raise ConfigError(
+                f"Unknown compress_requests {self.compress_requests!r}.",
+                hint="Use one of: auto, always, never (argument compress_requests=…).",
             )
         self.base_url = check_base_url(self.base_url).rstrip("/")
         if self.base_url.endswith("/v1"):

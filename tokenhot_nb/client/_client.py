@@ -29,6 +29,7 @@ from ..errors import APIError, APITimeoutError, DownloadError, ReplayMissError, 
 from ..families._types import HttpCall
 from . import _lane, _loop
 from ._body import ACCEPT_ENCODING, BodyRefused, bound_body
+from ._compress import MIN_SIZE, Gzip, loopback
 from ._download import (
     CHUNK_SIZE,
     EXPIRED_STATUSES,
@@ -231,6 +232,11 @@ def _form_value(value: Any) -> str | list[str] | None:
     return str(value)
 
 
+def _json_bytes(value: Any) -> bytes:
+    """JSON as httpx's ``json=`` encodes it: compact, UTF-8, no NaN."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+
+
 class _NoNetworkTransport(httpx.AsyncBaseTransport):
     """Replay mode without a replay transport: never touch the network."""
 
@@ -278,6 +284,11 @@ class Client:
         self._blocking: httpx.AsyncClient | None = None  # the lane's, shared by every calling thread
         self._blocking_lock = threading.Lock()
         self._closed = False
+        self.gzip = Gzip()
+        choice = settings.compress_requests
+        #: whether large JSON bodies may go compressed (see ``_compress.py``)
+        self._compressing = choice == "always" or (
+            choice == "auto" and transport is None and not loopback(httpx.URL(self.base_url).host))
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r}, mode={self.settings.mode!r})"
@@ -356,12 +367,20 @@ class Client:
             kwargs["data"] = {
                 k: v for k, v in ((k, _form_value(v)) for k, v in (call.data or {}).items()) if v is not None
             }
-        elif call.encoded is not None:  # a body the family encoded ahead (a thread's cached prefix spliced in)
-            kwargs["content"] = call.encoded
-            if not any(k.lower() == "content-type" for k in headers):
-                headers["Content-Type"] = "application/json"
-        elif call.json is not None:
-            kwargs["json"] = call.json
+        elif call.encoded is not None or call.json is not None:
+            content = call.encoded  # a body the family encoded ahead (a thread's cached prefix spliced in)
+            if content is None and self._compressing and self.gzip.usable:
+                with contextlib.suppress(TypeError, ValueError):  # not JSON: httpx says what is wrong below
+                    content = _json_bytes(call.json)
+            if content is None:
+                kwargs["json"] = call.json
+            else:
+                if len(content) >= MIN_SIZE and self._compressing and self.gzip.usable:
+                    content = self.gzip.compress(content, call.stable if call.encoded is not None else 0)
+                    headers["Content-Encoding"] = "gzip"
+                kwargs["content"] = content
+                if not any(k.lower() == "content-type" for k in headers):
+                    headers["Content-Type"] = "application/json"
         elif call.data:
             kwargs["data"] = {
                 k: v for k, v in ((k, _form_value(v)) for k, v in call.data.items()) if v is not None
@@ -399,62 +418,75 @@ class Client:
         the 2xx body is read under; an error body gets at most one read timeout in all.
         """
         retry = 0
-        while True:
-            request = make_request()
-            where = f"{request.method} {request.url.path}"
-            started = time.monotonic()
-            try:
-                response = await self._http().send(request, stream=True, follow_redirects=follow_redirects)
-            except httpx.RequestError as exc:
-                scrub_error(exc)
+        probe = False  # this is the plain resend of a compressed body the host refused
+        try:
+            while True:
+                request = make_request()
+                compressed = request.headers.get("content-encoding") == "gzip"
+                where = f"{request.method} {request.url.path}"
+                started = time.monotonic()
+                try:
+                    response = await self._http().send(request, stream=True, follow_redirects=follow_redirects)
+                except httpx.RequestError as exc:
+                    scrub_error(exc)
+                    elapsed = time.monotonic() - started
+                    if retry < self.retry.max_retries and self.retry.retry_exception(exc, billed=billed):
+                        retry += 1
+                        delay = self.retry.backoff(retry)
+                        log.debug(
+                            "%s failed after %.2fs (%s); retry %d in %.2fs",
+                            where, elapsed, type(exc).__name__, retry, delay,
+                        )
+                        await self.retry.sleep(delay)
+                        continue
+                    log.debug("%s failed after %.2fs (%s)", where, elapsed, type(exc).__name__)
+                    raise error_from_transport(exc, secrets=self._secrets) from exc
+                status = response.status_code
+                if 200 <= status < 300:
+                    if compressed or probe:
+                        self.gzip.served(compressed)
+                        probe = False
+                    if watch is not None:
+                        response.stream = _Watched(response.stream, watch())  # type: ignore[arg-type]
+                    try:
+                        bound_body(response, cap, max_line=max_line)
+                    except BodyRefused as exc:
+                        await response.aclose()
+                        raise APIError(f"The answer to {where} {exc.reason}; it was not read.", status=status,
+                                       request_id=request_id_from_headers(response.headers)) from None
+                    return response, started
+                response.stream = _Watched(response.stream, _Deadline(self._error_body_time()))  # type: ignore[arg-type]
+                try:
+                    bound_body(response, min(cap, ERROR_BODY_CAP))
+                    body = await _read_whole(response)
+                except _TooSlow as exc:
+                    body = exc.partial  # an error page that drips: its start says enough
+                except (httpx.HTTPError, BodyRefused) as exc:
+                    scrub_error(exc)
+                    body = b""
+                finally:
+                    await response.aclose()
                 elapsed = time.monotonic() - started
-                if retry < self.retry.max_retries and self.retry.retry_exception(exc, billed=billed):
+                error = error_from_response(status, response.headers, body, secrets=self._secrets)
+                if compressed and self.gzip.refused(status):
+                    log.debug("%s -> %d to a gzip body in %.2fs; sending it again as it is", where, status, elapsed)
+                    probe = True
+                    continue
+                wait = too_long_to_wait(response.headers, self.retry.max_retry_after)
+                if wait is not None and self.retry.retry_status(error):
+                    log.debug("%s -> %d in %.2fs; the server asks to wait %s", where, status, elapsed, wait)
+                    raise wait.annotate(error)
+                if retry < self.retry.max_retries and self.retry.retry_status(error, billed=billed):
                     retry += 1
-                    delay = self.retry.backoff(retry)
-                    log.debug(
-                        "%s failed after %.2fs (%s); retry %d in %.2fs",
-                        where, elapsed, type(exc).__name__, retry, delay,
-                    )
+                    delay = self.retry.delay(retry, response.headers)
+                    log.debug("%s -> %d in %.2fs; retry %d in %.2fs", where, status, elapsed, retry, delay)
                     await self.retry.sleep(delay)
                     continue
-                log.debug("%s failed after %.2fs (%s)", where, elapsed, type(exc).__name__)
-                raise error_from_transport(exc, secrets=self._secrets) from exc
-            status = response.status_code
-            if 200 <= status < 300:
-                if watch is not None:
-                    response.stream = _Watched(response.stream, watch())  # type: ignore[arg-type]
-                try:
-                    bound_body(response, cap, max_line=max_line)
-                except BodyRefused as exc:
-                    await response.aclose()
-                    raise APIError(f"The answer to {where} {exc.reason}; it was not read.", status=status,
-                                   request_id=request_id_from_headers(response.headers)) from None
-                return response, started
-            response.stream = _Watched(response.stream, _Deadline(self._error_body_time()))  # type: ignore[arg-type]
-            try:
-                bound_body(response, min(cap, ERROR_BODY_CAP))
-                body = await _read_whole(response)
-            except _TooSlow as exc:
-                body = exc.partial  # an error page that drips: its start says enough
-            except (httpx.HTTPError, BodyRefused) as exc:
-                scrub_error(exc)
-                body = b""
-            finally:
-                await response.aclose()
-            elapsed = time.monotonic() - started
-            error = error_from_response(status, response.headers, body, secrets=self._secrets)
-            wait = too_long_to_wait(response.headers, self.retry.max_retry_after)
-            if wait is not None and self.retry.retry_status(error):
-                log.debug("%s -> %d in %.2fs; the server asks to wait %s", where, status, elapsed, wait)
-                raise wait.annotate(error)
-            if retry < self.retry.max_retries and self.retry.retry_status(error, billed=billed):
-                retry += 1
-                delay = self.retry.delay(retry, response.headers)
-                log.debug("%s -> %d in %.2fs; retry %d in %.2fs", where, status, elapsed, retry, delay)
-                await self.retry.sleep(delay)
-                continue
-            log.debug("%s -> %d in %.2fs", where, status, elapsed)
-            raise error
+                log.debug("%s -> %d in %.2fs", where, status, elapsed)
+                raise error
+        finally:
+            if probe:  # the plain resend failed too: the request was at fault, not the compression
+                self.gzip.plain_refused()
 
     # -- the API ----------------------------------------------------------------------------------------
     async def send(self, call: HttpCall) -> Response:

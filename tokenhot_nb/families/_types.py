@@ -41,6 +41,9 @@ class HttpCall:
     #: ``json`` already encoded exactly as the client would (compact, UTF-8), when a family could reuse most of
     #: it (a thread's earlier turns, see ``chat.Prefix``); the client then sends these bytes as they are.
     encoded: bytes | None = field(default=None, repr=False, compare=False)
+    #: How many leading bytes of ``encoded`` the next turn's body will start with (the conversation so far): a
+    #: compressing client keeps its state there (``client/_compress.py``). 0: no such promise.
+    stable: int = field(default=0, repr=False, compare=False)
 
     def describe(self) -> dict[str, Any]:
         """A JSON-safe view for history, curl and replay keys (file bytes replaced by size + name)."""

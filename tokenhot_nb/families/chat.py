@@ -620,15 +620,19 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     if ep == "responses" and "reasoning_effort" in extra:
         extra["reasoning"] = {**dict(extra.get("reasoning") or {}), "effort": extra.pop("reasoning_effort")}
     encoded: bytes | None = None
+    stable = 0
     if reuse and prefix is not None:
         lead = 1 if ep == "chat.completions" and system else 0  # the system message chat puts first
         body, encoded = prefix.extend(body, list_key, messages, known, lead, (ep, model.id, system))
     body = finish_body(body, extra, raw)
     if encoded is not None and body is not None:
-        encoded = _splice(body, list_key, encoded)
+        spliced = _splice(body, list_key, encoded)
+        encoded, head = spliced if spliced is not None else (None, 0)
+        if encoded is not None and prefix is not None and prefix.seen:
+            stable = head + 1 + len(prefix.encoded)  # the next turn's body: this head, "[" and these items
     params = {"alt": "sse"} if stream and ep.startswith("gemini") else {}
     return HttpCall("POST", path, json=body, params=params, headers=headers,
-                    stream=_STREAM_FORMATS[ep] if stream else None, encoded=encoded)
+                    stream=_STREAM_FORMATS[ep] if stream else None, encoded=encoded, stable=stable)
 
 
 # --- a conversation's body kept between turns ---------------------------------------------------------
@@ -653,13 +657,14 @@ _MARK = "\x00tokenhot-conversation\x00"
 _MARK_BYTES = _dumps(_MARK)
 
 
-def _splice(body: dict[str, Any], list_key: str, items: bytes) -> bytes | None:
-    """The body encoded with its conversation list replaced by ``items`` (already encoded, brackets included)."""
+def _splice(body: dict[str, Any], list_key: str, items: bytes) -> tuple[bytes, int] | None:
+    """The body encoded with its conversation list replaced by ``items`` (already encoded, brackets included),
+    and how many bytes come before the list."""
     try:
         head, *rest = _dumps({**body, list_key: _MARK}).split(_MARK_BYTES)
     except (TypeError, ValueError):  # not JSON (NaN, an odd value): the client encodes it and says what is wrong
         return None
-    return head + items + rest[0] if len(rest) == 1 else None
+    return (head + items + rest[0], len(head)) if len(rest) == 1 else None
 
 
 @dataclass(eq=False)
