@@ -254,3 +254,21 @@ def test_history_and_replay_keep_the_json_not_the_compressed_bytes(tmp_path: Pat
     replay = Session(mode="replay", store=tmp_path / "store")
     assert replay.chat(BIG, model=MODEL, stream=False, thread=False).text == "Noted."
     replay.close()
+
+
+# ============================================================================= against the simulator
+
+
+@pytest.mark.parametrize("endpoint_model", ["gpt-5.4-mini", "claude-opus-4-6-cc", "gemini-2.5-flash"])
+def test_a_long_thread_compressed_gets_the_answers_the_plain_one_gets(sim_url: str, tmp_path: Path,
+                                                                     endpoint_model: str) -> None:
+    """The simulator decodes gzip as the service does and answers by the body: the same thread sent compressed
+    and as it is gets the same answers, streamed or not, in each protocol."""
+    replies: dict[str, list[str]] = {}
+    for choice in ("always", "never"):
+        s = Session(api_key=KEY, base_url=sim_url, mode="live", store=tmp_path / choice, compress_requests=choice)
+        replies[choice] = [s.chat(f"{i}: {BIG}", model=endpoint_model, stream=i % 2 == 0).text for i in range(3)]
+        assert s.client.gzip.state == ("on" if choice == "always" else "unknown")
+        assert [e.status for e in s.history] == ["ok"] * 3
+        s.close()
+    assert replies["always"] == replies["never"] and all(replies["always"])
