@@ -3,19 +3,22 @@ turn; a relay that does not decode gzip gets the body again as it is, once, and 
 
 from __future__ import annotations
 
+import base64
 import gzip
 import itertools
 import json
+import os
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _hostile import Hostile, response
+from _hostile import Action, Hostile, response
 
 from tokenhot_nb import Session, catalog
 from tokenhot_nb import errors as E
 from tokenhot_nb._config import Settings
-from tokenhot_nb.client import Client
+from tokenhot_nb.client import Client, _compress
 from tokenhot_nb.client._compress import MIN_SIZE, Gzip, loopback
 from tokenhot_nb.families import chat
 from tokenhot_nb.families._types import HttpCall
@@ -272,3 +275,93 @@ def test_a_long_thread_compressed_gets_the_answers_the_plain_one_gets(sim_url: s
         assert [e.status for e in s.history] == ["ok"] * 3
         s.close()
     assert replies["always"] == replies["never"] and all(replies["always"])
+
+
+# ============================================================================= what counts as "not decoded"
+
+
+def _error(status: int, message: str) -> bytes:
+    return response(status, json.dumps({"error": {"message": message, "type": "invalid_request_error",
+                                                  "code": ""}}).encode())
+
+
+@pytest.mark.parametrize(("status", "body", "resent"), [
+    (415, _error(415, "unsupported media type"), True),
+    (400, response(400, b""), True),  # new-api's answer to a broken gzip header: an empty 400
+    (400, _error(400, "invalid character '\\x1f' looking for beginning of value"), True),
+    (400, _error(400, "Unsupported value: 'temperature' does not support 0.2 with this model."), False),
+    (413, _error(413, "request body too large"), False),  # the plain body is larger still
+    (429, _error(429, "rate limited"), False),
+])
+def test_only_an_answer_that_says_the_body_was_not_read_is_resent(tmp_path: Path, status: int, body: bytes,
+                                                                   resent: bool) -> None:
+    answers = iter([body, _answer()])
+    with Hostile({CHAT: lambda *a: next(answers)}) as relay:
+        s = _session(relay.url, tmp_path)
+        if resent:
+            assert s.chat(BIG, model=MODEL, stream=False, thread=False).text == "Noted."
+            assert s.client.gzip.state == "off"
+        else:
+            with pytest.raises(E.APIError) as info:
+                s.chat(BIG, model=MODEL, stream=False, thread=False)
+            assert info.value.status == status and s.client.gzip.state == "unknown"
+        s.close()
+    assert [r.headers.get("content-encoding") for r in chats(relay)] == (["gzip", None] if resent else ["gzip"])
+
+
+def test_calls_in_flight_together_are_each_sent_again(tmp_path: Path) -> None:
+    def old_relay(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        return _bad_json() if headers.get("content-encoding") else _answer()
+
+    with Hostile({CHAT: old_relay}) as relay:
+        s = _session(relay.url, tmp_path)
+        batch = s.chat([f"{i} {BIG}" for i in range(4)], model=MODEL, stream=False, concurrency=4)
+        assert [r.text for r in batch] == ["Noted."] * 4
+        assert s.client.gzip.state == "off" and [e.status for e in s.history] == ["ok"] * 4
+        s.close()
+    encodings = [r.headers.get("content-encoding") for r in chats(relay)]
+    assert encodings.count(None) == 4 and 1 <= encodings.count("gzip") <= 4
+
+
+def test_a_plain_resend_that_breaks_leaves_nothing_learnt(tmp_path: Path) -> None:
+    def relay_fn(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes | Action:
+        return _bad_json() if headers.get("content-encoding") else Action(b"", close=True)
+
+    with Hostile({CHAT: relay_fn}) as relay:
+        s = _session(relay.url, tmp_path)
+        with pytest.raises(E.APIConnectionError):
+            s.chat(BIG, model=MODEL, stream=False, thread=False)
+        assert s.client.gzip.state == "unknown"
+        s.close()
+
+
+def test_a_body_that_hardly_shrinks_goes_as_it_is(tmp_path: Path) -> None:
+    noise = base64.b64encode(os.urandom(1_500_000)).decode()  # what inline media looks like
+    with Hostile({CHAT: lambda *a: _answer()}) as relay:
+        s = _session(relay.url, tmp_path)
+        s.chat(noise, model=MODEL, stream=False, thread=False)
+        s.chat(BIG * 30, model=MODEL, stream=False, thread=False)  # as large, but text: compressed
+        s.close()
+    media, text = chats(relay)
+    assert "content-encoding" not in media.headers and _body_of(media)["messages"][0]["content"] == noise
+    assert text.headers.get("content-encoding") == "gzip" and len(text.body) * 20 < len(BIG * 30)
+
+
+def test_a_sessions_thread_continues_the_kept_compressor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[int] = []
+    real = zlib.compressobj
+
+    def counting(*args: Any) -> Any:
+        made.append(1)
+        return real(*args)
+
+    monkeypatch.setattr(_compress.zlib, "compressobj", counting)
+    with Hostile({CHAT: lambda *a: _answer("A reply. " * 200)}) as relay:
+        s = _session(relay.url, tmp_path)
+        for i in range(5):
+            s.chat(f"{i}: {BIG}", model=MODEL, stream=False, system="Be brief.", max_tokens=500)
+        s.close()
+    assert len(made) == 1  # the first turn's; every later turn went on from a copy
+    bodies = [_body_of(r) for r in chats(relay)]
+    assert [len(b["messages"]) for b in bodies] == [2, 4, 6, 8, 10]  # the system message, then the turns
+    assert bodies[-1]["messages"][0] == {"role": "system", "content": "Be brief."}

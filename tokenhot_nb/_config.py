@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 Mode = Literal["live", "offline", "replay"]
 MODES: tuple[str, ...] = ("live", "offline", "replay")
+Compress = Literal["auto", "always", "never"]
 COMPRESS_CHOICES: tuple[str, ...] = ("auto", "always", "never")
 
 DEFAULT_BASE_URL = "https://api.tokenhot.cn"
@@ -243,7 +244,7 @@ class Settings:
     response_cap: int = 512 * 1024**2  #: most bytes (decoded) of any JSON answer or event stream
     #: JSON request bodies of 32 KiB or more (a long thread's) go gzip-compressed: "auto" to a host that is not
     #: this machine, "always" to any host (the simulator's server too), "never"
-    compress_requests: str = "auto"
+    compress_requests: Compress = "auto"
     store: Path = field(default_factory=lambda: Path(".tokenhot"))
     #: Hours the service's model table (``/api/pricing``…) is reused from the disk cache before it is read
     #: again (``TOKENHOT_CATALOG_TTL``); ``session.models(refresh=True)`` reads it now.

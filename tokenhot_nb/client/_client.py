@@ -233,7 +233,7 @@ def _form_value(value: Any) -> str | list[str] | None:
 
 
 def _json_bytes(value: Any) -> bytes:
-    """JSON as httpx's ``json=`` encodes it: compact, UTF-8, no NaN."""
+    """Compact UTF-8 JSON, no NaN (what httpx 0.28's ``json=`` sends; the same JSON as older httpx sends)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
 
 
@@ -376,8 +376,10 @@ class Client:
                 kwargs["json"] = call.json
             else:
                 if len(content) >= MIN_SIZE and self._compressing and self.gzip.usable:
-                    content = self.gzip.compress(content, call.stable if call.encoded is not None else 0)
-                    headers["Content-Encoding"] = "gzip"
+                    packed = self.gzip.compress(content, call.stable if call.encoded is not None else 0)
+                    if packed is not None:
+                        content = packed
+                        headers["Content-Encoding"] = "gzip"
                 kwargs["content"] = content
                 if not any(k.lower() == "content-type" for k in headers):
                     headers["Content-Type"] = "application/json"
@@ -468,7 +470,7 @@ class Client:
                     await response.aclose()
                 elapsed = time.monotonic() - started
                 error = error_from_response(status, response.headers, body, secrets=self._secrets)
-                if compressed and self.gzip.refused(status):
+                if compressed and self.gzip.refused(status, body):
                     log.debug("%s -> %d to a gzip body in %.2fs; sending it again as it is", where, status, elapsed)
                     probe = True
                     continue

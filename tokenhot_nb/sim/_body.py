@@ -13,8 +13,11 @@ What the service does, and so the simulator:
   envelope saying so. That is a gap: the service would decode it. A truncated zstd stream decodes as far as it
   goes (zstandard's streaming writer cannot tell), so the JSON check refuses what is left.
 - any other value (``deflate``, ``identity``, ``x-gzip`` …) is not decoded: the raw bytes reach the parser.
-- the body as read, decoded or plain, is limited to :data:`MAX_REQUEST_BODY` (``MaxRequestBodyMB``, 32 MiB by
-  default, through ``http.MaxBytesReader``); past it the read fails and the service answers 413.
+- the body as read, decoded or plain, is limited to :data:`MAX_REQUEST_BODY` (``MaxRequestBodyMB``: 128 MiB unless
+  the operator sets ``MAX_REQUEST_BODY_MB``, common/init.go; the middleware's own 32 is only a fallback for 0),
+  through ``http.MaxBytesReader``; past it the read fails. Where the distributor reads the body for its model (a
+  JSON body naming it) that failure is its 400 "invalid request, …"; elsewhere (a form, a model in the path) the
+  relay answers 413.
 
 Decoding is incremental and bounded: never more than the limit + 1 decoded bytes are produced (plus one
 64 KiB zstd block), so a gzip bomb costs the simulator little memory.
@@ -32,7 +35,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive
 
 #: The most a request body may hold once decoded (new-api's ``MaxRequestBodyMB`` default); tests lower it.
-MAX_REQUEST_BODY = 32 * 1024**2
+MAX_REQUEST_BODY = 128 * 1024**2
 
 _GZIP_MAGIC = b"\x1f\x8b\x08"  # ID1, ID2, CM=deflate
 _FHCRC, _FEXTRA, _FNAME, _FCOMMENT = 2, 4, 8, 16

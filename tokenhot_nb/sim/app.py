@@ -168,9 +168,14 @@ async def _read_body(ctx: Ctx, kind: BodyKind) -> dict[str, Any] | Form | Respon
         else:
             raw = await request.body()
     except _body.BodyError as exc:
-        corrupt_json = isinstance(exc, _body.BodyCorrupt) and not is_form
-        return middleware_error(ctx.request_id, exc.status, "invalid JSON in request body" if corrupt_json
-                                else str(exc), exc.code)
+        if is_form:
+            return middleware_error(ctx.request_id, exc.status, str(exc), exc.code)
+        if isinstance(exc, _body.BodyCorrupt):
+            return middleware_error(ctx.request_id, 400, "invalid JSON in request body", exc.code)
+        if isinstance(exc, _body.BodyTooLarge) and "model" not in request.path_params:
+            # the distributor read this body for its model: its failure is a 400, the size error wrapped in it
+            return middleware_error(ctx.request_id, 400, f"invalid request, {exc}", "invalid_request")
+        return middleware_error(ctx.request_id, exc.status, str(exc), exc.code)
     if is_form:
         if kind == "json_or_form":  # files (e.g. /v1/videos input_reference) arrive as data URLs
             out: dict[str, Any] = {k: v[-1] for k, v in form.fields.items()}
