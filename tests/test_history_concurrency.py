@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import hashlib
+import io
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from tokenhot_nb.history import History, HistoryEntry, Store
+from tokenhot_nb.history._artifacts import _thumb_pool
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -152,17 +160,16 @@ def test_kill_during_writes_leaves_a_consistent_store(tmp_path: Path) -> None:
 def test_close_never_closes_a_connection_another_live_thread_may_be_using(tmp_path: Path) -> None:
     """A session reset while a poll thread is inside a query must not pull the connection from under it (a
     connection closed mid-query crashes the interpreter on Python 3.13); a finished thread's and the caller's own
-    connections are closed at once."""
-    import sqlite3
-    import threading
-
+    connections are closed at once, the live thread's once it has ended (not left to the garbage collector)."""
     store = Store(tmp_path / "s")
     store.insert(HistoryEntry(kind="chat", model="m", text="hello"))
     opened, closed, done = threading.Event(), threading.Event(), threading.Event()
     seen: list[object] = []
+    held: list[sqlite3.Connection] = []
 
     def poller() -> None:
         conn = store.connection()
+        held.append(conn)
         opened.set()
         closed.wait(10)
         try:
@@ -190,4 +197,60 @@ def test_close_never_closes_a_connection_another_live_thread_may_be_using(tmp_pa
     for conn in (mine, gone):
         with pytest.raises(sqlite3.ProgrammingError):
             conn.execute("SELECT 1")  # type: ignore[attr-defined]
-    assert len(History(Store(tmp_path / "s"))) == 1  # and the store opens again as usual
+    with Store(tmp_path / "s") as again:
+        assert len(History(again)) == 1  # and the store opens again as usual
+    with pytest.raises(sqlite3.ProgrammingError):  # the poller has ended: the next open closed its connection
+        held[0].execute("SELECT 1")
+
+
+def _closed(conn: sqlite3.Connection) -> bool:
+    try:
+        conn.execute("SELECT 1")
+    except sqlite3.ProgrammingError:
+        return True
+    return False
+
+
+def test_a_thread_serving_a_queue_closes_its_own_connection_when_the_store_is_closed(tmp_path: Path) -> None:
+    """A store closed from the notebook's thread has the threads that keep running and used it (the session's
+    event loop, the thumbnail worker) close their connections as their next job, when no query of theirs runs,
+    and waits for that. Left to the garbage collector, each would be closed whenever it runs, warning
+    (``ResourceWarning``, 3.13) in whatever test or cell happens to run then."""
+    loop = asyncio.new_event_loop()
+    looping = threading.Thread(target=loop.run_forever, daemon=True)
+    looping.start()
+    try:
+        store = Store(tmp_path / "s")
+        image = io.BytesIO()
+        Image.new("RGB", (64, 64), "red").save(image, "PNG")
+        store.add_bytes(image.getvalue(), "image/png")  # its thumbnail is made on the worker, which reads the store
+        store.wait_thumbnails()
+
+        async def on_the_loop() -> sqlite3.Connection:
+            return store.connection()
+
+        conns = [store.connection(), asyncio.run_coroutine_threadsafe(on_the_loop(), loop).result(10),
+                 _thumb_pool().submit(store.connection).result(10)]
+        assert len({id(c) for c in conns}) == 3
+        store.close()  # returns once they are closed: the store's files are settled
+        assert [_closed(c) for c in conns] == [True, True, True]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        looping.join(10)
+        loop.close()
+
+
+def test_a_store_dropped_without_close_closes_its_connection(tmp_path: Path) -> None:
+    """``History(path)`` has no close of its own: dropping it closes the connection it opened, quietly."""
+    with Store(tmp_path / "s") as store:
+        store.insert(HistoryEntry(kind="chat", model="m", text="hello"))
+    gc.collect()  # (garbage left by earlier tests is not this test's)
+    history = History(tmp_path / "s")
+    assert len(history) == 1
+    conn = history.store.connection()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del history
+        gc.collect()
+    assert _closed(conn)
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -10,6 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -107,7 +108,7 @@ def test_sqlite_settings_and_schema(tmp_path: Path) -> None:
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
     Store(tmp_path).insert(HistoryEntry(kind="chat"))
-    with sqlite3.connect(tmp_path / "history.sqlite") as c:
+    with closing(sqlite3.connect(tmp_path / "history.sqlite")) as c, c:
         c.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     with pytest.raises(ConfigError):
         Store(tmp_path).count()

@@ -22,6 +22,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,7 @@ FIX = "Copy the folder somewhere writable"
 def drop_column(db: Path, table: str, column: str) -> None:
     """``table`` rebuilt without ``column`` (what ``ALTER TABLE … DROP COLUMN`` does on SQLite ≥ 3.35; Python
     3.10 may ship an older one). Its indexes and triggers go with the old table."""
-    with sqlite3.connect(db) as c:
+    with closing(sqlite3.connect(db)) as c, c:
         keep = [r[1] for r in c.execute(f"PRAGMA table_info({table})") if r[1] != column]
         c.execute(f"CREATE TABLE {table}_new AS SELECT {', '.join(keep)} FROM {table}")
         c.execute(f"DROP TABLE {table}")
@@ -170,7 +171,7 @@ def test_read_only_folder_without_artifacts_dir(tmp_path: Path, monkeypatch: pyt
 def test_read_only_store_of_an_older_layout_says_to_copy_it(tmp_path: Path) -> None:
     root = tmp_path / "old"
     Store(root).insert(HistoryEntry(kind="chat"))
-    with sqlite3.connect(root / "history.sqlite") as c:
+    with closing(sqlite3.connect(root / "history.sqlite")) as c, c:
         c.execute("PRAGMA user_version=2")  # (schema 3 is read as it is: see test_history_store_fts)
     with pytest.raises(StoreError, match="older layout") as info:
         len(History(Store(root, read_only=True)))
@@ -315,7 +316,7 @@ def test_missing_column_is_named_on_open(tmp_path: Path) -> None:
 def test_another_programs_database_is_refused(tmp_path: Path) -> None:
     root = tmp_path / "store"
     root.mkdir()
-    with sqlite3.connect(root / "history.sqlite") as c:  # someone else's "entries" table
+    with closing(sqlite3.connect(root / "history.sqlite")) as c, c:  # someone else's "entries" table
         c.execute("CREATE TABLE entries (id INTEGER PRIMARY KEY, title TEXT)")
     with pytest.raises(StoreError) as info:
         Store(root).count()

@@ -10,6 +10,7 @@ import hashlib
 import json
 import sqlite3
 import time
+from contextlib import closing
 from pathlib import Path
 
 from _session_support import Recorder, make_session
@@ -175,8 +176,8 @@ def _v1_store(root: Path, turns: list[tuple[str, str]], thread: str = "default")
 def test_a_schema_1_store_is_migrated_and_its_threads_continue(tmp_path: Path) -> None:
     root = tmp_path / "old"
     ids = _v1_store(root, [("Hi", "Hello!"), ("Name a fox", "Vulpes"), ("Thanks", "Welcome")])
-    old_request = json.loads(sqlite3.connect(root / "history.sqlite").execute(
-        "SELECT request FROM entries WHERE id=?", (ids[-1],)).fetchone()[0])
+    with closing(sqlite3.connect(root / "history.sqlite")) as c:
+        old_request = json.loads(c.execute("SELECT request FROM entries WHERE id=?", (ids[-1],)).fetchone()[0])
     rec = Recorder()
     s = make_session(root, rec)
     conn = s.store.connection()

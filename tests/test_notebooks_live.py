@@ -38,8 +38,9 @@ def test_tutorial_runs_live_against_a_loopback_service(name: str, tmp_path: Path
     store = work / ".tokenhot" / name / "history.sqlite"
     assert store.exists() and KEY.encode() not in store.read_bytes()
     import sqlite3
+    from contextlib import closing
 
-    with sqlite3.connect(store) as db:
+    with closing(sqlite3.connect(store)) as db:
         modes = {m for (m,) in db.execute("SELECT DISTINCT mode FROM entries")}
         calls = db.execute("SELECT count(*) FROM entries WHERE status = 'ok'").fetchone()[0]
     assert modes == {"live"} and calls >= 3

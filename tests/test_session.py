@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -179,6 +180,22 @@ def test_thread_rebuilt_after_restart(tmp_path: Path) -> None:
     assert a.text not in [m["content"] for m in msgs]
     assert msgs[0]["role"] == "system" and msgs[0]["content"] == "Be kind."
     s2.close()
+
+
+def test_close_closes_the_history_connections_of_every_thread(tmp_path: Path) -> None:
+    """The calls use the store from the background loop (and the thumbnail worker): closing the session closes
+    those connections too, each on its own thread, instead of leaving them to the garbage collector (which warns,
+    ``ResourceWarning`` on 3.13, in whatever cell or test runs then)."""
+    s = make_session(tmp_path / "st")
+    s.chat("hi", model="gpt-5.2")
+    s.image("a fox", model="gpt-image-2")
+    s.store.wait_thumbnails()
+    conns = list(s.store._conns)
+    assert len(conns) >= 2  # the loop's and the thumbnail worker's
+    s.close()  # returns once they are closed: the store's files are settled
+    for conn in conns:
+        with pytest.raises(sqlite3.ProgrammingError):
+            conn.execute("SELECT 1")
 
 
 def test_chat_with_image_input(s: Session, rec: Recorder) -> None:

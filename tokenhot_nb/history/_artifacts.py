@@ -108,8 +108,16 @@ def _thumb_pool() -> concurrent.futures.ThreadPoolExecutor:
     global _THUMB_POOL
     with _THUMB_POOL_LOCK:
         if _THUMB_POOL is None:
-            _THUMB_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenhot-thumbs")
+            _THUMB_POOL = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="tokenhot-thumbs",
+                                                                initializer=_thumb_worker_started)
         return _THUMB_POOL
+
+
+def _thumb_worker_started() -> None:
+    """A store closed while the worker holds a connection to it has the worker close it, as its next job."""
+    from ._store import serves_later
+
+    serves_later(_thumb_pool().submit)
 
 
 class ArtifactFiles:

@@ -8,7 +8,8 @@ Designed for several kernels writing at once and for processes killed mid-call:
   never half-written;
 * a call is inserted as ``running`` and updated when it ends, so a killed call stays ``running``
   (marked ``interrupted`` once its process is known to be gone), never half-written;
-* one connection per thread (sqlite3 objects are not thread-safe), opened lazily, reset after fork;
+* one connection per thread (sqlite3 objects are not thread-safe), opened lazily, reset after fork, and closed
+  by :meth:`Store.close` (or when the store is dropped) in the thread that is using it (see :func:`_close_all`);
 * a store that cannot be written (a read-only mount, a colleague's folder, a checked-in store) opens read-only
   (SQLite ``mode=ro``, or ``immutable=1`` when the WAL index cannot be created either): its history can be
   listed, searched, exported and replayed; any write is refused with one :class:`StoreError` naming the path.
@@ -16,6 +17,9 @@ Designed for several kernels writing at once and for processes killed mid-call:
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import concurrent.futures
 import json
 import operator
 import os
@@ -23,6 +27,7 @@ import socket
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,6 +70,87 @@ def _after_fork() -> None:
 
 if hasattr(os, "register_at_fork"):  # no fork (Windows): the id never changes
     os.register_at_fork(after_in_child=_after_fork)
+
+#: A thread that serves a queue (the thumbnail worker) says here how to run a function on it between two jobs
+_SERVES = threading.local()
+#: Connections a closed store could not close at once, by the live thread using them (see :func:`_close_all`)
+_LEFT: dict[threading.Thread, list[sqlite3.Connection]] = {}
+_LEFT_LOCK = threading.Lock()
+#: The thread a connection serves, and how to have that thread run a function later (``None``: no way)
+_Owner = tuple[threading.Thread, Callable[..., object] | None]
+
+
+def serves_later(run_later: Callable[..., object]) -> None:
+    """The current thread runs ``run_later(fn, *args)`` between its jobs (a one-worker pool's ``submit``): a
+    store closed elsewhere has it close its connection itself, as such a job."""
+    _SERVES.run_later = run_later
+
+
+def _owner() -> _Owner:
+    later: Callable[..., object] | None = getattr(_SERVES, "run_later", None)
+    if later is None:
+        try:
+            later = asyncio.get_running_loop().call_soon_threadsafe  # it runs between two of the loop's steps
+        except RuntimeError:
+            pass
+    return threading.current_thread(), later
+
+
+def _close(conn: sqlite3.Connection, done: concurrent.futures.Future[None] | None = None) -> None:
+    try:
+        conn.close()
+    except sqlite3.Error:
+        pass
+    finally:
+        if done is not None:
+            done.set_result(None)
+
+
+def _close_left() -> None:
+    """Close the connections left to the current thread or to threads that have ended."""
+    if not _LEFT:
+        return
+    me = threading.current_thread()
+    with _LEFT_LOCK:
+        done = [t for t in _LEFT if t is me or not t.is_alive()]
+        conns = [c for t in done for c in _LEFT.pop(t)]
+    for c in conns:
+        _close(c)
+
+
+def _close_all(conns: dict[sqlite3.Connection, _Owner], wait: float = 0.0) -> None:
+    """Close (and forget) a store's connections, each where that is safe.
+
+    A connection closed under another thread's query crashes the interpreter; one left to the garbage collector
+    is closed whenever that runs, with a ``ResourceWarning`` on Python 3.13. So this thread's and those of
+    ended threads are closed at once; a live thread serving a queue (the session's event loop, the thumbnail
+    worker) closes its own as its next job, waited for up to ``wait`` seconds (a closed store's files are
+    settled: the last connection to close folds the WAL into the database); another live thread's waits in
+    ``_LEFT`` until that thread opens a connection again or has ended.
+    """
+    me = threading.current_thread()
+    asked: list[concurrent.futures.Future[None]] = []
+    for conn, (owner, later) in list(conns.items()):
+        if owner is me or not owner.is_alive():
+            _close(conn)
+            continue
+        if later is not None:
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            try:
+                later(_close, conn, done)
+                asked.append(done)
+                continue
+            except RuntimeError:  # its loop was closed, its pool shut down
+                pass
+        with _LEFT_LOCK:
+            _LEFT.setdefault(owner, []).append(conn)
+    conns.clear()
+    _close_left()
+    if asked and wait > 0:
+        concurrent.futures.wait(asked, timeout=wait)
+
+
+atexit.register(_close_left)
 
 Cond = tuple[str, tuple[Any, ...]]
 
@@ -313,7 +399,9 @@ class Store(ArtifactFiles):
         self.secrets: tuple[Secret | str, ...] = tuple(s for s in secrets if s)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._conns: dict[sqlite3.Connection, threading.Thread] = {}  # each connection and the thread it serves
+        self._conns: dict[sqlite3.Connection, _Owner] = {}  # each connection and the thread it serves
+        # a store dropped without close() closes its connections too (History(path) has no close of its own)
+        weakref.finalize(self, _close_all, self._conns)
         self._ready = False
         self._pid = _pid
         self._fts = "none"
@@ -333,13 +421,14 @@ class Store(ArtifactFiles):
     def _conn(self) -> sqlite3.Connection:
         if self._pid != _pid:  # forked: never reuse the parent's connections
             self._local = threading.local()
-            self._conns = {}
+            self._conns.clear()
             self._pid = _pid
             self._lock = threading.Lock()
             self._spending = Spending()  # (its lock may have been held by a thread the child does not have)
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
+        _close_left()  # this thread's connections to closed stores: it is not using them now
         try:
             conn = self._open_connection()
         except (OSError, sqlite3.Error) as exc:
@@ -349,7 +438,7 @@ class Store(ArtifactFiles):
         self._local.conn = conn
         first = False
         with self._lock:
-            self._conns[conn] = threading.current_thread()
+            self._conns[conn] = _owner()
             if not self._ready:
                 try:
                     self._init_schema(conn)
@@ -594,19 +683,10 @@ class Store(ArtifactFiles):
                     self._tx(self._index_pending)
             except (sqlite3.Error, StoreError):
                 pass
-        with self._lock:
-            conns, self._conns = self._conns, {}
-        me = threading.current_thread()
-        for c, owner in conns.items():
-            if owner is not me and owner.is_alive():
-                # Another thread may be inside a query on it right now (a poll still running while a notebook
-                # resets its session): closing it under that query crashes the interpreter. Dropped here, it
-                # is closed when that thread lets go of it (SQLite closes a connection with its last reference).
-                continue
-            try:
-                c.close()
-            except sqlite3.Error:
-                pass
+        with self._lock:  # another thread may be inside a query on its connection right now (a poll still
+            conns = dict(self._conns)  # running while a notebook resets its session): that thread closes it
+            self._conns.clear()
+        _close_all(conns, wait=10.0)
         self._local = threading.local()
 
     def __enter__(self) -> Store:
