@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tokenhot_nb.history import History, HistoryEntry, Store
+from tokenhot_nb.history import History, HistoryEntry, Store, _store
 from tokenhot_nb.history._artifacts import _thumb_pool
 
 REPO = Path(__file__).resolve().parents[1]
@@ -254,3 +254,51 @@ def test_a_store_dropped_without_close_closes_its_connection(tmp_path: Path) -> 
         gc.collect()
     assert _closed(conn)
     assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+class _Reentering(threading.Thread):
+    """A connection's owner whose liveness check runs the closing code again, as a garbage-collector pass that
+    finalizes another store can, at any point of this thread's code."""
+
+    nested = 0
+
+    def is_alive(self) -> bool:
+        if not self.nested:
+            self.nested += 1
+            _store._close_left()
+        return True
+
+
+@pytest.mark.timeout(20)
+def test_closing_code_entered_again_by_the_collector_does_not_deadlock() -> None:
+    conn = sqlite3.connect(":memory:")
+    owner = _Reentering()
+    _store._LEFT.append((owner, conn))
+    worker = threading.Thread(target=_store._close_left, daemon=True)
+    worker.start()
+    worker.join(10)
+    assert not worker.is_alive()  # a lock held around the liveness check would have hung here
+    assert owner.nested == 1 and (owner, conn) in _store._LEFT  # still in use by a live thread: kept, not closed
+    _store._LEFT.remove((owner, conn))
+    conn.close()
+
+
+def test_a_store_the_collector_drops_asks_no_other_thread_for_anything() -> None:
+    """From a finalizer, a pool's submit could wait on a lock this very thread holds: the connection waits in the
+    left-over list for its thread instead."""
+    conn = sqlite3.connect(":memory:", check_same_thread=False)
+    asked: list[object] = []
+    alive = threading.Event()
+    other = threading.Thread(target=alive.wait, daemon=True)
+    other.start()
+    try:
+        conns = {conn: (other, lambda *a: asked.append(a))}
+        _store._close_all(conns, collected=True)
+        assert asked == [] and conns == {} and (other, conn) in _store._LEFT
+    finally:
+        alive.set()
+        other.join(5)
+    _store._close_left()  # its thread has ended: closed now
+    assert all(c is not conn for _, c in _store._LEFT)
+    with pytest.raises(sqlite3.ProgrammingError):
+        conn.execute("SELECT 1")

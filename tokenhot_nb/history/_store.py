@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import concurrent.futures
 import json
 import operator
@@ -73,9 +74,10 @@ if hasattr(os, "register_at_fork"):  # no fork (Windows): the id never changes
 
 #: A thread that serves a queue (the thumbnail worker) says here how to run a function on it between two jobs
 _SERVES = threading.local()
-#: Connections a closed store could not close at once, by the live thread using them (see :func:`_close_all`)
-_LEFT: dict[threading.Thread, list[sqlite3.Connection]] = {}
-_LEFT_LOCK = threading.Lock()
+#: Connections a closed store could not close at once, with the live thread using them (see :func:`_close_all`).
+#: A deque and no lock: a store dropped without close() is closed by the garbage collector, which may run in the
+#: middle of any code on this thread, this module's included (a lock held there would never be released).
+_LEFT: collections.deque[tuple[threading.Thread, sqlite3.Connection]] = collections.deque()
 #: The thread a connection serves, and how to have that thread run a function later (``None``: no way)
 _Owner = tuple[threading.Thread, Callable[..., object] | None]
 
@@ -108,17 +110,19 @@ def _close(conn: sqlite3.Connection, done: concurrent.futures.Future[None] | Non
 
 def _close_left() -> None:
     """Close the connections left to the current thread or to threads that have ended."""
-    if not _LEFT:
-        return
     me = threading.current_thread()
-    with _LEFT_LOCK:
-        done = [t for t in _LEFT if t is me or not t.is_alive()]
-        conns = [c for t in done for c in _LEFT.pop(t)]
-    for c in conns:
-        _close(c)
+    for _ in range(len(_LEFT)):  # each once: the ones still in use go back
+        try:
+            owner, conn = _LEFT.popleft()
+        except IndexError:
+            return
+        if owner is me or not owner.is_alive():
+            _close(conn)
+        else:
+            _LEFT.append((owner, conn))
 
 
-def _close_all(conns: dict[sqlite3.Connection, _Owner], wait: float = 0.0) -> None:
+def _close_all(conns: dict[sqlite3.Connection, _Owner], wait: float = 0.0, *, collected: bool = False) -> None:
     """Close (and forget) a store's connections, each where that is safe.
 
     A connection closed under another thread's query crashes the interpreter; one left to the garbage collector
@@ -126,7 +130,8 @@ def _close_all(conns: dict[sqlite3.Connection, _Owner], wait: float = 0.0) -> No
     ended threads are closed at once; a live thread serving a queue (the session's event loop, the thumbnail
     worker) closes its own as its next job, waited for up to ``wait`` seconds (a closed store's files are
     settled: the last connection to close folds the WAL into the database); another live thread's waits in
-    ``_LEFT`` until that thread opens a connection again or has ended.
+    ``_LEFT`` until that thread opens a connection again or has ended. A store the garbage collector dropped
+    (``collected``) asks no other thread for anything (a pool's ``submit`` takes a lock this thread may hold).
     """
     me = threading.current_thread()
     asked: list[concurrent.futures.Future[None]] = []
@@ -134,7 +139,7 @@ def _close_all(conns: dict[sqlite3.Connection, _Owner], wait: float = 0.0) -> No
         if owner is me or not owner.is_alive():
             _close(conn)
             continue
-        if later is not None:
+        if later is not None and not collected:
             done: concurrent.futures.Future[None] = concurrent.futures.Future()
             try:
                 later(_close, conn, done)
@@ -142,8 +147,7 @@ def _close_all(conns: dict[sqlite3.Connection, _Owner], wait: float = 0.0) -> No
                 continue
             except RuntimeError:  # its loop was closed, its pool shut down
                 pass
-        with _LEFT_LOCK:
-            _LEFT.setdefault(owner, []).append(conn)
+        _LEFT.append((owner, conn))
     conns.clear()
     _close_left()
     if asked and wait > 0:
@@ -401,7 +405,7 @@ class Store(ArtifactFiles):
         self._lock = threading.Lock()
         self._conns: dict[sqlite3.Connection, _Owner] = {}  # each connection and the thread it serves
         # a store dropped without close() closes its connections too (History(path) has no close of its own)
-        weakref.finalize(self, _close_all, self._conns)
+        weakref.finalize(self, _close_all, self._conns, collected=True)
         self._ready = False
         self._pid = _pid
         self._fts = "none"
