@@ -43,6 +43,18 @@ def live(url: str, tmp: Path) -> Session:
     return s
 
 
+def image_relay(items: list[str | dict[str, str]], files: dict[str, Any]) -> Hostile:
+    """A relay whose image call answers ``items`` (a str: a link on the relay itself, path and query; a dict: the
+    item as it is), with the file routes ``files``."""
+
+    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        data = [{"url": f"{relay.url}{i}"} if isinstance(i, str) else i for i in items]
+        return response(200, json.dumps({"data": data}).encode())
+
+    relay = Hostile({GENERATE: generate, **files})
+    return relay
+
+
 class FileHost:
     """CDN routes that answer 503 while ``busy`` and the image otherwise (``calls`` counts every request)."""
 
@@ -85,10 +97,7 @@ def test_a_single_image_whose_file_host_fails_keeps_its_signed_link_and_is_fetch
     host = FileHost({"/cdn/img.png": image})
     host.busy.add("/cdn/img.png")
 
-    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
-        return response(200, json.dumps({"data": [{"url": f"{relay.url}/cdn/img.png?sig=abc&exp=99"}]}).encode())
-
-    with Hostile({GENERATE: generate, "/cdn/img.png": host}) as relay:
+    with image_relay(["/cdn/img.png?sig=abc&exp=99"], {"/cdn/img.png": host}) as relay:
         s = live(relay.url, tmp_path)
         with pytest.raises(E.DownloadError) as info:
             s.image("a cat", model="gpt-image-1.5")
@@ -123,12 +132,9 @@ def test_of_three_images_the_missing_one_is_fetched_into_its_place(tmp_path: Pat
     host.busy.add("/cdn/b.png")
     import base64
 
-    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
-        data = [{"url": f"{relay.url}/cdn/a.png?sig=1"}, {"url": f"{relay.url}/cdn/b.png?sig=2"},
-                {"b64_json": base64.b64encode(c).decode()}]
-        return response(200, json.dumps({"data": data}).encode())
-
-    with Hostile({GENERATE: generate, "/cdn/a.png": host, "/cdn/b.png": host}) as relay:
+    items: list[str | dict[str, str]] = ["/cdn/a.png?sig=1", "/cdn/b.png?sig=2",
+                                         {"b64_json": base64.b64encode(c).decode()}]
+    with image_relay(items, {"/cdn/a.png": host, "/cdn/b.png": host}) as relay:
         s = live(relay.url, tmp_path)
         with pytest.raises(E.DownloadError, match=r"2 of 3 images arrived.*image 2") as info:
             s.image("three cats", model="gpt-image-2", n=3, size="64x64")
@@ -155,11 +161,7 @@ def test_a_host_that_answers_with_something_else_is_not_asked_again(tmp_path: Pa
     host = FileHost({"/cdn/a.png": a, "/cdn/page": b"<!DOCTYPE html><html><body>Please sign in</body></html>"})
     host.busy.add("/cdn/a.png")
 
-    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
-        data = [{"url": f"{relay.url}/cdn/a.png?sig=1"}, {"url": f"{relay.url}/cdn/page?sig=2"}]
-        return response(200, json.dumps({"data": data}).encode())
-
-    with Hostile({GENERATE: generate, "/cdn/a.png": host, "/cdn/page": host}) as relay:
+    with image_relay(["/cdn/a.png?sig=1", "/cdn/page?sig=2"], {"/cdn/a.png": host, "/cdn/page": host}) as relay:
         s = live(relay.url, tmp_path)
         with pytest.raises(E.DownloadError, match=r"0 of 2 images arrived.*image 2: .*not an image"):
             s.image("two cats", model="gpt-image-2", n=2, size="64x64")
@@ -180,10 +182,7 @@ def test_a_kept_link_never_keeps_the_key(tmp_path: Path) -> None:
     host = FileHost({"/cdn/k.png": png_bytes()})
     host.busy.add("/cdn/k.png")
 
-    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
-        return response(200, json.dumps({"data": [{"url": f"{relay.url}/cdn/k.png?token={KEY}&sig=x"}]}).encode())
-
-    with Hostile({GENERATE: generate, "/cdn/k.png": host}) as relay:
+    with image_relay([f"/cdn/k.png?token={KEY}&sig=x"], {"/cdn/k.png": host}) as relay:
         s = live(relay.url, tmp_path)
         with pytest.raises(E.DownloadError) as info:
             s.image("a cat", model="gpt-image-1.5")
@@ -207,10 +206,7 @@ def test_an_interrupted_download_keeps_the_links_for_later(tmp_path: Path) -> No
             return Action(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\n", stall=3)
         return response(200, image, "image/png")
 
-    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
-        return response(200, json.dumps({"data": [{"url": f"{relay.url}/cdn/slow.png?sig=s"}]}).encode())
-
-    with Hostile({GENERATE: generate, "/cdn/slow.png": cdn}) as relay:
+    with image_relay(["/cdn/slow.png?sig=s"], {"/cdn/slow.png": cdn}) as relay:
         s = live(relay.url, tmp_path)
 
         async def stop_while_downloading() -> None:
