@@ -369,14 +369,15 @@ class Client:
             }
         elif call.encoded is not None or call.json is not None:
             content = call.encoded  # a body the family encoded ahead (a thread's cached prefix spliced in)
-            if content is None and self._compressing and self.gzip.usable:
+            compress = self._compressing and self.gzip.usable
+            if content is None and compress:
                 with contextlib.suppress(TypeError, ValueError):  # not JSON: httpx says what is wrong below
                     content = _json_bytes(call.json)
             if content is None:
                 kwargs["json"] = call.json
             else:
-                if len(content) >= MIN_SIZE and self._compressing and self.gzip.usable:
-                    packed = self.gzip.compress(content, call.stable if call.encoded is not None else 0)
+                if compress and len(content) >= MIN_SIZE:
+                    packed = self.gzip.compress(content, call.stable)  # (stable is 0 unless encoded was given)
                     if packed is not None:
                         content = packed
                         headers["Content-Encoding"] = "gzip"
