@@ -8,6 +8,7 @@ import sys
 import textwrap
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -288,3 +289,22 @@ def test_a_failing_callback_cancels_awaited_work_and_is_raised() -> None:
     with pytest.raises(ValueError, match="stop here"):
         asyncio.run(run_async(work()))
     assert cancelled.wait(5)
+
+
+def test_sessions_left_open_leave_nothing_open_at_exit(sim_url: str, tmp_path: Path) -> None:
+    """A notebook rarely closes its session: at exit the background loop is closed and the blocking lane's
+    kept-alive sockets too, so Python (3.13 reports what it finds) has nothing to warn about."""
+    code = f"""
+        import warnings
+        warnings.simplefilter("ignore", UserWarning)  # (no key: the offline simulator)
+        import tokenhot_nb as t
+        net = t.Session(api_key="sk-test-0123456789", base_url={sim_url!r}, store={str(tmp_path / "net")!r})
+        offline = t.Session(store={str(tmp_path / "offline")!r})
+        print(len(net.chat("hi", stream=False).text) > 0, len(net.chat("hi", stream=True).text) > 0,
+              len(offline.chat("hi", stream=False).text) > 0)
+        """
+    result = subprocess.run([sys.executable, "-X", "dev", "-W", "error::ResourceWarning", "-c",
+                             textwrap.dedent(code)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "True"]
+    assert "ResourceWarning" not in result.stderr and "unclosed" not in result.stderr, result.stderr

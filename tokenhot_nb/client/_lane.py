@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import weakref
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -99,6 +100,9 @@ class BlockingTransport(httpx.AsyncBaseTransport):
 
     def __init__(self, **options: Any) -> None:
         self._sync = httpx.HTTPTransport(**options)
+        # a session nobody closed (the usual notebook) would leave its kept-alive sockets open at exit, which
+        # Python reports; the finalizer closes them then, or when the transport is collected
+        weakref.finalize(self, self._sync.close)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         response = self._sync.handle_request(request)  # (the request's body streams both ways)

@@ -57,7 +57,7 @@ def get_loop() -> asyncio.AbstractEventLoop:
 
 
 def _shutdown(grace: float = 3.0) -> None:
-    """At interpreter exit, cancel what still runs on the loop and stop it.
+    """At interpreter exit, cancel what still runs on the loop, stop it and close it.
 
     Daemon threads are frozen mid-instruction during finalization; a video poll still writing its history
     row through SQLite at that moment could crash the process. Cancelling first lets every task record
@@ -74,6 +74,7 @@ def _shutdown(grace: float = 3.0) -> None:
             t.cancel()
         if tasks:
             await asyncio.wait(tasks, timeout=grace)
+        await asyncio.get_running_loop().shutdown_asyncgens()
 
     try:
         asyncio.run_coroutine_threadsafe(_cancel_all(), loop).result(grace + 1)
@@ -81,6 +82,8 @@ def _shutdown(grace: float = 3.0) -> None:
         pass
     loop.call_soon_threadsafe(loop.stop)
     thread.join(grace)
+    if not thread.is_alive():  # a loop still running (a task that ignored cancellation) cannot be closed
+        loop.close()  # its self-pipe sockets; left open, Python 3.13 reports them at exit
 
 
 def in_loop_thread() -> bool:
