@@ -240,6 +240,34 @@ def test_a_thread_serving_a_queue_closes_its_own_connection_when_the_store_is_cl
         loop.close()
 
 
+def test_work_handed_to_a_pool_worker_closes_the_connection_it_opened(tmp_path: Path) -> None:
+    """Big outputs are stored and video posters made on ``asyncio.to_thread`` workers, which stay alive, idle,
+    for the life of the loop's pool. ``Store.to_thread`` has the worker close its own connection when the job
+    ends; a plain ``to_thread`` leaves it open (closing the store cannot reach it: only its thread may)."""
+    store = Store(tmp_path / "s")
+    seen: list[tuple[threading.Thread, sqlite3.Connection]] = []
+
+    def job(text: str) -> int:
+        seen.append((threading.current_thread(), store.connection()))
+        return store.insert(HistoryEntry(kind="chat", model="m", text=text))
+
+    async def both() -> tuple[int, int]:
+        return await store.to_thread(job, "kept"), await asyncio.to_thread(job, "plain")
+
+    loop = asyncio.new_event_loop()
+    try:
+        first, second = loop.run_until_complete(both())
+        (worker, released), (_, held) = seen
+        assert worker.is_alive() and worker is not threading.current_thread()
+        assert _closed(released) and released not in store._conns  # the worker closed its own, at once
+        assert not _closed(held) and held in store._conns  # the plain to_thread: still open, owned by the worker
+        assert [e.text for e in store.select_entries([])] == ["kept", "plain"] and first != second
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+        store.close()
+
+
 def test_a_store_dropped_without_close_closes_its_connection(tmp_path: Path) -> None:
     """``History(path)`` has no close of its own: dropping it closes the connection it opened, quietly."""
     with Store(tmp_path / "s") as store:

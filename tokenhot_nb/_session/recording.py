@@ -9,6 +9,7 @@ request; a miss names the nearest recording.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import time
@@ -311,7 +312,7 @@ async def astore_bytes(session: Session, data: bytes, mime: str, role: str, **ex
     """:func:`store_bytes` for outputs that may be large (inline images, audio): big ones go to a thread."""
     if len(data) <= BIG_OUTPUT:
         return store_bytes(session, data, mime, role, **extra)
-    return await asyncio.to_thread(store_bytes, session, data, mime, role, **extra)
+    return await session.store.to_thread(functools.partial(store_bytes, session, data, mime, role, **extra))
 
 
 async def send_recorded(session: Session, kind: str, info: ModelInfo, params: dict[str, Any], call: HttpCall,

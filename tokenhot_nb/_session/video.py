@@ -174,7 +174,7 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
         _task_outcome(session, task, exc)
         raise
     outputs = [out]
-    poster = await asyncio.to_thread(_poster, session, store.path_of(out["sha256"]))
+    poster = await store.to_thread(_poster, session, store.path_of(out["sha256"]))
     if poster is not None:
         outputs.append(poster)
     if not st.usage.video_seconds:  # e.g. Hailuo reports no length: record the clip's own

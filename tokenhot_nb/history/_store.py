@@ -693,6 +693,23 @@ class Store(ArtifactFiles):
         _close_all(conns, wait=10.0)
         self._local = threading.local()
 
+    async def to_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``asyncio.to_thread(fn, *args)`` for work that uses this store: the pool worker closes the connection
+        it opened, which would otherwise stay open, idle, as long as the worker (closing the store cannot reach
+        it: a connection is closed only by the thread that uses it)."""
+        return await asyncio.to_thread(self._then_release, fn, *args)
+
+    def _then_release(self, fn: Callable[..., _T], *args: Any) -> _T:
+        try:
+            return fn(*args)
+        finally:
+            conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+            if conn is not None:
+                self._local.conn = None
+                with self._lock:
+                    self._conns.pop(conn, None)
+                _close(conn)
+
     def __enter__(self) -> Store:
         return self
 
