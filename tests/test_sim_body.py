@@ -227,6 +227,23 @@ def test_zstd_is_decoded_when_zstandard_is_there(sim_url: str, auth: dict[str, s
     assert peak < 16 << 20
 
 
+def test_br_is_decoded_when_brotli_is_there(sim_url: str, auth: dict[str, str], plain_reply: str,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    import brotli  # the test extra brings it (1.2 or later)
+
+    packed = brotli.compress(RAW)
+    assert reply(send(sim_url, packed, {**auth, "Content-Encoding": "br"})) == plain_reply
+    for broken in (b"not br at all", packed[:-3]):  # corrupt, truncated
+        error = middleware_refusal(send(sim_url, broken, {**auth, "Content-Encoding": "br"}), 400)
+        assert error["message"].startswith("invalid JSON in request body")
+    monkeypatch.setattr(_body, "MAX_REQUEST_BODY", 1 << 20)
+    bomb = brotli.compress(bytes(64 << 20), quality=1)
+    assert len(bomb) < 1 << 16
+    r, peak = traced(sim_url, bomb, {**auth, "Content-Encoding": "br"})
+    middleware_refusal(r, 400)
+    assert peak < 16 << 20
+
+
 @pytest.mark.parametrize("encoding", ["br", "zstd"])
 def test_encodings_the_simulator_cannot_decode_are_refused_clearly(
         sim_url: str, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch, encoding: str) -> None:

@@ -8,10 +8,11 @@ What the service does, and so the simulator:
   after it inflates as the body is read: corrupt or truncated data fails that read, which the distributor
   answers with the middleware's 400 (for a JSON body, the simulator's usual "invalid JSON" one).
 - ``br`` and ``zstd`` are decoded by the service too. The simulator decodes ``zstd`` when the ``zstandard``
-  package is importable; it cannot decode ``br`` (no stdlib codec, and no binding it can rely on to inflate
-  in bounded memory), nor ``zstd`` without ``zstandard``: such a body is refused with a 400 in the middleware
-  envelope saying so. That is a gap: the service would decode it. A truncated zstd stream decodes as far as it
-  goes (zstandard's streaming writer cannot tell), so the JSON check refuses what is left.
+  package is importable, and ``br`` with ``brotli`` 1.2 or later (the first whose decompressor stops at an
+  output limit; an older one could be made to inflate a bomb whole). Without them such a body is refused with
+  a 400 in the middleware envelope saying so. That is a gap: the service would decode it. A truncated zstd
+  stream decodes as far as it goes (zstandard's streaming writer cannot tell), so the JSON check refuses what
+  is left; a truncated br stream is corrupt data.
 - any other value (``deflate``, ``identity``, ``x-gzip`` …) is not decoded: the raw bytes reach the parser.
 - the body as read, decoded or plain, is limited to :data:`MAX_REQUEST_BODY` (``MaxRequestBodyMB``: 128 MiB unless
   the operator sets ``MAX_REQUEST_BODY_MB``, common/init.go; the middleware's own 32 is only a fallback for 0),
@@ -20,7 +21,7 @@ What the service does, and so the simulator:
   relay answers 413.
 
 Decoding is incremental and bounded: never more than the limit + 1 decoded bytes are produced (plus one
-64 KiB zstd block), so a gzip bomb costs the simulator little memory.
+64 KiB zstd block, or what brotli writes past its output limit), so a bomb costs the simulator little memory.
 """
 
 from __future__ import annotations
@@ -144,6 +145,24 @@ class _Unzstd:
         pass
 
 
+class _Unbrotli:
+    """br through ``brotli``'s decompressor, asked for at most ``room`` bytes of output a step."""
+
+    def __init__(self, module: Any) -> None:
+        self._d = module.Decompressor()
+        self._error: type[Exception] = module.error
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        try:
+            return bytes(self._d.process(data, output_buffer_limit=room))
+        except self._error as exc:
+            raise BodyCorrupt(f"corrupt br data ({exc})") from None
+
+    def end(self) -> None:
+        if not self._d.is_finished():
+            raise BodyCorrupt("truncated br data")
+
+
 class _Unsupported:
     def __init__(self, encoding: str) -> None:
         self.encoding = encoding
@@ -164,6 +183,13 @@ def _optional_decoders() -> dict[str, Callable[[], Decoder]]:
         pass
     else:
         found["zstd"] = lambda: _Unzstd(zstandard)
+    try:
+        brotli = importlib.import_module("brotli")
+    except ImportError:
+        pass
+    else:
+        if tuple(int(p) for p in brotli.__version__.split(".")[:2] if p.isdigit()) >= (1, 2):
+            found["br"] = lambda: _Unbrotli(brotli)
     return found
 
 
