@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import gzip
 import io
+import itertools
 import json
 import os
 import subprocess
@@ -158,6 +159,35 @@ def test_simulator_echo_key_fault_is_redacted_in_answer_and_error(sim: Server, t
         s.chat("hi", model="gpt-5.4")
     assert_no_key(info.value, SK_KEY)
     assert SK_KEY.encode() not in (tmp_path / "store" / "history.sqlite").read_bytes()
+
+
+@pytest.mark.parametrize("key", [SK_KEY, PLAIN_KEY])
+def test_a_key_echoed_across_many_frames_never_shows_in_a_live_view(key: str, tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """Redaction needs the whole key; streamed a character or two a frame, its first part would be on screen (or
+    printed for good, in a terminal) before the rest made it recognisable. The view holds such a tail back."""
+    from tokenhot_nb.magics._stream import StreamView
+
+    def chat(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        answer = f"Your key is {headers['authorization'].removeprefix('Bearer ')}. Keep it safe."
+        cuts = list(range(0, len(answer), 3)) + list(range(1, len(answer), 3))  # one, then two characters
+        frames = [answer[a:b] for a, b in itertools.pairwise([*sorted(cuts), len(answer)])]
+        sse = "".join(f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': f}}]})}\n\n"
+                      for f in frames) + "data: [DONE]\n\n"
+        return response(200, sse.encode(), content_type="text/event-stream")
+
+    with Hostile({"/v1/chat/completions": chat}) as relay:
+        s = live(relay.url, tmp_path, key=key)
+        seen: list[str] = []
+        printed = StreamView(live=False)
+        res = s.chat("hi", model="gpt-5.4", on_delta=lambda d, text: (seen.append(text), printed.on_delta(d, text)))
+        printed.finish(res)
+    pieces = [key[i:i + 6] for i in range(len(key) - 5)]
+    assert len(seen) > 20 and res.text == "Your key is sk-****. Keep it safe."
+    assert seen[-1] == res.text  # what was held back is shown once the stream ends
+    assert not [t for t in seen for p in pieces if p in t]
+    out = capsys.readouterr().out
+    assert "Your key is sk-****. Keep it safe." in out and not [p for p in pieces if p in out]
 
 
 # ============================================================== #9.3 streams lose nothing

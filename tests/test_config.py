@@ -334,3 +334,27 @@ def test_ordinary_text_and_base64_are_left_alone() -> None:
     Secret(ENCODED_KEY)
     text = "plain words, a data URL data:image/png;base64,iVBORw0KGgoAAAANSUhEUg== and 100% of 42%2F"
     assert redact(text) == text
+
+
+def test_the_first_part_of_a_key_at_the_end_of_a_text_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream's view holds back what may be a key still arriving: the start of anything shaped like ``sk-…``
+    (until the pattern can mask it), and any first part of a known key in any of its forms."""
+    from tokenhot_nb import _config
+    from tokenhot_nb._config import key_forms, key_start_at_end
+
+    monkeypatch.setattr(_config, "_known_keys", set())  # (only this test's key: others' forms would hold more)
+    monkeypatch.setattr(_config, "_known_forms", ())
+    assert key_start_at_end("nothing to hold here.") == 0
+    assert key_start_at_end("cats") == 1 and key_start_at_end("use sk-") == 3 and key_start_at_end("a sk-learn") == 8
+    assert key_start_at_end("k=sk-" + "a" * 15) == 18 and key_start_at_end("k=sk-" + "a" * 16) == 0  # (masked now)
+    assert redact("k=sk-" + "a" * 16) == "k=sk-****"
+    plain = "tkn_HELDBACK_no_prefix_24680acegik"
+    Secret(plain)
+    forms = key_forms(plain)
+    assert len(forms) > 5
+    for form in forms:
+        for cut in range(1, len(form)):
+            assert key_start_at_end("answer: " + form[:cut]) == cut, (form, cut)
+        assert key_start_at_end(f"answer: {form}") == 0  # whole: redaction removes it
+    assert key_start_at_end(plain[:10] + " and then other words.") == 0  # not at the end: it was not a key
+    assert key_start_at_end(plain[:3] + plain[:12]) == 12  # the longest start that fits

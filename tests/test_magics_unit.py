@@ -365,3 +365,22 @@ def test_ticker_calls_until_stopped() -> None:
     ticker.stop()
     ticker.thread.join(2)
     assert len(calls) >= 3 and not ticker.thread.is_alive()
+
+
+def test_stream_view_never_shows_a_key_arriving_in_reasoning_pieces() -> None:
+    """The answer reaches the view made safe by the session; the reasoning arrives as raw deltas, so the view
+    makes it safe itself, holding back what may be the first part of a key until the rest has come."""
+    from tokenhot_nb._config import Secret
+
+    key = "tkn_REASONED_no_prefix_13579bdfhj"
+    Secret(key)
+    clock = iter(range(1, 1000))
+    view = StreamView(model="m", clock=lambda: float(next(clock)), interval=0.5)
+    shown: list[str] = []
+    view._handle = SimpleNamespace(update=lambda data, **k: shown.append(data["text/html"]))
+    thought = f"The user's key is {key}, which I must not repeat."
+    for i in range(0, len(thought), 2):
+        view.on_delta(SimpleNamespace(text="", reasoning=thought[i:i + 2]), "")
+    pieces = [key[i:i + 5] for i in range(len(key) - 4)]
+    assert len(shown) > 20 and not [h for h in shown for p in pieces if p in h]
+    assert "sk-****, which I must not repeat." in view.reasoning

@@ -185,6 +185,42 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
     return _KEY_RE.sub(MASK, text)
 
 
+#: The start of something shaped like a key, too short yet for :data:`_KEY_RE` (which masks it once complete).
+_KEY_START = r"s(?:k(?:-[A-Za-z0-9_\-]{0,15})?)?"
+#: (the forms :data:`_held` was made for, the pattern, how far back a match may start)
+_held: tuple[tuple[str, ...], re.Pattern[str], int] | None = None
+
+
+def _held_pattern() -> tuple[re.Pattern[str], int]:
+    """One pattern for "the text ends in the first part of a key": each known form's proper prefixes, nested
+    (``a(?:b(?:c)?)?``), and the ``sk-`` shape. Made again when a key is added."""
+    global _held
+    forms = _known_forms
+    if _held is None or _held[0] is not forms:
+        def starts(form: str) -> str:
+            out = ""
+            for ch in reversed(form[:-1]):  # proper prefixes: a whole form is redacted, not held
+                out = re.escape(ch) + (f"(?:{out})?" if out else "")
+            return out
+
+        parts = [starts(f) for f in forms if len(f) > 1] + [_KEY_START]
+        _held = forms, re.compile(f"(?:{'|'.join(parts)})\\Z"), max([19, *map(len, forms)])
+    return _held[1], _held[2]
+
+
+def key_start_at_end(text: str) -> int:
+    """How many trailing characters of ``text`` may be the first part of a key still arriving (0: none).
+
+    Redaction needs the whole key, so a view of a stream holds these back until the rest arrives: shown as
+    they come, the first part of a key echoed across several frames would be on screen (or printed, for good)
+    before the end of it made it recognisable. Held characters are shown with the next delta that rules the key
+    out (usually the next one), or replaced by the mask.
+    """
+    pattern, span = _held_pattern()
+    m = pattern.search(text, max(0, len(text) - span))
+    return len(text) - m.start() if m is not None else 0
+
+
 def might_hold_key(text: str) -> bool:
     """Cheap pre-check: could :func:`redact` change ``text``? (for hot paths such as stream deltas)"""
     if "sk-" in text:

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _schema
-from .._config import might_hold_key
 from .._inputs import to_media_list
 from .._threads import DEFAULT_THREAD, Thread, store_once, user_message, with_tool_results
 from ..catalog import ModelInfo
@@ -19,10 +18,10 @@ from .checks import check_chat
 from .inputs import store_media
 from .loop import call_user
 from .recording import (
+    LiveText,
     Recording,
     drop_none,
     endpoint_name,
-    has_surrogate,
     json_object,
     new_entry,
     received_text,
@@ -106,7 +105,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         store_once(entry, th, lambda: chat.build(info, [user], **options))
     rec = Recording(session, entry, await _budget.priced(session, info), call)
     acc = chat.Accumulator()
-    shown = _LiveText()
+    shown = LiveText()
     request_id: str | None = None
     response_id: str | None = None
     try:
@@ -140,6 +139,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
         if call.stream:  # (an answer read whole was made safe above)
             reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
+            if on_delta is not None and shown.last != reply.text:  # the view held back a tail that looked like a key
+                call_user(on_delta, ChatDelta(text="", done=True), reply.text)
         if output is not None:
             forced = next((c for c in reply.tool_calls if c.name == output.name), None) if ep == "messages" \
                 else None
@@ -209,27 +210,6 @@ def _results(tool_results: Any, th: Thread | None) -> dict[str, Any] | None:
                          f"asked for: {waiting}.",
                          hint="Send results in the same thread as the answer with the tool calls.")
     return tool_results
-
-
-class _LiveText:
-    """The text so far as a live view shows it: a surrogate half waits for its pair, echoed keys are hidden.
-
-    Runs for every delta, so it only looks at the new tail; once a key or a surrogate showed up, the whole
-    text is cleaned on every later delta (rare, and then correctness wins over speed).
-    """
-
-    def __init__(self) -> None:
-        self.dirty = False
-
-    def __call__(self, text: str, added: int) -> str:
-        if not self.dirty:
-            tail = text[-(added + 128):]
-            self.dirty = might_hold_key(tail) or has_surrogate(tail) is not None
-        if not self.dirty:
-            return text
-        if text and "\ud800" <= text[-1] <= "\udbff":
-            text = text[:-1]
-        return received_text(text)
 
 
 def jsonable_messages(messages: list[Any]) -> list[Any]:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._config import might_hold_key, redact
+from .._config import key_start_at_end, might_hold_key, redact
 from .._inputs import ext_for, sniff_mime
 from ..catalog import ModelInfo
 from ..errors import APIError, ReplayMissError, StoreError, TokenhotError, UnrecordedWarning
@@ -73,6 +73,33 @@ def received_text(text: str) -> str:
 
 #: A surrogate half (one regex scan instead of a Python loop over every character of every answer).
 has_surrogate = re.compile("[\ud800-\udfff]").search
+
+
+class LiveText:
+    """A stream's text so far as a live view shows it: a surrogate half waits for its pair, echoed keys are
+    hidden, and so is a tail that may be the first part of a key still arriving (:func:`key_start_at_end`), which
+    no redaction could recognise yet. A view that only prints what is new (a terminal) then never prints more
+    than a few characters of a key.
+
+    Runs for every delta, so it only looks at the new tail; once a key or a surrogate showed up, the whole
+    text is cleaned on every later delta (rare, and then correctness wins over speed).
+    """
+
+    def __init__(self) -> None:
+        self.dirty = False
+        self.last = ""  #: what the view was last given
+
+    def __call__(self, text: str, added: int) -> str:
+        if not self.dirty:
+            tail = text[-(added + 128):]
+            self.dirty = might_hold_key(tail) or has_surrogate(tail) is not None
+        if self.dirty:
+            if text and "\ud800" <= text[-1] <= "\udbff":
+                text = text[:-1]
+            text = received_text(text)
+        held = key_start_at_end(text)
+        self.last = text[:len(text) - held] if held else text
+        return self.last
 
 
 def json_object(resp: Response, what: str) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .._session.recording import LiveText
 from ..results.text import REASONING_SUMMARY, answer_html
 
 #: At most this many display updates per second while streaming.
@@ -65,6 +66,8 @@ class StreamView:
         self.clock = clock
         self.text = ""
         self.reasoning = ""
+        self._reasoning = ""  # as it arrived; ``reasoning`` is what is shown of it
+        self._reasoning_view = LiveText()
         self.updates = 0  # display updates sent (the first display not counted)
         self.deltas = 0
         self._last = 0.0
@@ -107,8 +110,9 @@ class StreamView:
         with self._lock:
             self.deltas += 1
             piece = getattr(delta, "reasoning", "") or ""
-            if piece:
-                self.reasoning += piece
+            if piece:  # (the text comes safe from the session; the reasoning delta as it arrived)
+                self._reasoning += piece
+                self.reasoning = self._reasoning_view(self._reasoning, len(piece))
             if text_so_far is not None:
                 self.text = text_so_far
             else:
