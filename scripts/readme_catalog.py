@@ -18,7 +18,7 @@ from typing import Any
 START = "<!-- catalog:start -->"
 END = "<!-- catalog:end -->"
 README = Path(__file__).resolve().parent.parent / "README.md"
-KIND_ORDER = ("image", "video", "audio", "chat")
+KIND_ORDER = ("image", "video", "audio", "chat", "embed")
 
 #: Capability flags shown in the table, in this order (name in the catalogue → label).
 FLAGS = (

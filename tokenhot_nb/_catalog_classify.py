@@ -44,8 +44,11 @@ def _modalities(value: Any) -> set[str]:
 def _kind(mid: str, types: list[str], ins: set[str], outs: set[str]) -> tuple[str | None, bool]:
     """(kind, transcription?) from the output modalities, then endpoint types, then words in the id.
 
-    A kind of ``""`` means "a kind no Session method takes" (embeddings, rerank).
+    Text out is what most models give, so an endpoint type that names a kind by itself (``embeddings``: vectors,
+    written 文本 on Tokenhot) wins over it. A kind of ``""`` means "a kind no Session method takes" (rerank).
     """
+    implied = [data.LIVE_ENDPOINT_KINDS[t] for t in types if t in data.LIVE_ENDPOINT_KINDS]
+    named = next((k for k in implied if k), None)
     if outs:
         for what in ("video", "image", "audio"):
             if what in outs:
@@ -53,13 +56,11 @@ def _kind(mid: str, types: list[str], ins: set[str], outs: set[str]) -> tuple[st
         if "text" in outs and "audio" in ins and not ins & {"image", "video"}:
             return "audio", True
         if "text" in outs:
-            return "chat", False
-    implied = [data.LIVE_ENDPOINT_KINDS[t] for t in types if t in data.LIVE_ENDPOINT_KINDS]
+            return named or "chat", False
     if implied:
-        kind = next((k for k in implied if k), None)
-        if kind is not None:
-            return kind, False
-        if len(implied) == len(types):  # only embeddings / rerank
+        if named is not None:
+            return named, False
+        if len(implied) == len(types):  # only rerank
             return "", False
     folded = _fold(mid)
     for word, kind in data.LIVE_ID_KIND_WORDS.items():

@@ -13,7 +13,8 @@ accepted too), ``max_n``, ``seed``, ``negative_prompt``, ``quality`` (allowed va
 ``video_input``, ``requires_video``, ``requires_image``, ``mode`` (HappyHorse), ``max_videos``, ``audio_input``,
 ``max_audios``, ``public_urls_only`` (inputs must be public http(s) URLs), ``first_frame_ratio`` (the ratio a
 job with a first frame must use), ``reference_durations`` (durations allowed with reference images),
-``generate_audio``, ``voices``, ``formats``,
+``generate_audio``, ``voices``, ``formats``, ``dimensions`` (embeddings: a ``dimensions`` field is taken),
+``max_dimensions``, ``encoding_formats``,
 ``languages``, ``translate``, ``stream``, ``responses``, ``reasoning``, ``vision``, ``temperature``,
 ``max_tokens_field``, ``reasoning_efforts``, ``structured_output``, ``tools``.
 
@@ -272,6 +273,15 @@ FAMILIES: dict[str, dict[str, Any]] = {
         },
         "defaults": {"format": "json"},
     },
+    # embeddings -----------------------------------------------------------------------------------
+    # OpenAI's /v1/embeddings format, which new-api relays for every upstream (Jina included, §10.7).
+    "openai-embeddings": {
+        "kind": "embed",
+        "endpoints": ["embeddings"],
+        "vendor": "OpenAI-compatible",
+        "capabilities": {"dimensions": True, "encoding_formats": ["float", "base64"]},
+        "defaults": {},
+    },
 }
 
 # --- models ----------------------------------------------------------------------------------------
@@ -519,6 +529,17 @@ MODELS: list[dict[str, Any]] = [
         "aliases": ["whisper"],
         "notes": "'音频转中文' = transcription (language=zh); '音频翻译' = translation, always to English.",
     },
+    # ------------------------------------------------------------------------------------ embeddings
+    {
+        "id": "jina-embeddings-v4",
+        "family": "openai-embeddings",
+        "vendor": "Jina",
+        "display_names": ["jina-embeddings-v4", "Jina Embeddings v4"],
+        "aliases": ["jina-embeddings", "jina-v4"],
+        "capabilities": {"max_dimensions": 2048},
+        "defaults": {"default_for_kind": True},
+        "notes": "2048-dimensional vectors; dimensions=N (1-2048) asks for shorter ones (Matryoshka truncation).",
+    },
     # ------------------------------------------------------------------------------------ chat
     {
         "id": "claude-opus-4-6",
@@ -616,8 +637,8 @@ LIVE_MODALITIES: dict[str, str] = {
 LIVE_ENDPOINT_KINDS: dict[str, str | None] = {
     "openai-video": "video",
     "image-generation": "image",
-    "embeddings": None,
-    "embedding": None,
+    "embeddings": "embed",
+    "embedding": "embed",
     "jina-rerank": None,
     "rerank": None,
 }
@@ -631,6 +652,8 @@ LIVE_ENDPOINT_FAMILIES: dict[str, dict[str, str]] = {
     "gemini": {"chat": "gemini", "image": "gemini-image", "audio": "gemini-tts"},
     "image-generation": {"image": "openai-image"},
     "openai-video": {"video": "video-generic"},
+    "embeddings": {"embed": "openai-embeddings"},
+    "embedding": {"embed": "openai-embeddings"},
 }
 
 #: Id prefixes (folded: lower case, '_' → '-') → candidate families. The longest matching prefix wins, and
@@ -653,6 +676,7 @@ LIVE_ID_HINTS: dict[str, list[str]] = {
     "gpt-5": ["openai-responses"], "o3": ["openai-responses"], "o4": ["openai-responses"],
     "gpt": ["openai-chat"],
     "whisper": ["whisper"],
+    "jina-embeddings": ["openai-embeddings"], "text-embedding": ["openai-embeddings"],
 }  # fmt: skip
 
 #: Words in an id that give its kind when the table says nothing else.
@@ -660,5 +684,5 @@ LIVE_ID_KIND_WORDS: dict[str, str] = {
     "video": "video", "t2v": "video", "i2v": "video", "r2v": "video",
     "image": "image", "seedream": "image",
     "tts": "audio", "speech": "audio", "whisper": "audio", "transcribe": "audio",
-    "embedding": "", "rerank": "",
+    "embedding": "embed", "rerank": "",
 }  # fmt: skip

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from .errors import UnknownModelError
 
-Kind = Literal["image", "video", "audio", "chat"]
-KINDS: tuple[str, ...] = ("image", "video", "audio", "chat")
+Kind = Literal["image", "video", "audio", "chat", "embed"]
+KINDS: tuple[str, ...] = ("image", "video", "audio", "chat", "embed")
 Source = Literal["built-in", "live", "both"]
 
 #: Tokenhot's ``/api/status`` ``quota_per_unit``: 500,000 quota = 1 USD.
@@ -253,7 +253,8 @@ class UnclassifiedModelError(UnknownModelError):
         self.name = item.id
         self.suggestions = []
         self.kind = kind
-        example = {"image": "openai-image", "video": "seedance", "audio": "openai-tts"}.get(kind or "", "openai-chat")
+        example = {"image": "openai-image", "video": "seedance", "audio": "openai-tts",
+                   "embed": "openai-embeddings"}.get(kind or "", "openai-chat")
         TokenhotError.__init__(
             self,
             f"The service lists {item.id!r} but tokenhot_nb cannot tell which protocol it speaks "

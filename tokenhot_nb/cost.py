@@ -26,6 +26,8 @@ DEFAULT_RATE = 7.0
 DEFAULT_CURRENCY = "CNY"
 #: Output tokens assumed for the upper end of a chat estimate when the call sets no ``max_tokens``.
 DEFAULT_MAX_OUTPUT = 4096
+#: Calls billed for their input tokens alone (embeddings answer vectors, not tokens): their estimate is exact.
+INPUT_ONLY = frozenset({"embed"})
 _SYMBOLS = {"USD": "$", "CNY": "¥"}
 
 
@@ -200,8 +202,8 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
              max_tokens: int | None = None, simulated: bool = False, input_tokens: int | None = None) -> Cost:
     """What a call is expected to cost before it is sent.
 
-    Exact for per-call prices (× ``count``); a range for per-token chat (input from the text, output from none
-    up to ``max_tokens``, or :data:`DEFAULT_MAX_OUTPUT`); unknown for dynamically priced video and unlisted
+    Exact for per-call prices (× ``count``) and input-only calls (:data:`INPUT_ONLY`); a range for per-token chat
+    (input from the text, output from none up to ``max_tokens``, or :data:`DEFAULT_MAX_OUTPUT`); unknown for dynamically priced video and unlisted
     models.
     """
     frame = _frame(price, simulated)
@@ -213,6 +215,8 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
     if kind == "video":
         return Cost(None, **frame)
     tokens = (tokens_in_text(input_text) if input_tokens is None else input_tokens) * max(1, count)
+    if kind in INPUT_ONLY:
+        return Cost(token_usd(price, tokens, 0), "per-token", detail=f"~{tokens:,} input tokens", **frame)
     cap = max_tokens if max_tokens and max_tokens > 0 else DEFAULT_MAX_OUTPUT
     low = token_usd(price, tokens, 0)
     high = token_usd(price, tokens, cap * max(1, count))

@@ -1,6 +1,6 @@
 """Session: the one front door. Every call goes through here, is recorded, and returns a result object.
 
-``Session.image/edit/video/speak/transcribe/translate/chat/compare`` each have an awaitable twin
+``Session.image/edit/video/speak/transcribe/translate/chat/embed/compare`` each have an awaitable twin
 (``aimage``…). The work always runs on tokenhot_nb's background event loop (the one the HTTP client's
 connection pool lives on), so the sync methods work inside a running Jupyter kernel and the async ones can
 be awaited from the kernel's own loop (top-level ``await``). This class holds the settings, the client, the
@@ -28,6 +28,7 @@ from ..results import (
     AudioResult,
     BatchResult,
     ChatResult,
+    EmbeddingResult,
     ImageResult,
     TranscriptResult,
     VideoResult,
@@ -38,6 +39,7 @@ from . import balance as _balance
 from . import batch as _batch
 from . import budget as _budget
 from . import chat as _chat
+from . import embeddings as _embeddings
 from . import images as _images
 from . import loop as _loop
 from . import models as _models
@@ -372,6 +374,29 @@ class Session:
         assert isinstance(result, ChatResult)
         return result
 
+    # ================================================================ embeddings
+    def embed(self, texts: str | Sequence[str], model: str | ModelInfo | None = None,
+              dimensions: int | None = None, **options: Any) -> EmbeddingResult:
+        """Texts to vectors → :class:`EmbeddingResult` (one vector per text, in order; ``.similarity(i, j)``).
+
+        One string or a list of them, sent in one request. ``dimensions=N`` asks for shorter vectors where the model
+        can (``jina-embeddings-v4``: 1 to 2048); ``encoding_format="base64"`` asks the relay for the packed form
+        (both forms are read, whichever comes back).
+        """
+        work = self.aembed(texts, model=model, dimensions=dimensions, **options)
+        if self.client.blocking_ok:  # an answer read whole: no hop to the background loop
+            return self._here(work)
+        return self._sync(work)
+
+    @_refusals_recorded("embed")
+    async def aembed(self, texts: str | Sequence[str], model: str | ModelInfo | None = None,
+                     dimensions: int | None = None, **options: Any) -> EmbeddingResult:
+        """Awaitable twin of :meth:`embed`."""
+        info = await self._model("embed", model)
+        result = await self._hop(_embeddings.embed_one(self, texts, info, dimensions, options), here=True)
+        assert isinstance(result, EmbeddingResult)
+        return result
+
     # ================================================================ video
     def video(self, prompt: str, model: str | ModelInfo | None = None, image: Any = None, images: Any = (),
               video: Any = None, duration: int | None = None, resolution: str | None = None,
@@ -469,13 +494,14 @@ class Session:
         _budget.reset_period(self)
         return self.budget
 
-    _ESTIMABLE = frozenset({"image", "edit", "video", "speak", "transcribe", "translate", "chat", "compare"})
+    _ESTIMABLE = frozenset({"image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed",
+                            "compare"})
 
     def estimate(self, method: str | Callable[..., Any], *args: Any, **kwargs: Any) -> _cost.Cost:
         """What ``method(*args, **kwargs)`` would cost, without sending it: ``s.estimate("image", "a cat", n=2)``.
 
-        Exact for per-call prices, a range (``usd``…``usd_max``) for per-token chat, unknown for video priced
-        per task. A batch or comparison is the sum of its calls.
+        Exact for per-call prices and embeddings, a range (``usd``…``usd_max``) for per-token chat, unknown for
+        video priced per task. A batch or comparison is the sum of its calls.
         """
         name = method if isinstance(method, str) else getattr(method, "__name__", "")
         if name not in self._ESTIMABLE:
@@ -485,7 +511,7 @@ class Session:
         twins: dict[str, Callable[..., Coroutine[Any, Any, Any]]] = {
             "image": self.aimage, "edit": self.aedit, "video": self.avideo, "speak": self.aspeak,
             "transcribe": self.atranscribe, "translate": self.atranslate, "chat": self.achat,
-            "compare": self.acompare}
+            "embed": self.aembed, "compare": self.acompare}
         twin = twins[name]
         accepted = inspect.signature(twin).parameters
         if "progress" in accepted:

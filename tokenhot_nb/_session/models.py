@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 #: Session method → catalogue kind of the model it takes.
 METHOD_KIND = {"image": "image", "edit": "image", "video": "video", "speak": "audio", "transcribe": "audio",
-               "translate": "audio", "chat": "chat"}
+               "translate": "audio", "chat": "chat", "embed": "embed"}
 #: Catalogue kind → the method to use instead (for "wrong kind" errors).
-KIND_METHOD = {"image": "image", "video": "video", "chat": "chat", "audio": "speak"}
+KIND_METHOD = {"image": "image", "video": "video", "chat": "chat", "audio": "speak", "embed": "embed"}
 
 
 async def resolve(session: Session, method: str, name: str | ModelInfo | Mapping[str, str] | None) -> ModelInfo:
@@ -75,8 +75,8 @@ def check_kind(method: str, info: ModelInfo) -> None:
         if info.kind == "audio" and info.can("transcribe"):
             use = "transcribe"
         raise UnsupportedOptionError(
-            f"{info.id} is a {info.kind} model, so {method}() cannot use it.",
-            hint=f"Call session.{use}(…) with it, or pick a {kind} model: tokenhot_nb.models({kind!r}).",
+            f"{info.id} is {_a(info.kind)} model, so {method}() cannot use it.",
+            hint=f"Call session.{use}(…) with it, or pick {_a(kind)} model: tokenhot_nb.models({kind!r}).",
         )
     if method == "edit" and not info.can("edit"):
         raise UnsupportedOptionError(
@@ -92,6 +92,11 @@ def check_kind(method: str, info: ModelInfo) -> None:
     if method in ("transcribe", "translate") and not info.can(method):
         raise UnsupportedOptionError(f"{info.id} cannot {method} audio.",
                                      hint="Use whisper-1 (the default).")
+
+
+def _a(word: str) -> str:
+    """``word`` with its article: "a chat", "an embed", "an audio"."""
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def seed_for(session_seed: int | None, info: ModelInfo, seed: int | None) -> int | None:

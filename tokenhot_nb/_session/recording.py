@@ -41,6 +41,7 @@ _ENDPOINT_BY_PATH = (
     ("/v1/audio/speech", "audio.speech"),
     ("/v1/audio/transcriptions", "audio.transcriptions"),
     ("/v1/audio/translations", "audio.translations"),
+    ("/v1/embeddings", "embeddings"),
     ("/v1/chat/completions", "chat.completions"),
     ("/v1/responses", "responses"),
     ("/v1/messages", "messages"),

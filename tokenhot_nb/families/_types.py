@@ -209,3 +209,15 @@ class TranscriptReply:
     segments: list[Segment] = field(default_factory=list)
     raw: Any = None
     usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class EmbeddingReply:
+    """Embeddings in input order: ``data`` is ``count × dimensions`` little-endian float32 (what the store keeps,
+    so a replayed result is the very same numbers), ``model`` what the answer named."""
+
+    data: bytes
+    count: int
+    dimensions: int
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None

@@ -24,7 +24,7 @@ CHAT_FORMATS = ("markdown", "text", "code")
 #: The catalogue's chat endpoint names (``%th_models --kind chat`` shows which model has which).
 CHAT_ENDPOINTS = ("chat.completions", "responses", "messages", "gemini.generate", "gemini.stream")
 TRANSCRIPT_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
-KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat")
+KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed")
 MODES = ("live", "offline", "replay")
 
 
@@ -222,7 +222,7 @@ def _models() -> MagicParser:
                     "  %th_models --builtin")
     p.add_argument("filter", nargs="?", metavar="FILTER",
                    help="text to match in id, name, family, vendor or source (built-in / live / both)")
-    p.add_argument("--kind", choices=("image", "video", "audio", "chat"))
+    p.add_argument("--kind", choices=("image", "video", "audio", "chat", "embed"))
     p.add_argument("--refresh", action="store_true", help="read the service's model table again now")
     p.add_argument("--builtin", action="store_true", help="only the catalogue built into tokenhot_nb")
     return p

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._base import Result
 from ._rebuild import from_entry
 from .batch import BatchResult, CompareResult
+from .embedding import EmbeddingResult
 from .image import ImageItem, ImageResult
 from .media import AudioResult, VideoResult
 from .task import VideoTask
@@ -18,6 +19,7 @@ __all__ = [
     "BatchResult",
     "ChatResult",
     "CompareResult",
+    "EmbeddingResult",
     "ImageItem",
     "ImageResult",
     "Result",

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import TokenhotError
 from ..families._types import ToolCall, Usage
+from .embedding import EmbeddingResult
 from .image import ImageItem, ImageResult
 from .media import AudioResult, VideoResult
 from .task import VideoTask
@@ -132,4 +133,33 @@ def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store
                           usage=usage_from(entry.usage), finish_reason=response.get("finish_reason"),
                           thread=entry.thread, prompt=str(params.get("message") or ""), data=data,
                           tool_calls=calls, **common)
+    if kind == "embed":
+        return _embeddings(st, entry, common)
     raise TokenhotError(f"Cannot rebuild a result for history entries of kind {kind!r}.")
+
+
+def _embeddings(store: Store, entry: HistoryEntry, common: dict[str, Any]) -> EmbeddingResult:
+    """The vectors from their float32 artifact, shaped by the row's ``response`` (an imported row is checked)."""
+    outs = _outputs(entry, "embedding")
+    response = entry.response or {}
+    count, dims = _positive(response.get("count")), _positive(response.get("dimensions"))
+    if not outs:
+        raise TokenhotError(f"History entry #{entry.id} has no stored vectors.", hint="Rerun it with entry.rerun().")
+    try:
+        data = store.read_artifact(outs[0]["sha256"])
+    except FileNotFoundError:
+        raise _missing(store, outs[0]) from None
+    if count is None or dims is None or count * dims * 4 != len(data):
+        raise TokenhotError(f"The stored vectors of history entry #{entry.id} do not match the shape its row "
+                            f"records ({response.get('count')!r:.20} × {response.get('dimensions')!r:.20}, "
+                            f"{len(data)} bytes).",
+                            hint="The entry was edited or imported damaged; rerun it with entry.rerun().")
+    texts = entry.params.get("texts") if isinstance(entry.params, dict) else None
+    listed = [texts] if isinstance(texts, str) else [t for t in texts if isinstance(t, str)] \
+        if isinstance(texts, list) else []
+    return EmbeddingResult(data, count=count, dimensions=dims, texts=listed, usage=usage_from(entry.usage),
+                           **common)
+
+
+def _positive(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None

@@ -143,7 +143,7 @@ PRICING: list[dict[str, Any]] = [
     _tok("gemini-2.5-pro-preview-tts", 3, 1, 20, ["gemini"], outputs=(_AUDIO,), tags="语音合成"),
     _tok("mimo-v2.5-tts", 10, 0.2, 4, ["openai"], outputs=(_AUDIO,), tags="语音合成"),
     _call("whisper-1", 1, 0.006, ["openai"], inputs=(_AUDIO,), outputs=(_TEXT,), tags="语音识别"),
-    # embeddings (a protocol the toolkit does not speak: it lists, but cannot call, such rows)
+    # embeddings (POST /v1/embeddings, sim/_embeddings.py; per token, input only)
     _tok("jina-embeddings-v4", 11, 0.05, 0.05, ["embeddings"], inputs=_VISION, outputs=(_TEXT,), tags="向量"),
 ]
 
