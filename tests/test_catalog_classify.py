@@ -36,6 +36,11 @@ FAMS: dict[str, dict[str, Any]] = FAMILIES
     ({"model_name": "mimo-v2.5-tts", "supported_endpoint_types": ["openai"], "output_modalities": ["音频"]},
      "openai-tts", "audio"),
     ({"model_name": "sensevoice", "input_modalities": ["音频"], "output_modalities": ["文本"]}, "whisper", "audio"),
+    # embeddings: the endpoint type names the kind, though Tokenhot writes the vectors' modality as 文本 (text)
+    ({"model_name": "jina-embeddings-v4", "supported_endpoint_types": ["embeddings"], "input_modalities": ["文本", "图像"],
+      "output_modalities": ["文本"]}, "openai-embeddings", "embed"),
+    ({"model_name": "bge-m3", "supported_endpoint_types": ["embedding"]}, "openai-embeddings", "embed"),
+    ({"model_name": "text-embedding-3-small"}, "openai-embeddings", "embed"),  # the id alone
 ])
 def test_rows_find_their_family(row: dict[str, Any], family: str, kind: str) -> None:
     verdict = classify(row, FAMS)
@@ -43,7 +48,7 @@ def test_rows_find_their_family(row: dict[str, Any], family: str, kind: str) -> 
 
 
 @pytest.mark.parametrize("row", [
-    {"model_name": "jina-embeddings-v4", "supported_endpoint_types": ["embeddings"], "output_modalities": ["文本"]},
+    {"model_name": "jina-reranker-m0", "supported_endpoint_types": ["jina-rerank"], "output_modalities": ["文本"]},
     {"model_name": "bge-reranker", "supported_endpoint_types": ["jina-rerank"]},
     {"model_name": "deepseek-v4-pro"},  # nothing to go on
     {"model_name": "mystery-video-1", "supported_endpoint_types": ["openai-video"]},  # no generic video family

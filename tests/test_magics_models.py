@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from test_magics import ip, offline, run  # noqa: F401  (fixtures)
 
+from tokenhot_nb.sim import _pricing
+
 
 def test_th_models_lists_live_models_with_source_and_price(ip: Any, offline: Any) -> None:  # noqa: F811
     res, _ = run(ip, "%th_models deepseek")
@@ -20,14 +22,26 @@ def test_th_models_lists_live_models_with_source_and_price(ip: Any, offline: Any
     assert {r[1] for r in res.result.rows} == {"video"}
 
 
-def test_th_models_builtin_and_refresh(ip: Any, offline: Any) -> None:  # noqa: F811
+def test_th_models_builtin_and_refresh(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     res, _ = run(ip, "%th_models deepseek --builtin")
     assert len(res.result) == 0 and "No model matches" in res.result.text()
+    # the service starts listing a rerank model (a protocol no Session method speaks)
+    monkeypatch.setattr(_pricing, "PRICING", [*_pricing.PRICING, {
+        "model_name": "jina-reranker-m0", "quota_type": 0, "model_ratio": 0.01, "completion_ratio": 1,
+        "supported_endpoint_types": ["jina-rerank"], "input_modalities": ["文本"], "output_modalities": ["文本"]}])
     res, _ = run(ip, "%th_models --refresh")
     assert res.error_in_exec is None and "read just now" in res.result.title
-    res, _ = run(ip, "%th_models jina")  # listed by the service, protocol unknown: shown, with the way out
-    assert len(res.result) == 1 and "protocol unknown (endpoint types: embeddings" in res.result.text()
+    res, _ = run(ip, "%th_models reranker")  # listed by the service, protocol unknown: shown, with the way out
+    assert len(res.result) == 1 and "protocol unknown (endpoint types: jina-rerank" in res.result.text()
     assert "family=" in res.result.html()
+
+
+def test_th_models_lists_the_embeddings_kind(ip: Any, offline: Any) -> None:  # noqa: F811
+    res, _ = run(ip, "%th_models --kind embed")
+    assert [r[:4] for r in res.result.rows] == [["jina-embeddings-v4", "embed", "openai-embeddings", "both"]]
+    assert "$0.05/M in" in res.result.text()
+    res, _ = run(ip, "%th_models jina")  # the service's embeddings row is a model like any other now
+    assert len(res.result) == 1 and "protocol unknown" not in res.result.text()
 
 
 @pytest.mark.parametrize("line", ["%th_models --kind nope", "%th_models --refresh=yes"])
