@@ -39,7 +39,7 @@ def test_th_models_builtin_and_refresh(ip: Any, offline: Any, monkeypatch: pytes
 def test_th_models_lists_the_embeddings_kind(ip: Any, offline: Any) -> None:  # noqa: F811
     res, _ = run(ip, "%th_models --kind embed")
     assert [r[:4] for r in res.result.rows] == [["jina-embeddings-v4", "embed", "openai-embeddings", "both"]]
-    assert "$0.05/M in" in res.result.text()
+    assert "$0.05/M in" in res.result.text() and "/M out" not in res.result.text()  # no output tokens
     res, _ = run(ip, "%th_models jina")  # the service's embeddings row is a model like any other now
     assert len(res.result) == 1 and "protocol unknown" not in res.result.text()
 

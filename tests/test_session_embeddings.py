@@ -158,7 +158,7 @@ def test_the_catalogue_lists_the_kind_with_its_price(s: Session) -> None:
     assert [m.id for m in listed] == [MODEL] and not listed.unclassified
     info = listed[0]
     assert (info.family, info.source, info.vendor) == ("openai-embeddings", "both", "Jina")
-    assert info.price is not None and info.price_label().startswith("$0.05/M in")
+    assert info.price is not None and info.price_label() == "$0.05/M in"  # billed for input only
     assert s.model("jina-embeddings").id == MODEL  # an alias
 
 
@@ -342,3 +342,22 @@ def test_similarity_of_what_cannot_be_compared(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no vector 2"):
         res.similarity(1, 2)
     s.close()
+
+
+# ----------------------------------------------------------------------------- live mode, over loopback
+
+
+@pytest.mark.usefixtures("direct")
+def test_live_over_loopback_runs_in_the_blocking_lane(tmp_path: Path, sim_server: Any,
+                                                      handed: list[object]) -> None:
+    live = Session(api_key="sk-embed-lane-abcdefghijkl", base_url=sim_server.url, mode="live",
+                   store=tmp_path / "st", max_retries=0)
+    live.models()  # the price table read up front
+    handed.clear()
+    here = live.embed(TEXTS, dimensions=24)
+    assert handed == []  # read whole on the caller's thread: no hop to the background loop
+    there = asyncio.run(live.aembed(TEXTS, dimensions=24))
+    assert handed and here.vectors == there.vectors and here.dimensions == 24
+    assert here.entry is not None and here.entry.mode == "live" and not here.cost.simulated and here.cost.known
+    assert "sk-embed-lane" not in json.dumps(here.entry.to_dict()) + here._repr_html_() + repr(here)
+    live.close()

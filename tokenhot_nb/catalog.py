@@ -108,13 +108,18 @@ class Price:
         return quota / self.quota_per_unit if self.quota_per_unit else 0.0
 
     def describe(self, kind: str | None = None) -> str:
-        """A short human label: ``$2.50/M in · $10.00/M out``, ``$0.028/call`` or ``per task`` (video)."""
+        """A short human label: ``$2.50/M in · $10.00/M out``, ``$0.05/M in`` (embeddings), ``$0.028/call`` or
+        ``per task`` (video)."""
         if self.per_call:
             return f"${self.model_price:g}/call"
         if kind == "video":
             return "per task (charged as the task's quota)"
         if self.model_ratio == 0:
             return "free"
+        from .cost import INPUT_ONLY
+
+        if kind in INPUT_ONLY:  # embeddings: billed for what goes in, nothing comes out as tokens
+            return f"${self.input_usd_per_million:.4g}/M in"
         return f"${self.input_usd_per_million:.4g}/M in · ${self.output_usd_per_million:.4g}/M out"
 
     def as_dict(self) -> dict[str, Any]:
