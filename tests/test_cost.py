@@ -76,6 +76,8 @@ def test_round_trip_and_hostile_records() -> None:
 def test_str_shows_dollars_and_yuan() -> None:
     assert str(Cost(0.028, "per-call", rate=7)) == "$0.0280 (¥0.1960)"
     assert str(Cost(12.5, "per-call", currency="USD")) == "$12.50"
+    assert str(Cost(5e-7, "per-token", rate=7)) == "<$0.0001 (<¥0.0001)"  # not "$0.0000": it was not free
+    assert str(Cost(0.0, "per-call", rate=7)) == "$0.0000 (¥0.0000)"
 
 
 def test_totals_add_and_unknown_poisons() -> None:

@@ -135,6 +135,7 @@ def test_numbers_are_kept_as_float32() -> None:
     (answer([1.0, 2.0], [1.0, float("nan")]), "vector 1 holds a number that is not finite"),
     (answer([1.0, 2.0], [float("inf"), 1.0]), "position 0"),
     (answer([1.0, 2.0], [1e300, 1.0]), "past float32"),
+    (answer([1.0, 2.0], [1.0, 10**400]), "vector 1 holds a number too large for a float"),
     (answer([1.0, 2.0], [1.0, 2.0, 3.0]), "vector 1 has 3 numbers but vector 0 has 2"),
     (answer([1.0, 2.0], "not base64!"), "vector 1 is text that is not base64"),
     (answer([1.0, 2.0], base64.b64encode(b"12345").decode()), "5 bytes, not whole float32"),

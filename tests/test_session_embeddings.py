@@ -341,6 +341,11 @@ def test_similarity_of_what_cannot_be_compared(tmp_path: Path) -> None:
         res.similarity(0, 1)
     with pytest.raises(InputError, match="no vector 2"):
         res.similarity(1, 2)
+    with pytest.raises(InputError, match="no vector -3"):
+        res[-3]
+    assert res[-1] == [1.0, 0.0] and res._vectors is None  # one vector read alone: the list of all is not made
+    assert res.similarity(1, -1) == 1.0 and res._vectors is None
+    assert res[:1] == [[0.0, 0.0]] and res.vectors == [[0.0, 0.0], [1.0, 0.0]]
     s.close()
 
 

@@ -35,6 +35,8 @@ def _money(value: float, currency: str) -> str:
     symbol = _SYMBOLS.get(currency, "")
     digits = 4 if abs(value) < 1 else 2
     text = f"{value:,.{digits}f}"
+    if 0 < value < 0.00005:  # (an embedding of a few words): "0.0000" would read as free
+        return f"<{symbol}0.0001" if symbol else f"<0.0001 {currency}"
     return f"{symbol}{text}" if symbol else f"{text} {currency}"
 
 

@@ -108,7 +108,10 @@ def _vector(value: Any, i: int) -> array[float]:
         for j, x in enumerate(value):
             if isinstance(x, bool) or not isinstance(x, (int, float)):
                 raise _broken(f"vector {i} holds {x!r:.40} at position {j}, not a number")
-        vec.fromlist(value)
+        try:
+            vec.fromlist(value)
+        except OverflowError:  # an integer past any float
+            raise _broken(f"vector {i} holds a number too large for a float") from None
     else:
         raise _broken(f"vector {i} is missing" if value is None else
                       f"vector {i} is a {type(value).__name__}, neither a list of numbers nor base64")

@@ -83,7 +83,15 @@ class EmbeddingResult(Result):
     @overload
     def __getitem__(self, i: slice) -> list[list[float]]: ...
     def __getitem__(self, i: int | slice) -> list[float] | list[list[float]]:
-        return self.vectors[i]
+        if isinstance(i, slice):
+            return self.vectors[i]
+        return self._vector(self._index(i))
+
+    def _vector(self, k: int) -> list[float]:
+        """Vector ``k`` alone (``vectors`` would turn every one into Python floats first)."""
+        if self._vectors is not None:
+            return self._vectors[k]
+        return self._floats(k * self.dimensions, self.dimensions).tolist()
 
     def __iter__(self) -> Iterator[list[float]]:
         return iter(self.vectors)
@@ -112,7 +120,7 @@ class EmbeddingResult(Result):
 
     def similarity(self, i: int, j: int) -> float:
         """Cosine similarity of vectors ``i`` and ``j`` (1: same direction, 0: unrelated, -1: opposite)."""
-        a, b = self.vectors[self._index(i)], self.vectors[self._index(j)]
+        a, b = self._vector(self._index(i)), self._vector(self._index(j))
         for k, vec in ((i, a), (j, b)):
             if not any(vec):
                 raise InputError(f"Vector {k} is all zeros: it has no direction, so no cosine similarity.")

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..history import HistoryEntry
     from ..results import Result
 
-KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat")
+KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed")
 STATUSES = ("ok", "error", "pending", "running", "interrupted")
 
 
