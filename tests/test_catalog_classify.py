@@ -41,6 +41,9 @@ FAMS: dict[str, dict[str, Any]] = FAMILIES
       "output_modalities": ["文本"]}, "openai-embeddings", "embed"),
     ({"model_name": "bge-m3", "supported_endpoint_types": ["embedding"]}, "openai-embeddings", "embed"),
     ({"model_name": "text-embedding-3-small"}, "openai-embeddings", "embed"),  # the id alone
+    # a chat model that also lists the embeddings route stays a chat model
+    ({"model_name": "qwen3-max", "supported_endpoint_types": ["openai", "embeddings"], "output_modalities": ["文本"]},
+     "openai-chat", "chat"),
 ])
 def test_rows_find_their_family(row: dict[str, Any], family: str, kind: str) -> None:
     verdict = classify(row, FAMS)

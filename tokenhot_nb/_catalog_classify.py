@@ -45,7 +45,9 @@ def _kind(mid: str, types: list[str], ins: set[str], outs: set[str]) -> tuple[st
     """(kind, transcription?) from the output modalities, then endpoint types, then words in the id.
 
     Text out is what most models give, so an endpoint type that names a kind by itself (``embeddings``: vectors,
-    written 文本 on Tokenhot) wins over it. A kind of ``""`` means "a kind no Session method takes" (rerank).
+    written 文本 on Tokenhot) wins over it, unless the row also lists a chat protocol (then it is a chat model that
+    can embed too, and chat is what a Session needs it for). A kind of ``""`` means "a kind no Session method
+    takes" (rerank).
     """
     implied = [data.LIVE_ENDPOINT_KINDS[t] for t in types if t in data.LIVE_ENDPOINT_KINDS]
     named = next((k for k in implied if k), None)
@@ -56,7 +58,8 @@ def _kind(mid: str, types: list[str], ins: set[str], outs: set[str]) -> tuple[st
         if "text" in outs and "audio" in ins and not ins & {"image", "video"}:
             return "audio", True
         if "text" in outs:
-            return named or "chat", False
+            chat_types = any("chat" in data.LIVE_ENDPOINT_FAMILIES.get(t, {}) for t in types)
+            return (named if named and not chat_types else "chat"), False
     if implied:
         if named is not None:
             return named, False
