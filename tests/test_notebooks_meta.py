@@ -39,6 +39,8 @@ def test_the_seven_tutorials_exist() -> None:
 def test_valid_and_lean(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
+    cell_ids = [c.get("id") for c in json.loads(path.read_text(encoding="utf-8"))["cells"]]  # (read() fills gaps)
+    assert None not in cell_ids and len(set(cell_ids)) == len(cell_ids), f"{path.name}: each cell needs its own id"
     assert path.stat().st_size < MAX_FILE, f"{path.name} is {path.stat().st_size} bytes: strip its outputs"
     assert "widgets" not in nb.metadata, "saved widget state bloats the file: remove metadata.widgets"
     assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
