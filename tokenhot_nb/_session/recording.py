@@ -79,8 +79,8 @@ has_surrogate = re.compile("[\ud800-\udfff]").search
 class LiveText:
     """A stream's text so far as a live view shows it: a surrogate half waits for its pair, echoed keys are
     hidden, and so is a tail that may be the first part of a key still arriving (:func:`key_start_at_end`), which
-    no redaction could recognise yet. A view that only prints what is new (a terminal) then never prints more
-    than a few characters of a key.
+    no redaction could recognise yet. What it returns only grows (the mask takes the place of a held tail), so a
+    view that prints just what is new (a terminal) never prints any of a key.
 
     Runs for every delta, so it only looks at the new tail; once a key or a surrogate showed up, the whole
     text is cleaned on every later delta (rare, and then correctness wins over speed).
