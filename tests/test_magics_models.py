@@ -42,6 +42,18 @@ def test_th_models_lists_the_embeddings_kind(ip: Any, offline: Any) -> None:  # 
     assert "$0.05/M in" in res.result.text() and "/M out" not in res.result.text()  # no output tokens
     res, _ = run(ip, "%th_models jina")  # the service's embeddings row is a model like any other now
     assert len(res.result) == 1 and "protocol unknown" not in res.result.text()
+    res, _ = run(ip, "%th_config --default-embed jina-v4")  # an alias: stored as the id
+    assert res.error_in_exec is None and offline.defaults["embed"] == "jina-embeddings-v4"
+
+
+def test_the_magics_kind_lists_are_the_packages_own() -> None:
+    """``_args`` writes its kind lists out (``%load_ext`` must not import the history or the catalogue): they
+    must stay what those modules say, or a kind added there is missing from ``--kind`` and ``--default-…``."""
+    from tokenhot_nb import catalog
+    from tokenhot_nb.history._validate import KINDS as METHOD_KINDS
+    from tokenhot_nb.magics import _args
+
+    assert _args.KINDS == METHOD_KINDS and _args.MODEL_KINDS == catalog.KINDS
 
 
 @pytest.mark.parametrize("line", ["%th_models --kind nope", "%th_models --refresh=yes"])

@@ -24,7 +24,10 @@ CHAT_FORMATS = ("markdown", "text", "code")
 #: The catalogue's chat endpoint names (``%th_models --kind chat`` shows which model has which).
 CHAT_ENDPOINTS = ("chat.completions", "responses", "messages", "gemini.generate", "gemini.stream")
 TRANSCRIPT_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+#: Written out, not imported (``%load_ext`` loads this module and must not pull in the history or catalogue); a
+#: test holds them equal to ``history._validate.KINDS`` (the Session methods a row names) and ``catalog.KINDS``.
 KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed")
+MODEL_KINDS = ("image", "video", "audio", "chat", "embed")
 MODES = ("live", "offline", "replay")
 
 
@@ -222,7 +225,7 @@ def _models() -> MagicParser:
                     "  %th_models --builtin")
     p.add_argument("filter", nargs="?", metavar="FILTER",
                    help="text to match in id, name, family, vendor or source (built-in / live / both)")
-    p.add_argument("--kind", choices=("image", "video", "audio", "chat", "embed"))
+    p.add_argument("--kind", choices=MODEL_KINDS)
     p.add_argument("--refresh", action="store_true", help="read the service's model table again now")
     p.add_argument("--builtin", action="store_true", help="only the catalogue built into tokenhot_nb")
     return p
@@ -247,7 +250,7 @@ def _config() -> MagicParser:
     p.add_argument("--key", action="store_true", help="ask for the API key (hidden prompt)")
     p.add_argument("--key-from-env", nargs="?", const="TOKENHOT_API_KEY", metavar="VAR",
                    help="read the API key from environment variable VAR (default TOKENHOT_API_KEY)")
-    for kind in ("image", "video", "audio", "chat"):
+    for kind in MODEL_KINDS:
         p.add_argument(f"--default-{kind}", metavar="MODEL", help=f"default {kind} model")
     p.add_argument("--reset", action="store_true", help="rebuild the default session from the environment")
     p.add_argument("--budget", metavar="AMOUNT",

@@ -12,6 +12,7 @@ import importlib
 import os
 from typing import Any
 
+from ._args import MODEL_KINDS
 from ._tables import Table, settings_table
 
 KEY_PROMPT = "Tokenhot API key (hidden; it is not saved in the notebook): "
@@ -19,7 +20,6 @@ KEY_NOT_IN_ENV = "Environment variable {var} is not set."
 KEY_NOT_IN_ENV_FIX = "Set it where Jupyter starts (or with os.environ), or use %th_config --key for a hidden prompt."
 KEY_EMPTY = "No key entered; the settings were not changed."
 KEY_SET = "API key set for this session (hidden)."
-MODEL_KINDS = ("image", "video", "audio", "chat")
 
 
 def _session() -> Any:

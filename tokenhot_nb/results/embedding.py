@@ -128,15 +128,8 @@ class EmbeddingResult(Result):
         return max(-1.0, min(1.0, math.fsum(x * y for x, y in zip(a, b, strict=True)) / norms))  # rounding stays in range
 
     # -- display
-    def _summary(self) -> str:
-        bits = [f"{self.count} × {self.dimensions} embedding{'s' if self.count != 1 else ''}"]
-        if self.model:
-            bits.append(self.model)
-        if self.entry is not None and self.entry.cost.known:
-            bits.append(str(self.entry.cost))
-        if self.entry_id is not None:
-            bits.append(f"history #{self.entry_id}")
-        return " · ".join(bits)
+    def _shape(self) -> str:
+        return f"{self.count} × {self.dimensions} embedding{'s' if self.count != 1 else ''}"
 
     def _head(self, k: int) -> str:
         """The first numbers of vector ``k``, for the display (never all of them)."""
@@ -145,7 +138,9 @@ class EmbeddingResult(Result):
         return ", ".join(f"{x:.4f}" for x in shown) + (", …" if d > SHOWN_VALUES else "")
 
     def _plain(self) -> str:
-        return f"<EmbeddingResult {self._summary()}>"
+        bits = [self._shape(), self.model, str(self.entry.cost) if self.entry is not None and self.entry.cost.known
+                else "", f"history #{self.entry_id}" if self.entry_id is not None else ""]
+        return f"<EmbeddingResult {' · '.join(b for b in bits if b)}>"
 
     def html(self) -> str:
         rows = []
@@ -155,9 +150,9 @@ class EmbeddingResult(Result):
                         f"<td style=\"font-family:monospace\">[{escape(self._head(k))}]</td></tr>")
         more = (f'<div style="font:11px sans-serif;color:#888">… and {self.count - SHOWN_ROWS} more '
                 "(result.vectors has them all)</div>") if self.count > SHOWN_ROWS else ""
-        return (f'<div class="tokenhot-embeddings"><div style="font:12px sans-serif"><b>'
-                f"{escape(self._summary())}</b></div>"
-                f"<table><tr><th>#</th><th>text</th><th>vector</th></tr>{''.join(rows)}</table>{more}</div>")
+        return (f'<div class="tokenhot-embeddings"><div style="font:12px sans-serif"><b>{self._shape()}</b></div>'
+                f"<table><tr><th>#</th><th>text</th><th>vector</th></tr>{''.join(rows)}</table>{more}"
+                f"{self._footer()}</div>")
 
     _repr_html_ = html
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
+from ..history._validate import KINDS
 from ._entries import entry_label, entry_of, entry_thumbs, history_entries, outputs
 from ._media import INLINE_LIMIT, audio_widget, image_widget, video_widget
 from ._panel import Panel
@@ -19,7 +20,6 @@ if TYPE_CHECKING:
     from ..history import HistoryEntry
     from ..results import Result
 
-KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed")
 STATUSES = ("ok", "error", "pending", "running", "interrupted")
 
 
