@@ -148,3 +148,19 @@ def test_imported_text_renders_escaped(tmp_path: Path) -> None:
     for html in (h._repr_html_(), h[0]._repr_html_()):
         assert "<img src=x" not in html and "<script>" not in html and "<svg" not in html
         assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+@pytest.mark.parametrize("field,value", [
+    ("status", "sk-COLLEAGUE-key-0123456789abcdef"), ("started", "sk-COLLEAGUE-key-0123456789abcdef"),
+    ("parent", "sk-COLLEAGUE-key-0123456789abcdef"),
+    ("outputs", [{"sha256": "a" * 64, "mime": "image/png", "size": 1, "role": "sk-COLLEAGUE-key-0123456789abcdef"}]),
+])
+def test_a_key_quoted_by_an_invalid_field_is_redacted_in_the_warning(tmp_path: Path, field: str, value: Any) -> None:
+    """The warning that leaves a bad record out quotes the bad value; a warning is output (a cell shows it, a log
+    keeps it), so the key-shaped value is masked there as in the strict error."""
+    src = write(tmp_path / "h.jsonl", [GOOD, {**GOOD, "id": 2, field: value}])
+    with pytest.warns(UserWarning) as caught:
+        History.load(src, tmp_path / "store")
+    shown = " ".join(str(w.message) for w in caught)
+    assert "left out" in shown and "sk-****" in shown
+    assert "COLLEAGUE" not in shown

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import replacing
+from .._config import redact
 from ..errors import InputError, StoreError
 from ._entry import ENTRY_FIELDS, JSON_FIELDS, HistoryEntry, escaped_secrets, is_clean, iter_refs, jsonable
 from ._store import Store, mime_for, sha256_file
@@ -171,8 +172,8 @@ def load_history(path: Path, store: Store | str | os.PathLike[str] | None = None
     for i, r in enumerate(records):
         try:
             entries.append(entry_from_record(r))
-        except InvalidRecord as exc:
-            problems.append(f"entry {i + 1}: {exc}")
+        except InvalidRecord as exc:  # it may quote the bad value: a key there is masked (a warning is output)
+            problems.append(redact(f"entry {i + 1}: {exc}"))
             continue
         old_ids.append(old_id(r))
     if problems:
