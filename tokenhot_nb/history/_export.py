@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from .._atomic import replacing
 from .._config import redact
 from ..errors import InputError, StoreError
-from ._entry import ENTRY_FIELDS, JSON_FIELDS, HistoryEntry, escaped_secrets, is_clean, iter_refs, jsonable
-from ._store import Store, mime_for, sha256_file
+from ._entry import ENTRY_FIELDS, JSON_FIELDS, HistoryEntry, escaped_secrets, iter_refs, jsonable
+from ._store import Store, may_hold_key, mime_for, sha256_file
 from ._validate import MIME_RE, InvalidRecord, artifact_file, entry_from_record, old_id
 
 if TYPE_CHECKING:
@@ -86,9 +86,10 @@ def _lines(history: History) -> Iterator[tuple[str, dict[str, Any] | None]]:
     """Each entry as one line of compact JSON (and its dict when it had to be built), oldest first.
 
     Fast path: the row's JSON columns are already JSON, written redacted; the line is assembled from them as
-    stored (nothing decoded) and the redaction pass runs once over the line. Slow path, per entry, when that
-    pass finds something (a row written by an older version) or a thread turn's earlier messages are not in
-    the export: the entry is rebuilt, its request expanded to what was sent, and redacted string by string.
+    stored (nothing decoded) and one redaction check runs over the line (:func:`may_hold_key`). Slow path, per
+    entry, when that check finds something (a row written by an older version or another tool, a key maybe
+    JSON-escaped) or a thread turn's earlier messages are not in the export: the entry is rebuilt, its request
+    expanded to what was sent, and redacted string by string.
     """
     store = history.store
     secrets = store.secrets
@@ -107,7 +108,7 @@ def _lines(history: History) -> Iterator[tuple[str, dict[str, Any] | None]]:
                     [_KEYS[i] + (("null" if v is None else v) if _IS_JSON[i] else _scalar(v))
                      for i, v in enumerate(row)]
                 ) + "}"
-                if is_clean(line, secrets, escaped):
+                if not may_hold_key(line, secrets, escaped):
                     exported.add(row[0])
                     yield line, None
                     continue

@@ -24,6 +24,7 @@ import concurrent.futures
 import json
 import operator
 import os
+import re
 import socket
 import sqlite3
 import threading
@@ -378,6 +379,23 @@ class _Backoff:
         time.sleep(self.delay)
         self.delay = min(self.delay * 2, 0.25)
         return True
+
+
+
+#: A JSON ``\\u`` escape of a printable ASCII character (an even run of backslashes before it: not an escaped
+#: backslash). This version's JSON never holds one (it escapes only controls, quotes and backslashes); a key is
+#: printable ASCII, and escaped it holds no ``sk-`` for a text search while every JSON reader decodes it.
+_ASCII_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u00[2-7][0-9a-fA-F]")
+
+
+def may_hold_key(text: str, secrets: Sequence[Secret | str], escaped: tuple[str, ...]) -> bool:
+    """Whether stored text (a row's columns, or an export line) may hold a key. This version writes none, but a
+    store written by another version or tool (opened with ``History(path)``, or copied in) may, plainly or
+    escaped inside JSON; such a row is redacted value by value when it is read or exported, so nothing shown,
+    exported or generated from it carries the key."""
+    if "\\u" in text and _ASCII_ESCAPE.search(text):  # (the plain search first: the pattern is slow)
+        return True
+    return not is_clean(text, tuple(secrets), escaped)
 
 
 class Store(ArtifactFiles):
@@ -960,9 +978,12 @@ class Store(ArtifactFiles):
         return True
 
     def _entry_from_row(self, row: Sequence[Any]) -> HistoryEntry:
+        """The entry a row holds, redacted when the row may hold a key (see :func:`may_hold_key`)."""
         d: dict[str, Any] = {}
         for name, value in zip(ENTRY_FIELDS, row, strict=True):
             d[name] = json.loads(value) if name in JSON_FIELDS and value is not None else value
+        if may_hold_key("\x00".join(v for v in row if isinstance(v, str)), self.secrets, self._escaped_secrets()):
+            d = jsonable(d, self.secrets)
         return HistoryEntry.from_dict(d).bind(self)
 
     def get(self, entry_id: int) -> HistoryEntry:
