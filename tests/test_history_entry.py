@@ -71,6 +71,28 @@ def test_to_code_short_call_is_one_line() -> None:
     assert odd.splitlines()[-1] == "result = getattr(s, 'for')(x=1)"
 
 
+@pytest.mark.parametrize("kind,params", [
+    ("chat", {"model": "m", "ｍｏｄｅｌ": "other"}),  # fullwidth letters: Python reads the name as model
+    ("chat", {"ℌ": 1, "H": 2}),  # a letterlike symbol that normalises to another key
+    ("chat", {"ﬁle": "x"}),  # a ligature: recorded as "ﬁle", Python would send file=
+    ("chat", {"__debug__": 1}),  # a name no argument may have
+    ("ｃｈａｔ", {"x": 1}),  # a kind Python reads as s.chat
+    ("chat", {"text": "'''\"\"\"\\\n\u2028\x00\u202e"}),
+])
+def test_to_code_sends_every_recorded_name_exactly(monkeypatch: pytest.MonkeyPatch, kind: str,
+                                                   params: dict[str, Any]) -> None:
+    """Python reads identifiers NFKC-normalised: a non-ASCII name in a (possibly imported) entry must not be
+    written as a bare keyword (it would become another argument, or repeat one), nor may ``__debug__``."""
+    code = HistoryEntry(kind=kind, params=params).to_code()
+    fake = FakeSession()
+    module = types.ModuleType("tokenhot_nb")
+    module.session = lambda: fake  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tokenhot_nb", module)
+    exec(compile(code, "<to_code>", "exec"), {})
+    [(name, args, kwargs)] = fake.calls
+    assert name == kind and args == () and kwargs == params
+
+
 def test_to_curl_json_and_multipart() -> None:
     e = HistoryEntry(kind="chat", request={
         "method": "POST", "path": "/v1/chat/completions",

@@ -381,13 +381,12 @@ class HistoryEntry:
         odd: list[str] = []
         for k, v in (self.params if isinstance(self.params, dict) else {}).items():
             src = _py_src(v)
-            if isinstance(k, str) and k.isidentifier() and not keyword.iskeyword(k):
+            if _plain_name(k):
                 plain.append(f"{k}={src}")
             else:
                 odd.append(f"{k!r}: {src}")
         args = plain + ([f"**{{{', '.join(odd)}}}"] if odd else [])
-        ok_name = isinstance(self.kind, str) and self.kind.isidentifier() and not keyword.iskeyword(self.kind)
-        target = f"s.{self.kind}" if ok_name else f"getattr(s, {self.kind!r})"
+        target = f"s.{self.kind}" if _plain_name(self.kind) else f"getattr(s, {self.kind!r})"
         one_line = f"result = {target}({', '.join(args)})"
         if len(one_line) <= 100:
             call = one_line
@@ -530,6 +529,16 @@ def _form_file(name: Any) -> str:
     """A file name in the current folder (a recorded path is untrusted: ``@/home/…`` would upload that file)."""
     base = re.split(r"[\\/]", str(name))[-1]
     return re.sub(r"[^\w.-]", "_", base).lstrip(".")[:100] or "file"
+
+
+def _plain_name(name: Any) -> bool:
+    """Whether ``name`` may be written bare (``name=…``, ``s.name``) in generated code and still be itself.
+
+    Python reads identifiers NFKC-normalised (``ｍｏｄｅｌ`` and ``ﬁle`` are ``model`` and ``file``), so only ASCII
+    names are written bare; ``__debug__`` cannot be an argument's name. Any other name is written as a string.
+    """
+    return (isinstance(name, str) and name.isascii() and name.isidentifier() and not keyword.iskeyword(name)
+            and name != "__debug__")
 
 
 def _comment(text: str) -> str:
