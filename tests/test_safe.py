@@ -198,3 +198,21 @@ def test_hostile_answer_over_loopback_renders_inert(sim_server: Any, tmp_path: A
     assert_inert(html, our_styles=True)
     assert "<h1>Answer</h1>" in html and "<table>" in html and "&lt;script&gt;" in html
     assert res.entry is not None and res.entry.status == "ok"
+
+
+@pytest.mark.parametrize("shape", [
+    lambda k: k.replace("-", "\\-").replace("_", "\\_"),  # Markdown backslash escapes
+    lambda k: "".join(f"&#{ord(c)};" for c in k),  # decimal character references
+    lambda k: f"&#x{ord(k[0]):x};" + k[1:],  # one hexadecimal reference is enough to hide the key
+    lambda k: k.replace("-", "&#45;").replace("_", "&lowbar;"),
+])
+@pytest.mark.parametrize("key", ["sk-HOSTILE-loopback-KEY-0123456789", "tkn_PLAINKEY_no_prefix_98765abcdef"])
+def test_markdown_never_renders_a_key_that_its_source_only_spelled(key: str, shape: Any) -> None:
+    """Redaction reads the answer's source, where ``sk\\-…`` or ``&#115;k-…`` is no key; Markdown then turns it
+    into the key itself. What the renderer gives (a chat bubble, a stream view, a result) holds the mask."""
+    from tokenhot_nb._config import Secret, redact
+
+    Secret("tkn_PLAINKEY_no_prefix_98765abcdef")  # a key this process was given (any shape)
+    source = redact(f"Your key is {shape(key)} indeed")
+    out = markdown_html(source)
+    assert key not in out and "sk-****" in out and "Your key is" in out and "indeed" in out

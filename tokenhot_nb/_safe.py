@@ -8,7 +8,8 @@ fields of an imported history) is data. A notebook that is *trusted* renders ``t
   http/https/``data:image`` images) with raw HTML switched *off* in the parser (a ``<script>`` in the text
   shows as text), then cleans the result with ``nh3`` against an allowlist (no ``script``/``style``/``iframe``/
   ``form``/``object``/``svg``, no ``on*`` or ``style`` attributes, no ``javascript:``/``vbscript:``/
-  ``data:text/html`` URLs). Renderers emit it as ``text/html``, never as ``text/markdown``.
+  ``data:text/html`` URLs), and redacts it once more (Markdown escapes and character references can spell a key
+  that redaction of the source did not see). Renderers emit it as ``text/html``, never as ``text/markdown``.
 - :func:`text_html` escapes plain text for element content and quoted attribute values.
 - :func:`clean_html` is the allowlist pass on its own, for HTML that came from elsewhere.
 - :func:`safe_url` says whether a URL may go into ``href``/``src``.
@@ -20,6 +21,8 @@ import html
 import re
 from functools import lru_cache
 from typing import Any
+
+from ._config import might_hold_key, redact
 
 __all__ = ["clean_html", "markdown_html", "safe_url", "text_html"]
 
@@ -130,9 +133,14 @@ def _has_linkify() -> bool:
 
 
 def markdown_html(text: str) -> str:
-    """Markdown that came from the network → an HTML fragment that cannot run anything."""
+    """Markdown that came from the network → an HTML fragment that cannot run anything, and holds no key.
+
+    Redaction reads the source, where a key spelled with Markdown escapes (``sk\\-…``) or character references
+    (``&#115;k-…``) is no key; rendering turns it into the key itself, so the fragment is checked again.
+    """
     text = _CONTROL.sub("", str(text))
-    return clean_html(_parser().render(text))
+    out = clean_html(_parser().render(text))
+    return redact(out) if might_hold_key(out) else out
 
 
 def text_html(text: Any) -> str:
