@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from .._config import redact
+from ..errors import clean_text
 from ._entries import entry_of, outputs
 from ._media import INLINE_LIMIT
 
@@ -35,13 +37,14 @@ def get_session(session: Session | None = None) -> Session:
 
 
 def error_text(exc: BaseException) -> str:
-    """Plain words for the user: a TokenhotError's message and hint, else the exception's own text."""
+    """Plain words for the user: a TokenhotError's message and hint, else the exception's own text (any library's
+    text may quote a header or a URL: redacted, and without terminal escapes, like every error front end shows)."""
     from ..errors import TokenhotError
 
     if isinstance(exc, TokenhotError):
         return str(exc)
     text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
+    return clean_text(redact(f"{type(exc).__name__}: {text}"))
 
 
 def follow(widget: w.ValueWidget, handler: Callable[..., Any]) -> None:
@@ -77,6 +80,7 @@ class Panel(w.VBox):
             self.error_box.layout.display = "none"
             return
         text = exc if isinstance(exc, str) else error_text(exc)
+        text = clean_text(redact(text))  # (a message of ours may quote a model id or a path from elsewhere)
         if not isinstance(exc, str):
             self.last_error = exc
         self.error_box.value = (
