@@ -245,3 +245,29 @@ def test_a_model_list_shows_the_live_models_the_leftovers_and_where_the_table_ca
     assert plain.unclassified == [] and plain.note == ""
     assert plain.table().title.startswith(f"{len(plain)} model(s) — ") and " · " not in plain.table().title
     assert ModelList() == [] and ModelList().table().text() == ModelList().table().empty
+
+
+ECHOED = "sk-ECHOED-by-the-relay-0123456789"
+
+
+def test_live_text_carries_no_controls_and_no_key() -> None:
+    """Model ids and texts of the live table reach text outputs (repr, %th_models' aligned text, dropdowns,
+    error messages) and the cache file beside the history: an id with terminal escapes, line breaks, bidi
+    controls or a key is no model the service could serve (left out); other texts lose those characters and
+    have a key masked."""
+    hostile_ids = ["m\x1b[2Jx", "m\x1b]8;;https://evil.example\x07click", "a\nb", "a\u2028b", "nul\x00", "rtl\u202elive",
+                   f"model-{ECHOED}"]
+    body = {"data": [{"model_name": name, "model_ratio": 1} for name in hostile_ids] + [
+        {"model_name": "ok-model", "model_ratio": 1, "description": f"fine\x1b[31m red \u202e{ECHOED}\r\nnext",
+         "tags": ["a\x07", ECHOED], "vendor_id": 1}],
+        "vendors": [{"id": 1, "name": f"Vendor\x1b[0m\u2066 {ECHOED}"}]}
+    rows, vendors = parse_pricing(body)
+    assert [r["model_name"] for r in rows] == ["ok-model"]
+    assert rows[0]["description"] == "fine red sk-**** next" and rows[0]["tags"] == ["a", "sk-****"]
+    assert vendors == {"1": "Vendor sk-****"}
+    listed = parse_models({"data": [{"id": name} for name in hostile_ids] + [{"id": "ok-model"}]})
+    assert [r["model_name"] for r in listed] == ["ok-model"]
+    cached = LiveTable.from_json({"version": 1, "base_url": "http://relay.test", "fetched_at": 1.0,
+                                  "rows": body["data"], "vendors": {"1": "V\x1b[2J"}, "notes": ["n\x1b[2J"]})
+    assert cached is not None and [r["model_name"] for r in cached.rows] == ["ok-model"]
+    assert cached.vendors == {"1": "V"} and cached.notes == ["n"]

@@ -2,7 +2,8 @@
 list), read through the project's client, cached on disk, and merged with the built-in catalogue.
 
 Everything read here is data: rows are trimmed to the known fields with plain JSON values before they are kept
-or cached. The merge keeps every built-in entry; a live row that names one (id, alias or a ``.``/``-`` variant)
+or cached, texts on one line without controls and with any key masked; a row whose id holds a control character
+(a terminal escape, a line break, a bidi override) or a key is left out. The merge keeps every built-in entry; a live row that names one (id, alias or a ``.``/``-`` variant)
 lends it its price, and a row nobody knows is classified into a family (:mod:`._catalog_classify`).
 """
 
@@ -20,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 from ._atomic import replacing
 from ._catalog_classify import classify, words
+from ._config import might_hold_key, redact
 from .catalog import Catalog, ModelInfo, Price, Unclassified, _loose
+from .errors import clean_text
 
 if TYPE_CHECKING:
     from .client import Client
@@ -40,23 +43,41 @@ class CatalogFetchError(Exception):
     """The live table could not be read (the message says from where and why; never the key)."""
 
 
+#: Characters no model id holds: C0/C1 controls (terminal escapes start with one), line and paragraph
+#: separators, and the bidi controls that reorder what is read.
+_NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _text(value: str) -> str:
+    """A text of the table on one line, without terminal escapes or controls, a key masked (these texts reach
+    text outputs, and the cache file beside the history)."""
+    text = value[:_MAX_TEXT]
+    if _NOT_IN_NAMES.search(text):  # (most texts hold none: one scan)
+        text = " ".join(clean_text(text).split())
+    return redact(text) if might_hold_key(text) else text
+
+
 def _plain(value: Any) -> Any:
     """A JSON scalar or a short list of them; anything else (objects, markup-sized strings) is dropped."""
     if isinstance(value, bool) or value is None or isinstance(value, (int, float)):
         return value
     if isinstance(value, str):
-        return value[:_MAX_TEXT]
+        return _text(value)
     if isinstance(value, (list, tuple)):
-        return [v[:_MAX_TEXT] if isinstance(v, str) else v for v in value[:64]
+        return [_text(v) if isinstance(v, str) else v for v in value[:64]
                 if isinstance(v, (str, int, float)) and not isinstance(v, bool)]
     return None
 
 
 def _clean_row(row: Any, name_key: str = "model_name") -> dict[str, Any] | None:
+    """The known fields of one row, or None when it names no model this client could call: an id with controls
+    (a terminal escape, a line break, a bidi override) or a key in it is no id the service serves."""
     if not isinstance(row, Mapping):
         return None
     name = row.get(name_key)
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
+        return None
+    if _NOT_IN_NAMES.search(name) or (might_hold_key(name) and redact(name) != name):
         return None
     out = {k: v for k in _ROW_FIELDS if (v := _plain(row.get(k))) is not None}
     out["model_name"] = name.strip()
@@ -96,8 +117,8 @@ class LiveTable:
             return cls(base_url=str(data["base_url"]), fetched_at=float(data["fetched_at"]), rows=rows,
                        status={k: v for k, v in (data.get("status") or {}).items()
                                if k in _STATUS_FIELDS and _plain(v) is not None},
-                       vendors={str(k): str(v) for k, v in (data.get("vendors") or {}).items()},
-                       key_models=key_models, notes=[str(n) for n in data.get("notes") or []][:10])
+                       vendors={str(k): _text(str(v)) for k, v in (data.get("vendors") or {}).items()},
+                       key_models=key_models, notes=[_text(str(n)) for n in data.get("notes") or []][:10])
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
@@ -120,7 +141,7 @@ def parse_pricing(body: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
     vendors: dict[str, str] = {}
     for v in body.get("vendors") or []:
         if isinstance(v, Mapping) and isinstance(v.get("name"), str) and v.get("id") is not None:
-            vendors[str(v["id"])] = v["name"][:100]
+            vendors[str(v["id"])] = _text(v["name"][:100])
     return rows, vendors
 
 
