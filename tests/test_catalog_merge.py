@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from _catalog_support import ROWS, STATUS, VENDORS, pricing_body
@@ -271,3 +272,42 @@ def test_live_text_carries_no_controls_and_no_key() -> None:
                                   "rows": body["data"], "vendors": {"1": "V\x1b[2J"}, "notes": ["n\x1b[2J"]})
     assert cached is not None and [r["model_name"] for r in cached.rows] == ["ok-model"]
     assert cached.vendors == {"1": "V"} and cached.notes == ["n"]
+
+
+@pytest.mark.parametrize("base_url", [
+    f"https://user:{ECHOED}@relay.example:8443/v1?key={ECHOED}",  # userinfo, and Gemini's ?key= habit
+    "https://relay.example/?key=tkn_PLAINKEY_no_prefix_98765abcdef",  # a key that does not look like sk-…
+])
+def test_a_key_in_the_base_url_reaches_neither_the_cache_nor_a_message(tmp_path: Any, base_url: str) -> None:
+    """A base URL may carry a key (``?key=`` as Gemini's API takes it, or user:key@); the table keeps where it came
+    from (shown in messages, written to the cache file) and the cache file is named after the service: neither
+    holds the key."""
+    import asyncio
+    import json
+    import types
+
+    from tokenhot_nb._catalog_live import cache_path, fetch, save_cache
+    from tokenhot_nb._config import Secret
+    from tokenhot_nb.errors import ServerError
+
+    Secret("tkn_PLAINKEY_no_prefix_98765abcdef")
+    keys = (ECHOED, "tkn_PLAINKEY_no_prefix_98765abcdef")
+
+    class Client:
+        def __init__(self, fail: bool) -> None:
+            self.base_url, self.fail = base_url, fail
+
+        async def send(self, call: Any) -> Any:
+            if self.fail:
+                raise ServerError("down", status=503)
+            return types.SimpleNamespace(json=lambda: pricing_body() if call.path == "/api/pricing" else {"data": []})
+
+    table = asyncio.run(fetch(Client(False), with_key=True))  # type: ignore[arg-type]
+    path = cache_path(tmp_path, base_url)
+    save_cache(path, table)
+    with pytest.raises(CatalogFetchError) as caught:
+        asyncio.run(fetch(Client(True), with_key=False))  # type: ignore[arg-type]
+    shown = [table.base_url, path.name, path.read_text(encoding="utf-8"), str(caught.value), json.dumps(table.notes)]
+    assert table.base_url.startswith("https://relay.example") and "relay.example" in path.name
+    for text in shown:
+        assert not any(k in text or k[3:] in text for k in keys), text

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ._atomic import replacing
 from ._catalog_classify import classify, words
@@ -114,7 +115,7 @@ class LiveTable:
         key_models = None if keyed is None else [
             r for r in (_clean_row(x) for x in keyed if isinstance(keyed, list)) if r is not None]
         try:
-            return cls(base_url=str(data["base_url"]), fetched_at=float(data["fetched_at"]), rows=rows,
+            return cls(base_url=service_url(str(data["base_url"])), fetched_at=float(data["fetched_at"]), rows=rows,
                        status={k: v for k, v in (data.get("status") or {}).items()
                                if k in _STATUS_FIELDS and _plain(v) is not None},
                        vendors={str(k): _text(str(v)) for k, v in (data.get("vendors") or {}).items()},
@@ -176,7 +177,7 @@ async def fetch(client: Client, *, with_key: bool) -> LiveTable:
         resp = await client.send(HttpCall("GET", path, auth=not public))
         return resp.json()
 
-    where = client.base_url
+    where = service_url(client.base_url)
     try:
         rows, vendors = parse_pricing(await get("/api/pricing", public=True))
     except TokenhotError as exc:
@@ -202,9 +203,24 @@ async def fetch(client: Client, *, with_key: bool) -> LiveTable:
 # ----------------------------------------------------------------------------- the disk cache
 
 
+def service_url(base_url: str) -> str:
+    """Where a table came from, as messages show it and the cache keeps it: scheme, host, port and path, never
+    the user info, query or fragment (a key may be there: ``?key=`` is how Gemini's own API takes one)."""
+    try:
+        parts = urlsplit(base_url)
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return "the service"
+    host = f"[{host}]" if ":" in host else host
+    return redact(urlunsplit((parts.scheme, f"{host}:{port}" if port else host, parts.path, "", "")))
+
+
 def cache_path(store: Path, base_url: str) -> Path:
-    """``<store>/catalog/<host>-<hash>.json``: one file per service, beside the history."""
-    host = re.sub(r"[^A-Za-z0-9.-]+", "_", base_url.split("://", 1)[-1])[:60].strip("_") or "service"
+    """``<store>/catalog/<host>-<hash>.json``: one file per service, beside the history (named by the service's
+    host and path only; the hash tells apart services that differ elsewhere in the URL)."""
+    shown = service_url(base_url)
+    host = re.sub(r"[^A-Za-z0-9.-]+", "_", shown.split("://", 1)[-1])[:60].strip("_") or "service"
     digest = hashlib.sha256(base_url.encode()).hexdigest()[:10]
     return Path(store) / "catalog" / f"{host}-{digest}.json"
 
