@@ -360,3 +360,15 @@ def test_video_player_fits_and_names_its_file_for_static_exports(tmp_path: Path,
     assert "tokenhot-video-note" in portrait and "clip.mp4" in portrait
     assert " on" not in portrait.split("<video", 1)[1].split(">", 1)[0]  # no event handlers: outputs stay inert
     assert 'width="480"' in VideoResult(mp4, poster=wide, model="m").html()
+
+
+def test_output_metadata_is_key_free_too() -> None:
+    """The metadata of an output is saved with the notebook like its data: a task id or a model id the relay
+    chose (an echo of the key) is masked there as in the HTML."""
+    task = VideoTask(None, f"task-{SECRET}", model=f"relay-model-{SECRET}")  # type: ignore[arg-type]
+    compare = CompareResult("p", {f"m-{SECRET}": ChatResult("a", model=f"m-{SECRET}")}, of="chat")
+    batch = BatchResult([ChatResult("a")], ["p"], kind="chat", model=f"m-{SECRET}")
+    for r in (task, compare, batch, ChatResult("a", model=f"m-{SECRET}")):
+        data, meta = r._repr_mimebundle_()
+        assert SECRET not in json.dumps(data) and SECRET not in json.dumps(meta, default=str), meta
+        assert "sk-****" in json.dumps(meta)

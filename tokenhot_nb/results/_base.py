@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._config import redact
+from .._config import might_hold_key, redact
 from .._safe import text_html as escape
 from ..errors import TokenhotError
 
@@ -66,7 +66,7 @@ class Result:
         data["text/plain"] = repr(self)
         meta = self.provenance()
         meta.update(self._bundle_metadata())
-        return data, meta
+        return data, _redacted(meta)  # saved with the notebook too: a model or task id the relay chose is text
 
     def _bundle_metadata(self) -> dict[str, Any]:
         return {}
@@ -78,6 +78,17 @@ class Result:
         if self.entry is not None and self.entry.cost.known:
             bits.append(escape(str(self.entry.cost)))
         return '<div style="font:11px sans-serif;color:#888">' + " · ".join(bits) + "</div>" if bits else ""
+
+
+def _redacted(value: Any) -> Any:
+    """``value`` (output metadata: dicts, lists and scalars) with every string redacted."""
+    if isinstance(value, str):
+        return redact(value) if might_hold_key(value) else value
+    if isinstance(value, dict):
+        return {_redacted(k): _redacted(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_redacted(v) for v in value]
+    return value
 
 
 @dataclass
