@@ -121,3 +121,17 @@ def test_error_parts_puts_other_exceptions_on_one_line_too() -> None:
     _title, message, _fix = E.error_parts(RuntimeError("boom\n" + "z" * 1000 + "\x1b[2J"))
     assert message.startswith("boom zzz") and "\n" not in message and "\x1b" not in message
     assert message.endswith("more characters in the details)") and len(message) < 400
+
+
+def test_a_long_task_id_is_cut_after_redaction() -> None:
+    """The task id is shown cut to 80 characters; cut first, a key in it (the relay chose the id) would lose its
+    end and no longer be recognised, leaving its first part in the message."""
+    from tokenhot_nb._config import Secret
+
+    key = "tkn_PLAINKEY_tasks_no_prefix_98765abcdef"
+    Secret(key)  # a key this process was given (it need not look like sk-…)
+    for task_id in ("x" * 60 + key, "task-" + "y" * 55 + "sk-" + "Z1" * 20):
+        err = E.TaskFailedError(task_id, "refused")
+        shown = [str(err), err.message, err.full_message, repr(err), *err._render_traceback_()]
+        assert all(key[:12] not in text and "sk-Z1Z1" not in text for text in shown), shown
+        assert err.task_id == task_id  # kept whole: it is what resuming the task needs

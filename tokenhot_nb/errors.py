@@ -400,7 +400,8 @@ class TaskFailedError(TokenhotError):
         self.reason = clean_text(redact(reason)) if isinstance(reason, str) else reason
         self.code = _short(code)
         super().__init__(
-            f"Video task {one_line(str(task_id), 80, kept_in='.task_id')} failed: {reason or 'no reason given'}",
+            # redacted before the cut: cut first, a key in the id would lose its end and go unrecognised
+            f"Video task {one_line(redact(str(task_id)), 80, kept_in='.task_id')} failed: {reason or 'no reason given'}",
             hint=hint if hint is not None else "Change the prompt or options and try again; failed tasks are not billed.",
         )
 
