@@ -372,3 +372,23 @@ def test_output_metadata_is_key_free_too() -> None:
         data, meta = r._repr_mimebundle_()
         assert SECRET not in json.dumps(data) and SECRET not in json.dumps(meta, default=str), meta
         assert "sk-****" in json.dumps(meta)
+
+
+@pytest.mark.parametrize("lead", [60, 70, 85, 95])
+def test_texts_cut_for_display_are_redacted_before_the_cut(tmp_path: Path, lead: int) -> None:
+    """A prompt or input is shown cut short (alt text, an embeddings row, a batch label); cut first, a key that
+    straddles the cut loses its end and its first part survives the redaction of the output."""
+    import struct
+
+    from tokenhot_nb._config import Secret
+    from tokenhot_nb.results import EmbeddingResult
+
+    key = "tkn_PLAINKEY_cuts_no_prefix_98765abcdef"
+    Secret(key)  # a key this process was given, that a user pasted into a prompt
+    text = "a" * lead + " " + key + " and more"
+    image = ImageResult([ImageItem(make_png(tmp_path / "i.png", (8, 8)), "image/png", "a" * 64)], prompt=text)
+    vectors = EmbeddingResult(struct.pack("<2f", 0.5, 0.25), count=1, dimensions=2, texts=[text])
+    batch = BatchResult([ChatResult("ok")], [text], kind="chat")
+    for r in (image, vectors, batch):
+        shown = json.dumps(r._repr_mimebundle_()[0]) + repr(r)
+        assert key[:8] not in shown, shown

@@ -124,7 +124,7 @@ class BatchResult(Result):
 
     def _label(self, i: int) -> str:
         value = self.inputs[i] if i < len(self.inputs) else ""
-        text = value if isinstance(value, str) else type(value).__name__
+        text = redact(value) if isinstance(value, str) else type(value).__name__  # before the cut, as a whole
         return text if len(text) <= 80 else text[:77] + "…"
 
     def provenance(self) -> dict[str, Any]:

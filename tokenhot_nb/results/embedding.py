@@ -13,6 +13,7 @@ from array import array
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, overload
 
+from .._config import redact
 from .._safe import text_html as escape
 from ..errors import InputError
 from ..families._types import Usage
@@ -32,7 +33,8 @@ SHOWN_CHARS = 80
 
 
 def _short(text: str, n: int) -> str:
-    flat = " ".join(text.split())
+    """``text`` on one line, cut to ``n`` characters; redacted first (a key cut in two is no longer recognised)."""
+    flat = redact(" ".join(text.split()))
     return flat if len(flat) <= n else flat[: n - 1] + "…"
 
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
 
+from .._config import redact
 from .._safe import text_html as escape
 from ._base import (
     FileRef,
@@ -129,7 +130,8 @@ class ImageResult(Result):
     def alt_text(self, index: int = 0, width: int = ALT_CHARS) -> str:
         """What an image shows, for screen readers and broken images: the prompt, shortened (plain text;
         the caller escapes it)."""
-        text = " ".join(str(self.prompt or self.revised_prompt or "").split()) or f"image from {self.model}"
+        # redacted before the cut: cut first, a key pasted into the prompt would lose its end and go unrecognised
+        text = redact(" ".join(str(self.prompt or self.revised_prompt or "").split())) or f"image from {self.model}"
         if len(text) > width:
             text = text[: width - 1].rstrip() + "…"
         return f"{text} ({index + 1} of {len(self.items)})" if len(self.items) > 1 else text
