@@ -147,3 +147,25 @@ def test_json_answers_are_data_shown_formatted(offline):
     p.send.click()
     p.wait(60)
     assert "json" not in offline.history.last.params and p.result.data is None
+
+
+def test_no_bubble_shows_a_key(tmp_path):
+    """Bubbles are widget state, saved with the notebook: the message typed (a pasted key) and the answer (a key
+    the relay spelled with Markdown escapes, which rendering turns back into the key) show the mask instead."""
+    from tokenhot_nb import Session
+    from tokenhot_nb.sim import Faults, SimTransport
+
+    key = "sk-WIDGET-bubble-KEY-0123456789"
+    answer = "Your key is " + key.replace("-", "\\-") + ", keep it safe."
+    session = Session(mode="offline", store=tmp_path / "store", transport=SimTransport(faults=Faults(answer=answer)))
+    try:
+        p = panel("chat", session)
+        p.model.value = "gpt-5.2"
+        p.input.value = f"is {key} my key?"
+        p.send.click()
+        p.wait(30)
+        shown = [child.value for child in p.thread_box.children]
+        assert len(shown) == 2 and "keep it safe" in shown[1] and "sk-****" in shown[0] and "sk-****" in shown[1]
+        assert all(key not in html and key[3:] not in html for html in shown), shown
+    finally:
+        session.close()

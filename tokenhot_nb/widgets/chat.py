@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from .._config import redact
 from .._safe import markdown_html, text_html
 from ..errors import StreamError
 from ._entries import entry_of
@@ -58,8 +59,8 @@ def _bubble(role: str, text: str, note: str = "") -> str:
     color = "#eef4ff" if role == "user" else "#f6f6f6"
     who = "You" if role == "user" else "Assistant"
     tail = f' <i style="color:#a60">{text_html(note)}</i>' if note else ""
-    if role == "user":
-        body = f'<span class="tokenhot-text" style="white-space:pre-wrap">{text_html(text)}</span>'
+    if role == "user":  # (a key pasted into the message is masked, as the history masks it)
+        body = f'<span class="tokenhot-text" style="white-space:pre-wrap">{text_html(redact(text))}</span>'
     else:
         body = f'<div class="tokenhot-text">{markdown_html(text)}</div>'
     return (
