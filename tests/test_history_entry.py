@@ -93,6 +93,30 @@ def test_to_code_sends_every_recorded_name_exactly(monkeypatch: pytest.MonkeyPat
     assert name == kind and args == () and kwargs == params
 
 
+@pytest.mark.parametrize("field,value", [
+    ("mode", "offline -*- coding: utf-7 -*-"), ("kind", "chat coding=utf-7"), ("mode", "vim: fileencoding=utf_7"),
+    ("kind", "x\tCODING: UTF-7"),
+])
+def test_generated_code_saved_as_a_file_declares_no_encoding(monkeypatch: pytest.MonkeyPatch, field: str,
+                                                             value: str) -> None:
+    """The first line is a comment holding the entry's kind and mode; Python reads ``coding: …`` there as the
+    file's encoding (PEP 263), and in UTF-7 a string value's ``+AAo-`` is a line break: saved to a .py file, a
+    store's hostile fields would run code. Compiled as bytes (as a file is), the code is the one call."""
+    import tokenize
+    from io import BytesIO
+
+    params = {"message": "x+ACc-)+AAo-print(+ACc-INJECTED+ACc-)+AAo-(+ACc-"}
+    code = HistoryEntry(**{"kind": "chat", "mode": "offline", field: value}, params=params).to_code()
+    assert tokenize.detect_encoding(BytesIO(code.encode()).readline)[0] == "utf-8"
+    fake = FakeSession()
+    module = types.ModuleType("tokenhot_nb")
+    module.session = lambda: fake  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tokenhot_nb", module)
+    exec(compile(code.encode(), "saved.py", "exec"), {})
+    [(_name, _args, kwargs)] = fake.calls
+    assert kwargs == params
+
+
 def test_to_curl_json_and_multipart() -> None:
     e = HistoryEntry(kind="chat", request={
         "method": "POST", "path": "/v1/chat/completions",

@@ -541,9 +541,14 @@ def _plain_name(name: Any) -> bool:
             and name != "__debug__")
 
 
+_CODING = re.compile(r"(coding)(?=[:=])", re.IGNORECASE)
+
+
 def _comment(text: str) -> str:
-    """One line of printable text: line breaks and controls (which would end a ``#`` comment) become spaces."""
-    return "".join(ch if ch.isprintable() else " " for ch in text)
+    """One line of printable text: line breaks and controls (which would end a ``#`` comment) become spaces, and
+    no ``coding:`` (on the first line Python reads it as the file's encoding, PEP 263: in UTF-7 a ``+AAo-``
+    inside a string value is a line break)."""
+    return _CODING.sub(r"\1 ", "".join(ch if ch.isprintable() else " " for ch in text))
 
 
 def _shorten(text: str, n: int) -> str:
