@@ -65,3 +65,18 @@ def test_a_body_in_the_asked_format_is_returned_as_it_came() -> None:
     res = TranscriptResult("hi", format="srt", body=body, segments=[Segment(float("inf"), 0.0, "ignored")])
     assert res.srt == body
     assert res.vtt == "WEBVTT\n\n00:00:00.000 --> 00:00:00.000\nignored\n"  # built from the segments
+
+
+def test_the_text_form_of_a_result_cannot_drive_a_terminal() -> None:
+    """``repr`` is what a terminal IPython prints (and every front end's ``text/plain``): an answer's terminal
+    escapes (OSC 52 writes the clipboard, ``ESC[2J`` clears the screen, ``\\r`` overwrites a line) are removed
+    there. ``str(result)`` and ``.text`` stay the answer as it arrived (data)."""
+    from tokenhot_nb.results import ChatResult
+
+    text = "safe\x1b]52;c;ZXZpbCBjb21tYW5k\x07 \x1b[2Jcleared\rfake\x9b31m \u202eevil\x00 end"
+    res = ChatResult(text, model="m\x1b[31mred")
+    shown = [repr(res), res._repr_mimebundle_()[0]["text/plain"]]
+    for plain in shown:
+        assert not any(ch in plain for ch in "\x1b\x07\r\x9b\u202e\x00"), repr(plain)
+        assert plain.startswith("safe") and "cleared" in plain and "end" in plain
+    assert str(res) == res.text == text

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import might_hold_key, redact
 from .._safe import text_html as escape
-from ..errors import TokenhotError
+from ..errors import TokenhotError, clean_text
 
 if TYPE_CHECKING:
     from .._session import Session
@@ -48,7 +48,8 @@ class Result:
         return f"<{type(self).__name__} {self.model}>"
 
     def __repr__(self) -> str:
-        return redact(self._plain())
+        # what a terminal prints (and every text/plain): no escape a relay sent may drive it (clipboard, screen)
+        return clean_text(redact(self._plain()))
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
