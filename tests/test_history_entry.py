@@ -259,3 +259,13 @@ def test_find_replay_and_nearest(tmp_path: Path) -> None:
     assert diffs == ["temperature: not recorded, asked 0.2"]
 
     assert store.nearest("video", "veo", {"prompt": "x"}) == (None, [])
+
+
+def test_the_repr_of_an_entry_cannot_drive_a_terminal() -> None:
+    """A store's row is data (another version, a colleague's folder): its kind, model and text reach a terminal
+    through repr without their escapes."""
+    e = HistoryEntry(id=3, kind="chat\x1b]52;c;ZXZpbA==\x07", model="m\x1b[2J", started=1.0, status="ok\r",
+                     params={"message": "hi\x1b[31m there"})
+    shown = repr(e)
+    assert not any(ch in shown for ch in "\x1b\x07\r"), shown
+    assert shown.startswith("HistoryEntry(id=3, chat") and "there" in shown

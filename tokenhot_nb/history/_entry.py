@@ -507,7 +507,7 @@ class HistoryEntry:
         when = _dt.datetime.fromtimestamp(self.started).strftime("%Y-%m-%d %H:%M:%S")
         snippet = _shorten(self.prompt, 50)
         return (
-            f"HistoryEntry(id={self.id}, {self.kind} {self.model!r}, status={self.status!r}, "
+            f"HistoryEntry(id={self.id}, {_comment(str(self.kind))} {self.model!r}, status={self.status!r}, "
             f"started={when!r}, text={snippet!r})"
         )
 
