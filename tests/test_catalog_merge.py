@@ -311,3 +311,16 @@ def test_a_key_in_the_base_url_reaches_neither_the_cache_nor_a_message(tmp_path:
     assert table.base_url.startswith("https://relay.example") and "relay.example" in path.name
     for text in shown:
         assert not any(k in text or k[3:] in text for k in keys), text
+
+
+@pytest.mark.parametrize("lead", [0, 90, 105])
+def test_a_refusal_quoted_from_the_price_table_holds_no_key(lead: int) -> None:
+    """``success: false`` is reported with the relay's message, cut short: redacted before the cut, or a key
+    straddling it would lose its end and go unrecognised."""
+    from tokenhot_nb._config import Secret
+
+    key = "tkn_PLAINKEY_pricing_no_prefix_98765abcdef"
+    Secret(key)
+    with pytest.raises(CatalogFetchError) as caught:
+        parse_pricing({"success": False, "message": "x" * lead + f" token {key} refused"})
+    assert key[:8] not in str(caught.value) and "success=false" in str(caught.value)

@@ -132,7 +132,8 @@ def parse_pricing(body: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
     if not isinstance(body, Mapping):
         raise CatalogFetchError("the price table is not a JSON object")
     if body.get("success") is False:
-        raise CatalogFetchError(f"the price table answered success=false ({str(body.get('message'))[:120]!r})")
+        said = redact(" ".join(clean_text(str(body.get("message"))).split()))  # before the cut: a key cut is missed
+        raise CatalogFetchError(f"the price table answered success=false ({said[:120]!r})")
     data = body.get("data")
     if isinstance(data, Mapping):
         data = data.get("data") or data.get("models") or data.get("items")
