@@ -135,3 +135,20 @@ def test_a_long_task_id_is_cut_after_redaction() -> None:
         shown = [str(err), err.message, err.full_message, repr(err), *err._render_traceback_()]
         assert all(key[:12] not in text and "sk-Z1Z1" not in text for text in shown), shown
         assert err.task_id == task_id  # kept whole: it is what resuming the task needs
+
+
+@pytest.mark.parametrize("split", ["\x1b[0m", "\x1b]8;;\x07", "\u202e", "\x00", "\x08"])
+def test_a_key_split_by_control_characters_is_not_joined_into_view(split: str) -> None:
+    """Cleaning removes terminal escapes and controls; done after redaction it would join a key the relay split
+    with them (``sk-AB\\x1b[0mCD…``: no key for the redaction) into the key itself, in every form we show."""
+    from tokenhot_nb._config import Secret
+
+    plain = "tkn_PLAINKEY_split_no_prefix_98765abcdef"
+    Secret(plain)
+    for key in (KEY + "0123456789", plain):
+        text = f"upstream refused {key[:10]}{split}{key[10:]} today"
+        err = E.APIError(text, status=401, code=text, request_id=text)
+        failed = E.TaskFailedError("t1", text)
+        shown = [str(err), err.message, err.full_message, err.code or "", err.request_id or "", *err._render_traceback_(),
+                 str(failed), failed.reason, *E.error_parts(RuntimeError(text)), E.full_report(err)]
+        assert all(key not in s for s in shown), [s for s in shown if key in s]

@@ -216,3 +216,13 @@ def test_markdown_never_renders_a_key_that_its_source_only_spelled(key: str, sha
     source = redact(f"Your key is {shape(key)} indeed")
     out = markdown_html(source)
     assert key not in out and "sk-****" in out and "Your key is" in out and "indeed" in out
+
+
+@pytest.mark.parametrize("split", ["\x00", "\x08", "\x1f", "\x7f"])
+def test_removing_controls_never_joins_a_key_into_view(split: str) -> None:
+    """Both renderers drop control characters; a key the relay split with one passed redaction of the source
+    (no key there) and would come out whole."""
+    key = "sk-RENDER-split-KEY-0123456789"
+    source = f"token {key[:9]}{split}{key[9:]} here"
+    for out in (text_html(source), markdown_html(source)):
+        assert key not in out and "sk-****" in out and "here" in out

@@ -10,7 +10,7 @@ fields of an imported history) is data. A notebook that is *trusted* renders ``t
   ``form``/``object``/``svg``, no ``on*`` or ``style`` attributes, no ``javascript:``/``vbscript:``/
   ``data:text/html`` URLs), and redacts it once more (Markdown escapes and character references can spell a key
   that redaction of the source did not see). Renderers emit it as ``text/html``, never as ``text/markdown``.
-- :func:`text_html` escapes plain text for element content and quoted attribute values.
+- :func:`text_html` escapes plain text for element content and quoted attribute values (a key masked).
 - :func:`clean_html` is the allowlist pass on its own, for HTML that came from elsewhere.
 - :func:`safe_url` says whether a URL may go into ``href``/``src``.
 """
@@ -144,5 +144,10 @@ def markdown_html(text: str) -> str:
 
 
 def text_html(text: Any) -> str:
-    """Plain text → HTML text (safe in element content and in quoted attribute values)."""
-    return html.escape(_CONTROL.sub("", str(text)), quote=True)
+    """Plain text → HTML text (safe in element content and in quoted attribute values), holding no key.
+
+    Dropping control characters may join a key a relay split with one (no key for redaction of the source), so
+    the text is checked after that.
+    """
+    plain = _CONTROL.sub("", str(text))
+    return html.escape(redact(plain) if might_hold_key(plain) else plain, quote=True)

@@ -81,7 +81,7 @@ def one_line(text: str, limit: int = MESSAGE_LIMIT, *, kept_in: str | None = ".f
 
 def _short(value: str | None, limit: int = 200) -> str | None:
     """A short server field (code, type, request id) redacted and on one line."""
-    return one_line(redact(value), limit, kept_in=None) if isinstance(value, str) else value
+    return one_line(redact(clean_text(value)), limit, kept_in=None) if isinstance(value, str) else value
 
 
 #: new-api appends `` (request id: …)`` to every message it sends (fullwidth brackets too).
@@ -105,9 +105,10 @@ class TokenhotError(Exception):
     default_hint = ""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        self.full_message = clean_text(redact(message))  # redacted whole: a cut must not leave half a key
+        # cleaned, then redacted whole: cleaning joins what escapes split (a key too), a cut must not leave half one
+        self.full_message = redact(clean_text(message))
         self.message = one_line(self.full_message)
-        self.hint = redact(hint if hint is not None else self.default_hint)
+        self.hint = redact(clean_text(hint if hint is not None else self.default_hint))
         super().__init__(self.message)
 
     def __str__(self) -> str:
@@ -154,7 +155,7 @@ def full_report(err: BaseException | None) -> str:
     """The exception with its chained causes and every frame, redacted."""
     if err is None:
         return "No error so far in this kernel."
-    return redact("".join(traceback.format_exception(type(err), err, err.__traceback__)))
+    return redact(clean_text("".join(traceback.format_exception(type(err), err, err.__traceback__))))
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -220,7 +221,7 @@ def title_for(err: BaseException) -> str:
 
 def error_parts(err: BaseException) -> tuple[str, str, str]:
     """(title, message, fix) for ``err``, redacted: the short form every front end shows."""
-    message = redact(getattr(err, "message", None) or str(err) or type(err).__name__)
+    message = redact(clean_text(getattr(err, "message", None) or str(err) or type(err).__name__))
     if not isinstance(err, TokenhotError):  # (ours are one line already, and cut once)
         message = one_line(message, kept_in="the details")
     if getattr(err, "status", None) and not message.startswith("["):
@@ -234,7 +235,7 @@ def error_parts(err: BaseException) -> tuple[str, str, str]:
         fallback = _OS_FIX
     else:
         fallback = _BUG_FIX
-    fix = redact(getattr(err, "hint", "") or fallback)
+    fix = redact(clean_text(getattr(err, "hint", "") or fallback))
     return title_for(err), message, fix
 
 
@@ -397,11 +398,12 @@ class TaskFailedError(TokenhotError):
 
     def __init__(self, task_id: str, reason: str, *, code: str | None = None, hint: str | None = None) -> None:
         self.task_id = task_id
-        self.reason = clean_text(redact(reason)) if isinstance(reason, str) else reason
+        self.reason = redact(clean_text(reason)) if isinstance(reason, str) else reason
         self.code = _short(code)
         super().__init__(
             # redacted before the cut: cut first, a key in the id would lose its end and go unrecognised
-            f"Video task {one_line(redact(str(task_id)), 80, kept_in='.task_id')} failed: {reason or 'no reason given'}",
+            f"Video task {one_line(redact(clean_text(str(task_id))), 80, kept_in='.task_id')} failed: "
+            f"{reason or 'no reason given'}",
             hint=hint if hint is not None else "Change the prompt or options and try again; failed tasks are not billed.",
         )
 

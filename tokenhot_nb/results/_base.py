@@ -49,7 +49,7 @@ class Result:
 
     def __repr__(self) -> str:
         # what a terminal prints (and every text/plain): no escape a relay sent may drive it (clipboard, screen)
-        return clean_text(redact(self._plain()))
+        return redact(clean_text(self._plain()))  # (cleaned first: removing escapes may join a key they split)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(repr(self))
@@ -201,5 +201,5 @@ def _thumbnail(path: Path, max_px: int, max_bytes: int) -> tuple[bytes, str, int
 def error_html(err: BaseException) -> str:
     return (
         '<div style="font:12px sans-serif;color:#a94442;background:#f2dede;padding:6px;border-radius:3px">'
-        f"<b>{escape(type(err).__name__)}</b>: {escape(redact(str(err)))}</div>"
+        f"<b>{escape(type(err).__name__)}</b>: {escape(redact(clean_text(str(err))))}</div>"
     )

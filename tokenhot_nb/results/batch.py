@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import redact
 from .._safe import text_html as escape
+from ..errors import clean_text
 from ._base import Result, error_html
 from .image import ImageResult
 from .media import AudioResult, VideoResult
@@ -103,7 +104,7 @@ class BatchResult(Result):
     def _plain(self) -> str:
         lines = [f"<BatchResult {self.kind}: {len(self.ok)} ok, {len(self.failed)} failed of {len(self.items)}>"]
         for i, err in self.failed.items():
-            lines.append(f"  [{i}] {type(err).__name__}: {redact(str(err))[:200]}")
+            lines.append(f"  [{i}] {type(err).__name__}: {redact(clean_text(str(err)))[:200]}")
         return "\n".join(lines)
 
     def _bundle(self) -> dict[str, Any]:
@@ -165,7 +166,7 @@ class CompareResult(Result):
         lines = [f"<CompareResult {self.of}: {len(self.results)} models>"]
         for m, r in self.results.items():
             if isinstance(r, BaseException):
-                lines.append(f"--- {m}: {type(r).__name__}: {redact(str(r))[:200]}")
+                lines.append(f"--- {m}: {type(r).__name__}: {redact(clean_text(str(r)))[:200]}")
             elif isinstance(r, ChatResult):
                 lines.append(f"--- {m}:\n{r.text}")
             else:

@@ -44,7 +44,7 @@ def error_text(exc: BaseException) -> str:
     if isinstance(exc, TokenhotError):
         return str(exc)
     text = str(exc) or type(exc).__name__
-    return clean_text(redact(f"{type(exc).__name__}: {text}"))
+    return redact(clean_text(f"{type(exc).__name__}: {text}"))
 
 
 def follow(widget: w.ValueWidget, handler: Callable[..., Any]) -> None:
@@ -80,7 +80,7 @@ class Panel(w.VBox):
             self.error_box.layout.display = "none"
             return
         text = exc if isinstance(exc, str) else error_text(exc)
-        text = clean_text(redact(text))  # (a message of ours may quote a model id or a path from elsewhere)
+        text = redact(clean_text(text))  # (a message of ours may quote a model id or a path from elsewhere)
         if not isinstance(exc, str):
             self.last_error = exc
         self.error_box.value = (
