@@ -91,3 +91,21 @@ def test_studio_tabs_share_one_history(offline):
     s.tabs.selected_index = 4  # opening History refreshes it
     assert s.panels["history"].entries[0].params["prompt"] == "a teapot"
     assert "offline mode" in s.children[0].value
+
+
+def test_an_entry_shows_as_inert_key_free_text(offline):
+    """A row is data (a store from another version or tool): markup shows as text, and a key a relay split with
+    a control character (which the panel drops, joining it) is masked in the detail and the preview."""
+    from tokenhot_nb.history import HistoryEntry
+
+    key = "sk-HISTPANEL-split-KEY-0123456789"
+    split = key[:8] + "\x00" + key[8:]
+    offline.store.insert(HistoryEntry(kind="chat", model="<img src=x onerror=alert(1)>", status="error",
+                                      params={"message": f"see {split}"}, text=f"answer {split} <script>x</script>",
+                                      error={"message": f"<b>boom</b> {split}", "hint": "<i>h</i>"}))
+    p = panel("history", offline)
+    shown = [p.detail.value, *(c.value for c in p.preview.children), p.list.options[0][0]]
+    for html in shown:
+        assert key not in html and "\x00" not in html, html
+    assert "<img" not in p.detail.value and "&lt;img src=x onerror=alert(1)&gt;" in p.detail.value
+    assert "<script>" not in shown[1] and "sk-****" in shown[1] and "sk-****" in p.detail.value

@@ -6,6 +6,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._config import redact
+from ..errors import clean_text
+
 if TYPE_CHECKING:
     import ipywidgets as w
 
@@ -71,10 +74,11 @@ def entry_label(entry: HistoryEntry, width: int = 60) -> str:
     text: Any = params.get("prompt") or params.get("text") or params.get("message") or entry.text or ""
     if isinstance(text, list):
         text = text[-1] if text else ""
-    text = " ".join(str(text).split())
+    # cleaned, then redacted, then cut: dropping controls may join a key they split, and a cut one goes unseen
+    text = redact(" ".join(clean_text(str(text)).split()))
     if len(text) > width:
         text = text[: width - 1] + "…"
-    return f"#{entry.id} {entry.kind} · {entry.model} · {text}"
+    return redact(clean_text(f"#{entry.id} {entry.kind} · {entry.model} · {text}"))
 
 
 def entry_thumbs(session: Session, entries: Iterable[HistoryEntry], roles: Iterable[str], max_side: int,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
+from .._safe import text_html
 from ..history._validate import KINDS
 from ._entries import entry_label, entry_of, entry_thumbs, history_entries, outputs
 from ._media import INLINE_LIMIT, audio_widget, image_widget, video_widget
@@ -105,14 +105,14 @@ class HistoryPanel(Panel):
         error = entry.error or {}
         err = ""
         if error:
-            err = f"<div style='color:#a00'>{html.escape(str(error.get('message', '')))} {html.escape(str(error.get('hint', '')))}</div>"
+            err = f"<div style='color:#a00'>{text_html(str(error.get('message', '')))} {text_html(str(error.get('hint', '')))}</div>"
         duration = entry.duration
         self.detail.value = (
-            f"<b>#{entry.id}</b> {html.escape(entry.kind)} · "
-            f"{html.escape(str(entry.model))} · {html.escape(entry.status)}"
+            f"<b>#{entry.id}</b> {text_html(entry.kind)} · "
+            f"{text_html(str(entry.model))} · {text_html(entry.status)}"
             + (f" · {duration:.1f} s" if isinstance(duration, (int, float)) else "")
             + err
-            + f"<details><summary>parameters</summary><pre>{html.escape(params)}</pre></details>"
+            + f"<details><summary>parameters</summary><pre>{text_html(params)}</pre></details>"
         )
         self.preview.children = self._preview(entry)
         try:
@@ -131,11 +131,11 @@ class HistoryPanel(Panel):
             for path, art in outputs(self.session, entry, ("audio",))[:1]:
                 out.append(audio_widget(path, art.get("mime") or "audio/wav", INLINE_LIMIT))
         except Exception as exc:
-            out.append(w.HTML(f"<i>Preview unavailable: {html.escape(str(exc))}</i>"))
+            out.append(w.HTML(f"<i>Preview unavailable: {text_html(str(exc))}</i>"))
         text = entry.text or ""
         if not out and text:
             out.append(w.HTML(f"<pre style='white-space:pre-wrap;max-height:200px;overflow:auto'>"
-                              f"{html.escape(text[:4000])}</pre>"))
+                              f"{text_html(text[:4000])}</pre>"))
         return out
 
     def rerun(self) -> None:
