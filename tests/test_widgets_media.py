@@ -215,3 +215,17 @@ def test_real_speech_round_trip(offline):
     assert p.error_box.value == "", p.error_box.value
     assert "quick brown fox" in p.transcript.value.lower()
     assert [e.kind for e in offline.history][-2:] == ["speak", "transcribe"]
+
+
+def test_task_status_from_the_relay_shows_as_inert_key_free_text(fake):
+    """The task id and state are the relay's words: markup as text, controls dropped, a key (one split by a
+    control character included) masked."""
+    from tokenhot_nb.families._types import TaskStatus
+
+    key = "sk-VIDEOSTATUS-echo-KEY-0123456789"
+    p = panel("video", fake)
+    p.on_status(TaskStatus(task_id=f"task-{key[:7]}\x00{key[7:]}", state="<img src=x onerror=alert(1)>\x1b[2J",
+                           progress=40))
+    shown = p.task_status.value
+    assert key not in shown and "sk-****" in shown and "\x1b" not in shown and "\x00" not in shown
+    assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown and p.progress.value == 40

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from .._config import redact
+from .._safe import text_html
 from ..errors import clean_text
 from ._entries import entry_of, outputs
 from ._media import INLINE_LIMIT
@@ -90,7 +91,7 @@ class Panel(w.VBox):
         self.error_box.layout.display = None
 
     def say(self, text: str) -> None:
-        self.status.value = f"<small>{html.escape(text)}</small>"
+        self.status.value = f"<small>{text_html(text)}</small>"
 
     def required(self, widget: w.ValueWidget, message: str) -> str:
         """The widget's text, stripped; empty, with ``message`` in the error box, when nothing was typed."""

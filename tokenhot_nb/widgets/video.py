@@ -5,13 +5,13 @@ Polling runs on the panel's worker thread, so the kernel stays free for other ce
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from .._safe import text_html
 from ._entries import entry_label, history_entries, outputs
 from ._media import INLINE_LIMIT, video_widget
 from ._panel import MediaPanel, follow
@@ -167,7 +167,8 @@ class VideoPanel(MediaPanel):
         self.progress.value = max(0, min(100, int(status.progress or 0)))
         state = status.state or ""
         task = status.task_id or ""
-        self.task_status.value = f"<small>{html.escape(str(state))} · task {html.escape(str(task))}</small>"
+        # the relay's words: controls dropped and a key masked (text_html), as every renderer of network text
+        self.task_status.value = f"<small>{text_html(state)} · task {text_html(task)}</small>"
         self.progress.bar_style = "danger" if state == "failed" else ("success" if state == "succeeded" else "")
 
     def start(self) -> None:
