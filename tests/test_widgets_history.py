@@ -105,6 +105,7 @@ def test_an_entry_shows_as_inert_key_free_text(offline):
                                       error={"message": f"<b>boom</b> {split}", "hint": "<i>h</i>"}))
     p = panel("history", offline)
     shown = [p.detail.value, *(c.value for c in p.preview.children), p.list.options[0][0]]
+    assert p.list.options[0][0].endswith(" [error]")
     for html in shown:
         assert key not in html and "\x00" not in html, html
     assert "<img" not in p.detail.value and "&lt;img src=x onerror=alert(1)&gt;" in p.detail.value

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from .._safe import text_html
+from ..errors import clean_text
 from ..history._validate import KINDS
 from ._entries import entry_label, entry_of, entry_thumbs, history_entries, outputs
 from ._media import INLINE_LIMIT, audio_widget, image_widget, video_widget
@@ -87,7 +88,7 @@ class HistoryPanel(Panel):
         needle = self.search.value.strip()
         self.entries = history_entries(self.session, kinds, statuses, limit=self.limit, text=needle)
         keep = self.list.value
-        self.list.options = [(f"{entry_label(e)} [{e.status}]", e.id) for e in self.entries]
+        self.list.options = [(f"{entry_label(e)} [{clean_text(str(e.status))}]", e.id) for e in self.entries]
         ids = [e.id for e in self.entries]
         self.list.value = keep if keep in ids else (ids[0] if ids else None)
         self.previews.children = entry_thumbs(self.session, self.entries, ("image", "poster"), 72, limit=12)
