@@ -152,3 +152,16 @@ def test_a_key_split_by_control_characters_is_not_joined_into_view(split: str) -
         shown = [str(err), err.message, err.full_message, err.code or "", err.request_id or "", *err._render_traceback_(),
                  str(failed), failed.reason, *E.error_parts(RuntimeError(text)), E.full_report(err)]
         assert all(key not in s for s in shown), [s for s in shown if key in s]
+
+
+def test_error_parts_cleans_the_fields_of_other_errors_too() -> None:
+    """Another library's error (an SDK's, say) may carry a status and a request id that a relay chose: the short
+    form shows them on one line, without escapes, the key masked."""
+
+    class SDKError(Exception):
+        status = "418\x1b[2J"
+        request_id = f"req\x1b]8;;https://evil.example\x07-{KEY}0123456789\nnext"
+
+    _title, message, _fix = E.error_parts(SDKError("teapot"))
+    assert "\x1b" not in message and "\x07" not in message and "\n" not in message
+    assert KEY not in message and "sk-****" in message and "teapot" in message and message.startswith("[418")

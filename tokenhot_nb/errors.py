@@ -224,11 +224,12 @@ def error_parts(err: BaseException) -> tuple[str, str, str]:
     message = redact(clean_text(getattr(err, "message", None) or str(err) or type(err).__name__))
     if not isinstance(err, TokenhotError):  # (ours are one line already, and cut once)
         message = one_line(message, kept_in="the details")
-    if getattr(err, "status", None) and not message.startswith("["):
-        message = f"[{err.status}] {message}"  # type: ignore[attr-defined]
+    status = getattr(err, "status", None)
+    if status and not message.startswith("["):
+        message = f"[{_short(str(status), 20)}] {message}"
     request_id = getattr(err, "request_id", None)
-    if request_id:
-        message += f" (request id: {request_id})"
+    if request_id:  # (ours are short and redacted already; another library's is whatever a relay sent)
+        message += f" (request id: {_short(str(request_id))})"
     if isinstance(err, TokenhotError):
         fallback = FALLBACK_FIX
     elif isinstance(err, OSError):
