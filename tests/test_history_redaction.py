@@ -210,20 +210,21 @@ def test_a_relay_echoing_the_key_base64_encoded_leaks_it_nowhere(tmp_path: Path)
     s.close()
 
 
-@pytest.mark.parametrize("escape", [
-    lambda text: text.replace("-", "\\u002d"),  # one character escaped (what an ensure_ascii writer may leave)
-    lambda text: "".join(f"\\u{ord(c):04x}" for c in text),  # every character
+@pytest.mark.parametrize("key,escape", [
+    (KEY, lambda text: text.replace("-", "\\u002d")),  # one character escaped (an ensure_ascii writer may)
+    (KEY, lambda text: "".join(f"\\u{ord(c):04x}" for c in text)),  # every character
+    ("relay/key/with/slashes-0123456789", lambda text: text.replace("/", "\\/")),  # PHP's escaped solidus
 ])
-def test_a_key_json_escaped_in_an_older_row_leaks_nowhere(tmp_path: Path, escape: object) -> None:
+def test_a_key_json_escaped_in_an_older_row_leaks_nowhere(tmp_path: Path, key: str, escape: object) -> None:
     """A store written by another version or tool may hold a key with JSON ``\\u`` escapes inside a JSON column:
     the text holds no ``sk-…`` (so the export's one-pass check passes it) yet any JSON reader decodes the key.
     The export, and every entry read from the row, hold the mask instead."""
     from tokenhot_nb.history import History
 
-    store = Store(tmp_path, secrets=[Secret(KEY)])
+    store = Store(tmp_path, secrets=[Secret(key)])
     eid = store.insert(HistoryEntry(kind="chat", model="m", params={"message": "hi"}, text="q", status="ok"))
-    stored = '{"message":"my key is ' + escape(KEY) + '"}'  # type: ignore[operator]
-    assert KEY not in stored and json.loads(stored)["message"].endswith(KEY)
+    stored = '{"message":"my key is ' + escape(key) + '"}'  # type: ignore[operator]
+    assert key not in stored and json.loads(stored)["message"].endswith(key)
     conn = store.connection()
     conn.execute("UPDATE entries SET params=?, response=? WHERE id=?", (stored, stored, eid))
     conn.commit()
@@ -233,4 +234,4 @@ def test_a_key_json_escaped_in_an_older_row_leaks_nowhere(tmp_path: Path, escape
     entry = store.get(eid)
     assert entry.params == {"message": "my key is sk-****"} and entry.response == entry.params
     for shown in (repr(entry), entry.to_code(), json.dumps(entry.to_dict()), History(store)._repr_html_()):
-        assert KEY not in shown and KEY[3:] not in shown
+        assert key not in shown and key[3:] not in shown

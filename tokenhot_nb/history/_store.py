@@ -382,10 +382,11 @@ class _Backoff:
 
 
 
-#: A JSON ``\\u`` escape of a printable ASCII character (an even run of backslashes before it: not an escaped
-#: backslash). This version's JSON never holds one (it escapes only controls, quotes and backslashes); a key is
-#: printable ASCII, and escaped it holds no ``sk-`` for a text search while every JSON reader decodes it.
-_ASCII_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u00[2-7][0-9a-fA-F]")
+#: A JSON escape of a printable ASCII character, ``\\u0041`` or ``\\/`` (an even run of backslashes before it:
+#: not an escaped backslash). This version's JSON never holds one (it escapes only controls, quotes and
+#: backslashes); a key is printable ASCII, and escaped it holds no key for a text search while every JSON reader
+#: decodes it.
+_ASCII_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\(?:u00[2-7][0-9a-fA-F]|/)")
 
 
 def may_hold_key(text: str, secrets: Sequence[Secret | str], escaped: tuple[str, ...]) -> bool:
@@ -393,7 +394,7 @@ def may_hold_key(text: str, secrets: Sequence[Secret | str], escaped: tuple[str,
     store written by another version or tool (opened with ``History(path)``, or copied in) may, plainly or
     escaped inside JSON; such a row is redacted value by value when it is read or exported, so nothing shown,
     exported or generated from it carries the key."""
-    if "\\u" in text and _ASCII_ESCAPE.search(text):  # (the plain search first: the pattern is slow)
+    if ("\\u" in text or "\\/" in text) and _ASCII_ESCAPE.search(text):  # (plain searches first: it is slow)
         return True
     return not is_clean(text, tuple(secrets), escaped)
 
