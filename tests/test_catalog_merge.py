@@ -266,8 +266,9 @@ def test_live_text_carries_no_controls_and_no_key() -> None:
     assert [r["model_name"] for r in rows] == ["ok-model"]
     assert rows[0]["description"] == "fine red sk-**** next" and rows[0]["tags"] == ["a", "sk-****"]
     assert vendors == {"1": "Vendor sk-****"}
-    listed = parse_models({"data": [{"id": name} for name in hostile_ids] + [{"id": "ok-model"}]})
-    assert [r["model_name"] for r in listed] == ["ok-model"]
+    listed = parse_models({"data": [{"id": name} for name in hostile_ids] + [{"id": "ok-model"}]
+                          + [{"id": "task-embedding-large-v2-0001"}]})  # "sk-…" inside a word: no key
+    assert [r["model_name"] for r in listed] == ["ok-model", "task-embedding-large-v2-0001"]
     cached = LiveTable.from_json({"version": 1, "base_url": "http://relay.test", "fetched_at": 1.0,
                                   "rows": body["data"], "vendors": {"1": "V\x1b[2J"}, "notes": ["n\x1b[2J"]})
     assert cached is not None and [r["model_name"] for r in cached.rows] == ["ok-model"]

@@ -3,8 +3,9 @@ list), read through the project's client, cached on disk, and merged with the bu
 
 Everything read here is data: rows are trimmed to the known fields with plain JSON values before they are kept
 or cached, texts on one line without controls and with any key masked; a row whose id holds a control character
-(a terminal escape, a line break, a bidi override) or a key is left out. The merge keeps every built-in entry; a live row that names one (id, alias or a ``.``/``-`` variant)
-lends it its price, and a row nobody knows is classified into a family (:mod:`._catalog_classify`).
+(a terminal escape, a line break, a bidi override) or a key is left out. The merge keeps every built-in entry; a
+live row that names one (id, alias or a ``.``/``-`` variant) lends it its price, and a row nobody knows is
+classified into a family (:mod:`._catalog_classify`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import _config
 from ._atomic import replacing
 from ._catalog_classify import classify, words
 from ._config import might_hold_key, redact
@@ -47,6 +49,15 @@ class CatalogFetchError(Exception):
 #: Characters no model id holds: C0/C1 controls (terminal escapes start with one), line and paragraph
 #: separators, and the bidi controls that reorder what is read.
 _NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+#: A key-shaped run that starts a word (``redact``'s pattern also matches inside words: ``task-embedding-…``).
+_KEY_WORD = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{16,}")
+
+
+def _holds_key(name: str) -> bool:
+    """A key this process was given (in any shape it knows) or a word shaped like one is in ``name``."""
+    return bool(_KEY_WORD.search(name)) or any(form in name for form in _config._known_forms)
 
 
 def _text(value: str) -> str:
@@ -78,7 +89,7 @@ def _clean_row(row: Any, name_key: str = "model_name") -> dict[str, Any] | None:
     name = row.get(name_key)
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         return None
-    if _NOT_IN_NAMES.search(name) or (might_hold_key(name) and redact(name) != name):
+    if _NOT_IN_NAMES.search(name) or _holds_key(name):
         return None
     out = {k: v for k in _ROW_FIELDS if (v := _plain(row.get(k))) is not None}
     out["model_name"] = name.strip()
@@ -115,7 +126,8 @@ class LiveTable:
         key_models = None if keyed is None else [
             r for r in (_clean_row(x) for x in keyed if isinstance(keyed, list)) if r is not None]
         try:
-            return cls(base_url=service_url(str(data["base_url"])), fetched_at=float(data["fetched_at"]), rows=rows,
+            return cls(base_url=service_url(str(data["base_url"])), fetched_at=float(data["fetched_at"]),
+                       rows=rows,
                        status={k: v for k, v in (data.get("status") or {}).items()
                                if k in _STATUS_FIELDS and _plain(v) is not None},
                        vendors={str(k): _text(str(v)) for k, v in (data.get("vendors") or {}).items()},
