@@ -381,7 +381,6 @@ class _Backoff:
         return True
 
 
-
 #: A JSON escape of a printable ASCII character, ``\\u0041`` or ``\\/`` (an even run of backslashes before it:
 #: not an escaped backslash). This version's JSON never holds one (it escapes only controls, quotes and
 #: backslashes); a key is printable ASCII, and escaped it holds no key for a text search while every JSON reader

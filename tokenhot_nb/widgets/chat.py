@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from .._config import redact
 from .._safe import markdown_html, text_html
 from ..errors import StreamError
 from ._entries import entry_of
@@ -59,8 +58,8 @@ def _bubble(role: str, text: str, note: str = "") -> str:
     color = "#eef4ff" if role == "user" else "#f6f6f6"
     who = "You" if role == "user" else "Assistant"
     tail = f' <i style="color:#a60">{text_html(note)}</i>' if note else ""
-    if role == "user":  # (a key pasted into the message is masked, as the history masks it)
-        body = f'<span class="tokenhot-text" style="white-space:pre-wrap">{text_html(redact(text))}</span>'
+    if role == "user":  # (text_html masks a key pasted into the message, as the history masks it)
+        body = f'<span class="tokenhot-text" style="white-space:pre-wrap">{text_html(text)}</span>'
     else:
         body = f'<div class="tokenhot-text">{markdown_html(text)}</div>'
     return (
