@@ -164,3 +164,26 @@ def test_a_key_quoted_by_an_invalid_field_is_redacted_in_the_warning(tmp_path: P
     shown = " ".join(str(w.message) for w in caught)
     assert "left out" in shown and "sk-****" in shown
     assert "COLLEAGUE" not in shown
+
+
+KNOWN = "tkn_plainkey_with_no_prefix_0123456789abcdef"  # a key of no known shape: masked only by value
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("started", "x" * 10 + KNOWN),  # a number expected: the value is quoted, cut at 40
+    ("kind", "c" * 20 + KNOWN),  # an enum: quoted, cut at 60
+    ("parent", "p" * 8 + KNOWN),  # an entry id expected: quoted, cut at 40
+    ("outputs", [{"sha256": "a" * 64, "mime": "image/png", "size": 1, "role": "r" * 10 + KNOWN}]),
+])
+def test_no_part_of_a_known_key_survives_the_cut_of_a_quoted_value(tmp_path: Path, field: str, value: Any) -> None:
+    """Messages quote a bad value cut to a few dozen characters; cut before redaction, a key straddling the cut
+    lost its end, no longer matched, and its first part showed in the strict error."""
+    from tokenhot_nb._config import Secret
+
+    Secret(KNOWN)  # as a Session given this key would
+    src = write(tmp_path / "h.jsonl", [{**GOOD, field: value}])
+    with pytest.raises(InputError) as err:
+        History.load(src, tmp_path / "store", strict=True)
+    shown = str(err.value)
+    assert "invalid entr" in shown
+    assert KNOWN[:12] not in shown

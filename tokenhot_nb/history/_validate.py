@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .._config import MODES
+from .._config import MODES, redact
 from ._entry import SHA_RE, STATUSES, HistoryEntry
 
 #: The Session methods a history entry may name (``rerun()`` calls ``getattr(session, kind)``).
@@ -27,6 +27,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\x85]")
 
 class InvalidRecord(ValueError):
     """One record of an export that does not hold: the message says which field and why."""
+
+
+def _quoted(value: Any, limit: int) -> str:
+    """``repr(value)`` cut to ``limit`` for a message, redacted first: cut first, a key would keep its start."""
+    return redact(repr(value))[:limit]
 
 
 def _json_value(value: Any, where: str, depth: int = 0) -> None:
@@ -74,7 +79,7 @@ def _line(r: dict[str, Any], name: str, *, limit: int, optional: bool = False) -
 
 def _number(value: Any, name: str, *, low: float, high: float) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise InvalidRecord(f"{name}: expected a finite number, got {value!r:.40}")
+        raise InvalidRecord(f"{name}: expected a finite number, got {_quoted(value, 40)}")
     if not low <= value <= high:
         raise InvalidRecord(f"{name}: {value!r} is out of range")
     return float(value)
@@ -83,7 +88,7 @@ def _number(value: Any, name: str, *, low: float, high: float) -> float:
 def _choice(r: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
     value = r.get(name, default)
     if value not in allowed:
-        raise InvalidRecord(f"{name}: {str(value)!r:.60} is not one of {', '.join(allowed)}")
+        raise InvalidRecord(f"{name}: {_quoted(str(value), 60)} is not one of {', '.join(allowed)}")
     return str(value)
 
 
@@ -108,7 +113,7 @@ def _outputs(value: Any) -> list[dict[str, Any]]:
         if not isinstance(o.get("name", ""), str) or not isinstance(o.get("role", ""), str):
             raise InvalidRecord(f"{where}: name and role must be strings")
         if o.get("role") and not _ROLE.match(o["role"]):
-            raise InvalidRecord(f"{where}.role: {o['role']!r:.40} is not a role name")
+            raise InvalidRecord(f"{where}.role: {_quoted(o['role'], 40)} is not a role name")
         out.append(o)
     return out
 
@@ -132,7 +137,7 @@ def entry_from_record(r: Any) -> HistoryEntry:
         raise InvalidRecord(f"text: expected a string, got {type(text).__name__}")
     parent = r.get("parent")
     if parent is not None and (isinstance(parent, bool) or not isinstance(parent, int) or parent < 1):
-        raise InvalidRecord(f"parent: expected an entry id (a whole number >= 1), got {parent!r:.40}")
+        raise InvalidRecord(f"parent: expected an entry id (a whole number >= 1), got {_quoted(parent, 40)}")
     error = r.get("error")
     if error is not None:
         if not isinstance(error, dict):
