@@ -89,6 +89,47 @@ def test_redact_known_and_key_shaped_values() -> None:
     assert redact("pipelines in sk-learn, task sk-1") == "pipelines in sk-learn, task sk-1"  # words, not keys
 
 
+@pytest.mark.parametrize("phrase", [
+    "risk-free-rate-of-return", "a task-queue-based-architecture", "disk-encryption-at-rest-policy",
+    "an ask-me-anything-session-today", "task-2024-planning-document-v2", "the risk-Adjusted-Return-of-it",
+])
+def test_hyphenated_words_holding_sk_are_not_keys(phrase: str) -> None:
+    """"ri·sk-free-rate…" holds ``sk-`` and 16 more word characters: it was shown as "risk-****" in answers,
+    history and exports. Glued to a word, only a random-looking tail (upper, lower and digits) is a key."""
+    assert redact(phrase) == phrase
+    assert redact(f"{phrase} and {phrase.upper()}") == f"{phrase} and {phrase.upper()}"
+
+
+@pytest.mark.parametrize("text", [
+    "sk-AbCdEf0123456789XyZ", "Bearer sk-abcdefghijklmnopqrst", "(sk-proj-abcdefghijklmnop)",
+    "\\nsk-AbCdEf0123456789XyZ", "Bearersk-AbCdEf0123456789XyZ", "key=sk-0123456789abcdefGHIJ",
+])
+def test_key_shaped_values_are_masked_wherever_they_start(text: str) -> None:
+    """After a non-word character any long ``sk-…`` is a key; glued to a word (a ``\\n`` escape in a relay's
+    body, a header written without its space) a random one still is."""
+    out = redact(text)
+    assert "sk-****" in out and not any(len(run) >= 12 for run in out.replace("sk-****", " ").split())
+
+
+def test_a_known_key_is_removed_in_the_shapes_relays_echo_it() -> None:
+    """Shouted, every character or every symbol ``\\u``-escaped (a JSON writer stricter than json.dumps),
+    every byte percent-encoded, as HTML character references, and without its ``sk-`` (new-api keeps and
+    looks up a key without it)."""
+    key = "sk-KnownShapes0123456789abcdefXYZ"
+    Secret(key)
+    shapes = {
+        "upper": key.upper(), "lower": key.lower(),
+        "symbols escaped": key.replace("-", "\\u002d"), "symbols escaped, upper hex": key.replace("-", "\\u002D"),
+        "all escaped": "".join(f"\\u{ord(c):04x}" for c in key),
+        "every byte quoted": "".join(f"%{b:02X}" for b in key.encode()),
+        "every byte quoted, lower": "".join(f"%{b:02x}" for b in key.encode()),
+        "references": "".join(f"&#{ord(c)};" for c in key), "hex references": "".join(f"&#x{ord(c):x};" for c in key),
+        "no sk-": key[3:], "no sk-, upper": key[3:].upper(),
+    }
+    for name, shape in shapes.items():
+        assert redact(f"said: {shape}.") == "said: sk-****.", name
+
+
 def test_offline_polls_quickly_unless_told_otherwise() -> None:
     assert Settings.from_env(mode="offline").poll_interval < 1
     assert Settings.from_env(mode="offline", poll_interval=3.0).poll_interval == 3.0

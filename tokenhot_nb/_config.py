@@ -31,7 +31,11 @@ OFFLINE_POLL_INTERVAL = 0.5
 #: The in-process simulator answers on this host; no request to it ever leaves the process.
 SIM_BASE_URL = "http://tokenhot.sim"
 
-_KEY_RE = re.compile(r"sk-[A-Za-z0-9_\-]{16,}")  # real keys are long; "sk-learn" is not a key
+#: Something shaped like a key nobody told us about. Real keys are long ("sk-learn" is not one) and random: glued
+#: to a word ("risk-free-rate-of-return", "task-queue-based-design") only a tail with upper- and lower-case
+#: letters and digits is taken for one (a key after ``\n`` in an escaped body, say), never a hyphenated phrase.
+_KEY_RE = re.compile(r"sk-(?:(?<![A-Za-z0-9]sk-)|(?=[\w-]*?[0-9])(?=[\w-]*?[A-Z])(?=[\w-]*?[a-z]))"
+                     r"[A-Za-z0-9_\-]{16,}", re.ASCII)  # (it starts with "sk-": re scans for that literal)
 #: Shown instead of a key (or of anything shaped like one).
 MASK = "sk-****"
 #: Known keys shorter than this are not redacted by value: replacing every "ab" in every text would be noise.
@@ -65,8 +69,10 @@ def _base64_forms(data: bytes) -> set[str]:
 
 @functools.lru_cache(maxsize=64)
 def key_forms(raw: str) -> tuple[str, ...]:
-    """``raw`` and the shapes a relay may echo it in, longest first: JSON-escaped, base64 (both alphabets, at any
-    offset inside a longer string, e.g. a dumped ``Basic``/``Bearer`` header), percent-encoded and hex.
+    """``raw`` and the shapes a relay may echo it in, longest first: JSON-escaped (also with every non-alphanumeric
+    or every character as ``\\uXXXX``), base64 (both alphabets, at any offset inside a longer string, e.g. a
+    dumped ``Basic``/``Bearer`` header), percent-encoded (also every byte), hex, HTML character references,
+    upper- and lower-cased, and without its ``sk-``.
 
     Values shorter than :data:`MIN_KNOWN_KEY` only match themselves: their encodings are a few characters that
     turn up in ordinary text.
@@ -82,6 +88,15 @@ def key_forms(raw: str) -> tuple[str, ...]:
             quoted = quote(raw, safe=safe)
             forms.update((quoted, _PERCENT_ESCAPE.sub(lambda m: m.group().lower(), quoted)))
         forms.update((data.hex(), data.hex().upper()))
+        forms.update((raw.upper(), raw.lower()))  # a relay that shouts its error text
+        tail = raw.removeprefix("sk-")  # new-api keeps and looks up a key without its "sk-"
+        if tail != raw and len(tail) >= MIN_KNOWN_KEY:
+            forms.update((tail, tail.upper()))
+        for fmt in ("\\u{:04x}", "\\u{:04X}"):  # JSON writers that escape more than json.dumps does
+            forms.add("".join(ch if ch.isalnum() else fmt.format(ord(ch)) for ch in raw))
+            forms.add("".join(fmt.format(ord(ch)) for ch in raw))
+        forms.update("".join(fmt.format(b) for b in data) for fmt in ("%{:02X}", "%{:02x}"))  # every byte quoted
+        forms.update("".join(fmt.format(ord(ch)) for ch in raw) for fmt in ("&#{};", "&#x{:x};", "&#x{:X};"))
     forms.discard("")
     return tuple(sorted(forms, key=lambda f: (-len(f), f)))
 
