@@ -144,6 +144,29 @@ def test_estimate_sends_nothing_and_matches_the_table(relay: Server, tmp_path: P
     assert rows["MiniMax-Hailuo-2.3"]["quota_type"] == 0 and hailuo.usd is None and hailuo.usd_max is None
 
 
+
+def test_an_estimate_is_the_same_price_in_replay_mode(relay: Server, tmp_path: Path) -> None:
+    """``estimate`` answers what a call costs. In replay mode it used to look the call up first: a recorded call
+    came out free, a batch of unrecorded ones $0 and a single unrecorded one a replay miss, so a notebook that
+    estimates could not be re-run. Replay knows the prices the recording run cached, and sends nothing."""
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+        ("image", ("a red fox",), {"model": "gpt-image-2"}),  # recorded below
+        ("image", (["a lighthouse", "a harbour", "a boat"],), {"model": "gpt-image-2"}),  # never recorded
+        ("chat", ("Summarise War and Peace in a paragraph.",), {"model": "gpt-5", "max_tokens": 400}),
+        ("embed", (["one", "two"],), {}), ("speak", ("Hello there",), {"voice": "Puck"})]
+    with live(relay, tmp_path / "store") as s:
+        s.image("a red fox", model="gpt-image-2")
+        expected = [s.estimate(m, *a, **kw) for m, a, kw in calls]
+        recorded = len(s.history)
+    before = billed_cents(relay.url)
+    with Session(api_key=KEY, base_url=relay.url, mode="replay", store=tmp_path / "store") as s:
+        got = [s.estimate(m, *a, **kw) for m, a, kw in calls]
+        assert len(s.history) == recorded
+    assert [(c.usd, c.usd_max) for c in got] == [(c.usd, c.usd_max) for c in expected]
+    assert expected[0].usd and expected[1].usd == pytest.approx(3 * expected[0].usd)
+    assert expected[2].usd_max and expected[3].usd and expected[4].usd_max
+    assert billed_cents(relay.url) == before
+
 def test_estimate_leaves_a_thread_untouched(s: Session) -> None:
     s.estimate("chat", "first question", stream=False)
     answer = s.chat("real question", stream=False)

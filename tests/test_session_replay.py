@@ -152,3 +152,21 @@ def test_replay_uses_the_newest_recording_run(tmp_path: Path) -> None:
     ids = [e.id for e in r.history if e.kind == "chat"]
     assert [r.chat("Same question", model="gpt-5.2", thread=False).entry_id for _ in range(2)] == ids[2:]
     r.close()
+
+
+def test_a_replay_run_records_no_refusal(recorded: dict) -> None:
+    """A refusal (bad input, checked before any request) is recorded by the run that made it; a replay run of
+    the same notebook records nothing, so a history view it shows is the one the recording run showed."""
+    s = make_session(recorded["store"], Recorder(), mode="replay")
+    n_entries = len(s.history)
+    with pytest.raises(E.UnsupportedOptionError):
+        s.chat("Hello", model="gpt-5.2", temperature=0.2)
+    with pytest.raises(E.ReplayMissError):
+        s.chat("never asked", model="gpt-5.2")
+    assert len(s.history) == n_entries
+    s.close()
+    live = make_session(recorded["store"], Recorder())
+    with pytest.raises(E.UnsupportedOptionError):
+        live.chat("Hello", model="gpt-5.2", temperature=0.2)
+    assert len(live.history) == n_entries + 1  # outside replay, refusals are recorded as before
+    live.close()

@@ -64,7 +64,7 @@ async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | N
     call = audio.build_speech(info, text, voice=voice, endpoint=endpoint, extra=options or None, raw=raw)
     call.headers.update(headers or {})
     if session.mode == "replay":
-        return from_entry(replayed(session, "speak", info, endpoint_name(call), params), session)
+        return from_entry(replayed(session, "speak", info, endpoint_name(call), params, call), session)
 
     async def finish(rec: Recording, resp: Response) -> Result:
         body: Any = resp.json() if "json" in resp.content_type else resp.content

@@ -218,13 +218,23 @@ def estimate_call(session: Session, kind: str, info: ModelInfo, params: Mapping[
                          simulated=simulated(session))
 
 
+def dry_run(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any], call: HttpCall | None) -> None:
+    """Under :meth:`Session.estimate`: note what the call would cost and stop it (:class:`EstimateOnly`).
+
+    Checked before the replay lookup too: an estimate is the price of the call, the same in every mode, not
+    "free" because a recording exists nor a replay miss because none does."""
+    if session.spending.estimates is not None:
+        if info.price is None:  # (a replay: the prices known without the network, as a replay knows them)
+            info = session.catalog.snapshot().with_price(info)
+        session.spending.estimates.append(estimate_call(session, kind, info, params, call))
+        raise EstimateOnly
+
+
 def admit(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],
           call: HttpCall | None) -> tuple[int, float]:
     """Check the budget before a request → (reservation id, USD reserved); raises when it would cross it."""
     spending = session.spending
-    if spending.estimates is not None:  # a dry run: note the figure, send nothing
-        spending.estimates.append(estimate_call(session, kind, info, params, call))
-        raise EstimateOnly
+    dry_run(session, kind, info, params, call)
     budget = load(session.store)
     if budget is None:  # no limit: nothing to estimate (the common case costs one small read)
         return 0, 0.0

@@ -88,7 +88,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     call.headers.update(headers or {})
     ep = endpoint_name(call)
     if session.mode == "replay":
-        entry = replayed(session, "chat", info, ep, params)
+        entry = replayed(session, "chat", info, ep, params, call)
         res = from_entry(entry, session)
         assert isinstance(res, ChatResult)
         if th is not None and user is not None:

@@ -52,7 +52,7 @@ async def embed_one(session: Session, texts: str | Sequence[str], info: ModelInf
     call = embeddings.build(info, given, dimensions=dimensions, extra=options or None, raw=raw)
     call.headers.update(headers or {})
     if session.mode == "replay":
-        return from_entry(replayed(session, "embed", info, endpoint_name(call), params), session)
+        return from_entry(replayed(session, "embed", info, endpoint_name(call), params, call), session)
     expected = embeddings.sent_count(call.json)
 
     async def finish(rec: Recording, resp: Response) -> Result:

@@ -60,7 +60,7 @@ async def image_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
     call = images.build_generate(info, prompt, **build)
     call.headers.update(headers or {})
     if session.mode == "replay":
-        return from_entry(_replayed(session, "image", info, endpoint_name(call), params), session)
+        return from_entry(_replayed(session, "image", info, endpoint_name(call), params, call), session)
     return await _send(session, "image", info, params, call, prompt)
 
 
@@ -106,10 +106,11 @@ async def _send(session: Session, kind: str, info: ModelInfo, params: dict[str, 
     return result
 
 
-def _replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any]) -> HistoryEntry:
+def _replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any],
+              call: Any = None) -> HistoryEntry:
     """The recorded twin; a miss whose nearest recording is this very call with images still missing says so."""
     try:
-        return replayed(session, kind, info, endpoint, params)
+        return replayed(session, kind, info, endpoint, params, call)
     except ReplayMissError as exc:
         near = exc.nearest
         if near is None or exc.differences or not (near.response or {}).get("images"):

@@ -223,8 +223,11 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
 
     "Every call is recorded, errors included": the history then shows what was tried and why it failed, with
     the arguments as given. Such an entry has no endpoint or request and never answers a replay.
+
+    A replay run records nothing: it re-runs a recorded notebook, whose refusals the recording run kept, and
+    adding them again would change every history view it shows (a re-run is meant to give the same outputs).
     """
-    if getattr(err, "_tokenhot_recorded", False):
+    if getattr(err, "_tokenhot_recorded", False) or session.mode == "replay":
         return
     from ..history import HistoryEntry
 
@@ -259,10 +262,13 @@ def new_entry(session: Session, kind: str, info: ModelInfo, endpoint: str, param
                         status="running", thread=thread, text=text)
 
 
-def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any]) -> HistoryEntry:
-    """The recorded twin of a call, or :class:`ReplayMissError` naming the nearest recording."""
+def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any],
+             call: HttpCall | None = None) -> HistoryEntry:
+    """The recorded twin of a call, or :class:`ReplayMissError` naming the nearest recording (under
+    :meth:`Session.estimate`, neither: the call's price, as in any mode)."""
     from ..history._replay import pick_recording
 
+    _budget.dry_run(session, kind, info, params, call)
     store = session.store
     key = store.key_for(kind, info.id, endpoint, params)
     turn = session.replay_turns.get(key, 0)

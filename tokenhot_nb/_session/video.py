@@ -94,7 +94,7 @@ async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
     call.headers.update(headers or {})
     ep = endpoint_name(call)
     if session.mode == "replay":
-        entry = replayed(session, "video", info, ep, params)
+        entry = replayed(session, "video", info, ep, params, call)
         res = from_entry(entry, session)
         if wait or not isinstance(res, VideoResult):
             return res
