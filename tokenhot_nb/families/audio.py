@@ -23,6 +23,7 @@ from urllib.parse import quote
 from .._inputs import sniff_mime
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
+from . import _json
 from ._common import dig, finish_body, finite, unsupported, usage_from
 from ._types import AudioReply, FilePart, HttpCall, Segment, TranscriptReply, Usage
 
@@ -213,7 +214,7 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
         data = bytes(body)
         if "json" in ctype or data.lstrip()[:1] in (b"{", b"["):
             try:
-                body = json.loads(data)
+                body = _json.loads(data)
             except ValueError:
                 pass
         if isinstance(body, (bytes, bytearray)):
@@ -429,7 +430,7 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any],
         text = bytes(text).decode("utf-8", errors="replace")
     if fmt in _TEXT_FORMATS and isinstance(text, str) and "json" in (content_type or "").lower():
         try:
-            decoded = json.loads(text)
+            decoded = _json.loads(text)
         except ValueError:
             decoded = None
         if isinstance(decoded, dict):
@@ -452,7 +453,7 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any],
     obj: Any = text
     if isinstance(text, str):
         try:
-            obj = json.loads(text)
+            obj = _json.loads(text)
         except ValueError:
             return TranscriptReply(text=text.strip(), format=fmt, body=text)  # a relay answered in plain text
     if not isinstance(obj, dict):

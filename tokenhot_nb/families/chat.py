@@ -25,6 +25,7 @@ from urllib.parse import quote
 from .._config import might_hold_key, redact
 from ..catalog import ModelInfo
 from ..errors import InputError, StreamError, UnsupportedOptionError, split_request_id
+from . import _json
 from ._common import (
     check_number,
     data_url,
@@ -220,7 +221,7 @@ def _arguments(raw: Any) -> dict[str, Any]:
         return raw
     if isinstance(raw, str) and raw.strip():
         try:
-            value = json.loads(raw)
+            value = _json.loads(raw)
         except ValueError:
             return {"_raw": raw}
         return value if isinstance(value, dict) else {"_value": value}

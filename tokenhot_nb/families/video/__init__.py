@@ -12,7 +12,6 @@ the first frame, two are first + last frame (when the model takes one), more are
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,6 +19,7 @@ from urllib.parse import quote
 
 from ...catalog import ModelInfo
 from ...errors import InputError, UnsupportedOptionError
+from .. import _json
 from .._common import finish_body
 from .._types import HttpCall
 from . import _options as opt
@@ -85,7 +85,7 @@ def parse_other_ratios(headers: Mapping[str, str]) -> dict[str, float] | None:
     if not isinstance(raw, str) or len(raw) > 4096:
         return None
     try:
-        data = json.loads(raw)
+        data = _json.loads(raw)
     except ValueError:
         return None
     if not isinstance(data, dict):
