@@ -652,3 +652,45 @@ def test_odd_transcript_times_keep_the_paid_transcript(tmp_path: Path) -> None:
     assert inf.text == "paid text" and inf.srt == "1\n00:00:00,000 --> 00:00:00,000\nx\n"
     assert [e.status for e in rows(s)] == ["ok", "ok"]
     assert s.history[0].result().segments[1].end == 3.5  # rebuilt from the stored body the same way
+
+
+# ============================================================== JSON no well-written server sends
+
+DEEP = b"[" * 100_000 + b"]" * 100_000  # far past the interpreter's recursion limit, 200 kB on the wire
+SSE_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+
+
+def _sse(*frames: bytes) -> bytes:
+    return SSE_HEAD + b"".join(b"data: " + f + b"\n\n" for f in frames)
+
+
+@pytest.mark.parametrize(("answer", "stream", "error", "words"), [
+    (response(200, b'{"choices": ' + DEEP + b"}"), False, E.APIError, "nested too deeply"),
+    (_sse(b'{"choices": [{"delta": {"content": "a"}}]}', b'{"x": ' + DEEP + b"}", b"[DONE]"), True, E.StreamError,
+     "nested too deeply"),
+    (response(400, b'{"error": ' + DEEP + b"}"), False, E.BadRequestError, ""),
+    (response(200, b'{"error": ' + DEEP + b"}"), True, E.StreamError, "Expected an event stream"),
+], ids=["answer", "stream-frame", "error-body", "json-instead-of-a-stream"])
+def test_json_nested_too_deep_is_one_clear_error(answer: bytes, stream: bool, error: type[E.TokenhotError],
+                                                 words: str, tmp_path: Path) -> None:
+    with Hostile({"/v1/chat/completions": lambda *a: answer}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(error, match=words) as info:
+            s.chat("hi", model="gpt-5.4", stream=stream)
+        assert relay.calls("/v1/chat/completions") == 1
+    assert not any(isinstance(e, RecursionError) for e in chain(info.value))
+    assert len(str(info.value)) < 600 and rows(s)[-1].status == "error"
+
+
+@pytest.mark.parametrize("body", [
+    b'{"choices": [{"message": {"role": "assistant", "content": "caf\xe9 paid"}}]}',  # Latin-1, not UTF-8
+    b'{"choices": [{"message": {"role": "assistant", "content": "tab\there paid"}}]}',  # a raw control character
+    b'{"choices": [{"message": {"role": "assistant", "content": "big paid"}}], "usage": {"prompt_tokens": '
+    + b"9" * 5000 + b', "completion_tokens": 3}}',  # an integer Python refuses to convert
+], ids=["not-utf8", "raw-control-char", "5000-digit-count"])
+def test_a_paid_answer_is_not_lost_to_one_bad_byte_or_field(body: bytes, tmp_path: Path) -> None:
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, body)}) as relay:
+        s = live(relay.url, tmp_path)
+        res = s.chat("hi", model="gpt-5.4", stream=False)
+    assert res.text.endswith("paid") and res.text.startswith(("caf", "tab", "big"))
+    assert rows(s)[-1].status == "ok" and "paid" in (rows(s)[-1].text or "")

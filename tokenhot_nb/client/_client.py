@@ -26,6 +26,7 @@ import httpx
 
 from .._config import SIM_BASE_URL, Settings, redact
 from ..errors import APIError, APITimeoutError, DownloadError, ReplayMissError, TokenhotError
+from ..families import _json
 from ..families._types import HttpCall
 from . import _lane, _loop
 from ._body import ACCEPT_ENCODING, BodyRefused, bound_body
@@ -79,11 +80,18 @@ class Response:
         """The decoded body; a body that is not JSON raises a readable :class:`APIError`."""
         if self._json is None:
             try:
-                self._json = json.loads(self.content)
+                self._json = _json.loads(self.content)
             except ValueError as exc:
+                try:  # one byte that is not UTF-8, one absurd field: the paid answer is still read
+                    self._json = _json.loads_lenient(self.content)
+                    return self._json
+                except ValueError:
+                    pass
                 snippet = redact(self.text.strip()[:200])
+                deep = "nested too deeply" in str(exc)
                 raise APIError(
-                    f"The server answered {self.status} but its body is not valid JSON: {snippet!r}",
+                    f"The server answered {self.status} but its body is "
+                    f"{'JSON nested too deeply to read' if deep else 'not valid JSON'}: {snippet[:80 if deep else 200]!r}",
                     status=self.status,
                     request_id=self.request_id,
                     hint="This is usually a temporary relay problem; try again.",

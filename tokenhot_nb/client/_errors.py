@@ -29,6 +29,7 @@ from ..errors import (
     class_for_status,
     split_request_id,
 )
+from ..families import _json
 
 #: Headers a relay may put the request id in (new-api uses ``X-Oneapi-Request-Id``).
 REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id", "x-new-api-request-id", "request-id")
@@ -127,7 +128,7 @@ def parse_error_body(content: bytes) -> ErrorInfo:
     stripped = text.strip()
     if stripped[:1] in ("{", "["):
         try:
-            data = json.loads(stripped)
+            data = _json.loads(stripped)
         except ValueError:
             data = None
     info = info_from_data(data) if data is not None else None

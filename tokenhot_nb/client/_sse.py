@@ -68,6 +68,7 @@ class BrokenFrame(Exception):
 
 _raw_decode = json.JSONDecoder().raw_decode  # json.loads without its two wrappers (a call per frame)
 _JSON_START = tuple("{[\"-0123456789")
+_TOO_DEEP = object()
 
 
 def decode_data(raw: str) -> dict[str, Any] | str:
@@ -88,6 +89,10 @@ def decode_data(raw: str) -> dict[str, Any] | str:
         if text.startswith(("{", "[")):
             raise BrokenFrame("it is cut short or not valid JSON") from None
         return raw
+    except RecursionError:  # would slip past every guard above the stream as a traceback through internals
+        value = _TOO_DEEP
+    if value is _TOO_DEEP:  # (raised outside the handler: no RecursionError chained under it)
+        raise BrokenFrame("it is JSON nested too deeply to read")
     if isinstance(value, dict):
         return value
     kind = "null" if value is None else f"a {type(value).__name__}"  # a list, a str, a int, a bool…

@@ -19,7 +19,8 @@ def loads(data: str | bytes | bytearray) -> Any:
     try:
         return json.loads(data)
     except RecursionError:
-        raise ValueError("the JSON is nested too deeply to read") from None
+        pass
+    raise _too_deep()  # outside the handler: no RecursionError chained under it
 
 
 def _int(text: str) -> int | float:
@@ -35,4 +36,9 @@ def loads_lenient(data: bytes) -> Any:
     try:
         return json.loads(text, strict=False, parse_int=_int)
     except RecursionError:
-        raise ValueError("the JSON is nested too deeply to read") from None
+        pass
+    raise _too_deep()
+
+
+def _too_deep() -> ValueError:
+    return ValueError("the JSON is nested too deeply to read")
