@@ -694,3 +694,37 @@ def test_a_paid_answer_is_not_lost_to_one_bad_byte_or_field(body: bytes, tmp_pat
         res = s.chat("hi", model="gpt-5.4", stream=False)
     assert res.text.endswith("paid") and res.text.startswith(("caf", "tab", "big"))
     assert rows(s)[-1].status == "ok" and "paid" in (rows(s)[-1].text or "")
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+@pytest.mark.parametrize("stream", [False, True])
+def test_an_api_call_that_is_redirected_says_where_and_what_to_do(status: int, stream: bool, tmp_path: Path) -> None:
+    """API calls never follow a redirect (the key would go along); the error names the new address (no query: it
+    may carry a credential) and says to fix the base URL, instead of an empty ``[301] Moved``."""
+    with Hostile({"*": lambda *a: response(200, b"{}")}) as elsewhere:
+        where = f"{elsewhere.url}/v1/chat/completions?token={SK_KEY}"
+        moved = response(status, b"<html><body>Moved</body></html>", "text/html", headers={"Location": where})
+        with Hostile({"/v1/chat/completions": lambda *a: moved}) as relay:
+            s = live(relay.url, tmp_path)
+            with pytest.raises(E.APIError, match=rf"redirected .* to {elsewhere.url}/v1/chat/completions\?…") as info:
+                s.chat("hi", model="gpt-5.4", stream=stream)
+            assert relay.calls("/v1/chat/completions") == 1
+        assert elsewhere.seen == []
+    assert info.value.status == status and "base URL" in info.value.hint
+    assert_no_key(info.value, SK_KEY)
+
+
+def test_a_redirect_from_http_to_https_suggests_the_https_address(tmp_path: Path) -> None:
+    moved = response(301, b"", headers={"Location": "https://api.tokenhot.example/v1/chat/completions"})
+    with Hostile({"/v1/chat/completions": lambda *a: moved}) as relay, \
+            pytest.raises(E.APIError, match="redirected") as info:
+        live(relay.url, tmp_path).chat("hi", model="gpt-5.4", stream=False)
+    assert "https://api.tokenhot.example" in info.value.hint
+
+
+def test_a_download_redirect_that_goes_nowhere_is_a_download_error_without_the_api_hint(tmp_path: Path) -> None:
+    with Hostile({"/v1/f": lambda *a: response(302, b"")}) as relay:
+        client = Client(Settings(api_key=SK_KEY, base_url=relay.url, mode="live"))
+        with pytest.raises(E.DownloadError, match=r"HTTP 302 Found \(a redirect\) without saying where") as info:
+            client.download_sync(relay.url + "/v1/f", tmp_path)
+    assert "base URL" not in (info.value.hint or "") and list(tmp_path.iterdir()) == []

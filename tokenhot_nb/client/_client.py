@@ -622,8 +622,9 @@ class Client:
                 failure = expired_error(url, exc.status or 0)
             elif "not read" in exc.message:  # refused before reading (an encoding not asked for)
                 failure = DownloadError(f"Could not download {describe_url(url)}: {exc.message}")
-            else:
-                failure = DownloadError(f"Could not download {describe_url(url)}: {exc.message}", hint=exc.hint)
+            else:  # (a redirect's hint is about API calls, which never follow one: not this download's)
+                hint = None if 300 <= (exc.status or 0) < 400 else exc.hint
+                failure = DownloadError(f"Could not download {describe_url(url)}: {exc.message}", hint=hint)
         except httpx.InvalidURL as exc:
             failure = DownloadError(f"Cannot download {describe_url(url)!r}: the URL is not valid ({exc}).")
         except DownloadError:

@@ -30,6 +30,7 @@ from ..errors import (
     split_request_id,
 )
 from ..families import _json
+from ._download import describe_url
 
 #: Headers a relay may put the request id in (new-api uses ``X-Oneapi-Request-Id``).
 REQUEST_ID_HEADERS = ("x-request-id", "x-oneapi-request-id", "x-new-api-request-id", "request-id")
@@ -180,6 +181,8 @@ def error_from_response(
     secrets: tuple[Secret | str | None, ...] = (),
 ) -> APIError:
     """The typed :class:`APIError` for a non-2xx answer."""
+    if 300 <= status < 400:
+        return _redirect_error(status, headers, secrets)
     info = parse_error_body(content)
     request_id = request_id_from_headers(headers) or info.request_id
     if is_quota(info):
@@ -202,6 +205,30 @@ def error_from_response(
         request_id=_redacted(request_id, secrets),
         body=_redacted_body(info.body, secrets),
     )
+
+
+def _redirect_error(status: int, headers: Mapping[str, str] | httpx.Headers,
+                    secrets: tuple[Secret | str | None, ...]) -> APIError:
+    """A 3xx to an API call: never followed (the key would go along to wherever it points), so say where it
+    points and that the base URL is what to fix (``http://`` for an ``https://`` service is the usual cause)."""
+    location = (headers.get("location") or "").strip()
+    reason = httpx.codes.get_reason_phrase(status)
+    hint = "API calls do not follow redirects, so the key is never sent elsewhere. Check the base URL " \
+           "(Session(base_url=…) or TOKENHOT_BASE_URL)"
+    if not location:
+        message = f"The server answered HTTP {status}{' ' + reason if reason else ''} (a redirect) without saying where to."
+        return APIError(message, status=status, request_id=request_id_from_headers(headers), hint=hint + ".")
+    shown = redact(describe_url(location), *secrets)
+    message = f"The server redirected the request (HTTP {status}{' ' + reason if reason else ''}) to {shown}."
+    try:
+        target = httpx.URL(location)
+    except httpx.InvalidURL:
+        target = None
+    if target is not None and target.scheme in ("http", "https") and target.host:
+        prefix = target.path.split("/v1/", 1)[0].split("/v1beta/", 1)[0].rstrip("/") if "/v1" in target.path else ""
+        port = f":{target.port}" if target.port else ""
+        hint += f": if the service moved, use {target.scheme}://{target.host}{port}{redact(prefix, *secrets)}"
+    return APIError(message, status=status, request_id=request_id_from_headers(headers), hint=hint + ".")
 
 
 def _redacted(value: str | None, secrets: tuple[Secret | str | None, ...]) -> str | None:
