@@ -728,3 +728,17 @@ def test_a_download_redirect_that_goes_nowhere_is_a_download_error_without_the_a
         with pytest.raises(E.DownloadError, match=r"HTTP 302 Found \(a redirect\) without saying where") as info:
             client.download_sync(relay.url + "/v1/f", tmp_path)
     assert "base URL" not in (info.value.hint or "") and list(tmp_path.iterdir()) == []
+
+
+def test_a_task_id_too_long_for_a_url_is_one_clear_error_and_the_paid_task_is_kept(tmp_path: Path) -> None:
+    """httpx refuses URLs past 64 KiB: a relay's absurd task id must not escape as an ``httpx.InvalidURL``."""
+    tid = "task_" + "x" * 70_000
+    create = response(200, json.dumps({"id": tid, "status": "queued"}).encode())
+    with Hostile({"/v1/video/generations": lambda *a: create}) as relay:
+        s = live(relay.url, tmp_path, poll_interval=0.01)
+        with pytest.raises(E.InputError, match=r"Cannot send GET /v1/video/generations/task_x+… .*not valid") as info:
+            s.video("a boat", model="doubao-seedance-2.0", progress=False)
+        assert relay.calls("/v1/video/generations") == 1
+    assert len(str(info.value)) < 600 and not isinstance(info.value.__cause__, httpx.HTTPError)
+    (entry,) = rows(s)
+    assert entry.status == "pending" and entry.response["task_id"] == tid

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 
 from .._config import SIM_BASE_URL, Settings, redact
-from ..errors import APIError, APITimeoutError, DownloadError, ReplayMissError, TokenhotError
+from ..errors import APIError, APITimeoutError, DownloadError, InputError, ReplayMissError, TokenhotError
 from ..families import _json
 from ..families._types import HttpCall
 from . import _lane, _loop
@@ -396,9 +396,18 @@ class Client:
             kwargs["data"] = {
                 k: v for k, v in ((k, _form_value(v)) for k, v in call.data.items()) if v is not None
             }
-        return self._http().build_request(
-            call.method.upper(), self._url(call.path), params=call.params or None, headers=headers, **kwargs
-        )
+        try:
+            return self._http().build_request(
+                call.method.upper(), self._url(call.path), params=call.params or None, headers=headers, **kwargs
+            )
+        except httpx.InvalidURL as exc:  # e.g. a relay's task id of 70,000 characters: past httpx's URL limit
+            shown = call.path if len(call.path) <= 60 else call.path[:60] + "…"
+            error = InputError(
+                redact(f"Cannot send {call.method.upper()} {shown} ({len(call.path)} characters): the URL is not "
+                       f"valid ({exc}).", *self._secrets),
+                hint="Check the id or path in it: one that came from the server's answer may be garbled.",
+            )
+        raise error  # outside the handler: no chained httpx request (it would hold the headers)
 
     def _url(self, path: str) -> httpx.URL:
         """``path`` on the base URL, as httpx merges it, kept: httpx parses a URL in pure Python (~40 µs a call
