@@ -7,6 +7,7 @@ Each test fails on a client that retries paid work, trusts what it is sent, or l
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gzip
 import io
@@ -742,3 +743,56 @@ def test_a_task_id_too_long_for_a_url_is_one_clear_error_and_the_paid_task_is_ke
     assert len(str(info.value)) < 600 and not isinstance(info.value.__cause__, httpx.HTTPError)
     (entry,) = rows(s)
     assert entry.status == "pending" and entry.response["task_id"] == tid
+
+
+# ============================================================== result links into the user's own network
+
+
+def _guard(url: str, api: str, resolve: bool = False) -> str | None:
+    from tokenhot_nb.client._guard import check_download_host
+
+    async def run() -> None:
+        await check_download_host(httpx.URL(url), resolve=resolve, api=httpx.URL(api))
+
+    try:
+        asyncio.run(run())
+    except E.DownloadError as exc:
+        return exc.message
+    return None
+
+
+@pytest.mark.parametrize(("url", "api", "refused"), [
+    ("http://127.0.0.1:8888/api/contents", "https://203.0.113.9", False),  # (203.0.113/24 is private too)
+    ("http://127.0.0.1:8888/api/contents", "https://8.8.8.8", True),  # a public API's result on this machine
+    ("http://10.0.0.5/admin", "https://8.8.8.8/v1", True),  # … or on the user's private network
+    ("http://[::1]:9000/x", "https://8.8.8.8", True),
+    ("http://[::ffff:192.168.1.1]/x", "https://8.8.8.8", True),
+    ("http://localhost:8888/x", "https://8.8.8.8", True),
+    ("http://printer.localhost/x", "https://8.8.8.8", True),
+    ("http://8.8.4.4/v.mp4", "https://8.8.8.8", False),  # a public file host
+    ("http://10.0.0.5/v.mp4", "http://10.0.0.9:3000", False),  # a self-hosted relay keeps its private file hosts
+    ("http://127.0.0.1:9/v.mp4", "http://localhost:3000", False),
+    ("http://127.0.0.1:9/v.mp4", "http://127.0.0.1:3000", False),
+])
+def test_a_public_apis_result_link_into_a_private_network_is_refused(url: str, api: str, refused: bool) -> None:
+    message = _guard(url, api)
+    assert (message is not None) is refused
+    if refused:
+        assert message and "private or loopback" in message and "8.8.8.8" in message
+
+
+def test_a_name_resolving_into_the_private_network_is_refused_for_a_public_api() -> None:
+    assert _guard("http://localhost:1/x", "https://8.8.8.8", resolve=True) is not None
+    assert _guard("http://localhost:1/x", "http://127.0.0.1:3000", resolve=True) is None
+
+
+def test_a_download_from_a_public_api_never_reaches_a_loopback_link(tmp_path: Path) -> None:
+    """Over real sockets: the client's API is public, the relay's result link points at a service on this machine
+    (a Jupyter server, a router's admin page…); the request is refused before it is sent."""
+    with Hostile({"*": lambda *a: response(200, b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100, "video/mp4")}) as local:
+        client = Client(Settings(api_key=SK_KEY, base_url="https://8.8.8.8", mode="live"),
+                        transport=httpx.AsyncHTTPTransport())
+        with pytest.raises(E.DownloadError, match="private or loopback") as info:
+            client.download_sync(local.url + "/api/contents?token=secret", tmp_path)
+        assert local.seen == []
+    assert "token=secret" not in str(info.value) and list(tmp_path.iterdir()) == []

@@ -357,7 +357,7 @@ class Client:
     async def _guard_request(self, request: httpx.Request) -> None:
         """Every request a download makes (redirects included) must not go to a link-local/metadata address."""
         if request.extensions.get("tokenhot_download"):
-            await check_download_host(request.url, resolve=self._transport is None)
+            await check_download_host(request.url, resolve=self._transport is None, api=httpx.URL(self.base_url))
 
     def _build_request(self, call: HttpCall, *, stream: bool = False) -> httpx.Request:
         headers: dict[str, str] = {}

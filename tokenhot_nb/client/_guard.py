@@ -1,8 +1,11 @@
-"""Where a result download may go: never to a link-local or cloud-metadata address.
+"""Where a result download may go: never to a link-local or cloud-metadata address, and into the user's own
+machine or private network only when the API itself lives there.
 
 A result URL comes from the server's answer, so a hostile or confused relay could point it (or a redirect) at
-``169.254.169.254`` and have the notebook fetch cloud credentials into the history. Loopback and private
-networks stay allowed: self-hosted relays and the simulator live there.
+``169.254.169.254`` and have the notebook fetch cloud credentials into the history, or at a service on the user's
+machine or LAN (a Jupyter server, a router's admin page) that a GET may act on. Loopback and private networks stay
+allowed when the API is there too: self-hosted relays and the simulator live there (and a proxy that answers every
+name with a private address, such as a fake-IP DNS, puts the API there as well).
 """
 
 from __future__ import annotations
@@ -36,6 +39,46 @@ def blocked_address(host: str) -> bool:
     return any(ip in net for net in BLOCKED_NETWORKS)
 
 
+def local_address(host: str) -> bool:
+    """Whether ``host`` (an IP literal) is loopback or private (IPv4-mapped IPv6 included)."""
+    try:
+        ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback or ip.is_private
+
+
+def _local_name(host: str) -> bool:
+    return host == "localhost" or host.endswith(".localhost")
+
+
+async def _addresses(host: str, port: int) -> list[str]:
+    """What ``host`` resolves to ([] when it does not: the request itself will say so)."""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return []
+    return [str(info[4][0]) for info in infos]
+
+
+async def _is_local(url: httpx.URL, *, resolve: bool) -> bool:
+    """Whether ``url``'s host is this machine or a private network: by its literal or name, else (``resolve``)
+    by what it resolves to."""
+    host = (url.host or "").lower().rstrip(".")
+    if not host:
+        return False
+    if local_address(host) or _local_name(host):
+        return True
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return False  # a public literal
+    except ValueError:
+        pass
+    return resolve and any(local_address(a) for a in await _addresses(host, url.port or 443))
+
+
 def _refused(url: httpx.URL, why: str) -> DownloadError:
     return DownloadError(
         f"Refused to download from {url.scheme}://{url.host}{url.path}: {why}.",
@@ -44,23 +87,29 @@ def _refused(url: httpx.URL, why: str) -> DownloadError:
     )
 
 
-async def check_download_host(url: httpx.URL, *, resolve: bool) -> None:
-    """Raise :class:`DownloadError` when ``url`` points (or, with ``resolve``, resolves) to a blocked address."""
+async def check_download_host(url: httpx.URL, *, resolve: bool, api: httpx.URL | None = None) -> None:
+    """Raise :class:`DownloadError` when ``url`` points (or, with ``resolve``, resolves) to a blocked address, or
+    (given the ``api`` base URL) into a private network or this machine while the API is not there itself."""
     host = (url.host or "").lower().rstrip(".")
     if host in BLOCKED_NAMES:
         raise _refused(url, "that is a cloud metadata service")
     if blocked_address(host):
         raise _refused(url, "that is a link-local or metadata address")
-    if not resolve or not host:
+    if not host:
         return
+    literal = True
     try:
         ipaddress.ip_address(host.strip("[]"))
-        return  # a literal, checked above
     except ValueError:
-        pass
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, url.port or 443, type=socket.SOCK_STREAM)
-    except OSError:
-        return  # the request itself will say that the name does not resolve
-    if any(blocked_address(str(info[4][0])) for info in infos):
+        literal = False
+    addresses = await _addresses(host, url.port or 443) if resolve and not literal else []
+    if any(blocked_address(a) for a in addresses):
         raise _refused(url, "its name resolves to a link-local or metadata address")
+    if api is None or (api.host or "").lower().rstrip(".") == host:
+        return  # the API host itself (its own files) is never refused for where it lives
+    if not (local_address(host) or _local_name(host) or any(local_address(a) for a in addresses)):
+        return
+    if await _is_local(api, resolve=resolve):
+        return
+    raise _refused(url, f"that is a private or loopback address, and the API ({api.host}) is not on a private "
+                        "network")
