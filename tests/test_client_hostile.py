@@ -796,3 +796,15 @@ def test_a_download_from_a_public_api_never_reaches_a_loopback_link(tmp_path: Pa
             client.download_sync(local.url + "/api/contents?token=secret", tmp_path)
         assert local.seen == []
     assert "token=secret" not in str(info.value) and list(tmp_path.iterdir()) == []
+
+
+
+def test_a_byte_order_mark_before_the_first_event_does_not_lose_it(tmp_path: Path) -> None:
+    """An event stream may start with a UTF-8 BOM, which its decoding strips (WHATWG HTML §9.2.6); left in, it
+    makes the first line's field name "\ufeffdata" and the first piece of the paid answer vanishes silently."""
+    body = (b"\xef\xbb\xbf" + b'data: {"choices": [{"delta": {"content": "first "}}]}\n\n'
+            b'data: {"choices": [{"delta": {"content": "second"}}]}\n\ndata: [DONE]\n\n')
+    with Hostile({"/v1/chat/completions": lambda *a: SSE_HEAD + body}) as relay:
+        s = live(relay.url, tmp_path)
+        res = s.chat("hi", model="gpt-5.4")
+    assert res.text == "first second" and (rows(s)[-1].text or "").endswith("first second")

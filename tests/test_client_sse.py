@@ -948,3 +948,16 @@ def test_a_stream_over_the_response_cap_is_stopped_with_what_came_kept() -> None
     assert error.message == (f"The stream is larger than the limit of 2.0 KiB; it was stopped (after {len(got)} events).")
     assert error.hint == ("The text received so far is kept in .partial_text. Raise Session(response_cap=…) if you "
                           "expect an answer this large.")
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 5])
+def test_a_leading_byte_order_mark_is_stripped_wherever_the_chunks_cut_it(cut: int) -> None:
+    """Only the stream's first BOM is dropped (a later U+FEFF is content); the first event survives."""
+    data = ("\ufeff" + frame({"choices": [{"delta": {"content": "\ufeffone"}}]}) + frame("[DONE]")).encode()
+
+    async def body() -> AsyncIterator[bytes]:
+        yield data[:cut]
+        yield data[cut:]
+
+    events = collect(sse_handler(body))
+    assert [e.data for e in events] == [{"choices": [{"delta": {"content": "\ufeffone"}}]}]

@@ -271,6 +271,7 @@ class EventStream:
         chunks: AsyncGenerator[bytes, None] = raw_chunks  # type: ignore[assignment]  # both are async generators
         next_chunk = chunks.__anext__
         pending = b""  # the start of a character cut off at the end of the last chunk
+        started = False  # whether any text has arrived (a BOM before it is dropped, as an SSE decoder must)
         lines = SSELineDecoder()
         frames = SSEDecoder()
         more = True
@@ -280,6 +281,10 @@ class EventStream:
                     piece = pending + await next_chunk()  # (b"" + bytes is the bytes themselves, no copy)
                     text, used = utf_8_decode(piece, "replace")  # an event stream is always UTF-8
                     pending = piece[used:]
+                    if not started and text:
+                        started = True
+                        if text[0] == "\ufeff":  # left in, the first line would be "\ufeffdata: …": lost
+                            text = text[1:]
                     batch = lines.decode(text)
                 except StopAsyncIteration:
                     more = False
