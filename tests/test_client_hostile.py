@@ -808,3 +808,11 @@ def test_a_byte_order_mark_before_the_first_event_does_not_lose_it(tmp_path: Pat
         s = live(relay.url, tmp_path)
         res = s.chat("hi", model="gpt-5.4")
     assert res.text == "first second" and (rows(s)[-1].text or "").endswith("first second")
+
+
+def test_an_event_stream_to_a_call_that_asked_for_json_says_so(tmp_path: Path) -> None:
+    body = b'data: {"choices": [{"delta": {"content": "paid"}}]}\n\ndata: [DONE]\n\n'
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, body, "text/event-stream")}) as relay, \
+            pytest.raises(E.APIError, match=r"answered 200 with an event stream, not the JSON asked for") as info:
+        live(relay.url, tmp_path).chat("hi", model="gpt-5.4", stream=False)
+    assert "stream=True" in info.value.hint

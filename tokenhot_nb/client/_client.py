@@ -87,16 +87,24 @@ class Response:
                     return self._json
                 except ValueError:
                     pass
-                snippet = redact(self.text.strip()[:200])
-                deep = "nested too deeply" in str(exc)
-                raise APIError(
-                    f"The server answered {self.status} but its body is "
-                    f"{'JSON nested too deeply to read' if deep else 'not valid JSON'}: {snippet[:80 if deep else 200]!r}",
-                    status=self.status,
-                    request_id=self.request_id,
-                    hint="This is usually a temporary relay problem; try again.",
-                ) from exc
+                raise self._not_json(exc) from exc
         return self._json
+
+    def _not_json(self, exc: ValueError) -> APIError:
+        if self.content_type == "text/event-stream" or self.content[:5] == b"data:":
+            return APIError(  # (the answer is paid for, but its pieces are no reply to read)
+                f"The server answered {self.status} with an event stream, not the JSON asked for.",
+                status=self.status, request_id=self.request_id,
+                hint="The relay streams this model whatever is asked: call it with stream=True.")
+        deep = "nested too deeply" in str(exc)
+        snippet = redact(self.text.strip()[:80 if deep else 200])
+        return APIError(
+            f"The server answered {self.status} but its body is "
+            f"{'JSON nested too deeply to read' if deep else 'not valid JSON'}: {snippet!r}",
+            status=self.status,
+            request_id=self.request_id,
+            hint="This is usually a temporary relay problem; try again.",
+        )
 
 
 #: Most bytes of an error answer read (its message is what matters).
