@@ -816,3 +816,13 @@ def test_an_event_stream_to_a_call_that_asked_for_json_says_so(tmp_path: Path) -
             pytest.raises(E.APIError, match=r"answered 200 with an event stream, not the JSON asked for") as info:
         live(relay.url, tmp_path).chat("hi", model="gpt-5.4", stream=False)
     assert "stream=True" in info.value.hint
+
+
+@pytest.mark.parametrize("location", ["javascript:alert(1)", "data:image/png;base64,AAAA", "http://[::1"])
+def test_a_redirect_to_an_address_that_is_not_valid_blames_the_redirect(location: str, tmp_path: Path) -> None:
+    with Hostile({"/v1/f.png": lambda *a: response(302, b"", headers={"Location": location})}) as relay:
+        client = Client(Settings(api_key=SK_KEY, base_url=relay.url, mode="live"))
+        with pytest.raises(E.DownloadError, match=r"redirected to an address that cannot be downloaded") as info:
+            client.download_sync(relay.url + "/v1/f.png", tmp_path)
+        assert relay.calls("/v1/f.png") == 1  # (not retried: the same answer would come back)
+    assert "the URL is not valid" not in info.value.message and list(tmp_path.iterdir()) == []

@@ -350,7 +350,7 @@ class Client:
             timeout=self._timeout,
             follow_redirects=False,
             headers={"User-Agent": "tokenhot-nb", "Accept-Encoding": ACCEPT_ENCODING},
-            event_hooks={"request": [self._guard_request]},
+            event_hooks={"request": [self._guard_request], "response": [self._guard_redirect]},
         )
 
     def _error_body_time(self) -> float:
@@ -366,6 +366,25 @@ class Client:
         """Every request a download makes (redirects included) must not go to a link-local/metadata address."""
         if request.extensions.get("tokenhot_download"):
             await check_download_host(request.url, resolve=self._transport is None, api=httpx.URL(self.base_url))
+
+    async def _guard_redirect(self, response: httpx.Response) -> None:
+        """A download's redirect must lead to an http(s) address: said here, where the redirect is known, instead
+        of as "the URL is not valid" about the link given, or as a broken connection (retried)."""
+        request = response.request
+        if not request.extensions.get("tokenhot_download") or not response.has_redirect_location:
+            return
+        location = response.headers["location"].strip()
+        try:
+            target = request.url.join(location)
+            usable = target.scheme in ("http", "https") and bool(target.host)
+        except httpx.InvalidURL:
+            usable = False
+        if not usable:
+            raise DownloadError(
+                redact(f"{describe_url(str(request.url))} redirected to an address that cannot be downloaded "
+                       f"({describe_url(location)!r}); nothing was stored.", *self._secrets),
+                hint="Result links must lead to an http(s) file; fetch a fresh result and try again.",
+            )
 
     def _build_request(self, call: HttpCall, *, stream: bool = False) -> httpx.Request:
         headers: dict[str, str] = {}

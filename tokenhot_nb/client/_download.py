@@ -52,6 +52,8 @@ def describe_url(url: str) -> str:
         return url.split("?", 1)[0][:120]
     if not parts.scheme:
         return parts.path or url[:80]
+    if not parts.netloc and parts.scheme not in ("http", "https"):  # javascript:…, mailto:… (no "//" to add)
+        return f"{parts.scheme}:{parts.path}"[:80]
     shown = f"{parts.scheme}://{parts.hostname or ''}{f':{port}' if port else ''}{parts.path}"
     return shown + ("?…" if parts.query else "")
 
