@@ -59,3 +59,24 @@ def test_status_says_the_display_unit(data: dict[str, object], unit: str, rate: 
 def test_status_without_data_is_refused() -> None:
     with pytest.raises(BillingUnavailable):
         billing.parse_status({"success": False})
+
+
+HUGE = 10**400  # what JSON's 1e400-style integer literal decodes to: no float holds it
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), HUGE])
+def test_a_figure_no_float_can_hold_is_no_balance(value: object) -> None:
+    """Not "$nan left of $inf", and not an OverflowError escaping the session's ``except ValueError``."""
+    with pytest.raises(BillingUnavailable, match="no number"):
+        billing.parse_subscription({"hard_limit_usd": value})
+    with pytest.raises(BillingUnavailable, match="no number"):
+        billing.parse_usage({"total_usage": value})
+    with pytest.raises(BillingUnavailable, match="no number"):
+        billing.parse_credits({"data": {"total_credits": value, "total_usage": 1}})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), HUGE, -5, 0])
+def test_an_absurd_rate_in_the_site_status_falls_back_to_the_default(value: object) -> None:
+    assert billing.parse_status({"data": {"quota_display_type": "CNY", "price": value}}) == ("CNY", 1.0, 500_000.0)
+    assert billing.parse_status({"data": {"quota_display_type": "TOKENS", "quota_per_unit": value}}) == \
+        ("TOKENS", 500_000.0, 500_000.0)

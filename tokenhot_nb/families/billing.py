@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ._common import finite
 from ._types import HttpCall
 
 SUBSCRIPTION = "/v1/dashboard/billing/subscription"
@@ -37,10 +38,18 @@ def _error_text(body: Any) -> str | None:
 
 
 def _number(body: Mapping[str, Any], key: str) -> float:
+    """A finite figure: NaN, infinity or an integer past any float is no balance (and must not raise
+    OverflowError past the session's guards)."""
     value = body.get(key)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    number = finite(value) if isinstance(value, (int, float)) else None
+    if number is None:
         raise BillingUnavailable(f"the answer has no number in {key!r}")
-    return float(value)
+    return number
+
+
+def _positive(value: Any, default: float) -> float:
+    number = finite(value) if isinstance(value, (int, float)) else None
+    return number if number is not None and number > 0 else default
 
 
 def parse_subscription(body: Any) -> float:
@@ -78,10 +87,8 @@ def parse_status(body: Any) -> tuple[str, float, float]:
     data = body.get("data") if isinstance(body, Mapping) else None
     if not isinstance(data, Mapping):
         raise BillingUnavailable("the site status has no 'data' object")
-    per_unit = data.get("quota_per_unit")
-    per_unit = float(per_unit) if isinstance(per_unit, (int, float)) and per_unit > 0 else 500_000.0
-    price = data.get("price", data.get("usd_exchange_rate"))
-    rate = float(price) if isinstance(price, (int, float)) and price > 0 else 1.0
+    per_unit = _positive(data.get("quota_per_unit"), 500_000.0)
+    rate = _positive(data.get("price", data.get("usd_exchange_rate")), 1.0)
     unit = str(data.get("quota_display_type") or "").upper()
     if data.get("display_in_currency") is False or unit == "TOKENS":
         return "TOKENS", per_unit, per_unit
