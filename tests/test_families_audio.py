@@ -272,3 +272,19 @@ def test_odd_billed_durations_are_zero_not_infinite() -> None:
 def test_cue_times_without_milliseconds() -> None:
     r = audio.parse_transcription("vtt", "WEBVTT\n\n00:01 --> 00:02.5\nhello\n\n01:00:00 --> 01:00:03,25\nlater\n")
     assert [(sg.start, sg.end) for sg in r.segments] == [(1.0, 2.5), (3600.0, 3603.25)]
+
+
+@pytest.mark.parametrize("rate", ["0", "99999999999", "9" * 5000], ids=["zero", "past-32-bits", "5000-digits"])
+def test_an_absurd_pcm_rate_label_still_gives_playable_audio(rate: str) -> None:
+    """The label comes with a paid answer: a rate the WAV header cannot hold falls back to Gemini's 24 kHz instead
+    of raising wave.Error / struct.error / ValueError."""
+    pcm = b"\x01\x00" * 100
+    reply = audio.parse_speech(None, pcm, f"audio/L16;codec=pcm;rate={rate}")
+    with wave.open(io.BytesIO(reply.wav)) as w:
+        assert w.getframerate() == 24000 and w.getnframes() == 100
+
+
+def test_a_cue_time_with_thousands_of_digits_keeps_the_transcript() -> None:
+    body = "1\n" + "9" * 5000 + ":00:01,000 --> 00:00:02,000\nhello\n\n2\n00:00:02,000 --> 00:00:03,000\nworld\n"
+    reply = audio.parse_transcription("srt", body)
+    assert reply.text == "hello world" and [s.text for s in reply.segments] == ["hello", "world"]

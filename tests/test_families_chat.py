@@ -653,3 +653,14 @@ def test_an_error_frames_request_id_is_kept_apart_in_every_protocol(fmt: str, fr
     err = exc.value
     assert err.request_id == "2026120110000001" and "request id" not in err.message
     assert str(err).count("2026120110000001") == 1 and "upstream broke" in str(err)
+
+
+@pytest.mark.parametrize("index", ["²", "9" * 5000, "١", " 2 "], ids=["superscript", "5000-digits", "arabic", "spaced"])
+def test_an_odd_streamed_tool_call_index_groups_its_fragments_without_raising(index: str) -> None:
+    """``str.isdigit`` admits "²" and any length, ``int`` refuses both (a ValueError out of the stream)."""
+    acc = chat.Accumulator()
+    for piece in ('{"a"', ': 1}'):
+        acc.add(chat.parse_event("chat", {"choices": [{"delta": {"tool_calls": [
+            {"index": index, "id": "c1", "function": {"name": "f", "arguments": piece}}]}}]}))
+    (call,) = acc.reply().tool_calls
+    assert call.name == "f" and call.arguments == {"a": 1}

@@ -112,9 +112,13 @@ def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpo
     return HttpCall("POST", "/v1/audio/speech", json=finish_body(body, extra, raw), expect="bytes")
 
 
+#: Sample rates a label may give raw PCM; anything else (0, past the WAV header's 32 bits) is a relay's garbage.
+_RATES = range(1000, 768_001)
+
+
 def _rate(mime: str | None, default: int = 24000) -> int:
-    m = re.search(r"rate=(\d+)", mime or "")
-    return int(m.group(1)) if m else default
+    m = re.search(r"rate=(\d{1,7})\b", mime or "")
+    return int(m.group(1)) if m and int(m.group(1)) in _RATES else default
 
 
 #: Containers that also carry audio alone: a speech answer in them is audio (WebM, MP4/M4A from relays that
@@ -313,6 +317,8 @@ def _seconds(stamp: str) -> float:
     if not m:
         return 0.0
     h, mi, s, frac = m.groups()
+    if h and len(h) > 6:  # past any recording, and past what int() converts: a relay's garbage, not a time
+        return 0.0
     return int(h or 0) * 3600 + int(mi) * 60 + int(s) + int((frac or "0")[:3].ljust(3, "0")) / 1000
 
 

@@ -796,7 +796,8 @@ def _index(value: Any) -> int | str:
     if isinstance(value, float):
         return int(value) if value.is_integer() else str(value)
     if isinstance(value, str):
-        return int(value) if value.strip().isdigit() else value
+        digits = value.strip()  # isdecimal is what int() reads ("²" is a digit it refuses); 18 fit any int64
+        return int(digits) if digits.isdecimal() and len(digits) <= 18 else value
     return 0
 
 
