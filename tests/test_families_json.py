@@ -70,3 +70,8 @@ def test_deep_json_speech_and_transcript_answers_do_not_escape() -> None:
         audio.parse_speech(None, deep, "application/json")
     assert audio.parse_transcription("json", deep.decode()).text  # kept as the plain text it is
     assert audio.parse_transcription("text", deep.decode(), content_type="application/json").text
+
+
+def test_a_ratio_no_float_can_hold_is_left_out_not_raised() -> None:
+    header = '{"seconds": ' + "9" * 400 + ', "size": 1.5, "n": NaN}'
+    assert vfam.parse_other_ratios({"X-New-Api-Other-Ratios": header}) == {"size": 1.5}

@@ -12,7 +12,6 @@ the first frame, two are first + last frame (when the model takes one), more are
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -20,7 +19,7 @@ from urllib.parse import quote
 from ...catalog import ModelInfo
 from ...errors import InputError, UnsupportedOptionError
 from .. import _json
-from .._common import finish_body
+from .._common import finish_body, finite
 from .._types import HttpCall
 from . import _options as opt
 from ._bodies import BUILDERS
@@ -90,6 +89,6 @@ def parse_other_ratios(headers: Mapping[str, str]) -> dict[str, float] | None:
         return None
     if not isinstance(data, dict):
         return None
-    out = {str(k)[:40]: float(v) for k, v in data.items()
-           if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    ratios = ((str(k)[:40], finite(v) if isinstance(v, (int, float)) else None) for k, v in data.items())
+    out = {k: v for k, v in ratios if v is not None}  # (finite: NaN, infinity, a 400-digit int are left out)
     return dict(list(out.items())[:16]) or None
