@@ -3,13 +3,17 @@ family's own readable outcome; a RecursionError would slip past every ``except V
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tokenhot_nb.errors import APIError
-from tokenhot_nb.families import _json, audio, chat
+from tokenhot_nb import catalog
+from tokenhot_nb.errors import APIError, TokenhotError
+from tokenhot_nb.families import _json, audio, billing, chat, embeddings, images
 from tokenhot_nb.families import video as vfam
 
 DEEP = "[" * 100_000 + "]" * 100_000  # far past the interpreter's recursion limit
@@ -75,3 +79,112 @@ def test_deep_json_speech_and_transcript_answers_do_not_escape() -> None:
 def test_a_ratio_no_float_can_hold_is_left_out_not_raised() -> None:
     header = '{"seconds": ' + "9" * 400 + ', "size": 1.5, "n": NaN}'
     assert vfam.parse_other_ratios({"X-New-Api-Other-Ratios": header}) == {"size": 1.5}
+
+
+
+# --- valid JSON of the wrong shape at every level ---------------------------------------------------------
+
+FIX = Path(__file__).parent / "fixtures" / "reference"
+#: What a relay may put where anything else was expected: every JSON type, and the values Python handles oddly.
+WRONG: list[Any] = [None, [], {}, "", "²", 10**400, float("nan"), float("inf"), -1, True, [None], [1, "a"],
+                    {"a": None}, 1e308, "9" * 5000, "javascript:x", 0.5]
+
+
+def _paths(obj: Any, at: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    yield at
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            yield from _paths(value, (*at, key))
+    elif isinstance(obj, list):
+        for i, value in enumerate(obj[:3]):
+            yield from _paths(value, (*at, i))
+
+
+def _put(obj: Any, at: tuple[Any, ...], value: Any) -> Any:
+    if not at:
+        return value
+    here = obj
+    for step in at[:-1]:
+        here = here[step]
+    here[at[-1]] = value
+    return obj
+
+
+def _chat(body: Any) -> None:
+    for endpoint in ("/v1/chat/completions", "/v1/responses", "/v1/messages", None):
+        chat.parse(None, endpoint, body)
+
+
+def _events(fmt: str) -> Callable[[Any], None]:
+    def read(events: Any) -> None:
+        acc = chat.Accumulator()
+        for event in events if isinstance(events, list) else [events]:
+            acc.add(chat.parse_event(fmt, event))
+        acc.reply()
+    return read
+
+
+def _images(body: Any) -> None:
+    images.parse(None, body)
+    images.parse(catalog.model("qwen-image-plus"), body)
+
+
+def _task(body: Any) -> None:
+    vfam.parse_status("t", body)
+    vfam.parse_create(body)
+
+
+def _transcript(body: Any) -> None:
+    text = json.dumps(body, default=str)
+    audio.parse_transcription("verbose_json", text)
+    audio.parse_transcription("srt", text, content_type="application/json")
+
+
+def _billing(body: Any) -> None:
+    for parse in (billing.parse_subscription, billing.parse_usage, billing.parse_credits, billing.parse_status):
+        try:
+            parse(body)
+        except billing.BillingUnavailable:
+            pass
+
+
+SHAPES: list[tuple[Any, Callable[[Any], None]]] = [
+    ("chat_completion.json", _chat), ("claude_message.json", _chat), ("responses_body.json", _chat),
+    ("chat_chunks.json", _events("chat")), ("claude_events.json", _events("claude")),
+    ("responses_events.json", _events("responses")), ("gemini_sse_frames.json", _events("gemini")),
+    ("gemini_image_response.json", _images), ("gpt_image_2_response.json", _images),
+    ("seedream_response.json", _images), ("wan26_image_response.json", _images),
+    ("dashscope_results_response.json", _images), ("wan_newapi_metadata_response.json", _images),
+    ("openai_video.json", _task), ("seedance_raw_success.json", _task), ("taskdto_failure.json", _task),
+    ("taskdto_seedance_success.json", _task), ("gemini_task_simplified.json", _task),
+    ("taskdto_happyhorse_legacy.json", _task),
+    ("whisper_verbose.json", _transcript),
+    ("gemini_tts_response.json", lambda body: audio.parse_speech(None, body, "application/json")),
+    ({"data": [{"index": 0, "embedding": [0.1, 0.2]}], "usage": {"prompt_tokens": 1}}, embeddings.parse),
+    ({"hard_limit_usd": 5, "total_usage": 3, "data": {"total_credits": 1, "total_usage": 1, "price": 7}}, _billing),
+]
+
+
+@pytest.mark.parametrize(("answer", "parse"), SHAPES, ids=[a if isinstance(a, str) else p.__name__ for a, p in SHAPES])
+def test_a_wrong_shape_anywhere_is_read_or_refused_in_one_line(answer: Any, parse: Callable[[Any], None]) -> None:
+    """Each field of a documented answer, one at a time, replaced by every wrong JSON value: the parser reads
+    around it or raises a tokenhot_nb error, never a TypeError/AttributeError/OverflowError from inside."""
+    base = json.loads((FIX / answer).read_text(encoding="utf-8")) if isinstance(answer, str) else answer
+    parse(copy.deepcopy(base))  # (the answer itself reads)
+    escaped: list[str] = []
+    for at in list(_paths(base)):
+        for value in WRONG:
+            try:
+                parse(_put(copy.deepcopy(base), at, copy.deepcopy(value)))
+            except TokenhotError:
+                pass
+            except Exception as exc:  # what is being looked for
+                escaped.append(f"{at} = {str(value)[:20]!r}: {type(exc).__name__}: {str(exc)[:80]}")
+    assert not escaped, "\n".join(escaped[:10])
+
+
+@pytest.mark.parametrize("label", [10**400, 5, ["image/png"], {"a": 1}])
+def test_a_media_label_that_is_not_text_is_no_label(label: Any) -> None:
+    part = {"inlineData": {"mimeType": label, "data": "iVBORw0KGgo="}}
+    (ref,) = images.parse(None, {"candidates": [{"content": {"parts": [part]}}]}).images
+    assert ref.mime == "image/png"

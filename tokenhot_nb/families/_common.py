@@ -265,3 +265,10 @@ def dig(obj: Any, *path: str | int) -> Any:
                 return None
             obj = obj.get(p)
     return obj
+
+
+def dig_list(obj: Any, *path: str | int) -> list[Any]:
+    """``dig(obj, *path)`` when it is a list, else ``[]``: a relay's number, ``true`` or object where a list belongs
+    is nothing to iterate (``dig(…) or []`` would iterate an object's keys or raise on a number)."""
+    value = dig(obj, *path)
+    return value if isinstance(value, list) else []

@@ -24,7 +24,7 @@ from .._inputs import sniff_mime
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
 from . import _json
-from ._common import dig, finish_body, finite, unsupported, usage_from
+from ._common import dig_list, finish_body, finite, unsupported, usage_from
 from ._types import AudioReply, FilePart, HttpCall, Segment, TranscriptReply, Usage
 
 __all__ = ["build_speech", "build_transcription", "parse_speech", "parse_transcription", "pcm_to_wav"]
@@ -202,8 +202,8 @@ _URLSAFE = str.maketrans("-_", "+/")
 
 
 def _find_inline(body: Any) -> dict[str, Any] | None:
-    for cand in dig(body, "candidates") or []:
-        for p in dig(cand, "content", "parts") or []:
+    for cand in dig_list(body, "candidates"):
+        for p in dig_list(cand, "content", "parts"):
             if isinstance(p, dict):
                 inline = p.get("inlineData") or p.get("inline_data")
                 if isinstance(inline, dict) and inline.get("data"):
@@ -240,14 +240,15 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
     usage = usage_from(body.get("usageMetadata") or body.get("usage")) if (
         body.get("usageMetadata") or body.get("usage")) else Usage()
     if inline is None:
-        said = " ".join(str(p.get("text")) for c in dig(body, "candidates") or [] if isinstance(c, dict)
-                        for p in dig(c, "content", "parts") or [] if isinstance(p, dict) and p.get("text"))
+        said = " ".join(str(p.get("text")) for c in dig_list(body, "candidates") if isinstance(c, dict)
+                        for p in dig_list(c, "content", "parts") if isinstance(p, dict) and p.get("text"))
         what = (f"the model answered with text: {_snippet(said)!r}" if said else
                 f"the server sent JSON: {_snippet(json.dumps(body, ensure_ascii=False, default=str))!r}")
         raise APIError(f"The speech answer has no audio in it: {what}.",
                        hint="Try again; if it keeps happening, the text may be too short or not speakable.")
     data_s = str(inline.get("data")).strip()
-    mime: str | None = inline.get("mimeType") or inline.get("mime_type")
+    label = inline.get("mimeType") or inline.get("mime_type")
+    mime: str | None = label if isinstance(label, str) else None  # (a number there is no label)
     if data_s.startswith(("http://", "https://")):  # downloaded as audio (checked there): only an audio label kept
         label = str(mime or "")
         return AudioReply(url=data_s, mime=label if label.lower().startswith("audio/") else "", usage=usage, raw=body)

@@ -23,6 +23,7 @@ from ._common import (
     Media,
     check_n,
     dig,
+    dig_list,
     drop_none,
     finish_body,
     media_bytes,
@@ -408,8 +409,8 @@ def _from_data(items: Any) -> list[ImageRef]:
 def _from_choices(output: Any) -> tuple[list[ImageRef], list[str]]:
     refs: list[ImageRef] = []
     texts: list[str] = []
-    for ch in dig(output, "choices") or []:
-        for c in dig(ch, "message", "content") or []:
+    for ch in dig_list(output, "choices"):
+        for c in dig_list(ch, "message", "content"):
             if not isinstance(c, dict):
                 continue
             if isinstance(c.get("image"), str) and c["image"]:
@@ -423,7 +424,7 @@ def _from_output_list(output: Any) -> tuple[list[ImageRef], list[str]]:
     refs: list[ImageRef] = []
     texts: list[str] = []
     for item in output if isinstance(output, list) else []:
-        for c in (item.get("content") or []) if isinstance(item, dict) else []:
+        for c in dig_list(item, "content"):
             if not isinstance(c, dict):
                 continue
             if c.get("type") == "image" or "image" in c:
@@ -440,13 +441,14 @@ def _from_gemini(body: Any) -> tuple[list[ImageRef], list[str]]:
     ``inlineData`` / ``inline_data``. The text returned is the prose without the image links."""
     inline: list[ImageRef] = []
     texts: list[str] = []
-    for cand in dig(body, "candidates") or []:
-        for p in dig(cand, "content", "parts") or []:
+    for cand in dig_list(body, "candidates"):
+        for p in dig_list(cand, "content", "parts"):
             if not isinstance(p, dict):
                 continue
             blob = p.get("inlineData") or p.get("inline_data")
             if isinstance(blob, dict) and isinstance(blob.get("data"), str):
-                mime = blob.get("mimeType") or blob.get("mime_type") or "image/png"
+                label = blob.get("mimeType") or blob.get("mime_type")
+                mime = label if isinstance(label, str) and label else "image/png"
                 ref = _ref_from_b64(blob["data"], mime)
                 if ref:
                     inline.append(ref)
@@ -500,7 +502,7 @@ def parse(model: ModelInfo | None, body: Any) -> ImageReply:
     if not refs and isinstance(body.get("output"), list):
         refs, texts = _from_output_list(body["output"])
     if not refs:
-        refs = [_ref_from_url(r["url"]) for r in dig(body, "output", "results") or []
+        refs = [_ref_from_url(r["url"]) for r in dig_list(body, "output", "results")
                 if isinstance(r, dict) and isinstance(r.get("url"), str) and r["url"]]
     usage_src = body.get("usage") or body.get("usageMetadata") or dig(body, "metadata", "usage")
     usage = usage_from(usage_src) if usage_src else Usage()
