@@ -826,3 +826,19 @@ def test_a_redirect_to_an_address_that_is_not_valid_blames_the_redirect(location
             client.download_sync(relay.url + "/v1/f.png", tmp_path)
         assert relay.calls("/v1/f.png") == 1  # (not retried: the same answer would come back)
     assert "the URL is not valid" not in info.value.message and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("body", [b"{}", b"[]", b"null", b"  {} "])
+def test_an_error_answer_with_an_empty_json_body_says_there_was_no_explanation(body: bytes, tmp_path: Path) -> None:
+    with Hostile({"/v1/chat/completions": lambda *a: response(418, body)}) as relay, \
+            pytest.raises(E.APIError) as info:
+        live(relay.url, tmp_path).chat("hi", model="gpt-5.4", stream=False)
+    assert info.value.message == "The server answered HTTP 418 I'm a teapot with no explanation."
+
+
+@pytest.mark.parametrize("status", [200, 204])
+def test_an_empty_2xx_answer_says_it_was_empty(status: int, tmp_path: Path) -> None:
+    with Hostile({"/v1/chat/completions": lambda *a: response(status, b"")}) as relay, \
+            pytest.raises(E.APIError, match=rf"answered {status} with an empty body") as info:
+        live(relay.url, tmp_path).chat("hi", model="gpt-5.4", stream=False)
+    assert "not valid JSON" not in info.value.message

@@ -96,6 +96,10 @@ class Response:
                 f"The server answered {self.status} with an event stream, not the JSON asked for.",
                 status=self.status, request_id=self.request_id,
                 hint="The relay streams this model whatever is asked: call it with stream=True.")
+        if not self.content.strip():
+            return APIError(f"The server answered {self.status} with an empty body, not the JSON asked for.",
+                            status=self.status, request_id=self.request_id,
+                            hint="This is usually a temporary relay problem; try again.")
         deep = "nested too deeply" in str(exc)
         snippet = redact(self.text.strip()[:80 if deep else 200])
         return APIError(

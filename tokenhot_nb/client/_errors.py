@@ -127,12 +127,14 @@ def parse_error_body(content: bytes) -> ErrorInfo:
     text = content.decode("utf-8", errors="replace")
     data: Any = None
     stripped = text.strip()
-    if stripped[:1] in ("{", "["):
+    if stripped[:1] in ("{", "[") or stripped == "null":
         try:
             data = _json.loads(stripped)
         except ValueError:
             data = None
     info = info_from_data(data) if data is not None else None
+    if info is None and stripped in ("{}", "[]", "null"):  # nothing said: the caller's "no explanation" line
+        info = ErrorInfo(body=data)
     if info is None:
         info = ErrorInfo(message=_plain_text(text), body=data if data is not None else text[: 4 * RAW_LIMIT])
     message, rid = split_request_id(info.message.strip())
