@@ -842,3 +842,21 @@ def test_an_empty_2xx_answer_says_it_was_empty(status: int, tmp_path: Path) -> N
             pytest.raises(E.APIError, match=rf"answered {status} with an empty body") as info:
         live(relay.url, tmp_path).chat("hi", model="gpt-5.4", stream=False)
     assert "not valid JSON" not in info.value.message
+
+
+def test_a_huge_page_instead_of_a_stream_is_not_read_whole(tmp_path: Path) -> None:
+    """A stream call answered 200 with a 40 MB page (a CDN's, a relay's debug dump): only its start is read to look
+    for an error envelope, not the whole page into memory (response_cap is 512 MiB)."""
+    import tracemalloc
+
+    answer = response(200, b"<html>" + b"x" * 40_000_000 + b"</html>", "text/html")  # (made before counting)
+    with Hostile({"/v1/chat/completions": lambda *a: answer}) as relay:
+        s = live(relay.url, tmp_path)
+        tracemalloc.start()
+        try:
+            with pytest.raises(E.StreamError, match="Expected an event stream"):
+                s.chat("hi", model="gpt-5.4")
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert peak < 12_000_000, f"{peak} bytes held"

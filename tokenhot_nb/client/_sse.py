@@ -12,6 +12,7 @@ but not an object (a piece of the answer that could not be read is never dropped
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -208,7 +209,7 @@ class EventStream:
     async def _not_a_stream(self, response: httpx.Response, content_type: str | None) -> None:
         """A 2xx answer that is not an event stream: an error in disguise, or a non-streamed reply."""
         try:
-            body = await asyncio.wait_for(response.aread(), self._idle_timeout)
+            body = await asyncio.wait_for(_head(response, ERROR_HEAD), self._idle_timeout)
         except (httpx.HTTPError, asyncio.TimeoutError, BodyRefused):
             pass  # a body that cannot be read is no error envelope either (and nothing of it is kept)
         else:
@@ -352,6 +353,25 @@ class EventStream:
             raise StreamError(
                 f"The stream ended early, without {_END_DESCRIPTION[fmt]} (after {self.events_seen} events)."
             )
+
+
+#: Most bytes of a 2xx answer that is not a stream read to look for an error envelope (an envelope is small; a
+#: page of hundreds of MB, read whole, would sit in memory for nothing).
+ERROR_HEAD = 1024 * 1024
+
+
+async def _head(response: httpx.Response, limit: int) -> bytes:
+    """The first ``limit`` bytes of the (decoded, capped) body; the rest is never read."""
+    parts: list[bytes] = []
+    size = 0
+    chunks = response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()
+    async with contextlib.aclosing(chunks) as pieces:  # type: ignore[type-var]  # both are async generators
+        async for piece in pieces:
+            parts.append(piece)
+            size += len(piece)
+            if size >= limit:
+                break
+    return b"".join(parts)[:limit]
 
 
 def _stall_error(seconds: float, *, deadline: bool) -> StreamError:
