@@ -860,3 +860,36 @@ def test_a_huge_page_instead_of_a_stream_is_not_read_whole(tmp_path: Path) -> No
         finally:
             tracemalloc.stop()
     assert peak < 12_000_000, f"{peak} bytes held"
+
+
+def _gemini_relay(frames: list[dict[str, Any]]) -> Hostile:
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    body = head + b"".join(b"data: " + json.dumps(f).encode() + b"\r\n\r\n" for f in frames)
+    return Hostile({"*": lambda m, path, *a: body if "streamGenerateContent" in path else response(404, b"")})
+
+
+def _gemini_frame(text: str, finish: str | None = None) -> dict[str, Any]:
+    cand: dict[str, Any] = {"content": {"role": "model", "parts": [{"text": text}]}, "index": 0}
+    if finish:
+        cand["finishReason"] = finish
+    return {"candidates": [cand]}
+
+
+def test_a_gemini_stream_cut_before_its_finish_reason_is_an_error_not_a_short_answer(tmp_path: Path) -> None:
+    """Gemini streams have no end marker: the last frame carries ``finishReason`` (reference §2.3). A body that
+    closes cleanly before it is an answer cut short, which used to be recorded as a complete one."""
+    with _gemini_relay([_gemini_frame("Why did the "), _gemini_frame("chicken ")]) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.StreamError, match="ended early, without a frame with a finishReason") as info:
+            s.chat("hi", model="gemini-3.1-pro-preview")
+    assert info.value.partial_text == "Why did the chicken "  # type: ignore[attr-defined]
+    assert rows(s)[-1].status == "error" and "chicken" in (rows(s)[-1].text or "")
+
+
+@pytest.mark.parametrize("last", [_gemini_frame("road?", "STOP"), _gemini_frame("", "MAX_TOKENS"),
+                                  {"promptFeedback": {"blockReason": "SAFETY"}}])
+def test_a_gemini_stream_that_says_why_it_ended_is_complete(last: dict[str, Any], tmp_path: Path) -> None:
+    with _gemini_relay([_gemini_frame("Why did the "), last]) as relay:
+        s = live(relay.url, tmp_path)
+        res = s.chat("hi", model="gemini-3.1-pro-preview")
+    assert res.text.startswith("Why did the") and rows(s)[-1].status == "ok"

@@ -751,7 +751,8 @@ def test_a_stall_leaves_the_task_free_of_pending_cancellation() -> None:
 # -- framing at the end of the body; [DONE] inside formats that do not end with it ---------------------------
 def test_an_event_ended_by_cr_line_breaks_at_the_very_end_of_the_body_is_delivered() -> None:
     """``\\r`` alone is a line break: the blank line ending the last event is known only when the body ends."""
-    parts = [{"candidates": [{"content": {"parts": [{"text": t}]}}]} for t in ("a", "b")]
+    parts = [{"candidates": [{"content": {"parts": [{"text": t}]}, **end}]}
+             for t, end in (("a", {}), ("b", {"finishReason": "STOP"}))]  # (its last frame says it ended)
     body = "".join(f"data: {json.dumps(p)}\r\r" for p in parts)
     events = collect(sse_handler(body), fmt="gemini")
     assert [e.data["candidates"][0]["content"]["parts"][0]["text"] for e in events] == ["a", "b"]  # type: ignore[index]
@@ -759,7 +760,8 @@ def test_an_event_ended_by_cr_line_breaks_at_the_very_end_of_the_body_is_deliver
 
 def test_an_unfinished_last_event_is_not_delivered() -> None:
     """An event without its blank line at the end of the body was cut short (the SSE rules drop it)."""
-    body = frame({"candidates": [{"content": {"parts": [{"text": "a"}]}}]}) + 'data: {"candidates": []}\n'
+    body = frame({"candidates": [{"content": {"parts": [{"text": "a"}]}, "finishReason": "STOP"}]}) + \
+        'data: {"candidates": []}\n'
     assert len(collect(sse_handler(body), fmt="gemini")) == 1
 
 
@@ -961,3 +963,17 @@ def test_a_leading_byte_order_mark_is_stripped_wherever_the_chunks_cut_it(cut: i
 
     events = collect(sse_handler(body))
     assert [e.data for e in events] == [{"choices": [{"delta": {"content": "\ufeffone"}}]}]
+
+
+
+def test_a_gemini_stream_ends_only_after_a_frame_says_why() -> None:
+    """No end marker in Gemini's format: the last frame's ``finishReason`` (or a prompt's ``blockReason``) is
+    what tells a whole answer from one whose connection closed early."""
+    part = {"candidates": [{"content": {"parts": [{"text": "a"}]}}]}
+    got, err = collect_until_error(make_client(sse_handler(frame(part) + frame(part))), fmt="gemini")
+    assert len(got) == 2 and "ended early, without a frame with a finishReason (after 2 events)" in err.message
+    for last in ({"candidates": [{"finishReason": "SAFETY"}]}, {"promptFeedback": {"blockReason": "OTHER"}}):
+        assert len(collect(sse_handler(frame(part) + frame(last)), fmt="gemini")) == 2
+    for odd in ({"candidates": 5}, {"candidates": [None, "x"]}, {"promptFeedback": "x"}):  # read around, not raised
+        _, err = collect_until_error(make_client(sse_handler(frame(odd))), fmt="gemini")
+        assert "ended early" in err.message

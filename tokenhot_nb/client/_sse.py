@@ -45,7 +45,19 @@ _END_DESCRIPTION = {
     "chat": "data: [DONE]",
     "responses": "a response.completed event",
     "claude": "a message_stop event",
+    "gemini": "a frame with a finishReason",
 }
+
+
+def _gemini_ended(data: dict[str, Any]) -> bool:
+    """A Gemini frame that says why the answer ended: a candidate's ``finishReason`` (its last frame has one), or
+    ``promptFeedback.blockReason`` (the prompt was refused, no candidates). Gemini has no end marker, so a body
+    that closes before such a frame is an answer cut short."""
+    candidates = data.get("candidates")
+    if isinstance(candidates, list) and any(isinstance(c, dict) and c.get("finishReason") for c in candidates):
+        return True
+    feedback = data.get("promptFeedback")
+    return isinstance(feedback, dict) and bool(feedback.get("blockReason"))
 
 
 @dataclass(slots=True)
@@ -276,6 +288,7 @@ class EventStream:
         lines = SSELineDecoder()
         frames = SSEDecoder()
         more = True
+        ended = fmt != "gemini"  # (gemini: until a frame says why the answer ended)
         try:
             while more:
                 try:
@@ -337,6 +350,8 @@ class EventStream:
                         raise stream_error_from_data(data, event=name, secrets=self._secrets)
                     if kind == "ping":
                         continue
+                    if not ended and isinstance(data, dict):
+                        ended = _gemini_ended(data)
                     self.events_seen += 1
                     waiting = False
                     yield SSEEvent(name, data)
@@ -349,7 +364,7 @@ class EventStream:
         finally:
             handle.cancel()
             await chunks.aclose()
-        if fmt in NEEDS_END_MARKER:
+        if fmt in NEEDS_END_MARKER or not ended:
             raise StreamError(
                 f"The stream ended early, without {_END_DESCRIPTION[fmt]} (after {self.events_seen} events)."
             )
