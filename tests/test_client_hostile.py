@@ -893,3 +893,18 @@ def test_a_gemini_stream_that_says_why_it_ended_is_complete(last: dict[str, Any]
         s = live(relay.url, tmp_path)
         res = s.chat("hi", model="gemini-3.1-pro-preview")
     assert res.text.startswith("Why did the") and rows(s)[-1].status == "ok"
+
+
+@pytest.mark.parametrize("answer", [
+    response(200, b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>cdn</body></html>",
+             "text/html"),
+    response(200, b'{"error": {"message": "upstream failed", "type": "upstream_error"}}'),
+], ids=["html-page", "error-envelope"])
+def test_a_transcription_answered_by_an_error_in_disguise_is_an_error_row(answer: bytes, tmp_path: Path) -> None:
+    from tokenhot_nb.sim.media import speech_pcm, wav_bytes
+
+    with Hostile({"/v1/audio/transcriptions": lambda *a: answer}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.APIError, match="not a transcript"):
+            s.transcribe(wav_bytes(speech_pcm("hi")), model="whisper-1", format="text")
+    assert rows(s)[-1].status == "error"

@@ -288,3 +288,28 @@ def test_a_cue_time_with_thousands_of_digits_keeps_the_transcript() -> None:
     body = "1\n" + "9" * 5000 + ":00:01,000 --> 00:00:02,000\nhello\n\n2\n00:00:02,000 --> 00:00:03,000\nworld\n"
     reply = audio.parse_transcription("srt", body)
     assert reply.text == "hello world" and [s.text for s in reply.segments] == ["hello", "world"]
+
+
+PAGE = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>cloudflare</body></html>"
+
+
+@pytest.mark.parametrize("fmt", ["text", "srt", "vtt", "json", "verbose_json"])
+@pytest.mark.parametrize("ctype", ["text/html", "text/plain; charset=utf-8", None])
+def test_an_html_page_is_never_a_transcript(fmt: str, ctype: str | None) -> None:
+    """A proxy's error page sent with 200 was stored as the transcript (or an empty one) in an 'ok' row."""
+    with pytest.raises(APIError, match=r"an HTML page, not a transcript: .*502 Bad Gateway"):
+        audio.parse_transcription(fmt, "\n " + PAGE, ctype)
+
+
+@pytest.mark.parametrize("fmt", ["text", "srt", "json", "verbose_json"])
+def test_an_error_envelope_sent_with_200_is_an_error_not_an_empty_transcript(fmt: str) -> None:
+    body = json.dumps({"error": {"message": "upstream failed", "type": "upstream_error"}})
+    with pytest.raises(APIError, match=r"an error, not a transcript: upstream failed"):
+        audio.parse_transcription(fmt, body, "application/json")
+
+
+def test_a_transcript_that_mentions_html_or_errors_is_still_a_transcript() -> None:
+    said = "the <html> tag was an error"
+    assert audio.parse_transcription("text", said, "text/plain").text == said
+    assert audio.parse_transcription("json", json.dumps({"text": said, "error": None})).text == said
+    assert audio.parse_transcription("json", json.dumps({"text": said, "error": "ignored"})).text == said

@@ -425,6 +425,30 @@ def _json_transcript(fmt: str, obj: dict[str, Any]) -> TranscriptReply:
     )
 
 
+_PAGE_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def _not_a_transcript(text: str) -> None:
+    """Refuse an HTML page (a proxy's error page sent with 200): it must not become a paid transcript."""
+    head = text[:200].lstrip("\ufeff \t\r\n").lower()
+    if not head.startswith(("<!doctype html", "<html")):
+        return
+    title = _PAGE_TITLE.search(text[:4096])
+    said = " ".join((title.group(1) if title else text[:120]).split())
+    raise APIError(f"The transcription answer is an HTML page, not a transcript: {said[:120]!r}.",
+                   hint="It came from the relay or a proxy in front of it, not from the model; try again.")
+
+
+def _error_envelope(obj: dict[str, Any]) -> None:
+    """Refuse ``{"error": …}`` without a transcript (an error sent with 200) instead of an empty transcript."""
+    err = obj.get("error")
+    if not err or "text" in obj or "segments" in obj:
+        return
+    message = err.get("message") if isinstance(err, dict) else err
+    raise APIError(f"The transcription answer is an error, not a transcript: {str(message or err)[:300]}",
+                   hint="The relay answered with an error although the status said success; try again.")
+
+
 def parse_transcription(format: str, text: str | bytes | dict[str, Any],
                         content_type: str | None = None) -> TranscriptReply:
     """Parse by the requested ``format`` (json / verbose_json / text / srt / vtt).
@@ -435,6 +459,8 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any],
     fmt = (format or "json").strip().lower()
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text).decode("utf-8", errors="replace")
+    if isinstance(text, str):
+        _not_a_transcript(text)
     if fmt in _TEXT_FORMATS and isinstance(text, str) and "json" in (content_type or "").lower():
         try:
             decoded = _json.loads(text)
@@ -444,6 +470,7 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any],
             text = decoded
     if fmt in _TEXT_FORMATS:
         if isinstance(text, dict):
+            _error_envelope(text)
             reply = _json_transcript(fmt, text)
             if fmt == "text":
                 reply.body = reply.text
@@ -465,4 +492,5 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any],
             return TranscriptReply(text=text.strip(), format=fmt, body=text)  # a relay answered in plain text
     if not isinstance(obj, dict):
         return TranscriptReply(text=str(obj), format=fmt, raw=obj)
+    _error_envelope(obj)
     return _json_transcript(fmt, obj)
