@@ -908,3 +908,13 @@ def test_a_transcription_answered_by_an_error_in_disguise_is_an_error_row(answer
         with pytest.raises(E.APIError, match="not a transcript"):
             s.transcribe(wav_bytes(speech_pcm("hi")), model="whisper-1", format="text")
     assert rows(s)[-1].status == "error"
+
+
+def test_a_chat_answered_200_with_an_error_envelope_is_an_error_row_with_its_message(tmp_path: Path) -> None:
+    envelope = b'{"error": {"message": "upstream failed: channel down", "type": "upstream_error"}}'
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, envelope)}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.APIError, match="is an error, not a reply: upstream failed: channel down"):
+            s.chat("hi", model="gpt-5.4", stream=False)
+        assert relay.calls("/v1/chat/completions") == 1
+    assert rows(s)[-1].status == "error"

@@ -188,3 +188,30 @@ def test_a_media_label_that_is_not_text_is_no_label(label: Any) -> None:
     part = {"inlineData": {"mimeType": label, "data": "iVBORw0KGgo="}}
     (ref,) = images.parse(None, {"candidates": [{"content": {"parts": [part]}}]}).images
     assert ref.mime == "image/png"
+
+
+# --- an error sent with a 2xx status ------------------------------------------------------------------------
+
+ENVELOPES = [
+    {"error": {"message": "upstream failed: quota", "type": "upstream_error", "code": "bad_response"}},
+    {"type": "error", "error": {"type": "overloaded_error", "message": "upstream failed: overloaded"}},
+    {"error": "upstream failed: plain text"},
+]
+
+
+@pytest.mark.parametrize("body", ENVELOPES)
+def test_an_error_envelope_sent_with_200_is_an_error_not_an_empty_answer(body: dict[str, Any]) -> None:
+    """A relay's error with status 200 was an 'ok' chat with no text, or "answered without any image: the prompt
+    may have been refused"; its message is what the user needs."""
+    for parse in (lambda: chat.parse(None, "/v1/chat/completions", body), lambda: chat.parse(None, None, body),
+                  lambda: images.parse(None, body), lambda: embeddings.parse(body)):
+        with pytest.raises(APIError, match=r"is an error, not a reply: upstream failed") as info:
+            parse()
+        assert info.value.status == 200
+
+
+def test_an_answer_with_content_beside_a_null_or_empty_error_is_read() -> None:
+    body = {"choices": [{"message": {"role": "assistant", "content": "hi"}}], "error": None}
+    assert chat.parse(None, "/v1/chat/completions", body).text == "hi"
+    assert chat.parse(None, "/v1/chat/completions", {**body, "error": {}}).text == "hi"
+    assert images.parse(None, {"data": [{"url": "https://cdn.test/a.png"}], "error": ""}).images

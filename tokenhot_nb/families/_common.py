@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ..catalog import ModelInfo
-from ..errors import InputError, UnsupportedOptionError
+from ..errors import APIError, InputError, UnsupportedOptionError
 from ._types import Usage
 
 #: An input image/video as builders accept it: ``(bytes, mime)``, or a URL / data-URL string.
@@ -272,3 +272,22 @@ def dig_list(obj: Any, *path: str | int) -> list[Any]:
     is nothing to iterate (``dig(…) or []`` would iterate an object's keys or raise on a number)."""
     value = dig(obj, *path)
     return value if isinstance(value, list) else []
+
+
+#: Keys of a reply that carries content: beside them an ``error`` field is not the whole answer.
+_CONTENT_KEYS = ("choices", "candidates", "content", "output", "data", "text", "results")
+
+
+def refuse_error_envelope(body: Any) -> None:
+    """Raise :class:`APIError` when a 2xx ``body`` is an error envelope with no content (a relay's error sent with
+    status 200): its message, not an empty answer or "no image"."""
+    if not isinstance(body, dict) or any(body.get(k) for k in _CONTENT_KEYS):
+        return
+    err = body.get("error")
+    if not err:
+        return
+    message = (err.get("message") or err.get("msg") or err.get("type")) if isinstance(err, dict) else err
+    code = err.get("code") if isinstance(err, dict) else body.get("code")
+    raise APIError(f"The answer is an error, not a reply: {str(message or err)[:300]}", status=200,
+                   code=str(code) if code not in (None, "") else None,
+                   hint="The relay sent an error although the status said success; try again.")

@@ -34,6 +34,7 @@ from ._common import (
     merge_usage,
     parse_data_url,
     pick_choice,
+    refuse_error_envelope,
     usage_from,
 )
 from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, ToolCall, ToolCallPart, Usage
@@ -951,6 +952,7 @@ _PARSERS: dict[str, Callable[[Any], ChatReply]] = {
 
 def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply:
     """A non-streamed reply. The body's shape wins over ``endpoint`` when they disagree."""
+    refuse_error_envelope(body)
     ep = _shape(body) or _ENDPOINT_ALIASES.get(endpoint or "", endpoint or "")
     parser = _PARSERS.get(ep) if isinstance(body, (dict, list)) else None
     if parser is None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
-from ._common import check_number, finish_body, unsupported, usage_from
+from ._common import check_number, finish_body, refuse_error_envelope, unsupported, usage_from
 from ._types import EmbeddingReply, HttpCall
 
 __all__ = ["build", "parse", "sent_count", "texts_of"]
@@ -130,6 +130,7 @@ def parse(body: Any, expected: int | None = None) -> EmbeddingReply:
     """
     if not isinstance(body, dict):
         raise _broken(f"it is JSON {type(body).__name__}, not an object")
+    refuse_error_envelope(body)
     data = body.get("data")
     if not isinstance(data, list):
         raise _broken("it has no 'data' list")

@@ -30,6 +30,7 @@ from ._common import (
     media_url,
     parse_data_url,
     pick_choice,
+    refuse_error_envelope,
     unsupported,
     usage_from,
 )
@@ -484,6 +485,7 @@ def parse(model: ModelInfo | None, body: Any) -> ImageReply:
     """
     if not isinstance(body, dict):
         return ImageReply(images=[], raw=body)
+    refuse_error_envelope(body)
     texts: list[str] = []
     refs: list[ImageRef] = []
     if "candidates" in body:
