@@ -82,11 +82,12 @@ class Response:
             try:
                 self._json = _json.loads(self.content)
             except ValueError as exc:
-                try:  # one byte that is not UTF-8, one absurd field: the paid answer is still read
-                    self._json = _json.loads_lenient(self.content)
-                    return self._json
-                except ValueError:
-                    pass
+                if len(self.content) <= LENIENT_MAX:  # (a second full copy of a huge broken body buys nothing)
+                    try:  # one byte that is not UTF-8, one absurd field: the paid answer is still read
+                        self._json = _json.loads_lenient(self.content)
+                        return self._json
+                    except ValueError:
+                        pass
                 raise self._not_json(exc) from exc
         return self._json
 
@@ -111,6 +112,8 @@ class Response:
         )
 
 
+#: Largest 2xx body read again leniently when strict JSON refuses it (answers are far smaller; inline media aside).
+LENIENT_MAX = 64 * 1024 * 1024
 #: Most bytes of an error answer read (its message is what matters).
 ERROR_BODY_CAP = 1024 * 1024
 #: Longest event-stream line accepted (a frame carrying an inline image can be several MiB).
