@@ -918,3 +918,10 @@ def test_a_chat_answered_200_with_an_error_envelope_is_an_error_row_with_its_mes
             s.chat("hi", model="gpt-5.4", stream=False)
         assert relay.calls("/v1/chat/completions") == 1
     assert rows(s)[-1].status == "error"
+
+
+def test_an_inline_raster_image_is_still_stored_at_once(tmp_path: Path) -> None:
+    body = json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(png("blue")).decode()}]}).encode()
+    with Hostile({"/v1/images/generations": lambda *a: response(200, body)}) as relay:
+        res = live(relay.url, tmp_path).image("a blue square", model="gpt-image-2", size="64x64")
+    assert res.mime == "image/png" and Image.open(res.path).getpixel((0, 0)) == (0, 0, 255)
