@@ -560,3 +560,21 @@ def test_a_streamed_garbage_image_leaves_no_file(tmp_path: Path) -> None:
     png = _image_bytes("PNG")
     ok = make_client(lambda r: httpx.Response(200, content=png, headers={"content-type": "image/png"}))
     assert download(ok, "https://cdn.vendor.test/i.png", tmp_path / "art", suffix=".png", expect="image").size == len(png)
+
+
+@pytest.mark.parametrize("location", ["http://api.tokenhot.test/v1/videos/t/raw",  # https → http, same host
+                                      "https://api.tokenhot.test:8443/v1/videos/t/raw",  # another port
+                                      "https://tokenhot.test.evil.example/v1/videos/t/raw"])
+def test_a_redirect_away_from_the_api_origin_never_carries_the_key(location: str, tmp_path: Path) -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            return httpx.Response(302, headers={"location": location})
+        return httpx.Response(200, content=b"movie")
+
+    download(make_client(handler), "/v1/videos/t/content", tmp_path)
+    assert seen[0].headers["authorization"] == f"Bearer {KEY}"
+    assert str(seen[1].url) == location and "authorization" not in seen[1].headers
+    assert all(KEY not in v for v in seen[1].headers.values())
