@@ -578,3 +578,15 @@ def test_a_redirect_away_from_the_api_origin_never_carries_the_key(location: str
     assert seen[0].headers["authorization"] == f"Bearer {KEY}"
     assert str(seen[1].url) == location and "authorization" not in seen[1].headers
     assert all(KEY not in v for v in seen[1].headers.values())
+
+
+def test_a_public_cdn_redirecting_into_this_machine_is_refused_before_the_request(tmp_path: Path) -> None:
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(str(request.url))
+        return httpx.Response(302, headers={"location": "http://127.0.0.1:8888/api/contents"})
+
+    with pytest.raises(E.DownloadError, match=r"127\.0\.0\.1/api/contents: that is a private or loopback address"):
+        download(make_client(handler), "https://cdn.vendor.test/v.mp4", tmp_path)
+    assert seen == ["https://cdn.vendor.test/v.mp4"] and leftovers(tmp_path) == []
