@@ -28,7 +28,7 @@ from .._config import SIM_BASE_URL, Settings, redact
 from ..errors import APIError, APITimeoutError, DownloadError, InputError, ReplayMissError, TokenhotError
 from ..families import _json
 from ..families._types import HttpCall
-from . import _lane, _loop
+from . import _lane, _logs, _loop
 from ._body import ACCEPT_ENCODING, BodyRefused, bound_body
 from ._compress import MIN_SIZE, Gzip, loopback
 from ._download import (
@@ -51,6 +51,7 @@ from ._retry import RetryPolicy, too_long_to_wait
 from ._sse import EventStream, SSEEvent
 
 log = logging.getLogger("tokenhot_nb")
+_logs.install()  # the HTTP stack's log records lose any key before a handler sees them
 T = TypeVar("T")
 
 ANTHROPIC_VERSION = "2023-06-01"
