@@ -36,3 +36,157 @@ def test_seed_of_the_wrong_type(s: Any, rec: Any, seed: Any) -> None:
 def test_good_arguments_still_pass(s: Any, rec: Any) -> None:
     assert s.chat("hi", model="claude-opus-4-6", stream=False, temperature=0.2, max_tokens=50).text
     assert s.image("a cat", seed=7)
+
+
+# ---------------------------------------------------------------- what a prompt may be
+def _pil() -> Any:
+    from PIL import Image
+
+    return Image.new("RGB", (8, 8), "red")
+
+
+@pytest.mark.parametrize("prompt,words", [
+    (42, r"must be text \(a str\), not int \(42\)"),
+    (None, "not NoneType"),
+    ({"prompt": "a cat"}, "not a dict"),
+    (b"a cat", r"s.edit\(image"),
+    ({"a cat", "a dog"}, "not a set"),
+    ("", "prompt is empty"),
+    ("a \ud800 cat", "lone surrogate, at position 2"),
+])
+def test_image_prompt_that_is_not_text_is_refused_before_sending(s: Any, rec: Any, prompt: Any, words: str) -> None:
+    """str() of it would send (and pay for) "None", "b'a cat'" or a set's repr."""
+    with pytest.raises(E.InputError, match=words) as info:
+        s.image(prompt)
+    assert "\n" not in str(info.value)
+    assert rec.posts() == []
+
+
+def test_a_pil_image_as_the_prompt_points_to_edit(s: Any, rec: Any) -> None:
+    with pytest.raises(E.InputError, match=r"use s.edit\(image"):
+        s.image(_pil())
+    assert rec.posts() == []
+
+
+def test_batch_keeps_the_good_prompts_and_sends_none_of_the_bad(s: Any, rec: Any) -> None:
+    """A non-text item used to be sent as it was, paid for, then crash the recording step (a TypeError)."""
+    res = s.image(["a cat", 3, None, "a dog"])
+    assert [type(x).__name__ for x in res.items] == ["ImageResult", "InputError", "InputError", "ImageResult"]
+    assert len(rec.posts("/images/")) == 2
+    assert sorted(rec.json(i, "/images/")["prompt"] for i in (0, 1)) == ["a cat", "a dog"]
+
+
+@pytest.mark.parametrize("prompt,words", [(3, "not int"), (None, "not NoneType"), ("  ", "edit prompt is empty")])
+def test_edit_prompt_is_checked_before_sending(s: Any, rec: Any, prompt: Any, words: str) -> None:
+    """An int prompt used to be sent (paid) and then crash; an empty one came back as a 400 after a round trip."""
+    with pytest.raises(E.InputError, match=words):
+        s.edit(_pil(), prompt)
+    assert rec.posts() == []
+
+
+def test_edit_with_its_arguments_swapped_says_the_order(s: Any, rec: Any) -> None:
+    with pytest.raises(E.InputError, match="The image comes first"):
+        s.edit(_pil(), _pil())
+    assert rec.posts() == []
+
+
+@pytest.mark.parametrize("message,words", [
+    (42, r"not int \(42\)"),
+    (b"hi", "not a bytes"),
+    ({"role": "user", "content": "hi"}, "Wrap it in a list"),
+    ([], "conversation is empty"),
+    (["hi", 3], "mixes strings with int"),
+    ([{"role": "user", "content": "x"}, "hi"], "mixes strings with a dict"),
+    ([{"role": "usr", "content": "x"}], r"role 'usr' \(did you mean 'user'\?\)"),
+    ([{"content": "x"}], "has no 'role'"),
+    ("a\ud800b", "lone surrogate"),
+])
+def test_chat_message_shapes(s: Any, rec: Any, message: Any, words: str) -> None:
+    with pytest.raises(E.InputError, match=words) as info:
+        s.chat(message, stream=False)
+    assert "\n" not in str(info.value)
+    assert rec.posts() == []
+
+
+def test_chat_with_an_image_as_the_message_points_to_images(s: Any, rec: Any) -> None:
+    with pytest.raises(E.InputError, match="images="):
+        s.chat(_pil(), stream=False)
+    assert rec.posts() == []
+
+
+def test_empty_image_batch_is_refused(s: Any, rec: Any) -> None:
+    with pytest.raises(E.InputError, match="list of prompts is empty"):
+        s.image([])
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda s: s.video(42, wait=False), "prompt must be text"),
+    (lambda s: s.speak(42), "text to speak must be text"),
+    (lambda s: s.speak(["a", "b"]), "one text, not a list"),
+    (lambda s: s.compare(None, ["dall-e-3"]), "prompt must be text"),
+    (lambda s: s.compare(3, ["gpt-5.2"]), "chat message must be text"),
+    (lambda s: s.compare("a cat", "gpt-5.2"), "takes a list of models, not str"),
+    (lambda s: s.compare("a cat", [3]), "model= takes a model name"),
+    (lambda s: s.image("a cat", model=3), r"model= takes a model name \(a str\), not int"),
+    (lambda s: s.image("a cat", model=["dall-e-3"]), r"compare\(prompt, models"),
+    (lambda s: s.image(["a", "b"], concurrency="2"), "concurrency must be a whole number"),
+    (lambda s: s.chat(["a", "b"], concurrency=0), "concurrency must be a whole number"),
+    (lambda s: s.chat("hi", on_delta=5), "on_delta must be a function"),
+    (lambda s: s.video("a cat", on_progress="yes", wait=False), "on_progress must be a function"),
+    (lambda s: s.image("a cat", seed=2**64), "from 0 to 4294967295"),
+    (lambda s: s.video("a cat", seed=2**40, wait=False), "from 0 to 4294967295"),
+    (lambda s: s.image("a cat", extra=["watermark"]), "extra= takes a dict"),
+])
+def test_wrong_arguments_are_one_line_before_any_request(s: Any, rec: Any, call: Any, words: str) -> None:
+    """Each of these used to be sent as str(value), or end in an AttributeError/TypeError from inside."""
+    with pytest.raises(E.InputError, match=words) as info:
+        call(s)
+    assert "\n" not in str(info.value)
+    assert rec.posts() == []
+
+
+def test_transcribe_language_of_the_wrong_type(s: Any, rec: Any, tmp_path: Any) -> None:
+    import wave
+
+    path = tmp_path / "a.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    with pytest.raises(E.InputError, match="language must be text"):
+        s.transcribe(path, language=3)
+    assert rec.posts() == []
+
+
+# ---------------------------------------------------------------- option typos and the extra= escape hatch
+@pytest.mark.parametrize("call,typo,meant", [
+    (lambda s: s.image("a cat", sed=7), "sed", "seed"),
+    (lambda s: s.chat("hi", temprature=0.2, stream=False), "temprature", "temperature"),
+    (lambda s: s.chat("hi", max_token=5, stream=False), "max_token", "max_tokens"),
+    (lambda s: s.video("a cat", durration=5, wait=False), "durration", "duration"),
+    (lambda s: s.embed("a", dimension=8), "dimension", "dimensions"),
+])
+def test_an_option_one_typo_from_an_argument_is_refused(s: Any, rec: Any, call: Any, typo: str, meant: str) -> None:
+    """It used to go to the service as an unknown body field and silently do nothing."""
+    with pytest.raises(E.InputError, match=f"no argument '{typo}'; did you mean {meant}=") as info:
+        call(s)
+    assert f"extra={{'{typo}'" in info.value.hint
+    assert rec.posts() == []
+
+
+def test_extra_fields_go_into_the_body_unchecked(s: Any, rec: Any) -> None:
+    """The hatch every "not supported" message names: its fields are sent as given, not as a field "extra"."""
+    s.image("a cat", extra={"quality": "ultra", "sed": 7})
+    body = rec.json(-1, "/images/")
+    assert body["quality"] == "ultra" and body["sed"] == 7 and "extra" not in body
+    s.chat("hi", stream=False, extra={"top_k": 3}, top_p=0.5)
+    body = rec.json(-1, "/chat/")
+    assert body["top_k"] == 3 and body["top_p"] == 0.5 and "extra" not in body
+    assert s.history[-1].params["extra"] == {"top_k": 3}  # recorded as given: to_code() passes it back
+
+
+def test_legitimate_extra_options_are_still_sent(s: Any, rec: Any) -> None:
+    s.chat("hi", stream=False, top_p=0.5, max_completion_tokens=20)
+    body = rec.json(-1, "/chat/")
+    assert body["top_p"] == 0.5 and body["max_completion_tokens"] == 20

@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING, Any
 
 from .._inputs import to_media
 from ..catalog import ModelInfo
-from ..errors import APIError, ReplayMissError
+from ..errors import APIError, InputError, ReplayMissError
 from ..results import AudioResult, TranscriptResult, from_entry
+from .checks import body_extra, check_text
 from .inputs import fetch, store_media
 from .recording import (
     Recording,
@@ -31,13 +32,17 @@ if TYPE_CHECKING:
 _NOT_SERVED = {404, 405, 501}
 
 
-async def speak_one(session: Session, text: str, info: ModelInfo, voice: str | None,
+async def speak_one(session: Session, text: Any, info: ModelInfo, voice: str | None,
                     options: dict[str, Any]) -> Result:
     """Speech on the model's first endpoint; if the relay does not serve it there, on the next one.
 
     The reference is unsure whether Tokenhot serves Gemini TTS natively or on ``/v1/audio/speech``; both
     attempts are recorded, the failed one as an error.
     """
+    if not isinstance(text, str) and isinstance(text, (list, tuple)):
+        raise InputError(f"speak() takes one text, not a {type(text).__name__} of them.",
+                         hint="Speak them one at a time: [s.speak(t) for t in texts].")
+    check_text(text, "text to speak", "s.speak('Hello there')", empty_ok=options.get("raw") is not None)
     if options.get("endpoint") or len(info.endpoints) < 2:
         return await _speak_on(session, text, info, voice, options)
     try:
@@ -61,7 +66,7 @@ async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | N
     endpoint = options.pop("endpoint", None)
     params = drop_none({"text": text, "model": info.ref, "voice": voice, "endpoint": endpoint, **options,
                         "raw": raw})
-    call = audio.build_speech(info, text, voice=voice, endpoint=endpoint, extra=options or None, raw=raw)
+    call = audio.build_speech(info, text, voice=voice, endpoint=endpoint, extra=body_extra(options), raw=raw)
     call.headers.update(headers or {})
     if session.mode == "replay":
         return from_entry(replayed(session, "speak", info, endpoint_name(call), params, call), session)
@@ -98,6 +103,10 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     options = dict(options)
     headers = options.pop("headers", None)
     prompt = options.pop("prompt", None)
+    if language is not None:
+        check_text(language, "language", "language='en' (an ISO-639-1 code)")
+    if prompt is not None:
+        check_text(prompt, "transcription prompt", "prompt='Names: Zoë, Tokenhot'")
     media = store_media(session, to_media(audio_in, "audio", session.store))
     params = drop_none({"audio": media.ref(), "model": info.ref, "language": language, "format": fmt,
                         "prompt": prompt, **options})
@@ -107,7 +116,7 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     media = await fetch(session, media)
     data, _ = media.pair()
     call = audio.build_transcription(info, data, media.filename, language=language, format=fmt, prompt=prompt,
-                                     translate=kind == "translate", extra=options or None)
+                                     translate=kind == "translate", extra=body_extra(options))
     call.headers.update(headers or {})
 
     async def finish(rec: Recording, resp: Response) -> Result:

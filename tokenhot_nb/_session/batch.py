@@ -12,6 +12,7 @@ from ..errors import DownloadError, InputError
 from ..results import BatchResult, CompareResult
 from .audio import speak_one
 from .chat import chat_one
+from .checks import check_chat, check_count, check_model_name, check_text
 from .images import image_one, resume_entry
 from .loop import call_user, hop
 from .models import KIND_METHOD, resolve
@@ -27,8 +28,7 @@ if TYPE_CHECKING:
 async def batch(session: Session, kind: str, inputs: list[Any], one: Callable[[Any], Awaitable[Result]],
                 concurrency: int, bar: Progress | None, model: str) -> BatchResult:
     """Run ``one`` over ``inputs`` → :class:`BatchResult` (failures kept per item; ``.retry()`` reruns them)."""
-    if concurrency < 1:
-        raise InputError("concurrency must be at least 1.")
+    check_count(concurrency, "concurrency")
 
     async def again(item: tuple[int, BaseException]) -> Result:
         i, err = item
@@ -87,12 +87,22 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
 async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None,
                   progress: bool | None, bar: Progress | None, options: dict[str, Any]) -> CompareResult:
     """The same prompt on several models at once → :class:`CompareResult`."""
+    if isinstance(models, (str, ModelInfo)) or not isinstance(models, Sequence):
+        raise InputError(f"compare() takes a list of models, not {type(models).__name__} {str(models)!r:.60}.",
+                         hint="compare(prompt, models=['a', 'b']).")
     if not models:
         raise InputError("Name at least one model to compare.", hint="compare(prompt, models=['a', 'b']).")
+    for m in models:
+        check_model_name(m)
     first = models[0] if isinstance(models[0], ModelInfo) else await session.catalog.resolve(models[0])
     method = kind or KIND_METHOD.get(first.kind, "chat")
     if method not in ("image", "chat", "speak", "video"):
         raise InputError(f"compare() runs image, chat, speak or video calls, not {method}.")
+    if method == "chat":
+        check_chat(prompt, options.get("temperature"), options.get("max_tokens"))
+    else:  # every model would refuse the same prompt: say it once, before any call
+        check_text(prompt, "prompt", f"s.compare('a red fox', models=[…], kind={method!r})",
+                   empty_ok=method == "video")
     infos: dict[str, ModelInfo] = {}
     for m in models:
         info = await resolve(session, method, m)
@@ -100,12 +110,12 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
 
     def one(info: ModelInfo) -> Awaitable[Result]:
         if method == "image":
-            return image_one(session, str(prompt), info, dict(options))
+            return image_one(session, prompt, info, dict(options))
         if method == "speak":
-            return speak_one(session, str(prompt), info, options.get("voice"),
+            return speak_one(session, prompt, info, options.get("voice"),
                              {k: v for k, v in options.items() if k != "voice"})
         if method == "video":
-            return video_one(session, str(prompt), info, dict(options), wait=True)
+            return video_one(session, prompt, info, dict(options), wait=True)
         return chat_one(session, prompt, info, {"stream": False, **options}, thread=None, use_thread=False)
 
     bar = bar or Progress(len(infos), "models", enabled=progress)

@@ -14,7 +14,7 @@ from ..errors import InputError, StreamError
 from ..families._types import ChatDelta, ToolCall
 from ..results import ChatResult, from_entry
 from . import budget as _budget
-from .checks import check_chat
+from .checks import body_extra, check_chat
 from .inputs import store_media
 from .loop import call_user
 from .recording import (
@@ -80,7 +80,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     if not isinstance(message, str):
         params["message"] = jsonable_messages(messages)
     options: dict[str, Any] = {"endpoint": endpoint, "system": system, "temperature": temperature,
-                               "max_tokens": max_tokens, "stream": stream, "extra": kw or None, "raw": raw,
+                               "max_tokens": max_tokens, "stream": stream, "extra": body_extra(kw), "raw": raw,
                                "output": output, "tools": tools, "tool_choice": tool_choice}
     if th is not None and user is not None and th.prefix is None:
         th.prefix = chat.Prefix()

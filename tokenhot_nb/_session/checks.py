@@ -3,23 +3,82 @@ not a 400 from the service after a paid round trip (or a silently ignored option
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import InputError
+
+#: The widest seed any catalogued service takes (Seedance: -1…2^32-1; most take up to 2^31-1). A larger one is
+#: refused by every service, so it is refused here before the call.
+MAX_SEED = 2**32 - 1
+#: The roles a conversation message may have (OpenAI's, which every chat family is built from).
+ROLES = ("system", "developer", "user", "assistant", "tool")
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _what(value: Any) -> str:
+    """How a wrong value is named in a message: its type, and its start when that helps."""
+    name = type(value).__name__
+    if value is None or isinstance(value, (int, float)):
+        return f"{name} ({value!r:.40})"
+    return _a(name)
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
+def _is_media(value: Any) -> bool:
+    """An image/audio object or its bytes: what people pass as a prompt when they meant an input."""
+    import os
+
+    module = type(value).__module__
+    return (isinstance(value, (bytes, bytearray, memoryview, os.PathLike)) or module.startswith(("PIL.", "numpy"))
+            or type(value).__name__ in ("ImageResult", "ImageItem", "AudioResult", "VideoResult"))
+
+
+def check_text(value: Any, what: str, example: str, *, media_hint: str = "", empty_ok: bool = False) -> str:
+    """``value`` as the text of a prompt: a ``str`` that can be sent (no lone surrogates), not blank unless
+    ``empty_ok``. ``str(value)`` of anything else would send (and pay for) "None", "b'…'" or an object's repr."""
+    if value is None and empty_ok:
+        return ""
+    if not isinstance(value, str):
+        hint = media_hint if media_hint and _is_media(value) else (
+            f"Pass text, e.g. {example}" + ("; str(x) if you meant its text." if value is not None else "."))
+        raise InputError(f"The {what} must be text (a str), not {_what(value)}.", hint=hint)
+    if not empty_ok and not value.strip():
+        raise InputError(f"The {what} is empty.", hint=f"Pass the text to send, e.g. {example}.")
+    check_unicode(value, what)
+    return value
+
+
+def check_unicode(text: str, what: str) -> None:
+    """A lone surrogate (from a bad decode or a pasted fragment of an emoji) cannot be encoded as UTF-8: say
+    where it is, instead of a UnicodeEncodeError from deep inside the recording step."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(
+            f"The {what} holds an invalid character ({text[exc.start]!r}, a lone surrogate, at position "
+            f"{exc.start}): it is not valid Unicode and cannot be sent.",
+            hint="Clean it first, e.g. text.encode('utf-8', 'replace').decode('utf-8').") from None
+
+
 def check_chat(message: Any, temperature: Any, max_tokens: Any, *, answering_tools: bool = False) -> None:
     """``answering_tools``: the turn carries tool results, so an empty message is fine."""
-    if not answering_tools and (message is None or (isinstance(message, str) and not message.strip())):
-        raise InputError("The chat message is empty.", hint="Pass the text to send, e.g. s.chat('Hello').")
-    if isinstance(message, (list, tuple)) and not message:
-        raise InputError("The chat conversation is empty (no messages).",
-                         hint="Pass a message, or a list of {'role': …, 'content': …} dicts.")
+    if isinstance(message, (list, tuple)):
+        check_conversation(message)
+    elif isinstance(message, Mapping) and "role" in message:
+        raise InputError("A single message dict is not a conversation.",
+                         hint="Wrap it in a list: s.chat([{'role': 'user', 'content': …}]), or pass its text.")
+    elif not answering_tools or message not in (None, ""):
+        check_text(message, "chat message", "s.chat('Hello')",
+                   media_hint="Attach images with images=…: s.chat('What is in this picture?', images=img).")
     if temperature is not None and (not _number(temperature) or not math.isfinite(temperature)
                                     or not 0 <= temperature <= 2):
         raise InputError(f"temperature must be a number from 0 to 2, not {temperature!r:.40}.",
@@ -30,6 +89,96 @@ def check_chat(message: Any, temperature: Any, max_tokens: Any, *, answering_too
                          hint="e.g. max_tokens=500.")
 
 
+def check_conversation(messages: list[Any] | tuple[Any, ...]) -> None:
+    """A conversation: a non-empty list of ``{"role", "content"}`` dicts with known roles."""
+    if not messages:
+        raise InputError("The chat conversation is empty (no messages).",
+                         hint="Pass a message, or a list of {'role': …, 'content': …} dicts.")
+    if any(isinstance(m, str) for m in messages):
+        odd = next(m for m in messages if not isinstance(m, str))
+        raise InputError(f"The list mixes strings with {_what(odd)}: it is neither a batch nor a conversation.",
+                         hint="A list of strings asks them as separate questions (a batch); a list of "
+                              "{'role': …, 'content': …} dicts is one conversation.")
+    for i, m in enumerate(messages):
+        if not isinstance(m, Mapping):
+            raise InputError(
+                f"Message {i} of the conversation is {_what(m)}, not a {{'role': …, 'content': …}} dict.",
+                hint="A conversation is a list of {'role': …, 'content': …} dicts.")
+        role = m.get("role")
+        if role is None:
+            raise InputError(f"Message {i} of the conversation has no 'role'.",
+                             hint=f"Give each message a role ({', '.join(ROLES)}): {{'role': 'user', 'content': …}}.")
+        if role not in ROLES:
+            near = difflib.get_close_matches(str(role), ROLES, n=1)
+            raise InputError(
+                f"Message {i} of the conversation has role {role!r}" + (f" (did you mean {near[0]!r}?)" if near
+                                                                         else "") + ".",
+                hint=f"A message's role is one of {', '.join(ROLES)}.")
+        if isinstance(m.get("content"), str):
+            check_unicode(m["content"], f"content of message {i}")
+
+
+def check_model_name(name: Any) -> None:
+    """A model is named by a string (or given as a ModelInfo, or the ``{"id", "family"}`` a history row keeps)."""
+    from ..catalog import ModelInfo
+
+    if not isinstance(name, (str, ModelInfo, Mapping)):
+        raise InputError(f"model= takes a model name (a str), not {_what(name)}.",
+                         hint="e.g. model='gpt-5.2'; tokenhot_nb.models() lists them"
+                              + ("; compare(prompt, models=[…]) asks several at once." if isinstance(
+                                  name, (list, tuple)) else "."))
+
+
 def check_seed(seed: Any) -> None:
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
-        raise InputError(f"seed must be a whole number >= 0, not {seed!r:.40}.", hint="e.g. seed=42.")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
+        raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r:.40}.",
+                         hint="e.g. seed=42.")
+
+
+def check_count(value: Any, name: str) -> None:
+    """A whole-number setting of the session itself (not sent), e.g. ``concurrency``."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InputError(f"{name} must be a whole number of at least 1, not {value!r:.40}.",
+                         hint=f"e.g. {name}=4.")
+
+
+def check_callable(fn: Any, name: str) -> None:
+    if fn is not None and not callable(fn):
+        raise InputError(f"{name} must be a function (or None), not {_what(fn)}.",
+                         hint=f"e.g. {name}=lambda *args: print(args).")
+
+
+def check_option_names(options: Mapping[str, Any], named: Iterable[str], method: str) -> None:
+    """An extra option one typo away from a named argument (``sed=7`` for ``seed=7``) would be sent as an unknown
+    body field and silently do nothing: refuse it, naming the argument it resembles."""
+    names = [n for n in named if not n.startswith("_")]
+    for key in options:
+        if key in names or key in ("extra", "raw", "headers"):
+            continue
+        near = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+        if near:
+            raise InputError(
+                f"{method}() has no argument {key!r}; did you mean {near[0]}=?",
+                hint=f"Write {near[0]}=…; to send {key!r} as a body field anyway, pass extra={{{key!r}: …}}.")
+
+
+def parameters(fn: Callable[..., Any]) -> list[str]:
+    """The named keyword arguments of a session method (what an option typo is compared with)."""
+    import inspect
+
+    return [p.name for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+
+
+def body_extra(options: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The extra body fields of a call: its unknown ``**options`` plus the fields of ``extra={…}``, the escape
+    hatch every "not supported" message points to (sent as given, past the model's option checks). Without
+    this, ``extra={"k": v}`` would itself be sent as a body field named "extra"."""
+    rest = {k: v for k, v in options.items() if k != "extra"}
+    extra = options.get("extra")
+    if extra is None:
+        return rest or None
+    if not isinstance(extra, Mapping):
+        raise InputError(f"extra= takes a dict of body fields, not {_what(extra)}.",
+                         hint="e.g. extra={'watermark': True}.")
+    return {**rest, **extra} or None

@@ -39,6 +39,7 @@ from . import balance as _balance
 from . import batch as _batch
 from . import budget as _budget
 from . import chat as _chat
+from . import checks as _checks
 from . import embeddings as _embeddings
 from . import images as _images
 from . import loop as _loop
@@ -63,10 +64,12 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
 
     def wrap(fn: AsyncMethod) -> AsyncMethod:
         sig = inspect.signature(fn)
+        named = _checks.parameters(fn)
 
         @functools.wraps(fn)
         async def inner(self: Session, *args: Any, **kwargs: Any) -> Any:
             try:
+                _checks.check_option_names(kwargs, named, kind)
                 return await fn(self, *args, **kwargs)
             except TokenhotError as exc:
                 if not isinstance(exc, ReplayMissError):
@@ -244,13 +247,18 @@ class Session:
                      progress: bool | None = None, _bar: Progress | None = None, **options: Any,
                      ) -> ImageResult | BatchResult:
         """Awaitable twin of :meth:`image`."""
+        if isinstance(prompt, (list, tuple)) and not prompt:
+            from ..errors import InputError
+
+            raise InputError("The list of prompts is empty: there is nothing to generate.",
+                             hint="Pass one prompt, or a list with at least one.")
         info = await self._model("image", model)
         kw = {"n": n, "size": size, "seed": seed, "quality": quality, "negative": negative, **options}
         if isinstance(prompt, (list, tuple)):
             bar = _bar or Progress(len(prompt), "images", enabled=progress)
             return await _batch.batch(self, "image", list(prompt), lambda p: _images.image_one(self, p, info, kw),
                                       concurrency, bar, info.id)
-        result = await self._hop(_images.image_one(self, str(prompt), info, kw))
+        result = await self._hop(_images.image_one(self, prompt, info, kw))
         assert isinstance(result, ImageResult)
         return result
 
@@ -336,7 +344,7 @@ class Session:
         call functions (``tool_choice``: "auto", "required", "none" or a tool name): they come back as
         ``result.tool_calls``; send their results with ``chat(tool_results={call.id: value})`` in the same thread.
         """
-        is_batch = isinstance(message, (list, tuple)) and all(isinstance(m, str) for m in message)
+        is_batch = isinstance(message, (list, tuple)) and bool(message) and all(isinstance(m, str) for m in message)
         bar = Progress(len(message), "chats", enabled=progress) if is_batch else None
         work = self.achat(message, model=model, system=system, stream=stream, thread=thread,
                           new_thread=new_thread, temperature=temperature, max_tokens=max_tokens, images=images,
@@ -361,7 +369,8 @@ class Session:
         kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
               "endpoint": endpoint, "schema": schema, "json": json, "tools": list(tools) if tools else None,
               "tool_choice": tool_choice, "tool_results": tool_results, **options}
-        if isinstance(message, (list, tuple)) and all(isinstance(m, str) for m in message):
+        _checks.check_callable(on_delta, "on_delta")
+        if isinstance(message, (list, tuple)) and message and all(isinstance(m, str) for m in message):
             msgs = list(message)
             bar = _bar or Progress(len(msgs), "chats", enabled=progress)
             return await _batch.batch(
@@ -419,6 +428,7 @@ class Session:
                      on_progress: Callable[[TaskStatus], Any] | None = None, _bar: Progress | None = None,
                      **options: Any) -> VideoResult | VideoTask:
         """Awaitable twin of :meth:`video`."""
+        _checks.check_callable(on_progress, "on_progress")
         info = await self._model("video", model)
         bar = _bar if _bar is not None else (Progress(None, "video", enabled=progress) if wait else None)
         kw = {"image": image, "images": images, "video": video, "duration": duration, "resolution": resolution,

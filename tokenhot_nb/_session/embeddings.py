@@ -14,6 +14,7 @@ from ..catalog import ModelInfo
 from ..errors import APIError
 from ..families._types import Usage
 from ..results import EmbeddingResult, from_entry
+from .checks import body_extra
 from .recording import (
     UNSAVED,
     Recording,
@@ -49,7 +50,7 @@ async def embed_one(session: Session, texts: str | Sequence[str], info: ModelInf
     items = embeddings.texts_of(texts)  # checked before anything is recorded as sent
     given: str | list[str] = texts if isinstance(texts, str) else items
     params = drop_none({"texts": given, "model": info.ref, "dimensions": dimensions, **options, "raw": raw})
-    call = embeddings.build(info, given, dimensions=dimensions, extra=options or None, raw=raw)
+    call = embeddings.build(info, given, dimensions=dimensions, extra=body_extra(options), raw=raw)
     call.headers.update(headers or {})
     if session.mode == "replay":
         return from_entry(replayed(session, "embed", info, endpoint_name(call), params, call), session)

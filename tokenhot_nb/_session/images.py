@@ -14,6 +14,7 @@ from .._inputs import sniff_mime, to_media, to_media_list
 from ..catalog import ModelInfo
 from ..errors import APIError, DownloadError, InputError, ReplayMissError, StoreError
 from ..results import ImageItem, ImageResult, from_entry
+from .checks import body_extra, check_text
 from .inputs import fetch, store_media
 from .models import seed_for
 from .recording import (
@@ -38,6 +39,10 @@ if TYPE_CHECKING:
     from .core import Session
 
 
+IMAGE_EXAMPLE = "s.image('a red fox in the snow')"
+EDIT_HINT = "To change an image, use s.edit(image, 'what to change')."
+
+
 def image_params(session: Session, info: ModelInfo, kw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(params for the history, builder kwargs) with the seed resolved and options split out."""
     kw = dict(kw)
@@ -46,14 +51,15 @@ def image_params(session: Session, info: ModelInfo, kw: dict[str, Any]) -> tuple
     named = {k: kw.pop(k, None) for k in ("n", "size", "quality", "negative", "response_format")}
     raw = kw.pop("raw", None)
     params = drop_none({**named, "seed": seed, **kw, "raw": raw})
-    build = {**named, "seed": seed, "extra": kw or None, "raw": raw, "_headers": headers}
+    build = {**named, "seed": seed, "extra": body_extra(kw), "raw": raw, "_headers": headers}
     return params, build
 
 
-async def image_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str, Any]) -> Result:
+async def image_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str, Any]) -> Result:
     """One generation call (a batch runs many of these)."""
     from ..families import images
 
+    check_text(prompt, "prompt", IMAGE_EXAMPLE, media_hint=EDIT_HINT, empty_ok=kw.get("raw") is not None)
     extra_params, build = image_params(session, info, kw)
     params = {"prompt": prompt, "model": info.ref, **extra_params}
     headers = build.pop("_headers")
@@ -68,6 +74,8 @@ async def edit_one(session: Session, images_in: Any, prompt: str, mask_in: Any, 
                    kw: dict[str, Any]) -> Result:
     from ..families import images
 
+    check_text(prompt, "edit prompt", "s.edit(img, 'make the sky purple')", empty_ok=kw.get("raw") is not None,
+               media_hint="The image comes first, then the prompt: s.edit(img, 'what to change').")
     store = session.store
     media = [store_media(session, m) for m in to_media_list(images_in, "image", store)]
     if not media:

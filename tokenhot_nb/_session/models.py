@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .. import catalog
 from ..catalog import ModelInfo, UnclassifiedModelError
 from ..errors import InputError, UnknownModelError, UnsupportedOptionError
-from .checks import check_seed
+from .checks import check_model_name, check_seed
 
 if TYPE_CHECKING:
     from .core import Session
@@ -35,6 +35,7 @@ async def resolve(session: Session, method: str, name: str | ModelInfo | Mapping
                                         else None)
     if name is None:
         return default_model(defaults, method)
+    check_model_name(name)
     if isinstance(name, ModelInfo):
         info = session.catalog.snapshot().with_price(name)
     else:

@@ -17,6 +17,7 @@ from ..errors import APIError, NotFoundError, ReplayMissError, TaskFailedError, 
 from ..families._types import TaskStatus
 from ..results import VideoResult, VideoTask, from_entry
 from . import budget as _budget
+from .checks import body_extra, check_text
 from .inputs import store_media
 from .loop import call_user, hop, in_background_loop
 from .models import seed_for
@@ -68,10 +69,13 @@ def _one_or_list(refs: list[Any]) -> Any:
     return refs[0] if len(refs) == 1 else (refs or None)
 
 
-async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str, Any], *, wait: bool,
+async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str, Any], *, wait: bool,
                     on_progress: Callable[[TaskStatus], Any] | None = None,
                     bar: Progress | None = None) -> Result:
     from ..families import video as vfam
+
+    check_text(prompt, "prompt", "s.video('a paper boat on a river')", empty_ok=True,  # an image alone may do
+               media_hint="Pass the first frame as image=…: s.video('what happens', image=img).")
 
     kw = dict(kw)
     headers, raw = kw.pop("headers", None), kw.pop("raw", None)
@@ -90,7 +94,7 @@ async def video_one(session: Session, prompt: str, info: ModelInfo, kw: dict[str
     wire += [{"image": m.wire(), "role": r} if r else m.wire() for m, r in zip(more_m, roles, strict=True)]
     call = vfam.build_create(info, prompt, images=wire, video=_one_or_list([m.wire() for m in vids]),
                              audio=_one_or_list([m.wire() for m in auds]), seed=seed,
-                             extra=kw or None, raw=raw, **named)
+                             extra=body_extra(kw), raw=raw, **named)
     call.headers.update(headers or {})
     ep = endpoint_name(call)
     if session.mode == "replay":
