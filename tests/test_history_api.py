@@ -309,3 +309,67 @@ def test_search_fallbacks(tmp_path: Path, tokenizers: tuple[str, ...], flavour: 
     assert len(h.search("dog")) == 0
     # a later Store object on the same folder keeps the flavour the store was created with
     assert Store(tmp_path).fts == flavour
+
+
+def test_reversed_and_stepped_slices(filled: History) -> None:
+    """``h[::-1]`` used to be empty (``ids[29:-1:-1]``: the stop index -1 means "the last one" there)."""
+    ids = filled.ids
+    assert [e.id for e in filled[::-1]] == ids[::-1]
+    assert [e.id for e in filled[-1:-4:-1]] == ids[-1:-4:-1]
+    assert [e.id for e in filled[20:5:-5]] == ids[20:5:-5]
+    assert [e.id for e in filled[1::10]] == ids[1::10]
+
+
+@pytest.mark.parametrize("index", ["1", 1.5, None, "abc"])
+def test_an_index_that_is_not_a_whole_number_is_one_clear_line(filled: History, index: object) -> None:
+    """``int()`` took 1.5 as 1 and "1" as 1; None and "abc" ended in a raw TypeError/ValueError."""
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match="History positions are whole numbers or slices") as info:
+        filled[index]  # type: ignore[index]
+    assert isinstance(info.value, TypeError)  # still what list-like code expects
+    with pytest.raises(InputError, match=r"history.get\(\) takes an entry's # id"):
+        filled.get(index)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("kw,words", [
+    ({"kind": "imgae"}, "kind 'imgae'; did you mean 'image'"),
+    ({"kind": ["image", "vidoe"]}, "kind 'vidoe'; did you mean 'video'"),
+    ({"status": "failed"}, "A status is one of: running, ok, error"),
+    ({"since": "yesterday"}, "Cannot read a time from 'yesterday'.*'2h'"),
+    ({"until": "2x"}, "Cannot read a time from '2x'"),
+])
+def test_filters_no_row_can_match_are_refused(filled: History, kw: dict[str, object], words: str) -> None:
+    """A typo'd kind or status used to show an empty history, as if nothing had been recorded."""
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match=words):
+        filled.filter(**kw)  # type: ignore[arg-type]
+
+
+def test_search_text_that_sqlite_cannot_take(filled: History) -> None:
+    """A NUL used to end the query early and come back as "the history store could not be read"; a lone
+    surrogate as a UnicodeEncodeError."""
+    from tokenhot_nb.errors import InputError
+
+    assert filled.search("cats\x00").ids == filled.search("cats").ids
+    with pytest.raises(InputError, match="lone surrogate"):
+        filled.search("ca\ud800ts")
+    with pytest.raises(InputError, match="Search text must be a str, not int"):
+        filled.search(3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("n", [-1, "a", 2.5])
+def test_tail_takes_a_count(filled: History, n: object) -> None:
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match=r"tail\(\) takes how many entries"):
+        filled.tail(n)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", [None, 3])
+def test_export_takes_a_path(filled: History, path: object) -> None:
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match=r"export\(\) takes a file path"):
+        filled.export(path)  # type: ignore[arg-type]

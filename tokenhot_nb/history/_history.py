@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import operator
 import os
 import re
 import time
@@ -15,8 +16,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
+from ..errors import InputError
 from ._entry import HistoryEntry, _shorten, escape
 from ._store import Cond, Store
+
+
+class WrongTypeError(InputError, TypeError):
+    """An argument of the wrong type: one clear line, and still the TypeError that list-like code expects."""
+
 
 RENDER_ROWS = 50
 _PAGE = 500
@@ -42,8 +49,33 @@ def to_timestamp(value: Any, now: float | None = None) -> float:
         m = _REL.match(value)
         if m:
             return now - float(m.group(1)) * _UNIT[m.group(2).lower()]
-        return _dt.datetime.fromisoformat(value.strip()).timestamp()
-    raise TypeError(f"cannot read a time from {value!r} (use a unix time, datetime, timedelta or '2h')")
+        try:
+            return _dt.datetime.fromisoformat(value.strip()).timestamp()
+        except ValueError:
+            pass
+    raise (WrongTypeError if not isinstance(value, str) else InputError)(
+        f"Cannot read a time from {value!r:.60}.",
+                     hint="Use a unix time, a datetime or date, a timedelta (that long ago), an ISO date such as "
+                          "'2026-05-01T09:30', or an age such as '2h', '30min', '7d'.")
+
+
+def _choose(name: str, value: str | Iterable[str], allowed: Sequence[str]) -> None:
+    """A kind or status filter that no row can have would silently show nothing: name the one meant."""
+    import difflib
+
+    for v in (value,) if isinstance(value, str) else value:
+        if v not in allowed:
+            near = difflib.get_close_matches(str(v), allowed, n=1)
+            raise InputError(f"No history entry has {name} {v!r}" + (f"; did you mean {near[0]!r}?" if near else "."),
+                             hint=f"A {name} is one of: {', '.join(allowed)}.")
+
+
+def _valid_text(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InputError(f"The search text holds a lone surrogate ({text[exc.start]!r} at position {exc.start}), "
+                         "which is not valid Unicode.", hint="Search for the words around it.") from None
 
 
 def _in(column: str, value: str | Iterable[str]) -> Cond:
@@ -94,7 +126,12 @@ class History:
     def __getitem__(self, index: int | slice) -> HistoryEntry | list[HistoryEntry]:
         if isinstance(index, slice):
             return self._slice(index)
-        i = int(index)
+        try:  # int() would take 1.5 (as 1) and "1"
+            i = operator.index(index)
+        except TypeError:
+            raise WrongTypeError(f"History positions are whole numbers or slices, not {type(index).__name__} "
+                             f"({index!r:.40}).", hint="e.g. history[-1] (the newest), history[-5:], or "
+                             "history.get(entry_id) for the entry with that # id.") from None
         if i >= 0:
             rows = self.store.select_entries(self._conds, limit=1, offset=i)
         else:
@@ -106,9 +143,9 @@ class History:
     def _slice(self, sl: slice) -> list[HistoryEntry]:
         n = len(self)
         start, stop, step = sl.indices(n)
-        if step != 1:
-            ids = self.ids[start:stop:step]
-            return self._bind([self.store.get(i) for i in ids])
+        if step != 1:  # (ids[start:stop:step] would drop a negative step's stop of -1: h[::-1] was empty)
+            ids = self.ids
+            return self._bind([self.store.get(ids[i]) for i in range(start, stop, step)])
         if stop <= start:
             return []
         count = stop - start
@@ -138,6 +175,10 @@ class History:
         return self._bind(rows)[0] if rows else None
 
     def get(self, entry_id: int) -> HistoryEntry:
+        """The entry with that ``#`` id (``KeyError`` when there is none)."""
+        if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+            raise WrongTypeError(f"history.get() takes an entry's # id (a whole number), not {type(entry_id).__name__} "
+                             f"({entry_id!r:.40}).", hint="e.g. history.get(12); history[-1] is the newest entry.")
         return self._bind([self.store.get(entry_id)])[0]
 
     def artifact(self, sha256: str) -> Path:
@@ -154,6 +195,12 @@ class History:
         """A narrower view; every argument given must match (times: unix, datetime, timedelta or ``"2h"``)."""
         conds: list[Cond] = []
         label: list[str] = []
+        from ._entry import STATUSES
+        from ._validate import KINDS
+
+        for column, value, allowed in (("kind", kind, KINDS), ("status", status, STATUSES)):
+            if value is not None:
+                _choose(column, value, allowed)
         for column, value in (("kind", kind), ("model", model), ("status", status), ("session_id", session_id)):
             if value is not None:
                 conds.append(_in(column, value))
@@ -167,8 +214,11 @@ class History:
         if thread is not None:
             conds.append(("thread=?", (str(thread),)))
             label.append(f"thread={thread!r}")
+        if text is not None and not isinstance(text, str):
+            raise WrongTypeError(f"Search text must be a str, not {type(text).__name__}.", hint="e.g. history.search('cat').")
         if text:
-            conds.extend(self.store.text_conditions(text))
+            _valid_text(text)
+            conds.extend(self.store.text_conditions(text.replace("\x00", " ")))  # a NUL ends SQLite's query
             label.append(f"text={text!r}")
         return self._view(conds, ", ".join(label))
 
@@ -178,7 +228,10 @@ class History:
 
     def tail(self, n: int = 10) -> History:
         """The last ``n`` entries, as a fixed view (later calls do not push them out)."""
-        rows = self.store.select(self._conds, columns="id", desc=True, limit=max(int(n), 0))
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise (InputError if isinstance(n, int) else WrongTypeError)(f"tail() takes how many entries (a whole number >= 0), not {n!r:.40}.",
+                             hint="e.g. history.tail(5).")
+        rows = self.store.select(self._conds, columns="id", desc=True, limit=n)
         if not rows:
             return self._view([("0", ())], f"tail({n})")
         return self._view([("id BETWEEN ? AND ?", (rows[-1][0], rows[0][0]))], f"tail({n})")
@@ -223,6 +276,9 @@ class History:
         from ..errors import StoreError
         from ._export import export_history
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise WrongTypeError(f"export() takes a file path, not {type(path).__name__}.",
+                             hint="e.g. history.export('history.json') or 'history.jsonl'.")
         try:
             return export_history(self, Path(path), include_artifacts=include_artifacts)
         except OSError as exc:
