@@ -19,3 +19,9 @@ def test_several_and_none(capsys: pytest.CaptureFixture[str]) -> None:
     assert "{a}, {b.c} in the cell name no variable" in capsys.readouterr().err
     interpolate('plain {"json": 1} text {x}', {"x": 1})
     assert capsys.readouterr().err == ""
+
+
+def test_a_spec_that_does_not_fit_warns(capsys: pytest.CaptureFixture[str]) -> None:
+    """It used to be kept as written with no word said."""
+    assert interpolate("{n:bad} {n:03d}", {"n": 5}) == "{n:bad} 005"
+    assert "{n:bad} in the cell could not be formatted with its spec" in capsys.readouterr().err

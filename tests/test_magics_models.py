@@ -61,3 +61,13 @@ def test_th_models_bad_options_are_one_line(ip: Any, offline: Any, line: str) ->
     _, cap = run(ip, line)
     shown = cap.stdout + cap.stderr + "".join(str(o.data) for o in cap.outputs)
     assert "Traceback" not in shown and ("nope" in shown or "--refresh" in shown), shown
+
+
+def test_a_default_of_another_kind_is_named_as_such(ip: Any, offline: Any) -> None:  # noqa: F811
+    """``--default-chat dall-e-3`` used to say "Unknown chat model 'dall-e-3'", as if it did not exist."""
+    _, cap = run(ip, "%th_config --default-chat dall-e-3")
+    text = " ".join(o.data.get("text/plain", "") for o in cap.outputs)
+    assert "dall-e-3 is an image model, not a chat one" in text and "--default-image dall-e-3" in text
+    assert "Unknown" not in text and "chat" not in offline.defaults
+    _, cap = run(ip, "%th_config --default-image dall-e3")  # a near miss still suggests the close one
+    assert "Did you mean 'dall-e-3'" in " ".join(o.data.get("text/plain", "") for o in cap.outputs)

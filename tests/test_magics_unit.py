@@ -139,6 +139,9 @@ def test_edit_resolves_variables_and_paths(ip: Any, fake: FakeSession) -> None:
     "%%th_image --bogus\nx", "%%th_image -n two\nx", "%%th_image --size 'unclosed\nx",
     "%%th_chat --format pdf\nx", "%%th_image --mask m.png\nx", "%%th_image -o 'not a name'\nx",
     "%th_transcribe", "%%th_image\n   ",
+    "%%th_image -o for\nx", "%%th_chat -o class\nx",  # keywords: `for = result` is a SyntaxError
+    "%th_history -3", "%th_history 0",  # tail(-3) showed an empty history, 0 the whole one
+    "%%th_chat --schema '{\"type\": object}'\nx",  # inline JSON that does not parse: not "no such variable"
 ])
 def test_bad_options_give_short_usage(ip: Any, fake: FakeSession, source: str) -> None:
     res, cap = run(ip, source)
@@ -384,3 +387,27 @@ def test_stream_view_never_shows_a_key_arriving_in_reasoning_pieces() -> None:
     pieces = [key[i:i + 5] for i in range(len(key) - 4)]
     assert len(shown) > 20 and not [h for h in shown for p in pieces if p in h]
     assert "sk-****, which I must not repeat." in view.reasoning
+
+
+def test_broken_inline_json_is_named_as_such(ip: Any, fake: FakeSession) -> None:
+    _, cap = run(ip, "%%th_chat --tools '[{\"type\": function}]'\nhi")
+    assert "the inline JSON does not parse" in cap.stderr and "no such variable" not in cap.stderr
+    assert not fake.calls
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+    __repr__ = __str__
+
+
+@pytest.mark.parametrize("field", ["{thing}", "{thing!r}"])
+def test_a_variable_whose_text_cannot_be_made_stops_the_cell(ip: Any, fake: FakeSession, field: str) -> None:
+    """It used to go into the paid prompt as the literal braces, with no word said."""
+    ip.user_ns["thing"] = Unprintable()
+    res, cap = run(ip, f"%%th_image\na picture of {field}")
+    assert type(res.error_in_exec).__name__ == "UsageError" and "Traceback" not in cap.stderr
+    assert f"{field} in the cell names a Unprintable whose text cannot be made (RuntimeError: no text for you)" \
+        in cap.stderr and "nothing was sent" in cap.stderr
+    assert not fake.calls

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import keyword
 import shlex
 from collections.abc import Callable
 from functools import cache
@@ -82,7 +83,7 @@ class MagicParser(argparse.ArgumentParser):
             raise MagicUsageError(UNCLOSED_QUOTE.format(prog=self.prog, problem=str(exc).lower())) from None
         ns = self.parse_args(argv)
         out = getattr(ns, "output", None)
-        if out is not None and not out.isidentifier():
+        if out is not None and (not out.isidentifier() or keyword.iskeyword(out)):
             self.error(BAD_NAME.format(name=out))
         if getattr(ns, "extra", None) is not None:
             ns.extra = parse_extra(ns.extra, self)
@@ -112,6 +113,17 @@ def number(text: str) -> int | float:
             return float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def count(text: str) -> int:
+    """How many entries: a whole number of at least 1 (``-3`` or ``0`` would show nothing, or everything)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected how many entries (a whole number of at least 1), got {text!r}")
+    return n
 
 
 def _common(p: MagicParser, *, extra: bool = True) -> None:
@@ -234,7 +246,7 @@ def _models() -> MagicParser:
 def _history() -> MagicParser:
     p = MagicParser("%th_history", "The session history (every call, with its outputs).",
                     "example:\n  %th_history 5 --kind image\n  %th_history --export history.json")
-    p.add_argument("n", nargs="?", type=int, metavar="N", help="only the last N entries")
+    p.add_argument("n", nargs="?", type=count, metavar="N", help="only the last N entries")
     p.add_argument("--kind", choices=KINDS)
     p.add_argument("--export", metavar="PATH", help="write the (filtered) history to PATH")
     return p

@@ -78,6 +78,26 @@ def rebuild(old: Any, changes: dict[str, Any], *, from_env: bool) -> Any:
     return mod.session(reset=True, **kwargs)
 
 
+def _default(model: Any, name: str, kind: str) -> str:
+    """The model id for ``--default-KIND NAME``; a model of another kind is named as such, not "unknown"."""
+    from ..errors import UnknownModelError, UnsupportedOptionError
+
+    try:
+        return str(model(name, kind=kind).id)
+    except UnknownModelError as first:
+        try:
+            other = model(name)
+        except Exception:
+            raise first from None
+        raise UnsupportedOptionError(f"{other.id} is {_a(other.kind)} model, not {_a(kind)} one.",
+                                     hint=f"Use --default-{other.kind} {other.id}, or pick {_a(kind)} model: "
+                                          f"%th_models --kind {kind}.") from None
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
+
+
 def apply_config(a: Any) -> Table | None:
     from ..catalog import model
 
@@ -91,7 +111,7 @@ def apply_config(a: Any) -> Table | None:
             print(KEY_EMPTY)
             return None
         changes["api_key"] = key
-    picked = {kind: model(getattr(a, f"default_{kind}"), kind=kind).id
+    picked = {kind: _default(model, getattr(a, f"default_{kind}"), kind)
               for kind in MODEL_KINDS if getattr(a, f"default_{kind}")}  # validate before rebuilding
     s = _session()
     if changes or a.reset:

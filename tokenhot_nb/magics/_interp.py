@@ -42,6 +42,11 @@ class _NS(dict):  # type: ignore[type-arg]
 
 UNRESOLVED = ("⚠ {fields} in the cell {verb} no variable, so {it} went into the prompt as written. "
               "Define {them} first, or write {{{{name}}}} for literal braces.")
+UNFORMATTED = ("⚠ {fields} in the cell could not be formatted with {its} spec, so {it} went into the prompt as "
+               "written. Fix the spec, or write {{{{name}}}} for literal braces.")
+#: The variable exists but cannot be turned into text: sending the braces would be a paid mistake.
+NO_TEXT = ("{field} in the cell names a {type} whose text cannot be made ({error}); nothing was sent. "
+           "Fix the variable, or write {{{{name}}}} for literal braces.")
 
 
 def interpolate(text: str, namespace: Mapping[str, Any], *, warn: bool = True) -> str:
@@ -51,6 +56,7 @@ def interpolate(text: str, namespace: Mapping[str, Any], *, warn: bool = True) -
     ``{topic}`` should not silently send the braces to a paid model.
     """
     unresolved: list[str] = []
+    unformatted: list[str] = []
 
     def sub(m: re.Match[str]) -> str:
         whole = m.group(0)
@@ -62,21 +68,36 @@ def interpolate(text: str, namespace: Mapping[str, Any], *, warn: bool = True) -
         if value is _MISSING:
             unresolved.append(whole)
             return whole
+        conv, spec = m.group("conv"), m.group("spec")
         try:
-            conv = m.group("conv")
-            if conv:
-                value = _formatter.convert_field(value, conv[1])
-            return format(value, (m.group("spec") or ":")[1:])
+            value = _formatter.convert_field(value, conv[1]) if conv else value
+            if not spec:
+                return str(value)
+        except Exception as exc:
+            from ._args import MagicUsageError
+
+            raise MagicUsageError(NO_TEXT.format(field=whole, type=type(value).__name__,
+                                                 error=_short(exc))) from None
+        try:
+            return format(value, spec[1:])
         except Exception:
+            unformatted.append(whole)
             return whole
 
     out = _FIELD.sub(sub, text)
-    if warn and unresolved:
-        names = list(dict.fromkeys(unresolved))
-        one = len(names) == 1
-        print(UNRESOLVED.format(fields=", ".join(names), verb="names" if one else "name",
-                                it="it" if one else "they", them="it" if one else "them"), file=sys.stderr)
+    for found, message in ((unresolved, UNRESOLVED), (unformatted, UNFORMATTED)):
+        if warn and found:
+            names = list(dict.fromkeys(found))
+            one = len(names) == 1
+            print(message.format(fields=", ".join(names), verb="names" if one else "name", its="its" if one
+                                 else "their", it="it" if one else "they", them="it" if one else "them"),
+                  file=sys.stderr)
     return out
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())[:120]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def resolve_source(source: str, namespace: Mapping[str, Any]) -> Any:

@@ -290,7 +290,10 @@ class TokenhotMagics(Magics):
         else:
             try:
                 value = json.loads(name)
-            except ValueError:
+            except ValueError as exc:
+                if name.lstrip()[:1] in ("{", "["):  # meant as inline JSON, not as a variable name
+                    _args.parser("th_chat").error(f"{option}: the inline JSON does not parse ({exc}). Check its "
+                                                  "quotes: wrap it in single quotes, with double quotes inside.")
                 _args.parser("th_chat").error(
                     f"{option} {name!r}: no such variable. Name a variable holding {what}, or give it as inline "
                     "JSON.")
