@@ -100,3 +100,50 @@ def test_pixel_bomb_result_not_decoded_for_display(tmp_path: Path) -> None:
     assert "too large to decode for display" in data["text/html"]
     two = ImageResult([FileRef(bomb, "image/png"), FileRef(bomb, "image/png")], model="m")
     assert "too large" in two._repr_mimebundle_()[0]["text/html"]
+
+
+# ---------------------------------------------------------------- inputs people pass by mistake
+def test_a_numpy_image_is_an_image() -> None:
+    """Pixels in a numpy array (what OpenCV, imageio and matplotlib give) used to be refused."""
+    import numpy as np
+
+    arr = np.zeros((12, 20, 3), dtype=np.uint8)
+    arr[..., 0] = 255
+    media = to_media(arr, "image")
+    assert media.mime == "image/png"
+    with Image.open(io.BytesIO(media.data or b"")) as img:
+        assert img.size == (20, 12) and img.getpixel((3, 3)) == (255, 0, 0)
+
+
+@pytest.mark.parametrize("shape,dtype", [((4, 4, 3), "float64"), ((4, 4, 5), "uint8")])
+def test_an_array_that_is_no_image_says_what_is_taken(shape: tuple[int, ...], dtype: str) -> None:
+    import numpy as np
+
+    with pytest.raises(E.InputError, match=r"Cannot use an array of shape .* as an image") as info:
+        to_media(np.zeros(shape, dtype=dtype), "image")
+    assert "uint8" in (info.value.hint or "")
+
+
+def test_a_folder_is_named_as_a_folder(tmp_path: Path) -> None:
+    with pytest.raises(E.InputError, match="is a folder, not an audio file"):
+        to_media(tmp_path, "audio")
+
+
+@pytest.mark.parametrize("url", ["ftp://host/x.png", "s3://bucket/x.png"])
+def test_a_url_of_another_scheme_is_refused_as_such(url: str) -> None:
+    """It used to be read as a path and shown mangled ("No image file at 'ftp:/host/x.png'")."""
+    with pytest.raises(E.InputError, match=f"Cannot read the image input '{url}': only http\\(s\\) and data: URLs"):
+        to_media(url, "image")
+
+
+def test_file_urls_and_upper_case_schemes(tmp_path: Path) -> None:
+    path = tmp_path / "a b.png"
+    path.write_bytes(real_png())
+    assert to_media(path.as_uri(), "image").data == path.read_bytes()
+    assert to_media("HTTPS://example.com/x.png", "image").url == "HTTPS://example.com/x.png"
+
+
+def test_an_audio_input_of_the_wrong_type_names_audio_results() -> None:
+    with pytest.raises(E.InputError) as info:
+        to_media(3.5, "audio")
+    assert "AudioResult" in (info.value.hint or "") and "ImageResult" not in (info.value.hint or "")

@@ -12,6 +12,7 @@ import base64
 import io
 import mimetypes
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -171,7 +172,7 @@ class Media:
 
 
 def is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://"))
+    return value[:8].lower().startswith(("http://", "https://"))
 
 
 def _decode_data_url(url: str) -> tuple[bytes, str]:
@@ -253,6 +254,9 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
     if _is_pil(value):
         data, mime = _pil_bytes(value)
         return Media(data, mime, "image.png")
+    if kind == "image" and hasattr(value, "__array_interface__"):  # a numpy image (H×W, H×W×3, H×W×4)
+        data, mime = _pil_bytes(_from_array(value))
+        return Media(data, mime, "image.png")
     if isinstance(value, str) and value.startswith("data:"):
         data, _ = _decode_data_url(value)
         return Media(data, check_media(data, kind, "(a data: URL)"))
@@ -260,8 +264,20 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
         name = value.split("?")[0].rsplit("/", 1)[-1]
         guessed = mimetypes.guess_type(name)[0] or _fallback(kind)
         return Media(None, guessed, name, url=value)
+    if isinstance(value, str) and value[:7].lower() == "file://":  # a local file, written as a URL
+        from urllib.parse import urlsplit
+        from urllib.request import url2pathname
+
+        value = url2pathname(urlsplit(value).path)
+    if isinstance(value, str) and _SCHEME.match(value):
+        raise InputError(f"Cannot read the {kind} input {value[:80]!r}: only http(s) and data: URLs can be used.",
+                         hint="Download it first and pass the file path, or pass an https:// URL.")
     if isinstance(value, (str, os.PathLike)):
         path = Path(value).expanduser()
+        if path.is_dir():
+            example = {"image": "photo.png", "audio": "speech.mp3", "video": "clip.mp4"}[kind]
+            raise InputError(f"{str(path)!r} is a folder, not {'an' if kind in ('image', 'audio') else 'a'} {kind} "
+                             "file.", hint=f"Name one file in it, e.g. {str(path / example)!r}.")
         if not path.is_file():
             raise InputError(
                 f"No {kind} file at {str(path)!r}.",
@@ -278,8 +294,28 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
         f"Cannot use a {type(value).__name__} as {kind} input.",
         hint="Pass a file path, bytes, a URL, "
         + ("a PIL image, " if kind == "image" else "")
-        + "or an earlier result (e.g. an ImageResult or result[i]).",
+        + f"or an earlier result (e.g. {_EARLIER[kind]}).",
     )
+
+
+#: A URL of another scheme (ftp://, s3://, file://): read as a path it would be mangled ("ftp:/h/x.png").
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
+_EARLIER = {"image": "an ImageResult or result[i]", "audio": "an AudioResult", "video": "a VideoResult"}
+
+
+def _from_array(arr: Any) -> Any:
+    """A numpy array as a PIL image (what ``PIL.Image.fromarray`` takes), or one clear InputError."""
+    from PIL import Image
+
+    shape = getattr(arr, "shape", ())
+    try:
+        if getattr(arr, "dtype", None) is not None and str(arr.dtype) != "uint8":
+            raise TypeError(f"dtype {arr.dtype}")
+        return Image.fromarray(arr)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"Cannot use an array of shape {tuple(shape)} ({exc}) as an image.",
+                         hint="Pass uint8 pixels shaped H×W, H×W×3 (RGB) or H×W×4 (RGBA), e.g. "
+                              "(arr * 255).astype('uint8') for floats in 0…1.") from None
 
 
 def _fallback(kind: MediaKind) -> str:
