@@ -190,3 +190,18 @@ def test_legitimate_extra_options_are_still_sent(s: Any, rec: Any) -> None:
     s.chat("hi", stream=False, top_p=0.5, max_completion_tokens=20)
     body = rec.json(-1, "/chat/")
     assert body["top_p"] == 0.5 and body["max_completion_tokens"] == 20
+
+
+@pytest.mark.parametrize("task_id", ["", "   ", "\n"])
+def test_an_empty_task_id_is_refused(s: Any, rec: Any, task_id: str) -> None:
+    """It used to give a VideoTask with no id and record a pending row for it."""
+    with pytest.raises(E.InputError, match="video task id is empty"):
+        s.resume(task_id)
+    assert len(s.history) == 0 and rec.requests == []
+
+
+def test_a_pasted_task_id_with_spaces_finds_its_row(s: Any) -> None:
+    task = s.video("a paper boat", wait=False)
+    again = s.resume(f" {task.task_id}\n")
+    assert again.task_id == task.task_id and again.entry.id == task.entry.id
+    assert len(s.history) == 1

@@ -13,7 +13,7 @@ from .. import catalog
 from .._inputs import Media, to_media, to_media_list
 from .._progress import Progress
 from ..catalog import ModelInfo
-from ..errors import APIError, NotFoundError, ReplayMissError, TaskFailedError, UnknownModelError
+from ..errors import APIError, InputError, NotFoundError, ReplayMissError, TaskFailedError, UnknownModelError
 from ..families._types import TaskStatus
 from ..results import VideoResult, VideoTask, from_entry
 from . import budget as _budget
@@ -269,6 +269,11 @@ def _poster(session: Session, video_path: Path) -> dict[str, Any] | None:
 
 def resume(session: Session, task_id: str, model: str | None = None) -> VideoTask:
     """A handle on a recorded task (done at once when it finished), or a new pending row for an unknown id."""
+    task_id = task_id.strip()  # pasted with a space or a newline, it would match no row and make a new one
+    if not task_id:
+        raise InputError("The video task id is empty.",
+                         hint="Pass the id the video call gave (task.task_id), or a history entry id: "
+                              "session.resume(session.history[-1].id).")
     store = session.store
     rows = store.select_entries([("kind = ?", ("video",)),
                                  ("json_extract(response, '$.task_id') = ?", (task_id,))], desc=True, limit=1)
