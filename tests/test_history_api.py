@@ -373,3 +373,8 @@ def test_export_takes_a_path(filled: History, path: object) -> None:
 
     with pytest.raises(InputError, match=r"export\(\) takes a file path"):
         filled.export(path)  # type: ignore[arg-type]
+
+
+def test_tail_of_more_than_sqlite_counts(filled: History) -> None:
+    """``%th_history 99999999999999999999999`` ended in an OverflowError shown as a possible bug."""
+    assert len(filled.tail(10**30)) == 30

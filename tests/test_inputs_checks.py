@@ -147,3 +147,13 @@ def test_an_audio_input_of_the_wrong_type_names_audio_results() -> None:
     with pytest.raises(E.InputError) as info:
         to_media(3.5, "audio")
     assert "AudioResult" in (info.value.hint or "") and "ImageResult" not in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("text,words", [
+    ("x" * 5000, r"No audio file at 'x{100}…' \(File name too long\)"),  # e.g. a transcript passed as the audio
+    ("a\x00b.wav", "a path cannot hold a NUL character"),
+], ids=["long-text", "nul"])
+def test_a_path_the_system_cannot_look_up_is_one_line(text: str, words: str) -> None:
+    """It used to end in an OSError / ValueError from pathlib."""
+    with pytest.raises(E.InputError, match=words):
+        to_media(text, "audio")

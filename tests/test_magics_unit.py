@@ -142,6 +142,8 @@ def test_edit_resolves_variables_and_paths(ip: Any, fake: FakeSession) -> None:
     "%%th_image -o for\nx", "%%th_chat -o class\nx",  # keywords: `for = result` is a SyntaxError
     "%th_history -3", "%th_history 0",  # tail(-3) showed an empty history, 0 the whole one
     "%%th_chat --schema '{\"type\": object}'\nx",  # inline JSON that does not parse: not "no such variable"
+    "%th_panel", "%th_panel ''",  # was a TypeError from panel() shown as a possible bug
+    "%th_config --store ''", "%th_config --base-url '  '",  # were ignored without a word
 ])
 def test_bad_options_give_short_usage(ip: Any, fake: FakeSession, source: str) -> None:
     res, cap = run(ip, source)

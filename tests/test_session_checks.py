@@ -205,3 +205,11 @@ def test_a_pasted_task_id_with_spaces_finds_its_row(s: Any) -> None:
     again = s.resume(f" {task.task_id}\n")
     assert again.task_id == task.task_id and again.entry.id == task.entry.id
     assert len(s.history) == 1
+
+
+def test_an_empty_model_name_and_a_nul_only_prompt(s: Any, rec: Any) -> None:
+    with pytest.raises(E.InputError, match="model= is empty"):
+        s.image("a cat", model="  ")
+    with pytest.raises(E.InputError, match="prompt is empty"):
+        s.image("\x00 \x00")
+    assert rec.posts() == []

@@ -274,6 +274,17 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
                          hint="Download it first and pass the file path, or pass an https:// URL.")
     if isinstance(value, (str, os.PathLike)):
         path = Path(value).expanduser()
+        try:
+            path.stat()
+        except OSError as exc:  # a long text (ENAMETOOLONG), a NUL, no permission: say it, not the OSError
+            raise InputError(
+                f"No {kind} file at {_short_path(path)}" + ("" if isinstance(exc, FileNotFoundError)
+                                                             else f" ({exc.strerror or type(exc).__name__})") + ".",
+                hint=f"Pass a path to an existing file, bytes, a URL{', a PIL image' if kind == 'image' else ''} "
+                "or an earlier result.") from None
+        except ValueError:  # "embedded null byte"
+            raise InputError(f"No {kind} file at {_short_path(path)}: a path cannot hold a NUL character.",
+                             hint="Pass the path of an existing file.") from None
         if path.is_dir():
             example = {"image": "photo.png", "audio": "speech.mp3", "video": "clip.mp4"}[kind]
             raise InputError(f"{str(path)!r} is a folder, not {'an' if kind in ('image', 'audio') else 'a'} {kind} "
@@ -288,7 +299,11 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
             raise InputError(
                 f"The {kind} input {path.name!r} is {path.stat().st_size / 1e6:.1f} MB, over the "
                 f"{MAX_INPUT_BYTES[kind] // (1024 * 1024)} MB limit.", hint="Make it smaller first.")
-        data = path.read_bytes()
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(f"Cannot read the {kind} file {_short_path(path)} ({exc.strerror or exc}).",
+                             hint="Check that you may read it, or copy it somewhere you can.") from None
         return Media(data, check_media(data, kind, repr(path.name)), path.name)
     raise InputError(
         f"Cannot use a {type(value).__name__} as {kind} input.",
@@ -316,6 +331,11 @@ def _from_array(arr: Any) -> Any:
         raise InputError(f"Cannot use an array of shape {tuple(shape)} ({exc}) as an image.",
                          hint="Pass uint8 pixels shaped H×W, H×W×3 (RGB) or H×W×4 (RGBA), e.g. "
                               "(arr * 255).astype('uint8') for floats in 0…1.") from None
+
+
+def _short_path(value: Any) -> str:
+    text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
+    return repr(text if len(text) <= 120 else text[:100] + "…")
 
 
 def _fallback(kind: MediaKind) -> str:

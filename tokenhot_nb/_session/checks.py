@@ -51,7 +51,7 @@ def check_text(value: Any, what: str, example: str, *, media_hint: str = "", emp
         hint = media_hint if media_hint and _is_media(value) else (
             f"Pass text, e.g. {example}" + ("; str(x) if you meant its text." if value is not None else "."))
         raise InputError(f"The {what} must be text (a str), not {_what(value)}.", hint=hint)
-    if not empty_ok and not value.strip():
+    if not empty_ok and not value.replace("\x00", "").strip():
         raise InputError(f"The {what} is empty.", hint=f"Pass the text to send, e.g. {example}.")
     check_unicode(value, what)
     return value
@@ -122,6 +122,9 @@ def check_model_name(name: Any) -> None:
     """A model is named by a string (or given as a ModelInfo, or the ``{"id", "family"}`` a history row keeps)."""
     from ..catalog import ModelInfo
 
+    if isinstance(name, str) and not name.strip():
+        raise InputError("model= is empty.", hint="Name a model (tokenhot_nb.models() lists them), or leave it out "
+                                                  "for the default.")
     if not isinstance(name, (str, ModelInfo, Mapping)):
         raise InputError(f"model= takes a model name (a str), not {_what(name)}.",
                          hint="e.g. model='gpt-5.2'; tokenhot_nb.models() lists them"

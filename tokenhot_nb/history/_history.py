@@ -231,7 +231,7 @@ class History:
         if not isinstance(n, int) or isinstance(n, bool) or n < 0:
             raise (InputError if isinstance(n, int) else WrongTypeError)(f"tail() takes how many entries (a whole number >= 0), not {n!r:.40}.",
                              hint="e.g. history.tail(5).")
-        rows = self.store.select(self._conds, columns="id", desc=True, limit=n)
+        rows = self.store.select(self._conds, columns="id", desc=True, limit=min(n, 2**62))  # SQLite's int
         if not rows:
             return self._view([("0", ())], f"tail({n})")
         return self._view([("id BETWEEN ? AND ?", (rows[-1][0], rows[0][0]))], f"tail({n})")

@@ -103,8 +103,13 @@ def apply_config(a: Any) -> Table | None:
 
     changes: dict[str, Any] = {}
     for name in ("base_url", "mode", "store"):
-        if getattr(a, name):
-            changes[name] = getattr(a, name)
+        value = getattr(a, name)
+        if value is not None and not value.strip():  # it was ignored without a word ('' would be the cwd)
+            from ._args import MagicUsageError
+
+            raise MagicUsageError(f"%th_config --{name.replace('_', '-')} needs a value; it was given empty.")
+        if value:
+            changes[name] = value
     key = read_key(a.key, a.key_from_env)
     if key is not None:
         if not key:

@@ -476,8 +476,11 @@ class TokenhotMagics(Magics):
         a = _args.parse("th_panel", line)
         import importlib
 
-        panel = importlib.import_module("tokenhot_nb.widgets").panel  # lazy: ipywidgets only now
-        return panel(a.name) if a.name else panel()
+        widgets = importlib.import_module("tokenhot_nb.widgets")  # lazy: ipywidgets only now
+        if not (a.name or "").strip():  # panel() needs a name: without one it was a TypeError
+            raise MagicUsageError(f"%th_panel needs a NAME: one of {', '.join(widgets.PANELS)} "
+                                  "(or tokenhot_nb.studio() for all of them as tabs).")
+        return widgets.panel(a.name)
 
 
 def _task_wait(task: Any, on_status: Callable[[Any], None]) -> Any:
