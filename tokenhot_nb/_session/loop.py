@@ -122,7 +122,30 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
                         for r in (rows[0].response or {}).get("images") or []):
             return (f"Stopped while downloading the images of history #{rows[0].id}. The call is paid for and the "
                     f"links are kept: fetch them with session.resume({rows[0].id}) (no new call, no new charge).")
-    return str(exc)
+    return _stopped_rows(session, since) or str(exc)
+
+
+def _stopped_rows(session: Session, since: float) -> str:
+    """Which history rows the interrupt ended (a bare "KeyboardInterrupt" said nothing of what was kept)."""
+    store = session._store
+    if store is None:
+        return ""
+    rows = store.select_entries(
+        [("status IN (?, ?)", ("interrupted", "running")), ("session_id = ?", (session.id,)),
+         ("started >= ?", (since - 1,))], desc=True, limit=50)
+    if not rows:
+        return ""
+    if len(rows) > 1:
+        ids = sorted(r.id or 0 for r in rows)
+        return (f"Stopped: {len(rows)} calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted); the "
+                "calls that had finished are kept with their results.")
+    row = rows[0]  # "running": the loop is still recording the stop, so what had arrived is not known yet
+    if row.kind == "chat" and ((row.response or {}).get("partial") or row.status == "running"):
+        so_far = "the answer so far" if row.status != "running" else "what had arrived of the answer"
+        return (f"Stopped: {so_far} is kept in history #{row.id} (session.history.get({row.id}).text); "
+                "the thread does not include it.")
+    return (f"Stopped: the {row.kind} call is recorded as interrupted in history #{row.id}"
+            + ("; nothing had come back yet." if row.status == "interrupted" else "."))
 
 
 def resume_hint(task_id: str) -> str:
