@@ -399,3 +399,27 @@ def test_the_first_part_of_a_key_at_the_end_of_a_text_is_found(monkeypatch: pyte
         assert key_start_at_end(f"answer: {form}") == 0  # whole: redaction removes it
     assert key_start_at_end(plain[:10] + " and then other words.") == 0  # not at the end: it was not a key
     assert key_start_at_end(plain[:3] + plain[:12]) == 12  # the longest start that fits
+
+
+@pytest.mark.parametrize("kw,words", [
+    ({"api_key": 123}, "The API key must be a string, not int"),
+    ({"mode": 1}, "mode must be a string, not int"),
+    ({"store": 3}, "store must be a folder path, not int"),
+    ({"read_timout": 5}, "Unknown setting 'read_timout'; did you mean read_timeout\\?"),
+    ({"read_timeout": "slow"}, "read_timeout must be a number >= 0, not 'slow'"),
+    ({"connect_timeout": -1}, "connect_timeout must be a number >= 0, not -1"),
+    ({"poll_interval": float("nan")}, "poll_interval must be a number"),
+    ({"max_retries": 2.5}, "max_retries must be a whole number >= 0"),
+    ({"max_retries": True}, "max_retries must be a whole number"),
+])
+def test_settings_of_the_wrong_shape_are_one_config_error(tmp_path: Path, kw: dict[str, object], words: str) -> None:
+    """They used to be an AttributeError/TypeError from inside, or accepted and fail (or hang) in the first call."""
+    kw.setdefault("store", tmp_path / "s")
+    with pytest.raises(ConfigError, match=words) as info:
+        Settings.from_env(**kw)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+
+
+def test_good_numbers_still_pass(tmp_path: Path) -> None:
+    s = Settings.from_env(store=tmp_path, read_timeout=5, connect_timeout=2.5, max_retries=0, stream_deadline=0)
+    assert (s.read_timeout, s.connect_timeout, s.max_retries, s.stream_deadline) == (5, 2.5, 0, 0)

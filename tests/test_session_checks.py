@@ -213,3 +213,28 @@ def test_an_empty_model_name_and_a_nul_only_prompt(s: Any, rec: Any) -> None:
     with pytest.raises(E.InputError, match="prompt is empty"):
         s.image("\x00 \x00")
     assert rec.posts() == []
+
+
+@pytest.mark.parametrize("kw,words", [
+    ({"seed": "7"}, "seed must be a whole number"),
+    ({"seed": -3}, "seed must be a whole number"),
+    ({"defaults": {"imgae": "dall-e-3"}}, "defaults has the key 'imgae', which no call reads; did you mean 'image'"),
+    ({"defaults": "dall-e-3"}, "defaults= takes a dict"),
+    ({"defaults": {"chat": 5}}, "model= takes a model name"),
+])
+def test_session_arguments_are_checked_when_it_is_made(tmp_path: Any, kw: dict[str, Any], words: str) -> None:
+    """A bad seed failed every later call; a mistyped defaults key was ignored without a word."""
+    from _session_support import make_session
+
+    with pytest.raises(E.InputError, match=words):
+        make_session(tmp_path / "st", **kw)
+
+
+def test_models_and_model_arguments(s: Any) -> None:
+    with pytest.raises(E.InputError, match="no model kind 'imgae'; did you mean 'image'"):
+        s.models("imgae")  # it listed nothing, as if there were no image model
+    with pytest.raises(E.InputError, match="model= takes a model name"):
+        s.model(3)  # an AttributeError from the catalogue
+    with pytest.raises(E.InputError, match="no model family 'openai-chatt'; did you mean 'openai-chat'"):
+        s.model("new-model", family="openai-chatt")  # "Unknown model 'new-model'. Did you mean 'openai-chat'…"
+    assert s.model("new-model", family="openai-chat").kind == "chat"

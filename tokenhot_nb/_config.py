@@ -322,7 +322,30 @@ class Settings:
         self.base_url = check_base_url(self.base_url).rstrip("/")
         if self.base_url.endswith("/v1"):
             self.base_url = self.base_url[: -len("/v1")]
+        if not isinstance(self.store, (str, os.PathLike)):
+            from .errors import ConfigError
+
+            raise ConfigError(f"store must be a folder path, not {type(self.store).__name__}.",
+                              hint="e.g. Session(store='.tokenhot') or TOKENHOT_STORE=/path/to/folder.")
         self.store = Path(self.store)
+        self._check_numbers()
+
+    def _check_numbers(self) -> None:
+        """A timeout of "slow" or -1 would only fail (or wait forever) deep inside the first call."""
+        import math
+
+        from .errors import ConfigError
+
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.type not in ("float", "int", float, int):
+                continue
+            whole = f.type in ("int", int)
+            ok = (isinstance(value, int) if whole else isinstance(value, (int, float))) and not isinstance(
+                value, bool) and not math.isnan(value) and value >= 0
+            if not ok:
+                raise ConfigError(f"{f.name} must be {'a whole number' if whole else 'a number'} >= 0, not "
+                                  f"{value!r:.40}.", hint=f"e.g. {f.name}={f.default!r} (the default).")
 
     @classmethod
     def from_env(
@@ -334,6 +357,17 @@ class Settings:
         **overrides: Any,
     ) -> Settings:
         """Arguments win over ``TOKENHOT_*`` variables; with no key and no mode, run offline."""
+        _check_names(cls, overrides)
+        if api_key is not None and not isinstance(api_key, (str, Secret)):
+            from .errors import ConfigError
+
+            raise ConfigError(f"The API key must be a string, not {type(api_key).__name__}.",
+                              hint="e.g. Session(api_key=os.environ['TOKENHOT_API_KEY']).")
+        if mode is not None and not isinstance(mode, str):
+            from .errors import ConfigError
+
+            raise ConfigError(f"mode must be a string, not {type(mode).__name__}.",
+                              hint="Use one of: live, offline, replay.")
         key = api_key if api_key is not None else os.environ.get("TOKENHOT_API_KEY", "")
         # whitespace around a pasted key is dropped; inside it, the key is refused (check_key)
         secret = key if isinstance(key, Secret) else Secret(key.strip())
@@ -343,6 +377,11 @@ class Settings:
             _say_offline_once()
         url = base_url or os.environ.get("TOKENHOT_BASE_URL") or DEFAULT_BASE_URL
         folder = store or os.environ.get("TOKENHOT_STORE") or ".tokenhot"
+        if not isinstance(folder, (str, os.PathLike)):
+            from .errors import ConfigError
+
+            raise ConfigError(f"store must be a folder path, not {type(folder).__name__}.",
+                              hint="e.g. Session(store='.tokenhot') or TOKENHOT_STORE=/path/to/folder.")
         ttl = os.environ.get("TOKENHOT_CATALOG_TTL", "").strip()
         if ttl and "catalog_ttl" not in overrides:
             overrides["catalog_ttl"] = _hours(ttl)
@@ -375,6 +414,20 @@ class Settings:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.public().items())
         return f"Settings({inner})"
+
+
+def _check_names(cls: type, overrides: dict[str, Any]) -> None:
+    """``Session(read_timout=5)``: name the setting meant, not "__init__() got an unexpected keyword argument"."""
+    import difflib
+
+    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    for key in overrides:
+        if key not in names:
+            from .errors import ConfigError
+
+            near = difflib.get_close_matches(key, names, n=1)
+            raise ConfigError(f"Unknown setting {key!r}" + (f"; did you mean {near[0]}?" if near else "."),
+                              hint="The settings are: " + ", ".join(n for n in names if n != "api_key") + ".")
 
 
 def _hours(text: str) -> float:

@@ -100,8 +100,9 @@ class Session:
                  **settings: Any) -> None:
         self.settings = Settings.from_env(api_key=api_key, base_url=base_url, mode=mode, store=store, **settings)
         self.id = uuid.uuid4().hex[:12]
+        _checks.check_seed(seed)
         self.seed = seed
-        self.defaults: dict[str, str] = dict(defaults or {})
+        self.defaults: dict[str, str] = _models.check_defaults(defaults)
         self._transport = transport
         self._client: Client | None = None
         self._store: Store | None = None
@@ -204,6 +205,7 @@ class Session:
 
     async def amodels(self, kind: str | None = None, refresh: bool = False) -> ModelList:
         """Awaitable twin of :meth:`models`."""
+        _models.check_model_kind(kind)
         cat = await self._hop(self.catalog.ensure(refresh))
         return ModelList(cat.models(kind), unclassified=() if kind else cat.unclassified.values(),
                          note=self.catalog.note())
@@ -220,6 +222,7 @@ class Session:
     async def amodel(self, name: str | ModelInfo | dict[str, str], family: str | None = None,
                      refresh: bool = False) -> ModelInfo:
         """Awaitable twin of :meth:`model`."""
+        _checks.check_model_name(name)
         if refresh:
             await self._hop(self.catalog.ensure(refresh=True))
         if isinstance(name, ModelInfo):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .. import catalog
 from ..catalog import ModelInfo, UnclassifiedModelError
@@ -49,6 +50,34 @@ async def resolve(session: Session, method: str, name: str | ModelInfo | Mapping
             raise UnknownModelError(label, session.catalog.snapshot().suggest(label, kind), kind) from None
     check_kind(method, info)
     return info
+
+
+def check_defaults(defaults: Any) -> dict[str, str]:
+    """``Session(defaults=…)``: a key no call reads (``"imgae"``) would be ignored without a word."""
+    if defaults is None:
+        return {}
+    if not isinstance(defaults, Mapping):
+        raise InputError(f"defaults= takes a dict of method or kind → model, not {type(defaults).__name__}.",
+                         hint="e.g. Session(defaults={'image': 'seedream-4.5', 'chat': 'claude-sonnet'}).")
+    keys = sorted({*METHOD_KIND, *METHOD_KIND.values()})
+    for key, value in defaults.items():
+        if key not in keys:
+            near = difflib.get_close_matches(str(key), keys, n=1)
+            raise InputError(f"defaults has the key {key!r}, which no call reads"
+                             + (f"; did you mean {near[0]!r}?" if near else "."),
+                             hint=f"Its keys are methods or kinds: {', '.join(keys)}.")
+        check_model_name(value)
+    return {str(k): v for k, v in defaults.items()}
+
+
+def check_model_kind(kind: Any) -> None:
+    """``models("imgae")`` listed nothing, as if the service had no image model."""
+    from ..catalog import KINDS
+
+    if kind is not None and kind not in KINDS:
+        near = difflib.get_close_matches(str(kind), KINDS, n=1)
+        raise InputError(f"There is no model kind {kind!r}" + (f"; did you mean {near[0]!r}?" if near else "."),
+                         hint=f"The kinds are: {', '.join(KINDS)}.")
 
 
 def default_model(defaults: Mapping[str, str], method: str, mask: bool = False) -> ModelInfo:
