@@ -238,3 +238,15 @@ def test_models_and_model_arguments(s: Any) -> None:
     with pytest.raises(E.InputError, match="no model family 'openai-chatt'; did you mean 'openai-chat'"):
         s.model("new-model", family="openai-chatt")  # "Unknown model 'new-model'. Did you mean 'openai-chat'…"
     assert s.model("new-model", family="openai-chat").kind == "chat"
+
+
+@pytest.mark.parametrize("kw,words", [
+    ({"system": ["Be terse"]}, "system prompt must be text"),  # was sent as a list content
+    ({"thread": {"name": "a"}}, "thread= takes a conversation's name"),  # was a TypeError (unhashable)
+    ({"thread": 5}, "not int \\(5\\)"),
+    ({"tool_choice": "required"}, "tool_choice='required' needs tools"),  # was sent: the service refuses it
+])
+def test_chat_options_the_service_would_refuse(s: Any, rec: Any, kw: dict[str, Any], words: str) -> None:
+    with pytest.raises(E.InputError, match=words):
+        s.chat("hi", stream=False, **kw)
+    assert rec.posts() == []

@@ -14,7 +14,7 @@ from ..errors import InputError, StreamError
 from ..families._types import ChatDelta, ToolCall
 from ..results import ChatResult, from_entry
 from . import budget as _budget
-from .checks import body_extra, check_chat
+from .checks import body_extra, check_chat, check_chat_options
 from .inputs import store_media
 from .loop import call_user
 from .recording import (
@@ -46,6 +46,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     system, stream = kw.pop("system", None), bool(kw.pop("stream", True))
     temperature, max_tokens = kw.pop("temperature", None), kw.pop("max_tokens", None)
     check_chat(message, temperature, max_tokens, answering_tools=kw.get("tool_results") is not None)
+    check_chat_options(system, thread, kw.get("tools"), kw.get("tool_choice"))
     endpoint = _endpoint(info, kw)
     kw.pop("endpoint", None)
     schema = _schema.resolve(kw.pop("schema")) if kw.get("schema") is not None else None

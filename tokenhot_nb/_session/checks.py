@@ -89,6 +89,18 @@ def check_chat(message: Any, temperature: Any, max_tokens: Any, *, answering_too
                          hint="e.g. max_tokens=500.")
 
 
+def check_chat_options(system: Any, thread: Any, tools: Any, tool_choice: Any) -> None:
+    """The chat arguments the service would refuse (or this package would trip on) after the call was made."""
+    if system is not None:
+        check_text(system, "system prompt", "system='Answer in one sentence.'", empty_ok=True)
+    if thread is not None and thread is not False and not isinstance(thread, str):
+        raise InputError(f"thread= takes a conversation's name (a str), or False for a one-off question, not "
+                         f"{_what(thread)}.", hint="e.g. thread='study'; session.threads lists them.")
+    if tool_choice not in (None, "auto", "none") and not tools:
+        raise InputError(f"tool_choice={tool_choice!r:.40} needs tools to choose from.",
+                         hint="Pass tools=[…] (OpenAI function schemas) in the same call, or drop tool_choice.")
+
+
 def check_conversation(messages: list[Any] | tuple[Any, ...]) -> None:
     """A conversation: a non-empty list of ``{"role", "content"}`` dicts with known roles."""
     if not messages:
