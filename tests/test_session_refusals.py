@@ -48,3 +48,32 @@ def test_a_seed_of_the_wrong_type_is_refused(offline: Session, seed: object) -> 
 def test_an_empty_chat_message_is_refused(offline: Session, message: str) -> None:
     with pytest.raises(E.InputError, match="empty"):
         offline.chat(message)
+
+
+def _pil() -> object:
+    from PIL import Image
+
+    return Image.new("RGB", (4, 4))
+
+
+@pytest.mark.parametrize("call,param,kept", [
+    (lambda s: s.image(_pil()), "prompt", {"not_recorded": "PIL.Image.Image"}),
+    (lambda s: s.image({"a cat", "a dog"}), "prompt", {"not_recorded": "builtins.set"}),
+    (lambda s: s.image(b"a cat"), "prompt", {"not_recorded": "builtins.bytes"}),
+    (lambda s: s.edit(Path("/no/such.png"), "make it blue"), "images", "/no/such.png"),
+])
+def test_a_refused_row_keeps_what_cannot_be_stored_as_a_marker(rec: object, tmp_path: Path, call: object,
+                                                               param: str, kept: object) -> None:
+    """Kept as its repr, the row's rerun() (or to_code()) sent "<PIL.Image.Image …>" as a prompt: a paid call the
+    refused one never made. A path is kept as its text, which means the same on a rerun."""
+    from _session_support import make_session
+
+    s = make_session(tmp_path / "st", rec)  # type: ignore[arg-type]
+    with pytest.raises(E.InputError):
+        call(s)  # type: ignore[operator]
+    row = s.history[-1]
+    assert row.status == "error" and row.params[param] == kept
+    with pytest.raises(E.InputError):
+        row.rerun()
+    assert rec.posts() == []  # type: ignore[attr-defined]
+    s.close()

@@ -236,9 +236,9 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
         if name in _NOT_PARAMS or name.startswith("_") or value is None:
             continue
         if name == "options" and isinstance(value, dict):
-            params.update({k: v for k, v in value.items() if k not in _NOT_PARAMS})
+            params.update({k: _as_given(v) for k, v in value.items() if k not in _NOT_PARAMS})
         else:
-            params[name] = value.ref if isinstance(value, ModelInfo) else value
+            params[name] = _as_given(value)
     model = params.get("model")
     model_id = model if isinstance(model, str) else (model or {}).get("id", "") if isinstance(model, dict) else ""
     text = next((str(params[k]) for k in ("prompt", "message", "text") if isinstance(params.get(k), str)), "")
@@ -250,6 +250,25 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
     except Exception:  # recording must never hide the real error
         return
     mark_recorded(err)
+
+
+def _as_given(value: Any) -> Any:
+    """A refused argument as the row keeps it. JSON values and paths as they are; any other object (a PIL image, a
+    set, an array, bytes) as ``{"not_recorded": its type}``: stored as its repr, a rerun or ``to_code()`` of the
+    row would send "<PIL.Image.Image …>" as the prompt, a paid call the original never made."""
+    import os
+
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, ModelInfo):
+        return value.ref
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, (list, tuple)):
+        return [_as_given(v) for v in value]
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _as_given(v) for k, v in value.items()}
+    return {"not_recorded": f"{type(value).__module__}.{type(value).__qualname__}"}
 
 
 def new_entry(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any],
