@@ -250,3 +250,30 @@ def test_chat_options_the_service_would_refuse(s: Any, rec: Any, kw: dict[str, A
     with pytest.raises(E.InputError, match=words):
         s.chat("hi", stream=False, **kw)
     assert rec.posts() == []
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda s: s.chat("hi", on_delta=lambda delta: None), r"on_delta is called with 2 arguments \(delta, text\)"),
+    (lambda s: s.video("a cat", on_progress=lambda: None), r"on_progress is called with 1 argument \(status\)"),
+])
+def test_a_callback_that_takes_other_arguments_is_refused_before_sending(s: Any, rec: Any, call: Any,
+                                                                          words: str) -> None:
+    """It failed with a TypeError from inside once the call was made: a video task then stayed paid and pending
+    with no word on how to resume it."""
+    with pytest.raises(E.InputError, match=words):
+        call(s)
+    assert rec.posts() == []
+
+
+def test_a_task_wait_callback_is_checked_too(s: Any) -> None:
+    task = s.video("a cat", wait=False)
+    with pytest.raises(E.InputError, match="on_progress is called with 1 argument"):
+        task.wait(on_progress=lambda a, b: None)
+    assert task.wait(on_progress=lambda status: None).path.exists()  # the task is still there to wait for
+
+
+def test_callbacks_of_any_fitting_shape_pass(s: Any) -> None:
+    seen: list[Any] = []
+    s.chat("hi", on_delta=lambda *args: seen.append(args))
+    s.chat("hi", on_delta=lambda d, t, extra=None: None)
+    assert seen

@@ -157,10 +157,24 @@ def check_count(value: Any, name: str) -> None:
                          hint=f"e.g. {name}=4.")
 
 
-def check_callable(fn: Any, name: str) -> None:
-    if fn is not None and not callable(fn):
-        raise InputError(f"{name} must be a function (or None), not {_what(fn)}.",
-                         hint=f"e.g. {name}=lambda *args: print(args).")
+def check_callable(fn: Any, name: str, args: tuple[str, ...]) -> None:
+    """A callback is called with ``args`` after the call is sent (a video's after it is paid for): one that is not
+    a function, or takes other arguments, would fail then, with a TypeError from inside and the work left behind."""
+    import inspect
+
+    example = f"{name}=lambda {', '.join(args)}: print({args[-1]})"
+    if fn is None:
+        return
+    if not callable(fn):
+        raise InputError(f"{name} must be a function (or None), not {_what(fn)}.", hint=f"e.g. {example}.")
+    try:
+        inspect.signature(fn).bind(*args)
+    except TypeError:
+        raise InputError(f"{name} is called with {len(args)} argument{'s' if len(args) > 1 else ''} "
+                         f"({', '.join(args)}), which {getattr(fn, '__name__', 'it')}() does not take.",
+                         hint=f"e.g. {example}.") from None
+    except ValueError:  # a builtin without a signature: it will be called as it is
+        pass
 
 
 def check_option_names(options: Mapping[str, Any], named: Iterable[str], method: str) -> None:

@@ -372,7 +372,7 @@ class Session:
         kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
               "endpoint": endpoint, "schema": schema, "json": json, "tools": list(tools) if tools else None,
               "tool_choice": tool_choice, "tool_results": tool_results, **options}
-        _checks.check_callable(on_delta, "on_delta")
+        _checks.check_callable(on_delta, "on_delta", ("delta", "text"))
         if isinstance(message, (list, tuple)) and message and all(isinstance(m, str) for m in message):
             msgs = list(message)
             bar = _bar or Progress(len(msgs), "chats", enabled=progress)
@@ -431,7 +431,7 @@ class Session:
                      on_progress: Callable[[TaskStatus], Any] | None = None, _bar: Progress | None = None,
                      **options: Any) -> VideoResult | VideoTask:
         """Awaitable twin of :meth:`video`."""
-        _checks.check_callable(on_progress, "on_progress")
+        _checks.check_callable(on_progress, "on_progress", ("status",))
         info = await self._model("video", model)
         bar = _bar if _bar is not None else (Progress(None, "video", enabled=progress) if wait else None)
         kw = {"image": image, "images": images, "video": video, "duration": duration, "resolution": resolution,
@@ -483,6 +483,7 @@ class Session:
                           on_progress: Callable[[TaskStatus], Any] | None = None,
                           bar: Progress | None = None) -> VideoResult:
         """Poll a task to the end and store its video (used by :class:`VideoTask`)."""
+        _checks.check_callable(on_progress, "on_progress", ("status",))
         return await _video.await_task(self, task, timeout=timeout, progress=progress, on_progress=on_progress,
                                        bar=bar)
 
