@@ -413,3 +413,11 @@ def test_a_variable_whose_text_cannot_be_made_stops_the_cell(ip: Any, fake: Fake
     assert f"{field} in the cell names a Unprintable whose text cannot be made (RuntimeError: no text for you)" \
         in cap.stderr and "nothing was sent" in cap.stderr
     assert not fake.calls
+
+
+def test_an_unquoted_path_with_a_space_says_to_quote_it(ip: Any, fake: FakeSession) -> None:
+    _, cap = run(ip, "%th_transcribe my file.mp3")
+    assert "unrecognized arguments: file.mp3 (quote a value that holds spaces" in cap.stderr
+    _, cap = run(ip, "%%th_image --bogus\nx")  # an unknown option is not about quoting
+    assert "quote" not in cap.stderr
+    assert not fake.calls

@@ -70,6 +70,9 @@ class MagicParser(argparse.ArgumentParser):
         from .._config import redact  # a key typed on the line must never come back in the message
 
         usage = self.format_usage().strip()
+        extra = message.partition("unrecognized arguments: ")[2].split()
+        if extra and not any(word.startswith("-") for word in extra):  # `%th_transcribe my file.mp3`
+            message += " (quote a value that holds spaces, e.g. --edit 'my photo.png')"
         raise MagicUsageError(redact(f"{message}\n{usage}\n{MORE_HELP.format(prog=self.prog)}"))
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
