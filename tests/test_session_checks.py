@@ -277,3 +277,12 @@ def test_callbacks_of_any_fitting_shape_pass(s: Any) -> None:
     s.chat("hi", on_delta=lambda *args: seen.append(args))
     s.chat("hi", on_delta=lambda d, t, extra=None: None)
     assert seen
+
+
+def test_compare_checks_option_names_and_kind(s: Any, rec: Any) -> None:
+    """compare() is not one of the recorded twins: its options went to every model unchecked."""
+    with pytest.raises(E.InputError, match="compare\\(\\) has no argument 'sed'; did you mean seed="):
+        s.compare("a cat", ["dall-e-3", "doubao-seedream-4-5-251128"], sed=7)
+    with pytest.raises(E.InputError, match="not imgae; did you mean kind='image'"):
+        s.compare("a cat", ["gpt-5.2"], kind="imgae")
+    assert rec.posts() == []

@@ -12,7 +12,7 @@ from ..errors import DownloadError, InputError
 from ..results import BatchResult, CompareResult
 from .audio import speak_one
 from .chat import chat_one
-from .checks import check_chat, check_count, check_model_name, check_text
+from .checks import check_chat, check_count, check_model_name, check_option_names, check_text, parameters
 from .images import image_one, resume_entry
 from .loop import call_user, hop
 from .models import KIND_METHOD, resolve
@@ -97,7 +97,13 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
     first = models[0] if isinstance(models[0], ModelInfo) else await session.catalog.resolve(models[0])
     method = kind or KIND_METHOD.get(first.kind, "chat")
     if method not in ("image", "chat", "speak", "video"):
-        raise InputError(f"compare() runs image, chat, speak or video calls, not {method}.")
+        import difflib
+
+        near = difflib.get_close_matches(str(method), ["image", "chat", "speak", "video"], n=1)
+        raise InputError(f"compare() runs image, chat, speak or video calls, not {method}"
+                         + (f"; did you mean kind={near[0]!r}?" if near else "."))
+    twin = {"image": session.aimage, "chat": session.achat, "speak": session.aspeak, "video": session.avideo}[method]
+    check_option_names(options, ["models", "kind", *parameters(twin)], "compare")
     if method == "chat":
         check_chat(prompt, options.get("temperature"), options.get("max_tokens"))
     else:  # every model would refuse the same prompt: say it once, before any call
