@@ -102,7 +102,9 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
         near = difflib.get_close_matches(str(method), ["image", "chat", "speak", "video"], n=1)
         raise InputError(f"compare() runs image, chat, speak or video calls, not {method}"
                          + (f"; did you mean kind={near[0]!r}?" if near else "."))
-    twin = {"image": session.aimage, "chat": session.achat, "speak": session.aspeak, "video": session.avideo}[method]
+    twins: dict[str, Callable[..., Any]] = {"image": session.aimage, "chat": session.achat, "speak": session.aspeak,
+                                           "video": session.avideo}
+    twin = twins[method]
     check_option_names(options, ["models", "kind", *parameters(twin)], "compare")
     if method == "chat":
         check_chat(prompt, options.get("temperature"), options.get("max_tokens"))
