@@ -286,3 +286,19 @@ def test_compare_checks_option_names_and_kind(s: Any, rec: Any) -> None:
     with pytest.raises(E.InputError, match="not imgae; did you mean kind='image'"):
         s.compare("a cat", ["gpt-5.2"], kind="imgae")
     assert rec.posts() == []
+
+
+def test_n_true_and_a_format_that_is_not_text(s: Any, rec: Any, tmp_path: Any) -> None:
+    import wave
+
+    with pytest.raises(E.InputError, match="n is how many images"):
+        s.image("a cat", n=True)  # was sent as one image
+    path = tmp_path / "a.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    with pytest.raises(E.InputError, match="format must be text"):
+        s.transcribe(path, format=3)  # an AttributeError from the request builder
+    assert rec.posts() == []

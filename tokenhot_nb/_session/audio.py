@@ -105,6 +105,8 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     prompt = options.pop("prompt", None)
     if language is not None:
         check_text(language, "language", "language='en' (an ISO-639-1 code)")
+    if fmt is not None:
+        check_text(fmt, "format", "format='srt' (json, text, srt, vtt or verbose_json)")
     if prompt is not None:
         check_text(prompt, "transcription prompt", "prompt='Names: Zoë, Tokenhot'")
     media = store_media(session, to_media(audio_in, "audio", session.store))

@@ -49,6 +49,8 @@ def image_params(session: Session, info: ModelInfo, kw: dict[str, Any]) -> tuple
     headers = kw.pop("headers", None)
     seed = seed_for(session.seed, info, kw.pop("seed", None))
     named = {k: kw.pop(k, None) for k in ("n", "size", "quality", "negative", "response_format")}
+    if isinstance(named["n"], bool):  # True would pass as 1
+        raise InputError(f"n is how many images (a whole number), not {named['n']}.", hint="e.g. n=2.")
     raw = kw.pop("raw", None)
     params = drop_none({**named, "seed": seed, **kw, "raw": raw})
     build = {**named, "seed": seed, "extra": body_extra(kw), "raw": raw, "_headers": headers}
