@@ -421,3 +421,14 @@ def test_an_unquoted_path_with_a_space_says_to_quote_it(ip: Any, fake: FakeSessi
     _, cap = run(ip, "%%th_image --bogus\nx")  # an unknown option is not about quoting
     assert "quote" not in cap.stderr
     assert not fake.calls
+
+
+@pytest.mark.parametrize("source", ["%%th_chat --image pic\nwhat is it", "%%th_image --edit pic\nmake it blue",
+                                    "%th_transcribe pic"])
+def test_an_input_variable_that_holds_none_stops_the_cell(ip: Any, fake: FakeSession, source: str) -> None:
+    """``--image pic`` with ``pic = None`` (a load that failed) used to ask the question with no image at all."""
+    ip.user_ns["pic"] = None
+    res, cap = run(ip, source)
+    assert type(res.error_in_exec).__name__ == "UsageError"
+    assert "'pic' on the magic line names a variable that holds None" in cap.stderr
+    assert not fake.calls

@@ -105,6 +105,11 @@ def resolve_source(source: str, namespace: Mapping[str, Any]) -> Any:
     itself (a path or URL, which the session opens)."""
     if _FIELD.fullmatch("{" + source + "}"):
         value = lookup(source, namespace)
+        if value is None:  # e.g. an image that failed to load: the call would go on without it, silently
+            from ._args import MagicUsageError
+
+            raise MagicUsageError(f"{source!r} on the magic line names a variable that holds None, not an input; "
+                                  "nothing was sent. Name the variable holding the image or file, or give its path.")
         if value is not _MISSING:
             return value
     return source
