@@ -157,3 +157,15 @@ def test_a_path_the_system_cannot_look_up_is_one_line(text: str, words: str) -> 
     """It used to end in an OSError / ValueError from pathlib."""
     with pytest.raises(E.InputError, match=words):
         to_media(text, "audio")
+
+
+def test_none_inside_a_list_of_inputs_is_refused(tmp_path: Path) -> None:
+    """``images=[photo, None]`` (a load that failed) used to send the call with the one image, silently."""
+    path = tmp_path / "a.png"
+    path.write_bytes(real_png())
+    from tokenhot_nb._inputs import to_media_list
+
+    with pytest.raises(E.InputError, match="Item 1 of the image inputs is None"):
+        to_media_list([path, None], "image")
+    assert to_media_list(None, "image") == []  # None for "no inputs at all" stays fine
+    assert len(to_media_list((path, path), "image")) == 2

@@ -223,7 +223,11 @@ def to_media_list(value: Any, kind: MediaKind, store: Store | None = None) -> li
         return []
     if isinstance(value, (list, tuple)):
         out: list[Media] = []
-        for v in value:
+        for i, v in enumerate(value):
+            if v is None:  # a load that failed: dropping it would send the call without that input
+                raise InputError(f"Item {i} of the {kind} inputs is None.",
+                                 hint=f"Pass only the {kind}s to send (a path, bytes, a URL"
+                                      f"{', a PIL image' if kind == 'image' else ''} or an earlier result).")
             out.extend(to_media_list(v, kind, store))
         return out
     got = _from_result(value, kind)
