@@ -378,3 +378,14 @@ def test_export_takes_a_path(filled: History, path: object) -> None:
 def test_tail_of_more_than_sqlite_counts(filled: History) -> None:
     """``%th_history 99999999999999999999999`` ended in an OverflowError shown as a possible bug."""
     assert len(filled.tail(10**30)) == 30
+
+
+@pytest.mark.parametrize("name", ["history.csv", "history", "notes.txt"])
+def test_export_names_its_formats(filled: History, tmp_path: Path, name: str) -> None:
+    """``export('x.csv')`` wrote JSON into a .csv file without a word."""
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match=r"export\(\) writes JSON \(.json\) or JSON Lines \(.jsonl\)"):
+        filled.export(tmp_path / name)
+    assert not (tmp_path / name).exists()
+    assert filled.export(tmp_path / "H.JSONL").exists()

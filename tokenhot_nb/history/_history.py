@@ -278,7 +278,10 @@ class History:
 
         if not isinstance(path, (str, os.PathLike)):
             raise WrongTypeError(f"export() takes a file path, not {type(path).__name__}.",
-                             hint="e.g. history.export('history.json') or 'history.jsonl'.")
+                                 hint="e.g. history.export('history.json') or 'history.jsonl'.")
+        if Path(path).suffix.lower() not in (".json", ".jsonl"):  # 'x.csv' got JSON, with no word said
+            raise InputError(f"export() writes JSON (.json) or JSON Lines (.jsonl), not {Path(path).name!r}.",
+                             hint=f"e.g. history.export({str(Path(path).with_suffix('.jsonl'))!r}).")
         try:
             return export_history(self, Path(path), include_artifacts=include_artifacts)
         except OSError as exc:
