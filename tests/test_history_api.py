@@ -389,3 +389,11 @@ def test_export_names_its_formats(filled: History, tmp_path: Path, name: str) ->
         filled.export(tmp_path / name)
     assert not (tmp_path / name).exists()
     assert filled.export(tmp_path / "H.JSONL").exists()
+
+
+@pytest.mark.parametrize("kw", [{"model": 3}, {"kind": 3}, {"session_id": 7}])
+def test_a_filter_value_of_the_wrong_type(filled: History, kw: dict[str, object]) -> None:
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match=r"takes a str or a list of them, not int"):
+        filled.filter(**kw)  # type: ignore[arg-type]

@@ -63,6 +63,8 @@ def _choose(name: str, value: str | Iterable[str], allowed: Sequence[str]) -> No
     """A kind or status filter that no row can have would silently show nothing: name the one meant."""
     import difflib
 
+    if not isinstance(value, (str, list, tuple, set, frozenset)):
+        return  # _in says so
     for v in (value,) if isinstance(value, str) else value:
         if v not in allowed:
             near = difflib.get_close_matches(str(v), allowed, n=1)
@@ -79,6 +81,9 @@ def _valid_text(text: str) -> None:
 
 
 def _in(column: str, value: str | Iterable[str]) -> Cond:
+    if not isinstance(value, (str, list, tuple, set, frozenset)):
+        raise WrongTypeError(f"filter({column}=…) takes a str or a list of them, not {type(value).__name__} "
+                             f"({value!r:.40}).", hint=f"e.g. history.filter({column}='…').")
     values = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
     if len(values) == 1:
         return (f"{column}=?", values)
