@@ -71,3 +71,13 @@ def test_a_default_of_another_kind_is_named_as_such(ip: Any, offline: Any) -> No
     assert "Unknown" not in text and "chat" not in offline.defaults
     _, cap = run(ip, "%th_config --default-image dall-e3")  # a near miss still suggests the close one
     assert "Did you mean 'dall-e-3'" in " ".join(o.data.get("text/plain", "") for o in cap.outputs)
+
+
+def test_a_default_may_be_a_model_only_the_service_lists(ip: Any, offline: Any) -> None:  # noqa: F811
+    """``-m deepseek-v4-pro`` worked but ``--default-chat deepseek-v4-pro`` said "Unknown chat model": the default
+    was looked up in the built-in catalogue only."""
+    res, _ = run(ip, "%th_config --default-chat deepseek-v4-pro")
+    assert res.error_in_exec is None and offline.defaults["chat"] == "deepseek-v4-pro"
+    _, cap = run(ip, "%th_config --default-audio whisper-1")  # a transcriber is no voice for %%th_audio
+    assert "whisper-1 turns speech into text" in " ".join(o.data.get("text/plain", "") for o in cap.outputs)
+    assert "audio" not in offline.defaults

@@ -78,20 +78,23 @@ def rebuild(old: Any, changes: dict[str, Any], *, from_env: bool) -> Any:
     return mod.session(reset=True, **kwargs)
 
 
-def _default(model: Any, name: str, kind: str) -> str:
-    """The model id for ``--default-KIND NAME``; a model of another kind is named as such, not "unknown"."""
+def _default(s: Any, name: str, kind: str) -> str:
+    """The model id for ``--default-KIND NAME``, from the session's catalogue (built-in ⊕ the service's table, as
+    ``-m`` resolves): the built-in one alone called a model only the service lists unknown. A model of another
+    kind is named as such."""
+    from .._session.models import KIND_METHOD, check_kind
     from ..errors import UnknownModelError, UnsupportedOptionError
 
     try:
-        return str(model(name, kind=kind).id)
-    except UnknownModelError as first:
-        try:
-            other = model(name)
-        except Exception:
-            raise first from None
-        raise UnsupportedOptionError(f"{other.id} is {_a(other.kind)} model, not {_a(kind)} one.",
-                                     hint=f"Use --default-{other.kind} {other.id}, or pick {_a(kind)} model: "
-                                          f"%th_models --kind {kind}.") from None
+        info = s.model(name)
+    except UnknownModelError:
+        raise UnknownModelError(name, s.catalog.snapshot().suggest(name, kind), kind) from None
+    if info.kind != kind:
+        raise UnsupportedOptionError(f"{info.id} is {_a(info.kind)} model, not {_a(kind)} one.",
+                                     hint=f"Use --default-{info.kind} {info.id}, or pick {_a(kind)} model: "
+                                          f"%th_models --kind {kind}.")
+    check_kind(KIND_METHOD[kind], info)  # e.g. whisper-1 as the voice of %%th_audio
+    return str(info.id)
 
 
 def _a(word: str) -> str:
@@ -99,8 +102,6 @@ def _a(word: str) -> str:
 
 
 def apply_config(a: Any) -> Table | None:
-    from ..catalog import model
-
     changes: dict[str, Any] = {}
     for name in ("base_url", "mode", "store"):
         value = getattr(a, name)
@@ -116,9 +117,9 @@ def apply_config(a: Any) -> Table | None:
             print(KEY_EMPTY)
             return None
         changes["api_key"] = key
-    picked = {kind: _default(model, getattr(a, f"default_{kind}"), kind)
-              for kind in MODEL_KINDS if getattr(a, f"default_{kind}")}  # validate before rebuilding
     s = _session()
+    picked = {kind: _default(s, getattr(a, f"default_{kind}"), kind)
+              for kind in MODEL_KINDS if getattr(a, f"default_{kind}")}  # validate before rebuilding
     if changes or a.reset:
         s = rebuild(s, changes, from_env=a.reset)
     if picked:
