@@ -169,3 +169,17 @@ def test_none_inside_a_list_of_inputs_is_refused(tmp_path: Path) -> None:
         to_media_list([path, None], "image")
     assert to_media_list(None, "image") == []  # None for "no inputs at all" stays fine
     assert len(to_media_list((path, path), "image")) == 2
+
+
+def test_an_earlier_result_of_another_kind_is_refused(tmp_path: Path) -> None:
+    """An AudioResult given as the image of an edit was sent as it was: a paid edit of WAV bytes."""
+    s = make_session(tmp_path / "st", rec := Recorder())
+    speech, picture = s.speak("hello"), s.image("a cat")
+    sent = len(rec.posts())
+    with pytest.raises(E.InputError, match="That is an AudioResult, not an image"):
+        s.edit(speech, "make it blue")
+    with pytest.raises(E.InputError, match="That is an ImageResult, not audio"):
+        s.transcribe(picture)  # it said "That result holds 1 images; pick one"
+    assert len(rec.posts()) == sent
+    assert s.transcribe(s.video("a paper boat")).text  # a video's sound track is audio (Whisper takes MP4)
+    s.close()

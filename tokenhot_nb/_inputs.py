@@ -208,6 +208,12 @@ def _from_result(value: Any, kind: MediaKind) -> list[Media] | None:
     """Earlier results are inputs too: their files are already in the store."""
     from .results import AudioResult, ImageResult, VideoResult
 
+    fits = {"image": (ImageResult,), "audio": (AudioResult, VideoResult), "video": (VideoResult,)}[kind]
+    if isinstance(value, (ImageResult, AudioResult, VideoResult)) and not isinstance(value, fits):
+        # an AudioResult as an image was sent as it was: a paid edit of WAV bytes
+        noun = {"image": "an image", "audio": "audio", "video": "a video"}[kind]
+        raise InputError(f"That is {'an' if type(value).__name__[0] in 'AI' else 'a'} {type(value).__name__}, "
+                         f"not {noun}.", hint=f"Pass {noun}: a file, bytes, a URL or an earlier result of that kind.")
     if isinstance(value, ImageResult):
         return [Media(it.path.read_bytes(), it.mime, it.path.name, sha256=it.sha256) for it in value.items]
     if isinstance(value, AudioResult):
