@@ -183,3 +183,19 @@ def test_an_earlier_result_of_another_kind_is_refused(tmp_path: Path) -> None:
     assert len(rec.posts()) == sent
     assert s.transcribe(s.video("a paper boat")).text  # a video's sound track is audio (Whisper takes MP4)
     s.close()
+
+
+def test_a_stored_artifact_is_checked_like_any_input(tmp_path: Path) -> None:
+    """A history artifact (or its {"artifact": sha} ref, what to_code() writes) went out unchecked: a stored WAV was
+    sent as the image of a paid edit, whatever mime the ref claimed."""
+    s = make_session(tmp_path / "st", rec := Recorder())
+    s.speak("hello")
+    wav = s.history[-1].artifacts[0]
+    sent = len(rec.posts())
+    for given in (wav, {"artifact": wav.sha256, "mime": "image/png"}):
+        with pytest.raises(E.InputError, match=r"image input \(history artifact .*\) is not an image .*audio/wav"):
+            s.edit(given, "make it blue")
+    assert len(rec.posts()) == sent
+    s.image("a cat")
+    assert s.edit(s.history[-1].artifacts[0], "make it blue").entry.ok  # an image artifact still works
+    s.close()

@@ -369,5 +369,6 @@ def _from_ref(ref: dict[str, Any], kind: MediaKind, store: Store | None) -> Medi
             hint="Open the session on the store the call was recorded in (Session(store=…)).",
         ) from None
     data = path.read_bytes()
-    mime = str(ref.get("mime") or sniff_mime(data, _fallback(kind)))
+    checked = check_media(data, kind, f"(history artifact {sha[:12]}…)")  # a stored WAV is no image to edit
+    mime = str(ref.get("mime") or checked)  # as recorded: the replay key of a rerun stays the same
     return Media(data, mime, path.name, sha256=sha)
