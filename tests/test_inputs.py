@@ -76,7 +76,7 @@ def test_bad_inputs_say_what_is_accepted(tmp_path: Path) -> None:
     with pytest.raises(E.InputError, match="No image file") as info:
         to_media(tmp_path / "missing.png", "image")
     assert "PIL image" in str(info.value)
-    with pytest.raises(E.InputError, match="Cannot use a int"):
+    with pytest.raises(E.InputError, match="Cannot use an int"):
         to_media(42, "audio")
     with pytest.raises(E.InputError, match="empty"):
         to_media(b"", "image")

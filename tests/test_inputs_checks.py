@@ -199,3 +199,56 @@ def test_a_stored_artifact_is_checked_like_any_input(tmp_path: Path) -> None:
     s.image("a cat")
     assert s.edit(s.history[-1].artifacts[0], "make it blue").entry.ok  # an image artifact still works
     s.close()
+
+
+class _Files(Recorder):
+    """The simulator, plus a host that serves what a test puts in ``files`` (path → (content type, body))."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, tuple[str, bytes]] = {}
+
+    async def handle_async_request(self, request: Any) -> Any:
+        import httpx
+
+        if request.url.host == "files.example":
+            kind, body = self.files.get(request.url.path, ("text/plain", b""))
+            return httpx.Response(200 if body else 404, content=body, headers={"content-type": kind})
+        return await super().handle_async_request(request)
+
+
+def _wav() -> bytes:
+    import wave
+
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    return buf.getvalue()
+
+
+def test_a_url_input_is_checked_once_downloaded(tmp_path: Path) -> None:
+    """What a URL input served went on to the paid call unchecked (a login page as the audio to transcribe), and a
+    URL that failed spoke of expiring vendor links."""
+    rec = _Files()
+    rec.files = {"/login.wav": ("text/html", b"<!doctype html><html><body>Sign in</body></html>"),
+                 "/song.png": ("image/png", _wav()), "/ok.wav": ("audio/wav", _wav())}
+    s = make_session(tmp_path / "st", rec)
+    with pytest.raises(E.InputError, match=r"https://files\.example/login\.wav"):
+        s.transcribe("https://files.example/login.wav")
+    with pytest.raises(E.InputError, match="is not an image"):
+        s.edit("https://files.example/song.png", "make it blue", model="gpt-image-2")
+    with pytest.raises(E.InputError, match=r"Could not download the input https://files.example/gone.wav \(HTTP 404\)"):
+        s.transcribe("https://files.example/gone.wav")
+    assert rec.posts("/v1/") == []
+    assert s.transcribe("https://files.example/ok.wav").text
+    s.close()
+
+
+@pytest.mark.parametrize("kind", ["audio", "video"])
+def test_a_pil_image_is_no_audio_or_video(kind: str) -> None:
+    """It was turned into a PNG and sent as the audio of a paid transcription."""
+    with pytest.raises(E.InputError, match=f"Cannot use an Image as {kind} input"):
+        to_media(Image.new("RGB", (4, 4)), kind)  # type: ignore[arg-type]

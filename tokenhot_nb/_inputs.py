@@ -261,7 +261,7 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
         if not data:
             raise InputError(f"The {kind} input is empty (0 bytes).")
         return Media(data, check_media(data, kind, f"({len(data)} bytes)"))
-    if _is_pil(value):
+    if _is_pil(value) and kind == "image":  # as audio or video it was sent as a PNG, and paid for
         data, mime = _pil_bytes(value)
         return Media(data, mime, "image.png")
     if kind == "image" and hasattr(value, "__array_interface__"):  # a numpy image (H×W, H×W×3, H×W×4)
@@ -315,8 +315,9 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
             raise InputError(f"Cannot read the {kind} file {_short_path(path)} ({exc.strerror or exc}).",
                              hint="Check that you may read it, or copy it somewhere you can.") from None
         return Media(data, check_media(data, kind, repr(path.name)), path.name)
+    name = type(value).__name__
     raise InputError(
-        f"Cannot use a {type(value).__name__} as {kind} input.",
+        f"Cannot use {'an' if name[:1].lower() in 'aeiou' else 'a'} {name} as {kind} input.",
         hint="Pass a file path, bytes, a URL, "
         + ("a PIL image, " if kind == "image" else "")
         + f"or an earlier result (e.g. {_EARLIER[kind]}).",

@@ -115,7 +115,7 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     endpoint = "audio.translations" if kind == "translate" else "audio.transcriptions"
     if session.mode == "replay":
         return from_entry(replayed(session, kind, info, endpoint, params), session)
-    media = await fetch(session, media)
+    media = await fetch(session, media, "audio")
     data, _ = media.pair()
     call = audio.build_transcription(info, data, media.filename, language=language, format=fmt, prompt=prompt,
                                      translate=kind == "translate", extra=body_extra(options))

@@ -92,9 +92,9 @@ async def edit_one(session: Session, images_in: Any, prompt: str, mask_in: Any, 
         endpoint = "images.edits" if needs_bytes else info.endpoints[0]
         return from_entry(_replayed(session, "edit", info, endpoint, params), session)
     if needs_bytes:
-        media = [await fetch(session, m) for m in media]
+        media = [await fetch(session, m, "image") for m in media]
         if mask is not None:
-            mask = await fetch(session, mask)
+            mask = await fetch(session, mask, "image")
     pairs: list[Any] = [m.wire() for m in media]
     mask_arg = None if mask is None else mask.wire()
     call = images.build_edit(info, pairs, prompt, mask=mask_arg, **build)

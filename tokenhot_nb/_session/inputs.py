@@ -3,9 +3,11 @@ an endpoint needs the bytes of a URL."""
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from .._inputs import Media, sniff_mime
+from .._inputs import MAX_INPUT_BYTES, Media, MediaKind, check_media
+from ..errors import DownloadError, InputError
 from .recording import incoming
 
 if TYPE_CHECKING:
@@ -20,12 +22,20 @@ def store_media(session: Session, media: Media) -> Media:
     return media
 
 
-async def fetch(session: Session, media: Media) -> Media:
-    """Download a URL input (for endpoints that need the bytes), keeping its URL ref for params."""
+async def fetch(session: Session, media: Media, kind: MediaKind) -> Media:
+    """Download a URL input (for endpoints that need the bytes), keeping its URL ref for params. What arrives is
+    checked like a file would be: a login page or an MP3 behind an image URL is not sent on to a paid call."""
     if media.data is None and media.url:
-        dl = await session.client.download(media.url, incoming(session))
+        try:
+            dl = await session.client.download(media.url, incoming(session), expect=kind,
+                                               max_bytes=MAX_INPUT_BYTES[kind])
+        except DownloadError as exc:  # its message speaks of expiring vendor links: this is the user's own URL
+            status = re.search(r"\(HTTP (\d{3})\)", exc.message)
+            raise InputError(f"Could not download the input {media.url[:120]}"
+                             + (f" (HTTP {status.group(1)})." if status else f": {exc.message}"),
+                             hint="Check the URL (it must be public), or download the file and pass its path.") from None
         data = dl.path.read_bytes()
         dl.path.unlink(missing_ok=True)
+        media.mime = check_media(data, kind, repr(media.url[:120]))
         media.data = data
-        media.mime = sniff_mime(data, dl.content_type or media.mime)
     return media
