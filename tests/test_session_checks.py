@@ -302,3 +302,15 @@ def test_n_true_and_a_format_that_is_not_text(s: Any, rec: Any, tmp_path: Any) -
     with pytest.raises(E.InputError, match="format must be text"):
         s.transcribe(path, format=3)  # an AttributeError from the request builder
     assert rec.posts() == []
+
+
+def test_an_estimate_of_bad_input_says_so_and_records_nothing(s: Any, rec: Any) -> None:
+    """s.estimate(...) asks what a call would cost: refusing it must not add an "error" row as if it was tried."""
+    with pytest.raises(E.UnsupportedOptionError, match="got n=99"):
+        s.estimate("image", "a cat", n=99)
+    with pytest.raises(E.InputError, match="did you mean seed="):
+        s.estimate("image", "a cat", sed=3)
+    assert len(s.history) == 0 and rec.posts() == []
+    with pytest.raises(E.UnsupportedOptionError):
+        s.image("a cat", n=99)
+    assert len(s.history) == 1  # a real call's refusal is still recorded

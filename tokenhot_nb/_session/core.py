@@ -72,7 +72,7 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
                 _checks.check_option_names(kwargs, named, kind)
                 return await fn(self, *args, **kwargs)
             except TokenhotError as exc:
-                if not isinstance(exc, ReplayMissError):
+                if not isinstance(exc, ReplayMissError) and self.spending.estimates is None:  # an estimate is no call
                     bound = sig.bind_partial(self, *args, **kwargs)
                     _recording.record_refusal(self, kind, dict(bound.arguments), exc)
                 raise
