@@ -182,7 +182,7 @@ def check_option_names(options: Mapping[str, Any], named: Iterable[str], method:
     body field and silently do nothing: refuse it, naming the argument it resembles."""
     names = [n for n in named if not n.startswith("_")]
     for key in options:
-        if key in names or key in ("extra", "raw", "headers"):
+        if key in names or key.startswith("_") or key in ("extra", "raw", "headers"):  # _bar: the sync twin's
             continue
         near = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
         if near:
