@@ -293,6 +293,8 @@ def test_n_true_and_a_format_that_is_not_text(s: Any, rec: Any, tmp_path: Any) -
 
     with pytest.raises(E.InputError, match="n is how many images"):
         s.image("a cat", n=True)  # was sent as one image
+    with pytest.raises(E.InputError, match="negative prompt must be text"):
+        s.image("a cat", model="qwen-image-max", negative=5)  # was sent as "negative_prompt": 5
     path = tmp_path / "a.wav"
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)

@@ -51,6 +51,8 @@ def image_params(session: Session, info: ModelInfo, kw: dict[str, Any]) -> tuple
     named = {k: kw.pop(k, None) for k in ("n", "size", "quality", "negative", "response_format")}
     if isinstance(named["n"], bool):  # True would pass as 1
         raise InputError(f"n is how many images (a whole number), not {named['n']}.", hint="e.g. n=2.")
+    if named["negative"] is not None:
+        check_text(named["negative"], "negative prompt", "negative='blurry, text'", empty_ok=True)
     raw = kw.pop("raw", None)
     params = drop_none({**named, "seed": seed, **kw, "raw": raw})
     build = {**named, "seed": seed, "extra": body_extra(kw), "raw": raw, "_headers": headers}
