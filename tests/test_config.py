@@ -288,6 +288,21 @@ def test_only_slashes_and_v1_are_trimmed_from_the_base_url() -> None:
     assert Settings(base_url="https://relay.test/pathXX/").base_url == "https://relay.test/pathXX"
 
 
+
+@pytest.mark.parametrize(("url", "bare"), [
+    ("https://relay.test/?key=tkn_in_query_0123456789abcdef", "https://relay.test/"),
+    ("https://user:tkn_as_password_0123456789@relay.test/v1", "https://relay.test/v1"),
+    ("https://tkn_as_user_0123456789abcdef@relay.test", "https://relay.test"),
+    ("http://[::1]:8080/x#tkn_in_fragment_0123456789", "http://[::1]:8080/x"),
+])
+def test_a_base_url_with_credentials_or_a_query_is_refused_without_showing_them(url: str, bare: str) -> None:
+    """A key put in the base URL (``?key=`` as Gemini takes it, ``user:key@``) was in the reprs of Session,
+    Settings and Client and in the catalogue's warnings. The address is refused; the message shows it bare."""
+    with pytest.raises(ConfigError) as err:
+        Settings(base_url=url)
+    shown = f"{err.value} {err.value.hint}"
+    assert "tkn_" not in shown and repr(bare) in shown and "api_key=" in shown
+
 # -- encoded forms of a known key --------------------------------------------------------------------------
 ENCODED_KEY = "sk-enc-0123456789abcdefXYZ"
 

@@ -267,6 +267,15 @@ def check_base_url(url: object) -> str:
             f"base_url {shown!r} is not an http(s) URL with a host.",
             hint=f"Write it with its scheme, e.g. {fix!r} (argument base_url=… or TOKENHOT_BASE_URL).",
         )
+    extra = [what for what, there in (("a user name or password", parts.username is not None or parts.password),
+                                      ("a query (?…)", parts.query), ("a fragment (#…)", parts.fragment)) if there]
+    if extra:  # a key put there would be in every repr, message and log line that names the service
+        bare = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+        raise ConfigError(
+            f"base_url carries {' and '.join(extra)}: it must be only the service's address (paths are added "
+            "to it, and a key written there would show wherever the address is shown).",
+            hint=f"Use base_url={redact(bare)!r} and pass the key as api_key=… (or TOKENHOT_API_KEY).",
+        )
     return text
 
 
