@@ -432,3 +432,23 @@ def test_an_input_variable_that_holds_none_stops_the_cell(ip: Any, fake: FakeSes
     assert type(res.error_in_exec).__name__ == "UsageError"
     assert "'pic' on the magic line names a variable that holds None" in cap.stderr
     assert not fake.calls
+
+
+def test_a_terminal_prints_no_escape_sequence_an_answer_sent(capsys: pytest.CaptureFixture[str]) -> None:
+    """Outside a notebook the view prints the answer as it streams, and what a terminal printed stays printed:
+    an OSC 52 clipboard write, a screen clear or a colour from the answer (one split across pieces too) must not
+    reach it; the text itself keeps them (it is data)."""
+    from tokenhot_nb.families._types import ChatDelta
+    from tokenhot_nb.magics._stream import StreamView
+
+    view = StreamView(live=False)
+    pieces = ["hi \x1b]52;c;ZXZpbA==\x07 ", "\x1b[2J\x1b[31mred", "\x1b", "[0m line\r\nnext\x1b]0;title"]
+    text = ""
+    for piece in pieces:
+        text += piece
+        view.on_delta(ChatDelta(text=piece), text)
+    view.finish()
+    printed = capsys.readouterr().out
+    assert "\x1b" not in printed and "\x07" not in printed and "\r" not in printed
+    assert "hi" in printed and "red" in printed and "line\nnext" in printed
+    assert view.text == text

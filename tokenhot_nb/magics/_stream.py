@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._session.recording import LiveText
+from ..errors import clean_text
 from ..results.text import REASONING_SUMMARY, answer_html
 
 #: At most this many display updates per second while streaming.
@@ -130,7 +131,8 @@ class StreamView:
             self._update(data, self._metadata("streaming"))
 
     def _print_new(self, end: str = "") -> None:
-        sys.stdout.write(self.text[self._printed:] + end)
+        # what a terminal prints stays printed: an answer's escapes must not clear it or write the clipboard
+        sys.stdout.write(clean_text(self.text[self._printed:]) + end)
         sys.stdout.flush()
         self._printed = len(self.text)
 
