@@ -170,3 +170,18 @@ def test_a_replay_run_records_no_refusal(recorded: dict) -> None:
         live.chat("Hello", model="gpt-5.2", temperature=0.2)
     assert len(live.history) == n_entries + 1  # outside replay, refusals are recorded as before
     live.close()
+
+
+def test_a_replay_refuses_bad_options_as_the_recording_run_did(recorded: dict) -> None:
+    """A transcription in replay builds no call (that needs the audio), and its options were not checked: a
+    translation given a language came back as a replay miss instead of the refusal the recording run showed."""
+    offline = make_session(recorded["store"], Recorder())
+    s = make_session(recorded["store"], Recorder(), mode="replay")
+    for session in (offline, s):
+        with pytest.raises(E.UnsupportedOptionError, match="takes no language"):
+            session.translate(recorded["speak"], language="de")
+        with pytest.raises(E.UnsupportedOptionError, match="format"):
+            session.transcribe(recorded["speak"], format="docx")
+    assert s.transcribe(recorded["speak"], format="srt").srt == recorded["transcribe"].srt  # hits still replay
+    offline.close()
+    s.close()

@@ -113,7 +113,9 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     params = drop_none({"audio": media.ref(), "model": info.ref, "language": language, "format": fmt,
                         "prompt": prompt, **options})
     endpoint = "audio.translations" if kind == "translate" else "audio.transcriptions"
-    if session.mode == "replay":
+    if session.mode == "replay":  # no call is built (it needs the audio): its options are checked all the same
+        audio.transcription_fields(info, language=language, format=fmt, prompt=prompt,
+                                   translate=kind == "translate", extra=options or None)
         return from_entry(replayed(session, kind, info, endpoint, params), session)
     media = await fetch(session, media, "audio")
     data, _ = media.pair()

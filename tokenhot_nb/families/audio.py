@@ -267,10 +267,11 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
 # --- transcription -----------------------------------------------------------------------------------------
 
 
-def build_transcription(model: ModelInfo, data: bytes, filename: str, *, language: str | None = None,
-                        format: str = "json", prompt: str | None = None, translate: bool = False,
-                        extra: Mapping[str, Any] | None = None) -> HttpCall:
-    """Whisper multipart: transcription (``language`` optional) or translation to English (no ``language``)."""
+def transcription_fields(model: ModelInfo, *, language: str | None = None, format: str = "json",
+                         prompt: str | None = None, translate: bool = False,
+                         extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The form fields of a Whisper call, every option checked: what :func:`build_transcription` sends beside
+    the file, and the check a replay makes (it has no call to build, and must refuse what a live run refuses)."""
     if model.family != "whisper":
         raise UnsupportedOptionError(f"{model.id} (family {model.family!r}) does not transcribe.",
                                      hint="Use whisper-1.")
@@ -278,8 +279,6 @@ def build_transcription(model: ModelInfo, data: bytes, filename: str, *, languag
     formats = model.choices("formats")
     if formats and fmt not in formats:
         raise unsupported(model, "format", format, formats)
-    if not data:
-        raise InputError("The audio is empty.")
     fields: dict[str, Any] = {"model": model.id, "response_format": fmt}
     if translate:
         language = language if language is not None else (extra or {}).get("language")
@@ -302,11 +301,22 @@ def build_transcription(model: ModelInfo, data: bytes, filename: str, *, languag
     for k, v in (extra or {}).items():
         fields[k] = [str(x) for x in v] if isinstance(v, (list, tuple)) else (
             str(v).lower() if isinstance(v, bool) else str(v))
+    return fields
+
+
+def build_transcription(model: ModelInfo, data: bytes, filename: str, *, language: str | None = None,
+                        format: str = "json", prompt: str | None = None, translate: bool = False,
+                        extra: Mapping[str, Any] | None = None) -> HttpCall:
+    """Whisper multipart: transcription (``language`` optional) or translation to English (no ``language``)."""
+    fields = transcription_fields(model, language=language, format=format, prompt=prompt, translate=translate,
+                                  extra=extra)
+    if not data:
+        raise InputError("The audio is empty.")
     ext = (filename or "").rsplit(".", 1)[-1].lower()
     mime = _AUDIO_MIME.get(ext) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     path = "/v1/audio/translations" if translate else "/v1/audio/transcriptions"
     return HttpCall("POST", path, data=fields, files=[FilePart("file", filename or "audio.wav", data, mime)],
-                    expect="text" if fmt in _TEXT_FORMATS else "json")
+                    expect="text" if fields["response_format"] in _TEXT_FORMATS else "json")
 
 
 _TIME = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[.,](\d+))?")
