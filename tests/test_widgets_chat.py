@@ -169,3 +169,47 @@ def test_no_bubble_shows_a_key(tmp_path):
         assert all(key not in html and key[3:] not in html for html in shown), shown
     finally:
         session.close()
+
+
+def test_a_notebook_chatting_through_a_panel_replays(tmp_path):
+    """The panel's thread name is part of each chat call's replay key: a random one (``panel-6c6e…``) made every
+    panel chat of a notebook re-run in replay mode a miss. Two fresh processes, as a recording run and its
+    replay: the replay answers from the store."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys, warnings\n"
+        "warnings.simplefilter('ignore')\n"
+        "import tokenhot_nb\n"
+        "from tokenhot_nb.widgets import panel\n"
+        "s = tokenhot_nb.Session(store=sys.argv[1])\n"
+        "p = panel('chat', s)\n"
+        "for text in ('Suggest a name for a balloon festival.', 'And a slogan?'):\n"
+        "    p.input.value = text\n"
+        "    p.send.click()\n"
+        "    p.wait(60)\n"
+        "    assert not p.error_box.value, p.error_box.value\n"
+        "    print(s.mode, p.thread_id, repr(p.text))\n"
+        "p.new_thread.click()\n"
+        "p.input.value = 'A third, in a new thread.'\n"
+        "p.send.click()\n"
+        "p.wait(60)\n"
+        "assert not p.error_box.value, p.error_box.value\n"
+        "print(s.mode, p.thread_id, repr(p.text))\n"
+        "s.close()\n")
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENHOT_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(root), env.get("PYTHONPATH", "")])
+    runs = []
+    for mode in ("offline", "replay"):
+        out = subprocess.run([sys.executable, "-c", script, str(tmp_path / "st")], capture_output=True, text=True,
+                             env={**env, "TOKENHOT_MODE": mode}, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        runs.append(out.stdout.splitlines())
+    recorded, replayed = runs
+    assert len(recorded) == 3 and [line.split(" ", 1)[0] for line in replayed] == ["replay"] * 3
+    assert [line.split(" ", 1)[1] for line in replayed] == [line.split(" ", 1)[1] for line in recorded]
+    assert len({line.split(" ")[1] for line in recorded}) == 2  # the new thread has a new name

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import threading
-import uuid
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -48,9 +48,15 @@ def panel_endpoints(info: ModelInfo) -> list[str]:
     return list(dict.fromkeys(ep for ep in eps if ep in API_LABELS))
 
 
+_numbers = itertools.count(1)
+
+
 def _thread_name() -> str:
-    """Each panel thread gets its own name, so it never mixes with the magics' default thread."""
-    return f"panel-{uuid.uuid4().hex[:8]}"
+    """Each panel thread gets its own name, so it never mixes with the magics' default thread. Numbered in the
+    order panels start threads, not random: the name is part of a chat call's replay key, so a notebook re-run
+    in replay mode must ask with the names its recording run used (a first message starts the thread afresh,
+    so a name seen in an older run of the store is never continued)."""
+    return f"panel-{next(_numbers)}"
 
 
 def _bubble(role: str, text: str, note: str = "") -> str:
