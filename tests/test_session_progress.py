@@ -51,6 +51,22 @@ def test_html_bar_updates_in_place(notebook: list) -> None:
     assert "width:75%" in last and "3/4" in last and "1 failed" in last and "retrying" in last
 
 
+
+def test_the_bar_left_in_the_notebook_has_no_timing(notebook: list, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While it runs the bar shows the time so far; the bar it leaves says what was done and spent, not how long
+    it took, so a notebook re-run (in replay mode, say) shows the same output."""
+    now = [100.0]
+    monkeypatch.setattr(_progress.time, "monotonic", lambda: now[0])
+    bar = Progress(2, "models")
+    now[0] = 101.5
+    bar.update(1, force=True)
+    assert "models: 1/2 · 1.5s" in notebook[-1][1]
+    now[0] = 107.25
+    bar.update(2)
+    bar.close(note="spent $0.10")
+    final = notebook[-1][1]
+    assert "models: 2/2 · spent $0.10</div>" in final and "7.2" not in final
+
 def test_updates_are_throttled(notebook: list, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_progress, "_MIN_INTERVAL", 60.0)
     bar = Progress(100, "x")

@@ -71,6 +71,7 @@ class Progress:
         self._handle: Any = None
         self._tty = False
         self._closed = False
+        self._final = False  # the closing draw: what was done, not how long it took
         self._ticker: Ticker | None = None  # waits (total unknown) tick between updates once shown
         if enabled is False:
             self._mode = "off"
@@ -114,6 +115,7 @@ class Progress:
                 return
             if note is not None:
                 self.note = note
+            self._final = True
             if self._mode != "off" and not (self._mode == "html" and self._handle is None):
                 self._draw()
                 if self._mode == "text":
@@ -134,7 +136,8 @@ class Progress:
             bits.append(f"{self.failed} failed")
         if self.note:
             bits.append(self.note)
-        bits.append(f"{elapsed:.1f}s")
+        if not self._final:  # the bar left in the notebook has no timing: a re-run shows the same output
+            bits.append(f"{elapsed:.1f}s")
         return " · ".join(bits)
 
     def _html(self) -> str:
