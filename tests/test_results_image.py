@@ -128,19 +128,82 @@ def test_audio_stored_with_a_page_type_is_not_played(tmp_path: Path, capsys: pyt
     assert "data:text/html" not in html and "<audio" not in html and "<script" not in html
 
 
-@pytest.mark.parametrize("payload", [SVG, bytes(range(256)) * 4], ids=["svg", "garbage"])
-def test_an_inline_image_that_is_not_one_shows_a_placeholder(payload: bytes, tmp_path: Path,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    """End to end over loopback: a relay answers ``b64_json`` holding SVG or junk; the call (paid) is kept,
-    and showing it never raises."""
-    def generate(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
-        return response(200, json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(payload).decode()}]}
-                                        ).encode())
+HTML = b"<!DOCTYPE html><html><body><script>alert(1)</script>Please sign in</body></html>"
+GEMINI_PATH = "/v1beta/models/gemini-2.5-flash-image:generateContent"
 
-    with Hostile({"/v1/images/generations": generate}) as relay:
+
+def _openai_item(item: dict[str, str]) -> bytes:
+    return response(200, json.dumps({"created": 1, "data": [item]}).encode())
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize(("answer", "model", "what"), [
+    (_openai_item({"b64_json": _b64(SVG)}), "gpt-image-1.5", "an SVG drawing"),
+    (_openai_item({"b64_json": _b64(BAD["garbage"])}), "gpt-image-1.5", "bytes in no format it can read"),
+    (_openai_item({"url": "data:text/html;base64," + _b64(HTML)}), "gpt-image-1.5", "an HTML page"),
+    (_openai_item({"url": "data:text/plain,upstream%20busy"}), "gpt-image-1.5", "text/plain"),
+    (response(200, json.dumps({"candidates": [{"content": {"parts": [{"inlineData": {
+        "mimeType": "image/png", "data": _b64(HTML)}}]}}]}).encode()), "gemini-2.5-flash-image", "an HTML page"),
+], ids=["b64-svg", "b64-garbage", "data-url-html", "data-url-text", "gemini-inline-html"])
+def test_inline_bytes_that_are_not_an_image_make_an_error_row_and_are_kept_as_bin(
+        answer: bytes, model: str, what: str, tmp_path: Path) -> None:
+    """End to end over loopback: the same rule as a downloaded image. The call (paid) is an error row with one
+    line saying what arrived; the bytes are kept under a neutral type (never .html/.svg), nothing is an image."""
+    with Hostile({"/v1/images/generations": lambda *a: answer, GEMINI_PATH: lambda *a: answer}) as relay:
         s = Session(api_key="sk-results-image-KEY-0123456789", base_url=relay.url, mode="live",
                     store=tmp_path / "store")
-        res = s.image("a cat", model="gpt-image-1.5")
+        with pytest.raises(E.APIError, match=f"^{model} answered with {what}.*, not an image") as info:
+            s.image("a cat", model=model)
+    block = info.value._render_traceback_()
+    assert len(block) <= 4 and "Traceback" not in "".join(block)
+    entry = s.history[-1]
+    assert entry.status == "error" and entry.error["error"] == "APIError" and "not an image" in entry.error["message"]
+    assert [o["role"] for o in entry.outputs] == ["raw"] and entry.outputs[0]["mime"] == "application/octet-stream"
+    (ref,) = entry.response["images"]
+    assert ref["inline"] is True and ref["raw"] == entry.outputs[0]["sha256"] and "sha256" not in ref
+    kept = s.store.read_artifact(entry.outputs[0]["sha256"])
+    assert kept in (SVG, BAD["garbage"], HTML, b"upstream busy")  # the paid bytes, as they came
+    files = [p for p in (tmp_path / "store" / "artifacts").rglob("*") if p.is_file()]
+    assert not [p for p in files if p.suffix.lower() in (".html", ".htm", ".svg", ".png", ".txt")]
+    assert entry.usage["cost"]  # what the call cost is kept too
+    with pytest.raises(E.DownloadError, match="Nothing is left to fetch"):  # nothing to download again
+        s.resume(entry.id)
+
+
+def test_an_answer_with_several_images_keeps_the_good_ones(tmp_path: Path) -> None:
+    good = png_bytes()
+    answer = response(200, json.dumps({"created": 1, "data": [
+        {"b64_json": _b64(good)}, {"url": "data:text/html;base64," + _b64(HTML)}]}).encode())
+    with Hostile({"/v1/images/generations": lambda *a: answer}) as relay:
+        s = Session(api_key="sk-results-image-KEY-0123456789", base_url=relay.url, mode="live",
+                    store=tmp_path / "store")
+        with pytest.raises(E.APIError, match=r"^1 of 2 images arrived; 1 was not an image \(image 2: an HTML "
+                                             r"page\)") as info:
+            s.image("two cats", model="gpt-image-2", n=2, size="64x64")
+    partial = info.value.partial  # type: ignore[attr-defined]
+    assert isinstance(partial, ImageResult) and len(partial) == 1 and partial.data() == good
+    entry = s.history[-1]
+    assert entry.status == "error" and sorted(o["role"] for o in entry.outputs) == ["image", "raw"]
+    raw = next(o for o in entry.outputs if o["role"] == "raw")
+    assert s.store.read_artifact(raw["sha256"]) == HTML and s.store.path_of(raw["sha256"]).suffix == ".bin"
+
+
+@pytest.mark.parametrize("payload", [SVG, BAD["garbage"]], ids=["svg", "garbage"])
+def test_a_row_an_older_version_stored_with_a_non_image_still_shows_a_placeholder(
+        payload: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Older versions kept such inline bytes as an ``ok`` image: rebuilding that row never raises."""
+    from tokenhot_nb.history import HistoryEntry, Store
+
+    store = Store(tmp_path / "store")
+    art = store.add_bytes(payload, "image/svg+xml" if payload == SVG else "image/png")
+    entry = HistoryEntry(kind="image", model="gpt-image-1.5", params={"prompt": "a cat"},
+                         outputs=[{**art.as_dict(), "role": "image"}])
+    store.insert(entry)
+    store.update(entry.id or 0, status="ok")
+    res = store.get(entry.id or 0).bind(store).result()
     html = display(res, capsys)["text/html"]
-    assert "cannot be shown" in html and "<svg" not in html and "<script" not in html
-    assert s.history[-1].status == "ok"
+    assert isinstance(res, ImageResult) and "cannot be shown" in html
+    assert "<svg" not in html and "<script" not in html and "<img" not in html

@@ -234,6 +234,46 @@ def test_an_interrupted_download_keeps_the_links_for_later(tmp_path: Path) -> No
         assert single_line_of(s).status == "ok" and relay.calls(GENERATE) == 1
 
 
+def test_an_interrupted_call_keeps_inline_bytes_that_are_not_an_image_as_raw(tmp_path: Path) -> None:
+    """Interrupted while the other image downloads: the inline HTML is kept under a neutral type, not as an image
+    (the same rule as an answer that finished)."""
+    import base64
+
+    page = b"<!DOCTYPE html><html><body><script>alert(1)</script></body></html>"
+    downloading = threading.Event()
+
+    def cdn(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes | Action:
+        downloading.set()
+        return Action(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\nContent-Length: 5000\r\n\r\n", stall=3)
+
+    items: list[str | dict[str, str]] = ["/cdn/slow.png?sig=s",
+                                         {"url": "data:text/html;base64," + base64.b64encode(page).decode()}]
+    with image_relay(items, {"/cdn/slow.png": cdn}) as relay:
+        s = live(relay.url, tmp_path)
+
+        async def stop_while_downloading() -> None:
+            call = asyncio.ensure_future(s.aimage("two cats", model="gpt-image-2", n=2, size="64x64"))
+            while not downloading.is_set():
+                await asyncio.sleep(0.01)
+            call.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await call
+
+        asyncio.run(stop_while_downloading())
+        for _ in range(200):
+            entry = single_line_of(s)
+            if entry.status != "running":
+                break
+            time.sleep(0.01)
+    assert entry.status == "interrupted" and [o["role"] for o in entry.outputs] == ["raw"]
+    raw = entry.outputs[0]
+    assert raw["mime"] == "application/octet-stream" and s.store.read_artifact(raw["sha256"]) == page
+    slow, inline = entry.response["images"]
+    assert slow["url"].endswith("?sig=s") and "sha256" not in slow
+    assert inline["inline"] is True and inline["raw"] == raw["sha256"] and "an HTML page" in inline["error"]
+    assert not [p for p in (tmp_path / "store").rglob("*") if p.suffix.lower() in (".html", ".htm")]
+
+
 # ====================================================================== over the simulator
 
 

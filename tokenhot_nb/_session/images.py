@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from .._config import redact
 from .._inputs import sniff_mime, to_media, to_media_list
 from ..catalog import ModelInfo
+from ..client._download import _arrived, media_type, raster_format
 from ..errors import APIError, DownloadError, InputError, ReplayMissError, StoreError
 from ..results import ImageItem, ImageResult, from_entry
 from .checks import body_extra, check_text
@@ -154,6 +155,10 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
             if len(ref.data) > cap:
                 raise DownloadError(f"An inline image of {len(ref.data)} bytes is larger than the download "
                                     f"limit of {cap} bytes.", hint="Raise Session(download_cap=…) (bytes).")
+            what = not_an_image(ref.data, ref.mime)
+            if what:
+                raw = await astore_bytes(session, ref.data, RAW_MIME, "raw")
+                raise _not_image_error(info.id, what, rec.id, raw, resp.request_id)
             return await astore_bytes(session, ref.data, ref.mime or sniff_mime(ref.data, "image/png"), "image",
                                       revised_prompt=ref.revised_prompt)
         return await store_download(session, ref.url, ref.mime or "image/png", "image",
@@ -171,7 +176,7 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
     except BaseException as exc:  # interrupted while downloading: the answer is paid for, its links are kept
         _keep_interrupted(session, rec, reply.images, exc, response, usage, search_text)
         raise
-    outputs = [o for o in got if isinstance(o, dict)]
+    outputs = [o for o in got if isinstance(o, dict)] + [o for o in (_raw_of(g) for g in got) if o]
     if text:
         outputs.append(store_bytes(session, text.encode("utf-8"), "text/plain", "text"))
     if any(isinstance(g, BaseException) for g in got):
@@ -192,6 +197,63 @@ def image_result(session: Session, outputs: list[dict[str, Any]], prompt: str, t
                      drop_none({"revised_prompt": o.get("revised_prompt")}))
              for o in outputs if o["role"] == "image"]
     return ImageResult(items, prompt=prompt, text=text, model=model, entry=entry, session=session)
+
+
+# ================================================================ inline bytes that are not an image
+# Inline bytes (``b64_json``, a ``data:`` URL, Gemini ``inlineData``) pass the check a downloaded image passes
+# (:func:`..client._download.check_media`): a raster format Pillow reads. Others (HTML, SVG, text, junk) are paid
+# for, so they are kept, under a neutral type (role ``raw``, a ``.bin`` file: never HTML or SVG a browser would
+# run), and their image counts as missing (``{"inline": true, "error", "raw": <sha256>}``), not fetchable again.
+
+#: The type paid bytes that are not an image are kept under.
+RAW_MIME = "application/octet-stream"
+
+
+def not_an_image(data: bytes, mime: str | None) -> str | None:
+    """What inline bytes are when they are not an image the notebook can show (the download check's words)."""
+    if raster_format(data[:16]) is not None:
+        return None
+    return _arrived(data[:64], media_type(mime))
+
+
+def _not_image_error(model: str, what: str, entry_id: int | None, raw: dict[str, Any], request_id: Any) -> APIError:
+    """The answer's HTTP status was a success (200): no ``status``, which would read as an error status."""
+    err = APIError(f"{model} answered with {what}, not an image.", request_id=request_id,
+                   hint=f"The call is paid for: what it sent is kept in history #{entry_id} as a .bin file "
+                        "(output role 'raw'). Try again, or try another model.")
+    err.not_image = what  # type: ignore[attr-defined]
+    err.raw_output = raw  # type: ignore[attr-defined]
+    return err
+
+
+def _raw_of(got: Any) -> dict[str, Any] | None:
+    """The kept bytes of an inline image that was not one (its output dict), else None."""
+    raw = getattr(got, "raw_output", None) if isinstance(got, BaseException) else None
+    return raw if isinstance(raw, dict) else None
+
+
+def _store_inline(session: Session, rec: Recording, image: Any, response: dict[str, Any]) -> Any:
+    """An inline image stored without waiting (an interrupted call): its output dict, or the error for bytes that
+    are not an image (those kept as ``raw``)."""
+    what = not_an_image(image.data, image.mime)
+    if what:
+        raw = store_bytes(session, image.data, RAW_MIME, "raw")
+        return _not_image_error(rec.info.id, what, rec.id, raw, response.get("request_id"))
+    return store_bytes(session, image.data, image.mime or "image/png", "image", revised_prompt=image.revised_prompt)
+
+
+def _not_images_error(entry_id: int | None, refs: list[dict[str, Any]], failures: list[BaseException],
+                      request_id: Any) -> APIError:
+    """One line for an answer of several images some of which were not images (the others are kept)."""
+    bad = [(i, r) for i, r in enumerate(refs, 1) if not r.get("sha256")]
+    whats = [str(getattr(f, "not_image", "")) for f in failures]
+    which = "; ".join(f"image {i}: {w}" for (i, _), w in zip(bad, whats, strict=False))
+    was = "1 was not an image" if len(bad) == 1 else f"{len(bad)} were not images"
+    return APIError(f"{len(refs) - len(bad)} of {len(refs)} images arrived; {was} ({which}).",
+                    request_id=request_id,
+                    hint=f"The call is paid for: the images are in history #{entry_id} (and this error's .partial), "
+                         "what was not an image is kept there as a .bin file (output role 'raw'). Try again, or "
+                         "try another model.")
 
 
 # ================================================================ images that did not arrive
@@ -230,6 +292,9 @@ def _ref(image: Any, got: Any) -> dict[str, Any]:
         ref["error"] = str(got[UNSAVED])
     else:
         _note_failure(ref, got, resuming=False)
+        raw = _raw_of(got)
+        if raw is not None and UNSAVED not in raw:
+            ref["raw"] = raw["sha256"]
     return ref
 
 
@@ -274,14 +339,13 @@ def _keep_interrupted(session: Session, rec: Recording, images: list[Any], exc: 
     got: list[Any] = []
     for image in images:
         try:
-            got.append(store_bytes(session, image.data, image.mime or "image/png", "image",
-                                   revised_prompt=image.revised_prompt) if image.data is not None else exc)
+            got.append(_store_inline(session, rec, image, response) if image.data is not None else exc)
         except Exception as failed:
             got.append(failed)
     refs = [_ref(r, g) for r, g in zip(images, got, strict=True)]
+    outputs = [g for g in got if isinstance(g, dict)] + [o for o in (_raw_of(g) for g in got) if o]
     try:
-        rec.update(**_kept(session, rec, refs, [g for g in got if isinstance(g, dict)], response, usage,
-                           search_text))
+        rec.update(**_kept(session, rec, refs, outputs, response, usage, search_text))
     except Exception:  # recording must never hide the real error
         pass
 
@@ -296,6 +360,10 @@ def _keep_missing(session: Session, rec: Recording, refs: list[dict[str, Any]], 
     if not again and len(refs) == 1 and failures:  # one image that cannot be fetched again: its error says it all
         rec.fail(failures[0], status="error", **fields)
         return failures[0]
+    if not again and failures and all(getattr(f, "not_image", None) for f in failures):  # the others are kept
+        bad = _not_images_error(rec.id, refs, failures, response.get("request_id"))
+        rec.fail(bad, status="error", **fields)
+        return bad
     stored = [f for f in failures if isinstance(f, StoreError)]
     if again and failures and len(stored) == len(failures):  # the store, not the link, failed
         full = stored[0]
