@@ -192,6 +192,43 @@ def test_rerun_resume_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     assert len(fake.calls) == before
 
 
+@pytest.mark.parametrize("wrong", [3, "3", 2.5, [1], Path("store")], ids=["index", "str", "float", "list", "path"])
+@pytest.mark.parametrize(("kind", "method"), [("image", "rerun"), ("image", "result"), ("image", "resume"),
+                                              ("video", "resume"), ("chat", "rerun")])
+def test_a_wrong_argument_is_one_input_error_saying_what_it_must_be(tmp_path: Path, wrong: Any, kind: str,
+                                                                    method: str) -> None:
+    """``entry.rerun(3)`` (an index where a session goes) fails at once, not deep inside with an AttributeError."""
+    store = Store(tmp_path)
+    e = HistoryEntry(kind=kind, model="m", params={"prompt": "a cat"}, response={"task_id": "task-1"})
+    store.insert(e)
+    store.update(e.id or 0, status="ok")
+    entry = store.get(e.id or 0).bind(store)
+    with pytest.raises(InputError) as info:
+        getattr(entry, method)(wrong)
+    err = info.value
+    assert err.message == (f"entry.{method}() takes a Session to use (or nothing: the entry's own session), not "
+                           f"{type(wrong).__name__}.")
+    assert f"session.history.get(<entry id>).{method}()" in err.hint
+    assert err.__cause__ is None and not isinstance(err.__context__, AttributeError)
+
+
+@pytest.mark.parametrize("wrong", [3, b"https://x", ""], ids=["int", "bytes", "empty"])
+def test_to_curl_with_a_wrong_base_url_is_one_input_error(wrong: Any) -> None:
+    entry = HistoryEntry(kind="chat", request={"method": "POST", "path": "/v1/chat/completions", "json": {}})
+    with pytest.raises(InputError, match=r"^entry\.to_curl\(\) takes the service's base URL \(a string\), not "
+                                         r"(int|bytes|an empty string)\."):
+        entry.to_curl(wrong)
+
+
+def test_a_session_stand_in_is_still_taken(tmp_path: Path) -> None:
+    """The check is by what the methods use, so a duck-typed session (as the widgets' tests use) still works."""
+    store = Store(tmp_path)
+    e = HistoryEntry(kind="chat", model="m", params={"message": "hi"})
+    store.insert(e)
+    fake = FakeSession()
+    assert store.get(e.id or 0).rerun(fake) == "result of chat"
+
+
 def test_entry_dict_round_trip_and_artifacts(tmp_path: Path) -> None:
     store = Store(tmp_path)
     art = store.add_bytes(b"x" * 10, "text/plain", name="a.txt")

@@ -409,6 +409,12 @@ class HistoryEntry:
 
     def to_curl(self, base_url: str = "https://api.tokenhot.cn") -> str:
         """The main HTTP request as a curl command; the key comes from ``$TOKENHOT_API_KEY``."""
+        if not isinstance(base_url, str) or not base_url.strip():
+            from ..errors import InputError
+
+            what = "an empty string" if isinstance(base_url, str) else type(base_url).__name__
+            raise InputError(f"entry.to_curl() takes the service's base URL (a string), not {what}.",
+                             hint="e.g. entry.to_curl('https://api.tokenhot.cn'), or entry.to_curl() for that one.")
         req = self.wire_request()
         method = str(req.get("method", "POST")).upper()
         path = str(req.get("path", "/"))
@@ -442,9 +448,18 @@ class HistoryEntry:
         return redact(" \\\n  ".join(parts)) + "\n"
 
     # -- acting on the entry
-    def _pick_session(self, session: Any) -> Any:
+    def _pick_session(self, session: Any, method: str, needs: str | None = None) -> Any:
+        """The session to act in; anything without what ``method`` uses (an index, a path…) is refused here, in
+        one line, rather than failing deep inside. Duck-typed: a stand-in with those attributes is taken."""
         if session is not None:
-            return session
+            if hasattr(session, "store") and (needs is None or callable(getattr(session, needs, None))):
+                return session
+            from ..errors import InputError
+
+            raise InputError(f"entry.{method}() takes a Session to use (or nothing: the entry's own session), "
+                             f"not {type(session).__name__}.",
+                             hint=f"Pick the entry first, then call it: session.history.get(<entry id>).{method}() "
+                                  f"or session.history[<index>].{method}().")
         bound = self.__dict__.get("_bound_session")
         if bound is not None:
             return bound
@@ -467,13 +482,15 @@ class HistoryEntry:
 
             raise InputError(f"History entry #{self.id} has kind {str(self.kind)!r:.60}, which is not a call "
                              "that can be made again.", hint=f"Rerun works for {', '.join(KINDS)}.")
-        s = self._pick_session(session)
+        s = self._pick_session(session, "rerun", self.kind)
         return getattr(s, self.kind)(**self.resolved_params())
 
     def resume(self, session: Any = None) -> Any:
         """Pick a video task up again by its task id; fetch the images an image/edit call could not download."""
+        if session is not None:  # a wrong argument is said first, whatever the row
+            self._pick_session(session, "resume", "resume")
         if self.kind in ("image", "edit"):
-            return self._pick_session(session).resume(self)
+            return self._pick_session(session, "resume", "resume").resume(self)
         task_id = (self.response or {}).get("task_id")
         if not task_id:
             from ..errors import InputError
@@ -482,11 +499,13 @@ class HistoryEntry:
                 f"History entry #{self.id} has no task id to resume.",
                 hint="Only video calls that reached the server have one; use .rerun() instead.",
             )
-        return self._pick_session(session).resume(task_id)
+        return self._pick_session(session, "resume", "resume").resume(task_id)
 
     def result(self, session: Any = None) -> Any:
         """The result object rebuilt from the stored artifacts (of the store this entry was read from)."""
         results = importlib.import_module("tokenhot_nb.results")
+        if session is not None:
+            self._pick_session(session, "result")
         session = session if session is not None else self.__dict__.get("_bound_session")
         if session is None and self.store is not None:  # History(path): its store, not the default session's
             return results.from_entry(self, None, self.store)
