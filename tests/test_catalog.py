@@ -11,7 +11,8 @@ import pytest
 
 from tokenhot_nb import catalog
 from tokenhot_nb._catalog_data import FAMILIES, MODELS
-from tokenhot_nb.errors import UnknownModelError
+from tokenhot_nb.catalog import UnknownFamilyError
+from tokenhot_nb.errors import InputError, UnknownModelError
 
 # The Tokenhot docs menu the project started from (copied from shared/seed so the test needs nothing outside)
 SEED = Path(__file__).parent / "fixtures" / "seed" / "tokenhot-docs-seed.txt"
@@ -196,7 +197,7 @@ def test_family_builds_unlisted_models() -> None:
     assert m.endpoints == ("chat.completions", "responses")
     t = catalog.model("tts-1", family="openai-tts")
     assert t.kind == "audio" and "alloy" in t.choices("voices")
-    with pytest.raises(UnknownModelError) as exc:
+    with pytest.raises(UnknownFamilyError) as exc:
         catalog.model("x", family="seedanse")
     assert "seedance" in exc.value.suggestions
     # a listed name wins over family=
@@ -274,12 +275,36 @@ def test_a_listed_model_of_another_kind_is_not_returned() -> None:
 
 
 def test_an_unknown_family_suggests_close_family_names() -> None:
-    with pytest.raises(UnknownModelError) as info:
+    with pytest.raises(UnknownFamilyError) as info:
         catalog.model("x", family="open-tts")
     assert "openai-tts" in info.value.suggestions and len(info.value.suggestions) <= 3
-    with pytest.raises(UnknownModelError) as far:
+    with pytest.raises(UnknownFamilyError) as far:
         catalog.model("x", family="zzzzzzzz")
     assert far.value.suggestions == []
+    assert str(far.value).startswith("There is no model family 'zzzzzzzz'. ")
+
+
+def test_a_family_typo_is_never_an_unknown_model_with_families_as_model_suggestions() -> None:
+    """It read "Unknown model 'x'. Did you mean 'seedance', 'seedream'…?": family names offered as models."""
+    with pytest.raises(InputError) as info:
+        catalog.model("brand-new-video", family="seedanse")
+    err = info.value
+    assert not isinstance(err, UnknownModelError) and "Unknown model" not in str(err)
+    assert err.message == "There is no model family 'seedanse'; did you mean 'seedance', 'seedream' or " \
+                          "'openai-responses'?"
+    assert set(err.suggestions) <= set(FAMILIES) and not set(err.suggestions) & {m["id"] for m in MODELS}
+    assert "catalog.families()" in err.hint
+
+
+def test_a_family_typo_is_said_even_for_a_listed_name_and_a_recorded_gone_family_is_not() -> None:
+    with pytest.raises(UnknownFamilyError, match="no model family 'openai-chatt'; did you mean 'openai-chat'"):
+        catalog.model("gpt-5.2", family="openai-chatt")  # was ignored: the listed name won
+    with pytest.raises(UnknownFamilyError):
+        catalog.model("gpt-5.2", family=["openai-chat"])  # type: ignore[arg-type]
+    # a history row's recorded family that no longer exists: its id is still listed, so it still resolves
+    assert catalog.model({"id": "gpt-5.2", "family": "renamed-since"}).id == "gpt-5.2"
+    with pytest.raises(UnknownFamilyError):  # not listed: nothing to build it from
+        catalog.model({"id": "brand-new-x", "family": "renamed-since"})
 
 
 # -- suggest's fallbacks ------------------------------------------------------------------------------------
@@ -406,10 +431,10 @@ def test_unknown_model_errors_name_the_model_and_the_kind(tiny: Any) -> None:
         tiny.model("nothing-like-it", kind="image")
     assert (info.value.name, info.value.kind) == ("nothing-like-it", "image")
     assert "Unknown image model 'nothing-like-it'" in str(info.value)
-    with pytest.raises(UnknownModelError) as fam:
+    with pytest.raises(UnknownFamilyError) as fam:
         tiny.model("new-one", kind="chat", family="bar")
-    assert (fam.value.name, fam.value.kind, fam.value.suggestions) == ("new-one", "chat", ["bare"])
-    with pytest.raises(UnknownModelError) as loose:
+    assert (fam.value.family, fam.value.suggestions) == ("bar", ["bare"])
+    with pytest.raises(UnknownFamilyError) as loose:
         tiny.model("new-one", family="fu")  # 0.4 similar to "full": still suggested
     assert loose.value.suggestions == ["full"]
 
@@ -477,10 +502,10 @@ def test_a_model_with_many_names_does_not_crowd_out_the_other_close_models() -> 
 
 
 def test_a_loose_family_name_still_suggests_the_families_it_is_part_of() -> None:
-    with pytest.raises(UnknownModelError) as info:
+    with pytest.raises(UnknownFamilyError) as info:
         catalog.model("my-voice", family="tts")  # under 0.6 alike, over 0.4: both text-to-speech families
     assert sorted(info.value.suggestions) == ["gemini-tts", "openai-tts"]
-    with pytest.raises(UnknownModelError) as close:
+    with pytest.raises(UnknownFamilyError) as close:
         catalog.model("my-voice", family="opena")  # at most three, closest first
     assert close.value.suggestions == ["openai-tts", "openai-chat", "openai-image"]  # not openai-responses too
 

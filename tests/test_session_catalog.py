@@ -123,6 +123,21 @@ def test_ttl_expiry_and_refresh_read_again(tmp_path: Path, service: Service) -> 
     assert service.hits["/api/pricing"] == 3
 
 
+def test_a_family_typo_is_said_at_once_and_never_reads_the_table(tmp_path: Path, service: Service) -> None:
+    """Family names are the catalogue's own data: reading the service (even with an expired table) cannot add
+    one, so a typo fails before any request, with family names, never as an unknown model."""
+    from tokenhot_nb.catalog import UnknownFamilyError
+
+    with session(tmp_path, service, catalog_ttl=0) as s:
+        for name in ("brand-new-model", "gpt-5.2", {"id": "brand-new-model", "family": "openai-chat"}):
+            with pytest.raises(UnknownFamilyError, match=r"^There is no model family 'openai-chatt'; did you "
+                                                         r"mean 'openai-chat'") as info:
+                s.model(name, family="openai-chatt")
+            assert not isinstance(info.value, UnknownModelError)
+        assert s.model("brand-new-model", family="openai-chat").kind == "chat"
+    assert not service.hits
+
+
 def test_ttl_from_the_environment(tmp_path: Path, service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TOKENHOT_CATALOG_TTL", "0.5")
     assert session(tmp_path, service).settings.catalog_ttl == 0.5

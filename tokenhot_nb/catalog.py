@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 
-from .errors import UnknownModelError
+from .errors import InputError, UnknownModelError
 
 Kind = Literal["image", "video", "audio", "chat", "embed"]
 KINDS: tuple[str, ...] = ("image", "video", "audio", "chat", "embed")
@@ -269,6 +269,21 @@ class UnclassifiedModelError(UnknownModelError):
         )
 
 
+class UnknownFamilyError(InputError):
+    """``family=`` names no protocol family; ``suggestions`` are the closest family names (never model ids)."""
+
+    def __init__(self, family: Any, suggestions: list[str]) -> None:
+        self.family = family
+        self.suggestions = suggestions
+        near = ""
+        if suggestions:
+            quoted = [repr(f) for f in suggestions]
+            near = "; did you mean " + (" or ".join(quoted) if len(quoted) < 3 else
+                                       ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
+        super().__init__(f"There is no model family {str(family)!r:.60}{near or '.'}",
+                         hint="tokenhot_nb.catalog.families() lists them (e.g. 'openai-chat').")
+
+
 class Catalog:
     """One lookup table of models: ids, display names, aliases and ``.``/``-`` variants → :class:`ModelInfo`."""
 
@@ -320,10 +335,17 @@ class Catalog:
         ``{"id": …, "family": …}`` is the same as ``model(id, family=…)``: the JSON-safe form a history entry
         records for an unlisted or live-only model, so its ``to_code()`` still runs.
         """
+        if family is not None:  # checked even when the name is listed (and wins): a typo is said, not ignored
+            self.check_family(family)
+        return self._model(name, kind, family)
+
+    def _model(self, name: str | ModelInfo | Mapping[str, str], kind: str | None, family: str | None) -> ModelInfo:
+        """:meth:`model` without checking ``family``: a recorded row's family that is gone is no error while its
+        id is still listed."""
         if isinstance(name, ModelInfo):
             return name
         if isinstance(name, Mapping):
-            return self.model(str(name["id"]), kind, family or name.get("family"))
+            return self._model(str(name["id"]), kind, family or name.get("family"))
         info = self.find(name)
         if info is not None and (kind is None or info.kind == kind) and (
                 family is None or family == info.family or info.source != "live"):
@@ -338,9 +360,7 @@ class Catalog:
 
     def unlisted(self, name: str, family: str, kind: str | None = None, price: Price | None = None) -> ModelInfo:
         """A model the catalogue does not list, built from its family's defaults."""
-        if family not in self.families:
-            close = difflib.get_close_matches(family, list(self.families), cutoff=0.4)  # the 3 closest
-            raise UnknownModelError(name, close, kind) from None
+        self.check_family(family)
         spec = self.families[family]
         if price is None:
             u = self.find_unclassified(name)
@@ -356,6 +376,13 @@ class Catalog:
             listed=False,
             price=price,
         )
+
+    def check_family(self, family: Any) -> None:
+        """Refuse a family name the catalogue does not know, suggesting the (at most 3) closest family names."""
+        if isinstance(family, str) and family in self.families:
+            return
+        close = difflib.get_close_matches(str(family), list(self.families), cutoff=0.4)
+        raise UnknownFamilyError(family, close)
 
     def suggest(self, name: str, kind: str | None = None, n: int = 3) -> list[str]:
         """The closest catalogue ids to a mistyped name (``n`` different models when that many are close)."""

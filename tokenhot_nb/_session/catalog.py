@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..catalog import Catalog, ModelInfo, builtin
+from ..errors import UnknownModelError
 
 if TYPE_CHECKING:
     from .. import _catalog_live as live
@@ -136,18 +137,9 @@ class SessionCatalog:
         """A name (or a recorded ``{"id", "family"}``) → :class:`ModelInfo`; reads the service only for names
         that nothing known so far matches."""
         cat = self.snapshot()
-        if family is not None and family not in cat.families:  # else "Unknown model 'x'. Did you mean <families>"
-            import difflib
-
-            from ..errors import InputError
-
-            near = difflib.get_close_matches(str(family), list(cat.families), n=1)
-            raise InputError(f"There is no model family {family!r}" + (f"; did you mean {near[0]!r}?" if near
-                                                                        else "."),
-                             hint="tokenhot_nb.catalog.families() lists them (e.g. 'openai-chat').")
         try:
             return cat.with_price(cat.model(name, kind, family))
-        except Exception:
+        except UnknownModelError:  # only a name nothing knows yet is worth reading the service again for
             if self._session.settings.mode == "replay" or not self._expired():
                 raise
         from .loop import hop
