@@ -180,8 +180,8 @@ def test_an_answer_with_several_images_keeps_the_good_ones(tmp_path: Path) -> No
     with Hostile({"/v1/images/generations": lambda *a: answer}) as relay:
         s = Session(api_key="sk-results-image-KEY-0123456789", base_url=relay.url, mode="live",
                     store=tmp_path / "store")
-        with pytest.raises(E.APIError, match=r"^1 of 2 images arrived; 1 was not an image \(image 2: an HTML "
-                                             r"page\)") as info:
+        with pytest.raises(E.APIError, match=r"^1 of 2 images arrived \(image 2: an HTML page, not an "
+                                             r"image\)\. The call is paid for") as info:
             s.image("two cats", model="gpt-image-2", n=2, size="64x64")
     partial = info.value.partial  # type: ignore[attr-defined]
     assert isinstance(partial, ImageResult) and len(partial) == 1 and partial.data() == good

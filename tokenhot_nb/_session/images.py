@@ -217,7 +217,7 @@ def not_an_image(data: bytes, mime: str | None) -> str | None:
 
 
 def _not_image_error(model: str, what: str, entry_id: int | None, raw: dict[str, Any], request_id: Any) -> APIError:
-    """The answer's HTTP status was a success (200): no ``status``, which would read as an error status."""
+    """A broken answer (``APIError``) with no ``status``: its 200 would read as an error status."""
     err = APIError(f"{model} answered with {what}, not an image.", request_id=request_id,
                    hint=f"The call is paid for: what it sent is kept in history #{entry_id} as a .bin file "
                         "(output role 'raw'). Try again, or try another model.")
@@ -242,14 +242,12 @@ def _store_inline(session: Session, rec: Recording, image: Any, response: dict[s
     return store_bytes(session, image.data, image.mime or "image/png", "image", revised_prompt=image.revised_prompt)
 
 
-def _not_images_error(entry_id: int | None, refs: list[dict[str, Any]], failures: list[BaseException],
+def _not_images_error(entry_id: int | None, refs: list[dict[str, Any]], got: list[Any],
                       request_id: Any) -> APIError:
     """One line for an answer of several images some of which were not images (the others are kept)."""
-    bad = [(i, r) for i, r in enumerate(refs, 1) if not r.get("sha256")]
-    whats = [str(getattr(f, "not_image", "")) for f in failures]
-    which = "; ".join(f"image {i}: {w}" for (i, _), w in zip(bad, whats, strict=False))
-    was = "1 was not an image" if len(bad) == 1 else f"{len(bad)} were not images"
-    return APIError(f"{len(refs) - len(bad)} of {len(refs)} images arrived; {was} ({which}).",
+    bad = [f"image {i}: " + (f"{g.not_image}, not an image" if getattr(g, "not_image", None) else str(r.get("error")))
+           for i, (r, g) in enumerate(zip(refs, got, strict=True), 1) if not r.get("sha256")]
+    return APIError(f"{len(refs) - len(bad)} of {len(refs)} images arrived ({'; '.join(bad)}).",
                     request_id=request_id,
                     hint=f"The call is paid for: the images are in history #{entry_id} (and this error's .partial), "
                          "what was not an image is kept there as a .bin file (output role 'raw'). Try again, or "
@@ -361,7 +359,7 @@ def _keep_missing(session: Session, rec: Recording, refs: list[dict[str, Any]], 
         rec.fail(failures[0], status="error", **fields)
         return failures[0]
     if not again and failures and all(getattr(f, "not_image", None) for f in failures):  # the others are kept
-        bad = _not_images_error(rec.id, refs, failures, response.get("request_id"))
+        bad = _not_images_error(rec.id, refs, got, response.get("request_id"))
         rec.fail(bad, status="error", **fields)
         return bad
     stored = [f for f in failures if isinstance(f, StoreError)]
