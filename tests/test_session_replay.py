@@ -185,3 +185,27 @@ def test_a_replay_refuses_bad_options_as_the_recording_run_did(recorded: dict) -
     assert s.transcribe(recorded["speak"], format="srt").srt == recorded["transcribe"].srt  # hits still replay
     offline.close()
     s.close()
+
+
+@pytest.mark.parametrize(("model", "options", "refusal"), [
+    ("gpt-image-2", {"size": "7x7"}, "does not accept size"),
+    ("gpt-image-2", {"quality": "ultra"}, "does not accept quality"),
+    ("dall-e-2", {"two": True}, "edits at most 1 input image"),
+    ("doubao-seedream-4-5-251128", {"mask": True}, "does not take a mask"),
+])
+def test_an_edit_in_replay_refuses_what_a_live_edit_refuses(recorded: dict, model: str, options: dict,
+                                                            refusal: str) -> None:
+    """An edit in replay builds no call (its inputs may be URLs it cannot fetch), so its options went unchecked:
+    a size, a quality, an image count or a mask the model refuses came back as a replay miss."""
+    opts = dict(options)
+    images = [recorded["image"], recorded["edit"]] if opts.pop("two", False) else recorded["image"]
+    if opts.pop("mask", False):
+        opts["mask"] = recorded["image"]
+    offline = make_session(recorded["store"], Recorder())
+    s = make_session(recorded["store"], Recorder(), mode="replay")
+    for session in (offline, s):
+        with pytest.raises(E.UnsupportedOptionError, match=refusal):
+            session.edit(images, "make it blue", model=model, **opts)
+    assert s.edit(recorded["image"], "make it blue", model="gpt-image-2").sha256 == recorded["edit"].sha256
+    offline.close()
+    s.close()

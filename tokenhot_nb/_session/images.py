@@ -91,8 +91,10 @@ async def edit_one(session: Session, images_in: Any, prompt: str, mask_in: Any, 
                         "mask": mask.ref() if mask else None, "model": info.ref, **extra_params})
     headers = build.pop("_headers")
     needs_bytes = info.family == "openai-image"  # multipart: URL inputs must be fetched
-    if session.mode == "replay":
-        endpoint = "images.edits" if needs_bytes else info.endpoints[0]
+    if session.mode == "replay":  # no call to send, but its options are checked as a live call's are (the
+        endpoint = "images.edits" if needs_bytes else info.endpoints[0]  # inputs stand in: they may be URLs)
+        stand_in = (b"\0", "image/png")
+        images.build_edit(info, [stand_in] * len(media), prompt, mask=None if mask is None else stand_in, **build)
         return from_entry(_replayed(session, "edit", info, endpoint, params), session)
     if needs_bytes:
         media = [await fetch(session, m, "image") for m in media]
