@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from _session_support import Recorder
+from _session_support import Recorder, make_session
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import UnsupportedOptionError
+from tokenhot_nb.errors import QuotaExhaustedError, UnsupportedOptionError
+from tokenhot_nb.families._types import ChatDelta
 
 
 @pytest.mark.parametrize(("entry", "mid"), [("GPT 5(Responses)", "gpt-5"), ("GPT 5.2(Responses)", "gpt-5.2"),
@@ -276,3 +280,79 @@ def test_a_tool_turn_stored_once_rebuilds_the_body_it_sent(s: Session, rec: Reco
     assert rebuilt == rec.json()  # the stored rows give back exactly the body that went out
     kinds = [b["type"] for m in rebuilt["messages"] if isinstance(m["content"], list) for b in m["content"]]
     assert "tool_use" in kinds and "tool_result" in kinds
+
+
+class Contrary(Recorder):
+    """A relay that ignores the stream setting (some relays and channels do): a stream call gets the whole JSON
+    answer (Gemini: the array ``streamGenerateContent`` gives without ``alt=sse``), a whole call an event stream.
+    The simulator writes both answers; only the request's stream setting is turned around on the way."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        body, url = await request.aread(), request.url
+        if url.path.endswith(":streamGenerateContent"):
+            url = url.copy_remove_param("alt")
+        elif url.path.endswith(":generateContent"):
+            url = url.copy_with(path=url.path.replace(":generateContent", ":streamGenerateContent")) \
+                .copy_set_param("alt", "sse")
+        elif url.path.startswith("/v1/") and body:
+            data = json.loads(body)
+            data["stream"] = not data.get("stream", False)
+            data.pop("stream_options", None)
+            if data["stream"] and url.path == "/v1/chat/completions":  # (as new-api asks, to bill the stream)
+                data["stream_options"] = {"include_usage": True}
+            body = json.dumps(data).encode()
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "content-length"}
+        return await super().handle_async_request(httpx.Request(request.method, url, headers=headers, content=body))
+
+
+CONTRARY = [("gpt-5.4", "chat"), ("gpt-5.4", "responses"), ("claude-opus-4-6", "claude"),
+            ("gemini-2.5-flash", "gemini")]
+
+
+@pytest.mark.parametrize(("model", "endpoint"), CONTRARY)
+def test_a_stream_answered_whole_is_the_paid_answer(tmp_path: Path, model: str, endpoint: str) -> None:
+    honest = make_session(tmp_path / "honest", Recorder())
+    expected = honest.chat("Tell me about the sea", model=model, endpoint=endpoint, thread=False, stream=False)
+    s = make_session(tmp_path / "st", Contrary())
+    seen: list[tuple[ChatDelta, str]] = []
+    res = s.chat("Tell me about the sea", model=model, endpoint=endpoint, on_delta=lambda d, t: seen.append((d, t)))
+    assert res.text == expected.text and res.text
+    assert [(d.done, d.text, t) for d, t in seen] == [(True, res.text, res.text)]  # once, with the whole text
+    row = s.history[-1]
+    assert row.status == "ok" and row.text == f"Tell me about the sea\n\n{res.text}"
+    assert res.usage.output_tokens == expected.usage.output_tokens > 0
+    assert row.cost is not None and row.cost.usd == expected.entry.cost.usd and row.cost.usd > 0
+    assert s.chat("And the mountains?", model=model, endpoint=endpoint).text  # the thread took the answer
+    honest.close()
+    s.close()
+
+
+@pytest.mark.parametrize(("model", "endpoint"), CONTRARY)
+def test_a_whole_call_answered_with_a_stream_is_read_from_its_frames(tmp_path: Path, model: str,
+                                                                     endpoint: str) -> None:
+    honest = make_session(tmp_path / "honest", Recorder())
+    expected = honest.chat("Tell me about the sea", model=model, endpoint=endpoint, thread=False)
+    s = make_session(tmp_path / "st", Contrary())
+    seen: list[tuple[ChatDelta, str]] = []
+    res = s.chat("Tell me about the sea", model=model, endpoint=endpoint, thread=False, stream=False,
+                 on_delta=lambda d, t: seen.append((d, t)))
+    assert res.text == expected.text and res.text
+    assert [(d.done, t) for d, t in seen] == [(True, res.text)]  # stream=False: the whole answer, once
+    assert s.history[-1].status == "ok" and res.usage.output_tokens == expected.usage.output_tokens
+    honest.close()
+    s.close()
+
+
+def test_an_error_answered_whole_to_a_stream_call_stays_an_error(tmp_path: Path) -> None:
+    class Envelope(Recorder):  # the error in a 200 JSON answer, where the event stream should be
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path != "/v1/chat/completions":
+                return await super().handle_async_request(request)
+            return httpx.Response(200, json={"error": {"message": "quota used up", "type": "new_api_error",
+                                                       "code": "insufficient_user_quota"}})
+
+    s = make_session(tmp_path / "st", Envelope())
+    with pytest.raises(QuotaExhaustedError, match="quota used up"):
+        s.chat("hi", model="gpt-5.4")
+    assert s.history[-1].status == "error" and not s.history[-1].outputs
+    s.close()

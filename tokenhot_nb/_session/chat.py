@@ -10,6 +10,7 @@ from .. import _schema
 from .._inputs import to_media_list
 from .._threads import DEFAULT_THREAD, Thread, store_once, user_message, with_tool_results
 from ..catalog import ModelInfo
+from ..client._sse import WholeAnswer
 from ..errors import InputError, StreamError
 from ..families._types import ChatDelta, ToolCall
 from ..results import ChatResult, from_entry
@@ -30,6 +31,8 @@ from .recording import (
 )
 
 if TYPE_CHECKING:
+    from ..client import EventStream, Response
+    from ..families.chat import Accumulator
     from ..results._base import Result
     from .core import Session
 
@@ -110,38 +113,39 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     request_id: str | None = None
     response_id: str | None = None
     try:
+        resp: Response | None = None
+        events: EventStream | None = None
         if call.stream:  # gemini.stream streams even when stream=False was asked
-            events = await session.client.stream(call)
-            request_id = events.request_id
             try:
-                async for ev in events:
-                    if not isinstance(ev.data, dict):  # every stream format sends JSON objects
-                        raise StreamError(
-                            f"The stream sent a frame that is not JSON: {received_text(ev.data)[:80]!r}.",
-                            hint="The text received so far is kept in .partial_text; the rest of the answer "
-                            "was not read. Try again.")
-                    delta = chat.parse_event(call.stream, ev.data)
-                    acc.add(delta)
-                    if on_delta is not None and (delta.text or delta.reasoning):  # (nobody watching: no view)
-                        call_user(on_delta, delta, shown(acc.text, len(delta.text)))
-                    if delta.done:
-                        break
-            finally:
-                await events.aclose()
-            reply = acc.reply(info.id)
+                events = await session.client.stream(call)
+            except WholeAnswer as whole:  # a relay that answers whole whatever was asked: that answer is paid for
+                resp = whole.response
         else:
             resp = await session.client.send(call)
+            if resp.is_event_stream:  # a relay that streams whatever was asked: its frames are the answer
+                request_id = resp.request_id
+                events, resp = session.client.events_of(resp, chat.stream_format(ep)), None
+        if events is not None:
+            request_id = request_id or events.request_id
+            live = on_delta if call.stream else None  # (stream=False: the whole answer, once, as asked)
+            await _read_events(events, call.stream or chat.stream_format(ep), acc, live, shown)
+            reply = acc.reply(info.id)
+            # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
+            reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
+            if live is not None and shown.last != reply.text:  # the view held back a tail that looked like a key
+                call_user(on_delta, ChatDelta(text="", done=True), reply.text)
+            elif on_delta is not None and live is None:
+                call_user(on_delta, ChatDelta(text=reply.text, reasoning=reply.reasoning, done=True), reply.text)
+        else:
+            assert resp is not None
             request_id = resp.request_id
-            reply = chat.parse(info, ep, json_object(resp, info.id))
+            # a whole answer to a stream call was checked by the client: an object, or Gemini's array of them
+            body = resp.json() if call.stream else json_object(resp, info.id)
+            reply = chat.parse(info, ep, body)
             response_id = reply.response_id
             reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
             if on_delta is not None:
                 call_user(on_delta, ChatDelta(text=reply.text, reasoning=reply.reasoning, done=True), reply.text)
-        # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
-        if call.stream:  # (an answer read whole was made safe above)
-            reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
-            if on_delta is not None and shown.last != reply.text:  # the view held back a tail that looked like a key
-                call_user(on_delta, ChatDelta(text="", done=True), reply.text)
         if output is not None:
             forced = next((c for c in reply.tool_calls if c.name == output.name), None) if ep == "messages" \
                 else None
@@ -176,6 +180,28 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     if output is not None and not reply.tool_calls:  # recorded first: a mismatch loses nothing that was paid for
         res.data = _schema.check(reply.text, schema, res)
     return res
+
+
+async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta: Callable[[ChatDelta, str], Any] | None,
+                       shown: LiveText) -> None:
+    """Fold a stream's events into ``acc``, showing each piece to ``on_delta`` as a live view may."""
+    from ..families import chat
+
+    try:
+        async for ev in events:
+            if not isinstance(ev.data, dict):  # every stream format sends JSON objects
+                raise StreamError(
+                    f"The stream sent a frame that is not JSON: {received_text(ev.data)[:80]!r}.",
+                    hint="The text received so far is kept in .partial_text; the rest of the answer "
+                    "was not read. Try again.")
+            delta = chat.parse_event(fmt, ev.data)
+            acc.add(delta)
+            if on_delta is not None and (delta.text or delta.reasoning):  # (nobody watching: no view)
+                call_user(on_delta, delta, shown(acc.text, len(delta.text)))
+            if delta.done:
+                break
+    finally:
+        await events.aclose()
 
 
 def streams(info: ModelInfo, kw: dict[str, Any]) -> bool:

@@ -92,8 +92,14 @@ class Response:
                 raise self._not_json(exc) from exc
         return self._json
 
+    @property
+    def is_event_stream(self) -> bool:
+        """Whether the body is an event stream (a relay that streams whatever was asked): see
+        :meth:`Client.events_of` to read its frames."""
+        return self.content_type == "text/event-stream" or self.content[:64].lstrip().startswith((b"data:", b"event:"))
+
     def _not_json(self, exc: ValueError) -> APIError:
-        if self.content_type == "text/event-stream" or self.content[:5] == b"data:":
+        if self.is_event_stream:
             return APIError(  # (the answer is paid for, but its pieces are no reply to read)
                 f"The server answered {self.status} with an event stream, not the JSON asked for.",
                 status=self.status, request_id=self.request_id,
@@ -619,6 +625,18 @@ class Client:
             secrets=self._secrets,
             description=f"{call.method.upper()} {call.path}",
         )
+
+    def events_of(self, response: Response, fmt: str | None) -> EventStream:
+        """The events of an event stream that was read whole (a relay streamed an answer asked for whole), read
+        with the same framing, error frames and end-marker checks as a live stream."""
+
+        async def connect() -> httpx.Response:  # (no content-encoding: the body was decoded already)
+            return httpx.Response(response.status, headers={"content-type": "text/event-stream"},
+                                  content=response.content)
+
+        return EventStream(connect, fmt=fmt, idle_timeout=self.settings.stream_idle_timeout,
+                           deadline=self.settings.stream_deadline, secrets=self._secrets,
+                           description="an event stream read whole")
 
     async def download(
         self, url: str, dest_dir: Path | str, *, max_bytes: int | None = None, suffix: str = "",

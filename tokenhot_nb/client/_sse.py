@@ -19,7 +19,7 @@ import sys
 from codecs import utf_8_decode
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, without its content-type check
@@ -29,6 +29,9 @@ from ..errors import StreamError
 from ._body import BodyRefused
 from ._download import media_type
 from ._errors import error_from_response, error_from_transport, scrub_error, stream_error_from_data
+
+if TYPE_CHECKING:
+    from ._client import Response
 
 log = logging.getLogger("tokenhot_nb")
 
@@ -73,6 +76,21 @@ class SSEEvent:
         if isinstance(self.data, dict) and isinstance(self.data.get("type"), str):
             return str(self.data["type"])
         return self.event
+
+
+class WholeAnswer(StreamError):
+    """A stream call answered with a whole JSON answer that is no error (a relay or channel that answers
+    non-stream whatever was asked). ``response`` holds it, read whole, for the caller to parse as the
+    non-streamed answer it is; a caller that does not is left with a :class:`StreamError`, as before."""
+
+    def __init__(self, message: str, *, response: Response, hint: str | None = None) -> None:
+        super().__init__(message, status=response.status, request_id=response.request_id, hint=hint)
+        self.response = response
+
+
+def _json_media(content_type: str | None) -> bool:
+    kind = media_type(content_type)
+    return kind == "application/json" or kind.endswith("+json")
 
 
 class BrokenFrame(Exception):
@@ -219,18 +237,54 @@ class EventStream:
             await response.aclose()
 
     async def _not_a_stream(self, response: httpx.Response, content_type: str | None) -> None:
-        """A 2xx answer that is not an event stream: an error in disguise, or a non-streamed reply."""
+        """A 2xx answer that is not an event stream: an error in disguise, or a non-streamed reply.
+
+        A JSON answer is read whole (within the response cap) and, when it is no error envelope, raised as
+        :class:`WholeAnswer`: some relays and channels answer non-stream whatever was asked, and that answer is
+        paid for. Any other body is read only as far as :data:`ERROR_HEAD` (an HTML page is no answer).
+        """
+        limit = sys.maxsize if _json_media(content_type) else ERROR_HEAD
         try:
-            body = await asyncio.wait_for(_head(response, ERROR_HEAD), self._idle_timeout)
+            body = await asyncio.wait_for(_head(response, limit), self._idle_timeout)
         except (httpx.HTTPError, asyncio.TimeoutError, BodyRefused):
             pass  # a body that cannot be read is no error envelope either (and nothing of it is kept)
         else:
             err = error_from_response(response.status_code, response.headers, body, secrets=self._secrets)
             if isinstance(err.body, dict) and stream_is_error(err.body):
                 raise err
+            if len(body) < limit:
+                self._whole_answer(response, body, content_type)
         raise StreamError(
             f"Expected an event stream but the server answered with {content_type or 'no content type'}.",
             hint="The model may not support streaming here; try again with stream=False.",
+        )
+
+    def _whole_answer(self, response: httpx.Response, body: bytes, content_type: str | None) -> None:
+        """Raise :class:`WholeAnswer` when ``body`` is a JSON object (or Gemini's array of them) and no error."""
+        from ._client import Response
+        from ._errors import request_id_from_headers
+
+        if body.lstrip()[:1] not in (b"{", b"["):
+            return
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        whole = Response(status=response.status_code, headers=headers, content=body,
+                         request_id=request_id_from_headers(headers))
+        try:
+            value = whole.json()  # (leniently: one bad byte must not lose the paid answer)
+        except Exception:  # (APIError, or JSON nested too deeply): not an answer that can be read
+            return
+        items = value if isinstance(value, list) else [value]
+        if not items or not all(isinstance(v, dict) for v in items):
+            return
+        for item in items:  # Gemini's array form carries its error as one of the items
+            if stream_is_error(item):
+                raise error_from_response(response.status_code, response.headers,
+                                          json.dumps(item).encode("utf-8"), secrets=self._secrets)
+        raise WholeAnswer(
+            f"Expected an event stream but the server answered with {content_type or 'no content type'}: "
+            "a whole answer, not streamed.",
+            response=whole,
+            hint="The relay ignored stream=True; the answer is in .response (a chat call reads it for you).",
         )
 
     async def _events(self) -> AsyncGenerator[SSEEvent, None]:
