@@ -191,6 +191,36 @@ def test_a_key_echoed_across_many_frames_never_shows_in_a_live_view(key: str, tm
     assert "Your key is sk-****. Keep it safe." in out and not [p for p in pieces if p in out]
 
 
+@pytest.mark.parametrize("key", [SK_KEY, PLAIN_KEY])
+def test_a_stream_that_breaks_inside_a_key_keeps_none_of_it(key: str, tmp_path: Path,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """The key's first part arrived, the stream broke before its end: no redaction can recognise that part, so the
+    partial answer (error, history row, stored text, chat panel) masks it rather than keeping it or dropping it."""
+    from tokenhot_nb.magics._stream import StreamView
+
+    def chat(method: str, path: str, headers: dict[str, str], body: bytes) -> Action:
+        sent = headers["authorization"].removeprefix("Bearer ")
+        sse = "".join(f"data: {json.dumps({'choices': [{'index': 0, 'delta': {'content': f}}]})}\n\n"
+                      for f in ["Your key is ", sent[:-4]])
+        return Action(SSE_HEAD + sse.encode(), close=True)  # and the connection drops
+
+    with Hostile({"/v1/chat/completions": chat}) as relay:
+        s = live(relay.url, tmp_path, key=key)
+        view = StreamView(live=False)
+        with pytest.raises(E.StreamError, match="ended early") as info:
+            s.chat("hi", model="gpt-5.4", on_delta=view.on_delta)
+    assert info.value.partial_text == "Your key is sk-****"
+    entry = rows(s)[-1]
+    assert entry.status == "error" and entry.text == "hi\n\nYour key is sk-****"
+    assert s.store.read_artifact(entry.outputs[0]["sha256"]) == b"Your key is sk-****"
+    view.fail(info.value.partial_text)  # what %%th_chat shows of a broken stream
+    assert view.text.startswith("Your key is sk-****")
+    pieces = [key[i:i + 6] for i in range(len(key) - 5)]
+    for shown in (str(info.value), entry.text, view.text, capsys.readouterr().out):
+        assert not [p for p in pieces if p in shown]
+    assert key[:-4].encode() not in (tmp_path / "store" / "history.sqlite").read_bytes()
+
+
 # ============================================================== #9.3 streams lose nothing
 
 

@@ -21,6 +21,7 @@ from .loop import call_user
 from .recording import (
     LiveText,
     Recording,
+    cut_text,
     drop_none,
     endpoint_name,
     json_object,
@@ -160,7 +161,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                                            "response_id": response_id or reply.response_id, "tool_calls": calls}),
                        usage=reply.usage, outputs=outputs, text=f"{text}\n\n{reply.text}")
     except BaseException as exc:
-        partial = received_text(acc.text)
+        partial = cut_text(acc.text) if acc.text else ""  # a key's first part whose end never came is masked
         if isinstance(exc, StreamError) and partial and not exc.partial_text:
             exc.partial_text = partial
         try:

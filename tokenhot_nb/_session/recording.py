@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._config import key_start_at_end, might_hold_key, redact
+from .._config import MASK, key_start_at_end, might_hold_key, redact
 from .._inputs import ext_for, sniff_mime
 from ..catalog import ModelInfo
 from ..errors import APIError, ReplayMissError, StoreError, TokenhotError, UnrecordedWarning
@@ -70,6 +70,15 @@ def received_text(text: str) -> str:
     if has_surrogate(text):
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     return redact(text) if might_hold_key(text) else text
+
+
+def cut_text(text: str) -> str:
+    """The received text of an answer cut short, as it is kept (error, history row, views): a tail that may be the
+    first part of a key whose end never came (:func:`key_start_at_end`) is masked, since no redaction can recognise
+    it, and masked rather than dropped, so the reader sees something was cut there."""
+    text = received_text(text)
+    held = key_start_at_end(text)
+    return text[:len(text) - held] + MASK if held else text
 
 
 #: A surrogate half (one regex scan instead of a Python loop over every character of every answer).
