@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
+import httpx
 import pytest
-from _session_support import Recorder, make_session
+from _session_support import KEY, Recorder, make_session
 
 from tokenhot_nb import Session
 from tokenhot_nb import errors as E
+from tokenhot_nb.client import RetryPolicy
 from tokenhot_nb.families._types import TaskStatus
 from tokenhot_nb.results import VideoResult, VideoTask
 from tokenhot_nb.sim import Faults
@@ -280,3 +284,105 @@ def test_the_create_answers_billing_multipliers_are_kept_with_the_task(s: Sessio
     assert res.entry_id is not None
     done = s.history.get(res.entry_id)
     assert done.status == "ok" and done.response["other_ratios"] == ratios and done.response["quota"] > 0
+
+
+class BadPolls(Recorder):
+    """The simulator, with the next ``bad`` status requests answered by ``answer`` (a CDN's page, an empty body…)."""
+
+    def __init__(self, answer: httpx.Response, bad: int = 0) -> None:
+        super().__init__(Faults(video_steps=3))
+        self.answer, self.bad, self.polls = answer, bad, 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and re.fullmatch(r"/v1/(video/generations|videos)/[^/]+", request.url.path):
+            self.polls += 1
+            if self.bad:
+                self.bad -= 1
+                return httpx.Response(self.answer.status_code, headers=self.answer.headers,
+                                      content=self.answer.content)
+        return await super().handle_async_request(request)
+
+
+async def _no_sleep(delay: float) -> None:
+    return None
+
+
+HTML = b"<html><body><h1>502 Bad Gateway</h1>cloudflare</body></html>"
+PAGES = {"html-200": httpx.Response(200, headers={"content-type": "text/html"}, content=HTML),
+         "html-502": httpx.Response(502, headers={"content-type": "text/html"}, content=HTML),
+         "empty-200": httpx.Response(200, headers={"content-type": "application/json"}, content=b"")}
+
+
+def _polling_session(tmp_path: Path, relay: BadPolls) -> Session:
+    s = make_session(tmp_path / "st", relay)
+    s.client.retry = RetryPolicy(max_retries=2, sleep=_no_sleep)  # (the client's own retries of a 502: not slept)
+    return s
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_a_transient_bad_poll_does_not_end_the_wait(tmp_path: Path, page: str) -> None:
+    """A CDN's page (or an empty body) instead of one status: polled again at the next interval, twice in a row at
+    most with the default max_retries=2 (a 502 is first retried by the client itself, three requests a poll)."""
+    attempts = 3 if page == "html-502" else 1
+    relay = BadPolls(PAGES[page], bad=2 * attempts)
+    with _polling_session(tmp_path, relay) as s:
+        seen: list[TaskStatus] = []
+        res = s.video("a kite over the sea", on_progress=seen.append, progress=False)
+        assert isinstance(res, VideoResult) and res.path.is_file()
+        assert s.history[-1].status == "ok" and s.history[-1].cost is not None
+    assert seen[-1].state == "succeeded" and relay.polls == 2 * attempts + len(seen)
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_bad_polls_in_a_row_end_the_wait_with_the_resume_hint(tmp_path: Path, page: str) -> None:
+    attempts = 3 if page == "html-502" else 1
+    relay = BadPolls(PAGES[page], bad=10_000)
+    with _polling_session(tmp_path, relay) as s:
+        with pytest.raises((E.APIError, E.StreamError)) as info:
+            s.video("a kite over the sea", progress=False)
+        row = s.history[-1]
+        task_id = row.response["task_id"]
+        assert relay.polls == 3 * attempts  # three bad polls in a row, then the clear error
+        assert row.status == "pending" and len(s.history) == 1
+        assert f"session.resume({task_id!r})" in str(info.value) and "3 status polls in a row failed" in str(info.value)
+        relay.bad = 0  # the relay is well again: the paid task is fetched, no new one made
+        res = s.resume(task_id).wait(progress=False)
+        assert res.path.is_file() and s.history.get(row.id).status == "ok" and len(s.history) == 1
+        assert len(relay.posts()) == 1
+
+
+def test_a_task_the_service_does_not_know_still_fails_at_once(tmp_path: Path) -> None:
+    gone = httpx.Response(400, json={"code": "task_not_exist", "message": "task_not_exist", "data": None})
+    relay = BadPolls(gone, bad=10_000)
+    with _polling_session(tmp_path, relay) as s:
+        with pytest.raises(E.NotFoundError, match="No video task with id"):
+            s.video("a kite over the sea", progress=False)
+        assert relay.polls == 1 and s.history[-1].status == "error"
+
+
+@pytest.mark.parametrize("how", ["sync", "async"])
+def test_an_on_progress_callback_that_raises_names_the_task_and_how_to_resume(s: Session, how: str) -> None:
+    import asyncio
+
+    def broken(st: TaskStatus) -> None:
+        raise ValueError(f"my bug, with the key {KEY} in it")
+
+    with pytest.raises(E.TokenhotError) as info:
+        if how == "sync":
+            s.video("a kite over the sea", on_progress=broken, progress=False)
+        else:
+            asyncio.run(s.avideo("a kite over the sea", on_progress=broken, progress=False))
+    row = s.history[-1]
+    task_id = row.response["task_id"]
+    err = info.value
+    assert err.message.startswith("Your on_progress callback raised ValueError: my bug, with the key sk-****")
+    assert f"session.resume({task_id!r})" in err.hint and KEY not in str(err)
+    if how == "sync":  # (an awaited call re-raises it across loops without its chain)
+        assert isinstance(err.__cause__, ValueError)  # the callback's own frame stays in .details()
+    assert len(s.history) == 1 and row.status == "pending"  # the paid task is kept, no second row
+    for _ in range(200):  # the wait was cancelled on the loop, which notes why in the row as it ends
+        if s.history.get(row.id).error:
+            break
+        time.sleep(0.01)
+    assert s.history.get(row.id).error["message"].startswith("Your on_progress callback raised ValueError")
+    assert s.resume(task_id).wait(progress=False).path.is_file()

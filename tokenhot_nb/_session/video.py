@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -10,16 +11,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import catalog
+from .._config import redact
 from .._inputs import Media, to_media, to_media_list
 from .._progress import Progress
 from ..catalog import ModelInfo
-from ..errors import APIError, InputError, NotFoundError, ReplayMissError, TaskFailedError, UnknownModelError
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    InputError,
+    NotFoundError,
+    ReplayMissError,
+    TaskFailedError,
+    TokenhotError,
+    UnknownModelError,
+)
 from ..families._types import TaskStatus
 from ..results import VideoResult, VideoTask, from_entry
 from . import budget as _budget
 from .checks import body_extra, check_text
 from .inputs import store_media
-from .loop import call_user, hop, in_background_loop
+from .loop import call_user, hop, in_background_loop, resume_hint
 from .models import seed_for
 from .recording import (
     Recording,
@@ -33,7 +44,10 @@ from .recording import (
     store_download,
 )
 
+log = logging.getLogger("tokenhot_nb")
+
 if TYPE_CHECKING:
+    from ..client import RetryPolicy
     from ..history import HistoryEntry
     from ..results._base import Result
     from .core import Session
@@ -167,15 +181,17 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
         finally:
             if own_bar and bar is not None:
                 bar.close()
+    raised: list[TokenhotError] = []  # what the user's on_progress raised (on the caller's thread, maybe)
     try:
-        st = await _poll_until_done(session, task, timeout, on_progress, bar)
+        st = await _poll_until_done(session, task, timeout, _checked_progress(on_progress, task, raised), bar)
         if not st.url:
             raise APIError(f"Video task {task.task_id} finished without a video URL.",
                            hint="Try session.resume(task_id) again in a moment.")
         store = session.store
         out = await store_download(session, st.url, "video/mp4", "video")
     except BaseException as exc:
-        _task_outcome(session, task, exc)
+        # a callback that raised on the caller's thread cancels this wait: the row says why, not "cancelled"
+        _task_outcome(session, task, raised[0] if raised and isinstance(exc, asyncio.CancelledError) else exc)
         raise
     outputs = [out]
     poster = await store.to_thread(_poster, session, store.path_of(out["sha256"]))
@@ -220,15 +236,77 @@ def _task_outcome(session: Session, task: VideoTask, exc: BaseException) -> None
         pass
 
 
+def _checked_progress(fn: Callable[[TaskStatus], Any] | None, task: VideoTask,
+                      raised: list[TokenhotError]) -> Callable[[TaskStatus], Any] | None:
+    """``on_progress`` with an exception it raises turned into one clear error naming the task and how to resume
+    it (the paid task keeps running and stays pending); raw, it reached the user with neither. A Ctrl-C in it
+    keeps its own path (``loop.resume_hint``)."""
+    if fn is None:
+        return None
+
+    def run(st: TaskStatus) -> None:
+        try:
+            fn(st)
+        except Exception as exc:
+            err = TokenhotError(f"Your on_progress callback raised {type(exc).__name__}: {exc}",
+                                hint=f"{resume_hint(task.task_id)} Fix the callback first.")
+            mark_recorded(err)  # the task's row says it (no second row for the refused "call")
+            raised.append(err)
+            raise err from exc
+
+    return run
+
+
+def _transient(exc: BaseException, retry: RetryPolicy) -> bool:
+    """A poll failure worth polling again for: an answer that is not the status (a CDN's HTML page with 200, an
+    empty body), a server or limiter error the client's own retries did not outlast, a broken connection. Never a
+    task the service does not know (404 / task_not_exist, §10.3), a refused key, nor a spent quota."""
+    if isinstance(exc, NotFoundError):
+        return False
+    if isinstance(exc, APIError):
+        return 200 <= (exc.status or 0) < 300 or retry.retry_status(exc)
+    return isinstance(exc, APIConnectionError)
+
+
+def _resumable(exc: TokenhotError, task: VideoTask, bad: int, transient: bool) -> None:
+    """The hint of a poll error that ends the wait: the task keeps running and stays pending, so say how to resume
+    it (a relay's "try again" would create a second, paid task)."""
+    said = f"{bad} status polls in a row failed. " if bad > 1 else ""
+    resume = (f"{said}Video task {task.task_id} keeps running on the server and stays pending in the history: "
+              f"resume it with session.resume({task.task_id!r}) (no new task, no new charge).")
+    exc.hint = redact(resume if transient or not exc.hint else f"{exc.hint} {resume}")
+
+
 async def _poll_until_done(session: Session, task: VideoTask, timeout: float | None,
                            on_progress: Callable[[TaskStatus], Any] | None, bar: Progress | None) -> TaskStatus:
-    """Poll every ``poll_interval`` s; a failed task is recorded and raised, a deadline raises a timeout."""
+    """Poll every ``poll_interval`` s; a failed task is recorded and raised, a deadline raises a timeout.
+
+    A poll that fails transiently (:func:`_transient`) is polled again at the next interval, as many times in a row
+    as the client's ``RetryPolicy.max_retries`` allows (``Session(max_retries=…)``, 2 by default: the third bad
+    poll in a row ends the wait); the wait's deadline still holds.
+    """
     entry_id = task.entry_id
     limit = timeout if timeout is not None else session.settings.video_deadline
     deadline = time.monotonic() + limit
+    retry = session.client.retry
+    bad = 0  # bad polls in a row
     try:
         while True:
-            st = await poll_task(session, task)
+            try:
+                st = await poll_task(session, task)
+            except (APIError, APIConnectionError) as exc:
+                bad += 1
+                transient = _transient(exc, retry)
+                if transient and bad <= retry.max_retries \
+                        and time.monotonic() + session.settings.poll_interval <= deadline:
+                    log.debug("video task %s: poll failed (%s), %d in a row; polling again", task.task_id,
+                              exc.message, bad)
+                    await asyncio.sleep(session.settings.poll_interval)
+                    continue
+                if not isinstance(exc, NotFoundError):
+                    _resumable(exc, task, bad, transient)
+                raise
+            bad = 0
             if bar is not None:
                 call_user(bar.update, st.progress, None, st.state, True)
             call_user(on_progress, st)
