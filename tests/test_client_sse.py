@@ -558,6 +558,28 @@ def test_a_whole_reply_instead_of_a_stream_is_not_mistaken_for_an_error(body: di
         collect(sse_handler(json.dumps(body), headers=JSON))
 
 
+def test_a_whole_json_answer_is_handed_over_read_whole() -> None:
+    """A relay that ignores stream=True: the JSON answer (past ERROR_HEAD too) is read whole and handed over on
+    :class:`WholeAnswer` for the caller to parse; a page that is not JSON, or JSON that is no object, is not."""
+    from tokenhot_nb.client._sse import ERROR_HEAD, WholeAnswer
+
+    answer = {"choices": [{"message": {"content": "x" * (ERROR_HEAD + 10)}}], "usage": {"completion_tokens": 9}}
+    with pytest.raises(WholeAnswer) as info:
+        collect(sse_handler(json.dumps(answer), headers={**JSON, "x-request-id": "req-7"}))
+    assert info.value.response.json() == answer and info.value.request_id == "req-7"
+    frames = [{"candidates": [{"content": {"parts": [{"text": "a"}]}}]}, {"candidates": [{"finishReason": "STOP"}]}]
+    with pytest.raises(WholeAnswer) as gemini:  # Gemini's streamGenerateContent without alt=sse: an array
+        collect(sse_handler(json.dumps(frames), headers=JSON), fmt="gemini")
+    assert gemini.value.response.json() == frames
+    with pytest.raises(E.APIError, match="slow down"):  # an error among the array's items stays an error
+        collect(sse_handler(json.dumps([{"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}}]),
+                            headers=JSON), fmt="gemini")
+    for body, headers in ((b"<html>502</html>", {"content-type": "text/html"}), (b"[1, 2]", JSON), (b"null", JSON)):
+        with pytest.raises(E.StreamError) as plain:
+            collect(sse_handler(body, headers=headers))
+        assert not isinstance(plain.value, WholeAnswer)
+
+
 def test_no_content_type_at_all() -> None:
     handler = Script(lambda request: httpx.Response(200, content=b"plain words"))
     with pytest.raises(E.StreamError) as info:
