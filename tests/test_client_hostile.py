@@ -841,10 +841,15 @@ def test_a_byte_order_mark_before_the_first_event_does_not_lose_it(tmp_path: Pat
 
 
 def test_an_event_stream_to_a_call_that_asked_for_json_says_so(tmp_path: Path) -> None:
+    """A chat answer streamed to a whole call is read from its frames (the answer is paid for); any other call
+    answered with an event stream says so."""
     body = b'data: {"choices": [{"delta": {"content": "paid"}}]}\n\ndata: [DONE]\n\n'
-    with Hostile({"/v1/chat/completions": lambda *a: response(200, body, "text/event-stream")}) as relay, \
-            pytest.raises(E.APIError, match=r"answered 200 with an event stream, not the JSON asked for") as info:
-        live(relay.url, tmp_path).chat("hi", model="gpt-5.4", stream=False)
+    stream = lambda *a: response(200, body, "text/event-stream")  # noqa: E731
+    with Hostile({"/v1/chat/completions": stream, "/v1/embeddings": stream}) as relay:
+        s = live(relay.url, tmp_path)
+        assert s.chat("hi", model="gpt-5.4", stream=False).text == "paid" and rows(s)[-1].status == "ok"
+        with pytest.raises(E.APIError, match=r"answered 200 with an event stream, not the JSON asked for") as info:
+            s.embed("hi", model="jina-embeddings-v4")
     assert "stream=True" in info.value.hint
 
 
@@ -955,3 +960,10 @@ def test_an_inline_raster_image_is_still_stored_at_once(tmp_path: Path) -> None:
     with Hostile({"/v1/images/generations": lambda *a: response(200, body)}) as relay:
         res = live(relay.url, tmp_path).image("a blue square", model="gpt-image-2", size="64x64")
     assert res.mime == "image/png" and Image.open(res.path).getpixel((0, 0)) == (0, 0, 255)
+
+
+def test_a_json_answer_labelled_as_an_event_stream_is_still_read_as_json(tmp_path: Path) -> None:
+    body = b'{"choices": [{"message": {"role": "assistant", "content": "paid"}}]}'
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, body, "text/event-stream")}) as relay:
+        s = live(relay.url, tmp_path)
+        assert s.chat("hi", model="gpt-5.4", stream=False).text == "paid" and rows(s)[-1].status == "ok"

@@ -113,6 +113,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     shown = LiveText()
     request_id: str | None = None
     response_id: str | None = None
+    ended = False  # the stream came to its end (what follows may still fail: its text is then whole)
     try:
         resp: Response | None = None
         events: EventStream | None = None
@@ -130,12 +131,13 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             request_id = request_id or events.request_id
             live = on_delta if call.stream else None  # (stream=False: the whole answer, once, as asked)
             await _read_events(events, call.stream or chat.stream_format(ep), acc, live, shown)
+            ended = True
             reply = acc.reply(info.id)
             # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
             reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
             if live is not None and shown.last != reply.text:  # the view held back a tail that looked like a key
                 call_user(on_delta, ChatDelta(text="", done=True), reply.text)
-            elif on_delta is not None and live is None:
+            elif live is None and on_delta is not None:
                 call_user(on_delta, ChatDelta(text=reply.text, reasoning=reply.reasoning, done=True), reply.text)
         else:
             assert resp is not None
@@ -161,7 +163,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                                            "response_id": response_id or reply.response_id, "tool_calls": calls}),
                        usage=reply.usage, outputs=outputs, text=f"{text}\n\n{reply.text}")
     except BaseException as exc:
-        partial = cut_text(acc.text) if acc.text else ""  # a key's first part whose end never came is masked
+        # an answer cut short: a key's first part whose end never came is masked
+        partial = (received_text if ended else cut_text)(acc.text) if acc.text else ""
         if isinstance(exc, StreamError) and partial and not exc.partial_text:
             exc.partial_text = partial
         try:

@@ -96,7 +96,10 @@ class Response:
     def is_event_stream(self) -> bool:
         """Whether the body is an event stream (a relay that streams whatever was asked): see
         :meth:`Client.events_of` to read its frames."""
-        return self.content_type == "text/event-stream" or self.content[:64].lstrip().startswith((b"data:", b"event:"))
+        head = self.content[:64].lstrip()
+        if head[:1] in (b"{", b"["):  # JSON, whatever the label says (a relay's wrong Content-Type)
+            return False
+        return self.content_type == "text/event-stream" or head.startswith((b"data:", b"event:"))
 
     def _not_json(self, exc: ValueError) -> APIError:
         if self.is_event_stream:
