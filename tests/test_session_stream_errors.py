@@ -116,3 +116,16 @@ def test_the_sixth_free_call_in_a_minute_is_a_rate_limit_after_the_normal_backof
         live.chat("streamed", model=model, thread=False)
     # another model is not limited by it
     assert live.chat("paid", model="gpt-5.4", stream=False, thread=False).entry.status == "ok"
+
+
+@pytest.mark.parametrize(("cut", "kept"), [
+    ("Lighthouses use lenses", "Lighthouses use lenses"),  # a trailing s: held by a live view, no key
+    ("Ask", "Ask"), ("a task-", "a task-"), ("a task-q", "a task-q"),  # too short, or glued to a word
+    ("the key sk-AbC1", "the key sk-****"),  # four characters of the key shape: masked
+])
+def test_a_cut_answer_keeps_its_words_and_masks_only_a_revealing_tail(cut: str, kept: str) -> None:
+    """A stream that breaks keeps what arrived; the tail a live view held back is masked only when it would
+    reveal part of a key (a lone trailing ``s`` used to become ``…lenses`` → ``…lensesk-****``)."""
+    from tokenhot_nb._session.recording import cut_text
+
+    assert cut_text(cut) == kept

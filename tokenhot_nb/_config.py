@@ -236,6 +236,11 @@ def key_start_at_end(text: str) -> int:
     return len(text) - m.start() if m is not None else 0
 
 
+def known_key_start(text: str) -> bool:
+    """Whether ``text`` is the first part of a form of a key this process knows (:func:`key_forms`)."""
+    return any(form.startswith(text) for form in _known_forms)
+
+
 def might_hold_key(text: str) -> bool:
     """Cheap pre-check: could :func:`redact` change ``text``? (for hot paths such as stream deltas)"""
     if "sk-" in text:

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import _config
 from .._config import MASK, key_start_at_end, might_hold_key, redact
 from .._inputs import ext_for, sniff_mime
 from ..catalog import ModelInfo
@@ -72,13 +73,23 @@ def received_text(text: str) -> str:
     return redact(text) if might_hold_key(text) else text
 
 
+#: A cut tail shorter than this tells nothing of a key ("s", "sk", "sk-", or a key's first three characters).
+_REVEALING = 4
+
+
 def cut_text(text: str) -> str:
     """The received text of an answer cut short, as it is kept (error, history row, views): a tail that may be the
     first part of a key whose end never came (:func:`key_start_at_end`) is masked, since no redaction can recognise
-    it, and masked rather than dropped, so the reader sees something was cut there."""
+    it, and masked rather than dropped, so the reader sees something was cut there. Only a tail that would reveal
+    part of a key: an answer cut after "…lighthouses" or "…task-q" keeps its words."""
     text = received_text(text)
     held = key_start_at_end(text)
-    return text[:len(text) - held] + MASK if held else text
+    if held < _REVEALING:
+        return text
+    tail, before = text[len(text) - held:], text[len(text) - held - 1:len(text) - held]
+    if before.isalnum() and not _config.known_key_start(tail):  # "sk-…" glued to a word: a word, not a key
+        return text
+    return text[:len(text) - held] + MASK
 
 
 #: A surrogate half (one regex scan instead of a Python loop over every character of every answer).
