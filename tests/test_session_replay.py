@@ -209,3 +209,18 @@ def test_an_edit_in_replay_refuses_what_a_live_edit_refuses(recorded: dict, mode
     assert s.edit(recorded["image"], "make it blue", model="gpt-image-2").sha256 == recorded["edit"].sha256
     offline.close()
     s.close()
+
+
+def test_a_replayed_tasks_status_is_its_recorded_end(recorded: dict) -> None:
+    """``task.status()`` on a task a replay returned asked the network, so replay stopped the notebook with a
+    miss; the recorded task is done, and its status says so with no request."""
+    rec = Recorder()
+    s = make_session(recorded["store"], rec, mode="replay")
+    task = s.video("a fox runs", wait=False)
+    st = task.status()
+    assert st.done and st.state == "succeeded" and st.progress == 100 and task.last is st
+    assert task.wait().sha256 == recorded["video"].sha256 and rec.requests == []
+    never = VideoTask(s, "task_never_recorded", model=recorded["video"].model)
+    with pytest.raises(E.ReplayMissError):
+        never.status()
+    s.close()
