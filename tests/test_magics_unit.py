@@ -452,3 +452,30 @@ def test_a_terminal_prints_no_escape_sequence_an_answer_sent(capsys: pytest.Capt
     assert "\x1b" not in printed and "\x07" not in printed and "\r" not in printed
     assert "hi" in printed and "red" in printed and "line\nnext" in printed
     assert view.text == text
+
+
+def test_load_ext_imports_only_the_magics() -> None:
+    """``%load_ext tokenhot_nb`` must cost next to nothing (issue #13: the whole process within 1.1× a bare
+    ``ipython``): it imports the magics and the one escaping module their errors need, never the settings, the
+    client, the store or a heavy library. The settings slipped in once (through the safe renderer, +12 ms)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    probe = ("import sys\n"
+             "from IPython.core.interactiveshell import InteractiveShell\n"
+             "ip = InteractiveShell.instance()\n"
+             "before = set(sys.modules)\n"
+             "ip.run_line_magic('load_ext', 'tokenhot_nb')\n"
+             "print('\\n'.join(sorted(set(sys.modules) - before)))\n")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, cwd=root,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    new = set(out.stdout.split())
+    ours = {m for m in new if m.startswith("tokenhot_nb")}
+    assert ours == {"tokenhot_nb", "tokenhot_nb._safe", "tokenhot_nb.magics", "tokenhot_nb.magics._args",
+                    "tokenhot_nb.magics._display", "tokenhot_nb.magics._interp", "tokenhot_nb.magics._magics"}
+    heavy = {"httpx", "sqlite3", "PIL", "numpy", "ipywidgets", "markdown_it", "nh3", "anyio", "av"}
+    assert not {m.split(".")[0] for m in new} & heavy
