@@ -28,26 +28,27 @@ BLOCKED_NETWORKS = tuple(
 BLOCKED_NAMES = frozenset({"metadata.google.internal", "metadata", "metadata.azure.com"})
 
 
-def blocked_address(host: str) -> bool:
-    """Whether ``host`` (an IP literal) is in a blocked network (IPv4-mapped IPv6 included)."""
+def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``host`` as an IP address when it is a literal (an IPv4-mapped IPv6 one as its IPv4), else None."""
     try:
         ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
     except ValueError:
-        return False
+        return None
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return any(ip in net for net in BLOCKED_NETWORKS)
+        return ip.ipv4_mapped
+    return ip
+
+
+def blocked_address(host: str) -> bool:
+    """Whether ``host`` (an IP literal) is in a blocked network (IPv4-mapped IPv6 included)."""
+    ip = _ip(host)
+    return ip is not None and any(ip in net for net in BLOCKED_NETWORKS)
 
 
 def local_address(host: str) -> bool:
     """Whether ``host`` (an IP literal) is loopback or private (IPv4-mapped IPv6 included)."""
-    try:
-        ip = ipaddress.ip_address(host.strip("[]").split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback or ip.is_private
+    ip = _ip(host)
+    return ip is not None and (ip.is_loopback or ip.is_private)
 
 
 def _local_name(host: str) -> bool:
