@@ -421,11 +421,12 @@ def test_the_first_part_of_a_key_at_the_end_of_a_text_is_found(monkeypatch: pyte
     ({"mode": 1}, "mode must be a string, not int"),
     ({"store": 3}, "store must be a folder path, not int"),
     ({"read_timout": 5}, "Unknown setting 'read_timout'; did you mean read_timeout\\?"),
-    ({"read_timeout": "slow"}, "read_timeout must be a number >= 0, not 'slow'"),
-    ({"connect_timeout": -1}, "connect_timeout must be a number >= 0, not -1"),
+    ({"read_timeout": "slow"}, "read_timeout must be a number > 0, not 'slow'"),
+    ({"connect_timeout": -1}, "connect_timeout must be a number > 0, not -1"),
     ({"poll_interval": float("nan")}, "poll_interval must be a number"),
     ({"max_retries": 2.5}, "max_retries must be a whole number >= 0"),
     ({"max_retries": True}, "max_retries must be a whole number"),
+    ({"poll_interval": 0}, "poll_interval must be a number > 0"),  # a poll loop that never sleeps
 ])
 def test_settings_of_the_wrong_shape_are_one_config_error(tmp_path: Path, kw: dict[str, object], words: str) -> None:
     """They used to be an AttributeError/TypeError from inside, or accepted and fail (or hang) in the first call."""
@@ -438,3 +439,14 @@ def test_settings_of_the_wrong_shape_are_one_config_error(tmp_path: Path, kw: di
 def test_good_numbers_still_pass(tmp_path: Path) -> None:
     s = Settings.from_env(store=tmp_path, read_timeout=5, connect_timeout=2.5, max_retries=0, stream_deadline=0)
     assert (s.read_timeout, s.connect_timeout, s.max_retries, s.stream_deadline) == (5, 2.5, 0, 0)
+
+
+
+def test_numbers_of_other_types_are_taken_as_numbers() -> None:
+    """numpy's ints and floats, and a whole float for a whole-number setting (download_cap=1e9), were refused
+    by the checks made when the session is made: they are numbers."""
+    import numpy as np
+
+    s = Settings(max_retries=np.int64(3), download_cap=1e9, read_timeout=np.float32(5), poll_interval=np.int8(1))
+    assert (s.max_retries, s.download_cap, s.read_timeout, s.poll_interval) == (3, 1_000_000_000, 5.0, 1.0)
+    assert type(s.max_retries) is int and type(s.download_cap) is int and type(s.read_timeout) is float

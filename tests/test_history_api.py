@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from tokenhot_nb.errors import InputError
 from tokenhot_nb.history import History, HistoryEntry, Store, UsageSummary
 
 T0 = 1_700_000_000.0
@@ -380,7 +381,7 @@ def test_tail_of_more_than_sqlite_counts(filled: History) -> None:
     assert len(filled.tail(10**30)) == 30
 
 
-@pytest.mark.parametrize("name", ["history.csv", "history", "notes.txt"])
+@pytest.mark.parametrize("name", ["history.csv", "notes.txt"])
 def test_export_names_its_formats(filled: History, tmp_path: Path, name: str) -> None:
     """``export('x.csv')`` wrote JSON into a .csv file without a word."""
     from tokenhot_nb.errors import InputError
@@ -397,3 +398,25 @@ def test_a_filter_value_of_the_wrong_type(filled: History, kw: dict[str, object]
 
     with pytest.raises(InputError, match=r"takes a str or a list of them, not int"):
         filled.filter(**kw)  # type: ignore[arg-type]
+
+
+
+def test_numpy_whole_numbers_pick_entries(tmp_path: Path) -> None:
+    """An id or a count from a numpy array (a DataFrame's column) is a whole number like any other."""
+    import numpy as np
+
+    h = History(tmp_path / "st")
+    for i in range(3):
+        h.store.insert(HistoryEntry(kind="chat", model="m", params={"message": f"q{i}"}, text=f"q{i}"))
+    assert h.get(np.int64(2)).text == "q1"
+    assert [e.text for e in h.tail(np.int32(2))] == ["q1", "q2"]
+
+
+def test_an_export_path_with_no_suffix_is_written_as_json(tmp_path: Path) -> None:
+    """``export('backup')`` wrote JSON before other suffixes were refused; it still does."""
+    h = History(tmp_path / "st")
+    h.store.insert(HistoryEntry(kind="chat", model="m", params={"message": "q"}, text="q"))
+    out = h.export(tmp_path / "backup")
+    assert [e["text"] for e in json.loads(out.read_text())] == ["q"]
+    with pytest.raises(InputError, match="JSON"):
+        h.export(tmp_path / "backup.csv")

@@ -10,6 +10,8 @@ import base64
 import dataclasses
 import functools
 import json
+import numbers
+import operator
 import os
 import re
 import warnings
@@ -36,6 +38,8 @@ SIM_BASE_URL = "http://tokenhot.sim"
 #: letters and digits is taken for one (a key after ``\n`` in an escaped body, say), never a hyphenated phrase.
 _KEY_RE = re.compile(r"sk-(?:(?<![A-Za-z0-9]sk-)|(?=[\w-]*?[0-9])(?=[\w-]*?[A-Z])(?=[\w-]*?[a-z]))"
                      r"[A-Za-z0-9_\-]{16,}", re.ASCII)  # (it starts with "sk-": re scans for that literal)
+#: Settings for which 0 makes no sense (no time to connect or read, a poll loop that never sleeps).
+_POSITIVE = frozenset({"connect_timeout", "read_timeout", "poll_interval"})
 #: Shown instead of a key (or of anything shaped like one).
 MASK = "sk-****"
 #: Known keys shorter than this are not redacted by value: replacing every "ab" in every text would be noise.
@@ -355,11 +359,18 @@ class Settings:
             if f.type not in ("float", "int", float, int):
                 continue
             whole = f.type in ("int", int)
-            ok = (isinstance(value, int) if whole else isinstance(value, (int, float))) and not isinstance(
-                value, bool) and not math.isnan(value) and value >= 0
-            if not ok:
-                raise ConfigError(f"{f.name} must be {'a whole number' if whole else 'a number'} >= 0, not "
-                                  f"{value!r:.40}.", hint=f"e.g. {f.name}={f.default!r} (the default).")
+            positive = f.name in _POSITIVE  # 0 would mean no time at all (a poll loop that never sleeps)
+            number: float | None = None
+            if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value):
+                if not whole:
+                    number = float(value)
+                elif isinstance(value, numbers.Integral) or float(value).is_integer():  # numpy ints, 1e9
+                    number = int(float(value)) if not isinstance(value, numbers.Integral) else operator.index(value)
+            if number is None or number < 0 or (positive and number == 0):
+                raise ConfigError(f"{f.name} must be {'a whole number' if whole else 'a number'} "
+                                  f"{'> 0' if positive else '>= 0'}, not {redact(repr(value))[:40]}.",
+                                  hint=f"e.g. {f.name}={f.default!r} (the default).")
+            object.__setattr__(self, f.name, number)
 
     @classmethod
     def from_env(

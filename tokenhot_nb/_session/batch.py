@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 async def batch(session: Session, kind: str, inputs: list[Any], one: Callable[[Any], Awaitable[Result]],
                 concurrency: int, bar: Progress | None, model: str) -> BatchResult:
     """Run ``one`` over ``inputs`` → :class:`BatchResult` (failures kept per item; ``.retry()`` reruns them)."""
-    check_count(concurrency, "concurrency")
+    concurrency = check_count(concurrency, "concurrency")
 
     async def again(item: tuple[int, BaseException]) -> Result:
         i, err = item

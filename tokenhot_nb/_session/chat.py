@@ -60,7 +60,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     output = chat.Output(schema.json if schema else None, schema.name if schema else "answer", json_mode) \
         if schema is not None or json_mode else None
     store = session.store
-    media = [store_media(session, m) for m in to_media_list(images, "image", store)] if images else []
+    media = [store_media(session, m) for m in to_media_list(images, "image", store)] if images is not None else []
     name = (thread or DEFAULT_THREAD) if use_thread and thread is not False else None
     th = session.threads.get(name, new=new_thread) if name is not None else None
     if th is not None and system is None:

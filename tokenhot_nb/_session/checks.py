@@ -13,8 +13,9 @@ from ..errors import InputError
 #: The widest seed any catalogued service takes (Seedance: -1…2^32-1; most take up to 2^31-1). A larger one is
 #: refused by every service, so it is refused here before the call.
 MAX_SEED = 2**32 - 1
-#: The roles a conversation message may have (OpenAI's, which every chat family is built from).
-ROLES = ("system", "developer", "user", "assistant", "tool")
+#: The roles a conversation message may have: OpenAI's, which every chat family is built from, and Gemini's
+#: "model" (the builders map it); a message with no role is the user's, as the builders take it.
+ROLES = ("system", "developer", "user", "assistant", "tool", "model")
 
 
 def _number(value: Any) -> bool:
@@ -116,10 +117,7 @@ def check_conversation(messages: list[Any] | tuple[Any, ...]) -> None:
             raise InputError(
                 f"Message {i} of the conversation is {_what(m)}, not a {{'role': …, 'content': …}} dict.",
                 hint="A conversation is a list of {'role': …, 'content': …} dicts.")
-        role = m.get("role")
-        if role is None:
-            raise InputError(f"Message {i} of the conversation has no 'role'.",
-                             hint=f"Give each message a role ({', '.join(ROLES)}): {{'role': 'user', 'content': …}}.")
+        role = m.get("role", "user")
         if role not in ROLES:
             near = difflib.get_close_matches(str(role), ROLES, n=1)
             raise InputError(
@@ -150,11 +148,18 @@ def check_seed(seed: Any) -> None:
                          hint="e.g. seed=42.")
 
 
-def check_count(value: Any, name: str) -> None:
-    """A whole-number setting of the session itself (not sent), e.g. ``concurrency``."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+def check_count(value: Any, name: str) -> int:
+    """A whole-number setting of the session itself (not sent), e.g. ``concurrency``; numpy's ints are ints."""
+    import operator
+
+    try:
+        number = operator.index(value) if not isinstance(value, bool) else 0
+    except TypeError:
+        number = 0
+    if number < 1:
         raise InputError(f"{name} must be a whole number of at least 1, not {value!r:.40}.",
                          hint=f"e.g. {name}=4.")
+    return number
 
 
 def check_callable(fn: Any, name: str, args: tuple[str, ...]) -> None:
@@ -177,12 +182,31 @@ def check_callable(fn: Any, name: str, args: tuple[str, ...]) -> None:
         pass
 
 
+#: Body fields the services document (OpenAI chat/images/audio, Responses, Gemini, new-api's task body, the video
+#: vendors of reference §10.2): sent as they are, never taken for a typo of an argument (``mode`` is one letter
+#: from ``model``, ``speed`` from ``seed``, ``image`` from ``images``).
+BODY_FIELDS = frozenset({
+    "mode", "image", "images", "imageUrls", "input_reference", "seconds", "metadata", "speed", "moderation",
+    "text", "style", "background", "output_format", "output_compression", "partial_images", "stop", "user",
+    "top_p", "top_k", "logprobs", "top_logprobs", "presence_penalty", "frequency_penalty", "logit_bias",
+    "reasoning", "reasoning_effort", "verbosity", "modalities", "audio", "store", "service_tier",
+    "parallel_tool_calls", "prediction", "stream_options", "web_search_options", "safety_identifier",
+    "prompt_cache_key", "include", "previous_response_id", "truncation", "instructions", "max_output_tokens",
+    "max_completion_tokens", "negative_prompt", "watermark", "ratio", "resolution", "generate_audio",
+    "camera_fixed", "return_last_frame", "callback_url", "aspect_ratio", "cfg_scale", "prompt_extend", "thinking",
+    "thinking_budget", "include_thoughts", "safety_settings", "timestamp_granularities", "encoding_format",
+    "dimensions", "enableTranslation", "generationType", "file_infos", "audio_generation", "nsfw_checker",
+    "sequential_image_generation", "guidance_scale", "optimize_prompt",
+})
+
+
 def check_option_names(options: Mapping[str, Any], named: Iterable[str], method: str) -> None:
     """An extra option one typo away from a named argument (``sed=7`` for ``seed=7``) would be sent as an unknown
-    body field and silently do nothing: refuse it, naming the argument it resembles."""
+    body field and silently do nothing: refuse it, naming the argument it resembles (a documented body field is
+    never taken for one: :data:`BODY_FIELDS`)."""
     names = [n for n in named if not n.startswith("_")]
     for key in options:
-        if key in names or key.startswith("_") or key in ("extra", "raw", "headers"):  # _bar: the sync twin's
+        if key in names or key.startswith("_") or key in ("extra", "raw", "headers") or key in BODY_FIELDS:
             continue
         near = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
         if near:

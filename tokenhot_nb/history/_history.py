@@ -80,6 +80,16 @@ def _valid_text(text: str) -> None:
                          "which is not valid Unicode.", hint="Search for the words around it.") from None
 
 
+
+def _whole(value: Any) -> int | None:
+    """``value`` as an int when it is a whole number of any integer type (numpy's too), else None (not a bool)."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
 def _in(column: str, value: str | Iterable[str]) -> Cond:
     if not isinstance(value, (str, list, tuple, set, frozenset)):
         raise WrongTypeError(f"filter({column}=…) takes a str or a list of them, not {type(value).__name__} "
@@ -181,10 +191,11 @@ class History:
 
     def get(self, entry_id: int) -> HistoryEntry:
         """The entry with that ``#`` id (``KeyError`` when there is none)."""
-        if isinstance(entry_id, bool) or not isinstance(entry_id, int):
+        number = _whole(entry_id)
+        if number is None:
             raise WrongTypeError(f"history.get() takes an entry's # id (a whole number), not {type(entry_id).__name__} "
                              f"({entry_id!r:.40}).", hint="e.g. history.get(12); history[-1] is the newest entry.")
-        return self._bind([self.store.get(entry_id)])[0]
+        return self._bind([self.store.get(number)])[0]
 
     def artifact(self, sha256: str) -> Path:
         """The file of a stored artifact (what ``to_code()`` uses for input media)."""
@@ -233,9 +244,11 @@ class History:
 
     def tail(self, n: int = 10) -> History:
         """The last ``n`` entries, as a fixed view (later calls do not push them out)."""
-        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
-            raise (InputError if isinstance(n, int) else WrongTypeError)(f"tail() takes how many entries (a whole number >= 0), not {n!r:.40}.",
-                             hint="e.g. history.tail(5).")
+        number = _whole(n)
+        if number is None or number < 0:
+            raise (InputError if number is not None else WrongTypeError)(
+                f"tail() takes how many entries (a whole number >= 0), not {n!r:.40}.", hint="e.g. history.tail(5).")
+        n = number
         rows = self.store.select(self._conds, columns="id", desc=True, limit=min(n, 2**62))  # SQLite's int
         if not rows:
             return self._view([("0", ())], f"tail({n})")
@@ -276,15 +289,15 @@ class History:
         return UsageSummary(rows, prices)
 
     def export(self, path: str | os.PathLike[str], *, include_artifacts: bool = False) -> Path:
-        """Write ``.json`` (a list) or ``.jsonl`` (one entry a line); artifacts by sha256 (copied with
-        ``include_artifacts=True`` into ``<path>.artifacts/``)."""
+        """Write ``.json`` (a list; also a path with no suffix) or ``.jsonl`` (one entry a line); artifacts by
+        sha256 (copied with ``include_artifacts=True`` into ``<path>.artifacts/``)."""
         from ..errors import StoreError
         from ._export import export_history
 
         if not isinstance(path, (str, os.PathLike)):
             raise WrongTypeError(f"export() takes a file path, not {type(path).__name__}.",
                                  hint="e.g. history.export('history.json') or 'history.jsonl'.")
-        if Path(path).suffix.lower() not in (".json", ".jsonl"):  # 'x.csv' got JSON, with no word said
+        if Path(path).suffix.lower() not in ("", ".json", ".jsonl"):  # 'x.csv' got JSON, with no word said
             raise InputError(f"export() writes JSON (.json) or JSON Lines (.jsonl), not {Path(path).name!r}.",
                              hint=f"e.g. history.export({str(Path(path).with_suffix('.jsonl'))!r}).")
         try:
