@@ -727,6 +727,18 @@ def test_a_paid_answer_is_not_lost_to_one_bad_byte_or_field(body: bytes, tmp_pat
     assert rows(s)[-1].status == "ok" and "paid" in (rows(s)[-1].text or "")
 
 
+def test_a_paid_answer_in_a_declared_charset_is_read_in_it(tmp_path: Path) -> None:
+    """A JSON answer in GBK (declared in its Content-Type) is not UTF-8, so strict JSON refuses it and the lenient
+    reading takes over; that reading decoded it as UTF-8 whatever was declared, storing '���' as a good answer."""
+    body = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "你好，灯塔"}}]},
+                      ensure_ascii=False).encode("gbk")
+    answer = lambda *a: response(200, body, "application/json; charset=gbk")  # noqa: E731
+    with Hostile({"/v1/chat/completions": answer}) as relay:
+        s = live(relay.url, tmp_path)
+        res = s.chat("hi", model="gpt-5.4", stream=False)
+    assert res.text == "你好，灯塔" and rows(s)[-1].text.endswith("你好，灯塔")
+
+
 @pytest.mark.parametrize("status", [301, 302, 307, 308])
 @pytest.mark.parametrize("stream", [False, True])
 def test_an_api_call_that_is_redirected_says_where_and_what_to_do(status: int, stream: bool, tmp_path: Path) -> None:
@@ -827,6 +839,21 @@ def test_a_download_from_a_public_api_never_reaches_a_loopback_link(tmp_path: Pa
         assert local.seen == []
     assert "token=secret" not in str(info.value) and list(tmp_path.iterdir()) == []
 
+
+
+def test_the_users_own_link_on_this_machine_is_fetched(tmp_path: Path) -> None:
+    """The private-network rule is for links the relay chose. A URL the user passes as an input (an image served
+    on this machine or the office network) is theirs: it is fetched as before; metadata addresses stay refused."""
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    with Hostile({"*": lambda *a: response(200, png, "image/png")}) as local:
+        client = Client(Settings(api_key=SK_KEY, base_url="https://8.8.8.8", mode="live"),
+                        transport=httpx.AsyncHTTPTransport())
+        got = client.run(client.download(local.url + "/cat.png", tmp_path, expect="image", input=True))
+        assert got.path.read_bytes() == png and len(local.seen) == 1
+        assert "authorization" not in local.seen[0].headers  # never the key to a host that is not the API
+        with pytest.raises(E.DownloadError, match="metadata"):
+            client.run(client.download("http://169.254.169.254/latest/meta-data", tmp_path, input=True))
+        client.close()
 
 
 def test_a_byte_order_mark_before_the_first_event_does_not_lose_it(tmp_path: Path) -> None:

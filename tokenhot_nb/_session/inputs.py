@@ -28,7 +28,7 @@ async def fetch(session: Session, media: Media, kind: MediaKind) -> Media:
     if media.data is None and media.url:
         try:
             dl = await session.client.download(media.url, incoming(session), expect=kind,
-                                               max_bytes=MAX_INPUT_BYTES[kind])
+                                               max_bytes=MAX_INPUT_BYTES[kind], input=True)
         except DownloadError as exc:  # its message speaks of expiring vendor links: this is the user's own URL
             status = re.search(r"\(HTTP (\d{3})\)", exc.message)
             raise InputError(f"Could not download the input {media.url[:120]}"

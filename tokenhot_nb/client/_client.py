@@ -85,7 +85,7 @@ class Response:
             except ValueError as exc:
                 if len(self.content) <= LENIENT_MAX:  # (a second full copy of a huge broken body buys nothing)
                     try:  # one byte that is not UTF-8, one absurd field: the paid answer is still read
-                        self._json = _json.loads_lenient(self.content)
+                        self._json = _json.loads_lenient(self.content, _charset(self.headers.get("content-type")))
                         return self._json
                     except ValueError:
                         pass
@@ -381,8 +381,10 @@ class Client:
 
     async def _guard_request(self, request: httpx.Request) -> None:
         """Every request a download makes (redirects included) must not go to a link-local/metadata address."""
-        if request.extensions.get("tokenhot_download"):
-            await check_download_host(request.url, resolve=self._transport is None, api=httpx.URL(self.base_url))
+        mark = request.extensions.get("tokenhot_download")
+        if mark:  # the user's own link may be on their machine or network; a result link only if the API is
+            api = None if mark == "input" else httpx.URL(self.base_url)
+            await check_download_host(request.url, resolve=self._transport is None, api=api)
 
     async def _guard_redirect(self, response: httpx.Response) -> None:
         """A download's redirect must lead to an http(s) address: said here, where the redirect is known, instead
@@ -643,13 +645,14 @@ class Client:
 
     async def download(
         self, url: str, dest_dir: Path | str, *, max_bytes: int | None = None, suffix: str = "",
-        expect: str | None = None,
+        expect: str | None = None, input: bool = False,
     ) -> Download:
         """Stream ``url`` to ``dest_dir/<sha256><suffix>``; see :mod:`._download`.
 
         ``expect`` ("image", "video", "audio"): the first bytes must be that kind of media; an HTML error page
         or a JSON body served with a 200 is refused, not stored under a media suffix. The key is sent only
-        to the API host itself; link-local and metadata addresses are refused, redirects included.
+        to the API host itself; link-local and metadata addresses are refused, redirects included, and so is
+        this machine or a private network unless the API is there too or ``input`` (the user's own link).
         """
         dest = Path(dest_dir)
         cap = self.settings.download_cap if max_bytes is None else max_bytes
@@ -671,7 +674,7 @@ class Client:
 
         def make_request() -> httpx.Request:
             http = self._http()
-            request = http.build_request("GET", url, extensions={"tokenhot_download": True})
+            request = http.build_request("GET", url, extensions={"tokenhot_download": "input" if input else True})
             if self._same_host(request.url):
                 request.headers.update(self._auth_headers())
             return request

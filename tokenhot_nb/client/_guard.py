@@ -72,11 +72,8 @@ async def _is_local(url: httpx.URL, *, resolve: bool) -> bool:
         return False
     if local_address(host) or _local_name(host):
         return True
-    try:
-        ipaddress.ip_address(host.strip("[]"))
+    if _ip(host) is not None:
         return False  # a public literal
-    except ValueError:
-        pass
     return resolve and any(local_address(a) for a in await _addresses(host, url.port or 443))
 
 
@@ -98,11 +95,7 @@ async def check_download_host(url: httpx.URL, *, resolve: bool, api: httpx.URL |
         raise _refused(url, "that is a link-local or metadata address")
     if not host:
         return
-    literal = True
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        literal = False
+    literal = _ip(host) is not None
     addresses = await _addresses(host, url.port or 443) if resolve and not literal else []
     if any(blocked_address(a) for a in addresses):
         raise _refused(url, "its name resolves to a link-local or metadata address")

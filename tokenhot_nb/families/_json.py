@@ -27,12 +27,12 @@ def _int(text: str) -> int | float:
     return int(text) if len(text) <= _INT_DIGITS else float(text)  # (an absurd count: infinity, no exception)
 
 
-def loads_lenient(data: bytes) -> Any:
-    """A body strict JSON refuses over a detail, read anyway: bytes that are not UTF-8 become U+FFFD, raw control
-    characters inside strings are taken as they are, and an integer too long for Python to convert becomes a
-    float (infinity). A paid answer must not be lost to one bad byte or one absurd field; what still does not
-    parse raises ``ValueError``."""
-    text = data.decode("utf-8-sig", errors="replace")
+def loads_lenient(data: bytes, encoding: str = "utf-8") -> Any:
+    """A body strict JSON refuses over a detail, read anyway: bytes that are not text in ``encoding`` (the charset
+    the answer declared; UTF-8 by default) become U+FFFD, raw control characters inside strings are taken as they
+    are, and an integer too long for Python to convert becomes a float (infinity). A paid answer must not be lost
+    to one bad byte or one absurd field; what still does not parse raises ``ValueError``."""
+    text = data.decode("utf-8-sig" if encoding == "utf-8" else encoding, errors="replace")
     try:
         return json.loads(text, strict=False, parse_int=_int)
     except RecursionError:
