@@ -252,3 +252,21 @@ def test_a_pil_image_is_no_audio_or_video(kind: str) -> None:
     """It was turned into a PNG and sent as the audio of a paid transcription."""
     with pytest.raises(E.InputError, match=f"Cannot use an Image as {kind} input"):
         to_media(Image.new("RGB", (4, 4)), kind)  # type: ignore[arg-type]
+
+
+def test_an_artifact_already_stored_is_not_held_to_the_input_limits(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A result the service made (a 4K image can pass 20 MB) is edited live through its ImageResult with no size
+    check; the same call rerun or replayed reads it back by its artifact reference, which was then held to the
+    input limits and refused. Its kind is still checked: a stored WAV is no image."""
+    rec = Recorder()
+    s = make_session(tmp_path / "store", rec)
+    try:
+        art = s.store.add_bytes(real_png(), "image/png", "result.png")
+        monkeypatch.setitem(MAX_INPUT_BYTES, "image", 10)  # the stored image is "over the limit" now
+        assert to_media({"artifact": art.sha256}, "image", s.store).mime == "image/png"
+        wav = s.store.add_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt " + b"\x00" * 40, "audio/wav", "a.wav")
+        with pytest.raises(E.InputError, match="not an image"):
+            to_media({"artifact": wav.sha256}, "image", s.store)
+    finally:
+        s.close()

@@ -51,13 +51,10 @@ class CatalogFetchError(Exception):
 _NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
-#: A key-shaped run that starts a word (``redact``'s pattern also matches inside words: ``task-embedding-…``).
-_KEY_WORD = re.compile(r"(?<![A-Za-z0-9])sk-[A-Za-z0-9_\-]{16,}")
-
-
 def _holds_key(name: str) -> bool:
-    """A key this process was given (in any shape it knows) or a word shaped like one is in ``name``."""
-    return bool(_KEY_WORD.search(name)) or any(form in name for form in _config._known_forms)
+    """A key this process was given (in any shape it knows) or a word shaped like one is in ``name`` (the pattern
+    leaves ``task-embedding-…`` alone: glued to a word, only a random-looking tail is a key)."""
+    return bool(_config._KEY_RE.search(name)) or any(form in name for form in _config._known_forms)
 
 
 def _text(value: str) -> str:

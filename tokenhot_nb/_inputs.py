@@ -92,20 +92,21 @@ _ACCEPTED = {"image": "PNG, JPEG, WEBP, GIF or BMP", "audio": "WAV, MP3, M4A, FL
              "video": "MP4 or WEBM"}
 
 
-def check_media(data: bytes, kind: MediaKind, label: str) -> str:
+def check_media(data: bytes, kind: MediaKind, label: str, *, limits: bool = True) -> str:
     """The media type of ``data`` when it really is a ``kind`` within the size limits; else one clear InputError.
 
-    ``label`` names the input in the message (the file name, or what was passed).
+    ``label`` names the input in the message (the file name, or what was passed). ``limits=False``: the kind only,
+    for a file already in the store (taken when it was stored, or made by the service, which may exceed them).
     """
     limit = MAX_INPUT_BYTES[kind]
-    if len(data) > limit:
+    if limits and len(data) > limit:
         raise InputError(
             f"The {kind} input {label} is {len(data) / 1e6:.1f} MB, over the {limit // (1024 * 1024)} MB limit.",
             hint="Make it smaller first" + (" (e.g. PIL: img.thumbnail((2048, 2048)))." if kind == "image" else "."),
         )
     mime = sniff_mime(data, "")
     if kind == "image":
-        return _check_image(data, mime, label)
+        return _check_image(data, mime, label, limits=limits)
     if mime.startswith(kind + "/") or (kind == "audio" and mime in ("video/mp4", "video/webm")):
         return "audio/webm" if kind == "audio" and mime == "video/webm" else mime
     what = f"it looks like {mime}" if mime else "its bytes are no known format"
@@ -113,7 +114,7 @@ def check_media(data: bytes, kind: MediaKind, label: str) -> str:
                      hint=f"Pass a {_ACCEPTED[kind]} file.")
 
 
-def _check_image(data: bytes, mime: str, label: str) -> str:
+def _check_image(data: bytes, mime: str, label: str, *, limits: bool = True) -> str:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -127,7 +128,7 @@ def _check_image(data: bytes, mime: str, label: str) -> str:
         what = f"it looks like {mime}" if mime and not mime.startswith("image/") else "it does not decode"
         raise InputError(f"The image input {label} is not an image ({what}).",
                          hint=f"Pass a {_ACCEPTED['image']} file.") from exc
-    if w * h > MAX_INPUT_PIXELS:
+    if limits and w * h > MAX_INPUT_PIXELS:
         raise InputError(f"The image input {label} is {w}×{h} pixels, more than {MAX_INPUT_PIXELS // 1_000_000} "
                          "million: refused before decoding it.", hint="Use a smaller image.")
     return mime or Image.MIME.get(fmt, "image/png")
@@ -370,6 +371,7 @@ def _from_ref(ref: dict[str, Any], kind: MediaKind, store: Store | None) -> Medi
             hint="Open the session on the store the call was recorded in (Session(store=…)).",
         ) from None
     data = path.read_bytes()
-    checked = check_media(data, kind, f"(history artifact {sha[:12]}…)")  # a stored WAV is no image to edit
+    # a stored WAV is no image to edit; its size was taken when it was stored (a 4K result may exceed the limits)
+    checked = check_media(data, kind, f"(history artifact {sha[:12]}…)", limits=False)
     mime = str(ref.get("mime") or checked)  # as recorded: the replay key of a rerun stays the same
     return Media(data, mime, path.name, sha256=sha)

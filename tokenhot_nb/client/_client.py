@@ -106,7 +106,8 @@ class Response:
             return APIError(  # (the answer is paid for, but its pieces are no reply to read)
                 f"The server answered {self.status} with an event stream, not the JSON asked for.",
                 status=self.status, request_id=self.request_id,
-                hint="The relay streams this model whatever is asked: call it with stream=True.")
+                hint="Only a chat answer is read from a stream (chat does so by itself); for this call the relay "
+                     "should answer JSON. Check the base URL, or try again later.")
         if not self.content.strip():
             return APIError(f"The server answered {self.status} with an empty body, not the JSON asked for.",
                             status=self.status, request_id=self.request_id,
