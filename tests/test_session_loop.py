@@ -72,3 +72,26 @@ def _settled(s: Any) -> Any:
             return row
         time.sleep(0.02)
     return s.history[-1]
+
+
+def test_ctrl_c_names_only_the_rows_of_the_call_it_stopped(s: Any, rec: Any) -> None:
+    """A panel's call running on another thread of the same session is not "ended" by a Ctrl-C in a cell."""
+    s.models()
+    rec.set_faults(Faults(latency=3))
+    other = threading.Thread(target=lambda: s.image("a dog", progress=False))
+    other.start()
+    for _ in range(200):  # the other call's row is open before the cell's call starts
+        if any(e.status == "running" for e in s.history):
+            break
+        time.sleep(0.01)
+    theirs = s.history[-1].id
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            _interrupted_after(1, lambda: s.image("a cat", progress=False))
+    finally:
+        other.join()
+    mine = max(e.id for e in s.history if e.params.get("prompt") == "a cat")
+    said = str(info.value)
+    assert said.startswith(f"Stopped: the image call is recorded as interrupted in history #{mine}"), said
+    assert f"#{theirs}" not in said
+    assert next(e for e in s.history if e.id == theirs).status == "ok"

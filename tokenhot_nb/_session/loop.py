@@ -12,13 +12,29 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from ..history import HistoryEntry
     from ..results import VideoTask
     from .core import Session
 
 T = TypeVar("T")
+
+CALL_ROWS: ContextVar[list[int] | None] = ContextVar("tokenhot_call_rows", default=None)
+"""The history rows opened by the call a thread is waiting for (its tasks share the list): what a Ctrl-C
+names, and never a row another thread's call (a panel's) opened meanwhile."""
+
+
+async def _scoped(coro: Coroutine[Any, Any, T], rows: list[int]) -> T:
+    """Run ``coro`` with the rows it opens collected in ``rows`` (an enclosing call's list, if any, is kept)."""
+    token = CALL_ROWS.set(rows) if CALL_ROWS.get() is None else None
+    try:
+        return await coro
+    finally:
+        if token is not None:
+            CALL_ROWS.reset(token)
 
 
 class Interrupted(BaseException):
@@ -65,22 +81,22 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
     """Run on the background loop and wait; an interrupt says which video task is kept and how to resume."""
     from ..client import run_sync
 
-    since = time.time()
+    since, rows = time.time(), CALL_ROWS.get() or []
     try:
-        return run_sync(coro)
+        return run_sync(_scoped(coro, rows))
     except (KeyboardInterrupt, Interrupted) as exc:
-        raise KeyboardInterrupt(interrupt_message(session, exc, task, since)) from None
+        raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows)) from None
 
 
 def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
     """Run on this thread, in the client's blocking lane, and wait (see ``client/_lane.py``)."""
     from ..client import _lane
 
-    since = time.time()
+    since, rows = time.time(), CALL_ROWS.get() or []
     try:
-        return _lane.run(coro)
+        return _lane.run(_scoped(coro, rows))
     except (KeyboardInterrupt, Interrupted) as exc:
-        raise KeyboardInterrupt(interrupt_message(session, exc, None, since)) from None
+        raise KeyboardInterrupt(interrupt_message(session, exc, None, since, rows)) from None
 
 
 async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None, *,
@@ -95,44 +111,64 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
     if here and _lane.active():
         return await coro
 
-    since = time.time()
+    since, rows = time.time(), CALL_ROWS.get() or []
     try:
-        return await run_async(coro)
+        return await run_async(_scoped(coro, rows))
     except (Interrupted, KeyboardInterrupt) as exc:
-        raise KeyboardInterrupt(interrupt_message(session, exc, task, since)) from None
+        raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows)) from None
 
 
-def interrupt_message(session: Session, exc: BaseException, task: VideoTask | None, since: float) -> str:
-    """Name the video task an interrupt left running (recorded as pending), else keep the message."""
+def interrupt_message(session: Session, exc: BaseException, task: VideoTask | None, since: float,
+                      rows: list[int] | None = None) -> str:
+    """Name the video task an interrupt left running (recorded as pending), else keep the message.
+
+    ``rows``: the rows the stopped call opened, when known; otherwise those of this session since ``since``.
+    """
     task_id = task.task_id if task is not None else None
     store = session._store
+    mine = _MineFilter(rows)
     if task_id is None and store is not None:
-        rows = store.select_entries(
+        found = mine(store.select_entries(
             [("kind = ?", ("video",)), ("status = ?", ("pending",)), ("session_id = ?", (session.id,)),
-             ("started >= ?", (since - 1,))], desc=True, limit=1)
-        if rows:
-            task_id = (rows[0].response or {}).get("task_id")
+             ("started >= ?", (since - 1,)), *mine.conds], desc=True, limit=mine.limit(1)))
+        if found:
+            task_id = (found[0].response or {}).get("task_id")
     if task_id:
         return resume_hint(task_id)
     if store is not None:  # a paid image call stopped while its files were downloading keeps their links
-        rows = store.select_entries(
+        found = mine(store.select_entries(
             [("kind IN (?, ?)", ("image", "edit")), ("status IN (?, ?)", ("interrupted", "pending")),
-             ("session_id = ?", (session.id,)), ("started >= ?", (since - 1,))], desc=True, limit=1)
-        if rows and any(isinstance(r, dict) and not r.get("sha256") and not r.get("expired") and not r.get("refused")
-                        for r in (rows[0].response or {}).get("images") or []):
-            return (f"Stopped while downloading the images of history #{rows[0].id}. The call is paid for and the "
-                    f"links are kept: fetch them with session.resume({rows[0].id}) (no new call, no new charge).")
-    return _stopped_rows(session, since) or str(exc)
+             ("session_id = ?", (session.id,)), ("started >= ?", (since - 1,)), *mine.conds], desc=True,
+            limit=mine.limit(1)))
+        if found and any(isinstance(r, dict) and not r.get("sha256") and not r.get("expired")
+                         and not r.get("refused") for r in (found[0].response or {}).get("images") or []):
+            return (f"Stopped while downloading the images of history #{found[0].id}. The call is paid for and the "
+                    f"links are kept: fetch them with session.resume({found[0].id}) (no new call, no new charge).")
+    return _stopped_rows(session, since, mine) or str(exc)
 
 
-def _stopped_rows(session: Session, since: float) -> str:
+class _MineFilter:
+    """Keeps only the rows the stopped call opened (all of this session's since then, when not known)."""
+
+    def __init__(self, rows: list[int] | None) -> None:
+        self.ids = set(rows) if rows is not None else None  # (empty: the call opened no row)
+        self.conds: list[tuple[str, tuple[Any, ...]]] = [("id >= ?", (min(rows),))] if rows else []
+
+    def limit(self, n: int) -> int | None:
+        return n if self.ids is None else None  # (other calls' rows may come between this call's)
+
+    def __call__(self, found: list[HistoryEntry]) -> list[HistoryEntry]:
+        return found if self.ids is None else [r for r in found if r.id in self.ids]
+
+
+def _stopped_rows(session: Session, since: float, mine: _MineFilter) -> str:
     """Which history rows the interrupt ended (a bare "KeyboardInterrupt" said nothing of what was kept)."""
     store = session._store
     if store is None:
         return ""
-    rows = store.select_entries(
+    rows = mine(store.select_entries(
         [("status IN (?, ?)", ("interrupted", "running")), ("session_id = ?", (session.id,)),
-         ("started >= ?", (since - 1,))], desc=True, limit=50)
+         ("started >= ?", (since - 1,)), *mine.conds], desc=True, limit=mine.limit(50)))
     if not rows:
         return ""
     if len(rows) > 1:

@@ -25,7 +25,7 @@ from ..catalog import ModelInfo
 from ..errors import APIError, ReplayMissError, StoreError, TokenhotError, UnrecordedWarning
 from ..families._types import HttpCall, Usage
 from . import budget as _budget
-from .loop import Interrupted
+from .loop import CALL_ROWS, Interrupted
 from .slots import release_slot
 
 if TYPE_CHECKING:
@@ -138,6 +138,7 @@ def drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
 
+
 class Recording:
     """The history row of one call: inserted as running, finished as ok / error / pending.
 
@@ -157,6 +158,9 @@ class Recording:
         except BaseException:
             _budget.release(session, self.reservation)
             raise
+        rows = CALL_ROWS.get()
+        if rows is not None:
+            rows.append(self.id)
         self.t0 = time.monotonic()
 
     def release(self) -> None:
