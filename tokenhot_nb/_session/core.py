@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 from .. import cost as _cost
 from .._config import Settings
 from .._progress import Progress
-from .._threads import Threads
+from .._threads import DEFAULT_THREAD, Threads
 from ..catalog import ModelInfo, ModelList
-from ..errors import ReplayMissError, TokenhotError
+from ..errors import ReplayMissError, TokenhotError, UnknownModelError
 from ..families._types import ChatDelta, TaskStatus
 from ..results import (
     AudioResult,
@@ -368,7 +368,17 @@ class Session:
                     json: bool = False, tools: Sequence[dict[str, Any]] | None = None, tool_choice: Any = None,
                     tool_results: dict[str, Any] | None = None, **options: Any) -> ChatResult | BatchResult:
         """Awaitable twin of :meth:`chat`."""
-        info = await self._model("chat", model)
+        th = self.threads.get(thread or DEFAULT_THREAD) if model is None and not new_thread \
+            and (thread is None or isinstance(thread, str)) and isinstance(message, str) else None
+        if th is not None and th.model is not None:  # a follow-up goes on with the model of the thread's last turn
+            try:
+                info = await self._model("chat", th.model)
+            except UnknownModelError as exc:
+                exc.hint = (f"Thread {th.name!r} was talking to it: pass model= to go on with another model, or "
+                            "new_thread=True to start over. " + exc.hint).strip()
+                raise
+        else:
+            info = await self._model("chat", model)
         kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
               "endpoint": endpoint, "schema": schema, "json": json, "tools": list(tools) if tools else None,
               "tool_choice": tool_choice, "tool_results": tool_results, **options}
@@ -384,6 +394,8 @@ class Session:
                                                 use_thread=not isinstance(message, (list, tuple))),
                                  here=not _chat.streams(info, kw))
         assert isinstance(result, ChatResult)
+        if isinstance(message, str) and thread is not False:
+            self.threads.get(thread or DEFAULT_THREAD).model = info
         return result
 
     # ================================================================ embeddings
