@@ -13,6 +13,7 @@ from ..catalog import ModelInfo
 from ..client._sse import WholeAnswer
 from ..errors import InputError, StreamError
 from ..families._types import ChatDelta, ToolCall
+from ..history import _pieces
 from ..results import ChatResult, from_entry
 from . import budget as _budget
 from .checks import body_extra, check_chat, check_chat_options
@@ -100,7 +101,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             th.add(user, _answer(res.text, res.tool_calls), entry.id)
             if system:
                 th.system = system
-        call_user(on_delta, ChatDelta(text=res.text, reasoning=res.reasoning, done=True), res.text)
+        if on_delta is not None:
+            _replay_pieces(on_delta, entry.response, res.text, res.reasoning)
         if output is not None and not res.tool_calls:
             res.data = _schema.check(res.text, schema, res)
         return res
@@ -111,6 +113,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     rec = Recording(session, entry, await _budget.priced(session, info), call)
     acc = chat.Accumulator()
     shown = LiveText()
+    log: _pieces.PieceLog | None = None  # the pieces shown, for the row (a streamed call's only)
     request_id: str | None = None
     response_id: str | None = None
     ended = False  # the stream came to its end (what follows may still fail: its text is then whole)
@@ -130,7 +133,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         if events is not None:
             request_id = request_id or events.request_id
             live = on_delta if call.stream else None  # (stream=False: the whole answer, once, as asked)
-            await _read_events(events, call.stream or chat.stream_format(ep), acc, live, shown)
+            log = _pieces.PieceLog() if call.stream else None
+            await _read_events(events, call.stream or chat.stream_format(ep), acc, live, shown, log)
             ended = True
             reply = acc.reply(info.id)
             # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
@@ -159,8 +163,10 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         if reply.reasoning:
             outputs.append(store_bytes(session, reply.reasoning.encode("utf-8"), "text/plain", "reasoning"))
         calls = [c.as_dict() for c in reply.tool_calls] or None
+        pieces = log.record((acc.text, acc.reasoning), (reply.text, reply.reasoning)) if log is not None else None
         entry = rec.ok(response=drop_none({"request_id": request_id, "finish_reason": reply.finish_reason,
-                                           "response_id": response_id or reply.response_id, "tool_calls": calls}),
+                                           "response_id": response_id or reply.response_id, "tool_calls": calls,
+                                           "pieces": pieces}),
                        usage=reply.usage, outputs=outputs, text=f"{text}\n\n{reply.text}")
     except BaseException as exc:
         # an answer cut short: a key's first part whose end never came is masked
@@ -187,8 +193,9 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
 
 
 async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta: Callable[[ChatDelta, str], Any] | None,
-                       shown: LiveText) -> None:
-    """Fold a stream's events into ``acc``, showing each piece to ``on_delta`` as a live view may."""
+                       shown: LiveText, log: _pieces.PieceLog | None = None) -> None:
+    """Fold a stream's events into ``acc``, showing each piece to ``on_delta`` as a live view may (and noting it
+    in ``log``, watched or not, so a replay can show the same pieces)."""
     from ..families import chat
 
     try:
@@ -200,12 +207,35 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
                     "was not read. Try again.")
             delta = chat.parse_event(fmt, ev.data)
             acc.add(delta)
-            if on_delta is not None and (delta.text or delta.reasoning):  # (nobody watching: no view)
-                call_user(on_delta, delta, shown(acc.text, len(delta.text)))
+            if delta.text or delta.reasoning:
+                if log is not None:
+                    log.add(delta.text, delta.reasoning, delta.done)
+                if on_delta is not None:  # (nobody watching: no view)
+                    call_user(on_delta, delta, shown(acc.text, len(delta.text)))
             if delta.done:
                 break
     finally:
         await events.aclose()
+
+
+def _replay_pieces(on_delta: Callable[[ChatDelta, str], Any], response: dict[str, Any] | None, text: str,
+                   reasoning: str) -> None:
+    """Show a recorded answer as the live call did: its recorded pieces with the text so far as the live view
+    had it (a tail held back as a possible key start, then shown by a final ``done`` delta), or in one piece
+    when the row has none that fit (an older row, a stream=False call, a redacted answer)."""
+    cut = _pieces.split((response or {}).get("pieces"), text, reasoning)
+    if cut is None:
+        call_user(on_delta, ChatDelta(text=text, reasoning=reasoning, done=True), text)
+        return
+    pieces, done = cut
+    shown = LiveText()
+    at = 0
+    for i, (t, r) in enumerate(pieces):
+        at += len(t)
+        call_user(on_delta, ChatDelta(text=t, reasoning=r, done=done and i == len(pieces) - 1),
+                  shown(text[:at], len(t)))
+    if shown.last != text:  # as live: what the view held back is shown once the stream has ended
+        call_user(on_delta, ChatDelta(text="", done=True), text)
 
 
 def streams(info: ModelInfo, kw: dict[str, Any]) -> bool:

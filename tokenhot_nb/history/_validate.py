@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._config import MODES, redact
+from . import _pieces
 from ._entry import SHA_RE, STATUSES, HistoryEntry
 
 #: The Session methods a history entry may name (``rerun()`` calls ``getattr(session, kind)``).
@@ -143,6 +144,11 @@ def entry_from_record(r: Any) -> HistoryEntry:
         if not isinstance(error, dict):
             raise InvalidRecord("error: expected an object or null")
         _json_value(error, "error")
+    response = _obj(r, "response")
+    if response.get("pieces") is not None:  # a replay would fall back to one piece; an import says what is wrong
+        bad = _pieces.problem(response["pieces"])
+        if bad is not None:
+            raise InvalidRecord(f"response.pieces: {bad}")
     return HistoryEntry(
         session_id=_line(r, "session_id", limit=200) or "",
         started=started,
@@ -153,7 +159,7 @@ def entry_from_record(r: Any) -> HistoryEntry:
         endpoint=endpoint,
         params=params,
         request=_obj(r, "request"),
-        response=_obj(r, "response"),
+        response=response,
         usage=_obj(r, "usage"),
         outputs=_outputs(r.get("outputs")),
         text=text,
