@@ -5,6 +5,8 @@ frontend, so updates are coalesced to at most one per ``interval`` (20 per secon
 final text is always shown; a long answer, whose render costs more, is redrawn less often (at most a
 third of the time goes into rendering). Reasoning, when the model sends it, sits in a collapsed block.
 The view is ``text/html`` made by the one safe renderer (``tokenhot_nb._safe``): the answer is data.
+A replay feeds it the recorded pieces through the same ``on_delta`` (they arrive at once, so the throttle keeps
+few redraws), and it ends in the same output as the live run.
 """
 
 from __future__ import annotations

@@ -1,0 +1,51 @@
+"""``%%th_chat`` re-run in replay mode streams its display as the live run did and ends with the same output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import _magics_support as support
+import pytest
+from IPython.utils.capture import capture_output
+
+import tokenhot_nb
+from tokenhot_nb.magics import _stream
+
+REAL_VIEW = _stream.StreamView
+ip = support.ip  # fixture
+offline = support.offline  # fixture
+
+
+def streamed_cell(ip: Any, monkeypatch: pytest.MonkeyPatch, source: str) -> tuple[list[Any], list[Any]]:
+    """Run a cell with a clock that moves 10 ms per read (one read per piece): its outputs and views."""
+    views: list[Any] = []
+    ticks = iter(range(1, 1_000_000))
+
+    def view(**kw: Any) -> Any:
+        views.append(REAL_VIEW(clock=lambda: next(ticks) / 100, **kw))
+        return views[-1]
+
+    monkeypatch.setattr(_stream, "StreamView", view)
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(source)
+    assert res.error_in_exec is None, cap.stderr
+    return [(o.data, o.metadata, o.update) for o in cap.outputs], views
+
+
+@pytest.mark.parametrize("model", ["gpt-5.4", '"GPT 5.4(Responses)" -x \'reasoning={"summary": "auto"}\''])
+def test_th_chat_in_replay_streams_its_display_as_the_live_run_did(ip: Any, offline: Any, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch, model: str) -> None:
+    cell = f"%%th_chat -m {model} --thread sea -o ans\nTell me about the sea"
+    live, live_views = streamed_cell(ip, monkeypatch, cell)
+    answer = ip.user_ns["ans"]
+    monkeypatch.setenv("TOKENHOT_MODE", "replay")
+    s = tokenhot_nb.session(reset=True)
+    assert s.settings.mode == "replay"
+    replayed, views = streamed_cell(ip, monkeypatch, cell)
+    assert views[0].deltas == live_views[0].deltas > 5
+    assert sum(1 for *_, update in live if update) > 2  # the display was redrawn while the answer streamed
+    assert json.dumps(replayed, sort_keys=True) == json.dumps(live, sort_keys=True)  # every redraw, and the end
+    assert bool(live_views[0].reasoning) == ("reasoning" in model) and views[0].reasoning == live_views[0].reasoning
+    assert ip.user_ns["ans"].text == answer.text and replayed[-1][1]["tokenhot"]["status"] == "done"
