@@ -168,7 +168,8 @@ def _chat() -> MagicParser:
     p.add_argument("--system", metavar="TEXT", help="system prompt")
     p.add_argument("--temperature", type=float)
     p.add_argument("--max-tokens", type=int, metavar="N")
-    p.add_argument("--thread", metavar="NAME", help="continue (or start) the named conversation; without it cells share one default thread")
+    p.add_argument("--thread", metavar="NAME", help="continue (or start) the named conversation, with its model unless -m "
+                        "names another; without it cells share one default thread")
     p.add_argument("--new", action="store_true", help="start the conversation (--thread NAME, or the default one) afresh")
     p.add_argument("--no-stream", action="store_true", help="wait for the whole answer")
     p.add_argument("--format", choices=CHAT_FORMATS, default="markdown",
