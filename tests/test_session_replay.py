@@ -224,3 +224,25 @@ def test_a_replayed_tasks_status_is_its_recorded_end(recorded: dict) -> None:
     with pytest.raises(E.ReplayMissError):
         never.status()
     s.close()
+
+
+def test_a_replaying_sessions_history_ends_at_the_row_it_replayed_last(tmp_path: Path) -> None:
+    """A re-run notebook's history cells show what they showed when recorded, not the later cells' calls."""
+    live = make_session(tmp_path, Recorder())
+    live.chat("first question", model="gpt-5.2", thread=False)
+    live.image("a red fox", model="gpt-image-2")
+    live.chat("second question", model="gpt-5.2", thread=False)
+    live.close()
+
+    s = make_session(tmp_path, Recorder(), mode="replay")
+    assert len(s.history) == 3  # browsing before any replay: the whole store
+    s.chat("first question", model="gpt-5.2", thread=False)
+    assert [e.kind for e in s.history] == ["chat"] and len(s.history) == 1
+    assert s.history[-1].text.startswith("first question")
+    s.image("a red fox", model="gpt-image-2")
+    assert [e.kind for e in s.history] == ["chat", "image"]
+    assert len(s.history.filter(kind="chat")) == 1 and s.history.search("second").ids == []
+    assert s.history.get(3).kind == "chat"  # a row named by its id is still there
+    s.chat("second question", model="gpt-5.2", thread=False)
+    assert len(s.history) == 3 and len(s.history.filter(kind="chat")) == 2
+    assert len(make_session(tmp_path, Recorder()).history) == 3  # a session that is not replaying sees it all

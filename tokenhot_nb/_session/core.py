@@ -111,6 +111,8 @@ class Session:
         self.threads = Threads(lambda: self.store)
         #: replay key → how many calls with that key this session has replayed (the next gets the next recording)
         self.replay_turns: dict[str, int] = {}
+        #: The newest row this session has replayed (None before the first): where its history views end.
+        self.replay_position: int | None = None
         #: This session's model table: built-in ⊕ the service's (read lazily, cached on disk).
         self.catalog = SessionCatalog(self)
         self.spending = _budget.Spending()

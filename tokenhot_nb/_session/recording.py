@@ -318,6 +318,7 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     chosen = pick_recording(store.replay_candidates(key), turn)
     if chosen is not None:
         session.replay_turns[key] = turn + 1
+        session.replay_position = max(session.replay_position or 0, chosen)
         return store.get(chosen).bind(store, session)
     nearest, diffs = store.nearest(kind, info.id, params, endpoint)
     msg = f"Replay mode: this {kind} call to {info.id} was never recorded in {store.root}."

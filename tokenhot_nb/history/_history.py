@@ -113,12 +113,19 @@ class History:
         recovery of their unfinished rows, no write; an unwritable store is opened read-only anyway."""
         self.store = store if isinstance(store, Store) else Store(store, read_only=read_only)
         self.session = session
-        self._conds: tuple[Cond, ...] = tuple(_conds)
+        self._own: tuple[Cond, ...] = tuple(_conds)
         self._label = _label
+
+    @property
+    def _conds(self) -> tuple[Cond, ...]:
+        """The view's conditions; a replaying session's views end at the newest row it has replayed, so a
+        re-run notebook shows the history each cell showed when it was recorded (not the later cells' calls)."""
+        upto = self.session.replay_position if self.session is not None else None
+        return self._own if upto is None else (*self._own, ("id <= ?", (upto,)))
 
     def _view(self, conds: Sequence[Cond], label: str) -> History:
         joined = f"{self._label}, {label}" if self._label and label else (self._label or label)
-        return History(self.store, self.session, _conds=(*self._conds, *conds), _label=joined)
+        return History(self.store, self.session, _conds=(*self._own, *conds), _label=joined)
 
     def _bind(self, entries: list[HistoryEntry]) -> list[HistoryEntry]:
         for e in entries:
