@@ -120,7 +120,9 @@ class History:
     def _conds(self) -> tuple[Cond, ...]:
         """The view's conditions; a replaying session's views end at the newest row it has replayed, so a
         re-run notebook shows the history each cell showed when it was recorded (not the later cells' calls)."""
-        upto = self.session.replay_position if self.session is not None else None
+        from .._session.core import Session
+
+        upto = self.session.replay_position if isinstance(self.session, Session) else None
         return self._own if upto is None else (*self._own, ("id <= ?", (upto,)))
 
     def _view(self, conds: Sequence[Cond], label: str) -> History:
