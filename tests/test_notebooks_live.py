@@ -20,8 +20,8 @@ KEY = "sk-live-NOTEBOOKSECRET4242"
 
 @pytest.mark.kernel
 @pytest.mark.parametrize("name", ["00_quickstart", "02_chat", "04_audio"])
-def test_tutorial_runs_live_against_a_loopback_service(name: str, tmp_path: Path, sim_server, sim_url: str,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tutorial_runs_live_against_a_loopback_service_and_replays_identically(
+        name: str, tmp_path: Path, sim_server, sim_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "notebooks"
     work.mkdir()
     shutil.copyfile(ROOT / "notebooks" / f"{name}.ipynb", work / f"{name}.ipynb")
@@ -44,3 +44,34 @@ def test_tutorial_runs_live_against_a_loopback_service(name: str, tmp_path: Path
         modes = {m for (m,) in db.execute("SELECT DISTINCT mode FROM entries")}
         calls = db.execute("SELECT count(*) FROM entries WHERE status = 'ok'").fetchone()[0]
     assert modes == {"live"} and calls >= 3
+
+    # re-run in replay mode: every output is what the live run showed (lisette's "zero-diff re-run")
+    monkeypatch.setenv("TOKENHOT_MODE", "replay")
+    again = nbformat.read(work / f"{name}.ipynb", as_version=4)
+    NotebookClient(again, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(work)}}).execute()
+    with closing(sqlite3.connect(store)) as db:
+        assert db.execute("SELECT count(*) FROM entries WHERE mode = 'replay'").fetchone()[0] == 0
+    live, replay = _outputs(nb), _outputs(again)
+    differing = [i for i, (a, b) in enumerate(zip(live, replay, strict=True)) if a != b]
+    assert not differing, f"cell {differing[0]}: live {live[differing[0]]!r:.600} / replay {replay[differing[0]]!r:.600}"
+
+
+def _outputs(nb: nbformat.NotebookNode) -> list[list[str]]:
+    """Each code cell's outputs as a re-run can reproduce them: the mode line names the mode, a printed
+    duration is a duration, widget views get new model ids, and the kernel may cut stdout in other places."""
+    import json
+    import re
+
+    cells = []
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        outs: list[str] = []
+        for o in cell.outputs:
+            if o.output_type == "stream" and outs and outs[-1].startswith(f"stream:{o.name}:"):
+                outs[-1] += o.text
+                continue
+            outs.append(f"stream:{o.name}:{o.text}" if o.output_type == "stream" else
+                        json.dumps({k: v for k, v in o.items() if k != "execution_count"}, sort_keys=True))
+        text = "\n".join(outs).replace("Running live", "Running replay")
+        text = re.sub(r"\d+\.\d+ s\b", "<t> s", text)
+        cells.append(re.sub(r'"model_id": "[0-9a-f]{32}"', '"model_id": "<id>"', text).split("\n"))
+    return cells
