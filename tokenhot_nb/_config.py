@@ -14,7 +14,6 @@ import numbers
 import operator
 import os
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -472,9 +471,7 @@ def _say_offline_once() -> None:
     global _notice_shown
     if not _notice_shown:
         _notice_shown = True
-        warnings.warn(
-            "tokenhot_nb: no TOKENHOT_API_KEY set, using the offline simulator. "
-            "Set TOKENHOT_API_KEY (or pass api_key=…) to call the real API.",
-            UserWarning,
-            stacklevel=3,
-        )
+        from ._warn import warn
+
+        warn("tokenhot_nb: no TOKENHOT_API_KEY set, using the offline simulator. "
+             "Set TOKENHOT_API_KEY (or pass api_key=…) to call the real API.")

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._warn import warn
 from ..catalog import Catalog, ModelInfo, builtin
 from ..errors import UnknownModelError
 
@@ -113,8 +113,7 @@ class SessionCatalog:
             try:
                 live.save_cache(path, table)
             except OSError as exc:
-                warnings.warn(f"tokenhot_nb: could not cache the model table in {path} ({exc}).", UserWarning,
-                              stacklevel=2)
+                warn(f"tokenhot_nb: could not cache the model table in {path} ({exc}).")
         return self._set(table)
 
     def _fail(self, exc: BaseException) -> None:
@@ -129,8 +128,8 @@ class SessionCatalog:
         table = self._table
         kept = (f"using the table read {_ago(table.fetched_at)}" if table is not None
                 else "using the built-in catalogue only")
-        warnings.warn(f"tokenhot_nb: could not read the model table of {self._session.client.base_url} "
-                      f"({reason}); {kept}.", UserWarning, stacklevel=2)
+        warn(f"tokenhot_nb: could not read the model table of {self._session.client.base_url} ({reason}); "
+             f"{kept}.")
 
     async def resolve(self, name: str | Mapping[str, str], kind: str | None = None,
                       family: str | None = None) -> ModelInfo:

@@ -15,6 +15,8 @@ from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._warn import CALLER, Where, caller
+
 if TYPE_CHECKING:
     from ..history import HistoryEntry
     from ..results import VideoTask
@@ -27,12 +29,16 @@ CALL_ROWS: ContextVar[list[int] | None] = ContextVar("tokenhot_call_rows", defau
 names, and never a row another thread's call (a panel's) opened meanwhile."""
 
 
-async def _scoped(coro: Coroutine[Any, Any, T], rows: list[int]) -> T:
-    """Run ``coro`` with the rows it opens collected in ``rows`` (an enclosing call's list, if any, is kept)."""
+async def _scoped(coro: Coroutine[Any, Any, T], rows: list[int], where: Where | None) -> T:
+    """Run ``coro`` with the rows it opens collected in ``rows`` (an enclosing call's list, if any, is kept), and
+    its warnings filed at ``where`` (the user's line that made the call; an enclosing call's is kept)."""
     token = CALL_ROWS.set(rows) if CALL_ROWS.get() is None else None
+    at = CALLER.set(where) if CALLER.get() is None and where is not None else None
     try:
         return await coro
     finally:
+        if at is not None:
+            CALLER.reset(at)
         if token is not None:
             CALL_ROWS.reset(token)
 
@@ -83,7 +89,7 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
 
     since, rows = time.time(), CALL_ROWS.get() or []
     try:
-        return run_sync(_scoped(coro, rows))
+        return run_sync(_scoped(coro, rows, CALLER.get() or caller()))
     except (KeyboardInterrupt, Interrupted) as exc:
         raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows)) from None
 
@@ -94,7 +100,7 @@ def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
 
     since, rows = time.time(), CALL_ROWS.get() or []
     try:
-        return _lane.run(_scoped(coro, rows))
+        return _lane.run(_scoped(coro, rows, CALLER.get() or caller()))
     except (KeyboardInterrupt, Interrupted) as exc:
         raise KeyboardInterrupt(interrupt_message(session, exc, None, since, rows)) from None
 
@@ -113,7 +119,7 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
 
     since, rows = time.time(), CALL_ROWS.get() or []
     try:
-        return await run_async(_scoped(coro, rows))
+        return await run_async(_scoped(coro, rows, CALLER.get() or caller()))
     except (Interrupted, KeyboardInterrupt) as exc:
         raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows)) from None
 

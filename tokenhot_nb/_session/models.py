@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import catalog
+from .._warn import warn
 from ..catalog import ModelInfo, UnclassifiedModelError
 from ..errors import InputError, UnknownModelError, UnsupportedOptionError
 from .checks import check_model_name, check_seed
@@ -136,6 +136,6 @@ def seed_for(session_seed: int | None, info: ModelInfo, seed: int | None) -> int
     if seed is None:
         return session_seed if session_seed is not None and info.can("seed") else None
     if not info.can("seed"):
-        warnings.warn(f"{info.id} takes no seed; seed={seed} is ignored.", UserWarning, stacklevel=4)
+        warn(f"{info.id} takes no seed; seed={seed} is ignored.")
         return None
     return seed

@@ -13,7 +13,6 @@ import functools
 import hashlib
 import re
 import time
-import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _config
 from .._config import MASK, key_start_at_end, might_hold_key, redact
 from .._inputs import ext_for, sniff_mime
+from .._warn import warn
 from ..catalog import ModelInfo
 from ..errors import APIError, ReplayMissError, StoreError, TokenhotError, UnrecordedWarning
 from ..families._types import HttpCall, Usage
@@ -202,8 +202,8 @@ class Recording:
                 setattr(self.entry, name, self.store.as_stored(name, value))
             unsaved.append(str(err))
         if unsaved:
-            warnings.warn(f"tokenhot_nb: the answer of call #{self.id} arrived but could not be recorded in the "
-                          f"history; it is kept in this result only. {unsaved[-1]}", UnrecordedWarning, stacklevel=2)
+            warn(f"tokenhot_nb: the answer of call #{self.id} arrived but could not be recorded in the history; it "
+                 f"is kept in this result only. {unsaved[-1]}", UnrecordedWarning)
         return self.final()
 
     def fail(self, err: BaseException, *, status: str | None = None, **extra: Any) -> None:

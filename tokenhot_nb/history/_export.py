@@ -10,13 +10,13 @@ import json.encoder
 import os
 import shutil
 import tempfile
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._atomic import replacing
 from .._config import redact
+from .._warn import warn
 from ..errors import InputError, StoreError
 from ._entry import ENTRY_FIELDS, JSON_FIELDS, HistoryEntry, escaped_secrets, iter_refs, jsonable
 from ._store import Store, may_hold_key, mime_for, sha256_file
@@ -182,8 +182,7 @@ def load_history(path: Path, store: Store | str | os.PathLike[str] | None = None
         if strict:
             raise InputError(f"{path.name} has {len(problems)} invalid entr{'y' if len(problems) == 1 else 'ies'}: "
                              f"{summary}.", hint="Fix or remove them, or load with strict=False to leave them out.")
-        warnings.warn(f"{len(problems)} of {len(records)} entries of {path.name} were left out: {summary}.",
-                      stacklevel=3)
+        warn(f"{len(problems)} of {len(records)} entries of {path.name} were left out: {summary}.")
     if store is None:
         store = Store(tempfile.mkdtemp(prefix="tokenhot-history-"))
     elif not isinstance(store, Store):

@@ -1,0 +1,87 @@
+"""Warnings that point at the user's line, never at tokenhot_nb's internals.
+
+``warnings.warn(stacklevel=n)`` counts frames, and the count differs by path (a cell, a magic, an awaited twin, a
+batch); on the background loop's thread the user's frame is not on the stack at all. So each front-door call
+notes where it was made (:func:`caller`, kept in :data:`CALLER` and carried into the loop the way
+``_session/loop.py``'s ``CALL_ROWS`` is), and :func:`warn` files the warning there with ``warn_explicit``.
+(``skip_file_prefixes`` would do part of this, but only from Python 3.12.)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import warnings
+from contextvars import ContextVar
+from typing import Any, NamedTuple
+
+
+class Where(NamedTuple):
+    """A line of the user's code: the file, the line, and its module's globals (whose warning registry keeps
+    a warning shown once per line, as ``warnings.warn`` does)."""
+
+    filename: str
+    lineno: int
+    module_globals: dict[str, Any]
+
+
+CALLER: ContextVar[Where | None] = ContextVar("tokenhot_caller", default=None)
+"""Where the front-door call now running was made (None outside one)."""
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _library_dirs() -> tuple[str, ...]:
+    """The standard library and installed packages' folders: IPython's magic machinery, asyncio, threading."""
+    paths = sysconfig.get_paths()
+    dirs = {os.path.dirname(os.__file__)} | {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")
+                                             if k in paths}
+    return tuple(sorted(os.path.abspath(d) + os.sep for d in dirs))
+
+
+_LIBRARIES = _library_dirs()
+
+
+def _ours(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE) if not filename.startswith("<") else False
+
+
+def _library(filename: str) -> bool:
+    if filename.startswith("<"):  # a cell, `python -c`, exec'd code: the user's
+        return filename.startswith("<frozen ")
+    full = os.path.abspath(filename)
+    return full.startswith(_LIBRARIES) or "site-packages" in full or "dist-packages" in full
+
+
+def caller(skip: int = 1) -> Where | None:
+    """The innermost frame of the user's code on this thread's stack.
+
+    Frames of tokenhot_nb are skipped, then those of the standard library and installed packages (a magic is
+    called by IPython's machinery, which is called by the cell); when only those remain (the user's code is
+    itself an installed package), the innermost frame outside tokenhot_nb is taken.
+    """
+    frame = sys._getframe(skip)
+    fallback: Where | None = None
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if not _ours(name):
+            where = Where(name, frame.f_lineno, frame.f_globals)
+            if not _library(name):
+                return where
+            fallback = fallback or where
+        frame = frame.f_back  # type: ignore[assignment]
+    return fallback
+
+
+def warn(message: str, category: type[Warning] = UserWarning) -> None:
+    """Issue a warning at the user's line: that of the front-door call now running, else the innermost frame of
+    the user's code on this stack."""
+    where = CALLER.get() or caller(2)
+    if where is None:  # no user code at all (an interpreter shutting down): plain warn
+        warnings.warn(message, category, stacklevel=2)
+        return
+    registry = where.module_globals.setdefault("__warningregistry__", {})
+    module = where.module_globals.get("__name__") if isinstance(where.module_globals.get("__name__"), str) else None
+    # (no module_globals: its loader may not serve source, e.g. ``python -c``; linecache finds files and cells)
+    warnings.warn_explicit(message, category, where.filename, where.lineno, module=module, registry=registry)
