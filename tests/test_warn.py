@@ -89,3 +89,18 @@ def test_a_magics_warning_names_the_cell(ip: Any, offline: Any) -> None:  # noqa
     assert not w.filename.startswith(PACKAGE) and "IPython" not in w.filename, w.filename
     assert w.filename != __file__  # the cell itself, not the test that ran it
 
+
+
+def test_a_users_line_that_holds_a_key_is_named_not_shown(tmp_path: Path) -> None:
+    from tokenhot_nb._warn import warn
+
+    key = "sk-warn-line-SECRET-0042"
+    script = tmp_path / "script.py"
+    script.write_text(f"x = 1\nwarn('the model table could not be read'); key = {key!r}\n")
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        exec(compile(script.read_text(), str(script), "exec"), {"warn": warn, "__name__": "script"})
+    [w] = record
+    shown = warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line)
+    assert w.filename == str(script) and "line 2" in str(w.message)
+    assert key not in shown and key[3:] not in shown

@@ -9,12 +9,15 @@ notes where it was made (:func:`caller`, kept in :data:`CALLER` and carried into
 
 from __future__ import annotations
 
+import linecache
 import os
 import sys
 import sysconfig
 import warnings
 from contextvars import ContextVar
 from typing import Any, NamedTuple
+
+from ._config import redact
 
 
 class Where(NamedTuple):
@@ -81,7 +84,12 @@ def warn(message: str, category: type[Warning] = UserWarning) -> None:
     if where is None:  # no user code at all (an interpreter shutting down): plain warn
         warnings.warn(message, category, stacklevel=2)
         return
+    filename, lineno = where.filename, where.lineno
+    if redact(linecache.getline(filename, lineno)) != linecache.getline(filename, lineno):
+        # the warning would print the user's line, and it holds a key (`Session(api_key='sk-…')`): name the line,
+        # show none (line 0 has no text)
+        message, lineno = f"{message} (line {lineno}; not shown: it holds an API key)", 0
     registry = where.module_globals.setdefault("__warningregistry__", {})
     module = where.module_globals.get("__name__") if isinstance(where.module_globals.get("__name__"), str) else None
     # (no module_globals: its loader may not serve source, e.g. ``python -c``; linecache finds files and cells)
-    warnings.warn_explicit(message, category, where.filename, where.lineno, module=module, registry=registry)
+    warnings.warn_explicit(message, category, filename, lineno, module=module, registry=registry)
