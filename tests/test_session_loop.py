@@ -95,3 +95,76 @@ def test_ctrl_c_names_only_the_rows_of_the_call_it_stopped(s: Any, rec: Any) -> 
     assert said.startswith(f"Stopped: the image call is recorded as interrupted in history #{mine}"), said
     assert f"#{theirs}" not in said
     assert next(e for e in s.history if e.id == theirs).status == "ok"
+
+
+# -- short tracebacks: a front door's error shows the caller's frames and the front door, not the library's --------
+PACKAGE = os.path.dirname(os.path.abspath(__import__("tokenhot_nb").__file__))
+
+
+def _frames(err: BaseException, tb: Any = None) -> list[str]:
+    """The files of the frames a plain-Python traceback of ``err`` prints (its causes' included)."""
+    import re
+    import traceback
+
+    text = "".join(traceback.format_exception(type(err), err, tb if tb is not None else err.__traceback__))
+    return re.findall(r'^  File "([^"]+)"', text, re.MULTILINE)
+
+
+def _ours(files: list[str]) -> list[str]:
+    return [f for f in files if os.path.abspath(f).startswith(PACKAGE)]
+
+
+def test_an_error_from_a_sync_call_shows_one_frame_of_the_library(s: Any) -> None:
+    from tokenhot_nb.errors import UnknownModelError, full_traceback
+
+    with pytest.raises(UnknownModelError) as info:
+        s.image("a cat", model="gpt-imag-2")
+    files = _frames(info.value)
+    assert len(_ours(files)) == 1 and __file__ in files, files
+    # the frames cut are kept for debugging: the whole path, from this test into the catalogue lookup
+    whole = _frames(info.value, full_traceback(info.value))
+    assert whole[0] == __file__ and len(_ours(whole)) > 5
+    assert any(f.endswith(os.path.join("_session", "models.py")) for f in whole)
+    assert "models.py" in info.value.details() and __file__ in info.value.details()
+
+
+def test_an_awaited_twin_and_the_constructor_are_short_too(s: Any, tmp_path: Any) -> None:
+    import asyncio
+
+    from tokenhot_nb import Session
+    from tokenhot_nb.errors import ConfigError, UnknownModelError
+
+    with pytest.raises(UnknownModelError) as info:
+        asyncio.run(s.achat("hi", model="gpt-5.9-nope"))
+    assert len(_ours(_frames(info.value))) == 1, _frames(info.value)
+    with pytest.raises(ConfigError) as config:
+        Session(store=tmp_path / "st", mode="offline", catalog_ttl="soon")
+    assert len(_ours(_frames(config.value))) == 1, _frames(config.value)
+
+
+def test_a_short_traceback_keeps_the_cause(s: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tokenhot_nb._session import models
+    from tokenhot_nb.errors import InputError
+
+    cause = ValueError("the parser said no")
+
+    async def broken(*_: Any) -> Any:
+        raise InputError("bad model name") from cause
+
+    monkeypatch.setattr(models, "resolve", broken)
+    with pytest.raises(InputError) as info:
+        s.embed("hello")
+    assert info.value.__cause__ is cause
+    own = _frames(info.value)[-len(_ours(_frames(info.value))):]  # (the cause's frames are printed first)
+    assert len(_ours(own)) == 1
+
+
+def test_ctrl_c_in_a_stream_shows_one_frame_of_the_library(s: Any, rec: Any) -> None:
+    def stop(delta: ChatDelta, text: str) -> None:
+        raise KeyboardInterrupt
+
+    rec.set_faults(Faults(stream_chunks=6, chunk_delay=0.02))
+    with pytest.raises(KeyboardInterrupt) as info:
+        s.chat("tell me a story", on_delta=stop)
+    assert str(info.value).startswith("Stopped")
+    assert len(_ours(_frames(info.value))) == 1, _frames(info.value)

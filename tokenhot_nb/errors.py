@@ -33,9 +33,12 @@ from __future__ import annotations
 import os
 import re
 import traceback
-from typing import Any
+from types import TracebackType
+from typing import Any, TypeVar
 
 from ._config import redact
+
+E = TypeVar("E", bound=BaseException)
 
 #: The last TokenhotError IPython showed (through ``_render_traceback_``) or a magic reported; full chain:
 #: ``%th_config --last-error``.
@@ -152,10 +155,40 @@ class Details(str):
 
 
 def full_report(err: BaseException | None) -> str:
-    """The exception with its chained causes and every frame, redacted."""
+    """The exception with its chained causes and every frame (tokenhot_nb's own too), redacted."""
     if err is None:
         return "No error so far in this kernel."
-    return redact(clean_text("".join(traceback.format_exception(type(err), err, err.__traceback__))))
+    return redact(clean_text("".join(traceback.format_exception(type(err), err, full_traceback(err)))))
+
+
+_INTERNAL_TB = "_tokenhot_internal_traceback"
+
+
+def shortened(err: E) -> E:
+    """``err`` with its traceback cut at the front door, to re-raise from there: the user sees their own frames
+    and the call they made, not a dozen of tokenhot_nb's, the event loop's and ``concurrent.futures``'.
+
+    The frames cut are kept on the error (its ``__cause__`` and ``__context__`` are untouched):
+    :func:`full_traceback`, ``err.details()`` and ``%th_config --last-error`` show them."""
+    setattr(err, _INTERNAL_TB, full_traceback(err))
+    return err.with_traceback(None)
+
+
+def full_traceback(err: BaseException) -> TracebackType | None:
+    """``err``'s whole traceback: the frames it passed since a front door re-raised it (:func:`shortened`),
+    then those the front door cut (the re-raise's own entry is the same frame as the first of those)."""
+    kept: TracebackType | None = getattr(err, _INTERNAL_TB, None)
+    if kept is None:
+        return err.__traceback__
+    outer: list[TracebackType] = []
+    tb = err.__traceback__
+    while tb is not None:
+        outer.append(tb)
+        tb = tb.tb_next
+    whole = kept
+    for node in reversed(outer[:-1]):
+        whole = TracebackType(whole, node.tb_frame, node.tb_lasti, node.tb_lineno)
+    return whole
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -82,6 +82,7 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
     return wrap
 
 
+@_loop.front_doors
 class Session:
     """The front door to Tokenhot: one settings object, one HTTP client, one history.
 
