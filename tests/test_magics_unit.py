@@ -417,7 +417,7 @@ def test_a_variable_whose_text_cannot_be_made_stops_the_cell(ip: Any, fake: Fake
 
 def test_an_unquoted_path_with_a_space_says_to_quote_it(ip: Any, fake: FakeSession) -> None:
     _, cap = run(ip, "%th_transcribe my file.mp3")
-    assert "unrecognized arguments: file.mp3 (quote a value that holds spaces" in cap.stderr
+    assert "unrecognized arguments: file.mp3 (quote a SOURCE that holds spaces" in cap.stderr
     _, cap = run(ip, "%%th_image --bogus\nx")  # an unknown option is not about quoting
     assert "quote" not in cap.stderr
     assert not fake.calls

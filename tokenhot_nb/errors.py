@@ -308,11 +308,24 @@ class UnknownModelError(TokenhotError, ValueError):
         super().__init__(msg, hint=hint)
 
 
-class UnsupportedOptionError(TokenhotError, ValueError):
+class _OptionFields(TokenhotError):
+    """What an error about one option says in structured form, for each front end to phrase its own fix: the
+    option as named (``option``), the value given (``value``), and the argument it was likely meant to be
+    (``suggestion``). Missing fields are None."""
+
+    def __init__(self, message: str, *, hint: str | None = None, option: str | None = None, value: Any = None,
+                 suggestion: str | None = None) -> None:
+        self.option = option
+        self.value = value
+        self.suggestion = suggestion
+        super().__init__(message, hint=hint)
+
+
+class UnsupportedOptionError(_OptionFields, ValueError):
     pass
 
 
-class InputError(TokenhotError, ValueError):
+class InputError(_OptionFields, ValueError):
     pass
 
 

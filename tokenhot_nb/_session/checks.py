@@ -212,7 +212,8 @@ def check_option_names(options: Mapping[str, Any], named: Iterable[str], method:
         if near:
             raise InputError(
                 f"{method}() has no argument {key!r}; did you mean {near[0]}=?",
-                hint=f"Write {near[0]}=…; to send {key!r} as a body field anyway, pass extra={{{key!r}: …}}.")
+                hint=f"Write {near[0]}=…; to send {key!r} as a body field anyway, pass extra={{{key!r}: …}}.",
+                option=key, value=options[key], suggestion=near[0])
 
 
 def parameters(fn: Callable[..., Any]) -> list[str]:

@@ -35,6 +35,23 @@ MODES = ("live", "offline", "replay")
 #: Bad options. IPython prints exactly ``UsageError`` (not subclasses) as one line without a traceback.
 MagicUsageError = UsageError
 
+#: Said after "unrecognized arguments: a cat" (words that are no option): where that text goes in each magic.
+_STRAY_WORDS = {
+    "%%th_image": "the prompt goes in the cell, below the %%th_image line; quote an option's value that holds "
+                  "spaces, e.g. --edit 'my photo.png'",
+    "%%th_chat": "the message goes in the cell, below the %%th_chat line (%th_chat on one line only answers tool "
+                 "calls: --tool-results NAME); quote an option's value that holds spaces, e.g. --system 'Be brief'",
+    "%%th_video": "the prompt goes in the cell, below the %%th_video line; quote an option's value that holds "
+                  "spaces, e.g. --image 'first frame.png'",
+    "%%th_audio": "the text to speak goes in the cell, below the %%th_audio line; quote an option's value that "
+                  "holds spaces, e.g. --voice 'Puck'",
+    "%th_transcribe": "quote a SOURCE that holds spaces, e.g. %th_transcribe 'my talk.mp3'",
+    "%th_translate": "quote a SOURCE that holds spaces, e.g. %th_translate 'my talk.mp3'",
+    "%th_models": "quote a FILTER that holds spaces, e.g. %th_models 'seedance 2'",
+    "%th_history": "quote a search text that holds spaces, e.g. %th_history 'red fox'",
+    "%th_config": "quote a value that holds spaces, e.g. --store 'my history'",
+}
+
 
 class HelpRequested(Exception):
     """``--help`` was given; ``text`` is the help to show."""
@@ -72,7 +89,7 @@ class MagicParser(argparse.ArgumentParser):
         usage = self.format_usage().strip()
         extra = message.partition("unrecognized arguments: ")[2].split()
         if extra and not any(word.startswith("-") for word in extra):  # `%th_transcribe my file.mp3`
-            message += " (quote a value that holds spaces, e.g. --edit 'my photo.png')"
+            message += f" ({_STRAY_WORDS.get(self.prog, 'quote a value that holds spaces')})"
         raise MagicUsageError(redact(f"{message}\n{usage}\n{MORE_HELP.format(prog=self.prog)}"))
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:

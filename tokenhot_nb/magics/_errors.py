@@ -6,10 +6,20 @@ session made, in the history entry); ``%th_config --last-error`` prints it in fu
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from .._safe import text_html as escape
-from ..errors import FALLBACK_FIX, TITLES, error_parts, full_report, title_for
+from ..errors import (
+    FALLBACK_FIX,
+    TITLES,
+    UnsupportedOptionError,
+    error_parts,
+    full_report,
+    one_line,
+    title_for,
+)
 
 DETAILS = "Details: tokenhot_nb.magics.last_error or %th_config --last-error."
 INTERRUPTED = "Interrupted."
@@ -19,17 +29,122 @@ _STYLE = (
 )
 
 
-def parts(err: BaseException) -> tuple[str, str, str]:
-    """(title, message, fix) for ``err``, all redacted (the error tree's own short form)."""
-    return error_parts(err)
+def parts(err: BaseException, magic: str | None = None, model_kind: str | None = None) -> tuple[str, str, str]:
+    """(title, message, fix) for ``err``, all redacted: the error tree's own short form, its fix said the way
+    ``magic`` takes it (``-x size=…``, ``--temperature``, ``%%th_chat``) when it was that magic's call.
+
+    ``model_kind``: the kind of the model the magic was told to use (``-m``), when the catalogue knows it."""
+    title, message, fix = error_parts(err)
+    if magic is None:
+        return title, message, fix
+    return (title, *MagicPhrasing(magic).say(err, message, fix, model_kind))
+
+
+#: The magic that does each kind of call (``embed`` has none).
+KIND_MAGIC = {"image": "%%th_image", "edit": "%%th_image --edit SOURCE", "video": "%%th_video",
+              "audio": "%%th_audio", "speak": "%%th_audio", "chat": "%%th_chat", "transcribe": "%th_transcribe",
+              "translate": "%th_translate"}
+#: The kind of call each magic makes, and the method name Python messages use for it.
+MAGIC_KIND = {"th_image": "image", "th_chat": "chat", "th_video": "video", "th_audio": "audio",
+              "th_transcribe": "audio", "th_translate": "audio"}
+#: A Python fix → the magic's, where no option is involved (a batch is a list of prompts in Python).
+_PHRASES = (
+    (re.compile(r"pass a list of prompts / call several times"), "run the cell again"),
+    (re.compile(r"\bLower n\b"), "Lower -n"),
+    (re.compile(r"\s*/\s*raw=\{\.\.\.\}"), " (or -x raw='{…}' for the whole body)"),
+    (re.compile(r"extra=\{\.\.\.\}"), """-x extra='{"KEY": VALUE}'"""),
+    (re.compile(r"`?tokenhot_nb\.model\(name\)\.capabilities`?"), "%th_models NAME"),
+    (re.compile(r"tokenhot_nb\.models\('(\w+)'\)"), r"%th_models --kind \1"),
+    (re.compile(r"tokenhot_nb\.models\(\)"), "%th_models"),
+    (re.compile(r"(?:session|s)\.(\w+)\((?:[^()]|\([^()]*\))*\)"), lambda m: KIND_MAGIC.get(m.group(1), m.group(0))),
+)
+#: ``extra={'size': …}`` in a Python fix.
+_EXTRA_FIELD = re.compile(r"extra=\{'(\w+)': …\}")
+#: ``name=`` / ``name=value`` / ``name=…`` in a Python fix (``name`` is then looked up among the magic's options).
+_ARGUMENT = re.compile(r"(?<![\w.(-])(?P<name>[a-z_]+)=(?P<value>'[^']*'|[\w.:-]+|…)?")
+
+
+class MagicPhrasing:
+    """Says a fix in one magic's terms, from the error's structured fields (``option``, ``value``, ``suggestion``:
+    see :class:`~tokenhot_nb.errors.InputError`) and the magic's own option table (its argparse parser), with
+    the Python idioms of fixes that carry no fields (``extra={'size': …}``, ``n``) mapped to its flags."""
+
+    def __init__(self, magic: str) -> None:
+        from . import _args
+
+        self.magic = magic
+        self.prog = "%%" + magic if magic in MAGIC_KIND and magic not in ("th_transcribe", "th_translate") \
+            else "%" + magic
+        self.flags: dict[str, str] = {}
+        for action in _args.parser(magic)._actions:
+            longs = [o for o in action.option_strings if o.startswith("--")] or list(action.option_strings)
+            if longs and action.dest not in ("help", "extra"):
+                self.flags.setdefault(action.dest, longs[0])
+
+    def flag(self, name: str, value: str = "") -> str:
+        """``--temperature 0.2`` for an option the magic has, ``-x name=0.2`` for a documented body field."""
+        value = value.strip("'")
+        if name in self.flags:
+            return f"{self.flags[name]} {value}".rstrip()
+        return f"-x {name}={value or '…'}"
+
+    def say(self, err: BaseException, message: str, fix: str, model_kind: str | None) -> tuple[str, str]:
+        suggestion, option = getattr(err, "suggestion", None), getattr(err, "option", None)
+        if suggestion and option:  # `-x temprature=0.2`: a typo of an argument the magic has as an option
+            shown = _shown(getattr(err, "value", None))
+            body = json.dumps({option: "…"}, ensure_ascii=False).replace('"…"', shown)
+            return (f"{self.prog} sends {option!r} as a body field (-x {option}=…), and it looks like a typo of "
+                    f"{self.flag(suggestion)}.",
+                    f"Use {self.flag(suggestion, shown)}; to send {option!r} anyway, write -x extra='{body}'.")
+        kind = MAGIC_KIND.get(self.magic)
+        if not isinstance(err, UnsupportedOptionError) or not kind or model_kind in (None, kind):
+            return message, self.fix(fix)
+        # `%%th_image -m gpt-5.2`: the model makes another kind of call (the first check made), by another magic
+        message = re.sub(r"\b(image|edit|chat|video|speak|transcribe|translate)\(\)", self.prog, message)
+        if model_kind in KIND_MAGIC:
+            return message, (f"Use {KIND_MAGIC[model_kind]} with it, or pick {_a(kind)} model: "
+                             f"%th_models --kind {kind}.")
+        return message, (f"Embedding models have no magic: call tokenhot_nb.session().embed(…), or pick "
+                         f"{_a(kind)} model: %th_models --kind {kind}.")
+
+    def fix(self, fix: str) -> str:
+        from .._session.checks import BODY_FIELDS
+
+        def option(m: re.Match[str]) -> str:
+            before, name = fix[:m.start()], m.group("name")
+            if before.count("(") > before.count(")") or (name not in self.flags and name not in BODY_FIELDS):
+                return m.group(0)  # (a call's argument, or a setting: not the magic's to pass)
+            return self.flag(name, m.group("value") or "")
+
+        # (a field sent "anyway" must pass as extra=: `-x size=…` is the same as --size, checked the same way)
+        said = _EXTRA_FIELD.sub(lambda m: f"""-x extra='{{"{m.group(1)}": …}}'""", _ARGUMENT.sub(option, fix))
+        for pattern, phrase in _PHRASES:
+            said = pattern.sub(phrase, said)
+        return said
+
+
+def _shown(value: Any) -> str:
+    """A value as a magic line would carry it, short and redacted (``0.2``, ``"high"``)."""
+    from .._config import redact
+
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = "…"
+    return one_line(redact(text), 40, kept_in=None)
+
+
+def _a(word: str) -> str:
+    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 class ErrorView:
     """The rendered error: HTML box plus a plain-text fallback (terminal, logs, nbconvert)."""
 
-    def __init__(self, err: BaseException, *, extra: str = "") -> None:
+    def __init__(self, err: BaseException, *, extra: str = "", magic: str | None = None,
+                 model_kind: str | None = None) -> None:
         self.error = err
-        self.title, self.message, self.fix = parts(err)
+        self.title, self.message, self.fix = parts(err, magic, model_kind)
         self.extra = extra
 
     def text(self) -> str:
@@ -55,5 +170,5 @@ class ErrorView:
         return self.text()
 
 
-__all__ = ["DETAILS", "FALLBACK_FIX", "INTERRUPTED", "TITLES", "ErrorView", "full_report", "parts",
-           "title_for"]
+__all__ = ["DETAILS", "FALLBACK_FIX", "INTERRUPTED", "TITLES", "ErrorView", "MagicPhrasing", "full_report",
+           "parts", "title_for"]

@@ -61,11 +61,11 @@ def _friendly(fn: F) -> F:
             print(h.text)
             return None
         except TokenhotError as err:
-            return self._report(err)
+            return self._report(err, fn.__name__, line)
         except MagicUsageError:
             raise  # IPython prints it as one short line
         except Exception as err:  # an OSError (unwritable path…) or a bug: still a short block, never a traceback
-            return self._report(err)
+            return self._report(err, fn.__name__, line)
         finally:
             self._pending = None
 
@@ -116,13 +116,14 @@ class TokenhotMagics(Magics):
             except Exception:
                 pass
 
-    def _report(self, err: BaseException) -> None:
+    def _report(self, err: BaseException, magic: str | None = None, line: str = "") -> None:
+        """Show ``err`` as one short block, its fix said the way ``magic`` takes it."""
         from IPython.display import display
 
         from . import _errors
 
         _set_last_error(err)
-        view = _errors.ErrorView(err)
+        view = _errors.ErrorView(err, magic=magic, model_kind=_model_kind(magic, line))
         if self._pending is not None:
             self._pending.replace(view)
             self._pending = None
@@ -481,6 +482,19 @@ class TokenhotMagics(Magics):
             raise MagicUsageError(f"%th_panel needs a NAME: one of {', '.join(widgets.PANELS)} "
                                   "(or tokenhot_nb.studio() for all of them as tabs).")
         return widgets.panel(a.name)
+
+
+def _model_kind(magic: str | None, line: str) -> str | None:
+    """The kind of the model named by ``-m`` on the magic's line, if the session's catalogue knows it (no
+    request: the table it already has)."""
+    if magic is None:
+        return None
+    try:
+        model = getattr(_args.parse(magic, line), "model", None)
+        info = _session().catalog.snapshot().find(model) if model else None
+    except Exception:  # (an error about the line itself, or no session): the fix is said without it
+        return None
+    return getattr(info, "kind", None)
 
 
 def _task_wait(task: Any, on_status: Callable[[Any], None]) -> Any:

@@ -1,0 +1,86 @@
+"""A magic's error says the fix the magic's way (``-x extra='{…}'``, ``--temperature``, ``%%th_chat``, run the
+cell again), not the Python call's (``extra={…}``, ``temperature=``, ``session.chat(…)``, a list of prompts); the
+same errors from Python keep the Python form."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import _magics_support as support
+import pytest
+from IPython.utils.capture import capture_output
+
+from tokenhot_nb.errors import InputError, UnsupportedOptionError
+from tokenhot_nb.magics._errors import ErrorView, MagicPhrasing
+
+ip = support.ip  # fixture
+offline = support.offline  # fixture
+
+
+def shown(ip: Any, source: str) -> str:
+    """The plain text of the error block a cell shows (no traceback, no exception escaping)."""
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(source)
+    assert res.error_in_exec is None and "Traceback" not in cap.stdout + cap.stderr, cap.stderr
+    text = str(cap.outputs[-1].data["text/plain"])
+    assert text.startswith("✖"), text
+    return text
+
+
+def test_a_refused_size_is_sent_anyway_with_the_magics_extra(ip: Any, offline: Any) -> None:
+    text = shown(ip, "%%th_image --size 16:9\na lighthouse")
+    assert """-x extra='{"size": …}'""" in text and "extra={'size'" not in text
+
+
+def test_the_advice_to_send_a_field_anyway_works_as_written(ip: Any, offline: Any) -> None:
+    text = shown(ip, "%%th_chat -x temprature=0.2\nhello")
+    assert "Use --temperature 0.2" in text and """write -x extra='{"temprature": 0.2}'""" in text
+    assert "Write temperature=" not in text and "did you mean temperature=?" not in text
+    with capture_output(display=True):
+        res = ip.run_cell("""%%th_chat -x extra='{"temprature": 0.2}'\nhello""")
+    assert res.error_in_exec is None
+    assert offline.history[-1].status == "ok" and offline.history[-1].params["extra"] == {"temprature": 0.2}
+
+
+def test_too_many_images_says_run_the_cell_again(ip: Any, offline: Any) -> None:
+    text = shown(ip, "%%th_image -m dall-e-3 -n 2\na lighthouse")
+    assert "Lower -n, or run the cell again" in text and "list of prompts" not in text
+
+
+def test_a_model_of_another_kind_names_the_magic_that_takes_it(ip: Any, offline: Any) -> None:
+    text = shown(ip, "%%th_image -m gpt-5.2\na lighthouse")
+    assert "so %%th_image cannot use it" in text and "Use %%th_chat with it" in text
+    assert "%th_models --kind image" in text and "session.chat" not in text and "image()" not in text
+    text = shown(ip, "%%th_chat -m gpt-image-2\nhello")
+    assert "Use %%th_image with it" in text and "%th_models --kind chat" in text
+
+
+def test_words_on_a_magics_line_say_where_they_go(ip: Any, offline: Any) -> None:
+    with capture_output(display=True) as cap:
+        res = ip.run_cell("%th_chat hello there")
+    assert type(res.error_in_exec).__name__ == "UsageError"
+    said = str(res.error_in_exec)
+    assert "the message goes in the cell" in said and "--edit" not in said
+    with capture_output(display=True) as cap:
+        res = ip.run_cell("%th_transcribe my talk.mp3")
+    assert "%th_transcribe 'my talk.mp3'" in str(res.error_in_exec) and "--edit" not in cap.stderr
+
+
+def test_python_keeps_the_python_form(offline: Any) -> None:
+    with pytest.raises(UnsupportedOptionError) as info:
+        offline.image("a lighthouse", size="16:9")
+    assert "extra={'size': …}" in ErrorView(info.value).text()
+    with pytest.raises(InputError) as typo:
+        offline.chat("hello", temprature=0.2)
+    assert (typo.value.option, typo.value.value, typo.value.suggestion) == ("temprature", 0.2, "temperature")
+    assert "Write temperature=…" in ErrorView(typo.value).text()
+
+
+def test_only_the_magics_own_options_become_flags() -> None:
+    say = MagicPhrasing("th_image").fix
+    assert say("Drop seed=, or pass seed=42.") == "Drop --seed, or pass --seed 42."
+    # a call's argument, a setting and a field the magic has no option for are left alone or sent with -x
+    assert say("Raise Session(download_cap=…) (bytes).") == "Raise Session(download_cap=…) (bytes)."
+    assert say("Use session.edit(images, prompt, model='qwen').") == "Use %%th_image --edit SOURCE."
+    assert MagicPhrasing("th_chat").fix("Drop temperature=; steer it with reasoning_effort=… instead.") == \
+        "Drop --temperature; steer it with -x reasoning_effort=… instead."
