@@ -190,3 +190,36 @@ def test_pick_recording_replays_the_newest_session_in_order() -> None:
 
 def test_flatten_keeps_key_names_whole() -> None:
     assert _flatten({"styleX": {}, "deep": {"refX": REF}}) == {"styleX": {}, "deep.refX": REF}
+
+
+def test_a_call_refused_before_sending_is_never_the_nearest(tmp_path: Path) -> None:
+    """A refused row (no endpoint: never sent, nothing paid) has no answer to compare with; the nearest is a call
+    that was sent, even a failed one, or none at all."""
+    store = Store(tmp_path)
+    try:
+        refused = _record(store, "gpt-image-2", "", {"prompt": "fox", "size": "2K"}, status="error")
+        none, nothing = store.nearest("image", "gpt-image-2", {"prompt": "fox", "size": "2K"}, "images.generations")
+        assert none is None and nothing == []
+        sent = _record(store, "gpt-image-2", "images.generations", {"prompt": "owl", "size": "1K"}, status="error")
+        nearest, _ = store.nearest("image", "gpt-image-2", {"prompt": "fox", "size": "2K"}, "images.generations")
+        assert nearest is not None and nearest.id == sent != refused
+    finally:
+        store.close()
+
+
+def test_a_replay_miss_never_names_a_call_the_budget_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from tokenhot_nb import Session
+    from tokenhot_nb.errors import BudgetExceededError, ReplayMissError
+
+    with Session(mode="offline", store=tmp_path / "store") as rec:
+        rec.set_budget(0.0001)
+        with pytest.raises(BudgetExceededError):
+            rec.image("a red fox", model="gpt-image-2", size="1536x1024")
+        refused = rec.history[-1]
+        assert refused.endpoint == "" and refused.model == "gpt-image-2"
+    with Session(mode="replay", store=tmp_path / "store") as replay, pytest.raises(ReplayMissError) as info:
+        replay.image("a red fox", model="gpt-image-2", size="1536x1024")
+    assert info.value.nearest is None and "There is no recorded image call at all" in str(info.value)
+    assert f"history #{refused.id}" not in str(info.value)

@@ -77,3 +77,25 @@ def test_a_refused_row_keeps_what_cannot_be_stored_as_a_marker(rec: object, tmp_
         row.rerun()
     assert rec.posts() == []  # type: ignore[attr-defined]
     s.close()
+
+
+def test_a_refused_call_records_the_default_model_it_resolved_to(offline: Session) -> None:
+    """`%%th_video --duration 99` used to leave a row with model '' (and a blank row in usage())."""
+    from tokenhot_nb import catalog
+
+    default = catalog.default_model("video").id
+    with pytest.raises(E.UnsupportedOptionError, match=default):
+        offline.video("a wave", duration=99, progress=False)
+    row = offline.history[-1]
+    assert (row.model, row.endpoint, row.status) == (default, "", "error")
+    assert "model" not in row.params  # the arguments stay as given
+    with pytest.raises(E.InputError):
+        offline.chat("hi", model="claude-opus", temperature=5, stream=False)  # an alias, resolved
+    assert offline.history[-1].model == offline.model("claude-opus").id
+    assert "" not in [r["model"] for r in offline.history.usage().rows]
+
+
+def test_a_refusal_before_any_model_is_known_keeps_the_name_as_given(offline: Session) -> None:
+    with pytest.raises(E.UnknownModelError):
+        offline.image("a cat", model="gpt-imag-2")
+    assert offline.history[-1].model == "gpt-imag-2"

@@ -14,6 +14,7 @@ import inspect
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from contextvars import ContextVar
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
@@ -58,6 +59,17 @@ T = TypeVar("T")
 
 AsyncMethod = TypeVar("AsyncMethod", bound=Callable[..., Awaitable[Any]])
 
+_RESOLVED: ContextVar[list[ModelInfo] | None] = ContextVar("tokenhot_resolved_model", default=None)
+"""The model the call now running resolved to (the default, when none was named): what a refusal records."""
+
+
+def _resolved(info: ModelInfo) -> ModelInfo:
+    """Note ``info`` as the model of the call now running (the first one resolved counts)."""
+    found = _RESOLVED.get()
+    if found is not None and not found:
+        found.append(info)
+    return info
+
 
 def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
     """Record a call that fails before reaching the API; calls that reached it record themselves."""
@@ -68,14 +80,19 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
 
         @functools.wraps(fn)
         async def inner(self: Session, *args: Any, **kwargs: Any) -> Any:
+            resolved: list[ModelInfo] = []
+            token = _RESOLVED.set(resolved)
             try:
                 _checks.check_option_names(kwargs, named, kind)
                 return await fn(self, *args, **kwargs)
             except TokenhotError as exc:
                 if not isinstance(exc, ReplayMissError) and self.spending.estimates is None:  # an estimate is no call
                     bound = sig.bind_partial(self, *args, **kwargs)
-                    _recording.record_refusal(self, kind, dict(bound.arguments), exc)
+                    _recording.record_refusal(self, kind, dict(bound.arguments), exc,
+                                              resolved[0] if resolved else None)
                 raise
+            finally:
+                _RESOLVED.reset(token)
 
         return inner  # type: ignore[return-value]
 
@@ -194,7 +211,7 @@ class Session:
         return _loop.in_background_loop()
 
     async def _model(self, method: str, name: str | ModelInfo | None) -> ModelInfo:
-        return await _models.resolve(self, method, name)
+        return _resolved(await _models.resolve(self, method, name))
 
     # ================================================================ the catalogue
     def models(self, kind: str | None = None, refresh: bool = False) -> ModelList:
@@ -280,7 +297,7 @@ class Session:
                     n: int | None = None, size: str | None = None, seed: int | None = None,
                     quality: str | None = None, negative: str | None = None, **options: Any) -> ImageResult:
         """Awaitable twin of :meth:`edit`."""
-        info = _models.default_model(self.defaults, "edit", mask=mask is not None) if model is None and not (
+        info = _resolved(_models.default_model(self.defaults, "edit", mask=mask is not None)) if model is None and not (
             self.defaults.get("edit") or self.defaults.get("image")) else await self._model("edit", model)
         kw = {"n": n, "size": size, "seed": seed, "quality": quality, "negative": negative, **options}
         result = await self._hop(_images.edit_one(self, images, prompt, mask, info, kw))

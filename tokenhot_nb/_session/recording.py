@@ -242,11 +242,14 @@ def mark_recorded(err: BaseException) -> None:
         pass
 
 
-def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: BaseException) -> None:
-    """Record a call refused before any request (unknown model, unsupported option, bad input).
+def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: BaseException,
+                   resolved: ModelInfo | None = None) -> None:
+    """Record a call refused before any request (unknown model, unsupported option, bad input, the budget).
 
     "Every call is recorded, errors included": the history then shows what was tried and why it failed, with
-    the arguments as given. Such an entry has no endpoint or request and never answers a replay.
+    the arguments as given. Such an entry has no endpoint or request (nothing was sent, nothing paid), never
+    answers a replay and is never offered as the nearest recording. Its model is the one the call resolved to
+    (``resolved``: the default, when none was named, so usage and filters see it), else the name as given.
 
     A replay run records nothing: it re-runs a recorded notebook, whose refusals the recording run kept, and
     adding them again would change every history view it shows (a re-run is meant to give the same outputs).
@@ -264,7 +267,8 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
         else:
             params[name] = _as_given(value)
     model = params.get("model")
-    model_id = model if isinstance(model, str) else (model or {}).get("id", "") if isinstance(model, dict) else ""
+    model_id = resolved.id if resolved is not None else model if isinstance(model, str) else (
+        (model or {}).get("id", "") if isinstance(model, dict) else "")
     text = next((str(params[k]) for k in ("prompt", "message", "text") if isinstance(params.get(k), str)), "")
     try:
         session.store.insert(HistoryEntry(session_id=session.id, started=time.time(), mode=session.mode, kind=kind,

@@ -1072,13 +1072,16 @@ class Store(ArtifactFiles):
     def nearest(
         self, kind: str, model: str, params: dict[str, Any], endpoint: str | None = None, *, limit: int = 2000,
     ) -> tuple[HistoryEntry | None, list[str]]:
-        """The most similar recording of the same kind (``ok`` ones first) and what differs from it."""
+        """The most similar recording of the same kind (``ok`` ones first) and what differs from it.
+
+        A row with no endpoint is a call refused before sending (bad input, the budget): nothing was recorded
+        of an answer, so it is never offered."""
         asked = jsonable(params or {}, self.secrets)
         best: tuple[float, int] | None = None
         best_row: Any = None
         for status_sql in ("status='ok'", "1"):
             rows = self._rows(
-                f"SELECT id, model, endpoint, params FROM entries WHERE kind=? AND {status_sql} "
+                f"SELECT id, model, endpoint, params FROM entries WHERE kind=? AND endpoint != '' AND {status_sql} "
                 "ORDER BY id DESC LIMIT ?", (kind, limit),
             )
             for row in rows:
