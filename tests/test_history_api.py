@@ -420,3 +420,20 @@ def test_an_export_path_with_no_suffix_is_written_as_json(tmp_path: Path) -> Non
     assert [e["text"] for e in json.loads(out.read_text())] == ["q"]
     with pytest.raises(InputError, match="JSON"):
         h.export(tmp_path / "backup.csv")
+
+
+def test_filter_by_model_takes_an_alias(tmp_path: Path) -> None:
+    """``filter(model='claude-opus')`` found nothing, though the alias works everywhere else."""
+    from tokenhot_nb import Session
+
+    with Session(mode="offline", store=tmp_path / "store") as s:
+        s.chat("hello", model="claude-opus", stream=False)
+        s.chat("hello", model="gpt-5.2", stream=False)
+        opus = s.model("claude-opus").id
+        assert [e.model for e in s.history.filter(model="claude-opus")] == [opus]
+        assert [e.model for e in s.history.filter(model=["opus", "gpt-5.2"])] == [opus, "gpt-5.2"]
+        assert len(s.history.filter(model=opus)) == 1
+        assert len(s.history.filter(model="no-such-model")) == 0  # an unknown name filters literally
+    with pytest.raises(Exception):  # noqa: B017 - an unknown model is refused; its row keeps the name as given
+        Session(mode="offline", store=tmp_path / "store").image("a cat", model="my-own-model")
+    assert len(History(tmp_path / "store").filter(model="my-own-model")) == 1  # no session: built-in catalogue

@@ -217,7 +217,10 @@ class History:
         status: str | Iterable[str] | None = None, since: Any = None, until: Any = None,
         thread: str | None = None, text: str | None = None, session_id: str | None = None,
     ) -> History:
-        """A narrower view; every argument given must match (times: unix, datetime, timedelta or ``"2h"``)."""
+        """A narrower view; every argument given must match (times: unix, datetime, timedelta or ``"2h"``).
+
+        ``model`` takes any name the catalogue knows (an alias such as ``"claude-opus"``, a display name) and
+        matches the model it means, as every call does; a name it does not know matches literally."""
         conds: list[Cond] = []
         label: list[str] = []
         from ._entry import STATUSES
@@ -228,7 +231,7 @@ class History:
                 _choose(column, value, allowed)
         for column, value in (("kind", kind), ("model", model), ("status", status), ("session_id", session_id)):
             if value is not None:
-                conds.append(_in(column, value))
+                conds.append(_in(column, self._model_ids(value) if column == "model" else value))
                 label.append(f"{column}={value!r}")
         if since is not None:
             conds.append(("started>=?", (to_timestamp(since),)))
@@ -246,6 +249,26 @@ class History:
             conds.extend(self.store.text_conditions(text.replace("\x00", " ")))  # a NUL ends SQLite's query
             label.append(f"text={text!r}")
         return self._view(conds, ", ".join(label))
+
+    def _model_ids(self, names: str | Iterable[str]) -> list[str]:
+        """Each name as given, plus the id of the model the catalogue says it means (the session's catalogue,
+        with the service's models; else the built-in one). Rows hold the resolved id, or, for a call refused
+        before its model was known, the name as given."""
+        _in("model", names)  # (the type check)
+        given = [names] if isinstance(names, str) else [str(n) for n in names]
+        catalogue = getattr(self.session, "catalog", None)
+        try:
+            from ..catalog import builtin
+
+            table = catalogue.snapshot() if catalogue is not None else builtin()
+        except Exception:  # a catalogue that cannot be read: the names as given still filter
+            return given
+        ids = list(given)
+        for name in given:
+            info = table.find(name)
+            if info is not None and info.id not in ids:
+                ids.append(info.id)
+        return ids
 
     def search(self, text: str) -> History:
         """Entries whose prompt or answer contains every word of ``text`` (full-text index)."""

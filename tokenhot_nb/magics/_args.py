@@ -30,6 +30,8 @@ TRANSCRIPT_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed")
 MODEL_KINDS = ("image", "video", "audio", "chat", "embed")
 MODES = ("live", "offline", "replay")
+#: A history row's status (written out like KINDS; a test holds it equal to ``history._entry.STATUSES``).
+STATUSES = ("running", "ok", "error", "pending", "interrupted")
 
 
 #: Bad options. IPython prints exactly ``UsageError`` (not subclasses) as one line without a traceback.
@@ -48,7 +50,6 @@ _STRAY_WORDS = {
     "%th_transcribe": "quote a SOURCE that holds spaces, e.g. %th_transcribe 'my talk.mp3'",
     "%th_translate": "quote a SOURCE that holds spaces, e.g. %th_translate 'my talk.mp3'",
     "%th_models": "quote a FILTER that holds spaces, e.g. %th_models 'seedance 2'",
-    "%th_history": "quote a search text that holds spaces, e.g. %th_history 'red fox'",
     "%th_config": "quote a value that holds spaces, e.g. --store 'my history'",
 }
 
@@ -72,7 +73,9 @@ class _HelpAction(argparse.Action):
 class MagicParser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of printing and exiting."""
 
-    def __init__(self, prog: str, description: str, epilog: str = "") -> None:
+    def __init__(self, prog: str, description: str, epilog: str = "", *, intermixed: bool = False) -> None:
+        """``intermixed``: positional words may come after options (``%th_history --kind image red fox``)."""
+        self.intermixed = intermixed
         super().__init__(
             prog=prog,
             description=description,
@@ -95,13 +98,23 @@ class MagicParser(argparse.ArgumentParser):
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         self.error(message or "invalid options")
 
+    def _intermixed(self, argv: list[str]) -> argparse.Namespace:
+        """Options and words in any order, the words collected in ``ns.words`` (argparse's own
+        ``parse_intermixed_args`` cannot format a usage whose prog holds ``%``)."""
+        ns, rest = self.parse_known_args(argv)
+        unknown = [w for w in rest if w.startswith("-") and not w.lstrip("-").isdigit()]
+        if unknown:
+            self.error(f"unrecognized arguments: {' '.join(unknown)}")
+        ns.words = [*ns.words, *rest]
+        return ns
+
     def parse_line(self, line: str) -> argparse.Namespace:
         """Split ``line`` like a shell and parse it."""
         try:
             argv = shlex.split(line, posix=True)
         except ValueError as exc:  # "No closing quotation"
             raise MagicUsageError(UNCLOSED_QUOTE.format(prog=self.prog, problem=str(exc).lower())) from None
-        ns = self.parse_args(argv)
+        ns = self._intermixed(argv) if self.intermixed else self.parse_args(argv)
         out = getattr(ns, "output", None)
         if out is not None and (not out.isidentifier() or keyword.iskeyword(out)):
             self.error(BAD_NAME.format(name=out))
@@ -144,6 +157,14 @@ def count(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected how many entries (a whole number of at least 1), got {text!r}")
     return n
+
+
+def history_count(text: str) -> int:
+    """``%th_history N``: the leading number of its words, checked as :func:`count` checks it."""
+    try:
+        return count(text)
+    except argparse.ArgumentTypeError as exc:
+        parser("th_history").error(f"argument N: {exc}")
 
 
 def _common(p: MagicParser, *, extra: bool = True) -> None:
@@ -266,9 +287,16 @@ def _models() -> MagicParser:
 
 def _history() -> MagicParser:
     p = MagicParser("%th_history", "The session history (every call, with its outputs).",
-                    "example:\n  %th_history 5 --kind image\n  %th_history --export history.json")
-    p.add_argument("n", nargs="?", type=count, metavar="N", help="only the last N entries")
+                    "examples:\n  %th_history 5 --kind image\n  %th_history red fox --model claude-opus\n"
+                    "  %th_history 10 --status error\n  %th_history --export history.json",
+                    intermixed=True)
+    p.add_argument("words", nargs="*", metavar="[N] [TEXT]",
+                   help="only the last N entries (a whole number first); entries whose prompt or answer holds "
+                        "every word of TEXT (--search for a text that is a number)")
+    p.add_argument("--search", metavar="TEXT", help="the search text, given as an option")
+    p.add_argument("-m", "--model", help="only this model (id, display name or alias)")
     p.add_argument("--kind", choices=KINDS)
+    p.add_argument("--status", choices=STATUSES)
     p.add_argument("--export", metavar="PATH", help="write the (filtered) history to PATH")
     return p
 

@@ -433,13 +433,16 @@ class TokenhotMagics(Magics):
     @line_magic
     @_friendly
     def th_history(self, line: str, cell: str | None = None) -> Any:
-        """The session history: %th_history [N] [--kind KIND] [--export PATH]."""
+        """The session history: %th_history [N] [TEXT] [--model M] [--kind K] [--status S] [--export PATH]."""
         a = _args.parse("th_history", line)
+        words = list(a.words)
+        n = _args.history_count(words.pop(0)) if words and words[0].lstrip("-").isdigit() else None
+        text = " ".join([*words, a.search or ""]).strip()
         h = _session().history
-        if a.kind:
-            h = h.filter(kind=a.kind)
-        if a.n:
-            h = h.tail(a.n)
+        if a.kind or a.model or a.status or text:
+            h = h.filter(kind=a.kind, model=a.model, status=a.status, text=text or None)
+        if n:
+            h = h.tail(n)
         if a.export:
             h.export(a.export)
             print(EXPORTED.format(n=len(h), path=a.export))

@@ -1,0 +1,66 @@
+"""``%th_history`` searches and filters as ``session.history`` does: a search text, ``--model`` (any name the
+catalogue knows), ``--kind``, ``--status``, with the last-N count and the export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import _magics_support as support
+import pytest
+from IPython.utils.capture import capture_output
+
+ip = support.ip  # fixture
+offline = support.offline  # fixture
+
+
+def run(ip: Any, source: str) -> Any:
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(source)
+    assert res.error_in_exec is None, (cap.stdout, cap.stderr)
+    return res.result
+
+
+@pytest.fixture
+def filled(ip: Any, offline: Any) -> Any:
+    offline.image("a red fox in the snow", model="gpt-image-2")
+    offline.image("a grey owl at night", model="gpt-image-2")
+    offline.chat("tell me about the red fox", model="claude-opus-4-6", stream=False)
+    with pytest.raises(Exception):  # noqa: B017 - a refusal of any kind: it is recorded as an error
+        offline.chat("hello", model="claude-opus-4-6", temperature=7)
+    return offline
+
+
+def test_a_search_text_picks_the_entries_that_hold_it(ip: Any, filled: Any) -> None:
+    assert [e.kind for e in run(ip, "%th_history red fox")] == ["image", "chat"]
+    assert [e.kind for e in run(ip, "%th_history red --kind chat fox")] == ["chat"]  # options among the words
+    assert [e.kind for e in run(ip, "%th_history 1 red fox")] == ["chat"]  # the last one of those
+    assert [e.text for e in run(ip, "%th_history --search owl")] == ["a grey owl at night"]
+
+
+def test_model_kind_and_status_filter(ip: Any, filled: Any) -> None:
+    assert [e.kind for e in run(ip, "%th_history --model claude-opus")] == ["chat", "chat"]  # an alias
+    assert len(run(ip, "%th_history --model gpt-image-2 --kind image")) == 2
+    errors = run(ip, "%th_history --status error")
+    assert [(e.kind, e.status) for e in errors] == [("chat", "error")]
+    assert len(run(ip, "%th_history -m 'Claude Opus 4.6' --status ok")) == 1  # a display name
+
+
+def test_the_filtered_history_is_what_is_exported(ip: Any, filled: Any, tmp_path: Path) -> None:
+    out = tmp_path / "foxes.jsonl"
+    run(ip, f"%th_history red fox --export {out}")
+    assert len(out.read_text().splitlines()) == 2
+
+
+@pytest.mark.parametrize("line", ["%th_history --status nope", "%th_history 0 fox", "%th_history --kind picture"])
+def test_bad_history_options_are_one_line(ip: Any, offline: Any, line: str) -> None:
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(line)
+    assert type(res.error_in_exec).__name__ == "UsageError" and "Traceback" not in cap.stderr
+
+
+def test_the_magics_statuses_are_the_stores() -> None:
+    from tokenhot_nb.history._entry import STATUSES
+    from tokenhot_nb.magics import _args
+
+    assert _args.STATUSES == STATUSES
