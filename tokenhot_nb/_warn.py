@@ -9,6 +9,7 @@ notes where it was made (:func:`caller`, kept in :data:`CALLER` and carried into
 
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import sys
@@ -46,10 +47,12 @@ def _library_dirs() -> tuple[str, ...]:
 _LIBRARIES = _library_dirs()
 
 
+@functools.lru_cache(maxsize=4096)  # (every front-door call walks its stack: a path is classified once)
 def _ours(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_PACKAGE) if not filename.startswith("<") else False
 
 
+@functools.lru_cache(maxsize=4096)
 def _library(filename: str) -> bool:
     if filename.startswith("<"):  # a cell, `python -c`, exec'd code: the user's
         return filename.startswith("<frozen ")

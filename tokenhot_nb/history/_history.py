@@ -256,11 +256,11 @@ class History:
         before its model was known, the name as given."""
         _in("model", names)  # (the type check)
         given = [names] if isinstance(names, str) else [str(n) for n in names]
-        catalogue = getattr(self.session, "catalog", None)
-        try:
-            from ..catalog import builtin
+        from .._session.core import Session
+        from ..catalog import builtin
 
-            table = catalogue.snapshot() if catalogue is not None else builtin()
+        try:
+            table = self.session.catalog.snapshot() if isinstance(self.session, Session) else builtin()
         except Exception:  # a catalogue that cannot be read: the names as given still filter
             return given
         ids = list(given)
