@@ -291,6 +291,40 @@ def test_a_failing_callback_cancels_awaited_work_and_is_raised() -> None:
     assert cancelled.wait(5)
 
 
+@pytest.mark.parametrize("how", ["sync", "awaited"])
+def test_a_failing_callback_keeps_its_cause_on_both_paths(how: str) -> None:
+    """A callback's error made ``from`` the user's exception (``on_progress``) keeps it as the cause, awaited or
+    not, and the cancellation it caused is not chained on (its asyncio frames would lengthen the report)."""
+    import traceback
+
+    from tokenhot_nb.client import run_async
+    from tokenhot_nb.client._loop import call_in_caller
+
+    def users_callback() -> None:
+        raise ValueError("the user's bug")
+
+    def checked() -> None:
+        try:
+            users_callback()
+        except ValueError as exc:
+            raise RuntimeError("your callback raised") from exc
+
+    async def work() -> None:
+        call_in_caller(checked)
+        await asyncio.sleep(30)
+
+    with pytest.raises(RuntimeError, match="your callback raised") as info:
+        if how == "sync":
+            run_sync(work())
+        else:
+            asyncio.run(run_async(work()))
+    err = info.value
+    assert isinstance(err.__cause__, ValueError) and str(err.__cause__) == "the user's bug"
+    assert "users_callback" in [f.name for f in traceback.extract_tb(err.__cause__.__traceback__)]
+    report = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    assert "CancelledError" not in report and not isinstance(err.__context__, asyncio.CancelledError)
+
+
 def test_sessions_left_open_leave_nothing_open_at_exit(sim_url: str, tmp_path: Path) -> None:
     """A notebook rarely closes its session: at exit the background loop is closed and the blocking lane's
     kept-alive sockets too, so Python (3.13 reports what it finds) has nothing to warn about."""

@@ -156,9 +156,11 @@ async def run_async(aw: Awaitable[T]) -> T:
     try:
         return await asyncio.wrap_future(futures[0])
     except asyncio.CancelledError:
-        if failure:
-            raise failure[0] from None
-        raise
+        if not failure:
+            raise
+    # raised outside the handler, as run_sync raises it: the callback's error keeps its own cause (the user's
+    # exception, with its frames) and gains no context from the cancellation it caused
+    raise failure[0]
 
 
 def run_sync(aw: Awaitable[T], timeout: float | None = None) -> T:
