@@ -994,3 +994,13 @@ def test_a_json_answer_labelled_as_an_event_stream_is_still_read_as_json(tmp_pat
     with Hostile({"/v1/chat/completions": lambda *a: response(200, body, "text/event-stream")}) as relay:
         s = live(relay.url, tmp_path)
         assert s.chat("hi", model="gpt-5.4", stream=False).text == "paid" and rows(s)[-1].status == "ok"
+
+
+@pytest.mark.parametrize("start", [b"", b": keep-alive\n\n", b"\xef\xbb\xbf"], ids=["data", "comment", "bom"])
+def test_an_event_stream_relabelled_text_plain_to_a_whole_call_is_read_from_its_frames(start: bytes,
+                                                                                       tmp_path: Path) -> None:
+    """Whatever the label, a body that starts like an event stream (a ``:`` keep-alive comment too) is one."""
+    body = start + b'data: {"choices": [{"delta": {"content": "paid"}}]}\n\ndata: [DONE]\n\n'
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, body, "text/plain")}) as relay:
+        s = live(relay.url, tmp_path)
+        assert s.chat("hi", model="gpt-5.4", stream=False).text == "paid" and rows(s)[-1].status == "ok"

@@ -158,3 +158,64 @@ def test_a_stall_is_caught_when_awaited(stalling_relay: Hostile) -> None:
     with pytest.raises(E.StreamError, match="stalled"):
         run_sync(run(), timeout=20)
     assert texts(got) == ["a", "b"]
+
+
+# ------------------------------------------------ a stream relabelled text/plain is decided by its body
+
+
+@pytest.mark.parametrize("start", [b"", b"\xef\xbb\xbf", b"\r\n\n", b": keep-alive\n\n", b"event: message\n"],
+                         ids=["data", "bom", "blank-lines", "comment", "event-line"])
+@pytest.mark.parametrize("content_type", ["text/plain", "text/plain; charset=utf-8", "application/octet-stream"])
+def test_an_event_stream_labelled_text_plain_is_read_as_one(start: bytes, content_type: str) -> None:
+    """Some proxies relabel ``text/event-stream``; the body says what it is. Cut into one-byte first chunks so the
+    start is decided across chunk boundaries, and nothing read to decide is lost."""
+    body = start + BODY
+    pieces = [body[i : i + 1] for i in range(12)] + [body[12:]]
+    with Hostile({"/v1/chat/completions": lambda *a: chunked(pieces, content_type)}) as relay:
+        events = stream_all(relay.url)
+    assert texts(events) == ["Hel", "lo"]
+
+
+def test_a_text_plain_stream_is_read_as_it_arrives_not_held_until_a_mib() -> None:
+    """Two events and then silence with the connection open: they are handed on at once and the silence is a
+    stall (the body used to be read to 1 MiB or its end first, then refused: nothing was handed on)."""
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n")
+    body = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in (frame(chunk("a")), frame(chunk("b"))))
+    with Hostile({"/v1/chat/completions": lambda *a: Action(head + body, stall=30)}) as relay:
+        client = client_for(relay.url, stream_idle_timeout=0.5)
+        got: list[SSEEvent] = []
+        try:
+            with pytest.raises(E.StreamError, match="stalled"):
+                for event in client.stream_sync(CALL, timeout=20):
+                    got.append(event)
+        finally:
+            client.close()
+    assert texts(got) == ["a", "b"]
+
+
+@pytest.mark.parametrize("body", [b"upstream said no\n", b"<html><body>Bad gateway</body></html>",
+                                  b"\n " * 1_500_000, b"x" * 3_000_000, b"", b"dat"],
+                         ids=["text", "html", "blank-3MB", "3MB", "empty", "cut-prefix"])
+def test_a_text_plain_body_that_is_no_event_stream_is_refused_in_one_line(body: bytes) -> None:
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, body, "text/plain")}) as relay, \
+            pytest.raises(E.StreamError, match="Expected an event stream but the server answered with text/plain") \
+            as info:
+        stream_all(relay.url)
+    assert "\n" not in str(info.value) and len(str(info.value)) < 300
+
+
+def test_an_error_envelope_labelled_text_plain_is_still_the_error() -> None:
+    envelope = b'{"error": {"message": "upstream failed: channel down", "type": "upstream_error"}}'
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, envelope, "text/plain")}) as relay, \
+            pytest.raises(E.APIError, match="upstream failed: channel down"):
+        stream_all(relay.url)
+
+
+def test_a_text_plain_stream_reaches_the_session_whole(tmp_path: Path) -> None:
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, b": hi\n\n" + BODY, "text/plain")}) as relay:
+        s = Session(api_key=KEY, base_url=relay.url, mode="live", store=tmp_path / "store")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # this relay has no model table: the built-in catalogue is used
+            res = s.chat("hi", model="gpt-5.4")
+    assert res.text == "Hello" and s.history[-1].status == "ok"

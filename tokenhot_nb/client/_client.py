@@ -48,7 +48,7 @@ from ._download import (
 from ._errors import error_from_response, error_from_transport, request_id_from_headers, scrub_error
 from ._guard import check_download_host
 from ._retry import RetryPolicy, too_long_to_wait
-from ._sse import EventStream, SSEEvent
+from ._sse import EventStream, SSEEvent, looks_like_event_stream
 
 log = logging.getLogger("tokenhot_nb")
 _logs.install()  # the HTTP stack's log records lose any key before a handler sees them
@@ -96,10 +96,10 @@ class Response:
     def is_event_stream(self) -> bool:
         """Whether the body is an event stream (a relay that streams whatever was asked): see
         :meth:`Client.events_of` to read its frames."""
-        head = self.content[:64].lstrip()
-        if head[:1] in (b"{", b"["):  # JSON, whatever the label says (a relay's wrong Content-Type)
+        head = self.content[:64]
+        if head.lstrip()[:1] in (b"{", b"["):  # JSON, whatever the label says (a relay's wrong Content-Type)
             return False
-        return self.content_type == "text/event-stream" or head.startswith((b"data:", b"event:"))
+        return self.content_type == "text/event-stream" or looks_like_event_stream(head)
 
     def _not_json(self, exc: ValueError) -> APIError:
         if self.is_event_stream:

@@ -19,7 +19,7 @@ import sys
 from codecs import utf_8_decode
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, without its content-type check
@@ -172,6 +172,7 @@ class EventStream:
         self._secrets = secrets
         self._description = description
         self._gen = self._run()
+        self._body: AsyncGenerator[bytes, None] | None = None  # the body, when its start was read to sniff it
         # The one event generator: iterating the stream iterates it directly, with no layer between it and
         # the events (the hot path: one event per network chunk). It connects on its first step if needed.
         self._events_gen = self._events()
@@ -230,13 +231,33 @@ class EventStream:
         self.response = response
         try:
             content_type = response.headers.get("content-type")
-            if media_type(content_type) != "text/event-stream":
-                await self._not_a_stream(response, content_type)
+            kind = media_type(content_type)
+            if kind in UNTELLING_TYPES:
+                self._body = await self._sniff(response, content_type)
+            elif kind != "text/event-stream":
+                await self._not_a_stream(response, content_type, _body_chunks(response))
             yield _CONNECTED  # stays here, holding the response open, until aclose() or garbage collection
         finally:
             await response.aclose()
 
-    async def _not_a_stream(self, response: httpx.Response, content_type: str | None) -> None:
+    async def _sniff(self, response: httpx.Response, content_type: str | None) -> AsyncGenerator[bytes, None]:
+        """The body of a 2xx answer whose label says nothing (:data:`UNTELLING_TYPES`), decided by how it starts:
+        event-stream framing is read as the stream (some proxies relabel streams ``text/plain``); anything else
+        is :meth:`_not_a_stream`. Only the first bytes are read to decide, and the stream gets them back."""
+        chunks = _body_chunks(response)
+        try:
+            head = await asyncio.wait_for(_peek(chunks), self._idle_timeout)
+        except (httpx.HTTPError, asyncio.TimeoutError, BodyRefused):
+            await chunks.aclose()
+            raise _not_streamed(content_type) from None  # unreadable: neither a stream nor an error envelope
+        body = _prepend(head, chunks)
+        if not looks_like_event_stream(head):
+            await self._not_a_stream(response, content_type, body)
+        log.debug("an event stream labelled %r, read as one: %s", content_type, self._description)
+        return body
+
+    async def _not_a_stream(self, response: httpx.Response, content_type: str | None,
+                            chunks: AsyncGenerator[bytes, None]) -> NoReturn:
         """A 2xx answer that is not an event stream: an error in disguise, or a non-streamed reply.
 
         A JSON answer is read whole (within the response cap) and, when it is no error envelope, raised as
@@ -245,7 +266,7 @@ class EventStream:
         """
         limit = sys.maxsize if _json_media(content_type) else ERROR_HEAD
         try:
-            body = await asyncio.wait_for(_head(response, limit), self._idle_timeout)
+            body = await asyncio.wait_for(_head(chunks, limit), self._idle_timeout)
         except (httpx.HTTPError, asyncio.TimeoutError, BodyRefused):
             pass  # a body that cannot be read is no error envelope either (and nothing of it is kept)
         else:
@@ -254,10 +275,7 @@ class EventStream:
                 raise err
             if len(body) < limit:
                 self._whole_answer(response, body, content_type)
-        raise StreamError(
-            f"Expected an event stream but the server answered with {content_type or 'no content type'}.",
-            hint="The model may not support streaming here; try again with stream=False.",
-        )
+        raise _not_streamed(content_type)
 
     def _whole_answer(self, response: httpx.Response, body: bytes, content_type: str | None) -> None:
         """Raise :class:`WholeAnswer` when ``body`` is a JSON object (or Gemini's array of them) and no error."""
@@ -334,8 +352,7 @@ class EventStream:
         handle = loop.call_at(due(), watchdog)
         # The body is already decoded and capped (_body.bound_body), so the raw bytes are the content; a body
         # that was read already (a response built from bytes) is only available through aiter_bytes.
-        raw_chunks = response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()
-        chunks: AsyncGenerator[bytes, None] = raw_chunks  # type: ignore[assignment]  # both are async generators
+        chunks = self._body if self._body is not None else _body_chunks(response)
         next_chunk = chunks.__anext__
         pending = b""  # the start of a character cut off at the end of the last chunk
         started = False  # whether any text has arrived (a BOM before it is dropped, as an SSE decoder must)
@@ -429,18 +446,70 @@ class EventStream:
 ERROR_HEAD = 1024 * 1024
 
 
-async def _head(response: httpx.Response, limit: int) -> bytes:
-    """The first ``limit`` bytes of the (decoded, capped) body; the rest is never read."""
+#: Labels that say nothing of what the body is, put on by proxies that relabel streams (or by a missing
+#: Content-Type): such an answer is a stream when its body starts like one. Any other label is taken at its word.
+UNTELLING_TYPES = frozenset({"text/plain", "application/octet-stream"})
+#: How an event stream's body starts: a ``data:`` or ``event:`` field, or a ``:`` comment (a keep-alive).
+_FRAMING = (b"data:", b"event:", b":")
+_BOM = b"\xef\xbb\xbf"
+#: Most bytes read to decide whether a body is an event stream (all of them blank: it is not one).
+PEEK_LIMIT = 64 * 1024
+
+
+def looks_like_event_stream(head: bytes) -> bool:
+    """Whether a body starting with ``head`` is event-stream framing, whatever its label says: its first text
+    (after a byte order mark and blank lines) is a ``data:`` or ``event:`` field or a ``:`` comment."""
+    return head.removeprefix(_BOM).lstrip().startswith(_FRAMING)
+
+
+def _body_chunks(response: httpx.Response) -> AsyncGenerator[bytes, None]:
+    """The (decoded, capped: ``_body.bound_body``) body as it arrives; a body that was read already (a response
+    built from bytes) is only available through ``aiter_bytes``."""
+    chunks = response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()
+    return chunks  # type: ignore[return-value]  # both are async generators
+
+
+async def _peek(chunks: AsyncGenerator[bytes, None]) -> bytes:
+    """The body's first bytes, as far as they show whether it is an event stream: past any blank start, as many
+    as the longest framing prefix (fewer when the body ends first, at most :data:`PEEK_LIMIT`)."""
+    head = b""
+    while len(head) < PEEK_LIMIT and len(head.removeprefix(_BOM).lstrip()) < len(b"event:"):
+        try:
+            head += await chunks.__anext__()
+        except StopAsyncIteration:
+            break
+    return head
+
+
+async def _prepend(head: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    """The body again from its start: ``head`` (read to sniff it), then the rest as it arrives."""
+    try:
+        if head:
+            yield head
+        async for piece in rest:
+            yield piece
+    finally:
+        await rest.aclose()
+
+
+async def _head(chunks: AsyncGenerator[bytes, None], limit: int) -> bytes:
+    """The first ``limit`` bytes of the body; the rest is never read."""
     parts: list[bytes] = []
     size = 0
-    chunks = response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()
-    async with contextlib.aclosing(chunks) as pieces:  # type: ignore[type-var]  # both are async generators
+    async with contextlib.aclosing(chunks) as pieces:
         async for piece in pieces:
             parts.append(piece)
             size += len(piece)
             if size >= limit:
                 break
     return b"".join(parts)[:limit]
+
+
+def _not_streamed(content_type: str | None) -> StreamError:
+    return StreamError(
+        f"Expected an event stream but the server answered with {content_type or 'no content type'}.",
+        hint="The model may not support streaming here; try again with stream=False.",
+    )
 
 
 def _stall_error(seconds: float, *, deadline: bool) -> StreamError:
