@@ -1004,3 +1004,16 @@ def test_an_event_stream_relabelled_text_plain_to_a_whole_call_is_read_from_its_
     with Hostile({"/v1/chat/completions": lambda *a: response(200, body, "text/plain")}) as relay:
         s = live(relay.url, tmp_path)
         assert s.chat("hi", model="gpt-5.4", stream=False).text == "paid" and rows(s)[-1].status == "ok"
+
+
+def test_a_20_mb_whole_answer_to_a_stream_call_is_read_and_kept(tmp_path: Path) -> None:
+    """A relay that ignores stream=True and answers a 20 MB JSON whole: the paid answer is read (its markup is
+    text, not an error page) and kept in the history."""
+    text = "Some <b>code</b>: if a < b and c > d: print(1)\n" * 420_000
+    body = json.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                    "finish_reason": "stop"}]}).encode()
+    with Hostile({"/v1/chat/completions": lambda *a: response(200, body)}) as relay:
+        s = live(relay.url, tmp_path)
+        res = s.chat("hi", model="gpt-5.4")
+    read, kept = res.text == text, (rows(s)[-1].text or "").endswith(text)  # (no 20 MB diff on failure)
+    assert len(body) > 20_000_000 and read and kept and rows(s)[-1].status == "ok"

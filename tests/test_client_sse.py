@@ -580,6 +580,45 @@ def test_a_whole_json_answer_is_handed_over_read_whole() -> None:
         assert not isinstance(plain.value, WholeAnswer)
 
 
+def test_a_20_mb_whole_answer_is_parsed_once_and_never_made_into_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sniffing a whole answer for an error envelope used to build an error from all of it (cleaning and
+    redacting 20 MB of text, then throwing it away: about 2 s) and parse it twice; now it is parsed once, the
+    caller reads that same value, and only an envelope becomes an error."""
+    from tokenhot_nb.client import _sse
+    from tokenhot_nb.families import _json
+
+    text = "Some <b>code</b>: if a < b and c > d: print(1)\n" * 420_000  # ~20 MB, markup and all
+    answer = {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}], "usage": {"total_tokens": 9}}
+    body = json.dumps(answer).encode()
+    assert len(body) > 20_000_000
+    parses: list[int] = []
+    errors: list[int] = []
+    real_loads, real_error = _json.loads, _sse.error_from_response
+    monkeypatch.setattr(_json, "loads", lambda data: parses.append(len(data)) or real_loads(data))
+    monkeypatch.setattr(_sse, "error_from_response", lambda *a, **k: errors.append(1) or real_error(*a, **k))
+    with pytest.raises(_sse.WholeAnswer) as info:
+        collect(sse_handler(body, headers=JSON))
+    read = info.value.response.json() == answer  # (no 20 MB diff on failure)
+    assert read and parses == [len(body)] and errors == []
+
+
+_DOWN = "upstream failed: channel down"
+
+
+@pytest.mark.parametrize(("envelope", "content_type"), [
+    ({"error": {"message": _DOWN, "type": "upstream_error", "code": "bad_response"}}, "application/json"),
+    ({"error": {"message": _DOWN, "type": "upstream_error", "code": "bad_response"}}, "text/plain"),
+    ({"type": "error", "error": {"type": "overloaded_error", "message": _DOWN}}, "application/json"),
+    ({"code": "bad_response", "message": _DOWN, "data": None}, "application/json"),
+    ({"error": {"message": _DOWN + " " + "x" * 3_000_000, "type": "upstream_error"}}, "application/json"),
+], ids=["openai", "openai-text-plain", "claude", "task", "3MB-message"])
+def test_an_error_envelope_instead_of_a_stream_is_still_the_error(envelope: dict[str, Any], content_type: str) -> None:
+    with pytest.raises(E.APIError, match=_DOWN) as info:
+        collect(sse_handler(json.dumps(envelope), headers={"content-type": content_type}))
+    assert not isinstance(info.value, E.StreamError) and info.value.status == 200
+    assert "\n" not in str(info.value) and len(info.value.message) < 400
+
+
 def test_no_content_type_at_all() -> None:
     handler = Script(lambda request: httpx.Response(200, content=b"plain words"))
     with pytest.raises(E.StreamError) as info:

@@ -25,7 +25,7 @@ import httpx
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, without its content-type check
 
 from .._config import Secret, redact
-from ..errors import StreamError
+from ..errors import APIError, StreamError
 from ._body import BodyRefused
 from ._download import media_type
 from ._errors import error_from_response, error_from_transport, scrub_error, stream_error_from_data
@@ -270,20 +270,22 @@ class EventStream:
         except (httpx.HTTPError, asyncio.TimeoutError, BodyRefused):
             pass  # a body that cannot be read is no error envelope either (and nothing of it is kept)
         else:
-            err = error_from_response(response.status_code, response.headers, body, secrets=self._secrets)
-            if isinstance(err.body, dict) and stream_is_error(err.body):
-                raise err
-            if len(body) < limit:
-                self._whole_answer(response, body, content_type)
+            self._whole_answer(response, body, content_type, complete=len(body) < limit)
         raise _not_streamed(content_type)
 
-    def _whole_answer(self, response: httpx.Response, body: bytes, content_type: str | None) -> None:
-        """Raise :class:`WholeAnswer` when ``body`` is a JSON object (or Gemini's array of them) and no error."""
+    def _whole_answer(self, response: httpx.Response, body: bytes, content_type: str | None, *,
+                      complete: bool) -> None:
+        """Raise the error when ``body`` is an error envelope, else :class:`WholeAnswer` when it is a JSON object
+        (or Gemini's array of them) read whole (``complete``).
+
+        Only a body that starts like JSON is parsed, once (the caller reads the same parsed value), and only an
+        envelope is made into an error: an error built from a whole answer cleans and redacts all of its text,
+        seconds for a 20 MB one, to be thrown away."""
         from ._client import Response
         from ._errors import request_id_from_headers
 
         if body.lstrip()[:1] not in (b"{", b"["):
-            return
+            return  # an HTML page, plain text: neither an envelope nor an answer
         headers = {k.lower(): v for k, v in response.headers.items()}
         whole = Response(status=response.status_code, headers=headers, content=body,
                          request_id=request_id_from_headers(headers))
@@ -296,14 +298,26 @@ class EventStream:
             return
         for item in items:  # Gemini's array form carries its error as one of the items
             if stream_is_error(item):
-                raise error_from_response(response.status_code, response.headers,
-                                          json.dumps(item).encode("utf-8"), secrets=self._secrets)
+                raise self._envelope_error(response, body, item, whole=item is value)
+        if not complete:
+            return
         raise WholeAnswer(
             f"Expected an event stream but the server answered with {content_type or 'no content type'}: "
             "a whole answer, not streamed.",
             response=whole,
             hint="The relay ignored stream=True; the answer is in .response (a chat call reads it for you).",
         )
+
+    def _envelope_error(self, response: httpx.Response, body: bytes, item: dict[str, Any], *,
+                        whole: bool) -> APIError:
+        """The error an envelope says: read from the body as sent when it is the envelope itself (as an error
+        answer's body is read), from the item alone when it is one of an array's."""
+        if whole:
+            err = error_from_response(response.status_code, response.headers, body, secrets=self._secrets)
+            if isinstance(err.body, dict) and stream_is_error(err.body):
+                return err
+        return error_from_response(response.status_code, response.headers, json.dumps(item).encode("utf-8"),
+                                   secrets=self._secrets)
 
     async def _events(self) -> AsyncGenerator[SSEEvent, None]:
         """Read the body, frame it into events (httpx-sse's decoders) and hand on the ones with content.
