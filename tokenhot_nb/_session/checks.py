@@ -27,10 +27,11 @@ def _what(value: Any) -> str:
     name = type(value).__name__
     if value is None or isinstance(value, (int, float)):
         return f"{name} ({value!r:.40})"
-    return _a(name)
+    return with_article(name)
 
 
-def _a(word: str) -> str:
+def with_article(word: str) -> str:
+    """``word`` with its article, for messages: "a chat", "an embed", "an Image"."""
     return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 

@@ -10,7 +10,7 @@ from .. import catalog
 from .._warn import warn
 from ..catalog import ModelInfo, UnclassifiedModelError
 from ..errors import InputError, UnknownModelError, UnsupportedOptionError
-from .checks import check_model_name, check_seed
+from .checks import check_model_name, check_seed, with_article
 
 if TYPE_CHECKING:
     from .core import Session
@@ -105,8 +105,8 @@ def check_kind(method: str, info: ModelInfo) -> None:
         if info.kind == "audio" and info.can("transcribe"):
             use = "transcribe"
         raise UnsupportedOptionError(
-            f"{info.id} is {_a(info.kind)} model, so {method}() cannot use it.",
-            hint=f"Call session.{use}(…) with it, or pick {_a(kind)} model: tokenhot_nb.models({kind!r}).",
+            f"{info.id} is {with_article(info.kind)} model, so {method}() cannot use it.",
+            hint=f"Call session.{use}(…) with it, or pick {with_article(kind)} model: tokenhot_nb.models({kind!r}).",
         )
     if method == "edit" and not info.can("edit"):
         raise UnsupportedOptionError(
@@ -122,11 +122,6 @@ def check_kind(method: str, info: ModelInfo) -> None:
     if method in ("transcribe", "translate") and not info.can(method):
         raise UnsupportedOptionError(f"{info.id} cannot {method} audio.",
                                      hint="Use whisper-1 (the default).")
-
-
-def _a(word: str) -> str:
-    """``word`` with its article: "a chat", "an embed", "an audio"."""
-    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def seed_for(session_seed: int | None, info: ModelInfo, seed: int | None) -> int | None:

@@ -82,6 +82,7 @@ def _default(s: Any, name: str, kind: str) -> str:
     """The model id for ``--default-KIND NAME``, from the session's catalogue (built-in ⊕ the service's table, as
     ``-m`` resolves): the built-in one alone called a model only the service lists unknown. A model of another
     kind is named as such."""
+    from .._session.checks import with_article
     from .._session.models import KIND_METHOD, check_kind
     from ..errors import UnknownModelError, UnsupportedOptionError
 
@@ -90,15 +91,11 @@ def _default(s: Any, name: str, kind: str) -> str:
     except UnknownModelError:
         raise UnknownModelError(name, s.catalog.snapshot().suggest(name, kind), kind) from None
     if info.kind != kind:
-        raise UnsupportedOptionError(f"{info.id} is {_a(info.kind)} model, not {_a(kind)} one.",
-                                     hint=f"Use --default-{info.kind} {info.id}, or pick {_a(kind)} model: "
+        raise UnsupportedOptionError(f"{info.id} is {with_article(info.kind)} model, not {with_article(kind)} one.",
+                                     hint=f"Use --default-{info.kind} {info.id}, or pick {with_article(kind)} model: "
                                           f"%th_models --kind {kind}.")
     check_kind(KIND_METHOD[kind], info)  # e.g. whisper-1 as the voice of %%th_audio
     return str(info.id)
-
-
-def _a(word: str) -> str:
-    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 def apply_config(a: Any) -> Table | None:
