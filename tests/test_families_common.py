@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from tokenhot_nb.families import chat
-from tokenhot_nb.families._common import MAX_COUNT, count, finite, usage_from
+import pytest
+
+from tokenhot_nb.errors import APIError
+from tokenhot_nb.families import audio, chat
+from tokenhot_nb.families._common import (
+    MAX_COUNT,
+    count,
+    finite,
+    looks_like_html,
+    refuse_error_envelope,
+    usage_from,
+)
 
 
 def test_count_and_finite_refuse_what_is_no_number() -> None:
@@ -35,3 +46,43 @@ def test_a_chat_answer_with_an_infinite_usage_field_keeps_its_text() -> None:
     assert (reply.usage.input_tokens, reply.usage.output_tokens, reply.usage.total_tokens) == (1, 2, 3)
     delta = chat.parse_event("chat", json.loads('{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1e400}}'))
     assert delta.usage is not None and delta.usage.output_tokens == 0
+
+
+@pytest.mark.parametrize(("head", "html"), [
+    (b"<!DOCTYPE html><html>", True), (b"  \n<HTML lang=en>", True), (b"<head><title>502</title>", True),
+    (b"<body>cdn</body>", True), (b"\xef\xbb\xbf<!doctype html>", True), (b"\r\n\xef\xbb\xbf <html>", True),
+    (b"<svg xmlns=...>", False), (b'{"error": "<html>"}', False), (b"Hello <html> world", False),
+    (b"<?xml version='1.0'?>", False), (b"", False), (b"\x89PNG\r\n", False),
+])
+def test_one_html_sniffer_for_downloads_speech_and_transcripts(head: bytes, html: bool) -> None:
+    """The one test every caller uses: the download check, the speech check and the transcript check agree."""
+    from tokenhot_nb.client._download import _arrived
+
+    assert looks_like_html(head) is html
+    assert (_arrived(head, "text/plain") == "an HTML page") is html
+    text = head.decode("utf-8", errors="replace")
+    if html:
+        with pytest.raises(APIError, match="an HTML page, not a transcript"):
+            audio.parse_transcription("text", text)
+    else:
+        audio.parse_transcription("text", text)  # (a transcript that merely mentions <html> is kept)
+
+
+@pytest.mark.parametrize("body", [
+    {"error": {"message": "upstream failed", "code": "bad_response"}}, {"error": "upstream failed"},
+    {"error": {"msg": "upstream failed"}}, {"error": {"type": "upstream failed"}},
+])
+def test_one_error_envelope_check_names_the_answer_it_replaced(body: dict[str, Any]) -> None:
+    with pytest.raises(APIError) as reply:
+        refuse_error_envelope(body)
+    with pytest.raises(APIError) as transcript:
+        audio.parse_transcription("json", json.dumps(body))
+    assert reply.value.message == "The answer is an error, not a reply: upstream failed"
+    assert transcript.value.message == "The transcription answer is an error, not a transcript: upstream failed"
+    assert reply.value.status == transcript.value.status == 200 and reply.value.code == transcript.value.code
+
+
+def test_an_error_beside_content_is_not_the_whole_answer() -> None:
+    refuse_error_envelope({"error": {"message": "x"}, "choices": [{"message": {"content": "hi"}}]})
+    assert audio.parse_transcription("json", '{"text": "hello", "error": {"message": "x"}}').text == "hello"
+    refuse_error_envelope({"error": None, "data": []})

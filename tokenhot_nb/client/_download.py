@@ -20,6 +20,7 @@ from typing import IO
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from ..errors import DownloadError
+from ..families._common import looks_like_html
 from ._body import human_size
 
 CHUNK_SIZE = 256 * 1024
@@ -222,7 +223,7 @@ def _arrived(head: bytes, content_type: str) -> str:
     stripped = head.lstrip().lower()
     if not head:
         return "an empty file"
-    if stripped.startswith((b"<!doctype", b"<html", b"<head", b"<body")):
+    if looks_like_html(head):
         return "an HTML page"
     if b"<svg" in stripped:
         return "an SVG drawing (vector markup that can carry scripts)"

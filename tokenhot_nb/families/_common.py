@@ -278,16 +278,28 @@ def dig_list(obj: Any, *path: str | int) -> list[Any]:
 _CONTENT_KEYS = ("choices", "candidates", "content", "output", "data", "text", "results")
 
 
-def refuse_error_envelope(body: Any) -> None:
-    """Raise :class:`APIError` when a 2xx ``body`` is an error envelope with no content (a relay's error sent with
-    status 200): its message, not an empty answer or "no image"."""
-    if not isinstance(body, dict) or any(body.get(k) for k in _CONTENT_KEYS):
+def refuse_error_envelope(body: Any, *, content: Iterable[str] = _CONTENT_KEYS, answer: str = "The answer",
+                          instead: str = "a reply") -> None:
+    """Raise :class:`APIError` when a 2xx ``body`` is an error envelope with none of the ``content`` keys (a relay's
+    error sent with status 200): its message, not an empty answer or "no image". ``answer`` and ``instead`` name
+    the call's answer in the message ("The transcription answer is an error, not a transcript: …")."""
+    if not isinstance(body, dict) or any(body.get(k) for k in content):
         return
     err = body.get("error")
     if not err:
         return
     message = (err.get("message") or err.get("msg") or err.get("type")) if isinstance(err, dict) else err
     code = err.get("code") if isinstance(err, dict) else body.get("code")
-    raise APIError(f"The answer is an error, not a reply: {str(message or err)[:300]}", status=200,
+    raise APIError(f"{answer} is an error, not {instead}: {str(message or err)[:300]}", status=200,
                    code=str(code) if code not in (None, "") else None,
                    hint="The relay sent an error although the status said success; try again.")
+
+
+#: How an HTML page opens (lower case), after any byte order mark and whitespace.
+_HTML_STARTS = (b"<!doctype", b"<html", b"<head", b"<body")
+
+
+def looks_like_html(head: bytes) -> bool:
+    """Whether a body starting with ``head`` is an HTML page: a proxy's, CDN's or sign-in page sent with a 2xx in
+    place of the answer (or the media), which must become an error, never the paid result."""
+    return head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:16].lower().startswith(_HTML_STARTS)

@@ -24,7 +24,15 @@ from .._inputs import sniff_mime
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
 from . import _json
-from ._common import dig_list, finish_body, finite, unsupported, usage_from
+from ._common import (
+    dig_list,
+    finish_body,
+    finite,
+    looks_like_html,
+    refuse_error_envelope,
+    unsupported,
+    usage_from,
+)
 from ._types import AudioReply, FilePart, HttpCall, Segment, TranscriptReply, Usage
 
 __all__ = ["build_speech", "build_transcription", "parse_speech", "parse_transcription", "pcm_to_wav"]
@@ -155,7 +163,7 @@ def _what_came(data: bytes, declared: str) -> str:
     if not data:
         return "an empty body"
     head = data[:512].lstrip().lower()
-    kind = ("an HTML page" if head.startswith((b"<!doctype", b"<html", b"<head", b"<body")) or b"<html" in head
+    kind = ("an HTML page" if looks_like_html(head) or b"<html" in head
             else "an SVG drawing" if b"<svg" in head
             else "XML" if head.startswith(b"<")
             else "JSON" if head.startswith((b"{", b"["))
@@ -440,8 +448,7 @@ _PAGE_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL
 
 def _not_a_transcript(text: str) -> None:
     """Refuse an HTML page (a proxy's error page sent with 200): it must not become a paid transcript."""
-    head = text[:200].lstrip("\ufeff \t\r\n").lower()
-    if not head.startswith(("<!doctype html", "<html")):
+    if not looks_like_html(text[:200].encode("utf-8", errors="replace")):
         return
     title = _PAGE_TITLE.search(text[:4096])
     said = " ".join((title.group(1) if title else text[:120]).split())
@@ -451,12 +458,8 @@ def _not_a_transcript(text: str) -> None:
 
 def _error_envelope(obj: dict[str, Any]) -> None:
     """Refuse ``{"error": …}`` without a transcript (an error sent with 200) instead of an empty transcript."""
-    err = obj.get("error")
-    if not err or "text" in obj or "segments" in obj:
-        return
-    message = err.get("message") if isinstance(err, dict) else err
-    raise APIError(f"The transcription answer is an error, not a transcript: {str(message or err)[:300]}",
-                   hint="The relay answered with an error although the status said success; try again.")
+    refuse_error_envelope(obj, content=("text", "segments"), answer="The transcription answer",
+                          instead="a transcript")
 
 
 def parse_transcription(format: str, text: str | bytes | dict[str, Any],
