@@ -1017,3 +1017,46 @@ def test_a_20_mb_whole_answer_to_a_stream_call_is_read_and_kept(tmp_path: Path) 
         res = s.chat("hi", model="gpt-5.4")
     read, kept = res.text == text, (rows(s)[-1].text or "").endswith(text)  # (no 20 MB diff on failure)
     assert len(body) > 20_000_000 and read and kept and rows(s)[-1].status == "ok"
+
+
+def test_the_api_host_is_resolved_once_per_download_however_many_hops_lead_into_a_private_network(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A self-hosted relay (named, on the LAN) whose result link redirects three times on this machine, and whose
+    file answers 503 once (retried from the start): eight requests, each into a private address, each asking
+    whether the API is there too. Its name is resolved once for the download, not once per request."""
+    from tokenhot_nb.client import _guard
+
+    asked: list[str] = []
+
+    async def resolver(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return {"relay.lan.test": ["10.0.0.7"], "relay.public.test": ["8.8.8.8"]}.get(host, [])
+
+    monkeypatch.setattr(_guard, "_addresses", resolver)
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+    served = itertools.count()
+
+    def hop(to: str) -> Any:
+        return lambda *_: response(302, b"", headers={"Location": f"/v1/{to}.png"})
+
+    def file(*_: Any) -> bytes:
+        return response(503, b"busy") if next(served) == 0 else response(200, png, "image/png")
+
+    with Hostile({"/v1/a.png": hop("b"), "/v1/b.png": hop("c"), "/v1/c.png": hop("d"), "/v1/d.png": file}) as local:
+        client = Client(Settings(api_key=SK_KEY, base_url="http://relay.lan.test:3000", mode="live"),
+                        retry=RetryPolicy(max_retries=2, sleep=Sleeps(), rand=lambda: 0.0))
+        try:
+            got = client.download_sync(local.url + "/v1/a.png", tmp_path)
+            assert got.path.read_bytes() == png and len(local.seen) == 8
+            assert asked == ["relay.lan.test"]
+            client.download_sync(local.url + "/v1/a.png", tmp_path)  # a new download asks again, once
+            assert asked == ["relay.lan.test"] * 2 and len(local.seen) == 12
+        finally:
+            client.close()
+        public = Client(Settings(api_key=SK_KEY, base_url="https://relay.public.test", mode="live"))
+        try:
+            with pytest.raises(E.DownloadError, match="private or loopback"):
+                public.download_sync(local.url + "/v1/a.png", tmp_path)
+        finally:
+            public.close()
+    assert asked == ["relay.lan.test"] * 2 + ["relay.public.test"] and len(local.seen) == 12

@@ -46,7 +46,7 @@ from ._download import (
     media_type,
 )
 from ._errors import error_from_response, error_from_transport, request_id_from_headers, scrub_error
-from ._guard import check_download_host
+from ._guard import ApiPlace, check_download_host
 from ._retry import RetryPolicy, too_long_to_wait
 from ._sse import EventStream, SSEEvent, looks_like_event_stream
 
@@ -381,10 +381,13 @@ class Client:
         return {"Authorization": f"Bearer {self.settings.key_for_requests()}"}
 
     async def _guard_request(self, request: httpx.Request) -> None:
-        """Every request a download makes (redirects included) must not go to a link-local/metadata address."""
+        """Every request a download makes (redirects included) must not go to a link-local/metadata address.
+
+        The mark is ``"input"`` for the user's own link (it may be on their machine or network) or, for a result
+        link (there only if the API is), the download's :class:`ApiPlace`, shared by its hops and retries."""
         mark = request.extensions.get("tokenhot_download")
-        if mark:  # the user's own link may be on their machine or network; a result link only if the API is
-            api = None if mark == "input" else httpx.URL(self.base_url)
+        if mark:
+            api = None if mark == "input" else mark if isinstance(mark, ApiPlace) else httpx.URL(self.base_url)
             await check_download_host(request.url, resolve=self._transport is None, api=api)
 
     async def _guard_redirect(self, response: httpx.Response) -> None:
@@ -673,9 +676,11 @@ class Client:
                 inline.discard()
                 raise
 
+        mark = "input" if input else ApiPlace(httpx.URL(self.base_url), resolve=self._transport is None)
+
         def make_request() -> httpx.Request:
             http = self._http()
-            request = http.build_request("GET", url, extensions={"tokenhot_download": "input" if input else True})
+            request = http.build_request("GET", url, extensions={"tokenhot_download": mark})
             if self._same_host(request.url):
                 request.headers.update(self._auth_headers())
             return request

@@ -77,6 +77,22 @@ async def _is_local(url: httpx.URL, *, resolve: bool) -> bool:
     return resolve and any(local_address(a) for a in await _addresses(host, url.port or 443))
 
 
+class ApiPlace:
+    """Whether the API is on this machine or a private network, found out once: one per download, so its name is
+    resolved at most once however many redirect hops or retries lead into a private network."""
+
+    def __init__(self, url: httpx.URL, *, resolve: bool) -> None:
+        self.url = url
+        self.host = (url.host or "").lower().rstrip(".")
+        self._resolve = resolve
+        self._local: bool | None = None
+
+    async def is_local(self) -> bool:
+        if self._local is None:
+            self._local = await _is_local(self.url, resolve=self._resolve)
+        return self._local
+
+
 def _refused(url: httpx.URL, why: str) -> DownloadError:
     return DownloadError(
         f"Refused to download from {url.scheme}://{url.host}{url.path}: {why}.",
@@ -85,9 +101,10 @@ def _refused(url: httpx.URL, why: str) -> DownloadError:
     )
 
 
-async def check_download_host(url: httpx.URL, *, resolve: bool, api: httpx.URL | None = None) -> None:
+async def check_download_host(url: httpx.URL, *, resolve: bool, api: httpx.URL | ApiPlace | None = None) -> None:
     """Raise :class:`DownloadError` when ``url`` points (or, with ``resolve``, resolves) to a blocked address, or
-    (given the ``api`` base URL) into a private network or this machine while the API is not there itself."""
+    (given the ``api`` base URL, or the download's :class:`ApiPlace`) into a private network or this machine while
+    the API is not there itself."""
     host = (url.host or "").lower().rstrip(".")
     if host in BLOCKED_NAMES:
         raise _refused(url, "that is a cloud metadata service")
@@ -99,11 +116,12 @@ async def check_download_host(url: httpx.URL, *, resolve: bool, api: httpx.URL |
     addresses = await _addresses(host, url.port or 443) if resolve and not literal else []
     if any(blocked_address(a) for a in addresses):
         raise _refused(url, "its name resolves to a link-local or metadata address")
-    if api is None or (api.host or "").lower().rstrip(".") == host:
+    place = ApiPlace(api, resolve=resolve) if isinstance(api, httpx.URL) else api
+    if place is None or place.host == host:
         return  # the API host itself (its own files) is never refused for where it lives
     if not (local_address(host) or _local_name(host) or any(local_address(a) for a in addresses)):
         return
-    if await _is_local(api, resolve=resolve):
+    if await place.is_local():
         return
-    raise _refused(url, f"that is a private or loopback address, and the API ({api.host}) is not on a private "
-                        "network")
+    raise _refused(url, f"that is a private or loopback address, and the API ({place.url.host}) is not on a "
+                        "private network")
