@@ -11,9 +11,11 @@ import re
 from typing import Any
 
 from .._safe import text_html as escape
+from .._session.checks import with_article
 from ..errors import (
     FALLBACK_FIX,
     TITLES,
+    InputError,
     UnsupportedOptionError,
     error_parts,
     full_report,
@@ -89,9 +91,10 @@ class MagicPhrasing:
         return f"-x {name}={value or '…'}"
 
     def say(self, err: BaseException, message: str, fix: str, model_kind: str | None) -> tuple[str, str]:
-        suggestion, option = getattr(err, "suggestion", None), getattr(err, "option", None)
-        if suggestion and option:  # `-x temprature=0.2`: a typo of an argument the magic has as an option
-            shown = _shown(getattr(err, "value", None))
+        fields = err if isinstance(err, (InputError, UnsupportedOptionError)) else None
+        suggestion, option = (fields.suggestion, fields.option) if fields is not None else (None, None)
+        if fields is not None and suggestion and option:  # `-x temprature=0.2`: a typo of an option the magic has
+            shown = _shown(fields.value)
             body = json.dumps({option: "…"}, ensure_ascii=False).replace('"…"', shown)
             return (f"{self.prog} sends {option!r} as a body field (-x {option}=…), and it looks like a typo of "
                     f"{self.flag(suggestion)}.",
@@ -102,10 +105,10 @@ class MagicPhrasing:
         # `%%th_image -m gpt-5.2`: the model makes another kind of call (the first check made), by another magic
         message = re.sub(r"\b(image|edit|chat|video|speak|transcribe|translate)\(\)", self.prog, message)
         if model_kind in KIND_MAGIC:
-            return message, (f"Use {KIND_MAGIC[model_kind]} with it, or pick {_a(kind)} model: "
+            return message, (f"Use {KIND_MAGIC[model_kind]} with it, or pick {with_article(kind)} model: "
                              f"%th_models --kind {kind}.")
         return message, (f"Embedding models have no magic: call tokenhot_nb.session().embed(…), or pick "
-                         f"{_a(kind)} model: %th_models --kind {kind}.")
+                         f"{with_article(kind)} model: %th_models --kind {kind}.")
 
     def fix(self, fix: str) -> str:
         from .._session.checks import BODY_FIELDS
@@ -132,10 +135,6 @@ def _shown(value: Any) -> str:
     except (TypeError, ValueError):
         text = "…"
     return one_line(redact(text), 40, kept_in=None)
-
-
-def _a(word: str) -> str:
-    return f"{'an' if word[:1] in 'aeiou' else 'a'} {word}"
 
 
 class ErrorView:
