@@ -14,7 +14,7 @@ from _catalog_support import ROWS, STATUS, pricing_body
 
 from tokenhot_nb import Session
 from tokenhot_nb._catalog_live import cache_path
-from tokenhot_nb.errors import ConfigError, UnknownModelError
+from tokenhot_nb.errors import ConfigError, UnknownModelError, UnsupportedOptionError
 
 KEY = "sk-catalog-TESTKEY-0001-abcdef"
 BASE = "https://relay.test"
@@ -134,8 +134,11 @@ def test_a_family_typo_is_said_at_once_and_never_reads_the_table(tmp_path: Path,
                                                          r"mean 'openai-chat'") as info:
                 s.model(name, family="openai-chatt")
             assert not isinstance(info.value, UnknownModelError)
+        assert not service.hits
+        # a family that exists: the model is built from it, with the table merged in (its price, when it has one)
         assert s.model("brand-new-model", family="openai-chat").kind == "chat"
-    assert not service.hits
+        assert s.model("deepseek-v4-pro", family="openai-chat").price is not None
+    assert service.hits["/api/pricing"] == 2  # catalog_ttl=0: each lookup reads it again
 
 
 def test_ttl_from_the_environment(tmp_path: Path, service: Service, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -202,3 +205,54 @@ def test_a_broken_cache_file_is_ignored(tmp_path: Path, service: Service) -> Non
     with session(tmp_path, service) as s:
         assert "deepseek-v4-pro" in {m.id for m in s.models()}
     assert json.loads(path.read_text(encoding="utf-8"))["rows"]
+
+
+def test_a_fresh_session_answers_with_the_service_price_whatever_came_before(tmp_path: Path,
+                                                                             service: Service) -> None:
+    """session.model(name) merges the service's table on a fresh session (it was None/'' until some call read
+    it), reading it once and then from the disk cache."""
+    with session(tmp_path, service) as s:
+        info = s.model("gpt-image-2")
+        assert info.source == "both" and info.price is not None and info.price_label() == "$0.028/call"
+        assert s.model("gpt-5.2").price_label() == "$1.25/M in · $10/M out"
+    assert service.hits["/api/pricing"] == 1
+    with session(tmp_path, service) as s2:  # a new kernel: the cached table, no request
+        assert s2.model("gpt-image-2").price_label() == "$0.028/call"
+    assert service.hits["/api/pricing"] == 1
+    with Session(mode="offline", store=tmp_path / "offline") as off:  # the simulator's table, in-process
+        info = off.model("gpt-image-2")
+        assert info.source == "both" and info.price_label() == "$0.028/call"
+
+
+def test_an_unreachable_table_is_not_asked_again_on_every_lookup(tmp_path: Path, service: Service) -> None:
+    service.down = True
+    with session(tmp_path, service) as s:
+        with pytest.warns(UserWarning, match="could not read the model table"):
+            assert s.model("gpt-5.2").price is None
+        for _ in range(3):
+            assert s.model("gpt-image-2").source == "built-in"
+        assert service.hits["/api/pricing"] == 1
+        service.down = False
+        assert s.model("gpt-5.2", refresh=True).price is not None  # refresh=True does ask
+
+
+def test_replay_resolves_a_model_only_the_history_recorded(tmp_path: Path) -> None:
+    """Offline, deepseek-v4-pro is known from the simulator's table only; its row records {"id", "family"}, so
+    a replay (no table, no network, no catalog/ folder) resolves, lists and replays it from the history."""
+    with Session(mode="offline", store=tmp_path) as s:
+        said = s.chat("hi", model="deepseek-v4-pro", stream=False).text
+    with Session(mode="replay", store=tmp_path) as r:
+        again = r.chat("hi", model="deepseek-v4-pro", stream=False)
+        assert again.text == said and again.entry.params["model"] == {"id": "deepseek-v4-pro",
+                                                                        "family": "openai-chat"}
+        info = r.model("deepseek-v4-pro")
+        assert (info.family, info.kind, info.source, info.ref) == (
+            "openai-chat", "chat", "live", {"id": "deepseek-v4-pro", "family": "openai-chat"})
+        listed = r.models("chat")
+        assert "deepseek-v4-pro" in {m.id for m in listed} and "1 models recorded in the history" in listed.note
+        assert "deepseek-v4-pro" in str(listed.table("deepseek")._repr_mimebundle_())
+        with pytest.raises(UnknownModelError):  # what neither knows is still unknown
+            r.model("deepseek-v9")
+        with pytest.raises(UnsupportedOptionError, match="deepseek-v4-pro is a chat model"):
+            r.image("a cat", model="deepseek-v4-pro")  # what the history recorded stays what it was
+    assert not (tmp_path / "catalog").exists()

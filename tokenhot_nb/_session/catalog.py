@@ -1,10 +1,11 @@
 """The catalogue a session answers with: built-in ⊕ its service's live table, kept in memory, on disk and fresh.
 
-Lookups never wait for the network when they need not: a name the built-in catalogue or the cached table
-knows resolves at once; only a name nobody knows yet (or ``models()``/``refresh=True``) reads the service's
-tables. In offline mode the simulator is the service (read in-process, never cached on disk); replay mode never
-reads anything and uses the disk cache when there is one. A failed read keeps the last good table and says
-so once.
+A lookup answers with the service's table merged in (its price, its spelling of the id), whatever was asked
+before it: the table is read once per TTL (in-process offline) on the first lookup, listing or call, and
+cached on disk beside the history, so later sessions answer at once. In offline mode the simulator is the
+service (read in-process, never cached on disk); replay mode never reads anything: it uses the disk cache
+when there is one, and the models the history recorded (id + family) for what no table knows. A failed read
+keeps the last good table, says so once and is not tried again for a while (``refresh=True`` does).
 """
 
 from __future__ import annotations
@@ -13,16 +14,22 @@ import asyncio
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._warn import warn
 from ..catalog import Catalog, ModelInfo, builtin
-from ..errors import UnknownModelError
+from ..errors import TokenhotError
 
 if TYPE_CHECKING:
     from .. import _catalog_live as live
     from .core import Session
+
+
+#: Seconds a failed read of the service's table is not tried again (``refresh=True`` still does): a service
+#: that cannot be reached must not cost every call a connection timeout.
+RETRY_FAILED_READ = 120.0
 
 
 class SessionCatalog:
@@ -35,7 +42,9 @@ class SessionCatalog:
         self._disk_read = False
         self._fetched = False  # read from the service by this session
         self._failure: str | None = None
+        self._failed_at = 0.0  # time.monotonic() of the last failed read
         self._warned = False
+        self._recorded = 0  # replay: models only the history knows
         self._state = threading.Lock()
         self._reading: asyncio.Lock | None = None
 
@@ -58,6 +67,8 @@ class SessionCatalog:
         from .. import _catalog_live as live
 
         merged = live.merge(builtin(), table)
+        if self._session.settings.mode == "replay":
+            merged = self._with_history(merged)
         with self._state:
             self._table, self._merged = table, merged
         return merged
@@ -70,6 +81,38 @@ class SessionCatalog:
             return not self._fetched
         return table.age_hours() >= self._session.settings.catalog_ttl
 
+    def _stale(self) -> bool:
+        """Worth reading the service now: the table expired and no read failed a moment ago."""
+        if self._failure is not None and time.monotonic() - self._failed_at < RETRY_FAILED_READ:
+            return False
+        return self._expired()
+
+    def _with_history(self, cat: Catalog) -> Catalog:
+        """Replay: ``cat`` plus the models only the history knows, as their rows recorded them (``{"id",
+        "family"}`` of a model the service's table listed when the call was made), so a recorded call replays
+        where that table was never read (another machine, a fresh checkout, an offline recording)."""
+        try:
+            rows = self._session.store.select(
+                [("id IN (SELECT MAX(id) FROM entries WHERE params LIKE '%\"family\"%' GROUP BY model, kind)", ())],
+                columns="model, kind, params")
+        except (TokenhotError, OSError):
+            return cat
+        extra: dict[str, ModelInfo] = {}
+        for mid, kind, params in rows:
+            ref = _recorded_ref(params)
+            if ref is None or ref[0] != mid or cat.find(mid) is not None or mid in extra:
+                continue
+            family = ref[1]
+            if family not in cat.families or cat.families[family]["kind"] != kind:
+                continue
+            info = cat.unlisted(mid, family)
+            extra[mid] = replace(info, listed=True, source="live",
+                                 notes="Recorded in the history (the service's table was not read).")
+        self._recorded = len(extra)
+        if not extra:
+            return cat
+        return Catalog([*cat.by_id.values(), *extra.values()], cat.families, cat.unclassified.values())
+
     # -- reading ----------------------------------------------------------------------------------------
     def snapshot(self) -> Catalog:
         """The best table there is without the network: memory, else the disk cache, else built-in."""
@@ -81,7 +124,7 @@ class SessionCatalog:
             from .. import _catalog_live as live
 
             table = live.load_cache(path) if path is not None else None
-            if table is not None:
+            if table is not None or self._session.settings.mode == "replay":
                 return self._set(table)
         return builtin()
 
@@ -89,12 +132,12 @@ class SessionCatalog:
         """The table, read from the service first when asked, when expired, or when there is none yet."""
         current = self.snapshot()
         mode = self._session.settings.mode
-        if mode == "replay" or not (refresh or self._expired()):
+        if mode == "replay" or not (refresh or self._stale()):
             return current
         if self._reading is None:
             self._reading = asyncio.Lock()
         async with self._reading:  # concurrent first calls read the service once
-            if not refresh and not self._expired():
+            if not refresh and not self._stale():
                 return self._merged or current
             return await self._read(mode)
 
@@ -121,6 +164,7 @@ class SessionCatalog:
 
         reason = redact(str(getattr(exc, "message", None) or exc) or type(exc).__name__, self._session.settings.api_key)
         self._failure = reason
+        self._failed_at = time.monotonic()
         self._fetched = True  # offline: do not retry on every lookup; live: the TTL still applies
         if self._warned:
             return
@@ -133,24 +177,35 @@ class SessionCatalog:
 
     async def resolve(self, name: str | Mapping[str, str], kind: str | None = None,
                       family: str | None = None) -> ModelInfo:
-        """A name (or a recorded ``{"id", "family"}``) → :class:`ModelInfo`; reads the service only for names
-        that nothing known so far matches."""
-        cat = self.snapshot()
-        try:
-            return cat.with_price(cat.model(name, kind, family))
-        except UnknownModelError:  # only a name nothing knows yet is worth reading the service again for
-            if self._session.settings.mode == "replay" or not self._expired():
-                raise
-        from .loop import hop
+        """A name (or a recorded ``{"id", "family"}``) → :class:`ModelInfo`, with the service's table merged in.
 
-        cat = await hop(self._session, self.ensure())
+        The table is read first when it is due (see the module docstring), so the answer (its id, its price)
+        does not depend on whether anything read it before; a ``family=`` typo is said before any request.
+        """
+        if family is not None:
+            builtin().check_family(family)
+        if self._session.settings.mode != "replay" and self._stale():
+            from .loop import hop
+
+            await hop(self._session, self.ensure())
+        cat = self.snapshot()
         return cat.with_price(cat.model(name, kind, family))
+
+    async def priced(self, info: ModelInfo) -> ModelInfo:
+        """``info`` (a :class:`ModelInfo` built elsewhere) with the price the service's table gives its id."""
+        if info.price is None and self._session.settings.mode != "replay" and self._stale():
+            from .loop import hop
+
+            await hop(self._session, self.ensure())
+        return self.snapshot().with_price(info)
 
     def note(self) -> str:
         """Where the current table came from, for listings: live / cached / built-in, and the last failure."""
         table = self._table
         if table is None:
             text = "built-in catalogue only (the service's table was not read)"
+            if self._recorded:
+                text += f" ⊕ {self._recorded} models recorded in the history"
         else:
             where = "the simulator" if self._session.settings.mode == "offline" else table.base_url
             n_live = sum(1 for m in (self._merged or builtin()).models() if m.source != "built-in")
@@ -158,6 +213,20 @@ class SessionCatalog:
         if self._failure:
             text += f"; the last refresh failed ({self._failure})"
         return text
+
+
+def _recorded_ref(params: object) -> tuple[str, str] | None:
+    """(id, family) of the ``model`` a history row's params recorded as ``{"id", "family"}``, else None."""
+    import json
+
+    try:
+        model = json.loads(params).get("model") if isinstance(params, (str, bytes)) else None
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(model, dict):
+        return None
+    mid, family = model.get("id"), model.get("family")
+    return (mid, family) if isinstance(mid, str) and isinstance(family, str) and mid.strip() else None
 
 
 def _ago(when: float) -> str:
