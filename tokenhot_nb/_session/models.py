@@ -29,6 +29,7 @@ async def resolve(session: Session, method: str, name: str | ModelInfo | Mapping
     model only the service lists works like a built-in one; ``{"id", "family"}`` (what a history entry
     records for such a model) works anywhere.
     """
+    require_key(session)
     kind = METHOD_KIND[method]
     defaults = session.defaults
     if name is None:
@@ -38,7 +39,7 @@ async def resolve(session: Session, method: str, name: str | ModelInfo | Mapping
         return default_model(defaults, method)
     check_model_name(name)
     if isinstance(name, ModelInfo):
-        info = session.catalog.snapshot().with_price(name)
+        info = await session.catalog.priced(name)
     else:
         try:
             info = await session.catalog.resolve(name)
@@ -50,6 +51,14 @@ async def resolve(session: Session, method: str, name: str | ModelInfo | Mapping
             raise UnknownModelError(label, session.catalog.snapshot().suggest(label, kind), kind) from None
     check_kind(method, info)
     return info
+
+
+def require_key(session: Session) -> None:
+    """A live call without a key is refused before anything is sent (the catalogue read included): it could
+    only fail, after a wait. :meth:`Session.estimate` needs no key (the price table is public)."""
+    settings = session.settings
+    if settings.mode == "live" and not settings.api_key and session.spending.estimates is None:
+        settings.key_for_requests()  # raises MissingKeyError, the one place that says how to set a key
 
 
 def check_defaults(defaults: Any) -> dict[str, str]:
