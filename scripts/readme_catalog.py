@@ -77,16 +77,19 @@ def table() -> str:
 
 
 def live_only() -> list[str]:
-    """The models of the simulator's price table (our stand-in for the service's) that are not built in: what
-    the live catalogue adds, with the family it classifies each into."""
+    """The models of the simulator's tables (our stand-in for the service's: its price table and the key's model
+    list, as an offline ``session.models()`` reads them) that are not built in: what the live catalogue adds,
+    with the family it classifies each into."""
     import time
 
     from tokenhot_nb import catalog
-    from tokenhot_nb._catalog_live import LiveTable, merge, parse_pricing
+    from tokenhot_nb._catalog_live import LiveTable, merge, parse_models, parse_pricing
+    from tokenhot_nb.sim._models import listed
     from tokenhot_nb.sim._pricing import _VENDORS, PRICING, QUOTA_PER_UNIT, TOPUP_PRICE
 
     rows, vendors = parse_pricing({"success": True, "data": PRICING, "vendors": _VENDORS})
-    table = LiveTable("sim", time.time(), rows, {"quota_per_unit": QUOTA_PER_UNIT, "price": TOPUP_PRICE}, vendors)
+    table = LiveTable("sim", time.time(), rows, {"quota_per_unit": QUOTA_PER_UNIT, "price": TOPUP_PRICE}, vendors,
+                      key_models=parse_models({"data": listed()}))
     merged = merge(catalog.builtin(), table)
     extra = merged.models(source="live")
     out = [f"Only in the service's table (as the simulator serves it, after Tokenhot's): {len(extra)} more that "

@@ -140,13 +140,34 @@ def test_cached_tables_round_trip_and_damaged_ones_are_ignored() -> None:
     assert len(ROWS) == len(t.rows)
 
 
-def test_a_menu_id_the_key_may_call_borrows_the_price_row_of_its_variant() -> None:
+def test_a_menu_id_the_key_may_call_and_its_priced_variant_are_one_entry() -> None:
+    """§10.1: the table writes doubao-seedance-2-0, the docs (and the key's list) doubao-seedance-2.0: one model,
+    listed once, priced from the table, sent as the built-in id the service lists (what earlier calls sent)."""
     keyed = [{"model_name": "doubao-seedance-2.0"}, {"model_name": "doubao-seedance-2-0"}]
     merged = merge(catalog.builtin(), table(key_models=keyed))
     menu, dash = merged.model("doubao-seedance-2.0"), merged.model("doubao-seedance-2-0")
-    assert (menu.id, menu.source) == ("doubao-seedance-2.0", "both") and menu.price is not None
-    assert (dash.id, dash.source, dash.family) == ("doubao-seedance-2-0", "live", "seedance")
-    assert dash.price == menu.price
+    assert menu is dash and (menu.id, menu.source, menu.family) == ("doubao-seedance-2.0", "both", "seedance")
+    assert menu.price is not None and menu.price.model_ratio == 37.5 and menu.live["for_key"] is True
+    assert "doubao-seedance-2-0" in menu.aliases and menu.ref == "doubao-seedance-2.0"
+    seedance = [m.id for m in merged.models("video") if m.id.replace(".", "-") == "doubao-seedance-2-0"]
+    assert seedance == ["doubao-seedance-2.0"]
+
+
+def test_the_order_of_the_keys_list_does_not_change_the_entry() -> None:
+    for keyed in ([{"model_name": "doubao-seedance-2.0"}], [{"model_name": "doubao-seedance-2-0"},
+                                                           {"model_name": "doubao-seedance-2.0"}]):
+        merged = merge(catalog.builtin(), table(list(reversed(ROWS)), key_models=keyed))
+        info = merged.model("doubao-seedance-2-0")
+        assert (info.id, info.source, info.price is not None) == ("doubao-seedance-2.0", "both", True)
+        assert len([m for m in merged.models() if m.id.replace(".", "-") == "doubao-seedance-2-0"]) == 1
+
+
+def test_a_live_only_model_the_key_spells_otherwise_is_one_entry_with_an_alias() -> None:
+    rows = [{"model_name": "grok-5-1", "model_ratio": 1, "supported_endpoint_types": ["openai"]}]
+    merged = merge(catalog.builtin(), table(rows, key_models=[{"model_name": "grok-5.1"}]))
+    live = [m for m in merged.models(source="live") if m.id.startswith("grok-5")]
+    assert [m.id for m in live] == ["grok-5-1"] and merged.model("grok-5.1") is live[0]
+    assert live[0].price is not None and live[0].live["for_key"] is True and live[0].aliases == ("grok-5.1",)
 
 
 # -- calling live models with family=, filtering by source, prices for models resolved elsewhere ----------------

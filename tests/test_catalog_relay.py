@@ -43,10 +43,10 @@ def test_a_model_only_the_relay_sells_lists_calls_records_and_replays(relay: Rel
         assert s.history[-1].params["model"] == {"id": "deepseek-v4-pro", "family": "openai-chat"}
         code = s.history[-1].to_code()
         assert "deepseek-v4-pro" in code and "openai-chat" in code
-        # the price table's id for a menu model (its key's list has the menu id too): both resolve, same family
+        # the price table's id for a menu model (its key's list has the menu id too): one model, sent by the menu id
         dash = s.model("doubao-seedance-2-0")
-        assert dash.id == "doubao-seedance-2-0" and dash.family == "seedance" and dash.price is not None
-        assert s.model("doubao-seedance-2.0").id == "doubao-seedance-2.0"
+        assert dash.id == "doubao-seedance-2.0" and dash.family == "seedance" and dash.price is not None
+        assert s.model("doubao-seedance-2.0") == dash and dash.source == "both"
     assert relay.hits["/api/pricing"] == 1 and all(a is None for a in relay.auth_seen)
     relay.stop()  # the whole relay is gone: replay answers from the store, the table from the cache
     with Session(mode="replay", base_url=relay.url, store=tmp_path) as r:

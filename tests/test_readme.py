@@ -47,6 +47,19 @@ def test_catalogue_table_lists_every_model() -> None:
     assert f"{len(tokenhot_nb.models())} models" in README
 
 
+def test_the_live_only_models_are_what_an_offline_session_lists(tmp_path: Path) -> None:
+    """The README's "N more" and its live rows are what s.models() answers offline (the quickstart prints it)."""
+    from tokenhot_nb import Session
+
+    with Session(mode="offline", store=tmp_path) as s:
+        live = [m.id for m in s.models() if m.source == "live"]
+    said = re.search(r"Only in the service's table \(as the simulator serves it, after Tokenhot's\): (\d+) more", README)
+    assert said is not None and int(said.group(1)) == len(live)
+    block = README.split("Only in the service's table", 1)[1]
+    assert {re.match(r"\| `([^`]+)`", r).group(1) for r in block.splitlines()  # type: ignore[union-attr]
+            if r.startswith("| `")} == set(live)
+
+
 def test_write_replaces_only_the_block(tmp_path: Path) -> None:
     stale = tmp_path / "README.md"
     stale.write_text("intro\n<!-- catalog:start -->\nold table\n<!-- catalog:end -->\noutro\n")

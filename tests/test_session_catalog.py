@@ -256,3 +256,34 @@ def test_replay_resolves_a_model_only_the_history_recorded(tmp_path: Path) -> No
         with pytest.raises(UnsupportedOptionError, match="deepseek-v4-pro is a chat model"):
             r.image("a cat", model="deepseek-v4-pro")  # what the history recorded stays what it was
     assert not (tmp_path / "catalog").exists()
+
+
+def test_seedance_spellings_are_one_model_whatever_the_order(tmp_path: Path) -> None:
+    """Offline the simulator lists doubao-seedance-2.0 (docs) and prices doubao-seedance-2-0 (table): one entry,
+    the same before and after models(), so what a call records no longer depends on the order of calls."""
+    with Session(mode="offline", store=tmp_path) as s:
+        before = s.model("doubao-seedance-2-0")
+        listed = s.models("video")
+        after = s.model("doubao-seedance-2-0")
+        assert before == after and before.id == "doubao-seedance-2.0" and after.source == "both"
+        assert after.price is not None and after.price_label().startswith("per task")
+        loose = [m.id.replace(".", "-").lower() for m in listed]
+        assert len(loose) == len(set(loose)), "a '.'/'-' spelling is listed twice"
+        assert len(listed) == len(s.models("video"))
+
+
+def test_recordings_under_another_spelling_still_replay(tmp_path: Path) -> None:
+    """Earlier versions sent doubao-seedance-2-0 as a live-only {"id", "family"} once the table was read; a
+    replay, which now resolves the name to doubao-seedance-2.0, still finds those recordings."""
+    from dataclasses import replace
+
+    with Session(mode="offline", store=tmp_path) as s:
+        old = replace(s.model("doubao-seedance-2.0"), id="doubao-seedance-2-0", display_names=(), aliases=(),
+                      source="live")  # the separate entry earlier versions listed
+        recorded = s.video("a red kite", model=old, duration=5, progress=False)
+        assert recorded.entry.params["model"] == {"id": "doubao-seedance-2-0", "family": "seedance"}
+        plain = s.video("a blue kite", model="doubao-seedance-2.0", duration=5, progress=False)
+    with Session(mode="replay", store=tmp_path) as r:
+        for name in ("doubao-seedance-2-0", "doubao-seedance-2.0"):
+            assert r.video("a red kite", model=name, duration=5, progress=False).entry.id == recorded.entry.id
+            assert r.video("a blue kite", model=name, duration=5, progress=False).entry.id == plain.entry.id

@@ -270,36 +270,57 @@ def _live_meta(row: Mapping[str, Any], table: LiveTable, for_key: bool | None) -
 
 
 def merge(builtin: Catalog, table: LiveTable | None) -> Catalog:
-    """The built-in catalogue ⊕ the live table (see the module docstring); ``table`` None → built-in only."""
+    """The built-in catalogue ⊕ the live table (see the module docstring); ``table`` None → built-in only.
+
+    One model is one entry, however many spellings the service has for it: an id the key may call that is a
+    ``.``/``-`` variant of a price-table row (§10.1: the table writes ``doubao-seedance-2-0``, the docs and the key's
+    list ``doubao-seedance-2.0``) joins that row as an alias. The id sent is the built-in one when the service lists
+    it (the docs' spelling, which calls recorded before the table was read used too), else the table's.
+    """
     if table is None:
         return builtin
-    rows: dict[str, dict[str, Any]] = {r["model_name"]: r for r in table.rows}
-    key_ids: set[str] | None = None
-    if table.key_models is not None:
-        key_ids = {r["model_name"] for r in table.key_models}
-        for r in table.key_models:  # a model the key may call but the price table does not show
-            rows.setdefault(r["model_name"], r)
-    priced = {r["model_name"] for r in table.rows}
-    by_variant = {_loose(r["model_name"]): r for r in table.rows}
+    key_ids: set[str] | None = None if table.key_models is None else {r["model_name"] for r in table.key_models}
+    rows: dict[str, dict[str, Any]] = {}
+    for r in table.rows:
+        rows.setdefault(r["model_name"], r)
+    priced = set(rows)
+    priced_by_variant: dict[str, str] = {}
+    for mid in rows:
+        priced_by_variant.setdefault(_loose(mid), mid)
+    spellings: dict[str, list[str]] = {mid: [mid] for mid in rows}  # price-table id → every id it goes by
+    for r in table.key_models or ():
+        mid = r["model_name"]
+        if mid in rows:
+            continue
+        owner = priced_by_variant.get(_loose(mid))
+        if owner is not None:  # the key's spelling of a priced model: the same entry
+            if mid not in spellings[owner]:
+                spellings[owner].append(mid)
+                rows[owner] = {**r, **rows[owner]}
+        else:  # a model the key may call but the price table does not show
+            rows.setdefault(mid, r)
+            spellings.setdefault(mid, [mid])
 
     entries: dict[str, ModelInfo] = dict(builtin.by_id)
     extra: list[ModelInfo] = []
     unclassified: list[Unclassified] = []
     taken: set[str] = set()  # built-in ids already matched by a live row
     for mid, row in rows.items():
-        if mid not in priced:  # listed for the key only: the price row may spell the id with '-' for '.'
-            row = {**by_variant.get(_loose(mid), {}), **row}
-        price = Price.from_row(row, table.status) if _loose(mid) in by_variant else None
-        meta = _live_meta(row, table, None if key_ids is None else mid in key_ids)
-        known = builtin.by_id.get(mid) or builtin.find(mid)
-        if known is not None and (known.id == mid or (known.id not in rows and known.id not in taken)):
-            # the same model: the service's id is the one to send; the built-in id stays an alias
-            aliases = known.aliases if known.id == mid else (*known.aliases, known.id)
-            entries[known.id] = replace(known, id=mid, aliases=aliases, source="both", price=price, live=meta)
+        names = spellings[mid]
+        price = Price.from_row(row, table.status) if mid in priced else None
+        meta = _live_meta(row, table, None if key_ids is None else any(n in key_ids for n in names))
+        known = next((builtin.by_id[n] for n in names if n in builtin.by_id), None) or builtin.find(mid)
+        if known is not None and (known.id in names or (known.id not in rows and known.id not in taken)):
+            # the same model: the built-in id when the service lists it, else the service's; the others are aliases
+            sent = known.id if known.id in names else mid
+            aliases = tuple(dict.fromkeys(a for a in (*known.aliases, known.id, *names)
+                                          if a != sent and a not in known.display_names))
+            entries[known.id] = replace(known, id=sent, aliases=aliases, source="both", price=price, live=meta)
             taken.add(known.id)
             continue
+        others = tuple(n for n in names if n != mid)
         if known is not None:  # another id for a known model (e.g. a second name): same family and options
-            extra.append(replace(known, id=mid, display_names=(), aliases=(), source="live", price=price,
+            extra.append(replace(known, id=mid, display_names=(), aliases=others, source="live", price=price,
                                  live=meta, notes=f"In the service's table; options as {known.id}."))
             continue
         verdict = classify(row, builtin.families)
@@ -309,8 +330,9 @@ def merge(builtin: Catalog, table: LiveTable | None) -> Catalog:
         spec = builtin.families[verdict.family]
         extra.append(ModelInfo(
             id=mid, kind=spec["kind"], family=verdict.family, endpoints=tuple(spec["endpoints"]),
-            capabilities=dict(spec.get("capabilities", {})), defaults=dict(spec.get("defaults", {})),
-            vendor=str(meta.get("vendor") or spec.get("vendor", "")), source="live", price=price, live=meta,
+            aliases=others, capabilities=dict(spec.get("capabilities", {})),
+            defaults=dict(spec.get("defaults", {})), vendor=str(meta.get("vendor") or spec.get("vendor", "")),
+            source="live", price=price, live=meta,
             notes=f"Only in the service's table; family {verdict.family} from {verdict.seen}.",
         ))
     merged = Catalog([*entries.values(), *extra], builtin.families, unclassified)

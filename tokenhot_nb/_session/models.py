@@ -61,6 +61,28 @@ def require_key(session: Session) -> None:
         settings.key_for_requests()  # raises MissingKeyError, the one place that says how to set a key
 
 
+def other_spellings(info: ModelInfo, params: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(model id, params) of the same call as recorded under another ``.``/``-`` spelling of its model.
+
+    Which spelling a call sent used to depend on whether the service's table had been read
+    (``doubao-seedance-2.0`` before, ``doubao-seedance-2-0`` as a live-only ``{"id", "family"}`` after), so a
+    replay that misses under the spelling sent now tries those: recordings of every earlier version replay.
+    """
+    from ..catalog import _loose
+
+    if "model" not in params:
+        return []
+    want = _loose(info.id)
+    out: list[tuple[str, dict[str, Any]]] = []
+    for name in dict.fromkeys((info.id, *info.display_names, *info.aliases)):
+        if _loose(name) != want:
+            continue
+        for ref in (name, {"id": name, "family": info.family}):
+            if ref != params["model"]:
+                out.append((name, {**params, "model": ref}))
+    return out
+
+
 def check_defaults(defaults: Any) -> dict[str, str]:
     """``Session(defaults=…)``: a key no call reads (``"imgae"``) would be ignored without a word."""
     if defaults is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import itertools
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -317,13 +318,17 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
 
     _budget.dry_run(session, kind, info, params, call)
     store = session.store
+    from .models import other_spellings
+
     key = store.key_for(kind, info.id, endpoint, params)
-    turn = session.replay_turns.get(key, 0)
-    chosen = pick_recording(store.replay_candidates(key), turn)
-    if chosen is not None:
-        session.replay_turns[key] = turn + 1
-        session.replay_position = max(session.replay_position or 0, chosen)
-        return store.get(chosen).bind(store, session)
+    keys = itertools.chain((key,), (store.key_for(kind, mid, endpoint, p) for mid, p in other_spellings(info, params)))
+    for k in keys:  # then the model's other '.'/'-' spellings: what earlier versions may have recorded it under
+        turn = session.replay_turns.get(k, 0)
+        chosen = pick_recording(store.replay_candidates(k), turn)
+        if chosen is not None:
+            session.replay_turns[k] = turn + 1
+            session.replay_position = max(session.replay_position or 0, chosen)
+            return store.get(chosen).bind(store, session)
     nearest, diffs = store.nearest(kind, info.id, params, endpoint)
     msg = f"Replay mode: this {kind} call to {info.id} was never recorded in {store.root}."
     if nearest is not None:
