@@ -71,7 +71,7 @@ class Relay:
             return JSONResponse(json.loads(json.dumps(body)))
 
         app = Starlette(routes=[Route("/api/pricing", table), Route("/api/status", table),
-                                Mount("/", app=create_app())])
+                                Mount("/", app=create_app(also_serves=[r["model_name"] for r in self.rows]))])
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off",
                                 timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)

@@ -515,3 +515,25 @@ def test_limiter_wording_on_any_status_is_a_rate_limit(status: int, message: str
 def test_quota_recognised_from_the_message_alone(status: int) -> None:
     err = _err(status, {"error": {"message": "用户额度不足, 剩余额度: ＄0.000000", "type": "new_api_error", "code": ""}})
     assert isinstance(err, E.QuotaExhaustedError) and err.code is None and err.status == status
+
+
+@pytest.mark.parametrize("status,body,model", [
+    (503, {"error": {"message": "分组 default 下模型 gpt-imag-2 无可用渠道（distributor） (request id: 2026x)",
+                     "type": "new_api_error", "code": "model_not_found"}}, "gpt-imag-2"),
+    (503, {"error": {"message": "No available channel for model gpt-imag-2 under group vip (distributor)",
+                     "type": "new_api_error", "code": "model_not_found"}}, "gpt-imag-2"),
+    (404, {"error": {"message": "The model `gpt-imag-2` does not exist", "type": "invalid_request_error",
+                     "code": "model_not_found"}}, "gpt-imag-2"),
+    (503, {"error": {"message": "busy", "code": "model_not_found"}}, None),
+])
+def test_a_model_no_channel_serves_is_its_own_error_naming_the_model(status: int, body: dict, model: str | None) -> None:
+    """new-api's distributor answers 503 model_not_found (§1.4): not a server fault to wait out, but a model id
+    to check, said in English whatever language the relay used."""
+    err = _err(status, body)
+    assert isinstance(err, E.ModelNotServedError) and isinstance(err, E.NotFoundError)
+    assert err.model == model and err.status == status and err.code == "model_not_found"
+    if model:
+        assert f"no channel serving model {model!r}" in err.hint and "did you mean 'gpt-image-2'" in err.hint
+    else:
+        assert "this model" in err.hint
+    assert E.error_parts(err)[0] == "No channel serves this model"

@@ -87,7 +87,7 @@ def test_images_edit(oa: openai.OpenAI) -> None:
 
 
 def _speech(oa: openai.OpenAI, text: str) -> bytes:
-    return oa.audio.speech.create(model="gpt-4o-mini-tts", voice="alloy", input=text, response_format="wav").content
+    return oa.audio.speech.create(model="mimo-v2.5-tts", voice="alloy", input=text, response_format="wav").content
 
 
 def test_audio_transcriptions(oa: openai.OpenAI) -> None:

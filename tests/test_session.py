@@ -329,13 +329,14 @@ def test_to_code_reproduces_the_same_request(s: Session) -> None:
 def test_to_code_reproduces_a_call_to_an_unlisted_model(s: Session) -> None:
     from tokenhot_nb import model, set_session
 
-    img = s.image("a new vendor model", model=model("brand-new-image-1", family="openai-image"))
-    assert img.entry.params["model"] == {"id": "brand-new-image-1", "family": "openai-image"}
+    # a model the service sells that the built-in catalogue does not list, built from its family
+    res = s.chat("a new vendor model", model=model("deepseek-v4-pro", family="openai-chat"), stream=False)
+    assert res.entry.params["model"] == {"id": "deepseek-v4-pro", "family": "openai-chat"}
     set_session(s)
     ns: dict = {}
-    exec(img.entry.to_code(), ns)
-    assert ns["result"].entry.replay_key == img.entry.replay_key
-    assert ns["result"].model == "brand-new-image-1"
+    exec(res.entry.to_code(), ns)
+    assert ns["result"].entry.replay_key == res.entry.replay_key
+    assert ns["result"].model == "deepseek-v4-pro"
 
 
 def test_nest_asyncio_inside_a_running_loop(tmp_path: Path) -> None:

@@ -99,15 +99,25 @@ def test_offline_costs_are_simulated_and_never_real_spending(tmp_path: Path) -> 
         assert "simulated" in str(c)
 
 
+class _NoPriceTable(Recorder):
+    """The simulator with its price table down: what it sells can be called, at no known price."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/api/pricing":
+            return httpx.Response(502, text="<html>502 Bad Gateway</html>", headers={"content-type": "text/html"})
+        return await super().handle_async_request(request)
+
+
 def test_unknown_price_never_crashes(tmp_path: Path) -> None:
-    with make_session(tmp_path / "store", Recorder()) as s:
-        # a model no price table lists, called through the family escape hatch
-        s.chat("hi", model={"id": "mystery-chat-1", "family": "openai-chat"}, stream=False)  # type: ignore[arg-type]
+    with make_session(tmp_path / "store", _NoPriceTable()) as s:
+        # a model the built-in catalogue does not list, called through the family escape hatch, with no table
+        with pytest.warns(UserWarning, match="could not read the model table"):
+            s.chat("hi", model={"id": "deepseek-v4-pro", "family": "openai-chat"}, stream=False)  # type: ignore[arg-type]
         entry = s.history[-1]
         assert entry.ok and entry.cost.usd is None and str(entry.cost) == "cost unknown"
         summary = s.history.usage()
         assert summary.total["cost"] is None or summary.total["cost"] >= 0
-        assert "mystery-chat-1" in repr(summary)
+        assert "deepseek-v4-pro" in repr(summary)
 
 
 def test_usage_table_has_costs_and_a_total(relay: Server, tmp_path: Path) -> None:

@@ -98,7 +98,7 @@ def test_dimensions_shorten_to_a_unit_prefix(sim_url: str, auth: dict[str, str])
     ({"model": MODEL, "input": "x", "dimensions": True}, "from 1 to 2048"),
     ({"model": MODEL, "input": "x", "encoding_format": "binary"}, "encoding_format"),
     ({"model": "gpt-5.2", "input": "x"}, "not an embeddings model"),
-    ({"model": "some-model-nobody-sells", "input": "x"}, "not an embeddings model"),
+    ({"model": "gpt-image-2", "input": "x"}, "not an embeddings model"),
 ])
 def test_refusals_are_400_in_the_openai_envelope(sim_url: str, auth: dict[str, str], body: dict[str, Any],
                                                  words: str) -> None:

@@ -81,7 +81,27 @@ def test_unknown_path_and_method(sim_url: str, auth: dict[str, str]) -> None:
 def test_unknown_model_is_the_distributors_middleware_envelope(sim_url: str, auth: dict[str, str], path: str,
                                                                body: dict[str, Any]) -> None:
     message = assert_middleware_envelope(httpx.post(sim_url + path, json=body, headers=auth), 503, "model_not_found")
-    assert message.startswith(f"No available channel for model {body['model']}")
+    assert message.startswith(f"分组 default 下模型 {body['model']} 无可用渠道（distributor）")  # new-api's words
+
+
+def test_the_simulator_serves_exactly_its_price_table(sim_url: str, auth: dict[str, str]) -> None:
+    """Any id its table does not hold is refused like one naming "unknown" (the service serves what its channels,
+    and so its table, hold), on every protocol; the table's ids and their '.'/'-' spellings are served."""
+    from tokenhot_nb.sim._pricing import PRICING
+
+    refused = [("/v1/images/generations", {"model": "gpt-imag-2", "prompt": "a"}),
+               ("/v1/chat/completions", {**CHAT, "model": "gpt-4o"}),
+               ("/v1/video/generations", {"model": "sora-2", "prompt": "a"}),
+               ("/v1beta/models/gemini-9-ultra:generateContent", {"contents": [{"parts": [{"text": "hi"}]}]})]
+    for path, body in refused:
+        r = httpx.post(sim_url + path, json=body, headers=auth)
+        name = body.get("model") or "gemini-9-ultra"
+        assert assert_middleware_envelope(r, 503, "model_not_found").startswith(f"分组 default 下模型 {name} "), path
+    listed = {m["id"] for m in httpx.get(sim_url + "/v1/models", headers=auth).json()["data"]}
+    assert {r["model_name"] for r in PRICING} <= listed and "gpt-imag-2" not in listed
+    for name in ("deepseek-v4-pro", "deepseek-v4-1-flash", "GPT-5.4"):
+        assert httpx.post(sim_url + "/v1/chat/completions", json={**CHAT, "model": name},
+                          headers=auth).status_code == 200, name
 
 
 def test_body_and_model_checks_are_middleware_errors_on_every_route(sim_url: str, auth: dict[str, str]) -> None:
@@ -338,7 +358,7 @@ def now(sim_server: Server, monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 def test_free_models_take_five_requests_a_minute_per_key_and_model(sim_url: str, auth: dict[str, str],
-                                                                   now: list[float]) -> None:
+                                                                   now: list[float], sim_server: Server) -> None:
     url = sim_url + "/v1/chat/completions"
     for i in range(5):
         now[0] += 1
@@ -349,7 +369,8 @@ def test_free_models_take_five_requests_a_minute_per_key_and_model(sim_url: str,
     assert "retry-after" not in limited.headers and "retry-after-ms" not in limited.headers
     # another key, another free model and a paid model are not limited by it
     assert httpx.post(url, json=FREE, headers={"Authorization": "Bearer sk-other-key-1234"}).status_code == 200
-    assert httpx.post(url, json={**FREE, "model": "glm-4.7-free"}, headers=auth).status_code == 200
+    key = auth["Authorization"].removeprefix("Bearer ")
+    assert not sim_server.app.state.sim.rate_limited(key, "another-model-free", 5, 60.0)  # (the table has one)
     assert all(httpx.post(url, json=CHAT, headers=auth).status_code == 200 for _ in range(6))
     # a sliding minute: the first call (at 1001) leaves the window at 1061, the second at 1062
     now[0] = 1060.5
@@ -371,11 +392,13 @@ def test_free_limit_counts_served_calls_on_every_protocol(sim_url: str, auth: di
     while httpx.post(url, json=FREE, headers=auth).status_code == 200:
         served += 1
     assert served == 5
-    gemini = sim_url + "/v1beta/models/gemma-3-free:generateContent"
+    now[0] += 61  # a new minute (the table has one free model: each protocol gets its own window)
+    gemini = sim_url + f"/v1beta/models/{FREE['model']}:generateContent"
     body = {"contents": [{"parts": [{"text": "hi"}]}]}
     codes = [httpx.post(gemini, json=body, headers=auth).status_code for _ in range(6)]
     assert codes == [200] * 5 + [429]
-    claude = [httpx.post(sim_url + "/v1/messages", json={**CLAUDE, "model": "claude-haiku-free"},
+    now[0] += 61
+    claude = [httpx.post(sim_url + "/v1/messages", json={**CLAUDE, "model": FREE["model"]},
                          headers=auth) for _ in range(6)]
     assert [r.status_code for r in claude] == [200] * 5 + [429]
     assert assert_middleware_envelope(claude[-1], 429).startswith("您已达到请求数限制")

@@ -273,7 +273,7 @@ def test_video_unknown_task_envelope(sim_url: str, auth: dict[str, str]) -> None
 
 
 def _speech(url: str, auth: dict[str, str], text: str) -> bytes:
-    r = post(url, "/v1/audio/speech", auth, json={"model": "gpt-4o-mini-tts", "input": text, "voice": "alloy"})
+    r = post(url, "/v1/audio/speech", auth, json={"model": "mimo-v2.5-tts", "input": text, "voice": "alloy"})
     assert r.status_code == 200 and r.headers["content-type"] == "audio/wav"
     return r.content
 
@@ -368,7 +368,7 @@ def test_media_concurrency(sim_server: Server, auth: dict[str, str]) -> None:
         async with httpx.AsyncClient(base_url=sim_server.url, headers=auth, timeout=60) as c:
             jobs = [c.post("/v1/images/generations", json={"model": "gpt-image-2", "prompt": f"p{i}"})
                     for i in range(6)]
-            jobs += [c.post("/v1/audio/speech", json={"model": "tts", "input": f"line {i}"}) for i in range(4)]
+            jobs += [c.post("/v1/audio/speech", json={"model": "mimo-v2.5-tts", "input": f"line {i}"}) for i in range(4)]
             return [r.status_code for r in await asyncio.gather(*jobs)]
 
     assert asyncio.run(run()) == [200] * 10

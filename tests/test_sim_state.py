@@ -62,7 +62,7 @@ def test_the_free_limit_follows_the_event_loops_clock() -> None:
         async with httpx.AsyncClient(transport=SimTransport(), base_url="http://sim") as client:
             async def call() -> int:
                 r = await client.post("/v1/chat/completions", headers={"Authorization": "Bearer sk-virtual-1234"},
-                                      json={"model": "x-free", "messages": [{"role": "user", "content": "hi"}]})
+                                      json={"model": "deepseek-v4.1-flash-free", "messages": [{"role": "user", "content": "hi"}]})
                 return r.status_code
 
             codes = [await call() for _ in range(6)]

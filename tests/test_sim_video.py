@@ -132,18 +132,19 @@ def test_result_url_needs_the_key(sim: TestClient) -> None:
 
 def test_multipart_input_reference_is_used(sim: TestClient) -> None:
     red = png_bytes(draw_image("red", 64, 36, 1).convert("RGB").point(lambda _: 0).convert("RGB"))
-    r = sim.post("/v1/videos", headers=AUTH, data={"model": "sora-2", "prompt": "go", "seconds": "4"},
+    r = sim.post("/v1/videos", headers=AUTH, data={"model": "MiniMax-Hailuo-02", "prompt": "go", "seconds": "6"},
                  files={"input_reference": ("ref.png", red, "image/png")})
     assert r.status_code == 200, r.text
     tid = r.json()["id"]
     for _ in range(3):
         v = sim.get(f"/v1/videos/{tid}", headers=AUTH).json()
-    assert v["status"] == "completed" and v["seconds"] == "4"
+    assert v["status"] == "completed" and v["seconds"] == "6"
     mp4 = sim.get(f"/v1/videos/{tid}/content", headers=AUTH).content
     with av.open(io.BytesIO(mp4)) as c:
         frame = next(c.decode(video=0)).to_image()
     assert frame.getpixel((2, 2))[0] < 40  # the first frame is the (black) reference, not a drawn card
-    plain = sim.post("/v1/videos", headers=AUTH, json={"model": "sora-2", "prompt": "go", "seconds": "4"}).json()
+    plain = sim.post("/v1/videos", headers=AUTH, json={"model": "MiniMax-Hailuo-02", "prompt": "go",
+                                                       "seconds": "6"}).json()
     for _ in range(3):
         sim.get(f"/v1/videos/{plain['id']}", headers=AUTH)
     other = sim.get(f"/v1/videos/{plain['id']}/content", headers=AUTH).content

@@ -11,7 +11,7 @@ Tree::
     ├── APIError                      (anything the server answered with a non-2xx status)
     │   ├── AuthenticationError       401
     │   ├── PermissionDeniedError     403
-    │   ├── NotFoundError             404
+    │   ├── NotFoundError             404 ── ModelNotServedError (code model_not_found: no channel serves the model)
     │   ├── BadRequestError           400 / 413 / 422
     │   ├── RateLimitError            429 ── QuotaExhaustedError (never retried)
     │   └── ServerError               5xx
@@ -221,6 +221,7 @@ TITLES: dict[str, str] = {
     "ConfigError": "Configuration problem",
     "QuotaExhaustedError": "Quota used up",
     "RateLimitError": "Rate limited",
+    "ModelNotServedError": "No channel serves this model",
     "NotFoundError": "Not found",
     "BadRequestError": "Request rejected",
     "ServerError": "Tokenhot server error",
@@ -300,10 +301,10 @@ class UnknownModelError(TokenhotError, ValueError):
         if suggestions:
             msg += " Did you mean " + ", ".join(repr(s) for s in suggestions) + "?"
         family = _EXAMPLE_FAMILY.get(kind or "", "openai-chat")
-        hint = (
-            "See tokenhot_nb.models() or %th_models for the catalogue. To call a model that is not listed, "
-            f"name its family: tokenhot_nb.model({name!r}, family={family!r}) "
-            "(families are listed by tokenhot_nb.catalog.families())."
+        hint = (  # the name alone stays unknown: the model built from its family is what a call takes
+            "See session.models() or %th_models for what the service offers. To call a model it does not list, "
+            f"pass the model built from its family: model=tokenhot_nb.model({name!r}, family={family!r}) "
+            "(families: tokenhot_nb.catalog.families())."
         )
         super().__init__(msg, hint=hint)
 
@@ -384,6 +385,45 @@ class PermissionDeniedError(APIError):
 
 class NotFoundError(APIError):
     default_hint = "Check the model name and the base URL (TOKENHOT_BASE_URL)."
+
+
+class ModelNotServedError(NotFoundError):
+    """No channel of the service serves the model (new-api's ``model_not_found``: "分组 default 下模型 X 无可用渠道
+    （distributor）", HTTP 503): a misspelt id, one the key's group may not use, or one whose channels are all down.
+
+    ``model`` is the id the service named (None when its text does not say); the hint names it in English.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None, **kw: Any) -> None:
+        self.model = served_model(message)
+        if hint is None:
+            hint = _not_served_hint(self.model)
+        super().__init__(message, hint=hint, **kw)
+
+
+#: How new-api (Chinese and English) and OpenAI name the model they have no channel for.
+_NOT_SERVED_RE = re.compile(r"下模型\s*(\S+?)\s*无可用渠道|for model\s+[`'\"]?([^\s`'\"]+)|"
+                            r"[Tt]he model\s+[`'\"]([^`'\"]+)[`'\"]\s+does not exist")
+
+
+def served_model(message: str) -> str | None:
+    """The model id a "no channel for this model" answer names, or None."""
+    m = _NOT_SERVED_RE.search(message or "")
+    name = next((g for g in m.groups() if g), None) if m else None
+    return _short(name, 100) if name else None
+
+
+def _not_served_hint(model: str | None) -> str:
+    what = f"model {model!r}" if model else "this model"
+    near = ""
+    if model:
+        from .catalog import suggest  # (only when such an answer arrives)
+
+        close = [s for s in suggest(model) if s != model]
+        near = f" (did you mean {', '.join(repr(s) for s in close)}?)" if close else ""
+    return (f"The service has no channel serving {what} for your key's group: check the id{near}; "
+            "session.models() lists what it serves. If it is listed there, its channels may be down for the "
+            "moment: try again later.")
 
 
 class BadRequestError(APIError):
@@ -498,9 +538,12 @@ _STATUS_CLASSES: dict[int, type[APIError]] = {
 
 
 def class_for_status(status: int, code: str | None = None) -> type[APIError]:
-    """Pick the error class for a status (and code: a 429 about quota is not a rate limit)."""
+    """Pick the error class for a status (and code: a 429 about quota is not a rate limit, a 503 about a model
+    no channel serves is not a server fault)."""
     if code and str(code) in QUOTA_CODES:
         return QuotaExhaustedError
+    if code == "model_not_found":
+        return ModelNotServedError
     if status in _STATUS_CLASSES:
         return _STATUS_CLASSES[status]
     if status >= 500:

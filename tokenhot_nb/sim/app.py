@@ -11,7 +11,7 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,8 @@ from .faults import FAULTS_HEADER, Faults
 _KEY_RE = re.compile(r"^sk-[A-Za-z0-9_\-]{4,}$")
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
-#: Model ids the simulator lists on /v1/models (it accepts any id except ones naming "unknown"/"nonexistent").
+#: Model ids the simulator lists on /v1/models beside its price table's (the docs' spellings); it serves exactly
+#: the models of its price table (``.``/``-`` spellings alike, see ``_pricing.row_for``) and refuses any other.
 KNOWN_MODELS: tuple[str, ...] = (
     "gpt-5", "gpt-5.2", "gpt-5.4", "gpt-5.4-mini", "claude-opus-4-6", "claude-opus-4-6-cc",
     "claude-sonnet-4-5-20250929", "gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-flash-preview",
@@ -64,9 +65,14 @@ BodyKind = str  # "json" | "form" | "json_or_form" | "none"
 Handler = Callable[..., Awaitable[Response]]
 
 
-def _is_unknown_model(model: str) -> bool:
-    low = model.lower()
-    return "unknown" in low or "nonexistent" in low
+def _no_channel(model: str, also: frozenset[str]) -> str | None:
+    """What new-api's distributor answers for a model no channel serves (§1.4 ``model_not_found``; HTTP 503, in
+    Chinese on Tokenhot: "分组 default 下模型 X 无可用渠道（distributor）"), or None when the simulator serves it:
+    the models of its price table, as the service serves exactly what its channels (and so its table) hold, and
+    ``also`` (see :func:`create_app`)."""
+    if _pricing.row_for(model) is not None or model in also:
+        return None
+    return f"分组 default 下模型 {model} 无可用渠道（distributor）"
 
 
 def _presented_key(request: Request, extra: tuple[str, ...]) -> str | None:
@@ -139,9 +145,9 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
                 limited = None
             elif state.rate_limited(ctx.key, limited, limit[0], 60.0 * limit[1]):
                 return rate_limited(rid, *limit, echo=f" (token: {ctx.key})" if faults.echo_key else "")
-            if _is_unknown_model(model):
-                return middleware_error(rid, 503, f"No available channel for model {model} under group "
-                                        "default (distributor)", "model_not_found")
+            refusal = _no_channel(model.partition(":")[0], request.app.state.also_serves)
+            if refusal is not None:
+                return middleware_error(rid, 503, refusal, "model_not_found")
         try:
             response = await handler(ctx, *args, **request.path_params)
         except Exception as exc:  # a simulator bug should still answer in the envelope
@@ -336,9 +342,13 @@ async def _video_content(ctx: Ctx, task_id: str) -> Response:
 # ----------------------------------------------------------------------------- app
 
 
-def create_app(faults: Faults | None = None, task_dir: Path | None = None) -> Starlette:
+def create_app(faults: Faults | None = None, task_dir: Path | None = None,
+               also_serves: Iterable[str] = ()) -> Starlette:
     """A fresh simulator app with its own state (files, fail-first counters); video tasks are kept in
-    ``task_dir`` (default: a per-user temp folder) so a new simulator can still answer for them."""
+    ``task_dir`` (default: a per-user temp folder) so a new simulator can still answer for them.
+
+    It serves the models of its price table; ``also_serves`` adds ids, for a relay in front of it that publishes
+    a table of its own (the tests' stand-in for a service selling models the simulator's table does not list)."""
     routes = [
         Route("/v1/chat/completions", _api(_chat.chat_completions), methods=["POST"]),
         Route("/v1/responses", _api(_chat.responses), methods=["POST"]),
@@ -391,4 +401,5 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None) -> St
     ]
     app = Starlette(routes=routes)
     app.state.sim = SimState(faults, task_dir)
+    app.state.also_serves = frozenset(also_serves)
     return app
