@@ -12,7 +12,7 @@ import httpx
 import pytest
 from _catalog_support import ROWS, STATUS, pricing_body
 
-from tokenhot_nb import Session
+from tokenhot_nb import Session, catalog
 from tokenhot_nb._catalog_live import cache_path
 from tokenhot_nb.errors import ConfigError, UnknownModelError, UnsupportedOptionError
 
@@ -256,6 +256,9 @@ def test_replay_resolves_a_model_only_the_history_recorded(tmp_path: Path) -> No
         with pytest.raises(UnsupportedOptionError, match="deepseek-v4-pro is a chat model"):
             r.image("a cat", model="deepseek-v4-pro")  # what the history recorded stays what it was
     assert not (tmp_path / "catalog").exists()
+    with Session(mode="replay", store=tmp_path / "none") as empty:  # no history: a lookup creates no store
+        assert empty.model("gpt-5.2").id == "gpt-5.2" and len(empty.models()) == len(catalog.models())
+    assert not (tmp_path / "none").exists()
 
 
 def test_seedance_spellings_are_one_model_whatever_the_order(tmp_path: Path) -> None:

@@ -28,7 +28,8 @@ def test_a_live_call_without_a_key_is_refused_before_any_request(tmp_path: Path,
     with Session(mode="live", base_url="https://relay.test", store=tmp_path,
                  transport=httpx.MockTransport(handler)) as s:
         for call in (lambda: s.chat("hi"), lambda: s.image("a cat", model="gpt-image-2"),
-                     lambda: s.chat("hi", model="deepseek-v4-pro"), lambda: s.embed("x")):
+                     lambda: s.chat("hi", model="deepseek-v4-pro"), lambda: s.embed("x"),
+                     lambda: s.compare("hi", models=["deepseek-v4-pro", "gpt-5.2"])):
             with pytest.raises(MissingKeyError, match="No Tokenhot API key"):
                 call()
         assert sent == []  # not even the (public) price table

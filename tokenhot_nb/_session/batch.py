@@ -15,7 +15,7 @@ from .chat import chat_one
 from .checks import check_chat, check_count, check_model_name, check_option_names, check_text, parameters
 from .images import image_one, resume_entry
 from .loop import call_user, hop
-from .models import KIND_METHOD, resolve
+from .models import KIND_METHOD, require_key, resolve
 from .slots import Slot, enter_slot
 from .video import video_one
 
@@ -94,6 +94,7 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
         raise InputError("Name at least one model to compare.", hint="compare(prompt, models=['a', 'b']).")
     for m in models:
         check_model_name(m)
+    require_key(session)  # before the catalogue read below: a live call without a key sends nothing
     first = models[0] if isinstance(models[0], ModelInfo) else await session.catalog.resolve(models[0])
     method = kind or KIND_METHOD.get(first.kind, "chat")
     if method not in ("image", "chat", "speak", "video"):

@@ -91,6 +91,10 @@ class SessionCatalog:
         """Replay: ``cat`` plus the models only the history knows, as their rows recorded them (``{"id",
         "family"}`` of a model the service's table listed when the call was made), so a recorded call replays
         where that table was never read (another machine, a fresh checkout, an offline recording)."""
+        from ..history._store import DB_NAME
+
+        if not (Path(self._session.settings.store) / DB_NAME).exists():
+            return cat  # no history: nothing recorded (and a lookup creates no store)
         try:
             rows = self._session.store.select(
                 [("id IN (SELECT MAX(id) FROM entries WHERE params LIKE '%\"family\"%' GROUP BY model, kind)", ())],
