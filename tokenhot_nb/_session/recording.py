@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
-import itertools
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -318,17 +317,15 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
 
     _budget.dry_run(session, kind, info, params, call)
     store = session.store
-    from .models import other_spellings
-
     key = store.key_for(kind, info.id, endpoint, params)
-    keys = itertools.chain((key,), (store.key_for(kind, mid, endpoint, p) for mid, p in other_spellings(info, params)))
-    for k in keys:  # then the model's other '.'/'-' spellings: what earlier versions may have recorded it under
-        turn = session.replay_turns.get(k, 0)
-        chosen = pick_recording(store.replay_candidates(k), turn)
-        if chosen is not None:
-            session.replay_turns[k] = turn + 1
-            session.replay_position = max(session.replay_position or 0, chosen)
-            return store.get(chosen).bind(store, session)
+    turn = session.replay_turns.get(key, 0)
+    chosen = pick_recording(store.replay_candidates(key), turn)
+    if chosen is None:  # then under the model's other '.'/'-' spellings, as earlier versions may have recorded it
+        key, turn, chosen = _under_other_spellings(session, kind, info, endpoint, params) or (key, turn, None)
+    if chosen is not None:
+        session.replay_turns[key] = turn + 1
+        session.replay_position = max(session.replay_position or 0, chosen)
+        return store.get(chosen).bind(store, session)
     nearest, diffs = store.nearest(kind, info.id, params, endpoint)
     msg = f"Replay mode: this {kind} call to {info.id} was never recorded in {store.root}."
     if nearest is not None:
@@ -337,6 +334,22 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     else:
         msg += f" There is no recorded {kind} call at all."
     raise ReplayMissError(msg, nearest=nearest, differences=diffs)
+
+
+def _under_other_spellings(session: Session, kind: str, info: ModelInfo, endpoint: str,
+                           params: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(key, turn, entry id) of a recording of this call under another spelling of its model, or None."""
+    from ..history._replay import pick_recording
+    from .models import other_spellings
+
+    store = session.store
+    for mid, other in other_spellings(info, params):
+        key = store.key_for(kind, mid, endpoint, other)
+        turn = session.replay_turns.get(key, 0)
+        chosen = pick_recording(store.replay_candidates(key), turn)
+        if chosen is not None:
+            return key, turn, chosen
+    return None
 
 
 def incoming(session: Session) -> Path:
