@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import warnings
 from collections import Counter
 from pathlib import Path
@@ -185,7 +186,7 @@ def test_replay_mode_reads_only_the_cache(tmp_path: Path, service: Service) -> N
     assert sum(service.hits.values()) == before
 
 
-def test_offline_sessions_read_the_simulator_and_write_no_cache(tmp_path: Path) -> None:
+def test_offline_sessions_read_the_simulator_and_keep_a_copy_only_for_replay(tmp_path: Path) -> None:
     with Session(mode="offline", store=tmp_path) as s:
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # the simulator serves its tables: nothing to warn about
@@ -194,8 +195,24 @@ def test_offline_sessions_read_the_simulator_and_write_no_cache(tmp_path: Path) 
         ds = s.model("deepseek-v4-pro")  # only the simulator's table knows it: the simulator is the service
         assert ds.source == "live" and ds.price is not None and s.model("gpt-5.2").source == "both"
         assert s.chat("hello", model="deepseek-v4-pro", stream=False).text
-        assert s.catalog.cache_path is None
-    assert not (tmp_path / "catalog").exists()
+        copy = s.catalog.cache_path
+    assert copy.parent == tmp_path / "catalog" and copy.name.startswith("simulator-") and copy.exists()
+    copy.write_text('{"rows": "a damaged copy"}', encoding="utf-8")  # offline never reads it back
+    with Session(mode="offline", store=tmp_path) as again:
+        assert again.model("deepseek-v4-pro").price is not None
+    assert json.loads(copy.read_text(encoding="utf-8"))["rows"] != "a damaged copy"  # the simulator, read again
+
+
+def test_a_replay_of_an_offline_recording_prices_and_lists_as_the_recording_did(tmp_path: Path) -> None:
+    """No key: record offline, replay. The replay has no service to read; it uses the simulator's table the
+    recording read (a model only that table knows shows its price, the listing is the same)."""
+    with Session(mode="offline", store=tmp_path) as s:
+        recorded = (s.model("deepseek-v4-pro").price_label(), sorted(m.id for m in s.models()))
+        s.chat("hi", model="deepseek-v4-pro", stream=False)
+    with Session(mode="replay", store=tmp_path) as r:
+        assert (r.model("deepseek-v4-pro").price_label(), sorted(m.id for m in r.models())) == recorded
+        assert recorded[0] == "$0.56/M in · $1.68/M out"
+        assert r.chat("hi", model="deepseek-v4-pro", stream=False).text
 
 
 def test_a_broken_cache_file_is_ignored(tmp_path: Path, service: Service) -> None:
@@ -241,6 +258,7 @@ def test_replay_resolves_a_model_only_the_history_recorded(tmp_path: Path) -> No
     a replay (no table, no network, no catalog/ folder) resolves, lists and replays it from the history."""
     with Session(mode="offline", store=tmp_path) as s:
         said = s.chat("hi", model="deepseek-v4-pro", stream=False).text
+    shutil.rmtree(tmp_path / "catalog")  # (a store copied without its catalog/ folder, or recorded before it)
     with Session(mode="replay", store=tmp_path) as r:
         again = r.chat("hi", model="deepseek-v4-pro", stream=False)
         assert again.text == said and again.entry.params["model"] == {"id": "deepseek-v4-pro",

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 #: Seconds a failed read of the service's table is not tried again (``refresh=True`` still does): a service
 #: that cannot be reached must not cost every call a connection timeout.
 RETRY_FAILED_READ = 120.0
+#: The name the embedded simulator's table is cached under (offline mode's service).
+SIMULATOR = "tokenhot-nb://simulator"
 
 
 class SessionCatalog:
@@ -50,14 +52,14 @@ class SessionCatalog:
 
     # -- where the table lives --------------------------------------------------------------------------
     @property
-    def cache_path(self) -> Path | None:
-        """The disk cache of this session's service (None offline: the simulator is read in-process)."""
+    def cache_path(self) -> Path:
+        """The disk cache of this session's service. Offline, the simulator's: written when it is read (in-process,
+        every session), never read back, so that a replay of an offline recording prices and lists models with
+        the table the recording used."""
         settings = self._session.settings
-        if settings.mode == "offline":
-            return None
         from .. import _catalog_live as live  # the live-table code loads on first use, not with Session()
 
-        return live.cache_path(settings.store, settings.base_url)
+        return live.cache_path(settings.store, SIMULATOR if settings.mode == "offline" else settings.base_url)
 
     @property
     def table(self) -> live.LiveTable | None:
@@ -122,13 +124,15 @@ class SessionCatalog:
         """The best table there is without the network: memory, else the disk cache, else built-in."""
         if self._merged is not None:
             return self._merged
-        if not self._disk_read:
+        mode = self._session.settings.mode
+        if not self._disk_read and mode != "offline":  # (offline reads the simulator itself, always)
             self._disk_read = True
-            path = self.cache_path
             from .. import _catalog_live as live
 
-            table = live.load_cache(path) if path is not None else None
-            if table is not None or self._session.settings.mode == "replay":
+            table = live.load_cache(self.cache_path)
+            if table is None and mode == "replay":  # a recording made offline: the simulator's table it used
+                table = live.load_cache(live.cache_path(self._session.settings.store, SIMULATOR))
+            if table is not None or mode == "replay":
                 return self._set(table)
         return builtin()
 
@@ -156,10 +160,10 @@ class SessionCatalog:
             return self._merged or builtin()
         self._fetched, self._failure, self._warned = True, None, False
         path = self.cache_path
-        if path is not None:
-            try:
-                live.save_cache(path, table)
-            except OSError as exc:
+        try:
+            live.save_cache(path, table)
+        except OSError as exc:
+            if mode != "offline":  # (offline, the copy only serves a later replay: no need to say)
                 warn(f"tokenhot_nb: could not cache the model table in {path} ({exc}).")
         return self._set(table)
 
