@@ -3,8 +3,9 @@
 A lookup answers with the service's table merged in (its price, its spelling of the id), whatever was asked
 before it: the table is read once per TTL (in-process offline) on the first lookup, listing or call, and
 cached on disk beside the history, so later sessions answer at once. In offline mode the simulator is the
-service (read in-process, never cached on disk); replay mode never reads anything: it uses the disk cache
-when there is one, and the models the history recorded (id + family) for what no table knows. A failed read
+service (read in-process every session; a copy is written for replay, never read back); replay mode never
+reads anything: it uses the disk cache of its service, else the simulator's copy (a recording made offline),
+and the models the history recorded (id + family) for what no table knows. A failed read
 keeps the last good table, says so once and is not tried again for a while (``refresh=True`` does).
 """
 
