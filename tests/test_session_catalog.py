@@ -211,6 +211,7 @@ def test_a_replay_of_an_offline_recording_prices_and_lists_as_the_recording_did(
         s.chat("hi", model="deepseek-v4-pro", stream=False)
     with Session(mode="replay", store=tmp_path) as r:
         assert (r.model("deepseek-v4-pro").price_label(), sorted(m.id for m in r.models())) == recorded
+        assert "models from the simulator's table" in r.models().note
         assert recorded[0] == "$0.56/M in · $1.68/M out"
         assert r.chat("hi", model="deepseek-v4-pro", stream=False).text
 

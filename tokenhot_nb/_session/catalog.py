@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._config import SIM_BASE_URL
 from .._warn import warn
 from ..catalog import Catalog, ModelInfo, builtin
 from ..errors import TokenhotError
@@ -216,7 +217,7 @@ class SessionCatalog:
             if self._recorded:
                 text += f" ⊕ {self._recorded} models recorded in the history"
         else:
-            where = "the simulator" if self._session.settings.mode == "offline" else table.base_url
+            where = "the simulator" if table.base_url == SIM_BASE_URL else table.base_url  # (replay: its copy too)
             n_live = sum(1 for m in (self._merged or builtin()).models() if m.source != "built-in")
             text = f"built-in ⊕ {n_live} models from {where}'s table, read {_ago(table.fetched_at)}"
         if self._failure:
