@@ -141,3 +141,17 @@ def test_a_conversation_is_estimated_message_by_message_with_the_same_count() ->
     assert _input_tokens(HttpCall("POST", "/v1/x", json={"prompt": "a lighthouse"})) == \
         cost.tokens_in_text("a lighthouse")
     assert cost.tokens_in_text("你好 abc") == cost.tokens_of_size(*cost.text_size("你好 abc")) == 3
+
+
+def test_a_cost_shows_itself_as_print_does_in_ipython() -> None:
+    """A cell ending in ``s.estimate(...)`` showed ``Cost(usd=0.028, source='per-call', …)``."""
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.lib.pretty import pretty
+
+    c = Cost(0.028, "per-call", rate=7, simulated=True)
+    assert pretty(c) == str(c) == "$0.0280 (¥0.1960) simulated"
+    data, _ = DisplayFormatter().format(c)
+    assert data["text/plain"] == "$0.0280 (¥0.1960) simulated"
+    assert repr(c).startswith("Cost(usd=0.028, source='per-call'")  # repr() keeps every field, for debugging
+    assert pretty(Cost(0.01, "per-token", rate=7, usd_max=0.05)) == "$0.0100–$0.0500 (¥0.0700–¥0.3500)"
+    assert pretty(cost.UNKNOWN) == "cost unknown"

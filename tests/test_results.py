@@ -392,3 +392,31 @@ def test_texts_cut_for_display_are_redacted_before_the_cut(tmp_path: Path, lead:
     for r in (image, vectors, batch):
         shown = json.dumps(r._repr_mimebundle_()[0]) + repr(r)
         assert key[:8] not in shown, shown
+
+
+# ---------------------------------------------------------------- what a call cost
+
+
+def test_every_result_says_what_its_call_cost(s: Session) -> None:
+    """``img.cost`` and ``chat.cost`` raised AttributeError: only embeddings had ``.cost`` (others: ``.entry.cost``)."""
+    img = s.image("a red kite", model="gpt-image-2")
+    chat = s.chat("hi", model="gpt-5.2", stream=False)
+    task = s.video("waves", wait=False)
+    results = [img, chat, s.speak("hello"), s.embed(["a", "b"]), task]
+    for r in results:
+        assert r.cost == r.entry.cost, type(r).__name__
+    assert img.cost.known and img.cost.usd == pytest.approx(img.entry.usage["cost"]["usd"]) and img.cost.simulated
+    assert chat.cost.known and chat.cost.source == "per-token"
+    assert not task.cost.known  # a task's cost arrives with its quota, at the end
+    done = task.wait(progress=False)
+    assert task.cost.known and done.cost == s.history.get(done.entry_id).cost
+    # a result nobody recorded (built by hand, or rebuilt without its row): unknown, never an AttributeError
+    loose = ChatResult("fine", model="m")
+    assert not loose.cost.known and str(loose.cost) == "cost unknown"
+    # a batch or a comparison: what its successful calls cost together
+    batch = s.image(["a cat", "a dog"], model="gpt-image-2")
+    assert isinstance(batch, BatchResult)
+    assert batch.cost.usd == pytest.approx(sum(r.cost.usd for r in batch.ok))
+    cmp = CompareResult("p", {"a": chat, "b": E.BadRequestError("bad", status=400)}, of="chat")
+    assert cmp.cost.usd == pytest.approx(chat.cost.usd)
+    assert not CompareResult("p", {"a": chat, "b": loose}, of="chat").cost.known  # a part unknown: unknown

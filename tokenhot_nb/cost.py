@@ -106,6 +106,10 @@ class Cost:
             text += ")"
         return text + (" simulated" if self.simulated else "")
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """A cell's (or IPython's) last line shows what ``print`` shows; ``repr()`` keeps every field, for debugging."""
+        p.text(str(self))
+
     def __add__(self, other: Cost) -> Cost:
         """Sum two costs: unknown wins (a total with an unknown part is unknown), ranges add up."""
         if self.usd is None or other.usd is None:

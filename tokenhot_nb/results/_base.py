@@ -16,6 +16,7 @@ from ..errors import TokenhotError, clean_text
 
 if TYPE_CHECKING:
     from .._session import Session
+    from ..cost import Cost
     from ..history import HistoryEntry
 
 MimeBundle = tuple[dict[str, Any], dict[str, Any]]
@@ -35,6 +36,14 @@ class Result:
     @property
     def entry_id(self) -> int | None:
         return getattr(self.entry, "id", None)
+
+    @property
+    def cost(self) -> Cost:
+        """What the call cost, as its history row recorded it; unknown (``cost.known`` False, never an error) for a
+        result that was not recorded or whose price nobody told."""
+        from ..cost import UNKNOWN
+
+        return self.entry.cost if self.entry is not None else UNKNOWN
 
     def provenance(self) -> dict[str, Any]:
         """Goes into every output's metadata so a saved notebook says where each output came from."""

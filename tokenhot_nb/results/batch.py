@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._config import redact
@@ -15,6 +15,15 @@ from .text import ChatResult
 
 if TYPE_CHECKING:
     from .._session import Session
+    from ..cost import Cost
+
+
+def _total(items: Iterable[Item]) -> Cost:
+    """The sum of what the results among ``items`` cost (an error holds no cost: see the history for a refused or
+    failed call); unknown as soon as one result's cost is."""
+    from ..cost import total
+
+    return total(it.cost for it in items if isinstance(it, Result))
 
 Item = Any  # a Result or the exception that call raised
 Rerun = Callable[[dict[int, BaseException]], Awaitable[list[Item]]]  #: failed index → its error → fresh items
@@ -72,6 +81,11 @@ class BatchResult(Result):
     @property
     def errors(self) -> list[BaseException]:
         return list(self.failed.values())
+
+    @property
+    def cost(self) -> Cost:
+        """What the successful calls cost together (unknown if any one's cost is)."""
+        return _total(self.items)
 
     @property
     def entry_ids(self) -> list[int | None]:
@@ -161,6 +175,11 @@ class CompareResult(Result):
     @property
     def failed(self) -> dict[str, BaseException]:
         return {m: r for m, r in self.results.items() if isinstance(r, BaseException)}
+
+    @property
+    def cost(self) -> Cost:
+        """What the successful calls cost together (unknown if any one's cost is)."""
+        return _total(self.results.values())
 
     def _plain(self) -> str:
         lines = [f"<CompareResult {self.of}: {len(self.results)} models>"]

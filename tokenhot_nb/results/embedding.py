@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     import numpy
 
     from .._session import Session
-    from ..cost import Cost
     from ..history import HistoryEntry
 
 #: How much of a result its display shows: texts (rows), numbers per text, characters per text.
@@ -97,13 +96,6 @@ class EmbeddingResult(Result):
 
     def __iter__(self) -> Iterator[list[float]]:
         return iter(self.vectors)
-
-    @property
-    def cost(self) -> Cost:
-        """What the call cost (from its history entry), or unknown."""
-        from ..cost import UNKNOWN
-
-        return self.entry.cost if self.entry is not None else UNKNOWN
 
     def to_numpy(self) -> numpy.ndarray[Any, Any]:
         """The vectors as a ``count × dimensions`` float32 array (a copy: changing it changes nothing here)."""
