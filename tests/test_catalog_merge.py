@@ -269,6 +269,30 @@ def test_a_model_list_shows_the_live_models_the_leftovers_and_where_the_table_ca
     assert ModelList() == [] and ModelList().table().text() == ModelList().table().empty
 
 
+def test_a_model_list_shows_its_table_in_a_terminal_and_keeps_its_repr_short() -> None:
+    """``s.models()`` in IPython's terminal printed ~65 KB of ``ModelInfo(...)`` reprs; ``%th_models`` a table."""
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.lib.pretty import pretty
+
+    merged = merge(catalog.builtin(), table())
+    listed = ModelList(merged.models(), unclassified=merged.unclassified.values(), note="table from the cache")
+    shown = pretty(listed)
+    assert shown == listed.table().text() == str(listed) and "ModelInfo(" not in shown
+    assert "deepseek-v4-pro" in shown and len(shown.splitlines()) == len(listed) + len(listed.unclassified) + 3
+    assert DisplayFormatter().format(listed)[0]["text/plain"] == shown  # what IPython's terminal prints
+    assert repr(listed) == (f"<ModelList: {len(listed)} models (+1 of unknown protocol); print() it for the table, "
+                            "list() for the ModelInfo objects>")
+    assert list(listed) == merged.models()  # still the list of models
+
+
+def test_a_table_cell_cannot_drive_a_terminal_nor_show_a_key() -> None:
+    from tokenhot_nb.magics._tables import Table
+
+    shown = Table(["id", "note"], [["m\x1b[2Jx", f"k-{ECHOED}"]], title="t\x1b]52;c;aGk=\x07").text()
+    assert "\x1b" not in shown and "\x07" not in shown and ECHOED not in shown and "m[2Jx" not in shown
+    assert "mx" in shown
+
+
 ECHOED = "sk-ECHOED-by-the-relay-0123456789"
 
 

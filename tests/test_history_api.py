@@ -272,6 +272,56 @@ def test_html_renders_only_the_last_rows(tmp_path: Path) -> None:
     assert html.index("row-119-end") < html.index("row-70-end")  # newest first
 
 
+def test_a_terminal_shows_the_history_as_a_table(filled: History) -> None:
+    """In a terminal (IPython's text view, ``%th_history``) a History showed only its one-line repr."""
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.lib.pretty import pretty
+
+    h = filled
+    shown = pretty(h)
+    assert DisplayFormatter().format(h)[0]["text/plain"] == shown  # what IPython's terminal prints
+    lines = shown.splitlines()
+    assert lines[0].startswith("History: 30 entries in ") and lines[0].endswith("the last 20, newest first")
+    assert lines[1].split() == ["#", "time", "kind", "model", "status", "took", "cost", "prompt", "/", "answer"]
+    rows = lines[2:-1]
+    assert [int(r.split()[0]) for r in rows] == h.ids[::-1][:20]  # newest first, only the last 20 read
+    assert "prompt number 29 about cats" in rows[0] and "error" in rows[4].split()
+    assert "history.tail(N)" in lines[-1]
+    assert "\n" not in repr(h) and repr(h).startswith("<History: 30 entries")  # repr() stays one line
+    few = pretty(h.filter(kind="video").tail(2))
+    assert few.splitlines()[0].startswith("History (kind='video', tail(2)): 2 entries") and len(few.splitlines()) == 5
+    assert "一只猫在月球上" in pretty(h.search("一只猫在月球上")).splitlines()[2]
+
+
+def test_the_terminal_table_lines_up_wide_characters(tmp_path: Path) -> None:
+    """A CJK character takes two terminal cells: the columns after a model named in one still line up."""
+    from IPython.lib.pretty import pretty
+    from wcwidth import wcswidth
+
+    store = Store(tmp_path)
+    record(store, kind="chat", model="豆包模型", text="one")
+    record(store, kind="chat", model="plain-model", text="two")
+    lines = pretty(History(store)).splitlines()[1:4]
+    starts = [wcswidth(line[:line.index(word)]) for line, word in zip(lines, ("status", "ok", "ok"), strict=True)]
+    assert "豆包模型" in lines[2] and len(set(starts)) == 1
+
+
+def test_the_terminal_table_cannot_drive_a_terminal_nor_show_a_key(tmp_path: Path) -> None:
+    """An imported history (or a relay) may put escapes and keys in any field: the text view prints neither."""
+    from IPython.lib.pretty import pretty
+
+    key = "sk-terminal-view-SECRET-55443322"
+    store = Store(tmp_path)
+    record(store, kind="chat", model="m\x1b]52;c;ZXZpbA==\x07x", text=f"hi \x1b[2J{key}\nline two\x1b[31m red",
+           status="error", error={"error": "APIError", "message": "boom \x1b]8;;https://evil.example\x07click"})
+    shown = pretty(History(store))
+    assert "\x1b" not in shown and "\x07" not in shown and key not in shown
+    row = shown.splitlines()[2]
+    assert "mx" in row and "hi" in row and "line two red ⚠ boom click" in row
+    assert "$" not in row  # no recorded cost: an empty cell, not $0
+    assert "total" in repr(History(store).usage()) and "\x1b" not in repr(History(store).usage())
+
+
 def test_artifact_lookup_for_code(filled: History, tmp_path: Path) -> None:
     a = filled.store.add_bytes(b"abc", "text/plain")
     assert filled.artifact(a.sha256) == a.path

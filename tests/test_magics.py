@@ -227,6 +227,18 @@ def test_unknown_model_suggests(ip: Any, offline: Any) -> None:
     assert type(magics_pkg.last_error).__name__ == "UnknownModelError"
 
 
+def test_history_and_models_print_tables_in_a_terminal(ip: Any, offline: Any) -> None:
+    """In IPython's terminal ``%th_history`` (and ``s.history``) printed one line, ``s.models()`` ~65 KB of reprs."""
+    run(ip, "%%th_image\na cat on a roof")
+    res, _ = run(ip, "%th_history")
+    text = ip.display_formatter.format(res.result)[0]["text/plain"]
+    assert text.splitlines()[1].split()[:3] == ["#", "time", "kind"] and "a cat on a roof" in text
+    res, _ = run(ip, "import tokenhot_nb\ntokenhot_nb.session().models()")
+    text = ip.display_formatter.format(res.result)[0]["text/plain"]
+    assert "ModelInfo(" not in text and text.splitlines()[1].split()[:3] == ["id", "kind", "family"]
+    assert len(text) < 30_000
+
+
 def test_models_history_config(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     res, cap = run(ip, "%th_models seedream --kind image")
     table = res.result

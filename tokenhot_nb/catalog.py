@@ -454,6 +454,17 @@ class ModelList(list[ModelInfo]):
         # IPython applies include/exclude to the bundle itself; the table's bundle is two entries
         return self.table()._repr_mimebundle_()  # type: ignore[no-any-return]
 
+    # A terminal (IPython's text view, print) shows the table too, not tens of KB of ModelInfo reprs
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(repr(self) if cycle else str(self))
+
+    def __str__(self) -> str:
+        return str(self.table().text())
+
+    def __repr__(self) -> str:
+        odd = f" (+{len(self.unclassified)} of unknown protocol)" if self.unclassified else ""
+        return f"<ModelList: {len(self)} models{odd}; print() it for the table, list() for the ModelInfo objects>"
+
 
 @lru_cache(maxsize=1)
 def builtin() -> Catalog:

@@ -362,6 +362,11 @@ class History:
         ro = " (read-only)" if self.store.read_only else ""
         return f"<History{what}: {n} entr{'y' if n == 1 else 'ies'} in {self.store.root}{ro}{tail}>"
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        """IPython's text view (a terminal, ``%th_history``, a text-only frontend): the last rows as a table, as
+        the notebook shows them; ``repr()`` stays one line."""
+        p.text(repr(self) if cycle else history_text(self))
+
     def _repr_html_(self) -> str:
         return history_html(self)
 
@@ -419,7 +424,7 @@ class UsageSummary:
         cost = row["cost"]
         text = "" if cost is None else f"${cost:.4f}" + ("*" if row.get("unpriced_calls") else "")
         return [
-            str(row["model"]), str(row["calls"]), str(row["ok"]), str(row["errors"]),
+            plain(row["model"]), str(row["calls"]), str(row["ok"]), str(row["errors"]),
             f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", str(row["images"]),
             f"{row['video_seconds']:g}", text,
         ]
@@ -435,11 +440,8 @@ class UsageSummary:
         return notes
 
     def __repr__(self) -> str:
-        table = [list(self.columns)] + [self._cells(r) for r in [*self.rows, self.total]]
-        widths = [max(len(r[i]) for r in table) for i in range(len(self.columns))]
-        lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
-                 for r in table]
-        return "\n".join(lines + self._notes())
+        rows = [self._cells(r) for r in [*self.rows, self.total]]
+        return "\n".join([*aligned(list(self.columns), rows, right=range(1, len(self.columns))), *self._notes()])
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th style='{_TD}'>{escape(c.replace('_', ' '))}</th>" for c in self.columns)
@@ -449,6 +451,91 @@ class UsageSummary:
             body.append("<tr>" + "".join(f"<td style='{_TD};{bold}'>{escape(c)}</td>" for c in self._cells(r)) + "</tr>")
         note = "".join(f"<div style='color:#6e7781'>{escape(n)}</div>" for n in self._notes())
         return f"<table class='tokenhot-usage'><tr>{head}</tr>{''.join(body)}</table>{note}"
+
+
+# ---------------------------------------------------------------- text (terminals)
+
+TEXT_ROWS = 20
+#: The widest a text column gets, in terminal cells (the prompt / answer is cut to fit).
+_TEXT_WIDTH = {"model": 28, "prompt / answer": 56}
+
+
+def plain(value: Any) -> str:
+    """A field for a terminal: a model id, an answer or an error is network text (an imported history's fields
+    too), so no escape sequence may drive the terminal, no key may show, and it stays on one line."""
+    from .._config import redact
+    from ..errors import clean_text
+
+    return " ".join(redact(clean_text(str(value))).split())  # (cleaned first: removing escapes may join a key)
+
+
+def _cells(text: str) -> int:
+    """How many terminal cells ``text`` takes (a CJK character takes two)."""
+    from wcwidth import wcswidth
+
+    width = wcswidth(text)
+    return width if width >= 0 else len(text)
+
+
+def _cut(text: str, width: int) -> str:
+    """``text`` cut to ``width`` terminal cells, an ellipsis marking the cut."""
+    if _cells(text) <= width:
+        return text
+    from wcwidth import wcwidth
+
+    out, used = [], 1
+    for ch in text:
+        used += max(0, wcwidth(ch))
+        if used > width:
+            break
+        out.append(ch)
+    return "".join(out) + "…"
+
+
+def aligned(header: Sequence[str], rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
+    """Lines of a plain-text table, columns aligned in terminal cells (``right``: right-aligned columns)."""
+    table = [list(header), *(list(r) for r in rows)]
+    widths = [max(_cells(r[i]) for r in table) for i in range(len(header))]
+    flush = set(right)
+
+    def cell(text: str, i: int) -> str:
+        pad = " " * (widths[i] - _cells(text))
+        return pad + text if i in flush else text + pad
+
+    return ["  ".join(cell(c, i) for i, c in enumerate(r)).rstrip() for r in table]
+
+
+def _row_text(r: Sequence[Any]) -> list[str]:
+    """One row of the text table (id, started, duration, kind, model, status, text, usage, error)."""
+    error = json.loads(r[8]) if r[8] else None
+    text = plain(r[6] or "")
+    if isinstance(error, dict) and error.get("message"):
+        message = plain(error["message"])
+        text = f"{text} ⚠ {message}" if text else f"⚠ {message}"
+    return [str(r[0]), _when(r[1]), plain(r[3]), _cut(plain(r[4]), _TEXT_WIDTH["model"]), plain(r[5]),
+            f"{r[2]:.1f} s" if r[2] is not None else "", _cost_of(r[7]), _cut(text, _TEXT_WIDTH["prompt / answer"])]
+
+
+def history_text(h: History, limit: int = TEXT_ROWS) -> str:
+    """The last ``limit`` rows as a plain-text table, newest first (only those rows are read)."""
+    n = len(h)
+    rows = h.store.select(h._conds, columns="id, started, duration, kind, model, status, text, usage, error",
+                          desc=True, limit=limit)
+    label = f" ({plain(h._label)})" if h._label else ""
+    ro = " (read-only)" if h.store.read_only else ""
+    head = f"History{label}: {n} entr{'y' if n == 1 else 'ies'} in {h.store.root}{ro}"
+    if not rows:
+        return head
+    head += f" — the last {len(rows)}, newest first" if n > len(rows) else " — newest first"
+    cells = []
+    for r in rows:
+        try:
+            cells.append(_row_text(r))
+        except Exception as exc:  # one odd row (an imported or damaged entry) never breaks the table
+            cells.append([str(r[0]), "", "", "", "", "", "", f"(this entry could not be shown: {type(exc).__name__})"])
+    header = ("#", "time", "kind", "model", "status", "took", "cost", "prompt / answer")
+    foot = "history.get(ID) shows one entry" + ("; history.tail(N) or .filter(…) narrows the view" if n > len(rows) else "")
+    return "\n".join([head, *aligned(header, cells, right=(0, 5)), foot])
 
 
 # ---------------------------------------------------------------- HTML
@@ -521,6 +608,14 @@ def _cost_text(usage: Any) -> str:
     if c.usd is None:
         return ""
     return f"${c.usd:.4f}" + (" sim" if c.simulated else "")
+
+
+def _cost_of(usage_json: str | None) -> str:
+    try:
+        usage = json.loads(usage_json or "{}")
+    except ValueError:
+        return ""
+    return _cost_text(usage)
 
 
 def _status_html(status: str, error: dict[str, Any] | None) -> str:

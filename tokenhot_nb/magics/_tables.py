@@ -25,14 +25,22 @@ def capability_summary(caps: dict[str, Any]) -> str:
     return ", ".join(flags + limits + lists)
 
 
+def _plain(value: Any) -> str:
+    """A cell for a terminal as for HTML: no escape sequence, no key (the rest of the text as it was)."""
+    from .._config import redact
+    from ..errors import clean_text
+
+    return redact(clean_text(str(value)))
+
+
 class Table:
     """Rows of strings with a header; ``_repr_mimebundle_`` gives HTML and aligned text."""
 
     def __init__(self, header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str = "",
                  empty: str = "(nothing to show)") -> None:
         self.header = list(header)
-        self.rows = [[("" if c is None else str(c)) for c in r] for r in rows]
-        self.title = title
+        self.rows = [[("" if c is None else _plain(c)) for c in r] for r in rows]  # (network text: model ids…)
+        self.title = _plain(title)
         self.empty = empty
 
     def __len__(self) -> int:
