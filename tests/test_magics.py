@@ -204,6 +204,25 @@ def test_video_no_wait_and_resume(ip: Any, offline: Any) -> None:
     assert type(res.error_in_exec).__name__ == "UsageError"
 
 
+def test_video_resume_takes_a_history_number_as_session_resume_does(ip: Any, offline: Any) -> None:
+    """``s.resume(3)`` takes an entry id; ``%th_video --resume 3`` said "No video task with id '3'"."""
+    run(ip, "%%th_video -o clip\na wave")
+    clip = ip.user_ns["clip"]
+    res, cap = run(ip, f"%th_video --resume {clip.entry_id} -o again")
+    assert res.error_in_exec is None and magics_pkg.last_error is None, cap.stderr
+    assert ip.user_ns["again"].sha256 == clip.sha256 and "<video" in last_data(cap)["text/html"]
+    offline.chat("hi", stream=False)  # a row of another kind: refused, naming both readings
+    chat_id = offline.history[-1].id
+    res, cap = run(ip, f"%th_video --resume {chat_id}")
+    text = last_data(cap)["text/plain"]
+    assert f"History entry #{chat_id} is a chat call, not a video call" in text
+    assert f"resume('{chat_id}')" in text and len(cap.outputs) == 1  # the error alone: no progress panel
+    # all digits but no such row (a vendor's numeric task id): a task id, as before
+    res, cap = run(ip, "%th_video --resume 106916112212032")
+    assert "No video task with id '106916112212032'" in last_data(cap)["text/plain"]
+    assert offline.history[-1].response["task_id"] == "106916112212032"
+
+
 def test_video_interrupt_says_how_to_resume(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     real = offline.video
 

@@ -314,6 +314,34 @@ def test_video_task_repr(s: Session) -> None:
     assert "running · 40%" in data["text/html"] and meta["tokenhot"]["task_id"] == "task_abc"
 
 
+def test_a_resumed_task_shows_where_it_really_ended(s: Session, rec: Recorder, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """``s.resume(id)`` of a finished video said "created. task.wait() to finish…" though ``.done`` was True."""
+    from tokenhot_nb.sim import Faults
+
+    monkeypatch.chdir(tmp_path)
+    video = s.video("waves", progress=False)
+    task = s.resume(video.entry_id)
+    assert task.done
+    assert repr(task) == (f"<VideoTask {task.task_id} ({task.model}): done. task.result() is the video, "
+                          f"history #{video.entry_id}>")
+    data, meta = task._repr_mimebundle_()
+    assert "<b>done</b>" in data["text/html"] and "<video" in data["text/html"] and ".wait()" not in data["text/html"]
+    assert "created" not in data["text/html"] and meta["text/html"] == {"isolated": False}
+    assert s.resume(video.task_id)._repr_mimebundle_()[0]["text/html"] == data["text/html"]  # by task id the same
+    rec.set_faults(Faults(video_failure=True))
+    with pytest.raises(E.TaskFailedError) as failure:
+        s.video("something forbidden", progress=False)
+    failed = s.resume(s.history[-1].id)
+    assert f": ended with an error: {failure.value.message.rstrip('.')}. nothing more will come of it>" in repr(failed)
+    assert "<b>ended with an error: Video task " in failed._repr_mimebundle_()[0]["text/html"]
+    failed.last = TaskStatus(failed.task_id, "failed", error="too dark")  # what a poll says wins over the row
+    assert repr(failed).endswith(": failed: too dark. nothing more will come of it>")
+    rec.set_faults(Faults())
+    pending = s.resume(s.video("later", wait=False).entry_id)
+    assert "pending (as last recorded). task.wait() to finish" in repr(pending)
+
+
 def test_reprs_are_key_free(tmp_path: Path) -> None:
     s = Session(api_key=SECRET, mode="offline", store=tmp_path / "st", transport=Recorder(), poll_interval=0.001)
     results = [s.chat(f"my key is {SECRET}", model="gpt-5.2"), s.image(f"poster saying {SECRET}", model="gpt-image-2"),

@@ -250,7 +250,8 @@ def _video() -> MagicParser:
     p.add_argument("--ratio", help="aspect ratio, e.g. 16:9")
     p.add_argument("--seed", type=int)
     p.add_argument("--no-wait", action="store_true", help="return at once; the panel fills in when done")
-    p.add_argument("--resume", metavar="TASK_ID", help="pick up a task started earlier (no prompt needed)")
+    p.add_argument("--resume", metavar="TASK_ID", help="pick up a task started earlier (no prompt needed): its task "
+                        "id, or the history # of its video call (all digits: a history # when that row exists)")
     return p
 
 

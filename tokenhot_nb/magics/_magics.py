@@ -323,9 +323,10 @@ class TokenhotMagics(Magics):
             if (cell or "").strip() or a.image or a.last or a.ref or a.video or a.audio or a.duration \
                     or a.resolution or a.ratio or a.seed:
                 _args.parser("th_video").error(RESUME_WITH_PROMPT)
-            view = VideoView(model=a.model, live=live_display(self.shell)).start()
-            view.task_id = a.resume
-            task = s.resume(a.resume)
+            from ._video import resume_target
+
+            task = s.resume(resume_target(s, a.resume))  # no request: the panel shows only once it is found
+            view = VideoView(model=a.model or task.model, live=live_display(self.shell)).start()
             return self._wait_video(task, view, a, background=a.no_wait)
         prompt = self._text("%%th_video", cell, "prompt")
         kwargs = _opts(model=a.model, duration=a.duration, resolution=a.resolution, ratio=a.ratio, seed=a.seed)

@@ -154,6 +154,30 @@ class VideoView:
             self.redraw()
 
 
+def resume_target(session: Any, value: str) -> str | int:
+    """What ``--resume VALUE`` names, as ``session.resume`` takes it: a history entry id (an int) when ``VALUE`` is
+    all digits and the history has a row with that id, else a video task id (a str).
+
+    ``session.resume(3)`` takes an entry id, so the magic does too; a vendor's all-digit task id (Hailuo's are 15
+    digits or more) is no row id, so it stays a task id. A row of another kind is refused with both readings.
+    """
+    from ..errors import InputError
+
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()):
+        return text
+    try:
+        entry = session.history.get(int(text))
+    except (KeyError, OverflowError):  # no such row (OverflowError: more digits than SQLite's integers)
+        return text
+    if entry.kind != "video":
+        raise InputError(f"History entry #{text} is {'an' if entry.kind[:1] in 'aeiou' else 'a'} {entry.kind} call, "
+                         "not a video call: --resume takes a video task id or the history # of a video call.",
+                         hint=f"For a video task whose id is {text!r}: tokenhot_nb.session().resume({text!r}). "
+                              "Video calls: %th_history --kind video.")
+    return int(text)
+
+
 def resume_message(task_id: str | None) -> str:
     if not task_id:
         return NO_TASK_YET

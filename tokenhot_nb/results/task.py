@@ -80,19 +80,49 @@ class VideoTask(Result):
     def __await__(self) -> Generator[Any, None, VideoResult]:
         return self.await_().__await__()
 
-    def _plain(self) -> str:
+    def _end(self) -> tuple[str, bool]:
+        """(where the task is, whether that is its end), as far as this handle knows: nothing is asked of the
+        server. A handle from ``session.resume`` starts from its history row (a finished task comes back done)."""
         st = self.last
-        state = f"{st.state} {st.progress}%" if st else "created"
-        return (f"<VideoTask {self.task_id} ({self.model}): {state}. "
-                f"task.wait() to finish, or session.resume({self.task_id!r}) later>")
+        if self._result is not None:
+            return "done", True
+        if st is not None and st.state == "failed":
+            return f"failed: {st.error or 'the service gave no reason'}", True
+        if st is not None:
+            return f"{st.state} · {st.progress}%", False
+        status = getattr(self.entry, "status", None)
+        if status == "error":
+            error = getattr(self.entry, "error", None) or {}
+            return f"ended with an error: {error.get('message') or 'no reason recorded'}", True
+        if status == "pending":
+            return "pending (as last recorded)", False
+        return "created", False
+
+    def _plain(self) -> str:
+        state, ended = self._end()
+        if self._result is not None:
+            where = f", history #{self._result.entry_id}" if self._result.entry_id is not None else ""
+            hint = f"task.result() is the video{where}"
+        elif ended:
+            hint = "nothing more will come of it"
+        else:
+            hint = f"task.wait() to finish, or session.resume({self.task_id!r}) later"
+        return f"<VideoTask {self.task_id} ({self.model}): {state.replace(' · ', ' ').rstrip('.')}. {hint}>"
 
     def _bundle(self) -> dict[str, Any]:
-        st = self.last
-        state = f"{st.state} · {st.progress}%" if st else "created"
+        state, ended = self._end()
+        head = (f'<div style="font:12px sans-serif">Video task <code>{escape(self.task_id)}</code> '
+                f"({escape(self.model)}): <b>{escape(state)}</b>.")
+        if self._result is not None:  # its real end: the video itself
+            return {"text/html": f"{head} <code>task.result()</code> is the video.</div>{self._result.html()}"}
+        if ended:
+            return {"text/html": head + "</div>"}
         return {"text/html": (
-            f'<div style="font:12px sans-serif">Video task <code>{escape(self.task_id)}</code> '
-            f"({escape(self.model)}): <b>{escape(state)}</b>. Call <code>.wait()</code> to finish it, or "
+            f"{head} Call <code>.wait()</code> to finish it, or "
             f"<code>session.resume({escape(repr(self.task_id))})</code> later.</div>")}
+
+    def _bundle_metadata(self) -> dict[str, Any]:
+        return self._result._bundle_metadata() if self._result is not None else {}
 
     def provenance(self) -> dict[str, Any]:
         meta = super().provenance()
