@@ -238,6 +238,54 @@ def test_video_interrupt_says_how_to_resume(ip: Any, offline: Any, monkeypatch: 
     assert "%th_video --resume task_xyz" in last_data(cap)["text/plain"]
 
 
+def test_a_refused_video_shows_only_its_error(ip: Any, offline: Any) -> None:
+    """``%%th_video -m gpt-image-2`` drew "🎬 failed · 0% · 0s" above the error, though nothing had started."""
+    res, cap = run(ip, "%%th_video -m gpt-image-2\na wave")
+    assert res.error_in_exec is None
+    shown = [o.data.get("text/plain", "") for o in cap.outputs]
+    assert not any("failed" in text for text in shown)
+    assert shown[-1].startswith("✖ ") and "gpt-image-2 is an image model" in shown[-1]
+    assert cap.outputs[-1].update, "the error takes the progress panel's place"
+
+
+def test_a_stopped_background_wait_says_the_task_runs_on(ip: Any, offline: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """IPython exiting cancels a ``--no-wait`` poll: the panel said "failed … CancelledError:" with no message,
+    though the task ran on and its row stayed pending (resumable)."""
+    import concurrent.futures
+
+    from tokenhot_nb.magics import _magics
+
+    def cancelled(task: Any, on_status: Any) -> Any:
+        raise concurrent.futures.CancelledError()
+
+    from tokenhot_nb.magics import _video
+
+    threads: list[Any] = []
+    start = _video.in_background
+    monkeypatch.setattr(_video, "in_background", lambda target: threads.append(start(target)) or threads[-1])
+    monkeypatch.setattr(_magics, "_task_wait", cancelled)
+    with capture_output(display=True) as cap:
+        ip.run_cell("%%th_video --no-wait -o task\na sunrise")
+        threads[0].join(5)  # the thread updates the panel (after the cell, in a notebook)
+    task = ip.user_ns["task"]
+    final = cap.outputs[-1].data["text/plain"]
+    assert final.startswith("🎬 stopped waiting (the task keeps running)") and "failed" not in final
+    assert "cancelled" in final and f"%th_video --resume {task.task_id}" in final
+    assert offline.history.get(task.entry_id).status == "pending"
+    # a wait that ends with an error while the task runs on (the deadline): stopped, not failed, in the foreground
+    from tokenhot_nb.errors import APITimeoutError
+
+    def deadline(task: Any, on_status: Any) -> Any:
+        raise APITimeoutError(f"Video task {task.task_id} was not done after 1 s; it is still running on the server.")
+
+    monkeypatch.setattr(_magics, "_task_wait", deadline)
+    _, cap = run(ip, f"%th_video --resume {task.entry_id}")
+    panel, error = (o.data["text/plain"] for o in cap.outputs[-2:])
+    assert panel.startswith("🎬 stopped waiting") and f"--resume {task.task_id}" in panel and "failed" not in panel
+    assert error.startswith("✖ ") and "still running on the server" in error
+
+
 def test_unknown_model_suggests(ip: Any, offline: Any) -> None:
     res, cap = run(ip, "%%th_image -m seedrem\na cat")
     assert res.error_in_exec is None and "Traceback" not in cap.stdout + cap.stderr

@@ -103,6 +103,29 @@ def test_text_on_a_tty_and_nothing_elsewhere(monkeypatch: pytest.MonkeyPatch) ->
     assert plain.getvalue() == "" and Progress(2, "x", enabled=False)._mode == "off"
 
 
+def test_a_refused_video_prints_no_line_on_a_tty(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """In a terminal, a call refused before it started still wrote its closing bar ("video: 0%")."""
+    from tokenhot_nb.errors import InputError, UnsupportedOptionError
+
+    class TTY(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    out = TTY()
+    monkeypatch.setattr("sys.stderr", out)
+    s = make_session(tmp_path / "st", Recorder())
+    with pytest.raises(UnsupportedOptionError):
+        s.video("a wave", model="gpt-image-2")
+    with pytest.raises(InputError):
+        s.video("a horse", model="happyhorse-1.0-i2v")  # needs a first frame
+    assert out.getvalue() == ""
+    waiting = Progress(None, "video")  # a wait that reported once still ends its line
+    waiting.update(40, note="running", force=True)
+    waiting.close()
+    assert out.getvalue().startswith("\rvideo: 40% · running") and out.getvalue().endswith("\n")
+    s.close()
+
+
 def test_broken_display_never_breaks_the_call(notebook: list) -> None:
     bar = Progress(2, "x")
 

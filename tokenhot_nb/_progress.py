@@ -72,6 +72,7 @@ class Progress:
         self._tty = False
         self._closed = False
         self._final = False  # the closing draw: what was done, not how long it took
+        self._drawn = False  # a call refused before its first update leaves no bar behind (nor a "0%" line)
         self._ticker: Ticker | None = None  # waits (total unknown) tick between updates once shown
         if enabled is False:
             self._mode = "off"
@@ -116,7 +117,7 @@ class Progress:
             if note is not None:
                 self.note = note
             self._final = True
-            if self._mode != "off" and not (self._mode == "html" and self._handle is None):
+            if self._mode != "off" and self._drawn:
                 self._draw()
                 if self._mode == "text":
                     sys.stderr.write("\n")
@@ -155,6 +156,7 @@ class Progress:
 
         self._handle = display(HTML(self._html()), display_id=True)
         self._last = time.monotonic()
+        self._drawn = True
 
     def _draw(self) -> None:
         if self._ticker is None and self.total is None and self._mode != "off" and not self._closed:
@@ -169,6 +171,7 @@ class Progress:
             elif self._mode == "text":
                 sys.stderr.write("\r" + self.text()[:120].ljust(60))
                 sys.stderr.flush()
+                self._drawn = True
         except Exception:  # a broken display must never break the call it reports on
             self._mode = "off"
 

@@ -358,7 +358,7 @@ class TokenhotMagics(Magics):
 
     def _video_call(self, view: Any, call: Callable[[], Any]) -> Any:
         """Run ``call`` with the interrupt and failure paths shown in the progress panel."""
-        from ..errors import TaskFailedError, TokenhotError
+        from ..errors import NotFoundError, TaskFailedError, TokenhotError
 
         try:
             return call()
@@ -372,8 +372,14 @@ class TokenhotMagics(Magics):
             view.task_id = view.task_id or err.task_id
             view.failed(err.reason or str(err))
             raise
-        except TokenhotError:
+        except NotFoundError:  # the service does not know the task: its row ends in error
             view.failed("")
+            raise
+        except TokenhotError:
+            if view.task_id is None:  # refused before any task existed: the error line takes the panel's place
+                self._pending = view.refused()
+            else:  # the wait ended, the task did not: it stays pending, resumable
+                view.stopped()
             raise
 
     def _video_done(self, result: Any, view: Any, output: str | None) -> Any:
@@ -397,21 +403,27 @@ class TokenhotMagics(Magics):
         view.redraw()
 
         def poll() -> None:
-            from ..errors import TaskFailedError, TokenhotError
+            import asyncio
+            import concurrent.futures
+
+            from ..errors import NotFoundError, TaskFailedError
+            from ._errors import ErrorView, parts
+            from ._video import CANCELLED
 
             try:
                 view.show_result(_task_wait(task, view.on_status))
             except TaskFailedError as err:
                 _set_last_error(err)
                 view.failed(err.reason or str(err))
-            except TokenhotError as err:
+            except NotFoundError as err:  # the service does not know the task: its row ends in error
                 _set_last_error(err)
-                from ._errors import ErrorView
-
                 view.failed(ErrorView(err).text())
-            except Exception as err:  # a thread has no cell to raise into
+            except (concurrent.futures.CancelledError, asyncio.CancelledError, KeyboardInterrupt):
+                view.stopped(CANCELLED)  # (IPython exiting cancels the loop's work): the task runs on, pending
+            except Exception as err:  # a thread has no cell to raise into; the wait ended, the task did not
                 _set_last_error(err)
-                view.failed(f"{type(err).__name__}: {err}")
+                title, message, _ = parts(err)
+                view.stopped(f"✖ {title}: {message}")
 
         view.thread = in_background(poll)
         if a.output:

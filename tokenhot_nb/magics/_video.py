@@ -27,7 +27,11 @@ STATE_LABELS = {
     "interrupted": "interrupted",
     "submitting": "submitting",
     "background": "generating (no-wait: this panel fills in when done)",
+    "stopped": "stopped waiting (the task keeps running)",
 }
+#: States after which the panel no longer changes (its elapsed time stops).
+ENDED = ("succeeded", "failed", "interrupted", "stopped")
+CANCELLED = "The wait was cancelled (the kernel is shutting down, or its loop was stopped)."
 _BAR = (
     '<div style="background:#e6e6e6;border-radius:3px;height:8px;overflow:hidden;max-width:480px">'
     '<div style="width:{pct}%;height:8px;background:{colour}"></div></div>'
@@ -68,7 +72,7 @@ class VideoView:
         return f"{line}\n{self.note}" if self.note else line
 
     def html(self) -> str:
-        colour = {"failed": "#d9534f", "interrupted": "#f0ad4e"}.get(self.state, "#4a90d9")
+        colour = {"failed": "#d9534f", "interrupted": "#f0ad4e", "stopped": "#f0ad4e"}.get(self.state, "#4a90d9")
         head, _, note = self.text().partition("\n")
         note_html = f"<div>{escape(note)}</div>" if note else ""
         return (
@@ -96,7 +100,7 @@ class VideoView:
     def tick(self) -> None:
         """Redraw with the current elapsed time (called every second while the task runs)."""
         with self._lock:
-            if self.state in ("succeeded", "failed", "interrupted"):
+            if self.state in ENDED:
                 self.stop_ticking()
                 return
             self.redraw()
@@ -146,12 +150,40 @@ class VideoView:
             self.note = resume_message(self.task_id)
             self.redraw()
 
+    def stopped(self, why: str = "") -> None:
+        """The wait ended but the task did not (an error while polling or downloading, a cancelled wait): it keeps
+        running on the server and its row stays pending, so say how to pick it up, never "failed"."""
+        self.stop_ticking()
+        with self._lock:
+            self.state = "stopped"
+            self.note = f"{why}\n{resume_message(self.task_id)}" if why else resume_message(self.task_id)
+            self.redraw()
+
+    def refused(self) -> _Panel | None:
+        """A call refused before any task existed (a wrong model, a bad option, the budget): nothing runs, so the
+        panel only makes way for the one error line. Returns what the error replaces (None in a terminal, where
+        the panel printed nothing yet)."""
+        self.stop_ticking()
+        with self._lock:
+            self.state = "refused"
+            return _Panel(self._handle) if self.live and self._handle is not None else None
+
     def failed(self, reason: str) -> None:
         self.stop_ticking()
         with self._lock:
             self.state = "failed"
             self.note = reason
             self.redraw()
+
+
+class _Panel:
+    """The panel's display, for the magic's error path to put its error in (as a placeholder's)."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def replace(self, obj: Any) -> None:
+        self.handle.update(obj)
 
 
 def resume_target(session: Any, value: str) -> str | int:
