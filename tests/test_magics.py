@@ -223,6 +223,24 @@ def test_video_resume_takes_a_history_number_as_session_resume_does(ip: Any, off
     assert offline.history[-1].response["task_id"] == "106916112212032"
 
 
+def test_video_inputs_build_the_same_body_from_the_magic_and_from_python(ip: Any, offline: Any) -> None:
+    """``--last``/``--ref``/``--audio`` and ``last_frame=``/``references=``/``audio=`` send the same request; ``--ref``
+    images said they were references (untagged, two were taken for first and last frame)."""
+    first, last, ref, sound = (f"https://cdn.example.com/{n}" for n in ("first.png", "last.png", "ref.png", "a.mp3"))
+    model = "-m doubao-seedance-2.0 --duration 4"
+    for line, kwargs in (
+            (f"--image {first} --last {last}", {"image": first, "last_frame": last}),
+            (f"--ref {first} --ref {ref} --audio {sound}", {"references": [first, ref], "audio": sound})):
+        res, cap = run(ip, f"%%th_video {model} {line} -o clip\nthe same")
+        assert res.error_in_exec is None and magics_pkg.last_error is None, cap.stderr
+        by_magic = ip.user_ns["clip"].entry
+        by_python = offline.video("the same", model="doubao-seedance-2.0", duration=4, wait=False, **kwargs).entry
+        assert by_magic.request == by_python.request and by_magic.params == by_python.params
+        assert by_magic.replay_key == by_python.replay_key
+    roles = [c.get("role") for c in by_magic.request["json"]["content"]]
+    assert roles == [None, "reference_image", "reference_image", "reference_audio"]
+
+
 def test_video_interrupt_says_how_to_resume(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     real = offline.video
 

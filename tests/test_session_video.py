@@ -192,6 +192,33 @@ def test_video_image_roles(s: Session, rec: Recorder) -> None:
     assert ns["result"].entry.replay_key == res.entry.replay_key
 
 
+def test_named_video_inputs_say_what_each_image_is_for(s: Session, rec: Recorder) -> None:
+    """``last_frame=``, ``references=`` and ``audio=`` (``%%th_video --last/--ref/--audio``) were missing from the
+    Python API: a last frame needed ``images=[{'image': x, 'role': 'last_frame'}]``, known from a code comment."""
+    first, last, ref, sound = (f"https://cdn.example.com/{n}" for n in ("first.png", "last.png", "ref.png", "a.mp3"))
+
+    def roles() -> list[tuple[str, str | None]]:
+        return [(c["type"], c.get("role")) for c in rec.json(-1, "/video/generations")["content"]][1:]
+
+    task = s.video("dawn to dusk", model="doubao-seedance-2.0", image=first, last_frame=last, wait=False)
+    assert roles() == [("image_url", "first_frame"), ("image_url", "last_frame")]
+    assert task.entry.params["images"] == [{"image": {"url": first}, "role": "first_frame"},
+                                           {"image": {"url": last}, "role": "last_frame"}]
+    s.video("in this style", model="doubao-seedance-2.0", references=[first, ref], audio=sound, wait=False)
+    assert roles() == [("image_url", "reference_image"), ("image_url", "reference_image"),
+                       ("audio_url", "reference_audio")]
+    s.video("in this style", model="doubao-seedance-2.0", references=ref, wait=False)  # one: no list needed
+    assert roles() == [("image_url", "reference_image")]
+    s.video("untagged", model="doubao-seedance-2.0", images=[first, ref], wait=False)  # why references are tagged
+    assert roles() == [("image_url", "first_frame"), ("image_url", "last_frame")]
+    sent = len(rec.posts("/video/generations"))
+    with pytest.raises(E.InputError, match=r"last_frame= needs image= \(the first frame\) too"):
+        s.video("no first frame", model="doubao-seedance-2.0", last_frame=last, wait=False)
+    assert len(rec.posts("/video/generations")) == sent
+    for word in ("last_frame", "references", "audio", "role"):
+        assert word in (Session.video.__doc__ or "")
+
+
 def test_resume_in_a_new_kernel_with_a_new_simulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue #12: the simulator's tasks live on disk, so a new kernel (new Session, new in-process simulator)
     resumes a pending task offline; a task id the service does not know says so."""

@@ -445,29 +445,47 @@ class Session:
     def video(self, prompt: str, model: str | ModelInfo | None = None, image: Any = None, images: Any = (),
               video: Any = None, duration: int | None = None, resolution: str | None = None,
               ratio: str | None = None, seed: int | None = None, wait: bool = True, progress: bool | None = True,
-              on_progress: Callable[[TaskStatus], Any] | None = None, **options: Any) -> VideoResult | VideoTask:
+              on_progress: Callable[[TaskStatus], Any] | None = None, *, last_frame: Any = None,
+              references: Any = None, audio: Any = None, **options: Any) -> VideoResult | VideoTask:
         """Create a video task; with ``wait=True`` poll it to the end → :class:`VideoResult`, else a :class:`VideoTask`.
 
-        The task id is recorded at once, so an interrupted wait can be resumed (``session.resume(task_id)``).
+        Inputs (each a path, URL, bytes, PIL image or earlier result; what a model takes is in
+        ``s.model(name).capabilities``: ``first_frame``, ``last_frame``, ``reference_images``…), the same as
+        ``%%th_video``'s options:
+
+        - ``image``: the first frame (``--image``).
+        - ``last_frame``: the last frame, with ``image`` (``--last``).
+        - ``references``: reference images, one or a list (``--ref``).
+        - ``images``: images whose role is not said (one: the first frame; two: first and last frame where the
+          model takes one; more: references), or say it per image:
+          ``{"image": x, "role": "first_frame" | "last_frame" | "reference_image"}``.
+        - ``video``: input video(s): V2V, video edit, Seedance 2.x references (``--video``).
+        - ``audio``: reference audio(s), Seedance 2.x (``--audio``).
+
+        The task id is recorded at once, so an interrupted wait can be resumed: ``session.resume(task_id)`` or
+        ``session.resume(entry_id)``.
         """
         bar = Progress(None, "video", enabled=progress) if wait else None
         return self._sync(self.avideo(prompt, model=model, image=image, images=images, video=video,
                                       duration=duration, resolution=resolution, ratio=ratio, seed=seed, wait=wait,
-                                      progress=progress, on_progress=on_progress, _bar=bar, **options))
+                                      progress=progress, on_progress=on_progress, last_frame=last_frame,
+                                      references=references, audio=audio, _bar=bar, **options))
 
     @_refusals_recorded("video")
     async def avideo(self, prompt: str, model: str | ModelInfo | None = None, image: Any = None,
                      images: Any = (), video: Any = None, duration: int | None = None,
                      resolution: str | None = None, ratio: str | None = None, seed: int | None = None,
                      wait: bool = True, progress: bool | None = True,
-                     on_progress: Callable[[TaskStatus], Any] | None = None, _bar: Progress | None = None,
+                     on_progress: Callable[[TaskStatus], Any] | None = None, *, last_frame: Any = None,
+                     references: Any = None, audio: Any = None, _bar: Progress | None = None,
                      **options: Any) -> VideoResult | VideoTask:
         """Awaitable twin of :meth:`video`."""
         _checks.check_callable(on_progress, "on_progress", ("status",))
+        image, images = _video.named_inputs(image, images, last_frame, references)
         info = await self._model("video", model)
         bar = _bar if _bar is not None else (Progress(None, "video", enabled=progress) if wait else None)
-        kw = {"image": image, "images": images, "video": video, "duration": duration, "resolution": resolution,
-              "ratio": ratio, "seed": seed, **options}
+        kw = {"image": image, "images": images, "video": video, "audio": audio, "duration": duration,
+              "resolution": resolution, "ratio": ratio, "seed": seed, **options}
         try:
             result = await self._hop(_video.video_one(self, prompt, info, kw, wait=wait, on_progress=on_progress,
                                                       bar=bar))

@@ -53,6 +53,32 @@ if TYPE_CHECKING:
     from .core import Session
 
 
+def named_inputs(image: Any, images: Any, last_frame: Any, references: Any) -> tuple[Any, Any]:
+    """``last_frame=`` and ``references=`` as the ``(image, images)`` the body is built from, the way
+    ``%%th_video --image A --last B --ref C`` gives them: with a last frame both frames say their role (a first
+    frame alone stays ``image``), each reference says ``reference_image`` (untagged, one or two images would be
+    taken for frames). ``images`` given as well come between the frames and the references."""
+    if last_frame is None and references is None:
+        return image, images
+    if last_frame is not None and image is None:
+        raise InputError("last_frame= needs image= (the first frame) too.",
+                         hint="s.video('…', image=first, last_frame=last), on a model that takes a last frame.")
+    given = list(images) if isinstance(images, (list, tuple)) and not _is_pair(images) else (
+        [images] if images is not None else [])
+    frames: list[Any] = []
+    if last_frame is not None:
+        frames = [{"image": image, "role": "first_frame"}, {"image": last_frame, "role": "last_frame"}]
+        image = None
+    refs = list(references) if isinstance(references, (list, tuple)) and not _is_pair(references) else (
+        [references] if references is not None else [])
+    return image, [*frames, *given, *({"image": r, "role": "reference_image"} for r in refs)]
+
+
+def _is_pair(value: Any) -> bool:
+    """One ``(bytes, mime)`` input, not a list of two."""
+    return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (bytes, bytearray))
+
+
 def _inputs(session: Session, kw: dict[str, Any]
             ) -> tuple[list[Media], list[Media], list[str | None], list[Media], list[Media]]:
     """(first frame(s), more images, their roles, source videos, reference audios) from ``image=``, ``images=``,
@@ -74,7 +100,7 @@ def _inputs(session: Session, kw: dict[str, Any]
 
 
 def _media_list(value: Any, kind: Any, session: Session) -> list[Media]:
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (bytes, bytearray)):
+    if _is_pair(value):
         return [to_media(value, kind, session.store)]  # one (bytes, mime) pair, not a list of two
     return to_media_list(value, kind, session.store)
 

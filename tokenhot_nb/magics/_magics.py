@@ -335,11 +335,9 @@ class TokenhotMagics(Magics):
         if a.last:
             if not a.image:
                 _args.parser("th_video").error("--last needs --image (the first frame) too.")
-            kwargs.pop("image")
-            kwargs["images"] = [{"image": resolve_source(a.image, self._ns), "role": "first_frame"},
-                                {"image": resolve_source(a.last, self._ns), "role": "last_frame"}]
-        if a.ref:
-            kwargs["images"] = [*kwargs.get("images", []), *(resolve_source(x, self._ns) for x in a.ref)]
+            kwargs["last_frame"] = resolve_source(a.last, self._ns)
+        if a.ref:  # tagged by the session: untagged, one or two would be taken for frames
+            kwargs["references"] = [resolve_source(x, self._ns) for x in a.ref]
         for name in ("video", "audio"):
             sources = [resolve_source(x, self._ns) for x in getattr(a, name) or []]
             if sources:
