@@ -30,7 +30,7 @@ STATE_LABELS = {
     "stopped": "stopped waiting (the task keeps running)",
 }
 #: States after which the panel no longer changes (its elapsed time stops).
-ENDED = ("succeeded", "failed", "interrupted", "stopped")
+ENDED = ("succeeded", "failed", "interrupted", "stopped", "refused")
 CANCELLED = "The wait was cancelled (the kernel is shutting down, or its loop was stopped)."
 _BAR = (
     '<div style="background:#e6e6e6;border-radius:3px;height:8px;overflow:hidden;max-width:480px">'
