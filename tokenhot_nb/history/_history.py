@@ -611,6 +611,7 @@ def _cost_text(usage: Any) -> str:
 
 
 def _cost_of(usage_json: str | None) -> str:
+    """``_cost_text`` of a row's ``usage`` column as stored (JSON; an odd row's may not parse)."""
     try:
         usage = json.loads(usage_json or "{}")
     except ValueError:

@@ -193,6 +193,7 @@ def resume_target(session: Any, value: str) -> str | int:
     ``session.resume(3)`` takes an entry id, so the magic does too; a vendor's all-digit task id (Hailuo's are 15
     digits or more) is no row id, so it stays a task id. A row of another kind is refused with both readings.
     """
+    from .._session.checks import with_article
     from ..errors import InputError
 
     text = value.strip()
@@ -203,7 +204,7 @@ def resume_target(session: Any, value: str) -> str | int:
     except (KeyError, OverflowError):  # no such row (OverflowError: more digits than SQLite's integers)
         return text
     if entry.kind != "video":
-        raise InputError(f"History entry #{text} is {'an' if entry.kind[:1] in 'aeiou' else 'a'} {entry.kind} call, "
+        raise InputError(f"History entry #{text} is {with_article(entry.kind)} call, "
                          "not a video call: --resume takes a video task id or the history # of a video call.",
                          hint=f"For a video task whose id is {text!r}: tokenhot_nb.session().resume({text!r}). "
                               "Video calls: %th_history --kind video.")
