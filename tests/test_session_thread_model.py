@@ -3,14 +3,11 @@ session's default in the middle of the conversation, without a word."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
-import pytest
 from _session_support import Recorder, make_session
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import UnknownModelError
 
 
 def _sent_to(rec: Recorder) -> tuple[str, str]:
@@ -43,26 +40,23 @@ def test_other_threads_new_threads_and_one_offs_take_the_default(s: Session, rec
     assert s.chat("so?", stream=False).model == default  # the fresh start is the thread's last turn now
 
 
-def test_the_model_survives_a_restart(tmp_path: Path) -> None:
-    make_session(tmp_path, Recorder()).chat("hi", model="claude-opus-4-6", thread="study", stream=False)
-    again = make_session(tmp_path, Recorder())
-    assert again.chat("where were we?", thread="study", stream=False).model == "claude-opus-4-6"
-
-
-def test_a_model_only_the_price_table_knows_survives_a_restart(tmp_path: Path) -> None:
-    make_session(tmp_path, Recorder()).chat("hi", model="deepseek-v4-pro", thread="study", stream=False)
+def test_a_new_session_goes_on_with_the_conversation_but_the_default_model(tmp_path: Path) -> None:
+    """The model is this session's: a re-run notebook's first cell asks the model it asked when recorded."""
+    first = make_session(tmp_path, Recorder())
+    default = first.chat("hi", thread="study", stream=False).model
+    first.chat("and you?", model="claude-opus-4-6", thread="study", stream=False)
     rec = Recorder()
     again = make_session(tmp_path, rec)
-    assert again.chat("where were we?", thread="study", stream=False).model == "deepseek-v4-pro"
-    assert rec.json()["model"] == "deepseek-v4-pro"
+    assert again.chat("where were we?", thread="study", stream=False).model == default
+    assert len(rec.json()["messages"]) == 5  # the conversation itself goes on
 
 
-def test_a_thread_whose_model_is_gone_says_which_thread_and_how_to_go_on(tmp_path: Path) -> None:
-    make_session(tmp_path, Recorder()).chat("hi", model="claude-opus-4-6", thread="study", stream=False)
-    with sqlite3.connect(tmp_path / "history.sqlite") as db:  # the catalogue no longer sells it
-        db.execute("UPDATE entries SET params = json_set(params, '$.model', 'retired-chat-1')")
-    again = make_session(tmp_path, Recorder())
-    with pytest.raises(UnknownModelError) as info:
-        again.chat("where were we?", thread="study", stream=False)
-    assert "Thread 'study' was talking to it: pass model=" in str(info.value)
-    assert again.chat("hello", model="gpt-5.2", thread="study", stream=False).model == "gpt-5.2"
+def test_a_notebook_that_switches_model_mid_thread_replays(tmp_path: Path) -> None:
+    live = make_session(tmp_path, Recorder())
+    said = [live.chat("first", stream=False).text, live.chat("second", model="claude-opus-4-6", stream=False).text,
+            live.chat("third", stream=False).text]
+    live.close()
+    replay = make_session(tmp_path, Recorder(), mode="replay")
+    again = [replay.chat("first", stream=False), replay.chat("second", model="claude-opus-4-6", stream=False),
+             replay.chat("third", stream=False)]
+    assert [r.text for r in again] == said and [r.model for r in again][1:] == ["claude-opus-4-6"] * 2

@@ -32,8 +32,9 @@ class Thread:
     last_id: int | None = None
     #: The chat family's body of this conversation so far (``chat.Prefix``): a turn encodes only what it adds.
     prefix: Any = field(default=None, repr=False, compare=False)
-    #: The model of the last turn (a ``ModelInfo``, or what its stored row recorded: a name or ``{"id",
-    #: "family"}``): a follow-up that names no model goes on with it, instead of switching to the default.
+    #: The model of the thread's last turn in this session (a ``ModelInfo``): a follow-up that names no model goes
+    #: on with it, instead of switching to the default. Not read back from the store: a re-run notebook (and its
+    #: replay) starts from the default model, as its first cell did when it was recorded.
     model: Any = field(default=None, repr=False, compare=False)
 
     def add(self, user: dict[str, Any], answer: str | dict[str, Any], entry_id: int | None = None) -> None:
@@ -128,7 +129,6 @@ class Threads:
                        e.id)
             if (e.params or {}).get("system"):
                 thread.system = e.params["system"]
-            thread.model = (e.params or {}).get("model") or e.model or None  # (a name, or {"id", "family"})
         return thread
 
 

@@ -23,7 +23,7 @@ from .._config import Settings
 from .._progress import Progress
 from .._threads import DEFAULT_THREAD, Threads
 from ..catalog import ModelInfo, ModelList
-from ..errors import ReplayMissError, TokenhotError, UnknownModelError
+from ..errors import ReplayMissError, TokenhotError
 from ..families._types import ChatDelta, TaskStatus
 from ..results import (
     AudioResult,
@@ -390,15 +390,8 @@ class Session:
         """Awaitable twin of :meth:`chat`."""
         th = self.threads.get(thread or DEFAULT_THREAD) if model is None and not new_thread \
             and (thread is None or isinstance(thread, str)) and isinstance(message, str) else None
-        if th is not None and th.model is not None:  # a follow-up goes on with the model of the thread's last turn
-            try:
-                info = await self._model("chat", th.model)
-            except UnknownModelError as exc:
-                exc.hint = (f"Thread {th.name!r} was talking to it: pass model= to go on with another model, or "
-                            "new_thread=True to start over. " + exc.hint).strip()
-                raise
-        else:
-            info = await self._model("chat", model)
+        # a follow-up goes on with the model of the thread's last turn (in this session)
+        info = await self._model("chat", th.model if th is not None and th.model is not None else model)
         kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
               "endpoint": endpoint, "schema": schema, "json": json, "tools": list(tools) if tools else None,
               "tool_choice": tool_choice, "tool_results": tool_results, **options}
