@@ -266,6 +266,23 @@ def test_a_refused_video_shows_only_its_error(ip: Any, offline: Any) -> None:
     assert cap.outputs[-1].update, "the error takes the progress panel's place"
 
 
+def test_a_video_model_no_channel_serves_shows_only_its_error(ip: Any, offline: Any,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 503 model_not_found is a NotFoundError, caught as "the service does not know the task": with no task at
+    all it drew "🎬 failed · 0%" above the error, as any refusal before a task exists must not."""
+    from tokenhot_nb.errors import ModelNotServedError
+
+    def not_served(*args: Any, **kwargs: Any) -> Any:
+        raise ModelNotServedError("分组 default 下模型 no-such-video-9 无可用渠道（distributor）")
+
+    monkeypatch.setattr(offline, "video", not_served)
+    res, cap = run(ip, "%%th_video\na wave")
+    assert res.error_in_exec is None
+    shown = [o.data.get("text/plain", "") for o in cap.outputs]
+    assert not any("failed" in text for text in shown)
+    assert shown[-1].startswith("✖ ") and "no-such-video-9" in shown[-1]
+
+
 def test_a_stopped_background_wait_says_the_task_runs_on(ip: Any, offline: Any,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     """IPython exiting cancels a ``--no-wait`` poll: the panel said "failed … CancelledError:" with no message,

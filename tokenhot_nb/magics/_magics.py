@@ -371,7 +371,10 @@ class TokenhotMagics(Magics):
             view.failed(err.reason or str(err))
             raise
         except NotFoundError:  # the service does not know the task: its row ends in error
-            view.failed("")
+            if view.task_id is None:  # (no task at all: a model no channel serves, refused before anything ran)
+                self._pending = view.refused()
+            else:
+                view.failed("")
             raise
         except TokenhotError:
             if view.task_id is None:  # refused before any task existed: the error line takes the panel's place
