@@ -194,6 +194,30 @@ def test_a_text_plain_stream_is_read_as_it_arrives_not_held_until_a_mib() -> Non
     assert texts(got) == ["a", "b"]
 
 
+@pytest.mark.parametrize("label", ["text/event-stream", "text/plain"])
+def test_a_relabelled_stream_that_sends_nothing_stalls_as_a_labelled_one(label: str) -> None:
+    """Silence before the first byte is a stall whatever the label (a model thinking long); a text/plain one
+    said "Expected an event stream … try again with stream=False", the wrong advice."""
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nTransfer-Encoding: chunked\r\n"
+            b"Connection: close\r\n\r\n" % label.encode())
+    with Hostile({"/v1/chat/completions": lambda *a: Action(head, stall=30)}) as relay:
+        client = client_for(relay.url, stream_idle_timeout=0.3)
+        try:
+            with pytest.raises(E.StreamError, match="stalled"):
+                list(client.stream_sync(CALL, timeout=20))
+        finally:
+            client.close()
+
+
+@pytest.mark.parametrize("label", ["text/event-stream", "text/plain"])
+def test_a_relabelled_stream_cut_in_its_first_bytes_broke_as_a_labelled_one(label: str) -> None:
+    head = (b"HTTP/1.1 200 OK\r\nContent-Type: %s\r\nContent-Length: 500\r\n"
+            b"Connection: close\r\n\r\nda" % label.encode())
+    with Hostile({"/v1/chat/completions": lambda *a: Action(head)}) as relay, \
+            pytest.raises(E.StreamError, match="broke before it was complete"):
+        stream_all(relay.url)
+
+
 @pytest.mark.parametrize("body", [b"upstream said no\n", b"<html><body>Bad gateway</body></html>",
                                   b"\n " * 1_500_000, b"x" * 3_000_000, b"", b"dat"],
                          ids=["text", "html", "blank-3MB", "3MB", "empty", "cut-prefix"])

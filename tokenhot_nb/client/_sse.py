@@ -247,7 +247,15 @@ class EventStream:
         chunks = _body_chunks(response)
         try:
             head = await asyncio.wait_for(_peek(chunks), self._idle_timeout)
-        except (httpx.HTTPError, asyncio.TimeoutError, BodyRefused):
+        except asyncio.TimeoutError:  # nothing came: a stall, as in a labelled stream (a model thinking long)
+            await chunks.aclose()
+            raise _stall_error(self._idle_timeout, deadline=False) from None
+        except httpx.RequestError as exc:  # cut while its first bytes came: broken, as a labelled stream would be
+            await chunks.aclose()
+            scrub_error(exc)
+            cause = error_from_transport(exc, secrets=self._secrets)
+            raise StreamError(f"The stream broke before it was complete: {cause.message}") from exc
+        except (httpx.HTTPError, BodyRefused):
             await chunks.aclose()
             raise _not_streamed(content_type) from None  # unreadable: neither a stream nor an error envelope
         body = _prepend(head, chunks)
