@@ -487,3 +487,11 @@ def test_filter_by_model_takes_an_alias(tmp_path: Path) -> None:
     with pytest.raises(Exception):  # noqa: B017 - an unknown model is refused; its row keeps the name as given
         Session(mode="offline", store=tmp_path / "store").image("a cat", model="my-own-model")
     assert len(History(tmp_path / "store").filter(model="my-own-model")) == 1  # no session: built-in catalogue
+
+
+def test_a_views_repr_never_shows_a_key_it_was_searched_for(tmp_path: Path) -> None:
+    from tokenhot_nb import Session
+
+    key = "tkh-MYSECRETKEY-1234567890"
+    with Session(mode="offline", store=tmp_path, api_key=key) as s:
+        assert key not in repr(s.history.search(key)) and key not in repr(s.history.filter(model=key))

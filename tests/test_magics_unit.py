@@ -479,3 +479,24 @@ def test_load_ext_imports_only_the_magics() -> None:
                     "tokenhot_nb.magics._display", "tokenhot_nb.magics._interp", "tokenhot_nb.magics._magics"}
     heavy = {"httpx", "sqlite3", "PIL", "numpy", "ipywidgets", "markdown_it", "nh3", "anyio", "av"}
     assert not {m.split(".")[0] for m in new} & heavy
+
+
+def test_a_terminal_table_lines_up_wide_characters_and_keeps_each_row_on_one_line() -> None:
+    from wcwidth import wcswidth
+
+    from tokenhot_nb.magics._tables import Table
+
+    lines = Table(["id", "price"], [["通义千问-max", "$1"], ["gpt-5.2", "$2"], ["bad\nrow\x1b[2J", "$3"]]).text()
+    rows = lines.splitlines()
+    assert len(rows) == 5 and "\x1b" not in lines
+    assert len({wcswidth(r[:r.index("$")]) for r in rows[2:]}) == 1  # the price column starts at one cell
+
+
+def test_a_video_task_id_from_the_network_cannot_drive_the_terminal() -> None:
+    from tokenhot_nb.families._types import TaskStatus
+    from tokenhot_nb.magics._video import VideoView
+
+    view = VideoView(live=False)
+    view.on_status(TaskStatus("t\x1b]0;pwned\x07\x1b[2J", "running", 5))
+    view.stopped("why")
+    assert "\x1b" not in view.text() and "\x07" not in view.text()

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
+from .._terminal import aligned, cut, plain
 from ..errors import InputError
 from ._entry import HistoryEntry, _shorten, escape
 from ._store import Cond, Store
@@ -356,7 +357,7 @@ class History:
 
     def __repr__(self) -> str:
         n = len(self)
-        what = f" ({self._label})" if self._label else ""
+        what = f" ({plain(self._label)})" if self._label else ""  # (a search's words may hold a key)
         last = self.last
         tail = f"; last: #{last.id} {last.kind} {last.model} {last.status}" if last else ""
         ro = " (read-only)" if self.store.read_only else ""
@@ -460,51 +461,6 @@ TEXT_ROWS = 20
 _TEXT_WIDTH = {"model": 28, "prompt / answer": 56}
 
 
-def plain(value: Any) -> str:
-    """A field for a terminal: a model id, an answer or an error is network text (an imported history's fields
-    too), so no escape sequence may drive the terminal, no key may show, and it stays on one line."""
-    from .._config import redact
-    from ..errors import clean_text
-
-    return " ".join(redact(clean_text(str(value))).split())  # (cleaned first: removing escapes may join a key)
-
-
-def _cells(text: str) -> int:
-    """How many terminal cells ``text`` takes (a CJK character takes two)."""
-    from wcwidth import wcswidth
-
-    width = wcswidth(text)
-    return width if width >= 0 else len(text)
-
-
-def _cut(text: str, width: int) -> str:
-    """``text`` cut to ``width`` terminal cells, an ellipsis marking the cut."""
-    if _cells(text) <= width:
-        return text
-    from wcwidth import wcwidth
-
-    out, used = [], 1
-    for ch in text:
-        used += max(0, wcwidth(ch))
-        if used > width:
-            break
-        out.append(ch)
-    return "".join(out) + "…"
-
-
-def aligned(header: Sequence[str], rows: Sequence[Sequence[str]], right: Iterable[int] = ()) -> list[str]:
-    """Lines of a plain-text table, columns aligned in terminal cells (``right``: right-aligned columns)."""
-    table = [list(header), *(list(r) for r in rows)]
-    widths = [max(_cells(r[i]) for r in table) for i in range(len(header))]
-    flush = set(right)
-
-    def cell(text: str, i: int) -> str:
-        pad = " " * (widths[i] - _cells(text))
-        return pad + text if i in flush else text + pad
-
-    return ["  ".join(cell(c, i) for i, c in enumerate(r)).rstrip() for r in table]
-
-
 def _row_text(r: Sequence[Any]) -> list[str]:
     """One row of the text table (id, started, duration, kind, model, status, text, usage, error)."""
     error = json.loads(r[8]) if r[8] else None
@@ -512,8 +468,8 @@ def _row_text(r: Sequence[Any]) -> list[str]:
     if isinstance(error, dict) and error.get("message"):
         message = plain(error["message"])
         text = f"{text} ⚠ {message}" if text else f"⚠ {message}"
-    return [str(r[0]), _when(r[1]), plain(r[3]), _cut(plain(r[4]), _TEXT_WIDTH["model"]), plain(r[5]),
-            f"{r[2]:.1f} s" if r[2] is not None else "", _cost_of(r[7]), _cut(text, _TEXT_WIDTH["prompt / answer"])]
+    return [str(r[0]), _when(r[1]), plain(r[3]), cut(plain(r[4]), _TEXT_WIDTH["model"]), plain(r[5]),
+            f"{r[2]:.1f} s" if r[2] is not None else "", _cost_of(r[7]), cut(text, _TEXT_WIDTH["prompt / answer"])]
 
 
 def history_text(h: History, limit: int = TEXT_ROWS) -> str:

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from .._safe import text_html as escape
+from .._terminal import aligned, cells, cut, plain
 
 NO_MODELS = "No model matches {filter!r}. Try a shorter filter, or %th_models with none."
 _LIST_SHOWN = 4
@@ -25,22 +26,14 @@ def capability_summary(caps: dict[str, Any]) -> str:
     return ", ".join(flags + limits + lists)
 
 
-def _plain(value: Any) -> str:
-    """A cell for a terminal as for HTML: no escape sequence, no key (the rest of the text as it was)."""
-    from .._config import redact
-    from ..errors import clean_text
-
-    return redact(clean_text(str(value)))
-
-
 class Table:
     """Rows of strings with a header; ``_repr_mimebundle_`` gives HTML and aligned text."""
 
     def __init__(self, header: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str = "",
                  empty: str = "(nothing to show)") -> None:
         self.header = list(header)
-        self.rows = [[("" if c is None else _plain(c)) for c in r] for r in rows]  # (network text: model ids…)
-        self.title = _plain(title)
+        self.rows = [[("" if c is None else plain(c)) for c in r] for r in rows]  # (network text: model ids…)
+        self.title = plain(title)
         self.empty = empty
 
     def __len__(self) -> int:
@@ -49,15 +42,9 @@ class Table:
     def text(self) -> str:
         if not self.rows:
             return self.empty
-        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.header)]
-        widths = [min(w, 60) for w in widths]
-
-        def line(cells: Sequence[str]) -> str:
-            return "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=False)).rstrip()
-
-        out = [self.title] if self.title else []
-        out += [line(self.header), line(["-" * w for w in widths])] + [line(r) for r in self.rows]
-        return "\n".join(out)
+        rows = [[cut(c, 60) for c in r] for r in self.rows]
+        rule = ["-" * max(cells(h), *(cells(r[i]) for r in rows)) for i, h in enumerate(self.header)]
+        return "\n".join([*([self.title] if self.title else []), *aligned(self.header, [rule, *rows])])
 
     def html(self) -> str:
         if not self.rows:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .._safe import text_html as escape
+from .._terminal import plain
 
 RESUME_HINT = "The task keeps running on the server. Resume with: %th_video --resume {task_id}"
 RESUME_HINT_PY = "or tokenhot_nb.session().resume({task_id!r}).wait()"
@@ -64,10 +65,10 @@ class VideoView:
     def text(self) -> str:
         label = STATE_LABELS.get(self.state, self.state)
         bits = [f"🎬 {label}", f"{self.percent}%", f"{self.elapsed():.0f}s"]
-        if self.task_id:
-            bits.append(f"task {self.task_id}")
+        if self.task_id:  # (from the network: printed in a terminal, so made plain)
+            bits.append(f"task {plain(self.task_id)}")
         if self.model:
-            bits.append(self.model)
+            bits.append(plain(self.model))
         line = " · ".join(bits)
         return f"{line}\n{self.note}" if self.note else line
 
@@ -214,6 +215,7 @@ def resume_target(session: Any, value: str) -> str | int:
 def resume_message(task_id: str | None) -> str:
     if not task_id:
         return NO_TASK_YET
+    task_id = plain(task_id)  # (the service's id, shown in a terminal too)
     return f"{RESUME_HINT.format(task_id=task_id)} ({RESUME_HINT_PY.format(task_id=task_id)})"
 
 
