@@ -81,12 +81,16 @@ def _write(path: Path, records: list[Any]) -> Path:
     ({"text": [5, -2]}, "text[1] must be a whole number >= 0"),
     ({"text": [1] * 100_000}, "text has 100,000 pieces"),
 ])
-def test_an_import_refuses_garbage_pieces_with_one_line(tmp_path: Path, pieces: Any, says: str) -> None:
+def test_an_import_keeps_a_row_whose_pieces_are_garbage_without_them(tmp_path: Path, pieces: Any,
+                                                                     says: str) -> None:
+    """The row is a paid call: it is kept (its answer replays in one piece), the damaged detail dropped and named;
+    strict=True refuses the file."""
     bad = {**GOOD, "id": 2, "response": {"request_id": "r", "pieces": pieces}}
     src = _write(tmp_path / "h.jsonl", [GOOD, bad])
-    with pytest.warns(UserWarning, match=r"1 of 2 entries of h.jsonl were left out: entry 2: response\.pieces: "):
+    with pytest.warns(UserWarning, match=r"1 of 2 entries of h.jsonl were loaded without a damaged detail: "
+                                         r"entry 2: response\.pieces dropped \("):
         h = History.load(src, tmp_path / "store")
-    assert len(h) == 1
+    assert len(h) == 2 and h[-1].response == {"request_id": "r"}
     with pytest.raises(InputError) as info:
         History.load(src, tmp_path / "store2", strict=True)
     assert f"entry 2: response.pieces: {says}" in str(info.value) and "\n" not in str(info.value)

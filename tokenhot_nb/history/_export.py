@@ -170,13 +170,19 @@ def load_history(path: Path, store: Store | str | os.PathLike[str] | None = None
     entries: list[HistoryEntry] = []
     old_ids: list[int | None] = []
     problems: list[str] = []
+    mended: list[str] = []
     for i, r in enumerate(records):
+        notes: list[str] | None = None if strict else []
         try:
-            entries.append(entry_from_record(r))
+            entries.append(entry_from_record(r, notes))
         except InvalidRecord as exc:  # it may quote the bad value: a key there is masked (a warning is output)
             problems.append(redact(f"entry {i + 1}: {exc}"))
             continue
+        mended += [redact(f"entry {i + 1}: {n}") for n in notes or ()]
         old_ids.append(old_id(r))
+    if mended:
+        warn(f"{len(mended)} of {len(records)} entries of {path.name} were loaded without a damaged detail: "
+             + "; ".join(mended[:3]) + (f"; and {len(mended) - 3} more" if len(mended) > 3 else "") + ".")
     if problems:
         summary = "; ".join(problems[:3]) + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
         if strict:

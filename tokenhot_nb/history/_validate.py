@@ -119,8 +119,11 @@ def _outputs(value: Any) -> list[dict[str, Any]]:
     return out
 
 
-def entry_from_record(r: Any) -> HistoryEntry:
-    """A checked :class:`HistoryEntry` from one exported record (its ``id`` dropped, replay key recomputed)."""
+def entry_from_record(r: Any, notes: list[str] | None = None) -> HistoryEntry:
+    """A checked :class:`HistoryEntry` from one exported record (its ``id`` dropped, replay key recomputed).
+
+    ``notes``: given, a bad optional field that nothing paid for depends on (``response.pieces``) is dropped and
+    noted there instead of refusing the record (which would lose the paid call it holds)."""
     from ._replay import replay_key
 
     if not isinstance(r, dict):
@@ -147,8 +150,11 @@ def entry_from_record(r: Any) -> HistoryEntry:
     response = _obj(r, "response")
     if response.get("pieces") is not None:  # a replay would fall back to one piece; an import says what is wrong
         bad = _pieces.problem(response["pieces"])
-        if bad is not None:
+        if bad is not None and notes is None:
             raise InvalidRecord(f"response.pieces: {bad}")
+        if bad is not None and notes is not None:
+            response = {k: v for k, v in response.items() if k != "pieces"}
+            notes.append(f"response.pieces dropped ({bad}): it replays in one piece")
     return HistoryEntry(
         session_id=_line(r, "session_id", limit=200) or "",
         started=started,
