@@ -11,6 +11,7 @@ import httpx
 import pytest
 from _session_support import Recorder, make_session
 
+import tokenhot_nb
 from tokenhot_nb import Session
 from tokenhot_nb.catalog import ModelInfo
 from tokenhot_nb.errors import MissingKeyError, ModelNotServedError, UnknownModelError, error_parts
@@ -83,4 +84,7 @@ def test_a_model_no_channel_serves_is_one_clear_error_naming_it(tmp_path: Path) 
         assert "'gpt-imag-2'" in err.hint and "did you mean 'gpt-image-2'" in err.hint
         assert "gpt-imag-2" in err.message and error_parts(err)[0] == "No channel serves this model"
         assert s.history[-1].status == "error"  # recorded, as every refusal is
-        assert rec.posts("/v1/images/generations")  # the service said it, not the catalogue
+        assert len(rec.posts("/v1/images/generations")) == 1  # the service said it, once: asked again, it says it
+        with pytest.raises(ModelNotServedError):                # again (it was retried twice, 1.4 s for nothing)
+            s.chat("hi", model=tokenhot_nb.model("gpt-5-typo", family="openai-chat"), stream=False)
+        assert len(rec.posts("/v1/chat/completions")) == 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from ..errors import APIError, QuotaExhaustedError, RateLimitError
+from ..errors import APIError, ModelNotServedError, QuotaExhaustedError, RateLimitError
 
 #: Statuses worth another try (besides every 5xx).
 RETRY_STATUSES = frozenset({408, 409, 429})
@@ -141,7 +141,7 @@ class RetryPolicy:
     def retry_status(self, error: APIError, *, billed: bool = False) -> bool:
         """Whether an error answer may be retried (ignoring the attempt count)."""
         status = error.status or 0
-        if isinstance(error, QuotaExhaustedError):
+        if isinstance(error, (QuotaExhaustedError, ModelNotServedError)):  # asked again, the same answer
             return False
         if isinstance(error, RateLimitError):  # limiter wording on any status: the request was turned away
             return True
