@@ -16,6 +16,7 @@ import sys
 import sysconfig
 import warnings
 from contextvars import ContextVar
+from types import FrameType
 from typing import Any, NamedTuple
 
 from ._config import redact
@@ -30,8 +31,10 @@ class Where(NamedTuple):
     module_globals: dict[str, Any]
 
 
-CALLER: ContextVar[Where | None] = ContextVar("tokenhot_caller", default=None)
-"""Where the front-door call now running was made (None outside one)."""
+CALLER: ContextVar[FrameType | Where | None] = ContextVar("tokenhot_caller", default=None)
+"""Where the front-door call now running was made (None outside one). A sync call keeps the waiting thread's
+frame, walked to the user's line only when a warning is issued (its stack stays as it is while it waits); an
+awaited one keeps the line itself (a suspended coroutine's frame no longer knows its caller)."""
 
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -60,14 +63,14 @@ def _library(filename: str) -> bool:
     return full.startswith(_LIBRARIES) or "site-packages" in full or "dist-packages" in full
 
 
-def caller(skip: int = 1) -> Where | None:
-    """The innermost frame of the user's code on this thread's stack.
+def caller(skip: int = 1, start: FrameType | None = None) -> Where | None:
+    """The innermost frame of the user's code on this thread's stack (or from ``start`` outwards).
 
     Frames of tokenhot_nb are skipped, then those of the standard library and installed packages (a magic is
     called by IPython's machinery, which is called by the cell); when only those remain (the user's code is
     itself an installed package), the innermost frame outside tokenhot_nb is taken.
     """
-    frame = sys._getframe(skip)
+    frame: FrameType | None = start if start is not None else sys._getframe(skip)
     fallback: Where | None = None
     while frame is not None:
         name = frame.f_code.co_filename
@@ -83,7 +86,8 @@ def caller(skip: int = 1) -> Where | None:
 def warn(message: str, category: type[Warning] = UserWarning) -> None:
     """Issue a warning at the user's line: that of the front-door call now running, else the innermost frame of
     the user's code on this stack."""
-    where = CALLER.get() or caller(2)
+    made = CALLER.get()
+    where = made if isinstance(made, Where) else caller(start=made) if made is not None else caller(2)
     if where is None:  # no user code at all (an interpreter shutting down): plain warn
         warnings.warn(message, category, stacklevel=2)
         return

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import time
 from collections.abc import Callable, Coroutine
 from contextvars import ContextVar
+from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._warn import CALLER, Where, caller
@@ -31,7 +33,14 @@ CALL_ROWS: ContextVar[list[int] | None] = ContextVar("tokenhot_call_rows", defau
 names, and never a row another thread's call (a panel's) opened meanwhile."""
 
 
-async def _scoped(coro: Coroutine[Any, Any, T], rows: list[int], where: Where | None) -> T:
+def _rows_list() -> list[int]:
+    """The list the rows of the call now starting go into: the enclosing call's (even while still empty), else
+    a new one."""
+    rows = CALL_ROWS.get()
+    return [] if rows is None else rows
+
+
+async def _scoped(coro: Coroutine[Any, Any, T], rows: list[int], where: FrameType | Where | None) -> T:
     """Run ``coro`` with the rows it opens collected in ``rows`` (an enclosing call's list, if any, is kept), and
     its warnings filed at ``where`` (the user's line that made the call; an enclosing call's is kept)."""
     token = CALL_ROWS.set(rows) if CALL_ROWS.get() is None else None
@@ -125,9 +134,9 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
     """Run on the background loop and wait; an interrupt says which video task is kept and how to resume."""
     from ..client import run_sync
 
-    since, rows = time.time(), CALL_ROWS.get() or []
+    since, rows = time.time(), _rows_list()
     try:
-        return run_sync(_scoped(coro, rows, CALLER.get() or caller()))
+        return run_sync(_scoped(coro, rows, CALLER.get() or sys._getframe(1)))
     except (KeyboardInterrupt, Interrupted) as exc:
         raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows)) from None
 
@@ -136,9 +145,9 @@ def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
     """Run on this thread, in the client's blocking lane, and wait (see ``client/_lane.py``)."""
     from ..client import _lane
 
-    since, rows = time.time(), CALL_ROWS.get() or []
+    since, rows = time.time(), _rows_list()
     try:
-        return _lane.run(_scoped(coro, rows, CALLER.get() or caller()))
+        return _lane.run(_scoped(coro, rows, CALLER.get() or sys._getframe(1)))
     except (KeyboardInterrupt, Interrupted) as exc:
         raise KeyboardInterrupt(interrupt_message(session, exc, None, since, rows)) from None
 
@@ -155,7 +164,7 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
     if here and _lane.active():
         return await coro
 
-    since, rows = time.time(), CALL_ROWS.get() or []
+    since, rows = time.time(), _rows_list()
     try:
         return await run_async(_scoped(coro, rows, CALLER.get() or caller()))
     except (Interrupted, KeyboardInterrupt) as exc:
