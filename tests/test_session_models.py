@@ -30,7 +30,8 @@ def test_a_live_call_without_a_key_is_refused_before_any_request(tmp_path: Path,
                  transport=httpx.MockTransport(handler)) as s:
         for call in (lambda: s.chat("hi"), lambda: s.image("a cat", model="gpt-image-2"),
                      lambda: s.chat("hi", model="deepseek-v4-pro"), lambda: s.embed("x"),
-                     lambda: s.compare("hi", models=["deepseek-v4-pro", "gpt-5.2"])):
+                     lambda: s.compare("hi", models=["deepseek-v4-pro", "gpt-5.2"]),
+                     lambda: s.edit(b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "make it blue")):  # (the default edit model)
             with pytest.raises(MissingKeyError, match="No Tokenhot API key"):
                 call()
         assert sent == []  # not even the (public) price table

@@ -297,6 +297,7 @@ class Session:
                     n: int | None = None, size: str | None = None, seed: int | None = None,
                     quality: str | None = None, negative: str | None = None, **options: Any) -> ImageResult:
         """Awaitable twin of :meth:`edit`."""
+        _models.require_key(self)  # (the default edit model is chosen without the catalogue, which checks it)
         info = _resolved(_models.default_model(self.defaults, "edit", mask=mask is not None)) if model is None and not (
             self.defaults.get("edit") or self.defaults.get("image")) else await self._model("edit", model)
         kw = {"n": n, "size": size, "seed": seed, "quality": quality, "negative": negative, **options}
