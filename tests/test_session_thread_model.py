@@ -60,3 +60,17 @@ def test_a_notebook_that_switches_model_mid_thread_replays(tmp_path: Path) -> No
     again = [replay.chat("first", stream=False), replay.chat("second", model="claude-opus-4-6", stream=False),
              replay.chat("third", stream=False)]
     assert [r.text for r in again] == said and [r.model for r in again][1:] == ["claude-opus-4-6"] * 2
+
+
+def test_a_follow_up_recorded_before_threads_kept_their_model_still_replays(tmp_path: Path) -> None:
+    """Older versions sent a follow-up naming no model to the default model: their recordings must replay."""
+    live = make_session(tmp_path, Recorder())
+    live.chat("hi", model="gpt-5", stream=False)
+    live.threads.get("default").model = None  # what an older version did: the follow-up asks the default
+    said = live.chat("more", stream=False)
+    live.close()
+    assert said.model != "gpt-5"
+    replay = make_session(tmp_path, Recorder(), mode="replay")
+    replay.chat("hi", model="gpt-5", stream=False)
+    again = replay.chat("more", stream=False)
+    assert (again.text, again.model) == (said.text, said.model)

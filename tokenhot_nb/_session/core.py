@@ -392,7 +392,8 @@ class Session:
         th = self.threads.get(thread or DEFAULT_THREAD) if model is None and not new_thread \
             and (thread is None or isinstance(thread, str)) and isinstance(message, str) else None
         # a follow-up goes on with the model of the thread's last turn (in this session)
-        info = await self._model("chat", th.model if th is not None and th.model is not None else model)
+        inherited = th is not None and th.model is not None
+        info = await self._model("chat", th.model if th is not None and inherited else model)
         kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
               "endpoint": endpoint, "schema": schema, "json": json, "tools": list(tools) if tools else None,
               "tool_choice": tool_choice, "tool_results": tool_results, **options}
@@ -403,10 +404,19 @@ class Session:
             return await _batch.batch(
                 self, "chat", msgs, lambda m: _chat.chat_one(self, m, info, kw, thread=None, use_thread=False),
                 concurrency, bar, info.id)
-        result = await self._hop(_chat.chat_one(self, message, info, kw, thread=thread, new_thread=new_thread,
-                                                images=images, on_delta=on_delta,
-                                                use_thread=not isinstance(message, (list, tuple))),
-                                 here=not _chat.streams(info, kw))
+
+        def one(info: ModelInfo) -> Coroutine[Any, Any, Any]:
+            return _chat.chat_one(self, message, info, kw, thread=thread, new_thread=new_thread, images=images,
+                                  on_delta=on_delta, use_thread=not isinstance(message, (list, tuple)))
+
+        try:
+            result = await self._hop(one(info), here=not _chat.streams(info, kw))
+        except ReplayMissError:
+            if not (inherited and self.mode == "replay"):
+                raise
+            # recorded before a thread kept its model: that follow-up went to the default model
+            info = await self._model("chat", model)
+            result = await self._hop(one(info), here=not _chat.streams(info, kw))
         assert isinstance(result, ChatResult)
         if isinstance(message, str) and thread is not False:
             self.threads.get(thread or DEFAULT_THREAD).model = info
