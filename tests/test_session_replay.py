@@ -246,3 +246,17 @@ def test_a_replaying_sessions_history_ends_at_the_row_it_replayed_last(tmp_path:
     s.chat("second question", model="gpt-5.2", thread=False)
     assert len(s.history) == 3 and len(s.history.filter(kind="chat")) == 2
     assert len(make_session(tmp_path, Recorder()).history) == 3  # a session that is not replaying sees it all
+
+
+def test_a_refusal_between_replayed_calls_shows_in_the_history_as_it_did(tmp_path: Path) -> None:
+    live = make_session(tmp_path, Recorder())
+    live.chat("hi", model="gpt-5.2", thread=False)
+    with pytest.raises(E.UnknownModelError):
+        live.chat("x", model="gpt-nope", thread=False)
+    shown = [(e.kind, e.status) for e in live.history]
+    live.close()
+    s = make_session(tmp_path, Recorder(), mode="replay")
+    s.chat("hi", model="gpt-5.2", thread=False)
+    with pytest.raises(E.UnknownModelError):
+        s.chat("x", model="gpt-nope", thread=False)
+    assert [(e.kind, e.status) for e in s.history] == shown == [("chat", "ok"), ("chat", "error")]

@@ -254,7 +254,10 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
     A replay run records nothing: it re-runs a recorded notebook, whose refusals the recording run kept, and
     adding them again would change every history view it shows (a re-run is meant to give the same outputs).
     """
-    if getattr(err, "_tokenhot_recorded", False) or session.mode == "replay":
+    if getattr(err, "_tokenhot_recorded", False):
+        return
+    if session.mode == "replay":
+        _past_recorded_refusal(session, kind)
         return
     from ..history import HistoryEntry
 
@@ -278,6 +281,19 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
     except Exception:  # recording must never hide the real error
         return
     mark_recorded(err)
+
+
+def _past_recorded_refusal(session: Session, kind: str) -> None:
+    """Replay: a refusal the recording run kept right after the last replayed row is this one, so the history
+    views (which end at the replay position) show it as they did when it was recorded."""
+    at = session.replay_position
+    if at is None:
+        return
+    store = session.store
+    rows = store.select_entries([("id > ?", (at,))], limit=1)
+    if rows and rows[0].kind == kind and rows[0].status == "error" and not rows[0].endpoint \
+            and rows[0].session_id == store.get(at).session_id:
+        session.replay_position = rows[0].id
 
 
 def _as_given(value: Any) -> Any:
