@@ -416,3 +416,11 @@ def test_config_change_keeps_every_other_setting(ip: Any, offline: Any) -> None:
     run(ip, "%th_config --reset")
     s4 = tokenhot_nb.session()
     assert s4.settings.poll_interval != 0.25 and s4.seed is None and s4._transport is None and not s4.defaults
+
+
+def test_a_chat_follow_up_is_labelled_with_the_model_the_thread_goes_on_with(ip: Any, offline: Any) -> None:
+    run(ip, "%%th_chat -m claude-opus-4-6 --no-stream\nhi")
+    res, cap = run(ip, "%%th_chat\nand then?")
+    assert res.error_in_exec is None
+    labels = [json.dumps(o.metadata) for o in cap.outputs]
+    assert labels and all("claude-opus-4-6" in m for m in labels), labels

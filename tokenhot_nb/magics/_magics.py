@@ -257,7 +257,10 @@ class TokenhotMagics(Magics):
         if a.dry_run:
             return self._dry_run(s, "chat", message, stream=False, **kwargs)
         live = live_display(self.shell)
-        view = StreamView(model=self._model_label(a.model, "chat", s),
+        from .._threads import DEFAULT_THREAD
+
+        going_on = None if a.model or a.new else s.threads.get(a.thread or DEFAULT_THREAD).model
+        view = StreamView(model=going_on.id if going_on is not None else self._model_label(a.model, "chat", s),
                           fmt="text" if a.format == "text" else "markdown", live=live)
         view.start()
         try:
