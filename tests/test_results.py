@@ -340,6 +340,8 @@ def test_a_resumed_task_shows_where_it_really_ended(s: Session, rec: Recorder, t
     rec.set_faults(Faults())
     pending = s.resume(s.video("later", wait=False).entry_id)
     assert "pending (as last recorded). task.wait() to finish" in repr(pending)
+    unseen = s.resume("task_nobody_recorded_123")  # a new row for an id never seen: no recorded state to claim
+    assert ": created. task.wait() to finish" in repr(unseen) and "as last recorded" not in repr(unseen)
 
 
 def test_reprs_are_key_free(tmp_path: Path) -> None:

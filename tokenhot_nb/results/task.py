@@ -90,12 +90,12 @@ class VideoTask(Result):
             return f"failed: {st.error or 'the service gave no reason'}", True
         if st is not None:
             return f"{st.state} · {st.progress}%", False
-        status = getattr(self.entry, "status", None)
-        if status == "error":
-            error = getattr(self.entry, "error", None) or {}
+        entry = self.entry
+        if entry is not None and entry.status == "error":
+            error = entry.error or {}
             return f"ended with an error: {error.get('message') or 'no reason recorded'}", True
-        if status == "pending":
-            return "pending (as last recorded)", False
+        if entry is not None and entry.status == "pending" and (entry.response or {}).get("status"):
+            return "pending (as last recorded)", False  # (a row made by resume() for an id it never saw: no state)
         return "created", False
 
     def _plain(self) -> str:
