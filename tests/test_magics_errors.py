@@ -84,3 +84,30 @@ def test_only_the_magics_own_options_become_flags() -> None:
     assert say("Use session.edit(images, prompt, model='qwen').") == "Use %%th_image --edit SOURCE."
     assert MagicPhrasing("th_chat").fix("Drop temperature=; steer it with reasoning_effort=… instead.") == \
         "Drop --temperature; steer it with -x reasoning_effort=… instead."
+
+
+@pytest.mark.parametrize(("magic", "python", "magic_form"), [
+    ("th_chat", "For free-form JSON use json=True instead.", "For free-form JSON use --json instead."),
+    ("th_chat", "Pass tools=[…] (OpenAI function schemas) in the same call, or drop tool_choice.",
+     "Pass --tools … (OpenAI function schemas) in the same call, or drop tool_choice."),
+    ("th_translate", "Drop language=, or use transcribe(…, language=…).",
+     "Drop --language, or use %th_transcribe --language …."),
+])
+def test_a_rewritten_fix_is_a_line_the_magic_takes(magic: str, python: str, magic_form: str) -> None:
+    """A switch takes no value (``--json True`` is refused), a Python list is not glued to its flag
+    (``--tools[…]``), and a bare Python call becomes the magic that makes it, with its options."""
+    from tokenhot_nb.magics._errors import MagicPhrasing
+
+    assert MagicPhrasing(magic).fix(python) == magic_form
+
+
+def test_a_field_sent_anyway_with_a_quote_in_it_is_a_line_shlex_reads(ip: Any, offline: Any) -> None:
+    import json
+    import re
+    import shlex
+
+    text = shown(ip, "%%th_chat -x sytem=\"it's\"\nhi")
+    found = re.search(r"write (-x extra=.*?)\.(?:\n|$)", text)
+    assert found is not None, text
+    flag, value = shlex.split(found.group(1))
+    assert flag == "-x" and json.loads(value.split("=", 1)[1]) == {"sytem": "it's"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from typing import Any
 
 from .._safe import text_html as escape
@@ -62,8 +63,11 @@ _PHRASES = (
 )
 #: ``extra={'size': …}`` in a Python fix.
 _EXTRA_FIELD = re.compile(r"extra=\{'(\w+)': …\}")
-#: ``name=`` / ``name=value`` / ``name=…`` in a Python fix (``name`` is then looked up among the magic's options).
-_ARGUMENT = re.compile(r"(?<![\w.(-])(?P<name>[a-z_]+)=(?P<value>'[^']*'|[\w.:-]+|…)?")
+#: ``name=`` / ``name=value`` / ``name=…`` / ``name=[…]`` in a Python fix (``name`` is then looked up among the
+#: magic's options; a value that is a Python literal is shown as ``…``: the magic takes a name or text there).
+_ARGUMENT = re.compile(r"(?<![\w.(-])(?P<name>[a-z_]+)=(?P<value>'[^']*'|\[[^\]]*\]|\{[^}]*\}|[\w.:-]+|…)?")
+#: A bare Python call in a fix (``transcribe(…, language=…)``): the magic that makes it, with its options.
+_CALL = re.compile(r"(?<![\w.%])(?P<name>image|edit|chat|video|speak|transcribe|translate)\((?P<args>(?:[^()]|\([^()]*\))*)\)")
 
 
 class MagicPhrasing:
@@ -78,14 +82,21 @@ class MagicPhrasing:
         self.prog = "%%" + magic if magic in MAGIC_KIND and magic not in ("th_transcribe", "th_translate") \
             else "%" + magic
         self.flags: dict[str, str] = {}
+        self.switches: set[str] = set()
         for action in _args.parser(magic)._actions:
             longs = [o for o in action.option_strings if o.startswith("--")] or list(action.option_strings)
             if longs and action.dest not in ("help", "extra"):
                 self.flags.setdefault(action.dest, longs[0])
+                if action.nargs == 0:  # (--json, --new: a switch takes no value)
+                    self.switches.add(action.dest)
 
     def flag(self, name: str, value: str = "") -> str:
         """``--temperature 0.2`` for an option the magic has, ``-x name=0.2`` for a documented body field."""
         value = value.strip("'")
+        if value[:1] in ("[", "{"):  # a Python list or dict: the magic takes a variable's name or JSON there
+            value = "…"
+        if name in self.switches:
+            return self.flags[name]
         if name in self.flags:
             return f"{self.flags[name]} {value}".rstrip()
         return f"-x {name}={value or '…'}"
@@ -98,7 +109,8 @@ class MagicPhrasing:
             body = json.dumps({option: "…"}, ensure_ascii=False).replace('"…"', shown)
             return (f"{self.prog} sends {option!r} as a body field (-x {option}=…), and it looks like a typo of "
                     f"{self.flag(suggestion)}.",
-                    f"Use {self.flag(suggestion, shown)}; to send {option!r} anyway, write -x extra='{body}'.")
+                    f"Use {self.flag(suggestion, shown)}; to send {option!r} anyway, write "
+                    f"-x extra={shlex.quote(body)}.")
         kind = MAGIC_KIND.get(self.magic)
         if not isinstance(err, UnsupportedOptionError) or not kind or model_kind in (None, kind):
             return message, self.fix(fix)
@@ -121,9 +133,20 @@ class MagicPhrasing:
 
         # (a field sent "anyway" must pass as extra=: `-x size=…` is the same as --size, checked the same way)
         said = _EXTRA_FIELD.sub(lambda m: f"""-x extra='{{"{m.group(1)}": …}}'""", _ARGUMENT.sub(option, fix))
+        said = _CALL.sub(self._call, said)
         for pattern, phrase in _PHRASES:
             said = pattern.sub(phrase, said)
         return said
+
+    def _call(self, m: re.Match[str]) -> str:
+        """``transcribe(…, language=…)`` → ``%th_transcribe --language …`` (the magic, with the call's options)."""
+        magic = KIND_MAGIC.get(m.group("name"))
+        if magic is None:
+            return m.group(0)
+        other = MagicPhrasing(magic.split()[0].lstrip("%"))
+        named = [other.flag(a.group("name"), a.group("value") or "") for a in _ARGUMENT.finditer(m.group("args"))
+                 if a.group("name") in other.flags]
+        return " ".join([magic, *named])
 
 
 def _shown(value: Any) -> str:
