@@ -40,6 +40,9 @@ class FakeSession:
         self.defaults = {"image": "img-default", "chat": "chat-default", "video": "vid", "audio": "tts"}
         self.raise_on: dict[str, BaseException] = {}
         self.settings = SimpleNamespace(public=lambda: {"api_key": "set", "mode": "offline"})
+        from tokenhot_nb._threads import Thread
+
+        self.threads = SimpleNamespace(get=lambda name, new=False: Thread(name))  # (no turn yet: no model kept)
 
     def _rec(self, name: str, *a: Any, **kw: Any) -> None:
         self.calls.append((name, a, kw))
