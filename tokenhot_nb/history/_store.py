@@ -42,6 +42,8 @@ from ._artifacts import ArtifactFiles
 from ._artifacts import mime_for as mime_for
 from ._artifacts import sha256_file as sha256_file
 from ._artifacts import suffix_for as suffix_for
+from ._checkpoint import BACKSTOP as CHECKPOINT_BACKSTOP
+from ._checkpoint import Checkpointer
 from ._entry import (
     ENTRY_FIELDS,
     JSON_FIELDS,
@@ -424,6 +426,8 @@ class Store(ArtifactFiles):
         self._conns: dict[sqlite3.Connection, _Owner] = {}  # each connection and the thread it serves
         # a store dropped without close() closes its connections too (History(path) has no close of its own)
         weakref.finalize(self, _close_all, self._conns, collected=True)
+        self._checkpoints = Checkpointer(self.db_path)
+        weakref.finalize(self, self._checkpoints.stop)
         self._ready = False
         self._pid = _pid
         self._fts = "none"
@@ -515,9 +519,8 @@ class Store(ArtifactFiles):
                     if not _is_busy(e) or time.monotonic() > deadline:
                         raise
                     time.sleep(0.05)
-            # SQLite's checkpoint every 1000 WAL pages is kept: a larger WAL saves ~10 µs a call but widens what a
-            # power loss may take (the writes since the last checkpoint) to hundreds of calls
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(f"PRAGMA wal_autocheckpoint={CHECKPOINT_BACKSTOP}")  # the store's Checkpointer does it
         except BaseException:
             conn.close()
             raise
@@ -642,6 +645,7 @@ class Store(ArtifactFiles):
                     taken = self._flush_pending(c)
                 result = fn(c)
                 c.execute("COMMIT")
+                self._checkpoints.committed()
                 return result
             except BaseException as e:
                 try:
@@ -705,6 +709,7 @@ class Store(ArtifactFiles):
                     self._tx(self._index_pending)
             except (sqlite3.Error, StoreError):
                 pass
+        self._checkpoints.stop(wait=10.0)  # first: the last connection to close folds the WAL away
         with self._lock:  # another thread may be inside a query on its connection right now (a poll still
             conns = dict(self._conns)  # running while a notebook resets its session): that thread closes it
             self._conns.clear()
