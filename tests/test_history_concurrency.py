@@ -131,7 +131,7 @@ def test_kill_during_writes_leaves_a_consistent_store(tmp_path: Path) -> None:
 
         time.sleep(pause or 0.0)
         os.kill(p.pid, signal.SIGKILL)
-        p.wait(timeout=30)
+        p.communicate(timeout=30)  # (reads and closes its pipes)
         assert p.returncode == -signal.SIGKILL
 
         store = Store(root)
