@@ -143,8 +143,8 @@ def test_a_checkpoint_that_fails_is_given_up_quietly_and_the_next_one_is_tried_a
     store.count()  # the writer's connection, opened before the stand-in
     monkeypatch.setattr(_checkpoint.sqlite3, "connect", connect)
     _record(store, 1)
-    assert _wait_for(lambda: failed == ["once"])
-    assert store._checkpoints.done == 0
+    assert _wait_for(lambda: store._checkpoints.failed == 1)
+    assert failed == ["once"] and store._checkpoints.done == 0
     _record(store, 1)
     assert _wait_for(lambda: store._checkpoints.done >= 1)  # the same thread, alive, opened a connection
     thread = store._checkpoints._thread
@@ -152,6 +152,21 @@ def test_a_checkpoint_that_fails_is_given_up_quietly_and_the_next_one_is_tried_a
     monkeypatch.setattr(_checkpoint.sqlite3, "connect", real)
     store.close()
     assert _rows_in_database_file(store, tmp_path) == 2
+
+
+def test_a_database_file_deleted_under_the_store_is_not_made_again(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_checkpoint, "EVERY", 2)
+    store = Store(tmp_path / "s")
+    store.count()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{store.db_path}{suffix}").unlink(missing_ok=True)
+    _record(store, 1)  # the writer's open connection still writes to the deleted file
+    store._checkpoints.request()
+    assert _wait_for(lambda: store._checkpoints.done + store._checkpoints.failed >= 1)
+    assert (store._checkpoints.done, store._checkpoints.failed) == (0, 1)
+    assert not store.db_path.exists()
+    store.close()
 
 
 _FORKED = """

@@ -37,8 +37,11 @@ class Checkpointer:
 
     def __init__(self, db_path: Path) -> None:
         self.db_path = db_path
+        # read-write, never create: a store folder deleted under a live session must not get an empty file back
+        self._uri = f"{db_path.absolute().as_uri()}?mode=rw"
         self.commits = 0  #: since the last checkpoint asked for (an approximate count: threads may race)
         self.done = 0  #: checkpoints run
+        self.failed = 0  #: checkpoints given up (the file locked, gone, damaged)
         self._due = threading.Event()
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -84,11 +87,12 @@ class Checkpointer:
                     return
                 try:
                     if conn is None:
-                        conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
+                        conn = sqlite3.connect(self._uri, uri=True, isolation_level=None, check_same_thread=False)
                         conn.execute("PRAGMA synchronous=NORMAL")  # the writers' setting: the same syncs
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.done += 1
                 except sqlite3.Error:  # a busy, moved or damaged file: the writers meet it and say so
+                    self.failed += 1
                     if conn is not None:
                         conn.close()
                         conn = None
