@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import os
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,15 +108,6 @@ class FileRef:
     mime: str
     sha256: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def copy_to(src: Path, directory: str | os.PathLike[str], stem: str, suffix: str | None = None) -> Path:
-    """Copy a stored artifact out of the store (the store keeps its own copy)."""
-    folder = Path(directory).expanduser()
-    folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / f"{stem}{suffix if suffix is not None else src.suffix}"
-    shutil.copyfile(src, dest)
-    return dest
 
 
 def rel_url(path: Path) -> str:

@@ -14,11 +14,11 @@ from ._base import (
     PixelBombError,
     Result,
     UnreadableImageError,
-    copy_to,
     data_url,
     thumbnail,
     unreadable,
 )
+from ._save import destinations, save_image
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -114,12 +114,13 @@ class ImageResult(Result):
         except Exception as exc:  # not an image, or a broken one: one line saying so
             raise unreadable(path, exc) from None
 
-    def save(self, directory: str | os.PathLike[str] = ".", stem: str | None = None) -> list[Path]:
-        """Copy the images to ``directory`` as ``<stem>-<i><ext>`` and return the new paths."""
-        base = stem or (f"tokenhot-{self.entry_id}" if self.entry_id is not None else "tokenhot-image")
-        if len(self.items) == 1:
-            return [copy_to(self.items[0].path, directory, base)]
-        return [copy_to(it.path, directory, f"{base}-{i}") for i, it in enumerate(self.items)]
+    def save(self, path: str | os.PathLike[str] = ".", stem: str | None = None) -> list[Path]:
+        """Copy the images out of the store and return the new paths: to a folder (``<stem>[-i].<ext>``, by
+        default ``tokenhot-<entry id>``), or under a file name like Pillow's ``save`` (``"cat.png"``; several get
+        ``cat-0.png``…; another image format converts: ``"cat.jpg"``)."""
+        default = f"tokenhot-{self.entry_id}" if self.entry_id is not None else "tokenhot-image"
+        dests = destinations(path, default, stem, [it.path.suffix for it in self.items])
+        return [save_image(it.path, dest) for it, dest in zip(self.items, dests, strict=True)]
 
     def thumb(self, index: int = 0, max_px: int = GRID_PX) -> tuple[bytes, str, int, int]:
         key = (index, max_px)

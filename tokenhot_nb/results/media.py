@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._safe import text_html as escape
-from ._base import Result, copy_to, data_url, rel_url, thumbnail
+from ._base import Result, data_url, rel_url, thumbnail
+from ._save import copy_out, destinations
 
 if TYPE_CHECKING:
     from PIL.Image import Image
@@ -81,9 +82,11 @@ class _StoredMedia(Result):
             self._duration = media_duration(self.path)
         return self._duration
 
-    def save(self, directory: str | os.PathLike[str] = ".", stem: str | None = None) -> Path:
-        base = stem or (f"tokenhot-{self.entry_id}" if self.entry_id is not None else f"tokenhot-{self.kind}")
-        return copy_to(self.path, directory, base)
+    def save(self, path: str | os.PathLike[str] = ".", stem: str | None = None) -> Path:
+        """Copy the file out of the store: to a folder (``<stem><ext>``, by default ``tokenhot-<entry id>``) or
+        under a file name of the same format (``"clip.mp4"``); returns the new path."""
+        default = f"tokenhot-{self.entry_id}" if self.entry_id is not None else f"tokenhot-{self.kind}"
+        return copy_out(self.path, destinations(path, default, stem, [self.path.suffix])[0], what=self.kind)
 
 
 class VideoResult(_StoredMedia):

@@ -1,0 +1,103 @@
+"""Saving results out of the store: a folder keeps the stored names, a file name is taken as Pillow takes it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from test_results import make_mp4, make_png, make_wav
+
+from tokenhot_nb import errors as E
+from tokenhot_nb.results import AudioResult, ImageItem, ImageResult, VideoResult
+
+
+def _images(tmp_path: Path, n: int = 1, mode: str = "RGB") -> ImageResult:
+    src = tmp_path / "store"
+    src.mkdir(exist_ok=True)
+    items = [ImageItem(make_png(src / f"{i}.png", (40, 30), mode), "image/png", str(i) * 64, {}) for i in range(n)]
+    return ImageResult(items, model="m", prompt="cats")
+
+
+def _one_line(err: E.TokenhotError) -> None:
+    assert "\n" not in err.message and err.hint and "\n" not in err.hint
+    assert len(err._render_traceback_()) <= 6  # the short block, no frames
+
+
+def test_a_file_name_is_the_file_written(tmp_path: Path) -> None:
+    res = _images(tmp_path)
+    out = res.save(tmp_path / "cat.png")
+    assert out == [tmp_path / "cat.png"] and out[0].is_file()
+    assert out[0].read_bytes() == res.items[0].path.read_bytes()
+
+
+def test_another_image_format_converts_and_transparency_goes_to_rgb_for_jpeg(tmp_path: Path) -> None:
+    res = _images(tmp_path, mode="RGBA")
+    (jpg,) = res.save(tmp_path / "sub" / "cat.JPG")  # a folder that does not exist yet is made
+    with Image.open(jpg) as im:
+        assert (im.format, im.mode, im.size) == ("JPEG", "RGB", (40, 30))
+    (webp,) = res.save(tmp_path / "cat.webp")
+    with Image.open(webp) as im:
+        assert im.format == "WEBP" and im.mode == "RGBA"
+
+
+def test_several_images_under_one_file_name_are_numbered(tmp_path: Path) -> None:
+    out = _images(tmp_path, 3).save(tmp_path / "cats.png")
+    assert [p.name for p in out] == ["cats-0.png", "cats-1.png", "cats-2.png"] and all(p.is_file() for p in out)
+
+
+def test_a_folder_keeps_the_stored_names(tmp_path: Path) -> None:
+    res = _images(tmp_path)
+    assert res.save(tmp_path / "out") == [tmp_path / "out" / "tokenhot-image.png"]
+    (tmp_path / "v1.2").mkdir()  # a folder that exists, whatever its name
+    assert res.save(tmp_path / "v1.2") == [tmp_path / "v1.2" / "tokenhot-image.png"]
+    assert res.save(f"{tmp_path / 'v2.0'}{os.sep}", stem="cat") == [tmp_path / "v2.0" / "cat.png"]  # ends with /
+    assert _images(tmp_path, 2).save(tmp_path / "two", stem="c") == [tmp_path / "two" / "c-0.png",
+                                                                      tmp_path / "two" / "c-1.png"]
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("cat.txt", ".txt is not an image format"),
+    ("cat.png\0", None),
+])
+def test_a_name_that_is_no_image_format_is_one_line_and_writes_nothing(tmp_path: Path, name: str,
+                                                                       says: str | None) -> None:
+    res = _images(tmp_path)
+    with pytest.raises(E.InputError) as exc:
+        res.save(tmp_path / name)
+    _one_line(exc.value)
+    if says:
+        assert says in exc.value.message and "end the path with '/'" in exc.value.hint
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
+
+
+def test_a_file_name_and_a_stem_together_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(E.InputError, match=r"file name .* or stem=, not both") as exc:
+        _images(tmp_path).save(tmp_path / "cat.png", stem="dog")
+    _one_line(exc.value)
+
+
+def test_a_place_that_cannot_be_written_is_one_line_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("x")
+    res = _images(tmp_path)
+    for where in (tmp_path / "a-file" / "cat.png", tmp_path / "a-file" / "out"):
+        with pytest.raises(E.InputError, match=r"Cannot save to .*a-file") as exc:
+            res.save(where)
+        _one_line(exc.value)
+        assert "nothing is lost" in exc.value.hint
+    with pytest.raises(E.InputError, match="takes a folder or a file name, not int"):
+        res.save(123)  # type: ignore[arg-type]
+
+
+def test_a_video_or_sound_is_saved_in_its_own_format_only(tmp_path: Path) -> None:
+    video = VideoResult(make_mp4(tmp_path / "v.mp4"), model="m")
+    assert video.save(tmp_path / "clip.mp4").read_bytes() == video.path.read_bytes()
+    assert video.save(tmp_path / "out") == tmp_path / "out" / "tokenhot-video.mp4"
+    with pytest.raises(E.InputError, match=r"This video is \.mp4: it cannot be saved as \.mov") as exc:
+        video.save(tmp_path / "clip.mov")
+    assert "'clip.mp4'" in exc.value.hint
+    _one_line(exc.value)
+    assert not (tmp_path / "clip.mov").exists()
+    audio = AudioResult(make_wav(tmp_path / "a.wav", 0.2), model="tts")
+    assert audio.save(tmp_path / "speech.wav").read_bytes() == audio.path.read_bytes()
