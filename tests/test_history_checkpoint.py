@@ -43,8 +43,13 @@ def _wait_for(check: object, timeout: float = 10.0) -> bool:
     return False
 
 
-def _threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "tokenhot-checkpoint"]
+def _checkpointed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: int, calls: int) -> Store:
+    """A store whose thread has run its first checkpoint (after ``calls`` recorded calls, two commits each)."""
+    monkeypatch.setattr(_checkpoint, "EVERY", every)
+    store = Store(tmp_path / "s")
+    _record(store, calls)
+    assert _wait_for(lambda: store._checkpoints.done >= 1)
+    return store
 
 
 def test_commits_are_checkpointed_by_the_stores_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -78,10 +83,7 @@ def test_without_the_thread_a_writer_keeps_its_pages_in_the_wal(tmp_path: Path,
 
 def test_close_ends_the_thread_and_folds_the_wal_and_a_reused_store_starts_another(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_checkpoint, "EVERY", 4)
-    store = Store(tmp_path / "s")
-    _record(store, 4)
-    assert _wait_for(lambda: store._checkpoints.done >= 1)
+    store = _checkpointed(tmp_path, monkeypatch, 4, 4)
     thread = store._checkpoints._thread
     assert thread is not None and thread.is_alive()
     store.close()
@@ -95,12 +97,8 @@ def test_close_ends_the_thread_and_folds_the_wal_and_a_reused_store_starts_anoth
 
 
 def test_a_store_dropped_without_close_ends_its_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_checkpoint, "EVERY", 2)
-    store = Store(tmp_path / "s")
-    _record(store, 2)
-    checkpoints = store._checkpoints
-    assert _wait_for(lambda: checkpoints.done >= 1)
-    thread = checkpoints._thread
+    store = _checkpointed(tmp_path, monkeypatch, 2, 2)
+    thread = store._checkpoints._thread
     assert thread is not None
     del store
     gc.collect()
@@ -111,10 +109,7 @@ def test_a_store_dropped_without_close_ends_its_thread(tmp_path: Path, monkeypat
 def test_a_reader_pinning_the_wal_holds_up_neither_the_writers_nor_the_thread(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """PASSIVE copies what no reader still needs and returns; the rest is folded in once the reader is gone."""
-    monkeypatch.setattr(_checkpoint, "EVERY", 2)
-    store = Store(tmp_path / "s")
-    _record(store, 1)
-    assert _wait_for(lambda: store._checkpoints.done >= 1)
+    store = _checkpointed(tmp_path, monkeypatch, 2, 1)
     blocker = sqlite3.connect(store.db_path, isolation_level=None)
     blocker.execute("BEGIN")
     assert blocker.execute("SELECT count(*) FROM entries").fetchone()[0] == 1
