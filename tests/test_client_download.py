@@ -590,3 +590,34 @@ def test_a_public_cdn_redirecting_into_this_machine_is_refused_before_the_reques
     with pytest.raises(E.DownloadError, match=r"127\.0\.0\.1/api/contents: that is a private or loopback address"):
         download(make_client(handler), "https://cdn.vendor.test/v.mp4", tmp_path)
     assert seen == ["https://cdn.vendor.test/v.mp4"] and leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("link", ["https://cdn.vendor.test/v.mp4", "https://api.tokenhot.test/v1/files/v.mp4"])
+def test_a_download_that_breaks_keeps_no_key_from_its_links_query_in_the_chained_request(link: str,
+                                                                                          tmp_path: Path) -> None:
+    """The error's chain keeps the httpx error (``__context__``), and that keeps its request: a link (or the
+    redirect it led to) that carried the key in its query showed it in ``repr(err.__context__.request)``, to a
+    debugger or anything that walks the chain."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        if "token" not in request.url.params:
+            return httpx.Response(302, headers={"Location": f"https://cdn.vendor.test/f?token={KEY}&n=1"})
+
+        async def breaks() -> AsyncIterator[bytes]:
+            yield b"\x00\x00\x00\x18ftypmp42" * 4
+            raise httpx.RemoteProtocolError("peer closed connection", request=request)
+
+        return httpx.Response(200, content=breaks())
+
+    with pytest.raises(E.DownloadError, match="broke after") as info:
+        download(make_client(handler), link, tmp_path)
+    seen: list[BaseException] = []
+    err: BaseException | None = info.value
+    while err is not None and err not in seen:
+        seen.append(err)
+        err = err.__cause__ or err.__context__
+    requests = [e.request for e in seen if isinstance(e, httpx.RequestError)]
+    assert requests, "the chain keeps the httpx error (its detail)"
+    for request in requests:
+        shown = repr(request) + str(request.url) + str(dict(request.headers))
+        assert KEY not in shown and KEY.removeprefix("sk-") not in shown, shown
+        assert "cdn.vendor.test/f" in shown  # where it broke is still said

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from .._config import Secret, redact
+from .._config import Secret, might_hold_key, redact
 from ..errors import (
     QUOTA_CODES,
     APIConnectionError,
@@ -306,11 +306,12 @@ SECRET_HEADERS = ("authorization", "x-api-key", "x-goog-api-key", "api-key")
 
 
 def scrub_error(exc: BaseException) -> None:
-    """Give an httpx error a copy of its request without credential headers.
+    """Give an httpx error a copy of its request without credential headers, and with any key in its URL masked.
 
-    httpx errors keep their request, headers included, and they end up chained (``__cause__`` /
+    httpx errors keep their request, headers and URL included, and they end up chained (``__cause__`` /
     ``__context__``) under the errors we raise: no traceback, debugger or ``err.details()`` that walks the
-    chain may find the key there. The original request object is left alone.
+    chain may find the key there (a download link, or the redirect it led to, may carry it in its query).
+    The original request object is left alone.
     """
     if not isinstance(exc, httpx.RequestError):
         return
@@ -318,9 +319,11 @@ def scrub_error(exc: BaseException) -> None:
         request = exc.request
     except RuntimeError:
         return
-    if not any(name in request.headers for name in SECRET_HEADERS):
+    url = str(request.url)
+    shown = redact(url) if might_hold_key(url) else url
+    if shown == url and not any(name in request.headers for name in SECRET_HEADERS):
         return
     headers = httpx.Headers(
         [(k, "****" if k.lower() in SECRET_HEADERS else v) for k, v in request.headers.multi_items()]
     )
-    exc.request = httpx.Request(request.method, request.url, headers=headers, extensions=request.extensions)
+    exc.request = httpx.Request(request.method, shown, headers=headers, extensions=request.extensions)
