@@ -567,6 +567,40 @@ def test_a_key_echoed_in_a_streamed_tool_call_is_redacted(fmt: str, events: list
     _assert_no_echo(acc.reply().tool_calls)
 
 
+def _echo_labels() -> list[tuple[str, Any]]:
+    """Answers echoing the key in what is not text: the finish reason and a usage field (a relay's own counter)."""
+    usage = {"prompt_tokens": 1, "completion_tokens": 2, "note": f"Bearer {ECHOED}"}
+    return [
+        ("chat", {"choices": [{"message": {"content": "hi"}, "finish_reason": f"stop:{ECHOED}"}], "usage": usage}),
+        ("responses", {"object": "response", "status": "incomplete",
+                       "incomplete_details": {"reason": f"max:{ECHOED}"}, "usage": usage,
+                       "output": [{"type": "message", "content": [{"type": "output_text", "text": "hi"}]}]}),
+        ("messages", {"type": "message", "content": [{"type": "text", "text": "hi"}], "usage": usage,
+                      "stop_reason": f"end:{ECHOED}"}),
+        ("gemini.generate", {"candidates": [{"content": {"parts": [{"text": "hi"}]},
+                                             "finishReason": f"STOP:{ECHOED}"}], "usageMetadata": usage}),
+    ]
+
+
+@pytest.mark.parametrize(("endpoint", "body"), _echo_labels(), ids=[e for e, _ in _echo_labels()])
+def test_a_key_echoed_in_the_finish_reason_or_usage_is_redacted(endpoint: str, body: Any) -> None:
+    """``result.finish_reason`` and ``result.usage`` are shown as they are (a cell's value, the dataclass repr of
+    ``Usage`` with its ``raw`` fields): a key a relay put there must be masked like one in the text."""
+    from tokenhot_nb._config import Secret
+
+    Secret(ECHOED)
+    reply = chat.parse(None, endpoint, body)
+    shown = f"{reply.finish_reason!r} {reply.usage!r}"
+    assert "sk-****" in shown and "relay-secret" not in shown and "Kq7" not in shown, shown
+    acc = chat.Accumulator()  # the same fields, streamed
+    for event in ({"choices": [{"delta": {"content": "hi"}, "finish_reason": f"stop:{ECHOED}"}],
+                   "usage": {"prompt_tokens": 1, "note": ECHOED}},):
+        acc.add(chat.parse_event("chat", event))
+    streamed = acc.reply()
+    shown = f"{streamed.finish_reason!r} {streamed.usage!r}"
+    assert "sk-****" in shown and "relay-secret" not in shown and "Kq7" not in shown, shown
+
+
 # --- through a session: the paid answer stays, in the result and in the history ----------------------------
 
 

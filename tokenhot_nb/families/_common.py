@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from .._config import might_hold_key, redact
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
 from ._types import Usage
@@ -214,6 +215,18 @@ def _int(v: Any) -> int:
     return count(v) or 0
 
 
+def received(value: Any) -> Any:
+    """``value`` (decoded JSON from the network) with any key the relay echoed redacted, as the session redacts the
+    answer text: only strings that may hold one are looked at (dict keys too)."""
+    if isinstance(value, str):
+        return redact(value) if might_hold_key(value) else value
+    if isinstance(value, dict):
+        return {received(k): received(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [received(v) for v in value]
+    return value
+
+
 def usage_from(u: Any) -> Usage:
     """Normalise OpenAI chat, Responses, Claude, Gemini ``usageMetadata`` and image usage into :class:`Usage`."""
     if not isinstance(u, dict):
@@ -233,7 +246,7 @@ def usage_from(u: Any) -> Usage:
     images = _int(u.get("generated_images")) or _int(u.get("image_count"))
     duration = u.get("duration")
     seconds = (finite(duration) or 0.0) if isinstance(duration, (int, float)) else 0.0
-    return Usage(inp, out, total, reasoning, images, seconds, raw=dict(u))
+    return Usage(inp, out, total, reasoning, images, seconds, raw=received(dict(u)))  # (its repr shows raw)
 
 
 def merge_usage(prev: Usage | None, new: Usage | None) -> Usage | None:

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from .._config import might_hold_key, redact
 from ..catalog import ModelInfo
 from ..errors import InputError, StreamError, UnsupportedOptionError, split_request_id
 from . import _json
@@ -34,6 +33,7 @@ from ._common import (
     merge_usage,
     parse_data_url,
     pick_choice,
+    received,
     refuse_error_envelope,
     usage_from,
 )
@@ -783,8 +783,9 @@ def _str(value: Any) -> str:
 
 
 def _opt_str(value: Any) -> str | None:
-    """An optional label (finish reason, id, name): a string, a number's digits, or None."""
-    return _str(value) or None
+    """An optional label (finish reason, id, name): a string, a number's digits, or None; a key a relay echoed
+    there masked (a result shows its finish reason as it is)."""
+    return _received(_str(value)) or None
 
 
 def _index(value: Any) -> int | str:
@@ -802,16 +803,7 @@ def _index(value: Any) -> int | str:
     return 0
 
 
-def _received(value: Any) -> Any:
-    """``value`` (decoded tool-call arguments) with any key the relay echoed redacted, as the session redacts the
-    answer text: only strings that may hold one are looked at (dict keys too)."""
-    if isinstance(value, str):
-        return redact(value) if might_hold_key(value) else value
-    if isinstance(value, dict):
-        return {_received(k): _received(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_received(v) for v in value]
-    return value
+_received = received  # (decoded tool-call arguments, labels: a key the relay echoed is masked)
 
 
 def _call(call_id: Any, name: Any, arguments: Any, default_id: str = "") -> ToolCall:
