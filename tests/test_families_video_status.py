@@ -82,3 +82,32 @@ def test_a_finished_video_with_an_infinite_quota_is_fetched_and_resumable(tmp_pa
         assert isinstance(again, VideoResult) and s2.history.get(task.entry_id).status == "ok"
     finally:
         s2.close()
+
+
+ECHOED = "relay-video-secret-Zq9-not-sk-shaped"
+
+
+def test_a_key_echoed_in_a_task_answer_is_masked_in_the_status_and_the_create_error() -> None:
+    """``task.status()`` returns the TaskStatus itself (a cell shows its dataclass repr, ``raw`` body included),
+    and an APIError keeps the create reply as ``.body``: a key a relay quoted anywhere there is masked, as the
+    client masks it in the bodies of error answers. The result link is left as sent: it is what is downloaded."""
+    from tokenhot_nb._config import Secret
+    from tokenhot_nb.errors import APIError
+
+    Secret(ECHOED)  # the session's key (a Session remembers its key the same way)
+    running = {"code": "success", "data": {"task_id": "t1", "status": "IN_PROGRESS", "progress": "50%",
+                                           "note": f"token {ECHOED}", "meta": {ECHOED: [ECHOED]}}}
+    failed = {"id": "t1", "status": "failed", "fail_reason": f"bad token {ECHOED}",
+              "error": {"message": ECHOED, "code": f"c-{ECHOED}"}}
+    for body in (running, failed):
+        st = video.parse_status("t1", body)
+        shown = repr(st)
+        assert "sk-****" in shown and "relay-video" not in shown and "Zq9" not in shown, shown
+    assert video.parse_status("t1", running).progress == 50
+    with pytest.raises(APIError) as info:
+        video.parse_create({"code": "fail", "message": f"no task for {ECHOED}", "echo": ECHOED})
+    shown = f"{info.value} {info.value.body!r}"
+    assert "sk-****" in shown and "relay-video" not in shown and "Zq9" not in shown, shown
+    link = f"https://cdn.test/v.mp4?sig={ECHOED}"
+    done = video.parse_status("t1", {"id": "t1", "status": "completed", "video_url": link})
+    assert done.url == link

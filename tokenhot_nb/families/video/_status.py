@@ -9,7 +9,7 @@ import re
 from typing import Any
 
 from ...errors import APIError
-from .._common import count, dig, finite, usage_from
+from .._common import count, dig, finite, received, usage_from
 from .._types import TaskState, TaskStatus, Usage
 
 _STATES: dict[str, TaskState] = {
@@ -159,11 +159,11 @@ def parse_status(task_id: str | None, body: Any) -> TaskStatus:
         state=state,
         progress=progress or 0,
         url=url,
-        error=msg if state == "failed" else None,
-        error_code=code if state == "failed" else None,
+        error=received(msg) if state == "failed" else None,
+        error_code=received(code) if state == "failed" else None,
         raw_status=raw_status,
         usage=_usage(core),
-        raw=body,
+        raw=received(body),  # (shown in the status's repr: a key the relay quoted is masked; the url is not)
         quota=_quota(core),
         last_frame_url=_str(dig(core, "data", "content", "last_frame_url")) or _str(dig(core, "content", "last_frame_url")),
     )
@@ -172,14 +172,14 @@ def parse_status(task_id: str | None, body: Any) -> TaskStatus:
 def parse_create(body: Any) -> TaskStatus:
     """The create reply (OpenAIVideo; ``id``/``task_id``, or nested ``data.task_id``) as a first status."""
     if not isinstance(body, dict):
-        raise APIError(f"The video create reply was not JSON: {str(body)[:200]!r}", body=body)
+        raise APIError(f"The video create reply was not JSON: {str(body)[:200]!r}", body=received(body))
     tid = _task_id(body)
     if not tid:
         msg = _str(body.get("message")) or _str(dig(body, "error", "message"))
         raise APIError(
             "The video create reply has no task id" + (f": {msg}" if msg else "."),
             code=str(body.get("code")) if body.get("code") is not None else None,
-            body=body,
+            body=received(body),
             hint="The task may not have been created; check the console before retrying (creates are billed).",
         )
     status = parse_status(tid, body)
