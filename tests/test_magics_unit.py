@@ -503,3 +503,29 @@ def test_a_video_task_id_from_the_network_cannot_drive_the_terminal() -> None:
     view.on_status(TaskStatus("t\x1b]0;pwned\x07\x1b[2J", "running", 5))
     view.stopped("why")
     assert "\x1b" not in view.text() and "\x07" not in view.text()
+
+
+@pytest.mark.parametrize("task_id", ["task_01HX-abc.9:z", "{__import__('os').getpid()}", "t$marker", "a b --model x",
+                                     "it's \"quoted\"", "{{x}}$$"])
+def test_the_resume_hint_for_a_relays_task_id_pastes_back_as_that_id_and_runs_nothing(ip: Any, task_id: str) -> None:
+    """The task id is the relay's text, and the hint is a magic line to paste: IPython evaluates ``{…}`` and
+    expands ``$name`` in a magic's line before the magic reads it (``{__import__('os').system(…)}`` would run),
+    and the magic splits it like a shell. Pasted, the line must name exactly this task, in both forms."""
+    import ast
+    import re
+
+    from tokenhot_nb.magics import _args
+    from tokenhot_nb.magics._video import resume_message
+
+    shell = ip
+    shell.user_ns["marker"] = "EXPANDED"
+    text = resume_message(task_id)
+    magic = re.search(r"%th_video (.*?) \(or ", text)
+    if magic is not None:
+        expanded = shell.var_expand(magic.group(1))  # what IPython hands the magic
+        assert _args.parse("th_video", expanded).resume == task_id, (magic.group(1), expanded)
+    else:  # an id that is no plain word: the Python call only
+        assert "%th_video" not in text and any(c in task_id for c in " '\"{}$")
+    call = re.search(r"resume\((.*)\)\.wait\(\)", text).group(1)  # type: ignore[union-attr]
+    assert ast.literal_eval(call) == task_id
+    assert "task keeps running" in text

@@ -8,6 +8,7 @@ cell that started it), never prints or displays anything new.
 
 from __future__ import annotations
 
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from .._terminal import plain
 
 RESUME_HINT = "The task keeps running on the server. Resume with: %th_video --resume {task_id}"
 RESUME_HINT_PY = "or tokenhot_nb.session().resume({task_id!r}).wait()"
+#: For an id that is not one plain word (see :func:`resume_message`).
+RESUME_HINT_PY_ONLY = "The task keeps running on the server. Resume with: tokenhot_nb.session().resume({task_id!r}).wait()"
 NO_TASK_YET = "Interrupted before the task was created; nothing is running or billed."
 STATE_LABELS = {
     "pending": "queued",
@@ -213,9 +216,14 @@ def resume_target(session: Any, value: str) -> str | int:
 
 
 def resume_message(task_id: str | None) -> str:
+    """How to pick the task up again: the magic line to paste and the Python call. The id is the relay's text, and
+    IPython evaluates ``{…}`` and expands ``$name`` in a magic's line before the magic splits it like a shell
+    (``{__import__('os').system(…)}`` would run): an id that is not one plain word gets the Python call only."""
     if not task_id:
         return NO_TASK_YET
     task_id = plain(task_id)  # (the service's id, shown in a terminal too)
+    if shlex.quote(task_id) != task_id:  # (shlex's plain words hold no quote, space, brace or $)
+        return RESUME_HINT_PY_ONLY.format(task_id=task_id)
     return f"{RESUME_HINT.format(task_id=task_id)} ({RESUME_HINT_PY.format(task_id=task_id)})"
 
 
