@@ -495,3 +495,19 @@ def test_a_views_repr_never_shows_a_key_it_was_searched_for(tmp_path: Path) -> N
     key = "tkh-MYSECRETKEY-1234567890"
     with Session(mode="offline", store=tmp_path, api_key=key) as s:
         assert key not in repr(s.history.search(key)) and key not in repr(s.history.filter(model=key))
+
+
+def test_the_table_masks_a_key_in_an_older_rows_text_before_cutting_it(tmp_path: Path) -> None:
+    """The table reads the text column as stored (a store written by another version or tool may hold a key
+    there) and shows its first 160 characters: cut first, the key's start was left and no longer recognisable."""
+    from tokenhot_nb._config import Secret
+
+    key = "tkn-older-row-Kq7-0123456789abcdef"
+    store = Store(tmp_path, secrets=[Secret(key)])
+    eid = store.insert(HistoryEntry(kind="chat", model="m", params={"message": "hi"}, text="q", status="ok"))
+    conn = store.connection()
+    for cut_at in range(140, 161, 4):  # the key across the cut, at several places
+        conn.execute("UPDATE entries SET text=? WHERE id=?", ("x" * cut_at + key + " end", eid))
+        conn.commit()
+        html = History(store)._repr_html_()
+        assert not [key[i:i + 8] for i in range(len(key) - 7) if key[i:i + 8] in html], (cut_at, html)
