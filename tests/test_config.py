@@ -294,6 +294,7 @@ def test_only_slashes_and_v1_are_trimmed_from_the_base_url() -> None:
     ("https://user:tkn_as_password_0123456789@relay.test/v1", "https://relay.test/v1"),
     ("https://tkn_as_user_0123456789abcdef@relay.test", "https://relay.test"),
     ("http://[::1]:8080/x#tkn_in_fragment_0123456789", "http://[::1]:8080/x"),
+    ("https://relay.test/sk-tkn_in_path_0123456789abcdef/v1", "https://relay.test"),
 ])
 def test_a_base_url_with_credentials_or_a_query_is_refused_without_showing_them(url: str, bare: str) -> None:
     """A key put in the base URL (``?key=`` as Gemini takes it, ``user:key@``) was in the reprs of Session,

@@ -235,3 +235,21 @@ def test_a_key_json_escaped_in_an_older_row_leaks_nowhere(tmp_path: Path, key: s
     assert entry.params == {"message": "my key is sk-****"} and entry.response == entry.params
     for shown in (repr(entry), entry.to_code(), json.dumps(entry.to_dict()), History(store)._repr_html_()):
         assert key not in shown and key[3:] not in shown
+
+
+def test_a_key_in_an_older_rows_text_file_does_not_reach_the_rebuilt_result(tmp_path: Path) -> None:
+    """Answers are masked before they are stored; a text file an older version or another tool wrote may not be.
+    The result rebuilt from the row (replay, ``entry.result()``) masks it as the live call would have."""
+    from tokenhot_nb.results import ChatResult, from_entry
+
+    store = Store(tmp_path)
+    art = store.add_bytes(f"the answer is {KEY}, keep it".encode(), "text/plain", name="text")
+    eid = store.insert(HistoryEntry(kind="chat", model="gpt-5-mini", endpoint="chat.completions",
+                                    params={"message": "hi"}, text="hi", status="ok",
+                                    outputs=[{**art.to_dict(), "role": "text"}]))
+    assert KEY.encode() in store.read_artifact(art.sha256)  # stored as it came
+    res = from_entry(store.get(eid), store=store)
+    assert isinstance(res, ChatResult)
+    assert res.text == "the answer is sk-****, keep it"
+    assert KEY not in repr(res) and KEY not in json.dumps(res._repr_mimebundle_())
+    store.close()

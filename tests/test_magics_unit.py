@@ -529,3 +529,16 @@ def test_the_resume_hint_for_a_relays_task_id_pastes_back_as_that_id_and_runs_no
     call = re.search(r"resume\((.*)\)\.wait\(\)", text).group(1)  # type: ignore[union-attr]
     assert ast.literal_eval(call) == task_id
     assert "task keeps running" in text
+
+
+def test_a_key_a_relay_put_in_a_task_id_stays_out_of_the_progress_output_metadata() -> None:
+    """The progress view's metadata is saved in the notebook: the task id there is masked like its text."""
+    from tokenhot_nb.families._types import TaskStatus
+    from tokenhot_nb.magics._video import VideoView
+
+    key = "sk-relay-" + "Q9w8E7r6" * 4
+    view = VideoView(model="m", live=False)
+    view.on_status(TaskStatus(f"task-{key}", "running", 5))
+    data, meta = view._bundle()
+    assert key not in repr(meta) and key not in repr(data)
+    assert meta["tokenhot"]["task_id"] == "task-****"

@@ -276,9 +276,12 @@ def check_base_url(url: object) -> str:
             hint=f"Write it with its scheme, e.g. {fix!r} (argument base_url=… or TOKENHOT_BASE_URL).",
         )
     extra = [what for what, there in (("a user name or password", parts.username is not None or parts.password),
-                                      ("a query (?…)", parts.query), ("a fragment (#…)", parts.fragment)) if there]
+                                      ("a query (?…)", parts.query), ("a fragment (#…)", parts.fragment),
+                                      ("something shaped like a key", might_hold_key(text) and redact(text) != text))
+             if there]
     if extra:  # a key put there would be in every repr, message and log line that names the service
-        bare = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+        host = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+        bare = host if redact(parts.path) != parts.path else host + parts.path
         raise ConfigError(
             f"base_url carries {' and '.join(extra)}: it must be only the service's address (paths are added "
             "to it, and a key written there would show wherever the address is shown).",
