@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from .._atomic import replacing
 from .._config import Secret
+from .._memory import release_freed
 from ._entry import SHA_RE, Artifact, jsonable
 
 if TYPE_CHECKING:
@@ -376,6 +377,8 @@ class ArtifactFiles:
             self._make_thumbnail(sha, THUMB_PX, jpg, png)
         except Exception:  # a broken or unsupported image is still stored; it just has no thumbnail
             pass
+        finally:
+            release_freed()  # the full-size buffer just decoded (and the call's own, freed before it)
 
     def wait_thumbnails(self, timeout: float | None = 60.0) -> None:
         """Wait until the thumbnails started for stored images are written."""

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._config import might_hold_key, redact
+from .._memory import release_freed
 from .._safe import text_html as escape
 from ..errors import TokenhotError, clean_text
 
@@ -168,6 +169,8 @@ def thumbnail(path: Path, max_px: int, max_bytes: int = 150_000) -> tuple[bytes,
         raise
     except Exception as exc:  # Pillow raises many kinds (OSError, SyntaxError, struct.error…) for a bad file
         raise unreadable(path, exc) from None
+    finally:
+        release_freed()  # the full-size image just decoded (see tokenhot_nb._memory)
 
 
 def _thumbnail(path: Path, max_px: int, max_bytes: int) -> tuple[bytes, str, int, int]:
