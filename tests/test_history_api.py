@@ -511,3 +511,31 @@ def test_the_table_masks_a_key_in_an_older_rows_text_before_cutting_it(tmp_path:
         conn.commit()
         html = History(store)._repr_html_()
         assert not [key[i:i + 8] for i in range(len(key) - 7) if key[i:i + 8] in html], (cut_at, html)
+
+
+_READ_ALONE = """
+import sys
+from tokenhot_nb.history import History, HistoryEntry, Store
+
+store = Store(sys.argv[1])
+store.update(store.insert(HistoryEntry(kind="chat", model="m", text="q")), status="ok", text="q\\n\\na")
+store.close()
+h = History(sys.argv[1])
+print(len(h), h[-1].text == "q\\n\\na", "<table" in h._repr_html_(), len(h.search("q")))
+print(" ".join(sorted(m for m in ("httpx", "tokenhot_nb._session", "tokenhot_nb.client") if m in sys.modules)))
+"""
+
+
+def test_a_history_read_on_its_own_imports_no_session_and_no_http_client(tmp_path: Path) -> None:
+    """``History(path)`` in a fresh process (a script reading a notebook's history) stays light: the replay
+    position of a session it does not have, and the sweep of download leftovers it has none of, once imported
+    the session, the client and httpx (~0.2 s)."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _READ_ALONE, str(tmp_path / "st")], capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.returncode == 0, proc.stderr
+    shown, heavy = (proc.stdout.split("\n") + [""])[:2]
+    assert shown == "1 True True 1" and heavy == "", proc.stdout

@@ -122,6 +122,8 @@ class History:
     def _conds(self) -> tuple[Cond, ...]:
         """The view's conditions; a replaying session's views end at the newest row it has replayed, so a
         re-run notebook shows the history each cell showed when it was recorded (not the later cells' calls)."""
+        if self.session is None:  # History(path) alone: no session to import (it pulls in the client, httpx…)
+            return self._own
         from .._session.core import Session
 
         upto = self.session.replay_position if isinstance(self.session, Session) else None

@@ -744,12 +744,14 @@ class Store(ArtifactFiles):
 
         Downloads those processes left half-written (``artifacts/incoming/*.part``) are deleted too.
         """
-        from ..client._download import sweep_partial
-
         conn = self._conn()
         if self.read_only:  # another process's store, seen as it is: nothing here may be marked or deleted
             return 0
-        sweep_partial(self.artifacts_dir / "incoming")
+        incoming = self.artifacts_dir / "incoming"
+        if incoming.is_dir() and any(incoming.glob("*.part")):  # (imported only then: it brings the client)
+            from ..client._download import sweep_partial
+
+            sweep_partial(incoming)
         rows = self._rows(
             "SELECT id, pid FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
         )
