@@ -537,5 +537,5 @@ def test_a_history_read_on_its_own_imports_no_session_and_no_http_client(tmp_pat
     proc = subprocess.run([sys.executable, "-c", _READ_ALONE, str(tmp_path / "st")], capture_output=True, text=True,
                           timeout=60, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
     assert proc.returncode == 0, proc.stderr
-    shown, heavy = (proc.stdout.split("\n") + [""])[:2]
+    shown, heavy = proc.stdout.split("\n")[:2]
     assert shown == "1 True True 1" and heavy == "", proc.stdout
