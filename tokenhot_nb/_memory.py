@@ -4,8 +4,8 @@ A 2048² image decodes into a 16 MiB buffer. glibc's ``malloc`` serves the first
 unmaps them when freed, but each free raises its mmap threshold, after which buffers that size come from the heap
 and stay there, free, once released: a kernel that made a few hundred images held one or two of them (17–35 MiB)
 for good, depending on which threads freed them. :func:`release_freed` asks glibc to return free heap memory
-(``malloc_trim(0)``, all arenas); the thumbnail worker calls it after each image it decodes. Elsewhere (macOS,
-Windows, musl) it does nothing.
+(``malloc_trim(0)``, all arenas, about 2 µs when there is nothing to return); the thumbnail worker and a result's
+display copy call it after each full-size decode. Elsewhere (macOS, Windows, musl) it does nothing.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Folding the write-ahead log into the database on a thread of its own, not on the call that writes.
 
 Left to itself, SQLite checkpoints on the commit that takes the WAL past 1,000 pages, on the committing thread:
-it syncs the WAL, copies its pages into the database and syncs that, a few milliseconds on a virtual disk. A
-recorded chat call writes about two dozen pages, so every fortieth call or so stalled on it (about 0.15 ms a call
-on average, a third of what recording costs a call's wall time). A store's writable connections therefore
+it syncs the WAL, copies its pages into the database and syncs that, 10–30 ms on a virtual disk. A recorded chat
+call writes about a dozen pages, so one call in eighty or so stalled on it (about 0.15 ms a call on average, a
+third of what recording adds to a call's wall time). A store's writable connections therefore
 checkpoint on their own only past :data:`BACKSTOP` pages (should this thread fall behind), and a
 :class:`Checkpointer`, one per store and process, runs a ``PASSIVE`` checkpoint (it never blocks a writer nor
 waits for a reader) on its own connection after every :data:`EVERY` commits. The work and its durability are
