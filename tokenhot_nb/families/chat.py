@@ -785,7 +785,7 @@ def _str(value: Any) -> str:
 def _opt_str(value: Any) -> str | None:
     """An optional label (finish reason, id, name): a string, a number's digits, or None; a key a relay echoed
     there masked (a result shows its finish reason as it is)."""
-    return _received(_str(value)) or None
+    return received(_str(value)) or None
 
 
 def _index(value: Any) -> int | str:
@@ -803,13 +803,10 @@ def _index(value: Any) -> int | str:
     return 0
 
 
-_received = received  # (decoded tool-call arguments, labels: a key the relay echoed is masked)
-
-
 def _call(call_id: Any, name: Any, arguments: Any, default_id: str = "") -> ToolCall:
     """A tool call the model asked for, as every parser builds it: id and name as text, the arguments decoded,
     and a key echoed in any of them redacted (a call is shown, stored and sent back in the thread)."""
-    return ToolCall(_received(_str(call_id) or default_id), _received(_str(name)), _received(_arguments(arguments)))
+    return ToolCall(received(_str(call_id) or default_id), received(_str(name)), received(_arguments(arguments)))
 
 
 # --- parsers -------------------------------------------------------------------------------------------
