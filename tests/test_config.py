@@ -370,6 +370,18 @@ def test_every_form_is_seen_by_the_fast_precheck() -> None:
     assert not might_hold_key("nothing to see, not even c2st or 736b")
 
 
+def test_redact_returns_clean_text_itself_and_still_masks_every_shape() -> None:
+    """Call sites call ``redact`` plainly, so it must be cheap on the common case: text holding no key comes back
+    as the very same object (nothing copied), while a known key, a key given only to this call and an
+    ``sk-`` key nobody announced are still masked."""
+    Secret(ENCODED_KEY)
+    clean = "a long answer with no key in it " * 200
+    assert redact(clean) is clean
+    assert redact(f"x {ENCODED_KEY} y") == "x sk-**** y"
+    assert redact("x other-token-1234 y", "other-token-1234") == "x sk-**** y"
+    assert redact("x sk-Ab3" + "c" * 30 + " y") == "x sk-**** y"
+
+
 def test_encoded_forms_of_a_secret_given_only_to_redact() -> None:
     import base64
 

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 from . import _config
 from ._atomic import replacing
 from ._catalog_classify import classify, words
-from ._config import might_hold_key, redact
+from ._config import redact
 from .catalog import Catalog, ModelInfo, Price, Unclassified, _loose
 from .errors import clean_text
 
@@ -63,7 +63,7 @@ def _text(value: str) -> str:
     text = value[:_MAX_TEXT]
     if _NOT_IN_NAMES.search(text):  # (most texts hold none: one scan)
         text = " ".join(clean_text(text).split())
-    return redact(text) if might_hold_key(text) else text
+    return redact(text)
 
 
 def _plain(value: Any) -> Any:

@@ -149,11 +149,11 @@ def markdown_html(text: str) -> str:
     Redaction reads the source, where a key spelled with Markdown escapes (``sk\\-…``) or character references
     (``&#115;k-…``) is no key; rendering turns it into the key itself, so the fragment is checked again.
     """
-    from ._config import might_hold_key, redact  # (here: %load_ext imports this module, not the settings)
+    from ._config import redact  # (here: %load_ext imports this module, not the settings)
 
     text = _CONTROL.sub("", str(text))
     out = clean_html(_parser().render(text))
-    return redact(out) if might_hold_key(out) else out
+    return redact(out)
 
 
 def text_html(text: Any) -> str:
@@ -162,7 +162,7 @@ def text_html(text: Any) -> str:
     Dropping control characters may join a key a relay split with one (no key for redaction of the source), so
     the text is checked after that.
     """
-    from ._config import might_hold_key, redact
+    from ._config import redact
 
     plain = _CONTROL.sub("", str(text))
-    return html.escape(redact(plain) if might_hold_key(plain) else plain, quote=True)
+    return html.escape(redact(plain), quote=True)

@@ -70,7 +70,7 @@ def received_text(text: str) -> str:
     """
     if has_surrogate(text):
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return redact(text) if might_hold_key(text) else text
+    return redact(text)
 
 
 #: A cut tail shorter than this tells nothing of a key ("s", "sk", "sk-", or a key's first three characters).

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from .._config import Secret, might_hold_key, redact
+from .._config import Secret, redact
 from ..errors import (
     QUOTA_CODES,
     APIConnectionError,
@@ -320,7 +320,7 @@ def scrub_error(exc: BaseException) -> None:
     except RuntimeError:
         return
     url = str(request.url)
-    shown = redact(url) if might_hold_key(url) else url
+    shown = redact(url)
     if shown == url and not any(name in request.headers for name in SECRET_HEADERS):
         return
     headers = httpx.Headers(

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .._config import might_hold_key, redact
+from .._config import redact
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
 from ._types import Usage
@@ -219,7 +219,7 @@ def received(value: Any) -> Any:
     """``value`` (decoded JSON from the network) with any key the relay echoed redacted, as the session redacts the
     answer text: only strings that may hold one are looked at (dict keys too)."""
     if isinstance(value, str):
-        return redact(value) if might_hold_key(value) else value
+        return redact(value)
     if isinstance(value, dict):
         return {received(k): received(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
-from .._config import might_hold_key, redact
+from .._config import redact
 from .._terminal import aligned, cut, plain
 from ..errors import InputError
 from ._entry import HistoryEntry, _shorten, escape
@@ -594,8 +594,7 @@ def _row_html(store: Store, r: Sequence[Any]) -> str:
     text = r[6] or ""
     if error and error.get("message"):
         text = f"{text}\n⚠ {error['message']}" if text else f"⚠ {error['message']}"
-    if might_hold_key(text):  # (the column as stored, maybe by another version): masked whole, before the cut
-        text = redact(text)
+    text = redact(text)  # (the column as stored, maybe by another version): masked whole, before the cut
     took = f"{r[2]:.1f} s" if r[2] is not None else ""
     cells = [
         escape(r[0]), escape(_when(r[1])), escape(r[3]), escape(r[4]), _status_html(r[5], error),

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .._config import might_hold_key, redact
+from .._config import redact
 from .._safe import text_html as escape
 from .._terminal import plain
 
@@ -87,7 +87,7 @@ class VideoView:
         )
 
     def _bundle(self) -> tuple[dict[str, str], dict[str, Any]]:
-        task_id = redact(self.task_id) if self.task_id and might_hold_key(self.task_id) else self.task_id
+        task_id = redact(self.task_id) if self.task_id else self.task_id
         meta = {"tokenhot": {"model": self.model, "task_id": task_id, "status": self.state}}  # (saved in the .ipynb)
         return {"text/plain": self.text(), "text/html": self.html()}, meta
 

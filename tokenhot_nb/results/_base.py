@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._config import might_hold_key, redact
+from .._config import redact
 from .._memory import release_freed
 from .._safe import text_html as escape
 from ..errors import TokenhotError, clean_text
@@ -93,7 +93,7 @@ class Result:
 def _redacted(value: Any) -> Any:
     """``value`` (output metadata: dicts, lists and scalars) with every string redacted."""
     if isinstance(value, str):
-        return redact(value) if might_hold_key(value) else value
+        return redact(value)
     if isinstance(value, dict):
         return {_redacted(k): _redacted(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

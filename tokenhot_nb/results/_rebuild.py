@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._config import might_hold_key, redact
+from .._config import redact
 from ..errors import TokenhotError
 from ..families._types import ToolCall, Usage
 from .embedding import EmbeddingResult
@@ -63,7 +63,7 @@ def _text(store: Store, entry: HistoryEntry, role: str) -> str:
         text = store.read_artifact(outs[0]["sha256"]).decode("utf-8", errors="replace")
     except FileNotFoundError:
         raise _missing(store, outs[0]) from None
-    return redact(text) if might_hold_key(text) else text  # (a file an older version or another tool wrote)
+    return redact(text)  # (a file an older version or another tool wrote)
 
 
 def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store | None = None) -> Result:
