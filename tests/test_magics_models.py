@@ -73,6 +73,27 @@ def test_a_default_of_another_kind_is_named_as_such(ip: Any, offline: Any) -> No
     assert "Did you mean 'dall-e-3'" in " ".join(o.data.get("text/plain", "") for o in cap.outputs)
 
 
+def test_a_default_hint_never_pastes_a_service_id_into_a_magic_line(
+        ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+    """The "use --default-image ID" hint wrote the service's model id into a magic line, where IPython evaluates
+    ``{…}`` before the magic runs: an id that is not one plain word gets a Python line built with ``repr``."""
+    from tokenhot_nb.errors import UnsupportedOptionError
+    from tokenhot_nb.magics._config_magic import _default
+
+    evil = "pic.{__import__('os').getpid()}"
+    monkeypatch.setattr(_pricing, "PRICING", [*_pricing.PRICING, {
+        "model_name": evil, "quota_type": 1, "model_price": 0.01, "supported_endpoint_types": ["image-generation"],
+        "input_modalities": ["文本"], "output_modalities": ["图片"]}])
+    run(ip, "%th_models --refresh")
+    with pytest.raises(UnsupportedOptionError) as got:
+        _default(offline, evil.replace(".", "-"), "chat")  # the user's spelling resolves to the service's id
+    hint = got.value.hint or ""
+    assert "--default-image" not in hint and f"tokenhot_nb.session().defaults['image'] = {evil!r}" in hint
+    with pytest.raises(UnsupportedOptionError) as got:  # a plain id keeps the magic's own spelling
+        _default(offline, "dall-e-3", "chat")
+    assert "Use --default-image dall-e-3," in (got.value.hint or "")
+
+
 def test_a_default_may_be_a_model_only_the_service_lists(ip: Any, offline: Any) -> None:  # noqa: F811
     """``-m deepseek-v4-pro`` worked but ``--default-chat deepseek-v4-pro`` said "Unknown chat model": the default
     was looked up in the built-in catalogue only."""

@@ -10,6 +10,7 @@ import dataclasses
 import getpass
 import importlib
 import os
+import shlex
 from typing import Any
 
 from ._args import MODEL_KINDS
@@ -92,10 +93,18 @@ def _default(s: Any, name: str, kind: str) -> str:
         raise UnknownModelError(name, s.catalog.snapshot().suggest(name, kind), kind) from None
     if info.kind != kind:
         raise UnsupportedOptionError(f"{info.id} is {with_article(info.kind)} model, not {with_article(kind)} one.",
-                                     hint=f"Use --default-{info.kind} {info.id}, or pick {with_article(kind)} model: "
-                                          f"%th_models --kind {kind}.")
+                                     hint=f"Use {_as_default(info.kind, info.id)}, or pick {with_article(kind)} "
+                                          f"model: %th_models --kind {kind}.")
     check_kind(KIND_METHOD[kind], info)  # e.g. whisper-1 as the voice of %%th_audio
     return str(info.id)
+
+
+def _as_default(kind: str, model_id: str) -> str:
+    """How to make ``model_id`` the default, to paste. The id is the service's text, and IPython expands ``{…}`` and
+    ``$name`` in a magic's line before the magic reads it: an id that is not one plain word gets the Python line."""
+    if shlex.quote(model_id) == model_id:  # (shlex's plain words hold no quote, space, brace or $)
+        return f"--default-{kind} {model_id}"
+    return f"tokenhot_nb.session().defaults[{kind!r}] = {model_id!r}"
 
 
 def apply_config(a: Any) -> Table | None:
