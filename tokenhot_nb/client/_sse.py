@@ -26,6 +26,7 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, witho
 
 from .._config import Secret, redact
 from ..errors import APIError, StreamError
+from ..families._json import may_nest_deep, paused_collection
 from ._body import BodyRefused
 from ._download import media_type
 from ._errors import error_from_response, error_from_transport, scrub_error, stream_error_from_data
@@ -100,6 +101,8 @@ class BrokenFrame(Exception):
 _raw_decode = json.JSONDecoder().raw_decode  # json.loads without its two wrappers (a call per frame)
 _JSON_START = tuple("{[\"-0123456789")
 _TOO_DEEP = object()
+#: A frame shorter than this cannot nest deep enough to exhaust the stack (no bracket count on the usual frame).
+_LONG = 2048
 
 
 def decode_data(raw: str) -> dict[str, Any] | str:
@@ -113,7 +116,8 @@ def decode_data(raw: str) -> dict[str, Any] | str:
     if not text.startswith(_JSON_START) and text not in ("null", "true", "false"):
         return raw
     try:
-        value, end = _raw_decode(text)
+        value, end = paused_collection(_raw_decode, text) if len(text) > _LONG and may_nest_deep(text) \
+            else _raw_decode(text)
         if end != len(text):  # JSON with more after it ("42 is the answer", "{} {}")
             raise ValueError
     except ValueError:
