@@ -173,6 +173,7 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
     revised = next((received_text(r.revised_prompt) for r in reply.images if r.revised_prompt), None)
     response = drop_none({"request_id": resp.request_id, "status": resp.status, "revised_prompt": revised})
     search_text = "\n\n".join(t for t in (prompt, revised, text) if t)
+    _keep_links_first(session, rec, reply.images, response, usage, search_text)
     try:
         got = await asyncio.gather(*(one(r) for r in reply.images), return_exceptions=True)
     except BaseException as exc:  # interrupted while downloading: the answer is paid for, its links are kept
@@ -348,6 +349,27 @@ def _keep_interrupted(session: Session, rec: Recording, images: list[Any], exc: 
         rec.update(**_kept(session, rec, refs, outputs, response, usage, search_text))
     except Exception:  # recording must never hide the real error
         pass
+
+
+def _keep_links_first(session: Session, rec: Recording, images: list[Any], response: dict[str, Any], usage: Any,
+                      search_text: str) -> None:
+    """Before downloading, put the answer's links and its cost in the still ``running`` row: a kernel killed during
+    the download runs no ``except`` (:func:`_keep_interrupted` never happens), and the row the next session marks
+    ``interrupted`` must still say the call was paid for and let ``session.resume(entry_id)`` fetch the images."""
+    if not any(image.data is None and image.url for image in images):
+        return  # inline images only: stored at once, there is nothing a download could lose
+    refs: list[dict[str, Any]] = []
+    for image in images:
+        ref: dict[str, Any] = {"url": redact(image.url), "mime": image.mime or "image/png"} if image.url \
+            else {"inline": True}
+        if image.url and image.revised_prompt:
+            ref["revised_prompt"] = received_text(image.revised_prompt)
+        refs.append(ref)
+    try:
+        rec.update(**_kept(session, rec, refs, [], response, usage, search_text))
+    except Exception:  # a store that cannot take it fails the row's last update too, and says so there
+        return
+    rec.release()  # the row holds the cost now: the budget counts it there, not twice
 
 
 def _keep_missing(session: Session, rec: Recording, refs: list[dict[str, Any]], got: list[Any],

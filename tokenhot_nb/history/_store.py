@@ -365,6 +365,17 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _interrupted(entry_id: int, links: bool) -> str:
+    """The error of a row whose process died mid-call: an image answer whose links the row kept was paid for,
+    and is fetched again from them, not made again."""
+    if links:
+        return dumps({"error": "Interrupted", "message": "The process recording this call stopped while it was "
+                      "downloading the images.", "hint": "They were paid for and their links kept: fetch them "
+                      f"with session.resume({entry_id}) (no new call, no new charge)."})
+    return dumps({"error": "Interrupted", "message": "The process recording this call stopped before it ended.",
+                  "hint": "Run the call again (entry.rerun())."})
+
+
 class _Backoff:
     """Waiting between tries while the database is locked: from 5 ms, doubling up to 0.25 s, for 60 s in all."""
 
@@ -753,21 +764,20 @@ class Store(ArtifactFiles):
 
             sweep_partial(incoming)
         rows = self._rows(
-            "SELECT id, pid FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
+            "SELECT id, pid, CASE WHEN json_valid(response) THEN json_type(response, '$.images') END IS NOT NULL "
+            "FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
         )
-        dead = [i for i, pid in rows if pid != _pid and not _pid_alive(int(pid))]
+        dead = [(i, bool(links)) for i, pid, links in rows if pid != _pid and not _pid_alive(int(pid))]
         if not dead:
             return 0
-        err = dumps({"error": "Interrupted", "message": "The process recording this call stopped before it ended.",
-                     "hint": "Run the call again (entry.rerun())."})
         now = time.time()
 
         def mark(c: sqlite3.Connection) -> int:
             n = 0
-            for i in dead:
+            for i, links in dead:
                 n += c.execute(
                     "UPDATE entries SET status='interrupted', error=COALESCE(error, ?), updated=? "
-                    "WHERE id=? AND status='running'", (err, now, i)
+                    "WHERE id=? AND status='running'", (_interrupted(i, links), now, i)
                 ).rowcount
             return n
 
