@@ -4,11 +4,14 @@ it back."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 from tokenhot_nb import Session
@@ -58,9 +61,10 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _kill_at(root: Path, what: str, marker: str, url: str) -> str:
+def _kill_at(root: Path, what: str, marker: str, url: str, *, saved: bool = False) -> str:
     """Run the call in a subprocess against the loopback simulator at ``url``, SIGKILL it once it printed
-    ``marker``; → that line."""
+    ``marker`` (and, with ``saved``, once its running row holds some of the answer, for up to 5 s); → that
+    line."""
     p = subprocess.Popen([sys.executable, "-c", KILLED, str(root), what, url], env=_env(),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert p.stdout is not None
@@ -69,10 +73,20 @@ def _kill_at(root: Path, what: str, marker: str, url: str) -> str:
         while line and not line.startswith(marker):
             line = p.stdout.readline()
         assert line, p.stderr.read() if p.stderr else ""
+        if saved:
+            deadline = time.monotonic() + 5
+            while "\n\n" not in _running_text(root) and time.monotonic() < deadline:
+                time.sleep(0.05)
         return line.strip()
     finally:
         os.kill(p.pid, signal.SIGKILL)
         p.communicate(timeout=30)
+
+
+def _running_text(root: Path) -> str:
+    with contextlib.closing(sqlite3.connect(root / "history.sqlite")) as c:
+        row = c.execute("SELECT text FROM entries WHERE status='running'").fetchone()
+    return str(row[0]) if row else ""
 
 
 def test_an_image_killed_while_downloading_keeps_its_paid_link_and_resumes(tmp_path: Path, sim_url: str,
@@ -94,3 +108,20 @@ def test_an_image_killed_while_downloading_keeps_its_paid_link_and_resumes(tmp_p
         assert len(s.history) == 1  # no new call, no new charge
     finally:
         s.close()
+
+
+def test_a_stream_killed_mid_answer_keeps_the_text_received_so_far(tmp_path: Path, sim_url: str,
+                                                                   direct: None) -> None:
+    root = tmp_path / "store"
+    shown = _kill_at(root, "stream", "partial", sim_url, saved=True)
+
+    with Session(api_key=KEY, base_url=sim_url, mode="live", store=root) as s:
+        entry = s.history[-1]
+        assert entry.status == "interrupted"
+        prompt, _, kept = entry.text.partition("\n\n")
+        assert prompt == "tell me a long story"
+        assert kept.startswith('You said: "tell me a long story"')  # the answer's first part, as it arrived
+        assert shown.removeprefix("partial ").startswith(kept[:60].replace("\n", " "))
+        assert entry.response.get("partial") is True
+        assert "text received" in entry.error["message"]
+        assert [e.id for e in s.history.search("long story")] == [entry.id]

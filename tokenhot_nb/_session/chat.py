@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -134,7 +135,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             request_id = request_id or events.request_id
             live = on_delta if call.stream else None  # (stream=False: the whole answer, once, as asked)
             log = _pieces.PieceLog() if call.stream else None
-            await _read_events(events, call.stream or chat.stream_format(ep), acc, live, shown, log)
+            keep = _Keeper(rec, text, acc, request_id)
+            await _read_events(events, call.stream or chat.stream_format(ep), acc, live, shown, log, keep)
             ended = True
             reply = acc.reply(info.id)
             # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
@@ -192,10 +194,39 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     return res
 
 
+#: Seconds between two saves of a streaming answer's text so far into its ``running`` row.
+KEEP_EVERY = 1.0
+
+
+class _Keeper:
+    """Saves a streaming answer's text so far into its ``running`` row every :data:`KEEP_EVERY` seconds. A kernel
+    killed, or an interpreter that exits while the background loop streams, runs no ``except``: without this the
+    row the next session marks ``interrupted`` would hold nothing of an answer that was received (and paid for)."""
+
+    def __init__(self, rec: Recording, prompt: str, acc: Accumulator, request_id: str | None) -> None:
+        self.rec, self.prompt, self.acc, self.request_id = rec, prompt, acc, request_id
+        self.due = time.monotonic() + KEEP_EVERY
+        self.kept = 0  #: the length of the text last saved
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now < self.due or len(self.acc.text) == self.kept:
+            return
+        self.due = now + KEEP_EVERY
+        self.kept = len(self.acc.text)
+        try:  # the same text a stream cut short keeps (a key's first part whose end has not come yet is masked)
+            self.rec.update(text=f"{self.prompt}\n\n{cut_text(self.acc.text)}",
+                            response=drop_none({"request_id": self.request_id, "partial": True}))
+        except Exception:  # the store's trouble is said when the row ends; the stream goes on
+            pass
+
+
 async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta: Callable[[ChatDelta, str], Any] | None,
-                       shown: LiveText, log: _pieces.PieceLog | None = None) -> None:
+                       shown: LiveText, log: _pieces.PieceLog | None = None,
+                       keep: Callable[[], None] | None = None) -> None:
     """Fold a stream's events into ``acc``, showing each piece to ``on_delta`` as a live view may (and noting it
-    in ``log``, watched or not, so a replay can show the same pieces)."""
+    in ``log``, watched or not, so a replay can show the same pieces); ``keep`` saves the text so far now and
+    then."""
     from ..families import chat
 
     try:
@@ -212,6 +243,8 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
                     log.add(delta.text, delta.reasoning, delta.done)
                 if on_delta is not None:  # (nobody watching: no view)
                     call_user(on_delta, delta, shown(acc.text, len(delta.text)))
+                if keep is not None:
+                    keep()
             if delta.done:
                 break
     finally:

@@ -365,13 +365,23 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _interrupted(entry_id: int, links: bool) -> str:
-    """The error of a row whose process died mid-call: an image answer whose links the row kept was paid for,
-    and is fetched again from them, not made again."""
-    if links:
+def _interrupted(entry_id: int, response: str | None) -> str:
+    """The error of a row whose process died mid-call, saying what the row kept: an image answer's links (paid
+    for: fetched again from them, not made again), or a streaming answer's text so far."""
+    try:
+        kept = json.loads(response or "{}")
+    except ValueError:
+        kept = None
+    if not isinstance(kept, dict):
+        kept = {}
+    if kept.get("images"):
         return dumps({"error": "Interrupted", "message": "The process recording this call stopped while it was "
                       "downloading the images.", "hint": "They were paid for and their links kept: fetch them "
                       f"with session.resume({entry_id}) (no new call, no new charge)."})
+    if kept.get("partial"):
+        return dumps({"error": "Interrupted", "message": "The process recording this call stopped while the answer "
+                      "was arriving; the text received until shortly before is kept in the entry's text.",
+                      "hint": "Run the call again for the whole answer (entry.rerun())."})
     return dumps({"error": "Interrupted", "message": "The process recording this call stopped before it ended.",
                   "hint": "Run the call again (entry.rerun())."})
 
@@ -764,20 +774,19 @@ class Store(ArtifactFiles):
 
             sweep_partial(incoming)
         rows = self._rows(
-            "SELECT id, pid, CASE WHEN json_valid(response) THEN json_type(response, '$.images') END IS NOT NULL "
-            "FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
+            "SELECT id, pid, response FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
         )
-        dead = [(i, bool(links)) for i, pid, links in rows if pid != _pid and not _pid_alive(int(pid))]
+        dead = [(i, response) for i, pid, response in rows if pid != _pid and not _pid_alive(int(pid))]
         if not dead:
             return 0
         now = time.time()
 
         def mark(c: sqlite3.Connection) -> int:
             n = 0
-            for i, links in dead:
+            for i, response in dead:
                 n += c.execute(
                     "UPDATE entries SET status='interrupted', error=COALESCE(error, ?), updated=? "
-                    "WHERE id=? AND status='running'", (_interrupted(i, links), now, i)
+                    "WHERE id=? AND status='running'", (_interrupted(i, response), now, i)
                 ).rowcount
             return n
 
