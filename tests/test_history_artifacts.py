@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
+import pytest
 from PIL import Image
 
 from tokenhot_nb.history import History, HistoryEntry, Store
@@ -196,3 +201,44 @@ def test_a_chat_answer_makes_no_file_and_is_replayed_exported_and_imported(tmp_p
     loaded = History.load(bundle, other)
     assert [e.result().text for e in loaded] == [r.text, r2.text]
     other.close()
+
+
+_FORKED_THUMBS = textwrap.dedent(
+    """
+    import io, os, sys, threading, time
+    from PIL import Image
+    from tokenhot_nb.history import Store
+    from tokenhot_nb.history._artifacts import _thumb_pool
+
+    def png(color):
+        out = io.BytesIO()
+        Image.new("RGB", (64, 64), color).save(out, "PNG")
+        return out.getvalue()
+
+    store = Store(sys.argv[1])
+    gate = threading.Event()
+    _thumb_pool().submit(gate.wait)  # the worker is busy: the parent's thumbnail is still queued at the fork
+    store.add_bytes(png("red"), "image/png")
+    pid = os.fork()
+    if pid == 0:
+        t = time.monotonic()
+        art = store.add_bytes(png("blue"), "image/png")
+        store.wait_thumbnails(timeout=3)
+        made = any(store.thumbs_dir.glob(art.sha256 + "-*"))
+        print(f"{time.monotonic() - t:.1f} {made}", flush=True)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    gate.set()
+    store.close()
+    """
+)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_a_forked_child_makes_its_thumbnails_and_never_waits_for_its_parents(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-c", _FORKED_THUMBS, str(tmp_path / "store")], capture_output=True,
+                          text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert proc.returncode == 0, proc.stderr
+    took, made = proc.stdout.split()
+    assert made == "True"  # the child's own thumbnail was made (the parent's pool has no worker in the child)
+    assert float(took) < 2  # and waiting for thumbnails did not wait out the parent's, which never end here

@@ -114,6 +114,21 @@ def _thumb_pool() -> concurrent.futures.ThreadPoolExecutor:
         return _THUMB_POOL
 
 
+#: Forks this process came through: a store's thumbnail jobs from before the last one will never end here.
+_forks = 0
+
+
+def _after_fork() -> None:
+    """The child has none of its parent's threads: the pool's worker is not there to run anything submitted."""
+    global _THUMB_POOL, _THUMB_POOL_LOCK, _forks
+    _THUMB_POOL, _THUMB_POOL_LOCK = None, threading.Lock()
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
 def _thumb_worker_started() -> None:
     """A store closed while the worker holds a connection to it has the worker close it, as its next job."""
     from ._store import serves_later
@@ -149,6 +164,7 @@ class ArtifactFiles:
 
     def _init_artifact_files(self) -> None:
         self._thumb_jobs: list[concurrent.futures.Future[None]] = []
+        self._thumb_forks = _forks  #: :data:`_forks` when ``_thumb_jobs`` was started
         self._pending: list[_Row] = []
         self._pending_lock = threading.Lock()
         self.artifacts_dir = self.root / "artifacts"
@@ -364,9 +380,18 @@ class ArtifactFiles:
         """
         if not mime.startswith("image/") or mime in ("image/svg+xml",):
             return
+        self._forked()
         with self._pending_lock:
             self._thumb_jobs = [f for f in self._thumb_jobs if not f.done()]
             self._thumb_jobs.append(_thumb_pool().submit(self._thumb_file, sha))
+
+    def _forked(self) -> None:
+        """In a forked child: forget the parent's thumbnail jobs (no worker here will end them: waiting for them
+        would take the whole timeout) and its lock (a parent's thread may have held it)."""
+        if self._thumb_forks != _forks:
+            self._pending_lock = threading.Lock()
+            self._thumb_jobs = []
+            self._thumb_forks = _forks
 
     def _thumb_file(self, sha: str) -> None:
         jpg = self.thumbs_dir / f"{sha}-{THUMB_PX}.jpg"
@@ -382,6 +407,7 @@ class ArtifactFiles:
 
     def wait_thumbnails(self, timeout: float | None = 60.0) -> None:
         """Wait until the thumbnails started for stored images are written."""
+        self._forked()
         with self._pending_lock:
             jobs, self._thumb_jobs = self._thumb_jobs, []
         concurrent.futures.wait(jobs, timeout=timeout)
