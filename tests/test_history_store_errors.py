@@ -26,13 +26,16 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from _session_support import make_session
 
+from tokenhot_nb import Session
 from tokenhot_nb.errors import StoreError
 from tokenhot_nb.history import History, HistoryEntry, Store
 from tokenhot_nb.history import _artifacts as artifacts_mod
 from tokenhot_nb.history import _store as store_mod
+from tokenhot_nb.sim import SimTransport
 
 FIX = "Copy the folder somewhere writable"
 
@@ -519,5 +522,43 @@ def test_call_the_store_cannot_begin_to_record_is_never_sent(tmp_path: Path, mon
             s.chat("tell me about otters " * 3000)
         assert str(root) in str(info.value)
         assert len(rec.posts()) == sent, "no request was sent"
+    finally:
+        s.close()
+
+
+class _RowDeletedElsewhere(httpx.AsyncBaseTransport):
+    """The simulator, where another kernel deletes this session's running rows (a second ``Store`` on the same
+    folder, as another process would) when the first request whose path contains ``at`` arrives."""
+
+    def __init__(self, root: Path, at: str) -> None:
+        self.sim = SimTransport()
+        self.root, self.at = root, at
+        self.deleted: list[int] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.at in request.url.path and not self.deleted:
+            with Store(self.root) as other:
+                self.deleted = [e.id for e in History(other).filter(status=("running", "pending"))]
+                other.delete(self.deleted)
+        return await self.sim.handle_async_request(request)
+
+
+@pytest.mark.parametrize("kind", ["chat", "video"])
+def test_answer_whose_row_another_kernel_deleted_is_returned_with_a_warning(tmp_path: Path, kind: str) -> None:
+    from tokenhot_nb.errors import UnrecordedWarning
+    from tokenhot_nb.results import ChatResult, VideoResult
+
+    root = tmp_path / "store"
+    transport = _RowDeletedElsewhere(root, "/chat/" if kind == "chat" else "/content")
+    s = Session(store=root, transport=transport, mode="offline", poll_interval=0.001)
+    try:
+        with pytest.warns(UnrecordedWarning) as caught:
+            res = s.chat("hello otters", stream=False) if kind == "chat" else s.video("otters", progress=False)
+        assert transport.deleted  # the row was gone before the answer was recorded
+        assert isinstance(res, ChatResult if kind == "chat" else VideoResult)  # the paid answer is not lost
+        if isinstance(res, VideoResult):
+            assert res.path.is_file()
+        msg = str(caught[0].message)
+        assert "kept in this result only" in msg and "deleted while the call ran" in msg
     finally:
         s.close()

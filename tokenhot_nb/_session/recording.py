@@ -197,10 +197,10 @@ class Recording:
             fields["outputs"] = [o for o in outputs if UNSAVED not in o]
         try:
             self.update(**fields)
-        except StoreError as err:  # the answer is paid for: it is returned, with a warning, not thrown away
+        except (StoreError, KeyError) as err:  # the answer is paid for: it is returned, with a warning, not lost
             for name, value in fields.items():
                 setattr(self.entry, name, self.store.as_stored(name, value))
-            unsaved.append(str(err))
+            unsaved.append(unrecorded_why(self.id, err))
         if unsaved:
             warn(f"tokenhot_nb: the answer of call #{self.id} arrived but could not be recorded in the history; it "
                  f"is kept in this result only. {unsaved[-1]}", UnrecordedWarning)
@@ -220,6 +220,15 @@ class Recording:
     def final(self) -> HistoryEntry:
         """The finished entry: the one inserted, updated with what its row now holds (no read-back)."""
         return self.entry.bind(self.store, self.session)
+
+
+def unrecorded_why(entry_id: int | None, err: StoreError | KeyError) -> str:
+    """Why a finished call's row could not take its answer: the store's own words, or its row was gone (deleted
+    from another kernel while the call ran)."""
+    if isinstance(err, KeyError):
+        return (f"Its history row #{entry_id} was deleted while the call ran (from another kernel or process "
+                "using the same store).")
+    return str(err)
 
 
 def _model_of(session: Session, entry: HistoryEntry) -> ModelInfo:

@@ -14,6 +14,7 @@ from .. import catalog
 from .._config import redact
 from .._inputs import Media, to_media, to_media_list
 from .._progress import Progress
+from .._warn import warn
 from ..catalog import ModelInfo
 from ..errors import (
     APIConnectionError,
@@ -21,9 +22,11 @@ from ..errors import (
     InputError,
     NotFoundError,
     ReplayMissError,
+    StoreError,
     TaskFailedError,
     TokenhotError,
     UnknownModelError,
+    UnrecordedWarning,
 )
 from ..families._types import TaskStatus
 from ..results import VideoResult, VideoTask, from_entry
@@ -42,6 +45,7 @@ from .recording import (
     new_entry,
     replayed,
     store_download,
+    unrecorded_why,
 )
 
 log = logging.getLogger("tokenhot_nb")
@@ -241,8 +245,14 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     usage["cost"] = await _budget.task_cost(session, task.model, usage, st.quota)
     entry: HistoryEntry | None = None
     if task.entry_id is not None:
-        store.update(task.entry_id, status="ok", response=response, usage=usage, outputs=outputs, error=None)
-        entry = store.get(task.entry_id).bind(store, session)
+        try:
+            store.update(task.entry_id, status="ok", response=response, usage=usage, outputs=outputs, error=None)
+            entry = store.get(task.entry_id).bind(store, session)
+        except (StoreError, KeyError) as err:  # the video is paid for and here: returned, with a warning
+            warn(f"tokenhot_nb: the video of call #{task.entry_id} arrived but could not be recorded in the "
+                 f"history; it is kept in this result only. {unrecorded_why(task.entry_id, err)}",
+                 UnrecordedWarning)
+            entry = task.entry
     task.entry = entry
     return VideoResult(store.path_of(out["sha256"]), mime=out["mime"], sha256=out["sha256"],
                        poster=store.path_of(poster["sha256"]) if poster else None, task_id=task.task_id,
