@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tokenhot_nb.errors import StoreError
 from tokenhot_nb.history import HistoryEntry, Store, _checkpoint
 
 
@@ -156,7 +157,8 @@ def test_a_database_file_deleted_under_the_store_is_not_made_again(tmp_path: Pat
     store.count()
     for suffix in ("", "-wal", "-shm"):
         Path(f"{store.db_path}{suffix}").unlink(missing_ok=True)
-    _record(store, 1)  # the writer's open connection still writes to the deleted file
+    with pytest.raises(StoreError, match="was deleted"):  # the writer refuses to write into the deleted file
+        _record(store, 1)
     store._checkpoints.request()
     assert _wait_for(lambda: store._checkpoints.done + store._checkpoints.failed >= 1)
     assert (store._checkpoints.done, store._checkpoints.failed) == (0, 1)

@@ -21,7 +21,9 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -560,5 +562,44 @@ def test_answer_whose_row_another_kernel_deleted_is_returned_with_a_warning(tmp_
             assert res.path.is_file()
         msg = str(caught[0].message)
         assert "kept in this result only" in msg and "deleted while the call ran" in msg
+    finally:
+        s.close()
+
+
+@pytest.mark.parametrize("how", ["deleted", "replaced"])
+def test_a_database_deleted_or_replaced_under_a_live_session_is_said_not_written_into_the_void(
+    tmp_path: Path, how: str,
+) -> None:
+    from tokenhot_nb.errors import UnrecordedWarning
+
+    root = tmp_path / "store"
+    s = make_session(root)
+    try:
+        s.chat("kept")
+        if how == "deleted":  # `!rm -rf .tokenhot` to start over, with the kernel still running
+            shutil.rmtree(root)
+        else:  # a backup put back in place
+            backup = tmp_path / "backup.sqlite"
+            with closing(sqlite3.connect(root / "history.sqlite")) as c, closing(sqlite3.connect(backup)) as b:
+                c.backup(b)
+            os.replace(backup, root / "history.sqlite")
+        with pytest.raises(StoreError) as exc:  # the call is refused before it is sent: nothing is paid
+            s.chat("lost?")
+        msg = str(exc.value)
+        assert f"was {how}" in msg and "while this session had it open" in msg
+        assert "session.close()" in msg and "\n" not in msg
+        # a thread with no connection yet opens none (nor an empty file where the deleted one was)
+        with ThreadPoolExecutor(1) as pool, pytest.raises(StoreError, match="while this session had it open"):
+            pool.submit(lambda: History(s.store).search("kept")).result()
+        assert how == "replaced" or not (root / "history.sqlite").exists()
+    finally:
+        s.close()
+    s = make_session(root)  # a new session opens what is there now (a fresh history where it was deleted)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UnrecordedWarning)
+            s.chat("recorded")
+        assert [e.text.split("\n")[0] for e in s.history] == (["recorded"] if how == "deleted" else
+                                                              ["kept", "recorded"])
     finally:
         s.close()

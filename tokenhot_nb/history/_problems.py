@@ -103,3 +103,12 @@ def missing_columns(root: Path, db: Path, table: str, lacking: Sequence[str], *,
                       f"{what}.",
                       hint="Open it with the program or tokenhot_nb version that wrote it, or rename the file "
                            f"to start a fresh history there (or use another store: {_ELSEWHERE}).")
+
+
+def replaced_problem(root: Path, db: Path, *, exists: bool) -> StoreError:
+    """The database file was deleted or replaced while a store had it open."""
+    what = "replaced by another file" if exists else "deleted"
+    return StoreError(f"The history database {str(db)!r} was {what} while this session had it open: nothing "
+                      "more can be recorded in it.",
+                      hint="Close the session (session.close(), or the store's close()): the next call opens the "
+                           f"history now at {str(root)!r}" + ("." if exists else " (a fresh one)."))

@@ -450,6 +450,7 @@ class Store(ArtifactFiles):
         self._checkpoints = Checkpointer(self.db_path)
         weakref.finalize(self, self._checkpoints.stop)
         self._ready = False
+        self._file: tuple[int, int] | None = None  #: (device, inode) of the database file this store opened
         self._pid = _pid
         self._fts = "none"
         self._ended = 0  # rows this store ended since it last indexed the queue
@@ -476,6 +477,8 @@ class Store(ArtifactFiles):
         if conn is not None:
             return conn
         _close_left()  # this thread's connections to closed stores: it is not using them now
+        if self._file is not None:  # (not into a file made afresh where the store's was deleted)
+            self._check_same_file()
         try:
             conn = self._open_connection()
         except (OSError, sqlite3.Error) as exc:
@@ -499,9 +502,29 @@ class Store(ArtifactFiles):
                         raise store_problem(self.root, self.db_path, exc) from exc
                     raise
                 self._ready = first = True
+                if not self.read_only:
+                    here = self._file_id()
+                    self._file = here if here is not None and here[1] else None  # (no inode numbers: not watched)
         if first:
             self.recover()
         return conn
+
+    def _file_id(self) -> tuple[int, int] | None:
+        """(device, inode) of the database file now at :attr:`db_path`; ``None`` when there is none."""
+        try:
+            st = os.stat(self.db_path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _check_same_file(self) -> None:
+        """A database deleted (``rm -rf`` of the store folder to start over) or replaced (a backup put back)
+        under this store is refused with one :class:`StoreError`: SQLite would go on writing into the deleted
+        file, and every call recorded from then on would be lost without a word."""
+        if self._file_id() != self._file:
+            from ._problems import replaced_problem
+
+            raise replaced_problem(self.root, self.db_path, exists=self.db_path.exists())
 
     def _open_connection(self) -> sqlite3.Connection:
         """A writable connection; an existing store that cannot be written opens read-only instead."""
@@ -652,6 +675,8 @@ class Store(ArtifactFiles):
         c = conn or self._conn()
         if self.read_only:
             raise self.read_only_error()
+        if self._file is not None:
+            self._check_same_file()
         wait: _Backoff | None = None  # made when the database is first found locked
         while True:
             try:
@@ -736,6 +761,7 @@ class Store(ArtifactFiles):
             self._conns.clear()
         _close_all(conns, wait=10.0)
         self._local = threading.local()
+        self._ready, self._file = False, None  # used again: it opens the database now at db_path
 
     async def to_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
         """``asyncio.to_thread(fn, *args)`` for work that uses this store: the pool worker closes the connection
