@@ -6,7 +6,13 @@ never from the client's own cost code.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -282,3 +288,55 @@ def test_balance_offline_is_simulated_and_replay_never_asks(tmp_path: Path) -> N
         assert b.known and b.simulated and "simulated" in str(b)
     with make_session(tmp_path / "store", Recorder(), mode="replay") as r:
         assert not r.balance().known
+
+
+_OTHER_KERNEL = """
+import sys
+from tokenhot_nb import Session
+from tokenhot_nb.errors import BudgetExceededError
+from tokenhot_nb.sim import Faults, SimTransport
+
+with Session(store=sys.argv[1], transport=SimTransport(Faults()), mode="offline") as s:
+    try:
+        s.image("a second pear", model="gpt-image-1.5")
+        print("sent")
+    except BudgetExceededError:
+        print("refused")
+"""
+
+
+class _Held(Recorder):
+    """The simulator, with image calls held until ``go`` is set (a call in flight for as long as a test needs)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.go = threading.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "/v1/images" in request.url.path:
+            self.requests.append({"method": request.method, "path": request.url.path})
+            while not self.go.is_set():
+                await asyncio.sleep(0.01)
+        return await self.sim.handle_async_request(request)
+
+
+def test_a_call_in_flight_in_another_kernel_counts_against_the_shared_budget(tmp_path: Path) -> None:
+    """Two kernels on one store share its budget: a call one of them has in flight is counted by the other."""
+    root = tmp_path / "store"
+    held = _Held()
+    with make_session(root, held) as s:
+        price = s.estimate("image", "a pear", model="gpt-image-1.5").usd
+        s.set_budget(price * 1.5)  # room for one image, not two
+        first = threading.Thread(target=s.image, args=("a pear",), kwargs={"model": "gpt-image-1.5"})
+        first.start()
+        try:
+            while not held.posts("/v1/images"):  # in flight, held until the other kernel has tried
+                time.sleep(0.01)
+            other = subprocess.run([sys.executable, "-c", _OTHER_KERNEL, str(root)], capture_output=True,
+                                   text=True, timeout=60, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+        finally:
+            held.go.set()
+            first.join()
+        assert other.returncode == 0, other.stderr
+        assert other.stdout.split() == ["refused"]
+        assert s.budget.spent_usd == pytest.approx(price)

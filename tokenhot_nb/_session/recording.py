@@ -152,12 +152,15 @@ class Recording:
         self.entry = entry
         self.store = session.store
         self.info = info if info is not None else _model_of(session, entry)
-        self.reservation, _ = _budget.admit(session, entry.kind, self.info, entry.params, call)
+        self.reservation, reserved = _budget.admit(session, entry.kind, self.info, entry.params, call)
+        if self.reservation and reserved:  # the row carries it: every kernel using this store counts it
+            entry.usage = {**(entry.usage or {}), "reserved": {"usd": reserved,
+                                                               "simulated": _budget.simulated(session)}}
         try:
             self.id = self.store.insert(entry)
-        except BaseException:
+        finally:  # (counted from the row from now on, not twice)
             _budget.release(session, self.reservation)
-            raise
+            self.reservation = 0
         rows = CALL_ROWS.get()
         if rows is not None:
             rows.append(self.id)

@@ -15,14 +15,18 @@ from collections import deque
 from dataclasses import dataclass
 
 _USD = "COALESCE(json_extract(usage, '$.cost.usd'), 0)"
-_SIMULATED = "COALESCE(json_extract(usage, '$.cost.simulated'), 0)"
+#: A running row without a cost yet counts what its call reserved of the budget (``usage.reserved``, written when
+#: a budget is set): a call in flight in another kernel on the same store counts against the shared budget too.
+_USD_OPEN = ("COALESCE(json_extract(usage, '$.cost.usd'), "
+             "CASE WHEN status = 'running' THEN json_extract(usage, '$.reserved.usd') END, 0)")
+_SIMULATED = "COALESCE(json_extract(usage, '$.cost.simulated'), json_extract(usage, '$.reserved.simulated'), 0)"
 _OPEN = "status IN ('running', 'pending')"
 
 #: Changes remembered for tallies to look through (a tally older than that is taken again).
 _LOG = 4096
 
 #: The total the tally stands for, in one statement (what the store answered before tallies; tests compare).
-PLAIN_SQL = f"SELECT COALESCE(SUM({_USD}), 0) FROM entries WHERE started >= ? AND {_SIMULATED} = ?"
+PLAIN_SQL = f"SELECT COALESCE(SUM({_USD_OPEN}), 0) FROM entries WHERE started >= ? AND {_SIMULATED} = ?"
 
 
 @dataclass
@@ -105,7 +109,7 @@ class Spending:
         for i in range(0, len(check), 500):
             part = check[i:i + 500]
             for entry_id, is_open, usd, matches in conn.execute(
-                    f"SELECT id, {_OPEN}, CAST({_USD} AS REAL), {_SIMULATED} = ? FROM entries WHERE id IN "
+                    f"SELECT id, {_OPEN}, CAST({_USD_OPEN} AS REAL), {_SIMULATED} = ? FROM entries WHERE id IN "
                     f"({', '.join('?' * len(part))})", (sim, *part)):
                 if is_open:
                     still.append(int(entry_id))
