@@ -22,7 +22,7 @@ import pytest
 from _session_support import Recorder, make_session
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import BudgetExceededError
+from tokenhot_nb.errors import BudgetExceededError, TokenhotError
 from tokenhot_nb.sim import Faults, Server, serve
 
 KEY = "sk-cost-test-0123456789"
@@ -340,3 +340,10 @@ def test_a_call_in_flight_in_another_kernel_counts_against_the_shared_budget(tmp
         assert other.returncode == 0, other.stderr
         assert other.stdout.split() == ["refused"]
         assert s.budget.spent_usd == pytest.approx(price)
+        s.set_budget(price * 3)
+        held.set_faults(Faults(error_rates={400: 1.0}))
+        with pytest.raises(TokenhotError):
+            s.image("a refused pear", model="gpt-image-1.5")
+        assert s.budget.spent_usd == pytest.approx(price)  # a call that ended without a cost reserves nothing
+        assert [e.status for e in s.history][-1] == "error"
+        assert not any("reserved" in e.usage for e in s.history)  # the reservation left every row as it ended

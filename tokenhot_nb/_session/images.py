@@ -365,11 +365,10 @@ def _keep_links_first(session: Session, rec: Recording, images: list[Any], respo
         if image.url and image.revised_prompt:
             ref["revised_prompt"] = received_text(image.revised_prompt)
         refs.append(ref)
-    try:
+    try:  # (its cost takes the place of the budget's reservation: every kernel on the store counts it)
         rec.update(**_kept(session, rec, refs, [], response, usage, search_text))
     except Exception:  # a store that cannot take it fails the row's last update too, and says so there
-        return
-    rec.release()  # the row holds the cost now: the budget counts it there, not twice
+        pass
 
 
 def _keep_missing(session: Session, rec: Recording, refs: list[dict[str, Any]], got: list[Any],

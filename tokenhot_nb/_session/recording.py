@@ -177,6 +177,9 @@ class Recording:
                                quota if isinstance(quota, (int, float)) and not isinstance(quota, bool) else None)
 
     def update(self, **fields: Any) -> None:
+        usage = self.entry.usage
+        if "usage" not in fields and fields.get("status", "running") != "running" and usage and "reserved" in usage:
+            fields["usage"] = {k: v for k, v in usage.items() if k != "reserved"}  # no longer in flight
         kept = self.store.update(self.id, **fields)
         for name, value in kept.items():  # the entry follows its row, so finishing never reads it back
             setattr(self.entry, name, value)

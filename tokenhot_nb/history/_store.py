@@ -811,7 +811,8 @@ class Store(ArtifactFiles):
             n = 0
             for i, response in dead:
                 n += c.execute(
-                    "UPDATE entries SET status='interrupted', error=COALESCE(error, ?), updated=? "
+                    "UPDATE entries SET status='interrupted', error=COALESCE(error, ?), updated=?, usage=CASE WHEN "
+                    "json_valid(usage) THEN json_remove(usage, '$.reserved') ELSE usage END "  # no longer in flight
                     "WHERE id=? AND status='running'", (_interrupted(i, response), now, i)
                 ).rowcount
             return n
