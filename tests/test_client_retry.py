@@ -25,6 +25,7 @@ from tokenhot_nb.families._types import HttpCall
 KEY = "sk-retrytest-0123456789abcdef"
 BASE = "https://api.tokenhot.test"
 CHAT = HttpCall("POST", "/v1/chat/completions", json={"model": "m", "messages": []})
+MODELS = HttpCall("GET", "/v1/models")  # free: may be asked again whatever happened to it
 BILLED = HttpCall("POST", "/v1/video/generations", json={"model": "v"}, billed_create=True)
 
 
@@ -68,7 +69,7 @@ OK = reply(200, json={"ok": True})
 def test_dropped_connections_are_retried_with_backoff(error: type[httpx.TransportError]) -> None:
     sleeps = Sleeps()
     handler = Script(fail(error, "connection dropped"), fail(error, "connection dropped"), OK)
-    assert send(client_for(handler, sleeps)).json() == {"ok": True}
+    assert send(client_for(handler, sleeps), MODELS).json() == {"ok": True}
     assert handler.calls == 3
     assert sleeps.delays == [0.5, 1.0]
 
@@ -77,9 +78,26 @@ def test_dropped_connections_are_retried_with_backoff(error: type[httpx.Transpor
 def test_dropped_connections_give_up_after_the_retries(error: type[httpx.TransportError]) -> None:
     handler = Script(fail(error, "connection dropped"))
     with pytest.raises(E.APIConnectionError, match="broke") as info:
-        send(client_for(handler, Sleeps(), retries=1))
+        send(client_for(handler, Sleeps(), retries=1), MODELS)
     assert handler.calls == 2
     assert isinstance(info.value.__cause__, error)
+
+
+@pytest.mark.parametrize("error", [httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout])
+def test_a_paid_call_is_never_sent_again_once_it_may_have_been_sent(error: type[httpx.TransportError]) -> None:
+    """Chat, images, audio, embeddings are paid POSTs too, not only video creates: a retry could pay twice."""
+    handler = Script(fail(error, "lost"), OK)
+    with pytest.raises(E.APIConnectionError, match="It was not sent again") as info:
+        send(client_for(handler, Sleeps(), retries=3), CHAT)
+    assert handler.calls == 1
+    assert "history" in (info.value.hint or "")
+
+
+@pytest.mark.parametrize("error", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])
+def test_a_paid_call_is_retried_when_it_was_not_sent(error: type[httpx.TransportError]) -> None:
+    handler = Script(fail(error, "no connection"), OK)
+    assert send(client_for(handler, Sleeps()), CHAT).json() == {"ok": True}
+    assert handler.calls == 2
 
 
 @pytest.mark.parametrize("error", [httpx.ConnectTimeout, httpx.PoolTimeout])
@@ -166,7 +184,7 @@ def test_retry_after_is_ignored_for_transport_failures() -> None:
     """Backoff, not a header, decides after a dropped connection (there is no answer to read one from)."""
     sleeps = Sleeps()
     handler = Script(fail(httpx.ReadError, "reset"), busy(**{"Retry-After": "7"}), OK)
-    send(client_for(handler, sleeps, retries=3))
+    send(client_for(handler, sleeps, retries=3), MODELS)
     assert sleeps.delays == [0.5, 7.0]
 
 
@@ -221,6 +239,15 @@ def test_retry_status_table(status: int | None, plain: bool, billed: bool) -> No
     policy = RetryPolicy()
     assert policy.retry_status(_error(status)) is plain
     assert policy.retry_status(_error(status), billed=True) is billed
+    assert policy.retry_status(_error(status), paid=True) is (plain and status not in (504, 524))
+
+
+def test_a_gateway_timeout_is_not_retried_for_a_paid_call() -> None:
+    """nginx (60 s) or Cloudflare (100 s: 524) gives up on a slow image while the relay goes on making it."""
+    policy = RetryPolicy()
+    for status in (504, 524):
+        assert policy.retry_status(_error(status)) is True
+        assert policy.retry_status(_error(status), paid=True) is False
 
 
 def test_quota_is_never_retried_whatever_its_status() -> None:

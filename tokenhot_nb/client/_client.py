@@ -47,7 +47,7 @@ from ._download import (
 )
 from ._errors import error_from_response, error_from_transport, request_id_from_headers, scrub_error
 from ._guard import ApiPlace, check_download_host
-from ._retry import RetryPolicy, too_long_to_wait
+from ._retry import FREE_METHODS, GATEWAY_TIMEOUTS, NOT_SENT_ERRORS, RetryPolicy, too_long_to_wait
 from ._sse import EventStream, SSEEvent, looks_like_event_stream
 
 log = logging.getLogger("tokenhot_nb")
@@ -251,6 +251,17 @@ async def _read_whole(response: httpx.Response) -> bytes:
         exc.partial = b"".join(parts)
         raise
     return b"".join(parts)
+
+
+def _not_sent_again(error: TokenhotError, why: str) -> None:
+    """Say on ``error`` (a paid call that failed after it may have reached the server) that it was not sent again,
+    and what to check before sending it yourself: asking again could pay twice."""
+    more = f" It was not sent again: {why}."
+    error.message = error.message.rstrip().removesuffix(".") + "." + more  # (after the cut of a long server text, so it always shows)
+    error.full_message = error.full_message.rstrip().removesuffix(".") + "." + more
+    error.args = (error.message, *error.args[1:])
+    error.hint = ("Check the history (and your balance, session.balance()) before trying again: the call may have "
+                  "been done and charged.")
 
 
 def _form_value(value: Any) -> str | list[str] | None:
@@ -494,13 +505,14 @@ class Client:
                 request = make_request()
                 compressed = request.headers.get("content-encoding") == "gzip"
                 where = f"{request.method} {request.url.path}"
+                paid = billed or request.method not in FREE_METHODS
                 started = time.monotonic()
                 try:
                     response = await self._http().send(request, stream=True, follow_redirects=follow_redirects)
                 except httpx.RequestError as exc:
                     scrub_error(exc)
                     elapsed = time.monotonic() - started
-                    if retry < self.retry.max_retries and self.retry.retry_exception(exc, billed=billed):
+                    if retry < self.retry.max_retries and self.retry.retry_exception(exc, paid=paid):
                         retry += 1
                         delay = self.retry.backoff(retry)
                         log.debug(
@@ -510,7 +522,10 @@ class Client:
                         await self.retry.sleep(delay)
                         continue
                     log.debug("%s failed after %.2fs (%s)", where, elapsed, type(exc).__name__)
-                    raise error_from_transport(exc, secrets=self._secrets) from exc
+                    failed = error_from_transport(exc, secrets=self._secrets)
+                    if paid and not isinstance(exc, NOT_SENT_ERRORS):
+                        _not_sent_again(failed, "the server may have received it and done (and billed) the work")
+                    raise failed from exc
                 status = response.status_code
                 if 200 <= status < 300:
                     if compressed or probe:
@@ -542,11 +557,14 @@ class Client:
                     log.debug("%s -> %d to a gzip body in %.2fs; sending it again as it is", where, status, elapsed)
                     probe = True
                     continue
+                if paid and status in GATEWAY_TIMEOUTS:
+                    _not_sent_again(error, "a gateway gave up waiting, but the server behind it may still do (and bill) the work")
+                    raise error
                 wait = too_long_to_wait(response.headers, self.retry.max_retry_after)
                 if wait is not None and self.retry.retry_status(error):
                     log.debug("%s -> %d in %.2fs; the server asks to wait %s", where, status, elapsed, wait)
                     raise wait.annotate(error)
-                if retry < self.retry.max_retries and self.retry.retry_status(error, billed=billed):
+                if retry < self.retry.max_retries and self.retry.retry_status(error, billed=billed, paid=paid):
                     retry += 1
                     delay = self.retry.delay(retry, response.headers)
                     log.debug("%s -> %d in %.2fs; retry %d in %.2fs", where, status, elapsed, retry, delay)
@@ -589,9 +607,9 @@ class Client:
         except httpx.RequestError as exc:
             scrub_error(exc)
             cause = error_from_transport(exc, secrets=self._secrets)
-            raise type(cause)(
-                f"The answer to {where} broke after it had started ({cause.message}). It was not sent again: "
-                "the server may have done (and billed) the work.",
+            raise type(cause)(  # what it means first: the cause's text may be cut
+                f"The answer to {where} broke after it had started; it was not sent again: the server may have "
+                f"done (and billed) the work. {cause.message}",
                 hint="Check the history before trying again.",
             ) from exc
         finally:

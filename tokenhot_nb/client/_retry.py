@@ -1,8 +1,10 @@
 """When to retry a request and how long to wait first.
 
 Relays shed load with 429/503 and sometimes drop connections; a short exponential backoff with jitter
-rides those out. Two things are never retried blindly: a 429 that says the quota is used up (waiting will
-not refill it) and a billed task create that may already have reached the server (a retry could pay twice).
+rides those out. Never retried blindly: a 429 that says the quota is used up (waiting will not refill it), and
+a paid request (every POST: chat, images, audio, embeddings, video creates) that may already have reached the
+server: a connection that broke after it was sent, or a gateway that timed out while the relay worked on it,
+could mean the work was done and billed, and a retry would pay twice.
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ from ..errors import APIError, ModelNotServedError, QuotaExhaustedError, RateLim
 RETRY_STATUSES = frozenset({408, 409, 429})
 #: A billed create is only retried on these: the server said it did not take the request.
 BILLED_RETRY_STATUSES = frozenset({429, 503})
+#: Gateway timeouts (nginx/Cloudflare 504, Cloudflare 524): the request reached the server behind the gateway,
+#: which may still finish (and bill) it; a paid request answered so is not sent again.
+GATEWAY_TIMEOUTS = frozenset({504, 524})
+#: Methods whose repetition costs nothing (every other method of this API is a paid call).
+FREE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Transport errors raised before the request could have been sent.
 NOT_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 #: Transport errors worth retrying for an idempotent request. A read timeout is not among them: the
@@ -138,8 +145,9 @@ class RetryPolicy:
                 return min(asked, self.max_retry_after)
         return self.backoff(retry)
 
-    def retry_status(self, error: APIError, *, billed: bool = False) -> bool:
-        """Whether an error answer may be retried (ignoring the attempt count)."""
+    def retry_status(self, error: APIError, *, billed: bool = False, paid: bool = False) -> bool:
+        """Whether an error answer may be retried (ignoring the attempt count). ``paid``: a paid request, not
+        retried after a gateway timeout (the server behind may have done it)."""
         status = error.status or 0
         if isinstance(error, (QuotaExhaustedError, ModelNotServedError)):  # asked again, the same answer
             return False
@@ -147,10 +155,13 @@ class RetryPolicy:
             return True
         if billed:
             return status in BILLED_RETRY_STATUSES
+        if paid and status in GATEWAY_TIMEOUTS:
+            return False
         return status in RETRY_STATUSES or status >= 500
 
-    def retry_exception(self, exc: BaseException, *, billed: bool = False) -> bool:
-        """Whether a transport error may be retried; a billed create only when nothing was sent."""
-        if billed:
+    def retry_exception(self, exc: BaseException, *, billed: bool = False, paid: bool = False) -> bool:
+        """Whether a transport error may be retried; a paid request (a billed create included) only when nothing
+        was sent."""
+        if billed or paid:
             return isinstance(exc, NOT_SENT_ERRORS)
         return isinstance(exc, RETRY_ERRORS)

@@ -1,0 +1,160 @@
+"""Broken networks over real loopback sockets: a paid request is never sent twice once it may have reached the
+server, a free one (a GET) still is, and a body cut short is never taken for a whole answer."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from _raw_server import RawServer, answer, reset
+
+from tokenhot_nb import errors as E
+from tokenhot_nb._config import Settings
+from tokenhot_nb.client import Client
+from tokenhot_nb.families._types import HttpCall
+
+pytestmark = pytest.mark.usefixtures("direct")
+KEY = "sk-netfaults-0123456789abcdef"
+CHAT = HttpCall("POST", "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": "hi"}]})
+IMAGE = HttpCall("POST", "/v1/images/generations", json={"model": "gpt-image-2", "prompt": "a cat"})
+MODELS = HttpCall("GET", "/v1/models")
+OK = answer(200, b'{"ok": true}')
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[..., RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(handler: Callable[[RawServer, socket.socket], None]) -> RawServer:
+        servers.append(RawServer(handler))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def client_for(server: RawServer, **settings: Any) -> Client:
+    return Client(Settings(api_key=KEY, base_url=server.url, mode="live", **settings))
+
+
+def send(client: Client, call: HttpCall, *, lane: bool) -> Any:
+    """In the blocking lane (a sync call) or on an event loop (an awaited one): both paths must behave alike."""
+    if lane:
+        try:
+            return client.send_sync(call)
+        finally:
+            client.close()
+
+    async def go() -> Any:
+        try:
+            return await client.send(call)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def closes_after_the_request(server: RawServer, conn: socket.socket) -> None:
+    server.read_request(conn)
+
+
+def resets_after_the_request(server: RawServer, conn: socket.socket) -> None:
+    server.read_request(conn)
+    reset(conn)
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+@pytest.mark.parametrize("call", [CHAT, IMAGE], ids=["chat", "image"])
+@pytest.mark.parametrize("handler", [closes_after_the_request, resets_after_the_request], ids=["close", "reset"])
+def test_a_paid_request_is_not_sent_again_when_the_connection_breaks_after_it_was_sent(
+        serve: Callable[..., RawServer], handler: Callable[..., None], call: HttpCall, lane: bool) -> None:
+    """The server read the whole request, then the connection closed (or was reset) before any answer: it may have
+    done the work and billed it, so the client must not ask again (each retry could be another charge)."""
+    server = serve(handler)
+    with pytest.raises(E.APIConnectionError) as info:
+        send(client_for(server), call, lane=lane)
+    assert len(server.requests) == 1
+    err = info.value
+    assert "It was not sent again" in err.message and "billed" in err.message
+    assert "history" in (err.hint or "")
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+def test_a_free_request_is_still_retried_after_a_broken_connection(serve: Callable[..., RawServer],
+                                                                   lane: bool) -> None:
+    def first_breaks(server: RawServer, conn: socket.socket) -> None:
+        if server.read_request(conn):
+            if len(server.requests) == 1:
+                reset(conn)
+            else:
+                conn.sendall(OK)
+
+    server = serve(first_breaks)
+    assert send(client_for(server), MODELS, lane=lane).json() == {"ok": True}
+    assert len(server.requests) == 2
+
+
+PAGE_504 = b"<html><head><title>504 Gateway Time-out</title></head><body><h1>504 Gateway Time-out</h1><hr>nginx</body></html>"
+
+
+@pytest.mark.parametrize("status", [504, 524])
+def test_a_gateway_timeout_on_a_paid_request_is_not_retried(serve: Callable[..., RawServer], status: int) -> None:
+    """A gateway in front of the relay (nginx's 60 s, Cloudflare's 100 s) gives up on a slow image while the relay
+    goes on making it: asking again would pay for it twice."""
+    def gateway(server: RawServer, conn: socket.socket) -> None:
+        while server.read_request(conn):
+            conn.sendall(answer(status, PAGE_504, "text/html"))
+
+    server = serve(gateway)
+    with pytest.raises(E.APIError) as info:
+        send(client_for(server), IMAGE, lane=True)
+    assert len(server.requests) == 1
+    assert info.value.status == status
+    assert "It was not sent again" in info.value.message and "history" in (info.value.hint or "")
+    assert "\n" not in info.value.message
+
+
+def test_a_gateway_timeout_on_a_free_request_is_still_retried(serve: Callable[..., RawServer]) -> None:
+    def gateway_then_ok(server: RawServer, conn: socket.socket) -> None:
+        while server.read_request(conn):
+            conn.sendall(answer(504, PAGE_504, "text/html") if len(server.requests) == 1 else OK)
+
+    server = serve(gateway_then_ok)
+    assert send(client_for(server), MODELS, lane=True).json() == {"ok": True}
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+def test_a_keep_alive_connection_the_server_closed_between_two_calls_is_not_reused(
+        serve: Callable[..., RawServer], lane: bool) -> None:
+    """httpcore sees the idle connection closed (it is readable: end of file) and opens a new one before it
+    sends: each paid call goes out once, and both succeed."""
+    def idle_timeout(server: RawServer, conn: socket.socket) -> None:
+        if server.read_request(conn):
+            conn.sendall(OK)  # keep-alive (HTTP/1.1), then closed after a short idle timeout
+            time.sleep(0.1)
+
+    server = serve(idle_timeout)
+    client = client_for(server)
+
+    async def both() -> None:
+        try:
+            await client.send(CHAT)
+            await asyncio.sleep(0.4)
+            await client.send(CHAT)
+        finally:
+            await client.aclose()
+
+    if lane:
+        client.send_sync(CHAT)
+        time.sleep(0.4)
+        client.send_sync(CHAT)
+        client.close()
+    else:
+        asyncio.run(both())
+    assert len(server.requests) == 2 and server.connections == 2
