@@ -4,6 +4,7 @@ server, a free one (a GET) still is, and a body cut short is never taken for a w
 from __future__ import annotations
 
 import asyncio
+import gzip
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -158,3 +159,32 @@ def test_a_keep_alive_connection_the_server_closed_between_two_calls_is_not_reus
     else:
         asyncio.run(both())
     assert len(server.requests) == 2 and server.connections == 2
+
+
+ANSWER = b'{"id": "c1", "choices": [{"message": {"role": "assistant", "content": "hello there"}}]}' * 8
+
+
+def test_a_gzip_body_cut_short_by_the_connection_is_not_a_whole_answer(serve: Callable[..., RawServer]) -> None:
+    """No Content-Length (the body ends with the connection): HTTP cannot tell a cut, but gzip can. A cut body
+    read as whole would be parsed as a shorter (or broken) answer."""
+    packed = gzip.compress(ANSWER)
+
+    def cut(server: RawServer, conn: socket.socket) -> None:
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                     b"Connection: close\r\n\r\n" + packed[: len(packed) // 2])
+
+    server = serve(cut)
+    with pytest.raises(E.APIConnectionError, match="broke after it had started; it was not sent again") as info:
+        send(client_for(server), CHAT, lane=True)
+    assert "gzip" in info.value.message
+    assert len(server.requests) == 1
+
+
+def test_a_whole_gzip_body_ending_with_the_connection_is_read(serve: Callable[..., RawServer]) -> None:
+    def whole(server: RawServer, conn: socket.socket) -> None:
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                     b"Connection: close\r\n\r\n" + gzip.compress(ANSWER))
+
+    assert send(client_for(serve(whole)), MODELS, lane=True).content == ANSWER

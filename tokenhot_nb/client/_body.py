@@ -59,6 +59,11 @@ class _Decoder:
     def drain(self) -> list[bytes]:
         return [self._z.flush()]  # all input is consumed by now: what is left is at most a window
 
+    @property
+    def complete(self) -> bool:
+        """Whether the compressed data came to its own end (its trailer arrived)."""
+        return self._z.eof
+
 
 class BoundedStream(httpx.AsyncByteStream):
     """The decoded body of a response, refused (:class:`BodyRefused`) once it passes ``cap`` bytes.
@@ -109,6 +114,11 @@ class BoundedStream(httpx.AsyncByteStream):
         if self._decoder is not None:
             for piece in self._decoder.drain():
                 yield self._count(piece)
+            if self.wire and not self._decoder.complete:
+                # a body that ends with the connection (no Content-Length) and was cut short reads as whole to
+                # HTTP; the compressed data itself says it is not: the answer is broken, not shorter
+                raise httpx.RemoteProtocolError(
+                    f"the connection ended inside the {self._decoder.encoding} body, before its end")
 
     async def aclose(self) -> None:
         await self._inner.aclose()
