@@ -19,6 +19,7 @@ from ..catalog import ModelInfo
 from ..errors import (
     APIConnectionError,
     APIError,
+    DownloadError,
     InputError,
     NotFoundError,
     ReplayMissError,
@@ -224,7 +225,11 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
             raise APIError(f"Video task {task.task_id} finished without a video URL.",
                            hint="Try session.resume(task_id) again in a moment.")
         store = session.store
-        out = await store_download(session, st.url, "video/mp4", "video")
+        try:
+            out = await store_download(session, st.url, "video/mp4", "video")
+        except TokenhotError as exc:  # the task is done and paid: a new call would pay again, a resume does not
+            _resumable(exc, task, 0, isinstance(exc, DownloadError))
+            raise
     except BaseException as exc:
         # a callback that raised on the caller's thread cancels this wait: the row says why, not "cancelled"
         _task_outcome(session, task, raised[0] if raised and isinstance(exc, asyncio.CancelledError) else exc)
@@ -311,10 +316,12 @@ def _transient(exc: BaseException, retry: RetryPolicy) -> bool:
 
 
 def _resumable(exc: TokenhotError, task: VideoTask, bad: int, transient: bool) -> None:
-    """The hint of a poll error that ends the wait: the task keeps running and stays pending, so say how to resume
-    it (a relay's "try again" would create a second, paid task)."""
+    """The hint of a poll error (``bad`` polls in a row) or a download error (``bad`` 0) that ends the wait: the task
+    stays pending, so say how to resume it (a "try again" would create a second, paid task). ``transient``: the
+    error's own hint is replaced, else the resume is added to it."""
     said = f"{bad} status polls in a row failed. " if bad > 1 else ""
-    resume = (f"{said}Video task {task.task_id} keeps running on the server and stays pending in the history: "
+    where = "is done on the server" if bad == 0 else "keeps running on the server"
+    resume = (f"{said}Video task {task.task_id} {where} and stays pending in the history: "
               f"resume it with session.resume({task.task_id!r}) (no new task, no new charge).")
     exc.hint = redact(resume if transient or not exc.hint else f"{exc.hint} {resume}")
 

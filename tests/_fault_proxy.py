@@ -1,0 +1,109 @@
+"""A loopback TCP proxy in front of the simulator that breaks chosen answers for real: cut after N bytes (a reset
+or a clean close), an HTML page in place of the answer (a gateway, a captive portal), or the request swallowed."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from dataclasses import dataclass
+
+from _raw_server import reset
+
+
+@dataclass
+class Rule:
+    """What to do to requests whose request line contains ``match`` (the next ``times`` of them)."""
+
+    match: str
+    action: str  # "cut" | "html" | "swallow"
+    after: int = 0  # cut: bytes of the answer passed on first
+    rst: bool = True  # cut: a reset (else a clean close)
+    status: int = 502  # html
+    times: int = 1 << 30
+
+
+class FaultProxy:
+    """Forwards each request to ``127.0.0.1:upstream`` on a connection of its own, applying the first rule that
+    matches; ``seen`` lists the request lines that arrived."""
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream
+        self.rules: list[Rule] = []
+        self.seen: list[str] = []
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind(("127.0.0.1", 0))
+        self._sock.listen(32)
+        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _read(conn: socket.socket) -> tuple[bytes, bytes] | None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = conn.recv(65536)
+            if not piece:
+                return None
+            data += piece
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(body) < length:
+            piece = conn.recv(65536)
+            if not piece:
+                return None
+            body += piece
+        return head, body
+
+    def _connection(self, conn: socket.socket) -> None:
+        try:
+            while True:
+                got = self._read(conn)
+                if got is None:
+                    return
+                head, body = got
+                line = head.split(b"\r\n", 1)[0].decode()
+                self.seen.append(line)
+                rule = next((r for r in self.rules if r.match in line and r.times > 0), None)
+                if rule is not None:
+                    rule.times -= 1
+                if rule is not None and rule.action == "swallow":
+                    reset(conn)
+                    return
+                if rule is not None and rule.action == "html":
+                    page = b"<html><head><title>Gateway</title></head><body><h1>%d</h1><hr>nginx</body></html>" % (
+                        rule.status)
+                    conn.sendall(b"HTTP/1.1 %d X\r\nContent-Type: text/html\r\nContent-Length: %d\r\n\r\n"
+                                 % (rule.status, len(page)) + page)
+                    continue
+                lines = [x for x in head.split(b"\r\n") if not x.lower().startswith(b"connection:")]
+                with socket.create_connection(("127.0.0.1", self.upstream)) as up:
+                    up.sendall(b"\r\n".join(lines) + b"\r\nConnection: close\r\n\r\n" + body)
+                    sent = 0
+                    while piece := up.recv(65536):
+                        if rule is not None and rule.action == "cut" and sent + len(piece) >= rule.after:
+                            conn.sendall(piece[: rule.after - sent])
+                            if rule.rst:
+                                reset(conn)
+                            return
+                        conn.sendall(piece)
+                        sent += len(piece)
+                return  # (the answer ended with the upstream connection)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._sock.close()

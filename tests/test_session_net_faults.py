@@ -1,0 +1,95 @@
+"""A live session through a loopback proxy that breaks answers for real: what was paid for stays in the history,
+the error says what to do, and nothing paid is asked for twice."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _fault_proxy import FaultProxy, Rule
+
+from tokenhot_nb import Session
+from tokenhot_nb.errors import APIConnectionError, DownloadError, StreamError
+from tokenhot_nb.sim import Server
+
+pytestmark = pytest.mark.usefixtures("direct")
+KEY = "sk-netfaults-session-0123456789"
+
+
+@pytest.fixture
+def proxy(sim_server: Server) -> Iterator[FaultProxy]:
+    px = FaultProxy(int(sim_server.url.rsplit(":", 1)[1].split("/")[0]))
+    yield px
+    px.stop()
+
+
+@pytest.fixture
+def live(tmp_path: Path, proxy: FaultProxy) -> Iterator[Session]:
+    s = Session(api_key=KEY, base_url=proxy.url, mode="live", store=tmp_path / "st", poll_interval=0.01)
+    s.models()
+    proxy.seen.clear()
+    yield s
+    s.close()
+
+
+def creates(proxy: FaultProxy) -> list[str]:
+    return [line for line in proxy.seen if line.startswith("POST")]
+
+
+def test_a_video_download_that_breaks_says_resume_and_resume_pays_nothing(live: Session, proxy: FaultProxy) -> None:
+    """The task is done and paid when its download breaks: the error must say to resume it (a new call would make,
+    and pay for, a second task), and the resume fetches it with no new create."""
+    proxy.rules = [Rule("/content", "cut", after=2000, times=3)]
+    with pytest.raises(DownloadError) as info:
+        live.video("a lighthouse", model="doubao-seedance-2.0", duration=5)
+    row = live.history[-1]
+    task_id = row.response["task_id"]
+    assert row.status == "pending"
+    assert f"session.resume({task_id!r})" in (info.value.hint or "")
+    assert "no new charge" in (info.value.hint or "")
+    proxy.rules = []
+    res = live.resume(task_id).wait()
+    assert res.entry is not None and res.entry.id == row.id and res.entry.status == "ok"
+    assert creates(proxy) == ["POST /v1/video/generations HTTP/1.1"]
+
+
+def test_video_polls_that_keep_failing_keep_the_task_and_say_resume(live: Session, proxy: FaultProxy) -> None:
+    async def no_wait(delay: float) -> None:
+        return None
+
+    live.client.retry = dataclasses.replace(live.client.retry, sleep=no_wait)  # (each poll is retried: no backoff)
+    proxy.rules = [Rule("GET /v1/video/generations/", "swallow")]
+    with pytest.raises(APIConnectionError) as info:
+        live.video("a lighthouse", model="doubao-seedance-2.0", duration=5)
+    row = live.history[-1]
+    assert row.status == "pending"
+    assert f"session.resume({row.response['task_id']!r})" in (info.value.hint or "")
+    proxy.rules = []
+    assert live.resume(row.response["task_id"]).wait().entry.status == "ok"
+    assert len(creates(proxy)) == 1
+
+
+def test_a_stream_reset_mid_way_keeps_the_partial_answer(live: Session, proxy: FaultProxy) -> None:
+    proxy.rules = [Rule("/v1/chat/completions", "cut", after=900, times=1)]
+    with pytest.raises(StreamError) as info:
+        live.chat("tell me a long story", model="gpt-5.2", thread=False)
+    partial = info.value.partial_text
+    assert partial
+    row = live.history[-1]
+    assert row.status == "error" and row.text.endswith(partial) and row.response.get("partial") is True
+    assert len(creates(proxy)) == 1
+
+
+def test_an_image_download_that_breaks_keeps_the_link_and_resume_pays_nothing(live: Session,
+                                                                               proxy: FaultProxy) -> None:
+    proxy.rules = [Rule("/sim/files/", "cut", after=300, times=5)]
+    with pytest.raises(DownloadError) as info:
+        live.image("a cat", model="gpt-image-2")
+    row = live.history[-1]
+    assert row.status == "pending" and row.response["images"][0]["url"]
+    assert f"session.resume({row.id})" in (info.value.hint or "")
+    proxy.rules = []
+    assert live.resume(row.id).entry.status == "ok"
+    assert len(creates(proxy)) == 1
