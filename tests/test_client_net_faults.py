@@ -188,3 +188,34 @@ def test_a_whole_gzip_body_ending_with_the_connection_is_read(serve: Callable[..
                      b"Connection: close\r\n\r\n" + gzip.compress(ANSWER))
 
     assert send(client_for(serve(whole)), MODELS, lane=True).content == ANSWER
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_unreachable_proxy_from_the_environment_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTPS_PROXY set to something that does not answer: "could not connect to <the API>" alone sends the user to
+    check the base URL; the error names the proxy (never its password) and the variable to fix."""
+    port = closed_port()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://me:hunter2@127.0.0.1:{port}")
+    client = Client(Settings(api_key=KEY, base_url="https://api.tokenhot.test", mode="live", max_retries=0))
+    with pytest.raises(E.APIConnectionError) as info:
+        send(client, CHAT, lane=False)
+    err = info.value
+    assert f"through the proxy http://127.0.0.1:{port} (from HTTPS_PROXY)" in err.message
+    assert "HTTPS_PROXY" in (err.hint or "") and "NO_PROXY" in (err.hint or "")
+    assert "hunter2" not in str(err) and "hunter2" not in err.full_message
+
+
+def test_a_host_named_in_no_proxy_is_not_said_to_go_through_the_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    port = closed_port()
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    client = Client(Settings(api_key=KEY, base_url=f"http://127.0.0.1:{port}", mode="live", max_retries=0))
+    with pytest.raises(E.APIConnectionError, match="Could not connect") as info:
+        send(client, CHAT, lane=False)
+    assert "proxy" not in info.value.message and "TOKENHOT_BASE_URL" in (info.value.hint or "")

@@ -253,15 +253,39 @@ async def _read_whole(response: httpx.Response) -> bytes:
     return b"".join(parts)
 
 
+def _amend(error: TokenhotError, sentence: str, hint: str) -> None:
+    """Add ``sentence`` to ``error``'s message (after the cut of a long server text, so it always shows) and set
+    its hint."""
+    for name in ("message", "full_message"):
+        setattr(error, name, getattr(error, name).rstrip().removesuffix(".") + ". " + sentence)
+    error.args = (error.message, *error.args[1:])
+    error.hint = hint
+
+
 def _not_sent_again(error: TokenhotError, why: str) -> None:
     """Say on ``error`` (a paid call that failed after it may have reached the server) that it was not sent again,
     and what to check before sending it yourself: asking again could pay twice."""
-    more = f" It was not sent again: {why}."
-    error.message = error.message.rstrip().removesuffix(".") + "." + more  # (after the cut of a long server text, so it always shows)
-    error.full_message = error.full_message.rstrip().removesuffix(".") + "." + more
-    error.args = (error.message, *error.args[1:])
-    error.hint = ("Check the history (and your balance, session.balance()) before trying again: the call may have "
-                  "been done and charged.")
+    _amend(error, f"It was not sent again: {why}.",
+           "Check the history (and your balance, session.balance()) before trying again: the call may have been "
+           "done and charged.")
+
+
+def _proxy_for(url: httpx.URL) -> tuple[str, str] | None:
+    """The proxy from the environment a request to ``url`` goes through, as ``(address, variable)`` (the address
+    without any user or password in it); None when there is none or NO_PROXY names the host. Read from the
+    environment only (no system settings, which may look names up)."""
+    proxies = urllib.request.getproxies_environment()
+    scheme = url.scheme if url.scheme in proxies else "all"
+    address = proxies.get(scheme)
+    # (undocumented and not in typeshed; it reads NO_PROXY much as httpx does, with no system settings)
+    if not address or urllib.request.proxy_bypass_environment(url.host, proxies):  # type: ignore[attr-defined]
+        return None
+    try:
+        parsed = httpx.URL(address if "://" in address else f"http://{address}")
+        shown = f"{parsed.scheme}://{parsed.host}" + (f":{parsed.port}" if parsed.port else "")
+    except httpx.InvalidURL:
+        shown = "(an address that is not a valid URL)"
+    return shown, f"{scheme.upper()}_PROXY"
 
 
 def _form_value(value: Any) -> str | list[str] | None:
@@ -523,6 +547,12 @@ class Client:
                         continue
                     log.debug("%s failed after %.2fs (%s)", where, elapsed, type(exc).__name__)
                     failed = error_from_transport(exc, secrets=self._secrets)
+                    proxy = _proxy_for(request.url) if self._proxied else None
+                    if proxy is not None and isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout,
+                                                              httpx.ProxyError)):
+                        _amend(failed, f"It went through the proxy {proxy[0]} (from {proxy[1]}).",
+                               f"Check that proxy (the {proxy[1]} environment variable), or name the host in "
+                               "NO_PROXY to reach it directly.")
                     if paid and not isinstance(exc, NOT_SENT_ERRORS):
                         _not_sent_again(failed, "the server may have received it and done (and billed) the work")
                     raise failed from exc
