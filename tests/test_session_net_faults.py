@@ -11,7 +11,7 @@ import pytest
 from _fault_proxy import FaultProxy, Rule
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import APIConnectionError, DownloadError, StreamError
+from tokenhot_nb.errors import APIConnectionError, APIError, DownloadError, StreamError
 from tokenhot_nb.sim import Server
 
 pytestmark = pytest.mark.usefixtures("direct")
@@ -93,3 +93,16 @@ def test_an_image_download_that_breaks_keeps_the_link_and_resume_pays_nothing(li
     proxy.rules = []
     assert live.resume(row.id).entry.status == "ok"
     assert len(creates(proxy)) == 1
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_a_captive_portal_page_says_what_it_is_and_what_to_do(live: Session, proxy: FaultProxy, stream: bool) -> None:
+    """A Wi-Fi sign-in page answers 200 with HTML: "not valid JSON, try again" (or "try stream=False") sent the user
+    round the same loop; the error names a web page and the two real causes, in one line."""
+    proxy.rules = [Rule("/v1/chat/completions", "html", status=200, times=1)]
+    with pytest.raises(StreamError if stream else APIError) as info:
+        live.chat("hi", model="gpt-5.2", stream=stream, thread=False)
+    err = info.value
+    assert "answered 200 with a web page ('Gateway')" in err.message and "Wi-Fi" in err.message
+    assert "TOKENHOT_BASE_URL" in (err.hint or "") and "\n" not in str(err)
+    assert live.history[-1].status == "error"

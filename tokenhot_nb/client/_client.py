@@ -48,7 +48,7 @@ from ._download import (
 from ._errors import error_from_response, error_from_transport, request_id_from_headers, scrub_error
 from ._guard import ApiPlace, check_download_host
 from ._retry import FREE_METHODS, GATEWAY_TIMEOUTS, NOT_SENT_ERRORS, RetryPolicy, too_long_to_wait
-from ._sse import EventStream, SSEEvent, looks_like_event_stream
+from ._sse import PAGE_HINT, EventStream, SSEEvent, looks_like_event_stream, page_instead_of_api, web_page
 
 log = logging.getLogger("tokenhot_nb")
 _logs.install()  # the HTTP stack's log records lose any key before a handler sees them
@@ -108,6 +108,10 @@ class Response:
                 status=self.status, request_id=self.request_id,
                 hint="Only a chat answer is read from a stream (chat does so by itself); for this call the relay "
                      "should answer JSON. Check the base URL, or try again later.")
+        page = web_page(self.content, self.content_type)
+        if page is not None:
+            return APIError(page_instead_of_api(self.status, page), status=self.status, request_id=self.request_id,
+                            hint=PAGE_HINT)
         if not self.content.strip():
             return APIError(f"The server answered {self.status} with an empty body, not the JSON asked for.",
                             status=self.status, request_id=self.request_id,

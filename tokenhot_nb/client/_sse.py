@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import logging
+import re
 import sys
 from codecs import utf_8_decode
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
@@ -283,6 +285,9 @@ class EventStream:
             pass  # a body that cannot be read is no error envelope either (and nothing of it is kept)
         else:
             self._whole_answer(response, body, content_type, complete=len(body) < limit)
+            page = web_page(body, content_type)
+            if page is not None:
+                raise StreamError(page_instead_of_api(response.status_code, page), hint=PAGE_HINT)
         raise _not_streamed(content_type)
 
     def _whole_answer(self, response: httpx.Response, body: bytes, content_type: str | None, *,
@@ -529,6 +534,30 @@ async def _head(chunks: AsyncGenerator[bytes, None], limit: int) -> bytes:
             if size >= limit:
                 break
     return b"".join(parts)[:limit]
+
+
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+#: What to do about a web page where the API should answer (see :func:`page_instead_of_api`).
+PAGE_HINT = "Sign in to the network in a browser, or check TOKENHOT_BASE_URL; then check the history before trying again."
+
+
+def web_page(body: bytes, content_type: str | None) -> str | None:
+    """The title of ``body`` ("" when it has none) when it is an HTML page, else None."""
+    head = body[:4096].lstrip().lower()
+    if media_type(content_type) not in ("text/html", "application/xhtml+xml") \
+            and not head.startswith((b"<!doctype html", b"<html")):
+        return None
+    found = _TITLE.search(body[:65536])
+    title = html.unescape(found.group(1).decode("utf-8", "replace")) if found else ""
+    return " ".join(title.split())[:80]
+
+
+def page_instead_of_api(status: int, title: str) -> str:
+    """One line for a 2xx web page where the API's answer should be: the request most likely never reached the
+    API (a captive portal answers every address with its sign-in page), or the base URL is a website."""
+    named = f" ({title!r})" if title else ""
+    return (f"The server answered {status} with a web page{named}, not the API's answer: a Wi-Fi sign-in page, a "
+            "proxy's page, or a base URL that is a website.")
 
 
 def _not_streamed(content_type: str | None) -> StreamError:
