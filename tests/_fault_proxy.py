@@ -20,6 +20,8 @@ class Rule:
     rst: bool = True  # cut: a reset (else a clean close)
     status: int = 502  # html
     times: int = 1 << 30
+    unframed: bool = False  # cut: the answer's Content-Length taken out (its end is the connection's: a clean cut
+    # cannot be told from the end by HTTP)
 
 
 class FaultProxy:
@@ -91,6 +93,18 @@ class FaultProxy:
                 with socket.create_connection(("127.0.0.1", self.upstream)) as up:
                     up.sendall(b"\r\n".join(lines) + b"\r\nConnection: close\r\n\r\n" + body)
                     sent = 0
+                    if rule is not None and rule.unframed:
+                        answer = b""
+                        while b"\r\n\r\n" not in answer and (piece := up.recv(65536)):
+                            answer += piece
+                        top, _, rest = answer.partition(b"\r\n\r\n")
+                        while len(rest) < rule.after and (piece := up.recv(65536)):
+                            rest += piece
+                        top = b"\r\n".join(x for x in top.split(b"\r\n")
+                                            if not x.lower().startswith(b"content-length:"))
+                        conn.sendall(top + b"\r\n\r\n")
+                        conn.sendall(rest[: rule.after])
+                        return
                     while piece := up.recv(65536):
                         if rule is not None and rule.action == "cut" and sent + len(piece) >= rule.after:
                             conn.sendall(piece[: rule.after - sent])

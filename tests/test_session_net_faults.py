@@ -106,3 +106,22 @@ def test_a_captive_portal_page_says_what_it_is_and_what_to_do(live: Session, pro
     assert "answered 200 with a web page ('Gateway')" in err.message and "Wi-Fi" in err.message
     assert "TOKENHOT_BASE_URL" in (err.hint or "") and "\n" not in str(err)
     assert live.history[-1].status == "error"
+
+
+@pytest.mark.parametrize("kind", ["chat", "image"])
+def test_a_paid_answer_cut_short_without_a_length_keeps_its_body_and_says_not_to_just_retry(
+        live: Session, proxy: FaultProxy, kind: str) -> None:
+    """An answer whose end is the connection's (no Content-Length), cut mid-way: HTTP cannot tell, the JSON reads
+    broken. The server did the work: "temporary relay problem; try again" paid twice, and the bytes were dropped."""
+    path = "/v1/chat/completions" if kind == "chat" else "/v1/images/generations"
+    proxy.rules = [Rule(path, "cut", after=60, rst=False, unframed=True, times=1)]
+    with pytest.raises(APIError, match="not valid JSON") as info:
+        if kind == "chat":
+            live.chat("hi", model="gpt-5.2", stream=False, thread=False)
+        else:
+            live.image("a cat", model="gpt-image-2")
+    assert "billed" in (info.value.hint or "") and "history" in (info.value.hint or "")
+    row = live.history[-1]
+    assert row.status == "error"
+    assert [o["role"] for o in row.outputs] == ["raw"]
+    assert len(creates(proxy)) == 1

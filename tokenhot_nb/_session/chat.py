@@ -12,7 +12,7 @@ from .._inputs import to_media_list
 from .._threads import DEFAULT_THREAD, Thread, store_once, user_message, with_tool_results
 from ..catalog import ModelInfo
 from ..client._sse import WholeAnswer
-from ..errors import InputError, StreamError
+from ..errors import APIError, InputError, StreamError
 from ..families._types import ChatDelta, ToolCall
 from ..history import _pieces
 from ..results import ChatResult, from_entry
@@ -27,6 +27,7 @@ from .recording import (
     drop_none,
     endpoint_name,
     json_object,
+    keep_unread,
     new_entry,
     received_text,
     replayed,
@@ -179,6 +180,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             outputs = [store_bytes(session, partial.encode("utf-8"), "text/plain", "text")] if partial else []
         except Exception:  # the row must still end: keep the text in the row itself
             outputs = []
+        if resp is not None and not partial and isinstance(exc, APIError):  # a paid answer that could not be read
+            outputs = keep_unread(session, resp)
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None}))
         raise

@@ -134,6 +134,31 @@ def json_object(resp: Response, what: str) -> dict[str, Any]:
                    hint="This is usually a relay problem; try again, or check the base URL.")
 
 
+def keep_unread(session: Session, resp: Response) -> list[dict[str, Any]]:
+    """The body of a paid 2xx answer that could not be read as JSON (cut short, garbled), as a ``raw`` output (any
+    key echoed in it redacted): it was paid for, and it is what the request id and the relay's logs are about.
+    Nothing for a body that was JSON (its parser's error says what was wrong), an empty one or a web page (a
+    captive portal's, never the API's)."""
+    from ..client._sse import web_page
+
+    if not resp.content.strip() or web_page(resp.content, resp.content_type) is not None:
+        return []
+    try:
+        resp.json()
+        return []
+    except APIError:
+        pass
+    try:
+        return [o for o in [store_bytes(session, received_text(resp.text).encode("utf-8"), RAW_MIME, "raw")]
+                if UNSAVED not in o]
+    except Exception:  # recording must never hide the real error
+        return []
+
+
+#: Paid bytes that are not what was asked for (an answer that cannot be read, an image that is not one).
+RAW_MIME = "application/octet-stream"
+
+
 def drop_none(d: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in d.items() if v is not None}
 
@@ -452,10 +477,16 @@ async def send_recorded(session: Session, kind: str, info: ModelInfo, params: di
     """Record, send, let ``finish`` parse + store + build the result; record errors and re-raise."""
     rec = Recording(session, new_entry(session, kind, info, endpoint_name(call), params, call, thread, text),
                     await _budget.priced(session, info), call)
+    resp: Response | None = None
     try:
         resp = await session.client.send(call)
         release_slot()
         return await finish(rec, resp)
     except BaseException as exc:
-        rec.fail(exc)
+        kept = keep_unread(session, resp) if resp is not None and isinstance(exc, APIError) \
+            and not rec.entry.outputs else []
+        if kept:
+            rec.fail(exc, outputs=kept)
+        else:
+            rec.fail(exc)
         raise

@@ -68,6 +68,8 @@ class Response:
     elapsed: float = 0.0
     url: str = ""
     _json: Any = field(default=None, repr=False, compare=False)
+    #: the answer to a paid call (not a GET): one that cannot be read may still have been done and billed
+    paid: bool = field(default=False, repr=False, compare=False)
 
     @property
     def text(self) -> str:
@@ -112,10 +114,10 @@ class Response:
         if page is not None:
             return APIError(page_instead_of_api(self.status, page), status=self.status, request_id=self.request_id,
                             hint=PAGE_HINT)
+        again = PAID_UNREAD_HINT if self.paid else "This is usually a temporary relay problem; try again."
         if not self.content.strip():
             return APIError(f"The server answered {self.status} with an empty body, not the JSON asked for.",
-                            status=self.status, request_id=self.request_id,
-                            hint="This is usually a temporary relay problem; try again.")
+                            status=self.status, request_id=self.request_id, hint=again)
         deep = "nested too deeply" in str(exc)
         snippet = redact(self.text.strip()[:80 if deep else 200])
         return APIError(
@@ -123,8 +125,13 @@ class Response:
             f"{'JSON nested too deeply to read' if deep else 'not valid JSON'}: {snippet!r}",
             status=self.status,
             request_id=self.request_id,
-            hint="This is usually a temporary relay problem; try again.",
+            hint=again,
         )
+
+
+#: What to do about a paid call's 2xx answer that cannot be read (cut short, garbled): asking again may pay twice.
+PAID_UNREAD_HINT = ("An answer cut short reads like this: the call may have been done and billed, so check the "
+                    "history before trying again.")
 
 
 #: Largest 2xx body read again leniently when strict JSON refuses it (answers are far smaller; inline media aside).
@@ -657,6 +664,7 @@ class Client:
             request_id=request_id_from_headers(headers),
             elapsed=time.monotonic() - started,
             url=str(response.url.copy_with(query=None) if response.url.query else response.url),
+            paid=call.billed_create or call.method.upper() not in FREE_METHODS,
         )
 
     def stream(self, call: HttpCall) -> EventStream:
