@@ -85,6 +85,16 @@ def test_a_paid_request_is_not_sent_again_when_the_connection_breaks_after_it_wa
     assert "history" in (err.hint or "")
 
 
+def test_a_task_create_that_broke_after_it_was_sent_says_where_to_look(serve: Callable[..., RawServer]) -> None:
+    """The create's answer is the only place the task id comes from: the history cannot hold it, the console can."""
+    create = HttpCall("POST", "/v1/video/generations", json={"model": "v", "prompt": "p"}, billed_create=True)
+    server = serve(resets_after_the_request)
+    with pytest.raises(E.APIConnectionError, match="It was not sent again") as info:
+        send(client_for(server), create, lane=True)
+    assert len(server.requests) == 1
+    assert "console" in (info.value.hint or "") and "balance" in (info.value.hint or "")
+
+
 @pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
 def test_a_free_request_is_still_retried_after_a_broken_connection(serve: Callable[..., RawServer],
                                                                    lane: bool) -> None:

@@ -273,10 +273,13 @@ def _amend(error: TokenhotError, sentence: str, hint: str) -> None:
     error.hint = hint
 
 
-def _not_sent_again(error: TokenhotError, why: str) -> None:
+def _not_sent_again(error: TokenhotError, why: str, *, task: bool = False) -> None:
     """Say on ``error`` (a paid call that failed after it may have reached the server) that it was not sent again,
-    and what to check before sending it yourself: asking again could pay twice."""
+    and what to check before sending it yourself: asking again could pay twice. ``task``: a billed task create,
+    whose id (all the history could hold of it) never arrived."""
     _amend(error, f"It was not sent again: {why}.",
+           "A task may have been created without its id reaching you: look for it in the service's console and "
+           "check your balance (session.balance()) before creating another." if task else
            "Check the history (and your balance, session.balance()) before trying again: the call may have been "
            "done and charged.")
 
@@ -564,8 +567,9 @@ class Client:
                         _amend(failed, f"It went through the proxy {proxy[0]} (from {proxy[1]}).",
                                f"Check that proxy (the {proxy[1]} environment variable), or name the host in "
                                "NO_PROXY to reach it directly.")
-                    if paid and not isinstance(exc, NOT_SENT_ERRORS):
-                        _not_sent_again(failed, "the server may have received it and done (and billed) the work")
+                    if paid and not isinstance(exc, (*NOT_SENT_ERRORS, httpx.ProxyError)):  # (a refused tunnel)
+                        _not_sent_again(failed, "the server may have received it and done (and billed) the work",
+                                        task=billed)
                     raise failed from exc
                 status = response.status_code
                 if 200 <= status < 300:
@@ -599,7 +603,8 @@ class Client:
                     probe = True
                     continue
                 if paid and status in GATEWAY_TIMEOUTS:
-                    _not_sent_again(error, "a gateway gave up waiting, but the server behind it may still do (and bill) the work")
+                    _not_sent_again(error, "a gateway gave up waiting, but the server behind it may still do "
+                                           "(and bill) the work", task=billed)
                     raise error
                 wait = too_long_to_wait(response.headers, self.retry.max_retry_after)
                 if wait is not None and self.retry.retry_status(error):
