@@ -134,6 +134,11 @@ PAID_UNREAD_HINT = ("An answer cut short reads like this: the call may have been
                     "history before trying again.")
 
 
+#: Seconds an idle pooled connection is kept: under the 5 s after which many servers close one (uvicorn, Node,
+#: Apache; httpx's own default is 5 s too). A paid request sent on a connection the server closes as it arrives
+#: fails and is not sent again (it may have reached the server), so such races must stay rare.
+KEEPALIVE_EXPIRY = 4.0
+LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY)
 #: Largest 2xx body read again leniently when strict JSON refuses it (answers are far smaller; inline media aside).
 LENIENT_MAX = 64 * 1024 * 1024
 #: Most bytes of an error answer read (its message is what matters).
@@ -407,7 +412,7 @@ class Client:
     def _blocking_http(self) -> httpx.AsyncClient:
         with self._blocking_lock:
             if self._blocking is None or self._blocking.is_closed:
-                self._blocking = self._new_http(_lane.BlockingTransport())
+                self._blocking = self._new_http(_lane.BlockingTransport(limits=LIMITS))
             return self._blocking
 
     def _new_http(self, transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient:
@@ -418,6 +423,7 @@ class Client:
             follow_redirects=False,
             headers={"User-Agent": "tokenhot-nb", "Accept-Encoding": ACCEPT_ENCODING},
             event_hooks={"request": [self._guard_request], "response": [self._guard_redirect]},
+            limits=LIMITS,  # (for the transports httpx makes: the network's, a proxy's)
         )
 
     def _error_body_time(self) -> float:
