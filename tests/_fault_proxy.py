@@ -15,11 +15,12 @@ class Rule:
     """What to do to requests whose request line contains ``match`` (the next ``times`` of them)."""
 
     match: str
-    action: str  # "cut" | "html" | "swallow"
+    action: str  # "cut" | "html" | "swallow" | "raw" (``data`` sent as the whole answer, then the connection closed)
     after: int = 0  # cut: bytes of the answer passed on first
     rst: bool = True  # cut: a reset (else a clean close)
     status: int = 502  # html
     times: int = 1 << 30
+    data: bytes = b""  # raw
     unframed: bool = False  # cut: the answer's Content-Length taken out (its end is the connection's: a clean cut
     # cannot be told from the end by HTTP)
 
@@ -80,6 +81,9 @@ class FaultProxy:
                 rule = next((r for r in self.rules if r.match in line and r.times > 0), None)
                 if rule is not None:
                     rule.times -= 1
+                if rule is not None and rule.action == "raw":
+                    conn.sendall(rule.data)
+                    return
                 if rule is not None and rule.action == "swallow":
                     reset(conn)
                     return

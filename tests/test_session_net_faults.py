@@ -4,6 +4,7 @@ the error says what to do, and nothing paid is asked for twice."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -124,4 +125,23 @@ def test_a_paid_answer_cut_short_without_a_length_keeps_its_body_and_says_not_to
     row = live.history[-1]
     assert row.status == "error"
     assert [o["role"] for o in row.outputs] == ["raw"]
+    assert len(creates(proxy)) == 1
+
+
+def test_a_speech_answered_as_a_link_whose_download_breaks_keeps_the_link(live: Session, proxy: FaultProxy) -> None:
+    """Some relays answer speech with a link to the audio. The call is paid when the download breaks: the link was
+    thrown away and the hint said "Try again" (a second charge)."""
+    link = f"{proxy.url}/files/speech.wav"
+    body = json.dumps({"url": link}).encode()
+    proxy.rules = [
+        Rule(":generateContent", "raw", data=b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+             b"Content-Length: %d\r\n\r\n%s" % (len(body), body)),
+        Rule("/files/speech.wav", "raw", data=b"HTTP/1.1 200 OK\r\nContent-Type: audio/wav\r\n"
+             b"Content-Length: 100000\r\n\r\nRIFF" + b"\0" * 2000),  # cut after 2 KB of 100
+    ]
+    with pytest.raises(DownloadError) as info:
+        live.speak("hello there")
+    row = live.history[-1]
+    assert row.status == "error" and row.response["url"] == link
+    assert f"history #{row.id}" in (info.value.hint or "") and "rather than calling again" in (info.value.hint or "")
     assert len(creates(proxy)) == 1

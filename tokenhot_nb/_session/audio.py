@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._inputs import to_media
 from ..catalog import ModelInfo
-from ..errors import APIError, InputError, ReplayMissError
+from ..errors import APIError, DownloadError, InputError, ReplayMissError
 from ..results import AudioResult, TranscriptResult, from_entry
 from .checks import body_extra, check_text
 from .inputs import fetch, store_media
@@ -77,7 +77,15 @@ async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | N
         if reply.wav:
             out = await astore_bytes(session, reply.wav, reply.mime or "audio/wav", "audio")
         elif reply.url:
-            out = await store_download(session, reply.url, reply.mime or "audio/wav", "audio")
+            try:
+                out = await store_download(session, reply.url, reply.mime or "audio/wav", "audio")
+            except DownloadError as exc:  # the speech is paid for: its link is all that is left of it
+                link = received_text(reply.url)
+                rec.update(response=drop_none({"request_id": resp.request_id, "status": resp.status, "url": link}))
+                exc.hint = (f"The call is paid for and its link is kept in history #{rec.id} (session.history.get("
+                            f"{rec.id}).response['url']): download it from there, before it expires, rather than "
+                            "calling again.")
+                raise
         else:
             raise APIError(f"{info.id} answered without audio.", status=resp.status, request_id=resp.request_id)
         entry = rec.ok(response=drop_none({"request_id": resp.request_id, "status": resp.status}),
