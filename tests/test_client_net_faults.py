@@ -265,3 +265,17 @@ def test_an_idle_connection_is_dropped_before_the_usual_5_s_server_idle_timeout(
 
         asyncio.run(both())
     assert len(server.requests) == 2 and server.connections == 2  # the second call on a new connection
+
+
+def test_a_paid_call_that_times_out_says_how_to_wait_longer(serve: Callable[..., RawServer]) -> None:
+    """A relay that takes longer than read_timeout to make an image: not sent again, and the way to wait longer."""
+    def slow(server: RawServer, conn: socket.socket) -> None:
+        server.read_request(conn)
+        time.sleep(1.0)
+
+    server = serve(slow)
+    with pytest.raises(E.APITimeoutError, match="It was not sent again") as info:
+        send(client_for(server, read_timeout=0.2), IMAGE, lane=True)
+    assert len(server.requests) == 1
+    assert "history" in (info.value.hint or "") and "read_timeout (Session(read_timeout=…), now 0.2 s)" in (
+        info.value.hint or "")

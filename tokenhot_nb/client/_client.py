@@ -576,6 +576,9 @@ class Client:
                     if paid and not isinstance(exc, (*NOT_SENT_ERRORS, httpx.ProxyError)):  # (a refused tunnel)
                         _not_sent_again(failed, "the server may have received it and done (and billed) the work",
                                         task=billed)
+                        if isinstance(exc, httpx.ReadTimeout):  # (an image can take minutes on a busy relay)
+                            failed.hint = f"{failed.hint} If answers this slow are expected, raise read_timeout " \
+                                          f"(Session(read_timeout=…), now {self.settings.read_timeout:g} s)."
                     raise failed from exc
                 status = response.status_code
                 if 200 <= status < 300:
