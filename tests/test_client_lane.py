@@ -268,6 +268,46 @@ def test_lane_under_nest_asyncio_and_after_fork(sim_server: Server) -> None:
     assert result.stdout.split() == ["200", "200", "200", "0"]
 
 
+@pytest.mark.parametrize("path", ["lane", "loop"])
+def test_a_client_used_before_a_fork_never_shares_its_connections_with_the_child(sim_server: Server,
+                                                                                  path: str) -> None:
+    """A forked child (multiprocessing's default on Linux) inherits the client's pooled keep-alive sockets: parent
+    and child both wrote their requests on one connection, and the server read the mix as garbage (a 400 for a
+    paid call, or worse). The child must open its own connections and leave the parent's alone, and its close()
+    must not wait 5 s on the parent's loop (which has no thread in the child)."""
+    send = "client.send_sync(call)" if path == "lane" else "client.run(client.send(call))"
+    code = f"""
+        import os, time
+        from tokenhot_nb._config import Settings
+        from tokenhot_nb.client import Client
+        from tokenhot_nb.families._types import HttpCall
+        call = HttpCall("POST", "/v1/chat/completions", json={{"model": "gpt-5.4",
+                        "messages": [{{"role": "user", "content": "hi"}}]}})
+        client = Client(Settings(api_key="{KEY}", base_url="{sim_server.url}", mode="live"))
+        assert {send}.status == 200  # a pooled connection, kept alive
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.close(r)
+            statuses = [{send}.status for _ in range(20)]
+            started = time.monotonic()
+            client.close()
+            os.write(w, f"{{statuses.count(200)}} {{time.monotonic() - started:.1f}}".encode())
+            os._exit(0)
+        os.close(w)
+        mine = [{send}.status for _ in range(20)]
+        os.waitpid(pid, 0)
+        print(mine.count(200), os.read(r, 100).decode())
+        client.close()
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    parent_ok, child_ok, child_close = result.stdout.split()
+    assert (parent_ok, child_ok) == ("20", "20"), result.stdout
+    assert float(child_close) < 2.0
+
+
 @pytest.mark.parametrize("base", ["http://127.0.0.1:9", "http://127.0.0.1:9/relay", "http://127.0.0.1:9/relay/"])
 def test_a_kept_path_is_the_url_httpx_would_merge(base: str) -> None:
     import httpx

@@ -13,6 +13,7 @@ import codecs
 import contextlib
 import json
 import logging
+import os
 import threading
 import time
 import urllib.request
@@ -307,6 +308,21 @@ def _proxy_for(url: httpx.URL) -> tuple[str, str] | None:
     return shown, f"{scheme.upper()}_PROXY"
 
 
+#: Every client in this process, so a forked child can set their pooled connections aside (see below).
+_CLIENTS: weakref.WeakSet[Client] = weakref.WeakSet()
+#: What forked children set aside: the parent's pools, kept alive so nothing in the child closes their sockets.
+_INHERITED: list[tuple[dict[Any, httpx.AsyncClient], httpx.AsyncClient | None]] = []
+
+
+def _after_fork_in_child() -> None:
+    for client in list(_CLIENTS):
+        client._leave_to_parent()
+
+
+if hasattr(os, "register_at_fork"):  # (not on Windows, which has no fork)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _form_value(value: Any) -> str | list[str] | None:
     """Multipart text fields must be strings; families may hand numbers, booleans or lists."""
     if value is None:
@@ -372,6 +388,7 @@ class Client:
         self._blocking: httpx.AsyncClient | None = None  # the lane's, shared by every calling thread
         self._blocking_lock = threading.Lock()
         self._closed = False
+        _CLIENTS.add(self)
         self.gzip = Gzip()
         choice = settings.compress_requests
         #: whether large JSON bodies may go compressed (see ``_compress.py``)
@@ -380,6 +397,15 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r}, mode={self.settings.mode!r})"
+
+    def _leave_to_parent(self) -> None:
+        """In a forked child: set aside the connections the parent's pools hold (their sockets are the parent's
+        too), so this process opens its own. They are kept referenced, never closed here: closing one from the
+        child could end the parent's exchange on it."""
+        _INHERITED.append((dict(self._clients), self._blocking))
+        self._clients = weakref.WeakKeyDictionary()
+        self._blocking = None
+        self._blocking_lock = threading.Lock()  # (another thread may have held it at the fork)
 
     # -- plumbing ---------------------------------------------------------------------------------------
     @property
