@@ -4,10 +4,9 @@ or a clean close), an HTML page in place of the answer (a gateway, a captive por
 from __future__ import annotations
 
 import socket
-import threading
 from dataclasses import dataclass
 
-from _raw_server import reset
+from _raw_server import Listener, read_http_request, reset
 
 
 @dataclass
@@ -25,7 +24,7 @@ class Rule:
     # cannot be told from the end by HTTP)
 
 
-class FaultProxy:
+class FaultProxy(Listener):
     """Forwards each request to ``127.0.0.1:upstream`` on a connection of its own, applying the first rule that
     matches; ``seen`` lists the request lines that arrived."""
 
@@ -33,46 +32,12 @@ class FaultProxy:
         self.upstream = upstream
         self.rules: list[Rule] = []
         self.seen: list[str] = []
-        self._sock = socket.socket()
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(32)
-        self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(backlog=32)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._connection, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _read(conn: socket.socket) -> tuple[bytes, bytes] | None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = conn.recv(65536)
-            if not piece:
-                return None
-            data += piece
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            piece = conn.recv(65536)
-            if not piece:
-                return None
-            body += piece
-        return head, body
-
-    def _connection(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         try:
             while True:
-                got = self._read(conn)
+                got = read_http_request(conn)
                 if got is None:
                     return
                 head, body = got
@@ -122,6 +87,3 @@ class FaultProxy:
             pass
         finally:
             conn.close()
-
-    def stop(self) -> None:
-        self._sock.close()

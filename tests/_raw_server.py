@@ -11,17 +11,39 @@ from collections.abc import Callable
 Handler = Callable[["RawServer", socket.socket], None]
 
 
-class RawServer:
-    """Serves on 127.0.0.1 (a free port) until :meth:`stop`; counts connections and whole requests read."""
+def read_http_request(conn: socket.socket) -> tuple[bytes, bytes] | None:
+    """One whole request from ``conn`` as (head, body), the body read to its Content-Length; None when the client
+    closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        piece = conn.recv(65536)
+        if not piece:
+            return None
+        data += piece
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        piece = conn.recv(65536)
+        if not piece:
+            return None
+        body += piece
+    return head, body
 
-    def __init__(self, handler: Handler) -> None:
-        self.handler = handler
-        self.requests: list[tuple[str, bytes]] = []  # (request line, body)
+
+class Listener:
+    """A socket listening on 127.0.0.1 (a free port) until :meth:`stop`, handing each connection to
+    :meth:`handle` on a thread of its own; counts connections."""
+
+    def __init__(self, backlog: int = 16) -> None:
         self.connections = 0
         self._sock = socket.socket()
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
-        self._sock.listen(16)
+        self._sock.listen(backlog)
         self.url = f"http://127.0.0.1:{self._sock.getsockname()[1]}"
         threading.Thread(target=self._serve, daemon=True).start()
 
@@ -32,9 +54,24 @@ class RawServer:
             except OSError:
                 return
             self.connections += 1
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+            threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
 
-    def _one(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self._sock.close()
+
+
+class RawServer(Listener):
+    """Hands each connection to ``handler``; records the whole requests it reads."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[tuple[str, bytes]] = []  # (request line, body)
+        super().__init__()
+
+    def handle(self, conn: socket.socket) -> None:
         try:
             self.handler(self, conn)
         except OSError:
@@ -44,28 +81,12 @@ class RawServer:
 
     def read_request(self, conn: socket.socket) -> bool:
         """Read one whole request (headers and a Content-Length body); False when the client closed first."""
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = conn.recv(65536)
-            if not piece:
-                return False
-            data += piece
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            piece = conn.recv(65536)
-            if not piece:
-                return False
-            body += piece
+        got = read_http_request(conn)
+        if got is None:
+            return False
+        head, body = got
         self.requests.append((head.split(b"\r\n", 1)[0].decode(), body))
         return True
-
-    def stop(self) -> None:
-        self._sock.close()
 
 
 def reset(conn: socket.socket) -> None:
