@@ -279,3 +279,62 @@ def test_a_paid_call_that_times_out_says_how_to_wait_longer(serve: Callable[...,
     assert len(server.requests) == 1
     assert "history" in (info.value.hint or "") and "read_timeout (Session(read_timeout=…), now 0.2 s)" in (
         info.value.hint or "")
+
+
+# -- result downloads: a GET costs nothing, so a body cut after its headers is fetched again ---------------------
+FILE = bytes(range(256)) * 40  # 10 KiB of media bytes
+
+
+def cut_downloads(times: int) -> Callable[[RawServer, socket.socket], None]:
+    """Serves ``FILE`` with its length; the first ``times`` answers stop after 1000 bytes (a clean close)."""
+    def handler(server: RawServer, conn: socket.socket) -> None:
+        while server.read_request(conn):
+            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % len(FILE)
+            if len(server.requests) <= times:
+                conn.sendall(head + FILE[:1000])
+                return
+            conn.sendall(head + FILE)
+
+    return handler
+
+
+def download(server: RawServer, folder: Any, sleeps: list[float], retries: int = 2) -> Any:
+    from tokenhot_nb.client import RetryPolicy
+
+    async def no_wait(delay: float) -> None:
+        sleeps.append(delay)
+
+    client = Client(Settings(api_key=KEY, base_url=server.url, mode="live"),
+                    retry=RetryPolicy(max_retries=retries, sleep=no_wait))
+
+    async def go() -> Any:
+        try:
+            return await client.download(f"{server.url}/files/result.bin", folder, suffix=".bin")
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_download_cut_after_its_headers_is_fetched_again_after_a_pause(
+        serve: Callable[..., RawServer], tmp_path: Any) -> None:
+    """A result link is a GET: asking again costs nothing (unlike the paid call that gave it), so a body that
+    breaks mid-way is fetched again, after a backoff, and the whole file is stored; no partial file is left."""
+    server = serve(cut_downloads(times=2))
+    sleeps: list[float] = []
+    got = download(server, tmp_path, sleeps)
+    assert got.path.read_bytes() == FILE and got.size == len(FILE)
+    assert len(server.requests) == 3 and len(sleeps) == 2 and all(d > 0 for d in sleeps)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [got.path.name]
+
+
+def test_a_download_that_keeps_breaking_stops_within_the_retry_policy(
+        serve: Callable[..., RawServer], tmp_path: Any) -> None:
+    server = serve(cut_downloads(times=100))
+    sleeps: list[float] = []
+    with pytest.raises(E.DownloadError) as info:
+        download(server, tmp_path, sleeps, retries=1)
+    assert len(server.requests) == 2 and len(sleeps) == 1
+    assert "broke after 1000 bytes" in info.value.message and "all 2 attempts" in info.value.message
+    assert "not saved" in (info.value.hint or "")
+    assert list(tmp_path.iterdir()) == []  # no partial file, under any name

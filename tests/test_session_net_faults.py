@@ -145,3 +145,22 @@ def test_a_speech_answered_as_a_link_whose_download_breaks_keeps_the_link(live: 
     assert row.status == "error" and row.response["url"] == link
     assert f"history #{row.id}" in (info.value.hint or "") and "rather than calling again" in (info.value.hint or "")
     assert len(creates(proxy)) == 1
+
+
+def test_an_image_download_cut_once_is_fetched_again_and_the_call_is_not_paid_again(live: Session,
+                                                                                    proxy: FaultProxy) -> None:
+    """The image is made and paid when its download breaks after its headers: the GET is asked again (free), never
+    the paid POST; the stored file is the whole image."""
+    async def no_wait(delay: float) -> None:
+        return None
+
+    live.client.retry = dataclasses.replace(live.client.retry, sleep=no_wait)
+    proxy.rules = [Rule("/sim/files/", "cut", after=300, rst=False, times=1)]
+    res = live.image("a cat", model="gpt-image-2")
+    row = live.history[-1]
+    assert row.status == "ok" and res.entry is not None and res.entry.id == row.id
+    assert len([line for line in proxy.seen if "/sim/files/" in line]) == 2
+    assert creates(proxy) == ["POST /v1/images/generations HTTP/1.1"]
+    art = row.outputs[0]
+    assert art["size"] > 300
+    assert not list((live.store.artifacts_dir / "incoming").glob("*.part"))

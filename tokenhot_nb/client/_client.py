@@ -172,6 +172,17 @@ class _TooSlow(Exception):
         self.partial = b""
 
 
+class _BodyBroke(Exception):
+    """Internal: a download's body broke after its headers (``cause``, after ``size`` bytes); ``error`` is what
+    the user is told if it is not tried again."""
+
+    def __init__(self, cause: httpx.RequestError, size: int, error: DownloadError) -> None:
+        super().__init__(error.message)
+        self.cause = cause
+        self.size = size
+        self.error = error
+
+
 class _Deadline:
     """A whole body within ``seconds`` of its start (<= 0: no limit), however it trickles."""
 
@@ -777,6 +788,30 @@ class Client:
                 raise
 
         mark = "input" if input else ApiPlace(httpx.URL(self.base_url), resolve=self._transport is None)
+        tries = 0
+        while True:
+            try:
+                return await self._download_once(url, dest, mark, cap=cap, suffix=suffix, expect=expect)
+            except _BodyBroke as broke:
+                failed = broke
+            # a GET costs nothing: a body cut after its headers is fetched again (the paid call that gave the link
+            # is never repeated); what arrived of it was deleted, so a partial file is never kept or taken as whole
+            if tries >= self.retry.max_retries or not self.retry.retry_exception(failed.cause):
+                break
+            tries += 1
+            delay = self.retry.backoff(tries)
+            log.debug("GET %s broke after %d bytes (%s); retry %d in %.2fs", describe_url(url), failed.size,
+                      type(failed.cause).__name__, tries, delay)
+            await self.retry.sleep(delay)
+        error = failed.error
+        if tries:
+            _amend(error, f"It broke on all {tries + 1} attempts.", error.hint or "")
+        raise error  # outside the except block: no chained httpx request (it held the headers)
+
+    async def _download_once(self, url: str, dest: Path, mark: str | ApiPlace, *, cap: int, suffix: str,
+                             expect: str | None) -> Download:
+        """One attempt of :meth:`download` over the network; a body that breaks after its headers raises
+        :class:`_BodyBroke` (its temp file deleted) for the caller to decide whether to try again."""
 
         def make_request() -> httpx.Request:
             http = self._http()
@@ -840,10 +875,10 @@ class Client:
             except httpx.RequestError as exc:
                 scrub_error(exc)
                 cause = error_from_transport(exc, secrets=self._secrets)
-                raise DownloadError(
+                raise _BodyBroke(exc, writer.size, DownloadError(
                     f"The download of {describe_url(url)} broke after {writer.size} bytes: {cause.message}",
                     hint="Try again; the file was not saved.",
-                ) from None
+                )) from None
             if not checked:
                 check_media(head, content_type, expect, url)
             result = writer.finish(suffix, content_type)
