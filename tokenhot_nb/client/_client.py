@@ -806,7 +806,7 @@ class Client:
         error = failed.error
         if tries:
             _amend(error, f"It broke on all {tries + 1} attempts.", error.hint or "")
-        raise error  # outside the except block: no chained httpx request (it held the headers)
+        raise error from failed.cause  # (scrubbed: its request holds no key, header or query)
 
     async def _download_once(self, url: str, dest: Path, mark: str | ApiPlace, *, cap: int, suffix: str,
                              expect: str | None) -> Download:
