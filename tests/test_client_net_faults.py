@@ -338,3 +338,43 @@ def test_a_download_that_keeps_breaking_stops_within_the_retry_policy(
     assert "broke after 1000 bytes" in info.value.message and "all 2 attempts" in info.value.message
     assert "not saved" in (info.value.hint or "")
     assert list(tmp_path.iterdir()) == []  # no partial file, under any name
+
+
+# -- a paid answer cut before its known length: what arrived is kept ------------------------------------------
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+def test_a_paid_answer_cut_before_its_length_keeps_what_arrived_without_the_key(
+        serve: Callable[..., RawServer], lane: bool) -> None:
+    """The answer said how long it was and stopped short: the work was done (and billed), and the bytes that came
+    are what the request id and the relay's logs are about. They were dropped; now the error keeps them, with an
+    echoed key masked, and a tail that may be the start of one too."""
+    arrived = ('{"id": "c1", "echo": "' + KEY + '", "choices": [{"message": {"content": "hello sk-netf').encode()
+
+    def cut(server: RawServer, conn: socket.socket) -> None:
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n" + arrived)
+
+    server = serve(cut)
+    with pytest.raises(E.APIConnectionError, match="broke after it had started; it was not sent again") as info:
+        send(client_for(server), CHAT, lane=lane)
+    body = info.value.partial_body
+    assert body is not None and body.startswith(b'{"id": "c1", "echo": "sk-****"')
+    assert KEY.encode() not in body and b"sk-netf" not in body and body.endswith(b'"content": "hello sk-****')
+    assert "partial_body" in (info.value.hint or "")
+    assert len(server.requests) == 1
+
+
+def test_a_free_answer_cut_short_keeps_nothing(serve: Callable[..., RawServer]) -> None:
+    def cut(server: RawServer, conn: socket.socket) -> None:
+        server.read_request(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"data\": [")
+
+    with pytest.raises(E.APIConnectionError) as info:
+        send(client_for(serve(cut)), MODELS, lane=True)
+    assert info.value.partial_body is None and "partial_body" not in (info.value.hint or "")
+
+
+def test_partial_body_keeps_binary_bytes_as_they_came() -> None:
+    """A cut speech answer is audio: masking works on bytes, so only a key changes, never the rest."""
+    audio = bytes(range(256)) * 4
+    err = E.APIConnectionError("cut", partial_body=audio + KEY.encode() + audio)
+    assert err.partial_body == audio + b"sk-****" + audio

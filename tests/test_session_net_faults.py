@@ -164,3 +164,24 @@ def test_an_image_download_cut_once_is_fetched_again_and_the_call_is_not_paid_ag
     art = row.outputs[0]
     assert art["size"] > 300
     assert not list((live.store.artifacts_dir / "incoming").glob("*.part"))
+
+
+@pytest.mark.parametrize("kind", ["chat", "image"])
+def test_a_paid_answer_cut_before_its_length_keeps_what_arrived(live: Session, proxy: FaultProxy, kind: str) -> None:
+    """The answer had a Content-Length and stopped short: the bytes that came were dropped (an answer cut without a
+    length kept them); the row now keeps them as a ``raw`` output, and the error says not to just call again."""
+    path = "/v1/chat/completions" if kind == "chat" else "/v1/images/generations"
+    proxy.rules = [Rule(path, "cut", after=260, rst=False, times=1)]  # (the headers, and the body's start)
+    with pytest.raises(APIConnectionError, match="not sent again") as info:
+        if kind == "chat":
+            live.chat("hi", model="gpt-5.2", stream=False, thread=False)
+        else:
+            live.image("a cat", model="gpt-image-2")
+    err = info.value
+    assert err.partial_body and "history" in (err.hint or "")
+    row = live.history[-1]
+    assert row.status == "error"
+    assert [o["role"] for o in row.outputs] == ["raw"]
+    stored = live.store.artifacts_dir
+    assert any(p.read_bytes() == err.partial_body for p in stored.rglob("*") if p.is_file())
+    assert len(creates(proxy)) == 1

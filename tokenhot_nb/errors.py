@@ -36,7 +36,7 @@ import traceback
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ._config import redact
+from ._config import MASK, key_start_at_end, redact
 
 E = TypeVar("E", bound=BaseException)
 
@@ -443,7 +443,33 @@ class ServerError(APIError):
 
 
 class APIConnectionError(TokenhotError):
+    """The connection could not be made, broke, or timed out.
+
+    ``partial_body``: what had arrived of a paid call's 2xx answer before it was cut short (its Content-Length
+    not reached, its time limit passed), else None. The call may have been done and billed, so the session keeps
+    these bytes in the call's history row (a ``raw`` output). Any key in them is masked, and so is a tail that may
+    be the first part of one (redaction needs a whole key); the bytes are otherwise as they came.
+    """
+
     default_hint = "Check your network connection and TOKENHOT_BASE_URL."
+
+    def __init__(self, message: str, *, hint: str | None = None, partial_body: bytes | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.partial_body: bytes | None = _without_key(partial_body) if partial_body else None
+
+
+#: A cut tail shorter than this tells nothing of a key ("s", "sk", "sk-"): left as it came.
+_REVEALING = 4
+
+
+def _without_key(data: bytes) -> bytes:
+    """``data`` with every key masked, byte for byte otherwise (keys and all their forms are ASCII, so a Latin-1
+    view, which maps each byte to one character and back, finds them in text and binary alike)."""
+    text = redact(data.decode("latin-1"))
+    held = key_start_at_end(text)
+    if held >= _REVEALING:
+        text = text[: len(text) - held] + MASK
+    return text.encode("latin-1")
 
 
 class APITimeoutError(APIConnectionError):

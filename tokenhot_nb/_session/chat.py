@@ -27,6 +27,7 @@ from .recording import (
     drop_none,
     endpoint_name,
     json_object,
+    keep_cut,
     keep_unread,
     new_entry,
     received_text,
@@ -182,6 +183,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             outputs = []
         if resp is not None and not partial and isinstance(exc, APIError):  # a paid answer that could not be read
             outputs = keep_unread(session, resp)
+        elif resp is None and not partial:  # a paid answer cut before its end: what arrived of it
+            outputs = keep_cut(session, exc)
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None}))
         raise

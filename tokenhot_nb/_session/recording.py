@@ -22,7 +22,14 @@ from .._config import MASK, key_start_at_end, might_hold_key, redact
 from .._inputs import ext_for, sniff_mime
 from .._warn import warn
 from ..catalog import ModelInfo
-from ..errors import APIError, ReplayMissError, StoreError, TokenhotError, UnrecordedWarning
+from ..errors import (
+    APIConnectionError,
+    APIError,
+    ReplayMissError,
+    StoreError,
+    TokenhotError,
+    UnrecordedWarning,
+)
 from ..families._types import HttpCall, Usage
 from . import budget as _budget
 from .loop import CALL_ROWS, Interrupted
@@ -151,6 +158,21 @@ def keep_unread(session: Session, resp: Response) -> list[dict[str, Any]]:
     try:
         return [o for o in [store_bytes(session, received_text(resp.text).encode("utf-8"), RAW_MIME, "raw")]
                 if UNSAVED not in o]
+    except Exception:  # recording must never hide the real error
+        return []
+
+
+def keep_cut(session: Session, err: BaseException) -> list[dict[str, Any]]:
+    """What had arrived of a paid answer cut before its end (:attr:`APIConnectionError.partial_body`, a key in it
+    masked already), as a ``raw`` output: it was paid for, and it is what the request id and the relay's logs are
+    about. Nothing when nothing arrived, or for a web page (a captive portal's, never the API's)."""
+    from ..client._sse import web_page
+
+    body = err.partial_body if isinstance(err, APIConnectionError) else None
+    if not body or not body.strip() or web_page(body, "") is not None:
+        return []
+    try:
+        return [o for o in [store_bytes(session, body, RAW_MIME, "raw")] if UNSAVED not in o]
     except Exception:  # recording must never hide the real error
         return []
 
@@ -483,8 +505,8 @@ async def send_recorded(session: Session, kind: str, info: ModelInfo, params: di
         release_slot()
         return await finish(rec, resp)
     except BaseException as exc:
-        kept = keep_unread(session, resp) if resp is not None and isinstance(exc, APIError) \
-            and not rec.entry.outputs else []
+        kept = (keep_unread(session, resp) if resp is not None and isinstance(exc, APIError)
+                else keep_cut(session, exc) if resp is None else []) if not rec.entry.outputs else []
         if kept:
             rec.fail(exc, outputs=kept)
         else:

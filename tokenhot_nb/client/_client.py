@@ -268,9 +268,10 @@ def _chunks(response: httpx.Response) -> contextlib.aclosing[AsyncGenerator[byte
     return contextlib.aclosing(chunks)  # type: ignore[arg-type]  # both are async generators
 
 
-async def _read_whole(response: httpx.Response) -> bytes:
-    """The whole (bounded, watched) body; a :class:`_TooSlow` carries the part that arrived."""
-    parts: list[bytes] = []
+async def _read_whole(response: httpx.Response, parts: list[bytes] | None = None) -> bytes:
+    """The whole (bounded, watched) body; a :class:`_TooSlow` carries the part that arrived, and ``parts`` (when
+    given) holds it whatever broke the body."""
+    parts = [] if parts is None else parts
     try:
         async with _chunks(response) as chunks:
             async for chunk in chunks:
@@ -679,14 +680,17 @@ class Client:
         response, started = await self._open(lambda: self._build_request(call), billed=call.billed_create, cap=cap,
                                              watch=lambda: _Deadline(self.settings.stream_deadline))
         where = f"{call.method.upper()} {call.path}"
+        paid = call.billed_create or call.method.upper() not in FREE_METHODS
+        parts: list[bytes] = []  # what arrived: a paid answer cut short keeps it (the error's partial_body)
         try:
-            content = await _read_whole(response)
+            content = await _read_whole(response, parts)
         except _TooSlow as exc:
             raise APITimeoutError(
                 f"The answer to {where} was still arriving after {exc.seconds:g} s, its time limit "
                 f"({exc.size} bytes so far). It was not sent again: the server may have done (and billed) the work.",
                 hint="Check the history before trying again; raise stream_deadline (Session(stream_deadline=…)) "
                 "if answers this slow are expected.",
+                partial_body=exc.partial if paid else None,
             ) from None
         except BodyRefused as exc:
             raise APIError(
@@ -702,7 +706,10 @@ class Client:
             raise type(cause)(  # what it means first: the cause's text may be cut
                 f"The answer to {where} broke after it had started; it was not sent again: the server may have "
                 f"done (and billed) the work. {cause.message}",
-                hint="Check the history before trying again.",
+                hint="Check the history before trying again." + (
+                    " The part of the answer that arrived is kept (err.partial_body; a session keeps it in the "
+                    "call's history row)." if paid and any(parts) else ""),
+                partial_body=b"".join(parts) if paid else None,  # (a length that was not reached: the bytes so far)
             ) from exc
         finally:
             await response.aclose()
@@ -715,7 +722,7 @@ class Client:
             request_id=request_id_from_headers(headers),
             elapsed=time.monotonic() - started,
             url=str(response.url.copy_with(query=None) if response.url.query else response.url),
-            paid=call.billed_create or call.method.upper() not in FREE_METHODS,
+            paid=paid,
         )
 
     def stream(self, call: HttpCall) -> EventStream:
