@@ -4,6 +4,7 @@ or a clean close), an HTML page in place of the answer (a gateway, a captive por
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
 
 from _raw_server import Listener, read_http_request, reset
@@ -15,6 +16,7 @@ class Rule:
 
     match: str
     action: str  # "cut" | "html" | "swallow" | "raw" (``data`` sent as the whole answer, then the connection closed)
+    # | "hang" (the request is read, no answer for ``after`` ms, then the connection closed)
     after: int = 0  # cut: bytes of the answer passed on first
     rst: bool = True  # cut: a reset (else a clean close)
     status: int = 502  # html
@@ -48,6 +50,9 @@ class FaultProxy(Listener):
                     rule.times -= 1
                 if rule is not None and rule.action == "raw":
                     conn.sendall(rule.data)
+                    return
+                if rule is not None and rule.action == "hang":
+                    time.sleep(rule.after / 1000)
                     return
                 if rule is not None and rule.action == "swallow":
                     reset(conn)

@@ -41,7 +41,32 @@ def test_a_call_stopped_before_its_answer_names_its_row(s: Any, rec: Any) -> Non
         _interrupted_after(1, lambda: s.image("a cat"))
     row = _settled(s)
     assert row.status == "interrupted"
-    assert str(info.value).startswith(f"Stopped: the image call is recorded as interrupted in history #{row.id}")
+    said = str(info.value)
+    assert said.startswith(f"Stopped: the image call is recorded as interrupted in history #{row.id}")
+    # the request was sent: the server does not know it was stopped, and may still make (and bill) the image
+    assert "nothing had come back" not in said and "may already have reached the server" in said
+    assert "charge" in said and "session.balance()" in said and "before asking again" in said
+
+
+def test_a_call_stopped_before_its_request_went_out_says_nothing_is_charged(s: Any, rec: Any,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row is open, but the request was never handed to the network: then, and only then, nothing is billed."""
+    import asyncio
+
+    s.models()
+    send = type(s.client).send
+
+    async def slow_start(self: Any, call: Any) -> Any:
+        await asyncio.sleep(10)
+        return await send(self, call)
+
+    monkeypatch.setattr(type(s.client), "send", slow_start)
+    with pytest.raises(KeyboardInterrupt) as info:
+        _interrupted_after(1, lambda: s.image("a cat"))
+    row = _settled(s)
+    said = str(info.value)
+    assert said.startswith(f"Stopped: the image call is recorded as interrupted in history #{row.id}")
+    assert "before its request was sent, so nothing is charged" in said and "may" not in said
 
 
 def test_a_batch_stopped_names_the_rows_it_ended(s: Any, rec: Any) -> None:
@@ -51,6 +76,7 @@ def test_a_batch_stopped_names_the_rows_it_ended(s: Any, rec: Any) -> None:
         _interrupted_after(1, lambda: s.image(["a cat", "a dog", "a fox"], progress=False))
     ids = sorted(e.id for e in s.history)
     assert f"Stopped: 3 calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted)" in str(info.value)
+    assert "may still finish the work and charge for it" in str(info.value)
 
 
 def _interrupted_after(seconds: float, call: Any) -> Any:

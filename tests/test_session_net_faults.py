@@ -185,3 +185,24 @@ def test_a_paid_answer_cut_before_its_length_keeps_what_arrived(live: Session, p
     stored = live.store.artifacts_dir
     assert any(p.read_bytes() == err.partial_body for p in stored.rglob("*") if p.is_file())
     assert len(creates(proxy)) == 1
+
+
+def test_ctrl_c_while_a_paid_call_waits_says_the_server_may_still_bill_it(live: Session, proxy: FaultProxy,
+                                                                          handed: list[object]) -> None:
+    """A whole answer is read in the blocking lane, on the cell's own thread: Ctrl-C stops the wait, not the server,
+    which has the request and may still do (and bill) it. "Nothing had come back yet" read as "nothing happened"."""
+    import os
+    import signal
+    import threading
+
+    proxy.rules = [Rule("/v1/chat/completions", "hang", after=3000, times=1)]
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            live.chat("hi", model="gpt-5.2", stream=False, thread=False)
+    finally:
+        timer.cancel()
+    said = str(info.value)
+    assert "may already have reached the server" in said and "session.balance()" in said, said
+    assert len(creates(proxy)) == 1 and handed == []  # (the blocking lane: no hop to the background loop)

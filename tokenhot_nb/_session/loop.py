@@ -40,16 +40,32 @@ def _rows_list() -> list[int]:
     return [] if rows is None else rows
 
 
-async def _scoped(coro: Coroutine[Any, Any, T], rows: list[int], where: FrameType | Where | None) -> T:
-    """Run ``coro`` with the rows it opens collected in ``rows`` (an enclosing call's list, if any, is kept), and
-    its warnings filed at ``where`` (the user's line that made the call; an enclosing call's is kept)."""
+def _sent_list() -> list[str]:
+    """The list the paid requests of the call now starting are noted in (``client.PAID_SENT``): the enclosing
+    call's, else a new one."""
+    from ..client._client import PAID_SENT
+
+    sent = PAID_SENT.get()
+    return [] if sent is None else sent
+
+
+async def _scoped(coro: Coroutine[Any, Any, T], rows: list[int], where: FrameType | Where | None,
+                  sent: list[str] | None = None) -> T:
+    """Run ``coro`` with the rows it opens collected in ``rows`` and the paid requests it sends noted in ``sent``
+    (an enclosing call's lists, if any, are kept), and its warnings filed at ``where`` (the user's line that made
+    the call; an enclosing call's is kept)."""
+    from ..client._client import PAID_SENT
+
     token = CALL_ROWS.set(rows) if CALL_ROWS.get() is None else None
+    noted = PAID_SENT.set(sent) if sent is not None and PAID_SENT.get() is None else None
     at = CALLER.set(where) if CALLER.get() is None and where is not None else None
     try:
         return await coro
     finally:
         if at is not None:
             CALLER.reset(at)
+        if noted is not None:
+            PAID_SENT.reset(noted)
         if token is not None:
             CALL_ROWS.reset(token)
 
@@ -134,22 +150,22 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
     """Run on the background loop and wait; an interrupt says which video task is kept and how to resume."""
     from ..client import run_sync
 
-    since, rows = time.time(), _rows_list()
+    since, rows, sent = time.time(), _rows_list(), _sent_list()
     try:
-        return run_sync(_scoped(coro, rows, CALLER.get() or sys._getframe(1)))
+        return run_sync(_scoped(coro, rows, CALLER.get() or sys._getframe(1), sent))
     except (KeyboardInterrupt, Interrupted) as exc:
-        raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows)) from None
+        raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows, sent)) from None
 
 
 def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
     """Run on this thread, in the client's blocking lane, and wait (see ``client/_lane.py``)."""
     from ..client import _lane
 
-    since, rows = time.time(), _rows_list()
+    since, rows, sent = time.time(), _rows_list(), _sent_list()
     try:
-        return _lane.run(_scoped(coro, rows, CALLER.get() or sys._getframe(1)))
+        return _lane.run(_scoped(coro, rows, CALLER.get() or sys._getframe(1), sent))
     except (KeyboardInterrupt, Interrupted) as exc:
-        raise KeyboardInterrupt(interrupt_message(session, exc, None, since, rows)) from None
+        raise KeyboardInterrupt(interrupt_message(session, exc, None, since, rows, sent)) from None
 
 
 async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None, *,
@@ -164,18 +180,19 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
     if here and _lane.active():
         return await coro
 
-    since, rows = time.time(), _rows_list()
+    since, rows, sent = time.time(), _rows_list(), _sent_list()
     try:
-        return await run_async(_scoped(coro, rows, CALLER.get() or caller()))
+        return await run_async(_scoped(coro, rows, CALLER.get() or caller(), sent))
     except (Interrupted, KeyboardInterrupt) as exc:
-        raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows)) from None
+        raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows, sent)) from None
 
 
 def interrupt_message(session: Session, exc: BaseException, task: VideoTask | None, since: float,
-                      rows: list[int] | None = None) -> str:
+                      rows: list[int] | None = None, sent: list[str] | None = None) -> str:
     """Name the video task an interrupt left running (recorded as pending), else keep the message.
 
     ``rows``: the rows the stopped call opened, when known; otherwise those of this session since ``since``.
+    ``sent``: the paid requests the stopped call sent (``client.PAID_SENT``), when known; otherwise one may have.
     """
     task_id = task.task_id if task is not None else None
     store = session._store
@@ -197,7 +214,7 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
                          and not r.get("refused") for r in (found[0].response or {}).get("images") or []):
             return (f"Stopped while downloading the images of history #{found[0].id}. The call is paid for and the "
                     f"links are kept: fetch them with session.resume({found[0].id}) (no new call, no new charge).")
-    return _stopped_rows(session, since, mine) or str(exc)
+    return _stopped_rows(session, since, mine, sent) or str(exc)
 
 
 class _MineFilter:
@@ -214,8 +231,9 @@ class _MineFilter:
         return found if self.ids is None else [r for r in found if r.id in self.ids]
 
 
-def _stopped_rows(session: Session, since: float, mine: _MineFilter) -> str:
-    """Which history rows the interrupt ended (a bare "KeyboardInterrupt" said nothing of what was kept)."""
+def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[str] | None = None) -> str:
+    """Which history rows the interrupt ended (a bare "KeyboardInterrupt" said nothing of what was kept), and,
+    when a paid request may have gone out with no answer back, that the server may still do and bill it."""
     store = session._store
     if store is None:
         return ""
@@ -227,14 +245,28 @@ def _stopped_rows(session: Session, since: float, mine: _MineFilter) -> str:
     if len(rows) > 1:
         ids = sorted(r.id or 0 for r in rows)
         return (f"Stopped: {len(rows)} calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted); the "
-                "calls that had finished are kept with their results.")
+                "calls that had finished are kept with their results." + (f" {_MAY_BE_BILLED}" if sent != [] else
+                ""))
     row = rows[0]  # "running": the loop is still recording the stop, so what had arrived is not known yet
     if row.kind == "chat" and ((row.response or {}).get("partial") or row.status == "running"):
         so_far = "the answer so far" if row.status != "running" else "what had arrived of the answer"
         return (f"Stopped: {so_far} is kept in history #{row.id} (session.history.get({row.id}).text); "
                 "the thread does not include it.")
-    return (f"Stopped: the {row.kind} call is recorded as interrupted in history #{row.id}"
-            + ("; nothing had come back yet." if row.status == "interrupted" else "."))
+    said = f"Stopped: the {row.kind} call is recorded as interrupted in history #{row.id}"
+    if sent == []:  # known: its request was never handed to the network
+        return f"{said}; it was stopped before its request was sent, so nothing is charged."
+    # ("running": the loop is still recording the stop, so whether anything had come back is not known yet)
+    said += "; no answer had come back yet, but" if row.status == "interrupted" else ";"
+    if row.kind == "video":  # a create whose task id never arrived: the history cannot name the task
+        return (f"{said} the request may already have reached the server, which may still create the task and "
+                "charge for it. Look for it in the service's console and check your balance (session.balance()) "
+                "before creating another.")
+    return f"{said} the request may already have reached the server. {_MAY_BE_BILLED}"
+
+
+#: What a Ctrl-C that stopped a paid call with no answer back means (the server does not know it was stopped).
+_MAY_BE_BILLED = ("The server may still finish the work and charge for it: check the history (session.history) and "
+                  "your balance (session.balance()) before asking again.")
 
 
 def resume_hint(task_id: str) -> str:

@@ -19,6 +19,7 @@ import time
 import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -56,6 +57,10 @@ _logs.install()  # the HTTP stack's log records lose any key before a handler se
 T = TypeVar("T")
 
 ANTHROPIC_VERSION = "2023-06-01"
+
+PAID_SENT: ContextVar[list[str] | None] = ContextVar("tokenhot_paid_sent", default=None)
+"""Set to a list by a caller that must know whether a paid request of its work went out (what a Ctrl-C may have
+left billed): ``"METHOD /path"`` is appended each time one is handed to the network, before it is written."""
 
 
 @dataclass
@@ -589,6 +594,9 @@ class Client:
                 where = f"{request.method} {request.url.path}"
                 paid = billed or request.method not in FREE_METHODS
                 started = time.monotonic()
+                sent = PAID_SENT.get() if paid else None
+                if sent is not None:
+                    sent.append(where)
                 try:
                     response = await self._http().send(request, stream=True, follow_redirects=follow_redirects)
                 except httpx.RequestError as exc:
