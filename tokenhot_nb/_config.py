@@ -245,6 +245,25 @@ def known_key_start(text: str) -> bool:
     return any(form.startswith(text) for form in _known_forms)
 
 
+#: A cut tail shorter than this tells nothing of a key ("s", "sk", "sk-", or a key's first three characters).
+_REVEALING = 4
+
+
+def redact_cut(text: str) -> str:
+    """``text`` cut short (an answer whose end never came), redacted as it is kept: a tail that may be the first
+    part of a key (:func:`key_start_at_end`) is masked too, since no redaction can recognise it, and masked rather
+    than dropped, so the reader sees something was cut there. Only a tail that would reveal part of a key: text
+    cut after "…lighthouses" or "…task-q" keeps its words."""
+    text = redact(text)
+    held = key_start_at_end(text)
+    if held < _REVEALING:
+        return text
+    tail, before = text[len(text) - held:], text[len(text) - held - 1:len(text) - held]
+    if before.isalnum() and not known_key_start(tail):  # "sk-…" glued to a word: a word, not a key
+        return text
+    return text[:len(text) - held] + MASK
+
+
 def might_hold_key(text: str) -> bool:
     """Cheap pre-check: could :func:`redact` change ``text``? (for hot paths such as stream deltas)"""
     if "sk-" in text:

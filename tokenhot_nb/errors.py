@@ -36,7 +36,7 @@ import traceback
 from types import TracebackType
 from typing import Any, TypeVar
 
-from ._config import MASK, key_start_at_end, redact
+from ._config import redact, redact_cut
 
 E = TypeVar("E", bound=BaseException)
 
@@ -458,18 +458,10 @@ class APIConnectionError(TokenhotError):
         self.partial_body: bytes | None = _without_key(partial_body) if partial_body else None
 
 
-#: A cut tail shorter than this tells nothing of a key ("s", "sk", "sk-"): left as it came.
-_REVEALING = 4
-
-
 def _without_key(data: bytes) -> bytes:
     """``data`` with every key masked, byte for byte otherwise (keys and all their forms are ASCII, so a Latin-1
     view, which maps each byte to one character and back, finds them in text and binary alike)."""
-    text = redact(data.decode("latin-1"))
-    held = key_start_at_end(text)
-    if held >= _REVEALING:
-        text = text[: len(text) - held] + MASK
-    return text.encode("latin-1")
+    return redact_cut(data.decode("latin-1")).encode("latin-1")
 
 
 class APITimeoutError(APIConnectionError):

@@ -17,8 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import _config
-from .._config import MASK, key_start_at_end, might_hold_key, redact
+from .._config import key_start_at_end, might_hold_key, redact, redact_cut
 from .._inputs import ext_for, sniff_mime
 from .._warn import warn
 from ..catalog import ModelInfo
@@ -75,28 +74,20 @@ def received_text(text: str) -> str:
     Surrogate halves that arrived in separate frames are joined (a lone half is replaced: it cannot be
     written as UTF-8 and would make the row fail to finish), and any key a relay echoed back is redacted.
     """
+    return redact(_mended(text))
+
+
+def _mended(text: str) -> str:
+    """``text`` with any surrogate half (JSON may carry one; UTF-8 cannot) replaced by U+FFFD."""
     if has_surrogate(text):
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
-    return redact(text)
-
-
-#: A cut tail shorter than this tells nothing of a key ("s", "sk", "sk-", or a key's first three characters).
-_REVEALING = 4
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def cut_text(text: str) -> str:
-    """The received text of an answer cut short, as it is kept (error, history row, views): a tail that may be the
-    first part of a key whose end never came (:func:`key_start_at_end`) is masked, since no redaction can recognise
-    it, and masked rather than dropped, so the reader sees something was cut there. Only a tail that would reveal
-    part of a key: an answer cut after "…lighthouses" or "…task-q" keeps its words."""
-    text = received_text(text)
-    held = key_start_at_end(text)
-    if held < _REVEALING:
-        return text
-    tail, before = text[len(text) - held:], text[len(text) - held - 1:len(text) - held]
-    if before.isalnum() and not _config.known_key_start(tail):  # "sk-…" glued to a word: a word, not a key
-        return text
-    return text[:len(text) - held] + MASK
+    """The received text of an answer cut short, as it is kept (error, history row, views): see
+    :func:`~tokenhot_nb._config.redact_cut`."""
+    return redact_cut(_mended(text))
 
 
 #: A surrogate half (one regex scan instead of a Python loop over every character of every answer).
