@@ -347,3 +347,62 @@ def test_a_call_in_flight_in_another_kernel_counts_against_the_shared_budget(tmp
         assert s.budget.spent_usd == pytest.approx(price)  # a call that ended without a cost reserves nothing
         assert [e.status for e in s.history][-1] == "error"
         assert not any("reserved" in e.usage for e in s.history)  # the reservation left every row as it ended
+
+
+#: A kernel whose reading of the spending takes a while (a long history, a busy disk): the window in which another
+#: kernel could pass the same check, if the check and the running row were two transactions.
+_RACING_KERNEL = """
+import sys, time
+from tokenhot_nb import Session
+from tokenhot_nb.errors import BudgetExceededError
+from tokenhot_nb.history import _spending
+from tokenhot_nb.sim import Faults, SimTransport
+
+counted = _spending.Spending.spent
+
+def slow(self, *args, **kw):
+    usd = counted(self, *args, **kw)
+    time.sleep(0.4)
+    return usd
+
+_spending.Spending.spent = slow
+with Session(store=sys.argv[1], transport=SimTransport(Faults()), mode="offline") as s:
+    s.estimate("image", "a pear", model="gpt-image-1.5")  # the catalogue read: both start from the same point
+    print("ready", flush=True)
+    sys.stdin.readline()
+    try:
+        s.image("a pear", model="gpt-image-1.5")
+        print("sent", flush=True)
+    except BudgetExceededError:
+        print("refused", flush=True)
+"""
+
+
+def test_two_kernels_checking_the_budget_at_once_never_both_spend_it(tmp_path: Path) -> None:
+    """The budget check and the running row are one transaction: two kernels that check at the same moment see
+    each other's call, so a budget with room for one image sends one, not two (each check took 0.4 s here)."""
+    root = tmp_path / "store"
+    with make_session(root) as s:
+        price = s.estimate("image", "a pear", model="gpt-image-1.5").usd
+        s.set_budget(price * 1.5)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    kernels = [subprocess.Popen([sys.executable, "-c", _RACING_KERNEL, str(root)], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+               for _ in range(2)]
+    try:
+        for k in kernels:
+            assert k.stdout is not None and k.stdout.readline().strip() == "ready", k.stderr
+        for k in kernels:  # both at once
+            assert k.stdin is not None
+            k.stdin.write("\n")
+            k.stdin.flush()
+        said = sorted(k.communicate(timeout=60)[0].strip() for k in kernels)
+    finally:
+        for k in kernels:
+            if k.poll() is None:
+                k.kill()
+                k.wait()
+    assert said == ["refused", "sent"]
+    with make_session(root) as s:
+        assert s.budget.spent_usd == pytest.approx(price)
+        assert [e.status for e in s.history].count("ok") == 1

@@ -1,8 +1,9 @@
 """The spending guard: a budget kept in the store, checked before every request, and each call's cost.
 
 The check runs where every call is about to be recorded (so no path can skip it): estimate the call, add what
-was spent in this budget period and what calls in flight have reserved, and refuse with
-:class:`BudgetExceededError` if that crosses the budget. Nothing is sent then. The budget and the spending live
+was spent in this budget period and what calls in flight (in any kernel on the store) have reserved, and refuse
+with :class:`BudgetExceededError` if that crosses the budget. Nothing is sent then. The check runs in the
+transaction that writes the call's ``running`` row, which reserves its estimate (see :class:`Admission`). The budget and the spending live
 in the store, so they survive a kernel restart; offline (simulated) spending is counted apart from real
 spending, so a budget can be rehearsed on the simulator without touching the real one.
 """
@@ -12,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
-import threading
+import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -80,12 +81,10 @@ class BudgetStatus:
 
 @dataclass
 class Spending:
-    """Per session: what calls in flight have reserved, and (during :meth:`Session.estimate`) the sink."""
+    """Per session: the sink of :meth:`Session.estimate`, and whether the price table was read. (What calls in
+    flight reserved is on their rows, counted by every kernel: see :class:`Admission`.)"""
 
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    reserved: dict[int, float] = field(default_factory=dict)
     estimates: list[cost.Cost] | None = None
-    ids: int = 0
     price_read: bool = False  #: the session's price table was asked for (see :func:`priced`)
     price_lock: asyncio.Lock | None = None
 
@@ -230,41 +229,51 @@ def dry_run(session: Session, kind: str, info: ModelInfo, params: Mapping[str, A
         raise EstimateOnly
 
 
-def admit(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],
-          call: HttpCall | None) -> tuple[int, float]:
-    """Check the budget before a request → (reservation id, USD reserved); raises when it would cross it."""
-    spending = session.spending
-    dry_run(session, kind, info, params, call)
-    budget = load(session.store)
-    if budget is None:  # no limit: nothing to estimate (the common case costs one small read)
-        return 0, 0.0
-    est = estimate_call(session, kind, info, params, call)
-    spent = session.store.spent_usd(budget.since, simulated=simulated(session))
-    upper = est.upper
-    with spending.lock:
-        reserved = sum(spending.reserved.values())
-        left = budget.usd - spent - reserved
+@dataclass(frozen=True)
+class Admission:
+    """The budget check of one call about to be recorded, run by :meth:`Store.insert` in the transaction that
+    writes its ``running`` row (which carries ``reserved_usd``): a check that read the spending and the row that
+    reserves part of it are one step, so two kernels checking at once never both pass on the same money."""
+
+    store: Store
+    kind: str
+    model: str
+    est: cost.Cost
+    rate: float
+    simulated: bool
+
+    @property
+    def reserved_usd(self) -> float:
+        return self.est.upper or 0.0
+
+    def __call__(self, c: sqlite3.Connection) -> None:
+        store = self.store
+        budget = Budget.from_json(store.meta_in(c, BUDGET_KEY))  # (as it is now: another kernel may have changed it)
+        if budget is None:
+            return
+        spent = store.spent_in(c, budget.since, simulated=self.simulated)  # in flight everywhere included
+        upper, rate = self.est.upper, self.rate
+        left = budget.usd - spent
         if left <= 1e-12 or (upper is not None and upper > left + 1e-12):
-            rate = rate_of(info.price)
             what = ("its cost is not known before it runs" if upper is None else
-                    f"it would cost {'up to ' if est.usd_max else 'about '}{cost.Cost(upper, rate=rate)}")
-            kind_of = "simulated " if simulated(session) else ""
+                    f"it would cost {'up to ' if self.est.usd_max else 'about '}{cost.Cost(upper, rate=rate)}")
+            kind_of = "simulated " if self.simulated else ""
             raise BudgetExceededError(
-                f"Not sent: this {kind} call to {info.id} would cross the budget — {what}, and "
+                f"Not sent: this {self.kind} call to {self.model} would cross the budget — {what}, and "
                 f"{cost.Cost(max(left, 0.0), rate=rate)} of your {cost.Cost(budget.usd, rate=rate)} {kind_of}budget "
-                f"is left "
-                f"({cost.Cost(spent + reserved, rate=rate)} spent or in flight).",
+                f"is left ({cost.Cost(spent, rate=rate)} spent or in flight).",
                 estimate_usd=upper, left_usd=max(left, 0.0), budget_usd=budget.usd)
-        spending.ids += 1
-        rid = spending.ids
-        spending.reserved[rid] = upper or 0.0
-    return rid, upper or 0.0
 
 
-def release(session: Session, reservation: int) -> None:
-    if reservation:
-        with session.spending.lock:
-            session.spending.reserved.pop(reservation, None)
+def admit(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],
+          call: HttpCall | None) -> Admission | None:
+    """The budget check for a call about to be recorded (pass it to :meth:`Store.insert`); ``None`` when no budget
+    is set. Under :meth:`Session.estimate`, :class:`EstimateOnly` instead."""
+    dry_run(session, kind, info, params, call)
+    if load(session.store) is None:  # no limit: nothing to estimate (the common case costs one small read)
+        return None
+    return Admission(session.store, kind, info.id, estimate_call(session, kind, info, params, call), rate_of(info.price),
+                     simulated(session))
 
 
 # ----------------------------------------------------------------------------- after a call

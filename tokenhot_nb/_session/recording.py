@@ -180,8 +180,9 @@ def drop_none(d: dict[str, Any]) -> dict[str, Any]:
 class Recording:
     """The history row of one call: inserted as running, finished as ok / error / pending.
 
-    Before the row exists the budget is checked (:func:`budget.admit`): a call that would cross it raises
-    :class:`BudgetExceededError` and is never sent. A finished call records its cost with its usage.
+    The budget is checked in the transaction that inserts the row (:func:`budget.admit`): a call that would cross
+    it raises :class:`BudgetExceededError`, no row is written, and nothing is sent. A finished call records its
+    cost with its usage.
     """
 
     def __init__(self, session: Session, entry: HistoryEntry, info: ModelInfo | None = None,
@@ -190,24 +191,15 @@ class Recording:
         self.entry = entry
         self.store = session.store
         self.info = info if info is not None else _model_of(session, entry)
-        self.reservation, reserved = _budget.admit(session, entry.kind, self.info, entry.params, call)
-        if self.reservation and reserved:  # the row carries it: every kernel using this store counts it
-            entry.usage = {**(entry.usage or {}), "reserved": {"usd": reserved,
-                                                               "simulated": _budget.simulated(session)}}
-        try:
-            self.id = self.store.insert(entry)
-        finally:  # (counted from the row from now on, not twice)
-            _budget.release(session, self.reservation)
-            self.reservation = 0
+        check = _budget.admit(session, entry.kind, self.info, entry.params, call)
+        if check is not None and check.reserved_usd:  # the row carries it: every kernel using this store counts it
+            entry.usage = {**(entry.usage or {}), "reserved": {"usd": check.reserved_usd,
+                                                               "simulated": check.simulated}}
+        self.id = self.store.insert(entry) if check is None else self.store.insert(entry, check=check)
         rows = CALL_ROWS.get()
         if rows is not None:
             rows.append(self.id)
         self.t0 = time.monotonic()
-
-    def release(self) -> None:
-        """The call is no longer in flight: its budget reservation is given back."""
-        _budget.release(self.session, self.reservation)
-        self.reservation = 0
 
     def cost(self, usage: dict[str, Any], outputs: list[dict[str, Any]], response: dict[str, Any]) -> dict[str, Any]:
         quota = response.get("quota")
@@ -226,7 +218,6 @@ class Recording:
            outputs: list[dict[str, Any]], text: str | None = None) -> HistoryEntry:
         used = usage.as_dict() if isinstance(usage, Usage) else dict(usage or {})
         used["cost"] = self.cost(used, outputs, response)
-        self.release()
         fields: dict[str, Any] = {
             "status": "ok",
             "duration": time.monotonic() - self.t0,
@@ -252,7 +243,6 @@ class Recording:
 
     def fail(self, err: BaseException, *, status: str | None = None, **extra: Any) -> None:
         mark_recorded(err)
-        self.release()
         if status is None:
             status = "interrupted" if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, Interrupted)) \
                 else "error"

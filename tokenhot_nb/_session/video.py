@@ -158,7 +158,6 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
     except BaseException as exc:
         rec.fail(exc)
         raise
-    rec.release()  # created: its cost arrives with the finished task's quota
     rec.update(status="pending", response=drop_none({"task_id": st.task_id, "request_id": resp.request_id,
                                                      "status": st.raw_status or st.state,
                                                      "other_ratios": vfam.parse_other_ratios(resp.headers)}))

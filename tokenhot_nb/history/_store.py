@@ -923,8 +923,14 @@ class Store(ArtifactFiles):
         """The replay key, redacting this store's secrets the same way rows are written."""
         return replay_key(kind, model, endpoint, params, self.secrets)
 
-    def insert(self, entry: HistoryEntry) -> int:
-        """Write a new row (usually ``running``); sets and returns ``entry.id``."""
+    def insert(self, entry: HistoryEntry, *, check: Callable[[sqlite3.Connection], None] | None = None) -> int:
+        """Write a new row (usually ``running``); sets and returns ``entry.id``.
+
+        ``check`` (the budget's) runs in the same write transaction, just before the row is written, and refuses
+        by raising (nothing is written then): a check and its row are one step for every kernel on the store, so
+        two kernels can never both pass it on the same money. It may read with :meth:`meta_in` and
+        :meth:`spent_in`.
+        """
         if not entry.replay_key:
             entry.replay_key = self.key_for(entry.kind, entry.model, entry.endpoint, entry.params)
         values, kept = self._norm_all(_INSERT_NAMES, _insert_values(entry))
@@ -934,6 +940,8 @@ class Store(ArtifactFiles):
         ended = entry.status != "running"
 
         def ins(c: sqlite3.Connection) -> int:
+            if check is not None:
+                check(c)
             new_id = int(c.execute(_INSERT_SQL, values).lastrowid or 0)
             if ended:
                 self._index_when_due(c)
@@ -1200,6 +1208,16 @@ class Store(ArtifactFiles):
                 c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
         self._tx(put)
+
+    @staticmethod
+    def meta_in(c: sqlite3.Connection, key: str) -> str | None:
+        """:meth:`get_meta` read on ``c`` (inside an :meth:`insert` check's transaction)."""
+        row = c.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def spent_in(self, c: sqlite3.Connection, since: float, *, simulated: bool) -> float:
+        """:meth:`spent_usd` read on ``c`` (inside an :meth:`insert` check's transaction)."""
+        return self._spending.spent(c, since, simulated)
 
     def spent_usd(self, since: float, *, simulated: bool) -> float:
         """The recorded cost (USD) of calls started since ``since``: real spending, or simulated spending."""
