@@ -603,3 +603,39 @@ def test_a_database_deleted_or_replaced_under_a_live_session_is_said_not_written
                                                               ["kept", "recorded"])
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("table", ["entries_fts_config", "entries_fts_data", "fts_pending"])
+def test_a_search_in_a_store_damaged_while_open_says_it_is_damaged(tmp_path: Path, table: str) -> None:
+    """The store is open (its schema read) when a page of its full-text index, or of the rows waiting for it, is
+    damaged: a search is the StoreError saying the file is damaged and what to do, as at open, not "could not be
+    written (vtable constructor failed: entries_fts)" nor a bare ``sqlite3.DatabaseError``."""
+    root = tmp_path / "store"
+    store = Store(root)
+    for i in range(40):
+        store.insert(HistoryEntry(kind="chat", model="m", status="ok", text=f"entry {i} " + "x" * 80))
+    store.text_conditions("entry")  # indexed
+    for i in range(3):
+        store.insert(HistoryEntry(kind="chat", model="m", status="ok", text=f"queued entry {i}"))
+    c = store.connection()
+    assert c.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+    page = c.execute("SELECT rootpage FROM sqlite_master WHERE name=?", (table,)).fetchone()[0]
+    size = c.execute("PRAGMA page_size").fetchone()[0]
+    db = root / "history.sqlite"
+    with open(db, "r+b") as f:
+        f.seek((page - 1) * size)
+        f.write(b"\xa5" * size)
+    found: list[BaseException] = []
+
+    def search() -> None:  # (a thread's own connection: this one's page cache still holds the page as it was)
+        try:
+            History(store).search("entry")[:]
+        except BaseException as e:
+            found.append(e)
+
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(search).result()
+    assert len(found) == 1 and isinstance(found[0], StoreError), found
+    msg = str(found[0])
+    assert "is damaged" in msg and str(db) in msg and "Rename it" in msg and "could not be written" not in msg
+    store.close()

@@ -15,6 +15,11 @@ _NO_WRITE_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
 _NO_WRITE_WORDS = ("readonly", "read-only", "unable to open database file", "attempt to write")
 
 
+#: SQLite's words for a damaged file. "vtable constructor failed" is the full-text index failing to open its own
+#: tables (their pages damaged); a missing tokenizer or module says so in other words.
+_DAMAGED_WORDS = ("not a database", "malformed", "corrupt", "vtable constructor failed")
+
+
 def cannot_write(exc: BaseException) -> bool:
     """``exc`` says the store may be read but not written (permissions, a read-only mount)."""
     if isinstance(exc, OSError):
@@ -61,8 +66,7 @@ def store_problem(root: Path, db: Path, exc: BaseException, *, writing: bool = F
     if _disk_full(exc):
         return StoreError(f"The disk holding the history store {str(root)!r} is full ({detail}).",
                           hint=f"Free some space, or keep the history elsewhere: {_ELSEWHERE}.")
-    if isinstance(exc, sqlite3.DatabaseError) and ("not a database" in text or "malformed" in text
-                                                   or "corrupt" in text):
+    if isinstance(exc, sqlite3.DatabaseError) and any(w in text for w in _DAMAGED_WORDS):
         return StoreError(f"The history database {str(db)!r} is damaged ({detail}).",
                           hint="Rename it (e.g. history.sqlite.broken) to start a fresh history there; the files "
                                "in artifacts/ are kept.")

@@ -1020,8 +1020,12 @@ class Store(ArtifactFiles):
         """Whether ended rows wait for the full-text index."""
         try:
             return self._conn().execute("SELECT 1 FROM fts_pending LIMIT 1").fetchone() is not None
-        except sqlite3.OperationalError:  # a schema 3 store read as it is: nothing is queued there
-            return False
+        except sqlite3.DatabaseError as e:
+            if isinstance(e, sqlite3.OperationalError) and "no such table" in str(e):
+                return False  # a schema 3 store read as it is: nothing is queued there
+            if _is_store_fault(e):  # (damaged: said as a read of the history says it)
+                raise self.problem(e, writing=False) from e
+            raise
 
     def _unindexed(self) -> bool:
         """Make every ended row searchable: index the queue (one short write), or on a read-only store index it
