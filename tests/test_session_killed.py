@@ -14,7 +14,11 @@ import textwrap
 import time
 from pathlib import Path
 
+import pytest
+
 from tokenhot_nb import Session
+from tokenhot_nb.history import History, HistoryEntry, Store
+from tokenhot_nb.history import _store as store_mod
 from tokenhot_nb.results import ImageResult
 
 REPO = Path(__file__).resolve().parents[1]
@@ -125,3 +129,71 @@ def test_a_stream_killed_mid_answer_keeps_the_text_received_so_far(tmp_path: Pat
         assert entry.response.get("partial") is True
         assert "text received" in entry.error["message"]
         assert [e.id for e in s.history.search("long story")] == [entry.id]
+
+
+#: Records a running row in ``sys.argv[1]``, prints its id, then dies (``die``) or stays alive (``live``).
+RECORDS = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    from tokenhot_nb.history import HistoryEntry, Store
+
+    store = Store(sys.argv[1])
+    print(store.insert(HistoryEntry(kind="chat", model="m", text="a call", started=time.time())), flush=True)
+    if sys.argv[2] == "die":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)
+    """
+)
+
+
+def test_a_row_whose_process_id_was_given_to_a_newer_process_is_marked_interrupted(tmp_path: Path) -> None:
+    """A dead call's process id now belongs to another, newer process (here: a sleeping child, and this very
+    process, as a kernel restarted in a container gets its predecessor's id): the row is still marked
+    ``interrupted``, told apart by the process's start time; a live writer's row stays ``running``."""
+    root = tmp_path / "store"
+    rows: dict[str, int] = {}
+    alive = subprocess.Popen([sys.executable, "-c", RECORDS, str(root), "live"], env=_env(), stdout=subprocess.PIPE,
+                             text=True)
+    newer = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        assert alive.stdout is not None
+        rows["alive"] = int(alive.stdout.readline())
+        for who, pid in (("newer", newer.pid), ("me", os.getpid())):
+            dead = subprocess.run([sys.executable, "-c", RECORDS, str(root), "die"], env=_env(), capture_output=True,
+                                  text=True, timeout=60)
+            rows[who] = int(dead.stdout)
+            with contextlib.closing(sqlite3.connect(root / "history.sqlite")) as c, c:  # its id, handed on
+                c.execute("UPDATE entries SET pid=? WHERE id=?", (pid, rows[who]))
+        with contextlib.closing(Store(root)) as store:
+            status = {who: store.get(i).status for who, i in rows.items()}
+        assert status == {"alive": "running", "newer": "interrupted", "me": "interrupted"}
+    finally:
+        for p in (alive, newer):
+            p.kill()
+            p.wait()
+
+
+def test_a_schema_4_store_is_upgraded_and_its_rows_without_a_start_time_are_looked_for_by_id(tmp_path: Path) -> None:
+    """Rows written before processes were named by start time (schema 4) keep working: the store gains the
+    column when opened (and is read as it is when read-only), and such a row of a gone process is marked
+    ``interrupted`` by its id alone, as before; a live one stays ``running``."""
+    if sqlite3.sqlite_version_info < (3, 35):
+        pytest.skip("DROP COLUMN needs SQLite 3.35")
+    root = tmp_path / "store"
+    with contextlib.closing(Store(root)) as store:
+        done = store.insert(HistoryEntry(kind="chat", model="m", status="ok", text="kept"))
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    with contextlib.closing(sqlite3.connect(root / "history.sqlite")) as c, c:  # as schema 4 wrote it
+        c.execute("ALTER TABLE entries DROP COLUMN pid_start")
+        c.execute("PRAGMA user_version=4")
+        rows = [c.execute("INSERT INTO entries(started, kind, model, status, pid, host) VALUES (?, 'chat', 'm', "
+                          "'running', ?, ?)", (time.time(), pid, store_mod._HOST)).lastrowid
+                for pid in (int(gone.stdout), os.getpid())]
+    with contextlib.closing(Store(root, read_only=True)) as ro:
+        assert [e.status for e in History(ro)] == ["ok", "running", "running"]
+    with contextlib.closing(Store(root)) as store:
+        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == 5
+        assert [store.get(i).status for i in (done, *rows)] == ["ok", "interrupted", "running"]
+        new = store.insert(HistoryEntry(kind="chat", model="m"))
+        assert store.connection().execute("SELECT pid_start FROM entries WHERE id=?", (new,)).fetchone()[0] \
+            == store_mod._start_of(os.getpid())

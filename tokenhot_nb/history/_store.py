@@ -6,8 +6,10 @@ Designed for several kernels writing at once and for processes killed mid-call:
 * artifact files are written atomically (temp file + ``os.replace``, see :mod:`._artifacts`); there is no
   fsync, so like the database (WAL, ``synchronous=NORMAL``) the newest writes may be lost on power loss,
   never half-written;
-* a call is inserted as ``running`` and updated when it ends, so a killed call stays ``running``
-  (marked ``interrupted`` once its process is known to be gone), never half-written;
+* a call is inserted as ``running`` and updated when it ends, so a killed call stays ``running``, never
+  half-written, until its process is known to be gone: then it is marked ``interrupted``, keeping what it holds.
+  A row names its process by id and start time (an id is handed on to newer processes; see :func:`_gone`), and
+  rows of gone processes of this host are looked for when a store is opened;
 * one connection per thread (sqlite3 objects are not thread-safe), opened lazily, reset after fork, and closed
   by :meth:`Store.close` (or when the store is dropped) in the thread that is using it (see :func:`_close_all`);
 * a store that cannot be written (a read-only mount, a colleague's folder, a checked-in store) opens read-only
@@ -58,7 +60,7 @@ from ._entry import (
 from ._replay import differences, replay_key, similarity
 from ._spending import Spending
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 DB_NAME = "history.sqlite"
 
 _T = TypeVar("_T")
@@ -67,9 +69,26 @@ _HOST = socket.gethostname()
 _pid = os.getpid()
 
 
+def _start_of(pid: int | str) -> int | None:
+    """When process ``pid`` started, in clock ticks since boot (field 22 of ``/proc/<pid>/stat``): with the id, it
+    names one process, never a newer one the id was handed on to. ``None`` without ``/proc`` (not Linux) or when
+    there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+        return int(stat[stat.rindex(b")") + 2:].split()[19])  # (the name in parentheses may hold spaces)
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+#: This process's start time (:func:`_start_of`), written with its id on every row it records.
+_started = _start_of("self")
+
+
 def _after_fork() -> None:
-    global _pid
+    global _pid, _started
     _pid = os.getpid()
+    _started = _start_of("self")
 
 
 if hasattr(os, "register_at_fork"):  # no fork (Windows): the id never changes
@@ -185,7 +204,8 @@ _TABLES = [
         parent INTEGER,
         pid INTEGER,
         host TEXT,
-        updated REAL
+        updated REAL,
+        pid_start INTEGER
     )""",
     "CREATE INDEX IF NOT EXISTS entries_kind ON entries(kind)",
     "CREATE INDEX IF NOT EXISTS entries_model ON entries(model)",
@@ -287,21 +307,32 @@ def _link_thread_turns(c: sqlite3.Connection) -> None:
     c.executemany("UPDATE entries SET parent=? WHERE id=?", links)
 
 
+def _name_processes_by_start(c: sqlite3.Connection) -> None:
+    """v4 → v5: a row names its process by start time too (``pid_start``; older rows have none: their process is
+    looked for by id alone, as before)."""
+    if "pid_start" not in {str(r[1]) for r in c.execute("PRAGMA table_info(entries)")}:
+        c.execute("ALTER TABLE entries ADD COLUMN pid_start INTEGER")
+
+
 #: Migrations from version N to N+1 (SQL statements or functions, run in one transaction with the version bump).
 _MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     1: ["ALTER TABLE entries ADD COLUMN parent INTEGER", _link_thread_turns],
     2: [_index_finished_rows_only],
     3: [_index_in_batches],
+    4: [_name_processes_by_start],
 }
 
 #: Older layouts a read-only store can still be read in as they are, and the columns they lack (what changed
 #: since is how writes index and keep small texts; the readers tolerate both).
-_READABLE_AS_IS: dict[int, dict[str, tuple[str, ...]]] = {3: {"artifacts": ("data",)}}
+_READABLE_AS_IS: dict[int, dict[str, tuple[str, ...]]] = {
+    3: {"artifacts": ("data",), "entries": ("pid_start",)},
+    4: {"entries": ("pid_start",)},
+}
 
 #: Columns the code reads and writes, per table: a store missing one (another program's file, a hand-edited or
 #: half-migrated one) is refused on open, naming what is missing, instead of failing on some later query.
 _REQUIRED: dict[str, tuple[str, ...]] = {
-    "entries": (*ENTRY_FIELDS, "pid", "host", "updated"),
+    "entries": (*ENTRY_FIELDS, "pid", "host", "updated", "pid_start"),
     "artifacts": ("sha256", "mime", "size", "name", "suffix", "created", "data"),
     "meta": ("key", "value"),
 }
@@ -337,8 +368,8 @@ def _plan(names: Sequence[str]) -> _Plan:
 #: Fields an inserted entry takes back from its row (redacted, JSON-safe).
 _KEPT_ON_ENTRY = (*sorted(JSON_FIELDS), "text")
 _INSERT_SQL = (
-    f"INSERT INTO entries ({', '.join(_INSERT_COLS)}, pid, host, updated) "
-    f"VALUES ({', '.join('?' * len(_INSERT_COLS))}, ?, ?, ?)"
+    f"INSERT INTO entries ({', '.join(_INSERT_COLS)}, pid, pid_start, host, updated) "
+    f"VALUES ({', '.join('?' * len(_INSERT_COLS))}, ?, ?, ?, ?)"
 )
 _IMPORT_SQL = f"INSERT INTO entries ({', '.join(_INSERT_COLS)}, updated) VALUES ({', '.join('?' * (len(_INSERT_COLS) + 1))})"
 
@@ -363,6 +394,26 @@ def _pid_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True
     return True
+
+
+def _gone(pid: int, started: int | None) -> bool:
+    """Whether the process of this host that wrote a row (its id, and its start time when the row has one) is
+    gone. A live process with that id that started at another time is a newer one the id was handed on to (this
+    process too: a kernel restarted in a container often gets its predecessor's id). A row without a start time
+    (written by an older version), or a process whose start cannot be read (no ``/proc``, another user's process
+    hidden), is looked for by id alone."""
+    if pid == _pid:
+        return started is not None and _started is not None and started != _started
+    if started is not None:
+        now = _start_of(pid)
+        if now is not None:
+            return now != started
+    return not _pid_alive(pid)
+
+
+#: The running rows of this host's other processes (this process's own calls are in flight: left out here).
+_OTHERS_RUNNING = ("SELECT id, pid, pid_start FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL "
+                   "AND NOT (pid=? AND pid_start IS ?)")
 
 
 def _interrupted(entry_id: int, response: str | None) -> str:
@@ -799,21 +850,39 @@ class Store(ArtifactFiles):
             from ..client._download import sweep_partial
 
             sweep_partial(incoming)
-        rows = self._rows(
-            "SELECT id, pid, response FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL", (_HOST,)
-        )
-        dead = [(i, response) for i, pid, response in rows if pid != _pid and not _pid_alive(int(pid))]
+        return self._mark_gone(conn)
+
+    def _mark_gone(self, conn: sqlite3.Connection) -> int:
+        try:
+            rows = conn.execute(_OTHERS_RUNNING, (_HOST, _pid, _started)).fetchall()
+        except sqlite3.DatabaseError as e:
+            if _is_store_fault(e):
+                raise self.problem(e, writing=False) from e
+            raise
+        if not rows:
+            return 0
+        seen: dict[tuple[int, int | None], bool] = {}
+        dead = []
+        for i, pid, started in rows:
+            key = (int(pid), started)
+            if key not in seen:
+                seen[key] = _gone(*key)
+            if seen[key]:
+                dead.append(int(i))
         if not dead:
             return 0
         now = time.time()
 
         def mark(c: sqlite3.Connection) -> int:
             n = 0
-            for i, response in dead:
+            for i in dead:
+                row = c.execute("SELECT response FROM entries WHERE id=? AND status='running'", (i,)).fetchone()
+                if row is None:  # (ended meanwhile)
+                    continue
                 n += c.execute(
                     "UPDATE entries SET status='interrupted', error=COALESCE(error, ?), updated=?, usage=CASE WHEN "
                     "json_valid(usage) THEN json_remove(usage, '$.reserved') ELSE usage END "  # no longer in flight
-                    "WHERE id=? AND status='running'", (_interrupted(i, response), now, i)
+                    "WHERE id=? AND status='running'", (_interrupted(i, row[0]), now, i)
                 ).rowcount
             return n
 
@@ -936,7 +1005,7 @@ class Store(ArtifactFiles):
         values, kept = self._norm_all(_INSERT_NAMES, _insert_values(entry))
         for f in _KEPT_ON_ENTRY:  # the entry holds what the row holds (redacted, JSON-safe)
             setattr(entry, f, kept[f])
-        values += (_pid, _HOST, time.time())
+        values += (_pid, _started, _HOST, time.time())
         ended = entry.status != "running"
 
         def ins(c: sqlite3.Connection) -> int:
