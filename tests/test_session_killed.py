@@ -131,6 +131,58 @@ def test_a_stream_killed_mid_answer_keeps_the_text_received_so_far(tmp_path: Pat
         assert [e.id for e in s.history.search("long story")] == [entry.id]
 
 
+#: Another process on this host using the same store (a worker, another kernel): its image call is held at the
+#: request (it says "sending"), until the test kills it.
+WORKER = textwrap.dedent(
+    """
+    import asyncio, sys
+    from tokenhot_nb import Session
+    from tokenhot_nb.sim import Faults, SimTransport
+
+    class Held(SimTransport):
+        async def handle_async_request(self, request):
+            if "/v1/images" in request.url.path:
+                print("sending", flush=True)
+                await asyncio.sleep(3600)
+            return await super().handle_async_request(request)
+
+    with Session(store=sys.argv[1], transport=Held(Faults()), mode="offline") as s:
+        s.image("a pear", model="gpt-image-1.5")
+    """
+)
+
+
+def _crash_worker(root: Path) -> None:
+    """Run :data:`WORKER` until its call is in flight, then SIGKILL it."""
+    p = subprocess.Popen([sys.executable, "-c", WORKER, str(root)], env=_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout is not None and p.stdout.readline().strip() == "sending", p.stderr.read() if p.stderr else ""
+    finally:
+        os.kill(p.pid, signal.SIGKILL)
+        p.communicate(timeout=30)
+
+
+def test_a_long_lived_kernel_notices_a_crashed_worker_when_it_lists_its_history_or_counts_its_budget(
+        tmp_path: Path) -> None:
+    """A worker process on this host that crashed mid-call leaves no row ``running`` in a kernel that opened the
+    store before: listing the history marks it ``interrupted``, and so does counting the budget, whose
+    reservation it held (else the dead call would block the budget for good)."""
+    root = tmp_path / "store"
+    with Session(store=root, mode="offline") as s:
+        price = s.estimate("image", "a pear", model="gpt-image-1.5").usd
+        s.set_budget(price * 1.5)  # room for one image
+        _crash_worker(root)
+        entry = s.history[-1]  # listed first
+        assert entry.status == "interrupted" and entry.error["error"] == "Interrupted"
+        assert entry.text == "a pear" and entry.kind == "image"  # what it held is kept
+        assert s.budget.spent_usd == 0
+        _crash_worker(root)
+        assert s.budget.spent_usd == 0  # counted first: the dead call reserves nothing
+        assert [e.status for e in s.history] == ["interrupted", "interrupted"]
+        assert s.image("a pear", model="gpt-image-1.5").entry.status == "ok"  # the budget has room for it
+
+
 #: Records a running row in ``sys.argv[1]``, prints its id, then dies (``die``) or stays alive (``live``).
 RECORDS = textwrap.dedent(
     """

@@ -272,6 +272,7 @@ def admit(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any
     dry_run(session, kind, info, params, call)
     if load(session.store) is None:  # no limit: nothing to estimate (the common case costs one small read)
         return None
+    session.store.notice_gone()  # a call in flight in a process that crashed reserves nothing any more
     return Admission(session.store, kind, info.id, estimate_call(session, kind, info, params, call), rate_of(info.price),
                      simulated(session))
 

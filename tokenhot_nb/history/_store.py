@@ -9,7 +9,8 @@ Designed for several kernels writing at once and for processes killed mid-call:
 * a call is inserted as ``running`` and updated when it ends, so a killed call stays ``running``, never
   half-written, until its process is known to be gone: then it is marked ``interrupted``, keeping what it holds.
   A row names its process by id and start time (an id is handed on to newer processes; see :func:`_gone`), and
-  rows of gone processes of this host are looked for when a store is opened;
+  rows of gone processes of this host are looked for when a store is opened, and again whenever the history is
+  listed or searched and the budget counted (one indexed read; a worker that crashed under a long-lived kernel);
 * one connection per thread (sqlite3 objects are not thread-safe), opened lazily, reset after fork, and closed
   by :meth:`Store.close` (or when the store is dropped) in the thread that is using it (see :func:`_close_all`);
 * a store that cannot be written (a read-only mount, a colleague's folder, a checked-in store) opens read-only
@@ -852,6 +853,18 @@ class Store(ArtifactFiles):
             sweep_partial(incoming)
         return self._mark_gone(conn)
 
+    def notice_gone(self) -> None:
+        """Mark the rows of this host's processes that are gone ``interrupted`` (see :meth:`recover`): a worker
+        that crashed while this long-lived process had the store open. Run before the history is listed or
+        searched and the budget counted; one indexed read when there is nothing to mark. Never fails the read it
+        comes before (that read says what is wrong with the store, if anything)."""
+        try:
+            conn = self._conn()
+            if not self.read_only:
+                self._mark_gone(conn)
+        except (sqlite3.Error, StoreError):
+            pass
+
     def _mark_gone(self, conn: sqlite3.Connection) -> int:
         try:
             rows = conn.execute(_OTHERS_RUNNING, (_HOST, _pid, _started)).fetchall()
@@ -1174,6 +1187,7 @@ class Store(ArtifactFiles):
         self, conds: Sequence[Cond] = (), *, columns: str = _COLUMNS, desc: bool = False,
         limit: int | None = None, offset: int = 0,
     ) -> list[Any]:
+        self.notice_gone()
         where, args = self._where(conds)
         sql = f"SELECT {columns} FROM entries{where} ORDER BY id {'DESC' if desc else 'ASC'}"
         if limit is not None or offset:
@@ -1185,6 +1199,7 @@ class Store(ArtifactFiles):
         return [self._entry_from_row(r) for r in self.select(conds, **kw)]
 
     def count(self, conds: Sequence[Cond] = ()) -> int:
+        self.notice_gone()
         where, args = self._where(conds)
         return int(self._row(f"SELECT COUNT(*) FROM entries{where}", args)[0])
 
@@ -1294,6 +1309,7 @@ class Store(ArtifactFiles):
 
     def spent_usd(self, since: float, *, simulated: bool) -> float:
         """The recorded cost (USD) of calls started since ``since``: real spending, or simulated spending."""
+        self.notice_gone()  # (a dead call's reservation no longer counts)
         try:
             return self._spending.spent(self._conn(), since, simulated)
         except sqlite3.DatabaseError as e:
