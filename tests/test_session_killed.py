@@ -249,3 +249,32 @@ def test_a_schema_4_store_is_upgraded_and_its_rows_without_a_start_time_are_look
         new = store.insert(HistoryEntry(kind="chat", model="m"))
         assert store.connection().execute("SELECT pid_start FROM entries WHERE id=?", (new,)).fetchone()[0] \
             == store_mod._start_of(os.getpid())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_forked_worker_is_running_while_it_lives_and_interrupted_once_it_crashed(tmp_path: Path) -> None:
+    """A worker forked from the kernel records with its own process id and start time (not its parent's): its
+    call shows ``running`` while it lives, and ``interrupted`` in the parent's next listing once it crashed."""
+    store = Store(tmp_path / "store")
+    store.insert(HistoryEntry(kind="chat", model="m", status="ok", text="before"))
+    r, w = os.pipe()
+    child = os.fork()
+    if child == 0:  # the worker: record a call, say so, wait to be killed
+        try:
+            os.close(r)
+            entry_id = store.insert(HistoryEntry(kind="chat", model="m", text="the worker's call"))
+            os.write(w, f"{entry_id}\n".encode())
+            time.sleep(60)
+        finally:
+            os._exit(1)
+    os.close(w)
+    try:
+        with os.fdopen(r) as said:
+            entry_id = int(said.readline())
+        assert [e.status for e in History(store)] == ["ok", "running"]  # alive: left alone by a listing
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+    assert [e.status for e in History(store)] == ["ok", "interrupted"]
+    assert History(store).get(entry_id).text == "the worker's call"
+    store.close()
