@@ -7,7 +7,7 @@ import asyncio
 import gzip
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -52,13 +52,30 @@ def send(client: Client, call: HttpCall, *, lane: bool) -> Any:
         finally:
             client.close()
 
-    async def go() -> Any:
-        try:
-            return await client.send(call)
-        finally:
-            await client.aclose()
+    return asyncio.run(_then_close(client, lambda: client.send(call)))
 
-    return asyncio.run(go())
+
+async def _then_close(client: Client, *steps: Callable[[], Awaitable[Any]]) -> Any:
+    """Await each step in turn, then close ``client`` whatever happened; the last step's value."""
+    got = None
+    try:
+        for step in steps:
+            got = await step()
+    finally:
+        await client.aclose()
+    return got
+
+
+def send_twice(client: Client, *, lane: bool) -> None:
+    """A chat call, 0.4 s idle, another; then the client is closed."""
+    if lane:
+        client.send_sync(CHAT)
+        time.sleep(0.4)
+        client.send_sync(CHAT)
+        client.close()
+    else:
+        asyncio.run(_then_close(client, lambda: client.send(CHAT), lambda: asyncio.sleep(0.4),
+                                lambda: client.send(CHAT)))
 
 
 def closes_after_the_request(server: RawServer, conn: socket.socket) -> None:
@@ -152,23 +169,7 @@ def test_a_keep_alive_connection_the_server_closed_between_two_calls_is_not_reus
             time.sleep(0.1)
 
     server = serve(idle_timeout)
-    client = client_for(server)
-
-    async def both() -> None:
-        try:
-            await client.send(CHAT)
-            await asyncio.sleep(0.4)
-            await client.send(CHAT)
-        finally:
-            await client.aclose()
-
-    if lane:
-        client.send_sync(CHAT)
-        time.sleep(0.4)
-        client.send_sync(CHAT)
-        client.close()
-    else:
-        asyncio.run(both())
+    send_twice(client_for(server), lane=lane)
     assert len(server.requests) == 2 and server.connections == 2
 
 
@@ -248,22 +249,7 @@ def test_an_idle_connection_is_dropped_before_the_usual_5_s_server_idle_timeout(
             conn.sendall(OK)
 
     server = serve(keeps_alive)
-    client = client_for(server)
-    if lane:
-        client.send_sync(CHAT)
-        time.sleep(0.4)
-        client.send_sync(CHAT)
-        client.close()
-    else:
-        async def both() -> None:
-            try:
-                await client.send(CHAT)
-                await asyncio.sleep(0.4)
-                await client.send(CHAT)
-            finally:
-                await client.aclose()
-
-        asyncio.run(both())
+    send_twice(client_for(server), lane=lane)
     assert len(server.requests) == 2 and server.connections == 2  # the second call on a new connection
 
 
