@@ -155,3 +155,89 @@ def test_injected_errors_hit_calls_not_the_catalogue(sim_url: str, auth: dict[st
     r = httpx.post(sim_url + "/v1/images/generations", headers=headers, timeout=60,
                    json={"model": "gpt-image-2", "prompt": "x"})
     assert r.status_code == 503
+
+
+# ----------------------------------------------------------------------------- every route bills (wire facts only)
+
+ROW_USD = {"gpt-5": (1.25, 10), "claude-opus-4-6": (5, 25), "gemini-2.5-pro": (1.25, 10)}
+
+
+def _quota_cents(usd: float) -> float:
+    """What ``usd`` shows as on the usage route: whole quota units, in hundredths of ¥ (¥7 a USD)."""
+    return round(usd * 500_000) / 500_000 * 7 * 100
+
+
+def _sse(r: httpx.Response) -> list[Any]:
+    return [json.loads(line[5:]) for line in r.text.splitlines()
+            if line.startswith("data:") and line[5:].strip() not in ("", "[DONE]")]
+
+
+def test_a_streamed_chat_is_charged_from_the_usage_it_reported(sim_url: str, auth: dict[str, str]) -> None:
+    """The relay bills a stream as it bills the same answer unstreamed (the usage frame says what)."""
+    usd_in, usd_out = ROW_USD["gpt-5"]
+    before = used_cents(sim_url, auth)
+    r = httpx.post(sim_url + "/v1/chat/completions", headers=auth, timeout=60,
+                   json={"model": "gpt-5", "stream": True, "stream_options": {"include_usage": True},
+                         "messages": [{"role": "user", "content": "hello there"}]})
+    usage = next(f["usage"] for f in _sse(r) if f.get("usage"))
+    usd = (usage["prompt_tokens"] * usd_in + usage["completion_tokens"] * usd_out) / 1_000_000
+    assert usd > 0 and abs(used_cents(sim_url, auth) - before - _quota_cents(usd)) < 1e-6
+
+
+def test_a_streamed_claude_message_is_charged_input_from_start_output_from_delta(sim_url: str,
+                                                                                 auth: dict[str, str]) -> None:
+    usd_in, usd_out = ROW_USD["claude-opus-4-6"]
+    before = used_cents(sim_url, auth)
+    r = httpx.post(sim_url + "/v1/messages", timeout=60,
+                   headers={"x-api-key": auth["Authorization"].split()[-1], "anthropic-version": "2023-06-01"},
+                   json={"model": "claude-opus-4-6", "stream": True, "max_tokens": 200,
+                         "messages": [{"role": "user", "content": "hello there"}]})
+    frames = _sse(r)
+    tokens_in = next(f["message"]["usage"]["input_tokens"] for f in frames if f.get("type") == "message_start")
+    tokens_out = [f["usage"]["output_tokens"] for f in frames if f.get("type") == "message_delta"][-1]
+    usd = (tokens_in * usd_in + tokens_out * usd_out) / 1_000_000
+    assert usd > 0 and abs(used_cents(sim_url, auth) - before - _quota_cents(usd)) < 1e-6
+
+
+def test_gemini_native_calls_are_charged_thoughts_as_output(sim_url: str, auth: dict[str, str]) -> None:
+    """The model is named in the path (``model:generateContent``); thinking tokens are output
+    (``totalTokenCount`` counts them)."""
+    usd_in, usd_out = ROW_USD["gemini-2.5-pro"]
+    key = {"x-goog-api-key": auth["Authorization"].split()[-1]}
+    body = {"contents": [{"role": "user", "parts": [{"text": "hello there"}]}],
+            "generationConfig": {"thinkingConfig": {"includeThoughts": True}}}
+    for action in ("generateContent", "streamGenerateContent?alt=sse"):
+        before = used_cents(sim_url, auth)
+        r = httpx.post(f"{sim_url}/v1beta/models/gemini-2.5-pro:{action}", headers=key, json=body, timeout=60)
+        assert r.status_code == 200
+        meta = (r.json() if action == "generateContent" else _sse(r)[-1])["usageMetadata"]
+        assert meta.get("thoughtsTokenCount")
+        out = meta["totalTokenCount"] - meta["promptTokenCount"]
+        usd = (meta["promptTokenCount"] * usd_in + out * usd_out) / 1_000_000
+        assert abs(used_cents(sim_url, auth) - before - _quota_cents(usd)) < 1e-6, action
+
+
+def test_gemini_image_is_charged_its_per_call_price(sim_url: str, auth: dict[str, str]) -> None:
+    before = used_cents(sim_url, auth)
+    r = httpx.post(f"{sim_url}/v1beta/models/gemini-2.5-flash-image:generateContent", timeout=60,
+                   headers={"x-goog-api-key": auth["Authorization"].split()[-1]},
+                   json={"contents": [{"role": "user", "parts": [{"text": "a pear"}]}],
+                         "generationConfig": {"responseModalities": ["TEXT", "IMAGE"]}})
+    assert r.status_code == 200
+    assert abs(used_cents(sim_url, auth) - before - 0.039 * 7 * 100) < 1e-6
+
+
+def test_image_sets_are_charged_per_image_whatever_field_asks_for_them(sim_url: str, auth: dict[str, str]) -> None:
+    """Seedream asks for a set through ``sequential_image_generation_options.max_images`` and DashScope through
+    ``parameters.n`` (§3.2, §10.4): each image made is a call's price."""
+    bodies = [
+        ({"model": "doubao-seedream-4-5-251128", "prompt": "pears", "size": "2K", "sequential_image_generation":
+          "auto", "sequential_image_generation_options": {"max_images": 2}}, 0.04),
+        ({"model": "wan2.6-t2i", "input": {"messages": [{"role": "user", "content": [{"text": "pears"}]}]},
+          "parameters": {"size": "1280*1280", "n": 2}}, 0.03),
+    ]
+    for body, price in bodies:
+        before = used_cents(sim_url, auth)
+        r = httpx.post(sim_url + "/v1/images/generations", headers=auth, json=body, timeout=60)
+        assert r.status_code == 200
+        assert abs(used_cents(sim_url, auth) - before - price * 2 * 7 * 100) < 1e-6, body["model"]

@@ -536,6 +536,8 @@ class SSEResponse(Response):
         self.faults = faults
         self.ping_every = ping_every
         self.error = error  #: the protocol's own mid-stream error (§7), for the ``stream_error_after`` fault
+        #: called with every frame's data once the stream was sent whole (the relay bills a stream at its end)
+        self.on_done: Callable[[list[Any]], None] | None = None
 
     async def _iter(self) -> AsyncIterator[Frame]:
         if isinstance(self.frames, AsyncIterator):
@@ -553,6 +555,8 @@ class SSEResponse(Response):
             nonlocal aborted
             f = self.faults
             sent = 0
+            whole = True
+            seen: list[Any] = []
             if f.ttfb:
                 await asyncio.sleep(f.ttfb)
             async for event, data in self._iter():
@@ -561,6 +565,7 @@ class SSEResponse(Response):
                     for err_event, err_data in self.error(sent):
                         await send({"type": "http.response.body", "body": encode_frame(err_event, err_data),
                                     "more_body": True})
+                    whole = False
                     break
                 if f.truncate_stream_after is not None and sent >= f.truncate_stream_after:
                     aborted = True
@@ -575,7 +580,10 @@ class SSEResponse(Response):
                 if self.ping_every and sent and sent % self.ping_every == 0:
                     chunk = encode_frame("ping", {"type": "ping"}) + chunk
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                seen.append(data)
                 sent += 1
+            if whole and not aborted and self.on_done is not None:
+                self.on_done(seen)
             cancel.cancel()
 
         async def watch(cancel: anyio.CancelScope) -> None:

@@ -19,6 +19,7 @@ from starlette.responses import Response
 
 from . import media
 from ._common import Ctx, Form, error_response, json_out, obj, seed_of
+from ._pricing import images_asked
 
 MAX_N = 10
 
@@ -128,11 +129,7 @@ async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
     for key in ("image", "images"):
         v = body.get(key)
         refs.extend(v if isinstance(v, list) else [v] if v else [])
-    n = _as_int(body.get("n") or params.get("n") or params.get("max_images"), 1)
-    seq = body.get("sequential_image_generation_options")
-    if body.get("sequential_image_generation") == "auto" and isinstance(seq, dict):
-        n = _as_int(seq.get("max_images"), n)
-    n = max(1, min(MAX_N, n))
+    n = max(1, min(MAX_N, images_asked(body)))
     if fam == "seedream":  # the service refuses sizes outside its range (§10.4) rather than fitting them
         wanted = seedream_size(body.get("size"))
         if isinstance(wanted, str):

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from ._common import Ctx
+from ._common import Ctx, SSEResponse
 
 QUOTA_PER_UNIT = 500_000  #: quota per USD (Tokenhot's value)
 TOPUP_PRICE = 7.0  #: the site's display currency per USD (¥7)
@@ -186,30 +186,90 @@ def token_quota(row: dict[str, Any], prompt_tokens: int, completion_tokens: int)
     return round(ratio * (prompt_tokens + completion_tokens * completion))
 
 
-def call_quota(model: str, body: dict[str, Any] | None, answer: Any) -> int:
-    """The quota one finished non-task call is charged: per call × n, or per token from the answer's usage."""
-    row = row_for(model)
+def images_asked(body: dict[str, Any] | None) -> int:
+    """How many images a generation asks for, wherever its family writes it: OpenAI's ``n``, DashScope's
+    ``parameters.n`` / ``parameters.max_images``, Seedream's ``sequential_image_generation_options.max_images``
+    (an image set, only when ``sequential_image_generation`` is "auto")."""
+    if not isinstance(body, dict):
+        return 1
+    raw = body.get("parameters")
+    params: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    n: Any = body.get("n") or params.get("n") or params.get("max_images")
+    seq = body.get("sequential_image_generation_options")
+    if body.get("sequential_image_generation") == "auto" and isinstance(seq, dict):
+        n = seq.get("max_images", n)
+    try:
+        return max(1, int(n or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def images_made(answer: Any) -> int | None:
+    """How many images an answer delivers (OpenAI/Seedream ``data`` items, DashScope ``image`` parts), or None
+    when it is not an image list (Gemini's answer is one image a call)."""
+    if not isinstance(answer, dict):
+        return None
+    if isinstance(answer.get("data"), list):
+        return sum(1 for item in answer["data"] if isinstance(item, dict) and ("url" in item or "b64_json" in item))
+    output = answer.get("output")
+    if isinstance(output, list):
+        return sum(1 for message in output if isinstance(message, dict)
+                   for part in message.get("content") or [] if isinstance(part, dict) and part.get("type") == "image")
+    return None
+
+
+def call_quota(model: str, body: dict[str, Any] | None, answer: Any, images: int | None = None) -> int:
+    """The quota one finished non-task call is charged: per call × the images made, or per token from the
+    answer's usage. Gemini's thinking tokens are output (``totalTokenCount`` counts them; §2.4)."""
+    row = row_for(model.partition(":")[0])  # a Gemini path names the model with its action
     if row is None:
         return 0
     if row["quota_type"] == 1:
-        n = body.get("n", 1) if isinstance(body, dict) else 1
-        n = n if isinstance(n, int) and n > 0 else 1
-        return round(row["model_price"] * n * QUOTA_PER_UNIT)
+        made = images if images is not None else images_made(answer)
+        n = made if made is not None else images_asked(body)
+        return round(row["model_price"] * max(1, n) * QUOTA_PER_UNIT)
     usage = answer.get("usage") or answer.get("usageMetadata") if isinstance(answer, dict) else None
     if not isinstance(usage, dict):
         return 0
     prompt = usage.get("prompt_tokens", usage.get("input_tokens", usage.get("promptTokenCount", 0)))
-    completion = usage.get("completion_tokens", usage.get("output_tokens", usage.get("candidatesTokenCount", 0)))
+    completion = usage.get("completion_tokens", usage.get("output_tokens"))
+    if completion is None:
+        completion = int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
     try:
         return token_quota(row, int(prompt or 0), int(completion or 0))
     except (TypeError, ValueError):
         return 0
 
 
+def stream_usage(frames: list[Any]) -> dict[str, Any]:
+    """The usage a finished stream reported, merged over its frames: OpenAI's last chunk, the Responses API's
+    ``response.completed``, Claude's ``message_start`` (input) then ``message_delta`` (output), Gemini's
+    ``usageMetadata`` (cumulative: the last one wins)."""
+    merged: dict[str, Any] = {}
+    for data in frames:
+        if not isinstance(data, dict):
+            continue
+        for holder in (data, data.get("response"), data.get("message")):
+            if isinstance(holder, dict):
+                for key in ("usage", "usageMetadata"):
+                    if isinstance(holder.get(key), dict):
+                        merged.update(holder[key])
+    return merged
+
+
 def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response: Response) -> None:
     """Charge a finished call: ``billing`` is "call" (per call or per token, now) or "task" (a poll answer: the
-    task's ``quota`` once, when it first shows the task done). Streams and errors are not charged."""
-    if billing == "none" or response.status_code >= 400 or isinstance(response, StreamingResponse):
+    task's ``quota`` once, when it first shows the task done). A stream is charged from the usage it reported,
+    once it was sent whole; errors and streams cut short are not charged."""
+    if billing == "none" or response.status_code >= 400:
+        return
+    if isinstance(response, SSEResponse):
+        if billing == "call" and model:
+            request = body if isinstance(body, dict) else None
+            response.on_done = lambda frames: ctx.state.charge(
+                call_quota(model, request, {"usage": stream_usage(frames)}))
+        return
+    if isinstance(response, StreamingResponse):
         return
     try:
         answer = json.loads(bytes(response.body))
