@@ -406,3 +406,17 @@ def test_two_kernels_checking_the_budget_at_once_never_both_spend_it(tmp_path: P
     with make_session(root) as s:
         assert s.budget.spent_usd == pytest.approx(price)
         assert [e.status for e in s.history].count("ok") == 1
+
+
+def test_a_call_too_cheap_for_four_decimals_never_shows_as_free_in_the_history(s: Session) -> None:
+    """An embedding of a few words costs a fraction of $0.0001: the history's cost cell and the usage table say
+    "<$0.0001", as the result does, never "$0.0000"."""
+    result = s.embed(["one two three"], model="jina-embeddings-v4")
+    usd = result.entry.cost.usd
+    assert usd is not None and 0 < usd < 0.00005 and "<$0.0001" in str(result.entry.cost)
+    from tokenhot_nb.history._history import history_text
+
+    listing, usage = history_text(s.history), repr(s.history.usage())
+    assert "$0.0000" not in listing and "<$0.0001 sim" in listing
+    assert "$0.0000" not in usage and "<$0.0001" in usage
+    assert "&lt;$0.0001 sim" in s.history._repr_html_() and "$0.0000" not in s.history.usage()._repr_html_()

@@ -40,6 +40,12 @@ def _money(value: float, currency: str) -> str:
     return f"{symbol}{text}" if symbol else f"{text} {currency}"
 
 
+def usd_text(value: float) -> str:
+    """A USD figure for a table cell: 4 decimals (cells add up to the total), and a non-zero figure too small
+    for them as "<$0.0001", never "$0.0000", which reads as free."""
+    return "<$0.0001" if 0 < value < 0.00005 else f"${value:.4f}"
+
+
 @dataclass(frozen=True)
 class Cost:
     """A call's cost (or an estimate: then ``usd_max`` is the top of a range).

@@ -18,6 +18,7 @@ from typing import Any, overload
 
 from .._config import redact
 from .._terminal import aligned, cut, plain
+from ..cost import Cost, usd_text
 from ..errors import InputError
 from ._entry import HistoryEntry, _shorten, escape
 from ._store import Cond, Store
@@ -426,7 +427,7 @@ class UsageSummary:
 
     def _cells(self, row: dict[str, Any]) -> list[str]:
         cost = row["cost"]
-        text = "" if cost is None else f"${cost:.4f}" + ("*" if row.get("unpriced_calls") else "")
+        text = "" if cost is None else usd_text(cost) + ("*" if row.get("unpriced_calls") else "")
         return [
             plain(row["model"]), str(row["calls"]), str(row["ok"]), str(row["errors"]),
             f"{row['input_tokens']:,}", f"{row['output_tokens']:,}", str(row["images"]),
@@ -561,12 +562,10 @@ def _usage_text(usage: dict[str, Any]) -> str:
 
 def _cost_text(usage: Any) -> str:
     """A recorded cost, short, for a table cell ("" when unknown; "sim" marks a simulated one)."""
-    from ..cost import Cost
-
     c = Cost.from_dict(usage.get("cost") if isinstance(usage, dict) else None)
     if c.usd is None:
         return ""
-    return f"${c.usd:.4f}" + (" sim" if c.simulated else "")
+    return usd_text(c.usd) + (" sim" if c.simulated else "")
 
 
 def _cost_of(usage_json: str | None) -> str:
