@@ -420,3 +420,47 @@ def test_a_call_too_cheap_for_four_decimals_never_shows_as_free_in_the_history(s
     assert "$0.0000" not in listing and "<$0.0001 sim" in listing
     assert "$0.0000" not in usage and "<$0.0001" in usage
     assert "&lt;$0.0001 sim" in s.history._repr_html_() and "$0.0000" not in s.history.usage()._repr_html_()
+
+
+class _RateRelay(Recorder):
+    """The simulator with a top-up rate other than ¥7 in its ``/api/status`` (the site sets it)."""
+
+    RATE = 7.3
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.url.path == "/api/status":
+            body = json.loads(await response.aread())
+            body["data"]["price"] = self.RATE
+            return httpx.Response(200, json=body)
+        return response
+
+
+def test_a_budget_in_yuan_uses_the_sites_top_up_rate(tmp_path: Path) -> None:
+    """¥ amounts convert at ``/api/status`` ``price`` (§10.1), as every call's cost does, not at a built-in ¥7."""
+    with make_session(tmp_path / "store", _RateRelay()) as s:
+        status = s.set_budget("¥73")
+        assert status.budget is not None and status.budget.usd == pytest.approx(10.0)
+        result = s.image("a pear", model="gpt-image-2")
+        assert result.entry.cost.amount == pytest.approx(result.entry.cost.usd * 7.3)
+        text = str(s.budget)
+        assert "¥73.00" in text, text  # the limit shows in yuan at the same rate it was set with
+        left = 10.0 - result.entry.cost.usd
+        assert f"¥{left * 7.3:.2f}" in text, text
+
+
+def test_the_check_before_a_call_counts_a_yuan_budget_at_the_sites_rate(tmp_path: Path) -> None:
+    """¥0.2 is $0.0274 at ¥7.3 (less than gpt-image-2's $0.028: refused), though $0.0286 at ¥7 (enough)."""
+    with make_session(tmp_path / "store", _RateRelay()) as s:
+        s.set_budget("¥0.2")
+        with pytest.raises(BudgetExceededError):
+            s.image("a pear", model="gpt-image-2")
+        s.set_budget("¥0.21")  # $0.0288: enough
+        assert s.image("a pear", model="gpt-image-2").entry.ok
+
+
+def test_a_yuan_budget_given_to_the_session_is_counted_at_the_sites_rate(tmp_path: Path) -> None:
+    """``Session(budget="¥0.2")`` reads nothing while it is made; the check counts it at the site's rate."""
+    with make_session(tmp_path / "store", _RateRelay(), budget="¥0.2") as s:
+        with pytest.raises(BudgetExceededError):
+            s.image("a pear", model="gpt-image-2")

@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,15 @@ class Budget:
 
     def as_json(self) -> str:
         return json.dumps({"usd": self.usd, "written": self.written, "since": self.since})
+
+    def at_rate(self, rate: float) -> Budget:
+        """This budget with a yuan amount ("¥20") converted at ``rate``, the site's top-up rate that the calls'
+        costs use too (``usd`` holds it at the rate known when it was set, which may not have been the site's)."""
+        try:
+            usd, currency = cost.parse_amount(self.written, rate)
+        except ValueError:
+            return self
+        return replace(self, usd=usd) if currency == "CNY" else self
 
     @classmethod
     def from_json(cls, text: str | None) -> Budget | None:
@@ -118,6 +128,25 @@ def rate_of(price: Price | None) -> float:
     return price.top_up_rate if price is not None and price.top_up_rate else cost.DEFAULT_RATE
 
 
+def is_yuan(amount: float | int | str | None) -> bool:
+    """Whether a budget was written in yuan ("¥20", "20 CNY", "20元"): its USD figure needs the site's rate."""
+    try:
+        return amount is not None and cost.parse_amount(amount)[1] == "CNY"
+    except ValueError:
+        return False
+
+
+def site_rate(session: Session) -> float:
+    """The site's top-up rate (``/api/status`` ``price``, §10.1) as far as it is known without the network (the
+    table in memory or on disk), else Tokenhot's ¥7."""
+    session.catalog.snapshot()  # (loads the disk cache, when there is one)
+    table = session.catalog.table
+    value = table.status.get("price") if table is not None else None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+        return float(value)
+    return cost.DEFAULT_RATE
+
+
 def set_budget(session: Session, amount: float | int | str | None, *, rate: float = cost.DEFAULT_RATE,
                new_period: bool = False) -> Budget | None:
     """Set (``None``: remove) the budget; a new amount keeps the current period unless ``new_period``."""
@@ -150,8 +179,11 @@ def simulated(session: Session) -> bool:
     return session.mode != "live"
 
 
-def status(session: Session, rate: float = cost.DEFAULT_RATE) -> BudgetStatus:
+def status(session: Session, rate: float | None = None) -> BudgetStatus:
+    """The budget, shown and counted at the site's top-up ``rate`` (default: :func:`site_rate`)."""
+    rate = rate if rate else site_rate(session)
     budget = load(session.store)
+    budget = budget.at_rate(rate) if budget is not None else None
     since = budget.since if budget is not None else 0.0
     return BudgetStatus(budget, session.store.spent_usd(since, simulated=simulated(session)), simulated(session),
                         rate)
@@ -251,6 +283,7 @@ class Admission:
         budget = Budget.from_json(store.meta_in(c, BUDGET_KEY))  # (as it is now: another kernel may have changed it)
         if budget is None:
             return
+        budget = budget.at_rate(self.rate)
         spent = store.spent_in(c, budget.since, simulated=self.simulated)  # in flight everywhere included
         upper, rate = self.est.upper, self.rate
         left = budget.usd - spent

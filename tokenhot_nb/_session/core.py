@@ -134,8 +134,8 @@ class Session:
         #: This session's model table: built-in ⊕ the service's (read lazily, cached on disk).
         self.catalog = SessionCatalog(self)
         self.spending = _budget.Spending()
-        if budget is not None:
-            self.set_budget(budget)
+        if budget is not None:  # (no network here: a yuan amount is converted at the site's rate when counted)
+            _budget.set_budget(self, budget, rate=_budget.site_rate(self))
 
     # -- plumbing -------------------------------------------------------------------------------------
     @property
@@ -554,7 +554,12 @@ class Session:
         :class:`~tokenhot_nb.errors.BudgetExceededError` and sends nothing. Offline (simulated) calls count
         against an offline budget only.
         """
-        _budget.set_budget(self, amount, new_period=new_period)
+        if self.mode != "replay" and self.catalog.table is None and _budget.is_yuan(amount):
+            try:  # a yuan amount converts at the site's top-up rate (``/api/status``), read with the price table
+                self._sync(self.catalog.ensure())
+            except TokenhotError:
+                pass  # (counted at the site's rate once the table is read)
+        _budget.set_budget(self, amount, rate=_budget.site_rate(self), new_period=new_period)
         return self.budget
 
     def reset_budget(self) -> _budget.BudgetStatus:
