@@ -241,3 +241,24 @@ def test_image_sets_are_charged_per_image_whatever_field_asks_for_them(sim_url: 
         r = httpx.post(sim_url + "/v1/images/generations", headers=auth, json=body, timeout=60)
         assert r.status_code == 200
         assert abs(used_cents(sim_url, auth) - before - price * 2 * 7 * 100) < 1e-6, body["model"]
+
+
+def test_a_cached_prompt_prefix_is_reported_and_billed_at_the_cache_ratio(sim_url: str, auth: dict[str, str]) -> None:
+    """Sent again, a long conversation's start is cached: ``prompt_tokens_details.cached_tokens`` (part of the
+    prompt tokens) and the row's ``cache_ratio`` prices that part (§10.1: the table's per-token ratios)."""
+    rows = {r["model_name"]: r for r in get(sim_url, "/api/pricing").json()["data"]}
+    cache_ratio = rows["gpt-5"]["cache_ratio"]
+    assert 0 < cache_ratio < 1
+    long = "The history of the pear, told at length. " * 400 + str(id(auth))
+    first = [{"role": "system", "content": long}, {"role": "user", "content": "Summarise it."}]
+    r1 = httpx.post(sim_url + "/v1/chat/completions", headers=auth, timeout=60, json={"model": "gpt-5", "messages": first})
+    assert r1.json()["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
+    second = [*first, r1.json()["choices"][0]["message"], {"role": "user", "content": "Shorter, please."}]
+    before = used_cents(sim_url, auth)
+    r2 = httpx.post(sim_url + "/v1/chat/completions", headers=auth, timeout=60, json={"model": "gpt-5", "messages": second})
+    usage = r2.json()["usage"]
+    cached = usage["prompt_tokens_details"]["cached_tokens"]
+    assert 1024 <= cached < usage["prompt_tokens"]
+    usd_in, usd_out = ROW_USD["gpt-5"]
+    usd = ((usage["prompt_tokens"] - cached + cached * cache_ratio) * usd_in + usage["completion_tokens"] * usd_out) / 1e6
+    assert abs(used_cents(sim_url, auth) - before - _quota_cents(usd)) < 1e-6

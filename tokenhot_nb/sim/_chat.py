@@ -94,6 +94,20 @@ def _format_schema(fmt: dict[str, Any]) -> tuple[bool, Any]:
     return False, None
 
 
+#: The shortest prefix that is cached (OpenAI's prompt caching starts at 1024 tokens).
+CACHE_MIN_TOKENS = 1024
+
+
+def _cached_tokens(ctx: Ctx, model: str, items: Any, prompt_tokens: int) -> int:
+    """Prompt caching: the tokens of the longest prefix of ``items`` this key sent to ``model`` lately (reported
+    as ``cached_tokens``, part of the input, billed at the row's ``cache_ratio``); 0 under 1024 tokens."""
+    if not isinstance(items, list) or not items:
+        return 0
+    known = ctx.state.cached_items(ctx.key, model, items)
+    tokens = all_text_tokens(items[:known]) if known else 0
+    return min(tokens, prompt_tokens) if tokens >= CACHE_MIN_TOKENS else 0
+
+
 def _call_id(ctx: Ctx, i: int) -> str:
     return f"call_{ctx.request_id[-12:]}{i}"
 
@@ -140,13 +154,14 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
         if tool is not None else None for i in range(n)]
     reasoning = compose_reasoning(prompt, seed) if _wants_reasoning(body.get("reasoning_effort")) else None
     prompt_tokens = all_text_tokens(messages) + 85 * images
+    cached = _cached_tokens(ctx, model, messages, prompt_tokens)
     reasoning_tokens = count_tokens(reasoning or "")
     completion = sum(count_tokens(arguments[i] or t) for i, (t, _) in enumerate(replies)) + reasoning_tokens
     usage = {
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion,
         "total_tokens": prompt_tokens + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "text_tokens": prompt_tokens - 85 * images,
+        "prompt_tokens_details": {"cached_tokens": cached, "text_tokens": prompt_tokens - 85 * images,
                                   "audio_tokens": 0, "image_tokens": 85 * images},
         "completion_tokens_details": {"reasoning_tokens": reasoning_tokens, "audio_tokens": 0,
                                       "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
@@ -261,7 +276,8 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
         + 85 * images
     r_tokens = count_tokens(reasoning or "")
     out_tokens = count_tokens(text) + r_tokens
-    usage = {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": 0},
+    cached = _cached_tokens(ctx, model, body.get("input"), input_tokens)
+    usage = {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": cached},
              "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": r_tokens},
              "total_tokens": input_tokens + out_tokens}
     rid = f"resp_{ctx.request_id}"

@@ -178,12 +178,15 @@ def video_task_quota(model: str, seconds: float, resolution: str, videos: int = 
     return round(base * ratios["seconds"] * ratios["size"] * ratios["video_input"] * QUOTA_PER_UNIT)
 
 
-def token_quota(row: dict[str, Any], prompt_tokens: int, completion_tokens: int) -> int:
+def token_quota(row: dict[str, Any], prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
     """new-api's per-token charge: ratio × (input + output × completion_ratio) quota (ratio 1 = $0.002/1K
-    tokens = one quota a token at 500,000 quota per USD)."""
+    tokens = one quota a token at 500,000 quota per USD); the cached part of the input × ``cache_ratio``."""
     ratio = float(row.get("model_ratio") or 0)
     completion = float(row.get("completion_ratio") or 1)
-    return round(ratio * (prompt_tokens + completion_tokens * completion))
+    cache = row.get("cache_ratio")
+    cache = float(cache) if isinstance(cache, (int, float)) else 1.0
+    cached = min(max(0, cached_tokens), prompt_tokens)
+    return round(ratio * (prompt_tokens - cached + cached * cache + completion_tokens * completion))
 
 
 def images_asked(body: dict[str, Any] | None) -> int:
@@ -235,8 +238,10 @@ def call_quota(model: str, body: dict[str, Any] | None, answer: Any, images: int
     completion = usage.get("completion_tokens", usage.get("output_tokens"))
     if completion is None:
         completion = int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
+    cached = details.get("cached_tokens") if isinstance(details, dict) else usage.get("cachedContentTokenCount")
     try:
-        return token_quota(row, int(prompt or 0), int(completion or 0))
+        return token_quota(row, int(prompt or 0), int(completion or 0), int(cached or 0))
     except (TypeError, ValueError):
         return 0
 

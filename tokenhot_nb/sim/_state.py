@@ -131,6 +131,8 @@ class SimState:
         self._charged_tasks: set[str] = set()
         self.clock: Callable[[], float] = loop_time  #: seconds, for the rate limiter's window (tests may replace it)
         self._served: dict[tuple[str, str], deque[float]] = {}  #: (key digest, model) → times of served calls
+        #: (key digest, model) → the conversations sent lately (prompt caching: a prefix sent before is cached)
+        self._prompts: dict[tuple[str, str], deque[list[Any]]] = {}
 
     def set_faults(self, faults: Faults) -> None:
         faults.validate()
@@ -178,6 +180,15 @@ class SimState:
         now = self.clock()
         with self._lock:
             self._served.setdefault(self._limit_key(key, model), deque()).append(now)
+
+    def cached_items(self, key: str, model: str, items: list[Any]) -> int:
+        """Prompt caching: how many leading items of ``items`` a conversation this key sent to ``model`` lately
+        (the last 8) began with; ``items`` is remembered for the next call."""
+        with self._lock:
+            sent = self._prompts.setdefault(self._limit_key(key, model), deque(maxlen=8))
+            known = max((len(old) for old in sent if len(old) <= len(items) and items[:len(old)] == old), default=0)
+            sent.append(list(items))
+        return known
 
     def charge(self, quota: int) -> None:
         with self._lock:
