@@ -464,3 +464,27 @@ def test_a_yuan_budget_given_to_the_session_is_counted_at_the_sites_rate(tmp_pat
     with make_session(tmp_path / "store", _RateRelay(), budget="¥0.2") as s:
         with pytest.raises(BudgetExceededError):
             s.image("a pear", model="gpt-image-2")
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_cached_input_tokens_cost_the_cache_ratio_as_the_relay_charges(relay: Server, tmp_path: Path,
+                                                                        stream: bool) -> None:
+    """A thread's second turn sends its first again: the relay reports that part as cached
+    (``prompt_tokens_details.cached_tokens``) and bills it at the row's ``cache_ratio``; the recorded cost is
+    what was billed, not the full input price."""
+    row = table(relay.url)["gpt-5"]
+    long = "The history of the pear, told at length. " * 400
+    with live(relay, tmp_path / "store") as s:
+        s.chat(long, model="gpt-5", system="You are terse.", stream=False)
+        before = billed_cents(relay.url)
+        answer = s.chat("Shorter, please.", model="gpt-5", stream=stream)
+        billed_usd = (billed_cents(relay.url) - before) / 100 / 7
+        usage, c = answer.entry.usage, answer.entry.cost
+    cached = usage.get("cached_tokens", 0)
+    assert 1024 <= cached < usage["input_tokens"]
+    per_m_in = row["model_ratio"] * 2
+    expected = ((usage["input_tokens"] - cached + cached * row["cache_ratio"]) * per_m_in
+                + usage["output_tokens"] * per_m_in * row["completion_ratio"]) / 1e6
+    assert c.usd == pytest.approx(expected)
+    assert c.usd == pytest.approx(billed_usd, abs=2 / QPU)  # (the relay charges whole quota units)
+    assert "cached" in c.detail

@@ -186,8 +186,14 @@ def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, 
     tokens_out = _finite(usage.get("output_tokens")) or 0.0
     if tokens_in <= 0 and tokens_out <= 0:
         return Cost(None, **frame)
-    return Cost(token_usd(price, tokens_in, tokens_out), "per-token",
-                detail=f"{tokens_in:,.0f} in + {tokens_out:,.0f} out tokens", **frame)
+    cached = min(max(_finite(usage.get("cached_tokens")) or 0.0, 0.0), tokens_in)
+    if cached and price.cache_ratio is not None:  # the cached part of the input costs cache_ratio × input
+        usd = token_usd(price, tokens_in - cached + cached * price.cache_ratio, tokens_out)
+        detail = f"{tokens_in:,.0f} in ({cached:,.0f} cached) + {tokens_out:,.0f} out tokens"
+    else:
+        usd = token_usd(price, tokens_in, tokens_out)
+        detail = f"{tokens_in:,.0f} in + {tokens_out:,.0f} out tokens"
+    return Cost(usd, "per-token", detail=detail, **frame)
 
 
 # ----------------------------------------------------------------------------- before a call

@@ -242,11 +242,15 @@ def usage_from(u: Any) -> Usage:
     details = u.get("completion_tokens_details") or u.get("output_tokens_details") or {}
     reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else 0
     reasoning = reasoning or thoughts
+    prompt_details = u.get("prompt_tokens_details") or u.get("input_tokens_details") or {}
+    cached = _int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else 0
+    cached = min(inp, cached or _int(u.get("cache_read_input_tokens")) or _int(u.get("cachedContentTokenCount")))
     total = _int(u.get("total_tokens")) or _int(u.get("totalTokenCount")) or inp + out
     images = _int(u.get("generated_images")) or _int(u.get("image_count"))
     duration = u.get("duration")
     seconds = (finite(duration) or 0.0) if isinstance(duration, (int, float)) else 0.0
-    return Usage(inp, out, total, reasoning, images, seconds, raw=received(dict(u)))  # (its repr shows raw)
+    return Usage(inp, out, total, reasoning, images, seconds, raw=received(dict(u)),  # (its repr shows raw)
+                 cached_tokens=cached)
 
 
 def merge_usage(prev: Usage | None, new: Usage | None) -> Usage | None:
@@ -263,6 +267,7 @@ def merge_usage(prev: Usage | None, new: Usage | None) -> Usage | None:
         max(prev.images, new.images),
         max(prev.video_seconds, new.video_seconds),
         raw={**prev.raw, **new.raw},
+        cached_tokens=max(prev.cached_tokens, new.cached_tokens),
     )
 
 

@@ -72,6 +72,8 @@ class Usage:
     video_seconds: float = 0.0
     raw: dict[str, Any] = field(default_factory=dict)
     audio_seconds: float = 0.0  # Whisper bills by the input's duration (``usage.seconds``)
+    #: The part of ``input_tokens`` read from the prompt cache (billed at the price row's ``cache_ratio``).
+    cached_tokens: int = 0
 
     def add(self, other: Usage) -> Usage:
         return Usage(
@@ -82,6 +84,7 @@ class Usage:
             self.images + other.images,
             self.video_seconds + other.video_seconds,
             audio_seconds=self.audio_seconds + other.audio_seconds,
+            cached_tokens=self.cached_tokens + other.cached_tokens,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -93,6 +96,7 @@ class Usage:
             "images": self.images,
             "video_seconds": self.video_seconds,
             **({"audio_seconds": self.audio_seconds} if self.audio_seconds else {}),
+            **({"cached_tokens": self.cached_tokens} if self.cached_tokens else {}),
         }
 
 
