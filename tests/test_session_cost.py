@@ -488,3 +488,18 @@ def test_cached_input_tokens_cost_the_cache_ratio_as_the_relay_charges(relay: Se
     assert c.usd == pytest.approx(expected)
     assert c.usd == pytest.approx(billed_usd, abs=2 / QPU)  # (the relay charges whole quota units)
     assert "cached" in c.detail
+
+
+def test_a_chat_asking_for_several_answers_is_estimated_with_its_prompt_billed_once(s: Session, rec: Recorder) -> None:
+    """``n=3`` answers to one prompt: the relay counts the prompt once (``usage.prompt_tokens``) and the output of
+    all three; the estimate's floor must not sit above what the call then costs."""
+    long = "The history of the pear, told at length. " * 100
+    one = s.estimate("chat", long, model="gpt-5", stream=False, max_tokens=50)
+    three = s.estimate("chat", long, model="gpt-5", stream=False, n=3, max_tokens=50)
+    assert three.usd == pytest.approx(one.usd)  # the same prompt
+    assert three.usd_max is not None and one.usd_max is not None and one.usd is not None
+    assert three.usd_max - three.usd == pytest.approx(3 * (one.usd_max - one.usd))  # three answers' output
+    answer = s.chat(long, model="gpt-5", stream=False, n=3, max_tokens=50)
+    assert rec.json(-1)["n"] == 3
+    c = answer.entry.cost
+    assert c.usd is not None and c.usd <= three.usd_max

@@ -221,8 +221,8 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
     """What a call is expected to cost before it is sent.
 
     Exact for per-call prices (× ``count``) and input-only calls (:data:`INPUT_ONLY`); a range for per-token chat
-    (input from the text, output from none up to ``max_tokens``, or :data:`DEFAULT_MAX_OUTPUT`); unknown for dynamically priced video and unlisted
-    models.
+    (input from the text, once; output from none up to ``max_tokens``, or :data:`DEFAULT_MAX_OUTPUT`, for each of
+    ``count`` answers); unknown for dynamically priced video and unlisted models.
     """
     frame = _frame(price, simulated)
     if price is None:
@@ -232,7 +232,8 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
         return Cost(price.model_price * n, "per-call", **frame)
     if kind == "video":
         return Cost(None, **frame)
-    tokens = (tokens_in_text(input_text) if input_tokens is None else input_tokens) * max(1, count)
+    # (``n`` answers to one prompt: the prompt is billed once, each answer's output apart)
+    tokens = tokens_in_text(input_text) if input_tokens is None else input_tokens
     if kind in INPUT_ONLY:
         return Cost(token_usd(price, tokens, 0), "per-token", detail=f"~{tokens:,} input tokens", **frame)
     cap = max_tokens if max_tokens and max_tokens > 0 else DEFAULT_MAX_OUTPUT
