@@ -461,9 +461,8 @@ def test_the_check_before_a_call_counts_a_yuan_budget_at_the_sites_rate(tmp_path
 
 def test_a_yuan_budget_given_to_the_session_is_counted_at_the_sites_rate(tmp_path: Path) -> None:
     """``Session(budget="¥0.2")`` reads nothing while it is made; the check counts it at the site's rate."""
-    with make_session(tmp_path / "store", _RateRelay(), budget="¥0.2") as s:
-        with pytest.raises(BudgetExceededError):
-            s.image("a pear", model="gpt-image-2")
+    with make_session(tmp_path / "store", _RateRelay(), budget="¥0.2") as s, pytest.raises(BudgetExceededError):
+        s.image("a pear", model="gpt-image-2")
 
 
 @pytest.mark.parametrize("stream", [False, True])
