@@ -502,3 +502,26 @@ def test_a_chat_asking_for_several_answers_is_estimated_with_its_prompt_billed_o
     assert rec.json(-1)["n"] == 3
     c = answer.entry.cost
     assert c.usd is not None and c.usd <= three.usd_max
+
+
+def test_a_call_the_relay_refused_or_a_failed_task_says_not_charged(tmp_path: Path) -> None:
+    """A 4xx answer and a failed video task cost nothing (the relay bills neither: its balance does not move):
+    the row says "not charged", a known $0, not "cost unknown"; a 5xx (maybe a gateway's) stays unknown."""
+    rec = Recorder(Faults(fail_first={400: 1}))
+    with make_session(tmp_path / "store", rec) as s:
+        with pytest.raises(TokenhotError):
+            s.chat("hi", model="gpt-5", stream=False)
+        refused = s.history[-1]
+        assert refused.status == "error" and refused.cost.usd == 0 and refused.cost.known
+        assert str(refused.cost).startswith("not charged") and "400" in refused.cost.detail
+        rec.set_faults(Faults(video_failure=True))
+        with pytest.raises(TokenhotError):
+            s.video("waves", model="doubao-seedance-2.0-fast", duration=5, progress=False)
+        failed = s.history[-1]
+        assert failed.kind == "video" and failed.status == "error" and failed.cost.usd == 0
+        assert str(failed.cost).startswith("not charged")
+        rec.set_faults(Faults(fail_first={500: 9}))
+        with pytest.raises(TokenhotError):
+            s.chat("hi again", model="gpt-5", stream=False)
+        assert s.history[-1].status == "error" and s.history[-1].cost.usd is None
+        assert rec.sim.app.state.sim.spent_quota == 0

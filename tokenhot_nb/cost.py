@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING, Any, Literal
 if TYPE_CHECKING:
     from .catalog import Price
 
-Source = Literal["per-token", "per-call", "task", "mixed", "unknown"]
-SOURCES: tuple[str, ...] = ("per-token", "per-call", "task", "mixed", "unknown")
+#: ``none``: not charged (the relay answered an error; a failed task is refunded).
+Source = Literal["per-token", "per-call", "task", "mixed", "unknown", "none"]
+SOURCES: tuple[str, ...] = ("per-token", "per-call", "task", "mixed", "unknown", "none")
 
 #: Tokenhot's top-up rate (``/api/status`` ``price``): the display currency per USD, when the table says nothing.
 DEFAULT_RATE = 7.0
@@ -101,6 +102,8 @@ class Cost:
     def __str__(self) -> str:
         if self.usd is None:
             return "cost unknown"
+        if self.source == "none" and not self.usd:
+            return "not charged" + (" (simulated)" if self.simulated else "")
         text = _money(self.usd, "USD")
         if self.usd_max is not None and self.usd_max > self.usd:
             text += f"–{_money(self.usd_max, 'USD')}"
@@ -128,6 +131,12 @@ class Cost:
 
 
 UNKNOWN = Cost(None)
+
+
+def not_charged(reason: str, *, simulated: bool = False) -> Cost:
+    """The cost of a call the relay did not bill: it answered an error (new-api returns what it pre-charged), or
+    the task failed (refunded, §4.1)."""
+    return Cost(0.0, "none", simulated=simulated, detail=reason)
 
 
 def _finite(value: Any) -> float | None:

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import cost as _cost
 from .._config import key_start_at_end, might_hold_key, redact, redact_cut
 from .._inputs import ext_for, sniff_mime
 from .._warn import warn
@@ -26,6 +27,7 @@ from ..errors import (
     APIError,
     ReplayMissError,
     StoreError,
+    TaskFailedError,
     TokenhotError,
     UnrecordedWarning,
 )
@@ -246,6 +248,12 @@ class Recording:
         if status is None:
             status = "interrupted" if isinstance(err, (asyncio.CancelledError, KeyboardInterrupt, Interrupted)) \
                 else "error"
+        if status == "error" and "usage" not in extra:
+            why = _not_billed(err)
+            usage = {k: v for k, v in (self.entry.usage or {}).items() if k != "reserved"}
+            if why and "cost" not in usage:  # nothing was charged: say so, not "cost unknown"
+                extra["usage"] = {**usage, "cost": _cost.not_charged(why, simulated=_budget.simulated(
+                    self.session)).as_dict()}
         try:
             self.update(status=status, duration=time.monotonic() - self.t0, error=err, **extra)
         except Exception:  # recording must never hide the real error
@@ -254,6 +262,17 @@ class Recording:
     def final(self) -> HistoryEntry:
         """The finished entry: the one inserted, updated with what its row now holds (no read-back)."""
         return self.entry.bind(self.store, self.session)
+
+
+def _not_billed(err: BaseException) -> str:
+    """Why the relay billed nothing for a call that ended with ``err`` ("" when it may have billed it): it refused
+    the request (a 4xx status: new-api returns what it pre-charged), or the video task failed (refunded). A 5xx may
+    come from a gateway in front of a relay that went on with the call: its cost stays unknown."""
+    if isinstance(err, APIError) and isinstance(err.status, int) and 400 <= err.status < 500:
+        return f"not charged: the relay answered HTTP {err.status}"
+    if isinstance(err, TaskFailedError):
+        return "not charged: the task failed (failed tasks are refunded)"
+    return ""
 
 
 def unrecorded_why(entry_id: int | None, err: StoreError | KeyError) -> str:

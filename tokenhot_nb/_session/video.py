@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import catalog
+from .. import cost as _cost
 from .._config import redact
 from .._inputs import Media, to_media, to_media_list
 from .._progress import Progress
@@ -362,9 +363,11 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
                 return st
             if st.state == "failed":
                 err = TaskFailedError(task.task_id, st.error or "", code=st.error_code)
-                if entry_id is not None:
+                if entry_id is not None:  # (refunded: its cost is "not charged", not unknown)
                     session.store.update(entry_id, status="error", error=err, response=drop_none(
-                        {"task_id": task.task_id, "status": st.raw_status or "failed", "error_code": st.error_code}))
+                        {"task_id": task.task_id, "status": st.raw_status or "failed", "error_code": st.error_code}),
+                        usage={"cost": _cost.not_charged("not charged: the task failed (failed tasks are refunded)",
+                                                         simulated=_budget.simulated(session)).as_dict()})
                 raise err
             if time.monotonic() + session.settings.poll_interval > deadline:
                 from ..errors import APITimeoutError
