@@ -525,3 +525,27 @@ def test_a_call_the_relay_refused_or_a_failed_task_says_not_charged(tmp_path: Pa
             s.chat("hi again", model="gpt-5", stream=False)
         assert s.history[-1].status == "error" and s.history[-1].cost.usd is None
         assert rec.sim.app.state.sim.spent_quota == 0
+
+
+class _RowWithoutPrice(Recorder):
+    """The simulator's table with gpt-5's and gpt-image-2's price cells missing (a relay's half-filled row)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.url.path == "/api/pricing":
+            body = json.loads(await response.aread())
+            for row in body["data"]:
+                if row["model_name"] in ("gpt-5", "gpt-image-2"):
+                    for cell in ("model_ratio", "completion_ratio", "model_price"):
+                        row.pop(cell, None)
+            return httpx.Response(200, json=body)
+        return response
+
+
+def test_a_row_that_names_no_price_is_cost_unknown_never_free(tmp_path: Path) -> None:
+    with make_session(tmp_path / "store", _RowWithoutPrice()) as s:
+        assert not s.estimate("chat", "hi", model="gpt-5", stream=False).known
+        assert not s.estimate("image", "a pear", model="gpt-image-2").known
+        assert str(s.chat("hi", model="gpt-5", stream=False).entry.cost) == "cost unknown"
+        assert str(s.image("a pear", model="gpt-image-2").entry.cost) == "cost unknown"
+        assert s.estimate("chat", "hi", model="gpt-5.2", stream=False).known  # (the other rows keep theirs)

@@ -307,7 +307,7 @@ def merge(builtin: Catalog, table: LiveTable | None) -> Catalog:
     taken: set[str] = set()  # built-in ids already matched by a live row
     for mid, row in rows.items():
         names = spellings[mid]
-        price = Price.from_row(row, table.status) if mid in priced else None
+        price = Price.from_row(row, table.status) if mid in priced and Price.stated(row) else None
         meta = _live_meta(row, table, None if key_ids is None else any(n in key_ids for n in names))
         known = next((builtin.by_id[n] for n in names if n in builtin.by_id), None) or builtin.find(mid)
         if known is not None and (known.id in names or (known.id not in rows and known.id not in taken)):

@@ -61,6 +61,14 @@ class Price:
     billing_expr: str = ""
     groups: tuple[str, ...] = ()
 
+    @staticmethod
+    def stated(row: Mapping[str, Any]) -> bool:
+        """Whether a ``/api/pricing`` row names its price: ``model_price`` for a per-call row, ``model_ratio`` for
+        a per-token one. A row without it is a model at an unknown price, never a free one."""
+        per_call = (_num(row.get("quota_type")) or 0.0) >= 1
+        value = _num(row.get("model_price" if per_call else "model_ratio"))
+        return value is not None and value >= 0
+
     @classmethod
     def from_row(cls, row: Mapping[str, Any], status: Mapping[str, Any] | None = None) -> Price:
         """Read a ``/api/pricing`` row (tolerant: strings, missing cells) and ``/api/status`` ``data``."""
