@@ -37,20 +37,55 @@ def make_png(path: Path, size: tuple[int, int], mode: str = "RGB") -> Path:
     return path
 
 
-def make_mp4(path: Path, frames: int = 12) -> Path:
+def make_mp4(path: Path, frames: int = 12, size: tuple[int, int] = (64, 48)) -> Path:
     import av
     import numpy as np
 
     with av.open(str(path), "w") as out:
         stream = out.add_stream("mpeg4", rate=12)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.width, stream.height, stream.pix_fmt = *size, "yuv420p"
         for i in range(frames):
-            arr = np.full((48, 64, 3), (i * 20) % 255, dtype=np.uint8)
+            arr = np.full((size[1], size[0], 3), (i * 20) % 255, dtype=np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(arr, format="rgb24")):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     return path
+
+
+def test_a_fork_after_a_poster_made_on_a_worker_thread_does_not_hang_the_child(tmp_path: Path) -> None:
+    """PyAV 19 keeps one scaler per thread for ``frame.to_image()``. After a fork, Python 3.13 frees the states of
+    the threads that did not come along, and with them that scaler, whose slice threads are gone too: the child
+    hung in ``pthread_cond_destroy`` for good (seen with multiprocessing after a video's poster was made on the
+    thumbnail worker). Posters are converted with a scaler of their own, freed where it was made."""
+    import subprocess
+    import sys
+    import textwrap
+
+    mp4 = make_mp4(tmp_path / "v.mp4", frames=3, size=(1280, 720))  # (big enough for a threaded scaler)
+    code = f"""
+        import os, sys, time
+        from concurrent.futures import ThreadPoolExecutor
+        from pathlib import Path
+        from tokenhot_nb.results.media import extract_poster
+        worker = ThreadPoolExecutor(1)  # (a worker that lives on, as the thumbnail worker does)
+        assert worker.submit(extract_poster, Path({str(mp4)!r}), Path({str(tmp_path / "p.jpg")!r})).result()
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            if os.waitpid(pid, os.WNOHANG)[0]:
+                print("child exited")
+                sys.exit(0)
+            time.sleep(0.05)
+        os.kill(pid, 9)
+        print("child hung")
+        sys.exit(0)
+    """
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout.strip() == "child exited", (result.stdout, result.stderr)
 
 
 def make_wav(path: Path, seconds: float, rate: int = 8000) -> Path:

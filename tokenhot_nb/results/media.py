@@ -25,6 +25,7 @@ def extract_poster(video: Path, dest: Path, at: float = 0.5) -> Path | None:
     """Grab one frame (near ``at`` seconds) as a JPEG with PyAV; None when the file has no video frame."""
     try:
         import av
+        from av.video.reformatter import VideoReformatter
     except ImportError:
         return None
     try:
@@ -41,7 +42,9 @@ def extract_poster(video: Path, dest: Path, at: float = 0.5) -> Path | None:
                     break
             if frame is None:
                 return None
-            img = frame.to_image()
+            # (a scaler of its own, freed here: PyAV 19's per-thread one, left on a pool thread, hangs a forked
+            # child on Python 3.13, which frees it there while its slice threads are gone)
+            img = VideoReformatter().reformat(frame, format="rgb24").to_image()
         img.thumbnail((640, 640))
         img.convert("RGB").save(dest, format="JPEG", quality=80)
         return dest
