@@ -239,8 +239,7 @@ class Recording:
                 setattr(self.entry, name, self.store.as_stored(name, value))
             unsaved.append(unrecorded_why(self.id, err))
         if unsaved:
-            warn(f"tokenhot_nb: the answer of call #{self.id} arrived but could not be recorded in the history; it "
-                 f"is kept in this result only. {unsaved[-1]}", UnrecordedWarning)
+            warn_unrecorded("answer", self.id, unsaved[-1])
         return self.final()
 
     def fail(self, err: BaseException, *, status: str | None = None, **extra: Any) -> None:
@@ -273,6 +272,13 @@ def _not_billed(err: BaseException) -> str:
     if isinstance(err, TaskFailedError):
         return "not charged: the task failed (failed tasks are refunded)"
     return ""
+
+
+def warn_unrecorded(what: str, entry_id: int | None, why: str) -> None:
+    """Say that a paid ``what`` (the answer, the video) arrived but its history row could not take it: the result
+    holds it, the history does not."""
+    warn(f"tokenhot_nb: the {what} of call #{entry_id} arrived but could not be recorded in the history; it is kept "
+         f"in this result only. {why}", UnrecordedWarning)
 
 
 def unrecorded_why(entry_id: int | None, err: StoreError | KeyError) -> str:

@@ -15,7 +15,6 @@ from .. import cost as _cost
 from .._config import redact
 from .._inputs import Media, to_media, to_media_list
 from .._progress import Progress
-from .._warn import warn
 from ..catalog import ModelInfo
 from ..errors import (
     APIConnectionError,
@@ -28,7 +27,6 @@ from ..errors import (
     TaskFailedError,
     TokenhotError,
     UnknownModelError,
-    UnrecordedWarning,
 )
 from ..families._types import TaskStatus
 from ..results import VideoResult, VideoTask, from_entry
@@ -48,6 +46,7 @@ from .recording import (
     replayed,
     store_download,
     unrecorded_why,
+    warn_unrecorded,
 )
 
 log = logging.getLogger("tokenhot_nb")
@@ -254,9 +253,7 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
             store.update(task.entry_id, status="ok", response=response, usage=usage, outputs=outputs, error=None)
             entry = store.get(task.entry_id).bind(store, session)
         except (StoreError, KeyError) as err:  # the video is paid for and here: returned, with a warning
-            warn(f"tokenhot_nb: the video of call #{task.entry_id} arrived but could not be recorded in the "
-                 f"history; it is kept in this result only. {unrecorded_why(task.entry_id, err)}",
-                 UnrecordedWarning)
+            warn_unrecorded("video", task.entry_id, unrecorded_why(task.entry_id, err))
             entry = task.entry
     task.entry = entry
     return VideoResult(store.path_of(out["sha256"]), mime=out["mime"], sha256=out["sha256"],
