@@ -364,3 +364,34 @@ def test_partial_body_keeps_binary_bytes_as_they_came() -> None:
     audio = bytes(range(256)) * 4
     err = E.APIConnectionError("cut", partial_body=audio + KEY.encode() + audio)
     assert err.partial_body == audio + b"sk-****" + audio
+
+
+def fails_every_download_in_turn(server: RawServer, conn: socket.socket) -> None:
+    """Every GET fails, in turn: a 503 (before the headers of a 2xx), a reset after the request (no answer at all),
+    a 200 whose body stops after 1000 bytes (after the headers)."""
+    if not server.read_request(conn):
+        return
+    turn = (len(server.requests) - 1) % 3
+    if turn == 0:
+        conn.sendall(answer(503, b'{"error": {"message": "busy"}}', extra="Connection: close\r\n"))  # (not reused)
+    elif turn == 1:
+        reset(conn)
+    else:
+        head = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % len(FILE)
+        conn.sendall(head + FILE[:1000])
+
+
+@pytest.mark.parametrize("retries", [1, 2, 3])
+def test_a_download_has_one_retry_budget_whatever_way_its_attempts_fail(
+        serve: Callable[..., RawServer], tmp_path: Any, retries: int) -> None:
+    """Retries before the headers (a 503, a reset) and after a body break (a cut) share one budget: a download
+    is at most ``max_retries + 1`` GETs in all, each retry after the backoff; (n+1)² GETs when each kind had
+    its own."""
+    server = serve(fails_every_download_in_turn)
+    sleeps: list[float] = []
+    with pytest.raises(E.DownloadError) as info:
+        download(server, tmp_path, sleeps, retries=retries)
+    assert len(server.requests) == retries + 1
+    assert len(sleeps) == retries and all(d > 0 for d in sleeps)
+    assert f"{retries + 1} attempts" in info.value.message
+    assert list(tmp_path.iterdir()) == []

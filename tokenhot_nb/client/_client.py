@@ -49,7 +49,14 @@ from ._download import (
 )
 from ._errors import error_from_response, error_from_transport, request_id_from_headers, scrub_error
 from ._guard import ApiPlace, check_download_host
-from ._retry import FREE_METHODS, GATEWAY_TIMEOUTS, NOT_SENT_ERRORS, RetryPolicy, too_long_to_wait
+from ._retry import (
+    FREE_METHODS,
+    GATEWAY_TIMEOUTS,
+    NOT_SENT_ERRORS,
+    RetryBudget,
+    RetryPolicy,
+    too_long_to_wait,
+)
 from ._sse import PAGE_HINT, EventStream, SSEEvent, looks_like_event_stream, page_instead_of_api, web_page
 
 log = logging.getLogger("tokenhot_nb")
@@ -577,15 +584,17 @@ class Client:
         max_line: int | None = None,
         follow_redirects: bool = False,
         watch: Callable[[], Callable[[int], None]] | None = None,
+        budget: RetryBudget | None = None,
     ) -> tuple[httpx.Response, float]:
         """Send with retries until a 2xx answer (returned unread, its body bounded by ``cap``) or a final error.
 
         Only the part before the answer's status line is ever retried here: once a 2xx answer has started, the
         server has taken (and may have billed) the request, so a body that breaks is the caller's error to
         report, not a reason to ask again. ``watch`` makes the time rule (:class:`_Deadline`, :class:`_Progress`)
-        the 2xx body is read under; an error body gets at most one read timeout in all.
+        the 2xx body is read under; an error body gets at most one read timeout in all. ``budget``: the retries
+        already used by the request this attempt is part of (a download's earlier attempts); a fresh one if None.
         """
-        retry = 0
+        spent = RetryBudget() if budget is None else budget
         probe = False  # this is the plain resend of a compressed body the host refused
         try:
             while True:
@@ -602,12 +611,12 @@ class Client:
                 except httpx.RequestError as exc:
                     scrub_error(exc)
                     elapsed = time.monotonic() - started
-                    if retry < self.retry.max_retries and self.retry.retry_exception(exc, paid=paid):
-                        retry += 1
-                        delay = self.retry.backoff(retry)
+                    if spent.used < self.retry.max_retries and self.retry.retry_exception(exc, paid=paid):
+                        spent.used += 1
+                        delay = self.retry.backoff(spent.used)
                         log.debug(
                             "%s failed after %.2fs (%s); retry %d in %.2fs",
-                            where, elapsed, type(exc).__name__, retry, delay,
+                            where, elapsed, type(exc).__name__, spent.used, delay,
                         )
                         await self.retry.sleep(delay)
                         continue
@@ -665,10 +674,10 @@ class Client:
                 if wait is not None and self.retry.retry_status(error):
                     log.debug("%s -> %d in %.2fs; the server asks to wait %s", where, status, elapsed, wait)
                     raise wait.annotate(error)
-                if retry < self.retry.max_retries and self.retry.retry_status(error, billed=billed, paid=paid):
-                    retry += 1
-                    delay = self.retry.delay(retry, response.headers)
-                    log.debug("%s -> %d in %.2fs; retry %d in %.2fs", where, status, elapsed, retry, delay)
+                if spent.used < self.retry.max_retries and self.retry.retry_status(error, billed=billed, paid=paid):
+                    spent.used += 1
+                    delay = self.retry.delay(spent.used, response.headers)
+                    log.debug("%s -> %d in %.2fs; retry %d in %.2fs", where, status, elapsed, spent.used, delay)
                     await self.retry.sleep(delay)
                     continue
                 log.debug("%s -> %d in %.2fs", where, status, elapsed)
@@ -803,30 +812,40 @@ class Client:
                 raise
 
         mark = "input" if input else ApiPlace(httpx.URL(self.base_url), resolve=self._transport is None)
-        tries = 0
+        budget = RetryBudget()  # one for the whole download: retries before the headers and after a break alike
+        broken = 0  # attempts whose body broke after its headers
         while True:
             try:
-                return await self._download_once(url, dest, mark, cap=cap, suffix=suffix, expect=expect)
+                return await self._download_once(url, dest, mark, cap=cap, suffix=suffix, expect=expect,
+                                                 budget=budget)
             except _BodyBroke as broke:
                 failed = broke
+                broken += 1
+            except DownloadError as exc:
+                if budget.used:  # the earlier attempts failed too (each retried as the policy allows)
+                    _amend(exc, f"All {budget.used + 1} attempts failed.", exc.hint or "")
+                raise
             # a GET costs nothing: a body cut after its headers is fetched again (the paid call that gave the link
             # is never repeated); what arrived of it was deleted, so a partial file is never kept or taken as whole
-            if tries >= self.retry.max_retries or not self.retry.retry_exception(failed.cause):
+            if budget.used >= self.retry.max_retries or not self.retry.retry_exception(failed.cause):
                 break
-            tries += 1
-            delay = self.retry.backoff(tries)
+            budget.used += 1
+            delay = self.retry.backoff(budget.used)
             log.debug("GET %s broke after %d bytes (%s); retry %d in %.2fs", describe_url(url), failed.size,
-                      type(failed.cause).__name__, tries, delay)
+                      type(failed.cause).__name__, budget.used, delay)
             await self.retry.sleep(delay)
         error = failed.error
-        if tries:
-            _amend(error, f"It broke on all {tries + 1} attempts.", error.hint or "")
+        if budget.used:
+            attempts = budget.used + 1
+            _amend(error, f"It broke on all {attempts} attempts." if broken == attempts
+                   else f"All {attempts} attempts failed.", error.hint or "")
         raise error from failed.cause  # (scrubbed: its request holds no key, header or query)
 
     async def _download_once(self, url: str, dest: Path, mark: str | ApiPlace, *, cap: int, suffix: str,
-                             expect: str | None) -> Download:
+                             expect: str | None, budget: RetryBudget) -> Download:
         """One attempt of :meth:`download` over the network; a body that breaks after its headers raises
-        :class:`_BodyBroke` (its temp file deleted) for the caller to decide whether to try again."""
+        :class:`_BodyBroke` (its temp file deleted) for the caller to decide whether to try again. Retries before
+        the headers draw on ``budget``, the download's one retry budget."""
 
         def make_request() -> httpx.Request:
             http = self._http()
@@ -840,6 +859,7 @@ class Client:
             response, started = await self._open(
                 make_request, billed=False, cap=cap, follow_redirects=True,
                 watch=lambda: _Progress(self.settings.download_min_rate, self.settings.stream_idle_timeout),
+                budget=budget,
             )
         except APIError as exc:
             if exc.status in EXPIRED_STATUSES:

@@ -120,6 +120,15 @@ def too_long_to_wait(headers: Mapping[str, str] | httpx.Headers, limit: float) -
     return LongWait(asked)
 
 
+@dataclass
+class RetryBudget:
+    """The retries one request has used. A download passes the same budget to each of its attempts, so failures
+    before the headers and after a body break draw on one ``max_retries`` (not ``max_retries`` each: (n+1)² GETs).
+    """
+
+    used: int = 0
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """Retry rules; pass ``sleep`` (and ``rand``) to make tests instant and deterministic."""
