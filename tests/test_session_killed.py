@@ -278,3 +278,34 @@ def test_a_forked_worker_is_running_while_it_lives_and_interrupted_once_it_crash
     assert [e.status for e in History(store)] == ["ok", "interrupted"]
     assert History(store).get(entry_id).text == "the worker's call"
     store.close()
+
+
+def _dead_pid() -> int:
+    """The id of a process of this host that has ended (and been reaped)."""
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          timeout=60)
+    return int(done.stdout)
+
+
+def test_reading_one_running_row_notices_that_its_process_is_gone(tmp_path: Path) -> None:
+    """``history.get(id)`` and ``session.resume(id)`` read one row; a ``running`` row whose process (named by id
+    and start time) died after this kernel opened the store is marked ``interrupted`` by that read, as listing
+    does: it no longer says "still running, wait for it" of a call that will never end."""
+    root = tmp_path / "store"
+    with Session(store=root, mode="offline") as s:
+        ids = []
+        for _ in range(2):
+            eid = s.store.insert(HistoryEntry(kind="image", model="gpt-image-1.5", params={"prompt": "a pear"},
+                                              text="a pear"))
+            with contextlib.closing(sqlite3.connect(root / "history.sqlite")) as c, c:  # a worker that crashed
+                c.execute("UPDATE entries SET pid=?, pid_start=? WHERE id=?", (_dead_pid(), 12345, eid))
+            ids.append(eid)
+        entry = s.history.get(ids[0])
+        assert entry.status == "interrupted" and entry.error is not None and entry.error["error"] == "Interrupted"
+        assert entry.text == "a pear"
+        with pytest.raises(Exception) as info:
+            s.resume(ids[1])
+        assert "still running" not in str(info.value) and "kept no image links" in str(info.value)
+        assert s.store.get(ids[1]).status == "interrupted"
+        mine = s.store.insert(HistoryEntry(kind="chat", model="m", text="in flight"))
+        assert s.history.get(mine).status == "running"  # this process's own call in flight is left alone

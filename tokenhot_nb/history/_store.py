@@ -338,6 +338,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "meta": ("key", "value"),
 }
 _COLUMNS = ", ".join(ENTRY_FIELDS)
+_STATUS_AT = ENTRY_FIELDS.index("status")
 _INSERT_COLS = [f for f in ENTRY_FIELDS if f != "id"]
 _INSERT_NAMES = tuple(_INSERT_COLS)
 _insert_values = operator.attrgetter(*_INSERT_COLS)  # an entry's values in _INSERT_COLS order, as one tuple
@@ -856,7 +857,7 @@ class Store(ArtifactFiles):
     def notice_gone(self) -> None:
         """Mark the rows of this host's processes that are gone ``interrupted`` (see :meth:`recover`): a worker
         that crashed while this long-lived process had the store open. Run before the history is listed or
-        searched and the budget counted; one indexed read when there is nothing to mark. Never fails the read it
+        searched and the budget counted (:meth:`get` checks its one row, when it is running); one indexed read when there is nothing to mark. Never fails the read it
         comes before (that read says what is wrong with the store, if anything)."""
         try:
             conn = self._conn()
@@ -865,9 +866,13 @@ class Store(ArtifactFiles):
         except (sqlite3.Error, StoreError):
             pass
 
-    def _mark_gone(self, conn: sqlite3.Connection) -> int:
+    def _mark_gone(self, conn: sqlite3.Connection, entry_id: int | None = None) -> int:
+        """Mark the rows of gone processes ``interrupted`` (only row ``entry_id`` when given); how many."""
         try:
-            rows = conn.execute(_OTHERS_RUNNING, (_HOST, _pid, _started)).fetchall()
+            if entry_id is None:
+                rows = conn.execute(_OTHERS_RUNNING, (_HOST, _pid, _started)).fetchall()
+            else:
+                rows = conn.execute(_OTHERS_RUNNING + " AND id=?", (_HOST, _pid, _started, entry_id)).fetchall()
         except sqlite3.DatabaseError as e:
             if _is_store_fault(e):
                 raise self.problem(e, writing=False) from e
@@ -1134,9 +1139,20 @@ class Store(ArtifactFiles):
         return HistoryEntry.from_dict(d).bind(self)
 
     def get(self, entry_id: int) -> HistoryEntry:
-        row = self._row(f"SELECT {_COLUMNS} FROM entries WHERE id=?", (int(entry_id),))
+        """The entry with that id; a ``running`` row whose process is gone is marked ``interrupted`` first, as
+        listing does (:meth:`notice_gone`), so that ``history.get`` and ``resume`` never call a dead call running.
+        """
+        sql = f"SELECT {_COLUMNS} FROM entries WHERE id=?"
+        row = self._row(sql, (int(entry_id),))
         if row is None:
             raise KeyError(f"no history entry #{entry_id}")
+        if row[_STATUS_AT] == "running" and not self.read_only:  # (only then: a finished row costs nothing more)
+            try:
+                marked = self._mark_gone(self._conn(), int(entry_id))
+            except (sqlite3.Error, StoreError):  # never fails the read (as notice_gone)
+                marked = 0
+            if marked:
+                row = self._row(sql, (int(entry_id),)) or row
         return self._entry_from_row(row)
 
     def delete(self, entry_ids: Sequence[int]) -> int:
