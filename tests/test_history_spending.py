@@ -21,10 +21,13 @@ def _entry(started: float, status: str = "running") -> HistoryEntry:
 def _usage(rng: random.Random) -> dict[str, object]:
     cost: dict[str, object] = {"usd": round(rng.uniform(0.0, 0.5), 6), "simulated": rng.random() < 0.5}
     if rng.random() < 0.1:
-        cost = {"usd": None, "simulated": False}  # a cost nobody knows counts as nothing
+        cost = {"usd": None, "simulated": False}  # a cost nobody knows: its reservation, if any, else nothing
     elif rng.random() < 0.05:
         cost = {"usd": rng.choice(["0.25", "n/a"]), "simulated": False}  # (an imported row's odd value: as SUM reads it)
-    return {"input_tokens": 3, "cost": cost}
+    usage: dict[str, object] = {"input_tokens": 3, "cost": cost}
+    if rng.random() < 0.3:  # its estimate, reserved before the call (counted only while the cost is not known)
+        usage["reserved"] = {"usd": round(rng.uniform(0.0, 0.5), 6), "simulated": cost["simulated"]}
+    return usage
 
 
 def _plain(store: Store, since: float, simulated: bool) -> float:
@@ -53,6 +56,8 @@ def test_the_tally_equals_the_plain_sum_through_every_kind_of_change(tmp_path: P
                 e = _entry(t0 + step * 0.1, rng.choice(["running", "running", "ok", "pending"]))
                 if e.status != "running":
                     e.usage = _usage(rng)
+                elif rng.random() < 0.5:
+                    e.usage = {"reserved": {"usd": round(rng.uniform(0.0, 0.5), 6), "simulated": rng.random() < 0.5}}
                 store.insert(e)
             elif op < 0.7:  # a call ends (or an old row is amended: its cost changes)
                 store.update(rng.choice(rows), status=rng.choice(["ok", "error", "pending"]), usage=_usage(rng))

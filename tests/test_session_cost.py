@@ -549,3 +549,40 @@ def test_a_row_that_names_no_price_is_cost_unknown_never_free(tmp_path: Path) ->
         assert str(s.chat("hi", model="gpt-5", stream=False).entry.cost) == "cost unknown"
         assert str(s.image("a pear", model="gpt-image-2").entry.cost) == "cost unknown"
         assert s.estimate("chat", "hi", model="gpt-5.2", stream=False).known  # (the other rows keep theirs)
+
+
+def test_a_call_whose_cost_stayed_unknown_counts_at_its_estimate_and_the_budget_says_so(tmp_path: Path) -> None:
+    """A spending cap must not be crossed by calls whose cost nobody told: a paid call that ended with a 5xx (the
+    relay behind a gateway may have made and billed it) counts at what it reserved, its estimate, not as $0, and
+    the budget (shown, or refusing a call) says some costs were unknown."""
+    rec = Recorder(Faults(fail_first={500: 9}))
+    with make_session(tmp_path / "store", rec) as s:
+        price = s.estimate("image", "a pear", model="gpt-image-1.5").usd
+        assert price
+        s.set_budget(price * 1.5)  # room for one image
+        with pytest.raises(TokenhotError):
+            s.image("a pear", model="gpt-image-1.5")
+        entry = s.history[-1]
+        assert entry.status == "error" and entry.cost.usd is None  # still "cost unknown" in the history
+        assert s.budget.spent_usd == pytest.approx(price)
+        shown = str(s.budget)
+        assert "1 call" in shown and "cost unknown" in shown and "estimate" in shown
+        rec.set_faults(Faults())
+        with pytest.raises(BudgetExceededError) as info:
+            s.image("another pear", model="gpt-image-1.5")
+        assert "1 call's cost unknown" in info.value.message
+        assert "counted at its estimate" in (info.value.hint or "") and "budget" in (info.value.hint or "")
+        s.set_budget(price * 3)
+        assert s.image("another pear", model="gpt-image-1.5").entry.status == "ok"
+        assert s.budget.spent_usd == pytest.approx(2 * price)
+
+
+def test_a_call_whose_cost_is_unknown_and_had_no_estimate_is_said_to_count_as_nothing(tmp_path: Path) -> None:
+    """A call with no estimate either (a model whose price row names no price) can only count as $0: the budget
+    says so rather than look complete."""
+    with make_session(tmp_path / "store", _RowWithoutPrice()) as s:
+        s.set_budget(5)
+        assert str(s.chat("hi", model="gpt-5", stream=False).entry.cost) == "cost unknown"
+        assert s.budget.spent_usd == 0
+        shown = str(s.budget)
+        assert "1 call" in shown and "no estimate" in shown

@@ -166,21 +166,26 @@ def _crash_worker(root: Path) -> None:
 def test_a_long_lived_kernel_notices_a_crashed_worker_when_it_lists_its_history_or_counts_its_budget(
         tmp_path: Path) -> None:
     """A worker process on this host that crashed mid-call leaves no row ``running`` in a kernel that opened the
-    store before: listing the history marks it ``interrupted``, and so does counting the budget, whose
-    reservation it held (else the dead call would block the budget for good)."""
+    store before: listing the history marks it ``interrupted``, and so does counting the budget. Its request had
+    gone out, so the relay may have billed it: its cost is unknown, and the budget counts it at its estimate (what
+    it reserved) and says so, rather than as $0."""
     root = tmp_path / "store"
     with Session(store=root, mode="offline") as s:
         price = s.estimate("image", "a pear", model="gpt-image-1.5").usd
-        s.set_budget(price * 1.5)  # room for one image
+        assert price
+        s.set_budget(price * 3.5)  # room for three images
         _crash_worker(root)
         entry = s.history[-1]  # listed first
         assert entry.status == "interrupted" and entry.error["error"] == "Interrupted"
         assert entry.text == "a pear" and entry.kind == "image"  # what it held is kept
-        assert s.budget.spent_usd == 0
+        assert s.budget.spent_usd == pytest.approx(price) and "1 call ended with the cost unknown" in str(s.budget)
         _crash_worker(root)
-        assert s.budget.spent_usd == 0  # counted first: the dead call reserves nothing
-        assert [e.status for e in s.history] == ["interrupted", "interrupted"]
+        assert s.budget.spent_usd == pytest.approx(2 * price)  # counted first: it notices the dead call
+        with contextlib.closing(sqlite3.connect(root / "history.sqlite")) as c:
+            assert [r[0] for r in c.execute("SELECT status FROM entries ORDER BY id")] == ["interrupted"] * 2
+        assert "2 calls ended with the cost unknown" in str(s.budget)
         assert s.image("a pear", model="gpt-image-1.5").entry.status == "ok"  # the budget has room for it
+        assert s.budget.spent_usd == pytest.approx(3 * price)
 
 
 #: Records a running row in ``sys.argv[1]``, prints its id, then dies (``die``) or stays alive (``live``).

@@ -1,7 +1,8 @@
 """The spending guard: a budget kept in the store, checked before every request, and each call's cost.
 
 The check runs where every call is about to be recorded (so no path can skip it): estimate the call, add what
-was spent in this budget period and what calls in flight (in any kernel on the store) have reserved, and refuse
+was spent in this budget period (a call whose cost stayed unknown at its estimate: the relay may have billed
+it) and what calls in flight (in any kernel on the store) have reserved, and refuse
 with :class:`BudgetExceededError` if that crosses the budget. Nothing is sent then. The check runs in the
 transaction that writes the call's ``running`` row, which reserves its estimate (see :class:`Admission`). The budget and the spending live
 in the store, so they survive a kernel restart; offline (simulated) spending is counted apart from real
@@ -17,12 +18,13 @@ import math
 import sqlite3
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import cost
 from ..errors import BudgetExceededError, InputError
+from ..history._spending import Unknown
 
 if TYPE_CHECKING:
     from ..catalog import ModelInfo, Price
@@ -70,6 +72,7 @@ class BudgetStatus:
     spent_usd: float
     simulated: bool
     rate: float = cost.DEFAULT_RATE
+    unknown: Unknown = field(default_factory=Unknown)  #: calls of the period whose cost is unknown (counted as)
 
     @property
     def left_usd(self) -> float | None:
@@ -79,14 +82,40 @@ class BudgetStatus:
         kind = "simulated " if self.simulated else ""
         spent = cost.Cost(self.spent_usd, "mixed", rate=self.rate)
         if self.budget is None:
-            return f"No budget set; {kind}spending recorded in this store: {spent}."
+            return f"No budget set; {kind}spending recorded in this store: {spent}.{unknown_note(self.unknown, self.rate)}"
         since = datetime.fromtimestamp(self.budget.since).strftime("%Y-%m-%d %H:%M")
         left = cost.Cost(self.left_usd, "mixed", rate=self.rate)
         limit = cost.Cost(self.budget.usd, "mixed", rate=self.rate)
-        return f"Budget {limit} since {since}: {kind}spent {spent}, left {left}."
+        return f"Budget {limit} since {since}: {kind}spent {spent}, left {left}.{unknown_note(self.unknown, self.rate)}"
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(str(self))
+
+
+def unknown_note(unknown: Unknown, rate: float) -> str:
+    """`` N calls ended with the cost unknown: …`` (nothing when none did): what a spent figure holds that no one
+    told; such a call counts at its estimate (it may have been billed), or for nothing when it had none."""
+    n = unknown.calls
+    if not n:
+        return ""
+    them = "it" if n == 1 else "them"
+    parts = []
+    estimated = n - unknown.unestimated
+    if estimated:
+        parts.append(f"{'counted at its estimate' if n == 1 else f'{estimated} counted at their estimates'} "
+                     f"({cost.Cost(unknown.counted_usd, rate=rate)})")
+    if unknown.unestimated:
+        parts.append(f"{'it' if n == 1 else unknown.unestimated} had no estimate and "
+                     f"{'counts' if n == 1 or unknown.unestimated == 1 else 'count'} as nothing")
+    return (f" {n} call{'s' if n > 1 else ''} ended with the cost unknown (the relay may have billed {them}): "
+            + "; ".join(parts) + ".")
+
+
+def _unknown_short(n: int) -> str:
+    """``, 2 calls' costs unknown`` for a one-line message (its hint says how they were counted)."""
+    if not n:
+        return ""
+    return ", 1 call's cost unknown" if n == 1 else f", {n} calls' costs unknown"
 
 
 @dataclass
@@ -185,8 +214,9 @@ def status(session: Session, rate: float | None = None) -> BudgetStatus:
     budget = load(session.store)
     budget = budget.at_rate(rate) if budget is not None else None
     since = budget.since if budget is not None else 0.0
-    return BudgetStatus(budget, session.store.spent_usd(since, simulated=simulated(session)), simulated(session),
-                        rate)
+    store, sim = session.store, simulated(session)
+    return BudgetStatus(budget, store.spent_usd(since, simulated=sim), sim, rate,
+                        store.unknown_costs(since, simulated=sim))
 
 
 # ----------------------------------------------------------------------------- before a request
@@ -291,11 +321,14 @@ class Admission:
             what = ("its cost is not known before it runs" if upper is None else
                     f"it would cost {'up to ' if self.est.usd_max else 'about '}{cost.Cost(upper, rate=rate)}")
             kind_of = "simulated " if self.simulated else ""
+            unknown = store.unknown_in(c, budget.since, simulated=self.simulated)
+            n = unknown.calls
             raise BudgetExceededError(
                 f"Not sent: this {self.kind} call to {self.model} would cross the budget — {what}, and "
                 f"{cost.Cost(max(left, 0.0), rate=rate)} of your {cost.Cost(budget.usd, rate=rate)} {kind_of}budget "
-                f"is left ({cost.Cost(spent, rate=rate)} spent or in flight).",
-                estimate_usd=upper, left_usd=max(left, 0.0), budget_usd=budget.usd)
+                f"is left ({cost.Cost(spent, rate=rate)} spent or in flight{_unknown_short(n)}).",
+                estimate_usd=upper, left_usd=max(left, 0.0), budget_usd=budget.usd,
+                hint=(unknown_note(unknown, rate).strip() + " " + BudgetExceededError.default_hint) if n else None)
 
 
 def admit(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],
@@ -305,7 +338,7 @@ def admit(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any
     dry_run(session, kind, info, params, call)
     if load(session.store) is None:  # no limit: nothing to estimate (the common case costs one small read)
         return None
-    session.store.notice_gone()  # a call in flight in a process that crashed reserves nothing any more
+    session.store.notice_gone()  # a crashed process's call is no longer in flight (its cost unknown: estimated)
     return Admission(session.store, kind, info.id, estimate_call(session, kind, info, params, call), rate_of(info.price),
                      simulated(session))
 

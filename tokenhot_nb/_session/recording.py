@@ -13,7 +13,7 @@ import functools
 import hashlib
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -179,6 +179,13 @@ def drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 
 
+def cost_known(usage: Mapping[str, Any]) -> bool:
+    """Whether a row's usage holds a known cost. A row that ends without one keeps its reservation
+    (``usage.reserved``, its estimate): the budget counts it at that, since the relay may have billed it."""
+    cost = usage.get("cost")
+    return isinstance(cost, Mapping) and cost.get("usd") is not None
+
+
 class Recording:
     """The history row of one call: inserted as running, finished as ok / error / pending.
 
@@ -210,8 +217,13 @@ class Recording:
 
     def update(self, **fields: Any) -> None:
         usage = self.entry.usage
-        if "usage" not in fields and fields.get("status", "running") != "running" and usage and "reserved" in usage:
-            fields["usage"] = {k: v for k, v in usage.items() if k != "reserved"}  # no longer in flight
+        reserved = usage.get("reserved") if usage else None
+        given = fields.get("usage")
+        if reserved is not None and isinstance(given, dict) and "reserved" not in given and not cost_known(given):
+            fields["usage"] = {**given, "reserved": reserved}  # told nothing of its cost: it counts at its estimate
+        elif reserved is not None and given is None and fields.get("status", "running") != "running" \
+                and cost_known(usage or {}):
+            fields["usage"] = {k: v for k, v in (usage or {}).items() if k != "reserved"}  # no longer in flight
         kept = self.store.update(self.id, **fields)
         for name, value in kept.items():  # the entry follows its row, so finishing never reads it back
             setattr(self.entry, name, value)

@@ -14,19 +14,43 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-_USD = "COALESCE(json_extract(usage, '$.cost.usd'), 0)"
-#: A running row without a cost yet counts what its call reserved of the budget (``usage.reserved``, written when
-#: a budget is set): a call in flight in another kernel on the same store counts against the shared budget too.
-_USD_OPEN = ("COALESCE(json_extract(usage, '$.cost.usd'), "
-             "CASE WHEN status = 'running' THEN json_extract(usage, '$.reserved.usd') END, 0)")
+#: A row without a known cost counts what its call reserved of the budget (``usage.reserved``, its estimate, written
+#: when a budget is set): a call in flight in another kernel on the same store counts against the shared budget,
+#: and so does one that ended without its cost being told (a 5xx, a broken answer, an interrupt: the relay may
+#: have billed it), which keeps its reservation. A spending cap must never read an unknown as $0.
+_USD = "COALESCE(json_extract(usage, '$.cost.usd'), json_extract(usage, '$.reserved.usd'), 0)"
+_USD_OPEN = _USD
 _SIMULATED = "COALESCE(json_extract(usage, '$.cost.simulated'), json_extract(usage, '$.reserved.simulated'), 0)"
 _OPEN = "status IN ('running', 'pending')"
+#: A finished call that sent a request (a refusal before any request has no endpoint) and whose cost is unknown.
+_UNKNOWN = f"NOT {_OPEN} AND endpoint <> '' AND json_extract(usage, '$.cost.usd') IS NULL"
+#: Simulated or real, for a row that may hold neither a cost nor a reservation: its session's mode then says.
+_SIMULATED_ROW = ("COALESCE(json_extract(usage, '$.cost.simulated'), json_extract(usage, '$.reserved.simulated'), "
+                  "mode <> 'live')")
 
 #: Changes remembered for tallies to look through (a tally older than that is taken again).
 _LOG = 4096
 
 #: The total the tally stands for, in one statement (what the store answered before tallies; tests compare).
 PLAIN_SQL = f"SELECT COALESCE(SUM({_USD_OPEN}), 0) FROM entries WHERE started >= ? AND {_SIMULATED} = ?"
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """The calls of a budget period that ended with their cost unknown, for the budget to say so."""
+
+    calls: int = 0
+    counted_usd: float = 0.0  #: what they count for: their reservations (estimates)
+    unestimated: int = 0  #: of them, those that had no estimate either: they count for nothing
+
+
+def unknown(conn: sqlite3.Connection, since: float, simulated: bool) -> Unknown:
+    """:class:`Unknown` of the period that began at ``since`` (one read; for messages, not for every check)."""
+    calls, usd, bare = conn.execute(
+        f"SELECT COUNT(*), COALESCE(SUM(json_extract(usage, '$.reserved.usd')), 0), "
+        f"COALESCE(SUM(json_extract(usage, '$.reserved.usd') IS NULL), 0) FROM entries "
+        f"WHERE started >= ? AND {_UNKNOWN} AND {_SIMULATED_ROW} = ?", (since, 1 if simulated else 0)).fetchone()
+    return Unknown(int(calls), float(usd), int(bare))
 
 
 @dataclass

@@ -59,7 +59,8 @@ from ._entry import (
     jsonable,
 )
 from ._replay import differences, replay_key, similarity
-from ._spending import Spending
+from ._spending import Spending, Unknown
+from ._spending import unknown as _unknown_costs
 
 SCHEMA_VERSION = 5
 DB_NAME = "history.sqlite"
@@ -898,8 +899,10 @@ class Store(ArtifactFiles):
                 if row is None:  # (ended meanwhile)
                     continue
                 n += c.execute(
-                    "UPDATE entries SET status='interrupted', error=COALESCE(error, ?), updated=?, usage=CASE WHEN "
-                    "json_valid(usage) THEN json_remove(usage, '$.reserved') ELSE usage END "  # no longer in flight
+                    "UPDATE entries SET status='interrupted', error=COALESCE(error, ?), updated=?, usage=CASE "
+                    "WHEN NOT json_valid(usage) THEN usage "  # no longer in flight: a known cost ends the reservation,
+                    "WHEN json_extract(usage, '$.cost.usd') IS NULL THEN usage "  # else it may have been billed: kept
+                    "ELSE json_remove(usage, '$.reserved') END "
                     "WHERE id=? AND status='running'", (_interrupted(i, row[0]), now, i)
                 ).rowcount
             return n
@@ -1324,10 +1327,24 @@ class Store(ArtifactFiles):
         return self._spending.spent(c, since, simulated)
 
     def spent_usd(self, since: float, *, simulated: bool) -> float:
-        """The recorded cost (USD) of calls started since ``since``: real spending, or simulated spending."""
-        self.notice_gone()  # (a dead call's reservation no longer counts)
+        """The recorded cost (USD) of calls started since ``since``: real spending, or simulated spending. A call
+        whose cost is unknown counts at its estimate (what it reserved), when it had one."""
+        self.notice_gone()  # (a dead call no longer counts as in flight: as a call whose cost is unknown)
         try:
             return self._spending.spent(self._conn(), since, simulated)
+        except sqlite3.DatabaseError as e:
+            if _is_store_fault(e):
+                raise self.problem(e, writing=False) from e
+            raise
+
+    def unknown_in(self, c: sqlite3.Connection, since: float, *, simulated: bool) -> Unknown:
+        """The calls started since ``since`` that ended with their cost unknown (:class:`_spending.Unknown`)."""
+        return _unknown_costs(c, since, simulated)
+
+    def unknown_costs(self, since: float, *, simulated: bool) -> Unknown:
+        """:meth:`unknown_in` on this thread's connection."""
+        try:
+            return _unknown_costs(self._conn(), since, simulated)
         except sqlite3.DatabaseError as e:
             if _is_store_fault(e):
                 raise self.problem(e, writing=False) from e
