@@ -16,13 +16,13 @@ from tokenhot_nb import errors as E
 from tokenhot_nb._config import Settings
 from tokenhot_nb.client import Client, Download, RetryPolicy
 from tokenhot_nb.client import _download as _dl
+from tokenhot_nb.client._body import media_type
 from tokenhot_nb.client._download import (
     TempWriter,
     check_scheme,
     decode_data_url,
     describe_url,
     human_size,
-    media_type,
 )
 
 KEY = "sk-dltest-SECRET98765"

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from .._config import redact
 from .._inputs import sniff_mime, to_media, to_media_list
 from ..catalog import ModelInfo
-from ..client._download import _arrived, media_type, raster_format
+from ..client._body import media_type
+from ..client._download import _arrived, raster_format
 from ..errors import APIError, DownloadError, InputError, ReplayMissError, StoreError
 from ..results import ImageItem, ImageResult, from_entry
 from .checks import body_extra, check_text

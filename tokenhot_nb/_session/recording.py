@@ -139,7 +139,7 @@ def keep_unread(session: Session, resp: Response) -> list[dict[str, Any]]:
     key echoed in it redacted): it was paid for, and it is what the request id and the relay's logs are about.
     Nothing for a body that was JSON (its parser's error says what was wrong), an empty one or a web page (a
     captive portal's, never the API's)."""
-    from ..client._sse import web_page
+    from ..client._body import web_page
 
     if not resp.content.strip() or web_page(resp.content, resp.content_type) is not None:
         return []
@@ -159,7 +159,7 @@ def keep_cut(session: Session, err: BaseException) -> list[dict[str, Any]]:
     """What had arrived of a paid answer cut before its end (:attr:`APIConnectionError.partial_body`, a key in it
     masked already), as a ``raw`` output: it was paid for, and it is what the request id and the relay's logs are
     about. Nothing when nothing arrived, or for a web page (a captive portal's, never the API's)."""
-    from ..client._sse import web_page
+    from ..client._body import web_page
 
     body = err.partial_body if isinstance(err, APIConnectionError) else None
     if not body or not body.strip() or web_page(body, "") is not None:

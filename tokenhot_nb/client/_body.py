@@ -4,11 +4,14 @@ A relay (or anything between it and us) decides how big an answer is and how it 
 decodes ``gzip``/``deflate`` itself, a small step at a time (``zlib`` with ``max_length``), counts the decoded
 bytes against a cap, refuses a body whose decoded size runs away from its wire size (a decompression bomb is
 refused after about a MiB, never inflated), and refuses encodings it did not ask for. Memory stays within a
-small multiple of the cap whatever the server sends.
+small multiple of the cap whatever the server sends. What a body is comes here too: its media type, and a web
+page (a captive portal's, a website's) where the API's answer should be (:func:`web_page`).
 """
 
 from __future__ import annotations
 
+import html
+import re
 import zlib
 from collections.abc import AsyncIterator
 
@@ -145,3 +148,33 @@ def human_size(n: int) -> str:
             return f"{int(size)} bytes" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} bytes"  # pragma: no cover
+
+
+def media_type(content_type: str | None) -> str:
+    """The media type of a Content-Type header, lower-cased, without its parameters."""
+    value = (content_type or "").split(";", 1)[0].strip().lower()
+    return value or "application/octet-stream"
+
+
+_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+#: What to do about a web page where the API should answer (see :func:`page_instead_of_api`).
+PAGE_HINT = "Sign in to the network in a browser, or check TOKENHOT_BASE_URL; then check the history before trying again."
+
+
+def web_page(body: bytes, content_type: str | None) -> str | None:
+    """The title of ``body`` ("" when it has none) when it is an HTML page, else None."""
+    head = body[:4096].lstrip().lower()
+    if media_type(content_type) not in ("text/html", "application/xhtml+xml") \
+            and not head.startswith((b"<!doctype html", b"<html")):
+        return None
+    found = _TITLE.search(body[:65536])
+    title = html.unescape(found.group(1).decode("utf-8", "replace")) if found else ""
+    return " ".join(title.split())[:80]
+
+
+def page_instead_of_api(status: int, title: str) -> str:
+    """One line for a 2xx web page where the API's answer should be: the request most likely never reached the
+    API (a captive portal answers every address with its sign-in page), or the base URL is a website."""
+    named = f" ({title!r})" if title else ""
+    return (f"The server answered {status} with a web page{named}, not the API's answer: a Wi-Fi sign-in page, a "
+            "proxy's page, or a base URL that is a website.")

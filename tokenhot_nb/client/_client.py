@@ -31,7 +31,15 @@ from ..errors import APIError, APITimeoutError, DownloadError, InputError, Repla
 from ..families import _json
 from ..families._types import HttpCall
 from . import _lane, _logs, _loop
-from ._body import ACCEPT_ENCODING, BodyRefused, bound_body
+from ._body import (
+    ACCEPT_ENCODING,
+    PAGE_HINT,
+    BodyRefused,
+    bound_body,
+    media_type,
+    page_instead_of_api,
+    web_page,
+)
 from ._compress import MIN_SIZE, Gzip, loopback
 from ._download import (
     CHUNK_SIZE,
@@ -45,7 +53,6 @@ from ._download import (
     decode_data_url,
     describe_url,
     expired_error,
-    media_type,
 )
 from ._errors import error_from_response, error_from_transport, request_id_from_headers, scrub_error
 from ._guard import ApiPlace, check_download_host
@@ -57,7 +64,7 @@ from ._retry import (
     RetryPolicy,
     too_long_to_wait,
 )
-from ._sse import PAGE_HINT, EventStream, SSEEvent, looks_like_event_stream, page_instead_of_api, web_page
+from ._sse import EventStream, SSEEvent, looks_like_event_stream
 
 log = logging.getLogger("tokenhot_nb")
 _logs.install()  # the HTTP stack's log records lose any key before a handler sees them

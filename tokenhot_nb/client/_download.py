@@ -80,11 +80,6 @@ def cap_error(url: str, cap: int) -> DownloadError:
     )
 
 
-def media_type(content_type: str | None) -> str:
-    value = (content_type or "").split(";", 1)[0].strip().lower()
-    return value or "application/octet-stream"
-
-
 class TempWriter:
     """Write chunks to a temp file in ``dest_dir`` while hashing; ``finish`` renames, ``discard`` deletes."""
 

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import json
 import logging
-import re
 import sys
 from codecs import utf_8_decode
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Generator
@@ -29,8 +27,7 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, witho
 from .._config import Secret, redact
 from ..errors import APIError, StreamError
 from ..families._json import may_nest_deep, paused_collection
-from ._body import BodyRefused
-from ._download import media_type
+from ._body import PAGE_HINT, BodyRefused, media_type, page_instead_of_api, web_page
 from ._errors import error_from_response, error_from_transport, scrub_error, stream_error_from_data
 
 if TYPE_CHECKING:
@@ -534,30 +531,6 @@ async def _head(chunks: AsyncGenerator[bytes, None], limit: int) -> bytes:
             if size >= limit:
                 break
     return b"".join(parts)[:limit]
-
-
-_TITLE = re.compile(rb"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
-#: What to do about a web page where the API should answer (see :func:`page_instead_of_api`).
-PAGE_HINT = "Sign in to the network in a browser, or check TOKENHOT_BASE_URL; then check the history before trying again."
-
-
-def web_page(body: bytes, content_type: str | None) -> str | None:
-    """The title of ``body`` ("" when it has none) when it is an HTML page, else None."""
-    head = body[:4096].lstrip().lower()
-    if media_type(content_type) not in ("text/html", "application/xhtml+xml") \
-            and not head.startswith((b"<!doctype html", b"<html")):
-        return None
-    found = _TITLE.search(body[:65536])
-    title = html.unescape(found.group(1).decode("utf-8", "replace")) if found else ""
-    return " ".join(title.split())[:80]
-
-
-def page_instead_of_api(status: int, title: str) -> str:
-    """One line for a 2xx web page where the API's answer should be: the request most likely never reached the
-    API (a captive portal answers every address with its sign-in page), or the base URL is a website."""
-    named = f" ({title!r})" if title else ""
-    return (f"The server answered {status} with a web page{named}, not the API's answer: a Wi-Fi sign-in page, a "
-            "proxy's page, or a base URL that is a website.")
 
 
 def _not_streamed(content_type: str | None) -> StreamError:
