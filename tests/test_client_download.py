@@ -621,3 +621,19 @@ def test_a_download_that_breaks_keeps_no_key_from_its_links_query_in_the_chained
         shown = repr(request) + str(request.url) + str(dict(request.headers))
         assert KEY not in shown and KEY.removeprefix("sk-") not in shown, shown
         assert "cdn.vendor.test/f" in shown  # where it broke is still said
+
+
+def test_a_web_page_where_an_answer_should_be_is_told_apart_where_bodies_are_read() -> None:
+    """``web_page`` (and the line that names it) live with the body handling (``_body``), which the answer, stream
+    and recording paths all read through; a JSON or binary body is no page, a captive portal's is, by its title."""
+    from tokenhot_nb.client import _body, _sse
+
+    portal = b"<!DOCTYPE html><html><head><title>Hotel &amp; Wi-Fi\n sign-in</title></head><body>...</body></html>"
+    assert _body.web_page(portal, "text/html; charset=utf-8") == "Hotel & Wi-Fi sign-in"
+    assert _body.web_page(b"<html><body>no title</body></html>", None) == ""
+    assert _body.web_page(b'{"ok": true}', "application/json") is None
+    assert _body.web_page(b"\x89PNG\r\n\x1a\n", "image/png") is None
+    line = _body.page_instead_of_api(200, "Hotel & Wi-Fi sign-in")
+    assert "web page ('Hotel & Wi-Fi sign-in')" in line and "Wi-Fi sign-in page" in line
+    assert "TOKENHOT_BASE_URL" in _body.PAGE_HINT
+    assert _sse.web_page is _body.web_page and _sse.page_instead_of_api is _body.page_instead_of_api  # one home
