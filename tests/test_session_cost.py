@@ -586,3 +586,48 @@ def test_a_call_whose_cost_is_unknown_and_had_no_estimate_is_said_to_count_as_no
         assert s.budget.spent_usd == 0
         shown = str(s.budget)
         assert "1 call" in shown and "no estimate" in shown
+
+
+class _Unreachable(Recorder):
+    """The relay as seen from a machine whose network is down (``connect=True``: no connection could be made) or
+    whose connection broke once the request had gone out (``connect=False``)."""
+
+    def __init__(self, *, connect: bool) -> None:
+        super().__init__()
+        self.connect = connect
+        self.down = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down and request.method == "POST":
+            if self.connect:
+                raise httpx.ConnectError("[Errno 101] Network is unreachable", request=request)
+            await request.aread()
+            raise httpx.ReadError("connection reset by peer", request=request)
+        return await super().handle_async_request(request)
+
+
+@pytest.mark.parametrize("connect", [True, False], ids=["never-connected", "broke-after-sending"])
+def test_a_paid_call_that_never_reached_the_relay_is_not_charged_and_does_not_eat_the_budget(
+        tmp_path: Path, connect: bool) -> None:
+    """With the network down, every call fails to connect: nothing was sent, so nothing was billed. Each must not
+    count at its estimate (a few failed cells would use the whole budget up); one that broke after its request
+    went out may have been billed, and does count."""
+    rec = _Unreachable(connect=connect)
+    with make_session(tmp_path / "store", rec, max_retries=1) as s:
+        price = s.estimate("image", "a pear", model="gpt-image-1.5").usd
+        assert price
+        s.set_budget(price * 2.5)
+        rec.down = True
+        for _ in range(3):
+            with pytest.raises(TokenhotError):
+                s.image("a pear", model="gpt-image-1.5")
+        entry = s.history[-1]
+        assert entry.status == "error"
+        if connect:
+            assert entry.cost.usd == 0 and "never reached the relay" in (entry.cost.detail or "")
+            assert s.budget.spent_usd == 0 and "unknown" not in str(s.budget)
+            rec.down = False
+            assert s.image("a pear", model="gpt-image-1.5").entry.status == "ok"
+        else:
+            assert entry.cost.usd is None
+            assert s.budget.spent_usd == pytest.approx(2 * price)  # the third was refused by the budget itself

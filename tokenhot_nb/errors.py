@@ -449,6 +449,9 @@ class APIConnectionError(TokenhotError):
     not reached, its time limit passed), else None. The call may have been done and billed, so the session keeps
     these bytes in the call's history row (a ``raw`` output). Any key in them is masked, and so is a tail that may
     be the first part of one (redaction needs a whole key); the bytes are otherwise as they came.
+
+    ``sent``: False when a paid request certainly never reached the server (no attempt could connect), so nothing
+    was billed; None when it may have (or the request was free).
     """
 
     default_hint = "Check your network connection and TOKENHOT_BASE_URL."
@@ -456,6 +459,7 @@ class APIConnectionError(TokenhotError):
     def __init__(self, message: str, *, hint: str | None = None, partial_body: bytes | None = None) -> None:
         super().__init__(message, hint=hint)
         self.partial_body: bytes | None = _without_key(partial_body) if partial_body else None
+        self.sent: bool | None = None
 
 
 def _without_key(data: bytes) -> bytes:

@@ -277,12 +277,15 @@ class Recording:
 
 def _not_billed(err: BaseException) -> str:
     """Why the relay billed nothing for a call that ended with ``err`` ("" when it may have billed it): it refused
-    the request (a 4xx status: new-api returns what it pre-charged), or the video task failed (refunded). A 5xx may
+    the request (a 4xx status: new-api returns what it pre-charged), the video task failed (refunded), or the
+    request never got through (no attempt could connect). A 5xx may
     come from a gateway in front of a relay that went on with the call: its cost stays unknown."""
     if isinstance(err, APIError) and isinstance(err.status, int) and 400 <= err.status < 500:
         return f"not charged: the relay answered HTTP {err.status}"
     if isinstance(err, TaskFailedError):
         return "not charged: the task failed (failed tasks are refunded)"
+    if isinstance(err, APIConnectionError) and err.sent is False:
+        return "not charged: the request never reached the relay (could not connect)"
     return ""
 
 

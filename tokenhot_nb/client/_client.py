@@ -603,6 +603,7 @@ class Client:
         """
         spent = RetryBudget() if budget is None else budget
         probe = False  # this is the plain resend of a compressed body the host refused
+        reached = False  # an attempt may have reached the server (it answered, or broke after connecting)
         try:
             while True:
                 request = make_request()
@@ -618,6 +619,7 @@ class Client:
                 except httpx.RequestError as exc:
                     scrub_error(exc)
                     elapsed = time.monotonic() - started
+                    reached = reached or not isinstance(exc, (*NOT_SENT_ERRORS, httpx.ProxyError))
                     if spent.used < self.retry.max_retries and self.retry.retry_exception(exc, paid=paid):
                         spent.used += 1
                         delay = self.retry.backoff(spent.used)
@@ -635,6 +637,8 @@ class Client:
                         _amend(failed, f"It went through the proxy {proxy[0]} (from {proxy[1]}).",
                                f"Check that proxy (the {proxy[1]} environment variable), or name the host in "
                                "NO_PROXY to reach it directly.")
+                    if paid and not reached:  # no attempt got through: nothing can have been billed
+                        failed.sent = False
                     if paid and not isinstance(exc, (*NOT_SENT_ERRORS, httpx.ProxyError)):  # (a refused tunnel)
                         _not_sent_again(failed, "the server may have received it and done (and billed) the work",
                                         task=billed)
@@ -643,6 +647,7 @@ class Client:
                                           f"(Session(read_timeout=…), now {self.settings.read_timeout:g} s)."
                     raise failed from exc
                 status = response.status_code
+                reached = True
                 if 200 <= status < 300:
                     if compressed or probe:
                         self.gzip.served(compressed)
