@@ -52,6 +52,19 @@ def deep_merge(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[st
     return out
 
 
+def nest_fields(extra: Mapping[str, Any] | None, places: Mapping[str, str]) -> dict[str, Any] | None:
+    """``extra`` with each field the protocol keeps in a nested object moved there (``{"watermark": True}`` →
+    ``{"parameters": {"watermark": True}}`` for a DashScope body): at the top level the service ignores it, and
+    the body's own ``parameters.watermark`` would win. Fields the protocol does not name stay where they are."""
+    if not extra:
+        return None if extra is None else dict(extra)
+    out: dict[str, Any] = {}
+    for key, value in extra.items():
+        where = places.get(key)
+        out = deep_merge(out, {where: {key: value}} if where else {key: value})
+    return out
+
+
 def finish_body(body: dict[str, Any], extra: Mapping[str, Any] | None, raw: Mapping[str, Any] | None) -> dict[str, Any]:
     """Apply the escape hatches: ``raw`` replaces the body whole, else ``extra`` is deep-merged."""
     if raw is not None:

@@ -28,6 +28,7 @@ from ._common import (
     finish_body,
     media_bytes,
     media_url,
+    nest_fields,
     parse_data_url,
     pick_choice,
     refuse_error_envelope,
@@ -223,6 +224,15 @@ def _gen_gemini(model: ModelInfo, prompt: str, o: dict[str, Any]) -> HttpCall:
     return _gemini_call(model, [{"text": prompt}], o)
 
 
+#: DashScope bodies keep their options in ``parameters`` (reference §3.2, §10.4): an option named here goes there,
+#: not to the top level, where the service ignores it (and the body's own ``parameters.watermark`` would win).
+_NESTED: dict[str, dict[str, str]] = {
+    fam: dict.fromkeys(("size", "n", "seed", "watermark", "prompt_extend", "negative_prompt", "max_images",
+                        "enable_interleave"), "parameters")
+    for fam in ("qwen-image", "wan-image")
+}
+
+
 _GENERATE: dict[str, Callable[[ModelInfo, str, dict[str, Any]], HttpCall]] = {
     "openai-image": _gen_openai,
     "seedream": _gen_seedream,
@@ -262,7 +272,7 @@ def build_generate(model: ModelInfo, prompt: str, *, n: int | None = None, size:
     o = _options(model, n=n, size=size, seed=seed, quality=quality, negative=negative,
                  response_format=response_format)
     call: HttpCall = builder(model, prompt, o)
-    call.json = finish_body(call.json or {}, extra, raw)
+    call.json = finish_body(call.json or {}, nest_fields(extra, _NESTED.get(model.family, {})), raw)
     return call
 
 
@@ -361,7 +371,7 @@ def build_edit(model: ModelInfo, images: Sequence[Media], prompt: str, *, mask: 
                 call.data[k] = [str(x) for x in v] if isinstance(v, (list, tuple)) else (
                     str(v).lower() if isinstance(v, bool) else str(v))
     else:
-        call.json = finish_body(call.json or {}, extra, raw)
+        call.json = finish_body(call.json or {}, nest_fields(extra, _NESTED.get(model.family, {})), raw)
     return call
 
 

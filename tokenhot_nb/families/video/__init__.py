@@ -19,10 +19,10 @@ from urllib.parse import quote
 from ...catalog import ModelInfo
 from ...errors import InputError, UnsupportedOptionError
 from .. import _json
-from .._common import finish_body, finite
+from .._common import finish_body, finite, nest_fields
 from .._types import HttpCall
 from . import _options as opt
-from ._bodies import BUILDERS
+from ._bodies import BUILDERS, NESTED
 from ._status import parse_create, parse_progress, parse_status
 
 __all__ = ["build_create", "build_poll", "families", "parse_create", "parse_other_ratios", "parse_progress",
@@ -44,7 +44,8 @@ def build_create(model: ModelInfo, prompt: str, *, images: Sequence[Any] = (), v
                  raw: Mapping[str, Any] | None = None) -> HttpCall:
     """A billed task create (never retried blindly: ``billed_create=True``).
 
-    ``video`` / ``audio`` are one input or a list (Seedance 2.x takes up to 3 of each as references).
+    ``video`` / ``audio`` are one input or a list (Seedance 2.x takes up to 3 of each as references). ``extra``
+    fields the protocol keeps nested (``watermark`` in a DashScope body's ``parameters``) are put there.
     """
     builder = BUILDERS.get(model.family) if model.kind == "video" else None
     if builder is None:
@@ -65,6 +66,7 @@ def build_create(model: ModelInfo, prompt: str, *, images: Sequence[Any] = (), v
     opt.check_public(model, videos, "video")
     o = opt.common(model, items, duration, resolution, ratio, seed)
     body = builder(model, prompt, items, videos, audios, o)
+    extra = nest_fields(extra, NESTED.get(model.family, {}))  # watermark=True lands in parameters, not beside it
     return HttpCall("POST", path, json=finish_body(body, extra, None), billed_create=True)
 
 

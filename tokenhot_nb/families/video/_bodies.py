@@ -199,6 +199,17 @@ def generic(model: ModelInfo, prompt: str, images: list[Item], videos: list[Item
     return body
 
 
+#: Where each protocol keeps the fields a caller may pass as options (reference §10.2, §5.4): a field named here
+#: goes into that object, not the top level, where the service would ignore it. Families not listed are flat.
+_DASHSCOPE_PARAMETERS = ("resolution", "ratio", "duration", "watermark", "seed", "prompt_extend")
+NESTED: dict[str, dict[str, str]] = {
+    "happyhorse": {**dict.fromkeys(_DASHSCOPE_PARAMETERS, "parameters"), "audio_setting": "parameters",
+                   "negative_prompt": "input"},
+    "wan-video": dict.fromkeys(_DASHSCOPE_PARAMETERS, "parameters"),
+    "grok-video": dict.fromkeys(("aspect_ratio", "resolution", "duration", "nsfw_checker"), "input"),
+    "gemini-omni-video": dict.fromkeys(("aspect_ratio", "resolution", "duration"), "input"),
+}
+
 BUILDERS: dict[str, Builder] = {
     "seedance": seedance,
     "hailuo": hailuo,

@@ -1,0 +1,51 @@
+"""What the front door (Session, offline simulator) puts on the wire for the options a notebook user passes,
+checked against the service reference (shared/reference/tokenhot-api.md, §10 first): each option lands where the
+service reads it, or is refused before a paid call."""
+
+from __future__ import annotations
+
+from _session_support import Recorder
+
+from tokenhot_nb import Session
+
+URL = "https://cdn.example.com/first.png"
+
+
+# --- DashScope-style bodies keep options in `parameters` / `input` (§3.2, §5.4, §10.2, §10.4) -----------------
+
+
+def test_happyhorse_options_go_into_parameters_and_input(s: Session, rec: Recorder) -> None:
+    s.video("a horse", model="happyhorse-1.0-t2v", wait=False, watermark=True, negative_prompt="blurry")
+    body = rec.json(path_part="/video/generations")
+    assert body["parameters"]["watermark"] is True and "watermark" not in body
+    assert body["input"]["negative_prompt"] == "blurry" and "negative_prompt" not in body
+
+
+def test_happyhorse_video_edit_audio_setting_goes_into_parameters(s: Session, rec: Recorder) -> None:
+    s.video("make it night", model="happyhorse-1.0-video-edit", video="https://cdn.example.com/in.mp4",
+            wait=False, audio_setting="origin")
+    body = rec.json(path_part="/video/generations")
+    assert body["parameters"]["audio_setting"] == "origin" and "audio_setting" not in body
+
+
+def test_wan_video_watermark_goes_into_parameters(s: Session, rec: Recorder) -> None:
+    s.video("a river", model="wan3.0-video", wait=False, watermark=True, prompt_extend=False)
+    body = rec.json(path_part="/video/generations")
+    assert body["parameters"]["watermark"] is True and body["parameters"]["prompt_extend"] is False
+    assert "watermark" not in body and "prompt_extend" not in body
+
+
+def test_grok_video_options_go_into_input(s: Session, rec: Recorder) -> None:
+    s.video("it moves", model="grok-imagine-video-1-5-preview", image=URL, wait=False, nsfw_checker=False)
+    body = rec.json(path_part="/video/generations")
+    assert body["input"]["nsfw_checker"] is False and "nsfw_checker" not in body
+
+
+def test_qwen_and_wan_image_options_go_into_parameters(s: Session, rec: Recorder) -> None:
+    s.image("a fox", model="qwen-image-max", watermark=True, prompt_extend=False)
+    body = rec.json(path_part="/images/generations")
+    assert body["parameters"]["watermark"] is True and body["parameters"]["prompt_extend"] is False
+    assert "watermark" not in body and "prompt_extend" not in body
+    s.image("a fox", model="wan2.6-t2i", watermark=True)
+    body = rec.json(path_part="/images/generations")
+    assert body["parameters"]["watermark"] is True and "watermark" not in body
