@@ -4,9 +4,11 @@ service reads it, or is refused before a paid call."""
 
 from __future__ import annotations
 
+import pytest
 from _session_support import Recorder
 
 from tokenhot_nb import Session
+from tokenhot_nb.errors import UnsupportedOptionError
 
 URL = "https://cdn.example.com/first.png"
 
@@ -49,3 +51,32 @@ def test_qwen_and_wan_image_options_go_into_parameters(s: Session, rec: Recorder
     s.image("a fox", model="wan2.6-t2i", watermark=True)
     body = rec.json(path_part="/images/generations")
     assert body["parameters"]["watermark"] is True and "watermark" not in body
+
+
+# --- native chat protocols take OpenAI-style options in their own form (§2.3, §2.4) ---------------------------
+
+
+def test_gemini_native_sampling_options_go_into_generation_config(s: Session, rec: Recorder) -> None:
+    s.chat("hi", model="gemini-2.5-flash", thread=False, stream=False, top_p=0.5, top_k=4, stop="END", seed=3)
+    body = rec.json(path_part=":generateContent")
+    assert body["generationConfig"] == {"topP": 0.5, "topK": 4, "stopSequences": ["END"], "seed": 3}
+    assert not {"top_p", "top_k", "stop", "seed"} & set(body)
+
+
+def test_gemini_native_refuses_reasoning_effort_before_the_call(s: Session, rec: Recorder) -> None:
+    with pytest.raises(UnsupportedOptionError, match=r"takes no reasoning_effort") as got:
+        s.chat("hi", model="gemini-2.5-pro", thread=False, stream=False, reasoning_effort="high")
+    assert "thinkingConfig" in (got.value.hint or "")
+    assert not rec.posts(":generateContent")
+
+
+def test_claude_messages_stop_is_stop_sequences(s: Session, rec: Recorder) -> None:
+    s.chat("hi", model="claude-opus-4-6-cc", thread=False, stream=False, stop=["x", "y"])
+    body = rec.json(path_part="/v1/messages")
+    assert body["stop_sequences"] == ["x", "y"] and "stop" not in body
+
+
+def test_openai_chat_keeps_openai_names(s: Session, rec: Recorder) -> None:
+    s.chat("hi", model="grok-4.1", thread=False, stream=False, top_p=0.5, stop="END", reasoning_effort="high")
+    body = rec.json(path_part="/chat/completions")
+    assert body["top_p"] == 0.5 and body["stop"] == "END" and body["reasoning_effort"] == "high"

@@ -28,6 +28,7 @@ from . import _json
 from ._common import (
     check_number,
     data_url,
+    deep_merge,
     dig,
     finish_body,
     merge_usage,
@@ -587,6 +588,30 @@ def _check_options(model: ModelInfo, temperature: float | None,
     return out
 
 
+#: OpenAI-style sampling options and where the native protocols take them (reference §2.3, §2.4): Gemini keeps
+#: them in ``generationConfig`` (camelCase), Anthropic names ``stop`` ``stop_sequences``. Sent at the top level
+#: of a native body, the service drops them or refuses the body.
+_GEMINI_CONFIG = {"top_p": "topP", "top_k": "topK", "stop": "stopSequences", "seed": "seed"}
+_CLAUDE_NAMES = {"stop": "stop_sequences"}
+
+
+def _native_options(model: ModelInfo, ep: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """``extra``'s OpenAI-style options in the endpoint's own form; a reasoning effort a native protocol has no
+    field for is refused, naming the field it does have."""
+    names = _GEMINI_CONFIG if ep.startswith("gemini") else _CLAUDE_NAMES if ep == "messages" else {}
+    if (ep.startswith("gemini") or ep == "messages") and extra.get("reasoning_effort") is not None:
+        native = ("generationConfig={'thinkingConfig': {'thinkingBudget': 2048}} (or 'thinkingLevel')"
+                  if ep.startswith("gemini") else "thinking={'type': 'enabled', 'budget_tokens': 2048}")
+        raise UnsupportedOptionError(
+            f"{model.id} on {ep} takes no reasoning_effort (it is an OpenAI field this protocol does not have).",
+            hint=f"Pass {native} instead, or use endpoint='chat.completions'.")
+    moved = {names[k]: ([v] if k == "stop" and isinstance(v, str) else v) for k, v in extra.items() if k in names}
+    if not moved:
+        return extra
+    rest = {k: v for k, v in extra.items() if k not in names}
+    return deep_merge(rest, {"generationConfig": moved} if ep.startswith("gemini") else moved)
+
+
 def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | None = None, system: str | None = None,
           temperature: float | None = None, max_tokens: int | None = None, stream: bool = False,
           extra: Mapping[str, Any] | None = None, raw: Mapping[str, Any] | None = None,
@@ -621,6 +646,7 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
         _SHAPERS[ep](body, output or Output(), specs, mode, forced, tool_choice is not None)
     if ep == "responses" and "reasoning_effort" in extra:
         extra["reasoning"] = {**dict(extra.get("reasoning") or {}), "effort": extra.pop("reasoning_effort")}
+    extra = _native_options(model, ep, extra)
     encoded: bytes | None = None
     stable = 0
     if reuse and prefix is not None:
