@@ -80,3 +80,31 @@ def test_openai_chat_keeps_openai_names(s: Session, rec: Recorder) -> None:
     s.chat("hi", model="grok-4.1", thread=False, stream=False, top_p=0.5, stop="END", reasoning_effort="high")
     body = rec.json(path_part="/chat/completions")
     assert body["top_p"] == 0.5 and body["stop"] == "END" and body["reasoning_effort"] == "high"
+
+
+# --- OpenAI image options the catalogue lists per model (§3.2) ---------------------------------------------------
+
+
+def test_gpt_image_2_refuses_a_transparent_background_before_the_call(s: Session, rec: Recorder) -> None:
+    with pytest.raises(UnsupportedOptionError, match=r"gpt-image-2 does not accept background='transparent'; "
+                                                     r"allowed: opaque, auto"):
+        s.image("a logo", model="gpt-image-2", background="transparent")
+    assert not rec.posts("/images/")
+    s.image("a logo", model="gpt-image-1.5", background="Transparent", output_format="webp")
+    body = rec.json(path_part="/images/generations")
+    assert body["background"] == "transparent" and body["output_format"] == "webp"
+
+
+def test_style_is_dall_e_3_only(s: Session, rec: Recorder) -> None:
+    for model in ("gpt-image-2", "dall-e-2"):
+        with pytest.raises(UnsupportedOptionError, match=rf"{model} does not take the option 'style'"):
+            s.image("a fox", model=model, style="vivid")
+    with pytest.raises(UnsupportedOptionError, match=r"allowed: vivid, natural"):
+        s.image("a fox", model="dall-e-3", style="cartoon")
+    s.image("a fox", model="dall-e-3", style="natural")
+    assert rec.json(path_part="/images/generations")["style"] == "natural"
+
+
+def test_extra_stays_the_escape_hatch_for_listed_options(s: Session, rec: Recorder) -> None:
+    s.image("a logo", model="gpt-image-2", extra={"background": "transparent"})
+    assert rec.json(path_part="/images/generations")["background"] == "transparent"

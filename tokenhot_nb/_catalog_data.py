@@ -8,6 +8,7 @@ Capability keys (all optional):
 ``edit``, ``edit_only``, ``edit_keeps_input_size`` (an edit sends no size unless asked), ``pixel_range``
 (``[min, max]`` pixels of a ``WxH`` size), ``mask``, ``max_edit_images``, ``sizes`` (menu values), ``size_free`` (any ``WxH``
 accepted too), ``max_n``, ``seed``, ``negative_prompt``, ``quality`` (allowed values), ``response_formats``,
+``styles`` / ``backgrounds`` / ``output_formats`` (allowed values; an empty list: the model takes no such option),
 ``ratios``, ``image_sizes`` (Gemini ``1K/2K/4K``), ``durations``, ``resolutions``,
 ``resolution_max_duration``, ``first_frame``, ``last_frame``, ``reference_images`` (max count),
 ``video_input``, ``requires_video``, ``requires_image``, ``mode`` (HappyHorse), ``max_videos``, ``audio_input``,
@@ -345,7 +346,7 @@ MODELS: list[dict[str, Any]] = [
         "family": "openai-image",
         "display_names": ["GPT Image-2", "GPT Image-2(图片编辑)"],
         "aliases": ["gpt-image"],
-        "capabilities": {"quality": ["low", "medium", "high", "auto"], "size_free": True,
+        "capabilities": {"quality": ["low", "medium", "high", "auto"], "size_free": True, "styles": [],
                          "backgrounds": ["opaque", "auto"], "output_formats": ["png", "jpeg", "webp"]},
         "notes": "Tokenhot returns `url` (OpenAI itself returns b64_json); both are read. Edits: multipart "
         "/v1/images/edits with image[] parts and an optional mask.",
@@ -354,7 +355,7 @@ MODELS: list[dict[str, Any]] = [
         "id": "gpt-image-1.5",
         "family": "openai-image",
         "display_names": ["GPT Image-1.5", "GPT Image-1.5(图片编辑)"],
-        "capabilities": {"quality": ["low", "medium", "high", "auto"],
+        "capabilities": {"quality": ["low", "medium", "high", "auto"], "styles": [],
                          "backgrounds": ["transparent", "opaque", "auto"],
                          "output_formats": ["png", "jpeg", "webp"]},
     },
@@ -364,7 +365,8 @@ MODELS: list[dict[str, Any]] = [
         "display_names": ["dall-e-2", "DALL·E 2"],
         "aliases": ["dalle-2"],
         "capabilities": {"sizes": ["256x256", "512x512", "1024x1024"], "max_edit_images": 1,
-                         "response_formats": ["url", "b64_json"], "max_prompt_chars": 1000},
+                         "response_formats": ["url", "b64_json"], "max_prompt_chars": 1000,
+                         "styles": [], "backgrounds": [], "output_formats": []},
         "notes": "Edits take one square PNG (< 4 MB) and an optional mask.",
     },
     {
@@ -374,7 +376,8 @@ MODELS: list[dict[str, Any]] = [
         "aliases": ["dalle-3"],
         "capabilities": {"edit": False, "mask": False, "max_n": 1, "sizes": ["1024x1024", "1792x1024", "1024x1792"],
                          "quality": ["standard", "hd"], "styles": ["vivid", "natural"],
-                         "response_formats": ["url", "b64_json"], "max_prompt_chars": 4000},
+                         "response_formats": ["url", "b64_json"], "max_prompt_chars": 4000,
+                         "backgrounds": [], "output_formats": []},
     },
     {
         "id": "gemini-2.5-flash-image",

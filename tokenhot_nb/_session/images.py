@@ -47,6 +47,8 @@ EDIT_HINT = "To change an image, use s.edit(image, 'what to change')."
 
 def image_params(session: Session, info: ModelInfo, kw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(params for the history, builder kwargs) with the seed resolved and options split out."""
+    from ..families import images
+
     kw = dict(kw)
     headers = kw.pop("headers", None)
     seed = seed_for(session.seed, info, kw.pop("seed", None))
@@ -56,6 +58,7 @@ def image_params(session: Session, info: ModelInfo, kw: dict[str, Any]) -> tuple
     if named["negative"] is not None:
         check_text(named["negative"], "negative prompt", "negative='blurry, text'", empty_ok=True)
     raw = kw.pop("raw", None)
+    kw = images.check_options(info, kw)  # style/background/output_format the model lists (extra={…} is not checked)
     params = drop_none({**named, "seed": seed, **kw, "raw": raw})
     build = {**named, "seed": seed, "extra": body_extra(kw), "raw": raw, "_headers": headers}
     return params, build

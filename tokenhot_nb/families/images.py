@@ -37,7 +37,7 @@ from ._common import (
 )
 from ._types import FilePart, HttpCall, ImageRef, ImageReply, Usage
 
-__all__ = ["build_edit", "build_generate", "normalize_size", "parse"]
+__all__ = ["build_edit", "build_generate", "check_options", "normalize_size", "parse"]
 
 _WH = re.compile(r"^\s*(\d{2,5})\s*[x*×X:]\s*(\d{2,5})\s*$")
 
@@ -141,6 +141,27 @@ def _check_common(model: ModelInfo, *, n: int | None, seed: int | None, quality:
                               hint="This model's reply format is fixed; the parser reads URLs and base64 alike.")
         response_format = pick_choice(model, "response_format", response_format, allowed)
     return quality, response_format
+
+
+#: Body options whose allowed values the catalogue lists per model (reference §3.2: ``style`` is dall-e-3's,
+#: ``background`` / ``output_format`` the GPT image models'; gpt-image-2 has no transparent background). A model
+#: whose capabilities hold the list (empty: it takes no such option) is checked; one without it sends as given.
+OPTION_LISTS = {"style": "styles", "background": "backgrounds", "output_format": "output_formats"}
+
+
+def check_options(model: ModelInfo, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` (the call's own keyword options, not ``extra={…}``, the escape hatch) with each listed one
+    checked against the model and spelled as the catalogue does; a value outside the list is refused before
+    the (paid) call."""
+    out = dict(options)
+    for option, capability in OPTION_LISTS.items():
+        if out.get(option) is None or capability not in model.capabilities:
+            continue
+        allowed = model.choices(capability)
+        if not allowed:
+            raise unsupported(model, option, out[option])
+        out[option] = pick_choice(model, option, out[option], allowed)
+    return out
 
 
 # --- generation ------------------------------------------------------------------------------------
