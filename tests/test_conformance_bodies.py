@@ -108,3 +108,26 @@ def test_style_is_dall_e_3_only(s: Session, rec: Recorder) -> None:
 def test_extra_stays_the_escape_hatch_for_listed_options(s: Session, rec: Recorder) -> None:
     s.image("a logo", model="gpt-image-2", extra={"background": "transparent"})
     assert rec.json(path_part="/images/generations")["background"] == "transparent"
+
+
+# --- speech: the audio format and OpenAI-only fields (§6.1, §6.3) -------------------------------------------
+
+
+def test_gemini_tts_takes_no_other_audio_format_and_sends_none(s: Session, rec: Recorder) -> None:
+    with pytest.raises(UnsupportedOptionError, match=r"response_format='mp3'; allowed: wav"):
+        s.speak("hello", model="gemini-2.5-flash-preview-tts", response_format="mp3")
+    s.speak("hello", model="gemini-2.5-flash-preview-tts", response_format="wav")
+    body = rec.json(path_part=":generateContent")
+    assert "response_format" not in body and body["generationConfig"]["responseModalities"] == ["AUDIO"]
+
+
+def test_gemini_tts_refuses_openai_speed(s: Session, rec: Recorder) -> None:
+    with pytest.raises(UnsupportedOptionError, match=r"takes no speed"):
+        s.speak("hello", model="gemini-2.5-flash-preview-tts", speed=1.5)
+    assert not rec.posts(":generateContent")
+
+
+def test_openai_speech_sends_the_asked_format_once(s: Session, rec: Recorder) -> None:
+    s.speak("hello", model="gemini-2.5-flash-preview-tts", endpoint="audio.speech", format="wav")
+    body = rec.json(path_part="/audio/speech")
+    assert body["response_format"] == "wav" and "format" not in body

@@ -29,6 +29,7 @@ from ._common import (
     finish_body,
     finite,
     looks_like_html,
+    pick_choice,
     refuse_error_envelope,
     unsupported,
     usage_from,
@@ -108,6 +109,7 @@ def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpo
     if (not text or not text.strip()) and raw is None:
         raise InputError("No text to speak.")
     name = _voice(model, voice)
+    extra, fmt = _speech_options(model, ep, extra if raw is None else None)
     if ep == "gemini.generate":
         gen: dict[str, Any] = {"responseModalities": ["AUDIO"]}
         if name:
@@ -116,8 +118,34 @@ def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpo
         return HttpCall("POST", f"/v1beta/models/{quote(model.id, safe='.-_')}:generateContent",
                         json=finish_body(body, extra, raw))
     body = {"model": model.id, "input": text, "voice": name or "alloy",
-            "response_format": model.defaults.get("format") or "wav"}
+            "response_format": fmt or model.defaults.get("format") or "wav"}
     return HttpCall("POST", "/v1/audio/speech", json=finish_body(body, extra, raw), expect="bytes")
+
+
+#: ``/v1/audio/speech`` fields (reference §6.3) Gemini's native speech call has no place for (its style goes in the
+#: prompt text); sent there they would be dropped.
+_OPENAI_SPEECH_ONLY = ("speed", "instructions")
+
+
+def _speech_options(model: ModelInfo, ep: str, extra: Mapping[str, Any] | None
+                    ) -> tuple[dict[str, Any] | None, str | None]:
+    """(extra without the audio format, the checked format). ``response_format`` / ``format`` must be one the
+    model lists; Gemini's native call always answers PCM (kept as WAV), so there it is not sent, and the
+    OpenAI-only fields are refused rather than dropped by the service."""
+    rest = dict(extra or {})
+    asked = rest.pop("response_format", None)
+    asked = rest.pop("format", asked)
+    fmt: str | None = None
+    if asked is not None:
+        formats = model.choices("formats")
+        fmt = str(pick_choice(model, "response_format", asked, formats)) if formats else str(asked)
+    if ep == "gemini.generate":
+        odd = [k for k in _OPENAI_SPEECH_ONLY if rest.get(k) is not None]
+        if odd:
+            raise UnsupportedOptionError(
+                f"{model.id} on its native Gemini call takes no {odd[0]} (an OpenAI speech field).",
+                hint="Say how it should sound in the text itself, e.g. 'Say slowly and cheerfully: …'.")
+    return (rest or None) if extra is not None else None, fmt
 
 
 #: Sample rates a label may give raw PCM; anything else (0, past the WAV header's 32 bits) is a relay's garbage.
