@@ -76,7 +76,7 @@ def test_images_generate(oa: openai.OpenAI) -> None:
 def test_images_edit(oa: openai.OpenAI) -> None:
     buf = io.BytesIO()
     Image.new("RGB", (96, 96), (200, 30, 30)).save(buf, "PNG")
-    r = oa.images.edit(model="gpt-image-1.5", image=("in.png", buf.getvalue(), "image/png"), prompt="SDK edit",
+    r = oa.images.edit(model="dall-e-2", image=("in.png", buf.getvalue(), "image/png"), prompt="SDK edit",
                        size="256x256")
     assert r.data is not None and r.data[0].url
     img = Image.open(io.BytesIO(httpx.get(r.data[0].url).content)).convert("RGB")

@@ -95,3 +95,52 @@ def test_the_default_size_of_every_seedream_model_is_accepted(sim: TestClient) -
         body = images.build_generate(model, "p").json
         assert body is not None and generate(sim, model.id, body["size"]).status_code == 200
 
+
+
+# --- OpenAI image models: what the vendor refuses, the simulator refuses (reference §3.2) -----------------------
+
+
+def openai_generate(sim: TestClient, **body: Any) -> Any:
+    return sim.post("/v1/images/generations", json={"prompt": "a lighthouse", **body}, headers=AUTH)
+
+
+@pytest.mark.parametrize(("body", "why"), [
+    ({"model": "dall-e-3", "size": "512x512"}, "Invalid value: '512x512'"),
+    ({"model": "dall-e-2", "size": "1792x1024"}, "Invalid value: '1792x1024'"),
+    ({"model": "gpt-image-1.5", "size": "256x256"}, "Invalid value: '256x256'"),
+    ({"model": "dall-e-3", "n": 2}, "between 1 and 1"),
+    ({"model": "dall-e-3", "quality": "high"}, "Supported values for quality"),
+    ({"model": "dall-e-2", "quality": "hd"}, "Supported values for quality"),
+    ({"model": "gpt-image-2", "style": "vivid"}, "'style' is not supported"),
+    ({"model": "dall-e-3", "background": "opaque"}, "'background' is not supported"),
+    ({"model": "gpt-image-2", "background": "transparent"}, "not supported for gpt-image-2"),
+])
+def test_openai_image_fields_the_vendor_refuses(sim: TestClient, body: dict[str, Any], why: str) -> None:
+    r = openai_generate(sim, **body)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert why in err["message"] and err["type"] == "invalid_request_error"
+
+
+@pytest.mark.parametrize("body", [
+    {"model": "dall-e-3", "size": "1792x1024", "quality": "hd", "style": "natural"},
+    {"model": "dall-e-2", "size": "256x256", "n": 3},
+    {"model": "gpt-image-1.5", "size": "auto", "quality": "low", "background": "transparent", "output_format": "webp"},
+    {"model": "gpt-image-2", "size": "2048x1152", "background": "opaque"},
+])
+def test_openai_image_fields_the_vendor_takes(sim: TestClient, body: dict[str, Any]) -> None:
+    assert openai_generate(sim, **body).status_code == 200
+
+
+def test_dall_e_3_edits_are_refused(sim: TestClient) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(buf, "PNG")
+    r = sim.post("/v1/images/edits", data={"model": "dall-e-3", "prompt": "x"},
+                 files={"image": ("a.png", buf.getvalue(), "image/png")}, headers=AUTH)
+    assert r.status_code == 400 and "does not support image edits" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("model", [m.id for m in catalog.models(family="openai-image")])
+def test_the_catalogue_sizes_of_openai_image_models_are_accepted(sim: TestClient, model: str) -> None:
+    for size in catalog.model(model).choices("sizes"):
+        assert openai_generate(sim, model=model, size=size).status_code == 200, (model, size)

@@ -48,6 +48,44 @@ def seedream_size(size: object, default: tuple[int, int] = (2048, 2048)) -> tupl
     return w, h
 
 
+#: What OpenAI's image API takes per model (reference §3.2, the vendor's lists; the relay passes its 400 on):
+#: sizes (None: any WxH, gpt-image-2), the most images per call, quality values, and whether ``style``,
+#: ``background`` and ``output_format`` are fields of the model at all.
+OPENAI_IMAGE: dict[str, dict[str, Any]] = {
+    "dalle2": {"sizes": ("256x256", "512x512", "1024x1024"), "max_n": 10, "quality": (), "style": False,
+               "background": False, "output_format": False},
+    "dalle3": {"sizes": ("1024x1024", "1792x1024", "1024x1792"), "max_n": 1, "quality": ("standard", "hd"),
+               "style": True, "background": False, "output_format": False},
+    "gptimage": {"sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"), "max_n": 10,
+                 "quality": ("low", "medium", "high", "auto"), "style": False, "background": True,
+                 "output_format": True},
+}
+
+
+def _openai_refusal(model: str, fam: str, fields: dict[str, Any]) -> str | None:
+    """OpenAI's message for a field the model does not take (``Invalid value: …``), or None."""
+    rules = OPENAI_IMAGE.get(fam)
+    if rules is None:
+        return None
+    sizes = None if model.lower().startswith("gpt-image-2") else rules["sizes"]
+    size = fields.get("size")
+    if size not in (None, "") and sizes is not None and size not in sizes:
+        return f"Invalid value: '{size}'. Supported values are: {', '.join(repr(v) for v in sizes)}."
+    n = _as_int(fields.get("n"), 1)
+    if not 1 <= n <= rules["max_n"]:
+        return f"Invalid 'n': integer must be between 1 and {rules['max_n']} for {model}, got {fields.get('n')}."
+    quality = fields.get("quality")
+    if quality not in (None, "") and quality not in rules["quality"]:
+        allowed = ", ".join(repr(v) for v in rules["quality"]) or "none (the model takes no quality)"
+        return f"Invalid value: '{quality}'. Supported values for quality are: {allowed}."
+    for name in ("style", "background", "output_format"):
+        if fields.get(name) not in (None, "") and not rules[name]:
+            return f"Unknown parameter: '{name}' is not supported with {model}."
+    if fields.get("background") == "transparent" and model.lower().startswith("gpt-image-2"):
+        return "Transparent background is not supported for gpt-image-2."
+    return None
+
+
 def _family(model: str) -> str:
     m = model.lower()
     for prefix, fam in (("wan", "wan"), ("qwen", "qwen"), ("doubao-seedream", "seedream"), ("seedream", "seedream"),
@@ -129,6 +167,9 @@ async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
     for key in ("image", "images"):
         v = body.get(key)
         refs.extend(v if isinstance(v, list) else [v] if v else [])
+    refusal = _openai_refusal(model, fam, body)
+    if refusal is not None:
+        return error_response(ctx, 400, refusal, "invalid_value", "invalid_request_error")
     n = max(1, min(MAX_N, images_asked(body)))
     if fam == "seedream":  # the service refuses sizes outside its range (§10.4) rather than fitting them
         wanted = seedream_size(body.get("size"))
@@ -190,6 +231,14 @@ async def edits(ctx: Ctx, form: Form) -> Response:
     if first is None:
         return error_response(ctx, 400, "image must be a PNG, JPEG or WEBP file", "invalid_request",
                               "invalid_request_error")
+    fam = _family(model)
+    if fam == "dalle3":
+        return error_response(ctx, 400, "dall-e-3 does not support image edits; use dall-e-2 or a GPT image model.",
+                              "invalid_value", "invalid_request_error")
+    refusal = _openai_refusal(model, fam, {k: form.get(k) for k in ("size", "n", "quality", "background",
+                                                                     "output_format", "style")})
+    if refusal is not None:
+        return error_response(ctx, 400, refusal, "invalid_value", "invalid_request_error")
     masks = form.uploads("mask")
     n = max(1, min(MAX_N, _as_int(form.get("n"), 1)))
     size_field = form.get("size")
