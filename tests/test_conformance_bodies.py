@@ -8,7 +8,7 @@ import pytest
 from _session_support import Recorder
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import UnsupportedOptionError
+from tokenhot_nb.errors import APIError, UnsupportedOptionError
 
 URL = "https://cdn.example.com/first.png"
 
@@ -106,7 +106,8 @@ def test_style_is_dall_e_3_only(s: Session, rec: Recorder) -> None:
 
 
 def test_extra_stays_the_escape_hatch_for_listed_options(s: Session, rec: Recorder) -> None:
-    s.image("a logo", model="gpt-image-2", extra={"background": "transparent"})
+    with pytest.raises(APIError, match=r"not supported for gpt-image-2"):  # sent as given; the service says no
+        s.image("a logo", model="gpt-image-2", extra={"background": "transparent"})
     assert rec.json(path_part="/images/generations")["background"] == "transparent"
 
 
@@ -131,3 +132,15 @@ def test_openai_speech_sends_the_asked_format_once(s: Session, rec: Recorder) ->
     s.speak("hello", model="gemini-2.5-flash-preview-tts", endpoint="audio.speech", format="wav")
     body = rec.json(path_part="/audio/speech")
     assert body["response_format"] == "wav" and "format" not in body
+
+
+# --- Seedream: references + images made ≤ 15 (§3.2) ----------------------------------------------------------
+
+
+def test_seedream_refuses_more_than_15_images_in_and_out(s: Session, rec: Recorder) -> None:
+    with pytest.raises(UnsupportedOptionError, match=r"at most 15 images per call, inputs and outputs together"):
+        s.edit([URL] * 14, "same style", model="doubao-seedream-4-5-251128", n=2)
+    assert not rec.posts("/images/")
+    s.edit([URL] * 13, "same style", model="doubao-seedream-4-5-251128", n=2)
+    body = rec.json(path_part="/images/generations")
+    assert len(body["image"]) == 13 and body["sequential_image_generation_options"] == {"max_images": 2}

@@ -144,3 +144,17 @@ def test_dall_e_3_edits_are_refused(sim: TestClient) -> None:
 def test_the_catalogue_sizes_of_openai_image_models_are_accepted(sim: TestClient, model: str) -> None:
     for size in catalog.model(model).choices("sizes"):
         assert openai_generate(sim, model=model, size=size).status_code == 200, (model, size)
+
+
+@pytest.mark.parametrize(("refs", "n", "ok"), [(0, 15, True), (0, 16, False), (14, 1, True), (13, 2, True),
+                                               (14, 2, False), (15, 0, False)])
+def test_seedream_image_counts(sim: TestClient, refs: int, n: int, ok: bool) -> None:
+    body: dict[str, Any] = {"model": "doubao-seedream-4-5-251128", "prompt": "a set", "size": "2K",
+                            "response_format": "url", "watermark": False, "sequential_image_generation": "disabled"}
+    if refs:
+        body["image"] = ["https://cdn.example.com/ref.png"] * refs
+    if n:
+        body["sequential_image_generation"] = "auto"
+        body["sequential_image_generation_options"] = {"max_images": n}
+    r = sim.post("/v1/images/generations", json=body, headers=AUTH)
+    assert (r.status_code == 200) is ok, r.text

@@ -6,7 +6,8 @@ family is one entry in ``MODELS`` (the vendor comes from the family); families (
 
 Capability keys (all optional):
 ``edit``, ``edit_only``, ``edit_keeps_input_size`` (an edit sends no size unless asked), ``pixel_range``
-(``[min, max]`` pixels of a ``WxH`` size), ``mask``, ``max_edit_images``, ``sizes`` (menu values), ``size_free`` (any ``WxH``
+(``[min, max]`` pixels of a ``WxH`` size), ``mask``, ``max_edit_images``, ``max_images_total`` (input + output
+images of one call), ``sizes`` (menu values), ``size_free`` (any ``WxH``
 accepted too), ``max_n``, ``seed``, ``negative_prompt``, ``quality`` (allowed values), ``response_formats``,
 ``styles`` / ``backgrounds`` / ``output_formats`` (allowed values; an empty list: the model takes no such option),
 ``ratios``, ``image_sizes`` (Gemini ``1K/2K/4K``), ``durations``, ``resolutions``,
@@ -132,7 +133,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "endpoints": ["images.generations"],
         "vendor": "ByteDance",
         "capabilities": {"edit": True, "mask": False, "max_n": 15, "seed": True, "size_free": True,
-                         "pixel_range": [920_000, 4_620_000], "max_edit_images": 14,
+                         "pixel_range": [920_000, 4_620_000], "max_edit_images": 14, "max_images_total": 15,
                          "response_formats": ["url", "b64_json"]},
         "defaults": {"size": "2K", "watermark": False},
     },

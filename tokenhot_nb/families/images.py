@@ -175,6 +175,11 @@ def _gen_openai(model: ModelInfo, prompt: str, o: dict[str, Any]) -> HttpCall:
 
 def _gen_seedream(model: ModelInfo, prompt: str, o: dict[str, Any], images: Sequence[Media] = ()) -> HttpCall:
     n = o["n"] or 1
+    total = int(model.capabilities.get("max_images_total") or 0)
+    if total and len(images) + n > total:
+        raise UnsupportedOptionError(
+            f"{model.id} takes at most {total} images per call, inputs and outputs together; got {len(images)} "
+            f"input image(s) and n={n}.", hint=f"Lower n to {max(1, total - len(images))} or pass fewer images.")
     body: dict[str, Any] = {"model": model.id, "prompt": prompt}
     if images:
         urls = [media_url(i) for i in images]

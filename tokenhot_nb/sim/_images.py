@@ -86,6 +86,24 @@ def _openai_refusal(model: str, fam: str, fields: dict[str, Any]) -> str | None:
     return None
 
 
+#: Seedream's image counts (§3.2): at most 14 reference images, 1–15 images in a set, and the two together 15.
+SEEDREAM_MAX_REFS, SEEDREAM_MAX_TOTAL = 14, 15
+
+
+def _seedream_counts(body: dict[str, Any], refs: list[Any]) -> str | None:
+    """Ark's refusal of a Seedream body whose image counts are out of bounds, or None."""
+    seq = obj(body.get("sequential_image_generation_options"))
+    asked = seq.get("max_images", 1) if body.get("sequential_image_generation") == "auto" else 1
+    if isinstance(asked, bool) or not isinstance(asked, int) or not 1 <= asked <= SEEDREAM_MAX_TOTAL:
+        return f"sequential_image_generation_options.max_images must be an integer from 1 to {SEEDREAM_MAX_TOTAL}"
+    if len(refs) > SEEDREAM_MAX_REFS:
+        return f"at most {SEEDREAM_MAX_REFS} reference images are supported, got {len(refs)}"
+    if len(refs) + asked > SEEDREAM_MAX_TOTAL:
+        return (f"reference images ({len(refs)}) plus images to generate ({asked}) must not exceed "
+                f"{SEEDREAM_MAX_TOTAL}")
+    return None
+
+
 def _family(model: str) -> str:
     m = model.lower()
     for prefix, fam in (("wan", "wan"), ("qwen", "qwen"), ("doubao-seedream", "seedream"), ("seedream", "seedream"),
@@ -171,6 +189,8 @@ async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
     if refusal is not None:
         return error_response(ctx, 400, refusal, "invalid_value", "invalid_request_error")
     n = max(1, min(MAX_N, images_asked(body)))
+    if fam == "seedream" and (why := _seedream_counts(body, refs)) is not None:
+        return error_response(ctx, 400, why, "invalid_request", "invalid_request_error")
     if fam == "seedream":  # the service refuses sizes outside its range (§10.4) rather than fitting them
         wanted = seedream_size(body.get("size"))
         if isinstance(wanted, str):
