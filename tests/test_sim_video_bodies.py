@@ -66,3 +66,39 @@ def test_the_client_builds_what_the_simulator_takes(sim: TestClient) -> None:
     assert body is not None and [i["Usage"] for i in body["file_infos"]] == ["FirstFrame", "LastFrame"]
     r = sim.post("/v1/video/generations", json=body, headers=AUTH)
     assert r.status_code == 200, r.text
+
+
+# --- Hailuo (§5.2): MiniMax's resolutions per model, 1080P only with 6 s; its "invalid params" code handed on ---
+
+
+def hailuo(model: str, **body: Any) -> dict[str, Any]:
+    return {"model": model, "prompt": "a kite", "duration": 6, **body}
+
+
+@pytest.mark.parametrize(("body", "ok"), [
+    (hailuo("MiniMax-Hailuo-2.3", size="768P"), True),
+    (hailuo("MiniMax-Hailuo-2.3", size="1080P"), True),
+    (hailuo("MiniMax-Hailuo-2.3", size="512P"), False),
+    (hailuo("MiniMax-Hailuo-02", size="512P"), True),
+    (hailuo("MiniMax-Hailuo-2.3-Fast", duration=10, size="1080P"), False),
+    (hailuo("MiniMax-Hailuo-02", duration=10, metadata={"resolution": "1080P"}), False),
+    (hailuo("MiniMax-Hailuo-02", duration=10), True),
+])
+def test_hailuo_resolutions(sim: TestClient, body: dict[str, Any], ok: bool) -> None:
+    r = sim.post("/v1/video/generations", json=body, headers=AUTH)
+    assert (r.status_code == 200) is ok, r.text
+    if not ok:
+        assert r.status_code == 400 and r.json()["code"] == "2013" and r.json()["data"] is None
+
+
+@pytest.mark.parametrize("model", [m.id for m in catalog.models(family="hailuo")])
+def test_every_hailuo_body_the_client_builds_is_accepted(sim: TestClient, model: str) -> None:
+    info = catalog.model(model)
+    for res in info.choices("resolutions"):
+        for dur in info.choices("durations"):
+            limit = dict(info.capabilities.get("resolution_max_duration") or {}).get(res)
+            if limit is not None and dur > limit:
+                continue
+            body = video.build_create(info, "a kite", duration=dur, resolution=res).json
+            r = sim.post("/v1/video/generations", json=body, headers=AUTH)
+            assert r.status_code == 200, (res, dur, r.text)

@@ -58,7 +58,7 @@ async def create(ctx: Ctx, body: dict[str, Any]) -> Response:
     try:
         spec = _bodies.read(model, body)
     except _bodies.Refused as exc:
-        return error_response(ctx, 400, str(exc), "invalid_request", "invalid_request_error")
+        return error_response(ctx, 400, str(exc), exc.code, "invalid_request_error")
     seed_value = int(spec.seed) if isinstance(spec.seed, int) and not isinstance(spec.seed, bool) \
         else seed_of(body) % 2147483647
     width, height = media.video_frame_size(spec.resolution, spec.ratio)

@@ -16,7 +16,11 @@ from ._common import obj
 
 
 class Refused(Exception):
-    """The body is one the service refuses; ``str(exc)`` is its message."""
+    """The body is one the service refuses; ``str(exc)`` is its message, ``code`` the task envelope's code."""
+
+    def __init__(self, message: str, code: str = "invalid_request") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -311,9 +315,29 @@ def generic(model: str, body: dict[str, Any]) -> Spec:
                 first, {"images": len(images) + (1 if body.get("image") else 0)})
 
 
+#: MiniMax's resolutions per model (§5.2): 02 also makes 512P; 1080P only with 6 s.
+_HAILUO_RESOLUTIONS = {"02": ("512P", "768P", "1080P")}
+_HAILUO_DEFAULT_RESOLUTIONS = ("768P", "1080P")
+#: MiniMax's "invalid parameters" status code, which the relay hands on as the task error's code (§5.2).
+_MINIMAX_BAD_PARAMS = "2013"
+
+
 def hailuo(model: str, body: dict[str, Any]) -> Spec:
     spec = generic(model, body)
     _int(spec.seconds, "duration", (5, 6, 10))
+    meta = _metadata(body)
+    size = body.get("size")
+    # new-api maps ``size`` to a resolution by substring ("1080" → 1080P…; default 768P); metadata wins
+    mapped = next((f"{p}P" for p in ("1080", "768", "720", "512") if isinstance(size, str) and p in size), "768P")
+    resolution = str(meta.get("resolution") or mapped).upper()
+    allowed = next((v for k, v in _HAILUO_RESOLUTIONS.items() if k in model.lower()), _HAILUO_DEFAULT_RESOLUTIONS)
+    if resolution not in allowed:
+        raise Refused(f"invalid params, resolution {resolution} is not supported by {model} "
+                      f"(use {', '.join(allowed)})", _MINIMAX_BAD_PARAMS)
+    if resolution == "1080P" and spec.seconds > 6:
+        raise Refused(f"invalid params, 1080P supports a duration of 6 s only, got {spec.seconds:g}",
+                      _MINIMAX_BAD_PARAMS)
+    spec.resolution = resolution
     spec.ratio = "16:9"
     return spec
 
