@@ -144,3 +144,13 @@ def test_seedream_refuses_more_than_15_images_in_and_out(s: Session, rec: Record
     s.edit([URL] * 13, "same style", model="doubao-seedream-4-5-251128", n=2)
     body = rec.json(path_part="/images/generations")
     assert len(body["image"]) == 13 and body["sequential_image_generation_options"] == {"max_images": 2}
+
+
+def test_responses_endpoint_takes_chat_fields_in_its_own_form(s: Session, rec: Recorder) -> None:
+    s.chat("hi", model="GPT 5.2(Responses)", thread=False, stream=False, max_completion_tokens=64,
+           response_format={"type": "json_object"})
+    body = rec.json(path_part="/v1/responses")
+    assert body["max_output_tokens"] == 64 and body["text"] == {"format": {"type": "json_object"}}
+    assert "max_completion_tokens" not in body and "response_format" not in body
+    with pytest.raises(UnsupportedOptionError, match=r"Responses endpoint takes no stop"):
+        s.chat("hi", model="GPT 5.2(Responses)", thread=False, stream=False, stop="END")

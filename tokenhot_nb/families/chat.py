@@ -593,12 +593,24 @@ def _check_options(model: ModelInfo, temperature: float | None,
 #: of a native body, the service drops them or refuses the body.
 _GEMINI_CONFIG = {"top_p": "topP", "top_k": "topK", "stop": "stopSequences", "seed": "seed"}
 _CLAUDE_NAMES = {"stop": "stop_sequences"}
+#: Chat Completions fields the Responses API has under another name (reference §2.2) or not at all.
+_RESPONSES_NAMES = {"max_completion_tokens": "max_output_tokens"}
+_NOT_ON_RESPONSES = ("stop", "seed", "n")
 
 
 def _native_options(model: ModelInfo, ep: str, extra: dict[str, Any]) -> dict[str, Any]:
     """``extra``'s OpenAI-style options in the endpoint's own form; a reasoning effort a native protocol has no
     field for is refused, naming the field it does have."""
-    names = _GEMINI_CONFIG if ep.startswith("gemini") else _CLAUDE_NAMES if ep == "messages" else {}
+    names = (_GEMINI_CONFIG if ep.startswith("gemini") else _CLAUDE_NAMES if ep == "messages"
+             else _RESPONSES_NAMES if ep == "responses" else {})
+    odd = next((k for k in _NOT_ON_RESPONSES if extra.get(k) is not None), None) if ep == "responses" else None
+    if odd is not None:
+        raise UnsupportedOptionError(
+            f"{model.id} on the Responses endpoint takes no {odd} (a Chat Completions field /v1/responses does not "
+            "have).", hint="Drop it, or use endpoint='chat.completions'.")
+    if ep == "responses" and isinstance(extra.get("response_format"), Mapping):
+        extra = {**{k: v for k, v in extra.items() if k != "response_format"},
+                 "text": {**dict(extra.get("text") or {}), "format": extra["response_format"]}}
     if (ep.startswith("gemini") or ep == "messages") and extra.get("reasoning_effort") is not None:
         native = ("generationConfig={'thinkingConfig': {'thinkingBudget': 2048}} (or 'thinkingLevel')"
                   if ep.startswith("gemini") else "thinking={'type': 'enabled', 'budget_tokens': 2048}")
