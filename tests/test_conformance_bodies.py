@@ -8,7 +8,7 @@ import pytest
 from _session_support import Recorder
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import APIError, UnsupportedOptionError
+from tokenhot_nb.errors import APIError, InputError, UnsupportedOptionError
 
 URL = "https://cdn.example.com/first.png"
 
@@ -154,3 +154,14 @@ def test_responses_endpoint_takes_chat_fields_in_its_own_form(s: Session, rec: R
     assert "max_completion_tokens" not in body and "response_format" not in body
     with pytest.raises(UnsupportedOptionError, match=r"Responses endpoint takes no stop"):
         s.chat("hi", model="GPT 5.2(Responses)", thread=False, stream=False, stop="END")
+
+
+# --- HappyHorse seeds are 0…2147483647 (§5.4) -------------------------------------------------------------------
+
+
+def test_happyhorse_refuses_a_seed_past_its_range_before_the_call(s: Session, rec: Recorder) -> None:
+    with pytest.raises(InputError, match=r"happyhorse-1.0-t2v takes a seed from 0 to 2147483647, not 3000000000"):
+        s.video("a horse", model="happyhorse-1.0-t2v", wait=False, seed=3_000_000_000)
+    assert not rec.posts("/video/generations")
+    s.video("a horse", model="doubao-seedance-2.0", wait=False, seed=3_000_000_000)  # Seedance: up to 2^32-1
+    assert rec.json(path_part="/video/generations")["seed"] == 3_000_000_000

@@ -102,3 +102,11 @@ def test_every_hailuo_body_the_client_builds_is_accepted(sim: TestClient, model:
             body = video.build_create(info, "a kite", duration=dur, resolution=res).json
             r = sim.post("/v1/video/generations", json=body, headers=AUTH)
             assert r.status_code == 200, (res, dur, r.text)
+
+
+@pytest.mark.parametrize(("seed", "ok"), [(0, True), (2_147_483_647, True), (2_147_483_648, False), (-1, False)])
+def test_happyhorse_seed_range(sim: TestClient, seed: int, ok: bool) -> None:
+    body = {"model": "happyhorse-1.0-t2v", "input": {"prompt": "a horse"},
+            "parameters": {"resolution": "720P", "duration": 5, "seed": seed}}
+    r = sim.post("/v1/video/generations", json=body, headers=AUTH)
+    assert (r.status_code == 200) is ok, r.text

@@ -7,8 +7,9 @@ family is one entry in ``MODELS`` (the vendor comes from the family); families (
 Capability keys (all optional):
 ``edit``, ``edit_only``, ``edit_keeps_input_size`` (an edit sends no size unless asked), ``pixel_range``
 (``[min, max]`` pixels of a ``WxH`` size), ``mask``, ``max_edit_images``, ``max_images_total`` (input + output
-images of one call), ``sizes`` (menu values), ``size_free`` (any ``WxH``
-accepted too), ``max_n``, ``seed``, ``negative_prompt``, ``quality`` (allowed values), ``response_formats``,
+images of one call), ``sizes`` (menu values), ``size_free`` (any ``WxH`` accepted too), ``max_n``, ``seed``,
+``max_seed`` (the largest seed, when below 2^32-1), ``negative_prompt``, ``quality`` (allowed values),
+``response_formats``,
 ``styles`` / ``backgrounds`` / ``output_formats`` (allowed values; an empty list: the model takes no such option),
 ``ratios``, ``image_sizes`` (Gemini ``1K/2K/4K``), ``durations``, ``resolutions``,
 ``resolution_max_duration``, ``first_frame``, ``last_frame``, ``reference_images`` (max count),
@@ -185,7 +186,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "endpoints": ["video.generations", "videos"],
         "vendor": "Alibaba",
         "capabilities": {"durations": list(range(3, 16)), "resolutions": ["720P", "1080P"],
-                         "ratios": HAPPYHORSE_RATIOS, "seed": True, "first_frame": False, "last_frame": False,
+                         "ratios": HAPPYHORSE_RATIOS, "seed": True, "max_seed": 2_147_483_647,
+                         "first_frame": False, "last_frame": False,
                          "reference_images": 0, "video_input": False, "mode": "t2v"},
         "defaults": {"duration": 5, "resolution": "720P", "watermark": False},
     },

@@ -160,8 +160,20 @@ def seed_for(session_seed: int | None, info: ModelInfo, seed: int | None) -> int
     check_seed(seed)
     check_seed(session_seed)
     if seed is None:
-        return session_seed if session_seed is not None and info.can("seed") else None
+        if session_seed is not None and info.can("seed"):
+            _check_max_seed(info, session_seed)
+            return session_seed
+        return None
     if not info.can("seed"):
         warn(f"{info.id} takes no seed; seed={seed} is ignored.")
         return None
+    _check_max_seed(info, seed)
     return seed
+
+
+def _check_max_seed(info: ModelInfo, seed: int) -> None:
+    """A model with a narrower seed range than :data:`checks.MAX_SEED` (``max_seed``: HappyHorse's 0…2^31-1)
+    refuses a larger one: say so before the (paid) call."""
+    top = info.capabilities.get("max_seed")
+    if isinstance(top, int) and seed > top:
+        raise InputError(f"{info.id} takes a seed from 0 to {top}, not {seed}.", hint=f"e.g. seed={seed % (top + 1)}.")

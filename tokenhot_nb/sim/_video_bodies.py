@@ -187,6 +187,8 @@ def happyhorse(model: str, body: dict[str, Any]) -> Spec:
         raise Refused("video-edit needs exactly one media item of type video, 0-5 reference_image and no duration")
     if "ratio" in params:
         _choice(params["ratio"], "parameters.ratio", ("16:9", "9:16", "1:1", "4:3", "3:4"))
+    if "seed" in params:
+        _int(params["seed"], "parameters.seed", range(0, 2_147_483_648))
     first = next((x["url"] for x in media if x.get("type") in ("first_frame", "reference_image")), None)
     seconds = 5.0 if edit else float(params.get("duration", 5))
     return Spec(inp["prompt"], seconds, str(params.get("resolution", "1080P")), str(params.get("ratio", "16:9")),
