@@ -165,3 +165,10 @@ def test_happyhorse_refuses_a_seed_past_its_range_before_the_call(s: Session, re
     assert not rec.posts("/video/generations")
     s.video("a horse", model="doubao-seedance-2.0", wait=False, seed=3_000_000_000)  # Seedance: up to 2^32-1
     assert rec.json(path_part="/video/generations")["seed"] == 3_000_000_000
+
+
+def test_gemini_edit_labels_a_linked_image_with_its_own_type(s: Session, rec: Recorder) -> None:
+    s.edit(["https://cdn.example.com/a.jpg?sig=1", "https://cdn.example.com/b"], "make it blue",
+           model="gemini-3-pro-image-preview")
+    parts = rec.json(path_part=":generateContent")["contents"][0]["parts"]
+    assert [p["fileData"]["mimeType"] for p in parts[1:]] == ["image/jpeg", "image/png"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
+import mimetypes
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -342,11 +343,20 @@ def _edit_gemini(model: ModelInfo, images: Sequence[Media], prompt: str, mask: M
     parts: list[dict[str, Any]] = [{"text": prompt}]
     for img in images:
         if isinstance(img, str) and img.startswith("http"):
-            parts.append({"fileData": {"mimeType": "image/png", "fileUri": img}})
+            parts.append({"fileData": {"mimeType": _url_image_type(img), "fileUri": img}})
         else:
             data, mime = media_bytes(img)
             parts.append({"inlineData": {"mimeType": mime, "data": base64.b64encode(data).decode("ascii")}})
     return _gemini_call(model, parts, o)
+
+
+def _url_image_type(url: str) -> str:
+    """The image type a link's file name says (``fileData.mimeType`` must match the file; a .jpg is no PNG),
+    PNG when it says none."""
+    from urllib.parse import urlsplit
+
+    guessed = mimetypes.guess_type(urlsplit(url).path)[0] or ""
+    return guessed if guessed.startswith("image/") else "image/png"
 
 
 _EDIT: dict[str, Callable[[ModelInfo, Sequence[Media], str, Media | None, dict[str, Any]], HttpCall]] = {
