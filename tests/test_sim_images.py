@@ -158,3 +158,33 @@ def test_seedream_image_counts(sim: TestClient, refs: int, n: int, ok: bool) -> 
         body["sequential_image_generation_options"] = {"max_images": n}
     r = sim.post("/v1/images/generations", json=body, headers=AUTH)
     assert (r.status_code == 200) is ok, r.text
+
+
+# --- Gemini image settings (§3.2): Google refuses ratios and sizes it does not make ---------------------------
+
+
+def gemini_image(sim: TestClient, model: str, **image_config: Any) -> Any:
+    body = {"contents": [{"role": "user", "parts": [{"text": "a fox"}]}],
+            "generationConfig": {"responseModalities": ["TEXT", "IMAGE"], "imageConfig": image_config}}
+    return sim.post(f"/v1beta/models/{model}:generateContent", json=body, headers=AUTH)
+
+
+@pytest.mark.parametrize(("model", "cfg", "ok"), [
+    ("gemini-3-pro-image-preview", {"aspectRatio": "16:9", "imageSize": "2K"}, True),
+    ("gemini-3-pro-image-preview", {"aspectRatio": "7:3"}, False),
+    ("gemini-3-pro-image-preview", {"imageSize": "8K"}, False),
+    ("gemini-2.5-flash-image", {"aspectRatio": "21:9"}, True),
+    ("gemini-2.5-flash-image", {"imageSize": "2K"}, False),
+])
+def test_gemini_image_config(sim: TestClient, model: str, cfg: dict[str, str], ok: bool) -> None:
+    r = gemini_image(sim, model, **cfg)
+    assert (r.status_code == 200) is ok, r.text
+
+
+@pytest.mark.parametrize("model", [m.id for m in catalog.models(family="gemini-image")])
+def test_every_gemini_image_setting_the_catalogue_offers_is_accepted(sim: TestClient, model: str) -> None:
+    info = catalog.model(model)
+    for size in [*info.choices("ratios"), *info.choices("image_sizes")]:
+        body = images.build_generate(info, "a fox", size=size).json
+        r = sim.post(f"/v1beta/models/{model}:generateContent", json=body, headers=AUTH)
+        assert r.status_code == 200, (size, r.text)

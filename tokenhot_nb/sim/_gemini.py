@@ -82,6 +82,28 @@ def _candidate(parts: list[dict[str, Any]], finish: str | None) -> dict[str, Any
     return cand
 
 
+#: Google's image settings (reference §3.2, V8): the aspect ratios it makes, and the sizes the models after
+#: gemini-2.5-flash-image take (that one has no ``imageSize``).
+IMAGE_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+IMAGE_SIZES = ("1K", "2K", "4K")
+
+
+def _image_config_refusal(model: str, cfg: Any) -> str | None:
+    """Google's INVALID_ARGUMENT message for an ``imageConfig`` it does not take, or None."""
+    if not isinstance(cfg, dict):
+        return None
+    ratio = _get(cfg, "aspectRatio", "aspect_ratio")
+    if ratio is not None and ratio not in IMAGE_RATIOS:
+        return f"aspectRatio {ratio!r} is not supported; use one of {', '.join(IMAGE_RATIOS)}"
+    size = _get(cfg, "imageSize", "image_size")
+    if size is not None:
+        if model.lower().startswith("gemini-2.5-flash-image"):
+            return f"imageSize is not supported by {model}"
+        if size not in IMAGE_SIZES:
+            return f"imageSize {size!r} is not supported; use one of {', '.join(IMAGE_SIZES)}"
+    return None
+
+
 async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> Response:
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
@@ -113,6 +135,9 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
 
     if "IMAGE" in modalities or "image" in model.lower():
         image_cfg = _get(cfg, "imageConfig", "image_config") or {}
+        refusal = _image_config_refusal(model, image_cfg)
+        if refusal is not None:
+            return error_response(ctx, 400, refusal, "invalid_argument", "invalid_request_error")
         w, h = media.aspect_size(_get(image_cfg, "aspectRatio", "aspect_ratio"),
                                  _get(image_cfg, "imageSize", "image_size"))
         source = media.open_image(images[0]) if images else None
