@@ -373,3 +373,13 @@ def test_media_concurrency(sim_server: Server, auth: dict[str, str]) -> None:
 
     assert asyncio.run(run()) == [200] * 10
     sim_server.set_faults(Faults())
+
+
+@pytest.mark.parametrize(("extra", "ok"), [({"response_format": "wav"}, True), ({"response_format": "pcm"}, True),
+                                           ({"response_format": "ogg"}, False), ({"speed": 4}, True),
+                                           ({"speed": 0.1}, False), ({"speed": "fast"}, False)])
+def test_speech_formats_and_speed(sim_url: str, auth: dict[str, str], extra: dict[str, Any], ok: bool) -> None:
+    r = post(sim_url, "/v1/audio/speech", auth, json={"model": "mimo-v2.5-tts", "input": "hi", "voice": "alloy", **extra})
+    assert (r.status_code == 200) is ok, r.text
+    if not ok:
+        assert r.json()["error"]["type"] == "invalid_request_error"

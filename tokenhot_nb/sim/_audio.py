@@ -19,12 +19,22 @@ from ._common import Ctx, Form, count_tokens, error_response, json_out
 _LANGS = {"en": "english", "zh": "chinese", "ja": "japanese", "ko": "korean", "fr": "french", "de": "german",
           "es": "spanish", "ru": "russian", "it": "italian", "pt": "portuguese"}
 _FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+#: ``/v1/audio/speech`` formats and speed range (reference §6.3).
+SPEECH_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 
 
 async def speech(ctx: Ctx, body: dict[str, Any]) -> Response:
     text = body.get("input")
     if not isinstance(text, str) or not text.strip():
         return error_response(ctx, 400, "input is required", "invalid_request", "invalid_request_error")
+    fmt = body.get("response_format", "mp3")
+    if fmt not in SPEECH_FORMATS:
+        return error_response(ctx, 400, f"response_format must be one of {', '.join(SPEECH_FORMATS)}, got {fmt!r}",
+                              "invalid_request", "invalid_request_error")
+    speed = body.get("speed", 1.0)
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.25 <= speed <= 4:
+        return error_response(ctx, 400, f"speed must be a number from 0.25 to 4, got {speed!r}", "invalid_request",
+                              "invalid_request_error")
     voice = str(body.get("voice") or "alloy")
     pcm = await run_in_threadpool(media.speech_pcm, text, voice)
     if body.get("response_format") == "pcm":
