@@ -172,3 +172,12 @@ def test_gemini_edit_labels_a_linked_image_with_its_own_type(s: Session, rec: Re
            model="gemini-3-pro-image-preview")
     parts = rec.json(path_part=":generateContent")["contents"][0]["parts"]
     assert [p["fileData"]["mimeType"] for p in parts[1:]] == ["image/jpeg", "image/png"]
+
+
+def test_happyhorse_audio_setting_is_video_edits_and_checked(s: Session, rec: Recorder) -> None:
+    with pytest.raises(UnsupportedOptionError, match=r"audio_setting='loud'; allowed: auto, origin"):
+        s.video("night", model="happyhorse-1.0-video-edit", video="https://cdn.example.com/in.mp4", wait=False,
+                audio_setting="loud")
+    with pytest.raises(UnsupportedOptionError, match=r"happyhorse-1.0-t2v does not take the option 'audio_setting'"):
+        s.video("night", model="happyhorse-1.0-t2v", wait=False, audio_setting="auto")
+    assert not rec.posts("/video/generations")

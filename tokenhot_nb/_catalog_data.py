@@ -10,7 +10,8 @@ Capability keys (all optional):
 images of one call), ``sizes`` (menu values), ``size_free`` (any ``WxH`` accepted too), ``max_n``, ``seed``,
 ``max_seed`` (the largest seed, when below 2^32-1), ``negative_prompt``, ``quality`` (allowed values),
 ``response_formats``,
-``styles`` / ``backgrounds`` / ``output_formats`` (allowed values; an empty list: the model takes no such option),
+``styles`` / ``backgrounds`` / ``output_formats`` / ``audio_settings`` (allowed values; an empty list: the model
+takes no such option),
 ``ratios``, ``image_sizes`` (Gemini ``1K/2K/4K``), ``durations``, ``resolutions``,
 ``resolution_max_duration``, ``first_frame``, ``last_frame``, ``reference_images`` (max count),
 ``video_input``, ``requires_video``, ``requires_image``, ``mode`` (HappyHorse), ``max_videos``, ``audio_input``,
@@ -187,7 +188,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "vendor": "Alibaba",
         "capabilities": {"durations": list(range(3, 16)), "resolutions": ["720P", "1080P"],
                          "ratios": HAPPYHORSE_RATIOS, "seed": True, "max_seed": 2_147_483_647,
-                         "first_frame": False, "last_frame": False,
+                         "first_frame": False, "last_frame": False, "audio_settings": [],
                          "reference_images": 0, "video_input": False, "mode": "t2v"},
         "defaults": {"duration": 5, "resolution": "720P", "watermark": False},
     },

@@ -127,6 +127,7 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
     first, more_m, roles, vids, auds = _inputs(session, kw)
     seed = seed_for(session.seed, info, kw.pop("seed", None))
     named = {k: kw.pop(k, None) for k in ("duration", "resolution", "ratio")}
+    kw = vfam.check_options(info, kw)  # e.g. audio_setting, where the model lists its values (extra={…}: unchecked)
     params = drop_none({
         "prompt": prompt, "model": info.ref,
         "image": first[0].ref() if len(first) == 1 else ([m.ref() for m in first] or None),

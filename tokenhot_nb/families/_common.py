@@ -183,6 +183,21 @@ def pick_choice(model: ModelInfo, option: str, value: Any, allowed: list[Any]) -
     raise unsupported(model, option, value, allowed)
 
 
+def check_listed(model: ModelInfo, options: Mapping[str, Any], lists: Mapping[str, str]) -> dict[str, Any]:
+    """``options`` with each one ``lists`` names (option → capability) checked against the model's list and spelled
+    as the catalogue does. A model whose capabilities hold the list (empty: it takes no such option) is checked;
+    one without it sends the option as given."""
+    out = dict(options)
+    for option, capability in lists.items():
+        if out.get(option) is None or capability not in model.capabilities:
+            continue
+        allowed = model.choices(capability)
+        if not allowed:
+            raise unsupported(model, option, out[option])
+        out[option] = pick_choice(model, option, out[option], allowed)
+    return out
+
+
 def check_n(model: ModelInfo, n: int | None) -> None:
     if n is None:
         return

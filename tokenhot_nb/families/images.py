@@ -22,6 +22,7 @@ from ..errors import InputError, UnsupportedOptionError
 from ._common import (
     EXT_FOR_MIME,
     Media,
+    check_listed,
     check_n,
     dig,
     dig_list,
@@ -145,8 +146,7 @@ def _check_common(model: ModelInfo, *, n: int | None, seed: int | None, quality:
 
 
 #: Body options whose allowed values the catalogue lists per model (reference §3.2: ``style`` is dall-e-3's,
-#: ``background`` / ``output_format`` the GPT image models'; gpt-image-2 has no transparent background). A model
-#: whose capabilities hold the list (empty: it takes no such option) is checked; one without it sends as given.
+#: ``background`` / ``output_format`` the GPT image models'; gpt-image-2 has no transparent background).
 OPTION_LISTS = {"style": "styles", "background": "backgrounds", "output_format": "output_formats"}
 
 
@@ -154,15 +154,7 @@ def check_options(model: ModelInfo, options: Mapping[str, Any]) -> dict[str, Any
     """``options`` (the call's own keyword options, not ``extra={…}``, the escape hatch) with each listed one
     checked against the model and spelled as the catalogue does; a value outside the list is refused before
     the (paid) call."""
-    out = dict(options)
-    for option, capability in OPTION_LISTS.items():
-        if out.get(option) is None or capability not in model.capabilities:
-            continue
-        allowed = model.choices(capability)
-        if not allowed:
-            raise unsupported(model, option, out[option])
-        out[option] = pick_choice(model, option, out[option], allowed)
-    return out
+    return check_listed(model, options, OPTION_LISTS)
 
 
 # --- generation ------------------------------------------------------------------------------------

@@ -19,18 +19,27 @@ from urllib.parse import quote
 from ...catalog import ModelInfo
 from ...errors import InputError, UnsupportedOptionError
 from .. import _json
-from .._common import finish_body, finite, nest_fields
+from .._common import check_listed, finish_body, finite, nest_fields
 from .._types import HttpCall
 from . import _options as opt
 from ._bodies import BUILDERS, NESTED
 from ._status import parse_create, parse_progress, parse_status
 
-__all__ = ["build_create", "build_poll", "families", "parse_create", "parse_other_ratios", "parse_progress",
+__all__ = ["build_create", "build_poll", "check_options", "families", "parse_create", "parse_other_ratios", "parse_progress",
            "parse_status"]
 
 _CREATE_PATHS = {"video.generations": "/v1/video/generations", "videos": "/v1/videos"}
 _POLL_PATHS = {"generations": "/v1/video/generations/{id}", "videos": "/v1/videos/{id}"}
 OTHER_RATIOS_HEADER = "x-new-api-other-ratios"
+
+
+#: Body options whose allowed values the catalogue lists per model (HappyHorse video-edit's ``audio_setting``).
+OPTION_LISTS = {"audio_setting": "audio_settings"}
+
+
+def check_options(model: ModelInfo, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The call's own keyword options (not ``extra={…}``) with the listed ones checked against the model."""
+    return check_listed(model, options, OPTION_LISTS)
 
 
 def families() -> list[str]:
