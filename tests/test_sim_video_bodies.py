@@ -110,3 +110,17 @@ def test_happyhorse_seed_range(sim: TestClient, seed: int, ok: bool) -> None:
             "parameters": {"resolution": "720P", "duration": 5, "seed": seed}}
     r = sim.post("/v1/video/generations", json=body, headers=AUTH)
     assert (r.status_code == 200) is ok, r.text
+
+
+@pytest.mark.parametrize(("model", "params", "ok"), [
+    ("happyhorse-1.0-video-edit", {"audio_setting": "origin"}, True),
+    ("happyhorse-1.0-video-edit", {"ratio": "16:9"}, False),
+    ("happyhorse-1.0-video-edit", {"audio_setting": "loud"}, False),
+    ("happyhorse-1.0-t2v", {"audio_setting": "auto"}, False),
+])
+def test_happyhorse_video_edit_parameters(sim: TestClient, model: str, params: dict[str, Any], ok: bool) -> None:
+    media = [{"type": "video", "url": "https://cdn.example.com/in.mp4"}] if "edit" in model else []
+    body = {"model": model, "input": {"prompt": "night", "media": media},
+            "parameters": {"resolution": "720P", **params}}
+    r = sim.post("/v1/video/generations", json=body, headers=AUTH)
+    assert (r.status_code == 200) is ok, r.text

@@ -183,8 +183,12 @@ def happyhorse(model: str, body: dict[str, Any]) -> Spec:
         raise Refused("t2v takes no media")
     if "r2v" in m and not (1 <= kinds.count("reference_image") == len(kinds) <= 9):
         raise Refused("r2v needs 1-9 media items of type reference_image")
-    if edit and (kinds.count("video") != 1 or kinds.count("reference_image") > 5 or "duration" in params):
-        raise Refused("video-edit needs exactly one media item of type video, 0-5 reference_image and no duration")
+    if edit and (kinds.count("video") != 1 or kinds.count("reference_image") > 5 or "duration" in params
+                 or "ratio" in params):
+        raise Refused("video-edit needs exactly one media item of type video, 0-5 reference_image, and no duration "
+                      "or ratio")
+    if "audio_setting" in params and (not edit or params["audio_setting"] not in ("auto", "origin")):
+        raise Refused("parameters.audio_setting is video-edit's, auto or origin")
     if "ratio" in params:
         _choice(params["ratio"], "parameters.ratio", ("16:9", "9:16", "1:1", "4:3", "3:4"))
     if "seed" in params:
