@@ -181,3 +181,10 @@ def test_happyhorse_audio_setting_is_video_edits_and_checked(s: Session, rec: Re
     with pytest.raises(UnsupportedOptionError, match=r"happyhorse-1.0-t2v does not take the option 'audio_setting'"):
         s.video("night", model="happyhorse-1.0-t2v", wait=False, audio_setting="auto")
     assert not rec.posts("/video/generations")
+
+
+def test_gemini_native_thinking_options_go_into_thinking_config(s: Session, rec: Recorder) -> None:
+    s.chat("hi", model="gemini-2.5-pro", thread=False, stream=False, thinking_budget=1024, include_thoughts=True)
+    body = rec.json(path_part=":generateContent")
+    assert body["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 1024, "includeThoughts": True}
+    assert "thinking_budget" not in body and "include_thoughts" not in body

@@ -592,6 +592,9 @@ def _check_options(model: ModelInfo, temperature: float | None,
 #: them in ``generationConfig`` (camelCase), Anthropic names ``stop`` ``stop_sequences``. Sent at the top level
 #: of a native body, the service drops them or refuses the body.
 _GEMINI_CONFIG = {"top_p": "topP", "top_k": "topK", "stop": "stopSequences", "seed": "seed"}
+#: Gemini's thinking settings, in ``generationConfig.thinkingConfig`` (§2.4).
+_GEMINI_THINKING = {"thinking_budget": "thinkingBudget", "thinking_level": "thinkingLevel",
+                    "include_thoughts": "includeThoughts"}
 _CLAUDE_NAMES = {"stop": "stop_sequences"}
 #: Chat Completions fields the Responses API has under another name (reference §2.2) or not at all.
 _RESPONSES_NAMES = {"max_completion_tokens": "max_output_tokens"}
@@ -618,9 +621,13 @@ def _native_options(model: ModelInfo, ep: str, extra: dict[str, Any]) -> dict[st
             f"{model.id} on {ep} takes no reasoning_effort (it is an OpenAI field this protocol does not have).",
             hint=f"Pass {native} instead, or use endpoint='chat.completions'.")
     moved = {names[k]: ([v] if k == "stop" and isinstance(v, str) else v) for k, v in extra.items() if k in names}
+    thinking = ({_GEMINI_THINKING[k]: v for k, v in extra.items() if k in _GEMINI_THINKING}
+                if ep.startswith("gemini") else {})
+    if thinking:
+        moved["thinkingConfig"] = thinking
     if not moved:
         return extra
-    rest = {k: v for k, v in extra.items() if k not in names}
+    rest = {k: v for k, v in extra.items() if k not in names and not (thinking and k in _GEMINI_THINKING)}
     return deep_merge(rest, {"generationConfig": moved} if ep.startswith("gemini") else moved)
 
 
