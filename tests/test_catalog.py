@@ -266,6 +266,14 @@ def test_the_recorded_form_of_an_unlisted_model_resolves_back() -> None:
         catalog.model({"id": "brand-new-tts"})  # unlisted, and no family given
 
 
+@pytest.mark.parametrize("name", [5, None, ["gpt-5.2"], b"gpt-5.2", " ", {"name": "gpt-5.2"}, {"id": 5}])
+def test_a_model_named_by_no_str_is_one_input_error(name: Any) -> None:
+    """Not an AttributeError ('int' has no 'strip') or a KeyError ('id') from inside the lookup."""
+    with pytest.raises(InputError) as info:
+        catalog.model(name)
+    assert "\n" not in str(info.value) and "model" in str(info.value).lower()
+
+
 def test_a_listed_model_of_another_kind_is_not_returned() -> None:
     with pytest.raises(UnknownModelError) as info:
         catalog.model("gpt-image-2", kind="chat")

@@ -235,6 +235,21 @@ def _preset(name: str, family: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _check_name(name: object) -> None:
+    """A model is named by a non-empty str, a ModelInfo, or the ``{"id": …, "family": …}`` a history row keeps:
+    anything else is one line here, not an AttributeError or KeyError from the lookup."""
+    if isinstance(name, Mapping):
+        if not isinstance(name.get("id"), str) or not name["id"].strip():
+            raise InputError(f"A model given as a dict needs its 'id' (a str); this one has keys "
+                             f"{sorted(map(str, name))}.", hint="Pass the name: model='gpt-5.2', or {'id': 'new-model', 'family': 'openai-chat'}.")
+        return
+    if isinstance(name, str) and not name.strip():
+        raise InputError("The model name is empty.", hint="Name a model; tokenhot_nb.models() lists them.")
+    if not isinstance(name, (str, ModelInfo)):
+        raise InputError(f"A model is named by a str, not {type(name).__name__} ({name!r:.40}).",
+                         hint="e.g. model='gpt-5.2'; tokenhot_nb.models() lists them.")
+
+
 def _norm(name: str) -> str:
     """Fold a display name or id to a lookup key: 'GPT Image-2' and 'gpt-image-2' meet."""
     s = name.strip().lower()
@@ -345,6 +360,7 @@ class Catalog:
         """
         if family is not None:  # checked even when the name is listed (and wins): a typo is said, not ignored
             self.check_family(family)
+        _check_name(name)
         return self._model(name, kind, family)
 
     def _model(self, name: str | ModelInfo | Mapping[str, str], kind: str | None, family: str | None) -> ModelInfo:
@@ -353,6 +369,7 @@ class Catalog:
         if isinstance(name, ModelInfo):
             return name
         if isinstance(name, Mapping):
+            _check_name(name)
             return self._model(str(name["id"]), kind, family or name.get("family"))
         info = self.find(name)
         if info is not None and (kind is None or info.kind == kind) and (
