@@ -383,6 +383,18 @@ def test_an_index_that_is_not_a_whole_number_is_one_clear_line(filled: History, 
         filled.get(index)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("number", [10**9, 10**30, -10**30])
+def test_an_id_or_position_with_no_entry_is_one_clear_line(filled: History, number: int) -> None:
+    """``get`` leaked a KeyError from the store (an OverflowError past SQLite's integers), ``h[i]`` a bare
+    IndexError; both stay what dict-like and list-like code expects."""
+    with pytest.raises(InputError, match=f"There is no history entry #{number} in ") as info:
+        filled.get(number)
+    assert isinstance(info.value, KeyError) and "history" in info.value.hint
+    with pytest.raises(InputError, match=f"There is no entry at position {number}: this history has ") as at:
+        filled[number]
+    assert isinstance(at.value, IndexError)
+
+
 @pytest.mark.parametrize("kw,words", [
     ({"kind": "imgae"}, "kind 'imgae'; did you mean 'image'"),
     ({"kind": ["image", "vidoe"]}, "kind 'vidoe'; did you mean 'video'"),

@@ -28,6 +28,14 @@ class WrongTypeError(InputError, TypeError):
     """An argument of the wrong type: one clear line, and still the TypeError that list-like code expects."""
 
 
+class NoEntryError(InputError, KeyError):
+    """No row with that id: one clear line, and still the KeyError that ``history.get`` documents."""
+
+
+class OutOfRangeError(InputError, IndexError):
+    """No entry at that position: one clear line, and still the IndexError that ends a sequence."""
+
+
 RENDER_ROWS = 50
 _PAGE = 500
 _REL = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)\s*$", re.I)
@@ -161,12 +169,17 @@ class History:
             raise WrongTypeError(f"History positions are whole numbers or slices, not {type(index).__name__} "
                              f"({index!r:.40}).", hint="e.g. history[-1] (the newest), history[-5:], or "
                              "history.get(entry_id) for the entry with that # id.") from None
-        if i >= 0:
-            rows = self.store.select_entries(self._conds, limit=1, offset=i)
-        else:
-            rows = self.store.select_entries(self._conds, desc=True, limit=1, offset=-i - 1)
+        try:
+            if i >= 0:
+                rows = self.store.select_entries(self._conds, limit=1, offset=i)
+            else:
+                rows = self.store.select_entries(self._conds, desc=True, limit=1, offset=-i - 1)
+        except OverflowError:  # more digits than SQLite's integers: no row is that far
+            rows = []
         if not rows:
-            raise IndexError("history index out of range")
+            raise OutOfRangeError(f"There is no entry at position {i}: this history has {len(self)}.",
+                                  hint="history[0] is the oldest, history[-1] the newest; history.get(id) takes "
+                                       "the # id.")
         return self._bind(rows)[0]
 
     def _slice(self, sl: slice) -> list[HistoryEntry]:
@@ -209,7 +222,12 @@ class History:
         if number is None:
             raise WrongTypeError(f"history.get() takes an entry's # id (a whole number), not {type(entry_id).__name__} "
                              f"({entry_id!r:.40}).", hint="e.g. history.get(12); history[-1] is the newest entry.")
-        return self._bind([self.store.get(number)])[0]
+        try:
+            row = self.store.get(number)
+        except (KeyError, OverflowError):  # (OverflowError: more digits than SQLite's integers)
+            raise NoEntryError(f"There is no history entry #{number} in {self.store.root}.",
+                               hint="Its id is the # column of the history table; history.ids lists them.") from None
+        return self._bind([row])[0]
 
     def artifact(self, sha256: str) -> Path:
         """The file of a stored artifact (what ``to_code()`` uses for input media)."""
