@@ -7,6 +7,7 @@ Tree::
     ├── UnknownModelError (also a ValueError)
     ├── UnsupportedOptionError (also a ValueError)
     ├── InputError (also a ValueError)
+    │   └── WrongTypeError (TypeError) · NoEntryError (KeyError) · OutOfRangeError (IndexError)
     ├── StoreError                    (the history store or an export cannot be read/written; names the path)
     ├── APIError                      (anything the server answered with a non-2xx status)
     │   ├── AuthenticationError       401
@@ -328,6 +329,18 @@ class UnsupportedOptionError(_OptionFields, ValueError):
 
 class InputError(_OptionFields, ValueError):
     pass
+
+
+class WrongTypeError(InputError, TypeError):
+    """An argument of the wrong type: one clear line, and still the TypeError that list-like code expects."""
+
+
+class NoEntryError(InputError, KeyError):
+    """No entry with that key or id: one clear line, and still the KeyError that dict-like code expects."""
+
+
+class OutOfRangeError(InputError, IndexError):
+    """No item at that position: one clear line, and still the IndexError that ends a sequence."""
 
 
 class StoreError(TokenhotError):

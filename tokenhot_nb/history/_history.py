@@ -19,22 +19,9 @@ from typing import Any, overload
 from .._config import redact
 from .._terminal import aligned, cut, plain
 from ..cost import Cost, usd_text
-from ..errors import InputError
+from ..errors import InputError, NoEntryError, OutOfRangeError, WrongTypeError
 from ._entry import HistoryEntry, _shorten, escape
 from ._store import Cond, Store
-
-
-class WrongTypeError(InputError, TypeError):
-    """An argument of the wrong type: one clear line, and still the TypeError that list-like code expects."""
-
-
-class NoEntryError(InputError, KeyError):
-    """No row with that id: one clear line, and still the KeyError that ``history.get`` documents."""
-
-
-class OutOfRangeError(InputError, IndexError):
-    """No entry at that position: one clear line, and still the IndexError that ends a sequence."""
-
 
 RENDER_ROWS = 50
 _PAGE = 500
