@@ -207,3 +207,22 @@ def test_a_row_an_older_version_stored_with_a_non_image_still_shows_a_placeholde
     html = display(res, capsys)["text/html"]
     assert isinstance(res, ImageResult) and "cannot be shown" in html
     assert "<svg" not in html and "<script" not in html and "<img" not in html
+
+
+@pytest.mark.parametrize("index", [2, -3, 10**30])
+def test_a_position_past_the_images_is_one_clear_line(tmp_path: Path, index: int) -> None:
+    """``res[5]``, ``res.pil(5)``, ``res.data(5)``, ``res.thumb(5)`` leaked list's bare IndexError."""
+    res = ImageResult([stored(tmp_path, f"{i}.png", png_bytes()) for i in range(2)], model="m")
+    for use in (lambda: res[index], lambda: res.pil(index), lambda: res.data(index), lambda: res.thumb(index)):
+        with pytest.raises(E.OutOfRangeError, match=r"There is no image .*: this result has 2 \(0 to 1\)\.") as info:
+            use()
+        assert isinstance(info.value, IndexError)
+    assert [r.sha256 for r in res] == ["0" * 64] * 2 and res[-2].path.name == "0.png"  # iteration still ends
+
+
+@pytest.mark.parametrize("index", ["0", 1.0, None])
+def test_a_position_that_is_no_whole_number_is_one_clear_line(tmp_path: Path, index: Any) -> None:
+    res = ImageResult([stored(tmp_path, "0.png", png_bytes())], model="m")
+    for use in (lambda: res[index], lambda: res.pil(index), lambda: res.thumb(index)):
+        with pytest.raises(E.WrongTypeError, match="Image positions are whole numbers or slices"):
+            use()

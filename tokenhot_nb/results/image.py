@@ -66,9 +66,26 @@ class ImageResult(Result):
     @overload
     def __getitem__(self, index: slice) -> ImageResult: ...
     def __getitem__(self, index: int | slice) -> ImageResult:
-        items = self.items[index] if isinstance(index, slice) else [self.items[index]]
+        items = self.items[index] if isinstance(index, slice) else [self._item(index)]
         return ImageResult(items, prompt=self.prompt, text=self.text, model=self.model, entry=self.entry,
                            session=self.session)
+
+    def _item(self, index: int) -> ImageItem:
+        """The image at ``index``; a position it has not, or one that is no whole number, is one clear line."""
+        import operator
+
+        from ..errors import OutOfRangeError, WrongTypeError
+
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise WrongTypeError(f"Image positions are whole numbers or slices, not {type(index).__name__} "
+                                 f"({index!r:.40}).", hint="e.g. result[0] (the first), result[-1] (the last).") from None
+        if not -len(self.items) <= i < len(self.items):
+            raise OutOfRangeError(f"There is no image {i}: this result has {len(self.items)} "
+                                  f"({f'0 to {len(self.items) - 1}' if self.items else 'none'}).",
+                                  hint="Count from 0; result[-1] is the last; len(result) says how many.")
+        return self.items[i]
 
     def __iter__(self) -> Iterator[ImageResult]:
         for i in range(len(self.items)):
@@ -98,13 +115,13 @@ class ImageResult(Result):
         return None
 
     def data(self, index: int = 0) -> bytes:
-        return self.items[index].path.read_bytes()
+        return self._item(index).path.read_bytes()
 
     def pil(self, index: int = 0) -> Image:
         """The image as a PIL image (loaded, so the file is not kept open)."""
         from PIL import Image as PILImage
 
-        path = self.items[index].path
+        path = self._item(index).path
         try:
             with PILImage.open(path) as img:
                 img.load()
@@ -125,7 +142,7 @@ class ImageResult(Result):
     def thumb(self, index: int = 0, max_px: int = GRID_PX) -> tuple[bytes, str, int, int]:
         key = (index, max_px)
         if key not in self._thumbs:
-            self._thumbs[key] = thumbnail(self.items[index].path, max_px)
+            self._thumbs[key] = thumbnail(self._item(index).path, max_px)
         return self._thumbs[key]
 
     def alt_text(self, index: int = 0, width: int = ALT_CHARS) -> str:
