@@ -339,6 +339,21 @@ def test_numpy_values_are_taken_where_they_fit(s: Any, rec: Any) -> None:
     assert len(batch) == 2 and not batch.failed
 
 
+def test_numpy_whole_numbers_are_taken_as_counts_seeds_and_token_limits(s: Any, rec: Any, tmp_path: Any) -> None:
+    """``n=np.int64(2)`` (from ``np.arange``, a pandas cell) was refused as "makes 1 to 15 image(s); got
+    n=np.int64(2)", a numpy seed or max_tokens as "not a whole number": they go out as plain ints."""
+    import numpy as np
+    from _session_support import make_session
+
+    s.image("a cat", n=np.int64(2), seed=np.int64(3))
+    assert (rec.json(-1, "/images/")["seed"], len(s.history[-1].outputs)) == (3, 2)
+    s.chat("hi", max_tokens=np.int32(30), thread=False)
+    assert rec.json(-1, "/chat/")["max_completion_tokens"] == 30
+    s.video("a boat", seed=np.uint32(5), wait=False)
+    assert rec.json(-1, "/video/")["seed"] == 5
+    assert type(make_session(tmp_path / "other", seed=np.int64(4)).seed) is int
+
+
 @pytest.mark.parametrize(("method", "field", "typo", "meant"), [
     ("video", "mode", "durration", "duration"), ("image", "speed", "sed", "seed"),
     ("chat", "image", "temprature", "temperature"), ("edit", "imageUrls", "sed", "seed"),

@@ -18,6 +18,7 @@ from ..history import _pieces
 from ..results import ChatResult, from_entry
 from . import budget as _budget
 from .checks import body_extra, check_chat, check_chat_options
+from .checks import whole as whole_number
 from .inputs import store_media
 from .loop import call_user
 from .recording import (
@@ -52,7 +53,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     headers = kw.pop("headers", None)
     raw = kw.pop("raw", None)
     system, stream = kw.pop("system", None), bool(kw.pop("stream", True))
-    temperature, max_tokens = kw.pop("temperature", None), kw.pop("max_tokens", None)
+    temperature, max_tokens = kw.pop("temperature", None), whole_number(kw.pop("max_tokens", None))
     check_chat(message, temperature, max_tokens, answering_tools=kw.get("tool_results") is not None)
     check_chat_options(system, thread, kw.get("tools"), kw.get("tool_choice"))
     endpoint = _endpoint(info, kw)

@@ -143,6 +143,20 @@ def check_model_name(name: Any) -> None:
                                   name, (list, tuple)) else "."))
 
 
+def whole(value: Any) -> Any:
+    """``value`` as a plain int when it is a whole number of another type (numpy's ``int64`` from ``np.arange``,
+    a pandas cell), else as it came, for the checks to judge: refused as "not a whole number", or unsendable as
+    JSON, a numpy int was the user's mistake only in name."""
+    import operator
+
+    if isinstance(value, (bool, int)) or value is None:
+        return value
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value
+
+
 def check_seed(seed: Any) -> None:
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
         raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r:.40}.",

@@ -118,6 +118,7 @@ class Session:
                  **settings: Any) -> None:
         self.settings = Settings.from_env(api_key=api_key, base_url=base_url, mode=mode, store=store, **settings)
         self.id = uuid.uuid4().hex[:12]
+        seed = _checks.whole(seed)
         _checks.check_seed(seed)
         self.seed = seed
         self.defaults: dict[str, str] = _models.check_defaults(defaults)

@@ -16,7 +16,7 @@ from ..client._body import media_type
 from ..client._download import _arrived, raster_format
 from ..errors import APIError, DownloadError, InputError, ReplayMissError, StoreError
 from ..results import ImageItem, ImageResult, from_entry
-from .checks import body_extra, check_text
+from .checks import body_extra, check_text, whole
 from .inputs import fetch, store_media
 from .models import seed_for
 from .recording import (
@@ -53,6 +53,7 @@ def image_params(session: Session, info: ModelInfo, kw: dict[str, Any]) -> tuple
     headers = kw.pop("headers", None)
     seed = seed_for(session.seed, info, kw.pop("seed", None))
     named = {k: kw.pop(k, None) for k in ("n", "size", "quality", "negative", "response_format")}
+    named["n"] = whole(named["n"])
     if isinstance(named["n"], bool):  # True would pass as 1
         raise InputError(f"n is how many images (a whole number), not {named['n']}.", hint="e.g. n=2.")
     if named["negative"] is not None:

@@ -10,7 +10,7 @@ from .. import catalog
 from .._warn import warn
 from ..catalog import ModelInfo, UnclassifiedModelError
 from ..errors import InputError, UnknownModelError, UnsupportedOptionError
-from .checks import check_model_name, check_seed, with_article
+from .checks import check_model_name, check_seed, whole, with_article
 
 if TYPE_CHECKING:
     from .core import Session
@@ -157,6 +157,7 @@ def check_kind(method: str, info: ModelInfo) -> None:
 
 def seed_for(session_seed: int | None, info: ModelInfo, seed: int | None) -> int | None:
     """The seed to send: explicit or the session's, and only to models that take one."""
+    seed = whole(seed)
     check_seed(seed)
     check_seed(session_seed)
     if seed is None:
