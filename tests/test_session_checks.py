@@ -354,6 +354,14 @@ def test_numpy_whole_numbers_are_taken_as_counts_seeds_and_token_limits(s: Any, 
     assert type(make_session(tmp_path / "other", seed=np.int64(4)).seed) is int
 
 
+@pytest.mark.parametrize("n", [2.0, "2", None.__class__])
+def test_an_image_count_that_is_no_whole_number_says_so(s: Any, rec: Any, n: Any) -> None:
+    """It said "makes 1 to 15 image(s) per call; got n=2.0": a range error for a number inside the range."""
+    with pytest.raises(E.InputError, match=r"^n is how many images: a whole number, not ") as info:
+        s.image("a cat", n=n)
+    assert "per call" not in info.value.message and "e.g. n=2" in info.value.hint and rec.posts() == []
+
+
 @pytest.mark.parametrize(("method", "field", "typo", "meant"), [
     ("video", "mode", "durration", "duration"), ("image", "speed", "sed", "seed"),
     ("chat", "image", "temprature", "temperature"), ("edit", "imageUrls", "sed", "seed"),
