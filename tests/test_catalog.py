@@ -274,6 +274,20 @@ def test_a_model_named_by_no_str_is_one_input_error(name: Any) -> None:
     assert "\n" not in str(info.value) and "model" in str(info.value).lower()
 
 
+def test_a_kind_or_family_that_does_not_exist_is_refused_not_an_empty_list() -> None:
+    """``tokenhot_nb.models("imgae")`` was [] (as if there were no image model); ``model(x, kind="chatz")`` said
+    "Unknown chatz model" of a listed chat model."""
+    with pytest.raises(InputError, match=r"There is no model kind 'imgae'; did you mean 'image'\?"):
+        catalog.models("imgae")
+    with pytest.raises(InputError, match="There is no model kind 5"):
+        catalog.models(5)  # type: ignore[arg-type]
+    with pytest.raises(UnknownFamilyError):
+        catalog.models(family="openai-chatt")
+    with pytest.raises(InputError, match="There is no model kind 'chatz'"):
+        catalog.model("gpt-5.2", kind="chatz")
+    assert catalog.models("image") and catalog.models(family="claude")
+
+
 def test_a_listed_model_of_another_kind_is_not_returned() -> None:
     with pytest.raises(UnknownModelError) as info:
         catalog.model("gpt-image-2", kind="chat")

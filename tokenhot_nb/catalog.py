@@ -499,11 +499,22 @@ def builtin() -> Catalog:
     return Catalog([from_spec(entry, FAMILIES) for entry in MODELS], FAMILIES)
 
 
+def check_kind(kind: Any) -> None:
+    """``models("imgae")`` listed nothing, as if the service had no image model."""
+    if kind is not None and kind not in KINDS:
+        near = difflib.get_close_matches(str(kind), KINDS, n=1)
+        raise InputError(f"There is no model kind {kind!r}" + (f"; did you mean {near[0]!r}?" if near else "."),
+                         hint=f"The kinds are: {', '.join(KINDS)}.")
+
+
 def models(kind: str | None = None, family: str | None = None) -> list[ModelInfo]:
     """Every built-in model, optionally only one kind or family, in catalogue order.
 
     A session's ``models()`` answers for its service: these plus what the service's live table lists.
     """
+    check_kind(kind)
+    if family is not None:
+        builtin().check_family(family)
     return builtin().models(kind, family)
 
 
@@ -514,6 +525,7 @@ def families() -> dict[str, str]:
 
 def model(name: str | ModelInfo | Mapping[str, str], kind: str | None = None, family: str | None = None) -> ModelInfo:
     """Resolve an id, display name or alias in the built-in catalogue (see :meth:`Catalog.model`)."""
+    check_kind(kind)
     return builtin().model(name, kind, family)
 
 

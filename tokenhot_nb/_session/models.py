@@ -101,14 +101,7 @@ def check_defaults(defaults: Any) -> dict[str, str]:
     return {str(k): v for k, v in defaults.items()}
 
 
-def check_model_kind(kind: Any) -> None:
-    """``models("imgae")`` listed nothing, as if the service had no image model."""
-    from ..catalog import KINDS
-
-    if kind is not None and kind not in KINDS:
-        near = difflib.get_close_matches(str(kind), KINDS, n=1)
-        raise InputError(f"There is no model kind {kind!r}" + (f"; did you mean {near[0]!r}?" if near else "."),
-                         hint=f"The kinds are: {', '.join(KINDS)}.")
+check_model_kind = catalog.check_kind
 
 
 def default_model(defaults: Mapping[str, str], method: str, mask: bool = False) -> ModelInfo:
