@@ -369,6 +369,26 @@ def test_models_history_config(ip: Any, offline: Any, monkeypatch: pytest.Monkey
     assert "NOPE_NOT_SET is not set" in last_data(cap)["text/plain"]
 
 
+@pytest.mark.parametrize("no_input", [EOFError, "stdin"])
+def test_a_key_prompt_where_the_front_end_takes_no_input_is_one_line(ip: Any, offline: Any, no_input: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A front end with no input box (IPython's StdinNotImplementedError) or no stdin (EOFError) showed
+    "EOFError: EOFError ... may be a bug in tokenhot_nb"."""
+    from IPython.core.error import StdinNotImplementedError
+
+    error = EOFError() if no_input is EOFError else StdinNotImplementedError("raw_input was called, but this "
+                                                                             "frontend does not support input")
+
+    def refuse(prompt: str = "") -> str:
+        raise error
+
+    monkeypatch.setattr("getpass.getpass", refuse)
+    _res, cap = run(ip, "%th_config --key")
+    text = last_data(cap)["text/plain"]
+    assert "cannot ask for input" in text and "--key-from-env" in text and "bug" not in text
+    assert tokenhot_nb.session() is offline  # nothing changed
+
+
 def test_panel(ip: Any, offline: Any) -> None:
     res, cap = run(ip, "%th_panel image")
     assert res.error_in_exec is None, cap.stderr

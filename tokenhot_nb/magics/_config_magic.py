@@ -19,6 +19,9 @@ from ._tables import Table, settings_table
 KEY_PROMPT = "Tokenhot API key (hidden; it is not saved in the notebook): "
 KEY_NOT_IN_ENV = "Environment variable {var} is not set."
 KEY_NOT_IN_ENV_FIX = "Set it where Jupyter starts (or with os.environ), or use %th_config --key for a hidden prompt."
+KEY_NO_PROMPT = "This front end cannot ask for input (no input box, or no stdin), so --key cannot prompt for the key."
+KEY_NO_PROMPT_FIX = ("Set TOKENHOT_API_KEY where Jupyter starts, then %th_config --key-from-env (or --key-from-env "
+                     "MY_VAR for another variable).")
 KEY_EMPTY = "No key entered; the settings were not changed."
 KEY_SET = "API key set for this session (hidden)."
 
@@ -34,7 +37,10 @@ def read_key(prompt: bool, env_var: str | None) -> str | None:
     from ..errors import ConfigError
 
     if prompt:
-        return getpass.getpass(KEY_PROMPT).strip()
+        try:
+            return getpass.getpass(KEY_PROMPT).strip()
+        except (EOFError, NotImplementedError):  # (IPython's StdinNotImplementedError is a NotImplementedError)
+            raise ConfigError(KEY_NO_PROMPT, hint=KEY_NO_PROMPT_FIX) from None
     if env_var:
         value = os.environ.get(env_var, "").strip()
         if not value:
