@@ -156,6 +156,21 @@ def test_bad_options_give_short_usage(ip: Any, fake: FakeSession, source: str) -
     assert not fake.calls
 
 
+@pytest.mark.parametrize("source,meant", [
+    ("%%th_chat --temprature 0.2\nx", "--temperature"), ("%%th_chat --max_tokens 9\nx", "--max-tokens"),
+    ("%%th_chat --tempreture=1\nx", "--temperature"), ("%%th_image --sizee 2K\nx", "--size"),
+    ("%%th_video --durration 5\nx", "--duration"), ("%th_history --serch cat", "--search"),
+    ("%th_config --default-imag seedream", "--default-image")])
+def test_an_option_one_typo_away_names_the_option_meant(ip: Any, fake: FakeSession, source: str, meant: str) -> None:
+    """It said only "unrecognized arguments: --temprature 0.2", leaving the reader to find the option in the usage."""
+    res, _cap = run(ip, source)
+    assert type(res.error_in_exec).__name__ == "UsageError"
+    assert f"(did you mean {meant}?)" in str(res.error_in_exec).splitlines()[0]
+    assert not fake.calls
+    res, _cap = run(ip, "%%th_image --zzz\nx")
+    assert "did you mean" not in str(res.error_in_exec)
+
+
 @pytest.mark.parametrize("magic", ["%%th_image", "%%th_chat", "%%th_video", "%%th_audio", "%th_transcribe",
                                    "%th_translate", "%th_models", "%th_history", "%th_config", "%th_panel",
                                    "%th_video"])

@@ -93,7 +93,23 @@ class MagicParser(argparse.ArgumentParser):
         extra = message.partition("unrecognized arguments: ")[2].split()
         if extra and not any(word.startswith("-") for word in extra):  # `%th_transcribe my file.mp3`
             message += f" ({_STRAY_WORDS.get(self.prog, 'quote a value that holds spaces')})"
+        meant = self._meant([w for w in extra if w.startswith("--")])
+        if meant:  # `--temprature 0.2`, `--max_tokens 9`: the option it is one typo from
+            message += f" (did you mean {meant}?)"
         raise MagicUsageError(redact(f"{message}\n{usage}\n{MORE_HELP.format(prog=self.prog)}"))
+
+    def _meant(self, words: list[str]) -> str:
+        """The options these unknown ones are likely typos of (``--max_tokens`` → ``--max-tokens``), or ""."""
+        import difflib
+
+        known = [o for o in self._option_string_actions if o.startswith("--")]
+        found = []
+        for word in words:
+            name = word.partition("=")[0].replace("_", "-").lower()
+            near = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+            if near:
+                found.append(near[0])
+        return ", ".join(dict.fromkeys(found))
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         self.error(message or "invalid options")
