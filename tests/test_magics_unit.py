@@ -171,6 +171,27 @@ def test_an_option_one_typo_away_names_the_option_meant(ip: Any, fake: FakeSessi
     assert "did you mean" not in str(res.error_in_exec)
 
 
+@pytest.mark.parametrize("source,said", [
+    ("%%th_image -n 1 -n 4\nx", "-n is given twice ('1' and '4')"),
+    ("%%th_chat -m gpt-5.2 --model claude-opus\nx", "-m is given twice ('gpt-5.2' and 'claude-opus')"),
+    ("%%th_chat --system=a --system b\nx", "--system is given twice ('a' and 'b')"),
+    ("%%th_video --duration 5 --ratio 16:9 --duration 10\nx", "--duration is given twice ('5' and '10')")])
+def test_an_option_given_twice_is_refused_not_silently_the_last(ip: Any, fake: FakeSession, source: str,
+                                                                said: str) -> None:
+    """argparse kept the last value without a word: ``-n 1 … -n 4`` made (and paid for) four images."""
+    res, _cap = run(ip, source)
+    assert type(res.error_in_exec).__name__ == "UsageError"
+    assert str(res.error_in_exec).splitlines()[0] == f"{said}; give it once."
+    assert not fake.calls
+
+
+def test_repeatable_options_and_flags_may_repeat(ip: Any, fake: FakeSession) -> None:
+    ip.user_ns["logo"] = object()
+    run(ip, "%%th_image --edit logo --edit logo -x a=1 -x b=2\nadd a hat")
+    run(ip, "%%th_chat --new --new\nhi")
+    assert [c[0] for c in fake.calls] == ["edit", "chat"]
+
+
 @pytest.mark.parametrize("magic", ["%%th_image", "%%th_chat", "%%th_video", "%%th_audio", "%th_transcribe",
                                    "%th_translate", "%th_models", "%th_history", "%th_config", "%th_panel",
                                    "%th_video"])

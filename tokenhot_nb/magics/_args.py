@@ -98,6 +98,29 @@ class MagicParser(argparse.ArgumentParser):
             message += f" (did you mean {meant}?)"
         raise MagicUsageError(redact(f"{message}\n{usage}\n{MORE_HELP.format(prog=self.prog)}"))
 
+    def _refuse_repeats(self, argv: list[str]) -> None:
+        """An option that takes one value, given twice (``-n 1 … -n 4``): argparse keeps the last without a word,
+        so the call made (and paid for) may not be the one meant. Repeatable options (``--edit``, ``-x``) and
+        flags are fine."""
+        seen: dict[str, tuple[str, str]] = {}
+        i = 0
+        while i < len(argv):
+            word = argv[i]
+            i += 1
+            if word == "--":
+                break
+            name, eq, value = word.partition("=") if word.startswith("--") else (word, "", "")
+            action = self._option_string_actions.get(name)
+            if action is None or action.nargs == 0 or isinstance(action, argparse._AppendAction):
+                continue
+            if not eq and i < len(argv) and (action.nargs is None or not argv[i].startswith("-")):
+                value = argv[i]
+                i += 1
+            if action.dest in seen:
+                first_name, first_value = seen[action.dest]
+                self.error(f"{first_name} is given twice ({first_value!r} and {value!r}); give it once.")
+            seen[action.dest] = (name, value)
+
     def _meant(self, words: list[str]) -> str:
         """The options these unknown ones are likely typos of (``--max_tokens`` → ``--max-tokens``), or ""."""
         import difflib
@@ -130,6 +153,7 @@ class MagicParser(argparse.ArgumentParser):
             argv = shlex.split(line, posix=True)
         except ValueError as exc:  # "No closing quotation"
             raise MagicUsageError(UNCLOSED_QUOTE.format(prog=self.prog, problem=str(exc).lower())) from None
+        self._refuse_repeats(argv)
         ns = self._intermixed(argv) if self.intermixed else self.parse_args(argv)
         out = getattr(ns, "output", None)
         if out is not None and (not out.isidentifier() or keyword.iskeyword(out)):
