@@ -8,6 +8,7 @@ import json
 import time
 import wave
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -327,6 +328,24 @@ def test_artifact_lookup_for_code(filled: History, tmp_path: Path) -> None:
     assert filled.artifact(a.sha256) == a.path
     with pytest.raises(FileNotFoundError):
         filled.artifact("f" * 64)
+
+
+@pytest.mark.parametrize("call,words", [
+    (lambda h: h.usage(prices=5), r"usage\(prices=…\) takes a dict"),
+    (lambda h: h.usage(prices={"a": 5}), "the prices of 'a' must be a dict"),
+    (lambda h: h.usage(prices={"a": {"input_per_mtoks": 2.0}}), "did you mean 'input_per_mtok'"),
+    (lambda h: h.usage(prices={"a": {"per_image": "0.04"}}), "per_image must be an amount in USD"),
+    (lambda h: h.usage(prices={"a": {"per_image": float("nan")}}), "per_image must be an amount in USD"),
+    (lambda h: History.load(5), r"History.load\(\) takes the path of an export, not int"),
+    (lambda h: h.artifact("zz"), r"artifact\(\) takes an artifact's sha256"),
+    (lambda h: h.artifact(5), r"artifact\(\) takes an artifact's sha256"),
+])
+def test_usage_prices_load_and_artifact_arguments_are_one_line(filled: History, call: Any, words: str) -> None:
+    """prices=5 was an AttributeError, a typo'd price key a silent $0, load(5) and artifact('zz') a bare
+    TypeError / ValueError from inside."""
+    with pytest.raises(InputError, match=words) as info:
+        call(filled)
+    assert "\n" not in str(info.value)
 
 
 def test_time_filters_accept_friendly_values(filled: History) -> None:

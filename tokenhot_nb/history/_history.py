@@ -32,6 +32,38 @@ _STATUS_COLOR = {"ok": "#1a7f37", "error": "#cf222e", "running": "#9a6700", "pen
 _TD = "padding:2px 6px;border-bottom:1px solid #8882;vertical-align:top;text-align:left"
 
 
+PRICE_KEYS = ("input_per_mtok", "output_per_mtok", "per_image", "per_video_second")
+
+
+def _check_prices(prices: Any) -> None:
+    """``usage(prices=…)``: a typo'd key ("input_per_mtoks") priced those tokens at $0 without a word, and a
+    dict of numbers ended in an AttributeError from inside."""
+    import difflib
+    import math
+    from collections.abc import Mapping
+
+    if prices is None:
+        return
+    example = "e.g. usage(prices={'gpt-5.2': {'input_per_mtok': 1.25, 'output_per_mtok': 10}})."
+    if not isinstance(prices, Mapping):
+        raise WrongTypeError(f"usage(prices=…) takes a dict {{model: {{price: USD}}}}, not {type(prices).__name__}.",
+                             hint=example)
+    for model, row in prices.items():
+        if not isinstance(row, Mapping):
+            raise WrongTypeError(f"usage(prices=…): the prices of {model!r} must be a dict {{price: USD}}, not "
+                                 f"{type(row).__name__} ({row!r:.40}).", hint=example)
+        for key, value in row.items():
+            if key not in PRICE_KEYS:
+                near = difflib.get_close_matches(str(key), PRICE_KEYS, n=1)
+                raise InputError(f"usage(prices=…): {model!r} has the price {key!r}"
+                                 + (f"; did you mean {near[0]!r}?" if near else ", which is not one."),
+                                 hint=f"The prices are: {', '.join(PRICE_KEYS)} (USD).")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value < 0):
+                raise InputError(f"usage(prices=…): {model!r} {key} must be an amount in USD (0 or more), not "
+                                 f"{value!r:.40}.", hint=example)
+
+
 def to_timestamp(value: Any, now: float | None = None) -> float:
     """Unix time from a number, ``datetime``/``date``, ``timedelta`` (ago), ISO string or ``"2h"``-style age."""
     now = time.time() if now is None else now
@@ -218,7 +250,10 @@ class History:
 
     def artifact(self, sha256: str) -> Path:
         """The file of a stored artifact (what ``to_code()`` uses for input media)."""
-        return self.store.path_of(sha256)
+        if not isinstance(sha256, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", sha256.strip()):
+            raise InputError(f"artifact() takes an artifact's sha256 (64 hex digits), not {sha256!r:.80}.",
+                             hint="The sha256s are in an entry's outputs, or result.sha256.")
+        return self.store.path_of(sha256.strip())
 
     # ------------------------------------------------------------ narrowing
 
@@ -305,6 +340,7 @@ class History:
         ``prices`` (``{model: {"input_per_mtok", "output_per_mtok", "per_image", "per_video_second"}}``)
         recomputes it from your own table instead.
         """
+        _check_prices(prices)
         where, args = self.store._where(self._conds)
         sql = (
             "SELECT model, COUNT(*), SUM(status='ok'), SUM(status='error'), "
@@ -360,6 +396,9 @@ class History:
         """
         from ._export import load_history
 
+        if not isinstance(path, (str, os.PathLike)):
+            raise WrongTypeError(f"History.load() takes the path of an export, not {type(path).__name__}.",
+                                 hint="e.g. History.load('history.json'), a file History.export() wrote.")
         return load_history(Path(path), store, strict=strict)
 
     # ------------------------------------------------------------ display
