@@ -48,3 +48,6 @@ def test_budget_from_config_stops_a_magic_and_balance_shows_it(ip: Any, offline:
     assert "No budget set" in shown
     res, shown = run(ip, "%th_config --budget lots")
     assert "is not an amount" in shown and "Traceback" not in shown
+    assert "Fix: A budget is an amount such as 2.50 (USD)" in shown and "Check the options" not in shown
+    res, shown = run(ip, "%th_config --budget -5")  # a number, below zero: not "write 2.50"
+    assert "Budget: '-5' is not an amount: a budget is zero or more." in shown

@@ -265,7 +265,9 @@ def parse_amount(value: float | int | str, rate: float = DEFAULT_RATE) -> tuple[
         text = str(value).strip().replace(",", "")
         m = re.fullmatch(r"(\$|¥|￥)?\s*([0-9]*\.?[0-9]+)\s*(usd|cny|rmb|元)?", text, re.IGNORECASE)
         if not m:
-            raise ValueError(f"{value!r} is not an amount: write 2.50 (USD), '$2.50' or '¥20'")
+            if re.fullmatch(r"-\s*(\$|¥|￥)?\s*[0-9]*\.?[0-9]+.*", text):  # "-5": a number, just below zero
+                raise ValueError(f"{value!r} is not an amount: a budget is zero or more")
+            raise ValueError(f"{value!r} is not an amount")
         amount = float(m.group(2))
         cny = m.group(1) in ("¥", "￥") or (m.group(3) or "").lower() in ("cny", "rmb", "元")
         currency = "CNY" if cny else "USD"

@@ -186,7 +186,8 @@ def set_budget(session: Session, amount: float | int | str | None, *, rate: floa
     try:
         usd, _currency = cost.parse_amount(amount, rate)
     except ValueError as exc:
-        raise InputError(f"Budget: {exc}.") from None
+        raise InputError(f"Budget: {exc}.", hint="A budget is an amount such as 2.50 (USD), '$2.50' or '¥20'; "
+                                                  "to remove it: set_budget(None), or %th_config --no-budget.") from None
     old = load(store)
     since = time.time() if new_period or old is None else old.since
     budget = Budget(usd, str(amount), since)
