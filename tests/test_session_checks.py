@@ -376,3 +376,18 @@ def test_a_documented_body_field_is_never_taken_for_a_typo(s: Any, method: str, 
     checks.check_option_names({field: "x"}, named, method)
     with pytest.raises(E.InputError, match=f"did you mean {meant}="):
         checks.check_option_names({typo: 7}, named, method)
+
+
+def test_set_session_and_estimate_of_the_wrong_thing_are_one_line(s: Any) -> None:
+    """set_session(5) was a bare TypeError (a full traceback in a notebook); estimate(5) said "Cannot estimate ''"."""
+    import tokenhot_nb
+
+    with pytest.raises(E.InputError, match=r"^set_session\(\) takes a Session, not int\. e\.g\. ") as info:
+        tokenhot_nb.set_session(5)  # type: ignore[arg-type]
+    assert isinstance(info.value, TypeError) and "Session(" in info.value.hint
+    with pytest.raises(E.InputError, match=r"^Cannot estimate int \(5\): use one of chat, ") as est:
+        s.estimate(5, "a cat")
+    assert "s.estimate('image', 'a cat'" in est.value.hint
+    with pytest.raises(E.InputError, match=r"^Cannot estimate 'imagee'"):
+        s.estimate("imagee", "a cat")
+    assert s.estimate(s.image, "a cat").usd is not None

@@ -581,7 +581,9 @@ class Session:
         if name not in self._ESTIMABLE:
             from ..errors import InputError
 
-            raise InputError(f"Cannot estimate {name!r}: use one of {', '.join(sorted(self._ESTIMABLE))}.")
+            what = repr(name) if isinstance(method, str) or name else f"{type(method).__name__} ({method!r:.40})"
+            raise InputError(f"Cannot estimate {what}: use one of {', '.join(sorted(self._ESTIMABLE))}.",
+                             hint="Name the method, then its arguments: s.estimate('image', 'a cat', n=2).")
         twins: dict[str, Callable[..., Coroutine[Any, Any, Any]]] = {
             "image": self.aimage, "edit": self.aedit, "video": self.avideo, "speak": self.aspeak,
             "transcribe": self.atranscribe, "translate": self.atranslate, "chat": self.achat,

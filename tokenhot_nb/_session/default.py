@@ -30,7 +30,10 @@ def set_session(s: Session) -> Session:
     """Make ``s`` the shared default session."""
     global _default
     if not isinstance(s, Session):
-        raise TypeError(f"set_session() takes a Session, not {type(s).__name__}")
+        from ..errors import WrongTypeError
+
+        raise WrongTypeError(f"set_session() takes a Session, not {type(s).__name__}.",
+                             hint="e.g. tokenhot_nb.set_session(tokenhot_nb.Session(store='.tokenhot')).")
     with _default_lock:
         _default = s
     return s
