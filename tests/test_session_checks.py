@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -280,6 +281,20 @@ def test_a_task_wait_callback_is_checked_too(s: Any) -> None:
     with pytest.raises(E.InputError, match="on_progress is called with 1 argument"):
         task.wait(on_progress=lambda a, b: None)
     assert task.wait(on_progress=lambda status: None).path.exists()  # the task is still there to wait for
+
+
+@pytest.mark.parametrize("timeout,words", [(-1, "above 0, not -1"), (0, "above 0, not 0"),
+                                           (float("nan"), "above 0, not nan"), ("5", "(a number), not a str"),
+                                           (True, "(a number), not bool")])
+def test_a_task_wait_timeout_is_checked_before_polling(s: Any, rec: Any, timeout: Any, words: str) -> None:
+    """timeout="5" was a TypeError from inside the poll loop; -1 polled once, then said the task "was not done
+    after -1 s" (an APITimeoutError with a resume hint, for a typo)."""
+    task = s.video("a cat", wait=False)
+    polls = len(rec.requests)
+    with pytest.raises(E.InputError, match=r"^timeout .*" + re.escape(words)):
+        task.wait(timeout=timeout)
+    assert len(rec.requests) == polls  # nothing was asked of the service
+    assert task.wait(timeout=60).path.exists()
 
 
 def test_callbacks_of_any_fitting_shape_pass(s: Any) -> None:

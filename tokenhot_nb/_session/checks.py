@@ -177,6 +177,23 @@ def check_count(value: Any, name: str) -> int:
     return number
 
 
+def check_timeout(timeout: Any) -> float | None:
+    """A wait's ``timeout``: None (the session's ``video_deadline``) or seconds, a finite number above 0. "5" was a
+    TypeError from inside; -1 polled once and said the task "was not done after -1 s"."""
+    if timeout is None:
+        return None
+    import numbers
+
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real):  # (numpy's numbers are Reals)
+        raise InputError(f"timeout is how many seconds to wait (a number), not {_what(timeout)}.",
+                         hint="e.g. task.wait(timeout=600), or timeout=None for the session's video_deadline.")
+    seconds = float(timeout)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InputError(f"timeout must be a number of seconds above 0, not {timeout!r:.40}.",
+                         hint="e.g. task.wait(timeout=600), or timeout=None for the session's video_deadline.")
+    return seconds
+
+
 def check_callable(fn: Any, name: str, args: tuple[str, ...]) -> None:
     """A callback is called with ``args`` after the call is sent (a video's after it is paid for): one that is not
     a function, or takes other arguments, would fail then, with a TypeError from inside and the work left behind."""

@@ -538,6 +538,7 @@ class Session:
                           on_progress: Callable[[TaskStatus], Any] | None = None,
                           bar: Progress | None = None) -> VideoResult:
         """Poll a task to the end and store its video (used by :class:`VideoTask`)."""
+        timeout = _checks.check_timeout(timeout)
         _checks.check_callable(on_progress, "on_progress", ("status",))
         return await _video.await_task(self, task, timeout=timeout, progress=progress, on_progress=on_progress,
                                        bar=bar)
