@@ -406,3 +406,22 @@ def test_set_session_and_estimate_of_the_wrong_thing_are_one_line(s: Any) -> Non
     with pytest.raises(E.InputError, match=r"^Cannot estimate 'imagee'"):
         s.estimate("imagee", "a cat")
     assert s.estimate(s.image, "a cat").usd is not None
+
+
+def test_a_comparison_is_indexed_by_the_names_asked_and_says_what_it_holds(s: Any) -> None:
+    """cmp['claude-opus'] was a KeyError although the comparison was asked with that name (its results are under
+    the model id); a position past the end and batch['x'] leaked list's bare errors."""
+    cmp = s.compare("hi", ["claude-opus", "gpt-5.2"])
+    assert cmp["claude-opus"] is cmp["claude-opus-4-6"] is cmp[0]
+    with pytest.raises(E.NoEntryError, match=r"^No model 'nope' in this comparison; it compared claude-opus-4-6, "
+                                             r"gpt-5\.2\. ") as info:
+        cmp["nope"]
+    assert isinstance(info.value, KeyError)
+    with pytest.raises(E.OutOfRangeError, match=r"There is no model 5: this result has 2 \(0 to 1\)\."):
+        cmp[5]
+    batch = s.image(["a", "b"])
+    with pytest.raises(E.OutOfRangeError, match=r"There is no input 2: this result has 2 \(0 to 1\)\.") as past:
+        batch[2]
+    assert isinstance(past.value, IndexError) and list(batch) == [batch[0], batch[1]] and batch[-1] is batch[1]
+    with pytest.raises(E.WrongTypeError, match=r"Positions are whole numbers, not str \('x'\)"):
+        batch["x"]  # type: ignore[index]

@@ -113,9 +113,12 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
         check_text(prompt, "prompt", f"s.compare('a red fox', models=[…], kind={method!r})",
                    empty_ok=method == "video")
     infos: dict[str, ModelInfo] = {}
+    names: dict[str, str] = {}
     for m in models:
         info = await resolve(session, method, m)
         infos.setdefault(info.id, info)
+        if isinstance(m, str):
+            names[m] = info.id
 
     def one(info: ModelInfo) -> Awaitable[Result]:
         if method == "image":
@@ -132,4 +135,4 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
         results = await hop(session, gather(list(infos.values()), one, len(infos), bar))
     finally:
         call_user(bar.close)
-    return CompareResult(prompt, dict(zip(infos, results, strict=True)), of=method, session=session)
+    return CompareResult(prompt, dict(zip(infos, results, strict=True)), of=method, session=session, names=names)

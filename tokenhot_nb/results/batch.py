@@ -46,6 +46,23 @@ def _cell(item: Item, label: str) -> str:
     return head + body
 
 
+def _position(index: Any, count: int, what: str, example: str) -> int:
+    """``index`` as a position among ``count``: one line (still an IndexError / TypeError) when it is none."""
+    import operator
+
+    from ..errors import OutOfRangeError, WrongTypeError
+
+    try:
+        i = operator.index(index)
+    except TypeError:
+        raise WrongTypeError(f"Positions are whole numbers, not {type(index).__name__} ({index!r:.40}).",
+                             hint=f"e.g. {example}.") from None
+    if not -count <= i < count:
+        raise OutOfRangeError(f"There is no {what} {i}: this result has {count}"
+                              + (f" (0 to {count - 1})." if count else "."), hint=f"Count from 0: {example}.")
+    return i
+
+
 class BatchResult(Result):
     """Results of one call per input, in input order; a failed input holds its exception.
 
@@ -65,7 +82,9 @@ class BatchResult(Result):
         return len(self.items)
 
     def __getitem__(self, index: int) -> Item:
-        return self.items[index]
+        if isinstance(index, slice):
+            return self.items[index]  # type: ignore[return-value]  # (a list of items, as it always was)
+        return self.items[_position(index, len(self.items), "input", "batch[0] (the first input's result)")]
 
     def __iter__(self) -> Iterator[Item]:
         return iter(self.items)
@@ -152,16 +171,24 @@ class CompareResult(Result):
     kind = "compare"
 
     def __init__(self, prompt: Any, results: dict[str, Item], *, of: str,
-                 session: Session | None = None) -> None:
+                 session: Session | None = None, names: dict[str, str] | None = None) -> None:
         super().__init__(model=", ".join(results), session=session)
         self.prompt = prompt
         self.results = results
         self.of = of  # the kind compared: image | chat | speak | video
+        #: each name the models were asked by (an alias, a display name) → the model id its result is under
+        self.names = names or {}
 
     def __getitem__(self, key: str | int) -> Item:
-        if isinstance(key, int):
-            return list(self.results.values())[key]
-        return self.results[key]
+        if isinstance(key, str):
+            found = key if key in self.results else self.names.get(key, self.names.get(key.strip()))
+            if found is None or found not in self.results:
+                from ..errors import NoEntryError
+
+                raise NoEntryError(f"No model {key!r} in this comparison; it compared {', '.join(self.results)}.",
+                                   hint="Index it by one of those ids, a name it was asked by, or a position: cmp[0].")
+            return self.results[found]
+        return list(self.results.values())[_position(key, len(self.results), "model", "cmp['<model id>'] or cmp[0]")]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.results)
