@@ -440,6 +440,9 @@ def test_the_first_part_of_a_key_at_the_end_of_a_text_is_found(monkeypatch: pyte
     ({"max_retries": 2.5}, "max_retries must be a whole number >= 0"),
     ({"max_retries": True}, "max_retries must be a whole number"),
     ({"poll_interval": 0}, "poll_interval must be a number > 0"),  # a poll loop that never sleeps
+    # a cap of 0 refused every answer and every file after the call was made (and paid for)
+    ({"response_cap": 0}, "response_cap must be a whole number > 0, not 0"),
+    ({"download_cap": 0}, "download_cap must be a whole number > 0, not 0"),
 ])
 def test_settings_of_the_wrong_shape_are_one_config_error(tmp_path: Path, kw: dict[str, object], words: str) -> None:
     """They used to be an AttributeError/TypeError from inside, or accepted and fail (or hang) in the first call."""

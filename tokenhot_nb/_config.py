@@ -37,8 +37,9 @@ SIM_BASE_URL = "http://tokenhot.sim"
 #: letters and digits is taken for one (a key after ``\n`` in an escaped body, say), never a hyphenated phrase.
 _KEY_RE = re.compile(r"sk-(?:(?<![A-Za-z0-9]sk-)|(?=[\w-]*?[0-9])(?=[\w-]*?[A-Z])(?=[\w-]*?[a-z]))"
                      r"[A-Za-z0-9_\-]{16,}", re.ASCII)  # (it starts with "sk-": re scans for that literal)
-#: Settings for which 0 makes no sense (no time to connect or read, a poll loop that never sleeps).
-_POSITIVE = frozenset({"connect_timeout", "read_timeout", "poll_interval"})
+#: Settings for which 0 makes no sense (no time to connect or read, a poll loop that never sleeps, a cap that
+#: refuses every answer and every file: each call paid for, then its answer or its file refused).
+_POSITIVE = frozenset({"connect_timeout", "read_timeout", "poll_interval", "download_cap", "response_cap"})
 #: Shown instead of a key (or of anything shaped like one).
 MASK = "sk-****"
 #: Known keys shorter than this are not redacted by value: replacing every "ab" in every text would be noise.
