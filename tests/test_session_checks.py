@@ -425,3 +425,14 @@ def test_a_comparison_is_indexed_by_the_names_asked_and_says_what_it_holds(s: An
     assert isinstance(past.value, IndexError) and list(batch) == [batch[0], batch[1]] and batch[-1] is batch[1]
     with pytest.raises(E.WrongTypeError, match=r"Positions are whole numbers, not str \('x'\)"):
         batch["x"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize("messages", [[{"role": "user"}], [{"role": "user", "content": None}],
+                                      [{"role": "user", "content": "  "}, {"role": "assistant", "content": []}]])
+def test_a_conversation_of_empty_messages_is_refused_before_sending(s: Any, rec: Any, messages: Any) -> None:
+    """As s.chat("") is: it went out as {"content": []}, a paid answer to nothing (or a 400 from Claude)."""
+    with pytest.raises(E.InputError, match=r"^Every message of the conversation is empty"):
+        s.chat(messages)
+    assert rec.posts() == []
+    s.chat([{"role": "system", "content": "Be brief."}, {"role": "user", "content": ""}], stream=False)
+    assert len(rec.posts()) == 1  # one message with text is enough

@@ -127,6 +127,17 @@ def check_conversation(messages: list[Any] | tuple[Any, ...]) -> None:
                 hint=f"A message's role is one of {', '.join(ROLES)}.")
         if isinstance(m.get("content"), str):
             check_unicode(m["content"], f"content of message {i}")
+    if not any(_has_content(m) for m in messages):  # as s.chat(""): a paid answer to nothing, or a 400
+        raise InputError(f"Every message of the conversation is empty ({len(messages)} without content).",
+                         hint="Give a message its text: [{'role': 'user', 'content': 'Hello'}].")
+
+
+def _has_content(message: Mapping[str, Any]) -> bool:
+    """Whether a conversation message carries anything: text that is not blank, parts, tool calls or results."""
+    content = message.get("content")
+    if isinstance(content, str):
+        return bool(content.replace("\x00", "").strip())
+    return bool(content) or bool(message.get("tool_calls")) or bool(message.get("tool_results"))
 
 
 def check_model_name(name: Any) -> None:
