@@ -86,6 +86,17 @@ def test_only_the_magics_own_options_become_flags() -> None:
         "Drop --temperature; steer it with -x reasoning_effort=… instead."
 
 
+def test_a_missing_key_in_a_magic_says_to_switch_the_mode_with_th_config(ip: Any, offline: Any) -> None:
+    """The fix said "use -x mode=offline": 'mode' is also a video body field, so the advice sent mode=offline to
+    the model (and still failed for want of a key) instead of switching the session to the simulator."""
+    from tokenhot_nb.errors import MissingKeyError
+
+    for magic in ("th_chat", "th_image", "th_video"):
+        fix = MagicPhrasing(magic).fix(MissingKeyError().hint)
+        assert "%th_config --mode offline" in fix and "-x mode" not in fix, fix
+    assert "use mode='offline'" in ErrorView(MissingKeyError()).text()  # Python keeps the Python form
+
+
 @pytest.mark.parametrize(("magic", "python", "magic_form"), [
     ("th_chat", "For free-form JSON use json=True instead.", "For free-form JSON use --json instead."),
     ("th_chat", "Pass tools=[…] (OpenAI function schemas) in the same call, or drop tool_choice.",

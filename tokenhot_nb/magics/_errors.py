@@ -61,6 +61,8 @@ _PHRASES = (
     (re.compile(r"tokenhot_nb\.models\(\)"), "%th_models"),
     (re.compile(r"(?:session|s)\.(\w+)\((?:[^()]|\([^()]*\))*\)"), lambda m: KIND_MAGIC.get(m.group(1), m.group(0))),
 )
+#: ``mode='offline'`` in a Python fix: the session's mode, which a magic sets with %th_config.
+_MODE = re.compile(r"(?<![\w.(-])mode='(live|offline|replay)'")
 #: ``extra={'size': …}`` in a Python fix.
 _EXTRA_FIELD = re.compile(r"extra=\{'(\w+)': …\}")
 #: ``name=`` / ``name=value`` / ``name=…`` / ``name=[…]`` in a Python fix (``name`` is then looked up among the
@@ -131,6 +133,8 @@ class MagicPhrasing:
                 return m.group(0)  # (a call's argument, or a setting: not the magic's to pass)
             return self.flag(name, m.group("value") or "")
 
+        # a session setting, said first: `mode='offline'` is no body field ("-x mode=offline" went to the model)
+        fix = _MODE.sub(r"%th_config --mode \1", fix)
         # (a field sent "anyway" must pass as extra=: `-x size=…` is the same as --size, checked the same way)
         said = _EXTRA_FIELD.sub(lambda m: f"""-x extra='{{"{m.group(1)}": …}}'""", _ARGUMENT.sub(option, fix))
         said = _CALL.sub(self._call, said)
