@@ -292,6 +292,32 @@ def test_speech_wav_length_scales(sim_url: str, auth: dict[str, str]) -> None:
     assert _speech(sim_url, auth, "same") == _speech(sim_url, auth, "same")
 
 
+def test_speech_of_a_text_longer_than_the_service_takes_is_a_400(sim_url: str, auth: dict[str, str]) -> None:
+    """The simulator made 60 ms of audio a character (a list of every sample to hide the text in): 60,000
+    characters took ~4 GB, and in offline mode (in-process) an over-long speak() killed the kernel. The
+    services refuse such text (OpenAI's speech ``input``: 4096 characters; Gemini TTS: 8192 input tokens)."""
+    r = post(sim_url, "/v1/audio/speech", auth, json={"model": "mimo-v2.5-tts", "input": "x" * 4097, "voice": "a"})
+    assert r.status_code == 400 and "string too long" in r.json()["error"]["message"]
+    gemini = {"contents": [{"parts": [{"text": "hello " * 20_000}]}],
+              "generationConfig": {"responseModalities": ["AUDIO"]}}
+    r = post(sim_url, "/v1beta/models/gemini-2.5-flash-preview-tts:generateContent", auth, json=gemini)
+    assert r.status_code == 400 and "exceeds the maximum number of tokens allowed" in r.text
+
+
+def test_hiding_the_text_touches_only_the_samples_it_needs() -> None:
+    import tracemalloc
+
+    from tokenhot_nb.sim.media import _embed_lsb, extract_lsb
+
+    pcm = b"\x10\x00" * 5_000_000  # ~3.5 min of speech
+    tracemalloc.start()
+    out = _embed_lsb(pcm, "hello")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert extract_lsb(out) == "hello" and len(out) == len(pcm) and out[-1000:] == pcm[-1000:]
+    assert peak < 4 * len(pcm)  # a list of every sample took ~40 bytes a sample (~200 MB here)
+
+
 def _transcribe(url: str, auth: dict[str, str], audio: bytes, fmt: str, path: str = "/v1/audio/transcriptions",
                 **fields: str) -> httpx.Response:
     return post(url, path, auth, files=[("file", ("speech.wav", audio, "audio/wav"))],

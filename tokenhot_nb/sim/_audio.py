@@ -27,6 +27,10 @@ async def speech(ctx: Ctx, body: dict[str, Any]) -> Response:
     text = body.get("input")
     if not isinstance(text, str) or not text.strip():
         return error_response(ctx, 400, "input is required", "invalid_request", "invalid_request_error")
+    if len(text) > media.MAX_SPEECH_CHARS:  # as the service refuses it (in-process, ~3 GB of samples killed a kernel)
+        return error_response(ctx, 400, f"input: string too long. Expected a string with maximum length "
+                              f"{media.MAX_SPEECH_CHARS}, but got a string with length {len(text)} instead.",
+                              "string_above_max_length", "invalid_request_error")
     fmt = body.get("response_format", "mp3")
     if fmt not in SPEECH_FORMATS:
         return error_response(ctx, 400, f"response_format must be one of {', '.join(SPEECH_FORMATS)}, got {fmt!r}",

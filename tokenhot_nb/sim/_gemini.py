@@ -120,6 +120,10 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
         prebuilt = _get(_get(speech, "voiceConfig", "voice_config") or {}, "prebuiltVoiceConfig",
                         "prebuilt_voice_config") or {}
         voice = _get(prebuilt, "voiceName", "voice_name") or "Kore"
+        if prompt_tokens > media.MAX_TTS_TOKENS:  # as Google refuses it (in-process, gigabytes of samples)
+            return error_response(ctx, 400, f"The input token count ({prompt_tokens}) exceeds the maximum number of "
+                                  f"tokens allowed ({media.MAX_TTS_TOKENS}).", "invalid_argument",
+                                  "invalid_request_error")
         if str(voice).lower() not in {v.lower() for v in GEMINI_VOICES}:
             return error_response(ctx, 400, f"Voice name {voice} is not supported. Allowed voice names are: "
                                   + ", ".join(v.lower() for v in GEMINI_VOICES), "invalid_argument",

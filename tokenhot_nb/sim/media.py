@@ -269,10 +269,11 @@ def _embed_lsb(pcm: bytes, text: str) -> bytes:
     n = len(pcm) // 2
     if len(bits) > n:
         return pcm
-    samples = list(struct.unpack(f"<{n}h", pcm))
+    k = len(bits)  # only the samples that carry a bit: a list of every sample of long speech took gigabytes
+    samples = list(struct.unpack_from(f"<{k}h", pcm))
     for i, bit in enumerate(bits):
         samples[i] = (samples[i] & ~1) | bit
-    return struct.pack(f"<{n}h", *samples)
+    return struct.pack(f"<{k}h", *samples) + pcm[2 * k:]
 
 
 def extract_lsb(pcm: bytes) -> str | None:
@@ -299,6 +300,12 @@ def extract_lsb(pcm: bytes) -> str | None:
     if body is None:
         return None
     return body.decode("utf-8", "replace")
+
+
+#: The longest text ``/v1/audio/speech`` takes (OpenAI's ``input`` limit; longer is a 400, not charged).
+MAX_SPEECH_CHARS = 4096
+#: The most input tokens Gemini's TTS models take (longer is a 400 INVALID_ARGUMENT).
+MAX_TTS_TOKENS = 8192
 
 
 def speech_pcm(text: str, voice: str = "alloy") -> bytes:
