@@ -141,6 +141,9 @@ class History:
                  _conds: Sequence[Cond] = (), _label: str = "") -> None:
         """``read_only=True`` (with a path) reads someone else's store without touching it: no upgrade, no
         recovery of their unfinished rows, no write; an unwritable store is opened read-only anyway."""
+        if not isinstance(store, (Store, str, os.PathLike)):  # (Path(5) was a TypeError from inside the store)
+            raise WrongTypeError(f"History() takes a store folder (a path) or a Store, not {type(store).__name__}.",
+                                 hint="e.g. History('.tokenhot'), or session.history for a session's own.")
         self.store = store if isinstance(store, Store) else Store(store, read_only=read_only)
         self.session = session
         self._own: tuple[Cond, ...] = tuple(_conds)
