@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import wave
 from pathlib import Path
 
@@ -145,6 +146,21 @@ def test_url_passes_through_where_the_family_takes_urls(s: Session, rec: Recorde
     url = "https://cdn.example.com/ref.png"
     s.edit(url, "restyle", model="doubao-seedream-4-5-251128")
     assert url in str(rec.json(-1, "/images/generations"))
+
+
+@pytest.mark.parametrize("url,why", [("http://", "it names no host"), ("https:///cat.png", "it names no host"),
+                                     ("https://exa mple.com/a.png", "it holds a space"),
+                                     ("https://example.com/a.png\n", "it holds '\\n'"),
+                                     ("http://[::1/a.png", "it names no host")])
+def test_a_url_that_cannot_be_fetched_is_refused_before_the_call(s: Session, rec: Recorder, url: str,
+                                                                  why: str) -> None:
+    """It went to the model as it was (a paid call the model could only fail); "" was "'.' is a folder"."""
+    with pytest.raises(E.InputError, match=re.escape(f"cannot be fetched: {why}")) as info:
+        s.edit(url, "restyle", model="doubao-seedream-4-5-251128")
+    assert "https://example.com/cat.png" in info.value.hint and rec.posts() == []
+    with pytest.raises(E.InputError, match="The audio input is an empty string"):
+        to_media("", "audio")
+    assert to_media("https://example.com/a.png?x=1&y=%20", "image").url  # a good one still passes
 
 
 class CdnRecorder(Recorder):

@@ -272,6 +272,7 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
         data, _ = _decode_data_url(value)
         return Media(data, check_media(data, kind, "(a data: URL)"))
     if isinstance(value, str) and is_url(value):
+        _check_url(value, kind)
         name = value.split("?")[0].rsplit("/", 1)[-1]
         guessed = mimetypes.guess_type(name)[0] or _fallback(kind)
         return Media(None, guessed, name, url=value)
@@ -283,6 +284,10 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
     if isinstance(value, str) and _SCHEME.match(value):
         raise InputError(f"Cannot read the {kind} input {value[:80]!r}: only http(s) and data: URLs can be used.",
                          hint="Download it first and pass the file path, or pass an https:// URL.")
+    if isinstance(value, str) and not value.strip():  # Path("") is ".": "'.' is a folder" named no mistake
+        raise InputError(f"The {kind} input is an empty string.",
+                         hint=f"Pass a path to an existing file, bytes, a URL{', a PIL image' if kind == 'image' else ''}"
+                              " or an earlier result.")
     if isinstance(value, (str, os.PathLike)):
         path = Path(value).expanduser()
         try:
@@ -323,6 +328,26 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
         + ("a PIL image, " if kind == "image" else "")
         + f"or an earlier result (e.g. {_EARLIER[kind]}).",
     )
+
+
+def _check_url(url: str, kind: MediaKind) -> None:
+    """An http(s) input URL is passed to the model as it is: one with no host, or a space or control character
+    in it (a pasted line), is refused here rather than by the model, after the call was made."""
+    from urllib.parse import urlsplit
+
+    bad = next((c for c in url if c.isspace() or ord(c) < 32 or ord(c) == 127), None)
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:  # an unclosed "[" of an IPv6 host
+        host = None
+    if bad is not None or not host:
+        why = f"it holds {'a space' if bad == ' ' else repr(bad)}" if bad is not None else "it names no host"
+        raise InputError(f"The {kind} URL {url[:80]!r} cannot be fetched: {why}.",
+                         hint=f"Pass the whole address, e.g. 'https://example.com/{_EXAMPLE_FILE[kind]}' (a space is "
+                              "written %20), or the file's path.")
+
+
+_EXAMPLE_FILE = {"image": "cat.png", "audio": "talk.mp3", "video": "clip.mp4"}
 
 
 #: A URL of another scheme (ftp://, s3://, file://): read as a path it would be mangled ("ftp:/h/x.png").
