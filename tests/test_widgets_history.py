@@ -28,6 +28,17 @@ def test_unknown_panel_names_the_choices():
     assert isinstance(info.value, (TokenhotError, ValueError))
 
 
+@pytest.mark.parametrize("name", list(PANELS))
+def test_a_panel_given_something_else_than_a_session_is_one_line(name):
+    """panel('image', session=5) was an AttributeError traceback from the model picker; studio(5) too."""
+    from tokenhot_nb.errors import WrongTypeError
+
+    with pytest.raises(WrongTypeError, match=r"^A panel takes a Session \(or nothing, for the shared one\), not int"):
+        panel(name, session=5)
+    with pytest.raises(WrongTypeError, match="not str"):
+        studio("image")
+
+
 def test_top_level_names_reach_the_panels(fake):
     assert set(PANELS) == {"image", "chat", "video", "audio", "history"}
     assert type(tokenhot_nb.panel("history", fake)).__name__ == "HistoryPanel"

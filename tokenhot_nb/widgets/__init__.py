@@ -35,6 +35,9 @@ def make_panel(name: str, session: Session | None = None, **options: Any) -> Pan
             f"Unknown panel {name!r}.",
             hint="Choose one of: " + ", ".join(PANELS) + " (or tokenhot_nb.studio() for all of them as tabs).",
         )
+    from ._panel import check_session
+
+    check_session(session)
     module, cls = PANELS[key]
     panel_class = getattr(importlib.import_module(f".{module}", __name__), cls)
     return panel_class(session, **options)  # type: ignore[no-any-return]
@@ -47,6 +50,8 @@ def panel(name: str, session: Session | None = None, **options: Any) -> Panel:
 
 def studio(session: Session | None = None) -> Studio:
     """All panels as tabs over one session."""
+    from ._panel import check_session
     from ._studio import Studio
 
+    check_session(session)
     return Studio(session)

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import ipywidgets as w
 
@@ -26,6 +26,25 @@ from ._media import INLINE_LIMIT
 if TYPE_CHECKING:
     from .._session import Session
     from ..results import Result
+
+
+@runtime_checkable
+class _SessionShape(Protocol):
+    """What every panel reads of its session before any call: its mode and model table (not ``history``: on
+    Python 3.11 the check reads each attribute, and reading that one opens the store)."""
+
+    mode: str
+
+    def models(self, kind: str | None = None) -> Any: ...
+
+
+def check_session(session: object) -> None:
+    """What ``panel()`` and ``studio()`` were given as a session: 5 was an AttributeError from the model picker."""
+    if session is not None and not isinstance(session, _SessionShape):
+        from ..errors import WrongTypeError
+
+        raise WrongTypeError(f"A panel takes a Session (or nothing, for the shared one), not {type(session).__name__}.",
+                             hint="e.g. tokenhot_nb.panel('image', session=s) with s = tokenhot_nb.Session(…).")
 
 
 def get_session(session: Session | None = None) -> Session:
