@@ -249,6 +249,21 @@ def test_tool_results_must_answer_the_pending_calls(s: Session, rec: Recorder) -
     assert len(rec.posts()) == n
 
 
+@pytest.mark.parametrize("tools,words", [
+    ([{"type": "function", "function": {"name": "get weather"}}], r"The tool name 'get weather' is not one"),
+    ([{"name": "x" * 65}], r"is not one the services take: 1 to 64 letters"),
+    ([{"name": "get_weather"}, {"type": "function", "function": {"name": "get_weather"}}],
+     r"Two tools are named 'get_weather'")])
+def test_tool_names_every_service_refuses_are_refused_before_sending(s: Session, rec: Recorder, tools: Any,
+                                                                     words: str) -> None:
+    """A name with a space, past 64 characters, or two tools of one name went out; every protocol answers 400."""
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match=words):
+        s.chat("Weather?", tools=tools, thread=False)
+    assert rec.posts() == []
+
+
 def test_an_explicit_openai_style_conversation_with_tool_messages(s: Session, rec: Recorder) -> None:
     conversation = [
         {"role": "user", "content": "Weather in Rome?"},

@@ -273,10 +273,14 @@ def _has_text(content: Any) -> bool:
     return bool(content) and any(p.kind == "image" or p.text for p in _parts(content))
 
 
+#: A function name every chat protocol takes (OpenAI's and Claude's pattern; Gemini's is wider).
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
 def tool_specs(tools: Any) -> list[dict[str, Any]]:
     """``[{name, description, parameters}]`` from OpenAI function tools (``{"type": "function", "function": …}``)
     or flat ``{name, description, parameters}`` dicts."""
-    out = []
+    out: list[dict[str, Any]] = []
     for t in tools or []:
         fn = t.get("function") if isinstance(t, dict) and isinstance(t.get("function"), dict) else t
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
@@ -284,6 +288,12 @@ def tool_specs(tools: Any) -> list[dict[str, Any]]:
                 f"A tool must be an OpenAI function schema, got {str(t)[:80]!r}.",
                 hint='Pass {"type": "function", "function": {"name": …, "description": …, "parameters": {…}}}.',
             )
+        if not _TOOL_NAME.fullmatch(fn["name"]):  # every protocol refuses it (a 400) after the call was made
+            raise InputError(f"The tool name {fn['name'][:80]!r} is not one the services take: 1 to 64 letters, "
+                             "digits, '_' or '-'.", hint="e.g. 'get_weather'.")
+        if any(o["name"] == fn["name"] for o in out):
+            raise InputError(f"Two tools are named {fn['name']!r}: the model could not tell which it calls.",
+                             hint="Give each tool its own name.")
         spec = {"name": fn["name"], "parameters": fn.get("parameters") or {"type": "object", "properties": {}}}
         if fn.get("description"):
             spec["description"] = fn["description"]
