@@ -273,8 +273,9 @@ def _has_text(content: Any) -> bool:
     return bool(content) and any(p.kind == "image" or p.text for p in _parts(content))
 
 
-#: A function name every chat protocol takes (OpenAI's and Claude's pattern; Gemini's is wider).
-_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: The characters some chat protocol takes in a function name (OpenAI's and Claude's, plus Gemini's '.' and ':'):
+#: a name outside them is refused by every one.
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
 def tool_specs(tools: Any) -> list[dict[str, Any]]:
@@ -290,7 +291,7 @@ def tool_specs(tools: Any) -> list[dict[str, Any]]:
             )
         if not _TOOL_NAME.fullmatch(fn["name"]):  # every protocol refuses it (a 400) after the call was made
             raise InputError(f"The tool name {fn['name'][:80]!r} is not one the services take: 1 to 64 letters, "
-                             "digits, '_' or '-'.", hint="e.g. 'get_weather'.")
+                             "digits, '_' or '-' ('.' and ':' on Gemini only).", hint="e.g. 'get_weather'.")
         if any(o["name"] == fn["name"] for o in out):
             raise InputError(f"Two tools are named {fn['name']!r}: the model could not tell which it calls.",
                              hint="Give each tool its own name.")
