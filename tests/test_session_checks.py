@@ -436,3 +436,14 @@ def test_a_conversation_of_empty_messages_is_refused_before_sending(s: Any, rec:
     assert rec.posts() == []
     s.chat([{"role": "system", "content": "Be brief."}, {"role": "user", "content": ""}], stream=False)
     assert len(rec.posts()) == 1  # one message with text is enough
+
+
+def test_an_endpoint_is_read_as_it_is_written(s: Any, rec: Any) -> None:
+    """endpoint=5 was an AttributeError ('int' has no 'strip'); 'Responses' and the URL's 'chat/completions' were
+    refused as endpoints the model is not served on, though it is."""
+    with pytest.raises(E.InputError, match=r"^endpoint= takes an endpoint's name \(a str\), not int \(5\)") as info:
+        s.chat("hi", endpoint=5, thread=False)
+    assert "chat.completions, responses" in info.value.hint and rec.posts() == []
+    s.chat("hi", endpoint=" Responses ", stream=False, thread=False)
+    s.chat("hi", endpoint="chat/completions", stream=False, thread=False)
+    assert [p["path"] for p in rec.posts()] == ["/v1/responses", "/v1/chat/completions"]

@@ -70,7 +70,11 @@ def stream_format(endpoint: str) -> StreamFormat:
 def _resolve_endpoint(model: ModelInfo, endpoint: str | None) -> str:
     if endpoint is None:
         return model.endpoints[0]
-    ep = _ENDPOINT_ALIASES.get(endpoint.strip().lower(), endpoint.strip())
+    if not isinstance(endpoint, str):  # (5 was an AttributeError from .strip())
+        raise InputError(f"endpoint= takes an endpoint's name (a str), not {type(endpoint).__name__} "
+                         f"({endpoint!r:.40}).", hint=f"{model.id} takes: {', '.join(model.endpoints)}.")
+    key = endpoint.strip().lower().replace("/", ".")  # 'Responses', 'chat/completions' (the URL's spelling)
+    ep = _ENDPOINT_ALIASES.get(key, key)
     allowed = set(model.endpoints)
     if "gemini.generate" in allowed:
         allowed.add("gemini.stream")
