@@ -447,3 +447,25 @@ def test_an_endpoint_is_read_as_it_is_written(s: Any, rec: Any) -> None:
     s.chat("hi", endpoint=" Responses ", stream=False, thread=False)
     s.chat("hi", endpoint="chat/completions", stream=False, thread=False)
     assert [p["path"] for p in rec.posts()] == ["/v1/responses", "/v1/chat/completions"]
+
+
+@pytest.mark.parametrize(("method", "args", "option", "value"), [
+    ("video", ("a boat",), "wait", "no"), ("chat", ("hi",), "stream", "false"), ("chat", ("hi",), "json", "yes"),
+    ("chat", ("hi",), "new_thread", 1), ("image", ("a cat",), "progress", "off"),
+    ("compare", ("hi", ["gpt-5.2", "claude-opus"]), "progress", "no")])
+def test_a_yes_no_option_given_something_else_is_refused_not_taken_by_its_truth(
+        s: Any, rec: Any, method: str, args: tuple[Any, ...], option: str, value: Any) -> None:
+    """``wait="no"`` waited for the video (and paid for the wait's polling), ``stream="false"`` streamed: any value
+    was taken by its truth. Nothing is sent."""
+    with pytest.raises(E.InputError, match=rf"^{option} is True or False, not {value!r}") as info:
+        getattr(s, method)(*args, **{option: value})
+    assert f"e.g. {option}=False" in (info.value.hint or "") and rec.posts() == []
+
+
+def test_numpy_bools_are_yes_no_options(s: Any, rec: Any) -> None:
+    import numpy as np
+
+    task = s.video("a boat", wait=np.False_)
+    assert type(task).__name__ == "VideoTask"
+    s.chat("hi", stream=np.bool_(False), thread=False)
+    assert rec.json(-1, "/chat/").get("stream") in (None, False)

@@ -168,6 +168,17 @@ def whole(value: Any) -> Any:
         return value
 
 
+def flag(value: Any, name: str) -> bool | None:
+    """A yes/no option (``stream``, ``wait``, ``json``…) as a bool; None stays None (not given). Any other value was
+    taken by its truth before: ``wait="no"`` waited, ``stream="false"`` streamed."""
+    if value is None or isinstance(value, bool):
+        return value
+    kind = type(value)
+    if kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool"):  # (a mask's cell, np.True_)
+        return bool(value)
+    raise InputError(f"{name} is True or False, not {value!r:.40}.", hint=f"e.g. {name}=False.")
+
+
 def check_seed(seed: Any) -> None:
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
         raise InputError(f"seed must be a whole number from 0 to {MAX_SEED}, not {seed!r:.40}.",

@@ -259,6 +259,7 @@ class Session:
 
         ``**options`` are extra body fields for the model (``raw={…}`` replaces the body whole).
         """
+        progress = _checks.flag(progress, "progress")
         bar = Progress(len(prompt), "images", enabled=progress) if isinstance(prompt, (list, tuple)) else None
         return self._sync(self.aimage(prompt, model=model, n=n, size=size, seed=seed, quality=quality,
                                       negative=negative, concurrency=concurrency, progress=progress, _bar=bar,
@@ -271,6 +272,7 @@ class Session:
                      progress: bool | None = None, _bar: Progress | None = None, **options: Any,
                      ) -> ImageResult | BatchResult:
         """Awaitable twin of :meth:`image`."""
+        progress = _checks.flag(progress, "progress")
         if isinstance(prompt, (list, tuple)) and not prompt:
             from ..errors import InputError
 
@@ -369,6 +371,7 @@ class Session:
         call functions (``tool_choice``: "auto", "required", "none" or a tool name): they come back as
         ``result.tool_calls``; send their results with ``chat(tool_results={call.id: value})`` in the same thread.
         """
+        stream, progress = bool(_checks.flag(stream, "stream")), _checks.flag(progress, "progress")
         is_batch = isinstance(message, (list, tuple)) and bool(message) and all(isinstance(m, str) for m in message)
         bar = Progress(len(message), "chats", enabled=progress) if is_batch else None
         work = self.achat(message, model=model, system=system, stream=stream, thread=thread,
@@ -390,6 +393,9 @@ class Session:
                     json: bool = False, tools: Sequence[dict[str, Any]] | None = None, tool_choice: Any = None,
                     tool_results: dict[str, Any] | None = None, **options: Any) -> ChatResult | BatchResult:
         """Awaitable twin of :meth:`chat`."""
+        stream, new_thread, json = (bool(_checks.flag(stream, "stream")), bool(_checks.flag(new_thread, "new_thread")),
+                                    bool(_checks.flag(json, "json")))
+        progress = _checks.flag(progress, "progress")
         th = self.threads.get(thread or DEFAULT_THREAD) if model is None and not new_thread \
             and (thread is None or isinstance(thread, str)) and isinstance(message, str) else None
         # a follow-up goes on with the model of the thread's last turn (in this session)
@@ -470,6 +476,7 @@ class Session:
         The task id is recorded at once, so an interrupted wait can be resumed: ``session.resume(task_id)`` or
         ``session.resume(entry_id)``.
         """
+        wait, progress = bool(_checks.flag(wait, "wait")), _checks.flag(progress, "progress")
         bar = Progress(None, "video", enabled=progress) if wait else None
         return self._sync(self.avideo(prompt, model=model, image=image, images=images, video=video,
                                       duration=duration, resolution=resolution, ratio=ratio, seed=seed, wait=wait,
@@ -485,6 +492,7 @@ class Session:
                      references: Any = None, audio: Any = None, _bar: Progress | None = None,
                      **options: Any) -> VideoResult | VideoTask:
         """Awaitable twin of :meth:`video`."""
+        wait, progress = bool(_checks.flag(wait, "wait")), _checks.flag(progress, "progress")
         _checks.check_callable(on_progress, "on_progress", ("status",))
         image, images = _video.named_inputs(image, images, last_frame, references)
         info = await self._model("video", model)
@@ -617,10 +625,12 @@ class Session:
     def compare(self, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None = None,
                 progress: bool | None = None, **options: Any) -> CompareResult:
         """The same prompt on several models at once, shown side by side → :class:`CompareResult`."""
+        progress = _checks.flag(progress, "progress")
         bar = Progress(len(models), "models", enabled=progress)
         return self._sync(self.acompare(prompt, models, kind=kind, progress=progress, _bar=bar, **options))
 
     async def acompare(self, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None = None,
                        progress: bool | None = None, _bar: Progress | None = None, **options: Any) -> CompareResult:
         """Awaitable twin of :meth:`compare`."""
+        progress = _checks.flag(progress, "progress")
         return await _batch.compare(self, prompt, models, kind, progress, _bar, options)
