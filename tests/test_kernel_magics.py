@@ -72,7 +72,7 @@ def test_no_cell_raised(executed: Any) -> None:
         text = str(_mimes(outs))
         assert "Traceback" not in text, src
     bogus = cell(executed, "%%th_image --bogus")
-    assert bogus["stream"].startswith("UsageError: unrecognized arguments: --bogus")
+    assert bogus["stream"] == "UsageError: %%th_image: unrecognized arguments: --bogus. Run %%th_image --help for every option.\n"
 
 
 def test_image_renders(executed: Any) -> None:

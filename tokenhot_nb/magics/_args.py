@@ -89,14 +89,14 @@ class MagicParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         from .._config import redact  # a key typed on the line must never come back in the message
 
-        usage = self.format_usage().strip()
         extra = message.partition("unrecognized arguments: ")[2].split()
         if extra and not any(word.startswith("-") for word in extra):  # `%th_transcribe my file.mp3`
             message += f" ({_STRAY_WORDS.get(self.prog, 'quote a value that holds spaces')})"
         meant = self._meant([w for w in extra if w.startswith("--")])
         if meant:  # `--temprature 0.2`, `--max_tokens 9`: the option it is one typo from
             message += f" (did you mean {meant}?)"
-        raise MagicUsageError(redact(f"{message}\n{usage}\n{MORE_HELP.format(prog=self.prog)}"))
+        # one line: the usage block argparse adds is 5-9 lines for the big magics, and --help has it whole
+        raise MagicUsageError(redact(f"{self.prog}: {message.rstrip('. ')}. {MORE_HELP.format(prog=self.prog)}"))
 
     def _refuse_repeats(self, argv: list[str]) -> None:
         """An option that takes one value, given twice (``-n 1 … -n 4``): argparse keeps the last without a word,
