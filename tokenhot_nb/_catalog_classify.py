@@ -1,5 +1,5 @@
 """Give a model that only the service's live table knows a protocol family: from its endpoint types,
-modalities and id.
+modalities and id; and find the listed model whose options it takes (:func:`variant_base`, :func:`id_words`).
 
 Pure: a price-table row in, a :class:`Verdict` out (a family, or what was seen when nothing fits, for a clear
 error). The hints are data in :mod:`tokenhot_nb._catalog_data` (``LIVE_*``) and the families are read at
@@ -8,6 +8,7 @@ run time, so a family added there is picked up with no change here.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,45 @@ def words(value: Any) -> list[str]:
 
 def _fold(name: str) -> str:
     return name.strip().lower().replace("_", "-").replace(" ", "-")
+
+
+def _loose(name: str) -> str:
+    return _fold(name).replace(".", "-")
+
+
+def variant_base(mid: str, names: Mapping[str, str]) -> tuple[str | None, str]:
+    """(the listed model ``mid`` varies, the rest of ``mid`` beyond its name); ``names`` maps the loose spellings
+    (``.`` ≡ ``-``) of one family's listed ids and aliases to their ids.
+
+    An explicit ``LIVE_VARIANT_OF`` row wins; else the longest name ``mid`` starts with, followed by a ``-``
+    (``doubao-seedance-2-0-filter-off`` → ``doubao-seedance-2-0``; ``doubao-seedance-2-0x`` varies nothing).
+    """
+    folded = _loose(mid)
+
+    def extends(name: str) -> bool:
+        return folded == name or folded.startswith(name + "-")
+
+    explicit = max((p for p in data.LIVE_VARIANT_OF if extends(_loose(p))), key=len, default=None)
+    if explicit is not None:
+        return data.LIVE_VARIANT_OF[explicit], folded[len(_loose(explicit)):]
+    best = max((n for n in names if extends(n)), key=len, default=None)
+    return (names[best], folded[len(best):]) if best is not None else (None, folded)
+
+
+def id_words(rest: str, kind: str, family: str) -> tuple[str | None, list[Mapping[str, Any]]]:
+    """What the words of ``rest`` (an id beyond the model it varies) say, from ``LIVE_ID_WORDS``: the listed id
+    whose options to take instead (the last word naming one), and the overlays, in id order. A family's row
+    wins over its kind's."""
+    base: str | None = None
+    overlays: list[Mapping[str, Any]] = []
+    for word in re.split(r"[-._\s]+", rest.lower()):
+        per = data.LIVE_ID_WORDS.get(word) or {}
+        rule = per[family] if family in per else per.get(kind)
+        if isinstance(rule, str):
+            base = rule
+        elif rule:
+            overlays.append(rule)
+    return base, overlays
 
 
 def _modalities(value: Any) -> set[str]:

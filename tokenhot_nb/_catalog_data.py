@@ -693,3 +693,26 @@ LIVE_ID_KIND_WORDS: dict[str, str] = {
     "tts": "audio", "speech": "audio", "whisper": "audio", "transcribe": "audio",
     "embedding": "embed", "rerank": "",
 }  # fmt: skip
+
+# --- the live table: what a model only the service's table lists can do -------------------------------------
+# A live-only id that varies a model of its family (``doubao-seedance-2-0-filter-off``, ``deepseek-…-free``, a
+# dated snapshot, ``-preview``, ``-fast``) takes that model's options: the model is the one an explicit row below
+# names, else the longest id/alias of the family (``.`` ≡ ``-``) the id starts with, followed by a ``-``. Then each
+# word of the id beyond that model's own (split at ``-``/``.``/``_``) may change it through LIVE_ID_WORDS.
+
+#: Folded id prefix (lower case, ``.``/``_`` → ``-``) → the built-in id it varies, for ids the prefix rule misses.
+LIVE_VARIANT_OF: dict[str, str] = {}
+
+#: An id word → per scope (a family name, which wins, or a kind) either the built-in id whose options the model
+#: takes (a string), or an overlay of ``capabilities`` / ``defaults``. A new model of a known protocol is a row here.
+LIVE_ID_WORDS: dict[str, dict[str, str | dict[str, dict[str, Any]]]] = {
+    "edit": {"image": {"capabilities": {"edit": True}},
+             "qwen-image": "qwen-image-edit-max-2026-01-16",  # DashScope's edit models take only edits
+             "happyhorse": "happyhorse-1.0-video-edit"},
+    "i2v": {"video": {"capabilities": {"first_frame": True, "requires_image": True}},
+            "happyhorse": "happyhorse-1.0-i2v"},
+    "r2v": {"video": {"capabilities": {"reference_images": 9, "requires_image": True}},
+            "happyhorse": "happyhorse-1.0-r2v"},
+    "t2v": {"happyhorse": "happyhorse-1.0-t2v"},
+    "v2v": {"video": {"capabilities": {"video_input": True, "requires_video": True}}},
+}  # fmt: skip

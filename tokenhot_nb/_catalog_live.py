@@ -327,13 +327,11 @@ def merge(builtin: Catalog, table: LiveTable | None) -> Catalog:
         if verdict.family is None:
             unclassified.append(Unclassified(mid, verdict.seen, price))
             continue
-        spec = builtin.families[verdict.family]
-        extra.append(ModelInfo(
-            id=mid, kind=spec["kind"], family=verdict.family, endpoints=tuple(spec["endpoints"]),
-            aliases=others, capabilities=dict(spec.get("capabilities", {})),
-            defaults=dict(spec.get("defaults", {})), vendor=str(meta.get("vendor") or spec.get("vendor", "")),
-            source="live", price=price, live=meta,
-            notes=f"Only in the service's table; family {verdict.family} from {verdict.seen}.",
+        derived = builtin.derive(mid, verdict.family)  # a variant of a listed model takes its options
+        extra.append(replace(
+            derived, aliases=others, vendor=str(meta.get("vendor") or derived.vendor), source="live", price=price,
+            live=meta, notes=" ".join(filter(None, (
+                f"Only in the service's table; family {verdict.family} from {verdict.seen}.", derived.notes))),
         ))
     merged = Catalog([*entries.values(), *extra], builtin.families, unclassified)
     return merged

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 
+from ._catalog_classify import id_words, variant_base
 from .errors import InputError, UnknownModelError
 
 Kind = Literal["image", "video", "audio", "chat", "embed"]
@@ -384,22 +385,40 @@ class Catalog:
         raise UnknownModelError(name, self.suggest(name, kind), kind)
 
     def unlisted(self, name: str, family: str, kind: str | None = None, price: Price | None = None) -> ModelInfo:
-        """A model the catalogue does not list, built from its family's defaults."""
+        """A model the catalogue does not list, built as :meth:`derive` says."""
         self.check_family(family)
-        spec = self.families[family]
         if price is None:
             u = self.find_unclassified(name)
             price = u.price if u is not None else None
+        return replace(self.derive(name, family), listed=False, price=price)
+
+    def derive(self, name: str, family: str) -> ModelInfo:
+        """A model of ``family`` the catalogue does not list: the options of the listed model of that family it
+        varies (``doubao-seedance-2-0-filter-off`` → ``doubao-seedance-2.0``), else the family's, changed by the
+        words of its id (``edit``, ``i2v``…). The rules are data (``_catalog_data.LIVE_VARIANT_OF`` /
+        ``LIVE_ID_WORDS``), so a recorded live-only model rebuilds with the same options where no table was read.
+        """
+        spec = self.families[family]
+        kind = str(spec["kind"])
+        names = {key: mid for key, mid in self.loose.items()
+                 if self.by_id[mid].family == family and self.by_id[mid].source != "live"}
+        base_id, rest = variant_base(name, names)
+        word_base, overlays = id_words(rest, kind, family)
+        base = self.find(word_base or base_id or "") if (word_base or base_id) else None
+        if base is not None and (base.family != family or base.source == "live"):
+            base = None
+        caps = dict(base.capabilities if base is not None else spec.get("capabilities", {}))
+        defaults = dict(base.defaults if base is not None else spec.get("defaults", {}))
+        defaults.pop("default_for_kind", None)  # a variant never becomes its kind's default
+        for overlay in overlays:
+            caps.update(overlay.get("capabilities", {}))
+            defaults.update(overlay.get("defaults", {}))
         return ModelInfo(
-            id=name.strip(),
-            kind=spec["kind"],
-            family=family,
-            endpoints=tuple(spec["endpoints"]),
-            capabilities=dict(spec.get("capabilities", {})),
-            defaults=dict(spec.get("defaults", {})),
-            vendor=spec.get("vendor", ""),
-            listed=False,
-            price=price,
+            id=name.strip(), kind=spec["kind"], family=family,
+            endpoints=base.endpoints if base is not None else tuple(spec["endpoints"]),
+            capabilities=caps, defaults=defaults,
+            vendor=base.vendor if base is not None else spec.get("vendor", ""),
+            notes=f"Options as {base.id}, the model it varies." if base is not None else "",
         )
 
     def check_family(self, family: Any) -> None:
