@@ -89,6 +89,7 @@ def test_a_recorded_live_variant_replays_with_the_same_options_without_the_table
     info = merged().model("doubao-seedance-2-0-filter-off")
     again = catalog.model(info.ref)  # type: ignore[arg-type]
     assert again.capabilities == info.capabilities and not again.listed
+    assert again.capabilities["reference_images"] == 9 and again.family == "seedance"
 
 
 def test_an_explicit_row_names_the_model_an_id_varies(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -139,3 +140,43 @@ def test_the_session_edits_with_a_new_qwen_image_edit_model(tmp_path: Path, vari
         assert len(rec.posts()) == sent
     finally:
         s.close()
+
+
+# ----------------------------------------------------------------------------- the simulator serves them as their base
+
+SIM_AUTH = {"Authorization": "Bearer sk-test-variants-0000"}
+
+
+def _sim() -> Any:
+    from starlette.testclient import TestClient
+
+    from tokenhot_nb.sim import create_app
+
+    return TestClient(create_app())
+
+
+def test_the_simulator_serves_a_filter_off_seedance_as_its_base(variants: None) -> None:
+    sim = _sim()
+    ref = "https://cdn.example.com/ref.png"
+
+    def create(model: str, **extra: Any) -> Any:
+        return sim.post("/v1/video/generations", headers=SIM_AUTH, json={"model": model, "content": [
+            {"type": "text", "text": "in this style"},
+            {"type": "image_url", "image_url": {"url": ref}, "role": "reference_image"}], **extra})
+
+    assert create("doubao-seedance-2-0-filter-off").status_code == 200
+    assert "does not take reference media" in create("doubao-seedance-1-5-pro-251215-filter-off").text
+    assert "resolution" in create("doubao-seedance-2-0-fast-filter-off", resolution="1080p").text
+    assert "reference_video" in create("doubao-seedance-2-0-V2V-filter-off").text
+
+
+def test_the_simulator_refuses_a_generation_body_to_a_qwen_edit_model(variants: None) -> None:
+    """DashScope's qwen-image-edit models edit only: a body without an ``{image}`` item is refused, as the service
+    does, so a client that sends a new edit model a generation body is caught offline."""
+    sim = _sim()
+    for model in ("qwen-image-edit-max-2026-01-16", "qwen-image-edit-plus-2026-03-01"):
+        r = sim.post("/v1/images/generations", headers=SIM_AUTH, json={
+            "model": model, "input": {"messages": [{"role": "user", "content": [{"text": "a cat"}]}]}})
+        assert r.status_code == 400 and "image" in r.json()["error"]["message"], r.text
+    ok = sim.post("/v1/images/generations", headers=SIM_AUTH, json={"model": "qwen-image-2.0", "prompt": "a cat"})
+    assert ok.status_code == 200, ok.text  # a generation model still generates

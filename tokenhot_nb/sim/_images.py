@@ -188,6 +188,10 @@ async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
     refusal = _openai_refusal(model, fam, body)
     if refusal is not None:
         return error_response(ctx, 400, refusal, "invalid_value", "invalid_request_error")
+    if fam == "qwen" and "edit" in model.lower().replace(".", "-").split("-") and not 1 <= len(refs) <= 3:
+        # DashScope's qwen-image-edit models edit only: 1-3 {image} items beside the text
+        return error_response(ctx, 400, f"{model} edits images: input.messages needs 1-3 {{\"image\": …}} items, "
+                              f"got {len(refs)}", "invalid_request", "invalid_request_error")
     n = max(1, min(MAX_N, images_asked(body)))
     if fam == "seedream" and (why := _seedream_counts(body, refs)) is not None:
         return error_response(ctx, 400, why, "invalid_request", "invalid_request_error")
