@@ -73,3 +73,15 @@ def test_list_cells_come_as_lists_or_comma_strings() -> None:
     assert words("结构化输出,函数调用，工具调用") == ["结构化输出", "函数调用", "工具调用"]
     assert words(["openai", " gemini ", 3, None, {"x": 1}]) == ["openai", "gemini", "3"]
     assert words(None) == [] and words({"a": 1}) == []
+
+
+def test_a_variant_extends_a_listed_name_at_a_word_boundary() -> None:
+    from tokenhot_nb._catalog_classify import id_words, variant_base
+
+    names = {"doubao-seedance-2-0": "doubao-seedance-2.0", "doubao-seedance-2-0-fast": "doubao-seedance-2.0-fast"}
+    assert variant_base("doubao-seedance-2.0-fast-filter-off", names) == ("doubao-seedance-2.0-fast", "-filter-off")
+    assert variant_base("doubao-seedance-2-0x", names) == (None, "doubao-seedance-2-0x")  # no word boundary
+    assert id_words("-2-0-edit", "image", "qwen-image")[0] == "qwen-image-edit-max-2026-01-16"  # the family's row
+    assert id_words("-video-i2v", "video", "video-generic") == (
+        None, [{"capabilities": {"first_frame": True, "requires_image": True}}])  # else the kind's
+    assert id_words("-credit-tts", "image", "openai-image") == (None, [])  # whole words only

@@ -3,6 +3,8 @@
 Sources and confidence are in the project's API reference (shared/reference/tokenhot-api.md); where the reference is unsure, the
 option lists here stay on the permissive side and ``notes`` says so. Adding a model that fits an existing
 family is one entry in ``MODELS`` (the vendor comes from the family); families (``families/*.py``) dispatch on the family name, never on ids.
+A model only the service's table lists takes its options from the listed model it varies, or from the words of
+its id (``LIVE_VARIANT_OF`` / ``LIVE_ID_WORDS`` at the end).
 
 Capability keys (all optional):
 ``edit``, ``edit_only``, ``edit_keeps_input_size`` (an edit sends no size unless asked), ``pixel_range``

@@ -330,6 +330,7 @@ class Catalog:
         self.loose: dict[str, str] = {}
         for norm_key, mid in self.index.items():
             self.loose.setdefault(norm_key.replace(".", "-"), mid)
+        self._variant_names: dict[str, dict[str, str]] = {}  # family → its listed names (loose) → id
 
     def __len__(self) -> int:
         return len(self.by_id)
@@ -400,8 +401,11 @@ class Catalog:
         """
         spec = self.families[family]
         kind = str(spec["kind"])
-        names = {key: mid for key, mid in self.loose.items()
-                 if self.by_id[mid].family == family and self.by_id[mid].source != "live"}
+        names = self._variant_names.get(family)
+        if names is None:  # once per family: the merge derives every live-only row
+            names = self._variant_names[family] = {
+                key: mid for key, mid in self.loose.items()
+                if self.by_id[mid].family == family and self.by_id[mid].source != "live"}
         base_id, rest = variant_base(name, names)
         word_base, overlays = id_words(rest, kind, family)
         base = self.find(word_base or base_id or "") if (word_base or base_id) else None
