@@ -57,6 +57,9 @@ def test_a_filter_off_seedance_takes_what_the_model_it_varies_takes() -> None:
     assert "default_for_kind" not in fast.defaults  # a variant never becomes the kind's default
     assert cat.default_model("video").id == "doubao-seedance-2-0-fast" or cat.default_model("video").source != "live"
     assert cat.model("doubao-seedance-2-0-V2V-filter-off").can("requires_video")
+    late = merge(catalog.builtin(), LiveTable(base_url="http://relay.test", fetched_at=time.time(), rows=[
+        _video("doubao-seedance-2-5-fast")])).model("doubao-seedance-2-5-fast")  # 2.5's options, fast's resolutions
+    assert late.capabilities["reference_images"] == 30 and late.capabilities["resolutions"] == ["480p", "720p"]
     old = cat.model("doubao-seedance-1-5-pro-251215-filter-off")
     assert old.capabilities["reference_images"] == 0 and old.can("draft")
 

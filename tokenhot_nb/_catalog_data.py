@@ -717,4 +717,7 @@ LIVE_ID_WORDS: dict[str, dict[str, str | dict[str, dict[str, Any]]]] = {
             "happyhorse": "happyhorse-1.0-r2v"},
     "t2v": {"happyhorse": "happyhorse-1.0-t2v"},
     "v2v": {"video": {"capabilities": {"video_input": True, "requires_video": True}}},
+    # Seedance's fast and mini models make 480p and 720p only (§10.2)
+    "fast": {"seedance": {"capabilities": {"resolutions": ["480p", "720p"]}}},
+    "mini": {"seedance": {"capabilities": {"resolutions": ["480p", "720p"]}}},
 }  # fmt: skip
