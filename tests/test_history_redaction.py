@@ -253,3 +253,34 @@ def test_a_key_in_an_older_rows_text_file_does_not_reach_the_rebuilt_result(tmp_
     assert res.text == "the answer is sk-****, keep it"
     assert KEY not in repr(res) and KEY not in json.dumps(res._repr_mimebundle_())
     store.close()
+
+
+def test_a_cut_body_holding_the_key_with_escaped_slashes_is_kept_without_it(tmp_path: Path) -> None:
+    """A relay whose JSON writer escapes the solidus (PHP's json_encode) echoes a key holding '/' as ``a\\/b``.
+    Cut short, the body is kept as sent (a paid answer's bytes): the kept file, the row and the error hold the
+    mask, not that form of the key."""
+    import httpx
+    from _session_support import Recorder, make_session
+
+    from tokenhot_nb.errors import TokenhotError
+
+    key = "relay/key-with/slashes-0123456789"
+    escaped = key.replace("/", "\\/")
+
+    class Cut(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if not request.url.path.endswith("/chat/completions"):
+                return await super().handle_async_request(request)
+            body = '{"choices":[{"message":{"content":"your key is ' + escaped + ' and then'
+            return httpx.Response(200, content=body.encode(), headers={"content-type": "application/json"})
+
+    s = make_session(tmp_path / "st", Cut(), api_key=key)
+    with pytest.raises(TokenhotError) as caught:
+        s.chat("hi", model="gpt-5.4", stream=False)
+    shown = [str(caught.value), repr(caught.value), str(caught.value.details()),
+             *(json.dumps(e.to_dict()) for e in s.history), s.history.export(tmp_path / "x.jsonl").read_text()]
+    s.close()
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "st").rglob("*") if p.is_file())
+    assert b"your key is sk-****" in stored  # the cut body is kept, masked
+    for text in [*shown, stored.decode("latin-1")]:
+        assert escaped not in text and key.split("/")[1] not in text, text

@@ -87,6 +87,7 @@ def key_forms(raw: str) -> tuple[str, ...]:
 
         data = raw.encode("utf-8")
         forms.update(json.dumps(raw, ensure_ascii=as_ascii)[1:-1] for as_ascii in (True, False))
+        forms.add(raw.replace("/", "\\/"))  # PHP's json_encode escapes the solidus; a cut body is kept as sent
         forms.update(_base64_forms(data))
         for safe in ("", "/"):
             quoted = quote(raw, safe=safe)
