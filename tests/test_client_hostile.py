@@ -1067,3 +1067,20 @@ def test_the_api_host_is_resolved_once_per_download_however_many_hops_lead_into_
         finally:
             public.close()
     assert asked == ["relay.lan.test"] * 2 + ["relay.public.test"] and len(local.seen) == 12
+
+
+@pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
+@pytest.mark.parametrize("key", [SK_KEY, PLAIN_KEY])
+def test_a_malformed_header_echoing_the_key_leaks_it_into_no_chained_message(key: str, tmp_path: Path) -> None:
+    """h11 quotes a malformed header line whole ("illegal header line: …") in the errors httpx chains under ours:
+    a relay that echoes the Authorization header there must not put the key in the formatted traceback."""
+    def echo(method: str, path: str, headers: dict[str, str], body: bytes) -> bytes:
+        line = b"X-Echo " + headers.get("authorization", "none").encode()  # no colon: not a header line
+        return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + line + b"\r\nContent-Length: 2\r\n\r\n{}"
+
+    with Hostile({"*": echo}) as relay:
+        s = live(relay.url, tmp_path, key=key)
+        with pytest.raises(E.APIConnectionError) as info:
+            s.chat("hi", model="gpt-5.4", stream=False)
+    assert "illegal header line" in "".join(traceback.format_exception(info.value))  # the detail is still there
+    assert_no_key(info.value, key)

@@ -311,10 +311,18 @@ def scrub_error(exc: BaseException) -> None:
     httpx errors keep their request, headers and URL included, and they end up chained (``__cause__`` /
     ``__context__``) under the errors we raise: no traceback, debugger or ``err.details()`` that walks the
     chain may find the key there (a download link, or the redirect it led to, may carry it in its query).
-    The original request object is left alone.
+    The original request object is left alone. The messages down the chain are redacted too: h11 quotes a
+    malformed header line whole ("illegal header line: …"), and a relay may echo the key there.
     """
     if not isinstance(exc, httpx.RequestError):
         return
+    seen: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in seen:
+        seen.append(link)
+        if any(isinstance(a, str) and redact(a) != a for a in link.args):
+            link.args = tuple(redact(a) if isinstance(a, str) else a for a in link.args)
+        link = link.__cause__ or link.__context__
     try:
         request = exc.request
     except RuntimeError:
