@@ -163,6 +163,24 @@ def test_a_url_that_cannot_be_fetched_is_refused_before_the_call(s: Session, rec
     assert to_media("https://example.com/a.png?x=1&y=%20", "image").url  # a good one still passes
 
 
+@pytest.mark.parametrize("url", [
+    "https://relay.test/v1beta/files/abc:download?alt=media&key={key} ",  # a pasted line: a trailing space
+    "ftp://relay.test/v1beta/files/abc/download/x.png?alt=media&key={key}",  # no http(s)
+])
+def test_a_refused_url_holding_the_key_shows_none_of_it(tmp_path: Path, url: str) -> None:
+    """The message quotes the URL cut to 80 characters; cut before redaction, a key (Gemini's ``?key=``) across
+    the cut lost its end, was no longer recognised and showed its first part."""
+    import traceback
+
+    key = "tkn_PLAINKEY_inputs_no_prefix_98765abcdef"
+    sess = make_session(tmp_path / "st", Recorder(), api_key=key)
+    with pytest.raises(E.InputError) as info:
+        sess.edit(url.format(key=key), "restyle", model="doubao-seedream-4-5-251128")
+    sess.close()
+    shown = str(info.value) + "".join(traceback.format_exception(info.value))
+    assert "key=sk-****" in shown and key[:12] not in shown
+
+
 class CdnRecorder(Recorder):
     """The simulator plus a fake CDN host serving one WAV file (a remote audio input)."""
 

@@ -282,7 +282,7 @@ def to_media(value: Any, kind: MediaKind, store: Store | None = None) -> Media:
 
         value = url2pathname(urlsplit(value).path)
     if isinstance(value, str) and _SCHEME.match(value):
-        raise InputError(f"Cannot read the {kind} input {value[:80]!r}: only http(s) and data: URLs can be used.",
+        raise InputError(f"Cannot read the {kind} input {_shown_url(value)}: only http(s) and data: URLs can be used.",
                          hint="Download it first and pass the file path, or pass an https:// URL.")
     if isinstance(value, str) and not value.strip():  # Path("") is ".": "'.' is a folder" named no mistake
         raise InputError(f"The {kind} input is an empty string.",
@@ -342,7 +342,7 @@ def _check_url(url: str, kind: MediaKind) -> None:
         host = None
     if bad is not None or not host:
         why = f"it holds {'a space' if bad == ' ' else repr(bad)}" if bad is not None else "it names no host"
-        raise InputError(f"The {kind} URL {url[:80]!r} cannot be fetched: {why}.",
+        raise InputError(f"The {kind} URL {_shown_url(url)} cannot be fetched: {why}.",
                          hint=f"Pass the whole address, e.g. 'https://example.com/{_EXAMPLE_FILE[kind]}' (a space is "
                               "written %20), or the file's path.")
 
@@ -368,6 +368,14 @@ def _from_array(arr: Any) -> Any:
         raise InputError(f"Cannot use an array of shape {tuple(shape)} ({exc}) as an image.",
                          hint="Pass uint8 pixels shaped H×W, H×W×3 (RGB) or H×W×4 (RGBA), e.g. "
                               "(arr * 255).astype('uint8') for floats in 0…1.") from None
+
+
+def _shown_url(url: str) -> str:
+    """The URL for a message, redacted before it is cut: cut first, a key in its query (Gemini's ``?key=``) that
+    straddles the cut would lose its end, go unrecognised, and show its first part."""
+    from ._config import redact
+
+    return repr(redact(url)[:80])
 
 
 def _short_path(value: Any) -> str:
