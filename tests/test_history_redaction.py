@@ -6,6 +6,7 @@ import base64
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tokenhot_nb._config import Secret
@@ -284,3 +285,31 @@ def test_a_cut_body_holding_the_key_with_escaped_slashes_is_kept_without_it(tmp_
     assert b"your key is sk-****" in stored  # the cut body is kept, masked
     for text in [*shown, stored.decode("latin-1")]:
         assert escaped not in text and key.split("/")[1] not in text, text
+
+
+def test_a_key_across_the_cut_of_a_quoted_server_text_shows_none_of_it(tmp_path: Path) -> None:
+    """Messages quote the server's text cut short; cut before redaction, a key across the cut lost its end, was
+    not recognised, and its first part stayed in the message and ``.full_message``."""
+    import traceback
+
+    from _session_support import Recorder, make_session
+
+    from tokenhot_nb.errors import TokenhotError
+
+    key = "tkn_PLAINKEY_cut_no_prefix_98765abcdef"
+
+    class Echo(Recorder):  # an error envelope sent with 200, quoting the key where the message cuts it (300)
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/chat/completions"):
+                return httpx.Response(200, json={"error": {"message": "y" * 290 + " " + key}})
+            return await super().handle_async_request(request)
+
+    s = make_session(tmp_path / "st", Echo(), api_key=key)
+    with pytest.raises(TokenhotError) as caught:
+        s.chat("hi", model="gpt-5.4", stream=False)
+    s.close()
+    err = caught.value
+    shown = [err.full_message, str(err), "".join(traceback.format_exception(err)), str(err.details())]
+    assert any("sk-****" in t for t in shown)
+    for text in shown:
+        assert key[:5] not in text, text

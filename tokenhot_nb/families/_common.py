@@ -339,7 +339,8 @@ def refuse_error_envelope(body: Any, *, content: Iterable[str] = _CONTENT_KEYS, 
         return
     message = (err.get("message") or err.get("msg") or err.get("type")) if isinstance(err, dict) else err
     code = err.get("code") if isinstance(err, dict) else body.get("code")
-    raise APIError(f"{answer} is an error, not {instead}: {str(message or err)[:300]}", status=200,
+    said = redact(str(message or err))[:300]  # redacted before the cut: a key across it would be missed
+    raise APIError(f"{answer} is an error, not {instead}: {said}", status=200,
                    code=str(code) if code not in (None, "") else None,
                    hint="The relay sent an error although the status said success; try again.")
 
