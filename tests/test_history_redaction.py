@@ -313,3 +313,26 @@ def test_a_key_across_the_cut_of_a_quoted_server_text_shows_none_of_it(tmp_path:
     assert any("sk-****" in t for t in shown)
     for text in shown:
         assert key[:5] not in text, text
+
+
+def test_a_key_across_the_cut_of_an_image_answers_text_shows_none_of_it(tmp_path: Path) -> None:
+    """An image answer with no image but text (a refusal) is quoted cut to 200 characters: cut before redaction,
+    a key across the cut showed its first part."""
+    from _session_support import Recorder, make_session
+
+    from tokenhot_nb.errors import APIError
+
+    key = "tkn_PLAINKEY_img_no_prefix_98765abcdef"
+
+    class Echo(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if "/images/" in request.url.path:
+                text = "w" * 190 + " " + key
+                return httpx.Response(200, json={"output": [{"content": [{"type": "text", "text": text}]}]})
+            return await super().handle_async_request(request)
+
+    s = make_session(tmp_path / "st", Echo(), api_key=key)
+    with pytest.raises(APIError, match="without any image") as caught:
+        s.image("a cat", model="doubao-seedream-4-5-251128")
+    s.close()
+    assert caught.value.full_message.endswith("sk-****") and key[:5] not in caught.value.full_message

@@ -152,7 +152,7 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
 
     reply = images.parse(info, json_object(resp, info.id))
     if not reply.images:
-        raise APIError(f"{info.id} answered without any image" + (f": {reply.text[:200]}" if reply.text else "."),
+        raise APIError(f"{info.id} answered without any image" + (f": {redact(reply.text)[:200]}" if reply.text else "."),
                        status=resp.status, request_id=resp.request_id,
                        hint="The prompt may have been refused; rephrase it and try again.")
     cap = session.settings.download_cap
