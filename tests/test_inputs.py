@@ -213,3 +213,15 @@ def test_transcribe_accepts_every_input(tmp_path: Path, kind: str) -> None:
     else:
         assert s.store.has(ref["artifact"])
     s.close()
+
+
+def test_an_input_url_that_fails_to_download_shows_none_of_a_key_in_it(tmp_path: Path) -> None:
+    """The message quotes the URL cut to 120 characters; cut before redaction, a key in its query across the cut
+    (Gemini's ``?key=``) was no longer recognised and showed its first part."""
+    key = "tkn_PLAINKEY_fetch_no_prefix_98765abcdef"
+    url = "https://relay.test/v1beta/files/" + "p" * 45 + ":download?alt=media&key=" + key
+    sess = make_session(tmp_path / "st", Recorder(), api_key=key)
+    with pytest.raises(E.InputError, match="Could not download the input") as info:
+        sess.transcribe(url)
+    sess.close()
+    assert "key=sk-****" in str(info.value) and key[:5] not in str(info.value)

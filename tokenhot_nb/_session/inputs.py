@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from .._config import redact
 from .._inputs import MAX_INPUT_BYTES, Media, MediaKind, check_media
 from ..errors import DownloadError, InputError
 from .recording import incoming
@@ -31,11 +32,11 @@ async def fetch(session: Session, media: Media, kind: MediaKind) -> Media:
                                                max_bytes=MAX_INPUT_BYTES[kind], input=True)
         except DownloadError as exc:  # its message speaks of expiring vendor links: this is the user's own URL
             status = re.search(r"\(HTTP (\d{3})\)", exc.message)
-            raise InputError(f"Could not download the input {media.url[:120]}"
+            raise InputError(f"Could not download the input {redact(media.url)[:120]}"
                              + (f" (HTTP {status.group(1)})." if status else f": {exc.message}"),
                              hint="Check the URL (it must be public), or download the file and pass its path.") from None
         data = dl.path.read_bytes()
         dl.path.unlink(missing_ok=True)
-        media.mime = check_media(data, kind, repr(media.url[:120]))
+        media.mime = check_media(data, kind, repr(redact(media.url)[:120]))  # redacted before the cut
         media.data = data
     return media
