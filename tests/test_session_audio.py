@@ -199,3 +199,29 @@ def test_a_key_echoed_in_a_transcript_is_redacted_everywhere(tmp_path: Path, fmt
     assert any(".artifacts" in str(p) for p in files)
     assert not [p for p in files if any(x.encode() in p.read_bytes() for x in leaked)]
     s.close()
+
+
+@pytest.mark.parametrize("text", [
+    "<html><body>" + "x" * 95 + " {key}</body></html>",  # a page: quoted cut to 120 characters
+    "\n" * 380 + "plain {key}",  # text: its first 400 bytes are read, the key across that cut
+])
+def test_a_speech_answer_that_is_no_audio_quotes_none_of_a_key(tmp_path: Path, text: str) -> None:
+    """The error quotes the start of what came instead of audio; cut before redaction, a key across the cut lost
+    its end and showed its first part."""
+    from tokenhot_nb.errors import APIError
+
+    key = "tkn_PLAINKEY_speech_no_prefix_98765abcdef"
+    data = base64.b64encode(text.format(key=key).encode()).decode()
+
+    class NotAudio(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith(":generateContent"):
+                part = {"inlineData": {"mimeType": "audio/wav", "data": data}}
+                return httpx.Response(200, json={"candidates": [{"content": {"parts": [part]}, "finishReason": "STOP"}]})
+            return await super().handle_async_request(request)
+
+    s = make_session(tmp_path / "st", NotAudio(), api_key=key)
+    with pytest.raises(APIError, match="The speech answer is not audio") as caught:
+        s.speak("hi")
+    s.close()
+    assert key[:5] not in caught.value.full_message

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from .._config import redact_cut
 from .._inputs import sniff_mime
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
@@ -203,8 +204,9 @@ def _what_came(data: bytes, declared: str) -> str:
 
 
 def _snippet(text: str, width: int = 120) -> str:
-    """The start of a text answer on one line, for an error message (repr'd by the caller: data, not markup)."""
-    flat = " ".join(text.split())
+    """The start of a text answer on one line, for an error message (repr'd by the caller: data, not markup).
+    Redacted before the cut: a key the answer quoted across it would lose its end and show its first part."""
+    flat = " ".join(redact_cut(text).split())
     return flat[:width] + ("…" if len(flat) > width else "")
 
 
