@@ -232,6 +232,31 @@ def test_markdown_never_renders_a_key_that_its_source_only_spelled(key: str, sha
     assert key not in out and "sk-****" in out and "Your key is" in out and "indeed" in out
 
 
+@pytest.mark.parametrize("split", [
+    lambda k: f"{k[:5]}**{k[5:9]}**{k[9:]}",  # bold in the middle
+    lambda k: f"{k[:5]}``{k[5:]}``",  # the rest as code
+    lambda k: f"{k[:5]}~~{k[5:9]}~~{k[9:]}",  # struck through
+])
+@pytest.mark.parametrize("key", ["sk-HOSTILE-loopback-KEY-0123456789", "tkn_PLAINKEY_no_prefix_98765abcdef"])
+def test_markdown_never_shows_a_key_that_its_markup_split(key: str, split: Any) -> None:
+    """Emphasis, code or strike-through inside a key leave no tag-free run of it in the fragment, yet the reader
+    sees the whole key. The fragment shows the text with the mask, and nothing active."""
+    import html
+
+    from tokenhot_nb._config import Secret
+
+    Secret("tkn_PLAINKEY_no_prefix_98765abcdef")
+    out = markdown_html(f"Your key is {split(key)} indeed.\n\n<script>x</script>")
+    shown = html.unescape(re.sub(r"<[^>]*>", "", out))
+    assert key not in shown and "sk-****" in shown and "indeed" in shown
+    assert_inert(out)
+    assert "<script" not in out
+
+
+def test_markdown_keeps_its_markup_when_no_key_is_split() -> None:
+    assert "<strong>bold</strong>" in markdown_html("a **bold** sk-learn word, sk-**** and `code`")
+
+
 @pytest.mark.parametrize("split", ["\x00", "\x08", "\x1f", "\x7f"])
 def test_removing_controls_never_joins_a_key_into_view(split: str) -> None:
     """Both renderers drop control characters; a key the relay split with one passed redaction of the source

@@ -45,6 +45,7 @@ _CODE_CLASS = re.compile(r"^language-[\w+#.-]{1,40}$")
 _SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
 #: C0 controls other than tab/newline/CR (they confuse terminals and some parsers), and DEL.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TAG = re.compile(r"<[^>]*>")
 _EDGES = "".join(chr(i) for i in range(33))  # C0 controls and space, stripped from URL ends
 
 
@@ -147,13 +148,18 @@ def markdown_html(text: str) -> str:
     """Markdown that came from the network → an HTML fragment that cannot run anything, and holds no key.
 
     Redaction reads the source, where a key spelled with Markdown escapes (``sk\\-…``) or character references
-    (``&#115;k-…``) is no key; rendering turns it into the key itself, so the fragment is checked again.
+    (``&#115;k-…``) is no key; rendering turns it into the key itself, so the fragment is checked again. Markup
+    may also split one (``tkn_A**BC**D`` shows as the key, in its source no tag-free run is): the text the
+    fragment shows is checked too, and if it holds a key it is shown as plain text, the key masked.
     """
     from ._config import redact  # (here: %load_ext imports this module, not the settings)
 
     text = _CONTROL.sub("", str(text))
-    out = clean_html(_parser().render(text))
-    return redact(out)
+    out = redact(clean_html(_parser().render(text)))
+    shown = html.unescape(_TAG.sub("", out))  # what a reader sees: markup may split a key (``tkn_A**BC**D``)
+    if redact(shown) != shown:  # shown as plain text, the key masked: no markup is worth showing it
+        return "<p>" + text_html(shown).replace("\n", "<br>\n") + "</p>"
+    return out
 
 
 def text_html(text: Any) -> str:
