@@ -320,3 +320,14 @@ def test_parse_nothing_found() -> None:
     reply = images.parse(None, {"created": 1, "data": []})
     assert reply.images == [] and reply.usage.images == 0
     assert images.parse(None, "not json").images == []
+
+
+@pytest.mark.parametrize(("model", "body"), [
+    ("gemini-2.5-flash-image", {"candidates": [{"content": {"parts": [{"text": "I can't make that image."}]}}]}),
+    ("qwen-image-max", {"output": {"choices": [{"message": {"content": [{"text": "I can't make that image."}]}}]}}),
+])
+def test_a_refusal_without_an_image_keeps_the_models_words(model: str, body: dict[str, Any]) -> None:
+    """Each later reading of the reply replaced the text found so far, so a refusal read as "answered without any
+    image." with the model's reason gone."""
+    reply = images.parse(catalog.model(model), body)
+    assert reply.images == [] and reply.text == "I can't make that image."

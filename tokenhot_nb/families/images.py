@@ -524,23 +524,28 @@ def parse(model: ModelInfo | None, body: Any) -> ImageReply:
     if not isinstance(body, dict):
         return ImageReply(images=[], raw=body)
     refuse_error_envelope(body)
-    texts: list[str] = []
+    texts: list[str] = []  # what every reading found: a refusal's words are kept whichever part held them
+
+    def take(found: tuple[list[ImageRef], list[str]]) -> list[ImageRef]:
+        texts.extend(t for t in found[1] if t not in texts)
+        return found[0]
+
     refs: list[ImageRef] = []
     if "candidates" in body:
-        refs, texts = _from_gemini(body)
+        refs = take(_from_gemini(body))
     dashscope_first = model is not None and model.family in ("qwen-image", "wan-image")
     if not refs and dashscope_first and isinstance(body.get("output"), list):
-        refs, texts = _from_output_list(body["output"])
+        refs = take(_from_output_list(body["output"]))
     if not refs and dashscope_first:
-        refs, texts = _from_choices(body.get("output"))
+        refs = take(_from_choices(body.get("output")))
     if not refs:
         refs = _from_data(body.get("data"))
     if not refs:
-        refs, texts = _from_choices(dig(body, "metadata", "output"))
+        refs = take(_from_choices(dig(body, "metadata", "output")))
     if not refs:
-        refs, texts = _from_choices(body.get("output"))
+        refs = take(_from_choices(body.get("output")))
     if not refs and isinstance(body.get("output"), list):
-        refs, texts = _from_output_list(body["output"])
+        refs = take(_from_output_list(body["output"]))
     if not refs:
         refs = [_ref_from_url(r["url"]) for r in dig_list(body, "output", "results")
                 if isinstance(r, dict) and isinstance(r.get("url"), str) and r["url"]]
