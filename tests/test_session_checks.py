@@ -369,6 +369,31 @@ def test_numpy_whole_numbers_are_taken_as_counts_seeds_and_token_limits(s: Any, 
     assert type(make_session(tmp_path / "other", seed=np.int64(4)).seed) is int
 
 
+def test_numpy_scalars_in_any_option_are_sent_recorded_and_replayed_as_plain_values(
+        s: Any, rec: Any, tmp_path: Any) -> None:
+    """A numpy number in an option sent as a body field (chat's seed / top_k / top_p, a stop list, extra={…})
+    reached the JSON encoder as it was: a TypeError after the row was written, the row keeping "np.int64(3)"
+    (so to_code() sent a string and replay missed). Every numpy scalar is a plain value from the front door."""
+    import numpy as np
+    from _session_support import Recorder, make_session
+
+    kw: dict[str, Any] = {"seed": np.int64(3), "top_k": np.int32(4), "top_p": np.float32(0.5),
+                          "temperature": np.float32(0.25), "stop": [np.str_("END")], "extra": {"n_probe": np.int16(2)}}
+    first = s.chat("hi", model="gemini-2.5-pro", thread=False, **kw)
+    sent = rec.json(-1)
+    assert json_types(sent["generationConfig"]) and sent["generationConfig"]["topK"] == 4
+    assert s.history[-1].params["seed"] == 3 and s.history[-1].params["top_p"] == 0.5
+    again = make_session(tmp_path / "store", Recorder(), mode="replay")
+    assert again.chat("hi", model="gemini-2.5-pro", thread=False, **kw).text == first.text
+    again.close()
+
+
+def json_types(d: dict[str, Any]) -> bool:
+    import json
+
+    return json.loads(json.dumps(d)) == d
+
+
 @pytest.mark.parametrize("n", [2.0, "2", None.__class__])
 def test_an_image_count_that_is_no_whole_number_says_so(s: Any, rec: Any, n: Any) -> None:
     """It said "makes 1 to 15 image(s) per call; got n=2.0": a range error for a number inside the range."""

@@ -168,6 +168,21 @@ def whole(value: Any) -> Any:
         return value
 
 
+def plain(value: Any) -> Any:
+    """``value`` with every numpy scalar (``np.int64`` from ``np.arange``, a pandas cell, ``np.float32``,
+    ``np.str_``) made the Python value it stands for, inside plain lists, tuples and dicts too. Sent as it was, a
+    numpy number reached the JSON encoder as a TypeError after the call's row was written, and the row kept its
+    repr ("np.int64(3)"), which ``to_code()`` sent as a string and replay never matched. Arrays stay arrays."""
+    kind = type(value)
+    if kind.__module__ == "numpy" and callable(getattr(value, "item", None)) and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if kind is list or kind is tuple:
+        return kind(plain(v) for v in value)
+    if kind is dict:
+        return {k: plain(v) for k, v in value.items()}
+    return value
+
+
 def flag(value: Any, name: str) -> bool | None:
     """A yes/no option (``stream``, ``wait``, ``json``…) as a bool; None stays None (not given). Any other value was
     taken by its truth before: ``wait="no"`` waited, ``stream="false"`` streamed."""

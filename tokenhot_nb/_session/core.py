@@ -84,6 +84,8 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
             token = _RESOLVED.set(resolved)
             try:
                 _checks.check_option_names(kwargs, named, kind)
+                args = tuple(_checks.plain(a) for a in args)
+                kwargs = {k: _checks.plain(v) for k, v in kwargs.items()}
                 return await fn(self, *args, **kwargs)
             except TokenhotError as exc:
                 if not isinstance(exc, ReplayMissError) and self.spending.estimates is None:  # an estimate is no call
