@@ -178,3 +178,23 @@ def test_a_very_long_stream_keeps_at_most_max_pieces_merged_from_neighbours(tmp_
     for t, _, done, so_far in replayed:
         at += len(t)
         assert at in ends and not done and first.text.startswith(so_far)
+
+
+def test_a_replayed_thread_holds_the_conversation_the_recording_had(tmp_path: Path) -> None:
+    """A replaying session loads a thread from the store whole (every recorded turn), and each replayed turn was
+    added on top: after the first replayed turn the thread held its question and answer twice, so an estimate
+    or the thread's messages differed from the recording (the 05 tutorial's checked estimate did)."""
+    s = make_session(tmp_path / "st", Recorder())
+    s.chat("first question", model="gpt-5.2")
+    s.chat("second question", model="gpt-5.2")
+    recorded = [dict(m) for m in s.threads.get("default").messages]
+    cost = s.estimate("chat", "a third", model="gpt-5.2")
+    s.close()
+    quiet = Recorder()
+    r = make_session(tmp_path / "st", quiet, mode="replay")
+    r.chat("first question", model="gpt-5.2")
+    assert r.threads.get("default").messages == recorded[:2]
+    r.chat("second question", model="gpt-5.2")
+    assert r.threads.get("default").messages == recorded
+    assert r.estimate("chat", "a third", model="gpt-5.2") == cost and quiet.requests == []
+    r.close()

@@ -39,8 +39,25 @@ from .recording import (
 if TYPE_CHECKING:
     from ..client import EventStream, Response
     from ..families.chat import Accumulator
+    from ..history import HistoryEntry
     from ..results._base import Result
     from .core import Session
+
+
+def _as_recorded(th: Thread, entry: HistoryEntry) -> None:
+    """Replay: make ``th`` the conversation the recording had before ``entry``'s turn. A replaying session loads a
+    thread from the store whole (every recorded turn, later ones too), so each replayed turn added on top of it
+    repeated the conversation, and an estimate or a look at the thread differed from the recording."""
+    if th.last_id == entry.parent or entry.store is None:
+        return
+    from .._threads import conversation
+
+    try:
+        th.messages = conversation(entry.store, entry.parent) if entry.parent is not None else []
+    except Exception:  # an earlier answer's file is not in the store (loaded without artifacts): keep the thread
+        return
+    th.prefix = None  # the family's body so far was of the other messages
+    th.last_id = entry.parent
 
 
 async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str, Any], *,
@@ -102,6 +119,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         res = from_entry(entry, session)
         assert isinstance(res, ChatResult)
         if th is not None and user is not None:
+            _as_recorded(th, entry)
             th.add(user, _answer(res.text, res.tool_calls), entry.id)
             if system:
                 th.system = system
