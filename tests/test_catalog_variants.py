@@ -183,3 +183,27 @@ def test_the_simulator_refuses_a_generation_body_to_a_qwen_edit_model(variants: 
         assert r.status_code == 400 and "image" in r.json()["error"]["message"], r.text
     ok = sim.post("/v1/images/generations", headers=SIM_AUTH, json={"model": "qwen-image-2.0", "prompt": "a cat"})
     assert ok.status_code == 200, ok.text  # a generation model still generates
+
+
+def test_a_live_only_model_used_only_to_edit_replays_where_the_table_was_never_read(
+        tmp_path: Path, variants: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replay knows a model only the service's table listed from the rows that recorded it; the row's kind
+    (``edit``, ``speak``, ``transcribe``) was compared with the family's kind (``image``, ``audio``), so a model
+    used only to edit was unknown in a loaded history or a fresh checkout: a replay of the recorded call failed."""
+    from tokenhot_nb.history import History
+
+    s = make_session(tmp_path / "store", Recorder())
+    src = s.image("a cat", model="gpt-image-2")
+    res = s.edit(src, "make it blue", model="qwen-image-edit-plus-2026-03-01")
+    s.history.export(tmp_path / "h.json", include_artifacts=True)
+    s.close()
+    monkeypatch.setattr(_pricing, "PRICING", [r for r in _pricing.PRICING if "edit-plus" not in str(r)])
+    History.load(tmp_path / "h.json", tmp_path / "elsewhere")
+    quiet = Recorder()
+    again = make_session(tmp_path / "elsewhere", quiet, mode="replay")
+    try:
+        assert again.model("qwen-image-edit-plus-2026-03-01").can("edit")
+        assert again.edit(src, "make it blue", model="qwen-image-edit-plus-2026-03-01").sha256 == res.sha256
+        assert quiet.requests == []
+    finally:
+        again.close()

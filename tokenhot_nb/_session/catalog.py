@@ -96,6 +96,7 @@ class SessionCatalog:
         "family"}`` of a model the service's table listed when the call was made), so a recorded call replays
         where that table was never read (another machine, a fresh checkout, an offline recording)."""
         from ..history._store import DB_NAME
+        from .models import METHOD_KIND
 
         if not (Path(self._session.settings.store) / DB_NAME).exists():
             return cat  # no history: nothing recorded (and a lookup creates no store)
@@ -110,8 +111,8 @@ class SessionCatalog:
             ref = _recorded_ref(params)
             if ref is None or ref[0] != mid or cat.find(mid) is not None or mid in extra:
                 continue
-            family = ref[1]
-            if family not in cat.families or cat.families[family]["kind"] != kind:
+            family = ref[1]  # (the row's kind is its method: an edit row's model is an image model)
+            if family not in cat.families or cat.families[family]["kind"] != METHOD_KIND.get(kind, kind):
                 continue
             info = cat.unlisted(mid, family)
             extra[mid] = replace(info, listed=True, source="live",
