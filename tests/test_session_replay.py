@@ -260,3 +260,20 @@ def test_a_refusal_between_replayed_calls_shows_in_the_history_as_it_did(tmp_pat
     with pytest.raises(E.UnknownModelError):
         s.chat("x", model="gpt-nope", thread=False)
     assert [(e.kind, e.status) for e in s.history] == shown == [("chat", "ok"), ("chat", "error")]
+
+
+def test_a_miss_on_a_call_recorded_without_an_answer_says_so(tmp_path: Path) -> None:
+    """The call was recorded, but its row is pending (a video never waited for) or failed: nothing differs, and
+    the miss said "it differs in: nothing visible (check inputs)", which sends the user hunting for a typo. It
+    says the row's state and what to do (resume it, or run it again where it can reach the service)."""
+    s = make_session(tmp_path / "st", Recorder())
+    task = s.video("a boat", wait=False)
+    s.close()
+    rec = Recorder()
+    r = make_session(tmp_path / "st", rec, mode="replay")
+    with pytest.raises(E.ReplayMissError) as info:
+        r.video("a boat", wait=False)
+    text = str(info.value)
+    assert "nothing visible" not in text and f"#{task.entry.id}" in text and "pending" in text
+    assert f"resume({task.task_id!r})" in text and rec.requests == []
+    r.close()

@@ -552,12 +552,13 @@ class BudgetExceededError(TokenhotError):
 
 
 class ReplayMissError(TokenhotError):
-    def __init__(self, message: str, *, nearest: Any = None, differences: list[str] | None = None) -> None:
+    def __init__(self, message: str, *, nearest: Any = None, differences: list[str] | None = None,
+                 hint: str | None = None) -> None:
         self.nearest = nearest
         self.differences = differences or []
         super().__init__(
             message,
-            hint="Run this call once in live or offline mode to record it, or match the recorded parameters.",
+            hint=hint or "Run this call once in live or offline mode to record it, or match the recorded parameters.",
         )
 
 

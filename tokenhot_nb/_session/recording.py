@@ -426,6 +426,8 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
         session.replay_position = max(session.replay_position or 0, chosen)
         return store.get(chosen).bind(store, session)
     nearest, diffs = store.nearest(kind, info.id, params, endpoint)
+    if nearest is not None and not diffs and nearest.status != "ok":
+        raise _unanswered(kind, nearest)
     msg = f"Replay mode: this {kind} call to {info.id} was never recorded in {store.root}."
     if nearest is not None:
         msg += (f" The nearest recording is history #{nearest.id} ({nearest.kind}, {nearest.model}); "
@@ -433,6 +435,20 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     else:
         msg += f" There is no recorded {kind} call at all."
     raise ReplayMissError(msg, nearest=nearest, differences=diffs)
+
+
+def _unanswered(kind: str, entry: HistoryEntry) -> ReplayMissError:
+    """The miss of a call recorded as ``entry`` with no answer to give back (pending, failed, interrupted): its
+    state and the way to an answer, not "differs in: nothing visible", which sends the user hunting for a typo."""
+    task = (entry.response or {}).get("task_id") if isinstance(entry.response, dict) else None
+    if entry.status == "pending" and isinstance(task, str):
+        return ReplayMissError(
+            f"Replay mode: this {kind} call is history #{entry.id}, still pending there: no answer was recorded.",
+            nearest=entry, hint=f"Finish it in live or offline mode (session.resume({task!r}), or "
+                                f"history.get({entry.id}).resume()), then replay.")
+    return ReplayMissError(
+        f"Replay mode: this {kind} call is history #{entry.id}, recorded as {entry.status}: there is no answer "
+        "to replay.", nearest=entry, hint="Run it once more in live or offline mode to record an answer.")
 
 
 def _under_other_spellings(session: Session, kind: str, info: ModelInfo, endpoint: str,
