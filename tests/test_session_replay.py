@@ -277,3 +277,49 @@ def test_a_miss_on_a_call_recorded_without_an_answer_says_so(tmp_path: Path) -> 
     assert "nothing visible" not in text and f"#{task.entry.id}" in text and "pending" in text
     assert f"resume({task.task_id!r})" in text and rec.requests == []
     r.close()
+
+
+def test_an_image_inside_an_explicit_conversation_is_kept_replayed_by_content_and_written_as_code(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A message part's image bytes were recorded as ``{"bytes": n}``: the history lost the image, to_code() wrote
+    a call the session refused ("needs `data` (bytes)"), and another image of the same length replayed this
+    answer. The part keeps the image as an artifact, as ``images=`` does."""
+    import sys
+    import types
+
+    from PIL import Image
+
+    def png(colour: tuple[int, int, int]) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        Image.new("RGB", (16, 16), colour).save(buf, "PNG")
+        return buf.getvalue()
+
+    red, blue = png((200, 0, 0)), png((201, 0, 0))
+    assert len(red) == len(blue) and red != blue
+
+    def ask(data: bytes) -> list[dict]:
+        return [{"role": "user", "content": [{"type": "text", "text": "what colour?"},
+                                             {"type": "image", "data": data, "mime": "image/png"}]}]
+
+    rec = Recorder()
+    s = make_session(tmp_path / "st", rec)
+    first = s.chat(ask(red), model="gpt-5.2", thread=False)
+    sent = rec.json(-1)
+    code = s.history[-1].to_code()
+    s.close()
+    again = Recorder()
+    fresh = make_session(tmp_path / "st", again)
+    module = types.ModuleType("tokenhot_nb")
+    module.session = lambda: fresh  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "tokenhot_nb", module)
+    exec(compile(code, "<to_code>", "exec"), {})
+    monkeypatch.undo()
+    assert again.json(-1) == sent
+    fresh.close()
+    r = make_session(tmp_path / "st", Recorder(), mode="replay")
+    assert r.chat(ask(red), model="gpt-5.2", thread=False).text == first.text
+    with pytest.raises(E.ReplayMissError):
+        r.chat(ask(blue), model="gpt-5.2", thread=False)
+    r.close()

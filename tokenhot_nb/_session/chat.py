@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _schema
@@ -39,7 +40,7 @@ from .recording import (
 if TYPE_CHECKING:
     from ..client import EventStream, Response
     from ..families.chat import Accumulator
-    from ..history import HistoryEntry
+    from ..history import HistoryEntry, Store
     from ..results._base import Result
     from .core import Session
 
@@ -88,7 +89,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     if th is not None and system is None:
         system = th.system
     if isinstance(message, (list, tuple)):  # an explicit conversation
-        messages = list(message)
+        messages = [_parts_read(m) for m in message]
         user = None
         text = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
     else:
@@ -105,7 +106,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         "tools": tools, "tool_choice": tool_choice, "tool_results": tool_results,
     })
     if not isinstance(message, str):
-        params["message"] = jsonable_messages(messages)
+        params["message"] = jsonable_messages(messages, store)
     options: dict[str, Any] = {"endpoint": endpoint, "system": system, "temperature": temperature,
                                "max_tokens": max_tokens, "stream": stream, "extra": body_extra(kw), "raw": raw,
                                "output": output, "tools": tools, "tool_choice": tool_choice}
@@ -331,14 +332,43 @@ def _results(tool_results: Any, th: Thread | None) -> dict[str, Any] | None:
     return tool_results
 
 
-def jsonable_messages(messages: list[Any]) -> list[Any]:
-    """Explicit conversations in params: bytes parts become sizes (the history never stores raw bytes)."""
+def jsonable_messages(messages: list[Any], store: Store | None = None) -> list[Any]:
+    """Explicit conversations in params: a part's bytes become the stored file's reference (the history never
+    holds raw bytes), as ``images=`` do, so the row keeps the image, its replay key follows the image's content
+    (not only its length) and ``to_code()`` sends it again; with no store, its size."""
+    def kept(v: bytes | bytearray, part: dict[str, Any]) -> dict[str, Any]:
+        if store is None:
+            return {"bytes": len(v)}
+        mime = part.get("mime") or part.get("mime_type")
+        return store.add_bytes(bytes(v), mime if isinstance(mime, str) and mime else "image/png").ref()
+
     out: list[Any] = []
     for m in messages:
         if isinstance(m, dict) and isinstance(m.get("content"), list):
-            parts = [{k: ({"bytes": len(v)} if isinstance(v, (bytes, bytearray)) else v) for k, v in p.items()}
+            parts = [{k: (kept(v, p) if isinstance(v, (bytes, bytearray)) else v) for k, v in p.items()}
                      if isinstance(p, dict) else p for p in m["content"]]
             out.append({**m, "content": parts})
         else:
             out.append(m)
     return out
+
+
+def _parts_read(message: Any) -> Any:
+    """A message whose part's ``data`` is a file (a path, or ``s.history.artifact(…)`` in code from ``to_code()``)
+    with the file's bytes in its place; the family takes bytes."""
+    import os
+
+    if not isinstance(message, dict) or not isinstance(message.get("content"), list):
+        return message
+    if not any(isinstance(p, dict) and isinstance(p.get("data"), os.PathLike) for p in message["content"]):
+        return message
+    parts: list[Any] = []
+    for p in message["content"]:
+        if isinstance(p, dict) and isinstance(p.get("data"), os.PathLike):
+            try:
+                p = {**p, "data": Path(p["data"]).read_bytes()}
+            except OSError as exc:
+                raise InputError(f"A message part's image file could not be read: {exc.strerror or exc}.",
+                                 hint="Check the path, or pass the image's bytes as data=.") from None
+        parts.append(p)
+    return {**message, "content": parts}
