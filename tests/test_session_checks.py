@@ -494,3 +494,13 @@ def test_numpy_bools_are_yes_no_options(s: Any, rec: Any) -> None:
     assert type(task).__name__ == "VideoTask"
     s.chat("hi", stream=np.bool_(False), thread=False)
     assert rec.json(-1, "/chat/").get("stream") in (None, False)
+
+
+def test_a_lone_surrogate_in_an_option_is_one_input_error(s: Any, rec: Any) -> None:
+    """A prompt's lone surrogate was refused in one line, but one in a body option (``extra={…}`` or ``**options``)
+    reached the JSON encoder: a UnicodeEncodeError traceback, and no request made."""
+    with pytest.raises(E.InputError, match=r"option 'user'.*lone surrogate"):
+        s.chat("ok", thread=False, extra={"user": "x\udfff"})
+    with pytest.raises(E.InputError, match="option 'metadata'"):
+        s.image("a fox", model="gpt-image-2", metadata={"tag": ["\ud800"]})
+    assert rec.posts() == []
