@@ -167,6 +167,16 @@ def test_happyhorse_refuses_a_seed_past_its_range_before_the_call(s: Session, re
     assert rec.json(path_part="/video/generations")["seed"] == 3_000_000_000
 
 
+def test_a_session_seed_past_a_models_range_says_it_is_the_sessions(s: Session, rec: Recorder) -> None:
+    """The call named no seed: "not 3000000000" sent the user looking for a number they never passed."""
+    s.seed = 3_000_000_000
+    with pytest.raises(InputError, match=r"2147483647; this call would send the session's seed=3000000000") as info:
+        s.video("a horse", model="happyhorse-1.0-t2v", wait=False)
+    assert "Pass seed=" in (info.value.hint or "") and not rec.posts("/video/generations")
+    s.video("a horse", model="happyhorse-1.0-t2v", wait=False, seed=7)  # a seed of the call's own wins
+    assert rec.json(path_part="/video/generations")["parameters"]["seed"] == 7
+
+
 def test_gemini_edit_labels_a_linked_image_with_its_own_type(s: Session, rec: Recorder) -> None:
     s.edit(["https://cdn.example.com/a.jpg?sig=1", "https://cdn.example.com/b"], "make it blue",
            model="gemini-3-pro-image-preview")

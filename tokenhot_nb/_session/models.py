@@ -155,7 +155,7 @@ def seed_for(session_seed: int | None, info: ModelInfo, seed: int | None) -> int
     check_seed(session_seed)
     if seed is None:
         if session_seed is not None and info.can("seed"):
-            _check_max_seed(info, session_seed)
+            _check_max_seed(info, session_seed, from_session=True)
             return session_seed
         return None
     if not info.can("seed"):
@@ -165,9 +165,14 @@ def seed_for(session_seed: int | None, info: ModelInfo, seed: int | None) -> int
     return seed
 
 
-def _check_max_seed(info: ModelInfo, seed: int) -> None:
+def _check_max_seed(info: ModelInfo, seed: int, *, from_session: bool = False) -> None:
     """A model with a narrower seed range than :data:`checks.MAX_SEED` (``max_seed``: HappyHorse's 0…2^31-1)
-    refuses a larger one: say so before the (paid) call."""
+    refuses a larger one: say so before the (paid) call, and where the seed came from when the call named none."""
     top = info.capabilities.get("max_seed")
-    if isinstance(top, int) and seed > top:
-        raise InputError(f"{info.id} takes a seed from 0 to {top}, not {seed}.", hint=f"e.g. seed={seed % (top + 1)}.")
+    if not isinstance(top, int) or seed <= top:
+        return
+    if from_session:
+        raise InputError(f"{info.id} takes a seed from 0 to {top}; this call would send the session's seed={seed}.",
+                         hint=f"Pass seed={seed % (top + 1)} to this call, or give the session a seed of at most "
+                              f"{top} (s.seed = …).")
+    raise InputError(f"{info.id} takes a seed from 0 to {top}, not {seed}.", hint=f"e.g. seed={seed % (top + 1)}.")
