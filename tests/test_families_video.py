@@ -336,3 +336,11 @@ def test_parse_progress(raw: Any, expected: int | None) -> None:
 def test_non_dict_status_is_unknown() -> None:
     st = video.parse_status("t", "oops")
     assert st.state == "unknown" and st.task_id == "t"
+
+
+@pytest.mark.parametrize("tid", [".", "..", " .. "])
+def test_a_dot_segment_is_no_task_id(tid: str) -> None:
+    """``/v1/video/generations/..`` is the URL of another path once resolved: never polled."""
+    with pytest.raises(InputError, match="is no task id"):
+        video.build_poll(tid)
+    assert video.build_poll("..x").path.endswith("/..x")

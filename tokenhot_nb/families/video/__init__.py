@@ -85,7 +85,10 @@ def build_poll(task_id: str, style: str = "generations") -> HttpCall:
         raise ValueError(f"Unknown poll style {style!r}; use 'generations' or 'videos'.")
     if not task_id or not str(task_id).strip():
         raise InputError("No task id to poll.")
-    return HttpCall("GET", _POLL_PATHS[style].format(id=quote(str(task_id).strip(), safe="")))
+    tid = str(task_id).strip()
+    if tid in (".", ".."):  # a dot segment, resolved by the URL, would poll another path of the API
+        raise InputError(f"{tid!r} is no task id.", hint="Pass the id the create answered (history: entry.task_id).")
+    return HttpCall("GET", _POLL_PATHS[style].format(id=quote(tid, safe="")))
 
 
 def parse_other_ratios(headers: Mapping[str, str]) -> dict[str, float] | None:
