@@ -336,3 +336,21 @@ def test_a_key_across_the_cut_of_an_image_answers_text_shows_none_of_it(tmp_path
         s.image("a cat", model="doubao-seedream-4-5-251128")
     s.close()
     assert caught.value.full_message.endswith("sk-****") and key[:5] not in caught.value.full_message
+
+
+def test_a_key_across_the_cut_of_a_video_create_reply_that_is_no_object_shows_none_of_it(tmp_path: Path) -> None:
+    """A create reply that is no JSON object is quoted cut to 200 characters: cut before redaction, a key across
+    the cut showed its first part. (The session refuses a list answer sooner; the parser is public.)"""
+    from _session_support import make_session
+
+    from tokenhot_nb.errors import APIError
+    from tokenhot_nb.families.video import _status
+
+    key = "tkn_PLAINKEY_video_no_prefix_98765abcdef"
+    s = make_session(tmp_path / "st", api_key=key)  # the session's key is the one redaction knows
+    try:
+        with pytest.raises(APIError, match="not JSON") as caught:
+            _status.parse_create(["w" * 180 + " " + key])
+    finally:
+        s.close()
+    assert key[:8] not in caught.value.full_message and key[:8] not in str(caught.value)

@@ -130,7 +130,7 @@ def media_bytes(item: Any, what: str = "image") -> tuple[bytes, str]:
         if decoded:
             return decoded
         raise InputError(
-            f"This endpoint needs the {what} bytes, not a URL ({item[:60]!r}).",
+            f"This endpoint needs the {what} bytes, not a URL ({redact(item)[:60]!r}).",
             hint=f"Download the {what} first or pass it as (bytes, mime).",
         )
     raise InputError(f"Cannot use {type(item).__name__} as {what} input.", hint="Pass (bytes, mime).")

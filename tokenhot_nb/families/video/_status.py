@@ -8,6 +8,7 @@ import math
 import re
 from typing import Any
 
+from ..._config import redact
 from ...errors import APIError
 from .._common import count, dig, finite, received, usage_from
 from .._types import TaskState, TaskStatus, Usage
@@ -172,7 +173,7 @@ def parse_status(task_id: str | None, body: Any) -> TaskStatus:
 def parse_create(body: Any) -> TaskStatus:
     """The create reply (OpenAIVideo; ``id``/``task_id``, or nested ``data.task_id``) as a first status."""
     if not isinstance(body, dict):
-        raise APIError(f"The video create reply was not JSON: {str(body)[:200]!r}", body=received(body))
+        raise APIError(f"The video create reply was not JSON: {redact(str(body))[:200]!r}", body=received(body))
     tid = _task_id(body)
     if not tid:
         msg = _str(body.get("message")) or _str(dig(body, "error", "message"))
