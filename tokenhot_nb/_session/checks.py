@@ -186,11 +186,9 @@ def plain(value: Any) -> Any:
 def flag(value: Any, name: str) -> bool | None:
     """A yes/no option (``stream``, ``wait``, ``json``…) as a bool; None stays None (not given). Any other value was
     taken by its truth before: ``wait="no"`` waited, ``stream="false"`` streamed."""
+    value = plain(value)  # (numpy's bools, a mask's cell or np.True_, are Python's)
     if value is None or isinstance(value, bool):
         return value
-    kind = type(value)
-    if kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool"):  # (a mask's cell, np.True_)
-        return bool(value)
     raise InputError(f"{name} is True or False, not {value!r:.40}.", hint=f"e.g. {name}=False.")
 
 
