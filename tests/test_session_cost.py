@@ -283,11 +283,31 @@ def test_balance_errors_answered_with_200_say_it_is_not_available(relay: Server,
 
 
 def test_balance_offline_is_simulated_and_replay_never_asks(tmp_path: Path) -> None:
+    with make_session(tmp_path / "empty", Recorder(), mode="replay") as r:
+        nothing = r.balance()
+        assert not nothing.known and "recorded no balance read" in str(nothing)
     with make_session(tmp_path / "store", Recorder()) as s:
         b = s.balance()
         assert b.known and b.simulated and "simulated" in str(b)
+        s.chat("spend a little", stream=False)
+        after = s.balance()
+        assert after.used is not None and b.used is not None and after.used > b.used
+    recorder = Recorder()
+    with make_session(tmp_path / "store", recorder, mode="replay") as r:
+        # a zero-diff re-run: each read shows what the recording's showed at that point, the last one after
+        assert [str(r.balance()) for _ in range(3)] == [str(b), str(after), str(after)]
+    assert not recorder.requests  # and nothing asked the service
+
+
+def test_a_replay_shows_the_newest_recording_sessions_balances(tmp_path: Path) -> None:
+    """A notebook recorded twice replays the balances of its last run, as its calls replay the last run's."""
+    for spend in (1, 3):
+        with make_session(tmp_path / "store", Recorder()) as s:
+            for i in range(spend):
+                s.chat(f"spend {i}", stream=False)
+            last = s.balance()
     with make_session(tmp_path / "store", Recorder(), mode="replay") as r:
-        assert not r.balance().known
+        assert str(r.balance()) == str(last)
 
 
 _OTHER_KERNEL = """

@@ -1,11 +1,18 @@
-"""The key's balance, read from the relay's billing routes (subscription + usage, else ``/v1/credits``)."""
+"""The key's balance, read from the relay's billing routes (subscription + usage, else ``/v1/credits``).
+
+Each balance read is kept beside the history, so a replayed notebook shows the balances its recording showed
+(the k-th ``balance()`` of a replay gets the k-th of the newest recording session), with no network.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+import json
+from typing import TYPE_CHECKING, Any
 
+from .._config import redact
 from ..cost import Balance
-from ..errors import APIError, AuthenticationError
+from ..errors import APIError, AuthenticationError, StoreError
 from ..families import billing
 
 if TYPE_CHECKING:
@@ -16,11 +23,50 @@ async def _get(session: Session, path: str) -> object:
     return (await session.client.send(billing.build(path))).json()
 
 
+#: Store setting: the balances read (``{"session": id, "balance": {...}}``, oldest first), for replay.
+READS_KEY = "balance_reads"
+#: How many reads are kept.
+KEEP = 64
+#: :attr:`Session.replay_turns` key counting a replay's balance reads (replay keys are sha256 hex: no clash).
+_TURN = "balance()"
+
+
 async def balance(session: Session) -> Balance:
     """What the key may still spend; ``known=False`` with the reason when the relay does not say."""
-    simulated = session.mode != "live"
     if session.mode == "replay":
-        return Balance(False, reason="replay mode never calls the network.", simulated=True)
+        return _replayed(session)
+    got = await _read(session)
+    try:
+        session.store.append_meta(READS_KEY, {"session": session.id, "balance": json.loads(
+            redact(json.dumps(dataclasses.asdict(got))))}, keep=KEEP)
+    except StoreError:  # a read-only or full store: the balance is still shown, only a replay will not know it
+        pass
+    return got
+
+
+def _replayed(session: Session) -> Balance:
+    """The balance the recording read at this point, else "not available"."""
+    try:
+        reads = json.loads(session.store.get_meta(READS_KEY) or "[]")
+    except ValueError:
+        reads = []
+    reads = [r for r in reads if isinstance(r, dict) and isinstance(r.get("balance"), dict)]
+    if reads:
+        newest = [r["balance"] for r in reads if r.get("session") == reads[-1].get("session")]
+        turn = session.replay_turns.get(_TURN, 0)
+        session.replay_turns[_TURN] = turn + 1
+        fields = {f.name for f in dataclasses.fields(Balance)}
+        known: dict[str, Any] = {k: v for k, v in newest[min(turn, len(newest) - 1)].items() if k in fields}
+        try:
+            return Balance(**known)
+        except TypeError:  # a read written by another version, missing a field: not shown
+            pass
+    return Balance(False, reason="replay mode never calls the network, and this store recorded no balance read.",
+                   simulated=True)
+
+
+async def _read(session: Session) -> Balance:
+    simulated = session.mode != "live"
     try:
         unit, rate, _ = billing.parse_status(await _get(session, billing.STATUS))
     except (APIError, billing.BillingUnavailable, ValueError):

@@ -1316,6 +1316,20 @@ class Store(ArtifactFiles):
 
         self._tx(put)
 
+    def append_meta(self, key: str, item: Any, *, keep: int) -> None:
+        """Add ``item`` to the JSON list kept under ``key`` (its last ``keep`` items), in one transaction, so two
+        kernels adding at once both land."""
+
+        def put(c: sqlite3.Connection) -> None:
+            try:
+                items = json.loads(self.meta_in(c, key) or "[]")
+            except ValueError:
+                items = []
+            items = [*(items if isinstance(items, list) else []), item][-keep:]
+            c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, json.dumps(items)))
+
+        self._tx(put)
+
     @staticmethod
     def meta_in(c: sqlite3.Connection, key: str) -> str | None:
         """:meth:`get_meta` read on ``c`` (inside an :meth:`insert` check's transaction)."""
