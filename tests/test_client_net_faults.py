@@ -395,3 +395,81 @@ def test_a_download_has_one_retry_budget_whatever_way_its_attempts_fail(
     assert len(sleeps) == retries and all(d > 0 for d in sleeps)
     assert f"{retries + 1} attempts" in info.value.message
     assert list(tmp_path.iterdir()) == []
+
+
+# -- a body whose length was never stated: a drop looks like a clean end, the file's own end mark tells --------
+def _media() -> dict[str, bytes]:
+    import io
+
+    from tokenhot_nb.sim.media import draw_image, encode_mp4
+
+    picture = draw_image("a lighthouse", 96, 64, seed=3)
+    out = {}
+    for fmt in ("PNG", "JPEG", "GIF", "WEBP"):
+        buf = io.BytesIO()
+        picture.convert("RGB").save(buf, fmt)
+        out[fmt] = buf.getvalue()
+    out["MP4"] = encode_mp4("waves", 1.0, 64, 48, seed=1)
+    return out
+
+
+MEDIA = _media()
+
+
+def close_delimited(data: bytes, times: int) -> Callable[[RawServer, socket.socket], None]:
+    """Serves ``data`` with no Content-Length (the body ends when the server closes, as HTTP/1.0 servers and some
+    CDNs answer); the first ``times`` answers close after two thirds of it."""
+    def handler(server: RawServer, conn: socket.socket) -> None:
+        if not server.read_request(conn):
+            return
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nConnection: close\r\n\r\n")
+        conn.sendall(data[: len(data) * 2 // 3] if len(server.requests) <= times else data)
+
+    return handler
+
+
+@pytest.mark.parametrize("fmt", sorted(MEDIA))
+def test_a_file_cut_where_only_the_close_ended_its_body_is_fetched_again(
+        serve: Callable[..., RawServer], tmp_path: Any, fmt: str) -> None:
+    """With no stated length a dropped connection ends the body as cleanly as a finished one; a cut image or
+    video was stored as the paid result. Its container's end mark (PNG's IEND, JPEG's EOI, GIF's trailer,
+    RIFF's length, MP4's boxes) now tells, and a cut file is fetched again (a GET costs nothing)."""
+    server = serve(close_delimited(MEDIA[fmt], times=1))
+    sleeps: list[float] = []
+    got = download(server, tmp_path, sleeps)
+    assert got.path.read_bytes() == MEDIA[fmt]
+    assert len(server.requests) == 2 and len(sleeps) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == [got.path.name]
+
+
+def test_a_file_always_cut_is_never_stored(serve: Callable[..., RawServer], tmp_path: Any) -> None:
+    server = serve(close_delimited(MEDIA["PNG"], times=100))
+    with pytest.raises(E.DownloadError) as info:
+        download(server, tmp_path, [], retries=1)
+    assert "ended early" in info.value.message and "IEND" in info.value.message
+    assert "all 2 attempts" in info.value.message and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("fmt", sorted(MEDIA))
+def test_a_whole_file_with_no_stated_length_is_taken_at_once(
+        serve: Callable[..., RawServer], tmp_path: Any, fmt: str) -> None:
+    server = serve(close_delimited(MEDIA[fmt], times=0))
+    got = download(server, tmp_path, [])
+    assert got.path.read_bytes() == MEDIA[fmt] and len(server.requests) == 1
+
+
+def test_cut_short_reads_each_container_and_says_nothing_of_unknown_bytes(tmp_path: Any) -> None:
+    from tokenhot_nb.client._download import cut_short
+
+    def check(data: bytes) -> str | None:
+        path = tmp_path / "f"
+        path.write_bytes(data)
+        return cut_short(data[:64], data[-64:], len(data), path)
+
+    for fmt, data in MEDIA.items():
+        assert check(data) is None, fmt
+        assert check(data[: len(data) - 3]) is not None, fmt
+    assert check(FILE[:5000]) is None  # unknown bytes: no end mark to go by
+    # a hostile MP4 whose boxes never advance or overflow is not walked forever
+    assert check(b"\x00\x00\x00\x08ftyp" + b"\x00\x00\x00\x00" * 100) is None
+    assert check(b"\x00\x00\x00\x08ftypisom" + b"\x00\x00\x00\x01mdat" + (2**40).to_bytes(8, "big")) is not None

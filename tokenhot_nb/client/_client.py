@@ -901,9 +901,9 @@ class Client:
             try:
                 async with _chunks(response) as chunks:  # as it arrives (a chunker would hide a drip)
                     async for chunk in chunks:
-                        if not checked:
+                        if len(head) < 64:  # (the start: what the media is, and where its container says it ends)
                             head += chunk[:64]
-                            if len(head) >= 64:
+                            if not checked and len(head) >= 64:
                                 check_media(head, content_type, expect, url)
                                 checked = True
                         writer.write(chunk)
@@ -928,6 +928,14 @@ class Client:
                 )) from None
             if not checked:
                 check_media(head, content_type, expect, url)
+            if response.http_version.startswith("HTTP/1") and "content-length" not in response.headers and \
+                    "chunked" not in response.headers.get("transfer-encoding", "").lower():
+                cut = writer.cut_short(head)  # its end was only the server closing: a drop looks the same
+                if cut is not None:
+                    raise _BodyBroke(httpx.RemoteProtocolError(f"the body ended early ({cut})"), writer.size,
+                                     DownloadError(f"The download of {describe_url(url)} ended early: the server "
+                                                   f"closed the connection after {writer.size} bytes, {cut}.",
+                                                   hint="Try again; the file was not saved."))
             result = writer.finish(suffix, content_type)
             writer = None
             log.debug(

@@ -101,6 +101,15 @@ class TempWriter:
         self._file.write(chunk)
         self._hash.update(chunk)
         self.size += len(chunk)
+        self.tail = (self.tail + chunk[-_TAIL:])[-_TAIL:]
+
+    tail = b""  #: the last bytes written, for :func:`cut_short`
+
+    def cut_short(self, head: bytes) -> str | None:
+        """:func:`cut_short` of what was written (its start: ``head``)."""
+        assert self._file is not None
+        self._file.flush()
+        return cut_short(head, self.tail, self.size, self.tmp)
 
     def finish(self, suffix: str, content_type: str) -> Download:
         assert self._file is not None
@@ -211,6 +220,53 @@ def raster_format(head: bytes) -> str | None:
             if verdict and not isinstance(verdict, str):
                 return name
     return None
+
+
+#: Bytes of a download's end kept for :func:`cut_short`.
+_TAIL = 64
+#: The top-level boxes of an MP4/MOV file walked at most (a hostile file cannot make the walk long).
+_MAX_BOXES = 4096
+
+
+def cut_short(head: bytes, tail: bytes, size: int, path: Path) -> str | None:
+    """Why a file whose end its container marks stops before that end, or None (whole, or a format with no end
+    mark). Only for a body whose length the response never stated (no Content-Length, not chunked: it ends when
+    the server closes), where a connection dropped mid-file looks like a clean end."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return None if tail.endswith(b"IEND\xaeB`\x82") else "a PNG without its end chunk (IEND)"
+    if head.startswith(b"\xff\xd8\xff"):  # (only the end-of-image marker is FF D9 outside a thumbnail)
+        return None if b"\xff\xd9" in tail else "a JPEG without its end marker"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return None if tail.endswith(b";") else "a GIF without its trailer"
+    if head.startswith(b"RIFF") and len(head) >= 8:  # WEBP, WAV, AVI: the header gives the length
+        declared = int.from_bytes(head[4:8], "little") + 8
+        return f"{size} of the {declared} bytes its header declares" if size < declared else None
+    if head[4:8] == b"ftyp":  # MP4 / MOV: its top-level boxes must end at the end of the file
+        return _boxes_cut(path, size)
+    return None
+
+
+def _boxes_cut(path: Path, size: int) -> str | None:
+    with open(path, "rb") as f:
+        at = 0
+        for _ in range(_MAX_BOXES):
+            if at >= size:
+                break
+            f.seek(at)
+            header = f.read(16)
+            if len(header) < 8:
+                break
+            length = int.from_bytes(header[:4], "big")
+            if length == 1 and len(header) == 16:
+                length = int.from_bytes(header[8:16], "big")
+            elif length == 0:  # the last box runs to the end of the file
+                return None
+            if length < 8:
+                return None  # not a box structure we can follow: say nothing
+            at += length
+        else:
+            return None
+    return f"{size} bytes, while its boxes run to {at}" if at > size else None
 
 
 def _arrived(head: bytes, content_type: str) -> str:
