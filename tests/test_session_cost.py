@@ -179,6 +179,8 @@ def test_an_estimate_is_the_same_price_in_replay_mode(relay: Server, tmp_path: P
         got = [s.estimate(m, *a, **kw) for m, a, kw in calls]
         assert len(s.history) == recorded
     assert [(c.usd, c.usd_max) for c in got] == [(c.usd, c.usd_max) for c in expected]
+    # and shown alike: a notebook recorded live re-runs with real-money estimates, not "simulated" ones
+    assert [str(c) for c in got] == [str(c) for c in expected] and not any(c.simulated for c in got)
     assert expected[0].usd and expected[1].usd == pytest.approx(3 * expected[0].usd)
     assert expected[2].usd_max and expected[3].usd and expected[4].usd_max
     assert billed_cents(relay.url) == before
@@ -280,6 +282,15 @@ def test_balance_errors_answered_with_200_say_it_is_not_available(relay: Server,
         b = s.balance()
     assert not b.known and "does not expose a balance" in b.reason and "unlimited quota" in b.reason
     assert "not available" in str(b)
+
+
+def test_a_replay_of_an_offline_recording_estimates_simulated_money(tmp_path: Path) -> None:
+    with make_session(tmp_path / "store", Recorder()) as s:
+        s.chat("hello", stream=False)
+        recorded = s.estimate("chat", "hello again", max_tokens=100)
+    with make_session(tmp_path / "store", Recorder(), mode="replay") as r:
+        again = r.estimate("chat", "hello again", max_tokens=100)
+    assert recorded.simulated and again.simulated and str(again) == str(recorded)
 
 
 def test_balance_offline_is_simulated_and_replay_never_asks(tmp_path: Path) -> None:

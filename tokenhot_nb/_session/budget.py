@@ -206,6 +206,10 @@ def reset_period(session: Session) -> Budget | None:
 
 
 def simulated(session: Session) -> bool:
+    """Whether this session's money is pretend. A replay shows what its recording showed: real money when the
+    calls it replays were live (a notebook recorded live re-runs with the same, unlabelled, estimates)."""
+    if session.mode == "replay":
+        return session.store.recorded_mode() != "live"
     return session.mode != "live"
 
 

@@ -1231,6 +1231,11 @@ class Store(ArtifactFiles):
         )
         return None if row is None else self._entry_from_row(row)
 
+    def recorded_mode(self) -> str | None:
+        """The mode (``live``, ``offline``) the newest call in this store was recorded in; None when it has none."""
+        row = self._row("SELECT mode FROM entries WHERE mode <> 'replay' ORDER BY id DESC LIMIT 1", ())
+        return None if row is None else str(row[0])
+
     def replay_candidates(self, key: str) -> list[tuple[int, str]]:
         """``(id, session_id)`` of every ``ok`` entry recorded under ``key``, oldest first."""
         return [(int(r[0]), str(r[1] or "")) for r in self._rows(
