@@ -277,7 +277,7 @@ def test_a_model_named_by_no_str_is_one_input_error(name: Any) -> None:
 def test_a_kind_or_family_that_does_not_exist_is_refused_not_an_empty_list() -> None:
     """``tokenhot_nb.models("imgae")`` was [] (as if there were no image model); ``model(x, kind="chatz")`` said
     "Unknown chatz model" of a listed chat model."""
-    with pytest.raises(InputError, match=r"There is no model kind 'imgae'; did you mean 'image'\?"):
+    with pytest.raises(InputError, match=r"There is no model kind 'imgae'\. Did you mean 'image'\?"):
         catalog.models("imgae")
     with pytest.raises(InputError, match="There is no model kind 5"):
         catalog.models(5)  # type: ignore[arg-type]
@@ -312,14 +312,14 @@ def test_a_family_typo_is_never_an_unknown_model_with_families_as_model_suggesti
         catalog.model("brand-new-video", family="seedanse")
     err = info.value
     assert not isinstance(err, UnknownModelError) and "Unknown model" not in str(err)
-    assert err.message == "There is no model family 'seedanse'; did you mean 'seedance', 'seedream' or " \
+    assert err.message == "There is no model family 'seedanse'. Did you mean 'seedance', 'seedream' or " \
                           "'openai-responses'?"
     assert set(err.suggestions) <= set(FAMILIES) and not set(err.suggestions) & {m["id"] for m in MODELS}
     assert "catalog.families()" in err.hint
 
 
 def test_a_family_typo_is_said_even_for_a_listed_name_and_a_recorded_gone_family_is_not() -> None:
-    with pytest.raises(UnknownFamilyError, match="no model family 'openai-chatt'; did you mean 'openai-chat'"):
+    with pytest.raises(UnknownFamilyError, match=r"no model family 'openai-chatt'\. Did you mean 'openai-chat'"):
         catalog.model("gpt-5.2", family="openai-chatt")  # was ignored: the listed name won
     with pytest.raises(UnknownFamilyError):
         catalog.model("gpt-5.2", family=["openai-chat"])  # type: ignore[arg-type]

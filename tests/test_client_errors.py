@@ -533,7 +533,7 @@ def test_a_model_no_channel_serves_is_its_own_error_naming_the_model(status: int
     assert isinstance(err, E.ModelNotServedError) and isinstance(err, E.NotFoundError)
     assert err.model == model and err.status == status and err.code == "model_not_found"
     if model:
-        assert f"no channel serving model {model!r}" in err.hint and "did you mean 'gpt-image-2'" in err.hint
+        assert f"no channel serving model {model!r}" in err.hint and "Did you mean 'gpt-image-2'" in err.hint
     else:
         assert "this model" in err.hint
     assert E.error_parts(err)[0] == "No channel serves this model"

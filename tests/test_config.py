@@ -433,7 +433,7 @@ def test_the_first_part_of_a_key_at_the_end_of_a_text_is_found(monkeypatch: pyte
     ({"api_key": 123}, "The API key must be a string, not int"),
     ({"mode": 1}, "mode must be a string, not int"),
     ({"store": 3}, "store must be a folder path, not int"),
-    ({"read_timout": 5}, "Unknown setting 'read_timout'; did you mean read_timeout\\?"),
+    ({"read_timout": 5}, "Unknown setting 'read_timout'. Did you mean read_timeout=\\?"),
     ({"read_timeout": "slow"}, "read_timeout must be a number > 0, not 'slow'"),
     ({"connect_timeout": -1}, "connect_timeout must be a number > 0, not -1"),
     ({"poll_interval": float("nan")}, "poll_interval must be a number"),

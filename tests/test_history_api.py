@@ -333,7 +333,7 @@ def test_artifact_lookup_for_code(filled: History, tmp_path: Path) -> None:
 @pytest.mark.parametrize("call,words", [
     (lambda h: h.usage(prices=5), r"usage\(prices=…\) takes a dict"),
     (lambda h: h.usage(prices={"a": 5}), "the prices of 'a' must be a dict"),
-    (lambda h: h.usage(prices={"a": {"input_per_mtoks": 2.0}}), "did you mean 'input_per_mtok'"),
+    (lambda h: h.usage(prices={"a": {"input_per_mtoks": 2.0}}), "'input_per_mtoks', which is not one. Did you mean 'input_per_mtok'\\?"),
     (lambda h: h.usage(prices={"a": {"per_image": "0.04"}}), "per_image must be an amount in USD"),
     (lambda h: h.usage(prices={"a": {"per_image": float("nan")}}), "per_image must be an amount in USD"),
     (lambda h: History.load(5), r"History.load\(\) takes the path of an export, not int"),
@@ -416,8 +416,8 @@ def test_an_id_or_position_with_no_entry_is_one_clear_line(filled: History, numb
 
 
 @pytest.mark.parametrize("kw,words", [
-    ({"kind": "imgae"}, "kind 'imgae'; did you mean 'image'"),
-    ({"kind": ["image", "vidoe"]}, "kind 'vidoe'; did you mean 'video'"),
+    ({"kind": "imgae"}, "kind 'imgae'. Did you mean 'image'\\?"),
+    ({"kind": ["image", "vidoe"]}, "kind 'vidoe'. Did you mean 'video'\\?"),
     ({"status": "failed"}, "A status is one of: running, ok, error"),
     ({"since": "yesterday"}, "Cannot read a time from 'yesterday'.*'2h'"),
     ({"until": "2x"}, "Cannot read a time from '2x'"),

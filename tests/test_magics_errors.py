@@ -35,7 +35,7 @@ def test_a_refused_size_is_sent_anyway_with_the_magics_extra(ip: Any, offline: A
 def test_the_advice_to_send_a_field_anyway_works_as_written(ip: Any, offline: Any) -> None:
     text = shown(ip, "%%th_chat -x temprature=0.2\nhello")
     assert "Use --temperature 0.2" in text and """write -x extra='{"temprature": 0.2}'""" in text
-    assert "Write temperature=" not in text and "did you mean temperature=?" not in text
+    assert "Write temperature=" not in text and "Did you mean temperature=?" not in text
     with capture_output(display=True):
         res = ip.run_cell("""%%th_chat -x extra='{"temprature": 0.2}'\nhello""")
     assert res.error_in_exec is None

@@ -167,10 +167,10 @@ def test_an_option_one_typo_away_names_the_option_meant(ip: Any, fake: FakeSessi
     """It said only "unrecognized arguments: --temprature 0.2", leaving the reader to find the option in the usage."""
     res, _cap = run(ip, source)
     assert type(res.error_in_exec).__name__ == "UsageError"
-    assert f"(did you mean {meant}?)" in str(res.error_in_exec).splitlines()[0]
+    assert f". Did you mean {meant}? Run " in str(res.error_in_exec).splitlines()[0]
     assert not fake.calls
     res, _cap = run(ip, "%%th_image --zzz\nx")
-    assert "did you mean" not in str(res.error_in_exec)
+    assert "Did you mean" not in str(res.error_in_exec)
 
 
 @pytest.mark.parametrize("source,said", [

@@ -131,7 +131,7 @@ def test_a_family_typo_is_said_at_once_and_never_reads_the_table(tmp_path: Path,
 
     with session(tmp_path, service, catalog_ttl=0) as s:
         for name in ("brand-new-model", "gpt-5.2", {"id": "brand-new-model", "family": "openai-chat"}):
-            with pytest.raises(UnknownFamilyError, match=r"^There is no model family 'openai-chatt'; did you "
+            with pytest.raises(UnknownFamilyError, match=r"^There is no model family 'openai-chatt'\. Did you "
                                                          r"mean 'openai-chat'") as info:
                 s.model(name, family="openai-chatt")
             assert not isinstance(info.value, UnknownModelError)

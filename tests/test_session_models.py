@@ -82,7 +82,7 @@ def test_a_model_no_channel_serves_is_one_clear_error_naming_it(tmp_path: Path) 
             s.image("a", model=_suggested(exc.value))
         err = refused.value
         assert (err.status, err.code, err.model) == (503, "model_not_found", "gpt-imag-2")
-        assert "'gpt-imag-2'" in err.hint and "did you mean 'gpt-image-2'" in err.hint
+        assert "'gpt-imag-2'" in err.hint and "Did you mean 'gpt-image-2'" in err.hint
         assert "gpt-imag-2" in err.message and error_parts(err)[0] == "No channel serves this model"
         assert s.history[-1].status == "error"  # recorded, as every refusal is
         assert len(rec.posts("/v1/images/generations")) == 1  # the service said it, once: asked again, it says it

@@ -467,15 +467,14 @@ class Settings:
 
 def _check_names(cls: type, overrides: dict[str, Any]) -> None:
     """``Session(read_timout=5)``: name the setting meant, not "__init__() got an unexpected keyword argument"."""
-    import difflib
+    from ._suggest import did_you_mean
 
     names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
     for key in overrides:
         if key not in names:
             from .errors import ConfigError
 
-            near = difflib.get_close_matches(key, names, n=1)
-            raise ConfigError(f"Unknown setting {key!r}" + (f"; did you mean {near[0]}?" if near else "."),
+            raise ConfigError(f"Unknown setting {key!r}." + did_you_mean(key, names, show="{}=".format),
                               hint="The settings are: " + ", ".join(n for n in names if n != "api_key") + ".")
 
 

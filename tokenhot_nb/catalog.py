@@ -8,7 +8,6 @@ table (:mod:`tokenhot_nb._catalog_live`), so a model the service adds tomorrow r
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -17,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from ._catalog_classify import id_words, variant_base
+from ._suggest import did_you_mean, nearest, phrase
 from .errors import InputError, UnknownModelError
 
 Kind = Literal["image", "video", "audio", "chat", "embed"]
@@ -299,12 +299,7 @@ class UnknownFamilyError(InputError):
     def __init__(self, family: Any, suggestions: list[str]) -> None:
         self.family = family
         self.suggestions = suggestions
-        near = ""
-        if suggestions:
-            quoted = [repr(f) for f in suggestions]
-            near = "; did you mean " + (" or ".join(quoted) if len(quoted) < 3 else
-                                       ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
-        super().__init__(f"There is no model family {str(family)!r:.60}{near or '.'}",
+        super().__init__(f"There is no model family {str(family)!r:.60}." + phrase(suggestions),
                          hint="tokenhot_nb.catalog.families() lists them (e.g. 'openai-chat').")
 
 
@@ -429,8 +424,7 @@ class Catalog:
         """Refuse a family name the catalogue does not know, suggesting the (at most 3) closest family names."""
         if isinstance(family, str) and family in self.families:
             return
-        close = difflib.get_close_matches(str(family), list(self.families), cutoff=0.4)
-        raise UnknownFamilyError(family, close)
+        raise UnknownFamilyError(family, nearest(family, self.families, n=3, cutoff=0.4))
 
     def suggest(self, name: str, kind: str | None = None, n: int = 3) -> list[str]:
         """The closest catalogue ids to a mistyped name (``n`` different models when that many are close)."""
@@ -439,7 +433,7 @@ class Catalog:
             return []
         # every close name, closest first: one model's many names (id, display names, aliases) must not
         # crowd the other close models out of the first n
-        hits = difflib.get_close_matches(_norm(name), list(pool), n=len(pool), cutoff=0.45)
+        hits = nearest(_norm(name), pool, n=len(pool), cutoff=0.45)
         seen: list[str] = []
         for h in hits:
             if pool[h] not in seen:
@@ -525,8 +519,7 @@ def builtin() -> Catalog:
 def check_kind(kind: Any) -> None:
     """``models("imgae")`` listed nothing, as if the service had no image model."""
     if kind is not None and kind not in KINDS:
-        near = difflib.get_close_matches(str(kind), KINDS, n=1)
-        raise InputError(f"There is no model kind {kind!r}" + (f"; did you mean {near[0]!r}?" if near else "."),
+        raise InputError(f"There is no model kind {kind!r}." + did_you_mean(kind, KINDS),
                          hint=f"The kinds are: {', '.join(KINDS)}.")
 
 

@@ -38,6 +38,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from ._config import redact, redact_cut
+from ._suggest import phrase
 
 E = TypeVar("E", bound=BaseException)
 
@@ -298,9 +299,7 @@ class UnknownModelError(TokenhotError, ValueError):
         self.suggestions = suggestions
         self.kind = kind
         what = f"{kind} model" if kind else "model"
-        msg = f"Unknown {what} {name!r}."
-        if suggestions:
-            msg += " Did you mean " + ", ".join(repr(s) for s in suggestions) + "?"
+        msg = f"Unknown {what} {name!r}." + phrase(suggestions)
         family = _EXAMPLE_FAMILY.get(kind or "", "openai-chat")
         hint = (  # the name alone stays unknown: the model built from its family is what a call takes
             "See session.models() or %th_models for what the service offers. To call a model it does not list, "
@@ -432,9 +431,8 @@ def _not_served_hint(model: str | None) -> str:
     if model:
         from .catalog import suggest  # (only when such an answer arrives)
 
-        close = [s for s in suggest(model) if s != model]
-        near = f" (did you mean {', '.join(repr(s) for s in close)}?)" if close else ""
-    return (f"The service has no channel serving {what} for your key's group: check the id{near}; "
+        near = phrase([s for s in suggest(model) if s != model])
+    return (f"The service has no channel serving {what} for your key's group: check the id.{near} "
             "session.models() lists what it serves. If it is listed there, its channels may be down for the "
             "moment: try again later.")
 

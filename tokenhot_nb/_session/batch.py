@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._progress import Progress
+from .._suggest import did_you_mean
 from ..catalog import ModelInfo
 from ..errors import DownloadError, InputError
 from ..results import BatchResult, CompareResult
@@ -98,11 +99,8 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
     first = models[0] if isinstance(models[0], ModelInfo) else await session.catalog.resolve(models[0])
     method = kind or KIND_METHOD.get(first.kind, "chat")
     if method not in ("image", "chat", "speak", "video"):
-        import difflib
-
-        near = difflib.get_close_matches(str(method), ["image", "chat", "speak", "video"], n=1)
-        raise InputError(f"compare() runs image, chat, speak or video calls, not {method}"
-                         + (f"; did you mean kind={near[0]!r}?" if near else "."))
+        raise InputError(f"compare() runs image, chat, speak or video calls, not {method}."
+                         + did_you_mean(method, ["image", "chat", "speak", "video"], show="kind={!r}".format))
     twins: dict[str, Callable[..., Any]] = {"image": session.aimage, "chat": session.achat, "speak": session.aspeak,
                                            "video": session.avideo}
     twin = twins[method]

@@ -3,11 +3,11 @@ not a 400 from the service after a paid round trip (or a silently ignored option
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from .._suggest import did_you_mean, nearest, phrase
 from ..errors import InputError
 
 #: The widest seed any catalogued service takes (Seedance: -1…2^32-1; most take up to 2^31-1). A larger one is
@@ -120,10 +120,8 @@ def check_conversation(messages: list[Any] | tuple[Any, ...]) -> None:
                 hint="A conversation is a list of {'role': …, 'content': …} dicts.")
         role = m.get("role", "user")
         if role not in ROLES:
-            near = difflib.get_close_matches(str(role), ROLES, n=1)
             raise InputError(
-                f"Message {i} of the conversation has role {role!r}" + (f" (did you mean {near[0]!r}?)" if near
-                                                                         else "") + ".",
+                f"Message {i} of the conversation has role {role!r}, which is not one." + did_you_mean(role, ROLES),
                 hint=f"A message's role is one of {', '.join(ROLES)}.")
         if isinstance(m.get("content"), str):
             check_unicode(m["content"], f"content of message {i}")
@@ -275,10 +273,10 @@ def check_option_names(options: Mapping[str, Any], named: Iterable[str], method:
     for key in options:
         if key in names or key.startswith("_") or key in ("extra", "raw", "headers") or key in BODY_FIELDS:
             continue
-        near = difflib.get_close_matches(key, names, n=1, cutoff=0.75)
+        near = nearest(key, names, cutoff=0.75)
         if near:
             raise InputError(
-                f"{method}() has no argument {key!r}; did you mean {near[0]}=?",
+                f"{method}() has no argument {key!r}." + phrase(near, show="{}=".format),
                 hint=f"Write {near[0]}=…; to send {key!r} as a body field anyway, pass extra={{{key!r}: …}}.",
                 option=key, value=options[key], suggestion=near[0])
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import catalog
+from .._suggest import did_you_mean
 from .._warn import warn
 from ..catalog import ModelInfo, UnclassifiedModelError
 from ..errors import InputError, UnknownModelError, UnsupportedOptionError
@@ -93,9 +93,7 @@ def check_defaults(defaults: Any) -> dict[str, str]:
     keys = sorted({*METHOD_KIND, *METHOD_KIND.values()})
     for key, value in defaults.items():
         if key not in keys:
-            near = difflib.get_close_matches(str(key), keys, n=1)
-            raise InputError(f"defaults has the key {key!r}, which no call reads"
-                             + (f"; did you mean {near[0]!r}?" if near else "."),
+            raise InputError(f"defaults has the key {key!r}, which no call reads." + did_you_mean(key, keys),
                              hint=f"Its keys are methods or kinds: {', '.join(keys)}.")
         check_model_name(value)
     return {str(k): v for k, v in defaults.items()}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import base64
 import copy
-import difflib
 import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .._config import redact
+from .._suggest import did_you_mean
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
 from ._types import Usage
@@ -163,10 +163,8 @@ def unsupported(model: ModelInfo, option: str, value: Any, allowed: Iterable[Any
     """An error naming the model, the bad value and what it accepts."""
     allowed = list(allowed) if allowed is not None else []
     if allowed:
-        msg = f"{model.id} does not accept {option}={value!r}; allowed: {', '.join(map(str, allowed))}."
-        close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.5)
-        if close:
-            msg += f" Did you mean {close[0]!r}?"
+        msg = (f"{model.id} does not accept {option}={value!r}; allowed: {', '.join(map(str, allowed))}."
+               + did_you_mean(value, allowed, cutoff=0.5))
     else:
         msg = f"{model.id} does not take the option {option!r} (got {value!r})."
     return UnsupportedOptionError(

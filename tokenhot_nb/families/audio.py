@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import difflib
 import io
 import json
 import math
@@ -22,6 +21,7 @@ from urllib.parse import quote
 
 from .._config import redact_cut
 from .._inputs import sniff_mime
+from .._suggest import did_you_mean
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
 from . import _json
@@ -78,12 +78,8 @@ def _voice(model: ModelInfo, voice: str | None) -> str | None:
             f"voice: {model.id} speaks with its own voices, e.g. {', '.join(allowed[:6])}.",
             hint=f"Pick one of its {len(allowed)} voices: tokenhot_nb.model({model.id!r}).choices('voices').",
         )
-    close = difflib.get_close_matches(str(voice).strip().capitalize(), allowed, n=1, cutoff=0.5) or \
-        difflib.get_close_matches(str(voice).strip().lower(), [a.lower() for a in allowed], n=1, cutoff=0.5)
-    msg = f"{model.id} has no voice {voice!r}."
-    if close:
-        msg += f" Did you mean {next(a for a in allowed if a.lower() == close[0].lower())!r}?"
-    raise UnsupportedOptionError(msg, hint="Voices: " + ", ".join(allowed) + ".")
+    raise UnsupportedOptionError(f"{model.id} has no voice {voice!r}." + did_you_mean(voice, allowed, cutoff=0.5),
+                                 hint="Voices: " + ", ".join(allowed) + ".")
 
 
 def _other_family_voice(model: ModelInfo, voice: str) -> tuple[str, str] | None:

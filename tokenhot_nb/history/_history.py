@@ -38,9 +38,10 @@ PRICE_KEYS = ("input_per_mtok", "output_per_mtok", "per_image", "per_video_secon
 def _check_prices(prices: Any) -> None:
     """``usage(prices=…)``: a typo'd key ("input_per_mtoks") priced those tokens at $0 without a word, and a
     dict of numbers ended in an AttributeError from inside."""
-    import difflib
     import math
     from collections.abc import Mapping
+
+    from .._suggest import did_you_mean
 
     if prices is None:
         return
@@ -54,9 +55,8 @@ def _check_prices(prices: Any) -> None:
                                  f"{type(row).__name__} ({row!r:.40}).", hint=example)
         for key, value in row.items():
             if key not in PRICE_KEYS:
-                near = difflib.get_close_matches(str(key), PRICE_KEYS, n=1)
-                raise InputError(f"usage(prices=…): {model!r} has the price {key!r}"
-                                 + (f"; did you mean {near[0]!r}?" if near else ", which is not one."),
+                raise InputError(f"usage(prices=…): {model!r} has the price {key!r}, which is not one."
+                                 + did_you_mean(key, PRICE_KEYS),
                                  hint=f"The prices are: {', '.join(PRICE_KEYS)} (USD).")
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or not math.isfinite(value) or value < 0):
@@ -91,14 +91,13 @@ def to_timestamp(value: Any, now: float | None = None) -> float:
 
 def _choose(name: str, value: str | Iterable[str], allowed: Sequence[str]) -> None:
     """A kind or status filter that no row can have would silently show nothing: name the one meant."""
-    import difflib
+    from .._suggest import did_you_mean
 
     if not isinstance(value, (str, list, tuple, set, frozenset)):
         return  # _in says so
     for v in (value,) if isinstance(value, str) else value:
         if v not in allowed:
-            near = difflib.get_close_matches(str(v), allowed, n=1)
-            raise InputError(f"No history entry has {name} {v!r}" + (f"; did you mean {near[0]!r}?" if near else "."),
+            raise InputError(f"No history entry has {name} {v!r}." + did_you_mean(v, allowed),
                              hint=f"A {name} is one of: {', '.join(allowed)}.")
 
 

@@ -88,15 +88,15 @@ class MagicParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         from .._config import redact  # a key typed on the line must never come back in the message
+        from .._suggest import phrase  # (only here: %load_ext imports no more than it needs)
 
         extra = message.partition("unrecognized arguments: ")[2].split()
         if extra and not any(word.startswith("-") for word in extra):  # `%th_transcribe my file.mp3`
             message += f" ({_STRAY_WORDS.get(self.prog, 'quote a value that holds spaces')})"
-        meant = self._meant([w for w in extra if w.startswith("--")])
-        if meant:  # `--temprature 0.2`, `--max_tokens 9`: the option it is one typo from
-            message += f" (did you mean {meant}?)"
+        # `--temprature 0.2`, `--max_tokens 9`: the option it is one typo from
+        meant = phrase(self._meant([w for w in extra if w.startswith("--")]), show=str)
         # one line: the usage block argparse adds is 5-9 lines for the big magics, and --help has it whole
-        raise MagicUsageError(redact(f"{self.prog}: {message.rstrip('. ')}. {MORE_HELP.format(prog=self.prog)}"))
+        raise MagicUsageError(redact(f"{self.prog}: {message.rstrip('. ')}.{meant} {MORE_HELP.format(prog=self.prog)}"))
 
     def _refuse_repeats(self, argv: list[str]) -> None:
         """An option that takes one value, given twice (``-n 1 … -n 4``): argparse keeps the last without a word,
@@ -121,18 +121,15 @@ class MagicParser(argparse.ArgumentParser):
                 self.error(f"{first_name} is given twice ({first_value!r} and {value!r}); give it once.")
             seen[action.dest] = (name, value)
 
-    def _meant(self, words: list[str]) -> str:
-        """The options these unknown ones are likely typos of (``--max_tokens`` → ``--max-tokens``), or ""."""
-        import difflib
+    def _meant(self, words: list[str]) -> list[str]:
+        """The options these unknown ones are likely typos of (``--max_tokens`` → ``--max-tokens``), each once."""
+        from .._suggest import nearest
 
         known = [o for o in self._option_string_actions if o.startswith("--")]
-        found = []
+        found: list[str] = []
         for word in words:
-            name = word.partition("=")[0].replace("_", "-").lower()
-            near = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
-            if near:
-                found.append(near[0])
-        return ", ".join(dict.fromkeys(found))
+            found += nearest(word.partition("=")[0].replace("_", "-"), known, cutoff=0.75)
+        return list(dict.fromkeys(found))
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         self.error(message or "invalid options")
