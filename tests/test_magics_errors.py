@@ -122,3 +122,19 @@ def test_a_field_sent_anyway_with_a_quote_in_it_is_a_line_shlex_reads(ip: Any, o
     assert found is not None, text
     flag, value = shlex.split(found.group(1))
     assert flag == "-x" and json.loads(value.split("=", 1)[1]) == {"sytem": "it's"}
+
+
+def test_a_store_that_cannot_be_made_is_refused_by_th_config_itself(ip: Any, offline: Any, tmp_path: Any) -> None:
+    """``%th_config --store /proc/nope`` was taken without a word: the working session was replaced, and the next
+    call failed on the store. It is refused in the %th_config line, the session left as it was."""
+    import tokenhot_nb
+
+    before = tokenhot_nb.session()
+    store = before.settings.store
+    (tmp_path / "a-file").write_text("x")
+    bad = tmp_path / "a-file" / "store"  # a folder inside a file: it can be made on no system
+    said = shown(ip, f"%th_config --store {bad}")
+    assert "History store problem" in said and f"the session keeps its store {str(store)!r}" in said, said
+    assert "%th_config --store <another folder>" in said and "Session(" not in said  # the magic's own fix
+    assert tokenhot_nb.session() is before and before.settings.store == store
+    assert before.chat("hi", stream=False).text  # the old session still works

@@ -17,13 +17,29 @@ def session(reset: bool = False, **kwargs: Any) -> Session:
     with _default_lock:
         if _default is None or reset or kwargs:
             old = _default
-            _default = Session(**kwargs)
+            new = Session(**kwargs)
+            if kwargs.get("store") is not None and (old is None or new.settings.store != old.settings.store):
+                _open_store(new, old)
+            _default = new
             if old is not None:
                 try:
                     old.close()
                 except Exception:
                     pass
         return _default
+
+
+def _open_store(new: Session, old: Session | None) -> None:
+    """A store path that cannot be made or opened (``%th_config --store /proc/nope``) failed only at the next call,
+    after the working session was already replaced: open it now, and on failure keep the old session as it was."""
+    from ..errors import StoreError
+
+    try:
+        new.store.connection()
+    except StoreError as err:
+        new.close()
+        kept = f"the session keeps its store {str(old.settings.store)!r}" if old is not None else "no session was made"
+        raise StoreError(f"{err.message.rstrip('.')}; {kept}.", hint=err.hint) from None
 
 
 def set_session(s: Session) -> Session:

@@ -54,6 +54,7 @@ MAGIC_KIND = {"th_image": "image", "th_chat": "chat", "th_video": "video", "th_a
 _PHRASES = (
     (re.compile(r"pass a list of prompts / call several times"), "run the cell again"),
     (re.compile(r"\bLower n\b"), "Lower -n"),
+    (re.compile(r"Session\(store='([^']*)'\)"), r"%th_config --store \1"),  # (a store that cannot be opened)
     (re.compile(r"\s*/\s*raw=\{\.\.\.\}"), " (or -x raw='{…}' for the whole body)"),
     (re.compile(r"extra=\{\.\.\.\}"), """-x extra='{"KEY": VALUE}'"""),
     (re.compile(r"`?tokenhot_nb\.model\(name\)\.capabilities`?"), "%th_models NAME"),
