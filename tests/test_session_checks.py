@@ -504,3 +504,21 @@ def test_a_lone_surrogate_in_an_option_is_one_input_error(s: Any, rec: Any) -> N
     with pytest.raises(E.InputError, match="option 'metadata'"):
         s.image("a fox", model="gpt-image-2", metadata={"tag": ["\ud800"]})
     assert rec.posts() == []
+
+
+@pytest.mark.parametrize("reset", [5, "yes", 0, None, [True]])
+def test_the_default_session_takes_reset_as_a_bool_only(reset: Any) -> None:
+    """``tokenhot_nb.session(5)`` was read as reset=True (the session and its settings thrown away), ``session(0)``
+    as False: a value given in the wrong place is a clear error, not a flag by its truth."""
+    import tokenhot_nb
+
+    with pytest.raises(E.WrongTypeError, match=r"session\(\) takes reset=True or False, not "):
+        tokenhot_nb.session(reset)
+
+
+def test_the_default_session_takes_numpy_bools_as_bools() -> None:
+    np = pytest.importorskip("numpy")
+    import tokenhot_nb
+
+    s = tokenhot_nb.session()
+    assert tokenhot_nb.session(np.False_) is s

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._suggest import did_you_mean, nearest, phrase
-from ..errors import InputError
+from ..errors import InputError, WrongTypeError
 
 #: The widest seed any catalogued service takes (Seedance: -1…2^32-1; most take up to 2^31-1). A larger one is
 #: refused by every service, so it is refused here before the call.
@@ -187,7 +187,7 @@ def flag(value: Any, name: str) -> bool | None:
     value = plain(value)  # (numpy's bools, a mask's cell or np.True_, are Python's)
     if value is None or isinstance(value, bool):
         return value
-    raise InputError(f"{name} is True or False, not {value!r:.40}.", hint=f"e.g. {name}=False.")
+    raise WrongTypeError(f"{name} is True or False, not {value!r:.40}.", hint=f"e.g. {name}=False.")
 
 
 def check_seed(seed: Any) -> None:

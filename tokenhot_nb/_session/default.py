@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from .checks import plain
 from .core import Session
 
 _default: Session | None = None
@@ -14,6 +15,13 @@ _default_lock = threading.Lock()
 def session(reset: bool = False, **kwargs: Any) -> Session:
     """The shared default session (the magics and widgets use it). ``reset=True`` (or kwargs) makes a new one."""
     global _default
+    reset = plain(reset)  # (numpy's bools are bools)
+    if not isinstance(reset, bool):  # session(5) was read as reset=True, session('x') too: a wrong argument, not a flag
+        from ..errors import WrongTypeError
+
+        raise WrongTypeError(f"session() takes reset=True or False, not {type(reset).__name__} {reset!r:.40}.",
+                             hint="Settings go by name: tokenhot_nb.session(store='.tokenhot', mode='offline'); "
+                                  "tokenhot_nb.session(reset=True) makes a fresh one.")
     with _default_lock:
         if _default is None or reset or kwargs:
             old = _default
