@@ -309,3 +309,23 @@ def test_recordings_under_another_spelling_still_replay(tmp_path: Path) -> None:
         for name in ("doubao-seedance-2-0", "doubao-seedance-2.0"):
             assert r.video("a red kite", model=name, duration=5, progress=False).entry.id == recorded.entry.id
             assert r.video("a blue kite", model=name, duration=5, progress=False).entry.id == plain.entry.id
+
+
+def test_a_default_model_is_refused_when_made_where_the_session_can_tell(tmp_path: Path, service: Service) -> None:
+    """``Session(defaults={'chat': 'deepseek-v4-pri'})`` was taken and refused only at the first chat call. With no
+    current copy of the service's table a live-only name must still be taken (the service may list it); with one
+    on disk, a name missing from it is refused when the session is made, with the same suggestions."""
+    with session(tmp_path, service, defaults={"chat": "deepseek-v4-pro"}) as s:  # no table yet: taken, free
+        assert not service.hits
+        assert s.chat("hi", stream=False).text == "hi from deepseek-v4-pro"
+    with session(tmp_path, service, defaults={"chat": "deepseek-v4-pro"}):  # the table on disk lists it
+        pass
+    with pytest.raises(UnknownModelError, match=r"^Unknown chat model 'deepseek-v4-pri' in defaults\['chat'\]\. "
+                                                r"Did you mean 'deepseek-v4-pro'"):
+        session(tmp_path, service, defaults={"chat": "deepseek-v4-pri"})
+    with pytest.raises(UnsupportedOptionError, match=r"defaults\['image'\] is deepseek-v4-pro, a chat model"):
+        session(tmp_path, service, defaults={"image": "deepseek-v4-pro"})
+    assert service.hits["/api/pricing"] == 1  # (read once, by the first call: making a session reads nothing)
+    s3 = session(tmp_path / "elsewhere", service, defaults={"chat": "deepseek-v4-pri"})  # no copy: taken
+    with s3, pytest.raises(UnknownModelError, match="Did you mean 'deepseek-v4-pro'"):
+        s3.chat("hi", stream=False)  # the first call reads the table and says it

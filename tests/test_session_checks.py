@@ -522,3 +522,27 @@ def test_the_default_session_takes_numpy_bools_as_bools() -> None:
 
     s = tokenhot_nb.session()
     assert tokenhot_nb.session(np.False_) is s
+
+
+@pytest.mark.parametrize("defaults,error,words", [
+    ({"image": "dall-e-4"}, E.UnknownModelError,
+     r"^Unknown image model 'dall-e-4' in defaults\['image'\]\. Did you mean 'dall-e-3'"),
+    ({"image": "gpt-5.2"}, E.UnsupportedOptionError, r"defaults\['image'\] is gpt-5\.2, a chat model, not an image"),
+    ({"audio": "DALL-E-3"}, E.UnsupportedOptionError, r"defaults\['audio'\] is dall-e-3, an image model"),
+    ({"speak": "gemini-tts-typo"}, E.UnknownModelError, r"Unknown audio model 'gemini-tts-typo' in defaults"),
+])
+def test_an_offline_default_model_is_refused_when_the_session_is_made(tmp_path: Any, defaults: dict[str, str],
+                                                                      error: type, words: str) -> None:
+    """``Session(defaults={'image': 'dall-e-4'})`` was taken and refused only at the first image call. Offline the
+    service is the simulator, whose table is data: the session can tell at once."""
+    from tokenhot_nb import Session
+
+    with pytest.raises(error, match=words):
+        Session(mode="offline", store=tmp_path / "st", defaults=defaults)
+
+
+def test_a_default_the_simulator_lists_beyond_the_catalogue_is_taken_offline(tmp_path: Any) -> None:
+    from tokenhot_nb import Session
+
+    with Session(mode="offline", store=tmp_path / "st", defaults={"chat": "deepseek-v4-pro", "image": "dall-e-3"}) as s:
+        assert s.chat("hi", stream=False).model == "deepseek-v4-pro"

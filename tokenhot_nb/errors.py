@@ -290,16 +290,17 @@ class MissingKeyError(ConfigError):
         super().__init__(message, **kw)
 
 
-_EXAMPLE_FAMILY = {"image": "openai-image", "video": "seedance", "audio": "whisper", "chat": "openai-chat"}
+_EXAMPLE_FAMILY = {"image": "openai-image", "video": "seedance", "audio": "whisper", "chat": "openai-chat",
+                   "embed": "openai-embeddings"}
 
 
 class UnknownModelError(TokenhotError, ValueError):
-    def __init__(self, name: str, suggestions: list[str], kind: str | None = None) -> None:
+    def __init__(self, name: str, suggestions: list[str], kind: str | None = None, *, where: str = "") -> None:
         self.name = name
         self.suggestions = suggestions
         self.kind = kind
         what = f"{kind} model" if kind else "model"
-        msg = f"Unknown {what} {name!r}." + phrase(suggestions)
+        msg = f"Unknown {what} {name!r}{where}." + phrase(suggestions)  # (where: " in defaults['image']")
         family = _EXAMPLE_FAMILY.get(kind or "", "openai-chat")
         hint = (  # the name alone stays unknown: the model built from its family is what a call takes
             "See session.models() or %th_models for what the service offers. To call a model it does not list, "

@@ -136,6 +136,7 @@ class Session:
         self.replay_position: int | None = None
         #: This session's model table: built-in ⊕ the service's (read lazily, cached on disk).
         self.catalog = SessionCatalog(self)
+        _models.check_default_models(self)
         self.spending = _budget.Spending()
         if budget is not None:  # (no network here: a yuan amount is converted at the site's rate when counted)
             _budget.set_budget(self, budget, rate=_budget.site_rate(self))

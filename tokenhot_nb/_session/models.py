@@ -99,6 +99,58 @@ def check_defaults(defaults: Any) -> dict[str, str]:
     return {str(k): v for k, v in defaults.items()}
 
 
+def check_default_models(session: Session) -> None:
+    """``Session(defaults={'image': 'dall-e-4'})`` was taken and refused only at the first image call: a default the
+    session can already tell is unknown, or is a model of another kind, is refused when the session is made.
+
+    A name the session cannot know yet waits for the first call (which reads the service's table and refuses it
+    there, with the same suggestions): see :func:`_known_now`.
+    """
+    for key, value in session.defaults.items():
+        kind = METHOD_KIND.get(key, key)  # (the keys are methods or kinds)
+        info = value if isinstance(value, ModelInfo) else _known_now(session, value, key, kind) \
+            if isinstance(value, str) else None  # ({"id", "family"} names its own family: its call says more)
+        if info is not None and info.kind != kind:
+            raise UnsupportedOptionError(
+                f"defaults[{key!r}] is {info.id}, {with_article(info.kind)} model, not {with_article(kind)} one.",
+                hint=f"Pick {with_article(kind)} model for it: tokenhot_nb.models({kind!r}).")
+
+
+def _known_now(session: Session, name: str, key: str, kind: str) -> ModelInfo | None:
+    """The model ``name`` means, when the session can tell without the network; raises UnknownModelError when it
+    can tell there is none; None when it cannot know yet.
+
+    Built-in names are known. Offline, the service is the stock simulator, whose table is data: a name neither lists
+    is refused. Live, the service's table may list models the built-in catalogue does not (a live-only model must
+    work as a default): only when a current copy of that table is on disk (the first call would not read it again)
+    is a name missing from it refused. Otherwise (live with no current copy, replay, whose table also holds the
+    models the history recorded, a transport of one's own) the name is accepted and the first call decides.
+    """
+    found = catalog.builtin().find(name)
+    if found is not None:
+        return found
+    mode = session.settings.mode
+    if mode == "offline" and session._transport is None:
+        from ..catalog import _loose
+        from ..sim._models import listed
+
+        if _loose(name) in {_loose(m["id"]) for m in listed()}:
+            return None  # (classified, or not, when the simulator's table is merged at the first call)
+        suggestions = catalog.builtin().suggest(name, kind)
+    elif mode == "live":
+        cat = session.catalog
+        table = cat.snapshot()  # (the disk copy, read as the first call would)
+        if cat.table is None or cat._stale():
+            return None
+        found = table.find(name)
+        if found is not None or table.find_unclassified(name) is not None:
+            return found
+        suggestions = table.suggest(name, kind)
+    else:
+        return None
+    raise UnknownModelError(name, suggestions, kind, where=f" in defaults[{key!r}]")
+
+
 check_model_kind = catalog.check_kind
 
 
