@@ -337,6 +337,7 @@ def test_artifact_lookup_for_code(filled: History, tmp_path: Path) -> None:
     (lambda h: h.usage(prices={"a": {"per_image": "0.04"}}), "per_image must be an amount in USD"),
     (lambda h: h.usage(prices={"a": {"per_image": float("nan")}}), "per_image must be an amount in USD"),
     (lambda h: History.load(5), r"History.load\(\) takes the path of an export, not int"),
+    (lambda h: History.load("h.json", store=5), r"History.load\(store=…\) takes a store folder .* not int"),
     (lambda h: History(5), r"History\(\) takes a store folder \(a path\) or a Store, not int"),
     (lambda h: h.artifact("zz"), r"artifact\(\) takes an artifact's sha256"),
     (lambda h: h.artifact(5), r"artifact\(\) takes an artifact's sha256"),

@@ -546,3 +546,22 @@ def test_a_default_the_simulator_lists_beyond_the_catalogue_is_taken_offline(tmp
 
     with Session(mode="offline", store=tmp_path / "st", defaults={"chat": "deepseek-v4-pro", "image": "dall-e-3"}) as s:
         assert s.chat("hi", stream=False).model == "deepseek-v4-pro"
+
+
+@pytest.mark.parametrize("tools,words", [
+    (5, r"^tools= takes a list of OpenAI function schemas, not int \(5\)\. e\.g\. tools=\[\{"),
+    ("lookup", r"tools= takes a list of OpenAI function schemas, not a str"),  # was "got 'l'", a letter of it
+    ({"type": "function", "function": {"name": "f", "parameters": {}}}, r"not a dict \(one schema: put it in a list"),
+])
+def test_tools_that_are_not_a_list_are_one_clear_line(s: Any, rec: Any, tools: Any, words: str) -> None:
+    """tools=5 was "TypeError: 'int' object is not iterable" from inside; a str or one schema was taken item by item."""
+    with pytest.raises(E.WrongTypeError, match=words):
+        s.chat("hi", tools=tools, stream=False)
+    assert rec.posts() == []
+
+
+def test_compare_with_models_that_are_not_a_list_is_one_clear_line(s: Any, rec: Any) -> None:
+    """compare('a cat', models=5) was "TypeError: object of type 'int' has no len()" from the progress bar."""
+    with pytest.raises(E.InputError, match=r"compare\(\) takes a list of models, not int"):
+        s.compare("a cat", models=5)
+    assert rec.posts() == []

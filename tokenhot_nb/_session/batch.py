@@ -85,12 +85,17 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
         raise
 
 
-async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None,
-                  progress: bool | None, bar: Progress | None, options: dict[str, Any]) -> CompareResult:
-    """The same prompt on several models at once → :class:`CompareResult`."""
+def check_model_list(models: Any) -> None:
+    """compare()'s ``models``: a list (``models=5`` was a TypeError from the progress bar, before any check)."""
     if isinstance(models, (str, ModelInfo)) or not isinstance(models, Sequence):
         raise InputError(f"compare() takes a list of models, not {type(models).__name__} {str(models)!r:.60}.",
                          hint="compare(prompt, models=['a', 'b']).")
+
+
+async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None,
+                  progress: bool | None, bar: Progress | None, options: dict[str, Any]) -> CompareResult:
+    """The same prompt on several models at once → :class:`CompareResult`."""
+    check_model_list(models)
     if not models:
         raise InputError("Name at least one model to compare.", hint="compare(prompt, models=['a', 'b']).")
     for m in models:

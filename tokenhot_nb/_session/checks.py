@@ -91,6 +91,16 @@ def check_chat(message: Any, temperature: Any, max_tokens: Any, *, answering_too
                          hint="e.g. max_tokens=500.")
 
 
+def check_tools(tools: Any) -> None:
+    """``tools=5`` was a TypeError from inside; ``tools='f'`` and one schema not in a list were read item by item
+    ("a tool must be a schema, got 'f'"): the argument is a list of schemas, say that."""
+    if tools is None or (isinstance(tools, (list, tuple)) and not isinstance(tools, str)):
+        return
+    one = " (one schema: put it in a list, tools=[{…}])" if isinstance(tools, Mapping) else ""
+    raise WrongTypeError(f"tools= takes a list of OpenAI function schemas, not {_what(tools)}{one}.",
+                         hint='e.g. tools=[{"type": "function", "function": {"name": …, "parameters": {…}}}].')
+
+
 def check_chat_options(system: Any, thread: Any, tools: Any, tool_choice: Any) -> None:
     """The chat arguments the service would refuse (or this package would trip on) after the call was made."""
     if system is not None:

@@ -399,6 +399,7 @@ class Session:
         stream, new_thread, json = (bool(_checks.flag(stream, "stream")), bool(_checks.flag(new_thread, "new_thread")),
                                     bool(_checks.flag(json, "json")))
         progress = _checks.flag(progress, "progress")
+        _checks.check_tools(tools)
         th = self.threads.get(thread or DEFAULT_THREAD) if model is None and not new_thread \
             and (thread is None or isinstance(thread, str)) and isinstance(message, str) else None
         # a follow-up goes on with the model of the thread's last turn (in this session)
@@ -629,6 +630,7 @@ class Session:
                 progress: bool | None = None, **options: Any) -> CompareResult:
         """The same prompt on several models at once, shown side by side → :class:`CompareResult`."""
         progress = _checks.flag(progress, "progress")
+        _batch.check_model_list(models)
         bar = Progress(len(models), "models", enabled=progress)
         return self._sync(self.acompare(prompt, models, kind=kind, progress=progress, _bar=bar, **options))
 

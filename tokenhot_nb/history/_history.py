@@ -401,6 +401,10 @@ class History:
         if not isinstance(path, (str, os.PathLike)):
             raise WrongTypeError(f"History.load() takes the path of an export, not {type(path).__name__}.",
                                  hint="e.g. History.load('history.json'), a file History.export() wrote.")
+        if store is not None and not isinstance(store, (str, os.PathLike, Store)):  # (a TypeError from pathlib)
+            raise WrongTypeError(f"History.load(store=…) takes a store folder (a path) or a Store, not "
+                                 f"{type(store).__name__}.", hint="e.g. History.load('history.json', store='.tokenhot'); "
+                                                                  "omitted, a new temporary store.")
         return load_history(Path(path), store, strict=strict)
 
     # ------------------------------------------------------------ display
