@@ -565,3 +565,12 @@ def test_compare_with_models_that_are_not_a_list_is_one_clear_line(s: Any, rec: 
     with pytest.raises(E.InputError, match=r"compare\(\) takes a list of models, not int"):
         s.compare("a cat", models=5)
     assert rec.posts() == []
+
+
+@pytest.mark.parametrize("call", [lambda t: t.get(object()), lambda t: t.get(5), lambda t: t.forget(["a", 3]),
+                                  lambda t: t[7]])
+def test_a_conversation_name_that_is_not_a_str_is_one_clear_line(s: Any, call: Any) -> None:
+    """``s.threads.get(object())`` was an sqlite ProgrammingError from inside, ``forget([…])`` "unhashable type"."""
+    with pytest.raises(E.WrongTypeError, match=r"^A conversation is named by a str, not "):
+        call(s.threads)
+    s.threads.forget()  # (no name: all of them, as before)

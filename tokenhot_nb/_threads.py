@@ -77,6 +77,16 @@ def with_tool_results(user: dict[str, Any], results: Any, pending: dict[str, str
     return {**user, "tool_results": listed}
 
 
+def _check_name(name: object) -> None:
+    """``threads.get(object())`` was an sqlite error from inside, ``forget([…])`` "unhashable type": a conversation
+    is named by a str (``thread='study'``)."""
+    if not isinstance(name, str):
+        from .errors import WrongTypeError
+
+        raise WrongTypeError(f"A conversation is named by a str, not {type(name).__name__} {name!r:.40}.",
+                             hint="e.g. session.threads.get('study'); session.threads.names() lists them.")
+
+
 class Threads:
     """The session's conversations by name; loads a name from the store on first use."""
 
@@ -86,6 +96,7 @@ class Threads:
         self._lock = threading.Lock()
 
     def get(self, name: str, *, new: bool = False) -> Thread:
+        _check_name(name)
         with self._lock:
             if new:
                 self._threads[name] = Thread(name)
@@ -104,6 +115,8 @@ class Threads:
 
     def forget(self, name: str | None = None) -> None:
         """Drop the in-memory copy (all of them with no name); the next use reloads from the history."""
+        if name is not None:
+            _check_name(name)
         with self._lock:
             if name is None:
                 self._threads.clear()
