@@ -150,16 +150,25 @@ def test_connection_errors_chain_no_request_headers_with_the_key(key: str, tmp_p
     assert any(isinstance(e, httpx.HTTPError) for e in chain(info.value))  # the detail chain is still there
 
 
-def test_simulator_echo_key_fault_is_redacted_in_answer_and_error(sim: Server, tmp_path: Path) -> None:
-    s = live(sim.url, tmp_path)
+@pytest.mark.parametrize("key", [SK_KEY, PLAIN_KEY])
+def test_simulator_echo_key_fault_is_redacted_in_answer_and_error(key: str, sim: Server, tmp_path: Path) -> None:
+    """The simulator takes a key without ``sk-`` as new-api does (§1.1), so a plain key is echoed as well: it is
+    masked by value in the answer, the error, the history and the export alike."""
+    s = live(sim.url, tmp_path, key=key)
     sim.set_faults(Faults(echo_key=True))
     res = s.chat("hi", model="gpt-5.4", stream=True)
-    assert SK_KEY not in res.text and "Your key is sk-****" in res.text
+    assert key not in res.text and "Your key is sk-****" in res.text
     sim.set_faults(Faults(echo_key=True, service_error="quota-403"))
     with pytest.raises(E.QuotaExhaustedError) as info:
         s.chat("hi", model="gpt-5.4")
-    assert_no_key(info.value, SK_KEY)
-    assert SK_KEY.encode() not in (tmp_path / "store" / "history.sqlite").read_bytes()
+    assert_no_key(info.value, key)
+    sim.set_faults(Faults(echo_key=True, service_error="chinese-429"))
+    with pytest.raises(E.RateLimitError) as limited:
+        s.chat("hi", model="gpt-5.4")
+    assert_no_key(limited.value, key)
+    s.history.export(tmp_path / "export.jsonl")
+    for path in (tmp_path / "store" / "history.sqlite", tmp_path / "export.jsonl"):
+        assert key.encode() not in path.read_bytes()
 
 
 @pytest.mark.parametrize("key", [SK_KEY, PLAIN_KEY])

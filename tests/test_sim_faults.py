@@ -22,7 +22,8 @@ def fx(**faults: Any) -> dict[str, str]:
 # ----------------------------------------------------------------------------- auth and routing
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk-1"}, {"Authorization": "Bearer nokey"},
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer sk-1"}, {"Authorization": "Bearer no"},
+                                     {"Authorization": "Bearer sk-"}, {"Authorization": "Bearer bad key!"},
                                      {"x-api-key": "sk-valid-but-wrong-header"}])
 def test_auth_openai_envelope(sim_url: str, headers: dict[str, str]) -> None:
     r = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers=headers)
@@ -48,7 +49,7 @@ def assert_middleware_envelope(r: httpx.Response, status: int, code: str = "") -
 
 def test_auth_on_claude_and_gemini_routes_is_the_middleware_envelope_and_x_api_key(sim_url: str) -> None:
     assert_middleware_envelope(httpx.post(sim_url + "/v1/messages", json=CLAUDE), 401)
-    assert_middleware_envelope(httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers={"x-api-key": "nokey"}),
+    assert_middleware_envelope(httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers={"x-api-key": "no"}),
                                401)
     assert_middleware_envelope(httpx.post(sim_url + "/v1beta/models/gemini-2.5-flash:generateContent",
                                           json={"contents": [{"parts": [{"text": "hi"}]}]}), 401)
@@ -62,7 +63,42 @@ def test_auth_gemini_key_sources(sim_url: str) -> None:
     assert httpx.post(path, json=body).status_code == 401
     assert httpx.post(path, json=body, headers={"x-goog-api-key": "sk-goog"}).status_code == 200
     assert httpx.post(path + "?key=sk-query", json=body).status_code == 200
-    assert httpx.post(path + "?key=short", json=body).status_code == 401
+    assert httpx.post(path + "?key=abc", json=body).status_code == 401
+    assert httpx.post(path + "?key=plain-query-key", json=body).status_code == 200  # no sk-: new-api strips it
+
+
+PINNED = "A1b2C3d4" * 6  # a new-api-shaped token: 48 letters and digits
+
+
+@pytest.mark.parametrize("key", ["plainkey-0123456789", "tkn_PLAINKEY_no_prefix_98765abcdef", PINNED,
+                                 f"sk-{PINNED}", "sk-sk-doubled"])
+def test_a_key_without_sk_is_the_same_token(sim_url: str, key: str) -> None:
+    """§1.1: new-api strips one leading ``sk-`` before its lookup, so ``sk-xxx`` and ``xxx`` both work, on every
+    way a key is presented."""
+    assert httpx.post(sim_url + "/v1/chat/completions", json=CHAT,
+                      headers={"Authorization": f"Bearer {key}"}).status_code == 200
+    assert httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers={"x-api-key": key}).status_code == 200
+    assert httpx.post(sim_url + "/v1beta/models/gemini-2.5-flash:generateContent",
+                      json={"contents": [{"parts": [{"text": "hi"}]}]},
+                      headers={"x-goog-api-key": key}).status_code == 200
+
+
+@pytest.mark.parametrize("key", [f"{PINNED}-7", f"sk-{PINNED}-12"])
+def test_a_pinned_channel_is_refused_with_403_in_the_middleware_envelope(sim_url: str, key: str) -> None:
+    """§1.1: ``sk-xxx-<channelId>`` (channel pinning) is admin-only; a normal user gets a 403 from the middleware."""
+    r = httpx.post(sim_url + "/v1/chat/completions", json=CHAT, headers={"Authorization": f"Bearer {key}"})
+    assert "普通用户不支持指定渠道" in assert_middleware_envelope(r, 403)
+    r = httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers={"x-api-key": key})
+    assert_middleware_envelope(r, 403)
+
+
+def test_sk_and_bare_spellings_share_one_rate_limit(sim_url: str) -> None:
+    """One token, one caller: the per-user limiter counts ``sk-xxx`` and ``xxx`` together."""
+    body = {"model": "deepseek-v4.1-flash-free", "messages": [{"role": "user", "content": "hi"}]}
+    codes = [httpx.post(sim_url + "/v1/chat/completions", json=body,
+                        headers={"Authorization": f"Bearer {'sk-' if i % 2 else ''}shared-limit-token"}).status_code
+             for i in range(6)]
+    assert codes == [200] * 5 + [429]
 
 
 def test_unknown_path_and_method(sim_url: str, auth: dict[str, str]) -> None:

@@ -103,7 +103,7 @@ def _cached_tokens(ctx: Ctx, model: str, items: Any, prompt_tokens: int) -> int:
     as ``cached_tokens``, part of the input, billed at the row's ``cache_ratio``); 0 under 1024 tokens."""
     if not isinstance(items, list) or not items:
         return 0
-    known = ctx.state.cached_items(ctx.key, model, items)
+    known = ctx.state.cached_items(ctx.token, model, items)
     tokens = all_text_tokens(items[:known]) if known else 0
     return min(tokens, prompt_tokens) if tokens >= CACHE_MIN_TOKENS else 0
 

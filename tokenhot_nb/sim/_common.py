@@ -45,6 +45,12 @@ class Ctx:
     key: str = ""  #: the key the request presented (only ever sent back by the ``echo_key`` fault)
 
     @property
+    def token(self) -> str:
+        """The token ``key`` names: new-api strips one leading ``sk-`` (§1.1), so ``sk-xxx`` and ``xxx`` are one
+        caller, with one rate limit and one prompt cache."""
+        return self.key.removeprefix("sk-")
+
+    @property
     def base_url(self) -> str:
         return str(self.request.base_url).rstrip("/")
 

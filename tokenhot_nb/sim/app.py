@@ -38,7 +38,15 @@ from ._common import (
 from ._state import SimState
 from .faults import FAULTS_HEADER, Faults
 
-_KEY_RE = re.compile(r"^sk-[A-Za-z0-9_\-]{4,}$")
+#: A token the simulator takes for a valid one: new-api strips one leading ``sk-`` before its lookup, so ``sk-xxx``
+#: and ``xxx`` are the same token (§1.1); the simulator has no token table, so any 4+ such characters pass.
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_\-]{4,}$")
+#: ``<token>-<channel id>`` (§1.1 channel pinning, admin-only): new-api splits the token at ``-`` and refuses a
+#: normal user's pinned channel with a 403. The simulator's tokens may hold ``-`` (readable test keys), so only a
+#: real-shaped new-api token (48 letters and digits) followed by ``-<digits>`` counts as pinning.
+_PINNED_RE = re.compile(r"^[A-Za-z0-9]{48}-[0-9]+$")
+#: new-api's answer to a normal user's pinned channel ("normal users cannot pick a channel").
+PINNED_MESSAGE = "普通用户不支持指定渠道"
 _ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 #: Model ids the simulator lists on /v1/models beside its price table's (the docs' spellings); it serves exactly
@@ -86,6 +94,19 @@ def _presented_key(request: Request, extra: tuple[str, ...]) -> str | None:
     return None
 
 
+def _auth_refusal(key: str | None) -> tuple[int, str] | None:
+    """(status, message) of new-api's ``TokenAuth`` refusing ``key``, or None when it passes (§1.1, §1.4): the
+    token is the key without one leading ``sk-``; none → 401, an unknown one → 401, a pinned channel → 403."""
+    token = (key or "").removeprefix("sk-")
+    if not token:
+        return 401, "No API key provided (Authorization: Bearer sk-…)"
+    if _PINNED_RE.match(token):
+        return 403, PINNED_MESSAGE
+    if not _TOKEN_RE.match(token):
+        return 401, "Invalid token"
+    return None
+
+
 def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "json",
          keys: tuple[str, ...] = (), needs_model: bool = True, billing: str = "call",
          public: bool = False, catalogue: bool = False) -> Callable[[Request], Awaitable[Response]]:
@@ -114,9 +135,9 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         request = opened
         key = "sk-public" if public else _presented_key(request, keys)
         ctx = Ctx(request, state, faults, rid, envelope, key=key or "")
-        if not key or not _KEY_RE.match(key):
-            message = "Invalid token" if key else "No API key provided (Authorization: Bearer sk-…)"
-            return middleware_error(rid, 401, message)
+        refusal = _auth_refusal(key)
+        if refusal is not None:
+            return middleware_error(rid, *refusal)
         if faults.latency:
             await asyncio.sleep(faults.latency)
         status = None if catalogue else state.injected_status(faults)
@@ -143,7 +164,7 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
             limit = next(((n, minutes) for suffix, n, minutes in RATE_LIMITS if limited.endswith(suffix)), None)
             if limit is None:
                 limited = None
-            elif state.rate_limited(ctx.key, limited, limit[0], 60.0 * limit[1]):
+            elif state.rate_limited(ctx.token, limited, limit[0], 60.0 * limit[1]):
                 return rate_limited(rid, *limit, echo=f" (token: {ctx.key})" if faults.echo_key else "")
             refusal = _no_channel(model.partition(":")[0], request.app.state.also_serves)
             if refusal is not None:
@@ -153,7 +174,7 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         except Exception as exc:  # a simulator bug should still answer in the envelope
             return error_response(ctx, 500, f"simulator error: {type(exc).__name__}: {exc}", "internal_error")
         if limited is not None and response.status_code < 400:
-            state.served(ctx.key, limited)
+            state.served(ctx.token, limited)
         response.headers[REQUEST_ID_HEADER] = rid
         _pricing.charge_answer(ctx, billing, model, args[0] if args else None, response)
         return response
