@@ -86,6 +86,21 @@ def test_id_words_set_what_they_imply() -> None:
     assert snap.capabilities["reasoning_efforts"] == catalog.model("gpt-5.4-mini").capabilities["reasoning_efforts"]
 
 
+def test_an_id_word_never_lowers_what_the_parent_allowed() -> None:
+    """``r2v`` implies references (at least 9, and an image is needed); Seedance 2.5 already takes 30, so its r2v
+    variant keeps 30: a word adds what it implies and lowers no limit of the model it varies."""
+    cat = merge(catalog.builtin(), LiveTable(base_url="http://relay.test", fetched_at=time.time(), rows=[
+        _video("doubao-seedance-2-5-r2v"), _video("doubao-seedance-2-0-r2v"), _video("doubao-seedance-2-5-i2v")]))
+    late = cat.model("doubao-seedance-2-5-r2v")
+    assert late.capabilities["reference_images"] == 30 and late.can("requires_image")
+    assert late.capabilities["durations"] == catalog.model("doubao-seedance-2.5").capabilities["durations"]
+    assert cat.model("doubao-seedance-2-0-r2v").capabilities["reference_images"] == 9
+    i2v = cat.model("doubao-seedance-2-5-i2v")  # flags are added, the parent's last frame is kept
+    assert i2v.can("first_frame") and i2v.can("requires_image") and i2v.can("last_frame")
+    assert i2v.capabilities["reference_images"] == 30
+    assert catalog.model({"id": "doubao-seedance-2-5-r2v", "family": "seedance"}).capabilities["reference_images"] == 30
+
+
 def test_a_recorded_live_variant_replays_with_the_same_options_without_the_table() -> None:
     """A live-only model records ``{"id", "family"}``; rebuilt where the table was never read, it must not lose
     the options it had when it ran."""

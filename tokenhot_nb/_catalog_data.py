@@ -707,6 +707,8 @@ LIVE_VARIANT_OF: dict[str, str] = {}
 
 #: An id word → per scope (a family name, which wins, or a kind) either the built-in id whose options the model
 #: takes (a string), or an overlay of ``capabilities`` / ``defaults``. A new model of a known protocol is a row here.
+#: An overlay only adds (``catalog._add_implied``): its counts are floors and its flags are set, never cleared, so a
+#: word never lowers what the model it varies allowed; a list (``fast``'s resolutions) is what the model takes.
 LIVE_ID_WORDS: dict[str, dict[str, str | dict[str, dict[str, Any]]]] = {
     "edit": {"image": {"capabilities": {"edit": True}},
              "qwen-image": "qwen-image-edit-max-2026-01-16",  # DashScope's edit models take only edits

@@ -410,7 +410,7 @@ class Catalog:
         defaults = dict(base.defaults if base is not None else spec.get("defaults", {}))
         defaults.pop("default_for_kind", None)  # a variant never becomes its kind's default
         for overlay in overlays:
-            caps.update(overlay.get("capabilities", {}))
+            _add_implied(caps, overlay.get("capabilities", {}))
             defaults.update(overlay.get("defaults", {}))
         return ModelInfo(
             id=name.strip(), kind=spec["kind"], family=family,
@@ -455,6 +455,20 @@ class Catalog:
             return info
         known = self.by_id.get(info.id)
         return replace(info, price=known.price) if known is not None and known.price is not None else info
+
+
+def _add_implied(caps: dict[str, Any], implied: Mapping[str, Any]) -> None:
+    """Lay an id word's capabilities over the ones a variant took from its parent, adding only what the word
+    implies: a count is a floor (``r2v``'s 9 references never lower Seedance 2.5's 30), a flag the parent set
+    stays set; a list or a name is what the word says the model takes (``fast``: 480p and 720p, §10.2)."""
+    for name, value in implied.items():
+        had = caps.get(name)
+        if isinstance(value, bool) or isinstance(had, bool):
+            caps[name] = bool(had) or bool(value)
+        elif isinstance(value, (int, float)) and isinstance(had, (int, float)):
+            caps[name] = max(had, value)
+        else:
+            caps[name] = value
 
 
 def from_spec(entry: Mapping[str, Any], families: Mapping[str, Mapping[str, Any]]) -> ModelInfo:
