@@ -538,3 +538,21 @@ def test_an_unknown_name_suggests_three_models_when_more_are_close() -> None:
         catalog.model("gpt-6")
     assert info.value.suggestions == ["gpt-5", "gpt-5.4", "gpt-5.2"]  # …the error names the closest three
     assert catalog.builtin().suggest("gpt-6") == info.value.suggestions
+
+
+@pytest.mark.parametrize(("name", "kind", "family"), [
+    ("doubao-seedance-9-0-pro", None, "seedance"),  # the id prefix, with no kind asked for
+    ("doubao-seedance-9-0-pro", "video", "seedance"),
+    ("qwen-image-edit-9", "image", "qwen-image"),  # not the kind's example (openai-image)
+    ("qwen-image-edit-9", None, "qwen-image"),
+    ("doubao-seedance-2.0-turbo", None, "seedance"),  # the listed model it varies
+    ("wan9-video", None, "wan-video"), ("wan9-image", None, "wan-image"),  # the kind the id's words say
+    ("zzz-unheard-of", "video", "seedance"), ("zzz-unheard-of", None, "openai-chat"),  # nothing says: the example
+])
+def test_an_unknown_models_family_hint_reads_its_id(name: str, kind: str | None, family: str) -> None:
+    """The ``family=`` an unknown model's hint shows comes from the rules the catalogue derives variants by (id
+    prefixes, the listed model an id varies), not from the kind alone: ``qwen-image-edit-9`` is a Qwen model."""
+    with pytest.raises(UnknownModelError) as info:
+        catalog.model(name, kind)
+    assert f"tokenhot_nb.model({name!r}, family={family!r})" in str(info.value)
+    assert UnknownModelError(name, [], kind).hint == info.value.hint  # the sites that build it alone say the same

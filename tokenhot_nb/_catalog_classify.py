@@ -122,6 +122,14 @@ def _hinted(mid: str, kind: str | None, families: Mapping[str, Mapping[str, Any]
     return None
 
 
+def family_hint(mid: str, kind: str | None, families: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The family an id's prefix names (``LIVE_ID_HINTS``), of ``kind`` when given, else of the kind the id's
+    words say (``qwen-image-…`` with ``image`` → an image family; ``wan…-video`` → Wan's video one)."""
+    if kind is None:
+        kind = _kind(mid, [], set(), set())[0] or None
+    return _hinted(mid, kind, families)
+
+
 def classify(row: Mapping[str, Any], families: Mapping[str, Mapping[str, Any]]) -> Verdict:
     """The family of one live row (``model_name``/``id``, ``supported_endpoint_types``, modalities)."""
     mid = str(row.get("model_name") or row.get("id") or "")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any, Literal
 
-from ._catalog_classify import id_words, variant_base
+from ._catalog_classify import family_hint, id_words, variant_base
 from ._suggest import did_you_mean, nearest, phrase
 from .errors import InputError, UnknownModelError
 
@@ -378,7 +378,7 @@ class Catalog:
         unknown = self.find_unclassified(name)
         if unknown is not None:
             raise UnclassifiedModelError(unknown, kind)
-        raise UnknownModelError(name, self.suggest(name, kind), kind)
+        raise UnknownModelError(name, self.suggest(name, kind), kind, family=self.family_for(name, kind))
 
     def unlisted(self, name: str, family: str, kind: str | None = None, price: Price | None = None) -> ModelInfo:
         """A model the catalogue does not list, built as :meth:`derive` says."""
@@ -419,6 +419,18 @@ class Catalog:
             vendor=base.vendor if base is not None else spec.get("vendor", ""),
             notes=f"Options as {base.id}, the model it varies." if base is not None else "",
         )
+
+    def family_for(self, name: str, kind: str | None = None) -> str | None:
+        """The family a name the catalogue does not list most likely speaks, by the rules :meth:`derive` uses: the
+        listed model it varies (``LIVE_VARIANT_OF``, else the longest listed id or alias it extends), else its id
+        prefix (``doubao-seedance-…`` → seedance, ``qwen-image-…`` → qwen-image). None: nothing in it says."""
+        names = {key: mid for key, mid in self.loose.items() if self.by_id[mid].source != "live"
+                 and (kind is None or self.by_id[mid].kind == kind)}
+        base_id, _ = variant_base(name, names)
+        base = self.by_id.get(base_id) if base_id is not None else None
+        if base is not None and (kind is None or base.kind == kind):
+            return base.family
+        return family_hint(name, kind, self.families)
 
     def check_family(self, family: Any) -> None:
         """Refuse a family name the catalogue does not know, suggesting the (at most 3) closest family names."""

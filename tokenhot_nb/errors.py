@@ -294,14 +294,24 @@ _EXAMPLE_FAMILY = {"image": "openai-image", "video": "seedance", "audio": "whisp
                    "embed": "openai-embeddings"}
 
 
+def _family_from_name(name: str, kind: str | None) -> str | None:
+    from .catalog import builtin  # (the catalogue imports this module)
+
+    return builtin().family_for(name, kind) if isinstance(name, str) else None
+
+
 class UnknownModelError(TokenhotError, ValueError):
-    def __init__(self, name: str, suggestions: list[str], kind: str | None = None, *, where: str = "") -> None:
+    """``family``: the family the hint names, when the caller's catalogue worked it out; else the built-in
+    catalogue's reading of the name (its id prefix and the listed model it varies), else an example of the kind."""
+
+    def __init__(self, name: str, suggestions: list[str], kind: str | None = None, *, where: str = "",
+                 family: str | None = None) -> None:
         self.name = name
         self.suggestions = suggestions
         self.kind = kind
         what = f"{kind} model" if kind else "model"
         msg = f"Unknown {what} {name!r}{where}." + phrase(suggestions)  # (where: " in defaults['image']")
-        family = _EXAMPLE_FAMILY.get(kind or "", "openai-chat")
+        family = family or _family_from_name(name, kind) or _EXAMPLE_FAMILY.get(kind or "", "openai-chat")
         hint = (  # the name alone stays unknown: the model built from its family is what a call takes
             "See session.models() or %th_models for what the service offers. To call a model it does not list, "
             f"pass the model built from its family: model=tokenhot_nb.model({name!r}, family={family!r}) "
