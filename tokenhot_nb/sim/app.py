@@ -135,9 +135,9 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         request = opened
         key = "sk-public" if public else _presented_key(request, keys)
         ctx = Ctx(request, state, faults, rid, envelope, key=key or "")
-        refusal = _auth_refusal(key)
-        if refusal is not None:
-            return middleware_error(rid, *refusal)
+        denied = _auth_refusal(key)
+        if denied is not None:
+            return middleware_error(rid, *denied)
         if faults.latency:
             await asyncio.sleep(faults.latency)
         status = None if catalogue else state.injected_status(faults)
