@@ -572,3 +572,23 @@ def test_a_history_read_on_its_own_imports_no_session_and_no_http_client(tmp_pat
     assert proc.returncode == 0, proc.stderr
     shown, heavy = proc.stdout.split("\n")[:2]
     assert shown == "1 True True 1" and heavy == "", proc.stdout
+
+
+def test_one_model_under_its_dot_and_dash_spellings_is_one_model(tmp_path: Path) -> None:
+    """An older store may hold ``doubao-seedance-1.5`` and ``doubao-seedance-1-5`` for one model (§10.1: the table
+    and the docs spell ids differently): the model filter finds both, usage sums them in one row, and a price
+    table spelt the other way prices it."""
+    store = Store(tmp_path / "store")
+    for i, model in enumerate(["doubao-seedance-1.5", "doubao-seedance-1-5", "doubao-seedance-1.5", "gpt-5.4"]):
+        record(store, kind="video" if i < 3 else "chat", model=model, started=T0 + i, params={"prompt": str(i)},
+               text=str(i), usage={"video_seconds": 5.0, "cost": {"usd": 0.5}} if i < 3 else {"input_tokens": 3})
+    h = History(store)
+    for name in ("doubao-seedance-1.5", "doubao-seedance-1-5", "Doubao-Seedance-1_5"):
+        assert len(h.filter(model=name)) == 3, name
+    assert len(h.filter(model=["gpt-5.4", "doubao-seedance-1-5"])) == 4
+    rows = {r["model"]: r for r in h.usage().rows}
+    assert set(rows) == {"doubao-seedance-1.5", "gpt-5.4"}  # under its most used spelling
+    seedance = rows["doubao-seedance-1.5"]
+    assert (seedance["calls"], seedance["video_seconds"], seedance["cost"]) == (3, 15.0, pytest.approx(1.5))
+    priced = h.usage({"doubao-seedance-1-5": {"per_video_second": 0.1}})
+    assert next(r for r in priced.rows if r["model"] == "doubao-seedance-1.5")["cost"] == pytest.approx(1.5)

@@ -223,3 +223,15 @@ def test_a_replay_miss_never_names_a_call_the_budget_refused(tmp_path: Path) -> 
         replay.image("a red fox", model="gpt-image-2", size="1536x1024")
     assert info.value.nearest is None and "There is no recorded image call at all" in str(info.value)
     assert f"history #{refused.id}" not in str(info.value)
+
+
+def test_a_recording_under_another_spelling_of_the_model_is_the_same_model() -> None:
+    """An older store recorded ``doubao-seedance-1.5``; the catalogue now says ``doubao-seedance-1-5``: the nearest
+    recording is that one, and the miss does not name the spelling as a difference."""
+    asked = {"model": "doubao-seedance-1-5", "prompt": "a cat"}
+    recorded = {"model": "doubao-seedance-1.5", "prompt": "a cat"}
+    assert similarity("doubao-seedance-1-5", None, asked, "doubao-seedance-1.5", "video", recorded) == 7.0
+    assert differences("doubao-seedance-1-5", None, asked, "doubao-seedance-1.5", "video", recorded) == []
+    other = differences("doubao-seedance-2-0", None, {**asked, "model": "doubao-seedance-2-0"}, "doubao-seedance-1.5",
+                        "video", recorded)
+    assert other == ["model: recorded 'doubao-seedance-1.5', asked 'doubao-seedance-2-0'"]

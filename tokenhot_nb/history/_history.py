@@ -306,16 +306,18 @@ class History:
         from .._session.core import Session
         from ..catalog import builtin
 
+        ids = list(given)
         try:
             table = self.session.catalog.snapshot() if isinstance(self.session, Session) else builtin()
         except Exception:  # a catalogue that cannot be read: the names as given still filter
-            return given
-        ids = list(given)
+            table = None
         for name in given:
-            info = table.find(name)
+            info = table.find(name) if table is not None else None
             if info is not None and info.id not in ids:
                 ids.append(info.id)
-        return ids
+        # an older store may hold another '.'/'-' spelling of one model (doubao-seedance-1.5 / -1-5): the same model
+        wanted = {loose_model(n) for n in ids}
+        return ids + [m for m in self.store.model_names() if m not in ids and loose_model(m) in wanted]
 
     def search(self, text: str) -> History:
         """Entries whose prompt or answer contains every word of ``text`` (full-text index)."""
@@ -366,7 +368,7 @@ class History:
                 "cost": float(r[8]) if isinstance(r[8], (int, float)) else None,
                 "unpriced_calls": int(r[9] or 0), "simulated": bool(r[10]),
             })
-        return UsageSummary(rows, prices)
+        return UsageSummary(_one_row_per_model(rows), prices)
 
     def export(self, path: str | os.PathLike[str], *, include_artifacts: bool = False) -> Path:
         """Write ``.json`` (a list; also a path with no suffix) or ``.jsonl`` (one entry a line); artifacts by
@@ -429,6 +431,30 @@ class History:
 # ---------------------------------------------------------------- usage summary
 
 
+def loose_model(name: str) -> str:
+    """One key for a model's spellings, as the catalogue matches them: ``.``/``_``/``-`` and case alike
+    (``doubao-seedance-1.5`` ≡ ``doubao-seedance-1-5``), so rows of older versions count as the same model."""
+    return name.strip().lower().replace(".", "-").replace("_", "-")
+
+
+def _one_row_per_model(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Usage rows of one model under several spellings, summed into one row under its most used spelling."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        groups.setdefault(loose_model(str(r["model"] or "")), []).append(r)
+    out: list[dict[str, Any]] = []
+    for same in groups.values():
+        row = dict(max(same, key=lambda r: r["calls"]))
+        for field in ("calls", "ok", "errors", "input_tokens", "output_tokens", "images", "video_seconds",
+                      "unpriced_calls"):
+            row[field] = sum(r[field] for r in same)
+        costs = [r["cost"] for r in same if r["cost"] is not None]
+        row["cost"] = sum(costs) if costs else None
+        row["simulated"] = any(r["simulated"] for r in same)
+        out.append(row)
+    return sorted(out, key=lambda r: str(r["model"] or ""))
+
+
 class UsageSummary:
     """What a history cost: ``.rows`` (one dict per model) and ``.total``; renders as a table.
 
@@ -447,6 +473,8 @@ class UsageSummary:
             r.setdefault("simulated", False)
             if prices is not None:
                 p = prices.get(r["model"])
+                if p is None:  # the table may spell the model the other way ('.' vs '-')
+                    p = next((v for k, v in prices.items() if loose_model(k) == loose_model(str(r["model"]))), None)
                 r["unpriced_calls"] = 0
                 if p is None:
                     r["cost"] = None

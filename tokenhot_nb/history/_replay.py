@@ -51,18 +51,29 @@ def _show(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _same_model(a: str, b: str) -> bool:
+    """One model under its '.'/'-' spellings (an older version may have recorded ``doubao-seedance-1.5``)."""
+    return a.lower().replace(".", "-") == b.lower().replace(".", "-")
+
+
+def _equal(field: str, a: Any, b: Any) -> bool:
+    if field == "model" and isinstance(a, str) and isinstance(b, str):
+        return _same_model(a, b)
+    return canonical(a) == canonical(b)
+
+
 def similarity(
     model: str, endpoint: str | None, params: dict[str, Any],
     rec_model: str, rec_endpoint: str, rec_params: dict[str, Any],
 ) -> float:
     """0..7: same model counts 2, same endpoint 1, params up to 4 by the share of equal fields."""
-    score = 2.0 if model == rec_model else 0.0
+    score = 2.0 if _same_model(model, rec_model) else 0.0
     if endpoint is None or endpoint == rec_endpoint:
         score += 1.0
     a, b = _flatten(params), _flatten(rec_params)
     keys = set(a) | set(b)
     if keys:
-        same = sum(1 for k in keys if k in a and k in b and canonical(a[k]) == canonical(b[k]))
+        same = sum(1 for k in keys if k in a and k in b and _equal(k, a[k], b[k]))
         score += 4.0 * same / len(keys)
     else:
         score += 4.0
@@ -75,18 +86,19 @@ def differences(
 ) -> list[str]:
     """Human lines like ``size: recorded '1024x1024', asked '512x512'``."""
     out: list[str] = []
-    if model != rec_model:
+    same_model = _same_model(model, rec_model)
+    if not same_model:
         out.append(f"model: recorded {rec_model!r}, asked {model!r}")
     if endpoint is not None and endpoint != rec_endpoint:
         out.append(f"endpoint: recorded {rec_endpoint!r}, asked {endpoint!r}")
     a, b = _flatten(params), _flatten(rec_params)
     for k in sorted(set(a) | set(b)):
-        if k == "model" and model != rec_model:
+        if k == "model" and not same_model:
             continue
         if k not in b:
             out.append(f"{k}: not recorded, asked {_show(a[k])}")
         elif k not in a:
             out.append(f"{k}: recorded {_show(b[k])}, not asked")
-        elif canonical(a[k]) != canonical(b[k]):
+        elif not _equal(k, a[k], b[k]):
             out.append(f"{k}: recorded {_show(b[k])}, asked {_show(a[k])}")
     return out

@@ -1214,6 +1214,10 @@ class Store(ArtifactFiles):
             args += (-1 if limit is None else int(limit), int(offset))
         return self._rows(sql, args)
 
+    def model_names(self) -> list[str]:
+        """Every model name the rows hold, once each (read from the model index)."""
+        return [str(r[0]) for r in self._rows("SELECT DISTINCT model FROM entries") if r[0]]
+
     def select_entries(self, conds: Sequence[Cond] = (), **kw: Any) -> list[HistoryEntry]:
         return [self._entry_from_row(r) for r in self.select(conds, **kw)]
 
