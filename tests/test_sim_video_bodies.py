@@ -124,3 +124,91 @@ def test_happyhorse_video_edit_parameters(sim: TestClient, model: str, params: d
             "parameters": {"resolution": "720P", **params}}
     r = sim.post("/v1/video/generations", json=body, headers=AUTH)
     assert (r.status_code == 200) is ok, r.text
+
+
+# --- the audit (§10.2 first, then §5.x): bodies the service refuses that the simulator used to take ------------
+
+V = "https://cdn.example.com/in.mp4"
+
+
+def seedance(**body: Any) -> dict[str, Any]:
+    return {"model": "doubao-seedance-2.0", "content": [{"type": "text", "text": "a kite"}], "duration": 5, **body}
+
+
+def hh(model: str, media: list[dict[str, Any]], **params: Any) -> dict[str, Any]:
+    return {"model": model, "input": {"prompt": "a horse", "media": media}, "parameters": params}
+
+
+def wan(**params: Any) -> dict[str, Any]:
+    return {"model": "wan3.0-video", "input": {"prompt": "a river"}, "parameters": params}
+
+
+REFUSED = [
+    (seedance(duration="5"), "duration must be an integer"),  # a JSON string where Ark takes a number
+    (seedance(seed=2**32), "seed must be one of -1-4294967295"),
+    (seedance(seed="42"), "seed must be an integer"),
+    (seedance(watermark="false"), "watermark must be a boolean"),
+    (seedance(generate_audio=1), "generate_audio must be a boolean"),
+    (seedance(content=[{"type": "text", "text": "x"},
+                       {"type": "image_url", "image_url": {"url": "not a url"}, "role": "first_frame"}]),
+     "content[1].image_url.url must be a public http(s) URL"),
+    (seedance(content=[{"type": "text", "text": "x"},
+                       {"type": "image_url", "image_url": {"url": "https://c/a.png"}, "role": "reference_image"},
+                       {"type": "video_url", "video_url": {"url": "data:image/png;base64,AAAA"},
+                        "role": "reference_video"}]), "content[2].video_url.url must be a public http(s) URL"),
+    (hh("happyhorse-1.0-video-edit", [{"type": "video", "url": V}, {"type": "first_frame", "url": V}]),
+     "video-edit needs exactly one media item of type video"),
+    (hh("happyhorse-1.0-r2v", [{"type": "reference_image", "url": " "}]), "each with a URL"),
+    (hh("happyhorse-1.0-t2v", [], duration="5"), "parameters.duration must be an integer"),
+    (hh("happyhorse-1.0-t2v", [], watermark="no"), "parameters.watermark must be a boolean"),
+    ({"model": "happyhorse-1.0-t2v", "input": {"prompt": "a horse"}, "parameters": None}, "parameters must be an object"),
+    (wan(seed=-5), "parameters.seed must be one of 0-2147483647"),
+    (wan(audio="yes"), "parameters.audio must be a boolean"),
+    ({"model": "kling-v3", "prompt": "x", "file_infos": [info(), info(Url=L)]}, "a second FirstFrame"),
+    ({"model": "kling-v3", "prompt": "x", "audio_generation": "true"}, "audio_generation must be a boolean"),
+    ({"model": "veo3.1", "prompt": "x", "generationType": "REFERENCE_2_VIDEO", "imageUrls": F},
+     "imageUrls must be a list"),
+    ({"model": "veo3.1", "prompt": "x", "enableTranslation": "true"}, "enableTranslation must be a boolean"),
+    (hailuo("MiniMax-Hailuo-2.3", duration=5), "duration must be one of 6/10"),  # 5 s is 02's only
+    (hailuo("MiniMax-Hailuo-2.3", metadata={"first_frame_image": F, "last_frame_image": L}),
+     "last_frame_image is MiniMax-Hailuo-02's only"),
+    (hailuo("MiniMax-Hailuo-02", prompt="x" * 2001), "prompt is longer than 2000 characters"),
+    (hailuo("MiniMax-Hailuo-02", metadata={"prompt_optimizer": "true"}), "metadata.prompt_optimizer must be a boolean"),
+]
+
+
+@pytest.mark.parametrize(("body", "why"), REFUSED, ids=[f"{b['model']}-{i}" for i, (b, _) in enumerate(REFUSED)])
+def test_bodies_the_service_refuses_are_refused(sim: TestClient, body: dict[str, Any], why: str) -> None:
+    r = sim.post("/v1/video/generations", json=body, headers=AUTH)
+    assert r.status_code == 400, r.text
+    env = r.json()
+    assert set(env) == {"code", "message", "data"} and env["data"] is None and why in env["message"], env
+
+
+ACCEPTED = [
+    seedance(seed=-1, watermark=False, generate_audio=True),
+    seedance(content=[{"type": "text", "text": "x"},
+                      {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}, "role": "first_frame"}]),
+    hh("happyhorse-1.0-video-edit", [{"type": "video", "url": V}, {"type": "reference_image", "url": F}]),
+    wan(seed=7, audio=True, watermark=False, prompt_extend=True),
+    {"model": "kling-v3", "prompt": "x", "file_infos": [info(), info(Url=L, Usage="LastFrame")],
+     "audio_generation": True},
+    hailuo("MiniMax-Hailuo-02", duration=5, metadata={"first_frame_image": F, "last_frame_image": L}),
+    hailuo("MiniMax-Hailuo-2.3", duration=10),
+]
+
+
+@pytest.mark.parametrize("body", ACCEPTED, ids=[f"{b['model']}-{i}" for i, b in enumerate(ACCEPTED)])
+def test_bodies_the_service_takes_are_taken(sim: TestClient, body: dict[str, Any]) -> None:
+    r = sim.post("/v1/video/generations", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text
+
+
+def test_hailuo_drops_top_level_images(sim: TestClient) -> None:
+    """§5.2: the Hailuo adaptor maps no top-level ``image``/``images``: a body that puts its frame there gets a clip
+    that does not start from it (the frame goes in ``metadata.first_frame_image``)."""
+    from tokenhot_nb.sim import _video_bodies
+
+    assert _video_bodies.read("MiniMax-Hailuo-02", hailuo("MiniMax-Hailuo-02", images=[F])).first_frame is None
+    kept = _video_bodies.read("MiniMax-Hailuo-02", hailuo("MiniMax-Hailuo-02", metadata={"first_frame_image": F}))
+    assert kept.first_frame == F

@@ -51,9 +51,12 @@ def protocol(model: str) -> str:
     return "generic"
 
 
-def _int(value: Any, what: str, allowed: range | tuple[int, ...]) -> int:
+def _int(value: Any, what: str, allowed: range | tuple[int, ...], *, text: bool = False) -> int:
+    """A whole number in ``allowed``. A native body's integer field is a JSON number: a string ("5") or a bool is
+    the wrong type, which the service's decoder refuses; ``text=True`` is new-api's generic body, whose
+    ``duration`` is int or string (§4.2)."""
     try:
-        if isinstance(value, bool) or float(value) != int(float(value)):
+        if isinstance(value, bool) or (isinstance(value, str) and not text) or float(value) != int(float(value)):
             raise ValueError
         n = int(float(value))
     except (TypeError, ValueError):
@@ -62,6 +65,13 @@ def _int(value: Any, what: str, allowed: range | tuple[int, ...]) -> int:
         shown = f"{allowed.start}-{allowed.stop - 1}" if isinstance(allowed, range) else "/".join(map(str, allowed))
         raise Refused(f"{what} must be one of {shown}, got {n}")
     return n
+
+
+def _bool(body: dict[str, Any], names: tuple[str, ...], where: str = "") -> None:
+    """A flag the service decodes as a JSON boolean: ``"false"`` or 0 is the wrong type, refused."""
+    for name in names:
+        if name in body and not isinstance(body[name], bool):
+            raise Refused(f"{where}{name} must be a boolean (true or false), got {body[name]!r}")
 
 
 def _choice(value: Any, what: str, allowed: tuple[str, ...]) -> str:
@@ -74,6 +84,20 @@ def _public(url: Any, what: str) -> str:
     if not isinstance(url, str) or not url.lower().startswith(("http://", "https://")):
         raise Refused(f"{what} must be a public http(s) URL")
     return url
+
+
+def _media_url(url: Any, what: str, media: str) -> str:
+    """A media URL: public http(s), or a base64 ``data:<media>/`` URL of that medium (an image is no video).
+
+    §5.1 [V] says Seedance takes videos and audios by URL only; the client sends an earlier result as a
+    ``data:video/`` URL (its V2V from a recorded clip), so until that is settled the simulator takes a data URL
+    of the right medium and refuses only what no reading allows (no scheme, another medium, plain text)."""
+    lowered = url.lower() if isinstance(url, str) else ""
+    if lowered.startswith(f"data:{media}/") and ";base64," in lowered:
+        return str(url)
+    if not lowered.startswith(("http://", "https://")) or len(lowered) <= len("https://"):
+        raise Refused(f"{what} must be a public http(s) URL or a base64 data:{media}/ URL")
+    return str(url)
 
 
 def _prompt(value: Any, required: bool = True) -> str:
@@ -108,6 +132,7 @@ def seedance(model: str, body: dict[str, Any]) -> Spec:
         url = obj(item.get(kind)).get("url")
         if not isinstance(url, str) or not url:
             raise Refused(f"content[{i}].{kind}.url is required")
+        _media_url(url, f"content[{i}].{kind}.url", kind.removesuffix("_url"))  # §5.1
         role = item.get("role", "first_frame" if kind == "image_url" else None)
         if role not in _ROLES[kind]:
             raise Refused(f"content[{i}].role must be one of {', '.join(_ROLES[kind])} for {kind}")
@@ -145,7 +170,10 @@ def seedance(model: str, body: dict[str, Any]) -> Spec:
     ratio = _choice(body.get("ratio", "adaptive" if first else "16:9"), "ratio", _SEEDANCE_RATIOS)
     if ("2-5" in m or "2.5" in m) and roles.count("first_frame") and ratio != "adaptive":
         raise Refused("a job with a first frame needs ratio \"adaptive\"")
+    _bool(body, ("watermark", "generate_audio", "camera_fixed", "return_last_frame", "draft"))
     seed = body.get("seed")
+    if seed is not None:
+        _int(seed, "seed", range(-1, 2**32))  # §5.1: -1 (random) to 2^32-1
     return Spec(texts[0] if texts else "", AUTO_SECONDS if duration == -1 else float(duration), resolution,
                 "16:9" if ratio == "adaptive" else ratio, seed if isinstance(seed, int) else None, first,
                 {"images": refs + frames, "videos": videos, "audios": audios})
@@ -157,12 +185,16 @@ def seedance(model: str, body: dict[str, Any]) -> Spec:
 def _dashscope(body: dict[str, Any], resolutions: tuple[str, ...], durations: range
                ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
     inp, params = body.get("input"), body.get("parameters", {})
-    if not isinstance(inp, dict) or not isinstance(params, dict):
+    if not isinstance(inp, dict):
         raise Refused("input.prompt is required (body: {model, input: {prompt, media}, parameters})")
+    if not isinstance(params, dict):
+        raise Refused("parameters must be an object (body: {model, input: {prompt, media}, parameters})")
     _prompt(inp.get("prompt"))
     media = inp.get("media") or []
-    if not isinstance(media, list) or not all(isinstance(x, dict) and isinstance(x.get("url"), str) for x in media):
-        raise Refused("input.media must be a list of {type, url}")
+    if not isinstance(media, list) or not all(isinstance(x, dict) and isinstance(x.get("url"), str)
+                                              and x["url"].strip() for x in media):
+        raise Refused("input.media must be a list of {type, url}, each with a URL")
+    _bool(params, ("watermark", "audio", "prompt_extend"), "parameters.")
     if "resolution" in params:
         _choice(params["resolution"], "parameters.resolution", resolutions)
     if "duration" in params:
@@ -184,7 +216,7 @@ def happyhorse(model: str, body: dict[str, Any]) -> Spec:
     if "r2v" in m and not (1 <= kinds.count("reference_image") == len(kinds) <= 9):
         raise Refused("r2v needs 1-9 media items of type reference_image")
     if edit and (kinds.count("video") != 1 or kinds.count("reference_image") > 5 or "duration" in params
-                 or "ratio" in params):
+                 or "ratio" in params or len(kinds) != kinds.count("video") + kinds.count("reference_image")):
         raise Refused("video-edit needs exactly one media item of type video, 0-5 reference_image, and no duration "
                       "or ratio")
     if "audio_setting" in params and (not edit or params["audio_setting"] not in ("auto", "origin")):
@@ -206,6 +238,8 @@ def wan(model: str, body: dict[str, Any]) -> Spec:
     _choice(ratio, "parameters.ratio", ("16:9", "9:16", "1:1", "4:3", "3:4", "adaptive"))
     if first and ratio != "adaptive":
         raise Refused("with a first_frame the ratio must be \"adaptive\"")
+    if "seed" in params:
+        _int(params["seed"], "parameters.seed", range(0, 2_147_483_648))  # DashScope's range, as HappyHorse's
     return Spec(inp["prompt"], float(params.get("duration", 5)), str(params.get("resolution", "720P")),
                 "16:9" if ratio == "adaptive" else ratio, params.get("seed"), first, {"images": len(media)})
 
@@ -218,10 +252,12 @@ def kling(model: str, body: dict[str, Any]) -> Spec:
     duration = _int(body.get("duration", 5), "duration", range(3, 16))
     size = _choice(body.get("size", "720P"), "size", ("720P", "1080P", "4K"))
     ratio = _choice(body.get("aspect_ratio", "16:9"), "aspect_ratio", ("9:16", "16:9", "1:1"))
+    _bool(body, ("audio_generation",))
     infos = body.get("file_infos") or []
     if not isinstance(infos, list):
         raise Refused("file_infos must be a list of {Type, Category, Url, Usage}")
     first = None
+    usages: list[str] = []
     for i, raw in enumerate(infos):
         if not isinstance(raw, dict):
             raise Refused(f"file_infos[{i}] must be an object {{Type, Category, Url, Usage}}")
@@ -229,6 +265,9 @@ def kling(model: str, body: dict[str, Any]) -> Spec:
         _choice(raw.get("Category"), f"file_infos[{i}].Category", ("Image",))
         url = _public(raw.get("Url"), f"file_infos[{i}].Url")
         usage = _choice(raw.get("Usage"), f"file_infos[{i}].Usage", ("FirstFrame", "LastFrame"))
+        if usage in usages:
+            raise Refused(f"file_infos[{i}]: a second {usage} (a clip has one first and one last frame)")
+        usages.append(usage)
         if usage == "FirstFrame" and first is None:
             first = url  # the clip starts from it
     return Spec(prompt.replace("<<<image_1>>>", "").strip(), float(duration), size, ratio, None, first,
@@ -242,7 +281,11 @@ def veo(model: str, body: dict[str, Any]) -> Spec:
     ratio = _choice(body.get("aspect_ratio", "16:9"), "aspect_ratio", ("9:16", "16:9", "Auto"))
     kind = _choice(body.get("generationType", "TEXT_2_VIDEO"), "generationType",
                    ("TEXT_2_VIDEO", "FIRST_AND_LAST_FRAMES_2_VIDEO", "REFERENCE_2_VIDEO"))
-    urls = [_public(u, "imageUrls[]") for u in body.get("imageUrls") or []]
+    _bool(body, ("enableTranslation",))
+    given = body.get("imageUrls") or []
+    if not isinstance(given, list):
+        raise Refused("imageUrls must be a list of public image URLs")
+    urls = [_public(u, "imageUrls[]") for u in given]
     if kind == "REFERENCE_2_VIDEO" and not (1 <= len(urls) <= 3 and duration == 8):
         raise Refused("REFERENCE_2_VIDEO takes 1-3 imageUrls and duration 8")
     if kind == "FIRST_AND_LAST_FRAMES_2_VIDEO" and not 1 <= len(urls) <= 2:
@@ -298,11 +341,13 @@ def _first(*values: Any) -> Any:
     return next((v for v in values if v not in (None, "", [])), None)
 
 
-def generic(model: str, body: dict[str, Any]) -> Spec:
+def generic(model: str, body: dict[str, Any], *, top_level_images: bool = True) -> Spec:
+    """new-api's ``TaskSubmitReq``; ``top_level_images=False``: an adaptor that maps no top-level ``image`` /
+    ``images`` (Hailuo's, §5.2: they are dropped, so the clip does not start from them)."""
     meta = _metadata(body)
-    images: list[Any] = body["images"] if isinstance(body.get("images"), list) else []
-    first = _first(body.get("image"), images[0] if images else None, meta.get("first_frame_image"),
-                   body.get("input_reference"))
+    images: list[Any] = body["images"] if isinstance(body.get("images"), list) and top_level_images else []
+    image = body.get("image") if top_level_images else None
+    first = _first(image, images[0] if images else None, meta.get("first_frame_image"), body.get("input_reference"))
     prompt = body.get("prompt")
     if not (isinstance(prompt, str) and prompt.strip()) and not first:
         raise Refused("prompt is required")
@@ -318,7 +363,7 @@ def generic(model: str, body: dict[str, Any]) -> Spec:
                             else None) or "720P")
     return Spec(str(prompt or ""), AUTO_SECONDS if seconds == -1 else seconds, resolution,
                 str(meta.get("ratio") or _ratio_from_size(size) or "16:9"), _first(meta.get("seed"), body.get("seed")),
-                first, {"images": len(images) + (1 if body.get("image") else 0)})
+                first, {"images": len(images) + (1 if image else 0)})
 
 
 #: MiniMax's resolutions per model (§5.2): 02 also makes 512P; 1080P only with 6 s.
@@ -328,10 +373,24 @@ _HAILUO_DEFAULT_RESOLUTIONS = ("768P", "1080P")
 _MINIMAX_BAD_PARAMS = "2013"
 
 
+#: MiniMax's longest prompt (§5.2).
+_HAILUO_PROMPT_CHARS = 2000
+
+
 def hailuo(model: str, body: dict[str, Any]) -> Spec:
-    spec = generic(model, body)
-    _int(spec.seconds, "duration", (5, 6, 10))
+    m = model.lower()
     meta = _metadata(body)
+    spec = generic(model, body, top_level_images=False)
+    # §5.2: 6 or 10 s; 02 also 5 s (per some relays)
+    _int(spec.seconds, "duration", (5, 6, 10) if "02" in m else (6, 10))
+    prompt = body.get("prompt")
+    if isinstance(prompt, str) and len(prompt) > _HAILUO_PROMPT_CHARS:
+        raise Refused(f"invalid params, prompt is longer than {_HAILUO_PROMPT_CHARS} characters ({len(prompt)})",
+                      _MINIMAX_BAD_PARAMS)
+    if meta.get("last_frame_image") not in (None, "") and "02" not in m:
+        raise Refused(f"invalid params, last_frame_image is MiniMax-Hailuo-02's only, not {model}'s",
+                      _MINIMAX_BAD_PARAMS)
+    _bool(meta, ("prompt_optimizer", "fast_pretreatment", "aigc_watermark"), "metadata.")
     size = body.get("size")
     # new-api maps ``size`` to a resolution by substring ("1080" → 1080P…; default 768P); metadata wins
     mapped = next((f"{p}P" for p in ("1080", "768", "720", "512") if isinstance(size, str) and p in size), "768P")
