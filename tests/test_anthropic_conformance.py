@@ -56,7 +56,7 @@ def test_tool_use_and_tool_results(ac: anthropic.Anthropic, stream: bool) -> Non
 
 
 def test_errors_are_typed(ac: anthropic.Anthropic, sim_url: str) -> None:
-    bad = anthropic.Anthropic(base_url=sim_url, api_key="not-a-key", max_retries=0)
+    bad = anthropic.Anthropic(base_url=sim_url, api_key="not a key", max_retries=0)
     with pytest.raises(anthropic.AuthenticationError) as info:
         bad.messages.create(model="claude-opus-4-6", max_tokens=10, messages=[{"role": "user", "content": "x"}])
     assert set(info.value.body["error"]) == {"message", "type", "code"}  # auth is middleware: OpenAI envelope

@@ -93,7 +93,7 @@ def test_tts_with_the_sdk_voice_config(sim_url: str) -> None:
 
 
 def test_a_bad_key_is_refused(sim_url: str) -> None:
-    bad = genai.Client(api_key="not-a-key", http_options=types.HttpOptions(base_url=sim_url))
+    bad = genai.Client(api_key="not a key", http_options=types.HttpOptions(base_url=sim_url))
     with pytest.raises(genai.errors.ClientError) as info:
         bad.models.generate_content(model="gemini-2.5-flash", contents="x")
     assert info.value.code == 401
