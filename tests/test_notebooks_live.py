@@ -81,16 +81,18 @@ def _outputs(nb: nbformat.NotebookNode) -> list[list[str]]:
 
 
 @pytest.mark.kernel
-def test_the_video_tutorial_reruns_in_replay_mode_without_an_error(
+def test_the_video_tutorial_reruns_in_replay_mode_identically(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Recorded offline, then re-run in replay mode (no network): every cell runs. The resume section looked for
     the interrupted call as ``status="pending"``, but the recording resumed it, so a replay found no such row
-    (an AttributeError on None). Outputs may differ here (progress panels, a task's state at creation)."""
+    (an AttributeError on None). And every output is what the recording showed: a replay showed no progress bar,
+    a ``wait=False`` task as finished, and never called ``on_progress`` (the interrupted wait ran to its end)."""
     work = tmp_path / "notebooks"
     work.mkdir()
     shutil.copyfile(ROOT / "notebooks" / "03_video.ipynb", work / "03_video.ipynb")
     for var in [v for v in os.environ if v.startswith("TOKENHOT_")]:
         monkeypatch.delenv(var)
+    runs: dict[str, list[list[str]]] = {}
     for mode in ("offline", "replay"):
         monkeypatch.setenv("TOKENHOT_MODE", mode)
         nb = nbformat.read(work / "03_video.ipynb", as_version=4)
@@ -98,3 +100,9 @@ def test_the_video_tutorial_reruns_in_replay_mode_without_an_error(
                        resources={"metadata": {"path": str(work)}}).execute()
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{mode}: {errors[0].ename}: {errors[0].evalue}"
+        runs[mode] = [[line.replace("Running offline", "Running replay") for line in cell] for cell in _outputs(nb)]
+    recorded, replay = runs["offline"], runs["replay"]
+    assert any("video: 100%" in line for cell in recorded for line in cell)  # (the bars are compared too)
+    differing = [i for i, (a, b) in enumerate(zip(recorded, replay, strict=True)) if a != b]
+    assert not differing, (f"cell {differing[0]}: recorded {recorded[differing[0]]!r:.600} / "
+                           f"replay {replay[differing[0]]!r:.600}")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _session_support import Recorder, make_session
 
+from tokenhot_nb import Session
 from tokenhot_nb import errors as E
+from tokenhot_nb.families._types import TaskStatus
 from tokenhot_nb.results import (
     AudioResult,
     ChatResult,
@@ -57,7 +62,8 @@ def test_replay_hits_make_no_request(recorded: dict) -> None:
     v = s.video("a fox runs", progress=False)
     assert isinstance(v, VideoResult) and v.sha256 == recorded["video"].sha256 and v.poster is not None
     task = s.video("a fox runs", wait=False)
-    assert isinstance(task, VideoTask) and task.done and task.wait().sha256 == v.sha256
+    # (not done at once: where the recording's task was when it was created, its statuses to play back)
+    assert isinstance(task, VideoTask) and not task.done and task.wait().sha256 == v.sha256
     ed = s.edit(recorded["image"], "make it blue", model="gpt-image-2")
     assert ed.sha256 == recorded["edit"].sha256
     tr = s.transcribe(recorded["speak"], format="srt")
@@ -213,11 +219,16 @@ def test_an_edit_in_replay_refuses_what_a_live_edit_refuses(recorded: dict, mode
 
 def test_a_replayed_tasks_status_is_its_recorded_end(recorded: dict) -> None:
     """``task.status()`` on a task a replay returned asked the network, so replay stopped the notebook with a
-    miss; the recorded task is done, and its status says so with no request."""
+    miss; it answers with no request: the statuses the recording saw, in turn (it said "succeeded" at once until
+    they were kept), then the recorded end, which it keeps saying."""
     rec = Recorder()
     s = make_session(recorded["store"], rec, mode="replay")
     task = s.video("a fox runs", wait=False)
-    st = task.status()
+    seen = [task.status() for _ in range(len(recorded["video"].entry.response["states"]) + 2)]
+    st = seen[-1]
+    states = [x.state for x in seen]
+    assert not seen[0].done and "succeeded" not in states[:states.index("succeeded")] and \
+        set(states[states.index("succeeded"):]) == {"succeeded"} and states[-3:] == ["succeeded"] * 3
     assert st.done and st.state == "succeeded" and st.progress == 100 and task.last is st
     assert task.wait().sha256 == recorded["video"].sha256 and rec.requests == []
     never = VideoTask(s, "task_never_recorded", model=recorded["video"].model)
@@ -323,3 +334,66 @@ def test_an_image_inside_an_explicit_conversation_is_kept_replayed_by_content_an
     with pytest.raises(E.ReplayMissError):
         r.chat(ask(blue), model="gpt-5.2", thread=False)
     r.close()
+
+
+def _seen(into: list[tuple[str, int, str | None]]) -> Callable[[TaskStatus], None]:
+    return lambda st: into.append((st.state, st.progress, st.raw_status))
+
+
+def _video_cells(s: Session) -> dict[str, Any]:
+    """The video part of a notebook: a wait with on_progress, a task made with wait=False then polled and waited
+    for, and a wait stopped after two statuses then resumed."""
+    out: dict[str, Any] = {"waited": [], "later": [], "stopped": [], "resumed": []}
+    out["video"] = s.video("a heron lands", on_progress=_seen(out["waited"]), progress=False).sha256
+    task = s.video("a crane takes off", wait=False)
+    out["created"] = (task.done, task.entry.status, task.last.state if task.last else None,
+                      task.last.progress if task.last else None)
+    first = task.status()
+    out["first poll"] = (first.state, first.progress)
+    out["later video"] = task.wait(progress=False, on_progress=_seen(out["later"])).sha256
+    out["after"] = (task.done, task.entry.status)
+
+    def stop_after_two(st: TaskStatus) -> None:
+        out["stopped"].append((st.state, st.progress, st.raw_status))
+        if len(out["stopped"]) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        s.video("clouds over mountains", on_progress=stop_after_two, progress=False)
+    task_id = [e for e in s.history.filter(kind="video")][-1].response["task_id"]
+    out["interrupt"] = str(info.value).replace(task_id, "<task>")
+    resumed = s.resume(task_id)
+    out["resumed done"] = resumed.done
+    out["resumed video"] = resumed.wait(progress=False, on_progress=_seen(out["resumed"])).sha256
+    return out
+
+
+def test_a_replayed_video_plays_back_the_statuses_its_recording_saw(tmp_path: Path) -> None:
+    """Replay answered a video call as finished at once: ``wait=False`` said the task was done, ``on_progress`` was
+    never called (a callback that stops the wait never stopped it) and no bar showed, so the video tutorial did not
+    re-run as recorded. The row keeps the statuses its task was seen in; a replay plays them back, no network."""
+    with make_session(tmp_path / "st", Recorder(), poll_interval=0.05) as s:
+        recorded = _video_cells(s)
+    assert len(recorded["waited"]) >= 3 and recorded["created"][:2] == (False, "pending")
+    assert len(recorded["stopped"]) == 2 and recorded["resumed"] and recorded["resumed done"] is False
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay", poll_interval=30) as r:  # (a replay never sleeps)
+        t0 = time.monotonic()
+        replayed = _video_cells(r)
+        assert time.monotonic() - t0 < 20
+    assert replayed == recorded and rec.requests == []
+
+
+def test_a_video_row_without_recorded_statuses_replays_done_at_once(tmp_path: Path) -> None:
+    """A store written before the statuses were kept: its video rows replay as they did (done at once)."""
+    with make_session(tmp_path / "st", Recorder()) as s:
+        v = s.video("a fox runs", progress=False)
+        assert v.entry is not None and v.entry.response["states"][-1][0] == "succeeded"
+        old = {k: x for k, x in v.entry.response.items() if k != "states"}
+        s.store.update(v.entry_id, response=old)
+    seen: list[tuple[str, int, str | None]] = []
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        task = r.video("a fox runs", wait=False)
+        assert task.done and task.status().state == "succeeded"
+        assert r.video("a fox runs", on_progress=_seen(seen)).sha256 == v.sha256 and seen == []
+

@@ -134,6 +134,13 @@ class Session:
         self.replay_turns: dict[str, int] = {}
         #: The newest row this session has replayed (None before the first): where its history views end.
         self.replay_position: int | None = None
+        #: history id of a replayed video row → how many of its recorded statuses this session has played back
+        self.replay_polls: dict[int, int] = {}
+        #: task id → when this session began playing its recorded wait back (ended: removed); an interrupt names it,
+        #: as a live one names the task left pending
+        self.replay_waits: dict[str, float] = {}
+        #: What the calls this session replayed cost when recorded (USD): a replay's budget counts it
+        self.replay_spent_usd = 0.0
         #: This session's model table: built-in ⊕ the service's (read lazily, cached on disk).
         self.catalog = SessionCatalog(self)
         _models.check_default_models(self)

@@ -197,6 +197,9 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
     task_id = task.task_id if task is not None else None
     store = session._store
     mine = _MineFilter(rows)
+    if task_id is None and session.mode == "replay":  # a replayed wait stopped: its task, as a live one's
+        waits = [(t, tid) for tid, t in session.replay_waits.items() if t >= since - 1]
+        task_id = max(waits)[1] if waits else None
     if task_id is None and store is not None:
         found = mine(store.select_entries(
             [("kind = ?", ("video",)), ("status = ?", ("pending",)), ("session_id = ?", (session.id,)),

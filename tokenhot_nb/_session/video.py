@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +58,95 @@ if TYPE_CHECKING:
     from ..history import HistoryEntry
     from ..results._base import Result
     from .core import Session
+
+
+#: The key of a video row's ``response`` keeping every status its task was seen in: the create's answer first, then
+#: each poll, as ``[state, progress, raw_status]`` (a 4th item counts the same status seen that many polls in a row).
+#: A replay plays them back, so ``wait=False``, ``task.status()``, ``on_progress`` and the bar see what the
+#: recording saw. A row without it (an older store) replays as done at once.
+STATES = "states"
+
+#: A replayed row may say anything: more statuses than this is not a recording of a wait (it is replayed as done).
+_MAX_STATES = 100_000
+
+
+def note_state(states: list[list[Any]], st: TaskStatus) -> None:
+    """Add one status seen to a row's :data:`STATES` (run-length: a long wait stays a short list)."""
+    item: list[Any] = [st.state, st.progress, st.raw_status]
+    last = states[-1] if states else None
+    if last is not None and last[:3] == item:
+        if len(last) > 3:
+            last[3] += 1
+        else:
+            last.append(2)
+    else:
+        states.append(item)
+
+
+def recorded_states(task_id: str, response: dict[str, Any]) -> list[TaskStatus]:
+    """The statuses a row's :data:`STATES` keeps, one per poll; [] when it keeps none (or anything unexpected)."""
+    kept = response.get(STATES)
+    if not isinstance(kept, list):
+        return []
+    out: list[TaskStatus] = []
+    for item in kept:
+        if not isinstance(item, list) or len(item) not in (3, 4):
+            return []
+        state, progress, raw = item[:3]
+        n = item[3] if len(item) == 4 else 1
+        if state not in ("pending", "running", "succeeded", "failed") or not _whole(progress) \
+                or not (raw is None or isinstance(raw, str)) or not _whole(n) or n < 1 or len(out) + n > _MAX_STATES:
+            return []
+        out += [TaskStatus(task_id, state, progress, raw_status=raw) for _ in range(n)]
+    return out
+
+
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass
+class ReplayPlan:
+    """A replayed task's recorded statuses (played back from ``session.replay_polls[entry.id]``), its finished
+    row and the video it ends with."""
+
+    states: list[TaskStatus]
+    entry: HistoryEntry
+    end: VideoResult
+
+
+def replay_task(session: Session, entry: HistoryEntry, res: VideoResult, prompt: str, *,
+                created: bool) -> VideoTask:
+    """The handle a replay gives for a finished video row: where the recording's task was at this point.
+
+    ``created``: the call that made the task is being replayed (its statuses play from the start); else a
+    ``resume`` picks up where this session's playback stopped (an interrupted wait), or, when none was played or
+    it was played to the end, the task is done at once, as a resume of a finished task is.
+    """
+    task_id = str(res.task_id or (entry.response or {}).get("task_id") or "")
+    task = VideoTask(session, task_id, model=entry.model, entry=entry, prompt=prompt)
+    states = recorded_states(task_id, entry.response or {})
+    if created and states and entry.id is not None:
+        session.replay_polls[entry.id] = 1  # (the first is the create's answer)
+    at = session.replay_polls.get(entry.id) if entry.id is not None else None
+    if not states or at is None or at >= len(states):
+        task._result = res
+        return task
+    task.last = states[at - 1]
+    task._replay = ReplayPlan(states, entry, res)
+    task.entry = _as_created(entry, states[0])
+    return task
+
+
+def _as_created(entry: HistoryEntry, first: TaskStatus) -> HistoryEntry:
+    """The row as it was while its task ran (pending, the create's answer): what ``task.entry`` showed then."""
+    view = copy.copy(entry)
+    response = entry.response or {}
+    view.status = "pending"
+    view.response = drop_none({"task_id": response.get("task_id"), "request_id": response.get("request_id"),
+                               "status": first.raw_status or first.state, "other_ratios": response.get("other_ratios")})
+    view.usage, view.outputs, view.error = {}, [], None
+    return view
 
 
 def named_inputs(image: Any, images: Any, last_frame: Any, references: Any) -> tuple[Any, Any]:
@@ -146,11 +237,15 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
     if session.mode == "replay":
         entry = replayed(session, "video", info, ep, params, call)
         res = from_entry(entry, session)
-        if wait or not isinstance(res, VideoResult):
+        if not isinstance(res, VideoResult):
             return res
-        task = VideoTask(session, str(res.task_id or ""), model=info.id, entry=entry, prompt=prompt)
-        task._result = res
-        return task
+        task = replay_task(session, entry, res, prompt, created=True)
+        task.model = info.id
+        if task._result is not None:  # no statuses recorded (an older store): done at once
+            return res if wait else task
+        if not wait:
+            return task
+        return await await_task(session, task, on_progress=on_progress, bar=bar)
     rec = Recording(session, new_entry(session, "video", info, ep, params, call, None, prompt),
                     await _budget.priced(session, info), call)
     try:
@@ -159,11 +254,15 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
     except BaseException as exc:
         rec.fail(exc)
         raise
+    states: list[list[Any]] = []
+    note_state(states, st)
     rec.update(status="pending", response=drop_none({"task_id": st.task_id, "request_id": resp.request_id,
                                                      "status": st.raw_status or st.state,
-                                                     "other_ratios": vfam.parse_other_ratios(resp.headers)}))
+                                                     "other_ratios": vfam.parse_other_ratios(resp.headers),
+                                                     STATES: states}))
     task = VideoTask(session, st.task_id, model=info.id, entry=rec.final(), prompt=prompt)
     task.last = st
+    task._states = states
     if not wait:
         return task
     return await await_task(session, task, on_progress=on_progress, bar=bar)
@@ -182,7 +281,17 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
     from ..families import video as vfam
 
     if session.mode == "replay":
-        if task._result is not None:  # a replayed task: its recorded end is where it is (no network asked)
+        plan = task._replay
+        if plan is not None and plan.entry.id is not None:  # the next status the recording saw, no network asked
+            at = session.replay_polls.get(plan.entry.id, 1)
+            if at < len(plan.states):
+                session.replay_polls[plan.entry.id] = at + 1
+                task.last = st = copy.copy(plan.states[at])
+                quota = (plan.entry.response or {}).get("quota")
+                if st.state == "succeeded" and _whole(quota):
+                    st.quota = quota
+                return st
+        if task._result is not None or plan is not None:  # a replayed task: its recorded end is where it is
             response = task.entry.response if task.entry is not None else {}
             quota = response.get("quota")
             task.last = TaskStatus(task.task_id, "succeeded", 100, raw_status=response.get("status"),
@@ -201,7 +310,25 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
         raise
     st = vfam.parse_status(task.task_id, json_object(resp, task.model or "The video service"))
     task.last = st
+    _keep_state(session, task, st)
     return st
+
+
+def _keep_state(session: Session, task: VideoTask, st: TaskStatus) -> None:
+    """Add a poll's status to the task's row (:data:`STATES`) at once, so a replay plays it back even when the
+    wait is interrupted or the kernel dies before the task ends."""
+    entry = task.entry
+    if entry is None or entry.id is None:
+        return
+    if task._states is None:  # a resumed task: its row's list goes on
+        kept = (entry.response or {}).get(STATES)
+        task._states = [list(i) for i in kept if isinstance(i, list)] if isinstance(kept, list) else []
+    note_state(task._states, st)
+    try:
+        entry.response = session.store.update(entry.id, response={**(entry.response or {}),
+                                                                  STATES: task._states})["response"]
+    except Exception:  # recording the progress must never end the wait
+        log.debug("video task %s: its status could not be added to history #%s", task.task_id, entry.id)
 
 
 async def await_task(session: Session, task: VideoTask, *, timeout: float | None = None,
@@ -219,6 +346,8 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
             if own_bar and bar is not None:
                 bar.close()
     raised: list[TokenhotError] = []  # what the user's on_progress raised (on the caller's thread, maybe)
+    if session.mode == "replay":
+        return await _replay_wait(session, task, timeout, _checked_progress(on_progress, task, raised), bar)
     try:
         st = await _poll_until_done(session, task, timeout, _checked_progress(on_progress, task, raised), bar)
         if not st.url:
@@ -245,7 +374,8 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
         st.usage.video_seconds = round(seconds or 0.0, 2)
     created = (task.entry.response or {}) if task.entry else {}  # what the create's answer said
     response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
-                          "request_id": created.get("request_id"), "other_ratios": created.get("other_ratios")})
+                          "request_id": created.get("request_id"), "other_ratios": created.get("other_ratios"),
+                          STATES: task._states})
     usage = st.usage.as_dict()
     usage["cost"] = await _budget.task_cost(session, task.model, usage, st.quota)
     entry: HistoryEntry | None = None
@@ -260,6 +390,48 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     return VideoResult(store.path_of(out["sha256"]), mime=out["mime"], sha256=out["sha256"],
                        poster=store.path_of(poster["sha256"]) if poster else None, task_id=task.task_id,
                        prompt=task.prompt, model=task.model, entry=entry, session=session)
+
+
+async def _replay_wait(session: Session, task: VideoTask, timeout: float | None,
+                       on_progress: Callable[[TaskStatus], Any] | None, bar: Progress | None) -> VideoResult:
+    """Replay: the recorded statuses played back (no sleeping, no network) through the bar and ``on_progress``,
+    then the recorded video. Stopped by an interrupt, the task stays where the playback was: a resume goes on."""
+    plan = task._replay
+    session.replay_waits[task.task_id] = time.time()
+    try:
+        await _poll_until_done(session, task, timeout, on_progress, bar)
+    except BaseException as exc:
+        mark_recorded(exc)  # (a replay records nothing)
+        raise
+    session.replay_waits.pop(task.task_id, None)
+    if plan is None:  # (poll_task raised the miss already, unless the task was done)
+        assert task._result is not None
+        return task._result
+    task.entry = plan.entry
+    task._replay = None
+    return plan.end
+
+
+async def _ran_in_caller(fn: Callable[[TaskStatus], Any] | None, st: TaskStatus) -> None:
+    """:func:`call_user`, waiting until the caller has run it: a replay does not sleep between statuses, so a
+    callback that stops the wait (Ctrl-C, an error) would otherwise come after the wait had played to its end."""
+    if fn is None:
+        return
+    loop = asyncio.get_running_loop()
+    ran: asyncio.Future[None] = loop.create_future()
+
+    def done() -> None:
+        if not ran.done():
+            ran.set_result(None)
+
+    def run(status: TaskStatus) -> None:
+        try:
+            fn(status)
+        finally:
+            loop.call_soon_threadsafe(done)
+
+    call_user(run, st)
+    await ran
 
 
 def _task_outcome(session: Session, task: VideoTask, exc: BaseException) -> None:
@@ -333,6 +505,7 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
     poll in a row ends the wait); the wait's deadline still holds.
     """
     entry_id = task.entry_id
+    replay = session.mode == "replay"  # recorded statuses: played back at once, never timed out
     limit = timeout if timeout is not None else session.settings.video_deadline
     deadline = time.monotonic() + limit
     retry = session.client.retry
@@ -356,17 +529,23 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
             bad = 0
             if bar is not None:
                 call_user(bar.update, st.progress, None, st.state, True)
-            call_user(on_progress, st)
+            if replay:
+                await _ran_in_caller(on_progress, st)
+            else:
+                call_user(on_progress, st)
             if st.state == "succeeded":
                 return st
             if st.state == "failed":
                 err = TaskFailedError(task.task_id, st.error or "", code=st.error_code)
-                if entry_id is not None:  # (refunded: its cost is "not charged", not unknown)
+                if entry_id is not None and not replay:  # (refunded: its cost is "not charged", not unknown)
                     session.store.update(entry_id, status="error", error=err, response=drop_none(
-                        {"task_id": task.task_id, "status": st.raw_status or "failed", "error_code": st.error_code}),
+                        {"task_id": task.task_id, "status": st.raw_status or "failed", "error_code": st.error_code,
+                         STATES: task._states}),
                         usage={"cost": _cost.not_charged("not charged: the task failed (failed tasks are refunded)",
                                                          simulated=_budget.simulated(session)).as_dict()})
                 raise err
+            if replay:
+                continue
             if time.monotonic() + session.settings.poll_interval > deadline:
                 from ..errors import APITimeoutError
 
@@ -411,6 +590,8 @@ def resume(session: Session, task_id: str, model: str | None = None) -> VideoTas
         if entry.status == "ok":
             res = from_entry(entry, session)
             assert isinstance(res, VideoResult)
+            if session.mode == "replay":  # where this session's playback of it stopped, if it did
+                return replay_task(session, entry, res, task.prompt, created=False)
             task._result = res
         return task
     if session.mode == "replay":

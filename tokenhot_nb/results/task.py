@@ -10,6 +10,7 @@ from ._base import Result
 
 if TYPE_CHECKING:
     from .._session import Session
+    from .._session.video import ReplayPlan
     from ..families._types import TaskStatus
     from ..history import HistoryEntry
     from .media import VideoResult
@@ -31,6 +32,10 @@ class VideoTask(Result):
         self.prompt = prompt
         self.last: TaskStatus | None = None
         self._result: VideoResult | None = None
+        #: the statuses this task was seen in, as its row keeps them (live; see ``_session.video.note_state``)
+        self._states: list[list[Any]] | None = None
+        #: replay: the recorded statuses still to play back and the video they end with
+        self._replay: ReplayPlan | None = None
 
     @property
     def done(self) -> bool:
