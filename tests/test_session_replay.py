@@ -397,3 +397,24 @@ def test_a_video_row_without_recorded_statuses_replays_done_at_once(tmp_path: Pa
         assert task.done and task.status().state == "succeeded"
         assert r.video("a fox runs", on_progress=_seen(seen)).sha256 == v.sha256 and seen == []
 
+
+def test_a_history_loaded_without_its_artifacts_says_what_helps_in_replay_mode(tmp_path: Path) -> None:
+    """An export made without its artifacts, loaded into a store and replayed: the missing file said "rerun the
+    call with entry.rerun()", which in replay mode is looked up again, the same miss. Replaying, it says to bring
+    the artifacts along or record the call again in a live or offline session; elsewhere it still says rerun."""
+    from tokenhot_nb.history import History
+
+    with make_session(tmp_path / "st", Recorder()) as s:
+        s.image("a red fox", model="gpt-image-2", size="1024x1024")
+        s.history.export(tmp_path / "h.json")
+    History.load(tmp_path / "h.json", tmp_path / "loaded").store.close()
+    rec = Recorder()
+    with make_session(tmp_path / "loaded", rec, mode="replay") as r:
+        with pytest.raises(E.TokenhotError, match="is missing from") as info:
+            r.image("a red fox", model="gpt-image-2", size="1024x1024")
+        hint = info.value.hint or ""
+        assert "include_artifacts=True" in hint and "live or offline" in hint and "looked up, not made" in hint
+        assert rec.requests == []
+    with make_session(tmp_path / "loaded", Recorder()) as o, pytest.raises(E.TokenhotError) as info:
+        o.history[-1].result()
+    assert "rerun the call with entry.rerun()" in (info.value.hint or "")

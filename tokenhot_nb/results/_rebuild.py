@@ -37,11 +37,43 @@ def _outputs(entry: HistoryEntry, role: str) -> list[dict[str, Any]]:
     return [o for o in (entry.outputs or []) if o.get("role") == role]
 
 
+#: The hints that send the user to ``entry.rerun()``, and what a replaying session says instead: there a rerun is
+#: looked up in the history like any call, so it is the same miss again, never a new answer.
+_RERUN_HINTS = {
+    "missing": ("It may have been deleted or the store moved; rerun the call with entry.rerun().",
+                "A history exported or copied without its artifacts has no files: bring them along "
+                "(history.export(path, include_artifacts=True), then load that), or record the call again in a live "
+                "or offline session (entry.rerun() there). In replay mode a rerun is looked up, not made."),
+    "unfinished": ("Rerun it with entry.rerun().",
+                   "Record it again in a live or offline session (entry.rerun() there), then replay. In replay mode "
+                   "a rerun is looked up, not made."),
+    "damaged": ("The entry was edited or imported damaged; rerun it with entry.rerun().",
+                "The entry was edited or imported damaged; record the call again in a live or offline session "
+                "(entry.rerun() there). In replay mode a rerun is looked up, not made."),
+}
+
+
+def _rerun_error(message: str, why: str) -> TokenhotError:
+    err = TokenhotError(message, hint=_RERUN_HINTS[why][0])
+    err._rerun_hint = why  # type: ignore[attr-defined]  # (from_entry says it for the session's mode)
+    return err
+
+
+def _replaying(session: Session | None) -> bool:
+    """Whether a rerun would be a replay: the entry's session, else the shared one (or the one it would make)."""
+    if session is None:
+        import os
+
+        from .._session import default
+
+        shared = default._default
+        return shared.mode == "replay" if shared is not None else os.environ.get("TOKENHOT_MODE") == "replay"
+    return session.mode == "replay"
+
+
 def _missing(store: Store, out: dict[str, Any]) -> TokenhotError:
-    return TokenhotError(
-        f"The stored file {out['sha256'][:12]}… of this history entry is missing from {store.root}.",
-        hint="It may have been deleted or the store moved; rerun the call with entry.rerun().",
-    )
+    return _rerun_error(f"The stored file {out['sha256'][:12]}… of this history entry is missing from {store.root}.",
+                        "missing")
 
 
 def _path(store: Store, out: dict[str, Any]) -> Path:
@@ -68,6 +100,16 @@ def _text(store: Store, entry: HistoryEntry, role: str) -> str:
 
 def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store | None = None) -> Result:
     """The result object a recorded call returned, rebuilt from the store without any request."""
+    try:
+        return _from_entry(entry, session, store)
+    except TokenhotError as err:
+        why = getattr(err, "_rerun_hint", None)
+        if why in _RERUN_HINTS and _replaying(session):
+            err.hint = _RERUN_HINTS[why][1]
+        raise
+
+
+def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | None) -> Result:
     if session is None and store is None:
         from .._session import session as default_session
 
@@ -88,10 +130,11 @@ def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store
         err = (entry.error or {}).get("message") or entry.status
         kept = entry.status in ("pending", "interrupted") and kind in ("image", "edit") and any(
             isinstance(i, dict) and "sha256" not in i for i in response.get("images") or [])
-        raise TokenhotError(f"History entry #{entry.id} did not finish ({entry.status}): {err}",
-                            hint=f"Its images were paid for and their links kept: fetch them with "
-                                 f"session.resume({entry.id}) (no new call, no new charge)." if kept
-                            else "Rerun it with entry.rerun().")
+        message = f"History entry #{entry.id} did not finish ({entry.status}): {err}"
+        if not kept:
+            raise _rerun_error(message, "unfinished")
+        raise TokenhotError(message, hint=f"Its images were paid for and their links kept: fetch them with "
+                                          f"session.resume({entry.id}) (no new call, no new charge).")
 
     if kind in ("image", "edit"):
         items = [ImageItem(_path(st, o), o.get("mime", "image/png"), o["sha256"],
@@ -152,10 +195,9 @@ def _embeddings(store: Store, entry: HistoryEntry, common: dict[str, Any]) -> Em
     except FileNotFoundError:
         raise _missing(store, outs[0]) from None
     if count is None or dims is None or count * dims * 4 != len(data):
-        raise TokenhotError(f"The stored vectors of history entry #{entry.id} do not match the shape its row "
-                            f"records ({response.get('count')!r:.20} × {response.get('dimensions')!r:.20}, "
-                            f"{len(data)} bytes).",
-                            hint="The entry was edited or imported damaged; rerun it with entry.rerun().")
+        raise _rerun_error(f"The stored vectors of history entry #{entry.id} do not match the shape its row "
+                           f"records ({response.get('count')!r:.20} × {response.get('dimensions')!r:.20}, "
+                           f"{len(data)} bytes).", "damaged")
     texts = entry.params.get("texts") if isinstance(entry.params, dict) else None
     listed = [texts] if isinstance(texts, str) else [t for t in texts if isinstance(t, str)] \
         if isinstance(texts, list) else []
