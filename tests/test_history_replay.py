@@ -207,22 +207,29 @@ def test_a_call_refused_before_sending_is_never_the_nearest(tmp_path: Path) -> N
         store.close()
 
 
-def test_a_replay_miss_never_names_a_call_the_budget_refused(tmp_path: Path) -> None:
+def test_a_call_the_budget_refused_is_refused_again_in_replay_not_a_miss(tmp_path: Path) -> None:
+    """A refusal row is never offered as the nearest recording. Its replay was a ReplayMissError ("no recorded image
+    call at all"), so a notebook stopped by its budget stopped at the same cell with another error; a replay's
+    budget counts what the calls it replays cost when recorded, and refuses the same call with the same message,
+    with no network (changed: the miss was what this test pinned)."""
     import pytest
+    from _session_support import Recorder, make_session
 
-    from tokenhot_nb import Session
-    from tokenhot_nb.errors import BudgetExceededError, ReplayMissError
+    from tokenhot_nb.errors import BudgetExceededError
 
-    with Session(mode="offline", store=tmp_path / "store") as rec:
+    with make_session(tmp_path / "store", Recorder()) as rec:
         rec.set_budget(0.0001)
-        with pytest.raises(BudgetExceededError):
+        with pytest.raises(BudgetExceededError) as recorded:
             rec.image("a red fox", model="gpt-image-2", size="1536x1024")
         refused = rec.history[-1]
         assert refused.endpoint == "" and refused.model == "gpt-image-2"
-    with Session(mode="replay", store=tmp_path / "store") as replay, pytest.raises(ReplayMissError) as info:
-        replay.image("a red fox", model="gpt-image-2", size="1536x1024")
-    assert info.value.nearest is None and "There is no recorded image call at all" in str(info.value)
-    assert f"history #{refused.id}" not in str(info.value)
+    transport = Recorder()
+    with make_session(tmp_path / "store", transport, mode="replay") as replay:
+        with pytest.raises(BudgetExceededError) as info:
+            replay.image("a red fox", model="gpt-image-2", size="1536x1024")
+        assert str(info.value) == str(recorded.value) and transport.requests == []
+        assert f"history #{refused.id}" not in str(info.value)
+        assert replay.budget.spent_usd == 0
 
 
 def test_a_recording_under_another_spelling_of_the_model_is_the_same_model() -> None:
@@ -235,3 +242,34 @@ def test_a_recording_under_another_spelling_of_the_model_is_the_same_model() -> 
     other = differences("doubao-seedance-2-0", None, {**asked, "model": "doubao-seedance-2-0"}, "doubao-seedance-1.5",
                         "video", recorded)
     assert other == ["model: recorded 'doubao-seedance-1.5', asked 'doubao-seedance-2-0'"]
+
+
+def test_a_replay_counts_the_recorded_costs_and_refuses_where_the_recording_was_refused(tmp_path: Path) -> None:
+    """A replay session's budget showed $0 spent, and a call the budget refused when recorded was a replay miss.
+    It counts the recorded costs of the calls it replays, and the refusal recurs at the same call, word for word
+    (the recorded one: the row after the last replayed call), with the history view where it was. Another
+    notebook spent part of the period here, so the replay's own count would have let the call through."""
+    import pytest
+    from _session_support import Recorder, make_session
+
+    from tokenhot_nb.errors import BudgetExceededError
+
+    with make_session(tmp_path / "store", Recorder()) as other:
+        price = other.estimate("image", "a pear", model="gpt-image-1.5").usd
+        assert price
+        other.set_budget(price * 2.5, new_period=True)
+        other.image("a fig", model="gpt-image-1.5")
+    with make_session(tmp_path / "store", Recorder()) as rec:
+        first = rec.image("a pear", model="gpt-image-1.5")
+        with pytest.raises(BudgetExceededError) as recorded:
+            rec.image("a plum", model="gpt-image-1.5")
+    transport = Recorder()
+    with make_session(tmp_path / "store", transport, mode="replay") as replay:
+        assert replay.budget.spent_usd == 0
+        assert replay.image("a pear", model="gpt-image-1.5").sha256 == first.sha256
+        assert replay.budget.spent_usd == pytest.approx(first.entry.cost.usd)
+        with pytest.raises(BudgetExceededError) as info:
+            replay.image("a plum", model="gpt-image-1.5")
+        assert str(info.value) == str(recorded.value) and info.value.hint == recorded.value.hint
+        assert replay.history[-1].status == "error" and replay.history[-1].endpoint == ""
+        assert transport.requests == []

@@ -29,7 +29,7 @@ from ..history._spending import Unknown
 if TYPE_CHECKING:
     from ..catalog import ModelInfo, Price
     from ..families._types import HttpCall
-    from ..history import Store
+    from ..history import HistoryEntry, Store
     from .core import Session
 
 BUDGET_KEY = "budget"
@@ -190,6 +190,8 @@ def set_budget(session: Session, amount: float | int | str | None, *, rate: floa
                                                   "to remove it: set_budget(None), or %th_config --no-budget.") from None
     old = load(store)
     since = time.time() if new_period or old is None else old.since
+    if since != (old.since if old is not None else None):
+        session.replay_spent_usd = 0.0  # (a replay's period starts again too)
     budget = Budget(usd, str(amount), since)
     store.set_meta(BUDGET_KEY, budget.as_json())
     return budget
@@ -202,6 +204,7 @@ def reset_period(session: Session) -> Budget | None:
         return None
     budget = Budget(old.usd, old.written, time.time())
     session.store.set_meta(BUDGET_KEY, budget.as_json())
+    session.replay_spent_usd = 0.0
     return budget
 
 
@@ -220,6 +223,8 @@ def status(session: Session, rate: float | None = None) -> BudgetStatus:
     budget = budget.at_rate(rate) if budget is not None else None
     since = budget.since if budget is not None else 0.0
     store, sim = session.store, simulated(session)
+    if session.mode == "replay":  # what the replayed calls cost when recorded (nothing is charged now)
+        return BudgetStatus(budget, session.replay_spent_usd, sim, rate)
     return BudgetStatus(budget, store.spent_usd(since, simulated=sim), sim, rate,
                         store.unknown_costs(since, simulated=sim))
 
@@ -320,20 +325,61 @@ class Admission:
             return
         budget = budget.at_rate(self.rate)
         spent = store.spent_in(c, budget.since, simulated=self.simulated)  # in flight everywhere included
-        upper, rate = self.est.upper, self.rate
-        left = budget.usd - spent
-        if left <= 1e-12 or (upper is not None and upper > left + 1e-12):
-            what = ("its cost is not known before it runs" if upper is None else
-                    f"it would cost {'up to ' if self.est.usd_max else 'about '}{cost.Cost(upper, rate=rate)}")
-            kind_of = "simulated " if self.simulated else ""
-            unknown = store.unknown_in(c, budget.since, simulated=self.simulated)
-            n = unknown.calls
-            raise BudgetExceededError(
-                f"Not sent: this {self.kind} call to {self.model} would cross the budget — {what}, and "
-                f"{cost.Cost(max(left, 0.0), rate=rate)} of your {cost.Cost(budget.usd, rate=rate)} {kind_of}budget "
-                f"is left ({cost.Cost(spent, rate=rate)} spent or in flight{_unknown_short(n)}).",
-                estimate_usd=upper, left_usd=max(left, 0.0), budget_usd=budget.usd,
-                hint=(unknown_note(unknown, rate).strip() + " " + BudgetExceededError.default_hint) if n else None)
+        if crosses(budget, spent, self.est):
+            raise refusal(self.kind, self.model, self.est, self.rate, budget, spent, self.simulated,
+                          store.unknown_in(c, budget.since, simulated=self.simulated))
+
+
+def crosses(budget: Budget, spent: float, est: cost.Cost) -> bool:
+    """Whether a call estimated at ``est`` would cross ``budget`` with ``spent`` already counted."""
+    left, upper = budget.usd - spent, est.upper
+    return left <= 1e-12 or (upper is not None and upper > left + 1e-12)
+
+
+def refusal(kind: str, model: str, est: cost.Cost, rate: float, budget: Budget, spent: float, sim: bool,
+            unknown: Unknown) -> BudgetExceededError:
+    """The error of a call the budget refuses: what it would cost, what is left, what was spent."""
+    upper, left = est.upper, budget.usd - spent
+    what = ("its cost is not known before it runs" if upper is None else
+            f"it would cost {'up to ' if est.usd_max else 'about '}{cost.Cost(upper, rate=rate)}")
+    kind_of = "simulated " if sim else ""
+    n = unknown.calls
+    return BudgetExceededError(
+        f"Not sent: this {kind} call to {model} would cross the budget — {what}, and "
+        f"{cost.Cost(max(left, 0.0), rate=rate)} of your {cost.Cost(budget.usd, rate=rate)} {kind_of}budget "
+        f"is left ({cost.Cost(spent, rate=rate)} spent or in flight{_unknown_short(n)}).",
+        estimate_usd=upper, left_usd=max(left, 0.0), budget_usd=budget.usd,
+        hint=(unknown_note(unknown, rate).strip() + " " + BudgetExceededError.default_hint) if n else None)
+
+
+def replay_spent(session: Session, entry: HistoryEntry) -> None:
+    """Replay: count what a replayed call cost when recorded (its estimate, when its cost was never told), so the
+    replay's budget shows what the recording spent."""
+    usage = entry.usage or {}
+    for key in ("cost", "reserved"):
+        value = usage.get(key)
+        usd = value.get("usd") if isinstance(value, Mapping) else None
+        if isinstance(usd, (int, float)) and not isinstance(usd, bool) and math.isfinite(usd) and usd > 0:
+            session.replay_spent_usd += float(usd)
+            return
+
+
+def replay_refusal(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],
+                   call: HttpCall | None) -> BudgetExceededError | None:
+    """Replay, a call with no recording: the refusal the budget gives it, counting what this replay has replayed
+    (:func:`replay_spent`), or None. A notebook stopped by its budget when recorded is stopped at the same cell,
+    with no network, rather than by a replay miss."""
+    budget = load(session.store)
+    if budget is None:
+        return None
+    if info.price is None:  # (the prices known without the network, as a replay knows them)
+        info = session.catalog.snapshot().with_price(info)
+    rate = rate_of(info.price)
+    budget = budget.at_rate(rate)
+    est = estimate_call(session, kind, info, params, call)
+    if not crosses(budget, session.replay_spent_usd, est):
+        return None
+    return refusal(kind, info.id, est, rate, budget, session.replay_spent_usd, simulated(session), Unknown())
 
 
 def admit(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],

@@ -25,6 +25,7 @@ from ..catalog import ModelInfo
 from ..errors import (
     APIConnectionError,
     APIError,
+    BudgetExceededError,
     ReplayMissError,
     StoreError,
     TaskFailedError,
@@ -424,7 +425,14 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     if chosen is not None:
         session.replay_turns[key] = turn + 1
         session.replay_position = max(session.replay_position or 0, chosen)
-        return store.get(chosen).bind(store, session)
+        entry = store.get(chosen).bind(store, session)
+        _budget.replay_spent(session, entry)
+        return entry
+    refused = _recorded_budget_refusal(session, kind, info.id) or _budget.replay_refusal(session, kind, info, params,
+                                                                                           call)
+    if refused is not None:
+        mark_recorded(refused)  # (a replay records nothing; the recording kept its refusal)
+        raise refused
     nearest, diffs = store.nearest(kind, info.id, params, endpoint)
     if nearest is not None and not diffs and nearest.status != "ok":
         raise _unanswered(kind, nearest)
@@ -435,6 +443,29 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     else:
         msg += f" There is no recorded {kind} call at all."
     raise ReplayMissError(msg, nearest=nearest, differences=diffs)
+
+
+def _recorded_budget_refusal(session: Session, kind: str, model: str) -> BudgetExceededError | None:
+    """The budget's refusal of this call as the recording kept it (the row right after the last replayed one, in the
+    same recording session, a refusal of this kind and model by the budget): raised again word for word, and the
+    replay's position moves past it (its history views show it, as they did when recorded)."""
+    at = session.replay_position
+    if at is None:
+        return None
+    store = session.store
+    rows = store.select_entries([("id > ?", (at,))], limit=1)
+    if not rows:
+        return None
+    row = rows[0]
+    error = row.error or {}
+    if row.kind != kind or row.model != model or row.status != "error" or row.endpoint \
+            or error.get("error") != "BudgetExceededError" or row.session_id != store.get(at).session_id:
+        return None
+    session.replay_position = row.id
+    message = error.get("message")
+    hint = error.get("hint")
+    return BudgetExceededError(str(message) if message else f"Not sent: this {kind} call would cross the budget.",
+                               hint=str(hint) if isinstance(hint, str) and hint else None)
 
 
 def _unanswered(kind: str, entry: HistoryEntry) -> ReplayMissError:
