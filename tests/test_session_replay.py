@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -365,6 +366,23 @@ def _video_cells(s: Session) -> dict[str, Any]:
     resumed = s.resume(task_id)
     out["resumed done"] = resumed.done
     out["resumed video"] = resumed.wait(progress=False, on_progress=_seen(out["resumed"])).sha256
+
+    def broken(st: TaskStatus) -> None:
+        raise ValueError("no such field")
+
+    with pytest.raises(E.TokenhotError) as failed:
+        s.video("a broken callback", on_progress=broken, progress=False)
+    out["broken"] = (type(failed.value).__name__, failed.value.message)
+    s.resume([e for e in s.history.filter(kind="video")][-1].response["task_id"]).wait(progress=False)
+
+    async def stopped_async() -> None:
+        await s.avideo("rain on a window", on_progress=stop_after_two, progress=False)
+
+    out["stopped"].clear()
+    with pytest.raises(KeyboardInterrupt) as info:
+        asyncio.run(stopped_async())
+    out["async interrupt"] = ("resume(" in str(info.value), len(out["stopped"]))
+    s.resume([e for e in s.history.filter(kind="video")][-1].response["task_id"]).wait(progress=False)
     return out
 
 

@@ -414,7 +414,8 @@ async def _replay_wait(session: Session, task: VideoTask, timeout: float | None,
 
 async def _ran_in_caller(fn: Callable[[TaskStatus], Any] | None, st: TaskStatus) -> None:
     """:func:`call_user`, waiting until the caller has run it: a replay does not sleep between statuses, so a
-    callback that stops the wait (Ctrl-C, an error) would otherwise come after the wait had played to its end."""
+    callback that stops the wait (Ctrl-C, an error) would otherwise come after the wait had played on, and a
+    resume would not go on from the status it stopped at."""
     if fn is None:
         return
     loop = asyncio.get_running_loop()
@@ -425,10 +426,8 @@ async def _ran_in_caller(fn: Callable[[TaskStatus], Any] | None, st: TaskStatus)
             ran.set_result(None)
 
     def run(status: TaskStatus) -> None:
-        try:
-            fn(status)
-        finally:
-            loop.call_soon_threadsafe(done)
+        fn(status)  # (one that raises cancels this wait: the playback must not go on meanwhile)
+        loop.call_soon_threadsafe(done)
 
     call_user(run, st)
     await ran
