@@ -231,6 +231,7 @@ def test_a_replayed_tasks_status_is_its_recorded_end(recorded: dict) -> None:
     assert not seen[0].done and "succeeded" not in states[:states.index("succeeded")] and \
         set(states[states.index("succeeded"):]) == {"succeeded"} and states[-3:] == ["succeeded"] * 3
     assert st.done and st.state == "succeeded" and st.progress == 100 and task.last is st
+    assert st.raw_status == recorded["video"].entry.response["status"]  # (the end's, not the create's)
     assert task.wait().sha256 == recorded["video"].sha256 and rec.requests == []
     never = VideoTask(s, "task_never_recorded", model=recorded["video"].model)
     with pytest.raises(E.ReplayMissError):

@@ -292,7 +292,8 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
                     st.quota = quota
                 return st
         if task._result is not None or plan is not None:  # a replayed task: its recorded end is where it is
-            response = task.entry.response if task.entry is not None else {}
+            row = plan.entry if plan is not None else task.entry  # (the finished row, not the view as created)
+            response = (row.response if row is not None else None) or {}
             quota = response.get("quota")
             task.last = TaskStatus(task.task_id, "succeeded", 100, raw_status=response.get("status"),
                                    quota=quota if isinstance(quota, int) and not isinstance(quota, bool) else None)
