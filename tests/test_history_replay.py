@@ -273,3 +273,30 @@ def test_a_replay_counts_the_recorded_costs_and_refuses_where_the_recording_was_
         assert str(info.value) == str(recorded.value) and info.value.hint == recorded.value.hint
         assert replay.history[-1].status == "error" and replay.history[-1].endpoint == ""
         assert transport.requests == []
+
+
+def test_a_notebook_with_a_budget_shows_the_same_budget_when_replayed(tmp_path: Path) -> None:
+    """The tutorial's pattern: set a budget (a new period), spend part of it, be refused, show the budget, remove
+    it and show the store's spending. Replayed, the budget said $0 spent (the replay's new period held no rows)
+    and the refusal was a miss; every line is now what the recording showed. With no budget, a replay shows what
+    the store recorded, as any session does."""
+    import pytest
+    from _session_support import Recorder, make_session
+
+    from tokenhot_nb.errors import BudgetExceededError
+
+    def cells(s: Any) -> list[str]:
+        price = s.estimate("image", "a pear", model="gpt-image-1.5").usd
+        s.set_budget(price * 1.5, new_period=True)
+        out = [str(s.image("a pear", model="gpt-image-1.5").sha256)]
+        with pytest.raises(BudgetExceededError) as refused:
+            s.image("a plum", model="gpt-image-1.5")
+        out += [str(refused.value), str(s.budget).split(":", 1)[1]]
+        s.set_budget(None)
+        return [*out, str(s.budget)]
+
+    with make_session(tmp_path / "store", Recorder()) as rec:
+        recorded = cells(rec)
+    transport = Recorder()
+    with make_session(tmp_path / "store", transport, mode="replay") as replay:
+        assert cells(replay) == recorded and transport.requests == []

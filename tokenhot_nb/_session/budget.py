@@ -223,8 +223,8 @@ def status(session: Session, rate: float | None = None) -> BudgetStatus:
     budget = budget.at_rate(rate) if budget is not None else None
     since = budget.since if budget is not None else 0.0
     store, sim = session.store, simulated(session)
-    if session.mode == "replay":  # what the replayed calls cost when recorded (nothing is charged now)
-        return BudgetStatus(budget, session.replay_spent_usd, sim, rate)
+    if session.mode == "replay" and budget is not None:  # the replayed calls' recorded costs (none is charged now)
+        return BudgetStatus(budget, session.replay_spent_usd, sim, rate)  # (no budget: what the store recorded)
     return BudgetStatus(budget, store.spent_usd(since, simulated=sim), sim, rate,
                         store.unknown_costs(since, simulated=sim))
 
