@@ -287,8 +287,9 @@ def test_a_notebook_with_a_budget_shows_the_same_budget_when_replayed(tmp_path: 
 
     def cells(s: Any) -> list[str]:
         price = s.estimate("image", "a pear", model="gpt-image-1.5").usd
+        out = [str(s.image("a fig", model="gpt-image-1.5").sha256)]  # (before the budget: not in its period)
         s.set_budget(price * 1.5, new_period=True)
-        out = [str(s.image("a pear", model="gpt-image-1.5").sha256)]
+        out += [str(s.image("a pear", model="gpt-image-1.5").sha256)]
         with pytest.raises(BudgetExceededError) as refused:
             s.image("a plum", model="gpt-image-1.5")
         out += [str(refused.value), str(s.budget).split(":", 1)[1]]
