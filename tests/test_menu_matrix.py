@@ -164,7 +164,9 @@ def on_panel(world: World, name: str, info: ModelInfo) -> None:
         p.prompt.value = "The boat drifts."
         if info.can("requires_image"):
             p.upload.value = upload_value(world.png, "frame.png", "image/png")
-        if info.can("requires_video"):
+        if info.can("requires_video") and info.can("media_urls_only"):  # (by URL only: no upload offered)
+            p.video_source.value = f"#{world.clip.entry.id}"
+        elif info.can("requires_video"):
             p.video_upload.value = upload_value(world.clip.path.read_bytes(), "clip.mp4", "video/mp4")
         click = p.generate
     elif kind == "speak":
@@ -205,8 +207,9 @@ def check_entry(world: World, name: str, info: ModelInfo, run: Any) -> None:
         assert entry.endpoint == endpoint
     if info.preset.get("language"):
         assert entry.params.get("language") == info.preset["language"]
-    if info.can("requires_video"):
-        assert entry.params["video"]["artifact"] == world.clip.sha256
+    if info.can("requires_video"):  # a model that fetches videos itself is sent the clip's link
+        assert entry.params["video"] == ({"url": world.clip.url} if info.can("media_urls_only")
+                                         else {"artifact": world.clip.sha256, "mime": "video/mp4"})
     want = {"chat": "text", "image": "image", "edit": "image", "video": "video", "speak": "audio"}.get(kind, "text")
     assert want in outputs_of(entry) or (kind in ("transcribe", "translate") and entry.outputs), entry.outputs
 

@@ -166,11 +166,31 @@ def test_compare_videos(s: Session) -> None:
     assert cmp._repr_mimebundle_()[0]["text/html"].count("<video") == 2
 
 
-def test_video_to_video_takes_an_earlier_result(s: Session, rec: Recorder) -> None:
+def test_video_to_video_takes_an_earlier_result_by_its_link(s: Session, rec: Recorder) -> None:
+    """§5.1: Seedance takes input videos and audios by URL only (images may be data URLs). An earlier result went
+    as a data:video/ URL, which the service refuses; it now goes by the link its task answered."""
     first = s.video("a street", progress=False)
+    assert first.url and first.url.startswith("http") and first.entry.response["url"] == first.url
     res = s.video("the same street at night", model="doubao-seedance-2.0-V2V", video=first, progress=False)
-    assert res.entry.params["video"] == {"artifact": first.sha256, "mime": "video/mp4"}
-    assert "data:video/mp4;base64," in rec.posts("/video/generations")[-1]["body"].decode()
+    assert res.entry.params["video"] == {"url": first.url}
+    body = rec.json(-1, "/video/generations")
+    assert [c["video_url"]["url"] for c in body["content"] if c["type"] == "video_url"] == [first.url]
+    assert "data:video" not in rec.posts("/video/generations")[-1]["body"].decode()
+
+
+def test_a_local_video_or_audio_for_seedance_is_refused_before_any_request(
+        s: Session, rec: Recorder, tmp_path: Path) -> None:
+    clip = s.video("a street", progress=False)
+    local = tmp_path / "clip.mp4"
+    local.write_bytes(clip.path.read_bytes())
+    speech = s.speak("hello there", model="gemini-2.5-flash-preview-tts")
+    n = len(rec.requests)
+    with pytest.raises(E.InputError, match="only as public http") as info:
+        s.video("snow", model="doubao-seedance-2.0-V2V", video=local, progress=False)
+    assert "https://" in (info.value.hint or "")
+    with pytest.raises(E.InputError, match="input audios only as public http"):
+        s.video("a song", model="doubao-seedance-2.0", audio=speech, progress=False)
+    assert len(rec.requests) == n  # nothing was sent, nothing was paid
 
 
 def test_video_image_roles(s: Session, rec: Recorder) -> None:
@@ -246,8 +266,8 @@ def test_video_input_and_public_url_families(s: Session, rec: Recorder) -> None:
     clip = s.video("a walk", model="doubao-seedance-2.0", duration=4, progress=False)
     v2v = s.video("make it snow", model="doubao-seedance-2.0-V2V", video=clip, duration=4, progress=False)
     body = rec.json(-1, "/video/generations")
-    assert body["content"][1]["type"] == "video_url" and body["content"][1]["video_url"]["url"].startswith("data:video")
-    assert v2v.entry.params["video"] == {"artifact": clip.sha256, "mime": "video/mp4"}
+    assert body["content"][1]["type"] == "video_url" and body["content"][1]["video_url"]["url"] == clip.url
+    assert v2v.entry.params["video"] == {"url": clip.url}
     img = s.image("a fox", model="gpt-image-2")
     n = len(rec.requests)
     with pytest.raises(E.InputError, match="only as public http"):

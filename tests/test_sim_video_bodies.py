@@ -156,6 +156,15 @@ REFUSED = [
                        {"type": "image_url", "image_url": {"url": "https://c/a.png"}, "role": "reference_image"},
                        {"type": "video_url", "video_url": {"url": "data:image/png;base64,AAAA"},
                         "role": "reference_video"}]), "content[2].video_url.url must be a public http(s) URL"),
+    # §5.1: videos and audios by URL only (images may be data URLs)
+    (seedance(model="doubao-seedance-2.0-V2V", content=[
+        {"type": "text", "text": "x"},
+        {"type": "video_url", "video_url": {"url": "data:video/mp4;base64,AAAA"}, "role": "reference_video"}]),
+     "content[1].video_url.url must be a public http(s) URL (a video is taken by URL only)"),
+    (seedance(content=[{"type": "text", "text": "x"},
+                       {"type": "image_url", "image_url": {"url": "https://c/a.png"}, "role": "reference_image"},
+                       {"type": "audio_url", "audio_url": {"url": "data:audio/wav;base64,AAAA"},
+                        "role": "reference_audio"}]), "an audio is taken by URL only"),
     (hh("happyhorse-1.0-video-edit", [{"type": "video", "url": V}, {"type": "first_frame", "url": V}]),
      "video-edit needs exactly one media item of type video"),
     (hh("happyhorse-1.0-r2v", [{"type": "reference_image", "url": " "}]), "each with a URL"),

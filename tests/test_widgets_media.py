@@ -62,6 +62,10 @@ def test_video_input_models_take_an_upload_or_a_url(fake):
     assert p.video_box.layout.display == "none"  # no video input for this model
     p.model.value = "doubao-seedance-2.0-V2V"
     assert p.video_box.layout.display is None and p.generate.description == "Edit video"
+    # Seedance takes videos by URL only (§5.1): no upload offered
+    assert p.video_upload.layout.display == "none" and "upload" not in [v for _, v in p.video_source.options]
+    p.model.value = "happyhorse-1.0-video-edit"
+    assert p.video_upload.layout.display is None
     p.prompt.value = "make it night"
     p.generate.click()
     assert "transforms a video" in p.error_box.value and fake.calls == []
@@ -71,10 +75,9 @@ def test_video_input_models_take_an_upload_or_a_url(fake):
     p.generate.click()
     p.wait(30)
     kind, args, kw = fake.calls[-1]
-    assert (kind, args, kw["model"], kw["video"]) == ("video", ("make it night",), "doubao-seedance-2.0-V2V", clip)
+    assert (kind, args, kw["model"], kw["video"]) == ("video", ("make it night",), "happyhorse-1.0-video-edit", clip)
     # the result is offered as the source of the next edit
-    assert p.video_source.value == "upload" and any(v.endswith("v.mp4") for _, v in p.video_source.options)
-    p.model.value = "happyhorse-1.0-video-edit"
+    assert p.video_source.value == "upload" and any(v.startswith("#") for _, v in p.video_source.options)
     p.video_url.value = "ftp://example.com/a.mp4"
     assert p.video_source.value == "url"
     p.generate.click()
@@ -129,15 +132,37 @@ def test_real_video_to_video_from_an_earlier_video(offline):
     first = offline.video("a paper boat", model="doubao-seedance-2.0", progress=False)
     p = panel("video", offline)
     p.model.value = "doubao-seedance-2.0-fast-V2V"
-    assert p.video_source.value == str(first.path)  # no upload: the earlier video is picked
+    assert p.video_source.value == f"#{first.entry.id}"  # no upload: the earlier video is picked
     p.prompt.value = "the boat sails at night"
     p.generate.click()
     p.wait(120)
     assert p.error_box.value == "", p.error_box.value
     entry = offline.history.last
     assert (entry.model, entry.status) == ("doubao-seedance-2.0-fast-V2V", "ok")
-    assert entry.params["video"]["artifact"] == first.sha256
+    assert entry.params["video"] == {"url": first.url}  # Seedance fetches it: sent by its own link
     assert isinstance(p.player.children[0], w.Video)
+    # an edit model that takes the bytes gets the same pick as a file
+    p.model.value = "happyhorse-1.0-video-edit"
+    p.video_source.value = f"#{first.entry.id}"
+    p.generate.click()
+    p.wait(120)
+    assert p.error_box.value == "", p.error_box.value
+    assert offline.history.last.params["video"]["artifact"] == first.sha256
+
+
+def test_a_video_nobody_picked_is_never_sent(offline):
+    """Seedance 2.0 takes reference videos but needs none: the panel picked the newest video of the history as
+    its source, so after any video a plain text-to-video call went out with that video as a reference."""
+    offline.video("a paper boat", model="happyhorse-1.0-t2v", progress=False)
+    p = panel("video", offline)
+    p.model.value = "doubao-seedance-2.0"
+    assert p.video_box.layout.display is None and p.video_source.value == "none"
+    p.prompt.value = "a kite over the sea"
+    p.generate.click()
+    p.wait(120)
+    assert p.error_box.value == "", p.error_box.value
+    entry = offline.history.last
+    assert entry.model == "doubao-seedance-2.0" and "video" not in entry.params
 
 
 def test_real_video_then_resume_a_pending_task(offline):

@@ -17,7 +17,8 @@ takes no such option),
 ``ratios``, ``image_sizes`` (Gemini ``1K/2K/4K``), ``durations``, ``resolutions``,
 ``resolution_max_duration``, ``first_frame``, ``last_frame``, ``reference_images`` (max count),
 ``video_input``, ``requires_video``, ``requires_image``, ``mode`` (HappyHorse), ``max_videos``, ``audio_input``,
-``max_audios``, ``public_urls_only`` (inputs must be public http(s) URLs), ``first_frame_ratio`` (the ratio a
+``max_audios``, ``public_urls_only`` (inputs must be public http(s) URLs), ``media_urls_only`` (input videos
+and audios must be public http(s) URLs; images may be bytes), ``first_frame_ratio`` (the ratio a
 job with a first frame must use), ``reference_durations`` (durations allowed with reference images),
 ``generate_audio``, ``voices``, ``formats``, ``dimensions`` (embeddings: a ``dimensions`` field is taken),
 ``max_dimensions``, ``encoding_formats``,
@@ -172,7 +173,8 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "vendor": "ByteDance",
         "capabilities": {"ratios": SEEDANCE_RATIOS, "resolutions": SEEDANCE_RESOLUTIONS, "seed": True,
                          "durations": [-1, *range(4, 16)], "first_frame": True, "last_frame": True,
-                         "reference_images": 0, "video_input": False, "generate_audio": True},
+                         "reference_images": 0, "video_input": False, "generate_audio": True,
+                         "media_urls_only": True},  # §5.1: URLs or data URLs for images, videos/audio by URL
         "defaults": {"duration": 5, "resolution": "720p", "watermark": False, "generate_audio": True},
     },
     "hailuo": {

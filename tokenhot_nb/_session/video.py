@@ -175,7 +175,7 @@ def _is_pair(value: Any) -> bool:
     return isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (bytes, bytearray))
 
 
-def _inputs(session: Session, kw: dict[str, Any]
+def _inputs(session: Session, kw: dict[str, Any], info: ModelInfo
             ) -> tuple[list[Media], list[Media], list[str | None], list[Media], list[Media]]:
     """(first frame(s), more images, their roles, source videos, reference audios) from ``image=``, ``images=``,
     ``video=`` and ``audio=`` (each video/audio: one input or a list)."""
@@ -190,14 +190,20 @@ def _inputs(session: Session, kw: dict[str, Any]
         got = [to_media(it["image"], "image", store)] if role else to_media_list(it, "image", store)
         more_m += [store_media(session, m) for m in got]
         roles += [role] * len(got)
-    vids = [store_media(session, m) for m in _media_list(kw.pop("video", None), "video", session)]
-    auds = [store_media(session, m) for m in _media_list(kw.pop("audio", None), "audio", session)]
+    vids = [store_media(session, m) for m in _media_list(kw.pop("video", None), "video", session, info)]
+    auds = [store_media(session, m) for m in _media_list(kw.pop("audio", None), "audio", session, info)]
     return first, more_m, roles, vids, auds
 
 
-def _media_list(value: Any, kind: Any, session: Session) -> list[Media]:
+def _media_list(value: Any, kind: Any, session: Session, info: ModelInfo) -> list[Media]:
     if _is_pair(value):
         return [to_media(value, kind, session.store)]  # one (bytes, mime) pair, not a list of two
+    if info.can("media_urls_only"):  # the service fetches input videos itself: an earlier result goes by its link
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, VideoResult) and v.url for v in values):
+            return [m for v in values for m in (
+                [Media(None, v.mime, url=v.url)] if isinstance(v, VideoResult) and v.url
+                else to_media_list(v, kind, session.store))]
     return to_media_list(value, kind, session.store)
 
 
@@ -215,7 +221,7 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
 
     kw = dict(kw)
     headers, raw = kw.pop("headers", None), kw.pop("raw", None)
-    first, more_m, roles, vids, auds = _inputs(session, kw)
+    first, more_m, roles, vids, auds = _inputs(session, kw, info)
     seed = seed_for(session.seed, info, kw.pop("seed", None))
     named = {k: kw.pop(k, None) for k in ("duration", "resolution", "ratio")}
     kw = vfam.check_options(info, kw)  # e.g. audio_setting, where the model lists its values (extra={…}: unchecked)
@@ -376,7 +382,8 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     created = (task.entry.response or {}) if task.entry else {}  # what the create's answer said
     response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
                           "request_id": created.get("request_id"), "other_ratios": created.get("other_ratios"),
-                          STATES: task._states})
+                          STATES: task._states,
+                          "url": redact(st.url)})  # (VideoResult.url: how a URL-only model is sent this video)
     usage = st.usage.as_dict()
     usage["cost"] = await _budget.task_cost(session, task.model, usage, st.quota)
     entry: HistoryEntry | None = None

@@ -117,6 +117,15 @@ class VideoResult(_StoredMedia):
         self.prompt = prompt
         self._duration: float | None = None
 
+    @property
+    def url(self) -> str | None:
+        """The service's own link to this video, as its task answered (``None`` when the row kept none). Vendor
+        links expire, usually within about a day; models that take input videos only by URL (Seedance) are sent
+        an earlier result by this link."""
+        response = self.entry.response if self.entry is not None else None
+        link = response.get("url") if isinstance(response, dict) else None
+        return link if isinstance(link, str) and link[:8].lower().startswith(("http://", "https://")) else None
+
     def poster_pil(self) -> Image | None:
         if self.poster is None:
             return None

@@ -87,16 +87,15 @@ def _public(url: Any, what: str) -> str:
 
 
 def _media_url(url: Any, what: str, media: str) -> str:
-    """A media URL: public http(s), or a base64 ``data:<media>/`` URL of that medium (an image is no video).
-
-    §5.1 [V] says Seedance takes videos and audios by URL only; the client sends an earlier result as a
-    ``data:video/`` URL (its V2V from a recorded clip), so until that is settled the simulator takes a data URL
-    of the right medium and refuses only what no reading allows (no scheme, another medium, plain text)."""
+    """A Seedance media URL (§5.1 [V]): images as public http(s) or base64 ``data:image/`` URLs; videos and audios
+    by public http(s) URL only."""
     lowered = url.lower() if isinstance(url, str) else ""
-    if lowered.startswith(f"data:{media}/") and ";base64," in lowered:
+    if media == "image" and lowered.startswith("data:image/") and ";base64," in lowered:
         return str(url)
     if not lowered.startswith(("http://", "https://")) or len(lowered) <= len("https://"):
-        raise Refused(f"{what} must be a public http(s) URL or a base64 data:{media}/ URL")
+        if media == "image":
+            raise Refused(f"{what} must be a public http(s) URL or a base64 data:image/ URL")
+        raise Refused(f"{what} must be a public http(s) URL ({'an' if media == 'audio' else 'a'} {media} is taken by URL only)")
     return str(url)
 
 

@@ -6,7 +6,6 @@ Polling runs on the panel's worker thread, so the kernel stays free for other ce
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
@@ -25,7 +24,8 @@ if TYPE_CHECKING:
     from ..results import VideoResult, VideoTask
 
 
-#: Values of the source-video picker besides earlier videos (which are file paths).
+#: Values of the source-video picker besides earlier videos (``#<history id>``).
+VIDEO_NONE = "none"
 VIDEO_UPLOAD = "upload"
 VIDEO_URL = "url"
 
@@ -96,24 +96,36 @@ class VideoPanel(MediaPanel):
         self.upload.description = "First frame" if info.can("first_frame") else "Reference images"
         self.last_frame.layout.display = None if info.can("last_frame") else "none"
         self.video_box.layout.display = None if info.can("video_input") else "none"
+        self.video_upload.layout.display = "none" if info.can("media_urls_only") else None
         self.generate.description = "Edit video" if info.can("requires_video") else "Make video"
+        self.refresh_videos()
 
     # -- the source video ------------------------------------------------------------------------
     def refresh_videos(self, select: str | None = None) -> None:
-        """Upload, URL, and the videos this history already holds (to chain edits)."""
+        """Upload, URL, and the videos this history already holds (to chain edits); "no video" first for a model
+        that takes one but needs none (a Seedance 2.0 reference), which is then the default: a video the user did
+        not pick is never sent. No upload for a model that takes videos by URL only (its service fetches them)."""
+        info = model_info(self.model.value)
         files = uploaded(self.video_upload)
-        opts: list[tuple[str, str]] = [
-            (f"uploaded: {files[0][1]}" if files else "uploaded file", VIDEO_UPLOAD),
-            ("the URL", VIDEO_URL),
-        ]
+        opts: list[tuple[str, str]] = [] if info.can("requires_video") else [("no video", VIDEO_NONE)]
+        if not info.can("media_urls_only"):
+            opts.append((f"uploaded: {files[0][1]}" if files else "uploaded file", VIDEO_UPLOAD))
+        opts.append(("the URL", VIDEO_URL))
+        earlier = len(opts)
         for entry in history_entries(self.session, ("video",), ("ok",), limit=20):
-            for path, _art in outputs(self.session, entry, ("video",))[:1]:
-                opts.append((entry_label(entry, 40), str(path)))
+            if outputs(self.session, entry, ("video",))[:1]:
+                opts.append((entry_label(entry, 40), f"#{entry.id}"))
         current = select if select is not None else self.video_source.value
         values = [v for _, v in opts]
         if current not in values or (current == VIDEO_UPLOAD and not files and select is None):
-            current = values[2] if len(values) > 2 and not files else (VIDEO_URL if self.video_url.value.strip()
-                                                                        else VIDEO_UPLOAD)
+            if self.video_url.value.strip():
+                current = VIDEO_URL
+            elif not info.can("requires_video"):
+                current = VIDEO_NONE
+            elif files and VIDEO_UPLOAD in values:
+                current = VIDEO_UPLOAD
+            else:  # a model that needs a video: the newest one made here, else the upload (or the URL)
+                current = values[earlier] if len(values) > earlier else values[0]
         self.video_source.options = opts
         self.video_source.value = current
 
@@ -121,9 +133,10 @@ class VideoPanel(MediaPanel):
         if self.video_url.value.strip() and self.video_source.value != VIDEO_URL:
             self.video_source.value = VIDEO_URL
 
-    def source_video(self) -> bytes | Path | str | None:
-        """The video to transform, from the picked source; None when there is none. Raises ValueError with
-        what to do when the picked source is empty or not a URL."""
+    def source_video(self) -> bytes | str | VideoResult | None:
+        """The video to transform, from the picked source; None when there is none. An earlier video is its
+        result (sent by its link to a model that takes videos by URL only). Raises ValueError with what to do
+        when the picked source is empty or not a URL."""
         source = self.video_source.value
         if source == VIDEO_UPLOAD:
             files = uploaded(self.video_upload)
@@ -133,7 +146,12 @@ class VideoPanel(MediaPanel):
             if url and not url.startswith(("http://", "https://")):
                 raise ValueError(f"The video URL must start with http:// or https://, not {url[:40]!r}.")
             return url or None
-        return Path(source) if source else None
+        if isinstance(source, str) and source.startswith("#"):
+            from ..results import VideoResult as Video  # (loaded with the first call, not with the panel)
+
+            result = self.session.history.get(int(source[1:])).result(self.session)
+            return result if isinstance(result, Video) else None
+        return None
 
     def params(self) -> dict[str, Any]:
         kw: dict[str, Any] = {"model": self.model.value}

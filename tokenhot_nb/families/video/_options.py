@@ -175,6 +175,14 @@ def media_items(model: ModelInfo, value: Any, kind: str) -> list[Item]:
     for v in values:
         media, _role = _media(v, kind)
         out.append(Item(media_url(media, kind), f"reference_{kind}"))
+    if model.can("media_urls_only"):
+        for it in out:
+            if not it.url.lower().startswith(("http://", "https://")):
+                raise InputError(
+                    f"{model.id} takes input {kind}s only as public http(s) URLs, not as uploaded bytes; got a "
+                    f"local file or bytes ({it.url[:30]}…).",
+                    hint=f"Pass the {kind}'s https:// URL (an earlier result of this session is sent by its own "
+                         f"link while that lasts), or upload the file somewhere public first.")
     return out
 
 
