@@ -662,3 +662,23 @@ def test_a_paid_call_that_never_reached_the_relay_is_not_charged_and_does_not_ea
         else:
             assert entry.cost.usd is None
             assert s.budget.spent_usd == pytest.approx(2 * price)  # the third was refused by the budget itself
+
+
+def test_a_budget_period_started_in_a_replay_starts_when_the_recordings_did(tmp_path: Path) -> None:
+    """The history tutorial's budget line says "since <time>": a replay started its period at the time of the
+    re-run, so the line changed with the clock. It starts when the recording's did (the next recorded call)."""
+    import time
+
+    with make_session(tmp_path / "store", Recorder()) as s:
+        s.chat("one", stream=False)
+        s.set_budget(1.0, new_period=True)
+        second = s.chat("two", stream=False)
+    time.sleep(0.05)
+    with make_session(tmp_path / "store", Recorder(), mode="replay") as r:
+        r.chat("one", stream=False)
+        shown = r.set_budget(1.0, new_period=True)
+        assert shown.budget is not None and shown.budget.since == second.entry.started
+        r.chat("two", stream=False)
+        before = time.time()
+        again = r.reset_budget().budget
+        assert again is not None and again.since >= before  # nothing recorded after: the clock's now

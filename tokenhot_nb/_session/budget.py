@@ -189,7 +189,7 @@ def set_budget(session: Session, amount: float | int | str | None, *, rate: floa
         raise InputError(f"Budget: {exc}.", hint="A budget is an amount such as 2.50 (USD), '$2.50' or '¥20'; "
                                                   "to remove it: set_budget(None), or %th_config --no-budget.") from None
     old = load(store)
-    since = time.time() if new_period or old is None else old.since
+    since = _now(session) if new_period or old is None else old.since
     if since != (old.since if old is not None else None):
         session.replay_spent_usd = 0.0  # (a replay's period starts again too)
     budget = Budget(usd, str(amount), since)
@@ -202,10 +202,20 @@ def reset_period(session: Session) -> Budget | None:
     old = load(session.store)
     if old is None:
         return None
-    budget = Budget(old.usd, old.written, time.time())
+    budget = Budget(old.usd, old.written, _now(session))
     session.store.set_meta(BUDGET_KEY, budget.as_json())
     session.replay_spent_usd = 0.0
     return budget
+
+
+def _now(session: Session) -> float:
+    """When a budget period starts: now; in a replay, when the recording's did (the time of the next call it
+    recorded after the last one replayed), so a re-run notebook shows the same "since"."""
+    if session.mode == "replay":
+        started = session.store.started_after(session.replay_position or 0)
+        if started is not None:
+            return started
+    return time.time()
 
 
 def simulated(session: Session) -> bool:

@@ -1235,6 +1235,11 @@ class Store(ArtifactFiles):
         )
         return None if row is None else self._entry_from_row(row)
 
+    def started_after(self, entry_id: int) -> float | None:
+        """When the first call recorded after row ``entry_id`` started (None: there is none)."""
+        row = self._row("SELECT started FROM entries WHERE id > ? ORDER BY id LIMIT 1", (entry_id,))
+        return None if row is None else float(row[0])
+
     def recorded_mode(self) -> str | None:
         """The mode (``live``, ``offline``) the newest call in this store was recorded in; None when it has none."""
         row = self._row("SELECT mode FROM entries WHERE mode <> 'replay' ORDER BY id DESC LIMIT 1", ())
