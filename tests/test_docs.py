@@ -1,0 +1,335 @@
+"""The documentation is a contract: what README.md and docs/architecture.md say about the code is checked here.
+
+- Every Python block of the README meant to run runs offline (no key, a temp store), in order, in one namespace
+  per section; the blocks that are not meant to run are listed in ``NOT_RUN`` with why. The signature listings
+  of docs/architecture.md are not run, but their ``from tokenhot_nb… import …`` lines are.
+- Every Python name docs/architecture.md and README.md write in backticks exists (rule in :func:`test_names_exist`).
+- The module map of docs/architecture.md lists every module file under tokenhot_nb/ and nothing else; the README's
+  layout block names every top-level part of the package and nothing else.
+- The Session signatures docs/architecture.md lists are the real ones.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import dataclasses
+import importlib
+import inspect
+import re
+import types
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PKG = ROOT / "tokenhot_nb"
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+ARCH = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# names in backticks
+
+def _prose(markdown: str) -> str:
+    """The text without its fence lines (the blocks' own backticked names count too: the module listings use
+    them), with ``double`` backticks made single."""
+    text = re.sub(r"^```.*$", "", markdown, flags=re.M)
+    return re.sub(r"``(.+?)``", r"`\1`", text, flags=re.S)
+
+
+def _backticked(markdown: str) -> list[str]:
+    seen: dict[str, None] = {}
+    for m in re.finditer(r"`([^`]+)`", _prose(markdown)):
+        seen.setdefault(" ".join(m.group(1).split()), None)
+    return list(seen)
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+@cache
+def _modules() -> dict[str, types.ModuleType]:
+    """Every module of the package, imported (``sim/__main__.py`` runs the server, so it is only read)."""
+    return {_module_name(f): importlib.import_module(_module_name(f))
+            for f in sorted(PKG.rglob("*.py")) if f.name != "__main__.py"}
+
+
+@cache
+def _code_words() -> frozenset[str]:
+    """Every identifier the package's code uses, and every word of its string literals, docstrings left out.
+
+    Comments and docstrings are prose: a name that only they mention may be as stale as the doc's.
+    """
+    words: set[str] = set()
+    for f in PKG.rglob("*.py"):
+        tree = ast.parse(f.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                words.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                words.add(node.attr)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                words.add(node.name)
+            elif isinstance(node, ast.arg):
+                words.add(node.arg)
+            elif isinstance(node, ast.keyword) and node.arg:
+                words.add(node.arg)
+            elif isinstance(node, ast.alias):
+                words.add((node.asname or node.name).split(".")[0])
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings:
+                words.update(re.findall(r"[A-Za-z_]\w*", node.value))
+    return frozenset(words)
+
+
+def _has(obj: object, attr: str) -> bool:
+    """``attr`` is an attribute of a module (or its submodule) or of a class (members, dataclass fields,
+    annotations, or ``self.attr`` set in its methods)."""
+    if hasattr(obj, attr):
+        return True
+    if isinstance(obj, types.ModuleType):
+        try:
+            importlib.import_module(f"{obj.__name__}.{attr}")
+            return True
+        except ImportError:
+            return False
+    if isinstance(obj, type):
+        for klass in obj.__mro__:
+            if attr in getattr(klass, "__annotations__", {}) or (
+                    dataclasses.is_dataclass(klass) and attr in {f.name for f in dataclasses.fields(klass)}):
+                return True
+            try:
+                source = inspect.getsource(klass)
+            except (OSError, TypeError):
+                continue
+            if re.search(rf"\bself\.{re.escape(attr)}\s*(:[^=\n]*)?=[^=]", source):
+                return True
+    return False
+
+
+def _resolve(chain: list[str], start: object) -> bool:
+    obj = start
+    for i, attr in enumerate(chain):
+        if not _has(obj, attr):
+            return False
+        if i < len(chain) - 1:
+            try:
+                obj = getattr(obj, attr)
+            except AttributeError:
+                obj = importlib.import_module(f"{obj.__name__}.{attr}")  # type: ignore[union-attr]
+            if not isinstance(obj, types.ModuleType | type):
+                obj = type(obj)
+    return True
+
+
+#: How the doc names an object of the user's or of the package's (``store.read_only``, ``err.details()``).
+INSTANCES = {
+    "settings": "tokenhot_nb._config.Settings", "store": "tokenhot_nb.history._store.Store",
+    "session": "tokenhot_nb._session.core.Session", "s": "tokenhot_nb._session.core.Session",
+    "history": "tokenhot_nb.history._history.History", "entry": "tokenhot_nb.history._entry.HistoryEntry",
+    "err": "tokenhot_nb.errors.TokenhotError", "result": "tokenhot_nb.results.image.ImageResult",
+    "img": "tokenhot_nb.results.image.ImageResult", "call": "tokenhot_nb.families._types.HttpCall",
+}
+
+
+def _dotted_ok(name: str) -> bool:
+    """``a.b.c`` resolves from a module of the package (full path, or its last part: ``_download.cut_short``), a
+    class of the package (``Store.get``), an object named in ``INSTANCES``, or an importable outside module."""
+    first, *rest = name.split(".")
+    mods = _modules()
+    starts: list[object] = []
+    if f"tokenhot_nb.{name}" in mods or name in mods:
+        return True
+    starts += [m for n, m in mods.items() if n == first or n.endswith(f".{first}")]
+    starts += [m.__dict__[first] for m in mods.values()
+               if isinstance(m.__dict__.get(first), type) and m.__dict__[first].__module__.startswith("tokenhot_nb")]
+    if first in INSTANCES:
+        module, _, cls = INSTANCES[first].rpartition(".")
+        starts.append(getattr(importlib.import_module(module), cls))
+    if not starts:
+        try:
+            starts.append(importlib.import_module(first))
+        except ImportError:
+            return False
+    return any(_resolve(rest, start) for start in starts)
+
+
+def _path_ok(path: str) -> bool:
+    """``tokenhot_nb/x.py``, ``client/_lane.py``, ``families/video/``, ``_guard.py`` (a unique base name) or
+    ``_session/inputs.fetch`` (a module path, then an attribute)."""
+    if path.startswith("tests/"):
+        return (ROOT / path).exists()
+    rel = path.removeprefix("tokenhot_nb/")
+    if rel.endswith("/"):
+        return (PKG / rel).is_dir()
+    if rel.endswith(".py"):
+        return (PKG / rel).exists() or len(list(PKG.rglob(rel))) == 1
+    module, _, attr = rel.rpartition(".")
+    return (PKG / f"{module}.py").exists() and _has(importlib.import_module(
+        "tokenhot_nb." + module.replace("/", ".")), attr)
+
+
+#: Names in backticks that are not the package's and not findable as such, each with why.
+NOT_OURS = {
+    "malloc_trim": "glibc's",
+    "warn_explicit": "warnings.warn_explicit, named bare",
+    "DecompressRequestMiddleware": "new-api's (the relay's) middleware",
+    "MAX_REQUEST_BODY_MB": "new-api's setting",
+    "EventSource": "httpx-sse's class",
+    "HTTPS_PROXY": "an environment variable",
+    "NO_PROXY": "an environment variable",
+    "SQLITE_FULL": "SQLite's result code",
+    "IntegrityError": "sqlite3.IntegrityError",
+    "data.quota": "a field of a video task's JSON",
+    "data.data": "a field of a video task's JSON",
+    "usage.cached_tokens": "a key of a row's usage",
+    "usage.reserved": "a key of a row's usage",
+    "err.partial": "set on the error by _session/images.py (the images that arrived)",
+    "gemini.stream": "an endpoint name (catalogue)",
+    "gemini.generate": "an endpoint name (catalogue)",
+    "__init__": "Python's",
+    "__cause__": "Python's",
+    "__context__": "Python's",
+}
+
+#: The package's folders (``client/``, ``_session/``…) and ``tests/``: a token starting with one is a path.
+_FOLDERS = {p.name for p in PKG.rglob("*") if p.is_dir() and (p / "__init__.py").exists()} | {"tests"}
+
+_NAME = re.compile(r"^\.?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\(.*\))?(?: -> .*)?$")
+
+
+def _names_to_check(markdown: str) -> list[str]:
+    """Backticked Python names: dotted (``_lane.run``), underscored (``texts_of``) or CamelCase (``LiveTable``),
+    with a call's arguments and a ``-> result`` dropped; and paths to modules (``client/_lane.py``)."""
+    out = []
+    for token in _backticked(markdown):
+        first = token.split("/", 1)[0]
+        if re.fullmatch(r"[\w/.]+", token) and (
+                token.endswith(".py") or ("/" in token and (first in _FOLDERS or first == "tokenhot_nb"))):
+            out.append(token)
+            continue
+        m = _NAME.match(token)
+        if m and ("." in m.group(1) or "_" in m.group(1) or re.search(r"[a-z][A-Z]", m.group(1))):
+            out.append(m.group(1))
+    return out
+
+
+@pytest.mark.parametrize("doc", ["docs/architecture.md", "README.md"])
+def test_names_exist(doc: str) -> None:
+    """Every Python name docs/architecture.md (and the README) writes in backticks is still in the package.
+
+    The rule: a token in backticks (outside code blocks) is checked when it reads as a Python name, after
+    dropping a leading ``.``, a call's ``(…)`` and a ``-> result``, and that name is dotted, holds an underscore
+    or is CamelCase; a token with a ``/`` or ending ``.py`` is a path. Then:
+    - a path names a file or folder under tokenhot_nb/ (or tests/), ``_session/inputs.fetch`` a module then
+      one of its attributes;
+    - a dotted name resolves attribute by attribute from a module of the package (its full dotted path, or its
+      last part: ``recording.keep_unread``), a class of the package (``Store.get``), an object the doc names by
+      its usual variable (``INSTANCES``: ``store.read_only``, ``err.details()``) or an outside module
+      (``os.replace``); a class's attributes include dataclass fields, annotations and ``self.x =`` in it;
+    - a bare name (``texts_of``, ``LiveTable``, a JSON field such as ``quota_type``) occurs in the package's code:
+      an identifier, or a word of a string literal (wire fields, SQL names), never only a comment or docstring;
+    - what is none of these (another program's name, a JSON path) is in ``NOT_OURS`` with why.
+    """
+    words = _code_words()
+    missing = []
+    for name in _names_to_check((ROOT / doc).read_text(encoding="utf-8")):
+        if name in NOT_OURS:
+            continue
+        if "/" in name or name.endswith(".py"):
+            ok = _path_ok(name)
+        elif "." in name:
+            ok = _dotted_ok(name)
+        else:
+            ok = name in words or hasattr(builtins, name)
+        if not ok:
+            missing.append(name)
+    assert not missing, f"{doc} names what the package does not have: {missing}"
+
+
+def test_not_ours_is_not_stale() -> None:
+    """Every allow-listed name is still in a doc."""
+    checked = set(_names_to_check(ARCH)) | set(_names_to_check(README))
+    assert not set(NOT_OURS) - checked
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# code blocks that run
+
+def _blocks(markdown: str, lang: str) -> list[tuple[int, str, str]]:
+    """(line, section heading, code) of every fenced block in ``lang``."""
+    out = []
+    for m in re.finditer(rf"^```{lang}\n(.*?)^```", markdown, flags=re.S | re.M):
+        before = markdown[:m.start()]
+        heading = re.findall(r"^## (.+)$", before, flags=re.M)
+        out.append((before.count("\n") + 2, heading[-1] if heading else "", m.group(1)))
+    return out
+
+
+#: README Python blocks that are not run, by section, and why. Every other one runs.
+README_NOT_RUN: dict[str, str] = {
+    # none: every README Python block runs (the simulator's runs against a served simulator, below)
+}
+
+#: docs/architecture.md's Python blocks are signature listings (``await client.send(call: HttpCall) ->
+#: Response``, ``Store(root)``, shell lines such as ``python -m tokenhot_nb.sim …``), not programs: none is run
+#: whole, but every ``from tokenhot_nb… import …`` line in them is (``test_architecture_imports_work``).
+ARCH_NOT_RUN = "signature listings"
+
+_HARNESS = r'''
+import json, sys, traceback
+blocks = json.loads(sys.stdin.read())
+ns = {}
+server = None
+for line, section, code in blocks:
+    if "127.0.0.1:8787" in code:  # the simulator section: point its session at a simulator served here
+        from tokenhot_nb.sim import serve
+        server = serve("127.0.0.1", 0)
+        code = code.replace("http://127.0.0.1:8787", server.url)
+        code += "\nassert s.chat('ping', stream=False).text\n"
+    try:
+        exec(compile(code, f"README.md line {line} ({section})", "exec"), ns)
+    except BaseException:
+        print(f"FAILED: the block at README.md line {line} ({section})")
+        traceback.print_exc()
+        sys.exit(1)
+    print(f"ran: line {line} ({section})", flush=True)
+if server is not None:
+    server.stop()
+'''
+
+
+def test_readme_python_blocks_run(tmp_path: Path) -> None:
+    """Every README Python block runs offline, as written, in order (later ones use the quickstart's ``s`` and
+    ``img``): no key, ``TOKENHOT_MODE=offline``, a temp store and working directory, in a fresh interpreter."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    blocks = [b for b in _blocks(README, "python") if b[1] not in README_NOT_RUN]
+    assert len(blocks) >= 5
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENHOT_")}
+    env.update(TOKENHOT_MODE="offline", TOKENHOT_STORE=str(tmp_path / "store"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", _HARNESS], input=json.dumps(blocks), capture_output=True,
+                          text=True, cwd=tmp_path, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert proc.stdout.count("ran: ") == len(blocks)
+    assert not set(README_NOT_RUN) - {b[1] for b in _blocks(README, "python")}
+
+
+def test_architecture_imports_work() -> None:
+    """The ``from tokenhot_nb… import …`` lines of docs/architecture.md's listings import what they name."""
+    lines = [ln.split("#", 1)[0].strip() for _, _, code in _blocks(ARCH, "python") for ln in code.splitlines()
+             if ln.startswith("from tokenhot_nb")]
+    assert len(lines) >= 4
+    for ln in lines:
+        exec(ln, {})
