@@ -78,9 +78,7 @@ def _code_words() -> frozenset[str]:
                 words.add(node.attr)
             elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
                 words.add(node.name)
-            elif isinstance(node, ast.arg):
-                words.add(node.arg)
-            elif isinstance(node, ast.keyword) and node.arg:
+            elif isinstance(node, ast.arg | ast.keyword) and node.arg:
                 words.add(node.arg)
             elif isinstance(node, ast.alias):
                 words.add((node.asname or node.name).split(".")[0])
@@ -167,6 +165,8 @@ def _path_ok(path: str) -> bool:
     if path.startswith("tests/"):
         return (ROOT / path).exists()
     rel = path.removeprefix("tokenhot_nb/")
+    if rel == "":
+        return True
     if rel.endswith("/"):
         return (PKG / rel).is_dir()
     if rel.endswith(".py"):
@@ -264,12 +264,21 @@ def test_not_ours_is_not_stale() -> None:
 # code blocks that run
 
 def _blocks(markdown: str, lang: str) -> list[tuple[int, str, str]]:
-    """(line, section heading, code) of every fenced block in ``lang``."""
-    out = []
-    for m in re.finditer(rf"^```{lang}\n(.*?)^```", markdown, flags=re.S | re.M):
-        before = markdown[:m.start()]
-        heading = re.findall(r"^## (.+)$", before, flags=re.M)
-        out.append((before.count("\n") + 2, heading[-1] if heading else "", m.group(1)))
+    """(line, section heading, code) of every fenced block in ``lang`` ("" for a bare fence), read fence by
+    fence so a closing fence is never taken for an opening one."""
+    out, heading, block, opened = [], "", None, (0, "")
+    for number, line in enumerate(markdown.splitlines(), 1):
+        if block is None and line.startswith("## "):
+            heading = line[3:]
+        if line.startswith("```"):
+            if block is None:
+                block, opened = [], (number + 1, line[3:].strip())
+            else:
+                if opened[1] == lang:
+                    out.append((opened[0], heading, "".join(ln + "\n" for ln in block)))
+                block = None
+        elif block is not None:
+            block.append(line)
     return out
 
 
@@ -321,7 +330,7 @@ def test_readme_python_blocks_run(tmp_path: Path) -> None:
                PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
     proc = subprocess.run([sys.executable, "-c", _HARNESS], input=json.dumps(blocks), capture_output=True,
                           text=True, cwd=tmp_path, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert proc.returncode == 0, proc.stderr[-5000:] + "\n--- stdout:\n" + proc.stdout[-2000:]
     assert proc.stdout.count("ran: ") == len(blocks)
     assert not set(README_NOT_RUN) - {b[1] for b in _blocks(README, "python")}
 
@@ -333,3 +342,59 @@ def test_architecture_imports_work() -> None:
     assert len(lines) >= 4
     for ln in lines:
         exec(ln, {})
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the module map and the layout
+
+def _module_files() -> set[str]:
+    return {str(f.relative_to(PKG)) for f in PKG.rglob("*.py")}
+
+
+def test_module_map_lists_every_module() -> None:
+    """docs/architecture.md's module map has one row per module file under tokenhot_nb/, and no other row."""
+    section = ARCH.split("## Module map", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([^`]+)` \|", section, flags=re.M)
+    assert len(rows) == len(set(rows)), "a module is listed twice"
+    listed = set(rows)
+    assert not _module_files() - listed, f"missing from the module map: {sorted(_module_files() - listed)}"
+    assert not listed - _module_files(), f"the module map lists what does not exist: {sorted(listed - _module_files())}"
+
+
+def test_architecture_listings_name_only_real_modules() -> None:
+    """The per-package listings (``_session/core.py   the Session class…``, ``widgets/_panel.py …``) name real
+    files, and the ``_session/`` one, "one job a module", names every module of ``_session/``."""
+    named = set()
+    for _, _, code in _blocks(ARCH, ""):
+        for line in code.splitlines():
+            named.update(re.findall(r"^((?:_session|widgets)/[\w]+\.py)", line))
+            if line.startswith("widgets/") and " " in line:  # widgets/image.py chat.py video.py … the panels
+                head = line.split("   ", 1)[0].split()
+                named.update(f"widgets/{w}" for w in head[1:] if w.endswith(".py"))
+    assert named, "the listings were not found"
+    assert not named - _module_files(), sorted(named - _module_files())
+    session = {f for f in _module_files() if f.startswith("_session/")}
+    assert not session - named, f"the _session/ listing misses {sorted(session - named)}"
+
+
+def test_readme_layout_names_every_part_of_the_package() -> None:
+    """The README's layout block names every top-level module and subpackage of tokenhot_nb/ (a subpackage as
+    ``name/``; its modules are architecture.md's business) and nothing that does not exist; its other folders
+    exist too. The names are the first column of the lines indented by two spaces under ``tokenhot_nb/``."""
+    block = README.split("Layout (see", 1)[1].split("```", 2)[1]
+    lines = block.splitlines()
+    start = lines.index("tokenhot_nb/")
+    named = set()
+    for line in lines[start + 1:]:
+        if not line.startswith(" "):
+            break
+        if line.startswith("  ") and not line.startswith("   "):
+            column = re.split(r"\s{2,}", line.strip(), maxsplit=1)[0]
+            named.update(part.strip() for part in column.split(","))
+    parts = ({p.name + "/" for p in PKG.iterdir() if (p / "__init__.py").exists()}
+             | {p.name for p in PKG.glob("*.py")})
+    assert not parts - named, f"the README's layout misses {sorted(parts - named)}"
+    assert not named - parts, f"the README's layout names what does not exist: {sorted(named - parts)}"
+    for line in lines[:start] + lines[start + 1:]:
+        if line and not line.startswith(" "):
+            assert (ROOT / line.split()[0]).exists(), line
