@@ -398,3 +398,85 @@ def test_readme_layout_names_every_part_of_the_package() -> None:
     for line in lines[:start] + lines[start + 1:]:
         if line and not line.startswith(" "):
             assert (ROOT / line.split()[0]).exists(), line
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the Session's signatures
+
+def _split_top(text: str) -> list[str]:
+    """``a, b=(1, 2), c`` → its top-level parts."""
+    parts, depth, cur = [], 0, ""
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    return [p.strip() for p in [*parts, cur] if p.strip()]
+
+
+def _listed_signatures() -> dict[str, list[list[str]]]:
+    """{method: [its parameters as listed, once per listing]} from architecture.md's Session block
+    (``s.NAME(…)`` and ``tokenhot_nb.Session(…)`` as ``__init__``), comments dropped."""
+    block = next(code for _, _, code in _blocks(ARCH, "python") if code.startswith("s = tokenhot_nb.Session("))
+    text = "\n".join(line.split("#", 1)[0] for line in block.splitlines())
+    found: dict[str, list[list[str]]] = {}
+    for m in re.finditer(r"(?:\bs\.(\w+)|tokenhot_nb\.Session)\(", text):
+        depth, i = 1, m.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            i += 1
+        found.setdefault(m.group(1) or "__init__", []).append(_split_top(text[m.end():i - 1]))
+    return found
+
+
+def test_session_signatures_are_the_listed_ones() -> None:
+    """Each ``s.method(…)`` docs/architecture.md lists has the method's parameters: the same names in the same
+    order, ``*`` where keyword-only ones start, ``**options`` where it takes them, and the defaults it writes
+    (those that are Python literals). ``prompt | list[prompt]`` or ``texts: str | …`` is the parameter ``prompt``
+    or ``texts``; private parameters (``_bar``) are not the API's."""
+    from tokenhot_nb import Session
+
+    listed = _listed_signatures()
+    assert {"__init__", "image", "edit", "video", "resume", "chat", "compare", "embed"} <= set(listed)
+    for name, listings in listed.items():
+        sig = inspect.signature(getattr(Session, name))
+        real = []
+        for p in list(sig.parameters.values())[1:]:
+            if p.name.startswith("_"):
+                continue
+            if p.kind is p.KEYWORD_ONLY and "*" not in real and not any(r.startswith("*") for r in real):
+                real.append("*")
+            real.append({p.VAR_KEYWORD: "**", p.VAR_POSITIONAL: "*"}.get(p.kind, "") + p.name)
+        for params in listings:
+            written = [re.match(r"\*{0,2}\w*", p).group(0) for p in params]  # type: ignore[union-attr]
+            assert written == real, f"s.{name}: architecture.md lists {written}, the method takes {real}"
+            for p in params:
+                if "=" in p and not p.startswith("*"):
+                    pname, default = re.match(r"(\w+)[^=]*=\s*(.+)$", p).groups()  # type: ignore[union-attr]
+                    try:
+                        value = ast.literal_eval(default)
+                    except ValueError:
+                        continue
+                    assert sig.parameters[pname].default == value, (
+                        f"s.{name}({pname}=…): listed {default}, the default is {sig.parameters[pname].default!r}")
+
+
+def test_every_async_twin_is_listed() -> None:
+    """The listing's "async twins" line names every ``a…`` twin of the Session, and each takes its sync
+    method's parameters."""
+    from tokenhot_nb import Session
+
+    block = next(code for _, _, code in _blocks(ARCH, "python") if code.startswith("s = tokenhot_nb.Session("))
+    twins_text = block.split("# async twins:", 1)[1].split("(", 1)[0]
+    listed = set(re.findall(r"s\.(a\w+)", twins_text))
+    real = {n for n in dir(Session) if n.startswith("a") and not n.startswith("_") and callable(getattr(Session, n))
+            and n[1:] in dir(Session) and inspect.iscoroutinefunction(getattr(Session, n))}
+    assert listed == real, f"listed {sorted(listed)}, the Session has {sorted(real)}"
+    for twin in real:
+        public = [p for p in inspect.signature(getattr(Session, twin)).parameters if not p.startswith("_")]
+        assert public == list(inspect.signature(getattr(Session, twin[1:])).parameters), twin

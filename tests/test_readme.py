@@ -140,17 +140,85 @@ def test_the_quickstart_command_runs(tmp_path: Path) -> None:
     assert not [o for c in ran.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
 
 
-def test_every_magic_and_option_is_in_the_reference() -> None:
-    from tokenhot_nb.magics._args import _BUILDERS, parser
+def _documented_magics() -> dict[str, dict[str, str]]:
+    """The README's magic reference as {magic: {option: what follows it ("" for a flag, a metavar or {choices}),
+    "__line__": the magic column ("%th_models [FILTER]"), "__repeatable__": the options it calls repeatable}}.
 
+    The shared-options table counts for every magic its sentence names; a row with an empty magic column belongs
+    to the magic above it; ``--language``, ``--format`` "as %th_transcribe" take that magic's forms."""
     reference = README.split("## Magics", 1)[1].split("\n## ", 1)[0]
-    for name in _BUILDERS:
-        p = parser(name)
-        assert p.prog in reference, f"{p.prog} is missing from the README's magic reference"
-        for action in p._actions:
-            for opt in action.option_strings:
-                if opt.startswith("--") and opt != "--help":
-                    assert f"`{opt}" in reference or f" {opt}" in reference, f"{p.prog} {opt} is not documented"
+    shared_intro, shared_table = reference.split("| Option | Meaning |", 1)
+    shared_names = re.findall(r"`(%%?th_\w+)`", shared_intro.rstrip().rsplit("\n\n", 1)[-1])
+    docs: dict[str, dict[str, str]] = {}
+
+    def add(magic: str, spec: str, meaning: str) -> None:
+        entry = docs.setdefault(magic, {})
+        for one in re.findall(r"`([^`]+)`", spec):
+            words = [w.rstrip(",") for w in one.split()]
+            options = [w for w in words if w.startswith("-")]
+            rest = " ".join(w for w in words if not w.startswith("-"))
+            for opt in options:
+                entry[opt] = rest
+                if "repeatable" in meaning:
+                    entry.setdefault("__repeatable__", "")
+                    entry["__repeatable__"] += f" {opt}"
+
+    for row in shared_table.split("\n\n", 1)[0].splitlines():
+        cells = [c.strip() for c in row.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`"):
+            for magic in shared_names:
+                add(magic, cells[0], cells[1])
+    magic = ""
+    table = reference.split("| Magic | Option | Meaning |", 1)[1].split("\n\n", 1)[0]
+    for row in table.splitlines()[2:]:
+        cells = [c.strip() for c in re.split(r"(?<!\\)\|", row.strip().strip("|"))]
+        if cells[0]:
+            column = cells[0].strip("`")
+            magic = column.split()[0]
+            docs.setdefault(magic, {})["__line__"] = column
+        add(magic, cells[1], cells[2])
+        if cells[2].startswith("as `%th_transcribe`"):
+            docs[magic].update({k: docs["%th_transcribe"][k] for k in ("--language", "--format")})
+    return docs
+
+
+def test_every_magic_and_option_is_in_the_reference() -> None:
+    """The README's magic reference and the magics' parsers say the same, both ways: every magic there is one
+    (cell or line, as written), every option of every parser is documented for that magic (short forms too), and
+    nothing documented is missing from the parser; a value's name is argparse's metavar, choices are the
+    parser's choices, a flag takes no value, "repeatable" is an option given many times, and a magic's
+    positional words (``%th_models [FILTER]``) are its parser's."""
+    from tokenhot_nb.magics._args import _BUILDERS, parser
+    from tokenhot_nb.magics._magics import TokenhotMagics
+
+    docs = _documented_magics()
+    progs = {parser(name).prog: name for name in _BUILDERS}
+    assert set(docs) == set(progs), f"README {sorted(set(docs) - set(progs))} vs parsers {sorted(set(progs) - set(docs))}"
+    for prog, name in progs.items():
+        kind = "cell" if prog.startswith("%%") else "line"
+        assert name in TokenhotMagics.magics[kind], f"{prog} is not a {kind} magic"
+        documented = {k: v for k, v in docs[prog].items() if not k.startswith("__")}
+        actions = {opt: a for a in parser(name)._actions for opt in a.option_strings if opt not in ("-h", "--help")}
+        assert set(documented) == set(actions), (
+            f"{prog}: undocumented {sorted(set(actions) - set(documented))}, "
+            f"documented but not an option {sorted(set(documented) - set(actions))}")
+        for opt, value in documented.items():
+            action = actions[opt]
+            if action.nargs == 0:
+                assert value == "", f"{prog} {opt} is a flag, the README gives it a value {value!r}"
+            elif action.choices:
+                assert value.startswith("{") and set(value.strip("{}").split(",")) == set(action.choices), (
+                    f"{prog} {opt}: README says {value!r}, the parser takes {list(action.choices)}")
+            elif value:
+                metavar = action.metavar or action.dest.upper()
+                assert value.strip("[]") == metavar, f"{prog} {opt}: README says {value!r}, --help says {metavar}"
+        repeatable = set(docs[prog].get("__repeatable__", "").split())
+        appended = {opt for opt, a in actions.items() if type(a).__name__ == "_AppendAction"}
+        assert repeatable == appended, f"{prog}: README repeatable {sorted(repeatable)}, parser {sorted(appended)}"
+        positional = [a.metavar or a.dest.upper() for a in parser(name)._actions if not a.option_strings]
+        words = docs[prog]["__line__"].split()[1:]
+        assert [w.strip("[]") for w in words] == [w.strip("[]") for p in positional for w in p.split()], (
+            f"{prog}: README writes {docs[prog]['__line__']!r}, the parser takes {positional}")
 
 
 def test_readme_links_exist() -> None:
