@@ -242,3 +242,63 @@ def test_the_ten_line_quickstart_runs(tmp_path: Path, monkeypatch) -> None:
     assert [e.kind for e in s.history] == ["image", "video", "chat", "speak", "transcribe", "chat", "chat", "chat"]
     assert all(e.status == "ok" for e in s.history)
     s.close()
+
+
+def _section(title: str) -> str:
+    return README.split(f"## {title}\n", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_configuration_table_is_the_settings() -> None:
+    """Every ``name=value`` of the Configuration table is a Settings field with that default (or a Session
+    argument), every Settings field is in it, and every environment variable it names is read by the package."""
+    import dataclasses
+    import inspect
+
+    from tokenhot_nb import Session
+    from tokenhot_nb._config import Settings
+
+    table = "\n".join(line for line in _section("Configuration").split("**Modes.**", 1)[0].splitlines()
+                      if line.startswith("|"))
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    session_args = set(inspect.signature(Session.__init__).parameters) - {"self", "settings"}
+    named: set[str] = set()
+    units = {"GiB": 2**30, "MiB": 2**20}
+    for row in table.splitlines()[2:]:
+        argument_cell = row.split("|")[2]
+        for name, value in re.findall(r"`(\w+)=([^`]*)`", argument_cell):
+            named.add(name)
+            assert name in fields or name in session_args, f"{name}= is neither a setting nor a Session argument"
+            if name in fields and value:
+                number, _, unit = value.partition(" ")
+                expected = fields[name].default
+                written = float(number) * units[unit] if unit else (
+                    number.strip('"') if number.startswith('"') else float(number))
+                assert written == expected, f"the README says {name}={value}, the default is {expected!r}"
+        for var in re.findall(r"`(TOKENHOT_\w+)`", row):
+            assert any(var in f.read_text() for f in (ROOT / "tokenhot_nb").rglob("*.py")), var
+    assert set(fields) <= named, f"settings missing from the table: {sorted(set(fields) - named)}"
+    assert {"seed", "defaults"} <= named
+
+
+def test_the_simulator_flags_are_the_cli() -> None:
+    """The simulator section names every option of ``python -m tokenhot_nb.sim`` and nothing else, with every
+    choice of ``--service-error`` and ``--stream-shape``; architecture.md's Faults listing names every field."""
+    import dataclasses
+
+    from tokenhot_nb.sim import Faults
+    from tokenhot_nb.sim.__main__ import build_parser
+    from tokenhot_nb.sim.faults import SERVICE_ERRORS, STREAM_SHAPES
+
+    section = _section("The simulator")
+    documented = set(re.findall(r"(?<![\w-])(--[a-z][\w-]*)", section))
+    actions = {o: a for a in build_parser()._actions for o in a.option_strings if o not in ("-h", "--help")}
+    assert documented == set(actions), (f"undocumented {sorted(set(actions) - documented)}, "
+                                        f"documented but no option {sorted(documented - set(actions))}")
+    rows = {re.match(r"\| `(--[\w-]+)", r).group(1): r for r in section.splitlines()  # type: ignore[union-attr]
+            if r.startswith("| `--")}
+    assert all(f"`{name}`" in rows["--service-error"] for name in SERVICE_ERRORS)
+    assert all(f"`{name}`" in rows["--stream-shape"] for name in STREAM_SHAPES)
+    arch = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    faults = arch.split("`Faults` (dataclass", 1)[1].split("\nThe price table", 1)[0]
+    for field in dataclasses.fields(Faults):
+        assert re.search(rf"`{field.name}[`:]", faults), f"architecture.md's Faults listing misses {field.name}"
