@@ -121,7 +121,9 @@ def _resolve(chain: list[str], start: object) -> bool:
             try:
                 obj = getattr(obj, attr)
             except AttributeError:
-                obj = importlib.import_module(f"{obj.__name__}.{attr}")  # type: ignore[union-attr]
+                if not isinstance(obj, types.ModuleType):
+                    return True  # an instance attribute (``self.result = …``): its type is not followed
+                obj = importlib.import_module(f"{obj.__name__}.{attr}")
             if not isinstance(obj, types.ModuleType | type):
                 obj = type(obj)
     return True
@@ -134,6 +136,8 @@ INSTANCES = {
     "history": "tokenhot_nb.history._history.History", "entry": "tokenhot_nb.history._entry.HistoryEntry",
     "err": "tokenhot_nb.errors.TokenhotError", "result": "tokenhot_nb.results.image.ImageResult",
     "img": "tokenhot_nb.results.image.ImageResult", "call": "tokenhot_nb.families._types.HttpCall",
+    "m": "tokenhot_nb.catalog.ModelInfo", "batch": "tokenhot_nb.results.batch.BatchResult",
+    "task": "tokenhot_nb.results.task.VideoTask", "panel": "tokenhot_nb.widgets.chat.ChatPanel",
 }
 
 
@@ -159,11 +163,12 @@ def _dotted_ok(name: str) -> bool:
     return any(_resolve(rest, start) for start in starts)
 
 
-def _path_ok(path: str) -> bool:
+def _path_ok(path: str, home: Path = PKG) -> bool:
     """``tokenhot_nb/x.py``, ``client/_lane.py``, ``families/video/``, ``_guard.py`` (a unique base name) or
-    ``_session/inputs.fetch`` (a module path, then an attribute)."""
-    if path.startswith("tests/"):
-        return (ROOT / path).exists()
+    ``_session/inputs.fetch`` (a module path, then an attribute); a file of the doc's own folder (``home``:
+    bench/README.md's ``bench_client.py``) too."""
+    if path.startswith("tests/") or home != PKG and (home / path).exists():
+        return (ROOT / path).exists() or (home / path).exists()
     rel = path.removeprefix("tokenhot_nb/")
     if rel == "":
         return True
@@ -194,6 +199,12 @@ NOT_OURS = {
     "err.partial": "set on the error by _session/images.py (the images that arrived)",
     "gemini.stream": "an endpoint name (catalogue)",
     "gemini.generate": "an endpoint name (catalogue)",
+    "text.format": "a field of the Responses API's body",
+    "AsyncOpenAI": "the openai SDK's",
+    "InteractiveShell": "IPython's",
+    "VmHWM": "a /proc/self/status field",
+    "VmRSS": "a /proc/self/status field",
+    "ru_maxrss": "resource.getrusage's field",
     "__init__": "Python's",
     "__cause__": "Python's",
     "__context__": "Python's",
@@ -221,9 +232,27 @@ def _names_to_check(markdown: str) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("doc", ["docs/architecture.md", "README.md"])
-def test_names_exist(doc: str) -> None:
-    """Every Python name docs/architecture.md (and the README) writes in backticks is still in the package.
+def _notebook_markdown(path: Path) -> str:
+    import json
+
+    cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+    return "\n\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+
+
+#: Each documentation text whose backticked names are checked: (label, its text, its folder).
+DOCS = [
+    ("docs/architecture.md", ARCH, PKG),
+    ("README.md", README, PKG),
+    ("bench/README.md", (ROOT / "bench" / "README.md").read_text(encoding="utf-8").split("<!-- figures:begin -->")[0],
+     ROOT / "bench"),
+    *[(f"notebooks/{nb.name}", _notebook_markdown(nb), PKG) for nb in sorted((ROOT / "notebooks").glob("*.ipynb"))],
+]
+
+
+@pytest.mark.parametrize(("doc", "text", "home"), DOCS, ids=[d[0] for d in DOCS])
+def test_names_exist(doc: str, text: str, home: Path) -> None:
+    """Every Python name docs/architecture.md (the README, bench/README.md's prose, the notebooks' Markdown) writes in
+    backticks is still in the package.
 
     The rule: a token in backticks (outside code blocks) is checked when it reads as a Python name, after
     dropping a leading ``.``, a call's ``(…)`` and a ``-> result``, and that name is dotted, holds an underscore
@@ -240,11 +269,11 @@ def test_names_exist(doc: str) -> None:
     """
     words = _code_words()
     missing = []
-    for name in _names_to_check((ROOT / doc).read_text(encoding="utf-8")):
+    for name in _names_to_check(text):
         if name in NOT_OURS:
             continue
         if "/" in name or name.endswith(".py"):
-            ok = _path_ok(name)
+            ok = _path_ok(name, home)
         elif "." in name:
             ok = _dotted_ok(name)
         else:
@@ -256,7 +285,7 @@ def test_names_exist(doc: str) -> None:
 
 def test_not_ours_is_not_stale() -> None:
     """Every allow-listed name is still in a doc."""
-    checked = set(_names_to_check(ARCH)) | set(_names_to_check(README))
+    checked = {name for _, text, _ in DOCS for name in _names_to_check(text)}
     assert not set(NOT_OURS) - checked
 
 
