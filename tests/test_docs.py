@@ -167,7 +167,7 @@ def _path_ok(path: str, home: Path = PKG) -> bool:
     """``tokenhot_nb/x.py``, ``client/_lane.py``, ``families/video/``, ``_guard.py`` (a unique base name) or
     ``_session/inputs.fetch`` (a module path, then an attribute); a file of the doc's own folder (``home``:
     bench/README.md's ``bench_client.py``) too."""
-    if path.startswith("tests/") or home != PKG and (home / path).exists():
+    if path.startswith("tests/") or (home != PKG and (home / path).exists()):
         return (ROOT / path).exists() or (home / path).exists()
     rel = path.removeprefix("tokenhot_nb/")
     if rel == "":
@@ -509,3 +509,39 @@ def test_every_async_twin_is_listed() -> None:
     for twin in real:
         public = [p for p in inspect.signature(getattr(Session, twin)).parameters if not p.startswith("_")]
         assert public == list(inspect.signature(getattr(Session, twin[1:])).parameters), twin
+
+
+_MAGIC_HARNESS = r'''
+import json, sys
+from IPython.testing.globalipapp import start_ipython
+import tokenhot_nb
+cell, setup = json.loads(sys.stdin.read())
+ip = start_ipython()
+ip.run_line_magic("load_ext", "tokenhot_nb")
+assert ip.run_cell(setup).success
+result = ip.run_cell(cell)
+rows = [(e.kind, e.model, e.params.get("prompt"), e.params.get("size"), e.params.get("n"), e.status)
+        for e in tokenhot_nb.session().history]
+print(json.dumps({"ok": result.success, "rows": rows, "pair": len(ip.user_ns["pair"])}))
+'''
+
+
+def test_readme_magic_example_runs(tmp_path: Path) -> None:
+    """The README's ``%%th_image`` cell runs offline as written, after the cell it says sets ``animal``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    magics = README.split("## Magics", 1)[1].split("\n## ", 1)[0]
+    (_, _, cell), = _blocks(magics, "")
+    setup = re.search(r"after one that set `([^`]+)`", magics).group(1)  # type: ignore[union-attr]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENHOT_")}
+    env.update(TOKENHOT_MODE="offline", TOKENHOT_STORE=str(tmp_path / "store"),
+               PYTHONPATH=os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, "-c", _MAGIC_HARNESS], input=json.dumps([cell, setup]),
+                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"ok": True, "pair": 2, "rows": [
+        ["image", "gpt-image-2", "A fox reading a newspaper in a café", "1536x1024", 2, "ok"]]}, out
