@@ -463,6 +463,41 @@ def _listed_signatures() -> dict[str, list[list[str]]]:
     return found
 
 
+def _real_params(sig: inspect.Signature) -> list[str]:
+    """A signature's parameters as a listing writes them: ``*`` before the keyword-only ones, ``**options``;
+    ``self`` and private ones (``_bar``) left out."""
+    real: list[str] = []
+    for p in sig.parameters.values():
+        if p.name == "self" or p.name.startswith("_"):
+            continue
+        if p.kind is p.KEYWORD_ONLY and not any(r.startswith("*") for r in real):
+            real.append("*")
+        real.append({p.VAR_KEYWORD: "**", p.VAR_POSITIONAL: "*"}.get(p.kind, "") + p.name)
+    return real
+
+
+def _listing_problems(label: str, params: list[str], sig: inspect.Signature) -> list[str]:
+    """What a listed call's parameters get wrong: the names in order (a listing ending in ``...`` only the first
+    ones), ``*`` and ``**`` where they are, and every default written as a Python literal."""
+    partial = bool(params) and params[-1] == "..."
+    written = [re.match(r"\*{0,2}\w*", p).group(0) for p in params if p != "..."]  # type: ignore[union-attr]
+    real = _real_params(sig)
+    if (real[:len(written)] if partial else real) != written:
+        return [f"{label}: the doc lists {written}{' …' if partial else ''}, the code takes {real}"]
+    problems = []
+    for p in params:
+        if "=" in p and not p.startswith("*"):
+            pname, default = re.match(r"(\w+)[^=]*=\s*(.+)$", p).groups()  # type: ignore[union-attr]
+            try:
+                value = ast.literal_eval(default)
+            except (ValueError, SyntaxError):
+                continue
+            if sig.parameters[pname].default != value:
+                problems.append(f"{label}({pname}=…): listed {default}, the default is "
+                                f"{sig.parameters[pname].default!r}")
+    return problems
+
+
 def test_session_signatures_are_the_listed_ones() -> None:
     """Each ``s.method(…)`` docs/architecture.md lists has the method's parameters: the same names in the same
     order, ``*`` where keyword-only ones start, ``**options`` where it takes them, and the defaults it writes
@@ -472,27 +507,61 @@ def test_session_signatures_are_the_listed_ones() -> None:
 
     listed = _listed_signatures()
     assert {"__init__", "image", "edit", "video", "resume", "chat", "compare", "embed"} <= set(listed)
-    for name, listings in listed.items():
-        sig = inspect.signature(getattr(Session, name))
-        real = []
-        for p in list(sig.parameters.values())[1:]:
-            if p.name.startswith("_"):
+    problems = [problem for name, listings in listed.items() for params in listings
+                for problem in _listing_problems(f"s.{name}", params, inspect.signature(getattr(Session, name)))]
+    assert not problems, "\n".join(problems)
+
+
+#: How the other listings name what they call: ``await client.send(…)``, ``chat.build(…)``, ``store.get(…)``.
+LISTING_OBJECTS = {
+    "client": "tokenhot_nb.client.Client", "store": "tokenhot_nb.history.Store",
+    "chat": "tokenhot_nb.families.chat", "images": "tokenhot_nb.families.images",
+    "video": "tokenhot_nb.families.video", "audio": "tokenhot_nb.families.audio",
+    "embeddings": "tokenhot_nb.families.embeddings", "_loop": "tokenhot_nb.client._loop",
+}
+
+
+def test_the_other_listings_are_the_real_signatures() -> None:
+    """The client, families, history and safe-rendering listings of docs/architecture.md: each call written
+    ``obj.name(…)`` (``LISTING_OBJECTS``) or ``name(…)`` imported by the block's own ``from … import`` line
+    takes the parameters listed, as :func:`_listing_problems` checks them; a class's listing
+    (``Store(root)``) names its first parameters, and a call with values (``serve("127.0.0.1", 0)``) is an
+    example, not checked."""
+    problems, checked = [], 0
+    for _, section, code in _blocks(ARCH, "python"):
+        if code.startswith("s = tokenhot_nb.Session("):
+            continue
+        text = "\n".join(line.split("#", 1)[0] for line in code.splitlines())
+        imported = {}
+        for m in re.finditer(r"^from (\S+) import (.+)$", text, flags=re.M):
+            module = importlib.import_module(m.group(1))
+            imported.update({n.strip(): getattr(module, n.strip()) for n in m.group(2).split(",")})
+        for m in re.finditer(r"(?<![\w.])(?:(\w+)\.)?(\w+)\(", text):
+            base, name = m.groups()
+            if base in LISTING_OBJECTS:
+                module, _, attr = LISTING_OBJECTS[base].rpartition(".")
+                owner = getattr(importlib.import_module(module), attr) if base in ("client", "store") else (
+                    importlib.import_module(LISTING_OBJECTS[base]))
+                target = getattr(owner, name, None)
+                assert target is not None, f"{section}: {base}.{name} does not exist"
+            elif base is None and name in imported and callable(imported[name]):
+                target = imported[name]
+            else:
                 continue
-            if p.kind is p.KEYWORD_ONLY and "*" not in real and not any(r.startswith("*") for r in real):
-                real.append("*")
-            real.append({p.VAR_KEYWORD: "**", p.VAR_POSITIONAL: "*"}.get(p.kind, "") + p.name)
-        for params in listings:
-            written = [re.match(r"\*{0,2}\w*", p).group(0) for p in params]  # type: ignore[union-attr]
-            assert written == real, f"s.{name}: architecture.md lists {written}, the method takes {real}"
-            for p in params:
-                if "=" in p and not p.startswith("*"):
-                    pname, default = re.match(r"(\w+)[^=]*=\s*(.+)$", p).groups()  # type: ignore[union-attr]
-                    try:
-                        value = ast.literal_eval(default)
-                    except ValueError:
-                        continue
-                    assert sig.parameters[pname].default == value, (
-                        f"s.{name}({pname}=…): listed {default}, the default is {sig.parameters[pname].default!r}")
+            depth, i = 1, m.end()
+            while depth:
+                depth += {"(": 1, ")": -1}.get(text[i], 0)
+                i += 1
+            params = _split_top(text[m.end():i - 1])
+            if any(not re.match(r"\*{0,2}[A-Za-z_]|\*$|\.\.\.$", p) for p in params):
+                continue  # a call with values (``serve("127.0.0.1", 0, …)``): an example, not a signature
+            if isinstance(target, type):  # ``Store(root)``: how one is made, not every option
+                params = [*params, "..."] if params[-1:] != ["..."] else params
+            sig = inspect.signature(target.__init__ if isinstance(target, type) else target)
+            problems += _listing_problems(f"{base + '.' if base else ''}{name}", params, sig)
+            checked += 1
+    assert checked >= 30
+    assert not problems, "\n".join(problems)
 
 
 def test_every_async_twin_is_listed() -> None:
