@@ -302,3 +302,13 @@ def test_the_simulator_flags_are_the_cli() -> None:
     faults = arch.split("`Faults` (dataclass", 1)[1].split("\nThe price table", 1)[0]
     for field in dataclasses.fields(Faults):
         assert re.search(rf"`{field.name}[`:]", faults), f"architecture.md's Faults listing misses {field.name}"
+
+
+def test_the_catalogue_counts_are_true() -> None:
+    """"54 built-in models and 23 protocol families" counts what the catalogue holds."""
+    import tokenhot_nb
+    from tokenhot_nb.catalog import families
+
+    said = re.search(r"(\d+) built-in models and (\d+) protocol families", README)
+    assert said is not None
+    assert (int(said.group(1)), int(said.group(2))) == (len(tokenhot_nb.models()), len(families()))
