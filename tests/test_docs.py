@@ -1,12 +1,14 @@
 """The documentation is a contract: what README.md and docs/architecture.md say about the code is checked here.
 
-- Every Python block of the README meant to run runs offline (no key, a temp store), in order, in one namespace
-  per section; the blocks that are not meant to run are listed in ``NOT_RUN`` with why. The signature listings
-  of docs/architecture.md are not run, but their ``from tokenhot_nb… import …`` lines are.
-- Every Python name docs/architecture.md and README.md write in backticks exists (rule in :func:`test_names_exist`).
-- The module map of docs/architecture.md lists every module file under tokenhot_nb/ and nothing else; the README's
-  layout block names every top-level part of the package and nothing else.
-- The Session signatures docs/architecture.md lists are the real ones.
+- Every README Python block runs offline (no key, a temp store), in order, in a fresh interpreter; its
+  ``%%th_image`` cell runs in IPython's shell. Every other block of both docs is in ``NOT_RUN`` with why (shell
+  commands, signature listings, module listings); the listings' ``from tokenhot_nb… import …`` lines are run.
+- Every Python name written in backticks exists (rule in :func:`test_names_exist`): in docs/architecture.md, the
+  README, bench/README.md's prose and the notebooks' Markdown cells.
+- The module map of docs/architecture.md lists every module file under tokenhot_nb/ and nothing else; its
+  ``_session/`` listing every ``_session`` module; the README's layout block every top-level part of the package.
+- The signatures docs/architecture.md lists (the Session's, the client's, the families', the store's, _safe's)
+  are the real ones (:func:`inspect.signature`), and its async-twins line names every twin.
 """
 
 from __future__ import annotations
@@ -292,9 +294,9 @@ def test_not_ours_is_not_stale() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # code blocks that run
 
-def _blocks(markdown: str, lang: str) -> list[tuple[int, str, str]]:
-    """(line, section heading, code) of every fenced block in ``lang`` ("" for a bare fence), read fence by
-    fence so a closing fence is never taken for an opening one."""
+def _all_blocks(markdown: str) -> list[tuple[int, str, str, str]]:
+    """(line, section heading, language, code) of every fenced block, read fence by fence so a closing fence is
+    never taken for an opening one."""
     out, heading, block, opened = [], "", None, (0, "")
     for number, line in enumerate(markdown.splitlines(), 1):
         if block is None and line.startswith("## "):
@@ -303,23 +305,62 @@ def _blocks(markdown: str, lang: str) -> list[tuple[int, str, str]]:
             if block is None:
                 block, opened = [], (number + 1, line[3:].strip())
             else:
-                if opened[1] == lang:
-                    out.append((opened[0], heading, "".join(ln + "\n" for ln in block)))
+                out.append((opened[0], heading, opened[1], "".join(ln + "\n" for ln in block)))
                 block = None
         elif block is not None:
             block.append(line)
     return out
 
 
-#: README Python blocks that are not run, by section, and why. Every other one runs.
-README_NOT_RUN: dict[str, str] = {
-    # none: every README Python block runs (the simulator's runs against a served simulator, below)
+def _blocks(markdown: str, lang: str) -> list[tuple[int, str, str]]:
+    """(line, section heading, code) of every fenced block in ``lang`` ("" for a bare fence)."""
+    return [(line, heading, code) for line, heading, language, code in _all_blocks(markdown) if language == lang]
+
+
+#: Blocks run here: every Python block of the README (``test_readme_python_blocks_run``) and its magic cell
+#: (``test_readme_magic_example_runs``), as (doc, section, language).
+RUN = {("README.md", "*", "python"), ("README.md", "Magics", "")}
+
+#: Every other block, by (doc, section, language), and why it is not run.
+NOT_RUN = {
+    ("README.md", "The two commands", "bash"): "shell: installs, the notebook and the suite (test_readme checks "
+                                               "the commands and runs the quickstart command)",
+    ("README.md", "Install", "bash"): "shell: pip installs",
+    ("README.md", "History and replay", "bash"): "shell: record and replay a notebook of yours (my.ipynb)",
+    ("README.md", "The simulator", "bash"): "shell: servers that run until stopped (their flags: "
+                                            "test_the_simulator_flags_are_the_cli)",
+    ("README.md", "Development", "bash"): "shell: the development commands (the suite itself among them)",
+    ("README.md", "Development", ""): "the layout (test_readme_layout_names_every_part_of_the_package)",
+    ("docs/architecture.md", "", ""): "the data-flow diagram",
+    ("docs/architecture.md", "client/ (async core + sync facade)", "python"):
+        "signature listing (test_the_other_listings_are_the_real_signatures; its imports: "
+        "test_architecture_imports_work)",
+    ("docs/architecture.md", "sim/ (offline simulator)", "python"):
+        "signature listing with a shell line (python -m tokenhot_nb.sim …); its imports are run",
+    ("docs/architecture.md", "families/ (pure)", "python"): "signature listing (checked with inspect.signature)",
+    ("docs/architecture.md", "_session/, results/, history/ (the front door)", ""):
+        "the _session/ module listing (test_architecture_listings_name_only_real_modules)",
+    ("docs/architecture.md", "_session/, results/, history/ (the front door)", "python"):
+        "the Session's signature listing (test_session_signatures_are_the_listed_ones)",
+    ("docs/architecture.md", "history/ (store, API, export, replay lookup)", "python"):
+        "signature listing (checked with inspect.signature); its imports are run",
+    ("docs/architecture.md", "widgets/ (panels over the Session)", ""): "the widgets/ module listing",
+    ("docs/architecture.md", "Safe rendering (`tokenhot_nb/_safe.py`)", "python"):
+        "signature listing (checked with inspect.signature); its imports are run",
 }
 
-#: docs/architecture.md's Python blocks are signature listings (``await client.send(call: HttpCall) ->
-#: Response``, ``Store(root)``, shell lines such as ``python -m tokenhot_nb.sim …``), not programs: none is run
-#: whole, but every ``from tokenhot_nb… import …`` line in them is (``test_architecture_imports_work``).
-ARCH_NOT_RUN = "signature listings"
+
+def test_every_block_is_run_or_says_why_not() -> None:
+    """Each fenced block of README.md and docs/architecture.md is run by a test here or listed in NOT_RUN with
+    why; NOT_RUN names only blocks that exist."""
+    seen = set()
+    for doc, text in (("README.md", README), ("docs/architecture.md", ARCH)):
+        for _, section, lang, _ in _all_blocks(text):
+            key = (doc, section, lang)
+            seen.add(key)
+            assert (doc, "*", lang) in RUN or key in RUN or key in NOT_RUN, f"{key}: run it, or say in NOT_RUN why not"
+    assert not set(NOT_RUN) - seen, f"NOT_RUN names blocks that are gone: {sorted(set(NOT_RUN) - seen)}"
+
 
 _HARNESS = r'''
 import json, sys, traceback
@@ -352,7 +393,7 @@ def test_readme_python_blocks_run(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    blocks = [b for b in _blocks(README, "python") if b[1] not in README_NOT_RUN]
+    blocks = _blocks(README, "python")
     assert len(blocks) >= 5
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENHOT_")}
     env.update(TOKENHOT_MODE="offline", TOKENHOT_STORE=str(tmp_path / "store"),
@@ -361,7 +402,6 @@ def test_readme_python_blocks_run(tmp_path: Path) -> None:
                           text=True, cwd=tmp_path, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-5000:] + "\n--- stdout:\n" + proc.stdout[-2000:]
     assert proc.stdout.count("ran: ") == len(blocks)
-    assert not set(README_NOT_RUN) - {b[1] for b in _blocks(README, "python")}
 
 
 def test_architecture_imports_work() -> None:
