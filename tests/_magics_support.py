@@ -27,10 +27,9 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
     """The magics' shared session, offline, on a fresh store (video polls without waiting)."""
     monkeypatch.setenv("TOKENHOT_MODE", "offline")
     monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "store"))
-    monkeypatch.setenv("TOKENHOT_POLL_INTERVAL", "0.001")
     monkeypatch.delenv("TOKENHOT_API_KEY", raising=False)
     monkeypatch.setattr(magics_pkg, "last_error", None)
     assert _magics._session.__module__ == _magics.__name__
-    s = tokenhot_nb.session(reset=True)
+    s = tokenhot_nb.session(reset=True, poll_interval=0.001)  # (a setting no variable sets)
     yield s
     tokenhot_nb.session(reset=True).close()

@@ -1,7 +1,8 @@
 """IPython magics: ``%%th_image``, ``%%th_chat``, ``%%th_video``, ``%%th_audio``, ``%th_transcribe``,
-``%th_translate``, ``%th_models``, ``%th_history``, ``%th_config``, ``%th_panel``.
+``%th_translate``, ``%th_models``, ``%th_history``, ``%th_config``, ``%th_balance``, ``%th_panel``.
 
-A thin skin over the default :class:`~tokenhot_nb.session.Session`: options in, result objects out.
+A thin skin over the default :class:`~tokenhot_nb.Session` (``tokenhot_nb.session()``): options in, result objects
+out.
 Loading is cheap: nothing heavy (httpx, PIL, av, ipywidgets, sqlite) is imported until a magic runs.
 """
 
