@@ -385,7 +385,7 @@ def test_of_n_images_those_that_arrived_are_kept_and_the_failed_one_named(tmp_pa
         with pytest.raises(E.DownloadError, match=r"2 of 3 images arrived.*image 2") as info:
             s.image("three cats", model="gpt-image-2", n=3, size="64x64")
         assert relay.calls("/v1/images/generations") == 1
-    partial = info.value.partial  # type: ignore[attr-defined]
+    partial = info.value.partial
     assert len(partial) == 2
     (entry,) = rows(s)
     assert entry.status == "pending" and len([o for o in entry.outputs if o["role"] == "image"]) == 2

@@ -198,7 +198,7 @@ NOT_OURS = {
     "data.data": "a field of a video task's JSON",
     "usage.cached_tokens": "a key of a row's usage",
     "usage.reserved": "a key of a row's usage",
-    "err.partial": "set on the error by _session/images.py (the images that arrived)",
+    "err.partial": "an error object's TokenhotError.partial (the images that arrived), named by a variable",
     "gemini.stream": "an endpoint name (catalogue)",
     "gemini.generate": "an endpoint name (catalogue)",
     "text.format": "a field of the Responses API's body",

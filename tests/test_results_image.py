@@ -183,7 +183,7 @@ def test_an_answer_with_several_images_keeps_the_good_ones(tmp_path: Path) -> No
         with pytest.raises(E.APIError, match=r"^1 of 2 images arrived \(image 2: an HTML page, not an "
                                              r"image\)\. The call is paid for") as info:
             s.image("two cats", model="gpt-image-2", n=2, size="64x64")
-    partial = info.value.partial  # type: ignore[attr-defined]
+    partial = info.value.partial
     assert isinstance(partial, ImageResult) and len(partial) == 1 and partial.data() == good
     entry = s.history[-1]
     assert entry.status == "error" and sorted(o["role"] for o in entry.outputs) == ["image", "raw"]

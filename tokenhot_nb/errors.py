@@ -108,6 +108,9 @@ class TokenhotError(Exception):
     """
 
     default_hint = ""
+    #: What a paid call made before it failed, when it made something (an image call's ``ImageResult`` of the images
+    #: that arrived): nothing paid for is lost with the error.
+    partial: Any = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         # cleaned, then redacted whole: cleaning joins what escapes split (a key too), a cut must not leave half one

@@ -191,7 +191,7 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
         refs = [_ref(r, g) for r, g in zip(reply.images, got, strict=True)]
         err = _keep_missing(session, rec, refs, got, outputs, response, usage, search_text)
         partial = image_result(session, outputs, prompt, "", info.id, rec.final())
-        err.partial = partial  # type: ignore[attr-defined]
+        err.partial = partial  # type: ignore[attr-defined]  # (a TokenhotError, or whatever a download raised)
         missing.append(err)
         return partial
     entry = rec.ok(response=response, usage=usage, outputs=outputs, text=search_text)
@@ -492,7 +492,7 @@ async def resume_entry(session: Session, which: Any) -> Result:
                  response={**response, "images": refs}, outputs=outputs, error=err)
     mark_recorded(err)
     updated = store.get(entry.id or 0).bind(store, session)
-    err.partial = image_result(session, outputs, str((entry.params or {}).get("prompt") or ""), "",  # type: ignore[attr-defined]
+    err.partial = image_result(session, outputs, str((entry.params or {}).get("prompt") or ""), "",
                                entry.model, updated)
     raise err
 
