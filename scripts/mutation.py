@@ -43,13 +43,16 @@ TARGETS: dict[str, Target] = {
     "config": Target("tokenhot_nb/_config.py", ("tests/test_config.py",)),
     "catalog": Target("tokenhot_nb/catalog.py", ("tests/test_catalog.py", "tests/test_catalog_merge.py",
                                                  "tests/test_catalog_classify.py", "tests/test_catalog_price.py")),
-    "sse": Target("tokenhot_nb/client/_sse.py", ("tests/test_client_sse.py", "tests/test_client_sse_wire.py")),
-    "download": Target("tokenhot_nb/client/_download.py", ("tests/test_client_download.py",)),
+    "sse": Target("tokenhot_nb/client/_sse.py", ("tests/test_client_sse.py", "tests/test_client_sse_wire.py",
+                                                   "tests/test_families_json.py")),
+    "download": Target("tokenhot_nb/client/_download.py", ("tests/test_client_download.py",
+                                                              "tests/test_client_net_faults.py")),
     "errors": Target("tokenhot_nb/client/_errors.py", ("tests/test_client_errors.py",)),
     "replay": Target("tokenhot_nb/history/_replay.py", ("tests/test_history_replay.py",)),
 }
 
 _ERR = "tokenhot_nb.client._errors.x_"
+_SSE = "tokenhot_nb.client._sse."
 _NOT_ASCII_KEY = "json.dumps ensure_ascii: only a non-ASCII secret would differ, and a key is ASCII (check_key)"
 
 #: Surviving mutants that cannot change behaviour, by mutmut's mutant name, with the reason. Mutant names
@@ -111,23 +114,30 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "kind or 'XXXX' for kind or '': neither is a kind, both give the default example family",
     },
     "sse": {
-        "tokenhot_nb.client._sse.xǁEventStreamǁ__init____mutmut_1":
+        _SSE + "xǁEventStreamǁ__init____mutmut_1":
             "the description's default only reaches a debug log line (Client always passes one)",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ__init____mutmut_13":
-            "_primed = None: as falsy as False",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_run__mutmut_6":
-            "httpx headers are case-insensitive",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_73":
-            "aiter_bytes for every body: the same bytes (bound_body already decoded them); "
-            "aiter_raw is the fast path",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_94":
-            "more = None: as falsy as False",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_103":
-            "Task.uncancel exists on the 3.11 measured (the default matters on 3.10 only)",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_151":
-            "more = None: as falsy as False",
-        "tokenhot_nb.client._sse.xǁEventStreamǁ_events__mutmut_207":
-            "waiting = None: as falsy as False",
+        _SSE + "xǁEventStreamǁ__init____mutmut_14": "_primed = None: as falsy as False",
+        _SSE + "xǁEventStreamǁ_run__mutmut_6": "httpx headers are case-insensitive",
+        _SSE + "x__body_chunks__mutmut_3":
+            "aiter_bytes for every body: the same bytes (bound_body already decoded them); aiter_raw is the fast path",
+        _SSE + "x_decode_data__mutmut_14":
+            "paused_collection for every frame: the same value; only the garbage collector's pause differs",
+        _SSE + "x_decode_data__mutmut_19": "as x_decode_data__mutmut_14 (paused for long or bracket-rich frames)",
+        _SSE + "x_decode_data__mutmut_20": "as x_decode_data__mutmut_14 (paused for a frame of exactly 2048 characters)",
+        _SSE + "xǁEventStreamǁ_events__mutmut_79": "started = None: as falsy as False",
+        _SSE + "xǁEventStreamǁ_events__mutmut_110": "more = None: as falsy as False",
+        _SSE + "xǁEventStreamǁ_events__mutmut_119":
+            "Task.uncancel exists on the 3.11 measured (the getattr default matters on 3.10 only)",
+        _SSE + "xǁEventStreamǁ_events__mutmut_167": "more = None: as falsy as False",
+        _SSE + "xǁEventStreamǁ_events__mutmut_227": "waiting = None: as falsy as False",
+        _SSE + "xǁEventStreamǁ_sniff__mutmut_10": "_stall_error(deadline=None): as falsy as False",
+        _SSE + "xǁEventStreamǁ_envelope_error__mutmut_23": "'UTF-8' and 'utf-8' name the same codec",
+        _SSE + "xǁEventStreamǁ_whole_answer__mutmut_30":
+            "the envelope's error built from json.dumps(item): when the body as sent parses strictly to a dict, "
+            "item is that same dict (whole.json() parses strictly first), so the error is the same",
+        _SSE + "xǁEventStreamǁ_whole_answer__mutmut_35":
+            "as _whole_answer__mutmut_30 for a whole envelope; an array's body as sent is no dict, so its "
+            "item's error is built from the item either way",
     },
 }
 for _name in TARGETS:

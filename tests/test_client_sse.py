@@ -1038,3 +1038,251 @@ def test_a_gemini_stream_ends_only_after_a_frame_says_why() -> None:
     for odd in ({"candidates": 5}, {"candidates": [None, "x"]}, {"promptFeedback": "x"}):  # read around, not raised
         _, err = collect_until_error(make_client(sse_handler(frame(odd))), fmt="gemini")
         assert "ended early" in err.message
+
+
+# -- the body's head, read to sniff it or to look for an error envelope ------------------------------------
+def _pieces(*parts: bytes) -> tuple[AsyncIterator[bytes], list[bytes]]:
+    """An async body of ``parts`` and the list of the parts pulled from it so far."""
+    pulled: list[bytes] = []
+
+    async def gen() -> AsyncIterator[bytes]:
+        for part in parts:
+            pulled.append(part)
+            yield part
+
+    return gen(), pulled
+
+
+def test_the_head_of_a_body_is_its_first_bytes_and_nothing_past_them_is_read() -> None:
+    from tokenhot_nb.client._sse import _head
+
+    async def head(limit: int, *parts: bytes) -> tuple[bytes, list[bytes]]:
+        chunks, pulled = _pieces(*parts)
+        return await _head(chunks, limit), pulled  # type: ignore[arg-type]
+
+    assert asyncio.run(head(5, b"ab", b"cd", b"ef", b"gh")) == (b"abcde", [b"ab", b"cd", b"ef"])
+    assert asyncio.run(head(4, b"ab", b"cd", b"ef")) == (b"abcd", [b"ab", b"cd"])  # full at exactly the limit
+    assert asyncio.run(head(100, b"ab", b"cd")) == (b"abcd", [b"ab", b"cd"])
+
+
+def test_sniffing_reads_only_as_far_as_the_framing_shows() -> None:
+    from tokenhot_nb.client._sse import PEEK_LIMIT, _peek
+
+    async def peek(*parts: bytes) -> tuple[bytes, list[bytes]]:
+        chunks, pulled = _pieces(*parts)
+        return await _peek(chunks), pulled  # type: ignore[arg-type]
+
+    assert asyncio.run(peek(b"event:", b" x\n")) == (b"event:", [b"event:"])  # six bytes show it
+    assert asyncio.run(peek(b"\n\neve", b"nt:", b" x\n")) == (b"\n\nevent:", [b"\n\neve", b"nt:"])
+    blank = b" " * PEEK_LIMIT  # a blank start is read up to PEEK_LIMIT, no further
+    assert asyncio.run(peek(blank, b"data: x\n")) == (blank, [blank])
+
+
+# -- a JSON answer instead of a stream: how it is read and reported -------------------------------------------
+def test_an_error_envelope_split_over_chunks_is_read_whole() -> None:
+    body = json.dumps({"error": {"message": "quota gone", "code": "insufficient_user_quota"}}).encode()
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for at in range(0, len(body), 7):
+            yield body[at:at + 7]
+
+    with pytest.raises(E.QuotaExhaustedError, match="quota gone"):
+        collect(sse_handler(pieces, headers=JSON))
+
+
+def test_a_json_answer_with_a_plus_json_type_is_read_whole_too() -> None:
+    """``application/…+json`` is JSON (RFC 6839): read whole past ERROR_HEAD, handed over, not cut at the head."""
+    from tokenhot_nb.client._sse import ERROR_HEAD, WholeAnswer
+
+    answer = {"choices": [{"message": {"content": "x" * (ERROR_HEAD + 10)}}]}
+    with pytest.raises(WholeAnswer) as info:
+        collect(sse_handler(json.dumps(answer), headers={"content-type": "application/vnd.relay+json"}))
+    assert info.value.response.json() == answer
+
+
+def test_a_whole_answer_names_its_status_request_id_and_what_to_do() -> None:
+    from tokenhot_nb.client._sse import WholeAnswer
+
+    body = b'\n  {"choices": [{"message": {"content": "whole"}}]}'  # (a leading blank line is still JSON)
+    with pytest.raises(WholeAnswer) as info:
+        collect(sse_handler(body, status=201, headers={**JSON, "X-Request-Id": "req-9"}))
+    error = info.value
+    assert error.message == ("Expected an event stream but the server answered with application/json: "
+                             "a whole answer, not streamed.")
+    assert error.hint == "The relay ignored stream=True; the answer is in .response (a chat call reads it for you)."
+    assert (error.status, error.request_id) == (201, "req-9")
+    assert (error.response.status, error.response.request_id) == (201, "req-9")
+    assert error.response.headers["x-request-id"] == "req-9"
+    assert error.response.json() == {"choices": [{"message": {"content": "whole"}}]}
+
+
+def test_a_whole_answer_without_a_content_type_says_so() -> None:
+    from tokenhot_nb.client._sse import WholeAnswer
+
+    with pytest.raises(WholeAnswer) as info:
+        collect(Script(lambda request: httpx.Response(200, content=b'{"choices": []}')))
+    assert info.value.message == ("Expected an event stream but the server answered with no content type: "
+                                  "a whole answer, not streamed.")
+
+
+def test_a_relabelled_json_answer_filling_the_error_head_is_not_taken_as_whole() -> None:
+    """A body labelled text/plain is read only as far as ERROR_HEAD: one that ends before it is known whole and
+    handed over; one that fills it may go on past it, so it is not handed over as the whole answer."""
+    from tokenhot_nb.client._sse import ERROR_HEAD, WholeAnswer
+
+    def answer_of(size: int) -> bytes:
+        start = b'{"choices": [{"message": {"content": "'
+        end = b'"}}]}'
+        return start + b"x" * (size - len(start) - len(end)) + end
+
+    plain = {"content-type": "text/plain"}
+    with pytest.raises(WholeAnswer):
+        collect(sse_handler(answer_of(ERROR_HEAD - 1), headers=plain))
+    with pytest.raises(E.StreamError) as info:
+        collect(sse_handler(answer_of(ERROR_HEAD), headers=plain))
+    assert not isinstance(info.value, WholeAnswer)
+    assert info.value.message == "Expected an event stream but the server answered with text/plain."
+
+
+def test_an_envelope_strict_json_refuses_is_still_the_error() -> None:
+    """A raw line break inside a string: strict JSON refuses the body, the lenient read finds the envelope, and
+    the error is built from that envelope."""
+    body = b'{"error": {"message": "channel\ndown", "code": "bad_response"}}'
+    with pytest.raises(E.APIError) as info:
+        collect(sse_handler(body, headers=JSON))
+    assert not isinstance(info.value, E.StreamError)
+    assert info.value.code == "bad_response" and "channel" in info.value.message
+
+
+def test_non_sk_secrets_are_redacted_from_an_error_item_of_a_gemini_array() -> None:
+    secret = "plain-relay-token-44"
+    body = json.dumps([{"error": {"code": 403, "message": f"token {secret} is disabled", "status": "DENIED"}}])
+
+    async def run() -> E.APIError:
+        stream, http = _stream_of(body, secrets=(secret,), headers=JSON, fmt="gemini")
+        try:
+            await stream
+        except E.APIError as exc:
+            return exc
+        finally:
+            await http.aclose()
+        raise AssertionError("no error")
+
+    err = asyncio.run(run())
+    assert err.message == "token sk-**** is disabled" and secret not in json.dumps(err.body)
+
+
+# -- a web page instead of the stream -------------------------------------------------------------------------
+def test_a_web_page_labelled_html_is_named_as_a_page() -> None:
+    from tokenhot_nb.client._body import PAGE_HINT
+
+    body = b"<!-- portal --><head><title>Hotel  Wi-Fi</title></head><body>Sign in</body>"
+    with pytest.raises(E.StreamError) as info:
+        collect(sse_handler(body, headers={"content-type": "text/html; charset=utf-8"}))
+    assert info.value.message == ("The server answered 200 with a web page ('Hotel Wi-Fi'), not the API's answer: a "
+                                  "Wi-Fi sign-in page, a proxy's page, or a base URL that is a website.")
+    assert info.value.hint == PAGE_HINT
+
+
+def test_a_web_page_that_never_ends_is_named_after_its_first_mib() -> None:
+    """Only ERROR_HEAD bytes of a page are read: one that goes on for ever is reported at once, not after the idle
+    timeout as an unreadable body."""
+    from tokenhot_nb.client._body import PAGE_HINT
+    from tokenhot_nb.client._sse import ERROR_HEAD
+
+    async def endless() -> AsyncIterator[bytes]:
+        yield b"<html><title>Portal</title>" + b" " * ERROR_HEAD
+        await asyncio.sleep(1000)
+
+    async def run() -> E.StreamError:
+        client = make_client(sse_handler(endless, headers={"content-type": "text/html"}), idle=30.0)
+        try:
+            await client.stream(HttpCall("POST", "/v1/chat/completions", stream="chat"))
+        except E.StreamError as exc:
+            return exc
+        finally:
+            await client.aclose()
+        raise AssertionError("no error")
+
+    error, took = run_virtual(run())
+    assert error.message.startswith("The server answered 200 with a web page ('Portal')") and error.hint == PAGE_HINT
+    assert took == 0
+
+
+# -- a stream relabelled text/plain ----------------------------------------------------------------------------
+def test_a_relabelled_stream_is_logged_as_read_as_one(caplog: pytest.LogCaptureFixture) -> None:
+    body = frame(chunk("a")) + "data: [DONE]\n\n"
+    with caplog.at_level(logging.DEBUG, logger="tokenhot_nb"):
+        events = collect(sse_handler(body, headers={"content-type": "text/plain"}))
+    assert [e.data for e in events] == [chunk("a")]
+    assert "an event stream labelled 'text/plain', read as one: POST /v1/chat/completions" in [
+        r.getMessage() for r in caplog.records]
+
+
+def test_a_relabelled_body_over_the_cap_before_its_framing_shows_is_not_a_stream() -> None:
+    settings = Settings(api_key=KEY, base_url="https://api.tokenhot.test", mode="live", response_cap=2048)
+    client = Client(settings, transport=httpx.MockTransport(sse_handler(b"x" * 4096, headers={"content-type": "text/plain"})))
+    _, error = collect_until_error(client)
+    assert error.message == "Expected an event stream but the server answered with text/plain."
+
+
+def test_a_relabelled_body_broken_in_its_first_bytes_leaves_no_key_behind() -> None:
+    """The transport error chained under the StreamError is scrubbed (its request's key masked, its message
+    redacted), and the StreamError's message is redacted, non-sk secrets too."""
+    def handler(request: httpx.Request) -> httpx.Response:
+        async def broken() -> AsyncIterator[bytes]:
+            yield b"da"
+            raise httpx.ReadError(f"reset after {KEY}", request=request)
+
+        return httpx.Response(200, headers={"content-type": "text/plain"}, content=broken())
+
+    _, error = collect_until_error(make_client(handler, retries=0))
+    assert error.message.startswith("The stream broke before it was complete: ") and KEY not in error.message
+    cause = error.__cause__
+    assert isinstance(cause, httpx.ReadError)
+    assert KEY not in str(cause) and cause.request.headers["authorization"] == "****"
+
+    secret = "plain-relay-token-45"
+
+    async def broken() -> AsyncIterator[bytes]:
+        yield b"da"
+        raise httpx.ReadError(f"reset after {secret}")
+
+    async def run() -> E.StreamError:
+        stream, http = _stream_of(broken, secrets=(secret,), headers={"content-type": "text/plain"})
+        try:
+            await stream
+        except E.StreamError as exc:
+            return exc
+        finally:
+            await http.aclose()
+        raise AssertionError("no error")
+
+    message = asyncio.run(run()).message
+    assert message.startswith("The stream broke before it was complete: ") and secret not in message
+    assert "sk-****" in message
+
+
+# -- frames: deep nesting, a byte order mark inside the stream ----------------------------------------------
+def test_a_long_frame_with_many_brackets_is_read() -> None:
+    """Past 2 KiB and 128 brackets a frame is parsed with collection paused (see families._json); it still reads."""
+    data = {"pad": "p" * 2100, "deep": json.loads("[" * 200 + "]" * 200)}
+    events = collect(sse_handler(frame(data) + "data: [DONE]\n\n"))
+    assert [e.data for e in events] == [data]
+
+
+def test_a_frame_nested_too_deeply_to_read_is_a_stream_error() -> None:
+    raw = "[" * 100_000 + "]" * 100_000
+    _, error = collect_until_error(make_client(sse_handler(f"data: {raw}\n\n")))
+    assert error.message == ("The stream sent a frame that could not be read (it is JSON nested too deeply to "
+                             f"read): '{'[' * 79}…' (after 0 events).")
+
+
+def test_a_byte_order_mark_starting_a_later_chunk_is_content() -> None:
+    """Only the stream's very first BOM is dropped: a U+FEFF that happens to start a later chunk is text."""
+    async def body() -> AsyncIterator[bytes]:
+        yield b'data: {"choices": [{"delta": {"content": "'
+        yield '\ufeffone"}}]}\n\ndata: [DONE]\n\n'.encode()
+
+    events = collect(sse_handler(body))
+    assert [e.data for e in events] == [{"choices": [{"delta": {"content": "\ufeffone"}}]}]
