@@ -637,3 +637,179 @@ def test_a_web_page_where_an_answer_should_be_is_told_apart_where_bodies_are_rea
     assert "web page ('Hotel & Wi-Fi sign-in')" in line and "Wi-Fi sign-in page" in line
     assert "TOKENHOT_BASE_URL" in _body.PAGE_HINT
     assert _sse.web_page is _body.web_page and _sse.page_instead_of_api is _body.page_instead_of_api  # one home
+
+
+# -- a data: URL too large is refused before decoding ----------------------------------------------------------
+@pytest.mark.parametrize(("url", "refused"), [
+    ("data:;base64," + "A" * 42, False),  # decodes to at least (42 - 2) // 4 = 10 bytes: at the cap
+    ("data:;base64," + "A" * 45, False),
+    ("data:;base64," + "A" * 46, True),  # at least 11
+    ("data:image/png;BASE64," + "A" * 46, True),  # (the base64 flag in any case)
+    ("data:text/plain," + "x" * 32, False),  # at least 32 // 3 = 10 (every byte could be %XX)
+    ("data:text/plain," + "x" * 33, True),
+    ("data:text/plain," + "," * 33, True),  # the payload starts after the first comma
+    ("data:text/plain;charset=utf-8" + "x" * 60, False),  # no comma: no payload (refused later, as such)
+])
+def test_a_data_url_is_refused_by_its_least_decoded_size(url: str, refused: bool) -> None:
+    if not refused:
+        _dl.check_data_url_size(url, 10)
+        return
+    with pytest.raises(E.DownloadError) as info:
+        _dl.check_data_url_size(url, 10)
+    assert info.value.message == (f"The download of {describe_url(url)} is larger than the limit of 10 bytes and was "
+                                  "stopped.")
+
+
+# -- what arrived instead of the media, in full -------------------------------------------------------------------
+_IMAGE_HINT = ("Generated images must be PNG, JPEG, WEBP, GIF, BMP, TIFF or AVIF. If the link expired or needs a "
+               "login, fetch a fresh result and try again.")
+_MEDIA_HINT = "The result link may have expired or need a login; fetch a fresh result and try again."
+
+
+@pytest.mark.parametrize(("head", "ctype", "what"), [
+    (b"", "image/png", "an empty file"),
+    (b"<!DOCTYPE html><html>", "image/png", "an HTML page"),
+    (b'{"error": "expired"}', "image/png", "JSON"),
+    (b'[{"error": "expired"}]', "image/png", "JSON"),
+    (b'\n  {"error": "expired"}', "image/png", "JSON"),
+    (b"Forbidden", "text/plain", "text/plain"),
+    (b"Forbidden", "application/x-unknown", "bytes in no format it can read (sent as application/x-unknown, "
+                                            "starting 46 6f 72 62 69 64 64 65)"),
+])
+def test_an_image_refused_says_what_arrived_and_what_to_do(head: bytes, ctype: str, what: str) -> None:
+    with pytest.raises(E.DownloadError) as info:
+        _dl.check_media(head, ctype, "image", "https://cdn.test/i.png")
+    assert info.value.message == (f"The file at https://cdn.test/i.png is not an image: the server sent {what} "
+                                  "instead; nothing was stored.")
+    assert info.value.hint == _IMAGE_HINT
+
+
+@pytest.mark.parametrize(("expect", "article"), [("audio", "an"), ("video", "a")])
+@pytest.mark.parametrize(("head", "ctype", "what"), [
+    (b"Access denied", "text/plain", "text/plain"),  # text by its label alone
+    (b"\x00\x01\x02\x03", "application/json", "bytes in no format it can read (sent as application/json, starting "
+                                              "00 01 02 03)"),
+    (b"\x00\x01\x02\x03", "application/xml", "bytes in no format"),
+    (b"\x00\x01\x02\x03", "application/problem+json", "bytes in no format"),
+    (b"\x00\x01\x02\x03", "image/svg+xml", "bytes in no format"),
+    (b'\n {"error": "expired"}', "application/octet-stream", "JSON"),  # text by how it starts, past blanks
+])
+def test_text_is_never_audio_or_video(expect: str, article: str, head: bytes, ctype: str, what: str) -> None:
+    with pytest.raises(E.DownloadError) as info:
+        _dl.check_media(head, ctype, expect, "https://cdn.test/m")
+    message = info.value.message
+    assert message.startswith(f"The file at https://cdn.test/m is not {article} {expect}: the server sent {what}")
+    assert message.endswith(" instead; nothing was stored.") and info.value.hint == _MEDIA_HINT
+
+
+@pytest.mark.parametrize(("expect", "head"), [
+    ("audio", b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 22),  # an MP3
+    ("video", b"\x00\x00\x00\x18ftypisom" + b"\x00" * 20),  # an MP4
+])
+def test_media_that_sniffs_as_asked_passes_whatever_its_label(expect: str, head: bytes) -> None:
+    _dl.check_media(head, "text/plain", expect, "https://cdn.test/m")  # no error: the bytes are the media
+
+
+# -- a file cut short, by its container ------------------------------------------------------------------------
+def _cut(tmp_path: Path, data: bytes) -> str | None:
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    return _dl.cut_short(data[:64], data[-64:], len(data), path)
+
+
+def test_cut_short_names_what_is_missing(tmp_path: Path) -> None:
+    assert _cut(tmp_path, b"\x89PNG\r\n\x1a\n" + b"\x00" * 40) == "a PNG without its end chunk (IEND)"
+    assert _cut(tmp_path, b"\xff\xd8\xff\xe0" + b"\x00" * 40) == "a JPEG without its end marker"
+    assert _cut(tmp_path, b"GIF87a" + b"\x00" * 40) == "a GIF without its trailer"
+    assert _cut(tmp_path, b"GIF89a" + b"\x00" * 40) == "a GIF without its trailer"
+    assert _cut(tmp_path, b"GIF89a" + b"\x00" * 40 + b";") is None
+    assert _cut(tmp_path, b"RIFF\x10\x00\x00\x00") == "8 of the 24 bytes its header declares"  # a header alone
+    assert _cut(tmp_path, b"RIFF\x10\x00\x00") is None  # too short to declare a length
+
+
+def _box(kind: bytes, payload: bytes = b"", length: int | None = None) -> bytes:
+    return (length if length is not None else 8 + len(payload)).to_bytes(4, "big") + kind + payload
+
+
+def _large_box(kind: bytes, length: int, payload: bytes) -> bytes:
+    return (1).to_bytes(4, "big") + kind + length.to_bytes(8, "big") + payload
+
+
+def test_cut_short_walks_mp4_boxes_with_64_bit_lengths(tmp_path: Path) -> None:
+    ftyp = _box(b"ftyp", b"isom\x00\x00\x02\x00")
+    whole = ftyp + _large_box(b"mdat", 16 + 24, b"m" * 24) + _box(b"moov", b"v" * 8)
+    assert _cut(tmp_path, whole) is None
+    cut = whole[:-4]
+    assert _cut(tmp_path, cut) == f"{len(cut)} bytes, while its boxes run to {len(whole)}"
+    huge = ftyp + _large_box(b"mdat", 2**60, b"m" * 24)  # (its top byte counts too)
+    assert _cut(tmp_path, huge) == f"{len(huge)} bytes, while its boxes run to {len(ftyp) + 2**60}"
+
+
+def test_cut_short_reads_a_last_box_header_of_exactly_8_bytes(tmp_path: Path) -> None:
+    ftyp = _box(b"ftyp", b"isom\x00\x00\x02\x00")
+    data = ftyp + _box(b"mdat", length=256)  # the header came, its 248 bytes did not
+    assert _cut(tmp_path, data) == f"{len(data)} bytes, while its boxes run to {len(ftyp) + 256}"
+    assert _cut(tmp_path, ftyp + _box(b"mdat", length=0) + b"m" * 10) is None  # 0: runs to the end of the file
+
+
+# -- URLs shown, temp files swept ----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("url", "shown"), [
+    ("ftp://files.test/a.mp4?sig=1", "ftp://files.test/a.mp4?…"),
+    ("javascript:alert(1)", "javascript:alert(1)"),
+    ("javascript:" + "a" * 100, ("javascript:" + "a" * 100)[:80]),
+    ("http:///only-a-path", "http:///only-a-path"),
+])
+def test_describe_url_of_other_schemes(url: str, shown: str) -> None:
+    assert describe_url(url) == shown
+
+
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    return child.pid
+
+
+def test_pid_alive(monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert _dl._pid_alive(child.pid) and child.poll() is None  # asked with signal 0: still running
+    finally:
+        child.kill()
+        child.wait()
+    assert not _dl._pid_alive(child.pid)
+    calls: list[tuple[int, int]] = []
+
+    def kill(pid: int, sig: int) -> None:
+        calls.append((pid, sig))
+        raise PermissionError("not yours")
+
+    monkeypatch.setattr(_dl.os, "kill", kill)
+    assert _dl._pid_alive(1) and calls == [(1, 0)]  # it runs, under another user
+    assert not _dl._pid_alive(0) and not _dl._pid_alive(-5) and calls == [(1, 0)]  # never asked: no such pid
+
+
+def test_sweep_removes_what_dead_writers_of_this_host_left_and_old_files_of_others(tmp_path: Path) -> None:
+    import os
+    import time
+
+    def part(name: str, age: float = 0.0) -> Path:
+        path = tmp_path / f"{_dl.PART_PREFIX}{name}.part"
+        path.write_bytes(b"x")
+        if age:
+            os.utime(path, (time.time() - age, time.time() - age))
+        return path
+
+    dead = _dead_pid()
+    tag = _dl._HOST_TAG
+    gone = [part(f"{dead}-{tag}-ab-cd"), part(f"{dead}-other000-x", age=86400.5), part("no-pid", age=86400.5)]
+    kept = [part(f"{os.getpid()}-{tag}-x"), part(f"{dead}-other000-y"), part("no-pid-fresh"), part("plain")]
+    (tmp_path / "unrelated.part").write_bytes(b"x")
+    assert _dl.sweep_partial(tmp_path) == 3
+    assert [p.exists() for p in gone] == [False] * 3 and [p.exists() for p in kept] == [True] * 4
+    assert _dl.sweep_partial(tmp_path / "missing") == 0
