@@ -53,6 +53,7 @@ TARGETS: dict[str, Target] = {
 
 _ERR = "tokenhot_nb.client._errors.x_"
 _SSE = "tokenhot_nb.client._sse."
+_DL = "tokenhot_nb.client._download."
 _NOT_ASCII_KEY = "json.dumps ensure_ascii: only a non-ASCII secret would differ, and a key is ASCII (check_key)"
 
 #: Surviving mutants that cannot change behaviour, by mutmut's mutant name, with the reason. Mutant names
@@ -93,10 +94,36 @@ EQUIVALENT: dict[str, dict[str, str]] = {
         "tokenhot_nb._config.xǁSettingsǁfrom_env__mutmut_27": "'OFFLINE' is lower-cased on the next line",
     },
     "download": {
-        "tokenhot_nb.client._download.x_describe_url__mutmut_20": "split('?') without maxsplit: same first part",
-        "tokenhot_nb.client._download.x_describe_url__mutmut_23": "split('?', 2): same first part",
-        "tokenhot_nb.client._download.x_media_type__mutmut_6": "split(';') without maxsplit: same first part",
-        "tokenhot_nb.client._download.x_media_type__mutmut_11": "split(';', 2): same first part",
+        _DL + "x_describe_url__mutmut_20": "split('?') without maxsplit: same first part",
+        _DL + "x_describe_url__mutmut_23": "split('?', 2): same first part",
+        _DL + "x_check_data_url_size__mutmut_11":
+            "comma > 0 for >= 0: a data: URL's first comma is at index 5 or later, or absent (-1), never at 0",
+        _DL + "x_check_data_url_size__mutmut_12": "as x_check_data_url_size__mutmut_11 (comma >= 1)",
+        _DL + "x_check_data_url_size__mutmut_13":
+            "a payload of 1 for none: 1 // 3 == 0 // 3 (without a comma there is no ';base64' header)",
+        _DL + "x_check_data_url_size__mutmut_23":
+            "url[:max(comma, 1)]: differs only without a comma, and url[:1] ('d') holds no ';base64' either",
+        _DL + "x_check_media__mutmut_27":
+            "sniff_mime's default is compared by its part before '/' with 'audio'/'video': "
+            "'application/octet-stream' is neither, as '' is not",
+        _DL + "x_check_media__mutmut_28": "as x_check_media__mutmut_27 (default 'XXXX')",
+        _DL + "x_check_media__mutmut_34":
+            "upper() for lower(): the head is only compared with '<', '{' and '[', which have no case",
+        _DL + "x_raster_format__mutmut_10":
+            "accept(head[:17]): Pillow's header tests read at most the first 16 bytes (WEBP's VP8 mode, 12:16)",
+        _DL + "x__boxes_cut__mutmut_10":
+            "at > size for >= size: at == size reads no header (fewer than 8 bytes) and stops the same way",
+        _DL + "x__boxes_cut__mutmut_18":
+            "return for break on a short header: there at < size, so the last line returns None as well",
+        _DL + "x__boxes_cut__mutmut_23":
+            "int.from_bytes without 'big': its default from Python 3.11, the version measured (3.10 would raise)",
+        _DL + "x__boxes_cut__mutmut_36": "as x__boxes_cut__mutmut_23",
+        _DL + "x__boxes_cut__mutmut_38": "header[8:17] of a header of at most 16 bytes is header[8:16]",
+        _DL + "x__boxes_cut__mutmut_42":
+            "elif length == 1 for == 0: a 0 then fails `length < 8` and returns None as its own branch did; a 1 "
+            "that gets there (its 64-bit length missing) returns None either way",
+        _DL + "x_sweep_partial__mutmut_24": "pid is read only for a file of this host, which has three name parts",
+        _DL + "x_sweep_partial__mutmut_25": "as x_sweep_partial__mutmut_24",
     },
     "replay": {
         "tokenhot_nb.history._replay.x__flatten__mutmut_14":

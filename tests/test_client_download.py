@@ -813,3 +813,37 @@ def test_sweep_removes_what_dead_writers_of_this_host_left_and_old_files_of_othe
     assert _dl.sweep_partial(tmp_path) == 3
     assert [p.exists() for p in gone] == [False] * 3 and [p.exists() for p in kept] == [True] * 4
     assert _dl.sweep_partial(tmp_path / "missing") == 0
+
+
+def test_sweep_removes_others_files_only_once_older_than_max_age(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    now = 2_000_000_000
+    monkeypatch.setattr(_dl.time, "time", lambda: float(now))
+    at_max_age = tmp_path / f"{_dl.PART_PREFIX}1-other000-a.part"
+    past_it = tmp_path / f"{_dl.PART_PREFIX}1-other000-b.part"
+    for path, age in ((at_max_age, 86400), (past_it, 86401)):
+        path.write_bytes(b"x")
+        os.utime(path, (now - age, now - age))
+    assert _dl.sweep_partial(tmp_path) == 1 and at_max_age.exists() and not past_it.exists()
+
+
+def test_sweep_goes_on_past_a_name_it_cannot_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    unreadable = tmp_path / f"{_dl.PART_PREFIX}-x-y.part"  # no pid: int("") fails
+    dead = tmp_path / f"{_dl.PART_PREFIX}{_dead_pid()}-{_dl._HOST_TAG}-z.part"
+    for path in (unreadable, dead):
+        path.write_bytes(b"x")
+    glob = type(tmp_path).glob
+    monkeypatch.setattr(type(tmp_path), "glob", lambda self, pattern: iter(sorted(glob(self, pattern))))
+    assert _dl.sweep_partial(tmp_path) == 1 and unreadable.exists() and not dead.exists()
+
+
+def test_the_writer_keeps_the_last_bytes_written_for_cut_short(tmp_path: Path) -> None:
+    writer = TempWriter(tmp_path, "https://x.test/f", cap=1000)
+    writer.write(b"a" * 10)
+    writer.write(b"b" * 10)
+    assert writer.tail == b"a" * 10 + b"b" * 10
+    writer.write(b"c" * 100)
+    assert writer.tail == b"c" * 64
+    writer.discard()
