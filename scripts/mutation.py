@@ -47,6 +47,7 @@ TARGETS: dict[str, Target] = {
                                                    "tests/test_families_json.py")),
     "download": Target("tokenhot_nb/client/_download.py", ("tests/test_client_download.py",
                                                               "tests/test_client_net_faults.py")),
+    "body": Target("tokenhot_nb/client/_body.py", ("tests/test_client_body.py",)),
     "errors": Target("tokenhot_nb/client/_errors.py", ("tests/test_client_errors.py",)),
     "replay": Target("tokenhot_nb/history/_replay.py", ("tests/test_history_replay.py",)),
 }
