@@ -1220,8 +1220,11 @@ def test_a_relabelled_stream_is_logged_as_read_as_one(caplog: pytest.LogCaptureF
 
 
 def test_a_relabelled_body_over_the_cap_before_its_framing_shows_is_not_a_stream() -> None:
+    async def big() -> AsyncIterator[bytes]:  # (streamed: a body given as bytes is read ahead, past the cap)
+        yield b"x" * 4096
+
     settings = Settings(api_key=KEY, base_url="https://api.tokenhot.test", mode="live", response_cap=2048)
-    client = Client(settings, transport=httpx.MockTransport(sse_handler(b"x" * 4096, headers={"content-type": "text/plain"})))
+    client = Client(settings, transport=httpx.MockTransport(sse_handler(big, headers={"content-type": "text/plain"})))
     _, error = collect_until_error(client)
     assert error.message == "Expected an event stream but the server answered with text/plain."
 
