@@ -108,6 +108,7 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "sniff_mime's default is compared by its part before '/' with 'audio'/'video': "
             "'application/octet-stream' is neither, as '' is not",
         _DL + "x_check_media__mutmut_28": "as x_check_media__mutmut_27 (default 'XXXX')",
+        _DL + "x_check_media__mutmut_69": "'XXaeiouXX' for 'aeiou': only adds 'X', and expect is a lower-case word",
         _DL + "x_check_media__mutmut_34":
             "upper() for lower(): the head is only compared with '<', '{' and '[', which have no case",
         _DL + "x_raster_format__mutmut_10":
