@@ -55,6 +55,7 @@ TARGETS: dict[str, Target] = {
 _ERR = "tokenhot_nb.client._errors.x_"
 _SSE = "tokenhot_nb.client._sse."
 _DL = "tokenhot_nb.client._download."
+_BODY = "tokenhot_nb.client._body."
 _NOT_ASCII_KEY = "json.dumps ensure_ascii: only a non-ASCII secret would differ, and a key is ASCII (check_key)"
 
 #: Surviving mutants that cannot change behaviour, by mutmut's mutant name, with the reason. Mutant names
@@ -126,6 +127,20 @@ EQUIVALENT: dict[str, dict[str, str]] = {
             "that gets there (its 64-bit length missing) returns None either way",
         _DL + "x_sweep_partial__mutmut_24": "pid is read only for a file of this host, which has three name parts",
         _DL + "x_sweep_partial__mutmut_25": "as x_sweep_partial__mutmut_24",
+    },
+    "body": {
+        _BODY + "x_bound_body__mutmut_8": "httpx headers are case-insensitive",
+        _BODY + "x_bound_body__mutmut_36": "httpx headers are case-insensitive",
+        _BODY + "x_bound_body__mutmut_39": "httpx headers are case-insensitive",
+        _BODY + "x_bound_body__mutmut_13": "encoding None for '' (identity): both falsy, so no decoder either way",
+        _BODY + "x_media_type__mutmut_6": "split(';') without maxsplit: same first part",
+        _BODY + "x_media_type__mutmut_11": "split(';', 2): same first part",
+        _BODY + "x_web_page__mutmut_32": "'UTF-8' and 'utf-8' name the same codec",
+        _BODY + "xǁBoundedStreamǁ_count__mutmut_19":
+            "max(2, wire) for max(1, wire): only a wire of 0 or 1 byte differs, and past BOMB_FLOOR (1 MiB) the size "
+            "is over both 200 and 400 times it",
+        _BODY + "xǁ_Decoderǁ__init____mutmut_6": "MAX_WBITS | 17 == MAX_WBITS | 16 == 31 (15 has bit 0 set)",
+        _BODY + "xǁ_Decoderǁfeed__mutmut_20": "_first = None: as falsy as False",
     },
     "replay": {
         "tokenhot_nb.history._replay.x__flatten__mutmut_14":

@@ -68,6 +68,8 @@ def test_a_body_up_to_the_cap_passes_and_one_byte_more_is_refused() -> None:
 def test_a_line_longer_than_the_limit_is_refused_wherever_the_chunks_cut_it() -> None:
     ok = BoundedStream(Chunks(b"abc", b"de\nfghij", b"\n", b"klmno"), cap=100, max_line=5)
     assert b"".join(read(ok)) == b"abcde\nfghij\nklmno"
+    assert read(BoundedStream(Chunks(b"abcde"), cap=100, max_line=5)) == [b"abcde"]  # exactly the limit
+    assert read(BoundedStream(Chunks(b"a\nbbbbb\nc", b"dddd"), cap=100, max_line=5)) == [b"a\nbbbbb\nc", b"dddd"]
     error = refusal(BoundedStream(Chunks(b"abc", b"def"), cap=100, max_line=5))  # (a line with no end yet)
     assert (error.reason, error.size) == ("has a line longer than 5 bytes", 6)
     assert refusal(BoundedStream(Chunks(b"x\nabc", b"def"), cap=100, max_line=5)).size == 8
@@ -136,9 +138,34 @@ def test_a_body_past_a_mib_that_inflates_less_than_200_times_is_no_bomb() -> Non
 
 def test_bytes_that_are_not_gzip_are_refused() -> None:
     error = refusal(BoundedStream(Chunks(b"this is not gzip"), cap=100, encoding="gzip"))
-    assert error.reason.startswith("is not valid gzip data (") and error.reason.endswith(")")
+    assert (error.reason, error.size) == ("is not valid gzip data (Error -3 while decompressing data: incorrect "
+                                          "header check)", 0)
     deflate = refusal(BoundedStream(Chunks(b"\xff\xff not deflate"), cap=100, encoding="deflate"))
     assert deflate.reason.startswith("is not valid deflate data (")
+
+
+def test_a_deflate_body_broken_after_its_start_is_refused_as_it_is() -> None:
+    """Only the first chunk may be read again as deflate without its zlib header; a later broken one is broken."""
+    wire = zlib.compress(TEXT)
+    start = zlib.decompressobj().decompress(wire[:2000], STEP)
+    error = refusal(BoundedStream(Chunks(wire[:2000], bytes(range(256))), cap=len(TEXT), encoding="deflate"))
+    assert error.reason == "is not valid deflate data (Error -3 while decompressing data: invalid distance too far back)"
+    assert error.size == len(start) > 0
+
+
+def test_a_raw_deflate_chunk_that_inflates_a_lot_comes_out_in_steps() -> None:
+    packer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    wire = packer.compress(b"a" * (2 * STEP + 1)) + packer.flush()
+    pieces = read(BoundedStream(Chunks(wire), cap=10 * STEP, encoding="deflate"))
+    assert [len(p) for p in pieces] == [STEP, STEP, 1, 0]
+
+
+def test_the_bomb_ratio_is_past_200_not_at_it() -> None:
+    stream = BoundedStream(Chunks(), cap=100 * BOMB_FLOOR, encoding="gzip")
+    stream.wire = 10_000
+    assert stream._count(b"\0" * 2_000_000) is not None  # exactly 200 times the wire: kept
+    with pytest.raises(BodyRefused, match="decompression bomb"):
+        stream._count(b"\0")
 
 
 def test_a_gzip_body_cut_short_is_broken_not_shorter() -> None:
@@ -154,9 +181,13 @@ def _response(encoding: str | None, content: bytes) -> httpx.Response:
     return httpx.Response(200, headers=headers, stream=Chunks(content))
 
 
-@pytest.mark.parametrize("encoding", ["GZIP ", "identity", None])
+@pytest.mark.parametrize("encoding", ["GZIP ", "x-gzip", "deflate", "identity", None])
 def test_bound_body_decodes_what_it_asked_for(encoding: str | None) -> None:
-    content = gzip.compress(b"hello") if encoding and "gzip" in encoding.lower() else b"hello"
+    content = b"hello"
+    if encoding and "gzip" in encoding.lower():
+        content = gzip.compress(content)
+    elif encoding == "deflate":
+        content = zlib.compress(content)
     response = _response(encoding, content)
     bounded = bound_body(response, 100, max_line=50)
     assert response.stream is bounded and (bounded.cap, bounded.max_line) == (100, 50)
@@ -167,7 +198,7 @@ def test_bound_body_decodes_what_it_asked_for(encoding: str | None) -> None:
 def test_bound_body_refuses_an_encoding_it_did_not_ask_for() -> None:
     with pytest.raises(BodyRefused) as info:
         bound_body(_response("br", b"x"), 100)
-    assert info.value.reason == "uses the content encoding 'br', which was not asked for"
+    assert (info.value.reason, info.value.size) == ("uses the content encoding 'br', which was not asked for", 0)
     with pytest.raises(BodyRefused) as long:
         bound_body(_response("x" * 100, b"x"), 100)
     assert long.value.reason == f"uses the content encoding {'x' * 40!r}, which was not asked for"
@@ -185,6 +216,7 @@ def test_human_size(n: int, text: str) -> None:
 @pytest.mark.parametrize(("given", "media"), [
     (None, "application/octet-stream"), ("", "application/octet-stream"), ("  ; charset=x", "application/octet-stream"),
     (" Text/HTML ; charset=utf-8", "text/html"), ("application/json", "application/json"),
+    ("text/html; charset=utf-8; q=1", "text/html"),
 ])
 def test_media_type(given: str | None, media: str) -> None:
     assert media_type(given) == media
@@ -198,7 +230,10 @@ def test_media_type(given: str | None, media: str) -> None:
     (b"<title>" + b"t" * 200 + b"</title>", "text/html", "t" * 80),
     (b"<title>caf\xe9</title>", "text/html", "caf\ufffd"),
     (b"<html>" + b" " * 70_000 + b"<title>too far</title>", None, ""),  # only the first 64 KiB are searched
-])
+    (b"<html>" + b" " * (65536 - 24) + b"<title>edge</title>", None, "edge"),  # "</title" ends at 64 KiB
+    (b"<html>" + b" " * (65536 - 23) + b"<title>edge</title>", None, ""),  # … one byte past it
+    (b" " * 4091 + b"<html>", None, ""),  # starts like a page within its first 4 KiB
+], ids=["titled", "doctype", "untitled", "xhtml", "long-title", "not-utf8", "far", "at-64k", "past-64k", "at-4k"])
 def test_a_web_page_and_its_title(body: bytes, content_type: str | None, title: str) -> None:
     assert web_page(body, content_type) == title
 
@@ -206,8 +241,8 @@ def test_a_web_page_and_its_title(body: bytes, content_type: str | None, title: 
 @pytest.mark.parametrize(("body", "content_type"), [
     (b'{"ok": true}', "application/json"),
     (b"<title>looks like a page</title>", "text/plain"),  # neither labelled nor starting like one
-    (b" " * 5000 + b"<html>", None),  # starts like one only past its first 4 KiB
-])
+    (b" " * 4092 + b"<html>", None),  # starts like one only past its first 4 KiB
+], ids=["json", "text", "past-4k"])
 def test_what_is_no_web_page(body: bytes, content_type: str | None) -> None:
     assert web_page(body, content_type) is None
 
