@@ -256,3 +256,34 @@ def test_the_line_for_a_page_instead_of_the_api() -> None:
         "base URL that is a website.")
     assert _body.PAGE_HINT == ("Sign in to the network in a browser, or check TOKENHOT_BASE_URL; then check the "
                                "history before trying again.")
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+def test_the_response_cap_holds_for_a_body_a_transport_read_ahead(lane: bool) -> None:
+    """A transport of one's own (or httpx's MockTransport) may answer a response built from bytes, which httpx reads
+    whole when it is made: it was handed over past the stream the cap bounds, so any size went through."""
+    from tokenhot_nb import errors as E
+    from tokenhot_nb._config import Settings
+    from tokenhot_nb.client import Client
+    from tokenhot_nb.families._types import HttpCall
+
+    big = b'{"choices": [{"message": {"content": "' + b"x" * 5000 + b'"}}]}'
+    client = Client(Settings(api_key="sk-cap-0123456789abcdef", base_url="https://api.tokenhot.test", mode="live",
+                             response_cap=2048),
+                    transport=httpx.MockTransport(lambda _r: httpx.Response(200, content=big,
+                                                                            headers={"content-type": "application/json"})))
+    call = HttpCall("POST", "/v1/chat/completions", json={"model": "m", "messages": []})
+    with pytest.raises(E.TokenhotError, match=r"larger than the limit of 2\.0 KiB"):
+        if lane:
+            try:
+                client.send_sync(call)
+            finally:
+                client.close()
+        else:
+            async def go() -> None:
+                try:
+                    await client.send(call)
+                finally:
+                    await client.aclose()
+
+            asyncio.run(go())

@@ -134,6 +134,9 @@ def bound_body(response: httpx.Response, cap: int, *, max_line: int | None = Non
         encoding = ""
     if encoding and encoding not in ("gzip", "x-gzip", "deflate"):
         raise BodyRefused(f"uses the content encoding {encoding[:40]!r}, which was not asked for")
+    if response.is_stream_consumed and len(response.content) > cap:  # read ahead (a response built from bytes, as
+        # a transport of one's own may answer): the bytes are all here already, past the stream this bounds
+        raise BodyRefused(f"is larger than the limit of {human_size(cap)}", size=len(response.content))
     bounded = BoundedStream(response.stream, cap=cap, encoding=encoding, max_line=max_line)  # type: ignore[arg-type]
     response.stream = bounded
     if "content-encoding" in response.headers:
