@@ -876,6 +876,8 @@ class Client:
         except APIError as exc:
             if exc.status in EXPIRED_STATUSES:
                 failure = expired_error(url, exc.status or 0)
+            elif "not read" in exc.message and "than the limit" in exc.message:  # (a body read ahead, too large)
+                failure = cap_error(url, cap)
             elif "not read" in exc.message:  # refused before reading (an encoding not asked for)
                 failure = DownloadError(f"Could not download {describe_url(url)}: {exc.message}")
             else:  # (a redirect's hint is about API calls, which never follow one: not this download's)
