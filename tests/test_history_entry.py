@@ -306,3 +306,12 @@ def test_the_repr_of_an_entry_cannot_drive_a_terminal() -> None:
     shown = repr(e)
     assert not any(ch in shown for ch in "\x1b\x07\r"), shown
     assert shown.startswith("HistoryEntry(id=3, chat") and "there" in shown
+
+
+@pytest.mark.parametrize("bad", [5, "not a dict", ["id", 1]])
+def test_from_dict_of_no_dict_is_one_clear_line(bad: Any) -> None:
+    from tokenhot_nb.errors import WrongTypeError
+
+    with pytest.raises(WrongTypeError, match=r"takes a dict \(an exported entry\)"):
+        HistoryEntry.from_dict(bad)
+    assert HistoryEntry.from_dict({"id": 3, "kind": "chat", "unknown": 1}).id == 3

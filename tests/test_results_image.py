@@ -226,3 +226,20 @@ def test_a_position_that_is_no_whole_number_is_one_clear_line(tmp_path: Path, in
     for use in (lambda: res[index], lambda: res.pil(index), lambda: res.thumb(index)):
         with pytest.raises(E.WrongTypeError, match="Image positions are whole numbers or slices"):
             use()
+
+
+@pytest.mark.parametrize(("call", "error"), [
+    (lambda r: r.thumb(index=[0]), E.WrongTypeError),  # 'unhashable type: list' from the cache's key
+    (lambda r: r.thumb(0, max_px=[96]), E.WrongTypeError),
+    (lambda r: r.thumb(0, max_px=0), E.InputError),
+    (lambda r: r.html(max_px=[256]), E.WrongTypeError),  # the same, through every thumbnail
+    (lambda r: r.alt_text(0, width=object()), E.WrongTypeError),  # a comparison TypeError
+    (lambda r: r.alt_text(0, width=-5), E.InputError),
+])
+def test_display_arguments_of_the_wrong_kind_are_one_clear_line(tmp_path: Path, call: Any,
+                                                                 error: type[Exception]) -> None:
+    res = ImageResult([stored(tmp_path, "a", png_bytes()), stored(tmp_path, "b", png_bytes((32, 32)))], prompt="cats")
+    with pytest.raises(error) as info:
+        call(res)
+    assert "\n" not in str(info.value) and "e.g. result" in (info.value.hint or "")
+    assert res.thumb(-1) == res.thumb(1) and res.thumb(0, max_px=48)[2] <= 48  # good ones still work

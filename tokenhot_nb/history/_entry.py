@@ -358,6 +358,11 @@ class HistoryEntry:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> HistoryEntry:
+        if not isinstance(d, dict):
+            from ..errors import WrongTypeError
+
+            raise WrongTypeError(f"HistoryEntry.from_dict() takes a dict (an exported entry), not {type(d).__name__}.",
+                                 hint="e.g. HistoryEntry.from_dict(json.loads(line)) for a line of a .jsonl export.")
         known = {k: d[k] for k in ENTRY_FIELDS if k in d}
         return cls(**known)
 

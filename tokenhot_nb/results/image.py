@@ -140,15 +140,17 @@ class ImageResult(Result):
         return [save_image(it.path, dest) for it, dest in zip(self.items, dests, strict=True)]
 
     def thumb(self, index: int = 0, max_px: int = GRID_PX) -> tuple[bytes, str, int, int]:
-        key = (index, max_px)
+        item, size = self._item(index), _size(max_px, "max_px", "thumb(0, max_px=128)")
+        key = (int(index) % len(self.items), size)  # (index is a valid position now: -1 and the last are one)
         if key not in self._thumbs:
-            self._thumbs[key] = thumbnail(self._item(index).path, max_px)
+            self._thumbs[key] = thumbnail(item.path, size)
         return self._thumbs[key]
 
     def alt_text(self, index: int = 0, width: int = ALT_CHARS) -> str:
         """What an image shows, for screen readers and broken images: the prompt, shortened (plain text;
         the caller escapes it)."""
         # redacted before the cut: cut first, a key pasted into the prompt would lose its end and go unrecognised
+        width = _size(width, "width", "alt_text(0, width=60)")
         text = redact(" ".join(str(self.prompt or self.revised_prompt or "").split())) or f"image from {self.model}"
         if len(text) > width:
             text = text[: width - 1].rstrip() + "…"
@@ -156,6 +158,7 @@ class ImageResult(Result):
 
     def html(self, max_px: int = GRID_PX, caption: bool = True) -> str:
         """A grid of inline thumbnails (used for several images, batches and comparisons)."""
+        max_px = _size(max_px, "max_px", "html(max_px=256)")
         cells = []
         for i in range(len(self.items)):
             try:
@@ -188,3 +191,19 @@ class ImageResult(Result):
         if not self.items:
             return {}
         return {"text/html": self.html(SINGLE_PX) if len(self.items) == 1 else self.html()}
+
+
+def _size(value: Any, name: str, example: str) -> int:
+    """A pixel or character count given to a display method: a whole number above 0, else one clear line."""
+    import operator
+
+    from ..errors import InputError, WrongTypeError
+
+    try:
+        n = operator.index(value)
+    except TypeError:
+        raise WrongTypeError(f"{name} is a whole number, not {type(value).__name__} ({value!r:.40}).",
+                             hint=f"e.g. result.{example}.") from None
+    if n < 1:
+        raise InputError(f"{name} must be 1 or more, not {n}.", hint=f"e.g. result.{example}.")
+    return n
