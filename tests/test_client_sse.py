@@ -658,6 +658,21 @@ def _stream_of(body: Any, secrets: tuple[str, ...] = (), headers: dict[str, str]
     return EventStream(connect, fmt=fmt, idle_timeout=5.0, secrets=secrets), http
 
 
+def _open_error(body: Any, error: type[E.TokenhotError] = E.APIError, **kw: Any) -> Any:
+    """The ``error`` an :class:`EventStream` over ``body`` raises when it is opened (``_stream_of``'s options)."""
+    async def run() -> Any:
+        stream, http = _stream_of(body, **kw)
+        try:
+            await stream
+        except error as exc:
+            return exc
+        finally:
+            await http.aclose()
+        raise AssertionError("no error")
+
+    return asyncio.run(run())
+
+
 def test_event_stream_state_before_and_after_connecting() -> None:
     async def run() -> None:
         stream, http = _stream_of(frame(chunk("a")) + "data: [DONE]\n\n", headers={**SSE, "X-New-Api-Request-Id": "n1"})
@@ -704,18 +719,7 @@ def test_non_sk_secrets_are_redacted_from_stream_errors() -> None:
 def test_non_sk_secrets_are_redacted_from_an_error_answered_instead_of_a_stream() -> None:
     secret = "plain-relay-token-43"
     body = json.dumps({"error": {"message": f"token {secret} is disabled", "echo": secret}})
-
-    async def run() -> E.APIError:
-        stream, http = _stream_of(body, secrets=(secret,), headers=JSON)
-        try:
-            await stream
-        except E.APIError as exc:
-            return exc
-        finally:
-            await http.aclose()
-        raise AssertionError("no error")
-
-    err = asyncio.run(run())
+    err = _open_error(body, secrets=(secret,), headers=JSON)
     assert secret not in err.message and secret not in json.dumps(err.body)
 
 
@@ -1157,18 +1161,7 @@ def test_an_envelope_strict_json_refuses_is_still_the_error() -> None:
 def test_non_sk_secrets_are_redacted_from_an_error_item_of_a_gemini_array() -> None:
     secret = "plain-relay-token-44"
     body = json.dumps([{"error": {"code": 403, "message": f"token {secret} is disabled", "status": "DENIED"}}])
-
-    async def run() -> E.APIError:
-        stream, http = _stream_of(body, secrets=(secret,), headers=JSON, fmt="gemini")
-        try:
-            await stream
-        except E.APIError as exc:
-            return exc
-        finally:
-            await http.aclose()
-        raise AssertionError("no error")
-
-    err = asyncio.run(run())
+    err = _open_error(body, secrets=(secret,), headers=JSON, fmt="gemini")
     assert err.message == "token sk-**** is disabled" and secret not in json.dumps(err.body)
 
 
@@ -1251,17 +1244,7 @@ def test_a_relabelled_body_broken_in_its_first_bytes_leaves_no_key_behind() -> N
         yield b"da"
         raise httpx.ReadError(f"reset after {secret}")
 
-    async def run() -> E.StreamError:
-        stream, http = _stream_of(broken, secrets=(secret,), headers={"content-type": "text/plain"})
-        try:
-            await stream
-        except E.StreamError as exc:
-            return exc
-        finally:
-            await http.aclose()
-        raise AssertionError("no error")
-
-    message = asyncio.run(run()).message
+    message = _open_error(broken, E.StreamError, secrets=(secret,), headers={"content-type": "text/plain"}).message
     assert message.startswith("The stream broke before it was complete: ") and secret not in message
     assert "sk-****" in message
 
