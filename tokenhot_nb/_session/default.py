@@ -50,6 +50,11 @@ def _open_store(new: Session, old: Session | None) -> None:
         raise StoreError(f"{err.message.rstrip('.')}; {kept}.", hint=err.hint) from None
 
 
+def current() -> Session | None:
+    """The shared default session if one was made, without making one (a caller that only asks about it)."""
+    return _default
+
+
 def set_session(s: Session) -> Session:
     """Make ``s`` the shared default session."""
     global _default

@@ -53,10 +53,14 @@ _RERUN_HINTS = {
 }
 
 
-def _rerun_error(message: str, why: str) -> TokenhotError:
-    err = TokenhotError(message, hint=_RERUN_HINTS[why][0])
-    err._rerun_hint = why  # type: ignore[attr-defined]  # (from_entry says it for the session's mode)
-    return err
+class RebuildError(TokenhotError):
+    """A recorded result that cannot be rebuilt; ``why`` picks the hint for the session's mode (:func:`from_entry`).
+
+    Its title is the plain "Tokenhot error" (no entry in ``errors.TITLES``)."""
+
+    def __init__(self, message: str, why: str) -> None:
+        super().__init__(message, hint=_RERUN_HINTS[why][0])
+        self.why = why
 
 
 def _replaying(session: Session | None) -> bool:
@@ -66,13 +70,13 @@ def _replaying(session: Session | None) -> bool:
 
         from .._session import default
 
-        shared = default._default
+        shared = default.current()
         return shared.mode == "replay" if shared is not None else os.environ.get("TOKENHOT_MODE") == "replay"
     return session.mode == "replay"
 
 
-def _missing(store: Store, out: dict[str, Any]) -> TokenhotError:
-    return _rerun_error(f"The stored file {out['sha256'][:12]}… of this history entry is missing from {store.root}.",
+def _missing(store: Store, out: dict[str, Any]) -> RebuildError:
+    return RebuildError(f"The stored file {out['sha256'][:12]}… of this history entry is missing from {store.root}.",
                         "missing")
 
 
@@ -102,10 +106,9 @@ def from_entry(entry: HistoryEntry, session: Session | None = None, store: Store
     """The result object a recorded call returned, rebuilt from the store without any request."""
     try:
         return _from_entry(entry, session, store)
-    except TokenhotError as err:
-        why = getattr(err, "_rerun_hint", None)
-        if why in _RERUN_HINTS and _replaying(session):
-            err.hint = _RERUN_HINTS[why][1]
+    except RebuildError as err:
+        if _replaying(session):
+            err.hint = _RERUN_HINTS[err.why][1]
         raise
 
 
@@ -132,7 +135,7 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
             isinstance(i, dict) and "sha256" not in i for i in response.get("images") or [])
         message = f"History entry #{entry.id} did not finish ({entry.status}): {err}"
         if not kept:
-            raise _rerun_error(message, "unfinished")
+            raise RebuildError(message, "unfinished")
         raise TokenhotError(message, hint=f"Its images were paid for and their links kept: fetch them with "
                                           f"session.resume({entry.id}) (no new call, no new charge).")
 
@@ -195,7 +198,7 @@ def _embeddings(store: Store, entry: HistoryEntry, common: dict[str, Any]) -> Em
     except FileNotFoundError:
         raise _missing(store, outs[0]) from None
     if count is None or dims is None or count * dims * 4 != len(data):
-        raise _rerun_error(f"The stored vectors of history entry #{entry.id} do not match the shape its row "
+        raise RebuildError(f"The stored vectors of history entry #{entry.id} do not match the shape its row "
                            f"records ({response.get('count')!r:.20} × {response.get('dimensions')!r:.20}, "
                            f"{len(data)} bytes).", "damaged")
     texts = entry.params.get("texts") if isinstance(entry.params, dict) else None
