@@ -15,9 +15,11 @@ import pytest
 
 from tokenhot_nb.sim import Faults, Server, SimTransport, serve
 from tokenhot_nb.sim import probe as probe_mod
-from tokenhot_nb.sim.probe import Answer, compare, main, shape, values
+from tokenhot_nb.sim.probe import Answer, compare, main, probes, shape, values
 
 KEY = "sk-probe-key-0123456789abcdef"
+EVERY = probes()
+FREE = [p for p in EVERY if not p.paid]
 
 
 @pytest.fixture
@@ -43,7 +45,8 @@ def test_a_host_that_answers_as_the_simulator_has_no_differences(keyed: None, li
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--paid", "--base-url", live.url]) == 0
     out = capsys.readouterr().out
-    assert "12 probes, 0 with differences." in out
+    assert f"{len(EVERY)} probes, 0 with differences." in out
+    assert len(EVERY) == 22 and len(FREE) == 14
     assert "DIFF" not in out
 
 
@@ -73,7 +76,7 @@ def test_the_key_is_neither_printed_nor_saved_even_when_the_host_echoes_it(keyed
         main(["--paid", "--base-url", server.url, "--save", str(tmp_path / "answers")])
     out = capsys.readouterr()
     saved = list((tmp_path / "answers").glob("*.json"))
-    assert len(saved) == 12
+    assert len(saved) == len(EVERY)
     echoed = [p for p in saved if "REDACTED" in p.read_text() or "sk-***" in p.read_text()]
     texts = [out.out, out.err, *(p.read_text() for p in saved)]
     assert not any(KEY in t or KEY.removeprefix("sk-") in t for t in texts)
@@ -98,9 +101,14 @@ def test_paid_probes_are_sent_only_with_paid(keyed: None, capsys: pytest.Capture
     free, paid = _Counting(), _Counting()
     assert main([], live_transport=free) == 0
     assert main(["--paid"], live_transport=paid) == 0
-    asked = [r for r in free.sent if b"Reply with the word OK" in r.content]
-    assert asked == [] and len(free.sent) == 10
-    assert len([r for r in paid.sent if b"Reply with the word OK" in r.content]) == 2
+    def sent(t: _Counting) -> list[tuple[str, object]]:
+        return [(str(r.url.raw_path.decode()), json.loads(r.content) if r.content else None) for r in t.sent]
+
+    def of(chosen: list[probe_mod.Probe]) -> list[tuple[str, object]]:
+        return [(p.path, p.body) for p in chosen]
+
+    assert sent(free) == of(FREE)
+    assert sent(paid) == of(EVERY)
     capsys.readouterr()
 
 
@@ -163,4 +171,4 @@ def test_the_module_runs_as_a_command() -> None:
     done = subprocess.run([sys.executable, "-m", "tokenhot_nb.sim.probe", "--list"], capture_output=True, text=True,
                           timeout=60, check=True)
     lines = done.stdout.splitlines()
-    assert len(lines) == 12 and lines[0].startswith("pricing") and "paid" in lines[-1]
+    assert len(lines) == len(EVERY) and lines[0].startswith("pricing") and "paid" in lines[-1]

@@ -35,8 +35,9 @@ CAP = 8 * 1024 * 1024
 #: Stream events read at most.
 MAX_EVENTS = 2000
 #: Where a value is as telling as its type (an error's code, a stream's end): compared, not only typed.
-VALUE_PATHS = frozenset({"error.type", "error.code", "code", "object", "success", "type", "ends_with_done", "event_names[]",
-                         "choices[].finish_reason", "data[].object"})
+VALUE_PATHS = frozenset({"error.type", "error.code", "code", "object", "success", "type", "ends_with_done",
+                         "event_names[]", "frames[].type", "frames[].object", "choices[].finish_reason",
+                         "data[].object"})
 #: Objects whose keys are data (group names, endpoint names): their keys are read as one ``*``.
 MAPS = frozenset({"group_ratio", "supported_endpoint", "usable_group", "data.usable_group"})
 
@@ -54,10 +55,20 @@ class Probe:
     why: str = ""
 
 
-def probes(chat_model: str) -> list[Probe]:
-    """Every probe; ``chat_model`` is what the paid ones ask (a short reply, a few tokens)."""
-    ask = {"model": chat_model, "messages": [{"role": "user", "content": "Reply with the word OK."}],
-           "max_tokens": 16}
+#: The model each route's paid probes name: a cheap one of the route's own protocol (``--model`` picks the chat
+#: completions one).
+MODELS = {"chat": "gpt-5.4-mini", "responses": "gpt-5.4-mini", "messages": "claude-sonnet-4-5-20250929",
+          "gemini": "gemini-2.5-flash"}
+_SAY = "Reply with the word OK."
+
+
+def probes(chat_model: str = MODELS["chat"]) -> list[Probe]:
+    """Every probe; ``chat_model`` is what the chat completions ones ask (a short reply, a few tokens)."""
+    ask = {"model": chat_model, "messages": [{"role": "user", "content": _SAY}], "max_completion_tokens": 64}
+    respond = {"model": MODELS["responses"], "input": _SAY, "max_output_tokens": 64}
+    claude = {"model": MODELS["messages"], "max_tokens": 16, "messages": [{"role": "user", "content": _SAY}]}
+    gemini = {"contents": [{"role": "user", "parts": [{"text": _SAY}]}], "generationConfig": {"maxOutputTokens": 64}}
+    native = f"/v1beta/models/{MODELS['gemini']}"
     return [
         Probe("pricing", "GET", "/api/pricing", auth="none", why="§10.1 public price table"),
         Probe("status", "GET", "/api/status", auth="none", why="§10.1 quota_per_unit and price"),
@@ -69,10 +80,27 @@ def probes(chat_model: str) -> list[Probe]:
         Probe("unknown-model", "POST", "/v1/chat/completions",
               {"model": NO_MODEL, "messages": [{"role": "user", "content": "hi"}]}, why="§1.4 / §10.5 no channel"),
         Probe("no-messages", "POST", "/v1/chat/completions", {"model": chat_model}, why="§2.1 a body it refuses"),
+        Probe("messages-unknown-model", "POST", "/v1/messages", {**claude, "model": NO_MODEL},
+              why="§2.3 / §10.5 the middleware's envelope on the Claude route"),
+        Probe("gemini-unknown-model", "POST", f"/v1beta/models/{NO_MODEL}:generateContent", gemini,
+              why="§2.4 / §10.5 the middleware's envelope on the Gemini route"),
+        Probe("image-unknown-model", "POST", "/v1/images/generations", {"model": NO_MODEL, "prompt": "a dot"},
+              why="§3.1 / §10.5 no channel for an image model"),
+        Probe("video-unknown-model", "POST", "/v1/video/generations", {"model": NO_MODEL, "prompt": "a dot"},
+              why="§4.1 / §10.5 no channel for a video model"),
         Probe("no-task", "GET", "/v1/video/generations/tokenhot-nb-probe-no-task", why="§10.3 404 on poll"),
         Probe("chat", "POST", "/v1/chat/completions", ask, paid=True, why="§2.1 answer and usage"),
         Probe("chat-stream", "POST", "/v1/chat/completions",
               {**ask, "stream": True, "stream_options": {"include_usage": True}}, paid=True, why="§2.1 / §7 stream"),
+        Probe("responses", "POST", "/v1/responses", respond, paid=True, why="§2.2 Responses answer"),
+        Probe("responses-stream", "POST", "/v1/responses", {**respond, "stream": True}, paid=True,
+              why="§2.2 / §7 named events"),
+        Probe("messages", "POST", "/v1/messages", claude, paid=True, why="§2.3 Claude answer"),
+        Probe("messages-stream", "POST", "/v1/messages", {**claude, "stream": True}, paid=True,
+              why="§2.3 / §7 Claude events"),
+        Probe("gemini", "POST", f"{native}:generateContent", gemini, paid=True, why="§2.4 Gemini answer"),
+        Probe("gemini-stream", "POST", f"{native}:streamGenerateContent?alt=sse", gemini, paid=True,
+              why="§2.4 / §7 Gemini frames, no [DONE]"),
     ]
 
 
@@ -266,9 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Send the same requests to the live service and to the simulator and list the differences. "
         "The key is read from TOKENHOT_API_KEY."))
     p.add_argument("--base-url", default=None, help=f"the live host (TOKENHOT_BASE_URL, else {DEFAULT_BASE_URL})")
-    p.add_argument("--paid", action="store_true", help="also the paid probes: a chat call of a few tokens, streamed "
-                   "and not (costs a fraction of a cent)")
-    p.add_argument("--model", default=None, help="the chat model the probes name (default: the catalogue's)")
+    p.add_argument("--paid", action="store_true", help="also the paid probes: a reply of a few tokens on each chat "
+                   "route (chat completions, Responses, Claude, Gemini), streamed and not; a fraction of a cent")
+    p.add_argument("--model", default=None, help=f"the chat completions probes' model (default {MODELS['chat']})")
     p.add_argument("--only", action="append", default=[], metavar="NAME", help="run only these probes")
     p.add_argument("--save", type=Path, metavar="DIR", help="write each live answer (redacted) as DIR/NAME.json")
     p.add_argument("--list", action="store_true", help="list the probes and exit")
@@ -278,11 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, live_transport: httpx.AsyncBaseTransport | None = None) -> int:
     """0: no differences; 1: differences; 2: nothing could be probed (no key, unknown probe name)."""
     args = build_parser().parse_args(argv)
-    if args.model is None:
-        from ..catalog import default_model
-
-        args.model = default_model("chat").id
-    every = probes(args.model)
+    every = probes(args.model or MODELS["chat"])
     if args.list:
         for p in every:
             print(f"{p.name:<14} {'paid' if p.paid else 'free'}  {p.method} {p.path}  ({p.why})")
