@@ -188,9 +188,9 @@ class _SqlFloor:
     def __init__(self, session: Session, root: Path) -> None:
         import sqlite3
 
-        from tokenhot_nb.history import Store, _store
+        from tokenhot_nb.history import Store, _schema
 
-        self.batch, self.index_sql = _store.FTS_BATCH, _store._INDEX_PENDING  # the store's own batch and statement
+        self.batch, self.index_sql = _schema.FTS_BATCH, _schema.INDEX_PENDING  # the store's own batch and statement
 
         session.chat("the row the floor copies", model=CHAT_MODEL, stream=False, thread=False)
         src = session.store.connection()

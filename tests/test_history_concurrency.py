@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tokenhot_nb.history import History, HistoryEntry, Store, _store
+from tokenhot_nb.history import History, HistoryEntry, Store, _connections
 from tokenhot_nb.history._artifacts import _thumb_pool
 
 REPO = Path(__file__).resolve().parents[1]
@@ -293,7 +293,7 @@ class _Reentering(threading.Thread):
     def is_alive(self) -> bool:
         if not self.nested:
             self.nested += 1
-            _store._close_left()
+            _connections.close_left()
         return True
 
 
@@ -301,13 +301,13 @@ class _Reentering(threading.Thread):
 def test_closing_code_entered_again_by_the_collector_does_not_deadlock() -> None:
     conn = sqlite3.connect(":memory:")
     owner = _Reentering()
-    _store._LEFT.append((owner, conn))
-    worker = threading.Thread(target=_store._close_left, daemon=True)
+    _connections.LEFT.append((owner, conn))
+    worker = threading.Thread(target=_connections.close_left, daemon=True)
     worker.start()
     worker.join(10)
     assert not worker.is_alive()  # a lock held around the liveness check would have hung here
-    assert owner.nested == 1 and (owner, conn) in _store._LEFT  # still in use by a live thread: kept, not closed
-    _store._LEFT.remove((owner, conn))
+    assert owner.nested == 1 and (owner, conn) in _connections.LEFT  # still in use by a live thread: kept, not closed
+    _connections.LEFT.remove((owner, conn))
     conn.close()
 
 
@@ -321,12 +321,12 @@ def test_a_store_the_collector_drops_asks_no_other_thread_for_anything() -> None
     other.start()
     try:
         conns = {conn: (other, lambda *a: asked.append(a))}
-        _store._close_all(conns, collected=True)
-        assert asked == [] and conns == {} and (other, conn) in _store._LEFT
+        _connections.close_all(conns, collected=True)
+        assert asked == [] and conns == {} and (other, conn) in _connections.LEFT
     finally:
         alive.set()
         other.join(5)
-    _store._close_left()  # its thread has ended: closed now
-    assert all(c is not conn for _, c in _store._LEFT)
+    _connections.close_left()  # its thread has ended: closed now
+    assert all(c is not conn for _, c in _connections.LEFT)
     with pytest.raises(sqlite3.ProgrammingError):
         conn.execute("SELECT 1")

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tokenhot_nb.history import SCHEMA_VERSION, History, HistoryEntry, Store
-from tokenhot_nb.history import _store as store_mod
+from tokenhot_nb.history import SCHEMA_VERSION, History, HistoryEntry, Store, _schema
 
 V2_TRIGGERS = [
     """CREATE TRIGGER entries_ai AFTER INSERT ON entries BEGIN
@@ -78,7 +77,7 @@ def test_a_row_waits_for_the_index_until_a_batch_has_ended(store: Store) -> None
     assert _queued(store) == [] and _indexed(store, "lighthouse") == []  # in flight: neither queued nor indexed
     store.update(running, status="ok", text="lighthouse question\n\nkeeper answer")
     assert _queued(store) == [running] and _indexed(store, "keeper") == []
-    more = [store.insert(_entry(f"lighthouse call {i}", status="ok")) for i in range(store_mod.FTS_BATCH - 2)]
+    more = [store.insert(_entry(f"lighthouse call {i}", status="ok")) for i in range(_schema.FTS_BATCH - 2)]
     assert _queued(store) == [running, *more] and _indexed(store, "lighthouse") == []
     last = store.insert(_entry("lighthouse last", status="ok"))  # the batch is full: all of it is indexed at once
     assert _queued(store) == [] and _indexed(store, "lighthouse") == [running, *more, last]
@@ -205,7 +204,7 @@ def test_indexing_the_queue_looks_its_rows_up_by_id(store: Store) -> None:
     for i in range(3):
         store.insert(_entry(f"row {i}", status="ok"))
     c = store.connection()
-    for sql in (store_mod._INDEX_PENDING, store_mod._INDEX_PENDING.replace("entries_fts", "temp.pending_fts", 1)):
+    for sql in (_schema.INDEX_PENDING, _schema.INDEX_PENDING.replace("entries_fts", "temp.pending_fts", 1)):
         if "temp." in sql:
             c.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.pending_fts USING fts5(text)")
         plan = [str(r[3]) for r in c.execute("EXPLAIN QUERY PLAN " + sql)]

@@ -12,7 +12,7 @@ Designed for several kernels writing at once and for processes killed mid-call:
   rows of gone processes of this host are looked for when a store is opened, and again whenever the history is
   listed or searched and the budget counted (one indexed read; a worker that crashed under a long-lived kernel);
 * one connection per thread (sqlite3 objects are not thread-safe), opened lazily, reset after fork, and closed
-  by :meth:`Store.close` (or when the store is dropped) in the thread that is using it (see :func:`_close_all`);
+  by :meth:`Store.close` (or when the store is dropped) in the thread that is using it (see :func:`close_all`);
 * a store that cannot be written (a read-only mount, a colleague's folder, a checked-in store) opens read-only
   (SQLite ``mode=ro``, or ``immutable=1`` when the WAL index cannot be created either): its history can be
   listed, searched, exported and replayed; any write is refused with one :class:`StoreError` naming the path.
@@ -21,9 +21,6 @@ Designed for several kernels writing at once and for processes killed mid-call:
 from __future__ import annotations
 
 import asyncio
-import atexit
-import collections
-import concurrent.futures
 import json
 import operator
 import os
@@ -47,6 +44,9 @@ from ._artifacts import sha256_file as sha256_file
 from ._artifacts import suffix_for as suffix_for
 from ._checkpoint import BACKSTOP as CHECKPOINT_BACKSTOP
 from ._checkpoint import Checkpointer
+from ._connections import LEFT as LEFT
+from ._connections import Owner, close_all, close_left, close_one, current_owner
+from ._connections import serves_later as serves_later
 from ._entry import (
     ENTRY_FIELDS,
     JSON_FIELDS,
@@ -59,10 +59,12 @@ from ._entry import (
     jsonable,
 )
 from ._replay import differences, replay_key, similarity
+from ._schema import FTS_BATCH as FTS_BATCH
+from ._schema import FTS_TRIGGERS, INDEX_PENDING, MIGRATIONS, READABLE_AS_IS, REQUIRED, TABLES
+from ._schema import SCHEMA_VERSION as SCHEMA_VERSION
 from ._spending import Spending, Unknown
 from ._spending import unknown as _unknown_costs
 
-SCHEMA_VERSION = 5
 DB_NAME = "history.sqlite"
 
 _T = TypeVar("_T")
@@ -96,248 +98,9 @@ def _after_fork() -> None:
 if hasattr(os, "register_at_fork"):  # no fork (Windows): the id never changes
     os.register_at_fork(after_in_child=_after_fork)
 
-#: A thread that serves a queue (the thumbnail worker) says here how to run a function on it between two jobs
-_SERVES = threading.local()
-#: Connections a closed store could not close at once, with the live thread using them (see :func:`_close_all`).
-#: A deque and no lock: a store dropped without close() is closed by the garbage collector, which may run in the
-#: middle of any code on this thread, this module's included (a lock held there would never be released).
-_LEFT: collections.deque[tuple[threading.Thread, sqlite3.Connection]] = collections.deque()
-#: The thread a connection serves, and how to have that thread run a function later (``None``: no way)
-_Owner = tuple[threading.Thread, Callable[..., object] | None]
-
-
-def serves_later(run_later: Callable[..., object]) -> None:
-    """The current thread runs ``run_later(fn, *args)`` between its jobs (a one-worker pool's ``submit``): a
-    store closed elsewhere has it close its connection itself, as such a job."""
-    _SERVES.run_later = run_later
-
-
-def _owner() -> _Owner:
-    later: Callable[..., object] | None = getattr(_SERVES, "run_later", None)
-    if later is None:
-        try:
-            later = asyncio.get_running_loop().call_soon_threadsafe  # it runs between two of the loop's steps
-        except RuntimeError:
-            pass
-    return threading.current_thread(), later
-
-
-def _close(conn: sqlite3.Connection, done: concurrent.futures.Future[None] | None = None) -> None:
-    try:
-        conn.close()
-    except sqlite3.Error:
-        pass
-    finally:
-        if done is not None:
-            done.set_result(None)
-
-
-def _close_left() -> None:
-    """Close the connections left to the current thread or to threads that have ended."""
-    me = threading.current_thread()
-    for _ in range(len(_LEFT)):  # each once: the ones still in use go back
-        try:
-            owner, conn = _LEFT.popleft()
-        except IndexError:
-            return
-        if owner is me or not owner.is_alive():
-            _close(conn)
-        else:
-            _LEFT.append((owner, conn))
-
-
-def _close_all(conns: dict[sqlite3.Connection, _Owner], wait: float = 0.0, *, collected: bool = False) -> None:
-    """Close (and forget) a store's connections, each where that is safe.
-
-    A connection closed under another thread's query crashes the interpreter; one left to the garbage collector
-    is closed whenever that runs, with a ``ResourceWarning`` on Python 3.13. So this thread's and those of
-    ended threads are closed at once; a live thread serving a queue (the session's event loop, the thumbnail
-    worker) closes its own as its next job, waited for up to ``wait`` seconds (a closed store's files are
-    settled: the last connection to close folds the WAL into the database); another live thread's waits in
-    ``_LEFT`` until that thread opens a connection again or has ended. A store the garbage collector dropped
-    (``collected``) asks no other thread for anything (a pool's ``submit`` takes a lock this thread may hold).
-    """
-    me = threading.current_thread()
-    asked: list[concurrent.futures.Future[None]] = []
-    for conn, (owner, later) in list(conns.items()):
-        if owner is me or not owner.is_alive():
-            _close(conn)
-            continue
-        if later is not None and not collected:
-            done: concurrent.futures.Future[None] = concurrent.futures.Future()
-            try:
-                later(_close, conn, done)
-                asked.append(done)
-                continue
-            except RuntimeError:  # its loop was closed, its pool shut down
-                pass
-        _LEFT.append((owner, conn))
-    conns.clear()
-    _close_left()
-    if asked and wait > 0:
-        concurrent.futures.wait(asked, timeout=wait)
-
-
-atexit.register(_close_left)
 
 Cond = tuple[str, tuple[Any, ...]]
 
-_PENDING_TABLE = "CREATE TABLE IF NOT EXISTS fts_pending (id INTEGER PRIMARY KEY)"
-_TABLES = [
-    """CREATE TABLE IF NOT EXISTS entries (
-        id INTEGER PRIMARY KEY AUTOINCREMENT,
-        session_id TEXT NOT NULL DEFAULT '',
-        started REAL NOT NULL,
-        duration REAL,
-        mode TEXT NOT NULL DEFAULT '',
-        kind TEXT NOT NULL DEFAULT '',
-        model TEXT NOT NULL DEFAULT '',
-        endpoint TEXT NOT NULL DEFAULT '',
-        params TEXT NOT NULL DEFAULT '{}',
-        request TEXT NOT NULL DEFAULT '{}',
-        response TEXT NOT NULL DEFAULT '{}',
-        usage TEXT NOT NULL DEFAULT '{}',
-        outputs TEXT NOT NULL DEFAULT '[]',
-        text TEXT NOT NULL DEFAULT '',
-        status TEXT NOT NULL DEFAULT 'running',
-        error TEXT,
-        thread TEXT,
-        replay_key TEXT NOT NULL DEFAULT '',
-        parent INTEGER,
-        pid INTEGER,
-        host TEXT,
-        updated REAL,
-        pid_start INTEGER
-    )""",
-    "CREATE INDEX IF NOT EXISTS entries_kind ON entries(kind)",
-    "CREATE INDEX IF NOT EXISTS entries_model ON entries(model)",
-    "CREATE INDEX IF NOT EXISTS entries_started ON entries(started)",
-    "CREATE INDEX IF NOT EXISTS entries_status ON entries(status)",
-    "CREATE INDEX IF NOT EXISTS entries_replay ON entries(replay_key, status)",
-    "CREATE INDEX IF NOT EXISTS entries_thread ON entries(thread)",
-    """CREATE TABLE IF NOT EXISTS artifacts (
-        sha256 TEXT PRIMARY KEY,
-        mime TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        name TEXT NOT NULL DEFAULT '',
-        suffix TEXT NOT NULL DEFAULT '',
-        created REAL NOT NULL,
-        data BLOB
-    ) WITHOUT ROWID""",
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID",
-    _PENDING_TABLE,
-]
-#: The full-text index holds finished rows only (status other than ``running``), and takes them in batches: a row
-#: that ends is queued in ``fts_pending`` (one small insert) and :data:`FTS_BATCH` queued rows are indexed in one
-#: go (the trigram index costs ~115 µs a row indexed alone, ~22 µs in a batch of 32; it was the costliest part of
-#: recording a call). A search first indexes what is queued (or, on a read-only store, indexes it in a temporary
-#: table for that search), so it always sees every finished row. A queued row is not in the index yet, so
-#: changing or deleting it takes nothing out of the index. Schema 4 (schema 3 indexed each row as it ended).
-_FTS_TRIGGERS = [
-    """CREATE TRIGGER IF NOT EXISTS entries_ai AFTER INSERT ON entries WHEN new.status != 'running' BEGIN
-        INSERT OR IGNORE INTO fts_pending(id) VALUES (new.id);
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS entries_ad AFTER DELETE ON entries WHEN old.status != 'running' BEGIN
-        INSERT INTO entries_fts(entries_fts, rowid, text) SELECT 'delete', old.id, old.text
-            WHERE NOT EXISTS (SELECT 1 FROM fts_pending WHERE id = old.id);
-        DELETE FROM fts_pending WHERE id = old.id;
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS entries_au AFTER UPDATE OF text, status ON entries BEGIN
-        INSERT INTO entries_fts(entries_fts, rowid, text) SELECT 'delete', old.id, old.text
-            WHERE old.status != 'running' AND NOT EXISTS (SELECT 1 FROM fts_pending WHERE id = old.id);
-        INSERT OR IGNORE INTO fts_pending(id) SELECT new.id WHERE new.status != 'running';
-        DELETE FROM fts_pending WHERE id = new.id AND new.status = 'running';
-    END""",
-]
-
-#: How many ended rows wait for the full-text index before they are indexed together.
-FTS_BATCH = 32
-
-#: ``CROSS JOIN`` keeps the queue as the outer loop: left to itself (no ``ANALYZE`` statistics) the planner scans
-#: every row of ``entries`` and looks each up in the queue, which made a batch cost grow with the store (~200 µs a
-#: row at 40k rows, against ~20 µs for the 32 queued rows looked up by id).
-_INDEX_PENDING = ("INSERT INTO entries_fts(rowid, text) SELECT e.id, e.text FROM fts_pending p "
-                  "CROSS JOIN entries e ON e.id = p.id WHERE e.status != 'running'")
-
-
-def _has_fts(c: sqlite3.Connection) -> bool:
-    return c.execute("SELECT 1 FROM sqlite_master WHERE name='entries_fts'").fetchone() is not None
-
-
-def _index_finished_rows_only(c: sqlite3.Connection) -> None:
-    """v2 → v3: running rows leave the index (they join it as they end; v3 → v4 puts the triggers in place)."""
-    if not _has_fts(c):
-        return  # a store without full-text search (LIKE): nothing to move
-    for old in ("entries_ai", "entries_ad", "entries_au"):
-        c.execute(f"DROP TRIGGER IF EXISTS {old}")
-    c.execute("INSERT INTO entries_fts(entries_fts, rowid, text) "
-              "SELECT 'delete', id, text FROM entries WHERE status='running'")
-
-
-def _index_in_batches(c: sqlite3.Connection) -> None:
-    """v3 → v4: small texts can be kept in the database (``artifacts.data``); ended rows queue for the full-text
-    index (every row of a v3 store is indexed already)."""
-    c.execute("ALTER TABLE artifacts ADD COLUMN data BLOB")
-    c.execute(_PENDING_TABLE)
-    if not _has_fts(c):
-        return
-    for old in ("entries_ai", "entries_ad", "entries_au"):
-        c.execute(f"DROP TRIGGER IF EXISTS {old}")
-    for stmt in _FTS_TRIGGERS:
-        c.execute(stmt)
-
-
-def _link_thread_turns(c: sqlite3.Connection) -> None:
-    """v1 → v2: each ``ok`` chat turn of a thread points at the turn before it (``new_thread`` starts over).
-
-    v1 rows keep the whole conversation in ``request`` (they never carry a ``context`` note), so they stay
-    exact; the links let new turns appended to an old thread rebuild their conversation through them.
-    """
-    last: dict[str, int] = {}
-    links: list[tuple[int, int]] = []
-    rows = c.execute(
-        "SELECT id, thread, params FROM entries WHERE kind='chat' AND status='ok' AND thread IS NOT NULL ORDER BY id"
-    )
-    for entry_id, thread, params in rows:
-        try:
-            new = bool((json.loads(params or "{}") or {}).get("new_thread"))
-        except (ValueError, AttributeError):
-            new = False
-        if thread in last and not new:
-            links.append((last[thread], entry_id))
-        last[thread] = entry_id
-    c.executemany("UPDATE entries SET parent=? WHERE id=?", links)
-
-
-def _name_processes_by_start(c: sqlite3.Connection) -> None:
-    """v4 → v5: a row names its process by start time too (``pid_start``; older rows have none: their process is
-    looked for by id alone, as before)."""
-    if "pid_start" not in {str(r[1]) for r in c.execute("PRAGMA table_info(entries)")}:
-        c.execute("ALTER TABLE entries ADD COLUMN pid_start INTEGER")
-
-
-#: Migrations from version N to N+1 (SQL statements or functions, run in one transaction with the version bump).
-_MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
-    1: ["ALTER TABLE entries ADD COLUMN parent INTEGER", _link_thread_turns],
-    2: [_index_finished_rows_only],
-    3: [_index_in_batches],
-    4: [_name_processes_by_start],
-}
-
-#: Older layouts a read-only store can still be read in as they are, and the columns they lack (what changed
-#: since is how writes index and keep small texts; the readers tolerate both).
-_READABLE_AS_IS: dict[int, dict[str, tuple[str, ...]]] = {
-    3: {"artifacts": ("data",), "entries": ("pid_start",)},
-    4: {"entries": ("pid_start",)},
-}
-
-#: Columns the code reads and writes, per table: a store missing one (another program's file, a hand-edited or
-#: half-migrated one) is refused on open, naming what is missing, instead of failing on some later query.
-_REQUIRED: dict[str, tuple[str, ...]] = {
-    "entries": (*ENTRY_FIELDS, "pid", "host", "updated", "pid_start"),
-    "artifacts": ("sha256", "mime", "size", "name", "suffix", "created", "data"),
-    "meta": ("key", "value"),
-}
 _COLUMNS = ", ".join(ENTRY_FIELDS)
 _STATUS_AT = ENTRY_FIELDS.index("status")
 _INSERT_COLS = [f for f in ENTRY_FIELDS if f != "id"]
@@ -498,9 +261,9 @@ class Store(ArtifactFiles):
         self.secrets: tuple[Secret | str, ...] = tuple(s for s in secrets if s)
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._conns: dict[sqlite3.Connection, _Owner] = {}  # each connection and the thread it serves
+        self._conns: dict[sqlite3.Connection, Owner] = {}  # each connection and the thread it serves
         # a store dropped without close() closes its connections too (History(path) has no close of its own)
-        weakref.finalize(self, _close_all, self._conns, collected=True)
+        weakref.finalize(self, close_all, self._conns, collected=True)
         self._checkpoints = Checkpointer(self.db_path)
         weakref.finalize(self, self._checkpoints.stop)
         self._ready = False
@@ -530,7 +293,7 @@ class Store(ArtifactFiles):
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is not None:
             return conn
-        _close_left()  # this thread's connections to closed stores: it is not using them now
+        close_left()  # this thread's connections to closed stores: it is not using them now
         if self._file is not None:  # (not into a file made afresh where the store's was deleted)
             self._check_same_file()
         try:
@@ -542,7 +305,7 @@ class Store(ArtifactFiles):
         self._local.conn = conn
         first = False
         with self._lock:
-            self._conns[conn] = _owner()
+            self._conns[conn] = current_owner()
             if not self._ready:
                 try:
                     self._init_schema(conn)
@@ -661,8 +424,8 @@ class Store(ArtifactFiles):
                 hint="Upgrade tokenhot_nb, or point the session at another store folder (store=…).",
             )
         if self.read_only:
-            if version in _READABLE_AS_IS:
-                self._check_columns(conn, lacking_ok=_READABLE_AS_IS[version])
+            if version in READABLE_AS_IS:
+                self._check_columns(conn, lacking_ok=READABLE_AS_IS[version])
                 self._fts = self._fts_mode(conn)
                 return
             raise not_upgradable(self.root, self.db_path, version, self.why_read_only)
@@ -670,7 +433,7 @@ class Store(ArtifactFiles):
         def create(c: sqlite3.Connection) -> None:
             v = c.execute("PRAGMA user_version").fetchone()[0]
             if v == 0:
-                for stmt in _TABLES:
+                for stmt in TABLES:
                     c.execute(stmt)
                 fts = "none"
                 for tokenizer in self.fts_tokenizers:
@@ -684,12 +447,12 @@ class Store(ArtifactFiles):
                     except sqlite3.OperationalError:
                         continue
                 if fts != "none":
-                    for stmt in _FTS_TRIGGERS:
+                    for stmt in FTS_TRIGGERS:
                         c.execute(stmt)
                 c.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('fts', ?)", (fts,))
-                v = SCHEMA_VERSION  # _TABLES is the newest schema
+                v = SCHEMA_VERSION  # TABLES is the newest schema
             while v < SCHEMA_VERSION:
-                for step in _MIGRATIONS.get(v, []):
+                for step in MIGRATIONS.get(v, []):
                     if callable(step):
                         step(c)
                     else:
@@ -704,7 +467,7 @@ class Store(ArtifactFiles):
     def _check_columns(self, conn: sqlite3.Connection, lacking_ok: dict[str, tuple[str, ...]] | None = None) -> None:
         from ._problems import missing_columns
 
-        for table, needed in _REQUIRED.items():
+        for table, needed in REQUIRED.items():
             have = {str(r[1]) for r in conn.execute(f"PRAGMA table_info({table})")}
             lacking = [c for c in needed if c not in have and c not in (lacking_ok or {}).get(table, ())]
             if lacking:
@@ -813,7 +576,7 @@ class Store(ArtifactFiles):
         with self._lock:  # another thread may be inside a query on its connection right now (a poll still
             conns = dict(self._conns)  # running while a notebook resets its session): that thread closes it
             self._conns.clear()
-        _close_all(conns, wait=10.0)
+        close_all(conns, wait=10.0)
         self._local = threading.local()
         self._ready, self._file = False, None  # used again: it opens the database now at db_path
 
@@ -832,7 +595,7 @@ class Store(ArtifactFiles):
                 self._local.conn = None
                 with self._lock:
                     self._conns.pop(conn, None)
-                _close(conn)
+                close_one(conn)
 
     def __enter__(self) -> Store:
         return self
@@ -1102,7 +865,7 @@ class Store(ArtifactFiles):
 
     def _index_pending(self, c: sqlite3.Connection) -> None:
         if self._fts != "none":
-            c.execute(_INDEX_PENDING)
+            c.execute(INDEX_PENDING)
             c.execute("DELETE FROM fts_pending")
         self._ended = 0
 
@@ -1129,7 +892,7 @@ class Store(ArtifactFiles):
         tokenizer = next((t for t in self.fts_tokenizers if t.split()[0] == self._fts), self._fts)
         c.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.pending_fts USING fts5(text, tokenize='{tokenizer}')")
         c.execute("DELETE FROM temp.pending_fts")
-        c.execute(_INDEX_PENDING.replace("entries_fts", "temp.pending_fts", 1))
+        c.execute(INDEX_PENDING.replace("entries_fts", "temp.pending_fts", 1))
         return True
 
     def _entry_from_row(self, row: Sequence[Any]) -> HistoryEntry:
