@@ -14,6 +14,7 @@ from tokenhot_nb._catalog_live import (
     CatalogFetchError,
     LiveTable,
     merge,
+    parse_groups,
     parse_models,
     parse_pricing,
     parse_status,
@@ -370,3 +371,33 @@ def test_a_refusal_quoted_from_the_price_table_holds_no_key(lead: int) -> None:
     with pytest.raises(CatalogFetchError) as caught:
         parse_pricing({"success": False, "message": "x" * lead + f" token {key} refused"})
     assert key[:8] not in str(caught.value) and "success=false" in str(caught.value)
+
+
+def test_group_ratios_are_read_tolerantly_and_kept_with_the_cached_table() -> None:
+    hostile = {"default": 1, "vip": 0.9, "svip": "0.8", "free": True, "neg": -1, "inf": float("inf"),
+               "bad\x1b[31m": 2, "": 3, 7: 1, **{f"g{i}": 1 for i in range(100)}}
+    groups = parse_groups({"group_ratio": hostile})
+    assert groups["default"] == 1.0 and groups["vip"] == 0.9 and len(groups) <= 64
+    assert not {"svip", "free", "neg", "inf", "", "bad\x1b[31m"} & set(groups)
+    assert parse_groups({"group_ratio": [1, 2]}) == {} and parse_groups("x") == {}
+    t = replace(table(), group_ratio={"default": 1.0, "vip": 0.5})
+    assert LiveTable.from_json(t.to_json()).group_ratio == {"default": 1.0, "vip": 0.5}  # type: ignore[union-attr]
+    old = t.to_json()
+    del old["group_ratio"]  # a cache written before groups were kept: read, with none
+    assert LiveTable.from_json(old).group_ratio == {}  # type: ignore[union-attr]
+
+
+def test_prices_are_the_keys_groups() -> None:
+    t = replace(table(), group_ratio={"default": 1.0, "vip": 0.5})
+    plain = merge(catalog.builtin(), t).model("gpt-image-2").price
+    vip = merge(catalog.builtin(), t, "vip").model("gpt-image-2").price
+    unknown = merge(catalog.builtin(), t, "nobody").model("gpt-image-2").price
+    assert plain is not None and vip is not None and unknown is not None
+    assert (plain.group, plain.group_ratio) == ("default", 1.0) and plain.group_note == ""
+    assert vip.model_price == plain.model_price and vip.call_usd == pytest.approx(plain.call_usd * 0.5)
+    assert vip.describe().endswith("/call (group vip ×0.5)")
+    assert (unknown.group, unknown.group_ratio) == ("", 1.0)
+    chat = merge(catalog.builtin(), t, "vip").model("gpt-5.2").price
+    base = merge(catalog.builtin(), t).model("gpt-5.2").price
+    assert chat is not None and base is not None
+    assert chat.output_usd_per_million == pytest.approx(base.output_usd_per_million * 0.5)

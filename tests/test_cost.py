@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from tokenhot_nb import cost
+from tokenhot_nb.catalog import Price
 from tokenhot_nb.cost import Cost
 
 
-@dataclass
-class Row:
-    quota_type: int = 0
-    model_ratio: float = 0.0
-    completion_ratio: float = 1.0
-    model_price: float = 0.0
-    quota_per_unit: float = 500_000.0
-    top_up_rate: float | None = 7.0
+def Row(quota_type: int = 0, **fields: Any) -> Price:  # noqa: N802  (a table row, as the tests write it)
+    return Price(quota_type, **{"top_up_rate": 7.0, **fields})
 
 
 GPT5 = Row(0, model_ratio=0.625, completion_ratio=8)  # $1.25 / $10 per 1M tokens
@@ -155,3 +150,20 @@ def test_a_cost_shows_itself_as_print_does_in_ipython() -> None:
     assert repr(c).startswith("Cost(usd=0.028, source='per-call'")  # repr() keeps every field, for debugging
     assert pretty(Cost(0.01, "per-token", rate=7, usd_max=0.05)) == "$0.0100–$0.0500 (¥0.0700–¥0.3500)"
     assert pretty(cost.UNKNOWN) == "cost unknown"
+
+
+def test_a_groups_ratio_multiplies_every_figure_and_says_so() -> None:
+    from dataclasses import replace
+
+    tok = Price(quota_type=0, model_ratio=1.25, completion_ratio=8)
+    vip = replace(tok, group="vip", group_ratio=0.5)
+    usage = {"input_tokens": 1000, "output_tokens": 500}
+    assert cost.of_call("chat", vip, usage).usd == pytest.approx(cost.of_call("chat", tok, usage).usd * 0.5)
+    assert cost.of_call("chat", vip, usage).detail == "1,000 in + 500 out tokens (group vip ×0.5)"
+    est, base = cost.estimate("chat", vip, input_text="hello" * 40), cost.estimate("chat", tok, input_text="hello" * 40)
+    assert est.usd == pytest.approx(base.usd * 0.5) and est.usd_max == pytest.approx(base.usd_max * 0.5)
+    call = replace(Price(quota_type=1, model_price=0.04), group="svip", group_ratio=1.5)
+    assert cost.of_call("image", call, None, count=2).usd == pytest.approx(0.12)
+    assert cost.of_call("image", call, None, count=2).detail == "2 × $0.06 (group svip ×1.5)"
+    assert cost.estimate("image", call, count=3).usd == pytest.approx(0.18)
+    assert cost.of_call("video", call, None, quota=500_000).usd == 1.0  # a task's quota is what it was charged

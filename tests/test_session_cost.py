@@ -682,3 +682,58 @@ def test_a_budget_period_started_in_a_replay_starts_when_the_recordings_did(tmp_
         before = time.time()
         again = r.reset_budget().budget
         assert again is not None and again.since >= before  # nothing recorded after: the clock's now
+
+
+# ----------------------------------------------------------------------------- the key's group (new-api 分组)
+
+
+def test_a_keys_group_ratio_prices_every_call_as_the_relay_charges_it(relay: Server, tmp_path: Path) -> None:
+    """The table's ``group_ratio`` multiplies what a key of that group pays (the simulator's vip: 0.9): with
+    ``price_group`` set, the recorded cost of an image, a chat and a video is what the balance lost."""
+    groups = httpx.get(relay.url + "/api/pricing", timeout=30).json()["group_ratio"]
+    assert groups["vip"] == 0.9
+    relay.set_faults(Faults(key_group="vip"))
+    price = table(relay.url)["gpt-image-2"]["model_price"]
+    with live(relay, tmp_path / "store", price_group="vip") as s:
+        before = billed_cents(relay.url)
+        image = s.image("one", model="gpt-image-2").entry.cost
+        after_image = billed_cents(relay.url)
+        chat = s.chat("Name a colour.", model="gpt-5", stream=False).entry.cost
+        after_chat = billed_cents(relay.url)
+        video = s.video("a kite", model="doubao-seedance-2.0-fast", duration=5).entry.cost
+        after_video = billed_cents(relay.url)
+        estimate = s.estimate("image", "two", model="gpt-image-2")
+    assert image.usd == pytest.approx(price * 0.9) and "group vip ×0.9" in image.detail
+    for cost, spent in ((image, after_image - before), (chat, after_chat - after_image),
+                        (video, after_video - after_chat)):
+        assert cost.amount is not None and cost.amount * 100 == pytest.approx(spent, rel=1e-3, abs=1e-3)  # (¥ cents)
+    assert estimate.usd == pytest.approx(price * 0.9)
+
+
+def test_without_its_group_a_vip_keys_cost_reads_the_tables_default_price(relay: Server, tmp_path: Path) -> None:
+    relay.set_faults(Faults(key_group="vip"))
+    price = table(relay.url)["gpt-image-2"]["model_price"]
+    with live(relay, tmp_path / "store") as s:
+        cost = s.image("one", model="gpt-image-2").entry.cost
+    assert cost.usd == pytest.approx(price) and "group" not in cost.detail  # default's ratio is 1
+
+
+def test_a_price_group_the_table_does_not_name_is_refused_before_any_request(relay: Server, tmp_path: Path) -> None:
+    with live(relay, tmp_path / "store", price_group="vpi") as s:
+        before = billed_cents(relay.url)
+        with pytest.raises(TokenhotError) as err:
+            s.image("one", model="gpt-image-2")
+        assert billed_cents(relay.url) == before and [e.status for e in s.history] in ([], ["error"])
+    message = str(err.value)
+    assert "price_group 'vpi' is not a group of the service's price table (default, vip)." in message
+    assert "Did you mean 'vip'?" in message and "\n" not in err.value.message
+
+
+def test_the_price_group_comes_from_the_environment_and_must_be_a_name(monkeypatch: pytest.MonkeyPatch,
+                                                                       tmp_path: Path) -> None:
+    monkeypatch.setenv("TOKENHOT_PRICE_GROUP", " vip ")
+    with Session(store=tmp_path / "a", mode="offline") as s:
+        assert s.settings.price_group == "vip"
+        assert s.image("one", model="gpt-image-2").entry.cost.detail.endswith("(group vip ×0.9)")
+    with pytest.raises(TokenhotError, match="price_group must be a group name, not int"):
+        Session(store=tmp_path / "b", mode="offline", price_group=5)

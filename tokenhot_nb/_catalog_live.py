@@ -104,6 +104,8 @@ class LiveTable:
     vendors: dict[str, str] = field(default_factory=dict)
     key_models: list[dict[str, Any]] | None = None  # None: not read (no key, or the call failed)
     notes: list[str] = field(default_factory=list)
+    #: The price table's ``group_ratio``: each group of keys and what its charges are multiplied by.
+    group_ratio: dict[str, float] = field(default_factory=dict)
 
     def age_hours(self, now: float | None = None) -> float:
         return max(0.0, ((now or time.time()) - self.fetched_at) / 3600.0)
@@ -111,7 +113,7 @@ class LiveTable:
     def to_json(self) -> dict[str, Any]:
         return {"version": CACHE_VERSION, "base_url": self.base_url, "fetched_at": self.fetched_at,
                 "rows": self.rows, "status": self.status, "vendors": self.vendors, "key_models": self.key_models,
-                "notes": self.notes}
+                "notes": self.notes, "group_ratio": self.group_ratio}
 
     @classmethod
     def from_json(cls, data: Any) -> LiveTable | None:
@@ -128,7 +130,8 @@ class LiveTable:
                        status={k: v for k, v in (data.get("status") or {}).items()
                                if k in _STATUS_FIELDS and _plain(v) is not None},
                        vendors={str(k): _text(str(v)) for k, v in (data.get("vendors") or {}).items()},
-                       key_models=key_models, notes=[_text(str(n)) for n in data.get("notes") or []][:10])
+                       key_models=key_models, notes=[_text(str(n)) for n in data.get("notes") or []][:10],
+                       group_ratio=parse_groups(data))
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
@@ -154,6 +157,26 @@ def parse_pricing(body: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
         if isinstance(v, Mapping) and isinstance(v.get("name"), str) and v.get("id") is not None:
             vendors[str(v["id"])] = _text(v["name"][:100])
     return rows, vendors
+
+
+#: Groups kept from a price table (a relay has a handful; a hostile one gets no more memory).
+MAX_GROUPS = 64
+
+
+def parse_groups(body: Any) -> dict[str, float]:
+    """``/api/pricing`` ``group_ratio`` → {group: ratio}: names on one line without controls, ratios finite and
+    not negative; anything else is left out (a table without it: {})."""
+    raw = body.get("group_ratio") if isinstance(body, Mapping) else None
+    if not isinstance(raw, Mapping):
+        return {}
+    groups: dict[str, float] = {}
+    for name, ratio in list(raw.items())[:MAX_GROUPS]:
+        if not isinstance(name, str) or not name.strip() or len(name) > 64 or _NOT_IN_NAMES.search(name):
+            continue
+        if isinstance(ratio, bool) or not isinstance(ratio, (int, float)) or not 0 <= ratio < float("inf"):
+            continue
+        groups[_text(name.strip())] = float(ratio)
+    return groups
 
 
 def parse_status(body: Any) -> dict[str, Any]:
@@ -189,7 +212,8 @@ async def fetch(client: Client, *, with_key: bool) -> LiveTable:
 
     where = service_url(client.base_url)
     try:
-        rows, vendors = parse_pricing(await get("/api/pricing", public=True))
+        pricing = await get("/api/pricing", public=True)
+        rows, vendors = parse_pricing(pricing)
     except TokenhotError as exc:
         raise CatalogFetchError(f"{where}/api/pricing: {exc.message}") from exc
     except CatalogFetchError as exc:
@@ -207,7 +231,7 @@ async def fetch(client: Client, *, with_key: bool) -> LiveTable:
         except (TokenhotError, CatalogFetchError) as exc:
             notes.append(f"/v1/models: {getattr(exc, 'message', exc)}")
     return LiveTable(base_url=where, fetched_at=time.time(), rows=rows, status=status, vendors=vendors,
-                     key_models=key_models, notes=notes)
+                     key_models=key_models, notes=notes, group_ratio=parse_groups(pricing))
 
 
 # ----------------------------------------------------------------------------- the disk cache
@@ -269,8 +293,19 @@ def _live_meta(row: Mapping[str, Any], table: LiveTable, for_key: bool | None) -
     return {k: v for k, v in meta.items() if v not in ([], None, "")}
 
 
-def merge(builtin: Catalog, table: LiveTable | None) -> Catalog:
+def group_of(table: LiveTable | None, group: str) -> tuple[str, float]:
+    """(group, ratio) the table's prices are multiplied by for a key of ``group`` ("": the service's
+    ``default``); ("", 1.0) when the table states no ratio for it."""
+    name = group or "default"
+    if table is None or name not in table.group_ratio:
+        return "", 1.0
+    return name, table.group_ratio[name]
+
+
+def merge(builtin: Catalog, table: LiveTable | None, group: str = "") -> Catalog:
     """The built-in catalogue ⊕ the live table (see the module docstring); ``table`` None → built-in only.
+
+    Prices are the key's ``group``'s: the table's × its ``group_ratio`` (:func:`group_of`).
 
     One model is one entry, however many spellings the service has for it: an id the key may call that is a
     ``.``/``-`` variant of a price-table row (§10.1: the table writes ``doubao-seedance-2-0``, the docs and the key's
@@ -301,6 +336,7 @@ def merge(builtin: Catalog, table: LiveTable | None) -> Catalog:
             rows.setdefault(mid, r)
             spellings.setdefault(mid, [mid])
 
+    group, ratio = group_of(table, group)
     entries: dict[str, ModelInfo] = dict(builtin.by_id)
     extra: list[ModelInfo] = []
     unclassified: list[Unclassified] = []
@@ -308,6 +344,8 @@ def merge(builtin: Catalog, table: LiveTable | None) -> Catalog:
     for mid, row in rows.items():
         names = spellings[mid]
         price = Price.from_row(row, table.status) if mid in priced and Price.stated(row) else None
+        if price is not None and group:
+            price = replace(price, group=group, group_ratio=ratio)
         meta = _live_meta(row, table, None if key_ids is None else any(n in key_ids for n in names))
         known = next((builtin.by_id[n] for n in names if n in builtin.by_id), None) or builtin.find(mid)
         if known is not None and (known.id in names or (known.id not in rows and known.id not in taken)):

@@ -342,6 +342,9 @@ class Settings:
     #: Hours the service's model table (``/api/pricing``…) is reused from the disk cache before it is read
     #: again (``TOKENHOT_CATALOG_TTL``); ``session.models(refresh=True)`` reads it now.
     catalog_ttl: float = 24.0
+    #: The key's group on the service (new-api's 分组; ``TOKENHOT_PRICE_GROUP``): costs and estimates use the
+    #: price table's ``group_ratio`` of it. "" is the service's ``default`` group.
+    price_group: str = ""
 
     def __post_init__(self) -> None:
         if isinstance(self.api_key, str):  # type: ignore[unreachable]
@@ -370,6 +373,12 @@ class Settings:
             raise ConfigError(f"store must be a folder path, not {type(self.store).__name__}.",
                               hint="e.g. Session(store='.tokenhot') or TOKENHOT_STORE=/path/to/folder.")
         self.store = Path(self.store)
+        if not isinstance(self.price_group, str):
+            from .errors import ConfigError
+
+            raise ConfigError(f"price_group must be a group name, not {type(self.price_group).__name__}.",
+                              hint="e.g. Session(price_group='vip'), the group your key belongs to on the service.")
+        self.price_group = self.price_group.strip()
         self._check_numbers()
 
     def _check_numbers(self) -> None:
@@ -431,6 +440,9 @@ class Settings:
 
             raise ConfigError(f"store must be a folder path, not {type(folder).__name__}.",
                               hint="e.g. Session(store='.tokenhot') or TOKENHOT_STORE=/path/to/folder.")
+        group = os.environ.get("TOKENHOT_PRICE_GROUP", "").strip()
+        if group and "price_group" not in overrides:
+            overrides["price_group"] = group
         ttl = os.environ.get("TOKENHOT_CATALOG_TTL", "").strip()
         if ttl and "catalog_ttl" not in overrides:
             overrides["catalog_ttl"] = _hours(ttl)

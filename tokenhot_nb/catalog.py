@@ -61,6 +61,10 @@ class Price:
     billing_mode: str = ""
     billing_expr: str = ""
     groups: tuple[str, ...] = ()
+    #: The key's group on the service (new-api's 分组, ``price_group``) and its ratio from the table's
+    #: ``group_ratio``: new-api multiplies every charge of the group's keys by it ("" and 1: none stated).
+    group: str = ""
+    group_ratio: float = 1.0
 
     @staticmethod
     def stated(row: Mapping[str, Any]) -> bool:
@@ -99,18 +103,23 @@ class Price:
 
     @property
     def input_usd_per_million(self) -> float:
-        """USD per 1M input tokens (per-token models)."""
-        return self.model_ratio * 2.0
+        """USD per 1M input tokens (per-token models), for the key's group."""
+        return self.model_ratio * 2.0 * self.group_ratio
 
     @property
     def output_usd_per_million(self) -> float:
-        """USD per 1M output tokens (per-token models)."""
-        return self.model_ratio * 2.0 * self.completion_ratio
+        """USD per 1M output tokens (per-token models), for the key's group."""
+        return self.model_ratio * 2.0 * self.completion_ratio * self.group_ratio
 
     @property
     def call_usd(self) -> float:
-        """USD per call (per-call models)."""
-        return self.model_price
+        """USD per call (per-call models), for the key's group."""
+        return self.model_price * self.group_ratio
+
+    @property
+    def group_note(self) -> str:
+        """`` (group vip ×0.9)`` when the key's group changes the table's prices, else ""."""
+        return f" (group {self.group} ×{self.group_ratio:g})" if self.group and self.group_ratio != 1 else ""
 
     def usd(self, quota: float) -> float:
         """Quota (what the service charges, e.g. a video task's ``data.quota``) in USD."""
@@ -120,7 +129,7 @@ class Price:
         """A short human label: ``$2.50/M in · $10.00/M out``, ``$0.05/M in`` (embeddings), ``$0.028/call`` or
         ``per task`` (video)."""
         if self.per_call:
-            return f"${self.model_price:g}/call"
+            return f"${self.call_usd:g}/call{self.group_note}"
         if kind == "video":
             return "per task (charged as the task's quota)"
         if self.model_ratio == 0:
@@ -128,8 +137,9 @@ class Price:
         from .cost import INPUT_ONLY
 
         if kind in INPUT_ONLY:  # embeddings: billed for what goes in, nothing comes out as tokens
-            return f"${self.input_usd_per_million:.4g}/M in"
-        return f"${self.input_usd_per_million:.4g}/M in · ${self.output_usd_per_million:.4g}/M out"
+            return f"${self.input_usd_per_million:.4g}/M in{self.group_note}"
+        return (f"${self.input_usd_per_million:.4g}/M in · ${self.output_usd_per_million:.4g}/M out"
+                f"{self.group_note}")
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -138,6 +148,7 @@ class Price:
             "cache_ratio": self.cache_ratio, "image_ratio": self.image_ratio, "audio_ratio": self.audio_ratio,
             "quota_per_unit": self.quota_per_unit, "top_up_rate": self.top_up_rate,
             "billing_mode": self.billing_mode, "billing_expr": self.billing_expr, "groups": list(self.groups),
+            "group": self.group, "group_ratio": self.group_ratio,
         }
 
 

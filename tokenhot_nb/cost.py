@@ -166,8 +166,9 @@ def total(costs: Iterable[Cost]) -> Cost:
 
 
 def token_usd(price: Price, input_tokens: float, output_tokens: float) -> float:
-    """USD for a per-token call: input at ``model_ratio × 2`` per 1M, output × ``completion_ratio``."""
-    per_million = price.model_ratio * 2.0
+    """USD for a per-token call: input at ``model_ratio × 2`` per 1M, output × ``completion_ratio``, all × the key's
+    ``group_ratio``."""
+    per_million = price.input_usd_per_million
     return (input_tokens * per_million + output_tokens * per_million * price.completion_ratio) / 1_000_000
 
 
@@ -186,8 +187,9 @@ def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, 
         return Cost(None, **frame)
     if price.quota_type == 1:
         n = max(1, count)
-        return Cost(price.model_price * n, "per-call",
-                    detail=f"{n} × ${price.model_price:g}" if n > 1 else f"${price.model_price:g} a call", **frame)
+        each = price.call_usd
+        return Cost(each * n, "per-call", detail=(f"{n} × ${each:g}" if n > 1 else f"${each:g} a call")
+                    + price.group_note, **frame)
     if kind == "video":  # dynamically priced: only the task's quota tells
         return Cost(None, **frame)
     usage = usage or {}
@@ -202,7 +204,7 @@ def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, 
     else:
         usd = token_usd(price, tokens_in, tokens_out)
         detail = f"{tokens_in:,.0f} in + {tokens_out:,.0f} out tokens"
-    return Cost(usd, "per-token", detail=detail, **frame)
+    return Cost(usd, "per-token", detail=detail + price.group_note, **frame)
 
 
 # ----------------------------------------------------------------------------- before a call
@@ -238,17 +240,19 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
         return Cost(None, **frame)
     if price.quota_type == 1:
         n = max(1, count)
-        return Cost(price.model_price * n, "per-call", **frame)
+        return Cost(price.call_usd * n, "per-call", detail=price.group_note.strip(" ()"), **frame)
     if kind == "video":
         return Cost(None, **frame)
     # (``n`` answers to one prompt: the prompt is billed once, each answer's output apart)
     tokens = tokens_in_text(input_text) if input_tokens is None else input_tokens
     if kind in INPUT_ONLY:
-        return Cost(token_usd(price, tokens, 0), "per-token", detail=f"~{tokens:,} input tokens", **frame)
+        return Cost(token_usd(price, tokens, 0), "per-token", detail=f"~{tokens:,} input tokens{price.group_note}",
+                    **frame)
     cap = max_tokens if max_tokens and max_tokens > 0 else DEFAULT_MAX_OUTPUT
     low = token_usd(price, tokens, 0)
     high = token_usd(price, tokens, cap * max(1, count))
-    return Cost(low, "per-token", usd_max=high, detail=f"~{tokens:,} input tokens, up to {cap:,} output", **frame)
+    return Cost(low, "per-token", usd_max=high,
+                detail=f"~{tokens:,} input tokens, up to {cap:,} output{price.group_note}", **frame)
 
 
 def parse_amount(value: float | int | str, rate: float = DEFAULT_RATE) -> tuple[float, str]:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .._config import SIM_BASE_URL
 from .._warn import warn
 from ..catalog import Catalog, ModelInfo, builtin
-from ..errors import TokenhotError
+from ..errors import ConfigError, TokenhotError
 
 if TYPE_CHECKING:
     from .. import _catalog_live as live
@@ -51,6 +51,7 @@ class SessionCatalog:
         self._recorded = 0  # replay: models only the history knows
         self._state = threading.Lock()
         self._reading: asyncio.Lock | None = None
+        self._group_error: ConfigError | None = None  # price_group names no group of the table
 
     # -- where the table lives --------------------------------------------------------------------------
     @property
@@ -70,7 +71,9 @@ class SessionCatalog:
     def _set(self, table: live.LiveTable | None) -> Catalog:
         from .. import _catalog_live as live
 
-        merged = live.merge(builtin(), table)
+        group = self._session.settings.price_group
+        self._group_error = _unknown_group(table, group)
+        merged = live.merge(builtin(), table, group)
         if self._session.settings.mode == "replay":
             merged = self._with_history(merged)
         with self._state:
@@ -200,6 +203,7 @@ class SessionCatalog:
 
             await hop(self._session, self.ensure())
         cat = self.snapshot()
+        self._check_group()
         return cat.with_price(cat.model(name, kind, family))
 
     async def priced(self, info: ModelInfo) -> ModelInfo:
@@ -208,7 +212,15 @@ class SessionCatalog:
             from .loop import hop
 
             await hop(self._session, self.ensure())
-        return self.snapshot().with_price(info)
+        priced = self.snapshot().with_price(info)
+        self._check_group()
+        return priced
+
+    def _check_group(self) -> None:
+        """A ``price_group`` the service's table does not list would price every call at the wrong ratio: refused
+        at each call until it is mended (the table is kept)."""
+        if self._group_error is not None:
+            raise self._group_error
 
     def note(self) -> str:
         """Where the current table came from, for listings: live / cached / built-in, and the last failure."""
@@ -224,6 +236,20 @@ class SessionCatalog:
         if self._failure:
             text += f"; the last refresh failed ({self._failure})"
         return text
+
+
+def _unknown_group(table: live.LiveTable | None, group: str) -> ConfigError | None:
+    """The error for a ``price_group`` the table's ``group_ratio`` does not name (None: fine, or nothing to check
+    against: no table, or one stating no groups)."""
+    if not group or table is None or not table.group_ratio or group in table.group_ratio:
+        return None
+    from .._suggest import did_you_mean
+
+    names = sorted(table.group_ratio)
+    return ConfigError(f"price_group {group!r} is not a group of the service's price table "
+                       f"({', '.join(names[:12])}).{did_you_mean(group, names)}",
+                       hint="Use the group your key belongs to (Session(price_group=…) or TOKENHOT_PRICE_GROUP); "
+                            "leave it unset for the service's default group.")
 
 
 def _recorded_ref(params: object) -> tuple[str, str] | None:

@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--echo-key", action="store_true", help="answers repeat the presented key")
     p.add_argument("--html-download", action="store_true", help="file URLs serve an HTML page")
     p.add_argument("--result-host", metavar="HOST", help="result URLs point at HOST (e.g. 169.254.169.254)")
+    p.add_argument("--key-group", metavar="GROUP", help="the key's group: every charge × its group_ratio (vip: 0.9)")
     return p
 
 
@@ -53,7 +54,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     changes: dict[str, object] = {}
     for name in ("latency", "ttfb", "chunk_delay", "retry_after", "truncate_stream_after", "stall_stream_after",
                  "stream_error_after", "video_steps", "stream_chunks", "download_size", "answer", "service_error", "service_error_first",
-                 "stream_shape", "result_host"):
+                 "stream_shape", "result_host", "key_group"):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value

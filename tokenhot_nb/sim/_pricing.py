@@ -155,6 +155,17 @@ VIDEO_INPUT_RATIO = 1.5
 _CHEAPER = (("fast", 0.7), ("mini", 0.5))  #: lighter models (a ``-fast`` / ``-mini`` id) cost less a second
 
 
+#: The groups of keys and what their charges are multiplied by (``/api/pricing`` ``group_ratio``), and their
+#: display names (``usable_group``).
+GROUP_RATIO: dict[str, float] = {"default": 1, "vip": 0.9}
+USABLE_GROUP = {"default": "默认分组", "vip": "VIP"}
+
+
+def group_ratio(group: str) -> float:
+    """What a key of ``group`` pays per quota charged (new-api: a group the table does not name pays 1)."""
+    return float(GROUP_RATIO.get(group, 1))
+
+
 def row_for(model: str) -> dict[str, Any] | None:
     """The price row of ``model``, matching ``.``/``-`` spellings of the same id."""
     wanted = model.replace(".", "-").lower()
@@ -268,11 +279,12 @@ def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response
     once it was sent whole; errors and streams cut short are not charged."""
     if billing == "none" or response.status_code >= 400:
         return
+    ratio = group_ratio(ctx.faults.key_group)  # (a task's quota holds it already: see _video._advance)
     if isinstance(response, SSEResponse):
         if billing == "call" and model:
             request = body if isinstance(body, dict) else None
             response.on_done = lambda frames: ctx.state.charge(
-                call_quota(model, request, {"usage": stream_usage(frames)}))
+                round(call_quota(model, request, {"usage": stream_usage(frames)}) * ratio))
         return
     if isinstance(response, StreamingResponse):
         return
@@ -290,7 +302,7 @@ def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response
                 ctx.state.charge_task(task.id, task.quota)
         return
     if model:
-        ctx.state.charge(call_quota(model, body if isinstance(body, dict) else None, answer))
+        ctx.state.charge(round(call_quota(model, body if isinstance(body, dict) else None, answer) * ratio))
 
 
 # ----------------------------------------------------------------------------- routes
@@ -299,8 +311,8 @@ def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response
 async def pricing(ctx: Ctx) -> Response:
     """``GET /api/pricing``: public, no key."""
     return JSONResponse({"success": True, "data": PRICING, "vendors": _VENDORS,
-                         "group_ratio": {"default": 1, "vip": 0.9}, "supported_endpoint": _SUPPORTED_ENDPOINT,
-                         "usable_group": {"default": "默认分组", "vip": "VIP"}})
+                         "group_ratio": GROUP_RATIO, "supported_endpoint": _SUPPORTED_ENDPOINT,
+                         "usable_group": USABLE_GROUP})
 
 
 async def status(ctx: Ctx) -> Response:

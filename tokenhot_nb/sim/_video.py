@@ -22,7 +22,7 @@ from . import _video_bodies as _bodies
 from . import media
 from ._common import Ctx, error_response, json_out, seed_of
 from ._images import load_reference
-from ._pricing import video_ratios, video_task_quota
+from ._pricing import group_ratio, video_ratios, video_task_quota
 from ._state import VideoTask
 
 _ALPHABET = string.ascii_letters + string.digits
@@ -108,7 +108,8 @@ async def _advance(ctx: Ctx, task: VideoTask) -> str:
         await _ensure_video(ctx, task)
         videos = task.body.get("input_videos")
         videos = videos if isinstance(videos, int) else 0  # a task saved by an older simulator has none
-        task.quota = video_task_quota(task.model, task.seconds, task.resolution, videos)
+        quota = video_task_quota(task.model, task.seconds, task.resolution, videos)
+        task.quota = round(quota * group_ratio(ctx.faults.key_group))  # data.quota is what the key's group paid
         return "succeeded"
     finally:
         ctx.state.tasks.save(task)

@@ -62,6 +62,8 @@ class Faults:
     echo_key: bool = False  #: chat answers and error messages repeat the key the request presented
     html_download: bool = False  #: file URLs answer 200 with an HTML login page instead of the media
     result_host: str | None = None  #: result URLs point at this host instead (e.g. "169.254.169.254")
+    #: the group of the presented key (new-api's 分组): every charge × its ``group_ratio`` in the price table
+    key_group: str = "default"
 
     @classmethod
     def demo(cls) -> Faults:
