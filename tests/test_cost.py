@@ -11,7 +11,7 @@ from tokenhot_nb.catalog import Price
 from tokenhot_nb.cost import Cost
 
 
-def Row(quota_type: int = 0, **fields: Any) -> Price:  # noqa: N802  (a table row, as the tests write it)
+def Row(quota_type: int = 0, **fields: Any) -> Price:
     return Price(quota_type, **{"top_up_rate": 7.0, **fields})
 
 

@@ -9,7 +9,6 @@ practice that is a single pool.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import contextlib
 import json
 import logging
@@ -18,9 +17,8 @@ import threading
 import time
 import urllib.request
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,17 +26,13 @@ import httpx
 
 from .._config import SIM_BASE_URL, Settings, redact
 from ..errors import APIError, APITimeoutError, DownloadError, InputError, ReplayMissError, TokenhotError
-from ..families import _json
 from ..families._types import HttpCall
 from . import _lane, _logs, _loop
 from ._body import (
     ACCEPT_ENCODING,
-    PAGE_HINT,
     BodyRefused,
     bound_body,
     media_type,
-    page_instead_of_api,
-    web_page,
 )
 from ._compress import MIN_SIZE, Gzip, loopback
 from ._download import (
@@ -56,6 +50,7 @@ from ._download import (
 )
 from ._errors import error_from_response, error_from_transport, request_id_from_headers, scrub_error
 from ._guard import ApiPlace, check_download_host
+from ._response import Response as Response
 from ._retry import (
     FREE_METHODS,
     GATEWAY_TIMEOUTS,
@@ -64,7 +59,8 @@ from ._retry import (
     RetryPolicy,
     too_long_to_wait,
 )
-from ._sse import EventStream, SSEEvent, looks_like_event_stream
+from ._sse import EventStream, SSEEvent
+from ._watch import BodyBroke, Deadline, Progress, TooSlow, Watched, chunks_of, read_whole
 
 log = logging.getLogger("tokenhot_nb")
 _logs.install()  # the HTTP stack's log records lose any key before a handler sees them
@@ -77,228 +73,14 @@ PAID_SENT: ContextVar[list[str] | None] = ContextVar("tokenhot_paid_sent", defau
 left billed): ``"METHOD /path"`` is appended each time one is handed to the network, before it is written."""
 
 
-@dataclass
-class Response:
-    """A successful (2xx) answer, read whole."""
-
-    status: int
-    headers: dict[str, str]
-    content: bytes
-    request_id: str | None = None
-    elapsed: float = 0.0
-    url: str = ""
-    _json: Any = field(default=None, repr=False, compare=False)
-    #: the answer to a paid call (not a GET): one that cannot be read may still have been done and billed
-    paid: bool = field(default=False, repr=False, compare=False)
-
-    @property
-    def text(self) -> str:
-        return self.content.decode(_charset(self.headers.get("content-type")), errors="replace")
-
-    @property
-    def content_type(self) -> str:
-        return (self.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-
-    def json(self) -> Any:
-        """The decoded body; a body that is not JSON raises a readable :class:`APIError`."""
-        if self._json is None:
-            try:
-                self._json = _json.loads(self.content)
-            except ValueError as exc:
-                if len(self.content) <= LENIENT_MAX:  # (a second full copy of a huge broken body buys nothing)
-                    try:  # one byte that is not UTF-8, one absurd field: the paid answer is still read
-                        self._json = _json.loads_lenient(self.content, _charset(self.headers.get("content-type")))
-                        return self._json
-                    except ValueError:
-                        pass
-                raise self._not_json(exc) from exc
-        return self._json
-
-    @property
-    def is_event_stream(self) -> bool:
-        """Whether the body is an event stream (a relay that streams whatever was asked): see
-        :meth:`Client.events_of` to read its frames."""
-        head = self.content[:64]
-        if head.lstrip()[:1] in (b"{", b"["):  # JSON, whatever the label says (a relay's wrong Content-Type)
-            return False
-        return self.content_type == "text/event-stream" or looks_like_event_stream(head)
-
-    def _not_json(self, exc: ValueError) -> APIError:
-        if self.is_event_stream:
-            return APIError(  # (the answer is paid for, but its pieces are no reply to read)
-                f"The server answered {self.status} with an event stream, not the JSON asked for.",
-                status=self.status, request_id=self.request_id,
-                hint="Only a chat answer is read from a stream (chat does so by itself); for this call the relay "
-                     "should answer JSON. Check the base URL, or try again later.")
-        page = web_page(self.content, self.content_type)
-        if page is not None:
-            return APIError(page_instead_of_api(self.status, page), status=self.status, request_id=self.request_id,
-                            hint=PAGE_HINT)
-        again = PAID_UNREAD_HINT if self.paid else "This is usually a temporary relay problem; try again."
-        if not self.content.strip():
-            return APIError(f"The server answered {self.status} with an empty body, not the JSON asked for.",
-                            status=self.status, request_id=self.request_id, hint=again)
-        deep = "nested too deeply" in str(exc)
-        snippet = redact(self.text.strip()[:80 if deep else 200])
-        return APIError(
-            f"The server answered {self.status} but its body is "
-            f"{'JSON nested too deeply to read' if deep else 'not valid JSON'}: {snippet!r}",
-            status=self.status,
-            request_id=self.request_id,
-            hint=again,
-        )
-
-
-#: What to do about a paid call's 2xx answer that cannot be read (cut short, garbled): asking again may pay twice.
-PAID_UNREAD_HINT = ("An answer cut short reads like this: the call may have been done and billed, so check the "
-                    "history before trying again.")
-
-
 #: Seconds an idle pooled connection is kept: under the 5 s after which many servers close one (uvicorn, Node,
 #: Apache; httpx's own default is 5 s too). A paid request sent on a connection the server closes as it arrives
 #: fails and is not sent again (it may have reached the server), so such races must stay rare.
 KEEPALIVE_EXPIRY = 4.0
 LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=KEEPALIVE_EXPIRY)
-#: Largest 2xx body read again leniently when strict JSON refuses it (answers are far smaller; inline media aside).
-LENIENT_MAX = 64 * 1024 * 1024
-#: Most bytes of an error answer read (its message is what matters).
 ERROR_BODY_CAP = 1024 * 1024
 #: Longest event-stream line accepted (a frame carrying an inline image can be several MiB).
 MAX_SSE_LINE = 64 * 1024 * 1024
-
-
-def _charset(content_type: str | None) -> str:
-    """The answer's charset when Python knows it; UTF-8 otherwise (a relay's typo must not lose the answer)."""
-    for part in (content_type or "").split(";")[1:]:
-        key, _, value = part.strip().partition("=")
-        if key.lower() == "charset" and value:
-            name = value.strip().strip('"').strip()
-            try:
-                return codecs.lookup(name).name if name else "utf-8"
-            except LookupError:
-                return "utf-8"
-    return "utf-8"
-
-
-class _TooSlow(Exception):
-    """Internal: a body past its time limit, or below its minimum rate; ``partial`` is what arrived of it."""
-
-    def __init__(self, seconds: float, *, size: int, got: int = 0) -> None:
-        super().__init__(seconds)
-        self.seconds = seconds
-        self.size = size  # bytes on the wire so far
-        self.got = got  # bytes in the last window (rate rule)
-        self.partial = b""
-
-
-class _BodyBroke(Exception):
-    """Internal: a download's body broke after its headers (``cause``, after ``size`` bytes); ``error`` is what
-    the user is told if it is not tried again."""
-
-    def __init__(self, cause: httpx.RequestError, size: int, error: DownloadError) -> None:
-        super().__init__(error.message)
-        self.cause = cause
-        self.size = size
-        self.error = error
-
-
-class _Deadline:
-    """A whole body within ``seconds`` of its start (<= 0: no limit), however it trickles."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.end = time.monotonic() + seconds if seconds > 0 else None
-
-    def __call__(self, size: int) -> None:
-        if self.end is not None and time.monotonic() > self.end:
-            raise _TooSlow(self.seconds, size=size)
-
-
-class _Progress:
-    """A download's stall rule: at least ``rate`` bytes/s over every ``window`` seconds, never a total limit,
-    so a video of hundreds of MB on a slow link still arrives while a drip does not hold the call forever."""
-
-    def __init__(self, rate: float, window: float) -> None:
-        self.rate = rate if rate > 0 and window > 0 else 0.0
-        self.window = window
-        self.since = time.monotonic()
-        self.base = 0
-
-    def __call__(self, size: int) -> None:
-        if not self.rate:
-            return
-        now = time.monotonic()
-        elapsed = now - self.since
-        if elapsed < self.window:
-            return
-        got = size - self.base
-        if got < self.rate * elapsed:
-            raise _TooSlow(elapsed, size=size, got=got)
-        self.since, self.base = now, size
-
-
-class _Watched(httpx.AsyncByteStream):
-    """A response's wire body with a time rule checked as each piece arrives (put under the decoder and cap).
-
-    httpx's read timeout is per read: a relay dripping a byte a second would hold a call for hours. The rule is
-    checked on arrival, not by a timer, because in the blocking lane the loop sits inside the socket read where
-    no timer fires; a read that gets nothing at all still ends at the read timeout. It raises from the bottom of
-    the chain, so every generator above ends with the error instead of being left half-read for a loop (the
-    lane's) that may never run again to finalise it.
-    """
-
-    def __init__(self, inner: httpx.AsyncByteStream, rule: Callable[[int], None]) -> None:
-        self._inner = inner
-        self._rule = rule
-
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return _WatchedIter(self._inner.__aiter__(), self._rule)
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
-class _WatchedIter:
-    def __init__(self, inner: AsyncIterator[bytes], rule: Callable[[int], None]) -> None:
-        self._inner = inner
-        self._rule = rule
-        self._size = 0
-
-    def __aiter__(self) -> _WatchedIter:
-        return self
-
-    async def __anext__(self) -> bytes:
-        piece = await self._inner.__anext__()
-        self._size += len(piece)
-        try:
-            self._rule(self._size)
-        except _TooSlow:
-            close = getattr(self._inner, "aclose", None)
-            if close is not None:
-                await close()
-            raise
-        return piece
-
-
-def _chunks(response: httpx.Response) -> contextlib.aclosing[AsyncGenerator[bytes, None]]:
-    """The body as it arrives (already decoded and capped by ``_body.bound_body``; a body read ahead is only in
-    ``aiter_bytes``), closed on leaving early."""
-    chunks = response.aiter_bytes() if response.is_stream_consumed else response.aiter_raw()
-    return contextlib.aclosing(chunks)  # type: ignore[arg-type]  # both are async generators
-
-
-async def _read_whole(response: httpx.Response, parts: list[bytes] | None = None) -> bytes:
-    """The whole (bounded, watched) body; a :class:`_TooSlow` carries the part that arrived, and ``parts`` (when
-    given) holds it whatever broke the body."""
-    parts = [] if parts is None else parts
-    try:
-        async with _chunks(response) as chunks:
-            async for chunk in chunks:
-                parts.append(chunk)
-    except _TooSlow as exc:
-        exc.partial = b"".join(parts)
-        raise
-    return b"".join(parts)
 
 
 def _amend(error: TokenhotError, sentence: str, hint: str) -> None:
@@ -597,7 +379,7 @@ class Client:
 
         Only the part before the answer's status line is ever retried here: once a 2xx answer has started, the
         server has taken (and may have billed) the request, so a body that breaks is the caller's error to
-        report, not a reason to ask again. ``watch`` makes the time rule (:class:`_Deadline`, :class:`_Progress`)
+        report, not a reason to ask again. ``watch`` makes the time rule (:class:`Deadline`, :class:`Progress`)
         the 2xx body is read under; an error body gets at most one read timeout in all. ``budget``: the retries
         already used by the request this attempt is part of (a download's earlier attempts); a fresh one if None.
         """
@@ -653,7 +435,7 @@ class Client:
                         self.gzip.served(compressed)
                         probe = False
                     if watch is not None:
-                        response.stream = _Watched(response.stream, watch())  # type: ignore[arg-type]
+                        response.stream = Watched(response.stream, watch())  # type: ignore[arg-type]
                     try:
                         bound_body(response, cap, max_line=max_line)
                     except BodyRefused as exc:
@@ -661,11 +443,11 @@ class Client:
                         raise APIError(f"The answer to {where} {exc.reason}; it was not read.", status=status,
                                        request_id=request_id_from_headers(response.headers)) from None
                     return response, started
-                response.stream = _Watched(response.stream, _Deadline(self._error_body_time()))  # type: ignore[arg-type]
+                response.stream = Watched(response.stream, Deadline(self._error_body_time()))  # type: ignore[arg-type]
                 try:
                     bound_body(response, min(cap, ERROR_BODY_CAP))
-                    body = await _read_whole(response)
-                except _TooSlow as exc:
+                    body = await read_whole(response)
+                except TooSlow as exc:
                     body = exc.partial  # an error page that drips: its start says enough
                 except (httpx.HTTPError, BodyRefused) as exc:
                     scrub_error(exc)
@@ -707,13 +489,13 @@ class Client:
         """
         cap = self.settings.response_cap
         response, started = await self._open(lambda: self._build_request(call), billed=call.billed_create, cap=cap,
-                                             watch=lambda: _Deadline(self.settings.stream_deadline))
+                                             watch=lambda: Deadline(self.settings.stream_deadline))
         where = f"{call.method.upper()} {call.path}"
         paid = call.billed_create or call.method.upper() not in FREE_METHODS
         parts: list[bytes] = []  # what arrived: a paid answer cut short keeps it (the error's partial_body)
         try:
-            content = await _read_whole(response, parts)
-        except _TooSlow as exc:
+            content = await read_whole(response, parts)
+        except TooSlow as exc:
             raise APITimeoutError(
                 f"The answer to {where} was still arriving after {exc.seconds:g} s, its time limit "
                 f"({exc.size} bytes so far). It was not sent again: the server may have done (and billed) the work.",
@@ -830,7 +612,7 @@ class Client:
             try:
                 return await self._download_once(url, dest, mark, cap=cap, suffix=suffix, expect=expect,
                                                  budget=budget)
-            except _BodyBroke as broke:
+            except BodyBroke as broke:
                 failed = broke
                 broken += 1
             except DownloadError as exc:
@@ -856,7 +638,7 @@ class Client:
     async def _download_once(self, url: str, dest: Path, mark: str | ApiPlace, *, cap: int, suffix: str,
                              expect: str | None, budget: RetryBudget) -> Download:
         """One attempt of :meth:`download` over the network; a body that breaks after its headers raises
-        :class:`_BodyBroke` (its temp file deleted) for the caller to decide whether to try again. Retries before
+        :class:`BodyBroke` (its temp file deleted) for the caller to decide whether to try again. Retries before
         the headers draw on ``budget``, the download's one retry budget."""
 
         def make_request() -> httpx.Request:
@@ -870,7 +652,7 @@ class Client:
         try:
             response, started = await self._open(
                 make_request, billed=False, cap=cap, follow_redirects=True,
-                watch=lambda: _Progress(self.settings.download_min_rate, self.settings.stream_idle_timeout),
+                watch=lambda: Progress(self.settings.download_min_rate, self.settings.stream_idle_timeout),
                 budget=budget,
             )
         except APIError as exc:
@@ -901,7 +683,7 @@ class Client:
             checked = expect is None
             head = b""
             try:
-                async with _chunks(response) as chunks:  # as it arrives (a chunker would hide a drip)
+                async with chunks_of(response) as chunks:  # as it arrives (a chunker would hide a drip)
                     async for chunk in chunks:
                         if len(head) < 64:  # (the start: what the media is, and where its container says it ends)
                             head += chunk[:64]
@@ -909,7 +691,7 @@ class Client:
                                 check_media(head, content_type, expect, url)
                                 checked = True
                         writer.write(chunk)
-            except _TooSlow as exc:
+            except TooSlow as exc:
                 raise DownloadError(
                     f"The download of {describe_url(url)} stalled: {exc.got} bytes in the last {exc.seconds:.0f} s "
                     f"(the floor is {self.settings.download_min_rate:g} bytes/s); it was stopped after "
@@ -924,7 +706,7 @@ class Client:
             except httpx.RequestError as exc:
                 scrub_error(exc)
                 cause = error_from_transport(exc, secrets=self._secrets)
-                raise _BodyBroke(exc, writer.size, DownloadError(
+                raise BodyBroke(exc, writer.size, DownloadError(
                     f"The download of {describe_url(url)} broke after {writer.size} bytes: {cause.message}",
                     hint="Try again; the file was not saved.",
                 )) from None
@@ -934,7 +716,7 @@ class Client:
                     "chunked" not in response.headers.get("transfer-encoding", "").lower():
                 cut = writer.cut_short(head)  # its end was only the server closing: a drop looks the same
                 if cut is not None:
-                    raise _BodyBroke(httpx.RemoteProtocolError(f"the body ended early ({cut})"), writer.size,
+                    raise BodyBroke(httpx.RemoteProtocolError(f"the body ended early ({cut})"), writer.size,
                                      DownloadError(f"The download of {describe_url(url)} ended early: the server "
                                                    f"closed the connection after {writer.size} bytes, {cut}.",
                                                    hint="Try again; the file was not saved."))
