@@ -99,3 +99,41 @@ def test_a_refusal_before_any_model_is_known_keeps_the_name_as_given(offline: Se
     with pytest.raises(E.UnknownModelError):
         offline.image("a cat", model="gpt-imag-2")
     assert offline.history[-1].model == "gpt-imag-2"
+
+
+def _unmakeable(tmp_path: Path, which: str) -> Path:
+    """A store path no one (root included) can make or use."""
+    (tmp_path / "a-file").write_text("x")
+    return {"proc": Path("/proc/nope"), "proc-deep": Path("/proc/nope/deeper"), "file": tmp_path / "a-file",
+            "under-a-file": tmp_path / "a-file" / "store"}[which]
+
+
+@pytest.mark.parametrize("which", ["proc", "proc-deep", "file", "under-a-file"])
+def test_a_store_path_that_cannot_be_a_store_is_refused_when_the_session_is_made(tmp_path: Path, which: str) -> None:
+    """``Session(store='/proc/nope')`` was taken, and refused only at the first call (the store opens lazily): it is
+    refused by ``Session(…)`` itself, in one line naming the path."""
+    bad = _unmakeable(tmp_path, which)
+    with pytest.raises(E.StoreError) as info:
+        Session(mode="offline", store=bad)
+    assert str(bad) in str(info.value) and "\n" not in str(info.value) and "Session(store=" in str(info.value)
+
+
+def test_a_good_store_path_is_neither_made_nor_opened_by_the_session(tmp_path: Path) -> None:
+    """The check opens no database and leaves no folder behind: making a session stays cheap."""
+    path = tmp_path / "new" / "store"
+    s = Session(mode="offline", store=path)
+    assert s._store is None and not (tmp_path / "new").exists()
+    assert s.chat("hi", stream=False).text and (path / "history.sqlite").is_file()  # the first call makes it
+
+
+def test_the_default_session_keeps_its_store_when_a_new_one_is_refused(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import tokenhot_nb
+    from tokenhot_nb._session import default
+
+    monkeypatch.setattr(default, "_default", None)  # (the shared session before this test is put back after it)
+    before = tokenhot_nb.session(mode="offline", store=tmp_path / "good")
+    with pytest.raises(E.StoreError, match="the session keeps its store"):
+        tokenhot_nb.session(mode="offline", store="/proc/nope")
+    assert tokenhot_nb.session() is before
+    before.close()

@@ -25,6 +25,7 @@ from .._threads import DEFAULT_THREAD, Threads
 from ..catalog import ModelInfo, ModelList
 from ..errors import ReplayMissError, TokenhotError
 from ..families._types import ChatDelta, TaskStatus
+from ..history._problems import check_root
 from ..results import (
     AudioResult,
     BatchResult,
@@ -119,6 +120,7 @@ class Session:
                  defaults: dict[str, str] | None = None, budget: float | str | None = None,
                  **settings: Any) -> None:
         self.settings = Settings.from_env(api_key=api_key, base_url=base_url, mode=mode, store=store, **settings)
+        check_root(self.settings.store)  # (no database opened: that waits for the first call)
         self.id = uuid.uuid4().hex[:12]
         seed = _checks.whole(seed)
         _checks.check_seed(seed)

@@ -25,9 +25,7 @@ def session(reset: bool = False, **kwargs: Any) -> Session:
     with _default_lock:
         if _default is None or reset or kwargs:
             old = _default
-            new = Session(**kwargs)
-            if kwargs.get("store") is not None and (old is None or new.settings.store != old.settings.store):
-                _open_store(new, old)
+            new = _made(kwargs, old)
             _default = new
             if old is not None:
                 try:
@@ -37,17 +35,23 @@ def session(reset: bool = False, **kwargs: Any) -> Session:
         return _default
 
 
-def _open_store(new: Session, old: Session | None) -> None:
-    """A store path that cannot be made or opened (``%th_config --store /proc/nope``) failed only at the next call,
-    after the working session was already replaced: open it now, and on failure keep the old session as it was."""
+def _made(kwargs: dict[str, Any], old: Session | None) -> Session:
+    """The new default session. A store path that cannot be made or opened (``%th_config --store /proc/nope``)
+    failed only at the next call, after the working session was already replaced: ``Session`` refuses a path that
+    can never be a store, a new store is opened here, and on failure the old session is kept as it was."""
     from ..errors import StoreError
 
+    new: Session | None = None
     try:
-        new.store.connection()
+        new = Session(**kwargs)
+        if kwargs.get("store") is not None and (old is None or new.settings.store != old.settings.store):
+            new.store.connection()
     except StoreError as err:
-        new.close()
+        if new is not None:
+            new.close()
         kept = f"the session keeps its store {str(old.settings.store)!r}" if old is not None else "no session was made"
         raise StoreError(f"{err.message.rstrip('.')}; {kept}.", hint=err.hint) from None
+    return new
 
 
 def current() -> Session | None:

@@ -81,6 +81,46 @@ def store_problem(root: Path, db: Path, exc: BaseException, *, writing: bool = F
                       hint=f"Check the folder, or use another one: {_ELSEWHERE}.")
 
 
+def check_root(root: Path) -> None:
+    """Refuse at once a store path that can never hold a history (a file, a folder under a file, ``/proc/…``, a
+    folder that may not be written and holds no database), without opening the database: the session that names
+    it stays cheap to make, and the mistake is said where it was made instead of at the first call.
+
+    A folder that exists is taken as it is (a read-only one with a database opens read-only, for replay). For a
+    path still to be made, its first missing folder is made and removed again: only that tells ``/proc`` (where
+    the permission bits say yes) from a folder that can be made.
+    """
+    db = root / "history.sqlite"
+    try:
+        if root.is_dir():
+            if not db.is_file() and (read_only_mount(root) or not os.access(root, os.W_OK)):
+                raise PermissionError(errno.EACCES, "no permission to write the folder, and it holds no history")
+            return
+        if root.exists():
+            raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder")
+        first = root.absolute()
+        while not first.parent.exists():
+            first = first.parent
+        if not first.parent.is_dir():
+            raise StoreError(f"The history store path {str(root)!r} cannot be made: {first.parent.name!r} on it "
+                             "is a file, not a folder.", hint=f"Use a folder path: {_ELSEWHERE}.")
+        try:
+            first.mkdir()
+        except FileExistsError:  # (made meanwhile, by another session)
+            return
+        except OSError as exc:
+            if cannot_write(exc):
+                raise
+            raise StoreError(f"The history store folder {str(root)!r} cannot be made ({_detail(exc)}).",
+                             hint=f"Use a folder on an ordinary disk: {_ELSEWHERE}.") from None
+        try:
+            first.rmdir()
+        except OSError:
+            pass
+    except OSError as exc:
+        raise store_problem(root, db, exc) from None
+
+
 def read_only_problem(root: Path, why: str) -> StoreError:
     """Any write (a new call, a budget, an import, a delete) to a store that was opened read-only."""
     because = f" ({why})" if why and why != "opened read-only" else ""
