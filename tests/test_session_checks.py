@@ -231,7 +231,7 @@ def test_an_empty_model_name_and_a_nul_only_prompt(s: Any, rec: Any) -> None:
     ({"seed": -3}, "seed must be a whole number"),
     ({"defaults": {"imgae": "dall-e-3"}}, "defaults has the key 'imgae', which no call reads. Did you mean 'image'"),
     ({"defaults": "dall-e-3"}, "defaults= takes a dict"),
-    ({"defaults": {"chat": 5}}, "model= takes a model name"),
+    ({"defaults": {"chat": 5}}, r"defaults\['chat'\] takes a model name"),
 ])
 def test_session_arguments_are_checked_when_it_is_made(tmp_path: Any, kw: dict[str, Any], words: str) -> None:
     """A bad seed failed every later call; a mistyped defaults key was ignored without a word."""
@@ -539,6 +539,84 @@ def test_an_offline_default_model_is_refused_when_the_session_is_made(tmp_path: 
 
     with pytest.raises(error, match=words):
         Session(mode="offline", store=tmp_path / "st", defaults=defaults)
+
+
+@pytest.mark.parametrize("write", [
+    lambda d: d.__setitem__("image", "dall-e-4"),
+    lambda d: d.update({"image": "dall-e-4"}),
+    lambda d: d.update(image="dall-e-4"),
+    lambda d: d.update([("image", "dall-e-4")]),
+    lambda d: d.setdefault("speak", "dall-e-4"),
+    lambda d: d.__ior__({"image": "dall-e-4"}),
+])
+def test_a_default_set_after_the_session_is_made_is_checked_as_one_given_to_it(tmp_path: Any, write: Any) -> None:
+    """``s.defaults['image'] = 'dall-e-4'`` was taken, and refused only at the next image call: it is refused where
+    it is set, with the "did you mean" of ``Session(defaults=…)``, and the old value is kept."""
+    from tokenhot_nb import Session
+
+    s = Session(mode="offline", store=tmp_path / "st", defaults={"image": "dall-e-3"})
+    with pytest.raises(E.UnknownModelError, match=r"^Unknown (image|audio) model 'dall-e-4' in defaults\[") as info:
+        write(s.defaults)
+    assert "\n" not in str(info.value)
+    assert s.defaults == {"image": "dall-e-3"}
+
+
+def test_every_way_of_writing_the_defaults_is_checked_and_the_dict_kept(tmp_path: Any) -> None:
+    from tokenhot_nb import Session
+
+    s = Session(mode="offline", store=tmp_path / "st", defaults={"image": "dall-e-3"})
+    with pytest.raises(E.InputError, match=r"defaults has the key 'imgae'.*Did you mean 'image'"):
+        s.defaults["imgae"] = "dall-e-3"
+    with pytest.raises(E.InputError, match=r"^defaults\['video'\] takes a model name \(a str\), not int"):
+        s.defaults.update({"chat": "gpt-5.2", "image": "dall-e-2", "video": 5})  # one bad: none is taken
+    with pytest.raises(E.UnsupportedOptionError, match=r"defaults\['image'\] is gpt-5\.2, a chat model"):
+        s.defaults = {"image": "gpt-5.2"}  # (the whole dict replaced: checked too)
+    assert s.defaults == {"image": "dall-e-3"} and isinstance(s.defaults, dict)
+    s.defaults["chat"] = "claude-sonnet"
+    s.defaults |= {"embed": "jina-embeddings-v4"}
+    del s.defaults["image"]
+    assert dict(s.defaults) == s.defaults.copy() == {"chat": "claude-sonnet", "embed": "jina-embeddings-v4"}
+    s.defaults = {"image": "dall-e-2"}
+    assert s.defaults == {"image": "dall-e-2"} and s.image("a cat").model == "dall-e-2"
+    with pytest.raises(E.UnsupportedOptionError, match="only edits images"):  # (still checked after a swap)
+        s.defaults["image"] = "qwen-image-edit-max"
+
+
+@pytest.mark.parametrize("key,name,words,good", [
+    ("image", "qwen-image-edit-max", r"^defaults\['image'\] is qwen-image-edit-max-2026-01-16, which image\(\) cannot "
+     r"use: .* only edits images\.", r"s\.defaults\['edit'\] = 'qwen-image-edit-max-2026-01-16'"),
+    ("edit", "dall-e-3", r"^defaults\['edit'\] is dall-e-3, which edit\(\) cannot use: dall-e-3 cannot edit", ""),
+    ("audio", "whisper-1", r"^defaults\['audio'\] is whisper-1, which speak\(\) cannot use: .*does not speak", ""),
+    ("speak", "whisper-1", r"^defaults\['speak'\] is whisper-1, which speak\(\) cannot use", ""),
+    ("transcribe", "gemini-2.5-flash-preview-tts", r"which transcribe\(\) cannot use: .* cannot transcribe", ""),
+])
+@pytest.mark.parametrize("when", ["made", "set"])
+def test_a_default_the_call_could_never_use_is_refused_where_it_is_set(
+        tmp_path: Any, key: str, name: str, words: str, good: str, when: str) -> None:
+    """An edit-only model as the ``image`` default (image() generates), a TTS model to transcribe: the right kind, the
+    wrong ability, refused only at the call. The catalogue's marks tell at once; the fix names a model that would do,
+    and that model is taken."""
+    from tokenhot_nb import Session
+
+    s = Session(mode="offline", store=tmp_path / "st")
+    with pytest.raises(E.UnsupportedOptionError, match=words) as info:
+        if when == "made":
+            Session(mode="offline", store=tmp_path / "st", defaults={key: name})
+        else:
+            s.defaults[key] = name
+    fix = re.search(r"e\.g\. s\.defaults\[(.+?)\] = '([^']+)'", str(info.value))
+    assert fix is not None and re.search(good, str(info.value)) and "\n" not in str(info.value), str(info.value)
+    assert key not in s.defaults
+    s.defaults[key] = fix.group(2)  # the model the message names would do
+
+
+def test_a_video_default_that_needs_an_input_image_is_kept(tmp_path: Any) -> None:
+    """``requires_image`` marks a model that makes video from an image: as a default it serves image-to-video
+    calls, which pass one, so it is not refused (a call without an image is, with its own line)."""
+    from tokenhot_nb import Session
+
+    s = Session(mode="offline", store=tmp_path / "st", defaults={"video": "grok-video"})
+    s.defaults["video"] = "happyhorse-1.0-i2v"
 
 
 def test_a_default_the_simulator_lists_beyond_the_catalogue_is_taken_offline(tmp_path: Any) -> None:

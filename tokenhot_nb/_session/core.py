@@ -125,7 +125,7 @@ class Session:
         seed = _checks.whole(seed)
         _checks.check_seed(seed)
         self.seed = seed
-        self.defaults: dict[str, str] = _models.check_defaults(defaults)
+        self._defaults = _models.Defaults(self, _models.check_defaults(defaults))
         self._transport = transport
         self._client: Client | None = None
         self._store: Store | None = None
@@ -151,6 +151,18 @@ class Session:
             _budget.set_budget(self, budget, rate=_budget.site_rate(self))
 
     # -- plumbing -------------------------------------------------------------------------------------
+    @property
+    def defaults(self) -> _models.Defaults:
+        """Method or kind → the model a call uses when it names none (``s.defaults['image'] = 'seedream-4.5'``):
+        a dict whose writes are checked as ``Session(defaults=…)`` is, refused at once with the old value kept."""
+        return self._defaults
+
+    @defaults.setter
+    def defaults(self, value: dict[str, str] | None) -> None:
+        fresh = _models.Defaults(self, _models.check_defaults(value))
+        _models.check_default_models(self, fresh)
+        self._defaults = fresh
+
     @property
     def mode(self) -> str:
         return self.settings.mode

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +84,7 @@ def other_spellings(info: ModelInfo, params: Mapping[str, Any]) -> list[tuple[st
     return out
 
 
-def check_defaults(defaults: Any) -> dict[str, str]:
+def check_defaults(defaults: Any) -> dict[str, Any]:
     """``Session(defaults=…)``: a key no call reads (``"imgae"``) would be ignored without a word."""
     if defaults is None:
         return {}
@@ -95,25 +96,105 @@ def check_defaults(defaults: Any) -> dict[str, str]:
         if key not in keys:
             raise InputError(f"defaults has the key {key!r}, which no call reads." + did_you_mean(key, keys),
                              hint=f"Its keys are methods or kinds: {', '.join(keys)}.")
-        check_model_name(value)
+        try:
+            check_model_name(value)
+        except InputError as exc:  # (said of the default, not of a model= no call was given)
+            raise InputError(exc.message.replace("model=", f"defaults[{key!r}]", 1),
+                             hint=f"e.g. defaults[{key!r}] = {_example(key)!r} (tokenhot_nb.models("
+                                  f"{METHOD_KIND.get(key, key)!r}) lists them); del defaults[{key!r}] for none.",
+                             ) from None
     return {str(k): v for k, v in defaults.items()}
 
 
-def check_default_models(session: Session) -> None:
+def _example(key: str) -> str:
+    """A model that would do as ``defaults[key]`` (the catalogue's first that the call reading it can use)."""
+    return default_model({}, key if key in METHOD_KIND else KIND_METHOD[key]).id
+
+
+class Defaults(dict[str, Any]):
+    """``session.defaults``: method or kind → the model a call uses when it names none. A dict, whose every write
+    (``d[k] = v``, ``update``, ``setdefault``, ``|=``) is checked as ``Session(defaults=…)`` is: a mistyped key, a
+    name the session can already tell is unknown, a model of another kind or one the call cannot use is refused
+    where it is set, and the old value is kept (it was taken, and refused only at the next call)."""
+
+    def __init__(self, session: Session, items: Mapping[str, Any] = ()) -> None:  # type: ignore[assignment]
+        super().__init__(items)
+        self._session = weakref.ref(session)  # (no cycle: a session's defaults do not keep it alive)
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.update({key: value})
+
+    def update(self, *args: Any, **kw: Any) -> None:  # type: ignore[override]
+        if len(args) > 1:
+            raise InputError(f"defaults.update() takes one dict, not {len(args)} arguments.",
+                             hint="e.g. s.defaults.update({'image': 'seedream-4.5', 'chat': 'claude-sonnet'}).")
+        items = args[0] if args else {}
+        new = check_defaults({**(dict(items) if isinstance(items, Mapping) else _pairs(items)), **kw})
+        session = self._session()
+        if session is not None:
+            check_default_models(session, new)
+        super().update(new)
+
+    def setdefault(self, key: str, value: Any = None) -> Any:
+        if key not in self:
+            self[key] = value
+        return self[key]
+
+    def __ior__(self, other: Any) -> Defaults:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def copy(self) -> dict[str, Any]:
+        return dict(self)
+
+    def __reduce__(self) -> Any:  # (a copy or a pickle is the plain dict: the session does not travel with it)
+        return dict, (dict(self),)
+
+
+def _pairs(items: Any) -> dict[Any, Any]:
+    """``update([(k, v), …])`` as a dict, or the one line saying what ``update`` takes."""
+    try:
+        return dict(items)
+    except (TypeError, ValueError):
+        raise InputError(f"defaults.update() takes a dict of method or kind → model, not {type(items).__name__}.",
+                         hint="e.g. s.defaults.update({'image': 'seedream-4.5'}).") from None
+
+
+def check_default_models(session: Session, defaults: Mapping[str, Any] | None = None) -> None:
     """``Session(defaults={'image': 'dall-e-4'})`` was taken and refused only at the first image call: a default the
-    session can already tell is unknown, or is a model of another kind, is refused when the session is made.
+    session can already tell is unknown, is a model of another kind, or is one the call it serves cannot use (an
+    edit-only model as ``image``, which generates) is refused when it is set.
 
     A name the session cannot know yet waits for the first call (which reads the service's table and refuses it
     there, with the same suggestions): see :func:`_known_now`.
     """
-    for key, value in session.defaults.items():
+    for key, value in (session.defaults if defaults is None else defaults).items():
         kind = METHOD_KIND.get(key, key)  # (the keys are methods or kinds)
         info = value if isinstance(value, ModelInfo) else _known_now(session, value, key, kind) \
             if isinstance(value, str) else None  # ({"id", "family"} names its own family: its call says more)
-        if info is not None and info.kind != kind:
+        if info is None:
+            continue
+        if info.kind != kind:
             raise UnsupportedOptionError(
                 f"defaults[{key!r}] is {info.id}, {with_article(info.kind)} model, not {with_article(kind)} one.",
                 hint=f"Pick {with_article(kind)} model for it: tokenhot_nb.models({kind!r}).")
+        _check_default_ability(key, kind, info)
+
+
+def _check_default_ability(key: str, kind: str, info: ModelInfo) -> None:
+    """``info`` as ``defaults[key]``: refused when the call that reads it could never use it (the catalogue's
+    ``edit_only``, ``edit``, ``transcribe``/``translate`` marks), naming a model that would do.
+
+    A video model that ``requires_image`` is kept: a default serves image-to-video calls as well as text ones."""
+    method = key if key in METHOD_KIND else KIND_METHOD[kind]
+    try:
+        check_kind(method, info)
+    except UnsupportedOptionError as exc:
+        good = _example(key)
+        also = f"; for edits, s.defaults['edit'] = {info.id!r}" if method == "image" and info.can("edit") else ""
+        raise UnsupportedOptionError(
+            f"defaults[{key!r}] is {info.id}, which {method}() cannot use: {exc.message}",
+            hint=f"Pick one that can, e.g. s.defaults[{key!r}] = {good!r}{also}.") from None
 
 
 def _known_now(session: Session, name: str, key: str, kind: str) -> ModelInfo | None:

@@ -42,7 +42,8 @@ def default_model_id(session: Session, kind: str, options: Sequence[ModelInfo]) 
     from .. import catalog
 
     ids = [m.id for m in options]
-    want = (session.defaults or {}).get(kind)
+    defaults: dict[str, Any] = session.defaults or {}
+    want = defaults.get(kind)
     if want in ids:
         return want
     try:
