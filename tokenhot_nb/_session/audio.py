@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._inputs import to_media
 from ..catalog import ModelInfo
-from ..errors import APIError, DownloadError, InputError, ReplayMissError
+from ..errors import APIError, DownloadError, InputError, ReplayMissError, WrongTypeError
 from ..results import AudioResult, TranscriptResult, from_entry
 from .checks import body_extra, check_text
 from .inputs import fetch, store_media
@@ -43,6 +43,11 @@ async def speak_one(session: Session, text: Any, info: ModelInfo, voice: str | N
         raise InputError(f"speak() takes one text, not a {type(text).__name__} of them.",
                          hint="Speak them one at a time: [s.speak(t) for t in texts].")
     check_text(text, "text to speak", "s.speak('Hello there')", empty_ok=options.get("raw") is not None)
+    if voice is not None and not isinstance(voice, str):  # ([] was read as no voice, 5 as "no voice 5")
+        voices = info.choices("voices")
+        raise WrongTypeError(f"voice= takes a voice's name (a str), not {type(voice).__name__} {voice!r:.40}.",
+                             hint=f"e.g. voice={voices[0]!r}; s.model({info.id!r}).choices('voices') lists them."
+                             if voices else "Leave voice= out for the model's own.")
     if options.get("endpoint") or len(info.endpoints) < 2:
         return await _speak_on(session, text, info, voice, options)
     try:

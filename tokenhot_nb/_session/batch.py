@@ -102,7 +102,7 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
         check_model_name(m)
     require_key(session)  # before the catalogue read below: a live call without a key sends nothing
     first = models[0] if isinstance(models[0], ModelInfo) else await session.catalog.resolve(models[0])
-    method = kind or KIND_METHOD.get(first.kind, "chat")
+    method = kind if kind is not None else KIND_METHOD.get(first.kind, "chat")  # (kind=[] was read as not given)
     if method not in ("image", "chat", "speak", "video"):
         raise InputError(f"compare() runs image, chat, speak or video calls, not {method}."
                          + did_you_mean(method, ["image", "chat", "speak", "video"], show="kind={!r}".format))

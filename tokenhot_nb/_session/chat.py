@@ -307,7 +307,8 @@ def streams(info: ModelInfo, kw: dict[str, Any]) -> bool:
 
 def _endpoint(info: ModelInfo, kw: dict[str, Any]) -> str | None:
     """The endpoint asked for, else the menu entry's own ("GPT 5(Responses)" picks responses)."""
-    return kw.get("endpoint") or info.preset.get("endpoint")
+    asked = kw.get("endpoint")  # ([] was read as not given: only None and "" are; the rest is checked as sent)
+    return asked if asked is not None and asked != "" else info.preset.get("endpoint")
 
 
 def _answer(text: str, calls: list[ToolCall]) -> str | dict[str, Any]:

@@ -251,6 +251,7 @@ class Session:
     async def amodels(self, kind: str | None = None, refresh: bool = False) -> ModelList:
         """Awaitable twin of :meth:`models`."""
         _models.check_model_kind(kind)
+        refresh = bool(_checks.flag(refresh, "refresh"))
         cat = await self._hop(self.catalog.ensure(refresh))
         return ModelList(cat.models(kind), unclassified=() if kind else cat.unclassified.values(),
                          note=self.catalog.note())
@@ -268,6 +269,7 @@ class Session:
                      refresh: bool = False) -> ModelInfo:
         """Awaitable twin of :meth:`model`."""
         _checks.check_model_name(name)
+        refresh = bool(_checks.flag(refresh, "refresh"))
         if refresh:
             await self._hop(self.catalog.ensure(refresh=True))
         if isinstance(name, ModelInfo):
@@ -297,6 +299,7 @@ class Session:
                      ) -> ImageResult | BatchResult:
         """Awaitable twin of :meth:`image`."""
         progress = _checks.flag(progress, "progress")
+        concurrency = _checks.check_count(concurrency, "concurrency")  # (one prompt sends one call: still a mistake)
         if isinstance(prompt, (list, tuple)) and not prompt:
             from ..errors import InputError
 
@@ -420,6 +423,7 @@ class Session:
         stream, new_thread, json = (bool(_checks.flag(stream, "stream")), bool(_checks.flag(new_thread, "new_thread")),
                                     bool(_checks.flag(json, "json")))
         progress = _checks.flag(progress, "progress")
+        concurrency = _checks.check_count(concurrency, "concurrency")
         _checks.check_tools(tools)
         th = self.threads.get(thread or DEFAULT_THREAD) if model is None and not new_thread \
             and (thread is None or isinstance(thread, str)) and isinstance(message, str) else None
@@ -441,14 +445,16 @@ class Session:
             return _chat.chat_one(self, message, info, kw, thread=thread, new_thread=new_thread, images=images,
                                   on_delta=on_delta, use_thread=not isinstance(message, (list, tuple)))
 
+        here = not _chat.streams(info, kw)  # (first: a bad endpoint= is refused here, before a coroutine is made)
         try:
-            result = await self._hop(one(info), here=not _chat.streams(info, kw))
+            result = await self._hop(one(info), here=here)
         except ReplayMissError:
             if not (inherited and self.mode == "replay"):
                 raise
             # recorded before a thread kept its model: that follow-up went to the default model
             info = await self._model("chat", model)
-            result = await self._hop(one(info), here=not _chat.streams(info, kw))
+            here = not _chat.streams(info, kw)
+            result = await self._hop(one(info), here=here)
         assert isinstance(result, ChatResult)
         if isinstance(message, str) and thread is not False:
             self.threads.get(thread or DEFAULT_THREAD).model = info
@@ -546,6 +552,8 @@ class Session:
         in the same row → :class:`ImageResult` (no new call, no new charge; an expired link is said so). A row
         that is complete comes back from the store; a video call's row gives its task.
         """
+        if model is not None:
+            _checks.check_model_name(model)
         if isinstance(task_id, str):
             return _video.resume(self, task_id, model)
         return self._sync(self.aresume(task_id))
@@ -557,6 +565,8 @@ class Session:
     async def aresume(self, task_id: str | int | HistoryEntry,
                       model: str | None = None) -> ImageResult | VideoTask:
         """Awaitable twin of :meth:`resume` (a video task id makes no request)."""
+        if model is not None:
+            _checks.check_model_name(model)
         if isinstance(task_id, str):
             return _video.resume(self, task_id, model)
         result = await self._hop(_images.resume_entry(self, task_id))
@@ -589,6 +599,7 @@ class Session:
         :class:`~tokenhot_nb.errors.BudgetExceededError` and sends nothing. Offline (simulated) calls count
         against an offline budget only.
         """
+        new_period = bool(_checks.flag(new_period, "new_period"))
         if self.mode != "replay" and self.catalog.table is None and _budget.is_yuan(amount):
             try:  # a yuan amount converts at the site's top-up rate (``/api/status``), read with the price table
                 self._sync(self.catalog.ensure())

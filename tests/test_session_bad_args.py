@@ -1,0 +1,178 @@
+"""Every public method of ``Session``, each parameter given a value of the wrong type or range: one clear line.
+
+The methods come from ``inspect`` (a new one is swept without a word here); the bad values from a small table per
+parameter annotation. Each must be refused with a :class:`~tokenhot_nb.errors.TokenhotError` whose text is one
+line, never a TypeError/AttributeError/KeyError from inside, and before anything is sent.
+
+Not swept, on purpose:
+
+- ``**options`` (and ``estimate``'s ``*args, **kwargs``): extra body fields for the model, free-form by design
+  (their names are checked elsewhere: ``test_session_checks``); ``estimate`` forwards the rest to the method swept.
+- the ``a…`` twins: each sync method is a thin wrapper over its twin (same arguments, same checks).
+- parameters whose annotation is ``Any`` take anything a family knows how to read (images: paths, bytes, PIL,
+  URLs, results…); only ``5`` and ``object()`` (which nothing can read) are tried there.
+- ``_``-prefixed parameters (``_bar``): internal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import io
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tokenhot_nb import Session
+from tokenhot_nb.errors import TokenhotError
+
+# --- what each method needs to be a good call, apart from the parameter swept ----------------------------------
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _wav() -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    return out.getvalue()
+
+
+#: method → the arguments of a call that would go through (so the bad one is what is refused).
+GOOD: dict[str, dict[str, Any]] = {
+    "image": {"prompt": "a cat", "progress": False},
+    "edit": {"images": _png(), "prompt": "make it blue"},
+    "video": {"prompt": "a cat", "wait": False, "progress": False},
+    "speak": {"text": "hello"},
+    "transcribe": {"audio": _wav()},
+    "translate": {"audio": _wav()},
+    "chat": {"message": "hi", "stream": False, "thread": False},
+    "embed": {"texts": "hi"},
+    "compare": {"prompt": "hi", "models": ["gpt-5.2", "claude-sonnet"], "progress": False},
+    "model": {"name": "gpt-5.2"},
+    "models": {},
+    "resume": {"task_id": "task-that-is-not-there"},
+    "set_budget": {"amount": 5.0},
+    "estimate": {"method": "image"},
+}
+
+#: Methods with no parameter to sweep, or whose only ones are free-form (see the module notes).
+NOTHING_TO_SWEEP = {"balance", "close", "reset_budget", "in_background_loop"}
+
+OBJ = object()
+
+#: A refusal leaves nothing half-made behind: a coroutine made and never awaited is a failure too.
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning", "error::pytest.PytestUnraisableExceptionWarning")
+
+# --- the bad values, by what the annotation says the parameter takes ---------------------------------------------
+#: (predicate on the annotation text, bad values). The first row that matches wins.
+BAD_BY_ANNOTATION: list[tuple[Callable[[str], bool], list[Any]]] = [
+    (lambda a: a.startswith("bool"), [5, "yes", [], OBJ]),
+    (lambda a: a.startswith("int"), ["3", 1.5, -1, [], OBJ]),
+    (lambda a: a.startswith("float"), ["lots", -1, [], OBJ]),
+    (lambda a: a.startswith("Callable"), [5, "f", OBJ]),
+    (lambda a: "ModelInfo" in a, [5, "", [], OBJ]),  # a model: a name, a ModelInfo or {"id", "family"}
+    (lambda a: a.startswith("Sequence[str | ModelInfo]"), [5, "gpt-5.2", OBJ]),
+    (lambda a: a.startswith(("Sequence", "dict")), [5, "x", OBJ]),
+    (lambda a: a.startswith("str"), [5, [], OBJ]),
+    (lambda a: a == "Any", [5, OBJ]),
+]
+
+
+#: (method, parameter, repr of the value) → why the value is a good one after all.
+ACCEPTED: dict[tuple[str, str, str], str] = {
+    ("video", "duration", "-1"): "Seedance's 'auto' length (its catalogue entry lists -1 among its durations)",
+}
+
+
+def _bad_values(annotation: str) -> list[Any]:
+    for matches, values in BAD_BY_ANNOTATION:
+        if matches(annotation):
+            return values
+    raise AssertionError(f"no bad values for the annotation {annotation!r}: add a row to BAD_BY_ANNOTATION")
+
+
+def _public_methods() -> list[str]:
+    """Every public method, the awaitable twins too (``aimage``: :func:`_good` finds its good call under ``image``)."""
+    names = []
+    for name, member in inspect.getmembers(Session):
+        if name.startswith("_") or isinstance(inspect.getattr_static(Session, name), property):
+            continue
+        if not callable(member) or name in NOTHING_TO_SWEEP or _sync_name(name) in NOTHING_TO_SWEEP:
+            continue
+        names.append(name)
+    return names
+
+
+def _sync_name(method: str) -> str:
+    twin = method[1:]
+    return twin if method.startswith("a") and inspect.iscoroutinefunction(getattr(Session, method)) else method
+
+
+def _cases() -> Iterator[Any]:
+    for method in _public_methods():
+        assert _sync_name(method) in GOOD, \
+            f"Session.{method} is new: add a good call of it to GOOD (or to NOTHING_TO_SWEEP)"
+        for pname, p in inspect.signature(getattr(Session, method)).parameters.items():
+            if pname == "self" or pname.startswith("_") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            ann = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "Any")
+            values = _bad_values(ann)
+            if p.default is p.empty and ann.startswith("str"):
+                values = [*values, ""]  # (a text or name that must be given: blank is no better than none)
+            for value in values:
+                label = "object()" if value is OBJ else repr(value)
+                yield pytest.param(method, pname, value, id=f"{method}-{pname}={label}")
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    s = Session(mode="offline", store=tmp_path_factory.mktemp("bad-args") / "store", poll_interval=0.001)
+    yield s
+    s.close()
+
+
+@pytest.mark.parametrize("method,param,value", list(_cases()))
+def test_a_wrong_argument_is_one_clear_line(session: Session, method: str, param: str, value: Any) -> None:
+    kwargs = {**GOOD[_sync_name(method)], param: value}
+    args = [kwargs.pop("method")] if method == "estimate" else []  # (estimate's first argument is positional-only)
+    try:
+        done = getattr(session, method)(*args, **kwargs)
+        if inspect.iscoroutine(done):
+            asyncio.run(done)
+    except TokenhotError as exc:
+        text = str(exc)
+        assert "\n" not in text and text.strip(), f"{type(exc).__name__} of more than one line: {text!r}"
+        return
+    except Exception as exc:  # (what the sweep is for)
+        pytest.fail(f"Session.{method}({param}={value!r:.40}) raised {type(exc).__name__} from inside: {exc!s:.300}")
+    label = "object()" if value is OBJ else repr(value)
+    if (_sync_name(method), param, label) not in ACCEPTED:
+        pytest.fail(f"Session.{method}({param}={value!r:.40}) was taken without a word")
+
+
+def test_the_sweep_reaches_every_public_method() -> None:
+    swept = {_sync_name(m) for m in _public_methods()}
+    assert swept | NOTHING_TO_SWEEP >= {n for n in dir(Session) if not n.startswith("_")} - {
+        "budget", "client", "defaults", "history", "mode", "store", *(f"a{n}" for n in swept | NOTHING_TO_SWEEP)}
+    assert swept == set(GOOD), "GOOD names a method that is gone"
+
+
+def test_good_calls_go_through(session: Session, tmp_path: Path) -> None:
+    """The table's good calls are good: what the sweep refuses is the one bad argument."""
+    for method, kwargs in GOOD.items():
+        if method in ("resume", "estimate"):
+            continue
+        getattr(session, method)(**kwargs)
