@@ -1,4 +1,5 @@
-"""Every public method of ``Session``, each parameter given a value of the wrong type or range: one clear line.
+"""Every public method of ``Session`` (and ``Session(…)`` itself), each parameter given a value of the wrong type or
+range: one clear line.
 
 The methods come from ``inspect`` (a new one is swept without a word here); the bad values from a small table per
 parameter annotation. Each must be refused with a :class:`~tokenhot_nb.errors.TokenhotError` whose text is one
@@ -161,6 +162,30 @@ def test_a_wrong_argument_is_one_clear_line(session: Session, method: str, param
     label = "object()" if value is OBJ else repr(value)
     if (_sync_name(method), param, label) not in ACCEPTED:
         pytest.fail(f"Session.{method}({param}={value!r:.40}) was taken without a word")
+
+
+def _constructor_cases() -> Iterator[Any]:
+    for pname, p in inspect.signature(Session.__init__).parameters.items():
+        if pname == "self" or p.kind is p.VAR_KEYWORD:  # (**settings: each setting's own checks, test_config)
+            continue
+        ann = p.annotation if isinstance(p.annotation, str) else "Any"
+        for value in _bad_values(ann):
+            yield pytest.param(pname, value, id=f"{pname}={'object()' if value is OBJ else repr(value)}")
+
+
+@pytest.mark.parametrize("param,value", list(_constructor_cases()))
+def test_a_wrong_argument_to_the_session_itself_is_one_clear_line(tmp_path: Path, param: str, value: Any) -> None:
+    """``Session(base_url=[])`` and ``Session(store=[])`` were read as no argument (the default taken), a
+    ``transport=5`` failed inside httpx at the first call."""
+    kwargs: dict[str, Any] = {"mode": "offline", "store": tmp_path / "store", param: value}
+    try:
+        Session(**kwargs).close()
+    except TokenhotError as exc:
+        assert "\n" not in str(exc) and str(exc).strip()
+        return
+    except Exception as exc:  # (what the sweep is for)
+        pytest.fail(f"Session({param}={value!r:.40}) raised {type(exc).__name__} from inside: {exc!s:.300}")
+    pytest.fail(f"Session({param}={value!r:.40}) was taken without a word")
 
 
 def test_the_sweep_reaches_every_public_method() -> None:

@@ -433,8 +433,10 @@ class Settings:
         chosen = chosen.strip().lower()
         if chosen == "offline" and not mode and not os.environ.get("TOKENHOT_MODE"):
             _say_offline_once()
-        url = base_url or os.environ.get("TOKENHOT_BASE_URL") or DEFAULT_BASE_URL
-        folder = store or os.environ.get("TOKENHOT_STORE") or ".tokenhot"
+        # (only None and "" mean not given: base_url=[] or store=[] was read as no argument and the default taken)
+        url = base_url if base_url is not None and base_url != "" else (
+            os.environ.get("TOKENHOT_BASE_URL") or DEFAULT_BASE_URL)
+        folder = store if store is not None and store != "" else (os.environ.get("TOKENHOT_STORE") or ".tokenhot")
         if not isinstance(folder, (str, os.PathLike)):
             from .errors import ConfigError
 

@@ -220,6 +220,20 @@ def check_count(value: Any, name: str) -> int:
     return number
 
 
+def check_transport(transport: Any) -> Any:
+    """``Session(transport=…)``: an httpx async transport (the simulator's, a test's) or None. Anything else was
+    taken, and failed inside httpx at the first call."""
+    if transport is None:
+        return None
+    import httpx  # (only when one is given: whoever made it has httpx loaded already)
+
+    if not isinstance(transport, httpx.AsyncBaseTransport):
+        raise WrongTypeError(f"transport= takes an httpx async transport, not {_what(transport)}.",
+                             hint="e.g. Session(transport=tokenhot_nb.sim.SimTransport()); leave it out to use "
+                                  "the network (live) or the built-in simulator (offline).")
+    return transport
+
+
 def check_timeout(timeout: Any) -> float | None:
     """A wait's ``timeout``: None (the session's ``video_deadline``) or seconds, a finite number above 0. "5" was a
     TypeError from inside; -1 polled once and said the task "was not done after -1 s"."""

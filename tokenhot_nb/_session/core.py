@@ -126,7 +126,7 @@ class Session:
         _checks.check_seed(seed)
         self.seed = seed
         self._defaults = _models.Defaults(self, _models.check_defaults(defaults))
-        self._transport = transport
+        self._transport = _checks.check_transport(transport)
         self._client: Client | None = None
         self._store: Store | None = None
         self._history: History | None = None
