@@ -1,5 +1,5 @@
-"""Every public method of ``Session`` (and ``Session(…)`` itself), each parameter given a value of the wrong type or
-range: one clear line.
+"""Every public method of ``Session`` (and ``Session(…)`` itself, and each attribute it lets one set), each parameter
+given a value of the wrong type or range: one clear line.
 
 The methods come from ``inspect`` (a new one is swept without a word here); the bad values from a small table per
 parameter annotation. Each must be refused with a :class:`~tokenhot_nb.errors.TokenhotError` whose text is one
@@ -192,10 +192,34 @@ def test_a_wrong_argument_to_the_session_itself_is_one_clear_line(tmp_path: Path
         pytest.fail(f"Session({param}={value!r:.40}) was taken without a word")
 
 
+def _setter_cases() -> Iterator[Any]:
+    for name, member in inspect.getmembers(Session, lambda m: isinstance(m, property) and m.fset is not None):
+        ann = inspect.signature(member.fset).parameters["value"].annotation
+        for value in _bad_values(ann if isinstance(ann, str) else "Any"):
+            yield pytest.param(name, value, id=f"{name}={'object()' if value is OBJ else repr(value)}")
+
+
+@pytest.mark.parametrize("name,value", list(_setter_cases()))
+def test_a_wrong_value_set_on_the_session_is_one_clear_line_and_the_old_one_kept(
+        session: Session, name: str, value: Any) -> None:
+    """``s.seed = "7"`` and ``s.defaults = 5`` were taken, and refused by every later call that read them."""
+    before = getattr(session, name)
+    try:
+        setattr(session, name, value)
+    except TokenhotError as exc:
+        assert "\n" not in str(exc) and str(exc).strip() and getattr(session, name) == before
+        return
+    except Exception as exc:  # (what the sweep is for)
+        pytest.fail(f"s.{name} = {value!r:.40} raised {type(exc).__name__} from inside: {exc!s:.300}")
+    if (name, "object()" if value is OBJ else repr(value)) not in ACCEPTED_ANYWHERE:
+        pytest.fail(f"s.{name} = {value!r:.40} was taken without a word")
+    setattr(session, name, before)
+
+
 def test_the_sweep_reaches_every_public_method() -> None:
     swept = {_sync_name(m) for m in _public_methods()}
     assert swept | NOTHING_TO_SWEEP >= {n for n in dir(Session) if not n.startswith("_")} - {
-        "budget", "client", "defaults", "history", "mode", "store", *(f"a{n}" for n in swept | NOTHING_TO_SWEEP)}
+        "budget", "client", "defaults", "history", "mode", "seed", "store", *(f"a{n}" for n in swept | NOTHING_TO_SWEEP)}
     assert swept == set(GOOD), "GOOD names a method that is gone"
 
 

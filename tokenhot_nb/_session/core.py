@@ -122,9 +122,7 @@ class Session:
         self.settings = Settings.from_env(api_key=api_key, base_url=base_url, mode=mode, store=store, **settings)
         check_root(self.settings.store)  # (no database opened: that waits for the first call)
         self.id = uuid.uuid4().hex[:12]
-        seed = _checks.whole(seed)
-        _checks.check_seed(seed)
-        self.seed = seed
+        self.seed = seed  # (checked by the setter)
         self._defaults = _models.Defaults(self, _models.check_defaults(defaults))
         self._transport = _checks.check_transport(transport)
         self._client: Client | None = None
@@ -162,6 +160,18 @@ class Session:
         fresh = _models.Defaults(self, _models.check_defaults(value))
         _models.check_default_models(self, fresh)
         self._defaults = fresh
+
+    @property
+    def seed(self) -> int | None:
+        """The seed sent to models that take one when a call names none (None: no seed)."""
+        return self._seed
+
+    @seed.setter
+    def seed(self, value: int | None) -> None:
+        # (checked where it is set: s.seed = "7" was taken, and refused by every later call that reads it)
+        value = _checks.whole(value)
+        _checks.check_seed(value)
+        self._seed: int | None = value
 
     @property
     def mode(self) -> str:
