@@ -229,3 +229,13 @@ def test_good_calls_go_through(session: Session, tmp_path: Path) -> None:
         if method in ("resume", "estimate"):
             continue
         getattr(session, method)(**kwargs)
+
+
+@pytest.mark.parametrize("value", ["7", -1, 1.5, True])
+def test_a_seed_set_after_the_session_is_made_is_refused_there(session: Session, value: Any) -> None:
+    """``s.seed = "7"`` was taken, and every later call to a model that takes a seed refused it."""
+    session.seed = 42
+    with pytest.raises(TokenhotError, match=r"^seed must be a whole number"):
+        session.seed = value
+    assert session.seed == 42
+    session.seed = None
