@@ -51,3 +51,20 @@ def test_budget_from_config_stops_a_magic_and_balance_shows_it(ip: Any, offline:
     assert "Fix: A budget is an amount such as 2.50 (USD)" in shown and "Check the options" not in shown
     res, shown = run(ip, "%th_config --budget -5")  # a number, below zero: not "write 2.50"
     assert "Budget: '-5' is not an amount: a budget is zero or more." in shown
+
+
+def test_the_price_group_is_set_by_th_config_and_prices_the_next_call(ip: Any, offline: Any) -> None:
+    """``--price-group vip``: the simulator's table gives vip 0.9, so the next image costs 0.9 × its price; a group
+    the table does not list is refused in the %th_config line (the session kept), with the nearest name."""
+    import tokenhot_nb
+
+    offline.models()  # the simulator's table is read: the group can be checked at once
+    res, said = run(ip, "%th_config --price-group vpi")
+    assert "Did you mean 'vip'?" in said and "(default, vip)" in said
+    assert tokenhot_nb.session() is offline
+    res, said = run(ip, "%th_config --price-group vip")
+    assert res.error_in_exec is None and "price_group" in said and "vip" in said
+    s = tokenhot_nb.session()
+    assert s is not offline and s.settings.price_group == "vip"
+    res, said = run(ip, "%%th_image -m gpt-image-2 -n 3 --dry-run\na pear")
+    assert "about $0.0756" in said, said  # 3 × $0.028 × 0.9

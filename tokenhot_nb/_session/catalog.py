@@ -72,7 +72,7 @@ class SessionCatalog:
         from .. import _catalog_live as live
 
         group = self._session.settings.price_group
-        self._group_error = _unknown_group(table, group)
+        self._group_error = unknown_group(table, group)
         merged = live.merge(builtin(), table, group)
         if self._session.settings.mode == "replay":
             merged = self._with_history(merged)
@@ -238,7 +238,7 @@ class SessionCatalog:
         return text
 
 
-def _unknown_group(table: live.LiveTable | None, group: str) -> ConfigError | None:
+def unknown_group(table: live.LiveTable | None, group: str) -> ConfigError | None:
     """The error for a ``price_group`` the table's ``group_ratio`` does not name (None: fine, or nothing to check
     against: no table, or one stating no groups)."""
     if not group or table is None or not table.group_ratio or group in table.group_ratio:

@@ -346,6 +346,8 @@ def _config() -> MagicParser:
     p.add_argument("--base-url", metavar="URL")
     p.add_argument("--mode", choices=MODES)
     p.add_argument("--store", metavar="DIR", help="history and artifact folder")
+    p.add_argument("--price-group", metavar="GROUP",
+                   help="your key's group on the service: costs use its price ratio (e.g. vip)")
     p.add_argument("--key", action="store_true", help="ask for the API key (hidden prompt)")
     p.add_argument("--key-from-env", nargs="?", const="TOKENHOT_API_KEY", metavar="VAR",
                    help="read the API key from environment variable VAR (default TOKENHOT_API_KEY)")

@@ -115,7 +115,7 @@ def _as_default(kind: str, model_id: str) -> str:
 
 def apply_config(a: Any) -> Table | None:
     changes: dict[str, Any] = {}
-    for name in ("base_url", "mode", "store"):
+    for name in ("base_url", "mode", "store", "price_group"):
         value = getattr(a, name)
         if value is not None and not value.strip():  # it was ignored without a word ('' would be the cwd)
             from ._args import MagicUsageError
@@ -132,6 +132,13 @@ def apply_config(a: Any) -> Table | None:
     s = _session()
     picked = {kind: _default(s, getattr(a, f"default_{kind}"), kind)
               for kind in MODEL_KINDS if getattr(a, f"default_{kind}")}  # validate before rebuilding
+    if "price_group" in changes and "base_url" not in changes:  # (known now when the service's table is)
+        from .._session.catalog import unknown_group
+
+        s.catalog.snapshot()
+        problem = unknown_group(s.catalog.table, changes["price_group"].strip())
+        if problem is not None:
+            raise problem
     if changes or a.reset:
         s = rebuild(s, changes, from_env=a.reset)
     if picked:
