@@ -397,3 +397,54 @@ def test_stream_error_after_zero_and_beyond_the_end(sim_url: str, auth: dict[str
     assert whole[-1][1] == "[DONE]" and not any(isinstance(d, dict) and "error" in d for _e, d in whole)
     plain = post(sim_url, "/v1/chat/completions", body, {**auth, "X-Sim-Faults": '{"stream_error_after": 0}'})
     assert plain.status_code == 200 and plain.json()["choices"][0]["message"]["content"]  # streams only
+
+
+# --- what the service refuses or counts on the native routes (reference §2.3, §2.4) -------------------------
+
+
+@pytest.mark.parametrize("messages", [
+    [{"role": "system", "content": "be kind"}, {"role": "user", "content": "hi"}],  # system belongs in `system`
+    [{"role": "developer", "content": "be kind"}, {"role": "user", "content": "hi"}],
+    [{"role": "tool", "content": "42"}],
+    [{"content": "hi"}],
+])
+def test_claude_refuses_a_turn_that_is_not_user_or_assistant(sim_url: str, auth: dict[str, str],
+                                                             messages: list[dict[str, Any]]) -> None:
+    r = post(sim_url, "/v1/messages", {"model": "claude-opus-4-6", "max_tokens": 50, "messages": messages}, auth)
+    assert r.status_code == 400
+    body = r.json()
+    assert body["type"] == "error" and body["error"]["type"] == "invalid_request_error"
+    assert "role" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("max_tokens", [0, -5, True, 2.5, "100"])
+def test_claude_refuses_a_max_tokens_that_is_not_a_positive_whole_number(sim_url: str, auth: dict[str, str],
+                                                                         max_tokens: Any) -> None:
+    r = post(sim_url, "/v1/messages", {"model": "claude-opus-4-6", "max_tokens": max_tokens, "messages": MSG}, auth)
+    assert r.status_code == 400
+    assert r.json()["type"] == "error" and "max_tokens" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("role", ["assistant", "system", "bot"])
+def test_gemini_refuses_a_role_other_than_user_or_model(sim_url: str, auth: dict[str, str], role: str) -> None:
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}, {"role": role, "parts": [{"text": "yo"}]},
+                         {"role": "user", "parts": [{"text": "and?"}]}]}
+    r = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", body, auth)
+    assert r.status_code == 400
+    assert "valid role" in r.json()["error"]["message"]
+    ok = {"contents": [{"parts": [{"text": "hi"}]}, {"role": "model", "parts": [{"text": "yo"}]},
+                       {"role": "user", "parts": [{"text": "and?"}]}]}  # an unset role is the user's
+    assert post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", ok, auth).status_code == 200
+
+
+@pytest.mark.parametrize("key", ["system_instruction", "systemInstruction"])
+def test_gemini_counts_the_system_instruction_as_prompt(sim_url: str, auth: dict[str, str], key: str) -> None:
+    """The system instruction is billed as prompt (as Claude's `system` and chat's system message are)."""
+    contents = [{"role": "user", "parts": [{"text": "Why is the sky blue?"}]}]
+    bare = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", {"contents": contents}, auth).json()
+    body = {"contents": contents, key: {"parts": [{"text": "Answer as a patient physics teacher would. " * 20}]}}
+    told = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", body, auth).json()
+    extra = told["usageMetadata"]["promptTokenCount"] - bare["usageMetadata"]["promptTokenCount"]
+    assert extra > 100
+    um = told["usageMetadata"]
+    assert um["totalTokenCount"] == um["promptTokenCount"] + um["candidatesTokenCount"]

@@ -386,8 +386,18 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     msgs = body.get("messages")
     if not isinstance(msgs, list) or not msgs:
         return error_response(ctx, 400, "messages: field required", "invalid_request_error")
-    if not isinstance(body.get("max_tokens"), int):
+    max_tokens = body.get("max_tokens")
+    if max_tokens is None:
         return error_response(ctx, 400, "max_tokens: field required", "invalid_request_error")
+    if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
+        return error_response(ctx, 400, f"max_tokens: Input should be a whole number of at least 1 (got "
+                              f"{json.dumps(max_tokens)[:40]})", "invalid_request_error")
+    for m in msgs:  # §2.3: the turns are user/assistant; the system prompt is the top-level `system`
+        role = m.get("role") if isinstance(m, dict) else None
+        if role not in ("user", "assistant"):
+            return error_response(ctx, 400, f"messages: Unexpected role {json.dumps(role)[:40]}. The Messages "
+                                  "API accepts a top-level `system` parameter, and only \"user\" and "
+                                  "\"assistant\" turns in messages.", "invalid_request_error")
     model = str(body["model"])
     prompt, images = prompt_of_messages(msgs)
     seed = _content_seed(body)
@@ -406,7 +416,7 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
         text, cut = _structured.results_reply([_system_text(r.get("content")) or str(r.get("content") or "")
                                                for r in results]), False
     else:
-        text, cut = compose_reply(model, prompt, seed, body["max_tokens"], ctx.faults.answer)
+        text, cut = compose_reply(model, prompt, seed, max_tokens, ctx.faults.answer)
     tool_input = _structured.tool_arguments(tool, seed, prompt) if tool is not None else None
     thinking_cfg = obj(body.get("thinking"))
     thinking = compose_reasoning(prompt, seed) if thinking_cfg.get("type") in ("enabled", "adaptive") else None

@@ -108,11 +108,20 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         return error_response(ctx, 400, "contents is required", "invalid_request", "invalid_request_error")
+    for c in contents:  # §2.4: a turn is "user" or "model" (unset: the user's); "assistant" is OpenAI's word
+        role = c.get("role") if isinstance(c, dict) else None
+        if role is not None and role not in ("user", "model"):
+            return error_response(ctx, 400, f"Please use a valid role: user, model (got {json.dumps(role)[:40]}).",
+                                  "invalid_argument", "invalid_request_error")
     cfg = _get(body, "generationConfig", "generation_config") or {}
     modalities = [str(m).upper() for m in (_get(cfg, "responseModalities", "response_modalities") or [])]
     prompt, images = _last_user(contents)
     seed = seed_of(model, body)
-    prompt_tokens = all_text_tokens(contents) + 258 * len(images)
+    system = _get(body, "systemInstruction", "system_instruction")
+    system_parts = system.get("parts") if isinstance(system, dict) else None
+    system_text = " ".join(str(p.get("text") or "") for p in system_parts or [] if isinstance(p, dict))
+    # the system instruction is prompt too, billed as every protocol bills it (Claude's `system` is counted alike)
+    prompt_tokens = all_text_tokens(contents) + 258 * len(images) + (count_tokens(system_text) if system_text else 0)
     rid = ctx.request_id
 
     if "AUDIO" in modalities or "tts" in model.lower():
