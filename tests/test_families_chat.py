@@ -698,3 +698,66 @@ def test_an_odd_streamed_tool_call_index_groups_its_fragments_without_raising(in
             {"index": index, "id": "c1", "function": {"name": "f", "arguments": piece}}]}}]}))
     (call,) = acc.reply().tool_calls
     assert call.name == "f" and call.arguments == {"a": 1}
+
+
+# --- wire facts of the reference (§2.2, §2.4) the client must build and read ------------------------------------
+
+
+def test_responses_takes_a_chat_response_format_in_its_own_flat_text_format() -> None:
+    """/v1/responses keeps a JSON schema's name and schema beside ``type`` in ``text.format``; the Chat Completions
+    form (nested in ``json_schema``) lacks ``text.format.name`` there and is refused by the service."""
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    rf = {"type": "json_schema", "json_schema": {"name": "place", "schema": schema, "strict": True}}
+    call = chat.build(catalog.model("gpt-5.4"), USER, endpoint="responses", extra={"response_format": rf})
+    assert call.json is not None
+    assert call.json["text"] == {"format": {"type": "json_schema", "name": "place", "schema": schema, "strict": True}}
+    assert "response_format" not in call.json
+    plain = chat.build(catalog.model("gpt-5.4"), USER, endpoint="responses",
+                       extra={"response_format": {"type": "json_object"}})
+    assert plain.json is not None and plain.json["text"] == {"format": {"type": "json_object"}}
+    chat_call = chat.build(catalog.model("gpt-5.4"), USER, endpoint="chat.completions", extra={"response_format": rf})
+    assert chat_call.json is not None and chat_call.json["response_format"] == rf  # chat keeps its own form
+
+
+def _responses_call_events(arguments_deltas: bool) -> list[dict[str, Any]]:
+    item = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "get_weather", "arguments": ""}
+    done_item = {**item, "arguments": '{"city": "Paris"}', "status": "completed"}
+    events: list[dict[str, Any]] = [{"type": "response.output_item.added", "output_index": 0, "item": item}]
+    if arguments_deltas:
+        events += [{"type": "response.function_call_arguments.delta", "output_index": 0, "item_id": "fc_1",
+                    "delta": piece} for piece in ('{"city": ', '"Paris"}')]
+    events += [{"type": "response.function_call_arguments.done", "output_index": 0, "item_id": "fc_1",
+                "arguments": '{"city": "Paris"}'},
+               {"type": "response.output_item.done", "output_index": 0, "item": done_item},
+               {"type": "response.completed", "response": {"status": "completed", "output": [done_item],
+                                                            "usage": {"input_tokens": 9, "output_tokens": 4,
+                                                                      "total_tokens": 13}}}]
+    return events
+
+
+@pytest.mark.parametrize("arguments_deltas", [True, False])
+def test_responses_stream_tool_call_arguments_from_deltas_or_from_done(arguments_deltas: bool) -> None:
+    """§2.2 streams a call's arguments as ``.delta`` events and again whole in ``.done``: a stream without
+    deltas still gives the call its arguments (they were lost: the tool was called with none)."""
+    reply = _fold("responses", _responses_call_events(arguments_deltas)).reply()
+    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [("call_1", "get_weather", {"city": "Paris"})]
+
+
+def test_responses_stream_call_known_only_from_its_done_item() -> None:
+    events = [{"type": "response.output_item.done", "output_index": 0,
+               "item": {"type": "function_call", "call_id": "call_9", "name": "f", "arguments": '{"x": 1}'}}]
+    reply = _fold("responses", events).reply()
+    assert [(c.id, c.name, c.arguments) for c in reply.tool_calls] == [("call_9", "f", {"x": 1})]
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_gemini_blocked_prompt_says_why_the_answer_is_empty(streamed: bool) -> None:
+    """A prompt Gemini refuses has no candidate, only ``promptFeedback.blockReason``: that is the finish reason,
+    not an empty answer with none."""
+    body = {"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+            "usageMetadata": {"promptTokenCount": 7, "totalTokenCount": 7}}
+    if streamed:
+        reply = _fold("gemini", [body]).reply()
+    else:
+        reply = chat.parse(catalog.model("gemini-2.5-flash"), "gemini.generate", body)
+    assert reply.text == "" and reply.finish_reason == "PROHIBITED_CONTENT"

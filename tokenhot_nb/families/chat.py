@@ -616,6 +616,16 @@ _RESPONSES_NAMES = {"max_completion_tokens": "max_output_tokens"}
 _NOT_ON_RESPONSES = ("stop", "seed", "n")
 
 
+def _responses_format(fmt: Mapping[str, Any]) -> dict[str, Any]:
+    """A Chat Completions ``response_format`` as the Responses API's ``text.format``: there a JSON schema's
+    ``name``/``schema``/``strict`` sit beside ``type`` (``{"type": "json_schema", "name", "schema"}``), not
+    inside a ``json_schema`` object, which the service refuses for its missing ``name`` (reference §2.2)."""
+    inner = fmt.get("json_schema")
+    if fmt.get("type") == "json_schema" and isinstance(inner, Mapping):
+        return {**{k: v for k, v in fmt.items() if k != "json_schema"}, **inner}
+    return dict(fmt)
+
+
 def _native_options(model: ModelInfo, ep: str, extra: dict[str, Any]) -> dict[str, Any]:
     """``extra``'s OpenAI-style options in the endpoint's own form; a reasoning effort a native protocol has no
     field for is refused, naming the field it does have."""
@@ -628,7 +638,7 @@ def _native_options(model: ModelInfo, ep: str, extra: dict[str, Any]) -> dict[st
             "have).", hint="Drop it, or use endpoint='chat.completions'.")
     if ep == "responses" and isinstance(extra.get("response_format"), Mapping):
         extra = {**{k: v for k, v in extra.items() if k != "response_format"},
-                 "text": {**dict(extra.get("text") or {}), "format": extra["response_format"]}}
+                 "text": {**dict(extra.get("text") or {}), "format": _responses_format(extra["response_format"])}}
     if (ep.startswith("gemini") or ep == "messages") and extra.get("reasoning_effort") is not None:
         native = ("generationConfig={'thinkingConfig': {'thinkingBudget': 2048}} (or 'thinkingLevel')"
                   if ep.startswith("gemini") else "thinking={'type': 'enabled', 'budget_tokens': 2048}")
@@ -944,7 +954,9 @@ def _gemini_text(body: Any) -> tuple[str, str, str | None]:
     for p in _list(dig(cand, "content", "parts")):
         if isinstance(p, dict) and isinstance(p.get("text"), str):
             (thoughts if p.get("thought") else texts).append(p["text"])
-    return "".join(texts), "".join(thoughts), _opt_str(cand.get("finishReason"))
+    # a refused prompt has no candidate, only ``promptFeedback.blockReason``: it is why the answer is empty
+    finish = _opt_str(cand.get("finishReason")) or _opt_str(dig(body, "promptFeedback", "blockReason"))
+    return "".join(texts), "".join(thoughts), finish
 
 
 def _gemini_calls(body: Any) -> list[ToolCall]:
@@ -1060,6 +1072,16 @@ def _event_responses(d: dict[str, Any]) -> ChatDelta:
                                                   _opt_str(item.get("name")), _str(item.get("arguments")))])
     if t == "response.function_call_arguments.delta":
         return ChatDelta(tool_calls=[ToolCallPart(_index(d.get("output_index")), arguments=_str(d.get("delta")))])
+    # the whole arguments again (§2.2 lists `.done` beside `.delta`): they stand in for deltas a relay did not send
+    if t == "response.function_call_arguments.done" and _str(d.get("arguments")):
+        return ChatDelta(tool_calls=[ToolCallPart(_index(d.get("output_index")),
+                                                  complete=_arguments(_str(d.get("arguments"))))])
+    if t == "response.output_item.done" and dig(d, "item", "type") == "function_call":
+        item = d["item"]
+        given = _str(item.get("arguments"))
+        return ChatDelta(tool_calls=[ToolCallPart(_index(d.get("output_index")), _opt_str(item.get("call_id")),
+                                                  _opt_str(item.get("name")),
+                                                  complete=_arguments(given) if given else None)])
     if t in ("response.completed", "response.incomplete"):
         resp = _dict(d.get("response"))
         finish = dig(resp, "incomplete_details", "reason") if t == "response.incomplete" else resp.get("status")
