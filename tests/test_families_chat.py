@@ -761,3 +761,62 @@ def test_gemini_blocked_prompt_says_why_the_answer_is_empty(streamed: bool) -> N
     else:
         reply = chat.parse(catalog.model("gemini-2.5-flash"), "gemini.generate", body)
     assert reply.text == "" and reply.finish_reason == "PROHIBITED_CONTENT"
+
+
+# --- OpenAI-style options in the native protocols' own fields (§2.3, §2.4) -------------------------------------
+
+
+def test_claude_messages_takes_thinking_budget_and_max_completion_tokens_in_its_own_fields() -> None:
+    """§2.3: Claude's thinking is ``thinking: {type: "enabled", budget_tokens}`` and its limit ``max_tokens``; the
+    other protocols' names at the top level are no Claude fields (refused, or silently without effect)."""
+    claude = catalog.model("claude-opus-4-6-cc")
+    call = chat.build(claude, USER, endpoint="messages", extra={"thinking_budget": 2048, "include_thoughts": True,
+                                                                "max_completion_tokens": 4096})
+    assert call.json is not None
+    assert call.json["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+    assert call.json["max_tokens"] == 4096
+    assert not {"thinking_budget", "include_thoughts", "max_completion_tokens"} & set(call.json)
+    off = chat.build(claude, USER, endpoint="messages", extra={"thinking_budget": 0})
+    assert off.json is not None and "thinking" not in off.json and "thinking_budget" not in off.json
+    mine = chat.build(claude, USER, endpoint="messages",
+                      extra={"thinking_budget": 2048, "thinking": {"type": "enabled", "budget_tokens": 1024}})
+    assert mine.json is not None and mine.json["thinking"]["budget_tokens"] == 1024  # the explicit field wins
+
+
+@pytest.mark.parametrize("extra, what", [
+    ({"response_format": {"type": "json_object"}}, "response_format"),
+    ({"include_thoughts": True}, "include_thoughts"),
+])
+def test_claude_messages_refuses_fields_it_has_no_place_for(extra: dict[str, Any], what: str) -> None:
+    with pytest.raises(UnsupportedOptionError, match=what):
+        chat.build(catalog.model("claude-opus-4-6-cc"), USER, endpoint="messages", extra=extra)
+
+
+def test_gemini_native_takes_response_format_and_max_completion_tokens_in_generation_config() -> None:
+    gemini = catalog.model("gemini-2.5-flash")
+    schema = {"type": "object", "properties": {"n": {"type": ["integer", "null"]}}}
+    call = chat.build(gemini, USER, endpoint="gemini.generate", extra={
+        "max_completion_tokens": 300,
+        "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}})
+    assert call.json is not None
+    assert call.json["generationConfig"] == {
+        "maxOutputTokens": 300, "responseMimeType": "application/json",
+        "responseSchema": {"type": "object", "properties": {"n": {"type": "integer", "nullable": True}}}}
+    assert not {"response_format", "max_completion_tokens"} & set(call.json)
+    plain = chat.build(gemini, USER, endpoint="gemini.stream", extra={"response_format": {"type": "json_object"}})
+    assert plain.json is not None and plain.json["generationConfig"] == {"responseMimeType": "application/json"}
+    with pytest.raises(UnsupportedOptionError, match="response_format"):
+        chat.build(gemini, USER, endpoint="gemini.generate", extra={"response_format": "json"})
+
+
+def test_native_bodies_from_the_client_are_taken_by_the_simulator(sim_url: str, auth: dict[str, str]) -> None:
+    """The translated bodies are ones the simulator (held to the reference) answers 200."""
+    for model, ep, extra in [("claude-opus-4-6-cc", "messages", {"thinking_budget": 1024, "max_completion_tokens": 2000}),
+                             ("gemini-2.5-flash", "gemini.generate", {"response_format": {"type": "json_object"},
+                                                                      "max_completion_tokens": 200})]:
+        call = chat.build(catalog.model(model), [{"role": "system", "content": "Be brief."}, *USER,
+                                                 {"role": "assistant", "content": "Hi!"},
+                                                 {"role": "user", "content": "And?"}], endpoint=ep, extra=extra)
+        r = httpx.post(sim_url + call.path, json=call.json, params=call.params, headers={**auth, **call.headers},
+                       timeout=30)
+        assert r.status_code == 200, r.text

@@ -606,11 +606,12 @@ def _check_options(model: ModelInfo, temperature: float | None,
 #: OpenAI-style sampling options and where the native protocols take them (reference §2.3, §2.4): Gemini keeps
 #: them in ``generationConfig`` (camelCase), Anthropic names ``stop`` ``stop_sequences``. Sent at the top level
 #: of a native body, the service drops them or refuses the body.
-_GEMINI_CONFIG = {"top_p": "topP", "top_k": "topK", "stop": "stopSequences", "seed": "seed"}
+_GEMINI_CONFIG = {"top_p": "topP", "top_k": "topK", "stop": "stopSequences", "seed": "seed",
+                  "max_completion_tokens": "maxOutputTokens"}
 #: Gemini's thinking settings, in ``generationConfig.thinkingConfig`` (§2.4).
 _GEMINI_THINKING = {"thinking_budget": "thinkingBudget", "thinking_level": "thinkingLevel",
                     "include_thoughts": "includeThoughts"}
-_CLAUDE_NAMES = {"stop": "stop_sequences"}
+_CLAUDE_NAMES = {"stop": "stop_sequences", "max_completion_tokens": "max_tokens"}
 #: Chat Completions fields the Responses API has under another name (reference §2.2) or not at all.
 _RESPONSES_NAMES = {"max_completion_tokens": "max_output_tokens"}
 _NOT_ON_RESPONSES = ("stop", "seed", "n")
@@ -624,6 +625,47 @@ def _responses_format(fmt: Mapping[str, Any]) -> dict[str, Any]:
     if fmt.get("type") == "json_schema" and isinstance(inner, Mapping):
         return {**{k: v for k, v in fmt.items() if k != "json_schema"}, **inner}
     return dict(fmt)
+
+
+def _claude_options(model: ModelInfo, extra: dict[str, Any]) -> dict[str, Any]:
+    """Options of other protocols in Claude's form (§2.3): ``thinking_budget`` is ``thinking: {type: "enabled",
+    budget_tokens}``; ``response_format`` and a lone ``include_thoughts`` have no Claude field (sent at the top
+    level, the body is refused or the option silently does nothing) and are refused before the call."""
+    if extra.get("response_format") is not None:
+        raise UnsupportedOptionError(
+            f"{model.id} on /v1/messages takes no response_format (an OpenAI field Claude's protocol does not have).",
+            hint="Ask with schema=… or json=True: on Claude they become a forced tool.")
+    budget = extra.get("thinking_budget")
+    if budget is None:
+        if extra.get("include_thoughts") is not None:
+            raise UnsupportedOptionError(
+                f"{model.id} on /v1/messages takes no include_thoughts (a Gemini setting).",
+                hint="Claude shows its thinking whenever thinking is on: pass thinking_budget=2048 instead.")
+        return extra
+    check_number("thinking_budget", budget, integer=True, minimum=0)
+    rest = {k: v for k, v in extra.items() if k not in ("thinking_budget", "include_thoughts")}
+    return deep_merge({"thinking": {"type": "enabled", "budget_tokens": budget}}, rest) if budget else rest
+
+
+def _gemini_response_format(model: ModelInfo, extra: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAI ``response_format`` in Gemini's ``generationConfig`` (§2.4: ``responseMimeType`` and
+    ``responseSchema``); at the top level Google refuses the body for an unknown field."""
+    fmt = extra["response_format"]
+    kind = fmt.get("type") if isinstance(fmt, Mapping) else None
+    if kind not in ("text", "json_object", "json_schema"):
+        raise UnsupportedOptionError(
+            f"{model.id} on Gemini's native endpoint takes response_format only as an OpenAI format "
+            f"({{'type': 'json_object'}} or 'json_schema'), not {str(fmt)[:60]!r}.",
+            hint="Or ask with schema=… / json=True.")
+    rest = {k: v for k, v in extra.items() if k != "response_format"}
+    if kind == "text":
+        return rest
+    config: dict[str, Any] = {"responseMimeType": "application/json"}
+    inner = fmt.get("json_schema") if isinstance(fmt, Mapping) else None
+    schema = inner.get("schema") if isinstance(inner, Mapping) else fmt.get("schema")
+    if kind == "json_schema" and isinstance(schema, Mapping):
+        config["responseSchema"] = gemini_schema(dict(schema))
+    return deep_merge({"generationConfig": config}, rest)
 
 
 def _native_options(model: ModelInfo, ep: str, extra: dict[str, Any]) -> dict[str, Any]:
@@ -645,6 +687,10 @@ def _native_options(model: ModelInfo, ep: str, extra: dict[str, Any]) -> dict[st
         raise UnsupportedOptionError(
             f"{model.id} on {ep} takes no reasoning_effort (it is an OpenAI field this protocol does not have).",
             hint=f"Pass {native} instead, or use endpoint='chat.completions'.")
+    if ep == "messages":
+        extra = _claude_options(model, extra)
+    if ep.startswith("gemini") and extra.get("response_format") is not None:
+        extra = _gemini_response_format(model, extra)
     moved = {names[k]: ([v] if k == "stop" and isinstance(v, str) else v) for k, v in extra.items() if k in names}
     thinking = ({_GEMINI_THINKING[k]: v for k, v in extra.items() if k in _GEMINI_THINKING}
                 if ep.startswith("gemini") else {})
