@@ -820,3 +820,17 @@ def test_native_bodies_from_the_client_are_taken_by_the_simulator(sim_url: str, 
         r = httpx.post(sim_url + call.path, json=call.json, params=call.params, headers={**auth, **call.headers},
                        timeout=30)
         assert r.status_code == 200, r.text
+
+
+def test_chat_refusal_is_the_answer_not_an_empty_one() -> None:
+    """OpenAI sends a declined request's words in ``message.refusal`` / ``delta.refusal`` with no content."""
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": None,
+                                                 "refusal": "I can't help with that."}, "finish_reason": "stop"}]}
+    assert chat.parse(catalog.model("gpt-5.4"), "chat.completions", body).text == "I can't help with that."
+    acc = _fold("chat", [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": None, "refusal": ""}}]},
+                         {"choices": [{"index": 0, "delta": {"refusal": "I can't "}}]},
+                         {"choices": [{"index": 0, "delta": {"refusal": "help."}}]},
+                         {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}])
+    assert acc.reply().text == "I can't help."
+    kept = chat.parse(None, "chat.completions", {"choices": [{"message": {"content": "Yes", "refusal": None}}]})
+    assert kept.text == "Yes"

@@ -934,6 +934,8 @@ def _parse_chat(body: dict[str, Any]) -> ChatReply:
     text, reasoning = _text_of(msg.get("content"))
     if not text and isinstance(choice.get("text"), str):
         text = choice["text"]
+    if not text and isinstance(msg.get("refusal"), str):  # the model declined: its words are the answer
+        text = msg["refusal"]
     extra_reasoning = msg.get("reasoning_content") or msg.get("reasoning") or ""
     if isinstance(extra_reasoning, str) and extra_reasoning:
         reasoning = extra_reasoning + reasoning
@@ -1082,7 +1084,8 @@ def _event_chat(d: dict[str, Any]) -> ChatDelta:
     if isinstance(choice, dict):
         delta = _dict(choice.get("delta") or choice.get("message"))
         text, reasoning = _text_of(delta.get("content"))
-        out.text = text or ""
+        refusal = delta.get("refusal")
+        out.text = text or (refusal if isinstance(refusal, str) else "")
         r = delta.get("reasoning_content") or delta.get("reasoning")
         out.reasoning = (r if isinstance(r, str) else "") + reasoning
         out.finish_reason = _opt_str(choice.get("finish_reason"))
