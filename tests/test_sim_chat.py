@@ -448,3 +448,61 @@ def test_gemini_counts_the_system_instruction_as_prompt(sim_url: str, auth: dict
     assert extra > 100
     um = told["usageMetadata"]
     assert um["totalTokenCount"] == um["promptTokenCount"] + um["candidatesTokenCount"]
+
+
+# --- a body the relay's request struct cannot hold is its 400, never a 500 or an answer (§10.5) -------------------
+
+_BAD_TYPES = [
+    ("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": ["hi"]}, "messages[0]"),
+    ("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": 5}]},
+     "messages[0].content"),
+    ("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": [{"role": "user", "content": [5]}]},
+     "messages[0].content[0]"),
+    ("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": MSG, "tools": 5}, "tools"),
+    ("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": MSG, "tools": [5]}, "tools[0]"),
+    ("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": MSG, "response_format": "json"}, "response_format"),
+    ("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": MSG, "stream": True, "stream_options": 5},
+     "stream_options"),
+    ("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": MSG, "max_completion_tokens": 2.5},
+     "max_completion_tokens"),
+    ("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": MSG, "stream": "yes"}, "stream"),
+    ("/v1/responses", {"model": "gpt-5.4", "input": 5}, "input"),
+    ("/v1/responses", {"model": "gpt-5.4", "input": ["hi"]}, "input[0]"),
+    ("/v1/responses", {"model": "gpt-5.4", "input": "hi", "text": "json"}, "text"),
+    ("/v1/responses", {"model": "gpt-5.4", "input": "hi", "reasoning": "high"}, "reasoning"),
+    ("/v1/messages", {"model": "claude-opus-4-6", "max_tokens": 10, "messages": [5]}, "messages[0]"),
+    ("/v1/messages", {"model": "claude-opus-4-6", "max_tokens": 10, "messages": MSG, "system": 5}, "system"),
+    ("/v1/messages", {"model": "claude-opus-4-6", "max_tokens": 10, "messages": MSG, "tools": [5]}, "tools[0]"),
+    ("/v1/messages", {"model": "claude-opus-4-6", "max_tokens": 10, "messages": MSG, "thinking": 2048}, "thinking"),
+    ("/v1beta/models/gemini-2.5-flash:generateContent", {"contents": [5]}, "contents[0]"),
+    ("/v1beta/models/gemini-2.5-flash:generateContent", {"contents": [{"parts": 5}]}, "contents[0].parts"),
+    ("/v1beta/models/gemini-2.5-flash:generateContent", {"contents": [{"parts": [{"text": 5}]}]},
+     "contents[0].parts[0].text"),
+    ("/v1beta/models/gemini-2.5-flash:generateContent",
+     {"contents": [{"parts": [{"text": "hi"}]}], "generationConfig": 5}, "generationConfig"),
+    ("/v1beta/models/gemini-2.5-flash:generateContent",
+     {"contents": [{"parts": [{"text": "hi"}]}], "tools": [{"functionDeclarations": 5}]}, "tools[0].functionDeclarations"),
+    ("/v1beta/models/gemini-2.5-flash:generateContent",
+     {"contents": [{"parts": [{"text": "hi"}]}], "system_instruction": {"parts": 5}}, "system_instruction.parts"),
+]
+
+
+@pytest.mark.parametrize("path, body, field", _BAD_TYPES, ids=[f"{p.rsplit('/', 1)[-1]}-{f}" for p, _b, f in _BAD_TYPES])
+def test_a_field_of_the_wrong_json_type_is_a_400_naming_it(sim_url: str, auth: dict[str, str], path: str,
+                                                          body: dict[str, Any], field: str) -> None:
+    r = post(sim_url, path, body, auth)
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert f"{field} must be" in err["message"]
+    assert r.json().get("type") == "error" if path == "/v1/messages" else err["type"] == "new_api_error"
+
+
+def test_null_is_every_field_s_zero_value(sim_url: str, auth: dict[str, str]) -> None:
+    """Go's decoder takes ``null`` for any field (its zero value): those bodies are answered."""
+    for path, body in [("/v1/chat/completions", {"model": "gpt-5.4-mini", "messages": MSG, "tools": None,
+                                                 "response_format": None, "max_tokens": None}),
+                       ("/v1/messages", {"model": "claude-opus-4-6", "max_tokens": 10, "messages": MSG,
+                                         "system": None, "thinking": None}),
+                       ("/v1beta/models/gemini-2.5-flash:generateContent",
+                        {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": None})]:
+        assert post(sim_url, path, body, auth).status_code == 200, path

@@ -66,6 +66,102 @@ def _refused_option(ctx: Ctx, model: str, temperature: Any, effort: Any) -> Resp
     return None
 
 
+# ----------------------------------------------------------------------------- request types
+
+#: A field's JSON type as the relay's request struct declares it: "object", "array", "string", "integer"
+#: (Go's int/uint: no fraction, no sign for uint), "boolean"; an object's listed fields are checked in turn
+#: (``{"field": spec}``), a list's items (``["array", spec]``), and ``("or", a, b)`` takes either. ``null`` is
+#: every type's zero value to Go's decoder, so it always passes.
+Spec = str | dict[str, Any] | list[Any] | tuple[Any, ...]
+
+_JSON_NAMES = {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "a number",
+               float: "a number"}
+
+
+def _fits(value: Any, spec: Spec) -> bool:
+    if value is None:
+        return True
+    if isinstance(spec, tuple):
+        return any(_fits(value, alt) for alt in spec[1:])
+    if isinstance(spec, dict):
+        return isinstance(value, dict)
+    if isinstance(spec, list):
+        return isinstance(value, list)
+    if spec == "integer":
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, {"object": dict, "array": list, "string": str, "boolean": bool}[spec])
+
+
+def _kind(spec: Spec) -> str:
+    if isinstance(spec, tuple):
+        return " or ".join(_kind(alt) for alt in spec[1:])
+    if isinstance(spec, dict):
+        return "an object"
+    if isinstance(spec, list):
+        return "an array"
+    return _KIND_NAMES.get(spec, spec)
+
+
+_KIND_NAMES = {"object": "an object", "array": "an array", "string": "a string", "boolean": "a boolean",
+               "integer": "a whole number ≥ 0"}
+
+
+def type_refusal(body: dict[str, Any], spec: dict[str, Any]) -> str | None:
+    """What the relay says of a body its request struct cannot hold (a number where the messages go, an object
+    where a list of tools goes): its JSON decoder fails, which it answers 400 ``invalid_request`` (reference
+    §10.5 ``bad_request_body``), or None when the listed fields fit."""
+    return _refusal(body, spec, "")
+
+
+def _refusal(value: Any, spec: Spec, path: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(spec, tuple):  # the first alternative of the value's kind decides
+        spec = next((alt for alt in spec[1:] if _fits(value, alt)), spec)
+    if not _fits(value, spec):
+        return f"invalid request body: {path} must be {_kind(spec)}, not " \
+               f"{_JSON_NAMES.get(type(value), type(value).__name__)}"
+    if isinstance(spec, dict):
+        for name, want in spec.items():
+            said = _refusal(value.get(name), want, f"{path}.{name}" if path else name)
+            if said is not None:
+                return said
+    elif isinstance(spec, list) and len(spec) > 1:
+        for i, item in enumerate(value):
+            said = _refusal(item, spec[1], f"{path}[{i}]")
+            if said is not None:
+                return said
+    return None
+
+
+_PART = {"type": "string", "text": "string"}
+#: new-api's ``GeneralOpenAIRequest`` (the fields the simulator reads).
+CHAT_TYPES: dict[str, Any] = {
+    "messages": ["array", {"role": "string", "content": ("or", "string", ["array", _PART]),
+                           "tool_calls": ["array", {"id": "string", "function": {"name": "string"}}]}],
+    "tools": ["array", {"type": "string", "function": {"name": "string"}}],
+    "response_format": {"type": "string"}, "stream_options": {}, "stream": "boolean",
+    "max_tokens": "integer", "max_completion_tokens": "integer", "n": "integer",
+}
+#: new-api's ``ClaudeRequest``.
+CLAUDE_TYPES: dict[str, Any] = {
+    "messages": ["array", {"role": "string", "content": ("or", "string", ["array", _PART])}],
+    "system": ("or", "string", ["array", _PART]), "tools": ["array", {"name": "string"}], "tool_choice": {},
+    "thinking": {"type": "string"}, "stream": "boolean", "stop_sequences": ["array", "string"],
+}
+#: OpenAI's Responses request (new-api passes ``input`` on as it came).
+RESPONSES_TYPES: dict[str, Any] = {
+    "input": ("or", "string", ["array", {}]), "text": {"format": {"type": "string"}}, "reasoning": {"effort": "string"},
+    "tools": ["array", {}],
+    "stream": "boolean", "max_output_tokens": "integer", "instructions": "string",
+}
+
+
+def _refuse_types(ctx: Ctx, body: dict[str, Any], spec: dict[str, Any]) -> Response | None:
+    said = type_refusal(body, spec)
+    return None if said is None else error_response(ctx, 400, said, "invalid_request", "new_api_error")
+
+
 # ----------------------------------------------------------------------------- /v1/chat/completions
 
 
@@ -113,6 +209,9 @@ def _call_id(ctx: Ctx, i: int) -> str:
 
 
 async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
+    refused = _refuse_types(ctx, body, CHAT_TYPES)
+    if refused is not None:
+        return refused
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         return error_response(ctx, 400, "field messages is required", "invalid_request", "invalid_request_error")
@@ -239,6 +338,9 @@ def _responses_prompt(body: dict[str, Any]) -> tuple[str, int]:
 
 
 async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
+    refused_type = _refuse_types(ctx, body, RESPONSES_TYPES)
+    if refused_type is not None:
+        return refused_type
     if "input" not in body:
         return error_response(ctx, 400, "field input is required", "invalid_request", "invalid_request_error")
     model = str(body["model"])
@@ -383,6 +485,9 @@ def _system_text(system: Any) -> str:
 
 
 async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
+    refused = _refuse_types(ctx, body, CLAUDE_TYPES)
+    if refused is not None:
+        return refused
     msgs = body.get("messages")
     if not isinstance(msgs, list) or not msgs:
         return error_response(ctx, 400, "messages: field required", "invalid_request_error")

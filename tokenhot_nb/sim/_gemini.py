@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from .._catalog_data import GEMINI_VOICES
 from . import _structured, media
+from ._chat import type_refusal
 from ._common import (
     STREAM_FAILURE,
     Ctx,
@@ -32,6 +33,21 @@ from ._common import (
 )
 
 PCM_MIME = "audio/L16;codec=pcm;rate=24000"
+
+_PARTS = ["array", {"text": "string", "thought": "boolean", "inlineData": {"mimeType": "string", "data": "string"},
+                    "inline_data": {"data": "string"}, "functionCall": {"name": "string", "args": {}},
+                    "functionResponse": {"name": "string"}}]
+#: new-api's ``GeminiChatRequest`` (the fields the simulator reads; both spellings, as Google takes both).
+GEMINI_TYPES: dict[str, Any] = {
+    "contents": ["array", {"role": "string", "parts": _PARTS}],
+    "systemInstruction": {"parts": _PARTS}, "system_instruction": {"parts": _PARTS},
+    "generationConfig": {"maxOutputTokens": "integer", "responseModalities": ["array", "string"],
+                         "thinkingConfig": {"includeThoughts": "boolean"}, "responseMimeType": "string"},
+    "generation_config": {}, "tools": ["array", {"functionDeclarations": ["array", {"name": "string"}],
+                                                 "function_declarations": ["array", {"name": "string"}]}],
+    "toolConfig": {"functionCallingConfig": {"mode": "string", "allowedFunctionNames": ["array", "string"]}},
+    "tool_config": {},
+}
 
 
 def _get(d: dict[str, Any], camel: str, snake: str) -> Any:
@@ -105,6 +121,9 @@ def _image_config_refusal(model: str, cfg: Any) -> str | None:
 
 
 async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> Response:
+    said = type_refusal(body, GEMINI_TYPES)
+    if said is not None:  # a body the relay's request struct cannot hold (§10.5 bad_request_body)
+        return error_response(ctx, 400, said, "invalid_request", "new_api_error")
     contents = body.get("contents")
     if not isinstance(contents, list) or not contents:
         return error_response(ctx, 400, "contents is required", "invalid_request", "invalid_request_error")
