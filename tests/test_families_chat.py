@@ -834,3 +834,50 @@ def test_chat_refusal_is_the_answer_not_an_empty_one() -> None:
     assert acc.reply().text == "I can't help."
     kept = chat.parse(None, "chat.completions", {"choices": [{"message": {"content": "Yes", "refusal": None}}]})
     assert kept.text == "Yes"
+
+
+# --- Gemini 3's thought signatures go back with the calls they came on (§2.4) -----------------------------------
+
+
+def test_gemini_call_signature_is_read_and_sent_back() -> None:
+    body = {"candidates": [{"content": {"role": "model", "parts": [
+        {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "c2lnLTE="}]},
+        "finishReason": "STOP"}]}
+    gemini = catalog.model("gemini-3-flash-preview")
+    call = chat.parse(gemini, "gemini.generate", body).tool_calls[0]
+    assert call.signature == "c2lnLTE=" and call.as_dict()["signature"] == "c2lnLTE="
+    assert "c2lnLTE=" not in repr(call)
+    streamed = _fold("gemini", [body]).reply().tool_calls[0]
+    assert streamed.signature == "c2lnLTE="
+    thread = [{"role": "user", "content": "Weather in Paris?"},
+              {"role": "assistant", "content": "", "tool_calls": [call.as_dict()]},
+              {"role": "tool", "tool_call_id": call.id, "content": "21 C"}]
+    sent = chat.build(gemini, thread, endpoint="gemini.generate").json
+    assert sent is not None
+    assert sent["contents"][1]["parts"] == [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}},
+                                             "thoughtSignature": "c2lnLTE="}]
+    for ep in ("chat.completions", "messages"):  # no other protocol has the field
+        other = chat.build(catalog.model("claude-opus-4-6"), thread, endpoint=ep).json
+        assert "c2lnLTE=" not in json.dumps(other)
+    plain = chat.ToolCall("call_1", "f", {})
+    assert plain.as_dict() == {"id": "call_1", "name": "f", "arguments": {}}  # the stored shape is unchanged
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_gemini_3_tool_turn_sends_the_signature_back_through_the_thread(tmp_path: Path, stream: bool) -> None:
+    rec = Recorder()
+    s = make_session(tmp_path / "st", rec)
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    first = s.chat("Weather in Paris?", model="gemini-3-flash-preview", tools=[tool], tool_choice="required",
+                   thread="w", stream=stream)
+    signature = first.tool_calls[0].signature
+    assert signature
+    s.chat(model="gemini-3-flash-preview", tools=[tool], thread="w", stream=stream,
+           tool_results={first.tool_calls[0].id: {"temperature": 21}})
+    parts = rec.json()["contents"][1]["parts"]
+    assert parts[0]["thoughtSignature"] == signature and parts[0]["functionCall"]["name"] == "get_weather"
+    s.close()
+    again = make_session(tmp_path / "st", Recorder())  # a new kernel: the thread comes back from the history
+    assert again.history[-2].response["tool_calls"][0]["signature"] == signature
+    again.close()

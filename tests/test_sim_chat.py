@@ -506,3 +506,17 @@ def test_null_is_every_field_s_zero_value(sim_url: str, auth: dict[str, str]) ->
                        ("/v1beta/models/gemini-2.5-flash:generateContent",
                         {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": None})]:
         assert post(sim_url, path, body, auth).status_code == 200, path
+
+
+def test_gemini_3_signs_its_function_call_parts(sim_url: str, auth: dict[str, str]) -> None:
+    """§2.4: Gemini 3 returns ``thoughtSignature`` on parts (here: the function call's); 2.5 does not."""
+    tools = [{"functionDeclarations": [{"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]}]
+    body = {"contents": [{"role": "user", "parts": [{"text": "Weather in Paris?"}]}], "tools": tools,
+            "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}
+    three = post(sim_url, "/v1beta/models/gemini-3-flash-preview:generateContent", body, auth).json()
+    part = three["candidates"][0]["content"]["parts"][0]
+    assert part["functionCall"]["name"] == "get_weather" and isinstance(part["thoughtSignature"], str)
+    base64.b64decode(part["thoughtSignature"], validate=True)
+    two = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", body, auth).json()
+    assert "thoughtSignature" not in two["candidates"][0]["content"]["parts"][0]

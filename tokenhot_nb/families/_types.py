@@ -102,14 +102,19 @@ class Usage:
 
 @dataclass
 class ToolCall:
-    """A function the model asked to call: ``arguments`` decoded (``{}`` when the model sent none)."""
+    """A function the model asked to call: ``arguments`` decoded (``{}`` when the model sent none).
+
+    ``signature`` is Gemini 3's ``thoughtSignature`` on the call's part (reference §2.4): opaque, kept so the
+    thread sends it back with the call, as Google needs to continue from the model's thinking."""
 
     id: str
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
+    signature: str | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+        out = {"id": self.id, "name": self.name, "arguments": self.arguments}
+        return {**out, "signature": self.signature} if self.signature else out
 
 
 @dataclass
@@ -122,6 +127,7 @@ class ToolCallPart:
     name: str | None = None
     arguments: str = ""
     complete: dict[str, Any] | None = None
+    signature: str | None = None
 
 
 @dataclass

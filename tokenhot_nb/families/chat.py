@@ -247,6 +247,8 @@ def _normalise(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 fn = c.get("function") if isinstance(c.get("function"), dict) else c
                 call: dict[str, Any] = {"id": str(c.get("id") or ""), "name": str(fn.get("name") or ""),
                                         "arguments": _arguments(fn.get("arguments"))}
+                if isinstance(c.get("signature"), str) and c["signature"]:
+                    call["signature"] = c["signature"]
                 names[call["id"]] = call["name"]
                 neutral.append(call)
             out.append({**m, "tool_calls": neutral})
@@ -558,7 +560,9 @@ def _build_gemini(model: ModelInfo, messages: list[dict[str, Any]], system: str 
                  for r in m.get("tool_results") or []]
         if _has_text(m.get("content")) or not (m.get("tool_results") or m.get("tool_calls")):
             parts += _gemini_parts(m.get("content"))
-        parts += [{"functionCall": {"name": c["name"], "args": c["arguments"]}} for c in m.get("tool_calls") or []]
+        parts += [{"functionCall": {"name": c["name"], "args": c["arguments"]},
+                   **({"thoughtSignature": c["signature"]} if c.get("signature") else {})}
+                  for c in m.get("tool_calls") or []]
         body["contents"].append({"role": "model" if m.get("role") in ("assistant", "model") else "user",
                                  "parts": parts})
     gen: dict[str, Any] = {}
@@ -919,10 +923,11 @@ def _index(value: Any) -> int | str:
     return 0
 
 
-def _call(call_id: Any, name: Any, arguments: Any, default_id: str = "") -> ToolCall:
+def _call(call_id: Any, name: Any, arguments: Any, default_id: str = "", signature: Any = None) -> ToolCall:
     """A tool call the model asked for, as every parser builds it: id and name as text, the arguments decoded,
     and a key echoed in any of them redacted (a call is shown, stored and sent back in the thread)."""
-    return ToolCall(received(_str(call_id) or default_id), received(_str(name)), received(_arguments(arguments)))
+    return ToolCall(received(_str(call_id) or default_id), received(_str(name)), received(_arguments(arguments)),
+                    received(_str(signature)) or None)
 
 
 # --- parsers -------------------------------------------------------------------------------------------
@@ -1012,7 +1017,9 @@ def _gemini_calls(body: Any) -> list[ToolCall]:
     for i, p in enumerate(_list(dig(body, "candidates", 0, "content", "parts"))):
         fc = (p.get("functionCall") or p.get("function_call")) if isinstance(p, dict) else None
         if isinstance(fc, dict):
-            calls.append(_call(fc.get("id"), fc.get("name"), fc.get("args"), f"call_{i}_{_str(fc.get('name'))}"))
+            signature = p.get("thoughtSignature") or p.get("thought_signature")
+            calls.append(_call(fc.get("id"), fc.get("name"), fc.get("args"), f"call_{i}_{_str(fc.get('name'))}",
+                               signature))
     return calls
 
 
@@ -1177,7 +1184,8 @@ def _event_claude(d: dict[str, Any]) -> ChatDelta:
 def _event_gemini(d: dict[str, Any]) -> ChatDelta:
     text, thoughts, finish = _gemini_text(d)
     u = d.get("usageMetadata")
-    parts = [ToolCallPart(f"gemini-{c.id}", c.id, c.name, complete=c.arguments) for c in _gemini_calls(d)]
+    parts = [ToolCallPart(f"gemini-{c.id}", c.id, c.name, complete=c.arguments, signature=c.signature)
+             for c in _gemini_calls(d)]
     return ChatDelta(text=text, reasoning=thoughts, finish_reason=finish, usage=usage_from(u) if u else None,
                      tool_calls=parts)
 
@@ -1229,6 +1237,7 @@ class Accumulator:
             call.name = call.name or part.name
             call.arguments += part.arguments
             call.complete = part.complete if part.complete is not None else call.complete
+            call.signature = call.signature or part.signature
         self.usage = merge_usage(self.usage, delta.usage)
         self.finish_reason = delta.finish_reason or self.finish_reason
         self.done = self.done or delta.done
@@ -1239,7 +1248,7 @@ class Accumulator:
         text, think = split_think(self.text)
         reasoning = "\n".join(r for r in (self.reasoning, think) if r)
         calls = [_call(c.id, c.name, c.complete if c.complete is not None and not c.arguments else c.arguments,
-                       f"call_{i}")
+                       f"call_{i}", c.signature)
                  for i, c in enumerate(self.calls.values())]
         return ChatReply(text=text, reasoning=reasoning, usage=self.usage or Usage(),
                          finish_reason=self.finish_reason, model=model, tool_calls=calls)

@@ -167,7 +167,8 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
         return res
     if kind == "chat":
         text = _text(st, entry, "text")
-        calls = [ToolCall(str(c.get("id") or ""), str(c.get("name") or ""), dict(c.get("arguments") or {}))
+        calls = [ToolCall(str(c.get("id") or ""), str(c.get("name") or ""), dict(c.get("arguments") or {}),
+                          c["signature"] if isinstance(c.get("signature"), str) else None)
                  for c in response.get("tool_calls") or [] if isinstance(c, dict)]
         data = None
         if (params.get("schema") or params.get("json")) and not calls:

@@ -209,6 +209,8 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
     if tool is not None:
         args = _structured.tool_arguments(tool, seed, prompt)
         parts = [{"functionCall": {"name": tool["name"], "args": args}}]
+        if model.lower().startswith("gemini-3"):  # §2.4: Gemini 3 signs the parts it returns (thoughtSignature)
+            parts[0]["thoughtSignature"] = base64.b64encode(f"sim-thought-{seed % 10**12:012d}".encode()).decode()
         n_out = count_tokens(json.dumps(args))
         usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": n_out,
                  "totalTokenCount": prompt_tokens + n_out}
