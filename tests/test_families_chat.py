@@ -881,3 +881,22 @@ def test_gemini_3_tool_turn_sends_the_signature_back_through_the_thread(tmp_path
     again = make_session(tmp_path / "st", Recorder())  # a new kernel: the thread comes back from the history
     assert again.history[-2].response["tool_calls"][0]["signature"] == signature
     again.close()
+
+
+def test_claude_default_max_tokens_makes_room_for_the_thinking_budget() -> None:
+    """Anthropic refuses ``budget_tokens`` ≥ ``max_tokens``: a budget past the client's default limit (one the
+    caller did not choose) raises that limit; a limit the caller set is sent as set."""
+    claude = catalog.model("claude-opus-4-6-cc")
+    default = int(claude.defaults.get("max_tokens") or 8192)
+    big = chat.build(claude, USER, endpoint="messages", extra={"thinking_budget": 20000}).json
+    assert big is not None and big["max_tokens"] == 20000 + default
+    native = chat.build(claude, USER, endpoint="messages",
+                        extra={"thinking": {"type": "enabled", "budget_tokens": default}}).json
+    assert native is not None and native["max_tokens"] == 2 * default
+    small = chat.build(claude, USER, endpoint="messages", extra={"thinking_budget": 1024}).json
+    assert small is not None and small["max_tokens"] == default
+    mine = chat.build(claude, USER, endpoint="messages", max_tokens=4000, extra={"thinking_budget": 20000}).json
+    assert mine is not None and mine["max_tokens"] == 4000  # the caller's limit: the service says what is wrong
+    also = chat.build(claude, USER, endpoint="messages", extra={"thinking_budget": 20000,
+                                                                "max_completion_tokens": 3000}).json
+    assert also is not None and also["max_tokens"] == 3000

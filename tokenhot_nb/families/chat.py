@@ -651,6 +651,19 @@ def _claude_options(model: ModelInfo, extra: dict[str, Any]) -> dict[str, Any]:
     return deep_merge({"thinking": {"type": "enabled", "budget_tokens": budget}}, rest) if budget else rest
 
 
+def _room_to_think(model: ModelInfo, body: dict[str, Any]) -> dict[str, Any]:
+    """A Claude body whose default ``max_tokens`` (not the caller's) leaves no room for its thinking budget gets
+    the default on top of the budget: Anthropic refuses ``budget_tokens`` ≥ ``max_tokens``, so asking for more
+    thinking than the default would be a 400 for a limit the caller never chose."""
+    thinking = body.get("thinking")
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) and thinking.get("type") == "enabled" \
+        else None
+    limit = body.get("max_tokens")
+    if isinstance(budget, int) and not isinstance(budget, bool) and isinstance(limit, int) and budget >= limit:
+        return {**body, "max_tokens": budget + int(model.defaults.get("max_tokens") or 8192)}
+    return body
+
+
 def _gemini_response_format(model: ModelInfo, extra: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI ``response_format`` in Gemini's ``generationConfig`` (§2.4: ``responseMimeType`` and
     ``responseSchema``); at the top level Google refuses the body for an unknown field."""
@@ -747,6 +760,8 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
         lead = 1 if ep == "chat.completions" and system else 0  # the system message chat puts first
         body, encoded = prefix.extend(body, list_key, messages, known, lead, (ep, model.id, system))
     body = finish_body(body, extra, raw)
+    if ep == "messages" and raw is None and max_tokens is None and "max_tokens" not in extra:
+        body = _room_to_think(model, body)
     if encoded is not None and body is not None:
         spliced = _splice(body, list_key, encoded)
         encoded, head = spliced if spliced is not None else (None, 0)
