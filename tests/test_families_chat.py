@@ -900,3 +900,27 @@ def test_claude_default_max_tokens_makes_room_for_the_thinking_budget() -> None:
     also = chat.build(claude, USER, endpoint="messages", extra={"thinking_budget": 20000,
                                                                 "max_completion_tokens": 3000}).json
     assert also is not None and also["max_tokens"] == 3000
+
+
+def test_stream_tool_calls_without_an_index_stay_apart_by_their_ids() -> None:
+    """A relay that numbers no streamed call (no ``index``) still sends each call's id with its first piece: two
+    calls stay two, each piece going to the call it continues (they were folded into one, arguments run
+    together); a relay that numbers them is read as before."""
+    def piece(**call: Any) -> dict[str, Any]:
+        return {"choices": [{"delta": {"tool_calls": [call]}}]}
+
+    acc = chat.Accumulator()
+    for d in [piece(id="call_a", type="function", function={"name": "weather", "arguments": '{"city":'}),
+              piece(function={"arguments": ' "Oslo"}'}),
+              piece(id="call_b", type="function", function={"name": "time", "arguments": ""}),
+              piece(function={"arguments": '{"zone": "CET"}'}),
+              piece(id="call_a", function={"arguments": ""})]:  # (its id again: still the first call)
+        acc.add(chat.parse_event("chat", d))
+    calls = acc.reply().tool_calls
+    assert [(c.id, c.name, c.arguments) for c in calls] == [
+        ("call_a", "weather", {"city": "Oslo"}), ("call_b", "time", {"zone": "CET"})]
+    numbered = chat.Accumulator()
+    for d in [piece(index=0, id="x", function={"name": "f", "arguments": "{}"}),
+              piece(index=1, id="y", function={"name": "g", "arguments": "{}"})]:
+        numbered.add(chat.parse_event("chat", d))
+    assert [c.id for c in numbered.reply().tool_calls] == ["x", "y"]

@@ -120,9 +120,10 @@ class ToolCall:
 @dataclass
 class ToolCallPart:
     """A piece of a streamed tool call: the call at ``index`` gets its id/name and an ``arguments`` fragment
-    (JSON text), or its whole ``complete`` arguments at once (Gemini)."""
+    (JSON text), or its whole ``complete`` arguments at once (Gemini). ``index`` None: the relay sent none (a
+    piece with a new id starts a call, one without continues the last)."""
 
-    index: int | str
+    index: int | str | None
     id: str | None = None
     name: str | None = None
     arguments: str = ""

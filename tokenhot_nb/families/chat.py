@@ -923,9 +923,12 @@ def _opt_str(value: Any) -> str | None:
     return received(_str(value)) or None
 
 
-def _index(value: Any) -> int | str:
+def _index(value: Any) -> int | str | None:
     """A streamed tool call's index. Fragments with the same index belong together, so a relay's odd index
-    (``"a"``, ``"1"``, ``1.0``) still groups its fragments; what cannot be a key counts as 0."""
+    (``"a"``, ``"1"``, ``1.0``) still groups its fragments; none at all is None (see :class:`Accumulator`); what
+    cannot be a key counts as 0."""
+    if value is None:
+        return None
     if isinstance(value, bool):
         return 0
     if isinstance(value, int):
@@ -1247,7 +1250,8 @@ class Accumulator:
         self.text += delta.text
         self.reasoning += delta.reasoning
         for part in delta.tool_calls:
-            call = self.calls.setdefault(part.index, ToolCallPart(part.index))
+            key = part.index if part.index is not None else self._unindexed(part.id)
+            call = self.calls.setdefault(key, ToolCallPart(key))
             call.id = call.id or part.id
             call.name = call.name or part.name
             call.arguments += part.arguments
@@ -1258,6 +1262,17 @@ class Accumulator:
         self.done = self.done or delta.done
         self.deltas += 1
         return delta
+
+    def _unindexed(self, call_id: str | None) -> int | str:
+        """Where a piece with no index goes: a relay that numbers no call still sends each call's id with its
+        first piece, so a new id starts a call and a piece without one continues the last (they were all folded
+        into call 0: two calls became one, with both arguments run together)."""
+        if not self.calls:
+            return 0
+        last = next(reversed(self.calls))
+        if call_id is None or self.calls[last].id is None:
+            return last
+        return next((key for key, call in self.calls.items() if call.id == call_id), f"id:{call_id}")
 
     def reply(self, model: str | None = None) -> ChatReply:
         text, think = split_think(self.text)
