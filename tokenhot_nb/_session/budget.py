@@ -6,7 +6,8 @@ it) and what calls in flight (in any kernel on the store) have reserved, and ref
 with :class:`BudgetExceededError` if that crosses the budget. Nothing is sent then. The check runs in the
 transaction that writes the call's ``running`` row, which reserves its estimate (see :class:`Admission`). The budget and the spending live
 in the store, so they survive a kernel restart; offline (simulated) spending is counted apart from real
-spending, so a budget can be rehearsed on the simulator without touching the real one.
+spending, so a budget can be rehearsed on the simulator without touching the real one. A replay's budget stays
+in its session (:attr:`Spending.replay_budget`): a replay never changes the recording it plays.
 """
 
 from __future__ import annotations
@@ -126,6 +127,10 @@ class Spending:
     estimates: list[cost.Cost] | None = None
     price_read: bool = False  #: the session's price table was asked for (see :func:`priced`)
     price_lock: asyncio.Lock | None = None
+    #: A replay's own budget (set, changed or removed while replaying): kept here, never written to the store, so
+    #: a replay leaves its recording as it found it. ``replay_budget_set`` False: the store's budget holds.
+    replay_budget: Budget | None = None
+    replay_budget_set: bool = False
 
 
 class EstimateOnly(Exception):
@@ -151,6 +156,22 @@ async def priced(session: Session, info: ModelInfo) -> ModelInfo:
 
 def load(store: Store) -> Budget | None:
     return Budget.from_json(store.get_meta(BUDGET_KEY))
+
+
+def current(session: Session) -> Budget | None:
+    """The budget this session counts against: the store's, or, in a replay that set one, the replay's own."""
+    if session.mode == "replay" and session.spending.replay_budget_set:
+        return session.spending.replay_budget
+    return load(session.store)
+
+
+def _keep(session: Session, budget: Budget | None) -> None:
+    """Keep a budget set or removed: in the store (it survives a restart), but a replay's in the session only: a
+    replay must leave the recording it plays byte for byte as it was."""
+    if session.mode == "replay":
+        session.spending.replay_budget, session.spending.replay_budget_set = budget, True
+        return
+    session.store.set_meta(BUDGET_KEY, budget.as_json() if budget is not None else None)
 
 
 def rate_of(price: Price | None) -> float:
@@ -179,31 +200,30 @@ def site_rate(session: Session) -> float:
 def set_budget(session: Session, amount: float | int | str | None, *, rate: float = cost.DEFAULT_RATE,
                new_period: bool = False) -> Budget | None:
     """Set (``None``: remove) the budget; a new amount keeps the current period unless ``new_period``."""
-    store = session.store
     if amount is None:
-        store.set_meta(BUDGET_KEY, None)
+        _keep(session, None)
         return None
     try:
         usd, _currency = cost.parse_amount(amount, rate)
     except ValueError as exc:
         raise InputError(f"Budget: {exc}.", hint="A budget is an amount such as 2.50 (USD), '$2.50' or '¥20'; "
                                                   "to remove it: set_budget(None), or %th_config --no-budget.") from None
-    old = load(store)
+    old = current(session)
     since = _now(session) if new_period or old is None else old.since
     if since != (old.since if old is not None else None):
         session.replay_spent_usd = 0.0  # (a replay's period starts again too)
     budget = Budget(usd, str(amount), since)
-    store.set_meta(BUDGET_KEY, budget.as_json())
+    _keep(session, budget)
     return budget
 
 
 def reset_period(session: Session) -> Budget | None:
     """Start a new budget period now: what was spent before no longer counts."""
-    old = load(session.store)
+    old = current(session)
     if old is None:
         return None
     budget = Budget(old.usd, old.written, _now(session))
-    session.store.set_meta(BUDGET_KEY, budget.as_json())
+    _keep(session, budget)
     session.replay_spent_usd = 0.0
     return budget
 
@@ -229,7 +249,7 @@ def simulated(session: Session) -> bool:
 def status(session: Session, rate: float | None = None) -> BudgetStatus:
     """The budget, shown and counted at the site's top-up ``rate`` (default: :func:`site_rate`)."""
     rate = rate if rate else site_rate(session)
-    budget = load(session.store)
+    budget = current(session)
     budget = budget.at_rate(rate) if budget is not None else None
     since = budget.since if budget is not None else 0.0
     store, sim = session.store, simulated(session)
@@ -379,7 +399,7 @@ def replay_refusal(session: Session, kind: str, info: ModelInfo, params: Mapping
     """Replay, a call with no recording: the refusal the budget gives it, counting what this replay has replayed
     (:func:`replay_spent`), or None. A notebook stopped by its budget when recorded is stopped at the same cell,
     with no network, rather than by a replay miss."""
-    budget = load(session.store)
+    budget = current(session)
     if budget is None:
         return None
     if info.price is None:  # (the prices known without the network, as a replay knows them)
