@@ -275,20 +275,26 @@ def test_a_refusal_between_replayed_calls_shows_in_the_history_as_it_did(tmp_pat
     assert [(e.kind, e.status) for e in s.history] == shown == [("chat", "ok"), ("chat", "error")]
 
 
-def test_a_miss_on_a_call_recorded_without_an_answer_says_so(tmp_path: Path) -> None:
-    """The call was recorded, but its row is pending (a video never waited for) or failed: nothing differs, and
-    the miss said "it differs in: nothing visible (check inputs)", which sends the user hunting for a typo. It
-    says the row's state and what to do (resume it, or run it again where it can reach the service)."""
+def test_a_video_task_recorded_pending_replays_as_far_as_it_went(tmp_path: Path) -> None:
+    """The call was recorded, but its task never finished there (a video never waited for): the replay said
+    "still pending there: no answer was recorded", a miss, for a call the recording holds. It gives the task as
+    the recording did (not done, the same display); its wait, with nothing more recorded, says in one line where
+    the task stopped and how to finish it (a live resume), and still asks nothing of the network."""
     s = make_session(tmp_path / "st", Recorder())
     task = s.video("a boat", wait=False)
+    shown = (repr(task), task.done, task._repr_mimebundle_())
     s.close()
     rec = Recorder()
     r = make_session(tmp_path / "st", rec, mode="replay")
-    with pytest.raises(E.ReplayMissError) as info:
-        r.video("a boat", wait=False)
-    text = str(info.value)
-    assert "nothing visible" not in text and f"#{task.entry.id}" in text and "pending" in text
-    assert f"resume({task.task_id!r})" in text and rec.requests == []
+    again = r.video("a boat", wait=False)
+    assert isinstance(again, VideoTask) and (repr(again), again.done, again._repr_mimebundle_()) == shown
+    with pytest.raises(E.TokenhotError) as info:
+        again.wait(progress=False)
+    err = info.value
+    assert not isinstance(err, E.ReplayMissError) and err.partial is again
+    assert "never finished" in err.message and f"#{task.entry.id}" in err.message and "\n" not in str(err)
+    assert f"session.resume({task.task_id!r}).wait()" in (err.hint or "") and "live" in (err.hint or "")
+    assert rec.requests == []
     r.close()
 
 

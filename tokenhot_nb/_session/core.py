@@ -136,6 +136,8 @@ class Session:
         self.replay_position: int | None = None
         #: history id of a replayed video row → how many of its recorded statuses this session has played back
         self.replay_polls: dict[int, int] = {}
+        #: history id of a replayed video row → how many of its recorded wait ends (``response["ends"]``) were used
+        self.replay_ends: dict[int, int] = {}
         #: task id → when this session began playing its recorded wait back (ended: removed); an interrupt names it,
         #: as a live one names the task left pending
         self.replay_waits: dict[str, float] = {}

@@ -419,7 +419,7 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     store = session.store
     key = store.key_for(kind, info.id, endpoint, params)
     turn = session.replay_turns.get(key, 0)
-    chosen = pick_recording(store.replay_candidates(key), turn)
+    chosen = pick_recording(_candidates(session, kind, key), turn)
     if chosen is None:  # then under the model's other '.'/'-' spellings, as earlier versions may have recorded it
         key, turn, chosen = _under_other_spellings(session, kind, info, endpoint, params) or (key, turn, None)
     if chosen is not None:
@@ -443,6 +443,19 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     else:
         msg += f" There is no recorded {kind} call at all."
     raise ReplayMissError(msg, nearest=nearest, differences=diffs)
+
+
+def _candidates(session: Session, kind: str, key: str) -> list[tuple[int, str]]:
+    """The recordings of a call, oldest first: its ``ok`` rows, and for a video also its task rows still pending
+    (a wait interrupted or timed out and never resumed): the recording holds the task as far as it went, which a
+    replay shows (``video.replay_task``), rather than a miss."""
+    store = session.store
+    if kind != "video":
+        return store.replay_candidates(key)
+    rows = store.select([("replay_key = ?", (key,)),
+                         ("(status = 'ok' OR (status = 'pending' AND json_extract(response, '$.task_id') IS NOT NULL))",
+                          ())], columns="id, session_id")
+    return [(int(r[0]), str(r[1] or "")) for r in rows]
 
 
 def _recorded_budget_refusal(session: Session, kind: str, model: str) -> BudgetExceededError | None:

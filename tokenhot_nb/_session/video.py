@@ -35,7 +35,7 @@ from ..results import VideoResult, VideoTask, from_entry
 from . import budget as _budget
 from .checks import body_extra, check_text
 from .inputs import store_media
-from .loop import call_user, hop, in_background_loop, resume_hint
+from .loop import Interrupted, call_user, hop, in_background_loop, resume_hint
 from .models import seed_for
 from .recording import (
     Recording,
@@ -68,6 +68,17 @@ STATES = "states"
 
 #: A replayed row may say anything: more statuses than this is not a recording of a wait (it is replayed as done).
 _MAX_STATES = 100_000
+
+#: The key of a video row's ``response`` keeping how each wait that did not end with the video ended, in order:
+#: ``[at, error]``, ``at`` the number of statuses :data:`STATES` held then (the wait stopped after showing the
+#: ``at``-th), ``error`` what it raised (``TokenhotError.to_dict()``, or ``{"error": "KeyboardInterrupt"}`` for an
+#: interrupt). A replay raises it again at the same status: a wait that timed out, or was interrupted, in the
+#: recording shows the same progress and stops with the same error in its replay.
+ENDS = "ends"
+
+#: What :data:`ENDS` records of an interrupt (Ctrl-C, a cancelled wait): the replay raises one again, and the
+#: front door says it as the recording's did (``loop.interrupt_message``).
+_INTERRUPT = "KeyboardInterrupt"
 
 
 def note_state(states: list[list[Any]], st: TaskStatus) -> None:
@@ -105,36 +116,106 @@ def _whole(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _seen(states: list[list[Any]] | None) -> int:
+    """How many statuses a row's :data:`STATES` holds, counting each repeat (a replay's position in them)."""
+    return sum(i[3] if len(i) == 4 and _whole(i[3]) else 1 for i in states or [] if isinstance(i, list))
+
+
+def recorded_ends(response: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
+    """The :data:`ENDS` a row keeps, in order; [] when it keeps none (or anything unexpected)."""
+    kept = response.get(ENDS)
+    if not isinstance(kept, list):
+        return []
+    out: list[tuple[int, dict[str, Any]]] = []
+    for item in kept:
+        if not isinstance(item, list) or len(item) != 2 or not _whole(item[0]) or item[0] < 0 \
+                or not isinstance(item[1], dict) or not isinstance(item[1].get("error"), str):
+            return []
+        out.append((item[0], item[1]))
+    return out
+
+
+def _note_end(task: VideoTask, exc: BaseException) -> dict[str, Any] | None:
+    """The task row's ``response`` with how this wait ended added to its :data:`ENDS` (None: nothing to add)."""
+    entry = task.entry
+    if entry is None:
+        return None
+    if isinstance(exc, TokenhotError):
+        said: dict[str, Any] = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+    elif isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, Interrupted)):
+        said = {"error": _INTERRUPT}
+    else:
+        return None
+    response = dict(entry.response or {})
+    states = task._states if task._states is not None else response.get(STATES)
+    ends = [i for i in response.get(ENDS) or [] if isinstance(i, list)]
+    response[ENDS] = [*ends, [_seen(states if isinstance(states, list) else None), said]]
+    return response
+
+
+def _recorded_error(said: dict[str, Any]) -> TokenhotError | KeyboardInterrupt:
+    """An error :data:`ENDS` kept, made again: its class (a TokenhotError's, by name), message and hint."""
+    from .. import errors
+
+    if said.get("error") == _INTERRUPT:
+        return KeyboardInterrupt()
+    cls = getattr(errors, str(said.get("error")), None)
+    message, hint = str(said.get("message") or ""), said.get("hint")
+    hint = hint if isinstance(hint, str) else None
+    if isinstance(cls, type) and issubclass(cls, TokenhotError):
+        try:
+            err: TokenhotError = cls(message, hint=hint)
+        except TypeError:  # (a class built from other fields: its message and hint, said as a TokenhotError)
+            err = TokenhotError(message, hint=hint)
+    else:
+        err = TokenhotError(message, hint=hint)
+    if isinstance(err, APIError):
+        for field in ("status", "code", "type", "request_id"):
+            value = said.get(field)
+            if value is None or (isinstance(value, (str, int)) and not isinstance(value, bool)):
+                setattr(err, field, value)
+    return err
+
+
 @dataclass
 class ReplayPlan:
-    """A replayed task's recorded statuses (played back from ``session.replay_polls[entry.id]``), its finished
-    row and the video it ends with."""
+    """A replayed task's recorded statuses (played back from ``session.replay_polls[entry.id]``), its row, how
+    its recorded waits ended (:data:`ENDS`) and the video it ends with: None for a task the recording never
+    finished (its row is still pending there)."""
 
     states: list[TaskStatus]
     entry: HistoryEntry
-    end: VideoResult
+    end: VideoResult | None
+    ends: list[tuple[int, dict[str, Any]]]
 
 
-def replay_task(session: Session, entry: HistoryEntry, res: VideoResult, prompt: str, *,
+def replay_task(session: Session, entry: HistoryEntry, res: VideoResult | None, prompt: str, *,
                 created: bool) -> VideoTask:
-    """The handle a replay gives for a finished video row: where the recording's task was at this point.
+    """The handle a replay gives for a recorded video row: where the recording's task was at this point.
 
     ``created``: the call that made the task is being replayed (its statuses play from the start); else a
     ``resume`` picks up where this session's playback stopped (an interrupted wait), or, when none was played or
-    it was played to the end, the task is done at once, as a resume of a finished task is.
+    it was played to the end, the task is done at once, as a resume of a finished task is. ``res`` None: the
+    recording never finished the task (pending); its handle plays what was recorded, and stays where it stopped.
     """
-    task_id = str(res.task_id or (entry.response or {}).get("task_id") or "")
+    response = entry.response or {}
+    task_id = str((res.task_id if res is not None else None) or response.get("task_id") or "")
     task = VideoTask(session, task_id, model=entry.model, entry=entry, prompt=prompt)
-    states = recorded_states(task_id, entry.response or {})
+    states = recorded_states(task_id, response)
     if created and states and entry.id is not None:
         session.replay_polls[entry.id] = 1  # (the first is the create's answer)
+        session.replay_ends[entry.id] = 0
     at = session.replay_polls.get(entry.id) if entry.id is not None else None
-    if not states or at is None or at >= len(states):
+    if res is not None and (not states or at is None or at >= len(states)):
         task._result = res
         return task
-    task.last = states[at - 1]
-    task._replay = ReplayPlan(states, entry, res)
-    task.entry = _as_created(entry, states[0])
+    if at is None and entry.id is not None:  # a pending task never played here: where the recording left it
+        at = session.replay_polls[entry.id] = len(states)
+        session.replay_ends.setdefault(entry.id, len(recorded_ends(response)))
+    if created and states and at:
+        task.last = states[at - 1]  # (a resume's handle knows only its row, as a live resume's does)
+    task._replay = ReplayPlan(states, entry, res, recorded_ends(response))
+    task.entry = _as_created(entry, states[0]) if states and (created or res is not None) else entry
     return task
 
 
@@ -242,13 +323,13 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
     ep = endpoint_name(call)
     if session.mode == "replay":
         entry = replayed(session, "video", info, ep, params, call)
-        res = from_entry(entry, session)
-        if not isinstance(res, VideoResult):
+        res = from_entry(entry, session) if entry.status == "ok" else None  # (pending: never finished there)
+        if res is not None and not isinstance(res, VideoResult):
             return res
         task = replay_task(session, entry, res, prompt, created=True)
         task.model = info.id
         if task._result is not None:  # no statuses recorded (an older store): done at once
-            return res if wait else task
+            return task._result if wait else task
         if not wait:
             return task
         return await await_task(session, task, on_progress=on_progress, bar=bar)
@@ -297,6 +378,9 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
                 if st.state == "succeeded" and _whole(quota):
                     st.quota = quota
                 return st
+            if plan.end is None:  # the recording never saw more of it: it stays where it was last seen
+                task.last = copy.copy(plan.states[-1]) if plan.states else TaskStatus(task.task_id, "pending", 0)
+                return task.last
         if task._result is not None or plan is not None:  # a replayed task: its recorded end is where it is
             row = plan.entry if plan is not None else task.entry  # (the finished row, not the view as created)
             response = (row.response if row is not None else None) or {}
@@ -354,7 +438,7 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
                 bar.close()
     raised: list[TokenhotError] = []  # what the user's on_progress raised (on the caller's thread, maybe)
     if session.mode == "replay":
-        return await _replay_wait(session, task, timeout, _checked_progress(on_progress, task, raised), bar)
+        return await _replay_wait(session, task, timeout, _checked_progress(on_progress, task, raised), bar, raised)
     try:
         st = await _poll_until_done(session, task, timeout, _checked_progress(on_progress, task, raised), bar)
         if not st.url:
@@ -368,7 +452,9 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
             raise
     except BaseException as exc:
         # a callback that raised on the caller's thread cancels this wait: the row says why, not "cancelled"
-        _task_outcome(session, task, raised[0] if raised and isinstance(exc, asyncio.CancelledError) else exc)
+        said = raised[0] if raised and isinstance(exc, asyncio.CancelledError) else exc
+        _task_outcome(session, task, said)
+        _carries(said, task)
         raise
     outputs = [out]
     poster = await store.to_thread(_poster, session, store.path_of(out["sha256"]))
@@ -382,7 +468,7 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     created = (task.entry.response or {}) if task.entry else {}  # what the create's answer said
     response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
                           "request_id": created.get("request_id"), "other_ratios": created.get("other_ratios"),
-                          STATES: task._states,
+                          STATES: task._states, ENDS: created.get(ENDS),
                           "url": redact(st.url)})  # (VideoResult.url: how a URL-only model is sent this video)
     usage = st.usage.as_dict()
     usage["cost"] = await _budget.task_cost(session, task.model, usage, st.quota)
@@ -401,23 +487,95 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
 
 
 async def _replay_wait(session: Session, task: VideoTask, timeout: float | None,
-                       on_progress: Callable[[TaskStatus], Any] | None, bar: Progress | None) -> VideoResult:
+                       on_progress: Callable[[TaskStatus], Any] | None, bar: Progress | None,
+                       raised: list[TokenhotError]) -> VideoResult:
     """Replay: the recorded statuses played back (no sleeping, no network) through the bar and ``on_progress``,
-    then the recorded video. Stopped by an interrupt, the task stays where the playback was: a resume goes on."""
+    then the recorded video. Stopped by an interrupt, the task stays where the playback was: a resume goes on.
+    A wait the recording saw end without its video (a deadline, an interrupt, a poll error: :data:`ENDS`) ends
+    at the same status with the same error; a task the recording never finished stops where it was last seen,
+    saying how to finish it (:func:`_unfinished`)."""
     plan = task._replay
     session.replay_waits[task.task_id] = time.time()
     try:
         await _poll_until_done(session, task, timeout, on_progress, bar)
+        if plan is not None:  # a wait recorded ending after its last status (a download failed or interrupted)
+            await _replay_stop(session, task)
     except BaseException as exc:
         mark_recorded(exc)  # (a replay records nothing)
+        if plan is not None:
+            _consume_end(session, plan)
+        _carries(raised[0] if raised and isinstance(exc, asyncio.CancelledError) else exc, task)
         raise
     session.replay_waits.pop(task.task_id, None)
     if plan is None:  # (poll_task raised the miss already, unless the task was done)
         assert task._result is not None
         return task._result
+    assert plan.end is not None  # (else _replay_stop raised)
     task.entry = plan.entry
     task._replay = None
     return plan.end
+
+
+def _carries(exc: BaseException, task: VideoTask) -> None:
+    """An error that ends a wait carries the task as far as it went (``err.partial``): its last status, and
+    ``.wait()`` / ``session.resume`` to go on (the task is paid for and keeps running)."""
+    if isinstance(exc, TokenhotError) and exc.partial is None:
+        exc.partial = task
+
+
+async def _replay_stop(session: Session, task: VideoTask) -> None:
+    """Replay, before the next recorded status: raise how the recording's wait ended here, if it did; and for a
+    task the recording never finished, once its statuses are all played, :func:`_unfinished`.
+
+    A recorded interrupt is raised where the recording's came from, the caller's side (as a callback's Ctrl-C
+    is): raised on the loop, the front door would turn it into a KeyboardInterrupt there, which stops the loop."""
+    plan = task._replay
+    if plan is None or plan.entry.id is None:
+        return
+    at = session.replay_polls.get(plan.entry.id, 1)
+    i = session.replay_ends.get(plan.entry.id, 0)
+    while i < len(plan.ends) and plan.ends[i][0] < at:  # (ends of recorded waits this replay did not make)
+        i += 1
+    session.replay_ends[plan.entry.id] = i
+    if i < len(plan.ends) and plan.ends[i][0] == at:
+        err = _recorded_error(plan.ends[i][1])
+        if isinstance(err, KeyboardInterrupt):
+            await _ran_in_caller(_interrupt, task.last or TaskStatus(task.task_id, "pending", 0))
+            raise asyncio.CancelledError  # (not reached: the caller's interrupt cancels this wait)
+        raise err
+    if plan.end is None and at >= len(plan.states):
+        raise _unfinished(task, plan)
+
+
+def _interrupt(_st: TaskStatus) -> None:
+    raise KeyboardInterrupt
+
+
+def _consume_end(session: Session, plan: ReplayPlan) -> None:
+    """A replayed wait ended (by its recorded end, or a callback's raise): the recording's end of this wait is
+    used, and the next wait plays on from where that one was. (A live wait stopped by its callback may poll once
+    more before the stop reaches the loop: a status no one was shown, which the next wait does not show either.)"""
+    if plan.entry.id is None:
+        return
+    at = session.replay_polls.get(plan.entry.id, 1)
+    i = session.replay_ends.get(plan.entry.id, 0)
+    while i < len(plan.ends) and plan.ends[i][0] < at:
+        i += 1
+    if i < len(plan.ends):
+        session.replay_ends[plan.entry.id] = i + 1
+        session.replay_polls[plan.entry.id] = plan.ends[i][0]
+
+
+def _unfinished(task: VideoTask, plan: ReplayPlan) -> TokenhotError:
+    """The recording never finished this task (its row is pending there), and every status it saw is played:
+    where it stopped, and the one way on, a live (or offline) resume, which replay cannot make."""
+    last = plan.states[-1] if plan.states else None
+    where = f"{last.state} · {last.progress}%" if last is not None else "created"
+    return TokenhotError(
+        f"Replay mode: the recording never finished video task {task.task_id} (history #{plan.entry.id}, "
+        f"pending there at {where}); a replay has nothing more to show of it.",
+        hint=f"Finish it in a live or offline session (session.resume({task.task_id!r}).wait(): no new task, no "
+             "new charge), then replay.")
 
 
 async def _ran_in_caller(fn: Callable[[TaskStatus], Any] | None, st: TaskStatus) -> None:
@@ -453,9 +611,13 @@ def _task_outcome(session: Session, task: VideoTask, exc: BaseException) -> None
     mark_recorded(exc)
     if task.entry_id is None or isinstance(exc, TaskFailedError):
         return
+    gone = isinstance(exc, NotFoundError)
+    response = None if gone else _note_end(task, exc)  # (how this wait ended, for a replay to end it so too)
     try:
-        session.store.update(task.entry_id, status="error" if isinstance(exc, NotFoundError) else "pending",
-                             error=exc)
+        row = session.store.update(task.entry_id, status="error" if gone else "pending", error=exc,
+                                   **({"response": response} if response is not None else {}))
+        if response is not None and task.entry is not None:
+            task.entry.response = row["response"]
     except Exception:  # recording must never hide the real error
         pass
 
@@ -519,6 +681,8 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
     bad = 0  # bad polls in a row
     try:
         while True:
+            if replay:
+                await _replay_stop(session, task)  # (how the recording's wait ended at this status, if it did)
             try:
                 st = await poll_task(session, task)
             except (APIError, APIConnectionError) as exc:
@@ -547,7 +711,7 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
                 if entry_id is not None and not replay:  # (refunded: its cost is "not charged", not unknown)
                     session.store.update(entry_id, status="error", error=err, response=drop_none(
                         {"task_id": task.task_id, "status": st.raw_status or "failed", "error_code": st.error_code,
-                         STATES: task._states}),
+                         STATES: task._states, ENDS: (task.entry.response or {}).get(ENDS) if task.entry else None}),
                         usage={"cost": _cost.not_charged("not charged: the task failed (failed tasks are refunded)",
                                                          simulated=_budget.simulated(session)).as_dict()})
                 raise err
@@ -600,6 +764,8 @@ def resume(session: Session, task_id: str, model: str | None = None) -> VideoTas
             if session.mode == "replay":  # where this session's playback of it stopped, if it did
                 return replay_task(session, entry, res, task.prompt, created=False)
             task._result = res
+        elif session.mode == "replay" and entry.status == "pending":  # never finished there: as far as it went
+            return replay_task(session, entry, None, task.prompt, created=False)
         return task
     if session.mode == "replay":
         raise ReplayMissError(f"Replay mode: video task {task_id} is not in the history at {store.root}.")
