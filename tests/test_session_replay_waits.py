@@ -96,3 +96,37 @@ def test_a_replay_ends_each_wait_where_and_as_the_recording_ended_it(tmp_path: P
             assert not isinstance(info.value, E.ReplayMissError) and "never finished" in info.value.message
             assert f"session.resume({task.task_id!r}).wait()" in (info.value.hint or "")
     assert replayed == recorded and rec.requests == []
+
+
+def test_a_wait_ended_by_failed_polls_or_a_failed_download_replays_with_that_error(tmp_path: Path) -> None:
+    """The other ways a wait ends without its video: polls that kept failing (a 5xx past the retries) and a
+    download that failed (the task done and paid). Replayed, each ends at the same status with the same error
+    (its status and request id included), and the resume that finished it in the recording finishes it again."""
+    def cells(s: Session, rec: Recorder | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"polls": [], "download": [], "resumed": []}
+        task = s.video("a grey harbour", wait=False)
+        if rec is not None:
+            rec.set_faults(Faults(fail_first={500: 3}, video_steps=6))
+        with pytest.raises(E.ServerError) as info:
+            task.wait(progress=False, on_progress=lambda st: out["polls"].append((st.state, st.progress)))
+        out["poll error"] = _said(info.value)
+        if rec is not None:
+            rec.set_faults(Faults(expire_downloads=True, video_steps=6))
+        with pytest.raises(E.DownloadError) as info:
+            task.wait(progress=False, on_progress=lambda st: out["download"].append((st.state, st.progress)))
+        out["download error"] = _said(info.value)
+        if rec is not None:
+            rec.set_faults(Faults(video_steps=6))
+        video = s.resume(task.task_id).wait(progress=False,
+                                            on_progress=lambda st: out["resumed"].append((st.state, st.progress)))
+        out["video"] = video.sha256
+        return out
+
+    live = Recorder(Faults(video_steps=6))
+    with make_session(tmp_path / "st", live, max_retries=0) as s:
+        recorded = cells(s, live)
+    assert "[500]" in recorded["poll error"][1] and recorded["download"][-1][0] == "succeeded"
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        replayed = cells(r, None)
+    assert replayed == recorded and rec.requests == []

@@ -141,7 +141,7 @@ def _note_end(task: VideoTask, exc: BaseException) -> dict[str, Any] | None:
     if entry is None:
         return None
     if isinstance(exc, TokenhotError):
-        said: dict[str, Any] = {"error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
+        said: dict[str, Any] = drop_none(exc.to_dict())  # (an APIError's status and request id too)
     elif isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, Interrupted)):
         said = {"error": _INTERRUPT}
     else:
