@@ -72,7 +72,12 @@ def test_a_replay_ends_each_wait_where_and_as_the_recording_ended_it(tmp_path: P
     with make_session(tmp_path / "st", Recorder(Faults(video_steps=12)), poll_interval=0.05,
                       video_deadline=0.12) as s:
         recorded = _cells(s, stop=True)
-        rows = {e.id: e.response["ends"] for e in s.history.filter(kind="video") if e.response.get("ends")}
+        deadline = time.monotonic() + 10  # (an interrupt's end is written by the loop as the cancel reaches it)
+        while True:
+            rows = {e.id: e.response["ends"] for e in s.history.filter(kind="video") if e.response.get("ends")}
+            if len(rows) == 3 or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
     assert recorded["timeout"][0] == "APITimeoutError" and "was not done after 0.12 s" in recorded["timeout"][1]
     assert recorded["second timeout"][0] == "APITimeoutError" and "after 0.12 s" in recorded["second timeout"][1]
     assert recorded["partial is the task"] and recorded["timeout"][2] == recorded["after the timeout"][0]

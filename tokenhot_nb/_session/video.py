@@ -135,10 +135,21 @@ def recorded_ends(response: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
     return out
 
 
-def _note_end(task: VideoTask, exc: BaseException) -> dict[str, Any] | None:
+def _row_response(session: Session, task: VideoTask) -> dict[str, Any]:
+    """The task row's ``response`` as the store holds it now: another handle on the task (a resume) may have added
+    to it since this one read it. (Read and written on the loop thread with no await between: no one else
+    writes in between.)"""
+    if task.entry_id is not None:
+        try:
+            return dict(session.store.get(task.entry_id).response or {})
+        except (StoreError, KeyError):
+            pass
+    return dict((task.entry.response if task.entry is not None else None) or {})
+
+
+def _note_end(session: Session, task: VideoTask, exc: BaseException) -> dict[str, Any] | None:
     """The task row's ``response`` with how this wait ended added to its :data:`ENDS` (None: nothing to add)."""
-    entry = task.entry
-    if entry is None:
+    if task.entry is None:
         return None
     if isinstance(exc, TokenhotError):
         said: dict[str, Any] = drop_none(exc.to_dict())  # (an APIError's status and request id too)
@@ -146,7 +157,7 @@ def _note_end(task: VideoTask, exc: BaseException) -> dict[str, Any] | None:
         said = {"error": _INTERRUPT}
     else:
         return None
-    response = dict(entry.response or {})
+    response = _row_response(session, task)
     states = task._states if task._states is not None else response.get(STATES)
     ends = [i for i in response.get(ENDS) or [] if isinstance(i, list)]
     response[ENDS] = [*ends, [_seen(states if isinstance(states, list) else None), said]]
@@ -416,7 +427,7 @@ def _keep_state(session: Session, task: VideoTask, st: TaskStatus) -> None:
         task._states = [list(i) for i in kept if isinstance(i, list)] if isinstance(kept, list) else []
     note_state(task._states, st)
     try:
-        entry.response = session.store.update(entry.id, response={**(entry.response or {}),
+        entry.response = session.store.update(entry.id, response={**_row_response(session, task),
                                                                   STATES: task._states})["response"]
     except Exception:  # recording the progress must never end the wait
         log.debug("video task %s: its status could not be added to history #%s", task.task_id, entry.id)
@@ -468,7 +479,7 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     created = (task.entry.response or {}) if task.entry else {}  # what the create's answer said
     response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
                           "request_id": created.get("request_id"), "other_ratios": created.get("other_ratios"),
-                          STATES: task._states, ENDS: created.get(ENDS),
+                          STATES: task._states, ENDS: _row_response(session, task).get(ENDS),
                           "url": redact(st.url)})  # (VideoResult.url: how a URL-only model is sent this video)
     usage = st.usage.as_dict()
     usage["cost"] = await _budget.task_cost(session, task.model, usage, st.quota)
@@ -612,7 +623,7 @@ def _task_outcome(session: Session, task: VideoTask, exc: BaseException) -> None
     if task.entry_id is None or isinstance(exc, TaskFailedError):
         return
     gone = isinstance(exc, NotFoundError)
-    response = None if gone else _note_end(task, exc)  # (how this wait ended, for a replay to end it so too)
+    response = None if gone else _note_end(session, task, exc)  # (how this wait ended, for a replay to end it so too)
     try:
         row = session.store.update(task.entry_id, status="error" if gone else "pending", error=exc,
                                    **({"response": response} if response is not None else {}))
@@ -711,7 +722,7 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
                 if entry_id is not None and not replay:  # (refunded: its cost is "not charged", not unknown)
                     session.store.update(entry_id, status="error", error=err, response=drop_none(
                         {"task_id": task.task_id, "status": st.raw_status or "failed", "error_code": st.error_code,
-                         STATES: task._states, ENDS: (task.entry.response or {}).get(ENDS) if task.entry else None}),
+                         STATES: task._states, ENDS: _row_response(session, task).get(ENDS)}),
                         usage={"cost": _cost.not_charged("not charged: the task failed (failed tasks are refunded)",
                                                          simulated=_budget.simulated(session)).as_dict()})
                 raise err
