@@ -108,8 +108,9 @@ class TokenhotError(Exception):
     """
 
     default_hint = ""
-    #: What a paid call made before it failed, when it made something (an image call's ``ImageResult`` of the images
-    #: that arrived): nothing paid for is lost with the error.
+    #: What a paid call made before it failed, when it made something: an image call's ``ImageResult`` of the images
+    #: that arrived, a video wait's ``VideoTask`` as far as it went (resume it with ``err.partial.wait()``); nothing
+    #: paid for is lost with the error.
     partial: Any = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
