@@ -924,3 +924,68 @@ def test_stream_tool_calls_without_an_index_stay_apart_by_their_ids() -> None:
               piece(index=1, id="y", function={"name": "g", "arguments": "{}"})]:
         numbered.add(chat.parse_event("chat", d))
     assert [c.id for c in numbered.reply().tool_calls] == ["x", "y"]
+
+
+def test_claude_thinking_blocks_are_read_signed_and_in_order() -> None:
+    body = {"content": [{"type": "thinking", "thinking": "Paris, so metric.", "signature": "sig-1"},
+                        {"type": "redacted_thinking", "data": "opaque=="},
+                        {"type": "thinking", "thinking": "no signature: cannot go back"},
+                        {"type": "tool_use", "id": "toolu_1", "name": "get_weather", "input": {"city": "Paris"}}],
+            "stop_reason": "tool_use"}
+    reply = chat.parse(None, "messages", body)
+    assert reply.thinking_blocks == [{"type": "thinking", "thinking": "Paris, so metric.", "signature": "sig-1"},
+                                     {"type": "redacted_thinking", "data": "opaque=="}]
+    events = [{"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "",
+                                                                              "signature": ""}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Paris, "}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "so metric."}},
+              {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "sig-1"}},
+              {"type": "content_block_stop", "index": 0},
+              {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1",
+                                                                              "name": "get_weather", "input": {}}},
+              {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta",
+                                                                     "partial_json": '{"city": "Paris"}'}}]
+    streamed = _fold("claude", events).reply()
+    assert streamed.reasoning == "Paris, so metric."
+    assert streamed.thinking_blocks == [{"type": "thinking", "thinking": "Paris, so metric.", "signature": "sig-1"}]
+
+
+def test_a_tool_turn_goes_back_to_claude_with_its_signed_thinking_first_and_to_openai_without_it() -> None:
+    turn = [{"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": "", "tool_calls": [{"id": "toolu_1", "name": "get_weather",
+                                                                  "arguments": {"city": "Paris"}}],
+             "thinking_blocks": [{"type": "thinking", "thinking": "Paris, so metric.", "signature": "sig-1"}]},
+            {"role": "user", "content": "", "tool_results": [{"id": "toolu_1", "content": {"temperature": 21}}]}]
+    claude = chat.build(catalog.model("claude-opus-4-6-cc"), turn, endpoint="messages").json
+    assert claude is not None
+    assert [b["type"] for b in claude["messages"][1]["content"]] == ["thinking", "tool_use"]
+    assert claude["messages"][1]["content"][0]["signature"] == "sig-1"
+    openai = chat.build(catalog.model("gpt-5.2"), turn, endpoint="chat").json
+    assert openai is not None and all("thinking_blocks" not in m for m in openai["messages"])
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_claude_thinking_goes_back_with_a_tool_turn_through_the_thread(tmp_path: Path, stream: bool) -> None:
+    """Anthropic refuses a tool result whose tool turn (made with thinking on) comes back without its signed
+    thinking: the thread keeps the blocks, in memory and in the history (a new kernel rebuilds them)."""
+    rec = Recorder()
+    s = make_session(tmp_path / "st", rec)
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    first = s.chat("Weather in Paris?", model="claude-opus-4-6-cc", endpoint="messages", tools=[tool],
+                   tool_choice="required", thread="w", stream=stream, thinking_budget=2048)
+    assert first.tool_calls and first.reasoning
+    s.chat(model="claude-opus-4-6-cc", endpoint="messages", tools=[tool], thread="w", stream=stream,
+           thinking_budget=2048, tool_results={first.tool_calls[0].id: {"temperature": 21}})
+    blocks = rec.json()["messages"][1]["content"]
+    assert blocks[0]["type"] == "thinking" and blocks[-1]["type"] == "tool_use"  # (its text between)
+    assert blocks[0]["thinking"] == first.reasoning and blocks[0]["signature"].startswith("sim-sig-")
+    signature = blocks[0]["signature"]
+    s.close()
+    rec2 = Recorder()
+    again = make_session(tmp_path / "st", rec2)  # a new kernel: the thread comes back from the history
+    again.chat("And tomorrow?", model="claude-opus-4-6-cc", endpoint="messages", tools=[tool], thread="w",
+               stream=stream, thinking_budget=2048)
+    sent = rec2.json()["messages"]
+    assert sent[1]["content"][0] == {"type": "thinking", "thinking": first.reasoning, "signature": signature}
+    again.close()

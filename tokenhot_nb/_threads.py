@@ -138,7 +138,7 @@ class Threads:
                                      thread.pending_calls())
             calls = (e.response or {}).get("tool_calls")
             answer = _answer(store, e)
-            thread.add(user, {"role": "assistant", "content": answer, "tool_calls": calls} if calls else answer,
+            thread.add(user, tool_turn(answer, calls, (e.response or {}).get("thinking_blocks")) if calls else answer,
                        e.id)
             if (e.params or {}).get("system"):
                 thread.system = e.params["system"]
@@ -174,6 +174,15 @@ def store_once(entry: HistoryEntry, thread: Thread | None, build_turn: Callable[
 MAX_TURNS = 1_000_000
 
 
+def tool_turn(text: str, calls: list[Any], thinking: Any = None) -> dict[str, Any]:
+    """An assistant turn that called tools, as the thread keeps it: with Claude's signed thinking blocks when it
+    had them (a tool turn made with thinking on must send them back, §2.3)."""
+    turn: dict[str, Any] = {"role": "assistant", "content": text, "tool_calls": calls}
+    if isinstance(thinking, list) and thinking:
+        turn["thinking_blocks"] = [b for b in thinking if isinstance(b, dict)]
+    return turn
+
+
 def conversation(store: Store, parent: int | None) -> list[dict[str, Any]]:
     """The neutral messages of a thread up to and including turn ``parent`` (its question and answer)."""
     import json
@@ -194,10 +203,10 @@ def conversation(store: Store, parent: int | None) -> list[dict[str, Any]]:
         pending = {str(c.get("id")): str(c.get("name") or "") for c in messages[-1].get("tool_calls") or []} \
             if messages else {}
         messages.append(with_tool_results(_user_from(store, params), params.get("tool_results"), pending))
-        answer: dict[str, Any] = {"role": "assistant", "content": _answer_from(store, outputs, strict=True)}
-        if (response or {}).get("tool_calls"):
-            answer["tool_calls"] = response["tool_calls"]
-        messages.append(answer)
+        text = _answer_from(store, outputs, strict=True)
+        calls = (response or {}).get("tool_calls")
+        messages.append(tool_turn(text, calls, response.get("thinking_blocks")) if calls
+                        else {"role": "assistant", "content": text})
     return messages
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _schema
 from .._inputs import to_media_list
-from .._threads import DEFAULT_THREAD, Thread, store_once, user_message, with_tool_results
+from .._threads import DEFAULT_THREAD, Thread, store_once, tool_turn, user_message, with_tool_results
 from ..catalog import ModelInfo
 from ..client._sse import WholeAnswer
 from ..errors import APIError, InputError, StreamError
@@ -121,7 +121,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         assert isinstance(res, ChatResult)
         if th is not None and user is not None:
             _as_recorded(th, entry)
-            th.add(user, _answer(res.text, res.tool_calls), entry.id)
+            th.add(user, _answer(res.text, res.tool_calls, (entry.response or {}).get("thinking_blocks")), entry.id)
             if system:
                 th.system = system
         if on_delta is not None:
@@ -190,6 +190,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         pieces = log.record((acc.text, acc.reasoning), (reply.text, reply.reasoning)) if log is not None else None
         entry = rec.ok(response=drop_none({"request_id": request_id, "finish_reason": reply.finish_reason,
                                            "response_id": response_id or reply.response_id, "tool_calls": calls,
+                                           "thinking_blocks": (reply.thinking_blocks or None) if calls else None,
                                            "pieces": pieces}),
                        usage=reply.usage, outputs=outputs, text=f"{text}\n\n{reply.text}")
     except BaseException as exc:
@@ -209,7 +210,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None}))
         raise
     if th is not None and user is not None:
-        th.add(user, _answer(reply.text, reply.tool_calls), entry.id)
+        th.add(user, _answer(reply.text, reply.tool_calls, reply.thinking_blocks), entry.id)
         if system:
             th.system = system
     res = ChatResult(reply.text, reasoning=reply.reasoning, usage=reply.usage, finish_reason=reply.finish_reason,
@@ -311,9 +312,10 @@ def _endpoint(info: ModelInfo, kw: dict[str, Any]) -> str | None:
     return asked if asked is not None and asked != "" else info.preset.get("endpoint")
 
 
-def _answer(text: str, calls: list[ToolCall]) -> str | dict[str, Any]:
-    """What the thread keeps of an answer: the text, or an assistant message with its tool calls."""
-    return {"role": "assistant", "content": text, "tool_calls": [c.as_dict() for c in calls]} if calls else text
+def _answer(text: str, calls: list[ToolCall], thinking: Any = None) -> str | dict[str, Any]:
+    """What the thread keeps of an answer: the text, or an assistant message with its tool calls (and Claude's
+    signed thinking, which such a turn must send back)."""
+    return tool_turn(text, [c.as_dict() for c in calls], thinking) if calls else text
 
 
 def _results(tool_results: Any, th: Thread | None) -> dict[str, Any] | None:

@@ -132,6 +132,17 @@ class ToolCallPart:
 
 
 @dataclass
+class ThinkingPart:
+    """A piece of one of Claude's thinking blocks (content block ``index``): its text, its ``signature``, or a
+    ``redacted_thinking`` block's opaque ``data``."""
+
+    index: int | str | None
+    thinking: str = ""
+    signature: str = ""
+    redacted: str = ""
+
+
+@dataclass
 class ChatReply:
     text: str
     reasoning: str = ""
@@ -141,6 +152,10 @@ class ChatReply:
     response_id: str | None = None
     raw: Any = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    #: Claude's thinking blocks as it sent them (``{"type": "thinking", "thinking", "signature"}`` or
+    #: ``{"type": "redacted_thinking", "data"}``): a turn that calls tools with thinking on must get them back,
+    #: unchanged, ahead of its ``tool_use`` blocks when the thread continues, or Anthropic refuses it.
+    thinking_blocks: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -153,6 +168,7 @@ class ChatDelta:
     finish_reason: str | None = None
     done: bool = False
     tool_calls: list[ToolCallPart] = field(default_factory=list)
+    thinking: list[ThinkingPart] = field(default_factory=list)
 
 
 @dataclass

@@ -38,7 +38,7 @@ from ._common import (
     refuse_error_envelope,
     usage_from,
 )
-from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, ToolCall, ToolCallPart, Usage
+from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, ThinkingPart, ToolCall, ToolCallPart, Usage
 
 __all__ = ["Accumulator", "Output", "Prefix", "build", "gemini_schema", "merge_usage", "parse", "parse_event", "split_think", "stream_format", "streams", "tool_specs"]
 
@@ -466,7 +466,7 @@ def _build_chat(model: ModelInfo, messages: list[dict[str, Any]], system: str | 
             msgs.append({"role": "tool", "tool_call_id": r["id"], "content": _result_text(r.get("content"))})
         if m.get("tool_results") and not _has_text(m.get("content")):
             continue
-        wire = {k: v for k, v in m.items() if k not in ("tool_results", "tool_calls")}
+        wire = {k: v for k, v in m.items() if k not in ("tool_results", "tool_calls", "thinking_blocks")}
         wire["content"] = _openai_content(m.get("content"))
         if m.get("tool_calls"):
             wire["content"] = wire["content"] or None
@@ -521,6 +521,8 @@ def _claude_message(m: dict[str, Any]) -> dict[str, Any]:
         return {"role": m.get("role", "user"), "content": _claude_content(m.get("content"))}
     blocks: list[dict[str, Any]] = [{"type": "tool_result", "tool_use_id": r["id"],
                                      "content": _result_text(r.get("content"))} for r in m.get("tool_results") or []]
+    if m.get("tool_calls"):  # a tool turn made with thinking on goes back with its signed thinking first (§2.3)
+        blocks += [dict(b) for b in m.get("thinking_blocks") or [] if isinstance(b, dict)]
     if _has_text(m.get("content")):
         content = _claude_content(m.get("content"))
         blocks += [{"type": "text", "text": content}] if isinstance(content, str) else content
@@ -1004,18 +1006,35 @@ def _parse_responses(body: dict[str, Any]) -> ChatReply:
 def _parse_claude(body: dict[str, Any]) -> ChatReply:
     texts, reasoning = [], []
     calls: list[ToolCall] = []
-    for block in _list(body.get("content")):
+    thinking: list[ThinkingPart] = []
+    for i, block in enumerate(_list(body.get("content"))):
         if not isinstance(block, dict):
             continue
         if block.get("type") == "tool_use":
             calls.append(_call(block.get("id"), block.get("name"), block.get("input")))
         elif block.get("type") == "thinking":
             reasoning.append(_str(block.get("thinking")))
+            thinking.append(ThinkingPart(i, _str(block.get("thinking")), _str(block.get("signature"))))
+        elif block.get("type") == "redacted_thinking":
+            thinking.append(ThinkingPart(i, redacted=_str(block.get("data"))))
         elif block.get("type") == "text":
             texts.append(_str(block.get("text")))
     return ChatReply(text="".join(texts), reasoning="".join(reasoning), usage=usage_from(body.get("usage")),
                      finish_reason=_opt_str(body.get("stop_reason")), model=_opt_str(body.get("model")),
-                     response_id=_opt_str(body.get("id")), raw=body, tool_calls=calls)
+                     response_id=_opt_str(body.get("id")), raw=body, tool_calls=calls,
+                     thinking_blocks=thinking_blocks(thinking))
+
+
+def thinking_blocks(parts: list[ThinkingPart]) -> list[dict[str, str]]:
+    """Claude's thinking blocks as they go back to it: signed thinking (a block without its signature cannot be
+    sent back, and is left out) and redacted blocks, in their order."""
+    out: list[dict[str, str]] = []
+    for p in parts:
+        if p.redacted:
+            out.append({"type": "redacted_thinking", "data": p.redacted})
+        elif p.signature:
+            out.append({"type": "thinking", "thinking": p.thinking, "signature": p.signature})
+    return out
 
 
 def _gemini_text(body: Any) -> tuple[str, str, str | None]:
@@ -1171,7 +1190,10 @@ def _event_claude(d: dict[str, Any]) -> ChatDelta:
     if t == "content_block_delta":
         delta = _dict(d.get("delta"))
         if delta.get("type") == "thinking_delta":
-            return ChatDelta(reasoning=_str(delta.get("thinking")))
+            piece = _str(delta.get("thinking"))
+            return ChatDelta(reasoning=piece, thinking=[ThinkingPart(_index(d.get("index")), thinking=piece)])
+        if delta.get("type") == "signature_delta":
+            return ChatDelta(thinking=[ThinkingPart(_index(d.get("index")), signature=_str(delta.get("signature")))])
         if delta.get("type") == "input_json_delta":
             return ChatDelta(tool_calls=[ToolCallPart(_index(d.get("index")),
                                                       arguments=_str(delta.get("partial_json")))])
@@ -1184,7 +1206,11 @@ def _event_claude(d: dict[str, Any]) -> ChatDelta:
                                                       _opt_str(block.get("name")),
                                                       complete=given if isinstance(given, dict) and given else None)])
         if block.get("type") == "thinking":
-            return ChatDelta(reasoning=_str(block.get("thinking")))
+            first = _str(block.get("thinking"))
+            return ChatDelta(reasoning=first, thinking=[ThinkingPart(_index(d.get("index")), first,
+                                                                     _str(block.get("signature")))])
+        if block.get("type") == "redacted_thinking":
+            return ChatDelta(thinking=[ThinkingPart(_index(d.get("index")), redacted=_str(block.get("data")))])
         return ChatDelta(text=_str(block.get("text")) if block.get("type") == "text" else "")
     if t == "message_start":
         u = dig(d, "message", "usage")
@@ -1245,10 +1271,16 @@ class Accumulator:
     done: bool = False
     deltas: int = field(default=0, repr=False)
     calls: dict[int | str, ToolCallPart] = field(default_factory=dict, repr=False)
+    thinking: dict[int | str | None, ThinkingPart] = field(default_factory=dict, repr=False)
 
     def add(self, delta: ChatDelta) -> ChatDelta:
         self.text += delta.text
         self.reasoning += delta.reasoning
+        for piece in delta.thinking:  # (Claude's blocks, by content block)
+            block = self.thinking.setdefault(piece.index, ThinkingPart(piece.index))
+            block.thinking += piece.thinking
+            block.signature += piece.signature
+            block.redacted += piece.redacted
         for part in delta.tool_calls:
             key = part.index if part.index is not None else self._unindexed(part.id)
             call = self.calls.setdefault(key, ToolCallPart(key))
@@ -1281,4 +1313,5 @@ class Accumulator:
                        f"call_{i}", c.signature)
                  for i, c in enumerate(self.calls.values())]
         return ChatReply(text=text, reasoning=reasoning, usage=self.usage or Usage(),
-                         finish_reason=self.finish_reason, model=model, tool_calls=calls)
+                         finish_reason=self.finish_reason, model=model, tool_calls=calls,
+                         thinking_blocks=thinking_blocks(list(self.thinking.values())))
