@@ -433,3 +433,26 @@ def test_an_on_progress_callback_that_raises_names_the_task_and_how_to_resume(s:
         time.sleep(0.01)
     assert s.history.get(row.id).error["message"].startswith("Your on_progress callback raised ValueError")
     assert s.resume(task_id).wait(progress=False).path.is_file()
+
+
+def test_a_slow_on_progress_callback_that_raises_stops_the_wait_at_its_status(s: Session) -> None:
+    """The wait goes on only once the caller has run on_progress: a callback slower than the polls that then
+    raises stops the wait where it was (the row pending, saying why), not after the wait had finished the task
+    behind its back (the row ok, and the error saying it was left pending)."""
+    seen: list[str] = []
+
+    def slow(st: TaskStatus) -> None:
+        seen.append(st.state)
+        time.sleep(0.3)
+        raise ValueError("stop here")
+
+    with pytest.raises(E.TokenhotError, match="Your on_progress callback raised ValueError: stop here"):
+        s.video("a kite over the sea", on_progress=slow, progress=False)
+    row_id = s.history[-1].id
+    for _ in range(300):
+        if s.history.get(row_id).error:
+            break
+        time.sleep(0.01)
+    row = s.history.get(row_id)
+    assert len(seen) == 1 and row.status == "pending"
+    assert row.error["message"].startswith("Your on_progress callback raised ValueError")

@@ -590,9 +590,10 @@ def _unfinished(task: VideoTask, plan: ReplayPlan) -> TokenhotError:
 
 
 async def _ran_in_caller(fn: Callable[[TaskStatus], Any] | None, st: TaskStatus) -> None:
-    """:func:`call_user`, waiting until the caller has run it: a replay does not sleep between statuses, so a
-    callback that stops the wait (Ctrl-C, an error) would otherwise come after the wait had played on, and a
-    resume would not go on from the status it stopped at."""
+    """:func:`call_user`, waiting until the caller has run it: a callback that stops the wait (Ctrl-C, an error)
+    would otherwise come after the wait had gone on (a replay does not sleep between statuses; a short poll
+    interval, or a caller's thread slow to run it, let a live wait finish the task), the row would not say why it
+    stopped, and a resume would not go on from the status it stopped at."""
     if fn is None:
         return
     loop = asyncio.get_running_loop()
@@ -711,10 +712,7 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
             bad = 0
             if bar is not None:
                 call_user(bar.update, st.progress, None, st.state, True)
-            if replay:
-                await _ran_in_caller(on_progress, st)
-            else:
-                call_user(on_progress, st)
+            await _ran_in_caller(on_progress, st)  # (one that raises stops the wait at this status)
             if st.state == "succeeded":
                 return st
             if st.state == "failed":
