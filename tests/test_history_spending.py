@@ -106,3 +106,48 @@ def test_a_read_only_store_counts_its_period(tmp_path: Path) -> None:
     with Store(root, read_only=True) as ro:
         assert ro.spent_usd(0, simulated=True) == pytest.approx(0.125)
         assert ro.spent_usd(10, simulated=True) == 0
+
+
+def _write_locked(db: Path) -> bool:
+    """Whether some connection holds the store's write lock now (another cannot begin a write at once)."""
+    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return False
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return True
+    finally:
+        probe.close()
+
+
+def test_the_budget_check_counts_the_period_before_it_takes_the_write_lock(tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another kernel's commit makes a session's tally stale: the whole period is counted again (~200 ms at 100k
+    rows). That count runs in a read before the check's write transaction, which then reads only what changed, so
+    no kernel's writes wait on it."""
+    from tokenhot_nb import Session
+    from tokenhot_nb.history import _spending
+
+    s = Session(store=tmp_path / "st", mode="offline", budget=5)
+    s.image("one", model="gpt-image-2")
+    other = Store(tmp_path / "st")
+    other.set_meta("another-kernel", "wrote")  # its commit: this session's tally is stale now
+    db = tmp_path / "st" / "history.sqlite"
+    seen: list[tuple[bool, bool]] = []
+    count = _spending.Spending._count
+
+    def spy(self: _spending.Spending, conn: sqlite3.Connection, since: float, sim: int) -> float:
+        mine = getattr(self._local, "tallies", None)
+        old = mine[1].get((since, sim)) if mine is not None and mine[0] is conn else None
+        full = old is None or old.version != int(conn.execute("PRAGMA data_version").fetchone()[0])
+        seen.append((full, _write_locked(db)))
+        return count(self, conn, since, sim)
+
+    monkeypatch.setattr(_spending.Spending, "_count", spy)
+    s.image("two", model="gpt-image-2")
+    assert (True, False) in seen and (False, True) in seen  # counted in a read; checked under the lock
+    assert (True, True) not in seen
+    other.close()
+    s.close()

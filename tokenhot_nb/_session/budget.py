@@ -417,11 +417,17 @@ def admit(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any
     """The budget check for a call about to be recorded (pass it to :meth:`Store.insert`); ``None`` when no budget
     is set. Under :meth:`Session.estimate`, :class:`EstimateOnly` instead."""
     dry_run(session, kind, info, params, call)
-    if load(session.store) is None:  # no limit: nothing to estimate (the common case costs one small read)
+    budget = load(session.store)
+    if budget is None:  # no limit: nothing to estimate (the common case costs one small read)
         return None
     session.store.notice_gone()  # a crashed process's call is no longer in flight (its cost unknown: estimated)
-    return Admission(session.store, kind, info.id, estimate_call(session, kind, info, params, call), rate_of(info.price),
-                     simulated(session))
+    admission = Admission(session.store, kind, info.id, estimate_call(session, kind, info, params, call),
+                          rate_of(info.price), simulated(session))
+    # The period counted now, in a read: the check in the write transaction then reads only what changed since.
+    # Counted there first, a period of 100k rows held every kernel's writes to the store for ~200 ms, each time
+    # another kernel had written (its commit makes this connection's tally stale).
+    session.store.spent_usd(budget.since, simulated=admission.simulated)
+    return admission
 
 
 # ----------------------------------------------------------------------------- after a call
