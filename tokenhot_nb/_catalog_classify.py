@@ -85,9 +85,9 @@ def _kind(mid: str, types: list[str], ins: set[str], outs: set[str]) -> tuple[st
     """(kind, transcription?) from the output modalities, then endpoint types, then words in the id.
 
     Text out is what most models give, so an endpoint type that names a kind by itself (``embeddings``: vectors,
-    written 文本 on Tokenhot) wins over it, unless the row also lists a chat protocol (then it is a chat model that
-    can embed too, and chat is what a Session needs it for). A kind of ``""`` means "a kind no Session method
-    takes" (rerank).
+    ``jina-rerank``: scores, both written 文本 on Tokenhot) wins over it, unless the row also lists a chat protocol
+    (then it is a chat model that can embed too, and chat is what a Session needs it for). A kind of ``""`` means "a kind no Session method
+    takes" (an endpoint type mapped to None in ``LIVE_ENDPOINT_KINDS``).
     """
     implied = [data.LIVE_ENDPOINT_KINDS[t] for t in types if t in data.LIVE_ENDPOINT_KINDS]
     named = next((k for k in implied if k), None)
@@ -103,7 +103,7 @@ def _kind(mid: str, types: list[str], ins: set[str], outs: set[str]) -> tuple[st
     if implied:
         if named is not None:
             return named, False
-        if len(implied) == len(types):  # only rerank
+        if len(implied) == len(types):  # only types no Session method takes
             return "", False
     folded = _fold(mid)
     for word, kind in data.LIVE_ID_KIND_WORDS.items():

@@ -21,7 +21,7 @@ takes no such option),
 and audios must be public http(s) URLs; images may be bytes), ``first_frame_ratio`` (the ratio a
 job with a first frame must use), ``reference_durations`` (durations allowed with reference images),
 ``generate_audio``, ``voices``, ``formats``, ``dimensions`` (embeddings: a ``dimensions`` field is taken),
-``max_dimensions``, ``encoding_formats``,
+``max_dimensions``, ``encoding_formats``, ``top_n`` / ``return_documents`` (rerank: those fields are taken),
 ``languages``, ``translate``, ``stream``, ``responses``, ``reasoning``, ``vision``, ``temperature``,
 ``max_tokens_field``, ``reasoning_efforts``, ``structured_output``, ``tools``.
 
@@ -291,6 +291,16 @@ FAMILIES: dict[str, dict[str, Any]] = {
         "capabilities": {"dimensions": True, "encoding_formats": ["float", "base64"]},
         "defaults": {},
     },
+    # rerank ---------------------------------------------------------------------------------------
+    # The Jina/Cohere rerank format on /v1/rerank, which new-api relays (its endpoint type ``jina-rerank``, §10.7):
+    # a query and documents in, a relevance score per document out, billed per input token like embeddings.
+    "rerank": {
+        "kind": "rerank",
+        "endpoints": ["rerank"],
+        "vendor": "Jina-compatible",
+        "capabilities": {"top_n": True, "return_documents": True},
+        "defaults": {},
+    },
 }
 
 # --- models ----------------------------------------------------------------------------------------
@@ -551,6 +561,16 @@ MODELS: list[dict[str, Any]] = [
         "defaults": {"default_for_kind": True},
         "notes": "2048-dimensional vectors; dimensions=N (1-2048) asks for shorter ones (Matryoshka truncation).",
     },
+    # ------------------------------------------------------------------------------------ rerank
+    {
+        "id": "jina-reranker-m0",
+        "family": "rerank",
+        "vendor": "Jina",
+        "display_names": ["jina-reranker-m0", "Jina Reranker m0"],
+        "aliases": ["jina-reranker", "jina-rerank"],
+        "defaults": {"default_for_kind": True},
+        "notes": "Multilingual reranker: scores each document against the query (s.rerank(query, documents)).",
+    },
     # ------------------------------------------------------------------------------------ chat
     {
         "id": "claude-opus-4-6",
@@ -650,8 +670,8 @@ LIVE_ENDPOINT_KINDS: dict[str, str | None] = {
     "image-generation": "image",
     "embeddings": "embed",
     "embedding": "embed",
-    "jina-rerank": None,
-    "rerank": None,
+    "jina-rerank": "rerank",
+    "rerank": "rerank",
 }
 
 #: ``supported_endpoint_types`` → family per kind, in the order they are tried (the relay's OpenAI form first:
@@ -665,6 +685,8 @@ LIVE_ENDPOINT_FAMILIES: dict[str, dict[str, str]] = {
     "openai-video": {"video": "video-generic"},
     "embeddings": {"embed": "openai-embeddings"},
     "embedding": {"embed": "openai-embeddings"},
+    "jina-rerank": {"rerank": "rerank"},
+    "rerank": {"rerank": "rerank"},
 }
 
 #: Id prefixes (folded: lower case, '_' → '-') → candidate families. The longest matching prefix wins, and
@@ -688,6 +710,7 @@ LIVE_ID_HINTS: dict[str, list[str]] = {
     "gpt": ["openai-chat"],
     "whisper": ["whisper"],
     "jina-embeddings": ["openai-embeddings"], "text-embedding": ["openai-embeddings"],
+    "jina-reranker": ["rerank"], "bge-reranker": ["rerank"],
 }  # fmt: skip
 
 #: Words in an id that give its kind when the table says nothing else.
@@ -695,7 +718,7 @@ LIVE_ID_KIND_WORDS: dict[str, str] = {
     "video": "video", "t2v": "video", "i2v": "video", "r2v": "video",
     "image": "image", "seedream": "image",
     "tts": "audio", "speech": "audio", "whisper": "audio", "transcribe": "audio",
-    "embedding": "embed", "rerank": "",
+    "embedding": "embed", "rerank": "rerank",
 }  # fmt: skip
 
 # --- the live table: what a model only the service's table lists can do -------------------------------------

@@ -19,8 +19,8 @@ from ._catalog_classify import family_hint, id_words, variant_base
 from ._suggest import did_you_mean, nearest, phrase
 from .errors import InputError, UnknownModelError
 
-Kind = Literal["image", "video", "audio", "chat", "embed"]
-KINDS: tuple[str, ...] = ("image", "video", "audio", "chat", "embed")
+Kind = Literal["image", "video", "audio", "chat", "embed", "rerank"]
+KINDS: tuple[str, ...] = ("image", "video", "audio", "chat", "embed", "rerank")
 Source = Literal["built-in", "live", "both"]
 
 #: Tokenhot's ``/api/status`` ``quota_per_unit``: 500,000 quota = 1 USD.
@@ -136,7 +136,7 @@ class Price:
             return "free"
         from .cost import INPUT_ONLY
 
-        if kind in INPUT_ONLY:  # embeddings: billed for what goes in, nothing comes out as tokens
+        if kind in INPUT_ONLY:  # embeddings, rerank: billed for what goes in, nothing comes out as tokens
             return f"${self.input_usd_per_million:.4g}/M in{self.group_note}"
         return (f"${self.input_usd_per_million:.4g}/M in · ${self.output_usd_per_million:.4g}/M out"
                 f"{self.group_note}")
@@ -294,7 +294,7 @@ class UnclassifiedModelError(UnknownModelError):
         self.suggestions = []
         self.kind = kind
         example = {"image": "openai-image", "video": "seedance", "audio": "openai-tts",
-                   "embed": "openai-embeddings"}.get(kind or "", "openai-chat")
+                   "embed": "openai-embeddings", "rerank": "rerank"}.get(kind or "", "openai-chat")
         TokenhotError.__init__(
             self,
             f"The service lists {item.id!r} but tokenhot_nb cannot tell which protocol it speaks "

@@ -27,8 +27,9 @@ DEFAULT_RATE = 7.0
 DEFAULT_CURRENCY = "CNY"
 #: Output tokens assumed for the upper end of a chat estimate when the call sets no ``max_tokens``.
 DEFAULT_MAX_OUTPUT = 4096
-#: Calls billed for their input tokens alone (embeddings answer vectors, not tokens): their estimate is exact.
-INPUT_ONLY = frozenset({"embed"})
+#: Calls billed for their input tokens alone (embeddings answer vectors, rerank scores, not tokens): their
+#: estimate is exact.
+INPUT_ONLY = frozenset({"embed", "rerank"})
 _SYMBOLS = {"USD": "$", "CNY": "¥"}
 
 

@@ -1,6 +1,6 @@
 """Session: the one front door. Every call goes through here, is recorded, and returns a result object.
 
-``Session.image/edit/video/speak/transcribe/translate/chat/embed/compare`` each have an awaitable twin
+``Session.image/edit/video/speak/transcribe/translate/chat/embed/rerank/compare`` each have an awaitable twin
 (``aimage``…). The work always runs on tokenhot_nb's background event loop (the one the HTTP client's
 connection pool lives on), so the sync methods work inside a running Jupyter kernel and the async ones can
 be awaited from the kernel's own loop (top-level ``await``). This class holds the settings, the client, the
@@ -32,6 +32,7 @@ from ..results import (
     ChatResult,
     EmbeddingResult,
     ImageResult,
+    RerankResult,
     TranscriptResult,
     VideoResult,
     VideoTask,
@@ -47,6 +48,7 @@ from . import images as _images
 from . import loop as _loop
 from . import models as _models
 from . import recording as _recording
+from . import rerank as _rerank
 from . import video as _video
 from .catalog import SessionCatalog
 
@@ -495,6 +497,26 @@ class Session:
         assert isinstance(result, EmbeddingResult)
         return result
 
+    # ================================================================ rerank
+    def rerank(self, query: str, documents: Sequence[str], model: str | ModelInfo | None = None,
+               top_n: int | None = None, **options: Any) -> RerankResult:
+        """Documents ranked by relevance to ``query`` → :class:`RerankResult` (``.results``: ``(index, score,
+        text)``, best first; ``.top(n)``). ``top_n=N`` asks the relay for the N best only. Billed per input token,
+        like embeddings."""
+        work = self.arerank(query, documents, model=model, top_n=top_n, **options)
+        if self.client.blocking_ok:  # an answer read whole: no hop to the background loop
+            return self._here(work)
+        return self._sync(work)
+
+    @_refusals_recorded("rerank")
+    async def arerank(self, query: str, documents: Sequence[str], model: str | ModelInfo | None = None,
+                      top_n: int | None = None, **options: Any) -> RerankResult:
+        """Awaitable twin of :meth:`rerank`."""
+        info = await self._model("rerank", model)
+        result = await self._hop(_rerank.rerank_one(self, query, documents, info, top_n, options), here=True)
+        assert isinstance(result, RerankResult)
+        return result
+
     # ================================================================ video
     def video(self, prompt: str, model: str | ModelInfo | None = None, image: Any = None, images: Any = (),
               video: Any = None, duration: int | None = None, resolution: str | None = None,
@@ -626,7 +648,7 @@ class Session:
         return self.budget
 
     _ESTIMABLE = frozenset({"image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed",
-                            "compare"})
+                            "rerank", "compare"})
 
     def estimate(self, method: str | Callable[..., Any], *args: Any, **kwargs: Any) -> _cost.Cost:
         """What ``method(*args, **kwargs)`` would cost, without sending it: ``s.estimate("image", "a cat", n=2)``.
@@ -644,7 +666,7 @@ class Session:
         twins: dict[str, Callable[..., Coroutine[Any, Any, Any]]] = {
             "image": self.aimage, "edit": self.aedit, "video": self.avideo, "speak": self.aspeak,
             "transcribe": self.atranscribe, "translate": self.atranslate, "chat": self.achat,
-            "embed": self.aembed, "compare": self.acompare}
+            "embed": self.aembed, "rerank": self.arerank, "compare": self.acompare}
         twin = twins[name]
         accepted = inspect.signature(twin).parameters
         if "progress" in accepted:

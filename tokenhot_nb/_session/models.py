@@ -18,9 +18,10 @@ if TYPE_CHECKING:
 
 #: Session method → catalogue kind of the model it takes.
 METHOD_KIND = {"image": "image", "edit": "image", "video": "video", "speak": "audio", "transcribe": "audio",
-               "translate": "audio", "chat": "chat", "embed": "embed"}
+               "translate": "audio", "chat": "chat", "embed": "embed", "rerank": "rerank"}
 #: Catalogue kind → the method to use instead (for "wrong kind" errors).
-KIND_METHOD = {"image": "image", "video": "video", "chat": "chat", "audio": "speak", "embed": "embed"}
+KIND_METHOD = {"image": "image", "video": "video", "chat": "chat", "audio": "speak", "embed": "embed",
+               "rerank": "rerank"}
 
 
 async def resolve(session: Session, method: str, name: str | ModelInfo | Mapping[str, str] | None) -> ModelInfo:

@@ -248,3 +248,14 @@ class EmbeddingReply:
     dimensions: int
     usage: Usage = field(default_factory=Usage)
     model: str | None = None
+
+
+@dataclass
+class RerankReply:
+    """Rerank scores, best first: ``results`` holds ``(index, score, text)``, ``index`` the document's place in the
+    list that was sent and ``text`` the document as the answer echoed it (None when it did not)."""
+
+    results: list[tuple[int, float, str | None]]
+    usage: Usage = field(default_factory=Usage)
+    model: str | None = None
+    id: str | None = None

@@ -19,7 +19,7 @@ from . import _pieces
 from ._entry import SHA_RE, STATUSES, HistoryEntry
 
 #: The Session methods a history entry may name (``rerun()`` calls ``getattr(session, kind)``).
-KINDS: tuple[str, ...] = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed")
+KINDS: tuple[str, ...] = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed", "rerank")
 MAX_DEPTH = 64
 MIME_RE = re.compile(r"^[a-z]+/[A-Za-z0-9.+_-]{1,100}$")
 _ROLE = re.compile(r"^[a-z_]{1,40}$")

@@ -27,8 +27,8 @@ CHAT_ENDPOINTS = ("chat.completions", "responses", "messages", "gemini.generate"
 TRANSCRIPT_FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 #: Written out, not imported (``%load_ext`` loads this module and must not pull in the history or catalogue); a
 #: test holds them equal to ``history._validate.KINDS`` (the Session methods a row names) and ``catalog.KINDS``.
-KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed")
-MODEL_KINDS = ("image", "video", "audio", "chat", "embed")
+KINDS = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed", "rerank")
+MODEL_KINDS = ("image", "video", "audio", "chat", "embed", "rerank")
 MODES = ("live", "offline", "replay")
 #: A history row's status (written out like KINDS; a test holds it equal to ``history._entry.STATUSES``).
 STATUSES = ("running", "ok", "error", "pending", "interrupted")

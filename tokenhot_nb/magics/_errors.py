@@ -43,7 +43,7 @@ def parts(err: BaseException, magic: str | None = None, model_kind: str | None =
     return (title, *MagicPhrasing(magic).say(err, message, fix, model_kind))
 
 
-#: The magic that does each kind of call (``embed`` has none).
+#: The magic that does each kind of call (``embed`` and ``rerank`` have none).
 KIND_MAGIC = {"image": "%%th_image", "edit": "%%th_image --edit SOURCE", "video": "%%th_video",
               "audio": "%%th_audio", "speak": "%%th_audio", "chat": "%%th_chat", "transcribe": "%th_transcribe",
               "translate": "%th_translate"}
@@ -122,7 +122,8 @@ class MagicPhrasing:
         if model_kind in KIND_MAGIC:
             return message, (f"Use {KIND_MAGIC[model_kind]} with it, or pick {with_article(kind)} model: "
                              f"%th_models --kind {kind}.")
-        return message, (f"Embedding models have no magic: call tokenhot_nb.session().embed(…), or pick "
+        what, method = ("Rerank", "rerank") if model_kind == "rerank" else ("Embedding", "embed")
+        return message, (f"{what} models have no magic: call tokenhot_nb.session().{method}(…), or pick "
                          f"{with_article(kind)} model: %th_models --kind {kind}.")
 
     def fix(self, fix: str) -> str:

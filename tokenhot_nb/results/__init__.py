@@ -11,6 +11,7 @@ from .batch import BatchResult, CompareResult
 from .embedding import EmbeddingResult
 from .image import ImageItem, ImageResult
 from .media import AudioResult, VideoResult
+from .rerank import RerankResult
 from .task import VideoTask
 from .text import ChatResult, TranscriptResult
 
@@ -22,6 +23,7 @@ __all__ = [
     "EmbeddingResult",
     "ImageItem",
     "ImageResult",
+    "RerankResult",
     "Result",
     "TranscriptResult",
     "VideoResult",

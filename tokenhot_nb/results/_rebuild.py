@@ -11,6 +11,7 @@ from ..families._types import ToolCall, Usage
 from .embedding import EmbeddingResult
 from .image import ImageItem, ImageResult
 from .media import AudioResult, VideoResult
+from .rerank import RerankResult
 from .task import VideoTask
 from .text import ChatResult, TranscriptResult
 
@@ -184,6 +185,8 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
                           tool_calls=calls, **common)
     if kind == "embed":
         return _embeddings(st, entry, common)
+    if kind == "rerank":
+        return _rerank(entry, common)
     raise TokenhotError(f"Cannot rebuild a result for history entries of kind {kind!r}.")
 
 
@@ -207,6 +210,30 @@ def _embeddings(store: Store, entry: HistoryEntry, common: dict[str, Any]) -> Em
         if isinstance(texts, list) else []
     return EmbeddingResult(data, count=count, dimensions=dims, texts=listed, usage=usage_from(entry.usage),
                            **common)
+
+
+def _rerank(entry: HistoryEntry, common: dict[str, Any]) -> RerankResult:
+    """The ranking the row's ``response`` holds, each index naming a document of its ``params`` (an imported row
+    is checked: an index that names no document sent is a damaged row, never a ranking with a hole in it)."""
+    response = entry.response or {}
+    params = entry.params if isinstance(entry.params, dict) else {}
+    docs = params.get("documents")
+    docs = [d for d in docs if isinstance(d, str)] if isinstance(docs, list) else []
+    ranked: list[tuple[int, float, str]] = []
+    listed = response.get("results")
+    for item in listed if isinstance(listed, list) else []:
+        ok = isinstance(item, list) and len(item) == 2
+        index, score = item if ok else (None, None)
+        if (isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(docs)
+                or isinstance(score, bool) or not isinstance(score, (int, float))):
+            raise RebuildError(f"The ranking of history entry #{entry.id} does not match its documents "
+                               f"({item!r:.40} among {len(docs)} document(s)).", "damaged")
+        ranked.append((index, float(score), docs[index]))
+    if not ranked:
+        raise RebuildError(f"History entry #{entry.id} holds no ranking.", "unfinished")
+    query = params.get("query")
+    return RerankResult(ranked, query=query if isinstance(query, str) else "", usage=usage_from(entry.usage),
+                        **common)
 
 
 def _positive(value: Any) -> int | None:

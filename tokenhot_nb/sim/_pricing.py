@@ -39,6 +39,7 @@ _SUPPORTED_ENDPOINT = {
     "image-generation": {"path": "/v1/images/generations", "method": "POST"},
     "openai-video": {"path": "/v1/video/generations", "method": "POST"},
     "embeddings": {"path": "/v1/embeddings", "method": "POST"},
+    "jina-rerank": {"path": "/v1/rerank", "method": "POST"},
 }
 
 
@@ -145,6 +146,8 @@ PRICING: list[dict[str, Any]] = [
     _call("whisper-1", 1, 0.006, ["openai"], inputs=(_AUDIO,), outputs=(_TEXT,), tags="语音识别"),
     # embeddings (POST /v1/embeddings, sim/_embeddings.py; per token, input only)
     _tok("jina-embeddings-v4", 11, 0.05, 0.05, ["embeddings"], inputs=_VISION, outputs=(_TEXT,), tags="向量"),
+    # rerank (POST /v1/rerank, sim/_rerank.py; per token, input only)
+    _tok("jina-reranker-m0", 11, 0.02, 0.02, ["jina-rerank"], inputs=_VISION, outputs=(_TEXT,), tags="重排序"),
 ]
 
 #: What a simulated video task costs: USD per second of a 720p clip, times the billing multipliers of

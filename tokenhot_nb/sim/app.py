@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import _audio, _body, _chat, _embeddings, _gemini, _images, _models, _pricing, _video
+from . import _audio, _body, _chat, _embeddings, _gemini, _images, _models, _pricing, _rerank, _video
 from ._common import (
     REQUEST_ID_HEADER,
     Ctx,
@@ -398,6 +398,7 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None,
         Route("/v1/audio/transcriptions", _api(_transcriptions, body="form"), methods=["POST"]),
         Route("/v1/audio/translations", _api(_translations, body="form"), methods=["POST"]),
         Route("/v1/embeddings", _api(_embeddings.embeddings), methods=["POST"]),
+        Route("/v1/rerank", _api(_rerank.rerank), methods=["POST"]),
         Route("/v1/models", _api(_models.list_models, body="none", keys=("x-api-key", "goog"), catalogue=True),
               methods=["GET"]),
         Route("/v1/models/{model_id}", _api(_models.get_model, body="none", keys=("x-api-key", "goog"),
