@@ -37,6 +37,8 @@ ROWS: list[dict[str, Any]] = [
      "supported_endpoint_types": ["embeddings"], "input_modalities": ["文本"], "output_modalities": ["文本"]},
     {"model_name": "jina-reranker-m0", "quota_type": 0, "model_ratio": 0.01, "completion_ratio": 1,
      "supported_endpoint_types": ["jina-rerank"], "input_modalities": ["文本"], "output_modalities": ["文本"]},
+    {"model_name": "suno-v4", "quota_type": 1, "model_price": 0.1, "supported_endpoint_types": ["suno"],
+     "input_modalities": ["文本"]},
     {"model_name": "seedream-5-0-lite", "quota_type": 1, "model_price": 0.03,
      "supported_endpoint_types": ["image-generation"], "output_modalities": ["图像"]},
 ]

@@ -44,6 +44,13 @@ FAMS: dict[str, dict[str, Any]] = FAMILIES
     # a chat model that also lists the embeddings route stays a chat model
     ({"model_name": "qwen3-max", "supported_endpoint_types": ["openai", "embeddings"], "output_modalities": ["文本"]},
      "openai-chat", "chat"),
+    # rerank: scores, written 文本 like vectors; the endpoint type, else the id's words, says so
+    ({"model_name": "jina-reranker-m0", "supported_endpoint_types": ["jina-rerank"], "output_modalities": ["文本"]},
+     "jina-rerank", "rerank"),
+    ({"model_name": "bge-reranker", "supported_endpoint_types": ["jina-rerank"]}, "jina-rerank", "rerank"),
+    ({"model_name": "qwen3-reranker-8b", "supported_endpoint_types": ["rerank"], "input_modalities": ["文本"],
+      "output_modalities": ["文本"]}, "jina-rerank", "rerank"),
+    ({"model_name": "jina-reranker-v2-base-multilingual"}, "jina-rerank", "rerank"),  # the id alone
 ])
 def test_rows_find_their_family(row: dict[str, Any], family: str, kind: str) -> None:
     verdict = classify(row, FAMS)
@@ -51,8 +58,7 @@ def test_rows_find_their_family(row: dict[str, Any], family: str, kind: str) -> 
 
 
 @pytest.mark.parametrize("row", [
-    {"model_name": "jina-reranker-m0", "supported_endpoint_types": ["jina-rerank"], "output_modalities": ["文本"]},
-    {"model_name": "bge-reranker", "supported_endpoint_types": ["jina-rerank"]},
+    {"model_name": "suno-v4", "supported_endpoint_types": ["suno"], "input_modalities": ["文本"]},
     {"model_name": "deepseek-v4-pro"},  # nothing to go on
     {"model_name": "mystery-video-1", "supported_endpoint_types": ["openai-video"]},  # no generic video family
 ])

@@ -79,12 +79,12 @@ def test_a_live_only_model_is_classified_priced_and_records_its_family() -> None
 
 def test_a_row_nobody_can_classify_is_listed_and_refused_clearly() -> None:
     merged = merge(catalog.builtin(), table())
-    assert list(merged.unclassified) == ["jina-reranker-m0"]  # rerank: no Session method takes it
+    assert list(merged.unclassified) == ["suno-v4"]  # an endpoint type, modalities and id that name no protocol
     with pytest.raises(UnclassifiedModelError) as exc:
-        merged.model("jina-reranker-m0")
+        merged.model("suno-v4")
     text = str(exc.value)
-    assert "jina-reranker-m0" in text and "endpoint types: jina-rerank" in text and "family=" in text
-    forced = merged.model("jina-reranker-m0", family="openai-chat")  # the escape hatch
+    assert "suno-v4" in text and "endpoint types: suno" in text and "family=" in text
+    forced = merged.model("suno-v4", family="openai-chat")  # the escape hatch
     assert forced.family == "openai-chat" and not forced.listed and forced.price is not None
 
 
@@ -194,11 +194,11 @@ def test_another_family_for_a_live_model_builds_it_from_that_family_with_the_tab
 def test_an_unlisted_name_gets_no_price_unless_the_table_has_one() -> None:
     merged = merge(catalog.builtin(), table())
     assert merged.model("brand-new-chat", family="openai-chat").price is None
-    assert merged.model("jina-reranker-m0", family="openai-chat").price == Price.from_row(
-        next(r for r in ROWS if r["model_name"] == "jina-reranker-m0"), STATUS["data"])
+    assert merged.model("suno-v4", family="openai-chat").price == Price.from_row(
+        next(r for r in ROWS if r["model_name"] == "suno-v4"), STATUS["data"])
     # the leftover row is found by its '.'/'-' variant too
-    assert merged.model("jina-reranker-m0".replace("-m0", "-m0.1"), family="openai-chat").price is None
-    assert merged.model("JINA_reranker-m0", family="openai-chat").price is not None
+    assert merged.model("suno-v4".replace("-v4", "-v4.1"), family="openai-chat").price is None
+    assert merged.model("SUNO_v4", family="openai-chat").price is not None
 
 
 def test_models_filter_by_source() -> None:
@@ -207,7 +207,7 @@ def test_models_filter_by_source() -> None:
     both = {m.id for m in merged.models(source="both")}
     built_in = {m.id for m in merged.models(source="built-in")}
     assert "deepseek-v4-pro" in live and "gpt-5.2" not in live  # only in the service's table
-    assert both == {"gpt-5.2", "gpt-image-2", "doubao-seedance-2-0", "jina-embeddings-v4"}
+    assert both == {"gpt-5.2", "gpt-image-2", "doubao-seedance-2-0", "jina-embeddings-v4", "jina-reranker-m0"}
     assert "gpt-5.2" in built_in and "whisper-1" in built_in and not built_in & live  # shipped, priced or not
     assert len(built_in) == len(catalog.models())
     assert [m.id for m in merged.models("video", source="both")] == ["doubao-seedance-2-0"]
@@ -234,36 +234,37 @@ def test_with_price_adds_the_tables_price_to_a_model_resolved_elsewhere() -> Non
 
 @pytest.mark.parametrize(("kind", "example"), [
     (None, "openai-chat"), ("chat", "openai-chat"), ("image", "openai-image"), ("video", "seedance"),
-    ("audio", "openai-tts"), ("embed", "openai-embeddings"),
+    ("audio", "openai-tts"), ("embed", "openai-embeddings"), ("rerank", "jina-rerank"),
 ])
 def test_an_unclassified_model_says_what_was_seen_and_how_to_call_it(kind: str | None, example: str) -> None:
     merged = merge(catalog.builtin(), table())
     with pytest.raises(UnclassifiedModelError) as exc:
-        merged.model("jina-reranker-m0", kind=kind)
+        merged.model("suno-v4", kind=kind)
     err = exc.value
     assert isinstance(err, UnknownModelError)  # code catching unknown models catches it too
-    assert (err.name, err.kind, err.suggestions) == ("jina-reranker-m0", kind, [])
-    assert err.message == ("The service lists 'jina-reranker-m0' but tokenhot_nb cannot tell which protocol it "
-                           "speaks (it saw endpoint types: jina-rerank; input: 文本; output: 文本).")
-    assert err.hint == (f"If you know its family, name it: session.model('jina-reranker-m0', family={example!r}) "
+    assert (err.name, err.kind, err.suggestions) == ("suno-v4", kind, [])
+    assert err.message == ("The service lists 'suno-v4' but tokenhot_nb cannot tell which protocol it "
+                           "speaks (it saw endpoint types: suno; input: 文本).")
+    assert err.hint == (f"If you know its family, name it: session.model('suno-v4', family={example!r}) "
                         "and pass that as model=… (families: tokenhot_nb.catalog.families()).")
-    assert merged.model("jina-reranker-m0", family=example).family == example  # the hint works
+    assert merged.model("suno-v4", family=example).family == example  # the hint works
 
 
 def test_a_model_list_shows_the_live_models_the_leftovers_and_where_the_table_came_from() -> None:
     merged = merge(catalog.builtin(), table())
     listed = ModelList(merged.models(), unclassified=merged.unclassified.values(), note="table from the cache")
     assert list(listed) == merged.models() and len(listed) == len(merged)
-    assert [u.id for u in listed.unclassified] == ["jina-reranker-m0"]
+    assert [u.id for u in listed.unclassified] == ["suno-v4"]
     bundle = listed._repr_mimebundle_()
     text, html = bundle["text/plain"], bundle["text/html"]
     assert text.splitlines()[0].endswith(" · table from the cache") and "table from the cache" in html
-    assert "deepseek-v4-pro" in text and "jina-reranker-m0" in text and "protocol unknown" in text
+    assert "deepseek-v4-pro" in text and "suno-v4" in text and "protocol unknown" in text
     assert listed._repr_mimebundle_(include={"text/plain"}) == bundle  # IPython filters the bundle itself
     only = listed.table("deepseek")
     assert [r[0] for r in only.rows] == ["deepseek-v4-pro", "deepseek-v4.1-flash-free"]
     assert listed.table("jina").rows[0][:4] == ["jina-embeddings-v4", "embed", "openai-embeddings", "both"]
-    assert listed.table("reranker").rows[0][:4] == ["jina-reranker-m0", "?", "?", "live"]
+    assert listed.table("reranker").rows[0][:4] == ["jina-reranker-m0", "rerank", "jina-rerank", "both"]
+    assert listed.table("suno").rows[0][:4] == ["suno-v4", "?", "?", "live"]
     plain = ModelList(merged.models("chat"))
     assert plain.unclassified == [] and plain.note == ""
     assert plain.table().title.startswith(f"{len(plain)} model(s) — ") and " · " not in plain.table().title

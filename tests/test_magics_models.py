@@ -25,14 +25,14 @@ def test_th_models_lists_live_models_with_source_and_price(ip: Any, offline: Any
 def test_th_models_builtin_and_refresh(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
     res, _ = run(ip, "%th_models deepseek --builtin")
     assert len(res.result) == 0 and "No model matches" in res.result.text()
-    # the service starts listing a rerank model (a protocol no Session method speaks)
+    # the service starts listing a model of a protocol no Session method speaks
     monkeypatch.setattr(_pricing, "PRICING", [*_pricing.PRICING, {
-        "model_name": "jina-reranker-m0", "quota_type": 0, "model_ratio": 0.01, "completion_ratio": 1,
-        "supported_endpoint_types": ["jina-rerank"], "input_modalities": ["文本"], "output_modalities": ["文本"]}])
+        "model_name": "suno-v4", "quota_type": 1, "model_price": 0.1, "supported_endpoint_types": ["suno"],
+        "input_modalities": ["文本"]}])
     res, _ = run(ip, "%th_models --refresh")
     assert res.error_in_exec is None and "read just now" in res.result.title
-    res, _ = run(ip, "%th_models reranker")  # listed by the service, protocol unknown: shown, with the way out
-    assert len(res.result) == 1 and "protocol unknown (endpoint types: jina-rerank" in res.result.text()
+    res, _ = run(ip, "%th_models suno")  # listed by the service, protocol unknown: shown, with the way out
+    assert len(res.result) == 1 and "protocol unknown (endpoint types: suno" in res.result.text()
     assert "family=" in res.result.html()
 
 
@@ -40,10 +40,18 @@ def test_th_models_lists_the_embeddings_kind(ip: Any, offline: Any) -> None:  # 
     res, _ = run(ip, "%th_models --kind embed")
     assert [r[:4] for r in res.result.rows] == [["jina-embeddings-v4", "embed", "openai-embeddings", "both"]]
     assert "$0.05/M in" in res.result.text() and "/M out" not in res.result.text()  # no output tokens
-    res, _ = run(ip, "%th_models jina")  # the service's embeddings row is a model like any other now
+    res, _ = run(ip, "%th_models jina-embeddings")  # the service's embeddings row is a model like any other now
     assert len(res.result) == 1 and "protocol unknown" not in res.result.text()
     res, _ = run(ip, "%th_config --default-embed jina-v4")  # an alias: stored as the id
     assert res.error_in_exec is None and offline.defaults["embed"] == "jina-embeddings-v4"
+
+
+def test_th_models_lists_the_rerank_kind(ip: Any, offline: Any) -> None:  # noqa: F811
+    res, _ = run(ip, "%th_models --kind rerank")
+    assert [r[:4] for r in res.result.rows] == [["jina-reranker-m0", "rerank", "jina-rerank", "both"]]
+    assert "$0.02/M in" in res.result.text() and "/M out" not in res.result.text()  # billed for input only
+    res, _ = run(ip, "%th_config --default-rerank jina-reranker")  # an alias: stored as the id
+    assert res.error_in_exec is None and offline.defaults["rerank"] == "jina-reranker-m0"
 
 
 def test_the_magics_kind_lists_are_the_packages_own() -> None:

@@ -68,7 +68,8 @@ def test_models_reads_the_service_once_then_the_disk_cache(tmp_path: Path, servi
         listed = s.models()
         ids = {m.id for m in listed}
         assert {"deepseek-v4-pro", "gpt-5.2", "whisper-1", "doubao-seedance-2-0"} <= ids
-        assert [u.id for u in listed.unclassified] == ["jina-reranker-m0"]
+        assert [u.id for u in listed.unclassified] == ["suno-v4"]
+        assert [m.id for m in s.models("rerank")] == ["jina-reranker-m0"] and not s.models("rerank").unclassified
         assert [m.id for m in s.models("embed")] == ["jina-embeddings-v4"] and not s.models("embed").unclassified
         assert "deepseek-v4-pro" in {m.id for m in s.models("chat")} and not s.models("chat").unclassified
         s.models()

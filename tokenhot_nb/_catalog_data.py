@@ -294,7 +294,7 @@ FAMILIES: dict[str, dict[str, Any]] = {
     # rerank ---------------------------------------------------------------------------------------
     # The Jina/Cohere rerank format on /v1/rerank, which new-api relays (its endpoint type ``jina-rerank``, §10.7):
     # a query and documents in, a relevance score per document out, billed per input token like embeddings.
-    "rerank": {
+    "jina-rerank": {
         "kind": "rerank",
         "endpoints": ["rerank"],
         "vendor": "Jina-compatible",
@@ -564,7 +564,7 @@ MODELS: list[dict[str, Any]] = [
     # ------------------------------------------------------------------------------------ rerank
     {
         "id": "jina-reranker-m0",
-        "family": "rerank",
+        "family": "jina-rerank",
         "vendor": "Jina",
         "display_names": ["jina-reranker-m0", "Jina Reranker m0"],
         "aliases": ["jina-reranker", "jina-rerank"],
@@ -685,8 +685,8 @@ LIVE_ENDPOINT_FAMILIES: dict[str, dict[str, str]] = {
     "openai-video": {"video": "video-generic"},
     "embeddings": {"embed": "openai-embeddings"},
     "embedding": {"embed": "openai-embeddings"},
-    "jina-rerank": {"rerank": "rerank"},
-    "rerank": {"rerank": "rerank"},
+    "jina-rerank": {"rerank": "jina-rerank"},
+    "rerank": {"rerank": "jina-rerank"},
 }
 
 #: Id prefixes (folded: lower case, '_' → '-') → candidate families. The longest matching prefix wins, and
@@ -710,7 +710,7 @@ LIVE_ID_HINTS: dict[str, list[str]] = {
     "gpt": ["openai-chat"],
     "whisper": ["whisper"],
     "jina-embeddings": ["openai-embeddings"], "text-embedding": ["openai-embeddings"],
-    "jina-reranker": ["rerank"], "bge-reranker": ["rerank"],
+    "jina-reranker": ["jina-rerank"], "bge-reranker": ["jina-rerank"],
 }  # fmt: skip
 
 #: Words in an id that give its kind when the table says nothing else.

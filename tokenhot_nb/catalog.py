@@ -294,7 +294,7 @@ class UnclassifiedModelError(UnknownModelError):
         self.suggestions = []
         self.kind = kind
         example = {"image": "openai-image", "video": "seedance", "audio": "openai-tts",
-                   "embed": "openai-embeddings", "rerank": "rerank"}.get(kind or "", "openai-chat")
+                   "embed": "openai-embeddings", "rerank": "jina-rerank"}.get(kind or "", "openai-chat")
         TokenhotError.__init__(
             self,
             f"The service lists {item.id!r} but tokenhot_nb cannot tell which protocol it speaks "

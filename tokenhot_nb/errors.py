@@ -295,7 +295,7 @@ class MissingKeyError(ConfigError):
 
 
 _EXAMPLE_FAMILY = {"image": "openai-image", "video": "seedance", "audio": "whisper", "chat": "openai-chat",
-                   "embed": "openai-embeddings", "rerank": "rerank"}
+                   "embed": "openai-embeddings", "rerank": "jina-rerank"}
 
 
 def _family_from_name(name: str, kind: str | None) -> str | None:
