@@ -55,6 +55,12 @@ def test_a_model_of_another_kind_names_the_magic_that_takes_it(ip: Any, offline:
     assert "Use %%th_image with it" in text and "%th_models --kind chat" in text
 
 
+@pytest.mark.parametrize(("model", "method"), [("jina-embeddings-v4", "embed"), ("jina-reranker-m0", "rerank")])
+def test_a_model_no_magic_takes_names_its_python_method(ip: Any, offline: Any, model: str, method: str) -> None:
+    text = shown(ip, f"%%th_chat -m {model}\nhello")
+    assert f"call tokenhot_nb.session().{method}(…)" in text and "%th_models --kind chat" in text
+
+
 def test_words_on_a_magics_line_say_where_they_go(ip: Any, offline: Any) -> None:
     with capture_output(display=True) as cap:
         res = ip.run_cell("%th_chat hello there")
