@@ -62,6 +62,7 @@ GOOD: dict[str, dict[str, Any]] = {
     "translate": {"audio": _wav()},
     "chat": {"message": "hi", "stream": False, "thread": False},
     "embed": {"texts": "hi"},
+    "rerank": {"query": "hi", "documents": ["a", "b"]},
     "compare": {"prompt": "hi", "models": ["gpt-5.2", "claude-sonnet"], "progress": False},
     "model": {"name": "gpt-5.2"},
     "models": {},
