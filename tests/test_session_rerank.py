@@ -14,7 +14,13 @@ from _session_support import Recorder, make_session
 
 import tokenhot_nb
 from tokenhot_nb import Session
-from tokenhot_nb.errors import APIError, BudgetExceededError, InputError, ReplayMissError, UnsupportedOptionError
+from tokenhot_nb.errors import (
+    APIError,
+    BudgetExceededError,
+    InputError,
+    ReplayMissError,
+    UnsupportedOptionError,
+)
 from tokenhot_nb.history import History
 from tokenhot_nb.results import RerankResult
 
