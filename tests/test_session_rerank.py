@@ -62,7 +62,7 @@ def test_documents_come_back_ranked(s: Session, rec: Recorder) -> None:
     assert res[0] == res.results[0] and list(res) == res.results and res.query == QUERY
     assert sent(rec) == [{"model": MODEL, "query": QUERY, "documents": DOCS}]
     entry = res.entry
-    assert entry is not None and (entry.kind, entry.model, entry.status) == ("rerank", MODEL, "ok")
+    assert entry is not None and (entry.kind, entry.model, entry.status, entry.endpoint) == ("rerank", MODEL, "ok", "rerank")
     assert entry.params == {"query": QUERY, "documents": DOCS, "model": MODEL}
     assert entry.response["results"] == [[i, score] for i, score, _ in res.results]
     assert entry.usage["input_tokens"] > 0 and entry.usage["output_tokens"] == 0

@@ -52,6 +52,7 @@ _ENDPOINT_BY_PATH = (
     ("/v1/audio/transcriptions", "audio.transcriptions"),
     ("/v1/audio/translations", "audio.translations"),
     ("/v1/embeddings", "embeddings"),
+    ("/v1/rerank", "rerank"),
     ("/v1/chat/completions", "chat.completions"),
     ("/v1/responses", "responses"),
     ("/v1/messages", "messages"),
