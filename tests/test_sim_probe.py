@@ -172,3 +172,17 @@ def test_the_module_runs_as_a_command() -> None:
                           timeout=60, check=True)
     lines = done.stdout.splitlines()
     assert len(lines) == len(EVERY) and lines[0].startswith("pricing") and "paid" in lines[-1]
+
+
+def test_what_the_live_host_names_reaches_the_terminal_escaped(keyed: None,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """A key, a value or an event name the live host sent is data: a terminal escape or a bidi override in it is
+    printed escaped, never acted on by the terminal."""
+    def hostile(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"\x1b[2Jcleared": 1, "object": "li\u202etsil", "data": []},
+                              headers={"content-type": "application/json"})
+
+    assert main(["--only", "models"], live_transport=httpx.MockTransport(hostile)) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\u202e" not in out
+    assert "only live: \\u001b[2Jcleared (number)" in out and "li\\u202etsil" in out

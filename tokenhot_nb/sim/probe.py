@@ -143,12 +143,19 @@ def _type(value: Any) -> str:
     return "list" if isinstance(value, list) else "object"
 
 
+def _printable(text: str) -> str:
+    """``text`` as a terminal may show it: one with a control or format character (a terminal escape, a bidi
+    override in a key the live host sent) is written escaped, as JSON writes it."""
+    return text if text.isprintable() else json.dumps(text)[1:-1]
+
+
 def _shape(value: Any, path: str, out: dict[str, set[str]]) -> None:
     out.setdefault(path or "$", set()).add(_type(value))
     if isinstance(value, dict):
         mapped = path in MAPS
         for key, item in value.items():
-            _shape(item, f"{path}.{'*' if mapped else key}" if path else ("*" if mapped else str(key)), out)
+            name = "*" if mapped else _printable(str(key))
+            _shape(item, f"{path}.{name}" if path else name, out)
     elif isinstance(value, list):
         for item in value:
             _shape(item, f"{path}[]", out)
@@ -164,7 +171,8 @@ def values(value: Any, path: str) -> set[str]:
 def _values(value: Any, parts: list[str], found: set[str]) -> None:
     if not parts:
         if not isinstance(value, (dict, list)):
-            found.add(json.dumps(value, ensure_ascii=False))
+            text = json.dumps(value, ensure_ascii=False)
+            found.add(text if text.isprintable() else json.dumps(value))  # (a control or bidi character: escaped)
         return
     head, rest = parts[0], parts[1:]
     if head == "[]":
@@ -208,7 +216,7 @@ async def ask(client: httpx.AsyncClient, probe: Probe, key: str) -> Answer:
     """``probe`` sent through ``client``; the answer read within :data:`CAP` and :data:`MAX_EVENTS`."""
     try:
         async with client.stream(probe.method, probe.path, json=probe.body, headers=_headers(probe, key)) as r:
-            media = r.headers.get("content-type", "").split(";")[0].strip().lower()
+            media = _printable(r.headers.get("content-type", "").split(";")[0].strip().lower())
             if media == "text/event-stream":
                 return Answer(r.status_code, media, await _events(r))
             data = bytearray()
@@ -218,7 +226,7 @@ async def ask(client: httpx.AsyncClient, probe: Probe, key: str) -> Answer:
                     return Answer(r.status_code, media, failed=f"answer longer than {CAP // (1024 * 1024)} MiB")
             return Answer(r.status_code, media, _body(bytes(data)))
     except httpx.HTTPError as exc:
-        return Answer(failed=f"{type(exc).__name__}: {exc}")
+        return Answer(failed=_printable(f"{type(exc).__name__}: {exc}"))
 
 
 def _body(data: bytes) -> Any:
@@ -237,7 +245,7 @@ async def _events(r: httpx.Response) -> dict[str, Any]:
     frames: list[Any] = []
     done = False
     async for event in EventSource(r).aiter_sse():
-        names.add(event.event or "message")
+        names.add(_printable(event.event or "message"))
         done = event.data.strip() == "[DONE]"
         if not done:
             frames.append(_body(event.data.encode()))
