@@ -6,7 +6,7 @@ import base64
 import copy
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from .._config import redact
@@ -351,3 +351,19 @@ def looks_like_html(head: bytes) -> bool:
     """Whether a body starting with ``head`` is an HTML page: a proxy's, CDN's or sign-in page sent with a 2xx in
     place of the answer (or the media), which must become an error, never the paid result."""
     return head.lstrip().removeprefix(b"\xef\xbb\xbf").lstrip()[:16].lower().startswith(_HTML_STARTS)
+
+
+def text_items(items: list[Any] | tuple[Any, ...], name: Callable[[int], str], *, made_from: str, empty: str,
+               plural: str) -> list[str]:
+    """Each item a non-empty string (the texts to embed, the documents to rerank), or one ``InputError`` naming the
+    first that is not: what it is, and how to send it. ``plural`` names the list in the fix ("texts")."""
+    for i, item in enumerate(items):
+        if not isinstance(item, str):
+            raise InputError(f"{name(i)} is a {type(item).__name__} ({item!r:.40}), not a string.",
+                             hint=f"{made_from}: pass str(value) if you meant its text.")
+        if not item.strip():
+            letter = plural[0]
+            raise InputError(f"{name(i)} is empty; {empty}.",
+                             hint=f"Leave empty {plural} out (e.g. [{letter} for {letter} in {plural} if "
+                                  f"{letter}.strip()]).")
+    return list(items)

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
-from ._common import check_number, finish_body, refuse_error_envelope, unsupported, usage_from
+from ._common import check_number, finish_body, refuse_error_envelope, text_items, unsupported, usage_from
 from ._types import EmbeddingReply, HttpCall
 
 __all__ = ["build", "parse", "sent_count", "texts_of"]
@@ -40,15 +40,9 @@ def texts_of(texts: Any) -> list[str]:
                          hint="e.g. s.embed('a text') or s.embed(['first text', 'second text']).")
     if not items:
         raise InputError("There is nothing to embed: the list of texts is empty.", hint="Pass at least one text.")
-    for i, item in enumerate(items):
-        where = "The text" if isinstance(texts, str) else f"Text {i}"
-        if not isinstance(item, str):
-            raise InputError(f"{where} is a {type(item).__name__} ({item!r:.40}), not a string.",
-                             hint="Embeddings are made from text: pass str(value) if you meant its text.")
-        if not item.strip():
-            raise InputError(f"{where} is empty; the service refuses an empty text.",
-                             hint="Leave empty texts out (e.g. [t for t in texts if t.strip()]).")
-    return items
+    one = isinstance(texts, str)
+    return text_items(items, lambda i: "The text" if one else f"Text {i}", made_from="Embeddings are made from text",
+                      empty="the service refuses an empty text", plural="texts")
 
 
 def build(model: ModelInfo, texts: str | list[str] | tuple[str, ...], *, dimensions: int | None = None,

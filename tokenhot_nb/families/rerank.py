@@ -17,7 +17,7 @@ from typing import Any
 
 from ..catalog import ModelInfo
 from ..errors import APIError, InputError, UnsupportedOptionError
-from ._common import finish_body, refuse_error_envelope, usage_from
+from ._common import finish_body, refuse_error_envelope, text_items, usage_from
 from ._types import HttpCall, RerankReply
 
 __all__ = ["build", "documents_of", "parse", "query_of", "top_n_of"]
@@ -45,14 +45,8 @@ def documents_of(documents: Any) -> list[str]:
     if not documents:
         raise InputError("There is nothing to rerank: the list of documents is empty.",
                          hint="Pass at least one document.")
-    for i, item in enumerate(documents):
-        if not isinstance(item, str):
-            raise InputError(f"Document {i} is a {type(item).__name__} ({item!r:.40}), not a string.",
-                             hint="Rerank scores text: pass str(value) if you meant its text.")
-        if not item.strip():
-            raise InputError(f"Document {i} is empty; an empty document has nothing to score.",
-                             hint="Leave empty documents out (e.g. [d for d in documents if d.strip()]).")
-    return list(documents)
+    return text_items(documents, lambda i: f"Document {i}", made_from="Rerank scores text",
+                      empty="an empty document has nothing to score", plural="documents")
 
 
 def top_n_of(top_n: Any, count: int) -> int | None:
