@@ -127,11 +127,28 @@ def _refusal(value: Any, spec: Spec, path: str) -> str | None:
             if said is not None:
                 return said
     elif isinstance(spec, list) and len(spec) > 1:
+        plain = _string_fields(spec[1])
         for i, item in enumerate(value):
+            # (a plain turn, {"role": "user", "content": "…"}, fits at a glance: a long thread is mostly those)
+            if plain and type(item) is dict and item.keys() <= plain and all(type(v) is str for v in item.values()):
+                continue
             said = _refusal(item, spec[1], f"{path}[{i}]")
             if said is not None:
                 return said
     return None
+
+
+_PLAIN: dict[int, frozenset[str]] = {}
+
+
+def _string_fields(spec: Spec) -> frozenset[str]:
+    """The fields of an object ``spec`` that take a string (so an item holding only strings in them fits)."""
+    if not isinstance(spec, dict):
+        return frozenset()
+    known = _PLAIN.get(id(spec))
+    if known is None:
+        known = _PLAIN[id(spec)] = frozenset(k for k, want in spec.items() if _fits("", want))
+    return known
 
 
 _PART = {"type": "string", "text": "string"}
