@@ -124,16 +124,16 @@ def _write_locked(db: Path) -> bool:
 
 def test_the_budget_check_counts_the_period_before_it_takes_the_write_lock(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    """Another kernel's commit makes a session's tally stale: the whole period is counted again (~200 ms at 100k
-    rows). That count runs in a read before the check's write transaction, which then reads only what changed, so
-    no kernel's writes wait on it."""
+    """A change to a finished row's cost by another kernel makes a session's tally stale: the whole period is
+    counted again (~200 ms at 100k rows). That count runs in a read before the check's write transaction, which
+    then reads only what changed, so no kernel's writes wait on it."""
     from tokenhot_nb import Session
     from tokenhot_nb.history import _spending
 
     s = Session(store=tmp_path / "st", mode="offline", budget=5)
-    s.image("one", model="gpt-image-2")
+    first = s.image("one", model="gpt-image-2")
     other = Store(tmp_path / "st")
-    other.set_meta("another-kernel", "wrote")  # its commit: this session's tally is stale now
+    other.update(first.entry.id, usage={"cost": {"usd": 0.5, "simulated": True}})  # this session's tally is stale now
     db = tmp_path / "st" / "history.sqlite"
     seen: list[tuple[bool, bool]] = []
     count = _spending.Spending._count
@@ -141,7 +141,8 @@ def test_the_budget_check_counts_the_period_before_it_takes_the_write_lock(tmp_p
     def spy(self: _spending.Spending, conn: sqlite3.Connection, since: float, sim: int) -> float:
         mine = getattr(self._local, "tallies", None)
         old = mine[1].get((since, sim)) if mine is not None and mine[0] is conn else None
-        full = old is None or old.version != int(conn.execute("PRAGMA data_version").fetchone()[0])
+        changes = conn.execute("SELECT CAST(value AS INTEGER) FROM meta WHERE key='final_changes'").fetchone()[0]
+        full = old is None or old.changes != changes
         seen.append((full, _write_locked(db)))
         return count(self, conn, since, sim)
 
@@ -151,3 +152,96 @@ def test_the_budget_check_counts_the_period_before_it_takes_the_write_lock(tmp_p
     assert (True, True) not in seen
     other.close()
     s.close()
+
+
+def _paid(store: Store, started: float, usd: float) -> int:
+    e = _entry(started, "ok")
+    e.usage = {"cost": {"usd": usd, "simulated": False}}
+    return store.insert(e)
+
+
+def _sums(store: Store, since: float) -> list[str]:
+    """The statements of one spending check on ``store`` that summed rows, with the check's answer first."""
+    seen: list[str] = []
+    conn = store.connection()
+    conn.set_trace_callback(seen.append)
+    try:
+        return [repr(store.spent_usd(since, simulated=False)), *(s for s in seen if "SUM(" in s)]
+    finally:
+        conn.set_trace_callback(None)
+
+
+def test_another_kernels_calls_do_not_make_a_session_count_its_period_again(tmp_path: Path) -> None:
+    """Another kernel on the same store adds rows and finishes its own calls: this session's tally of its period's
+    finished rows still stands, so its next check reads those new rows only (schema 6: the store counts changes
+    to finished rows; before, any other commit meant summing the whole period again)."""
+    root = tmp_path / "store"
+    mine, other = Store(root), Store(root)
+    try:
+        for i in range(40):
+            _paid(mine, float(i), 0.01)
+        assert mine.spent_usd(0, simulated=False) == pytest.approx(0.40)
+        running = other.insert(_entry(50.0))  # another kernel's call in flight, then ended; and one more
+        other.update(running, status="ok", usage={"cost": {"usd": 0.25, "simulated": False}})
+        _paid(other, 51.0, 0.125)
+        other.set_meta("another-kernel", "wrote")
+        total, *sums = _sums(mine, 0)
+        assert float(total) == pytest.approx(0.775) == _plain(mine, 0, False)
+        assert sums and not any("id > 0 AND" in s for s in sums), sums  # not the 40 rows again
+        assert all("id > 40 AND id <= 42" in s for s in sums), sums
+    finally:
+        mine.close()
+        other.close()
+
+
+def test_a_finished_row_changed_or_deleted_elsewhere_is_counted_again(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    mine, other = Store(root), Store(root)
+    try:
+        ids = [_paid(mine, float(i), 0.01) for i in range(10)]
+        assert mine.spent_usd(0, simulated=False) == pytest.approx(0.10)
+        other.update(ids[3], usage={"cost": {"usd": 1.0, "simulated": False}})  # its cost corrected elsewhere
+        total, *sums = _sums(mine, 0)
+        assert float(total) == pytest.approx(1.09) and any("id > 0 AND" in s for s in sums), sums
+        other.delete([ids[0]])
+        assert mine.spent_usd(0, simulated=False) == pytest.approx(1.08) == _plain(mine, 0, False)
+        other.update(ids[5], started=-1.0)  # moved out of the period that began at 0
+        assert mine.spent_usd(0, simulated=False) == pytest.approx(1.07) == _plain(mine, 0, False)
+        other.update(ids[6], text="a note")  # not what it cost: the count stands
+        before = mine.connection().execute("SELECT value FROM meta WHERE key='final_changes'").fetchone()[0]
+        total, *sums = _sums(mine, 0)
+        assert float(total) == pytest.approx(1.07) and not any("id > 0 AND" in s for s in sums), sums
+        assert before == "3"
+    finally:
+        mine.close()
+        other.close()
+
+
+def test_a_schema_5_store_gains_the_count_and_is_read_as_it_is_when_read_only(tmp_path: Path) -> None:
+    from tokenhot_nb.history import _schema
+
+    root = tmp_path / "store"
+    with Store(root) as store:
+        ids = [_paid(store, float(i), 0.01) for i in range(5)]
+    with sqlite3.connect(root / "history.sqlite") as c:  # as schema 5 left it: no count, no triggers
+        for name in ("entries_final_au", "entries_final_ad"):
+            c.execute(f"DROP TRIGGER {name}")
+        c.execute("DELETE FROM meta WHERE key=?", (_schema.FINAL_CHANGES,))
+        c.execute("PRAGMA user_version=5")
+    c.close()
+    ro, writer = Store(root, read_only=True), sqlite3.connect(root / "history.sqlite", isolation_level=None)
+    try:
+        assert ro.spent_usd(0, simulated=False) == pytest.approx(0.05)
+        writer.execute("UPDATE entries SET usage=? WHERE id=?", ('{"cost": {"usd": 0.5, "simulated": false}}', ids[1]))
+        assert ro.spent_usd(0, simulated=False) == pytest.approx(0.54)  # no count: any other commit, a recount
+        assert ro.connection().execute("PRAGMA user_version").fetchone()[0] == 5
+    finally:
+        ro.close()
+        writer.close()
+    with Store(root) as store:  # opened for writing: migrated
+        conn = store.connection()
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 6
+        assert conn.execute("SELECT value FROM meta WHERE key='final_changes'").fetchone()[0] == "0"
+        store.delete([ids[0]])
+        assert conn.execute("SELECT value FROM meta WHERE key='final_changes'").fetchone()[0] == "1"
+        assert store.spent_usd(0, simulated=False) == pytest.approx(0.53) == _plain(store, 0, False)

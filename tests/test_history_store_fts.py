@@ -170,7 +170,7 @@ def test_a_schema_2_store_moves_its_running_rows_out_of_the_index(tmp_path: Path
     _as_schema(tmp_path, 2, V2_TRIGGERS)
 
     store = Store(tmp_path)
-    assert store.connection().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert store.connection().execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert _indexed(store, "lighthouse") == [ok]  # the running row left the index
     running = ok + 1
     store.update(running, status="interrupted")  # and joins it when it ends

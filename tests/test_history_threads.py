@@ -181,7 +181,7 @@ def test_a_schema_1_store_is_migrated_and_its_threads_continue(tmp_path: Path) -
     rec = Recorder()
     s = make_session(root, rec)
     conn = s.store.connection()
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
     assert [r[0] for r in conn.execute("SELECT parent FROM entries ORDER BY id")] == [None, ids[0], ids[1]]
     old = s.history.get(ids[-1])
     assert old.request == old_request and old.wire_request() == old_request  # old rows stay exact

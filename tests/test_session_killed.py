@@ -249,7 +249,7 @@ def test_a_schema_4_store_is_upgraded_and_its_rows_without_a_start_time_are_look
     with contextlib.closing(Store(root, read_only=True)) as ro:
         assert [e.status for e in History(ro)] == ["ok", "running", "running"]
     with contextlib.closing(Store(root)) as store:
-        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == 5
+        assert store.connection().execute("PRAGMA user_version").fetchone()[0] == 6
         assert [store.get(i).status for i in (done, *rows)] == ["ok", "interrupted", "running"]
         new = store.insert(HistoryEntry(kind="chat", model="m"))
         assert store.connection().execute("SELECT pid_start FROM entries WHERE id=?", (new,)).fetchone()[0] \

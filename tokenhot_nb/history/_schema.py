@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from ._entry import ENTRY_FIELDS
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 PENDING_TABLE = "CREATE TABLE IF NOT EXISTS fts_pending (id INTEGER PRIMARY KEY)"
 TABLES = [
@@ -81,6 +81,24 @@ FTS_TRIGGERS = [
         INSERT OR IGNORE INTO fts_pending(id) SELECT new.id WHERE new.status != 'running';
         DELETE FROM fts_pending WHERE id = new.id AND new.status = 'running';
     END""",
+]
+
+#: Every change to what a finished row costs (its ``usage``, ``status`` or ``started``; or its deletion) counts one
+#: in ``meta('final_changes')``, by whichever process made it, in the same transaction. A budget's tally of the
+#: period's finished rows stays good while that count is unchanged (rows added since, and rows still running, are
+#: read apart), so a commit by another kernel no longer costs a recount of the whole period. Schema 6.
+FINAL_CHANGES = "final_changes"
+COST_TRIGGERS = [
+    """CREATE TRIGGER IF NOT EXISTS entries_final_au AFTER UPDATE OF usage, status, started ON entries
+        WHEN old.status NOT IN ('running', 'pending') AND (new.usage IS NOT old.usage OR new.status IS NOT old.status
+            OR new.started IS NOT old.started) BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'final_changes';
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS entries_final_ad AFTER DELETE ON entries
+        WHEN old.status NOT IN ('running', 'pending') BEGIN
+        UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'final_changes';
+    END""",
+    "INSERT OR IGNORE INTO meta(key, value) VALUES ('final_changes', '0')",
 ]
 
 #: How many ended rows wait for the full-text index before they are indexed together.
@@ -155,6 +173,7 @@ MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
     2: [_index_finished_rows_only],
     3: [_index_in_batches],
     4: [_name_processes_by_start],
+    5: list(COST_TRIGGERS),
 }
 
 #: Older layouts a read-only store can still be read in as they are, and the columns they lack (what changed
@@ -162,6 +181,7 @@ MIGRATIONS: dict[int, list[str | Callable[[sqlite3.Connection], None]]] = {
 READABLE_AS_IS: dict[int, dict[str, tuple[str, ...]]] = {
     3: {"artifacts": ("data",), "entries": ("pid_start",)},
     4: {"entries": ("pid_start",)},
+    5: {},  # (no count of changes to finished rows: a budget's tally is then taken again after any other commit)
 }
 
 #: Columns the code reads and writes, per table: a store missing one (another program's file, a hand-edited or

@@ -60,6 +60,7 @@ class _Tally:
     upto: int  #: the highest id counted
     final: float  #: cost of the rows up to ``upto`` that had ended
     open: tuple[int, ...]  #: rows up to ``upto`` still running or pending: counted afresh each time
+    changes: int | None = None  #: the store's count of changes to finished rows when taken (None: not kept)
 
 
 class Spending:
@@ -115,10 +116,13 @@ class Spending:
             mine = self._local.tallies = (conn, {})
         tallies = mine[1]
         version = int(conn.execute("PRAGMA data_version").fetchone()[0])
+        row = conn.execute("SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'final_changes'").fetchone()
+        changes = int(row[0]) if row is not None else None
         old = tallies.get((since, sim))
         rewrites = self.rewrites  # (read first: a change logged while this counts makes the next count look)
-        if old is None or old.version != version or self._stale(old):
-            old = _Tally(version, rewrites, 0, 0.0, ())
+        if old is None or (old.changes != changes if changes is not None else
+                           (old.version != version or self._stale(old))):
+            old = _Tally(version, rewrites, 0, 0.0, (), changes)
         top = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM entries").fetchone()[0])
         final = old.final
         check = list(old.open)
@@ -140,5 +144,5 @@ class Spending:
                     live += float(usd) if matches else 0.0
                 elif matches:
                     final += float(usd)
-        tallies[(since, sim)] = _Tally(version, rewrites, top, final, tuple(still))
+        tallies[(since, sim)] = _Tally(version, rewrites, top, final, tuple(still), changes)
         return final + live

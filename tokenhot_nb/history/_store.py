@@ -59,8 +59,8 @@ from ._entry import (
     jsonable,
 )
 from ._replay import differences, replay_key, similarity
+from ._schema import COST_TRIGGERS, FTS_TRIGGERS, INDEX_PENDING, MIGRATIONS, READABLE_AS_IS, REQUIRED, TABLES
 from ._schema import FTS_BATCH as FTS_BATCH
-from ._schema import FTS_TRIGGERS, INDEX_PENDING, MIGRATIONS, READABLE_AS_IS, REQUIRED, TABLES
 from ._schema import SCHEMA_VERSION as SCHEMA_VERSION
 from ._spending import Spending, Unknown
 from ._spending import unknown as _unknown_costs
@@ -433,7 +433,7 @@ class Store(ArtifactFiles):
         def create(c: sqlite3.Connection) -> None:
             v = c.execute("PRAGMA user_version").fetchone()[0]
             if v == 0:
-                for stmt in TABLES:
+                for stmt in (*TABLES, *COST_TRIGGERS):
                     c.execute(stmt)
                 fts = "none"
                 for tokenizer in self.fts_tokenizers:
