@@ -829,6 +829,22 @@ def test_sweep_removes_others_files_only_once_older_than_max_age(tmp_path: Path,
     assert _dl.sweep_partial(tmp_path) == 1 and at_max_age.exists() and not past_it.exists()
 
 
+def test_sweep_leaves_a_file_of_another_container_with_the_same_host_name(tmp_path: Path) -> None:
+    """A download in flight in another container (same host name, its own process ids) is not this host's: the
+    sweep does not look its writer's id up here, and leaves it until it is older than ``max_age``."""
+    import hashlib
+
+    from tokenhot_nb import _host
+
+    elsewhere = hashlib.sha256(f"{_host.NAME} pid:[1]".encode()).hexdigest()[:8]
+    assert _dl._HOST_TAG == hashlib.sha256(_host.ID.encode()).hexdigest()[:8] != elsewhere
+    theirs = tmp_path / f"{_dl.PART_PREFIX}{_dead_pid()}-{elsewhere}-a.part"
+    mine = tmp_path / f"{_dl.PART_PREFIX}{_dead_pid()}-{_dl._HOST_TAG}-b.part"
+    for path in (theirs, mine):
+        path.write_bytes(b"x")
+    assert _dl.sweep_partial(tmp_path) == 1 and theirs.exists() and not mine.exists()
+
+
 def test_sweep_goes_on_past_a_name_it_cannot_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     unreadable = tmp_path / f"{_dl.PART_PREFIX}-x-y.part"  # no pid: int("") fails
     dead = tmp_path / f"{_dl.PART_PREFIX}{_dead_pid()}-{_dl._HOST_TAG}-z.part"

@@ -314,3 +314,27 @@ def test_reading_one_running_row_notices_that_its_process_is_gone(tmp_path: Path
         assert s.store.get(ids[1]).status == "interrupted"
         mine = s.store.insert(HistoryEntry(kind="chat", model="m", text="in flight"))
         assert s.history.get(mine).status == "running"  # this process's own call in flight is left alone
+
+
+def test_a_call_of_another_container_with_the_same_host_name_is_left_running(tmp_path: Path) -> None:
+    """Two containers sharing one host name and one mounted store each have their own process ids: a row the
+    other container wrote (same name, another process-id namespace) is never taken for a dead call of this host,
+    whatever this host's process table says of its id. Rows of this namespace, and rows written before the
+    namespace was kept (the host name alone), are looked for as before."""
+    from tokenhot_nb import _host
+
+    assert _host.ID.startswith(_host.NAME)
+    root = tmp_path / "store"
+    with contextlib.closing(Store(root)) as store:
+        ids = {who: store.insert(HistoryEntry(kind="chat", model="m", text=who))
+               for who in ("elsewhere", "here", "before")}
+        hosts = {"elsewhere": f"{_host.NAME} pid:[1]", "here": _host.ID, "before": _host.NAME}
+        with contextlib.closing(sqlite3.connect(root / "history.sqlite")) as c, c:
+            for who, i in ids.items():
+                c.execute("UPDATE entries SET pid=?, pid_start=?, host=? WHERE id=?",
+                          (_dead_pid(), 12345, hosts[who], i))
+        store.recover()
+        assert {who: store.get(i).status for who, i in ids.items()} == {
+            "elsewhere": "running", "here": "interrupted", "before": "interrupted"}
+        new = store.insert(HistoryEntry(kind="chat", model="m"))
+        assert store.connection().execute("SELECT host FROM entries WHERE id=?", (new,)).fetchone()[0] == _host.ID

@@ -11,7 +11,6 @@ import base64
 import binascii
 import hashlib
 import os
-import socket
 import tempfile
 import time
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import unquote_to_bytes, urlsplit
 
+from .. import _host
 from ..errors import DownloadError
 from ..families._common import looks_like_html
 from ._body import human_size
@@ -26,7 +26,7 @@ from ._body import human_size
 CHUNK_SIZE = 256 * 1024
 #: Download temp files: ``.download-<pid>-<host tag>-<random>.part`` (see :func:`sweep_partial`).
 PART_PREFIX = ".download-"
-_HOST_TAG = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+_HOST_TAG = hashlib.sha256(_host.ID.encode()).hexdigest()[:8]  #: this host and its process-id namespace
 ALLOWED_SCHEMES = ("http", "https", "data")
 EXPIRED_STATUSES = frozenset({403, 404, 410})
 

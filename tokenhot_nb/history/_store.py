@@ -25,7 +25,6 @@ import json
 import operator
 import os
 import re
-import socket
 import sqlite3
 import threading
 import time
@@ -34,6 +33,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .. import _host
 from .._config import Secret
 from ..errors import StoreError
 from ._artifacts import TEMP_PREFIX as TEMP_PREFIX
@@ -68,7 +68,7 @@ from ._spending import unknown as _unknown_costs
 DB_NAME = "history.sqlite"
 
 _T = TypeVar("_T")
-_HOST = socket.gethostname()
+_HOST = _host.ID  #: this host and its process-id namespace (see :mod:`.._host`)
 #: This process's id, kept current across ``os.fork`` (asking the kernel on every write costs a system call).
 _pid = os.getpid()
 
@@ -177,9 +177,10 @@ def _gone(pid: int, started: int | None) -> bool:
     return not _pid_alive(pid)
 
 
-#: The running rows of this host's other processes (this process's own calls are in flight: left out here).
-_OTHERS_RUNNING = ("SELECT id, pid, pid_start FROM entries WHERE status='running' AND host=? AND pid IS NOT NULL "
-                   "AND NOT (pid=? AND pid_start IS ?)")
+#: The running rows of this host's other processes (this process's own calls are in flight: left out here). A
+#: row written before hosts were named with their process-id namespace names the host alone: looked for as before.
+_OTHERS_RUNNING = ("SELECT id, pid, pid_start FROM entries WHERE status='running' AND host IN (?, ?) "
+                   "AND pid IS NOT NULL AND NOT (pid=? AND pid_start IS ?)")
 
 
 def _interrupted(entry_id: int, response: str | None) -> str:
@@ -634,9 +635,9 @@ class Store(ArtifactFiles):
         """Mark the rows of gone processes ``interrupted`` (only row ``entry_id`` when given); how many."""
         try:
             if entry_id is None:
-                rows = conn.execute(_OTHERS_RUNNING, (_HOST, _pid, _started)).fetchall()
+                rows = conn.execute(_OTHERS_RUNNING, (_HOST, _host.NAME, _pid, _started)).fetchall()
             else:
-                rows = conn.execute(_OTHERS_RUNNING + " AND id=?", (_HOST, _pid, _started, entry_id)).fetchall()
+                rows = conn.execute(_OTHERS_RUNNING + " AND id=?", (_HOST, _host.NAME, _pid, _started, entry_id)).fetchall()
         except sqlite3.DatabaseError as e:
             if _is_store_fault(e):
                 raise self.problem(e, writing=False) from e
