@@ -246,6 +246,22 @@ def test_stream_is_throttled(ip: Any, fake: FakeSession, monkeypatch: pytest.Mon
     assert ip.user_ns["_"].kind == "chat"
 
 
+def test_a_slow_redraw_makes_the_stream_redraw_less_often() -> None:
+    """A redraw that takes a while (a long answer's Markdown, a loaded machine) spaces the next ones to three
+    times its cost, so redrawing never takes more than about a third of the stream's time."""
+    def redraws(cost: float) -> int:
+        clock = iter(range(1, 10_000))
+        spent = iter(x * cost for x in range(10_000))
+        view = StreamView(model="m", clock=lambda: next(clock) / 64, timer=lambda: next(spent), interval=4 / 64)
+        view._handle = SimpleNamespace(update=lambda *a, **k: None)
+        for _ in range(1024):  # 16 s of stream, a piece every 1/64 s (times exact in binary)
+            view.on_delta(SimpleNamespace(text="w ", reasoning=""), None)
+        return view.updates
+
+    assert redraws(0.0) == redraws(1 / 64) == 1024 // 4  # at most one redraw per interval
+    assert redraws(8 / 64) == pytest.approx(1024 / 24, abs=1)  # every 3 × the 1/8 s a redraw takes
+
+
 def test_stream_view_reasoning_collapsed() -> None:
     clock = iter(range(1, 100))
     view = StreamView(model="m", clock=lambda: float(next(clock)), interval=0.5)
