@@ -55,10 +55,15 @@ def test_a_model_of_another_kind_names_the_magic_that_takes_it(ip: Any, offline:
     assert "Use %%th_image with it" in text and "%th_models --kind chat" in text
 
 
-@pytest.mark.parametrize(("model", "method"), [("jina-embeddings-v4", "embed"), ("jina-reranker-m0", "rerank")])
-def test_a_model_no_magic_takes_names_its_python_method(ip: Any, offline: Any, model: str, method: str) -> None:
+@pytest.mark.parametrize(("model", "magic"), [("jina-embeddings-v4", "%%th_embed"),
+                                             ("jina-reranker-m0", "%%th_rerank QUERY")])
+def test_an_embed_or_rerank_model_names_its_magic(ip: Any, offline: Any, model: str, magic: str) -> None:
+    """Embeddings and rerank have magics now: the fix names them, not the Python method."""
     text = shown(ip, f"%%th_chat -m {model}\nhello")
-    assert f"call tokenhot_nb.session().{method}(…)" in text and "%th_models --kind chat" in text
+    assert f"Use {magic} with it" in text and "%th_models --kind chat" in text and "session()" not in text
+    other = "%%th_embed -m gpt-5.2\nhello" if "rerank" in magic else "%%th_rerank q -m gpt-5.2\nx"
+    text = shown(ip, other)  # and the other way round: a chat model in %%th_embed / %%th_rerank
+    assert f"so {other.split()[0]} cannot use it" in text and "Use %%th_chat with it" in text
 
 
 def test_words_on_a_magics_line_say_where_they_go(ip: Any, offline: Any) -> None:

@@ -194,7 +194,8 @@ def test_repeatable_options_and_flags_may_repeat(ip: Any, fake: FakeSession) -> 
     assert [c[0] for c in fake.calls] == ["edit", "chat"]
 
 
-@pytest.mark.parametrize("magic", ["%%th_image", "%%th_chat", "%%th_video", "%%th_audio", "%th_transcribe",
+@pytest.mark.parametrize("magic", ["%%th_image", "%%th_chat", "%%th_video", "%%th_audio", "%%th_embed",
+                                   "%%th_rerank", "%th_transcribe",
                                    "%th_translate", "%th_models", "%th_history", "%th_config", "%th_panel",
                                    "%th_video"])
 def test_help_everywhere(ip: Any, fake: FakeSession, magic: str) -> None:
@@ -393,7 +394,8 @@ def test_help_examples_name_real_models() -> None:
                 named.append((magic, value))
                 catalog.model(value, kind=kind)  # raises UnknownModelError for a model we do not have
     magics_with_models = {m for m, _ in named}
-    assert {"th_image", "th_chat", "th_video", "th_audio", "th_config"} <= magics_with_models, named
+    assert {"th_image", "th_chat", "th_video", "th_audio", "th_embed", "th_rerank", "th_config"} \
+        <= magics_with_models, named
 
 
 def test_video_view_elapsed_keeps_moving_between_polls() -> None:

@@ -1,5 +1,5 @@
-"""IPython magics: ``%%th_image``, ``%%th_chat``, ``%%th_video``, ``%%th_audio``, ``%th_transcribe``,
-``%th_translate``, ``%th_models``, ``%th_history``, ``%th_config``, ``%th_balance``, ``%th_panel``.
+"""IPython magics: ``%%th_image``, ``%%th_chat``, ``%%th_video``, ``%%th_audio``, ``%%th_embed``, ``%%th_rerank``,
+``%th_transcribe``, ``%th_translate``, ``%th_models``, ``%th_history``, ``%th_config``, ``%th_balance``, ``%th_panel``.
 
 A thin skin over the default :class:`~tokenhot_nb.Session` (``tokenhot_nb.session()``): options in, result objects
 out.

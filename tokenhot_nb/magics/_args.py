@@ -47,6 +47,8 @@ _STRAY_WORDS = {
                   "spaces, e.g. --image 'first frame.png'",
     "%%th_audio": "the text to speak goes in the cell, below the %%th_audio line; quote an option's value that "
                   "holds spaces, e.g. --voice 'Puck'",
+    "%%th_embed": "the texts go in the cell, one a line, below the %%th_embed line (--whole: the cell is one text); "
+                  "quote an option's value that holds spaces",
     "%th_transcribe": "quote a SOURCE that holds spaces, e.g. %th_transcribe 'my talk.mp3'",
     "%th_translate": "quote a SOURCE that holds spaces, e.g. %th_translate 'my talk.mp3'",
     "%th_models": "quote a FILTER that holds spaces, e.g. %th_models 'seedance 2'",
@@ -300,6 +302,29 @@ def _audio() -> MagicParser:
     return p
 
 
+def _embed() -> MagicParser:
+    p = MagicParser("%%th_embed", "Texts to vectors: each non-empty line of the cell is one text (--whole: the whole "
+                    "cell is one); {name} interpolates.",
+                    "examples:\n  %%th_embed -m jina-embeddings-v4 --dimensions 256 -o vecs\n"
+                    "  %%th_embed --whole -o doc")
+    _common(p)
+    p.add_argument("--dimensions", type=int, metavar="N", help="shorter vectors, where the model can make them")
+    p.add_argument("--whole", action="store_true", help="embed the whole cell as one text, not one text a line")
+    return p
+
+
+def _rerank() -> MagicParser:
+    p = MagicParser("%%th_rerank", "Rank the cell's documents (one a non-empty line; {name} interpolates) by "
+                    "relevance to QUERY, the words on the magic line (quote it, or not).",
+                    "examples:\n  %%th_rerank 'what do cats eat?' --top 3 -o ranked\n"
+                    "  %%th_rerank -m jina-reranker-m0 cheap flights to Rome",
+                    intermixed=True)
+    p.add_argument("words", nargs="*", metavar="QUERY", help="the query the documents are ranked against")
+    _common(p)
+    p.add_argument("--top", type=count, metavar="N", help="only the N best documents")
+    return p
+
+
 def _transcript(name: str, what: str) -> MagicParser:
     p = MagicParser(f"%{name}", f"{what} SOURCE: a file, URL, variable or earlier audio result.",
                     f"example:\n  %{name} meeting.mp3 --format srt -o subs")
@@ -380,6 +405,8 @@ _BUILDERS: dict[str, Callable[[], MagicParser]] = {
     "th_chat": _chat,
     "th_video": _video,
     "th_audio": _audio,
+    "th_embed": _embed,
+    "th_rerank": _rerank,
     "th_transcribe": lambda: _transcript("th_transcribe", "Transcribe speech in"),
     "th_translate": lambda: _transcript("th_translate", "Translate to English the speech in"),
     "th_models": _models,

@@ -43,13 +43,15 @@ def parts(err: BaseException, magic: str | None = None, model_kind: str | None =
     return (title, *MagicPhrasing(magic).say(err, message, fix, model_kind))
 
 
-#: The magic that does each kind of call (``embed`` and ``rerank`` have none).
+#: The magic that does each kind of call.
 KIND_MAGIC = {"image": "%%th_image", "edit": "%%th_image --edit SOURCE", "video": "%%th_video",
               "audio": "%%th_audio", "speak": "%%th_audio", "chat": "%%th_chat", "transcribe": "%th_transcribe",
-              "translate": "%th_translate"}
+              "translate": "%th_translate", "embed": "%%th_embed", "rerank": "%%th_rerank QUERY"}
+#: The Session methods the magics make (``image()`` in a message, ``embed(…)`` in a fix: the magic's call).
+_KINDS = "image|edit|chat|video|speak|transcribe|translate|embed|rerank"
 #: The kind of call each magic makes, and the method name Python messages use for it.
 MAGIC_KIND = {"th_image": "image", "th_chat": "chat", "th_video": "video", "th_audio": "audio",
-              "th_transcribe": "audio", "th_translate": "audio"}
+              "th_transcribe": "audio", "th_translate": "audio", "th_embed": "embed", "th_rerank": "rerank"}
 #: A Python fix → the magic's, where no option is involved (a batch is a list of prompts in Python).
 _PHRASES = (
     (re.compile(r"pass a list of prompts / call several times"), "run the cell again"),
@@ -70,7 +72,7 @@ _EXTRA_FIELD = re.compile(r"extra=\{'(\w+)': …\}")
 #: magic's options; a value that is a Python literal is shown as ``…``: the magic takes a name or text there).
 _ARGUMENT = re.compile(r"(?<![\w.(-])(?P<name>[a-z_]+)=(?P<value>'[^']*'|\[[^\]]*\]|\{[^}]*\}|[\w.:-]+|…)?")
 #: A bare Python call in a fix (``transcribe(…, language=…)``): the magic that makes it, with its options.
-_CALL = re.compile(r"(?<![\w.%])(?P<name>image|edit|chat|video|speak|transcribe|translate)\((?P<args>(?:[^()]|\([^()]*\))*)\)")
+_CALL = re.compile(rf"(?<![\w.%])(?P<name>{_KINDS})\((?P<args>(?:[^()]|\([^()]*\))*)\)")
 
 
 class MagicPhrasing:
@@ -118,13 +120,11 @@ class MagicPhrasing:
         if not isinstance(err, UnsupportedOptionError) or not kind or model_kind in (None, kind):
             return message, self.fix(fix)
         # `%%th_image -m gpt-5.2`: the model makes another kind of call (the first check made), by another magic
-        message = re.sub(r"\b(image|edit|chat|video|speak|transcribe|translate)\(\)", self.prog, message)
+        message = re.sub(rf"\b({_KINDS})\(\)", self.prog, message)
         if model_kind in KIND_MAGIC:
             return message, (f"Use {KIND_MAGIC[model_kind]} with it, or pick {with_article(kind)} model: "
                              f"%th_models --kind {kind}.")
-        what, method = ("Rerank", "rerank") if model_kind == "rerank" else ("Embedding", "embed")
-        return message, (f"{what} models have no magic: call tokenhot_nb.session().{method}(…), or pick "
-                         f"{with_article(kind)} model: %th_models --kind {kind}.")
+        return message, self.fix(fix)
 
     def fix(self, fix: str) -> str:
         from .._session.checks import BODY_FIELDS

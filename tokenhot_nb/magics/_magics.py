@@ -30,6 +30,11 @@ CODE_NOTE = "⬇ {note}"
 WORKING_IMAGE = "Generating {n} with {model}"
 WORKING_EDIT = "Editing {count} image(s) with {model}"
 WORKING_AUDIO = "Speaking with {model}"
+WORKING_EMBED = "Embedding {n} with {model}"
+WORKING_RERANK = "Ranking {n} with {model}"
+NEED_QUERY = ("the QUERY is missing: write it on the magic line (%%th_rerank 'what do cats eat?') and the "
+              "documents below it, one a line")
+TOP_OVER = "--top {top} asks for more documents than the cell's {n}; give 1 to {n}, or leave --top out for all."
 DEFAULT_LABEL = "the default model"
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,8 +79,9 @@ def _friendly(fn: F) -> F:
 
 @magics_class
 class TokenhotMagics(Magics):
-    """``%%th_image``, ``%%th_chat``, ``%%th_video``, ``%%th_audio``, ``%th_transcribe``, ``%th_translate``,
-    ``%th_models``, ``%th_history``, ``%th_config``, ``%th_panel``. Add ``--help`` to any of them."""
+    """``%%th_image``, ``%%th_chat``, ``%%th_video``, ``%%th_audio``, ``%%th_embed``, ``%%th_rerank``,
+    ``%th_transcribe``, ``%th_translate``, ``%th_models``, ``%th_history``, ``%th_config``, ``%th_balance``,
+    ``%th_panel``. Add ``--help`` to any of them."""
 
     _pending: Placeholder | None = None
 
@@ -195,6 +201,43 @@ class TokenhotMagics(Magics):
         self._start(WORKING_AUDIO.format(model=self._model_label(a.model, "audio", s)))
         result = s.speak(text, **_opts(model=a.model, voice=a.voice), **(a.extra or {}))
         return self._done(result, a.output)
+
+    # -- vectors: embeddings and rerank -------------------------------------------------------------
+    @cell_magic
+    @_friendly
+    def th_embed(self, line: str, cell: str | None = None) -> Any:
+        """Texts to vectors: one text a non-empty line of the cell (``--whole``: the cell is one). See --help."""
+        a = _args.parse("th_embed", line)
+        text = self._text("%%th_embed", cell, "texts to embed, one a line")
+        texts: str | list[str] = text if a.whole else _lines(text)
+        opts = _opts(model=a.model, dimensions=a.dimensions)
+        opts.update(a.extra or {})
+        s = _session()
+        if a.dry_run:
+            return self._dry_run(s, "embed", texts, **opts)
+        n = 1 if isinstance(texts, str) else len(texts)
+        self._start(WORKING_EMBED.format(n=_plural(n, "text"), model=self._model_label(a.model, "embed", s)))
+        return self._done(s.embed(texts, **opts), a.output)
+
+    @cell_magic
+    @_friendly
+    def th_rerank(self, line: str, cell: str | None = None) -> Any:
+        """Rank the cell's documents (one a non-empty line) against the QUERY on the magic line. See --help."""
+        a = _args.parse("th_rerank", line)
+        query = " ".join(a.words).strip()
+        if not query:
+            _args.parser("th_rerank").error(NEED_QUERY)
+        documents = _lines(self._text("%%th_rerank", cell, "documents to rank, one a line"))
+        if a.top is not None and a.top > len(documents):
+            _args.parser("th_rerank").error(TOP_OVER.format(top=a.top, n=len(documents)))
+        opts = _opts(model=a.model, top_n=a.top)
+        opts.update(a.extra or {})
+        s = _session()
+        if a.dry_run:
+            return self._dry_run(s, "rerank", query, documents, **opts)
+        self._start(WORKING_RERANK.format(n=_plural(len(documents), "document"),
+                                          model=self._model_label(a.model, "rerank", s)))
+        return self._done(s.rerank(query, documents, **opts), a.output)
 
     @line_magic
     @_friendly
@@ -502,6 +545,15 @@ class TokenhotMagics(Magics):
             raise MagicUsageError(f"%th_panel needs a NAME: one of {', '.join(widgets.PANELS)} "
                                   "(or tokenhot_nb.studio() for all of them as tabs).")
         return widgets.panel(a.name)
+
+
+def _lines(text: str) -> list[str]:
+    """The non-empty lines of a cell, each stripped: one text (or document) a line."""
+    return [one.strip() for one in text.splitlines() if one.strip()]
+
+
+def _plural(n: int, what: str) -> str:
+    return f"{n} {what}{'' if n == 1 else 's'}"
 
 
 def _model_kind(magic: str | None, line: str) -> str | None:
