@@ -17,6 +17,7 @@ from .checks import check_chat, check_count, check_model_name, check_option_name
 from .images import image_one, resume_entry
 from .loop import call_user, hop
 from .models import KIND_METHOD, require_key, resolve
+from .rerank import rerank_one
 from .slots import Slot, enter_slot
 from .video import video_one
 
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from ..cost import Cost
     from ..results._base import Result
     from .core import Session
+
+
+#: The kinds of call compare() runs (the prompt is a rerank's query; its documents come as ``documents=``).
+COMPARED = ("image", "chat", "speak", "video", "rerank")
 
 
 async def batch(session: Session, kind: str, inputs: list[Any], one: Callable[[Any], Awaitable[Result]],
@@ -85,6 +90,18 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
         raise
 
 
+def check_rerank(query: Any, options: dict[str, Any]) -> None:
+    """A rerank comparison's query, documents and ``top_n``, checked once before any call (every model would
+    refuse the same)."""
+    from ..families import rerank
+
+    if "documents" not in options:
+        raise InputError("Comparing rerank models needs the documents to rank.",
+                         hint="compare('what do cats eat?', models=['a', 'b'], documents=['doc one', 'doc two']).")
+    rerank.query_of(query)
+    rerank.top_n_of(options.get("top_n"), len(rerank.documents_of(options["documents"])))
+
+
 def check_model_list(models: Any) -> None:
     """compare()'s ``models``: a list (``models=5`` was a TypeError from the progress bar, before any check)."""
     if isinstance(models, (str, ModelInfo)) or not isinstance(models, Sequence):
@@ -94,7 +111,8 @@ def check_model_list(models: Any) -> None:
 
 async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None,
                   progress: bool | None, bar: Progress | None, options: dict[str, Any]) -> CompareResult:
-    """The same prompt on several models at once → :class:`CompareResult`."""
+    """The same prompt on several models at once → :class:`CompareResult` (rerank: the prompt is the query, the
+    documents come as ``documents=[…]``)."""
     check_model_list(models)
     if not models:
         raise InputError("Name at least one model to compare.", hint="compare(prompt, models=['a', 'b']).")
@@ -103,15 +121,17 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
     require_key(session)  # before the catalogue read below: a live call without a key sends nothing
     first = models[0] if isinstance(models[0], ModelInfo) else await session.catalog.resolve(models[0])
     method = kind if kind is not None else KIND_METHOD.get(first.kind, "chat")  # (kind=[] was read as not given)
-    if method not in ("image", "chat", "speak", "video"):
-        raise InputError(f"compare() runs image, chat, speak or video calls, not {method}."
-                         + did_you_mean(method, ["image", "chat", "speak", "video"], show="kind={!r}".format))
+    if method not in COMPARED:
+        raise InputError(f"compare() runs image, chat, speak, video or rerank calls, not {method}."
+                         + did_you_mean(method, list(COMPARED), show="kind={!r}".format))
     twins: dict[str, Callable[..., Any]] = {"image": session.aimage, "chat": session.achat, "speak": session.aspeak,
-                                           "video": session.avideo}
+                                           "video": session.avideo, "rerank": session.arerank}
     twin = twins[method]
     check_option_names(options, ["models", "kind", *parameters(twin)], "compare")
     if method == "chat":
         check_chat(prompt, options.get("temperature"), options.get("max_tokens"))
+    elif method == "rerank":  # the prompt is the query; the documents come as documents=[…]
+        check_rerank(prompt, options)
     else:  # every model would refuse the same prompt: say it once, before any call
         check_text(prompt, "prompt", f"s.compare('a red fox', models=[…], kind={method!r})",
                    empty_ok=method == "video")
@@ -131,6 +151,9 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
                              {k: v for k, v in options.items() if k != "voice"})
         if method == "video":
             return video_one(session, prompt, info, dict(options), wait=True)
+        if method == "rerank":
+            rest = {k: v for k, v in options.items() if k not in ("documents", "top_n")}
+            return rerank_one(session, prompt, options["documents"], info, options.get("top_n"), rest)
         return chat_one(session, prompt, info, {"stream": False, **options}, thread=None, use_thread=False)
 
     bar = bar or Progress(len(infos), "models", enabled=progress)

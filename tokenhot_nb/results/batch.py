@@ -11,6 +11,7 @@ from ..errors import clean_text
 from ._base import Result, error_html
 from .image import ImageResult
 from .media import AudioResult, VideoResult
+from .rerank import RerankResult
 from .text import ChatResult
 
 if TYPE_CHECKING:
@@ -39,6 +40,8 @@ def _cell(item: Item, label: str) -> str:
         body = item.html()
     elif isinstance(item, ChatResult):
         body = f'<div style="white-space:pre-wrap;font:13px sans-serif">{escape(item.text)}</div>'
+    elif isinstance(item, RerankResult):  # its own table (every text escaped there)
+        body = item.html()
     elif isinstance(item, Result):
         body = f"<pre>{escape(repr(item))}</pre>"
     else:
@@ -175,7 +178,7 @@ class CompareResult(Result):
         super().__init__(model=", ".join(results), session=session)
         self.prompt = prompt
         self.results = results
-        self.of = of  # the kind compared: image | chat | speak | video
+        self.of = of  # the kind compared: image | chat | speak | video | rerank
         #: each name the models were asked by (an alias, a display name) → the model id its result is under
         self.names = names or {}
 
