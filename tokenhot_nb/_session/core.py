@@ -694,7 +694,8 @@ class Session:
     # ================================================================ comparisons
     def compare(self, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None = None,
                 progress: bool | None = None, **options: Any) -> CompareResult:
-        """The same prompt on several models at once, shown side by side → :class:`CompareResult`."""
+        """The same prompt on several models at once, shown side by side → :class:`CompareResult`: image, chat,
+        speak, video or rerank models (for rerank the prompt is the query, and ``documents=[…]`` what is ranked)."""
         progress = _checks.flag(progress, "progress")
         _batch.check_model_list(models)
         bar = Progress(len(models), "models", enabled=progress)
