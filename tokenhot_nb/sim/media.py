@@ -22,6 +22,8 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from .._memory import release_freed
+
 # ----------------------------------------------------------------------------- sizes
 
 _ASPECTS = {"1:1": (1, 1), "16:9": (16, 9), "9:16": (9, 16), "4:3": (4, 3), "3:4": (3, 4),
@@ -151,8 +153,14 @@ def derive_image(source: Image.Image, prompt: str, width: int, height: int, seed
 
 
 def png_bytes(img: Image.Image) -> bytes:
+    """``img`` as PNG, and its pixels freed: each simulated image is drawn for one answer, and a 2048² one is a
+    16 MiB buffer. Freed and handed back to the system at once (:func:`release_freed`), 500 offline images leave a
+    process ~2 MiB above where 50 left it, ~73 MiB in all; freed later, by whichever thread dropped the image last,
+    the heap kept one or two such buffers (~106 MiB, +18 MiB)."""
     buf = io.BytesIO()
     img.save(buf, format="PNG", compress_level=1)
+    img.close()
+    release_freed()
     return buf.getvalue()
 
 
