@@ -113,6 +113,11 @@ class Interrupted(BaseException):
     """
 
 
+class ReplayedInterrupt(Interrupted):
+    """A replay re-enacting an interrupt its recording kept: its message is the one the recording's showed, said
+    as it is (not worked out again from this session, whose rows are not the recording's)."""
+
+
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any) -> None:
         try:
@@ -194,6 +199,8 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
     ``rows``: the rows the stopped call opened, when known; otherwise those of this session since ``since``.
     ``sent``: the paid requests the stopped call sent (``client.PAID_SENT``), when known; otherwise one may have.
     """
+    if isinstance(exc, ReplayedInterrupt):
+        return str(exc)
     task_id = task.task_id if task is not None else None
     store = session._store
     mine = _MineFilter(rows)
@@ -250,7 +257,13 @@ def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[
         return (f"Stopped: {len(rows)} calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted); the "
                 "calls that had finished are kept with their results." + (f" {_MAY_BE_BILLED}" if sent != [] else
                 ""))
-    row = rows[0]  # "running": the loop is still recording the stop, so what had arrived is not known yet
+    return stopped_row(rows[0], sent)
+
+
+def stopped_row(row: HistoryEntry, sent: list[str] | None = None) -> str:
+    """What a Ctrl-C that ended the one call of ``row`` says (``sent``: as :func:`_stopped_rows`). A replay that
+    re-enacts a recorded stop says it with this too (``video.replay_stopped_create``)."""
+    # "running": the loop is still recording the stop, so what had arrived is not known yet
     if row.kind == "chat" and ((row.response or {}).get("partial") or row.status == "running"):
         so_far = "the answer so far" if row.status != "running" else "what had arrived of the answer"
         return (f"Stopped: {so_far} is kept in history #{row.id} (session.history.get({row.id}).text); "

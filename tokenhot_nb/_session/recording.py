@@ -449,13 +449,15 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
 def _candidates(session: Session, kind: str, key: str) -> list[tuple[int, str]]:
     """The recordings of a call, oldest first: its ``ok`` rows, and for a video also its task rows still pending
     (a wait interrupted or timed out and never resumed): the recording holds the task as far as it went, which a
-    replay shows (``video.replay_task``), rather than a miss."""
+    replay shows (``video.replay_task``), rather than a miss; and its creates interrupted before their task id
+    came back, which a replay stops again (so the notebook's next create, run again, replays as its own row)."""
     store = session.store
     if kind != "video":
         return store.replay_candidates(key)
     rows = store.select([("replay_key = ?", (key,)),
-                         ("(status = 'ok' OR (status = 'pending' AND json_extract(response, '$.task_id') IS NOT NULL))",
-                          ())], columns="id, session_id")
+                         ("(status = 'ok' OR (status = 'pending' AND json_extract(response, '$.task_id') IS NOT NULL)"
+                          " OR (status = 'interrupted' AND json_extract(response, '$.task_id') IS NULL))", ())],
+                        columns="id, session_id")
     return [(int(r[0]), str(r[1] or "")) for r in rows]
 
 

@@ -35,7 +35,7 @@ from ..results import VideoResult, VideoTask, from_entry
 from . import budget as _budget
 from .checks import body_extra, check_text
 from .inputs import store_media
-from .loop import Interrupted, call_user, hop, in_background_loop, resume_hint
+from .loop import Interrupted, ReplayedInterrupt, call_user, hop, in_background_loop, resume_hint, stopped_row
 from .models import seed_for
 from .recording import (
     Recording,
@@ -79,6 +79,13 @@ ENDS = "ends"
 #: What :data:`ENDS` records of an interrupt (Ctrl-C, a cancelled wait): the replay raises one again, and the
 #: front door says it as the recording's did (``loop.interrupt_message``).
 _INTERRUPT = "KeyboardInterrupt"
+
+#: The names an older row's ``error`` gives an interrupt (before :data:`ENDS`, the stop was only the row's error).
+_INTERRUPT_NAMES = frozenset({_INTERRUPT, "CancelledError", "Interrupted"})
+
+#: The key of an interrupted create's ``response`` saying its request was never handed to the network (``False``;
+#: absent: it may have been), so a replay says the stop as the recording's did (``loop.stopped_row``).
+SENT = "sent"
 
 
 def note_state(states: list[list[Any]], st: TaskStatus) -> None:
@@ -133,6 +140,32 @@ def recorded_ends(response: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
             return []
         out.append((item[0], item[1]))
     return out
+
+
+def row_ends(entry: HistoryEntry, states: int) -> tuple[list[tuple[int, dict[str, Any]]], bool]:
+    """How the waits on a row's task ended, and whether the row can tell (``states``: how many it keeps).
+
+    A row written before :data:`ENDS` existed keeps none: a task left ``pending`` keeps the error of its last
+    wait as the row's ``error``, which ended after every status the row keeps (earlier stops are unknown); a
+    finished one (``ok``) had any error cleared, so whether a wait on it stopped early cannot be known."""
+    response = entry.response or {}
+    if ENDS in response:
+        return recorded_ends(response), True
+    error = entry.error if isinstance(entry.error, dict) else {}
+    name = error.get("error")
+    if entry.status == "pending" and isinstance(name, str) and name:
+        return [(states, {"error": _INTERRUPT} if name in _INTERRUPT_NAMES else error)], True
+    return [], entry.status != "ok"
+
+
+def _ends_unknown(entry: HistoryEntry) -> None:
+    """Say, once per line of the user's code, that a finished row cannot tell how its recorded waits ended."""
+    from .._warn import warn
+
+    task_id = (entry.response or {}).get("task_id")
+    warn(f"Replay: history #{entry.id} (video task {task_id}) was recorded before tokenhot_nb kept how each wait "
+         "on a task ended, so a wait on it that stopped early in the recording (a timeout, a Ctrl-C) cannot be "
+         "told apart here: this replay plays the task to its end.")
 
 
 def _row_response(session: Session, task: VideoTask) -> dict[str, Any]:
@@ -198,6 +231,8 @@ class ReplayPlan:
     entry: HistoryEntry
     end: VideoResult | None
     ends: list[tuple[int, dict[str, Any]]]
+    #: a recorded end is being raised (set by :func:`_replay_stop`): the stop is the recording's, not a real one
+    stopping: bool = False
 
 
 def replay_task(session: Session, entry: HistoryEntry, res: VideoResult | None, prompt: str, *,
@@ -213,8 +248,11 @@ def replay_task(session: Session, entry: HistoryEntry, res: VideoResult | None, 
     task_id = str((res.task_id if res is not None else None) or response.get("task_id") or "")
     task = VideoTask(session, task_id, model=entry.model, entry=entry, prompt=prompt)
     states = recorded_states(task_id, response)
-    if created and states and entry.id is not None:
-        session.replay_polls[entry.id] = 1  # (the first is the create's answer)
+    ends, known = row_ends(entry, len(states))
+    if created and not known:
+        _ends_unknown(entry)
+    if created and entry.id is not None and (states or res is None):
+        session.replay_polls[entry.id] = 1 if states else 0  # (the first is the create's answer)
         session.replay_ends[entry.id] = 0
     at = session.replay_polls.get(entry.id) if entry.id is not None else None
     if res is not None and (not states or at is None or at >= len(states)):
@@ -222,10 +260,10 @@ def replay_task(session: Session, entry: HistoryEntry, res: VideoResult | None, 
         return task
     if at is None and entry.id is not None:  # a pending task never played here: where the recording left it
         at = session.replay_polls[entry.id] = len(states)
-        session.replay_ends.setdefault(entry.id, len(recorded_ends(response)))
+        session.replay_ends.setdefault(entry.id, len(ends))
     if created and states and at:
         task.last = states[at - 1]  # (a resume's handle knows only its row, as a live resume's does)
-    task._replay = ReplayPlan(states, entry, res, recorded_ends(response))
+    task._replay = ReplayPlan(states, entry, res, ends)
     task.entry = _as_created(entry, states[0]) if states and (created or res is not None) else entry
     return task
 
@@ -334,6 +372,8 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
     ep = endpoint_name(call)
     if session.mode == "replay":
         entry = replayed(session, "video", info, ep, params, call)
+        if entry.status == "interrupted":  # stopped before its task id came back: the same stop, said the same way
+            await _stopped_create(entry)
         res = from_entry(entry, session) if entry.status == "ok" else None  # (pending: never finished there)
         if res is not None and not isinstance(res, VideoResult):
             return res
@@ -350,20 +390,43 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
         resp = await session.client.send(call)
         st = vfam.parse_create(json_object(resp, info.id))
     except BaseException as exc:
-        rec.fail(exc)
+        rec.fail(exc, **_unsent(exc))
         raise
     states: list[list[Any]] = []
     note_state(states, st)
     rec.update(status="pending", response=drop_none({"task_id": st.task_id, "request_id": resp.request_id,
                                                      "status": st.raw_status or st.state,
                                                      "other_ratios": vfam.parse_other_ratios(resp.headers),
-                                                     STATES: states}))
+                                                     STATES: states, ENDS: []}))
     task = VideoTask(session, st.task_id, model=info.id, entry=rec.final(), prompt=prompt)
     task.last = st
     task._states = states
     if not wait:
         return task
     return await await_task(session, task, on_progress=on_progress, bar=bar)
+
+
+async def _stopped_create(entry: HistoryEntry) -> None:
+    """Replay a create the recording's Ctrl-C stopped before its task id came back: the same interrupt, with the
+    words the recording's got (``loop.stopped_row``, for the row as recorded). Raised on the caller's side, as a
+    recorded wait's interrupt is (:func:`_replay_stop`): raised on the loop, it would stop the loop."""
+    said = stopped_row(entry, [] if (entry.response or {}).get(SENT) is False else None)
+
+    def stop(_st: TaskStatus) -> None:
+        raise ReplayedInterrupt(said)
+
+    await _ran_in_caller(stop, TaskStatus("", "pending", 0))
+    raise asyncio.CancelledError  # (not reached: the caller's interrupt cancels this call)
+
+
+def _unsent(exc: BaseException) -> dict[str, Any]:
+    """An interrupted create whose request was never handed to the network keeps that in its row (:data:`SENT`):
+    the stop said so ("nothing is charged"), and its replay says it again."""
+    from ..client._client import PAID_SENT
+
+    if isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, Interrupted)) and PAID_SENT.get() == []:
+        return {"response": {SENT: False}}
+    return {}
 
 
 def poll_style(model_id: str) -> str:
@@ -479,7 +542,7 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     created = (task.entry.response or {}) if task.entry else {}  # what the create's answer said
     response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
                           "request_id": created.get("request_id"), "other_ratios": created.get("other_ratios"),
-                          STATES: task._states, ENDS: _row_response(session, task).get(ENDS),
+                          STATES: task._states, ENDS: _row_response(session, task).get(ENDS) or [],
                           "url": redact(st.url)})  # (VideoResult.url: how a URL-only model is sent this video)
     usage = st.usage.as_dict()
     usage["cost"] = await _budget.task_cost(session, task.model, usage, st.quota)
@@ -514,7 +577,12 @@ async def _replay_wait(session: Session, task: VideoTask, timeout: float | None,
     except BaseException as exc:
         mark_recorded(exc)  # (a replay records nothing)
         if plan is not None:
-            _consume_end(session, plan)
+            if plan.stopping or raised or not isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt,
+                                                                Interrupted)):
+                _consume_end(session, plan)
+            else:  # a real interrupt (Ctrl-C, a cancel) of the replay: no recorded end is used by it
+                _real_stop(session, plan)
+            plan.stopping = False
         _carries(raised[0] if raised and isinstance(exc, asyncio.CancelledError) else exc, task)
         raise
     session.replay_waits.pop(task.task_id, None)
@@ -550,6 +618,7 @@ async def _replay_stop(session: Session, task: VideoTask) -> None:
     session.replay_ends[plan.entry.id] = i
     if i < len(plan.ends) and plan.ends[i][0] == at:
         err = _recorded_error(plan.ends[i][1])
+        plan.stopping = True
         if isinstance(err, KeyboardInterrupt):
             await _ran_in_caller(_interrupt, task.last or TaskStatus(task.task_id, "pending", 0))
             raise asyncio.CancelledError  # (not reached: the caller's interrupt cancels this wait)
@@ -575,6 +644,22 @@ def _consume_end(session: Session, plan: ReplayPlan) -> None:
     if i < len(plan.ends):
         session.replay_ends[plan.entry.id] = i + 1
         session.replay_polls[plan.entry.id] = plan.ends[i][0]
+
+
+def _real_stop(session: Session, plan: ReplayPlan) -> None:
+    """A replayed wait stopped by a real interrupt (the user's Ctrl-C, a cancel; not the recording's): the playback
+    stays where it was and the recorded ends stay for the waits that made them, so the next wait goes on from here
+    and stops where the recording's did. Only a recorded interrupt at this very status is used: it is the one this
+    stop re-enacts (an on_progress that stops the replay where it stopped the recording)."""
+    if plan.entry.id is None:
+        return
+    at = session.replay_polls.get(plan.entry.id, 1)
+    i = session.replay_ends.get(plan.entry.id, 0)
+    while i < len(plan.ends) and plan.ends[i][0] < at:
+        i += 1
+    if i < len(plan.ends) and plan.ends[i][0] == at and plan.ends[i][1].get("error") == _INTERRUPT:
+        i += 1
+    session.replay_ends[plan.entry.id] = i
 
 
 def _unfinished(task: VideoTask, plan: ReplayPlan) -> TokenhotError:

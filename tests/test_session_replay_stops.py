@@ -1,0 +1,263 @@
+"""Replay re-enacts how the recording's video calls stopped, and only those stops.
+
+A create stopped (Ctrl-C) before its task id came back is the same interrupt in replay, worded the same, and the
+create run again in the next cell replays as its own row; a real Ctrl-C of the replay itself uses none of the
+recorded stops; a row written before the stops were kept (``response["ends"]``) replays what its status and error
+tell, and says in one line what it cannot tell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _session_support import Recorder, make_session
+
+from tokenhot_nb import Session
+from tokenhot_nb import errors as E
+from tokenhot_nb.families._types import TaskStatus
+from tokenhot_nb.sim import Faults
+
+#: What a Ctrl-C that stopped a video create says once its row is recorded (``loop.stopped_row``); said while the
+#: loop is still recording it, the words after "#N;" lack "no answer had come back yet, but".
+_MAY_HAVE_REACHED = ("; no answer had come back yet, but the request may already have reached the server, which may "
+                     "still create the task and charge for it. Look for it in the service's console and check your "
+                     "balance (session.balance()) before creating another.")
+
+
+def _interrupted_after(seconds: float, call: Callable[[], Any]) -> Any:
+    """A real SIGINT to this (the main) thread, as "interrupt kernel" sends, while ``call`` waits."""
+    assert threading.current_thread() is threading.main_thread()
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        return call()
+    finally:
+        timer.cancel()
+
+
+def _settled(s: Session, entry_id: int | None = None) -> Any:
+    """A row once the background loop has finished recording its stop."""
+    for _ in range(250):
+        row = s.history[-1] if entry_id is None else s.history.get(entry_id)
+        if row.status != "running":
+            return row
+        time.sleep(0.02)
+    raise AssertionError("the row was never settled")
+
+
+def _as_settled(said: str, entry_id: int) -> str:
+    """The stop's words as they are once its row is recorded (the live run may have said them a moment before)."""
+    head = f"history #{entry_id};"
+    return said if "no answer had come back" in said else said.replace(head + " the request", head + " no answer had "
+                                                                         "come back yet, but the request")
+
+
+def test_a_create_stopped_before_its_task_id_replays_as_that_stop_and_the_next_create_as_its_own(
+        tmp_path: Path) -> None:
+    """It was a miss ("recorded as interrupted: there is no answer to replay"), or, with the create run again in
+    the next cell, the first cell replayed that cell's video. Now the first cell raises the KeyboardInterrupt it
+    raised (its words), and the next cell gives the video the recording's next cell got; nothing is sent."""
+    live = Recorder()
+    with make_session(tmp_path / "st", live) as s:
+        s.models()  # (the catalogue is read before the interrupt is timed)
+        live.set_faults(Faults(latency=10))
+        with pytest.raises(KeyboardInterrupt) as info:
+            _interrupted_after(1, lambda: s.video("a paper boat", progress=False))
+        row = _settled(s)
+        assert row.status == "interrupted" and not row.response.get("task_id")
+        recorded = _as_settled(str(info.value), row.id)
+        assert recorded == f"Stopped: the video call is recorded as interrupted in history #{row.id}" + \
+            _MAY_HAVE_REACHED
+        live.set_faults(Faults())
+        video = s.video("a paper boat", progress=False)  # the next cell runs it again
+
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        with pytest.raises(KeyboardInterrupt) as info:
+            r.video("a paper boat", progress=False)
+        assert str(info.value) == recorded
+        assert [e.id for e in r.history] == [row.id]  # (the replay is at that row)
+        again = r.video("a paper boat", progress=False)
+        assert again.sha256 == video.sha256 and again.entry_id == video.entry_id
+
+        r2 = make_session(tmp_path / "st", rec, mode="replay")
+
+        async def awaited() -> Any:
+            return await r2.avideo("a paper boat", progress=False)
+
+        try:
+            with pytest.raises(KeyboardInterrupt) as info:
+                asyncio.run(awaited())
+            assert str(info.value) == recorded  # (an awaited create says it too)
+        finally:
+            r2.close()
+    assert rec.requests == []
+
+
+def test_a_create_stopped_before_its_request_went_out_replays_saying_nothing_is_charged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The recording said "stopped before its request was sent, so nothing is charged": the row keeps that the
+    request never went out (``response["sent"]: false``), and the replay says the same, not "may be charged"."""
+    live = Recorder()
+    with make_session(tmp_path / "st", live) as s:
+        s.models()
+        send = type(s.client).send
+
+        async def slow_start(self: Any, call: Any) -> Any:
+            await asyncio.sleep(10)
+            return await send(self, call)
+
+        with monkeypatch.context() as m:
+            m.setattr(type(s.client), "send", slow_start)
+            with pytest.raises(KeyboardInterrupt) as info:
+                _interrupted_after(1, lambda: s.video("a paper boat", progress=False))
+        row = _settled(s)
+        assert row.response == {"sent": False}
+        recorded = str(info.value)
+        assert recorded == (f"Stopped: the video call is recorded as interrupted in history #{row.id}; it was "
+                            "stopped before its request was sent, so nothing is charged.")
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(KeyboardInterrupt) as info:
+        r.video("a paper boat", progress=False)
+    assert str(info.value) == recorded and rec.requests == []
+
+
+def _said(exc: BaseException) -> tuple[str, str, str | None]:
+    return type(exc).__name__, str(exc), getattr(exc, "hint", None)
+
+
+def test_a_real_ctrl_c_of_a_replayed_wait_uses_none_of_the_recorded_stops(tmp_path: Path) -> None:
+    """The recording: a wait that timed out, then a wait to the end. The replay's first wait is stopped by a real
+    Ctrl-C (the user's, not the recording's) after its first status. It used up the recorded timeout: the wait run
+    again played to the end (a video where the recording's cell showed the timeout). Now it goes on from where the
+    Ctrl-C stopped it and ends with the recorded timeout, and the next wait gives the video."""
+    def cells(s: Session, stop: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"timed out": [], "went on": []}
+        task = s.video("a slow dawn", wait=False)
+        if stop:  # the user presses Ctrl-C while the first status is shown
+            def ctrl_c(st: TaskStatus) -> None:
+                out["timed out"].append((st.state, st.progress))
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)  # (the signal lands here)
+
+            with pytest.raises(KeyboardInterrupt) as stopped:
+                task.wait(timeout=0.12, progress=False, on_progress=ctrl_c)
+            assert f"Stopped waiting for video task {task.task_id}" in str(stopped.value)
+        with pytest.raises(E.APITimeoutError) as info:
+            task.wait(timeout=0.12, progress=False, on_progress=lambda st: out["timed out"].append(
+                (st.state, st.progress)))
+        out["timeout"] = _said(info.value)
+        out["video"] = task.wait(progress=False, on_progress=lambda st: out["went on"].append(
+            (st.state, st.progress))).sha256
+        return out
+
+    with make_session(tmp_path / "st", Recorder(Faults(video_steps=12)), poll_interval=0.05) as s:
+        recorded = cells(s, stop=False)
+    assert len(recorded["timed out"]) >= 2 and recorded["went on"][-1][0] == "succeeded"
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay", poll_interval=30) as r:
+        replayed = cells(r, stop=True)
+    assert replayed == recorded and rec.requests == []
+
+
+def _old_row(root: Path, entry_id: int, response: dict[str, Any], status: str, error: dict[str, Any] | None) -> None:
+    """Rewrite a video row as a version before ``response["ends"]`` wrote it (straight into the database)."""
+    with closing(sqlite3.connect(root / "history.sqlite", isolation_level=None)) as c:
+        c.execute("UPDATE entries SET response=?, status=?, error=? WHERE id=?",
+                  (json.dumps(response), status, json.dumps(error) if error is not None else None, entry_id))
+
+
+def test_an_old_row_left_pending_by_a_timeout_replays_that_timeout(tmp_path: Path) -> None:
+    """An older version kept a wait's stop only as the row's error (the row left pending). Its replay played
+    every status and then said the recording "never finished" the task; the recording's cell showed the timeout.
+    Now the error is taken as the last wait's end, after the last status: the same statuses, the same timeout."""
+    seen: list[tuple[str, int]] = []
+    with make_session(tmp_path / "st", Recorder(Faults(video_steps=12)), poll_interval=0.05,
+                      video_deadline=0.12) as s:
+        with pytest.raises(E.APITimeoutError) as info:
+            s.video("a slow dusk", progress=False, on_progress=lambda st: seen.append((st.state, st.progress)))
+        row = s.history[-1]
+    recorded = _said(info.value)
+    assert row.status == "pending" and row.response["ends"] and seen
+    old = {"task_id": row.response["task_id"], "request_id": row.response.get("request_id"),
+           "status": row.response["status"], "states": row.response["states"]}  # (no "ends")
+    _old_row(tmp_path / "st", row.id, old, "pending", row.error)
+
+    again: list[tuple[str, int]] = []
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        with pytest.raises(E.APITimeoutError) as info:
+            r.video("a slow dusk", progress=False, on_progress=lambda st: again.append((st.state, st.progress)))
+        assert _said(info.value) == recorded and again == seen
+        with pytest.raises(E.TokenhotError, match="never finished"):  # (nothing more was recorded of it)
+            r.resume(row.response["task_id"]).wait(progress=False)
+    assert rec.requests == []
+
+
+def test_an_old_row_left_pending_by_a_ctrl_c_replays_that_interrupt(tmp_path: Path) -> None:
+    """The same for an interrupted wait: the older row's error is the cancel's (``CancelledError``); the replay
+    raises the KeyboardInterrupt naming the task and how to resume it, as the recording's did."""
+    with make_session(tmp_path / "st", Recorder(Faults(video_steps=12)), poll_interval=0.05) as s:
+        task = s.video("a slow noon", wait=False)
+
+        def stop(st: TaskStatus) -> None:
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt) as info:
+            task.wait(progress=False, on_progress=stop)
+        recorded = str(info.value)
+        row = s.history.get(task.entry_id)
+        for _ in range(250):
+            if row.response.get("ends"):
+                break
+            time.sleep(0.02)
+            row = s.history.get(task.entry_id)
+    old = {"task_id": task.task_id, "status": row.response["status"], "states": row.response["states"]}
+    _old_row(tmp_path / "st", row.id, old, "pending", {"error": "CancelledError", "message": "", "hint": ""})
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        replayed = r.video("a slow noon", wait=False)
+        with pytest.raises(KeyboardInterrupt) as info:
+            replayed.wait(progress=False)
+    assert str(info.value) == recorded and "resume(" in recorded and rec.requests == []
+
+
+def test_an_old_finished_row_says_in_one_line_that_it_cannot_tell_where_a_wait_stopped(tmp_path: Path) -> None:
+    """A finished row of an older version kept no trace of a wait that timed out before the one that finished it
+    (the finish cleared the error): its replay played to the end with no word. It still does (the statuses and
+    the video are what the row has), and says so in one line; a row of this version, with no stop, says nothing."""
+    with make_session(tmp_path / "st", Recorder(Faults(video_steps=12)), poll_interval=0.05) as s:
+        task = s.video("a slow dawn", wait=False)
+        with pytest.raises(E.APITimeoutError):
+            task.wait(timeout=0.12, progress=False)
+        video = task.wait(progress=False)
+        fresh = s.video("a quick fox", progress=False)
+        row = s.history.get(task.entry_id)
+    assert row.response["ends"] and fresh.entry is not None and fresh.entry.response["ends"] == []
+    old = {k: v for k, v in row.response.items() if k != "ends"}
+    _old_row(tmp_path / "st", row.id, old, "ok", None)
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        with pytest.warns(UserWarning) as said:
+            replayed = r.video("a slow dawn", wait=False)
+        lines = [str(w.message) for w in said]
+        assert len(lines) == 1 and "\n" not in lines[0] and f"history #{row.id}" in lines[0]
+        assert "cannot be told apart" in lines[0] and "plays the task to its end" in lines[0]
+        assert replayed.wait(timeout=0.12, progress=False).sha256 == video.sha256
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            assert r.video("a quick fox", progress=False).sha256 == fresh.sha256
+    assert rec.requests == []
