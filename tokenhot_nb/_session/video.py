@@ -73,7 +73,8 @@ _MAX_STATES = 100_000
 #: ``[at, error]``, ``at`` the number of statuses :data:`STATES` held then (the wait stopped after showing the
 #: ``at``-th), ``error`` what it raised (``TokenhotError.to_dict()``, or ``{"error": "KeyboardInterrupt"}`` for an
 #: interrupt). A replay raises it again at the same status: a wait that timed out, or was interrupted, in the
-#: recording shows the same progress and stops with the same error in its replay.
+#: recording shows the same progress and stops with the same error in its replay. Written (``[]``) from the
+#: create on, so a row without it is an older version's (:func:`row_ends`: what its status and error tell).
 ENDS = "ends"
 
 #: What :data:`ENDS` records of an interrupt (Ctrl-C, a cancelled wait): the replay raises one again, and the
