@@ -171,6 +171,35 @@ def test_a_real_ctrl_c_of_a_replayed_wait_uses_none_of_the_recorded_stops(tmp_pa
     assert replayed == recorded and rec.requests == []
 
 
+def test_a_ctrl_c_of_a_replayed_wait_at_the_status_the_recording_was_stopped_at_is_that_stop(
+        tmp_path: Path) -> None:
+    """An on_progress that stops the wait at the same status in the recording and in its replay: the replay's stop
+    is the recording's (its recorded interrupt is used), so the next wait goes on to the video as it did, rather
+    than stopping again at once."""
+    def cells(s: Session) -> dict[str, Any]:
+        out: dict[str, Any] = {"stopped": [], "went on": []}
+        task = s.video("a slow noon", wait=False)
+
+        def stop(st: TaskStatus) -> None:
+            out["stopped"].append((st.state, st.progress))
+            if len(out["stopped"]) == 2:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt) as info:
+            task.wait(progress=False, on_progress=stop)
+        out["interrupt"] = str(info.value)
+        out["video"] = task.wait(progress=False, on_progress=lambda st: out["went on"].append(
+            (st.state, st.progress))).sha256
+        return out
+
+    with make_session(tmp_path / "st", Recorder(Faults(video_steps=12)), poll_interval=0.05) as s:
+        recorded = cells(s)
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        replayed = cells(r)
+    assert recorded["went on"][-1][0] == "succeeded" and replayed == recorded and rec.requests == []
+
+
 def _old_row(root: Path, entry_id: int, response: dict[str, Any], status: str, error: dict[str, Any] | None) -> None:
     """Rewrite a video row as a version before ``response["ends"]`` wrote it (straight into the database)."""
     with closing(sqlite3.connect(root / "history.sqlite", isolation_level=None)) as c:

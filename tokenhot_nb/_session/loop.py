@@ -262,7 +262,7 @@ def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[
 
 def stopped_row(row: HistoryEntry, sent: list[str] | None = None) -> str:
     """What a Ctrl-C that ended the one call of ``row`` says (``sent``: as :func:`_stopped_rows`). A replay that
-    re-enacts a recorded stop says it with this too (``video.replay_stopped_create``)."""
+    re-enacts a recorded stop says it with this too (``video._stopped_create``)."""
     # "running": the loop is still recording the stop, so what had arrived is not known yet
     if row.kind == "chat" and ((row.response or {}).get("partial") or row.status == "running"):
         so_far = "the answer so far" if row.status != "running" else "what had arrived of the answer"
