@@ -166,7 +166,7 @@ def _ends_unknown(entry: HistoryEntry) -> None:
     task_id = (entry.response or {}).get("task_id")
     warn(f"Replay: history #{entry.id} (video task {task_id}) was recorded before tokenhot_nb kept how each wait "
          "on a task ended, so a wait on it that stopped early in the recording (a timeout, a Ctrl-C) cannot be "
-         "told apart here: this replay plays the task to its end.")
+         "told apart here: this replay plays the task to its end (a new recording keeps them).")
 
 
 def _row_response(session: Session, task: VideoTask) -> dict[str, Any]:
