@@ -163,6 +163,10 @@ async def run_async(aw: Awaitable[T]) -> T:
     raise failure[0]
 
 
+#: How long a stopped :func:`run_sync` waits for its work to unwind on the loop before it raises (seconds).
+UNWIND_WAIT = 2.0
+
+
 def run_sync(aw: Awaitable[T], timeout: float | None = None) -> T:
     """Run ``aw`` on the background loop and wait for its result.
 
@@ -179,7 +183,16 @@ def run_sync(aw: Awaitable[T], timeout: float | None = None) -> T:
             "await the coroutine instead."
         )
     inbox: queue.SimpleQueue[tuple[Callable[..., Any], tuple[Any, ...]] | None] = queue.SimpleQueue()
-    future = submit(relayed(aw, lambda fn, args: inbox.put((fn, args))))
+    started, unwound = threading.Event(), threading.Event()
+
+    async def work() -> T:
+        started.set()
+        try:
+            return await relayed(aw, lambda fn, args: inbox.put((fn, args)))
+        finally:
+            unwound.set()
+
+    future = submit(work())
     future.add_done_callback(lambda _f: inbox.put(None))
     deadline = None if timeout is None else time.monotonic() + timeout
     try:
@@ -197,6 +210,11 @@ def run_sync(aw: Awaitable[T], timeout: float | None = None) -> T:
         return future.result(0)
     except BaseException:
         future.cancel()
+        # The work unwinds on the loop (a call records its stop there); what the caller says next reads that
+        # record, so it waits for it, a moment at most (a second Ctrl-C ends the wait). Work that never started
+        # has nothing to unwind.
+        if started.is_set():
+            unwound.wait(UNWIND_WAIT)
         raise
 
 
