@@ -137,7 +137,8 @@ def test_as_dict_holds_every_field_in_json_types() -> None:
     p = Price.from_row(GPT, STATUS)
     assert p.as_dict() == {
         "quota_type": 0, "model_ratio": 0.625, "completion_ratio": 8.0, "model_price": 0.0,
-        "cache_ratio": 0.1, "image_ratio": 2.0, "audio_ratio": 3.5, "quota_per_unit": 500000.0, "top_up_rate": 7.0,
+        "cache_ratio": 0.1, "create_cache_ratio": None, "image_ratio": 2.0, "audio_ratio": 3.5,
+        "quota_per_unit": 500000.0, "top_up_rate": 7.0,
         "billing_mode": "", "billing_expr": "", "groups": ["default", "vip"], "group": "", "group_ratio": 1.0,
     }
     assert Price(**{k: tuple(v) if k == "groups" else v for k, v in p.as_dict().items()}) == p  # round trip

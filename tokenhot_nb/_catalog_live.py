@@ -36,6 +36,7 @@ MAX_ROWS = 5000
 _ROW_FIELDS = (
     "model_name", "quota_type", "model_ratio", "completion_ratio", "model_price", "cache_ratio", "image_ratio",
     "audio_ratio", "vendor_id", "tags", "supported_endpoint_types", "enable_groups", "input_modalities",
+    "create_cache_ratio",  # (newer new-api; a cache written without it still reads: the cell is then None)
     "output_modalities", "context_length", "billing_mode", "billing_expr", "description",
 )  # fmt: skip
 _STATUS_FIELDS = ("quota_per_unit", "price", "usd_exchange_rate", "quota_display_type", "display_in_currency")

@@ -53,6 +53,9 @@ class Price:
     completion_ratio: float = 1.0
     model_price: float = 0.0
     cache_ratio: float | None = None
+    #: Prompt-cache writes × this (new-api's ``create_cache_ratio``, QuantumNous/new-api ``model/pricing.go``); the
+    #: table shows it only where it is set, and new-api then bills 1.25 (:data:`tokenhot_nb.cost.CREATE_CACHE_RATIO`).
+    create_cache_ratio: float | None = None
     image_ratio: float | None = None
     audio_ratio: float | None = None
     quota_per_unit: float = QUOTA_PER_USD
@@ -88,6 +91,7 @@ class Price:
             completion_ratio=_num(row.get("completion_ratio"), 1.0) or 0.0,
             model_price=_num(row.get("model_price")) or 0.0,
             cache_ratio=_num(row.get("cache_ratio")),
+            create_cache_ratio=_num(row.get("create_cache_ratio")),
             image_ratio=_num(row.get("image_ratio")),
             audio_ratio=_num(row.get("audio_ratio")),
             quota_per_unit=_num(status.get("quota_per_unit")) or QUOTA_PER_USD,
@@ -145,7 +149,8 @@ class Price:
         return {
             "quota_type": self.quota_type, "model_ratio": self.model_ratio,
             "completion_ratio": self.completion_ratio, "model_price": self.model_price,
-            "cache_ratio": self.cache_ratio, "image_ratio": self.image_ratio, "audio_ratio": self.audio_ratio,
+            "cache_ratio": self.cache_ratio, "create_cache_ratio": self.create_cache_ratio,
+            "image_ratio": self.image_ratio, "audio_ratio": self.audio_ratio,
             "quota_per_unit": self.quota_per_unit, "top_up_rate": self.top_up_rate,
             "billing_mode": self.billing_mode, "billing_expr": self.billing_expr, "groups": list(self.groups),
             "group": self.group, "group_ratio": self.group_ratio,

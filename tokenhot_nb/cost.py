@@ -166,11 +166,32 @@ def total(costs: Iterable[Cost]) -> Cost:
 # ----------------------------------------------------------------------------- what a call cost
 
 
-def token_usd(price: Price, input_tokens: float, output_tokens: float) -> float:
-    """USD for a per-token call: input at ``model_ratio × 2`` per 1M, output × ``completion_ratio``, all × the key's
-    ``group_ratio``."""
+#: What new-api bills a prompt-cache write at, × the input price, when the table names no ``create_cache_ratio``:
+#: ``ratio_setting.GetCreateCacheRatio`` answers 1.25 for any model it has no entry for (QuantumNous/new-api
+#: ``setting/ratio_setting/cache_ratio.go``; its defaults list 1.25 for every Claude model), and ``/api/pricing``
+#: shows the cell only for models with an entry (``model/pricing.go``).
+CREATE_CACHE_RATIO = 1.25
+#: A 1-hour cache write costs the 5-minute write ratio × this (new-api's ``claudeCacheCreation1hMultiplier`` =
+#: 6 / 3.75 in ``relay/helper/price.go``: Anthropic's $6 vs $3.75 per 1M for Sonnet); there is no setting for it.
+CACHE_WRITE_1H_MULTIPLIER = 6 / 3.75
+
+
+def token_usd(price: Price, input_tokens: float, output_tokens: float, *, cached: float = 0.0,
+              cache_write: float = 0.0, cache_write_1h: float = 0.0) -> float:
+    """USD for a per-token call, as new-api's ``calculateTextQuotaSummary`` (``service/text_quota.go``) bills it.
+
+    ``input_tokens`` counts all input; of it, ``cached`` (read from the prompt cache) costs ``cache_ratio`` × the
+    input price (1 when the table names none: new-api's ``GetCacheRatio`` default) and ``cache_write`` (written to
+    it; ``cache_write_1h`` of them for an hour) ``create_cache_ratio`` × (:data:`CACHE_WRITE_1H_MULTIPLIER` for the
+    1-hour ones); the rest 1 ×. Input at ``model_ratio × 2`` USD per 1M, output × ``completion_ratio``, all × the
+    key's ``group_ratio``."""
+    read_ratio = price.cache_ratio if price.cache_ratio is not None else 1.0
+    write_ratio = price.create_cache_ratio if price.create_cache_ratio is not None else CREATE_CACHE_RATIO
+    hour = min(max(cache_write_1h, 0.0), cache_write)
+    units = (max(input_tokens - cached - cache_write, 0.0) + cached * read_ratio
+             + (cache_write - hour) * write_ratio + hour * write_ratio * CACHE_WRITE_1H_MULTIPLIER)
     per_million = price.input_usd_per_million
-    return (input_tokens * per_million + output_tokens * per_million * price.completion_ratio) / 1_000_000
+    return (units * per_million + output_tokens * per_million * price.completion_ratio) / 1_000_000
 
 
 def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, count: int = 1,
@@ -199,12 +220,12 @@ def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, 
     if tokens_in <= 0 and tokens_out <= 0:
         return Cost(None, **frame)
     cached = min(max(_finite(usage.get("cached_tokens")) or 0.0, 0.0), tokens_in)
-    if cached and price.cache_ratio is not None:  # the cached part of the input costs cache_ratio × input
-        usd = token_usd(price, tokens_in - cached + cached * price.cache_ratio, tokens_out)
-        detail = f"{tokens_in:,.0f} in ({cached:,.0f} cached) + {tokens_out:,.0f} out tokens"
-    else:
-        usd = token_usd(price, tokens_in, tokens_out)
-        detail = f"{tokens_in:,.0f} in + {tokens_out:,.0f} out tokens"
+    written = min(max(_finite(usage.get("cache_write_tokens")) or 0.0, 0.0), tokens_in - cached)
+    hour = min(max(_finite(usage.get("cache_write_1h_tokens")) or 0.0, 0.0), written)
+    usd = token_usd(price, tokens_in, tokens_out, cached=cached, cache_write=written, cache_write_1h=hour)
+    parts = ([f"{written:,.0f} cache write" + (f", {hour:,.0f} of it for 1 h" if hour else "")] if written else []) \
+        + ([f"{cached:,.0f} cached"] if cached else [])
+    detail = f"{tokens_in:,.0f} in" + (f" ({'; '.join(parts)})" if parts else "") + f" + {tokens_out:,.0f} out tokens"
     return Cost(usd, "per-token", detail=detail + price.group_note, **frame)
 
 
@@ -229,12 +250,15 @@ def tokens_of_size(chars: int, wide: int) -> int:
 
 
 def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int = 1,
-             max_tokens: int | None = None, simulated: bool = False, input_tokens: int | None = None) -> Cost:
+             max_tokens: int | None = None, simulated: bool = False, input_tokens: int | None = None,
+             cache_write: Literal["5m", "1h"] | None = None) -> Cost:
     """What a call is expected to cost before it is sent.
 
     Exact for per-call prices (× ``count``) and input-only calls (:data:`INPUT_ONLY`); a range for per-token chat
     (input from the text, once; output from none up to ``max_tokens``, or :data:`DEFAULT_MAX_OUTPUT`, for each of
-    ``count`` answers); unknown for dynamically priced video and unlisted models.
+    ``count`` answers); unknown for dynamically priced video and unlisted models. ``cache_write`` (the body marks a
+    prompt-cache breakpoint, with that TTL): the top of the range prices the whole input as written to the cache,
+    the dearest way :func:`token_usd` may bill it.
     """
     frame = _frame(price, simulated)
     if price is None:
@@ -251,7 +275,10 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
                     **frame)
     cap = max_tokens if max_tokens and max_tokens > 0 else DEFAULT_MAX_OUTPUT
     low = token_usd(price, tokens, 0)
-    high = token_usd(price, tokens, cap * max(1, count))
+    written = tokens if cache_write else 0
+    high = max(token_usd(price, tokens, cap * max(1, count), cache_write=written,
+                         cache_write_1h=written if cache_write == "1h" else 0),
+               token_usd(price, tokens, cap * max(1, count)))  # (a create_cache_ratio under 1 writes cheaper)
     return Cost(low, "per-token", usd_max=high,
                 detail=f"~{tokens:,} input tokens, up to {cap:,} output{price.group_note}", **frame)
 

@@ -112,6 +112,9 @@ class TokenhotError(Exception):
     #: that arrived, a video wait's ``VideoTask`` as far as it went (resume it with ``err.partial.wait()``); nothing
     #: paid for is lost with the error.
     partial: Any = None
+    #: The usage a failed call reported (``families.Usage``), when it did: a Responses ``response.failed`` (streamed
+    #: or whole) may carry what it consumed, and those tokens are billed; the history row keeps it and its cost.
+    usage: Any = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         # cleaned, then redacted whole: cleaning joins what escapes split (a key too), a cut must not leave half one

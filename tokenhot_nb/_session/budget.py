@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .. import cost
 from ..errors import BudgetExceededError, InputError
@@ -310,13 +310,35 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _cache_write(call: HttpCall | None) -> Literal["5m", "1h"] | None:
+    """The TTL of the prompt-cache writes the body may cause (a ``cache_control`` breakpoint on a block of Claude's
+    ``tools``, ``system`` or a message's content, or on the body: "1h" when one asks for an hour), None when it marks
+    none: the relay bills a write above the input price (:func:`cost.token_usd`). Only the blocks are looked at: a
+    message whose content is a plain string costs a type check."""
+    body = call.json if call is not None and call.json else None
+    if not isinstance(body, dict):
+        return None
+    blocks: list[Any] = [body]
+    for key in ("tools", "system"):
+        if isinstance(body.get(key), list):
+            blocks.extend(body[key])
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else ():
+        content = message.get("content") if type(message) is dict else None
+        if type(content) is list:
+            blocks.extend(content)
+    ttls = {str(mark.get("ttl") or "5m") for b in blocks if type(b) is dict
+            for mark in (b.get("cache_control"),) if isinstance(mark, dict)}
+    return "1h" if "1h" in ttls else "5m" if ttls else None
+
+
 def estimate_call(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],
                   call: HttpCall | None) -> cost.Cost:
     """What this call is expected to cost, from its price row and what it is about to send."""
     count = _int(params.get("n")) or 1
     max_tokens = _int(params.get("max_tokens")) or _int(params.get("max_output_tokens"))
     return cost.estimate(kind, info.price, input_tokens=_input_tokens(call), count=count, max_tokens=max_tokens,
-                         simulated=simulated(session))
+                         simulated=simulated(session), cache_write=_cache_write(call))
 
 
 def dry_run(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any], call: HttpCall | None) -> None:

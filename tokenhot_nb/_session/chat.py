@@ -13,8 +13,8 @@ from .._inputs import to_media_list
 from .._threads import DEFAULT_THREAD, Thread, store_once, tool_turn, user_message, with_tool_results
 from ..catalog import ModelInfo
 from ..client._sse import WholeAnswer
-from ..errors import APIError, InputError, StreamError
-from ..families._types import ChatDelta, ToolCall
+from ..errors import APIError, InputError, StreamError, TokenhotError
+from ..families._types import ChatDelta, ToolCall, Usage
 from ..history import _pieces
 from ..results import ChatResult, from_entry
 from . import budget as _budget
@@ -206,8 +206,12 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             outputs = keep_unread(session, resp)
         elif resp is None and not partial:  # a paid answer cut before its end: what arrived of it
             outputs = keep_cut(session, exc)
+        billed = _failed_usage(rec, exc, outputs)
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
-                 response=drop_none({"request_id": request_id, "partial": bool(partial) or None}))
+                 response=drop_none({"request_id": request_id, "partial": bool(partial) or None}), **billed)
+        if billed and isinstance(exc, TokenhotError) and exc.partial is None:  # what arrived, with what it cost
+            exc.partial = ChatResult(partial, usage=exc.usage, finish_reason="failed", thread=name, prompt=text,
+                                     model=info.id, entry=rec.final(), session=session)
         raise
     if th is not None and user is not None:
         th.add(user, _answer(reply.text, reply.tool_calls, reply.thinking_blocks), entry.id)
@@ -219,6 +223,21 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     if output is not None and not reply.tool_calls:  # recorded first: a mismatch loses nothing that was paid for
         res.data = _schema.check(reply.text, schema, res)
     return res
+
+
+def _failed_usage(rec: Recording, exc: BaseException, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    """``{"usage": …}`` with its cost for the row of a call that failed yet reported what it consumed (a Responses
+    ``response.failed`` carrying ``usage``: those tokens are billed), else ``{}`` (the row's cost is then decided as
+    for any failure)."""
+    usage = exc.usage if isinstance(exc, TokenhotError) else None
+    if not isinstance(usage, Usage):
+        return {}
+    used = usage.as_dict()
+    try:
+        used["cost"] = rec.cost(used, outputs, {})
+    except Exception:  # the row must still end
+        return {}
+    return {"usage": used}
 
 
 #: Seconds between two saves of a streaming answer's text so far into its ``running`` row.

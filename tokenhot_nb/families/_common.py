@@ -256,12 +256,39 @@ def received(value: Any) -> Any:
     return value
 
 
+def _cache_writes(u: dict[str, Any], details: Any) -> tuple[int, int, int]:
+    """``(written apart from the input count, written within it, of them for 1 hour)``: the prompt-cache writes a
+    usage reports.
+
+    Claude's ``cache_creation_input_tokens`` (split by TTL in ``cache_creation.ephemeral_5m_input_tokens`` /
+    ``ephemeral_1h_input_tokens``) is not part of its ``input_tokens``; an OpenAI-shaped usage a relay converted
+    keeps the writes inside ``prompt_tokens`` and names them in ``prompt_tokens_details`` (new-api's
+    ``cached_creation_tokens`` / ``cache_write_tokens``, others' ``cache_creation_input_tokens``) and, for Claude's
+    TTL split, ``claude_cache_creation_5_m_tokens`` / ``claude_cache_creation_1_h_tokens``. Where both an aggregate
+    and a split are given the larger counts, as new-api's ``cacheWriteTokensTotal`` does
+    (QuantumNous/new-api ``service/text_quota.go``, ``relaykit/dto/openai_response.go``)."""
+    split = u.get("cache_creation")
+    split = split if isinstance(split, dict) else {}
+    five = _int(split.get("ephemeral_5m_input_tokens")) or _int(u.get("claude_cache_creation_5_m_tokens"))
+    hour = _int(split.get("ephemeral_1h_input_tokens")) or _int(u.get("claude_cache_creation_1_h_tokens"))
+    apart = max(_int(u.get("cache_creation_input_tokens")), five + hour if split else 0)
+    details = details if isinstance(details, dict) else {}
+    within = max(_int(details.get("cached_creation_tokens")), _int(details.get("cache_write_tokens")),
+                 _int(details.get("cache_creation_input_tokens")), 0 if split else five + hour)
+    return max(apart, 0), max(within, 0), max(hour, 0)
+
+
 def usage_from(u: Any) -> Usage:
-    """Normalise OpenAI chat, Responses, Claude, Gemini ``usageMetadata`` and image usage into :class:`Usage`."""
+    """Normalise OpenAI chat, Responses, Claude, Gemini ``usageMetadata`` and image usage into :class:`Usage`.
+
+    ``input_tokens`` counts every input token, whatever it was billed at: ``cached_tokens`` (read from the prompt
+    cache) and ``cache_write_tokens`` (written to it) are parts of it."""
     if not isinstance(u, dict):
         return Usage()
+    prompt_details = u.get("prompt_tokens_details") or u.get("input_tokens_details") or {}
+    written, within, hour = _cache_writes(u, prompt_details)
     inp = _int(u.get("prompt_tokens")) or _int(u.get("input_tokens")) or _int(u.get("promptTokenCount"))
-    inp += _int(u.get("cache_creation_input_tokens")) + _int(u.get("cache_read_input_tokens"))
+    inp += written + _int(u.get("cache_read_input_tokens"))
     thoughts = _int(u.get("thoughtsTokenCount"))
     out = (
         _int(u.get("completion_tokens"))
@@ -271,15 +298,15 @@ def usage_from(u: Any) -> Usage:
     details = u.get("completion_tokens_details") or u.get("output_tokens_details") or {}
     reasoning = _int(details.get("reasoning_tokens")) if isinstance(details, dict) else 0
     reasoning = reasoning or thoughts
-    prompt_details = u.get("prompt_tokens_details") or u.get("input_tokens_details") or {}
     cached = _int(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else 0
     cached = min(inp, cached or _int(u.get("cache_read_input_tokens")) or _int(u.get("cachedContentTokenCount")))
+    writes = min(max(written, within), inp - cached)
     total = _int(u.get("total_tokens")) or _int(u.get("totalTokenCount")) or inp + out
     images = _int(u.get("generated_images")) or _int(u.get("image_count"))
     duration = u.get("duration")
     seconds = (finite(duration) or 0.0) if isinstance(duration, (int, float)) else 0.0
     return Usage(inp, out, total, reasoning, images, seconds, raw=received(dict(u)),  # (its repr shows raw)
-                 cached_tokens=cached)
+                 cached_tokens=cached, cache_write_tokens=writes, cache_write_1h_tokens=min(hour, writes))
 
 
 def merge_usage(prev: Usage | None, new: Usage | None) -> Usage | None:
@@ -297,6 +324,8 @@ def merge_usage(prev: Usage | None, new: Usage | None) -> Usage | None:
         max(prev.video_seconds, new.video_seconds),
         raw={**prev.raw, **new.raw},
         cached_tokens=max(prev.cached_tokens, new.cached_tokens),
+        cache_write_tokens=max(prev.cache_write_tokens, new.cache_write_tokens),
+        cache_write_1h_tokens=max(prev.cache_write_1h_tokens, new.cache_write_1h_tokens),
     )
 
 

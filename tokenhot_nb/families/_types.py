@@ -74,6 +74,12 @@ class Usage:
     audio_seconds: float = 0.0  # Whisper bills by the input's duration (``usage.seconds``)
     #: The part of ``input_tokens`` read from the prompt cache (billed at the price row's ``cache_ratio``).
     cached_tokens: int = 0
+    #: The part of ``input_tokens`` written to the prompt cache (Anthropic's ``cache_creation_input_tokens``): new-api
+    #: bills it at the row's ``create_cache_ratio``, not at the plain input price.
+    cache_write_tokens: int = 0
+    #: Of ``cache_write_tokens``, those written for an hour (``cache_creation.ephemeral_1h_input_tokens``): billed at
+    #: ``create_cache_ratio`` × :data:`tokenhot_nb.cost.CACHE_WRITE_1H_MULTIPLIER`.
+    cache_write_1h_tokens: int = 0
 
     def add(self, other: Usage) -> Usage:
         return Usage(
@@ -85,6 +91,8 @@ class Usage:
             self.video_seconds + other.video_seconds,
             audio_seconds=self.audio_seconds + other.audio_seconds,
             cached_tokens=self.cached_tokens + other.cached_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens + other.cache_write_1h_tokens,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -97,6 +105,8 @@ class Usage:
             "video_seconds": self.video_seconds,
             **({"audio_seconds": self.audio_seconds} if self.audio_seconds else {}),
             **({"cached_tokens": self.cached_tokens} if self.cached_tokens else {}),
+            **({"cache_write_tokens": self.cache_write_tokens} if self.cache_write_tokens else {}),
+            **({"cache_write_1h_tokens": self.cache_write_1h_tokens} if self.cache_write_1h_tokens else {}),
         }
 
 

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..catalog import ModelInfo
-from ..errors import InputError, StreamError, UnsupportedOptionError, split_request_id
+from ..errors import APIError, InputError, StreamError, UnsupportedOptionError, split_request_id
 from . import _json
 from ._common import (
     check_number,
@@ -1105,7 +1105,11 @@ _PARSERS: dict[str, Callable[[Any], ChatReply]] = {
 
 def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply:
     """A non-streamed reply. The body's shape wins over ``endpoint`` when they disagree."""
-    refuse_error_envelope(body)
+    try:
+        refuse_error_envelope(body)
+    except APIError as err:  # (a failed Responses answer: status "failed", its error, and what it consumed)
+        err.usage = _failed_usage(body)
+        raise
     ep = _shape(body) or _ENDPOINT_ALIASES.get(endpoint or "", endpoint or "")
     parser = _PARSERS.get(ep) if isinstance(body, (dict, list)) else None
     if parser is None:
@@ -1181,8 +1185,18 @@ def _event_responses(d: dict[str, Any]) -> ChatDelta:
         return ChatDelta(usage=usage_from(resp.get("usage")) if resp.get("usage") else None,
                          finish_reason=_opt_str(finish) or t.rsplit(".", 1)[-1], done=True)
     if t in ("response.failed", "error"):
-        raise _stream_error("The Responses stream failed", d)
+        err = _stream_error("The Responses stream failed", d)
+        err.usage = _failed_usage(d.get("response"))
+        raise err
     return ChatDelta()
+
+
+def _failed_usage(body: Any) -> Usage | None:
+    """The usage a failed answer reports (a Responses ``response.failed``'s ``response.usage``, a whole failed
+    response's ``usage``): the relay bills those tokens, so the failure keeps them. None when it reports none."""
+    u = body.get("usage") if isinstance(body, dict) else None
+    usage = usage_from(u) if isinstance(u, dict) else None
+    return usage if usage is not None and (usage.input_tokens or usage.output_tokens) else None
 
 
 def _event_claude(d: dict[str, Any]) -> ChatDelta:

@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download-size", type=int, metavar="BYTES")
     p.add_argument("--billing-error", action="store_true", help="billing endpoints answer 200 with an error")
     p.add_argument("--answer", metavar="TEXT", help="every chat answer is TEXT (e.g. hostile Markdown)")
+    p.add_argument("--responses-failed", action="store_true",
+                   help="Responses calls end failed (response.failed / status failed) with their usage, billed")
     p.add_argument("--service-error", choices=sorted(SERVICE_ERRORS), help="canned service error: " + "; ".join(
         f"{k}: {v}" for k, v in SERVICE_ERRORS.items()))
     p.add_argument("--service-error-first", type=int, metavar="N", help="only the first N requests get --service-error")
@@ -59,7 +61,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         if value is not None:
             changes[name] = value
     for name in ("malformed_json", "video_failure", "expire_downloads", "billing_error", "gzip_bomb", "echo_key",
-                 "html_download"):
+                 "html_download", "responses_failed"):
         if getattr(args, name):
             changes[name] = True
     if args.error_rate:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -426,8 +427,16 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
             "usage": usage if with_usage else None, "user": None, "metadata": body.get("metadata") or {},
         }
 
+    def failed_obj(out: list[dict[str, Any]], with_usage: bool) -> dict[str, Any]:
+        """A failed response (OpenAI's ``error`` object: a code and a message, no type): with ``with_usage``, what it
+        consumed before failing, which is billed."""
+        return {**response_obj("failed", out, with_usage),
+                "error": {"code": "server_error", "message": with_rid(STREAM_FAILURE, ctx.request_id)}}
+
     final_status = "incomplete" if cut else "completed"
     if not body.get("stream"):
+        if ctx.faults.responses_failed:
+            return json_out(ctx, failed_obj(output, True))
         return json_out(ctx, response_obj(final_status, output, True))
 
     def frames() -> Iterator[Frame]:
@@ -465,7 +474,10 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
             yield ev("response.function_call_arguments.done", item_id=call_item["id"], output_index=idx,
                      arguments=call_item["arguments"])
             yield ev("response.output_item.done", output_index=idx, item=call_item)
-            yield ev("response.completed", response=response_obj("completed", output, True))
+            if ctx.faults.responses_failed:
+                yield ev("response.failed", response=failed_obj(output, True))
+            else:
+                yield ev("response.completed", response=response_obj("completed", output, True))
             return
         yield ev("response.output_item.added", output_index=idx,
                  item={**message_item, "status": "in_progress", "content": []})
@@ -479,13 +491,15 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
         yield ev("response.content_part.done", item_id=msg_id, output_index=idx, content_index=0,
                  part=message_item["content"][0])
         yield ev("response.output_item.done", output_index=idx, item=message_item)
+        if ctx.faults.responses_failed:
+            yield ev("response.failed", response=failed_obj(output, True))
+            return
         terminal = "response.incomplete" if cut else "response.completed"
         yield ev(terminal, response=response_obj(final_status, output, True))
 
     def failure(sent: int) -> list[Frame]:  # the Responses API's terminal failure event (§7)
-        failed = {**response_obj("failed", [], False),
-                  "error": {"code": "server_error", "message": with_rid(STREAM_FAILURE, ctx.request_id)}}
-        return [("response.failed", {"type": "response.failed", "sequence_number": sent, "response": failed})]
+        return [("response.failed", {"type": "response.failed", "sequence_number": sent,
+                                     "response": failed_obj([], False)})]
 
     return SSEResponse(frames(), ctx.faults, error=failure)
 
@@ -499,6 +513,75 @@ def _system_text(system: Any) -> str:
     if isinstance(system, list):
         return " ".join(str(b.get("text", "")) for b in system if isinstance(b, dict))
     return ""
+
+
+#: Anthropic's prompt-cache lifetimes (``cache_control.ttl``; "5m" when it names none), in seconds.
+CACHE_TTLS = {"5m": 300.0, "1h": 3600.0}
+
+
+def _without_marks(value: Any) -> Any:
+    """``value`` without its ``cache_control`` marks: where the breakpoints sit is not part of the cached text."""
+    if isinstance(value, dict):
+        return {k: _without_marks(v) for k, v in value.items() if k != "cache_control"}
+    if isinstance(value, list):
+        return [_without_marks(v) for v in value]
+    return value
+
+
+def _claude_cache(ctx: Ctx, model: str, body: dict[str, Any], msgs: list[Any],
+                  total: int) -> tuple[int, int, int] | None:
+    """Claude's prompt caching, from Anthropic's wire format: ``(read, written for 5 minutes, written for 1 hour)``,
+    None when the request marks no breakpoint.
+
+    A block of ``tools``, ``system`` or a message's content carrying ``cache_control`` (``{"type": "ephemeral",
+    "ttl": "5m" | "1h"}``) ends a cacheable prefix (tools, then system, then messages). The longest such prefix
+    this key sent ``model`` within its TTL is read (``cache_read_input_tokens``); the rest up to the last
+    breakpoint is written (``cache_creation_input_tokens``, each stretch at its own breakpoint's TTL in
+    ``cache_creation``). A prompt under :data:`CACHE_MIN_TOKENS` up to its last breakpoint is not cached. Tools
+    count no tokens here, as in the simulator's ``input_tokens``."""
+    raw_tools = body.get("tools")
+    tools: list[Any] = raw_tools if isinstance(raw_tools, list) else []
+    system = body.get("system")
+    blocks: list[Any] = system if isinstance(system, list) else []
+    marks: list[tuple[Any, int, str]] = []  # (the prefix, its tokens, its TTL)
+
+    def mark(block: Any) -> str | None:
+        cc = block.get("cache_control") if isinstance(block, dict) else None
+        return (str(cc.get("ttl")) if cc.get("ttl") in CACHE_TTLS else "5m") if isinstance(cc, dict) else None
+
+    for i, tool in enumerate(tools):
+        if (ttl := mark(tool)) is not None:
+            marks.append(({"tools": tools[:i + 1]}, 0, ttl))
+    for i, block in enumerate(blocks):
+        if (ttl := mark(block)) is not None:
+            marks.append(({"tools": tools, "system": blocks[:i + 1]}, count_tokens(_system_text(blocks[:i + 1])),
+                          ttl))
+    system_tokens = count_tokens(_system_text(system))
+    for i, m in enumerate(msgs):
+        raw = m.get("content") if isinstance(m, dict) else None
+        content: list[Any] = raw if isinstance(raw, list) else []
+        for j, block in enumerate(content):
+            if (ttl := mark(block)) is not None:
+                head = [*msgs[:i], {**m, "content": content[:j + 1]}]
+                marks.append(({"tools": tools, "system": system, "messages": head},
+                              system_tokens + all_text_tokens(head), ttl))
+    if not marks:
+        return None
+    sizes: list[int] = []
+    for _, tokens, _ in marks:  # (each prefix holds the one before it)
+        sizes.append(min(total, max(tokens, sizes[-1] if sizes else 0)))
+    if sizes[-1] < CACHE_MIN_TOKENS:
+        return 0, 0, 0
+    digests = [(hashlib.sha256(json.dumps([model, _without_marks(prefix)], sort_keys=True, ensure_ascii=False)
+                               .encode()).hexdigest()[:32], CACHE_TTLS[ttl]) for prefix, _, ttl in marks]
+    hit = ctx.state.cached_prefixes(ctx.token, model, digests)
+    read = sizes[hit - 1] if hit and sizes[hit - 1] >= CACHE_MIN_TOKENS else 0
+    written = {"5m": 0, "1h": 0}
+    before = read
+    for size, (_, _, ttl) in list(zip(sizes, marks, strict=True))[hit if read else 0:]:
+        written[ttl] += max(0, size - before)
+        before = max(before, size)
+    return read, written["5m"], written["1h"]
 
 
 async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
@@ -543,10 +626,15 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     thinking_cfg = obj(body.get("thinking"))
     thinking = compose_reasoning(prompt, seed) if thinking_cfg.get("type") in ("enabled", "adaptive") else None
     signature = f"sim-sig-{seed % 10**12:012d}"
-    input_tokens = all_text_tokens(msgs) + count_tokens(_system_text(body.get("system"))) + 85 * images
+    prompt_tokens = all_text_tokens(msgs) + count_tokens(_system_text(body.get("system"))) + 85 * images
+    cache = _claude_cache(ctx, model, body, msgs, prompt_tokens)
+    read, five, hour = cache or (0, 0, 0)
+    input_tokens = prompt_tokens - read - five - hour  # (Anthropic's input_tokens leaves the cache's parts out)
     output_tokens = count_tokens(text) + count_tokens(thinking or "")
-    usage = {"input_tokens": input_tokens, "output_tokens": output_tokens,
-             "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+    usage: dict[str, Any] = {"input_tokens": input_tokens, "output_tokens": output_tokens,
+                             "cache_creation_input_tokens": five + hour, "cache_read_input_tokens": read}
+    if cache is not None:  # the writes split by TTL (§2.3's recorded answer, with no breakpoint, has the 4 counts)
+        usage["cache_creation"] = {"ephemeral_5m_input_tokens": five, "ephemeral_1h_input_tokens": hour}
     mid = f"msg_{ctx.request_id}"
     stop = "tool_use" if tool is not None else ("max_tokens" if cut else "end_turn")
     tool_block = {"type": "tool_use", "id": f"toolu_{ctx.request_id[-16:]}", "name": tool["name"],

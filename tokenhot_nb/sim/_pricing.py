@@ -45,12 +45,14 @@ _SUPPORTED_ENDPOINT = {
 
 def _tok(name: str, vendor: int, usd_in: float, usd_out: float, types: list[str], *, inputs: tuple[str, ...] =
          (_TEXT,), outputs: tuple[str, ...] = (_TEXT,), tags: str = _CHAT_TAGS, context: int = 0,
-         cache_ratio: float = 0.1) -> dict[str, Any]:
-    """A per-token row from USD per 1M input / output tokens."""
+         cache_ratio: float = 0.1, create_cache_ratio: float | None = None) -> dict[str, Any]:
+    """A per-token row from USD per 1M input / output tokens. ``create_cache_ratio`` is shown only when given, as
+    new-api shows it only for models with an entry (its defaults list 1.25 for every Claude model)."""
     return {
         "model_name": name, "quota_type": 0, "model_ratio": usd_in / 2,
         "completion_ratio": round(usd_out / usd_in, 6) if usd_in else 1, "model_price": 0,
         "cache_ratio": cache_ratio, "image_ratio": 1, "audio_ratio": 1,
+        **({"create_cache_ratio": create_cache_ratio} if create_cache_ratio is not None else {}),
         "vendor_id": vendor, "tags": tags, "supported_endpoint_types": types, "enable_groups": ["default"],
         "input_modalities": list(inputs), "output_modalities": list(outputs), "context_length": context,
     }
@@ -88,9 +90,10 @@ PRICING: list[dict[str, Any]] = [
     _tok("gpt-5.2", 1, 1.75, 14, _OAI, inputs=_VISION, context=400_000),
     _tok("gpt-5.4", 1, 2.5, 15, _OAI, inputs=_VISION, context=1_000_000),
     _tok("gpt-5.4-mini", 1, 0.75, 4.5, _OAI, inputs=_VISION, context=400_000),
-    _tok("claude-opus-4-6", 2, 5, 25, _CLAUDE, inputs=_VISION, context=200_000),
-    _tok("claude-opus-4-6-cc", 2, 5, 25, ["anthropic"], inputs=_VISION, context=200_000),
-    _tok("claude-sonnet-4-5-20250929", 2, 3, 15, _CLAUDE, inputs=_VISION, context=200_000),
+    _tok("claude-opus-4-6", 2, 5, 25, _CLAUDE, inputs=_VISION, context=200_000, create_cache_ratio=1.25),
+    _tok("claude-opus-4-6-cc", 2, 5, 25, ["anthropic"], inputs=_VISION, context=200_000, create_cache_ratio=1.25),
+    _tok("claude-sonnet-4-5-20250929", 2, 3, 15, _CLAUDE, inputs=_VISION, context=200_000,
+         create_cache_ratio=1.25),
     _tok("gemini-2.5-flash", 3, 0.3, 2.5, _GEM, inputs=_VISION, context=1_048_576),
     _tok("gemini-2.5-pro", 3, 1.25, 10, _GEM, inputs=_VISION, context=1_048_576),
     _tok("gemini-3-flash-preview", 3, 0.5, 3, _GEM, inputs=_VISION, context=1_048_576),
@@ -192,15 +195,58 @@ def video_task_quota(model: str, seconds: float, resolution: str, videos: int = 
     return round(base * ratios["seconds"] * ratios["size"] * ratios["video_input"] * QUOTA_PER_UNIT)
 
 
-def token_quota(row: dict[str, Any], prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0) -> int:
-    """new-api's per-token charge: ratio × (input + output × completion_ratio) quota (ratio 1 = $0.002/1K
-    tokens = one quota a token at 500,000 quota per USD); the cached part of the input × ``cache_ratio``."""
+#: What a prompt-cache write costs × the input price when the row names no ``create_cache_ratio`` (new-api's
+#: ``ratio_setting.GetCreateCacheRatio`` default, ``setting/ratio_setting/cache_ratio.go``).
+CREATE_CACHE_RATIO = 1.25
+#: A 1-hour write costs the 5-minute ratio × this (new-api's ``claudeCacheCreation1hMultiplier``, ``relay/helper/
+#: price.go``).
+CACHE_WRITE_1H_MULTIPLIER = 6 / 3.75
+
+
+def _ratio(row: dict[str, Any], name: str, default: float) -> float:
+    value = row.get(name)
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
+
+
+def token_quota(row: dict[str, Any], prompt_tokens: int, completion_tokens: int, cached_tokens: int = 0,
+                cache_write_5m: int = 0, cache_write_1h: int = 0, cache_write_other: int = 0) -> int:
+    """new-api's per-token charge (``calculateTextQuotaSummary``, QuantumNous/new-api ``service/text_quota.go``):
+    ratio × (input + output × completion_ratio) quota (ratio 1 = $0.002/1K tokens = one quota a token at 500,000
+    quota per USD). ``prompt_tokens`` counts the input billed at 1×, ``cached_tokens`` (read from the cache) cost
+    ``cache_ratio`` × (1 when none is set) and the writes ``create_cache_ratio`` × (1.25 when none is set), a
+    1-hour write × :data:`CACHE_WRITE_1H_MULTIPLIER` more (``cache_write_other``: writes of no stated TTL)."""
     ratio = float(row.get("model_ratio") or 0)
     completion = float(row.get("completion_ratio") or 1)
-    cache = row.get("cache_ratio")
-    cache = float(cache) if isinstance(cache, (int, float)) else 1.0
-    cached = min(max(0, cached_tokens), prompt_tokens)
-    return round(ratio * (prompt_tokens - cached + cached * cache + completion_tokens * completion))
+    read = _ratio(row, "cache_ratio", 1.0)
+    write = _ratio(row, "create_cache_ratio", CREATE_CACHE_RATIO)
+    writes = (cache_write_5m + cache_write_other) * write + cache_write_1h * write * CACHE_WRITE_1H_MULTIPLIER
+    return round(ratio * (max(0, prompt_tokens) + max(0, cached_tokens) * read + writes
+                          + completion_tokens * completion))
+
+
+def _usage_quota(row: dict[str, Any], usage: dict[str, Any]) -> int:
+    """The quota of one answer's usage, read as new-api reads each shape. Anthropic's (``cache_read_input_tokens``
+    / ``cache_creation_input_tokens`` beside ``input_tokens``, which leaves them out): each part at its ratio.
+    OpenAI's (``prompt_tokens`` / ``input_tokens`` holding the cached part, ``*_tokens_details.cached_tokens``):
+    the cached part at ``cache_ratio``, the rest at 1. Gemini's thinking tokens are output (§2.4)."""
+    def n(value: Any) -> int:
+        return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+    completion = usage.get("completion_tokens", usage.get("output_tokens"))
+    if completion is None:
+        completion = n(usage.get("candidatesTokenCount")) + n(usage.get("thoughtsTokenCount"))
+    if "cache_creation_input_tokens" in usage or "cache_read_input_tokens" in usage:  # Anthropic's usage
+        raw = usage.get("cache_creation")
+        split: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        five, hour = n(split.get("ephemeral_5m_input_tokens")), n(split.get("ephemeral_1h_input_tokens"))
+        other = max(0, n(usage.get("cache_creation_input_tokens")) - five - hour)
+        return token_quota(row, n(usage.get("input_tokens")), n(completion), n(usage.get("cache_read_input_tokens")),
+                           five, hour, other)
+    prompt = n(usage.get("prompt_tokens", usage.get("input_tokens", usage.get("promptTokenCount", 0))))
+    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
+    cached = n(details.get("cached_tokens") if isinstance(details, dict) else usage.get("cachedContentTokenCount"))
+    cached = min(max(0, cached), prompt)
+    return token_quota(row, prompt - cached, n(completion), cached)
 
 
 def images_asked(body: dict[str, Any] | None) -> int:
@@ -248,16 +294,7 @@ def call_quota(model: str, body: dict[str, Any] | None, answer: Any, images: int
     usage = answer.get("usage") or answer.get("usageMetadata") if isinstance(answer, dict) else None
     if not isinstance(usage, dict):
         return 0
-    prompt = usage.get("prompt_tokens", usage.get("input_tokens", usage.get("promptTokenCount", 0)))
-    completion = usage.get("completion_tokens", usage.get("output_tokens"))
-    if completion is None:
-        completion = int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
-    details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
-    cached = details.get("cached_tokens") if isinstance(details, dict) else usage.get("cachedContentTokenCount")
-    try:
-        return token_quota(row, int(prompt or 0), int(completion or 0), int(cached or 0))
-    except (TypeError, ValueError):
-        return 0
+    return _usage_quota(row, usage)
 
 
 def stream_usage(frames: list[Any]) -> dict[str, Any]:

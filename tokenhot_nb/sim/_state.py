@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,6 +105,10 @@ class VideoTask:
     quota: int = 0
 
 
+#: Claude prompt prefixes remembered per key and model (digests only: the prompts themselves are not kept).
+PREFIXES_KEPT = 64
+
+
 def loop_time() -> float:
     """The running event loop's clock (monotonic, or virtual under tests/_clock.py), else the monotonic clock."""
     try:
@@ -133,6 +137,8 @@ class SimState:
         self._served: dict[tuple[str, str], deque[float]] = {}  #: (key digest, model) → times of served calls
         #: (key digest, model) → the conversations sent lately (prompt caching: a prefix sent before is cached)
         self._prompts: dict[tuple[str, str], deque[list[Any]]] = {}
+        #: (key digest, model) → digests of Claude prompt prefixes marked ``cache_control`` → when each expires
+        self._prefixes: dict[tuple[str, str], OrderedDict[str, float]] = {}
 
     def set_faults(self, faults: Faults) -> None:
         faults.validate()
@@ -189,6 +195,22 @@ class SimState:
             known = max((len(old) for old in sent if len(old) <= len(items) and items[:len(old)] == old), default=0)
             sent.append(list(items))
         return known
+
+    def cached_prefixes(self, key: str, model: str, prefixes: list[tuple[str, float]]) -> int:
+        """Claude's prompt caching: how many of ``prefixes`` (digests of ever longer prompt prefixes, each ending at
+        a ``cache_control`` breakpoint, with its TTL in seconds) lead up to the longest this key cached for
+        ``model`` and is still alive (0: none). From now on each is cached for its TTL (a hit refreshes it), at
+        most :data:`PREFIXES_KEPT` per key and model: the least lately used go first."""
+        now = self.clock()
+        with self._lock:
+            book = self._prefixes.setdefault(self._limit_key(key, model), OrderedDict())
+            hit = max((i + 1 for i, (digest, _) in enumerate(prefixes) if book.get(digest, now) > now), default=0)
+            for digest, ttl in prefixes:
+                book[digest] = max(book.get(digest, now), now + ttl)
+                book.move_to_end(digest)
+            while len(book) > PREFIXES_KEPT:
+                book.popitem(last=False)
+        return hit
 
     def charge(self, quota: int) -> None:
         with self._lock:

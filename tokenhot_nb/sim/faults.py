@@ -54,6 +54,9 @@ class Faults:
     download_size: int | None = None  #: file URLs serve this many streamed bytes instead
     billing_error: bool = False  #: billing endpoints answer HTTP 200 with an ``{"error": …}`` body
     answer: str | None = None  #: every chat answer is this text (e.g. hostile Markdown, to see it rendered inert)
+    #: Responses calls fail once their output is made: a stream ends ``response.failed`` (in place of
+    #: ``response.completed``), a whole answer comes back ``status: "failed"``; both carry the usage consumed, billed
+    responses_failed: bool = False
     # -- hostile or unusual answers a real relay gives (see SERVICE_ERRORS / STREAM_SHAPES) -----------------------
     service_error: str | None = None  #: answer API calls with one of SERVICE_ERRORS instead of doing the work
     service_error_first: int = 0  #: with ``service_error``: only the first N requests (0: every request)
