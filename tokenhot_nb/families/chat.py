@@ -980,6 +980,13 @@ def _responses_reasoning(item: dict[str, Any]) -> str:
 
 
 def _parse_responses(body: dict[str, Any]) -> ChatReply:
+    if body.get("status") == "failed":  # a whole answer that failed, whatever output it holds: an error, not a reply
+        err = _dict(body.get("error"))
+        msg, rid = split_request_id(str(err.get("message") or err.get("code") or "no reason given"))
+        failed = APIError(f"The response failed: {msg[:300]}", status=200, code=_opt_str(err.get("code")),
+                          request_id=rid, hint="What it consumed was billed (err.usage); try again.")
+        failed.usage = _failed_usage(body)
+        raise failed
     texts, reasoning = [], []
     calls: list[ToolCall] = []
     for item in _list(body.get("output")):
