@@ -983,9 +983,11 @@ def _parse_responses(body: dict[str, Any]) -> ChatReply:
     if body.get("status") == "failed":  # a whole answer that failed, whatever output it holds: an error, not a reply
         err = _dict(body.get("error"))
         msg, rid = split_request_id(str(err.get("message") or err.get("code") or "no reason given"))
+        usage = _failed_usage(body)
         failed = APIError(f"The response failed: {msg[:300]}", status=200, code=_opt_str(err.get("code")),
-                          request_id=rid, hint="What it consumed was billed (err.usage); try again.")
-        failed.usage = _failed_usage(body)
+                          request_id=rid, hint="What it consumed is billed (err.usage); try again." if usage
+                          else "Try again.")
+        failed.usage = usage
         raise failed
     texts, reasoning = [], []
     calls: list[ToolCall] = []
@@ -1112,9 +1114,11 @@ _PARSERS: dict[str, Callable[[Any], ChatReply]] = {
 
 def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply:
     """A non-streamed reply. The body's shape wins over ``endpoint`` when they disagree."""
+    if isinstance(body, dict) and body.get("status") == "failed" and _shape(body) == "responses":
+        _parse_responses(body)  # (raises: a failed response is an error, carrying what it consumed)
     try:
         refuse_error_envelope(body)
-    except APIError as err:  # (a failed Responses answer: status "failed", its error, and what it consumed)
+    except APIError as err:  # (an error envelope that reports usage: those tokens were billed)
         err.usage = _failed_usage(body)
         raise
     ep = _shape(body) or _ENDPOINT_ALIASES.get(endpoint or "", endpoint or "")
