@@ -87,3 +87,29 @@ def test_an_estimate_of_a_body_with_a_breakpoint_allows_for_the_write(relay: Ser
     assert hour.usd_max is not None
     assert five.usd_max - plain.usd_max == pytest.approx(plain.usd * 0.25)  # the estimated input × (1.25 − 1)
     assert hour.usd_max - plain.usd_max == pytest.approx(plain.usd * 1.0)  # × (1.25 × 1.6 − 1)
+
+
+def test_a_replayed_call_keeps_what_it_read_from_and_wrote_to_the_cache(relay: Server, tmp_path: Path) -> None:
+    """A replay's result carries the usage the live call's had, the prompt cache's reads and writes included (the
+    cost shown beside them was worked out from them)."""
+    with live(relay, tmp_path / "store") as s:
+        calls = [s.chat(q, model="claude-opus-4-6", endpoint="messages", thread=False, stream=False,
+                        extra=system("1h")) for q in ("What came first?", "And then?")]
+    with Session(mode="replay", store=tmp_path / "store") as r:
+        again = [r.chat(q, model="claude-opus-4-6", endpoint="messages", thread=False, stream=False,
+                        extra=system("1h")) for q in ("What came first?", "And then?")]
+    for live_one, replayed in zip(calls, again, strict=True):
+        assert replayed.usage.as_dict() == live_one.usage.as_dict()
+        assert str(replayed.cost) == str(live_one.cost)
+    assert again[0].usage.cache_write_tokens == again[0].usage.cache_write_1h_tokens > 1024
+    assert again[1].usage.cached_tokens == again[0].usage.cache_write_tokens
+
+
+def test_a_row_of_an_imported_store_with_odd_usage_values_rebuilds_without_them() -> None:
+    from tokenhot_nb.results._rebuild import usage_from
+
+    odd = usage_from({"input_tokens": "12", "output_tokens": float("nan"), "cached_tokens": True, "images": -3,
+                      "cache_write_tokens": 7.0, "video_seconds": float("inf"), "audio_seconds": 2.5})
+    assert (odd.input_tokens, odd.output_tokens, odd.cached_tokens, odd.images) == (0, 0, 0, 0)
+    assert (odd.cache_write_tokens, odd.video_seconds, odd.audio_seconds) == (7, 0.0, 2.5)
+    assert usage_from(["not", "a", "dict"]) == usage_from(None)  # type: ignore[arg-type]

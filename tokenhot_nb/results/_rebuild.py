@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,16 +23,26 @@ if TYPE_CHECKING:
 
 
 def usage_from(d: dict[str, Any] | None) -> Usage:
-    d = d or {}
-    return Usage(
-        input_tokens=int(d.get("input_tokens") or 0),
-        output_tokens=int(d.get("output_tokens") or 0),
-        total_tokens=int(d.get("total_tokens") or 0),
-        reasoning_tokens=int(d.get("reasoning_tokens") or 0),
-        images=int(d.get("images") or 0),
-        video_seconds=float(d.get("video_seconds") or 0.0),
-        audio_seconds=float(d.get("audio_seconds") or 0.0),
-    )
+    """The usage a row keeps (``Usage.as_dict``), as the live call's result had it: the cache's reads and writes
+    too, which the cost was worked out from. A row may come from an imported store: a value that is not a finite
+    number counts as none."""
+    d = d if isinstance(d, dict) else {}
+    return Usage(input_tokens=_count(d.get("input_tokens")), output_tokens=_count(d.get("output_tokens")),
+                 total_tokens=_count(d.get("total_tokens")), reasoning_tokens=_count(d.get("reasoning_tokens")),
+                 images=_count(d.get("images")), video_seconds=_seconds(d.get("video_seconds")),
+                 audio_seconds=_seconds(d.get("audio_seconds")), cached_tokens=_count(d.get("cached_tokens")),
+                 cache_write_tokens=_count(d.get("cache_write_tokens")),
+                 cache_write_1h_tokens=_count(d.get("cache_write_1h_tokens")))
+
+
+def _count(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) \
+        and value > 0 else 0
+
+
+def _seconds(value: Any) -> float:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        and math.isfinite(value) and value > 0 else 0.0
 
 
 def _outputs(entry: HistoryEntry, role: str) -> list[dict[str, Any]]:
