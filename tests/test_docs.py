@@ -188,6 +188,7 @@ NOT_OURS = {
     "malloc_trim": "glibc's",
     "warn_explicit": "warnings.warn_explicit, named bare",
     "DecompressRequestMiddleware": "new-api's (the relay's) middleware",
+    "RequestOpenAI2ClaudeMessage": "new-api's OpenAI-to-Claude request conversion",
     "MAX_REQUEST_BODY_MB": "new-api's setting",
     "EventSource": "httpx-sse's class",
     "HTTPS_PROXY": "an environment variable",

@@ -213,7 +213,7 @@ def conversation(store: Store, parent: int | None) -> list[dict[str, Any]]:
 #: ``Session.chat`` arguments recorded in params that are not body options (everything else went as ``extra``).
 _CHAT_ARGS = frozenset({"message", "model", "system", "stream", "thread", "new_thread", "temperature",
                         "max_tokens", "images", "endpoint", "raw", "schema", "json", "tools", "tool_choice",
-                        "tool_results"})
+                        "tool_results", "cache"})
 
 
 def wire_request(store: Store, entry: HistoryEntry) -> dict[str, Any]:
@@ -245,7 +245,8 @@ def wire_request(store: Store, entry: HistoryEntry) -> dict[str, Any]:
         call = chat.build(info, messages, endpoint=entry.endpoint or None, system=params.get("system"),
                           temperature=params.get("temperature"), max_tokens=params.get("max_tokens"),
                           stream=bool(params.get("stream")), extra=extra or None, raw=params.get("raw"),
-                          output=output, tools=params.get("tools"), tool_choice=params.get("tool_choice"))
+                          output=output, tools=params.get("tools"), tool_choice=params.get("tool_choice"),
+                          cache=params.get("cache") if params.get("cache") in chat.CACHE_TTLS else None)
     except Exception:
         return req
     out: dict[str, Any] = jsonable(call.describe(), store.secrets)

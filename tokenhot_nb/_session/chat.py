@@ -18,7 +18,7 @@ from ..families._types import ChatDelta, ToolCall, Usage
 from ..history import _pieces
 from ..results import ChatResult, from_entry
 from . import budget as _budget
-from .checks import body_extra, check_chat, check_chat_options
+from .checks import body_extra, check_cache, check_chat, check_chat_options
 from .checks import whole as whole_number
 from .inputs import store_media
 from .loop import call_user
@@ -80,6 +80,9 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     kw.pop("schema", None)
     json_mode = bool(kw.pop("json", False))
     tools, tool_choice, tool_results = kw.pop("tools", None), kw.pop("tool_choice", None), kw.pop("tool_results", None)
+    cache = check_cache(kw.pop("cache", None))
+    if cache is not None and endpoint is None and "messages" in info.endpoints:
+        endpoint = "messages"  # Claude's own API keeps the breakpoints (the relay's chat conversion may not)
     output = chat.Output(schema.json if schema else None, schema.name if schema else "answer", json_mode) \
         if schema is not None or json_mode else None
     store = session.store
@@ -103,13 +106,13 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         "new_thread": True if new_thread else None, "temperature": temperature, "max_tokens": max_tokens,
         "images": [m.ref() for m in media] or None, "endpoint": endpoint, **kw, "raw": raw,
         "schema": schema.json if schema is not None else None, "json": True if json_mode else None,
-        "tools": tools, "tool_choice": tool_choice, "tool_results": tool_results,
+        "tools": tools, "tool_choice": tool_choice, "tool_results": tool_results, "cache": cache,
     })
     if not isinstance(message, str):
         params["message"] = jsonable_messages(messages, store)
     options: dict[str, Any] = {"endpoint": endpoint, "system": system, "temperature": temperature,
                                "max_tokens": max_tokens, "stream": stream, "extra": body_extra(kw), "raw": raw,
-                               "output": output, "tools": tools, "tool_choice": tool_choice}
+                               "output": output, "tools": tools, "tool_choice": tool_choice, "cache": cache}
     if th is not None and user is not None and th.prefix is None:
         th.prefix = chat.Prefix()
     call = chat.build(info, messages, **options, prefix=th.prefix if th is not None and user is not None else None)

@@ -101,6 +101,22 @@ def check_tools(tools: Any) -> None:
                          hint='e.g. tools=[{"type": "function", "function": {"name": …, "parameters": {…}}}].')
 
 
+def check_cache(cache: Any) -> str | None:
+    """``chat(cache=…)`` as the lifetime of Claude's prompt-cache breakpoints ("5m" or "1h"), or None for none."""
+    from ..families.chat import CACHE_TTLS
+
+    cache = plain(cache)
+    if cache is None or cache is False:
+        return None
+    if cache is True:
+        return CACHE_TTLS[0]
+    if isinstance(cache, str) and cache.strip().lower() in CACHE_TTLS:
+        return cache.strip().lower()
+    raise InputError(f"cache= takes True, '5m' or '1h' (how long Claude keeps the prompt cached), not "
+                     f"{type(cache).__name__} {cache!r:.40}.",
+                     hint="chat(…, cache=True) caches for 5 minutes; cache='1h' for an hour (its write costs more).")
+
+
 def check_chat_options(system: Any, thread: Any, tools: Any, tool_choice: Any) -> None:
     """The chat arguments the service would refuse (or this package would trip on) after the call was made."""
     if system is not None:

@@ -399,7 +399,8 @@ class Session:
              endpoint: str | None = None, on_delta: Callable[[ChatDelta, str], Any] | None = None,
              concurrency: int = 8, progress: bool | None = None, *, schema: Any = None, json: bool = False,
              tools: Sequence[dict[str, Any]] | None = None, tool_choice: Any = None,
-             tool_results: dict[str, Any] | None = None, **options: Any) -> ChatResult | BatchResult:
+             tool_results: dict[str, Any] | None = None, cache: bool | str | None = None,
+             **options: Any) -> ChatResult | BatchResult:
         """Ask a chat model. Follow-ups in the same ``thread`` (default "default") carry the conversation;
         ``thread=False`` asks a one-off question with no context (and keeps it out of every thread).
 
@@ -411,6 +412,11 @@ class Session:
         for any JSON: the checked answer is ``result.data``. ``tools=`` (OpenAI function schemas) lets the model
         call functions (``tool_choice``: "auto", "required", "none" or a tool name): they come back as
         ``result.tool_calls``; send their results with ``chat(tool_results={call.id: value})`` in the same thread.
+
+        ``cache=True`` (or "5m", or "1h") marks Claude's prompt-cache breakpoints (the system prompt and the last
+        message), so the next turn, or the next question on the same long system prompt, reads that prefix from
+        the cache at about a tenth of the input price; the first write costs 1.25× (2× for "1h"). Other models
+        cache long prompts on their own: there it changes nothing.
         """
         stream, progress = bool(_checks.flag(stream, "stream")), _checks.flag(progress, "progress")
         is_batch = isinstance(message, (list, tuple)) and bool(message) and all(isinstance(m, str) for m in message)
@@ -419,7 +425,7 @@ class Session:
                           new_thread=new_thread, temperature=temperature, max_tokens=max_tokens, images=images,
                           endpoint=endpoint, on_delta=on_delta, concurrency=concurrency, progress=progress,
                           _bar=bar, schema=schema, json=json, tools=tools, tool_choice=tool_choice,
-                          tool_results=tool_results, **options)
+                          tool_results=tool_results, cache=cache, **options)
         if not stream and not is_batch and self.client.blocking_ok:  # an answer read whole: no hop
             return self._here(work)
         return self._sync(work)
@@ -432,7 +438,8 @@ class Session:
                     on_delta: Callable[[ChatDelta, str], Any] | None = None, concurrency: int = 8,
                     progress: bool | None = None, _bar: Progress | None = None, *, schema: Any = None,
                     json: bool = False, tools: Sequence[dict[str, Any]] | None = None, tool_choice: Any = None,
-                    tool_results: dict[str, Any] | None = None, **options: Any) -> ChatResult | BatchResult:
+                    tool_results: dict[str, Any] | None = None, cache: bool | str | None = None,
+                    **options: Any) -> ChatResult | BatchResult:
         """Awaitable twin of :meth:`chat`."""
         stream, new_thread, json = (bool(_checks.flag(stream, "stream")), bool(_checks.flag(new_thread, "new_thread")),
                                     bool(_checks.flag(json, "json")))
@@ -446,7 +453,7 @@ class Session:
         info = await self._model("chat", th.model if th is not None and inherited else model)
         kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
               "endpoint": endpoint, "schema": schema, "json": json, "tools": list(tools) if tools else None,
-              "tool_choice": tool_choice, "tool_results": tool_results, **options}
+              "tool_choice": tool_choice, "tool_results": tool_results, "cache": cache, **options}
         _checks.check_callable(on_delta, "on_delta", ("delta", "text"))
         if isinstance(message, (list, tuple)) and message and all(isinstance(m, str) for m in message):
             msgs = list(message)

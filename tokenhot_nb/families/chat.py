@@ -725,7 +725,7 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
           temperature: float | None = None, max_tokens: int | None = None, stream: bool = False,
           extra: Mapping[str, Any] | None = None, raw: Mapping[str, Any] | None = None,
           output: Output | None = None, tools: Any = None, tool_choice: Any = None,
-          prefix: Prefix | None = None) -> HttpCall:
+          prefix: Prefix | None = None, cache: str | None = None) -> HttpCall:
     """One chat request. ``endpoint`` defaults to the model's first; ``gemini.stream`` implies streaming.
 
     ``extra={"reasoning_effort": "high"}`` is translated to ``reasoning.effort`` on the Responses endpoint.
@@ -735,6 +735,9 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
 
     ``prefix`` (one per conversation, kept by the caller between turns) lets a turn build and encode only the
     messages it adds: the body is the same as without it, byte for byte (``HttpCall.encoded``).
+
+    ``cache`` ("5m" or "1h", :data:`CACHE_TTLS`) marks Claude prompt-cache breakpoints on ``/v1/messages``
+    (:func:`cache_marks`); other endpoints' models cache long prompts on their own, and it changes nothing there.
     """
     ep = _resolve_endpoint(model, endpoint)
     stream = stream or ep in _ALWAYS_STREAMS
@@ -764,6 +767,8 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     body = finish_body(body, extra, raw)
     if ep == "messages" and raw is None and max_tokens is None and "max_tokens" not in extra:
         body = _room_to_think(model, body)
+    if cache is not None and ep == "messages" and raw is None:
+        body, encoded, stable = cache_marks(body, cache), None, 0  # (the last turn's mark moves: encoded whole)
     if encoded is not None and body is not None:
         spliced = _splice(body, list_key, encoded)
         encoded, head = spliced if spliced is not None else (None, 0)
@@ -772,6 +777,65 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     params = {"alt": "sse"} if stream and ep.startswith("gemini") else {}
     return HttpCall("POST", path, json=body, params=params, headers=headers,
                     stream=_STREAM_FORMATS[ep] if stream else None, encoded=encoded, stable=stable)
+
+
+# --- prompt caching (Claude) ------------------------------------------------------------------------
+
+#: The prompt-cache lifetimes Anthropic takes in ``cache_control.ttl`` (new-api bills a 1-hour write ×1.6 the
+#: 5-minute one: :data:`tokenhot_nb.cost.CACHE_WRITE_1H_MULTIPLIER`).
+CACHE_TTLS = ("5m", "1h")
+#: Anthropic takes at most this many ``cache_control`` breakpoints in one request.
+_MAX_BREAKPOINTS = 4
+#: Blocks that take no ``cache_control`` (a thinking block goes back as it came, signed).
+_UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
+
+
+def _marks(value: Any) -> int:
+    """How many ``cache_control`` breakpoints ``value`` (a body, or part of one) already holds."""
+    if isinstance(value, dict):
+        return ("cache_control" in value) + sum(_marks(v) for v in value.values())
+    if isinstance(value, list):
+        return sum(_marks(v) for v in value)
+    return 0
+
+
+def _marked(content: Any, mark: dict[str, str]) -> Any:
+    """``content`` (a string or blocks) with its last markable block carrying ``mark`` (a copy; None: none)."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content, "cache_control": mark}] if content else None
+    if not isinstance(content, list):
+        return None
+    for i in range(len(content) - 1, -1, -1):
+        block = content[i]
+        if isinstance(block, dict) and block.get("type") not in _UNMARKABLE:
+            return [*content[:i], {**block, "cache_control": mark}, *content[i + 1:]]
+    return None
+
+
+def cache_marks(body: dict[str, Any], ttl: str) -> dict[str, Any]:
+    """A Claude Messages body with prompt-cache breakpoints: the system prompt and the last message, so the next
+    turn of a conversation (or the next question on the same long system prompt) reads everything up to there
+    from the cache (billed at the row's ``cache_ratio``, ~0.1× the input price) instead of paying for it again;
+    writing it costs ``create_cache_ratio`` × (1.25×; 2× for "1h"). Anthropic caches a prefix of 1,024 tokens
+    or more (more on some models) and takes four breakpoints at most: those the body already holds (``extra=``)
+    are kept and counted. The body is copied where it changes: the caller's messages and a thread's kept wire
+    items stay as they were."""
+    mark = {"type": "ephemeral", **({"ttl": ttl} if ttl != "5m" else {})}
+    room = _MAX_BREAKPOINTS - _marks(body)
+    out = dict(body)
+    messages = out.get("messages")
+    if room > 0 and isinstance(messages, list) and messages and isinstance(messages[-1], dict) \
+            and _marks(messages[-1]) == 0:
+        content = _marked(messages[-1].get("content"), mark)
+        if content is not None:
+            out["messages"] = [*messages[:-1], {**messages[-1], "content": content}]
+            room -= 1
+    system = out.get("system")
+    if room > 0 and system and _marks(system) == 0:
+        content = _marked(system, mark)
+        if content is not None:
+            out["system"] = content
+    return out
 
 
 # --- a conversation's body kept between turns ---------------------------------------------------------

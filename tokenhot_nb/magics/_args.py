@@ -256,6 +256,9 @@ def _chat() -> MagicParser:
                    help="the API to ask through, where the model has it: chat.completions, responses (OpenAI "
                         "Responses), messages (Claude native), gemini.stream / gemini.generate (Gemini native; "
                         "generate with --no-stream); default: the model's first")
+    p.add_argument("--cache", nargs="?", const="5m", choices=("5m", "1h"),
+                   help="Claude: cache the system prompt and the conversation so far for the next turn (read back "
+                        "at ~0.1× the input price; written at 1.25×, 2× for 1h); 5m unless 1h is given")
     p.add_argument("--json", action="store_true", help="answer in JSON; the parsed value is the result's .data")
     p.add_argument("--schema", metavar="NAME",
                    help="answer as data of this shape: a variable holding a pydantic model or a JSON-schema dict "

@@ -285,6 +285,8 @@ class TokenhotMagics(Magics):
             kwargs["images"] = [resolve_source(x, self._ns) for x in a.image]
         if a.json:
             kwargs["json"] = True
+        if a.cache:
+            kwargs["cache"] = a.cache
         if a.schema:
             kwargs["schema"] = self._variable("--schema", a.schema, object,
                                               "a pydantic model or a JSON-schema dict")

@@ -517,6 +517,9 @@ def _system_text(system: Any) -> str:
 
 #: Anthropic's prompt-cache lifetimes (``cache_control.ttl``; "5m" when it names none), in seconds.
 CACHE_TTLS = {"5m": 300.0, "1h": 3600.0}
+#: How many content blocks before a breakpoint Anthropic also looks for a cached prefix ending there ("about 20"):
+#: a conversation that marks its last message each turn reads back what the turn before wrote.
+CACHE_LOOKBACK = 20
 
 
 def _without_marks(value: Any) -> Any:
@@ -526,6 +529,46 @@ def _without_marks(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_marks(v) for v in value]
     return value
+
+
+def _blocks(content: Any) -> Any:
+    """A string content as the one text block it stands for (Anthropic reads them alike)."""
+    return [{"type": "text", "text": content}] if isinstance(content, str) else content
+
+
+def plain_turns(msgs: Any) -> Any:
+    """Messages as Anthropic reads them for tokens and for its cache: without the ``cache_control`` marks, and a
+    content of one plain text block as the string it stands for (a client marks the last message as a block one
+    turn and sends it as a string the next: the same text, the same tokens, the same cached prefix)."""
+    if not isinstance(msgs, list):
+        return msgs
+    out = []
+    for m in msgs:
+        if isinstance(m, dict) and isinstance(m.get("content"), list):
+            content = _without_marks(m["content"])
+            one = content[0] if len(content) == 1 and isinstance(content[0], dict) else None
+            if one is not None and set(one) == {"type", "text"} and one["type"] == "text":
+                content = one["text"]
+            m = {**m, "content": content}
+        out.append(m)
+    return out
+
+
+def _digest(model: str, prefix: dict[str, Any]) -> str:
+    """What identifies a cached prefix: its text and blocks as Anthropic reads them (:func:`plain_turns`)."""
+    same = dict(prefix)
+    if "system" in same:
+        same["system"] = _blocks(same["system"])
+    if isinstance(same.get("messages"), list):
+        same["messages"] = plain_turns(same["messages"])
+    return hashlib.sha256(json.dumps([model, _without_marks(same)], sort_keys=True, ensure_ascii=False)
+                          .encode()).hexdigest()[:32]
+
+
+def _last_block(head: list[Any]) -> Any:
+    """The content block a prefix of messages ends with (a string content: the message itself, unmarked)."""
+    content = head[-1].get("content") if head and isinstance(head[-1], dict) else None
+    return content[-1] if isinstance(content, list) and content else None
 
 
 def _claude_cache(ctx: Ctx, model: str, body: dict[str, Any], msgs: list[Any],
@@ -557,25 +600,36 @@ def _claude_cache(ctx: Ctx, model: str, body: dict[str, Any], msgs: list[Any],
             marks.append(({"tools": tools, "system": blocks[:i + 1]}, count_tokens(_system_text(blocks[:i + 1])),
                           ttl))
     system_tokens = count_tokens(_system_text(system))
+    msgs = [{**m, "content": _blocks(m.get("content"))} if isinstance(m, dict) else m for m in msgs]
+    ends: list[list[Any]] = []  # the messages up to each content block's end, in order (a string is one block)
     for i, m in enumerate(msgs):
         raw = m.get("content") if isinstance(m, dict) else None
         content: list[Any] = raw if isinstance(raw, list) else []
         for j, block in enumerate(content):
+            head = [*msgs[:i], {**m, "content": content[:j + 1]}]
+            ends.append(head)
             if (ttl := mark(block)) is not None:
-                head = [*msgs[:i], {**m, "content": content[:j + 1]}]
                 marks.append(({"tools": tools, "system": system, "messages": head},
-                              system_tokens + all_text_tokens(head), ttl))
+                              system_tokens + all_text_tokens(plain_turns(head)), ttl))
     if not marks:
         return None
+    last = next((len(ends) - k for k, head in enumerate(reversed(ends)) if mark(_last_block(head)) is not None),
+                0)
+    looked = [({"tools": tools, "system": system, "messages": head},
+               system_tokens + all_text_tokens(plain_turns(head)))
+              for head in ends[max(0, last - 1 - CACHE_LOOKBACK):last - 1] if mark(_last_block(head)) is None]
     sizes: list[int] = []
     for _, tokens, _ in marks:  # (each prefix holds the one before it)
         sizes.append(min(total, max(tokens, sizes[-1] if sizes else 0)))
     if sizes[-1] < CACHE_MIN_TOKENS:
         return 0, 0, 0
-    digests = [(hashlib.sha256(json.dumps([model, _without_marks(prefix)], sort_keys=True, ensure_ascii=False)
-                               .encode()).hexdigest()[:32], CACHE_TTLS[ttl]) for prefix, _, ttl in marks]
+    digests = [(_digest(model, prefix), CACHE_TTLS[ttl]) for prefix, _, ttl in marks]
+    alive = ctx.state.prefixes_alive(ctx.token, model, [_digest(model, prefix) for prefix, _ in looked])
+    back = max((min(total, tokens) for (_, tokens), ok in zip(looked, alive, strict=True) if ok), default=0)
     hit = ctx.state.cached_prefixes(ctx.token, model, digests)
     read = sizes[hit - 1] if hit and sizes[hit - 1] >= CACHE_MIN_TOKENS else 0
+    if back > read and back >= CACHE_MIN_TOKENS:  # a prefix an earlier request cached, found looking back
+        read, hit = back, sum(1 for size in sizes if size <= back)
     written = {"5m": 0, "1h": 0}
     before = read
     for size, (_, _, ttl) in list(zip(sizes, marks, strict=True))[hit if read else 0:]:
@@ -626,7 +680,7 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     thinking_cfg = obj(body.get("thinking"))
     thinking = compose_reasoning(prompt, seed) if thinking_cfg.get("type") in ("enabled", "adaptive") else None
     signature = f"sim-sig-{seed % 10**12:012d}"
-    prompt_tokens = all_text_tokens(msgs) + count_tokens(_system_text(body.get("system"))) + 85 * images
+    prompt_tokens = all_text_tokens(plain_turns(msgs)) + count_tokens(_system_text(body.get("system"))) + 85 * images
     cache = _claude_cache(ctx, model, body, msgs, prompt_tokens)
     read, five, hour = cache or (0, 0, 0)
     input_tokens = prompt_tokens - read - five - hour  # (Anthropic's input_tokens leaves the cache's parts out)

@@ -212,6 +212,13 @@ class SimState:
                 book.popitem(last=False)
         return hit
 
+    def prefixes_alive(self, key: str, model: str, digests: list[str]) -> list[bool]:
+        """Which of ``digests`` this key cached for ``model`` and are still alive (looked up, nothing refreshed)."""
+        now = self.clock()
+        with self._lock:
+            book = self._prefixes.get(self._limit_key(key, model))
+            return [book is not None and book.get(d, now) > now for d in digests]
+
     def charge(self, quota: int) -> None:
         with self._lock:
             self.spent_quota += max(0, quota)
