@@ -19,7 +19,8 @@ KEY = "sk-live-NOTEBOOKSECRET4242"
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("name", ["00_quickstart", "01_images", "02_chat", "04_audio", "05_history_and_replay", "06_widgets"])
+@pytest.mark.parametrize("name", ["00_quickstart", "01_images", "02_chat", "04_audio", "05_history_and_replay", "06_widgets",
+                                  "07_search"])
 def test_tutorial_runs_live_against_a_loopback_service_and_replays_identically(
         name: str, tmp_path: Path, sim_server, sim_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "notebooks"

@@ -17,7 +17,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = ["00_quickstart", "01_images", "02_chat", "03_video", "04_audio", "05_history_and_replay", "06_widgets"]
+EXPECTED = ["00_quickstart", "01_images", "02_chat", "03_video", "04_audio", "05_history_and_replay", "06_widgets",
+            "07_search"]
 CHECK = "# NBVAL_CHECK_OUTPUT"
 MAX_FILE = 60_000  # bytes per notebook file
 MAX_OUTPUT = 4_000  # characters of any one committed output
@@ -31,7 +32,7 @@ def _code(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
     return [c for c in nb.cells if c.cell_type == "code"]
 
 
-def test_the_seven_tutorials_exist() -> None:
+def test_the_eight_tutorials_exist() -> None:
     assert [p.stem for p in NOTEBOOKS] == EXPECTED
 
 
