@@ -273,3 +273,23 @@ def test_an_old_finished_row_says_in_one_line_that_it_cannot_tell_where_a_wait_s
             warnings.simplefilter("error")
             assert r.video("a quick fox", progress=False).sha256 == fresh.sha256
     assert rec.requests == []
+
+
+def test_a_replayed_wait_ended_by_its_recorded_timeout_is_not_named_by_the_next_calls_interrupt(
+        tmp_path: Path) -> None:
+    """A replayed wait that ends with the recording's timeout is over: a Ctrl-C of the next call, a moment later,
+    says what that call kept, not "stopped waiting for video task …" of the finished wait."""
+    from tokenhot_nb._session.loop import interrupt_message
+
+    with make_session(tmp_path / "st", Recorder(Faults(video_steps=12)), poll_interval=0.05,
+                      video_deadline=0.12) as s:
+        with pytest.raises(E.APITimeoutError):
+            s.video("a slow dusk", progress=False)
+        task_id = s.history[-1].response["task_id"]
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        since = time.time()
+        with pytest.raises(E.APITimeoutError):
+            r.video("a slow dusk", progress=False)
+        assert task_id not in r.replay_waits
+        said = interrupt_message(r, KeyboardInterrupt(), None, since, rows=[])
+        assert task_id not in said

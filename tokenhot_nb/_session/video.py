@@ -577,6 +577,8 @@ async def _replay_wait(session: Session, task: VideoTask, timeout: float | None,
             await _replay_stop(session, task)
     except BaseException as exc:
         mark_recorded(exc)  # (a replay records nothing)
+        if not isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt, Interrupted)):
+            session.replay_waits.pop(task.task_id, None)  # (kept for an interrupt: its words name the task)
         if plan is not None:
             if plan.stopping or raised or not isinstance(exc, (asyncio.CancelledError, KeyboardInterrupt,
                                                                 Interrupted)):
