@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tokenhot_nb import Session
-from tokenhot_nb.sim import Faults, SimTransport
+from tokenhot_nb.sim import Faults, Server, SimTransport, serve
 
 KEY = "sk-session-TESTKEY-4471-abcdef"
 
@@ -67,3 +67,20 @@ def s(tmp_path: Path, rec: Recorder) -> Iterator[Session]:
     sess = make_session(tmp_path / "store", rec)
     yield sess
     sess.close()
+
+
+@pytest.fixture
+def relay() -> Iterator[Server]:
+    """A fresh loopback simulator per test, so what it charged (and what it cached) is this test's alone."""
+    server = serve("127.0.0.1", 0)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def billed_cents(url: str, key: str) -> float:
+    """What the simulator at ``url`` has charged ``key`` so far, in the billing route's cents of the site's
+    currency (``total_usage``)."""
+    r = httpx.get(url + "/v1/dashboard/billing/usage", headers={"Authorization": f"Bearer {key}"}, timeout=30)
+    return float(r.json()["total_usage"])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 # the session tests' fixtures (a session on a fresh store, its recording transport)
-from _session_support import rec, s  # noqa: F401
+from _session_support import rec, relay, s  # noqa: F401
 
 from tokenhot_nb.sim import Faults, Server, serve
 

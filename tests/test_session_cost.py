@@ -13,17 +13,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from _session_support import Recorder, make_session
+from _session_support import Recorder, billed_cents, make_session
 
 from tokenhot_nb import Session
 from tokenhot_nb.errors import BudgetExceededError, TokenhotError
-from tokenhot_nb.sim import Faults, Server, serve
+from tokenhot_nb.sim import Faults, Server
 
 KEY = "sk-cost-test-0123456789"
 QPU = 500_000
@@ -32,21 +31,6 @@ QPU = 500_000
 def table(url: str) -> dict[str, dict[str, Any]]:
     rows = httpx.get(url + "/api/pricing", timeout=30).json()["data"]
     return {r["model_name"]: r for r in rows}
-
-
-def billed_cents(url: str) -> float:
-    r = httpx.get(url + "/v1/dashboard/billing/usage", headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
-    return float(r.json()["total_usage"])
-
-
-@pytest.fixture
-def relay() -> Iterator[Server]:
-    """A fresh loopback simulator per test, so what it charged is this test's alone."""
-    server = serve("127.0.0.1", 0)
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def live(relay: Server, store: Path, **kw: Any) -> Session:
@@ -143,14 +127,14 @@ def test_usage_table_has_costs_and_a_total(relay: Server, tmp_path: Path) -> Non
 
 def test_estimate_sends_nothing_and_matches_the_table(relay: Server, tmp_path: Path) -> None:
     rows = table(relay.url)
-    before = billed_cents(relay.url)
+    before = billed_cents(relay.url, KEY)
     with live(relay, tmp_path / "store") as s:
         batch = s.estimate("image", ["a", "b", "c"], model="gpt-image-2", n=2)
         chat = s.estimate(s.chat, "Explain tides in one paragraph.", model="gpt-5", max_tokens=500)
         video = s.estimate("video", "waves", model="doubao-seedance-2.0-fast")
         hailuo = s.estimate("video", "waves", model="MiniMax-Hailuo-2.3")
         assert len(s.history) == 0  # nothing recorded
-    assert billed_cents(relay.url) == before  # nothing sent
+    assert billed_cents(relay.url, KEY) == before  # nothing sent
     assert batch.usd == pytest.approx(rows["gpt-image-2"]["model_price"] * 6) and batch.usd_max is None
     per_m = rows["gpt-5"]["model_ratio"] * 2
     assert chat.usd is not None and chat.usd_max is not None
@@ -158,7 +142,6 @@ def test_estimate_sends_nothing_and_matches_the_table(relay: Server, tmp_path: P
     assert video.usd is None and str(video) == "cost unknown"
     # Hailuo is charged per task like every video model (§10.1): no honest figure before it runs
     assert rows["MiniMax-Hailuo-2.3"]["quota_type"] == 0 and hailuo.usd is None and hailuo.usd_max is None
-
 
 
 def test_an_estimate_is_the_same_price_in_replay_mode(relay: Server, tmp_path: Path) -> None:
@@ -174,7 +157,7 @@ def test_an_estimate_is_the_same_price_in_replay_mode(relay: Server, tmp_path: P
         s.image("a red fox", model="gpt-image-2")
         expected = [s.estimate(m, *a, **kw) for m, a, kw in calls]
         recorded = len(s.history)
-    before = billed_cents(relay.url)
+    before = billed_cents(relay.url, KEY)
     with Session(api_key=KEY, base_url=relay.url, mode="replay", store=tmp_path / "store") as s:
         got = [s.estimate(m, *a, **kw) for m, a, kw in calls]
         assert len(s.history) == recorded
@@ -183,7 +166,7 @@ def test_an_estimate_is_the_same_price_in_replay_mode(relay: Server, tmp_path: P
     assert [str(c) for c in got] == [str(c) for c in expected] and not any(c.simulated for c in got)
     assert expected[0].usd and expected[1].usd == pytest.approx(3 * expected[0].usd)
     assert expected[2].usd_max and expected[3].usd and expected[4].usd_max
-    assert billed_cents(relay.url) == before
+    assert billed_cents(relay.url, KEY) == before
 
 def test_estimate_leaves_a_thread_untouched(s: Session) -> None:
     s.estimate("chat", "first question", stream=False)
@@ -197,7 +180,7 @@ def test_estimate_leaves_a_thread_untouched(s: Session) -> None:
 
 def test_budget_stops_a_batch_at_the_right_item(relay: Server, tmp_path: Path) -> None:
     price = table(relay.url)["gpt-image-2"]["model_price"]
-    before = billed_cents(relay.url)
+    before = billed_cents(relay.url, KEY)
     with live(relay, tmp_path / "store", budget=price * 5 + price / 2) as s:
         batch = s.image([f"pear {i}" for i in range(20)], model="gpt-image-2", concurrency=4)
         made = [item for item in batch.items if not isinstance(item, BaseException)]
@@ -207,7 +190,7 @@ def test_budget_stops_a_batch_at_the_right_item(relay: Server, tmp_path: Path) -
         assert "would cross the budget" in str(refused[0]) and "left" in str(refused[0])
         assert s.budget.spent_usd == pytest.approx(price * 5)
     # the relay charged exactly five images: nothing was sent past the budget
-    assert billed_cents(relay.url) - before == pytest.approx(price * 5 * 7 * 100)
+    assert billed_cents(relay.url, KEY) - before == pytest.approx(price * 5 * 7 * 100)
 
 
 def test_budget_survives_a_new_session_and_can_be_reset(relay: Server, tmp_path: Path) -> None:
@@ -506,9 +489,9 @@ def test_cached_input_tokens_cost_the_cache_ratio_as_the_relay_charges(relay: Se
     long = "The history of the pear, told at length. " * 400
     with live(relay, tmp_path / "store") as s:
         s.chat(long, model="gpt-5", system="You are terse.", stream=False)
-        before = billed_cents(relay.url)
+        before = billed_cents(relay.url, KEY)
         answer = s.chat("Shorter, please.", model="gpt-5", stream=stream)
-        billed_usd = (billed_cents(relay.url) - before) / 100 / 7
+        billed_usd = (billed_cents(relay.url, KEY) - before) / 100 / 7
         usage, c = answer.entry.usage, answer.entry.cost
     cached = usage.get("cached_tokens", 0)
     assert 1024 <= cached < usage["input_tokens"]
@@ -695,13 +678,13 @@ def test_a_keys_group_ratio_prices_every_call_as_the_relay_charges_it(relay: Ser
     relay.set_faults(Faults(key_group="vip"))
     price = table(relay.url)["gpt-image-2"]["model_price"]
     with live(relay, tmp_path / "store", price_group="vip") as s:
-        before = billed_cents(relay.url)
+        before = billed_cents(relay.url, KEY)
         image = s.image("one", model="gpt-image-2").entry.cost
-        after_image = billed_cents(relay.url)
+        after_image = billed_cents(relay.url, KEY)
         chat = s.chat("Name a colour.", model="gpt-5", stream=False).entry.cost
-        after_chat = billed_cents(relay.url)
+        after_chat = billed_cents(relay.url, KEY)
         video = s.video("a kite", model="doubao-seedance-2.0-fast", duration=5).entry.cost
-        after_video = billed_cents(relay.url)
+        after_video = billed_cents(relay.url, KEY)
         estimate = s.estimate("image", "two", model="gpt-image-2")
     assert image.usd == pytest.approx(price * 0.9) and "group vip ×0.9" in image.detail
     for cost, spent in ((image, after_image - before), (chat, after_chat - after_image),
@@ -720,10 +703,10 @@ def test_without_its_group_a_vip_keys_cost_reads_the_tables_default_price(relay:
 
 def test_a_price_group_the_table_does_not_name_is_refused_before_any_request(relay: Server, tmp_path: Path) -> None:
     with live(relay, tmp_path / "store", price_group="vpi") as s:
-        before = billed_cents(relay.url)
+        before = billed_cents(relay.url, KEY)
         with pytest.raises(TokenhotError) as err:
             s.image("one", model="gpt-image-2")
-        assert billed_cents(relay.url) == before and [e.status for e in s.history] in ([], ["error"])
+        assert billed_cents(relay.url, KEY) == before and [e.status for e in s.history] in ([], ["error"])
     message = str(err.value)
     assert "price_group 'vpi' is not a group of the service's price table (default, vip)." in message
     assert "Did you mean 'vip'?" in message and "\n" not in err.value.message

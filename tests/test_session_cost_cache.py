@@ -3,33 +3,18 @@ then of a cache read is what the simulator's balance lost (the relay bills write
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
+from _session_support import billed_cents
 
 from tokenhot_nb import Session
-from tokenhot_nb.sim import Server, serve
+from tokenhot_nb.sim import Server
 
 KEY = "sk-cost-cache-0123456789"
 QPU = 500_000
 LONG = "The history of the pear, told at length. " * 400
-
-
-@pytest.fixture
-def relay() -> Iterator[Server]:
-    server = serve("127.0.0.1", 0)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def billed_usd(url: str) -> float:
-    r = httpx.get(url + "/v1/dashboard/billing/usage", headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
-    return float(r.json()["total_usage"]) / 100 / 7
 
 
 def live(relay: Server, store: Path) -> Session:
@@ -46,13 +31,13 @@ def system(ttl: str | None = None) -> dict[str, Any]:
 def test_a_cache_write_then_a_cache_read_cost_what_the_relay_billed(relay: Server, tmp_path: Path,
                                                                      stream: bool) -> None:
     with live(relay, tmp_path / "store") as s:
-        before = billed_usd(relay.url)
+        before = billed_cents(relay.url, KEY) / 100 / 7
         first = s.chat("What came first?", model="claude-opus-4-6", endpoint="messages", thread=False,
                        stream=stream, extra=system())
-        middle = billed_usd(relay.url)
+        middle = billed_cents(relay.url, KEY) / 100 / 7
         second = s.chat("And then?", model="claude-opus-4-6", endpoint="messages", thread=False,
                         stream=stream, extra=system())
-        after = billed_usd(relay.url)
+        after = billed_cents(relay.url, KEY) / 100 / 7
         wrote, read = first.entry.usage, second.entry.usage
         c1, c2 = first.entry.cost, second.entry.cost
     assert wrote["cache_write_tokens"] > 1024 and not wrote.get("cached_tokens")
@@ -65,10 +50,10 @@ def test_a_cache_write_then_a_cache_read_cost_what_the_relay_billed(relay: Serve
 
 def test_a_one_hour_write_costs_what_the_relay_billed(relay: Server, tmp_path: Path) -> None:
     with live(relay, tmp_path / "store") as s:
-        before = billed_usd(relay.url)
+        before = billed_cents(relay.url, KEY) / 100 / 7
         answer = s.chat("For an hour.", model="claude-opus-4-6", endpoint="messages", thread=False, stream=False,
                         extra=system("1h"))
-        spent = billed_usd(relay.url) - before
+        spent = billed_cents(relay.url, KEY) / 100 / 7 - before
         usage, c = answer.entry.usage, answer.entry.cost
     assert usage["cache_write_1h_tokens"] == usage["cache_write_tokens"] > 1024
     assert c.usd == pytest.approx(spent, abs=2 / QPU)

@@ -5,41 +5,27 @@ keep the usage and its cost. Over loopback against the simulator (``Faults.respo
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from _session_support import billed_cents
 
 from tokenhot_nb import Session
 from tokenhot_nb.errors import APIError, StreamError, TokenhotError
 from tokenhot_nb.results import ChatResult
-from tokenhot_nb.sim import Faults, Server, serve
+from tokenhot_nb.sim import Faults, Server
 
 KEY = "sk-responses-failed-0123456789"
 QPU = 500_000
-
-
-@pytest.fixture
-def relay() -> Iterator[Server]:
-    server = serve("127.0.0.1", 0)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def billed_usd(url: str) -> float:
-    r = httpx.get(url + "/v1/dashboard/billing/usage", headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
-    return float(r.json()["total_usage"]) / 100 / 7
 
 
 def test_the_simulators_failed_responses_stream_carries_its_usage_and_is_billed(relay: Server) -> None:
     """The wire: the stream's last event is ``response.failed`` whose response has an error and a usage; the balance
     goes down by that usage at the row's price ($1.25/M in, $10/M out for gpt-5)."""
     headers = {"Authorization": f"Bearer {KEY}", "X-Sim-Faults": json.dumps({"responses_failed": True})}
-    before = billed_usd(relay.url)
+    before = billed_cents(relay.url, KEY) / 100 / 7
     r = httpx.post(relay.url + "/v1/responses", headers=headers, timeout=60,
                    json={"model": "gpt-5", "input": "Tell me about pears.", "stream": True})
     frames = [json.loads(line[5:]) for line in r.text.splitlines() if line.startswith("data:")]
@@ -50,7 +36,7 @@ def test_the_simulators_failed_responses_stream_carries_its_usage_and_is_billed(
     assert usage["input_tokens"] > 0 and usage["output_tokens"] > 0
     assert not any(f.get("type") == "response.completed" for f in frames)
     expected = round(0.625 * (usage["input_tokens"] + usage["output_tokens"] * 8)) / QPU
-    assert billed_usd(relay.url) - before == pytest.approx(expected)
+    assert billed_cents(relay.url, KEY) / 100 / 7 - before == pytest.approx(expected)
 
 
 def test_the_simulators_whole_failed_response_carries_its_usage(relay: Server) -> None:
@@ -64,10 +50,10 @@ def test_the_simulators_whole_failed_response_carries_its_usage(relay: Server) -
 def test_a_failed_response_keeps_its_usage_and_cost(relay: Server, tmp_path: Path, stream: bool) -> None:
     relay.set_faults(Faults(responses_failed=True))
     with Session(api_key=KEY, base_url=relay.url, mode="live", store=tmp_path / "store") as s:
-        before = billed_usd(relay.url)
+        before = billed_cents(relay.url, KEY) / 100 / 7
         with pytest.raises(StreamError if stream else APIError) as info:
             s.chat("Tell me about pears.", model="gpt-5", endpoint="responses", thread=False, stream=stream)
-        spent = billed_usd(relay.url) - before
+        spent = billed_cents(relay.url, KEY) / 100 / 7 - before
         err = info.value
         row = s.history[-1]
         assert row.status == "error"

@@ -5,34 +5,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from _session_support import billed_cents
 
-from tokenhot_nb.sim import Server, serve
+from tokenhot_nb.sim import Server
 from tokenhot_nb.sim._state import PREFIXES_KEPT, SimState
 
 KEY = "sk-sim-cache-0123456789abcdef"
 HEADERS = {"x-api-key": KEY, "anthropic-version": "2023-06-01"}
 LONG = "The history of the pear, told at length and then some more. " * 300  # well past 1024 tokens
 QPU = 500_000
-
-
-@pytest.fixture
-def relay() -> Iterator[Server]:
-    """A fresh simulator per test: its prompt cache and its balance are this test's alone."""
-    server = serve("127.0.0.1", 0)
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-def used_cents(url: str) -> float:
-    r = httpx.get(url + "/v1/dashboard/billing/usage", headers={"Authorization": f"Bearer {KEY}"}, timeout=30)
-    return float(r.json()["total_usage"])
 
 
 def row(url: str, model: str) -> dict[str, Any]:
@@ -82,11 +67,11 @@ def test_claude_rows_publish_their_create_cache_ratio(relay: Server) -> None:
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_breakpoint_is_written_the_first_time_and_read_the_next(relay: Server, stream: bool) -> None:
     r = row(relay.url, "claude-opus-4-6")
-    before = used_cents(relay.url)
+    before = billed_cents(relay.url, KEY)
     first = ask(relay.url, "What came first?", stream=stream)
-    spent_first = used_cents(relay.url) - before
+    spent_first = billed_cents(relay.url, KEY) - before
     second = ask(relay.url, "And then?", stream=stream)
-    spent_second = used_cents(relay.url) - before - spent_first
+    spent_second = billed_cents(relay.url, KEY) - before - spent_first
     assert first["cache_creation_input_tokens"] >= 1024 and first["cache_read_input_tokens"] == 0
     assert first["cache_creation"] == {"ephemeral_5m_input_tokens": first["cache_creation_input_tokens"],
                                        "ephemeral_1h_input_tokens": 0}
@@ -100,11 +85,11 @@ def test_a_breakpoint_is_written_the_first_time_and_read_the_next(relay: Server,
 
 def test_a_one_hour_breakpoint_is_billed_at_the_one_hour_rate(relay: Server) -> None:
     r = row(relay.url, "claude-opus-4-6")
-    before = used_cents(relay.url)
+    before = billed_cents(relay.url, KEY)
     usage = ask(relay.url, "Once, for an hour.", ttl="1h")
     written = usage["cache_creation_input_tokens"]
     assert usage["cache_creation"] == {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": written}
-    spent = used_cents(relay.url) - before
+    spent = billed_cents(relay.url, KEY) - before
     assert spent == pytest.approx(new_api_usd(r, usage) * 7 * 100)
     plain_units = usage["input_tokens"] + usage["output_tokens"] * r["completion_ratio"]
     assert spent == pytest.approx(round(r["model_ratio"] * (plain_units + written * 2.0)) / QPU * 700)
