@@ -4,7 +4,10 @@ the ``rec`` / ``s`` fixtures (exposed to every test module through conftest.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +87,14 @@ def billed_cents(url: str, key: str) -> float:
     currency (``total_usage``)."""
     r = httpx.get(url + "/v1/dashboard/billing/usage", headers={"Authorization": f"Bearer {key}"}, timeout=30)
     return float(r.json()["total_usage"])
+
+
+def interrupted_after(seconds: float, call: Callable[[], Any]) -> Any:
+    """A real SIGINT to this (the main) thread, as "interrupt kernel" sends, while ``call`` waits."""
+    assert threading.current_thread() is threading.main_thread()
+    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        return call()
+    finally:
+        timer.cancel()

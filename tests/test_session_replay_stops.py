@@ -13,15 +13,13 @@ import json
 import os
 import signal
 import sqlite3
-import threading
 import time
-from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
-from _session_support import Recorder, make_session
+from _session_support import Recorder, interrupted_after, make_session
 
 from tokenhot_nb import Session
 from tokenhot_nb import errors as E
@@ -35,17 +33,6 @@ _MAY_HAVE_REACHED = ("; no answer had come back yet, but the request may already
                      "balance (session.balance()) before creating another.")
 
 
-def _interrupted_after(seconds: float, call: Callable[[], Any]) -> Any:
-    """A real SIGINT to this (the main) thread, as "interrupt kernel" sends, while ``call`` waits."""
-    assert threading.current_thread() is threading.main_thread()
-    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
-    try:
-        return call()
-    finally:
-        timer.cancel()
-
-
 def test_a_create_stopped_before_its_task_id_replays_as_that_stop_and_the_next_create_as_its_own(
         tmp_path: Path) -> None:
     """It was a miss ("recorded as interrupted: there is no answer to replay"), or, with the create run again in
@@ -56,7 +43,7 @@ def test_a_create_stopped_before_its_task_id_replays_as_that_stop_and_the_next_c
         s.models()  # (the catalogue is read before the interrupt is timed)
         live.set_faults(Faults(latency=10))
         with pytest.raises(KeyboardInterrupt) as info:
-            _interrupted_after(1, lambda: s.video("a paper boat", progress=False))
+            interrupted_after(1, lambda: s.video("a paper boat", progress=False))
         row = s.history[-1]  # (the stop is recorded before the interrupt reaches the caller)
         assert row.status == "interrupted" and not row.response.get("task_id")
         recorded = str(info.value)  # (said once the row was recorded: with what had come back)
@@ -104,7 +91,7 @@ def test_a_create_stopped_before_its_request_went_out_replays_saying_nothing_is_
         with monkeypatch.context() as m:
             m.setattr(type(s.client), "send", slow_start)
             with pytest.raises(KeyboardInterrupt) as info:
-                _interrupted_after(1, lambda: s.video("a paper boat", progress=False))
+                interrupted_after(1, lambda: s.video("a paper boat", progress=False))
         row = s.history[-1]  # (recorded before the interrupt reached the caller)
         assert row.status == "interrupted" and row.response == {"sent": False}
         recorded = str(info.value)

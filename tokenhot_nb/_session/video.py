@@ -640,13 +640,20 @@ def _consume_end(session: Session, plan: ReplayPlan) -> None:
     more before the stop reaches the loop: a status no one was shown, which the next wait does not show either.)"""
     if plan.entry.id is None:
         return
+    _, i = _next_end(session, plan)
+    if i < len(plan.ends):
+        session.replay_ends[plan.entry.id] = i + 1
+        session.replay_polls[plan.entry.id] = plan.ends[i][0]
+
+
+def _next_end(session: Session, plan: ReplayPlan) -> tuple[int, int]:
+    """``(the status the playback is at, the first recorded end not before it)`` (an index into ``plan.ends``)."""
+    assert plan.entry.id is not None
     at = session.replay_polls.get(plan.entry.id, 1)
     i = session.replay_ends.get(plan.entry.id, 0)
     while i < len(plan.ends) and plan.ends[i][0] < at:
         i += 1
-    if i < len(plan.ends):
-        session.replay_ends[plan.entry.id] = i + 1
-        session.replay_polls[plan.entry.id] = plan.ends[i][0]
+    return at, i
 
 
 def _real_stop(session: Session, plan: ReplayPlan) -> None:
@@ -656,10 +663,7 @@ def _real_stop(session: Session, plan: ReplayPlan) -> None:
     stop re-enacts (an on_progress that stops the replay where it stopped the recording)."""
     if plan.entry.id is None:
         return
-    at = session.replay_polls.get(plan.entry.id, 1)
-    i = session.replay_ends.get(plan.entry.id, 0)
-    while i < len(plan.ends) and plan.ends[i][0] < at:
-        i += 1
+    at, i = _next_end(session, plan)
     if i < len(plan.ends) and plan.ends[i][0] == at and plan.ends[i][1].get("error") == _INTERRUPT:
         i += 1
     session.replay_ends[plan.entry.id] = i
