@@ -615,8 +615,7 @@ def _claude_cache(ctx: Ctx, model: str, body: dict[str, Any], msgs: list[Any],
         return None
     last = next((len(ends) - k for k, head in enumerate(reversed(ends)) if mark(_last_block(head)) is not None),
                 0)
-    looked = [({"tools": tools, "system": system, "messages": head},
-               system_tokens + all_text_tokens(plain_turns(head)))
+    looked = [{"tools": tools, "system": system, "messages": head}
               for head in ends[max(0, last - 1 - CACHE_LOOKBACK):last - 1] if mark(_last_block(head)) is None]
     sizes: list[int] = []
     for _, tokens, _ in marks:  # (each prefix holds the one before it)
@@ -624,8 +623,9 @@ def _claude_cache(ctx: Ctx, model: str, body: dict[str, Any], msgs: list[Any],
     if sizes[-1] < CACHE_MIN_TOKENS:
         return 0, 0, 0
     digests = [(_digest(model, prefix), CACHE_TTLS[ttl]) for prefix, _, ttl in marks]
-    alive = ctx.state.prefixes_alive(ctx.token, model, [_digest(model, prefix) for prefix, _ in looked])
-    back = max((min(total, tokens) for (_, tokens), ok in zip(looked, alive, strict=True) if ok), default=0)
+    alive = ctx.state.prefixes_alive(ctx.token, model, [_digest(model, prefix) for prefix in looked])
+    longest = next((prefix for prefix, ok in zip(reversed(looked), reversed(alive), strict=True) if ok), None)
+    back = 0 if longest is None else min(total, system_tokens + all_text_tokens(plain_turns(longest["messages"])))
     hit = ctx.state.cached_prefixes(ctx.token, model, digests)
     read = sizes[hit - 1] if hit and sizes[hit - 1] >= CACHE_MIN_TOKENS else 0
     if back > read and back >= CACHE_MIN_TOKENS:  # a prefix an earlier request cached, found looking back
