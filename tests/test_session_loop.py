@@ -157,6 +157,18 @@ def test_an_awaited_twin_and_the_constructor_are_short_too(s: Any, tmp_path: Any
     assert len(_ours(_frames(config.value))) == 1, _frames(config.value)
 
 
+def test_a_video_task_s_wait_and_status_are_short_too(s: Any) -> None:
+    """A task handle is a front door of its own (``task.wait()`` is most of a video's time): an error from its
+    poll shows the user's line and one frame of the library, as a session call's does."""
+    from tokenhot_nb.errors import NotFoundError
+
+    task = s.resume("no-such-task")
+    for call in (task.wait, task.status, task.result):
+        with pytest.raises(NotFoundError) as info:
+            call()
+        assert len(_ours(_frames(info.value))) == 1, _frames(info.value)
+
+
 def test_a_short_traceback_keeps_the_cause(s: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     from tokenhot_nb._session import models
     from tokenhot_nb.errors import InputError

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .. import cost as _cost
 from .._config import Settings
+from .._front_door import front_doors
 from .._progress import Progress
 from .._threads import DEFAULT_THREAD, Threads
 from ..catalog import ModelInfo, ModelList
@@ -104,7 +105,7 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
     return wrap
 
 
-@_loop.front_doors
+@front_doors
 class Session:
     """The front door to Tokenhot: one settings object, one HTTP client, one history.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
+from .._front_door import front_doors
 from .._safe import text_html as escape
 from ._base import Result
 
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from .media import VideoResult
 
 
+@front_doors
 class VideoTask(Result):
     """``task.status()`` polls once; ``task.wait()`` polls until done and returns a :class:`VideoResult`.
 
