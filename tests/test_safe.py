@@ -253,6 +253,15 @@ def test_markdown_never_shows_a_key_that_its_markup_split(key: str, split: Any) 
     assert "<script" not in out
 
 
+def test_the_key_mask_is_text_not_emphasis() -> None:
+    """An answer is redacted before it is shown: a relay quoting the key twice left two ``sk-****`` in it, whose
+    stars Markdown paired into bold around everything between them, and both masks vanished."""
+    out = markdown_html("Your key is sk-****. Keep sk-**** secret, and `sk-****` too. A **bold** word.")
+    assert "<strong><strong>" not in out and out.count("sk-****") == 3, out
+    assert "<strong>bold</strong>" in out and "<code>sk-****</code>" in out
+    assert "\ue000" not in markdown_html("a sk-**** b \ue000 c sk-**** [x](https://h/?k=sk-****)")
+
+
 def test_markdown_keeps_its_markup_when_no_key_is_split() -> None:
     assert "<strong>bold</strong>" in markdown_html("a **bold** sk-learn word, sk-**** and `code`")
 

@@ -46,6 +46,10 @@ _SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
 #: C0 controls other than tab/newline/CR (they confuse terminals and some parsers), and DEL.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TAG = re.compile(r"<[^>]*>")
+#: Stands for the key mask (``sk-****``) while Markdown parses: its stars are emphasis, and two masks in one
+#: answer ("Your key is sk-****. … sk-****") became bold text around everything between them, the masks gone.
+_MASK_HOLD = "\ue000"
+_MASK_HOLD_URL = "%EE%80%80"  # (the same in a link's address, which the parser percent-encodes)
 _EDGES = "".join(chr(i) for i in range(33))  # C0 controls and space, stripped from URL ends
 
 
@@ -150,12 +154,14 @@ def markdown_html(text: str) -> str:
     Redaction reads the source, where a key spelled with Markdown escapes (``sk\\-…``) or character references
     (``&#115;k-…``) is no key; rendering turns it into the key itself, so the fragment is checked again. Markup
     may also split one (``tkn_A**BC**D`` shows as the key, in its source no tag-free run is): the text the
-    fragment shows is checked too, and if it holds a key it is shown as plain text, the key masked.
+    fragment shows is checked too, and if it holds a key it is shown as plain text, the key masked. The mask
+    itself (``sk-****``, in an answer already redacted) is kept out of the parser's sight: its stars are emphasis.
     """
-    from ._config import redact  # (here: %load_ext imports this module, not the settings)
+    from ._config import MASK, redact  # (here: %load_ext imports this module, not the settings)
 
-    text = _CONTROL.sub("", str(text))
-    out = redact(clean_html(_parser().render(text)))
+    text = redact(_CONTROL.sub("", str(text)).replace(_MASK_HOLD, "")).replace(MASK, _MASK_HOLD)
+    out = clean_html(_parser().render(text)).replace(_MASK_HOLD, MASK).replace(_MASK_HOLD_URL, MASK)
+    out = redact(out)
     shown = html.unescape(_TAG.sub("", out))  # what a reader sees: markup may split a key (``tkn_A**BC**D``)
     if redact(shown) != shown:  # shown as plain text, the key masked: no markup is worth showing it
         return "<p>" + text_html(shown).replace("\n", "<br>\n") + "</p>"
