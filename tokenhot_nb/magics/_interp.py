@@ -2,7 +2,8 @@
 
 Only fields that look like a Python reference (``{x}``, ``{obj.attr}``, ``{In[3]}``, ``{Out[3]}``,
 ``{x!r}``, ``{x:.2f}``) are replaced; anything that does not resolve, and any other braces
-(JSON, code), is left exactly as written. ``{{`` and ``}}`` give literal braces.
+(JSON, code), is left exactly as written. ``{{x}}`` gives the literal ``{x}``; other doubled braces stay as they
+are (``{"a": {"b": 1}}`` is JSON, not an escape: str.format's rule made it ``{"a": {"b": 1}``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+_REF = r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]{}]+\])*"
 _FIELD = re.compile(
-    r"\{\{|\}\}|\{(?P<ref>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*|\[[^\[\]{}]+\])*)(?P<conv>![rsa])?(?P<spec>:[^{}]*)?\}"
+    rf"(?<!\{{)\{{\{{(?P<literal>{_REF}(?:![rsa])?(?::[^{{}}]*)?)\}}\}}(?!\}})"  # {{x}}: the escape, the literal {x}
+    rf"|\{{(?P<ref>{_REF})(?P<conv>![rsa])?(?P<spec>:[^{{}}]*)?\}}"
 )
 _MISSING = object()
 _formatter = string.Formatter()
@@ -60,10 +63,8 @@ def interpolate(text: str, namespace: Mapping[str, Any], *, warn: bool = True) -
 
     def sub(m: re.Match[str]) -> str:
         whole = m.group(0)
-        if whole == "{{":
-            return "{"
-        if whole == "}}":
-            return "}"
+        if m.group("literal") is not None:
+            return "{" + m.group("literal") + "}"
         value = lookup(m.group("ref"), namespace)
         if value is _MISSING:
             unresolved.append(whole)
@@ -103,7 +104,8 @@ def _short(exc: BaseException) -> str:
 def resolve_source(source: str, namespace: Mapping[str, Any]) -> Any:
     """An input given on the line: a variable (``img``, ``Out[3]``, ``_``, ``res.images[0]``) or else the text
     itself (a path or URL, which the session opens)."""
-    if _FIELD.fullmatch("{" + source + "}"):
+    m = _FIELD.fullmatch("{" + source + "}")
+    if m is not None and m.group("ref") is not None:
         value = lookup(source, namespace)
         if value is None:  # e.g. an image that failed to load: the call would go on without it, silently
             from ._args import MagicUsageError
