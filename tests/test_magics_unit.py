@@ -158,6 +158,20 @@ def test_bad_options_give_short_usage(ip: Any, fake: FakeSession, source: str) -
     assert "\n" not in said.strip() and "usage:" not in said, said
 
 
+@pytest.mark.parametrize("name", ["get_ipython", "In", "Out", "_", "_i3", "_oh", "exit", "__name__", "print", "list"])
+def test_an_output_name_the_notebook_needs_is_refused_before_the_call(ip: Any, fake: FakeSession, name: str) -> None:
+    """``-o get_ipython`` put the result where IPython runs every magic line from: each later magic failed with
+    "'ChatResult' object is not callable"; ``-o print`` hid the built-in for the rest of the notebook."""
+    before = ip.user_ns.get(name)
+    res, _cap = run(ip, f"%%th_chat -o {name}\nhi")
+    assert type(res.error_in_exec).__name__ == "UsageError" and not fake.calls
+    said = str(res.error_in_exec)
+    assert f"-o {name} would replace" in said and "pick another name, e.g. -o " in said and "\n" not in said
+    assert ip.user_ns.get(name) is before
+    run(ip, "%%th_chat -o answer\nhi")  # a plain name is fine, and the magics still work
+    assert fake.calls and ip.user_ns["answer"] is not None
+
+
 @pytest.mark.parametrize("source,meant", [
     ("%%th_chat --temprature 0.2\nx", "--temperature"), ("%%th_chat --max_tokens 9\nx", "--max-tokens"),
     ("%%th_chat --tempreture=1\nx", "--temperature"), ("%%th_image --sizee 2K\nx", "--size"),

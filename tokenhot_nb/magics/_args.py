@@ -8,8 +8,10 @@ Parsing never exits the kernel and never shows a traceback: bad options raise
 from __future__ import annotations
 
 import argparse
+import builtins
 import json
 import keyword
+import re
 import shlex
 from collections.abc import Callable
 from functools import cache
@@ -20,6 +22,10 @@ from IPython.core.error import UsageError
 MORE_HELP = "Run {prog} --help for every option."
 UNCLOSED_QUOTE = "{prog}: {problem} in the options; close the quote or escape it with a backslash."
 BAD_NAME = "-o needs a Python variable name, got {name!r}."
+TAKEN_NAME = "-o {name} would replace {what}; pick another name, e.g. -o {other}."
+#: IPython's own names in the notebook's namespace: ``get_ipython`` is what every magic line is run through, so
+#: ``-o get_ipython`` made each later magic fail ("'ChatResult' object is not callable").
+IPYTHON_NAMES = re.compile(r"In|Out|get_ipython|exit|quit|_+|_i+|_\d+|_i\d+|_[iod]h|__\w*__")
 BAD_EXTRA = "--extra needs KEY=VALUE (VALUE is JSON or text), got {item!r}."
 CHAT_FORMATS = ("markdown", "text", "code")
 #: The catalogue's chat endpoint names (``%th_models --kind chat`` shows which model has which).
@@ -157,6 +163,11 @@ class MagicParser(argparse.ArgumentParser):
         out = getattr(ns, "output", None)
         if out is not None and (not out.isidentifier() or keyword.iskeyword(out)):
             self.error(BAD_NAME.format(name=out))
+        if out is not None and (IPYTHON_NAMES.fullmatch(out) or hasattr(builtins, out)):
+            what = f"{out}, a name IPython keeps for itself" if IPYTHON_NAMES.fullmatch(out) else \
+                f"Python's built-in {out}"
+            self.error(TAKEN_NAME.format(name=out, what=what, other=out.strip("_") + "_result" if out.strip("_")
+                                         else "result"))
         if getattr(ns, "extra", None) is not None:
             ns.extra = parse_extra(ns.extra, self)
         return ns
