@@ -199,6 +199,22 @@ def test_video_result_references_files(tmp_path: Path, monkeypatch: pytest.Monke
     assert extract_poster(make_wav(tmp_path / "a.wav", 0.1), tmp_path / "y.jpg") is None  # no video stream
 
 
+@pytest.mark.parametrize("folder", ["runs #2", "100% done", "a?b"])
+def test_a_referenced_file_is_a_url_whatever_its_folder_is_called(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, folder: str) -> None:
+    """``src="runs #2/v.mp4"`` asked the server for ``runs `` (the rest a fragment); ``100%`` fails JupyterLab's
+    decoding of the path. The note for static exports names the file as it is on disk."""
+    from urllib.parse import quote
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / folder).mkdir()
+    html = VideoResult(make_mp4(tmp_path / folder / "v.mp4"), model="m").html()
+    assert f'src="{quote(folder)}/v.mp4"' in html and f"<code>{folder}/v.mp4</code>" in html
+    wav = make_wav(tmp_path / folder / "long.wav", 0.1)
+    monkeypatch.setattr("tokenhot_nb.results.media.INLINE_AUDIO_MAX", 10)  # referenced, not inlined
+    assert f'src="{quote(folder)}/long.wav"' in AudioResult(wav, model="m").html()
+
+
 def test_video_in_a_hidden_store_is_published_where_jupyter_serves_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The default store ``.tokenhot/`` is hidden (JupyterLab's /files/ refuses it): a displayed video and its

@@ -114,13 +114,17 @@ class FileRef:
 def rel_url(path: Path) -> str:
     """A path relative to the kernel's working directory (the notebook's folder), for src= attributes.
 
-    Frontends serve files relative to the notebook, so the output stays small and the file is not embedded.
+    Frontends serve files relative to the notebook, so the output stays small and the file is not embedded. It
+    is a URL, percent-encoded: a store folder named ``runs #2`` or ``100%`` gave ``src="runs #2/…"``, whose ``#``
+    starts a fragment (JupyterLab decodes the path it asks its server for, and ``%`` alone fails to decode).
     """
+    from urllib.parse import quote
+
     try:
         rel = os.path.relpath(path, Path.cwd())
     except ValueError:  # another drive on Windows
         rel = str(path)
-    return rel.replace(os.sep, "/")
+    return quote(rel.replace(os.sep, "/"))
 
 
 def data_url(data: bytes, mime: str) -> str:

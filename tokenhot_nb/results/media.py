@@ -140,6 +140,8 @@ class VideoResult(_StoredMedia):
         for static exports (nbconvert HTML, nbviewer, GitHub), where the file beside the notebook is missing:
         the poster stays visible and the note names the file. No script and no ``on*`` handler: outputs stay
         inert, so the short note is always shown."""
+        from urllib.parse import unquote
+
         from ._serve import servable_path
 
         src = rel_url(servable_path(self.path, self.sha256))
@@ -149,7 +151,7 @@ class VideoResult(_StoredMedia):
         again = (f"tokenhot_nb.session().history.get({self.entry_id}).result().save()"
                  if self.entry_id is not None else "result.save()")
         note = (f'<div class="tokenhot-video-note" style="font:11px sans-serif;color:#666">Video file: '
-                f"<code>{escape(src)}</code>, next to the notebook. In a static export, download it with the "
+                f"<code>{escape(unquote(src))}</code>, next to the notebook. In a static export, download it with the "
                 f"notebook or save it again with <code>{escape(again)}</code>.</div>")
         return (
             f'<video controls preload="metadata" {box}{poster} src="{escape(src)}" '
