@@ -80,3 +80,20 @@ def test_the_text_form_of_a_result_cannot_drive_a_terminal() -> None:
         assert not any(ch in plain for ch in "\x1b\x07\r\x9b\u202e\x00"), repr(plain)
         assert plain.startswith("safe") and "cleared" in plain and "end" in plain
     assert str(res) == res.text == text
+
+
+def test_a_structured_answer_shows_as_the_json_it_is() -> None:
+    """As Markdown, ``\\\\`` and ``\\"`` lost their backslash and ``2*3*4`` became emphasis: the JSON shown was not
+    the answer, nor JSON. A model that fenced its JSON, or a schema's object, shows the parsed data."""
+    import html as html_mod
+    import json
+    import re
+
+    text = json.dumps({"path": "C:\\Users\\ann", "said": 'say "hi"', "sum": "2*3*4", "h": "# not a heading"})
+    shown = ChatResult(text, data=json.loads(text)).html()
+    code = re.search(r'<code class="language-json">(.*?)</code>', shown, re.S)
+    assert code is not None and json.loads(html_mod.unescape(code.group(1))) == json.loads(text)
+    assert "<em>" not in shown and "<h1>" not in shown
+    fenced = ChatResult(f"```json\n{text}\n```", data={"k": "v*w*x"}).html()
+    assert '"k": "v*w*x"' in fenced and "<em>" not in fenced
+    assert "<em>b</em>" in ChatResult("a *b* c").html()  # a plain answer is still Markdown

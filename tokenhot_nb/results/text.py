@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from .._safe import markdown_html, text_html
@@ -65,7 +66,8 @@ class ChatResult(Result):
             '<div style="font:12px monospace">&#128295; '
             + text_html(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False, default=str)})  [{c.id}]") + "</div>"
             for c in self.tool_calls)
-        return answer_html(self.text, self.reasoning, foot=self._foot(), tail=calls)
+        text = self.text if self.data is None else json_block(self.text, self.data)
+        return answer_html(text, self.reasoning, foot=self._foot(), tail=calls)
 
     _repr_html_ = html
 
@@ -74,6 +76,19 @@ class ChatResult(Result):
 
     def _bundle(self) -> dict[str, Any]:
         return {"text/html": self.html()}
+
+
+def json_block(text: str, data: Any) -> str:
+    """A structured answer (``json=True``, ``schema=``) as a fenced JSON block. Read as Markdown, its backslash
+    escapes were eaten and its stars became emphasis: what showed was neither the answer nor JSON."""
+    try:
+        value = json.loads(text)
+    except ValueError:  # (fenced by the model, or cut): the parsed data
+        dump = getattr(data, "model_dump", None)
+        value = dump(mode="json") if callable(dump) else data
+    body = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", body)), default=0))
+    return f"{fence}json\n{body}\n{fence}"
 
 
 def answer_html(text: str, reasoning: str = "", *, foot: str = "", tail: str = "") -> str:
