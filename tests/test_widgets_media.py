@@ -6,6 +6,7 @@ import json
 
 import _widgets_support as support
 import ipywidgets as w
+import pytest
 from _widgets_support import png_bytes, upload_value
 
 from tokenhot_nb.widgets import panel
@@ -194,6 +195,19 @@ def test_big_video_is_served_as_a_file_not_pushed(tmp_path, monkeypatch):
     assert isinstance(widget, w.HTML) and "<video" in widget.value
     assert 'src="/files/.tokenhot/artifacts/ab/x.mp4"' in widget.value
     assert "/files/.tokenhot/artifacts/ab/x.mp4" in served_urls(path)
+
+
+@pytest.mark.parametrize("folder", ["runs #2", "100% done", "a?b"])
+def test_a_served_file_is_a_url_whatever_its_folder_is_called(tmp_path, monkeypatch, folder):
+    """``/files/runs #2/x.mp4`` asked the server for ``runs `` (the rest a fragment); a lone ``%`` is no URL."""
+    from urllib.parse import quote
+
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / folder / "x.mp4"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00" * 2048)
+    assert f"/files/{quote(folder)}/x.mp4" in served_urls(path)
+    assert f'src="/files/{quote(folder)}/x.mp4"' in video_widget(path, limit=1024).value
 
 
 def test_audio_speak_and_transcribe_exact_parameters(fake):

@@ -64,6 +64,8 @@ def served_urls(path: Path) -> list[str]:
     as ``.tokenhot/…`` unless it runs with ``--ContentsManager.allow_hidden=True``: :func:`media_html` first
     publishes such files to a visible folder (see :mod:`tokenhot_nb.results._serve`).
     """
+    from urllib.parse import quote  # (a URL: a folder named "runs #2" or "100%" must not end or break it)
+
     path = Path(path).resolve()
     urls: list[str] = []
     try:
@@ -81,11 +83,11 @@ def served_urls(path: Path) -> list[str]:
         except ValueError:
             continue
         base = info.get("base_url") or "/"
-        urls.append(f"{base.rstrip('/')}/files/{rel.as_posix()}")
+        urls.append(f"{base.rstrip('/')}/files/{quote(rel.as_posix())}")
     try:
         rel_cwd = os.path.relpath(path, Path.cwd())
-        urls.append(f"/files/{Path(rel_cwd).as_posix()}")
-        urls.append(f"/voila/files/{Path(rel_cwd).as_posix()}")
+        urls.append(f"/files/{quote(Path(rel_cwd).as_posix())}")
+        urls.append(f"/voila/files/{quote(Path(rel_cwd).as_posix())}")
     except ValueError:
         pass
     return list(dict.fromkeys(urls))
