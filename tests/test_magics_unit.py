@@ -147,6 +147,11 @@ def test_edit_resolves_variables_and_paths(ip: Any, fake: FakeSession) -> None:
     "%%th_chat --schema '{\"type\": object}'\nx",  # inline JSON that does not parse: not "no such variable"
     "%th_panel", "%th_panel ''",  # was a TypeError from panel() shown as a possible bug
     "%th_config --store ''", "%th_config --base-url '  '",  # were ignored without a word
+    # -x naming what the magic passes itself: "got multiple values for keyword argument", shown as a possible bug
+    "%%th_chat -x stream=false\nx", "%%th_image -x prompt=y\nx", "%%th_video -x wait=false\nx",
+    "%%th_rerank q -x documents=[]\nx", "%th_transcribe clip.mp3 -x audio=1",
+    "%%th_audio --voice Puck -x voice=Kore\nx",  # an option and -x both: a TypeError too
+    "%%th_chat -m a -x model=b\nx", "%%th_chat -x seed=1 -x seed=2\nx",  # the last one won without a word
 ])
 def test_bad_options_give_short_usage(ip: Any, fake: FakeSession, source: str) -> None:
     res, cap = run(ip, source)

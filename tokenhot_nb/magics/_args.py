@@ -27,6 +27,16 @@ TAKEN_NAME = "-o {name} would replace {what}; pick another name, e.g. -o {other}
 #: ``-o get_ipython`` made each later magic fail ("'ChatResult' object is not callable").
 IPYTHON_NAMES = re.compile(r"In|Out|get_ipython|exit|quit|_+|_i+|_\d+|_i\d+|_[iod]h|__\w*__")
 BAD_EXTRA = "--extra needs KEY=VALUE (VALUE is JSON or text), got {item!r}."
+OWN_EXTRA = ("-x {key}=… cannot be set: {prog} passes {key} itself; to send a body field named {key!r}, write "
+             "-x extra='{{\"{key}\": …}}'.")
+EXTRA_TWICE = "{first} and {second} both set {key}; give it once."
+#: What each magic passes to its Session call itself (the cell's text; how it streams or waits): ``-x stream=false``
+#: was a TypeError ("got multiple values for keyword argument") shown as a possible bug in tokenhot_nb.
+OWN_ARGUMENTS = {
+    "th_image": ("prompt", "images"), "th_audio": ("text",), "th_embed": ("texts",),
+    "th_rerank": ("query", "documents"), "th_transcribe": ("audio",), "th_translate": ("audio",),
+    "th_chat": ("message", "stream", "on_delta"), "th_video": ("prompt", "wait", "progress", "on_progress"),
+}
 CHAT_FORMATS = ("markdown", "text", "code")
 #: The catalogue's chat endpoint names (``%th_models --kind chat`` shows which model has which).
 CHAT_ENDPOINTS = ("chat.completions", "responses", "messages", "gemini.generate", "gemini.stream")
@@ -170,16 +180,33 @@ class MagicParser(argparse.ArgumentParser):
                                          else "result"))
         if getattr(ns, "extra", None) is not None:
             ns.extra = parse_extra(ns.extra, self)
+            self._refuse_own(ns)
         return ns
+
+    def _refuse_own(self, ns: argparse.Namespace) -> None:
+        """``-x KEY=…`` naming what the magic passes itself, or an option also given on the line (``--voice Puck
+        -x voice=Kore`` was a TypeError; ``-m a -x model=b`` silently used b)."""
+        own = OWN_ARGUMENTS.get(self.prog.lstrip("%"), ())
+        for key in ns.extra:
+            if key in own:
+                self.error(OWN_EXTRA.format(key=key, prog=self.prog))
+            action = next((a for a in self._actions if a.dest == key != "extra" and a.option_strings), None)
+            if action is not None and getattr(ns, key, None) not in (None, False, [], action.default):
+                first = max(action.option_strings, key=len)
+                self.error(EXTRA_TWICE.format(first=first, second=f"-x {key}=…", key=key))
 
 
 def parse_extra(items: list[str], parser: MagicParser) -> dict[str, Any]:
     """``KEY=VALUE`` pairs (VALUE decoded as JSON when it parses) → extra body fields."""
     out: dict[str, Any] = {}
+    raws: dict[str, str] = {}
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             parser.error(BAD_EXTRA.format(item=item))
+        if key.strip() in raws:  # (the last one won without a word, as a repeated option did)
+            parser.error(f"-x {key.strip()}=… is given twice ({raws[key.strip()]!r} and {raw!r}); give it once.")
+        raws[key.strip()] = raw
         try:
             out[key.strip()] = json.loads(raw)
         except ValueError:
