@@ -51,3 +51,15 @@ def test_th_chat_in_replay_streams_its_display_as_the_live_run_did(ip: Any, offl
     assert json.dumps(replayed, sort_keys=True) == json.dumps(live, sort_keys=True)  # every redraw, and the end
     assert bool(live_views[0].reasoning) == ("reasoning" in model) and views[0].reasoning == live_views[0].reasoning
     assert ip.user_ns["ans"].text == answer.text and replayed[-1][1]["tokenhot"]["status"] == "done"
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_an_answers_terminal_escapes_never_reach_text_plain(fmt: str) -> None:
+    """text/plain is what jupyter console or a notebook read as text shows; ``--format text`` showed the answer
+    as it arrived, colour codes and an OSC 52 clipboard write included (every result's repr strips them)."""
+    view = REAL_VIEW(fmt=fmt, live=False)
+    answer = "A \x1b[31mred\x1b[0m word \x1b]52;c;ZXZpbA==\x07 and a bell\x07."
+    view.on_delta(None, answer)
+    for streaming in (True, False):
+        plain = view.bundle(streaming=streaming)["text/plain"]
+        assert "\x1b" not in plain and "\x07" not in plain and "red" in plain and "word" in plain

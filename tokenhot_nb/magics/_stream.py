@@ -88,14 +88,17 @@ class StreamView:
         return {"tokenhot": meta}
 
     def bundle(self, *, streaming: bool) -> dict[str, str]:
+        # text/plain is what a terminal shows (jupyter console, a notebook read as text): an answer's escapes
+        # must not drive it, as no result's repr lets them (--format text showed the answer as it arrived)
+        text = clean_text(self.text)
         if self.fmt == "text":
-            plain = self.text + (CURSOR if streaming else "")
+            plain = text + (CURSOR if streaming else "")
             if self.reasoning:
                 plain = f"[{REASONING_SUMMARY}: {len(self.reasoning):,} chars]\n\n" + plain
             return {"text/plain": plain}
         return {
             "text/html": answer_view(self.text, self.reasoning, streaming=streaming),
-            "text/plain": self.text,
+            "text/plain": text,
         }
 
     # -- lifecycle -------------------------------------------------------------------
