@@ -262,6 +262,16 @@ def test_the_key_mask_is_text_not_emphasis() -> None:
     assert "\ue000" not in markdown_html("a sk-**** b \ue000 c sk-**** [x](https://h/?k=sk-****)")
 
 
+@pytest.mark.parametrize("control", ["\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067",
+                                     "\u2068", "\u2069"])
+def test_bidi_controls_that_reorder_what_is_read_never_reach_html(control: str) -> None:
+    """An answer's code with U+202E shows reversed (``rm -rf \u202e/ pmt`` reads as another command than it is);
+    the text outputs drop these (``clean_text``), the HTML ones kept them. Right-to-left text itself stays."""
+    source = f"Run this:\n\n```\nrm -rf {control}/ pmt\n```\n\nمرحبا {control}x"
+    for out in (markdown_html(source), text_html(source)):
+        assert control not in out and "rm -rf / pmt" in out and "مرحبا" in out
+
+
 def test_markdown_keeps_its_markup_when_no_key_is_split() -> None:
     assert "<strong>bold</strong>" in markdown_html("a **bold** sk-learn word, sk-**** and `code`")
 

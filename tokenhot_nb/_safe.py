@@ -43,8 +43,10 @@ URL_SCHEMES = frozenset({"http", "https", "mailto", "data"})
 _DATA_IMAGE = re.compile(r"^data:image/(?:png|jpeg|jpg|gif|webp|avif);base64,[A-Za-z0-9+/=\s]*$", re.I)
 _CODE_CLASS = re.compile(r"^language-[\w+#.-]{1,40}$")
 _SCHEME = re.compile(r"^\s*([a-zA-Z][a-zA-Z0-9+.\-]*):")
-#: C0 controls other than tab/newline/CR (they confuse terminals and some parsers), and DEL.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: C0 controls other than tab/newline/CR (they confuse terminals and some parsers), DEL, and the bidi embeddings,
+#: overrides and isolates that reorder what is read (an answer's code shown with U+202E reads other than it runs;
+#: every text output drops them: ``errors.clean_text``).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 _TAG = re.compile(r"<[^>]*>")
 #: Stands for the key mask (``sk-****``) while Markdown parses: its stars are emphasis, and two masks in one
 #: answer ("Your key is sk-****. … sk-****") became bold text around everything between them, the masks gone.
