@@ -86,3 +86,25 @@ def test_an_error_beside_content_is_not_the_whole_answer() -> None:
     refuse_error_envelope({"error": {"message": "x"}, "choices": [{"message": {"content": "hi"}}]})
     assert audio.parse_transcription("json", '{"text": "hello", "error": {"message": "x"}}').text == "hello"
     refuse_error_envelope({"error": None, "data": []})
+
+
+@pytest.mark.parametrize("usage", [
+    {"prompt_tokens": 5000, "completion_tokens": -1_000_000, "total_tokens": -995_000},
+    {"input_tokens": -5000, "output_tokens": 200, "cache_read_input_tokens": -100,
+     "cache_creation_input_tokens": -7},
+    {"promptTokenCount": 50, "candidatesTokenCount": -900, "thoughtsTokenCount": -9, "totalTokenCount": -850},
+], ids=["openai", "claude", "gemini"])
+def test_negative_token_counts_are_no_counts_and_never_bill_a_call_below_zero(usage: dict[str, Any]) -> None:
+    """A relay's usage with a negative count (the wire's numbers are data: §1.4) once made a cost below zero,
+    which a budget counted as money back; each negative field now reads as missing."""
+    from tokenhot_nb.catalog import Price
+    from tokenhot_nb.cost import of_call
+
+    u = usage_from(usage)
+    fields = (u.input_tokens, u.output_tokens, u.total_tokens, u.reasoning_tokens, u.cached_tokens,
+              u.cache_write_tokens)
+    assert min(fields) >= 0, fields
+    price = Price(model_ratio=1.0, completion_ratio=4.0)
+    cost = of_call("chat", price, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
+                                   "cached_tokens": u.cached_tokens})
+    assert cost.usd is None or cost.usd >= 0

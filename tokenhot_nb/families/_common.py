@@ -241,7 +241,8 @@ def finite(v: Any) -> float | None:
 
 
 def _int(v: Any) -> int:
-    return count(v) or 0
+    """A usage count: a negative one is a relay's garbage, no count (it would bill the call below zero)."""
+    return max(count(v) or 0, 0)
 
 
 def received(value: Any) -> Any:
