@@ -998,6 +998,26 @@ def test_a_chat_answered_200_with_an_error_envelope_is_an_error_row_with_its_mes
     assert rows(s)[-1].status == "error"
 
 
+@pytest.mark.parametrize(("path", "model"), [("/v1/chat/completions", "gpt-5.4"),
+                                           ("/v1/messages", "claude-opus-4-6-cc"),
+                                           ("/v1/audio/transcriptions", "whisper-1")])
+def test_a_task_error_envelope_sent_with_200_is_an_error_row_not_an_empty_answer(path: str, model: str,
+                                                                                tmp_path: Path) -> None:
+    """new-api's task envelope (reference §1.4.3) on a 200 was recorded as an empty, successful reply."""
+    from tokenhot_nb.sim.media import speech_pcm, wav_bytes
+
+    envelope = b'{"code": "get_task_failed", "message": "upstream task service down", "data": null}'
+    with Hostile({path: lambda *a: response(200, envelope)}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.APIError, match="is an error, not a .*: upstream task service down"):
+            if model == "whisper-1":
+                s.transcribe(wav_bytes(speech_pcm("hi")), model=model)
+            else:
+                s.chat("hi", model=model, stream=False)
+        assert relay.calls(path) == 1
+    assert rows(s)[-1].status == "error"
+
+
 def test_an_inline_raster_image_is_still_stored_at_once(tmp_path: Path) -> None:
     body = json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(png("blue")).decode()}]}).encode()
     with Hostile({"/v1/images/generations": lambda *a: response(200, body)}) as relay:

@@ -108,3 +108,25 @@ def test_negative_token_counts_are_no_counts_and_never_bill_a_call_below_zero(us
     cost = of_call("chat", price, {"input_tokens": u.input_tokens, "output_tokens": u.output_tokens,
                                    "cached_tokens": u.cached_tokens})
     assert cost.usd is None or cost.usd >= 0
+
+
+#: new-api's task envelope (reference §1.4.3): a string code, a message, no "error" key.
+TASK_ERROR = {"code": "fail_to_fetch_task", "message": "upstream task service down", "data": None}
+
+
+@pytest.mark.parametrize("read", [
+    lambda b: chat.parse(None, "chat.completions", b), lambda b: chat.parse(None, "messages", b),
+    lambda b: chat.parse(None, "gemini.generate", b), lambda b: audio.parse_transcription("json", json.dumps(b)),
+    lambda b: audio.parse_transcription("text", json.dumps(b), "application/json"),
+], ids=["chat", "claude", "gemini", "transcript-json", "transcript-text"])
+def test_a_task_error_envelope_sent_with_200_is_its_error_not_an_empty_answer(read: Any) -> None:
+    """It was read as an empty reply or an empty transcript, recorded as a success."""
+    with pytest.raises(APIError, match="is an error, not a .*: upstream task service down") as info:
+        read(TASK_ERROR)
+    assert info.value.code == "fail_to_fetch_task" and info.value.status == 200
+
+
+def test_the_task_envelope_of_success_is_no_error() -> None:
+    refuse_error_envelope({"code": "success", "message": "", "data": {"task_id": "t1", "status": "QUEUED"}})
+    refuse_error_envelope({"code": "", "message": "ok", "data": None})
+    assert audio.parse_transcription("json", '{"text": "hi", "code": "x", "message": "y"}').text == "hi"

@@ -355,6 +355,13 @@ def dig_list(obj: Any, *path: str | int) -> list[Any]:
 _CONTENT_KEYS = ("choices", "candidates", "content", "output", "data", "text", "results")
 
 
+def _task_error(body: dict[str, Any]) -> bool:
+    """Whether ``body`` is new-api's task error envelope: a string ``code`` that is not "success" and a message."""
+    code, message = body.get("code"), body.get("message")
+    return isinstance(code, str) and code.strip().lower() not in ("", "success") and isinstance(message, str) \
+        and bool(message.strip())
+
+
 def refuse_error_envelope(body: Any, *, content: Iterable[str] = _CONTENT_KEYS, answer: str = "The answer",
                           instead: str = "a reply") -> None:
     """Raise :class:`APIError` when a 2xx ``body`` is an error envelope with none of the ``content`` keys (a relay's
@@ -363,6 +370,8 @@ def refuse_error_envelope(body: Any, *, content: Iterable[str] = _CONTENT_KEYS, 
     if not isinstance(body, dict) or any(body.get(k) for k in content):
         return
     err = body.get("error")
+    if not err and _task_error(body):  # the task envelope ({"code", "message", "data": null}, reference §1.4)
+        err = body
     if not err:
         return
     message = (err.get("message") or err.get("msg") or err.get("type")) if isinstance(err, dict) else err
