@@ -1018,6 +1018,25 @@ def test_a_task_error_envelope_sent_with_200_is_an_error_row_not_an_empty_answer
     assert rows(s)[-1].status == "error"
 
 
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("answer", [
+    response(200, b'{"object": "chat.completion", "usage": {"prompt_tokens": 12, "completion_tokens": 30}}'),
+    response(200, b'{"id": "x"}', "text/html"),
+], ids=["usage-only", "json-as-html"])
+def test_a_200_object_with_no_reply_in_it_is_an_error_row_that_keeps_its_usage(answer: bytes, stream: bool,
+                                                                              tmp_path: Path) -> None:
+    """A JSON object with none of a chat answer's fields was recorded as an empty, successful reply."""
+    with Hostile({"/v1/chat/completions": lambda *a: answer}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.APIError, match="answered with JSON that is not a chat reply") as info:
+            s.chat("hi", model="gpt-5.4", stream=stream)
+        assert relay.calls("/v1/chat/completions") == 1
+    usage = info.value.usage
+    assert (usage.output_tokens if usage else None) == (30 if b"usage" in answer else None)
+    row = rows(s)[-1]
+    assert row.status == "error" and (row.usage or {}).get("output_tokens", 0) == (30 if usage else 0)
+
+
 def test_an_inline_raster_image_is_still_stored_at_once(tmp_path: Path) -> None:
     body = json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(png("blue")).decode()}]}).encode()
     with Hostile({"/v1/images/generations": lambda *a: response(200, body)}) as relay:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..catalog import ModelInfo
+from .._config import redact
 from ..errors import APIError, InputError, StreamError, UnsupportedOptionError, split_request_id
 from . import _json
 from ._common import (
@@ -1176,6 +1177,24 @@ _PARSERS: dict[str, Callable[[Any], ChatReply]] = {
 }
 
 
+#: Top-level keys one of which every chat answer has (Chat Completions, Responses, Claude, Gemini incl. a refused
+#: prompt's ``promptFeedback``): an object with none of them is no reply, whatever its status said.
+_REPLY_KEYS = ("choices", "output", "output_text", "content", "candidates", "promptFeedback")
+
+
+def _refuse_no_reply(model: ModelInfo | None, body: dict[str, Any]) -> None:
+    """Raise for a JSON object that is no chat answer (it was recorded as an empty, successful reply), keeping the
+    usage it reports: those tokens may have been billed."""
+    keys = ", ".join(repr(k) for k in list(body)[:6]) or "none"
+    err = APIError(f"{model.id if model else 'The model'} answered with JSON that is not a chat reply (keys: "
+                   f"{redact(keys)[:200]}); nothing could be read from it.", status=200,
+                   hint="This is usually a relay problem; try again, or check the base URL.")
+    u = body.get("usage") if isinstance(body.get("usage"), dict) else body.get("usageMetadata")
+    usage = usage_from(u) if isinstance(u, dict) else None
+    err.usage = usage if usage is not None and (usage.input_tokens or usage.output_tokens) else None
+    raise err
+
+
 def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply:
     """A non-streamed reply. The body's shape wins over ``endpoint`` when they disagree."""
     if isinstance(body, dict) and body.get("status") == "failed" and _shape(body) == "responses":
@@ -1185,6 +1204,8 @@ def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply
     except APIError as err:  # (an error envelope that reports usage: those tokens were billed)
         err.usage = _failed_usage(body)
         raise
+    if isinstance(body, dict) and not any(k in body for k in _REPLY_KEYS):
+        _refuse_no_reply(model, body)
     ep = _shape(body) or _ENDPOINT_ALIASES.get(endpoint or "", endpoint or "")
     parser = _PARSERS.get(ep) if isinstance(body, (dict, list)) else None
     if parser is None:
