@@ -1009,7 +1009,7 @@ def test_a_task_error_envelope_sent_with_200_is_an_error_row_not_an_empty_answer
     envelope = b'{"code": "get_task_failed", "message": "upstream task service down", "data": null}'
     with Hostile({path: lambda *a: response(200, envelope)}) as relay:
         s = live(relay.url, tmp_path)
-        with pytest.raises(E.APIError, match="is an error, not a .*: upstream task service down"):
+        with pytest.raises(E.APIError, match=r"is an error, not a .*: upstream task service down"):
             if model == "whisper-1":
                 s.transcribe(wav_bytes(speech_pcm("hi")), model=model)
             else:

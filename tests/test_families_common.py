@@ -121,7 +121,7 @@ TASK_ERROR = {"code": "fail_to_fetch_task", "message": "upstream task service do
 ], ids=["chat", "claude", "gemini", "transcript-json", "transcript-text"])
 def test_a_task_error_envelope_sent_with_200_is_its_error_not_an_empty_answer(read: Any) -> None:
     """It was read as an empty reply or an empty transcript, recorded as a success."""
-    with pytest.raises(APIError, match="is an error, not a .*: upstream task service down") as info:
+    with pytest.raises(APIError, match=r"is an error, not a .*: upstream task service down") as info:
         read(TASK_ERROR)
     assert info.value.code == "fail_to_fetch_task" and info.value.status == 200
 

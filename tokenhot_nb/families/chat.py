@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from ..catalog import ModelInfo
 from .._config import redact
+from ..catalog import ModelInfo
 from ..errors import APIError, InputError, StreamError, UnsupportedOptionError, split_request_id
 from . import _json
 from ._common import (
