@@ -977,7 +977,8 @@ def test_a_gemini_stream_that_says_why_it_ended_is_complete(last: dict[str, Any]
     response(200, b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>cdn</body></html>",
              "text/html"),
     response(200, b'{"error": {"message": "upstream failed", "type": "upstream_error"}}'),
-], ids=["html-page", "error-envelope"])
+    response(200, b"null"), response(200, b"[]"), response(200, b'{"task": "transcribe"}'),
+], ids=["html-page", "error-envelope", "null", "list", "no-text"])
 def test_a_transcription_answered_by_an_error_in_disguise_is_an_error_row(answer: bytes, tmp_path: Path) -> None:
     from tokenhot_nb.sim.media import speech_pcm, wav_bytes
 
@@ -985,6 +986,21 @@ def test_a_transcription_answered_by_an_error_in_disguise_is_an_error_row(answer
         s = live(relay.url, tmp_path)
         with pytest.raises(E.APIError, match="not a transcript"):
             s.transcribe(wav_bytes(speech_pcm("hi")), model="whisper-1", format="text")
+    assert rows(s)[-1].status == "error"
+
+
+@pytest.mark.parametrize("answer", [response(200, b""), response(200, b"null"), response(200, b"[1, 2]"),
+                                    response(200, b'{"id": "x"}', "text/html")],
+                         ids=["empty", "null", "list", "no-text"])
+def test_a_json_transcription_answered_with_no_transcript_is_an_error_row(answer: bytes, tmp_path: Path) -> None:
+    """Each was kept as an empty, "None" or "[1, 2]" transcript and recorded as a success."""
+    from tokenhot_nb.sim.media import speech_pcm, wav_bytes
+
+    with Hostile({"/v1/audio/transcriptions": lambda *a: answer}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.APIError, match="not a transcript"):
+            s.transcribe(wav_bytes(speech_pcm("hi")), model="whisper-1", format="json")
+        assert relay.calls("/v1/audio/transcriptions") == 1
     assert rows(s)[-1].status == "error"
 
 

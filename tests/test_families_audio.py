@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import re
 import wave
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,27 @@ def test_a_transcript_that_mentions_html_or_errors_is_still_a_transcript() -> No
     assert audio.parse_transcription("text", said, "text/plain").text == said
     assert audio.parse_transcription("json", json.dumps({"text": said, "error": None})).text == said
     assert audio.parse_transcription("json", json.dumps({"text": said, "error": "ignored"})).text == said
+
+
+@pytest.mark.parametrize(("body", "said"), [
+    ("", "an empty body"), ("  \n", "an empty body"), ("null", "JSON null"), ("[1, 2]", "JSON [1, 2]"),
+    ("true", "JSON true"), ('{"task": "transcribe", "duration": 3}', "JSON without 'text'"),
+])
+@pytest.mark.parametrize("fmt", ["json", "verbose_json"])
+def test_a_json_transcription_answer_holding_no_transcript_is_refused(body: str, said: str, fmt: str) -> None:
+    """Kept as an empty (or a "None", "[1, 2]") transcript and recorded as a success."""
+    with pytest.raises(APIError, match=f"The transcription answer is {re.escape(said)}.*, not a transcript"):
+        audio.parse_transcription(fmt, body)
+
+
+@pytest.mark.parametrize(("body", "text"), [('{"text": ""}', ""), ('{"segments": []}', ""), ("1984", "1984"),
+                                            ("hello there", "hello there")])
+def test_silence_and_plain_text_answers_are_still_transcripts(body: str, text: str) -> None:
+    assert audio.parse_transcription("json", body).text == text
+
+
+@pytest.mark.parametrize("body", ["null", "[]", '{"task": "transcribe"}'])
+def test_json_labelled_as_json_to_a_text_transcription_holding_none_is_refused(body: str) -> None:
+    """Was kept as the transcript "null" / "[]" / "" (the label says JSON; the body holds no transcript)."""
+    with pytest.raises(APIError, match="not a transcript"):
+        audio.parse_transcription("text", body, "application/json")

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from .._config import redact_cut
+from .._config import redact, redact_cut
 from .._inputs import sniff_mime
 from .._suggest import did_you_mean
 from ..catalog import ModelInfo
@@ -504,12 +504,15 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any],
         try:
             decoded = _json.loads(text)
         except ValueError:
-            decoded = None
+            decoded = ...
+        if decoded is None or isinstance(decoded, (bool, list)):  # (JSON, as labelled: no transcript in it)
+            _no_transcript(fmt, f"JSON {json.dumps(decoded)[:60]}")
         if isinstance(decoded, dict):
             text = decoded
     if fmt in _TEXT_FORMATS:
         if isinstance(text, dict):
             _error_envelope(text)
+            _require_text(fmt, text)
             reply = _json_transcript(fmt, text)
             if fmt == "text":
                 reply.body = reply.text
@@ -525,11 +528,30 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any],
         return TranscriptReply(text=" ".join(s.text for s in segs).strip(), format=fmt, body=body, segments=segs)
     obj: Any = text
     if isinstance(text, str):
+        if not text.strip():
+            _no_transcript(fmt, "an empty body")
         try:
             obj = _json.loads(text)
         except ValueError:
             return TranscriptReply(text=text.strip(), format=fmt, body=text)  # a relay answered in plain text
-    if not isinstance(obj, dict):
+    if obj is None or isinstance(obj, (bool, list)):
+        _no_transcript(fmt, f"JSON {json.dumps(obj)[:60]}")
+    if not isinstance(obj, dict):  # (a plain-text transcript that reads as a JSON number or string: "1984")
         return TranscriptReply(text=str(obj), format=fmt, raw=obj)
     _error_envelope(obj)
+    _require_text(fmt, obj)
     return _json_transcript(fmt, obj)
+
+
+def _require_text(fmt: str, obj: dict[str, Any]) -> None:
+    """Refuse a JSON object with neither ``text`` nor ``segments`` (``{"text": ""}`` is silence, and is kept)."""
+    if "text" not in obj and "segments" not in obj:
+        _no_transcript(fmt, f"JSON without 'text' (keys: {redact(', '.join(map(str, list(obj)[:6])))[:120]})")
+
+
+def _no_transcript(fmt: str, what: str) -> None:
+    """Refuse an answer to a JSON transcription that holds none (it was kept as an empty or "None" transcript)."""
+    raise APIError(f"The transcription answer is {what}, not a transcript (format={fmt!r} was asked for).",
+                   status=200,
+                   hint="This is a relay problem, not the audio's (silence is transcribed as {\"text\": \"\"}); "
+                        "try again.")
