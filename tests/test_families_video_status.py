@@ -111,3 +111,19 @@ def test_a_key_echoed_in_a_task_answer_is_masked_in_the_status_and_the_create_er
     link = f"https://cdn.test/v.mp4?sig={ECHOED}"
     done = video.parse_status("t1", {"id": "t1", "status": "completed", "video_url": link})
     assert done.url == link
+
+
+@pytest.mark.parametrize("code", ["fail_to_fetch_task", "get_task_failed", "unmarshal_response_body_failed"])
+def test_a_relay_that_could_not_read_the_task_says_so_and_does_not_fail_the_task(code: str) -> None:
+    """Reference §1.4.3's poll errors, sent with 200: the task was read as failed ("failed tasks are not billed")
+    while it may still run, and be billed."""
+    from tokenhot_nb.errors import APIError
+
+    with pytest.raises(APIError, match="answered with the relay's error, not the task's status: upstream down") as info:
+        video.parse_status("t1", {"code": code, "message": "upstream down", "data": None})
+    assert info.value.status == 200 and info.value.code == code
+
+
+def test_a_task_the_relay_does_not_know_said_with_200_is_still_failed() -> None:
+    st = video.parse_status("t1", {"code": "task_not_exist", "message": "task_not_exist", "data": None})
+    assert st.state == "failed" and st.error_code == "task_not_exist"

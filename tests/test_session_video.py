@@ -357,7 +357,10 @@ async def _no_sleep(delay: float) -> None:
 HTML = b"<html><body><h1>502 Bad Gateway</h1>cloudflare</body></html>"
 PAGES = {"html-200": httpx.Response(200, headers={"content-type": "text/html"}, content=HTML),
          "html-502": httpx.Response(502, headers={"content-type": "text/html"}, content=HTML),
-         "empty-200": httpx.Response(200, headers={"content-type": "application/json"}, content=b"")}
+         "empty-200": httpx.Response(200, headers={"content-type": "application/json"}, content=b""),
+         # the relay could not read the task upstream (reference §1.4.3), said with 200: not a failed task
+         "fetch-failed-200": httpx.Response(200, json={"code": "fail_to_fetch_task", "message": "upstream read failed",
+                                                       "data": None})}
 
 
 def _polling_session(tmp_path: Path, relay: BadPolls) -> Session:

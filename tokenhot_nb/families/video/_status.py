@@ -142,6 +142,10 @@ def _quota(core: dict[str, Any]) -> int | None:
     return count(core.get("quota"))  # 1e400 (infinity) or an absurd size is no figure: the video still counts
 
 
+#: Task-envelope codes (reference §1.4.3) that say the relay failed to read a task's status, not that it failed.
+POLL_FAILED = frozenset({"fail_to_fetch_task", "get_task_failed", "unmarshal_response_body_failed"})
+
+
 def parse_status(task_id: str | None, body: Any) -> TaskStatus:
     """Normalise TaskDto wrappers, the simplified Gemini shape, OpenAIVideo and raw upstream task JSON."""
     if not isinstance(body, dict):
@@ -150,6 +154,10 @@ def parse_status(task_id: str | None, body: Any) -> TaskStatus:
     state, raw_status = _state(core)
     msg, code = _error(core, body)
     if raw_status is None and body.get("code") not in (None, "success") and body.get("data") is None:
+        if body.get("code") in POLL_FAILED:  # the relay could not read the task: it may still run, and be billed
+            raise APIError(f"The status poll of video task {task_id} was answered with the relay's error, not the "
+                           f"task's status: {redact(str(msg or body.get('code')))[:200]}", status=200, code=code,
+                           body=received(body), hint="The task may still be running; poll it again.")
         state = "failed"  # a task envelope error delivered with a 2xx status
     progress = parse_progress(core.get("progress"))
     if state == "succeeded":
