@@ -1053,6 +1053,26 @@ def test_a_200_object_with_no_reply_in_it_is_an_error_row_that_keeps_its_usage(a
     assert row.status == "error" and (row.usage or {}).get("output_tokens", 0) == (30 if usage else 0)
 
 
+def test_a_claude_stream_whose_last_usage_is_an_endless_integer_keeps_its_answer(tmp_path: Path) -> None:
+    """The ``message_delta`` carrying the stop reason had a usage integer past Python's conversion limit: the frame
+    was "broken" and the complete answer became an error row."""
+    def ev(kind: str, data: str) -> bytes:
+        return f"event: {kind}\ndata: {data}\n\n".encode()
+
+    body = b"".join([
+        ev("message_start", '{"type": "message_start", "message": {"id": "m1", "usage": {"input_tokens": 5}}}'),
+        ev("content_block_delta", '{"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", '
+                                  '"text": "Paid words."}}'),
+        ev("message_delta", '{"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": '
+                            '{"output_tokens": 1' + "0" * 5000 + "}}"),
+        ev("message_stop", '{"type": "message_stop"}')])
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
+    with Hostile({"/v1/messages": lambda *a: head + body}) as relay:
+        s = live(relay.url, tmp_path)
+        res = s.chat("hi", model="claude-opus-4-6-cc", stream=True)
+    assert res.text == "Paid words." and rows(s)[-1].status == "ok"
+
+
 def test_an_inline_raster_image_is_still_stored_at_once(tmp_path: Path) -> None:
     body = json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(png("blue")).decode()}]}).encode()
     with Hostile({"/v1/images/generations": lambda *a: response(200, body)}) as relay:

@@ -1272,3 +1272,14 @@ def test_a_byte_order_mark_starting_a_later_chunk_is_content() -> None:
 
     events = collect(sse_handler(body))
     assert [e.data for e in events] == [{"choices": [{"delta": {"content": "\ufeffone"}}]}]
+
+
+@pytest.mark.parametrize("raw", ['{"choices": [], "usage": {"completion_tokens": 1' + "0" * 5000 + "}}",
+                                 '{"choices": [{"delta": {"content": "tab\there"}}]}'],
+                         ids=["endless-integer", "raw-control-character"])
+def test_a_frame_strict_json_refuses_over_a_detail_is_read_as_a_whole_answer_is(raw: str) -> None:
+    """A usage integer of 5,000 digits (past Python's int conversion limit) or a raw tab inside a string: the
+    whole-answer reader takes them (``loads_lenient``), the stream reader called the frame broken and lost the
+    paid answer in it (Claude's ``message_delta`` carries the stop reason)."""
+    events = collect(sse_handler(frame(chunk("Hel")) + f"data: {raw}\n\n" + "data: [DONE]\n\n"))
+    assert len(events) == 2 and isinstance(events[1].data, dict) and "choices" in events[1].data

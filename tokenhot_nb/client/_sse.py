@@ -26,7 +26,7 @@ from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, witho
 
 from .._config import Secret, redact
 from ..errors import APIError, StreamError
-from ..families._json import may_nest_deep, paused_collection
+from ..families._json import loads_lenient, may_nest_deep, paused_collection
 from ._body import PAGE_HINT, BodyRefused, media_type, page_instead_of_api, web_page
 from ._errors import error_from_response, error_from_transport, scrub_error, stream_error_from_data
 
@@ -120,9 +120,12 @@ def decode_data(raw: str) -> dict[str, Any] | str:
         if end != len(text):  # JSON with more after it ("42 is the answer", "{} {}")
             raise ValueError
     except ValueError:
-        if text.startswith(("{", "[")):
+        if not text.startswith(("{", "[")):
+            return raw
+        try:  # off the hot path: a detail strict JSON refuses (a raw control character, an endless integer)
+            value = loads_lenient(text.encode("utf-8", "surrogatepass"))
+        except ValueError:
             raise BrokenFrame("it is cut short or not valid JSON") from None
-        return raw
     except RecursionError:  # would slip past every guard above the stream as a traceback through internals
         value = _TOO_DEEP
     if value is _TOO_DEEP:  # (raised outside the handler: no RecursionError chained under it)
