@@ -220,6 +220,14 @@ def test_parse_create_variants() -> None:
     assert exc.value.code == "model_price_error"
 
 
+@pytest.mark.parametrize("body", [{"error": "upstream refused"}, {"error": {"message": "upstream refused"}},
+                                  {"error": {"type": "upstream refused"}}])
+def test_a_create_answered_200_with_an_error_says_what_the_relay_said(body: dict[str, Any]) -> None:
+    """A bare-string error (or one with only a type) was dropped: "The video create reply has no task id." alone."""
+    with pytest.raises(APIError, match="no task id: upstream refused"):
+        video.parse_create(body)
+
+
 def test_parse_create_with_the_id_only_in_data_id() -> None:
     """§10.2: the create answer may carry its id only in ``data.id``."""
     st = video.parse_create({"code": "success", "message": "", "data": {"id": "task_only_in_data_id"}})

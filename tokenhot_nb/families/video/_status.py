@@ -184,7 +184,8 @@ def parse_create(body: Any) -> TaskStatus:
         raise APIError(f"The video create reply was not JSON: {redact(str(body))[:200]!r}", body=received(body))
     tid = _task_id(body)
     if not tid:
-        msg = _str(body.get("message")) or _str(dig(body, "error", "message"))
+        err = body.get("error")  # (an OpenAI envelope, or a relay's bare string: said either way)
+        msg = _str(body.get("message")) or _str(dig(err, "message")) or _str(err) or _str(dig(err, "type"))
         raise APIError(
             "The video create reply has no task id" + (f": {msg}" if msg else "."),
             code=str(body.get("code")) if body.get("code") is not None else None,
