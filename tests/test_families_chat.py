@@ -993,3 +993,11 @@ def test_claude_thinking_goes_back_with_a_tool_turn_through_the_thread(tmp_path:
     sent = rec2.json()["messages"]
     assert sent[1]["content"][0] == {"type": "thinking", "thinking": first.reasoning, "signature": signature}
     again.close()
+
+
+def test_a_claude_answer_whose_content_is_one_string_keeps_that_text() -> None:
+    """``content`` is a list of blocks on the wire (reference §2.3); a relay that sent the text as one string had
+    the paid answer read as empty, and recorded as a success."""
+    reply = chat.parse(None, "messages", {"id": "msg_1", "role": "assistant", "content": "Paid words.",
+                                          "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 4}})
+    assert reply.text == "Paid words." and reply.finish_reason == "end_turn" and reply.usage.output_tokens == 4

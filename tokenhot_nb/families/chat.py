@@ -1081,7 +1081,10 @@ def _parse_claude(body: dict[str, Any]) -> ChatReply:
     texts, reasoning = [], []
     calls: list[ToolCall] = []
     thinking: list[ThinkingPart] = []
-    for i, block in enumerate(_list(body.get("content"))):
+    content = body.get("content")
+    if isinstance(content, str):  # a relay that flattened the blocks into one string: the paid text, not nothing
+        content = [{"type": "text", "text": content}]
+    for i, block in enumerate(_list(content)):
         if not isinstance(block, dict):
             continue
         if block.get("type") == "tool_use":
