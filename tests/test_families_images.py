@@ -268,6 +268,23 @@ def test_parse_seedream_sets() -> None:
     assert len(reply.images) == 2 and reply.usage.images == 2 and reply.usage.output_tokens == 32768
 
 
+def test_an_item_with_no_image_to_read_is_named_not_left_out() -> None:
+    """A relay's image list whose items hold a number for a URL, broken base64, nothing or no object: each is an
+    image paid for and not delivered, counted and named by its place, never silently dropped."""
+    good = {"url": "https://cdn.example/a.png"}
+    body = {"data": [good, {"url": 5}, {"b64_json": "%%%"}, "x", {"revised_prompt": "a hat"}, {"url": None},
+                     {"url": " "}]}
+    reply = images.parse(catalog.model("gpt-image-2"), body)
+    assert [i.url for i in reply.images] == ["https://cdn.example/a.png"]
+    assert reply.unreadable == [(1, "its url is a number"), (2, "its b64_json is not base64"),
+                                (3, "the item is a text, not an object"), (4, "it has no url or b64_json"),
+                                (5, "its url is null"), (6, "its url is empty")]
+    assert reply.usage.images == 7  # every item of the answer was paid for
+    # the images found elsewhere (DashScope's output) make a data[] of something else no loss
+    dash = images.parse(None, {"data": [{"id": 1}], "output": {"results": [{"url": "https://d.example/r.png"}]}})
+    assert [i.url for i in dash.images] == ["https://d.example/r.png"] and dash.unreadable == []
+
+
 def test_empty_url_falls_back_to_b64() -> None:
     body = {"data": [{"url": "", "b64_json": base64.b64encode(PNG).decode(), "revised_prompt": "a hat"}]}
     ref = images.parse(None, body).images[0]

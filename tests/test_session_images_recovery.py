@@ -156,6 +156,39 @@ def test_of_three_images_the_missing_one_is_fetched_into_its_place(tmp_path: Pat
         assert relay.calls(GENERATE) == 1
 
 
+def test_an_answer_item_with_no_image_is_said_and_kept_in_the_row_not_dropped(tmp_path: Path) -> None:
+    """n=3 answered with one image, one item whose url is a number and one of broken base64: the call is paid for
+    three, so the user hears that two did not arrive and why (one line; the arrived image in ``.partial``), and
+    the row keeps each item's place, not an ``ok`` row of one image."""
+    a = png_bytes(color="red")
+    host = FileHost({"/cdn/a.png": a})
+    with image_relay(["/cdn/a.png", {"url": 7}, {"b64_json": "not*base64"}], {"/cdn/a.png": host}) as relay:  # type: ignore[list-item]
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError, match=r"1 of 3 images arrived; 2 did not") as info:
+            s.image("three cats", model="gpt-image-2", n=3, size="64x64")
+        text = one_line(info.value)
+        assert "image 2: the answer's item held no image (its url is a number)" in text
+        assert "its b64_json is not base64" in text and "rerun()" in text and "resume" not in text
+        assert [info.value.partial.data(i) for i in range(len(info.value.partial))] == [a]  # type: ignore[attr-defined]
+        entry = single_line_of(s)
+        assert entry.status == "error" and [o["role"] for o in entry.outputs] == ["image"]
+        refs = entry.response["images"]
+        assert "sha256" in refs[0] and refs[1]["unreadable"] and refs[2]["unreadable"]
+        assert entry.usage.get("images") == 3  # (the three are paid for: the cost counts them)
+        with pytest.raises(E.DownloadError, match="1 of 3 images arrived"):
+            s.resume(entry.id)  # nothing to fetch again: said, no request
+        with pytest.raises(E.TokenhotError) as rebuilt:  # the row rebuilt says the same, in one line
+            entry.result()
+        assert "1 of 3 images arrived" in one_line(rebuilt.value)
+        assert relay.calls(GENERATE) == 1
+
+    with image_relay([{"url": 7}], {}) as relay:  # nothing readable at all: the relay's fault, said as such
+        s = live(relay.url, tmp_path / "two")
+        with pytest.raises(E.APIError, match=r"answered with an image item that held no image to read "
+                                             r"\(item 1: its url is a number\)"):
+            s.image("a cat", model="gpt-image-2", size="64x64")
+
+
 def test_a_host_that_answers_with_something_else_is_not_asked_again(tmp_path: Path) -> None:
     a = png_bytes(color="red")
     host = FileHost({"/cdn/a.png": a, "/cdn/page": b"<!DOCTYPE html><html><body>Please sign in</body></html>"})

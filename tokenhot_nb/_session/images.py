@@ -152,6 +152,10 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
 
     reply = images.parse(info, json_object(resp, info.id))
     if not reply.images:
+        if reply.unreadable:
+            raise APIError(f"{info.id} answered with {_count(len(reply.unreadable))} that held no image to read "
+                           f"({_unreadable(reply.unreadable)}).", status=resp.status, request_id=resp.request_id,
+                           hint="This is a relay problem, not the prompt's; try again, or try another model.")
         raise APIError(f"{info.id} answered without any image" + (f": {redact(reply.text)[:200]}" if reply.text else "."),
                        status=resp.status, request_id=resp.request_id,
                        hint="The prompt may have been refused; rephrase it and try again.")
@@ -187,8 +191,9 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
     outputs = [o for o in got if isinstance(o, dict)] + [o for o in (_raw_of(g) for g in got) if o]
     if text:
         outputs.append(store_bytes(session, text.encode("utf-8"), "text/plain", "text"))
-    if any(isinstance(g, BaseException) for g in got):
-        refs = [_ref(r, g) for r, g in zip(reply.images, got, strict=True)]
+    if any(isinstance(g, BaseException) for g in got) or reply.unreadable:
+        refs = _in_answer_order([_ref(r, g) for r, g in zip(reply.images, got, strict=True)], reply.unreadable)
+        got = [*got, *(_Unreadable(why) for _, why in reply.unreadable)]
         err = _keep_missing(session, rec, refs, got, outputs, response, usage, search_text)
         partial = image_result(session, outputs, prompt, "", info.id, rec.final())
         err.partial = partial  # type: ignore[attr-defined]  # (a TokenhotError, or whatever a download raised)
@@ -196,6 +201,26 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
         return partial
     entry = rec.ok(response=response, usage=usage, outputs=outputs, text=search_text)
     return image_result(session, outputs, prompt, text, info.id, entry)
+
+
+class _Unreadable(Exception):
+    """An item of the answer's image list that held no image: paid for, and nothing to fetch again."""
+
+
+def _count(n: int) -> str:
+    return "an image item" if n == 1 else f"{n} image items"
+
+
+def _unreadable(items: list[tuple[int, str]]) -> str:
+    return "; ".join(f"item {i + 1}: {why}" for i, why in items[:5]) + ("; …" if len(items) > 5 else "")
+
+
+def _in_answer_order(refs: list[dict[str, Any]], unreadable: list[tuple[int, str]]) -> list[dict[str, Any]]:
+    """The refs of the images read, with one for each unreadable item put back at its place in the answer."""
+    out = list(refs)
+    for at, why in sorted(unreadable):
+        out.insert(min(at, len(out)), {"unreadable": True, "error": f"the answer's item held no image ({why})"})
+    return out
 
 
 def image_result(session: Session, outputs: list[dict[str, Any]], prompt: str, text: str, model: str,
@@ -414,7 +439,7 @@ def missing_error(entry_id: int, refs: list[dict[str, Any]]) -> DownloadError:
     else:
         which = "; ".join(f"image {i}: " + (f"link expired (HTTP {r['expired']})" if r.get("expired")
                                                  else str(r.get("error"))) for i, r in missing)
-        what = f"{total - len(missing)} of {total} images arrived; {len(missing)} could not be downloaded ({which})"
+        what = f"{total - len(missing)} of {total} images arrived; {len(missing)} did not ({which})"
     them = "it" if len(again if again else missing) == 1 else "them"
     if again:
         links = "its link is" if len(again) == 1 else "their links are"

@@ -197,6 +197,8 @@ class ImageReply:
     text: str = ""
     usage: Usage = field(default_factory=Usage)
     raw: Any = None
+    #: items of the answer's image list that held no image to read: (their place in it, why); paid for all the same
+    unreadable: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass

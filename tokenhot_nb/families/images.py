@@ -423,6 +423,8 @@ def _ref_from_b64(b64: str, mime: str | None = None, revised: str | None = None)
         data = base64.b64decode(b64 + "=" * (-len(b64) % 4))
     except (binascii.Error, ValueError):
         return None
+    if not data:  # ("%%%": nothing but characters base64 skips)
+        return None
     from ._common import sniff_mime
 
     sniffed = sniff_mime(data)
@@ -430,19 +432,41 @@ def _ref_from_b64(b64: str, mime: str | None = None, revised: str | None = None)
                     revised_prompt=revised)
 
 
-def _from_data(items: Any) -> list[ImageRef]:
+def _from_data(items: Any) -> tuple[list[ImageRef], list[tuple[int, str]]]:
+    """The images of ``data[]``, and the items that held none to read (their place, why): a relay's item with a
+    number for its ``url`` or broken base64 is an image paid for and not delivered, never one silently left out."""
     out: list[ImageRef] = []
-    for it in items if isinstance(items, list) else []:
+    unreadable: list[tuple[int, str]] = []
+    for i, it in enumerate(items if isinstance(items, list) else []):
         if not isinstance(it, dict):
+            unreadable.append((i, f"the item is {_what(it)}, not an object"))
             continue
-        revised = it.get("revised_prompt") or None
-        if isinstance(it.get("url"), str) and it["url"].strip():
-            out.append(_ref_from_url(it["url"].strip(), revised))
-        elif isinstance(it.get("b64_json"), str) and it["b64_json"].strip():
-            ref = _ref_from_b64(it["b64_json"].strip(), None, revised)
+        revised = it.get("revised_prompt") if isinstance(it.get("revised_prompt"), str) else None
+        url, b64 = it.get("url"), it.get("b64_json")
+        if isinstance(url, str) and url.strip():
+            out.append(_ref_from_url(url.strip(), revised or None))
+        elif isinstance(b64, str) and b64.strip():
+            ref = _ref_from_b64(b64.strip(), None, revised or None)
             if ref:
                 out.append(ref)
-    return out
+            else:
+                unreadable.append((i, "its b64_json is not base64"))
+        elif "url" in it or "b64_json" in it:
+            field_, value = ("url", url) if "url" in it else ("b64_json", b64)
+            unreadable.append((i, f"its {field_} is {_what(value)}"))
+        else:
+            unreadable.append((i, "it has no url or b64_json"))
+    return out, unreadable
+
+
+def _what(value: Any) -> str:
+    """A received value's kind, in words (never its content: it is the relay's text)."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "a text" if value.strip() else "empty"
+    return {bool: "a boolean", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
 
 
 def _from_choices(output: Any) -> tuple[list[ImageRef], list[str]]:
@@ -538,8 +562,11 @@ def parse(model: ModelInfo | None, body: Any) -> ImageReply:
         refs = take(_from_output_list(body["output"]))
     if not refs and dashscope_first:
         refs = take(_from_choices(body.get("output")))
+    data_refs: list[ImageRef] = []
+    unreadable: list[tuple[int, str]] = []
     if not refs:
-        refs = _from_data(body.get("data"))
+        refs = data_refs = (found := _from_data(body.get("data")))[0]
+        unreadable = found[1]
     if not refs:
         refs = take(_from_choices(dig(body, "metadata", "output")))
     if not refs:
@@ -549,7 +576,10 @@ def parse(model: ModelInfo | None, body: Any) -> ImageReply:
     if not refs:
         refs = [_ref_from_url(r["url"]) for r in dig_list(body, "output", "results")
                 if isinstance(r, dict) and isinstance(r.get("url"), str) and r["url"]]
+    if refs and refs is not data_refs:  # (the images were elsewhere: data[] held something else)
+        unreadable = []
     usage_src = body.get("usage") or body.get("usageMetadata") or dig(body, "metadata", "usage")
     usage = usage_from(usage_src) if usage_src else Usage()
-    usage.images = usage.images or len(refs)
-    return ImageReply(images=refs, text="\n".join(t for t in texts if t).strip(), usage=usage, raw=body)
+    usage.images = usage.images or len(refs) + len(unreadable)
+    return ImageReply(images=refs, text="\n".join(t for t in texts if t).strip(), usage=usage, raw=body,
+                      unreadable=unreadable)
