@@ -25,3 +25,31 @@ def test_corrupt_database(tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="is damaged") as info:
         Store(root).insert(HistoryEntry(kind="chat", model="m"))
     assert "history.sqlite" in str(info.value) and "Rename it" in str(info.value)
+
+
+@pytest.mark.parametrize("path", ["/proc", "/proc/self", "/proc/nope/deeper", "/sys", "/sys/kernel", "/dev"])
+def test_a_store_on_a_kernel_file_system_is_refused_up_front(path: str) -> None:
+    """``/proc``, ``/sys`` and ``/dev`` exist and, for root, pass the permission check: ``Session(store='/proc')``
+    was taken, then failed at the first call with "could not be opened or read (No such file or directory)" (and
+    ``/dev`` even held a history). ``Store``, ``History`` and ``Session`` each refuse it at once, in one line
+    saying why and what to pass instead."""
+    from tokenhot_nb import Session
+
+    if not Path(path.split("/nope")[0]).exists():
+        pytest.fail(f"{path} is missing on this machine: the test needs a Linux host")
+    for make in (lambda: Store(path), lambda: History(path), lambda: Session(mode="offline", store=path)):
+        with pytest.raises(StoreError, match="file system") as info:
+            make()
+        said = str(info.value)
+        assert path in said and "\n" not in said and "ordinary disk" in said and "TOKENHOT_STORE" in said, said
+    assert not Path("/dev/history.sqlite").exists()
+
+
+def test_a_store_on_an_ordinary_file_system_under_a_kernel_one_is_taken(tmp_path: Path) -> None:
+    """Only the mount holding the path counts: ``/dev/shm`` (tmpfs, under ``/dev``) and a temp folder are taken."""
+    from tokenhot_nb.history._problems import check_not_special
+
+    check_not_special(tmp_path / "new" / "store")
+    if Path("/dev/shm").is_dir():
+        check_not_special(Path("/dev/shm/tokenhot-test-store"))
+    Store(tmp_path / "store").insert(HistoryEntry(kind="chat", model="m"))

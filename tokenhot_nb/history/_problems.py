@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +26,54 @@ def cannot_write(exc: BaseException) -> bool:
     if isinstance(exc, OSError):
         return isinstance(exc, PermissionError) or exc.errno in _NO_WRITE_ERRNOS
     return isinstance(exc, sqlite3.OperationalError) and any(w in str(exc).lower() for w in _NO_WRITE_WORDS)
+
+
+#: The kernel's own views of itself (processes, devices, control groups…): they hold no ordinary files, so a
+#: history cannot live there even where the permission bits (for root) say a folder may be written.
+_SPECIAL_FILE_SYSTEMS = frozenset({
+    "proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "pstore",
+    "bpf", "configfs", "mqueue", "hugetlbfs", "fusectl", "efivarfs", "binfmt_misc", "autofs", "nsfs",
+    "selinuxfs", "rpc_pipefs", "nfsd"})
+
+
+def _unescape_mount(text: str) -> str:
+    """A mount point as ``/proc/self/mountinfo`` writes it (space, tab, newline, backslash as ``\\ooo``)."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), text)
+
+
+def _file_system_type(path: Path) -> tuple[str, str] | None:
+    """(mount point, file-system type) of the mount holding ``path`` (an existing path), where Linux tells."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+            lines = f.read().splitlines()
+    except OSError:  # not Linux, or no /proc: nothing to tell
+        return None
+    where = os.path.realpath(path)
+    best: tuple[str, str] | None = None
+    for line in lines:
+        fields = line.split(" ")
+        if len(fields) < 7 or "-" not in fields[6:]:
+            continue
+        point = _unescape_mount(fields[4])
+        kind = fields[fields.index("-", 6) + 1]
+        inside = where == point or where.startswith(point.rstrip("/") + "/")
+        if inside and (best is None or len(point) >= len(best[0])):  # (the deepest; a later mount over it wins)
+            best = (point, kind)
+    return best
+
+
+def check_not_special(root: Path) -> None:
+    """Refuse a store path on a kernel file system (``/proc``, ``/sys``, ``/dev``…) in one line: root may
+    "write" there by the permission bits, and SQLite then fails at the first call with words that say nothing."""
+    here = root.absolute()
+    while not here.exists() and here != here.parent:
+        here = here.parent
+    found = _file_system_type(here)
+    if found is not None and found[1] in _SPECIAL_FILE_SYSTEMS:
+        raise StoreError(f"The history store path {str(root)!r} is on {found[0]!r}, a {found[1]} file system "
+                         "(the kernel's view of itself), which holds no ordinary files: no history can be kept "
+                         "there.", hint=f"Use a folder on an ordinary disk, e.g. under your home folder: "
+                                        f"{_ELSEWHERE}.")
 
 
 def read_only_mount(root: Path) -> bool:
@@ -92,6 +141,7 @@ def check_root(root: Path) -> None:
     """
     db = root / "history.sqlite"
     try:
+        check_not_special(root)
         if root.is_dir():
             if not db.is_file() and (read_only_mount(root) or not os.access(root, os.W_OK)):
                 raise PermissionError(errno.EACCES, "no permission to write the folder, and it holds no history")

@@ -255,6 +255,9 @@ class Store(ArtifactFiles):
     def __init__(self, root: str | os.PathLike[str], *, secrets: Sequence[Secret | str] = (),
                  read_only: bool = False) -> None:
         self.root = Path(root).expanduser()
+        from ._problems import check_not_special
+
+        check_not_special(self.root)  # (/proc would "open", and fail at the first call in words that say nothing)
         #: True when the store is only read: asked for, or found unwritable when it was opened (``why_read_only``)
         self.read_only = bool(read_only)
         self.why_read_only = "opened read-only" if read_only else ""
