@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import re
 import shlex
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,25 @@ def test_invalid_fields_are_left_out_with_a_warning(tmp_path: Path, field: str, 
         h = History.load(src, tmp_path / "store")
     assert len(h) == 1 and h[0].model == "gpt-5.2"
     with pytest.raises(InputError, match="invalid entr"):
+        History.load(src, tmp_path / "store2", strict=True)
+
+
+@pytest.mark.parametrize("field,value,where", [
+    ("text", "half an emoji \ud83e", "text"), ("params", {"message": "a\udcffb"}, "params.message"),
+    ("params", {"x\ud800": 1}, "params key"), ("error", {"message": ["ok", "\udfff"]}, "error.message[1]"),
+    ("model", "gpt\ud800", "model"),
+])
+def test_a_lone_surrogate_leaves_its_entry_out_not_the_whole_import(tmp_path: Path, field: str, value: Any,
+                                                                    where: str) -> None:
+    """A ``"\\ud800"`` escape (valid JSON, no valid Unicode) stopped ``History.load`` with a bare
+    UnicodeEncodeError from the database, every good entry of the file lost with it."""
+    bad = {**GOOD, "id": 2, field: value}
+    src = write(tmp_path / "h.jsonl", [GOOD, bad, {**GOOD, "id": 3, "text": "after"}])
+    said = re.escape(f"1 of 3 entries of h.jsonl were left out: entry 2: {where}: holds a lone surrogate ('\\ud")
+    with pytest.warns(UserWarning, match=said):
+        h = History.load(src, tmp_path / "store")
+    assert [e.text for e in h] == ["hi → hello", "after"]
+    with pytest.raises(InputError, match="lone surrogate"):
         History.load(src, tmp_path / "store2", strict=True)
 
 
