@@ -499,6 +499,29 @@ def test_database_damaged_past_its_first_pages_is_named_when_read(tmp_path: Path
     with pytest.raises(StoreError, match="is damaged") as info:  # the budget's spending, read the same way
         Store(root).spent_usd(0, simulated=False)
     assert str(db) in str(info.value) and isinstance(info.value.__cause__, sqlite3.DatabaseError)
+    with pytest.raises(StoreError, match="is damaged") as info:  # usage() read it with a bare sqlite3 error
+        History(Store(root)).usage()
+    assert str(db) in str(info.value) and isinstance(info.value.__cause__, sqlite3.DatabaseError)
+
+
+def test_a_row_whose_text_is_not_utf8_is_named_damaged_without_quoting_it(tmp_path: Path) -> None:
+    """Bytes that are no UTF-8 in a text column (a damaged page, another program's row): SQLite's error quoted the
+    whole value in the StoreError ("Could not decode to UTF-8 column 'text' with text '…'", 64 KiB of it) and
+    called the store one that "could not be opened or read" with the generic hint. It is the damaged-file line,
+    naming the column only."""
+    root = tmp_path / "store"
+    store = Store(root)
+    store.insert(HistoryEntry(kind="chat", model="m", text="fine"))
+    store.close()
+    with sqlite3.connect(root / "history.sqlite") as conn:
+        conn.execute("UPDATE entries SET text = CAST(x'ff' || CAST(? AS BLOB) AS TEXT)", ("private words " * 500,))
+    conn.close()
+    for read in (lambda: History(Store(root))[:], lambda: History(Store(root)).export(tmp_path / "out.json")):
+        with pytest.raises(StoreError, match="is damaged") as info:
+            read()
+        said = str(info.value)
+        assert "the column 'text' of a row holds bytes that are not UTF-8 text" in said and "Rename it" in said
+        assert "private words" not in said and "\n" not in said and len(said) < 400, said
 
 
 def test_call_the_store_cannot_begin_to_record_is_never_sent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -360,7 +360,7 @@ class History:
             f"FROM entries{where} GROUP BY model ORDER BY model"
         )
         rows = []
-        for r in self.store.connection().execute(sql, args):
+        for r in self.store._rows(sql, args):  # (a damaged database: the StoreError naming it)
             rows.append({
                 "model": r[0], "calls": int(r[1]), "ok": int(r[2] or 0), "errors": int(r[3] or 0),
                 "input_tokens": int(r[4] or 0), "output_tokens": int(r[5] or 0), "images": int(r[6] or 0),

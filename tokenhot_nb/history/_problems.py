@@ -17,8 +17,10 @@ _NO_WRITE_WORDS = ("readonly", "read-only", "unable to open database file", "att
 
 
 #: SQLite's words for a damaged file. "vtable constructor failed" is the full-text index failing to open its own
-#: tables (their pages damaged); a missing tokenizer or module says so in other words.
-_DAMAGED_WORDS = ("not a database", "malformed", "corrupt", "vtable constructor failed")
+#: tables (their pages damaged); a missing tokenizer or module says so in other words. Text that is no UTF-8 (this
+#: package writes only UTF-8) is a damaged page, or another program's row: Python's sqlite3 cannot read it.
+_DAMAGED_WORDS = ("not a database", "malformed", "corrupt", "vtable constructor failed", "could not decode to utf-8")
+_UNDECODABLE = re.compile(r"Could not decode to UTF-8 column '([^']{1,100})'")
 
 
 def cannot_write(exc: BaseException) -> bool:
@@ -100,8 +102,14 @@ def _disk_full(exc: BaseException) -> bool:
 
 
 def _detail(exc: BaseException) -> str:
-    """What went wrong, short: an OS error's own words without the (long) file name, else the message."""
-    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    """What went wrong, short: an OS error's own words without the (long) file name, else the message (SQLite's
+    "Could not decode to UTF-8 column 'text' with text '…'" quotes the whole damaged value: only its column)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    undecodable = _UNDECODABLE.match(str(exc))
+    if undecodable:
+        return f"the column {undecodable.group(1)!r} of a row holds bytes that are not UTF-8 text"
+    return str(exc)
 
 
 def store_problem(root: Path, db: Path, exc: BaseException, *, writing: bool = False) -> StoreError:
