@@ -499,8 +499,25 @@ def test_database_damaged_past_its_first_pages_is_named_when_read(tmp_path: Path
     with pytest.raises(StoreError, match="is damaged") as info:  # the budget's spending, read the same way
         Store(root).spent_usd(0, simulated=False)
     assert str(db) in str(info.value) and isinstance(info.value.__cause__, sqlite3.DatabaseError)
-    with pytest.raises(StoreError, match="is damaged") as info:  # usage() read it with a bare sqlite3 error
-        History(Store(root)).usage()
+
+
+def test_usage_of_a_database_damaged_in_its_pages_is_named(tmp_path: Path) -> None:
+    """Every page's cells partly overwritten: the history still counts its rows, but ``usage()`` (which read with
+    the connection's own ``execute``) raised a bare ``sqlite3.DatabaseError``."""
+    root = tmp_path / "store"
+    store = Store(root)
+    for i in range(300):
+        store.insert(HistoryEntry(kind="chat", model="m", text=f"entry {i} " + "x" * 800, usage={"input_tokens": 3}))
+    store.close()
+    db = root / "history.sqlite"
+    data = bytearray(db.read_bytes())
+    for start in range(4096, len(data), 4096):
+        data[start + 100:start + 300] = b"\xa5" * 200
+    db.write_bytes(bytes(data))
+    h = History(Store(root))
+    assert len(h) == 300
+    with pytest.raises(StoreError, match="is damaged") as info:
+        h.usage()
     assert str(db) in str(info.value) and isinstance(info.value.__cause__, sqlite3.DatabaseError)
 
 
