@@ -443,3 +443,30 @@ def test_a_history_loaded_without_its_artifacts_says_what_helps_in_replay_mode(t
     with make_session(tmp_path / "loaded", Recorder()) as o, pytest.raises(E.TokenhotError) as info:
         o.history[-1].result()
     assert "rerun the call with entry.rerun()" in (info.value.hint or "")
+
+
+_NO_OUTPUT = {"model": "m", "started": 1.0, "status": "ok"}
+
+
+@pytest.mark.parametrize("record,said", [
+    ({**_NO_OUTPUT, "kind": "video"}, "finished but holds no stored video"),
+    ({**_NO_OUTPUT, "kind": "speak"}, "finished but holds no stored audio"),
+    ({**_NO_OUTPUT, "kind": "chat", "response": {"tool_calls": 5}}, "tool calls of history entry #1 are not"),
+    ({**_NO_OUTPUT, "kind": "chat", "response": {"tool_calls": [{"id": "c", "name": "f", "arguments": "{}"}]}},
+     "arguments as an object"),
+    ({**_NO_OUTPUT, "kind": "video", "status": "pending", "response": {}}, "pending video task with no task id"),
+])
+def test_an_imported_row_that_cannot_be_rebuilt_is_named_damaged(tmp_path: Path, record: dict, said: str) -> None:
+    """An export is untrusted and its fields are checked one by one, not against each other: a finished video
+    row with no video was a bare IndexError from ``result()`` (and from a replay that hit it), tool calls that are
+    not a list of calls a TypeError from ``dict()``, and a pending video with no task id a task named 'None'."""
+    import json
+
+    from tokenhot_nb.history import History
+    from tokenhot_nb.results._rebuild import RebuildError
+
+    (tmp_path / "h.jsonl").write_text(json.dumps(record) + "\n")
+    History.load(tmp_path / "h.jsonl", tmp_path / "loaded").store.close()
+    with make_session(tmp_path / "loaded", Recorder()) as s, pytest.raises(RebuildError, match=said) as info:
+        s.history[-1].result()
+    assert info.value.why == "damaged" and "\n" not in str(info.value)

@@ -102,6 +102,27 @@ def _path(store: Store, out: dict[str, Any]) -> Path:
     return path
 
 
+def _first(entry: HistoryEntry, role: str) -> dict[str, Any]:
+    """The one output of a video or speech row: a finished row without it (imported, or edited) is damaged."""
+    outs = _outputs(entry, role)
+    if not outs:
+        raise RebuildError(f"History entry #{entry.id} finished but holds no stored {role}.", "damaged")
+    return outs[0]
+
+
+def _tool_calls(entry: HistoryEntry, response: dict[str, Any]) -> list[dict[str, Any]]:
+    """The row's tool calls (each recorded as ``ToolCall.as_dict``); an imported row is checked: a list of calls
+    whose ``arguments`` are an object, or it is damaged (it was a bare TypeError from ``dict()``)."""
+    listed = response.get("tool_calls")
+    if listed is None:
+        return []
+    calls = [c for c in listed if isinstance(c, dict)] if isinstance(listed, list) else None
+    if calls is None or any(not isinstance(c.get("arguments") or {}, dict) for c in calls):
+        raise RebuildError(f"The tool calls of history entry #{entry.id} are not a list of calls with their "
+                           f"arguments as an object ({listed!r:.60}).", "damaged")
+    return calls
+
+
 def _text(store: Store, entry: HistoryEntry, role: str) -> str:
     """A text output (kept in the database when small: read from there, no file is made)."""
     outs = _outputs(entry, role)
@@ -137,9 +158,13 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
     common: dict[str, Any] = {"model": model, "entry": entry, "session": session}
 
     if entry.status == "pending" and kind == "video":
+        task_id = response.get("task_id")
+        if not isinstance(task_id, str) or not task_id:  # (a task is pending only once it has its id)
+            raise RebuildError(f"History entry #{entry.id} is a pending video task with no task id to resume.",
+                               "damaged")
         if session is None:
             raise TokenhotError("Resuming a video task needs a session.")
-        return VideoTask(session, str(response.get("task_id")), model=model, entry=entry,
+        return VideoTask(session, task_id, model=model, entry=entry,
                          prompt=str(params.get("prompt") or ""))
     if entry.status != "ok":
         err = (entry.error or {}).get("message") or entry.status
@@ -158,13 +183,13 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
         return ImageResult(items, prompt=str(params.get("prompt") or ""), text=_text(st, entry, "text"),
                            **common)
     if kind == "video":
-        vid = _outputs(entry, "video")[0]
+        vid = _first(entry, "video")
         posters = _outputs(entry, "poster")
         return VideoResult(_path(st, vid), mime=vid.get("mime", "video/mp4"), sha256=vid["sha256"],
                            poster=_path(st, posters[0]) if posters else None,
                            task_id=response.get("task_id"), prompt=str(params.get("prompt") or ""), **common)
     if kind == "speak":
-        aud = _outputs(entry, "audio")[0]
+        aud = _first(entry, "audio")
         return AudioResult(_path(st, aud), mime=aud.get("mime", "audio/wav"), sha256=aud["sha256"],
                            text=str(params.get("text") or ""), **common)
     if kind in ("transcribe", "translate"):
@@ -181,7 +206,7 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
         text = _text(st, entry, "text")
         calls = [ToolCall(str(c.get("id") or ""), str(c.get("name") or ""), dict(c.get("arguments") or {}),
                           c["signature"] if isinstance(c.get("signature"), str) else None)
-                 for c in response.get("tool_calls") or [] if isinstance(c, dict)]
+                 for c in _tool_calls(entry, response)]
         data = None
         if (params.get("schema") or params.get("json")) and not calls:
             from .._schema import parse_json
