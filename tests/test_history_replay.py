@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tokenhot_nb.history import HistoryEntry, Store
 from tokenhot_nb.history._replay import _flatten, _show, differences, pick_recording, replay_key, similarity
@@ -14,6 +17,33 @@ OTHER_REF = {"artifact": "cd" * 32, "mime": "image/png"}
 
 
 # -- the key -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("call,said", [
+    (lambda s: s.embed(["fine", "half an emoji \ud83e"], model="jina-embeddings-v4"), "The parameter 'texts[1]'"),
+    (lambda s: s.rerank("q\udcff", ["a", "b"], model="jina-reranker-m0"), "The parameter 'query'"),
+    (lambda s: s.rerank("q", ["a", "b\ud800"], model="jina-reranker-m0"), "The parameter 'documents[1]'"),
+    (lambda s: s.chat("hi", model="gpt-5.4-mini", thread=False, **{"x\ud800": 1}),
+     "The name of the parameter 'x\\ud800'"),
+    (lambda s: s.chat("hi", model="gpt-5.4-mini", thread="t\ud800"), "The text 't\\ud800' looked up in the history"),
+])
+def test_a_lone_surrogate_the_session_let_through_is_one_line_before_anything_is_sent(
+        tmp_path: Path, call: Callable[[Any], Any], said: str) -> None:
+    """Texts the session's input checks do not look at (embed texts, rerank query and documents, option names, a
+    thread's name) reached the store, whose UTF-8 encoding raised a bare UnicodeEncodeError. The store writes every
+    call before it is sent, so its replay key is where such a text is said, in the session's own words."""
+    from _session_support import Recorder, make_session
+
+    from tokenhot_nb.errors import InputError
+
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec) as s:
+        with pytest.raises(InputError) as info:
+            call(s)
+        assert str(info.value).startswith(said) and "lone surrogate" in str(info.value), str(info.value)
+        assert "\n" not in str(info.value) and "encode('utf-8', 'replace')" in (info.value.hint or "")
+        assert rec.posts() == []
+        assert s.chat("still fine", model="gpt-5.4-mini", thread=False).text
+
+
 def test_replay_key_is_the_sha256_of_the_canonical_call() -> None:
     import hashlib
 

@@ -9,7 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..errors import StoreError
+from ..errors import InputError, StoreError
 
 _ELSEWHERE = "Session(store='<another folder>') or TOKENHOT_STORE"
 _NO_WRITE_ERRNOS = (errno.EACCES, errno.EPERM, errno.EROFS)
@@ -177,6 +177,21 @@ def check_root(root: Path) -> None:
             pass
     except OSError as exc:
         raise store_problem(root, db, exc) from None
+
+
+def not_unicode(values: Sequence[object]) -> InputError:
+    """A text looked up in the history (a thread's name…) that holds a lone surrogate: no row can hold it."""
+    for value in values:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return InputError(f"The text {value[:40]!r} looked up in the history holds an invalid character "
+                                  f"({value[exc.start]!r}, a lone surrogate, at position {exc.start}): it is not "
+                                  "valid Unicode.",
+                                  hint="Clean it first, e.g. text.encode('utf-8', 'replace').decode('utf-8').")
+    return InputError("A text looked up in the history holds an invalid character (a lone surrogate): it is not "
+                      "valid Unicode.", hint="Clean it first, e.g. text.encode('utf-8', 'replace').decode('utf-8').")
 
 
 def read_only_problem(root: Path, why: str) -> StoreError:

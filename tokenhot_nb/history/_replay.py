@@ -19,7 +19,47 @@ def replay_key(
     """sha256 of the canonical JSON of ``[kind, model, endpoint, params]``."""
     payload = [kind or "", model or "", endpoint or "", params or {}]
     text, _ = dumps_redacted(payload, secrets, sort_keys=True)  # == canonical(jsonable(payload)), one pass
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    try:
+        data = text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _not_unicode(payload) from None
+    return hashlib.sha256(data).hexdigest()
+
+
+def _lone_surrogate(value: Any, where: str, depth: int = 0) -> tuple[str, str, int] | None:
+    """(where, the character, its position) of the first text in ``value`` that is no valid Unicode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return where, value[exc.start], exc.start
+        return None
+    items: list[tuple[str, Any]] = []
+    if isinstance(value, dict) and depth < 64:
+        for k, v in value.items():
+            at = f"{where}.{k}" if where else str(k)
+            items += [(f"name of the parameter {at!r}", k), (at, v)]
+    elif isinstance(value, (list, tuple)) and depth < 64:
+        items = [(f"{where}[{i}]", v) for i, v in enumerate(value)]
+    for at, v in items:
+        found = _lone_surrogate(v, at, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
+def _not_unicode(payload: list[Any]) -> Exception:
+    """A call whose text holds a lone surrogate (which no UTF-8 holds) cannot be recorded, nor sent: the one line
+    the session's own input checks give, naming the parameter, instead of a UnicodeEncodeError from the store
+    (the store writes every call first, so it is the check that no input path can miss)."""
+    from ..errors import InputError
+
+    found = _lone_surrogate(payload[3], "") or _lone_surrogate(payload[:3], "call")
+    where, char, at = found if found is not None else ("call", "?", 0)
+    what = where if where.startswith("name of ") else f"parameter {where!r}"
+    return InputError(f"The {what} holds an invalid character ({char!r}, a lone surrogate, at position {at}): it "
+                      "is not valid Unicode and cannot be sent.",
+                      hint="Clean it first, e.g. text.encode('utf-8', 'replace').decode('utf-8').")
 
 
 def pick_recording(candidates: list[tuple[int, str]], turn: int) -> int | None:

@@ -563,6 +563,10 @@ class Store(ArtifactFiles):
             if _is_store_fault(e):
                 raise self.problem(e, writing=False) from e
             raise
+        except UnicodeEncodeError:  # (a thread name holding a lone surrogate: SQLite takes UTF-8 only)
+            from ._problems import not_unicode
+
+            raise not_unicode(args) from None
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (for ad-hoc SQL; keep transactions short)."""
