@@ -53,3 +53,47 @@ def test_a_store_on_an_ordinary_file_system_under_a_kernel_one_is_taken(tmp_path
     if Path("/dev/shm").is_dir():
         check_not_special(Path("/dev/shm/tokenhot-test-store"))
     Store(tmp_path / "store").insert(HistoryEntry(kind="chat", model="m"))
+
+
+def test_a_store_path_holding_a_nul_is_one_line_not_a_value_error() -> None:
+    """``Session(store='a\\x00b')`` was a bare ``ValueError: embedded null byte`` from the first look at the path."""
+    from tokenhot_nb import Session
+
+    for make in (lambda: Store("st\x00re"), lambda: History("st\x00re"), lambda: Session(mode="offline",
+                                                                                        store="st\x00re")):
+        with pytest.raises(StoreError, match="holds a NUL character") as info:
+            make()
+        assert "'st\\x00re'" in str(info.value) and "TOKENHOT_STORE" in str(info.value)
+
+
+@pytest.mark.parametrize("odd", ["artifacts-a-file", "database-a-folder"])
+def test_a_part_of_the_store_of_the_wrong_kind_is_named(tmp_path: Path, odd: str) -> None:
+    """``artifacts`` a file in a store folder was "the history store path … is a file, not a folder" (it is a
+    folder), and ``history.sqlite`` a folder was "cannot be written (unable to open database file)"; each is named
+    now, and the store's own path is not called a file."""
+    root = tmp_path / "store"
+    root.mkdir()
+    name = "artifacts" if odd == "artifacts-a-file" else "history.sqlite"
+    if odd == "artifacts-a-file":
+        (root / name).write_text("x")
+    else:
+        (root / name).mkdir()
+    with pytest.raises(StoreError) as info:
+        Store(root).insert(HistoryEntry(kind="chat", model="m"))
+    said = str(info.value)
+    kind = "a file, not a folder" if odd == "artifacts-a-file" else "a folder, not a file"
+    assert said.startswith(f"{name!r} in the history store {str(root)!r} is {kind}."), said
+    assert "Move it away" in said and "TOKENHOT_STORE" in said
+
+
+@pytest.mark.parametrize("target", ["missing", "loop"])
+def test_a_store_path_that_is_a_symbolic_link_to_nowhere_is_refused_up_front(tmp_path: Path, target: str) -> None:
+    """A link to a missing folder (or to itself) can never become the store folder: it was taken by the session,
+    and refused at the first call as "a file, not a folder"."""
+    from tokenhot_nb import Session
+
+    link = tmp_path / "store"
+    link.symlink_to(tmp_path / "gone" if target == "missing" else link)
+    with pytest.raises(StoreError, match="is a symbolic link that leads to no folder") as info:
+        Session(mode="offline", store=link)
+    assert str(link) in str(info.value) and "\n" not in str(info.value)

@@ -66,7 +66,11 @@ def _file_system_type(path: Path) -> tuple[str, str] | None:
 
 def check_not_special(root: Path) -> None:
     """Refuse a store path on a kernel file system (``/proc``, ``/sys``, ``/dev``…) in one line: root may
-    "write" there by the permission bits, and SQLite then fails at the first call with words that say nothing."""
+    "write" there by the permission bits, and SQLite then fails at the first call with words that say nothing.
+    A NUL in the path is said here too (every later look at the path was a bare ``ValueError``)."""
+    if "\x00" in str(root):
+        raise StoreError(f"The history store path {str(root)!r} holds a NUL character, which no file name can hold.",
+                         hint=f"Pass the folder's path without it: {_ELSEWHERE}.")
     here = root.absolute()
     while not here.exists() and here != here.parent:
         here = here.parent
@@ -117,6 +121,19 @@ def store_problem(root: Path, db: Path, exc: BaseException, *, writing: bool = F
     text = str(exc).lower()
     detail = _detail(exc)
     what = "could not be written" if writing else "could not be opened or read"
+    if root.is_symlink() and not root.exists():
+        return StoreError(f"The history store path {str(root)!r} is a symbolic link that leads to no folder (its "
+                          "target is missing, or it loops).", hint=f"Point it at a folder, or use another path: "
+                                                                   f"{_ELSEWHERE}.")
+    inner = Path(getattr(exc, "filename", None) or root)  # (``artifacts`` a file: it was "the store is a file")
+    if inner not in (root, db) and inner.parent == root and inner.exists() and not inner.is_dir():
+        return StoreError(f"{inner.name!r} in the history store {str(root)!r} is a file, not a folder.",
+                          hint=f"Move it away (the store keeps its files there), or use another store: "
+                               f"{_ELSEWHERE}.")
+    if db.is_dir():  # (SQLite only says "unable to open database file")
+        return StoreError(f"{db.name!r} in the history store {str(root)!r} is a folder, not a file.",
+                          hint=f"Move it away (the store keeps its database there), or use another store: "
+                               f"{_ELSEWHERE}.")
     if (root.exists() and not root.is_dir()) or isinstance(exc, (NotADirectoryError, FileExistsError)):
         return StoreError(f"The history store path {str(root)!r} is a file, not a folder.",
                           hint=f"Move that file away, or use a folder: {_ELSEWHERE}.")
@@ -154,6 +171,8 @@ def check_root(root: Path) -> None:
             if not db.is_file() and (read_only_mount(root) or not os.access(root, os.W_OK)):
                 raise PermissionError(errno.EACCES, "no permission to write the folder, and it holds no history")
             return
+        if root.is_symlink():  # (to nowhere: it can never be made a folder)
+            raise FileNotFoundError(errno.ENOENT, "a symbolic link to no folder")
         if root.exists():
             raise NotADirectoryError(errno.ENOTDIR, "a file, not a folder")
         first = root.absolute()
