@@ -78,6 +78,16 @@ def test_a_file_name_and_a_stem_together_are_refused(tmp_path: Path) -> None:
     _one_line(exc.value)
 
 
+@pytest.mark.parametrize("stem", ["../../escape", "sub/cat", ".."])
+def test_a_stem_is_a_name_never_a_path(tmp_path: Path, stem: str) -> None:
+    """``save('out', stem='../../escape')`` wrote ``escape.png`` two folders above ``out``: a stem is the start of
+    the file names in the folder given, so one holding a path is refused, and nothing is written."""
+    with pytest.raises(E.InputError, match="stem= is the start of the file names, not a path") as exc:
+        _images(tmp_path).save(tmp_path / "a" / "b" / "out", stem=stem)
+    _one_line(exc.value)
+    assert not (tmp_path / "a").exists() and not list(tmp_path.glob("escape*"))
+
+
 def test_a_place_that_cannot_be_written_is_one_line_naming_it(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("x")
     res = _images(tmp_path)
@@ -86,6 +96,8 @@ def test_a_place_that_cannot_be_written_is_one_line_naming_it(tmp_path: Path) ->
             res.save(where)
         _one_line(exc.value)
         assert "nothing is lost" in exc.value.hint
+        assert f"{str(tmp_path / 'a-file')!r} on that path is a file, not a folder" in exc.value.message  # (it
+        # said "File exists", of a file the user never named)
     with pytest.raises(E.InputError, match="takes a folder or a file name, not int"):
         res.save(123)  # type: ignore[arg-type]
 

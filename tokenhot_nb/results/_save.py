@@ -31,6 +31,10 @@ def destinations(path: str | os.PathLike[str], default_stem: str, stem: str | No
         if not several:
             return [target]
         return [target.with_name(f"{target.stem}-{i}{target.suffix}") for i in range(len(suffixes))]
+    if stem and (not isinstance(stem, str) or Path(stem).name != stem or stem in (".", "..") or "/" in stem
+                 or os.sep in stem):
+        raise InputError(f"stem= is the start of the file names, not a path: {stem!r:.80}.",
+                         hint="Put the folder in the path and the name in stem=, e.g. result.save('out', stem='cat').")
     base = stem or default_stem
     return [target / f"{base}-{i}{suf}" if several else target / f"{base}{suf}" for i, suf in enumerate(suffixes)]
 
@@ -91,5 +95,9 @@ def _writable(dest: Path) -> None:
 
 def _cannot(dest: Path, exc: OSError) -> InputError:
     reason = exc.strerror or type(exc).__name__
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):  # ("File exists": a file where a folder must be)
+        blocking = next((p for p in dest.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            reason = f"{str(blocking)!r} on that path is a file, not a folder"
     return InputError(f"Cannot save to {str(dest)!r}: {reason}.",
                       hint="Pick a folder you can write to; the history keeps its own copy, so nothing is lost.")
