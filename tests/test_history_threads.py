@@ -127,6 +127,33 @@ def test_export_and_load_keep_the_links(tmp_path: Path) -> None:
     s.close()
 
 
+def test_a_thread_loaded_into_a_store_with_rows_rebuilds_its_own_conversation(tmp_path: Path) -> None:
+    """Loaded into a store that already held rows, a turn's ``parent`` was renumbered but its request's
+    ``context`` still named its old parent id: there that is another row, so ``wire_request()``, ``to_curl()`` and
+    a later partial export rebuilt the conversation from someone else's messages."""
+    rec = Recorder()
+    with make_session(tmp_path / "a", rec) as a:
+        for text in ("alpha one", "alpha two", "alpha three"):
+            a.chat(text, model=MODEL, stream=False, thread="t")
+        sent = rec.json(-1)
+        out = a.history.export(tmp_path / "a.jsonl", include_artifacts=True)
+    for other in ("b", "bare"):
+        with make_session(tmp_path / other, Recorder()) as b:
+            for text in ("BETA w", "BETA x", "BETA y", "BETA z"):
+                b.chat(text, model=MODEL, stream=False, thread=False)
+    loaded = History.load(out, store=tmp_path / "b")
+    last = loaded[-1]
+    assert last.parent == loaded[-2].id and last.request["context"]["parent"] == last.parent
+    assert last.wire_request()["json"] == sent and "BETA" not in last.to_curl()
+    assert History(tmp_path / "b").get(last.id).wire_request()["json"] == sent  # (as stored, read back)
+    bare = History.load(a.history.export(tmp_path / "bare.jsonl"), store=tmp_path / "bare")  # no answers' files:
+    assert bare[-1].wire_request() == bare[-1].request and "BETA" not in bare[-1].to_curl()  # the turn as stored
+    one = History.load(out, store=tmp_path / "c", strict=True)  # a turn whose parent is not loaded: no context
+    part = History(one.store, _conds=[("id = ?", (one[-1].id,))]).export(tmp_path / "one.jsonl")
+    only = History.load(part, store=tmp_path / "b")
+    assert only[0].parent is None and only[0].wire_request()["json"] == sent
+
+
 def test_export_still_redacts_a_key_written_by_an_older_version(tmp_path: Path) -> None:
     store = Store(tmp_path / "st")
     key = "sk-" + "Q" * 30

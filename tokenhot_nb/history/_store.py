@@ -1056,19 +1056,33 @@ class Store(ArtifactFiles):
         """Insert many entries in one transaction, keeping every field but ``id``; returns (first, last) id.
 
         ``old_ids`` (the ids the entries had where they came from) keep thread turns linked: a ``parent`` among
-        them becomes the new id of that entry; any other is dropped (ids of another store mean nothing here).
+        them becomes the new id of that entry; any other is dropped (ids of another store mean nothing here). A
+        turn's ``request`` names its parent too (``context``, from which :meth:`HistoryEntry.wire_request` rebuilds
+        the conversation): it is renumbered the same way, or dropped with it, so it never names a row of this
+        store that belongs to another conversation.
         """
         now = time.time()
         rows = [[self._norm(f, getattr(e, f)) for f in _INSERT_COLS] + [now] for e in entries]
         at_parent = _INSERT_COLS.index("parent")
+        at_request = _INSERT_COLS.index("request")
         olds = list(old_ids) + [None] * (len(entries) - len(old_ids))
+        given = [e.parent for e in entries]
+        requests: list[dict[str, Any] | None] = [None] * len(entries)  # the requests renumbered
 
         def ins(c: sqlite3.Connection) -> tuple[int, int]:
             first = last = 0
             new_ids: dict[int, int] = {}
             for i, row in enumerate(rows):
-                parent = row[at_parent]
+                parent = given[i]
                 row[at_parent] = None if parent is None else new_ids.get(int(parent))
+                req = entries[i].request
+                ctx = req.get("context") if isinstance(req, dict) else None
+                if isinstance(ctx, dict) and "parent" in ctx and ctx["parent"] != row[at_parent]:
+                    moved = {k: v for k, v in ctx.items() if k != "parent"}
+                    if row[at_parent] is not None:
+                        moved["parent"] = row[at_parent]
+                    requests[i] = {**req, "context": moved}  # type: ignore[dict-item]
+                    row[at_request] = self._norm("request", requests[i])
                 last = int(c.execute(_IMPORT_SQL, row).lastrowid or 0)
                 if olds[i] is not None:
                     new_ids[int(olds[i])] = last  # type: ignore[arg-type]
@@ -1081,6 +1095,8 @@ class Store(ArtifactFiles):
         for i, e in enumerate(entries):
             e.id = first + i
             e.parent = rows[i][at_parent]
+            if requests[i] is not None:
+                e.request = requests[i]  # type: ignore[assignment]
             e.bind(self)
         return first, last
 
