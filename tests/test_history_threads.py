@@ -154,6 +154,26 @@ def test_a_thread_loaded_into_a_store_with_rows_rebuilds_its_own_conversation(tm
     assert only[0].parent is None and only[0].wire_request()["json"] == sent
 
 
+def test_a_turn_whose_stored_context_names_another_row_rebuilds_from_its_parent(tmp_path: Path) -> None:
+    """Stores already loaded by an older version keep the stale ``context`` id: the row's own ``parent`` link is
+    what the conversation is rebuilt from (no parent: the turn as stored), never the row the stale id names."""
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec) as s:
+        s.chat("BETA elsewhere", model=MODEL, stream=False, thread=False)
+        for text in ("alpha one", "alpha two"):
+            s.chat(text, model=MODEL, stream=False, thread="t")
+        sent = rec.json(-1)
+    with closing(sqlite3.connect(tmp_path / "st" / "history.sqlite")) as conn, conn:
+        (last_id, request), = conn.execute("SELECT id, request FROM entries ORDER BY id DESC LIMIT 1").fetchall()
+        stale = json.loads(request)
+        stale["context"]["parent"] = 1  # the BETA row
+        conn.execute("UPDATE entries SET request = ? WHERE id = ?", (json.dumps(stale), last_id))
+    turn = History(tmp_path / "st").get(last_id)
+    assert turn.wire_request()["json"] == sent and "BETA" not in turn.to_curl()
+    turn.parent = None
+    assert turn.wire_request() == turn.request
+
+
 def test_export_still_redacts_a_key_written_by_an_older_version(tmp_path: Path) -> None:
     store = Store(tmp_path / "st")
     key = "sk-" + "Q" * 30

@@ -6,6 +6,7 @@ JSON-safe *and* redacts anything shaped like a key, so the store never holds a s
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as _dt
 import importlib
@@ -406,10 +407,17 @@ class HistoryEntry:
         (``{"parent": id, "messages": n}``); the conversation before it is rebuilt from the parent rows.
         """
         req = self.request or {}
-        if not isinstance(req.get("context"), dict) or self.store is None:
+        ctx = req.get("context")
+        if not isinstance(ctx, dict) or self.store is None:
             return req
         from .._threads import wire_request
 
+        if ctx.get("parent") != self.parent:  # loaded by an older version into a store that held rows: the
+            if self.parent is None:          # context kept the id from its own store, another row here
+                return req
+            moved = copy.copy(self)
+            moved.request = {**req, "context": {**ctx, "parent": self.parent}}
+            return wire_request(self.store, moved)
         return wire_request(self.store, self)
 
     def to_curl(self, base_url: str = "https://api.tokenhot.cn") -> str:
