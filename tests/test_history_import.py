@@ -80,6 +80,27 @@ def test_not_an_export_is_one_clear_error(tmp_path: Path) -> None:
         History.load(tmp_path / "missing.json", tmp_path / "store")
 
 
+def test_an_export_saved_again_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    """An export opened and saved by an editor that writes a UTF-8 byte-order mark was "not a history export:
+    Unexpected UTF-8 BOM"; it loads as it is, JSON and JSONL."""
+    for name, text in (("h.jsonl", json.dumps(GOOD) + "\n"), ("h.json", json.dumps([GOOD]))):
+        (tmp_path / name).write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode())
+        assert [e.text for e in History.load(tmp_path / name, tmp_path / f"store-{name}")] == ["hi → hello"]
+
+
+def test_a_store_or_its_database_given_as_an_export_says_what_to_open(tmp_path: Path) -> None:
+    """``History.load('.tokenhot')`` or ``History.load('.tokenhot/history.sqlite')`` said "Is a directory" or
+    "'utf-8' codec can't decode byte 0xfb": each says what it is and how to open it."""
+    root = tmp_path / "mine"
+    Store(root).insert(HistoryEntry(kind="chat", model="m"))
+    with pytest.raises(StoreError, match=r"is a history store \(a folder\), not an export") as info:
+        History.load(root, tmp_path / "store")
+    assert f"History({str(root)!r})" in (info.value.hint or "")
+    with pytest.raises(StoreError, match=r"is a history database \(a store's own file\), not an export") as info:
+        History.load(root / "history.sqlite", tmp_path / "store")
+    assert f"History({str(root)!r})" in (info.value.hint or "") and "\n" not in str(info.value)
+
+
 def test_artifact_paths_stay_inside_the_export(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_bytes(b"private bytes")

@@ -144,8 +144,18 @@ def _scalar(value: Any) -> str:
 
 
 def _read(path: Path) -> list[Any]:
+    if path.is_dir() and (path / "history.sqlite").is_file():
+        raise StoreError(f"{str(path)!r} is a history store (a folder), not an export.",
+                         hint=f"Open it with History({str(path)!r}), or export it first: History(…).export("
+                              "'history.jsonl').")
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        if data.startswith(b"SQLite format 3\x00"):  # (it was "'utf-8' codec can't decode byte 0xfb…")
+            folder = path.parent if path.name == "history.sqlite" else None
+            raise StoreError(f"{str(path)!r} is a history database (a store's own file), not an export.",
+                             hint="Open the store it belongs to: History(" + (repr(str(folder)) if folder else
+                                  "'<its folder>'") + "), or export it first: History(…).export('history.jsonl').")
+        text = data.decode("utf-8-sig")  # (a file saved again by an editor may start with a byte-order mark)
     except (OSError, UnicodeDecodeError) as exc:
         raise StoreError(f"Could not read the history export {str(path)!r}: {exc}.",
                          hint="Check the path; an export is a .json or .jsonl file written by History.export().") from exc
