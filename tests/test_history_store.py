@@ -299,3 +299,29 @@ def test_a_write_waits_while_another_connection_holds_the_lock(tmp_path: Path) -
     late = _Backoff()
     late.deadline = time.monotonic() - 1
     assert late() is False
+
+
+def test_a_relative_store_stays_the_same_folder_after_the_working_folder_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default store is relative ('.tokenhot'): after ``%cd`` in a notebook, the session's next call failed with
+    "The history database '.tokenhot/history.sqlite' was deleted while this session had it open" (a connection
+    opened in another thread found no file, or another one), and its files went to a second '.tokenhot'."""
+    from _session_support import Recorder, make_session
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    monkeypatch.chdir(tmp_path / "one")
+    with make_session(Path("rel"), Recorder()) as s:
+        s.chat("before", stream=False)
+        first = s.image("a fox", model="gpt-image-2")
+        monkeypatch.chdir(tmp_path / "two")
+        s.chat("after", stream=False)
+        second = s.image("a dog", model="gpt-image-2")
+        seen: list[int] = []
+        worker = threading.Thread(target=lambda: seen.append(len(History(s.store))))  # a new thread's connection
+        worker.start()
+        worker.join()
+        assert seen == [4] and len(s.history) == 4
+        assert first.path.is_file() and second.path.parent.parent == tmp_path / "one" / "rel" / "artifacts"
+    assert not (tmp_path / "two" / "rel").exists()
+    assert Store("rel").root == tmp_path / "two" / "rel"  # (made relative to the folder it is made in)

@@ -254,7 +254,10 @@ class Store(ArtifactFiles):
 
     def __init__(self, root: str | os.PathLike[str], *, secrets: Sequence[Secret | str] = (),
                  read_only: bool = False) -> None:
-        self.root = Path(root).expanduser()
+        # absolute: a relative store (the default '.tokenhot') must stay the same folder after ``%cd`` / os.chdir,
+        # or the next thread's connection opened another file ("was deleted while this session had it open") and
+        # artifacts went to a second folder
+        self.root = Path(root).expanduser().absolute()
         from ._problems import check_not_special
 
         check_not_special(self.root)  # (/proc would "open", and fail at the first call in words that say nothing)
