@@ -66,6 +66,19 @@ def test_a_lone_surrogate_leaves_its_entry_out_not_the_whole_import(tmp_path: Pa
         History.load(src, tmp_path / "store2", strict=True)
 
 
+def test_a_call_exported_while_running_is_loaded_interrupted(tmp_path: Path) -> None:
+    """A row exported mid-call was loaded ``running``, and stayed so for ever: no process of this host owns it,
+    so nothing marks it. It is loaded ``interrupted`` (saying why); a pending video task stays pending, to be
+    resumed by its task id."""
+    running = {**GOOD, "id": 2, "status": "running"}
+    pending = {**GOOD, "id": 3, "kind": "video", "status": "pending", "response": {"task_id": "task_1"}}
+    h = History.load(write(tmp_path / "h.jsonl", [GOOD, running, pending]), tmp_path / "store")
+    assert [e.status for e in h] == ["ok", "interrupted", "pending"]
+    assert "still running when its history was exported" in h[1].error["message"]
+    h.store.close()
+    assert [e.status for e in History(tmp_path / "store")] == ["ok", "interrupted", "pending"]
+
+
 def test_replay_key_is_recomputed(tmp_path: Path) -> None:
     """A forged replay key cannot make replay answer one call with another call's recording."""
     h = History.load(write(tmp_path / "h.jsonl", [GOOD]), tmp_path / "store")

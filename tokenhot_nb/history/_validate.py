@@ -166,6 +166,11 @@ def entry_from_record(r: Any, notes: list[str] | None = None) -> HistoryEntry:
         if not isinstance(error, dict):
             raise InvalidRecord("error: expected an object or null")
         _json_value(error, "error")
+    status = _choice(r, "status", STATUSES, "ok")
+    if status == "running":  # in flight where it was exported: nothing here will ever end it (no process of this
+        status = "interrupted"  # host owns it), and it showed as running for ever
+        error = error or {"error": "Interrupted", "message": "This call was still running when its history was "
+                          "exported; it never ended in this store.", "hint": "Run the call again (entry.rerun())."}
     response = _obj(r, "response")
     if response.get("pieces") is not None:  # a replay would fall back to one piece; an import says what is wrong
         bad = _pieces.problem(response["pieces"])
@@ -188,7 +193,7 @@ def entry_from_record(r: Any, notes: list[str] | None = None) -> HistoryEntry:
         usage=_obj(r, "usage"),
         outputs=_outputs(r.get("outputs")),
         text=text,
-        status=_choice(r, "status", STATUSES, "ok"),
+        status=status,
         error=error,
         thread=_line(r, "thread", limit=200, optional=True),
         replay_key=replay_key(kind, model, endpoint, params),
