@@ -459,6 +459,18 @@ def test_export_takes_a_path(filled: History, path: object) -> None:
         filled.export(path)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("path", ["", "  ", "h\x00.json"])
+def test_an_empty_path_or_one_holding_a_nul_is_no_export_path(filled: History, path: str) -> None:
+    """``export('')`` said "Could not write … to '': Device or resource busy"; a NUL in the path was a bare
+    ``ValueError: embedded null byte`` from ``export`` and from ``History.load``."""
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match=r"export\(\) takes a file path, not "):
+        filled.export(path)
+    with pytest.raises(InputError, match=r"History\.load\(\) takes the path of an export, not "):
+        History.load(path)
+
+
 def test_tail_of_more_than_sqlite_counts(filled: History) -> None:
     """``%th_history 99999999999999999999999`` ended in an OverflowError shown as a possible bug."""
     assert len(filled.tail(10**30)) == 30

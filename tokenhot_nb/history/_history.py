@@ -379,6 +379,9 @@ class History:
         if not isinstance(path, (str, os.PathLike)):
             raise WrongTypeError(f"export() takes a file path, not {type(path).__name__}.",
                                  hint="e.g. history.export('history.json') or 'history.jsonl'.")
+        if not os.fspath(path).strip() or "\x00" in os.fspath(path):  # ('' was "Device or resource busy", a NUL
+            raise InputError(f"export() takes a file path, not {os.fspath(path)!r}.",  # a bare ValueError)
+                             hint="e.g. history.export('history.json') or 'history.jsonl'.")
         if Path(path).suffix.lower() not in ("", ".json", ".jsonl"):  # 'x.csv' got JSON, with no word said
             raise InputError(f"export() writes JSON (.json) or JSON Lines (.jsonl), not {Path(path).name!r}.",
                              hint=f"e.g. history.export({str(Path(path).with_suffix('.jsonl'))!r}).")
@@ -403,6 +406,9 @@ class History:
         if not isinstance(path, (str, os.PathLike)):
             raise WrongTypeError(f"History.load() takes the path of an export, not {type(path).__name__}.",
                                  hint="e.g. History.load('history.json'), a file History.export() wrote.")
+        if not os.fspath(path).strip() or "\x00" in os.fspath(path):  # (a NUL was a bare ValueError)
+            raise InputError(f"History.load() takes the path of an export, not {os.fspath(path)!r}.",
+                             hint="e.g. History.load('history.json'), a file History.export() wrote.")
         if store is not None and not isinstance(store, (str, os.PathLike, Store)):  # (a TypeError from pathlib)
             raise WrongTypeError(f"History.load(store=…) takes a store folder (a path) or a Store, not "
                                  f"{type(store).__name__}.", hint="e.g. History.load('history.json', store='.tokenhot'); "
