@@ -9,6 +9,7 @@ name artifact files outside its ``.artifacts`` folder. Everything is redacted ag
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -71,6 +72,18 @@ def _unicode(value: Any, where: str, depth: int = 0) -> None:
     elif depth <= MAX_DEPTH and isinstance(value, list):
         for i, v in enumerate(value):
             _unicode(v, f"{where}[{i}]", depth + 1)
+
+
+def _all_unicode(record: dict[str, Any]) -> bool:
+    """Whether every text of ``record`` is valid Unicode, in one encoding pass (the walk that names the text is
+    for the rare record that is not: it doubled the cost of reading each record)."""
+    try:
+        json.dumps(record, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    except (TypeError, ValueError, RecursionError):  # (not JSON: the checks below say what)
+        return True
+    return True
 
 
 def _obj(r: dict[str, Any], name: str) -> dict[str, Any]:
@@ -146,7 +159,8 @@ def entry_from_record(r: Any, notes: list[str] | None = None) -> HistoryEntry:
 
     if not isinstance(r, dict):
         raise InvalidRecord(f"expected an object, got {type(r).__name__}")
-    _unicode(r, "")
+    if not _all_unicode(r):
+        _unicode(r, "")  # (which text, said by name)
     started = _number(r.get("started", 0.0), "started", low=0, high=1e11)
     duration = r.get("duration")
     if duration is not None:
