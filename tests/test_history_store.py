@@ -325,3 +325,19 @@ def test_a_relative_store_stays_the_same_folder_after_the_working_folder_changes
         assert first.path.is_file() and second.path.parent.parent == tmp_path / "one" / "rel" / "artifacts"
     assert not (tmp_path / "two" / "rel").exists()
     assert Store("rel").root == tmp_path / "two" / "rel"  # (made relative to the folder it is made in)
+
+
+def test_a_relative_store_is_the_folder_the_session_was_made_in_even_before_its_first_call(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``s = Session()`` then ``%cd data`` then the first call: the store (opened at that first call) was made in
+    data/, away from the one the notebook had, with the catalogue's cache beside it."""
+    from _session_support import Recorder, make_session
+
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    monkeypatch.chdir(tmp_path / "one")
+    with make_session(Path("rel"), Recorder()) as s:
+        monkeypatch.chdir(tmp_path / "two")
+        s.chat("first call", stream=False)
+        assert s.store.root == tmp_path / "one" / "rel" and s.settings.store == tmp_path / "one" / "rel"
+    assert (tmp_path / "one" / "rel" / "history.sqlite").is_file() and not (tmp_path / "two" / "rel").exists()

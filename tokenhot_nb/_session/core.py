@@ -123,6 +123,9 @@ class Session:
                  defaults: dict[str, str] | None = None, budget: float | str | None = None,
                  **settings: Any) -> None:
         self.settings = Settings.from_env(api_key=api_key, base_url=base_url, mode=mode, store=store, **settings)
+        # the folder as of now: a relative store (the default '.tokenhot') stays where the session was made after a
+        # ``%cd`` before its first call, which opens it (it opened in the new folder, with a second catalogue cache)
+        self.settings.store = self.settings.store.expanduser().absolute()
         check_root(self.settings.store)  # (no database opened: that waits for the first call)
         self.id = uuid.uuid4().hex[:12]
         self.seed = seed  # (checked by the setter)
