@@ -53,6 +53,19 @@ def test_budget_from_config_stops_a_magic_and_balance_shows_it(ip: Any, offline:
     assert "Budget: '-5' is not an amount: a budget is zero or more." in shown
 
 
+def test_a_price_group_typo_is_refused_in_its_own_th_config_line_before_any_call(ip: Any, offline: Any) -> None:
+    """No call has read the service's table yet: the typo was taken, and the error showed one cell late, at the
+    next unrelated ``%th_config``. It is refused in its own line, the session kept."""
+    assert offline.catalog.table is None
+    res, said = run(ip, "%th_config --price-group vipp")
+    assert "price_group 'vipp' is not a group" in said, said
+    import tokenhot_nb
+
+    assert "Did you mean 'vip'?" in said and tokenhot_nb.session() is offline
+    res, said = run(ip, "%th_config --default-image gpt-image-2")
+    assert res.error_in_exec is None and "is not a group" not in said, said
+
+
 def test_the_price_group_is_set_by_th_config_and_prices_the_next_call(ip: Any, offline: Any) -> None:
     """``--price-group vip``: the simulator's table gives vip 0.9, so the next image costs 0.9 × its price; a group
     the table does not list is refused in the %th_config line (the session kept), with the nearest name."""

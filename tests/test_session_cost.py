@@ -712,6 +712,28 @@ def test_a_price_group_the_table_does_not_name_is_refused_before_any_request(rel
     assert "Did you mean 'vip'?" in message and "\n" not in err.value.message
 
 
+def test_a_price_group_typo_is_refused_where_it_is_set_before_any_table_is_read(tmp_path: Path) -> None:
+    """Offline, the simulator's groups are data: ``Session(price_group='vipp')`` was made without a word and the
+    error came at some later call; it is refused at once, one line with the nearest name."""
+    with pytest.raises(TokenhotError) as err:
+        Session(store=tmp_path / "a", mode="offline", price_group="vipp")
+    assert "price_group 'vipp' is not a group of the service's price table (default, vip)." in err.value.message
+    assert "Did you mean 'vip'?" in err.value.message and "\n" not in err.value.message
+    with Session(store=tmp_path / "b", mode="offline", price_group="vip") as s:
+        assert s.catalog.table is None  # (a good group costs no read)
+
+
+def test_a_price_group_is_checked_against_a_current_copy_of_the_live_table(relay: Server, tmp_path: Path) -> None:
+    """Live, a current copy of the service's table on disk answers at once; with none, the first call does."""
+    with live(relay, tmp_path / "store") as s:
+        s.models()  # (the table is read and cached beside the history)
+    with pytest.raises(TokenhotError, match="price_group 'vpi' is not a group"):
+        live(relay, tmp_path / "store", price_group="vpi")
+    with live(relay, tmp_path / "fresh", price_group="vpi") as s:  # no copy: nothing to check against yet
+        with pytest.raises(TokenhotError, match="price_group 'vpi' is not a group"):
+            s.catalog.check_group("vpi")  # (%th_config --price-group reads the table to check)
+
+
 def test_the_price_group_comes_from_the_environment_and_must_be_a_name(monkeypatch: pytest.MonkeyPatch,
                                                                        tmp_path: Path) -> None:
     monkeypatch.setenv("TOKENHOT_PRICE_GROUP", " vip ")

@@ -52,6 +52,8 @@ class SessionCatalog:
         self._state = threading.Lock()
         self._reading: asyncio.Lock | None = None
         self._group_error: ConfigError | None = None  # price_group names no group of the table
+        if session.settings.price_group:  # a typo is said where it is set, not at some later call
+            self.check_group(session.settings.price_group, read=False)
 
     # -- where the table lives --------------------------------------------------------------------------
     @property
@@ -72,7 +74,7 @@ class SessionCatalog:
         from .. import _catalog_live as live
 
         group = self._session.settings.price_group
-        self._group_error = unknown_group(table, group)
+        self._group_error = unknown_group(table.group_ratio if table is not None else None, group)
         merged = live.merge(builtin(), table, group)
         if self._session.settings.mode == "replay":
             merged = self._with_history(merged)
@@ -222,6 +224,32 @@ class SessionCatalog:
         if self._group_error is not None:
             raise self._group_error
 
+    def check_group(self, group: str, *, read: bool = True) -> None:
+        """Refuse ``group`` now when the service's table can tell it names no group (its ``group_ratio``).
+
+        Offline (the stock simulator) the groups are data; otherwise the table in memory or a current copy on disk
+        answers, and with ``read`` (``%th_config --price-group``) a table not read yet is read first. Without
+        one (live, no current copy, ``read=False``) the first call, which reads it, refuses the group.
+        """
+        group = group.strip()
+        if not group:
+            return
+        settings = self._session.settings
+        if settings.mode == "offline" and self._session._transport is None and self._table is None:
+            from ..sim._pricing import GROUP_RATIO  # (the simulator is the service offline: its groups are data)
+
+            groups: Mapping[str, float] | None = GROUP_RATIO
+        else:
+            self.snapshot()
+            if read and settings.mode != "replay" and self._stale():
+                from .loop import run_blocking
+
+                run_blocking(self._session, self.ensure())
+            groups = self._table.group_ratio if self._table is not None else None
+        problem = unknown_group(groups, group)
+        if problem is not None:
+            raise problem
+
     def note(self) -> str:
         """Where the current table came from, for listings: live / cached / built-in, and the last failure."""
         table = self._table
@@ -238,14 +266,14 @@ class SessionCatalog:
         return text
 
 
-def unknown_group(table: live.LiveTable | None, group: str) -> ConfigError | None:
-    """The error for a ``price_group`` the table's ``group_ratio`` does not name (None: fine, or nothing to check
-    against: no table, or one stating no groups)."""
-    if not group or table is None or not table.group_ratio or group in table.group_ratio:
+def unknown_group(groups: Mapping[str, float] | None, group: str) -> ConfigError | None:
+    """The error for a ``price_group`` a table's ``group_ratio`` (``groups``) does not name (None: fine, or nothing
+    to check against: no table, or one stating no groups)."""
+    if not group or not groups or group in groups:
         return None
     from .._suggest import did_you_mean
 
-    names = sorted(table.group_ratio)
+    names = sorted(groups)
     return ConfigError(f"price_group {group!r} is not a group of the service's price table "
                        f"({', '.join(names[:12])}).{did_you_mean(group, names)}",
                        hint="Use the group your key belongs to (Session(price_group=…) or TOKENHOT_PRICE_GROUP); "

@@ -132,13 +132,8 @@ def apply_config(a: Any) -> Table | None:
     s = _session()
     picked = {kind: _default(s, getattr(a, f"default_{kind}"), kind)
               for kind in MODEL_KINDS if getattr(a, f"default_{kind}")}  # validate before rebuilding
-    if "price_group" in changes and "base_url" not in changes:  # (known now when the service's table is)
-        from .._session.catalog import unknown_group
-
-        s.catalog.snapshot()
-        problem = unknown_group(s.catalog.table, changes["price_group"].strip())
-        if problem is not None:
-            raise problem
+    if "price_group" in changes and not {"base_url", "mode"} & changes.keys():  # (the table is read if need be)
+        s.catalog.check_group(changes["price_group"])
     if changes or a.reset:
         s = rebuild(s, changes, from_env=a.reset)
     if picked:
