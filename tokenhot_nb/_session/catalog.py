@@ -236,7 +236,8 @@ class SessionCatalog:
             return
         settings = self._session.settings
         if settings.mode == "offline" and self._session._transport is None and self._table is None:
-            from ..sim._pricing import GROUP_RATIO  # (the simulator is the service offline: its groups are data)
+            # (the simulator is the service offline: its groups are data)
+            from ..sim._pricing import GROUP_RATIO
 
             groups: Mapping[str, float] | None = GROUP_RATIO
         else:
