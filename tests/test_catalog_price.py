@@ -162,3 +162,51 @@ def test_the_html_shows_whatever_price_a_model_carries() -> None:
     assert odd._repr_html_().count(" · $0.5/call<br>") == 1
     free = replace(catalog.model("gpt-5.2"), price=Price())
     assert free.price_label() == "free" and " · built-in · free<br>" in free._repr_html_()
+
+
+@pytest.mark.parametrize("row", [
+    {"quota_type": 0, "model_ratio": 1, "completion_ratio": -4},  # a negative output price: a negative cost
+    {"quota_type": 0, "model_ratio": 1, "cache_ratio": -1},
+    {"quota_type": 0, "model_ratio": 1, "create_cache_ratio": "-2"},
+    {"quota_type": 0, "model_ratio": 1, "completion_ratio": float("nan")},  # was priced as 1
+    {"quota_type": 0, "model_ratio": 1, "completion_ratio": "abc"},
+    {"quota_type": 2, "model_price": 0.5, "model_ratio": 1},  # a billing type new-api did not have: was per call
+    {"quota_type": -1, "model_ratio": 1},
+    {"quota_type": 0, "model_ratio": 1, "billing_mode": "tiered_expr", "billing_expr": "tier(\"base\", p*2)"},
+    {"quota_type": 0, "model_ratio": 1e306, "completion_ratio": 1e10},  # a price that overflows to $inf
+    {"quota_type": 1, "model_price": 1e308},
+], ids=["neg-completion", "neg-cache", "neg-create-cache", "nan-completion", "text-completion", "quota-type-2",
+        "quota-type-negative", "tiered-expr", "overflow", "overflow-call"])
+def test_a_row_whose_cells_are_no_price_is_a_model_at_an_unknown_price(row: dict[str, object]) -> None:
+    """Priced anyway, these rows showed (and budgeted) a wrong amount as if right: -$0.0006, a NaN ratio read as
+    1, an expression-billed model at its ratio, $inf. The model stays listed; its cost is unknown, never a guess."""
+    from tokenhot_nb import cost
+
+    assert not Price.stated(row)
+    t = LiveTable(base_url="http://relay.test", fetched_at=time.time(),
+                  rows=parse_pricing(pricing_body([{"model_name": "gpt-5.2", **row}]))[0])
+    info = merge(catalog.builtin(), t).model("gpt-5.2")
+    assert info.price is None and info.price_label() == ""
+    assert not cost.estimate("chat", info.price, input_text="hi").known
+
+
+@pytest.mark.parametrize("row", [
+    {"quota_type": "1", "model_price": "0.028"}, {"quota_type": 1.0, "model_price": 0},  # ($0 a call: free)
+    {"model_ratio": 1}, {"model_ratio": 1, "completion_ratio": None, "cache_ratio": None},
+    {"model_ratio": "0.5", "completion_ratio": "4", "cache_ratio": "0"}, {"model_ratio": 1, "billing_mode": "ratio"},
+    {"model_ratio": 1, "billing_mode": "", "billing_expr": ""},
+])
+def test_rows_new_api_writes_are_still_priced(row: dict[str, object]) -> None:
+    assert Price.stated(row)
+
+
+@pytest.mark.parametrize("status", [{"quota_per_unit": -500000, "price": -7}, {"quota_per_unit": 0, "price": 0},
+                                    {"quota_per_unit": "x", "price": float("nan")}])
+def test_a_status_figure_that_is_no_rate_falls_back_to_tokenhots(status: dict[str, object]) -> None:
+    """A negative ``quota_per_unit`` made a video's charge negative, a negative ``price`` every ¥ amount."""
+    from tokenhot_nb import cost
+
+    p = Price.from_row(GPT, status)
+    assert (p.quota_per_unit, p.top_up_rate) == (QUOTA_PER_USD, None)
+    charged = cost.of_call("video", p, None, quota=500_000)
+    assert charged.usd == 1.0 and charged.amount == 7.0 and str(charged) == "$1.00 (¥7.00)"

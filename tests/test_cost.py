@@ -167,3 +167,13 @@ def test_a_groups_ratio_multiplies_every_figure_and_says_so() -> None:
     assert cost.of_call("image", call, None, count=2).detail == "2 × $0.06 (group svip ×1.5)"
     assert cost.estimate("image", call, count=3).usd == pytest.approx(0.18)
     assert cost.of_call("video", call, None, quota=500_000).usd == 1.0  # a task's quota is what it was charged
+
+
+def test_a_figure_that_overflows_is_unknown_not_inf() -> None:
+    """A price too big for a float times the tokens (or images) was shown, and summed, as $inf."""
+    per_token, per_call = Price(model_ratio=1e305, completion_ratio=1e5), Price(quota_type=1, model_price=1e308)
+    assert not cost.estimate("chat", per_token, input_text="hi", max_tokens=100).known
+    assert not cost.estimate("embed", Price(model_ratio=1e308), input_text="hi " * 1000).known
+    assert not cost.estimate("image", per_call, count=4).known
+    assert not cost.of_call("chat", per_token, {"input_tokens": 10, "output_tokens": 10**6}).known
+    assert not cost.of_call("image", per_call, None, count=4).known

@@ -38,6 +38,19 @@ def _num(value: Any, default: float | None = None) -> float | None:
     return out if math.isfinite(out) else default
 
 
+def _positive(value: Any) -> float | None:
+    """A status figure that divides or multiplies money (``quota_per_unit``, ``price``): finite and above 0."""
+    out = _num(value)
+    return out if out is not None and out > 0 else None
+
+
+#: The ratio cells of a per-token row that, when present, must be ratios (see :meth:`Price.stated`).
+_RATIO_CELLS = ("completion_ratio", "cache_ratio", "create_cache_ratio")
+#: ``billing_mode`` values whose price is the row's cells (QuantumNous/new-api ``setting/billing_setting``:
+#: ``ratio``, the default; ``tiered_expr`` bills by ``billing_expr``).
+_RATIO_MODES = frozenset({"", "ratio"})
+
+
 @dataclass(frozen=True)
 class Price:
     """One model's row of the service's price table (``GET /api/pricing``), in the service's own units.
@@ -72,10 +85,23 @@ class Price:
     @staticmethod
     def stated(row: Mapping[str, Any]) -> bool:
         """Whether a ``/api/pricing`` row names its price: ``model_price`` for a per-call row, ``model_ratio`` for
-        a per-token one. A row without it is a model at an unknown price, never a free one."""
-        per_call = (_num(row.get("quota_type")) or 0.0) >= 1
-        value = _num(row.get("model_price" if per_call else "model_ratio"))
-        return value is not None and value >= 0
+        a per-token one. A row without it is a model at an unknown price, never a free one; so is a row of a
+        billing this client does not reckon (``quota_type`` other than 0 or 1, a ``billing_mode`` other than
+        ``ratio``, e.g. new-api's expression-priced ``tiered_expr``), or one whose ratios are no
+        price (negative, NaN, text): priced anyway, it would show (and budget) a wrong amount as if right."""
+        quota_type = _num(row.get("quota_type"), 0.0) if row.get("quota_type") is not None else 0.0
+        if quota_type not in (0.0, 1.0) or str(row.get("billing_mode") or "").strip().lower() not in _RATIO_MODES:
+            return False  # (new-api's ``tiered_expr`` bills by an expression, not by these cells)
+        value = _num(row.get("model_price" if quota_type else "model_ratio"))
+        if value is None or value < 0:
+            return False
+        top = value * 2.0
+        for cell in _RATIO_CELLS:  # (absent: new-api's default; present, it must be a ratio)
+            ratio = _num(row[cell], -1.0) if row.get(cell) is not None else 1.0
+            if ratio is None or ratio < 0:
+                return False
+            top *= max(ratio, 1.0)
+        return math.isfinite(top)  # (a price that overflows is no price either)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], status: Mapping[str, Any] | None = None) -> Price:
@@ -94,8 +120,8 @@ class Price:
             create_cache_ratio=_num(row.get("create_cache_ratio")),
             image_ratio=_num(row.get("image_ratio")),
             audio_ratio=_num(row.get("audio_ratio")),
-            quota_per_unit=_num(status.get("quota_per_unit")) or QUOTA_PER_USD,
-            top_up_rate=_num(status.get("price")),
+            quota_per_unit=_positive(status.get("quota_per_unit")) or QUOTA_PER_USD,
+            top_up_rate=_positive(status.get("price")),  # (0 or less is no rate: ¥ amounts would be 0 or negative)
             billing_mode=str(row.get("billing_mode") or ""),
             billing_expr=str(row.get("billing_expr") or ""),
             groups=tuple(str(g) for g in groups if isinstance(g, (str, int))),

@@ -210,6 +210,8 @@ def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, 
     if price.quota_type == 1:
         n = max(1, count)
         each = price.call_usd
+        if not math.isfinite(each * n):  # (a hostile table's price: no figure beats a wrong one)
+            return Cost(None, **frame)
         return Cost(each * n, "per-call", detail=(f"{n} × ${each:g}" if n > 1 else f"${each:g} a call")
                     + price.group_note, **frame)
     if kind == "video":  # dynamically priced: only the task's quota tells
@@ -223,6 +225,8 @@ def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, 
     written = min(max(_finite(usage.get("cache_write_tokens")) or 0.0, 0.0), tokens_in - cached)
     hour = min(max(_finite(usage.get("cache_write_1h_tokens")) or 0.0, 0.0), written)
     usd = token_usd(price, tokens_in, tokens_out, cached=cached, cache_write=written, cache_write_1h=hour)
+    if not math.isfinite(usd):
+        return Cost(None, **frame)
     parts = ([f"{written:,.0f} cache write" + (f", {hour:,.0f} of it for 1 h" if hour else "")] if written else []) \
         + ([f"{cached:,.0f} cached"] if cached else [])
     detail = f"{tokens_in:,.0f} in" + (f" ({'; '.join(parts)})" if parts else "") + f" + {tokens_out:,.0f} out tokens"
@@ -265,20 +269,26 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
         return Cost(None, **frame)
     if price.quota_type == 1:
         n = max(1, count)
+        if not math.isfinite(price.call_usd * n):
+            return Cost(None, **frame)
         return Cost(price.call_usd * n, "per-call", detail=price.group_note.strip(" ()"), **frame)
     if kind == "video":
         return Cost(None, **frame)
     # (``n`` answers to one prompt: the prompt is billed once, each answer's output apart)
     tokens = tokens_in_text(input_text) if input_tokens is None else input_tokens
     if kind in INPUT_ONLY:
-        return Cost(token_usd(price, tokens, 0), "per-token", detail=f"~{tokens:,} input tokens{price.group_note}",
-                    **frame)
+        usd = token_usd(price, tokens, 0)
+        if not math.isfinite(usd):
+            return Cost(None, **frame)
+        return Cost(usd, "per-token", detail=f"~{tokens:,} input tokens{price.group_note}", **frame)
     cap = max_tokens if max_tokens and max_tokens > 0 else DEFAULT_MAX_OUTPUT
     low = token_usd(price, tokens, 0)
     written = tokens if cache_write else 0
     high = max(token_usd(price, tokens, cap * max(1, count), cache_write=written,
                          cache_write_1h=written if cache_write == "1h" else 0),
                token_usd(price, tokens, cap * max(1, count)))  # (a create_cache_ratio under 1 writes cheaper)
+    if not math.isfinite(high):
+        return Cost(None, **frame)
     return Cost(low, "per-token", usd_max=high,
                 detail=f"~{tokens:,} input tokens, up to {cap:,} output{price.group_note}", **frame)
 
