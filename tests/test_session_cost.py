@@ -732,6 +732,10 @@ def test_a_price_group_is_checked_against_a_current_copy_of_the_live_table(relay
     s = live(relay, tmp_path / "fresh", price_group="vpi")  # no copy: nothing to check against yet
     with s, pytest.raises(TokenhotError, match="price_group 'vpi' is not a group"):
         s.catalog.check_group("vpi")  # (%th_config --price-group reads the table to check)
+    with live(relay, tmp_path / "fresh2", price_group="vpi") as s:
+        s.catalog.check_group("vip")  # the group that mends it passes, whatever the session has now
+        with pytest.raises(TokenhotError, match="price_group 'vpi' is not a group"):
+            s.models()  # (listed, its prices were the default group's, shown as the key's)
 
 
 def test_the_price_group_comes_from_the_environment_and_must_be_a_name(monkeypatch: pytest.MonkeyPatch,

@@ -145,7 +145,13 @@ class SessionCatalog:
         return builtin()
 
     async def ensure(self, refresh: bool = False) -> Catalog:
-        """The table, read from the service first when asked, when expired, or when there is none yet."""
+        """The table, read from the service first when asked, when expired, or when there is none yet; refused
+        while ``price_group`` names no group of it (a listing would show the default group's prices as the key's)."""
+        cat = await self._ensure(refresh)
+        self._check_group()
+        return cat
+
+    async def _ensure(self, refresh: bool) -> Catalog:
         current = self.snapshot()
         mode = self._session.settings.mode
         if mode == "replay" or not (refresh or self._stale()):
@@ -245,7 +251,7 @@ class SessionCatalog:
             if read and settings.mode != "replay" and self._stale():
                 from .loop import run_blocking
 
-                run_blocking(self._session, self.ensure())
+                run_blocking(self._session, self._ensure(False))  # (not ensure(): the group being set is checked)
             groups = self._table.group_ratio if self._table is not None else None
         problem = unknown_group(groups, group)
         if problem is not None:
