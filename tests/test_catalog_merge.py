@@ -402,3 +402,14 @@ def test_prices_are_the_keys_groups() -> None:
     base = merge(catalog.builtin(), t).model("gpt-5.2").price
     assert chat is not None and base is not None
     assert chat.output_usd_per_million == pytest.approx(base.output_usd_per_million * 0.5)
+
+
+def test_a_model_the_table_prices_twice_differently_is_at_an_unknown_price() -> None:
+    """Two rows for one id at two prices: the first was taken, a guess shown as the price. The same row twice (or
+    a ``.``/``-`` spelling with its own row) keeps its price."""
+    row = {"model_name": "gpt-5.2", "quota_type": 0, "model_ratio": 0.625, "completion_ratio": 8}
+    clash = merge(catalog.builtin(), table([row, {**row, "quota_type": 1, "model_price": 99}]))
+    assert clash.model("gpt-5.2").price is None
+    same = merge(catalog.builtin(), table([row, dict(row), {**row, "model_name": "gpt-5-2", "model_ratio": 50}]))
+    assert same.model("gpt-5.2").price.input_usd_per_million == pytest.approx(1.25)
+    assert same.model("gpt-5-2").price.input_usd_per_million == pytest.approx(100)

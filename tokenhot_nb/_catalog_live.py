@@ -294,6 +294,14 @@ def _live_meta(row: Mapping[str, Any], table: LiveTable, for_key: bool | None) -
     return {k: v for k, v in meta.items() if v not in ([], None, "")}
 
 
+_PRICE_CELLS = ("quota_type", "model_ratio", "completion_ratio", "model_price", "cache_ratio", "create_cache_ratio",
+                "billing_mode", "billing_expr")
+
+
+def _price_cells(row: Mapping[str, Any]) -> tuple[Any, ...]:
+    return tuple(row.get(k) for k in _PRICE_CELLS)
+
+
 def group_of(table: LiveTable | None, group: str) -> tuple[str, float]:
     """(group, ratio) the table's prices are multiplied by for a key of ``group`` ("": the service's
     ``default``); ("", 1.0) when the table states no ratio for it."""
@@ -317,9 +325,12 @@ def merge(builtin: Catalog, table: LiveTable | None, group: str = "") -> Catalog
         return builtin
     key_ids: set[str] | None = None if table.key_models is None else {r["model_name"] for r in table.key_models}
     rows: dict[str, dict[str, Any]] = {}
+    clashing: set[str] = set()  # ids the table prices twice, differently: which one the relay bills is unknown
     for r in table.rows:
-        rows.setdefault(r["model_name"], r)
-    priced = set(rows)
+        first = rows.setdefault(r["model_name"], r)
+        if first is not r and _price_cells(first) != _price_cells(r):
+            clashing.add(r["model_name"])
+    priced = set(rows) - clashing
     priced_by_variant: dict[str, str] = {}
     for mid in rows:
         priced_by_variant.setdefault(_loose(mid), mid)
