@@ -746,3 +746,18 @@ def test_the_price_group_comes_from_the_environment_and_must_be_a_name(monkeypat
         assert s.image("one", model="gpt-image-2").entry.cost.detail.endswith("(group vip ×0.9)")
     with pytest.raises(TokenhotError, match="price_group must be a group name, not int"):
         Session(store=tmp_path / "b", mode="offline", price_group=5)
+
+
+def test_a_yuan_budget_and_the_yuan_costs_use_one_rate_however_the_status_writes_it(tmp_path: Path) -> None:
+    """``/api/status`` ``price`` as text ("7.3"): the prices read it, the budget did not (¥7), so ``s.budget`` showed
+    ¥20 as $2.86 while each call was checked against $2.74."""
+    from tokenhot_nb._catalog_live import LiveTable
+    from tokenhot_nb._session import budget as _budget
+
+    with Session(store=tmp_path / "a", mode="offline") as s:
+        s.catalog._set(LiveTable(base_url="http://relay.test", fetched_at=time.time(), rows=[],
+                                 status={"price": "7.3"}))
+        assert _budget.site_rate(s) == 7.3
+        s.catalog._set(LiveTable(base_url="http://relay.test", fetched_at=time.time(), rows=[],
+                                 status={"price": "-7"}))
+        assert _budget.site_rate(s) == 7.0

@@ -191,10 +191,9 @@ def site_rate(session: Session) -> float:
     table in memory or on disk), else Tokenhot's ¥7."""
     session.catalog.snapshot()  # (loads the disk cache, when there is one)
     table = session.catalog.table
-    value = table.status.get("price") if table is not None else None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
-        return float(value)
-    return cost.DEFAULT_RATE
+    from ..catalog import _positive  # (read as the prices read it: a ¥ budget and the ¥ costs share one rate)
+
+    return (_positive(table.status.get("price")) if table is not None else None) or cost.DEFAULT_RATE
 
 
 def set_budget(session: Session, amount: float | int | str | None, *, rate: float = cost.DEFAULT_RATE,
