@@ -304,6 +304,21 @@ def test_a_replay_shows_the_newest_recording_sessions_balances(tmp_path: Path) -
         assert str(r.balance()) == str(last)
 
 
+@pytest.mark.parametrize("edit", [{"total": "lots"}, {"used": -5}, {"rate": 0}, {"total": float("nan")},
+                                  {"currency": 7}, {"known": "yes"}])
+def test_a_replayed_balance_read_that_was_edited_is_not_shown(tmp_path: Path, edit: dict[str, Any]) -> None:
+    """A store is data: a recorded read with a text total failed to show (a TypeError through our internals), a
+    negative one showed a wrong amount; either reads as "no balance read"."""
+    with make_session(tmp_path / "store", Recorder()) as s:
+        s.balance()
+        reads = json.loads(s.store.get_meta("balance_reads") or "[]")
+        reads[-1]["balance"].update(edit)
+        s.store.set_meta("balance_reads", json.dumps(reads))
+    with make_session(tmp_path / "store", Recorder(), mode="replay") as r:
+        shown = r.balance()
+    assert not shown.known and "recorded no balance read" in str(shown)
+
+
 _OTHER_KERNEL = """
 import sys
 from tokenhot_nb import Session

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from .._config import redact
@@ -58,11 +59,24 @@ def _replayed(session: Session) -> Balance:
         fields = {f.name for f in dataclasses.fields(Balance)}
         known: dict[str, Any] = {k: v for k, v in newest[min(turn, len(newest) - 1)].items() if k in fields}
         try:
-            return Balance(**known)
+            got = Balance(**known)
         except TypeError:  # a read written by another version, missing a field: not shown
             pass
+        else:
+            if _sound(got):  # (a store is data: an edited read must not show a wrong amount, or fail to show)
+                return got
     return Balance(False, reason="replay mode never calls the network, and this store recorded no balance read.",
                    simulated=True)
+
+
+def _sound(got: Balance) -> bool:
+    """A recorded read whose every field has its type, amounts finite and not negative, the rate above 0."""
+    def amount(v: object) -> bool:
+        return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v < math.inf)
+
+    return (isinstance(got.known, bool) and isinstance(got.simulated, bool) and amount(got.total)
+            and amount(got.used) and amount(got.rate) and got.rate > 0
+            and all(isinstance(t, str) for t in (got.currency, got.source, got.reason)))
 
 
 async def _read(session: Session) -> Balance:
