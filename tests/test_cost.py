@@ -177,3 +177,9 @@ def test_a_figure_that_overflows_is_unknown_not_inf() -> None:
     assert not cost.estimate("image", per_call, count=4).known
     assert not cost.of_call("chat", per_token, {"input_tokens": 10, "output_tokens": 10**6}).known
     assert not cost.of_call("image", per_call, None, count=4).known
+
+
+def test_one_amount_reached_by_two_float_paths_shows_the_same() -> None:
+    """A video's $0.175 (its quota ÷ 500,000) × ¥7 showed ¥1.23 on its row and ¥1.22 in the budget's sum."""
+    assert str(Cost(1.2249999999999999, currency="USD")) == str(Cost(1.2250000000000001, currency="USD"))
+    assert str(Cost(0.175, rate=7.0)) == str(Cost(87_500 / 500_000, rate=7.0)) == str(Cost(0.1 + 0.075, rate=7.0))

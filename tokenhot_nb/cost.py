@@ -36,7 +36,8 @@ _SYMBOLS = {"USD": "$", "CNY": "¥"}
 def _money(value: float, currency: str) -> str:
     symbol = _SYMBOLS.get(currency, "")
     digits = 4 if abs(value) < 1 else 2
-    text = f"{value:,.{digits}f}"
+    # (rounded first: one amount reached by two float paths, 1.2249999… and 1.2250000…1, showed ¥1.22 and ¥1.23)
+    text = f"{round(value, 10):,.{digits}f}"
     if 0 < value < 0.00005:  # (an embedding of a few words): "0.0000" would read as free
         return f"<{symbol}0.0001" if symbol else f"<0.0001 {currency}"
     return f"{symbol}{text}" if symbol else f"{text} {currency}"
