@@ -183,3 +183,11 @@ def test_one_amount_reached_by_two_float_paths_shows_the_same() -> None:
     """A video's $0.175 (its quota ÷ 500,000) × ¥7 showed ¥1.23 on its row and ¥1.22 in the budget's sum."""
     assert str(Cost(1.2249999999999999, currency="USD")) == str(Cost(1.2250000000000001, currency="USD"))
     assert str(Cost(0.175, rate=7.0)) == str(Cost(87_500 / 500_000, rate=7.0)) == str(Cost(0.1 + 0.075, rate=7.0))
+
+
+def test_a_recorded_negative_cost_reads_as_unknown() -> None:
+    """An edited or imported row saying a call cost -$5 was shown as "$-5.00", a wrong amount as if right."""
+    back = Cost.from_dict({"usd": -5, "amount": -35, "currency": "CNY", "source": "per-call"})
+    assert not back.known and str(back) == "cost unknown"
+    assert Cost.from_dict({"usd": 0.5, "usd_max": -1}).usd_max is None
+    assert Cost.from_dict({"usd": 0, "amount": 0, "source": "none"}).usd == 0.0

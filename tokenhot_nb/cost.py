@@ -92,14 +92,14 @@ class Cost:
         """Read a recorded cost back; anything malformed (an imported history) reads as unknown."""
         if not isinstance(data, Mapping):
             return UNKNOWN
-        usd = _finite(data.get("usd"))
-        amount = _finite(data.get("amount"))
+        usd = _spent(data.get("usd"))
+        amount = _spent(data.get("amount"))
         source = data.get("source") if data.get("source") in SOURCES else "unknown"
         currency = data.get("currency") if isinstance(data.get("currency"), str) else DEFAULT_CURRENCY
         rate = amount / usd if usd and amount is not None else DEFAULT_RATE
         detail = data.get("detail") if isinstance(data.get("detail"), str) else ""
         return cls(usd, source if usd is not None else "unknown", str(currency)[:8], rate,  # type: ignore[arg-type]
-                   bool(data.get("simulated")), _finite(data.get("usd_max")), str(detail)[:200])
+                   bool(data.get("simulated")), _spent(data.get("usd_max")), str(detail)[:200])
 
     def __str__(self) -> str:
         if self.usd is None:
@@ -145,6 +145,12 @@ def _finite(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value) if math.isfinite(value) else None
+
+
+def _spent(value: Any) -> float | None:
+    """A recorded amount: finite and not negative (no call pays back; an edited or imported row may say so)."""
+    out = _finite(value)
+    return out if out is not None and out >= 0 else None
 
 
 def _round(value: float | None) -> float | None:
