@@ -191,3 +191,11 @@ def test_a_recorded_negative_cost_reads_as_unknown() -> None:
     assert not back.known and str(back) == "cost unknown"
     assert Cost.from_dict({"usd": 0.5, "usd_max": -1}).usd_max is None
     assert Cost.from_dict({"usd": 0, "amount": 0, "source": "none"}).usd == 0.0
+
+
+@pytest.mark.parametrize("mixed", ["$20 CNY", "¥20 usd", "$20元", "￥20 USD"])
+def test_a_budget_naming_two_currencies_is_refused_not_read_as_yuan(mixed: str) -> None:
+    """``"$20 CNY"`` was a ¥20 budget (a seventh of $20): which the user meant is a guess, so it is asked."""
+    with pytest.raises(ValueError, match="names two currencies: write '\\$20' \\(USD\\) or '¥20' \\(CNY\\)"):
+        cost.parse_amount(mixed)
+    assert cost.parse_amount("$20 usd") == (20.0, "USD") and cost.parse_amount("¥21 元", rate=7) == (3.0, "CNY")

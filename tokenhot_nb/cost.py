@@ -318,7 +318,10 @@ def parse_amount(value: float | int | str, rate: float = DEFAULT_RATE) -> tuple[
                 raise ValueError(f"{value!r} is not an amount: a budget is zero or more")
             raise ValueError(f"{value!r} is not an amount")
         amount = float(m.group(2))
-        cny = m.group(1) in ("¥", "￥") or (m.group(3) or "").lower() in ("cny", "rmb", "元")
+        sign_cny, word_cny = m.group(1) in ("¥", "￥"), (m.group(3) or "").lower() in ("cny", "rmb", "元")
+        cny = sign_cny or word_cny
+        if m.group(1) and m.group(3) and sign_cny != word_cny:  # "$20 CNY": which was meant is a guess
+            raise ValueError(f"{value!r} names two currencies: write '${m.group(2)}' (USD) or '¥{m.group(2)}' (CNY)")
         currency = "CNY" if cny else "USD"
     if not math.isfinite(amount) or amount < 0:
         raise ValueError(f"{value!r} is not an amount: a budget is zero or more")
