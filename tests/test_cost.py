@@ -199,3 +199,11 @@ def test_a_budget_naming_two_currencies_is_refused_not_read_as_yuan(mixed: str) 
     with pytest.raises(ValueError, match="names two currencies: write '\\$20' \\(USD\\) or '¥20' \\(CNY\\)"):
         cost.parse_amount(mixed)
     assert cost.parse_amount("$20 usd") == (20.0, "USD") and cost.parse_amount("¥21 元", rate=7) == (3.0, "CNY")
+
+
+def test_a_video_quota_that_is_no_number_leaves_the_cost_unknown() -> None:
+    """A poll's ``data.quota`` of 1e999 (JSON reads it as inf) was a $inf charge."""
+    price = Price(model_ratio=37.5)
+    for quota in (float("inf"), float("nan"), -1.0):
+        assert not cost.of_call("video", price, None, quota=quota).known
+    assert cost.of_call("video", price, None, quota=250_000).usd == 0.5

@@ -209,7 +209,7 @@ def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, 
     task's ``data.quota``), which wins over any table price.
     """
     frame = _frame(price, simulated)
-    if quota is not None and quota >= 0:
+    if quota is not None and 0 <= quota < math.inf:  # (a poll's "quota": 1e999 reads as inf: no figure then)
         per_unit = price.quota_per_unit if price is not None and price.quota_per_unit else 500_000.0
         return Cost(quota / per_unit, "task", detail=f"{quota:g} quota charged", **frame)
     if price is None:
