@@ -52,8 +52,8 @@ class SessionCatalog:
         self._state = threading.Lock()
         self._reading: asyncio.Lock | None = None
         self._group_error: ConfigError | None = None  # price_group names no group of the table
-        if session.settings.price_group:  # a typo is said where it is set, not at some later call
-            self.check_group(session.settings.price_group, read=False)
+        if session.settings.price_group and session.settings.mode != "replay":  # a typo is said where it is set,
+            self.check_group(session.settings.price_group, read=False)  # (replay's table opens the history: later)
 
     # -- where the table lives --------------------------------------------------------------------------
     @property
