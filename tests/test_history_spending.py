@@ -108,6 +108,18 @@ def test_a_read_only_store_counts_its_period(tmp_path: Path) -> None:
         assert ro.spent_usd(10, simulated=True) == 0
 
 
+def test_a_row_whose_recorded_cost_is_negative_pays_nothing_back(tmp_path: Path) -> None:
+    """An imported or edited row saying a call cost -$5 lowered the period's spending, and the budget let $5 more
+    of calls through; it counts as nothing, as its shown cost is unknown."""
+    with Store(tmp_path / "store") as store:
+        for usd in (0.5, -5.0):
+            e = _entry(5.0, "ok")
+            e.usage = {"cost": {"usd": usd, "simulated": False}}
+            store.insert(e)
+        assert store.spent_usd(0, simulated=False) == pytest.approx(0.5)
+        assert _plain(store, 0, False) == pytest.approx(0.5)
+
+
 def _write_locked(db: Path) -> bool:
     """Whether some connection holds the store's write lock now (another cannot begin a write at once)."""
     probe = sqlite3.connect(db, timeout=0, isolation_level=None)

@@ -18,7 +18,9 @@ from dataclasses import dataclass
 #: when a budget is set): a call in flight in another kernel on the same store counts against the shared budget,
 #: and so does one that ended without its cost being told (a 5xx, a broken answer, an interrupt: the relay may
 #: have billed it), which keeps its reservation. A spending cap must never read an unknown as $0.
-_USD = "COALESCE(json_extract(usage, '$.cost.usd'), json_extract(usage, '$.reserved.usd'), 0)"
+#: A negative amount (an edited or imported row) counts as none: no call pays money back, and a budget that took
+#: one as such let more calls through.
+_USD = "MAX(COALESCE(json_extract(usage, '$.cost.usd'), json_extract(usage, '$.reserved.usd'), 0), 0)"
 _USD_OPEN = _USD
 _SIMULATED = "COALESCE(json_extract(usage, '$.cost.simulated'), json_extract(usage, '$.reserved.simulated'), 0)"
 _OPEN = "status IN ('running', 'pending')"
