@@ -312,6 +312,24 @@ def test_format_code_sets_next_input(ip: Any, fake: FakeSession, monkeypatch: py
     assert "new cell below" in cap.stdout
 
 
+def test_format_code_puts_no_control_that_disguises_the_code_in_the_cell(ip: Any, fake: FakeSession,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The next cell is code the user runs: an answer's bidi overrides (Trojan Source: the cell reads other than it
+    runs) and terminal escapes are taken out, and the note says so; the rest of the code is kept as it came."""
+    got: list[str] = []
+    monkeypatch.setattr(ip, "set_next_input", lambda s, replace=False: got.append(s))
+    tricked = 'if role != "user\u202e \u2066# admins only\u2069 \u2066":\n    grant()  # \x1b[2Kdone\t\u05e9\u05dc\u05d5\u05dd\n'
+    monkeypatch.setattr(fake, "chat", lambda *a, **k: FakeResult("chat", f"```python\n{tricked}```"))
+    _, cap = run(ip, "%%th_chat --format code --no-stream\nwrite code")
+    assert got == ['if role != "user # admins only ":\n    grant()  # done\t\u05e9\u05dc\u05d5\u05dd\n']
+    assert "8 characters that could make the code read other than it runs (bidi overrides, terminal escapes) were "\
+           "taken out" in cap.stdout
+    got.clear()
+    monkeypatch.setattr(fake, "chat", lambda *a, **k: FakeResult("chat", "```python\nprint(1)\n```"))
+    _, cap = run(ip, "%%th_chat --format code --no-stream\nwrite code")
+    assert got == ["print(1)\n"] and "taken out" not in cap.stdout
+
+
 def test_extract_code() -> None:
     assert extract_code("x\n```python\na = 1\n```\n```bash\nls\n```\n") == ("a = 1\n", True)
     assert extract_code("```sql\nselect 1\n```") == ("select 1\n", True)

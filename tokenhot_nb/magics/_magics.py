@@ -352,11 +352,19 @@ class TokenhotMagics(Magics):
         return value
 
     def _offer_code(self, answer: str) -> None:
+        from ..errors import clean_text
         from ._stream import CODE_INSERTED, NO_CODE, extract_code
 
         code, found = extract_code(answer)
-        self.shell.set_next_input(code, replace=False)  # type: ignore[union-attr]
-        print(CODE_NOTE.format(note=CODE_INSERTED if found else NO_CODE))
+        code = code.replace("\r\n", "\n")
+        clean = clean_text(code)  # (a cell the user runs: no bidi override may make it read other than it runs)
+        self.shell.set_next_input(clean, replace=False)  # type: ignore[union-attr]
+        note = CODE_INSERTED if found else NO_CODE
+        n = len(code) - len(clean)
+        if n > 0:
+            note += (f" {n} character{'s' if n != 1 else ''} that could make the code read other than it runs "
+                     "(bidi overrides, terminal escapes) were taken out.")
+        print(CODE_NOTE.format(note=note))
 
     # -- video -----------------------------------------------------------------------------------
     @line_cell_magic
