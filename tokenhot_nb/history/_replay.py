@@ -7,6 +7,7 @@ live call and its stored row always hash alike.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from .._config import Secret
@@ -26,8 +27,14 @@ def replay_key(
     return hashlib.sha256(data).hexdigest()
 
 
-def _lone_surrogate(value: Any, where: str, depth: int = 0) -> tuple[str, str, int] | None:
-    """(where, the character, its position) of the first text in ``value`` that is no valid Unicode."""
+def _parameter_name(parent: str, at: str) -> str:
+    return f"name of the parameter {at!r}"
+
+
+def lone_surrogate(value: Any, where: str, depth: int = 0,
+                   key_label: Callable[[str, str], str] = _parameter_name) -> tuple[str, str, int] | None:
+    """(where, the character, its position) of the first text in ``value`` that is no valid Unicode; a dict key
+    is named by ``key_label(its parent's place, its own)``."""
     if isinstance(value, str):
         try:
             value.encode("utf-8")
@@ -38,11 +45,11 @@ def _lone_surrogate(value: Any, where: str, depth: int = 0) -> tuple[str, str, i
     if isinstance(value, dict) and depth < 64:
         for k, v in value.items():
             at = f"{where}.{k}" if where else str(k)
-            items += [(f"name of the parameter {at!r}", k), (at, v)]
+            items += [(key_label(where, at), k), (at, v)]
     elif isinstance(value, (list, tuple)) and depth < 64:
         items = [(f"{where}[{i}]", v) for i, v in enumerate(value)]
     for at, v in items:
-        found = _lone_surrogate(v, at, depth + 1)
+        found = lone_surrogate(v, at, depth + 1, key_label)
         if found is not None:
             return found
     return None
@@ -54,7 +61,7 @@ def _not_unicode(payload: list[Any]) -> Exception:
     (the store writes every call first, so it is the check that no input path can miss)."""
     from ..errors import InputError
 
-    found = _lone_surrogate(payload[3], "") or _lone_surrogate(payload[:3], "call")
+    found = lone_surrogate(payload[3], "") or lone_surrogate(payload[:3], "call")
     where, char, at = found if found is not None else ("call", "?", 0)
     what = where if where.startswith("name of ") else f"parameter {where!r}"
     return InputError(f"The {what} holds an invalid character ({char!r}, a lone surrogate, at position {at}): it "

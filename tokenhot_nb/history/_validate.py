@@ -18,6 +18,7 @@ from typing import Any
 from .._config import MODES, redact
 from . import _pieces
 from ._entry import SHA_RE, STATUSES, HistoryEntry
+from ._replay import lone_surrogate
 
 #: The Session methods a history entry may name (``rerun()`` calls ``getattr(session, kind)``).
 KINDS: tuple[str, ...] = ("image", "edit", "video", "speak", "transcribe", "translate", "chat", "embed", "rerank")
@@ -56,22 +57,14 @@ def _json_value(value: Any, where: str, depth: int = 0) -> None:
     raise InvalidRecord(f"{where}: {type(value).__name__} is not a JSON value")
 
 
-def _unicode(value: Any, where: str, depth: int = 0) -> None:
+def _unicode(record: dict[str, Any]) -> None:
     """Every text of a record can be stored: a lone surrogate (a ``"\\ud800"`` escape in the JSON) is no UTF-8,
     and reached the database as a bare UnicodeEncodeError that stopped the whole import."""
-    if isinstance(value, str):
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            raise InvalidRecord(f"{where or 'record'}: holds a lone surrogate ({value[exc.start]!r} at position "
-                                f"{exc.start}), which is not valid Unicode") from None
-    elif depth <= MAX_DEPTH and isinstance(value, dict):
-        for k, v in value.items():
-            _unicode(k, f"{where} key" if where else "a field name", depth + 1)
-            _unicode(v, f"{where}.{k}" if where else str(k), depth + 1)
-    elif depth <= MAX_DEPTH and isinstance(value, list):
-        for i, v in enumerate(value):
-            _unicode(v, f"{where}[{i}]", depth + 1)
+    found = lone_surrogate(record, "", key_label=lambda parent, at: f"{parent} key" if parent else "a field name")
+    if found is not None:
+        where, char, at = found
+        raise InvalidRecord(f"{where or 'record'}: holds a lone surrogate ({char!r} at position {at}), which is "
+                            "not valid Unicode")
 
 
 def _all_unicode(record: dict[str, Any]) -> bool:
@@ -160,7 +153,7 @@ def entry_from_record(r: Any, notes: list[str] | None = None) -> HistoryEntry:
     if not isinstance(r, dict):
         raise InvalidRecord(f"expected an object, got {type(r).__name__}")
     if not _all_unicode(r):
-        _unicode(r, "")  # (which text, said by name)
+        _unicode(r)  # (which text, said by name)
     started = _number(r.get("started", 0.0), "started", low=0, high=1e11)
     duration = r.get("duration")
     if duration is not None:
