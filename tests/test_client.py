@@ -233,10 +233,26 @@ def test_billed_create_not_retried_on_other_errors(status: int) -> None:
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_billed_create_retried_on_429_and_503(status: int) -> None:
+def test_billed_create_not_retried_on_429_and_503_either(status: int) -> None:
+    """§1.4: never retry a video create automatically, whatever the answer; the error says it was not sent again."""
     handler = Script(reply(status, json={"code": "busy", "message": "try later"}), reply(200, json={"id": "task_1"}))
-    assert send(make_client(handler, retries=2), BILLED).json() == {"id": "task_1"}
-    assert handler.calls == 2
+    with pytest.raises(E.APIError, match=r"try later\. It was not sent again") as info:
+        send(make_client(handler, retries=2), BILLED)
+    assert handler.calls == 1
+    hint = info.value.hint or ""
+    assert ("no task was made" in hint) is (status == 429)
+    assert ("console" in hint) is (status == 503)
+
+
+@pytest.mark.parametrize("body", [{"error": {"message": "您已达到请求数限制：1分钟内最多请求3次", "code": ""}}, None])
+def test_billed_create_not_retried_on_the_limiters_answers(body: dict[str, Any] | None) -> None:
+    """The per-user limiter's Chinese 429 and the global limiter's empty 429 (§10.5) are rate limits like any other,
+    and a create they turned away made no task."""
+    handler = Script(reply(429, json=body) if body else reply(429), reply(200, json={"id": "task_1"}))
+    with pytest.raises(E.RateLimitError, match="It was not sent again") as info:
+        send(make_client(handler, retries=2), BILLED)
+    assert handler.calls == 1
+    assert "create it again" in (info.value.hint or "")
 
 
 def test_billed_create_retried_when_not_sent_but_not_after_read_error() -> None:

@@ -1168,3 +1168,20 @@ def test_a_malformed_header_echoing_the_key_leaks_it_into_no_chained_message(key
             s.chat("hi", model="gpt-5.4", stream=False)
     assert "illegal header line" in "".join(traceback.format_exception(info.value))  # the detail is still there
     assert_no_key(info.value, key)
+
+
+@pytest.mark.parametrize("answer", ["empty-429", "chinese-429", "busy-429"])
+def test_a_video_create_turned_away_by_a_limiter_is_not_sent_again(answer: str, sim: Server, tmp_path: Path) -> None:
+    """§1.4: a video create is never retried automatically, even on the 429 a chat call rides out; the user is told
+    it was not sent again and that no task was made, and the history row is the error."""
+    sleeps = Sleeps()
+    s = live(sim.url, tmp_path, sleeps=sleeps)
+    assert s.video("a dog", model="doubao-seedance-2.0").task_id  # (the model table is read before the faults)
+    sim.set_faults(Faults(service_error=answer, service_error_first=1))
+    with pytest.raises(E.RateLimitError) as info:
+        s.video("a cat", model="doubao-seedance-2.0")
+    assert sleeps.delays == [] and "It was not sent again" in str(info.value)
+    assert "no task was made" in (info.value.hint or "")
+    entry = rows(s)[-1]
+    assert entry.status == "error" and "not sent again" in (entry.error or {}).get("message", "")
+    assert s.video("a cat", model="doubao-seedance-2.0").task_id  # the limiter let the next one through

@@ -230,8 +230,8 @@ def _error(status: int | None, cls: type[E.APIError] = E.APIError) -> E.APIError
     ("status", "plain", "billed"),
     [
         (400, False, False), (401, False, False), (404, False, False), (407, False, False),
-        (408, True, False), (409, True, False), (410, False, False), (429, True, True), (499, False, False),
-        (500, True, False), (502, True, False), (503, True, True), (504, True, False), (599, True, False),
+        (408, True, False), (409, True, False), (410, False, False), (429, True, False), (499, False, False),
+        (500, True, False), (502, True, False), (503, True, False), (504, True, False), (599, True, False),
         (None, False, False),
     ],
 )

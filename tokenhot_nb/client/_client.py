@@ -25,7 +25,15 @@ from typing import Any, TypeVar
 import httpx
 
 from .._config import SIM_BASE_URL, Settings, redact
-from ..errors import APIError, APITimeoutError, DownloadError, InputError, ReplayMissError, TokenhotError
+from ..errors import (
+    APIError,
+    APITimeoutError,
+    DownloadError,
+    InputError,
+    RateLimitError,
+    ReplayMissError,
+    TokenhotError,
+)
 from ..families._types import HttpCall
 from . import _lane, _logs, _loop
 from ._body import (
@@ -101,6 +109,18 @@ def _not_sent_again(error: TokenhotError, why: str, *, task: bool = False) -> No
            "check your balance (session.balance()) before creating another." if task else
            "Check the history (and your balance, session.balance()) before trying again: the call may have been "
            "done and charged.")
+
+
+def _create_not_sent_again(error: APIError) -> None:
+    """Say on ``error`` (an answer that would be retried for any other call) that a billed task create is never sent
+    twice by the client (§1.4), and what to do: a limiter's refusal made no task; another failure may have."""
+    if isinstance(error, RateLimitError) or error.status == 429:
+        _amend(error, "It was not sent again: the client never sends a video create twice by itself.",
+               "The service's limiter turned the create away before taking it, so no task was made: wait a moment "
+               "and create it again.")
+    else:
+        _not_sent_again(error, "the client never sends a video create twice by itself, and the service may have "
+                               "made the task", task=True)
 
 
 def _proxy_for(url: httpx.URL) -> tuple[str, str] | None:
@@ -468,6 +488,10 @@ class Client:
                 if wait is not None and self.retry.retry_status(error):
                     log.debug("%s -> %d in %.2fs; the server asks to wait %s", where, status, elapsed, wait)
                     raise wait.annotate(error)
+                if billed and self.retry.retry_status(error):
+                    _create_not_sent_again(error)
+                    log.debug("%s -> %d in %.2fs; a billed create is not sent again", where, status, elapsed)
+                    raise error
                 if spent.used < self.retry.max_retries and self.retry.retry_status(error, billed=billed, paid=paid):
                     spent.used += 1
                     delay = self.retry.delay(spent.used, response.headers)

@@ -4,7 +4,8 @@ Relays shed load with 429/503 and sometimes drop connections; a short exponentia
 rides those out. Never retried blindly: a 429 that says the quota is used up (waiting will not refill it), and
 a paid request (every POST: chat, images, audio, embeddings, video creates) that may already have reached the
 server: a connection that broke after it was sent, or a gateway that timed out while the relay worked on it,
-could mean the work was done and billed, and a retry would pay twice.
+could mean the work was done and billed, and a retry would pay twice. A video create is never sent twice on any
+answer (the reference's rule, §1.4): only a connection that failed before sending is tried again.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from ..errors import APIError, ModelNotServedError, QuotaExhaustedError, RateLim
 
 #: Statuses worth another try (besides every 5xx).
 RETRY_STATUSES = frozenset({408, 409, 429})
-#: A billed create is only retried on these: the server said it did not take the request.
-BILLED_RETRY_STATUSES = frozenset({429, 503})
 #: Gateway timeouts (nginx/Cloudflare 504, Cloudflare 524): the request reached the server behind the gateway,
 #: which may still finish (and bill) it; a paid request answered so is not sent again.
 GATEWAY_TIMEOUTS = frozenset({504, 524})
@@ -156,14 +155,13 @@ class RetryPolicy:
 
     def retry_status(self, error: APIError, *, billed: bool = False, paid: bool = False) -> bool:
         """Whether an error answer may be retried (ignoring the attempt count). ``paid``: a paid request, not
-        retried after a gateway timeout (the server behind may have done it)."""
+        retried after a gateway timeout (the server behind may have done it). ``billed``: a task create, never
+        retried on an answer (§1.4: not even a 429 or 503; the caller is told and creates it again)."""
         status = error.status or 0
-        if isinstance(error, (QuotaExhaustedError, ModelNotServedError)):  # asked again, the same answer
+        if billed or isinstance(error, (QuotaExhaustedError, ModelNotServedError)):  # billed: never twice
             return False
         if isinstance(error, RateLimitError):  # limiter wording on any status: the request was turned away
             return True
-        if billed:
-            return status in BILLED_RETRY_STATUSES
         if paid and status in GATEWAY_TIMEOUTS:
             return False
         return status in RETRY_STATUSES or status >= 500
