@@ -152,6 +152,7 @@ def test_edit_resolves_variables_and_paths(ip: Any, fake: FakeSession) -> None:
     "%%th_rerank q -x documents=[]\nx", "%th_transcribe clip.mp3 -x audio=1",
     "%%th_audio --voice Puck -x voice=Kore\nx",  # an option and -x both: a TypeError too
     "%%th_chat -m a -x model=b\nx", "%%th_chat -x seed=1 -x seed=2\nx",  # the last one won without a word
+    "%%th_rerank q --top 1 -x top_n=2\na\nb",  # --top is top_n: -x silently won
 ])
 def test_bad_options_give_short_usage(ip: Any, fake: FakeSession, source: str) -> None:
     res, cap = run(ip, source)
@@ -635,3 +636,11 @@ def test_a_key_a_relay_put_in_a_task_id_stays_out_of_the_progress_output_metadat
     data, meta = view._bundle()
     assert key not in repr(meta) and key not in repr(data)
     assert meta["tokenhot"]["task_id"] == "task-****"
+
+
+def test_x_top_n_beside_top_names_both(ip: Any, fake: FakeSession) -> None:
+    res, _cap = run(ip, "%%th_rerank q --top 1 -x top_n=2\na\nb")
+    assert "--top and -x top_n=… both set top_n; give it once." in str(res.error_in_exec) and not fake.calls
+    from tokenhot_nb.magics import _args
+
+    assert _args.parse("th_rerank", "q --top 1").top_n == 1  # --top alone is still the call's top_n

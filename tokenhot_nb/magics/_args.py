@@ -362,7 +362,7 @@ def _rerank() -> MagicParser:
                     intermixed=True)
     p.add_argument("words", nargs="*", metavar="QUERY", help="the query the documents are ranked against")
     _common(p)
-    p.add_argument("--top", type=count, metavar="N", help="only the N best documents")
+    p.add_argument("--top", dest="top_n", type=count, metavar="N", help="only the N best documents")
     return p
 
 

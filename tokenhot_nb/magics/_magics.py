@@ -228,9 +228,9 @@ class TokenhotMagics(Magics):
         if not query:
             _args.parser("th_rerank").error(NEED_QUERY)
         documents = _lines(self._text("%%th_rerank", cell, "documents to rank, one a line"))
-        if a.top is not None and a.top > len(documents):
-            _args.parser("th_rerank").error(TOP_OVER.format(top=a.top, n=len(documents)))
-        opts = _opts(model=a.model, top_n=a.top)
+        if a.top_n is not None and a.top_n > len(documents):
+            _args.parser("th_rerank").error(TOP_OVER.format(top=a.top_n, n=len(documents)))
+        opts = _opts(model=a.model, top_n=a.top_n)
         opts.update(a.extra or {})
         s = _session()
         if a.dry_run:
