@@ -207,3 +207,26 @@ def test_a_video_quota_that_is_no_number_leaves_the_cost_unknown() -> None:
     for quota in (float("inf"), float("nan"), -1.0):
         assert not cost.of_call("video", price, None, quota=quota).known
     assert cost.of_call("video", price, None, quota=250_000).usd == 0.5
+
+
+def test_a_budgets_spent_and_left_add_up_to_its_limit_as_shown() -> None:
+    """Each rounded on its own, spent $0.1436 and left $1.86 summed to $2.0036 (¥1.00 + ¥12.99 to ¥13.99)."""
+    import re
+    import time as _time
+
+    from tokenhot_nb._session.budget import Budget, BudgetStatus
+
+    def figures(text: str) -> list[float]:
+        return [float(v.replace(",", "")) for v in re.findall(r"[$¥]([\d,]+\.\d+)", text)]
+
+    for limit in (2.0, 20.0, 0.5, 1234.5):
+        for i in range(1, 400):
+            spent = limit * i / 401 + 1e-7 * i
+            shown = str(BudgetStatus(Budget(limit, f"${limit}", _time.time()), spent, False))
+            usd, cny, spent_usd, spent_cny, left_usd, left_cny = figures(shown)
+            assert spent_usd + left_usd == pytest.approx(usd, abs=1e-9), shown
+            assert spent_cny + left_cny == pytest.approx(cny, abs=1e-9), shown
+    tiny = str(BudgetStatus(Budget(2.0, "$2", _time.time()), 1e-6, False))
+    assert "spent <$0.0001 (<¥0.0001)" in tiny  # never shown as free
+    over = str(BudgetStatus(Budget(2.0, "$2", _time.time()), 2.5, False))
+    assert "spent $2.50 (¥17.50), left $0.00 (¥0.00)" in over

@@ -475,7 +475,7 @@ def test_a_budget_in_yuan_uses_the_sites_top_up_rate(tmp_path: Path) -> None:
         text = str(s.budget)
         assert "¥73.00" in text, text  # the limit shows in yuan at the same rate it was set with
         left = 10.0 - result.entry.cost.usd
-        assert f"¥{left * 7.3:.2f}" in text, text
+        assert f"¥{left * 7.3:.4f}" in text, text  # (spent and left shown to the same decimals)
 
 
 def test_the_check_before_a_call_counts_a_yuan_budget_at_the_sites_rate(tmp_path: Path) -> None:

@@ -33,14 +33,32 @@ INPUT_ONLY = frozenset({"embed", "rerank"})
 _SYMBOLS = {"USD": "$", "CNY": "¥"}
 
 
-def _money(value: float, currency: str) -> str:
+def _money(value: float, currency: str, digits: int | None = None) -> str:
     symbol = _SYMBOLS.get(currency, "")
-    digits = 4 if abs(value) < 1 else 2
+    digits = digits if digits is not None else 4 if abs(value) < 1 else 2
     # (rounded first: one amount reached by two float paths, 1.2249999… and 1.2250000…1, showed ¥1.22 and ¥1.23)
     text = f"{round(value, 10):,.{digits}f}"
     if 0 < value < 0.00005:  # (an embedding of a few words): "0.0000" would read as free
         return f"<{symbol}0.0001" if symbol else f"<0.0001 {currency}"
     return f"{symbol}{text}" if symbol else f"{text} {currency}"
+
+
+def spent_and_left(limit_usd: float, spent_usd: float, rate: float, currency: str = DEFAULT_CURRENCY) -> tuple[str, str]:
+    """A budget's spent and left figures that add up to its limit as shown: both with the decimals the smaller one
+    needs, and what is left taken from the rounded figures (each rounded on its own, $0.1436 and $1.86 summed to
+    $2.0036, and ¥1.00 and ¥12.99 to ¥13.99)."""
+    left_usd = max(0.0, limit_usd - spent_usd)
+    digits = 4 if 0 < spent_usd < 1 or 0 < left_usd < 1 else 2
+    parts: list[tuple[str, str]] = []
+    for factor, cur in ((1.0, "USD"), (rate, currency)):
+        spent = round(spent_usd * factor, digits)
+        left = max(0.0, round(limit_usd * factor, digits) - spent) if left_usd else 0.0
+        # (a spent figure that rounds to nothing is shown as "<$0.0001", never as free)
+        parts.append((_money(spent or spent_usd * factor, cur, digits), _money(left, cur, digits)))
+    (spent_text, left_text), (spent_local, left_local) = parts
+    if currency == "USD":
+        return spent_text, left_text
+    return f"{spent_text} ({spent_local})", f"{left_text} ({left_local})"
 
 
 def usd_text(value: float) -> str:

@@ -85,9 +85,10 @@ class BudgetStatus:
         if self.budget is None:
             return f"No budget set; {kind}spending recorded in this store: {spent}.{unknown_note(self.unknown, self.rate)}"
         since = datetime.fromtimestamp(self.budget.since).strftime("%Y-%m-%d %H:%M")
-        left = cost.Cost(self.left_usd, "mixed", rate=self.rate)
+        spent_text, left_text = cost.spent_and_left(self.budget.usd, self.spent_usd, self.rate)
         limit = cost.Cost(self.budget.usd, "mixed", rate=self.rate)
-        return f"Budget {limit} since {since}: {kind}spent {spent}, left {left}.{unknown_note(self.unknown, self.rate)}"
+        return (f"Budget {limit} since {since}: {kind}spent {spent_text}, left {left_text}."
+                f"{unknown_note(self.unknown, self.rate)}")
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(str(self))
