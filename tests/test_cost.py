@@ -230,3 +230,18 @@ def test_a_budgets_spent_and_left_add_up_to_its_limit_as_shown() -> None:
     assert "spent <$0.0001 (<¥0.0001)" in tiny  # never shown as free
     over = str(BudgetStatus(Budget(2.0, "$2", _time.time()), 2.5, False))
     assert "spent $2.50 (¥17.50), left $0.00 (¥0.00)" in over
+
+
+def test_a_budget_refusal_says_spent_and_left_that_add_up() -> None:
+    import re
+    import time as _time
+
+    from tokenhot_nb._session.budget import Budget, Unknown, refusal
+    from tokenhot_nb.cost import Cost
+
+    err = refusal("chat", "m", Cost(0.5, "per-token"), 7.0, Budget(2.0, "$2", _time.time()), 0.14357142857, False,
+                  Unknown())
+    said = str(err)
+    left_usd, left_cny, _usd, _cny, spent_usd, spent_cny = [
+        float(v) for v in re.findall(r"[$¥]([\d,]+\.\d+)", said.split(", and ", 1)[1])]
+    assert spent_usd + left_usd == pytest.approx(2.0) and spent_cny + left_cny == pytest.approx(14.0), said

@@ -396,10 +396,11 @@ def refusal(kind: str, model: str, est: cost.Cost, rate: float, budget: Budget, 
             f"it would cost {'up to ' if est.usd_max else 'about '}{cost.Cost(upper, rate=rate)}")
     kind_of = "simulated " if sim else ""
     n = unknown.calls
+    spent_text, left_text = cost.spent_and_left(budget.usd, spent, rate)
     return BudgetExceededError(
         f"Not sent: this {kind} call to {model} would cross the budget — {what}, and "
-        f"{cost.Cost(max(left, 0.0), rate=rate)} of your {cost.Cost(budget.usd, rate=rate)} {kind_of}budget "
-        f"is left ({cost.Cost(spent, rate=rate)} spent or in flight{_unknown_short(n)}).",
+        f"{left_text} of your {cost.Cost(budget.usd, rate=rate)} {kind_of}budget "
+        f"is left ({spent_text} spent or in flight{_unknown_short(n)}).",
         estimate_usd=upper, left_usd=max(left, 0.0), budget_usd=budget.usd,
         hint=(unknown_note(unknown, rate).strip() + " " + BudgetExceededError.default_hint) if n else None)
 
