@@ -241,3 +241,38 @@ def test_no_part_of_a_known_key_survives_the_cut_of_a_quoted_value(tmp_path: Pat
     shown = str(err.value)
     assert "invalid entr" in shown
     assert KNOWN[:12] not in shown
+
+
+def test_the_same_export_loaded_twice_adds_its_rows_once(tmp_path: Path) -> None:
+    """Loaded again into the same store (a cell run twice), an export's rows showed twice in the history and counted
+    twice against the budget. Rows already there are not added again, with a warning; the History returned still
+    shows every row of the export, and a thread's turns keep their links."""
+    first = {**GOOD, "id": 7, "thread": "t", "text": "turn 1"}
+    second = {**GOOD, "id": 8, "thread": "t", "parent": 7, "started": GOOD["started"] + 5, "text": "turn 2"}
+    other = {**GOOD, "id": 9, "status": "error", "error": {"message": "x"}, "text": "failed"}
+    src = write(tmp_path / "h.jsonl", [first, second, other])
+    h1 = History.load(src, tmp_path / "store")
+    with pytest.warns(UserWarning, match=r"3 of 3 entries of h.jsonl were already in this store"):
+        h2 = History.load(src, tmp_path / "store")
+    assert [e.id for e in h2] == [e.id for e in h1] and len(History(tmp_path / "store")) == 3
+    assert h2[1].parent == h2[0].id
+    changed = write(tmp_path / "h2.jsonl", [first, {**second, "text": "turn 2, edited"}])
+    with pytest.warns(UserWarning, match=r"1 of 2 entries of h2.jsonl were already"):
+        h3 = History.load(changed, tmp_path / "store")  # what differs is added; what is the same is shown
+    assert [e.text for e in h3] == ["turn 1", "turn 2, edited"] and len(History(tmp_path / "store")) == 4
+    assert h3[1].parent == h1[0].id
+
+
+def test_a_store_loaded_into_itself_keeps_its_rows_once(tmp_path: Path) -> None:
+    from tokenhot_nb import Session
+
+    s = Session(mode="offline", store=tmp_path / "s")
+    s.chat("hi", stream=False, thread=False)
+    s.chat("again", stream=False)
+    s.chat("and again", stream=False)
+    spent = s.budget.spent_usd
+    s.history.export(tmp_path / "x.jsonl")
+    with pytest.warns(UserWarning, match="3 of 3 entries"):
+        History.load(tmp_path / "x.jsonl", s.store)
+    assert len(s.history) == 3 and s.budget.spent_usd == pytest.approx(spent)
+    s.close()

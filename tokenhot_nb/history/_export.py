@@ -230,5 +230,22 @@ def load_history(path: Path, store: Store | str | os.PathLike[str] | None = None
             store.add_file(file, mime or mime_for(file), name=name[:255], sha256=sha, keep_source=True)
     if not entries:
         return History(store, _conds=[("0", ())], _label=f"loaded from {path.name}")
-    first, last = store.import_entries(entries, old_ids)
-    return History(store, _conds=[("id BETWEEN ? AND ?", (first, last))], _label=f"loaded from {path.name}")
+    ids, held = store.import_entries(entries, old_ids)
+    if held:
+        warn(f"{held} of {len(ids)} entries of {path.name} were already in this store (loaded before, or never "
+             f"gone from it) and were not added again.")
+    return History(store, _conds=[_ids_condition(ids)], _label=f"loaded from {path.name}")
+
+
+def _ids_condition(ids: list[int]) -> tuple[str, tuple[int, ...]]:
+    """A WHERE term holding exactly ``ids``, as ranges (what was added is one range; what was already here, a few)."""
+    ranges: list[tuple[int, int]] = []
+    for i in sorted(set(ids)):
+        if ranges and i == ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], i)
+        else:
+            ranges.append((i, i))
+    if len(ranges) > 4000:  # (past SQLite's bound parameters: every id from the first to the last)
+        ranges = [(ranges[0][0], ranges[-1][1])]
+    sql = " OR ".join("id BETWEEN ? AND ?" for _ in ranges)
+    return f"({sql})", tuple(v for r in ranges for v in r)

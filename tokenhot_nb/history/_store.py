@@ -137,6 +137,9 @@ _INSERT_SQL = (
     f"INSERT INTO entries ({', '.join(_INSERT_COLS)}, pid, pid_start, host, updated) "
     f"VALUES ({', '.join('?' * len(_INSERT_COLS))}, ?, ?, ?, ?)"
 )
+#: The row an imported entry already is, every column the same (the same export loaded twice); ``IS`` matches
+#: NULLs too, and ``started``, indexed, comes first.
+_HELD_SQL = "SELECT id FROM entries WHERE " + " AND ".join(f"{c} IS ?" for c in _INSERT_COLS) + " LIMIT 1"
 _IMPORT_SQL = f"INSERT INTO entries ({', '.join(_INSERT_COLS)}, updated) VALUES ({', '.join('?' * (len(_INSERT_COLS) + 1))})"
 
 
@@ -1055,8 +1058,13 @@ class Store(ArtifactFiles):
 
     def import_entries(
         self, entries: Sequence[HistoryEntry], old_ids: Sequence[int | None] = (),
-    ) -> tuple[int, int]:
-        """Insert many entries in one transaction, keeping every field but ``id``; returns (first, last) id.
+    ) -> tuple[list[int], int]:
+        """Insert many entries in one transaction, keeping every field but ``id``; returns each entry's id here and
+        how many of them were here already.
+
+        An entry this store already holds (every field the same, its parent's id as renumbered: the same export
+        loaded twice) is not added again; its id is the row already here. Added twice, its calls showed twice in the history
+        and counted twice against the budget.
 
         ``old_ids`` (the ids the entries had where they came from) keep thread turns linked: a ``parent`` among
         them becomes the new id of that entry; any other is dropped (ids of another store mean nothing here). A
@@ -1072,8 +1080,9 @@ class Store(ArtifactFiles):
         given = [e.parent for e in entries]
         requests: list[dict[str, Any] | None] = [None] * len(entries)  # the requests renumbered
 
-        def ins(c: sqlite3.Connection) -> tuple[int, int]:
-            first = last = 0
+        def ins(c: sqlite3.Connection) -> tuple[list[int], int]:
+            ids: list[int] = []
+            held_here = 0
             new_ids: dict[int, int] = {}
             for i, row in enumerate(rows):
                 parent = given[i]
@@ -1086,22 +1095,25 @@ class Store(ArtifactFiles):
                         moved["parent"] = row[at_parent]
                     requests[i] = {**req, "context": moved}  # type: ignore[dict-item]
                     row[at_request] = self._norm("request", requests[i])
-                last = int(c.execute(_IMPORT_SQL, row).lastrowid or 0)
+                held = c.execute(_HELD_SQL, row[:-1]).fetchone()  # (all but ``updated``)
+                if held is not None:
+                    held_here += 1
+                    ids.append(int(held[0]))
+                else:
+                    ids.append(int(c.execute(_IMPORT_SQL, row).lastrowid or 0))
                 if olds[i] is not None:
-                    new_ids[int(olds[i])] = last  # type: ignore[arg-type]
-                if i == 0:
-                    first = last
+                    new_ids[int(olds[i])] = ids[-1]  # type: ignore[arg-type]
             self._index_pending(c)
-            return first, last
+            return ids, held_here
 
-        first, last = self._tx(ins)
+        ids, held = self._tx(ins)
         for i, e in enumerate(entries):
-            e.id = first + i
+            e.id = ids[i]
             e.parent = rows[i][at_parent]
             if requests[i] is not None:
                 e.request = requests[i]  # type: ignore[assignment]
             e.bind(self)
-        return first, last
+        return ids, held
 
     # settings kept with the history (the budget) ---------------------------------------
 
