@@ -121,7 +121,9 @@ def test_billed_create_retries_only_where_safe(sim: Server) -> None:
         with pytest.raises(E.ServerError):
             client.send_sync(create)
         sim.set_faults(Faults(fail_first={503: 1}))
-        assert client.send_sync(create).json()["id"]
+        with pytest.raises(E.ServerError, match="It was not sent again"):  # §1.4: not even a 503
+            client.send_sync(create)
+        assert client.send_sync(create).json()["id"]  # the next one, made by the caller, goes through
     finally:
         client.close()
 
