@@ -134,7 +134,8 @@ def test_the_simulator_serves_exactly_its_price_table(sim_url: str, auth: dict[s
         name = body.get("model") or "gemini-9-ultra"
         assert assert_middleware_envelope(r, 503, "model_not_found").startswith(f"分组 default 下模型 {name} "), path
     listed = {m["id"] for m in httpx.get(sim_url + "/v1/models", headers=auth).json()["data"]}
-    assert {r["model_name"] for r in PRICING} <= listed and "gpt-imag-2" not in listed
+    mine = {r["model_name"] for r in PRICING if "default" in r["enable_groups"]}  # (the key's group: default)
+    assert mine <= listed and not {r["model_name"] for r in PRICING} - mine & listed and "gpt-imag-2" not in listed
     for name in ("deepseek-v4-pro", "deepseek-v4-1-flash", "GPT-5.4"):
         assert httpx.post(sim_url + "/v1/chat/completions", json={**CHAT, "model": name},
                           headers=auth).status_code == 200, name

@@ -18,20 +18,25 @@ from ._common import Ctx, error_response
 CREATED = 1_700_000_000  # a fixed creation time, so answers are stable
 
 
-def listed() -> list[dict[str, Any]]:
-    """The models the simulator's key may call: every row of its price table, then the docs-menu ids it also
-    accepts (``doubao-seedance-2.0`` beside the table's ``doubao-seedance-2-0``), each with its endpoint types."""
-    from ._pricing import _VENDORS, PRICING, row_for
+def listed(group: str | None = None) -> list[dict[str, Any]]:
+    """The models a key of ``group`` may call (None: of any group): every row of the price table enabled for it,
+    then the docs-menu ids it also accepts (``doubao-seedance-2.0`` beside the table's ``doubao-seedance-2-0``),
+    each with its endpoint types. new-api lists a key only the models of its group (§10.1)."""
+    from ._pricing import _VENDORS, PRICING, row_for, row_serves
     from .app import KNOWN_MODELS
 
     vendors = {v["id"]: v["name"] for v in _VENDORS}
     out: dict[str, dict[str, Any]] = {}
     for row in PRICING:
+        if group is not None and not row_serves(row, group):
+            continue
         out[row["model_name"]] = {"id": row["model_name"], "owned_by": vendors.get(row.get("vendor_id"), "custom"),
                                   "supported_endpoint_types": list(row.get("supported_endpoint_types") or [])}
     for mid in KNOWN_MODELS:
         if mid not in out:
             row = row_for(mid) or {}
+            if group is not None and row and not row_serves(row, group):
+                continue
             out[mid] = {"id": mid, "owned_by": vendors.get(row.get("vendor_id"), "custom"),
                         "supported_endpoint_types": list(row.get("supported_endpoint_types") or [])}
     return list(out.values())
@@ -66,7 +71,7 @@ def _gemini(m: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _answer_list(ctx: Ctx, gemini_path: bool) -> Response:
-    models = listed()
+    models = listed(ctx.faults.key_group)
     shape = _shape(ctx, gemini_path)
     if shape == "anthropic":
         data = [_anthropic(m) for m in models]
@@ -89,7 +94,7 @@ async def list_gemini_models(ctx: Ctx) -> Response:
 
 async def _answer_one(ctx: Ctx, model_id: str, gemini_path: bool) -> Response:
     name = model_id.removeprefix("models/")
-    found = next((m for m in listed() if m["id"] == name), None)
+    found = next((m for m in listed(ctx.faults.key_group) if m["id"] == name), None)
     shape = _shape(ctx, gemini_path)
     if found is None:
         if shape == "gemini":

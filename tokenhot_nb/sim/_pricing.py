@@ -45,7 +45,8 @@ _SUPPORTED_ENDPOINT = {
 
 def _tok(name: str, vendor: int, usd_in: float, usd_out: float, types: list[str], *, inputs: tuple[str, ...] =
          (_TEXT,), outputs: tuple[str, ...] = (_TEXT,), tags: str = _CHAT_TAGS, context: int = 0,
-         cache_ratio: float = 0.1, create_cache_ratio: float | None = None) -> dict[str, Any]:
+         cache_ratio: float = 0.1, create_cache_ratio: float | None = None,
+         groups: tuple[str, ...] = ("default", "vip")) -> dict[str, Any]:
     """A per-token row from USD per 1M input / output tokens. ``create_cache_ratio`` is shown only when given, as
     new-api shows it only for models with an entry (its defaults list 1.25 for every Claude model)."""
     return {
@@ -53,7 +54,7 @@ def _tok(name: str, vendor: int, usd_in: float, usd_out: float, types: list[str]
         "completion_ratio": round(usd_out / usd_in, 6) if usd_in else 1, "model_price": 0,
         "cache_ratio": cache_ratio, "image_ratio": 1, "audio_ratio": 1,
         **({"create_cache_ratio": create_cache_ratio} if create_cache_ratio is not None else {}),
-        "vendor_id": vendor, "tags": tags, "supported_endpoint_types": types, "enable_groups": ["default"],
+        "vendor_id": vendor, "tags": tags, "supported_endpoint_types": types, "enable_groups": list(groups),
         "input_modalities": list(inputs), "output_modalities": list(outputs), "context_length": context,
     }
 
@@ -64,7 +65,7 @@ def _call(name: str, vendor: int, usd: float, types: list[str], *, inputs: tuple
     return {
         "model_name": name, "quota_type": 1, "model_ratio": 0, "completion_ratio": 1, "model_price": usd,
         "cache_ratio": 1, "image_ratio": 1, "audio_ratio": 1,
-        "vendor_id": vendor, "tags": tags, "supported_endpoint_types": types, "enable_groups": ["default"],
+        "vendor_id": vendor, "tags": tags, "supported_endpoint_types": types, "enable_groups": ["default", "vip"],
         "input_modalities": list(inputs), "output_modalities": list(outputs), "context_length": 0,
     }
 
@@ -90,6 +91,8 @@ PRICING: list[dict[str, Any]] = [
     _tok("gpt-5.2", 1, 1.75, 14, _OAI, inputs=_VISION, context=400_000),
     _tok("gpt-5.4", 1, 2.5, 15, _OAI, inputs=_VISION, context=1_000_000),
     _tok("gpt-5.4-mini", 1, 0.75, 4.5, _OAI, inputs=_VISION, context=400_000),
+    # sold to the "vip" group only: a "default" key is refused it (enable_groups, see row_serves)
+    _tok("gpt-5.4-pro", 1, 15, 120, _OAI, inputs=_VISION, context=1_000_000, groups=("vip",)),
     _tok("claude-opus-4-6", 2, 5, 25, _CLAUDE, inputs=_VISION, context=200_000, create_cache_ratio=1.25),
     _tok("claude-opus-4-6-cc", 2, 5, 25, ["anthropic"], inputs=_VISION, context=200_000, create_cache_ratio=1.25),
     _tok("claude-sonnet-4-5-20250929", 2, 3, 15, _CLAUDE, inputs=_VISION, context=200_000,
@@ -179,6 +182,13 @@ def row_for(model: str) -> dict[str, Any] | None:
         if row["model_name"] == model or row["model_name"].replace(".", "-").lower() == wanted:
             return row
     return None
+
+
+def row_serves(row: dict[str, Any], group: str) -> bool:
+    """Whether a key of ``group`` may call the model of ``row``: new-api's distributor looks for a channel of the
+    model in the key's group, and a row's ``enable_groups`` are the groups that have one (§10.1)."""
+    groups = row.get("enable_groups")
+    return not isinstance(groups, list) or group in groups
 
 
 def video_ratios(seconds: float, resolution: str, videos: int = 0) -> dict[str, float]:

@@ -73,14 +73,16 @@ BodyKind = str  # "json" | "form" | "json_or_form" | "none"
 Handler = Callable[..., Awaitable[Response]]
 
 
-def _no_channel(model: str, also: frozenset[str]) -> str | None:
-    """What new-api's distributor answers for a model no channel serves (§1.4 ``model_not_found``; HTTP 503, in
-    Chinese on Tokenhot: "分组 default 下模型 X 无可用渠道（distributor）"), or None when the simulator serves it:
-    the models of its price table, as the service serves exactly what its channels (and so its table) hold, and
-    ``also`` (see :func:`create_app`)."""
-    if _pricing.row_for(model) is not None or model in also:
+def _no_channel(model: str, also: frozenset[str], group: str) -> str | None:
+    """What new-api's distributor answers for a model no channel of the key's group serves (§1.4
+    ``model_not_found``; HTTP 503, in Chinese on Tokenhot: "分组 <group> 下模型 X 无可用渠道（distributor）"), or
+    None when the simulator serves it: the models of its price table whose ``enable_groups`` hold the key's group,
+    as the service serves exactly what its channels (and so its table) hold, and ``also`` (see
+    :func:`create_app`)."""
+    row = _pricing.row_for(model)
+    if (row is not None and _pricing.row_serves(row, group)) or model in also:
         return None
-    return f"分组 default 下模型 {model} 无可用渠道（distributor）"
+    return f"分组 {group} 下模型 {model} 无可用渠道（distributor）"
 
 
 def _presented_key(request: Request, extra: tuple[str, ...]) -> str | None:
@@ -166,7 +168,7 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
                 limited = None
             elif state.rate_limited(ctx.token, limited, limit[0], 60.0 * limit[1]):
                 return rate_limited(rid, *limit, echo=f" (token: {ctx.key})" if faults.echo_key else "")
-            refusal = _no_channel(model.partition(":")[0], request.app.state.also_serves)
+            refusal = _no_channel(model.partition(":")[0], request.app.state.also_serves, faults.key_group)
             if refusal is not None:
                 return middleware_error(rid, 503, refusal, "model_not_found")
         try:
