@@ -9,6 +9,7 @@ endpoints show spending go up like the real service's do.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -106,6 +107,10 @@ PRICING: list[dict[str, Any]] = [
     _tok("deepseek-v4-pro", 8, 0.56, 1.68, ["openai", "anthropic"], context=128_000),
     _tok("deepseek-v4.1-flash", 8, 0.14, 0.28, ["openai"], context=128_000),
     _tok("deepseek-v4.1-flash-free", 8, 0, 0, ["openai"], context=128_000, tags="免费,函数调用"),
+    # billed by an expression, not by its cells (new-api ``billing_mode: tiered_expr``; see TIERED below)
+    {**_tok("qwen3.6-plus", 6, 2, 2, ["openai"], context=1_000_000, cache_ratio=1),
+     "billing_mode": "tiered_expr", "billing_expr": 'len <= 128000 ? tier("short", p * 1.2 + c * 7.2 + cr * 0.12)'
+                                                   ' : tier("long", p * 3 + c * 12 + cr * 0.3)'},
     # images (per call)
     _call("gpt-image-2", 1, 0.028, _IMG, inputs=_VISION),
     _call("gpt-image-1.5", 1, 0.04, _IMG, inputs=_VISION),
@@ -184,6 +189,20 @@ def row_for(model: str) -> dict[str, Any] | None:
     return None
 
 
+def _qwen_tiers(p: int, c: int, cr: int, length: int) -> float:
+    """``qwen3.6-plus``'s ``billing_expr``, as new-api's ``billingexpr`` evaluates it: USD per 1M tokens of each
+    kind, the tier chosen by the whole input's length (``len``), the cached part (``cr``) out of ``p``."""
+    if length <= 128_000:
+        return p * 1.2 + c * 7.2 + cr * 0.12
+    return p * 3 + c * 12 + cr * 0.3
+
+
+#: What each ``tiered_expr`` row's expression comes to, in USD per 1M tokens: (input not read from the cache,
+#: output, read from the cache, whole input) → the expression's value. Its cells (``model_ratio``…) are stale and
+#: bill nothing, as on new-api, so a client pricing such a row by them would be wrong.
+TIERED: dict[str, Callable[[int, int, int, int], float]] = {"qwen3.6-plus": _qwen_tiers}
+
+
 def row_serves(row: dict[str, Any], group: str) -> bool:
     """Whether a key of ``group`` may call the model of ``row``: new-api's distributor looks for a channel of the
     model in the key's group, and a row's ``enable_groups`` are the groups that have one (§10.1)."""
@@ -256,6 +275,9 @@ def _usage_quota(row: dict[str, Any], usage: dict[str, Any]) -> int:
     details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
     cached = n(details.get("cached_tokens") if isinstance(details, dict) else usage.get("cachedContentTokenCount"))
     cached = min(max(0, cached), prompt)
+    expr = TIERED.get(str(row.get("model_name"))) if row.get("billing_mode") == "tiered_expr" else None
+    if expr is not None:  # billingexpr v1: the value is USD per 1M tokens, so quota = value / 1M × quota per unit
+        return round(expr(prompt - cached, n(completion), cached, prompt) * QUOTA_PER_UNIT / 1_000_000)
     return token_quota(row, prompt - cached, n(completion), cached)
 
 
