@@ -109,3 +109,88 @@ def test_the_client_prices_an_expression_row_unknown_never_by_its_cells(relay: S
         priced = s.chat("Name three pears.", model="gpt-5", thread=False, stream=False)
     assert tiered.text and not tiered.cost.known and tiered.cost.usd is None
     assert priced.cost.known and priced.cost.usd
+
+
+# ----------------------------------------------------------------------------- tools are input (§2.1, §2.3, §2.4)
+
+
+def _tools(n: int) -> list[dict[str, object]]:
+    return [{"type": "function", "function": {
+        "name": f"lookup_{i}", "description": "Look a pear variety up in the orchard's catalogue, by its name " * 4,
+        "parameters": {"type": "object", "properties": {"name": {"type": "string", "description": "the variety"}}}}}
+        for i in range(n)]
+
+
+def test_tool_definitions_count_as_input_on_every_text_protocol(sim_url: str, auth: dict[str, str]) -> None:
+    """A request's ``tools`` are part of what the model reads, so they are billed as input tokens: the same turns
+    with more tools report more input."""
+    def chat(n: int) -> int:
+        body: dict[str, object] = {"model": "gpt-5", "messages": [{"role": "user", "content": "Which pear?"}],
+                                   "tool_choice": "none"}
+        r = post(sim_url, "/v1/chat/completions", auth, {**body, "tools": _tools(n)} if n else body)
+        return int(r.json()["usage"]["prompt_tokens"])
+
+    def responses(n: int) -> int:
+        tools = [{"type": "function", **t["function"]} for t in _tools(n)]  # type: ignore[dict-item]
+        r = post(sim_url, "/v1/responses", auth,
+                 {"model": "gpt-5", "input": "Which pear?", "tool_choice": "none", "tools": tools})
+        return int(r.json()["usage"]["input_tokens"])
+
+    def claude(n: int) -> int:
+        tools = [{"name": t["function"]["name"], "description": t["function"]["description"],  # type: ignore[index]
+                  "input_schema": t["function"]["parameters"]} for t in _tools(n)]  # type: ignore[index]
+        r = post(sim_url, "/v1/messages", auth, {"model": "claude-sonnet-4-5-20250929", "max_tokens": 200,
+                                                 "messages": [{"role": "user", "content": "Which pear?"}],
+                                                 "tools": tools, "tool_choice": {"type": "none"}})
+        return int(r.json()["usage"]["input_tokens"])
+
+    def gemini(n: int) -> int:
+        decls = [{"name": t["function"]["name"], "description": t["function"]["description"],  # type: ignore[index]
+                  "parameters": t["function"]["parameters"]} for t in _tools(n)]  # type: ignore[index]
+        body: dict[str, object] = {"contents": [{"role": "user", "parts": [{"text": "Which pear?"}]}],
+                                   "toolConfig": {"functionCallingConfig": {"mode": "NONE"}}}
+        r = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", auth,
+                 {**body, "tools": [{"functionDeclarations": decls}]} if n else body)
+        return int(r.json()["usageMetadata"]["promptTokenCount"])
+
+    for name, count in (("chat", chat), ("responses", responses), ("claude", claude), ("gemini", gemini)):
+        none, one, three = count(0), count(1), count(3)
+        assert none + 40 < one < three, (name, none, one, three)
+
+
+def test_a_claude_cache_breakpoint_on_the_tools_caches_them(sim_url: str) -> None:
+    """Anthropic caches in the order tools → system → messages; a ``cache_control`` on the last tool makes the
+    tool definitions a cached prefix: written by the first call, read by the next (§2.3 usage fields)."""
+    auth = {"Authorization": "Bearer sk-tools-cache-0123456789"}  # (a key of its own: a cache of its own)
+    tools: list[dict[str, object]] = [
+        {"name": t["function"]["name"], "description": t["function"]["description"],  # type: ignore[index]
+         "input_schema": t["function"]["parameters"]} for t in _tools(24)]  # type: ignore[index]
+    tools[-1] = {**tools[-1], "cache_control": {"type": "ephemeral"}}
+    body = {"model": "claude-sonnet-4-5-20250929", "max_tokens": 200, "tools": tools, "tool_choice": {"type": "none"},
+            "messages": [{"role": "user", "content": "Which pear?"}]}
+    first = post(sim_url, "/v1/messages", auth, body).json()["usage"]
+    second = post(sim_url, "/v1/messages", auth, {**body, "messages": [
+        {"role": "user", "content": "Which apple?"}]}).json()["usage"]
+    assert first["cache_creation_input_tokens"] >= 1024 and first["cache_read_input_tokens"] == 0
+    assert second["cache_read_input_tokens"] == first["cache_creation_input_tokens"]
+    assert second["cache_creation_input_tokens"] == 0
+
+
+def test_a_prompt_cache_hit_holds_the_tools_in_front_of_the_turns(sim_url: str) -> None:
+    """OpenAI caches the longest prefix seen before, tools first: the same turns with the same tools report the
+    tools' tokens cached too; the same turns with other tools have no prefix in common."""
+    auth = {"Authorization": "Bearer sk-tools-prefix-0123456789"}
+    long = "A pear orchard keeps its trees in rows, and every row has a name of its own. " * 150
+    turns = [{"role": "system", "content": long}, {"role": "user", "content": "Which pear?"}]
+    body = {"model": "gpt-5", "messages": turns, "tools": _tools(6), "tool_choice": "none"}
+    post(sim_url, "/v1/chat/completions", auth, body)
+    again = post(sim_url, "/v1/chat/completions", auth,
+                 {**body, "messages": [*turns, {"role": "assistant", "content": "Conference."},
+                                       {"role": "user", "content": "And another?"}]}).json()["usage"]
+    bare = post(sim_url, "/v1/chat/completions", auth, {**body, "tools": _tools(5), "messages": [
+        *turns, {"role": "assistant", "content": "Bosc."}]}).json()["usage"]
+    same = post(sim_url, "/v1/chat/completions", auth, {**body, "messages": [
+        *turns, {"role": "assistant", "content": "Comice."}]}).json()["usage"]
+    cached = again["prompt_tokens_details"]["cached_tokens"]
+    assert cached >= 1024 and bare["prompt_tokens_details"]["cached_tokens"] == 0
+    assert same["prompt_tokens_details"]["cached_tokens"] == cached  # the tools and the two turns

@@ -27,6 +27,7 @@ from ._common import (
     prompt_of_messages,
     seed_of,
     split_chunks,
+    tool_tokens,
     with_rid,
 )
 
@@ -212,13 +213,15 @@ def _format_schema(fmt: dict[str, Any]) -> tuple[bool, Any]:
 CACHE_MIN_TOKENS = 1024
 
 
-def _cached_tokens(ctx: Ctx, model: str, items: Any, prompt_tokens: int) -> int:
-    """Prompt caching: the tokens of the longest prefix of ``items`` this key sent to ``model`` lately (reported
-    as ``cached_tokens``, part of the input, billed at the row's ``cache_ratio``); 0 under 1024 tokens."""
+def _cached_tokens(ctx: Ctx, model: str, items: Any, prompt_tokens: int, tools: Any = None, lead: int = 0) -> int:
+    """Prompt caching: the tokens of the longest prefix of ``items`` this key sent to ``model`` lately, with the same
+    tool definitions in front (``lead`` tokens of them; reported as ``cached_tokens``, part of the input, billed at
+    the row's ``cache_ratio``); 0 under 1024 tokens."""
     if not isinstance(items, list) or not items:
         return 0
-    known = ctx.state.cached_items(ctx.token, model, items)
-    tokens = all_text_tokens(items[:known]) if known else 0
+    head = [{"tools": tools}] if lead else []  # (other tools, another prefix: nothing of it is cached)
+    known = ctx.state.cached_items(ctx.token, model, head + items) - len(head)
+    tokens = lead + all_text_tokens(items[:known]) if known > 0 else 0
     return min(tokens, prompt_tokens) if tokens >= CACHE_MIN_TOKENS else 0
 
 
@@ -270,8 +273,9 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
         [{"id": _call_id(ctx, i), "type": "function", "function": {"name": tool["name"], "arguments": arguments[i]}}]
         if tool is not None else None for i in range(n)]
     reasoning = compose_reasoning(prompt, seed) if _wants_reasoning(body.get("reasoning_effort")) else None
-    prompt_tokens = all_text_tokens(messages) + 85 * images
-    cached = _cached_tokens(ctx, model, messages, prompt_tokens)
+    lead = tool_tokens(body.get("tools"))  # (the tools go first, as a prefix of the prompt)
+    prompt_tokens = lead + all_text_tokens(messages) + 85 * images
+    cached = _cached_tokens(ctx, model, messages, prompt_tokens, body.get("tools"), lead)
     reasoning_tokens = count_tokens(reasoning or "")
     completion = sum(count_tokens(arguments[i] or t) for i, (t, _) in enumerate(replies)) + reasoning_tokens
     usage = {
@@ -392,11 +396,12 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
     reasoning_cfg = obj(body.get("reasoning"))
     want = _wants_reasoning(reasoning_cfg.get("effort")) or bool(reasoning_cfg.get("summary"))
     reasoning = compose_reasoning(prompt, seed) if want else None
-    input_tokens = all_text_tokens(body.get("input")) + count_tokens(str(body.get("instructions") or "")) \
+    lead = tool_tokens(body.get("tools"))
+    input_tokens = lead + all_text_tokens(body.get("input")) + count_tokens(str(body.get("instructions") or "")) \
         + 85 * images
     r_tokens = count_tokens(reasoning or "")
     out_tokens = count_tokens(text) + r_tokens
-    cached = _cached_tokens(ctx, model, body.get("input"), input_tokens)
+    cached = _cached_tokens(ctx, model, body.get("input"), input_tokens, body.get("tools"), lead)
     usage = {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": cached},
              "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": r_tokens},
              "total_tokens": input_tokens + out_tokens}
@@ -580,8 +585,8 @@ def _claude_cache(ctx: Ctx, model: str, body: dict[str, Any], msgs: list[Any],
     "ttl": "5m" | "1h"}``) ends a cacheable prefix (tools, then system, then messages). The longest such prefix
     this key sent ``model`` within its TTL is read (``cache_read_input_tokens``); the rest up to the last
     breakpoint is written (``cache_creation_input_tokens``, each stretch at its own breakpoint's TTL in
-    ``cache_creation``). A prompt under :data:`CACHE_MIN_TOKENS` up to its last breakpoint is not cached. Tools
-    count no tokens here, as in the simulator's ``input_tokens``."""
+    ``cache_creation``). A prompt under :data:`CACHE_MIN_TOKENS` up to its last breakpoint is not cached. The
+    tools count their tokens here as in ``input_tokens`` (:func:`~._common.tool_tokens`)."""
     raw_tools = body.get("tools")
     tools: list[Any] = raw_tools if isinstance(raw_tools, list) else []
     system = body.get("system")
@@ -594,12 +599,13 @@ def _claude_cache(ctx: Ctx, model: str, body: dict[str, Any], msgs: list[Any],
 
     for i, tool in enumerate(tools):
         if (ttl := mark(tool)) is not None:
-            marks.append(({"tools": tools[:i + 1]}, 0, ttl))
+            marks.append(({"tools": tools[:i + 1]}, tool_tokens(_without_marks(tools[:i + 1])), ttl))
+    lead = tool_tokens(_without_marks(tools))
     for i, block in enumerate(blocks):
         if (ttl := mark(block)) is not None:
-            marks.append(({"tools": tools, "system": blocks[:i + 1]}, count_tokens(_system_text(blocks[:i + 1])),
-                          ttl))
-    system_tokens = count_tokens(_system_text(system))
+            marks.append(({"tools": tools, "system": blocks[:i + 1]},
+                          lead + count_tokens(_system_text(blocks[:i + 1])), ttl))
+    system_tokens = lead + count_tokens(_system_text(system))
     msgs = [{**m, "content": _blocks(m.get("content"))} if isinstance(m, dict) else m for m in msgs]
     ends: list[list[Any]] = []  # the messages up to each content block's end, in order (a string is one block)
     for i, m in enumerate(msgs):
@@ -680,7 +686,8 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     thinking_cfg = obj(body.get("thinking"))
     thinking = compose_reasoning(prompt, seed) if thinking_cfg.get("type") in ("enabled", "adaptive") else None
     signature = f"sim-sig-{seed % 10**12:012d}"
-    prompt_tokens = all_text_tokens(plain_turns(msgs)) + count_tokens(_system_text(body.get("system"))) + 85 * images
+    prompt_tokens = tool_tokens(_without_marks(body.get("tools"))) + all_text_tokens(plain_turns(msgs)) \
+        + count_tokens(_system_text(body.get("system"))) + 85 * images
     cache = _claude_cache(ctx, model, body, msgs, prompt_tokens)
     read, five, hour = cache or (0, 0, 0)
     input_tokens = prompt_tokens - read - five - hour  # (Anthropic's input_tokens leaves the cache's parts out)

@@ -497,6 +497,13 @@ def all_text_tokens(obj: Any) -> int:
     return count_tokens(json.dumps(obj, ensure_ascii=False)) // 2 + 3
 
 
+def tool_tokens(tools: Any) -> int:
+    """Tokens the tool definitions of a request add to its input: every provider puts them in front of the prompt
+    (OpenAI into the system message, Anthropic as the cacheable prefix before ``system``, Gemini beside
+    ``systemInstruction``), so they are billed as input and held by the prompt cache. 0 when none are given."""
+    return all_text_tokens(tools) if isinstance(tools, list) and tools else 0
+
+
 # ----------------------------------------------------------------------------- responses
 
 

@@ -30,6 +30,7 @@ from ._common import (
     json_out,
     seed_of,
     split_chunks,
+    tool_tokens,
 )
 
 PCM_MIME = "audio/L16;codec=pcm;rate=24000"
@@ -140,7 +141,9 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
     system_parts = system.get("parts") if isinstance(system, dict) else None
     system_text = " ".join(str(p.get("text") or "") for p in system_parts or [] if isinstance(p, dict))
     # the system instruction is prompt too, billed as every protocol bills it (Claude's `system` is counted alike)
-    prompt_tokens = all_text_tokens(contents) + 258 * len(images) + (count_tokens(system_text) if system_text else 0)
+    # and so are the tool declarations (:func:`~._common.tool_tokens`)
+    prompt_tokens = tool_tokens(body.get("tools")) + all_text_tokens(contents) + 258 * len(images) \
+        + (count_tokens(system_text) if system_text else 0)
     rid = ctx.request_id
 
     if "AUDIO" in modalities or "tts" in model.lower():
