@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -194,3 +195,53 @@ def test_a_prompt_cache_hit_holds_the_tools_in_front_of_the_turns(sim_url: str) 
     cached = again["prompt_tokens_details"]["cached_tokens"]
     assert cached >= 1024 and bare["prompt_tokens_details"]["cached_tokens"] == 0
     assert same["prompt_tokens_details"]["cached_tokens"] == cached  # the tools and the two turns
+
+
+# ----------------------------------------------------------------------------- §2.2 / §7 a Responses stream's bill
+
+
+def _events(r: httpx.Response) -> list[dict[str, object]]:
+    return [json.loads(line[5:]) for line in r.text.splitlines() if line.startswith("data:")]
+
+
+def _responses_stream(url: str, auth: dict[str, str], body: dict[str, object], faults: dict[str, object]
+                      ) -> tuple[float, dict[str, object]]:
+    before = used_quota(url, auth)
+    r = post(url, "/v1/responses", auth, {"model": "gpt-5", "stream": True, **body},
+             {"X-Sim-Faults": json.dumps(faults)})
+    last = _events(r)[-1]
+    return used_quota(url, auth) - before, last
+
+
+def test_a_failed_responses_stream_is_billed_from_the_relays_count_not_the_events_usage(
+        sim_url: str, auth: dict[str, str]) -> None:
+    """The relay reads a Responses stream's usage from ``response.completed`` only (new-api
+    ``OaiResponsesStreamHandler``); a stream ending ``response.failed`` is billed from what it counted itself: the
+    output-text deltas as output, its estimate of the request as input. Reasoning the event's usage reports is not
+    billed (gpt-5: $1.25/M in, $10/M out: quota 0.625 a token in, 5 out)."""
+    spent, last = _responses_stream(sim_url, auth, {"input": "Tell me about pears.", "reasoning": {"effort": "high"}},
+                                    {"responses_failed": True})
+    assert last["type"] == "response.failed"
+    usage: dict[str, Any] = last["response"]["usage"]  # type: ignore[index, assignment]
+    reasoning = usage["output_tokens_details"]["reasoning_tokens"]
+    assert reasoning > 0
+    text_tokens = usage["output_tokens"] - reasoning
+    assert spent == pytest.approx(round(0.625 * usage["input_tokens"] + 5 * text_tokens), abs=0.01)
+    assert spent != pytest.approx(round(0.625 * usage["input_tokens"] + 5 * usage["output_tokens"]), abs=0.01)
+
+
+def test_a_failed_responses_stream_with_no_text_is_not_billed(sim_url: str, auth: dict[str, str]) -> None:
+    """No ``response.completed`` and no output text: the relay counted nothing, so it bills nothing."""
+    tool = {"type": "function", "name": "lookup", "parameters": {"type": "object", "properties": {}}}
+    spent, last = _responses_stream(sim_url, auth, {"input": "Look pears up.", "tools": [tool],
+                                                    "tool_choice": "required"}, {"responses_failed": True})
+    assert last["type"] == "response.failed" and last["response"]["usage"]["output_tokens"] > 0  # type: ignore[index]
+    assert spent == 0
+
+
+def test_a_completed_responses_stream_is_billed_its_reported_usage(sim_url: str, auth: dict[str, str]) -> None:
+    spent, last = _responses_stream(sim_url, auth, {"input": "Tell me about pears.", "reasoning": {"effort": "high"}},
+                                    {})
+    assert last["type"] == "response.completed"
+    usage: dict[str, Any] = last["response"]["usage"]  # type: ignore[index, assignment]
+    assert spent == pytest.approx(round(0.625 * usage["input_tokens"] + 5 * usage["output_tokens"]), abs=0.01)

@@ -506,7 +506,9 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
         return [("response.failed", {"type": "response.failed", "sequence_number": sent,
                                      "response": failed_obj([], False)})]
 
-    return SSEResponse(frames(), ctx.faults, error=failure)
+    out = SSEResponse(frames(), ctx.faults, error=failure)
+    out.prompt_estimate = input_tokens
+    return out
 
 
 # ----------------------------------------------------------------------------- /v1/messages (Claude)

@@ -551,6 +551,9 @@ class SSEResponse(Response):
         self.error = error  #: the protocol's own mid-stream error (§7), for the ``stream_error_after`` fault
         #: called with every frame's data once the stream was sent whole (the relay bills a stream at its end)
         self.on_done: Callable[[list[Any]], None] | None = None
+        #: a Responses stream's input tokens as the relay estimates them from the request: what it bills as input
+        #: when the stream ends without ``response.completed`` (see ``_pricing.responses_billed_usage``)
+        self.prompt_estimate: int | None = None
 
     async def _iter(self) -> AsyncIterator[Frame]:
         if isinstance(self.frames, AsyncIterator):

@@ -14,7 +14,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from ._common import Ctx, SSEResponse
+from ._common import Ctx, SSEResponse, count_tokens
 
 QUOTA_PER_UNIT = 500_000  #: quota per USD (Tokenhot's value)
 TOPUP_PRICE = 7.0  #: the site's display currency per USD (¥7)
@@ -345,6 +345,22 @@ def stream_usage(frames: list[Any]) -> dict[str, Any]:
     return merged
 
 
+def responses_billed_usage(frames: list[Any], prompt_estimate: int) -> dict[str, Any]:
+    """What the relay bills a Responses stream for (QuantumNous/new-api ``OaiResponsesStreamHandler``): the usage
+    of ``response.completed`` only. A stream that ends otherwise (``response.failed``, ``response.incomplete``)
+    is billed from the relay's own count, whatever usage its last event reports: the ``response.output_text.delta``
+    text as output, its estimate of the request as input (no cache discount); nothing when no text came."""
+    for data in frames:
+        if isinstance(data, dict) and data.get("type") == "response.completed":
+            response = data.get("response")
+            usage = response.get("usage") if isinstance(response, dict) else None
+            return usage if isinstance(usage, dict) else {}
+    text = "".join(str(d.get("delta") or "") for d in frames
+                   if isinstance(d, dict) and d.get("type") == "response.output_text.delta")
+    output = count_tokens(text)
+    return {"input_tokens": prompt_estimate, "output_tokens": output} if output else {}
+
+
 def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response: Response) -> None:
     """Charge a finished call: ``billing`` is "call" (per call or per token, now) or "task" (a poll answer: the
     task's ``quota`` once, when it first shows the task done). A stream is charged from the usage it reported,
@@ -355,8 +371,13 @@ def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response
     if isinstance(response, SSEResponse):
         if billing == "call" and model:
             request = body if isinstance(body, dict) else None
-            response.on_done = lambda frames: ctx.state.charge(
-                round(call_quota(model, request, {"usage": stream_usage(frames)}) * ratio))
+            estimate = response.prompt_estimate
+
+            def done(frames: list[Any]) -> None:
+                usage = stream_usage(frames) if estimate is None else responses_billed_usage(frames, estimate)
+                ctx.state.charge(round(call_quota(model, request, {"usage": usage}) * ratio))
+
+            response.on_done = done
         return
     if isinstance(response, StreamingResponse):
         return

@@ -55,7 +55,9 @@ class Faults:
     billing_error: bool = False  #: billing endpoints answer HTTP 200 with an ``{"error": …}`` body
     answer: str | None = None  #: every chat answer is this text (e.g. hostile Markdown, to see it rendered inert)
     #: Responses calls fail once their output is made: a stream ends ``response.failed`` (in place of
-    #: ``response.completed``), a whole answer comes back ``status: "failed"``; both carry the usage consumed, billed
+    #: ``response.completed``), a whole answer comes back ``status: "failed"``; both carry the usage consumed. The
+    #: whole answer is billed that usage; the stream, as the relay bills one that did not complete (its own count
+    #: of the text deltas and of the request: ``_pricing.responses_billed_usage``)
     responses_failed: bool = False
     # -- hostile or unusual answers a real relay gives (see SERVICE_ERRORS / STREAM_SHAPES) -----------------------
     service_error: str | None = None  #: answer API calls with one of SERVICE_ERRORS instead of doing the work
