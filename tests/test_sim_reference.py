@@ -245,3 +245,33 @@ def test_a_completed_responses_stream_is_billed_its_reported_usage(sim_url: str,
     assert last["type"] == "response.completed"
     usage: dict[str, Any] = last["response"]["usage"]  # type: ignore[index, assignment]
     assert spent == pytest.approx(round(0.625 * usage["input_tokens"] + 5 * usage["output_tokens"]), abs=0.01)
+
+
+# ----------------------------------------------------------------------------- §1.4 / §10.5 the quota guard
+
+
+def test_an_exhausted_balance_refuses_a_video_create_in_the_task_envelope(sim_url: str, auth: dict[str, str]) -> None:
+    """Video create errors come in the task envelope (§1.4 3.: string ``code``, ``message``, ``data: null``, no
+    ``error`` key), the out-of-quota 403 of §10.5 too: it is the relay's refusal, not the middleware's."""
+    for name, code in (("quota-403", "insufficient_user_quota"), ("pre-consume-403", "pre_consume_token_quota_failed")):
+        r = post(sim_url, "/v1/video/generations", auth, {"model": "doubao-seedance-2-0", "content": [
+            {"type": "text", "text": "a kite"}], "duration": 5}, {"X-Sim-Faults": json.dumps({"service_error": name})})
+        assert r.status_code == 403
+        body = r.json()
+        assert set(body) == {"code", "message", "data"} and body["code"] == code and body["data"] is None
+        assert "(request id: " in body["message"]
+
+
+def test_an_exhausted_balance_still_lists_models_reads_billing_and_polls(sim_url: str, auth: dict[str, str]) -> None:
+    """The quota guard pre-consumes quota for a call that spends (§10.5); listing models, reading the balance
+    (§10.6) and polling a task spend nothing, so an exhausted key still gets them."""
+    made = post(sim_url, "/v1/video/generations", auth, {"model": "doubao-seedance-2-0", "content": [
+        {"type": "text", "text": "a kite"}], "duration": 5}).json()
+    for name in ("quota-403", "pre-consume-403"):
+        h = {**auth, "X-Sim-Faults": json.dumps({"service_error": name})}
+        for path in ("/v1/models", "/v1/dashboard/billing/usage", "/v1/dashboard/billing/subscription",
+                     "/v1/credits", f"/v1/video/generations/{made['id']}", f"/v1/videos/{made['id']}"):
+            assert httpx.get(sim_url + path, headers=h, timeout=30).status_code == 200, (name, path)
+        assert post(sim_url, "/v1/chat/completions", auth, {"model": "gpt-5", "messages": [
+            {"role": "user", "content": "hi"}]}, {"X-Sim-Faults": json.dumps({"service_error": name})}
+                    ).status_code == 403

@@ -166,7 +166,7 @@ def service_error(ctx: Ctx, name: str) -> Response:
         return rate_limited(rid, 5, 1, echo=echo)
     if name == "busy-429":
         return middleware_error(rid, 429, "访问量过大，请稍后再试" + echo)
-    env: Envelope = "claude" if ctx.envelope == "claude" else "openai"
+    env: Envelope = ctx.envelope  # a video create's quota guard answers in the task envelope (§1.4 3.)
     status, message, code = {
         "quota-403": (403, "用户额度不足, 剩余额度: ＄0.000000", "insufficient_user_quota"),
         "pre-consume-403": (403, "pre_consume_token_quota_failed: token quota is not enough, token remain quota: "

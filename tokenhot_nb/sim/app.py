@@ -36,7 +36,7 @@ from ._common import (
     service_error,
 )
 from ._state import SimState
-from .faults import FAULTS_HEADER, Faults
+from .faults import FAULTS_HEADER, QUOTA_ERRORS, Faults
 
 #: A token the simulator takes for a valid one: new-api strips one leading ``sk-`` before its lookup, so ``sk-xxx``
 #: and ``xxx`` are the same token (§1.1); the simulator has no token table, so any 4+ such characters pass.
@@ -111,7 +111,8 @@ def _auth_refusal(key: str | None) -> tuple[int, str] | None:
 
 def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "json",
          keys: tuple[str, ...] = (), needs_model: bool = True, billing: str = "call",
-         public: bool = False, catalogue: bool = False) -> Callable[[Request], Awaitable[Response]]:
+         public: bool = False, catalogue: bool = False,
+         paid: bool | None = None) -> Callable[[Request], Awaitable[Response]]:
     """Wrap an endpoint with the relay middleware: request id, auth, faults, body and model checks, billing.
 
     ``billing``: "call" charges a finished call from its answer, "task" a task poll's ``quota`` once, "none"
@@ -121,7 +122,12 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
     reads before it.
 
     What the middleware refuses (auth, limiters, body and model checks, the distributor) is answered in the
-    middleware envelope on every route (§1.4, §10.5); the route's own envelope is for errors of the relay."""
+    middleware envelope on every route (§1.4, §10.5); the route's own envelope is for errors of the relay.
+
+    ``paid`` routes (default: those billed per call; a video create, charged when its task ends, says so) are
+    the ones the relay pre-consumes quota for, so only they meet its out-of-quota 403s (§10.5): an exhausted key
+    still lists its models, reads its balance and polls its tasks."""
+    spends = (billing == "call" and not catalogue) if paid is None else paid
 
     async def endpoint(request: Request) -> Response:
         state: SimState = request.app.state.sim
@@ -145,7 +151,8 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         status = None if catalogue else state.injected_status(faults)
         if status is not None:
             return injected_error(ctx, status)
-        canned = None if public else state.service_error(faults)  # limiters and quota guard the paid routes
+        guarded = not public and (spends or faults.service_error not in QUOTA_ERRORS)
+        canned = state.service_error(faults) if guarded else None  # limiters; the quota guard: paid routes only
         if canned is not None:
             return service_error(ctx, canned)
         args: list[Any] = []
@@ -387,8 +394,9 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None,
         Route("/v1/images/edits", _api(_images.edits, body="form"), methods=["POST"]),
         Route("/v1/images/variations", _api(_not_implemented, body="none"), methods=["POST"]),
         Route("/v1/files", _api(_not_implemented, body="none"), methods=["GET", "POST"]),
-        Route("/v1/video/generations", _api(_video.create, envelope="task", billing="none"), methods=["POST"]),
-        Route("/v1/videos", _api(_video.create, envelope="task", body="json_or_form", billing="none"),
+        Route("/v1/video/generations", _api(_video.create, envelope="task", billing="none", paid=True),
+              methods=["POST"]),
+        Route("/v1/videos", _api(_video.create, envelope="task", body="json_or_form", billing="none", paid=True),
               methods=["POST"]),
         Route("/v1/video/generations/{task_id}", _api(_video.poll_generation, envelope="task", body="none",
                                                        billing="task"), methods=["GET"]),

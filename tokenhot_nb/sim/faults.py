@@ -23,6 +23,8 @@ SERVICE_ERRORS: dict[str, str] = {
     "busy-429": "429, code \"\", 访问量过大 (the upstream is overloaded), no Retry-After",
     "middleware-500": "500 in the middleware envelope {error: {message, type: new_api_error, code: \"\"}}",
 }
+#: The SERVICE_ERRORS of the relay's quota guard: only calls that spend meet them (``app._api`` ``paid``).
+QUOTA_ERRORS = frozenset({"quota-403", "pre-consume-403"})
 #: Hostile stream shapes for ``Faults.stream_shape`` (applied after the first frame).
 STREAM_SHAPES: dict[str, str] = {
     "surrogates": "an emoji sent as two frames, each holding one UTF-16 surrogate half (chat completions)",
