@@ -275,3 +275,29 @@ def test_an_exhausted_balance_still_lists_models_reads_billing_and_polls(sim_url
         assert post(sim_url, "/v1/chat/completions", auth, {"model": "gpt-5", "messages": [
             {"role": "user", "content": "hi"}]}, {"X-Sim-Faults": json.dumps({"service_error": name})}
                     ).status_code == 403
+
+
+# ----------------------------------------------------------------------------- §10.1 endpoint types per route
+
+
+def test_a_model_is_refused_on_a_route_its_row_names_no_endpoint_type_for(sim_url: str, auth: dict[str, str]) -> None:
+    """The relay hands a request to the model's channel whatever the route; the vendor refuses a model that does
+    not make what the route asks (a row's ``supported_endpoint_types`` / modalities, §10.1): 400 in the route's
+    envelope, and nothing is charged. The text protocols convert into each other, so they stay open."""
+    before = used_quota(sim_url, auth)
+    chat = {"messages": [{"role": "user", "content": "hi"}]}
+    refused = [("/v1/chat/completions", {"model": "gpt-image-2", **chat}, "error"),
+               ("/v1/chat/completions", {"model": "kling-v3", **chat}, "error"),
+               ("/v1/messages", {"model": "jina-embeddings-v4", "max_tokens": 20, **chat}, "error"),
+               ("/v1/images/generations", {"model": "gpt-5", "prompt": "a pear"}, "error"),
+               ("/v1/video/generations", {"model": "gpt-5", "prompt": "a pear"}, "code"),
+               ("/v1/audio/speech", {"model": "gpt-5", "input": "a pear", "voice": "alloy"}, "error")]
+    for path, body, envelope in refused:
+        r = post(sim_url, path, auth, body)
+        assert r.status_code == 400, (path, body["model"], r.text[:200])
+        assert envelope in r.json(), path
+    assert used_quota(sim_url, auth) == before
+    for path, body in (("/v1/messages", {"model": "gpt-5", "max_tokens": 50, **chat}),
+                       ("/v1/chat/completions", {"model": "claude-sonnet-4-5-20250929", **chat}),
+                       ("/v1/images/generations", {"model": "gemini-2.5-flash-image", "prompt": "a pear"})):
+        assert post(sim_url, path, auth, body).status_code == 200, (path, body["model"])

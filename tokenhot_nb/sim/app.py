@@ -85,6 +85,27 @@ def _no_channel(model: str, also: frozenset[str], group: str) -> str | None:
     return f"分组 {group} 下模型 {model} 无可用渠道（distributor）"
 
 
+#: The endpoint types of the text protocols: new-api converts between them, so a model of any one is served on the
+#: routes of the others (a Claude model on /v1/chat/completions, gpt-5 on /v1/messages).
+_TEXT_TYPES = frozenset({"openai", "openai-response", "anthropic", "gemini"})
+RouteKind = str  # "text" | "gemini" | "image" | "video" | "speech" | "listen" | ""
+
+
+def _wrong_kind(row: dict[str, Any] | None, kind: RouteKind) -> bool:
+    """Whether the model of ``row`` cannot answer on a route of ``kind``: its row names no endpoint type or
+    modality of that route (§10.1 ``supported_endpoint_types``, ``input_modalities`` / ``output_modalities``). The
+    relay hands the request to the model's channel all the same, whose vendor refuses it (an image model asked to
+    chat, a chat model asked for a video)."""
+    if row is None or not kind:
+        return False
+    types = set(row.get("supported_endpoint_types") or [])
+    outputs, inputs = row.get("output_modalities") or [], row.get("input_modalities") or []
+    fits = {"text": bool(types & _TEXT_TYPES) and "文本" in outputs, "gemini": bool(types & _TEXT_TYPES),
+            "image": "image-generation" in types or "图像" in outputs, "video": "openai-video" in types,
+            "speech": "音频" in outputs, "listen": "音频" in inputs}[kind]
+    return not fits
+
+
 def _presented_key(request: Request, extra: tuple[str, ...]) -> str | None:
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -112,7 +133,7 @@ def _auth_refusal(key: str | None) -> tuple[int, str] | None:
 def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "json",
          keys: tuple[str, ...] = (), needs_model: bool = True, billing: str = "call",
          public: bool = False, catalogue: bool = False,
-         paid: bool | None = None) -> Callable[[Request], Awaitable[Response]]:
+         paid: bool | None = None, kind: RouteKind = "") -> Callable[[Request], Awaitable[Response]]:
     """Wrap an endpoint with the relay middleware: request id, auth, faults, body and model checks, billing.
 
     ``billing``: "call" charges a finished call from its answer, "task" a task poll's ``quota`` once, "none"
@@ -126,7 +147,10 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
 
     ``paid`` routes (default: those billed per call; a video create, charged when its task ends, says so) are
     the ones the relay pre-consumes quota for, so only they meet its out-of-quota 403s (§10.5): an exhausted key
-    still lists its models, reads its balance and polls its tasks."""
+    still lists its models, reads its balance and polls its tasks.
+
+    ``kind`` says what a route's models make (see :func:`_wrong_kind`); a model that makes something else is
+    refused by its vendor: 400 in the route's envelope."""
     spends = (billing == "call" and not catalogue) if paid is None else paid
 
     async def endpoint(request: Request) -> Response:
@@ -178,6 +202,12 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
             refusal = _no_channel(model.partition(":")[0], request.app.state.also_serves, faults.key_group)
             if refusal is not None:
                 return middleware_error(rid, 503, refusal, "model_not_found")
+            row = _pricing.row_for(model.partition(":")[0])
+            if row is not None and _wrong_kind(row, kind):
+                types = ", ".join(row.get("supported_endpoint_types") or [])
+                return error_response(ctx, 400, f"model {model.partition(':')[0]} is not supported on "
+                                      f"{request.url.path}: its endpoint types are {types}", "invalid_request",
+                                      "invalid_request_error")
         try:
             response = await handler(ctx, *args, **request.path_params)
         except Exception as exc:  # a simulator bug should still answer in the envelope
@@ -380,23 +410,24 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None,
     It serves the models of its price table; ``also_serves`` adds ids, for a relay in front of it that publishes
     a table of its own (the tests' stand-in for a service selling models the simulator's table does not list)."""
     routes = [
-        Route("/v1/chat/completions", _api(_chat.chat_completions), methods=["POST"]),
-        Route("/v1/responses", _api(_chat.responses), methods=["POST"]),
-        Route("/v1/messages", _api(_chat.messages, envelope="claude", keys=("x-api-key",)), methods=["POST"]),
-        Route("/v1beta/models/{model}", _api(_gemini_route, keys=("goog",)), methods=["POST"]),
+        Route("/v1/chat/completions", _api(_chat.chat_completions, kind="text"), methods=["POST"]),
+        Route("/v1/responses", _api(_chat.responses, kind="text"), methods=["POST"]),
+        Route("/v1/messages", _api(_chat.messages, envelope="claude", keys=("x-api-key",), kind="text"), methods=["POST"]),
+        Route("/v1beta/models/{model}", _api(_gemini_route, keys=("goog",), kind="gemini"), methods=["POST"]),
         # google-genai's default api_version is v1: the same native routes under /v1/models/{model}:…
-        Route("/v1/models/{model}", _api(_gemini_route, keys=("goog",)), methods=["POST"]),
+        Route("/v1/models/{model}", _api(_gemini_route, keys=("goog",), kind="gemini"), methods=["POST"]),
         Route("/v1beta/models", _api(_models.list_gemini_models, body="none", keys=("goog",), catalogue=True), methods=["GET"]),
         Route("/v1beta/models/{model}", _api(_models.get_gemini_model, body="none", keys=("goog",), catalogue=True,
                                              needs_model=False), methods=["GET"]),
-        Route("/v1/images/generations", _api(_images.generations), methods=["POST"]),
-        Route("/v1/images/generations/", _api(_images.generations), methods=["POST"]),
-        Route("/v1/images/edits", _api(_images.edits, body="form"), methods=["POST"]),
+        Route("/v1/images/generations", _api(_images.generations, kind="image"), methods=["POST"]),
+        Route("/v1/images/generations/", _api(_images.generations, kind="image"), methods=["POST"]),
+        Route("/v1/images/edits", _api(_images.edits, body="form", kind="image"), methods=["POST"]),
         Route("/v1/images/variations", _api(_not_implemented, body="none"), methods=["POST"]),
         Route("/v1/files", _api(_not_implemented, body="none"), methods=["GET", "POST"]),
-        Route("/v1/video/generations", _api(_video.create, envelope="task", billing="none", paid=True),
+        Route("/v1/video/generations", _api(_video.create, envelope="task", billing="none", paid=True, kind="video"),
               methods=["POST"]),
-        Route("/v1/videos", _api(_video.create, envelope="task", body="json_or_form", billing="none", paid=True),
+        Route("/v1/videos", _api(_video.create, envelope="task", body="json_or_form", billing="none", paid=True,
+                                        kind="video"),
               methods=["POST"]),
         Route("/v1/video/generations/{task_id}", _api(_video.poll_generation, envelope="task", body="none",
                                                        billing="task"), methods=["GET"]),
@@ -404,9 +435,9 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None,
               methods=["GET"]),
         Route("/v1/videos/{task_id}/content", _api(_video_content, envelope="task", body="none"),
               methods=["GET"]),
-        Route("/v1/audio/speech", _api(_audio.speech), methods=["POST"]),
-        Route("/v1/audio/transcriptions", _api(_transcriptions, body="form"), methods=["POST"]),
-        Route("/v1/audio/translations", _api(_translations, body="form"), methods=["POST"]),
+        Route("/v1/audio/speech", _api(_audio.speech, kind="speech"), methods=["POST"]),
+        Route("/v1/audio/transcriptions", _api(_transcriptions, body="form", kind="listen"), methods=["POST"]),
+        Route("/v1/audio/translations", _api(_translations, body="form", kind="listen"), methods=["POST"]),
         Route("/v1/embeddings", _api(_embeddings.embeddings), methods=["POST"]),
         Route("/v1/rerank", _api(_rerank.rerank), methods=["POST"]),
         Route("/v1/models", _api(_models.list_models, body="none", keys=("x-api-key", "goog"), catalogue=True),
