@@ -37,7 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--billing-error", action="store_true", help="billing endpoints answer 200 with an error")
     p.add_argument("--answer", metavar="TEXT", help="every chat answer is TEXT (e.g. hostile Markdown)")
     p.add_argument("--responses-failed", action="store_true",
-                   help="Responses calls end failed (response.failed / status failed) with their usage, billed")
+                   help="Responses calls end failed (response.failed / status failed) with their usage; a whole "
+                        "answer is billed it, a stream the relay's own count of its text")
     p.add_argument("--service-error", choices=sorted(SERVICE_ERRORS), help="canned service error: " + "; ".join(
         f"{k}: {v}" for k, v in SERVICE_ERRORS.items()))
     p.add_argument("--service-error-first", type=int, metavar="N", help="only the first N requests get --service-error")
