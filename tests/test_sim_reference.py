@@ -301,3 +301,24 @@ def test_a_model_is_refused_on_a_route_its_row_names_no_endpoint_type_for(sim_ur
                        ("/v1/chat/completions", {"model": "claude-sonnet-4-5-20250929", **chat}),
                        ("/v1/images/generations", {"model": "gemini-2.5-flash-image", "prompt": "a pear"})):
         assert post(sim_url, path, auth, body).status_code == 200, (path, body["model"])
+
+
+# ----------------------------------------------------------------------------- §1.4 routes not implemented
+
+
+def test_every_route_new_api_does_not_implement_is_501_not_an_unknown_url(sim_url: str, auth: dict[str, str]) -> None:
+    """§1.4: unimplemented routes (e.g. /v1/images/variations, /v1/files) answer 501 ``api_not_implemented`` in the
+    OpenAI envelope; new-api's list also holds a file by id, its content, the fine-tunes routes and deleting a
+    model. An unknown URL stays 404 ``Invalid URL``."""
+    calls = [("POST", "/v1/images/variations"), ("GET", "/v1/files"), ("POST", "/v1/files"), ("GET", "/v1/files/f1"),
+             ("DELETE", "/v1/files/f1"), ("GET", "/v1/files/f1/content"), ("POST", "/v1/fine-tunes"),
+             ("GET", "/v1/fine-tunes"), ("GET", "/v1/fine-tunes/ft1"), ("POST", "/v1/fine-tunes/ft1/cancel"),
+             ("GET", "/v1/fine-tunes/ft1/events"), ("DELETE", "/v1/models/gpt-5")]
+    for method, path in calls:
+        r = httpx.request(method, sim_url + path, headers=auth, timeout=30)
+        assert r.status_code == 501, (method, path, r.status_code)
+        err = r.json()["error"]
+        assert err["code"] == "api_not_implemented" and err["type"] == "new_api_error", (method, path)
+    r = httpx.get(sim_url + "/v1/nothing-here", headers=auth, timeout=30)
+    assert r.status_code == 404 and r.json()["error"]["message"].startswith("Invalid URL (GET /v1/nothing-here)")
+    assert httpx.get(sim_url + "/v1/models/gpt-5", headers=auth, timeout=30).status_code == 200

@@ -278,8 +278,18 @@ async def _translations(ctx: Ctx, form: Form) -> Response:
     return await _audio.transcribe(ctx, form, translate=True)
 
 
-async def _not_implemented(ctx: Ctx) -> Response:
+async def _not_implemented(ctx: Ctx, **_: str) -> Response:
     return error_response(ctx, 501, "API not implemented", "api_not_implemented", "new_api_error")
+
+
+#: The routes new-api answers 501 ``api_not_implemented`` (its ``RelayNotImplemented``, router/relay-router.go;
+#: reference §1.4: "e.g. /v1/images/variations, /v1/files"), as (path, methods).
+NOT_IMPLEMENTED: tuple[tuple[str, list[str]], ...] = (
+    ("/v1/images/variations", ["POST"]), ("/v1/files", ["GET", "POST"]), ("/v1/files/{id}", ["GET", "DELETE"]),
+    ("/v1/files/{id}/content", ["GET"]), ("/v1/fine-tunes", ["GET", "POST"]), ("/v1/fine-tunes/{id}", ["GET"]),
+    ("/v1/fine-tunes/{id}/cancel", ["POST"]), ("/v1/fine-tunes/{id}/events", ["GET"]),
+    ("/v1/models/{model}", ["DELETE"]),
+)
 
 
 async def _not_found(request: Request) -> Response:
@@ -422,8 +432,7 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None,
         Route("/v1/images/generations", _api(_images.generations, kind="image"), methods=["POST"]),
         Route("/v1/images/generations/", _api(_images.generations, kind="image"), methods=["POST"]),
         Route("/v1/images/edits", _api(_images.edits, body="form", kind="image"), methods=["POST"]),
-        Route("/v1/images/variations", _api(_not_implemented, body="none"), methods=["POST"]),
-        Route("/v1/files", _api(_not_implemented, body="none"), methods=["GET", "POST"]),
+        *(Route(path, _api(_not_implemented, body="none"), methods=methods) for path, methods in NOT_IMPLEMENTED),
         Route("/v1/video/generations", _api(_video.create, envelope="task", billing="none", paid=True, kind="video"),
               methods=["POST"]),
         Route("/v1/videos", _api(_video.create, envelope="task", body="json_or_form", billing="none", paid=True,
