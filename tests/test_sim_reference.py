@@ -322,3 +322,19 @@ def test_every_route_new_api_does_not_implement_is_501_not_an_unknown_url(sim_ur
     r = httpx.get(sim_url + "/v1/nothing-here", headers=auth, timeout=30)
     assert r.status_code == 404 and r.json()["error"]["message"].startswith("Invalid URL (GET /v1/nothing-here)")
     assert httpx.get(sim_url + "/v1/models/gpt-5", headers=auth, timeout=30).status_code == 200
+
+
+# ----------------------------------------------------------------------------- §4.1 / §10.3 the poll's TaskDto
+
+
+def test_a_polled_task_names_the_group_of_the_key_it_was_charged_to(sim_url: str, auth: dict[str, str]) -> None:
+    """TaskDto's ``data.group`` is the key's group (§4.1), the one whose ratio ``data.quota`` holds."""
+    made = post(sim_url, "/v1/video/generations", auth, {"model": "doubao-seedance-2-0", "content": [
+        {"type": "text", "text": "a kite"}], "duration": 5}, VIP).json()
+    data: dict[str, Any] = {}
+    for _ in range(5):
+        data = httpx.get(f"{sim_url}/v1/video/generations/{made['id']}", headers={**auth, **VIP}, timeout=60
+                         ).json()["data"]
+        if data["status"] == "SUCCESS":
+            break
+    assert data["status"] == "SUCCESS" and data["group"] == "vip" and data["quota"] > 0

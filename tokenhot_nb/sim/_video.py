@@ -209,7 +209,7 @@ async def poll_generation(ctx: Ctx, task_id: str) -> Response:
         "finish_time": now if done else 0,
         "created_at": task.created_at, "updated_at": now,
         "quota": task.quota if stage == "succeeded" else 0,
-        "user_id": 1, "group": "default",
+        "user_id": 1, "group": ctx.faults.key_group,  # the group the task was charged in (§4.1)
         "channel_id": 1,
         "properties": {"input": task.prompt, "upstream_model_name": task.model, "origin_model_name": task.model},
         "data": _raw_vendor(ctx, task, stage, cdn),
