@@ -338,3 +338,21 @@ def test_a_polled_task_names_the_group_of_the_key_it_was_charged_to(sim_url: str
         if data["status"] == "SUCCESS":
             break
     assert data["status"] == "SUCCESS" and data["group"] == "vip" and data["quota"] > 0
+
+
+def test_a_chat_stream_without_a_usage_chunk_is_billed_from_the_relays_count(sim_url: str,
+                                                                            auth: dict[str, str]) -> None:
+    """§2.1: the usage chunk comes only with ``stream_options.include_usage``. Without it the relay still bills the
+    stream, from its own count (the streamed text as output, its estimate of the request as input): the same
+    answer costs what it costs with the usage chunk (new-api ``OaiStreamHandler``: a stream is never free)."""
+    body = {"model": "gpt-5", "stream": True, "messages": [{"role": "user", "content": "Tell me about pears."}]}
+    before = used_quota(sim_url, auth)
+    with_usage = post(sim_url, "/v1/chat/completions", auth, {**body, "stream_options": {"include_usage": True}})
+    usage = next(json.loads(line[5:])["usage"] for line in with_usage.text.splitlines()
+                 if line.startswith("data: {") and '"usage"' in line)
+    middle = used_quota(sim_url, auth)
+    bare = post(sim_url, "/v1/chat/completions", auth, body)
+    assert bare.status_code == 200 and '"usage"' not in bare.text
+    expected = round(0.625 * usage["prompt_tokens"] + 5 * usage["completion_tokens"])  # gpt-5, nothing cached
+    assert middle - before == pytest.approx(expected, abs=0.01)
+    assert used_quota(sim_url, auth) - middle == pytest.approx(expected, abs=0.01)

@@ -30,6 +30,7 @@ from ._common import (
     tool_tokens,
     with_rid,
 )
+from ._pricing import chat_billed_usage, responses_billed_usage
 
 _STREAM_KEYS = ("stream", "stream_options")
 
@@ -344,7 +345,9 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
         return [(None, {"error": {"message": with_rid(STREAM_FAILURE, ctx.request_id), "type": "upstream_error",
                                   "param": "", "code": ""}})]
 
-    return SSEResponse(frames(), ctx.faults, error=failure)
+    out = SSEResponse(frames(), ctx.faults, error=failure)
+    out.billed_usage = lambda seen: chat_billed_usage(seen, prompt_tokens)
+    return out
 
 
 # ----------------------------------------------------------------------------- /v1/responses
@@ -507,7 +510,7 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
                                      "response": failed_obj([], False)})]
 
     out = SSEResponse(frames(), ctx.faults, error=failure)
-    out.prompt_estimate = input_tokens
+    out.billed_usage = lambda seen: responses_billed_usage(seen, input_tokens)
     return out
 
 

@@ -551,9 +551,9 @@ class SSEResponse(Response):
         self.error = error  #: the protocol's own mid-stream error (§7), for the ``stream_error_after`` fault
         #: called with every frame's data once the stream was sent whole (the relay bills a stream at its end)
         self.on_done: Callable[[list[Any]], None] | None = None
-        #: a Responses stream's input tokens as the relay estimates them from the request: what it bills as input
-        #: when the stream ends without ``response.completed`` (see ``_pricing.responses_billed_usage``)
-        self.prompt_estimate: int | None = None
+        #: the usage the relay bills, from the stream's frames, when the protocol's handler says how (a chat stream
+        #: with no usage frame, a Responses stream without ``response.completed``); None: the usage the frames report
+        self.billed_usage: Callable[[list[Any]], dict[str, Any]] | None = None
 
     async def _iter(self) -> AsyncIterator[Frame]:
         if isinstance(self.frames, AsyncIterator):

@@ -361,6 +361,27 @@ def responses_billed_usage(frames: list[Any], prompt_estimate: int) -> dict[str,
     return {"input_tokens": prompt_estimate, "output_tokens": output} if output else {}
 
 
+def chat_billed_usage(frames: list[Any], prompt_estimate: int) -> dict[str, Any]:
+    """What the relay bills a chat-completions stream for (new-api ``OaiStreamHandler``): the usage its last chunk
+    reports (``stream_options.include_usage``), else its own count: the streamed content, reasoning and tool-call
+    arguments as output, its estimate of the request as input (``ResponseText2Usage``). A stream is never free."""
+    usage = stream_usage(frames)
+    if usage:
+        return usage
+    pieces: list[str] = []
+    for data in frames:
+        for choice in (data.get("choices") or []) if isinstance(data, dict) else []:
+            delta = choice.get("delta") if isinstance(choice, dict) else None
+            if not isinstance(delta, dict):
+                continue
+            pieces += [str(delta.get(k) or "") for k in ("content", "reasoning_content")]
+            for call in delta.get("tool_calls") or []:
+                fn = call.get("function") if isinstance(call, dict) else None
+                if isinstance(fn, dict):
+                    pieces += [str(fn.get("name") or ""), str(fn.get("arguments") or "")]
+    return {"prompt_tokens": prompt_estimate, "completion_tokens": count_tokens("".join(pieces))}
+
+
 def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response: Response) -> None:
     """Charge a finished call: ``billing`` is "call" (per call or per token, now) or "task" (a poll answer: the
     task's ``quota`` once, when it first shows the task done). A stream is charged from the usage it reported,
@@ -371,10 +392,10 @@ def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response
     if isinstance(response, SSEResponse):
         if billing == "call" and model:
             request = body if isinstance(body, dict) else None
-            estimate = response.prompt_estimate
+            billed = response.billed_usage
 
             def done(frames: list[Any]) -> None:
-                usage = stream_usage(frames) if estimate is None else responses_billed_usage(frames, estimate)
+                usage = stream_usage(frames) if billed is None else billed(frames)
                 ctx.state.charge(round(call_quota(model, request, {"usage": usage}) * ratio))
 
             response.on_done = done
