@@ -67,6 +67,13 @@ def test_task_envelope() -> None:
     assert err.message == "task_not_exist"
 
 
+def test_a_video_creates_out_of_quota_task_error_is_quota_exhausted() -> None:
+    """new-api's task submit refuses an exhausted balance in the task envelope with its own code (RelayTaskSubmit:
+    403 ``quota_not_enough``, "user quota is not enough"): never retried, like the relay routes' quota codes."""
+    err = _err(403, {"code": "quota_not_enough", "message": "user quota is not enough", "data": None})
+    assert isinstance(err, E.QuotaExhaustedError) and err.code == "quota_not_enough"
+
+
 def test_google_envelope() -> None:
     err = _err(400, {"error": {"code": 400, "message": "Invalid value", "status": "INVALID_ARGUMENT"}})
     assert isinstance(err, E.BadRequestError)

@@ -51,6 +51,7 @@ QUOTA_CODES = frozenset(
         "insufficient_user_quota",
         "insufficient_quota",
         "pre_consume_token_quota_failed",
+        "quota_not_enough",  # new-api's task submit (a video create): 403 in the task envelope
         "quota_exhausted",
         "billing_hard_limit_reached",
         "1008",
