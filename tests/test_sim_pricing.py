@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -249,7 +250,7 @@ def test_a_cached_prompt_prefix_is_reported_and_billed_at_the_cache_ratio(sim_ur
     rows = {r["model_name"]: r for r in get(sim_url, "/api/pricing").json()["data"]}
     cache_ratio = rows["gpt-5"]["cache_ratio"]
     assert 0 < cache_ratio < 1
-    long = "The history of the pear, told at length. " * 400 + str(id(auth))
+    long = "The history of the pear, told at length. " * 400 + uuid.uuid4().hex  # (id(auth) came back in a later run: a cached start)
     first = [{"role": "system", "content": long}, {"role": "user", "content": "Summarise it."}]
     r1 = httpx.post(sim_url + "/v1/chat/completions", headers=auth, timeout=60, json={"model": "gpt-5", "messages": first})
     assert r1.json()["usage"]["prompt_tokens_details"]["cached_tokens"] == 0
