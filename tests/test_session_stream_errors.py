@@ -129,3 +129,22 @@ def test_a_cut_answer_keeps_its_words_and_masks_only_a_revealing_tail(cut: str, 
     from tokenhot_nb._session.recording import cut_text
 
     assert cut_text(cut) == kept
+
+
+def test_a_stream_cut_after_it_reported_usage_keeps_that_usage_and_says_its_cost_is_unknown(live: Session) -> None:
+    """Claude's ``message_start`` reports the input tokens before any text: a stream cut after it had them on
+    neither the error nor the row (usage ``{}``), though the relay may bill what it read. Now both keep them, and the
+    row's cost says it is unknown (a partial count is not priced as if it were the bill)."""
+    prompt = "Tell me about the sea in a few sentences"
+    with pytest.raises(E.StreamError) as info:
+        live.chat(prompt, model="claude-opus-4-6", endpoint="claude", thread=False,
+                  headers=faults(truncate_stream_after=5))
+    err = info.value
+    assert err.partial_text
+    assert err.usage is not None and err.usage.input_tokens > 0
+    assert err.partial is not None and err.partial.text == err.partial_text
+    assert err.partial.usage.input_tokens == err.usage.input_tokens
+    row = live.history[-1]
+    assert row.status == "error" and row.usage["input_tokens"] == err.usage.input_tokens
+    assert row.usage["cost"]["usd"] is None and "broke off" in row.usage["cost"]["detail"]
+    assert str(row.cost) == "cost unknown"

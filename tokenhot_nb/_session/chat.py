@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import _schema
+from .. import cost as _cost
 from .._inputs import to_media_list
 from .._threads import DEFAULT_THREAD, Thread, store_once, tool_turn, user_message, with_tool_results
 from ..catalog import ModelInfo
@@ -209,7 +210,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             outputs = keep_unread(session, resp)
         elif resp is None and not partial:  # a paid answer cut before its end: what arrived of it
             outputs = keep_cut(session, exc)
-        billed = _failed_usage(rec, exc, outputs)
+        billed = _failed_usage(rec, exc, outputs) or _usage_so_far(rec, acc, exc, outputs, whole=ended)
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None}), **billed)
         if billed and isinstance(exc, TokenhotError) and exc.partial is None:  # what arrived, with what it cost
@@ -238,6 +239,27 @@ def _failed_usage(rec: Recording, exc: BaseException, outputs: list[dict[str, An
     used = usage.as_dict()
     try:
         used["cost"] = rec.cost(used, outputs, {})
+    except Exception:  # the row must still end
+        return {}
+    return {"usage": used}
+
+
+def _usage_so_far(rec: Recording, acc: Accumulator, exc: BaseException, outputs: list[dict[str, Any]], *,
+                  whole: bool) -> dict[str, Any]:
+    """``{"usage": …}`` for the row of a stream that failed after it reported usage (Claude's ``message_start``, a
+    relay that counts in every chunk), else ``{}``; the error carries it too. A stream cut before its end reported
+    part of its count only: its cost is unknown (the relay's charge for it is not known, and is not guessed from a
+    partial count); one that ended (``whole``) and failed after is priced as any answer."""
+    seen = acc.usage
+    if seen is None or not (seen.input_tokens or seen.output_tokens or seen.total_tokens):
+        return {}
+    if isinstance(exc, TokenhotError) and exc.usage is None:
+        exc.usage = seen
+    used = seen.as_dict()
+    try:
+        used["cost"] = rec.cost(used, outputs, {}) if whole else _cost.Cost(
+            None, simulated=_budget.simulated(rec.session),
+            detail="the answer broke off: its usage is what had arrived, the relay's charge is not known").as_dict()
     except Exception:  # the row must still end
         return {}
     return {"usage": used}
