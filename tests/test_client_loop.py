@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -342,3 +343,43 @@ def test_sessions_left_open_leave_nothing_open_at_exit(sim_url: str, tmp_path: P
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "True"]
     assert "ResourceWarning" not in result.stderr and "unclosed" not in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("how", ["callback", "cancel"])
+def test_awaited_work_stopped_has_unwound_when_the_caller_hears_of_it(how: str) -> None:
+    """A stopped call records its stop on the loop as it unwinds, and what the caller says next reads that record.
+    ``run_sync`` waited for the unwinding; ``run_async`` did not, so an awaited call's Ctrl-C (or its task's
+    cancellation) came back while its history row still said "running"."""
+    from tokenhot_nb.client import run_async
+    from tokenhot_nb.client._loop import call_in_caller
+
+    unwound = threading.Event()
+    started = threading.Event()
+
+    def stop() -> None:
+        raise ValueError("stop here")
+
+    async def work() -> None:
+        if how == "callback":
+            call_in_caller(stop)
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            time.sleep(0.3)  # (recording the stop takes a moment, on the loop's thread)
+            unwound.set()
+            raise
+
+    async def cell() -> bool:
+        task = asyncio.ensure_future(run_async(work()))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        if how == "cancel":
+            task.cancel()
+        try:
+            await task
+        except (ValueError, asyncio.CancelledError):
+            return unwound.is_set()
+        return False
+
+    assert asyncio.run(cell()) is True

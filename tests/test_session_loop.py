@@ -195,3 +195,53 @@ def test_ctrl_c_in_a_stream_shows_one_frame_of_the_library(s: Any, rec: Any) -> 
         s.chat("tell me a story", on_delta=stop)
     assert str(info.value).startswith("Stopped")
     assert len(_ours(_frames(info.value))) == 1, _frames(info.value)
+
+
+def test_an_awaited_stream_stopped_midway_says_the_answer_so_far_is_kept(s: Any, rec: Any) -> None:
+    """``await s.achat(…)`` stopped by a Ctrl-C in ``on_delta`` came back before the loop had recorded the stop: it
+    said "what had arrived of the answer" from a row still "running" (a sync call's said "the answer so far"), and a
+    look at the history right after saw it running. Now the awaited call waits for the record, as the sync one does."""
+    import asyncio
+
+    seen: list[str] = []
+
+    def stop(delta: ChatDelta, text: str) -> None:
+        seen.append(text)
+        if len(seen) == 3:
+            raise KeyboardInterrupt
+
+    rec.set_faults(Faults(stream_chunks=12, chunk_delay=0.05))
+
+    async def cell() -> tuple[str, str]:
+        try:
+            await s.achat("tell me a long story", on_delta=stop)
+        except KeyboardInterrupt as exc:
+            return str(exc), s.history[-1].status
+        return "", ""
+
+    said, status = asyncio.run(cell())
+    row = s.history[-1]
+    assert status == "interrupted" and row.response.get("partial")
+    assert said.startswith(f"Stopped: the answer so far is kept in history #{row.id}"), said
+
+
+def test_an_awaited_video_create_cancelled_is_recorded_when_the_cancel_arrives(s: Any, rec: Any) -> None:
+    """Cancelling the task that awaits ``s.avideo(…)`` left its row "running" for a while after the cancel reached
+    the caller (whose next look at the history, or a budget check, saw a call still in flight)."""
+    import asyncio
+
+    s.models()
+    rec.set_faults(Faults(latency=10))
+
+    async def cell() -> str:
+        task = asyncio.ensure_future(s.avideo("a paper boat", progress=False))
+        while not rec.posts("/video"):
+            await asyncio.sleep(0.01)
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            return s.history[-1].status
+        return ""
+
+    assert asyncio.run(cell()) == "interrupted"

@@ -152,10 +152,31 @@ async def run_async(aw: Awaitable[T]) -> T:
         except RuntimeError:  # the awaiting loop is gone: nobody is left to show this to
             pass
 
-    futures.append(submit(relayed(aw, post)))
+    started: list[bool] = []
+    unwound = asyncio.Event()
+
+    async def work() -> T:
+        started.append(True)
+        try:
+            return await relayed(aw, post)
+        finally:
+            try:
+                loop.call_soon_threadsafe(unwound.set)
+            except RuntimeError:  # the awaiting loop is gone
+                pass
+
+    futures.append(submit(work()))
     try:
         return await asyncio.wrap_future(futures[0])
     except asyncio.CancelledError:
+        futures[0].cancel()
+        # as run_sync: the work unwinds on the loop (a call records its stop there) and what the caller says next
+        # reads that record, so it waits for it, a moment at most (a second cancel ends the wait)
+        if started:
+            try:
+                await asyncio.wait_for(unwound.wait(), UNWIND_WAIT)
+            except asyncio.TimeoutError:  # (TimeoutError itself from 3.11 on)
+                pass
         if not failure:
             raise
     # raised outside the handler, as run_sync raises it: the callback's error keeps its own cause (the user's
