@@ -280,3 +280,29 @@ def test_a_replayed_wait_ended_by_its_recorded_timeout_is_not_named_by_the_next_
         assert task_id not in r.replay_waits
         said = interrupt_message(r, KeyboardInterrupt(), None, since, rows=[])
         assert task_id not in said
+
+
+def test_a_video_compare_stopped_mid_create_replays_with_the_words_the_recording_said(tmp_path: Path) -> None:
+    """A compare of video models stopped before any task id came back said "Stopped: 2 calls were ended (…)"; its
+    replay said the one-call words of its first row ("the video call is recorded as interrupted in history #1…"),
+    naming one row of the two. Now it says what the recording said, and the compare run again replays as its own."""
+    models = ["doubao-seedance-2.0", "kling-v3"]
+    live = Recorder()
+    with make_session(tmp_path / "st", live) as s:
+        s.models()
+        live.set_faults(Faults(latency=10))
+        with pytest.raises(KeyboardInterrupt) as info:
+            interrupted_after(1, lambda: s.compare("a paper boat", models=models, kind="video", progress=False))
+        recorded = str(info.value)
+        assert recorded.startswith("Stopped: 2 calls were ended (history #1…#2, status interrupted)"), recorded
+        live.set_faults(Faults())
+        again = s.compare("a paper boat", models=models, kind="video", progress=False)
+
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        with pytest.raises(KeyboardInterrupt) as info:
+            r.compare("a paper boat", models=models, kind="video", progress=False)
+        assert str(info.value) == recorded
+        replayed = r.compare("a paper boat", models=models, kind="video", progress=False)
+        assert [v.sha256 for v in replayed.results.values()] == [v.sha256 for v in again.results.values()]
+    assert rec.requests == []

@@ -216,10 +216,33 @@ def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[
         return ""
     if len(rows) > 1:
         ids = sorted(r.id or 0 for r in rows)
-        return (f"Stopped: {len(rows)} calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted); the "
-                "calls that had finished are kept with their results." + (f" {_MAY_BE_BILLED}" if sent != [] else
-                ""))
+        _note_stopped_with(session, rows, ids)
+        return stopped_rows(ids, sent != [])
     return stopped_row(rows[0], sent)
+
+
+#: In the row of a video create one Ctrl-C ended with other calls (a compare, a batch), before its task id came back:
+#: the ids of the rows that stop ended, so a replay says what the recording's said, not the one-call words.
+STOPPED_WITH = "stopped_with"
+
+
+def stopped_rows(ids: list[int], sent: bool) -> str:
+    """What a Ctrl-C that ended the calls of the rows ``ids`` says (``sent``: a paid request of them may have gone
+    out). A replay that re-enacts such a stop says it with this too (``video._stopped_create``)."""
+    return (f"Stopped: {len(ids)} calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted); the calls "
+            "that had finished are kept with their results." + (f" {_MAY_BE_BILLED}" if sent else ""))
+
+
+def _note_stopped_with(session: Session, rows: list[HistoryEntry], ids: list[int]) -> None:
+    """Keep in each video create's row that this stop ended it with the calls of ``ids`` (:data:`STOPPED_WITH`)."""
+    for row in rows:
+        response = row.response if isinstance(row.response, dict) else {}
+        if row.kind != "video" or row.status != "interrupted" or response.get("task_id") or row.id is None:
+            continue
+        try:
+            session.store.update(row.id, response={**response, STOPPED_WITH: ids})
+        except Exception:  # the stop is said all the same; a replay then says the one-call words
+            pass
 
 
 def stopped_row(row: HistoryEntry, sent: list[str] | None = None) -> str:

@@ -35,7 +35,17 @@ from ..results import VideoResult, VideoTask, from_entry
 from . import budget as _budget
 from .checks import body_extra, check_text
 from .inputs import store_media
-from .loop import Interrupted, ReplayedInterrupt, call_user, hop, in_background_loop, resume_hint, stopped_row
+from .loop import (
+    STOPPED_WITH,
+    Interrupted,
+    ReplayedInterrupt,
+    call_user,
+    hop,
+    in_background_loop,
+    resume_hint,
+    stopped_row,
+    stopped_rows,
+)
 from .models import seed_for
 from .recording import (
     Recording,
@@ -411,13 +421,34 @@ async def _stopped_create(entry: HistoryEntry) -> None:
     """Replay a create the recording's Ctrl-C stopped before its task id came back: the same interrupt, with the
     words the recording's got (``loop.stopped_row``, for the row as recorded). Raised on the caller's side, as a
     recorded wait's interrupt is (:func:`_replay_stop`): raised on the loop, it would stop the loop."""
-    said = stopped_row(entry, [] if (entry.response or {}).get(SENT) is False else None)
+    response = entry.response if isinstance(entry.response, dict) else {}
+    group = response.get(STOPPED_WITH)
+    if isinstance(group, list) and len(group) > 1 and all(type(i) is int for i in group):  # (with others: a compare)
+        said = stopped_rows(sorted(group), _group_sent(entry, group))
+    else:
+        said = stopped_row(entry, [] if response.get(SENT) is False else None)
 
     def stop(_st: TaskStatus) -> None:
         raise ReplayedInterrupt(said)
 
     await _ran_in_caller(stop, TaskStatus("", "pending", 0))
     raise asyncio.CancelledError  # (not reached: the caller's interrupt cancels this call)
+
+
+def _group_sent(entry: HistoryEntry, group: list[int]) -> bool:
+    """Whether a request of the calls one stop ended (rows ``group``) may have gone out: not when each of their rows
+    says its request never did."""
+    store = entry.store
+    if store is None:
+        return True
+    for i in group:
+        try:
+            response = store.get(i).response
+        except Exception:  # a row gone (deleted since): it may have been sent
+            return True
+        if not (isinstance(response, dict) and response.get(SENT) is False):
+            return True
+    return False
 
 
 def _unsent(exc: BaseException) -> dict[str, Any]:
