@@ -306,3 +306,36 @@ def test_a_video_compare_stopped_mid_create_replays_with_the_words_the_recording
         replayed = r.compare("a paper boat", models=models, kind="video", progress=False)
         assert [v.sha256 for v in replayed.results.values()] == [v.sha256 for v in again.results.values()]
     assert rec.requests == []
+
+
+def test_an_awaited_create_cancelled_before_its_task_id_replays_as_that_cancel(tmp_path: Path) -> None:
+    """Cancelling the task that awaits ``s.avideo(…)`` raised ``CancelledError`` in the recording; its replay raised a
+    KeyboardInterrupt ("Stopped: …") the recording never showed. Now the replay is the same cancel, and the create run
+    again in the next cell replays as its own."""
+    live = Recorder()
+
+    async def cancelled(s: Session, posts: Recorder | None) -> None:
+        task = asyncio.ensure_future(s.avideo("a paper boat", progress=False))
+        while posts is not None and not posts.posts("/video"):
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0)
+        if posts is not None:
+            task.cancel()
+        await task
+
+    with make_session(tmp_path / "st", live) as s:
+        s.models()
+        live.set_faults(Faults(latency=10))
+        with pytest.raises(asyncio.CancelledError):
+            asyncio.run(cancelled(s, live))
+        assert s.history[-1].status == "interrupted"
+        live.set_faults(Faults())
+        video = s.video("a paper boat", progress=False)
+
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        with pytest.raises(asyncio.CancelledError):
+            asyncio.run(cancelled(r, None))
+        again = r.video("a paper boat", progress=False)
+        assert again.sha256 == video.sha256 and again.entry_id == video.entry_id
+    assert rec.requests == []

@@ -10,6 +10,7 @@ raised in one is carried out of the loop as :class:`Interrupted`.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -152,6 +153,10 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
         return await run_async(_scoped(coro, rows, CALLER.get() or caller(), sent))
     except (Interrupted, KeyboardInterrupt) as exc:
         raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows, sent)) from None
+    except asyncio.CancelledError:
+        if not in_background_loop():  # the awaiting task was cancelled (not a Ctrl-C): its replay is a cancel too
+            _note_stop(session, rows, CANCELLED, True)  # (on the loop: a call within one that was stopped)
+        raise
 
 
 def interrupt_message(session: Session, exc: BaseException, task: VideoTask | None, since: float,
@@ -216,7 +221,7 @@ def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[
         return ""
     if len(rows) > 1:
         ids = sorted(r.id or 0 for r in rows)
-        _note_stopped_with(session, rows, ids)
+        _note_stop(session, [r.id or 0 for r in rows], STOPPED_WITH, ids)
         return stopped_rows(ids, sent != [])
     return stopped_row(rows[0], sent)
 
@@ -233,14 +238,23 @@ def stopped_rows(ids: list[int], sent: bool) -> str:
             "that had finished are kept with their results." + (f" {_MAY_BE_BILLED}" if sent else ""))
 
 
-def _note_stopped_with(session: Session, rows: list[HistoryEntry], ids: list[int]) -> None:
-    """Keep in each video create's row that this stop ended it with the calls of ``ids`` (:data:`STOPPED_WITH`)."""
-    for row in rows:
-        response = row.response if isinstance(row.response, dict) else {}
-        if row.kind != "video" or row.status != "interrupted" or response.get("task_id") or row.id is None:
-            continue
+#: In the row of a video create stopped before its task id came back by a cancel of the task that awaited it (not by
+#: a Ctrl-C): ``True``, so its replay is that cancel (``asyncio.CancelledError``), not a KeyboardInterrupt.
+CANCELLED = "cancelled"
+
+
+def _note_stop(session: Session, ids: list[int], name: str, value: Any) -> None:
+    """Keep ``name: value`` in the row of each video create among ``ids`` that the stop ended before its task id came
+    back: how the stop came, so a replay re-enacts it the same way (:data:`STOPPED_WITH`, :data:`CANCELLED`)."""
+    store = session._store
+    if store is None:
+        return
+    for i in ids:
         try:
-            session.store.update(row.id, response={**response, STOPPED_WITH: ids})
+            row = store.get(i)
+            response = row.response if isinstance(row.response, dict) else {}
+            if row.kind == "video" and row.status == "interrupted" and not response.get("task_id"):
+                store.update(i, response={**response, name: value})
         except Exception:  # the stop is said all the same; a replay then says the one-call words
             pass
 

@@ -36,6 +36,7 @@ from . import budget as _budget
 from .checks import body_extra, check_text
 from .inputs import store_media
 from .loop import (
+    CANCELLED,
     STOPPED_WITH,
     Interrupted,
     ReplayedInterrupt,
@@ -428,7 +429,11 @@ async def _stopped_create(entry: HistoryEntry) -> None:
     else:
         said = stopped_row(entry, [] if response.get(SENT) is False else None)
 
+    cancelled = response.get(CANCELLED) is True  # the task that awaited it was cancelled: so is the replay's
+
     def stop(_st: TaskStatus) -> None:
+        if cancelled:
+            raise asyncio.CancelledError
         raise ReplayedInterrupt(said)
 
     await _ran_in_caller(stop, TaskStatus("", "pending", 0))
