@@ -434,6 +434,12 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     if refused is not None:
         mark_recorded(refused)  # (a replay records nothing; the recording kept its refusal)
         raise refused
+    # recorded with no answer (stopped, failed): said as such. The nearest below looks at ``ok`` rows first, so with
+    # any other call answered it said "never recorded" and named a row that differs
+    same = store.select_entries([("replay_key = ?", (key,)), ("status != ?", ("ok",)), ("endpoint != ?", ("",))],
+                                desc=True, limit=1)
+    if same:
+        raise _unanswered(kind, same[0].bind(store, session))
     nearest, diffs = store.nearest(kind, info.id, params, endpoint)
     if nearest is not None and not diffs and nearest.status != "ok":
         raise _unanswered(kind, nearest)
@@ -493,9 +499,12 @@ def _unanswered(kind: str, entry: HistoryEntry) -> ReplayMissError:
             f"Replay mode: this {kind} call is history #{entry.id}, still pending there: no answer was recorded.",
             nearest=entry, hint=f"Finish it in live or offline mode (session.resume({task!r}), or "
                                 f"history.get({entry.id}).resume()), then replay.")
+    kept = isinstance(entry.response, dict) and entry.response.get("partial") is True
     return ReplayMissError(
-        f"Replay mode: this {kind} call is history #{entry.id}, recorded as {entry.status}: there is no answer "
-        "to replay.", nearest=entry, hint="Run it once more in live or offline mode to record an answer.")
+        f"Replay mode: this {kind} call is history #{entry.id}, recorded as {entry.status}: there is no "
+        f"{'whole ' if kept else ''}answer to replay.", nearest=entry,
+        hint=(f"What had arrived of it is in session.history.get({entry.id}).text. " if kept else "")
+        + "Run it once more in live or offline mode to record an answer.")
 
 
 def _under_other_spellings(session: Session, kind: str, info: ModelInfo, endpoint: str,
