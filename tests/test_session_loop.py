@@ -245,3 +245,24 @@ def test_an_awaited_video_create_cancelled_is_recorded_when_the_cancel_arrives(s
         return ""
 
     assert asyncio.run(cell()) == "interrupted"
+
+
+def test_ctrl_c_that_comes_once_the_answer_is_whole_says_where_it_is_kept(s: Any, rec: Any) -> None:
+    """``on_delta`` runs on the cell's thread, behind a fast stream: a Ctrl-C while it still showed the answer came
+    once the call had finished (its row ``ok``, paid and whole) and was a bare ``KeyboardInterrupt`` saying nothing.
+    It now says where the answer is."""
+    rec.set_faults(Faults(stream_chunks=6))
+
+    def late(delta: ChatDelta, text: str) -> None:
+        for _ in range(500):  # the view is behind: the stream ends meanwhile
+            if s.history[-1].status != "running":
+                break
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        s.chat("tell me a story", on_delta=late, thread=False)
+    row = s.history[-1]
+    assert row.status == "ok"
+    assert str(info.value) == (f"Stopped once the chat call had finished: its result is kept whole in history "
+                               f"#{row.id} (session.history.get({row.id}).result()).")

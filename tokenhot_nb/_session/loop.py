@@ -218,12 +218,32 @@ def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[
         [("status IN (?, ?)", ("interrupted", "running")), ("session_id = ?", (session.id,)),
          ("started >= ?", (since - 1,)), *mine.conds], desc=True, limit=mine.limit(50)))
     if not rows:
-        return ""
+        return _finished_rows(session, mine)
     if len(rows) > 1:
         ids = sorted(r.id or 0 for r in rows)
         _note_stop(session, [r.id or 0 for r in rows], STOPPED_WITH, ids)
         return stopped_rows(ids, sent != [])
     return stopped_row(rows[0], sent)
+
+
+def _finished_rows(session: Session, mine: _MineFilter) -> str:
+    """What a Ctrl-C that came once the call had finished says: the call's rows, where its result is kept. It came
+    while the caller's thread still showed the answer (an ``on_delta`` behind a fast stream), and was a bare
+    ``KeyboardInterrupt`` that said nothing of a paid answer the history holds whole."""
+    if not mine.ids:  # (not known which rows are the call's: another call's must not be named)
+        return ""
+    rows = mine(session.store.select_entries(mine.conds, desc=True))
+    if not rows:
+        return ""
+    if len(rows) > 1:
+        ids = sorted(r.id or 0 for r in rows)
+        return (f"Stopped once its {len(rows)} calls had ended: each is kept in the history (#{ids[0]}…#{ids[-1]}), "
+                "with its result if it had one (session.history.get(ID).result()).")
+    row = rows[0]
+    if row.status == "ok":
+        return (f"Stopped once the {row.kind} call had finished: its result is kept whole in history #{row.id} "
+                f"(session.history.get({row.id}).result()).")
+    return f"Stopped once the {row.kind} call had ended: it is recorded in history #{row.id} (status {row.status})."
 
 
 #: In the row of a video create one Ctrl-C ended with other calls (a compare, a batch), before its task id came back:
