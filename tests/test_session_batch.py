@@ -98,3 +98,32 @@ def test_retry_resumes_paid_images_and_reruns_only_what_was_never_made(tmp_path:
     assert s.store.spent_usd(0, simulated=True) == pytest.approx(spent + 0.028)  # one new call, nothing else
     assert [e.status for e in s.history].count("ok") == 3
     s.close()
+
+
+def test_a_batch_stopped_by_one_of_its_calls_waits_for_the_others_to_record_their_stop() -> None:
+    """A stop raised by one call of a batch (a Ctrl-C landing in it, a replayed stop) was re-raised at once, the
+    others only asked to stop: the caller heard of it while their rows still said "running", and in the blocking
+    lane, whose loop then stops, they were never finished at all."""
+    from tokenhot_nb._session.batch import gather
+    from tokenhot_nb._session.loop import Interrupted
+
+    recorded: list[str] = []
+
+    async def one(x: str) -> str:
+        if x == "stop":
+            await asyncio.sleep(0)
+            raise Interrupted("stopped")
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # (recording the stop)
+            recorded.append(x)
+            raise
+        return x
+
+    async def cell() -> list[str]:
+        with pytest.raises(Interrupted):
+            await gather(["a", "stop", "b"], one, 3, None)
+        return list(recorded)
+
+    assert sorted(asyncio.run(cell())) == ["a", "b"]

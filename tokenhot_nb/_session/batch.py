@@ -87,6 +87,9 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
     except BaseException:
         for t in tasks:
             t.cancel()
+        # each records its stop as it unwinds: what the caller says next (which rows ended) reads those rows, and a
+        # call that returned with its rows still "running" left them to be finished behind the user's back
+        await asyncio.gather(*tasks, return_exceptions=True)
         raise
 
 
