@@ -200,24 +200,21 @@ def test_a_replayed_thread_holds_the_conversation_the_recording_had(tmp_path: Pa
     r.close()
 
 
-def test_a_chat_stopped_mid_answer_replays_as_recorded_unanswered_not_as_never_recorded(tmp_path: Path) -> None:
-    """A streamed answer stopped by a Ctrl-C, in a notebook whose other chat calls were answered: its replay said
-    "this chat call … was never recorded" and named another row that "differs in: message", sending the user to look
-    for a typo. It says the call is that row, stopped, and where the text that had arrived is."""
+def test_a_chat_broken_mid_answer_replays_as_recorded_unanswered_not_as_never_recorded(tmp_path: Path) -> None:
+    """A streamed answer broken mid-way (its text so far kept), in a notebook whose other chat calls were answered:
+    its replay said "this chat call … was never recorded" and named another row that "differs in: message", sending
+    the user to look for a typo. It says the call is that row, failed, and where the text that had arrived is."""
     from tokenhot_nb import errors as E
     from tokenhot_nb.sim import Faults
 
-    s = make_session(tmp_path / "st", Recorder(Faults(stream_chunks=12, chunk_delay=0.05)))
+    live = Recorder()
+    s = make_session(tmp_path / "st", live)
     s.chat("hi", thread=False)
-
-    def stop(delta: ChatDelta, so_far: str) -> None:
-        if so_far:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        s.chat(PROMPT, thread=False, on_delta=stop)
+    live.set_faults(Faults(stream_chunks=12, stream_error_after=4))
+    with pytest.raises(E.StreamError):
+        s.chat(PROMPT, thread=False)
     row = s.history[-1]
-    assert row.status == "interrupted" and row.response.get("partial")
+    assert row.status == "error" and row.response.get("partial")
     s.close()
     quiet = Recorder()
     r = make_session(tmp_path / "st", quiet, mode="replay")
@@ -227,6 +224,6 @@ def test_a_chat_stopped_mid_answer_replays_as_recorded_unanswered_not_as_never_r
     finally:
         r.close()
     said = str(info.value)
-    assert f"this chat call is history #{row.id}, recorded as interrupted" in said, said
+    assert f"this chat call is history #{row.id}, recorded as error" in said, said
     assert "never recorded" not in said and f"session.history.get({row.id}).text" in said
     assert quiet.requests == []

@@ -339,3 +339,74 @@ def test_an_awaited_create_cancelled_before_its_task_id_replays_as_that_cancel(t
         again = r.video("a paper boat", progress=False)
         assert again.sha256 == video.sha256 and again.entry_id == video.entry_id
     assert rec.requests == []
+
+
+def test_a_chat_stopped_mid_answer_replays_as_that_stop_in_its_words(tmp_path: Path) -> None:
+    """The recording's cell raised "Stopped: the answer so far is kept in history #N …"; its replay raised a
+    ReplayMissError (before that, "never recorded" when other chats were answered). It is now the same stop."""
+    from tokenhot_nb.families._types import ChatDelta
+
+    with make_session(tmp_path / "st", Recorder(Faults(stream_chunks=12, chunk_delay=0.05))) as s:
+        s.chat("hi", thread=False)
+
+        def stop(delta: ChatDelta, so_far: str) -> None:
+            if so_far:
+                raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt) as info:
+            s.chat("Tell me about the sea", thread=False, on_delta=stop)
+        recorded = str(info.value)
+        assert recorded.startswith("Stopped: the answer so far is kept in history #2"), recorded
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        assert r.chat("hi", thread=False).text
+        with pytest.raises(KeyboardInterrupt) as info:
+            r.chat("Tell me about the sea", thread=False)
+        assert str(info.value) == recorded
+    assert rec.requests == []
+
+
+def test_a_batch_stopped_replays_as_that_stop_and_leaves_the_loop_running(tmp_path: Path) -> None:
+    """A list of prompts stopped by Ctrl-C said "Stopped: 2 calls were ended (…)"; its replay returned a batch of
+    misses instead. Re-enacting it on the loop must not stop the loop (a KeyboardInterrupt raised there would)."""
+    prompts = [f"a cat number {i}" for i in range(6)]
+    live = Recorder()
+    with make_session(tmp_path / "st", live) as s:
+        first = s.image("a dog")
+        live.set_faults(Faults(latency=10))
+        with pytest.raises(KeyboardInterrupt) as info:
+            interrupted_after(1, lambda: s.image(prompts, concurrency=2, progress=False))
+        recorded = str(info.value)
+        assert recorded.startswith("Stopped: 2 calls were ended"), recorded
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        with pytest.raises(KeyboardInterrupt) as info:
+            r.image(prompts, concurrency=2, progress=False)
+        assert str(info.value) == recorded
+        again = r.image("a dog")  # the loop still runs: the next replayed call answers
+        assert again.entry_id == first.entry_id
+    assert rec.requests == []
+
+
+def test_an_awaited_chat_cancelled_replays_as_that_cancel(tmp_path: Path) -> None:
+    live = Recorder()
+
+    async def cell(s: Session, cancel: bool) -> None:
+        task = asyncio.ensure_future(s.achat("Tell me about the sea", thread=False, stream=False))
+        while cancel and not live.posts("/chat"):
+            await asyncio.sleep(0.01)
+        if cancel:
+            await asyncio.sleep(0.05)
+            task.cancel()
+        await task
+
+    with make_session(tmp_path / "st", live) as s:
+        s.models()
+        live.set_faults(Faults(latency=10))
+        with pytest.raises(asyncio.CancelledError):
+            asyncio.run(cell(s, True))
+        assert s.history[-1].status == "interrupted"
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(asyncio.CancelledError):
+        asyncio.run(cell(r, False))
+    assert rec.requests == []

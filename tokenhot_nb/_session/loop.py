@@ -122,7 +122,7 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
     try:
         return run_sync(_scoped(coro, rows, CALLER.get() or sys._getframe(1), sent))
     except (KeyboardInterrupt, Interrupted) as exc:
-        raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows, sent)) from None
+        raise KeyboardInterrupt(_said(session, rows, exc, interrupt_message(session, exc, task, since, rows, sent))) from None
 
 
 def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
@@ -133,7 +133,7 @@ def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
     try:
         return _lane.run(_scoped(coro, rows, CALLER.get() or sys._getframe(1), sent))
     except (KeyboardInterrupt, Interrupted) as exc:
-        raise KeyboardInterrupt(interrupt_message(session, exc, None, since, rows, sent)) from None
+        raise KeyboardInterrupt(_said(session, rows, exc, interrupt_message(session, exc, None, since, rows, sent))) from None
 
 
 async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None, *,
@@ -152,11 +152,22 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
     try:
         return await run_async(_scoped(coro, rows, CALLER.get() or caller(), sent))
     except (Interrupted, KeyboardInterrupt) as exc:
-        raise KeyboardInterrupt(interrupt_message(session, exc, task, since, rows, sent)) from None
+        if isinstance(exc, Interrupted) and in_background_loop():  # a call within a call (a batch's): the outer
+            raise  # one says it, off the loop (a KeyboardInterrupt raised here would stop the loop itself)
+        said = interrupt_message(session, exc, task, since, rows, sent)
+        raise KeyboardInterrupt(_said(session, rows, exc, said)) from None
     except asyncio.CancelledError:
         if not in_background_loop():  # the awaiting task was cancelled (not a Ctrl-C): its replay is a cancel too
-            _note_stop(session, rows, CANCELLED, True)  # (on the loop: a call within one that was stopped)
+            _note_stop(session, rows, CANCELLED, True, kinds="all")  # (on the loop: a call within one stopped)
         raise
+
+
+def _said(session: Session, rows: list[int], exc: BaseException, message: str) -> str:
+    """``message``, kept in the rows of the call a Ctrl-C ended (:data:`STOP_SAID`): a replay of one of them, which has
+    no answer to give back, stops the same way with the same words."""
+    if not isinstance(exc, ReplayedInterrupt):
+        _note_stop(session, rows, STOP_SAID, message, kinds="other")
+    return message
 
 
 def interrupt_message(session: Session, exc: BaseException, task: VideoTask | None, since: float,
@@ -258,22 +269,29 @@ def stopped_rows(ids: list[int], sent: bool) -> str:
             "that had finished are kept with their results." + (f" {_MAY_BE_BILLED}" if sent else ""))
 
 
+#: In the row of a call a Ctrl-C ended with no answer: what the Ctrl-C said, so a replay (which has no answer to give)
+#: stops with the same words.
+STOP_SAID = "stop_said"
+
 #: In the row of a video create stopped before its task id came back by a cancel of the task that awaited it (not by
 #: a Ctrl-C): ``True``, so its replay is that cancel (``asyncio.CancelledError``), not a KeyboardInterrupt.
 CANCELLED = "cancelled"
 
 
-def _note_stop(session: Session, ids: list[int], name: str, value: Any) -> None:
-    """Keep ``name: value`` in the row of each video create among ``ids`` that the stop ended before its task id came
-    back: how the stop came, so a replay re-enacts it the same way (:data:`STOPPED_WITH`, :data:`CANCELLED`)."""
+def _note_stop(session: Session, ids: list[int], name: str, value: Any, *, kinds: str = "video") -> None:
+    """Keep ``name: value`` in the row of each call among ``ids`` that the stop ended with no answer (a video create:
+    before its task id came back): how the stop came, so a replay re-enacts it the same way (:data:`STOPPED_WITH`,
+    :data:`CANCELLED`, :data:`STOP_SAID`). ``kinds``: "video" (creates only), "other" (all but video, whose replay
+    works its words out from its row) or "all"."""
     store = session._store
-    if store is None:
+    if store is None or session.mode == "replay":
         return
     for i in ids:
         try:
             row = store.get(i)
             response = row.response if isinstance(row.response, dict) else {}
-            if row.kind == "video" and row.status == "interrupted" and not response.get("task_id"):
+            if kinds != ("other" if row.kind == "video" else "video") and row.status == "interrupted" \
+                    and not response.get("task_id"):
                 store.update(i, response={**response, name: value})
         except Exception:  # the stop is said all the same; a replay then says the one-call words
             pass

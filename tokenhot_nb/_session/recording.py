@@ -439,7 +439,7 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     same = store.select_entries([("replay_key = ?", (key,)), ("status != ?", ("ok",)), ("endpoint != ?", ("",))],
                                 desc=True, limit=1)
     if same:
-        raise _unanswered(kind, same[0].bind(store, session))
+        raise _recorded_stop(same[0]) or _unanswered(kind, same[0].bind(store, session))
     nearest, diffs = store.nearest(kind, info.id, params, endpoint)
     if nearest is not None and not diffs and nearest.status != "ok":
         raise _unanswered(kind, nearest)
@@ -488,6 +488,24 @@ def _recorded_budget_refusal(session: Session, kind: str, model: str) -> BudgetE
     hint = error.get("hint")
     return BudgetExceededError(str(message) if message else f"Not sent: this {kind} call would cross the budget.",
                                hint=str(hint) if isinstance(hint, str) and hint else None)
+
+
+def _recorded_stop(entry: HistoryEntry) -> BaseException | None:
+    """How the recording's call of ``entry`` was stopped before it had an answer, to be raised again: the cancel of
+    the task that awaited it, or the Ctrl-C with the words it said then (:data:`loop.STOP_SAID`); None when the row
+    does not say (a row from before these were kept, or not stopped)."""
+    from ..errors import one_line
+    from .loop import CANCELLED, STOP_SAID, ReplayedInterrupt
+
+    response = entry.response if isinstance(entry.response, dict) else {}
+    if entry.status != "interrupted":
+        return None
+    if response.get(CANCELLED) is True:
+        return asyncio.CancelledError()
+    said = response.get(STOP_SAID)
+    if isinstance(said, str) and said.strip():  # (an imported row's text: one clean line, no key)
+        return ReplayedInterrupt(one_line(redact(said), 1000, kept_in=None))
+    return None
 
 
 def _unanswered(kind: str, entry: HistoryEntry) -> ReplayMissError:
