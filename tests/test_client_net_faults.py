@@ -473,3 +473,35 @@ def test_cut_short_reads_each_container_and_says_nothing_of_unknown_bytes(tmp_pa
     # a hostile MP4 whose boxes never advance or overflow is not walked forever
     assert check(b"\x00\x00\x00\x08ftyp" + b"\x00\x00\x00\x00" * 100) is None
     assert check(b"\x00\x00\x00\x08ftypisom" + b"\x00\x00\x00\x01mdat" + (2**40).to_bytes(8, "big")) is not None
+
+
+def test_a_whole_answer_to_a_stream_call_cut_short_keeps_what_arrived_and_is_not_sent_again(
+        serve: Callable[..., RawServer]) -> None:
+    """A relay that ignores stream=True answers whole (JSON): cut before its Content-Length, it said "Expected an
+    event stream … try again with stream=False" (a second paid call for a network fault) and kept nothing of a paid
+    answer. It now says the answer broke, keeps the bytes that arrived, and sends nothing again."""
+    whole = b'{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant",' \
+            b'"content":"Hello there, this is the start of a long answer"}}]}'
+
+    def cut(server: RawServer, conn: socket.socket) -> None:
+        server.read_request(conn)
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(whole) + 400}\r\n\r\n"
+        conn.sendall(head.encode() + whole[:90])
+
+    server = serve(cut)
+    client = client_for(server)
+    call = HttpCall("POST", "/v1/chat/completions", json={"model": "m", "stream": True,
+                                                          "messages": [{"role": "user", "content": "hi"}]},
+                    stream="chat")
+
+    async def read() -> None:
+        events = await client.stream(call)
+        async for _ in events:
+            pass
+
+    with pytest.raises(E.APIConnectionError) as info:
+        asyncio.run(_then_close(client, read))
+    err = info.value
+    assert "stream=False" not in str(err) and "broke before its end" in err.message
+    assert err.partial_body == whole[:90]
+    assert len(server.requests) == 1

@@ -25,7 +25,7 @@ import httpx
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, without its content-type check
 
 from .._config import Secret, redact
-from ..errors import APIError, StreamError
+from ..errors import APIConnectionError, APIError, StreamError
 from ..families._json import loads_lenient, may_nest_deep, paused_collection
 from ._body import PAGE_HINT, BodyRefused, media_type, page_instead_of_api, web_page
 from ._errors import error_from_response, error_from_transport, scrub_error, stream_error_from_data
@@ -279,8 +279,15 @@ class EventStream:
         paid for. Any other body is read only as far as :data:`ERROR_HEAD` (an HTML page is no answer).
         """
         limit = sys.maxsize if _json_media(content_type) else ERROR_HEAD
+        parts: list[bytes] = []
+        broken: APIConnectionError | None = None
         try:
-            body = await asyncio.wait_for(_head(chunks, limit), self._idle_timeout)
+            body = await asyncio.wait_for(_head(chunks, limit, parts), self._idle_timeout)
+        except httpx.RequestError as exc:
+            if limit == sys.maxsize and any(parts):
+                scrub_error(exc)
+                broken = self._cut_whole(content_type, error_from_transport(exc, secrets=self._secrets).message,
+                                         b"".join(parts))
         except (httpx.HTTPError, asyncio.TimeoutError, BodyRefused):
             pass  # a body that cannot be read is no error envelope either (and nothing of it is kept)
         else:
@@ -288,7 +295,19 @@ class EventStream:
             page = web_page(body, content_type)
             if page is not None:
                 raise StreamError(page_instead_of_api(response.status_code, page), hint=PAGE_HINT)
+        if broken is not None:
+            raise broken  # (raised here: it carries nothing that held the request)
         raise _not_streamed(content_type)
+
+    @staticmethod
+    def _cut_whole(content_type: str | None, cause: str, arrived: bytes) -> APIConnectionError:
+        """A whole answer (the relay ignored stream=True) cut before its end: paid for, and no matter of streaming
+        ("try again with stream=False" sent the user to pay again for a network fault); what arrived is kept."""
+        return APIConnectionError(
+            f"The server answered with a whole answer ({content_type}) instead of a stream, and it broke before its "
+            f"end; it was not sent again: the server may have done (and billed) the work. {cause}",
+            hint="Check the history before trying again. The part of the answer that arrived is kept "
+            "(err.partial_body; a session keeps it in the call's history row).", partial_body=arrived)
 
     def _whole_answer(self, response: httpx.Response, body: bytes, content_type: str | None, *,
                       complete: bool) -> None:
@@ -523,9 +542,10 @@ async def _prepend(head: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncGener
         await rest.aclose()
 
 
-async def _head(chunks: AsyncGenerator[bytes, None], limit: int) -> bytes:
-    """The first ``limit`` bytes of the body; the rest is never read."""
-    parts: list[bytes] = []
+async def _head(chunks: AsyncGenerator[bytes, None], limit: int, parts: list[bytes] | None = None) -> bytes:
+    """The first ``limit`` bytes of the body; the rest is never read. ``parts`` (when given) holds what arrived, for
+    a body that breaks before its end."""
+    parts = [] if parts is None else parts
     size = 0
     async with contextlib.aclosing(chunks) as pieces:
         async for piece in pieces:
