@@ -206,3 +206,50 @@ def test_ctrl_c_while_a_paid_call_waits_says_the_server_may_still_bill_it(live: 
     said = str(info.value)
     assert "may already have reached the server" in said and "session.balance()" in said, said
     assert len(creates(proxy)) == 1 and handed == []  # (the blocking lane: no hop to the background loop)
+
+
+def test_ctrl_c_while_an_upload_is_still_going_out_says_nothing_is_charged(tmp_path: Path) -> None:
+    """A transcription's audio still being written when Ctrl-C came: the server, which waits for the whole body its
+    Content-Length announced, cannot have done the call, yet the stop said it "may already have reached the server
+    … and charge for it". Only a request whose body went out whole is counted as sent."""
+    import os
+    import socket
+    import threading
+
+    from _raw_server import RawServer, answer
+    from _session_support import interrupted_after
+
+    release = threading.Event()
+
+    def head_only(server: RawServer, conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            piece = conn.recv(65536)
+            if not piece:
+                return
+            data += piece
+        line = data.split(b"\r\n", 1)[0].decode()
+        server.requests.append((line, b""))
+        if line.startswith("POST"):
+            release.wait(30)  # the body is never read: the client's writes block once the socket buffers are full
+            return
+        conn.sendall(answer(404, b'{"error": {"message": "no such route"}}'))
+
+    server = RawServer(head_only)
+    audio = tmp_path / "talk.wav"
+    audio.write_bytes(b"RIFF" + os.urandom(4) + b"WAVEfmt " + os.urandom(20_000_000))
+    s = Session(api_key=KEY, base_url=server.url, mode="live", store=tmp_path / "st")
+    try:
+        with pytest.warns(UserWarning, match="model table"):
+            s.models()
+        with pytest.raises(KeyboardInterrupt) as info:
+            interrupted_after(1.0, lambda: s.transcribe(audio))
+        row = s.history[-1]
+        assert row.status == "interrupted"
+        assert str(info.value) == (f"Stopped: the transcribe call is recorded as interrupted in history #{row.id}; "
+                                   "it was stopped before its request was sent, so nothing is charged.")
+        assert [r[0] for r in server.requests if r[0].startswith("POST")] == ["POST /v1/audio/transcriptions HTTP/1.1"]
+    finally:
+        release.set()
+        s.close()
+        server.stop()

@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.request
 import weakref
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,6 +79,37 @@ ANTHROPIC_VERSION = "2023-06-01"
 PAID_SENT: ContextVar[list[str] | None] = ContextVar("tokenhot_paid_sent", default=None)
 """Set to a list by a caller that must know whether a paid request of its work went out (what a Ctrl-C may have
 left billed): ``"METHOD /path"`` is appended each time one is handed to the network, before it is written."""
+
+
+class _Written(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """A request body that knows whether it was handed to the connection only in part (:attr:`cut`): a paid request
+    stopped while its body was still going out (a large upload) cannot have been done, nor billed, as the server
+    waits for the rest of the body its Content-Length announced; a Ctrl-C then said the server "may still do and
+    charge" it. A transport that reads the body its own way (in-process) leaves it not cut: it may have been sent."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.started = self.done = False
+
+    @classmethod
+    def around(cls, request: httpx.Request) -> _Written:
+        request.stream = body = cls(request.stream)
+        return body
+
+    @property
+    def cut(self) -> bool:
+        return self.started and not self.done
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.started = True
+        yield from self._stream
+        self.done = True
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        self.started = True
+        async for part in self._stream:
+            yield part
+        self.done = True
 
 
 #: Seconds an idle pooled connection is kept: under the 5 s after which many servers close one (uvicorn, Node,
@@ -414,10 +445,16 @@ class Client:
                 paid = billed or request.method not in FREE_METHODS
                 started = time.monotonic()
                 sent = PAID_SENT.get() if paid else None
+                upload = _Written.around(request) if sent is not None else None
                 if sent is not None:
                     sent.append(where)
                 try:
-                    response = await self._http().send(request, stream=True, follow_redirects=follow_redirects)
+                    try:
+                        response = await self._http().send(request, stream=True, follow_redirects=follow_redirects)
+                    except (KeyboardInterrupt, asyncio.CancelledError):
+                        if sent is not None and upload is not None and upload.cut:  # stopped mid-upload: the server
+                            sent.remove(where)  # waits for the rest of the body it was announced, so did nothing
+                        raise
                 except httpx.RequestError as exc:
                     scrub_error(exc)
                     elapsed = time.monotonic() - started
