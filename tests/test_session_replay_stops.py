@@ -410,3 +410,26 @@ def test_an_awaited_chat_cancelled_replays_as_that_cancel(tmp_path: Path) -> Non
     with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(asyncio.CancelledError):
         asyncio.run(cell(r, False))
     assert rec.requests == []
+
+
+def test_a_video_compare_stopped_while_waiting_names_every_task_live_and_in_replay(tmp_path: Path) -> None:
+    """Both tasks had been created (both billed, both still running) when the Ctrl-C came; it named only the newest
+    ("Stopped waiting for video task …"), so the other looked lost and a re-run paid for it again."""
+    models = ["doubao-seedance-2.0", "kling-v3"]
+    live = Recorder()
+    with make_session(tmp_path / "st", live, poll_interval=0.2) as s:
+        s.models()
+        live.set_faults(Faults(video_steps=100))
+        with pytest.raises(KeyboardInterrupt) as info:
+            interrupted_after(1.5, lambda: s.compare("a paper boat", models=models, kind="video", progress=False))
+        recorded = str(info.value)
+        tasks = sorted(e.response["task_id"] for e in s.history)
+        assert [e.status for e in s.history] == ["pending", "pending"]
+        assert recorded.startswith(f"Stopped waiting for 2 video tasks ({tasks[0]}, {tasks[1]})."), recorded
+        assert all(f"session.resume({t!r})" in recorded for t in tasks)
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        with pytest.raises(KeyboardInterrupt) as info:
+            r.compare("a paper boat", models=models, kind="video", progress=False)
+        assert str(info.value) == recorded
+    assert rec.requests == []

@@ -182,15 +182,20 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
     task_id = task.task_id if task is not None else None
     store = session._store
     mine = _MineFilter(rows)
+    waiting: list[str] = []  # every task the stopped call waited for (a compare's), when it is known
     if task_id is None and session.mode == "replay":  # a replayed wait stopped: its task, as a live one's
         waits = [(t, tid) for tid, t in session.replay_waits.items() if t >= since - 1]
         task_id = max(waits)[1] if waits else None
+        waiting = [tid for _, tid in waits] if rows is not None else []
     if task_id is None and store is not None:
         found = mine(store.select_entries(
             [("kind = ?", ("video",)), ("status = ?", ("pending",)), ("session_id = ?", (session.id,)),
              ("started >= ?", (since - 1,)), *mine.conds], desc=True, limit=mine.limit(1)))
         if found:
             task_id = (found[0].response or {}).get("task_id")
+            waiting = [t for t in ((r.response or {}).get("task_id") for r in found) if isinstance(t, str) and t]
+    if len(set(waiting)) > 1:
+        return resume_hints(sorted(set(waiting)))
     if task_id:
         return resume_hint(task_id)
     if store is not None:  # a paid image call stopped while its files were downloading keeps their links
@@ -320,6 +325,15 @@ def stopped_row(row: HistoryEntry, sent: list[str] | None = None) -> str:
 #: What a Ctrl-C that stopped a paid call with no answer back means (the server does not know it was stopped).
 _MAY_BE_BILLED = ("The server may still finish the work and charge for it: check the history (session.history) and "
                   "your balance (session.balance()) before asking again.")
+
+
+def resume_hints(task_ids: list[str]) -> str:
+    """What a Ctrl-C that stopped the waits for several video tasks (a compare's) says: every task, not only the
+    newest (the others, still running and billed, went unnamed)."""
+    each = ", ".join(f"session.resume({t!r})" for t in task_ids)
+    return (f"Stopped waiting for {len(task_ids)} video tasks ({', '.join(task_ids)}). They keep running on the "
+            f"server and are recorded in the history as pending: resume each with {each} (this also works after "
+            "a kernel restart, with a Session on the same store).")
 
 
 def resume_hint(task_id: str) -> str:
