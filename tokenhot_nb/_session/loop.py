@@ -122,7 +122,8 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
     try:
         return run_sync(_scoped(coro, rows, CALLER.get() or sys._getframe(1), sent))
     except (KeyboardInterrupt, Interrupted) as exc:
-        raise KeyboardInterrupt(_said(session, rows, exc, interrupt_message(session, exc, task, since, rows, sent))) from None
+        said = interrupt_message(session, exc, task, since, rows, sent)
+        raise KeyboardInterrupt(_said(session, rows, exc, said)) from None
 
 
 def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
@@ -133,7 +134,8 @@ def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
     try:
         return _lane.run(_scoped(coro, rows, CALLER.get() or sys._getframe(1), sent))
     except (KeyboardInterrupt, Interrupted) as exc:
-        raise KeyboardInterrupt(_said(session, rows, exc, interrupt_message(session, exc, None, since, rows, sent))) from None
+        said = interrupt_message(session, exc, None, since, rows, sent)
+        raise KeyboardInterrupt(_said(session, rows, exc, said)) from None
 
 
 async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None, *,
