@@ -549,6 +549,12 @@ def incoming(session: Session) -> Path:
     return folder
 
 
+def _extras(extra: dict[str, Any]) -> dict[str, Any]:
+    """An output's extra fields (an image's revised prompt) as its row keeps them: the result built from the output
+    dict is shown at once, and a relay may have echoed the key in that text."""
+    return {k: received_text(v) if isinstance(v, str) else v for k, v in extra.items() if v is not None}
+
+
 async def store_download(session: Session, url: str, mime_hint: str, role: str, **extra: Any) -> dict[str, Any]:
     """Download an output into the store right away (vendor links expire) → an output dict."""
     kind = mime_hint.split("/")[0]
@@ -565,7 +571,7 @@ async def store_download(session: Session, url: str, mime_hint: str, role: str, 
     # on the loop: the download is hashed already and lands beside the store, so this is a rename (no fsync);
     # an image's thumbnail is started here too, on the store's background worker
     art = session.store.add_file(dl.path, mime, sha256=dl.sha256)
-    return {**art.as_dict(), "role": role, **drop_none(extra)}
+    return {**art.as_dict(), "role": role, **_extras(extra)}
 
 
 #: Outputs larger than this are hashed and written off the loop (other calls in flight keep going meanwhile).
@@ -588,13 +594,13 @@ def store_bytes(session: Session, data: bytes, mime: str, role: str, **extra: An
     except StoreError as err:
         if mime.startswith("text/"):
             return {"sha256": hashlib.sha256(data).hexdigest(), "mime": mime, "size": len(data), "name": "",
-                    "role": role, UNSAVED: str(err), **drop_none(extra)}
+                    "role": role, UNSAVED: str(err), **_extras(extra)}
         try:
             art = session.store.keep_unsaved(data, mime)
         except OSError:
             raise err from err.__cause__  # the store's own failure, not the temp folder's
-        return {**art.as_dict(), "role": role, UNSAVED: str(err), **drop_none(extra)}
-    return {**art.as_dict(), "role": role, **drop_none(extra)}
+        return {**art.as_dict(), "role": role, UNSAVED: str(err), **_extras(extra)}
+    return {**art.as_dict(), "role": role, **_extras(extra)}
 
 
 async def astore_bytes(session: Session, data: bytes, mime: str, role: str, **extra: Any) -> dict[str, Any]:

@@ -1,0 +1,87 @@
+"""A relay that echoes the API key back (in an answer, a status, a link): what a live call hands the user (its
+result, its callbacks' arguments) holds none of it, as the history row holds none of it."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tokenhot_nb import Session
+
+pytestmark = pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
+
+#: A key shaped like Tokenhot's (``sk-`` and 48 random letters and digits)
+KEY = "sk-7wQeRt2yUi9oPa4sDf6gHj1kLz3xCv8bNm5QaWs0EdRf7TgY"
+
+Handler = Callable[[httpx.Request, str], httpx.Response | None]
+
+
+class Echo(httpx.AsyncBaseTransport):
+    """A relay written from the wire format: ``handler(request, key)`` answers (the key as the request sent it in
+    ``Authorization: Bearer …``); anything it does not answer is a 404 in the OpenAI envelope."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()
+        key = request.headers.get("authorization", "").removeprefix("Bearer ")
+        answer = self.handler(request, key)
+        return answer if answer is not None else httpx.Response(404, json={"error": {"message": "not here"}})
+
+
+def live(tmp_path: Path, handler: Handler, **kw: Any) -> Session:
+    kw.setdefault("max_retries", 0)
+    return Session(api_key=KEY, mode="live", transport=Echo(handler), store=tmp_path / "store", **kw)
+
+
+def shapes_of(key: str) -> list[str]:
+    """The key and the parts of it anyone could use: whole, without ``sk-``, and either half of it."""
+    tail = key.removeprefix("sk-")
+    return [key, tail, tail[:20], tail[-20:]]
+
+
+def assert_no_key(text: str) -> None:
+    for shape in shapes_of(KEY):
+        assert shape not in text
+
+
+def png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("inline", [False, True], ids=["link", "b64_json"])
+def test_a_revised_prompt_echoing_the_key_reaches_the_result_without_it(tmp_path: Path, inline: bool) -> None:
+    """The row kept the revised prompt redacted, but the live result was built from the text as it came: its
+    ``revised_prompt`` and its items' repr showed the key (a replay of the same row did not)."""
+    image = png()
+
+    def relay(request: httpx.Request, key: str) -> httpx.Response | None:
+        if request.url.path == "/v1/images/generations":
+            item = {"b64_json": base64.b64encode(image).decode()} if inline else \
+                {"url": "http://cdn.test/files/a.png"}
+            return httpx.Response(200, json={"created": 1, "data": [{**item, "revised_prompt": f"a cat, {key}"}]})
+        if request.url.path == "/files/a.png":
+            return httpx.Response(200, content=image, headers={"content-type": "image/png"})
+        return None
+
+    s = live(tmp_path, relay)
+    try:
+        res = s.image("a cat", model="gpt-image-2")
+        assert res.revised_prompt == "a cat, sk-****"
+        for shown in (res.revised_prompt, repr(res.items), str(res), repr(res), json.dumps(res.items[0].extra)):
+            assert_no_key(shown)
+        assert res.items[0].extra == {"revised_prompt": s.history[-1].outputs[0]["revised_prompt"]}
+    finally:
+        s.close()
