@@ -87,7 +87,8 @@ class Scripted(Recorder):
 
 def test_a_tail_held_back_live_is_held_back_in_replay_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Live, the view holds back an end that may be a key's start ("sk", a closing "s") until the next piece, or
-    shows it with a final done delta: replay makes the same calls."""
+    shows it with a final done delta (each delta's text is what it added to the view): replay makes the same
+    calls."""
     from tokenhot_nb import _config
 
     monkeypatch.setattr(_config, "_known_keys", set())  # (only this test's key: others' forms would hold more,
@@ -96,9 +97,9 @@ def test_a_tail_held_back_live_is_held_back_in_replay_too(tmp_path: Path, monkey
     first, live, _, replayed = record_and_replay(tmp_path / "st", Scripted(lambda prompt, key: frames),
                                                  model="gpt-5.4")
     assert first.text == "Ask the skies and the seas"
-    assert live == [("Ask", "", False, "A"), (" the sk", "", False, "Ask the "),
-                    ("ies and", "", False, "Ask the skies and"), (" the seas", "", False, "Ask the skies and the sea"),
-                    ("", "", True, "Ask the skies and the seas")]
+    assert live == [("A", "", False, "A"), ("sk the ", "", False, "Ask the "),
+                    ("skies and", "", False, "Ask the skies and"), (" the sea", "", False, "Ask the skies and the sea"),
+                    ("s", "", True, "Ask the skies and the seas")]
     assert replayed == live
 
 

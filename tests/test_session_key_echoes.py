@@ -85,3 +85,40 @@ def test_a_revised_prompt_echoing_the_key_reaches_the_result_without_it(tmp_path
         assert res.items[0].extra == {"revised_prompt": s.history[-1].outputs[0]["revised_prompt"]}
     finally:
         s.close()
+
+
+def sse(chunks: list[dict[str, Any]]) -> httpx.Response:
+    """A chat-completions event stream of ``chunks`` (OpenAI's ``chat.completion.chunk`` frames), then ``[DONE]``."""
+    body = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks) + "data: [DONE]\n\n"
+    return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=body.encode())
+
+
+def piece(field: str, text: str) -> dict[str, Any]:
+    return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {field: text}}]}
+
+
+def test_streamed_pieces_of_an_echoed_key_never_reach_on_delta(tmp_path: Path) -> None:
+    """A relay streaming the key back in small pieces (text and reasoning): on_delta's text so far was masked, but
+    the delta was the piece as it came, so the usual ``print(delta.text, end="")`` printed the key whole. Each
+    delta now holds what it added to the view; the pieces still add up to the answer."""
+    def relay(request: httpx.Request, key: str) -> httpx.Response | None:
+        if request.url.path != "/v1/chat/completions":
+            return None
+        said = f"Your key is {key}, keep it safe."
+        return sse([piece("reasoning_content", key[i:i + 3]) for i in range(0, len(key), 3)]
+                   + [piece("content", said[i:i + 3]) for i in range(0, len(said), 3)]
+                   + [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}])
+
+    s = live(tmp_path, relay)
+    seen: list[tuple[Any, str]] = []
+    try:
+        res = s.chat("my key?", model="gpt-5.4", on_delta=lambda delta, so_far: seen.append((delta, so_far)))
+    finally:
+        s.close()
+    printed = "".join(d.text for d, _ in seen)
+    thought = "".join(d.reasoning for d, _ in seen)
+    assert_no_key(printed + thought + repr(seen))
+    assert printed == res.text == "Your key is sk-****, keep it safe."
+    assert thought == res.reasoning == "sk-****"
+    assert seen[-1][1] == res.text
+    assert all("".join(d.text for d, _ in seen[:i + 1]) == so_far for i, (_, so_far) in enumerate(seen))

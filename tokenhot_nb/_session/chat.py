@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -139,7 +140,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         store_once(entry, th, lambda: chat.build(info, [user], **options))
     rec = Recording(session, entry, await _budget.priced(session, info), call)
     acc = chat.Accumulator()
-    shown = LiveText()
+    shown = _View()
     log: _pieces.PieceLog | None = None  # the pieces shown, for the row (a streamed call's only)
     request_id: str | None = None
     response_id: str | None = None
@@ -167,8 +168,9 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             reply = acc.reply(info.id)
             # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
             reply.text, reply.reasoning = received_text(reply.text), received_text(reply.reasoning)
-            if live is not None and shown.last != reply.text:  # the view held back a tail that looked like a key
-                call_user(on_delta, ChatDelta(text="", done=True), reply.text)
+            rest = shown.rest(reply.text, reply.reasoning) if live is not None else None
+            if rest is not None:  # the view held back a tail that looked like a key
+                call_user(on_delta, rest, reply.text)
             elif live is None and on_delta is not None:
                 call_user(on_delta, ChatDelta(text=reply.text, reasoning=reply.reasoning, done=True), reply.text)
         else:
@@ -293,7 +295,7 @@ class _Keeper:
 
 
 async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta: Callable[[ChatDelta, str], Any] | None,
-                       shown: LiveText, log: _pieces.PieceLog | None = None,
+                       shown: _View, log: _pieces.PieceLog | None = None,
                        keep: Callable[[], None] | None = None) -> None:
     """Fold a stream's events into ``acc``, showing each piece to ``on_delta`` as a live view may (and noting it
     in ``log``, watched or not, so a replay can show the same pieces); ``keep`` saves the text so far now and
@@ -313,7 +315,7 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
                 if log is not None:
                     log.add(delta.text, delta.reasoning, delta.done)
                 if on_delta is not None:  # (nobody watching: no view)
-                    call_user(on_delta, delta, shown(acc.text, len(delta.text)))
+                    call_user(on_delta, *shown(delta, acc.text, acc.reasoning))
                 if keep is not None:
                     keep()
             if delta.done:
@@ -332,14 +334,48 @@ def _replay_pieces(on_delta: Callable[[ChatDelta, str], Any], response: dict[str
         call_user(on_delta, ChatDelta(text=text, reasoning=reasoning, done=True), text)
         return
     pieces, done = cut
-    shown = LiveText()
-    at = 0
+    shown = _View()
+    at = at_r = 0
     for i, (t, r) in enumerate(pieces):
-        at += len(t)
-        call_user(on_delta, ChatDelta(text=t, reasoning=r, done=done and i == len(pieces) - 1),
-                  shown(text[:at], len(t)))
-    if shown.last != text:  # as live: what the view held back is shown once the stream has ended
-        call_user(on_delta, ChatDelta(text="", done=True), text)
+        at, at_r = at + len(t), at_r + len(r)
+        call_user(on_delta, *shown(ChatDelta(text=t, reasoning=r, done=done and i == len(pieces) - 1),
+                                   text[:at], reasoning[:at_r]))
+    rest = shown.rest(text, reasoning)
+    if rest is not None:  # as live: what the view held back is shown once the stream has ended
+        call_user(on_delta, rest, text)
+
+
+class _View:
+    """What ``on_delta`` is shown of a stream: the text so far as a live view has it (:class:`LiveText`: echoed
+    keys masked, a tail that may be a key's first part held back), and a delta whose ``text`` and ``reasoning`` are
+    what that view added. The delta as it came carries the key as the relay sent it, in pieces no redaction
+    recognises: ``on_delta=lambda d, so_far: print(d.text, end="")`` printed it whole. The pieces add up to the
+    answer (the one held back comes with the next delta, or the final ``done`` one: :meth:`rest`)."""
+
+    def __init__(self) -> None:
+        self.text = LiveText()
+        self.reasoning = LiveText()
+
+    def __call__(self, delta: ChatDelta, text: str, reasoning: str) -> tuple[ChatDelta, str]:
+        """``(delta as shown, text so far as shown)`` for a delta that brought ``text``/``reasoning`` so far."""
+        was, was_r = self.text.last, self.reasoning.last
+        so_far = self.text(text, len(delta.text))
+        so_far_r = self.reasoning(reasoning, len(delta.reasoning)) if delta.reasoning else was_r
+        return dataclasses.replace(delta, text=_added(was, so_far), reasoning=_added(was_r, so_far_r)), so_far
+
+    def rest(self, text: str, reasoning: str) -> ChatDelta | None:
+        """The final ``done`` delta with what the view held back of the whole ``text``/``reasoning``; None when
+        it held nothing back."""
+        if self.text.last == text and self.reasoning.last == reasoning:
+            return None
+        return ChatDelta(text=_added(self.text.last, text), reasoning=_added(self.reasoning.last, reasoning),
+                         done=True)
+
+
+def _added(before: str, after: str) -> str:
+    """What ``after`` (a view's text) adds to ``before`` (what it showed last); "" when it is no continuation of it
+    (an answer whose ``<think>`` block moved to the reasoning at its end): the text so far then says it all."""
+    return after[len(before):] if after.startswith(before) else ""
 
 
 def streams(info: ModelInfo, kw: dict[str, Any]) -> bool:

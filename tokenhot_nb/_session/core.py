@@ -410,7 +410,8 @@ class Session:
 
         A list of strings runs as a batch of independent questions → :class:`BatchResult`; a list of
         ``{"role", "content"}`` dicts is sent as the conversation itself. ``on_delta(delta, text_so_far)`` is
-        called for each streamed piece (on the thread that made the call, so its output lands in that cell).
+        called for each streamed piece (on the thread that made the call, so its output lands in that cell);
+        ``delta.text`` is what the piece added to ``text_so_far`` (a key a relay echoed is masked in both).
 
         ``schema=`` (a pydantic model class or a JSON-schema dict) asks for data of that shape and ``json=True``
         for any JSON: the checked answer is ``result.data``. ``tools=`` (OpenAI function schemas) lets the model
