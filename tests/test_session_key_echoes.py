@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from tokenhot_nb import Session
+from tokenhot_nb.errors import DownloadError
 
 pytestmark = pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
 
@@ -122,3 +123,37 @@ def test_streamed_pieces_of_an_echoed_key_never_reach_on_delta(tmp_path: Path) -
     assert thought == res.reasoning == "sk-****"
     assert seen[-1][1] == res.text
     assert all("".join(d.text for d, _ in seen[:i + 1]) == so_far for i, (_, so_far) in enumerate(seen))
+
+
+def test_a_result_link_carrying_the_key_is_not_handed_to_on_progress_nor_shown(tmp_path: Path) -> None:
+    """A finished task whose result link carries the key (``?key=…``, as Gemini's links do): ``on_progress`` got
+    the status as parsed and ``task.status()`` returned it, so printing either showed the key in the link."""
+    link = "http://cdn.test/v.mp4?key={key}"
+
+    def relay(request: httpx.Request, key: str) -> httpx.Response | None:
+        path = request.url.path
+        if path == "/v1/video/generations" and request.method == "POST":
+            return httpx.Response(200, json={"id": "task_k1", "task_id": "task_k1", "object": "video",
+                                             "status": "queued", "progress": 0})
+        if path == "/v1/video/generations/task_k1":
+            return httpx.Response(200, json={"code": "success", "message": "", "data": {
+                "task_id": "task_k1", "status": "SUCCESS", "progress": "100%", "fail_reason": "",
+                "result_url": link.format(key=key),
+                "data": {"content": {"last_frame_url": link.format(key=key)}}}})
+        if path == "/v.mp4":
+            return httpx.Response(404, text="gone")
+        return None
+
+    s = live(tmp_path, relay, poll_interval=0.001)
+    seen: list[Any] = []
+    try:
+        task = s.video("a cat", model="doubao-seedance-2.0", wait=False)
+        status = task.status()
+        with pytest.raises(DownloadError) as failed:  # (the link is gone: the task stays pending, resumable)
+            task.wait(progress=False, on_progress=seen.append)
+    finally:
+        s.close()
+    assert status.url == "http://cdn.test/v.mp4?key=sk-****" and status.last_frame_url == status.url
+    assert seen and seen[-1].state == "succeeded" and seen[-1].url == status.url
+    for shown in (repr(status), repr(seen), repr(task.last), str(failed.value)):
+        assert_no_key(shown)

@@ -620,8 +620,8 @@ class Session:
         return result
 
     async def _apoll_task(self, task: VideoTask) -> TaskStatus:
-        """One status request for a task (used by :class:`VideoTask`)."""
-        return await _video.poll_task(self, task)
+        """One status request for a task (used by :class:`VideoTask`), as the user is shown it."""
+        return (await _video.poll_task(self, task)).shown()
 
     async def _await_task(self, task: VideoTask, *, timeout: float | None = None, progress: bool | None = None,
                           on_progress: Callable[[TaskStatus], Any] | None = None,

@@ -840,7 +840,7 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
             bad = 0
             if bar is not None:
                 call_user(bar.update, st.progress, None, st.state, True)
-            await _ran_in_caller(on_progress, st)  # (one that raises stops the wait at this status)
+            await _ran_in_caller(on_progress, st.shown())  # (one that raises stops the wait at this status)
             if st.state == "succeeded":
                 return st
             if st.state == "failed":

@@ -6,7 +6,7 @@ response into one of the parsed types below. They never do I/O and never display
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Literal
 
 StreamFormat = Literal["chat", "responses", "claude", "gemini"]
@@ -218,6 +218,26 @@ class TaskStatus:
     @property
     def done(self) -> bool:
         return self.state in ("succeeded", "failed")
+
+    def shown(self) -> TaskStatus:
+        """This status as the user is handed it (``on_progress``, ``task.status()``): the relay's words with any key
+        it echoed masked, the links too (a result link may carry the key, as ``?key=…``). The links as they came
+        stay on the session's own copy, which downloads them."""
+        from .._config import redact
+
+        def masked(text: str | None) -> str | None:
+            return redact(text) if isinstance(text, str) else text
+
+        url, frame, raw_status = masked(self.url), masked(self.last_frame_url), masked(self.raw_status)
+        task_id = redact(self.task_id)
+        if (url, frame, raw_status, task_id) == (self.url, self.last_frame_url, self.raw_status, self.task_id):
+            return self  # (nothing to mask: this status itself)
+        return replace(self, url=url, last_frame_url=frame, raw_status=raw_status, task_id=task_id)
+
+    def __repr__(self) -> str:  # (``task.last`` in a cell: its links may carry the key)
+        from .._config import redact
+
+        return redact(f"TaskStatus({', '.join(f'{f.name}={getattr(self, f.name)!r}' for f in fields(self))})")
 
 
 @dataclass
