@@ -369,6 +369,22 @@ def test_models_history_config(ip: Any, offline: Any, monkeypatch: pytest.Monkey
     assert "NOPE_NOT_SET is not set" in last_data(cap)["text/plain"]
 
 
+#: A key as the service also takes it, without its "sk-" (nothing shaped like a key to redaction)
+BARE_KEY = "Zt4hYq8wPx2nVb6mKr1sLd9fGj3cHa7eUo5iTy0pWq2eRk8mNb4v"
+
+
+@pytest.mark.parametrize("line", [f"--key {BARE_KEY}", f"--key={BARE_KEY}", f"--mode offline --key {BARE_KEY}",
+                                  f"--key-from-env {BARE_KEY}", f"--key-from-env=sk-{BARE_KEY}"])
+def test_a_key_typed_on_the_th_config_line_is_refused_without_being_shown(ip: Any, offline: Any, line: str) -> None:
+    """``%th_config --key <key>`` (``--key`` prompts, it takes no value) said "unrecognized arguments: <key>", and
+    ``--key-from-env <key>`` said "Environment variable <key> is not set": the key in the cell's output."""
+    _res, cap = run(ip, f"%th_config {line}")
+    said = "".join(str(o.data) for o in cap.outputs) + cap.stdout + cap.stderr
+    assert BARE_KEY not in said and BARE_KEY[:20] not in said and BARE_KEY[-20:] not in said
+    assert "not shown" in said and "delete it from this cell" in said
+    assert tokenhot_nb.session() is offline  # nothing changed
+
+
 @pytest.mark.parametrize("no_input", [EOFError, "stdin"])
 def test_a_key_prompt_where_the_front_end_takes_no_input_is_one_line(ip: Any, offline: Any, no_input: Any,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,6 +20,9 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 
 MORE_HELP = "Run {prog} --help for every option."
+TYPED_KEY = ("{prog} --key takes no value: it asks for the key in a hidden prompt. What was typed after it was not "
+             "used and is not shown; if it is your key, delete it from this cell (IPython keeps the line in its "
+             "history too), then run {prog} --key alone, or {prog} --key-from-env VAR.")
 UNCLOSED_QUOTE = "{prog}: {problem} in the options; close the quote or escape it with a backslash."
 BAD_NAME = "-o needs a Python variable name, got {name!r}."
 TAKEN_NAME = "-o {name} would replace {what}; pick another name, e.g. -o {other}."
@@ -116,6 +119,18 @@ class MagicParser(argparse.ArgumentParser):
         # one line: the usage block argparse adds is 5-9 lines for the big magics, and --help has it whole
         raise MagicUsageError(redact(f"{self.prog}: {message.rstrip('. ')}.{meant} {MORE_HELP.format(prog=self.prog)}"))
 
+    def _refuse_typed_key(self, argv: list[str]) -> None:
+        """``--key sk-…`` / ``--key=…``: a key typed after ``--key`` (which takes none: it prompts) came back in
+        argparse's "unrecognized arguments: …" or "ignored explicit argument …", and a key without ``sk-`` (the
+        service takes one) is nothing redaction recognises. Refused without quoting any of it."""
+        for i, word in enumerate(argv):
+            if word == "--":
+                break
+            typed = word.startswith("--key=") or (word == "--key" and i + 1 < len(argv)
+                                                    and not argv[i + 1].startswith("-"))
+            if typed and "--key" in self._option_string_actions:
+                raise MagicUsageError(TYPED_KEY.format(prog=self.prog))
+
     def _refuse_repeats(self, argv: list[str]) -> None:
         """An option that takes one value, given twice (``-n 1 … -n 4``): argparse keeps the last without a word,
         so the call made (and paid for) may not be the one meant. Repeatable options (``--edit``, ``-x``) and
@@ -169,6 +184,7 @@ class MagicParser(argparse.ArgumentParser):
         except ValueError as exc:  # "No closing quotation"
             raise MagicUsageError(UNCLOSED_QUOTE.format(prog=self.prog, problem=str(exc).lower())) from None
         self._refuse_repeats(argv)
+        self._refuse_typed_key(argv)
         ns = self._intermixed(argv) if self.intermixed else self.parse_args(argv)
         out = getattr(ns, "output", None)
         if out is not None and (not out.isidentifier() or keyword.iskeyword(out)):

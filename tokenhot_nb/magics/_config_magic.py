@@ -22,6 +22,11 @@ KEY_NOT_IN_ENV_FIX = "Set it where Jupyter starts (or with os.environ), or use %
 KEY_NO_PROMPT = "This front end cannot ask for input (no input box, or no stdin), so --key cannot prompt for the key."
 KEY_NO_PROMPT_FIX = ("Set TOKENHOT_API_KEY where Jupyter starts, then %th_config --key-from-env (or --key-from-env "
                      "MY_VAR for another variable).")
+KEY_AS_VAR = ("--key-from-env takes the name of an environment variable, and what was given ({n} characters, not "
+              "shown) looks like a key, not a variable's name; no such variable is set.")
+KEY_AS_VAR_FIX = ("If it is your key, delete it from this cell (IPython keeps the line in its history too), put it in "
+                  "TOKENHOT_API_KEY where Jupyter starts and run %th_config --key-from-env, or use %th_config --key "
+                  "for a hidden prompt.")
 KEY_EMPTY = "No key entered; the settings were not changed."
 KEY_SET = "API key set for this session (hidden)."
 
@@ -43,10 +48,24 @@ def read_key(prompt: bool, env_var: str | None) -> str | None:
             raise ConfigError(KEY_NO_PROMPT, hint=KEY_NO_PROMPT_FIX) from None
     if env_var:
         value = os.environ.get(env_var, "").strip()
+        if not value and _key_shaped(env_var):  # the key itself given as the variable's name: never say it back
+            raise ConfigError(KEY_AS_VAR.format(n=len(env_var)), hint=KEY_AS_VAR_FIX)
         if not value:
             raise ConfigError(KEY_NOT_IN_ENV.format(var=env_var), hint=KEY_NOT_IN_ENV_FIX)
         return value
     return None
+
+
+def _key_shaped(name: str) -> bool:
+    """Whether ``name`` (given as an environment variable's name) looks like a key: something redaction masks, no
+    variable name at all, or a long mix of lower- and upper-case letters and digits (variable names are words,
+    mostly in capitals; a key is random)."""
+    from .._config import redact
+
+    if redact(name) != name or not name.replace("_", "a").isalnum() or not name.isascii() or name[0].isdigit():
+        return True
+    return len(name) >= 20 and any(c.islower() for c in name) and any(c.isupper() for c in name) \
+        and any(c.isdigit() for c in name)
 
 
 def carried_over(old: Any, changes: dict[str, Any]) -> dict[str, Any]:
