@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import pickle
 from pathlib import Path
 
 import pytest
 
-from tokenhot_nb._config import OFFLINE_KEY, Secret, Settings, redact
+from tokenhot_nb._config import OFFLINE_KEY, Secret, Settings, might_hold_key, redact
 from tokenhot_nb.errors import ConfigError, MissingKeyError
 
 KEY = "sk-live-CONFIGSECRET12345"
@@ -128,6 +129,42 @@ def test_a_known_key_is_removed_in_the_shapes_relays_echo_it() -> None:
     }
     for name, shape in shapes.items():
         assert redact(f"said: {shape}.") == "said: sk-****.", name
+
+
+#: A key shaped like the service's, known to this process only from here on (the split tests)
+SPLIT_KEY = "sk-5hGjK8lMn2bVc4xZa7sDf1gQw9eRt3yUi6oPl0kJh2gFd5sAe8"
+
+
+@pytest.mark.parametrize("split", ["\n", "\r\n  ", " ", "\\n", "<wbr>", "</b><b>", "\u200b", "\u00ad", "\n<br>\n"],
+                         ids=["newline", "crlf-indent", "space", "escaped-newline", "wbr", "tags", "zwsp", "shy",
+                              "br"])
+@pytest.mark.parametrize("at", [[5], [20], [40], [12, 27, 41]], ids=["early", "middle", "late", "three-times"])
+@pytest.mark.parametrize("tail", [False, True], ids=["whole", "no-sk"])
+def test_a_known_key_split_by_a_line_break_a_tag_or_an_invisible_character_is_masked(split: str, at: list[int],
+                                                                                     tail: bool) -> None:
+    """A relay that wraps its error text (or a page that breaks long words with ``<wbr>``) splits the key: each
+    part was no key, so it showed whole, a line break in it (or its end after ``sk-****``, the pattern having
+    taken the start)."""
+    Secret(SPLIT_KEY)
+    key = SPLIT_KEY[3:] if tail else SPLIT_KEY
+    cut = [0, *at, len(SPLIT_KEY)]
+    parts = [SPLIT_KEY[a:b] for a, b in itertools.pairwise(cut)]
+    text = split.join(parts)[3:] if tail else split.join(parts)
+    assert text.replace(split, "") == key
+    assert redact(f"invalid token: {text} (request id: 42)") == "invalid token: sk-**** (request id: 42)"
+    assert might_hold_key(text)
+
+
+def test_ordinary_text_around_a_known_key_is_not_taken_for_its_split_form() -> None:
+    """Only the key's own characters, all of them in order and split only by what may split it, are masked; a
+    text holding none of it comes back as it is."""
+    Secret(SPLIT_KEY)
+    words = f"{SPLIT_KEY[:10]} is how it starts, and it ends with {SPLIT_KEY[-6:]}"
+    assert redact(words) == words
+    other = f"{SPLIT_KEY[:30]}\nXYZ{SPLIT_KEY[30:]}"  # (the start is taken by the key pattern, as before)
+    assert redact(other) == f"sk-****\nXYZ{SPLIT_KEY[30:]}"
+    clean = "nothing secret here\n" * 50
+    assert redact(clean) is clean
 
 
 def test_offline_polls_quickly_unless_told_otherwise() -> None:

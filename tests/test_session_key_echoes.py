@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import DownloadError
+from tokenhot_nb.errors import AuthenticationError, DownloadError
 
 pytestmark = pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
 
@@ -157,3 +157,40 @@ def test_a_result_link_carrying_the_key_is_not_handed_to_on_progress_nor_shown(t
     assert seen and seen[-1].state == "succeeded" and seen[-1].url == status.url
     for shown in (repr(status), repr(seen), repr(task.last), str(failed.value)):
         assert_no_key(shown)
+
+
+@pytest.mark.parametrize("body", [
+    pytest.param(lambda key: ("text/plain", f"Invalid token:\n{key[:30]}\n{key[30:]}\n"), id="wrapped-text"),
+    pytest.param(lambda key: ("text/html", f"<html><body><h1>401</h1><p>token {key[:22]}<wbr>{key[22:]}</p></body>"
+                                           "</html>"), id="html-wbr"),
+    pytest.param(lambda key: ("application/json", json.dumps({"error": {"message": f"no token {key[3:28]}\n"
+                                                                                   f"{key[28:]}", "code": ""}})),
+                 id="json-no-sk"),
+])
+def test_a_key_the_relay_wraps_in_its_error_shows_nowhere(tmp_path: Path,
+                                                         body: Callable[[str], tuple[str, str]]) -> None:
+    """The key split by a line break or a tag in an error body was no key to redaction: its end (or all of it)
+    showed in the error, the history row, its HTML and the export."""
+    def relay(request: httpx.Request, key: str) -> httpx.Response | None:
+        if request.url.path != "/v1/chat/completions":
+            return None
+        kind, text = body(key)
+        return httpx.Response(401, content=text.encode(), headers={"content-type": kind})
+
+    s = live(tmp_path, relay)
+    try:
+        with pytest.raises(AuthenticationError) as failed:
+            s.chat("hello", model="gpt-5.4", stream=False)
+        row = s.history[-1]
+        export = s.history.export(tmp_path / "out.jsonl").read_text()
+        shown = [str(failed.value), repr(failed.value), failed.value.details(), row._repr_html_(),
+                 repr(row.to_dict()), s.history._repr_html_(), export]
+    finally:
+        s.close()
+    for text in shown:
+        assert_no_key(text)
+    assert "sk-****" in str(failed.value)
+    for stored in (tmp_path / "store").rglob("*"):  # (the database, its write-ahead log, the artifacts)
+        if stored.is_file():
+            data = stored.read_bytes()
+            assert not [shape for shape in shapes_of(KEY) if shape.encode() in data], stored

@@ -52,6 +52,20 @@ _known_keys: set[str] = set()
 #: redaction.
 _known_forms: tuple[str, ...] = ()
 
+#: What may split a known key a relay echoes or wraps: whitespace and line breaks (a wrapped line), a line break
+#: escaped inside JSON, a tag (``<wbr>``, ``<br>``, ``<b>``: an HTML page's text has its tags made spaces) and the
+#: invisible characters (soft hyphen, zero-width space and joiners, word joiner, BOM). The key reads the same.
+_SPLIT = r"(?:\s|\\[nrt]|<[^<>]{0,40}>|[\u00ad\u200b-\u200d\u2060\ufeff])*"
+#: Known keys at least this long are also found split (shorter ones would be found in ordinary words).
+MIN_SPLIT_KEY = 16
+#: The pieces of a known key searched for first (plain substring searches), at every multiple of this length: the
+#: split pattern runs only when one is there. A key split in a few places has a piece twice this long, which holds
+#: one; a key cut into crumbs shorter than that is not looked for.
+_TILE = 8
+#: (the tiles, the pattern) of each known key's split form, and every tile (the pre-check of :func:`might_hold_key`)
+_split_checks: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = ()
+_split_tiles: tuple[str, ...] = ()
+
 _URLSAFE = str.maketrans("+/", "-_")
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-F]{2}")
 
@@ -106,12 +120,24 @@ def key_forms(raw: str) -> tuple[str, ...]:
     return tuple(sorted(forms, key=lambda f: (-len(f), f)))
 
 
+def _split_check(raw: str) -> tuple[tuple[str, ...], re.Pattern[str]]:
+    """The tiles and split pattern of one key (and of its tail without ``sk-``, which new-api echoes)."""
+    tail = raw.removeprefix("sk-")
+    shapes = [raw] + ([tail] if tail != raw and len(tail) >= MIN_SPLIT_KEY else [])
+    pattern = "|".join(_SPLIT.join(re.escape(ch) for ch in shape) for shape in shapes)
+    tiles = tuple(raw[i:i + _TILE] for i in range(0, len(raw) - _TILE + 1, _TILE))
+    return tiles, re.compile(pattern)
+
+
 def remember_key(value: str) -> None:
     """Add ``value`` to the keys :func:`redact` removes by value (called for every key that is set)."""
-    global _known_forms
+    global _known_forms, _split_checks, _split_tiles
     if len(value) >= MIN_KNOWN_KEY and value not in _known_keys:
         _known_keys.add(value)
         _known_forms = tuple(sorted({f for k in _known_keys for f in key_forms(k)}, key=lambda f: (-len(f), f)))
+        if len(value) >= MIN_SPLIT_KEY:
+            _split_checks = (*_split_checks, _split_check(value))
+            _split_tiles = tuple(sorted({t for tiles, _ in _split_checks for t in tiles}))
 
 
 def key_problem(value: str) -> str | None:
@@ -190,7 +216,8 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
     """Remove ``secrets``, every key this process was given, and anything shaped like ``sk-…`` from ``text``.
 
     Keys given to a Session/Settings are removed by value whatever they look like (a key need not start with
-    ``sk-``), and in every shape :func:`key_forms` knows (a relay may echo one base64- or percent-encoded);
+    ``sk-``), and in every shape :func:`key_forms` knows (a relay may echo one base64- or percent-encoded), also
+    split by line breaks, tags or invisible characters (:data:`_SPLIT`; keys of :data:`MIN_SPLIT_KEY` or more);
     the pattern catches keys nobody told us about (e.g. another key echoed by a relay). Text holding none of
     these comes back as the same object after a few substring searches, so call sites need no pre-check.
     """
@@ -203,6 +230,11 @@ def redact(text: str, *secrets: Secret | str | None) -> str:
     for form in _known_forms:
         if form in text:
             text = text.replace(form, MASK)
+    for tiles, split in _split_checks:  # a known key split by a line break, a tag or an invisible character
+        for tile in tiles:
+            if tile in text:
+                text = split.sub(MASK, text)
+                break
     return _KEY_RE.sub(MASK, text) if "sk-" in text else text  # (clean text comes back as it is, not copied)
 
 
@@ -270,8 +302,11 @@ def might_hold_key(text: str) -> bool:
     """Cheap pre-check: could :func:`redact` change ``text``? (for hot paths such as stream deltas)"""
     if "sk-" in text:
         return True
-    for form in _known_forms:  # noqa: SIM110 - a plain loop: no generator to set up for the many short texts
+    for form in _known_forms:
         if form in text:
+            return True
+    for tile in _split_tiles:  # noqa: SIM110 - (the same) a piece of a known key: it may be split
+        if tile in text:
             return True
     return False
 
