@@ -338,3 +338,14 @@ def test_json_labelled_as_json_to_a_text_transcription_holding_none_is_refused(b
     """Was kept as the transcript "null" / "[]" / "" (the label says JSON; the body holds no transcript)."""
     with pytest.raises(APIError, match="not a transcript"):
         audio.parse_transcription("text", body, "application/json")
+
+
+def test_an_html_page_title_quoting_a_key_across_the_cut_shows_none_of_it() -> None:
+    """The page's title was cut to 120 characters before redaction: a key across the cut showed its start."""
+    from tokenhot_nb._config import Secret
+
+    key = "Vb8nMq3wEr6tYu1iOp4aSd7fGh2jKl5zXc9vBn0mQw3eRt6yUi"  # (as new-api echoes a key: without its sk-)
+    Secret(key)
+    with pytest.raises(APIError) as failed:
+        audio.parse_transcription("text", f"<html><head><title>{'x' * 100}{key}</title></head></html>")
+    assert key[:12] not in failed.value.full_message and "sk-****" in failed.value.full_message

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import AuthenticationError, DownloadError
+from tokenhot_nb.errors import APIError, AuthenticationError, DownloadError
 
 pytestmark = pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
 
@@ -194,3 +194,51 @@ def test_a_key_the_relay_wraps_in_its_error_shows_nowhere(tmp_path: Path,
         if stored.is_file():
             data = stored.read_bytes()
             assert not [shape for shape in shapes_of(KEY) if shape.encode() in data], stored
+
+
+def across(cut: int, key: str) -> str:
+    """Filler, then the key without its ``sk-`` (as new-api echoes it: no pattern knows it) across position ``cut``
+    of the text."""
+    return "x" * (cut - 20) + key.removeprefix("sk-")
+
+
+CUT_TEXTS = {  # (what the session is asked, the relay's answer): server text the client cuts to a length
+    "error-page-kept-on-the-error": (
+        "chat", lambda request, key: httpx.Response(
+            502, text=f"<html><body>{across(1200 - 12, key)}</body></html>", headers={"content-type": "text/html"})),
+    "responses-failed-message": (
+        "responses", lambda request, key: httpx.Response(200, json={
+            "id": "resp_1", "object": "response", "status": "failed", "output": [],
+            "error": {"message": across(300, key), "code": "server_error"}})),
+    "balance-route-error": (
+        "balance", lambda request, key: httpx.Response(200, json={"error": {"message": across(300, key)}})),
+    "web-page-title": (
+        "chat", lambda request, key: httpx.Response(
+            200, text=f"<html><head><title>{across(80, key)}</title></head></html>",
+            headers={"content-type": "text/html"})),
+}
+
+
+@pytest.mark.parametrize("case", list(CUT_TEXTS))
+def test_server_text_cut_short_never_keeps_the_first_part_of_a_key(tmp_path: Path, case: str) -> None:
+    """Server text was cut to a length and then redacted: a key across the cut lost its end, and its first part
+    (no key to redaction any more) showed in the error or the balance."""
+    what, answer = CUT_TEXTS[case]
+    paths = {"chat": "/v1/chat/completions", "responses": "/v1/responses", "balance": "/v1/dashboard/billing"}
+
+    def relay(request: httpx.Request, key: str) -> httpx.Response | None:
+        return answer(request, key) if request.url.path.startswith(paths[what]) else None
+
+    s = live(tmp_path, relay)
+    try:
+        if what == "balance":
+            shown = [repr(s.balance()), str(s.balance())]
+        else:
+            with pytest.raises(APIError) as failed:
+                s.chat("hello", model="GPT 5.4(Responses)" if what == "responses" else "gpt-5.4", stream=False)
+            err = failed.value
+            shown = [str(err), err.full_message, repr(err.body), err.details()]
+    finally:
+        s.close()
+    for text in shown:
+        assert_no_key(text)

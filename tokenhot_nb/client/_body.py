@@ -17,6 +17,8 @@ from collections.abc import AsyncIterator
 
 import httpx
 
+from .._config import redact
+
 #: What the client asks for: only encodings it decodes itself, step by step.
 ACCEPT_ENCODING = "gzip, deflate"
 #: Most bytes one decoding step may produce.
@@ -172,7 +174,7 @@ def web_page(body: bytes, content_type: str | None) -> str | None:
         return None
     found = _TITLE.search(body[:65536])
     title = html.unescape(found.group(1).decode("utf-8", "replace")) if found else ""
-    return " ".join(title.split())[:80]
+    return " ".join(redact(title).split())[:80]  # (redacted before the cut: a key across it would show its start)
 
 
 def page_instead_of_api(status: int, title: str) -> str:

@@ -136,7 +136,8 @@ def parse_error_body(content: bytes) -> ErrorInfo:
     if info is None and stripped in ("{}", "[]", "null"):  # nothing said: the caller's "no explanation" line
         info = ErrorInfo(body=data)
     if info is None:
-        info = ErrorInfo(message=_plain_text(text), body=data if data is not None else text[: 4 * RAW_LIMIT])
+        # (redacted before the cut: a key across it would lose its end, and its start be no key to redaction)
+        info = ErrorInfo(message=_plain_text(text), body=data if data is not None else redact(text)[: 4 * RAW_LIMIT])
     message, rid = split_request_id(info.message.strip())
     info.message = message
     info.request_id = rid

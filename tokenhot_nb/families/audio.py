@@ -477,7 +477,7 @@ def _not_a_transcript(text: str) -> None:
     if not looks_like_html(text[:200].encode("utf-8", errors="replace")):
         return
     title = _PAGE_TITLE.search(text[:4096])
-    said = " ".join((title.group(1) if title else text[:120]).split())
+    said = " ".join(redact(title.group(1) if title else text[:4096]).split())  # (redacted before the cut)
     raise APIError(f"The transcription answer is an HTML page, not a transcript: {said[:120]!r}.",
                    hint="It came from the relay or a proxy in front of it, not from the model; try again.")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .._config import redact
 from ._common import finite
 from ._types import HttpCall
 
@@ -33,7 +34,7 @@ def _error_text(body: Any) -> str | None:
     err = body.get("error")
     if err:
         msg = err.get("message") if isinstance(err, Mapping) else err
-        return str(msg or "the relay answered with an error")[:300]
+        return redact(str(msg or "the relay answered with an error"))[:300]  # (redacted before the cut)
     return None
 
 

@@ -1049,7 +1049,7 @@ def _parse_responses(body: dict[str, Any]) -> ChatReply:
         err = _dict(body.get("error"))
         msg, rid = split_request_id(str(err.get("message") or err.get("code") or "no reason given"))
         usage = _failed_usage(body)
-        failed = APIError(f"The response failed: {msg[:300]}", status=200, code=_opt_str(err.get("code")),
+        failed = APIError(f"The response failed: {redact(msg)[:300]}", status=200, code=_opt_str(err.get("code")),
                           request_id=rid, hint="What it consumed is billed (err.usage); try again." if usage
                           else "Try again.")
         failed.usage = usage
