@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import APIError, AuthenticationError, DownloadError
+from tokenhot_nb.errors import APIError, AuthenticationError, ConfigError, DownloadError
 
 pytestmark = pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
 
@@ -242,3 +242,33 @@ def test_server_text_cut_short_never_keeps_the_first_part_of_a_key(tmp_path: Pat
         s.close()
     for text in shown:
         assert_no_key(text)
+
+
+def test_a_key_set_on_the_settings_later_is_kept_secret_and_used(tmp_path: Path) -> None:
+    """``session.settings.api_key = "…"`` (a plain string) broke every call with "'str' object has no attribute
+    'get'" (shown as a possible bug), and the string was never remembered for redaction. It is now wrapped and
+    checked as a key given at the start: sent, masked when echoed, never shown."""
+    later = "Hn3jKq7wEr1tYu5iOp9aSd2fGh6jKl0zXc4vBn8mQw1eRt5yUi"  # (without sk-: found by value only)
+    sent: list[str] = []
+
+    def relay(request: httpx.Request, key: str) -> httpx.Response | None:
+        if request.url.path != "/v1/chat/completions":
+            return None
+        sent.append(key)
+        return httpx.Response(401, json={"error": {"message": f"no such token: {key}", "code": ""}})
+
+    s = live(tmp_path, relay)
+    try:
+        s.settings.api_key = later  # type: ignore[assignment]
+        with pytest.raises(AuthenticationError) as failed:
+            s.chat("hello", model="gpt-5.4", stream=False)
+        shown = [str(failed.value), failed.value.details(), repr(s.settings), repr(s), s.history._repr_html_(),
+                 repr(s.history[-1].to_dict())]
+        with pytest.raises(ConfigError) as refused:
+            s.settings.api_key = f" {later}\n"  # type: ignore[assignment]
+    finally:
+        s.close()
+    assert sent == [later]
+    for text in [*shown, str(refused.value)]:
+        assert later not in text and later[:20] not in text and later[-20:] not in text
+    assert "no such token: sk-****" in str(failed.value)

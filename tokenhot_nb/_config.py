@@ -132,6 +132,7 @@ def _split_check(raw: str) -> tuple[tuple[str, ...], re.Pattern[str]]:
 def remember_key(value: str) -> None:
     """Add ``value`` to the keys :func:`redact` removes by value (called for every key that is set)."""
     global _known_forms, _split_checks, _split_tiles
+    value = value.strip()  # (a key refused for the spaces around it: its forms would hold back every space)
     if len(value) >= MIN_KNOWN_KEY and value not in _known_keys:
         _known_keys.add(value)
         _known_forms = tuple(sorted({f for k in _known_keys for f in key_forms(k)}, key=lambda f: (-len(f), f)))
@@ -381,10 +382,18 @@ class Settings:
     #: price table's ``group_ratio`` of it. "" is the service's ``default`` group.
     price_group: str = ""
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A key set later (``session.settings.api_key = "sk-…"``) is kept as one given at the start: a
+        :class:`Secret` (remembered for redaction), checked; a plain string there broke every call."""
+        if name == "api_key":
+            raw = value.get() if isinstance(value, Secret) else value
+            if isinstance(raw, str):  # refuse one that cannot be sent, quoting none of it (before it is remembered)
+                check_key(raw)
+            if not isinstance(value, Secret):
+                value = Secret(value)  # (one that is no string is refused here)
+        object.__setattr__(self, name, value)
+
     def __post_init__(self) -> None:
-        if isinstance(self.api_key, str):  # type: ignore[unreachable]
-            self.api_key = Secret(self.api_key)  # type: ignore[unreachable]
-        check_key(self.api_key.get())  # the key is set here: refuse one that cannot be sent, quoting none of it
         if self.mode not in MODES:
             from .errors import ConfigError
 
