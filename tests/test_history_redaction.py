@@ -354,3 +354,32 @@ def test_a_key_across_the_cut_of_a_video_create_reply_that_is_no_object_shows_no
     finally:
         s.close()
     assert key[:8] not in caught.value.full_message and key[:8] not in str(caught.value)
+
+
+@pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
+def test_an_exported_text_file_written_before_its_key_was_known_holds_no_key(tmp_path: Path) -> None:
+    """A key pasted into a prompt before it was set (a bare one: no pattern knows it) came back in the answer,
+    stored as the row's text file. Once the key is known the export's rows mask it, but the ``.artifacts`` folder
+    beside them, the one made to be shared, got the file copied as stored, key and all."""
+    from tokenhot_nb import Session
+
+    pasted = "Pq4wEr8tYu2iOp6aSd0fGh3jKl7zXc1vBn5mQw9eRt4yUi8oPa"  # (unknown to this process until set below)
+
+    async def relay(request: httpx.Request) -> httpx.Response:
+        said = json.loads(await request.aread())["messages"][-1]["content"]
+        return httpx.Response(200, json={"object": "chat.completion", "model": "gpt-5.4", "choices": [{
+            "index": 0, "message": {"role": "assistant", "content": f"You said: {said}"}, "finish_reason": "stop"}]})
+
+    s = Session(mode="offline", store=tmp_path / "st", transport=httpx.MockTransport(relay))
+    try:
+        answer = s.chat(f"is this my key? {pasted}", model="gpt-5.4", stream=False, thread=False)
+        assert pasted in answer.text  # (not known yet: nothing to mask it by)
+        Secret(pasted)  # now it is the session's key (%th_config --key, Session(api_key=…))
+        out = s.history.export(tmp_path / "shared.jsonl", include_artifacts=True)
+    finally:
+        s.close()
+    files = list(Path(f"{out}.artifacts").iterdir())
+    assert files and all(pasted.encode() not in f.read_bytes() for f in [out, *files])
+    manifest = json.loads((Path(f"{out}.artifacts") / "manifest.json").read_text())
+    (kept,) = [m for m in manifest.values() if m.get("redacted")]
+    assert (Path(f"{out}.artifacts") / kept["file"]).read_text() == "You said: is this my key? sk-****"

@@ -72,11 +72,39 @@ def export_history(history: History, path: Path, *, include_artifacts: bool = Fa
             except (FileNotFoundError, ValueError):
                 continue
             dest = folder / src.name
+            masked = _masked_text(src, str(meta.get("mime") or ""), store.secrets)
+            if masked is not None:  # (its bytes no longer match its name: a load leaves it out, as a damaged file)
+                dest.write_bytes(masked)
+                manifest[sha] = {**meta, "file": src.name, "size": len(masked), "redacted": True}
+                continue
             if not dest.exists():
                 shutil.copyfile(src, dest)
             manifest[sha] = {**meta, "file": src.name, "size": src.stat().st_size}
         (folder / MANIFEST).write_text(json.dumps(manifest, indent=1, ensure_ascii=False), encoding="utf-8")
     return path
+
+
+#: Text artifacts larger than this are copied as they are (read whole to be checked, a huge one would not fit).
+MASK_LIMIT = 64 * 1024**2
+
+
+def _masked_text(src: Path, mime: str, secrets: Any) -> bytes | None:
+    """A text artifact's bytes with any key masked, when it holds one; None when it holds none (or is no text).
+
+    The rows of an export are redacted again on the way out, but the files beside them were copied as stored: an
+    answer written before its key was known to this process (a key pasted into a prompt, an older version's
+    store) carried it into the folder made to be shared. Bytes are read as Latin-1 (one character a byte, and
+    back), so what is not a key stays byte for byte."""
+    if not (mime.startswith("text/") or mime in ("application/json", "application/octet-stream")):
+        return None
+    try:
+        if src.stat().st_size > MASK_LIMIT:
+            return None
+        text = src.read_bytes().decode("latin-1")
+    except OSError:
+        return None
+    masked = redact(text, *secrets)
+    return None if masked == text else masked.encode("latin-1")
 
 
 _PAGE = 2000
