@@ -352,3 +352,14 @@ def test_a_dot_segment_is_no_task_id(tid: str) -> None:
     with pytest.raises(InputError, match="is no task id"):
         video.build_poll(tid)
     assert video.build_poll("..x").path.endswith("/..x")
+
+
+def test_a_ratio_named_after_the_key_keeps_no_part_of_it() -> None:
+    """A ratio's name was cut to 40 characters and then redacted (in the row): a key as the name (a relay echoing
+    what it got) lost its end and its first 40 characters stayed in the history."""
+    from tokenhot_nb._config import Secret
+
+    key = "Lk2jHg6fDs0aPo4iUy8tRe3wQm7nBv1cXz5lKj9hGf2dSa6pOi"  # (as new-api echoes a key: without its sk-)
+    Secret(key)
+    ratios = video.parse_other_ratios({"X-New-Api-Other-Ratios": json.dumps({key: 1.5, "seconds": 5})})
+    assert ratios == {"sk-****": 1.5, "seconds": 5.0}

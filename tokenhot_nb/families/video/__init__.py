@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from ..._config import redact
 from ...catalog import ModelInfo
 from ...errors import InputError, UnsupportedOptionError
 from .. import _json
@@ -103,6 +104,7 @@ def parse_other_ratios(headers: Mapping[str, str]) -> dict[str, float] | None:
         return None
     if not isinstance(data, dict):
         return None
-    ratios = ((str(k)[:40], finite(v) if isinstance(v, (int, float)) else None) for k, v in data.items())
+    # (a name redacted before its cut: a key across the cut would lose its end, and its start be no key)
+    ratios = ((redact(str(k))[:40], finite(v) if isinstance(v, (int, float)) else None) for k, v in data.items())
     out = {k: v for k, v in ratios if v is not None}  # (finite: NaN, infinity, a 400-digit int are left out)
     return dict(list(out.items())[:16]) or None
