@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import APIError, AuthenticationError, ConfigError, DownloadError
+from tokenhot_nb.errors import APIError, AuthenticationError, ConfigError, DownloadError, InputError
 
 pytestmark = pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
 
@@ -272,3 +272,25 @@ def test_a_key_set_on_the_settings_later_is_kept_secret_and_used(tmp_path: Path)
     for text in [*shown, str(refused.value)]:
         assert later not in text and later[:20] not in text and later[-20:] not in text
     assert "no such token: sk-****" in str(failed.value)
+
+
+def test_a_task_id_too_long_for_a_url_quoting_the_key_shows_none_of_it(tmp_path: Path) -> None:
+    """The poll URL of a task id past httpx's URL limit is refused naming its first 60 characters: they were cut
+    before redaction, so an id that began with the key (as new-api echoes it, without ``sk-``) showed its start
+    in the error and the history row."""
+    def relay(request: httpx.Request, key: str) -> httpx.Response | None:
+        if request.url.path == "/v1/video/generations" and request.method == "POST":
+            task_id = key.removeprefix("sk-") + "x" * 70_000
+            return httpx.Response(200, json={"id": task_id, "task_id": task_id, "status": "queued"})
+        return None
+
+    s = live(tmp_path, relay, poll_interval=0.001)
+    try:
+        with pytest.raises(InputError) as failed:
+            s.video("a cat", model="doubao-seedance-2.0", progress=False)
+        shown = [str(failed.value), failed.value.full_message, repr(s.history[-1].to_dict())]
+    finally:
+        s.close()
+    assert "URL is not valid" in shown[0]
+    for text in shown:
+        assert_no_key(text)

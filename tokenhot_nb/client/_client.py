@@ -396,7 +396,8 @@ class Client:
                 call.method.upper(), self._url(call.path), params=call.params or None, headers=headers, **kwargs
             )
         except httpx.InvalidURL as exc:  # e.g. a relay's task id of 70,000 characters: past httpx's URL limit
-            shown = call.path if len(call.path) <= 60 else call.path[:60] + "…"
+            path = redact(call.path, *self._secrets)  # (before the cut: a key across it would show its start)
+            shown = path if len(path) <= 60 else path[:60] + "…"
             error = InputError(
                 redact(f"Cannot send {call.method.upper()} {shown} ({len(call.path)} characters): the URL is not "
                        f"valid ({exc}).", *self._secrets),
