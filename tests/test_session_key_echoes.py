@@ -294,3 +294,25 @@ def test_a_task_id_too_long_for_a_url_quoting_the_key_shows_none_of_it(tmp_path:
     assert "URL is not valid" in shown[0]
     for text in shown:
         assert_no_key(text)
+
+
+@pytest.mark.parametrize("split", ["\n", "<wbr>", " \\n "])
+def test_a_key_streamed_split_by_a_line_break_is_held_back_until_it_is_masked(tmp_path: Path, split: str) -> None:
+    """A key streamed with a line break in it: its first part was no longer "the start of a key" once the break
+    arrived, so the view showed it, and the end of it made the whole masked after that part was printed."""
+    def relay(request: httpx.Request, key: str) -> httpx.Response | None:
+        if request.url.path != "/v1/chat/completions":
+            return None
+        said = f"Your key is {key[:14]}{split}{key[14:]} - keep it safe."
+        return sse([piece("content", said[i:i + 4]) for i in range(0, len(said), 4)]
+                   + [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}])
+
+    s = live(tmp_path, relay)
+    seen: list[tuple[Any, str]] = []
+    try:
+        res = s.chat("my key?", model="gpt-5.4", on_delta=lambda delta, so_far: seen.append((delta, so_far)))
+    finally:
+        s.close()
+    printed = "".join(d.text for d, _ in seen)
+    assert printed == res.text == "Your key is sk-**** - keep it safe."
+    assert all(res.text.startswith(so_far) for _, so_far in seen)  # (never a part of the key, then the mask)

@@ -272,7 +272,38 @@ def key_start_at_end(text: str) -> int:
     """
     pattern, span = _held_pattern()
     m = pattern.search(text, max(0, len(text) - span))
-    return len(text) - m.start() if m is not None else 0
+    return max(len(text) - m.start() if m is not None else 0, _split_start_at_end(text))
+
+
+#: (the keys :data:`_split_held` was made for, the pattern, how far back a match may start)
+_split_held: tuple[frozenset[str], re.Pattern[str] | None, int] | None = None
+_SPLIT_RE = re.compile(_SPLIT)
+
+
+def _split_start_at_end(text: str) -> int:
+    """How many trailing characters of ``text`` are the first part of a known key split as :data:`_SPLIT` splits
+    one (``sk-Ab3dEf6h\nIj9``): whole, redaction masks it; arriving, it is held back as an unsplit start is. Only
+    a start holding :data:`_TILE` characters of the key or more: an ``s`` and a space end many a sentence."""
+    global _split_held
+    keys = frozenset(k for k in _known_keys if len(k) >= MIN_SPLIT_KEY)
+    if _split_held is None or _split_held[0] != keys:
+        def starts(form: str) -> str:
+            out = ""
+            for ch in reversed(form[:-1]):  # proper prefixes, each may end in separators
+                out = re.escape(ch) + _SPLIT + (f"(?:{out})?" if out else "")
+            return out
+
+        shapes = {shape for k in keys for shape in (k, k.removeprefix("sk-")) if len(shape) >= MIN_SPLIT_KEY}
+        either = "|".join(starts(f) for f in shapes)  # (ending, maybe, in a separator's first part: "<wb", "\\")
+        pattern = re.compile(f"(?:{either})(?:<[^<>]{{0,40}}|\\\\)?\\Z") if shapes else None
+        _split_held = keys, pattern, 4 * max([0, *map(len, shapes)]) + 64
+    _, compiled, span = _split_held
+    if compiled is None:
+        return 0
+    m = compiled.search(text, max(0, len(text) - span))
+    if m is None or len(_SPLIT_RE.sub("", m.group())) < _TILE:
+        return 0
+    return len(text) - m.start()
 
 
 def known_key_start(text: str) -> bool:
