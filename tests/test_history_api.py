@@ -500,7 +500,7 @@ def test_numpy_whole_numbers_pick_entries(tmp_path: Path) -> None:
     """An id or a count from a numpy array (a DataFrame's column) is a whole number like any other."""
     import numpy as np
 
-    h = History(tmp_path / "st")
+    h = History(Store(tmp_path / "st"))  # (a path alone must hold a store already)
     for i in range(3):
         h.store.insert(HistoryEntry(kind="chat", model="m", params={"message": f"q{i}"}, text=f"q{i}"))
     assert h.get(np.int64(2)).text == "q1"
@@ -509,7 +509,7 @@ def test_numpy_whole_numbers_pick_entries(tmp_path: Path) -> None:
 
 def test_an_export_path_with_no_suffix_is_written_as_json(tmp_path: Path) -> None:
     """``export('backup')`` wrote JSON before other suffixes were refused; it still does."""
-    h = History(tmp_path / "st")
+    h = History(Store(tmp_path / "st"))  # (a path alone must hold a store already)
     h.store.insert(HistoryEntry(kind="chat", model="m", params={"message": "q"}, text="q"))
     out = h.export(tmp_path / "backup")
     assert [e["text"] for e in json.loads(out.read_text())] == ["q"]
@@ -604,3 +604,27 @@ def test_one_model_under_its_dot_and_dash_spellings_is_one_model(tmp_path: Path)
     assert (seedance["calls"], seedance["video_seconds"], seedance["cost"]) == (3, 15.0, pytest.approx(1.5))
     priced = h.usage({"doubao-seedance-1-5": {"per_video_second": 0.1}})
     assert next(r for r in priced.rows if r["model"] == "doubao-seedance-1.5")["cost"] == pytest.approx(1.5)
+
+
+def test_a_path_that_holds_no_store_is_refused_and_nothing_is_made(tmp_path: Path) -> None:
+    """``History('typo')`` made an empty store there (its folders too) and showed "0 entries", as if the calls had
+    never been made; it now says the folder holds no history, names the store nearby, and makes nothing."""
+    from tokenhot_nb.errors import StoreError
+
+    Store(tmp_path / ".tokenhot").insert(HistoryEntry(kind="chat", model="m", text="kept"))
+    for given, words in [
+        (tmp_path / "tokenhot", f"'{tmp_path / 'tokenhot'}' does not exist. Did you mean History\\('{tmp_path / '.tokenhot'}'\\)"),
+        (tmp_path / ".tokenhat", "does not exist. Did you mean History\\(.*\\.tokenhot'\\)"),
+        (tmp_path, "holds no history store \\(no history.sqlite in it\\). Did you mean History\\(.*\\.tokenhot'\\)"),
+        (tmp_path / "a" / "b", "does not exist. Check the path: .*a Session makes its store at its first call"),
+        (tmp_path / ".tokenhot" / "history.sqlite", "is a store's database file.*History\\('.*\\.tokenhot'\\)"),
+    ]:
+        with pytest.raises(StoreError, match=words) as info:
+            History(given)
+        assert "\n" not in str(info.value)
+    (tmp_path / "h.jsonl").write_text("")
+    with pytest.raises(StoreError, match=r"Load it with History.load\("):
+        History(str(tmp_path / "h.jsonl"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".tokenhot", "h.jsonl"], "a folder was made"
+    assert [e.text for e in History(tmp_path / ".tokenhot", read_only=True)] == ["kept"]
+    assert len(History(Store(tmp_path / "new"))) == 0  # a Store of its own is made at its first use, as before

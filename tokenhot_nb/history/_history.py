@@ -139,11 +139,18 @@ class History:
     def __init__(self, store: Store | str | os.PathLike[str], session: Any = None, *, read_only: bool = False,
                  _conds: Sequence[Cond] = (), _label: str = "") -> None:
         """``read_only=True`` (with a path) reads someone else's store without touching it: no upgrade, no
-        recovery of their unfinished rows, no write; an unwritable store is opened read-only anyway."""
+        recovery of their unfinished rows, no write; an unwritable store is opened read-only anyway. A path must
+        hold a store (a Session makes one at its first call; ``History(Store(path))`` makes an empty one)."""
         if not isinstance(store, (Store, str, os.PathLike)):  # (Path(5) was a TypeError from inside the store)
             raise WrongTypeError(f"History() takes a store folder (a path) or a Store, not {type(store).__name__}.",
                                  hint="e.g. History('.tokenhot'), or session.history for a session's own.")
-        self.store = store if isinstance(store, Store) else Store(store, read_only=read_only)
+        if isinstance(store, Store):
+            self.store = store
+        else:
+            from ._problems import check_store_there
+
+            self.store = Store(store, read_only=read_only)
+            check_store_there(self.store.root, os.fspath(store))
         self.session = session
         self._own: tuple[Cond, ...] = tuple(_conds)
         self._label = _label

@@ -248,3 +248,42 @@ def replaced_problem(root: Path, db: Path, *, exists: bool) -> StoreError:
                       "more can be recorded in it.",
                       hint="Close the session (session.close(), or the store's close()): the next call opens the "
                            f"history now at {str(root)!r}" + ("." if exists else " (a fresh one)."))
+
+
+def check_store_there(root: Path, given: str) -> None:
+    """``History(path)`` reads a store that exists: a mistyped folder made an empty one (its folders too) and
+    showed "0 entries", as if the calls had never been made. A Session makes its store at its first call."""
+    db = root / "history.sqlite"
+    if db.is_file():
+        return
+    if root.is_file():
+        if root.name == db.name:
+            raise StoreError(f"{given!r} is a store's database file; History() takes the store's folder.",
+                             hint=f"Open it with History({str(root.parent)!r}).")
+        if root.suffix.lower() in (".json", ".jsonl"):
+            raise StoreError(f"{given!r} is a file, not a history store (a folder); an export is loaded, not "
+                             "opened.", hint=f"Load it with History.load({given!r}).")
+        raise StoreError(f"{given!r} is a file, not a history store (a folder).",
+                         hint="Pass the folder a Session recorded into: History('.tokenhot') by default, or the "
+                              "store=… it was given.")
+    where = f"holds no history store (no {db.name} in it)" if root.is_dir() else "does not exist"
+    raise StoreError(f"No history to open: {str(root)!r} {where}.",
+                     hint=_nearby(root) or "Check the path: History(path) reads the folder a Session recorded "
+                     "into ('.tokenhot' by default, or its store=…); a Session makes its store at its first call.")
+
+
+def _nearby(root: Path) -> str:
+    """A hint naming a store inside ``root``, or one beside it whose name is close (a typo'd or dotless folder)."""
+    from .._suggest import nearest
+
+    try:
+        inside = [p for p in root.iterdir() if (p / "history.sqlite").is_file()][:2] if root.is_dir() else []
+        if inside:  # (History('.') beside a notebook: its store is '.tokenhot' in it)
+            return f"Did you mean History({str(inside[0])!r})?"
+        found = [p.name for p in root.parent.iterdir() if (p / "history.sqlite").is_file()][:200]
+    except OSError:
+        return ""
+    close = nearest(root.name, found, n=1)
+    if not close and root.name.lstrip(".") in (f.lstrip(".") for f in found):  # ('tokenhot' for '.tokenhot')
+        close = [f for f in found if f.lstrip(".") == root.name.lstrip(".")][:1]
+    return f"Did you mean History({str(root.parent / close[0])!r})?" if close else ""
