@@ -628,3 +628,39 @@ def test_a_path_that_holds_no_store_is_refused_and_nothing_is_made(tmp_path: Pat
     assert sorted(p.name for p in tmp_path.iterdir()) == [".tokenhot", "h.jsonl"], "a folder was made"
     assert [e.text for e in History(tmp_path / ".tokenhot", read_only=True)] == ["kept"]
     assert len(History(Store(tmp_path / "new"))) == 0  # a Store of its own is made at its first use, as before
+
+
+@pytest.mark.parametrize("text", ["", " ", "\t\n", "\x00", " \x00 "])
+def test_a_search_for_no_word_is_refused_not_everything(filled: History, text: str) -> None:
+    """``search(' ')`` matched every row, as if every entry held what was looked for."""
+    for call in (lambda: filled.search(text), lambda: filled.filter(text=text)):
+        with pytest.raises(InputError, match="holds no word to look for") as info:
+            call()
+        assert "\n" not in str(info.value) and "history.search('cat')" in (info.value.hint or "")
+    assert len(filled.filter(text=None)) == 30
+
+
+@pytest.mark.parametrize("value,words", [
+    (float("nan"), "nan is no time"), (float("inf"), "inf is no time"), (-3600, "-3600 is no time.*'1h'"),
+    (True, "Cannot read a time from True"),
+    (__import__("datetime").timedelta(hours=-2), "is negative \\(a time still to come\\)"),
+])
+def test_a_time_no_row_can_be_compared_with_is_refused(filled: History, value: object, words: str) -> None:
+    """``since=nan`` showed no entry and ``since=True`` every one (the second after 1970), without a word; a
+    negative number or timedelta is an age meant the other way round."""
+    for kw in ("since", "until"):
+        with pytest.raises(InputError, match=words) as info:
+            filled.filter(**{kw: value})  # type: ignore[arg-type]
+        assert "\n" not in str(info.value)
+
+
+def test_times_from_numpy_and_the_ends_of_the_calendar_are_read(filled: History) -> None:
+    """``datetime.min`` (from the start) was a bare ``ValueError: year 0 is out of range``; numpy's whole numbers
+    were refused as "no time"."""
+    import datetime as dt
+
+    import numpy as np
+
+    assert len(filled.filter(since=dt.datetime.min)) == 30 and len(filled.filter(until=dt.date.min)) == 0
+    assert len(filled.filter(until=dt.datetime.max)) == 30
+    assert len(filled.filter(since=np.int64(T0 + 60 * 25))) == 5 and len(filled.filter(since=np.float32(0))) == 30

@@ -65,28 +65,47 @@ def _check_prices(prices: Any) -> None:
 
 
 def to_timestamp(value: Any, now: float | None = None) -> float:
-    """Unix time from a number, ``datetime``/``date``, ``timedelta`` (ago), ISO string or ``"2h"``-style age."""
+    """Unix time from a number, ``datetime``/``date``, ``timedelta`` (ago), ISO string or ``"2h"``-style age.
+
+    A time no row can be compared with is refused, not matched against: ``nan`` matched nothing and ``True`` was
+    the second after 1970, without a word; a negative number is most often an age meant (``-3600``: "an hour
+    ago"), and a negative ``timedelta`` a time still to come."""
+    import math
+    import numbers
+
     now = time.time() if now is None else now
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, _dt.timedelta):
-        return now - value.total_seconds()
-    if isinstance(value, _dt.datetime):
-        return value.timestamp()
-    if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day).timestamp()
-    if isinstance(value, str):
-        m = _REL.match(value)
-        if m:
-            return now - float(m.group(1)) * _UNIT[m.group(2).lower()]
-        try:
+    hint = ("Use a unix time, a datetime or date, a timedelta (that long ago), an ISO date such as "
+            "'2026-05-01T09:30', or an age such as '2h', '30min', '7d'.")
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):  # (numpy's numbers too)
+        number = float(value)
+        if not math.isfinite(number) or number < 0:
+            raise InputError(f"{value!r:.40} is no time: a unix time is a finite number of seconds since 1970 (0 or more).",
+                             hint="For an age, give '1h', '30min', '7d' or a timedelta (that long ago).")
+        return number
+    try:
+        if isinstance(value, _dt.timedelta):
+            if value < _dt.timedelta(0):
+                raise InputError(f"A timedelta is how long ago; {value!r:.60} is negative (a time still to come).",
+                                 hint="e.g. timedelta(hours=2) for two hours ago; a time to come matches no entry.")
+            return now - value.total_seconds()
+        if isinstance(value, _dt.date):
+            day = value if isinstance(value, _dt.datetime) else _dt.datetime(value.year, value.month, value.day)
+            try:
+                return day.timestamp()
+            except (ValueError, OverflowError, OSError):  # datetime.min (from the start): no local time that early
+                return day.replace(tzinfo=day.tzinfo or _dt.timezone.utc).timestamp()
+        if isinstance(value, str):
+            m = _REL.match(value)
+            if m:
+                return now - float(m.group(1)) * _UNIT[m.group(2).lower()]
             return _dt.datetime.fromisoformat(value.strip()).timestamp()
-        except ValueError:
-            pass
+    except (ValueError, OverflowError, OSError) as exc:  # (datetime.min: "year 0 is out of range")
+        if isinstance(exc, InputError):
+            raise
+        if not isinstance(value, str):
+            raise InputError(f"Cannot read a time from {value!r:.60}: {exc}.", hint=hint) from None
     raise (WrongTypeError if not isinstance(value, str) else InputError)(
-        f"Cannot read a time from {value!r:.60}.",
-                     hint="Use a unix time, a datetime or date, a timedelta (that long ago), an ISO date such as "
-                          "'2026-05-01T09:30', or an age such as '2h', '30min', '7d'.")
+        f"Cannot read a time from {value!r:.60}.", hint=hint)
 
 
 def _choose(name: str, value: str | Iterable[str], allowed: Sequence[str]) -> None:
@@ -298,8 +317,12 @@ class History:
             label.append(f"thread={thread!r}")
         if text is not None and not isinstance(text, str):
             raise WrongTypeError(f"Search text must be a str, not {type(text).__name__}.", hint="e.g. history.search('cat').")
-        if text:
+        if text is not None:
             _valid_text(text)
+            if not text.replace("\x00", " ").split():  # (every row matched: a search for nothing found everything)
+                raise InputError(f"The search text {text!r:.40} holds no word to look for.",
+                                 hint="e.g. history.search('cat'); the whole history is the history itself "
+                                      "(filter(text=None) leaves the text out).")
             conds.extend(self.store.text_conditions(text.replace("\x00", " ")))  # a NUL ends SQLite's query
             label.append(f"text={text!r}")
         return self._view(conds, ", ".join(label))
