@@ -652,3 +652,78 @@ def test_a_conversation_name_that_is_not_a_str_is_one_clear_line(s: Any, call: A
     with pytest.raises(E.WrongTypeError, match=r"^A conversation is named by a str, not "):
         call(s.threads)
     s.threads.forget()  # (no name: all of them, as before)
+
+
+def _wav_bytes() -> bytes:
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    return out.getvalue()
+
+
+_HATCH_CALLS: dict[str, Any] = {
+    "image": lambda s, **kw: s.image("a cat", progress=False, **kw),
+    "video": lambda s, **kw: s.video("a cat", wait=False, progress=False, **kw),
+    "speak": lambda s, **kw: s.speak("hello", **kw),
+    "transcribe": lambda s, **kw: s.transcribe(_wav_bytes(), **kw),
+    "chat": lambda s, **kw: s.chat("hi", thread=False, **kw),
+    "embed": lambda s, **kw: s.embed("hi", **kw),
+    "rerank": lambda s, **kw: s.rerank("hi", ["a", "b"], **kw),
+    "compare": lambda s, **kw: s.compare("hi", ["gpt-5.2", "claude-sonnet"], progress=False, **kw),
+}
+
+
+@pytest.mark.parametrize("method", list(_HATCH_CALLS))
+@pytest.mark.parametrize("kw,words", [
+    ({"raw": 5}, r"raw= takes the whole request body as a dict, not int"),
+    ({"raw": "x"}, r"raw= takes the whole request body as a dict, not a str"),
+    ({"headers": 5}, r"headers= takes a dict of HTTP header names and values, not int"),
+    ({"headers": {"X-A": 5}}, r"the value of 'X-A' must be text \(a str\), not int"),
+    ({"headers": {"X-A": None}}, r"the value of 'X-A' must be text"),
+    ({"headers": {5: "v"}}, r"headers= has 5, which is no HTTP header name"),
+    ({"headers": {"Bad Name": "v"}}, r"'Bad Name', which is no HTTP header name"),
+    ({"headers": {"X-A": "v\r\nX-B: w"}}, r"holds a line break or NUL"),
+    ({"headers": {"X-A": "café"}}, r"holds non-ASCII text"),
+    ({"extra": 5}, r"extra= takes a dict of body fields, not int"),
+    ({"extra": {5: 1}}, r"extra= has the key 5 \(int\): a body field's name is text"),
+    ({"extra": {"tags": {"a", "b"}}}, r"extra field 'tags' holds a set, which a JSON body cannot carry"),
+    ({"extra": {"blob": b"x"}}, r"extra field 'blob' holds a bytes"),
+    ({"extra": {"w": float("nan")}}, r"extra field 'w' is nan"),
+    ({"watermark": float("inf")}, r"option 'watermark' is inf"),
+    ({"metadata": {"k": object()}}, r"option 'metadata' holds an object"),
+])
+def test_escape_hatches_of_the_wrong_shape_are_one_line_before_any_request(
+        s: Any, rec: Any, method: str, kw: dict[str, Any], words: str) -> None:
+    """``raw=5``, ``headers=5``, a header value that is no text, a set/bytes/nan in a body field: each was a
+    TypeError or ValueError from inside httpx or the JSON encoder (or, for compare, one per model inside the
+    result); a header with a line break or a space in its name was taken."""
+    with pytest.raises(E.InputError, match=words) as info:
+        _HATCH_CALLS[method](s, **kw)
+    assert "\n" not in str(info.value) and "café" not in str(info.value)  # (a header's value is never quoted)
+    assert rec.posts() == []
+
+
+def test_escape_hatches_of_the_right_shape_are_sent(s: Any, rec: Any) -> None:
+    import numpy as np
+
+    s.chat("hi", thread=False, stream=False, headers=[("X-Pair", "1")], top_k=np.int64(3),
+           extra={"metadata": {"n": [1, 2.5, None, True]}})
+    sent = rec.posts()[-1]
+    assert sent["headers"]["x-pair"] == "1"
+    assert rec.json()["top_k"] == 3 and rec.json()["metadata"] == {"n": [1, 2.5, None, True]}
+    s.chat("hi", thread=False, stream=False, headers={"X-Bytes": b"v"}, raw={"model": "gpt-5.2",
+                                                                          "messages": [{"role": "user", "content": "x"}]})
+    assert rec.json()["messages"][0]["content"] == "x"
+
+
+def test_transcribe_refuses_raw_which_it_sent_as_a_form_field(s: Any, rec: Any) -> None:
+    """``transcribe(audio, raw={…})`` sent a form field named "raw" holding the dict's repr, without a word."""
+    with pytest.raises(E.UnsupportedOptionError, match=r"transcribe\(\) sends the audio as a multipart form"):
+        s.transcribe(_wav_bytes(), raw={"model": "whisper-1"})
+    assert rec.posts() == []

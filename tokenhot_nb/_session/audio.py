@@ -6,7 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 from .._inputs import to_media
 from ..catalog import ModelInfo
-from ..errors import APIError, DownloadError, InputError, ReplayMissError, WrongTypeError
+from ..errors import (
+    APIError,
+    DownloadError,
+    InputError,
+    ReplayMissError,
+    UnsupportedOptionError,
+    WrongTypeError,
+)
 from ..results import AudioResult, TranscriptResult, from_entry
 from .checks import body_extra, check_text
 from .inputs import fetch, store_media
@@ -116,6 +123,10 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     options = dict(options)
     headers = options.pop("headers", None)
     prompt = options.pop("prompt", None)
+    if options.pop("raw", None) is not None:  # (it went out as a form field named "raw")
+        raise UnsupportedOptionError(f"{kind}() sends the audio as a multipart form, which raw= cannot replace.",
+                                     hint="Add form fields with extra={…} (e.g. extra={'temperature': 0}).",
+                                     option="raw")
     if language is not None:
         check_text(language, "language", "language='en' (an ISO-639-1 code)")
     if fmt is not None:

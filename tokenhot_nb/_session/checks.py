@@ -4,6 +4,7 @@ not a 400 from the service after a paid round trip (or a silently ignored option
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -310,6 +311,7 @@ def check_option_names(options: Mapping[str, Any], named: Iterable[str], method:
     body field and silently do nothing: refuse it, naming the argument it resembles (a documented body field is
     never taken for one: :data:`BODY_FIELDS`)."""
     names = [n for n in named if not n.startswith("_")]
+    check_hatches(options, names)
     for key in options:
         if key in names or key.startswith("_") or key in ("extra", "raw", "headers") or key in BODY_FIELDS:
             continue
@@ -319,6 +321,94 @@ def check_option_names(options: Mapping[str, Any], named: Iterable[str], method:
                 f"{method}() has no argument {key!r}." + phrase(near, show="{}=".format),
                 hint=f"Write {near[0]}=…; to send {key!r} as a body field anyway, pass extra={{{key!r}: …}}.",
                 option=key, value=options[key], suggestion=near[0])
+
+
+def check_hatches(options: Mapping[str, Any], names: Iterable[str]) -> None:
+    """``headers=``, ``raw=``, ``extra=`` and every extra body field, checked before anything is sent: a
+    ``headers=5`` or ``raw='x'``, a header value with a line break, a set, bytes or ``nan`` in a body field each
+    failed inside httpx or the JSON encoder (a TypeError through the library), or went out as a broken header."""
+    for key, value in options.items():
+        if key in names or key.startswith("_"):
+            continue
+        value = plain(value)
+        if key == "headers":
+            check_headers(value)
+        elif key == "raw":
+            if value is not None and not isinstance(value, dict):
+                raise WrongTypeError(f"raw= takes the whole request body as a dict, not {_what(value)}.",
+                                     hint="e.g. raw={'model': 'gpt-5.2', 'messages': […]}; to add fields to the "
+                                          "body the call builds, use extra={…}.")
+            check_json_value(value, "raw=")
+        elif key == "extra":
+            for name, field in _extra_fields(value).items():
+                if not isinstance(name, str):
+                    raise InputError(f"extra= has the key {name!r:.40} ({type(name).__name__}): a body field's "
+                                     "name is text.", hint="e.g. extra={'watermark': True}.")
+                check_json_value(field, f"extra field {name!r:.40}")
+        else:
+            check_json_value(value, f"option {key!r:.40}")
+
+
+_JSON_HINT = ("A body field takes JSON values: text, numbers, True/False, None, lists and dicts (list(x) for a set, "
+              "x.tolist() for an array); files go in the method's own arguments (images=…, audio=…).")
+
+
+def check_json_value(value: Any, what: str, depth: int = 0) -> None:
+    """``value`` can be sent in a JSON body (what the client's encoder takes: no NaN, keys that JSON can name)."""
+    if value is None or isinstance(value, (str, int)):
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"{what} is {value!r}, which a JSON body cannot carry.",
+                             hint="Send a finite number, or leave it out.")
+        return
+    if depth > 50:  # (deeper than any body: the encoder's own limit says so)
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if k is not None and not isinstance(k, (str, int, float)):
+                raise InputError(f"{what} has the key {k!r:.40} ({type(k).__name__}), which JSON cannot name.",
+                                 hint="Use text keys.")
+            check_json_value(v, what, depth + 1)
+        return
+    if isinstance(value, (list, tuple)):
+        for v in value:
+            check_json_value(v, what, depth + 1)
+        return
+    raise InputError(f"{what} holds {_what(plain(value))}, which a JSON body cannot carry.", hint=_JSON_HINT)
+
+
+#: An HTTP header name (RFC 9110's token).
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def check_headers(headers: Any) -> None:
+    """``headers=``: a dict (or pairs) of header names and one-line ASCII values. Values are never quoted back:
+    one may hold a key."""
+    example = "e.g. headers={'X-Sim-Faults': 'latency=2'}"
+    if headers is None:
+        return
+    if isinstance(headers, Mapping):
+        pairs = list(headers.items())
+    elif isinstance(headers, (list, tuple)) and all(isinstance(p, tuple) and len(p) == 2 for p in headers):
+        pairs = list(headers)
+    else:
+        raise WrongTypeError(f"headers= takes a dict of HTTP header names and values, not {_what(headers)}.",
+                             hint=example + ".")
+    for name, value in pairs:
+        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+            raise InputError(f"headers= has {name!r:.40}, which is no HTTP header name (letters, digits and "
+                             "-_.!#$%&'*+^`|~; no spaces or colons).", hint=example + ".")
+        if not isinstance(value, (str, bytes)):
+            raise WrongTypeError(f"headers=: the value of {name!r} must be text (a str), not "
+                                 f"{type(value).__name__}.", hint=f"e.g. headers={{{name!r}: str(value)}}.")
+        text = value.decode("latin-1") if isinstance(value, bytes) else value
+        if any(c in text for c in "\r\n\x00"):
+            raise InputError(f"headers=: the value of {name!r} holds a line break or NUL, which would end the header "
+                             "early (and start another).", hint="Send the value on one line.")
+        if not text.isascii() and isinstance(value, str):
+            raise InputError(f"headers=: the value of {name!r} holds non-ASCII text, which an HTTP header cannot "
+                             "carry.", hint="Encode it first, e.g. urllib.parse.quote(value).")
 
 
 def parameters(fn: Callable[..., Any]) -> list[str]:
@@ -334,14 +424,17 @@ def body_extra(options: Mapping[str, Any]) -> dict[str, Any] | None:
     hatch every "not supported" message points to (sent as given, past the model's option checks). Without
     this, ``extra={"k": v}`` would itself be sent as a body field named "extra"."""
     rest = {k: v for k, v in options.items() if k != "extra"}
-    extra = options.get("extra")
-    if extra is not None and not isinstance(extra, Mapping):
-        raise InputError(f"extra= takes a dict of body fields, not {_what(extra)}.",
-                         hint="e.g. extra={'watermark': True}.")
-    fields = {**rest, **(extra or {})}
+    fields = {**rest, **_extra_fields(options.get("extra"))}
     for name, value in fields.items():
         _check_texts(value, f"option {str(name)!r}")
     return fields or None
+
+
+def _extra_fields(extra: Any) -> Mapping[str, Any]:
+    if extra is not None and not isinstance(extra, Mapping):
+        raise InputError(f"extra= takes a dict of body fields, not {_what(extra)}.",
+                         hint="e.g. extra={'watermark': True}.")
+    return extra or {}
 
 
 def _check_texts(value: Any, what: str, depth: int = 0) -> None:
