@@ -727,3 +727,41 @@ def test_transcribe_refuses_raw_which_it_sent_as_a_form_field(s: Any, rec: Any) 
     with pytest.raises(E.UnsupportedOptionError, match=r"transcribe\(\) sends the audio as a multipart form"):
         s.transcribe(_wav_bytes(), raw={"model": "whisper-1"})
     assert rec.posts() == []
+
+
+@pytest.mark.parametrize("kind,models,extra", [
+    (None, ["gpt-5.2", "claude-sonnet"], {}),
+    ("image", ["dall-e-3", "seedream-4.5"], {}),
+])
+def test_compare_of_a_list_of_prompts_is_one_line(s: Any, rec: Any, kind: Any, models: list[str],
+                                                    extra: dict[str, Any]) -> None:
+    """``compare(['a', 'b'], models=[…])`` on chat models was "RuntimeError: coroutine raised StopIteration"."""
+    with pytest.raises(E.InputError, match=r"compare\(\) asks every model one prompt, not a list of prompts"):
+        s.compare(["a", "b"], models, kind=kind, progress=False, **extra)
+    assert rec.posts() == []
+
+
+def test_a_conversation_check_given_only_strings_says_so() -> None:
+    from tokenhot_nb._session.checks import check_conversation
+
+    with pytest.raises(E.InputError, match="a list of strings is a batch"):
+        check_conversation(["a", "b"])
+
+
+def test_resume_of_an_id_past_sqlites_integers_is_one_line(s: Any) -> None:
+    """``resume(10**30)`` was an OverflowError from SQLite."""
+    with pytest.raises(E.InputError, match=r"There is no history entry #1000000000000000000000000000000 in "):
+        s.resume(10**30)
+
+
+@pytest.mark.parametrize("args,kwargs,words", [
+    (("image",), {}, r"estimate\('image', …\) takes the arguments of image\(\): missing a required argument: 'prompt'"),
+    (("rerank", "q"), {}, r"takes the arguments of rerank\(\): missing a required argument: 'documents'"),
+    (("embed", "a", "m", 3, 4), {}, r"takes the arguments of embed\(\): too many positional arguments"),
+])
+def test_estimate_with_the_methods_arguments_missing_is_one_line(s: Any, rec: Any, args: tuple[Any, ...],
+                                                                 kwargs: dict[str, Any], words: str) -> None:
+    """``s.estimate('image')`` was "TypeError: Session.aimage() missing 1 required positional argument"."""
+    with pytest.raises(E.InputError, match=words) as info:
+        s.estimate(*args, **kwargs)
+    assert "\n" not in str(info.value) and rec.posts() == []

@@ -131,6 +131,10 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
                                            "video": session.avideo, "rerank": session.arerank}
     twin = twins[method]
     check_option_names(options, ["models", "kind", *parameters(twin)], "compare")
+    if isinstance(prompt, (list, tuple)) and prompt and all(isinstance(p, str) for p in prompt):
+        # (a chat's was "RuntimeError: coroutine raised StopIteration" from inside)
+        raise InputError("compare() asks every model one prompt, not a list of prompts.",
+                         hint="Compare them one at a time: [s.compare(p, models=[…]) for p in prompts].")
     if method == "chat":
         check_chat(prompt, options.get("temperature"), options.get("max_tokens"))
     elif method == "rerank":  # the prompt is the query; the documents come as documents=[…]

@@ -135,6 +135,10 @@ def check_conversation(messages: list[Any] | tuple[Any, ...]) -> None:
     if not messages:
         raise InputError("The chat conversation is empty (no messages).",
                          hint="Pass a message, or a list of {'role': …, 'content': …} dicts.")
+    if all(isinstance(m, str) for m in messages):  # (a batch, where one is taken: compare())
+        raise InputError("This call asks one question, not a list of them (a list of strings is a batch).",
+                         hint="Ask them one at a time: [… for question in questions], or pass a conversation "
+                              "as a list of {'role': …, 'content': …} dicts.")
     if any(isinstance(m, str) for m in messages):
         odd = next(m for m in messages if not isinstance(m, str))
         raise InputError(f"The list mixes strings with {_what(odd)}: it is neither a batch nor a conversation.",

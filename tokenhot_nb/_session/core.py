@@ -680,6 +680,14 @@ class Session:
             "transcribe": self.atranscribe, "translate": self.atranslate, "chat": self.achat,
             "embed": self.aembed, "rerank": self.arerank, "compare": self.acompare}
         twin = twins[name]
+        try:  # (estimate('image') was "TypeError: Session.aimage() missing 1 required positional argument")
+            inspect.signature(twin).bind(*args, **kwargs)
+        except TypeError as exc:
+            from ..errors import InputError
+
+            raise InputError(f"estimate({name!r}, …) takes the arguments of {name}(): {exc}.",
+                             hint=f"e.g. s.estimate('image', 'a cat', n=2): the call to {name}() as you would make it."
+                             ) from None
         accepted = inspect.signature(twin).parameters
         if "progress" in accepted:
             kwargs.setdefault("progress", False)

@@ -538,6 +538,6 @@ def _entry_of(session: Session, which: Any) -> HistoryEntry:
                          f"not {type(which).__name__}.", hint="e.g. session.resume(session.history[-1].id).")
     try:
         return store.get(which).bind(store, session)
-    except KeyError:
+    except (KeyError, OverflowError):  # (OverflowError: more digits than SQLite's integers)
         raise InputError(f"There is no history entry #{which} in {store.root}.",
                          hint="Its id is the # column of session.history.") from None
