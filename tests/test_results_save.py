@@ -113,3 +113,33 @@ def test_a_video_or_sound_is_saved_in_its_own_format_only(tmp_path: Path) -> Non
     assert not (tmp_path / "clip.mov").exists()
     audio = AudioResult(make_wav(tmp_path / "a.wav", 0.2), model="tts")
     assert audio.save(tmp_path / "speech.wav").read_bytes() == audio.path.read_bytes()
+
+
+@pytest.mark.parametrize("path,stem", [("out\x00", None), ("out", "c\x00t")])
+def test_a_name_holding_a_nul_is_one_line(tmp_path: Path, path: str, stem: str | None) -> None:
+    """``save('out', stem='c\\x00t')`` was a bare ``ValueError: embedded null byte`` from the OS."""
+    for res in (_images(tmp_path), VideoResult(make_mp4(tmp_path / "v.mp4"), model="m")):
+        with pytest.raises(E.InputError, match="holding a NUL character") as exc:
+            res.save(str(tmp_path / path), stem=stem)
+        _one_line(exc.value)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("width,words", [(0, "width must be 1 or more, not 0"), (-5, "not -5"),
+                                         ('480" onload="x', "width is a whole number, not str"),
+                                         (None, "not NoneType")])
+def test_a_video_players_width_is_a_whole_number(tmp_path: Path, width: object, words: str) -> None:
+    """``html(width='…')`` went into the ``<video>`` tag as it was (a quote in it closed the attribute)."""
+    video = VideoResult(make_mp4(tmp_path / "v.mp4"), model="m")
+    with pytest.raises(E.InputError, match=words) as exc:
+        video.html(width)  # type: ignore[arg-type]
+    assert "\n" not in str(exc.value)
+    assert 'width="320"' in video.html(320)
+
+
+def test_alt_text_of_an_image_the_result_has_not_is_refused(tmp_path: Path) -> None:
+    """``alt_text(5)`` of two images said "cats (6 of 2)"; ``alt_text(-1)`` "cats (0 of 2)"."""
+    res = _images(tmp_path, 2)
+    with pytest.raises(E.OutOfRangeError, match="There is no image 5"):
+        res.alt_text(5)
+    assert res.alt_text(-1) == "cats (2 of 2)" and res.alt_text(0) == "cats (1 of 2)"

@@ -22,6 +22,10 @@ def destinations(path: str | os.PathLike[str], default_stem: str, stem: str | No
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"save() takes a folder or a file name, not {type(path).__name__}.",
                          hint="e.g. result.save('out') or result.save('cat.png').")
+    if "\x00" in os.fspath(path) or (isinstance(stem, str) and "\x00" in stem):  # (a bare ValueError from the OS)
+        raise InputError(f"save() was given a name holding a NUL character ({os.fspath(path)!r:.80}"
+                         f"{f', stem={stem!r:.40}' if stem else ''}), which no file name can hold.",
+                         hint="e.g. result.save('out') or result.save('out', stem='cat').")
     target = Path(path).expanduser()
     several = len(suffixes) > 1
     if target.suffix and not target.is_dir() and not str(path).endswith(("/", os.sep)):

@@ -151,6 +151,9 @@ class ImageResult(Result):
         the caller escapes it)."""
         # redacted before the cut: cut first, a key pasted into the prompt would lose its end and go unrecognised
         width = _size(width, "width", "alt_text(0, width=60)")
+        if self.items:  # (alt_text(5) said "6 of 2", alt_text(-1) "0 of 2")
+            self._item(index)
+            index = int(index) % len(self.items)
         text = redact(" ".join(str(self.prompt or self.revised_prompt or "").split())) or f"image from {self.model}"
         if len(text) > width:
             text = text[: width - 1].rstrip() + "…"

@@ -143,7 +143,9 @@ class VideoResult(_StoredMedia):
         from urllib.parse import unquote
 
         from ._serve import servable_path
+        from .image import _size
 
+        width = _size(width, "width", "html(width=480)")  # (width='x' went into the tag as it was)
         src = rel_url(servable_path(self.path, self.sha256))
         poster = f' poster="{escape(self._poster_url(width))}"' if self.poster else ""
         w, h = self._frame_size()
