@@ -664,3 +664,46 @@ def test_times_from_numpy_and_the_ends_of_the_calendar_are_read(filled: History)
     assert len(filled.filter(since=dt.datetime.min)) == 30 and len(filled.filter(until=dt.date.min)) == 0
     assert len(filled.filter(until=dt.datetime.max)) == 30
     assert len(filled.filter(since=np.int64(T0 + 60 * 25))) == 5 and len(filled.filter(since=np.float32(0))) == 30
+
+
+@pytest.mark.parametrize("kw,words", [
+    ({"kind": []}, r"filter\(kind=…\) was given an empty list"),
+    ({"status": ()}, r"filter\(status=…\) was given an empty list"),
+    ({"model": ""}, r"filter\(model=…\) was given ''"),
+    ({"model": ["a", 5]}, r"filter\(model=…\) was given int \(5\)"),
+    ({"session_id": []}, r"filter\(session_id=…\) was given an empty list"),
+    ({"thread": 5}, r"filter\(thread=…\) takes a conversation's name \(a str\), not 5"),
+    ({"thread": " "}, r"filter\(thread=…\) takes a conversation's name"),
+])
+def test_a_filter_no_entry_can_match_is_refused_not_empty(filled: History, kw: dict[str, object], words: str) -> None:
+    """``filter(kind=[])``, ``filter(model='')`` and ``filter(thread=5)`` showed an empty history without a word
+    (5 was looked for as '5'), as if nothing had been recorded."""
+    with pytest.raises(InputError, match=words) as info:
+        filled.filter(**kw)  # type: ignore[arg-type]
+    assert "\n" not in str(info.value)
+    assert len(filled.filter(thread="th-1")) > 0 and len(filled.filter(model=["a", "b"])) > 0
+
+
+@pytest.mark.parametrize("index,words", [(slice("a", None), "History slices take whole numbers, not str"),
+                                         (slice(None, None, 0), "step cannot be 0"),
+                                         (slice(None, 2.5), "not float")])
+def test_a_slice_of_the_wrong_kind_is_one_line(filled: History, index: slice, words: str) -> None:
+    """``h['a':]`` and ``h[::0]`` were a TypeError / ValueError from inside the view."""
+    with pytest.raises(InputError, match=words):
+        filled[index]
+
+
+def test_export_and_load_read_a_home_folder_path(filled: History, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """``export('~/h.jsonl')`` wrote into a folder named '~' in the working folder (``load`` then found nothing)."""
+    from tokenhot_nb.errors import WrongTypeError
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home").mkdir()
+    out = filled.export("~/h.jsonl")
+    assert out == tmp_path / "home" / "h.jsonl" and out.is_file() and not (tmp_path / "~").exists()
+    assert len(History.load("~/h.jsonl")) == 30
+    with pytest.raises(WrongTypeError, match=r"include_artifacts=…\) is True or False, not 'no'"):
+        filled.export(tmp_path / "x.jsonl", include_artifacts="no")  # type: ignore[arg-type]
+    assert not (tmp_path / "x.jsonl").exists()

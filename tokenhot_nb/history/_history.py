@@ -142,7 +142,15 @@ def _in(column: str, value: str | Iterable[str]) -> Cond:
     if not isinstance(value, (str, list, tuple, set, frozenset)):
         raise WrongTypeError(f"filter({column}=…) takes a str or a list of them, not {type(value).__name__} "
                              f"({value!r:.40}).", hint=f"e.g. history.filter({column}='…').")
-    values = (value,) if isinstance(value, str) else tuple(str(v) for v in value)
+    values = (value,) if isinstance(value, str) else tuple(value)
+    odd = next((v for v in values if not isinstance(v, str) or not v.strip()), None) if values else ""
+    if odd is not None:  # (a 5 in the list was matched as '5'; [] and '' matched nothing, without a word)
+        what = "an empty list" if not values else (repr(odd) if isinstance(odd, str) else
+                                                    f"{type(odd).__name__} ({odd!r:.40})")
+        raise (InputError if isinstance(odd, str) else WrongTypeError)(
+            f"filter({column}=…) was given {what}, which no entry can have.",
+                         hint=f"Name one or more (e.g. history.filter({column}='…')), or leave {column}= out "
+                              "for every entry.")
     if len(values) == 1:
         return (f"{column}=?", values)
     return (f"{column} IN ({', '.join('?' * len(values))})", values)
@@ -230,6 +238,12 @@ class History:
         return self._bind(rows)[0]
 
     def _slice(self, sl: slice) -> list[HistoryEntry]:
+        for part in (sl.start, sl.stop, sl.step):  # (h['a':] and h[::0] were a TypeError / ValueError from inside)
+            if part is not None and _whole(part) is None:
+                raise WrongTypeError(f"History slices take whole numbers, not {type(part).__name__} ({part!r:.40}).",
+                                     hint="e.g. history[-5:] (the last five), history[::-1] (newest first).")
+        if sl.step is not None and _whole(sl.step) == 0:
+            raise InputError("A history slice's step cannot be 0.", hint="e.g. history[::2], or history[::-1].")
         n = len(self)
         start, stop, step = sl.indices(n)
         if step != 1:  # (ids[start:stop:step] would drop a negative step's stop of -1: h[::-1] was empty)
@@ -313,7 +327,11 @@ class History:
             conds.append(("started<=?", (to_timestamp(until),)))
             label.append(f"until={until!r}")
         if thread is not None:
-            conds.append(("thread=?", (str(thread),)))
+            if not isinstance(thread, str) or not thread.strip():  # (thread=5 looked for '5', silently)
+                raise (InputError if isinstance(thread, str) else WrongTypeError)(
+                    f"filter(thread=…) takes a conversation's name (a str), not {thread!r:.40}.",
+                    hint="e.g. history.filter(thread='study'); session.threads lists them.")
+            conds.append(("thread=?", (thread,)))
             label.append(f"thread={thread!r}")
         if text is not None and not isinstance(text, str):
             raise WrongTypeError(f"Search text must be a str, not {type(text).__name__}.", hint="e.g. history.search('cat').")
@@ -415,8 +433,11 @@ class History:
         if Path(path).suffix.lower() not in ("", ".json", ".jsonl"):  # 'x.csv' got JSON, with no word said
             raise InputError(f"export() writes JSON (.json) or JSON Lines (.jsonl), not {Path(path).name!r}.",
                              hint=f"e.g. history.export({str(Path(path).with_suffix('.jsonl'))!r}).")
-        try:
-            return export_history(self, Path(path), include_artifacts=include_artifacts)
+        if include_artifacts not in (True, False):  # ('no' is true: it copied every artifact)
+            raise WrongTypeError(f"export(include_artifacts=…) is True or False, not {include_artifacts!r:.40}.",
+                                 hint="e.g. history.export('history.jsonl', include_artifacts=True).")
+        try:  # ('~/h.jsonl' went to a folder named '~' in the working folder)
+            return export_history(self, Path(path).expanduser(), include_artifacts=include_artifacts)
         except OSError as exc:
             raise StoreError(
                 f"Could not write the history export to {os.fspath(path)!r}: {exc.strerror or exc}.",
@@ -443,7 +464,7 @@ class History:
             raise WrongTypeError(f"History.load(store=…) takes a store folder (a path) or a Store, not "
                                  f"{type(store).__name__}.", hint="e.g. History.load('history.json', store='.tokenhot'); "
                                                                   "omitted, a new temporary store.")
-        return load_history(Path(path), store, strict=strict)
+        return load_history(Path(path).expanduser(), store, strict=strict)
 
     # ------------------------------------------------------------ display
 
