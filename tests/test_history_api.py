@@ -707,3 +707,28 @@ def test_export_and_load_read_a_home_folder_path(filled: History, tmp_path: Path
     with pytest.raises(WrongTypeError, match=r"include_artifacts=…\) is True or False, not 'no'"):
         filled.export(tmp_path / "x.jsonl", include_artifacts="no")  # type: ignore[arg-type]
     assert not (tmp_path / "x.jsonl").exists()
+
+
+def test_a_history_error_shows_the_callers_line_and_one_frame_of_the_library(filled: History, tmp_path: Path) -> None:
+    """History is a front door like Session: its refusals came with the frames of ``filter``, ``to_timestamp`` or
+    the store's checks under the caller's line; the frames cut stay in ``err.details()``."""
+    import os
+    import traceback
+
+    import tokenhot_nb
+    from tokenhot_nb.errors import StoreError, full_traceback
+
+    package = os.path.dirname(os.path.abspath(tokenhot_nb.__file__))
+
+    def ours(err: BaseException, tb: Any = None) -> list[str]:  # (the error's own frames; a cause prints its own)
+        frames = traceback.extract_tb(tb if tb is not None else err.__traceback__)
+        return [f.filename for f in frames if f.filename.startswith(package)]
+
+    for call, kind in [(lambda: filled.filter(since=float("nan")), InputError),
+                       (lambda: filled.search(" "), InputError),
+                       (lambda: History(tmp_path / "nowhere"), StoreError),
+                       (lambda: History.load(tmp_path / "none.json"), StoreError)]:
+        with pytest.raises(kind) as info:
+            call()
+        assert len(ours(info.value)) == 1, ours(info.value)
+        assert len(ours(info.value, full_traceback(info.value))) > 1  # (kept for %th_config --last-error)

@@ -20,8 +20,12 @@ def front_doors(cls: C) -> C:
     a short traceback: the caller's frames and the front door's, not the loop's and the library's
     (:func:`~tokenhot_nb.errors.shortened`; the frames cut stay in ``err.details()``)."""
     for name, fn in list(vars(cls).items()):
-        if inspect.isfunction(fn) and (name == "__init__" or not name.startswith("_")):
+        if name != "__init__" and name.startswith("_"):
+            continue
+        if inspect.isfunction(fn):
             setattr(cls, name, _front_door(fn))
+        elif isinstance(fn, classmethod) and inspect.isfunction(fn.__func__):  # (History.load)
+            setattr(cls, name, classmethod(_front_door(fn.__func__)))
     return cls
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from .._config import redact
+from .._front_door import front_doors
 from .._terminal import aligned, cut, plain
 from ..cost import Cost, usd_text
 from ..errors import InputError, NoEntryError, OutOfRangeError, WrongTypeError
@@ -156,6 +157,7 @@ def _in(column: str, value: str | Iterable[str]) -> Cond:
     return (f"{column} IN ({', '.join('?' * len(values))})", values)
 
 
+@front_doors
 class History:
     """Every recorded call of a store (or a filtered view of them), oldest first, newest last.
 
