@@ -765,3 +765,19 @@ def test_estimate_with_the_methods_arguments_missing_is_one_line(s: Any, rec: An
     with pytest.raises(E.InputError, match=words) as info:
         s.estimate(*args, **kwargs)
     assert "\n" not in str(info.value) and rec.posts() == []
+
+
+@pytest.mark.parametrize("messages,words", [
+    ([{"role": "user", "content": ["What is it?", 5]}], r"A message part is a string or a \{'type': …\} dict, not int"),
+    ([{"role": "user", "content": "hi", "metadata": {1, 2}}], r"message 0's 'metadata' holds a set"),
+    ([{"role": "user", "content": "hi", "weight": float("nan")}], r"message 0's 'weight' is nan"),
+])
+def test_a_conversation_with_a_part_or_field_no_body_can_carry_is_one_line(s: Any, rec: Any, messages: Any,
+                                                                          words: str) -> None:
+    """A part that is no string or dict was "AttributeError: 'int' object has no attribute 'get'", a set in a
+    message's field a TypeError from the JSON encoder."""
+    with pytest.raises(E.InputError, match=words) as info:
+        s.chat(messages, thread=False, stream=False)
+    assert "\n" not in str(info.value) and rec.posts() == []
+    assert s.chat([{"role": "user", "content": ["What is it?", {"type": "text", "text": "a cat"}],
+                    "name": "ann"}], thread=False, stream=False).text

@@ -156,6 +156,9 @@ def check_conversation(messages: list[Any] | tuple[Any, ...]) -> None:
                 hint=f"A message's role is one of {', '.join(ROLES)}.")
         if isinstance(m.get("content"), str):
             check_unicode(m["content"], f"content of message {i}")
+        for key, value in m.items():  # (sent as they are: a set there was a TypeError from the JSON encoder)
+            if key not in ("content", "tool_calls", "tool_results", "thinking_blocks"):
+                check_json_value(value, f"message {i}'s {str(key)!r:.40}")
     if not any(_has_content(m) for m in messages):  # as s.chat(""): a paid answer to nothing, or a 400
         raise InputError(f"Every message of the conversation is empty ({len(messages)} without content).",
                          hint="Give a message its text: [{'role': 'user', 'content': 'Hello'}].")

@@ -129,6 +129,9 @@ def _parts(content: Any) -> list[_Part]:
         if isinstance(p, str):
             out.append(_Part("text", text=p))
             continue
+        if not isinstance(p, dict):  # (an AttributeError from here: 'int' object has no attribute 'get')
+            raise InputError(f"A message part is a string or a {{'type': …}} dict, not {type(p).__name__} "
+                             f"({p!r:.40}).", hint='e.g. "content": ["What is this?", {"type": "image", "url": …}].')
         t = p.get("type", "text" if "text" in p else "image")
         if t in ("text", "input_text", "output_text"):
             out.append(_Part("text", text=str(p.get("text", ""))))
