@@ -315,3 +315,28 @@ def test_from_dict_of_no_dict_is_one_clear_line(bad: Any) -> None:
     with pytest.raises(WrongTypeError, match=r"takes a dict \(an exported entry\)"):
         HistoryEntry.from_dict(bad)
     assert HistoryEntry.from_dict({"id": 3, "kind": "chat", "unknown": 1}).id == 3
+
+
+@pytest.mark.parametrize("wrong", ["ftp://x", "http://", "api.tokenhot.cn"])
+def test_to_curl_with_a_base_url_curl_cannot_post_to_is_one_input_error(wrong: str) -> None:
+    """``to_curl('http://')`` wrote ``curl -X POST http:/v1/…`` and ``'ftp://x'`` an FTP "POST", without a word."""
+    entry = HistoryEntry(kind="chat", request={"method": "POST", "path": "/v1/chat/completions", "json": {}})
+    with pytest.raises(InputError, match=r"^entry\.to_curl\(\) takes an http\(s\) base URL with a host"):
+        entry.to_curl(wrong)
+    assert entry.to_curl(" https://relay.example/ ").startswith("curl -X POST https://relay.example/v1/chat/")
+
+
+def test_to_curl_of_a_call_refused_before_sending_says_there_was_no_request(tmp_path: Path) -> None:
+    """A call refused before it was sent (an unknown model) has no request: ``to_curl()`` wrote
+    ``curl -X POST https://api.tokenhot.cn/``, a request to the site's root that was never made."""
+    from tokenhot_nb import Session
+
+    with Session(mode="offline", store=tmp_path / "st") as s:
+        with pytest.raises(TokenhotError):
+            s.image("a cat", model="no-such-model")
+        refused = s.history[-1]
+        with pytest.raises(InputError, match=rf"History entry #{refused.id} holds no request to write as curl: it "
+                                             r"was refused before anything was sent \(Unknown image model") as info:
+            refused.to_curl()
+        assert "to_code()" in (info.value.hint or "") and "\n" not in str(info.value)
+        assert "s.image(prompt='a cat', model='no-such-model')" in refused.to_code()

@@ -422,13 +422,26 @@ class HistoryEntry:
 
     def to_curl(self, base_url: str = "https://api.tokenhot.cn") -> str:
         """The main HTTP request as a curl command; the key comes from ``$TOKENHOT_API_KEY``."""
-        if not isinstance(base_url, str) or not base_url.strip():
-            from ..errors import InputError
+        from urllib.parse import urlsplit
 
+        from ..errors import InputError
+
+        if not isinstance(base_url, str) or not base_url.strip():
             what = "an empty string" if isinstance(base_url, str) else type(base_url).__name__
             raise InputError(f"entry.to_curl() takes the service's base URL (a string), not {what}.",
                              hint="e.g. entry.to_curl('https://api.tokenhot.cn'), or entry.to_curl() for that one.")
+        base_url = base_url.strip()
+        parts_of = urlsplit(base_url)
+        if parts_of.scheme.lower() not in ("http", "https") or not parts_of.hostname:  # ('http://' went in as it was)
+            raise InputError(f"entry.to_curl() takes an http(s) base URL with a host, not {base_url!r:.80}.",
+                             hint="e.g. entry.to_curl('https://api.tokenhot.cn'), or entry.to_curl() for that one.")
         req = self.wire_request()
+        if not req:  # (it wrote "curl -X POST https://api.tokenhot.cn/": a request to nowhere, never made)
+            said = _shorten(str((self.error or {}).get("message") or ""), 80) if isinstance(self.error, dict) else ""
+            how = (f"it was refused before anything was sent{f' ({said})' if said else ''}" if not self.endpoint
+                   else "it was recorded without its request")
+            raise InputError(redact(f"History entry #{self.id} holds no request to write as curl: {how}."),
+                             hint="entry.to_code() gives the Python call: fix what was refused, then run it.")
         method = str(req.get("method", "POST")).upper()
         path = str(req.get("path", "/"))
         url = base_url.rstrip("/") + (path if path.startswith("/") else "/" + path)
