@@ -366,3 +366,20 @@ def test_live_over_loopback_runs_in_the_blocking_lane(tmp_path: Path, sim_server
     assert here.entry is not None and here.entry.mode == "live" and not here.cost.simulated and here.cost.known
     assert "sk-embed-lane" not in json.dumps(here.entry.to_dict()) + here._repr_html_() + repr(here)
     live.close()
+
+
+def test_a_vector_position_from_numpy_is_taken_and_a_float_or_bool_named(s: Session) -> None:
+    """``res.similarity(np.argmax(scores), 0)`` said "There is no vector np.int64(1)" though there was; a float or a
+    bool was "there is no vector" too, with no word on what a position is."""
+    import numpy as np
+
+    from tokenhot_nb.errors import OutOfRangeError, WrongTypeError
+
+    res = s.embed(["a cat", "a dog"])
+    assert res.similarity(np.int64(1), 0) == res.similarity(1, 0) and res[np.int32(-1)] == res[1]
+    for wrong in (1.0, True, "0"):
+        with pytest.raises(WrongTypeError, match=r"Vector positions are whole numbers, not ") as info:
+            res.similarity(wrong, 0)
+        assert "Count from 0" in (info.value.hint or "")
+    with pytest.raises(OutOfRangeError, match=r"There is no vector 2: this result has 2 \(0 to 1\)"):
+        res[2]

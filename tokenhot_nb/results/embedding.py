@@ -107,10 +107,23 @@ class EmbeddingResult(Result):
         return np.frombuffer(self.data, dtype="<f4").reshape(self.count, self.dimensions).copy()
 
     def _index(self, i: Any) -> int:
-        if isinstance(i, bool) or not isinstance(i, int) or not -self.count <= i < self.count:
-            raise InputError(f"There is no vector {i!r:.40}: this result has {self.count} "
-                             f"(0 to {self.count - 1}).")
-        return i % self.count
+        """A vector's position: any whole number (numpy's too: ``np.argmax`` gives one), never a bool or a float."""
+        import operator
+
+        from ..errors import OutOfRangeError, WrongTypeError
+
+        hint = f"Count from 0; -1 is the last; this result has {self.count} (result.similarity(0, 1))."
+        try:
+            n = None if isinstance(i, bool) else operator.index(i)
+        except TypeError:
+            n = None
+        if n is None:
+            raise WrongTypeError(f"Vector positions are whole numbers, not {type(i).__name__} ({i!r:.40}).",
+                                 hint=hint)
+        if not -self.count <= n < self.count:
+            raise OutOfRangeError(f"There is no vector {n}: this result has {self.count} (0 to {self.count - 1}).",
+                                  hint=hint)
+        return n % self.count
 
     def similarity(self, i: int, j: int) -> float:
         """Cosine similarity of vectors ``i`` and ``j`` (1: same direction, 0: unrelated, -1: opposite)."""
