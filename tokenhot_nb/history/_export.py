@@ -259,10 +259,10 @@ def load_history(path: Path, store: Store | str | os.PathLike[str] | None = None
     if not entries:
         return History(store, _conds=[("0", ())], _label=f"loaded from {path.name}")
     ids, held = store.import_entries(entries, old_ids)
-    if held:
-        warn(f"{held} of {len(ids)} entries of {path.name} were already in this store (loaded before, or never "
-             f"gone from it) and were not added again.")
-    return History(store, _conds=[_ids_condition(ids)], _label=f"loaded from {path.name}")
+    # (said in the History's own line, not a warning: a notebook run again loads its export again, and its replay
+    # must show what the recording showed)
+    label = f"loaded from {path.name}" + (f"; {held} of {len(ids)} already here, not added again" if held else "")
+    return History(store, _conds=[_ids_condition(ids)], _label=label)
 
 
 def _ids_condition(ids: list[int]) -> tuple[str, tuple[int, ...]]:
