@@ -278,10 +278,46 @@ def test_an_explicit_openai_style_conversation_with_tool_messages(s: Session, re
     assert [i.get("type", "message") for i in body["input"]] == ["message", "function_call", "function_call_output"]
 
 
-def test_n2_streams_both_choices_and_the_answer_is_the_first(s: Session, rec: Recorder) -> None:
-    streamed = s.chat("Two answers", model="grok-4.1", n=2, thread=False)
-    whole = s.chat("Two answers", model="grok-4.1", n=2, thread=False, stream=False)
-    assert streamed.text == whole.text and whole.entry.status == "ok"
+def test_every_choice_of_n_is_kept_streamed_or_whole_and_replays_offline(tmp_path: Path) -> None:
+    """``n=3`` is three paid answers: the result, its row and a replay keep all three (the first is ``.text``,
+    the one the thread keeps); the view says there are three, and ``to_code()`` still compiles."""
+    rec = Recorder()
+    s = make_session(tmp_path / "st", rec)
+    streamed = s.chat("Three answers", model="grok-4.1", n=3, thread="t")
+    whole = s.chat("Three answers", model="grok-4.1", n=3, thread=False, stream=False)
+    texts = [c.text for c in whole.choices]
+    assert len(texts) == 3 and len(set(texts)) == 3 and texts[0] == whole.text  # three different answers
+    assert [c.text for c in streamed.choices] == texts  # the stream's interleaved choices, each put together
+    assert [c.finish_reason for c in streamed.choices] == ["stop"] * 3
+    assert [m["content"] for m in s.threads.get("t").messages if m["role"] == "assistant"] == [texts[0]]
+    shown = streamed.html()
+    assert "3 choices" in shown and texts[2][:30] in shown
+    compile(streamed.entry.to_code(), "<to_code>", "exec")
+    assert "n=3" in streamed.entry.to_code()
+    s.close()
+    replay = Session(mode="replay", store=tmp_path / "st")
+    again = replay.chat("Three answers", model="grok-4.1", n=3, thread=False, stream=False)
+    assert [c.text for c in again.choices] == texts and again.entry.id == whole.entry.id
+    replay.close()
+
+
+def test_the_other_choices_are_network_text_escaped_in_the_view(tmp_path: Path) -> None:
+    from tokenhot_nb.sim import Faults
+
+    rec = Recorder(Faults(answer="<script>alert(1)</script> **two**"))
+    with make_session(tmp_path / "st", rec) as s:
+        res = s.chat("x", model="grok-4.1", n=2, thread=False, stream=False)
+    assert len(res.choices) == 2 and "<script>" in res.choices[1].text
+    assert "<script>" not in res.html() and "2 choices" in res.html()
+
+
+@pytest.mark.parametrize(("model", "endpoint"), [("claude-opus-4-6-cc", "messages"), ("gemini-2.5-flash", None),
+                                                 ("gpt-5", "responses")])
+def test_n_is_refused_before_sending_where_the_protocol_has_no_n(s: Session, rec: Recorder, model: str,
+                                                                 endpoint: str | None) -> None:
+    with pytest.raises(UnsupportedOptionError, match=r"takes no n\b.*chat"):
+        s.chat("Two answers", model=model, endpoint=endpoint, n=2, thread=False)
+    assert rec.posts() == []
 
 
 def test_a_tool_turn_stored_once_rebuilds_the_body_it_sent(s: Session, rec: Recorder) -> None:

@@ -529,6 +529,7 @@ def test_a_chat_asking_for_several_answers_is_estimated_with_its_prompt_billed_o
     assert three.usd_max - three.usd == pytest.approx(3 * (one.usd_max - one.usd))  # three answers' output
     answer = s.chat(long, model="gpt-5", stream=False, n=3, max_tokens=50)
     assert rec.json(-1)["n"] == 3
+    assert len(answer.choices) == 3 and len(answer.entry.response["choices"]) == 2  # all three paid answers kept
     c = answer.entry.cost
     assert c.usd is not None and c.usd <= three.usd_max
 

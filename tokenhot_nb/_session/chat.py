@@ -16,7 +16,7 @@ from .._threads import DEFAULT_THREAD, Thread, store_once, tool_turn, user_messa
 from ..catalog import ModelInfo
 from ..client._sse import WholeAnswer
 from ..errors import APIError, InputError, StreamError, TokenhotError
-from ..families._types import ChatDelta, ToolCall, Usage
+from ..families._types import ChatDelta, Choice, ToolCall, Usage
 from ..history import _pieces
 from ..results import ChatResult, from_entry
 from . import budget as _budget
@@ -194,11 +194,13 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             outputs.append(store_bytes(session, reply.reasoning.encode("utf-8"), "text/plain", "reasoning"))
         calls = [c.as_dict() for c in reply.tool_calls] or None
         pieces = log.record((acc.text, acc.reasoning), (reply.text, reply.reasoning)) if log is not None else None
+        others = _received_choices(reply.others)
         entry = rec.ok(response=drop_none({"request_id": request_id, "finish_reason": reply.finish_reason,
                                            "response_id": response_id or reply.response_id, "tool_calls": calls,
                                            "thinking_blocks": (reply.thinking_blocks or None) if calls else None,
-                                           "pieces": pieces}),
-                       usage=reply.usage, outputs=outputs, text=f"{text}\n\n{reply.text}")
+                                           "pieces": pieces, "choices": [c.as_dict() for c in others] or None}),
+                       usage=reply.usage, outputs=outputs,
+                       text="\n\n".join([text, reply.text, *(c.text for c in others)]))
     except BaseException as exc:
         # an answer cut short: a key's first part whose end never came is masked
         partial = (received_text if ended else cut_text)(acc.text) if acc.text else ""
@@ -213,8 +215,13 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         elif resp is None and not partial:  # a paid answer cut before its end: what arrived of it
             outputs = keep_cut(session, exc)
         billed = _failed_usage(rec, exc, outputs) or _usage_so_far(rec, acc, exc, outputs, whole=ended)
+        try:  # an n= stream's other answers, as far as they came
+            cut_others = [c.as_dict() for c in _received_choices(acc.reply().others, cut=not ended)] or None
+        except Exception:  # the row must still end
+            cut_others = None
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
-                 response=drop_none({"request_id": request_id, "partial": bool(partial) or None}), **billed)
+                 response=drop_none({"request_id": request_id, "partial": bool(partial) or None,
+                                     "choices": cut_others}), **billed)
         if billed and isinstance(exc, TokenhotError) and exc.partial is None:  # what arrived, with what it cost
             exc.partial = ChatResult(partial, usage=exc.usage, finish_reason="failed", thread=name, prompt=text,
                                      model=info.id, entry=rec.final(), session=session)
@@ -225,10 +232,18 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             th.system = system
     res = ChatResult(reply.text, reasoning=reply.reasoning, usage=reply.usage, finish_reason=reply.finish_reason,
                      thread=name, prompt=text, model=info.id, entry=entry, session=session,
-                     tool_calls=reply.tool_calls)
+                     tool_calls=reply.tool_calls, others=others)
     if output is not None and not reply.tool_calls:  # recorded first: a mismatch loses nothing that was paid for
         res.data = _schema.check(reply.text, schema, res)
     return res
+
+
+def _received_choices(others: list[Choice], *, cut: bool = False) -> list[Choice]:
+    """An ``n=`` call's other answers as received text (a key in them masked, as in the first answer; ``cut``: a
+    stream that broke off, where a key's first part whose end never came is masked too)."""
+    read = cut_text if cut else received_text
+    return [Choice(read(c.text) if c.text else "", received_text(c.reasoning), c.finish_reason, c.tool_calls)
+            for c in others]
 
 
 def _failed_usage(rec: Recording, exc: BaseException, outputs: list[dict[str, Any]]) -> dict[str, Any]:

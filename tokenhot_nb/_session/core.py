@@ -422,6 +422,9 @@ class Session:
         message), so the next turn, or the next question on the same long system prompt, reads that prefix from
         the cache at about a tenth of the input price; the first write costs 1.25× (2× for "1h"). Other models
         cache long prompts on their own: there it changes nothing.
+
+        ``n=3`` (chat completions only) asks for three answers, each paid for: all are in ``result.choices``
+        (the first is ``result.text``); a thread goes on from the first.
         """
         stream, progress = bool(_checks.flag(stream, "stream")), _checks.flag(progress, "progress")
         is_batch = isinstance(message, (list, tuple)) and bool(message) and all(isinstance(m, str) for m in message)

@@ -153,6 +153,31 @@ class ThinkingPart:
 
 
 @dataclass
+class Choice:
+    """One answer of a call that asked for several (``n=``, chat completions only): each is paid for, so each is
+    kept. ``str(choice)`` is its text."""
+
+    text: str
+    reasoning: str = ""
+    finish_reason: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return self.text
+
+    def as_dict(self) -> dict[str, Any]:
+        """The choice as a history row keeps it (empty fields left out)."""
+        out: dict[str, Any] = {"text": self.text}
+        if self.reasoning:
+            out["reasoning"] = self.reasoning
+        if self.finish_reason is not None:
+            out["finish_reason"] = self.finish_reason
+        if self.tool_calls:
+            out["tool_calls"] = [c.as_dict() for c in self.tool_calls]
+        return out
+
+
+@dataclass
 class ChatReply:
     text: str
     reasoning: str = ""
@@ -166,6 +191,8 @@ class ChatReply:
     #: ``{"type": "redacted_thinking", "data"}``): a turn that calls tools with thinking on must get them back,
     #: unchanged, ahead of its ``tool_use`` blocks when the thread continues, or Anthropic refuses it.
     thinking_blocks: list[dict[str, str]] = field(default_factory=list)
+    #: The other answers of an ``n=`` call (choice 1 on; this reply is choice 0).
+    others: list[Choice] = field(default_factory=list)
 
 
 @dataclass
@@ -179,6 +206,8 @@ class ChatDelta:
     done: bool = False
     tool_calls: list[ToolCallPart] = field(default_factory=list)
     thinking: list[ThinkingPart] = field(default_factory=list)
+    #: The pieces of the other answers of an ``n=`` stream, by choice index (this delta is choice 0's).
+    others: dict[int, ChatDelta] = field(default_factory=dict)
 
 
 @dataclass

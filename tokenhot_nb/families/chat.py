@@ -18,7 +18,7 @@ import base64
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -39,7 +39,17 @@ from ._common import (
     refuse_error_envelope,
     usage_from,
 )
-from ._types import ChatDelta, ChatReply, HttpCall, StreamFormat, ThinkingPart, ToolCall, ToolCallPart, Usage
+from ._types import (
+    ChatDelta,
+    ChatReply,
+    Choice,
+    HttpCall,
+    StreamFormat,
+    ThinkingPart,
+    ToolCall,
+    ToolCallPart,
+    Usage,
+)
 
 __all__ = ["Accumulator", "Output", "Prefix", "build", "gemini_schema", "merge_usage", "parse", "parse_event", "split_think", "stream_format", "streams", "tool_specs"]
 
@@ -701,6 +711,10 @@ def _native_options(model: ModelInfo, ep: str, extra: dict[str, Any]) -> dict[st
         raise UnsupportedOptionError(
             f"{model.id} on the Responses endpoint takes no {odd} (a Chat Completions field /v1/responses does not "
             "have).", hint="Drop it, or use endpoint='chat.completions'.")
+    if (ep.startswith("gemini") or ep == "messages") and extra.get("n") is not None:
+        raise UnsupportedOptionError(
+            f"{model.id} on {ep} takes no n (several answers to one prompt are a Chat Completions field this "
+            "protocol does not have).", hint="Use endpoint='chat.completions' for n=, or drop it.")
     if ep == "responses" and isinstance(extra.get("response_format"), Mapping):
         extra = {**{k: v for k, v in extra.items() if k != "response_format"},
                  "text": {**dict(extra.get("text") or {}), "format": _responses_format(extra["response_format"])}}
@@ -1021,8 +1035,8 @@ def _call(call_id: Any, name: Any, arguments: Any, default_id: str = "", signatu
 # --- parsers -------------------------------------------------------------------------------------------
 
 
-def _parse_chat(body: dict[str, Any]) -> ChatReply:
-    choice = _dict(dig(body, "choices", 0))
+def _chat_choice(choice: dict[str, Any]) -> Choice:
+    """One of a chat completion's ``choices``: its text (or refusal), reasoning, finish reason and tool calls."""
     msg = _dict(choice.get("message") or choice.get("delta"))
     text, reasoning = _text_of(msg.get("content"))
     if not text and isinstance(choice.get("text"), str):
@@ -1036,9 +1050,26 @@ def _parse_chat(body: dict[str, Any]) -> ChatReply:
     reasoning = "\n".join(r for r in (reasoning, think) if r)
     calls = [_call(c.get("id"), dig(c, "function", "name"), dig(c, "function", "arguments"), f"call_{i}")
              for i, c in enumerate(_list(msg.get("tool_calls"))) if isinstance(c, dict)]
-    return ChatReply(text=text, reasoning=reasoning, usage=usage_from(body.get("usage")),
-                     finish_reason=_opt_str(choice.get("finish_reason")), model=_opt_str(body.get("model")),
-                     response_id=_opt_str(body.get("id")), raw=body, tool_calls=calls)
+    return Choice(text, reasoning, _opt_str(choice.get("finish_reason")), calls)
+
+
+def _choice_index(choice: Any) -> int:
+    """A choice's ``index`` (a relay that numbers none sends one choice: 0)."""
+    index = choice.get("index", 0) if isinstance(choice, dict) else 0
+    return index if isinstance(index, int) and not isinstance(index, bool) else 0
+
+
+def _parse_chat(body: dict[str, Any]) -> ChatReply:
+    """The reply is choice 0 (the first listed when none is numbered 0); an ``n=`` call's other choices, each
+    paid for, are kept in ``others`` in index order."""
+    listed = [c for c in _list(body.get("choices")) if isinstance(c, dict)]
+    first = next((c for c in listed if _choice_index(c) == 0), listed[0] if listed else {})
+    rest = sorted((c for c in listed if c is not first), key=_choice_index)
+    main = _chat_choice(first)
+    return ChatReply(text=main.text, reasoning=main.reasoning, usage=usage_from(body.get("usage")),
+                     finish_reason=main.finish_reason, model=_opt_str(body.get("model")),
+                     response_id=_opt_str(body.get("id")), raw=body, tool_calls=main.tool_calls,
+                     others=[_chat_choice(c) for c in rest])
 
 
 def _responses_reasoning(item: dict[str, Any]) -> str:
@@ -1227,25 +1258,37 @@ def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply
 # --- stream events -------------------------------------------------------------------------------------
 
 
-def _event_chat(d: dict[str, Any]) -> ChatDelta:
+def _choice_delta(choice: dict[str, Any]) -> ChatDelta:
+    """What one chunk adds to one choice."""
     out = ChatDelta()
-    # with n > 1 the choices interleave: the answer is choice 0
-    choice = next((c for c in _list(d.get("choices")) if isinstance(c, dict) and c.get("index", 0) == 0), None)
-    if isinstance(choice, dict):
-        delta = _dict(choice.get("delta") or choice.get("message"))
-        text, reasoning = _text_of(delta.get("content"))
-        refusal = delta.get("refusal")
-        out.text = text or (refusal if isinstance(refusal, str) else "")
-        r = delta.get("reasoning_content") or delta.get("reasoning")
-        out.reasoning = (r if isinstance(r, str) else "") + reasoning
-        out.finish_reason = _opt_str(choice.get("finish_reason"))
-        for c in _list(delta.get("tool_calls")):
-            if isinstance(c, dict):
-                fn = _dict(c.get("function"))
-                args = fn.get("arguments")
-                out.tool_calls.append(ToolCallPart(_index(c.get("index")), _opt_str(c.get("id")),
-                                                   _opt_str(fn.get("name")), args if isinstance(args, str) else "",
-                                                   args if isinstance(args, dict) else None))
+    delta = _dict(choice.get("delta") or choice.get("message"))
+    text, reasoning = _text_of(delta.get("content"))
+    refusal = delta.get("refusal")
+    out.text = text or (refusal if isinstance(refusal, str) else "")
+    r = delta.get("reasoning_content") or delta.get("reasoning")
+    out.reasoning = (r if isinstance(r, str) else "") + reasoning
+    out.finish_reason = _opt_str(choice.get("finish_reason"))
+    for c in _list(delta.get("tool_calls")):
+        if isinstance(c, dict):
+            fn = _dict(c.get("function"))
+            args = fn.get("arguments")
+            out.tool_calls.append(ToolCallPart(_index(c.get("index")), _opt_str(c.get("id")),
+                                               _opt_str(fn.get("name")), args if isinstance(args, str) else "",
+                                               args if isinstance(args, dict) else None))
+    return out
+
+
+def _event_chat(d: dict[str, Any]) -> ChatDelta:
+    # with n > 1 the choices interleave: the answer is choice 0, the others' pieces ride along in ``others``
+    out = ChatDelta()
+    for choice in _list(d.get("choices")):
+        if not isinstance(choice, dict):
+            continue
+        index = _choice_index(choice)
+        if index == 0:
+            out = replace(_choice_delta(choice), others=out.others)
+        else:
+            out.others[index] = _choice_delta(choice)
     if isinstance(d.get("usage"), dict):
         out.usage = usage_from(d["usage"])
     return out
@@ -1388,8 +1431,12 @@ class Accumulator:
     deltas: int = field(default=0, repr=False)
     calls: dict[int | str, ToolCallPart] = field(default_factory=dict, repr=False)
     thinking: dict[int | str | None, ThinkingPart] = field(default_factory=dict, repr=False)
+    #: an ``n=`` stream's other choices, by index, each folded on its own
+    others: dict[int, Accumulator] = field(default_factory=dict, repr=False)
 
     def add(self, delta: ChatDelta) -> ChatDelta:
+        for index, other in delta.others.items():
+            self.others.setdefault(index, Accumulator()).add(other)
         self.text += delta.text
         self.reasoning += delta.reasoning
         for piece in delta.thinking:  # (Claude's blocks, by content block)
@@ -1428,6 +1475,8 @@ class Accumulator:
         calls = [_call(c.id, c.name, c.complete if c.complete is not None and not c.arguments else c.arguments,
                        f"call_{i}", c.signature)
                  for i, c in enumerate(self.calls.values())]
+        others = [self.others[i].reply() for i in sorted(self.others)]
         return ChatReply(text=text, reasoning=reasoning, usage=self.usage or Usage(),
                          finish_reason=self.finish_reason, model=model, tool_calls=calls,
-                         thinking_blocks=thinking_blocks(list(self.thinking.values())))
+                         thinking_blocks=thinking_blocks(list(self.thinking.values())),
+                         others=[Choice(o.text, o.reasoning, o.finish_reason, o.tool_calls) for o in others])

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import redact
 from ..errors import TokenhotError
-from ..families._types import ToolCall, Usage
+from ..families._types import Choice, ToolCall, Usage
 from .embedding import EmbeddingResult
 from .image import ImageItem, ImageResult
 from .media import AudioResult, VideoResult
@@ -123,6 +123,21 @@ def _tool_calls(entry: HistoryEntry, response: dict[str, Any]) -> list[dict[str,
     return calls
 
 
+def _choices(entry: HistoryEntry, response: dict[str, Any]) -> list[Choice]:
+    """The other answers of an ``n=`` call (each recorded as ``Choice.as_dict``); an imported row is checked."""
+    listed = response.get("choices")
+    if listed is None:
+        return []
+    if not isinstance(listed, list) or not all(isinstance(c, dict) for c in listed):
+        raise RebuildError(f"The choices of history entry #{entry.id} are not a list of answers ({listed!r:.60}).",
+                           "damaged")
+    return [Choice(str(c.get("text") or ""), str(c.get("reasoning") or ""),
+                   None if c.get("finish_reason") is None else str(c["finish_reason"]),
+                   [ToolCall(str(t.get("id") or ""), str(t.get("name") or ""), dict(t.get("arguments") or {}))
+                    for t in _tool_calls(entry, c)])
+            for c in listed]
+
+
 def _text(store: Store, entry: HistoryEntry, role: str) -> str:
     """A text output (kept in the database when small: read from there, no file is made)."""
     outs = _outputs(entry, role)
@@ -218,7 +233,7 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
         return ChatResult(text, reasoning=_text(st, entry, "reasoning"),
                           usage=usage_from(entry.usage), finish_reason=response.get("finish_reason"),
                           thread=entry.thread, prompt=str(params.get("message") or ""), data=data,
-                          tool_calls=calls, **common)
+                          tool_calls=calls, others=_choices(entry, response), **common)
     if kind == "embed":
         return _embeddings(st, entry, common)
     if kind == "rerank":

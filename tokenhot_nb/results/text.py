@@ -7,7 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .._safe import markdown_html, text_html
-from ..families._types import Segment, ToolCall, Usage
+from ..families._types import Choice, Segment, ToolCall, Usage
 from ._base import Result
 
 if TYPE_CHECKING:
@@ -20,6 +20,8 @@ class ChatResult(Result):
 
     ``.data`` is the structured answer of a ``schema=`` (the pydantic object or the dict) or ``json=True`` call;
     ``.tool_calls`` the functions the model asked to call (answer them with ``chat(tool_results={id: …})``).
+    ``.choices`` every answer of the call (``n=3`` gives three, each paid for); ``choices[0]`` is this answer
+    (``.text`` …), and it is the one a thread keeps.
     """
 
     kind = "chat"
@@ -27,7 +29,8 @@ class ChatResult(Result):
     def __init__(self, text: str, *, reasoning: str = "", usage: Usage | None = None,
                  finish_reason: str | None = None, thread: str | None = None, prompt: str = "",
                  model: str = "", entry: HistoryEntry | None = None, session: Session | None = None,
-                 data: Any = None, tool_calls: list[ToolCall] | None = None) -> None:
+                 data: Any = None, tool_calls: list[ToolCall] | None = None,
+                 others: list[Choice] | None = None) -> None:
         super().__init__(model=model, entry=entry, session=session)
         self.text = text
         self.reasoning = reasoning
@@ -38,6 +41,12 @@ class ChatResult(Result):
         self.prompt = prompt
         self.data = data
         self.tool_calls: list[ToolCall] = list(tool_calls or [])
+        self._others: list[Choice] = list(others or [])
+
+    @property
+    def choices(self) -> list[Choice]:
+        """Every answer the call returned, in the relay's order: this one first, then those of ``n=``."""
+        return [Choice(self.text, self.reasoning, self.finish_reason, list(self.tool_calls)), *self._others]
 
     def __str__(self) -> str:
         return self.text
@@ -52,6 +61,8 @@ class ChatResult(Result):
             foot.append(f"{self.usage.total_tokens} tokens")
         if self.entry is not None and self.entry.cost.known:
             foot.append(str(self.entry.cost))
+        if self._others:
+            foot.append(f"{1 + len(self._others)} choices (.choices)")
         if self.thread:
             foot.append(f"thread {self.thread!r}")
         if self.entry_id is not None:
@@ -67,7 +78,23 @@ class ChatResult(Result):
             + text_html(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False, default=str)})  [{c.id}]") + "</div>"
             for c in self.tool_calls)
         text = self.text if self.data is None else json_block(self.text, self.data)
-        return answer_html(text, self.reasoning, foot=self._foot(), tail=calls)
+        return answer_html(text, self.reasoning, foot=self._foot(), tail=calls + self._others_html())
+
+    def _others_html(self) -> str:
+        """The other answers of an ``n=`` call, folded away under the first (untrusted text: sanitised)."""
+        if not self._others:
+            return ""
+        parts = [f"<details><summary>{1 + len(self._others)} choices: "
+                 f"{len(self._others)} more below</summary>"]
+        for i, c in enumerate(self._others, 1):
+            calls = ", ".join(f"{t.name}({json.dumps(t.arguments, ensure_ascii=False, default=str)})"
+                              for t in c.tool_calls)
+            parts.append(f'<div style="font:11px sans-serif;color:#888">choice {i}'
+                         f'{text_html(" · finish: " + c.finish_reason) if c.finish_reason else ""}</div>'
+                         f"{markdown_html(c.text)}"
+                         + (f'<div style="font:12px monospace">&#128295; {text_html(calls)}</div>' if calls else ""))
+        parts.append("</details>")
+        return "".join(parts)
 
     _repr_html_ = html
 
