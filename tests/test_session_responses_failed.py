@@ -46,13 +46,13 @@ def test_the_simulators_whole_failed_response_carries_its_usage(relay: Server) -
     assert body["status"] == "failed" and body["error"]["message"] and body["usage"]["output_tokens"] > 0
 
 
-@pytest.mark.parametrize("stream", [True, False])
-def test_a_failed_response_keeps_its_usage_and_cost(relay: Server, tmp_path: Path, stream: bool) -> None:
+def test_a_whole_failed_response_keeps_its_usage_and_the_cost_billed(relay: Server, tmp_path: Path) -> None:
+    """A whole ``status: "failed"`` answer is billed its ``usage``: the row's cost is that, known."""
     relay.set_faults(Faults(responses_failed=True))
     with Session(api_key=KEY, base_url=relay.url, mode="live", store=tmp_path / "store") as s:
         before = billed_cents(relay.url, KEY) / 100 / 7
-        with pytest.raises(StreamError if stream else APIError) as info:
-            s.chat("Tell me about pears.", model="gpt-5", endpoint="responses", thread=False, stream=stream)
+        with pytest.raises(APIError) as info:
+            s.chat("Tell me about pears.", model="gpt-5", endpoint="responses", thread=False, stream=False)
         spent = billed_cents(relay.url, KEY) / 100 / 7 - before
         err = info.value
         row = s.history[-1]
@@ -66,8 +66,45 @@ def test_a_failed_response_keeps_its_usage_and_cost(relay: Server, tmp_path: Pat
     assert isinstance(err.partial, ChatResult)
     assert err.partial.cost.usd == pytest.approx(c.usd)
     assert err.partial.usage.output_tokens == err.usage.output_tokens
-    if stream:  # the text that arrived before the failure is kept, as for any broken stream
-        assert err.partial.text and err.partial.text == err.partial_text
+
+
+def test_a_failed_responses_stream_keeps_its_usage_but_its_cost_is_unknown_and_budgeted(relay: Server,
+                                                                                       tmp_path: Path) -> None:
+    """new-api bills a Responses stream from ``response.completed`` only; one that ends ``response.failed`` is billed
+    its own count of the streamed text, not the usage the event reports. So the row keeps that usage, says its cost
+    is unknown (and why), and the budget still counts the call, at its estimate."""
+    relay.set_faults(Faults(responses_failed=True))
+    with Session(api_key=KEY, base_url=relay.url, mode="live", store=tmp_path / "store", budget=5) as s:
+        with pytest.raises(StreamError) as info:
+            s.chat("Tell me about pears.", model="gpt-5", endpoint="responses", thread=False, stream=True)
+        err = info.value
+        row = s.history[-1]
+        budget = s.budget
+    assert row.status == "error"
+    assert isinstance(err, TokenhotError) and err.usage is not None and err.usage.output_tokens > 0
+    assert row.usage["input_tokens"] == err.usage.input_tokens and row.usage["output_tokens"] == err.usage.output_tokens
+    assert row.cost.usd is None and "relay bills its own count" in row.cost.detail and "failed" in row.cost.detail
+    reserved = row.usage["reserved"]["usd"]
+    assert reserved > 0 and budget.unknown.calls == 1 and budget.spent_usd == pytest.approx(reserved)
+    assert isinstance(err.partial, ChatResult) and err.partial.cost.usd is None
+    assert err.partial.usage.output_tokens == err.usage.output_tokens
+    assert err.partial.text and err.partial.text == err.partial_text  # the text that arrived is kept
+
+
+def test_an_incomplete_responses_stream_is_an_answer_whose_cost_is_unknown(relay: Server, tmp_path: Path) -> None:
+    """``response.incomplete`` (cut by max_tokens) ends the answer, but the relay bills it as any stream without
+    ``response.completed``: by its own count. The answer and its usage are kept; its cost is unknown, budgeted."""
+    with Session(api_key=KEY, base_url=relay.url, mode="live", store=tmp_path / "store", budget=5) as s:
+        res = s.chat("Tell me about pears at length.", model="gpt-5", endpoint="responses", thread=False,
+                     max_tokens=16)
+        budget = s.budget
+        whole = s.chat("Tell me about pears at length.", model="gpt-5", endpoint="responses", thread=False,
+                       max_tokens=16, stream=False)
+    assert res.entry.status == "ok" and res.finish_reason == "max_output_tokens" and res.text
+    assert res.usage.output_tokens > 0 and res.entry.usage["output_tokens"] == res.usage.output_tokens
+    assert res.entry.cost.usd is None and "ended incomplete" in res.entry.cost.detail
+    assert budget.unknown.calls == 1 and budget.spent_usd == pytest.approx(res.entry.usage["reserved"]["usd"])
+    assert whole.finish_reason == "max_output_tokens" and whole.entry.cost.known  # a whole answer: its usage
 
 
 def test_a_failure_without_usage_still_says_nothing_was_known(relay: Server, tmp_path: Path) -> None:

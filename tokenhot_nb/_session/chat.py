@@ -145,6 +145,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     request_id: str | None = None
     response_id: str | None = None
     ended = False  # the stream came to its end (what follows may still fail: its text is then whole)
+    uncounted: str | None = None  # a stream the relay bills by its own count: how it ended (its cost unknown)
     try:
         resp: Response | None = None
         events: EventStream | None = None
@@ -163,7 +164,12 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             live = on_delta if call.stream else None  # (stream=False: the whole answer, once, as asked)
             log = _pieces.PieceLog() if call.stream else None
             keep = _Keeper(rec, text, acc, request_id)
-            await _read_events(events, call.stream or chat.stream_format(ep), acc, live, shown, log, keep)
+            fmt = call.stream or chat.stream_format(ep)
+            uncounted = "response.failed" if fmt == "responses" else None  # (until it completes: _relay_counted)
+            last = await _read_events(events, fmt, acc, live, shown, log, keep)
+            if uncounted is not None:
+                uncounted = None if last == "response.completed" else last \
+                    if last in ("response.failed", "response.incomplete") else "without response.completed"
             ended = True
             reply = acc.reply(info.id)
             # inside the try: whatever goes wrong from here, the row ends "error", never stuck "running"
@@ -200,6 +206,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                                            "thinking_blocks": (reply.thinking_blocks or None) if calls else None,
                                            "pieces": pieces, "choices": [c.as_dict() for c in others] or None}),
                        usage=reply.usage, outputs=outputs,
+                       cost=_relay_counted(rec, uncounted) if uncounted is not None else None,
                        text="\n\n".join([text, reply.text, *(c.text for c in others)]))
     except BaseException as exc:
         # an answer cut short: a key's first part whose end never came is masked
@@ -214,7 +221,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             outputs = keep_unread(session, resp)
         elif resp is None and not partial:  # a paid answer cut before its end: what arrived of it
             outputs = keep_cut(session, exc)
-        billed = _failed_usage(rec, exc, outputs) or _usage_so_far(rec, acc, exc, outputs, whole=ended)
+        billed = _failed_usage(rec, exc, outputs, uncounted) or _usage_so_far(rec, acc, exc, outputs, whole=ended)
         try:  # an n= stream's other answers, as far as they came
             cut_others = [c.as_dict() for c in _received_choices(acc.reply().others, cut=not ended)] or None
         except Exception:  # the row must still end
@@ -246,19 +253,31 @@ def _received_choices(others: list[Choice], *, cut: bool = False) -> list[Choice
             for c in others]
 
 
-def _failed_usage(rec: Recording, exc: BaseException, outputs: list[dict[str, Any]]) -> dict[str, Any]:
+def _failed_usage(rec: Recording, exc: BaseException, outputs: list[dict[str, Any]],
+                  uncounted: str | None = None) -> dict[str, Any]:
     """``{"usage": …}`` with its cost for the row of a call that failed yet reported what it consumed (a Responses
-    ``response.failed`` carrying ``usage``: those tokens are billed), else ``{}`` (the row's cost is then decided as
-    for any failure)."""
+    ``response.failed`` carrying ``usage``), else ``{}`` (the row's cost is then decided as for any failure). A
+    whole failed answer is billed that usage; a stream (``uncounted``) is not: see :func:`_relay_counted`."""
     usage = exc.usage if isinstance(exc, TokenhotError) else None
     if not isinstance(usage, Usage):
         return {}
     used = usage.as_dict()
     try:
-        used["cost"] = rec.cost(used, outputs, {})
+        used["cost"] = rec.cost(used, outputs, {}) if uncounted is None else _relay_counted(rec, uncounted)
     except Exception:  # the row must still end
         return {}
     return {"usage": used}
+
+
+def _relay_counted(rec: Recording, ended: str) -> dict[str, Any]:
+    """The cost of a Responses stream that ended without ``response.completed`` (``response.failed``,
+    ``response.incomplete``): new-api's ``OaiResponsesStreamHandler`` reads usage from ``response.completed``
+    only and bills such a stream by its own count of the streamed text and its estimate of the request, so the
+    usage the last event reports is not the bill: unknown (the budget counts the call at its estimate)."""
+    ended = ended.removeprefix("response.")
+    return _cost.Cost(None, simulated=_budget.simulated(rec.session),
+                      detail=f"the Responses stream ended {ended}: the relay bills its own count of the streamed "
+                             "text, not the usage reported; the charge is not known").as_dict()
 
 
 def _usage_so_far(rec: Recording, acc: Accumulator, exc: BaseException, outputs: list[dict[str, Any]], *,
@@ -311,12 +330,13 @@ class _Keeper:
 
 async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta: Callable[[ChatDelta, str], Any] | None,
                        shown: _View, log: _pieces.PieceLog | None = None,
-                       keep: Callable[[], None] | None = None) -> None:
+                       keep: Callable[[], None] | None = None) -> str | None:
     """Fold a stream's events into ``acc``, showing each piece to ``on_delta`` as a live view may (and noting it
     in ``log``, watched or not, so a replay can show the same pieces); ``keep`` saves the text so far now and
-    then."""
+    then. Returns the ``type`` of the last event read (a Responses stream's terminal event)."""
     from ..families import chat
 
+    last: str | None = None
     try:
         async for ev in events:
             if not isinstance(ev.data, dict):  # every stream format sends JSON objects
@@ -324,6 +344,8 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
                     f"The stream sent a frame that is not JSON: {received_text(ev.data)[:80]!r}.",
                     hint="The text received so far is kept in .partial_text; the rest of the answer "
                     "was not read. Try again.")
+            kind = ev.data.get("type")
+            last = kind if isinstance(kind, str) else last
             delta = chat.parse_event(fmt, ev.data)
             acc.add(delta)
             if delta.text or delta.reasoning:
@@ -337,6 +359,7 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
                 break
     finally:
         await events.aclose()
+    return last
 
 
 def _replay_pieces(on_delta: Callable[[ChatDelta, str], Any], response: dict[str, Any] | None, text: str,

@@ -231,9 +231,11 @@ class Recording:
             setattr(self.entry, name, value)
 
     def ok(self, *, response: dict[str, Any], usage: Usage | dict[str, Any] | None,
-           outputs: list[dict[str, Any]], text: str | None = None) -> HistoryEntry:
+           outputs: list[dict[str, Any]], text: str | None = None,
+           cost: dict[str, Any] | None = None) -> HistoryEntry:
+        """Finish the row ``ok``; ``cost`` (a ``Cost.as_dict()``) when the usage is not what was billed."""
         used = usage.as_dict() if isinstance(usage, Usage) else dict(usage or {})
-        used["cost"] = self.cost(used, outputs, response)
+        used["cost"] = cost if cost is not None else self.cost(used, outputs, response)
         fields: dict[str, Any] = {
             "status": "ok",
             "duration": time.monotonic() - self.t0,
