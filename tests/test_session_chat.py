@@ -311,6 +311,33 @@ def test_the_other_choices_are_network_text_escaped_in_the_view(tmp_path: Path) 
     assert "<script>" not in res.html() and "2 choices" in res.html()
 
 
+def test_a_key_echoed_in_another_choice_is_masked_everywhere(tmp_path: Path) -> None:
+    from tokenhot_nb.sim import Faults
+
+    key = "sk-choices-echo-0123456789abcdef"
+    with make_session(tmp_path / "st", Recorder(Faults(echo_key=True)), api_key=key, mode="live") as s:
+        res = s.chat("x", model="grok-4.1", n=2, thread=False, stream=False)
+        streamed = s.chat("x", model="grok-4.1", n=2, thread=False)
+    for r in (res, streamed):
+        assert len(r.choices) == 2 and "Your key is sk-****" in r.choices[1].text
+        assert key not in repr(r.choices) and key not in r.html() and key not in json.dumps(r.entry.response)
+    assert key.encode() not in (tmp_path / "st" / "history.sqlite").read_bytes()
+
+
+def test_a_broken_n_stream_keeps_what_arrived_of_every_choice(tmp_path: Path) -> None:
+    """Cut mid-stream, each choice's text so far is paid for: the row keeps the others beside the first."""
+    from tokenhot_nb.errors import StreamError
+    from tokenhot_nb.sim import Faults
+
+    with make_session(tmp_path / "st", Recorder(Faults(truncate_stream_after=12))) as s:
+        with pytest.raises(StreamError) as info:
+            s.chat("Two long answers", model="grok-4.1", n=2, thread=False)
+        row = s.history[-1]
+    assert row.status == "error" and info.value.partial_text
+    others = row.response["choices"]
+    assert len(others) == 1 and others[0]["text"]
+
+
 @pytest.mark.parametrize(("model", "endpoint"), [("claude-opus-4-6-cc", "messages"), ("gemini-2.5-flash", None),
                                                  ("gpt-5", "responses")])
 def test_n_is_refused_before_sending_where_the_protocol_has_no_n(s: Session, rec: Recorder, model: str,

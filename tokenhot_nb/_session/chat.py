@@ -223,15 +223,15 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             outputs = keep_cut(session, exc)
         billed = _failed_usage(rec, exc, outputs, uncounted) or _usage_so_far(rec, acc, exc, outputs, whole=ended)
         try:  # an n= stream's other answers, as far as they came
-            cut_others = [c.as_dict() for c in _received_choices(acc.reply().others, cut=not ended)] or None
+            cut_others = _received_choices(acc.reply().others, cut=not ended)
         except Exception:  # the row must still end
-            cut_others = None
+            cut_others = []
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None,
-                                     "choices": cut_others}), **billed)
+                                     "choices": [c.as_dict() for c in cut_others] or None}), **billed)
         if billed and isinstance(exc, TokenhotError) and exc.partial is None:  # what arrived, with what it cost
             exc.partial = ChatResult(partial, usage=exc.usage, finish_reason="failed", thread=name, prompt=text,
-                                     model=info.id, entry=rec.final(), session=session)
+                                     model=info.id, entry=rec.final(), session=session, others=cut_others)
         raise
     if th is not None and user is not None:
         th.add(user, _answer(reply.text, reply.tool_calls, reply.thinking_blocks), entry.id)
