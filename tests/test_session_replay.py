@@ -454,6 +454,9 @@ _NO_OUTPUT = {"model": "m", "started": 1.0, "status": "ok"}
     ({**_NO_OUTPUT, "kind": "chat", "response": {"tool_calls": 5}}, "tool calls of history entry #1 are not"),
     ({**_NO_OUTPUT, "kind": "chat", "response": {"tool_calls": [{"id": "c", "name": "f", "arguments": "{}"}]}},
      "arguments as an object"),
+    ({**_NO_OUTPUT, "kind": "chat", "response": {"choices": "two"}}, "choices of history entry #1 are not a list"),
+    ({**_NO_OUTPUT, "kind": "chat", "response": {"choices": [{"text": "b", "tool_calls": 5}]}},
+     "tool calls of history entry #1 are not"),
     ({**_NO_OUTPUT, "kind": "video", "status": "pending", "response": {}}, "pending video task with no task id"),
 ])
 def test_an_imported_row_that_cannot_be_rebuilt_is_named_damaged(tmp_path: Path, record: dict, said: str) -> None:
