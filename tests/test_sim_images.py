@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import base64
 import io
+from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
-from tokenhot_nb import catalog
+from tokenhot_nb import Session, catalog
 from tokenhot_nb.errors import UnsupportedOptionError
 from tokenhot_nb.families import images
 from tokenhot_nb.sim import create_app
@@ -188,3 +189,45 @@ def test_every_gemini_image_setting_the_catalogue_offers_is_accepted(sim: TestCl
         body = images.build_generate(info, "a fox", size=size).json
         r = sim.post(f"/v1beta/models/{model}:generateContent", json=body, headers=AUTH)
         assert r.status_code == 200, (size, r.text)
+
+
+# --- Long prompts: drawn, or refused as the vendor refuses them (§3.2), never a simulator crash ------------------
+
+LONG = "x" * 300_000  # one "word" the width of 300,000 characters: a caption line Pillow will not draw in one piece
+
+
+@pytest.mark.parametrize("model", ["doubao-seedream-4-5-251128", "gpt-image-2", "wan2.6-image", "qwen-image-max"])
+def test_a_very_long_prompt_is_drawn(sim: TestClient, model: str) -> None:
+    r = openai_generate(sim, model=model, prompt=LONG, response_format="b64_json")
+    assert r.status_code == 200, r.text[:300]
+
+
+def test_a_very_long_prompt_to_gemini_image_is_drawn(sim: TestClient) -> None:
+    body = {"contents": [{"role": "user", "parts": [{"text": LONG}]}],
+            "generationConfig": {"responseModalities": ["TEXT", "IMAGE"]}}
+    r = sim.post("/v1beta/models/gemini-2.5-flash-image:generateContent", json=body, headers=AUTH)
+    assert r.status_code == 200, r.text[:300]
+
+
+@pytest.mark.parametrize(("model", "most"), [("dall-e-2", 1000), ("dall-e-3", 4000)])
+def test_dall_e_prompts_past_the_vendor_limit_are_refused(sim: TestClient, model: str, most: int) -> None:
+    assert openai_generate(sim, model=model, prompt="y" * most).status_code == 200
+    r = openai_generate(sim, model=model, prompt="y" * (most + 1))
+    assert r.status_code == 400, r.text[:300]
+    err = r.json()["error"]
+    assert f"maximum length {most}" in err["message"] and err["type"] == "invalid_request_error"
+
+
+def test_a_dall_e_2_edit_past_the_prompt_limit_is_refused(sim: TestClient) -> None:
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32)).save(buf, "PNG")
+    r = sim.post("/v1/images/edits", data={"model": "dall-e-2", "prompt": "z" * 1001},
+                 files={"image": ("a.png", buf.getvalue(), "image/png")}, headers=AUTH)
+    assert r.status_code == 400 and "maximum length 1000" in r.json()["error"]["message"]
+
+
+def test_an_offline_session_draws_a_very_long_prompt(tmp_path: Path) -> None:
+    """The crash the user saw: ``Session(mode="offline").image(prompt="x" * 100000)`` answered 500 from the sim."""
+    with Session(mode="offline", store=tmp_path / "store") as s:
+        result = s.image(prompt=LONG)
+    assert len(result) == 1 and result.pil().size == (2048, 2048)  # Seedream's default 2K, drawn

@@ -49,16 +49,17 @@ def seedream_size(size: object, default: tuple[int, int] = (2048, 2048)) -> tupl
 
 
 #: What OpenAI's image API takes per model (reference §3.2, the vendor's lists; the relay passes its 400 on):
-#: sizes (None: any WxH, gpt-image-2), the most images per call, quality values, and whether ``style``,
-#: ``background`` and ``output_format`` are fields of the model at all.
+#: sizes (None: any WxH, gpt-image-2), the most images per call, quality values, whether ``style``,
+#: ``background`` and ``output_format`` are fields of the model at all, and the longest prompt (None: the
+#: reference states no limit, so any prompt is drawn).
 OPENAI_IMAGE: dict[str, dict[str, Any]] = {
     "dalle2": {"sizes": ("256x256", "512x512", "1024x1024"), "max_n": 10, "quality": (), "style": False,
-               "background": False, "output_format": False},
+               "background": False, "output_format": False, "max_prompt": 1000},
     "dalle3": {"sizes": ("1024x1024", "1792x1024", "1024x1792"), "max_n": 1, "quality": ("standard", "hd"),
-               "style": True, "background": False, "output_format": False},
+               "style": True, "background": False, "output_format": False, "max_prompt": 4000},
     "gptimage": {"sizes": ("1024x1024", "1536x1024", "1024x1536", "auto"), "max_n": 10,
                  "quality": ("low", "medium", "high", "auto"), "style": False, "background": True,
-                 "output_format": True},
+                 "output_format": True, "max_prompt": None},
 }
 
 
@@ -83,6 +84,10 @@ def _openai_refusal(model: str, fam: str, fields: dict[str, Any]) -> str | None:
             return f"Unknown parameter: '{name}' is not supported with {model}."
     if fields.get("background") == "transparent" and model.lower().startswith("gpt-image-2"):
         return "Transparent background is not supported for gpt-image-2."
+    prompt, most = fields.get("prompt"), rules["max_prompt"]
+    if isinstance(prompt, str) and most is not None and len(prompt) > most:
+        return (f"Invalid 'prompt': string too long. Expected a string with maximum length {most}, "
+                f"but got a string with length {len(prompt)} instead.")
     return None
 
 
@@ -260,7 +265,7 @@ async def edits(ctx: Ctx, form: Form) -> Response:
         return error_response(ctx, 400, "dall-e-3 does not support image edits; use dall-e-2 or a GPT image model.",
                               "invalid_value", "invalid_request_error")
     refusal = _openai_refusal(model, fam, {k: form.get(k) for k in ("size", "n", "quality", "background",
-                                                                     "output_format", "style")})
+                                                                     "output_format", "style", "prompt")})
     if refusal is not None:
         return error_response(ctx, 400, refusal, "invalid_value", "invalid_request_error")
     masks = form.uploads("mask")

@@ -91,17 +91,24 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _wrap(text: str, width: int) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if len(line) + len(w) + 1 > width and line:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
+def _wrap(text: str, width: int, most: int = 6) -> list[str]:
+    """At most ``most`` lines of at most ``width`` characters: a word longer than a line is cut into pieces, since
+    one drawn line as wide as a 100,000-character word is an image Pillow refuses to make (a crash, not a picture)."""
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        pieces = [word[i:i + width] for i in range(0, len(word), width)]
+        for piece in pieces:
+            if line and len(line) + len(piece) + 1 > width:
+                lines.append(line)
+                line = piece
+            else:
+                line = f"{line} {piece}".strip()
+            if len(lines) >= most:
+                return lines
     if line:
         lines.append(line)
-    return lines[:6]
+    return lines[:most]
 
 
 def _caption(draw: ImageDraw.ImageDraw, w: int, h: int, text: str, ink: tuple[int, int, int]) -> None:
