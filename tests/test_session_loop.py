@@ -46,6 +46,8 @@ def test_a_call_stopped_before_its_answer_names_its_row(s: Any, rec: Any) -> Non
     # the request was sent: the server does not know it was stopped, and may still make (and bill) the image
     assert "nothing had come back" not in said and "may already have reached the server" in said
     assert "charge" in said and "session.balance()" in said and "before asking again" in said
+    # the row's error says it in the same words (it was a bare "CancelledError" with no message)
+    assert row.error == {"error": "KeyboardInterrupt", "message": said, "hint": ""}
 
 
 def test_a_call_stopped_before_its_request_went_out_says_nothing_is_charged(s: Any, rec: Any,
@@ -67,6 +69,7 @@ def test_a_call_stopped_before_its_request_went_out_says_nothing_is_charged(s: A
     said = str(info.value)
     assert said.startswith(f"Stopped: the image call is recorded as interrupted in history #{row.id}")
     assert "before its request was sent, so nothing is charged" in said and "may" not in said
+    assert row.error == {"error": "KeyboardInterrupt", "message": said, "hint": ""}
 
 
 def test_a_batch_stopped_names_the_rows_it_ended(s: Any, rec: Any) -> None:
@@ -77,6 +80,7 @@ def test_a_batch_stopped_names_the_rows_it_ended(s: Any, rec: Any) -> None:
     ids = sorted(e.id for e in s.history)
     assert f"Stopped: 3 calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted)" in str(info.value)
     assert "may still finish the work and charge for it" in str(info.value)
+    assert [e.error for e in s.history] == [{"error": "KeyboardInterrupt", "message": str(info.value), "hint": ""}] * 3
 
 
 def _settled(s: Any) -> Any:
@@ -245,6 +249,40 @@ def test_an_awaited_video_create_cancelled_is_recorded_when_the_cancel_arrives(s
         return ""
 
     assert asyncio.run(cell()) == "interrupted"
+    error = s.history[-1].error  # in words, not a bare "CancelledError" with no message
+    assert error["error"] == "CancelledError"
+    assert error["message"].startswith("Cancelled: the asyncio task awaiting this call was cancelled before the "
+                                       "answer came back; the request may already have reached the server.")
+    assert "charge" in error["hint"]
+
+
+def test_an_awaited_call_cancelled_before_its_request_went_out_says_nothing_is_charged(
+        s: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    s.models()
+    send = type(s.client).send
+
+    async def slow_start(self: Any, call: Any) -> Any:
+        await asyncio.sleep(10)
+        return await send(self, call)
+
+    monkeypatch.setattr(type(s.client), "send", slow_start)
+
+    async def cell() -> None:
+        task = asyncio.ensure_future(s.aimage("a cat"))
+        while not any(e.status == "running" for e in s.history):
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cell())
+    row = s.history[-1]
+    assert row.status == "interrupted"
+    assert row.error == {"error": "CancelledError", "message": "Cancelled: the asyncio task awaiting this call was "
+                         "cancelled before the answer came back; its request was never sent, so nothing is charged.",
+                         "hint": ""}
 
 
 def test_ctrl_c_that_comes_once_the_answer_is_whole_says_where_it_is_kept(s: Any, rec: Any) -> None:

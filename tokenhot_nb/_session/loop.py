@@ -160,7 +160,8 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
         raise KeyboardInterrupt(_said(session, rows, exc, said)) from None
     except asyncio.CancelledError:
         if not in_background_loop():  # the awaiting task was cancelled (not a Ctrl-C): its replay is a cancel too
-            _note_stop(session, rows, CANCELLED, True, kinds="all")  # (on the loop: a call within one stopped)
+            _note_stop(session, rows, CANCELLED, True, kinds="all",  # (on the loop: a call within one stopped)
+                       error=cancelled_error(sent != []))
         raise
 
 
@@ -168,7 +169,8 @@ def _said(session: Session, rows: list[int], exc: BaseException, message: str) -
     """``message``, kept in the rows of the call a Ctrl-C ended (:data:`STOP_SAID`): a replay of one of them, which has
     no answer to give back, stops the same way with the same words."""
     if not isinstance(exc, ReplayedInterrupt):
-        _note_stop(session, rows, STOP_SAID, message, kinds="other")
+        _note_stop(session, rows, STOP_SAID, message, kinds="other",
+                   error={"error": "KeyboardInterrupt", "message": message, "hint": ""})
     return message
 
 
@@ -285,11 +287,13 @@ STOP_SAID = "stop_said"
 CANCELLED = "cancelled"
 
 
-def _note_stop(session: Session, ids: list[int], name: str, value: Any, *, kinds: str = "video") -> None:
+def _note_stop(session: Session, ids: list[int], name: str, value: Any, *, kinds: str = "video",
+               error: dict[str, str] | None = None) -> None:
     """Keep ``name: value`` in the row of each call among ``ids`` that the stop ended with no answer (a video create:
     before its task id came back): how the stop came, so a replay re-enacts it the same way (:data:`STOPPED_WITH`,
     :data:`CANCELLED`, :data:`STOP_SAID`). ``kinds``: "video" (creates only), "other" (all but video, whose replay
-    works its words out from its row) or "all"."""
+    works its words out from its row) or "all". ``error``: the row's error in words, for every interrupted row among
+    ``ids`` still holding the bare cancel it was recorded with (``CancelledError`` with no message)."""
     store = session._store
     if store is None or session.mode == "replay":
         return
@@ -297,11 +301,41 @@ def _note_stop(session: Session, ids: list[int], name: str, value: Any, *, kinds
         try:
             row = store.get(i)
             response = row.response if isinstance(row.response, dict) else {}
+            fields: dict[str, Any] = {}
             if kinds != ("other" if row.kind == "video" else "video") and row.status == "interrupted" \
                     and not response.get("task_id"):
-                store.update(i, response={**response, name: value})
+                fields["response"] = {**response, name: value}
+            if error is not None and row.status in ("interrupted", "pending") and _bare_stop(row.error):
+                fields["error"] = error
+            if fields:
+                store.update(i, **fields)
         except Exception:  # the stop is said all the same; a replay then says the one-call words
             pass
+
+
+#: The names a stop is recorded under before its words are known (what the loop saw: the cancel of its task).
+_STOP_NAMES = frozenset({"CancelledError", "KeyboardInterrupt", "Interrupted"})
+
+
+def _bare_stop(error: Any) -> bool:
+    """Whether a row's error is a stop recorded without words (or with the placeholder :data:`STOPPED_WORDS`)."""
+    return isinstance(error, dict) and error.get("error") in _STOP_NAMES \
+        and error.get("message") in (None, "", STOPPED_WORDS)
+
+
+#: A stopped call's error until the stop's own words are known (recorded on the loop, which sees only a cancel).
+STOPPED_WORDS = "Stopped before the call ended: interrupted, or the task awaiting it was cancelled."
+
+
+def cancelled_error(sent: bool) -> dict[str, str]:
+    """The error of a row whose call an asyncio cancel of the awaiting task stopped (not a Ctrl-C), in words;
+    ``sent``: its request may have gone out."""
+    said = "Cancelled: the asyncio task awaiting this call was cancelled before the answer came back"
+    if not sent:
+        return {"error": "CancelledError", "message": f"{said}; its request was never sent, so nothing is charged.",
+                "hint": ""}
+    return {"error": "CancelledError", "message": f"{said}; the request may already have reached the server.",
+            "hint": _MAY_BE_BILLED}
 
 
 def stopped_row(row: HistoryEntry, sent: list[str] | None = None) -> str:

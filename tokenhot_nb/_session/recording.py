@@ -34,7 +34,7 @@ from ..errors import (
 )
 from ..families._types import HttpCall, Usage
 from . import budget as _budget
-from .loop import CALL_ROWS, Interrupted
+from .loop import CALL_ROWS, STOPPED_WORDS, Interrupted
 from .slots import release_slot
 
 if TYPE_CHECKING:
@@ -269,8 +269,13 @@ class Recording:
             if why and "cost" not in usage:  # nothing was charged: say so, not "cost unknown"
                 extra["usage"] = {**usage, "cost": _cost.not_charged(why, simulated=_budget.simulated(
                     self.session)).as_dict()}
+        said: BaseException | dict[str, str] = err
+        if status in ("interrupted", "pending") and isinstance(err, (asyncio.CancelledError, KeyboardInterrupt,
+                                                                      Interrupted)) and not str(err):
+            # the loop sees only its task cancelled: words the stop's own replace (loop._note_stop), not a blank
+            said = {"error": type(err).__name__, "message": STOPPED_WORDS, "hint": ""}
         try:
-            self.update(status=status, duration=time.monotonic() - self.t0, error=err, **extra)
+            self.update(status=status, duration=time.monotonic() - self.t0, error=said, **extra)
         except Exception:  # recording must never hide the real error
             pass
 
