@@ -338,6 +338,11 @@ def test_an_awaited_create_cancelled_before_its_task_id_replays_as_that_cancel(t
             asyncio.run(cancelled(r, None))
         again = r.video("a paper boat", progress=False)
         assert again.sha256 == video.sha256 and again.entry_id == video.entry_id
+    with make_session(tmp_path / "st", rec, mode="replay") as r:  # sync: a stop in words, not a bare CancelledError
+        with pytest.raises(KeyboardInterrupt) as info:
+            r.video("a paper boat", progress=False)
+        assert str(info.value).startswith("Stopped as in the recording: the asyncio task awaiting this video call "
+                                          "(history #")
     assert rec.requests == []
 
 
@@ -406,9 +411,16 @@ def test_an_awaited_chat_cancelled_replays_as_that_cancel(tmp_path: Path) -> Non
         with pytest.raises(asyncio.CancelledError):
             asyncio.run(cell(s, True))
         assert s.history[-1].status == "interrupted"
+        row = s.history[-1].id
     rec = Recorder()
     with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(asyncio.CancelledError):
         asyncio.run(cell(r, False))
+    # called sync, it raised a bare concurrent.futures.CancelledError from inside the library; it is a stop that says
+    # what the recording's call was (a sync call has no awaiting task to cancel)
+    with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(KeyboardInterrupt) as info:
+        r.chat("Tell me about the sea", thread=False, stream=False)
+    assert str(info.value) == (f"Stopped as in the recording: the asyncio task awaiting this chat call (history "
+                               f"#{row}) was cancelled before the answer came back, so there is no answer to replay.")
     assert rec.requests == []
 
 

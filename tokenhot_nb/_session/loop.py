@@ -81,6 +81,19 @@ class ReplayedInterrupt(Interrupted):
     as it is (not worked out again from this session, whose rows are not the recording's)."""
 
 
+class ReplayedCancel(ReplayedInterrupt):
+    """A replay re-enacting a call whose awaiting task the recording cancelled. Awaited, it is that cancel again
+    (``asyncio.CancelledError``, raised by :func:`hop`); a sync call has no task to cancel, and a bare
+    ``concurrent.futures.CancelledError`` from inside the library said nothing: it stops as an interrupt does,
+    with these words (:func:`run_blocking`)."""
+
+
+def replayed_cancel(kind: str, entry_id: int | None) -> ReplayedCancel:
+    """The stop a replay of row ``entry_id``, recorded as cancelled by the task awaiting it, raises."""
+    return ReplayedCancel(f"Stopped as in the recording: the asyncio task awaiting this {kind} call (history "
+                          f"#{entry_id}) was cancelled before the answer came back, so there is no answer to replay.")
+
+
 def _guarded(fn: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any) -> None:
         try:
@@ -153,6 +166,10 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
     since, rows, sent = time.time(), _rows_list(), _sent_list()
     try:
         return await run_async(_scoped(coro, rows, CALLER.get() or caller(), sent))
+    except ReplayedCancel as exc:
+        if in_background_loop():  # (a call within a call: the outer one says it)
+            raise
+        raise asyncio.CancelledError(str(exc)) from None  # awaited, the recorded cancel is a cancel again
     except (Interrupted, KeyboardInterrupt) as exc:
         if isinstance(exc, Interrupted) and in_background_loop():  # a call within a call (a batch's): the outer
             raise  # one says it, off the loop (a KeyboardInterrupt raised here would stop the loop itself)

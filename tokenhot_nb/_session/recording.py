@@ -502,13 +502,13 @@ def _recorded_stop(entry: HistoryEntry) -> BaseException | None:
     the task that awaited it, or the Ctrl-C with the words it said then (:data:`loop.STOP_SAID`); None when the row
     does not say (a row from before these were kept, or not stopped)."""
     from ..errors import one_line
-    from .loop import CANCELLED, STOP_SAID, ReplayedInterrupt
+    from .loop import CANCELLED, STOP_SAID, ReplayedInterrupt, replayed_cancel
 
     response = entry.response if isinstance(entry.response, dict) else {}
     if entry.status != "interrupted":
         return None
-    if response.get(CANCELLED) is True:
-        return asyncio.CancelledError()
+    if response.get(CANCELLED) is True:  # (awaited: the cancel again; sync: a stop that says so)
+        return replayed_cancel(entry.kind, entry.id)
     said = response.get(STOP_SAID)
     if isinstance(said, str) and said.strip():  # (an imported row's text: one clean line, no key)
         return ReplayedInterrupt(one_line(redact(said), 1000, kept_in=None))

@@ -43,6 +43,7 @@ from .loop import (
     call_user,
     hop,
     in_background_loop,
+    replayed_cancel,
     resume_hint,
     stopped_row,
     stopped_rows,
@@ -432,8 +433,8 @@ async def _stopped_create(entry: HistoryEntry) -> None:
     cancelled = response.get(CANCELLED) is True  # the task that awaited it was cancelled: so is the replay's
 
     def stop(_st: TaskStatus) -> None:
-        if cancelled:
-            raise asyncio.CancelledError
+        if cancelled:  # (awaited: the cancel again; sync: a stop that says so, not a bare CancelledError)
+            raise replayed_cancel(entry.kind, entry.id)
         raise ReplayedInterrupt(said)
 
     await _ran_in_caller(stop, TaskStatus("", "pending", 0))
