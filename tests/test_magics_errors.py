@@ -149,3 +149,53 @@ def test_a_store_that_cannot_be_made_is_refused_by_th_config_itself(ip: Any, off
     assert "%th_config --store <another folder>" in said and "Session(" not in said  # the magic's own fix
     assert tokenhot_nb.session() is before and before.settings.store == store
     assert before.chat("hi", stream=False).text  # the old session still works
+
+
+#: Shaped like a key (what the redaction masks): typed by mistake where a setting or a path goes.
+TYPED_KEY = "sk-AbCdEf0123456789GhIjKlMnOpQrStUv"
+
+
+@pytest.mark.parametrize(("line", "where"), [
+    ("%th_config --mode {k}", "the value given to --mode"),
+    ("%th_config --budget {k}", "the value given to --budget"),
+    ("%th_config --price-group {k}", "the value given to --price-group"),
+    ("%th_config --default-chat {k}", "the value given to --default-chat"),
+    ("%th_config --default-image={k}", "the value given to --default-image"),
+    ("%th_config --store {k}", "the value given to --store"),
+    ("%th_config --base-url https://{k}.example", "the value given to --base-url"),
+    ("%th_config --key-from-env {k}", "the value given to --key-from-env"),
+    ("%th_config --key {k}", "the word after --key"),
+    ("%th_config {k}", "a word on the line"),
+    ("%th_history --export {k}", "the value given to --export"),
+])
+def test_a_key_typed_where_a_setting_goes_is_refused_unused_and_unshown(
+        ip: Any, offline: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, line: str, where: str) -> None:
+    """It was masked in the message ("Unknown chat model 'sk-****'", "Budget: 'sk-****' is not an amount"), which
+    said nothing of the mistake, and ``--store KEY`` made a folder named after the key. Now it is refused in one
+    line saying where a key goes, nothing is made of it, and the session is kept."""
+    import tokenhot_nb
+
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    before = tokenhot_nb.session()
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(line.format(k=TYPED_KEY))
+    said = str(res.error_in_exec)
+    assert type(res.error_in_exec).__name__ == "UsageError", cap.stdout + str(cap.outputs)
+    assert said == (f"{line.split()[0]}: {where} looks like an API key, so it was not used (and is not shown). A key "
+                    "goes in the environment variable TOKENHOT_API_KEY (then %th_config --key-from-env), or in the "
+                    "hidden prompt of %th_config --key.")
+    assert TYPED_KEY not in cap.stdout + cap.stderr + str([o.data for o in cap.outputs])
+    assert list(work.iterdir()) == []  # no folder, no export file named after it
+    assert tokenhot_nb.session() is before
+
+
+def test_a_word_that_merely_mentions_sk_is_no_key(ip: Any, offline: Any, tmp_path: Any) -> None:
+    """Only what the redaction takes for a key is refused: a store folder called ``risk-free-task-store`` is fine."""
+    with capture_output(display=True):
+        res = ip.run_cell(f"%th_config --store {tmp_path / 'risk-free-task-store'}")
+    assert res.error_in_exec is None
+    import tokenhot_nb
+
+    assert str(tokenhot_nb.session().settings.store).endswith("risk-free-task-store")

@@ -33,6 +33,10 @@ BAD_EXTRA = "--extra needs KEY=VALUE (VALUE is JSON or text), got {item!r}."
 OWN_EXTRA = ("-x {key}=… cannot be set: {prog} passes {key} itself; to send a body field named {key!r}, write "
              "-x extra='{{\"{key}\": …}}'.")
 EXTRA_TWICE = "{first} and {second} both set {key}; give it once."
+#: A value shaped like an API key where no key belongs (``%th_config --store sk-…`` made a folder named after it).
+KEY_ON_LINE = ("{prog}: {where} looks like an API key, so it was not used (and is not shown). A key goes in the "
+               "environment variable TOKENHOT_API_KEY (then %th_config --key-from-env), or in the hidden prompt of "
+               "%th_config --key.")
 #: What each magic passes to its Session call itself (the cell's text; how it streams or waits): ``-x stream=false``
 #: was a TypeError ("got multiple values for keyword argument") shown as a possible bug in tokenhot_nb.
 OWN_ARGUMENTS = {
@@ -94,9 +98,13 @@ class _HelpAction(argparse.Action):
 class MagicParser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of printing and exiting."""
 
-    def __init__(self, prog: str, description: str, epilog: str = "", *, intermixed: bool = False) -> None:
-        """``intermixed``: positional words may come after options (``%th_history --kind image red fox``)."""
+    def __init__(self, prog: str, description: str, epilog: str = "", *, intermixed: bool = False,
+                 no_keys: bool | tuple[str, ...] = False) -> None:
+        """``intermixed``: positional words may come after options (``%th_history --kind image red fox``).
+        ``no_keys``: refuse a word shaped like an API key on the line (True: any word; a tuple: the values of
+        those options), unused and unshown: no setting or path is ever made from one."""
         self.intermixed = intermixed
+        self.no_keys = no_keys
         super().__init__(
             prog=prog,
             description=description,
@@ -130,6 +138,26 @@ class MagicParser(argparse.ArgumentParser):
                                                     and not argv[i + 1].startswith("-"))
             if typed and "--key" in self._option_string_actions:
                 raise MagicUsageError(TYPED_KEY.format(prog=self.prog))
+
+    def _refuse_keys(self, argv: list[str]) -> None:
+        """A word shaped like an API key (the redaction's own test) where :attr:`no_keys` says none belongs: one
+        line naming where it was and where a key goes. Masked, it still became a folder named after the key
+        (``--store``) or a message such as "Unknown chat model 'sk-****'" that said nothing of the mistake."""
+        if not self.no_keys:
+            return
+        from .._config import redact
+
+        only = self.no_keys if isinstance(self.no_keys, tuple) else None
+        for i, word in enumerate(argv):
+            name, eq, value = word.partition("=") if word.startswith("--") else ("", "", word)
+            if not eq:
+                name = argv[i - 1] if i and argv[i - 1] in self._option_string_actions else ""
+            if redact(value) == value or (only is not None and name not in only):
+                continue
+            action = self._option_string_actions.get(name)
+            where = ("a word on the line" if action is None else f"the word after {name}" if action.nargs == 0
+                     else f"the value given to {name}")
+            raise MagicUsageError(KEY_ON_LINE.format(prog=self.prog, where=where))
 
     def _refuse_repeats(self, argv: list[str]) -> None:
         """An option that takes one value, given twice (``-n 1 … -n 4``): argparse keeps the last without a word,
@@ -183,6 +211,7 @@ class MagicParser(argparse.ArgumentParser):
             argv = shlex.split(line, posix=True)
         except ValueError as exc:  # "No closing quotation"
             raise MagicUsageError(UNCLOSED_QUOTE.format(prog=self.prog, problem=str(exc).lower())) from None
+        self._refuse_keys(argv)
         self._refuse_repeats(argv)
         self._refuse_typed_key(argv)
         ns = self._intermixed(argv) if self.intermixed else self.parse_args(argv)
@@ -409,7 +438,7 @@ def _history() -> MagicParser:
     p = MagicParser("%th_history", "The session history (every call, with its outputs).",
                     "examples:\n  %th_history 5 --kind image\n  %th_history red fox --model claude-opus\n"
                     "  %th_history 10 --status error\n  %th_history --export history.json",
-                    intermixed=True)
+                    intermixed=True, no_keys=("--export",))
     p.add_argument("words", nargs="*", metavar="[N] [TEXT]",
                    help="only the last N entries (a whole number first); entries whose prompt or answer holds "
                         "every word of TEXT (--search for a text that is a number)")
@@ -424,7 +453,7 @@ def _history() -> MagicParser:
 def _config() -> MagicParser:
     p = MagicParser("%th_config", "Show or change the settings (the key is never shown).",
                     "examples:\n  %th_config --mode live --key\n  %th_config --default-image nano-banana --default-chat claude-sonnet\n"
-                    "  %th_config --last-error")
+                    "  %th_config --last-error", no_keys=True)
     p.add_argument("--base-url", metavar="URL")
     p.add_argument("--mode", choices=MODES)
     p.add_argument("--store", metavar="DIR", help="history and artifact folder")
