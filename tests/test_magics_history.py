@@ -64,3 +64,13 @@ def test_the_magics_statuses_are_the_stores() -> None:
     from tokenhot_nb.magics import _args
 
     assert _args.STATUSES == STATUSES
+
+
+@pytest.mark.parametrize("option", ["--export", "--model", "--search"])
+def test_an_empty_value_is_refused_not_ignored(ip: Any, offline: Any, option: str) -> None:
+    """``--export ""`` wrote nothing and said nothing (the history was shown as if exported); an empty ``--model``
+    or ``--search`` showed every row as if filtered. Each is refused in one line, as %th_config's empty values are."""
+    with capture_output(display=True) as cap:
+        res = ip.run_cell(f"%th_history {option} ''")
+    assert type(res.error_in_exec).__name__ == "UsageError" and "Traceback" not in cap.stderr
+    assert str(res.error_in_exec) == f"%th_history {option} needs a value; it was given empty."

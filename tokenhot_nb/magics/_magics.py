@@ -505,6 +505,9 @@ class TokenhotMagics(Magics):
     def th_history(self, line: str, cell: str | None = None) -> Any:
         """The session history: %th_history [N] [TEXT] [--model M] [--kind K] [--status S] [--export PATH]."""
         a = _args.parse("th_history", line)
+        for option, value in (("--export", a.export), ("--model", a.model), ("--search", a.search)):
+            if value is not None and not value.strip():  # ignored without a word: nothing written, nothing filtered
+                raise _args.MagicUsageError(f"%th_history {option} needs a value; it was given empty.")
         words = list(a.words)
         n = _args.history_count(words.pop(0)) if words and words[0].lstrip("-").isdigit() else None
         text = " ".join([*words, a.search or ""]).strip()
