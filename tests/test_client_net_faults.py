@@ -505,3 +505,91 @@ def test_a_whole_answer_to_a_stream_call_cut_short_keeps_what_arrived_and_is_not
     assert "stream=False" not in str(err) and "broke before its end" in err.message
     assert err.partial_body == whole[:90]
     assert len(server.requests) == 1
+
+
+# --- Something other than a web server at the base URL's address: said so, not "disconnected without a response" -
+
+def ssh_banner(server: RawServer, conn: socket.socket) -> None:
+    """An SSH server: its banner at once, then (on the HTTP request, no SSH identification) a complaint and close."""
+    conn.sendall(b"SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13\r\n")
+    conn.recv(65536)
+    conn.sendall(b"Invalid SSH identification string.\r\n")
+
+
+def redis_error(server: RawServer, conn: socket.socket) -> None:
+    """A database's text protocol: one error line for the request, then the close."""
+    server.read_request(conn)
+    conn.sendall(b"-ERR unknown command 'POST', with args beginning with:\r\n")
+
+
+def binary_answer(server: RawServer, conn: socket.socket) -> None:
+    server.read_request(conn)
+    conn.sendall(bytes(range(256)) * 2)
+
+
+def echo(server: RawServer, conn: socket.socket) -> None:
+    """An echo service: the request comes back whole, the key in its Authorization line included."""
+    data = conn.recv(65536)
+    conn.sendall(data)
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+@pytest.mark.parametrize("call", [CHAT, MODELS], ids=["paid", "free"])
+@pytest.mark.parametrize(("handler", "sent"), [
+    (ssh_banner, "'SSH-2.0-OpenSSH_9.6p1 Ubuntu-3ubuntu13'"),
+    (redis_error, "\"-ERR unknown command 'POST', with args beginning with:\""),
+    (binary_answer, "512 bytes that are not text"),
+    (echo, None),  # (its first line: the request line this client sent)
+], ids=["ssh", "redis", "binary", "echo"])
+def test_a_server_that_does_not_answer_http_is_named_as_such(
+        serve: Callable[..., RawServer], handler: Callable[..., None], sent: str | None, call: HttpCall,
+        lane: bool) -> None:
+    """It said "The connection … broke (RemoteProtocolError: Server disconnected without sending a response.)",
+    and for a paid call that the server "may have … billed the work": a wrong port or host looked like a flaky
+    relay. It now says what answered is not HTTP and to check the base URL and its port; nothing was billed."""
+    server = serve(handler)
+    with pytest.raises(E.APIConnectionError) as info:
+        send(client_for(server, max_retries=0), call, lane=lane)
+    err = info.value
+    said = f"'{call.method} {call.path} HTTP/1.1'" if sent is None else sent
+    assert err.message == (f"The server at {server.url} did not answer in HTTP (it sent {said}): something other "
+                           "than a web server listens at that address.")
+    assert err.hint is not None and err.hint.startswith("Check the base URL and its port (TOKENHOT_BASE_URL")
+    assert KEY not in str(err) and "billed" not in str(err) and "disconnected" not in str(err)
+    assert err.sent is (False if call is CHAT else None)  # (no relay answered: nothing was charged)
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+@pytest.mark.parametrize("reply", [
+    b"",  # nothing at all: no telling what listens there
+    b"HTTP/1.1 200 OK\r\nContent-",  # an HTTP answer cut in its head
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nnot a chunk",  # HTTP, its body's framing broken
+    b"HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n",  # HTTP, its status line broken
+], ids=["nothing", "head-cut", "bad-chunk", "bad-status"])
+def test_an_http_answer_that_broke_is_not_taken_for_another_protocol(
+        serve: Callable[..., RawServer], reply: bytes, lane: bool) -> None:
+    def answers(server: RawServer, conn: socket.socket) -> None:
+        server.read_request(conn)
+        conn.sendall(reply)
+
+    server = serve(answers)
+    with pytest.raises(E.APIConnectionError) as info:
+        send(client_for(server, max_retries=0), CHAT, lane=lane)
+    assert "did not answer in HTTP" not in str(info.value)
+    assert "not sent again" in info.value.message  # (the relay may have done, and billed, the work)
+
+
+def test_a_stream_call_to_a_server_that_does_not_answer_http_says_so(serve: Callable[..., RawServer]) -> None:
+    server = serve(ssh_banner)
+    client = client_for(server, max_retries=0)
+    call = HttpCall("POST", "/v1/chat/completions", json={"model": "m", "stream": True,
+                                                          "messages": [{"role": "user", "content": "hi"}]},
+                    stream="chat")
+
+    async def read() -> None:
+        async for _ in await client.stream(call):
+            pass
+
+    with pytest.raises(E.APIConnectionError) as info:
+        asyncio.run(_then_close(client, read))
+    assert info.value.message.startswith(f"The server at {server.url} did not answer in HTTP (it sent 'SSH-2.0-")

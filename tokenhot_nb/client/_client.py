@@ -56,7 +56,13 @@ from ._download import (
     describe_url,
     expired_error,
 )
-from ._errors import error_from_response, error_from_transport, request_id_from_headers, scrub_error
+from ._errors import (
+    error_from_response,
+    error_from_transport,
+    not_http_reply,
+    request_id_from_headers,
+    scrub_error,
+)
 from ._guard import ApiPlace, check_download_host
 from ._response import Response as Response
 from ._retry import (
@@ -477,9 +483,10 @@ class Client:
                         _amend(failed, f"It went through the proxy {proxy[0]} (from {proxy[1]}).",
                                f"Check that proxy (the {proxy[1]} environment variable), or name the host in "
                                "NO_PROXY to reach it directly.")
-                    if paid and not reached:  # no attempt got through: nothing can have been billed
-                        failed.sent = False
-                    if paid and not isinstance(exc, (*NOT_SENT_ERRORS, httpx.ProxyError)):  # (a refused tunnel)
+                    if paid and (not reached or not_http_reply(exc) is not None):  # no attempt got through, or
+                        failed.sent = False  # what answered is no web server (nor the relay): nothing was billed
+                    if paid and failed.sent is not False and not isinstance(exc, (*NOT_SENT_ERRORS,
+                                                                                  httpx.ProxyError)):  # (a refused tunnel)
                         _not_sent_again(failed, "the server may have received it and done (and billed) the work",
                                         task=billed)
                         if isinstance(exc, httpx.ReadTimeout):  # (an image can take minutes on a busy relay)

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from .._config import Secret, redact
+from .._config import DEFAULT_BASE_URL, Secret, redact
 from ..errors import (
     QUOTA_CODES,
     APIConnectionError,
@@ -246,6 +246,66 @@ def _where(request: httpx.Request | None) -> str:
     return f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}"
 
 
+def not_http_reply(exc: BaseException) -> bytes | None:
+    """What the server sent before the connection failed, when it is not HTTP (an SSH banner, a database's error
+    line, binary): then something other than a web server listens at the base URL's address. None when nothing
+    arrived, or what arrived starts as an HTTP answer does.
+
+    httpx says only "Server disconnected without sending a response" (or a bare ReadError); the bytes are still in
+    the HTTP/1.1 connection's parser (h11's public ``trailing_data``, and ``their_http_version``, None until an
+    answer's head came), reached through the failing frames."""
+    seen: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in seen:
+        seen.append(link)
+        tb = link.__traceback__
+        while tb is not None:
+            parser = getattr(tb.tb_frame.f_locals.get("self"), "_h11_state", None)  # (httpcore's HTTP11Connection)
+            trailing = getattr(parser, "trailing_data", None)
+            if isinstance(trailing, tuple) and trailing and isinstance(trailing[0], bytes):
+                if getattr(parser, "their_http_version", None) is not None:  # (an answer's head came: it is HTTP)
+                    return None
+                bad = next((m for m in map(_BAD_STATUS.match, map(str, seen)) if m), None)
+                if bad is not None:  # a whole head came, its first line no status line: h11 took it from the buffer
+                    line = _bytes_shown(bad.group(1))
+                    return None if line.startswith(b"HTTP/") else line  # (HTTP, if broken)
+                data = trailing[0].lstrip(b"\r\n")  # (h11 skips blank lines before a status line too)
+                return data if data and not data.startswith(b"HTTP/") else None
+            tb = tb.tb_next
+        link = link.__cause__ or link.__context__
+    return None
+
+
+#: h11's words for a head whose first line is no HTTP status line; the line follows, as a ``bytearray`` repr.
+_BAD_STATUS = re.compile(r"illegal status line: bytearray\((b'.*'|b\".*\")\)\Z", re.S)
+
+
+def _bytes_shown(literal: str) -> bytes:
+    """The bytes a ``b'…'`` repr stands for (b"?" when it does not read as one: something non-HTTP came all the
+    same)."""
+    import ast
+
+    try:
+        value = ast.literal_eval(literal)
+    except (ValueError, SyntaxError):
+        return b"?"
+    return value if isinstance(value, bytes) and value else b"?"
+
+
+def _first_line(data: bytes, secrets: tuple[Secret | str | None, ...]) -> str:
+    """The start of a non-HTTP reply as it may be shown: its first line quoted (cut, any key masked), or its size
+    when it is not text."""
+    line = data.split(b"\n", 1)[0].rstrip(b"\r")
+    text = line[:60].decode("ascii", "replace")
+    if not text or not text.isprintable():
+        return f"{len(data)} bytes that are not text"
+    return repr(redact(text, *secrets)) + ("…" if len(line) > 60 else "")
+
+
+#: Transport errors after which the bytes the server sent are worth a look (:func:`not_http_reply`).
+_READ_FAILURES = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+
+
 def error_from_transport(
     exc: httpx.RequestError, *, secrets: tuple[Secret | str | None, ...] = ()
 ) -> APIConnectionError:
@@ -257,8 +317,16 @@ def error_from_transport(
     where = _where(request)
     detail = str(exc).strip()
     detail = f" ({type(exc).__name__}: {detail})" if detail else f" ({type(exc).__name__})"
-    if isinstance(exc, httpx.ConnectTimeout):
-        err: APIConnectionError = APITimeoutError(
+    foreign = not_http_reply(exc) if isinstance(exc, _READ_FAILURES) else None
+    if foreign is not None:
+        err: APIConnectionError = APIConnectionError(
+            f"The server at {where} did not answer in HTTP (it sent {_first_line(foreign, secrets)}): something "
+            "other than a web server listens at that address.",
+            hint="Check the base URL and its port (TOKENHOT_BASE_URL, base_url=… or %th_config --base-url); the "
+                 f"service's is {DEFAULT_BASE_URL}.",
+        )
+    elif isinstance(exc, httpx.ConnectTimeout):
+        err = APITimeoutError(
             f"Could not connect to {where} in time{detail}.",
             hint="Check your network and TOKENHOT_BASE_URL, or raise connect_timeout.",
         )
