@@ -253,3 +253,34 @@ def test_ctrl_c_while_an_upload_is_still_going_out_says_nothing_is_charged(tmp_p
         release.set()
         s.close()
         server.stop()
+
+
+def test_a_paid_call_to_a_port_where_no_web_server_listens_is_said_so_and_costs_nothing(
+        tmp_path: Path, direct: None) -> None:
+    """A base URL on an SSH port said "Server disconnected without sending a response" and that the server "may
+    have … billed the work": the row's cost was unknown, and counted against the budget at its estimate. What
+    answered is no web server, so no relay billed anything: the error says so, and the row costs nothing."""
+    import socket
+
+    from _raw_server import RawServer
+
+    def sshd(server: RawServer, conn: socket.socket) -> None:
+        conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+        conn.recv(65536)
+        conn.sendall(b"Invalid SSH identification string.\r\n")
+
+    server = RawServer(sshd)
+    s = Session(api_key=KEY, base_url=server.url, mode="live", store=tmp_path / "st", max_retries=0)
+    try:
+        with pytest.warns(UserWarning, match="model table"):
+            s.models()
+        with pytest.raises(APIConnectionError) as info:
+            s.chat("hi", model="gpt-5", stream=False)
+        assert str(info.value).startswith(f"The server at {server.url} did not answer in HTTP (it sent "
+                                          "'SSH-2.0-OpenSSH_9.6')")
+        row = s.history[-1]
+        assert row.status == "error" and row.error["message"] == info.value.message
+        assert row.cost.usd == 0 and row.cost.detail == "not charged: the request never reached the relay"
+    finally:
+        s.close()
+        server.stop()

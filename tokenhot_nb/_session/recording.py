@@ -293,8 +293,8 @@ def _not_billed(err: BaseException) -> str:
         return f"not charged: the relay answered HTTP {err.status}"
     if isinstance(err, TaskFailedError):
         return "not charged: the task failed (failed tasks are refunded)"
-    if isinstance(err, APIConnectionError) and err.sent is False:
-        return "not charged: the request never reached the relay (could not connect)"
+    if isinstance(err, APIConnectionError) and err.sent is False:  # (no connection, or no web server answered)
+        return "not charged: the request never reached the relay"
     return ""
 
 
