@@ -183,9 +183,10 @@ def test_a_key_typed_where_a_setting_goes_is_refused_unused_and_unshown(
         res = ip.run_cell(line.format(k=TYPED_KEY))
     said = str(res.error_in_exec)
     assert type(res.error_in_exec).__name__ == "UsageError", cap.stdout + str(cap.outputs)
-    assert said == (f"{line.split()[0]}: {where} looks like an API key, so it was not used (and is not shown). A key "
-                    "goes in the environment variable TOKENHOT_API_KEY (then %th_config --key-from-env), or in the "
-                    "hidden prompt of %th_config --key.")
+    assert said == (f"{line.split()[0]}: {where} looks like an API key, so it was not used (and is not shown). If it "
+                    "is your key, delete it from this cell (IPython keeps the line in its history too). A key goes in "
+                    "the environment variable TOKENHOT_API_KEY (then %th_config --key-from-env), or in the hidden "
+                    "prompt of %th_config --key.")
     assert TYPED_KEY not in cap.stdout + cap.stderr + str([o.data for o in cap.outputs])
     assert list(work.iterdir()) == []  # no folder, no export file named after it
     assert tokenhot_nb.session() is before

@@ -34,8 +34,9 @@ OWN_EXTRA = ("-x {key}=… cannot be set: {prog} passes {key} itself; to send a 
              "-x extra='{{\"{key}\": …}}'.")
 EXTRA_TWICE = "{first} and {second} both set {key}; give it once."
 #: A value shaped like an API key where no key belongs (``%th_config --store sk-…`` made a folder named after it).
-KEY_ON_LINE = ("{prog}: {where} looks like an API key, so it was not used (and is not shown). A key goes in the "
-               "environment variable TOKENHOT_API_KEY (then %th_config --key-from-env), or in the hidden prompt of "
+KEY_ON_LINE = ("{prog}: {where} looks like an API key, so it was not used (and is not shown). If it is your key, "
+               "delete it from this cell (IPython keeps the line in its history too). A key goes in the environment "
+               "variable TOKENHOT_API_KEY (then %th_config --key-from-env), or in the hidden prompt of "
                "%th_config --key.")
 #: What each magic passes to its Session call itself (the cell's text; how it streams or waits): ``-x stream=false``
 #: was a TypeError ("got multiple values for keyword argument") shown as a possible bug in tokenhot_nb.
