@@ -98,3 +98,17 @@ def interrupted_after(seconds: float, call: Callable[[], Any]) -> Any:
         return call()
     finally:
         timer.cancel()
+
+
+def short_wav() -> bytes:
+    """A tenth of a second of silence as a WAV file (8 kHz, 16-bit mono): an audio input that passes every check."""
+    import io
+    import wave
+
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\0\0" * 800)
+    return out.getvalue()

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _session_support import Recorder, make_session
+from _session_support import Recorder, make_session, short_wav
 from PIL import Image
 
 from tokenhot_nb import errors as E
@@ -217,24 +217,12 @@ class _Files(Recorder):
         return await super().handle_async_request(request)
 
 
-def _wav() -> bytes:
-    import wave
-
-    buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * 800)
-    return buf.getvalue()
-
-
 def test_a_url_input_is_checked_once_downloaded(tmp_path: Path) -> None:
     """What a URL input served went on to the paid call unchecked (a login page as the audio to transcribe), and a
     URL that failed spoke of expiring vendor links."""
     rec = _Files()
     rec.files = {"/login.wav": ("text/html", b"<!doctype html><html><body>Sign in</body></html>"),
-                 "/song.png": ("image/png", _wav()), "/ok.wav": ("audio/wav", _wav())}
+                 "/song.png": ("image/png", short_wav()), "/ok.wav": ("audio/wav", short_wav())}
     s = make_session(tmp_path / "st", rec)
     with pytest.raises(E.InputError, match=r"https://files\.example/login\.wav"):
         s.transcribe("https://files.example/login.wav")

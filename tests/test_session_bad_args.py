@@ -21,12 +21,12 @@ import asyncio
 import inspect
 import io
 import math
-import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from _session_support import short_wav
 
 from tokenhot_nb import Session
 from tokenhot_nb.errors import TokenhotError
@@ -42,24 +42,14 @@ def _png() -> bytes:
     return out.getvalue()
 
 
-def _wav() -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * 800)
-    return out.getvalue()
-
-
 #: method → the arguments of a call that would go through (so the bad one is what is refused).
 GOOD: dict[str, dict[str, Any]] = {
     "image": {"prompt": "a cat", "progress": False},
     "edit": {"images": _png(), "prompt": "make it blue"},
     "video": {"prompt": "a cat", "wait": False, "progress": False},
     "speak": {"text": "hello"},
-    "transcribe": {"audio": _wav()},
-    "translate": {"audio": _wav()},
+    "transcribe": {"audio": short_wav()},
+    "translate": {"audio": short_wav()},
     "chat": {"message": "hi", "stream": False, "thread": False},
     "embed": {"texts": "hi"},
     "rerank": {"query": "hi", "documents": ["a", "b"]},

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import pytest
+from _session_support import short_wav
 
 from tokenhot_nb import errors as E
 
@@ -106,7 +107,6 @@ def test_chat_message_shapes(s: Any, rec: Any, message: Any, words: str) -> None
         s.chat(message, stream=False)
     assert "\n" not in str(info.value)
     assert rec.posts() == []
-
 
 
 @pytest.mark.parametrize("messages", [
@@ -654,24 +654,11 @@ def test_a_conversation_name_that_is_not_a_str_is_one_clear_line(s: Any, call: A
     s.threads.forget()  # (no name: all of them, as before)
 
 
-def _wav_bytes() -> bytes:
-    import io
-    import wave
-
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(8000)
-        w.writeframes(b"\0\0" * 800)
-    return out.getvalue()
-
-
 _HATCH_CALLS: dict[str, Any] = {
     "image": lambda s, **kw: s.image("a cat", progress=False, **kw),
     "video": lambda s, **kw: s.video("a cat", wait=False, progress=False, **kw),
     "speak": lambda s, **kw: s.speak("hello", **kw),
-    "transcribe": lambda s, **kw: s.transcribe(_wav_bytes(), **kw),
+    "transcribe": lambda s, **kw: s.transcribe(short_wav(), **kw),
     "chat": lambda s, **kw: s.chat("hi", thread=False, **kw),
     "embed": lambda s, **kw: s.embed("hi", **kw),
     "rerank": lambda s, **kw: s.rerank("hi", ["a", "b"], **kw),
@@ -725,7 +712,7 @@ def test_escape_hatches_of_the_right_shape_are_sent(s: Any, rec: Any) -> None:
 def test_transcribe_refuses_raw_which_it_sent_as_a_form_field(s: Any, rec: Any) -> None:
     """``transcribe(audio, raw={…})`` sent a form field named "raw" holding the dict's repr, without a word."""
     with pytest.raises(E.UnsupportedOptionError, match=r"transcribe\(\) sends the audio as a multipart form"):
-        s.transcribe(_wav_bytes(), raw={"model": "whisper-1"})
+        s.transcribe(short_wav(), raw={"model": "whisper-1"})
     assert rec.posts() == []
 
 
