@@ -97,3 +97,21 @@ def test_a_store_path_that_is_a_symbolic_link_to_nowhere_is_refused_up_front(tmp
     with pytest.raises(StoreError, match="is a symbolic link that leads to no folder") as info:
         Session(mode="offline", store=link)
     assert str(link) in str(info.value) and "\n" not in str(info.value)
+
+
+KEYISH = "sk-Zt4hYq8wPx2nVb6mKr1sLd9fGj3cHa7eUo5iTy0pWq2eRk8m"
+
+
+@pytest.mark.parametrize("name", [KEYISH, f"runs/{KEYISH}"])
+def test_a_store_path_that_holds_a_key_is_refused_unshown_and_unmade(tmp_path: Path, name: str) -> None:
+    """``Session(store='sk-…')`` (the key pasted in the wrong argument) made a folder named after the key."""
+    from tokenhot_nb import Session
+    from tokenhot_nb.errors import InputError
+
+    for make in (lambda p: Session(mode="offline", store=p), Store):
+        with pytest.raises(InputError, match="looks like it holds an API key") as info:
+            make(tmp_path / name)
+        said = f"{info.value} {info.value.hint}"
+        assert KEYISH not in said and KEYISH[3:20] not in said
+    assert list(tmp_path.iterdir()) == []
+    Session(mode="offline", store=tmp_path / "risk-free-task-store").close()  # (a word with "sk-" is no key)

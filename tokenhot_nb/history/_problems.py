@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
+from .._config import redact
 from ..errors import InputError, StoreError
 
 _ELSEWHERE = "Session(store='<another folder>') or TOKENHOT_STORE"
@@ -67,7 +68,12 @@ def _file_system_type(path: Path) -> tuple[str, str] | None:
 def check_not_special(root: Path) -> None:
     """Refuse a store path on a kernel file system (``/proc``, ``/sys``, ``/dev``…) in one line: root may
     "write" there by the permission bits, and SQLite then fails at the first call with words that say nothing.
-    A NUL in the path is said here too (every later look at the path was a bare ``ValueError``)."""
+    A NUL in the path is said here too (every later look at the path was a bare ``ValueError``), and a path still to
+    be made that holds an API key (pasted in the wrong argument, it became a folder named after the key)."""
+    if redact(str(root)) != str(root) and not root.exists():
+        raise InputError("The history store path looks like it holds an API key, so it was not used (and is not "
+                         "shown).", hint="A key goes in TOKENHOT_API_KEY or Session(api_key=…); store= takes the "
+                                         "folder the history is kept in, e.g. '.tokenhot'.")
     if "\x00" in str(root):
         raise StoreError(f"The history store path {str(root)!r} holds a NUL character, which no file name can hold.",
                          hint=f"Pass the folder's path without it: {_ELSEWHERE}.")
