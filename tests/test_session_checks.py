@@ -499,10 +499,22 @@ def test_numpy_bools_are_yes_no_options(s: Any, rec: Any) -> None:
 def test_a_lone_surrogate_in_an_option_is_one_input_error(s: Any, rec: Any) -> None:
     """A prompt's lone surrogate was refused in one line, but one in a body option (``extra={…}`` or ``**options``)
     reached the JSON encoder: a UnicodeEncodeError traceback, and no request made."""
-    with pytest.raises(E.InputError, match=r"option 'user'.*lone surrogate"):
+    with pytest.raises(E.InputError, match=r"^The parameter 'extra.user' holds .*lone surrogate"):
         s.chat("ok", thread=False, extra={"user": "x\udfff"})
-    with pytest.raises(E.InputError, match="option 'metadata'"):
+    with pytest.raises(E.InputError, match=r"parameter 'metadata.tag\[0\]'"):
         s.image("a fox", model="gpt-image-2", metadata={"tag": ["\ud800"]})
+    with pytest.raises(E.InputError, match=r"^The name of the parameter 'metadata\."):
+        s.image("a fox", model="gpt-image-2", metadata={"\ud800": 1})
+    assert rec.posts() == []
+
+
+def test_a_lone_surrogate_in_a_raw_body_is_one_input_error(s: Any, rec: Any) -> None:
+    """``raw=`` (the whole body, sent as given) is checked by the same catch-all as every option (the recording
+    step, which no input path skips): one line naming where in the body the character is."""
+    body = {"model": "gpt-5.2", "messages": [{"role": "user", "content": "hi \ud83d"}]}
+    with pytest.raises(E.InputError, match=r"^The parameter 'raw\.messages\[0\]\.content' holds an invalid character .*lone surrogate") as info:
+        s.chat("ok", thread=False, stream=False, raw=body)
+    assert "encode('utf-8', 'replace')" in info.value.hint
     assert rec.posts() == []
 
 

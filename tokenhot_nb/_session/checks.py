@@ -432,8 +432,6 @@ def body_extra(options: Mapping[str, Any]) -> dict[str, Any] | None:
     this, ``extra={"k": v}`` would itself be sent as a body field named "extra"."""
     rest = {k: v for k, v in options.items() if k != "extra"}
     fields = {**rest, **_extra_fields(options.get("extra"))}
-    for name, value in fields.items():
-        _check_texts(value, f"option {str(name)!r}")
     return fields or None
 
 
@@ -442,17 +440,3 @@ def _extra_fields(extra: Any) -> Mapping[str, Any]:
         raise InputError(f"extra= takes a dict of body fields, not {_what(extra)}.",
                          hint="e.g. extra={'watermark': True}.")
     return extra or {}
-
-
-def _check_texts(value: Any, what: str, depth: int = 0) -> None:
-    """Every string in a body option (nested in lists and dicts) can be sent: a lone surrogate reached the JSON
-    encoder as a UnicodeEncodeError traceback."""
-    if isinstance(value, str):
-        check_unicode(value, what)
-    elif depth < 20 and isinstance(value, Mapping):
-        for k, v in value.items():
-            _check_texts(k, what, depth + 1)
-            _check_texts(v, what, depth + 1)
-    elif depth < 20 and isinstance(value, (list, tuple)):
-        for v in value:
-            _check_texts(v, what, depth + 1)
