@@ -27,7 +27,7 @@ def test_messages_non_stream(ac: anthropic.Anthropic) -> None:
 
 
 def test_messages_stream_with_thinking(ac: anthropic.Anthropic) -> None:
-    with ac.messages.stream(model="claude-opus-4-6", max_tokens=400,
+    with ac.messages.stream(model="claude-opus-4-6", max_tokens=2000,
                             thinking={"type": "enabled", "budget_tokens": 1024},
                             messages=[{"role": "user", "content": "Stream SDK"}]) as stream:
         text = "".join(stream.text_stream)

@@ -15,6 +15,7 @@ from tokenhot_nb import catalog
 from tokenhot_nb.errors import APIError, InputError, StreamError, UnsupportedOptionError
 from tokenhot_nb.families import chat
 from tokenhot_nb.families._types import Usage
+from tokenhot_nb.families.chat import Output
 
 FIX = Path(__file__).parent / "fixtures" / "reference"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8
@@ -906,6 +907,36 @@ def test_claude_default_max_tokens_makes_room_for_the_thinking_budget() -> None:
     assert also is not None and also["max_tokens"] == 3000
 
 
+@pytest.mark.parametrize(("kw", "said"), [
+    ({"extra": {"thinking_budget": 1000}}, "at least 1024 tokens, not 1000"),
+    ({"extra": {"thinking": {"type": "enabled", "budget_tokens": 512}}}, "at least 1024 tokens, not 512"),
+    ({"extra": {"thinking_budget": 2048}, "temperature": 0.3}, "no temperature while thinking"),
+    ({"extra": {"thinking_budget": 2048, "top_k": 4}}, "no top_k while thinking"),
+    ({"extra": {"thinking_budget": 2048, "top_p": 0.5}}, "top_p only from 0.95 to 1 while thinking, not 0.5"),
+    ({"extra": {"thinking_budget": 2048}, "output": Output(json_mode=True)}, "cannot think while made to answer"),
+    ({"extra": {"thinking_budget": 2048}, "tools": [{"type": "function", "function": {"name": "f"}}],
+      "tool_choice": "f"}, "cannot think while made to answer"),
+])
+def test_claude_refuses_what_thinking_cannot_take_before_sending(kw: dict[str, Any], said: str) -> None:
+    """Anthropic refuses these with thinking on (a 400 after the round trip, the option named in the vendor's
+    words): the client says so first, naming the caller's own option and how to fix it."""
+    claude = catalog.model("claude-opus-4-6-cc")
+    with pytest.raises((InputError, UnsupportedOptionError), match=said) as info:
+        chat.build(claude, USER, endpoint="messages", **kw)
+    assert "thinking_budget=0" in info.value.hint
+
+
+def test_claude_thinking_rules_leave_allowed_bodies_alone() -> None:
+    """Temperature 1, ``top_p`` ≥ 0.95, tools the model may choose, a budget past the caller's ``max_tokens``
+    (taken with interleaved thinking), and sampling options without thinking: sent as given."""
+    claude = catalog.model("claude-opus-4-6-cc")
+    tools = [{"type": "function", "function": {"name": "f"}}]
+    for kw in ({"extra": {"thinking_budget": 2048, "top_p": 0.95}, "temperature": 1, "tools": tools},
+               {"extra": {"thinking_budget": 20000}, "max_tokens": 4000},
+               {"extra": {"top_k": 4}, "temperature": 0.2, "output": Output(json_mode=True)}):
+        assert chat.build(claude, USER, endpoint="messages", **kw).json is not None
+
+
 def test_stream_tool_calls_without_an_index_stay_apart_by_their_ids() -> None:
     """A relay that numbers no streamed call (no ``index``) still sends each call's id with its first piece: two
     calls stay two, each piece going to the call it continues (they were folded into one, arguments run
@@ -977,7 +1008,7 @@ def test_claude_thinking_goes_back_with_a_tool_turn_through_the_thread(tmp_path:
     tool = {"type": "function", "function": {"name": "get_weather", "parameters": {
         "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
     first = s.chat("Weather in Paris?", model="claude-opus-4-6-cc", endpoint="messages", tools=[tool],
-                   tool_choice="required", thread="w", stream=stream, thinking_budget=2048)
+                   thread="w", stream=stream, thinking_budget=2048)
     assert first.tool_calls and first.reasoning
     s.chat(model="claude-opus-4-6-cc", endpoint="messages", tools=[tool], thread="w", stream=stream,
            thinking_budget=2048, tool_results={first.tool_calls[0].id: {"temperature": 21}})

@@ -145,7 +145,7 @@ def test_responses_stream_named_events(sim_url: str, auth: dict[str, str], sse: 
 
 
 def test_claude_messages(sim_url: str, auth: dict[str, str]) -> None:
-    body = {"model": "claude-opus-4-6", "max_tokens": 200, "system": "be kind", "messages": MSG,
+    body = {"model": "claude-opus-4-6", "max_tokens": 2000, "system": "be kind", "messages": MSG,
             "thinking": {"type": "enabled", "budget_tokens": 1024}}
     r = post(sim_url, "/v1/messages", body, {"x-api-key": "sk-claudekey", "anthropic-version": "2023-06-01"})
     assert r.status_code == 200
@@ -158,6 +158,45 @@ def test_claude_messages(sim_url: str, auth: dict[str, str]) -> None:
                                "cache_read_input_tokens"}
 
 
+_THINK = {"type": "enabled", "budget_tokens": 2048}
+
+
+@pytest.mark.parametrize(("fields", "said"), [
+    ({"thinking": {"type": "enabled", "budget_tokens": 1023}}, "greater than or equal to 1024"),
+    ({"thinking": {"type": "enabled", "budget_tokens": "2048"}}, "greater than or equal to 1024"),
+    ({"thinking": _THINK, "max_tokens": 2048}, "`max_tokens` must be greater than `thinking.budget_tokens`"),
+    ({"thinking": _THINK, "temperature": 0.5}, "`temperature` may only be set to 1"),
+    ({"thinking": _THINK, "top_k": 5}, "`top_k` is not supported"),
+    ({"thinking": _THINK, "top_p": 0.9}, "`top_p` must be greater than or equal to 0.95"),
+    ({"thinking": _THINK, "tools": [{"name": "f", "input_schema": {"type": "object"}}],
+      "tool_choice": {"type": "any"}}, "forces tool use"),
+])
+def test_claude_refuses_what_thinking_cannot_take_uncharged(sim_url: str, auth: dict[str, str],
+                                                            fields: dict[str, Any], said: str) -> None:
+    """Anthropic's extended-thinking rules: the vendor's 400, passed on by the relay, and nothing charged."""
+    def used() -> float:
+        return float(httpx.get(sim_url + "/v1/dashboard/billing/usage", headers=auth, timeout=30)
+                     .json()["total_usage"])
+
+    before = used()
+    r = post(sim_url, "/v1/messages", {"model": "claude-opus-4-6-cc", "max_tokens": 4096, "messages": MSG,
+                                       **fields}, auth)
+    assert r.status_code == 400, r.text
+    assert r.json()["type"] == "error" and said in r.json()["error"]["message"]
+    assert used() == before
+
+
+def test_claude_takes_what_thinking_allows(sim_url: str, auth: dict[str, str]) -> None:
+    """Sampling at its defaults, ``top_p`` from 0.95, the tool left to the model; a budget past ``max_tokens``
+    only with the interleaved-thinking beta."""
+    tools = [{"name": "f", "input_schema": {"type": "object"}}]
+    for fields, headers in [({"temperature": 1, "top_p": 0.95, "tools": tools, "tool_choice": {"type": "auto"}}, {}),
+                            ({"max_tokens": 1500}, {"anthropic-beta": "interleaved-thinking-2025-05-14"})]:
+        body = {"model": "claude-opus-4-6-cc", "max_tokens": 4096, "messages": MSG, "thinking": _THINK, **fields}
+        r = post(sim_url, "/v1/messages", body, {**auth, **headers})
+        assert r.status_code == 200, r.text
+
+
 def test_claude_requires_max_tokens(sim_url: str, auth: dict[str, str]) -> None:
     r = post(sim_url, "/v1/messages", {"model": "claude-opus-4-6", "messages": MSG}, auth)
     assert r.status_code == 400
@@ -165,7 +204,7 @@ def test_claude_requires_max_tokens(sim_url: str, auth: dict[str, str]) -> None:
 
 
 def test_claude_stream_events(sim_url: str, auth: dict[str, str], sse: Any) -> None:
-    body = {"model": "claude-opus-4-6-cc", "max_tokens": 300, "messages": MSG, "stream": True,
+    body = {"model": "claude-opus-4-6-cc", "max_tokens": 3000, "messages": MSG, "stream": True,
             "thinking": {"type": "enabled", "budget_tokens": 1024}}
     frames = sse(post(sim_url, "/v1/messages", body, auth).content)
     types = [e for e, _d in frames]

@@ -680,6 +680,41 @@ def _room_to_think(model: ModelInfo, body: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+#: Anthropic's smallest thinking budget (its extended-thinking docs; the reference is silent).
+CLAUDE_MIN_BUDGET = 1024
+
+
+def _claude_thinking_rules(model: ModelInfo, body: Mapping[str, Any]) -> None:
+    """What Anthropic refuses in a body with thinking on (its extended-thinking docs; the reference is silent),
+    refused before sending with the option the caller wrote: a budget under 1024, sampling changed
+    (``temperature`` other than 1, ``top_k``, ``top_p`` under 0.95), or a tool forced (``schema=`` and
+    ``json=True`` force one on Claude). A budget past ``max_tokens`` is left to the service: Anthropic takes it
+    with interleaved thinking."""
+    thinking = body.get("thinking")
+    if not isinstance(thinking, Mapping) or thinking.get("type") != "enabled":
+        return
+    budget = thinking.get("budget_tokens")
+    hint_off = "or turn thinking off (thinking_budget=0)."
+    if isinstance(budget, int) and not isinstance(budget, bool) and budget < CLAUDE_MIN_BUDGET:
+        raise InputError(f"{model.id} thinks with a budget of at least {CLAUDE_MIN_BUDGET} tokens, not {budget}.",
+                         hint=f"Pass thinking_budget={CLAUDE_MIN_BUDGET} or more, {hint_off}")
+    temperature, top_p = body.get("temperature"), body.get("top_p")
+    if temperature is not None and temperature != 1:
+        raise UnsupportedOptionError(f"{model.id} takes no temperature while thinking (Anthropic allows only 1).",
+                                     hint=f"Drop temperature=, {hint_off}")
+    if body.get("top_k") is not None:
+        raise UnsupportedOptionError(f"{model.id} takes no top_k while thinking.", hint=f"Drop top_k=, {hint_off}")
+    if isinstance(top_p, (int, float)) and not isinstance(top_p, bool) and top_p < 0.95:
+        raise UnsupportedOptionError(f"{model.id} takes top_p only from 0.95 to 1 while thinking, not {top_p}.",
+                                     hint=f"Drop top_p= or raise it, {hint_off}")
+    choice = body.get("tool_choice")
+    if isinstance(choice, Mapping) and choice.get("type") in ("any", "tool"):
+        raise UnsupportedOptionError(
+            f"{model.id} cannot think while made to answer with a tool (schema=, json=True, or tool_choice naming "
+            "a tool or 'required' force one on Claude).",
+            hint=f"Let it choose (tool_choice='auto'), ask for the JSON in words, {hint_off}")
+
+
 def _gemini_response_format(model: ModelInfo, extra: dict[str, Any]) -> dict[str, Any]:
     """An OpenAI ``response_format`` in Gemini's ``generationConfig`` (§2.4: ``responseMimeType`` and
     ``responseSchema``); at the top level Google refuses the body for an unknown field."""
@@ -785,6 +820,8 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     body = finish_body(body, extra, raw)
     if ep == "messages" and raw is None and max_tokens is None and "max_tokens" not in extra:
         body = _room_to_think(model, body)
+    if ep == "messages" and raw is None and body is not None:
+        _claude_thinking_rules(model, body)
     if cache is not None and ep == "messages" and raw is None:
         body, encoded, stable = cache_marks(body, cache), None, 0  # (the last turn's mark moves: encoded whole)
     if encoded is not None and body is not None:

@@ -649,6 +649,37 @@ def _claude_cache(ctx: Ctx, model: str, body: dict[str, Any], msgs: list[Any],
     return read, written["5m"], written["1h"]
 
 
+def _thinking_refused(ctx: Ctx, body: dict[str, Any], max_tokens: int) -> Response | None:
+    """Anthropic's rules for a body with thinking on (its extended-thinking docs; the reference is silent): a
+    budget of at least 1024 and under ``max_tokens`` (past it only with the interleaved-thinking beta), sampling
+    left alone (``temperature`` 1 at most, no ``top_k``, ``top_p`` from 0.95) and no forced tool. The relay
+    passes the vendor's 400 on, uncharged."""
+    thinking = obj(body.get("thinking"))
+    if thinking.get("type") != "enabled":
+        return None
+    budget = thinking.get("budget_tokens")
+    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1024:
+        return error_response(ctx, 400, "thinking.enabled.budget_tokens: Input should be greater than or equal "
+                              "to 1024", "invalid_request_error")
+    beta = ctx.request.headers.get("anthropic-beta", "")
+    if budget >= max_tokens and "interleaved-thinking" not in beta:
+        return error_response(ctx, 400, "`max_tokens` must be greater than `thinking.budget_tokens`",
+                              "invalid_request_error")
+    temperature, top_p = body.get("temperature"), body.get("top_p")
+    if temperature is not None and temperature != 1:
+        return error_response(ctx, 400, "`temperature` may only be set to 1 when thinking is enabled",
+                              "invalid_request_error")
+    if body.get("top_k") is not None:
+        return error_response(ctx, 400, "`top_k` is not supported when thinking is enabled", "invalid_request_error")
+    if isinstance(top_p, (int, float)) and not isinstance(top_p, bool) and top_p < 0.95:
+        return error_response(ctx, 400, "`top_p` must be greater than or equal to 0.95 or unset when thinking is "
+                              "enabled", "invalid_request_error")
+    if obj(body.get("tool_choice")).get("type") in ("any", "tool"):
+        return error_response(ctx, 400, "Thinking may not be enabled when `tool_choice` forces tool use.",
+                              "invalid_request_error")
+    return None
+
+
 async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     refused = _refuse_types(ctx, body, CLAUDE_TYPES)
     if refused is not None:
@@ -662,6 +693,9 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         return error_response(ctx, 400, f"max_tokens: Input should be a whole number of at least 1 (got "
                               f"{json.dumps(max_tokens)[:40]})", "invalid_request_error")
+    refused = _thinking_refused(ctx, body, max_tokens)
+    if refused is not None:
+        return refused
     for m in msgs:  # §2.3: the turns are user/assistant; the system prompt is the top-level `system`
         role = m.get("role") if isinstance(m, dict) else None
         if role not in ("user", "assistant"):
