@@ -869,6 +869,37 @@ def test_gemini_call_signature_is_read_and_sent_back() -> None:
 
 
 @pytest.mark.parametrize("stream", [False, True])
+def test_a_tool_turn_of_another_model_goes_on_with_gemini_3(tmp_path: Path, stream: bool) -> None:
+    """A thread whose tool call GPT made, answered on Gemini 3: the call has no signature, and Gemini 3 refuses a
+    turn whose call is unsigned (a 400 for every such thread). It goes with Google's placeholder."""
+    rec = Recorder()
+    s = make_session(tmp_path / "st", rec)
+    tool = {"type": "function", "function": {"name": "get_weather", "parameters": {
+        "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+    first = s.chat("Weather in Paris?", model="gpt-5.4-mini", tools=[tool], tool_choice="required", thread="w",
+                   stream=stream)
+    assert first.tool_calls and not first.tool_calls[0].signature
+    done = s.chat(model="gemini-3-flash-preview", tools=[tool], thread="w", stream=stream,
+                  tool_results={first.tool_calls[0].id: {"temperature": 21}})
+    assert "21" in done.text
+    parts = rec.json()["contents"][1]["parts"]
+    assert parts == [{"functionCall": {"name": "get_weather", "args": first.tool_calls[0].arguments},
+                      "thoughtSignature": chat.GEMINI_NO_SIGNATURE}]
+    s.close()
+
+
+def test_only_a_steps_first_unsigned_call_gets_the_placeholder() -> None:
+    """Gemini signs a step's first call only (parallel calls after it come unsigned, and go back so)."""
+    calls = [{"id": "a", "name": "f", "arguments": {}}, {"id": "b", "name": "f", "arguments": {"x": 1}}]
+    thread = [{"role": "user", "content": "go"}, {"role": "assistant", "content": "", "tool_calls": calls},
+              {"role": "tool", "tool_call_id": "a", "content": "1"}, {"role": "tool", "tool_call_id": "b",
+                                                                       "content": "2"}]
+    sent = chat.build(catalog.model("gemini-3-flash-preview"), thread, endpoint="gemini.generate").json
+    assert sent is not None
+    assert [p.get("thoughtSignature") for p in sent["contents"][1]["parts"]] == [chat.GEMINI_NO_SIGNATURE, None]
+
+
+@pytest.mark.parametrize("stream", [False, True])
 def test_gemini_3_tool_turn_sends_the_signature_back_through_the_thread(tmp_path: Path, stream: bool) -> None:
     rec = Recorder()
     s = make_session(tmp_path / "st", rec)

@@ -547,6 +547,39 @@ def test_null_is_every_field_s_zero_value(sim_url: str, auth: dict[str, str]) ->
         assert post(sim_url, path, body, auth).status_code == 200, path
 
 
+def _tool_turn(first: dict[str, Any], *rest: dict[str, Any]) -> dict[str, Any]:
+    """A Gemini body whose turn in progress holds a model step with the calls ``first``, ``rest`` and their answer."""
+    calls = [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, **first},
+             *({"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}, **r} for r in rest)]
+    return {"contents": [{"role": "user", "parts": [{"text": "Weather in Paris?"}]},
+                         {"role": "model", "parts": calls},
+                         {"role": "user", "parts": [{"functionResponse": {"name": "get_weather",
+                                                                          "response": {"t": 21}}}] * len(calls)}]}
+
+
+def test_gemini_3_refuses_a_turn_whose_call_is_unsigned_uncharged(sim_url: str, auth: dict[str, str]) -> None:
+    """Google's thought-signatures rule: in the turn in progress, a model step's first function call carries its
+    ``thoughtSignature`` (Google's placeholder passes); parallel calls after it, earlier turns and Gemini 2.5 are not
+    checked. The 400 costs nothing."""
+    def used() -> float:
+        return float(httpx.get(sim_url + "/v1/dashboard/billing/usage", headers=auth, timeout=30)
+                     .json()["total_usage"])
+
+    three = "/v1beta/models/gemini-3-flash-preview:generateContent"
+    before = used()
+    r = post(sim_url, three, _tool_turn({}), auth)
+    assert r.status_code == 400 and "missing a thought_signature" in r.text and "`get_weather`" in r.text
+    assert used() == before
+    for body in (_tool_turn({"thoughtSignature": "c2lnLTE="}, {}),
+                 _tool_turn({"thoughtSignature": "skip_thought_signature_validator"})):
+        assert post(sim_url, three, body, auth).status_code == 200
+    older = _tool_turn({})
+    older["contents"] += [{"role": "model", "parts": [{"text": "21 C"}]},
+                          {"role": "user", "parts": [{"text": "And Rome?"}]}]
+    assert post(sim_url, three, older, auth).status_code == 200
+    assert post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", _tool_turn({}), auth).status_code == 200
+
+
 def test_gemini_3_signs_its_function_call_parts(sim_url: str, auth: dict[str, str]) -> None:
     """§2.4: Gemini 3 returns ``thoughtSignature`` on parts (here: the function call's); 2.5 does not."""
     tools = [{"functionDeclarations": [{"name": "get_weather", "parameters": {

@@ -563,6 +563,13 @@ def _build_messages(model: ModelInfo, messages: list[dict[str, Any]], system: st
     return "/v1/messages", body, {"anthropic-version": "2023-06-01"}
 
 
+#: What the first tool call of a turn is sent with when Gemini did not sign it (made by another model in the
+#: thread, or recorded before signatures were kept): Google's documented placeholder. Gemini 3 refuses a turn whose
+#: first call carries no signature (its thought-signatures docs; parallel calls after it are unsigned); other Gemini
+#: models take the field and ignore it.
+GEMINI_NO_SIGNATURE = "skip_thought_signature_validator"
+
+
 def _build_gemini(model: ModelInfo, messages: list[dict[str, Any]], system: str | None,
                   temperature: float | None, max_tokens: int | None,
                   stream: bool) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -577,8 +584,8 @@ def _build_gemini(model: ModelInfo, messages: list[dict[str, Any]], system: str 
         if _has_text(m.get("content")) or not (m.get("tool_results") or m.get("tool_calls")):
             parts += _gemini_parts(m.get("content"))
         parts += [{"functionCall": {"name": c["name"], "args": c["arguments"]},
-                   **({"thoughtSignature": c["signature"]} if c.get("signature") else {})}
-                  for c in m.get("tool_calls") or []]
+                   **({"thoughtSignature": c.get("signature") or GEMINI_NO_SIGNATURE} if c.get("signature") or not i
+                      else {})} for i, c in enumerate(m.get("tool_calls") or [])]
         body["contents"].append({"role": "model" if m.get("role") in ("assistant", "model") else "user",
                                  "parts": parts})
     gen: dict[str, Any] = {}

@@ -28,6 +28,7 @@ from ._common import (
     count_tokens,
     error_response,
     json_out,
+    obj,
     seed_of,
     split_chunks,
     tool_tokens,
@@ -121,6 +122,28 @@ def _image_config_refusal(model: str, cfg: Any) -> str | None:
     return None
 
 
+def _unsigned_call(model: str, contents: list[Any]) -> tuple[str, int] | None:
+    """Gemini 3 checks the signatures of the turn in progress (Google's thought-signatures docs; the reference,
+    §2.4, says only that it signs its parts): from the last user content holding text, the first ``functionCall``
+    part of every model content must carry its ``thoughtSignature`` (any value: Google documents a placeholder,
+    ``skip_thought_signature_validator``, for calls made by another model). ``(name, position)`` of the first that
+    does not, or None."""
+    if not model.lower().startswith("gemini-3"):
+        return None
+    start = 0
+    for i, c in enumerate(contents):
+        parts = c.get("parts") if isinstance(c, dict) else None
+        if (c.get("role") or "user") == "user" and any(isinstance(p, dict) and p.get("text") for p in parts or []):
+            start = i
+    for i, c in enumerate(contents[start:], start):
+        if not isinstance(c, dict) or c.get("role") != "model":
+            continue
+        calls = [p for p in c.get("parts") or [] if isinstance(p, dict) and _get(p, "functionCall", "function_call")]
+        if calls and not _get(calls[0], "thoughtSignature", "thought_signature"):
+            return str(obj(_get(calls[0], "functionCall", "function_call")).get("name") or "?"), i + 1
+    return None
+
+
 async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> Response:
     said = type_refusal(body, GEMINI_TYPES)
     if said is not None:  # a body the relay's request struct cannot hold (§10.5 bad_request_body)
@@ -133,6 +156,12 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
         if role is not None and role not in ("user", "model"):
             return error_response(ctx, 400, f"Please use a valid role: user, model (got {json.dumps(role)[:40]}).",
                                   "invalid_argument", "invalid_request_error")
+    unsigned = _unsigned_call(model, contents)
+    if unsigned is not None:
+        return error_response(ctx, 400, f"Function call is missing a thought_signature in functionCall parts. This "
+                              f"is required for tools to work correctly. Function call `{unsigned[0]}`, position "
+                              f"{unsigned[1]}. Please refer to https://ai.google.dev/gemini-api/docs/"
+                              "thought-signatures for more details.", "invalid_argument", "invalid_request_error")
     cfg = _get(body, "generationConfig", "generation_config") or {}
     modalities = [str(m).upper() for m in (_get(cfg, "responseModalities", "response_modalities") or [])]
     prompt, images = _last_user(contents)
