@@ -327,8 +327,8 @@ def test_tool_turns_are_converted_per_endpoint() -> None:
                                                                                  "arguments": '{"city": "Oslo"}'}
     assert oa["messages"][2] == {"role": "tool", "tool_call_id": "c1", "content": '{"t": -2}'}
     gem = chat.build(catalog.model("gemini-2.5-pro"), turns).json
-    assert gem is not None and gem["contents"][1]["parts"][1] == {"functionCall": {"name": "get_weather",
-                                                                                   "args": {"city": "Oslo"}}}
+    assert gem is not None and gem["contents"][1]["parts"][1] == {  # (unsigned: Google's placeholder)
+        "functionCall": {"name": "get_weather", "args": {"city": "Oslo"}}, "thoughtSignature": chat.GEMINI_NO_SIGNATURE}
     assert gem["contents"][2]["parts"] == [{"functionResponse": {"name": "get_weather",
                                                                  "response": {"result": {"t": -2}}}}]
 

@@ -583,9 +583,11 @@ def _build_gemini(model: ModelInfo, messages: list[dict[str, Any]], system: str 
                  for r in m.get("tool_results") or []]
         if _has_text(m.get("content")) or not (m.get("tool_results") or m.get("tool_calls")):
             parts += _gemini_parts(m.get("content"))
-        parts += [{"functionCall": {"name": c["name"], "args": c["arguments"]},
-                   **({"thoughtSignature": c.get("signature") or GEMINI_NO_SIGNATURE} if c.get("signature") or not i
-                      else {})} for i, c in enumerate(m.get("tool_calls") or [])]
+        for i, c in enumerate(m.get("tool_calls") or []):
+            part: dict[str, Any] = {"functionCall": {"name": c["name"], "args": c["arguments"]}}
+            if c.get("signature") or not i:
+                part["thoughtSignature"] = c.get("signature") or GEMINI_NO_SIGNATURE
+            parts.append(part)
         body["contents"].append({"role": "model" if m.get("role") in ("assistant", "model") else "user",
                                  "parts": parts})
     gen: dict[str, Any] = {}
