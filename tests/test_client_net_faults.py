@@ -158,6 +158,53 @@ def test_a_gateway_timeout_on_a_free_request_is_still_retried(serve: Callable[..
     assert len(server.requests) == 2
 
 
+PAGE_502 = b"<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>"
+PAGE_520 = (b"<!DOCTYPE html><html><head><title>api.tokenhot.cn | 520: Web server is returning an unknown error</title>"
+            b"</head><body><h1>Web server is returning an unknown error</h1><p>Cloudflare Ray ID: 8a1b2c3d</p></body></html>")
+#: new-api's own error JSON for an upstream that failed (§1.4): the relay took the call, failed it and refunded it.
+RELAY_502 = (b'{"error": {"message": "bad response status code 502 (request id: 20261202233100)", '
+             b'"type": "new_api_error", "param": "", "code": "bad_response_status_code"}}')
+
+
+@pytest.mark.parametrize(("status", "page"), [(502, PAGE_502), (520, PAGE_520)], ids=["nginx-502", "cloudflare-520"])
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+def test_a_gateway_error_page_on_a_paid_request_is_not_retried(serve: Callable[..., RawServer], status: int,
+                                                               page: bytes, lane: bool) -> None:
+    """A gateway's page in place of the relay's JSON: the relay behind it may have taken (and billed) the call."""
+    def gateway(server: RawServer, conn: socket.socket) -> None:
+        while server.read_request(conn):
+            conn.sendall(answer(status, page, "text/html") if len(server.requests) == 1 else OK)
+
+    server = serve(gateway)
+    with pytest.raises(E.APIError) as info:
+        send(client_for(server), CHAT, lane=lane)
+    assert len(server.requests) == 1
+    err = info.value
+    assert err.status == status and "It was not sent again" in err.message and "gateway" in err.message
+    assert "console" in (err.hint or "") and "usage" in (err.hint or "") and "\n" not in err.message
+
+
+def test_the_relays_own_502_on_a_paid_request_is_retried(serve: Callable[..., RawServer]) -> None:
+    """new-api's JSON says the relay failed the call itself (and refunded it): asking again cannot pay twice."""
+    def relay(server: RawServer, conn: socket.socket) -> None:
+        while server.read_request(conn):
+            conn.sendall(answer(502, RELAY_502) if len(server.requests) == 1 else OK)
+
+    server = serve(relay)
+    assert send(client_for(server), CHAT, lane=True).json() == {"ok": True}
+    assert len(server.requests) == 2
+
+
+def test_a_gateway_error_page_on_a_free_request_is_still_retried(serve: Callable[..., RawServer]) -> None:
+    def gateway_then_ok(server: RawServer, conn: socket.socket) -> None:
+        while server.read_request(conn):
+            conn.sendall(answer(502, PAGE_502, "text/html") if len(server.requests) == 1 else OK)
+
+    server = serve(gateway_then_ok)
+    assert send(client_for(server), MODELS, lane=True).json() == {"ok": True}
+    assert len(server.requests) == 2
+
+
 @pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
 def test_a_keep_alive_connection_the_server_closed_between_two_calls_is_not_reused(
         serve: Callable[..., RawServer], lane: bool) -> None:

@@ -222,8 +222,12 @@ def test_a_quota_code_in_a_plain_string_envelope_is_never_retried() -> None:
 
 
 # -- the policy on its own --------------------------------------------------------------------------------
-def _error(status: int | None, cls: type[E.APIError] = E.APIError) -> E.APIError:
-    return cls("x", status=status)
+def _error(status: int | None, cls: type[E.APIError] = E.APIError, body: Any = None) -> E.APIError:
+    return cls("x", status=status, body=body)
+
+
+#: new-api's own error JSON (§1.4): the relay handled the request and reports it failed.
+RELAY_BODY = {"error": {"message": "upstream failed", "type": "new_api_error", "code": "bad_response_status_code"}}
 
 
 @pytest.mark.parametrize(
@@ -239,7 +243,23 @@ def test_retry_status_table(status: int | None, plain: bool, billed: bool) -> No
     policy = RetryPolicy()
     assert policy.retry_status(_error(status)) is plain
     assert policy.retry_status(_error(status), billed=True) is billed
-    assert policy.retry_status(_error(status), paid=True) is (plain and status not in (504, 524))
+    assert policy.retry_status(_error(status, body=RELAY_BODY), paid=True) is (plain and status not in (504, 524))
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 520, 522, 530, 599])
+def test_a_gateway_page_in_place_of_the_relays_error_is_not_retried_for_a_paid_call(status: int) -> None:
+    """A 5xx that is not new-api's JSON came from a gateway in front of it, which may have passed the call on."""
+    policy = RetryPolicy()
+    for body in (None, "<html>502 Bad Gateway</html>", {"message": "An invalid response was received"}):
+        assert policy.retry_status(_error(status, body=body)) is True
+        assert policy.retry_status(_error(status, body=body), paid=True) is False
+    for body in (RELAY_BODY, {"code": "fail_to_fetch_task", "message": "upstream failed", "data": None}):
+        assert policy.retry_status(_error(status, body=body), paid=True) is True
+
+
+@pytest.mark.parametrize("status", [521, 523, 525, 526])
+def test_a_gateway_that_never_reached_the_relay_is_retried_even_for_a_paid_call(status: int) -> None:
+    assert RetryPolicy().retry_status(_error(status, body="<html>Web server is down</html>"), paid=True) is True
 
 
 def test_a_gateway_timeout_is_not_retried_for_a_paid_call() -> None:

@@ -67,10 +67,10 @@ from ._guard import ApiPlace, check_download_host
 from ._response import Response as Response
 from ._retry import (
     FREE_METHODS,
-    GATEWAY_TIMEOUTS,
     NOT_SENT_ERRORS,
     RetryBudget,
     RetryPolicy,
+    may_be_done,
     too_long_to_wait,
 )
 from ._sse import EventStream, SSEEvent
@@ -144,8 +144,8 @@ def _not_sent_again(error: TokenhotError, why: str, *, task: bool = False) -> No
     _amend(error, f"It was not sent again: {why}.",
            "A task may have been created without its id reaching you: look for it in the service's console and "
            "check your balance (session.balance()) before creating another." if task else
-           "Check the history (and your balance, session.balance()) before trying again: the call may have been "
-           "done and charged.")
+           "Check the history and the service's console (its usage log; your balance: session.balance()) before "
+           "trying again: the call may have been done and charged.")
 
 
 def _create_not_sent_again(error: APIError) -> None:
@@ -525,9 +525,9 @@ class Client:
                     log.debug("%s -> %d to a gzip body in %.2fs; sending it again as it is", where, status, elapsed)
                     probe = True
                     continue
-                if paid and status in GATEWAY_TIMEOUTS:
-                    _not_sent_again(error, "a gateway gave up waiting, but the server behind it may still do "
-                                           "(and bill) the work", task=billed)
+                why = may_be_done(error) if paid else None
+                if why is not None:
+                    _not_sent_again(error, why, task=billed)
                     raise error
                 wait = too_long_to_wait(response.headers, self.retry.max_retry_after)
                 if wait is not None and self.retry.retry_status(error):

@@ -3,8 +3,8 @@
 Relays shed load with 429/503 and sometimes drop connections; a short exponential backoff with jitter
 rides those out. Never retried blindly: a 429 that says the quota is used up (waiting will not refill it), and
 a paid request (every POST: chat, images, audio, embeddings, video creates) that may already have reached the
-server: a connection that broke after it was sent, or a gateway that timed out while the relay worked on it,
-could mean the work was done and billed, and a retry would pay twice. A video create is never sent twice on any
+server: a connection that broke after it was sent, a gateway that timed out while the relay worked on it, or a
+gateway's error page (502, 520…) in place of the relay's own error JSON, could mean the work was done and billed, and a retry would pay twice. A video create is never sent twice on any
 answer (the reference's rule, §1.4): only a connection that failed before sending is tried again.
 """
 
@@ -27,6 +27,9 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 #: Gateway timeouts (nginx/Cloudflare 504, Cloudflare 524): the request reached the server behind the gateway,
 #: which may still finish (and bill) it; a paid request answered so is not sent again.
 GATEWAY_TIMEOUTS = frozenset({504, 524})
+#: Gateway answers that say the request never reached the server behind (Cloudflare: 521 web server down, 523
+#: origin unreachable, 525 TLS handshake failed, 526 invalid certificate): a paid request may be sent again.
+NOT_PASSED_ON = frozenset({521, 523, 525, 526})
 #: Methods whose repetition costs nothing (every other method of this API is a paid call).
 FREE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Transport errors raised before the request could have been sent.
@@ -119,6 +122,28 @@ def too_long_to_wait(headers: Mapping[str, str] | httpx.Headers, limit: float) -
     return LongWait(asked)
 
 
+def relay_wrote(error: APIError) -> bool:
+    """Whether an error answer is new-api's own JSON (§1.4: the OpenAI/Claude envelope, or the task envelope): the
+    relay handled the request and reports it failed, so it charged nothing (it refunds what it took on failure)."""
+    body = error.body
+    if not isinstance(body, dict):
+        return False
+    return isinstance(body.get("error"), dict) or ("code" in body and "message" in body)
+
+
+def may_be_done(error: APIError) -> str | None:
+    """Why a paid request answered with ``error`` may have been done (and billed) by the relay behind a gateway, or
+    None when asking again cannot pay twice: a gateway timeout (504, 524), or another 5xx that is not the relay's
+    own error (an HTML page from Cloudflare or nginx: 502, 520…), which may have passed the request on."""
+    status = error.status or 0
+    if status in GATEWAY_TIMEOUTS:
+        return "a gateway gave up waiting, but the server behind it may still do (and bill) the work"
+    if status < 500 or status in NOT_PASSED_ON or relay_wrote(error) or isinstance(error, RateLimitError):
+        return None
+    return (f"the answer (HTTP {status}) came from a gateway in front of the relay, not from the relay itself, and "
+            "the relay may have received it and done (and billed) the work")
+
+
 @dataclass
 class RetryBudget:
     """The retries one request has used. A download passes the same budget to each of its attempts, so failures
@@ -155,14 +180,14 @@ class RetryPolicy:
 
     def retry_status(self, error: APIError, *, billed: bool = False, paid: bool = False) -> bool:
         """Whether an error answer may be retried (ignoring the attempt count). ``paid``: a paid request, not
-        retried after a gateway timeout (the server behind may have done it). ``billed``: a task create, never
+        retried after a gateway's timeout or error page (the server behind may have done it, :func:`may_be_done`). ``billed``: a task create, never
         retried on an answer (§1.4: not even a 429 or 503; the caller is told and creates it again)."""
         status = error.status or 0
         if billed or isinstance(error, (QuotaExhaustedError, ModelNotServedError)):  # billed: never twice
             return False
         if isinstance(error, RateLimitError):  # limiter wording on any status: the request was turned away
             return True
-        if paid and status in GATEWAY_TIMEOUTS:
+        if paid and may_be_done(error) is not None:
             return False
         return status in RETRY_STATUSES or status >= 500
 
