@@ -15,7 +15,9 @@ from _catalog_support import ROWS, STATUS, pricing_body
 
 from tokenhot_nb import Session, catalog
 from tokenhot_nb._catalog_live import cache_path
+from tokenhot_nb.client import RetryPolicy
 from tokenhot_nb.errors import ConfigError, UnknownModelError, UnsupportedOptionError
+from tokenhot_nb.sim import Faults, Server
 
 KEY = "sk-catalog-TESTKEY-0001-abcdef"
 BASE = "https://relay.test"
@@ -175,6 +177,46 @@ def test_no_table_and_no_service_falls_back_to_the_built_in_catalogue(tmp_path: 
         assert {m.source for m in listed} == {"built-in"} and "gpt-5.2" in {m.id for m in listed}
         with pytest.raises(UnknownModelError):
             s.model("deepseek-v4-pro")
+
+
+class Sleeps(list[float]):
+    """An injected sleep that records the delays instead of waiting."""
+
+    async def __call__(self, delay: float) -> None:
+        self.append(delay)
+
+
+def limited(sim: Server, store: Path, reads: int) -> tuple[Session, Sleeps]:
+    """A live session on the simulator whose global limiter turns away its first ``reads`` catalogue reads."""
+    sim.set_faults(Faults(catalogue_429=reads))
+    s = Session(api_key=KEY, base_url=sim.url, store=store, mode="live")
+    sleeps = Sleeps()
+    s.client.retry = RetryPolicy(max_retries=2, sleep=sleeps, rand=lambda: 0.0)
+    return s, sleeps
+
+
+def test_the_global_limiters_empty_429_on_the_table_falls_back_to_the_built_in_catalogue(
+        tmp_path: Path, sim_server: Server) -> None:
+    """§10.5: the limiter's 429 is empty and has no Retry-After. The table (a free GET) is asked again with the
+    backoff, no more than max_retries times, then the built-in catalogue serves, said in one line, once."""
+    s, sleeps = limited(sim_server, tmp_path, reads=100)
+    with s:
+        with pytest.warns(UserWarning) as got:
+            listed = s.models()
+        said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
+        assert len(said) == 1 and "\n" not in said[0], said
+        assert "/api/pricing" in said[0] and "429" in said[0] and "built-in catalogue only" in said[0]
+        assert sleeps == [0.5, 1.0]  # the backoff (no Retry-After to honour), then it stops
+        assert {m.source for m in listed} == {"built-in"} and "gpt-5.4" in {m.id for m in listed}
+        assert s.chat("hi", model="gpt-5.4", stream=False).text  # calls still work on the built-in entry
+
+
+def test_a_table_read_the_limiter_turned_away_once_is_read_on_the_retry(tmp_path: Path, sim_server: Server) -> None:
+    s, sleeps = limited(sim_server, tmp_path, reads=1)
+    with s, warnings.catch_warnings():
+        warnings.simplefilter("error")  # read in the end: nothing to warn about
+        assert s.model("gpt-image-2").source == "both"
+    assert sleeps == [0.5]
 
 
 def test_replay_mode_reads_only_the_cache(tmp_path: Path, service: Service) -> None:

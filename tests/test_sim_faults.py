@@ -171,6 +171,21 @@ def test_limiter_faults_are_middleware_errors_without_retry_after(
     assert "retry-after" not in r.headers and "retry-after-ms" not in r.headers
 
 
+def test_the_global_limiter_turns_catalogue_reads_away_with_an_empty_429(sim_server: Server,
+                                                                       auth: dict[str, str]) -> None:
+    """§10.5: the global limiter's 429 has no body and no Retry-After; it guards the public tables too."""
+    sim_server.set_faults(Faults(catalogue_429=3))
+    url = sim_server.url
+    for path, headers in (("/api/pricing", {}), ("/api/status", {}), ("/v1/models", auth)):
+        r = httpx.get(url + path, headers=headers)
+        assert r.status_code == 429 and r.content == b"" and r.headers.get(REQUEST_ID_HEADER)
+        assert "retry-after" not in r.headers and "retry-after-ms" not in r.headers
+    assert httpx.post(url + "/v1/chat/completions", json=CHAT, headers=auth).status_code == 200  # calls: not counted
+    assert httpx.get(url + "/api/pricing").json()["success"] is True  # the first 3 only
+    with pytest.raises(ValueError, match="catalogue_429"):
+        Faults(catalogue_429=-1).validate()
+
+
 def test_quota_faults_are_relay_errors_in_the_route_envelope(sim_url: str, auth: dict[str, str]) -> None:
     h = {**auth, **fx(service_error="quota-403")}
     claude = httpx.post(sim_url + "/v1/messages", json=CLAUDE, headers=h)

@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--service-error", choices=sorted(SERVICE_ERRORS), help="canned service error: " + "; ".join(
         f"{k}: {v}" for k, v in SERVICE_ERRORS.items()))
     p.add_argument("--service-error-first", type=int, metavar="N", help="only the first N requests get --service-error")
+    p.add_argument("--catalogue-429", type=int, metavar="N",
+                   help="the global limiter answers the first N catalogue reads (price table, status, model lists) "
+                        "with an empty 429")
     p.add_argument("--stream-shape", choices=sorted(STREAM_SHAPES), help="hostile stream: " + "; ".join(
         f"{k}: {v}" for k, v in STREAM_SHAPES.items()))
     p.add_argument("--gzip-bomb", action="store_true", help="JSON answers and files are a gzip bomb")
@@ -57,7 +60,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     changes: dict[str, object] = {}
     for name in ("latency", "ttfb", "chunk_delay", "retry_after", "truncate_stream_after", "stall_stream_after",
                  "stream_error_after", "video_steps", "stream_chunks", "download_size", "answer", "service_error", "service_error_first",
-                 "stream_shape", "result_host", "key_group"):
+                 "catalogue_429", "stream_shape", "result_host", "key_group"):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value

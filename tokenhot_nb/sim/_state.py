@@ -245,6 +245,19 @@ class SimState:
             self.fail_counts[key] = used + 1
         return name
 
+    def catalogue_limited(self, faults: Faults) -> bool:
+        """Whether the global limiter turns this catalogue read away (``Faults.catalogue_429``: the first N)."""
+        first = faults.catalogue_429
+        if not first:
+            return False
+        with self._lock:
+            key = ("catalogue_429", first)
+            used = self.fail_counts.get(key, 0)
+            if used >= first:
+                return False
+            self.fail_counts[key] = used + 1
+        return True
+
     def put_file(self, data: bytes, content_type: str, ext: str) -> str:
         """Store bytes content-addressed; returns the file name ``<sha>.<ext>``."""
         sha = hashlib.sha256(data).hexdigest()[:32]

@@ -167,6 +167,8 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         request = opened
         key = "sk-public" if public else _presented_key(request, keys)
         ctx = Ctx(request, state, faults, rid, envelope, key=key or "")
+        if catalogue and state.catalogue_limited(faults):  # the global limiter runs before the key check
+            return service_error(ctx, "empty-429")
         denied = _auth_refusal(key)
         if denied is not None:
             return middleware_error(rid, *denied)

@@ -64,6 +64,9 @@ class Faults:
     # -- hostile or unusual answers a real relay gives (see SERVICE_ERRORS / STREAM_SHAPES) -----------------------
     service_error: str | None = None  #: answer API calls with one of SERVICE_ERRORS instead of doing the work
     service_error_first: int = 0  #: with ``service_error``: only the first N requests (0: every request)
+    #: the global limiter (§10.5: an empty-body 429, no Retry-After) answers the first N reads of the catalogue
+    #: routes (``/api/pricing``, ``/api/status``, ``/v1/models``, ``/v1beta/models``), which it guards too
+    catalogue_429: int = 0
     stream_shape: str | None = None  #: one of STREAM_SHAPES, applied after the first stream frame
     gzip_bomb: bool = False  #: JSON answers and file URLs are a gzip bomb (260 KiB on the wire, 256 MiB inflated)
     echo_key: bool = False  #: chat answers and error messages repeat the key the request presented
@@ -127,6 +130,8 @@ class Faults:
             raise ValueError(f"stream_shape must be one of: {', '.join(STREAM_SHAPES)}")
         if self.service_error_first < 0:
             raise ValueError("service_error_first must be >= 0")
+        if isinstance(self.catalogue_429, bool) or not isinstance(self.catalogue_429, int) or self.catalogue_429 < 0:
+            raise ValueError("catalogue_429 must be a whole number >= 0")
 
     @classmethod
     def from_header(cls, base: Faults, header: str | None) -> Faults:
