@@ -221,6 +221,37 @@ def test_a_quota_code_in_a_plain_string_envelope_is_never_retried() -> None:
     assert handler.calls == 1
 
 
+def test_a_route_the_service_does_not_offer_is_asked_once_and_said_so() -> None:
+    """new-api's 501 ``api_not_implemented`` (§1.4) is the same on every try: not retried, even for a free GET."""
+    body = {"error": {"message": "API not implemented", "type": "new_api_error", "code": "api_not_implemented"}}
+    for call in (HttpCall("POST", "/v1/responses/compact", json={"model": "m"}), HttpCall("GET", "/v1/files")):
+        handler = Script(reply(501, json=body), OK)
+        with pytest.raises(E.APIError) as info:
+            send(client_for(handler, Sleeps()), call)
+        assert handler.calls == 1 and info.value.status == 501
+        assert f"does not offer {call.method} {call.path}; nothing was done" in info.value.message
+
+
+def test_the_realtime_websocket_route_is_refused_before_anything_is_sent() -> None:
+    handler = Script(OK)
+    for call in (HttpCall("GET", "/v1/realtime", params={"model": "gpt-realtime"}), HttpCall("GET", "/v1/realtime/")):
+        with pytest.raises(E.InputError, match="WebSocket") as info:
+            send(client_for(handler, Sleeps()), call)
+        assert "\n" not in info.value.message and "not sent" in info.value.message
+    client = client_for(handler, Sleeps())
+    with pytest.raises(E.InputError, match="WebSocket"):
+        client.stream(HttpCall("GET", "/v1/realtime", stream="chat"))
+    assert handler.calls == 0
+
+
+def test_a_video_remix_sent_by_hand_is_a_billed_create_never_sent_twice() -> None:
+    """§10.7: a remix makes a new task from a finished one; like any create (§1.4) it is never sent again."""
+    handler = Script(reply(503, json={"code": "busy", "message": "upstream busy", "data": None}), OK)
+    with pytest.raises(E.APIError, match="It was not sent again") as info:
+        send(client_for(handler, Sleeps()), HttpCall("POST", "/v1/videos/task_abc/remix", json={"prompt": "bluer"}))
+    assert handler.calls == 1 and "console" in (info.value.hint or "")
+
+
 # -- the policy on its own --------------------------------------------------------------------------------
 def _error(status: int | None, cls: type[E.APIError] = E.APIError, body: Any = None) -> E.APIError:
     return cls("x", status=status, body=body)
@@ -235,7 +266,8 @@ RELAY_BODY = {"error": {"message": "upstream failed", "type": "new_api_error", "
     [
         (400, False, False), (401, False, False), (404, False, False), (407, False, False),
         (408, True, False), (409, True, False), (410, False, False), (429, True, False), (499, False, False),
-        (500, True, False), (502, True, False), (503, True, False), (504, True, False), (599, True, False),
+        (500, True, False), (501, False, False), (502, True, False), (503, True, False), (504, True, False),
+        (505, False, False), (599, True, False),
         (None, False, False),
     ],
 )

@@ -132,6 +132,17 @@ def test_extra_merges_deeply_and_raw_replaces() -> None:
     assert chat.build(m, USER, raw=raw).json == raw
 
 
+@pytest.mark.parametrize(("endpoint", "words"), [("responses/compact", "compaction route"),
+                                                  ("/v1/responses/compact", "compaction route"),
+                                                  ("realtime", "WebSocket"), ("/v1/realtime", "WebSocket")])
+def test_a_relay_route_the_toolkit_does_not_call_is_named_as_such(endpoint: str, words: str) -> None:
+    """§10.7 routes: the user hears that tokenhot_nb does not call them, not that the model is not served there."""
+    with pytest.raises(UnsupportedOptionError, match="does not call") as info:
+        chat.build(catalog.model("gpt-5.4"), USER, endpoint=endpoint)
+    assert words in info.value.message and "not served" not in info.value.message
+    assert "responses" in (info.value.hint or "")
+
+
 def test_endpoint_validation_and_aliases() -> None:
     with pytest.raises(UnsupportedOptionError, match=r"grok-4\.1 is not served on the 'responses' endpoint.*chat\.completions"):
         chat.build(catalog.model("grok-4.1"), USER, endpoint="responses")

@@ -324,6 +324,20 @@ def test_every_route_new_api_does_not_implement_is_501_not_an_unknown_url(sim_ur
     assert httpx.get(sim_url + "/v1/models/gpt-5", headers=auth, timeout=30).status_code == 200
 
 
+def test_the_2026_routes_tokenhot_nb_does_not_call_are_501_not_an_unknown_url(sim_url: str,
+                                                                              auth: dict[str, str]) -> None:
+    """§10.7: /v1/responses/compact, a video remix and /v1/realtime exist on the relay; the simulator does not
+    simulate them and says so in new-api's 501 ``api_not_implemented`` (not a 404 that blames the URL)."""
+    for method, path in (("POST", "/v1/responses/compact"), ("POST", "/v1/videos/task_abc/remix"),
+                         ("GET", "/v1/realtime")):
+        r = httpx.request(method, sim_url + path, headers=auth, timeout=30)
+        assert r.status_code == 501, (method, path, r.status_code)
+        err = r.json()["error"]
+        assert err["code"] == "api_not_implemented" and err["type"] == "new_api_error", (method, path)
+        assert path in err["message"] and "not simulated" in err["message"]
+    assert httpx.post(sim_url + "/v1/responses/compact", timeout=30).status_code == 401  # behind the key check
+
+
 # ----------------------------------------------------------------------------- §4.1 / §10.3 the poll's TaskDto
 
 

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import threading
 import time
 import urllib.request
@@ -158,6 +159,26 @@ def _create_not_sent_again(error: APIError) -> None:
     else:
         _not_sent_again(error, "the client never sends a video create twice by itself, and the service may have "
                                "made the task", task=True)
+
+
+#: A video remix (§10.7: ``POST /v1/videos/{id}/remix``) makes a new task from a finished one, billed as a create.
+_REMIX = re.compile(r"/v1/videos/[^/]+/remix/?")
+
+
+def _creates_task(call: HttpCall) -> bool:
+    """A billed task create: the families mark theirs; a remix sent through the client by hand is one too, so it is
+    never sent twice either (§1.4)."""
+    return call.billed_create or (call.method.upper() == "POST" and _REMIX.fullmatch(call.path.split("?", 1)[0])
+                                  is not None)
+
+
+def _refuse_websocket(call: HttpCall) -> None:
+    """``/v1/realtime`` (§10.7) is the Realtime API, a WebSocket: over plain HTTP the relay can only refuse it, in
+    words about a missing upgrade. Said here instead, before anything is sent."""
+    if call.path.split("?", 1)[0].rstrip("/") == "/v1/realtime":
+        raise InputError(f"{call.method.upper()} /v1/realtime is the Realtime API, a WebSocket route: tokenhot_nb "
+                         "speaks HTTP only, so it was not sent.",
+                         hint="Use a WebSocket client for it, or session.chat(…, stream=True) for a streamed answer.")
 
 
 def _proxy_for(url: httpx.URL) -> tuple[str, str] | None:
@@ -525,6 +546,11 @@ class Client:
                     log.debug("%s -> %d to a gzip body in %.2fs; sending it again as it is", where, status, elapsed)
                     probe = True
                     continue
+                if status == 501 or error.code == "api_not_implemented":  # the same answer every time
+                    _amend(error, redact(f"The service does not offer {where}; nothing was done.", *self._secrets),
+                           "It answers this route so whatever is sent, so it was not asked again: check the method "
+                           "and path.")
+                    raise error
                 why = may_be_done(error) if paid else None
                 if why is not None:
                     _not_sent_again(error, why, task=billed)
@@ -557,10 +583,12 @@ class Client:
         or runs over the cap is not: the request reached the server, which may have done (and billed) it.
         """
         cap = self.settings.response_cap
-        response, started = await self._open(lambda: self._build_request(call), billed=call.billed_create, cap=cap,
+        _refuse_websocket(call)
+        billed = _creates_task(call)
+        response, started = await self._open(lambda: self._build_request(call), billed=billed, cap=cap,
                                              watch=lambda: Deadline(self.settings.stream_deadline))
         where = f"{call.method.upper()} {call.path}"
-        paid = call.billed_create or call.method.upper() not in FREE_METHODS
+        paid = billed or call.method.upper() not in FREE_METHODS
         parts: list[bytes] = []  # what arrived: a paid answer cut short keeps it (the error's partial_body)
         try:
             content = await read_whole(response, parts)
@@ -613,9 +641,11 @@ class Client:
         error frame raises :class:`StreamError`.
         """
 
+        _refuse_websocket(call)
+
         async def connect() -> httpx.Response:
             response, started = await self._open(
-                lambda: self._build_request(call, stream=True), billed=call.billed_create,
+                lambda: self._build_request(call, stream=True), billed=_creates_task(call),
                 cap=self.settings.response_cap, max_line=min(self.settings.response_cap, MAX_SSE_LINE),
             )
             log.debug(

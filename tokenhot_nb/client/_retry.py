@@ -24,6 +24,9 @@ from ..errors import APIError, ModelNotServedError, QuotaExhaustedError, RateLim
 
 #: Statuses worth another try (besides every 5xx).
 RETRY_STATUSES = frozenset({408, 409, 429})
+#: 5xx answers that never change on another try: 501 Not Implemented (new-api's ``api_not_implemented``, §1.4: a
+#: route it does not offer) and 505 (an HTTP version the server does not speak). Nothing was done.
+FINAL_5XX = frozenset({501, 505})
 #: Gateway timeouts (nginx/Cloudflare 504, Cloudflare 524): the request reached the server behind the gateway,
 #: which may still finish (and bill) it; a paid request answered so is not sent again.
 GATEWAY_TIMEOUTS = frozenset({504, 524})
@@ -138,7 +141,8 @@ def may_be_done(error: APIError) -> str | None:
     status = error.status or 0
     if status in GATEWAY_TIMEOUTS:
         return "a gateway gave up waiting, but the server behind it may still do (and bill) the work"
-    if status < 500 or status in NOT_PASSED_ON or relay_wrote(error) or isinstance(error, RateLimitError):
+    if status < 500 or status in NOT_PASSED_ON or status in FINAL_5XX or relay_wrote(error) or \
+            isinstance(error, RateLimitError):
         return None
     return (f"the answer (HTTP {status}) came from a gateway in front of the relay, not from the relay itself, and "
             "the relay may have received it and done (and billed) the work")
@@ -180,13 +184,16 @@ class RetryPolicy:
 
     def retry_status(self, error: APIError, *, billed: bool = False, paid: bool = False) -> bool:
         """Whether an error answer may be retried (ignoring the attempt count). ``paid``: a paid request, not
-        retried after a gateway's timeout or error page (the server behind may have done it, :func:`may_be_done`). ``billed``: a task create, never
-        retried on an answer (§1.4: not even a 429 or 503; the caller is told and creates it again)."""
+        retried after a gateway's timeout or error page (the server behind may have done it, :func:`may_be_done`).
+        ``billed``: a task create, never retried on an answer (§1.4: not even a 429 or 503; the caller is told and
+        creates it again). A route the service does not offer (501) is never asked again."""
         status = error.status or 0
         if billed or isinstance(error, (QuotaExhaustedError, ModelNotServedError)):  # billed: never twice
             return False
         if isinstance(error, RateLimitError):  # limiter wording on any status: the request was turned away
             return True
+        if status in FINAL_5XX or error.code == "api_not_implemented":  # the same answer every time
+            return False
         if paid and may_be_done(error) is not None:
             return False
         return status in RETRY_STATUSES or status >= 500

@@ -78,6 +78,14 @@ def stream_format(endpoint: str) -> StreamFormat:
     return _STREAM_FORMATS[_ENDPOINT_ALIASES.get(endpoint, endpoint)]
 
 
+#: Chat-like routes of the relay family (§10.7) this toolkit has no call for: named, so a user who asks for one
+#: hears that, not that the model is not served there.
+_NOT_CALLED = {
+    "responses.compact": "the Responses compaction route (POST /v1/responses/compact)",
+    "realtime": "the Realtime API (/v1/realtime, a WebSocket)",
+}
+
+
 def _resolve_endpoint(model: ModelInfo, endpoint: str | None) -> str:
     if endpoint is None:
         return model.endpoints[0]
@@ -86,6 +94,10 @@ def _resolve_endpoint(model: ModelInfo, endpoint: str | None) -> str:
                          f"({endpoint!r:.40}).", hint=f"{model.id} takes: {', '.join(model.endpoints)}.")
     key = endpoint.strip().lower().replace("/", ".")  # 'Responses', 'chat/completions' (the URL's spelling)
     ep = _ENDPOINT_ALIASES.get(key, key)
+    named = ep.strip(".").removeprefix("v1.")  # ('/v1/realtime': the whole path)
+    if named in _NOT_CALLED:
+        raise UnsupportedOptionError(f"endpoint={endpoint!r} is {_NOT_CALLED[named]}, which tokenhot_nb does not call.",
+                                     hint=f"{model.id} takes: {', '.join(model.endpoints)}.")
     allowed = set(model.endpoints)
     if "gemini.generate" in allowed:
         allowed.add("gemini.stream")

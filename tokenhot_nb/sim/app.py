@@ -294,6 +294,20 @@ NOT_IMPLEMENTED: tuple[tuple[str, list[str]], ...] = (
 )
 
 
+async def _not_simulated(ctx: Ctx, **_: str) -> Response:
+    """A route the relay family has (§10.7) that tokenhot_nb does not call: the live relay may serve (and bill) it;
+    the simulator answers as new-api does for a route it lacks (501 ``api_not_implemented``), saying why."""
+    return error_response(ctx, 501, f"API not implemented: {ctx.request.method} {ctx.request.url.path} is not "
+                          "simulated (tokenhot_nb does not call it)", "api_not_implemented", "new_api_error")
+
+
+#: §10.7 routes of the relay family that tokenhot_nb does not call: Responses compaction, a video remix (a new,
+#: billed task from a finished one) and the Realtime API (a WebSocket: this simulator speaks HTTP only).
+NOT_SIMULATED: tuple[tuple[str, list[str]], ...] = (
+    ("/v1/responses/compact", ["POST"]), ("/v1/videos/{task_id}/remix", ["POST"]), ("/v1/realtime", ["GET"]),
+)
+
+
 async def _not_found(request: Request) -> Response:
     state: SimState = request.app.state.sim
     rid = new_request_id(state.next_seq())
@@ -435,6 +449,7 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None,
         Route("/v1/images/generations/", _api(_images.generations, kind="image"), methods=["POST"]),
         Route("/v1/images/edits", _api(_images.edits, body="form", kind="image"), methods=["POST"]),
         *(Route(path, _api(_not_implemented, body="none"), methods=methods) for path, methods in NOT_IMPLEMENTED),
+        *(Route(path, _api(_not_simulated, body="none"), methods=methods) for path, methods in NOT_SIMULATED),
         Route("/v1/video/generations", _api(_video.create, envelope="task", billing="none", paid=True, kind="video"),
               methods=["POST"]),
         Route("/v1/videos", _api(_video.create, envelope="task", body="json_or_form", billing="none", paid=True,
