@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from _raw_server import read_head
+
 #: A route handler: (method, path, headers, body) → raw answer bytes, or an Action.
 Handler = Callable[[str, str, dict[str, str], bytes], "bytes | Action"]
 
@@ -80,13 +82,10 @@ class Hostile:
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(10)
         try:
-            raw = b""
-            while b"\r\n\r\n" not in raw:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                raw += chunk
-            head, _, body = raw.partition(b"\r\n\r\n")
+            got = read_head(conn)
+            if got is None:
+                return
+            head, body = got
             lines = head.decode("latin-1").split("\r\n")
             method, path, _ = lines[0].split(" ", 2)
             headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}

@@ -11,16 +11,26 @@ from collections.abc import Callable
 Handler = Callable[["RawServer", socket.socket], None]
 
 
-def read_http_request(conn: socket.socket) -> tuple[bytes, bytes] | None:
-    """One whole request from ``conn`` as (head, body), the body read to its Content-Length; None when the client
-    closed first."""
+def read_head(conn: socket.socket) -> tuple[bytes, bytes] | None:
+    """A request's head from ``conn`` (to its blank line) and what came after it so far, as (head, rest); None when
+    the client closed first."""
     data = b""
     while b"\r\n\r\n" not in data:
         piece = conn.recv(65536)
         if not piece:
             return None
         data += piece
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
+    return head, rest
+
+
+def read_http_request(conn: socket.socket) -> tuple[bytes, bytes] | None:
+    """One whole request from ``conn`` as (head, body), the body read to its Content-Length; None when the client
+    closed first."""
+    got = read_head(conn)
+    if got is None:
+        return None
+    head, body = got
     length = 0
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")

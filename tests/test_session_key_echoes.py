@@ -98,17 +98,18 @@ def piece(field: str, text: str) -> dict[str, Any]:
     return {"object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {field: text}}]}
 
 
-def test_streamed_pieces_of_an_echoed_key_never_reach_on_delta(tmp_path: Path) -> None:
-    """A relay streaming the key back in small pieces (text and reasoning): on_delta's text so far was masked, but
-    the delta was the piece as it came, so the usual ``print(delta.text, end="")`` printed the key whole. Each
-    delta now holds what it added to the view; the pieces still add up to the answer."""
+def pieces(field: str, text: str, size: int) -> list[dict[str, Any]]:
+    """``text`` streamed in ``field`` deltas of ``size`` characters."""
+    return [piece(field, text[i:i + size]) for i in range(0, len(text), size)]
+
+
+def chat_with_deltas(tmp_path: Path, frames: Callable[[str], list[dict[str, Any]]]) -> tuple[Any, list[tuple[Any, str]]]:
+    """A streamed chat from a relay answering ``frames(key)`` (then a stop frame): the result and each
+    ``on_delta`` call's ``(delta, text so far)``."""
     def relay(request: httpx.Request, key: str) -> httpx.Response | None:
         if request.url.path != "/v1/chat/completions":
             return None
-        said = f"Your key is {key}, keep it safe."
-        return sse([piece("reasoning_content", key[i:i + 3]) for i in range(0, len(key), 3)]
-                   + [piece("content", said[i:i + 3]) for i in range(0, len(said), 3)]
-                   + [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}])
+        return sse([*frames(key), {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}])
 
     s = live(tmp_path, relay)
     seen: list[tuple[Any, str]] = []
@@ -116,6 +117,15 @@ def test_streamed_pieces_of_an_echoed_key_never_reach_on_delta(tmp_path: Path) -
         res = s.chat("my key?", model="gpt-5.4", on_delta=lambda delta, so_far: seen.append((delta, so_far)))
     finally:
         s.close()
+    return res, seen
+
+
+def test_streamed_pieces_of_an_echoed_key_never_reach_on_delta(tmp_path: Path) -> None:
+    """A relay streaming the key back in small pieces (text and reasoning): on_delta's text so far was masked, but
+    the delta was the piece as it came, so the usual ``print(delta.text, end="")`` printed the key whole. Each
+    delta now holds what it added to the view; the pieces still add up to the answer."""
+    res, seen = chat_with_deltas(tmp_path, lambda key: pieces("reasoning_content", key, 3)
+                                 + pieces("content", f"Your key is {key}, keep it safe.", 3))
     printed = "".join(d.text for d, _ in seen)
     thought = "".join(d.reasoning for d, _ in seen)
     assert_no_key(printed + thought + repr(seen))
@@ -300,19 +310,8 @@ def test_a_task_id_too_long_for_a_url_quoting_the_key_shows_none_of_it(tmp_path:
 def test_a_key_streamed_split_by_a_line_break_is_held_back_until_it_is_masked(tmp_path: Path, split: str) -> None:
     """A key streamed with a line break in it: its first part was no longer "the start of a key" once the break
     arrived, so the view showed it, and the end of it made the whole masked after that part was printed."""
-    def relay(request: httpx.Request, key: str) -> httpx.Response | None:
-        if request.url.path != "/v1/chat/completions":
-            return None
-        said = f"Your key is {key[:14]}{split}{key[14:]} - keep it safe."
-        return sse([piece("content", said[i:i + 4]) for i in range(0, len(said), 4)]
-                   + [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}])
-
-    s = live(tmp_path, relay)
-    seen: list[tuple[Any, str]] = []
-    try:
-        res = s.chat("my key?", model="gpt-5.4", on_delta=lambda delta, so_far: seen.append((delta, so_far)))
-    finally:
-        s.close()
+    res, seen = chat_with_deltas(tmp_path, lambda key: pieces(
+        "content", f"Your key is {key[:14]}{split}{key[14:]} - keep it safe.", 4))
     printed = "".join(d.text for d, _ in seen)
     assert printed == res.text == "Your key is sk-**** - keep it safe."
     assert all(res.text.startswith(so_far) for _, so_far in seen)  # (never a part of the key, then the mask)

@@ -216,19 +216,16 @@ def test_ctrl_c_while_an_upload_is_still_going_out_says_nothing_is_charged(tmp_p
     import socket
     import threading
 
-    from _raw_server import RawServer, answer
+    from _raw_server import RawServer, answer, read_head
     from _session_support import interrupted_after
 
     release = threading.Event()
 
     def head_only(server: RawServer, conn: socket.socket) -> None:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            piece = conn.recv(65536)
-            if not piece:
-                return
-            data += piece
-        line = data.split(b"\r\n", 1)[0].decode()
+        got = read_head(conn)
+        if got is None:
+            return
+        line = got[0].split(b"\r\n", 1)[0].decode()
         server.requests.append((line, b""))
         if line.startswith("POST"):
             release.wait(30)  # the body is never read: the client's writes block once the socket buffers are full
