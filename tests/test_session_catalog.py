@@ -29,6 +29,7 @@ class Service:
     def __init__(self) -> None:
         self.rows = list(ROWS)
         self.down = False
+        self.limited: set[str] = set()  # paths the global limiter answers (§10.5: an empty 429)
         self.hits: Counter[str] = Counter()
         self.auth: dict[str, str | None] = {}
 
@@ -38,6 +39,8 @@ class Service:
         self.auth[path] = request.headers.get("authorization")
         if self.down:
             raise httpx.ConnectError("connection refused", request=request)
+        if path in self.limited:
+            return httpx.Response(429)
         if path == "/api/pricing":
             return httpx.Response(200, json=pricing_body(self.rows))
         if path == "/api/status":
@@ -217,6 +220,22 @@ def test_a_table_read_the_limiter_turned_away_once_is_read_on_the_retry(tmp_path
         warnings.simplefilter("error")  # read in the end: nothing to warn about
         assert s.model("gpt-image-2").source == "both"
     assert sleeps == [0.5]
+
+
+def test_a_table_read_whole_but_for_the_limited_status_and_key_list_says_so_once(tmp_path: Path,
+                                                                                service: Service) -> None:
+    """The price table came, but the limiter turned away /api/status and /v1/models: the prices are kept, and the
+    user hears in one line what is missing (it was kept silently as the whole table)."""
+    service.limited = {"/api/status", "/v1/models"}
+    with session(tmp_path, service) as s:
+        with pytest.warns(UserWarning) as got:
+            assert s.model("deepseek-v4-pro").price is not None
+        said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
+        assert len(said) == 1 and "\n" not in said[0] and "not all of it" in said[0], said
+        assert "/api/status" in said[0] and "/v1/models" in said[0] and "429" in said[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # said once
+            s.model("gpt-5.2")
 
 
 def test_replay_mode_reads_only_the_cache(tmp_path: Path, service: Service) -> None:

@@ -173,6 +173,11 @@ class SessionCatalog:
             self._fail(exc)
             return self._merged or builtin()
         self._fetched, self._failure, self._warned = True, None, False
+        if table.notes and mode != "offline":  # (a limiter's empty 429 on the status or the key's list, §10.5)
+            missing = "; ".join(n.rstrip(".") for n in table.notes)
+            warn(f"tokenhot_nb: read the model table of {self._session.client.base_url}, but not all of it "
+                 f"({missing}); until a refresh (models(refresh=True)), amounts in the site's currency or which "
+                 "models this key may call can be missing.")
         path = self.cache_path
         try:
             live.save_cache(path, table)
