@@ -4,8 +4,9 @@ Relays shed load with 429/503 and sometimes drop connections; a short exponentia
 rides those out. Never retried blindly: a 429 that says the quota is used up (waiting will not refill it), and
 a paid request (every POST: chat, images, audio, embeddings, video creates) that may already have reached the
 server: a connection that broke after it was sent, a gateway that timed out while the relay worked on it, or a
-gateway's error page (502, 520…) in place of the relay's own error JSON, could mean the work was done and billed, and a retry would pay twice. A video create is never sent twice on any
-answer (the reference's rule, §1.4): only a connection that failed before sending is tried again.
+gateway's error page (502, 520…) in place of the relay's own error JSON, could mean the work was done and billed,
+and a retry would pay twice. A video create is never sent twice on any answer (the reference's rule, §1.4): only a
+connection that failed before sending is tried again.
 """
 
 from __future__ import annotations
