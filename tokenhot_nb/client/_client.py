@@ -548,7 +548,7 @@ class Client:
                     continue
                 if status == 501 or error.code == "api_not_implemented":  # the same answer every time
                     _amend(error, redact(f"The service does not offer {where}; nothing was done.", *self._secrets),
-                           "It answers this route so whatever is sent, so it was not asked again: check the method "
+                           "It gives this answer whatever is sent, so it was not asked again: check the method "
                            "and path.")
                     raise error
                 why = may_be_done(error) if paid else None
