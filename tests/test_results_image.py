@@ -191,6 +191,35 @@ def test_an_answer_with_several_images_keeps_the_good_ones(tmp_path: Path) -> No
     assert s.store.read_artifact(raw["sha256"]) == HTML and s.store.path_of(raw["sha256"]).suffix == ".bin"
 
 
+@pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
+@pytest.mark.parametrize(("how", "label"), [("download", "image/svg+xml"), ("download", "image/gif"),
+                                             ("gemini", "text/html"), ("data-url", "image/svg+xml")])
+def test_an_image_labelled_with_another_type_is_stored_and_saved_as_what_it_is(
+        how: str, label: str, tmp_path: Path) -> None:
+    """The image's own bytes say its type, not the label a relay or CDN gave it: a PNG sent as ``image/svg+xml``
+    or ``text/html`` was stored as a .svg/.html file, and ``save()`` then refused it (".svg is not an image
+    format Pillow can write") or wrote a PNG under a .gif name."""
+    good = png_bytes()
+    item = {"url": f"data:{label};base64,{_b64(good)}"} if how == "data-url" else {"url": "/cdn/cat"}
+    gemini = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": label, "data": _b64(good)}}]}}]}
+
+    def answer(*_: Any) -> bytes:
+        body = gemini if how == "gemini" else {"data": [{**item, "url": relay.url + item["url"]}
+                                                        if how == "download" else item]}
+        return response(200, json.dumps(body).encode())
+
+    routes = {"/v1/images/generations": answer, GEMINI_PATH: answer, "/cdn/cat": lambda *a: response(200, good, label)}
+    with Hostile(routes) as relay:
+        s = Session(api_key="sk-results-image-KEY-0123456789", base_url=relay.url, mode="live",
+                    store=tmp_path / "store")
+        res = s.image("a cat", model="gemini-2.5-flash-image" if how == "gemini" else "gpt-image-1.5")
+    assert res.mime == "image/png" and res.path.suffix == ".png"
+    assert s.history[-1].outputs[0]["mime"] == "image/png"
+    (saved,) = res.save(tmp_path / "out/")
+    assert saved.name == f"tokenhot-{res.entry_id}.png" and saved.read_bytes() == good
+    s.close()
+
+
 @pytest.mark.parametrize("payload", [SVG, BAD["garbage"]], ids=["svg", "garbage"])
 def test_a_row_an_older_version_stored_with_a_non_image_still_shows_a_placeholder(
         payload: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

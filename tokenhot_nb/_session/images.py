@@ -13,7 +13,7 @@ from .._config import redact
 from .._inputs import sniff_mime, to_media, to_media_list
 from ..catalog import ModelInfo
 from ..client._body import media_type
-from ..client._download import _arrived, raster_format
+from ..client._download import _arrived, raster_format, raster_mime
 from ..errors import APIError, DownloadError, InputError, ReplayMissError, StoreError
 from ..results import ImageItem, ImageResult, from_entry
 from .checks import body_extra, check_text, whole
@@ -170,7 +170,7 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
             if what:
                 raw = await astore_bytes(session, ref.data, RAW_MIME, "raw")
                 raise _not_image_error(info.id, what, rec.id, raw, resp.request_id)
-            return await astore_bytes(session, ref.data, ref.mime or sniff_mime(ref.data, "image/png"), "image",
+            return await astore_bytes(session, ref.data, inline_mime(ref.data), "image",
                                       revised_prompt=ref.revised_prompt)
         return await store_download(session, ref.url, ref.mime or "image/png", "image",
                                     revised_prompt=ref.revised_prompt)
@@ -249,6 +249,12 @@ def not_an_image(data: bytes, mime: str | None) -> str | None:
     return _arrived(data[:64], media_type(mime))
 
 
+def inline_mime(data: bytes) -> str:
+    """The type inline image bytes are stored under: their own (they passed :func:`not_an_image`), never the label
+    the answer gave them (Gemini's ``mimeType``, a ``data:`` URL's), which made a PNG a ``.html`` file."""
+    return raster_mime(data[:16]) or sniff_mime(data, "image/png")
+
+
 def _not_image_error(model: str, what: str, entry_id: int | None, raw: dict[str, Any], request_id: Any) -> APIError:
     """A broken answer (``APIError``) with no ``status``: its 200 would read as an error status."""
     err = APIError(f"{model} answered with {what}, not an image.", request_id=request_id,
@@ -272,7 +278,7 @@ def _store_inline(session: Session, rec: Recording, image: Any, response: dict[s
     if what:
         raw = store_bytes(session, image.data, RAW_MIME, "raw")
         return _not_image_error(rec.info.id, what, rec.id, raw, response.get("request_id"))
-    return store_bytes(session, image.data, image.mime or "image/png", "image", revised_prompt=image.revised_prompt)
+    return store_bytes(session, image.data, inline_mime(image.data), "image", revised_prompt=image.revised_prompt)
 
 
 def _not_images_error(entry_id: int | None, refs: list[dict[str, Any]], got: list[Any],

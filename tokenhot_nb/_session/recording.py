@@ -572,9 +572,13 @@ async def store_download(session: Session, url: str, mime_hint: str, role: str, 
         raise session.store.problem(exc) from exc
     mime = dl.content_type if dl.content_type and dl.content_type.split("/")[0] == mime_hint.split("/")[0] \
         else mime_hint
-    if mime in ("application/octet-stream", "binary/octet-stream", ""):
+    if kind == "image" or mime in ("application/octet-stream", "binary/octet-stream", ""):
+        from ..client._download import raster_mime
+
         with open(dl.path, "rb") as f:
-            mime = sniff_mime(f.read(16), mime_hint)
+            head = f.read(16)
+        # an image passed the raster check: its own bytes say its type, never the Content-Type it was sent with
+        mime = (raster_mime(head) if kind == "image" else None) or sniff_mime(head, mime_hint)
     # on the loop: the download is hashed already and lands beside the store, so this is a rename (no fsync);
     # an image's thumbnail is started here too, on the store's background worker
     art = session.store.add_file(dl.path, mime, sha256=dl.sha256)

@@ -222,6 +222,16 @@ def raster_format(head: bytes) -> str | None:
     return None
 
 
+def raster_mime(head: bytes) -> str | None:
+    """The media type of the raster image ``head`` starts with (:func:`raster_format`), or None. An image is stored
+    under this, not under the type its sender declared: a PNG labelled ``image/svg+xml`` or ``text/html`` became a
+    ``.svg``/``.html`` file that ``save()`` refused and other programs misread."""
+    from PIL import Image
+
+    fmt = raster_format(head)
+    return None if fmt is None else Image.MIME.get(fmt) or f"image/{fmt.lower()}"
+
+
 #: Bytes of a download's end kept for :func:`cut_short`.
 _TAIL = 64
 #: The top-level boxes of an MP4/MOV file walked at most (a hostile file cannot make the walk long).
