@@ -225,3 +225,52 @@ def test_a_speech_answer_that_is_no_audio_quotes_none_of_a_key(tmp_path: Path, t
         s.speak("hi")
     s.close()
     assert key[:5] not in caught.value.full_message
+
+
+@pytest.mark.parametrize("label", ["audio/mpeg", "text/html", "image/png"])
+def test_speech_bytes_in_no_audio_format_are_kept_in_the_row_not_dropped(tmp_path: Path, label: str) -> None:
+    """A Gemini answer whose inline bytes are binary but no audio format under their label (the call is paid for)
+    ended as an error row with nothing in it ("nothing was stored"): the bytes are now kept as a ``raw`` .bin output
+    and the one-line error says where; nothing is kept under an audio, page or image type."""
+    from tokenhot_nb.errors import APIError
+
+    paid = bytes(range(256)) * 8  # binary, no header: PCM is read as such only when labelled so
+
+    class Unplayable(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith(":generateContent"):
+                part = {"inlineData": {"mimeType": label, "data": base64.b64encode(paid).decode()}}
+                return httpx.Response(200, json={"candidates": [{"content": {"parts": [part]}}]})
+            return await super().handle_async_request(request)
+
+    s = make_session(tmp_path / "st", Unplayable())
+    with pytest.raises(APIError) as caught:
+        s.speak("hi", model="gemini-2.5-flash-preview-tts")
+    entry = s.history[-1]
+    text = str(caught.value)
+    assert "\n" not in text and "nothing was stored" not in text
+    assert f"kept in history #{entry.id} as a .bin file" in text
+    assert entry.status == "error" and [o["role"] for o in entry.outputs] == ["raw"]
+    assert entry.outputs[0]["mime"] == "application/octet-stream"
+    assert s.store.read_artifact(entry.outputs[0]["sha256"]) == paid
+    assert s.store.path_of(entry.outputs[0]["sha256"]).suffix == ".bin"
+    s.history._repr_html_()  # the history still shows the row
+    s.close()
+
+
+def test_speech_that_is_a_page_is_still_not_kept(tmp_path: Path) -> None:
+    """Text and pages are quoted in the error, never kept as a file (a captive portal's page is no paid answer)."""
+    from tokenhot_nb.errors import APIError
+
+    class Page(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith(":generateContent"):
+                return httpx.Response(200, content=b"<html><body>Sign in</body></html>",
+                                      headers={"content-type": "text/html"})
+            return await super().handle_async_request(request)
+
+    s = make_session(tmp_path / "st", Page())
+    with pytest.raises(APIError, match="an HTML page"):
+        s.speak("hi", model="gemini-2.5-flash-preview-tts")
+    assert s.history[-1].outputs == []
+    s.close()

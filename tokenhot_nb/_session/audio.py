@@ -85,7 +85,11 @@ async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | N
 
     async def finish(rec: Recording, resp: Response) -> Result:
         body: Any = resp.json() if "json" in resp.content_type else resp.content
-        reply = audio.parse_speech(info, body, resp.headers.get("content-type"))
+        try:
+            reply = audio.parse_speech(info, body, resp.headers.get("content-type"))
+        except APIError as exc:
+            await _keep_unplayable(session, rec, exc)
+            raise
         if reply.wav:
             out = await astore_bytes(session, reply.wav, reply.mime or "audio/wav", "audio")
         elif reply.url:
@@ -106,6 +110,27 @@ async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | N
                            text=text, model=info.id, entry=entry, session=session)
 
     return await send_recorded(session, "speak", info, params, call, finish, text=text)
+
+
+async def _keep_unplayable(session: Session, rec: Recording, exc: APIError) -> None:
+    """Binary speech bytes in no audio format the parser knows (PCM labelled ``audio/mpeg``, a container it does
+    not sniff) are paid for: kept in the row as a ``raw`` .bin output, and the error says where, instead of
+    "nothing was stored". Text, pages and empty answers are not kept (the error quotes them)."""
+    from .recording import RAW_MIME
+
+    data = getattr(exc, "unplayable", None)
+    if not isinstance(data, bytes) or not data:
+        return
+    try:
+        raw = await astore_bytes(session, data, RAW_MIME, "raw")
+        rec.update(outputs=[raw])
+    except Exception:  # recording must never hide the real error
+        return
+    kept = f". The {len(data)} bytes it sent are kept in history #{rec.id} as a .bin file (output role 'raw')."
+    for name in ("message", "full_message"):
+        setattr(exc, name, getattr(exc, name).replace("; nothing was stored.", kept))
+    exc.args = (exc.message, *exc.args[1:])
+    exc.hint = "The call is paid for: try again, or try another model or voice."
 
 
 async def transcribe_one(session: Session, kind: str, audio_in: Any, info: ModelInfo, language: str | None,

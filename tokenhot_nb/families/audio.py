@@ -229,7 +229,9 @@ def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
         raise _not_audio(data, declared)
     if declared in _UNTYPED or any(t in (mime or "").lower() for t in _PCM_TYPES):
         return pcm_to_wav(data, _rate(mime)), "audio/wav"
-    raise _not_audio(data, declared)  # e.g. "audio/mpeg" on bytes that are no MP3: a label is not a format
+    err = _not_audio(data, declared)  # e.g. "audio/mpeg" on bytes that are no MP3: a label is not a format
+    err.unplayable = data  # type: ignore[attr-defined]  # (paid bytes, maybe a format not sniffed: the caller keeps them)
+    raise err
 
 
 _URLSAFE = str.maketrans("-_", "+/")
