@@ -459,3 +459,39 @@ def test_a_slow_on_progress_callback_that_raises_stops_the_wait_at_its_status(s:
     row = s.history.get(row_id)
     assert len(seen) == 1 and row.status == "pending"
     assert row.error["message"].startswith("Your on_progress callback raised ValueError")
+
+
+@pytest.mark.parametrize("content_type", ['video/mp4x"><script>alert(1)</script>', "video/mp4 garbage here",
+                                          "video/" + "x" * 300])
+def test_a_garbled_content_type_is_not_copied_into_the_history_as_the_videos_type(
+        tmp_path: Path, content_type: str) -> None:
+    """The file host's Content-Type header was kept as the video's type when it merely started with ``video/``:
+    quotes and markup landed in the row's outputs and in ``VideoResult.mime``. A type that is not a well-formed
+    media type now falls back to the one asked for."""
+
+    class Garbled(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            resp = await super().handle_async_request(request)
+            if request.url.path.endswith("/content"):
+                body = await resp.aread()
+                return httpx.Response(200, content=body, headers={"content-type": content_type})
+            return resp
+
+    s = make_session(tmp_path / "st", Garbled())
+    res = s.video("waves", progress=False)
+    assert res.mime == "video/mp4" and res.path.suffix == ".mp4"
+    assert [o["mime"] for o in s.history[-1].outputs if o["role"] == "video"] == ["video/mp4"]
+    s.close()
+
+
+def test_a_well_formed_video_type_from_the_file_host_is_kept(tmp_path: Path) -> None:
+    class Webm(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            resp = await super().handle_async_request(request)
+            if request.url.path.endswith("/content"):
+                return httpx.Response(200, content=await resp.aread(), headers={"content-type": "video/quicktime"})
+            return resp
+
+    s = make_session(tmp_path / "st", Webm())
+    assert s.video("waves", progress=False).mime == "video/quicktime"
+    s.close()

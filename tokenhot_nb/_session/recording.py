@@ -562,6 +562,11 @@ def _extras(extra: dict[str, Any]) -> dict[str, Any]:
     return {k: received_text(v) if isinstance(v, str) else v for k, v in extra.items() if v is not None}
 
 
+#: A media type as RFC 6838 spells one (``video/mp4``, ``audio/x-wav``); a Content-Type holding anything else
+#: (quotes, markup, spaces) is a server's garbage, never copied into the history as the file's type.
+_MIME_TOKEN = re.compile(r"[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}")
+
+
 async def store_download(session: Session, url: str, mime_hint: str, role: str, **extra: Any) -> dict[str, Any]:
     """Download an output into the store right away (vendor links expire) → an output dict."""
     kind = mime_hint.split("/")[0]
@@ -570,7 +575,8 @@ async def store_download(session: Session, url: str, mime_hint: str, role: str, 
                                            expect=kind if kind in ("image", "video", "audio") else None)
     except OSError as exc:  # the store's disk is full, or its folder cannot be written: say which and what to do
         raise session.store.problem(exc) from exc
-    mime = dl.content_type if dl.content_type and dl.content_type.split("/")[0] == mime_hint.split("/")[0] \
+    declared = dl.content_type  # (a header: kept only when it is a well-formed type of the kind asked for)
+    mime = declared if _MIME_TOKEN.fullmatch(declared) and declared.split("/")[0] == mime_hint.split("/")[0] \
         else mime_hint
     if kind == "image" or mime in ("application/octet-stream", "binary/octet-stream", ""):
         from ..client._download import raster_mime
