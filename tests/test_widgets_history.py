@@ -121,3 +121,38 @@ def test_an_entry_shows_as_inert_key_free_text(offline):
         assert key not in html and "\x00" not in html, html
     assert "<img" not in p.detail.value and "&lt;img src=x onerror=alert(1)&gt;" in p.detail.value
     assert "<script>" not in shown[1] and "sk-****" in shown[1] and "sk-****" in p.detail.value
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A small PNG whose header claims ``width``×``height`` (its pixel data is a few rows: a "pixel bomb")."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    head = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + head + chunk(b"IDAT", zlib.compress(b"\0" * (1 + 3 * width) * 2)) + chunk(b"IEND", b"")
+
+
+def test_a_pixel_bomb_in_the_history_preview_is_one_line_and_never_decoded(offline, monkeypatch):
+    """A stored image whose header claims 12000×12000 (below Pillow's own error limit, so it only warned) was
+    decoded whole for the panel's preview, half a gigabyte per image; now the preview says why it is not shown
+    and no pixel is decoded."""
+    from PIL import ImageFile
+
+    res = offline.image("a red fox", model="gpt-image-2", size="1024x1024")
+    offline.store.wait_thumbnails()
+    res.path.write_bytes(_png_claiming(12000, 12000))  # (the stored file, gone bad)
+    decoded: list[tuple[int, int]] = []
+    real_load = ImageFile.ImageFile.load
+
+    def load(self):  # type: ignore[no-untyped-def]
+        decoded.append(self.size)
+        return real_load(self)
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", load)
+    p = panel("history", offline)
+    (shown,) = p.preview.children
+    assert isinstance(shown, w.HTML) and "12000×12000 pixels: too large to decode for display" in shown.value
+    assert (12000, 12000) not in decoded

@@ -19,12 +19,22 @@ THUMB_SIDE = 512
 def thumbnail(source: bytes | Path | str, max_side: int = THUMB_SIDE) -> tuple[bytes, str, tuple[int, int]]:
     """A downscaled copy for the widget channel: (bytes, format, (width, height)).
 
-    PNG keeps transparency and small drawings sharp; large photos go as JPEG to stay light.
+    PNG keeps transparency and small drawings sharp; large photos go as JPEG to stay light. An image of more
+    pixels than the notebook decodes for display (a small file claiming 12000×12000 decoded to half a gigabyte
+    per preview) raises :class:`~tokenhot_nb.results._base.PixelBombError` before any pixel is decoded.
     """
     from PIL import Image
 
+    from ..results._base import PixelBombError, check_pixels
+
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
-    with Image.open(io.BytesIO(data)) as img:
+    try:  # (no warnings filter here: panels call this on their worker threads, where changing one is not safe)
+        opened = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        raise PixelBombError(f"This image is too large to decode for display ({exc}); the file is kept.") from None
+    with opened as img:
+        check_pixels(*img.size)
+        img.draft("RGB", (max_side, max_side))  # (a JPEG decodes at a fraction of its size)
         img.load()
         im = img.copy()
     im.thumbnail((max_side, max_side))
