@@ -272,3 +272,54 @@ def test_display_arguments_of_the_wrong_kind_are_one_clear_line(tmp_path: Path, 
         call(res)
     assert "\n" not in str(info.value) and "e.g. result" in (info.value.hint or "")
     assert res.thumb(-1) == res.thumb(1) and res.thumb(0, max_px=48)[2] <= 48  # good ones still work
+
+
+def _grey16_png(side: int = 1024) -> bytes:
+    """A valid 16-bit greyscale PNG: a gradient from black to white."""
+    ramp = [round(i * 65535 / (side * side - 1)) for i in range(side * side)]
+    im = Image.new("I;16", (side, side))
+    im.putdata(ramp)
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _spread(data: bytes) -> tuple[int, int]:
+    """The darkest and lightest grey of an image that must be the black-to-white ramp of :func:`_grey16_png`
+    (its mean grey mid-way: a ramp clipped at 255 is nearly all white)."""
+    from PIL import ImageStat
+
+    with Image.open(io.BytesIO(data)) as im:
+        grey = im.convert("L")
+        lo, hi = grey.getextrema()
+        mean = ImageStat.Stat(grey).mean[0]
+    assert 90 < mean < 165, f"mean grey {mean:.0f}: not the ramp"
+    return lo, hi
+
+
+def test_a_16_bit_png_is_shown_as_its_gradient_not_broken_or_white(tmp_path: Path) -> None:
+    """A valid 16-bit PNG showed as "it is broken (ValueError: image has wrong mode)" once shrunk (Pillow cannot
+    reduce I;16), the history kept no thumbnail of it, and grey above 255 turned white on conversion."""
+    from tokenhot_nb.history import Store
+    from tokenhot_nb.widgets._media import thumbnail as widget_thumbnail
+
+    data = _grey16_png()
+    path = tmp_path / "grey.png"
+    path.write_bytes(data)
+    shown, _mime, w, h = thumbnail(path, 256)
+    assert (w, h) == (256, 256)
+    lo, hi = _spread(shown)
+    assert lo < 30 and hi > 220  # black to white, as the image is
+
+    store = Store(tmp_path / "store")
+    art = store.add_bytes(data, "image/png")
+    store.wait_thumbnails()
+    uri = store.thumbnail(art.sha256)
+    assert uri is not None
+    lo, hi = _spread(base64.b64decode(uri.split(",", 1)[1]))
+    assert lo < 30 and hi > 220
+    store.close()
+
+    pushed, _fmt, _size = widget_thumbnail(data, 128)
+    lo, hi = _spread(pushed)
+    assert lo < 30 and hi > 220

@@ -92,6 +92,18 @@ def mime_for(path: str | Path) -> str:
     return mimetypes.guess_type(str(path))[0] or "application/octet-stream"
 
 
+def eight_bit(img: Any) -> Any:
+    """``img`` (a PIL image) with 16- and 32-bit grey (``I;16``, ``I``, ``F``) stretched to 8-bit ``L``, else
+    itself: Pillow cannot shrink an ``I;16`` image ("image has wrong mode", so a valid 16-bit PNG showed as
+    broken) and its ``convert("RGB")`` clips every value above 255, which turned such an image white."""
+    if not (img.mode.startswith("I;16") or img.mode in ("I", "F")):
+        return img
+    wide = img if img.mode in ("I", "F") else img.convert("I")
+    lo, hi = wide.getextrema()
+    scale = 255.0 / (hi - lo) if hi > lo else 1.0
+    return wide.point(lambda v: v * scale - lo * scale).convert("L")
+
+
 def sha256_file(path: str | os.PathLike[str]) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -600,13 +612,14 @@ class ArtifactFiles:
             if im.size[0] * im.size[1] > 40_000_000:  # a pixel bomb: not decoded for a thumbnail
                 return None
             im.draft("RGB", (max_px, max_px))
-            im.thumbnail((max_px, max_px))
+            small = eight_bit(im)
+            small.thumbnail((max_px, max_px))
             buf = io.BytesIO()
-            if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-                im.convert("RGBA").save(buf, "PNG", optimize=True)
+            if small.mode in ("RGBA", "LA") or (small.mode == "P" and "transparency" in small.info):
+                small.convert("RGBA").save(buf, "PNG", optimize=True)
                 dest, mime = png, "image/png"
             else:
-                im.convert("RGB").save(buf, "JPEG", quality=75)
+                small.convert("RGB").save(buf, "JPEG", quality=75)
                 dest, mime = jpg, "image/jpeg"
         data = buf.getvalue()
         if not self.read_only:  # a read-only store still shows thumbnails; it just does not keep them

@@ -180,6 +180,8 @@ def thumbnail(path: Path, max_px: int, max_bytes: int = 150_000) -> tuple[bytes,
 def _thumbnail(path: Path, max_px: int, max_bytes: int) -> tuple[bytes, str, int, int]:
     from PIL import Image
 
+    from ..history._artifacts import eight_bit
+
     try:
         img = Image.open(path)
     except Image.DecompressionBombError as exc:
@@ -192,7 +194,7 @@ def _thumbnail(path: Path, max_px: int, max_bytes: int) -> tuple[bytes, str, int
         if w <= max_px and h <= max_px and size <= max_bytes and fmt in ("PNG", "JPEG", "GIF", "WEBP"):
             return path.read_bytes(), Image.MIME.get(fmt, "image/png"), w, h
         img.load()
-        copy = img.copy()
+        copy = eight_bit(img.copy())
     copy.thumbnail((max_px, max_px))
     buf = io.BytesIO()
     if copy.mode in ("RGBA", "LA") or (copy.mode == "P" and "transparency" in copy.info):

@@ -25,6 +25,7 @@ def thumbnail(source: bytes | Path | str, max_side: int = THUMB_SIDE) -> tuple[b
     """
     from PIL import Image
 
+    from ..history._artifacts import eight_bit
     from ..results._base import PixelBombError, check_pixels
 
     data = source if isinstance(source, bytes) else Path(source).read_bytes()
@@ -36,7 +37,7 @@ def thumbnail(source: bytes | Path | str, max_side: int = THUMB_SIDE) -> tuple[b
         check_pixels(*img.size)
         img.draft("RGB", (max_side, max_side))  # (a JPEG decodes at a fraction of its size)
         img.load()
-        im = img.copy()
+        im = eight_bit(img.copy())
     im.thumbnail((max_side, max_side))
     out = io.BytesIO()
     if im.mode in ("RGBA", "LA", "P") or im.width * im.height <= 256 * 256:
