@@ -103,6 +103,26 @@ def test_pil_of_an_undecodable_image_is_a_one_line_error(tmp_path: Path) -> None
     assert len(block) <= 4 and "PIL" not in "".join(block)
 
 
+def test_pil_of_a_pixel_bomb_is_a_one_line_error_that_says_how_to_open_it_anyway(tmp_path: Path) -> None:
+    """A 60000×60000 header in a small file: ``pil()`` let Pillow's DecompressionBombError out, a traceback
+    through Pillow's internals; it is one line now, naming the file and the setting to raise."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\0" * 180001)) + chunk(b"IEND", b""))
+    res = ImageResult([stored(tmp_path, "bomb.png", bomb)], model="m")
+    with pytest.raises(UnreadableImageError) as info:
+        res.pil()
+    block = info.value._render_traceback_()
+    assert "bomb.png has more pixels than Pillow decodes" in block[0] and "The file is kept" in block[0]
+    assert "PIL.Image.MAX_IMAGE_PIXELS" in "".join(block) and len(block) <= 4
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
 def test_a_missing_file_renders_an_error_line_not_a_traceback(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     res = ImageResult([ImageItem(tmp_path / "gone.png", "image/png", "0" * 64)], model="m")

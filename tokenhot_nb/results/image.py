@@ -126,8 +126,13 @@ class ImageResult(Result):
             with PILImage.open(path) as img:
                 img.load()
                 return img.copy()
-        except (FileNotFoundError, PILImage.DecompressionBombError):
+        except FileNotFoundError:
             raise
+        except PILImage.DecompressionBombError:  # (Pillow's error came with a traceback through its internals)
+            raise UnreadableImageError(
+                f"The image {path.name} has more pixels than Pillow decodes ({(PILImage.MAX_IMAGE_PIXELS or 0) * 2:,}), "
+                "which protects this kernel's memory from a small file that decodes to gigabytes. The file is kept.",
+                hint=f"If you trust it, raise PIL.Image.MAX_IMAGE_PIXELS and call .pil() again ({path}).") from None
         except Exception as exc:  # not an image, or a broken one: one line saying so
             raise unreadable(path, exc) from None
 
