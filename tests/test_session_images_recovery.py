@@ -426,3 +426,35 @@ def test_resume_says_what_it_cannot_do(tmp_path: Path, sim_session: Session, rec
     assert isinstance(task, VideoTask)
     again = s.resume(task.entry_id or 0)
     assert isinstance(again, VideoTask) and again.task_id == task.task_id
+
+
+def test_an_image_past_the_download_limit_says_to_raise_it_before_resuming(tmp_path: Path) -> None:
+    """The hint said only "fetch it with session.resume(id)", which stopped at the same limit again, every time;
+    it now says to raise the limit first, and doing so fetches the paid image from the kept link."""
+    image = png_bytes(size=(400, 400))
+    host = FileHost({"/cdn/big.png": image})
+    with image_relay(["/cdn/big.png?sig=1"], {"/cdn/big.png": host}) as relay:
+        s = live(relay.url, tmp_path)
+        s.settings.download_cap = len(image) // 2
+        with pytest.raises(E.DownloadError) as info:
+            s.image("a cat", model="gpt-image-1.5")
+        entry = single_line_of(s)
+        text = one_line(info.value)
+        assert "larger than the limit" in text
+        assert f"raise the limit (session.settings.download_cap = <bytes>), then fetch it with " \
+               f"session.resume({entry.id})" in text
+        s.settings.download_cap = len(image) * 2
+        res = s.resume(entry.id)
+        assert res.data() == image and relay.calls(GENERATE) == 1
+        s.close()
+
+
+def test_a_busy_host_is_not_told_to_raise_the_limit(tmp_path: Path) -> None:
+    host = FileHost({"/cdn/a.png": png_bytes()})
+    host.busy.add("/cdn/a.png")
+    with image_relay(["/cdn/a.png"], {"/cdn/a.png": host}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError) as info:
+            s.image("a cat", model="gpt-image-1.5")
+        assert "download_cap" not in str(info.value) and "session.resume(" in str(info.value)
+        s.close()

@@ -306,6 +306,8 @@ _HTTP_STATUS = re.compile(r"\(HTTP (\d{3})\)")
 #: How the client words a download whose host answered with something that is not the image (a login page, SVG,
 #: unknown bytes): asking again would get the same.
 _REFUSED = ": the server sent "
+#: How the client words a download stopped at ``download_cap`` (:func:`..client._download.cap_error`).
+_OVER_CAP = " is larger than the limit of "
 
 
 def _reason(exc: BaseException) -> str:
@@ -449,7 +451,10 @@ def missing_error(entry_id: int, refs: list[dict[str, Any]]) -> DownloadError:
     them = "it" if len(again if again else missing) == 1 else "them"
     if again:
         links = "its link is" if len(again) == 1 else "their links are"
-        hint = (f"The call is paid for and {links} kept: fetch {them} with session.resume({entry_id}) "
+        # a file past the download limit is past it again on a resume: the limit must be raised first
+        raise_cap = "raise the limit (session.settings.download_cap = <bytes>), then " if any(
+            _OVER_CAP in str(refs[i - 1].get("error")) for i in again) else ""
+        hint = (f"The call is paid for and {links} kept: {raise_cap}fetch {them} with session.resume({entry_id}) "
                 "(no new call, no new charge).")
     else:
         hint = (f"Nothing is left to fetch: only a new, paid call makes {them} again: "
