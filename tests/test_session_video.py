@@ -495,3 +495,20 @@ def test_a_well_formed_video_type_from_the_file_host_is_kept(tmp_path: Path) -> 
     s = make_session(tmp_path / "st", Webm())
     assert s.video("waves", progress=False).mime == "video/quicktime"
     s.close()
+
+
+def test_a_video_past_the_download_limit_says_to_raise_it_before_resuming(tmp_path: Path) -> None:
+    """The limit's advice was replaced by "resume it with session.resume(task)", which stopped at the same limit
+    every time; both are said now, and a resume after raising the limit fetches the paid video."""
+    rec = Recorder()
+    s = make_session(tmp_path / "st", rec, download_cap=1000)
+    with pytest.raises(E.DownloadError) as info:
+        s.video("waves", progress=False)
+    text = str(info.value)
+    assert "larger than the limit" in text and "download_cap" in text and "session.resume(" in text
+    task_id = re.search(r"session\.resume\('([^']+)'\)", text).group(1)  # type: ignore[union-attr]
+    assert s.history[-1].status == "pending"
+    s.settings.download_cap = 10**9
+    res = s.resume(task_id).wait(progress=False)
+    assert isinstance(res, VideoResult) and res.path.is_file() and len(rec.posts("/video/generations")) == 1
+    s.close()

@@ -13,7 +13,7 @@ from .._config import redact
 from .._inputs import sniff_mime, to_media, to_media_list
 from ..catalog import ModelInfo
 from ..client._body import media_type
-from ..client._download import _arrived, raster_format, raster_mime
+from ..client._download import OVER_CAP, _arrived, raster_format, raster_mime
 from ..errors import APIError, DownloadError, InputError, ReplayMissError, StoreError
 from ..results import ImageItem, ImageResult, from_entry
 from .checks import body_extra, check_text, whole
@@ -306,8 +306,6 @@ _HTTP_STATUS = re.compile(r"\(HTTP (\d{3})\)")
 #: How the client words a download whose host answered with something that is not the image (a login page, SVG,
 #: unknown bytes): asking again would get the same.
 _REFUSED = ": the server sent "
-#: How the client words a download stopped at ``download_cap`` (:func:`..client._download.cap_error`).
-_OVER_CAP = " is larger than the limit of "
 
 
 def _reason(exc: BaseException) -> str:
@@ -453,7 +451,7 @@ def missing_error(entry_id: int, refs: list[dict[str, Any]]) -> DownloadError:
         links = "its link is" if len(again) == 1 else "their links are"
         # a file past the download limit is past it again on a resume: the limit must be raised first
         raise_cap = "raise the limit (session.settings.download_cap = <bytes>), then " if any(
-            _OVER_CAP in str(refs[i - 1].get("error")) for i in again) else ""
+            OVER_CAP in str(refs[i - 1].get("error")) for i in again) else ""
         hint = (f"The call is paid for and {links} kept: {raise_cap}fetch {them} with session.resume({entry_id}) "
                 "(no new call, no new charge).")
     else:

@@ -18,6 +18,7 @@ from .._config import redact
 from .._inputs import Media, to_media, to_media_list
 from .._progress import Progress
 from ..catalog import ModelInfo
+from ..client._download import OVER_CAP
 from ..errors import (
     APIConnectionError,
     APIError,
@@ -560,7 +561,8 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
         try:
             out = await store_download(session, st.url, "video/mp4", "video")
         except TokenhotError as exc:  # the task is done and paid: a new call would pay again, a resume does not
-            _resumable(exc, task, 0, isinstance(exc, DownloadError))
+            # (a file past download_cap keeps its hint: a resume stops at the same limit until it is raised)
+            _resumable(exc, task, 0, isinstance(exc, DownloadError) and OVER_CAP not in exc.message)
             raise
     except BaseException as exc:
         # a callback that raised on the caller's thread cancels this wait: the row says why, not "cancelled"

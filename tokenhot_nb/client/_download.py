@@ -73,9 +73,14 @@ def check_scheme(url: str) -> str:
     return scheme
 
 
+#: The words of :func:`cap_error`, by which a kept error is known as one (a resume stops there again until the
+#: limit is raised).
+OVER_CAP = " is larger than the limit of "
+
+
 def cap_error(url: str, cap: int) -> DownloadError:
     return DownloadError(
-        f"The download of {describe_url(url)} is larger than the limit of {human_size(cap)} and was stopped.",
+        f"The download of {describe_url(url)}{OVER_CAP}{human_size(cap)} and was stopped.",
         hint="Raise the limit with Session(download_cap=…) (bytes) if you expect a file this large.",
     )
 
