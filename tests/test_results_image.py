@@ -160,6 +160,43 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+@pytest.mark.parametrize(("name", "data", "why"), [
+    ("garbage", b"\x00\x01" * 500, "PyAV cannot read it (InvalidDataError"),
+    ("id3-then-junk", b"ID3\x04\x00" + b"\x00" * 40, "PyAV cannot read it"),
+])
+def test_wav_of_audio_pyav_cannot_read_is_one_line_and_the_file_is_kept(
+        name: str, data: bytes, why: str, tmp_path: Path) -> None:
+    """A speech answer stored as audio (its header said MP3, or a download of unknown binary) that PyAV cannot
+    decode: ``.wav`` raised PyAV's own error with its traceback; it is one line now."""
+    path = tmp_path / f"{name}.mp3"
+    path.write_bytes(data)
+    with pytest.raises(E.TokenhotError) as info:
+        _ = AudioResult(path, mime="audio/mpeg", model="m").wav
+    assert type(info.value).__name__ == "UnreadableAudioError"
+    block = info.value._render_traceback_()
+    assert f"The audio {name}.mp3 (audio/mpeg) cannot be converted to WAV: {why}" in block[0]
+    assert "The file is kept" in block[0] and len(block) <= 4 and isinstance(info.value, OSError)
+    assert path.read_bytes() == data
+
+
+def test_wav_of_a_file_without_an_audio_stream_is_one_line_not_stop_iteration(tmp_path: Path) -> None:
+    import av
+    import numpy as np
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for _ in range(3):
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), dtype="uint8"), format="rgb24")))
+        out.mux(stream.encode(None))
+    path = tmp_path / "speech.m4a"
+    path.write_bytes(buf.getvalue())
+    with pytest.raises(E.TokenhotError, match=r"speech\.m4a \(audio/mp4\) cannot be converted to WAV: "
+                                                   r"it holds no audio stream"):
+        _ = AudioResult(path, mime="audio/mp4", model="m").wav
+
+
 @pytest.mark.parametrize(("answer", "model", "what"), [
     (_openai_item({"b64_json": _b64(SVG)}), "gpt-image-1.5", "an SVG drawing"),
     (_openai_item({"b64_json": _b64(BAD["garbage"])}), "gpt-image-1.5", "bytes in no format it can read"),

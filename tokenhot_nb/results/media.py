@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._safe import text_html as escape
+from ..errors import TokenhotError
 from ._base import Result, data_url, rel_url, thumbnail
 from ._save import copy_out, destinations
 
@@ -71,6 +72,10 @@ def media_duration(path: Path) -> float | None:
     except Exception:
         return None
     return None
+
+
+class UnreadableAudioError(TokenhotError, OSError):
+    """A stored audio file PyAV cannot convert to WAV: one line, the file stays in the store."""
 
 
 class _StoredMedia(Result):
@@ -214,11 +219,21 @@ class AudioResult(_StoredMedia):
 
     @property
     def wav(self) -> bytes:
-        """The audio as WAV bytes (converted with PyAV when the model sent another format)."""
+        """The audio as WAV bytes (converted with PyAV when the model sent another format). A file PyAV cannot
+        convert (no audio stream, broken or unknown data) is one line, :class:`UnreadableAudioError`, not PyAV's
+        traceback (or a bare ``StopIteration``)."""
         raw = self.path.read_bytes()
         if raw[:4] == b"RIFF" and raw[8:12] == b"WAVE":
             return raw
-        return _to_wav(self.path)
+        try:
+            return _to_wav(self.path)
+        except StopIteration:
+            why = "it holds no audio stream"
+        except Exception as exc:  # PyAV's errors (InvalidDataError…), or PyAV missing
+            why = f"PyAV cannot read it ({type(exc).__name__}: {' '.join(str(exc).split())[:100]})"
+        raise UnreadableAudioError(f"The audio {self.path.name} ({self.mime}) cannot be converted to WAV: {why}. "
+                                   "The file is kept.",
+                                   hint=f"Play or convert it with another program ({self.path}), or .save() it.")
 
     def html(self) -> str:
         from ._serve import servable_path
@@ -267,4 +282,4 @@ def _to_wav(path: Path) -> bytes:
     return out.getvalue()
 
 
-__all__ = ["AudioResult", "VideoResult", "extract_poster", "media_duration", "thumbnail"]
+__all__ = ["AudioResult", "UnreadableAudioError", "VideoResult", "extract_poster", "media_duration", "thumbnail"]
