@@ -277,6 +277,45 @@ def test_an_image_labelled_with_another_type_is_stored_and_saved_as_what_it_is(
     s.close()
 
 
+@pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
+@pytest.mark.parametrize("shape", ["gemini", "b64_json"])
+def test_an_image_in_url_safe_base64_arrives_whole(shape: str, tmp_path: Path) -> None:
+    """URL-safe base64 (``-`` and ``_``) was decoded with those characters dropped: a Gemini image was then lost
+    ("answered without any image", blaming the prompt) and a ``b64_json`` one said "not base64", both paid for."""
+    good = png_bytes()
+    encoded = base64.urlsafe_b64encode(good).decode().rstrip("=")
+    assert "-" in encoded or "_" in encoded
+    wrapped = "\n".join(encoded[i:i + 76] for i in range(0, len(encoded), 76))  # (MIME line breaks, too)
+    body = ({"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": "image/png", "data": wrapped}}]}}]}
+            if shape == "gemini" else {"data": [{"b64_json": wrapped}]})
+    answer = response(200, json.dumps(body).encode())
+    with Hostile({"/v1/images/generations": lambda *a: answer, GEMINI_PATH: lambda *a: answer}) as relay:
+        s = Session(api_key="sk-results-image-KEY-0123456789", base_url=relay.url, mode="live",
+                    store=tmp_path / "store")
+        res = s.image("a cat", model="gemini-2.5-flash-image" if shape == "gemini" else "gpt-image-1.5")
+    assert res.data() == good and s.history[-1].status == "ok"
+    s.close()
+
+
+@pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
+@pytest.mark.parametrize(("data", "why"), [("upstream <b>error</b>: busy", "its inlineData is not base64"),
+                                          ("  ", "its inlineData is empty")])
+def test_a_gemini_inline_image_that_is_no_base64_is_said_as_such(data: str, why: str, tmp_path: Path) -> None:
+    """Base64 is read strictly (so URL-safe base64 is not garbled): an inline part that is no base64 is said as
+    the relay's fault, never dropped into "answered without any image" (which blames the prompt)."""
+    body = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": "image/png", "data": data}}]}}]}
+    answer = response(200, json.dumps(body).encode())
+    with Hostile({GEMINI_PATH: lambda *a: answer}) as relay:
+        s = Session(api_key="sk-results-image-KEY-0123456789", base_url=relay.url, mode="live",
+                    store=tmp_path / "store")
+        with pytest.raises(E.APIError) as info:
+            s.image("a cat", model="gemini-2.5-flash-image")
+    text = str(info.value)
+    assert f"held no image to read (item 1: {why})" in text and "relay problem" in text and "\n" not in text
+    assert s.history[-1].status == "error"
+    s.close()
+
+
 @pytest.mark.parametrize("payload", [SVG, BAD["garbage"]], ids=["svg", "garbage"])
 def test_a_row_an_older_version_stored_with_a_non_image_still_shows_a_placeholder(
         payload: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -415,15 +415,21 @@ def _ref_from_url(url: str, revised: str | None = None) -> ImageRef:
     return ImageRef(url=url, revised_prompt=revised)
 
 
+_URLSAFE = str.maketrans("-_", "+/")
+
+
 def _ref_from_b64(b64: str, mime: str | None = None, revised: str | None = None) -> ImageRef | None:
     decoded = parse_data_url(b64) if b64.startswith("data:") else None
     if decoded:
         return ImageRef(data=decoded[0], mime=decoded[1], revised_prompt=revised)
+    # URL-safe base64 ("-", "_": some relays and Google's JSON mapping send it) was read with those characters
+    # dropped, so the image failed to decode and was lost; line breaks are skipped; anything else is not base64
+    packed = "".join(b64.split()).translate(_URLSAFE).rstrip("=")
     try:
-        data = base64.b64decode(b64 + "=" * (-len(b64) % 4))
+        data = base64.b64decode(packed + "=" * (-len(packed) % 4), validate=True)
     except (binascii.Error, ValueError):
         return None
-    if not data:  # ("%%%": nothing but characters base64 skips)
+    if not data:
         return None
     from ._common import sniff_mime
 
@@ -524,6 +530,21 @@ def _from_gemini(body: Any) -> tuple[list[ImageRef], list[str]]:
     return linked or inline, prose
 
 
+def _gemini_undecodable(body: Any) -> list[tuple[int, str]]:
+    """The inline parts (their place among the image parts, why) whose ``data`` is no base64."""
+    out: list[tuple[int, str]] = []
+    at = 0
+    for cand in dig_list(body, "candidates"):
+        for p in dig_list(cand, "content", "parts"):
+            blob = (p.get("inlineData") or p.get("inline_data")) if isinstance(p, dict) else None
+            if isinstance(blob, dict) and isinstance(blob.get("data"), str):
+                if _ref_from_b64(blob["data"]) is None:
+                    out.append((at, "its inlineData is not base64" if blob["data"].strip() else
+                                "its inlineData is empty"))
+                at += 1
+    return out
+
+
 _MD_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 
 
@@ -555,8 +576,10 @@ def parse(model: ModelInfo | None, body: Any) -> ImageReply:
         return found[0]
 
     refs: list[ImageRef] = []
+    broken: list[tuple[int, str]] = []  # Gemini inline images that did not decode (said, never silently dropped)
     if "candidates" in body:
         refs = take(_from_gemini(body))
+        broken = [] if refs else _gemini_undecodable(body)
     dashscope_first = model is not None and model.family in ("qwen-image", "wan-image")
     if not refs and dashscope_first and isinstance(body.get("output"), list):
         refs = take(_from_output_list(body["output"]))
@@ -578,6 +601,8 @@ def parse(model: ModelInfo | None, body: Any) -> ImageReply:
                 if isinstance(r, dict) and isinstance(r.get("url"), str) and r["url"]]
     if refs and refs is not data_refs:  # (the images were elsewhere: data[] held something else)
         unreadable = []
+    if not refs and not unreadable:
+        unreadable = broken
     usage_src = body.get("usage") or body.get("usageMetadata") or dig(body, "metadata", "usage")
     usage = usage_from(usage_src) if usage_src else Usage()
     usage.images = usage.images or len(refs) + len(unreadable)
