@@ -274,3 +274,31 @@ def test_speech_that_is_a_page_is_still_not_kept(tmp_path: Path) -> None:
         s.speak("hi", model="gemini-2.5-flash-preview-tts")
     assert s.history[-1].outputs == []
     s.close()
+
+
+@pytest.mark.parametrize("fmt", ["json", "verbose_json"])
+def test_a_plain_text_answer_to_a_json_request_is_stored_as_text(tmp_path: Path, fmt: str) -> None:
+    """A relay that answers a JSON transcription in plain text: the text is the transcript (tolerated), and it was
+    stored as application/json, a .json file holding no JSON (an export's tools then failed on it)."""
+
+    class PlainText(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/audio/transcriptions"):
+                return httpx.Response(200, content=b"Hello there.", headers={"content-type": "text/plain"})
+            return await super().handle_async_request(request)
+
+    s = make_session(tmp_path / "st", PlainText())
+    res = s.transcribe(b"RIFF0000WAVEfmt ", format=fmt)
+    assert res.text == "Hello there."
+    (out,) = res.entry.outputs
+    assert out["mime"] == "text/plain" and s.store.path_of(out["sha256"]).suffix == ".txt"
+    assert s.history[-1].result(s).text == "Hello there."  # rebuilt from the store alike
+    s.close()
+
+
+def test_a_json_answer_to_a_json_request_is_still_stored_as_json(tmp_path: Path) -> None:
+    s = make_session(tmp_path / "st", Recorder())
+    res = s.transcribe(b"RIFF0000WAVEfmt ", format="json")
+    (out,) = res.entry.outputs
+    assert out["mime"] == "application/json"
+    s.close()

@@ -180,7 +180,8 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
         # text/srt/vtt are stored as asked even when the relay answered JSON (reply.body is rewritten then)
         body = reply.body if fmt in ("text", "srt", "vtt") else answer
         role = "subtitles" if fmt in ("srt", "vtt") else "text"
-        mime = "application/json" if fmt in ("json", "verbose_json") else (
+        # (a relay that answered a JSON request in plain text: its text is kept as text, not as a .json that is no JSON)
+        mime = "application/json" if fmt in ("json", "verbose_json") and reply.raw is not None else (
             "text/vtt" if fmt == "vtt" else "text/plain")
         out = store_bytes(session, body.encode("utf-8"), mime, role)
         entry = rec.ok(response=drop_none({"request_id": resp.request_id, "status": resp.status,
