@@ -184,6 +184,31 @@ def test_image_result_from_a_session(s: Session, tmp_path: Path) -> None:
 # ---------------------------------------------------------------- video / audio
 
 
+def test_a_video_frame_too_large_to_display_gives_no_poster_and_is_never_decoded(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The poster decoded the first frames whatever their size: a hostile 16000×16000 video cost over a gigabyte
+    after every call. A frame past the display limit now gives no poster (the limit is lowered here, so a small
+    clip stands in for a huge one), checked before any frame is decoded."""
+    import av
+
+    from tokenhot_nb.results import _base
+
+    mp4 = make_mp4(tmp_path / "v.mp4")
+    decoded: list[int] = []
+    real_decode = av.container.InputContainer.decode
+
+    def decode(self, *args, **kw):  # type: ignore[no-untyped-def]
+        decoded.append(1)
+        return real_decode(self, *args, **kw)
+
+    monkeypatch.setattr(_base, "MAX_DISPLAY_PIXELS", 64 * 48 - 1)
+    monkeypatch.setattr(av.container.InputContainer, "decode", decode)
+    assert extract_poster(mp4, tmp_path / "p.jpg") is None and not (tmp_path / "p.jpg").exists()
+    assert decoded == []
+    monkeypatch.setattr(_base, "MAX_DISPLAY_PIXELS", 64 * 48)
+    assert extract_poster(mp4, tmp_path / "p.jpg") == tmp_path / "p.jpg" and decoded
+
+
 def test_video_result_references_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "store").mkdir()

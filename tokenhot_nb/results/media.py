@@ -29,15 +29,24 @@ def extract_poster(video: Path, dest: Path, at: float = 0.5) -> Path | None:
         from av.video.reformatter import VideoReformatter
     except ImportError:
         return None
+    from . import _base
+
     try:
         with av.open(str(video)) as container:
             stream = next(iter(container.streams.video), None)
             if stream is None:
                 return None
+            # a frame of more pixels than a display decodes (a hostile file: 16000×16000 is over a gigabyte as
+            # RGB) gives no poster; the video itself is kept and plays in the browser, or not, as it may
+            big = _base.MAX_DISPLAY_PIXELS
+            if (stream.codec_context.width or 0) * (stream.codec_context.height or 0) > big:
+                return None
             frame = None
             for i, frm in enumerate(container.decode(stream)):
                 if not isinstance(frm, av.VideoFrame):  # (typed so for every PyAV release)
                     continue
+                if frm.width * frm.height > big:  # (a stream may change its size after its header)
+                    return None
                 frame = frm
                 if (frm.time or 0) >= at or i > 60:
                     break
