@@ -160,6 +160,16 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+@pytest.mark.parametrize("ext", ["jpg", "webp", "gif", "bmp"])
+def test_a_16_bit_png_saved_in_an_8_bit_format_keeps_its_picture(ext: str, tmp_path: Path) -> None:
+    """``save("x.jpg")`` of a 16-bit PNG clipped every grey above 255: the file saved was nearly all white."""
+    src = tmp_path / "grey.png"
+    src.write_bytes(_grey16_png(256))
+    (saved,) = ImageResult([ImageItem(src, "image/png", "0" * 64)], model="m").save(tmp_path / f"out.{ext}")
+    lo, hi = _spread(saved.read_bytes())
+    assert lo < 30 and hi > 220
+
+
 @pytest.mark.parametrize(("name", "data", "why"), [
     ("garbage", b"\x00\x01" * 500, "PyAV cannot read it (InvalidDataError"),
     ("id3-then-junk", b"ID3\x04\x00" + b"\x00" * 40, "PyAV cannot read it"),

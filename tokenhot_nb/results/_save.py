@@ -63,6 +63,8 @@ def save_image(src: Path, dest: Path) -> Path:
     formats without transparency, such as JPEG)."""
     from PIL import Image
 
+    from ..history._artifacts import eight_bit
+
     fmt = Image.registered_extensions().get(dest.suffix.lower())
     if fmt is None or fmt not in Image.SAVE:
         raise InputError(f"{dest.suffix} is not an image format Pillow can write.",
@@ -73,7 +75,9 @@ def save_image(src: Path, dest: Path) -> Path:
     _writable(dest)
     try:
         with Image.open(src) as im:
-            out = im if fmt not in ("JPEG", "BMP", "PPM") or im.mode in ("RGB", "L") else im.convert("RGB")
+            # 16-bit grey to an 8-bit format: stretched, not clipped at 255 (which saved a white picture)
+            wide = im if fmt in ("PNG", "TIFF") else eight_bit(im)
+            out = wide if fmt not in ("JPEG", "BMP", "PPM") or wide.mode in ("RGB", "L") else wide.convert("RGB")
             out.save(dest, format=fmt)
     except (OSError, ValueError, Image.DecompressionBombError) as exc:
         dest.unlink(missing_ok=True)
