@@ -302,3 +302,27 @@ def test_a_json_answer_to_a_json_request_is_still_stored_as_json(tmp_path: Path)
     (out,) = res.entry.outputs
     assert out["mime"] == "application/json"
     s.close()
+
+
+@pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
+@pytest.mark.parametrize("label", ["audio/mpeg", "audio/x-weird", "application/octet-stream"])
+def test_speech_downloaded_under_another_label_is_kept_as_what_it_is(tmp_path: Path, label: str) -> None:
+    """Speech answered as a link (reference §6.1) whose host labels a WAV ``audio/mpeg``: it was stored, played
+    (``data:audio/mpeg``) and saved as an .mp3 holding a WAV. Its own header says what it is now."""
+    from _hostile import Hostile, response
+    from _session_support import short_wav
+
+    wav = short_wav()
+
+    def answer(*_: object) -> bytes:
+        part = {"inlineData": {"mimeType": "audio/wav", "data": relay.url + "/cdn/speech"}}
+        return response(200, json.dumps({"candidates": [{"content": {"parts": [part]}}]}).encode())
+
+    with Hostile({"/cdn/speech": lambda *a: response(200, wav, label), "*": answer}) as relay:
+        s = Session(api_key="sk-session-audio-KEY-0123456789", base_url=relay.url, mode="live",
+                    store=tmp_path / "st")
+        res = s.speak("hi", model="gemini-2.5-flash-preview-tts")
+    assert res.mime == "audio/wav" and res.path.suffix == ".wav" and res.data == wav
+    assert 'src="data:audio/wav;base64,' in res.html()
+    assert res.save(tmp_path / "out/").suffix == ".wav"
+    s.close()

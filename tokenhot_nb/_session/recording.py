@@ -578,13 +578,17 @@ async def store_download(session: Session, url: str, mime_hint: str, role: str, 
     declared = dl.content_type  # (a header: kept only when it is a well-formed type of the kind asked for)
     mime = declared if _MIME_TOKEN.fullmatch(declared) and declared.split("/")[0] == mime_hint.split("/")[0] \
         else mime_hint
-    if kind == "image" or mime in ("application/octet-stream", "binary/octet-stream", ""):
+    if kind in ("image", "audio") or mime in ("application/octet-stream", "binary/octet-stream", ""):
         from ..client._download import raster_mime
+        from ..families.audio import sniff_audio
 
         with open(dl.path, "rb") as f:
             head = f.read(16)
-        # an image passed the raster check: its own bytes say its type, never the Content-Type it was sent with
-        mime = (raster_mime(head) if kind == "image" else None) or sniff_mime(head, mime_hint)
+        # an image (it passed the raster check) or a sound its header names is the type its own bytes say, never
+        # the Content-Type it was sent with: a WAV sent as audio/mpeg was kept, played and saved as an .mp3
+        own = raster_mime(head) if kind == "image" else sniff_audio(head) if kind == "audio" else None
+        mime = own or (sniff_mime(head, mime_hint) if mime in ("application/octet-stream", "binary/octet-stream",
+                                                                 "") else mime)
     # on the loop: the download is hashed already and lands beside the store, so this is a rename (no fsync);
     # an image's thumbnail is started here too, on the store's background worker
     art = session.store.add_file(dl.path, mime, sha256=dl.sha256)
