@@ -326,6 +326,24 @@ def test_a_gemini_inline_image_that_is_no_base64_is_said_as_such(data: str, why:
     s.close()
 
 
+@pytest.mark.filterwarnings("ignore:tokenhot_nb. could not read the model table")
+def test_a_gemini_inline_image_given_as_a_link_is_downloaded(tmp_path: Path) -> None:
+    """A relay that puts the image's link in ``inlineData.data`` (as some do for speech, reference §6.1): it is
+    fetched, not read as base64 (which strict base64 refuses, and loose base64 turned into junk bytes)."""
+    good = png_bytes()
+
+    def answer(*_: Any) -> bytes:
+        part = {"inlineData": {"mimeType": "image/png", "data": f" {relay.url}/cdn/cat.png?sig=1 "}}
+        return response(200, json.dumps({"candidates": [{"content": {"parts": [part]}}]}).encode())
+
+    with Hostile({GEMINI_PATH: answer, "/cdn/cat.png": lambda *a: response(200, good, "image/png")}) as relay:
+        s = Session(api_key="sk-results-image-KEY-0123456789", base_url=relay.url, mode="live",
+                    store=tmp_path / "store")
+        res = s.image("a cat", model="gemini-2.5-flash-image")
+    assert res.data() == good and s.history[-1].status == "ok"
+    s.close()
+
+
 @pytest.mark.parametrize("payload", [SVG, BAD["garbage"]], ids=["svg", "garbage"])
 def test_a_row_an_older_version_stored_with_a_non_image_still_shows_a_placeholder(
         payload: bytes, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -518,7 +518,10 @@ def _from_gemini(body: Any) -> tuple[list[ImageRef], list[str]]:
             if isinstance(blob, dict) and isinstance(blob.get("data"), str):
                 label = blob.get("mimeType") or blob.get("mime_type")
                 mime = label if isinstance(label, str) and label else "image/png"
-                ref = _ref_from_b64(blob["data"], mime)
+                data = blob["data"].strip()
+                # a link in ``data`` (some relays do so for audio, reference §6.1): downloaded, not read as base64
+                ref = _ref_from_url(data) if data[:8].lower().startswith(("http://", "https://")) \
+                    else _ref_from_b64(data, mime)
                 if ref:
                     inline.append(ref)
             elif isinstance(p.get("text"), str) and not p.get("thought"):
@@ -538,7 +541,7 @@ def _gemini_undecodable(body: Any) -> list[tuple[int, str]]:
         for p in dig_list(cand, "content", "parts"):
             blob = (p.get("inlineData") or p.get("inline_data")) if isinstance(p, dict) else None
             if isinstance(blob, dict) and isinstance(blob.get("data"), str):
-                if _ref_from_b64(blob["data"]) is None:
+                if _ref_from_b64(blob["data"].strip()) is None:
                     out.append((at, "its inlineData is not base64" if blob["data"].strip() else
                                 "its inlineData is empty"))
                 at += 1
