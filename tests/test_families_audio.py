@@ -349,3 +349,14 @@ def test_an_html_page_title_quoting_a_key_across_the_cut_shows_none_of_it() -> N
     with pytest.raises(APIError) as failed:
         audio.parse_transcription("text", f"<html><head><title>{'x' * 100}{key}</title></head></html>")
     assert key[:12] not in failed.value.full_message and "sk-****" in failed.value.full_message
+
+
+@pytest.mark.parametrize("label", ["audio/L16;codec=pcm;rate=24000", None])
+def test_pcm_of_less_than_one_sample_is_no_audio_not_a_silent_clip(label: str | None) -> None:
+    """One byte of PCM became a WAV of 0 frames, kept as a successful speech of 0 seconds."""
+    with pytest.raises(APIError, match=r"^The speech answer holds no audio: 1 byte of PCM, less than one sample"):
+        audio.parse_speech(None, b"\x01", label)
+    body = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": label or "", "data": "AQ=="}}]}}]}
+    with pytest.raises(APIError, match="holds no audio"):
+        audio.parse_speech(None, body)
+    assert len(audio.parse_speech(None, b"\x01\x02\x03", label).wav) == 44 + 2  # one whole sample is audio

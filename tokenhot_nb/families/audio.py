@@ -228,6 +228,9 @@ def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
     if not data or _textual(data):
         raise _not_audio(data, declared)
     if declared in _UNTYPED or any(t in (mime or "").lower() for t in _PCM_TYPES):
+        if len(data) < 2:  # (less than one 16-bit sample: it became a "successful" clip of 0 seconds)
+            raise APIError(f"The speech answer holds no audio: {len(data)} byte of PCM, less than one sample; "
+                           "nothing was stored.", hint="The relay failed to send the speech; try again.")
         return pcm_to_wav(data, _rate(mime)), "audio/wav"
     err = _not_audio(data, declared)  # e.g. "audio/mpeg" on bytes that are no MP3: a label is not a format
     err.unplayable = data  # type: ignore[attr-defined]  # (paid bytes, maybe a format not sniffed: the caller keeps them)
