@@ -42,7 +42,7 @@ KILLED = textwrap.dedent(
             if what == "image" and request.url.path.startswith("/sim/files/"):
                 print("downloading", flush=True)
                 await asyncio.sleep(3600)
-            if what == "stream":
+            if what.startswith("stream"):
                 request.headers["X-Sim-Faults"] = '{"chunk_delay": 0.05, "stream_chunks": 400}'
             return await self.net.handle_async_request(request)
 
@@ -54,7 +54,10 @@ KILLED = textwrap.dedent(
         def watch(delta, text):
             if len(text) > 60:
                 print("partial " + text.replace("\\n", " "), flush=True)
-        s.chat("tell me a long story", stream=True, on_delta=watch)
+        if what == "streams":  # two answers of one call, interleaved, each paid for
+            s.chat("tell me a long story", model="grok-4.1", n=2, thread=False, stream=True, on_delta=watch)
+        else:
+            s.chat("tell me a long story", stream=True, on_delta=watch)
     """
 )
 
@@ -129,6 +132,23 @@ def test_a_stream_killed_mid_answer_keeps_the_text_received_so_far(tmp_path: Pat
         assert entry.response.get("partial") is True
         assert "text received" in entry.error["message"]
         assert [e.id for e in s.history.search("long story")] == [entry.id]
+
+
+def test_an_n2_stream_killed_mid_answer_keeps_every_answers_text_received_so_far(tmp_path: Path, sim_url: str,
+                                                                                direct: None) -> None:
+    """Both answers of an ``n=2`` stream are paid for as they arrive: the periodic save kept the first only."""
+    root = tmp_path / "store"
+    _kill_at(root, "streams", "partial", sim_url, saved=True)
+
+    with Session(api_key=KEY, base_url=sim_url, mode="live", store=root) as s:
+        entry = s.history[-1]
+        assert entry.status == "interrupted" and entry.response.get("partial") is True
+        others = entry.response.get("choices")
+        assert isinstance(others, list) and len(others) == 1
+        second = others[0]["text"]
+        assert second.startswith('You said: "tell me a long story"') and len(second) > 20
+        prompt, _, kept = entry.text.partition("\n\n")
+        assert prompt == "tell me a long story" and kept.endswith(second)  # searchable as a whole answer is
 
 
 #: Another process on this host using the same store (a worker, another kernel): its image call is held at the

@@ -317,13 +317,17 @@ class _Keeper:
 
     def __call__(self) -> None:
         now = time.monotonic()
-        if now < self.due or len(self.acc.text) == self.kept:
+        size = len(self.acc.text) + sum(len(o.text) for o in self.acc.others.values())
+        if now < self.due or size == self.kept:
             return
         self.due = now + KEEP_EVERY
-        self.kept = len(self.acc.text)
-        try:  # the same text a stream cut short keeps (a key's first part whose end has not come yet is masked)
-            self.rec.update(text=f"{self.prompt}\n\n{cut_text(self.acc.text)}",
-                            response=drop_none({"request_id": self.request_id, "partial": True}))
+        self.kept = size
+        try:  # the same text a stream cut short keeps (a key's first part whose end has not come yet is masked),
+            # an n= stream's other answers too: each is paid for, and a killed kernel runs no ``except``
+            others = _received_choices(self.acc.reply().others, cut=True)
+            self.rec.update(text="\n\n".join([self.prompt, cut_text(self.acc.text), *(c.text for c in others)]),
+                            response=drop_none({"request_id": self.request_id, "partial": True,
+                                                "choices": [c.as_dict() for c in others] or None}))
         except Exception:  # the store's trouble is said when the row ends; the stream goes on
             pass
 
@@ -353,8 +357,8 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
                     log.add(delta.text, delta.reasoning, delta.done)
                 if on_delta is not None:  # (nobody watching: no view)
                     call_user(on_delta, *shown(delta, acc.text, acc.reasoning))
-                if keep is not None:
-                    keep()
+            if keep is not None and (delta.text or delta.reasoning or any(o.text for o in delta.others.values())):
+                keep()
             if delta.done:
                 break
     finally:
