@@ -445,3 +445,39 @@ def test_a_video_compare_stopped_while_waiting_names_every_task_live_and_in_repl
             r.compare("a paper boat", models=models, kind="video", progress=False)
         assert str(info.value) == recorded
     assert rec.requests == []
+
+
+def _stream_stopped_at(piece: int | None, seen: list[tuple[str, str]]) -> Any:
+    """An ``on_delta`` that notes what it is shown and presses stop at its ``piece``-th call (None: never)."""
+    from tokenhot_nb.families._types import ChatDelta
+
+    def watch(delta: ChatDelta, text: str) -> None:
+        seen.append((delta.text, text))
+        if len(seen) == piece:
+            raise KeyboardInterrupt
+
+    return watch
+
+
+def test_a_stream_stopped_midway_replays_its_partial_text_to_on_delta_then_stops_the_same_way(
+        tmp_path: Path) -> None:
+    """The replay of a chat stream stopped in its third piece raised the recorded stop at once: ``on_delta`` was shown
+    nothing of the text the live call had shown it. Now it is shown the same pieces, then the same stop is raised
+    (by the replay, when on_delta stops at the same piece again; by itself when nothing stops it)."""
+    live = Recorder()
+    shown: list[tuple[str, str]] = []
+    with make_session(tmp_path / "st", live) as s:
+        live.set_faults(Faults(stream_chunks=12, chunk_delay=0.02))
+        with pytest.raises(KeyboardInterrupt) as info:
+            s.chat("tell me a long story", thread=False, on_delta=_stream_stopped_at(3, shown))
+        recorded = str(info.value)
+        row = s.history[-1]
+        assert row.status == "interrupted" and len(shown) == 3 and shown[-1][1]
+
+    for stop_at in (3, None):  # the notebook's on_delta stops again at the same piece / a stop pressed by hand
+        rec = Recorder()
+        again: list[tuple[str, str]] = []
+        with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(KeyboardInterrupt) as info:
+            r.chat("tell me a long story", thread=False, on_delta=_stream_stopped_at(stop_at, again))
+        assert again == shown, stop_at
+        assert str(info.value) == recorded and rec.requests == []

@@ -23,7 +23,7 @@ from . import budget as _budget
 from .checks import body_extra, check_cache, check_chat, check_chat_options
 from .checks import whole as whole_number
 from .inputs import store_media
-from .loop import call_user
+from .loop import Interrupted, ReplayedInterrupt, call_user
 from .recording import (
     LiveText,
     Recording,
@@ -121,7 +121,12 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     call.headers.update(headers or {})
     ep = endpoint_name(call)
     if session.mode == "replay":
-        entry = replayed(session, "chat", info, ep, params, call)
+        try:
+            entry = replayed(session, "chat", info, ep, params, call)
+        except ReplayedInterrupt as stop:  # a stream stopped midway: on_delta is shown what it was shown live
+            if on_delta is not None and call.stream:
+                _replay_stop(on_delta, stop, session.store)
+            raise
         res = from_entry(entry, session)
         assert isinstance(res, ChatResult)
         if th is not None and user is not None:
@@ -226,8 +231,12 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             cut_others = _received_choices(acc.reply().others, cut=not ended)
         except Exception:  # the row must still end
             cut_others = []
+        # the pieces on_delta was shown of it: a replay of a stop shows them again before it stops
+        shown_pieces = log.record((acc.text, acc.reasoning), (partial, acc.reasoning)) \
+            if log is not None and partial and not ended else None
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None,
+                                     "pieces": shown_pieces,
                                      "choices": [c.as_dict() for c in cut_others] or None}), **billed)
         if billed and isinstance(exc, TokenhotError) and exc.partial is None:  # what arrived, with what it cost
             exc.partial = ChatResult(partial, usage=exc.usage, finish_reason="failed", thread=name, prompt=text,
@@ -366,14 +375,51 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
     return last
 
 
+def _replay_stop(on_delta: Callable[[ChatDelta, str], Any], stop: ReplayedInterrupt, store: Store) -> None:
+    """Show ``on_delta`` the text a stream stopped midway had shown it live (its recorded pieces, or the text so far
+    in one piece), before the replay raises that stop. An ``on_delta`` that stops at the last of them, as the live
+    one did, is that same stop; one that stops earlier is a stop of the replay itself, and goes up as it is."""
+    from ..results._rebuild import _text
+
+    entry = stop.entry
+    response = entry.response if entry is not None and isinstance(entry.response, dict) else {}
+    if entry is None or response.get("partial") is not True:
+        return
+    try:
+        text = _text(store, entry, "text")
+    except Exception:  # (the stored text is gone: the stop is re-enacted all the same)
+        return
+    if not text:
+        return
+    cut = _pieces.split(response.get("pieces"), text, "")
+    last = len(cut[0]) if cut is not None else 1
+    calls = 0
+
+    def counted(delta: ChatDelta, so_far: str) -> None:
+        nonlocal calls
+        calls += 1
+        try:
+            on_delta(delta, so_far)
+        except (KeyboardInterrupt, Interrupted):
+            if calls == last:  # where the recording stopped: its stop, with its words
+                raise stop from None
+            raise
+
+    if cut is None:
+        call_user(counted, ChatDelta(text=text), text)
+    else:
+        _replay_pieces(counted, response, text, "", whole=False)
+
+
 def _replay_pieces(on_delta: Callable[[ChatDelta, str], Any], response: dict[str, Any] | None, text: str,
-                   reasoning: str) -> None:
+                   reasoning: str, *, whole: bool = True) -> None:
     """Show a recorded answer as the live call did: its recorded pieces with the text so far as the live view
     had it (a tail held back as a possible key start, then shown by a final ``done`` delta), or in one piece
-    when the row has none that fit (an older row, a stream=False call, a redacted answer)."""
+    when the row has none that fit (an older row, a stream=False call, a redacted answer). ``whole=False``: the
+    text of a stream stopped midway, which never ended (no final delta)."""
     cut = _pieces.split((response or {}).get("pieces"), text, reasoning)
     if cut is None:
-        call_user(on_delta, ChatDelta(text=text, reasoning=reasoning, done=True), text)
+        call_user(on_delta, ChatDelta(text=text, reasoning=reasoning, done=whole), text)
         return
     pieces, done = cut
     shown = _View()
@@ -382,7 +428,7 @@ def _replay_pieces(on_delta: Callable[[ChatDelta, str], Any], response: dict[str
         at, at_r = at + len(t), at_r + len(r)
         call_user(on_delta, *shown(ChatDelta(text=t, reasoning=r, done=done and i == len(pieces) - 1),
                                    text[:at], reasoning[:at_r]))
-    rest = shown.rest(text, reasoning)
+    rest = shown.rest(text, reasoning) if whole else None
     if rest is not None:  # as live: what the view held back is shown once the stream has ended
         call_user(on_delta, rest, text)
 

@@ -80,6 +80,9 @@ class ReplayedInterrupt(Interrupted):
     """A replay re-enacting an interrupt its recording kept: its message is the one the recording's showed, said
     as it is (not worked out again from this session, whose rows are not the recording's)."""
 
+    #: the recorded row it re-enacts (a stream's replay shows ``on_delta`` what had arrived before the stop)
+    entry: HistoryEntry | None = None
+
 
 class ReplayedCancel(ReplayedInterrupt):
     """A replay re-enacting a call whose awaiting task the recording cancelled. Awaited, it is that cancel again

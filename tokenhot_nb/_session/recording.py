@@ -507,12 +507,15 @@ def _recorded_stop(entry: HistoryEntry) -> BaseException | None:
     response = entry.response if isinstance(entry.response, dict) else {}
     if entry.status != "interrupted":
         return None
+    stop: ReplayedInterrupt | None = None
     if response.get(CANCELLED) is True:  # (awaited: the cancel again; sync: a stop that says so)
-        return replayed_cancel(entry.kind, entry.id)
+        stop = replayed_cancel(entry.kind, entry.id)
     said = response.get(STOP_SAID)
-    if isinstance(said, str) and said.strip():  # (an imported row's text: one clean line, no key)
-        return ReplayedInterrupt(one_line(redact(said), 1000, kept_in=None))
-    return None
+    if stop is None and isinstance(said, str) and said.strip():  # (an imported row's text: one clean line, no key)
+        stop = ReplayedInterrupt(one_line(redact(said), 1000, kept_in=None))
+    if stop is not None:
+        stop.entry = entry
+    return stop
 
 
 def _unanswered(kind: str, entry: HistoryEntry) -> ReplayMissError:
