@@ -263,3 +263,41 @@ def test_a_cached_prompt_prefix_is_reported_and_billed_at_the_cache_ratio(sim_ur
     usd_in, usd_out = ROW_USD["gpt-5"]
     usd = ((usage["prompt_tokens"] - cached + cached * cache_ratio) * usd_in + usage["completion_tokens"] * usd_out) / 1e6
     assert abs(used_cents(sim_url, auth) - before - _quota_cents(usd)) < 1e-6
+
+
+#: One streamed call of each chat protocol (§2.1-§2.4): path, extra headers, body.
+_STREAMS: dict[str, tuple[str, dict[str, str], dict[str, Any]]] = {
+    "chat": ("/v1/chat/completions", {}, {"model": "gpt-5", "stream": True,
+                                          "messages": [{"role": "user", "content": "tell me a long story"}]}),
+    "responses": ("/v1/responses", {}, {"model": "gpt-5", "stream": True, "input": "tell me a long story"}),
+    "messages": ("/v1/messages", {"anthropic-version": "2023-06-01"},
+                 {"model": "claude-opus-4-6", "stream": True, "max_tokens": 400,
+                  "messages": [{"role": "user", "content": "tell me a long story"}]}),
+    "gemini": ("/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse", {},
+               {"contents": [{"role": "user", "parts": [{"text": "tell me a long story"}]}]}),
+}
+
+
+def _charged(sim_url: str, auth: dict[str, str], protocol: str, **faults: Any) -> float:
+    """The cents one streamed call of ``protocol`` adds to the usage route, with these faults."""
+    path, extra, body = _STREAMS[protocol]
+    before = used_cents(sim_url, auth)
+    r = httpx.post(sim_url + path, json=body, timeout=60,
+                   headers={**auth, **extra, "X-Sim-Faults": json.dumps({"stream_chunks": 12, **faults})})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+    if "stream_error_after" in faults:  # (the protocol's own error frame ended it: §1.4, §7)
+        assert '"error"' in r.text or "response.failed" in r.text
+    return used_cents(sim_url, auth) - before
+
+
+def test_a_stream_broken_by_an_error_frame_is_billed_what_the_relay_counted_before_it(
+        sim_url: str, auth: dict[str, str]) -> None:
+    """It was billed nothing: the relay's stream handler ends on the error frame as on any last frame and bills its
+    count so far (the streamed text as output, the request as input); an error before any of the answer came is
+    billed nothing. For each protocol: more text before the error costs more, the whole answer more still."""
+    for protocol in _STREAMS:
+        whole = _charged(sim_url, auth, protocol)
+        early = _charged(sim_url, auth, protocol, stream_error_after=6)
+        late = _charged(sim_url, auth, protocol, stream_error_after=10)
+        assert 0 < early < late < whole, (protocol, early, late, whole)
+        assert _charged(sim_url, auth, protocol, stream_error_after=0) == 0, protocol

@@ -549,8 +549,9 @@ class SSEResponse(Response):
         self.faults = faults
         self.ping_every = ping_every
         self.error = error  #: the protocol's own mid-stream error (§7), for the ``stream_error_after`` fault
-        #: called with every frame's data once the stream was sent whole (the relay bills a stream at its end)
-        self.on_done: Callable[[list[Any]], None] | None = None
+        #: called with every frame's data once the stream ended: sent whole (``False``), or broken off by the
+        #: protocol's error frame (``True``): the relay bills a stream at its end, either way (``_pricing``)
+        self.on_done: Callable[[list[Any], bool], None] | None = None
         #: the usage the relay bills, from the stream's frames, when the protocol's handler says how (a chat stream
         #: with no usage frame, a Responses stream without ``response.completed``); None: the usage the frames report
         self.billed_usage: Callable[[list[Any]], dict[str, Any]] | None = None
@@ -598,8 +599,8 @@ class SSEResponse(Response):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 seen.append(data)
                 sent += 1
-            if whole and not aborted and self.on_done is not None:
-                self.on_done(seen)
+            if not aborted and self.on_done is not None:
+                self.on_done(seen, not whole)
             cancel.cancel()
 
         async def watch(cancel: anyio.CancelScope) -> None:

@@ -368,24 +368,61 @@ def chat_billed_usage(frames: list[Any], prompt_estimate: int) -> dict[str, Any]
     usage = stream_usage(frames)
     if usage:
         return usage
+    return {"prompt_tokens": prompt_estimate, "completion_tokens": count_tokens(streamed_text(frames))}
+
+
+def streamed_text(frames: list[Any]) -> str:
+    """The answer a stream carried, as the relay counts it, whatever its protocol (§7): chat-completions deltas'
+    content, reasoning and tool-call arguments; the Responses API's ``*.delta`` events; Claude's
+    ``content_block_delta`` text, thinking and tool input; Gemini's candidates' parts' text."""
     pieces: list[str] = []
     for data in frames:
-        for choice in (data.get("choices") or []) if isinstance(data, dict) else []:
+        if not isinstance(data, dict):
+            continue
+        for choice in data.get("choices") or []:
             delta = choice.get("delta") if isinstance(choice, dict) else None
-            if not isinstance(delta, dict):
-                continue
-            pieces += [str(delta.get(k) or "") for k in ("content", "reasoning_content")]
-            for call in delta.get("tool_calls") or []:
-                fn = call.get("function") if isinstance(call, dict) else None
-                if isinstance(fn, dict):
-                    pieces += [str(fn.get("name") or ""), str(fn.get("arguments") or "")]
-    return {"prompt_tokens": prompt_estimate, "completion_tokens": count_tokens("".join(pieces))}
+            if isinstance(delta, dict):
+                pieces += [str(delta.get(k) or "") for k in ("content", "reasoning_content")]
+                for call in delta.get("tool_calls") or []:
+                    fn = call.get("function") if isinstance(call, dict) else None
+                    if isinstance(fn, dict):
+                        pieces += [str(fn.get("name") or ""), str(fn.get("arguments") or "")]
+        kind = data.get("type")
+        if isinstance(kind, str) and kind.startswith("response.") and kind.endswith(".delta"):
+            pieces.append(str(data.get("delta") or ""))
+        delta = data.get("delta")
+        if kind == "content_block_delta" and isinstance(delta, dict):
+            pieces += [str(delta.get(k) or "") for k in ("text", "thinking", "partial_json")]
+        for cand in data.get("candidates") or []:
+            content = cand.get("content") if isinstance(cand, dict) else None
+            for part in (content.get("parts") or []) if isinstance(content, dict) else []:
+                if isinstance(part, dict):
+                    pieces.append(str(part.get("text") or ""))
+    return "".join(pieces)
+
+
+def broken_usage(frames: list[Any], reported: dict[str, Any]) -> dict[str, Any]:
+    """What the relay bills a stream its protocol's error frame broke off (§1.4, §7: new-api may send an error after
+    the first byte, as a frame of the stream): its count before the failure. The input as the frames reported it
+    (Claude's ``message_start``, Gemini's ``promptTokenCount``), the streamed text as output unless a frame reported
+    more; nothing when none of the answer had come (``reported`` is what the frames' usage says so far)."""
+    text = streamed_text(frames)
+    if not text:
+        return {}
+    output = count_tokens(text)
+    if "candidatesTokenCount" in reported or "promptTokenCount" in reported:  # Gemini's usageMetadata
+        if int(reported.get("candidatesTokenCount") or 0) >= output:
+            return reported
+        return {**reported, "candidatesTokenCount": output, "thoughtsTokenCount": 0}
+    key = "completion_tokens" if "prompt_tokens" in reported else "output_tokens"
+    return {**reported, key: max(output, int(reported.get(key) or 0))}
 
 
 def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response: Response) -> None:
     """Charge a finished call: ``billing`` is "call" (per call or per token, now) or "task" (a poll answer: the
-    task's ``quota`` once, when it first shows the task done). A stream is charged from the usage it reported,
-    once it was sent whole; errors and streams cut short are not charged."""
+    task's ``quota`` once, when it first shows the task done). A stream is charged at its end from the usage it
+    reported; one broken off by its protocol's error frame is charged what was counted before it
+    (:func:`broken_usage`); error answers, and streams whose connection was cut, are not charged."""
     if billing == "none" or response.status_code >= 400:
         return
     ratio = group_ratio(ctx.faults.key_group)  # (a task's quota holds it already: see _video._advance)
@@ -394,9 +431,12 @@ def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response
             request = body if isinstance(body, dict) else None
             billed = response.billed_usage
 
-            def done(frames: list[Any]) -> None:
+            def done(frames: list[Any], broken: bool) -> None:
                 usage = stream_usage(frames) if billed is None else billed(frames)
-                ctx.state.charge(round(call_quota(model, request, {"usage": usage}) * ratio))
+                if broken:  # (a chat or Responses stream's own count already: a frame with no answer is free)
+                    usage = broken_usage(frames, usage) if billed is None or streamed_text(frames) else {}
+                if usage:
+                    ctx.state.charge(round(call_quota(model, request, {"usage": usage}) * ratio))
 
             response.on_done = done
         return
