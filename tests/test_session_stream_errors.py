@@ -148,3 +148,26 @@ def test_a_stream_cut_after_it_reported_usage_keeps_that_usage_and_says_its_cost
     assert row.status == "error" and row.usage["input_tokens"] == err.usage.input_tokens
     assert row.usage["cost"]["usd"] is None and "broke off" in row.usage["cost"]["detail"]
     assert str(row.cost) == "cost unknown"
+
+
+def test_an_error_frame_after_reasoning_only_keeps_the_reasoning_and_says_no_text_came(live: Session) -> None:
+    """A reasoning model's stream broken while it thought: the reasoning that came (paid output) was dropped, and
+    the error pointed at an empty ``.partial_text``. Now the row keeps the reasoning, and the line says where."""
+    whole = live.chat("Think about the sea", model="gpt-5.4", endpoint="chat", reasoning_effort="high",
+                      thread=False)
+    assert whole.reasoning
+    with pytest.raises(E.StreamError) as info:
+        live.chat("Think about the sea", model="gpt-5.4", endpoint="chat", reasoning_effort="high", thread=False,
+                  headers=faults(stream_error_after=2))  # the role chunk, then one piece of reasoning
+    err = info.value
+    row = live.history[-1]
+    assert row.status == "error" and err.partial_text == ""
+    kept = [o for o in row.outputs if o.get("role") == "reasoning"]
+    assert len(kept) == 1
+    thought = live.store.path_of(kept[0]["sha256"]).read_text()
+    assert thought and whole.reasoning.startswith(thought) and len(thought) < len(whole.reasoning)
+    assert err.partial is not None and err.partial.reasoning == thought and err.partial.text == ""
+    line = str(err)
+    assert "\n" not in line and ".partial_text" not in line
+    assert f"No answer text had arrived; the reasoning that had is kept in .partial.reasoning and in history " \
+           f"#{row.id}." in line

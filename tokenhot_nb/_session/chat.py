@@ -216,15 +216,18 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     except BaseException as exc:
         # an answer cut short: a key's first part whose end never came is masked
         partial = (received_text if ended else cut_text)(acc.text) if acc.text else ""
+        thought = (received_text if ended else cut_text)(acc.reasoning) if acc.reasoning else ""  # paid too
         if isinstance(exc, StreamError) and partial and not exc.partial_text:
             exc.partial_text = partial
         try:
             outputs = [store_bytes(session, partial.encode("utf-8"), "text/plain", "text")] if partial else []
+            if thought:
+                outputs.append(store_bytes(session, thought.encode("utf-8"), "text/plain", "reasoning"))
         except Exception:  # the row must still end: keep the text in the row itself
             outputs = []
         if resp is not None and not partial and isinstance(exc, APIError):  # a paid answer that could not be read
             outputs = keep_unread(session, resp)
-        elif resp is None and not partial:  # a paid answer cut before its end: what arrived of it
+        elif resp is None and not partial and not thought:  # a paid answer cut before its end: what arrived of it
             outputs = keep_cut(session, exc)
         billed = _failed_usage(rec, exc, outputs, uncounted) or _usage_so_far(rec, acc, exc, outputs, whole=ended)
         try:  # an n= stream's other answers, as far as they came
@@ -238,9 +241,12 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None,
                                      "pieces": shown_pieces,
                                      "choices": [c.as_dict() for c in cut_others] or None}), **billed)
-        if billed and isinstance(exc, TokenhotError) and exc.partial is None:  # what arrived, with what it cost
-            exc.partial = ChatResult(partial, usage=exc.usage, finish_reason="failed", thread=name, prompt=text,
-                                     model=info.id, entry=rec.final(), session=session, others=cut_others)
+        if isinstance(exc, StreamError) and not exc.partial_text and exc.hint:
+            exc.hint = _nothing_kept(exc.hint, rec.entry.id if thought else None)
+        if (billed or thought) and isinstance(exc, TokenhotError) and exc.partial is None:  # what arrived (cost)
+            exc.partial = ChatResult(partial, reasoning=thought, usage=exc.usage, finish_reason="failed",
+                                     thread=name, prompt=text, model=info.id, entry=rec.final(), session=session,
+                                     others=cut_others)
         raise
     if th is not None and user is not None:
         th.add(user, _answer(reply.text, reply.tool_calls, reply.thinking_blocks), entry.id)
@@ -252,6 +258,23 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     if output is not None and not reply.tool_calls:  # recorded first: a mismatch loses nothing that was paid for
         res.data = _schema.check(reply.text, schema, res)
     return res
+
+
+#: How a stream's error says where its text so far is (``client._sse``, ``errors.StreamError``).
+_KEPT = "The text received so far is kept in .partial_text"
+
+
+def _nothing_kept(hint: str, reasoning_row: int | None) -> str:
+    """A broken stream's hint when no answer text had come: it pointed at an empty ``.partial_text``; now it says
+    so, and where the reasoning that had come is kept (``reasoning_row``: its row), the rest of the hint as it was."""
+    if not hint.startswith(_KEPT):
+        return hint
+    rest = hint[len(_KEPT):]
+    rest = rest.split(". ", 1)[1] if ". " in rest else ""
+    said = "No answer text had arrived" + (
+        f"; the reasoning that had is kept in .partial.reasoning and in history #{reasoning_row}"
+        if reasoning_row is not None else "") + "."
+    return f"{said} {rest}".strip()
 
 
 def _received_choices(others: list[Choice], *, cut: bool = False) -> list[Choice]:
