@@ -44,6 +44,8 @@ KILLED = textwrap.dedent(
                 await asyncio.sleep(3600)
             if what.startswith("stream"):
                 request.headers["X-Sim-Faults"] = '{"chunk_delay": 0.05, "stream_chunks": 400}'
+            if what == "thinks":  # its reasoning comes first, over a few seconds
+                request.headers["X-Sim-Faults"] = '{"chunk_delay": 0.2, "stream_chunks": 400}'
             return await self.net.handle_async_request(request)
 
     s = Session(api_key="sk-test-0123456789", base_url=url, mode="live", store=root, transport=Held())
@@ -54,7 +56,13 @@ KILLED = textwrap.dedent(
         def watch(delta, text):
             if len(text) > 60:
                 print("partial " + text.replace("\\n", " "), flush=True)
-        if what == "streams":  # two answers of one call, interleaved, each paid for
+        if what == "thinks":
+            def thinking(delta, text):
+                if delta.reasoning:
+                    print("reasoning", flush=True)
+            s.chat("tell me a long story", model="gpt-5.4", endpoint="chat", reasoning_effort="high",
+                   thread=False, on_delta=thinking)
+        elif what == "streams":  # two answers of one call, interleaved, each paid for
             s.chat("tell me a long story", model="grok-4.1", n=2, thread=False, stream=True, on_delta=watch)
         else:
             s.chat("tell me a long story", stream=True, on_delta=watch)
@@ -358,3 +366,17 @@ def test_a_call_of_another_container_with_the_same_host_name_is_left_running(tmp
             "elsewhere": "running", "here": "interrupted", "before": "interrupted"}
         new = store.insert(HistoryEntry(kind="chat", model="m"))
         assert store.connection().execute("SELECT host FROM entries WHERE id=?", (new,)).fetchone()[0] == _host.ID
+
+
+def test_a_stream_killed_while_the_model_reasons_keeps_the_reasoning_received_so_far(
+        tmp_path: Path, sim_url: str, direct: None) -> None:
+    """The reasoning streamed before the answer is paid output: the periodic save kept the answer's text only, so a
+    kernel killed while the model was still reasoning left a row with nothing of it."""
+    root = tmp_path / "store"
+    _kill_at(root, "thinks", "reasoning", sim_url, saved=True)
+
+    with Session(api_key=KEY, base_url=sim_url, mode="live", store=root) as s:
+        entry = s.history[-1]
+        assert entry.status == "interrupted" and entry.response.get("partial") is True
+        kept = entry.response.get("reasoning")
+        assert isinstance(kept, str) and kept.startswith("The user wrote about: tell me a long story")

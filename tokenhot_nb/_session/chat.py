@@ -349,16 +349,18 @@ class _Keeper:
 
     def __call__(self) -> None:
         now = time.monotonic()
-        size = len(self.acc.text) + sum(len(o.text) for o in self.acc.others.values())
+        size = len(self.acc.text) + len(self.acc.reasoning) + sum(len(o.text) for o in self.acc.others.values())
         if now < self.due or size == self.kept:
             return
         self.due = now + KEEP_EVERY
         self.kept = size
         try:  # the same text a stream cut short keeps (a key's first part whose end has not come yet is masked),
-            # an n= stream's other answers too: each is paid for, and a killed kernel runs no ``except``
+            # an n= stream's other answers and the reasoning too: each is paid for, and a killed kernel runs no
+            # ``except`` (the row's ``response["reasoning"]``: its text so far, while the stream lasts)
             others = _received_choices(self.acc.reply().others, cut=True)
             self.rec.update(text="\n\n".join([self.prompt, cut_text(self.acc.text), *(c.text for c in others)]),
                             response=drop_none({"request_id": self.request_id, "partial": True,
+                                                "reasoning": cut_text(self.acc.reasoning) or None,
                                                 "choices": [c.as_dict() for c in others] or None}))
         except Exception:  # the store's trouble is said when the row ends; the stream goes on
             pass
