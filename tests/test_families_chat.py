@@ -1074,3 +1074,33 @@ def test_a_claude_answer_whose_content_is_one_string_keeps_that_text() -> None:
     reply = chat.parse(None, "messages", {"id": "msg_1", "role": "assistant", "content": "Paid words.",
                                           "stop_reason": "end_turn", "usage": {"input_tokens": 3, "output_tokens": 4}})
     assert reply.text == "Paid words." and reply.finish_reason == "end_turn" and reply.usage.output_tokens == 4
+
+
+#: Google's answer to ``generationConfig.candidateCount: 2`` (§2.4): each candidate numbered by ``index``, each paid
+#: for (``candidatesTokenCount`` counts both); a stream's frames may carry either, or both.
+_TWO_CANDIDATES = [
+    {"candidates": [{"index": 0, "content": {"role": "model", "parts": [{"text": "Pears "}]}},
+                    {"index": 1, "content": {"role": "model", "parts": [{"text": "Plums "}]}}]},
+    {"candidates": [{"index": 1, "content": {"role": "model", "parts": [{"text": "are purple."}]},
+                     "finishReason": "STOP"}]},
+    {"candidates": [{"index": 0, "content": {"role": "model", "parts": [{"text": "are green."}]},
+                     "finishReason": "STOP"}],
+     "usageMetadata": {"promptTokenCount": 4, "candidatesTokenCount": 8, "totalTokenCount": 12}},
+]
+
+
+def test_gemini_candidates_after_the_first_are_kept_as_the_other_answers() -> None:
+    """Only ``candidates[0]`` was read: a second candidate (paid) was dropped from a whole answer, and in a stream
+    a frame carrying only candidate 1 was run into the first answer's text."""
+    acc = chat.Accumulator()
+    for frame in _TWO_CANDIDATES:
+        acc.add(chat.parse_event("gemini", frame))
+    streamed = acc.reply()
+    assert streamed.text == "Pears are green." and streamed.finish_reason == "STOP"
+    assert [(c.text, c.finish_reason) for c in streamed.others] == [("Plums are purple.", "STOP")]
+    whole = chat.parse(None, "gemini.generate", {"candidates": [
+        {"index": 0, "content": {"parts": [{"text": "Pears are green."}]}, "finishReason": "STOP"},
+        {"index": 1, "content": {"parts": [{"text": "Plums are purple."}]}, "finishReason": "STOP"}]})
+    assert whole.text == "Pears are green." and [c.text for c in whole.others] == ["Plums are purple."]
+    array = chat.parse(None, "gemini.stream", _TWO_CANDIDATES)  # (no alt=sse: the frames as one JSON array)
+    assert array.text == "Pears are green." and [c.text for c in array.others] == ["Plums are purple."]

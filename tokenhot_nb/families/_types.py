@@ -154,8 +154,8 @@ class ThinkingPart:
 
 @dataclass
 class Choice:
-    """One answer of a call that asked for several (``n=``, chat completions only): each is paid for, so each is
-    kept. ``str(choice)`` is its text."""
+    """One answer of a call that asked for several (``n=`` on chat completions, Gemini's
+    ``generationConfig.candidateCount``): each is paid for, so each is kept. ``str(choice)`` is its text."""
 
     text: str
     reasoning: str = ""

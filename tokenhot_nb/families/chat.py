@@ -1206,8 +1206,18 @@ def thinking_blocks(parts: list[ThinkingPart]) -> list[dict[str, str]]:
     return out
 
 
-def _gemini_text(body: Any) -> tuple[str, str, str | None]:
-    cand = _dict(dig(body, "candidates", 0))
+def _gemini_candidates(body: Any) -> dict[int, dict[str, Any]]:
+    """A Gemini answer's candidates by their ``index`` (by place when they carry none): with
+    ``generationConfig.candidateCount`` above 1 each is a paid answer, and a stream frame may carry any of them."""
+    out: dict[int, dict[str, Any]] = {}
+    for place, cand in enumerate(_list(dig(body, "candidates"))):
+        if isinstance(cand, dict):
+            out.setdefault(_choice_index({"index": cand.get("index", place)}), cand)
+    return out
+
+
+def _gemini_text(body: Any, cand: dict[str, Any] | None = None) -> tuple[str, str, str | None]:
+    cand = _gemini_candidates(body).get(0, {}) if cand is None else cand
     texts: list[str] = []
     thoughts: list[str] = []
     for p in _list(dig(cand, "content", "parts")):
@@ -1218,9 +1228,16 @@ def _gemini_text(body: Any) -> tuple[str, str, str | None]:
     return "".join(texts), "".join(thoughts), finish
 
 
-def _gemini_calls(body: Any) -> list[ToolCall]:
+def _gemini_others(body: Any) -> dict[int, tuple[str, str, str | None, list[ToolCall]]]:
+    """The candidates after the first (text, thoughts, finish, calls), by index."""
+    return {i: (*_gemini_text({}, cand), _gemini_calls({}, cand))
+            for i, cand in sorted(_gemini_candidates(body).items()) if i != 0}
+
+
+def _gemini_calls(body: Any, cand: dict[str, Any] | None = None) -> list[ToolCall]:
+    cand = _gemini_candidates(body).get(0, {}) if cand is None else cand
     calls = []
-    for i, p in enumerate(_list(dig(body, "candidates", 0, "content", "parts"))):
+    for i, p in enumerate(_list(dig(cand, "content", "parts"))):
         fc = (p.get("functionCall") or p.get("function_call")) if isinstance(p, dict) else None
         if isinstance(fc, dict):
             signature = p.get("thoughtSignature") or p.get("thought_signature")
@@ -1235,15 +1252,24 @@ def _parse_gemini(body: Any) -> ChatReply:
         usage: Usage | None = None
         for f in frames:
             usage = merge_usage(usage, f.usage)
+        others: dict[int, Choice] = {}
+        for b in body:
+            for i, (text, thoughts, finish, calls) in _gemini_others(b).items():
+                had = others.setdefault(i, Choice(""))
+                had.text, had.reasoning = had.text + text, had.reasoning + thoughts
+                had.finish_reason = finish or had.finish_reason
+                had.tool_calls += calls
         return ChatReply(text="".join(f.text for f in frames), reasoning="".join(f.reasoning for f in frames),
                          usage=usage or Usage(), finish_reason=next((f.finish_reason for f in reversed(frames)
                                                                      if f.finish_reason), None),
                          model=frames[-1].model if frames else None, raw=body,
-                         tool_calls=[c for f in frames for c in f.tool_calls])
+                         tool_calls=[c for f in frames for c in f.tool_calls],
+                         others=[others[i] for i in sorted(others)])
     text, thoughts, finish = _gemini_text(body)
     return ChatReply(text=text, reasoning=thoughts, usage=usage_from(body.get("usageMetadata")),
                      finish_reason=finish, model=_opt_str(body.get("modelVersion")),
-                     response_id=_opt_str(body.get("responseId")), raw=body, tool_calls=_gemini_calls(body))
+                     response_id=_opt_str(body.get("responseId")), raw=body, tool_calls=_gemini_calls(body),
+                     others=[Choice(*other) for other in _gemini_others(body).values()])
 
 
 def _shape(body: Any) -> str | None:
@@ -1445,10 +1471,15 @@ def _event_claude(d: dict[str, Any]) -> ChatDelta:
 def _event_gemini(d: dict[str, Any]) -> ChatDelta:
     text, thoughts, finish = _gemini_text(d)
     u = d.get("usageMetadata")
-    parts = [ToolCallPart(f"gemini-{c.id}", c.id, c.name, complete=c.arguments, signature=c.signature)
-             for c in _gemini_calls(d)]
     return ChatDelta(text=text, reasoning=thoughts, finish_reason=finish, usage=usage_from(u) if u else None,
-                     tool_calls=parts)
+                     tool_calls=_gemini_call_parts(_gemini_calls(d)),
+                     others={i: ChatDelta(text=t, reasoning=r, finish_reason=f, tool_calls=_gemini_call_parts(calls))
+                             for i, (t, r, f, calls) in _gemini_others(d).items()})
+
+
+def _gemini_call_parts(calls: list[ToolCall]) -> list[ToolCallPart]:
+    """Gemini sends each call whole, in one part: a stream's pieces that complete themselves."""
+    return [ToolCallPart(f"gemini-{c.id}", c.id, c.name, complete=c.arguments, signature=c.signature) for c in calls]
 
 
 _EVENTS: dict[str, Callable[[dict[str, Any]], ChatDelta]] = {
