@@ -1104,3 +1104,14 @@ def test_gemini_candidates_after_the_first_are_kept_as_the_other_answers() -> No
     assert whole.text == "Pears are green." and [c.text for c in whole.others] == ["Plums are purple."]
     array = chat.parse(None, "gemini.stream", _TWO_CANDIDATES)  # (no alt=sse: the frames as one JSON array)
     assert array.text == "Pears are green." and [c.text for c in array.others] == ["Plums are purple."]
+
+
+@pytest.mark.parametrize("odd", [{"a": 1}, ["x"], None, True])
+def test_a_responses_delta_that_is_no_text_adds_nothing_to_the_answer(odd: Any) -> None:
+    """A hostile or broken relay's ``delta`` that is an object or a list was put into the answer as its Python repr
+    (``{'a': 1}``), into the history and the notebook."""
+    for kind, field in (("response.output_text.delta", "text"), ("response.reasoning_summary_text.delta",
+                                                                 "reasoning")):
+        delta = chat.parse_event("responses", {"type": kind, "delta": odd})
+        assert getattr(delta, field) == ""
+    assert chat.parse_event("responses", {"type": "response.output_text.delta", "delta": "ok"}).text == "ok"

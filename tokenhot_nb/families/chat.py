@@ -1388,10 +1388,10 @@ def _stream_error(what: str, d: dict[str, Any]) -> StreamError:
 
 def _event_responses(d: dict[str, Any]) -> ChatDelta:
     t = d.get("type", "")
-    if t == "response.output_text.delta":
-        return ChatDelta(text=str(d.get("delta") or ""))
+    if t == "response.output_text.delta":  # (a delta that is no text is nothing: not its repr in the answer)
+        return ChatDelta(text=_str(d.get("delta")))
     if t in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
-        return ChatDelta(reasoning=str(d.get("delta") or ""))
+        return ChatDelta(reasoning=_str(d.get("delta")))
     if t == "response.output_item.added" and dig(d, "item", "type") == "function_call":
         item = d["item"]
         return ChatDelta(tool_calls=[ToolCallPart(_index(d.get("output_index")), _opt_str(item.get("call_id")),
