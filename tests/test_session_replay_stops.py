@@ -23,6 +23,7 @@ from _session_support import Recorder, interrupted_after, make_session
 
 from tokenhot_nb import Session
 from tokenhot_nb import errors as E
+from tokenhot_nb._session.loop import REPLAY_STOPPED
 from tokenhot_nb.families._types import TaskStatus
 from tokenhot_nb.sim import Faults
 
@@ -481,3 +482,20 @@ def test_a_stream_stopped_midway_replays_its_partial_text_to_on_delta_then_stops
             r.chat("tell me a long story", thread=False, on_delta=_stream_stopped_at(stop_at, again))
         assert again == shown, stop_at
         assert str(info.value) == recorded and rec.requests == []
+    rec = Recorder()
+    early: list[tuple[str, str]] = []
+    with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(KeyboardInterrupt) as info:
+        r.chat("tell me a long story", thread=False, on_delta=_stream_stopped_at(1, early))
+    assert early == shown[:1] and str(info.value) != recorded  # a stop of the replay's own, said as such
+    assert str(info.value) == REPLAY_STOPPED and rec.requests == []
+
+
+def test_a_replayed_answer_stopped_in_on_delta_says_so_in_one_line(tmp_path: Path) -> None:
+    """A Ctrl-C (or a KeyboardInterrupt from ``on_delta``) during the replay of a recorded answer was a bare
+    ``KeyboardInterrupt`` with no words at all."""
+    with make_session(tmp_path / "st", Recorder()) as s:
+        s.chat("tell me a long story", thread=False)
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(KeyboardInterrupt) as info:
+        r.chat("tell me a long story", thread=False, on_delta=_stream_stopped_at(1, []))
+    assert str(info.value) == REPLAY_STOPPED and rec.requests == []

@@ -231,7 +231,14 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
                          and not r.get("refused") for r in (found[0].response or {}).get("images") or []):
             return (f"Stopped while downloading the images of history #{found[0].id}. The call is paid for and the "
                     f"links are kept: fetch them with session.resume({found[0].id}) (no new call, no new charge).")
-    return _stopped_rows(session, since, mine, sent) or str(exc)
+    said = _stopped_rows(session, since, mine, sent) or str(exc)
+    if not said and session.mode == "replay":  # (a bare KeyboardInterrupt said nothing; a replay sends nothing)
+        return REPLAY_STOPPED
+    return said
+
+
+#: What a Ctrl-C of a replayed call (an ``on_delta`` that stops it) says: a replay sends nothing, records nothing.
+REPLAY_STOPPED = "Stopped the replay of this call: nothing was sent, so nothing is charged or recorded."
 
 
 class _MineFilter:
