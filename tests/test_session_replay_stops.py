@@ -499,3 +499,33 @@ def test_a_replayed_answer_stopped_in_on_delta_says_so_in_one_line(tmp_path: Pat
     with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(KeyboardInterrupt) as info:
         r.chat("tell me a long story", thread=False, on_delta=_stream_stopped_at(1, []))
     assert str(info.value) == REPLAY_STOPPED and rec.requests == []
+
+
+def test_a_stream_stopped_while_the_model_reasoned_replays_the_reasoning_to_on_delta_then_stops(
+        tmp_path: Path) -> None:
+    """Stopped in its second piece of reasoning (no answer text yet), the replay showed ``on_delta`` nothing before
+    the stop: the row kept no text, and the reasoning it had shown was not kept at all."""
+    from tokenhot_nb.families._types import ChatDelta
+
+    def stop_at(piece: int | None, seen: list[tuple[str, str]]) -> Any:
+        def watch(delta: ChatDelta, text: str) -> None:
+            seen.append((delta.reasoning, delta.text))
+            if len(seen) == piece:
+                raise KeyboardInterrupt
+        return watch
+
+    live = Recorder()
+    shown: list[tuple[str, str]] = []
+    ask = {"model": "gpt-5.4", "endpoint": "chat", "reasoning_effort": "high", "thread": False}
+    with make_session(tmp_path / "st", live) as s:
+        live.set_faults(Faults(chunk_delay=0.02))
+        with pytest.raises(KeyboardInterrupt) as info:
+            s.chat("tell me a long story", on_delta=stop_at(2, shown), **ask)
+        recorded = str(info.value)
+    assert len(shown) == 2 and all(r and not t for r, t in shown)
+    for piece in (2, None):
+        again: list[tuple[str, str]] = []
+        rec = Recorder()
+        with make_session(tmp_path / "st", rec, mode="replay") as r, pytest.raises(KeyboardInterrupt) as info:
+            r.chat("tell me a long story", on_delta=stop_at(piece, again), **ask)
+        assert again == shown and str(info.value) == recorded and rec.requests == []

@@ -235,8 +235,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         except Exception:  # the row must still end
             cut_others = []
         # the pieces on_delta was shown of it: a replay of a stop shows them again before it stops
-        shown_pieces = log.record((acc.text, acc.reasoning), (partial, acc.reasoning)) \
-            if log is not None and partial and not ended else None
+        shown_pieces = log.record((acc.text, acc.reasoning), (partial, thought)) \
+            if log is not None and (partial or thought) and not ended else None
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None,
                                      "pieces": shown_pieces,
@@ -401,22 +401,23 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
 
 
 def _replay_stop(on_delta: Callable[[ChatDelta, str], Any], stop: ReplayedInterrupt, store: Store) -> None:
-    """Show ``on_delta`` the text a stream stopped midway had shown it live (its recorded pieces, or the text so far
-    in one piece), before the replay raises that stop. An ``on_delta`` that stops at the last of them, as the live
+    """Show ``on_delta`` the text and reasoning a stream stopped midway had shown it live (its recorded pieces, or
+    what had come in one piece), before the replay raises that stop. An ``on_delta`` that stops at the last of them, as the live
     one did, is that same stop; one that stops earlier is a stop of the replay itself, and goes up as it is."""
     from ..results._rebuild import _text
 
     entry = stop.entry
     response = entry.response if entry is not None and isinstance(entry.response, dict) else {}
-    if entry is None or response.get("partial") is not True:
+    if entry is None:
         return
-    try:
-        text = _text(store, entry, "text")
+    try:  # (the text so far, and the reasoning so far: a stop while the model reasoned kept that only)
+        text = _text(store, entry, "text") if response.get("partial") is True else ""
+        reasoning = _text(store, entry, "reasoning")
     except Exception:  # (the stored text is gone: the stop is re-enacted all the same)
         return
-    if not text:
+    if not text and not reasoning:
         return
-    cut = _pieces.split(response.get("pieces"), text, "")
+    cut = _pieces.split(response.get("pieces"), text, reasoning)
     last = len(cut[0]) if cut is not None else 1
     calls = 0
 
@@ -431,9 +432,9 @@ def _replay_stop(on_delta: Callable[[ChatDelta, str], Any], stop: ReplayedInterr
             raise
 
     if cut is None:
-        call_user(counted, ChatDelta(text=text), text)
+        call_user(counted, ChatDelta(text=text, reasoning=reasoning), text)
     else:
-        _replay_pieces(counted, response, text, "", whole=False)
+        _replay_pieces(counted, response, text, reasoning, whole=False)
 
 
 def _replay_pieces(on_delta: Callable[[ChatDelta, str], Any], response: dict[str, Any] | None, text: str,
