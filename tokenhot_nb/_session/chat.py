@@ -349,8 +349,11 @@ class _Keeper:
 
     def __call__(self) -> None:
         now = time.monotonic()
-        size = len(self.acc.text) + len(self.acc.reasoning) + sum(len(o.text) for o in self.acc.others.values())
-        if now < self.due or size == self.kept:
+        if now < self.due:  # (most deltas: the clock only)
+            return
+        more = self.acc.others
+        size = len(self.acc.text) + len(self.acc.reasoning) + (sum(len(o.text) for o in more.values()) if more else 0)
+        if size == self.kept:
             return
         self.due = now + KEEP_EVERY
         self.kept = size
@@ -391,7 +394,8 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
                     log.add(delta.text, delta.reasoning, delta.done)
                 if on_delta is not None:  # (nobody watching: no view)
                     call_user(on_delta, *shown(delta, acc.text, acc.reasoning))
-            if keep is not None and (delta.text or delta.reasoning or any(o.text for o in delta.others.values())):
+            if keep is not None and (delta.text or delta.reasoning
+                                     or (delta.others and any(o.text for o in delta.others.values()))):
                 keep()
             if delta.done:
                 break
