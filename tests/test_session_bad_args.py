@@ -86,6 +86,8 @@ BAD_BY_ANNOTATION: list[tuple[Callable[[str], bool], list[Any]]] = [
 
 #: (method, parameter, repr of the value) → why the value is a good one after all.
 ACCEPTED: dict[tuple[str, str, str], str] = {
+    ("chat", "system", "''"): "a turn without the thread's system prompt",
+    ("chat", "system", "'  '"): "a turn without the thread's system prompt",
     ("video", "duration", "-1"): "Seedance's 'auto' length (its catalogue entry lists -1 among its durations)",
 }
 #: (parameter, repr of the value) → why it is a good value wherever it is taken.
@@ -125,8 +127,8 @@ def _cases() -> Iterator[Any]:
                 continue
             ann = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "Any")
             values = _bad_values(ann)
-            if p.default is p.empty and ann.startswith("str"):
-                values = [*values, ""]  # (a text or name that must be given: blank is no better than none)
+            if ann.startswith("str"):  # a text or name: blank is no better than none, and no way to ask for the
+                values = [*values, "", "  "]  # default either (None is): voice='' was taken, the default used
             for value in values:
                 label = "object()" if value is OBJ else repr(value)
                 yield pytest.param(method, pname, value, id=f"{method}-{pname}={label}")
@@ -163,7 +165,8 @@ def _constructor_cases() -> Iterator[Any]:
         if pname == "self" or p.kind is p.VAR_KEYWORD:  # (**settings: each setting's own checks, test_config)
             continue
         ann = p.annotation if isinstance(p.annotation, str) else "Any"
-        for value in _bad_values(ann):
+        values = _bad_values(ann) + (["", "  "] if ann.startswith("str") else [])  # (store='' was the default's)
+        for value in values:
             yield pytest.param(pname, value, id=f"{pname}={'object()' if value is OBJ else repr(value)}")
 
 
@@ -230,3 +233,42 @@ def test_a_seed_set_after_the_session_is_made_is_refused_there(session: Session,
         session.seed = value
     assert session.seed == 42
     session.seed = None
+
+
+@pytest.mark.parametrize(("method", "kwargs", "option"), [
+    ("speak", {"text": "hello", "voice": ""}, "voice"),
+    ("chat", {"message": "hi", "stream": False, "thread": ""}, "thread"),
+    ("chat", {"message": "hi", "stream": False, "thread": " "}, "thread"),
+    ("chat", {"message": "hi", "stream": False, "endpoint": ""}, "endpoint"),
+    ("image", {"prompt": "a cat", "model": "qwen-image-max", "negative": ""}, "negative"),
+    ("image", {"prompt": "a cat", "size": ""}, "size"),
+    ("transcribe", {"audio": short_wav(), "format": ""}, "format"),
+    ("compare", {"prompt": "hi", "models": ["gemini-tts", "gemini-tts-pro"], "voice": "", "progress": False},
+     "voice"),
+])
+def test_a_blank_option_is_refused_naming_it_and_the_way_to_the_default(
+        session: Session, method: str, kwargs: dict[str, Any], option: str) -> None:
+    """``speak(voice='')`` and ``chat(thread='')`` were taken as not given: the default voice spoke, the default
+    thread went on, without a word. Now one line names the option and says None (or leaving it out) is the default;
+    nothing is sent."""
+    sent = len(session.history)
+    with pytest.raises(TokenhotError) as caught:
+        getattr(session, method)(**kwargs)
+    text = str(caught.value)
+    assert text.startswith(f"{option}= is empty") and "\n" not in text
+    assert f"Leave {option}= out" in text and ("(or pass None)" in text or option == "format")
+    assert all(e.status == "error" for e in session.history[sent:])  # refused, never sent
+
+
+@pytest.mark.parametrize("option", ["store", "api_key", "base_url", "mode"])
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_setting_is_refused_not_taken_for_the_default(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, option: str, blank: str) -> None:
+    """``Session(store='')`` used ``.tokenhot`` in the working folder, ``api_key=''`` (an empty prompt) the offline
+    simulator instead of the service: now one line naming the setting and the default that leaving it out gives."""
+    monkeypatch.chdir(tmp_path)
+    kwargs: dict[str, Any] = {"mode": "offline", "store": tmp_path / "store", option: blank}
+    with pytest.raises(TokenhotError, match=rf"^{option}= is empty") as caught:
+        Session(**kwargs)
+    assert "leave " + option + "= out (or pass None) for the default" in str(caught.value)
+    assert list(tmp_path.iterdir()) == []  # no store made

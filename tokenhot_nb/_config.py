@@ -491,6 +491,7 @@ class Settings:
     ) -> Settings:
         """Arguments win over ``TOKENHOT_*`` variables; with no key and no mode, run offline."""
         _check_names(cls, overrides)
+        _refuse_blank(api_key=api_key, base_url=base_url, mode=mode, store=store)
         if api_key is not None and not isinstance(api_key, (str, Secret)):
             from .errors import ConfigError
 
@@ -508,10 +509,9 @@ class Settings:
         chosen = chosen.strip().lower()
         if chosen == "offline" and not mode and not os.environ.get("TOKENHOT_MODE"):
             _say_offline_once()
-        # (only None and "" mean not given: base_url=[] or store=[] was read as no argument and the default taken)
-        url = base_url if base_url is not None and base_url != "" else (
-            os.environ.get("TOKENHOT_BASE_URL") or DEFAULT_BASE_URL)
-        folder = store if store is not None and store != "" else (os.environ.get("TOKENHOT_STORE") or ".tokenhot")
+        # (only None means not given: base_url=[] or store=[] was read as no argument and the default taken)
+        url = base_url if base_url is not None else (os.environ.get("TOKENHOT_BASE_URL") or DEFAULT_BASE_URL)
+        folder = store if store is not None else (os.environ.get("TOKENHOT_STORE") or ".tokenhot")
         if not isinstance(folder, (str, os.PathLike)):
             from .errors import ConfigError
 
@@ -552,6 +552,25 @@ class Settings:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.public().items())
         return f"Settings({inner})"
+
+
+#: What each setting falls back to when left out: said when a blank one is refused.
+_LEFT_OUT = {"api_key": "TOKENHOT_API_KEY, else the offline simulator (mode='offline' says so outright)",
+             "base_url": f"TOKENHOT_BASE_URL, else {DEFAULT_BASE_URL}",
+             "mode": "TOKENHOT_MODE, else live with a key and offline without",
+             "store": "TOKENHOT_STORE, else .tokenhot"}
+
+
+def _refuse_blank(**given: Any) -> None:
+    """A blank argument (``store=''``, ``api_key=''`` from an empty prompt) was taken as not given and the default
+    used without a word (the key's: the simulator answered instead of the service). Never quotes the value."""
+    for name, value in given.items():
+        if isinstance(value, str) and not value.strip():
+            from .errors import ConfigError
+
+            raise ConfigError(f"{name}= is empty{' (only whitespace)' if value else ''}.",
+                              hint=f"Give one, or leave {name}= out (or pass None) for the default: "
+                                   f"{_LEFT_OUT[name]}.")
 
 
 def _check_names(cls: type, overrides: dict[str, Any]) -> None:

@@ -13,7 +13,15 @@ from ..errors import DownloadError, InputError
 from ..results import BatchResult, CompareResult
 from .audio import speak_one
 from .chat import chat_one
-from .checks import check_chat, check_count, check_model_name, check_option_names, check_text, parameters
+from .checks import (
+    check_blanks,
+    check_chat,
+    check_count,
+    check_model_name,
+    check_option_names,
+    check_text,
+    parameters,
+)
 from .images import image_one, resume_entry
 from .loop import call_user, hop
 from .models import KIND_METHOD, require_key, resolve
@@ -125,12 +133,15 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
     first = models[0] if isinstance(models[0], ModelInfo) else await session.catalog.resolve(models[0])
     method = kind if kind is not None else KIND_METHOD.get(first.kind, "chat")  # (kind=[] was read as not given)
     if method not in COMPARED:
-        raise InputError(f"compare() runs image, chat, speak, video or rerank calls, not {method}."
-                         + did_you_mean(method, list(COMPARED), show="kind={!r}".format))
+        shown = method if isinstance(method, str) and method.strip() else repr(method)  # (kind='' said "not .")
+        raise InputError(f"compare() runs image, chat, speak, video or rerank calls, not {shown:.40}."
+                         + did_you_mean(method, list(COMPARED), show="kind={!r}".format),
+                         hint="Leave kind= out (or pass None) for the first model's kind, or name one: kind='chat'.")
     twins: dict[str, Callable[..., Any]] = {"image": session.aimage, "chat": session.achat, "speak": session.aspeak,
                                            "video": session.avideo, "rerank": session.arerank}
     twin = twins[method]
     check_option_names(options, ["models", "kind", *parameters(twin)], "compare")
+    check_blanks(options)  # (each call is made below its front door, which would have said it)
     if isinstance(prompt, (list, tuple)) and prompt and all(isinstance(p, str) for p in prompt):
         # (a chat's was "RuntimeError: coroutine raised StopIteration" from inside)
         raise InputError("compare() asks every model one prompt, not a list of prompts.",

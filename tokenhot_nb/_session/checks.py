@@ -186,6 +186,34 @@ def check_model_name(name: Any) -> None:
                                   name, (list, tuple)) else "."))
 
 
+#: Options where a blank string means nothing: option → (what leaving it out gives, an example). ``voice=''`` or
+#: ``thread=''`` was taken as not given and the default used without a word (``model=''`` has its own line:
+#: :func:`check_model_name`; ``system=''`` is a turn without the thread's system prompt, a meaning of its own).
+BLANK_REFUSED: dict[str, tuple[str, str]] = {
+    "voice": ("the model's own voice", "voice='alloy'; s.model(name).choices('voices') lists them"),
+    "thread": ("the default thread (thread=False: a one-off question)", "thread='study'"),
+    "endpoint": ("the model's first endpoint", "endpoint='responses'"),
+    "size": ("the model's default size", "size='1024x1024'"),
+    "quality": ("the model's default quality", "quality='high'"),
+    "negative": ("no negative prompt", "negative='blurry, text'"),
+    "resolution": ("the model's default resolution", "resolution='720p'"),
+    "ratio": ("the model's default aspect ratio", "ratio='16:9'"),
+    "language": ("the language detected from the speech", "language='en' (an ISO-639-1 code)"),
+    "format": ("json", "format='srt' (json, text, srt, vtt or verbose_json)"),
+    "tool_choice": ("auto", "tool_choice='required', or a tool's name"),
+}
+
+
+def check_blanks(arguments: Mapping[str, Any]) -> None:
+    """A blank string given to an option of :data:`BLANK_REFUSED`: one line naming it and how to get the default."""
+    for name, value in arguments.items():
+        if name in BLANK_REFUSED and isinstance(value, str) and not value.strip():
+            default, example = BLANK_REFUSED[name]
+            left_out = f"Leave {name}= out" + (" (or pass None)" if name != "format" else "")
+            raise InputError(f"{name}= is empty{' (only whitespace)' if value else ''}.",
+                             hint=f"{left_out} for {default}; or give one, e.g. {example}.", option=name)
+
+
 def whole(value: Any) -> Any:
     """``value`` as a plain int when it is a whole number of another type (numpy's ``int64`` from ``np.arange``,
     a pandas cell), else as it came, for the checks to judge: refused as "not a whole number", or unsendable as
