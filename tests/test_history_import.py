@@ -279,3 +279,22 @@ def test_a_store_loaded_into_itself_keeps_its_rows_once(tmp_path: Path) -> None:
     assert "3 of 3 already here" in repr(History.load(tmp_path / "x.jsonl", s.store))
     assert len(s.history) == 3 and s.budget.spent_usd == pytest.approx(spent)
     s.close()
+
+
+@pytest.mark.parametrize(("content", "said"), [
+    (b"", "0 bytes"), (b"\n\n  \r\n\t\n", "only blank lines"), (b"\xef\xbb\xbf\n", "only blank lines")])
+def test_an_empty_export_file_says_so(tmp_path: Path, content: bytes, said: str) -> None:
+    """An empty file (a wrong path, a write that never finished) loaded as 0 entries without a word. It says so in
+    one line, a warning as for the entries a load leaves out: it still loads (as what an empty history's JSONL
+    export is), with strict=True too, since nothing in it is invalid."""
+    src = tmp_path / "h.jsonl"
+    src.write_bytes(content)
+    for strict in (False, True):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            h = History.load(src, tmp_path / f"store-{strict}", strict=strict)
+        assert len(h) == 0
+        assert [str(w.message) for w in caught] == [
+            f"h.jsonl is empty ({said}): no entries were loaded. Check the path if you expected some (an empty "
+            "history's JSONL export is empty too)."]
+    assert len(History.load(write(tmp_path / "one.jsonl", [GOOD]), tmp_path / "store-one")) == 1  # (no warning)

@@ -187,6 +187,10 @@ def _read(path: Path) -> list[Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise StoreError(f"Could not read the history export {str(path)!r}: {exc}.",
                          hint="Check the path; an export is a .json or .jsonl file written by History.export().") from exc
+    if not text.strip():  # (0 entries without a word: a wrong file, or a write that never finished)
+        warn(f"{path.name} is empty ({'0 bytes' if not data else 'only blank lines'}): no entries were loaded. "
+             "Check the path if you expected some (an empty history's JSONL export is empty too).")
+        return []
     try:
         if text.lstrip().startswith("["):
             data = json.loads(text)
