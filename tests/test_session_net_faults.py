@@ -281,3 +281,49 @@ def test_a_paid_call_to_a_port_where_no_web_server_listens_is_said_so_and_costs_
     finally:
         s.close()
         server.stop()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "stream"])
+def test_an_https_base_url_at_a_plain_http_server_says_to_use_http(
+        tmp_path: Path, direct: None, stream: bool) -> None:
+    """``https://`` in front of a plain-HTTP server's address failed with OpenSSL's "[SSL: WRONG_VERSION_NUMBER]
+    wrong version number (_ssl.c:1006)", which said nothing of the mistake. Over real loopback: one line saying the
+    server does not speak TLS and to use http://, the key nowhere, nothing sent and nothing charged."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    asked: list[str] = []
+
+    class Plain(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # (what a plain-HTTP relay answers; never reached over TLS)
+            asked.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Plain)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    where = f"127.0.0.1:{server.server_address[1]}"
+    s = Session(api_key=KEY, base_url=f"https://{where}", mode="live", store=tmp_path / "st", max_retries=0)
+    try:
+        with pytest.warns(UserWarning, match="does not speak TLS"):
+            s.models()
+        with pytest.raises(APIConnectionError) as info:
+            s.chat("hi", model="gpt-5", stream=stream)
+        err = info.value
+        assert err.message == f"The server at https://{where} does not speak TLS, so no https connection could be made."
+        assert (err.hint or "").startswith(f"Use http://{where} if it is a plain-HTTP server")
+        assert "\n" not in str(err) and "WRONG_VERSION" not in str(err) and KEY not in str(err) + err.details()
+        row = s.history[-1]
+        assert row.status == "error" and row.error["message"] == err.message and row.cost.usd == 0
+        assert asked == []
+    finally:
+        s.close()
+        server.shutdown()
+        server.server_close()

@@ -276,6 +276,29 @@ def not_http_reply(exc: BaseException) -> bytes | None:
     return None
 
 
+#: OpenSSL's reasons for a handshake answered by something that is not TLS: a plain-HTTP server's "HTTP/1.0 400"
+#: read as a TLS record (WRONG_VERSION_NUMBER; 3.x may say PACKET_LENGTH_TOO_LONG or RECORD_LAYER_FAILURE).
+_NOT_TLS = frozenset({"WRONG_VERSION_NUMBER", "UNKNOWN_PROTOCOL", "PACKET_LENGTH_TOO_LONG", "RECORD_LAYER_FAILURE"})
+
+
+def not_tls(exc: BaseException) -> bool:
+    """Whether an https connection failed because the server answered the TLS handshake with something else (a
+    plain-HTTP server at an ``https://`` base URL): OpenSSL's "wrong version number" said nothing of that."""
+    import ssl
+
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        link = todo.pop()
+        if link in seen:
+            continue
+        seen.append(link)
+        if isinstance(link, ssl.SSLError) and getattr(link, "reason", None) in _NOT_TLS:
+            return True
+        todo += [a for a in (link.__cause__, link.__context__, *link.args) if isinstance(a, BaseException)]
+    return False
+
+
 #: h11's words for a head whose first line is no HTTP status line; the line follows, as a ``bytearray`` repr.
 _BAD_STATUS = re.compile(r"illegal status line: bytearray\((b'.*'|b\".*\")\)\Z", re.S)
 
@@ -337,6 +360,12 @@ def error_from_transport(
         )
     elif isinstance(exc, httpx.TimeoutException):
         err = APITimeoutError(f"{where} took too long to answer{detail}.")
+    elif isinstance(exc, httpx.ConnectError) and request is not None and request.url.scheme == "https" \
+            and not_tls(exc):
+        err = APIConnectionError(
+            f"The server at {where} does not speak TLS, so no https connection could be made.",
+            hint=f"Use http://{where.partition('://')[2]} if it is a plain-HTTP server (base_url=…, "
+                 f"TOKENHOT_BASE_URL or %th_config --base-url); the service's is {DEFAULT_BASE_URL}.")
     elif isinstance(exc, httpx.ConnectError):
         err = APIConnectionError(f"Could not connect to {where}{detail}.")
     elif isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
