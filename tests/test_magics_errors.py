@@ -167,6 +167,21 @@ TYPED_KEY = "sk-AbCdEf0123456789GhIjKlMnOpQrStUv"
     ("%th_config --key {k}", "the word after --key"),
     ("%th_config {k}", "a word on the line"),
     ("%th_history --export {k}", "the value given to --export"),
+    ("%th_history -m {k}", "the value given to -m"),
+    ("%%th_chat -m {k}\nhi", "the value given to -m"),
+    ("%%th_chat --model={k}\nhi", "the value given to --model"),
+    ("%%th_chat -m{k}\nhi", "the value given to -m"),
+    ("%%th_chat --system {k}\nhi", "the value given to --system"),
+    ("%%th_chat --thread {k}\nhi", "the value given to --thread"),
+    ("%%th_image --model {k}\na cat", "the value given to --model"),
+    ("%%th_image --edit {k}\nbluer", "the value given to --edit"),
+    ("%%th_image -x user={k}\na cat", "the value given to -x"),
+    ("%%th_audio --voice {k}\nhello", "the value given to --voice"),
+    ("%%th_video --image {k}\na cat", "the value given to --image"),
+    ("%%th_embed -m {k}\nhello", "the value given to -m"),
+    ("%%th_rerank cats -m {k}\ndoc one", "the value given to -m"),
+    ("%th_transcribe talk.mp3 --language {k}", "the value given to --language"),
+    ("%th_translate talk.mp3 -m {k}", "the value given to -m"),
 ])
 def test_a_key_typed_where_a_setting_goes_is_refused_unused_and_unshown(
         ip: Any, offline: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch, line: str, where: str) -> None:
@@ -179,10 +194,12 @@ def test_a_key_typed_where_a_setting_goes_is_refused_unused_and_unshown(
     work.mkdir()
     monkeypatch.chdir(work)
     before = tokenhot_nb.session()
+    rows = len(before.history)
     with capture_output(display=True) as cap:
         res = ip.run_cell(line.format(k=TYPED_KEY))
     said = str(res.error_in_exec)
     assert type(res.error_in_exec).__name__ == "UsageError", cap.stdout + str(cap.outputs)
+    assert len(before.history) == rows  # no call made (a magic's -m sk-… was sent, as "Unknown model 'sk-****'")
     assert said == (f"{line.split()[0]}: {where} looks like an API key, so it was not used (and is not shown). If it "
                     "is your key, delete it from this cell (IPython keeps the line in its history too). A key goes in "
                     "the environment variable TOKENHOT_API_KEY (then %th_config --key-from-env), or in the hidden "

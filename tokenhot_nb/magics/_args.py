@@ -100,10 +100,10 @@ class MagicParser(argparse.ArgumentParser):
     """An ArgumentParser that raises instead of printing and exiting."""
 
     def __init__(self, prog: str, description: str, epilog: str = "", *, intermixed: bool = False,
-                 no_keys: bool | tuple[str, ...] = False) -> None:
+                 no_keys: bool = False) -> None:
         """``intermixed``: positional words may come after options (``%th_history --kind image red fox``).
-        ``no_keys``: refuse a word shaped like an API key on the line (True: any word; a tuple: the values of
-        those options), unused and unshown: no setting or path is ever made from one."""
+        A value shaped like an API key given to any option is refused, unused and unshown (:meth:`_refuse_keys`);
+        ``no_keys``: any word on the line too (a magic whose words are settings, not text to send)."""
         self.intermixed = intermixed
         self.no_keys = no_keys
         super().__init__(
@@ -141,23 +141,25 @@ class MagicParser(argparse.ArgumentParser):
                 raise MagicUsageError(TYPED_KEY.format(prog=self.prog))
 
     def _refuse_keys(self, argv: list[str]) -> None:
-        """A word shaped like an API key (the redaction's own test) where :attr:`no_keys` says none belongs: one
-        line naming where it was and where a key goes. Masked, it still became a folder named after the key
+        """A value shaped like an API key (the redaction's own test) given to an option (``-m sk-…``,
+        ``--model=sk-…``, ``-msk-…``, ``-x user=sk-…``), or any such word where :attr:`no_keys` says none belongs:
+        one line naming where it was and where a key goes. Masked, it still became a folder named after the key
         (``--store``) or a message such as "Unknown chat model 'sk-****'" that said nothing of the mistake."""
-        if not self.no_keys:
-            return
         from .._config import redact
 
-        only = self.no_keys if isinstance(self.no_keys, tuple) else None
         for i, word in enumerate(argv):
-            name, eq, value = word.partition("=") if word.startswith("--") else ("", "", word)
-            if not eq:
-                name = argv[i - 1] if i and argv[i - 1] in self._option_string_actions else ""
-            if redact(value) == value or (only is not None and name not in only):
+            if redact(word) == word:
                 continue
+            name = word.partition("=")[0] if word.startswith("--") else word[:2] if word.startswith("-") else ""
+            if name not in self._option_string_actions:  # a word of its own: the previous one may take it
+                name = argv[i - 1] if i and argv[i - 1] in self._option_string_actions else ""
             action = self._option_string_actions.get(name)
-            where = ("a word on the line" if action is None else f"the word after {name}" if action.nargs == 0
-                     else f"the value given to {name}")
+            if action is None or (action.nargs == 0 and name != word):  # a word of the text (a query, a search)
+                if not self.no_keys:
+                    continue
+                where = "a word on the line" if action is None else f"the word after {name}"
+            else:
+                where = f"the value given to {name}"
             raise MagicUsageError(KEY_ON_LINE.format(prog=self.prog, where=where))
 
     def _refuse_repeats(self, argv: list[str]) -> None:
@@ -439,7 +441,7 @@ def _history() -> MagicParser:
     p = MagicParser("%th_history", "The session history (every call, with its outputs).",
                     "examples:\n  %th_history 5 --kind image\n  %th_history red fox --model claude-opus\n"
                     "  %th_history 10 --status error\n  %th_history --export history.json",
-                    intermixed=True, no_keys=("--export",))
+                    intermixed=True)
     p.add_argument("words", nargs="*", metavar="[N] [TEXT]",
                    help="only the last N entries (a whole number first); entries whose prompt or answer holds "
                         "every word of TEXT (--search for a text that is a number)")
