@@ -383,3 +383,21 @@ def test_a_vector_position_from_numpy_is_taken_and_a_float_or_bool_named(s: Sess
         assert "Count from 0" in (info.value.hint or "")
     with pytest.raises(OutOfRangeError, match=r"There is no vector 2: this result has 2 \(0 to 1\)"):
         res[2]
+
+
+def test_more_texts_than_one_request_takes_are_refused_before_sending(s: Session, rec: Recorder) -> None:
+    """``embed()`` of 100,000 texts was sent whole (megabytes up, for the relay to refuse, or time out on). The
+    reference says nothing of the relay's limit: OpenAI's documented one (2048 inputs a request) is refused here,
+    in one line saying to split the list; 2048 still go."""
+    from tokenhot_nb.families import embeddings
+
+    many = [f"text {i}" for i in range(100_000)]
+    with pytest.raises(InputError, match=r"^2,049 texts is more"):
+        s.embed(many[:2049], model=MODEL)
+    with pytest.raises(InputError) as exc:
+        s.embed(many, model=MODEL)
+    said = str(exc.value)
+    assert said.startswith("100,000 texts is more than one embeddings request takes (at most 2,048)")
+    assert "Split the list" in said and "\n" not in said
+    assert rec.posts("/v1/embeddings") == []
+    assert len(embeddings.texts_of(many[:2048])) == 2048  # (the largest request: a whole call of it takes seconds)

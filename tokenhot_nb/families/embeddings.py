@@ -24,6 +24,10 @@ from ._types import EmbeddingReply, HttpCall
 
 __all__ = ["build", "parse", "sent_count", "texts_of"]
 
+#: Most texts one request may carry. The reference says nothing of the relay's limit; OpenAI documents 2048 inputs
+#: per embeddings request, and a list past it is refused by the service (or its upstream) after the whole body went
+#: up: here it is refused before anything is sent.
+MAX_TEXTS = 2048
 #: The answer forms this parser reads (``encoding_format``).
 ENCODINGS = ("float", "base64")
 _BIG_ENDIAN = sys.byteorder == "big"
@@ -40,6 +44,11 @@ def texts_of(texts: Any) -> list[str]:
                          hint="e.g. s.embed('a text') or s.embed(['first text', 'second text']).")
     if not items:
         raise InputError("There is nothing to embed: the list of texts is empty.", hint="Pass at least one text.")
+    if len(items) > MAX_TEXTS:
+        raise InputError(f"{len(items):,} texts is more than one embeddings request takes (at most {MAX_TEXTS:,}); "
+                         "nothing was sent.",
+                         hint=f"Split the list and embed each part: [s.embed(texts[i:i + {MAX_TEXTS}]) for i in "
+                              f"range(0, len(texts), {MAX_TEXTS})].")
     one = isinstance(texts, str)
     return text_items(items, lambda i: "The text" if one else f"Text {i}", made_from="Embeddings are made from text",
                       empty="the service refuses an empty text", plural="texts")
