@@ -80,6 +80,25 @@ def test_translate_refuses_a_language_before_the_request(s: Session, rec: Record
     assert s.history[-1].status == "error" and s.history[-1].kind == "transcribe"
 
 
+@pytest.mark.parametrize("value", [5, -0.1, 1.5, True, "hot"])  # (nan, inf: no JSON body carries them)
+@pytest.mark.parametrize("method", ["transcribe", "translate"])
+def test_a_whisper_temperature_outside_0_to_1_is_refused_before_the_upload(
+        s: Session, rec: Recorder, method: str, value: object) -> None:
+    """The reference gives Whisper's temperature as 0 to 1: ``temperature=5``, ``True`` or ``"hot"`` went out as a
+    form field, the upload paid for. One line now, nothing sent; 0 and 1 still go, and ``extra=`` sends any."""
+    from tokenhot_nb.errors import InputError
+
+    audio = _speech(s)
+    before = len(rec.posts())
+    with pytest.raises(InputError) as exc:
+        getattr(s, method)(audio, temperature=value)
+    assert str(exc.value).startswith("temperature must be a number from 0 to 1, not ") and "\n" not in str(exc.value)
+    assert len(rec.posts()) == before
+    for fine in (0, 1, 0.4):
+        getattr(s, method)(audio, temperature=fine)
+    assert len(rec.posts()) == before + 3
+
+
 def test_whisper_usage_seconds_are_recorded(s: Session) -> None:
     audio = _speech(s)
     res = s.transcribe(audio)

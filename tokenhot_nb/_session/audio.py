@@ -158,6 +158,7 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
         check_text(fmt, "format", "format='srt' (json, text, srt, vtt or verbose_json)")
     if prompt is not None:
         check_text(prompt, "transcription prompt", "prompt='Names: Zoë, Tokenhot'")
+    _check_temperature(options.get("temperature"))
     media = store_media(session, to_media(audio_in, "audio", session.store))
     params = drop_none({"audio": media.ref(), "model": info.ref, "language": language, "format": fmt,
                         "prompt": prompt, **options})
@@ -194,3 +195,17 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
         return res
 
     return await send_recorded(session, kind, info, params, call, finish, text=str(prompt or ""))
+
+
+def _check_temperature(value: Any) -> None:
+    """Whisper's ``temperature`` (reference §6.2: 0 to 1): ``temperature=5``, ``True`` or ``"hot"`` went out as a form
+    field and the upload was paid for (``extra={'temperature': …}`` still sends any value as it is)."""
+    import math
+
+    if value is None:
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or not 0 <= value <= 1:
+        raise InputError(f"temperature must be a number from 0 to 1, not {value!r:.40}.",
+                         hint="e.g. temperature=0 (the most literal transcript); leave it out for the model's own.",
+                         option="temperature")
