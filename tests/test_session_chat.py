@@ -11,7 +11,7 @@ import pytest
 from _session_support import Recorder, make_session
 
 from tokenhot_nb import Session
-from tokenhot_nb.errors import QuotaExhaustedError, UnsupportedOptionError
+from tokenhot_nb.errors import InputError, QuotaExhaustedError, UnsupportedOptionError
 from tokenhot_nb.families._types import ChatDelta
 
 
@@ -433,4 +433,18 @@ def test_an_error_answered_whole_to_a_stream_call_stays_an_error(tmp_path: Path)
     with pytest.raises(QuotaExhaustedError, match="quota used up"):
         s.chat("hi", model="gpt-5.4")
     assert s.history[-1].status == "error" and not s.history[-1].outputs
+    s.close()
+
+
+@pytest.mark.parametrize("n", [0, -1, True, 1.5, "3"])
+def test_a_number_of_answers_that_is_none_is_refused_before_sending(tmp_path: Path, n: object) -> None:
+    """``chat(n=0)`` was sent and answered with nothing to show, ``n=True`` was a 400 after the round trip: one line
+    now, nothing sent."""
+    rec = Recorder()
+    s = make_session(tmp_path / "st", rec)
+    with pytest.raises(InputError) as exc:
+        s.chat("hi", n=n, stream=False)
+    assert str(exc.value).startswith("n is how many answers (a whole number of at least 1), not ")
+    assert rec.posts() == []
+    assert len(s.chat("hi", n=2, stream=False).choices) == 2
     s.close()

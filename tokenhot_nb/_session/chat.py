@@ -76,6 +76,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     temperature, max_tokens = kw.pop("temperature", None), whole_number(kw.pop("max_tokens", None))
     check_chat(message, temperature, max_tokens, answering_tools=kw.get("tool_results") is not None)
     check_chat_options(system, thread, kw.get("tools"), kw.get("tool_choice"))
+    if "n" in kw:
+        kw["n"] = _answers(kw["n"])
     endpoint = _endpoint(info, kw)
     kw.pop("endpoint", None)
     schema = _schema.resolve(kw.pop("schema")) if kw.get("schema") is not None else None
@@ -573,3 +575,13 @@ def _parts_read(message: Any) -> Any:
                                  hint="Check the path, or pass the image's bytes as data=.") from None
         parts.append(p)
     return {**message, "content": parts}
+
+
+def _answers(n: Any) -> int | None:
+    """``n=`` (how many answers, each paid for): a whole number of at least 1. ``n=0`` and ``n=True`` were sent
+    as they were, for the relay to answer with nothing, or a 400 after the round trip."""
+    n = whole_number(n)
+    if n is not None and (not isinstance(n, int) or isinstance(n, bool) or n < 1):
+        raise InputError(f"n is how many answers (a whole number of at least 1), not {n!r:.40}.",
+                         hint="e.g. n=3 (each answer is paid for); leave it out for one.", option="n")
+    return n
