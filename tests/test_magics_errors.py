@@ -32,6 +32,18 @@ def test_a_refused_size_is_sent_anyway_with_the_magics_extra(ip: Any, offline: A
     assert """-x extra='{"size": …}'""" in text and "extra={'size'" not in text
 
 
+@pytest.mark.parametrize(("source", "flag"), [
+    ('%%th_audio --voice ""\nhello', "--voice"), ("%%th_chat --thread '' --no-stream\nhi", "--thread"),
+    ('%%th_image --size " "\na lighthouse', "--size"),
+])
+def test_a_blank_option_is_said_as_the_magics_flag(ip: Any, offline: Any, source: str, flag: str) -> None:
+    """A blank value is refused by the session ("voice= is empty … or pass None"): a magic says it with its flag,
+    and leaving the flag out is the way to the default (a magic cannot pass None)."""
+    text = shown(ip, source)
+    assert text.startswith(f"✖ Bad input: {flag} is empty") and f"Leave {flag} out for " in text
+    assert "None" not in text and f"{flag.lstrip('-')}=" not in text.split("Fix:")[0]
+
+
 def test_the_advice_to_send_a_field_anyway_works_as_written(ip: Any, offline: Any) -> None:
     text = shown(ip, "%%th_chat -x temprature=0.2\nhello")
     assert "Use --temperature 0.2" in text and """write -x extra='{"temprature": 0.2}'""" in text

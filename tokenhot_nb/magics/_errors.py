@@ -56,6 +56,7 @@ MAGIC_KIND = {"th_image": "image", "th_chat": "chat", "th_video": "video", "th_a
 _PHRASES = (
     (re.compile(r"pass a list of prompts / call several times"), "run the cell again"),
     (re.compile(r"\bLower n\b"), "Lower -n"),
+    (re.compile(r" \(or pass None\)"), ""),  # (a magic's option is left out, never given None)
     (re.compile(r"Session\(store='([^']*)'\)"), r"%th_config --store \1"),  # (a store that cannot be opened)
     (re.compile(r"\s*/\s*raw=\{\.\.\.\}"), " (or -x raw='{…}' for the whole body)"),
     (re.compile(r"extra=\{\.\.\.\}"), """-x extra='{"KEY": VALUE}'"""),
@@ -116,6 +117,8 @@ class MagicPhrasing:
                     f"{self.flag(suggestion)}.",
                     f"Use {self.flag(suggestion, shown)}; to send {option!r} anyway, write "
                     f"-x extra={shlex.quote(body)}.")
+        if fields is not None and option in self.flags and message.startswith(f"{option}= "):
+            message = f"{self.flags[option]} {message.removeprefix(f'{option}= ')}"  # ("--voice is empty.")
         kind = MAGIC_KIND.get(self.magic)
         if not isinstance(err, UnsupportedOptionError) or not kind or model_kind in (None, kind):
             return message, self.fix(fix)
