@@ -732,3 +732,14 @@ def test_a_history_error_shows_the_callers_line_and_one_frame_of_the_library(fil
             call()
         assert len(ours(info.value)) == 1, ours(info.value)
         assert len(ours(info.value, full_traceback(info.value))) > 1  # (kept for %th_config --last-error)
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_store_path_is_refused_not_read_as_the_working_folder(
+        filled: History, monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
+    """``History('')`` opened the working folder as a store (``Path('')`` is ``.``): in a store's folder it showed
+    that store without a word, elsewhere it said the working folder held none. One line now."""
+    monkeypatch.chdir(filled.store.root)
+    with pytest.raises(InputError, match=r"^History\(\) was given an empty path") as info:
+        History(blank)
+    assert "\n" not in str(info.value) and "History('.tokenhot')" in str(info.value)

@@ -173,6 +173,10 @@ class History:
         if not isinstance(store, (Store, str, os.PathLike)):  # (Path(5) was a TypeError from inside the store)
             raise WrongTypeError(f"History() takes a store folder (a path) or a Store, not {type(store).__name__}.",
                                  hint="e.g. History('.tokenhot'), or session.history for a session's own.")
+        if isinstance(store, str) and not store.strip():  # ('' opened the working folder as a store)
+            raise InputError(f"History() was given an empty path{' (only whitespace)' if store else ''}.",
+                             hint="Name the store folder, e.g. History('.tokenhot'), or use session.history for a "
+                                  "session's own.")
         if isinstance(store, Store):
             self.store = store
         else:
