@@ -666,6 +666,15 @@ def test_a_conversation_name_that_is_not_a_str_is_one_clear_line(s: Any, call: A
     s.threads.forget()  # (no name: all of them, as before)
 
 
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_conversation_name_is_refused(s: Any, blank: str) -> None:
+    """``s.threads.get('')`` made (or read) a conversation no chat can reach, since ``chat(thread='')`` is refused:
+    one line, nothing made."""
+    with pytest.raises(E.InputError, match=r"^A conversation's name is empty\. .*'default'") as info:
+        s.threads.get(blank)
+    assert "\n" not in str(info.value) and blank not in s.threads
+
+
 _HATCH_CALLS: dict[str, Any] = {
     "image": lambda s, **kw: s.image("a cat", progress=False, **kw),
     "video": lambda s, **kw: s.video("a cat", wait=False, progress=False, **kw),

@@ -85,6 +85,11 @@ def _check_name(name: object) -> None:
 
         raise WrongTypeError(f"A conversation is named by a str, not {type(name).__name__} {name!r:.40}.",
                              hint="e.g. session.threads.get('study'); session.threads.names() lists them.")
+    if not name.strip():  # (a thread no chat can name: chat(thread='') is refused, not read as this one)
+        from .errors import InputError
+
+        raise InputError("A conversation's name is empty.",
+                         hint=f"e.g. session.threads.get('study'); the default conversation is {DEFAULT_THREAD!r}.")
 
 
 class Threads:
