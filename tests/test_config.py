@@ -56,6 +56,19 @@ def test_arguments_win_over_environment(monkeypatch: pytest.MonkeyPatch, tmp_pat
     assert (t.base_url, t.mode, t.store) == ("https://api.tokenhot.ai", "replay", tmp_path / "env-store")
 
 
+def test_a_store_variable_of_only_whitespace_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``TOKENHOT_STORE="  "`` made a store folder named two spaces in the working folder (a blank mode or base URL
+    is refused already; an empty variable is unset)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TOKENHOT_STORE", "  ")
+    with pytest.raises(ConfigError, match=r"^TOKENHOT_STORE holds only whitespace\."):
+        Settings.from_env(mode="offline")
+    assert Settings.from_env(mode="offline", store=tmp_path / "given").store == tmp_path / "given"  # (not read)
+    monkeypatch.setenv("TOKENHOT_STORE", "")
+    assert Settings.from_env(mode="offline").store == Path(".tokenhot")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unknown_mode_is_explained() -> None:
     with pytest.raises(ConfigError, match="live, offline, replay"):
         Settings.from_env(mode="online")

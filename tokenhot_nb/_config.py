@@ -512,6 +512,12 @@ class Settings:
         # (only None means not given: base_url=[] or store=[] was read as no argument and the default taken)
         url = base_url if base_url is not None else (os.environ.get("TOKENHOT_BASE_URL") or DEFAULT_BASE_URL)
         folder = store if store is not None else (os.environ.get("TOKENHOT_STORE") or ".tokenhot")
+        if store is None and not str(folder).strip():  # (it made a folder named "  ")
+            from .errors import ConfigError
+
+            raise ConfigError("TOKENHOT_STORE holds only whitespace.",
+                              hint="Name the store folder in it (e.g. TOKENHOT_STORE=/data/tokenhot), or unset it for "
+                                   ".tokenhot in the working folder.")
         if not isinstance(folder, (str, os.PathLike)):
             from .errors import ConfigError
 
