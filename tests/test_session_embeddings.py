@@ -401,3 +401,14 @@ def test_more_texts_than_one_request_takes_are_refused_before_sending(s: Session
     assert "Split the list" in said and "\n" not in said
     assert rec.posts("/v1/embeddings") == []
     assert len(embeddings.texts_of(many[:2048])) == 2048  # (the largest request: a whole call of it takes seconds)
+
+
+@pytest.mark.parametrize("dimensions", [0, -3])
+def test_too_few_dimensions_says_how_to_fix_it(s: Session, rec: Recorder, dimensions: int) -> None:
+    """``dimensions=0`` said only "must be at least 1" (``%%th_embed --dimensions 0``: "Check the options and try
+    again"): the fix now names a value and that leaving it out gives the model's own length."""
+    with pytest.raises(InputError) as exc:
+        s.embed("x", dimensions=dimensions)
+    assert str(exc.value) == (f"dimensions must be at least 1 (got {dimensions}). Pass e.g. dimensions=7, or leave "
+                              "it out.")
+    assert rec.posts("/v1/embeddings") == []

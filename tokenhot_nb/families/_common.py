@@ -31,8 +31,9 @@ def check_number(name: str, value: Any, *, integer: bool = False, minimum: float
         what = "a whole number" if integer else "a number"
         raise InputError(f"{name} must be {what}, not {type(value).__name__} ({value!r:.40}).",
                          hint=f"Pass e.g. {name}={7 if integer else 0.7}.")
-    if minimum is not None and value < minimum:
-        raise InputError(f"{name} must be at least {minimum:g} (got {value!r}).")
+    if minimum is not None and (value < minimum or value != value):  # (nan is below nothing)
+        raise InputError(f"{name} must be at least {minimum:g} (got {value!r}).",
+                         hint=f"Pass e.g. {name}={max(minimum, 7 if integer else 0.7):g}, or leave it out.")
 
 
 def deep_merge(base: dict[str, Any], extra: Mapping[str, Any] | None) -> dict[str, Any]:
