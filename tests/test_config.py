@@ -493,6 +493,9 @@ def test_the_first_part_of_a_key_at_the_end_of_a_text_is_found(monkeypatch: pyte
     # a cap of 0 refused every answer and every file after the call was made (and paid for)
     ({"response_cap": 0}, "response_cap must be a whole number > 0, not 0"),
     ({"download_cap": 0}, "download_cap must be a whole number > 0, not 0"),
+    # a poll interval of inf said at once that a video "was not done after 1800 s"; a floor of inf stopped every file
+    ({"poll_interval": float("inf")}, r"^poll_interval must be a number > 0 \(finite\), not inf\."),
+    ({"download_min_rate": float("inf")}, r"^download_min_rate must be a number >= 0 \(finite\), not inf\."),
 ])
 def test_settings_of_the_wrong_shape_are_one_config_error(tmp_path: Path, kw: dict[str, object], words: str) -> None:
     """They used to be an AttributeError/TypeError from inside, or accepted and fail (or hang) in the first call."""
@@ -505,6 +508,7 @@ def test_settings_of_the_wrong_shape_are_one_config_error(tmp_path: Path, kw: di
 def test_good_numbers_still_pass(tmp_path: Path) -> None:
     s = Settings.from_env(store=tmp_path, read_timeout=5, connect_timeout=2.5, max_retries=0, stream_deadline=0)
     assert (s.read_timeout, s.connect_timeout, s.max_retries, s.stream_deadline) == (5, 2.5, 0, 0)
+    assert Settings.from_env(store=tmp_path, read_timeout=float("inf")).read_timeout == float("inf")  # (no limit)
 
 
 

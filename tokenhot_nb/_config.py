@@ -40,6 +40,9 @@ _KEY_RE = re.compile(r"sk-(?:(?<![A-Za-z0-9]sk-)|(?=[\w-]*?[0-9])(?=[\w-]*?[A-Z]
 #: Settings for which 0 makes no sense (no time to connect or read, a poll loop that never sleeps, a cap that
 #: refuses every answer and every file: each call paid for, then its answer or its file refused).
 _POSITIVE = frozenset({"connect_timeout", "read_timeout", "poll_interval", "download_cap", "response_cap"})
+#: Settings for which infinity makes no sense either: a poll interval of ``inf`` never polls again (a video wait
+#: said at once it "was not done after 1800 s", its paid task left), a download floor of ``inf`` stops every download.
+_FINITE = frozenset({"poll_interval", "download_min_rate"})
 #: Shown instead of a key (or of anything shaped like one).
 MASK = "sk-****"
 #: Known keys shorter than this are not redacted by value: replacing every "ab" in every text would be noise.
@@ -474,9 +477,11 @@ class Settings:
                     number = float(value)
                 elif isinstance(value, numbers.Integral) or float(value).is_integer():  # numpy ints, 1e9
                     number = int(float(value)) if not isinstance(value, numbers.Integral) else operator.index(value)
-            if number is None or number < 0 or (positive and number == 0):
+            if number is None or number < 0 or (positive and number == 0) or (
+                    f.name in _FINITE and not math.isfinite(number)):
+                finite = " (finite)" if f.name in _FINITE else ""
                 raise ConfigError(f"{f.name} must be {'a whole number' if whole else 'a number'} "
-                                  f"{'> 0' if positive else '>= 0'}, not {redact(repr(value))[:40]}.",
+                                  f"{'> 0' if positive else '>= 0'}{finite}, not {redact(repr(value))[:40]}.",
                                   hint=f"e.g. {f.name}={f.default!r} (the default).")
             object.__setattr__(self, f.name, number)
 
