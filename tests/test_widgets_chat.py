@@ -213,3 +213,31 @@ def test_a_notebook_chatting_through_a_panel_replays(tmp_path):
     assert len(recorded) == 3 and [line.split(" ", 1)[0] for line in replayed] == ["replay"] * 3
     assert [line.split(" ", 1)[1] for line in replayed] == [line.split(" ", 1)[1] for line in recorded]
     assert len({line.split(" ")[1] for line in recorded}) == 2  # the new thread has a new name
+
+
+def test_a_second_send_while_answering_keeps_the_message_and_stop_still_stops(tmp_path):
+    """A Send click queued before the button greyed out (or start() called again) during a stream: it cleared the
+    typed message, added a bubble nobody answered, and pointed Stop at that bubble, so Stop no longer stopped the
+    paid stream. Now it is refused in the status line, the message stays typed and Stop stops the stream."""
+    from tokenhot_nb import Session
+    from tokenhot_nb.sim import Faults, SimTransport
+
+    session = Session(mode="offline", store=tmp_path / "s", transport=SimTransport(faults=Faults(chunk_delay=0.1)))
+    try:
+        p = panel("chat", session)
+        p.input.value = "a long answer please"
+        p.send.click()
+        worker = p.thread
+        wait_until(lambda: len(p.text) > 0, what="the first streamed piece")
+        p.input.value = "a second question"
+        p.send.click()
+        assert p.input.value == "a second question" and "Still answering" in p.status.value
+        assert len(p.thread_box.children) == 2 and p.thread is worker
+        p.stop.click()
+        worker.join(30)
+        assert not worker.is_alive()
+        wait_until(lambda: session.history.last is not None and session.history.last.status != "running",
+                   what="the entry to be closed")
+        assert len(session.history) == 1 and session.history.last.status in ("interrupted", "error")
+    finally:
+        session.close()

@@ -154,6 +154,9 @@ class ChatPanel(Panel):
         self.say("New thread.")
 
     def start(self) -> None:
+        if self.busy:  # (a click queued before Send greyed out: the message stays typed, Stop keeps its stream)
+            self.say("Still answering: wait for the answer or Stop it, then Send again.")
+            return
         message = self.required(self.input, "Type a message first.")
         if not message:
             return
