@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import _widgets_support as support
+import pytest
 from _widgets_support import wait_until
 
 from tokenhot_nb.widgets import panel
@@ -239,5 +240,25 @@ def test_a_second_send_while_answering_keeps_the_message_and_stop_still_stops(tm
         wait_until(lambda: session.history.last is not None and session.history.last.status != "running",
                    what="the entry to be closed")
         assert len(session.history) == 1 and session.history.last.status in ("interrupted", "error")
+    finally:
+        session.close()
+
+
+@pytest.mark.parametrize("message, why", [("hi there", "budget"), ("bad \ud800 char", "invalid character")])
+def test_a_refused_message_goes_back_in_the_box(tmp_path, message, why):
+    """A message refused before any answer (over the budget, a lone surrogate) was gone from the box, the answer
+    bubble left on '…' for good; now the message is back to fix or resend and the bubble says there was none."""
+    from tokenhot_nb import Session
+
+    session = Session(mode="offline", store=tmp_path / "s", budget=0.00001)
+    try:
+        p = panel("chat", session)
+        p.input.value = message
+        p.send.click()
+        p.wait(30)
+        assert why in p.error_box.value and p.error_box.value.count("\n") == 0
+        assert p.input.value == message and len(session.history.filter(status="ok")) == 0
+        assert "no answer" in p.answer.value and "…" not in p.answer.value
+        assert not p.send.disabled and p.stop.disabled
     finally:
         session.close()

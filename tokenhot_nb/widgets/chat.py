@@ -197,6 +197,12 @@ class ChatPanel(Panel):
             partial = (exc.partial_text if isinstance(exc, StreamError) else "") or self.text
             if partial:
                 answer.value = _bubble("assistant", partial, "(interrupted)")
+                return
+            # nothing came back (a budget refusal, a bad character, a refused request): no bubble left waiting,
+            # and the message back in the box to fix or send again, unless something new was typed meanwhile
+            answer.value = _bubble("assistant", "", "(no answer: see the error below)")
+            if not self.input.value:
+                self.input.value = message
 
         self.stop.disabled = False
         self.run(work, self._done, label="Waiting for the answer…", failed=failed)
