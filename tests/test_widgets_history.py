@@ -156,3 +156,15 @@ def test_a_pixel_bomb_in_the_history_preview_is_one_line_and_never_decoded(offli
     (shown,) = p.preview.children
     assert isinstance(shown, w.HTML) and "12000×12000 pixels: too large to decode for display" in shown.value
     assert (12000, 12000) not in decoded
+
+
+def test_search_words_the_history_refuses_say_why(offline):
+    """A search the history refuses (a lone surrogate pasted in) showed '0 entries' and nothing else: the refusal
+    went to an observer's log. Now its one line is in the panel, and goes away with the next good search."""
+    offline.chat("hello there about foxes")
+    p = panel("history", offline)
+    p.search.value = "fox \ud800"
+    assert "lone surrogate" in p.error_box.value and p.error_box.layout.display is None
+    assert p.list.options == ()
+    p.search.value = "foxes"
+    assert p.error_box.value == "" and len(p.list.options) == 1

@@ -25,12 +25,17 @@ def entry_of(result: Result | None) -> HistoryEntry | None:
 def history_entries(session: Session, kinds: Iterable[str] | None = None, status: Iterable[str] | None = None,
                     limit: int | None = None, text: str | None = None) -> list[HistoryEntry]:
     """Entries newest first, filtered by kind, status and (full-text) words; empty when the store cannot be
-    read (a panel shows what it can rather than failing to open)."""
+    read (a panel shows what it can rather than failing to open). Words the history refuses (a lone surrogate)
+    raise its InputError: the user typed them, and 'no entries' would not say why."""
+    from ..errors import InputError
+
     kinds = list(kinds) if kinds is not None else None
     status = list(status) if status is not None else None
     try:
         view = session.history.filter(kind=kinds, status=status, text=text or None)
         entries = list(view[-limit:]) if limit else list(view)
+    except InputError:
+        raise
     except Exception:
         return []
     entries.sort(key=lambda e: (e.started or 0, e.id or 0), reverse=True)

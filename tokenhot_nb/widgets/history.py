@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import ipywidgets as w
 
 from .._safe import text_html
-from ..errors import clean_text
+from ..errors import InputError, clean_text
 from ..history._validate import KINDS
 from ._entries import entry_label, entry_of, entry_thumbs, history_entries, outputs
 from ._media import INLINE_LIMIT, audio_widget, image_widget, video_widget
@@ -33,6 +33,7 @@ class HistoryPanel(Panel):
         super().__init__(session)
         self.limit = limit
         self.entries: list[HistoryEntry] = []
+        self._search_refused = False
         # "all" is UNSET, not None: a Dropdown whose value is None shows a blank box instead of "all".
         self.kind_filter = w.Dropdown(description="Kind", options=[("all", UNSET), *[(k, k) for k in KINDS]],
                                       value=UNSET, layout=w.Layout(width="200px"))
@@ -86,7 +87,16 @@ class HistoryPanel(Panel):
         kinds = [kind] if kind is not None else None
         statuses = [status] if status is not None else None
         needle = self.search.value.strip()
-        self.entries = history_entries(self.session, kinds, statuses, limit=self.limit, text=needle)
+        try:
+            self.entries = history_entries(self.session, kinds, statuses, limit=self.limit, text=needle)
+        except InputError as exc:  # (an observer's exception only reaches the log: the user sees it here)
+            self.show_error(exc)
+            self._search_refused = True
+            self.entries = []
+        else:
+            if self._search_refused:  # (only its own line: a failed export or rerun stays shown)
+                self.show_error(None)
+            self._search_refused = False
         keep = self.list.value
         self.list.options = [(f"{entry_label(e)} [{clean_text(str(e.status))}]", e.id) for e in self.entries]
         ids = [e.id for e in self.entries]
