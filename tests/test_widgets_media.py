@@ -268,3 +268,21 @@ def test_task_status_from_the_relay_shows_as_inert_key_free_text(fake):
     shown = p.task_status.value
     assert key not in shown and "sk-****" in shown and "\x1b" not in shown and "\x00" not in shown
     assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown and p.progress.value == 40
+
+
+def test_a_click_that_fails_before_any_call_says_why_in_the_panel(offline):
+    """The earlier video picked as the source lost its file from the store meanwhile: rebuilding it raised inside
+    the click handler, and ipywidgets sends a handler's exception to the log, so the click did nothing visible.
+    Now the one line is in the panel, and nothing was sent."""
+    import os
+
+    first = offline.video("a paper boat", model="doubao-seedance-2.0", progress=False)
+    p = panel("video", offline)
+    p.model.value = "happyhorse-1.0-video-edit"
+    p.video_source.value = f"#{first.entry.id}"
+    os.remove(offline.store.path_of(first.sha256))
+    p.prompt.value = "the boat sails at night"
+    p.generate.click()
+    p.wait(30)
+    assert "is missing from" in p.error_box.value and p.error_box.layout.display is None
+    assert p.error_box.value.count("\n") == 0 and len(offline.history) == 1

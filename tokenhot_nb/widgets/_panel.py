@@ -67,12 +67,6 @@ def error_text(exc: BaseException) -> str:
     return redact(clean_text(f"{type(exc).__name__}: {text}"))
 
 
-def follow(widget: w.ValueWidget, handler: Callable[..., Any]) -> None:
-    """Call ``handler`` now and whenever ``widget``'s value changes (options that follow a model picker)."""
-    widget.observe(handler, names="value")
-    handler()
-
-
 class Panel(w.VBox):
     """Base panel: a VBox with a status line, an error box and one background job at a time."""
 
@@ -91,6 +85,24 @@ class Panel(w.VBox):
         self.add_class("tokenhot-panel")
         if self.kind:
             self.add_class(f"tokenhot-{self.kind}")
+
+    # -- callbacks -------------------------------------------------------------------------------
+    def shielded(self, action: Callable[[], object]) -> Callable[..., None]:
+        """``action`` as a button or observer callback whose error shows in the panel: ipywidgets sends a
+        callback's exception to the log, where the user who clicked never sees it."""
+
+        def handler(*_args: object) -> None:
+            try:
+                action()
+            except Exception as exc:
+                self.show_error(exc)
+
+        return handler
+
+    def follow(self, widget: w.ValueWidget, handler: Callable[[], object]) -> None:
+        """Call ``handler`` now and whenever ``widget``'s value changes (options that follow a model picker)."""
+        widget.observe(self.shielded(handler), names="value")
+        handler()
 
     # -- feedback -------------------------------------------------------------------------------
     def show_error(self, exc: BaseException | str | None) -> None:

@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from ._entries import entry_label, entry_of, history_entries, outputs
 from ._media import INLINE_LIMIT, audio_widget
-from ._panel import MediaPanel, follow
+from ._panel import MediaPanel
 from ._pickers import chosen, model_info, model_picker, set_options
 from ._uploads import uploaded
 
@@ -54,12 +54,12 @@ class AudioPanel(MediaPanel):
         self.transcript.add_class("tokenhot-transcript")
         self.busy_widgets = [self.speak_button, self.listen_button]
 
-        self.task.observe(self._task_changed, names="value")
-        follow(self.tts_model, self._tts_changed)
-        follow(self.stt_model, self._stt_changed)
-        self.upload.observe(lambda _c: self.refresh_sources(select=UPLOAD), names="value")
-        self.speak_button.on_click(lambda _: self.speak())
-        self.listen_button.on_click(lambda _: self.listen())
+        self.task.observe(self.shielded(self._task_changed), names="value")
+        self.follow(self.tts_model, self._tts_changed)
+        self.follow(self.stt_model, self._stt_changed)
+        self.upload.observe(self.shielded(lambda: self.refresh_sources(select=UPLOAD)), names="value")
+        self.speak_button.on_click(self.shielded(self.speak))
+        self.listen_button.on_click(self.shielded(self.listen))
         self.refresh_sources()
         self.children = [
             w.HTML("<b>Text to speech</b>"),

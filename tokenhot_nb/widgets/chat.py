@@ -13,7 +13,7 @@ import ipywidgets as w
 from .._safe import markdown_html, text_html
 from ..errors import StreamError
 from ._entries import entry_of
-from ._panel import Panel, follow
+from ._panel import Panel
 from ._pickers import model_info, model_picker, set_options
 
 if TYPE_CHECKING:
@@ -112,10 +112,10 @@ class ChatPanel(Panel):
         self._lock = threading.Lock()
         self._new = True
 
-        follow(self.model, self._model_changed)
-        self.send.on_click(lambda _: self.start())
-        self.stop.on_click(lambda _: self.cancel())
-        self.new_thread.on_click(lambda _: self.reset())
+        self.follow(self.model, self._model_changed)
+        self.send.on_click(self.shielded(self.start))
+        self.stop.on_click(self.shielded(self.cancel))
+        self.new_thread.on_click(self.shielded(self.reset))
         self.children = [
             w.HTML("<b>Chat</b>"),
             w.HBox([self.model, self.api, self.new_thread, self.as_json], layout=w.Layout(flex_flow="row wrap")),

@@ -54,11 +54,11 @@ class HistoryPanel(Panel):
         self.busy_widgets = [self.rerun_button, self.export_button]
 
         for widget in (self.kind_filter, self.status_filter, self.search):
-            widget.observe(lambda _c: self.refresh(), names="value")
-        self.refresh_button.on_click(lambda _: self.refresh())
-        self.list.observe(lambda _c: self.show_entry(), names="value")
-        self.rerun_button.on_click(lambda _: self.rerun())
-        self.export_button.on_click(lambda _: self.export())
+            widget.observe(self.shielded(self.refresh), names="value")
+        self.refresh_button.on_click(self.shielded(self.refresh))
+        self.list.observe(self.shielded(self.show_entry), names="value")
+        self.rerun_button.on_click(self.shielded(self.rerun))
+        self.export_button.on_click(self.shielded(self.export))
         self.refresh()
         self.children = [
             w.HTML("<b>History</b>"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ import ipywidgets as w
 
 from ._entries import entry_label, entry_of, entry_thumbs, history_entries, outputs
 from ._media import image_widget
-from ._panel import Panel, follow
+from ._panel import Panel
 from ._pickers import chosen, model_info, model_picker, set_options
 from ._uploads import clear_upload, save_copy, uploaded
 
@@ -54,9 +55,9 @@ class ImagePanel(Panel):
         self.strip.add_class("tokenhot-recent")
         self.busy_widgets = [self.generate, self.model]
 
-        follow(self.model, self._model_changed)
-        self.upload.observe(self._upload_changed, names="value")
-        self.generate.on_click(lambda _: self.start())
+        self.follow(self.model, self._model_changed)
+        self.upload.observe(self.shielded(self._upload_changed), names="value")
+        self.generate.on_click(self.shielded(self.start))
         self.refresh_recent()
         self.children = [
             w.HTML("<b>Image studio</b>"),
@@ -180,7 +181,7 @@ class ImagePanel(Panel):
             img = image_widget(path)
             save = w.Button(description="Save", icon="download", layout=w.Layout(width="90px"))
             name = f"tokenhot-{entry.id if entry is not None else 'image'}-{i + 1}{path.suffix}"
-            save.on_click(lambda _b, p=path, n=name: self._save(p, n))
+            save.on_click(self.shielded(functools.partial(self._save, path, name)))
             caption = w.HTML(f"<small>{html.escape(art.get('mime', ''))} · {path.stat().st_size // 1024} KB</small>")
             tiles.append(w.VBox([img, w.HBox([save, caption])]))
         self.gallery.children = tiles

@@ -13,7 +13,7 @@ import ipywidgets as w
 from .._safe import text_html
 from ._entries import entry_label, history_entries, outputs
 from ._media import INLINE_LIMIT, video_widget
-from ._panel import MediaPanel, follow
+from ._panel import MediaPanel
 from ._pickers import chosen, model_info, model_picker, set_options
 from ._uploads import uploaded
 
@@ -64,13 +64,13 @@ class VideoPanel(MediaPanel):
                                        layout=w.Layout(width="40px"))
         self.busy_widgets = [self.generate, self.resume_button, self.model]
 
-        self.video_upload.observe(lambda _c: self.refresh_videos(select=VIDEO_UPLOAD), names="value")
-        self.video_url.observe(self._url_typed, names="value")
+        self.video_upload.observe(self.shielded(lambda: self.refresh_videos(select=VIDEO_UPLOAD)), names="value")
+        self.video_url.observe(self.shielded(self._url_typed), names="value")
         self.refresh_videos()
-        follow(self.model, self._model_changed)
-        self.generate.on_click(lambda _: self.start())
-        self.resume_button.on_click(lambda _: self.resume())
-        self.refresh_button.on_click(lambda _: self.refresh_pending())
+        self.follow(self.model, self._model_changed)
+        self.generate.on_click(self.shielded(self.start))
+        self.resume_button.on_click(self.shielded(self.resume))
+        self.refresh_button.on_click(self.shielded(self.refresh_pending))
         self.refresh_pending()
         self.children = [
             w.HTML("<b>Video</b>"),
