@@ -7,7 +7,7 @@ import json
 import _widgets_support as support
 import ipywidgets as w
 import pytest
-from _widgets_support import png_bytes, upload_value
+from _widgets_support import png_bytes, upload_value, wait_until
 
 from tokenhot_nb.widgets import panel
 from tokenhot_nb.widgets._media import served_urls, video_widget
@@ -286,3 +286,38 @@ def test_a_click_that_fails_before_any_call_says_why_in_the_panel(offline):
     p.wait(30)
     assert "is missing from" in p.error_box.value and p.error_box.layout.display is None
     assert p.error_box.value.count("\n") == 0 and len(offline.history) == 1
+
+
+def test_a_click_while_busy_keeps_what_the_panel_shows(fake):
+    """Transcribe (or Make video) clicked while another job of the panel ran: the run was refused, but only after
+    the transcript (or the player and progress bar) had been cleared, so a paid result vanished from view."""
+    import threading
+
+    p = panel("audio", fake)
+    p.upload.value = upload_value(b"RIFF" + b"\x00" * 40, "a.wav", "audio/wav")
+    p.listen_button.click()
+    p.wait(30)
+    assert p.transcript.value == "a transcript"
+    fake.gate = threading.Event()
+    p.text.value = "say this"
+    p.speak_button.click()
+    assert p.busy
+    p.listen_button.click()
+    assert p.transcript.value == "a transcript" and "Still working" in p.status.value
+    fake.gate.set()
+    p.wait(30)
+    assert [c[0] for c in fake.calls] == ["transcribe", "speak"]
+
+    fake.gate = threading.Event()
+    v = panel("video", fake)
+    v.model.value = "happyhorse-1.0-t2v"
+    v.prompt.value = "waves"
+    v.generate.click()
+    wait_until(lambda: len(fake.calls) == 3, what="the video call")
+    status = v.task_status.value
+    assert v.busy and v.progress.value == 100 and "succeeded" in status
+    v.generate.click()
+    assert v.progress.value == 100 and v.task_status.value == status and "Still working" in v.status.value
+    fake.gate.set()
+    v.wait(30)
+    assert len(fake.calls) == 3 and v.player.children

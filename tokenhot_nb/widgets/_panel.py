@@ -138,6 +138,14 @@ class Panel(w.VBox):
     def busy(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
+    def still_busy(self) -> bool:
+        """True, said in the status line, while a job runs: a click queued before the buttons greyed out must
+        neither start a second paid call nor clear what the running one will show."""
+        if self.busy:
+            self.say("Still working on the previous request…")
+            return True
+        return False
+
     def _set_busy(self, busy: bool) -> None:
         for widget in self.busy_widgets:
             widget.disabled = busy
@@ -155,8 +163,7 @@ class Panel(w.VBox):
 
         Buttons in ``busy_widgets`` are disabled meanwhile, so a double click cannot start two calls.
         """
-        if self.busy:
-            self.say("Still working on the previous request…")
+        if self.still_busy():
             return None
         self.show_error(None)
         self._set_busy(True)

@@ -115,6 +115,8 @@ class AudioPanel(MediaPanel):
 
     # -- work --------------------------------------------------------------------------------------
     def speak(self) -> None:
+        if self.still_busy():
+            return
         text = self.required(self.text, "Type the text to speak first.")
         if not text:
             return
@@ -140,6 +142,8 @@ class AudioPanel(MediaPanel):
         return Path(self.source.value)
 
     def listen(self) -> None:
+        if self.still_busy():
+            return
         try:
             audio = self.audio_input()
         except ValueError as exc:

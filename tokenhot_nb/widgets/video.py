@@ -212,6 +212,8 @@ class VideoPanel(MediaPanel):
 
     def _track(self, work: Callable[[], Any], label: str) -> None:
         """Run a task to its end on the worker thread: progress bar reset, then the player or the failure."""
+        if self.still_busy():
+            return
         self.progress.value = 0
         self.progress.bar_style = ""
         self.task_status.value = ""
