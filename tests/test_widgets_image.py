@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import _widgets_support as support
+import pytest
 from _widgets_support import png_bytes, upload_value
 from PIL import Image
 
@@ -123,3 +124,15 @@ def test_real_session_generate_then_edit_an_earlier_image(offline):
 def test_thumbnail_downscales():
     _data, fmt, size = thumbnail(png_bytes((2000, 1000)), 512)
     assert size == (512, 256) and fmt in ("png", "jpeg")
+
+
+@pytest.mark.parametrize("seed", ["9" * 5000, "x" * 5000])
+def test_a_huge_seed_is_one_short_line(fake, seed):
+    """A seed of thousands of characters (a paste gone wrong) filled the error box with all of them."""
+    p = panel("image", fake)
+    p.model.value = "qwen-image-max"
+    p.prompt.value = "x"
+    p.seed.value = seed
+    p.generate.click()
+    assert "whole number" in p.error_box.value and len(p.error_box.value) < 400
+    assert fake.calls == []

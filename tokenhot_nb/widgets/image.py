@@ -122,8 +122,9 @@ class ImagePanel(Panel):
         if seed and info.can("seed"):
             try:
                 kw["seed"] = int(seed)
-            except ValueError:
-                raise ValueError(f"The seed must be a whole number, not {seed!r}.") from None
+            except ValueError:  # (the text as typed, cut: a pasted page made the error box a page long)
+                shown = seed if len(seed) <= 40 else seed[:39] + "…"
+                raise ValueError(f"The seed must be a whole number such as 42, not {shown!r}.") from None
         if chosen(self.quality) is not None:
             kw["quality"] = chosen(self.quality)
         negative = self.negative.value.strip()
