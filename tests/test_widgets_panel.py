@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import types
 
+import _widgets_support as support
+import ipywidgets as w
 import pytest
 
 from tokenhot_nb.errors import APIError
 from tokenhot_nb.widgets._panel import Panel
+
+fake = support.fake  # fixture
 
 KEY = "sk-PANEL-errorbox-KEY-0123456789"
 
@@ -33,3 +37,44 @@ def test_the_error_box_shows_server_text_as_inert_text() -> None:
     shown = panel.error_box.value
     assert "<img" not in shown and "&lt;img src=x onerror=alert(1)&gt;" in shown
     assert "\x1b" not in shown and "\x00" not in shown and "done" in shown
+
+
+PASTED = "sk-PANEL-pasted-KEY-0123456789abcdef"
+
+
+@pytest.mark.parametrize("name, field, other", [
+    ("chat", "input", None), ("chat", "system", ("input", "hi")),
+    ("image", "prompt", None), ("image", "negative", ("prompt", "a cat")),
+    ("video", "prompt", None), ("video", "video_url", ("prompt", "waves")),
+    ("audio", "text", None),
+])
+def test_a_key_pasted_into_a_field_is_masked_and_nothing_sent(fake, name, field, other):
+    """A key pasted into a prompt was sent to the model's provider, and stayed in the field: a field's value is
+    widget state, saved in the notebook's metadata. Now the click sends nothing, says why in one line, and the
+    field holds the mask."""
+    from tokenhot_nb.widgets import panel
+
+    p = panel(name, fake)
+    if name == "image":
+        p.model.value = "qwen-image-max"  # (it takes a negative prompt)
+    if name == "video":
+        p.model.value = "happyhorse-1.0-video-edit"  # (it takes a video URL)
+    if other is not None:
+        getattr(p, other[0]).value = other[1]
+    getattr(p, field).value = f"see https://x.example/v.mp4?k={PASTED} here" if field == "video_url" \
+        else f"hello {PASTED} there"
+    button = {"chat": "send", "image": "generate", "video": "generate", "audio": "speak_button"}[name]
+    getattr(p, button).click()
+    p.wait(30)
+    assert fake.calls == [] and "held an API key" in p.error_box.value and "\n" not in p.error_box.value
+    assert "sk-****" in getattr(p, field).value
+    states = [str(widget.get_state()) for widget in _descendants(p)]
+    assert not any(PASTED in state or PASTED[3:] in state for state in states)
+
+
+def _descendants(widget: w.Widget) -> list[w.Widget]:
+    found = [widget]
+    if isinstance(widget, w.Box):
+        for child in widget.children:
+            found += _descendants(child)
+    return found

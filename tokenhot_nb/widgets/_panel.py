@@ -131,6 +131,22 @@ class Panel(w.VBox):
             self.show_error(message)
         return text
 
+    def keyless(self, *fields: tuple[w.ValueWidget, str]) -> bool:
+        """False, with one line in the error box, when a text field holds an API key (a paste gone wrong): the
+        key would go to the model's provider, and a field's value is widget state saved with the notebook. The
+        key is masked in its field, so sending again sends the mask."""
+        held = []
+        for widget, what in fields:
+            text = str(widget.value or "")
+            masked = redact(text)
+            if masked != text:
+                widget.value = masked
+                held.append(what)
+        if held:
+            self.show_error(f"The {' and the '.join(held)} held an API key: nothing was sent, and the key is masked "
+                            "in the box now. Send again to send it masked, or write it without the key.")
+        return not held
+
     def on_show(self) -> None:
         """The panel's tab was opened: refresh what other panels may have changed (the history's lists)."""
 

@@ -117,6 +117,8 @@ class AudioPanel(MediaPanel):
     def speak(self) -> None:
         if self.still_busy():
             return
+        if not self.keyless((self.text, "text")):
+            return
         text = self.required(self.text, "Type the text to speak first.")
         if not text:
             return

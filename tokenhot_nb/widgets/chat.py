@@ -157,6 +157,8 @@ class ChatPanel(Panel):
         if self.busy:  # (a click queued before Send greyed out: the message stays typed, Stop keeps its stream)
             self.say("Still answering: wait for the answer or Stop it, then Send again.")
             return
+        if not self.keyless((self.input, "message"), (self.system, "system prompt")):
+            return
         message = self.required(self.input, "Type a message first.")
         if not message:
             return

@@ -144,6 +144,8 @@ class ImagePanel(Panel):
 
     def start(self) -> None:
         """Generate (or edit) on a worker thread; the gallery fills when it is done."""
+        if not self.keyless((self.prompt, "prompt"), (self.negative, "negative prompt"), (self.seed, "seed")):
+            return
         prompt = self.required(self.prompt, "Write a prompt first: it says what the image should show.")
         if not prompt:
             return

@@ -190,6 +190,8 @@ class VideoPanel(MediaPanel):
         self.progress.bar_style = "danger" if state == "failed" else ("success" if state == "succeeded" else "")
 
     def start(self) -> None:
+        if not self.keyless((self.prompt, "prompt"), (self.video_url, "video URL")):
+            return
         try:
             kw = self.params()
         except ValueError as exc:
