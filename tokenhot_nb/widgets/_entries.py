@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def entry_of(result: Result | None) -> HistoryEntry | None:
     """The HistoryEntry behind a result (every result carries it as ``.entry``)."""
-    return getattr(result, "entry", None)
+    return result.entry if result is not None else None
 
 
 def history_entries(session: Session, kinds: Iterable[str] | None = None, status: Iterable[str] | None = None,
@@ -49,11 +49,10 @@ def artifact_path(session: Session, artifact: dict[str, Any]) -> Path | None:
     if path:
         return Path(path)
     sha = artifact.get("sha256")
-    store = getattr(session, "store", None)
-    if not sha or store is None:
+    if not sha:
         return None
     try:
-        return Path(store.path_of(sha))
+        return Path(session.store.path_of(sha))
     except (FileNotFoundError, ValueError):
         return None
 
