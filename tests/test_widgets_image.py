@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import _widgets_support as support
 import pytest
@@ -136,3 +137,28 @@ def test_a_huge_seed_is_one_short_line(fake, seed):
     p.generate.click()
     assert "whole number" in p.error_box.value and len(p.error_box.value) < 400
     assert fake.calls == []
+
+
+class _Unreadable(support.RecordingSession):
+    """A service answering with a file that is no image (a relay's error page saved as image.png)."""
+
+    def image(self, prompt: str, **kw: Any) -> support.FakeResult:
+        out = {**self._file("bad.png", b"<html>not an image</html>"), "mime": "image/png", "role": "image"}
+        return self._record("image", (prompt,), kw, [out])
+
+
+def test_a_paid_image_that_cannot_be_shown_keeps_its_tile_and_save(tmp_path):
+    """A returned file PIL cannot read raised in the gallery: the status line stayed on 'Generating…', the error
+    box quoted a Python object, and the paid file had no Save button. Now its tile says it is not shown, Save
+    copies it, and the status line says the call finished."""
+    fake = _Unreadable(tmp_path)
+    p = panel("image", fake, save_dir=tmp_path / "out")
+    p.prompt.value = "x"
+    p.generate.click()
+    p.wait(30)
+    assert p.error_box.value == "" and "Generating" not in p.status.value and "entry #1" in p.status.value
+    (tile,) = p.gallery.children
+    shown, (save, _caption) = tile.children[0], tile.children[1].children
+    assert "Not shown" in shown.value and "object at" not in shown.value
+    save.click()
+    assert (tmp_path / "out" / "tokenhot-1-1.png").read_bytes() == b"<html>not an image</html>"

@@ -78,3 +78,17 @@ def _descendants(widget: w.Widget) -> list[w.Widget]:
         for child in widget.children:
             found += _descendants(child)
     return found
+
+
+def test_a_result_that_cannot_be_shown_does_not_leave_the_panel_working(fake) -> None:
+    """When showing a finished call's result raised, the status line kept saying 'Working…' next to the error,
+    as if the paid call still ran; it now says the call finished and where its result is."""
+    panel = Panel(fake)
+
+    def show(_result: object) -> None:
+        raise OSError("the output file vanished")
+
+    panel.run(lambda: 1, show)
+    panel.wait(30)
+    assert "Working" not in panel.status.value and "in the history" in panel.status.value
+    assert "vanished" in panel.error_box.value

@@ -209,6 +209,7 @@ class Panel(w.VBox):
                         self.say(f"Done in {time.monotonic() - started:.1f} s.")
                 except BaseException as exc:
                     self.show_error(exc)
+                    self.say("Done, but the result could not be shown here: it is in the history.")
             finally:
                 if job == self._job:
                     self._set_busy(False)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from .._safe import text_html
 from ._entries import entry_label, entry_of, entry_thumbs, history_entries, outputs
 from ._media import image_widget
 from ._panel import Panel
@@ -181,7 +182,13 @@ class ImagePanel(Panel):
         items = outputs(self.session, entry, ("image",)) if entry is not None else []
         tiles = []
         for i, (path, art) in enumerate(items):
-            img = image_widget(path)
+            try:
+                img: w.Widget = image_widget(path)
+            except Exception as exc:  # (paid for and kept: the tile says so and Save still copies the file)
+                from ..results._base import PixelBombError
+
+                why = str(exc) if isinstance(exc, PixelBombError) else "the file is not an image PIL can read"
+                img = w.HTML(f"<small>Not shown: {text_html(why)}</small>")
             save = w.Button(description="Save", icon="download", layout=w.Layout(width="90px"))
             name = f"tokenhot-{entry.id if entry is not None else 'image'}-{i + 1}{path.suffix}"
             save.on_click(self.shielded(functools.partial(self._save, path, name)))
