@@ -168,3 +168,21 @@ def test_search_words_the_history_refuses_say_why(offline):
     assert p.list.options == ()
     p.search.value = "foxes"
     assert p.error_box.value == "" and len(p.list.options) == 1
+
+
+@pytest.mark.parametrize("name, options, said", [
+    ("image", {"foo": 1}, "takes no option 'foo'"),
+    ("chat", {"save_dir": "x"}, "takes no option 'save_dir'"),
+    ("image", {"recent": "8"}, "whole number"),
+    ("history", {"limit": -5}, "whole number"),
+    ("video", {"inline_limit": True}, "whole number"),
+    ("image", {"save_dir": 5}, "folder path"),
+])
+def test_a_panel_option_it_does_not_take_is_one_line(fake, name, options, said):
+    """panel('image', recent='8') was 'TypeError: slice indices must be integers' from inside the panel, and an
+    unknown option a TypeError about __init__; both are one InputError line naming the options."""
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        panel(name, fake, **options)
+    assert said in str(caught.value) and "\n" not in str(caught.value)

@@ -40,7 +40,32 @@ def make_panel(name: str, session: Session | None = None, **options: Any) -> Pan
     check_session(session)
     module, cls = PANELS[key]
     panel_class = getattr(importlib.import_module(f".{module}", __name__), cls)
+    _check_options(key, panel_class, options)
     return panel_class(session, **options)  # type: ignore[no-any-return]
+
+
+def _check_options(name: str, panel_class: type, options: dict[str, Any]) -> None:
+    """One line for an option the panel does not take or a value of the wrong type (they were a TypeError from
+    inside the panel, 'slice indices must be integers' for recent='8')."""
+    import inspect
+    import os
+
+    from ..errors import InputError, WrongTypeError
+
+    takes = {n: p.default for n, p in inspect.signature(panel_class).parameters.items()
+             if p.kind is p.KEYWORD_ONLY}
+    for option, value in options.items():
+        if option not in takes:
+            raise InputError(f"panel({name!r}) takes no option {option!r}.",
+                             hint=("Its options: " + ", ".join(takes) + ".") if takes
+                             else f"It takes only the session: panel({name!r}, session=s).")
+        default = takes[option]
+        if isinstance(default, int) and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise WrongTypeError(f"panel({name!r}, {option}=…) takes a whole number of 0 or more, not {value!r:.40}.",
+                                 hint=f"e.g. {option}={default}.")
+        if isinstance(default, str) and not isinstance(value, (str, os.PathLike)):
+            raise WrongTypeError(f"panel({name!r}, {option}=…) takes a folder path, not {type(value).__name__}.",
+                                 hint=f"e.g. {option}='images'.")
 
 
 def panel(name: str, session: Session | None = None, **options: Any) -> Panel:
