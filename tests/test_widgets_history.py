@@ -186,3 +186,17 @@ def test_a_panel_option_it_does_not_take_is_one_line(fake, name, options, said):
     with pytest.raises(InputError) as caught:
         panel(name, fake, **options)
     assert said in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_pending_video_is_resumed_not_paid_for_again(offline):
+    """'Run again' on a video task still pending (a kernel restarted mid-poll) submitted and paid for a second
+    video while the first was still being made; the button now says Resume and picks the task up again."""
+    task = offline.video("a kite", wait=False, progress=False)
+    p = panel("history", offline)
+    p.list.value = task.entry.id
+    assert p.rerun_button.description == "Resume" and "nothing new is paid" in p.rerun_button.tooltip
+    p.rerun_button.click()
+    p.wait(120)
+    assert p.error_box.value == "", p.error_box.value
+    assert offline.history.ids == [task.entry.id] and offline.history.get(task.entry.id).status == "ok"
+    assert p.selected.id == task.entry.id and p.rerun_button.description == "Run again"

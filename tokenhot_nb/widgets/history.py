@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 STATUSES = ("ok", "error", "pending", "running", "interrupted")
 
 
+def _resumable(entry: HistoryEntry) -> bool:
+    """A video task the service may still be making or have made: picking it up again pays nothing, running
+    it again pays for a second video."""
+    return (entry.kind == "video" and entry.status in ("pending", "running", "interrupted")
+            and bool((entry.response or {}).get("task_id")))
+
+
 class HistoryPanel(Panel):
     """A filterable list of entries; the selected one shows its preview, parameters and code."""
 
@@ -126,6 +133,10 @@ class HistoryPanel(Panel):
             + f"<details><summary>parameters</summary><pre>{text_html(params)}</pre></details>"
         )
         self.preview.children = self._preview(entry)
+        resume = _resumable(entry)
+        self.rerun_button.description = "Resume" if resume else "Run again"
+        self.rerun_button.tooltip = ("Pick the task up again: nothing new is paid" if resume
+                                     else "Make the same call again: a new, paid call")
         try:
             self.code.value = entry.to_code()
         except Exception:
@@ -161,8 +172,14 @@ class HistoryPanel(Panel):
             self.refresh()
             if new is not None and new.id in [e.id for e in self.entries]:
                 self.list.value = new.id
-            self.say(f"Ran #{entry.id} again" + (f" as #{new.id}" if new is not None else ""))
+            if new is not None and new.id == entry.id:
+                self.say(f"Resumed #{entry.id}: {new.status}")
+            else:
+                self.say(f"Ran #{entry.id} again" + (f" as #{new.id}" if new is not None else ""))
 
+        if _resumable(entry):
+            self.run(lambda: entry.resume(session).wait(progress=False), done, label=f"Resuming #{entry.id}…")
+            return
         self.run(lambda: entry.rerun(session), done, label=f"Running #{entry.id} again…")
 
     def export(self) -> None:
