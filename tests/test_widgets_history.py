@@ -200,3 +200,13 @@ def test_a_pending_video_is_resumed_not_paid_for_again(offline):
     assert p.error_box.value == "", p.error_box.value
     assert offline.history.ids == [task.entry.id] and offline.history.get(task.entry.id).status == "ok"
     assert p.selected.id == task.entry.id and p.rerun_button.description == "Run again"
+
+
+def test_run_again_says_what_the_call_cost(offline):
+    """'Run again' makes a new paid call with nothing saying what it costs; the entry's line and the button's
+    tooltip now show what this same call cost."""
+    offline.image("a red fox", model="gpt-image-2", size="1024x1024")
+    p = panel("history", offline)
+    cost = str(offline.history.last.cost)
+    assert "$" in cost and cost in p.rerun_button.tooltip and "paid" in p.rerun_button.tooltip
+    assert cost in p.detail.value

@@ -125,10 +125,12 @@ class HistoryPanel(Panel):
         if error:
             err = f"<div style='color:#a00'>{text_html(str(error.get('message', '')))} {text_html(str(error.get('hint', '')))}</div>"
         duration = entry.duration
+        cost = entry.cost  # (what the same call cost: the estimate a user wants before paying for it again)
         self.detail.value = (
             f"<b>#{entry.id}</b> {text_html(entry.kind)} · "
             f"{text_html(str(entry.model))} · {text_html(entry.status)}"
             + (f" · {duration:.1f} s" if isinstance(duration, (int, float)) else "")
+            + (f" · {text_html(str(cost))}" if cost.known else "")
             + err
             + f"<details><summary>parameters</summary><pre>{text_html(params)}</pre></details>"
         )
@@ -136,7 +138,8 @@ class HistoryPanel(Panel):
         resume = _resumable(entry)
         self.rerun_button.description = "Resume" if resume else "Run again"
         self.rerun_button.tooltip = ("Pick the task up again: nothing new is paid" if resume
-                                     else "Make the same call again: a new, paid call")
+                                     else "Make the same call again: a new, paid call"
+                                     + (f" (this one cost {cost})" if cost.known else ""))
         try:
             self.code.value = entry.to_code()
         except Exception:
