@@ -210,3 +210,14 @@ def test_run_again_says_what_the_call_cost(offline):
     cost = str(offline.history.last.cost)
     assert "$" in cost and cost in p.rerun_button.tooltip and "paid" in p.rerun_button.tooltip
     assert cost in p.detail.value
+
+
+def test_an_export_path_with_a_lone_surrogate_is_one_line(offline, tmp_path):
+    """A lone surrogate pasted into the export path was a UnicodeEncodeError from deep in the export."""
+    offline.chat("hello")
+    p = panel("history", offline)
+    p.export_path.value = str(tmp_path / "h\ud800.json")
+    p.export_button.click()
+    p.wait(30)
+    shown = p.error_box.value
+    assert "invalid character" in shown and "lone surrogate" in shown and "UnicodeEncodeError" not in shown
