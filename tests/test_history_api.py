@@ -743,3 +743,18 @@ def test_a_blank_store_path_is_refused_not_read_as_the_working_folder(
     with pytest.raises(InputError, match=r"^History\(\) was given an empty path") as info:
         History(blank)
     assert "\n" not in str(info.value) and "History('.tokenhot')" in str(info.value)
+
+
+@pytest.mark.parametrize("call", ["export", "load"])
+def test_a_path_with_a_lone_surrogate_is_one_line(tmp_path: Path, call: str) -> None:
+    """No file name holds a lone surrogate: export() and History.load() of such a path were a UnicodeEncodeError
+    from deep in the export (the history panel said it in one line; the Python API did not)."""
+    bad = str(tmp_path / "h\ud800.jsonl")
+    with pytest.raises(InputError, match=r"holds an invalid character \('\\ud800', a lone surrogate, at position") \
+            as info:
+        if call == "export":
+            History(Store(tmp_path / "st")).export(bad)
+        else:
+            History.load(bad)
+    assert info.value.hint == "Type the path again without it."
+    assert not any(p.name.startswith("h") for p in tmp_path.iterdir())

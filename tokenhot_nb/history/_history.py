@@ -433,9 +433,7 @@ class History:
         if not isinstance(path, (str, os.PathLike)):
             raise WrongTypeError(f"export() takes a file path, not {type(path).__name__}.",
                                  hint="e.g. history.export('history.json') or 'history.jsonl'.")
-        if not os.fspath(path).strip() or "\x00" in os.fspath(path):  # ('' was "Device or resource busy", a NUL
-            raise InputError(f"export() takes a file path, not {os.fspath(path)!r}.",  # a bare ValueError)
-                             hint="e.g. history.export('history.json') or 'history.jsonl'.")
+        _check_path(path, "export()", "a file path", "e.g. history.export('history.json') or 'history.jsonl'.")
         if Path(path).suffix.lower() not in ("", ".json", ".jsonl"):  # 'x.csv' got JSON, with no word said
             raise InputError(f"export() writes JSON (.json) or JSON Lines (.jsonl), not {Path(path).name!r}.",
                              hint=f"e.g. history.export({str(Path(path).with_suffix('.jsonl'))!r}).")
@@ -463,9 +461,8 @@ class History:
         if not isinstance(path, (str, os.PathLike)):
             raise WrongTypeError(f"History.load() takes the path of an export, not {type(path).__name__}.",
                                  hint="e.g. History.load('history.json'), a file History.export() wrote.")
-        if not os.fspath(path).strip() or "\x00" in os.fspath(path):  # (a NUL was a bare ValueError)
-            raise InputError(f"History.load() takes the path of an export, not {os.fspath(path)!r}.",
-                             hint="e.g. History.load('history.json'), a file History.export() wrote.")
+        _check_path(path, "History.load()", "the path of an export",
+                    "e.g. History.load('history.json'), a file History.export() wrote.")
         if store is not None and not isinstance(store, (str, os.PathLike, Store)):  # (a TypeError from pathlib)
             raise WrongTypeError(f"History.load(store=…) takes a store folder (a path) or a Store, not "
                                  f"{type(store).__name__}.", hint="e.g. History.load('history.json', store='.tokenhot'); "
@@ -803,3 +800,17 @@ def _code_or_reason(e: HistoryEntry) -> str:
         return e.to_code()
     except Exception as exc:  # an odd entry still shows its card
         return f"# no code for this entry ({type(exc).__name__}: {exc})"
+
+
+def _check_path(path: str | os.PathLike[str], method: str, takes: str, example: str) -> None:
+    """A path no file can have, in one line: blank ('' was "Device or resource busy"), a NUL (a bare ValueError),
+    or a lone surrogate (a UnicodeEncodeError from deep in the export)."""
+    text = os.fspath(path)
+    if not text.strip() or "\x00" in text:
+        raise InputError(f"{method} takes {takes}, not {text!r}.", hint=example)
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError as exc:
+        raise InputError(f"The path given to {method} holds an invalid character ({text[exc.start]!r}, a lone "
+                         f"surrogate, at position {exc.start}), which no file name can hold.",
+                         hint="Type the path again without it.") from None

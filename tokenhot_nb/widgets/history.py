@@ -187,14 +187,7 @@ class HistoryPanel(Panel):
 
     def export(self) -> None:
         """Write the history (with its artifacts, as the History API exports it) to a file."""
-        text = self.export_path.value.strip() or "tokenhot-history.json"
-        try:  # (no file system takes one: it was a UnicodeEncodeError from deep in the export)
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:
-            self.show_error(f"The export path holds an invalid character ({text[exc.start]!r}, a lone surrogate, at "
-                            f"position {exc.start}): type the path again without it.")
-            return
-        path = Path(text)
+        path = Path(self.export_path.value.strip() or "tokenhot-history.json")
         history = self.session.history
 
         def done(result: Path | None) -> None:
