@@ -238,6 +238,65 @@ def test_a_table_read_whole_but_for_the_limited_status_and_key_list_says_so_once
             s.model("gpt-5.2")
 
 
+def age_cache(store: Path, hours: float) -> None:
+    """Make the cached table of BASE ``hours`` older than it is."""
+    path = cache_path(store, BASE)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["fetched_at"] -= hours * 3600
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_a_partly_read_table_cached_says_so_again_in_the_next_session(tmp_path: Path, service: Service) -> None:
+    """A later session that is served the partly read table from the disk cache hears of its gaps too (it trusted it
+    silently for a whole TTL)."""
+    service.limited = {"/api/status", "/v1/models"}
+    with session(tmp_path, service) as s, pytest.warns(UserWarning):
+        s.models()
+    with session(tmp_path, service) as s2:
+        with pytest.warns(UserWarning) as got:
+            assert s2.model("deepseek-v4-pro").price is not None
+        said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
+        assert len(said) == 1 and "\n" not in said[0] and "not all of it" in said[0] and "cached" in said[0], said
+        assert "/api/status" in said[0] and "/v1/models" in said[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # said once
+            s2.models()
+    assert service.hits["/api/pricing"] == 1  # (fresh: served from the disk, nothing read again)
+
+
+def test_a_partly_read_table_is_read_again_soon_not_kept_for_the_ttl(tmp_path: Path, service: Service) -> None:
+    service.limited = {"/api/status", "/v1/models"}
+    with session(tmp_path, service) as s, pytest.warns(UserWarning):
+        s.models()
+    age_cache(tmp_path, 0.5)  # half an hour: well inside the TTL (24 h), past a partial table's short one
+    service.limited = set()
+    with session(tmp_path, service) as s2, warnings.catch_warnings():
+        warnings.simplefilter("error")  # read whole now: nothing to warn about
+        listed = s2.models()
+        assert "read just now" in listed.note
+        assert s2.model("deepseek-v4-pro").price.top_up_rate == STATUS["data"]["price"]  # type: ignore[union-attr]
+    assert service.hits["/api/pricing"] == 2 and service.hits["/api/status"] == 2
+    with session(tmp_path, service) as s3, warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s3.models()  # the whole table, cached: kept for the TTL
+    assert service.hits["/api/pricing"] == 2
+
+
+def test_a_partly_read_cached_table_kept_when_the_service_is_down_says_both_in_one_line(
+        tmp_path: Path, service: Service) -> None:
+    service.limited = {"/api/status"}
+    with session(tmp_path, service) as s, pytest.warns(UserWarning):
+        s.models()
+    age_cache(tmp_path, 0.5)
+    service.down = True
+    with session(tmp_path, service) as s2:
+        with pytest.warns(UserWarning) as got:
+            assert s2.model("deepseek-v4-pro").price is not None  # the prices are kept
+        said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
+        assert len(said) == 1 and "could not read" in said[0] and "only in part" in said[0], said
+        assert "/api/status" in said[0]
+
+
 def test_replay_mode_reads_only_the_cache(tmp_path: Path, service: Service) -> None:
     with session(tmp_path, service) as s:
         s.models()

@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 #: Seconds a failed read of the service's table is not tried again (``refresh=True`` still does): a service
 #: that cannot be reached must not cost every call a connection timeout.
 RETRY_FAILED_READ = 120.0
+#: Hours a table read only in part (the limiter turned away ``/api/status`` or ``/v1/models``) is trusted before it
+#: is read again (``catalog_ttl`` when shorter): its prices are good, but a later session must not keep the gaps
+#: for a whole TTL, nor without saying so.
+PARTIAL_TTL = RETRY_FAILED_READ / 3600.0
 #: The name the embedded simulator's table is cached under (offline mode's service).
 SIMULATOR = "tokenhot-nb://simulator"
 
@@ -48,6 +52,7 @@ class SessionCatalog:
         self._failure: str | None = None
         self._failed_at = 0.0  # time.monotonic() of the last failed read
         self._warned = False
+        self._partial_said = False  # the gaps of a partly read table were said in this session
         self._recorded = 0  # replay: models only the history knows
         self._state = threading.Lock()
         self._reading: asyncio.Lock | None = None
@@ -88,7 +93,8 @@ class SessionCatalog:
             return True
         if self._session.settings.mode == "offline":
             return not self._fetched
-        return table.age_hours() >= self._session.settings.catalog_ttl
+        ttl = self._session.settings.catalog_ttl
+        return table.age_hours() >= (min(ttl, PARTIAL_TTL) if table.notes else ttl)
 
     def _stale(self) -> bool:
         """Worth reading the service now: the table expired and no read failed a moment ago."""
@@ -141,7 +147,10 @@ class SessionCatalog:
             if table is None and mode == "replay":  # a recording made offline: the simulator's table it used
                 table = live.load_cache(live.cache_path(self._session.settings.store, SIMULATOR))
             if table is not None or mode == "replay":
-                return self._set(table)
+                merged = self._set(table)
+                if table is not None and table.notes and (mode == "replay" or not self._expired()):
+                    self._say_partial(table)  # (expired: the service is read first; only a failure keeps it)
+                return merged
         return builtin()
 
     async def ensure(self, refresh: bool = False) -> Catalog:
@@ -172,12 +181,9 @@ class SessionCatalog:
         except Exception as exc:  # network, relay, parse: keep what we have
             self._fail(exc)
             return self._merged or builtin()
-        self._fetched, self._failure, self._warned = True, None, False
+        self._fetched, self._failure, self._warned, self._partial_said = True, None, False, False
         if table.notes and mode != "offline":  # (a limiter's empty 429 on the status or the key's list, §10.5)
-            missing = "; ".join(n.rstrip(".") for n in table.notes)
-            warn(f"tokenhot_nb: read the model table of {self._session.client.base_url}, but not all of it "
-                 f"({missing}); until a refresh (models(refresh=True)), amounts in the site's currency or which "
-                 "models this key may call can be missing.")
+            self._say_partial(table)
         path = self.cache_path
         try:
             live.save_cache(path, table)
@@ -185,6 +191,17 @@ class SessionCatalog:
             if mode != "offline":  # (offline, the copy only serves a later replay: no need to say)
                 warn(f"tokenhot_nb: could not cache the model table in {path} ({exc}).")
         return self._set(table)
+
+    def _say_partial(self, table: live.LiveTable) -> None:
+        """One line, once per session, for a table read only in part: what is missing, until when it is kept."""
+        if self._partial_said:
+            return
+        self._partial_said = True
+        missing = "; ".join(n.rstrip(".") for n in table.notes)
+        read = "" if self._fetched else f" {_ago(table.fetched_at)} (cached)"
+        warn(f"tokenhot_nb: read the model table of {table.base_url}{read}, but not all of it ({missing}); until a "
+             "refresh (models(refresh=True)), amounts in the site's currency or which models this key may call "
+             "can be missing.")
 
     def _fail(self, exc: BaseException) -> None:
         from .._config import redact
@@ -199,6 +216,9 @@ class SessionCatalog:
         table = self._table
         kept = (f"using the table read {_ago(table.fetched_at)}" if table is not None
                 else "using the built-in catalogue only")
+        if table is not None and table.notes:  # (a partly read table: its gaps are said in the same line)
+            self._partial_said = True
+            kept += f", read only in part ({'; '.join(n.rstrip('.') for n in table.notes)})"
         warn(f"tokenhot_nb: could not read the model table of {self._session.client.base_url} ({reason}); "
              f"{kept}.")
 
