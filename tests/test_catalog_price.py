@@ -175,8 +175,11 @@ def test_the_html_shows_whatever_price_a_model_carries() -> None:
     {"quota_type": 0, "model_ratio": 1, "billing_mode": "tiered_expr", "billing_expr": "tier(\"base\", p*2)"},
     {"quota_type": 0, "model_ratio": 1e306, "completion_ratio": 1e10},  # a price that overflows to $inf
     {"quota_type": 1, "model_price": 1e308},
+    {"quota_type": 0, "model_ratio": 1e300},  # finite, and no price: listed and budgeted as "$2e+300/M in"
+    {"quota_type": 1, "model_price": "5e6"},  # $5,000,000 a call
+    {"quota_type": 0, "model_ratio": 1000, "completion_ratio": 1000},  # $2,000,000 per 1M output tokens
 ], ids=["neg-completion", "neg-cache", "neg-create-cache", "nan-completion", "text-completion", "quota-type-2",
-        "quota-type-negative", "tiered-expr", "overflow", "overflow-call"])
+        "quota-type-negative", "tiered-expr", "overflow", "overflow-call", "huge", "huge-call", "huge-output"])
 def test_a_row_whose_cells_are_no_price_is_a_model_at_an_unknown_price(row: dict[str, object]) -> None:
     """Priced anyway, these rows showed (and budgeted) a wrong amount as if right: -$0.0006, a NaN ratio read as
     1, an expression-billed model at its ratio, $inf. The model stays listed; its cost is unknown, never a guess."""
@@ -201,9 +204,12 @@ def test_rows_new_api_writes_are_still_priced(row: dict[str, object]) -> None:
 
 
 @pytest.mark.parametrize("status", [{"quota_per_unit": -500000, "price": -7}, {"quota_per_unit": 0, "price": 0},
-                                    {"quota_per_unit": "x", "price": float("nan")}])
+                                    {"quota_per_unit": "x", "price": float("nan")},
+                                    {"quota_per_unit": 1e-300, "price": 1e308},  # $inf a video, ¥inf any amount
+                                    {"quota_per_unit": 0.5, "price": "2e6"}])
 def test_a_status_figure_that_is_no_rate_falls_back_to_tokenhots(status: dict[str, object]) -> None:
-    """A negative ``quota_per_unit`` made a video's charge negative, a negative ``price`` every ¥ amount."""
+    """A negative ``quota_per_unit`` made a video's charge negative, a negative ``price`` every ¥ amount; a tiny one
+    made it $inf, a huge ``price`` every ¥ amount ¥inf or 300 digits long."""
     from tokenhot_nb import cost
 
     p = Price.from_row(GPT, status)

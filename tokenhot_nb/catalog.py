@@ -38,10 +38,22 @@ def _num(value: Any, default: float | None = None) -> float | None:
     return out if math.isfinite(out) else default
 
 
-def _positive(value: Any) -> float | None:
-    """A status figure that divides or multiplies money (``quota_per_unit``, ``price``): finite and above 0."""
+def _positive(value: Any, low: float = 0.0, high: float = math.inf) -> float | None:
+    """A status figure that divides or multiplies money (``quota_per_unit``, ``price``): finite, above 0 and, when
+    bounds are given, within them."""
     out = _num(value)
-    return out if out is not None and out > 0 else None
+    return out if out is not None and out > 0 and low <= out <= high else None
+
+
+#: The most display units (¥ on Tokenhot: 7) a site can sell for one USD: a ``price`` above it is no currency's
+#: rate (1e308 showed every amount as ¥inf or a 300-digit figure) and reads as not stated.
+MAX_TOP_UP_RATE = 1e6
+#: Bounds of a ``quota_per_unit`` that is one (new-api: 500,000 quota = 1 USD; quota is counted in whole units):
+#: below 1, a video's ``data.quota`` turned into $inf.
+QUOTA_PER_USD_RANGE = (1.0, 1e12)
+#: The dearest price read as one: USD per 1M tokens (output included) or per call. A row above it (``model_ratio``
+#: 1e300) is no price: such a model is at an unknown price, never budgeted at a 300-digit figure.
+MAX_PRICE_USD = 1e6
 
 
 #: The ratio cells of a per-token row that, when present, must be ratios (see :meth:`Price.stated`).
@@ -101,7 +113,7 @@ class Price:
             if ratio is None or ratio < 0:
                 return False
             top *= max(ratio, 1.0)
-        return math.isfinite(top)  # (a price that overflows is no price either)
+        return top <= MAX_PRICE_USD  # (nor is one no service charges, or that overflows: inf, NaN)
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any], status: Mapping[str, Any] | None = None) -> Price:
@@ -120,8 +132,8 @@ class Price:
             create_cache_ratio=_num(row.get("create_cache_ratio")),
             image_ratio=_num(row.get("image_ratio")),
             audio_ratio=_num(row.get("audio_ratio")),
-            quota_per_unit=_positive(status.get("quota_per_unit")) or QUOTA_PER_USD,
-            top_up_rate=_positive(status.get("price")),  # (0 or less is no rate: ¥ amounts would be 0 or negative)
+            quota_per_unit=_positive(status.get("quota_per_unit"), *QUOTA_PER_USD_RANGE) or QUOTA_PER_USD,
+            top_up_rate=_positive(status.get("price"), high=MAX_TOP_UP_RATE),  # (0 or less is no rate: ¥ amounts would be 0 or negative)
             billing_mode=str(row.get("billing_mode") or ""),
             billing_expr=str(row.get("billing_expr") or ""),
             groups=tuple(str(g) for g in groups if isinstance(g, (str, int))),
