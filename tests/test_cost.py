@@ -75,6 +75,21 @@ def test_str_shows_dollars_and_yuan() -> None:
     assert str(Cost(0.0, "per-call", rate=7)) == "$0.0000 (¥0.0000)"
 
 
+def test_a_range_whose_ends_read_the_same_is_one_figure() -> None:
+    """``<$0.0001–<$0.0001`` read as a range of two unknowns."""
+    assert str(Cost(4e-5, "per-token", rate=7, usd_max=4.001e-5)) == "<$0.0001 (¥0.0003)"
+    assert str(Cost(1e-7, "per-token", rate=7, usd_max=2e-7)) == "<$0.0001 (<¥0.0001)"
+    assert str(Cost(0.001, "per-token", rate=7, usd_max=0.03)) == "$0.0010–$0.0300 (¥0.0070–¥0.2100)"
+    assert str(Cost(4e-5, "per-token", rate=7, usd_max=0.03)) == "<$0.0001–$0.0300 (¥0.0003–¥0.2100)"
+
+
+def test_an_amount_too_big_for_a_float_is_shown_in_usd_alone_never_as_inf() -> None:
+    huge = Cost(1e308, "per-call", rate=7)
+    assert huge.amount is None and "inf" not in str(huge) and "¥" not in str(huge)
+    wide = Cost(1.0, "per-token", rate=7, usd_max=1e308)
+    assert "inf" not in str(wide) and "¥" not in str(wide) and str(wide).startswith("$1.00–$")
+
+
 def test_totals_add_and_unknown_poisons() -> None:
     a, b = Cost(0.1, "per-call"), Cost(0.2, "per-token", usd_max=0.5)
     t = cost.total([a, b])

@@ -43,6 +43,13 @@ def _money(value: float, currency: str, digits: int | None = None) -> str:
     return f"{symbol}{text}" if symbol else f"{text} {currency}"
 
 
+def _span(low: float, high: float | None, currency: str) -> str:
+    """``$0.0012–$0.0300``, or one figure when the top is none or shows the same (``<$0.0001–<$0.0001``)."""
+    low_text = _money(low, currency)
+    high_text = low_text if high is None else _money(high, currency)
+    return low_text if high_text == low_text else f"{low_text}–{high_text}"
+
+
 def spent_and_left(limit_usd: float, spent_usd: float, rate: float, currency: str = DEFAULT_CURRENCY) -> tuple[str, str]:
     """A budget's spent and left figures that add up to its limit as shown: both with the decimals the smaller one
     needs, and what is left taken from the rounded figures (each rounded on its own, $0.1436 and $1.86 summed to
@@ -88,8 +95,9 @@ class Cost:
 
     @property
     def amount(self) -> float | None:
-        """The cost in the site's display currency (¥ on Tokenhot)."""
-        return None if self.usd is None else self.usd * self.rate
+        """The cost in the site's display currency (¥ on Tokenhot); None when unknown, or too big for a float."""
+        amount = None if self.usd is None else self.usd * self.rate
+        return amount if amount is not None and math.isfinite(amount) else None
 
     @property
     def upper(self) -> float | None:
@@ -124,15 +132,12 @@ class Cost:
             return "cost unknown"
         if self.source == "none" and not self.usd:
             return "not charged" + (" (simulated)" if self.simulated else "")
-        text = _money(self.usd, "USD")
-        if self.usd_max is not None and self.usd_max > self.usd:
-            text += f"–{_money(self.usd_max, 'USD')}"
-        if self.currency != "USD":
-            amount = self.amount or 0.0
-            text += f" ({_money(amount, self.currency)}"
-            if self.usd_max is not None and self.usd_max > self.usd:
-                text += f"–{_money(self.usd_max * self.rate, self.currency)}"
-            text += ")"
+        high = self.usd_max if self.usd_max is not None and self.usd_max > self.usd else None
+        text = _span(self.usd, high, "USD")
+        amount = self.amount
+        high_amount = None if high is None else high * self.rate
+        if self.currency != "USD" and amount is not None and math.isfinite(high_amount or 0.0):
+            text += f" ({_span(amount, high_amount, self.currency)})"  # (none: USD alone, never ¥0.00 or ¥inf)
         return text + (" simulated" if self.simulated else "")
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
