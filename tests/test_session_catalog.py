@@ -28,6 +28,7 @@ class Service:
 
     def __init__(self) -> None:
         self.rows = list(ROWS)
+        self.status: Any = STATUS
         self.down = False
         self.limited: set[str] = set()  # paths the global limiter answers (§10.5: an empty 429)
         self.hits: Counter[str] = Counter()
@@ -44,7 +45,7 @@ class Service:
         if path == "/api/pricing":
             return httpx.Response(200, json=pricing_body(self.rows))
         if path == "/api/status":
-            return httpx.Response(200, json=STATUS)
+            return httpx.Response(200, json=self.status)
         if path == "/v1/models":
             return httpx.Response(200, json={"object": "list", "data": [{"id": r["model_name"]} for r in self.rows]})
         if path == "/v1/chat/completions":
@@ -295,6 +296,37 @@ def test_a_partly_read_cached_table_kept_when_the_service_is_down_says_both_in_o
         said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
         assert len(said) == 1 and "could not read" in said[0] and "only in part" in said[0], said
         assert "/api/status" in said[0]
+
+
+def test_a_status_that_answers_200_without_its_rates_is_said_not_kept_silently(tmp_path: Path,
+                                                                                 service: Service) -> None:
+    """new-api answers some refusals as 200 with ``{"success": false, …}``: the status gave no rate, and ¥ amounts
+    fell back to Tokenhot's without a word."""
+    service.status = {"success": False, "message": "访问量过大"}
+    with session(tmp_path, service) as s:
+        with pytest.warns(UserWarning) as got:
+            assert s.model("deepseek-v4-pro").price is not None
+        said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
+        assert len(said) == 1 and "\n" not in said[0] and "/api/status" in said[0] and "¥7" in said[0], said
+
+
+def test_a_price_table_too_long_to_keep_says_what_was_left_out_and_is_kept_for_the_ttl(
+        tmp_path: Path, service: Service) -> None:
+    """Rows past MAX_ROWS were dropped without a word: a model listed there was at an unknown price, unexplained."""
+    from tokenhot_nb._catalog_live import MAX_ROWS
+
+    service.rows = [{"model_name": f"m-{i}", "model_ratio": 1, "supported_endpoint_types": ["openai"]}
+                    for i in range(MAX_ROWS)] + list(ROWS)
+    with session(tmp_path, service) as s:
+        with pytest.warns(UserWarning) as got:
+            assert s.model("gpt-5.2").price is None  # (its row was past the cut: unknown, not a guess)
+        said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
+        assert len(said) == 1 and "\n" not in said[0], said
+        assert f"{MAX_ROWS + len(ROWS):,} rows" in said[0] and f"first {MAX_ROWS:,}" in said[0]
+    # the cached copy says it too, and is not read again before the TTL
+    with session(tmp_path, service) as s2, pytest.warns(UserWarning, match="only the first"):
+        s2.models()
+    assert service.hits["/api/pricing"] == 1
 
 
 def test_replay_mode_reads_only_the_cache(tmp_path: Path, service: Service) -> None:

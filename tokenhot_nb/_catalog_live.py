@@ -107,6 +107,16 @@ class LiveTable:
     notes: list[str] = field(default_factory=list)
     #: The price table's ``group_ratio``: each group of keys and what its charges are multiplied by.
     group_ratio: dict[str, float] = field(default_factory=dict)
+    #: Rows of the price table past :data:`MAX_ROWS`, left out (their models are at an unknown price).
+    cut: int = 0
+
+    def gaps(self) -> str:
+        """What this table lacks, on one line ("" when whole): the routes that failed, the rows left out."""
+        said = [n.rstrip(".") for n in self.notes]
+        if self.cut:
+            said.append(f"/api/pricing listed {len(self.rows) + self.cut:,} rows, only the first {MAX_ROWS:,} "
+                        "were kept: the others are at an unknown price")
+        return "; ".join(said)
 
     def age_hours(self, now: float | None = None) -> float:
         return max(0.0, ((now or time.time()) - self.fetched_at) / 3600.0)
@@ -114,7 +124,7 @@ class LiveTable:
     def to_json(self) -> dict[str, Any]:
         return {"version": CACHE_VERSION, "base_url": self.base_url, "fetched_at": self.fetched_at,
                 "rows": self.rows, "status": self.status, "vendors": self.vendors, "key_models": self.key_models,
-                "notes": self.notes, "group_ratio": self.group_ratio}
+                "notes": self.notes, "group_ratio": self.group_ratio, "cut": self.cut}
 
     @classmethod
     def from_json(cls, data: Any) -> LiveTable | None:
@@ -132,7 +142,7 @@ class LiveTable:
                                if k in _STATUS_FIELDS and _plain(v) is not None},
                        vendors={str(k): _text(str(v)) for k, v in (data.get("vendors") or {}).items()},
                        key_models=key_models, notes=[_text(str(n)) for n in data.get("notes") or []][:10],
-                       group_ratio=parse_groups(data))
+                       group_ratio=parse_groups(data), cut=max(0, int(data.get("cut") or 0)))
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
@@ -140,10 +150,8 @@ class LiveTable:
 # ----------------------------------------------------------------------------- reading the service
 
 
-def parse_pricing(body: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """``/api/pricing`` → (rows, vendor id → name). Tolerates ``data`` as a list or ``{"data": [...]}``."""
-    if not isinstance(body, Mapping):
-        raise CatalogFetchError("the price table is not a JSON object")
+def _pricing_rows(body: Mapping[str, Any]) -> list[Any]:
+    """The raw rows of a ``/api/pricing`` answer (``data`` as a list or ``{"data": [...]}``), or why there are none."""
     if body.get("success") is False:
         said = redact(" ".join(clean_text(str(body.get("message"))).split()))  # before the cut: a key cut is missed
         raise CatalogFetchError(f"the price table answered success=false ({said[:120]!r})")
@@ -152,6 +160,14 @@ def parse_pricing(body: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
         data = data.get("data") or data.get("models") or data.get("items")
     if not isinstance(data, list):
         raise CatalogFetchError("the price table has no list of rows in `data`")
+    return data
+
+
+def parse_pricing(body: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """``/api/pricing`` → (rows, vendor id → name). Tolerates ``data`` as a list or ``{"data": [...]}``."""
+    if not isinstance(body, Mapping):
+        raise CatalogFetchError("the price table is not a JSON object")
+    data = _pricing_rows(body)
     rows = [r for r in (_clean_row(x) for x in data[:MAX_ROWS]) if r is not None]
     vendors: dict[str, str] = {}
     for v in body.get("vendors") or []:
@@ -219,9 +235,12 @@ async def fetch(client: Client, *, with_key: bool) -> LiveTable:
         raise CatalogFetchError(f"{where}/api/pricing: {exc.message}") from exc
     except CatalogFetchError as exc:
         raise CatalogFetchError(f"{where}/api/pricing: {exc}") from exc
+    cut = max(0, len(_pricing_rows(pricing)) - MAX_ROWS)
     notes: list[str] = []
     try:
         status = parse_status(await get("/api/status", public=True))
+        if not status:  # (a 200 with {"success": false, …} or another body: the site's rates are unknown)
+            notes.append("/api/status: its answer held no quota_per_unit or price")
     except TokenhotError as exc:
         status = {}
         notes.append(f"/api/status: {exc.message}")
@@ -232,7 +251,7 @@ async def fetch(client: Client, *, with_key: bool) -> LiveTable:
         except (TokenhotError, CatalogFetchError) as exc:
             notes.append(f"/v1/models: {getattr(exc, 'message', exc)}")
     return LiveTable(base_url=where, fetched_at=time.time(), rows=rows, status=status, vendors=vendors,
-                     key_models=key_models, notes=notes, group_ratio=parse_groups(pricing))
+                     key_models=key_models, notes=notes, group_ratio=parse_groups(pricing), cut=cut)
 
 
 # ----------------------------------------------------------------------------- the disk cache

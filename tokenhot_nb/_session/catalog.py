@@ -148,7 +148,7 @@ class SessionCatalog:
                 table = live.load_cache(live.cache_path(self._session.settings.store, SIMULATOR))
             if table is not None or mode == "replay":
                 merged = self._set(table)
-                if table is not None and table.notes and (mode == "replay" or not self._expired()):
+                if table is not None and table.gaps() and (mode == "replay" or not self._expired()):
                     self._say_partial(table)  # (expired: the service is read first; only a failure keeps it)
                 return merged
         return builtin()
@@ -182,7 +182,7 @@ class SessionCatalog:
             self._fail(exc)
             return self._merged or builtin()
         self._fetched, self._failure, self._warned, self._partial_said = True, None, False, False
-        if table.notes and mode != "offline":  # (a limiter's empty 429 on the status or the key's list, §10.5)
+        if table.gaps() and mode != "offline":  # (a limiter's empty 429 on the status or the key's list, §10.5)
             self._say_partial(table)
         path = self.cache_path
         try:
@@ -197,11 +197,16 @@ class SessionCatalog:
         if self._partial_said:
             return
         self._partial_said = True
-        missing = "; ".join(n.rstrip(".") for n in table.notes)
+        missing = table.gaps()
         read = "" if self._fetched else f" {_ago(table.fetched_at)} (cached)"
-        warn(f"tokenhot_nb: read the model table of {table.base_url}{read}, but not all of it ({missing}); until a "
-             "refresh (models(refresh=True)), amounts in the site's currency or which models this key may call "
-             "can be missing.")
+        from ..cost import DEFAULT_RATE
+
+        lacks = [said for route, said in (
+            ("/api/status", f"amounts in ¥ are at Tokenhot's rate (¥{DEFAULT_RATE:g} a USD)"),
+            ("/v1/models", "which models this key may call is not known")) if any(n.startswith(route) for n in table.notes)]
+        warn(f"tokenhot_nb: read the model table of {table.base_url}{read}, but not all of it ({missing}); "
+             + "".join(f"{x}; " for x in lacks) + ("models(refresh=True) reads it again." if table.notes else
+                                                    "ask the service's admin to trim it."))
 
     def _fail(self, exc: BaseException) -> None:
         from .._config import redact
@@ -216,9 +221,9 @@ class SessionCatalog:
         table = self._table
         kept = (f"using the table read {_ago(table.fetched_at)}" if table is not None
                 else "using the built-in catalogue only")
-        if table is not None and table.notes:  # (a partly read table: its gaps are said in the same line)
+        if table is not None and table.gaps():  # (a partly read table: its gaps are said in the same line)
             self._partial_said = True
-            kept += f", read only in part ({'; '.join(n.rstrip('.') for n in table.notes)})"
+            kept += f", read only in part ({table.gaps()})"
         warn(f"tokenhot_nb: could not read the model table of {self._session.client.base_url} ({reason}); "
              f"{kept}.")
 
