@@ -33,6 +33,19 @@ def test_dry_run_shows_the_cost_and_sends_nothing(ip: Any, offline: Any, source:
     assert len(offline.history) == 0
 
 
+def test_a_dry_run_whose_range_shows_as_one_figure_says_about_not_between() -> None:
+    """``between <$0.0001 (¥0.0003)``: a range of one figure (a few tokens of a cheap model)."""
+    from tokenhot_nb._session.budget import BudgetStatus
+    from tokenhot_nb.cost import Cost
+    from tokenhot_nb.magics._cost import DryRun
+
+    none = BudgetStatus(None, 0.0, False)
+    tiny = str(DryRun(Cost(4e-5, "per-token", rate=7, usd_max=4.001e-5), "chat", none))
+    assert "it would cost about <$0.0001 (¥0.0003)" in tiny and "between" not in tiny
+    wide = str(DryRun(Cost(4e-5, "per-token", rate=7, usd_max=0.03), "chat", none))
+    assert "it would cost between <$0.0001–$0.0300 (¥0.0003–¥0.2100)" in wide
+
+
 def test_budget_from_config_stops_a_magic_and_balance_shows_it(ip: Any, offline: Any) -> None:
     res, shown = run(ip, "%th_config --budget 0.03")
     assert res.error_in_exec is None and "Budget $0.03" in shown

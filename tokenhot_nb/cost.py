@@ -104,6 +104,12 @@ class Cost:
         """The most this may cost, in USD (the estimate's top, or the figure itself)."""
         return self.usd_max if self.usd_max is not None else self.usd
 
+    @property
+    def ranged(self) -> bool:
+        """Shown as a range: the top differs from the figure as written (``<$0.0001`` to ``<$0.0001`` is one)."""
+        return (self.usd is not None and self.usd_max is not None
+                and _money(self.usd_max, "USD") != _money(self.usd, "USD"))
+
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"usd": _round(self.usd), "amount": _round(self.amount), "currency": self.currency,
                                "source": self.source, "simulated": self.simulated}

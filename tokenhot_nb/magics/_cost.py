@@ -24,7 +24,7 @@ class DryRun:
         if e.usd is None:
             what = "its cost is not known before it runs (priced per task, or not in the price table)"
         else:
-            what = f"it would cost {'between ' if e.usd_max else 'about '}{e}"
+            what = f"it would cost {'between ' if e.ranged else 'about '}{e}"
             if e.detail:
                 what += f" ({e.detail})"
         lines = [f"Dry run of this {self.method} call: {what}; {NOTHING_SENT}."]
