@@ -777,3 +777,7 @@ def test_a_yuan_budget_and_the_yuan_costs_use_one_rate_however_the_status_writes
         s.catalog._set(LiveTable(base_url="http://relay.test", fetched_at=time.time(), rows=[],
                                  status={"price": "-7"}))
         assert _budget.site_rate(s) == 7.0
+        s.catalog._set(LiveTable(base_url="http://relay.test", fetched_at=time.time(), rows=[],
+                                 status={"price": 1e308}))  # (no rate: the prices fall back to ¥7; so does a
+        assert _budget.site_rate(s) == 7.0  # ¥20 budget, which was $2e-307 and refused every call)
+        assert _budget.status(s).rate == 7.0

@@ -56,6 +56,12 @@ QUOTA_PER_USD_RANGE = (1.0, 1e12)
 MAX_PRICE_USD = 1e6
 
 
+def top_up_rate(status: Mapping[str, Any]) -> float | None:
+    """``/api/status`` ``price``, the site's display units per USD (¥7 on Tokenhot), when it is one: every ¥ figure
+    (costs, a ¥ budget) is read with this one rate."""
+    return _positive(status.get("price"), high=MAX_TOP_UP_RATE)
+
+
 #: The ratio cells of a per-token row that, when present, must be ratios (see :meth:`Price.stated`).
 _RATIO_CELLS = ("completion_ratio", "cache_ratio", "create_cache_ratio")
 #: ``billing_mode`` values whose price is the row's cells (QuantumNous/new-api ``setting/billing_setting``:
@@ -133,7 +139,7 @@ class Price:
             image_ratio=_num(row.get("image_ratio")),
             audio_ratio=_num(row.get("audio_ratio")),
             quota_per_unit=_positive(status.get("quota_per_unit"), *QUOTA_PER_USD_RANGE) or QUOTA_PER_USD,
-            top_up_rate=_positive(status.get("price"), high=MAX_TOP_UP_RATE),  # (0 or less is no rate: ¥ amounts would be 0 or negative)
+            top_up_rate=top_up_rate(status),  # (0 or less is no rate: ¥ amounts would be 0 or negative)
             billing_mode=str(row.get("billing_mode") or ""),
             billing_expr=str(row.get("billing_expr") or ""),
             groups=tuple(str(g) for g in groups if isinstance(g, (str, int))),

@@ -192,9 +192,10 @@ def site_rate(session: Session) -> float:
     table in memory or on disk), else Tokenhot's ¥7."""
     session.catalog.snapshot()  # (loads the disk cache, when there is one)
     table = session.catalog.table
-    from ..catalog import _positive  # (read as the prices read it: a ¥ budget and the ¥ costs share one rate)
+    from ..catalog import top_up_rate
 
-    return (_positive(table.status.get("price")) if table is not None else None) or cost.DEFAULT_RATE
+    # (read as the prices read it: a ¥ budget and the ¥ costs share one rate)
+    return (top_up_rate(table.status) if table is not None else None) or cost.DEFAULT_RATE
 
 
 def set_budget(session: Session, amount: float | int | str | None, *, rate: float = cost.DEFAULT_RATE,
