@@ -243,6 +243,8 @@ def test_a_budgets_spent_and_left_add_up_to_its_limit_as_shown() -> None:
             assert spent_cny + left_cny == pytest.approx(cny, abs=1e-9), shown
     tiny = str(BudgetStatus(Budget(2.0, "$2", _time.time()), 1e-6, False))
     assert "spent <$0.0001 (<¥0.0001)" in tiny  # never shown as free
+    nearly = str(BudgetStatus(Budget(1.0, "$1", _time.time()), 0.99999, False))
+    assert "left <$0.0001 (¥0.0001)" in nearly, nearly  # (was "left $0.0000": nothing, while $0.00001 was left)
     over = str(BudgetStatus(Budget(2.0, "$2", _time.time()), 2.5, False))
     assert "spent $2.50 (¥17.50), left $0.00 (¥0.00)" in over
 

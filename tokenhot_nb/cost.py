@@ -60,8 +60,9 @@ def spent_and_left(limit_usd: float, spent_usd: float, rate: float, currency: st
     for factor, cur in ((1.0, "USD"), (rate, currency)):
         spent = round(spent_usd * factor, digits)
         left = max(0.0, round(limit_usd * factor, digits) - spent) if left_usd else 0.0
-        # (a spent figure that rounds to nothing is shown as "<$0.0001", never as free)
-        parts.append((_money(spent or spent_usd * factor, cur, digits), _money(left, cur, digits)))
+        # (a spent figure that rounds to nothing is shown as "<$0.0001", never as free; so is what is left, never
+        # as none while a call may still pass)
+        parts.append((_money(spent or spent_usd * factor, cur, digits), _money(left or left_usd * factor, cur, digits)))
     (spent_text, left_text), (spent_local, left_local) = parts
     if currency == "USD":
         return spent_text, left_text
