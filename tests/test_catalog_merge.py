@@ -138,6 +138,13 @@ def test_cached_tables_round_trip_and_damaged_ones_are_ignored() -> None:
     assert back.vendors == {str(v["id"]): v["name"] for v in VENDORS}
     assert LiveTable.from_json({"version": 99}) is None and LiveTable.from_json("x") is None
     assert LiveTable.from_json({"version": 1, "rows": []}) is None  # no base_url / fetched_at
+    # read when? NaN, in the future or as text: such a copy was never old enough to be read again
+    for when in (float("nan"), time.time() + 86400 * 365, "1", True, float("inf"), -1.0):
+        assert LiveTable.from_json({**t.to_json(), "fetched_at": when}) is None, when
+    for cut in (float("inf"), "7", True, -3, None):  # (inf raised OverflowError out of the lookup)
+        back = LiveTable.from_json({**t.to_json(), "cut": cut})
+        assert back is not None and back.cut == 0 and not back.gaps(), cut
+    assert LiveTable.from_json({**t.to_json(), "cut": 12}).cut == 12  # type: ignore[union-attr]
     assert len(ROWS) == len(t.rows)
 
 

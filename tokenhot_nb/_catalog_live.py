@@ -128,21 +128,26 @@ class LiveTable:
 
     @classmethod
     def from_json(cls, data: Any) -> LiveTable | None:
-        """A cached table, or None when the file is not one (another version, damaged, hand-edited)."""
+        """A cached table, or None when the file is not one (another version, damaged, hand-edited; read when, NaN or
+        later than now: such a copy never expired)."""
         if not isinstance(data, dict) or data.get("version") != CACHE_VERSION:
             return None
+        when, cut = data.get("fetched_at"), data.get("cut")
+        if isinstance(when, bool) or not isinstance(when, (int, float)) or not 0 < when <= time.time() + 300:
+            return None  # (NaN fails the comparison too)
         rows = [r for r in (_clean_row(x) for x in data.get("rows") or []) if r is not None]
         keyed = data.get("key_models")
         key_models = None if keyed is None else [
             r for r in (_clean_row(x) for x in keyed if isinstance(keyed, list)) if r is not None]
         try:
-            return cls(base_url=service_url(str(data["base_url"])), fetched_at=float(data["fetched_at"]),
+            return cls(base_url=service_url(str(data["base_url"])), fetched_at=float(when),
                        rows=rows,
                        status={k: v for k, v in (data.get("status") or {}).items()
                                if k in _STATUS_FIELDS and _plain(v) is not None},
                        vendors={str(k): _text(str(v)) for k, v in (data.get("vendors") or {}).items()},
                        key_models=key_models, notes=[_text(str(n)) for n in data.get("notes") or []][:10],
-                       group_ratio=parse_groups(data), cut=max(0, int(data.get("cut") or 0)))
+                       group_ratio=parse_groups(data),
+                       cut=cut if isinstance(cut, int) and not isinstance(cut, bool) and cut > 0 else 0)
         except (KeyError, TypeError, ValueError, AttributeError):
             return None
 
