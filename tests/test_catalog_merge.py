@@ -311,7 +311,7 @@ def test_live_text_carries_no_controls_and_no_key() -> None:
     controls or a key is no model the service could serve (left out); other texts lose those characters and
     have a key masked."""
     hostile_ids = ["m\x1b[2Jx", "m\x1b]8;;https://evil.example\x07click", "a\nb", "a\u2028b", "nul\x00", "rtl\u202elive",
-                   f"model-{ECHOED}"]
+                   f"model-{ECHOED}", "gpt-5.2\u200b", "gpt\u00ad-5.2", "\ufeffgpt-5.2", "gpt-5\u2060.2"]  # (look alike)
     body = {"data": [{"model_name": name, "model_ratio": 1} for name in hostile_ids] + [
         {"model_name": "ok-model", "model_ratio": 1, "description": f"fine\x1b[31m red \u202e{ECHOED}\r\nnext",
          "tags": ["a\x07", ECHOED], "vendor_id": 1}],

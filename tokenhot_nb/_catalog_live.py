@@ -48,8 +48,10 @@ class CatalogFetchError(Exception):
 
 
 #: Characters no model id holds: C0/C1 controls (terminal escapes start with one), line and paragraph
-#: separators, and the bidi controls that reorder what is read.
-_NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+#: separators, the bidi controls that reorder what is read, and the invisible ones (zero-width space and joiners,
+#: soft hyphen, BOM) that make a second id look like a listed one ("gpt-5.2\u200b" at another price).
+_NOT_IN_NAMES = re.compile("[\x00-\x1f\x7f-\x9f\xad\u180e\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2069"
+                           "\ufeff]")
 
 
 def _holds_key(name: str) -> bool:
