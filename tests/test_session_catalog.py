@@ -263,6 +263,9 @@ def test_a_partly_read_table_cached_says_so_again_in_the_next_session(tmp_path: 
             warnings.simplefilter("error")  # said once
             s2.models()
     assert service.hits["/api/pricing"] == 1  # (fresh: served from the disk, nothing read again)
+    with session(tmp_path, service, mode="replay") as r, warnings.catch_warnings():
+        warnings.simplefilter("error")  # a replay reads nothing: models(refresh=True) would not help; not said
+        assert r.model("deepseek-v4-pro").price is not None
 
 
 def test_a_partly_read_table_is_read_again_soon_not_kept_for_the_ttl(tmp_path: Path, service: Service) -> None:

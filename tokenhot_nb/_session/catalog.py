@@ -148,8 +148,9 @@ class SessionCatalog:
                 table = live.load_cache(live.cache_path(self._session.settings.store, SIMULATOR))
             if table is not None or mode == "replay":
                 merged = self._set(table)
-                if table is not None and table.gaps() and (mode == "replay" or not self._expired()):
-                    self._say_partial(table)  # (expired: the service is read first; only a failure keeps it)
+                if table is not None and table.gaps() and mode != "replay" and not self._expired():
+                    self._say_partial(table)  # (expired: the service is read first; only a failure keeps it; a
+                    # replay shows what its recording showed, and the session that read the table said it)
                 return merged
         return builtin()
 
