@@ -191,6 +191,10 @@ def test_a_row_whose_cells_are_no_price_is_a_model_at_an_unknown_price(row: dict
     info = merge(catalog.builtin(), t).model("gpt-5.2")
     assert info.price is None and info.price_label() == ""
     assert not cost.estimate("chat", info.price, input_text="hi").known
+    from tokenhot_nb.magics._tables import models_table
+
+    shown = models_table(None, models=[info])  # (%th_models, s.models()): said, not a blank cell
+    assert shown.rows[0][shown.header.index("price")] == "unknown"
 
 
 @pytest.mark.parametrize("row", [

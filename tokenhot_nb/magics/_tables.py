@@ -79,11 +79,13 @@ def models_table(filter_text: str | None, kind: str | None = None, *, models: Se
         if needle and needle not in hay:
             continue
         aliases = [a for a in d["aliases"] if a != m.id][:3]
-        rows.append([m.id, m.kind, m.family, m.source, m.price_label(), m.vendor, ", ".join(aliases),
+        # (a model the service lists at no price it states, or at one no service charges: unknown, never blank)
+        price = m.price_label() or ("unknown" if m.source != "built-in" else "")
+        rows.append([m.id, m.kind, m.family, m.source, price, m.vendor, ", ".join(aliases),
                      capability_summary(m.capabilities)])
     odd = [u for u in unclassified if not needle or needle in u.id.lower()]
     for u in odd if not kind else ():
-        rows.append([u.id, "?", "?", "live", u.price.describe() if u.price else "", "", "",
+        rows.append([u.id, "?", "?", "live", u.price.describe() if u.price else "unknown", "", "",
                      f"protocol unknown ({u.seen}); call it with family=…"])
     counts = {src: sum(1 for r in rows if r[3] == src) for src in ("built-in", "both", "live")}
     title = f"{len(rows)} model(s)" + (f" matching {filter_text!r}" if needle else "")
