@@ -330,6 +330,10 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
                 detail=f"~{tokens:,} input tokens, up to {cap:,} output{price.group_note}", **frame)
 
 
+#: The largest budget taken, in USD: beyond it a limit limits nothing, and its figures no longer print.
+MAX_BUDGET_USD = 1e9
+
+
 def parse_amount(value: float | int | str, rate: float = DEFAULT_RATE) -> tuple[float, str]:
     """A budget as the user wrote it → (USD, currency written). Plain numbers are USD.
 
@@ -355,7 +359,10 @@ def parse_amount(value: float | int | str, rate: float = DEFAULT_RATE) -> tuple[
         currency = "CNY" if cny else "USD"
     if not math.isfinite(amount) or amount < 0:
         raise ValueError(f"{value!r} is not an amount: a budget is zero or more")
-    return (amount / rate if currency == "CNY" else amount), currency
+    usd = amount / rate if currency == "CNY" else amount
+    if usd > MAX_BUDGET_USD:  # (1e308 was taken, and shown as a 300-digit limit with ¥inf left)
+        raise ValueError(f"{value!r} is too large an amount for a budget (at most ${MAX_BUDGET_USD:,.0f})")
+    return usd, currency
 
 
 @dataclass(frozen=True)
