@@ -237,6 +237,14 @@ def test_a_table_read_whole_but_for_the_limited_status_and_key_list_says_so_once
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # said once
             s.model("gpt-5.2")
+            s.catalog.table.fetched_at -= 600  # type: ignore[union-attr]  # (10 min on: a partial table is read again)
+            s.models()
+            assert service.hits["/api/pricing"] == 2  # the limiter still refuses the same: not said again
+        service.limited = {"/v1/models"}
+        s.catalog.table.fetched_at -= 600  # type: ignore[union-attr]
+        with pytest.warns(UserWarning, match="/v1/models") as got:
+            s.models()  # what it lacks changed: said
+        assert not any("/api/status" in str(w.message) for w in got)
 
 
 def age_cache(store: Path, hours: float) -> None:

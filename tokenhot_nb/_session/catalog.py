@@ -52,7 +52,7 @@ class SessionCatalog:
         self._failure: str | None = None
         self._failed_at = 0.0  # time.monotonic() of the last failed read
         self._warned = False
-        self._partial_said = False  # the gaps of a partly read table were said in this session
+        self._partial_said = ""  # the gaps of a partly read table last said in this session
         self._recorded = 0  # replay: models only the history knows
         self._state = threading.Lock()
         self._reading: asyncio.Lock | None = None
@@ -182,7 +182,7 @@ class SessionCatalog:
         except Exception as exc:  # network, relay, parse: keep what we have
             self._fail(exc)
             return self._merged or builtin()
-        self._fetched, self._failure, self._warned, self._partial_said = True, None, False, False
+        self._fetched, self._failure, self._warned = True, None, False
         if table.gaps() and mode != "offline":  # (a limiter's empty 429 on the status or the key's list, §10.5)
             self._say_partial(table)
         path = self.cache_path
@@ -195,9 +195,9 @@ class SessionCatalog:
 
     def _say_partial(self, table: live.LiveTable) -> None:
         """One line, once per session, for a table read only in part: what is missing, until when it is kept."""
-        if self._partial_said:
+        if table.gaps() == self._partial_said:  # (read again every 2 min while the limiter refuses: said once)
             return
-        self._partial_said = True
+        self._partial_said = table.gaps()
         missing = table.gaps()
         read = "" if self._fetched else f" {_ago(table.fetched_at)} (cached)"
         from ..cost import DEFAULT_RATE
@@ -223,7 +223,7 @@ class SessionCatalog:
         kept = (f"using the table read {_ago(table.fetched_at)}" if table is not None
                 else "using the built-in catalogue only")
         if table is not None and table.gaps():  # (a partly read table: its gaps are said in the same line)
-            self._partial_said = True
+            self._partial_said = table.gaps()
             kept += f", read only in part ({table.gaps()})"
         warn(f"tokenhot_nb: could not read the model table of {self._session.client.base_url} ({reason}); "
              f"{kept}.")
