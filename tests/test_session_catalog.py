@@ -340,6 +340,27 @@ def test_a_price_table_too_long_to_keep_says_what_was_left_out_and_is_kept_for_t
     assert service.hits["/api/pricing"] == 1
 
 
+def test_a_refresh_the_limiter_cut_short_keeps_the_rate_and_key_list_it_had(tmp_path: Path, service: Service) -> None:
+    """The table expired; on the refresh the limiter turned away /api/status and /v1/models: the prices are new,
+    the site's rate (¥7.3) and the key's list the last read had are kept (¥ amounts fell back to ¥7, the list
+    was lost, and the table was read again every 2 min)."""
+    service.status = {"success": True, "data": {"quota_per_unit": 500000, "price": 7.3}}
+    with session(tmp_path, service) as s:
+        s.models()
+        assert s.model("deepseek-v4-pro").live["for_key"] is True
+    age_cache(tmp_path, 25)  # past the TTL (24 h)
+    service.limited = {"/api/status", "/v1/models"}
+    with session(tmp_path, service) as s2, warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing is missing: nothing to say
+        info = s2.model("deepseek-v4-pro")
+        assert info.price is not None and info.price.top_up_rate == 7.3 and info.live["for_key"] is True
+        assert "read just now" in s2.models().note
+    assert service.hits["/api/pricing"] == 2
+    with session(tmp_path, service) as s3:
+        s3.models()  # (whole, as cached: kept for the TTL, not read again in 2 min)
+    assert service.hits["/api/pricing"] == 2
+
+
 def test_replay_mode_reads_only_the_cache(tmp_path: Path, service: Service) -> None:
     with session(tmp_path, service) as s:
         s.models()

@@ -261,6 +261,20 @@ async def fetch(client: Client, *, with_key: bool) -> LiveTable:
                      key_models=key_models, notes=notes, group_ratio=parse_groups(pricing), cut=cut)
 
 
+def patched(new: LiveTable, old: LiveTable | None) -> LiveTable:
+    """``new`` with what its read lacked (the status, the key's list: a limiter turned them away) taken from
+    ``old``, the last table of the same service: a refresh that got the prices keeps the site's rate and the key's
+    list it had, rather than ¥ at Tokenhot's rate and no list."""
+    if old is None or old.base_url != new.base_url:
+        return new
+    notes, status, key_models = list(new.notes), new.status, new.key_models
+    if not status and old.status:
+        status, notes = old.status, [n for n in notes if not n.startswith("/api/status")]
+    if key_models is None and old.key_models is not None and any(n.startswith("/v1/models") for n in notes):
+        key_models, notes = old.key_models, [n for n in notes if not n.startswith("/v1/models")]
+    return replace(new, status=status, key_models=key_models, notes=notes)
+
+
 # ----------------------------------------------------------------------------- the disk cache
 
 

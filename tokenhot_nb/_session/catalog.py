@@ -182,6 +182,7 @@ class SessionCatalog:
         except Exception as exc:  # network, relay, parse: keep what we have
             self._fail(exc)
             return self._merged or builtin()
+        table = live.patched(table, self._table)  # (a part the limiter turned away: the last table's, if it had it)
         self._fetched, self._failure, self._warned = True, None, False
         if table.gaps() and mode != "offline":  # (a limiter's empty 429 on the status or the key's list, §10.5)
             self._say_partial(table)
