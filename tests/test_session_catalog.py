@@ -361,6 +361,22 @@ def test_a_refresh_the_limiter_cut_short_keeps_the_rate_and_key_list_it_had(tmp_
     assert service.hits["/api/pricing"] == 2
 
 
+@pytest.mark.parametrize("rows", [[], [{"model_name": "m\x1b[2J"}, {"no": "name"}]], ids=["empty", "none-usable"])
+def test_a_price_table_that_lists_no_model_is_a_failed_read_and_the_last_table_is_kept(
+        tmp_path: Path, service: Service, rows: list[Any]) -> None:
+    """``{"success": true, "data": []}`` was a table: cached for a day, every model at an unknown price, unsaid."""
+    with session(tmp_path, service) as s:
+        s.models()
+    age_cache(tmp_path, 25)
+    service.rows = rows
+    with session(tmp_path, service) as s2:
+        with pytest.warns(UserWarning) as got:
+            info = s2.model("deepseek-v4-pro")  # the last good table's price
+        assert info.price is not None and info.price.completion_ratio == 4
+        said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
+        assert len(said) == 1 and "lists no model" in said[0] and "using the table read" in said[0], said
+
+
 def test_replay_mode_reads_only_the_cache(tmp_path: Path, service: Service) -> None:
     with session(tmp_path, service) as s:
         s.models()

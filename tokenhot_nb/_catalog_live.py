@@ -176,6 +176,9 @@ def parse_pricing(body: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
         raise CatalogFetchError("the price table is not a JSON object")
     data = _pricing_rows(body)
     rows = [r for r in (_clean_row(x) for x in data[:MAX_ROWS]) if r is not None]
+    if not rows:  # (a relay between two states, a limiter's 200: kept for a day, every model at an unknown price)
+        raise CatalogFetchError(f"the price table lists no model ({len(data)} row(s), none naming one)" if data
+                                else "the price table lists no model")
     vendors: dict[str, str] = {}
     for v in body.get("vendors") or []:
         if isinstance(v, Mapping) and isinstance(v.get("name"), str) and v.get("id") is not None:
