@@ -29,6 +29,7 @@ class Service:
     def __init__(self) -> None:
         self.rows = list(ROWS)
         self.status: Any = STATUS
+        self.groups: Any = {"default": 1}  # the price table's group_ratio (None: the table has none)
         self.down = False
         self.limited: set[str] = set()  # paths the global limiter answers (§10.5: an empty 429)
         self.hits: Counter[str] = Counter()
@@ -43,7 +44,12 @@ class Service:
         if path in self.limited:
             return httpx.Response(429)
         if path == "/api/pricing":
-            return httpx.Response(200, json=pricing_body(self.rows))
+            body = pricing_body(self.rows)
+            if self.groups is None:
+                del body["group_ratio"]
+            else:
+                body["group_ratio"] = self.groups
+            return httpx.Response(200, json=body)
         if path == "/api/status":
             return httpx.Response(200, json=self.status)
         if path == "/v1/models":
@@ -375,6 +381,27 @@ def test_a_price_table_that_lists_no_model_is_a_failed_read_and_the_last_table_i
         assert info.price is not None and info.price.completion_ratio == 4
         said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
         assert len(said) == 1 and "lists no model" in said[0] and "using the table read" in said[0], said
+
+
+def test_a_price_group_the_table_states_no_ratios_for_is_said_once(tmp_path: Path, service: Service) -> None:
+    """A table without ``group_ratio``: a ``vip`` key's prices were shown at ×1 without a word (a guess)."""
+    service.groups = None
+    with session(tmp_path, service, price_group="vip") as s:
+        with pytest.warns(UserWarning) as got:
+            assert s.model("deepseek-v4-pro").price is not None
+        said = [str(w.message) for w in got if issubclass(w.category, UserWarning)]
+        assert len(said) == 1 and "'vip'" in said[0] and "no group ratios" in said[0], said
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            s.models(refresh=True)  # said once
+    service.groups = {"default": 1, "vip": 0.8}
+    with session(tmp_path, service, price_group="vip", catalog_ttl=0) as s2, warnings.catch_warnings():
+        warnings.simplefilter("error")  # the table states it: nothing to say
+        assert s2.model("deepseek-v4-pro").price.group_ratio == 0.8  # type: ignore[union-attr]
+    service.groups = None
+    with session(tmp_path, service, catalog_ttl=0) as s3, warnings.catch_warnings():
+        warnings.simplefilter("error")  # no price_group: the default group's prices are the key's
+        s3.models()
 
 
 def test_replay_mode_reads_only_the_cache(tmp_path: Path, service: Service) -> None:

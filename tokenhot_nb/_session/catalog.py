@@ -56,7 +56,8 @@ class SessionCatalog:
         self._recorded = 0  # replay: models only the history knows
         self._state = threading.Lock()
         self._reading: asyncio.Lock | None = None
-        self._group_error: ConfigError | None = None  # price_group names no group of the table
+        self._group_error: ConfigError | None = None
+        self._groupless_said = False  # price_group set, the table states no group ratios: said  # price_group names no group of the table
         if session.settings.price_group and session.settings.mode != "replay":  # a typo is said where it is set,
             self.check_group(session.settings.price_group, read=False)  # (replay's table opens the history: later)
 
@@ -85,6 +86,11 @@ class SessionCatalog:
             merged = self._with_history(merged)
         with self._state:
             self._table, self._merged = table, merged
+        if table is not None and group.strip() not in ("", "default") and not table.group_ratio \
+                and not self._groupless_said and not self._expired():  # (expired: read first, it may state them)
+            self._groupless_said = True  # (a guess: the key's group may be dearer or cheaper; said once)
+            warn(f"tokenhot_nb: price_group {group.strip()!r} is set, but the model table of {table.base_url} states "
+                 "no group ratios: prices and budgets use its default group's (×1), which your group may not pay.")
         return merged
 
     def _expired(self) -> bool:
