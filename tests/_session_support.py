@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -89,15 +90,27 @@ def billed_cents(url: str, key: str) -> float:
     return float(r.json()["total_usage"])
 
 
-def interrupted_after(seconds: float, call: Callable[[], Any]) -> Any:
-    """A real SIGINT to this (the main) thread, as "interrupt kernel" sends, while ``call`` waits."""
+def interrupted_when(ready: Callable[[], bool], call: Callable[[], Any], timeout: float = 60.0) -> Any:
+    """A real SIGINT to this (the main) thread as soon as ``ready()`` holds while ``call`` runs: a stop at a point
+    of the call's own progress, not after a fixed time that a loaded machine may not reach it in."""
     assert threading.current_thread() is threading.main_thread()
-    timer = threading.Timer(seconds, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
+    done = threading.Event()
+
+    def watch() -> None:
+        end = time.monotonic() + timeout
+        while not done.is_set() and time.monotonic() < end:
+            if ready():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     try:
         return call()
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join()
 
 
 def short_wav() -> bytes:

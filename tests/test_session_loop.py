@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from _session_support import interrupted_after
+from _session_support import interrupted_when
 
 from tokenhot_nb.families._types import ChatDelta
 from tokenhot_nb.sim import Faults
@@ -38,7 +38,7 @@ def test_a_call_stopped_before_its_answer_names_its_row(s: Any, rec: Any) -> Non
     s.models()  # the catalogue is read (once) before the interrupt is timed
     rec.set_faults(Faults(latency=10))
     with pytest.raises(KeyboardInterrupt) as info:
-        interrupted_after(1, lambda: s.image("a cat"))
+        interrupted_when(lambda: rec.in_flight >= 1, lambda: s.image("a cat"))
     row = _settled(s)
     assert row.status == "interrupted"
     said = str(info.value)
@@ -57,14 +57,16 @@ def test_a_call_stopped_before_its_request_went_out_says_nothing_is_charged(s: A
 
     s.models()
     send = type(s.client).send
+    waiting: list[bool] = []
 
     async def slow_start(self: Any, call: Any) -> Any:
+        waiting.append(True)
         await asyncio.sleep(10)
         return await send(self, call)
 
     monkeypatch.setattr(type(s.client), "send", slow_start)
     with pytest.raises(KeyboardInterrupt) as info:
-        interrupted_after(1, lambda: s.image("a cat"))
+        interrupted_when(lambda: bool(waiting), lambda: s.image("a cat"))
     row = _settled(s)
     said = str(info.value)
     assert said.startswith(f"Stopped: the image call is recorded as interrupted in history #{row.id}")
@@ -76,7 +78,7 @@ def test_a_batch_stopped_names_the_rows_it_ended(s: Any, rec: Any) -> None:
     s.models()
     rec.set_faults(Faults(latency=10))
     with pytest.raises(KeyboardInterrupt) as info:
-        interrupted_after(1, lambda: s.image(["a cat", "a dog", "a fox"], progress=False))
+        interrupted_when(lambda: rec.in_flight >= 3, lambda: s.image(["a cat", "a dog", "a fox"], progress=False))
     ids = sorted(e.id for e in s.history)
     assert f"Stopped: 3 calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted)" in str(info.value)
     assert "may still finish the work and charge for it" in str(info.value)
@@ -106,7 +108,7 @@ def test_ctrl_c_names_only_the_rows_of_the_call_it_stopped(s: Any, rec: Any) -> 
     theirs = s.history[-1].id
     try:
         with pytest.raises(KeyboardInterrupt) as info:
-            interrupted_after(1, lambda: s.image("a cat", progress=False))
+            interrupted_when(lambda: rec.in_flight >= 2, lambda: s.image("a cat", progress=False))
     finally:
         other.join()
     mine = max(e.id for e in s.history if e.params.get("prompt") == "a cat")

@@ -217,7 +217,7 @@ def test_ctrl_c_while_an_upload_is_still_going_out_says_nothing_is_charged(tmp_p
     import threading
 
     from _raw_server import RawServer, answer, read_head
-    from _session_support import interrupted_after
+    from _session_support import interrupted_when
 
     release = threading.Event()
 
@@ -240,7 +240,8 @@ def test_ctrl_c_while_an_upload_is_still_going_out_says_nothing_is_charged(tmp_p
         with pytest.warns(UserWarning, match="model table"):
             s.models()
         with pytest.raises(KeyboardInterrupt) as info:
-            interrupted_after(1.0, lambda: s.transcribe(audio))
+            interrupted_when(lambda: any(r[0].startswith("POST") for r in list(server.requests)),
+                             lambda: s.transcribe(audio))
         row = s.history[-1]
         assert row.status == "interrupted"
         assert str(info.value) == (f"Stopped: the transcribe call is recorded as interrupted in history #{row.id}; "

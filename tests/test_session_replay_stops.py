@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _session_support import Recorder, interrupted_after, make_session
+from _session_support import Recorder, interrupted_when, make_session
 
 from tokenhot_nb import Session
 from tokenhot_nb import errors as E
@@ -44,7 +44,7 @@ def test_a_create_stopped_before_its_task_id_replays_as_that_stop_and_the_next_c
         s.models()  # (the catalogue is read before the interrupt is timed)
         live.set_faults(Faults(latency=10))
         with pytest.raises(KeyboardInterrupt) as info:
-            interrupted_after(1, lambda: s.video("a paper boat", progress=False))
+            interrupted_when(lambda: live.in_flight >= 1, lambda: s.video("a paper boat", progress=False))
         row = s.history[-1]  # (the stop is recorded before the interrupt reaches the caller)
         assert row.status == "interrupted" and not row.response.get("task_id")
         recorded = str(info.value)  # (said once the row was recorded: with what had come back)
@@ -84,15 +84,17 @@ def test_a_create_stopped_before_its_request_went_out_replays_saying_nothing_is_
     with make_session(tmp_path / "st", live) as s:
         s.models()
         send = type(s.client).send
+        waiting: list[bool] = []
 
         async def slow_start(self: Any, call: Any) -> Any:
+            waiting.append(True)
             await asyncio.sleep(10)
             return await send(self, call)
 
         with monkeypatch.context() as m:
             m.setattr(type(s.client), "send", slow_start)
             with pytest.raises(KeyboardInterrupt) as info:
-                interrupted_after(1, lambda: s.video("a paper boat", progress=False))
+                interrupted_when(lambda: bool(waiting), lambda: s.video("a paper boat", progress=False))
         row = s.history[-1]  # (recorded before the interrupt reached the caller)
         assert row.status == "interrupted" and row.response == {"sent": False}
         recorded = str(info.value)
@@ -293,7 +295,8 @@ def test_a_video_compare_stopped_mid_create_replays_with_the_words_the_recording
         s.models()
         live.set_faults(Faults(latency=10))
         with pytest.raises(KeyboardInterrupt) as info:
-            interrupted_after(1, lambda: s.compare("a paper boat", models=models, kind="video", progress=False))
+            interrupted_when(lambda: live.in_flight >= 2,
+                             lambda: s.compare("a paper boat", models=models, kind="video", progress=False))
         recorded = str(info.value)
         assert recorded.startswith("Stopped: 2 calls were ended (history #1…#2, status interrupted)"), recorded
         live.set_faults(Faults())
@@ -381,7 +384,7 @@ def test_a_batch_stopped_replays_as_that_stop_and_leaves_the_loop_running(tmp_pa
         first = s.image("a dog")
         live.set_faults(Faults(latency=10))
         with pytest.raises(KeyboardInterrupt) as info:
-            interrupted_after(1, lambda: s.image(prompts, concurrency=2, progress=False))
+            interrupted_when(lambda: live.in_flight >= 2, lambda: s.image(prompts, concurrency=2, progress=False))
         recorded = str(info.value)
         assert recorded.startswith("Stopped: 2 calls were ended"), recorded
     rec = Recorder()
@@ -425,6 +428,11 @@ def test_an_awaited_chat_cancelled_replays_as_that_cancel(tmp_path: Path) -> Non
     assert rec.requests == []
 
 
+def _polled_tasks(rec: Recorder) -> int:
+    """How many video tasks have been polled so far (each was created and its row noted first)."""
+    return len({r["path"] for r in list(rec.requests) if r["method"] == "GET" and "/video" in r["path"]})
+
+
 def test_a_video_compare_stopped_while_waiting_names_every_task_live_and_in_replay(tmp_path: Path) -> None:
     """Both tasks had been created (both billed, both still running) when the Ctrl-C came; it named only the newest
     ("Stopped waiting for video task …"), so the other looked lost and a re-run paid for it again."""
@@ -434,7 +442,8 @@ def test_a_video_compare_stopped_while_waiting_names_every_task_live_and_in_repl
         s.models()
         live.set_faults(Faults(video_steps=100))
         with pytest.raises(KeyboardInterrupt) as info:
-            interrupted_after(1.5, lambda: s.compare("a paper boat", models=models, kind="video", progress=False))
+            interrupted_when(lambda: _polled_tasks(live) >= 2,  # (both made, both waited on)
+                             lambda: s.compare("a paper boat", models=models, kind="video", progress=False))
         recorded = str(info.value)
         tasks = sorted(e.response["task_id"] for e in s.history)
         assert [e.status for e in s.history] == ["pending", "pending"]
