@@ -409,7 +409,7 @@ def test_stream_error_frames_are_redacted_and_described() -> None:
     err = stream_error_from_data({"error": {"message": f"leaked {odd} (request id: r1)"}}, secrets=(odd,))
     assert odd not in err.message and "r1" not in err.message and odd not in err.full_message
     assert err.message == "The stream was interrupted by an error from the server: leaked sk-****"
-    assert err.request_id == "r1" and str(err).startswith(f"{err.message} (request id: r1) ")
+    assert err.request_id == "r1" and str(err).startswith(f"{err.message} (request id: r1). ")
     empty = stream_error_from_data({"type": "error", "error": {"type": "error"}}, event="error")
     assert empty.message.endswith("an 'error' event without a message")
     assert empty.code is None
@@ -544,3 +544,21 @@ def test_a_model_no_channel_serves_is_its_own_error_naming_the_model(status: int
     else:
         assert "this model" in err.hint
     assert E.error_parts(err)[0] == "No channel serves this model"
+
+
+@pytest.mark.parametrize(("said", "shown"), [
+    ("Overloaded", "from the server: Overloaded. The text received so far"),
+    ("Overloaded.", "from the server: Overloaded. The text received so far"),
+    ("上游繁忙", "from the server: 上游繁忙. The text received so far"),
+    ("busy, retry?", "from the server: busy, retry? The text received so far"),
+    ("Overloaded (request id: r9)", "from the server: Overloaded (request id: r9). The text received so far"),
+    ("Overloaded. (request id: r9)", "from the server: Overloaded. (request id: r9) The text received so far"),
+])
+def test_a_server_message_without_a_full_stop_does_not_run_into_the_hint(said: str, shown: str) -> None:
+    err = stream_error_from_data({"error": {"message": said}})
+    assert shown in str(err)
+
+
+def test_an_api_error_message_without_a_full_stop_is_a_sentence_before_the_hint() -> None:
+    err = _err(500, {"error": {"message": "upstream overloaded (request id: r2)", "type": "new_api_error", "code": ""}})
+    assert str(err).startswith("[500] upstream overloaded (request id: r2). ") and err.hint in str(err)

@@ -102,6 +102,27 @@ def split_request_id(message: str) -> tuple[str, str | None]:
     return message[: m.start()].rstrip(), m.group(1)
 
 
+#: How a sentence may end: a server's message that ends otherwise ("Overloaded") gets a full stop before our words.
+_SENTENCE_END = (".", "!", "?", "…", "。", "！", "？", ".)", ".\"", ".'", ".”")
+
+
+def sentence(text: str) -> str:
+    """``text`` ending as a sentence does: a server's message often has no full stop ("Overloaded"), and the words
+    we put after it (a hint) ran into it ("…: Overloaded The text received so far…")."""
+    text = text.rstrip()
+    return text + "." if text and not text.endswith(_SENTENCE_END) else text
+
+
+def joined(message: str, hint: str, tail: str = "") -> str:
+    """``message`` (then ``tail``, a request id in brackets, which stays in its sentence) and ``hint`` as
+    separate sentences."""
+    if not hint:
+        return f"{message}{tail}".strip()
+    message = message.rstrip()
+    ended = sentence(message) == message
+    return f"{message}{tail}{'' if ended else '.'} {hint}".strip()
+
+
 class TokenhotError(Exception):
     """Base class. ``str(err)`` is the message plus the hint, never the API key.
 
@@ -125,7 +146,7 @@ class TokenhotError(Exception):
         super().__init__(self.message)
 
     def __str__(self) -> str:
-        return f"{self.message} {self.hint}".strip() if self.hint else self.message
+        return joined(self.message, self.hint)
 
     def summary(self) -> str:
         """One short line for a notebook cell."""
@@ -397,8 +418,7 @@ class APIError(TokenhotError):
     def __str__(self) -> str:
         head = f"[{self.status}] " if self.status else ""
         tail = f" (request id: {self.request_id})" if self.request_id else ""
-        base = f"{head}{self.message}{tail}"
-        return f"{base} {self.hint}".strip() if self.hint else base
+        return joined(f"{head}{self.message}", self.hint, tail)
 
     def to_dict(self) -> dict[str, Any]:
         d = super().to_dict()
@@ -516,8 +536,7 @@ class StreamError(TokenhotError):
         super().__init__(message, hint=hint)
 
     def __str__(self) -> str:
-        base = f"{self.message} (request id: {self.request_id})" if self.request_id else self.message
-        return f"{base} {self.hint}".strip() if self.hint else base
+        return joined(self.message, self.hint, f" (request id: {self.request_id})" if self.request_id else "")
 
 
 class SchemaMismatchError(TokenhotError, ValueError):
