@@ -201,30 +201,48 @@ def test_a_replayed_thread_holds_the_conversation_the_recording_had(tmp_path: Pa
     r.close()
 
 
-def test_a_chat_broken_mid_answer_replays_as_recorded_unanswered_not_as_never_recorded(tmp_path: Path) -> None:
-    """A streamed answer broken mid-way (its text so far kept), in a notebook whose other chat calls were answered:
-    its replay said "this chat call … was never recorded" and named another row that "differs in: message", sending
-    the user to look for a typo. It says the call is that row, failed, and where the text that had arrived is."""
+BROKEN = [
+    pytest.param("gpt-5.4", {}, 4, id="chat-completions"),
+    pytest.param("GPT 5.4(Responses)", {}, 7, id="responses"),
+    pytest.param("claude-opus-4-6", {"endpoint": "claude"}, 5, id="claude-messages"),
+    pytest.param("gemini-2.5-flash", {"endpoint": "gemini"}, 2, id="gemini"),
+]
+
+
+@pytest.mark.parametrize(("model", "options", "after"), BROKEN)
+def test_a_chat_broken_by_an_error_frame_replays_its_pieces_then_the_same_error(
+        tmp_path: Path, model: str, options: dict[str, Any], after: int) -> None:
+    """A streamed answer broken mid-way by the server's error frame, in a notebook whose other chat calls were
+    answered: its replay raised ReplayMissError ("no answer to replay"), so the notebook re-ran differently. It shows
+    on_delta the pieces the live call showed, then raises the same StreamError (same words, same .partial_text),
+    with no request."""
     from tokenhot_nb import errors as E
     from tokenhot_nb.sim import Faults
 
     live = Recorder()
     s = make_session(tmp_path / "st", live)
-    s.chat("hi", thread=False)
-    live.set_faults(Faults(stream_chunks=12, stream_error_after=4))
-    with pytest.raises(E.StreamError):
-        s.chat(PROMPT, thread=False)
+    s.chat("hi", thread=False, model=model, **options)
+    live.set_faults(Faults(stream_chunks=12, stream_error_after=after))
+    seen: Seen = []
+    with pytest.raises(E.StreamError) as first:
+        s.chat(PROMPT, thread=False, model=model, on_delta=watcher(seen), **options)
     row = s.history[-1]
-    assert row.status == "error" and row.response.get("partial")
+    assert row.status == "error" and row.response.get("partial") and first.value.partial_text and seen
     s.close()
     quiet = Recorder()
     r = make_session(tmp_path / "st", quiet, mode="replay")
+    replayed: Seen = []
     try:
-        with pytest.raises(E.ReplayMissError) as info:
-            r.chat(PROMPT, thread=False)
+        r.chat("hi", thread=False, model=model, **options)
+        with pytest.raises(E.StreamError) as again:
+            r.chat(PROMPT, thread=False, model=model, on_delta=watcher(replayed), **options)
+        with pytest.raises(E.StreamError) as unwatched:  # (no on_delta: the same error, the text on it)
+            r.chat(PROMPT, thread=False, model=model, **options)
     finally:
         r.close()
-    said = str(info.value)
-    assert f"this chat call is history #{row.id}, recorded as error" in said, said
-    assert "never recorded" not in said and f"session.history.get({row.id}).text" in said
+    assert type(again.value) is E.StreamError and str(again.value) == str(first.value)
+    assert again.value.partial_text == first.value.partial_text == unwatched.value.partial_text
+    assert (again.value.code, again.value.status, again.value.request_id) == \
+        (first.value.code, first.value.status, first.value.request_id)
+    assert replayed == seen
     assert quiet.requests == []

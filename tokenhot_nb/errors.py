@@ -538,6 +538,11 @@ class StreamError(TokenhotError):
     def __str__(self) -> str:
         return joined(self.message, self.hint, f" (request id: {self.request_id})" if self.request_id else "")
 
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()  # (the row keeps them: a replay raises the same error again, word for word)
+        d.update(status=self.status, code=self.code, request_id=self.request_id)
+        return d
+
 
 class SchemaMismatchError(TokenhotError, ValueError):
     """A structured answer that is not JSON or does not fit the schema. The call itself succeeded and is in the

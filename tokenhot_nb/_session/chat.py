@@ -129,6 +129,9 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             if on_delta is not None and call.stream:
                 _replay_stop(on_delta, stop, session.store)
             raise
+        except StreamError as broken:  # a stream that broke: on_delta is shown what it was shown live, then it breaks
+            _replay_broken(broken, on_delta if call.stream else None, session.store)
+            raise
         res = from_entry(entry, session)
         assert isinstance(res, ChatResult)
         if th is not None and user is not None:
@@ -239,12 +242,12 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         # the pieces on_delta was shown of it: a replay of a stop shows them again before it stops
         shown_pieces = log.record((acc.text, acc.reasoning), (partial, thought)) \
             if log is not None and (partial or thought) and not ended else None
+        if isinstance(exc, StreamError) and not exc.partial_text and exc.hint:  # (before the row keeps its words)
+            exc.hint = _nothing_kept(exc.hint, rec.entry.id if thought else None)
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None,
                                      "pieces": shown_pieces,
                                      "choices": [c.as_dict() for c in cut_others] or None}), **billed)
-        if isinstance(exc, StreamError) and not exc.partial_text and exc.hint:
-            exc.hint = _nothing_kept(exc.hint, rec.entry.id if thought else None)
         if (billed or thought) and isinstance(exc, TokenhotError) and exc.partial is None:  # what arrived (cost)
             exc.partial = ChatResult(partial, reasoning=thought, usage=exc.usage, finish_reason="failed",
                                      thread=name, prompt=text, model=info.id, entry=rec.final(), session=session,
@@ -441,6 +444,26 @@ def _replay_stop(on_delta: Callable[[ChatDelta, str], Any], stop: ReplayedInterr
         call_user(counted, ChatDelta(text=text, reasoning=reasoning), text)
     else:
         _replay_pieces(counted, response, text, reasoning, whole=False)
+
+
+def _replay_broken(err: StreamError, on_delta: Callable[[ChatDelta, str], Any] | None, store: Store) -> None:
+    """A replayed stream that broke (``recording.recorded_stream_error``): ``err.partial_text`` is the text that had
+    arrived, as live, and ``on_delta`` is shown the pieces it was shown live (no final ``done`` one: the stream
+    never ended), before the replay raises ``err``."""
+    from ..results._rebuild import _text
+
+    entry = getattr(err, "replayed_entry", None)
+    if entry is None:
+        return
+    response = entry.response if isinstance(entry.response, dict) else {}
+    try:
+        text = _text(store, entry, "text") if response.get("partial") is True else ""
+        reasoning = _text(store, entry, "reasoning")
+    except Exception:  # (the stored text is gone: the error is raised all the same)
+        return
+    err.partial_text = text
+    if on_delta is not None and (text or reasoning):
+        _replay_pieces(on_delta, response, text, reasoning, whole=False)
 
 
 def _replay_pieces(on_delta: Callable[[ChatDelta, str], Any], response: dict[str, Any] | None, text: str,

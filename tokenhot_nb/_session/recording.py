@@ -28,6 +28,7 @@ from ..errors import (
     BudgetExceededError,
     ReplayMissError,
     StoreError,
+    StreamError,
     TaskFailedError,
     TokenhotError,
     UnrecordedWarning,
@@ -446,7 +447,8 @@ def replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, params
     same = store.select_entries([("replay_key = ?", (key,)), ("status != ?", ("ok",)), ("endpoint != ?", ("",))],
                                 desc=True, limit=1)
     if same:
-        raise _recorded_stop(same[0]) or _unanswered(kind, same[0].bind(store, session))
+        raise _recorded_stop(same[0]) or recorded_stream_error(same[0].bind(store, session)) \
+            or _unanswered(kind, same[0].bind(store, session))
     nearest, diffs = store.nearest(kind, info.id, params, endpoint)
     if nearest is not None and not diffs and nearest.status != "ok":
         raise _unanswered(kind, nearest)
@@ -516,6 +518,29 @@ def _recorded_stop(entry: HistoryEntry) -> BaseException | None:
     if stop is not None:
         stop.entry = entry
     return stop
+
+
+def recorded_stream_error(entry: HistoryEntry) -> StreamError | None:
+    """The :class:`StreamError` a recorded chat stream broke with (an error frame, a cut connection, a stall), to be
+    raised again with its words: the replay re-enacts what the recording showed, as it does a stop, rather than
+    saying it has no answer. Its ``replayed_entry`` is the row (the caller shows ``on_delta`` what had arrived and
+    sets ``partial_text``); None when the row is no such failure."""
+    error = entry.error if isinstance(entry.error, dict) else {}
+    if entry.kind != "chat" or entry.status != "error" or error.get("error") != "StreamError":
+        return None
+
+    def said(key: str) -> str | None:
+        value = error.get(key)
+        return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "" else None
+
+    status = error.get("status")
+    err = StreamError(said("message") or "The stream broke before it was complete.",
+                      hint=error.get("hint") if isinstance(error.get("hint"), str) else None,
+                      status=status if isinstance(status, int) and not isinstance(status, bool) else None,
+                      code=said("code"), request_id=said("request_id"))
+    err.replayed_entry = entry  # type: ignore[attr-defined]
+    mark_recorded(err)  # (a replay records nothing)
+    return err
 
 
 def _unanswered(kind: str, entry: HistoryEntry) -> ReplayMissError:
