@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tokenhot_nb.sim import Server
 
@@ -301,3 +303,45 @@ def test_a_stream_broken_by_an_error_frame_is_billed_what_the_relay_counted_befo
         late = _charged(sim_url, auth, protocol, stream_error_after=10)
         assert 0 < early < late < whole, (protocol, early, late, whole)
         assert _charged(sim_url, auth, protocol, stream_error_after=0) == 0, protocol
+
+
+def _cut(sim_url: str, auth: dict[str, str], protocol: str, frames: int) -> float:
+    """The cents a streamed call of ``protocol`` adds when the client goes away after ``frames`` frames."""
+    path, extra, body = _STREAMS[protocol]
+    before = used_cents(sim_url, auth)
+    with httpx.Client(timeout=60) as c, c.stream(
+            "POST", sim_url + path, json=body,
+            headers={**auth, **extra, "X-Sim-Faults": json.dumps({"stream_chunks": 12, "chunk_delay": 0.05})}) as r:
+        got = 0
+        for line in r.iter_lines():
+            got += line.startswith("data:")
+            if got >= frames:
+                break
+    for _ in range(200):  # the relay notices the client gone, then bills (bounded: no timing is asserted)
+        if used_cents(sim_url, auth) != before:
+            break
+        time.sleep(0.05)
+    return used_cents(sim_url, auth) - before
+
+
+def test_a_stream_cut_off_or_left_by_the_client_is_billed_what_the_relay_counted(
+        sim_url: str, auth: dict[str, str]) -> None:
+    """It was billed nothing: new-api's stream scanner ends alike on a broken connection and on the client going
+    away (``StreamEndReasonClientGone``), and its stream handler then bills the usage seen, else its own count of the
+    text it relayed. A cut before any of the answer went out is billed nothing."""
+    for protocol in _STREAMS:
+        whole = _charged(sim_url, auth, protocol)
+        before = used_cents(sim_url, auth)
+        path, extra, body = _STREAMS[protocol]
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.post(sim_url + path, json=body, timeout=60, headers={
+                **auth, **extra, "X-Sim-Faults": json.dumps({"stream_chunks": 12, "truncate_stream_after": 6})})
+        cut = used_cents(sim_url, auth) - before
+        assert 0 < cut < whole, (protocol, cut, whole)
+        left = _cut(sim_url, auth, protocol, 6)
+        assert 0 < left < whole, (protocol, left, whole)
+        before = used_cents(sim_url, auth)
+        with pytest.raises(httpx.RemoteProtocolError):
+            httpx.post(sim_url + path, json=body, timeout=60, headers={
+                **auth, **extra, "X-Sim-Faults": json.dumps({"stream_chunks": 12, "truncate_stream_after": 0})})
+        assert used_cents(sim_url, auth) == before, protocol

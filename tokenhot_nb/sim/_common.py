@@ -549,8 +549,11 @@ class SSEResponse(Response):
         self.faults = faults
         self.ping_every = ping_every
         self.error = error  #: the protocol's own mid-stream error (§7), for the ``stream_error_after`` fault
-        #: called with every frame's data once the stream ended: sent whole (``False``), or broken off by the
-        #: protocol's error frame (``True``): the relay bills a stream at its end, either way (``_pricing``)
+        #: called with every frame's data sent once the stream ended: whole (``False``), or not (``True``): broken
+        #: off by the protocol's error frame, its connection cut (``truncate_stream_after``) or the client gone. The
+        #: relay bills a stream at its end however it ended: new-api's ``StreamScannerHandler`` returns alike on an
+        #: upstream EOF or read error and on the client going away (``StreamEndReasonClientGone``), and the stream
+        #: handler then bills the usage seen, else its own count of the text relayed (``ResponseText2Usage``)
         self.on_done: Callable[[list[Any], bool], None] | None = None
         #: the usage the relay bills, from the stream's frames, when the protocol's handler says how (a chat stream
         #: with no usage frame, a Responses stream without ``response.completed``); None: the usage the frames report
@@ -567,13 +570,14 @@ class SSEResponse(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
         aborted = False
+        whole = False  # the stream went out to its end (no error frame, no cut, the client still there)
+        seen: list[Any] = []
 
         async def produce(cancel: anyio.CancelScope) -> None:
-            nonlocal aborted
+            nonlocal aborted, whole
             f = self.faults
             sent = 0
-            whole = True
-            seen: list[Any] = []
+            ended = True
             if f.ttfb:
                 await asyncio.sleep(f.ttfb)
             async for event, data in self._iter():
@@ -582,7 +586,7 @@ class SSEResponse(Response):
                     for err_event, err_data in self.error(sent):
                         await send({"type": "http.response.body", "body": encode_frame(err_event, err_data),
                                     "more_body": True})
-                    whole = False
+                    ended = False
                     break
                 if f.truncate_stream_after is not None and sent >= f.truncate_stream_after:
                     aborted = True
@@ -599,8 +603,7 @@ class SSEResponse(Response):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 seen.append(data)
                 sent += 1
-            if not aborted and self.on_done is not None:
-                self.on_done(seen, not whole)
+            whole = ended and not aborted
             cancel.cancel()
 
         async def watch(cancel: anyio.CancelScope) -> None:
@@ -610,9 +613,13 @@ class SSEResponse(Response):
                     cancel.cancel()
                     return
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(watch, tg.cancel_scope)
-            await produce(tg.cancel_scope)
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(watch, tg.cancel_scope)
+                await produce(tg.cancel_scope)
+        finally:  # billed at its end however it ended: broken off, cut, or left by the client (see ``on_done``)
+            if self.on_done is not None:
+                self.on_done(seen, not whole)
         if aborted:
             raise StreamAborted("simulated connection drop (truncate_stream_after)")
         await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -421,8 +421,9 @@ def broken_usage(frames: list[Any], reported: dict[str, Any]) -> dict[str, Any]:
 def charge_answer(ctx: Ctx, billing: str, model: str | None, body: Any, response: Response) -> None:
     """Charge a finished call: ``billing`` is "call" (per call or per token, now) or "task" (a poll answer: the
     task's ``quota`` once, when it first shows the task done). A stream is charged at its end from the usage it
-    reported; one broken off by its protocol's error frame is charged what was counted before it
-    (:func:`broken_usage`); error answers, and streams whose connection was cut, are not charged."""
+    reported; one that did not end whole (broken off by its protocol's error frame, its connection cut, or the client
+    gone: new-api bills all of them alike, see ``SSEResponse.on_done``) is charged what was counted of the frames sent
+    (:func:`broken_usage`; nothing when none of the answer had gone out); error answers are not charged."""
     if billing == "none" or response.status_code >= 400:
         return
     ratio = group_ratio(ctx.faults.key_group)  # (a task's quota holds it already: see _video._advance)
