@@ -1115,3 +1115,24 @@ def test_a_responses_delta_that_is_no_text_adds_nothing_to_the_answer(odd: Any) 
         delta = chat.parse_event("responses", {"type": kind, "delta": odd})
         assert getattr(delta, field) == ""
     assert chat.parse_event("responses", {"type": "response.output_text.delta", "delta": "ok"}).text == "ok"
+
+
+@pytest.mark.parametrize(("index", "apart"), [("1", True), (" 2 ", True), (1.0, True), ("a", False), (1.5, False),
+                                              (True, False), (None, False)])
+def test_a_choice_index_sent_as_text_is_that_number(index: Any, apart: bool) -> None:
+    """A relay sent choice 1 of an n=2 stream as ``"index": "1"``: it was read as choice 0, and its text ran into
+    the first answer's. A whole number in any JSON form is that choice; what is no number is choice 0, as before."""
+    acc = chat.Accumulator()
+    for d in [{"choices": [{"index": 0, "delta": {"content": "first "}}]},
+              {"choices": [{"index": index, "delta": {"content": "second"}}]},
+              {"choices": [{"index": 0, "delta": {"content": "answer"}, "finish_reason": "stop"}]}]:
+        acc.add(chat.parse_event("chat", d))
+    reply = acc.reply()
+    if apart:
+        assert reply.text == "first answer" and [c.text for c in reply.others] == ["second"]
+    else:
+        assert reply.text == "first secondanswer" and reply.others == []
+    whole = chat.parse(catalog.model("gpt-5.4"), "chat", {"choices": [
+        {"index": index, "message": {"role": "assistant", "content": "second"}},
+        {"index": 0, "message": {"role": "assistant", "content": "first"}}]})
+    assert whole.text == ("first" if apart else "second")

@@ -1112,9 +1112,11 @@ def _chat_choice(choice: dict[str, Any]) -> Choice:
 
 
 def _choice_index(choice: Any) -> int:
-    """A choice's ``index`` (a relay that numbers none sends one choice: 0)."""
-    index = choice.get("index", 0) if isinstance(choice, dict) else 0
-    return index if isinstance(index, int) and not isinstance(index, bool) else 0
+    """A choice's ``index`` (a relay that numbers none sends one choice: 0). A relay's whole number in another
+    JSON form (``"1"``, ``1.0``) is that number: each choice of an ``n=`` answer is paid for, and read as 0 its text
+    ran into the first answer's. Anything else (``"a"``, ``1.5``, ``true``) says no number: 0, as before."""
+    index = _index(choice.get("index", 0) if isinstance(choice, dict) else 0)
+    return index if isinstance(index, int) else 0
 
 
 def _parse_chat(body: dict[str, Any]) -> ChatReply:
