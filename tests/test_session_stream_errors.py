@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import _magics_support as support
+import httpx
 import pytest
 from IPython.utils.capture import capture_output
 
@@ -171,3 +172,54 @@ def test_an_error_frame_after_reasoning_only_keeps_the_reasoning_and_says_no_tex
     assert "\n" not in line and ".partial_text" not in line
     assert f"No answer text had arrived; the reasoning that had is kept in .partial.reasoning and in history " \
            f"#{row.id}." in line
+
+
+class _CutToolCall(httpx.AsyncBaseTransport):
+    """A relay whose chat stream breaks with an error frame (§7) while a tool call's arguments arrive."""
+
+    def __init__(self) -> None:
+        self.posts = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/chat/completions":
+            return httpx.Response(404, json={"error": {"message": "no route"}})
+        self.posts += 1
+        chunks = [{"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
+                                                                      "function": {"name": "get_weather",
+                                                                                   "arguments": ""}}]}}]},
+                  {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0,
+                                                                      "function": {"arguments": '{"city": "Os'}}]}}]},
+                  {"error": {"message": "Overloaded", "type": "new_api_error", "code": "upstream_error"}}]
+        sse = "".join(f"data: {json.dumps(c)}\n\n" for c in chunks)
+        return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=sse.encode())
+
+
+def test_a_tool_call_cut_short_by_a_broken_stream_is_kept_incomplete_and_never_run(tmp_path: Path) -> None:
+    """The stream broke while a tool call's arguments arrived: they were dropped (the relay bills them as output).
+    They are kept as text, marked incomplete, in the row and on err.partial, never among tool_calls (nothing parses
+    or runs cut JSON); the error's one line says so, and a replay gives the same back with no request."""
+    relay = _CutToolCall()
+    s = Session(api_key=KEY, base_url="http://relay.test", mode="live", store=tmp_path / "st", transport=relay)
+    tools = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    try:
+        with pytest.raises(E.StreamError) as info:
+            s.chat("weather in Oslo?", model="gpt-5.4", tools=tools, thread=False)
+        row = s.history[-1]
+    finally:
+        s.close()
+    err = info.value
+    cut = [{"id": "call_1", "name": "get_weather", "arguments": '{"city": "Os', "incomplete": True}]
+    assert row.response["cut_tool_calls"] == cut and "tool_calls" not in row.response
+    assert err.partial is not None and err.partial.cut_tool_calls == cut and err.partial.tool_calls == []
+    line = str(err)
+    assert "\n" not in line and "Overloaded. " in line
+    assert f"('get_weather') is kept unrun, its arguments cut short, in .partial.cut_tool_calls and history " \
+           f"#{row.id}." in line
+    r = Session(api_key=KEY, base_url="http://relay.test", mode="replay", store=tmp_path / "st", transport=relay)
+    try:
+        with pytest.raises(E.StreamError) as again:
+            r.chat("weather in Oslo?", model="gpt-5.4", tools=tools, thread=False)
+    finally:
+        r.close()
+    assert str(again.value) == line and again.value.partial is not None
+    assert again.value.partial.cut_tool_calls == cut and relay.posts == 1

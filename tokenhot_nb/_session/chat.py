@@ -130,7 +130,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                 _replay_stop(on_delta, stop, session.store)
             raise
         except StreamError as broken:  # a stream that broke: on_delta is shown what it was shown live, then it breaks
-            _replay_broken(broken, on_delta if call.stream else None, session.store)
+            _replay_broken(broken, on_delta if call.stream else None, session)
             raise
         res = from_entry(entry, session)
         assert isinstance(res, ChatResult)
@@ -239,19 +239,26 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             cut_others = _received_choices(acc.reply().others, cut=not ended)
         except Exception:  # the row must still end
             cut_others = []
+        try:  # tool calls it had begun (arguments cut short, paid for): kept, marked incomplete, never run
+            cut_calls = _cut_calls(acc) if not ended else []
+        except Exception:  # the row must still end
+            cut_calls = []
         # the pieces on_delta was shown of it: a replay of a stop shows them again before it stops
         shown_pieces = log.record((acc.text, acc.reasoning), (partial, thought)) \
             if log is not None and (partial or thought) and not ended else None
         if isinstance(exc, StreamError) and not exc.partial_text and exc.hint:  # (before the row keeps its words)
             exc.hint = _nothing_kept(exc.hint, rec.entry.id if thought else None)
+        if isinstance(exc, StreamError) and cut_calls:
+            exc.hint = f"{exc.hint} {_calls_kept(cut_calls, rec.entry.id)}".strip()
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None,
-                                     "pieces": shown_pieces,
+                                     "pieces": shown_pieces, "cut_tool_calls": cut_calls or None,
                                      "choices": [c.as_dict() for c in cut_others] or None}), **billed)
-        if (billed or thought) and isinstance(exc, TokenhotError) and exc.partial is None:  # what arrived (cost)
+        if (billed or thought or cut_calls) and isinstance(exc, TokenhotError) and exc.partial is None:  # (cost)
             exc.partial = ChatResult(partial, reasoning=thought, usage=exc.usage, finish_reason="failed",
                                      thread=name, prompt=text, model=info.id, entry=rec.final(), session=session,
                                      others=cut_others)
+            exc.partial.cut_tool_calls = cut_calls
         raise
     if th is not None and user is not None:
         th.add(user, _answer(reply.text, reply.tool_calls, reply.thinking_blocks), entry.id)
@@ -280,6 +287,21 @@ def _nothing_kept(hint: str, reasoning_row: int | None) -> str:
         f"; the reasoning that had is kept in .partial.reasoning and in history #{reasoning_row}"
         if reasoning_row is not None else "") + "."
     return f"{said} {rest}".strip()
+
+
+def _cut_calls(acc: Accumulator) -> list[dict[str, Any]]:
+    """The tool calls a broken stream had begun (``Accumulator.cut_calls``) as the row keeps them: a key the relay
+    echoed in them masked, a key's first part at the cut end too."""
+    return [{**c, "id": received_text(c["id"]), "name": received_text(c["name"]), "arguments": cut_text(c["arguments"])}
+            for c in acc.cut_calls()]
+
+
+def _calls_kept(calls: list[dict[str, Any]], row: int | None) -> str:
+    """Where a broken stream's begun tool calls are: said in its error's hint."""
+    names = ", ".join(repr(c["name"]) for c in calls[:3] if c["name"]) or "unnamed"
+    one = len(calls) == 1
+    return (f"The tool call{'' if one else 's'} it had begun ({names}) {'is' if one else 'are'} kept unrun, "
+            f"{'its' if one else 'their'} arguments cut short, in .partial.cut_tool_calls and history #{row}.")
 
 
 def _received_choices(others: list[Choice], *, cut: bool = False) -> list[Choice]:
@@ -446,10 +468,10 @@ def _replay_stop(on_delta: Callable[[ChatDelta, str], Any], stop: ReplayedInterr
         _replay_pieces(counted, response, text, reasoning, whole=False)
 
 
-def _replay_broken(err: StreamError, on_delta: Callable[[ChatDelta, str], Any] | None, store: Store) -> None:
+def _replay_broken(err: StreamError, on_delta: Callable[[ChatDelta, str], Any] | None, session: Session) -> None:
     """A replayed stream that broke (``recording.recorded_stream_error``): ``err.partial_text`` is the text that had
-    arrived, as live, and ``on_delta`` is shown the pieces it was shown live (no final ``done`` one: the stream
-    never ended), before the replay raises ``err``."""
+    arrived, as live (and ``err.partial`` the tool calls it had begun, when it had), and ``on_delta`` is shown the
+    pieces it was shown live (no final ``done`` one: the stream never ended), before the replay raises ``err``."""
     from ..results._rebuild import _text
 
     entry = getattr(err, "replayed_entry", None)
@@ -457,11 +479,16 @@ def _replay_broken(err: StreamError, on_delta: Callable[[ChatDelta, str], Any] |
         return
     response = entry.response if isinstance(entry.response, dict) else {}
     try:
-        text = _text(store, entry, "text") if response.get("partial") is True else ""
-        reasoning = _text(store, entry, "reasoning")
+        text = _text(session.store, entry, "text") if response.get("partial") is True else ""
+        reasoning = _text(session.store, entry, "reasoning")
     except Exception:  # (the stored text is gone: the error is raised all the same)
         return
     err.partial_text = text
+    calls = response.get("cut_tool_calls")
+    if isinstance(calls, list) and calls and err.partial is None:
+        err.partial = ChatResult(text, reasoning=reasoning, finish_reason="failed", model=entry.model, entry=entry,
+                                 session=session)
+        err.partial.cut_tool_calls = [c for c in calls if isinstance(c, dict)]
     if on_delta is not None and (text or reasoning):
         _replay_pieces(on_delta, response, text, reasoning, whole=False)
 

@@ -1560,6 +1560,17 @@ class Accumulator:
             return last
         return next((key for key, call in self.calls.items() if call.id == call_id), f"id:{call_id}")
 
+    def cut_calls(self) -> list[dict[str, Any]]:
+        """The tool calls a stream had begun when it broke off: id, name and the argument text as far as it came,
+        marked ``incomplete``. Never parsed (cut JSON is no arguments) and never to be run; kept because the relay
+        bills the streamed arguments as output."""
+        out: list[dict[str, Any]] = []
+        for i, c in enumerate(self.calls.values()):
+            args = c.arguments if c.arguments or c.complete is None else json.dumps(c.complete, ensure_ascii=False)
+            if c.id or c.name or args:
+                out.append({"id": c.id or f"call_{i}", "name": c.name or "", "arguments": args, "incomplete": True})
+        return out
+
     def reply(self, model: str | None = None) -> ChatReply:
         text, think = split_think(self.text)
         reasoning = "\n".join(r for r in (self.reasoning, think) if r)

@@ -42,6 +42,9 @@ class ChatResult(Result):
         self.data = data
         self.tool_calls: list[ToolCall] = list(tool_calls or [])
         self._others: list[Choice] = list(others or [])
+        #: a broken stream's ``err.partial``: the tool calls it had begun, arguments as far as they came (text,
+        #: marked ``incomplete``); never ``tool_calls``, which a notebook answers or runs
+        self.cut_tool_calls: list[dict[str, Any]] = []
 
     @property
     def choices(self) -> list[Choice]:
