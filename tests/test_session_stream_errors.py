@@ -75,7 +75,33 @@ def test_an_error_frame_mid_stream_keeps_the_text_and_says_one_line(
     line = str(err)
     assert "\n" not in line and "failed in the middle of its answer" in line
     assert ".partial_text" in line and KEY not in line
+    assert f"kept in .partial_text and in history #{row.id}." in line and CHARGE_UNKNOWN in line
     assert sleeps.delays == []
+
+
+#: What every broken stream's line says of its charge: new-api bills one by its own count of what it had sent.
+CHARGE_UNKNOWN = "Whether the relay charged for it is not known"
+
+
+@pytest.mark.parametrize(("model", "endpoint", "after"), PROTOCOLS)
+@pytest.mark.parametrize("fault", ["truncate_stream_after", "stream_error_after"])
+def test_a_broken_stream_says_in_one_line_what_happened_its_charge_and_where_what_came_is(
+        live: Session, model: str, endpoint: str, after: int, fault: str) -> None:
+    """A stream that broke said what happened and where the text was (.partial_text), not that the history row
+    keeps it too nor that it may be charged (the relay bills a broken stream by its count of what it had sent);
+    with nothing come, it said nothing of its charge either. Each case: one line with the three."""
+    for frames in (after, 0):
+        with pytest.raises(E.StreamError) as info:
+            live.chat("Tell me about the sea in a few sentences", model=model, endpoint=endpoint, thread=False,
+                      headers=faults(**{fault: frames}))
+        line, row = str(info.value), live.history[-1]
+        assert "\n" not in line and line.count(CHARGE_UNKNOWN) == 1, line
+        assert ". The" in line or ". No" in line, line  # (what happened is its own sentence)
+        if info.value.partial_text:
+            assert f"kept in .partial_text and in history #{row.id}." in line
+        else:
+            assert "No answer text had arrived." in line and ".partial_text" not in line
+        assert row.error is not None and row.error["hint"] == info.value.hint
 
 
 def test_the_magic_shows_the_kept_text_and_one_error_line(ip: Any, offline: Any) -> None:

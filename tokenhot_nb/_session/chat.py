@@ -246,10 +246,9 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         # the pieces on_delta was shown of it: a replay of a stop shows them again before it stops
         shown_pieces = log.record((acc.text, acc.reasoning), (partial, thought)) \
             if log is not None and (partial or thought) and not ended else None
-        if isinstance(exc, StreamError) and not exc.partial_text and exc.hint:  # (before the row keeps its words)
-            exc.hint = _nothing_kept(exc.hint, rec.entry.id if thought else None)
-        if isinstance(exc, StreamError) and cut_calls:
-            exc.hint = f"{exc.hint} {_calls_kept(cut_calls, rec.entry.id)}".strip()
+        if isinstance(exc, StreamError):  # (before the row keeps its words)
+            exc.hint = _broken_said(exc.hint, rec.entry.id, text=bool(exc.partial_text), thought=bool(thought),
+                                    calls=cut_calls, ended=ended)
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None,
                                      "pieces": shown_pieces, "cut_tool_calls": cut_calls or None,
@@ -274,6 +273,24 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
 
 #: How a stream's error says where its text so far is (``client._sse``, ``errors.StreamError``).
 _KEPT = "The text received so far is kept in .partial_text"
+
+
+def _broken_said(hint: str, row: int | None, *, text: bool, thought: bool, calls: list[dict[str, Any]],
+                 ended: bool) -> str:
+    """A broken stream's hint, saying where what arrived is kept (the text in ``.partial_text`` and its history
+    row; or that none came, and where the reasoning is; the tool calls it had begun) and, for one that broke off,
+    that its charge is not known: new-api bills such a stream by its own count of what it had sent
+    (``sim._common.SSEResponse.on_done``)."""
+    if not text:
+        hint = _nothing_kept(hint, row if thought else None) if hint else hint
+    elif hint.startswith(_KEPT) and not hint.startswith(_KEPT + " and"):
+        hint = f"{_KEPT} and in history #{row}{hint[len(_KEPT):]}"
+    if ended:
+        return hint
+    said = [hint, _calls_kept(calls, row) if calls else "",
+            "Whether the relay charged for it is not known (it bills a broken stream by its own count of what it "
+            "had sent)."]
+    return " ".join(w for w in said if w)
 
 
 def _nothing_kept(hint: str, reasoning_row: int | None) -> str:
