@@ -708,7 +708,8 @@ def test_non_sk_secrets_are_redacted_from_stream_errors() -> None:
 
     transport = asyncio.run(run(broken))
     assert secret not in transport.message and "sk-****" in transport.message
-    assert transport.message.startswith("The stream broke before it was complete: The connection to https://relay.test broke")
+    assert transport.message.startswith(
+        "The stream stopped before it was complete: the connection to https://relay.test broke (")
     frame_error = asyncio.run(run(frame({"error": {"message": f"bad token {secret}"}})))
     assert secret not in frame_error.message and "bad token sk-****" in frame_error.message
     broken_frame = asyncio.run(run(f'data: {{"echo": "{secret}", "cut": \n\n'))
@@ -1237,7 +1238,7 @@ def test_a_relabelled_body_broken_in_its_first_bytes_leaves_no_key_behind() -> N
         return httpx.Response(200, headers={"content-type": "text/plain"}, content=broken())
 
     _, error = collect_until_error(make_client(handler, retries=0))
-    assert error.message.startswith("The stream broke before it was complete: ") and KEY not in error.message
+    assert error.message.startswith("The stream stopped before it was complete: ") and KEY not in error.message
     cause = error.__cause__
     assert isinstance(cause, httpx.ReadError)
     assert KEY not in str(cause) and cause.request.headers["authorization"] == "****"
@@ -1249,7 +1250,7 @@ def test_a_relabelled_body_broken_in_its_first_bytes_leaves_no_key_behind() -> N
         raise httpx.ReadError(f"reset after {secret}")
 
     message = _open_error(broken, E.StreamError, secrets=(secret,), headers={"content-type": "text/plain"}).message
-    assert message.startswith("The stream broke before it was complete: ") and secret not in message
+    assert message.startswith("The stream stopped before it was complete: ") and secret not in message
     assert "sk-****" in message
 
 

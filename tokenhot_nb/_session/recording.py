@@ -534,7 +534,7 @@ def recorded_stream_error(entry: HistoryEntry) -> StreamError | None:
         return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) and value != "" else None
 
     status = error.get("status")
-    err = StreamError(said("message") or "The stream broke before it was complete.",
+    err = StreamError(said("message") or "The stream stopped before it was complete.",
                       hint=error.get("hint") if isinstance(error.get("hint"), str) else None,
                       status=status if isinstance(status, int) and not isinstance(status, bool) else None,
                       code=said("code"), request_id=said("request_id"))

@@ -260,7 +260,7 @@ class EventStream:
             await chunks.aclose()
             scrub_error(exc)
             cause = error_from_transport(exc, secrets=self._secrets)
-            raise StreamError(f"The stream broke before it was complete: {cause.message}") from exc
+            raise StreamError(_cut_short(cause.message)) from exc
         except (httpx.HTTPError, BodyRefused):
             await chunks.aclose()
             raise _not_streamed(content_type) from None  # unreadable: neither a stream nor an error envelope
@@ -439,8 +439,8 @@ class EventStream:
                 except httpx.RequestError as exc:
                     scrub_error(exc)
                     cause = error_from_transport(exc, secrets=self._secrets)
-                    raise StreamError(  # both redacted: the cause's message above, the request by scrub_error
-                        f"The stream broke before it was complete: {cause.message}") from exc
+                    # both redacted: the cause's message above, the request by scrub_error
+                    raise StreamError(_cut_short(cause.message)) from exc
                 for line in batch:
                     sse = frames.decode(line)
                     if sse is None:
@@ -554,6 +554,14 @@ async def _head(chunks: AsyncGenerator[bytes, None], limit: int, parts: list[byt
             if size >= limit:
                 break
     return b"".join(parts)[:limit]
+
+
+def _cut_short(cause: str) -> str:
+    """A stream cut by the network, as one sentence: "The stream stopped before it was complete: the connection to
+    … broke (…)." (it read "… broke before it was complete: The connection … broke", two capitals, broke twice)."""
+    if cause[:1].isupper() and cause[1:2].islower():  # ("The …", "Could …"; not an acronym, not a URL)
+        cause = cause[0].lower() + cause[1:]
+    return f"The stream stopped before it was complete: {cause}"
 
 
 def _not_streamed(content_type: str | None) -> StreamError:
