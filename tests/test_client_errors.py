@@ -551,6 +551,7 @@ def test_a_model_no_channel_serves_is_its_own_error_naming_the_model(status: int
     ("Overloaded.", "from the server: Overloaded. The text received so far"),
     ("上游繁忙", "from the server: 上游繁忙. The text received so far"),
     ("busy, retry?", "from the server: busy, retry? The text received so far"),
+    ("upstream said:", "from the server: upstream said. The text received so far"),
     ("Overloaded (request id: r9)", "from the server: Overloaded (request id: r9). The text received so far"),
     ("Overloaded. (request id: r9)", "from the server: Overloaded. (request id: r9) The text received so far"),
 ])

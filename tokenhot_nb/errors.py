@@ -110,7 +110,9 @@ def sentence(text: str) -> str:
     """``text`` ending as a sentence does: a server's message often has no full stop ("Overloaded"), and the words
     we put after it (a hint) ran into it ("…: Overloaded The text received so far…")."""
     text = text.rstrip()
-    return text + "." if text and not text.endswith(_SENTENCE_END) else text
+    if not text or text.endswith(_SENTENCE_END):
+        return text
+    return (text.rstrip(" :;,-") or text) + "."  # ("failed:" → "failed.")
 
 
 def joined(message: str, hint: str, tail: str = "") -> str:
@@ -119,8 +121,10 @@ def joined(message: str, hint: str, tail: str = "") -> str:
     if not hint:
         return f"{message}{tail}".strip()
     message = message.rstrip()
-    ended = sentence(message) == message
-    return f"{message}{tail}{'' if ended else '.'} {hint}".strip()
+    if tail:  # (the request id stays in the sentence: "Overloaded (request id: …). Hint")
+        ended = sentence(message) == message
+        return f"{message}{tail}{'' if ended else '.'} {hint}".strip()
+    return f"{sentence(message)} {hint}".strip()
 
 
 class TokenhotError(Exception):
