@@ -249,3 +249,26 @@ def test_a_tool_call_cut_short_by_a_broken_stream_is_kept_incomplete_and_never_r
         r.close()
     assert str(again.value) == line and again.value.partial is not None
     assert again.value.partial.cut_tool_calls == cut and relay.posts == 1
+
+
+class _NotAStream(httpx.AsyncBaseTransport):
+    """A relay that answers a stream call with a body of another kind."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path != "/v1/chat/completions":
+            return httpx.Response(404, json={"error": {"message": "no route"}})
+        return httpx.Response(200, headers={"content-type": "application/xml"}, content=b"<answer>hi</answer>")
+
+
+def test_a_stream_that_never_began_says_nothing_of_a_broken_streams_charge(tmp_path: Path) -> None:
+    """Only a stream that began and broke off is billed by the relay's count of what it had sent: an answer that
+    was no stream at all said so as well, pointing the user at a charge rule that is not about it."""
+    s = Session(api_key=KEY, base_url="http://relay.test", mode="live", store=tmp_path / "st",
+                transport=_NotAStream())
+    try:
+        with pytest.raises(E.StreamError) as info:
+            s.chat("hi", model="gpt-5.4", thread=False)
+    finally:
+        s.close()
+    line = str(info.value)
+    assert "Expected an event stream" in line and CHARGE_UNKNOWN not in line and "\n" not in line

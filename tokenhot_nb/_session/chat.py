@@ -156,9 +156,9 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     response_id: str | None = None
     ended = False  # the stream came to its end (what follows may still fail: its text is then whole)
     uncounted: str | None = None  # a stream the relay bills by its own count: how it ended (its cost unknown)
+    resp: Response | None = None
+    events: EventStream | None = None  # (set once the stream has begun: a break after it may have been billed)
     try:
-        resp: Response | None = None
-        events: EventStream | None = None
         if call.stream:  # gemini.stream streams even when stream=False was asked
             try:
                 events = await session.client.stream(call)
@@ -248,7 +248,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
             if log is not None and (partial or thought) and not ended else None
         if isinstance(exc, StreamError):  # (before the row keeps its words)
             exc.hint = _broken_said(exc.hint, rec.entry.id, text=bool(exc.partial_text), thought=bool(thought),
-                                    calls=cut_calls, ended=ended)
+                                    calls=cut_calls, ended=ended or events is None)
         rec.fail(exc, outputs=outputs, text=text + ("\n\n" + partial if partial else ""),
                  response=drop_none({"request_id": request_id, "partial": bool(partial) or None,
                                      "pieces": shown_pieces, "cut_tool_calls": cut_calls or None,
@@ -278,8 +278,8 @@ _KEPT = "The text received so far is kept in .partial_text"
 def _broken_said(hint: str, row: int | None, *, text: bool, thought: bool, calls: list[dict[str, Any]],
                  ended: bool) -> str:
     """A broken stream's hint, saying where what arrived is kept (the text in ``.partial_text`` and its history
-    row; or that none came, and where the reasoning is; the tool calls it had begun) and, for one that broke off,
-    that its charge is not known: new-api bills such a stream by its own count of what it had sent
+    row; or that none came, and where the reasoning is; the tool calls it had begun) and, for one that began and
+    broke off (``ended`` False), that its charge is not known: new-api bills such a stream by its own count of what it had sent
     (``sim._common.SSEResponse.on_done``)."""
     if not text:
         hint = _nothing_kept(hint, row if thought else None) if hint else hint
