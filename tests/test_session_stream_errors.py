@@ -203,15 +203,16 @@ def test_an_error_frame_after_reasoning_only_keeps_the_reasoning_and_says_no_tex
 class _CutToolCall(httpx.AsyncBaseTransport):
     """A relay whose chat stream breaks with an error frame (§7) while a tool call's arguments arrive."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "get_weather") -> None:
         self.posts = 0
+        self.name = name
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path != "/v1/chat/completions":
             return httpx.Response(404, json={"error": {"message": "no route"}})
         self.posts += 1
         chunks = [{"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "id": "call_1", "type": "function",
-                                                                      "function": {"name": "get_weather",
+                                                                      "function": {"name": self.name,
                                                                                    "arguments": ""}}]}}]},
                   {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0,
                                                                       "function": {"arguments": '{"city": "Os'}}]}}]},
@@ -272,3 +273,17 @@ def test_a_stream_that_never_began_says_nothing_of_a_broken_streams_charge(tmp_p
         s.close()
     line = str(info.value)
     assert "Expected an event stream" in line and CHARGE_UNKNOWN not in line and "\n" not in line
+
+
+def test_a_cut_tool_calls_name_reaches_the_error_line_clean(tmp_path: Path) -> None:
+    """The relay chose the tool call's name, and the error's hint quoted it as sent: a terminal escape or a line
+    break in it reached the one line shown."""
+    relay = _CutToolCall("get\x1b[2J_weather\nrm -rf")
+    s = Session(api_key=KEY, base_url="http://relay.test", mode="live", store=tmp_path / "st", transport=relay)
+    try:
+        with pytest.raises(E.StreamError) as info:
+            s.chat("weather in Oslo?", model="gpt-5.4", thread=False)
+    finally:
+        s.close()
+    line = str(info.value)
+    assert "\x1b" not in line and "\n" not in line and "('get_weather rm -rf') is kept unrun" in line

@@ -315,7 +315,10 @@ def _cut_calls(acc: Accumulator) -> list[dict[str, Any]]:
 
 def _calls_kept(calls: list[dict[str, Any]], row: int | None) -> str:
     """Where a broken stream's begun tool calls are: said in its error's hint."""
-    names = ", ".join(repr(c["name"]) for c in calls[:3] if c["name"]) or "unnamed"
+    from ..errors import one_line
+
+    # (the relay chose the names: one short clean line each, no escape or line break reaches the error's line)
+    names = ", ".join(repr(one_line(c["name"], 40, kept_in=None)) for c in calls[:3] if c["name"]) or "unnamed"
     one = len(calls) == 1
     return (f"The tool call{'' if one else 's'} it had begun ({names}) {'is' if one else 'are'} kept unrun, "
             f"{'its' if one else 'their'} arguments cut short, in .partial.cut_tool_calls and history #{row}.")
