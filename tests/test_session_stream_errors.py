@@ -287,3 +287,26 @@ def test_a_cut_tool_calls_name_reaches_the_error_line_clean(tmp_path: Path) -> N
         s.close()
     line = str(info.value)
     assert "\x1b" not in line and "\n" not in line and "('get_weather rm -rf') is kept unrun" in line
+
+
+def test_the_periodic_save_of_a_stream_keeps_a_tool_call_arriving() -> None:
+    """A killed kernel runs no ``except``: the running row is all there is of the call. Its periodic save kept the
+    text so far only, so a tool call's arguments that had arrived (billed) were lost with the kernel."""
+    from tokenhot_nb._session import chat as session_chat
+    from tokenhot_nb.families import chat
+
+    class Row:
+        def __init__(self) -> None:
+            self.saved: list[dict[str, Any]] = []
+
+        def update(self, **fields: Any) -> None:
+            self.saved.append(fields)
+
+    acc, row = chat.Accumulator(), Row()
+    keep = session_chat._Keeper(row, "weather?", acc, "rid")  # type: ignore[arg-type]
+    acc.add(chat.parse_event("chat", {"choices": [{"index": 0, "delta": {"tool_calls": [
+        {"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"ci'}}]}}]}))
+    keep.due = 0.0  # (its next save is due)
+    keep()
+    assert row.saved and row.saved[-1]["response"]["cut_tool_calls"] == [
+        {"id": "call_1", "name": "get_weather", "arguments": '{"ci', "incomplete": True}]

@@ -398,8 +398,9 @@ class _Keeper:
         now = time.monotonic()
         if now < self.due:  # (most deltas: the clock only)
             return
-        more = self.acc.others
-        size = len(self.acc.text) + len(self.acc.reasoning) + (sum(len(o.text) for o in more.values()) if more else 0)
+        more, calls = self.acc.others, self.acc.calls
+        size = len(self.acc.text) + len(self.acc.reasoning) + (sum(len(o.text) for o in more.values()) if more else 0) \
+            + (sum(len(c.arguments) + len(c.name or "") for c in calls.values()) if calls else 0)
         if size == self.kept:
             return
         self.due = now + KEEP_EVERY
@@ -411,6 +412,7 @@ class _Keeper:
             self.rec.update(text="\n\n".join([self.prompt, cut_text(self.acc.text), *(c.text for c in others)]),
                             response=drop_none({"request_id": self.request_id, "partial": True,
                                                 "reasoning": cut_text(self.acc.reasoning) or None,
+                                                "cut_tool_calls": _cut_calls(self.acc) or None,
                                                 "choices": [c.as_dict() for c in others] or None}))
         except Exception:  # the store's trouble is said when the row ends; the stream goes on
             pass
@@ -441,7 +443,7 @@ async def _read_events(events: EventStream, fmt: str, acc: Accumulator, on_delta
                     log.add(delta.text, delta.reasoning, delta.done)
                 if on_delta is not None:  # (nobody watching: no view)
                     call_user(on_delta, *shown(delta, acc.text, acc.reasoning))
-            if keep is not None and (delta.text or delta.reasoning
+            if keep is not None and (delta.text or delta.reasoning or delta.tool_calls
                                      or (delta.others and any(o.text for o in delta.others.values()))):
                 keep()
             if delta.done:
