@@ -401,12 +401,35 @@ def test_bad_polls_in_a_row_end_the_wait_with_the_resume_hint(tmp_path: Path, pa
         assert len(relay.posts()) == 1
 
 
-def test_a_task_the_service_does_not_know_still_fails_at_once(tmp_path: Path) -> None:
-    gone = httpx.Response(400, json={"code": "task_not_exist", "message": "task_not_exist", "data": None})
+GONE = httpx.Response(400, json={"code": "task_not_exist", "message": "task_not_exist", "data": None})
+
+
+@pytest.mark.parametrize("gone", [GONE, httpx.Response(404, json={"error": {"message": "not found"}})])
+def test_a_task_just_created_that_the_relay_does_not_know_yet_is_polled_again(tmp_path: Path,
+                                                                               gone: httpx.Response) -> None:
+    """new-api writes the task after it answers the create: the first poll may not find it. Polled again, the paid
+    task is fetched; never found, the row stays pending with the way to look again (and nothing is created twice)."""
+    relay = BadPolls(gone, bad=1)
+    with _polling_session(tmp_path, relay) as s:
+        res = s.video("a kite over the sea", progress=False)
+        assert res.path.is_file() and s.history[-1].status == "ok" and len(relay.posts()) == 1
     relay = BadPolls(gone, bad=10_000)
+    with _polling_session(tmp_path / "2", relay) as s:
+        with pytest.raises(E.APIError, match="was created, but the relay did not know it") as info:
+            s.video("a kite over the sea", progress=False)
+        assert not isinstance(info.value, E.NotFoundError)  # (not "no such task": the magic's panel says resume)
+        row = s.history[-1]
+        task_id = row.response["task_id"]
+        assert relay.polls == 3 and row.status == "pending" and f"session.resume({task_id!r})" in str(info.value)
+        assert len(relay.posts()) == 1
+
+
+def test_a_task_the_service_does_not_know_still_fails_at_once(tmp_path: Path) -> None:
+    """A resumed id with no create behind it (a typo): the first not-found ends the wait, the row says so."""
+    relay = BadPolls(GONE, bad=10_000)
     with _polling_session(tmp_path, relay) as s:
         with pytest.raises(E.NotFoundError, match="No video task with id"):
-            s.video("a kite over the sea", progress=False)
+            s.resume("task_typo").wait(progress=False)
         assert relay.polls == 1 and s.history[-1].status == "error"
 
 

@@ -754,7 +754,7 @@ def _task_outcome(session: Session, task: VideoTask, exc: BaseException) -> None
     mark_recorded(exc)
     if task.entry_id is None or isinstance(exc, TaskFailedError):
         return
-    gone = isinstance(exc, NotFoundError)
+    gone = isinstance(exc, NotFoundError) and not _only_created(session, task)  # (created: it may yet appear)
     response = None if gone else _note_end(session, task, exc)  # (how this wait ended, for a replay to end it so too)
     try:
         row = session.store.update(task.entry_id, status="error" if gone else "pending", error=exc,
@@ -797,6 +797,26 @@ def _transient(exc: BaseException, retry: RetryPolicy) -> bool:
     return isinstance(exc, APIConnectionError)
 
 
+def _only_created(session: Session, task: VideoTask) -> bool:
+    """Whether the task's row keeps the create's answer and no poll's status yet: the relay may write the task
+    after it answered the create (new-api inserts it once the answer is sent), so a poll that does not find it
+    then is polled again; a resumed id with no create answer (a typo) is not."""
+    states = task._states if task._states is not None else (
+        (task.entry.response or {}).get(STATES) if task.entry is not None else None)
+    return _seen(states if isinstance(states, list) else None) == 1
+
+
+def _not_found_yet(exc: NotFoundError, task: VideoTask, bad: int) -> APIError:
+    """A task created (and paid for) that the relay did not know at any poll since: it may yet appear, so the row
+    stays pending and the error says how to look again, not "wrong id" (an APIError, not a NotFoundError: the
+    magic's panel says "stopped, resume", not "failed")."""
+    return APIError(
+        f"Video task {task.task_id} was created, but the relay did not know it at any of {bad} status polls since.",
+        status=exc.status, code=exc.code, request_id=exc.request_id,
+        hint=f"It may appear in a while: resume it with session.resume({task.task_id!r}) (no new task, no new "
+             "charge). If it never does, check the console's task log for a charge before creating it again.")
+
+
 def _resumable(exc: TokenhotError, task: VideoTask, bad: int, transient: bool) -> None:
     """The hint of a poll error (``bad`` polls in a row) or a download error (``bad`` 0) that ends the wait: the task
     stays pending, so say how to resume it (a "try again" would create a second, paid task). ``transient``: the
@@ -830,13 +850,16 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
                 st = await poll_task(session, task)
             except (APIError, APIConnectionError) as exc:
                 bad += 1
-                transient = _transient(exc, retry)
+                unseen = isinstance(exc, NotFoundError) and _only_created(session, task)
+                transient = _transient(exc, retry) or unseen
                 if transient and bad <= retry.max_retries \
                         and time.monotonic() + session.settings.poll_interval <= deadline:
                     log.debug("video task %s: poll failed (%s), %d in a row; polling again", task.task_id,
                               exc.message, bad)
                     await asyncio.sleep(session.settings.poll_interval)
                     continue
+                if unseen and isinstance(exc, NotFoundError):
+                    raise _not_found_yet(exc, task, bad) from None
                 if not isinstance(exc, NotFoundError):
                     _resumable(exc, task, bad, transient)
                 raise
