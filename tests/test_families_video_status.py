@@ -127,3 +127,12 @@ def test_a_relay_that_could_not_read_the_task_says_so_and_does_not_fail_the_task
 def test_a_task_the_relay_does_not_know_said_with_200_is_still_failed() -> None:
     st = video.parse_status("t1", {"code": "task_not_exist", "message": "task_not_exist", "data": None})
     assert st.state == "failed" and st.error_code == "task_not_exist"
+
+
+def test_a_poll_answer_naming_only_another_task_is_told_apart_from_a_change_of_shape() -> None:
+    dto = {"code": "success", "data": {"id": 12, "task_id": "task_B", "status": "SUCCESS"}}
+    assert video.other_task("task_A", dto) == "task_B"
+    assert video.other_task("task_b", dto) is None and video.other_task("B", dto) is None  # case, the task_ prefix
+    assert video.other_task("task_A", {"id": "video_1", "task_id": "task_A", "object": "video"}) is None
+    assert video.other_task("task_A", {"code": "success", "data": {"id": 12, "status": "QUEUED"}}) is None  # no id
+    assert video.other_task("task_A", {"id": "task_Z", "object": "video", "status": "completed"}) == "task_Z"

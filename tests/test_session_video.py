@@ -424,6 +424,30 @@ def test_a_task_just_created_that_the_relay_does_not_know_yet_is_polled_again(tm
         assert len(relay.posts()) == 1
 
 
+def _others_status(url: str) -> httpx.Response:
+    return httpx.Response(200, json={"code": "success", "data": {
+        "id": 7, "task_id": "task_someone_elses", "status": "SUCCESS", "progress": "100%", "result_url": url}})
+
+
+def test_a_poll_answered_with_another_tasks_status_is_not_taken_for_this_ones(tmp_path: Path) -> None:
+    """A relay that mixes tasks up (a cache, a routing slip) answers the poll with another task, done: its video
+    is not downloaded as this task's (nor recorded as its result); the poll is made again."""
+    relay = BadPolls(_others_status("http://cdn.example.com/not-yours.mp4"), bad=1)
+    with _polling_session(tmp_path, relay) as s:
+        seen: list[TaskStatus] = []
+        res = s.video("a kite over the sea", on_progress=seen.append, progress=False)
+        assert isinstance(res, VideoResult) and s.history[-1].status == "ok"
+        assert not any("not-yours" in r["path"] for r in relay.requests)
+        assert "not-yours" not in str(s.history[-1].response)
+    assert relay.polls == 1 + len(seen)  # (the mixed-up answer was shown to no one)
+    relay = BadPolls(_others_status("http://cdn.example.com/not-yours.mp4"), bad=10_000)
+    with _polling_session(tmp_path / "2", relay) as s:
+        with pytest.raises(E.APIError, match="another task's status") as info:
+            s.video("a kite over the sea", progress=False)
+        task_id = s.history[-1].response["task_id"]
+        assert s.history[-1].status == "pending" and f"session.resume({task_id!r})" in str(info.value)
+
+
 def test_a_task_the_service_does_not_know_still_fails_at_once(tmp_path: Path) -> None:
     """A resumed id with no create behind it (a typo): the first not-found ends the wait, the row says so."""
     relay = BadPolls(GONE, bad=10_000)

@@ -512,7 +512,13 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
                 hint="Tasks belong to the key (and the service) that created them; check the id in "
                      "session.history.filter(kind='video').") from None
         raise
-    st = vfam.parse_status(task.task_id, json_object(resp, task.model or "The video service"))
+    body = json_object(resp, task.model or "The video service")
+    other = vfam.other_task(task.task_id, body)
+    if other is not None:  # its video is not this task's: not shown, not downloaded, not recorded (polled again)
+        raise APIError(f"The status poll of video task {task.task_id} was answered with another task's status "
+                       f"({redact(other)[:80]}); it is not used.", status=resp.status,
+                       request_id=resp.request_id, hint="The relay mixed tasks up; poll again in a moment.")
+    st = vfam.parse_status(task.task_id, body)
     task.last = st
     _keep_state(session, task, st)
     return st

@@ -24,10 +24,10 @@ from .._common import check_listed, finish_body, finite, nest_fields
 from .._types import HttpCall
 from . import _options as opt
 from ._bodies import BUILDERS, NESTED
-from ._status import parse_create, parse_progress, parse_status
+from ._status import other_task, parse_create, parse_progress, parse_status
 
-__all__ = ["build_create", "build_poll", "check_options", "families", "parse_create", "parse_other_ratios", "parse_progress",
-           "parse_status"]
+__all__ = ["build_create", "build_poll", "check_options", "families", "other_task", "parse_create",
+           "parse_other_ratios", "parse_progress", "parse_status"]
 
 _CREATE_PATHS = {"video.generations": "/v1/video/generations", "videos": "/v1/videos"}
 _POLL_PATHS = {"generations": "/v1/video/generations/{id}", "videos": "/v1/videos/{id}"}

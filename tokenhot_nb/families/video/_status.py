@@ -121,6 +121,25 @@ def _task_id(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _id_key(value: str) -> str:
+    v = value.strip().lower()
+    return v[5:] if v.startswith("task_") else v
+
+
+def other_task(task_id: str, body: Any) -> str | None:
+    """The id a poll's answer names when it names only ids other than ``task_id`` (a relay's cache or routing
+    mix-up: its video is another task's, maybe another user's); None when it names ours, or none. An id's case
+    and a ``task_`` prefix may change between the create and the poll; a TaskDto's row number (an int) is no id."""
+    if not isinstance(body, dict):
+        return None
+    core = _core(body)
+    named = [v.strip() for v in (core.get("task_id"), body.get("task_id"), core.get("id"), body.get("id"))
+             if isinstance(v, str) and v.strip()]
+    if not named or _id_key(task_id) in {_id_key(v) for v in named}:
+        return None
+    return named[0]
+
+
 def _seconds(core: dict[str, Any]) -> float:
     for v in (core.get("seconds"), core.get("duration"), dig(core, "data", "duration"), dig(core, "data", "seconds"),
               dig(core, "data", "usage", "duration"), dig(core, "usage", "duration")):
