@@ -136,3 +136,14 @@ def test_a_poll_answer_naming_only_another_task_is_told_apart_from_a_change_of_s
     assert video.other_task("task_A", {"id": "video_1", "task_id": "task_A", "object": "video"}) is None
     assert video.other_task("task_A", {"code": "success", "data": {"id": 12, "status": "QUEUED"}}) is None  # no id
     assert video.other_task("task_A", {"id": "task_Z", "object": "video", "status": "completed"}) == "task_Z"
+
+
+@pytest.mark.parametrize(("word", "state"), [
+    ("失败", "failed"), ("生成失败", "failed"), ("已取消", "failed"), ("排队中", "pending"), ("提交成功", "pending"),
+    ("生成中", "running"), ("成功", "succeeded"), ("已完成", "succeeded"), ("In Progress", "running"),
+    ("in-progress", "running"), ("NOT START", "pending"), ("Succeeded", "succeeded"), ("新状态", "running")])
+def test_status_words_in_chinese_or_spelt_with_spaces_are_read(word: str, state: str) -> None:
+    """A failed task said in Chinese was taken for a running one: the wait went on to its deadline (30 min)."""
+    st = video.parse_status("t1", {"code": "success", "data": {"task_id": "t1", "status": word, "fail_reason": "x"}})
+    assert st.state == state
+

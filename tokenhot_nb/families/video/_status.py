@@ -19,6 +19,11 @@ _STATES: dict[str, TaskState] = {
     **dict.fromkeys(("success", "succeeded", "succeed", "completed", "complete", "done"), "succeeded"),
     **dict.fromkeys(("failure", "failed", "fail", "error", "expired", "cancelled", "canceled"), "failed"),
     "unknown": "unknown",
+    # a vendor's or a relay's own words in Chinese (Tokenhot's pages are Chinese first)
+    **dict.fromkeys(("排队中", "排队", "等待中", "等待", "已提交", "提交成功", "未开始", "待处理"), "pending"),
+    **dict.fromkeys(("处理中", "生成中", "进行中", "运行中", "执行中"), "running"),
+    **dict.fromkeys(("成功", "已完成", "完成", "生成成功", "执行成功"), "succeeded"),
+    **dict.fromkeys(("失败", "已失败", "生成失败", "执行失败", "已取消", "取消", "已过期", "超时"), "failed"),
 }
 
 
@@ -65,7 +70,7 @@ def _state(core: dict[str, Any]) -> tuple[TaskState, str | None]:
         ali = raw is not None
     if raw is None:
         return "unknown", None
-    word = raw.strip().lower()
+    word = re.sub(r"[\s-]+", "_", raw.strip().lower())  # "In Progress", "in-progress": in_progress
     if ali and word == "unknown":
         return "failed", raw  # DashScope UNKNOWN means the task is gone
     # new-api treats a status it does not know as in progress (§10.3): keep polling until the deadline
