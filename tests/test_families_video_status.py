@@ -147,3 +147,12 @@ def test_status_words_in_chinese_or_spelt_with_spaces_are_read(word: str, state:
     st = video.parse_status("t1", {"code": "success", "data": {"task_id": "t1", "status": word, "fail_reason": "x"}})
     assert st.state == state
 
+
+def test_a_finished_task_with_several_videos_gives_the_first() -> None:
+    """A URL list was no URL: the paid task "finished without a video URL"."""
+    many = {"code": "success", "data": {"task_id": "t1", "status": "SUCCESS",
+                                        "result_url": ["https://cdn.example.com/a.mp4", "https://cdn.example.com/b.mp4"]}}
+    assert video.parse_status("t1", many).url == "https://cdn.example.com/a.mp4"
+    nested = {"code": "success", "data": {"task_id": "t1", "status": "SUCCESS", "result_url": "",
+                                          "data": {"content": {"video_url": [{"url": "https://cdn.example.com/c.mp4"}]}}}}
+    assert video.parse_status("t1", nested).url == "https://cdn.example.com/c.mp4"

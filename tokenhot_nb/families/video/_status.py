@@ -84,10 +84,19 @@ _URL_PATHS: tuple[tuple[str, ...], ...] = (
 )
 
 
+def _first(value: Any) -> str | None:
+    """A URL, or the first of a list of them (a task that made several videos: the first is kept)."""
+    if isinstance(value, list):
+        value = next((v for v in value if _str(v) or isinstance(v, dict)), None)
+        if isinstance(value, dict):
+            value = value.get("url") or value.get("video_url")
+    return _str(value)
+
+
 def _url(core: dict[str, Any], body: dict[str, Any], state: TaskState) -> str | None:
     for obj in (core, body) if core is not body else (core,):
         for path in _URL_PATHS:
-            url = _str(dig(obj, *path))
+            url = _first(dig(obj, *path))
             if url:
                 return url.strip()
     reason = _str(core.get("fail_reason"))
