@@ -559,3 +559,13 @@ def test_a_video_past_the_download_limit_says_to_raise_it_before_resuming(tmp_pa
     res = s.resume(task_id).wait(progress=False)
     assert isinstance(res, VideoResult) and res.path.is_file() and len(rec.posts("/video/generations")) == 1
     s.close()
+
+
+def test_resuming_a_finished_task_whose_video_was_deleted_fetches_it_again(s: Session, rec: Recorder) -> None:
+    """Its video deleted from the store, a resume said "rerun the call" (a new task, paid again); the task is done
+    on the server: the resume fetches its video again into the same row, no new task made."""
+    res = s.video("a lighthouse at dusk", progress=False)
+    res.path.unlink()
+    again = s.resume(res.task_id).wait(progress=False)
+    assert again.path.is_file() and again.sha256 == res.sha256 and again.entry_id == res.entry_id
+    assert len(rec.posts("/video/generations")) == 1 and len(s.history) == 1 and s.history[-1].status == "ok"

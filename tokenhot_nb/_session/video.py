@@ -33,6 +33,7 @@ from ..errors import (
 )
 from ..families._types import TaskStatus
 from ..results import VideoResult, VideoTask, from_entry
+from ..results._rebuild import RebuildError
 from . import budget as _budget
 from .checks import body_extra, check_text
 from .inputs import store_media
@@ -928,7 +929,15 @@ def resume(session: Session, task_id: str, model: str | None = None) -> VideoTas
         task = VideoTask(session, task_id, model=entry.model, entry=entry,
                          prompt=str((entry.params or {}).get("prompt") or ""))
         if entry.status == "ok":
-            res = from_entry(entry, session)
+            try:
+                res = from_entry(entry, session)
+            except RebuildError as err:
+                if session.mode == "replay" or err.why != "missing":
+                    raise
+                # its video was deleted from the store: the task is done and paid on the server, fetched again
+                # by the wait (a rerun would make and pay for a new one)
+                log.debug("video task %s: its stored video is missing; it is fetched again", task_id)
+                return task
             assert isinstance(res, VideoResult)
             if session.mode == "replay":  # where this session's playback of it stopped, if it did
                 return replay_task(session, entry, res, task.prompt, created=False)
