@@ -644,3 +644,17 @@ def test_x_top_n_beside_top_names_both(ip: Any, fake: FakeSession) -> None:
     from tokenhot_nb.magics import _args
 
     assert _args.parse("th_rerank", "q --top 1").top_n == 1  # --top alone is still the call's top_n
+
+
+def test_a_failed_tasks_long_reason_is_one_short_line_in_the_video_panel() -> None:
+    """A vendor's reason may be a whole HTML error page over many lines: the panel showed all of it under the bar."""
+    from tokenhot_nb.families._types import TaskStatus
+    from tokenhot_nb.magics._video import VideoView
+
+    page = "<html>\n<head><title>502 Bad Gateway</title></head>\n" + "<p>upstream</p>\n" * 400 + "</html>"
+    view = VideoView(model="m", live=False)
+    view.on_status(TaskStatus("task_1", "running", 5))
+    view.failed(page)
+    note = view.text().split("\n", 1)[1]
+    assert "\n" not in note and len(note) < 300 and note.startswith("<html> <head><title>502 Bad Gateway")
+    assert "%th_config --last-error" in note

@@ -175,10 +175,14 @@ class VideoView:
             return _Panel(self._handle) if self.live and self._handle is not None else None
 
     def failed(self, reason: str) -> None:
+        """The task failed: the vendor's reason on one short line (it may be a whole HTML page, or many lines;
+        the whole text stays in the error: ``%th_config --last-error``)."""
+        from ..errors import one_line
+
         self.stop_ticking()
         with self._lock:
             self.state = "failed"
-            self.note = reason
+            self.note = one_line(redact(reason), 200, kept_in="%th_config --last-error") if reason else ""
             self.redraw()
 
 
