@@ -569,3 +569,25 @@ def test_resuming_a_finished_task_whose_video_was_deleted_fetches_it_again(s: Se
     again = s.resume(res.task_id).wait(progress=False)
     assert again.path.is_file() and again.sha256 == res.sha256 and again.entry_id == res.entry_id
     assert len(rec.posts("/video/generations")) == 1 and len(s.history) == 1 and s.history[-1].status == "ok"
+
+
+NO_URL = httpx.Response(200, json={"code": "success", "data": {"status": "SUCCESS", "progress": "100%",
+                                                                "result_url": "", "quota": 87500}})
+
+
+def test_a_done_task_whose_status_has_no_video_url_yet_is_polled_again(tmp_path: Path) -> None:
+    """A relay may mark a task done before it writes its URL (Hailuo's goes through a file lookup): that status
+    ended the wait at once; it is polled again, and a task that never gives one stays pending with its own id in
+    the resume hint (the hint said ``session.resume(task_id)``, naming no task)."""
+    relay = BadPolls(NO_URL, bad=1)
+    with _polling_session(tmp_path, relay) as s:
+        res = s.video("a kite over the sea", progress=False)
+        assert res.path.is_file() and s.history[-1].status == "ok" and len(relay.posts()) == 1
+    relay = BadPolls(NO_URL, bad=10_000)
+    with _polling_session(tmp_path / "2", relay) as s:
+        with pytest.raises(E.APIError, match="gave no video URL") as info:
+            s.video("a kite over the sea", progress=False)
+        row = s.history[-1]
+        task_id = row.response["task_id"]
+        assert relay.polls == 3 and row.status == "pending" and f"session.resume({task_id!r})" in str(info.value)
+        assert "no new charge" in str(info.value) and info.value.partial is not None

@@ -561,9 +561,7 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
         return await _replay_wait(session, task, timeout, _checked_progress(on_progress, task, raised), bar, raised)
     try:
         st = await _poll_until_done(session, task, timeout, _checked_progress(on_progress, task, raised), bar)
-        if not st.url:
-            raise APIError(f"Video task {task.task_id} finished without a video URL.",
-                           hint="Try session.resume(task_id) again in a moment.")
+        assert st.url  # (_poll_until_done: a done task without one raised)
         store = session.store
         try:
             out = await store_download(session, st.url, "video/mp4", "video")
@@ -870,6 +868,16 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
                 if not isinstance(exc, NotFoundError):
                     _resumable(exc, task, bad, transient)
                 raise
+            if st.state == "succeeded" and not st.url and not replay:  # (its URL may be written a poll later)
+                bad += 1
+                if bad <= retry.max_retries and time.monotonic() + session.settings.poll_interval <= deadline:
+                    log.debug("video task %s: done but no video URL yet, %d in a row; polling again", task.task_id, bad)
+                    await asyncio.sleep(session.settings.poll_interval)
+                    continue
+                no_url = APIError(f"Video task {task.task_id} is done, but {bad} status polls in a row gave no video "
+                               "URL.", status=200)
+                _resumable(no_url, task, 0, True)
+                raise no_url
             bad = 0
             if bar is not None:
                 call_user(bar.update, st.progress, None, st.state, True)
