@@ -156,3 +156,18 @@ def test_a_finished_task_with_several_videos_gives_the_first() -> None:
     nested = {"code": "success", "data": {"task_id": "t1", "status": "SUCCESS", "result_url": "",
                                           "data": {"content": {"video_url": [{"url": "https://cdn.example.com/c.mp4"}]}}}}
     assert video.parse_status("t1", nested).url == "https://cdn.example.com/c.mp4"
+
+
+def test_a_failure_reason_that_is_an_error_page_is_said_by_what_it_says() -> None:
+    """A gateway's HTML page kept as the task's fail_reason was the error's text, markup and all."""
+    page = ("<!DOCTYPE html>\n<html><head><title>502 Bad Gateway</title></head>\n<body><center><h1>502 Bad Gateway"
+            "</h1></center><hr><center>nginx</center></body></html>")
+    st = video.parse_status("t1", {"code": "success", "data": {"task_id": "t1", "status": "FAILURE",
+                                                               "fail_reason": page}})
+    assert st.state == "failed" and st.error == "an error page: 502 Bad Gateway"
+    untitled = "<html><body><h1>Quota &amp; limits</h1><script>var x = 1;</script></body></html>"
+    st = video.parse_status("t1", {"id": "t1", "object": "video", "status": "failed",
+                                   "error": {"message": untitled, "code": "upstream_error"}})
+    assert st.error == "an error page: Quota & limits" and st.error_code == "upstream_error"
+    plain = "content policy: <b>not allowed</b>"  # (not a page: kept as the vendor wrote it)
+    assert video.parse_status("t1", {"status": "failed", "fail_reason": plain}).error == plain

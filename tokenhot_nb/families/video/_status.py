@@ -4,13 +4,14 @@ cost."""
 
 from __future__ import annotations
 
+import html
 import math
 import re
 from typing import Any
 
 from ..._config import redact
 from ...errors import APIError
-from .._common import count, dig, finite, received, usage_from
+from .._common import count, dig, finite, looks_like_html, received, usage_from
 from .._types import TaskState, TaskStatus, Usage
 
 _STATES: dict[str, TaskState] = {
@@ -105,6 +106,20 @@ def _url(core: dict[str, Any], body: dict[str, Any], state: TaskState) -> str | 
     return None
 
 
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
+_TAGS = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
+
+
+def _page_text(reason: str) -> str:
+    """A failure reason that is an HTML page (an upstream's or a gateway's error page kept by the relay) as what it
+    says, its title or its text, not its markup; any other reason as it is."""
+    if not looks_like_html(reason[:64].encode("utf-8", "replace")):
+        return reason
+    m = _TITLE.search(reason)
+    text = html.unescape(" ".join(_TAGS.sub(" ", m.group(1) if m and m.group(1).strip() else reason).split()))
+    return f"an error page: {text}" if text else "an error page (no text)"
+
+
 def _error(core: dict[str, Any], body: dict[str, Any]) -> tuple[str | None, str | None]:
     msg: str | None = None
     code: Any = None
@@ -124,7 +139,7 @@ def _error(core: dict[str, Any], body: dict[str, Any]) -> tuple[str | None, str 
     if code is None and body.get("code") not in (None, "success", 0, "0"):
         code = body.get("code")
         msg = msg or _str(body.get("message"))
-    return msg, (str(code) if code not in (None, "") else None)
+    return (_page_text(msg) if msg else msg), (str(code) if code not in (None, "") else None)
 
 
 def _task_id(body: dict[str, Any]) -> str | None:
