@@ -526,3 +526,12 @@ def test_every_result_says_what_its_call_cost(s: Session) -> None:
     cmp = CompareResult("p", {"a": chat, "b": E.BadRequestError("bad", status=400)}, of="chat")
     assert cmp.cost.usd == pytest.approx(chat.cost.usd)
     assert not CompareResult("p", {"a": chat, "b": loose}, of="chat").cost.known  # a part unknown: unknown
+
+
+def test_a_failed_tasks_long_reason_stays_on_one_short_line_in_its_repr() -> None:
+    """The vendor's reason went into the handle's one-line repr whole: many lines, thousands of characters."""
+    task = VideoTask(None, "task_abc", model="seedance")  # type: ignore[arg-type]
+    task.last = TaskStatus("task_abc", "failed", 0, error="line one\nline two " + "x" * 2000)
+    text = repr(task)
+    assert "\n" not in text and len(text) < 400 and "failed: line one line two" in text
+    assert "task.last.error" in text and "line one" in task._bundle()["text/html"]

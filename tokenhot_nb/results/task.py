@@ -93,8 +93,11 @@ class VideoTask(Result):
         st = self.last
         if self._result is not None:
             return "done", True
-        if st is not None and st.state == "failed":
-            return f"failed: {st.error or 'the service gave no reason'}", True
+        if st is not None and st.state == "failed":  # (the vendor's text: maybe many lines, long)
+            from ..errors import one_line
+
+            why = one_line(st.error, 200, kept_in="task.last.error") if st.error else "the service gave no reason"
+            return f"failed: {why}", True
         if st is not None:
             return f"{st.state} · {st.progress}%", False
         entry = self.entry
