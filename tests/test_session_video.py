@@ -591,3 +591,15 @@ def test_a_done_task_whose_status_has_no_video_url_yet_is_polled_again(tmp_path:
         task_id = row.response["task_id"]
         assert relay.polls == 3 and row.status == "pending" and f"session.resume({task_id!r})" in str(info.value)
         assert "no new charge" in str(info.value) and info.value.partial is not None
+
+
+def test_a_task_resumed_by_its_id_alone_gets_its_model_from_the_relay(tmp_path: Path, rec: Recorder) -> None:
+    """Resumed in another store (another notebook, a colleague's id), the video and its row said no model:
+    "VideoResult from , …", a history no filter by model finds. The relay's status names it."""
+    with make_session(tmp_path / "a", rec) as a:
+        task_id = a.video("a paper boat", model="doubao-seedance-2.0-fast", wait=False).task_id
+    with make_session(tmp_path / "b", rec) as b:
+        res = b.resume(task_id).wait(progress=False)
+        assert res.model == "doubao-seedance-2.0-fast" and "from doubao-seedance-2.0-fast" in repr(res)
+        assert b.history[-1].model == "doubao-seedance-2.0-fast" and b.history[-1].status == "ok"
+        assert b.resume(task_id).model == "doubao-seedance-2.0-fast"

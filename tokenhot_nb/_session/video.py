@@ -584,6 +584,8 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
 
         seconds = await asyncio.to_thread(media_duration, store.path_of(out["sha256"]))
         st.usage.video_seconds = round(seconds or 0.0, 2)
+    named = {} if task.model else _model_named(st)  # (a task resumed by id alone: its model, as the relay names it)
+    task.model = named.get("model", task.model)
     created = (task.entry.response or {}) if task.entry else {}  # what the create's answer said
     response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
                           "request_id": created.get("request_id"), "other_ratios": created.get("other_ratios"),
@@ -594,7 +596,8 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     entry: HistoryEntry | None = None
     if task.entry_id is not None:
         try:
-            store.update(task.entry_id, status="ok", response=response, usage=usage, outputs=outputs, error=None)
+            store.update(task.entry_id, status="ok", response=response, usage=usage, outputs=outputs, error=None,
+                         **named)
             entry = store.get(task.entry_id).bind(store, session)
         except (StoreError, KeyError) as err:  # the video is paid for and here: returned, with a warning
             warn_unrecorded("video", task.entry_id, unrecorded_why(task.entry_id, err))
@@ -907,6 +910,24 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
     finally:
         if bar is not None:
             call_user(bar.close)
+
+
+def _model_named(st: TaskStatus) -> dict[str, str]:
+    """``{"model": id}`` when the task's status names a model of the catalogue (TaskDto ``properties``, the
+    OpenAIVideo ``model``), else ``{}``: a task resumed by its id alone gets its model (and so its price, its row's
+    model) from the relay's own answer, never from text the catalogue does not know."""
+    from ..families._common import dig
+
+    raw = st.raw if isinstance(st.raw, dict) else {}
+    for path in (("data", "properties", "origin_model_name"), ("data", "model"), ("model",),
+                 ("data", "properties", "upstream_model_name")):
+        name = dig(raw, *path)
+        if isinstance(name, str) and name.strip():
+            try:
+                return {"model": catalog.model(name.strip()).id}
+            except (UnknownModelError, ValueError):
+                continue
+    return {}
 
 
 def _poster(session: Session, video_path: Path) -> dict[str, Any] | None:
