@@ -603,3 +603,21 @@ def test_a_task_resumed_by_its_id_alone_gets_its_model_from_the_relay(tmp_path: 
         assert res.model == "doubao-seedance-2.0-fast" and "from doubao-seedance-2.0-fast" in repr(res)
         assert b.history[-1].model == "doubao-seedance-2.0-fast" and b.history[-1].status == "ok"
         assert b.resume(task_id).model == "doubao-seedance-2.0-fast"
+
+
+UNKNOWN = httpx.Response(200, json={"code": "success", "data": {"status": "UNKNOWN", "progress": "30%"}})
+
+
+def test_a_wait_that_saw_an_unknown_status_replays_every_status_it_saw(tmp_path: Path) -> None:
+    """The relay's UNKNOWN (still running, §4.1) was kept in the row as a state a replay did not accept: the whole
+    recorded wait was dropped, and its replay showed no progress at all, the video at once."""
+    relay = BadPolls(UNKNOWN, bad=1)
+    recorded: list[tuple[str, int]] = []
+    with _polling_session(tmp_path, relay) as s:
+        s.video("a kite over the sea", progress=False, on_progress=lambda st: recorded.append((st.state, st.progress)))
+    assert ("unknown", 30) in recorded
+    replayed: list[tuple[str, int]] = []
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        r.video("a kite over the sea", progress=False, on_progress=lambda st: replayed.append((st.state, st.progress)))
+    assert replayed == recorded and rec.requests == []

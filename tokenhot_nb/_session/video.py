@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 from .. import catalog
 from .. import cost as _cost
@@ -31,7 +31,7 @@ from ..errors import (
     TokenhotError,
     UnknownModelError,
 )
-from ..families._types import TaskStatus
+from ..families._types import TaskState, TaskStatus
 from ..results import VideoResult, VideoTask, from_entry
 from ..results._rebuild import RebuildError
 from . import budget as _budget
@@ -127,7 +127,7 @@ def recorded_states(task_id: str, response: dict[str, Any]) -> list[TaskStatus]:
             return []
         state, progress, raw = item[:3]
         n = item[3] if len(item) == 4 else 1
-        if state not in ("pending", "running", "succeeded", "failed") or not _whole(progress) \
+        if state not in get_args(TaskState) or not _whole(progress) \
                 or not (raw is None or isinstance(raw, str)) or not _whole(n) or n < 1 or len(out) + n > _MAX_STATES:
             return []
         out += [TaskStatus(task_id, state, progress, raw_status=raw) for _ in range(n)]
