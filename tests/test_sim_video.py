@@ -162,3 +162,15 @@ def test_tasks_outlive_the_simulator(tasks: Path) -> None:
     missing = later.get("/v1/video/generations/task_nobodyknowsme", headers=AUTH)
     assert missing.status_code == 404 and missing.json()["code"] == "task_not_exist"  # §10.3
     assert (tasks / f"{tid}.json").exists()
+
+
+def test_a_task_is_only_known_to_the_key_that_created_it(sim: TestClient) -> None:
+    """new-api looks a task up by user and id: another key's poll (a colleague's store, a second account) is told
+    the task does not exist (§4.1), as its download is; ``sk-`` or not, the same key is the same caller."""
+    tid = create(sim, {"model": "wan3.0-video", "input": {"prompt": "x"}, "parameters": {"duration": 2}}).json()["id"]
+    other = {"Authorization": "Bearer sk-someone-else"}
+    for path in (f"/v1/video/generations/{tid}", f"/v1/videos/{tid}", f"/v1/videos/{tid}/content"):
+        answer = sim.get(path, headers=other)
+        assert answer.status_code == 404 and answer.json()["code"] == "task_not_exist", path
+    same = {"Authorization": AUTH["Authorization"].replace("Bearer sk-", "Bearer ")}
+    assert finish(sim, tid)["status"] == "SUCCESS" and sim.get(f"/v1/videos/{tid}", headers=same).status_code == 200

@@ -103,6 +103,9 @@ class VideoTask:
     body: dict[str, Any] = field(default_factory=dict)
     first_frame: str | None = None
     quota: int = 0
+    #: a digest of the token that created it: new-api looks tasks up by user and id, so another key's poll is
+    #: told the task does not exist ("": a task saved by an older simulator, any key's)
+    owner: str = ""
 
 
 #: Claude prompt prefixes remembered per key and model (digests only: the prompts themselves are not kept).

@@ -70,11 +70,22 @@ async def create(ctx: Ctx, body: dict[str, Any]) -> Response:
     task = VideoTask(id=_task_id(f"{ctx.request_id}|{seq}|{seed_of(body)}"), model=model, prompt=spec.prompt,
                      created_at=int(time.time()), seconds=spec.seconds, width=width, height=height,
                      resolution=spec.resolution, ratio=spec.ratio, seed=seed_value, steps=ctx.faults.video_steps,
-                     fail=ctx.faults.video_failure, first_frame=first, body={**kept, "input_videos": videos})
+                     fail=ctx.faults.video_failure, first_frame=first, body={**kept, "input_videos": videos},
+                     owner=_owner(ctx))
     ctx.state.tasks[task.id] = task
     return json_out(ctx, {"id": task.id, "task_id": task.id, "object": "video", "model": model,
                           "status": "queued", "progress": 0, "created_at": task.created_at},
                     headers={OTHER_RATIOS_HEADER: json.dumps(ratios, separators=(",", ":"))})
+
+
+def _owner(ctx: Ctx) -> str:
+    return hashlib.sha256(ctx.token.encode()).hexdigest()[:16]
+
+
+def _find(ctx: Ctx, task_id: str) -> VideoTask | None:
+    """The task, when the key asking is the one that created it (new-api's lookup is by user and task id)."""
+    task = ctx.state.tasks.get(task_id)
+    return task if task is not None and task.owner in ("", _owner(ctx)) else None
 
 
 def _task_missing(ctx: Ctx) -> Response:
@@ -191,7 +202,7 @@ def _raw_vendor(ctx: Ctx, task: VideoTask, stage: str, url: str) -> dict[str, An
 
 async def poll_generation(ctx: Ctx, task_id: str) -> Response:
     """``GET /v1/video/generations/{id}``: the new-api TaskDto wrapper."""
-    task = ctx.state.tasks.get(task_id)
+    task = _find(ctx, task_id)
     if task is None:
         return _task_missing(ctx)
     stage = await _advance(ctx, task)
@@ -236,7 +247,7 @@ def _openai_video(ctx: Ctx, task: VideoTask, stage: str) -> dict[str, Any]:
 
 async def poll_video(ctx: Ctx, task_id: str) -> Response:
     """``GET /v1/videos/{id}``: the OpenAI video object, URL under ``metadata.url``."""
-    task = ctx.state.tasks.get(task_id)
+    task = _find(ctx, task_id)
     if task is None:
         return _task_missing(ctx)
     stage = await _advance(ctx, task)
@@ -249,7 +260,7 @@ def _content_url(ctx: Ctx, task: VideoTask) -> str:
 
 async def content(ctx: Ctx, task_id: str) -> Response:
     """``GET /v1/videos/{id}/content``: the MP4 itself once the task succeeded (Bearer key required)."""
-    task = ctx.state.tasks.get(task_id)
+    task = _find(ctx, task_id)
     if task is None:
         return _task_missing(ctx)
     if task.video_sha is None or task.fail:
