@@ -621,3 +621,26 @@ def test_a_wait_that_saw_an_unknown_status_replays_every_status_it_saw(tmp_path:
     with make_session(tmp_path / "st", rec, mode="replay") as r:
         r.video("a kite over the sea", progress=False, on_progress=lambda st: replayed.append((st.state, st.progress)))
     assert replayed == recorded and rec.requests == []
+
+
+QUEUED = httpx.Response(200, json={"code": "success", "data": {"status": "QUEUED", "progress": "0%"}})
+
+
+def test_a_task_queued_for_the_whole_wait_says_so_at_the_deadline(tmp_path: Path) -> None:
+    """A task that never starts (new-api #4930: charged, never finished) timed out as any slow one: now the
+    deadline says it never left the queue, how to resume it at no charge, and where a charge would show."""
+    relay = BadPolls(QUEUED, bad=10_000)
+    with make_session(tmp_path / "st", relay, poll_interval=0.01) as s:
+        task = s.video("a kite over the sea", wait=False)
+        with pytest.raises(E.APITimeoutError) as info:
+            task.wait(timeout=0.05, progress=False)
+        said = str(info.value)
+        assert "still running on the server (still queued: it never started during this wait)" in said
+        assert f"session.resume({task.task_id!r}) (no new task, no new charge)" in said and "console" in said
+        assert s.history.get(task.entry_id).status == "pending" and len(relay.posts()) == 1
+    running = httpx.Response(200, json={"code": "success", "data": {"status": "IN_PROGRESS", "progress": "30%"}})
+    relay = BadPolls(running, bad=10_000)  # a task that runs, just slowly: no word of a queue
+    with make_session(tmp_path / "st2", relay, poll_interval=0.01) as s:
+        with pytest.raises(E.APITimeoutError) as info:
+            s.video("a kite over the sea", wait=False).wait(timeout=0.05, progress=False)
+        assert "queued" not in str(info.value) and "console" not in str(info.value)

@@ -850,6 +850,7 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
     deadline = time.monotonic() + limit
     retry = session.client.retry
     bad = 0  # bad polls in a row
+    started = False  # a status of this wait said the task had begun (running, or any progress)
     try:
         while True:
             if replay:
@@ -882,6 +883,7 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
                 _resumable(no_url, task, 0, True)
                 raise no_url
             bad = 0
+            started = started or st.state not in ("pending", "unknown") or st.progress > 0
             if bar is not None:
                 call_user(bar.update, st.progress, None, st.state, True)
             await _ran_in_caller(on_progress, st.shown())  # (one that raises stops the wait at this status)
@@ -901,10 +903,14 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
             if time.monotonic() + session.settings.poll_interval > deadline:
                 from ..errors import APITimeoutError
 
+                queued = "" if started else " (still queued: it never started during this wait)"
+                stuck = "" if started else (" A task that never starts may be stuck at the service: the console's "
+                                            "task log says whether it was charged.")
                 raise APITimeoutError(
-                    f"Video task {task.task_id} was not done after {limit:g} s; it is still running on the server.",
-                    hint=f"Resume it later with session.resume({task.task_id!r}), or wait longer "
-                         "(task.wait(timeout=…) / Session(video_deadline=…)).",
+                    f"Video task {task.task_id} was not done after {limit:g} s; it is still running on the server"
+                    f"{queued}.",
+                    hint=f"Resume it later with session.resume({task.task_id!r}) (no new task, no new charge), or "
+                         f"wait longer (task.wait(timeout=…) / Session(video_deadline=…)).{stuck}",
                 )
             await asyncio.sleep(session.settings.poll_interval)
     finally:
