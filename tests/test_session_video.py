@@ -644,3 +644,15 @@ def test_a_task_queued_for_the_whole_wait_says_so_at_the_deadline(tmp_path: Path
         with pytest.raises(E.APITimeoutError) as info:
             s.video("a kite over the sea", wait=False).wait(timeout=0.05, progress=False)
         assert "queued" not in str(info.value) and "console" not in str(info.value)
+
+
+def test_a_status_asked_of_a_task_just_created_that_the_relay_does_not_know_yet_says_so(tmp_path: Path) -> None:
+    """``task.status()`` right after the create, before the relay wrote the task, said "wrong id, key or base URL?"
+    of the id the relay had just given."""
+    relay = BadPolls(GONE, bad=1)
+    with _polling_session(tmp_path, relay) as s:
+        task = s.video("a kite over the sea", wait=False)
+        with pytest.raises(E.NotFoundError, match=r"does not know video task .* yet") as info:
+            task.status()
+        assert "wrong id" not in str(info.value) and "task.wait()" in str(info.value)
+        assert task.wait(progress=False).path.is_file() and len(relay.posts()) == 1

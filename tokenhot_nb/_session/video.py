@@ -506,6 +506,12 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
     try:
         resp = await session.client.send(vfam.build_poll(task.task_id, poll_style(task.model)))
     except APIError as exc:
+        if (exc.status == 404 or exc.code in ("task_not_exist", "task_not_found")) and _only_created(session, task):
+            raise NotFoundError(  # (a wait polls it again: _poll_until_done)
+                f"The relay does not know video task {task.task_id} yet: it was created, and no status has come "
+                "back since.", status=exc.status, code=exc.code, request_id=exc.request_id,
+                hint="The relay may write a task just after it answers its create: ask again in a moment "
+                     "(task.wait() polls until it appears).") from None
         if exc.status == 404 or exc.code in ("task_not_exist", "task_not_found"):
             raise NotFoundError(
                 f"No video task with id {task.task_id!r} on {session.client.base_url} "
