@@ -136,6 +136,9 @@ def test_a_poll_answer_naming_only_another_task_is_told_apart_from_a_change_of_s
     assert video.other_task("task_A", {"id": "video_1", "task_id": "task_A", "object": "video"}) is None
     assert video.other_task("task_A", {"code": "success", "data": {"id": 12, "status": "QUEUED"}}) is None  # no id
     assert video.other_task("task_A", {"id": "task_Z", "object": "video", "status": "completed"}) == "task_Z"
+    # a vendor's task JSON passed through as it is names the vendor's ids (Volcengine's cgt-…, MiniMax's task_id)
+    assert video.other_task("task_A", {"id": "cgt-2025", "status": "succeeded", "content": {"video_url": "u"}}) is None
+    assert video.other_task("task_A", {"task_id": "1069161", "status": "Success", "file_id": "f"}) is None
 
 
 @pytest.mark.parametrize(("word", "state"), [

@@ -161,9 +161,14 @@ def other_task(task_id: str, body: Any) -> str | None:
     and a ``task_`` prefix may change between the create and the poll; a TaskDto's row number (an int) is no id."""
     if not isinstance(body, dict):
         return None
-    core = _core(body)
-    named = [v.strip() for v in (core.get("task_id"), body.get("task_id"), core.get("id"), body.get("id"))
-             if isinstance(v, str) and v.strip()]
+    data = body.get("data")
+    if isinstance(data, dict) and "code" in body:  # the relay's TaskDto or simplified wrapper: data.task_id is ours
+        ids: tuple[Any, ...] = (data.get("task_id"),)
+    elif body.get("object") == "video":  # OpenAIVideo: the relay's public id
+        ids = (body.get("task_id"), body.get("id"))
+    else:  # a vendor's own task JSON passed through: its ids are the vendor's, never ours
+        return None
+    named = [v.strip() for v in ids if isinstance(v, str) and v.strip()]
     if not named or _id_key(task_id) in {_id_key(v) for v in named}:
         return None
     return named[0]
