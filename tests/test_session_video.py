@@ -656,3 +656,18 @@ def test_a_status_asked_of_a_task_just_created_that_the_relay_does_not_know_yet_
             task.status()
         assert "wrong id" not in str(info.value) and "task.wait()" in str(info.value)
         assert task.wait(progress=False).path.is_file() and len(relay.posts()) == 1
+
+
+def test_no_such_task_said_with_200_is_not_a_failed_and_refunded_task(tmp_path: Path) -> None:
+    """A relay that sends its task_not_exist envelope with HTTP 200: the task was taken for a failed one, its row
+    written "not charged: failed tasks are refunded", though nothing said it failed, nor was refunded."""
+    gone_200 = httpx.Response(200, json={"code": "task_not_exist", "message": "task_not_exist", "data": None})
+    relay = BadPolls(gone_200, bad=1)
+    with _polling_session(tmp_path, relay) as s:
+        res = s.video("a kite over the sea", progress=False)  # (just created: polled again, then found)
+        assert res.path.is_file() and s.history[-1].status == "ok"
+    relay = BadPolls(gone_200, bad=10_000)
+    with _polling_session(tmp_path / "2", relay) as s:
+        with pytest.raises(E.NotFoundError, match="No video task with id"):
+            s.resume("task_typo").wait(progress=False)
+        assert s.history[-1].status == "error" and "refunded" not in str(s.history[-1].usage)

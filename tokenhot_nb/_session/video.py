@@ -477,6 +477,10 @@ def poll_style(model_id: str) -> str:
     return "videos" if info.endpoints and info.endpoints[0] == "videos" else "generations"
 
 
+#: Task-envelope codes saying the relay has no such task (for this key): §1.4.3, §10.3.
+_NOT_FOUND = ("task_not_exist", "task_not_found")
+
+
 async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
     """One status request for a task."""
     from ..families import video as vfam
@@ -505,21 +509,24 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
         raise ReplayMissError(f"Replay mode cannot poll video task {task.task_id}: it never calls the network.")
     try:
         resp = await session.client.send(vfam.build_poll(task.task_id, poll_style(task.model)))
+        body = json_object(resp, task.model or "The video service")
+        if body.get("code") in _NOT_FOUND and body.get("data") is None:  # said with a 2xx: no task, not a failed one
+            raise APIError(str(body.get("message") or body["code"]), status=resp.status, code=str(body["code"]),
+                           request_id=resp.request_id)
     except APIError as exc:
-        if (exc.status == 404 or exc.code in ("task_not_exist", "task_not_found")) and _only_created(session, task):
+        if (exc.status == 404 or exc.code in _NOT_FOUND) and _only_created(session, task):
             raise NotFoundError(  # (a wait polls it again: _poll_until_done)
                 f"The relay does not know video task {task.task_id} yet: it was created, and no status has come "
                 "back since.", status=exc.status, code=exc.code, request_id=exc.request_id,
                 hint="The relay may write a task just after it answers its create: ask again in a moment "
                      "(task.wait() polls until it appears).") from None
-        if exc.status == 404 or exc.code in ("task_not_exist", "task_not_found"):
+        if exc.status == 404 or exc.code in _NOT_FOUND:
             raise NotFoundError(
                 f"No video task with id {task.task_id!r} on {session.client.base_url} "
                 "(wrong id, key or base URL?).", status=exc.status, code=exc.code, request_id=exc.request_id,
                 hint="Tasks belong to the key (and the service) that created them; check the id in "
                      "session.history.filter(kind='video').") from None
         raise
-    body = json_object(resp, task.model or "The video service")
     other = vfam.other_task(task.task_id, body)
     if other is not None:  # its video is not this task's: not shown, not downloaded, not recorded (polled again)
         raise APIError(f"The status poll of video task {task.task_id} was answered with another task's status "
