@@ -8,6 +8,7 @@ import json
 import re
 import wave
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _session_support import Recorder
@@ -195,14 +196,28 @@ def test_a_video_frame_too_large_to_display_gives_no_poster_and_is_never_decoded
 
     mp4 = make_mp4(tmp_path / "v.mp4")
     decoded: list[int] = []
-    real_decode = av.container.InputContainer.decode
+    real_open = av.open
 
-    def decode(self, *args, **kw):  # type: ignore[no-untyped-def]
-        decoded.append(1)
-        return real_decode(self, *args, **kw)
+    class Watched:  # (PyAV 17's container type is immutable: its decode cannot be patched, so it is wrapped)
+        def __init__(self, container: Any) -> None:
+            self.container = container
+
+        def __enter__(self) -> Watched:
+            self.container.__enter__()
+            return self
+
+        def __exit__(self, *exc: Any) -> Any:
+            return self.container.__exit__(*exc)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.container, name)
+
+        def decode(self, *args: Any, **kw: Any) -> Any:
+            decoded.append(1)
+            return self.container.decode(*args, **kw)
 
     monkeypatch.setattr(_base, "MAX_DISPLAY_PIXELS", 64 * 48 - 1)
-    monkeypatch.setattr(av.container.InputContainer, "decode", decode)
+    monkeypatch.setattr(av, "open", lambda *a, **kw: Watched(real_open(*a, **kw)))
     assert extract_poster(mp4, tmp_path / "p.jpg") is None and not (tmp_path / "p.jpg").exists()
     assert decoded == []
     monkeypatch.setattr(_base, "MAX_DISPLAY_PIXELS", 64 * 48)
