@@ -671,3 +671,46 @@ def test_no_such_task_said_with_200_is_not_a_failed_and_refunded_task(tmp_path: 
         with pytest.raises(E.NotFoundError, match="No video task with id"):
             s.resume("task_typo").wait(progress=False)
         assert s.history[-1].status == "error" and "refunded" not in str(s.history[-1].usage)
+
+
+class FailedCreate(Recorder):
+    """The simulator, with each video create answered 200 by ``answer``: the relay's own word that the task failed."""
+
+    def __init__(self, answer: dict[str, object]) -> None:
+        super().__init__()
+        self.answer = answer
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path == "/v1/video/generations":
+            await super().handle_async_request(request)  # (logged, and the simulator's own task made)
+            return httpx.Response(200, json=self.answer)
+        return await super().handle_async_request(request)
+
+
+FAILED_CREATES = {
+    "openai-video": {"id": "task_fc1", "task_id": "task_fc1", "object": "video", "status": "failed", "progress": 0,
+                     "error": {"message": "prompt rejected by the safety system", "code": "sensitive_content"}},
+    "taskdto": {"code": "success", "message": "", "data": {"task_id": "task_fc1", "status": "FAILURE",
+                                                           "fail_reason": "prompt rejected by the safety system"}},
+}
+
+
+@pytest.mark.parametrize("shape", list(FAILED_CREATES))
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_create_answered_failed_fails_at_once_with_the_relays_reason(tmp_path: Path, shape: str, wait: bool) -> None:
+    """A create whose 200 answer already said the task failed was polled (to the deadline, or until the relay's
+    "no such task"), and its row left pending, "resume it": now it fails at once with the relay's reason, its row
+    an error saying it was not charged, as a task that fails while polled."""
+    relay = FailedCreate(FAILED_CREATES[shape])
+    with make_session(tmp_path / "st", relay) as s:
+        with pytest.raises(E.TaskFailedError, match="prompt rejected by the safety system") as info:
+            s.video("a kite over the sea", wait=wait, progress=False)
+        assert info.value.task_id == "task_fc1"
+        assert [r for r in relay.requests if r["method"] == "GET" and "/video" in r["path"]] == []  # never polled
+        assert len(relay.posts("/video/generations")) == 1 and len(s.history) == 1
+        row = s.history[-1]
+        assert row.status == "error" and row.error["error"] == "TaskFailedError"
+        assert row.response["task_id"] == "task_fc1"
+        assert "not charged: the task failed" in row.usage["cost"]["detail"]
+        if shape == "openai-video":
+            assert row.response["error_code"] == "sensitive_content" and info.value.code == "sensitive_content"

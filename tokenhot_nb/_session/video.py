@@ -409,10 +409,13 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
         raise
     states: list[list[Any]] = []
     note_state(states, st)
-    rec.update(status="pending", response=drop_none({"task_id": st.task_id, "request_id": resp.request_id,
-                                                     "status": st.raw_status or st.state,
-                                                     "other_ratios": vfam.parse_other_ratios(resp.headers),
-                                                     STATES: states, ENDS: []}))
+    response = drop_none({"task_id": st.task_id, "request_id": resp.request_id, "status": st.raw_status or st.state,
+                          "other_ratios": vfam.parse_other_ratios(resp.headers), STATES: states, ENDS: []})
+    if st.state == "failed":  # the create's own answer says so (a 200): no task to wait for, refunded like any failed
+        err = TaskFailedError(st.task_id, st.error or "", code=st.error_code)
+        rec.fail(err, status="error", response=drop_none({**response, "error_code": st.error_code}))
+        raise err
+    rec.update(status="pending", response=response)
     task = VideoTask(session, st.task_id, model=info.id, entry=rec.final(), prompt=prompt)
     task.last = st
     task._states = states
