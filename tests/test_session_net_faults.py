@@ -328,3 +328,30 @@ def test_an_https_base_url_at_a_plain_http_server_says_to_use_http(
         s.close()
         server.shutdown()
         server.server_close()
+
+
+def test_a_status_poll_that_hangs_ends_the_wait_at_its_deadline_and_the_task_stays_resumable(
+        tmp_path: Path, proxy: FaultProxy) -> None:
+    """A relay that takes a status request and never answers held the wait for the client's read timeout, and each
+    retry's, past the caller's deadline (here 1 s: 3 × 4 s). The request now gets only the time the wait has left;
+    the wait ends as any deadline does, the paid task pending with its id, and a resume fetches it."""
+    s = Session(api_key=KEY, base_url=proxy.url, mode="live", store=tmp_path / "st", poll_interval=0.01,
+                read_timeout=4)
+    try:
+        task = s.video("a lighthouse", model="doubao-seedance-2.0", duration=5, wait=False)
+        proxy.rules = [Rule("GET /v1/video/generations/", "hang", after=6000, times=1)]
+        proxy.seen.clear()
+        with pytest.raises(APIConnectionError) as info:
+            task.wait(timeout=1, progress=False)
+        said = str(info.value)
+        assert "was not done after 1 s (its last status request had no answer by then)" in said, said
+        assert f"session.resume({task.task_id!r}) (no new task, no new charge)" in said
+        assert proxy.seen == [f"GET /v1/video/generations/{task.task_id} HTTP/1.1"]  # (not asked again)
+        row = s.history.get(task.entry_id)
+        assert row.status == "pending" and row.response["task_id"] == task.task_id
+        assert row.response["ends"][-1][1]["error"] == "APITimeoutError"
+        res = s.resume(task.task_id).wait(progress=False)
+        assert res.entry is not None and res.entry.id == task.entry_id and res.entry.status == "ok"
+        assert creates(proxy) == [] and len(s.history) == 1
+    finally:
+        s.close()

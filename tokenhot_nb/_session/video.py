@@ -867,12 +867,15 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
     retry = session.client.retry
     bad = 0  # bad polls in a row
     started = False  # a status of this wait said the task had begun (running, or any progress)
+    answered = False  # a status request of this wait was answered with the task's status
     try:
         while True:
             if replay:
                 await _replay_stop(session, task)  # (how the recording's wait ended at this status, if it did)
             try:
-                st = await poll_task(session, task)
+                st = await (poll_task(session, task) if replay else _poll_by(session, task, deadline))
+            except _PollOverran:
+                raise _past_deadline(task, limit, started, hung=True, answered=answered) from None
             except (APIError, APIConnectionError) as exc:
                 bad += 1
                 unseen = isinstance(exc, NotFoundError) and _only_created(session, task)
@@ -899,6 +902,7 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
                 _resumable(no_url, task, 0, True)
                 raise no_url
             bad = 0
+            answered = True
             started = started or st.state not in ("pending", "unknown") or st.progress > 0
             if bar is not None:
                 call_user(bar.update, st.progress, None, st.state, True)
@@ -917,21 +921,45 @@ async def _poll_until_done(session: Session, task: VideoTask, timeout: float | N
             if replay:
                 continue
             if time.monotonic() + session.settings.poll_interval > deadline:
-                from ..errors import APITimeoutError
-
-                queued = "" if started else " (still queued: it never started during this wait)"
-                stuck = "" if started else (" A task that never starts may be stuck at the service: the console's "
-                                            "task log says whether it was charged.")
-                raise APITimeoutError(
-                    f"Video task {task.task_id} was not done after {limit:g} s; it is still running on the server"
-                    f"{queued}.",
-                    hint=f"Resume it later with session.resume({task.task_id!r}) (no new task, no new charge), or "
-                         f"wait longer (task.wait(timeout=…) / Session(video_deadline=…)).{stuck}",
-                )
+                raise _past_deadline(task, limit, started)
             await asyncio.sleep(session.settings.poll_interval)
     finally:
         if bar is not None:
             call_user(bar.close)
+
+
+class _PollOverran(Exception):
+    """A status request still unanswered when the wait's deadline came."""
+
+
+async def _poll_by(session: Session, task: VideoTask, deadline: float) -> TaskStatus:
+    """One status request, given no more than the time the wait has left: a relay that takes the request and never
+    answers would hold the wait for the client's read timeout (and its retries) past the caller's deadline."""
+    try:
+        return await asyncio.wait_for(poll_task(session, task), max(0.0, deadline - time.monotonic()))
+    except asyncio.TimeoutError:
+        if time.monotonic() < deadline:  # (not the deadline's: the request's own)
+            raise
+        raise _PollOverran from None
+
+
+def _past_deadline(task: VideoTask, limit: float, started: bool, *, hung: bool = False,
+                   answered: bool = True) -> TokenhotError:
+    """The wait's deadline passed with the task not done (``hung``: its last status request still unanswered): the
+    task is paid for and stays pending, so say how to resume it. That it never left the queue is said only when a
+    status of this wait said so (``answered``)."""
+    from ..errors import APITimeoutError
+
+    queued = "" if started or not answered else " (still queued: it never started during this wait)"
+    stuck = "" if started or not answered else (" A task that never starts may be stuck at the service: the console's "
+                                        "task log says whether it was charged.")
+    unanswered = " (its last status request had no answer by then)" if hung else ""
+    return APITimeoutError(
+        f"Video task {task.task_id} was not done after {limit:g} s{unanswered}; it is still running on the server"
+        f"{queued}.",
+        hint=f"Resume it later with session.resume({task.task_id!r}) (no new task, no new charge), or "
+             f"wait longer (task.wait(timeout=…) / Session(video_deadline=…)).{stuck}",
+    )
 
 
 def _model_named(st: TaskStatus) -> dict[str, str]:
