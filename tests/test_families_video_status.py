@@ -111,6 +111,8 @@ def test_a_key_echoed_in_a_task_answer_is_masked_in_the_status_and_the_create_er
     link = f"https://cdn.test/v.mp4?sig={ECHOED}"
     done = video.parse_status("t1", {"id": "t1", "status": "completed", "video_url": link})
     assert done.url == link
+    several = video.parse_status("t1", {"id": "t1", "status": "completed", "video_url": ["https://cdn.test/a", link]})
+    assert several.urls[1] == link and ECHOED not in str(several.shown().urls)  # (shown to the user: masked)
 
 
 @pytest.mark.parametrize("code", ["fail_to_fetch_task", "get_task_failed", "unmarshal_response_body_failed"])
@@ -151,11 +153,13 @@ def test_status_words_in_chinese_or_spelt_with_spaces_are_read(word: str, state:
     assert st.state == state
 
 
-def test_a_finished_task_with_several_videos_gives_the_first() -> None:
-    """A URL list was no URL: the paid task "finished without a video URL"."""
+def test_a_finished_task_with_several_videos_names_them_all_the_first_first() -> None:
+    """A URL list was no URL: the paid task "finished without a video URL"; then only its first was kept."""
     many = {"code": "success", "data": {"task_id": "t1", "status": "SUCCESS",
                                         "result_url": ["https://cdn.example.com/a.mp4", "https://cdn.example.com/b.mp4"]}}
-    assert video.parse_status("t1", many).url == "https://cdn.example.com/a.mp4"
+    st = video.parse_status("t1", many)
+    assert st.url == "https://cdn.example.com/a.mp4"
+    assert st.urls == ["https://cdn.example.com/a.mp4", "https://cdn.example.com/b.mp4"]
     nested = {"code": "success", "data": {"task_id": "t1", "status": "SUCCESS", "result_url": "",
                                           "data": {"content": {"video_url": [{"url": "https://cdn.example.com/c.mp4"}]}}}}
     assert video.parse_status("t1", nested).url == "https://cdn.example.com/c.mp4"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -714,3 +715,83 @@ def test_a_create_answered_failed_fails_at_once_with_the_relays_reason(tmp_path:
         assert "not charged: the task failed" in row.usage["cost"]["detail"]
         if shape == "openai-video":
             assert row.response["error_code"] == "sensitive_content" and info.value.code == "sensitive_content"
+
+
+class SeveralVideos(Recorder):
+    """The simulator, with a finished task's status naming several videos: ``result_url`` a list, its own video
+    first, then two more clips this transport serves (at ``/extra/…``, on the same host)."""
+
+    def __init__(self) -> None:
+        from tokenhot_nb.sim import media
+
+        super().__init__(Faults(video_steps=2))
+        self.clips = {f"/extra/{name}.mp4": media.encode_mp4(name, 1, 64, 48, seed, 4)
+                      for seed, name in enumerate(("second", "third"), 1)}
+        self.gone: set[str] = set()  # clips answered 404 for now
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path in self.clips:
+            self.requests.append({"method": "GET", "path": request.url.path, "headers": {}, "body": b""})
+            if request.url.path in self.gone:
+                return httpx.Response(404, headers={"content-type": "text/plain"}, content=b"not found")
+            return httpx.Response(200, headers={"content-type": "video/mp4"}, content=self.clips[request.url.path])
+        resp = await super().handle_async_request(request)
+        if request.method == "GET" and request.url.path.startswith("/v1/video/generations/"):
+            body = json.loads(await resp.aread())
+            data = body.get("data") or {}
+            if data.get("status") == "SUCCESS":
+                host = f"{request.url.scheme}://{request.url.netloc.decode()}"
+                data["result_url"] = [data["result_url"], *(host + p for p in self.clips)]
+                return httpx.Response(200, json=body)
+        return resp
+
+
+def test_a_task_that_made_several_videos_keeps_them_all(tmp_path: Path) -> None:
+    """A finished task whose answer named several videos kept the first; the others, paid for, were lost without
+    a word. Each is now downloaded and kept: in the result (``.videos``, ``.paths``, all shown), in the history row
+    (its outputs and links), after a restart, and in a replay."""
+    relay = SeveralVideos()
+    with make_session(tmp_path / "st", relay) as s:
+        res = s.video("a kite over the sea", progress=False)
+        assert len(res.videos) == 3 and res.videos[0] is res and len(set(res.paths)) == 3
+        assert [p.read_bytes() for p in res.paths[1:]] == list(relay.clips.values())
+        assert all(v.poster is not None for v in res.videos)
+        assert [v.url.rsplit("/", 2)[-2:] if v.url else None for v in res.videos][1:] == [
+            ["extra", "second.mp4"], ["extra", "third.mp4"]]
+        row = s.history[-1]
+        assert row.status == "ok" and [o["role"] for o in row.outputs] == ["video", "poster"] * 3
+        assert len(row.response["urls"]) == 3 and row.response["url"] == row.response["urls"][0]
+        html = res._repr_mimebundle_()[0]["text/html"]
+        assert html.count("<video") == 3 and "This task made 3 videos" in html and "and 2 more videos" in repr(res)
+        again = s.history.get(row.id).result()  # (as a new kernel rebuilds it from the row)
+        assert again.paths == res.paths and [v.poster for v in again.videos] == [v.poster for v in res.videos]
+        assert s.resume(res.task_id).wait(progress=False).paths == res.paths
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        assert r.video("a kite over the sea", progress=False).paths == res.paths
+
+
+def test_one_video_stays_one() -> None:
+    """A task with one video (every shape the reference names) has one link, as before."""
+    from tokenhot_nb.families import video
+
+    st = video.parse_status("t1", {"code": "success", "data": {"task_id": "t1", "status": "SUCCESS",
+                                                               "result_url": "https://cdn.example.com/a.mp4",
+                                                               "data": {"content": {"video_url": "https://x/b.mp4"}}}})
+    assert st.urls == ["https://cdn.example.com/a.mp4"] and st.url == st.urls[0]
+
+
+def test_a_video_of_several_that_does_not_arrive_leaves_the_task_resumable(tmp_path: Path) -> None:
+    """One of a task's several videos failed to download: the task is done and paid, so it stays pending with the
+    way to fetch them all (no new task), and the error says which video it was."""
+    relay = SeveralVideos()
+    relay.gone = {"/extra/third.mp4"}
+    with make_session(tmp_path / "st", relay) as s:
+        with pytest.raises(E.TokenhotError) as info:
+            s.video("a kite over the sea", progress=False)
+        row = s.history[-1]
+        task_id = row.response["task_id"]
+        assert row.status == "pending" and "video 3 of the 3 this task made" in str(info.value)
+        assert f"session.resume({task_id!r})" in str(info.value)
+        relay.gone = set()
+        res = s.resume(task_id).wait(progress=False)
+        assert len(res.paths) == 3 and s.history.get(row.id).status == "ok" and len(relay.posts()) == 1

@@ -579,22 +579,30 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
         st = await _poll_until_done(session, task, timeout, _checked_progress(on_progress, task, raised), bar)
         assert st.url  # (_poll_until_done: a done task without one raised)
         store = session.store
-        try:
-            out = await store_download(session, st.url, "video/mp4", "video")
-        except TokenhotError as exc:  # the task is done and paid: a new call would pay again, a resume does not
-            # (a file past download_cap keeps its hint: a resume stops at the same limit until it is raised)
-            _resumable(exc, task, 0, isinstance(exc, DownloadError) and OVER_CAP not in exc.message)
-            raise
+        urls = st.urls or [st.url]  # (a task that made several videos: each is paid for, each is kept)
+        got: list[dict[str, Any]] = []
+        for url in urls:
+            try:
+                got.append(await store_download(session, url, "video/mp4", "video"))
+            except TokenhotError as exc:  # the task is done and paid: a new call would pay again, a resume does not
+                # (a file past download_cap keeps its hint: a resume stops at the same limit until it is raised)
+                _resumable(exc, task, 0, isinstance(exc, DownloadError) and OVER_CAP not in exc.message)
+                if len(urls) > 1:
+                    exc.hint = f"It is video {len(got) + 1} of the {len(urls)} this task made. {exc.hint}"
+                raise
     except BaseException as exc:
         # a callback that raised on the caller's thread cancels this wait: the row says why, not "cancelled"
         said = raised[0] if raised and isinstance(exc, asyncio.CancelledError) else exc
         _task_outcome(session, task, said)
         _carries(said, task)
         raise
-    outputs = [out]
-    poster = await store.to_thread(_poster, session, store.path_of(out["sha256"]))
-    if poster is not None:
-        outputs.append(poster)
+    out = got[0]
+    outputs: list[dict[str, Any]] = []
+    posters: list[dict[str, Any] | None] = []
+    for video in got:  # each video, then its poster
+        poster = await store.to_thread(_poster, session, store.path_of(video["sha256"]))
+        outputs += [video, *([poster] if poster is not None else [])]
+        posters.append(poster)
     if not st.usage.video_seconds:  # e.g. Hailuo reports no length: record the clip's own
         from ..results.media import media_duration
 
@@ -606,7 +614,8 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
     response = drop_none({"task_id": task.task_id, "status": st.raw_status or "succeeded", "quota": st.quota,
                           "request_id": created.get("request_id"), "other_ratios": created.get("other_ratios"),
                           STATES: task._states, ENDS: _row_response(session, task).get(ENDS) or [],
-                          "url": redact(st.url)})  # (VideoResult.url: how a URL-only model is sent this video)
+                          "url": redact(st.url),  # (VideoResult.url: how a URL-only model is sent this video)
+                          "urls": [redact(u) for u in urls] if len(urls) > 1 else None})
     usage = st.usage.as_dict()
     usage["cost"] = await _budget.task_cost(session, task.model, usage, st.quota)
     entry: HistoryEntry | None = None
@@ -619,9 +628,12 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
             warn_unrecorded("video", task.entry_id, unrecorded_why(task.entry_id, err))
             entry = task.entry
     task.entry = entry
-    return VideoResult(store.path_of(out["sha256"]), mime=out["mime"], sha256=out["sha256"],
-                       poster=store.path_of(poster["sha256"]) if poster else None, task_id=task.task_id,
-                       prompt=task.prompt, model=task.model, entry=entry, session=session)
+    videos = [VideoResult(store.path_of(video["sha256"]), mime=video["mime"], sha256=video["sha256"],
+                          poster=store.path_of(poster["sha256"]) if poster else None, task_id=task.task_id,
+                          prompt=task.prompt, model=task.model, entry=entry, session=session, index=i)
+              for i, (video, poster) in enumerate(zip(got, posters, strict=True))]
+    videos[0]._more = videos[1:]
+    return videos[0]
 
 
 async def _replay_wait(session: Session, task: VideoTask, timeout: float | None,

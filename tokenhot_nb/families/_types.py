@@ -243,6 +243,8 @@ class TaskStatus:
     raw: Any = None
     quota: int | None = None  # what the task cost (TaskDto ``data.quota``; quota units, not USD)
     last_frame_url: str | None = None  # Seedance ``return_last_frame``
+    #: every video link the task names, ``url`` first: a task may make several, each paid for
+    urls: list[str] = field(default_factory=list)
 
     @property
     def done(self) -> bool:
@@ -258,10 +260,11 @@ class TaskStatus:
             return redact(text) if isinstance(text, str) else text
 
         url, frame, raw_status = masked(self.url), masked(self.last_frame_url), masked(self.raw_status)
-        task_id = redact(self.task_id)
-        if (url, frame, raw_status, task_id) == (self.url, self.last_frame_url, self.raw_status, self.task_id):
+        task_id, urls = redact(self.task_id), [redact(u) for u in self.urls]
+        if (url, frame, raw_status, task_id, urls) == (self.url, self.last_frame_url, self.raw_status, self.task_id,
+                                                       self.urls):
             return self  # (nothing to mask: this status itself)
-        return replace(self, url=url, last_frame_url=frame, raw_status=raw_status, task_id=task_id)
+        return replace(self, url=url, last_frame_url=frame, raw_status=raw_status, task_id=task_id, urls=urls)
 
     def __repr__(self) -> str:  # (``task.last`` in a cell: its links may carry the key)
         from .._config import redact

@@ -49,6 +49,23 @@ def _outputs(entry: HistoryEntry, role: str) -> list[dict[str, Any]]:
     return [o for o in (entry.outputs or []) if o.get("role") == role]
 
 
+def _with_posters(entry: HistoryEntry) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """A video row's videos, each with its poster (the poster output that follows it; an older row's one poster
+    goes with its one video)."""
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    loose: dict[str, Any] | None = None  # a poster listed before any video
+    for out in entry.outputs or []:
+        if out.get("role") == "video":
+            pairs.append((out, loose))
+            loose = None
+        elif out.get("role") == "poster" and out.get("sha256"):
+            if pairs and pairs[-1][1] is None:
+                pairs[-1] = (pairs[-1][0], out)
+            elif not pairs:
+                loose = out
+    return pairs
+
+
 #: The hints that send the user to ``entry.rerun()``, and what a replaying session says instead: there a rerun is
 #: looked up in the history like any call, so it is the same miss again, never a new answer.
 _RERUN_HINTS = {
@@ -198,11 +215,13 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
         return ImageResult(items, prompt=str(params.get("prompt") or ""), text=_text(st, entry, "text"),
                            **common)
     if kind == "video":
-        vid = _first(entry, "video")
-        posters = _outputs(entry, "poster")
-        return VideoResult(_path(st, vid), mime=vid.get("mime", "video/mp4"), sha256=vid["sha256"],
-                           poster=_path(st, posters[0]) if posters else None,
-                           task_id=response.get("task_id"), prompt=str(params.get("prompt") or ""), **common)
+        _first(entry, "video")  # (a finished row without one is damaged)
+        videos = [VideoResult(_path(st, vid), mime=vid.get("mime", "video/mp4"), sha256=vid["sha256"],
+                              poster=_path(st, poster) if poster else None, task_id=response.get("task_id"),
+                              prompt=str(params.get("prompt") or ""), index=i, **common)
+                  for i, (vid, poster) in enumerate(_with_posters(entry))]
+        videos[0]._more = videos[1:]
+        return videos[0]
     if kind == "speak":
         aud = _first(entry, "audio")
         return AudioResult(_path(st, aud), mime=aud.get("mime", "audio/wav"), sha256=aud["sha256"],

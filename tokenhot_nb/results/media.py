@@ -109,6 +109,9 @@ class _StoredMedia(Result):
 class VideoResult(_StoredMedia):
     """A finished video: ``.path`` (in the store), ``.poster``, ``.save(dir)``, ``.duration``, ``.task_id``.
 
+    A task that made several videos (each paid for) keeps them all: this result is the first, ``.videos`` lists
+    every one (each a VideoResult of its own, to play or ``.save()``), ``.paths`` their files; it shows them all.
+
     Displayed as a ``<video controls>`` player that references the file (never embeds it), so notebooks stay
     lean. The reference is a path relative to the working directory (the notebook's folder). When the file
     is not servable there — the default store ``.tokenhot/`` is hidden, and JupyterLab's file handler
@@ -121,7 +124,8 @@ class VideoResult(_StoredMedia):
 
     def __init__(self, path: Path, *, mime: str = "video/mp4", sha256: str = "", poster: Path | None = None,
                  task_id: str | None = None, prompt: str = "", model: str = "",
-                 entry: HistoryEntry | None = None, session: Session | None = None) -> None:
+                 entry: HistoryEntry | None = None, session: Session | None = None,
+                 more: list[VideoResult] | None = None, index: int = 0) -> None:
         super().__init__(model=model, entry=entry, session=session)
         self.path = path
         self.mime = mime
@@ -130,6 +134,18 @@ class VideoResult(_StoredMedia):
         self.task_id = task_id
         self.prompt = prompt
         self._duration: float | None = None
+        self._more = list(more or [])  # the task's other videos, in the order its answer named them
+        self._index = index  # this video's place among them (0: the first)
+
+    @property
+    def videos(self) -> list[VideoResult]:
+        """Every video the task made, this one first (one, unless the task answered several)."""
+        return [self, *self._more]
+
+    @property
+    def paths(self) -> list[Path]:
+        """The stored file of every video the task made (:attr:`videos`)."""
+        return [v.path for v in self.videos]
 
     @property
     def url(self) -> str | None:
@@ -137,7 +153,13 @@ class VideoResult(_StoredMedia):
         links expire, usually within about a day; models that take input videos only by URL (Seedance) are sent
         an earlier result by this link."""
         response = self.entry.response if self.entry is not None else None
-        link = response.get("url") if isinstance(response, dict) else None
+        if not isinstance(response, dict):
+            return None
+        links = response.get("urls")
+        if isinstance(links, list) and len(links) > 1:  # (a task that made several: this one's own)
+            link = links[self._index] if self._index < len(links) else None
+        else:
+            link = response.get("url") if self._index == 0 else None
         return link if isinstance(link, str) and link[:8].lower().startswith(("http://", "https://")) else None
 
     def poster_pil(self) -> Image | None:
@@ -160,20 +182,28 @@ class VideoResult(_StoredMedia):
         from .image import _size
 
         width = _size(width, "width", "html(width=480)")  # (width='x' went into the tag as it was)
+        players, srcs = zip(*(v._player(width, servable_path) for v in self.videos), strict=True)
+        result = (f"tokenhot_nb.session().history.get({self.entry_id}).result()" if self.entry_id is not None
+                  else "result")
+        files = ", ".join(f"<code>{escape(unquote(src))}</code>" for src in srcs)
+        if len(srcs) == 1:
+            said = f"Video file: {files}, next to the notebook. In a static export, download it with the notebook " \
+                   f"or save it again with <code>{escape(result + '.save()')}</code>."
+        else:
+            said = (f"This task made {len(srcs)} videos. Video files: {files}, next to the notebook. In a static "
+                    "export, download them with the notebook or save them again with "
+                    f"<code>{escape(f'[v.save() for v in {result}.videos]')}</code>.")
+        note = f'<div class="tokenhot-video-note" style="font:11px sans-serif;color:#666">{said}</div>'
+        return "".join(players) + note + self._footer()
+
+    def _player(self, width: int, servable_path: Any) -> tuple[str, str]:
+        """This video's ``<video>`` tag, and the file URL it plays."""
         src = rel_url(servable_path(self.path, self.sha256))
         poster = f' poster="{escape(self._poster_url(width))}"' if self.poster else ""
         w, h = self._frame_size()
         box = f'height="{width}"' if h > w else f'width="{width}"'
-        again = (f"tokenhot_nb.session().history.get({self.entry_id}).result().save()"
-                 if self.entry_id is not None else "result.save()")
-        note = (f'<div class="tokenhot-video-note" style="font:11px sans-serif;color:#666">Video file: '
-                f"<code>{escape(unquote(src))}</code>, next to the notebook. In a static export, download it with the "
-                f"notebook or save it again with <code>{escape(again)}</code>.</div>")
-        return (
-            f'<video controls preload="metadata" {box}{poster} src="{escape(src)}" '
-            'style="max-width:100%;max-height:70vh"></video>'
-            + note + self._footer()
-        )
+        return (f'<video controls preload="metadata" {box}{poster} src="{escape(src)}" '
+                'style="max-width:100%;max-height:70vh"></video>'), src
 
     def _frame_size(self) -> tuple[int, int]:
         """The clip's shape, from its poster (a few KB); landscape when unknown."""
@@ -199,7 +229,8 @@ class VideoResult(_StoredMedia):
 
     def _plain(self) -> str:
         where = f", history #{self.entry_id}" if self.entry_id is not None else ""
-        return f"<VideoResult from {self.model}{where}, {self.path}>"
+        more = f", and {len(self._more)} more video{'s' if len(self._more) > 1 else ''} (.videos)" if self._more else ""
+        return f"<VideoResult from {self.model}{where}, {self.path}{more}>"
 
     def _bundle(self) -> dict[str, Any]:
         return {"text/html": self.html()}

@@ -85,25 +85,37 @@ _URL_PATHS: tuple[tuple[str, ...], ...] = (
 )
 
 
-def _first(value: Any) -> str | None:
-    """A URL, or the first of a list of them (a task that made several videos: the first is kept)."""
-    if isinstance(value, list):
-        value = next((v for v in value if _str(v) or isinstance(v, dict)), None)
-        if isinstance(value, dict):
-            value = value.get("url") or value.get("video_url")
-    return _str(value)
+#: At most this many video links are taken from one task's answer (a relay's list longer than any vendor makes
+#: would have the session download without end).
+MAX_VIDEOS = 16
 
 
-def _url(core: dict[str, Any], body: dict[str, Any], state: TaskState) -> str | None:
+def _links(value: Any) -> list[str]:
+    """A URL, or each of a list of them (``"…"``, ``["…", …]``, ``[{"url": "…"}, …]``): a task that made several
+    videos names them all, and each was paid for."""
+    items = value[:MAX_VIDEOS * 4] if isinstance(value, list) else [value]
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, dict):
+            item = item.get("url") or item.get("video_url")
+        link = _str(item)
+        if link and link.strip() not in out:
+            out.append(link.strip())
+    return out[:MAX_VIDEOS]
+
+
+def _urls(core: dict[str, Any], body: dict[str, Any], state: TaskState) -> list[str]:
+    """The task's video links, from the first place that names any (the others are copies of the same videos:
+    the relay's ``result_url`` and the vendor's own link to it)."""
     for obj in (core, body) if core is not body else (core,):
         for path in _URL_PATHS:
-            url = _first(dig(obj, *path))
-            if url:
-                return url.strip()
+            links = _links(dig(obj, *path))
+            if links:
+                return links
     reason = _str(core.get("fail_reason"))
     if state == "succeeded" and reason and reason.strip().startswith(("http://", "https://")):
-        return reason.strip()  # legacy new-api tasks keep the URL in fail_reason
-    return None
+        return [reason.strip()]  # legacy new-api tasks keep the URL in fail_reason
+    return []
 
 
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title", re.IGNORECASE | re.DOTALL)
@@ -215,12 +227,13 @@ def parse_status(task_id: str | None, body: Any) -> TaskStatus:
     progress = parse_progress(core.get("progress"))
     if state == "succeeded":
         progress = 100
-    url = _url(core, body, state)
+    urls = _urls(core, body, state)
     return TaskStatus(
         task_id=task_id or _task_id(body) or "",
         state=state,
         progress=progress or 0,
-        url=url,
+        url=urls[0] if urls else None,
+        urls=urls,
         error=received(msg) if state == "failed" else None,
         error_code=received(code) if state == "failed" else None,
         raw_status=raw_status,
