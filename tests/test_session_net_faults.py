@@ -355,3 +355,10 @@ def test_a_status_poll_that_hangs_ends_the_wait_at_its_deadline_and_the_task_sta
         assert creates(proxy) == [] and len(s.history) == 1
     finally:
         s.close()
+    with Session(api_key=KEY, base_url=proxy.url, mode="replay", store=tmp_path / "st") as r:  # the same end again
+        proxy.seen.clear()
+        again = r.video("a lighthouse", model="doubao-seedance-2.0", duration=5, wait=False)
+        with pytest.raises(APIConnectionError, match="its last status request had no answer by then"):
+            again.wait(timeout=1, progress=False)
+        assert r.resume(task.task_id).wait(progress=False).sha256 == res.sha256
+        assert [line for line in proxy.seen if "/video" in line] == []
