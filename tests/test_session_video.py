@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from _session_support import KEY, Recorder, make_session
+from _video_support import SeveralVideos
 
 from tokenhot_nb import Session
 from tokenhot_nb import errors as E
@@ -715,35 +715,6 @@ def test_a_create_answered_failed_fails_at_once_with_the_relays_reason(tmp_path:
         assert "not charged: the task failed" in row.usage["cost"]["detail"]
         if shape == "openai-video":
             assert row.response["error_code"] == "sensitive_content" and info.value.code == "sensitive_content"
-
-
-class SeveralVideos(Recorder):
-    """The simulator, with a finished task's status naming several videos: ``result_url`` a list, its own video
-    first, then two more clips this transport serves (at ``/extra/…``, on the same host)."""
-
-    def __init__(self) -> None:
-        from tokenhot_nb.sim import media
-
-        super().__init__(Faults(video_steps=2))
-        self.clips = {f"/extra/{name}.mp4": media.encode_mp4(name, 1, 64, 48, seed, 4)
-                      for seed, name in enumerate(("second", "third"), 1)}
-        self.gone: set[str] = set()  # clips answered 404 for now
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.url.path in self.clips:
-            self.requests.append({"method": "GET", "path": request.url.path, "headers": {}, "body": b""})
-            if request.url.path in self.gone:
-                return httpx.Response(404, headers={"content-type": "text/plain"}, content=b"not found")
-            return httpx.Response(200, headers={"content-type": "video/mp4"}, content=self.clips[request.url.path])
-        resp = await super().handle_async_request(request)
-        if request.method == "GET" and request.url.path.startswith("/v1/video/generations/"):
-            body = json.loads(await resp.aread())
-            data = body.get("data") or {}
-            if data.get("status") == "SUCCESS":
-                host = f"{request.url.scheme}://{request.url.netloc.decode()}"
-                data["result_url"] = [data["result_url"], *(host + p for p in self.clips)]
-                return httpx.Response(200, json=body)
-        return resp
 
 
 def test_a_task_that_made_several_videos_keeps_them_all(tmp_path: Path) -> None:

@@ -321,3 +321,16 @@ def test_a_click_while_busy_keeps_what_the_panel_shows(fake):
     fake.gate.set()
     v.wait(30)
     assert len(fake.calls) == 3 and v.player.children
+
+
+def test_a_video_task_that_made_several_videos_shows_each_in_the_panel(tmp_path):
+    """The panel played the first of a task's videos only; the others, paid for, were nowhere in it."""
+    from _session_support import make_session
+    from _video_support import SeveralVideos
+
+    with make_session(tmp_path / "st", SeveralVideos()) as s:
+        res = s.video("a kite over the sea", progress=False)
+        p = panel("video", s)
+        p._show(res)
+        assert len(p.player.children) == 3 and p.error_box.value == ""
+        assert "3 videos" in p.status.value

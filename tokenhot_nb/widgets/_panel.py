@@ -249,16 +249,19 @@ class MediaPanel(Panel):
         self.player.add_class("tokenhot-player")
 
     def show_output(self, result: Result, role: str, make_player: Callable[[Path, dict[str, Any]], w.Widget], *,
-                    missing: str, ready: str) -> Path | None:
-        """A player for ``result``'s first ``role`` output, and "<ready> · N KB · entry #id" in the status line;
-        ``missing`` in the error box (and None) when the call left no such file."""
+                    missing: str, ready: str, every: bool = False) -> Path | None:
+        """A player for ``result``'s first ``role`` output (``every``: one for each, as a video task that made
+        several keeps them all), and "<ready> · N KB · entry #id" in the status line; ``missing`` in the error box
+        (and None) when the call left no such file."""
         self.result = result
         entry = entry_of(result)
         items = outputs(self.session, entry, (role,)) if entry is not None else []
         if not items:
             self.show_error(missing)
             return None
-        path, art = items[0]
-        self.player.children = [make_player(path, art)]
-        self.say(f"{ready} · {path.stat().st_size // 1024} KB · entry #{entry.id if entry is not None else '?'}")
-        return path
+        shown = items if every else items[:1]
+        self.player.children = [make_player(path, art) for path, art in shown]
+        count = f" · {len(shown)} {role}s" if len(shown) > 1 else ""
+        size = sum(path.stat().st_size for path, _ in shown) // 1024
+        self.say(f"{ready}{count} · {size} KB · entry #{entry.id if entry is not None else '?'}")
+        return items[0][0]

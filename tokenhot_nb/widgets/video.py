@@ -228,7 +228,8 @@ class VideoPanel(MediaPanel):
 
     def _show(self, result: VideoResult) -> None:
         if self.show_output(result, "video", lambda path, _art: video_widget(path, self.inline_limit),
-                            missing="The task finished but no video file came back.", ready="Video ready"):
+                            missing="The task finished but no video file came back.", ready="Video ready",
+                            every=True):
             self.progress.value = 100
             self.progress.bar_style = "success"
         self.refresh_pending()
