@@ -160,6 +160,11 @@ def test_a_finished_task_with_several_videos_names_them_all_the_first_first() ->
     st = video.parse_status("t1", many)
     assert st.url == "https://cdn.example.com/a.mp4"
     assert st.urls == ["https://cdn.example.com/a.mp4", "https://cdn.example.com/b.mp4"]
+    # the relay's one result_url, the vendor's copy naming all three: the three
+    vendor = {"code": "success", "data": {"task_id": "t1", "status": "SUCCESS", "result_url": "https://relay/v/t1",
+                                          "data": {"content": {"video_url": [f"https://cdn.example.com/{c}.mp4"
+                                                                             for c in "abc"]}}}}
+    assert video.parse_status("t1", vendor).urls == [f"https://cdn.example.com/{c}.mp4" for c in "abc"]
     nested = {"code": "success", "data": {"task_id": "t1", "status": "SUCCESS", "result_url": "",
                                           "data": {"content": {"video_url": [{"url": "https://cdn.example.com/c.mp4"}]}}}}
     assert video.parse_status("t1", nested).url == "https://cdn.example.com/c.mp4"

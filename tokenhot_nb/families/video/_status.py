@@ -105,13 +105,17 @@ def _links(value: Any) -> list[str]:
 
 
 def _urls(core: dict[str, Any], body: dict[str, Any], state: TaskState) -> list[str]:
-    """The task's video links, from the first place that names any (the others are copies of the same videos:
-    the relay's ``result_url`` and the vendor's own link to it)."""
+    """The task's video links, from the first place that names any, or the first that names more (the places
+    are copies of one another: the relay's ``result_url`` and the vendor's own links; a relay that keeps one link
+    of a task that made several still passes the vendor's list on)."""
+    found: list[str] = []
     for obj in (core, body) if core is not body else (core,):
         for path in _URL_PATHS:
             links = _links(dig(obj, *path))
-            if links:
-                return links
+            if len(links) > len(found):
+                found = links
+    if found:
+        return found
     reason = _str(core.get("fail_reason"))
     if state == "succeeded" and reason and reason.strip().startswith(("http://", "https://")):
         return [reason.strip()]  # legacy new-api tasks keep the URL in fail_reason
