@@ -737,6 +737,8 @@ def test_a_task_that_made_several_videos_keeps_them_all(tmp_path: Path) -> None:
         again = s.history.get(row.id).result()  # (as a new kernel rebuilds it from the row)
         assert again.paths == res.paths and [v.poster for v in again.videos] == [v.poster for v in res.videos]
         assert s.resume(res.task_id).wait(progress=False).paths == res.paths
+        saved = [v.save(tmp_path / "out") for v in res.videos]  # (each to a name of its own)
+        assert [p.read_bytes() for p in saved] == [p.read_bytes() for p in res.paths]
     with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
         assert r.video("a kite over the sea", progress=False).paths == res.paths
 

@@ -963,8 +963,8 @@ def _past_deadline(task: VideoTask, limit: float, started: bool, *, hung: bool =
     from ..errors import APITimeoutError
 
     queued = "" if started or not answered else " (still queued: it never started during this wait)"
-    stuck = "" if started or not answered else (" A task that never starts may be stuck at the service: the console's "
-                                        "task log says whether it was charged.")
+    stuck = "" if started or not answered else (
+        " A task that never starts may be stuck at the service: the console's task log says whether it was charged.")
     unanswered = " (its last status request had no answer by then)" if hung else ""
     return APITimeoutError(
         f"Video task {task.task_id} was not done after {limit:g} s{unanswered}; it is still running on the server"

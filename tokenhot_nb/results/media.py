@@ -103,7 +103,12 @@ class _StoredMedia(Result):
         """Copy the file out of the store: to a folder (``<stem><ext>``, by default ``tokenhot-<entry id>``) or
         under a file name of the same format (``"clip.mp4"``); returns the new path."""
         default = f"tokenhot-{self.entry_id}" if self.entry_id is not None else f"tokenhot-{self.kind}"
-        return copy_out(self.path, destinations(path, default, stem, [self.path.suffix])[0], what=self.kind)
+        return copy_out(self.path, destinations(path, default + self._nth(), stem, [self.path.suffix])[0],
+                        what=self.kind)
+
+    def _nth(self) -> str:
+        """What tells this file's default name from its call's other files' (none: it is the call's only one)."""
+        return ""
 
 
 class VideoResult(_StoredMedia):
@@ -136,6 +141,9 @@ class VideoResult(_StoredMedia):
         self._duration: float | None = None
         self._more = list(more or [])  # the task's other videos, in the order its answer named them
         self._index = index  # this video's place among them (0: the first)
+
+    def _nth(self) -> str:
+        return f"-{self._index}" if self._index else ""  # (the task's 2nd video: tokenhot-<id>-1.mp4)
 
     @property
     def videos(self) -> list[VideoResult]:
