@@ -14,13 +14,15 @@ class SeveralVideos(Recorder):
     """The simulator, with a finished task's status naming several videos: ``result_url`` a list, its own video
     first, then two more clips this transport serves (at ``/extra/…``, on the same host)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, copy: bool = False) -> None:
+        """``copy``: the list also names the vendor's link to the task's own video (the same file, twice)."""
         from tokenhot_nb.sim import media
 
         super().__init__(Faults(video_steps=2))
         self.clips = {f"/extra/{name}.mp4": media.encode_mp4(name, 1, 64, 48, seed, 4)
                       for seed, name in enumerate(("second", "third"), 1)}
         self.gone: set[str] = set()  # clips answered 404 for now
+        self.copy = copy
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if request.url.path in self.clips:
@@ -34,6 +36,7 @@ class SeveralVideos(Recorder):
             data = body.get("data") or {}
             if data.get("status") == "SUCCESS":
                 host = f"{request.url.scheme}://{request.url.netloc.decode()}"
-                data["result_url"] = [data["result_url"], *(host + p for p in self.clips)]
+                copy = [data["data"]["content"]["video_url"]] if self.copy else []
+                data["result_url"] = [data["result_url"], *copy, *(host + p for p in self.clips)]
                 return httpx.Response(200, json=body)
         return resp

@@ -717,11 +717,12 @@ def test_a_create_answered_failed_fails_at_once_with_the_relays_reason(tmp_path:
             assert row.response["error_code"] == "sensitive_content" and info.value.code == "sensitive_content"
 
 
-def test_a_task_that_made_several_videos_keeps_them_all(tmp_path: Path) -> None:
+@pytest.mark.parametrize("copy", [False, True])
+def test_a_task_that_made_several_videos_keeps_them_all(tmp_path: Path, copy: bool) -> None:
     """A finished task whose answer named several videos kept the first; the others, paid for, were lost without
     a word. Each is now downloaded and kept: in the result (``.videos``, ``.paths``, all shown), in the history row
-    (its outputs and links), after a restart, and in a replay."""
-    relay = SeveralVideos()
+    (its outputs and links), after a restart, and in a replay. A video named twice (``copy``) is kept once."""
+    relay = SeveralVideos(copy=copy)
     with make_session(tmp_path / "st", relay) as s:
         res = s.video("a kite over the sea", progress=False)
         assert len(res.videos) == 3 and res.videos[0] is res and len(set(res.paths)) == 3

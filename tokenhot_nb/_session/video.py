@@ -596,6 +596,10 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
         _task_outcome(session, task, said)
         _carries(said, task)
         raise
+    kept: dict[str, tuple[str, dict[str, Any]]] = {}
+    for url, video in zip(urls, got, strict=True):  # one video under two links (the relay's, the vendor's): once
+        kept.setdefault(video["sha256"], (url, video))
+    urls, got = [u for u, _ in kept.values()], [v for _, v in kept.values()]
     out = got[0]
     outputs: list[dict[str, Any]] = []
     posters: list[dict[str, Any] | None] = []
