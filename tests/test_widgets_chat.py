@@ -96,29 +96,40 @@ def test_real_stream_grows_then_is_final(offline):
     assert len(seen) >= 2  # it grew piece by piece
 
 
-def test_stop_keeps_the_partial_answer(tmp_path):
+@pytest.fixture
+def slow(tmp_path):
+    """An offline session whose answers stream slowly (a piece each 0.1 s): time to click while one streams."""
     from tokenhot_nb import Session
     from tokenhot_nb.sim import Faults, SimTransport
 
     session = Session(mode="offline", store=tmp_path / "s", transport=SimTransport(faults=Faults(chunk_delay=0.1)))
-    try:
-        p = panel("chat", session)
-        p.input.value = "a long answer please"
-        p.send.click()
-        worker = p.thread
-        wait_until(lambda: len(p.text) > 0, what="the first streamed piece")
-        p.stop.click()
-        partial = p.text
-        assert p.stopped and "(stopped)" in p.answer.value and not p.send.disabled and p.stop.disabled
-        worker.join(30)
-        assert not worker.is_alive()
-        assert p.text == partial  # nothing more was consumed into the panel
-        wait_until(lambda: session.history.last is not None and session.history.last.status != "running",
-                   what="the entry to be closed")
-        entry = session.history.last
-        assert entry.status in ("interrupted", "error") and partial in entry.text
-    finally:
-        session.close()
+    yield session
+    session.close()
+
+
+def _streaming(session):
+    """A chat panel on ``session`` with a long answer streaming (its first piece shown), and the worker thread."""
+    p = panel("chat", session)
+    p.input.value = "a long answer please"
+    p.send.click()
+    worker = p.thread
+    wait_until(lambda: len(p.text) > 0, what="the first streamed piece")
+    return p, worker
+
+
+def test_stop_keeps_the_partial_answer(slow):
+    session = slow  # (its answer streams a piece each 0.1 s)
+    p, worker = _streaming(session)
+    p.stop.click()
+    partial = p.text
+    assert p.stopped and "(stopped)" in p.answer.value and not p.send.disabled and p.stop.disabled
+    worker.join(30)
+    assert not worker.is_alive()
+    assert p.text == partial  # nothing more was consumed into the panel
+    wait_until(lambda: session.history.last is not None and session.history.last.status != "running",
+               what="the entry to be closed")
+    entry = session.history.last
+    assert entry.status in ("interrupted", "error") and partial in entry.text
 
 
 def test_empty_message_is_refused(fake):
@@ -218,32 +229,22 @@ def test_a_notebook_chatting_through_a_panel_replays(tmp_path):
     assert len({line.split(" ")[1] for line in recorded}) == 2  # the new thread has a new name
 
 
-def test_a_second_send_while_answering_keeps_the_message_and_stop_still_stops(tmp_path):
+def test_a_second_send_while_answering_keeps_the_message_and_stop_still_stops(slow):
     """A Send click queued before the button greyed out (or start() called again) during a stream: it cleared the
     typed message, added a bubble nobody answered, and pointed Stop at that bubble, so Stop no longer stopped the
     paid stream. Now it is refused in the status line, the message stays typed and Stop stops the stream."""
-    from tokenhot_nb import Session
-    from tokenhot_nb.sim import Faults, SimTransport
-
-    session = Session(mode="offline", store=tmp_path / "s", transport=SimTransport(faults=Faults(chunk_delay=0.1)))
-    try:
-        p = panel("chat", session)
-        p.input.value = "a long answer please"
-        p.send.click()
-        worker = p.thread
-        wait_until(lambda: len(p.text) > 0, what="the first streamed piece")
-        p.input.value = "a second question"
-        p.send.click()
-        assert p.input.value == "a second question" and "Still answering" in p.status.value
-        assert len(p.thread_box.children) == 2 and p.thread is worker
-        p.stop.click()
-        worker.join(30)
-        assert not worker.is_alive()
-        wait_until(lambda: session.history.last is not None and session.history.last.status != "running",
-                   what="the entry to be closed")
-        assert len(session.history) == 1 and session.history.last.status in ("interrupted", "error")
-    finally:
-        session.close()
+    session = slow
+    p, worker = _streaming(session)
+    p.input.value = "a second question"
+    p.send.click()
+    assert p.input.value == "a second question" and "Still answering" in p.status.value
+    assert len(p.thread_box.children) == 2 and p.thread is worker
+    p.stop.click()
+    worker.join(30)
+    assert not worker.is_alive()
+    wait_until(lambda: session.history.last is not None and session.history.last.status != "running",
+               what="the entry to be closed")
+    assert len(session.history) == 1 and session.history.last.status in ("interrupted", "error")
 
 
 @pytest.mark.parametrize("message, why", [("hi there", "budget"), ("bad \ud800 char", "invalid character")])
