@@ -144,6 +144,42 @@ def test_estimate_sends_nothing_and_matches_the_table(relay: Server, tmp_path: P
     assert rows["MiniMax-Hailuo-2.3"]["quota_type"] == 0 and hailuo.usd is None and hailuo.usd_max is None
 
 
+def test_an_estimate_never_turns_another_threads_call_into_an_estimate(relay: Server, tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """``estimate`` marked the whole session as estimating while it ran: a call another thread made meanwhile (a
+    panel's worker, while the panel priced its next click) was stopped as an estimate, never sent and never
+    recorded, and its caller got a bare internal error. Only the estimate's own call is an estimate now."""
+    from tokenhot_nb._session import budget
+    from tokenhot_nb.results import ChatResult
+
+    real = budget.estimate_call
+    meanwhile: list[object] = []
+
+    def other_thread_calls(*args: Any, **kwargs: Any) -> Any:  # (while the estimate is under way)
+        if meanwhile:  # (once)
+            return real(*args, **kwargs)
+
+        def call() -> None:
+            try:
+                meanwhile.append(s.chat("hello", model="gpt-5", stream=False, thread=False))
+            except BaseException as exc:  # (what the other thread got is the finding)
+                meanwhile.append(exc)
+
+        meanwhile.append("started")
+        worker = threading.Thread(target=call, daemon=True)
+        worker.start()
+        worker.join(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(budget, "estimate_call", other_thread_calls)
+    with live(relay, tmp_path / "store") as s:
+        cost = s.estimate("image", "a cat", model="gpt-image-2")
+        assert cost.known
+        (_, answer) = meanwhile
+        assert isinstance(answer, ChatResult) and answer.text, answer
+        assert [e.kind for e in s.history] == ["chat"] and s.history.last.status == "ok"
+
+
 def test_an_estimate_is_the_same_price_in_replay_mode(relay: Server, tmp_path: Path) -> None:
     """``estimate`` answers what a call costs. In replay mode it used to look the call up first: a recorded call
     came out free, a batch of unrecorded ones $0 and a single unrecorded one a replay miss, so a notebook that

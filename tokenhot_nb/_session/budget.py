@@ -19,6 +19,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -120,12 +121,23 @@ def _unknown_short(n: int) -> str:
     return ", 1 call's cost unknown" if n == 1 else f", {n} calls' costs unknown"
 
 
+#: The :meth:`Session.estimate` under way in this context (its thread, and the tasks its call starts): the session and
+#: the costs noted. It was the session's own attribute, so a call another thread made meanwhile (a panel's worker,
+#: while the panel priced its next click) was stopped as an estimate too, and never sent.
+ESTIMATING: ContextVar[tuple[Session, list[cost.Cost]] | None] = ContextVar("tokenhot_estimating", default=None)
+
+
+def estimates(session: Session) -> list[cost.Cost] | None:
+    """Where ``session``'s calls in this context note their cost instead of being sent (None: they are sent)."""
+    found = ESTIMATING.get()
+    return found[1] if found is not None and found[0] is session else None
+
+
 @dataclass
 class Spending:
-    """Per session: the sink of :meth:`Session.estimate`, and whether the price table was read. (What calls in
-    flight reserved is on their rows, counted by every kernel: see :class:`Admission`.)"""
+    """Per session: whether the price table was read, and a replay's own budget. (What calls in flight reserved
+    is on their rows, counted by every kernel: see :class:`Admission`.)"""
 
-    estimates: list[cost.Cost] | None = None
     price_read: bool = False  #: the session's price table was asked for (see :func:`priced`)
     price_lock: asyncio.Lock | None = None
     #: A replay's own budget (set, changed or removed while replaying): kept here, never written to the store, so
@@ -347,10 +359,11 @@ def dry_run(session: Session, kind: str, info: ModelInfo, params: Mapping[str, A
 
     Checked before the replay lookup too: an estimate is the price of the call, the same in every mode, not
     "free" because a recording exists nor a replay miss because none does."""
-    if session.spending.estimates is not None:
+    sink = estimates(session)
+    if sink is not None:
         if info.price is None:  # (a replay: the prices known without the network, as a replay knows them)
             info = session.catalog.snapshot().with_price(info)
-        session.spending.estimates.append(estimate_call(session, kind, info, params, call))
+        sink.append(estimate_call(session, kind, info, params, call))
         raise EstimateOnly
 
 

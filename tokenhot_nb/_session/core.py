@@ -93,7 +93,7 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
                 kwargs = {k: _checks.plain(v) for k, v in kwargs.items()}
                 return await fn(self, *args, **kwargs)
             except TokenhotError as exc:
-                if not isinstance(exc, ReplayMissError) and self.spending.estimates is None:  # an estimate is no call
+                if not isinstance(exc, ReplayMissError) and _budget.estimates(self) is None:  # an estimate is no call
                     bound = sig.bind_partial(self, *args, **kwargs)
                     _recording.record_refusal(self, kind, dict(bound.arguments), exc,
                                               resolved[0] if resolved else None)
@@ -698,13 +698,13 @@ class Session:
         if "wait" in accepted:
             kwargs.setdefault("wait", False)
         sink: list[_cost.Cost] = []
-        self.spending.estimates = sink
+        token = _budget.ESTIMATING.set((self, sink))
         try:
             self._sync(twin(*args, **kwargs))
         except _budget.EstimateOnly:
             pass
         finally:
-            self.spending.estimates = None
+            _budget.ESTIMATING.reset(token)
         return _cost.total(sink)
 
     def balance(self) -> _cost.Balance:

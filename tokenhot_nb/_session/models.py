@@ -11,6 +11,7 @@ from .._suggest import did_you_mean
 from .._warn import warn
 from ..catalog import ModelInfo, UnclassifiedModelError
 from ..errors import InputError, UnknownModelError, UnsupportedOptionError
+from . import budget as _budget
 from .checks import check_model_name, check_seed, whole, with_article
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def require_key(session: Session) -> None:
     """A live call without a key is refused before anything is sent (the catalogue read included): it could
     only fail, after a wait. :meth:`Session.estimate` needs no key (the price table is public)."""
     settings = session.settings
-    if settings.mode == "live" and not settings.api_key and session.spending.estimates is None:
+    if settings.mode == "live" and not settings.api_key and _budget.estimates(session) is None:
         settings.key_for_requests()  # raises MissingKeyError, the one place that says how to set a key
 
 
