@@ -137,3 +137,53 @@ def test_the_default_session_keeps_its_store_when_a_new_one_is_refused(tmp_path:
         tokenhot_nb.session(mode="offline", store="/proc/nope")
     assert tokenhot_nb.session() is before
     before.close()
+
+
+def _row_bytes(row: object) -> int:
+    import json
+
+    return len(json.dumps(row.params, ensure_ascii=False).encode()) + len((row.text or "").encode())  # type: ignore[attr-defined]
+
+
+def test_a_refused_call_with_a_huge_input_keeps_a_small_row_saying_what_it_was(rec: object, tmp_path: Path) -> None:
+    """100,000 texts to embed (refused: one request takes 2,048) left a 5.8 MB row at every attempt, and a budget
+    refusal of a 2 MB prompt kept it twice (params and text): the store and every export grew by that. The row
+    keeps what was refused and why, the big argument as a marker with its size, and a rerun of it sends nothing."""
+    from _session_support import make_session
+
+    s = make_session(tmp_path / "st", rec)  # type: ignore[arg-type]
+    texts = [f"text number {i} of a long list" for i in range(100_000)]
+    with pytest.raises(E.InputError, match="2,048"):
+        s.embed(texts, model="jina-embeddings-v4")
+    row = s.history[-1]
+    assert row.status == "error" and row.error and "2,048" in row.error["message"]
+    assert row.params["model"] == "jina-embeddings-v4" and _row_bytes(row) < 2_000
+    assert "100,000 items" in row.params["texts"]["not_recorded"]
+    with pytest.raises(E.InputError):
+        row.rerun()
+    assert rec.posts() == []  # type: ignore[attr-defined]
+
+    s.set_budget(0.000001)
+    prompt = "Summarise this. " + "x" * 2_000_000
+    with pytest.raises(E.BudgetExceededError):
+        s.chat(prompt, model="gpt-5", stream=False)
+    row = s.history[-1]
+    assert row.error and row.error["error"] == "BudgetExceededError" and row.model == "gpt-5"
+    assert _row_bytes(row) < 4_000 and row.text.startswith("Summarise this. xxx")
+    assert "2,000,016 characters" in row.params["message"]["not_recorded"]
+    assert rec.posts() == []  # type: ignore[attr-defined]
+    s.close()
+
+
+def test_a_refused_argument_of_ordinary_size_and_a_sent_call_with_a_big_input_are_kept_whole(
+        rec: object, tmp_path: Path) -> None:
+    """Only a refusal's oversized argument is cut: what a rerun, replay or to_code() needs of a real call stays."""
+    from _session_support import make_session
+
+    s = make_session(tmp_path / "st", rec)  # type: ignore[arg-type]
+    big = "y" * 200_000
+    assert s.chat(big, model="gpt-5", stream=False).entry.params["message"] == big  # sent: whole
+    with pytest.raises(E.InputError):
+        s.chat("z" * 50_000, model="gpt-5", stream=False, temperature=9)
+    assert s.history[-1].params["message"] == "z" * 50_000  # refused, under the bound: whole
+    s.close()

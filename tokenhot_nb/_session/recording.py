@@ -359,13 +359,16 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
         if name in _NOT_PARAMS or name.startswith("_") or value is None:
             continue
         if name == "options" and isinstance(value, dict):
-            params.update({k: _as_given(v) for k, v in value.items() if k not in _NOT_PARAMS})
+            params.update({k: _bounded(_as_given(v)) for k, v in value.items() if k not in _NOT_PARAMS})
         else:
-            params[name] = _as_given(value)
+            params[name] = _bounded(_as_given(value))
     model = params.get("model")
     model_id = resolved.id if resolved is not None else model if isinstance(model, str) else (
         (model or {}).get("id", "") if isinstance(model, dict) else "")
     text = next((str(params[k]) for k in ("prompt", "message", "text") if isinstance(params.get(k), str)), "")
+    if not text:  # (a prompt too big to keep: the start of it still says what was asked)
+        text = next((str(arguments[k])[:REFUSED_TEXT_MAX] + "…" for k in ("prompt", "message", "text")
+                     if isinstance(arguments.get(k), str)), "")
     try:
         session.store.insert(HistoryEntry(session_id=session.id, started=time.time(), mode=session.mode, kind=kind,
                                           model=model_id, endpoint="", params=params, status="error",
@@ -387,6 +390,33 @@ def _past_recorded_refusal(session: Session, kind: str) -> None:
     if rows and rows[0].kind == kind and rows[0].status == "error" and not rows[0].endpoint \
             and rows[0].session_id == store.get(at).session_id:
         session.replay_position = rows[0].id
+
+
+#: The most a refused call's row keeps of one argument (its JSON, in bytes): nothing was sent, so the row is only
+#: what was tried and why it failed. A bigger one (100,000 texts to embed: 5.8 MB) became a row of that size at
+#: every refused attempt, in the store and in every export; it is kept as a marker saying what it was.
+REFUSED_ARG_MAX = 64 * 1024
+#: The most of a refused prompt kept as the row's text (what the history shows and searches).
+REFUSED_TEXT_MAX = 1000
+
+
+def _bounded(value: Any) -> Any:
+    """A refused argument (as :func:`_as_given` keeps it), or a marker when its JSON passes
+    :data:`REFUSED_ARG_MAX`: its type and size, like an object that cannot be stored (a rerun refuses it)."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        if len(value) * 4 <= REFUSED_ARG_MAX or len(value.encode("utf-8", "surrogatepass")) <= REFUSED_ARG_MAX:
+            return value
+        return {"not_recorded": f"builtins.str of {len(value):,} characters, too big to keep with a refusal"}
+    import json
+
+    size = len(json.dumps(value, ensure_ascii=False, default=str).encode("utf-8", "surrogatepass"))
+    if size <= REFUSED_ARG_MAX:
+        return value
+    what = (f"builtins.list of {len(value):,} items" if isinstance(value, list) else
+            f"builtins.dict of {len(value):,} keys" if isinstance(value, dict) else f"{type(value).__name__}")
+    return {"not_recorded": f"{what} ({size / 1e6:,.1f} MB), too big to keep with a refusal"}
 
 
 def _as_given(value: Any) -> Any:
