@@ -66,6 +66,23 @@ def test_budget_from_config_stops_a_magic_and_balance_shows_it(ip: Any, offline:
     assert "Budget: '-5' is not an amount: a budget is zero or more." in shown
 
 
+def test_budget_unknown_from_config_lets_a_video_through_or_refuses_it(ip: Any, offline: Any) -> None:
+    """The refusal names `%th_config --budget-unknown allow`: it works, and says so in the budget line."""
+    run(ip, "%th_config --budget 5")
+    res, shown = run(ip, "%%th_video -m doubao-seedance-2.0-fast\nwaves")
+    assert "cannot be estimated" in shown and "--budget-unknown allow" in shown and "Traceback" not in shown
+    res, shown = run(ip, "%th_config --budget-unknown allow")
+    assert res.error_in_exec is None and "let through" in shown and "Budget $5" in shown
+    res, shown = run(ip, "%%th_video -m doubao-seedance-2.0-fast\nwaves")
+    assert "cannot be estimated" not in shown and offline.history[-1].status == "ok"
+    res, shown = run(ip, "%th_config --budget 6 --budget-unknown refuse")
+    assert "Budget $6" in shown and "let through" not in shown
+    run(ip, "%th_config --no-budget")
+    res, shown = run(ip, "%th_config --budget-unknown allow")
+    assert type(res.error_in_exec).__name__ == "UsageError" and "Traceback" not in shown
+    assert "there is none; add --budget AMOUNT" in str(res.error_in_exec)
+
+
 def test_a_price_group_typo_is_refused_in_its_own_th_config_line_before_any_call(ip: Any, offline: Any) -> None:
     """No call has read the service's table yet: the typo was taken, and the error showed one cell late, at the
     next unrelated ``%th_config``. It is refused in its own line, the session kept."""

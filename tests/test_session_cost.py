@@ -255,7 +255,8 @@ def test_budget_in_yuan(relay: Server, tmp_path: Path) -> None:
 
 
 def test_a_finished_task_that_crossed_the_budget_blocks_the_next_call(relay: Server, tmp_path: Path) -> None:
-    with live(relay, tmp_path / "store", budget=0.01) as s:
+    with live(relay, tmp_path / "store") as s:
+        s.set_budget(0.01, allow_unknown=True)
         clip = s.video("waves", model="doubao-seedance-2.0-fast", duration=5, resolution="720p", progress=False)
         assert clip.entry.cost.usd is not None and clip.entry.cost.usd > 0.01  # unknown before: allowed
         with pytest.raises(BudgetExceededError):
@@ -644,14 +645,56 @@ def test_a_call_whose_cost_stayed_unknown_counts_at_its_estimate_and_the_budget_
 
 
 def test_a_call_whose_cost_is_unknown_and_had_no_estimate_is_said_to_count_as_nothing(tmp_path: Path) -> None:
-    """A call with no estimate either (a model whose price row names no price) can only count as $0: the budget
-    says so rather than look complete."""
+    """A call with no estimate either (a model whose price row names no price, let through by the budget) can only
+    count as $0: the budget says so rather than look complete."""
     with make_session(tmp_path / "store", _RowWithoutPrice()) as s:
-        s.set_budget(5)
+        s.set_budget(5, allow_unknown=True)
         assert str(s.chat("hi", model="gpt-5", stream=False).entry.cost) == "cost unknown"
         assert s.budget.spent_usd == 0
         shown = str(s.budget)
         assert "1 call" in shown and "no estimate" in shown
+
+
+def test_a_budget_refuses_a_call_whose_cost_cannot_be_estimated_until_told_to_let_it_through(
+        relay: Server, tmp_path: Path) -> None:
+    """A video priced per task was sent under any budget with money left: with $0.01 of $5 left it could spend
+    dollars past the limit, without a word. It is refused in one line saying why and how to allow such calls;
+    allowed, it runs and its charged quota counts; the choice is kept with the budget (a restart keeps it)."""
+    before = billed_cents(relay.url, KEY)
+    with live(relay, tmp_path / "store", budget=5) as s:
+        with pytest.raises(BudgetExceededError) as info:
+            s.video("waves", model="doubao-seedance-2.0-fast", duration=5, resolution="720p", progress=False)
+        err = info.value
+        assert "cannot be estimated before it runs" in err.message and "charged per task" in err.message
+        assert "\n" not in err.message and err.estimate_usd is None and err.left_usd == pytest.approx(5)
+        assert "allow_unknown=True" in (err.hint or "") and "--budget-unknown allow" in (err.hint or "")
+        assert billed_cents(relay.url, KEY) == before  # nothing was sent
+        assert s.history[-1].status == "error" and s.history[-1].endpoint == ""
+        status = s.set_budget(5, allow_unknown=True)
+        assert "let through" in str(status)
+        clip = s.video("waves", model="doubao-seedance-2.0-fast", duration=5, resolution="720p", progress=False)
+        assert clip.entry.cost.usd and s.budget.spent_usd == pytest.approx(clip.entry.cost.usd)
+    with live(relay, tmp_path / "store") as s2:  # a kernel restart: the budget keeps the choice
+        assert s2.budget.budget is not None and s2.budget.budget.allow_unknown
+        s2.set_budget(4)  # a new amount keeps it too
+        assert s2.budget.budget is not None and s2.budget.budget.allow_unknown
+        s2.set_budget(4, allow_unknown=False)
+        with pytest.raises(BudgetExceededError, match="cannot be estimated"):
+            s2.video("more waves", model="doubao-seedance-2.0-fast", progress=False)
+
+
+def test_a_model_without_a_price_is_refused_under_a_budget_and_an_estimable_one_is_not(tmp_path: Path) -> None:
+    """A chat or image on a row that names no price is refused as a video is (nothing bounds its cost), saying the
+    table states no price; a priced model beside it still goes."""
+    rec = _RowWithoutPrice()
+    with make_session(tmp_path / "store", rec, budget=5) as s:
+        for call in (lambda: s.chat("hi", model="gpt-5", stream=False), lambda: s.image("a pear", model="gpt-image-2")):
+            with pytest.raises(BudgetExceededError, match="states no price"):
+                call()
+        assert rec.posts("/v1/") == []
+        assert s.chat("hi", model="gpt-5.2", stream=False).entry.status == "ok"
+        with pytest.raises(TokenhotError, match="allow_unknown is True or False"):
+            s.set_budget(5, allow_unknown="yes")  # type: ignore[arg-type]
 
 
 class _Unreachable(Recorder):

@@ -290,6 +290,11 @@ def tokens_of_size(chars: int, wide: int) -> int:
     return max(1, math.ceil((chars - wide) / 4) + wide)
 
 
+#: Why an estimate is unknown (its ``detail``), as a budget's refusal says it.
+NO_PRICE = "the price table states no price for it"
+PER_TASK = "a video is charged per task, known only when the task ends"
+
+
 def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int = 1,
              max_tokens: int | None = None, simulated: bool = False, input_tokens: int | None = None,
              cache_write: Literal["5m", "1h"] | None = None) -> Cost:
@@ -303,20 +308,20 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
     """
     frame = _frame(price, simulated)
     if price is None:
-        return Cost(None, **frame)
+        return Cost(None, detail=NO_PRICE, **frame)
     if price.quota_type == 1:
         n = max(1, count)
         if not math.isfinite(price.call_usd * n):
-            return Cost(None, **frame)
+            return Cost(None, detail=NO_PRICE, **frame)
         return Cost(price.call_usd * n, "per-call", detail=price.group_note.strip(" ()"), **frame)
     if kind == "video":
-        return Cost(None, **frame)
+        return Cost(None, detail=PER_TASK, **frame)
     # (``n`` answers to one prompt: the prompt is billed once, each answer's output apart)
     tokens = tokens_in_text(input_text) if input_tokens is None else input_tokens
     if kind in INPUT_ONLY:
         usd = token_usd(price, tokens, 0)
         if not math.isfinite(usd):
-            return Cost(None, **frame)
+            return Cost(None, detail=NO_PRICE, **frame)
         return Cost(usd, "per-token", detail=f"~{tokens:,} input tokens{price.group_note}", **frame)
     cap = max_tokens if max_tokens and max_tokens > 0 else DEFAULT_MAX_OUTPUT
     low = token_usd(price, tokens, 0)
@@ -325,7 +330,7 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
                          cache_write_1h=written if cache_write == "1h" else 0),
                token_usd(price, tokens, cap * max(1, count)))  # (a create_cache_ratio under 1 writes cheaper)
     if not math.isfinite(high):
-        return Cost(None, **frame)
+        return Cost(None, detail=NO_PRICE, **frame)
     return Cost(low, "per-token", usd_max=high,
                 detail=f"~{tokens:,} input tokens, up to {cap:,} output{price.group_note}", **frame)
 

@@ -3,7 +3,8 @@
 The check runs where every call is about to be recorded (so no path can skip it): estimate the call, add what
 was spent in this budget period (a call whose cost stayed unknown at its estimate: the relay may have billed
 it) and what calls in flight (in any kernel on the store) have reserved, and refuse
-with :class:`BudgetExceededError` if that crosses the budget. Nothing is sent then. The check runs in the
+with :class:`BudgetExceededError` if that crosses the budget, or if the call's cost cannot be estimated (unless the
+budget lets such calls through: :attr:`Budget.allow_unknown`). Nothing is sent then. The check runs in the
 transaction that writes the call's ``running`` row, which reserves its estimate (see :class:`Admission`). The budget and the spending live
 in the store, so they survive a kernel restart; offline (simulated) spending is counted apart from real
 spending, so a budget can be rehearsed on the simulator without touching the real one. A replay's budget stays
@@ -39,14 +40,20 @@ BUDGET_KEY = "budget"
 
 @dataclass(frozen=True)
 class Budget:
-    """A spending limit in USD (``written`` is how the user gave it) for the period that began at ``since``."""
+    """A spending limit in USD (``written`` is how the user gave it) for the period that began at ``since``.
+
+    ``allow_unknown``: a call whose cost cannot be estimated before it runs (a video priced per task, a model
+    the price table states no price for) is let through while budget is left; by default it is refused, since
+    nothing then bounds what it may spend past the limit."""
 
     usd: float
     written: str
     since: float
+    allow_unknown: bool = False
 
     def as_json(self) -> str:
-        return json.dumps({"usd": self.usd, "written": self.written, "since": self.since})
+        return json.dumps({"usd": self.usd, "written": self.written, "since": self.since,
+                           **({"allow_unknown": True} if self.allow_unknown else {})})
 
     def at_rate(self, rate: float) -> Budget:
         """This budget with a yuan amount ("¥20") converted at ``rate``, the site's top-up rate that the calls'
@@ -61,7 +68,8 @@ class Budget:
     def from_json(cls, text: str | None) -> Budget | None:
         try:
             data = json.loads(text or "null")
-            return cls(float(data["usd"]), str(data.get("written", data["usd"]))[:40], float(data["since"]))
+            return cls(float(data["usd"]), str(data.get("written", data["usd"]))[:40], float(data["since"]),
+                       data.get("allow_unknown") is True)
         except (ValueError, TypeError, KeyError):
             return None
 
@@ -88,8 +96,10 @@ class BudgetStatus:
         since = datetime.fromtimestamp(self.budget.since).strftime("%Y-%m-%d %H:%M")
         spent_text, left_text = cost.spent_and_left(self.budget.usd, self.spent_usd, self.rate)
         limit = cost.Cost(self.budget.usd, "mixed", rate=self.rate)
+        allowed = " Calls whose cost cannot be estimated are let through while budget is left." \
+            if self.budget.allow_unknown else ""
         return (f"Budget {limit} since {since}: {kind}spent {spent_text}, left {left_text}."
-                f"{unknown_note(self.unknown, self.rate)}")
+                f"{unknown_note(self.unknown, self.rate)}{allowed}")
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
         p.text(str(self))
@@ -211,8 +221,9 @@ def site_rate(session: Session) -> float:
 
 
 def set_budget(session: Session, amount: float | int | str | None, *, rate: float = cost.DEFAULT_RATE,
-               new_period: bool = False) -> Budget | None:
-    """Set (``None``: remove) the budget; a new amount keeps the current period unless ``new_period``."""
+               new_period: bool = False, allow_unknown: bool | None = None) -> Budget | None:
+    """Set (``None``: remove) the budget; a new amount keeps the current period unless ``new_period``, and whether
+    calls of unknown cost are let through (:attr:`Budget.allow_unknown`) unless ``allow_unknown`` says."""
     if amount is None:
         _keep(session, None)
         return None
@@ -225,7 +236,8 @@ def set_budget(session: Session, amount: float | int | str | None, *, rate: floa
     since = _now(session) if new_period or old is None else old.since
     if since != (old.since if old is not None else None):
         session.replay_spent_usd = 0.0  # (a replay's period starts again too)
-    budget = Budget(usd, str(amount), since)
+    allow = allow_unknown if allow_unknown is not None else old is not None and old.allow_unknown
+    budget = Budget(usd, str(amount), since, allow)
     _keep(session, budget)
     return budget
 
@@ -235,7 +247,7 @@ def reset_period(session: Session) -> Budget | None:
     old = current(session)
     if old is None:
         return None
-    budget = Budget(old.usd, old.written, _now(session))
+    budget = replace(old, since=_now(session))
     _keep(session, budget)
     session.replay_spent_usd = 0.0
     return budget
@@ -397,15 +409,20 @@ class Admission:
 
 
 def crosses(budget: Budget, spent: float, est: cost.Cost) -> bool:
-    """Whether a call estimated at ``est`` would cross ``budget`` with ``spent`` already counted."""
+    """Whether a call estimated at ``est`` would cross ``budget`` with ``spent`` already counted; one whose cost
+    cannot be estimated may, unless the budget lets such calls through (:attr:`Budget.allow_unknown`)."""
     left, upper = budget.usd - spent, est.upper
-    return left <= 1e-12 or (upper is not None and upper > left + 1e-12)
+    if upper is None:
+        return left <= 1e-12 or not budget.allow_unknown
+    return left <= 1e-12 or upper > left + 1e-12
 
 
 def refusal(kind: str, model: str, est: cost.Cost, rate: float, budget: Budget, spent: float, sim: bool,
             unknown: Unknown) -> BudgetExceededError:
     """The error of a call the budget refuses: what it would cost, what is left, what was spent."""
     upper, left = est.upper, budget.usd - spent
+    if upper is None and left > 1e-12:  # (budget is left: refused because nothing bounds what it may cost)
+        return _unknown_refusal(kind, model, est, rate, budget, spent, sim)
     what = ("its cost is not known before it runs" if upper is None else
             f"it would cost {'up to ' if est.usd_max else 'about '}{cost.Cost(upper, rate=rate)}")
     kind_of = "simulated " if sim else ""
@@ -417,6 +434,19 @@ def refusal(kind: str, model: str, est: cost.Cost, rate: float, budget: Budget, 
         f"is left ({spent_text} spent or in flight{_unknown_short(n)}).",
         estimate_usd=upper, left_usd=max(left, 0.0), budget_usd=budget.usd,
         hint=(unknown_note(unknown, rate).strip() + " " + BudgetExceededError.default_hint) if n else None)
+
+
+def _unknown_refusal(kind: str, model: str, est: cost.Cost, rate: float, budget: Budget, spent: float,
+                     sim: bool) -> BudgetExceededError:
+    """A call whose cost cannot be estimated, refused while budget is left: why, and how to let such calls through."""
+    why = f" ({est.detail})" if est.detail else ""
+    left_text = cost.spent_and_left(budget.usd, spent, rate)[1]
+    return BudgetExceededError(
+        f"Not sent: this {kind} call to {model} may cross your {cost.Cost(budget.usd, rate=rate)} "
+        f"{'simulated ' if sim else ''}budget ({left_text} left): its cost cannot be estimated before it runs{why}.",
+        estimate_usd=None, left_usd=max(budget.usd - spent, 0.0), budget_usd=budget.usd,
+        hint=f"To let such calls through while budget is left (each counts once its cost is known): "
+             f"s.set_budget({budget.written!r}, allow_unknown=True), or %th_config --budget-unknown allow.")
 
 
 def replay_spent(session: Session, entry: HistoryEntry) -> None:

@@ -642,20 +642,25 @@ class Session:
         """The budget (kept in the store: it survives a restart), what this period spent and what is left."""
         return _budget.status(self)
 
-    def set_budget(self, amount: float | str | None, *, new_period: bool = False) -> _budget.BudgetStatus:
+    def set_budget(self, amount: float | str | None, *, new_period: bool = False,
+                   allow_unknown: bool | None = None) -> _budget.BudgetStatus:
         """Limit spending: ``2.5`` or ``"$2.50"`` (USD), ``"¥20"`` (yuan); ``None`` removes the limit.
 
         Every call is checked before it is sent; one that would cross the budget raises
-        :class:`~tokenhot_nb.errors.BudgetExceededError` and sends nothing. Offline (simulated) calls count
+        :class:`~tokenhot_nb.errors.BudgetExceededError` and sends nothing. So is one whose cost cannot be
+        estimated before it runs (a video priced per task, a model without a price), unless ``allow_unknown=True``
+        lets such calls through while budget is left (None: as the budget had it). Offline (simulated) calls count
         against an offline budget only.
         """
         new_period = bool(_checks.flag(new_period, "new_period"))
+        allow_unknown = _checks.flag(allow_unknown, "allow_unknown")
         if self.mode != "replay" and self.catalog.table is None and _budget.is_yuan(amount):
             try:  # a yuan amount converts at the site's top-up rate (``/api/status``), read with the price table
                 self._sync(self.catalog.ensure())
             except TokenhotError:
                 pass  # (counted at the site's rate once the table is read)
-        _budget.set_budget(self, amount, rate=_budget.site_rate(self), new_period=new_period)
+        _budget.set_budget(self, amount, rate=_budget.site_rate(self), new_period=new_period,
+                           allow_unknown=allow_unknown)
         return self.budget
 
     def reset_budget(self) -> _budget.BudgetStatus:

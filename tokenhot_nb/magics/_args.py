@@ -470,6 +470,9 @@ def _config() -> MagicParser:
     p.add_argument("--reset", action="store_true", help="rebuild the default session from the environment")
     p.add_argument("--budget", metavar="AMOUNT",
                    help="refuse calls that would cross this spending limit: 2.50 (USD), '$2.50' or '¥20'")
+    p.add_argument("--budget-unknown", choices=("refuse", "allow"),
+                   help="calls whose cost cannot be estimated before they run (video, unpriced models): refuse "
+                        "them (the default) or let them through while budget is left")
     p.add_argument("--budget-reset", action="store_true", help="start a new budget period now")
     p.add_argument("--no-budget", action="store_true", help="remove the spending limit")
     p.add_argument("--last-error", action="store_true", help="show the last error in full (with traceback)")

@@ -149,6 +149,12 @@ def apply_config(a: Any) -> Table | None:
             return None
         changes["api_key"] = key
     s = _session()
+    allow = None if a.budget_unknown is None else a.budget_unknown == "allow"
+    kept = None if a.no_budget or allow is None else s.budget.budget
+    if allow is not None and a.budget is None and kept is None:  # (said before anything changes)
+        from ._args import MagicUsageError
+
+        raise MagicUsageError("%th_config --budget-unknown applies to a budget: there is none; add --budget AMOUNT.")
     picked = {kind: _default(s, getattr(a, f"default_{kind}"), kind)
               for kind in MODEL_KINDS if getattr(a, f"default_{kind}")}  # validate before rebuilding
     if "price_group" in changes and not {"base_url", "mode"} & changes.keys():  # (the table is read if need be)
@@ -162,7 +168,9 @@ def apply_config(a: Any) -> Table | None:
     if a.no_budget:
         print(s.set_budget(None))
     if a.budget is not None:
-        print(s.set_budget(a.budget))
+        print(s.set_budget(a.budget, allow_unknown=allow))
+    elif allow is not None and kept is not None:  # (the store's budget now, when --store changed the store)
+        print(s.set_budget((s.budget.budget or kept).written, allow_unknown=allow))
     if a.budget_reset:
         print(s.reset_budget())
     return settings_table(s.settings.public(), getattr(s, "defaults", None))
