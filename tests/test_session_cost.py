@@ -860,3 +860,33 @@ def test_a_yuan_budget_and_the_yuan_costs_use_one_rate_however_the_status_writes
                                  status={"price": 1e308}))  # (no rate: the prices fall back to ¥7; so does a
         assert _budget.site_rate(s) == 7.0  # ¥20 budget, which was $2e-307 and refused every call)
         assert _budget.status(s).rate == 7.0
+
+
+class _GroupRatioZero(Recorder):
+    """The simulator's table with the ``default`` group's ``group_ratio`` at 0 (a relay's free group, or a slip)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await super().handle_async_request(request)
+        if request.url.path == "/api/pricing":
+            body = json.loads(await response.aread())
+            body["group_ratio"] = {**body.get("group_ratio", {}), "default": 0}
+            return httpx.Response(200, json=body)
+        return response
+
+
+def test_a_group_ratio_of_0_is_no_price_so_a_budget_still_stops_calls(tmp_path: Path) -> None:
+    """A ``group_ratio`` of 0 made every cost and estimate $0: a budget then never stopped anything, though the key's
+    group is only a setting the client cannot check. Such a price is unknown: the budget refuses the call saying
+    why, the estimate and the model's price say unknown (not free), and a call let through is "cost unknown"."""
+    rec = _GroupRatioZero()
+    with make_session(tmp_path / "store", rec, budget=0.05) as s:
+        estimate = s.estimate("image", "a pear", model="gpt-image-2")
+        assert estimate.usd is None and "ratio of 0" in (estimate.detail or "")
+        assert "unknown" in s.model("gpt-image-2").price.describe("image")  # type: ignore[union-attr]
+        for _ in range(3):  # $0 each, these were all sent past a 5-cent budget
+            with pytest.raises(BudgetExceededError, match="'default' a ratio of 0"):
+                s.image("a pear", model="gpt-image-2")
+        assert rec.posts("/v1/") == []
+        s.set_budget(0.05, allow_unknown=True)
+        entry = s.chat("hi", model="gpt-5", stream=False).entry
+        assert entry.cost.usd is None and str(entry.cost) == "cost unknown"

@@ -176,6 +176,8 @@ class Price:
     def describe(self, kind: str | None = None) -> str:
         """A short human label: ``$2.50/M in · $10.00/M out``, ``$0.05/M in`` (embeddings), ``$0.028/call`` or
         ``per task`` (video)."""
+        if not self.group_ratio > 0:  # (not "free": see cost._zero_group)
+            return f"unknown (group {self.group or 'default'} ×0)"
         if self.per_call:
             return f"${self.call_usd:g}/call{self.group_note}"
         if kind == "video":

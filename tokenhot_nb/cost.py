@@ -231,6 +231,13 @@ def token_usd(price: Price, input_tokens: float, output_tokens: float, *, cached
     return (units * per_million + output_tokens * per_million * price.completion_ratio) / 1_000_000
 
 
+def _zero_group(price: Price) -> str:
+    """Why a price of a group whose ``group_ratio`` is 0 is unknown. new-api would bill such a key nothing, but the
+    key's group is a setting this client cannot check with the key (and new-api may override a group's ratio per
+    user group): read as free, every estimate is $0 and a budget never stops a call; unknown, it is refused."""
+    return f"the price table gives the key's group {price.group or 'default'!r} a ratio of 0, read as no price"
+
+
 def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, count: int = 1,
             quota: float | None = None, simulated: bool = False) -> Cost:
     """What one finished call cost.
@@ -244,6 +251,8 @@ def of_call(kind: str, price: Price | None, usage: Mapping[str, Any] | None, *, 
         return Cost(quota / per_unit, "task", detail=f"{quota:g} quota charged", **frame)
     if price is None:
         return Cost(None, **frame)
+    if not price.group_ratio > 0:
+        return Cost(None, detail=_zero_group(price), **frame)
     if price.quota_type == 1:
         n = max(1, count)
         each = price.call_usd
@@ -309,6 +318,8 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
     frame = _frame(price, simulated)
     if price is None:
         return Cost(None, detail=NO_PRICE, **frame)
+    if not price.group_ratio > 0:
+        return Cost(None, detail=_zero_group(price), **frame)
     if price.quota_type == 1:
         n = max(1, count)
         if not math.isfinite(price.call_usd * n):
