@@ -69,10 +69,14 @@ def test_budget_from_config_stops_a_magic_and_balance_shows_it(ip: Any, offline:
 def test_budget_unknown_from_config_lets_a_video_through_or_refuses_it(ip: Any, offline: Any) -> None:
     """The refusal names `%th_config --budget-unknown allow`: it works, and says so in the budget line."""
     run(ip, "%th_config --budget 5")
+    res, shown = run(ip, "%%th_video -m doubao-seedance-2.0-fast --dry-run\nwaves")  # says what a run would meet
+    assert "charged per task" in shown and "The budget refuses" in shown and "--budget-unknown allow" in shown
     res, shown = run(ip, "%%th_video -m doubao-seedance-2.0-fast\nwaves")
     assert "cannot be estimated" in shown and "--budget-unknown allow" in shown and "Traceback" not in shown
     res, shown = run(ip, "%th_config --budget-unknown allow")
     assert res.error_in_exec is None and "let through" in shown and "Budget $5" in shown
+    res, shown = run(ip, "%%th_video -m doubao-seedance-2.0-fast --dry-run\nwaves")
+    assert "The budget refuses" not in shown
     res, shown = run(ip, "%%th_video -m doubao-seedance-2.0-fast\nwaves")
     assert "cannot be estimated" not in shown and offline.history[-1].status == "ok"
     res, shown = run(ip, "%th_config --budget 6 --budget-unknown refuse")

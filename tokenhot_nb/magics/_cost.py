@@ -22,7 +22,7 @@ class DryRun:
     def __str__(self) -> str:
         e = self.estimate
         if e.usd is None:
-            what = "its cost is not known before it runs (priced per task, or not in the price table)"
+            what = f"its cost is not known before it runs ({e.detail or 'priced per task, or not in the price table'})"
         else:
             what = f"it would cost {'between ' if e.ranged else 'about '}{e}"
             if e.detail:
@@ -30,6 +30,9 @@ class DryRun:
         lines = [f"Dry run of this {self.method} call: {what}; {NOTHING_SENT}."]
         if self.budget.budget is not None:
             lines.append(str(self.budget))
+            if e.usd is None and not self.budget.budget.allow_unknown:
+                lines.append("The budget refuses a call whose cost cannot be estimated; "
+                             "%th_config --budget-unknown allow lets such calls through while budget is left.")
         return "\n".join(lines)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
