@@ -3,6 +3,7 @@ an empty chat message."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -140,8 +141,6 @@ def test_the_default_session_keeps_its_store_when_a_new_one_is_refused(tmp_path:
 
 
 def _row_bytes(row: object) -> int:
-    import json
-
     return len(json.dumps(row.params, ensure_ascii=False).encode()) + len((row.text or "").encode())  # type: ignore[attr-defined]
 
 
@@ -171,6 +170,12 @@ def test_a_refused_call_with_a_huge_input_keeps_a_small_row_saying_what_it_was(r
     assert row.error and row.error["error"] == "BudgetExceededError" and row.model == "gpt-5"
     assert _row_bytes(row) < 4_000 and row.text.startswith("Summarise this. xxx")
     assert "2,000,016 characters" in row.params["message"]["not_recorded"]
+
+    with pytest.raises(E.UnknownModelError):  # (its message quotes the name: the row keeps the start of both)
+        s.chat("hi", model="m" * 3_000_000, stream=False)
+    row = s.history[-1]
+    assert row.model == "m" * 1000 and row.error and len(row.error["message"]) < 70_000
+    assert len(json.dumps(row.to_dict(), ensure_ascii=False)) < 150_000
     assert rec.posts() == []  # type: ignore[attr-defined]
     s.close()
 

@@ -362,8 +362,8 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
             params.update({k: _bounded(_as_given(v)) for k, v in value.items() if k not in _NOT_PARAMS})
         else:
             params[name] = _bounded(_as_given(value))
-    model = params.get("model")
-    model_id = resolved.id if resolved is not None else model if isinstance(model, str) else (
+    model = arguments.get("model") if isinstance(arguments.get("model"), str) else params.get("model")
+    model_id = resolved.id if resolved is not None else model[:REFUSED_TEXT_MAX] if isinstance(model, str) else (
         (model or {}).get("id", "") if isinstance(model, dict) else "")
     text = next((str(params[k]) for k in ("prompt", "message", "text") if isinstance(params.get(k), str)), "")
     if not text:  # (a prompt too big to keep: the start of it still says what was asked)
@@ -372,7 +372,7 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
     try:
         session.store.insert(HistoryEntry(session_id=session.id, started=time.time(), mode=session.mode, kind=kind,
                                           model=model_id, endpoint="", params=params, status="error",
-                                          error=err.to_dict() if isinstance(err, TokenhotError) else None,
+                                          error=_bounded_error(err) if isinstance(err, TokenhotError) else None,
                                           duration=0.0, text=text))
     except Exception:  # recording must never hide the real error
         return
@@ -417,6 +417,12 @@ def _bounded(value: Any) -> Any:
     what = (f"builtins.list of {len(value):,} items" if isinstance(value, list) else
             f"builtins.dict of {len(value):,} keys" if isinstance(value, dict) else f"{type(value).__name__}")
     return {"not_recorded": f"{what} ({size / 1e6:,.1f} MB), too big to keep with a refusal"}
+
+
+def _bounded_error(err: TokenhotError) -> dict[str, Any]:
+    """The refusal as the row keeps it: a message that quotes a huge argument (a 3 MB model name) is cut."""
+    return {k: v[:REFUSED_ARG_MAX] + "…" if isinstance(v, str) and len(v) > REFUSED_ARG_MAX else v
+            for k, v in err.to_dict().items()}
 
 
 def _as_given(value: Any) -> Any:
