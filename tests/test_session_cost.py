@@ -890,3 +890,37 @@ def test_a_group_ratio_of_0_is_no_price_so_a_budget_still_stops_calls(tmp_path: 
         s.set_budget(0.05, allow_unknown=True)
         entry = s.chat("hi", model="gpt-5", stream=False).entry
         assert entry.cost.usd is None and str(entry.cost) == "cost unknown"
+
+
+@pytest.mark.parametrize("model, extra", [
+    ("gpt-image-2", {"n": 8}),
+    ("doubao-seedream-4-5-251128", {"sequential_image_generation": "auto",
+                                    "sequential_image_generation_options": {"max_images": 8}}),
+])
+def test_images_asked_for_through_extra_are_estimated_and_refused_by_the_budget(
+        relay: Server, tmp_path: Path, model: str, extra: dict[str, Any]) -> None:
+    """``extra={"n": 8}`` (or Seedream's image set) was estimated as one image: with room for two and a half, the
+    call went and the relay billed eight. The estimate counts what the body asks for."""
+    price = table(relay.url)[model]["model_price"]
+    before = billed_cents(relay.url, KEY)
+    with live(relay, tmp_path / "store", budget=price * 2.5) as s:
+        assert s.estimate("image", "a pear", model=model, extra=extra).usd == pytest.approx(price * 8)
+        with pytest.raises(BudgetExceededError) as info:
+            s.image("a pear", model=model, extra=extra)
+        assert info.value.estimate_usd == pytest.approx(price * 8)
+    assert billed_cents(relay.url, KEY) == before
+
+
+def test_a_claude_estimate_tops_at_the_max_tokens_its_body_sends(relay: Server, tmp_path: Path) -> None:
+    """A Claude call with no ``max_tokens`` goes with 8,192 (Anthropic requires one), and a thinking budget on top:
+    the estimate's top assumed 4,096 output tokens, half of what the relay may bill (a budget let it cross)."""
+    row = table(relay.url)["claude-opus-4-6"]
+    per_output_token = float(row["model_ratio"]) * 2 * float(row["completion_ratio"]) / 1e6
+    with live(relay, tmp_path / "store") as s:
+        plain = s.estimate("chat", "hi", model="claude-opus-4-6", endpoint="messages", stream=False)
+        assert plain.usd_max is not None and plain.usd is not None
+        assert plain.usd_max - plain.usd == pytest.approx(8192 * per_output_token)
+        thinking = s.estimate("chat", "hi", model="claude-opus-4-6", endpoint="messages", stream=False,
+                              thinking={"type": "enabled", "budget_tokens": 20_000})
+        assert thinking.usd_max is not None and thinking.usd is not None
+        assert thinking.usd_max - thinking.usd == pytest.approx((20_000 + 8192) * per_output_token)

@@ -357,11 +357,38 @@ def _cache_write(call: HttpCall | None) -> Literal["5m", "1h"] | None:
     return "1h" if "1h" in ttls else "5m" if ttls else None
 
 
+#: Where a body asks for more than one answer or image: OpenAI's ``n``, DashScope's ``parameters.n`` /
+#: ``parameters.max_images``, Seedream's ``sequential_image_generation_options.max_images`` (reference §3),
+#: Gemini's ``generationConfig.candidateCount``.
+_COUNT_KEYS = ("n", "max_images", "candidateCount")
+#: Where a body caps its output tokens: Chat Completions, Claude, Responses, Gemini's ``generationConfig``.
+_CAP_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "maxOutputTokens")
+
+
+def _asked(call: HttpCall | None) -> tuple[int | None, int | None]:
+    """(answers or images asked, output-token cap) as the body about to be sent writes them, None where it does
+    not: what the relay bills, which an option passed through ``extra=`` (``n=8``) or a family's default (Claude's
+    ``max_tokens`` 8192) sets without the call's own parameters saying so."""
+    body = call.json if call is not None and isinstance(call.json, dict) else None
+    if body is None:
+        return None, None
+    parts = [body] + [body[k] for k in ("parameters", "generationConfig", "generation_config")
+                      if isinstance(body.get(k), dict)]
+    seq = body.get("sequential_image_generation_options")
+    if body.get("sequential_image_generation") == "auto" and isinstance(seq, dict):
+        parts.append(seq)
+    counts = [v for part in parts for k in _COUNT_KEYS if (v := _int(part.get(k))) is not None and v > 0]
+    caps = [v for part in parts for k in _CAP_KEYS if (v := _int(part.get(k))) is not None and v > 0]
+    return max(counts, default=None), max(caps, default=None)
+
+
 def estimate_call(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any],
                   call: HttpCall | None) -> cost.Cost:
-    """What this call is expected to cost, from its price row and what it is about to send."""
-    count = _int(params.get("n")) or 1
-    max_tokens = _int(params.get("max_tokens")) or _int(params.get("max_output_tokens"))
+    """What this call is expected to cost, from its price row and what it is about to send (the body's count
+    and output cap, when it names more than the call's parameters)."""
+    asked, cap = _asked(call)
+    count = max(_int(params.get("n")) or 1, asked or 1)
+    max_tokens = cap or _int(params.get("max_tokens")) or _int(params.get("max_output_tokens"))
     return cost.estimate(kind, info.price, input_tokens=_input_tokens(call), count=count, max_tokens=max_tokens,
                          simulated=simulated(session), cache_write=_cache_write(call))
 
