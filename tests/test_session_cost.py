@@ -896,18 +896,20 @@ def test_a_group_ratio_of_0_is_no_price_so_a_budget_still_stops_calls(tmp_path: 
     ("gpt-image-2", {"n": 8}),
     ("doubao-seedream-4-5-251128", {"sequential_image_generation": "auto",
                                     "sequential_image_generation_options": {"max_images": 8}}),
+    ("doubao-seedream-4-5-251128", {"sequential_image_generation": "auto"}),  # up to 15: counted as 15
 ])
 def test_images_asked_for_through_extra_are_estimated_and_refused_by_the_budget(
         relay: Server, tmp_path: Path, model: str, extra: dict[str, Any]) -> None:
     """``extra={"n": 8}`` (or Seedream's image set) was estimated as one image: with room for two and a half, the
     call went and the relay billed eight. The estimate counts what the body asks for."""
     price = table(relay.url)[model]["model_price"]
+    asked = 8 if extra.get("sequential_image_generation_options") or "n" in extra else 15
     before = billed_cents(relay.url, KEY)
     with live(relay, tmp_path / "store", budget=price * 2.5) as s:
-        assert s.estimate("image", "a pear", model=model, extra=extra).usd == pytest.approx(price * 8)
+        assert s.estimate("image", "a pear", model=model, extra=extra).usd == pytest.approx(price * asked)
         with pytest.raises(BudgetExceededError) as info:
             s.image("a pear", model=model, extra=extra)
-        assert info.value.estimate_usd == pytest.approx(price * 8)
+        assert info.value.estimate_usd == pytest.approx(price * asked)
     assert billed_cents(relay.url, KEY) == before
 
 

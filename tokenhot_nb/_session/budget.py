@@ -361,6 +361,9 @@ def _cache_write(call: HttpCall | None) -> Literal["5m", "1h"] | None:
 #: ``parameters.max_images``, Seedream's ``sequential_image_generation_options.max_images`` (reference §3),
 #: Gemini's ``generationConfig.candidateCount``.
 _COUNT_KEYS = ("n", "max_images", "candidateCount")
+#: The most images a Seedream image set makes (reference §3: ``max_images`` 1..15, references + outputs ≤ 15): what
+#: a set asked for with no (or no valid) ``max_images`` may be billed.
+SEEDREAM_MAX_IMAGES = 15
 #: Where a body caps its output tokens: Chat Completions, Claude, Responses, Gemini's ``generationConfig``.
 _CAP_KEYS = ("max_tokens", "max_completion_tokens", "max_output_tokens", "maxOutputTokens")
 
@@ -375,9 +378,11 @@ def _asked(call: HttpCall | None) -> tuple[int | None, int | None]:
     parts = [body] + [body[k] for k in ("parameters", "generationConfig", "generation_config")
                       if isinstance(body.get(k), dict)]
     seq = body.get("sequential_image_generation_options")
-    if body.get("sequential_image_generation") == "auto" and isinstance(seq, dict):
-        parts.append(seq)
-    counts = [v for part in parts for k in _COUNT_KEYS if (v := _int(part.get(k))) is not None and v > 0]
+    counts = []
+    if body.get("sequential_image_generation") == "auto":  # an image set: up to its max_images, at most 15
+        asked = _int(seq.get("max_images")) if isinstance(seq, dict) else None
+        counts.append(asked if asked is not None and 0 < asked <= SEEDREAM_MAX_IMAGES else SEEDREAM_MAX_IMAGES)
+    counts += [v for part in parts for k in _COUNT_KEYS if (v := _int(part.get(k))) is not None and v > 0]
     caps = [v for part in parts for k in _CAP_KEYS if (v := _int(part.get(k))) is not None and v > 0]
     return max(counts, default=None), max(caps, default=None)
 
