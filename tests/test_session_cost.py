@@ -738,8 +738,9 @@ def test_a_paid_call_that_never_reached_the_relay_is_not_charged_and_does_not_ea
             rec.down = False
             assert s.image("a pear", model="gpt-image-1.5").entry.status == "ok"
         else:
-            assert entry.cost.usd is None
-            assert s.budget.spent_usd == pytest.approx(2 * price)  # the third was refused by the budget itself
+            assert entry.endpoint == "" and str(entry.cost).startswith("not charged")  # the budget refused the third
+            assert s.history[-2].cost.usd is None and s.history[-2].endpoint
+            assert s.budget.spent_usd == pytest.approx(2 * price)
 
 
 def test_a_budget_period_started_in_a_replay_starts_when_the_recordings_did(tmp_path: Path) -> None:

@@ -168,6 +168,7 @@ def test_a_refused_call_with_a_huge_input_keeps_a_small_row_saying_what_it_was(r
         s.chat(prompt, model="gpt-5", stream=False)
     row = s.history[-1]
     assert row.error and row.error["error"] == "BudgetExceededError" and row.model == "gpt-5"
+    assert row.cost.usd == 0 and str(row.cost) == "not charged (simulated)"  # nothing was sent: not "unknown"
     assert _row_bytes(row) < 4_000 and row.text.startswith("Summarise this. xxx")
     assert "2,000,016 characters" in row.params["message"]["not_recorded"]
 

@@ -373,7 +373,9 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
         session.store.insert(HistoryEntry(session_id=session.id, started=time.time(), mode=session.mode, kind=kind,
                                           model=model_id, endpoint="", params=params, status="error",
                                           error=_bounded_error(err) if isinstance(err, TokenhotError) else None,
-                                          duration=0.0, text=text))
+                                          duration=0.0, text=text, usage={"cost": _cost.not_charged(
+                                              "refused before sending", simulated=_budget.simulated(session)
+                                          ).as_dict()}))
     except Exception:  # recording must never hide the real error
         return
     mark_recorded(err)
