@@ -193,3 +193,24 @@ def test_a_refused_argument_of_ordinary_size_and_a_sent_call_with_a_big_input_ar
         s.chat("z" * 50_000, model="gpt-5", stream=False, temperature=9)
     assert s.history[-1].params["message"] == "z" * 50_000  # refused, under the bound: whole
     s.close()
+
+
+def test_a_refused_row_whose_extra_was_too_big_is_not_made_again_with_the_marker(rec: object, tmp_path: Path) -> None:
+    """``extra`` is merged into the body: a refused row keeping it as a marker, made again (the budget raised), sent
+    ``"not_recorded": …`` as a body field — a paid call the refused one never asked. A rerun refuses, naming the
+    argument, and to_code() says it must be put back."""
+    from _session_support import make_session
+
+    s = make_session(tmp_path / "st", rec)  # type: ignore[arg-type]
+    s.set_budget(0.000001)
+    with pytest.raises(E.BudgetExceededError):
+        s.chat("hi", model="gpt-5", stream=False, extra={"metadata": {"note": "A" * 200_000}})
+    row = s.history[-1]
+    assert "not_recorded" in row.params["extra"]
+    s.set_budget(None)
+    with pytest.raises(E.InputError, match="kept no copy of extra") as info:
+        row.rerun()
+    assert "\n" not in str(info.value)
+    assert rec.posts() == []  # type: ignore[attr-defined]
+    assert "# NOT RECORDED: extra" in row.to_code()
+    s.close()

@@ -383,6 +383,10 @@ class HistoryEntry:
             "",
             "s = tokenhot_nb.session()",
         ]
+        kept_not = _not_recorded(self.params)
+        if kept_not:  # (a refused call's row: its marker is no value to send)
+            head.append(_comment(f"# NOT RECORDED: {', '.join(kept_not)} (could not be stored, or too big): "
+                                 "put the real value back before running this"))
         plain: list[str] = []
         odd: list[str] = []
         for k, v in (self.params if isinstance(self.params, dict) else {}).items():
@@ -508,6 +512,13 @@ class HistoryEntry:
 
             raise InputError(f"History entry #{self.id} has kind {str(self.kind)!r:.60}, which is not a call "
                              "that can be made again.", hint=f"Rerun works for {', '.join(KINDS)}.")
+        kept_not = _not_recorded(self.params)
+        if kept_not:
+            from ..errors import InputError
+
+            raise InputError(f"History entry #{self.id} kept no copy of {', '.join(kept_not)} (a refused call's "
+                             "argument that could not be stored, or too big): made again, it would send another call.",
+                             hint="Make the call again yourself with that argument (entry.params shows the rest).")
         s = self._pick_session(session, "rerun", self.kind)
         return getattr(s, self.kind)(**self.resolved_params())
 
@@ -599,6 +610,17 @@ def _comment(text: str) -> str:
 def _shorten(text: str, n: int) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _not_recorded(params: Any) -> list[str]:
+    """The arguments of a refused call's row kept as a ``{"not_recorded": …}`` marker (anywhere inside them): a rerun
+    would send the marker (merged into the body, through ``extra``) as if it were what the call asked."""
+    def holds(v: Any) -> bool:
+        if isinstance(v, dict):
+            return (len(v) == 1 and isinstance(v.get("not_recorded"), str)) or any(holds(x) for x in v.values())
+        return isinstance(v, list) and any(holds(x) for x in v)
+
+    return [str(k) for k, v in params.items() if holds(v)] if isinstance(params, dict) else []
 
 
 def _py_src(v: Any) -> str:
