@@ -162,3 +162,31 @@ def test_a_paid_image_that_cannot_be_shown_keeps_its_tile_and_save(tmp_path):
     assert "Not shown" in shown.value and "object at" not in shown.value
     save.click()
     assert (tmp_path / "out" / "tokenhot-1-1.png").read_bytes() == b"<html>not an image</html>"
+
+
+def _sim_price(model: str) -> float:
+    """The simulator's per-call price of ``model`` in USD (its ``/api/pricing`` row, as the wire carries it)."""
+    from tokenhot_nb.sim._pricing import PRICING
+
+    (row,) = [r for r in PRICING if r["model_name"] == model]
+    return float(row["model_price"])
+
+
+def test_the_image_panel_says_what_a_click_costs_and_follows_its_options(offline):
+    """Every click is paid for, and the panel said nothing of what one costs before it was made. Now a line under
+    the button says, again whenever the model, the count or the edit source changes; working it out sends
+    nothing, and options that cannot make a call yet (a seed half typed) show no price."""
+    p = panel("image", offline)
+    p.model.value = "gpt-image-2"
+    assert f"Cost: ${_sim_price('gpt-image-2'):.4f}" in p.price.value and "simulated" in p.price.value
+    p.n.value = 3
+    assert f"Cost: ${3 * _sim_price('gpt-image-2'):.4f}" in p.price.value
+    p.model.value = "dall-e-3"
+    assert f"Cost: ${_sim_price('dall-e-3'):.4f}" in p.price.value
+    p.seed.layout.display = None
+    p.model.value = "doubao-seedream-4-5-251128"
+    p.seed.value = "4x"
+    assert p.price.value == ""
+    p.seed.value = "42"
+    assert f"Cost: ${_sim_price('doubao-seedream-4-5-251128'):.4f}" in p.price.value
+    assert len(offline.history) == 0  # priced, never sent

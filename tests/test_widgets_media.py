@@ -334,3 +334,16 @@ def test_a_video_task_that_made_several_videos_shows_each_in_the_panel(tmp_path)
         p._show(res)
         assert len(p.player.children) == 3 and p.error_box.value == ""
         assert "3 videos" in p.status.value
+
+
+def test_the_video_and_speech_panels_say_what_a_click_costs(offline):
+    """A video is charged per task, known only once it ends: the video panel says so under its button, rather than
+    nothing. The speech panel gives its range, from the words typed so far (a longer text, more input tokens)."""
+    v = panel("video", offline)
+    assert "Cost: not known before it runs" in v.price.value and "charged per task" in v.price.value
+    a = panel("audio", offline)
+    a.text.value = "Hello."
+    short = a.speak_price.value
+    a.text.value = "Hello there, this is a much longer text to read aloud. " * 20
+    assert "Cost: " in short and "simulated" in short and short != a.speak_price.value
+    assert "input tokens" in a.speak_price.value and len(offline.history) == 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -26,6 +26,10 @@ from ._media import INLINE_LIMIT
 if TYPE_CHECKING:
     from .._session import Session
     from ..results import Result
+
+
+#: A session call as a panel's click would make it: the method's name, its positional and its keyword arguments.
+Call = tuple[str, tuple[Any, ...], dict[str, Any]]
 
 
 @runtime_checkable
@@ -149,6 +153,32 @@ class Panel(w.VBox):
 
     def on_show(self) -> None:
         """The panel's tab was opened: refresh what other panels may have changed (the history's lists)."""
+
+    # -- price -----------------------------------------------------------------------------------
+    def priced(self, line: w.HTML, watched: Sequence[w.ValueWidget], call: Callable[[], Call]) -> None:
+        """Keep ``line`` saying what a click would cost, since each one is paid for: ``call()`` gives the session
+        method a click would call and its arguments, estimated again whenever a ``watched`` value changes (the
+        price table was read for the model picker: an estimate sends nothing)."""
+
+        def update(_change: object = None) -> None:
+            line.value = self.price_text(call)
+
+        for widget in watched:
+            widget.observe(update, names="value")
+        update()
+
+    def price_text(self, call: Callable[[], Call]) -> str:
+        """One small line: the estimate of the call ``call()`` gives; empty while the options cannot make a call
+        yet (a seed half typed: the click says what is wrong)."""
+        try:
+            method, args, kwargs = call()
+            price = self.session.estimate(method, *args, **kwargs)
+        except Exception:
+            return ""
+        said = f"Cost: {price}" if price.known else "Cost: not known before it runs"
+        if price.detail:  # (how it was worked out: "~8 input tokens, up to 4,096 output", "charged per task")
+            said += f" ({price.detail})"
+        return f'<small style="color:#555">{text_html(said)}</small>'
 
     @property
     def busy(self) -> bool:

@@ -41,6 +41,7 @@ class AudioPanel(MediaPanel):
         self.tts_model = model_picker(self.session, "audio", _speaks)
         self.voice = w.Dropdown(description="Voice", layout=w.Layout(width="220px"))
         self.speak_button = w.Button(description="Speak", button_style="primary", icon="volume-up")
+        self.speak_price = w.HTML(layout=w.Layout(min_height="1.2em"))
         # transcription
         self.stt_model = model_picker(self.session, "audio", _listens)
         self.source = w.Dropdown(description="Audio", layout=w.Layout(width="max-content", min_width="320px"))
@@ -58,6 +59,8 @@ class AudioPanel(MediaPanel):
         self.follow(self.tts_model, self._tts_changed)
         self.follow(self.stt_model, self._stt_changed)
         self.upload.observe(self.shielded(lambda: self.refresh_sources(select=UPLOAD)), names="value")
+        self.priced(self.speak_price, [self.text, self.tts_model, self.voice],
+                    lambda: ("speak", (self.text.value.strip() or "Hello",), self._speech_options()))
         self.speak_button.on_click(self.shielded(self.speak))
         self.listen_button.on_click(self.shielded(self.listen))
         self.refresh_sources()
@@ -66,6 +69,7 @@ class AudioPanel(MediaPanel):
             self.text,
             w.HBox([self.tts_model, self.voice], layout=w.Layout(flex_flow="row wrap")),
             self.speak_button,
+            self.speak_price,
             self.player,
             w.HTML("<b>Speech to text</b>"),
             w.HBox([self.source, self.upload], layout=w.Layout(flex_flow="row wrap")),
@@ -114,6 +118,12 @@ class AudioPanel(MediaPanel):
         self.source.value = current
 
     # -- work --------------------------------------------------------------------------------------
+    def _speech_options(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {"model": self.tts_model.value}
+        if chosen(self.voice) is not None:
+            kw["voice"] = chosen(self.voice)
+        return kw
+
     def speak(self) -> None:
         if self.still_busy():
             return
@@ -122,9 +132,7 @@ class AudioPanel(MediaPanel):
         text = self.required(self.text, "Type the text to speak first.")
         if not text:
             return
-        kw: dict[str, Any] = {"model": self.tts_model.value}
-        if chosen(self.voice) is not None:
-            kw["voice"] = chosen(self.voice)
+        kw = self._speech_options()
         session = self.session
         self.player.children = []
         self.run(lambda: session.speak(text, **kw), self._show_speech, label="Speaking…")

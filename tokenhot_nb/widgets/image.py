@@ -12,7 +12,7 @@ import ipywidgets as w
 from .._safe import text_html
 from ._entries import entry_label, entry_of, entry_thumbs, history_entries, outputs
 from ._media import image_widget
-from ._panel import Panel
+from ._panel import Call, Panel
 from ._pickers import chosen, model_info, model_picker, set_options
 from ._uploads import clear_upload, save_copy, uploaded
 
@@ -50,6 +50,7 @@ class ImagePanel(Panel):
         self.upload = w.FileUpload(accept="image/*", multiple=True, description="Upload image")
         self.mask = w.FileUpload(accept="image/png", multiple=False, description="Mask (PNG)")
         self.generate = w.Button(description="Generate", button_style="primary", icon="magic")
+        self.price = w.HTML(layout=w.Layout(min_height="1.2em"))
         self.gallery = w.HBox(layout=w.Layout(flex_flow="row wrap"))
         self.gallery.add_class("tokenhot-gallery")
         self.strip = w.HBox(layout=w.Layout(flex_flow="row wrap"))
@@ -60,6 +61,8 @@ class ImagePanel(Panel):
         self.upload.observe(self.shielded(self._upload_changed), names="value")
         self.generate.on_click(self.shielded(self.start))
         self.refresh_recent()
+        self.priced(self.price, [self.prompt, self.negative, self.model, self.size, self.n, self.seed, self.quality,
+                                 self.source, self.mask], self._next_call)
         self.children = [
             w.HTML("<b>Image studio</b>"),
             self.prompt,
@@ -68,6 +71,7 @@ class ImagePanel(Panel):
             w.HBox([self.seed, self.quality], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.source, self.upload, self.mask], layout=w.Layout(flex_flow="row wrap")),
             self.generate,
+            self.price,
             self.status,
             self.error_box,
             self.gallery,
@@ -132,6 +136,15 @@ class ImagePanel(Panel):
         if negative and info.can("negative_prompt"):
             kw["negative"] = negative
         return kw
+
+    def _next_call(self) -> Call:
+        """The call a click on Generate (or Edit) would make now, for its price."""
+        kw = self.params()
+        images, mask = self._edit_inputs()
+        prompt = self.prompt.value.strip() or "an image"  # (per-image prices: the words change nothing)
+        if images:
+            return "edit", (images, prompt), {**kw, **({"mask": mask} if mask is not None else {})}
+        return "image", (prompt,), kw
 
     def _edit_inputs(self) -> tuple[list[bytes | Path], bytes | None]:
         if self.source.value == UPLOAD_SOURCE:

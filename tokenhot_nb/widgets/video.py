@@ -56,6 +56,7 @@ class VideoPanel(MediaPanel):
         self.video_box = w.HBox([self.video_source, self.video_upload, self.video_url],
                                 layout=w.Layout(flex_flow="row wrap"))
         self.generate = w.Button(description="Make video", button_style="primary", icon="film")
+        self.price = w.HTML(layout=w.Layout(min_height="1.2em"))
         self.progress = w.IntProgress(value=0, min=0, max=100, description="", layout=w.Layout(width="320px"))
         self.task_status = w.HTML("")
         self.pending = w.Dropdown(description="Pending", layout=w.Layout(width="max-content", min_width="320px"))
@@ -72,6 +73,9 @@ class VideoPanel(MediaPanel):
         self.resume_button.on_click(self.shielded(self.resume))
         self.refresh_button.on_click(self.shielded(self.refresh_pending))
         self.refresh_pending()
+        self.priced(self.price, [self.prompt, self.model, self.duration, self.resolution, self.ratio, self.upload,
+                                 self.last_frame], lambda: ("video", (self.prompt.value.strip() or "a video",),
+                                                            self.params()))
         self.children = [
             w.HTML("<b>Video</b>"),
             self.prompt,
@@ -79,6 +83,7 @@ class VideoPanel(MediaPanel):
             self.video_box,
             w.HBox([self.duration, self.resolution, self.ratio], layout=w.Layout(flex_flow="row wrap")),
             self.generate,
+            self.price,
             w.HBox([self.progress, self.task_status]),
             self.status,
             self.error_box,
