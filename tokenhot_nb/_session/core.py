@@ -88,7 +88,8 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
             token = _RESOLVED.set(resolved)
             try:
                 _checks.check_option_names(kwargs, named, kind)
-                _checks.check_blanks(sig.bind_partial(self, *args, **kwargs).arguments)
+                if any(isinstance(v, str) and not v.strip() for v in (*args, *kwargs.values())):  # (binding costs)
+                    _checks.check_blanks(sig.bind_partial(self, *args, **kwargs).arguments)
                 args = tuple(_checks.plain(a) for a in args)
                 kwargs = {k: _checks.plain(v) for k, v in kwargs.items()}
                 return await fn(self, *args, **kwargs)
