@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tokenhot_nb import errors as E
@@ -47,6 +49,20 @@ def test_unknown_model_suggests() -> None:
     assert "Did you mean 'gpt-image-2'?" in str(err)
     assert "family=" in str(err)
     assert isinstance(err, ValueError)
+
+
+def test_an_unknown_model_named_by_a_page_of_text_is_one_short_line(tmp_path: Path) -> None:
+    """``model=text`` (a variable holding a page, passed by mistake) printed the whole page twice, in the message
+    and in the hint's code: 6 MB on screen for a 3 MB name. Now the error shows its start and its length."""
+    from tokenhot_nb import Session
+
+    with Session(mode="offline", store=tmp_path / "s") as s, pytest.raises(E.UnknownModelError) as caught:
+        s.chat("hi", model="once upon a time " * 200_000)
+    said = str(caught.value)
+    assert len(said) < 1_000 and "'once upon a time once upon" in said and "a name of 3,400,000 characters" in said
+    assert "tokenhot_nb.model(name, family=" in said
+    short = str(E.UnknownModelError("gpt-imge-2", ["gpt-image-2"], "image"))
+    assert "tokenhot_nb.model('gpt-imge-2', family=" in short and "characters" not in short
 
 
 def test_stream_and_task_errors_keep_what_arrived() -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
 from tokenhot_nb._suggest import did_you_mean, nearest, phrase
 
 
@@ -38,3 +42,38 @@ def test_each_site_writes_the_name_as_it_would_be_typed() -> None:
     assert did_you_mean("sed", ["seed"], show="{}=".format) == " Did you mean seed=?"
     assert phrase(["--size"], show=str) == " Did you mean --size?"
     assert did_you_mean(5, ["5x"], cutoff=0.5) == " Did you mean '5x'?"  # a non-text value is compared as text
+
+
+def test_a_page_of_text_given_as_a_name_is_compared_with_no_choice(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A variable holding a page, passed as a model name by mistake, went through difflib against every id (seconds a
+    megabyte) to find what its length alone rules out: no choice can be close to it."""
+    import difflib
+
+    real = difflib.get_close_matches
+    compared: list[str] = []
+
+    def counted(word: str, *args: Any, **kwargs: Any) -> list[str]:
+        compared.append(word)
+        return real(word, *args, **kwargs)
+
+    monkeypatch.setattr(difflib, "get_close_matches", counted)
+    assert nearest("once upon a time " * 1000, ["gpt-image-2", "dall-e-3"], cutoff=0.45) == []
+    assert compared == []
+    assert nearest("gpt-imge-2", ["gpt-image-2", "dall-e-3"]) == ["gpt-image-2"] and compared == ["gpt-imge-2"]
+
+
+def test_a_name_the_catalogue_does_not_know_is_normalised_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The catalogue's fallback normalised the unknown name again for each of its hundreds of ids: 20 s for a name of
+    3 MB."""
+    from tokenhot_nb import catalog
+
+    real = catalog._norm
+    lengths: list[int] = []
+
+    def counted(name: str) -> str:
+        lengths.append(len(name))
+        return real(name)
+
+    monkeypatch.setattr(catalog, "_norm", counted)
+    assert catalog.builtin().suggest("zq" * 3000, "chat") == []
+    assert lengths.count(6000) == 1

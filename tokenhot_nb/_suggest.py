@@ -26,7 +26,11 @@ def nearest(word: object, choices: Iterable[object], *, n: int = 1, cutoff: floa
     folded: dict[str, str] = {}
     for choice in choices:
         folded.setdefault(str(choice).casefold(), str(choice))
-    hits = difflib.get_close_matches(str(word).strip().casefold(), list(folded), n=n, cutoff=cutoff)
+    typed = str(word).strip().casefold()
+    longest = max(map(len, folded), default=0)
+    if 2 * longest < cutoff * (len(typed) + longest):  # (difflib's best ratio for any choice is under the cutoff)
+        return []  # a page of text passed as a name: difflib took seconds a megabyte to say so
+    hits = difflib.get_close_matches(typed, list(folded), n=n, cutoff=cutoff)
     return [folded[h] for h in hits]
 
 

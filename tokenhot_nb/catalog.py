@@ -507,13 +507,14 @@ class Catalog:
             return []
         # every close name, closest first: one model's many names (id, display names, aliases) must not
         # crowd the other close models out of the first n
-        hits = nearest(_norm(name), pool, n=len(pool), cutoff=0.45)
+        typed = _norm(name)  # (once: a name of a megabyte, normalised again for each of hundreds of ids, took 20 s)
+        hits = nearest(typed, pool, n=len(pool), cutoff=0.45)
         seen: list[str] = []
         for h in hits:
             if pool[h] not in seen:
                 seen.append(pool[h])
         if not seen:  # substring fallback: 'seedream' → all seedream models
-            seen = list(dict.fromkeys(v for k, v in pool.items() if _norm(name) in k))  # each model once
+            seen = list(dict.fromkeys(v for k, v in pool.items() if typed in k))  # each model once
         return seen[:n]
 
     def default_model(self, kind: str) -> ModelInfo:

@@ -333,6 +333,10 @@ def _family_from_name(name: str, kind: str | None) -> str | None:
     return builtin().family_for(name, kind) if isinstance(name, str) else None
 
 
+#: The most characters of an unknown model's name its error shows.
+_NAME_SHOWN = 100
+
+
 class UnknownModelError(TokenhotError, ValueError):
     """``family``: the family the hint names, when the caller's catalogue worked it out; else the built-in
     catalogue's reading of the name (its id prefix and the listed model it varies), else an example of the kind."""
@@ -343,12 +347,15 @@ class UnknownModelError(TokenhotError, ValueError):
         self.suggestions = suggestions
         self.kind = kind
         what = f"{kind} model" if kind else "model"
-        msg = f"Unknown {what} {name!r}{where}." + phrase(suggestions)  # (where: " in defaults['image']")
+        # (a variable passed by mistake may hold a page of text: the message stays one line, its start shown)
+        long = len(name) > _NAME_SHOWN
+        named = f"{name[:_NAME_SHOWN]!r}… (a name of {len(name):,} characters)" if long else repr(name)
+        msg = f"Unknown {what} {named}{where}." + phrase(suggestions)  # (where: " in defaults['image']")
         family = family or _family_from_name(name, kind) or _EXAMPLE_FAMILY.get(kind or "", "openai-chat")
         hint = (  # the name alone stays unknown: the model built from its family is what a call takes
             "See session.models() or %th_models for what the service offers. To call a model it does not list, "
-            f"pass the model built from its family: model=tokenhot_nb.model({name!r}, family={family!r}) "
-            "(families: tokenhot_nb.catalog.families())."
+            f"pass the model built from its family: model=tokenhot_nb.model({'name' if long else repr(name)}, "
+            f"family={family!r}) (families: tokenhot_nb.catalog.families())."
         )
         super().__init__(msg, hint=hint)
 
