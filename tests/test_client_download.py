@@ -535,12 +535,43 @@ def test_an_image_download_must_be_a_raster_format(head: bytes, ctype: str, what
 
 
 @pytest.mark.parametrize("expect", ["audio", "video"])
-def test_markup_is_never_audio_or_video_but_unknown_binary_is(expect: str) -> None:
+def test_markup_is_never_audio_or_video(expect: str) -> None:
     with pytest.raises(E.DownloadError, match=f"is not an? {expect}: the server sent an SVG drawing"):
         _dl.check_media(b"<svg onload=alert(1)>", "image/svg+xml", expect, "https://cdn.test/m")
     with pytest.raises(E.DownloadError, match="the server sent XML or other markup"):
         _dl.check_media(b"<Error>denied</Error>", "application/octet-stream", expect, "https://cdn.test/m")
     _dl.check_media(b"\x00\x00\x01\xba" + b"\x00" * 60, "application/octet-stream", expect, "https://cdn.test/m")
+
+
+def test_unknown_binary_may_be_audio_but_is_never_a_video() -> None:
+    """A paid task's video is done once its file is one: bytes in no video container (an expired link's plain-text
+    error, a cut piece of garbage, served as video/mp4) are refused; audio still lets unknown binary through."""
+    for head in (b"AccessDenied: Request has expired", b"\x8b\x1f\x08\x00" + bytes(60), b"Gateway Timeout"):
+        with pytest.raises(E.DownloadError) as info:
+            _dl.check_media(head, "video/mp4", "video", "https://cdn.test/v.mp4?sig=SECRET")
+        assert info.value.message.startswith("The file at https://cdn.test/v.mp4?… is not a video: the server sent ")
+        assert "SECRET" not in str(info.value) and "\n" not in str(info.value)
+        _dl.check_media(head, "audio/mpeg", "audio", "https://cdn.test/a")  # no error
+
+
+@pytest.mark.parametrize(("head", "mime"), [
+    (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom", "video/mp4"),
+    (b"\x00\x00\x00\x14ftypqt  \x00\x00\x00\x00qt  ", "video/quicktime"),
+    (b"\x00\x00\x00\x08wide\x00\x10\x00\x00mdat", "video/quicktime"),  # an old QuickTime file: no ftyp
+    (b"\x1aE\xdf\xa3\x9fB\x86\x81\x01B\xf7\x81\x01B\xf2\x81\x04B\xf3\x81\x08B\x82\x84webmB\x87", "video/webm"),
+    (b"\x1aE\xdf\xa3\xa3B\x86\x81\x01B\xf7\x81\x01B\xf2\x81\x04B\xf3\x81\x08B\x82\x88matroska", "video/x-matroska"),
+    (b"RIFF\x00\x10\x00\x00AVI LIST", "video/x-msvideo"),
+    (b"FLV\x01\x05\x00\x00\x00\x09", "video/x-flv"),
+], ids=["mp4", "mov", "mov-without-ftyp", "webm", "mkv", "avi", "flv"])
+def test_video_containers_are_known_by_their_bytes(head: bytes, mime: str) -> None:
+    assert _dl.video_mime(head) == mime
+    _dl.check_media(head, "application/octet-stream", "video", "https://cdn.test/v")  # no error
+
+
+def test_a_real_clip_is_a_video_by_its_bytes() -> None:
+    from tokenhot_nb.sim import media
+
+    assert _dl.video_mime(media.encode_mp4("kite", 1, 32, 32, 1, 2)[:64]) == "video/mp4"
 
 
 def test_an_svg_data_url_is_refused_before_anything_is_written(tmp_path: Path) -> None:

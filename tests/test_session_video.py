@@ -769,3 +769,39 @@ def test_a_video_of_several_that_does_not_arrive_leaves_the_task_resumable(tmp_p
         relay.gone = set()
         res = s.resume(task_id).wait(progress=False)
         assert len(res.paths) == 3 and s.history.get(row.id).status == "ok" and len(relay.posts()) == 1
+
+
+@pytest.mark.parametrize("body", [b"AccessDenied: Request has expired", b"\x8b\x1f" + bytes(range(200)) * 4,
+                                  b"\xef\xbb\xbf<?xml version='1.0'?><Error><Code>AccessDenied</Code></Error>", b""],
+                         ids=["text", "garbage", "xml-after-bom", "empty"])
+def test_a_done_tasks_file_that_is_no_video_leaves_it_pending_and_a_resume_fetches_the_video(
+        tmp_path: Path, body: bytes) -> None:
+    """An expired link's error text (or a cut piece of garbage) served 200 as video/mp4 was stored as the video and
+    the paid task's row marked ok: a resume never fetched it again. Now the download is refused with one line
+    saying what came, nothing is stored, the row stays pending, and a resume fetches the real video."""
+
+    class Expired(Recorder):
+        bad = True
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            resp = await super().handle_async_request(request)
+            if request.url.path.endswith("/content") and self.bad:
+                await resp.aread()
+                return httpx.Response(200, content=body, headers={"content-type": "video/mp4"})
+            return resp
+
+    rec = Expired()
+    s = make_session(tmp_path / "st", rec)
+    with pytest.raises(E.DownloadError) as info:
+        s.video("waves", progress=False)
+    text = str(info.value)
+    assert "is not a video" in text and "nothing was stored" in text and "session.resume(" in text
+    assert "Traceback" not in text and "\n" not in info.value.message
+    row = s.history[-1]
+    assert row.status == "pending" and row.outputs == []
+    task_id = row.response["task_id"]
+    assert not any(p.suffix == ".mp4" for p in s.store.root.rglob("*.mp4"))
+    rec.bad = False
+    res = s.resume(task_id).wait(progress=False)
+    assert res.path.read_bytes()[4:8] == b"ftyp" and s.history.get(row.id).status == "ok"
+    s.close()

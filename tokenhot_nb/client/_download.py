@@ -237,6 +237,30 @@ def raster_mime(head: bytes) -> str | None:
     return None if fmt is None else Image.MIME.get(fmt) or f"image/{fmt.lower()}"
 
 
+#: ISO base media boxes an old QuickTime file may start with instead of ``ftyp``.
+_QT_FIRST = (b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot")
+
+
+def video_mime(head: bytes) -> str | None:
+    """The media type of the video container ``head`` (a file's first bytes) starts with, or None: MP4/MOV (ISO
+    boxes), WebM/Matroska (EBML), AVI, FLV, MPEG-PS. A video is known by its own bytes: an expired link's error
+    page or a cut piece of garbage served as ``video/mp4`` was stored and its paid task marked done."""
+    box = int.from_bytes(head[:4], "big") if len(head) >= 8 else -1
+    if head[4:8] == b"ftyp":
+        return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
+    if head[4:8] in _QT_FIRST and (box in (0, 1) or box >= 8):
+        return "video/quicktime"
+    if head.startswith(b"\x1aE\xdf\xa3"):
+        return "video/webm" if b"webm" in head[:64] else "video/x-matroska"
+    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
+        return "video/x-msvideo"
+    if head.startswith(b"FLV\x01"):
+        return "video/x-flv"
+    if head.startswith(b"\x00\x00\x01\xba"):
+        return "video/mpeg"
+    return None
+
+
 #: Bytes of a download's end kept for :func:`cut_short`.
 _TAIL = 64
 #: The top-level boxes of an MP4/MOV file walked at most (a hostile file cannot make the walk long).
@@ -306,8 +330,9 @@ def check_media(head: bytes, content_type: str, expect: str | None, url: str) ->
     """Refuse bytes that are not the media asked for (an HTML error page or JSON served with a 200).
 
     An image must be a raster format Pillow reads: SVG, other markup and unknown bytes are refused (they could
-    not be shown, and SVG can carry scripts). Audio and video let unknown binary through (newer containers are
-    not sniffed) but never text or markup."""
+    not be shown, and SVG can carry scripts). A video must be a container :func:`video_mime` knows (a paid task's
+    video is done only once it is one). Audio lets unknown binary through (newer formats are not sniffed) but
+    never text or markup."""
     if expect is None:
         return
     if expect == "image":
@@ -321,14 +346,17 @@ def check_media(head: bytes, content_type: str, expect: str | None, url: str) ->
         )
     from .._inputs import sniff_mime
 
-    sniffed = sniff_mime(head, "")
-    if sniffed.split("/")[0] == expect:
-        return
-    stripped = head.lstrip().lower()
-    declared = content_type.split("/")[0]
-    looks_textual = stripped.startswith(_TEXT_STARTS) or declared in ("text",) or content_type in (
-        "application/json", "application/xml", "application/problem+json", "image/svg+xml")
-    if looks_textual or not head:  # unknown binary passes: newer formats (AVIF, HEIC…) are not sniffed
+    if expect == "video":
+        refused = video_mime(head) is None
+    else:
+        if sniff_mime(head, "").split("/")[0] == expect:
+            return
+        stripped = head.lstrip().lower()
+        declared = content_type.split("/")[0]
+        looks_textual = stripped.startswith(_TEXT_STARTS) or declared in ("text",) or content_type in (
+            "application/json", "application/xml", "application/problem+json", "image/svg+xml")
+        refused = looks_textual or not head  # unknown binary passes: newer formats are not sniffed
+    if refused:
         raise DownloadError(
             f"The file at {describe_url(url)} is not {'an' if expect[0] in 'aeiou' else 'a'} {expect}: "
             f"the server sent {_arrived(head, content_type)} instead; nothing was stored.",
