@@ -805,3 +805,43 @@ def test_a_done_tasks_file_that_is_no_video_leaves_it_pending_and_a_resume_fetch
     res = s.resume(task_id).wait(progress=False)
     assert res.path.read_bytes()[4:8] == b"ftyp" and s.history.get(row.id).status == "ok"
     s.close()
+
+
+def _webm() -> bytes:
+    import io
+
+    import av
+    from PIL import Image
+
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="webm") as out:
+        stream = out.add_stream("libvpx", rate=4)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for shade in (0, 80, 160, 240):
+            for packet in stream.encode(av.VideoFrame.from_image(Image.new("RGB", (32, 32), (shade, 0, 0)))):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return buf.getvalue()
+
+
+def test_a_webm_sent_as_mp4_is_kept_and_saved_as_the_webm_it_is(tmp_path: Path) -> None:
+    """A video is typed by its own bytes, as an image is: a WebM the file host labelled video/mp4 was kept under
+    that type and saved as an .mp4 (other programs misread it). A declared type of its own container family is
+    kept (an MP4 sent as video/quicktime stays one: test_a_well_formed_video_type_from_the_file_host_is_kept)."""
+    clip = _webm()
+
+    class Mislabelled(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            resp = await super().handle_async_request(request)
+            if request.url.path.endswith("/content"):
+                await resp.aread()
+                return httpx.Response(200, content=clip, headers={"content-type": "video/mp4"})
+            return resp
+
+    s = make_session(tmp_path / "st", Mislabelled())
+    res = s.video("waves", progress=False)
+    assert res.mime == "video/webm" and res.path.suffix == ".webm" and res.path.read_bytes() == clip
+    assert [o["mime"] for o in s.history[-1].outputs if o["role"] == "video"] == ["video/webm"]
+    assert res.save(tmp_path / "out").suffix == ".webm"
+    s.close()

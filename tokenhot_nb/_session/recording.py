@@ -644,21 +644,36 @@ async def store_download(session: Session, url: str, mime_hint: str, role: str, 
     declared = dl.content_type  # (a header: kept only when it is a well-formed type of the kind asked for)
     mime = declared if _MIME_TOKEN.fullmatch(declared) and declared.split("/")[0] == mime_hint.split("/")[0] \
         else mime_hint
-    if kind in ("image", "audio") or mime in ("application/octet-stream", "binary/octet-stream", ""):
-        from ..client._download import raster_mime
+    if kind in ("image", "audio", "video") or mime in ("application/octet-stream", "binary/octet-stream", ""):
+        from ..client._download import raster_mime, video_mime
         from ..families.audio import sniff_audio
 
         with open(dl.path, "rb") as f:
-            head = f.read(16)
+            head = f.read(64)
         # an image (it passed the raster check) or a sound its header names is the type its own bytes say, never
-        # the Content-Type it was sent with: a WAV sent as audio/mpeg was kept, played and saved as an .mp3
-        own = raster_mime(head) if kind == "image" else sniff_audio(head) if kind == "audio" else None
+        # the Content-Type it was sent with: a WAV sent as audio/mpeg was kept, played and saved as an .mp3; a
+        # video keeps a declared type of its own container family (an MP4 sent as video/quicktime)
+        own = raster_mime(head) if kind == "image" else sniff_audio(head) if kind == "audio" else \
+            _video_type(video_mime(head), mime) if kind == "video" else None
         mime = own or (sniff_mime(head, mime_hint) if mime in ("application/octet-stream", "binary/octet-stream",
                                                                  "") else mime)
     # on the loop: the download is hashed already and lands beside the store, so this is a rename (no fsync);
     # an image's thumbnail is started here too, on the store's background worker
     art = session.store.add_file(dl.path, mime, sha256=dl.sha256)
     return {**art.as_dict(), "role": role, **_extras(extra)}
+
+
+#: Video types that name one container family: a declared type of the family its bytes are is kept.
+_VIDEO_FAMILIES = ({"video/mp4", "video/quicktime", "video/x-m4v", "video/3gpp", "video/3gpp2"},
+                   {"video/webm", "video/x-matroska"})
+
+
+def _video_type(own: str | None, declared: str) -> str | None:
+    """A downloaded video's type: the one its bytes say (a WebM sent as video/mp4 was kept and saved as an .mp4),
+    or the declared one when it names the same container family."""
+    if own is None or any(own in family and declared in family for family in _VIDEO_FAMILIES):
+        return declared if own is not None else None
+    return own
 
 
 #: Outputs larger than this are hashed and written off the loop (other calls in flight keep going meanwhile).
