@@ -845,3 +845,32 @@ def test_a_webm_sent_as_mp4_is_kept_and_saved_as_the_webm_it_is(tmp_path: Path) 
     assert [o["mime"] for o in s.history[-1].outputs if o["role"] == "video"] == ["video/webm"]
     assert res.save(tmp_path / "out").suffix == ".webm"
     s.close()
+
+
+def test_a_video_cut_at_its_file_host_leaves_the_task_pending(tmp_path: Path) -> None:
+    """A file host holding a cut copy of the video served it whole as far as HTTP tells (its Content-Length met):
+    the unplayable piece was stored and the paid task marked done. A video whose boxes run past its end is now
+    refused, the task pending and resumable."""
+
+    class Cut(Recorder):
+        cut = True
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            resp = await super().handle_async_request(request)
+            if request.url.path.endswith("/content") and self.cut:
+                clip = await resp.aread()
+                return httpx.Response(200, content=clip[: len(clip) * 2 // 3], headers={"content-type": "video/mp4"})
+            return resp
+
+    rec = Cut()
+    s = make_session(tmp_path / "st", rec)
+    with pytest.raises(E.DownloadError) as info:
+        s.video("waves", progress=False)
+    assert "is a video cut short" in info.value.message and "while its boxes run to" in info.value.message
+    assert "session.resume(" in str(info.value)
+    row = s.history[-1]
+    assert row.status == "pending" and row.outputs == []
+    rec.cut = False
+    res = s.resume(row.response["task_id"]).wait(progress=False)
+    assert (res.duration or 0) > 0 and s.history.get(row.id).status == "ok"
+    s.close()

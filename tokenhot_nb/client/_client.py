@@ -819,6 +819,11 @@ class Client:
                                      DownloadError(f"The download of {describe_url(url)} ended early: the server "
                                                    f"closed the connection after {writer.size} bytes, {cut}.",
                                                    hint="Try again; the file was not saved."))
+            elif expect == "video":  # the whole file as the server framed it, cut at its source: it would not play
+                cut = writer.cut_short(head)
+                if cut is not None:
+                    raise DownloadError(f"The file at {describe_url(url)} is a video cut short ({cut}); nothing "
+                                        "was stored.", hint="The file host holds an incomplete copy; try again later.")
             result = writer.finish(suffix, content_type)
             writer = None
             log.debug(
