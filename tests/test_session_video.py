@@ -874,3 +874,16 @@ def test_a_video_cut_at_its_file_host_leaves_the_task_pending(tmp_path: Path) ->
     res = s.resume(row.response["task_id"]).wait(progress=False)
     assert (res.duration or 0) > 0 and s.history.get(row.id).status == "ok"
     s.close()
+
+
+def test_the_history_shows_each_video_of_a_task_with_its_own_poster(tmp_path: Path) -> None:
+    """The history table and an entry's card showed the first video's poster on every video of a task that made
+    several (outputs video, poster, video, poster…); each video now shows its own."""
+    with make_session(tmp_path / "st", SeveralVideos()) as s:
+        s.video("a kite over the sea", progress=False)
+        row = s.history[-1]
+        posters = [o["sha256"] for o in row.outputs if o["role"] == "poster"]
+        assert len(set(posters)) == 3
+        for html, px in ((s.history._repr_html_(), 96), (row._repr_html_(), 192)):
+            shown = re.findall(r"<img src='([^']+)' alt='video poster'", html)
+            assert shown == [s.store.thumbnail(sha, px) for sha in posters] and len(set(shown)) == 3

@@ -644,9 +644,26 @@ def _when(ts: float) -> str:
     return t.strftime("%H:%M:%S") if t.date() == _dt.date.today() else t.strftime("%Y-%m-%d %H:%M")
 
 
+def video_posters(outputs: Iterable[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+    """A video row's videos, each with its own poster: the poster output that follows it (a task that made several
+    lists video, poster, video, poster…); an older row's one poster, listed before its video, goes with it."""
+    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+    loose: dict[str, Any] | None = None  # a poster listed before any video
+    for out in outputs:
+        if out.get("role") == "video":
+            pairs.append((out, loose))
+            loose = None
+        elif out.get("role") == "poster" and out.get("sha256"):
+            if pairs and pairs[-1][1] is None:
+                pairs[-1] = (pairs[-1][0], out)
+            elif not pairs:
+                loose = out
+    return pairs
+
+
 def _outputs_html(store: Store, outputs: list[dict[str, Any]], px: int = 96, limit: int = 4) -> str:
     parts: list[str] = []
-    posters = [o for o in outputs if o.get("role") == "poster" and o.get("sha256")]
+    posters = {id(video): poster for video, poster in video_posters(outputs)}  # (each video its own)
     for o in outputs:
         if len(parts) >= limit:
             break
@@ -665,7 +682,8 @@ def _outputs_html(store: Store, outputs: list[dict[str, Any]], px: int = 96, lim
         elif role == "video" or mime.startswith("video/"):
             secs = o.get("duration")
             label = f"▶ {float(secs):.1f} s" if isinstance(secs, (int, float)) else "▶ video"
-            uri = store.thumbnail(posters[0]["sha256"], px) if posters else None
+            poster = posters.get(id(o))
+            uri = store.thumbnail(str(poster["sha256"]), px) if poster is not None else None
             if uri:
                 parts.append(f"<span style='display:inline-block;position:relative'><img src='{escape(uri)}' "
                              f"alt='video poster' style='max-width:{px}px;max-height:{px}px;margin:1px'>"

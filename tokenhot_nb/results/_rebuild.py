@@ -50,20 +50,10 @@ def _outputs(entry: HistoryEntry, role: str) -> list[dict[str, Any]]:
 
 
 def _with_posters(entry: HistoryEntry) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-    """A video row's videos, each with its poster (the poster output that follows it; an older row's one poster
-    goes with its one video)."""
-    pairs: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
-    loose: dict[str, Any] | None = None  # a poster listed before any video
-    for out in entry.outputs or []:
-        if out.get("role") == "video":
-            pairs.append((out, loose))
-            loose = None
-        elif out.get("role") == "poster" and out.get("sha256"):
-            if pairs and pairs[-1][1] is None:
-                pairs[-1] = (pairs[-1][0], out)
-            elif not pairs:
-                loose = out
-    return pairs
+    """A video row's videos, each with its poster (:func:`~tokenhot_nb.history._history.video_posters`)."""
+    from ..history._history import video_posters
+
+    return video_posters(entry.outputs or [])
 
 
 #: The hints that send the user to ``entry.rerun()``, and what a replaying session says instead: there a rerun is
