@@ -197,6 +197,17 @@ def test_big_video_is_served_as_a_file_not_pushed(tmp_path, monkeypatch):
     assert "/files/.tokenhot/artifacts/ab/x.mp4" in served_urls(path)
 
 
+@pytest.mark.parametrize(("suffix", "mime"), [(".mp4", "video/mp4"), (".webm", "video/webm"),
+                                              (".mov", "video/quicktime")])
+def test_a_big_video_is_offered_under_its_own_type(tmp_path, monkeypatch, suffix, mime):
+    """A video stored as the WebM it is was offered to the browser as ``type="video/mp4"``."""
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / f"x{suffix}"
+    path.write_bytes(b"\x00" * 2048)
+    html = video_widget(path, limit=1024).value
+    assert html.count("<source ") >= 1 and html.count(f'type="{mime}"') == html.count("<source ")
+
+
 @pytest.mark.parametrize("folder", ["runs #2", "100% done", "a?b"])
 def test_a_served_file_is_a_url_whatever_its_folder_is_called(tmp_path, monkeypatch, folder):
     """``/files/runs #2/x.mp4`` asked the server for ``runs `` (the rest a fragment); a lone ``%`` is no URL."""

@@ -119,6 +119,12 @@ def media_html(tag: str, path: Path, mime: str) -> str:
     return f'<{tag} controls preload="auto"{style}>{sources}</{tag}>'
 
 
+#: A stored video's type by its suffix (the store names a file by the type its bytes say): a WebM offered to the
+#: browser as ``type="video/mp4"`` may be skipped as a type it cannot play.
+_VIDEO_TYPES = {".webm": "video/webm", ".mkv": "video/x-matroska", ".mov": "video/quicktime",
+                ".avi": "video/x-msvideo", ".flv": "video/x-flv", ".mpg": "video/mpeg", ".mpeg": "video/mpeg"}
+
+
 def video_widget(path: Path, limit: int = INLINE_LIMIT) -> w.Widget:
     """A player for a video file: inline bytes when small, else the file served by Jupyter."""
     size = path.stat().st_size
@@ -127,7 +133,7 @@ def video_widget(path: Path, limit: int = INLINE_LIMIT) -> w.Widget:
                         autoplay=False, loop=False, layout=w.Layout(max_width="640px"))
         video.add_class("tokenhot-video")
         return video
-    box = w.HTML(value=media_html("video", path, "video/mp4"))
+    box = w.HTML(value=media_html("video", path, _VIDEO_TYPES.get(path.suffix.lower(), "video/mp4")))
     box.add_class("tokenhot-video")
     return box
 
