@@ -546,10 +546,14 @@ def test_markup_is_never_audio_or_video(expect: str) -> None:
 def test_unknown_binary_may_be_audio_but_is_never_a_video() -> None:
     """A paid task's video is done once its file is one: bytes in no video container (an expired link's plain-text
     error, a cut piece of garbage, served as video/mp4) are refused; audio still lets unknown binary through."""
-    for head in (b"AccessDenied: Request has expired", b"\x8b\x1f\x08\x00" + bytes(60), b"Gateway Timeout"):
+    for head, what in ((b"AccessDenied: Request has expired", "plain text (sent as video/mp4)"),
+                       ("Доступ запрещён: ссылка устарела".encode()[:45], "plain text (sent as video/mp4)"),
+                       (b"\x8b\x1f\x08\x00" + bytes(60), "bytes in no format it can read (sent as video/mp4, starting "
+                                                     "8b 1f 08 00 00 00 00 00)")):
         with pytest.raises(E.DownloadError) as info:
             _dl.check_media(head, "video/mp4", "video", "https://cdn.test/v.mp4?sig=SECRET")
-        assert info.value.message.startswith("The file at https://cdn.test/v.mp4?… is not a video: the server sent ")
+        assert info.value.message == f"The file at https://cdn.test/v.mp4?… is not a video: the server sent {what} " \
+                                     "instead; nothing was stored."
         assert "SECRET" not in str(info.value) and "\n" not in str(info.value)
         _dl.check_media(head, "audio/mpeg", "audio", "https://cdn.test/a")  # no error
 
@@ -704,8 +708,9 @@ _MEDIA_HINT = "The result link may have expired or need a login; fetch a fresh r
     (b'[{"error": "expired"}]', "image/png", "JSON"),
     (b'\n  {"error": "expired"}', "image/png", "JSON"),
     (b"Forbidden", "text/plain", "text/plain"),
-    (b"Forbidden", "application/x-unknown", "bytes in no format it can read (sent as application/x-unknown, "
-                                            "starting 46 6f 72 62 69 64 64 65)"),
+    (b"Forbidden", "application/x-unknown", "plain text (sent as application/x-unknown)"),
+    (b"\x00Forbidden", "application/x-unknown", "bytes in no format it can read (sent as application/x-unknown, "
+                                                "starting 00 46 6f 72 62 69 64 64)"),
 ])
 def test_an_image_refused_says_what_arrived_and_what_to_do(head: bytes, ctype: str, what: str) -> None:
     with pytest.raises(E.DownloadError) as info:

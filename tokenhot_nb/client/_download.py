@@ -323,6 +323,9 @@ def _arrived(head: bytes, content_type: str) -> str:
         return "JSON"
     if content_type.startswith("text/"):
         return content_type
+    text = head.decode("utf-8", "ignore")
+    if len(text.encode()) >= len(head) - 3 and all(c.isprintable() or c in "\r\n\t" for c in text):  # (a cut last char)
+        return f"plain text (sent as {content_type or 'no type'})"  # an expired link's "AccessDenied…"
     return f"bytes in no format it can read (sent as {content_type}, starting {head[:8].hex(' ')})"
 
 
