@@ -914,6 +914,25 @@ def test_images_asked_for_through_extra_are_estimated_and_refused_by_the_budget(
     assert billed_cents(relay.url, KEY) == before
 
 
+def test_an_edit_sent_as_a_form_counts_the_images_its_extra_asks_for(relay: Server, tmp_path: Path) -> None:
+    """An edit goes as a multipart form, whose fields are text: ``extra={"n": 3}`` there was estimated as one image,
+    so a budget with room for two let a call through that the relay billed three."""
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (64, 64), "red").save(png, "PNG")
+    price = table(relay.url)["gpt-image-2"]["model_price"]
+    before = billed_cents(relay.url, KEY)
+    with live(relay, tmp_path / "store", budget=price * 2.5) as s:
+        assert s.estimate("edit", [png.getvalue()], "make it blue", model="gpt-image-2",
+                          extra={"n": 3}).usd == pytest.approx(price * 3)
+        with pytest.raises(BudgetExceededError):
+            s.edit([png.getvalue()], "make it blue", model="gpt-image-2", extra={"n": 3})
+    assert billed_cents(relay.url, KEY) == before
+
+
 def test_a_claude_estimate_tops_at_the_max_tokens_its_body_sends(relay: Server, tmp_path: Path) -> None:
     """A Claude call with no ``max_tokens`` goes with 8,192 (Anthropic requires one), and a thinking budget on top:
     the estimate's top assumed 4,096 output tokens, half of what the relay may bill (a budget let it cross)."""

@@ -373,6 +373,8 @@ def _asked(call: HttpCall | None) -> tuple[int | None, int | None]:
     not: what the relay bills, which an option passed through ``extra=`` (``n=8``) or a family's default (Claude's
     ``max_tokens`` 8192) sets without the call's own parameters saying so."""
     body = call.json if call is not None and isinstance(call.json, dict) else None
+    if body is None and call is not None and call.data:  # a form (an image edit): its fields are text
+        body = {k: int(v) if isinstance(v, str) and v.isdigit() else v for k, v in call.data.items()}
     if body is None:
         return None, None
     parts = [body] + [body[k] for k in ("parameters", "generationConfig", "generation_config")
