@@ -96,3 +96,21 @@ def test_a_video_model_only_the_relay_sells_runs_with_the_generic_task_body(tmp_
         again = r.video("a paper boat on a pond", model="acme-motion-2", duration=4, resolution="720p",
                         progress=False)
         assert again.entry.id == clip.entry.id
+
+
+def test_a_model_the_table_prices_twice_says_so_in_its_estimate_and_its_row(tmp_path: Path) -> None:
+    """A table with two rows for one model at two prices makes its price unknown (which one the relay bills is not
+    known), and the estimate said "the price table states no price for it", which sends the user to a table that
+    does state one, twice. The estimate, and the finished call's cost, now say the table prices it twice."""
+    from _catalog_support import ROWS
+
+    first = next(r for r in ROWS if r["model_name"] == "gpt-5.2")
+    r = Relay([*ROWS, {**first, "model_ratio": first["model_ratio"] * 4}])
+    try:
+        with live(r, tmp_path / "s") as s:
+            est = s.estimate("chat", "hi", model="gpt-5.2")
+            assert not est.known and "twice" in est.detail and "no price" not in est.detail
+            res = s.chat("hi", model="gpt-5.2", stream=False, thread=False)
+            assert res.cost is not None and not res.cost.known and "twice" in res.cost.detail
+    finally:
+        r.stop()

@@ -402,6 +402,8 @@ def merge(builtin: Catalog, table: LiveTable | None, group: str = "") -> Catalog
         if price is not None and group:
             price = replace(price, group=group, group_ratio=ratio)
         meta = _live_meta(row, table, None if key_ids is None else any(n in key_ids for n in names))
+        if mid in clashing:  # (its price is unknown: said so where its cost is, see cost.PRICED_TWICE)
+            meta["priced_twice"] = True
         known = next((builtin.by_id[n] for n in names if n in builtin.by_id), None) or builtin.find(mid)
         if known is not None and (known.id in names or (known.id not in rows and known.id not in taken)):
             # the same model: the built-in id when the service lists it, else the service's; the others are aliases

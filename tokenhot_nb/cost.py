@@ -301,6 +301,8 @@ def tokens_of_size(chars: int, wide: int) -> int:
 
 #: Why an estimate is unknown (its ``detail``), as a budget's refusal says it.
 NO_PRICE = "the price table states no price for it"
+#: Why a model the price table lists twice, at two prices, has an unknown price (``ModelInfo.live["priced_twice"]``).
+PRICED_TWICE = "the price table lists it twice, at two prices: which one the relay bills is not known"
 PER_TASK = "a video is charged per task, known only when the task ends"
 
 

@@ -396,8 +396,17 @@ def estimate_call(session: Session, kind: str, info: ModelInfo, params: Mapping[
     asked, cap = _asked(call)
     count = max(_int(params.get("n")) or 1, asked or 1)
     max_tokens = cap or _int(params.get("max_tokens")) or _int(params.get("max_output_tokens"))
-    return cost.estimate(kind, info.price, input_tokens=_input_tokens(call), count=count, max_tokens=max_tokens,
-                         simulated=simulated(session), cache_write=_cache_write(call))
+    return _why_unknown(info, cost.estimate(kind, info.price, input_tokens=_input_tokens(call), count=count,
+                                            max_tokens=max_tokens, simulated=simulated(session),
+                                            cache_write=_cache_write(call)))
+
+
+def _why_unknown(info: ModelInfo, figure: cost.Cost) -> cost.Cost:
+    """``figure``, saying why it is unknown when the reason is the model's, not its price row's: a table that prices
+    it twice (:data:`cost.PRICED_TWICE`) does state a price, and "no price" sent the user looking for one."""
+    if figure.usd is None and info.price is None and info.live.get("priced_twice"):
+        return replace(figure, detail=cost.PRICED_TWICE)
+    return figure
 
 
 def dry_run(session: Session, kind: str, info: ModelInfo, params: Mapping[str, Any], call: HttpCall | None) -> None:
@@ -538,8 +547,8 @@ def cost_of(session: Session, kind: str, info: ModelInfo, usage: Mapping[str, An
             quota: float | None = None) -> dict[str, Any]:
     """The cost to record with a finished call (the ``cost`` key of its usage)."""
     images = sum(1 for o in outputs if o.get("role") == "image")
-    return cost.of_call(kind, info.price, usage, count=images or 1, quota=quota,
-                        simulated=simulated(session)).as_dict()
+    return _why_unknown(info, cost.of_call(kind, info.price, usage, count=images or 1, quota=quota,
+                                           simulated=simulated(session))).as_dict()
 
 
 async def task_cost(session: Session, model_id: str, usage: Mapping[str, Any], quota: float | None) -> dict[str, Any]:
