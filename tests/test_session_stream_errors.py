@@ -177,6 +177,29 @@ def test_a_stream_cut_after_it_reported_usage_keeps_that_usage_and_says_its_cost
     assert str(row.cost) == "cost unknown"
 
 
+def test_a_cut_stream_replays_with_the_usage_and_partial_result_it_had_live(live: Session, tmp_path: Path) -> None:
+    """Replay re-raised a broken stream with its words and its text, but without the usage it had reported nor the
+    ``err.partial`` result that carried it live: a notebook reading ``err.usage`` (what the relay may bill) ran
+    differently when replayed. Both come back as they were."""
+    prompt = "Tell me about the sea in a few sentences"
+    with pytest.raises(E.StreamError) as first:
+        live.chat(prompt, model="claude-opus-4-6", endpoint="claude", thread=False,
+                  headers=faults(truncate_stream_after=5))
+    was = first.value
+    assert was.usage is not None and was.partial is not None
+    r = Session(api_key=KEY, base_url=live.settings.base_url, mode="replay", store=tmp_path / "st")
+    try:
+        with pytest.raises(E.StreamError) as again:
+            r.chat(prompt, model="claude-opus-4-6", endpoint="claude", thread=False)
+    finally:
+        r.close()
+    err = again.value
+    assert str(err) == str(was) and err.partial_text == was.partial_text
+    assert err.usage is not None and err.usage.input_tokens == was.usage.input_tokens
+    assert err.partial is not None and err.partial.text == was.partial.text
+    assert err.partial.usage.input_tokens == was.partial.usage.input_tokens
+
+
 def test_an_error_frame_after_reasoning_only_keeps_the_reasoning_and_says_no_text_came(live: Session) -> None:
     """A reasoning model's stream broken while it thought: the reasoning that came (paid output) was dropped, and
     the error pointed at an empty ``.partial_text``. Now the row keeps the reasoning, and the line says where."""

@@ -494,7 +494,7 @@ def _replay_broken(err: StreamError, on_delta: Callable[[ChatDelta, str], Any] |
     """A replayed stream that broke (``recording.recorded_stream_error``): ``err.partial_text`` is the text that had
     arrived, as live (and ``err.partial`` the tool calls it had begun, when it had), and ``on_delta`` is shown the
     pieces it was shown live (no final ``done`` one: the stream never ended), before the replay raises ``err``."""
-    from ..results._rebuild import _text
+    from ..results._rebuild import _text, usage_from
 
     entry = getattr(err, "replayed_entry", None)
     if entry is None:
@@ -506,11 +506,17 @@ def _replay_broken(err: StreamError, on_delta: Callable[[ChatDelta, str], Any] |
     except Exception:  # (the stored text is gone: the error is raised all the same)
         return
     err.partial_text = text
+    used = entry.usage if isinstance(entry.usage, dict) else {}
+    if err.usage is None and any(used.get(k) for k in ("input_tokens", "output_tokens", "total_tokens")):
+        err.usage = usage_from(used)  # (what it had reported before it broke: what the relay may bill, as live)
     calls = response.get("cut_tool_calls")
-    if isinstance(calls, list) and calls and err.partial is None:
-        err.partial = ChatResult(text, reasoning=reasoning, finish_reason="failed", model=entry.model, entry=entry,
-                                 session=session)
-        err.partial.cut_tool_calls = [c for c in calls if isinstance(c, dict)]
+    cut = [c for c in calls if isinstance(c, dict)] if isinstance(calls, list) else []
+    if (err.usage is not None or reasoning or cut) and err.partial is None:  # (as live: see chat_one)
+        prompt = entry.params.get("message") if isinstance(entry.params, dict) else None
+        err.partial = ChatResult(text, reasoning=reasoning, usage=err.usage, finish_reason="failed",
+                                 thread=entry.thread, prompt=prompt if isinstance(prompt, str) else "",
+                                 model=entry.model, entry=entry, session=session)
+        err.partial.cut_tool_calls = cut
     if on_delta is not None and (text or reasoning):
         _replay_pieces(on_delta, response, text, reasoning, whole=False)
 
