@@ -180,6 +180,19 @@ def test_an_estimate_never_turns_another_threads_call_into_an_estimate(relay: Se
         assert [e.kind for e in s.history] == ["chat"] and s.history.last.status == "ok"
 
 
+def test_an_estimate_of_a_new_thread_leaves_the_thread_as_it_was(tmp_path: Path) -> None:
+    """``estimate("chat", …, new_thread=True)`` emptied the thread it named, as the call would: the conversation's
+    next real turn went without its context, though nothing was sent. An estimate changes nothing."""
+    with Session(mode="offline", store=tmp_path / "s") as s:
+        s.chat("My name is Ada.", thread="t", stream=False)
+        kept = list(s.threads.get("t").messages)
+        fresh = s.estimate("chat", "What is my name?", thread="t", new_thread=True)
+        assert fresh.known and len(kept) == 2
+        assert s.threads.get("t").messages == kept
+        follow = s.estimate("chat", "What is my name?", thread="t")
+        assert follow.usd is not None and fresh.usd is not None and follow.usd > fresh.usd  # (it carries the turns)
+
+
 def test_an_estimate_is_the_same_price_in_replay_mode(relay: Server, tmp_path: Path) -> None:
     """``estimate`` answers what a call costs. In replay mode it used to look the call up first: a recorded call
     came out free, a batch of unrecorded ones $0 and a single unrecorded one a replay miss, so a notebook that

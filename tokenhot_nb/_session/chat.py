@@ -92,7 +92,10 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     store = session.store
     media = [store_media(session, m) for m in to_media_list(images, "image", store)] if images is not None else []
     name = (thread or DEFAULT_THREAD) if use_thread and thread is not False else None
-    th = session.threads.get(name, new=new_thread) if name is not None else None
+    if name is not None and new_thread and _budget.estimates(session) is not None:
+        th: Thread | None = Thread(name)  # (an estimate of a new thread: the thread it names stays as it was)
+    else:
+        th = session.threads.get(name, new=new_thread) if name is not None else None
     if th is not None and system is None:
         system = th.system
     if isinstance(message, (list, tuple)):  # an explicit conversation
