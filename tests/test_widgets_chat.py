@@ -265,3 +265,31 @@ def test_a_refused_message_goes_back_in_the_box(tmp_path, message, why):
         assert not p.send.disabled and p.stop.disabled
     finally:
         session.close()
+
+
+def _input_tokens(line: str) -> int:
+    import re
+
+    found = re.search(r"~([\d,]+) input tokens", line)
+    assert found, line
+    return int(found.group(1).replace(",", ""))
+
+
+def test_the_chat_panel_says_what_a_message_costs_with_its_thread(slow):
+    """Each Send is paid for, and a follow-up carries the whole thread: the line under Send gives the estimate of the
+    message as typed, in its thread (longer after each answer, back to the message alone in a new thread). Working it
+    out while the first answer streams (the next message being typed) sends nothing and takes nothing from the
+    thread: such an estimate emptied it, and the next message went without the first turn."""
+    p = panel("chat", slow)
+    p.input.value = "Tell me about the sea."
+    first = _input_tokens(p.price.value)
+    assert "Cost: " in p.price.value and "simulated" in p.price.value
+    p.send.click()
+    wait_until(lambda: len(p.text) > 0, what="the first streamed piece")
+    p.input.value = "Tell me about the"  # (typed while it streams)
+    wait_until(lambda: not p.busy, timeout=60, what="the answer")
+    p.input.value = "Tell me about the sea."
+    assert _input_tokens(p.price.value) > first + 10  # (the first turn, question and answer, goes with it)
+    p.new_thread.click()
+    assert _input_tokens(p.price.value) == first
+    assert len(slow.history) == 1 and slow.history.last.status == "ok"

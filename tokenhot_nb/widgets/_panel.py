@@ -155,10 +155,11 @@ class Panel(w.VBox):
         """The panel's tab was opened: refresh what other panels may have changed (the history's lists)."""
 
     # -- price -----------------------------------------------------------------------------------
-    def priced(self, line: w.HTML, watched: Sequence[w.ValueWidget], call: Callable[[], Call]) -> None:
+    def priced(self, line: w.HTML, watched: Sequence[w.ValueWidget], call: Callable[[], Call]) -> Callable[[], None]:
         """Keep ``line`` saying what a click would cost, since each one is paid for: ``call()`` gives the session
         method a click would call and its arguments, estimated again whenever a ``watched`` value changes (the
-        price table was read for the model picker: an estimate sends nothing)."""
+        price table was read for the model picker: an estimate sends nothing). Returns the update, for what else
+        changes the price (a chat's thread, longer after each answer)."""
 
         def update(_change: object = None) -> None:
             line.value = self.price_text(call)
@@ -166,6 +167,7 @@ class Panel(w.VBox):
         for widget in watched:
             widget.observe(update, names="value")
         update()
+        return update
 
     def price_text(self, call: Callable[[], Call]) -> str:
         """One small line: the estimate of the call ``call()`` gives; empty while the options cannot make a call

@@ -100,6 +100,7 @@ class ChatPanel(Panel):
         self.thread_box.add_class("tokenhot-thread")
         self.input = w.Textarea(placeholder="Message…", layout=w.Layout(width="100%", height="4em"))
         self.send = w.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.price = w.HTML(layout=w.Layout(min_height="1.2em"))
         self.stop = w.Button(description="Stop", button_style="warning", icon="stop", disabled=True)
         self.new_thread = w.Button(description="New thread", icon="plus")
         self.busy_widgets = [self.send, self.model, self.api, self.new_thread, self.as_json]
@@ -116,6 +117,8 @@ class ChatPanel(Panel):
         self.send.on_click(self.shielded(self.start))
         self.stop.on_click(self.shielded(self.cancel))
         self.new_thread.on_click(self.shielded(self.reset))
+        self.reprice = self.priced(self.price, [self.input, self.model, self.api, self.system, self.as_json],
+                                   lambda: ("chat", (self.input.value.strip() or "Hello",), self._options()))
         self.children = [
             w.HTML("<b>Chat</b>"),
             w.HBox([self.model, self.api, self.new_thread, self.as_json], layout=w.Layout(flex_flow="row wrap")),
@@ -123,6 +126,7 @@ class ChatPanel(Panel):
             self.thread_box,
             self.input,
             w.HBox([self.send, self.stop]),
+            self.price,
             self.status,
             self.error_box,
         ]
@@ -144,6 +148,21 @@ class ChatPanel(Panel):
         picked = self.api.value
         return picked if picked and eps and picked != eps[0] else None
 
+    def _options(self) -> dict[str, Any]:
+        """What a Send passes to ``session.chat`` besides the message (the thread, with its turns so far)."""
+        kw: dict[str, Any] = {"model": self.model.value, "stream": True}
+        endpoint = self.endpoint()
+        if endpoint is not None:
+            kw["endpoint"] = endpoint
+        if self.system.value.strip():
+            kw["system"] = self.system.value.strip()
+        if self.as_json.value:
+            kw["json"] = True
+        kw["thread"] = self.thread_id
+        if self._new:
+            kw["new_thread"] = True
+        return kw
+
     def reset(self) -> None:
         """Start a new thread: the next message carries no earlier turns."""
         if self.busy:
@@ -151,6 +170,7 @@ class ChatPanel(Panel):
         self.thread_box.children = []
         self.thread_id = _thread_name()
         self._new = True
+        self.reprice()
         self.say("New thread.")
 
     def start(self) -> None:
@@ -171,17 +191,7 @@ class ChatPanel(Panel):
         answer.add_class("tokenhot-answer")
         self.answer = answer
         self.thread_box.children = [*self.thread_box.children, user, answer]
-        kw: dict[str, Any] = {"model": self.model.value, "stream": True}
-        endpoint = self.endpoint()
-        if endpoint is not None:
-            kw["endpoint"] = endpoint
-        if self.system.value.strip():
-            kw["system"] = self.system.value.strip()
-        if self.as_json.value:
-            kw["json"] = True
-        kw["thread"] = self.thread_id
-        if self._new:
-            kw["new_thread"] = True
+        kw = self._options()
         session = self.session
 
         def on_delta(_delta: ChatDelta, text_so_far: str) -> None:
@@ -218,6 +228,7 @@ class ChatPanel(Panel):
             self.answer.add_class("tokenhot-final")
         entry = entry_of(result)
         self._new = False
+        self.reprice()  # (the thread is a turn longer: the next message carries it)
         api = API_LABELS.get(entry.endpoint, "") if entry is not None else ""
         self.say(f"Answered by {self.model.value}" + (f" via {api}" if api else "")
                  + (f" · entry #{entry.id}" if entry is not None else ""))
