@@ -111,6 +111,44 @@ def test_interrupt_in_async_wait(s: Session) -> None:
     assert s.history[-1].status == "pending"
 
 
+def test_a_stop_that_lands_as_a_status_comes_in_ends_the_wait(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C cancels the wait on the loop; one that landed in the loop turn where a status poll finished was lost
+    (``asyncio.wait_for``, the poll's deadline, returned the status instead, before Python 3.12): the wait polled on
+    behind the user's back, its row never said it was stopped, and a replay played the task as unfinished instead of
+    stopping where the recording had. Here the cancel lands in that turn every time."""
+    import asyncio
+    import concurrent.futures
+
+    from tokenhot_nb._session import video as video_mod
+    from tokenhot_nb.client._loop import submit
+
+    real_poll = video_mod.poll_task
+    polled: list[str] = []
+    waiting: list[asyncio.Task[object]] = []
+
+    async def poll(session: Session, task: VideoTask) -> TaskStatus:
+        st = await real_poll(session, task)
+        polled.append(st.state)
+        if len(polled) == 2:
+            waiting[0].cancel()  # (nothing awaited between this and the status returned: the same loop turn)
+        return st
+
+    async def wait(s: Session) -> object:
+        task = asyncio.current_task()
+        assert task is not None
+        waiting.append(task)
+        return await s.avideo("a slow sunrise", progress=False)
+
+    monkeypatch.setattr(video_mod, "poll_task", poll)
+    with make_session(tmp_path / "st", Recorder(Faults(video_steps=50)), poll_interval=0.01) as s:
+        with pytest.raises(concurrent.futures.CancelledError):
+            submit(wait(s)).result(30)
+        assert len(polled) == 2  # (the wait ended there: it polled no more)
+        e = s.history[-1]
+        assert e.status == "pending" and e.response["ends"] == [[3, {"error": "KeyboardInterrupt"}]]
+
+
 def test_failed_task_raises_with_the_vendor_reason(s: Session, rec: Recorder) -> None:
     rec.set_faults(Faults(video_failure=True))
     with pytest.raises(E.TaskFailedError) as info:

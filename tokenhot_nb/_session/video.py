@@ -17,6 +17,7 @@ from .. import cost as _cost
 from .._config import redact
 from .._inputs import Media, to_media, to_media_list
 from .._progress import Progress
+from .._timeout import within
 from ..catalog import ModelInfo
 from ..client._download import OVER_CAP
 from ..errors import (
@@ -952,7 +953,7 @@ async def _poll_by(session: Session, task: VideoTask, deadline: float) -> TaskSt
     """One status request, given no more than the time the wait has left: a relay that takes the request and never
     answers would hold the wait for the client's read timeout (and its retries) past the caller's deadline."""
     try:
-        return await asyncio.wait_for(poll_task(session, task), max(0.0, deadline - time.monotonic()))
+        return await within(poll_task(session, task), max(0.0, deadline - time.monotonic()))
     except asyncio.TimeoutError:
         if time.monotonic() < deadline:  # (not the deadline's: the request's own)
             raise

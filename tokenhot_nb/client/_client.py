@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import httpx
 
 from .._config import SIM_BASE_URL, Settings, redact
+from .._timeout import within
 from ..errors import (
     APIError,
     APITimeoutError,
@@ -859,7 +860,7 @@ class Client:
             elif loop.is_running() and not loop.is_closed():
                 future = asyncio.run_coroutine_threadsafe(client.aclose(), loop)
                 try:
-                    await asyncio.wait_for(asyncio.wrap_future(future), 5)
+                    await within(asyncio.wrap_future(future), 5)
                 except Exception:
                     pass
 

@@ -25,6 +25,7 @@ import httpx
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # its framing, without its content-type check
 
 from .._config import Secret, redact
+from .._timeout import within
 from ..errors import APIConnectionError, APIError, StreamError
 from ..families._json import loads_lenient, may_nest_deep, paused_collection
 from ._body import PAGE_HINT, BodyRefused, media_type, page_instead_of_api, web_page
@@ -252,7 +253,7 @@ class EventStream:
         is :meth:`_not_a_stream`. Only the first bytes are read to decide, and the stream gets them back."""
         chunks = _body_chunks(response)
         try:
-            head = await asyncio.wait_for(_peek(chunks), self._idle_timeout)
+            head = await within(_peek(chunks), self._idle_timeout)
         except asyncio.TimeoutError:  # nothing came: a stall, as in a labelled stream (a model thinking long)
             await chunks.aclose()
             raise _stall_error(self._idle_timeout, deadline=False) from None
@@ -282,7 +283,7 @@ class EventStream:
         parts: list[bytes] = []
         broken: APIConnectionError | None = None
         try:
-            body = await asyncio.wait_for(_head(chunks, limit, parts), self._idle_timeout)
+            body = await within(_head(chunks, limit, parts), self._idle_timeout)
         except httpx.RequestError as exc:
             if limit == sys.maxsize and any(parts):
                 scrub_error(exc)

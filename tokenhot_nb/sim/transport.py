@@ -15,6 +15,7 @@ from urllib.parse import unquote
 import httpx
 from starlette.applications import Starlette
 
+from .._timeout import within
 from .app import create_app
 from .faults import Faults
 
@@ -54,7 +55,7 @@ class _SimStream(httpx.AsyncByteStream):
 
 async def _get(queue: asyncio.Queue[dict[str, Any]], timeout: float | None) -> dict[str, Any]:
     try:
-        return await asyncio.wait_for(queue.get(), timeout)
+        return await within(queue.get(), timeout)
     except asyncio.TimeoutError:
         raise httpx.ReadTimeout("timed out waiting for the simulator") from None
 
