@@ -314,9 +314,12 @@ class ConfigError(TokenhotError):
 
 
 class MissingKeyError(ConfigError):
+    #: (never ``%env TOKENHOT_API_KEY=…``: it prints the key into the cell's output, and a session already made
+    #: does not read the variable again)
     default_hint = (
-        "Set it with `%env TOKENHOT_API_KEY=sk-…` (or `%th_config --key` for a hidden prompt), "
-        "pass Session(api_key=…), or use mode='offline' to run on the built-in simulator."
+        "Run `%th_config --key` (a hidden prompt), or `%th_config --key-from-env` with TOKENHOT_API_KEY set where "
+        "Jupyter starts; pass Session(api_key=…) to a session of your own; or use mode='offline' to run on the "
+        "built-in simulator."
     )
 
     def __init__(self, message: str = "No Tokenhot API key is set for live mode.", **kw: Any) -> None:
