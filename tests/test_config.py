@@ -322,8 +322,9 @@ def test_user_facing_texts_in_full(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.warns(UserWarning) as record:
         Settings.from_env()
     assert str(record[0].message) == (
-        "tokenhot_nb: no TOKENHOT_API_KEY set, using the offline simulator. "
-        "Set TOKENHOT_API_KEY (or pass api_key=…) to call the real API."
+        "tokenhot_nb: no TOKENHOT_API_KEY set, using the offline simulator. To call the real API, set "
+        "TOKENHOT_API_KEY before the session is made or pass api_key=…; in a notebook, run "
+        "%th_config --mode live --key."
     )
     with pytest.raises(ConfigError) as info:
         Settings(mode="online")  # type: ignore[arg-type]

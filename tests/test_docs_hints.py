@@ -1,11 +1,47 @@
-"""What the package tells a user to do works when done literally: the ways it names to set a key."""
+"""What the package tells a user to do works when done literally: the ways it names to set a key and to go
+live."""
 
 from __future__ import annotations
 
 import shlex
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
+import _magics_support as support
+import pytest
+from IPython.utils.capture import capture_output
+
+import tokenhot_nb
 from tokenhot_nb.errors import MissingKeyError
 from tokenhot_nb.magics import _args
+
+ip = support.ip  # fixture
+KEY = "sk-docshint-0123456789abcdefghij"
+
+
+@pytest.fixture
+def no_key(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """The shared session as a newcomer gets it: no key and no mode set, so offline (a loopback port that
+    refuses, should anything try the network)."""
+    for var in ("TOKENHOT_API_KEY", "TOKENHOT_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "store"))
+    monkeypatch.setenv("TOKENHOT_BASE_URL", "http://127.0.0.1:9")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # (the once-a-process notice that it runs offline)
+        s = tokenhot_nb.session(reset=True)
+    yield s
+    tokenhot_nb.session(reset=True).close()
+
+
+def th_config(ip: Any, line: str) -> str:
+    with capture_output() as cap:
+        res = ip.run_line_magic("th_config", line)
+    assert "Traceback" not in cap.stdout + cap.stderr, cap.stderr
+    assert res is not None, cap.stdout  # (the settings table: the line was taken)
+    return cap.stdout
 
 
 def test_the_missing_key_fix_keeps_the_key_out_of_the_notebook() -> None:
@@ -19,3 +55,35 @@ def test_the_missing_key_fix_keeps_the_key_out_of_the_notebook() -> None:
     for line in commands:
         _args.parser("th_config").parse_args(shlex.split(line))
 
+
+def test_a_key_set_on_an_offline_session_says_it_is_still_offline(ip: Any, no_key: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """%th_config carries the mode over, so a key entered in a session that ran offline for want of one left it
+    offline, while the cell said only "API key set": the next call answered from the simulator. It says so, and
+    the line it names makes the session live with that key."""
+    assert no_key.mode == "offline"
+    monkeypatch.setenv("TOKENHOT_API_KEY", KEY)
+    said = th_config(ip, "--key-from-env")
+    assert "offline" in said and "%th_config --mode live" in said and KEY not in said, said
+    assert tokenhot_nb.session().settings.api_key.get() == KEY
+    command = said.split("%th_config ", 1)[1].split(" calls")[0]
+    said = th_config(ip, command)
+    s = tokenhot_nb.session()
+    assert s.mode == "live" and s.settings.api_key.get() == KEY and "offline" not in said
+    said = th_config(ip, "--key-from-env")  # a live session: nothing more to say
+    assert said.strip() == "API key set for this session (hidden).", said
+
+
+def test_the_offline_notice_names_a_line_that_makes_the_session_live(monkeypatch: pytest.MonkeyPatch) -> None:
+    """It said to set TOKENHOT_API_KEY, which a notebook's session, already made, does not read again."""
+    from tokenhot_nb import _config
+
+    for var in ("TOKENHOT_API_KEY", "TOKENHOT_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(_config, "_notice_shown", False)
+    with pytest.warns(UserWarning) as record:
+        _config.Settings.from_env()
+    notice = str(record[0].message)
+    line = notice.split("%th_config ", 1)[1].rstrip(".")
+    parsed = _args.parser("th_config").parse_args(shlex.split(line))
+    assert parsed.mode == "live" and parsed.key, notice

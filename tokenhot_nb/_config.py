@@ -616,5 +616,7 @@ def _say_offline_once() -> None:
         _notice_shown = True
         from ._warn import warn
 
-        warn("tokenhot_nb: no TOKENHOT_API_KEY set, using the offline simulator. "
-             "Set TOKENHOT_API_KEY (or pass api_key=…) to call the real API.")
+        # (a variable set after the session is made is not read: a notebook's session takes the key from %th_config)
+        warn("tokenhot_nb: no TOKENHOT_API_KEY set, using the offline simulator. To call the real API, set "
+             "TOKENHOT_API_KEY before the session is made or pass api_key=…; in a notebook, run "
+             "%th_config --mode live --key.")

@@ -29,6 +29,9 @@ KEY_AS_VAR_FIX = ("If it is your key, delete it from this cell (IPython keeps th
                   "for a hidden prompt.")
 KEY_EMPTY = "No key entered; the settings were not changed."
 KEY_SET = "API key set for this session (hidden)."
+#: A session that ran offline keeps its mode (only what is named changes), so the key alone calls nothing real.
+KEY_SET_OFFLINE = ("API key set for this session (hidden); it still runs offline, on the simulator: "
+                   "%th_config --mode live calls Tokenhot with the key (paid).")
 
 
 def _session() -> Any:
@@ -164,7 +167,7 @@ def apply_config(a: Any) -> Table | None:
     if picked:
         s.defaults.update(picked)
     if key:
-        print(KEY_SET)
+        print(KEY_SET_OFFLINE if s.settings.mode == "offline" else KEY_SET)
     if a.no_budget:
         print(s.set_budget(None))
     if a.budget is not None:
