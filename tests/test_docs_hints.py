@@ -1,8 +1,9 @@
 """What the package tells a user to do works when done literally: the ways it names to set a key and to go
-live."""
+live, and the notebooks' install commands."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import warnings
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ from tokenhot_nb.magics import _args
 
 ip = support.ip  # fixture
 KEY = "sk-docshint-0123456789abcdefghij"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -87,3 +89,25 @@ def test_the_offline_notice_names_a_line_that_makes_the_session_live(monkeypatch
     line = notice.split("%th_config ", 1)[1].rstrip(".")
     parsed = _args.parser("th_config").parse_args(shlex.split(line))
     assert parsed.mode == "live" and parsed.key, notice
+
+
+def _pip_installs(text: str) -> set[str]:
+    """What each ``pip install`` line of a text installs (its words up to a comment or ``&&``)."""
+    found = set()
+    for line in text.splitlines():
+        _, sep, rest = line.partition("pip install ")
+        if sep:
+            found.add(" ".join(rest.split("#")[0].split("&&")[0].split()))
+    return found
+
+
+def test_the_notebooks_install_what_the_readme_installs() -> None:
+    """The quickstart said ``pip install tokenhot-nb``: the package is installed from a checkout (README's
+    Install), so that fetched nothing, or whatever a registry holds under that name."""
+    readme = _pip_installs((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert '-e ".[notebook]"' in readme, readme
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
+        for cell in cells:
+            named = _pip_installs("".join(cell["source"]))
+            assert named <= readme, f"{path.name} installs {sorted(named - readme)}; README gives {sorted(readme)}"
