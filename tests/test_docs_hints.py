@@ -1,9 +1,12 @@
 """What the package tells a user to do works when done literally: the ways it names to set a key and to go
-live, and the notebooks' install commands."""
+live, the notebooks' install commands, and every ``%th_…`` command a message, docstring, help text, README or
+notebook names (a line or cell magic as written, taking each option given)."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import shlex
 import warnings
 from collections.abc import Iterator
@@ -111,3 +114,68 @@ def test_the_notebooks_install_what_the_readme_installs() -> None:
         for cell in cells:
             named = _pip_installs("".join(cell["source"]))
             assert named <= readme, f"{path.name} installs {sorted(named - readme)}; README gives {sorted(readme)}"
+
+
+#: A magic command as text names it: ``%th_config --budget AMOUNT``, ``%%th_chat --cache``. It ends where the text
+#: around it goes on: a backtick or quote, a bracket, ``;`` or ``,``, a full stop, or the end of the line.
+_COMMAND = re.compile(r"(?<![%\w])(%%?)(th_\w+)((?:[ ]+[^\s`'\"(){}\[\];,]+)*)")
+
+
+def _commands(text: str) -> list[tuple[str, str, list[str]]]:
+    """(``%`` or ``%%``, magic, its options) of each magic command named in ``text``."""
+    found = []
+    for m in _COMMAND.finditer(text):
+        words = [w.rstrip(".:") for w in m.group(3).split()]
+        options = [w.split("=")[0] for w in words if re.fullmatch(r"--?[A-Za-z][\w-]*(=.*)?", w)]
+        found.append((m.group(1), m.group(2), options))
+    return found
+
+
+def _package_texts() -> list[tuple[str, str]]:
+    """(where, text) of every string of the package: messages, hints, docstrings, help texts (an argparse
+    ``help=`` writes ``%`` as ``%%``)."""
+    out = []
+    for path in sorted((ROOT / "tokenhot_nb").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        helps = {id(k.value) for node in ast.walk(tree) if isinstance(node, ast.Call)
+                 for k in node.keywords if k.arg == "help"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "th_" in node.value:
+                text = node.value.replace("%%", "%") if id(node) in helps else node.value
+                out.append((f"{path.relative_to(ROOT)}:{node.lineno}", text))
+    return out
+
+
+def _doc_texts() -> list[tuple[str, str]]:
+    out = [(name, (ROOT / name).read_text(encoding="utf-8")) for name in ("README.md", "docs/architecture.md")]
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for i, cell in enumerate(json.loads(path.read_text(encoding="utf-8"))["cells"]):
+            out.append((f"{path.name} cell {i}", "".join(cell["source"])))
+    return out
+
+
+def test_every_magic_command_named_anywhere_is_one_the_magic_takes() -> None:
+    """Each ``%th_…`` / ``%%th_…`` in a message, hint, docstring, help text, README, architecture.md or notebook
+    is a line / cell magic as written, and each option it gives is one of that magic's: a renamed option, or a
+    cell magic written as a line one, fails here rather than in the user's cell."""
+    from tokenhot_nb.magics._magics import TokenhotMagics
+
+    kinds = {"%": set(TokenhotMagics.magics["line"]), "%%": set(TokenhotMagics.magics["cell"])}
+    wrong = []
+    checked = 0
+    for where, text in _package_texts() + _doc_texts():
+        for percent, magic, options in _commands(text):
+            if magic not in kinds[percent]:
+                wrong.append(f"{where}: {percent}{magic} is no {'cell' if percent == '%%' else 'line'} magic")
+                continue
+            known = _args.parser(magic)._option_string_actions
+            wrong += [f"{where}: {percent}{magic} has no option {o}" for o in options if o not in known]
+            checked += 1
+    assert checked > 100, checked
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_command_reader_sees_a_wrong_option_and_a_wrong_kind() -> None:
+    assert _commands("run `%th_config --budgt 2` or %%th_image -n 2.") == [
+        ("%", "th_config", ["--budgt"]), ("%%", "th_image", ["-n"])]
+    assert _commands('say "%th_history --kind video." then') == [("%", "th_history", ["--kind"])]
