@@ -179,3 +179,16 @@ def test_the_command_reader_sees_a_wrong_option_and_a_wrong_kind() -> None:
     assert _commands("run `%th_config --budgt 2` or %%th_image -n 2.") == [
         ("%", "th_config", ["--budgt"]), ("%%", "th_image", ["-n"])]
     assert _commands('say "%th_history --kind video." then') == [("%", "th_history", ["--kind"])]
+
+
+def test_help_session_lists_the_arguments_it_takes() -> None:
+    """``help(Session)`` opened on a signature without ``defaults=`` and ``budget=``, which it takes (and the
+    docstring then told of ``defaults`` as if it were one of the ``**settings``)."""
+    import inspect
+
+    doc = inspect.getdoc(tokenhot_nb.Session) or ""
+    listed = doc.split("``Session(", 1)[1].split(")``", 1)[0]
+    named = [word.split("=")[0].strip(" *\n") for word in listed.split(",")]
+    real = [f"**{p.name}" if p.kind is p.VAR_KEYWORD else p.name
+            for p in inspect.signature(tokenhot_nb.Session).parameters.values()]
+    assert [n for n in named if n] == [r.strip("*") for r in real], (named, real)

@@ -111,10 +111,12 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
 class Session:
     """The front door to Tokenhot: one settings object, one HTTP client, one history.
 
-    ``Session(api_key=None, base_url=None, mode=None, store=None, transport=None, seed=None, **settings)``:
-    arguments win over ``TOKENHOT_*`` variables (see :class:`~tokenhot_nb._config.Settings`); with no key the
-    session runs on the offline simulator. ``defaults`` maps a method or kind ("image", "chat", "speak"…) to
-    the model used when none is named; ``seed`` is passed to models that take one.
+    ``Session(api_key=None, base_url=None, mode=None, store=None, transport=None, *, seed=None, defaults=None,
+    budget=None, **settings)``: arguments win over ``TOKENHOT_*`` variables (see
+    :class:`~tokenhot_nb._config.Settings`); with no key the session runs on the offline simulator. ``defaults``
+    maps a method or kind ("image", "chat", "speak"…) to the model used when none is named; ``seed`` is passed to
+    models that take one; ``budget`` (``2.5``, ``"$2.50"``, ``"¥20"``) refuses calls that would cross it, as
+    :meth:`set_budget` does.
 
     Every method takes ``**options``: extra body fields for the model (recorded in ``params``), ``raw={…}`` to
     replace the body whole, and ``headers={…}`` for extra HTTP headers (not recorded; e.g. ``X-Sim-Faults``).
