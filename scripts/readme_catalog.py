@@ -18,7 +18,6 @@ from typing import Any
 START = "<!-- catalog:start -->"
 END = "<!-- catalog:end -->"
 README = Path(__file__).resolve().parent.parent / "README.md"
-KIND_ORDER = ("image", "video", "audio", "chat", "embed")
 
 #: Capability flags shown in the table, in this order (name in the catalogue → label).
 FLAGS = (
@@ -53,8 +52,8 @@ def table() -> str:
     from tokenhot_nb import catalog
 
     models = catalog.models()
-    ordered = sorted(models, key=lambda m: (KIND_ORDER.index(m.kind) if m.kind in KIND_ORDER else 99,))
-    counts = ", ".join(f"{len(catalog.models(k))} {k}" for k in KIND_ORDER)
+    ordered = sorted(models, key=lambda m: catalog.KINDS.index(m.kind))  # (every kind: a count left out no longer)
+    counts = ", ".join(f"{len(catalog.models(k))} {k}" for k in catalog.KINDS if catalog.models(k))
     lines = [
         f"**Built in: {len(models)} models** ({counts}): the docs menu and the models whose request bodies "
         "tokenhot_nb knows; they resolve offline and with no price table. **The live list is larger** (Tokenhot's price table held 96 models on 2026-09-30): "
@@ -99,7 +98,7 @@ def live_only() -> list[str]:
               f"({', '.join(f'`{u.id}`' for u in merged.unclassified.values())})" if merged.unclassified else "")
            + ".", "",
            "| Model | Source | Kind | Family | Vendor | Price |", "|---|---|---|---|---|---|"]
-    for m in sorted(extra, key=lambda m: (KIND_ORDER.index(m.kind) if m.kind in KIND_ORDER else 99,)):
+    for m in sorted(extra, key=lambda m: catalog.KINDS.index(m.kind)):
         out.append("| " + " | ".join(_cell(x) for x in (f"`{m.id}`", "live", m.kind, m.family, m.vendor,
                                                           m.price_label())) + " |")
     return out

@@ -312,3 +312,15 @@ def test_the_catalogue_counts_are_true() -> None:
     said = re.search(r"(\d+) built-in models and (\d+) protocol families", README)
     assert said is not None
     assert (int(said.group(1)), int(said.group(2))) == (len(tokenhot_nb.models()), len(families()))
+
+
+def test_catalogue_summary_counts_every_kind() -> None:
+    """The summary read "55 models (16 image, 21 video, 3 audio, 13 chat, 1 embed)": 54, the rerank model left
+    out of the count."""
+    from tokenhot_nb import catalog
+
+    summary = README.split("<!-- catalog:start -->", 1)[1].split("\n", 2)[1]
+    total, counts = re.search(r"Built in: (\d+) models\*\* \(([^)]*)\)", summary).groups()  # type: ignore[union-attr]
+    by_kind = {kind: int(n) for n, kind in (part.split() for part in counts.split(", "))}
+    assert by_kind == {k: len(catalog.models(k)) for k in catalog.KINDS if catalog.models(k)}
+    assert sum(by_kind.values()) == int(total)
