@@ -5,6 +5,7 @@ notebook names (a line or cell magic as written, taking each option given)."""
 from __future__ import annotations
 
 import ast
+import functools
 import json
 import re
 import shlex
@@ -131,12 +132,16 @@ def _commands(text: str) -> list[tuple[str, str, list[str]]]:
     return found
 
 
+@functools.cache
+def _trees() -> list[tuple[Path, ast.Module]]:
+    return [(path, ast.parse(path.read_text(encoding="utf-8"))) for path in sorted((ROOT / "tokenhot_nb").rglob("*.py"))]
+
+
 def _package_texts() -> list[tuple[str, str]]:
     """(where, text) of every string of the package: messages, hints, docstrings, help texts (an argparse
     ``help=`` writes ``%`` as ``%%``)."""
     out = []
-    for path in sorted((ROOT / "tokenhot_nb").rglob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+    for path, tree in _trees():
         helps = {id(k.value) for node in ast.walk(tree) if isinstance(node, ast.Call)
                  for k in node.keywords if k.arg == "help"}
         for node in ast.walk(tree):
@@ -192,3 +197,90 @@ def test_help_session_lists_the_arguments_it_takes() -> None:
     real = [f"**{p.name}" if p.kind is p.VAR_KEYWORD else p.name
             for p in inspect.signature(tokenhot_nb.Session).parameters.values()]
     assert [n for n in named if n] == [r.strip("*") for r in real], (named, real)
+
+
+#: How messages name the user's objects, and the classes each name may be (``result.top``: a RerankResult's).
+_OBJECTS = {
+    "s": ("tokenhot_nb._session.core", "Session"), "session": ("tokenhot_nb._session.core", "Session"),
+    "entry": ("tokenhot_nb.history._entry", "HistoryEntry"), "history": ("tokenhot_nb.history._history", "History"),
+    "task": ("tokenhot_nb.results.task", "VideoTask"), "batch": ("tokenhot_nb.results.batch", "BatchResult"),
+}
+_NAMED = re.compile(r"(?<![\w.])((?:s|session|result|entry|err|history|task|batch)(?:\.[A-Za-z_]\w*)+)")
+#: File names a message gives (``history.jsonl``, ``history.sqlite.broken``), not attributes.
+_FILE_SUFFIXES = {"json", "jsonl", "sqlite", "broken"}
+
+
+def _classes(first: str) -> list[type]:
+    import importlib
+
+    import tokenhot_nb.errors as errors
+    import tokenhot_nb.results as results
+
+    if first == "result":
+        return [c for c in vars(results).values() if isinstance(c, type) and c.__module__.startswith("tokenhot_nb")]
+    if first == "err":
+        return [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, BaseException)]
+    module, name = _OBJECTS[first]
+    return [getattr(importlib.import_module(module), name)]
+
+
+@functools.cache
+def _source(module: str) -> str:
+    import importlib
+    import inspect
+
+    return inspect.getsource(importlib.import_module(module))
+
+
+def _has(cls: type, attr: str) -> bool:
+    """An instance of ``cls`` has ``attr``: a class member, an annotation, or ``self.attr =`` in its module's code
+    (where the class or a base sets it)."""
+    if hasattr(cls, attr):
+        return True
+    return any(attr in getattr(k, "__annotations__", {})
+               or re.search(rf"\bself\.{attr}\s*(:[^=\n]*)?=[^=]", _source(k.__module__))
+               for k in cls.__mro__ if k.__module__.startswith("tokenhot_nb"))
+
+
+def _resolves(cls: type, chain: list[str]) -> bool:
+    """``chain`` is reachable from an instance of ``cls``: each name an attribute (a method, property, field or
+    ``self.x =``), followed through a property's return annotation; past what cannot be typed, the rest is
+    taken as said."""
+    import inspect
+    import typing
+
+    for i, attr in enumerate(chain):
+        if not _has(cls, attr):
+            return False
+        member = inspect.getattr_static(cls, attr, None)
+        if not isinstance(member, property) or i == len(chain) - 1:
+            return True
+        try:
+            hint = typing.get_type_hints(member.fget).get("return")
+        except Exception:
+            return True
+        if not isinstance(hint, type):
+            return True
+        cls = hint
+    return True
+
+
+def test_every_object_a_message_names_has_what_it_says() -> None:
+    """A fix said "history: entry.task_id": a HistoryEntry has none (the id is ``entry.response['task_id']``), so
+    the line it suggested raised AttributeError. Every ``entry.x``, ``session.x``, ``result.x``, ``err.x``… in a
+    message or hint of the package (docstrings aside) names an attribute that object has."""
+    named: dict[str, str] = {}  # each name once, where it is first said
+    for path, tree in _trees():
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+                      and node.body and isinstance(node.body[0], ast.Expr)}
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Constant) or not isinstance(node.value, str) or id(node) in docstrings:
+                continue
+            for m in _NAMED.finditer(node.value):
+                if not set(m.group(1).split(".")) & _FILE_SUFFIXES:
+                    named.setdefault(m.group(1), f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert len(named) > 40, named
+    wrong = [f"{where}: {name}" for name, where in named.items()
+             if not any(_resolves(cls, name.split(".")[1:]) for cls in _classes(name.split(".")[0]))]
+    assert not wrong, "\n".join(wrong)

@@ -88,7 +88,9 @@ def build_poll(task_id: str, style: str = "generations") -> HttpCall:
         raise InputError("No task id to poll.")
     tid = str(task_id).strip()
     if tid in (".", ".."):  # a dot segment, resolved by the URL, would poll another path of the API
-        raise InputError(f"{tid!r} is no task id.", hint="Pass the id the create answered (history: entry.task_id).")
+        raise InputError(f"{tid!r} is no task id.",
+                         hint="Pass the id the create answered (a video row's entry.response['task_id']), or the "
+                              "row's history # to session.resume().")
     return HttpCall("GET", _POLL_PATHS[style].format(id=quote(tid, safe="")))
 
 
