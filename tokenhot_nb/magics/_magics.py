@@ -524,7 +524,7 @@ class TokenhotMagics(Magics):
     @line_magic
     @_friendly
     def th_config(self, line: str, cell: str | None = None) -> Any:
-        """Show or change settings; the key only ever through a hidden prompt or the environment."""
+        """Show or change settings; the key only ever through a hidden prompt or the environment. See %th_config --help."""
         from ._config_magic import apply_config
 
         a = _args.parse("th_config", line)
@@ -549,7 +549,7 @@ class TokenhotMagics(Magics):
     @line_magic
     @_friendly
     def th_panel(self, line: str, cell: str | None = None) -> Any:
-        """Show a widget panel: %th_panel image|chat|video|audio|… ."""
+        """Show a widget panel: %th_panel image|chat|video|audio|history (tokenhot_nb.studio(): all as tabs)."""
         a = _args.parse("th_panel", line)
         import importlib
 
