@@ -324,3 +324,50 @@ def test_catalogue_summary_counts_every_kind() -> None:
     by_kind = {kind: int(n) for n, kind in (part.split() for part in counts.split(", "))}
     assert by_kind == {k: len(catalog.models(k)) for k in catalog.KINDS if catalog.models(k)}
     assert sum(by_kind.values()) == int(total)
+
+
+def _notebook_imports() -> dict[str, str]:
+    """Top-level module → the tutorial that imports it (its code cells, magic lines left out)."""
+    import ast
+    import json
+
+    found: dict[str, str] = {}
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            if cell["cell_type"] != "code" or "".join(cell["source"]).startswith("%%"):  # (a cell magic's body)
+                continue
+            code = "\n".join(ln for ln in "".join(cell["source"]).splitlines() if not ln.lstrip().startswith("%"))
+            for node in ast.walk(ast.parse(code)):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+                for name in names:
+                    found.setdefault(name.split(".")[0], path.name)
+    return found
+
+
+def test_the_light_install_and_binder_run_every_tutorial() -> None:
+    """README: ``.[notebook]`` is "enough to run and open the notebooks", and on mybinder.org "the notebooks run";
+    02_chat imports pydantic, which neither installed (nor anything they pull in), so its "answers as data" cell
+    failed there. Every module a tutorial imports is the standard library's or comes with ``.[notebook]``, and
+    with binder/requirements.txt plus the package."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    extras = project["optional-dependencies"]
+    core = [r for r in project["dependencies"] if Requirement(r).marker is None or Requirement(r).marker.evaluate()]
+    binder = [ln.split(" #")[0].strip() for ln in (ROOT / "binder" / "requirements.txt").read_text().splitlines()
+              if ln.strip() and not ln.startswith("#")]
+    installs = {".[notebook]": _closure([*core, *extras["notebook"]], extras), "binder": _closure([*core, *binder], extras)}
+    providers = metadata.packages_distributions()
+    imports = _notebook_imports()
+    assert {"tokenhot_nb", "PIL", "pydantic"} <= set(imports), imports
+    for module, notebook in imports.items():
+        if module in sys.stdlib_module_names or module == "tokenhot_nb":
+            continue
+        dists = {canonicalize_name(d) for d in providers.get(module, [])}
+        assert dists, f"{notebook} imports {module}, which this environment does not have"
+        for install, closure in installs.items():
+            assert dists & closure, f"{notebook} imports {module} ({sorted(dists)}), which {install} does not install"
