@@ -284,3 +284,16 @@ def test_every_object_a_message_names_has_what_it_says() -> None:
     wrong = [f"{where}: {name}" for name, where in named.items()
              if not any(_resolves(cls, name.split(".")[1:]) for cls in _classes(name.split(".")[0]))]
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_layouts_name_every_result_class() -> None:
+    """README's layout listed the results without RerankResult, which ``s.rerank`` returns."""
+    import tokenhot_nb.results as results
+
+    public = {name for name in dir(results) if name.endswith(("Result", "Task")) and name != "Result"}
+    for doc in ("README.md", "docs/architecture.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        # (the results/ line of the layout block and the lines under it that carry it on)
+        block = re.search(r"^ *results/ .*\n(?:^ {10,}\S.*\n)*", text, flags=re.M).group(0)  # type: ignore[union-attr]
+        listed = set(re.findall(r"\b[A-Z]\w+", block))
+        assert public <= listed, f"{doc}'s layout misses {sorted(public - listed)}"
