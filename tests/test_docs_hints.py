@@ -297,3 +297,17 @@ def test_the_layouts_name_every_result_class() -> None:
         block = re.search(r"^ *results/ .*\n(?:^ {10,}\S.*\n)*", text, flags=re.M).group(0)  # type: ignore[union-attr]
         listed = set(re.findall(r"\b[A-Z]\w+", block))
         assert public <= listed, f"{doc}'s layout misses {sorted(public - listed)}"
+
+
+def test_every_magic_option_says_what_it_does_in_help() -> None:
+    """``--help`` listed ``--temperature TEMPERATURE``, ``--max-tokens N``, ``--seed SEED``, ``--voice VOICE``,
+    ``--duration SECONDS``, ``--mode``, ``--base-url URL``, ``--kind``, ``--status``, ``--format`` and the
+    SOURCE / NAME words with nothing after them: the README's table was the only place that said."""
+    from tokenhot_nb.magics._magics import TokenhotMagics
+
+    bare = []
+    for magic in sorted(set(TokenhotMagics.magics["line"]) | set(TokenhotMagics.magics["cell"])):
+        for action in _args.parser(magic)._actions:
+            if not (action.help or "").strip():
+                bare.append(f"{magic}: {'/'.join(action.option_strings) or action.metavar or action.dest}")
+    assert not bare, bare

@@ -311,7 +311,7 @@ def _image() -> MagicParser:
     _common(p)
     p.add_argument("-n", type=int, metavar="N", help="how many images")
     p.add_argument("--size", help="e.g. 1024x1024, 1536x1024, 2K")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="seed, for models that take one")
     p.add_argument("--quality", help="e.g. low, medium, high, hd")
     p.add_argument("--negative", metavar="TEXT", help="negative prompt (what to avoid)")
     p.add_argument("--edit", action="append", metavar="SOURCE",
@@ -329,8 +329,9 @@ def _chat() -> MagicParser:
                     "  %th_chat -m claude-sonnet --tools weather_tool --thread w --tool-results answers")
     _common(p)
     p.add_argument("--system", metavar="TEXT", help="system prompt")
-    p.add_argument("--temperature", type=float)
-    p.add_argument("--max-tokens", type=int, metavar="N")
+    p.add_argument("--temperature", type=float,
+                   help="sampling temperature (refused for models that fix it, e.g. the GPT-5 family)")
+    p.add_argument("--max-tokens", type=int, metavar="N", help="answer length limit, in tokens")
     p.add_argument("--thread", metavar="NAME", help="continue (or start) the named conversation, with its model unless -m "
                         "names another; without it cells share one default thread")
     p.add_argument("--new", action="store_true", help="start the conversation (--thread NAME, or the default one) afresh")
@@ -373,10 +374,10 @@ def _video() -> MagicParser:
     p.add_argument("--video", action="append", metavar="SOURCE",
                    help="input video (V2V, video-edit, Seedance 2.x references); repeatable")
     p.add_argument("--audio", action="append", metavar="SOURCE", help="reference audio (Seedance 2.x); repeatable")
-    p.add_argument("--duration", type=number, metavar="SECONDS")
+    p.add_argument("--duration", type=number, metavar="SECONDS", help="clip length")
     p.add_argument("--resolution", help="e.g. 720p, 1080p")
     p.add_argument("--ratio", help="aspect ratio, e.g. 16:9")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="seed, for models that take one")
     p.add_argument("--no-wait", action="store_true", help="return at once; the panel fills in when done")
     p.add_argument("--resume", metavar="TASK_ID", help="pick up a task started earlier (no prompt needed): its task "
                         "id, or the history # of its video call (all digits: a history # when that row exists)")
@@ -387,7 +388,7 @@ def _audio() -> MagicParser:
     p = MagicParser("%%th_audio", "Speak the cell's text (text to speech).",
                     "example:\n  %%th_audio -m gemini-tts --voice Puck -o hello")
     _common(p)
-    p.add_argument("--voice")
+    p.add_argument("--voice", help="voice (%%th_models --kind audio lists them)")
     return p
 
 
@@ -417,10 +418,12 @@ def _rerank() -> MagicParser:
 def _transcript(name: str, what: str) -> MagicParser:
     p = MagicParser(f"%{name}", f"{what} SOURCE: a file, URL, variable or earlier audio result.",
                     f"example:\n  %{name} meeting.mp3 --format srt -o subs")
-    p.add_argument("source", nargs="?", metavar="SOURCE")
+    p.add_argument("source", nargs="?", metavar="SOURCE",
+                   help="the speech: a file path, URL, variable or earlier audio result")
     _common(p)
     p.add_argument("--language", help="ISO-639-1 code of the speech, e.g. en, zh")
-    p.add_argument("--format", choices=TRANSCRIPT_FORMATS, default="json")
+    p.add_argument("--format", choices=TRANSCRIPT_FORMATS, default="json",
+                   help="transcript format (default json; srt/vtt: subtitles, verbose_json: timed segments)")
     return p
 
 
@@ -431,7 +434,7 @@ def _models() -> MagicParser:
                     "  %th_models --builtin")
     p.add_argument("filter", nargs="?", metavar="FILTER",
                    help="text to match in id, name, family, vendor or source (built-in / live / both)")
-    p.add_argument("--kind", choices=MODEL_KINDS)
+    p.add_argument("--kind", choices=MODEL_KINDS, help="only models of this kind")
     p.add_argument("--refresh", action="store_true", help="read the service's model table again now")
     p.add_argument("--builtin", action="store_true", help="only the catalogue built into tokenhot_nb")
     return p
@@ -447,8 +450,8 @@ def _history() -> MagicParser:
                         "every word of TEXT (--search for a text that is a number)")
     p.add_argument("--search", metavar="TEXT", help="the search text, given as an option")
     p.add_argument("-m", "--model", help="only this model (id, display name or alias)")
-    p.add_argument("--kind", choices=KINDS)
-    p.add_argument("--status", choices=STATUSES)
+    p.add_argument("--kind", choices=KINDS, help="only calls of this kind")
+    p.add_argument("--status", choices=STATUSES, help="only entries with this status")
     p.add_argument("--export", metavar="PATH", help="write the (filtered) history to PATH")
     return p
 
@@ -457,8 +460,9 @@ def _config() -> MagicParser:
     p = MagicParser("%th_config", "Show or change the settings (the key is never shown).",
                     "examples:\n  %th_config --mode live --key\n  %th_config --default-image nano-banana --default-chat claude-sonnet\n"
                     "  %th_config --last-error", no_keys=True)
-    p.add_argument("--base-url", metavar="URL")
-    p.add_argument("--mode", choices=MODES)
+    p.add_argument("--base-url", metavar="URL", help="change the base URL (e.g. https://api.tokenhot.ai)")
+    p.add_argument("--mode", choices=MODES,
+                   help="live (your key, paid), offline (the simulator, free) or replay (from the store only)")
     p.add_argument("--store", metavar="DIR", help="history and artifact folder")
     p.add_argument("--price-group", metavar="GROUP",
                    help="your key's group on the service: costs use its price ratio (e.g. vip)")
@@ -486,9 +490,9 @@ def _balance() -> MagicParser:
 
 
 def _panel() -> MagicParser:
-    p = MagicParser("%th_panel", "Show a widget panel (image, chat, video, audio, history…).",
+    p = MagicParser("%th_panel", "Show a widget panel (tokenhot_nb.studio(): all of them as tabs).",
                     "example:\n  %th_panel image")
-    p.add_argument("name", nargs="?", metavar="NAME")
+    p.add_argument("name", nargs="?", metavar="NAME", help="image, chat, video, audio or history")
     return p
 
 
