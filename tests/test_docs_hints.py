@@ -313,3 +313,20 @@ def test_every_magic_option_says_what_it_does_in_help() -> None:
             if not (action.help or "").strip():
                 bare.append(f"{magic}: {'/'.join(action.option_strings) or action.metavar or action.dest}")
     assert not bare, bare
+
+
+def test_a_count_below_the_range_is_not_told_to_go_lower(ip: Any, no_key: Any) -> None:
+    """``n=0`` got "makes 1 to 15 image(s) per call; got n=0. Lower n, …": lowering it fails again. The fix names
+    the range, in Python and with the magic's -n."""
+    from tokenhot_nb.errors import UnsupportedOptionError
+
+    with pytest.raises(UnsupportedOptionError) as info:
+        no_key.image("a fox", n=0)
+    assert "Lower" not in info.value.hint and "n=1 to 15" in info.value.hint, info.value.hint
+    with pytest.raises(UnsupportedOptionError) as info:
+        no_key.image("a fox", n=16)
+    assert info.value.hint.startswith("Lower n"), info.value.hint
+    with capture_output(display=True) as cap:
+        ip.run_cell("%%th_image -n 0\na fox")
+    shown = str(cap.outputs[-1].data["text/plain"])
+    assert "Fix: Give -n 1 to 15" in shown and "Lower" not in shown, shown

@@ -204,10 +204,11 @@ def check_n(model: ModelInfo, n: int | None) -> None:
     if not isinstance(n, int) or isinstance(n, bool):  # "got n=2.0" under "1 to 15" read as a range error
         raise InputError(f"n is how many images: a whole number, not {type(n).__name__} ({n!r:.40}).",
                          hint=f"e.g. n=2 ({model.id} makes 1 to {max_n} per call).")
-    if n < 1 or n > max_n:
+    if n < 1 or n > max_n:  # (below the range, "lower n" was the wrong way)
         raise UnsupportedOptionError(
             f"{model.id} makes 1 to {max_n} image(s) per call; got n={n!r}.",
-            hint="Lower n, or pass a list of prompts / call several times for more images.",
+            hint=f"Give n=1 to {max_n}, or leave n out for one image." if n < 1 else
+            "Lower n, or pass a list of prompts / call several times for more images.",
         )
 
 
