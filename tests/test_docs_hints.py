@@ -78,6 +78,8 @@ def test_a_key_set_on_an_offline_session_says_it_is_still_offline(ip: Any, no_ke
     assert s.mode == "live" and s.settings.api_key.get() == KEY and "offline" not in said
     said = th_config(ip, "--key-from-env")  # a live session: nothing more to say
     assert said.strip() == "API key set for this session (hidden).", said
+    said = th_config(ip, "--mode offline --key-from-env")  # offline as asked in the same line: nor here
+    assert said.strip() == "API key set for this session (hidden).", said
 
 
 def test_the_offline_notice_names_a_line_that_makes_the_session_live(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -167,7 +167,7 @@ def apply_config(a: Any) -> Table | None:
     if picked:
         s.defaults.update(picked)
     if key:
-        print(KEY_SET_OFFLINE if s.settings.mode == "offline" else KEY_SET)
+        print(KEY_SET_OFFLINE if s.settings.mode == "offline" and a.mode is None else KEY_SET)  # (not when asked)
     if a.no_budget:
         print(s.set_budget(None))
     if a.budget is not None:
