@@ -62,6 +62,20 @@ def test_the_missing_key_fix_keeps_the_key_out_of_the_notebook() -> None:
         _args.parser("th_config").parse_args(shlex.split(line))
 
 
+def test_no_fix_for_a_missing_key_puts_the_key_in_a_cell(ip: Any, no_key: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``%th_config --key-from-env MY_VAR`` with MY_VAR unset said to set it "with os.environ": a key assigned in
+    a cell is in the notebook's source (README: "never in a cell")."""
+    from tokenhot_nb.magics import _config_magic
+
+    monkeypatch.delenv("TOKENHOT_DOCS_HINT_UNSET", raising=False)
+    with capture_output(display=True) as cap:
+        ip.run_line_magic("th_config", "--key-from-env TOKENHOT_DOCS_HINT_UNSET")
+    shown = str(cap.outputs[-1].data["text/plain"])
+    assert "is not set" in shown and "Fix:" in shown, shown
+    for fix in (shown, _config_magic.KEY_NO_PROMPT_FIX, _config_magic.KEY_AS_VAR_FIX, MissingKeyError().hint):
+        assert "os.environ" not in fix and "%env" not in fix, fix
+
+
 def test_a_key_set_on_an_offline_session_says_it_is_still_offline(ip: Any, no_key: Any,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """%th_config carries the mode over, so a key entered in a session that ran offline for want of one left it

@@ -18,7 +18,8 @@ from ._tables import Table, settings_table
 
 KEY_PROMPT = "Tokenhot API key (hidden; it is not saved in the notebook): "
 KEY_NOT_IN_ENV = "Environment variable {var} is not set."
-KEY_NOT_IN_ENV_FIX = "Set it where Jupyter starts (or with os.environ), or use %th_config --key for a hidden prompt."
+#: (not "or with os.environ": a key assigned in a cell is in the notebook's source, and travels with it)
+KEY_NOT_IN_ENV_FIX = "Set it where Jupyter starts, or use %th_config --key for a hidden prompt."
 KEY_NO_PROMPT = "This front end cannot ask for input (no input box, or no stdin), so --key cannot prompt for the key."
 KEY_NO_PROMPT_FIX = ("Set TOKENHOT_API_KEY where Jupyter starts, then %th_config --key-from-env (or --key-from-env "
                      "MY_VAR for another variable).")
