@@ -1,6 +1,7 @@
 """What the package tells a user to do works when done literally: the ways it names to set a key and to go
-live, the notebooks' install commands, and every ``%th_…`` command a message, docstring, help text, README or
-notebook names (a line or cell magic as written, taking each option given)."""
+live, the notebooks' install commands, every ``%th_…`` command a message, docstring, help text, README or notebook
+names (a line or cell magic as written, taking each option given), every ``entry.x`` / ``session.x`` a message
+names, and what ``help()`` and ``--help`` say."""
 
 from __future__ import annotations
 
