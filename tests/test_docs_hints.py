@@ -347,3 +347,24 @@ def test_a_count_below_the_range_is_not_told_to_go_lower(ip: Any, no_key: Any) -
         ip.run_cell("%%th_image -n 0\na fox")
     shown = str(cap.outputs[-1].data["text/plain"])
     assert "Fix: Give -n 1 to 15" in shown and "Lower" not in shown, shown
+
+
+def test_session_threads_lists_the_conversations_the_hints_send_you_to(tmp_path: Path) -> None:
+    """"thread='study'; session.threads lists them": as a cell's value it showed ``<…Threads object at 0x…>``,
+    and ``names()`` knew only the threads this kernel had used, none of the store's after a restart."""
+    store = tmp_path / "store"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        first = tokenhot_nb.Session(store=store, mode="offline")
+        first.chat("hi", stream=False)
+        first.chat("and Kyoto?", thread="travel", stream=False)
+        first.chat("a one-off", thread=False, stream=False)
+        first.close()
+        later = tokenhot_nb.Session(store=store, mode="offline")  # a new kernel on the same store
+    try:
+        assert later.threads.names() == ["default", "travel"]
+        shown = repr(later.threads)
+        assert "'default', 'travel'" in shown and "object at" not in shown, shown
+        assert later.threads["travel"].turns == 1
+    finally:
+        later.close()

@@ -116,7 +116,22 @@ class Threads:
         return name in self._threads
 
     def names(self) -> list[str]:
-        return sorted(self._threads)
+        """Every conversation: this session's and those its store recorded (a previous kernel's too), which the
+        hints send a user here to find."""
+        with self._lock:
+            names = set(self._threads)
+        try:
+            rows = self._store().select([("kind = ?", ("chat",)), ("status = ?", ("ok",)), ("thread IS NOT NULL", ())],
+                                        columns="thread")
+        except Exception:  # (a store that cannot be read: its own error comes with the next call; a listing stays)
+            rows = []
+        return sorted(names | {str(r[0]) for r in rows if r[0]})
+
+    def __repr__(self) -> str:
+        """``session.threads`` as a cell's value: the names, not ``<Threads object at 0x…>``."""
+        names = self.names()
+        listed = ", ".join(repr(n) for n in names) if names else "none yet"
+        return f"Threads ({len(names)}): {listed}; session.threads[name] is one (its .messages, .system, .turns)"
 
     def forget(self, name: str | None = None) -> None:
         """Drop the in-memory copy (all of them with no name); the next use reloads from the history."""
