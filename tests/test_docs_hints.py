@@ -368,3 +368,19 @@ def test_session_threads_lists_the_conversations_the_hints_send_you_to(tmp_path:
         assert later.threads["travel"].turns == 1
     finally:
         later.close()
+
+
+def test_the_models_the_hints_name_show_as_a_table() -> None:
+    """Hints say "tokenhot_nb.models() lists them" / "pick a chat model: tokenhot_nb.models('chat')": as a cell's
+    value that was a plain list, tens of KB of ModelInfo reprs. It is still a list, shown as the models table."""
+    from IPython.lib.pretty import pretty
+
+    import tokenhot_nb
+
+    every = tokenhot_nb.models()
+    assert isinstance(every, list) and every == list(every) and len(every) > 40
+    shown = pretty(every)
+    assert "ModelInfo(" not in shown and len(shown) < 30_000, shown[:300]
+    assert shown.splitlines()[1].split()[:3] == ["id", "kind", "family"] and "gpt-image-2" in shown
+    chat = tokenhot_nb.models("chat")
+    assert "text/html" in chat._repr_mimebundle_() and {m.kind for m in chat} == {"chat"}

@@ -612,15 +612,16 @@ def check_kind(kind: Any) -> None:
                          hint=f"The kinds are: {', '.join(KINDS)}.")
 
 
-def models(kind: str | None = None, family: str | None = None) -> list[ModelInfo]:
-    """Every built-in model, optionally only one kind or family, in catalogue order.
+def models(kind: str | None = None, family: str | None = None) -> ModelList:
+    """Every built-in model, optionally only one kind or family, in catalogue order: a list that shows itself
+    as a table (hints say "tokenhot_nb.models() lists them"; a plain list showed tens of KB of reprs).
 
     A session's ``models()`` answers for its service: these plus what the service's live table lists.
     """
     check_kind(kind)
     if family is not None:
         builtin().check_family(family)
-    return builtin().models(kind, family)
+    return ModelList(builtin().models(kind, family), note="built into tokenhot_nb; session.models() adds the service's")
 
 
 def families() -> dict[str, str]:
