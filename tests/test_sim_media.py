@@ -324,6 +324,20 @@ def _transcribe(url: str, auth: dict[str, str], audio: bytes, fmt: str, path: st
                 data={"model": "whisper-1", "response_format": fmt, **fields})
 
 
+@pytest.mark.parametrize("name", ["voice", "take.dat", "talk.aiff", "speech."])
+def test_whisper_refuses_an_upload_whose_name_has_no_extension_it_takes(sim_url: str, auth: dict[str, str],
+                                                                          name: str) -> None:
+    """OpenAI reads the upload's type from its file name (reference §6.2 lists the types): a WAV named ``voice``
+    is a 400 naming them, as the service answers it."""
+    audio = _speech(sim_url, auth, "Named badly.")
+    r = post(sim_url, "/v1/audio/transcriptions", auth, files=[("file", (name, audio, "audio/wav"))],
+             data={"model": "whisper-1"})
+    assert r.status_code == 400 and r.json()["error"]["message"].startswith("Invalid file format. Supported formats:")
+    ok = post(sim_url, "/v1/audio/translations", auth, files=[("file", ("VOICE.WAV", audio, "audio/wav"))],
+              data={"model": "whisper-1"})
+    assert ok.status_code == 200 and ok.json()["text"] == "Named badly."
+
+
 def test_tts_to_transcription_round_trip(sim_url: str, auth: dict[str, str]) -> None:
     text = "The quick brown fox jumps. It lands softly!"
     audio = _speech(sim_url, auth, text)

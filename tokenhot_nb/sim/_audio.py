@@ -19,6 +19,9 @@ from ._common import Ctx, Form, count_tokens, error_response, json_out
 _LANGS = {"en": "english", "zh": "chinese", "ja": "japanese", "ko": "korean", "fr": "french", "de": "german",
           "es": "spanish", "ru": "russian", "it": "italian", "pt": "portuguese"}
 _FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
+#: The upload types Whisper takes (reference §6.2), read from the file part's *name*: OpenAI answers a WAV named
+#: ``voice`` (no extension) or ``talk.aiff`` with a 400 naming this list.
+UPLOAD_EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
 #: ``/v1/audio/speech`` formats and speed range (reference §6.3).
 SPEECH_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 
@@ -105,6 +108,10 @@ async def transcribe(ctx: Ctx, form: Form, translate: bool) -> Response:
     files = form.uploads("file")
     if not files:
         return error_response(ctx, 400, "file is required", "invalid_request", "invalid_request_error")
+    name = files[0].filename or ""
+    if "." not in name or name.rsplit(".", 1)[-1].lower() not in UPLOAD_EXTENSIONS:
+        return error_response(ctx, 400, f"Invalid file format. Supported formats: {list(UPLOAD_EXTENSIONS)}",
+                              "invalid_request", "invalid_request_error")
     fmt = form.get("response_format") or "json"
     if fmt not in _FORMATS:
         return error_response(ctx, 400, f"response_format must be one of {', '.join(_FORMATS)}",
