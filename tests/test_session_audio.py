@@ -99,6 +99,44 @@ def test_a_whisper_temperature_outside_0_to_1_is_refused_before_the_upload(
     assert len(rec.posts()) == before + 3
 
 
+@pytest.mark.parametrize(("name", "sent_as"), [("voice", "voice.wav"), ("take.dat", "take.wav"), ("rec.", "rec.wav")])
+def test_a_file_named_without_an_audio_extension_is_uploaded_under_its_type(
+        s: Session, rec: Recorder, tmp_path: Path, name: str, sent_as: str) -> None:
+    """Whisper reads the type from the upload's name: a WAV file named ``voice`` went out as ``voice`` and came
+    back a 400 "Invalid file format". It now goes out as ``voice.wav``; a name Whisper takes is kept."""
+    path = tmp_path / name
+    path.write_bytes(_speech(s, "Named by its type."))
+    assert s.transcribe(path).text == "Named by its type."
+    sent = rec.posts("/v1/audio/transcriptions")[-1]["body"]
+    assert f'filename="{sent_as}"'.encode() in sent and b"Content-Type: audio/wav" in sent
+    kept = tmp_path / "Talk.MP3.wav"
+    kept.write_bytes(path.read_bytes())
+    s.translate(kept)
+    assert b'filename="Talk.MP3.wav"' in rec.posts("/v1/audio/translations")[-1]["body"]
+
+
+AIFF = b"FORM\x00\x00\x00\x2eAIFFCOMM" + b"\x00" * 40
+
+
+@pytest.mark.parametrize("mode", ["offline", "replay"])
+def test_audio_whisper_does_not_take_is_refused_before_the_upload(tmp_path: Path, mode: str) -> None:
+    """AIFF (and ADTS AAC) are not among Whisper's types: the upload went out and came back a 400. It is one line
+    now, before anything is sent, in a replay as in the live run."""
+    from tokenhot_nb.errors import InputError
+
+    rec = Recorder()
+    s = make_session(tmp_path / "st", rec, mode=mode)
+    for audio in (AIFF, tmp_path / "talk.aiff"):
+        if isinstance(audio, Path):
+            audio.write_bytes(AIFF)
+        with pytest.raises(InputError) as exc:
+            s.transcribe(audio)
+        assert str(exc.value).startswith("Whisper does not take ") and "audio/aiff" in str(exc.value)
+        assert "\n" not in str(exc.value) and "ffmpeg" in (exc.value.hint or "")
+    assert rec.posts() == []
+    s.close()
+
+
 def test_whisper_usage_seconds_are_recorded(s: Session) -> None:
     audio = _speech(s)
     res = s.transcribe(audio)

@@ -163,6 +163,8 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     params = drop_none({"audio": media.ref(), "model": info.ref, "language": language, "format": fmt,
                         "prompt": prompt, **options})
     endpoint = "audio.translations" if kind == "translate" else "audio.transcriptions"
+    if media.data is not None:  # (refused in a replay as in the live run; a URL's type is known once downloaded)
+        audio.upload_name(media.filename, media.mime)
     if session.mode == "replay":  # no call is built (it needs the audio): its options are checked all the same
         audio.transcription_fields(info, language=language, format=fmt, prompt=prompt,
                                    translate=kind == "translate", extra=options or None)

@@ -37,7 +37,7 @@ from ._common import (
 )
 from ._types import AudioReply, FilePart, HttpCall, Segment, TranscriptReply, Usage
 
-__all__ = ["build_speech", "build_transcription", "parse_speech", "parse_transcription", "pcm_to_wav"]
+__all__ = ["build_speech", "build_transcription", "parse_speech", "parse_transcription", "pcm_to_wav", "upload_name"]
 
 _TEXT_FORMATS = ("text", "srt", "vtt")
 #: Stable upload types for Whisper's accepted extensions (``mimetypes`` differs between platforms).
@@ -343,6 +343,30 @@ def transcription_fields(model: ModelInfo, *, language: str | None = None, forma
     return fields
 
 
+#: What Whisper takes (reference §6.2), by the upload's *name*: OpenAI reads the type from its extension, and
+#: answers a WAV named ``voice`` (no extension) or ``take.dat`` with 400 "Invalid file format".
+UPLOAD_EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
+#: The extension a name without a usable one gets, from what the bytes are.
+_UPLOAD_EXT = {"audio/wav": "wav", "audio/mpeg": "mp3", "audio/flac": "flac", "audio/ogg": "ogg", "audio/mp4": "m4a",
+               "video/mp4": "mp4", "audio/webm": "webm", "video/webm": "webm"}
+
+
+def upload_name(filename: str, mime: str) -> str:
+    """The file name a Whisper upload goes out under: the user's, when its extension is one Whisper takes; else
+    the user's stem with the extension of what the bytes are (``voice`` holding WAV → ``voice.wav``). Audio in a
+    type Whisper does not take (AIFF, ADTS AAC) is refused here, before the upload."""
+    name = (filename or "audio").strip() or "audio"
+    stem, dot, ext = name.rpartition(".")
+    if dot and ext.lower() in UPLOAD_EXTENSIONS:
+        return name
+    known = _UPLOAD_EXT.get((mime or "").split(";")[0].strip().lower())
+    if known is None:
+        what = (mime or "").split(";")[0].strip() or "data in no known audio format"
+        raise InputError(f"Whisper does not take {name!r} ({what}): it takes FLAC, M4A, MP3, MP4, MPEG, OGG, WAV or "
+                         "WEBM audio.", hint="Convert it first, e.g. ffmpeg -i in.aiff out.wav, and pass that file.")
+    return (stem if dot and stem else name) + "." + known
+
+
 def build_transcription(model: ModelInfo, data: bytes, filename: str, *, language: str | None = None,
                         format: str = "json", prompt: str | None = None, translate: bool = False,
                         extra: Mapping[str, Any] | None = None) -> HttpCall:
@@ -351,10 +375,11 @@ def build_transcription(model: ModelInfo, data: bytes, filename: str, *, languag
                                   extra=extra)
     if not data:
         raise InputError("The audio is empty.")
-    ext = (filename or "").rsplit(".", 1)[-1].lower()
+    filename = upload_name(filename, sniff_mime(data, ""))
+    ext = filename.rsplit(".", 1)[-1].lower()
     mime = _AUDIO_MIME.get(ext) or mimetypes.guess_type(filename)[0] or "application/octet-stream"
     path = "/v1/audio/translations" if translate else "/v1/audio/transcriptions"
-    return HttpCall("POST", path, data=fields, files=[FilePart("file", filename or "audio.wav", data, mime)],
+    return HttpCall("POST", path, data=fields, files=[FilePart("file", filename, data, mime)],
                     expect="text" if fields["response_format"] in _TEXT_FORMATS else "json")
 
 
