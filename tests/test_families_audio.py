@@ -122,6 +122,22 @@ def test_speech_bytes_are_recognised_by_their_magic_numbers(data: bytes, declare
     assert (reply.wav, reply.mime) == (data, mime)
 
 
+@pytest.mark.parametrize("first", [b"\xff\xff", b"\xff\xfb", b"\xff\xf1", b"\xff\xe3"],
+                         ids=["minus-one", "mpeg-sync", "adts-sync", "mpeg2-sync"])
+@pytest.mark.parametrize("label", ["audio/L16;codec=pcm;rate=24000", "audio/pcm"])
+def test_pcm_whose_first_sample_looks_like_a_frame_sync_stays_pcm(first: bytes, label: str) -> None:
+    """Gemini's PCM starting with the sample -1 (bytes FF FF) read as an MPEG frame sync: the paid speech was
+    stored as an "MP3" no player or converter reads. Under a PCM label it is PCM, wrapped as WAV."""
+    pcm = first + b"\x00\x00\x01\x00" * 100
+    body = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": label,
+                                                                    "data": base64.b64encode(pcm).decode()}}]}}]}
+    for reply in (audio.parse_speech(None, body), audio.parse_speech(None, pcm, label)):
+        assert reply.mime == "audio/wav" and reply.wav.endswith(pcm)
+        assert wav_info(reply.wav) == (1, 2, 24000, len(pcm) // 2)
+    assert audio.parse_speech(None, MP3_FRAME, "audio/L16").mime == "audio/wav"
+    assert audio.parse_speech(None, b"ID3\x04\x00" + b"\x00" * 40, "audio/pcm").mime == "audio/mpeg"  # a real header
+
+
 def test_headerless_speech_bytes_are_pcm_only_where_the_protocol_says_so() -> None:
     pcm = bytes([0, 1, 255, 128]) * 50
     for declared in ("audio/L16;codec=pcm;rate=16000", "audio/pcm", None, "application/octet-stream"):

@@ -222,12 +222,15 @@ def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
     format under any other label) never becomes the audio.
     """
     declared = (mime or "").split(";")[0].strip().lower()
+    pcm_label = any(t in (mime or "").lower() for t in _PCM_TYPES)
     sniffed = sniff_audio(data)
-    if sniffed is not None:
+    # (an MPEG/ADTS frame sync is 11-12 bits at byte 0 that PCM hits whenever its first sample is e.g. -1, 0xFFFF:
+    # under a PCM label it is no header, or Gemini's speech was kept as an MP3 that does not play)
+    if sniffed is not None and not (pcm_label and data[:1] == b"\xff"):
         return data, sniffed
     if not data or _textual(data):
         raise _not_audio(data, declared)
-    if declared in _UNTYPED or any(t in (mime or "").lower() for t in _PCM_TYPES):
+    if declared in _UNTYPED or pcm_label:
         if len(data) < 2:  # (less than one 16-bit sample: it became a "successful" clip of 0 seconds)
             raise APIError(f"The speech answer holds no audio: {len(data)} byte of PCM, less than one sample; "
                            "nothing was stored.", hint="The relay failed to send the speech; try again.")
