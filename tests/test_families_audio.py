@@ -103,6 +103,21 @@ def test_parse_speech_wav_url_and_raw_bytes() -> None:
         audio.parse_speech(None, {"candidates": [{"content": {"parts": [{"text": "sorry"}]}}]})
 
 
+@pytest.mark.parametrize("body", [
+    {"error": {"message": "用户额度不足, 剩余额度: $0.01", "type": "new_api_error", "code": "insufficient_user_quota"}},
+    {"code": "insufficient_user_quota", "message": "用户额度不足", "data": None},
+], ids=["openai-envelope", "task-envelope"])
+def test_a_speech_error_sent_with_200_is_its_error(body: dict[str, object]) -> None:
+    """An error envelope answered with 200 said "no audio in it … the text may be too short or not speakable"
+    without its code; it is the relay's error now, with its message and code (JSON or bytes alike)."""
+    for answer in (body, json.dumps(body).encode()):
+        with pytest.raises(APIError) as exc:
+            audio.parse_speech(None, answer, "application/json")
+        assert exc.value.message.startswith("The speech answer is an error, not audio: 用户额度不足")
+        assert (exc.value.code, exc.value.status) == ("insufficient_user_quota", 200)
+        assert "speakable" not in str(exc.value) + (exc.value.hint or "")
+
+
 MP3_FRAME = b"\xff\xfb\x90\x64" + b"\x00" * 60
 ADTS = b"\xff\xf1\x50\x80" + b"\x00" * 60
 

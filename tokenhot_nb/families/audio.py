@@ -272,6 +272,9 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
         body = {"data": body}
     if not isinstance(body, dict):
         raise InputError(f"Cannot read a speech reply of type {type(body).__name__}.")
+    # (an error sent with 200, e.g. out of quota: its message and code, not "no audio … try a longer text")
+    refuse_error_envelope(body, content=("candidates", "data", "audio", "url", "audio_url"),
+                          answer="The speech answer", instead="audio")
     inline = _find_inline(body)
     if inline is None:
         src = body.get("data") if isinstance(body.get("data"), str) else body.get("audio") or body.get("url") \
