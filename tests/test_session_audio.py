@@ -137,6 +137,25 @@ def test_audio_whisper_does_not_take_is_refused_before_the_upload(tmp_path: Path
     s.close()
 
 
+def test_a_long_texts_speech_costs_no_more_than_its_estimate_and_a_budget_holds(s: Session, rec: Recorder) -> None:
+    """A speech's estimate topped out at a chat answer's 4,096 output tokens: 6,000 characters estimated at up to
+    $0.042 cost $0.092, and a $0.05 budget let it through. Its top now grows with the text."""
+    from tokenhot_nb.errors import BudgetExceededError
+
+    text = ("The quick brown fox jumps over the lazy dog. " * 140)[:6000]
+    short = s.estimate("speak", "Hello there.", model="gemini-tts")
+    est = s.estimate("speak", text, model="gemini-tts")
+    spoken = s.speak(text, model="gemini-tts")
+    assert spoken.cost.usd is not None and est.usd <= spoken.cost.usd <= est.upper
+    assert short.upper < est.upper / 20  # (a short text's top stays small: a budget still lets it through)
+    s.set_budget(spoken.cost.usd * 1.5, new_period=True)
+    before = len(rec.posts())
+    with pytest.raises(BudgetExceededError):
+        s.speak(text + " Again.", model="gemini-tts")
+    assert len(rec.posts()) == before
+    s.speak("Hello there.", model="gemini-tts")
+
+
 def test_whisper_usage_seconds_are_recorded(s: Session) -> None:
     audio = _speech(s)
     res = s.transcribe(audio)

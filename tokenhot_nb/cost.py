@@ -27,6 +27,12 @@ DEFAULT_RATE = 7.0
 DEFAULT_CURRENCY = "CNY"
 #: Output tokens assumed for the upper end of a chat estimate when the call sets no ``max_tokens``.
 DEFAULT_MAX_OUTPUT = 4096
+#: A speech's output grows with its text, so a chat answer's default capped the estimate of a long text's speech
+#: below what it cost (and a budget let it through). Its top is this many audio tokens a text token (25 audio
+#: tokens a second; a text token is ~4 letters or one CJK character, spoken slowly in well under 0.6 s) ...
+SPEECH_TOKENS_PER_TEXT_TOKEN = 16
+#: ... and at most Gemini TTS's output limit (16,384 audio tokens, about 11 minutes).
+SPEECH_MAX_OUTPUT = 16_384
 #: Calls billed for their input tokens alone (embeddings answer vectors, rerank scores, not tokens): their
 #: estimate is exact.
 INPUT_ONLY = frozenset({"embed", "rerank"})
@@ -312,7 +318,8 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
     """What a call is expected to cost before it is sent.
 
     Exact for per-call prices (× ``count``) and input-only calls (:data:`INPUT_ONLY`); a range for per-token chat
-    (input from the text, once; output from none up to ``max_tokens``, or :data:`DEFAULT_MAX_OUTPUT`, for each of
+    (input from the text, once; output from none up to ``max_tokens``, or :data:`DEFAULT_MAX_OUTPUT`
+    (for speech, what its text may last: :data:`SPEECH_TOKENS_PER_TEXT_TOKEN`), for each of
     ``count`` answers); unknown for dynamically priced video and unlisted models. ``cache_write`` (the body marks a
     prompt-cache breakpoint, with that TTL): the top of the range prices the whole input as written to the cache,
     the dearest way :func:`token_usd` may bill it.
@@ -336,7 +343,8 @@ def estimate(kind: str, price: Price | None, *, input_text: str = "", count: int
         if not math.isfinite(usd):
             return Cost(None, detail=NO_PRICE, **frame)
         return Cost(usd, "per-token", detail=f"~{tokens:,} input tokens{price.group_note}", **frame)
-    cap = max_tokens if max_tokens and max_tokens > 0 else DEFAULT_MAX_OUTPUT
+    cap = max_tokens if max_tokens and max_tokens > 0 else (
+        min(SPEECH_MAX_OUTPUT, SPEECH_TOKENS_PER_TEXT_TOKEN * tokens) if kind == "speak" else DEFAULT_MAX_OUTPUT)
     low = token_usd(price, tokens, 0)
     written = tokens if cache_write else 0
     high = max(token_usd(price, tokens, cap * max(1, count), cache_write=written,
