@@ -255,6 +255,20 @@ def test_a_referenced_file_is_a_url_whatever_its_folder_is_called(
     assert f'src="{quote(folder)}/long.wav"' in AudioResult(wav, model="m").html()
 
 
+def test_referenced_audio_says_where_its_file_is_for_static_exports(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Speech past the inline limit (about 30 s of WAV) is played from a file beside the notebook; an HTML export,
+    nbviewer or GitHub showed a silent player and said nothing. Like a video, it now names the file and how to
+    save it again; inlined speech needs no note."""
+    monkeypatch.chdir(tmp_path)
+    wav = make_wav(tmp_path / "long <b>.wav", 0.1)
+    assert "tokenhot-audio-note" not in AudioResult(wav, model="m").html()
+    monkeypatch.setattr("tokenhot_nb.results.media.INLINE_AUDIO_MAX", 10)
+    html = AudioResult(wav, model="m").html()
+    assert "Audio file: <code>long &lt;b&gt;.wav</code>, next to the notebook" in html and "<b>" not in html
+    assert "<code>result.save()</code>" in html
+
+
 def test_video_in_a_hidden_store_is_published_where_jupyter_serves_it(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The default store ``.tokenhot/`` is hidden (JupyterLab's /files/ refuses it): a displayed video and its

@@ -290,11 +290,20 @@ class AudioResult(_StoredMedia):
             return (f'<div style="font:12px sans-serif">This output is not audio ({escape(self.mime or "no type")});'
                     " it is not played.</div>" + self._footer())
         size = self.path.stat().st_size if self.path.exists() else 0
+        note = ""
         if 0 < size <= INLINE_AUDIO_MAX:
             src = data_url(self.path.read_bytes(), self.mime)
         else:  # long audio is referenced, from a place the front end may fetch (see _serve)
+            from urllib.parse import unquote
+
             src = rel_url(servable_path(self.path, self.sha256))
-        return f'<audio controls preload="metadata" src="{escape(src)}"></audio>' + self._footer()
+            # (a static export, nbviewer or GitHub has no file beside the notebook: the player stays silent there)
+            result = (f"tokenhot_nb.session().history.get({self.entry_id}).result()" if self.entry_id is not None
+                      else "result")
+            note = (f'<div class="tokenhot-audio-note" style="font:11px sans-serif;color:#666">Audio file: '
+                    f"<code>{escape(unquote(src))}</code>, next to the notebook. In a static export, download it "
+                    f"with the notebook or save it again with <code>{escape(result + '.save()')}</code>.</div>")
+        return f'<audio controls preload="metadata" src="{escape(src)}"></audio>' + note + self._footer()
 
     def _plain(self) -> str:
         d = self.duration
