@@ -285,6 +285,30 @@ def test_gemini_image_and_tts(sim_url: str, auth: dict[str, str]) -> None:
     assert g["usageMetadata"]["candidatesTokensDetails"][0]["modality"] == "AUDIO"
 
 
+def _speakers(*voices: str) -> dict[str, Any]:
+    return {"speakerVoiceConfigs": [{"speaker": f"S{i}", "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": v}}}
+                                    for i, v in enumerate(voices)]}
+
+
+def test_gemini_multi_speaker_tts(sim_url: str, auth: dict[str, str]) -> None:
+    """Reference §6.1: speakers' voices in ``speechConfig.multiSpeakerVoiceConfig``, instead of one ``voiceConfig``:
+    both at once is a 400, as is a speaker's unknown voice; the speakers' voices speak."""
+    path = "/v1beta/models/gemini-2.5-flash-preview-tts:generateContent"
+
+    def speak(speech: dict[str, Any]) -> httpx.Response:
+        return post(sim_url, path, {"contents": [{"parts": [{"text": "S0: Hi.\nS1: Hello!"}]}],
+                                    "generationConfig": {"responseModalities": ["AUDIO"], "speechConfig": speech}}, auth)
+
+    ok = speak({"multiSpeakerVoiceConfig": _speakers("Kore", "Puck")})
+    assert ok.status_code == 200 and ok.json()["candidates"][0]["content"]["parts"][0]["inlineData"]["data"]
+    both = speak({"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}},
+                  "multiSpeakerVoiceConfig": _speakers("Kore", "Puck")})
+    assert both.status_code == 400 and "mutually exclusive" in both.json()["error"]["message"]
+    bad = speak({"multi_speaker_voice_config": _speakers("Kore", "Koree")})
+    assert bad.status_code == 400 and "Voice name Koree is not supported" in bad.json()["error"]["message"]
+    assert speak({"multiSpeakerVoiceConfig": {"speakerVoiceConfigs": [{"speaker": "A"}]}}).status_code == 400
+
+
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses", "/v1/messages"])
 def test_bad_json_is_400_in_the_middleware_envelope(sim_url: str, auth: dict[str, str], path: str) -> None:
     """The distributor reads the body for the model, so a body it cannot read is its refusal (§1.4, §10.5)."""

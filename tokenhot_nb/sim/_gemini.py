@@ -180,6 +180,21 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
         prebuilt = _get(_get(speech, "voiceConfig", "voice_config") or {}, "prebuiltVoiceConfig",
                         "prebuilt_voice_config") or {}
         voice = _get(prebuilt, "voiceName", "voice_name") or "Kore"
+        multi = _get(speech, "multiSpeakerVoiceConfig", "multi_speaker_voice_config")
+        if multi is not None and _get(speech, "voiceConfig", "voice_config") is not None:
+            # (reference §6.1: one voice, or speakers' voices; Google's SpeechConfig takes them as alternatives)
+            return error_response(ctx, 400, "speech_config: voice_config and multi_speaker_voice_config are mutually "
+                                  "exclusive; set only one of them.", "invalid_argument", "invalid_request_error")
+        if multi is not None:
+            configs = _get(multi, "speakerVoiceConfigs", "speaker_voice_configs") if isinstance(multi, dict) else None
+            names: list[Any] = [_get(_get(_get(c, "voiceConfig", "voice_config") or {}, "prebuiltVoiceConfig",
+                                              "prebuilt_voice_config") or {}, "voiceName", "voice_name")
+                                if isinstance(c, dict) else None for c in configs or []]
+            if not configs or not isinstance(configs, list) or not all(isinstance(n, str) for n in names):
+                return error_response(ctx, 400, "multi_speaker_voice_config.speaker_voice_configs: each speaker needs "
+                                      "a speaker and a voice_config.prebuilt_voice_config.voice_name.",
+                                      "invalid_argument", "invalid_request_error")
+            voice = next((n for n in names if n.lower() not in {v.lower() for v in GEMINI_VOICES}), names[0])
         if prompt_tokens > media.MAX_TTS_TOKENS:  # as Google refuses it (in-process, gigabytes of samples)
             return error_response(ctx, 400, f"The input token count ({prompt_tokens}) exceeds the maximum number of "
                                   f"tokens allowed ({media.MAX_TTS_TOKENS}).", "invalid_argument",
