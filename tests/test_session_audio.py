@@ -156,6 +156,26 @@ def test_a_long_texts_speech_costs_no_more_than_its_estimate_and_a_budget_holds(
     s.speak("Hello there.", model="gemini-tts")
 
 
+SPEAKERS = {"speechConfig": {"multiSpeakerVoiceConfig": {"speakerVoiceConfigs": [
+    {"speaker": "Joe", "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}}},
+    {"speaker": "Jane", "voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Puck"}}}]}}}
+
+
+def test_multi_speaker_speech_goes_without_the_default_voice(s: Session, rec: Recorder) -> None:
+    """Reference §6.1's multi-speaker config, given through extra=, went out beside the model's default voice
+    (Kore), which the service refuses: the speakers' voices now go alone; voice= with them is one line, unsent."""
+    from tokenhot_nb.errors import UnsupportedOptionError
+
+    res = s.speak("Joe: Hi Jane.\nJane: Hello Joe!", model="gemini-tts", extra={"generationConfig": SPEAKERS})
+    assert res.duration > 0.5
+    speech = rec.json(-1, "generateContent")["generationConfig"]["speechConfig"]
+    assert list(speech) == ["multiSpeakerVoiceConfig"]
+    before = len(rec.posts())
+    with pytest.raises(UnsupportedOptionError, match="voice='Puck' and a multiSpeakerVoiceConfig were both given"):
+        s.speak("Joe: Hi.", model="gemini-tts", voice="Puck", generationConfig=SPEAKERS)
+    assert len(rec.posts()) == before
+
+
 def test_whisper_usage_seconds_are_recorded(s: Session) -> None:
     audio = _speech(s)
     res = s.transcribe(audio)

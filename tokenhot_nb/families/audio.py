@@ -105,8 +105,14 @@ def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpo
                                      hint="Pick a speech model: tokenhot_nb.models('audio').")
     if (not text or not text.strip()) and raw is None:
         raise InputError("No text to speak.")
-    name = _voice(model, voice)
     extra, fmt = _speech_options(model, ep, extra if raw is None else None)
+    multi = ep == "gemini.generate" and _speakers_given(extra)
+    if multi and voice is not None:
+        raise UnsupportedOptionError(
+            f"voice={voice!r} and a multiSpeakerVoiceConfig were both given: {model.id} takes one voice or the "
+            "speakers' voices, not both.", hint="Drop voice=: each speaker's voice is in the multi-speaker config.",
+            option="voice")
+    name = None if multi else _voice(model, voice)  # (the default voice beside the speakers' was a 400)
     if ep == "gemini.generate":
         gen: dict[str, Any] = {"responseModalities": ["AUDIO"]}
         if name:
@@ -117,6 +123,14 @@ def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpo
     body = {"model": model.id, "input": text, "voice": name or "alloy",
             "response_format": fmt or model.defaults.get("format") or "wav"}
     return HttpCall("POST", "/v1/audio/speech", json=finish_body(body, extra, raw), expect="bytes")
+
+
+def _speakers_given(extra: Mapping[str, Any] | None) -> bool:
+    """Whether ``extra`` sets Gemini's multi-speaker voices (reference §6.1), which take the place of the one voice."""
+    gen = (extra or {}).get("generationConfig", (extra or {}).get("generation_config"))
+    speech = gen.get("speechConfig", gen.get("speech_config")) if isinstance(gen, Mapping) else None
+    return isinstance(speech, Mapping) and any(
+        speech.get(k) is not None for k in ("multiSpeakerVoiceConfig", "multi_speaker_voice_config"))
 
 
 #: ``/v1/audio/speech`` fields (reference §6.3) Gemini's native speech call has no place for (its style goes in the
