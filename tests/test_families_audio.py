@@ -96,8 +96,8 @@ def test_parse_speech_wav_url_and_raw_bytes() -> None:
     assert audio.parse_speech(None, wav, "audio/wav").wav == wav
     mp3 = audio.parse_speech(None, b"ID3\x03rest", "audio/mpeg")
     assert mp3.mime == "audio/mpeg" and mp3.wav == b"ID3\x03rest"
-    pcm = audio.parse_speech(None, b"\x00\x00" * 4, "audio/pcm")
-    assert wav_info(pcm.wav) == (1, 2, 24000, 4)
+    pcm = audio.parse_speech(None, b"\x00\x00" * 24, "audio/pcm")
+    assert wav_info(pcm.wav) == (1, 2, 24000, 24)
     assert audio.parse_speech(None, {"url": "https://x/y.mp3"}).url == "https://x/y.mp3"
     with pytest.raises(APIError, match="no audio in it: the model answered with text: 'sorry'"):
         audio.parse_speech(None, {"candidates": [{"content": {"parts": [{"text": "sorry"}]}}]})
@@ -385,9 +385,23 @@ def test_an_html_page_title_quoting_a_key_across_the_cut_shows_none_of_it() -> N
 @pytest.mark.parametrize("label", ["audio/L16;codec=pcm;rate=24000", None])
 def test_pcm_of_less_than_one_sample_is_no_audio_not_a_silent_clip(label: str | None) -> None:
     """One byte of PCM became a WAV of 0 frames, kept as a successful speech of 0 seconds."""
-    with pytest.raises(APIError, match=r"^The speech answer holds no audio: 1 byte of PCM, less than one sample"):
+    with pytest.raises(APIError, match=r"^The speech answer holds no audio: 1 byte of PCM, less than 1 ms of sound"):
         audio.parse_speech(None, b"\x01", label)
     body = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": label or "", "data": "AQ=="}}]}}]}
     with pytest.raises(APIError, match="holds no audio"):
         audio.parse_speech(None, body)
-    assert len(audio.parse_speech(None, b"\x01\x02\x03", label).wav) == 44 + 2  # one whole sample is audio
+    assert len(audio.parse_speech(None, b"\x01\x02" * 24, label).wav) == 44 + 48  # 1 ms is audio
+
+
+@pytest.mark.parametrize(("data", "said"), [
+    ("null", "holds no audio: 3 bytes of PCM"), ("RequestTimeout12", "holds no audio: 12 bytes of PCM"),
+    ("None", "is not audio: the server sent text (4 bytes, audio/L16;rate=24000): 'None'"),
+    ("Internal", "is not audio: the server sent text (8 bytes, audio/L16;rate=24000): 'Internal'"),
+])
+def test_a_word_in_place_of_the_audio_is_no_clip(data: str, said: str) -> None:
+    """A word in ``data`` that happens to be base64 ("null", 3 bytes) was kept as a successful clip of a sample or
+    a few; one that decodes to text-like bytes was quoted as those bytes ('6\\x89…' for "None"), not as sent."""
+    body = {"candidates": [{"content": {"parts": [{"inlineData": {"mimeType": "audio/L16;rate=24000", "data": data}}]}}]}
+    with pytest.raises(APIError) as exc:
+        audio.parse_speech(None, body)
+    assert said in exc.value.message and "nothing was stored" in exc.value.message

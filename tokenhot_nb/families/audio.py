@@ -245,14 +245,20 @@ def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
     if not data or _textual(data):
         raise _not_audio(data, declared)
     if declared in _UNTYPED or pcm_label:
-        if len(data) < 2:  # (less than one 16-bit sample: it became a "successful" clip of 0 seconds)
-            raise APIError(f"The speech answer holds no audio: {len(data)} byte of PCM, less than one sample; "
-                           "nothing was stored.", hint="The relay failed to send the speech; try again.")
-        return pcm_to_wav(data, _rate(mime)), "audio/wav"
+        rate = _rate(mime)
+        if len(data) < rate * 2 * _MIN_PCM_SECONDS:  # (it became a "successful" clip of 0 s, or of one sample)
+            raise APIError(f"The speech answer holds no audio: {len(data)} byte{'s' * (len(data) != 1)} of PCM, less "
+                           "than 1 ms of sound; nothing was stored.",
+                           hint="The relay failed to send the speech; try again.")
+        return pcm_to_wav(data, rate), "audio/wav"
     err = _not_audio(data, declared)  # e.g. "audio/mpeg" on bytes that are no MP3: a label is not a format
     err.unplayable = data  # type: ignore[attr-defined]  # (paid bytes, maybe a format not sniffed: the caller keeps them)
     raise err
 
+
+#: The shortest PCM kept as speech, 1 ms (any spoken word lasts hundreds of times longer): less is a relay's scrap,
+#: e.g. the word "null" in ``data``, which decodes as base64 to 3 bytes and was kept as a successful clip of a sample.
+_MIN_PCM_SECONDS = 0.001
 
 _URLSAFE = str.maketrans("-_", "+/")
 
@@ -319,7 +325,13 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
         audio = base64.b64decode(b64 + "=" * (-len(b64) % 4), validate=True)
     except (binascii.Error, ValueError):
         raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
-    wav, out_mime = _from_audio_bytes(audio, mime)
+    try:
+        wav, out_mime = _from_audio_bytes(audio, mime)
+    except APIError:
+        # (text that happens to be base64, "None": quote it, not the broken characters it decodes to)
+        if audio and _textual(audio) and "\ufffd" in audio[:512].decode("utf-8", errors="replace"):
+            raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
+        raise
     return AudioReply(wav=wav, mime=out_mime, usage=usage, raw=body)
 
 
