@@ -214,6 +214,24 @@ def test_a_json_answer_to_a_text_request_is_read_as_json(tmp_path: Path, fmt: st
     s.close()
 
 
+def test_a_format_in_capitals_is_kept_as_that_format(tmp_path: Path) -> None:
+    """format='SRT' went out as srt but was stored as plain text (not subtitles) and read as no known format;
+    'VERBOSE_JSON' was stored as text/plain, and a JSON answer to format='Text' was kept as the transcript."""
+    s = make_session(tmp_path / "st", Recorder())
+    speech = _speech(s)
+    subs = s.transcribe(speech, format=" SRT ")
+    out = subs.entry.outputs[0]
+    assert (subs.format, out["role"], subs.srt) == ("srt", "subtitles", subs.body) and subs.body.startswith("1\n")
+    verbose = s.transcribe(speech, format="VERBOSE_JSON")
+    assert verbose.format == "verbose_json" and verbose.entry.outputs[0]["mime"] == "application/json"
+    s.close()
+    s = make_session(tmp_path / "st2", _JsonForText())
+    text = s.transcribe(b"RIFF0000WAVEfmt ", format="Text")
+    stored = s.store.path_of(text.entry.outputs[0]["sha256"]).read_text("utf-8")
+    assert text.body == stored == "Hello there. General Kenobi."
+    s.close()
+
+
 def test_openai_voice_names_on_gemini_tts_say_they_are_openai_voices(s: Session, rec: Recorder) -> None:
     from tokenhot_nb.errors import UnsupportedOptionError
 

@@ -156,6 +156,7 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
         check_text(language, "language", "language='en' (an ISO-639-1 code)")
     if fmt is not None:
         check_text(fmt, "format", "format='srt' (json, text, srt, vtt or verbose_json)")
+        fmt = fmt.strip().lower()  # (as sent: 'SRT' was stored as plain text, 'VERBOSE_JSON' as no JSON)
     if prompt is not None:
         check_text(prompt, "transcription prompt", "prompt='Names: Zoë, Tokenhot'")
     _check_temperature(options.get("temperature"))
