@@ -301,6 +301,17 @@ def test_odd_billed_durations_are_zero_not_infinite() -> None:
     assert audio.parse_transcription("verbose_json", {"text": "a", "duration": "bad"}).usage.audio_seconds == 0.0
 
 
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+def test_subtitles_written_from_segments_keep_every_line_of_a_cue(fmt: str) -> None:
+    """A JSON answer to an srt/vtt request is written as subtitles: a segment text holding a blank line ended its
+    cue there (the rest lost to players and to the parser), and one holding '-->' read as a timing line."""
+    obj = {"text": "x", "segments": [{"start": 0, "end": 1, "text": "Hello\n\n  world."},
+                                     {"start": 1, "end": 2, "text": "a --> b"}, {"start": 2, "end": 3, "text": "Bye."}]}
+    body = audio.parse_transcription(fmt, json.dumps(obj), "application/json").body
+    assert [sg.text for sg in audio.parse_cues(body)] == ["Hello world.", "a -> b", "Bye."]
+    assert body.count("-->") == 3
+
+
 def test_cue_times_without_milliseconds() -> None:
     r = audio.parse_transcription("vtt", "WEBVTT\n\n00:01 --> 00:02.5\nhello\n\n01:00:00 --> 01:00:03,25\nlater\n")
     assert [(sg.start, sg.end) for sg in r.segments] == [(1.0, 2.5), (3600.0, 3603.25)]

@@ -478,11 +478,17 @@ def _stamp(t: Any, sep: str) -> str:
     return f"{h:02d}:{m:02d}:{sec:02d}{sep}{ms:03d}"
 
 
+def _cue_text(text: Any) -> str:
+    """A segment's text as one cue's lines: a blank line in it ended the cue (the rest was lost to every player and
+    to :func:`parse_cues`), and a ``-->`` in it reads as a timing line."""
+    lines = str(text).replace("-->", "->").splitlines()
+    return "\n".join(line.strip() for line in lines if line.strip())
+
+
 def cues_body(fmt: str, segments: list[Segment]) -> str:
     """An SRT or WebVTT body written from segments (whatever their times and texts hold: a relay's or an old row's)."""
     sep = "," if fmt == "srt" else "."
-    cues = [f"{_stamp(sg.start, sep)} --> {_stamp(sg.end, sep)}\n"
-            f"{sg.text.strip() if isinstance(sg.text, str) else sg.text}\n" for sg in segments]
+    cues = [f"{_stamp(sg.start, sep)} --> {_stamp(sg.end, sep)}\n{_cue_text(sg.text)}\n" for sg in segments]
     if fmt == "srt":
         return "\n".join(f"{i}\n{c}" for i, c in enumerate(cues, 1))
     return "WEBVTT\n\n" + "\n".join(cues)
