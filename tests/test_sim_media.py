@@ -338,6 +338,19 @@ def test_whisper_refuses_an_upload_whose_name_has_no_extension_it_takes(sim_url:
     assert ok.status_code == 200 and ok.json()["text"] == "Named badly."
 
 
+def test_whisper_refuses_an_upload_past_its_size_limit(sim_url: str, auth: dict[str, str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reference §6.2: Whisper takes up to 25 MB; a larger upload is a 413 (here with the limit made small)."""
+    from tokenhot_nb.sim import _audio
+
+    audio = _speech(sim_url, auth, "Too large.")
+    monkeypatch.setattr(_audio, "MAX_UPLOAD_BYTES", len(audio) - 1)
+    r = _transcribe(sim_url, auth, audio, "json")
+    assert r.status_code == 413 and "Maximum content size limit" in r.json()["error"]["message"]
+    monkeypatch.setattr(_audio, "MAX_UPLOAD_BYTES", len(audio))
+    assert _transcribe(sim_url, auth, audio, "json").json()["text"] == "Too large."
+
+
 def test_tts_to_transcription_round_trip(sim_url: str, auth: dict[str, str]) -> None:
     text = "The quick brown fox jumps. It lands softly!"
     audio = _speech(sim_url, auth, text)

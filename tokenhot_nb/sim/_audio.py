@@ -22,6 +22,8 @@ _FORMATS = ("json", "text", "srt", "vtt", "verbose_json")
 #: The upload types Whisper takes (reference §6.2), read from the file part's *name*: OpenAI answers a WAV named
 #: ``voice`` (no extension) or ``talk.aiff`` with a 400 naming this list.
 UPLOAD_EXTENSIONS = ("flac", "m4a", "mp3", "mp4", "mpeg", "mpga", "oga", "ogg", "wav", "webm")
+#: The largest upload Whisper takes (reference §6.2: OpenAI's 25 MB); a larger one is a 413, as the service answers.
+MAX_UPLOAD_BYTES = 25 * 1024 * 1024
 #: ``/v1/audio/speech`` formats and speed range (reference §6.3).
 SPEECH_FORMATS = ("mp3", "opus", "aac", "flac", "wav", "pcm")
 
@@ -108,6 +110,9 @@ async def transcribe(ctx: Ctx, form: Form, translate: bool) -> Response:
     files = form.uploads("file")
     if not files:
         return error_response(ctx, 400, "file is required", "invalid_request", "invalid_request_error")
+    if len(files[0].data) > MAX_UPLOAD_BYTES:
+        return error_response(ctx, 413, f"Maximum content size limit ({MAX_UPLOAD_BYTES}) exceeded "
+                              f"({len(files[0].data)} bytes read)", "invalid_request", "invalid_request_error")
     name = files[0].filename or ""
     if "." not in name or name.rsplit(".", 1)[-1].lower() not in UPLOAD_EXTENSIONS:
         return error_response(ctx, 400, f"Invalid file format. Supported formats: {list(UPLOAD_EXTENSIONS)}",
