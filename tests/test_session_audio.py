@@ -176,6 +176,24 @@ def test_multi_speaker_speech_goes_without_the_default_voice(s: Session, rec: Re
     assert len(rec.posts()) == before
 
 
+@pytest.mark.parametrize("method", ["transcribe", "translate"])
+def test_an_earlier_result_past_whispers_size_limit_is_refused_before_the_upload(
+        s: Session, rec: Recorder, monkeypatch: pytest.MonkeyPatch, method: str) -> None:
+    """A file past 25 MB is refused when read, but an earlier result (a long speech, a video) was taken unchecked
+    and went up whole, to come back a 413. It is one line now, nothing sent (the limit made small here)."""
+    from tokenhot_nb import _inputs
+    from tokenhot_nb.errors import InputError
+
+    spoken = s.speak("A speech that is too long for this test.", model="gemini-tts")
+    monkeypatch.setitem(_inputs.MAX_INPUT_BYTES, "audio", len(spoken.data) - 1)
+    before = len(rec.posts())
+    with pytest.raises(InputError, match=r"^The audio is 0\.\d MB, over Whisper's 0 MB limit\.") as exc:
+        getattr(s, method)(spoken)
+    assert "ffmpeg" in (exc.value.hint or "") and len(rec.posts()) == before
+    monkeypatch.setitem(_inputs.MAX_INPUT_BYTES, "audio", len(spoken.data))
+    assert getattr(s, method)(spoken).text
+
+
 def test_whisper_usage_seconds_are_recorded(s: Session) -> None:
     audio = _speech(s)
     res = s.transcribe(audio)

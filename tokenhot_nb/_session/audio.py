@@ -166,6 +166,7 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
     endpoint = "audio.translations" if kind == "translate" else "audio.transcriptions"
     if media.data is not None:  # (refused in a replay as in the live run; a URL's type is known once downloaded)
         audio.upload_name(media.filename, media.mime)
+        _check_upload_size(media.data)
     if session.mode == "replay":  # no call is built (it needs the audio): its options are checked all the same
         audio.transcription_fields(info, language=language, format=fmt, prompt=prompt,
                                    translate=kind == "translate", extra=options or None)
@@ -198,6 +199,18 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
         return res
 
     return await send_recorded(session, kind, info, params, call, finish, text=str(prompt or ""))
+
+
+def _check_upload_size(data: bytes) -> None:
+    """Whisper's 25 MB (reference §6.2): an earlier result (a long speech, a video) is taken without the size check
+    a file gets, and went up whole to come back a 413."""
+    from .._inputs import MAX_INPUT_BYTES
+
+    limit = MAX_INPUT_BYTES["audio"]
+    if len(data) > limit:
+        raise InputError(f"The audio is {len(data) / 1e6:.1f} MB, over Whisper's {limit // (1024 * 1024)} MB limit.",
+                         hint="Send its sound alone, shorter or compressed, e.g. ffmpeg -i in.mp4 -vn -ac 1 -b:a 64k "
+                              "out.mp3, and pass that file.")
 
 
 def _check_temperature(value: Any) -> None:
