@@ -309,6 +309,21 @@ def test_gemini_multi_speaker_tts(sim_url: str, auth: dict[str, str]) -> None:
     assert speak({"multiSpeakerVoiceConfig": {"speakerVoiceConfigs": [{"speaker": "A"}]}}).status_code == 400
 
 
+def test_gemini_tts_stops_at_its_output_limit(sim_url: str, auth: dict[str, str]) -> None:
+    """§2.4: ``maxOutputTokens`` caps the answer, ``finishReason`` says MAX_TOKENS: a speech stops there, mid-text."""
+    def speak(cap: int | None) -> dict[str, Any]:
+        gen: dict[str, Any] = {"responseModalities": ["AUDIO"], **({"maxOutputTokens": cap} if cap else {})}
+        return post(sim_url, "/v1beta/models/gemini-2.5-flash-preview-tts:generateContent",
+                    {"contents": [{"parts": [{"text": "A sentence long enough to be cut. " * 3}]}],
+                     "generationConfig": gen}, auth).json()
+
+    whole, cut = speak(None), speak(50)
+    assert whole["candidates"][0]["finishReason"] == "STOP"
+    assert cut["candidates"][0]["finishReason"] == "MAX_TOKENS" and cut["usageMetadata"]["candidatesTokenCount"] == 50
+    pcm = base64.b64decode(cut["candidates"][0]["content"]["parts"][0]["inlineData"]["data"])
+    assert len(pcm) == 2 * 24000 * 2  # 50 tokens at 25 a second
+
+
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses", "/v1/messages"])
 def test_bad_json_is_400_in_the_middleware_envelope(sim_url: str, auth: dict[str, str], path: str) -> None:
     """The distributor reads the body for the model, so a body it cannot read is its refusal (§1.4, §10.5)."""

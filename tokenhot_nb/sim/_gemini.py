@@ -204,13 +204,20 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
                                   + ", ".join(v.lower() for v in GEMINI_VOICES), "invalid_argument",
                                   "invalid_request_error")
         pcm = await run_in_threadpool(media.speech_pcm, prompt, str(voice))
-        audio_tokens = round(len(pcm) / 2 / media.SPEECH_RATE * 25)
+        audio_tokens = round(len(pcm) / 2 / media.SPEECH_RATE * media.TTS_TOKENS_PER_SECOND)
+        cap = _get(cfg, "maxOutputTokens", "max_output_tokens")
+        limit = min(cap, media.MAX_TTS_OUTPUT_TOKENS) if isinstance(cap, int) and not isinstance(cap, bool) \
+            and cap > 0 else media.MAX_TTS_OUTPUT_TOKENS
+        finish = "STOP"
+        if audio_tokens > limit:  # the speech stops at the output limit, mid-text (§2.4 finishReason)
+            pcm = pcm[: limit * media.SPEECH_RATE // media.TTS_TOKENS_PER_SECOND * 2]
+            audio_tokens, finish = limit, "MAX_TOKENS"
         parts: list[dict[str, Any]] = [{"inlineData": {"mimeType": PCM_MIME, "data": base64.b64encode(pcm).decode()}}]
         usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": audio_tokens,
                  "totalTokenCount": prompt_tokens + audio_tokens,
                  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
                  "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": audio_tokens}]}
-        return _single(ctx, model, parts, usage, stream, rid)
+        return _single(ctx, model, parts, usage, stream, rid, finish)
 
     if "IMAGE" in modalities or "image" in model.lower():
         image_cfg = _get(cfg, "imageConfig", "image_config") or {}
@@ -302,8 +309,8 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
 
 
 def _single(ctx: Ctx, model: str, parts: list[dict[str, Any]], usage: dict[str, Any], stream: bool,
-            rid: str) -> Response:
-    body = {"candidates": [_candidate(parts, "STOP")], "usageMetadata": usage, "modelVersion": model,
+            rid: str, finish: str = "STOP") -> Response:
+    body = {"candidates": [_candidate(parts, finish)], "usageMetadata": usage, "modelVersion": model,
             "responseId": rid}
     if not stream:
         return json_out(ctx, body)

@@ -321,6 +321,10 @@ def extract_lsb(pcm: bytes) -> str | None:
 MAX_SPEECH_CHARS = 4096
 #: The most input tokens Gemini's TTS models take (longer is a 400 INVALID_ARGUMENT).
 MAX_TTS_TOKENS = 8192
+#: The most audio tokens a Gemini TTS answer holds (25 a second, about 11 minutes); ``maxOutputTokens`` lowers it.
+#: Past it the audio stops there, with ``finishReason: MAX_TOKENS`` (reference §2.4).
+MAX_TTS_OUTPUT_TOKENS = 16_384
+TTS_TOKENS_PER_SECOND = 25
 
 
 def speech_pcm(text: str, voice: str = "alloy") -> bytes:
