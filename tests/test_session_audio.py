@@ -194,6 +194,24 @@ def test_an_earlier_result_past_whispers_size_limit_is_refused_before_the_upload
     assert getattr(s, method)(spoken).text
 
 
+def test_a_speech_cut_at_the_output_limit_says_so_live_and_in_replay(tmp_path: Path) -> None:
+    """§2.4: Gemini's finishReason MAX_TOKENS is an answer that stopped at its output limit. A speech cut there was
+    kept as a whole one, the end of the text silently missing; it is kept (it is paid for) and says it was cut."""
+    s = make_session(tmp_path / "st", Recorder())
+    text = "A sentence long enough to be cut at fifty audio tokens. " * 3
+    cut = s.speak(text, model="gemini-tts", generationConfig={"maxOutputTokens": 50})
+    whole = s.speak("Short and whole.", model="gemini-tts")
+    assert (cut.cut, cut.finish_reason, whole.cut) == (True, "MAX_TOKENS", False)
+    assert cut.duration == pytest.approx(2.0, abs=0.05) and cut.entry.response["finish_reason"] == "MAX_TOKENS"
+    assert "output limit (finish: MAX_TOKENS)" in cut.html() and "output limit" not in whole.html()
+    assert "cut at the output limit" in repr(cut)
+    s.close()
+    replay = Session(mode="replay", store=tmp_path / "st")
+    again = replay.speak(text, model="gemini-tts", generationConfig={"maxOutputTokens": 50})
+    assert again.cut and again.data == cut.data and "output limit" in again.html()
+    replay.close()
+
+
 def test_whisper_usage_seconds_are_recorded(s: Session) -> None:
     audio = _speech(s)
     res = s.transcribe(audio)

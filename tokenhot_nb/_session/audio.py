@@ -104,10 +104,11 @@ async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | N
                 raise
         else:
             raise APIError(f"{info.id} answered without audio.", status=resp.status, request_id=resp.request_id)
-        entry = rec.ok(response=drop_none({"request_id": resp.request_id, "status": resp.status}),
+        entry = rec.ok(response=drop_none({"request_id": resp.request_id, "status": resp.status,
+                                           "finish_reason": reply.finish_reason}),
                        usage=reply.usage, outputs=[out])
         return AudioResult(session.store.path_of(out["sha256"]), mime=out["mime"], sha256=out["sha256"],
-                           text=text, model=info.id, entry=entry, session=session)
+                           text=text, model=info.id, entry=entry, session=session, finish_reason=reply.finish_reason)
 
     return await send_recorded(session, "speak", info, params, call, finish, text=text)
 

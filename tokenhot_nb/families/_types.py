@@ -281,6 +281,8 @@ class AudioReply:
     mime: str = "audio/wav"
     usage: Usage = field(default_factory=Usage)
     raw: Any = None
+    #: Gemini's ``finishReason`` (reference §2.4): ``MAX_TOKENS`` is a speech that stopped mid-text.
+    finish_reason: str | None = None
 
 
 @dataclass

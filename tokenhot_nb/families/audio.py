@@ -304,6 +304,8 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
         inline = {"data": src, "mimeType": body.get("mimeType") or body.get("mime_type")} if isinstance(src, str) else None
     usage = usage_from(body.get("usageMetadata") or body.get("usage")) if (
         body.get("usageMetadata") or body.get("usage")) else Usage()
+    finish = next((str(c.get("finishReason") or c.get("finish_reason")) for c in dig_list(body, "candidates")
+                   if isinstance(c, dict) and isinstance(c.get("finishReason") or c.get("finish_reason"), str)), None)
     if inline is None:
         said = " ".join(str(p.get("text")) for c in dig_list(body, "candidates") if isinstance(c, dict)
                         for p in dig_list(c, "content", "parts") if isinstance(p, dict) and p.get("text"))
@@ -316,7 +318,8 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
     mime: str | None = label if isinstance(label, str) else None  # (a number there is no label)
     if data_s.startswith(("http://", "https://")):  # downloaded as audio (checked there): only an audio label kept
         label = str(mime or "")
-        return AudioReply(url=data_s, mime=label if label.lower().startswith("audio/") else "", usage=usage, raw=body)
+        return AudioReply(url=data_s, mime=label if label.lower().startswith("audio/") else "", usage=usage, raw=body,
+                          finish_reason=finish)
     if data_s.startswith("data:"):
         head, _, data_s = data_s.partition(",")
         mime = mime or head[5:].split(";base64")[0]
@@ -332,7 +335,7 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
         if audio and _textual(audio) and "\ufffd" in audio[:512].decode("utf-8", errors="replace"):
             raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
         raise
-    return AudioReply(wav=wav, mime=out_mime, usage=usage, raw=body)
+    return AudioReply(wav=wav, mime=out_mime, usage=usage, raw=body, finish_reason=finish)
 
 
 # --- transcription -----------------------------------------------------------------------------------------

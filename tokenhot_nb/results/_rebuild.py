@@ -214,8 +214,10 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
         return videos[0]
     if kind == "speak":
         aud = _first(entry, "audio")
+        finish = (entry.response or {}).get("finish_reason") if isinstance(entry.response, dict) else None
         return AudioResult(_path(st, aud), mime=aud.get("mime", "audio/wav"), sha256=aud["sha256"],
-                           text=str(params.get("text") or ""), **common)
+                           text=str(params.get("text") or ""), finish_reason=finish if isinstance(finish, str) else None,
+                           **common)
     if kind in ("transcribe", "translate"):
         fmt = str(params.get("format") or "json")
         body = _text(st, entry, "subtitles") or _text(st, entry, "text")

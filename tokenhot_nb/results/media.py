@@ -253,13 +253,26 @@ class AudioResult(_StoredMedia):
     kind = "audio"
 
     def __init__(self, path: Path, *, mime: str = "audio/wav", sha256: str = "", text: str = "",
-                 model: str = "", entry: HistoryEntry | None = None, session: Session | None = None) -> None:
+                 model: str = "", entry: HistoryEntry | None = None, session: Session | None = None,
+                 finish_reason: str | None = None) -> None:
         super().__init__(model=model, entry=entry, session=session)
         self.path = path
         self.mime = mime
         self.sha256 = sha256
         self.text = text
+        self.finish_reason = finish_reason
         self._duration: float | None = None
+
+    @property
+    def cut(self) -> bool:
+        """Whether the speech stopped at the model's output limit (``finishReason: MAX_TOKENS``), before the end
+        of its text: the audio is what was paid for, the rest of the text is not in it."""
+        return (self.finish_reason or "").upper() in ("MAX_TOKENS", "LENGTH")
+
+    def _cut_note(self) -> str:
+        return ('<div style="font:11px sans-serif;color:#a60">The speech stopped at the model\'s output limit '
+                f"(finish: {escape(str(self.finish_reason))}): the end of the text is not in it. Speak the rest "
+                "separately, or split the text.</div>") if self.cut else ""
 
     @property
     def data(self) -> bytes:
@@ -303,13 +316,15 @@ class AudioResult(_StoredMedia):
             note = (f'<div class="tokenhot-audio-note" style="font:11px sans-serif;color:#666">Audio file: '
                     f"<code>{escape(unquote(src))}</code>, next to the notebook. In a static export, download it "
                     f"with the notebook or save it again with <code>{escape(result + '.save()')}</code>.</div>")
-        return f'<audio controls preload="metadata" src="{escape(src)}"></audio>' + note + self._footer()
+        return f'<audio controls preload="metadata" src="{escape(src)}"></audio>' + note + self._cut_note() \
+            + self._footer()
 
     def _plain(self) -> str:
         d = self.duration
         dur = f", {d:.1f} s" if d else ""
         where = f", history #{self.entry_id}" if self.entry_id is not None else ""
-        return f"<AudioResult from {self.model}{dur}{where}, {self.path}>"
+        cut = f", cut at the output limit (finish: {self.finish_reason})" if self.cut else ""
+        return f"<AudioResult from {self.model}{dur}{where}{cut}, {self.path}>"
 
     def _bundle(self) -> dict[str, Any]:
         return {"text/html": self.html()}
