@@ -267,6 +267,19 @@ def test_real_speech_round_trip(offline):
     assert [e.kind for e in offline.history][-2:] == ["speak", "transcribe"]
 
 
+def test_a_speech_cut_at_the_output_limit_says_so_in_the_panel(offline, monkeypatch):
+    """A speech that stopped at the model's output limit showed "Speech ready" like a whole one."""
+    from tokenhot_nb.sim import media
+
+    monkeypatch.setattr(media, "MAX_TTS_OUTPUT_TOKENS", 25)  # one second
+    p = panel("audio", offline)
+    p.text.value = "A text that takes longer than one second to say."
+    p.speak_button.click()
+    p.wait(60)
+    assert p.error_box.value == "", p.error_box.value
+    assert "output limit: the end of the text is not in it" in p.status.value and isinstance(p.player.children[0], w.Audio)
+
+
 def test_task_status_from_the_relay_shows_as_inert_key_free_text(fake):
     """The task id and state are the relay's words: markup as text, controls dropped, a key (one split by a
     control character included) masked."""
