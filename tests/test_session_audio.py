@@ -212,6 +212,19 @@ def test_a_speech_cut_at_the_output_limit_says_so_live_and_in_replay(tmp_path: P
     replay.close()
 
 
+@pytest.mark.parametrize("value", [10, 0.1, 0, True, "fast"])
+def test_a_speech_speed_outside_its_range_is_refused_before_the_call(s: Session, rec: Recorder, value: object) -> None:
+    """§6.3: speed is 0.25 to 4. speed=10 or 'fast' went out and came back a 400; it is one line now, nothing sent;
+    a speed in range still goes."""
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError) as exc:
+        s.speak("Hello there.", model="mimo-v2.5-tts", speed=value)
+    assert str(exc.value).startswith("speed must be a number from 0.25 to 4, not ") and rec.posts() == []
+    assert s.speak("Hello there.", model="mimo-v2.5-tts", speed=4).duration
+    assert rec.json(-1, "/v1/audio/speech")["speed"] == 4
+
+
 def test_whisper_usage_seconds_are_recorded(s: Session) -> None:
     audio = _speech(s)
     res = s.transcribe(audio)

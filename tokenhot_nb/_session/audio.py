@@ -55,6 +55,7 @@ async def speak_one(session: Session, text: Any, info: ModelInfo, voice: str | N
         raise WrongTypeError(f"voice= takes a voice's name (a str), not {type(voice).__name__} {voice!r:.40}.",
                              hint=f"e.g. voice={voices[0]!r}; s.model({info.id!r}).choices('voices') lists them."
                              if voices else "Leave voice= out for the model's own.")
+    _check_speed(options.get("speed"))
     if options.get("endpoint") or len(info.endpoints) < 2:
         return await _speak_on(session, text, info, voice, options)
     try:
@@ -212,6 +213,20 @@ def _check_upload_size(data: bytes) -> None:
         raise InputError(f"The audio is {len(data) / 1e6:.1f} MB, over Whisper's {limit // (1024 * 1024)} MB limit.",
                          hint="Send its sound alone, shorter or compressed, e.g. ffmpeg -i in.mp4 -vn -ac 1 -b:a 64k "
                               "out.mp3, and pass that file.")
+
+
+def _check_speed(value: Any) -> None:
+    """``/v1/audio/speech``'s ``speed`` (reference §6.3: 0.25 to 4): ``speed=10`` or ``"fast"`` went out and came back
+    a 400 (``extra={'speed': …}`` still sends any value as it is)."""
+    import math
+
+    if value is None:
+        return
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not math.isfinite(value) or not 0.25 <= value <= 4:
+        raise InputError(f"speed must be a number from 0.25 to 4, not {value!r:.40}.",
+                         hint="e.g. speed=1.25 (a quarter faster); leave it out for the model's own pace.",
+                         option="speed")
 
 
 def _check_temperature(value: Any) -> None:
