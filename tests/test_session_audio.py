@@ -233,6 +233,26 @@ def test_whisper_usage_seconds_are_recorded(s: Session) -> None:
     assert verbose.entry.usage["audio_seconds"] == pytest.approx(verbose.duration)
 
 
+class _SpeechLabelledJson(Recorder):
+    """A relay that sends the speech's WAV bytes labelled application/json."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        resp = await super().handle_async_request(request)
+        if request.url.path == "/v1/audio/speech" and resp.status_code == 200:
+            await resp.aread()
+            return httpx.Response(200, content=resp.content, headers={"content-type": "application/json"})
+        return resp
+
+
+def test_speech_audio_labelled_json_is_kept_as_audio(tmp_path: Path) -> None:
+    """WAV bytes sent as application/json were read as JSON: a "not JSON" error, the paid speech kept as a .bin."""
+    s = make_session(tmp_path / "st", _SpeechLabelledJson())
+    res = s.speak("Labelled wrong.", model="mimo-v2.5-tts")
+    assert res.mime == "audio/wav" and res.data[:4] == b"RIFF" and res.duration > 0.5
+    assert s.history[-1].status == "ok"
+    s.close()
+
+
 class _JsonForText(Recorder):
     """A relay that answers JSON whatever ``response_format`` was asked."""
 

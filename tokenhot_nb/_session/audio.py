@@ -85,7 +85,10 @@ async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | N
         return from_entry(replayed(session, "speak", info, endpoint_name(call), params, call), session)
 
     async def finish(rec: Recording, resp: Response) -> Result:
-        body: Any = resp.json() if "json" in resp.content_type else resp.content
+        # (audio whose own header says so is audio under any label: a WAV sent as application/json was a "not
+        # JSON" error, the paid speech kept only as a .bin)
+        body: Any = resp.json() if "json" in resp.content_type and audio.sniff_audio(resp.content[:64]) is None \
+            else resp.content
         try:
             reply = audio.parse_speech(info, body, resp.headers.get("content-type"))
         except APIError as exc:
