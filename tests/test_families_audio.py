@@ -150,6 +150,8 @@ def test_pcm_whose_first_sample_looks_like_a_frame_sync_stays_pcm(first: bytes, 
         assert reply.mime == "audio/wav" and reply.wav.endswith(pcm)
         assert wav_info(reply.wav) == (1, 2, 24000, len(pcm) // 2)
     assert audio.parse_speech(None, MP3_FRAME, "audio/L16").mime == "audio/wav"
+    unlabelled = {"candidates": [{"content": {"parts": [{"inlineData": {"data": base64.b64encode(pcm).decode()}}]}}]}
+    assert audio.parse_speech(None, unlabelled).mime == "audio/wav"  # (Gemini's inline bytes: PCM unless headed)
     assert audio.parse_speech(None, b"ID3\x04\x00" + b"\x00" * 40, "audio/pcm").mime == "audio/mpeg"  # a real header
 
 

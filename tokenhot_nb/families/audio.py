@@ -228,7 +228,7 @@ def _not_audio(data: bytes, declared: str) -> APIError:
     )
 
 
-def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
+def _from_audio_bytes(data: bytes, mime: str | None, *, pcm: bool = False) -> tuple[bytes, str]:
     """WAV bytes when possible; otherwise the bytes with their own audio type. Anything else is refused.
 
     Bytes with a known audio header are audio whatever the label says; headerless bytes are raw PCM only when
@@ -236,7 +236,8 @@ def _from_audio_bytes(data: bytes, mime: str | None) -> tuple[bytes, str]:
     format under any other label) never becomes the audio.
     """
     declared = (mime or "").split(";")[0].strip().lower()
-    pcm_label = any(t in (mime or "").lower() for t in _PCM_TYPES)
+    # (``pcm``: Gemini's inlineData, raw PCM when unlabelled, reference §6.1)
+    pcm_label = any(t in (mime or "").lower() for t in _PCM_TYPES) or (pcm and not declared)
     sniffed = sniff_audio(data)
     # (an MPEG/ADTS frame sync is 11-12 bits at byte 0 that PCM hits whenever its first sample is e.g. -1, 0xFFFF:
     # under a PCM label it is no header, or Gemini's speech was kept as an MP3 that does not play)
@@ -296,6 +297,7 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
     refuse_error_envelope(body, content=("candidates", "data", "audio", "url", "audio_url"),
                           answer="The speech answer", instead="audio")
     inline = _find_inline(body)
+    gemini = inline is not None  # (Gemini's inlineData: raw PCM when unlabelled, reference §6.1)
     if inline is None:
         src = body.get("data") if isinstance(body.get("data"), str) else body.get("audio") or body.get("url") \
             or body.get("audio_url")
@@ -329,7 +331,7 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
     except (binascii.Error, ValueError):
         raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
     try:
-        wav, out_mime = _from_audio_bytes(audio, mime)
+        wav, out_mime = _from_audio_bytes(audio, mime, pcm=gemini)
     except APIError:
         # (text that happens to be base64, "None": quote it, not the broken characters it decodes to)
         if audio and _textual(audio) and "\ufffd" in audio[:512].decode("utf-8", errors="replace"):
