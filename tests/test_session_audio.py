@@ -173,6 +173,9 @@ def test_multi_speaker_speech_goes_without_the_default_voice(s: Session, rec: Re
     before = len(rec.posts())
     with pytest.raises(UnsupportedOptionError, match="voice='Puck' and a multiSpeakerVoiceConfig were both given"):
         s.speak("Joe: Hi.", model="gemini-tts", voice="Puck", generationConfig=SPEAKERS)
+    typo = json.loads(json.dumps(SPEAKERS).replace("Puck", "Pukc"))
+    with pytest.raises(UnsupportedOptionError, match=r"has no voice 'Pukc'\. Did you mean 'Puck'\?"):
+        s.speak("Joe: Hi.", model="gemini-tts", generationConfig=typo)
     assert len(rec.posts()) == before
 
 

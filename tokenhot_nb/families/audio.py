@@ -113,6 +113,8 @@ def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpo
             "speakers' voices, not both.", hint="Drop voice=: each speaker's voice is in the multi-speaker config.",
             option="voice")
     name = None if multi else _voice(model, voice)  # (the default voice beside the speakers' was a 400)
+    for speaker_voice in _speaker_voices(extra) if multi else []:  # each checked as voice= is: a typo is a 400
+        _voice(model, speaker_voice)
     if ep == "gemini.generate":
         gen: dict[str, Any] = {"responseModalities": ["AUDIO"]}
         if name:
@@ -125,12 +127,29 @@ def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpo
     return HttpCall("POST", "/v1/audio/speech", json=finish_body(body, extra, raw), expect="bytes")
 
 
-def _speakers_given(extra: Mapping[str, Any] | None) -> bool:
-    """Whether ``extra`` sets Gemini's multi-speaker voices (reference §6.1), which take the place of the one voice."""
+def _multi_config(extra: Mapping[str, Any] | None) -> Any:
     gen = (extra or {}).get("generationConfig", (extra or {}).get("generation_config"))
     speech = gen.get("speechConfig", gen.get("speech_config")) if isinstance(gen, Mapping) else None
-    return isinstance(speech, Mapping) and any(
-        speech.get(k) is not None for k in ("multiSpeakerVoiceConfig", "multi_speaker_voice_config"))
+    if not isinstance(speech, Mapping):
+        return None
+    multi = speech.get("multiSpeakerVoiceConfig")
+    return multi if multi is not None else speech.get("multi_speaker_voice_config")
+
+
+def _speakers_given(extra: Mapping[str, Any] | None) -> bool:
+    """Whether ``extra`` sets Gemini's multi-speaker voices (reference §6.1), which take the place of the one voice."""
+    return _multi_config(extra) is not None
+
+
+def _speaker_voices(extra: Mapping[str, Any] | None) -> list[str]:
+    """The voice names of a multi-speaker config (``speakerVoiceConfigs[].voiceConfig.prebuiltVoiceConfig``)."""
+    def get(d: Any, camel: str, snake: str) -> Any:
+        return d.get(camel, d.get(snake)) if isinstance(d, Mapping) else None
+
+    configs = get(_multi_config(extra), "speakerVoiceConfigs", "speaker_voice_configs")
+    names = [get(get(get(c, "voiceConfig", "voice_config"), "prebuiltVoiceConfig", "prebuilt_voice_config"),
+                 "voiceName", "voice_name") for c in (configs if isinstance(configs, list) else [])]
+    return [n for n in names if isinstance(n, str)]
 
 
 #: ``/v1/audio/speech`` fields (reference §6.3) Gemini's native speech call has no place for (its style goes in the
