@@ -314,6 +314,22 @@ def test_subtitles_written_from_segments_keep_every_line_of_a_cue(fmt: str) -> N
     assert body.count("-->") == 3
 
 
+@pytest.mark.parametrize("fmt", ["srt", "vtt"])
+@pytest.mark.parametrize("label", ["text/plain; charset=utf-8", None])
+def test_subtitles_answered_as_unlabelled_json_are_read_as_json(fmt: str, label: str | None) -> None:
+    """Subtitles asked for, a relay's JSON answer labelled text/plain: no cue in it, so an empty transcript (and a
+    200 error envelope the same). Subtitles with no cue that are a JSON object are read as JSON now."""
+    answer = json.dumps({"text": "Hello there.", "segments": [{"start": 0, "end": 1.5, "text": "Hello there."}]})
+    reply = audio.parse_transcription(fmt, answer, label)
+    assert reply.text == "Hello there." and "-->" in reply.body and "{" not in reply.body
+    assert [sg.text for sg in audio.parse_transcription(fmt, reply.body).segments] == ["Hello there."]
+    with pytest.raises(APIError) as exc:
+        audio.parse_transcription(fmt, json.dumps({"error": {"message": "用户额度不足", "code": "insufficient_user_quota"}}),
+                                  label)
+    assert exc.value.code == "insufficient_user_quota"
+    assert audio.parse_transcription("text", answer, label).text == answer  # (text asked: text it stays)
+
+
 def test_cue_times_without_milliseconds() -> None:
     r = audio.parse_transcription("vtt", "WEBVTT\n\n00:01 --> 00:02.5\nhello\n\n01:00:00 --> 01:00:03,25\nlater\n")
     assert [(sg.start, sg.end) for sg in r.segments] == [(1.0, 2.5), (3600.0, 3603.25)]

@@ -617,6 +617,13 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any],
         if fmt == "text":
             return TranscriptReply(text=body.strip(), format=fmt, body=body)
         segs = parse_cues(body)
+        if not segs and body.lstrip()[:1] == "{":  # (no cue, a JSON object: a relay's JSON answer or 200 error sent
+            try:                                   # as text/plain was an empty transcript; read as labelled JSON is)
+                decoded = _json.loads(body)
+            except ValueError:
+                decoded = None
+            if isinstance(decoded, dict) and any(k in decoded for k in ("text", "segments", "error")):
+                return parse_transcription(fmt, decoded)
         return TranscriptReply(text=" ".join(s.text for s in segs).strip(), format=fmt, body=body, segments=segs)
     obj: Any = text
     if isinstance(text, str):
