@@ -207,7 +207,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                 else None
             if forced is not None:  # Claude: the structured answer is the forced tool's input
                 reply.tool_calls.remove(forced)
-                reply.text = json.dumps(forced.arguments, ensure_ascii=False)
+                reply.text = _forced_text(forced.arguments)
         outputs = [store_bytes(session, reply.text.encode("utf-8"), "text/plain", "text")]
         if reply.reasoning:
             outputs.append(store_bytes(session, reply.reasoning.encode("utf-8"), "text/plain", "reasoning"))
@@ -591,6 +591,19 @@ def _endpoint(info: ModelInfo, kw: dict[str, Any]) -> str | None:
     """The endpoint asked for, else the menu entry's own ("GPT 5(Responses)" picks responses)."""
     asked = kw.get("endpoint")  # ([] was read as not given: only None and "" are; the rest is checked as sent)
     return asked if asked is not None and asked != "" else info.preset.get("endpoint")
+
+
+def _forced_text(arguments: dict[str, Any]) -> str:
+    """Claude's structured answer (its forced tool's input) as the answer's text. Input that is not JSON (cut short
+    at max_tokens) is the text as it came: dumped as the parser's ``{"_raw": …}`` it was an object, which json=True
+    and a schema with no required field took for the answer."""
+    raw = arguments.get("_raw") if len(arguments) == 1 else None
+    if isinstance(raw, str):
+        try:
+            json.loads(raw)
+        except ValueError:
+            return raw
+    return json.dumps(arguments, ensure_ascii=False)
 
 
 def _answer(text: str, calls: list[ToolCall], thinking: Any = None) -> str | dict[str, Any]:
