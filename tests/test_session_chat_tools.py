@@ -88,3 +88,18 @@ def test_a_whole_claude_structured_answer_is_still_its_data(tmp_path: Path) -> N
     with make_session(tmp_path / "st", rec) as s:
         res = s.chat("Name a city", model="claude-opus-4-6-cc", thread=False, schema=NAMED)
     assert res.data == {"name": "Paris"} and json.loads(res.text) == {"name": "Paris"}
+
+
+def test_an_answer_that_does_not_fit_is_one_row_the_paid_one(tmp_path: Path) -> None:
+    """A schema mismatch is raised after its call was recorded (``ok``, paid): it was recorded again, as an
+    error row "refused before sending" that cost nothing, which the history, its filters and a replay then showed
+    as a second call never sent."""
+    plain = {"object": "chat.completion", "model": "gpt-5.2", "usage": {"prompt_tokens": 5, "completion_tokens": 4},
+             "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris."}, "finish_reason": "stop"}]}
+    with make_session(tmp_path / "st", Answers(plain)) as s:
+        for ask in ({"json": True}, {"schema": NAMED}):
+            with pytest.raises(SchemaMismatchError) as info:
+                s.chat("Name a city", model="gpt-5.2", thread=False, stream=False, **ask)
+            assert info.value.result.entry.status == "ok"
+        rows = list(s.history)
+    assert [(r.status, r.endpoint) for r in rows] == [("ok", "chat.completions")] * 2

@@ -15,7 +15,7 @@ from .._inputs import to_media_list
 from .._threads import DEFAULT_THREAD, Thread, store_once, tool_turn, user_message, with_tool_results
 from ..catalog import ModelInfo
 from ..client._sse import WholeAnswer
-from ..errors import APIError, InputError, StreamError, TokenhotError
+from ..errors import APIError, InputError, SchemaMismatchError, StreamError, TokenhotError
 from ..families._types import ChatDelta, Choice, ToolCall, Usage
 from ..history import _pieces
 from ..results import ChatResult, from_entry
@@ -33,6 +33,7 @@ from .recording import (
     json_object,
     keep_cut,
     keep_unread,
+    mark_recorded,
     new_entry,
     received_text,
     replayed,
@@ -145,7 +146,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         if on_delta is not None:
             _replay_pieces(on_delta, entry.response, res.text, res.reasoning)
         if output is not None and not res.tool_calls:
-            res.data = _schema.check(res.text, schema, res)
+            res.data = _checked(res.text, schema, res)
         return res
 
     entry = new_entry(session, "chat", info, ep, params, call, name, text)
@@ -270,7 +271,7 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
                      thread=name, prompt=text, model=info.id, entry=entry, session=session,
                      tool_calls=reply.tool_calls, others=others)
     if output is not None and not reply.tool_calls:  # recorded first: a mismatch loses nothing that was paid for
-        res.data = _schema.check(reply.text, schema, res)
+        res.data = _checked(reply.text, schema, res)
     return res
 
 
@@ -591,6 +592,17 @@ def _endpoint(info: ModelInfo, kw: dict[str, Any]) -> str | None:
     """The endpoint asked for, else the menu entry's own ("GPT 5(Responses)" picks responses)."""
     asked = kw.get("endpoint")  # ([] was read as not given: only None and "" are; the rest is checked as sent)
     return asked if asked is not None and asked != "" else info.preset.get("endpoint")
+
+
+def _checked(text: str, schema: _schema.Schema | None, res: ChatResult) -> Any:
+    """The answer as data (``_schema.check``). A mismatch is the error of a call that is recorded already (its row
+    is ``ok``, paid for): it was recorded once more, as a call "refused before sending" that cost nothing, and a
+    replay skipped a row for it."""
+    try:
+        return _schema.check(text, schema, res)
+    except SchemaMismatchError as err:
+        mark_recorded(err)
+        raise
 
 
 def _forced_text(arguments: dict[str, Any]) -> str:
