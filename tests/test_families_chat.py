@@ -677,7 +677,8 @@ def test_a_key_echoed_in_tool_calls_never_reaches_a_result_or_the_store(tmp_path
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
     leaked = (key, encoded[12:-4])  # the plain key, and the part of its base64 that only the key determines
     for message in ("tools", "stream-tools"):
-        res = s.chat(message, model="gpt-5.4", stream=message.startswith("stream"), tools=tools)
+        res = s.chat(message, model="gpt-5.4", stream=message.startswith("stream"), tools=tools,
+                     thread=False)
         assert res.tool_calls[0].arguments["k"] == "sk-****" and "sk-****" in res.tool_calls[0].arguments["b"]
         for shown in (repr(res.tool_calls), res.html(), res._repr_mimebundle_()[0]["text/html"], repr(res),
                       res.reasoning, json.dumps(s.history[-1].to_dict())):

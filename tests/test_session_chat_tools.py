@@ -103,3 +103,71 @@ def test_an_answer_that_does_not_fit_is_one_row_the_paid_one(tmp_path: Path) -> 
             assert info.value.result.entry.status == "ok"
         rows = list(s.history)
     assert [(r.status, r.endpoint) for r in rows] == [("ok", "chat.completions")] * 2
+
+
+def _two_calls() -> dict[str, Any]:
+    """A chat completion that calls a tool twice (parallel tool calls, §2.1 ``tool_calls``)."""
+    return {"object": "chat.completion", "model": "gpt-5.2", "usage": {"prompt_tokens": 9, "completion_tokens": 9},
+            "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                "role": "assistant", "content": None, "tool_calls": [
+                    {"id": "call_a", "type": "function",
+                     "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}},
+                    {"id": "call_b", "type": "function",
+                     "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}}]}}]}
+
+
+PLAIN = {"object": "chat.completion", "model": "gpt-5.2", "usage": {"prompt_tokens": 9, "completion_tokens": 2},
+         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Done."}, "finish_reason": "stop"}]}
+
+
+def test_a_turn_that_leaves_a_tool_call_unanswered_is_refused_before_sending(tmp_path: Path) -> None:
+    """Every protocol answers 400 (after the round trip) to a turn that leaves one of the last answer's calls
+    without its result, or that follows them with a plain message; it went out. Now one line says which call."""
+    from tokenhot_nb.errors import InputError
+
+    rec = Answers(_two_calls(), PLAIN, PLAIN, _two_calls(), PLAIN)
+    with make_session(tmp_path / "st", rec) as s:
+        res = s.chat("Weather in Paris and Rome?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=False)
+        assert [c.id for c in res.tool_calls] == ["call_a", "call_b"]
+        sent = len(rec.posts())
+        with pytest.raises(InputError, match=r"no result for call_b \(get_weather\)") as info:
+            s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", stream=False, tool_results={"call_a": "sunny"})
+        assert "'not run'" in info.value.hint
+        with pytest.raises(InputError, match=r"asked for tools \(call_a \(get_weather\), call_b \(get_weather\)\)"):
+            s.chat("Never mind: a joke?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=False)
+        assert len(rec.posts()) == sent  # nothing went out
+        done = s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", stream=False,
+                      tool_results={"call_a": "sunny", "call_b": "rain"})
+        assert done.text == "Done."
+        body = rec.json()
+        assert [m.get("tool_call_id") for m in body["messages"] if m["role"] == "tool"] == ["call_a", "call_b"]
+        assert s.chat("Now a joke?", model="gpt-5.2", thread="w", stream=False).text == "Done."
+        fresh = s.chat("Weather?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=False)
+        assert fresh.tool_calls and s.chat("Start over", model="gpt-5.2", thread="w", new_thread=True,
+                                           stream=False).text
+
+
+def test_tool_results_that_are_not_json_are_sent_kept_and_replayed_as_one_json(tmp_path: Path) -> None:
+    """A datetime in a result went to Gemini as a TypeError from deep in the HTTP library; on the other protocols
+    the wire had ``str(value)`` and the history another form (its ISO text, a bytes' size), so a thread rebuilt
+    from the history sent something else. Now the result is JSON once, before anything: sent, kept and replayed
+    the same; a NaN is refused in one line."""
+    import datetime
+
+    from tokenhot_nb.errors import InputError
+
+    when = datetime.datetime(2026, 1, 2, 3, 4)
+    for model in ("gemini-2.5-flash", "gpt-5.2"):
+        rec = Recorder()
+        with make_session(tmp_path / model, rec) as s:
+            call = s.chat("Weather in Oslo?", model=model, tools=[WEATHER], thread="t", tool_choice="required")
+            cid = call.tool_calls[0].id
+            with pytest.raises(InputError, match=r"cannot be sent as JSON \(Out of range float"):
+                s.chat(model=model, tools=[WEATHER], thread="t", tool_results={cid: float("nan")})
+            done = s.chat(model=model, tools=[WEATHER], thread="t", tool_results={cid: {"at": when, "t": 21}})
+            assert "2026-01-02 03:04:00" in rec.posts()[-1]["body"].decode()
+            assert done.entry.params["tool_results"] == {cid: {"at": "2026-01-02 03:04:00", "t": 21}}
+        with make_session(tmp_path / model, Recorder(), mode="replay") as r:
+            r.chat("Weather in Oslo?", model=model, tools=[WEATHER], thread="t", tool_choice="required")
+            again = r.chat(model=model, tools=[WEATHER], thread="t", tool_results={cid: {"at": when, "t": 21}})
+            assert again.text == done.text and again.entry.id == done.entry.id

@@ -105,7 +105,8 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
         text = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
     else:
         text = str(message)
-        user = with_tool_results(user_message(text, [m.wire() for m in media]), _results(tool_results, th),
+        tool_results = _results(tool_results, th)
+        user = with_tool_results(user_message(text, [m.wire() for m in media]), tool_results,
                                  th.pending_calls() if th is not None else {})
         messages = [*(th.messages if th is not None else []), user]
     params = drop_none({
@@ -625,20 +626,48 @@ def _answer(text: str, calls: list[ToolCall], thinking: Any = None) -> str | dic
 
 
 def _results(tool_results: Any, th: Thread | None) -> dict[str, Any] | None:
-    """Check ``tool_results`` against the calls the thread is waiting for, before any request."""
+    """Check ``tool_results`` against the calls the thread is waiting for, before any request: each call answered
+    (every protocol refuses a turn that leaves one out, or that follows tool calls with a plain message: a 400
+    after the round trip), each result as JSON (what is sent, kept in the history and replayed is the same)."""
+    pending = th.pending_calls() if th is not None else {}
     if tool_results is None:
+        if pending:
+            raise InputError(f"The thread's last answer asked for tools ({_listed(pending)}): the next turn must "
+                             "answer them.", hint="Pass tool_results={id: result} (a message may go with it), or "
+                             "start over with new_thread=True.")
         return None
     if not isinstance(tool_results, dict) or not tool_results:
         raise InputError("tool_results= takes a dict {tool call id: result}.",
                          hint="Use the ids in result.tool_calls, e.g. {call.id: {'temperature': 21}}.")
-    pending = th.pending_calls() if th is not None else {}
     unknown = [k for k in tool_results if str(k) not in pending]
     if unknown:
-        waiting = ", ".join(f"{i} ({n})" for i, n in pending.items()) or "none"
         raise InputError(f"tool_results answers {', '.join(map(repr, unknown))}, but the thread's last answer "
-                         f"asked for: {waiting}.",
+                         f"asked for: {_listed(pending) or 'none'}.",
                          hint="Send results in the same thread as the answer with the tool calls.")
-    return tool_results
+    given = {str(k) for k in tool_results}
+    missing = {i: n for i, n in pending.items() if i not in given}
+    if missing:
+        raise InputError(f"tool_results has no result for {_listed(missing)}: every call of the last answer needs "
+                         "one.", hint="Add {id: result} for each; a call you did not run can be answered with a "
+                         "note such as 'not run'.")
+    out: dict[Any, Any] = {}
+    for k, v in tool_results.items():
+        try:  # (a datetime, a Decimal: as their text, as the wire had them)
+            out[k] = json.loads(json.dumps(v, ensure_ascii=False, default=str, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"The result for {str(k)!r} cannot be sent as JSON ({exc}).",
+                             hint="Pass text, numbers, lists and dicts (no NaN, no loops).") from None
+    return out
+
+
+def _listed(calls: dict[str, str]) -> str:
+    """Tool calls as an error line names them: ``id (name)``, a few at most."""
+    from ..errors import one_line
+
+    # (the relay chose them: one short clean line each)
+    shown = ", ".join(f"{one_line(i, 48, kept_in=None)} ({one_line(n, 40, kept_in=None)})"
+                      for i, n in list(calls.items())[:4])
+    return shown + (f" and {len(calls) - 4} more" if len(calls) > 4 else "")
 
 
 def jsonable_messages(messages: list[Any], store: Store | None = None) -> list[Any]:
