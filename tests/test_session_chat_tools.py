@@ -171,3 +171,47 @@ def test_tool_results_that_are_not_json_are_sent_kept_and_replayed_as_one_json(t
             r.chat("Weather in Oslo?", model=model, tools=[WEATHER], thread="t", tool_choice="required")
             again = r.chat(model=model, tools=[WEATHER], thread="t", tool_results={cid: {"at": when, "t": 21}})
             assert again.text == done.text and again.entry.id == done.entry.id
+
+
+def _gemini_frame(parts: list[dict[str, Any]], finish: str | None = None) -> dict[str, Any]:
+    """One ``streamGenerateContent?alt=sse`` frame (§2.4): a candidate's parts, the last frame with its finish."""
+    cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+    if finish:
+        cand["finishReason"] = finish
+    return {"candidates": [cand], "usageMetadata": {"promptTokenCount": 8, "candidatesTokenCount": 6,
+                                                     "totalTokenCount": 14}}
+
+
+def test_gemini_calls_streamed_in_separate_frames_are_each_kept_and_answerable(tmp_path: Path) -> None:
+    """Gemini sends each function call whole, with no id; two calls of one tool in two frames were read as one
+    call (the first, paid for, lost: the second replaced it)."""
+    paris = {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}
+    rome = {"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}
+    rec = Answers([_gemini_frame([paris]), _gemini_frame([rome], "STOP")], [_gemini_frame([{"text": "ok"}], "STOP")])
+    with make_session(tmp_path / "st", rec) as s:
+        res = s.chat("Weather in Paris and Rome?", model="gemini-2.5-flash", tools=[WEATHER], thread="g")
+        assert [c.arguments["city"] for c in res.tool_calls] == ["Paris", "Rome"]
+        ids = [c.id for c in res.tool_calls]
+        assert len(set(ids)) == 2 and [c["id"] for c in res.entry.response["tool_calls"]] == ids
+        s.chat(model="gemini-2.5-flash", tools=[WEATHER], thread="g", tool_results={ids[0]: "20", ids[1]: "25"})
+        sent = rec.json()["contents"]
+        assert [p["functionResponse"]["response"]["result"] for p in sent[-1]["parts"]] == ["20", "25"]
+        assert [p["functionCall"]["args"]["city"] for p in sent[-2]["parts"]] == ["Paris", "Rome"]
+
+
+def test_two_calls_given_one_id_can_each_be_answered(tmp_path: Path) -> None:
+    """A relay that gives two calls one id: ``tool_results`` (by id) could answer only one, and the turn then
+    went out without the other's result. The second gets its own id; both go back consistent."""
+    twice = _two_calls()
+    for c in twice["choices"][0]["message"]["tool_calls"]:
+        c["id"] = "call_same"
+    rec = Answers(twice, PLAIN)
+    with make_session(tmp_path / "st", rec) as s:
+        res = s.chat("Weather in Paris and Rome?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=False)
+        assert [c.id for c in res.tool_calls] == ["call_same", "call_same_2"]
+        s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", stream=False,
+               tool_results={"call_same": "sunny", "call_same_2": "rain"})
+        messages = rec.json()["messages"]
+    assert [c["id"] for c in messages[1]["tool_calls"]] == ["call_same", "call_same_2"]
+    assert [(m["tool_call_id"], m["content"]) for m in messages[2:]] == [("call_same", "sunny"),
+                                                                          ("call_same_2", "rain")]

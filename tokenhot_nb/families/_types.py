@@ -139,6 +139,8 @@ class ToolCallPart:
     arguments: str = ""
     complete: dict[str, Any] | None = None
     signature: str | None = None
+    #: a call sent whole in one piece (Gemini): another such piece at the same index is another call
+    whole: bool = False
 
 
 @dataclass

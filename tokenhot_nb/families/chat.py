@@ -1090,6 +1090,22 @@ def _call(call_id: Any, name: Any, arguments: Any, default_id: str = "", signatu
                     received(_str(signature)) or None)
 
 
+def _unique_ids(calls: list[ToolCall]) -> list[ToolCall]:
+    """``calls`` with an id that repeats made unique (``call_x``, ``call_x_2``). A relay that gives two calls one id,
+    and Gemini's calls without one (named here by their place in a frame), made calls a thread could answer only
+    one of (``tool_results`` is by id); the ids go back with the calls in the thread, so any id of ours fits."""
+    seen: set[str] = set()
+    out: list[ToolCall] = []
+    for c in calls:
+        cid, n = c.id, 1
+        while cid in seen:
+            n += 1
+            cid = f"{c.id}_{n}"
+        seen.add(cid)
+        out.append(c if cid == c.id else replace(c, id=cid))
+    return out
+
+
 # --- parsers -------------------------------------------------------------------------------------------
 
 
@@ -1336,6 +1352,7 @@ def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply
         answer, reasoning = split_think(text)
         return ChatReply(text=answer, reasoning=reasoning, raw=body)
     reply = parser(body)
+    reply.tool_calls = _unique_ids(reply.tool_calls)
     if reply.model is None and model is not None:
         reply.model = model.id
     return reply
@@ -1481,7 +1498,8 @@ def _event_gemini(d: dict[str, Any]) -> ChatDelta:
 
 def _gemini_call_parts(calls: list[ToolCall]) -> list[ToolCallPart]:
     """Gemini sends each call whole, in one part: a stream's pieces that complete themselves."""
-    return [ToolCallPart(f"gemini-{c.id}", c.id, c.name, complete=c.arguments, signature=c.signature) for c in calls]
+    return [ToolCallPart(f"gemini-{c.id}", c.id, c.name, complete=c.arguments, signature=c.signature, whole=True)
+            for c in calls]
 
 
 _EVENTS: dict[str, Callable[[dict[str, Any]], ChatDelta]] = {
@@ -1537,6 +1555,8 @@ class Accumulator:
             block.redacted += piece.redacted
         for part in delta.tool_calls:
             key = part.index if part.index is not None else self._unindexed(part.id)
+            if part.whole and key in self.calls:  # (Gemini numbers calls by their place in one frame only)
+                key = f"{key}#{len(self.calls)}"
             call = self.calls.setdefault(key, ToolCallPart(key))
             call.id = call.id or part.id
             call.name = call.name or part.name
@@ -1574,9 +1594,9 @@ class Accumulator:
     def reply(self, model: str | None = None) -> ChatReply:
         text, think = split_think(self.text)
         reasoning = "\n".join(r for r in (self.reasoning, think) if r)
-        calls = [_call(c.id, c.name, c.complete if c.complete is not None and not c.arguments else c.arguments,
-                       f"call_{i}", c.signature)
-                 for i, c in enumerate(self.calls.values())]
+        calls = _unique_ids([_call(c.id, c.name, c.complete if c.complete is not None and not c.arguments
+                                  else c.arguments, f"call_{i}", c.signature)
+                            for i, c in enumerate(self.calls.values())])
         others = [self.others[i].reply() for i in sorted(self.others)]
         return ChatReply(text=text, reasoning=reasoning, usage=self.usage or Usage(),
                          finish_reason=self.finish_reason, model=model, tool_calls=calls,
