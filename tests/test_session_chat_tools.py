@@ -215,3 +215,47 @@ def test_two_calls_given_one_id_can_each_be_answered(tmp_path: Path) -> None:
     assert [c["id"] for c in messages[1]["tool_calls"]] == ["call_same", "call_same_2"]
     assert [(m["tool_call_id"], m["content"]) for m in messages[2:]] == [("call_same", "sunny"),
                                                                           ("call_same_2", "rain")]
+
+
+REFUSAL = "I'm sorry, I can't help with that."
+
+
+def _responses_refusal(stream: bool) -> Any:
+    """A Responses answer whose message is a refusal part (``{"type": "refusal", "refusal"}``), whole or streamed
+    (``response.refusal.delta`` / ``.done``), as OpenAI's Responses API sends one."""
+    part = {"type": "refusal", "refusal": REFUSAL}
+    item = {"type": "message", "id": "msg_1", "role": "assistant", "status": "completed", "content": [part]}
+    usage = {"input_tokens": 12, "output_tokens": 9, "total_tokens": 21}
+    whole = {"id": "resp_1", "object": "response", "status": "completed", "model": "gpt-5.4", "output": [item],
+             "usage": usage}
+    if not stream:
+        return whole
+    at = {"item_id": "msg_1", "output_index": 0, "content_index": 0}
+    return [("response.created", {"type": "response.created", "sequence_number": 0,
+                                  "response": {**whole, "status": "in_progress", "output": [], "usage": None}}),
+            ("response.output_item.added", {"type": "response.output_item.added", "sequence_number": 1,
+                                            "output_index": 0, "item": {**item, "content": []}}),
+            ("response.content_part.added", {"type": "response.content_part.added", "sequence_number": 2, **at,
+                                             "part": {"type": "refusal", "refusal": ""}}),
+            *[("response.refusal.delta", {"type": "response.refusal.delta", "sequence_number": 3 + i, **at,
+                                          "delta": piece}) for i, piece in enumerate((REFUSAL[:10], REFUSAL[10:]))],
+            ("response.refusal.done", {"type": "response.refusal.done", "sequence_number": 5, **at,
+                                       "refusal": REFUSAL}),
+            ("response.content_part.done", {"type": "response.content_part.done", "sequence_number": 6, **at,
+                                            "part": part}),
+            ("response.output_item.done", {"type": "response.output_item.done", "sequence_number": 7,
+                                           "output_index": 0, "item": item}),
+            ("response.completed", {"type": "response.completed", "sequence_number": 8, "response": whole})]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_responses_refusal_is_the_answer_not_nothing(tmp_path: Path, stream: bool) -> None:
+    """A Responses answer that declines carries its words in a ``refusal`` part (streamed as
+    ``response.refusal.delta``): they were dropped, the paid answer came back empty, and a schema= call said only
+    that '' is not JSON. Its words are the answer, as a chat completion's ``refusal`` is."""
+    with make_session(tmp_path / "st", Answers(_responses_refusal(stream))) as s:
+        res = s.chat("Something forbidden", model="GPT 5.4(Responses)", thread=False, stream=stream)
+        assert res.text == REFUSAL and res.usage.output_tokens == 9
+        with pytest.raises(SchemaMismatchError, match="sorry") as info:
+            s.chat("Something forbidden", model="GPT 5.4(Responses)", thread=False, stream=stream, schema=NAMED)
+        assert info.value.result.text == REFUSAL

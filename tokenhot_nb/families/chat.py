@@ -1177,6 +1177,8 @@ def _parse_responses(body: dict[str, Any]) -> ChatReply:
             for c in _list(item.get("content")):
                 if isinstance(c, dict) and c.get("type") in ("output_text", "text"):
                     texts.append(_str(c.get("text")))
+                elif isinstance(c, dict) and c.get("type") == "refusal":  # the model declined: its words are the answer
+                    texts.append(_str(c.get("refusal")))
     text = "".join(texts)
     if not text and isinstance(body.get("output_text"), str):
         text = body["output_text"]
@@ -1407,7 +1409,8 @@ def _stream_error(what: str, d: dict[str, Any]) -> StreamError:
 
 def _event_responses(d: dict[str, Any]) -> ChatDelta:
     t = d.get("type", "")
-    if t == "response.output_text.delta":  # (a delta that is no text is nothing: not its repr in the answer)
+    # (a delta that is no text is nothing: not its repr in the answer); a refusal's words are the answer, as on chat
+    if t in ("response.output_text.delta", "response.refusal.delta"):
         return ChatDelta(text=_str(d.get("delta")))
     if t in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
         return ChatDelta(reasoning=_str(d.get("delta")))
