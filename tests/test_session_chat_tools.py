@@ -259,3 +259,29 @@ def test_a_responses_refusal_is_the_answer_not_nothing(tmp_path: Path, stream: b
         with pytest.raises(SchemaMismatchError, match="sorry") as info:
             s.chat("Something forbidden", model="GPT 5.4(Responses)", thread=False, stream=stream, schema=NAMED)
         assert info.value.result.text == REFUSAL
+
+
+def _cut_answer(protocol: str) -> Any:
+    """An answer cut at its token limit midway through its JSON, whole, in each protocol's own words (§2)."""
+    cut = '{"name": "Par'
+    if protocol == "chat":
+        return {"object": "chat.completion", "model": "gpt-5.2", "usage": {"prompt_tokens": 5, "completion_tokens": 8},
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": cut}, "finish_reason": "length"}]}
+    if protocol == "responses":
+        return {"id": "resp_1", "object": "response", "status": "incomplete", "model": "gpt-5.4",
+                "incomplete_details": {"reason": "max_output_tokens"},
+                "output": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": cut}]}],
+                "usage": {"input_tokens": 5, "output_tokens": 8, "total_tokens": 13}}
+    return {"candidates": [{"content": {"role": "model", "parts": [{"text": cut}]}, "finishReason": "MAX_TOKENS"}],
+            "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 8, "totalTokenCount": 13}}
+
+
+@pytest.mark.parametrize(("protocol", "model"), [("chat", "gpt-5.2"), ("responses", "GPT 5.4(Responses)"),
+                                                 ("gemini", "gemini-2.5-flash")])
+def test_a_structured_answer_cut_at_its_token_limit_says_so(tmp_path: Path, protocol: str, model: str) -> None:
+    """It said only "not JSON (Unterminated string …)": nothing told that the answer had hit max_tokens."""
+    said = r"cut short \(finish reason '(length|max_output_tokens|MAX_TOKENS)'\) before its JSON ended"
+    with make_session(tmp_path / "st", Answers(_cut_answer(protocol))) as s, \
+            pytest.raises(SchemaMismatchError, match=said) as info:
+        s.chat("Name a city", model=model, thread=False, stream=False, schema=NAMED, max_tokens=8)
+    assert "max_tokens=" in info.value.hint and info.value.result.text == '{"name": "Par'

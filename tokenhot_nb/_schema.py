@@ -16,6 +16,9 @@ from .errors import InputError, SchemaMismatchError
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]+")
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.S)
+#: Finish reasons of an answer cut at its token limit (chat, Claude, Responses' incomplete reason, Gemini's upper
+#: case): its JSON is cut too, and saying only "not JSON" hid that a larger max_tokens would do.
+_CUT = frozenset({"length", "max_tokens", "max_output_tokens"})
 
 
 @dataclass
@@ -78,6 +81,12 @@ def check(text: str, schema: Schema | None, result: Any = None) -> Any:
     try:
         data = parse_json(text)
     except ValueError as exc:
+        finish = str(getattr(result, "finish_reason", None) or "")
+        if finish.lower() in _CUT:
+            raise SchemaMismatchError(
+                f"The answer was cut short (finish reason {finish!r}) before its JSON ended: {text[:120]!r}.",
+                result=result, hint="Ask again with a larger max_tokens=; the cut answer is kept in .result.text "
+                "and its history row.") from None
         raise SchemaMismatchError(f"The answer is not JSON ({exc}): {text[:120]!r}.", result=result) from None
     if schema is None:
         return data
