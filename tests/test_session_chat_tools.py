@@ -285,3 +285,17 @@ def test_a_structured_answer_cut_at_its_token_limit_says_so(tmp_path: Path, prot
             pytest.raises(SchemaMismatchError, match=said) as info:
         s.chat("Name a city", model=model, thread=False, stream=False, schema=NAMED, max_tokens=8)
     assert "max_tokens=" in info.value.hint and info.value.result.text == '{"name": "Par'
+
+
+@pytest.mark.parametrize("model", ["gpt-5.2", "GPT 5.4(Responses)", "gemini-2.5-flash"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_simulator_cuts_a_structured_answer_at_max_tokens_as_a_model_does(s: Any, model: str,
+                                                                             stream: bool) -> None:
+    """The simulator answered a schema in full whatever max_tokens said, so a notebook never met the cut answer
+    a real model gives (finish reason length / max_output_tokens / MAX_TOKENS) before paying for one."""
+    with pytest.raises(SchemaMismatchError, match="cut short") as info:
+        s.chat("Describe Paris", model=model, schema=NAMED, max_tokens=3, thread=False, stream=stream)
+    cut = info.value.result
+    assert cut.text and not cut.text.endswith("}") and cut.usage.output_tokens <= 3
+    whole = s.chat("Describe Paris", model=model, schema=NAMED, thread=False, stream=stream)
+    assert isinstance(whole.data["name"], str) and whole.text.startswith(cut.text)

@@ -263,7 +263,7 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
         if trailing:
             replies.append((_structured.results_reply(list(reversed(trailing))), False))
         elif want_json:
-            replies.append((_structured.json_text(schema, seed + i, prompt), False))
+            replies.append(_structured.within(_structured.json_text(schema, seed + i, prompt), limit))
         else:
             replies.append(compose_reply(model, seen + prompt, seed + i, limit, ctx.faults.answer))
     if ctx.faults.echo_key:  # a hostile or careless relay quoting the caller's key back
@@ -387,7 +387,7 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
     if trailing:
         text, cut = _structured.results_reply(list(reversed(trailing))), False
     elif want_json:
-        text, cut = _structured.json_text(schema, seed, prompt), False
+        text, cut = _structured.within(_structured.json_text(schema, seed, prompt), limit)
     else:
         text, cut = compose_reply(model, prompt, seed, limit, ctx.faults.answer)
     call_item: dict[str, Any] | None = None

@@ -274,7 +274,8 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
                                                           .get("response"), ensure_ascii=False)
                                                for p in answered]), False
     elif mime == "application/json":
-        text, cut = _structured.json_text(schema, seed, prompt), False
+        text, cut = _structured.within(_structured.json_text(schema, seed, prompt),
+                                       limit if isinstance(limit, int) else None)
     else:
         text, cut = compose_reply(model, prompt, seed, limit if isinstance(limit, int) and limit > 0 else None,
                                   ctx.faults.answer)

@@ -12,7 +12,7 @@ import json
 import random
 from typing import Any
 
-from ._common import excerpt, obj
+from ._common import count_tokens, excerpt, obj
 
 _WORDS = ("fox", "river", "lantern", "maple", "harbor", "comet", "meadow", "violet", "granite", "ember")
 
@@ -99,6 +99,19 @@ def json_text(schema: Any, seed: int, prompt: str) -> str:
         return json.dumps({"answer": excerpt(prompt, 120) or "simulated", "source": "tokenhot simulator"},
                           ensure_ascii=False)
     return json.dumps(instance(schema, seed, excerpt(prompt, 40)), ensure_ascii=False)
+
+
+def within(text: str, max_tokens: int | None) -> tuple[str, bool]:
+    """A JSON answer as it comes under a token limit: one longer than ``max_tokens`` is cut where the limit falls,
+    mid-value (finish reason ``length`` / ``max_output_tokens`` / ``MAX_TOKENS``), as a model's text is; the
+    limit does not bend for JSON. Returns ``(text, cut)``."""
+    if not isinstance(max_tokens, int) or max_tokens < 1 or count_tokens(text) <= max_tokens:
+        return text, False
+    low, high = 1, len(text)  # (the longest start that fits: count_tokens grows with the text)
+    while low < high:
+        mid = (low + high + 1) // 2
+        low, high = (mid, high) if count_tokens(text[:mid]) <= max_tokens else (low, mid - 1)
+    return text[:low], True
 
 
 def choose_tool(tools: list[dict[str, Any]], mode: str, forced: str | None, prompt: str,
