@@ -133,6 +133,22 @@ def test_chat_json_and_schema(ip: Any, offline: Any) -> None:
     assert "no such variable" in cap.stdout + cap.stderr + str(res.error_in_exec)
 
 
+def test_a_structured_answer_that_does_not_fit_is_shown_whole_and_kept_under_its_name(ip: Any, offline: Any) -> None:
+    """%%th_chat --schema … -o p whose answer did not fit (here: cut at --max-tokens): the paid answer was shown
+    as a stream that "broke off", and p was never set, so the notebook had no handle on what it paid for."""
+    from tokenhot_nb.magics._stream import BROKEN_OFF
+
+    ip.user_ns.pop("p", None)
+    ip.user_ns["named"] = {"type": "object", "properties": {"name": {"type": "string"}}}
+    _, cap = run(ip, "%%th_chat --schema named --max-tokens 3 -o p\nDescribe Paris")
+    kept = ip.user_ns["p"]
+    assert kept.entry_id == offline.history[-1].id and kept.text and kept.finish_reason == "length"
+    assert ip.user_ns["_"] is kept
+    shown = [o.data.get("text/plain", "") for o in cap.outputs]
+    assert not any(BROKEN_OFF.strip() in t for t in shown)
+    assert "cut short" in shown[-1] and "--max-tokens" in shown[-1] and "Traceback" not in cap.stdout + cap.stderr
+
+
 def test_chat_tools_ask_and_answer_from_the_magic(ip: Any, offline: Any) -> None:
     """--tools offers functions; the calls come back as .tool_calls and show in the cell; the line form
     ``%th_chat --tool-results`` answers them in the same thread, and the model's final answer is text."""

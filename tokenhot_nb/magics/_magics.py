@@ -271,7 +271,7 @@ class TokenhotMagics(Magics):
     def th_chat(self, line: str, cell: str | None = None) -> Any:
         """Chat, streamed into one output that ends as Markdown; the line form answers tool calls
         (``%th_chat --tool-results NAME``). See %%th_chat --help."""
-        from ..errors import StreamError
+        from ..errors import SchemaMismatchError, StreamError
         from ._stream import StreamView
 
         a = _args.parse("th_chat", line)
@@ -315,6 +315,15 @@ class TokenhotMagics(Magics):
                 result = s.chat(message, stream=True, on_delta=view.on_delta, **kwargs)
         except StreamError as err:
             view.fail(err.partial_text)
+            raise
+        except SchemaMismatchError as err:  # a whole, paid answer that does not fit: shown and kept, then said
+            if err.result is None:
+                view.fail()
+                raise
+            view.finish(err.result)
+            if a.output:
+                self._ns[a.output] = err.result
+            self._set_underscore(err.result)
             raise
         except BaseException:  # errors and interrupts: keep what arrived, marked as cut off
             view.fail()
