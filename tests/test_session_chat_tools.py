@@ -299,3 +299,19 @@ def test_the_simulator_cuts_a_structured_answer_at_max_tokens_as_a_model_does(s:
     assert cut.text and not cut.text.endswith("}") and cut.usage.output_tokens <= 3
     whole = s.chat("Describe Paris", model=model, schema=NAMED, thread=False, stream=stream)
     assert isinstance(whole.data["name"], str) and whole.text.startswith(cut.text)
+
+
+def test_tool_results_beside_a_conversation_passed_whole_are_refused_not_dropped(s: Any, rec: Recorder) -> None:
+    """``chat([…], tool_results=…)``: the results went nowhere (the body held the calls unanswered, which the
+    services refuse) and the row said they had been given. The conversation carries its own results."""
+    from tokenhot_nb.errors import InputError
+
+    conversation = [{"role": "user", "content": "Weather in Rome?"},
+                    {"role": "assistant", "content": None, "tool_calls": [{"id": "call_9", "type": "function", "function": {
+                        "name": "get_weather", "arguments": '{"city": "Rome"}'}}]}]
+    with pytest.raises(InputError, match="a conversation you pass carries its own") as info:
+        s.chat(conversation, tools=[WEATHER], tool_results={"call_9": "30 C"}, model="gpt-5.2", stream=False)
+    assert "'role': 'tool'" in info.value.hint and rec.posts() == []
+    res = s.chat([*conversation, {"role": "tool", "tool_call_id": "call_9", "content": "30 C"}], tools=[WEATHER],
+                 model="gpt-5.2", stream=False)
+    assert "30 C" in res.text

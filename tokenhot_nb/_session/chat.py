@@ -100,6 +100,10 @@ async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str
     if th is not None and system is None:
         system = th.system
     if isinstance(message, (list, tuple)):  # an explicit conversation
+        if tool_results is not None:  # (it went unsent, without a word: the relay then refuses the calls unanswered)
+            raise InputError("tool_results= answers a thread's tool calls; a conversation you pass carries its own.",
+                             hint="Add {'role': 'tool', 'tool_call_id': id, 'content': result} after the assistant "
+                             "message with the calls, or chat in a thread (thread='t').")
         messages = [_parts_read(m) for m in message]
         user = None
         text = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
