@@ -315,3 +315,20 @@ def test_tool_results_beside_a_conversation_passed_whole_are_refused_not_dropped
     res = s.chat([*conversation, {"role": "tool", "tool_call_id": "call_9", "content": "30 C"}], tools=[WEATHER],
                  model="gpt-5.2", stream=False)
     assert "30 C" in res.text
+
+
+@pytest.mark.parametrize("answer", ['```JSON\n{"name": "Paris"}\n```',
+                                    'Here is the JSON:\n\n```json\n{"name": "Paris"}\n```\nHope it helps.'])
+def test_json_in_a_fence_a_model_wrote_its_own_way_is_the_data(tmp_path: Path, answer: str) -> None:
+    """A model that ignores the JSON mode fences its JSON its own way: ```JSON (upper case), or a line of prose
+    before the fence. Both were "not JSON", and the paid answer an error; the one fenced block is the data."""
+    body = {"object": "chat.completion", "model": "gpt-5.2", "usage": {"prompt_tokens": 5, "completion_tokens": 9},
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]}
+    with make_session(tmp_path / "st", Answers(body)) as s:
+        res = s.chat("Name a city", model="gpt-5.2", thread=False, stream=False, schema=NAMED)
+        assert res.data == {"name": "Paris"} and res.text == answer
+        two = answer + '\n```json\n{"name": "Rome"}\n```'
+    from tokenhot_nb._schema import parse_json
+
+    with pytest.raises(ValueError):  # two fenced blocks: which is the answer is not guessed
+        parse_json(two)

@@ -15,7 +15,9 @@ from typing import Any
 from .errors import InputError, SchemaMismatchError
 
 _NAME = re.compile(r"[^A-Za-z0-9_-]+")
-_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.S)
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.S | re.I)
+#: A fenced block anywhere in an answer (a model that ignored the JSON mode and wrote a line before its JSON).
+_FENCED = re.compile(r"```[ \t]*(?:json)?[ \t]*\n(.*?)\n?```", re.S | re.I)
 #: Finish reasons of an answer cut at its token limit (chat, Claude, Responses' incomplete reason, Gemini's upper
 #: case): its JSON is cut too, and saying only "not JSON" hid that a larger max_tokens would do.
 _CUT = frozenset({"length", "max_tokens", "max_output_tokens"})
@@ -68,9 +70,16 @@ def _check_json_schema(schema: dict[str, Any]) -> None:
 
 
 def parse_json(text: str) -> Any:
-    """The JSON in an answer (a Markdown code fence around it is tolerated)."""
+    """The JSON in an answer: a Markdown code fence around it is tolerated (```json or ```JSON), and so is a line
+    of prose around its one fenced block."""
     m = _FENCE.match(text)
-    return json.loads(m.group(1) if m else text)
+    try:
+        return json.loads(m.group(1) if m else text)
+    except ValueError:
+        blocks = [] if m else _FENCED.findall(text)
+        if len(blocks) != 1:
+            raise
+        return json.loads(blocks[0])
 
 
 def check(text: str, schema: Schema | None, result: Any = None) -> Any:
