@@ -293,3 +293,41 @@ def test_the_chat_panel_says_what_a_message_costs_with_its_thread(slow):
     p.new_thread.click()
     assert _input_tokens(p.price.value) == first
     assert len(slow.history) == 1 and slow.history.last.status == "ok"
+
+
+def test_a_json_answer_that_is_not_json_stays_a_turn_of_the_thread(tmp_path):
+    """"Answer as JSON" and a model that answered in words: the whole, paid answer was shown "(interrupted)",
+    and the next message started a new thread, leaving that turn (and the first question) behind."""
+    import json
+
+    import httpx
+    from _session_support import Recorder, make_session
+
+    class Words(Recorder):  # the simulator, except that chat completions answer in words, JSON mode or not
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path != "/v1/chat/completions":
+                return await super().handle_async_request(request)
+            self.requests.append({"method": "POST", "path": request.url.path, "body": await request.aread()})
+            return httpx.Response(200, json={"object": "chat.completion", "model": "gpt-5.2", "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "Red, green and blue."},
+                 "finish_reason": "stop"}], "usage": {"prompt_tokens": 9, "completion_tokens": 6}})
+
+    rec = Words()
+    session = make_session(tmp_path / "st", rec)
+    try:
+        p = panel("chat", session)
+        p.model.value = "gpt-5.2"
+        p.as_json.value = True
+        p.input.value = "three colours"
+        p.send.click()
+        p.wait(60)
+        assert "not JSON" in p.error_box.value and "(interrupted)" not in p.answer.value
+        assert "Red, green and blue." in p.answer.value and p.result.text == "Red, green and blue."
+        p.as_json.value = False
+        p.input.value = "and a fourth?"
+        p.send.click()
+        p.wait(60)
+        sent = json.loads(rec.requests[-1]["body"])["messages"]
+        assert [m["content"] for m in sent] == ["three colours", "Red, green and blue.", "and a fourth?"]
+    finally:
+        session.close()

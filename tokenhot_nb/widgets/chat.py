@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from .._safe import markdown_html, text_html
-from ..errors import StreamError
+from ..errors import SchemaMismatchError, StreamError
 from ._entries import entry_of
 from ._panel import Panel
 from ._pickers import model_info, model_picker, set_options
@@ -206,6 +206,16 @@ class ChatPanel(Panel):
 
         def failed(exc: BaseException) -> None:
             self.stop.disabled = True
+            from ..results import ChatResult
+
+            if isinstance(exc, SchemaMismatchError) and isinstance(exc.result, ChatResult):
+                # a whole, paid answer that is no JSON: a turn of the thread (the next message goes on from it,
+                # not as a new thread), shown as it came, not as an interrupted one
+                self.result, self.text, self._new = exc.result, exc.result.text, False
+                answer.value = _bubble("assistant", exc.result.text, "(not JSON: see the error below)")
+                answer.add_class("tokenhot-final")
+                self.reprice()
+                return
             partial = (exc.partial_text if isinstance(exc, StreamError) else "") or self.text
             if partial:
                 answer.value = _bubble("assistant", partial, "(interrupted)")
