@@ -189,6 +189,22 @@ def test_chat_tools_ask_and_answer_from_the_magic(ip: Any, offline: Any) -> None
     assert len(offline.history) == n + 2 and offline.history[-1].status == "error"  # only the refused answer
 
 
+def test_a_cell_that_leaves_tool_calls_unanswered_says_how_to_answer_them_in_the_magic(ip: Any, offline: Any) -> None:
+    """A new message in a thread whose last answer asked for tools is refused (the services answer it 400); in a
+    magic its fix names the magic's flags (--tool-results, --new), not Python's new_thread=True."""
+    ip.user_ns["weather_tool"] = {"name": "get_weather", "parameters": {"type": "object"}}
+    res, cap = run(ip, "%%th_chat --tools weather_tool --tool-choice required --thread pend -o ask\nWeather?")
+    assert res.error_in_exec is None and ip.user_ns["ask"].tool_calls, cap.stderr
+    n = len(offline.history)
+    res, cap = run(ip, "%%th_chat --thread pend\nNever mind, a joke?")
+    said = last_data(cap)["text/plain"]
+    assert "asked for tools" in said and "--tool-results" in said and "--new" in said, said
+    assert "new_thread" not in said and "Traceback" not in cap.stdout + cap.stderr
+    assert len(offline.history) == n + 1 and offline.history[-1].endpoint == ""  # refused, nothing sent
+    res, cap = run(ip, "%%th_chat --thread pend --new\nA joke, then?")
+    assert res.error_in_exec is None and offline.history[-1].status == "ok", cap.stderr
+
+
 def test_audio_transcribe_translate(ip: Any, offline: Any) -> None:
     res, cap = run(ip, "%%th_audio -o hello\nHello there")
     assert res.error_in_exec is None, cap.stderr

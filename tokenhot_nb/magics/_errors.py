@@ -57,6 +57,7 @@ _PHRASES = (
     (re.compile(r"pass a list of prompts / call several times"), "run the cell again"),
     (re.compile(r"\bLower n\b"), "Lower -n"),
     (re.compile(r" \(or pass None\)"), ""),  # (a magic's option is left out, never given None)
+    (re.compile(r"\bnew_thread=True\b"), "--new"),
     (re.compile(r"Session\(store='([^']*)'\)"), r"%th_config --store \1"),  # (a store that cannot be opened)
     (re.compile(r"\s*/\s*raw=\{\.\.\.\}"), " (or -x raw='{…}' for the whole body)"),
     (re.compile(r"extra=\{\.\.\.\}"), """-x extra='{"KEY": VALUE}'"""),
