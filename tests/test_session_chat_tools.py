@@ -17,11 +17,14 @@ WEATHER = {"type": "function", "function": {
 
 
 def sse(events: list[Any]) -> bytes:
-    """An event stream: ``(name, data)`` pairs as named events (Responses, Claude), bare dicts as ``data:`` only."""
+    """An event stream: ``(name, data)`` pairs as named events (Responses, Claude), bare dicts as ``data:`` only, a
+    string as it is (``[DONE]``)."""
     out = ""
     for ev in events:
         if isinstance(ev, tuple):
             out += f"event: {ev[0]}\ndata: {json.dumps(ev[1])}\n\n"
+        elif isinstance(ev, str):
+            out += f"data: {ev}\n\n"
         else:
             out += f"data: {json.dumps(ev)}\n\n"
     return out.encode()
@@ -332,3 +335,29 @@ def test_json_in_a_fence_a_model_wrote_its_own_way_is_the_data(tmp_path: Path, a
 
     with pytest.raises(ValueError):  # two fenced blocks: which is the answer is not guessed
         parse_json(two)
+
+
+@pytest.mark.parametrize(("model", "answer"), [
+    ("claude-opus-4-6-cc", {"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-opus-4-6-cc",
+                            "stop_reason": "tool_use", "usage": {"input_tokens": 9, "output_tokens": 9},
+                            "content": [{"type": "tool_use", "name": "get_weather", "input": {"city": "Oslo"}}]}),
+    ("GPT 5.4(Responses)", {"id": "resp_1", "object": "response", "status": "completed", "model": "gpt-5.4",
+                            "usage": {"input_tokens": 9, "output_tokens": 9, "total_tokens": 18},
+                            "output": [{"type": "function_call", "name": "get_weather",
+                                        "arguments": '{"city": "Oslo"}'}]})])
+def test_a_whole_answer_whose_call_has_no_id_gets_one_the_thread_can_answer(tmp_path: Path, model: str,
+                                                                          answer: dict[str, Any]) -> None:
+    """A whole Claude or Responses answer whose call came without an id made a call of id "": answered, the
+    thread sent it back as such (Claude refuses an empty tool_use id). A streamed one was already named by place."""
+    rec = Answers(answer, PLAIN)
+    with make_session(tmp_path / "st", rec) as s:
+        res = s.chat("Weather in Oslo?", model=model, tools=[WEATHER], thread="t", stream=False)
+        assert [c.id for c in res.tool_calls] == ["call_0"] and res.tool_calls[0].arguments == {"city": "Oslo"}
+        rec.answers = [answer]  # (the follow-up's answer does not matter: what it sends does)
+        s.chat(model=model, tools=[WEATHER], thread="t", stream=False, tool_results={"call_0": "-3 C"})
+        sent = rec.json()
+    if model.startswith("claude"):
+        blocks = [b for m in sent["messages"] if isinstance(m["content"], list) for b in m["content"]]
+        assert [b.get("id") or b.get("tool_use_id") for b in blocks] == ["call_0", "call_0"]
+    else:
+        assert [i.get("call_id") for i in sent["input"] if i.get("type")] == ["call_0", "call_0"]

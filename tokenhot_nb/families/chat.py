@@ -1091,16 +1091,19 @@ def _call(call_id: Any, name: Any, arguments: Any, default_id: str = "", signatu
 
 
 def _unique_ids(calls: list[ToolCall]) -> list[ToolCall]:
-    """``calls`` with an id that repeats made unique (``call_x``, ``call_x_2``). A relay that gives two calls one id,
-    and Gemini's calls without one (named here by their place in a frame), made calls a thread could answer only
-    one of (``tool_results`` is by id); the ids go back with the calls in the thread, so any id of ours fits."""
+    """``calls`` with an id that repeats made unique (``call_x``, ``call_x_2``), and one that is missing given
+    (``call_0``: its place). A relay that gives two calls one id, and Gemini's calls without one (named here by their
+    place in a frame), made calls a thread could answer only one of (``tool_results`` is by id); a whole Claude or
+    Responses answer without one made a call of id "", which Claude refuses when the thread sends it back. The ids
+    go back with the calls in the thread, so any id of ours fits."""
     seen: set[str] = set()
     out: list[ToolCall] = []
-    for c in calls:
-        cid, n = c.id, 1
+    for i, c in enumerate(calls):
+        base = c.id or f"call_{i}"
+        cid, n = base, 1
         while cid in seen:
             n += 1
-            cid = f"{c.id}_{n}"
+            cid = f"{base}_{n}"
         seen.add(cid)
         out.append(c if cid == c.id else replace(c, id=cid))
     return out
