@@ -361,3 +361,16 @@ def test_a_whole_answer_whose_call_has_no_id_gets_one_the_thread_can_answer(tmp_
         assert [b.get("id") or b.get("tool_use_id") for b in blocks] == ["call_0", "call_0"]
     else:
         assert [i.get("call_id") for i in sent["input"] if i.get("type")] == ["call_0", "call_0"]
+
+
+def test_a_tool_named_like_claudes_structured_answer_is_refused_before_sending(s: Any, rec: Recorder) -> None:
+    """On Claude a schema is a forced tool named after it ('answer' untitled): a tool of the same name went out
+    beside it, a body Claude refuses (tool names must be unique) after the round trip."""
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match=r"a tool named 'answer', and one of the tools has that name too"):
+        s.chat("x", model="claude-opus-4-6-cc", schema=NAMED, tools=[{"name": "answer"}], thread=False)
+    assert rec.posts() == []
+    res = s.chat("x", model="claude-opus-4-6-cc", schema={**NAMED, "title": "City"}, tools=[{"name": "answer"}],
+                 thread=False)
+    assert isinstance(res.data, dict) and [t["name"] for t in rec.json()["tools"]] == ["answer", "City"]

@@ -442,6 +442,10 @@ def _shape_messages(body: dict[str, Any], out: Output, tools: list[dict[str, Any
             raise UnsupportedOptionError(
                 "On Claude's /v1/messages structured output is a forced tool, so it cannot be combined with "
                 "tool_choice.", hint="Drop tool_choice=, or ask for the data in a second call.")
+        if any(t["name"] == out.name for t in tools):  # (two tools of one name: Claude refuses the body, a 400)
+            raise InputError(f"On Claude's /v1/messages structured output is a tool named {out.name!r}, and one of "
+                             "the tools has that name too.", hint="Rename that tool, or give the schema another "
+                             "title (a pydantic model's class name).")
         wire.append({"name": out.name, "description": "Give the answer as structured data in this shape.",
                      "input_schema": out.schema or {"type": "object"}})
         body["tool_choice"] = {"type": "tool", "name": out.name}
