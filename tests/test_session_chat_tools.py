@@ -374,3 +374,17 @@ def test_a_tool_named_like_claudes_structured_answer_is_refused_before_sending(s
     res = s.chat("x", model="claude-opus-4-6-cc", schema={**NAMED, "title": "City"}, tools=[{"name": "answer"}],
                  thread=False)
     assert isinstance(res.data, dict) and [t["name"] for t in rec.json()["tools"]] == ["answer", "City"]
+
+
+@pytest.mark.parametrize("params", ["object", {"type": "objekt"}, {"type": "string"}, ["city"]])
+def test_tool_parameters_that_are_no_objects_schema_are_refused_before_sending(s: Any, rec: Recorder,
+                                                                               params: Any) -> None:
+    """Every protocol takes a function's parameters as the JSON schema of an object (a 400 otherwise, after the
+    round trip); anything else went out as given."""
+    from tokenhot_nb.errors import InputError
+
+    with pytest.raises(InputError, match=r"parameters of the tool 'f' must be the JSON schema of an object"):
+        s.chat("x", tools=[{"name": "f", "parameters": params}], thread=False)
+    assert rec.posts() == []
+    for fine in ({"type": "object"}, {"properties": {"a": {"type": "string"}}}, {"type": "OBJECT"}, None):
+        assert s.chat("x", tools=[{"name": "f", "parameters": fine}], thread=False).entry.status == "ok"

@@ -327,7 +327,13 @@ def tool_specs(tools: Any) -> list[dict[str, Any]]:
         if any(o["name"] == fn["name"] for o in out):
             raise InputError(f"Two tools are named {fn['name']!r}: the model could not tell which it calls.",
                              hint="Give each tool its own name.")
-        spec = {"name": fn["name"], "parameters": fn.get("parameters") or {"type": "object", "properties": {}}}
+        params = fn.get("parameters")
+        if params is not None and not (isinstance(params, dict) and str(params.get("type", "object")).lower() == "object"):
+            # (every protocol takes an object's schema there, and answers 400 to anything else after the call)
+            raise InputError(f"The parameters of the tool {fn['name']!r} must be the JSON schema of an object, not "
+                             f"{str(params)[:60]!r}.", hint='e.g. "parameters": {"type": "object", "properties": '
+                             '{"city": {"type": "string"}}, "required": ["city"]}.')
+        spec = {"name": fn["name"], "parameters": params or {"type": "object", "properties": {}}}
         if fn.get("description"):
             spec["description"] = fn["description"]
         out.append(spec)
