@@ -388,3 +388,19 @@ def test_tool_parameters_that_are_no_objects_schema_are_refused_before_sending(s
     assert rec.posts() == []
     for fine in ({"type": "object"}, {"properties": {"a": {"type": "string"}}}, {"type": "OBJECT"}, None):
         assert s.chat("x", tools=[{"name": "f", "parameters": fine}], thread=False).entry.status == "ok"
+
+
+@pytest.mark.parametrize(("model", "choice", "sent"), [
+    ("claude-opus-4-6-cc", {"type": "none"}, {"type": "none"}),
+    ("claude-opus-4-6-cc", {"type": "auto"}, {"type": "auto"}),
+    ("gpt-5.2", {"type": "none"}, "none"),
+    ("gemini-2.5-flash", {"mode": "NONE"}, {"functionCallingConfig": {"mode": "NONE"}})])
+def test_a_tool_choice_written_as_a_protocols_own_dict_keeps_its_mode(s: Any, rec: Recorder, model: str,
+                                                                      choice: dict[str, Any], sent: Any) -> None:
+    """``tool_choice={"type": "none"}`` (Claude's spelling) or ``{"mode": "NONE"}`` (Gemini's): any dict was read as
+    a forced call, so the model was made to call a tool the user had just said it must not."""
+    res = s.chat("Just say hi", model=model, tools=[WEATHER], tool_choice=choice, thread=False, stream=False)
+    body = rec.json()
+    assert (body["toolConfig"] if model.startswith("gemini") else body["tool_choice"]) == sent
+    if choice.get("type", choice.get("mode", "")).lower() == "none":
+        assert res.tool_calls == []

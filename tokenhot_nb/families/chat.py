@@ -346,7 +346,12 @@ def _choice(tool_choice: Any, tools: list[dict[str, Any]]) -> tuple[str, str | N
         return "auto", None
     if isinstance(tool_choice, dict):
         name = (tool_choice.get("function") or {}).get("name") or tool_choice.get("name")
-        mode, forced = "required", (str(name) if name else None)
+        # (Claude's {"type": "auto" | "any" | "none"}, Gemini's {"mode": "NONE"}: each says its mode; read as a forced
+        # call, {"type": "none"} made the model call a tool)
+        said = str(tool_choice.get("mode") or tool_choice.get("type") or "").lower()
+        word = {"any": "required"}.get(said, said)
+        mode = word if not name and word in ("auto", "required", "none") else "required"
+        forced = str(name) if name else None
     elif str(tool_choice).lower() in ("auto", "required", "any", "none"):
         mode, forced = {"any": "required"}.get(str(tool_choice).lower(), str(tool_choice).lower()), None
     else:
