@@ -404,3 +404,20 @@ def test_a_tool_choice_written_as_a_protocols_own_dict_keeps_its_mode(s: Any, re
     assert (body["toolConfig"] if model.startswith("gemini") else body["tool_choice"]) == sent
     if choice.get("type", choice.get("mode", "")).lower() == "none":
         assert res.tool_calls == []
+
+
+@pytest.mark.parametrize(("model", "answer"), [
+    ("gpt-5.2", {"object": "chat.completion", "model": "gpt-5.2", "usage": {"prompt_tokens": 5, "completion_tokens": 0},
+                 "choices": [{"index": 0, "message": {"role": "assistant", "content": ""},
+                              "finish_reason": "content_filter"}]}),
+    ("gemini-2.5-flash", {"candidates": [{"content": {"role": "model", "parts": []}, "finishReason": "SAFETY"}],
+                          "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}),
+    ("gemini-2.5-flash", {"promptFeedback": {"blockReason": "SAFETY"}, "candidates": [],
+                          "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}})])
+def test_a_structured_answer_a_filter_stopped_says_so(tmp_path: Path, model: str, answer: dict[str, Any]) -> None:
+    """A filtered or declined answer said "not JSON (Expecting value: line 1 column 1)": nothing told why."""
+    with make_session(tmp_path / "st", Answers(answer)) as s, \
+            pytest.raises(SchemaMismatchError, match=r"declined, or its answer was filtered \(finish reason "
+                                                     r"'(content_filter|SAFETY)'\): no JSON came\.") as info:
+        s.chat("Something", model=model, thread=False, stream=False, json=True)
+    assert "Rephrase" in info.value.hint and info.value.result.entry.status == "ok"

@@ -21,6 +21,10 @@ _FENCED = re.compile(r"```[ \t]*(?:json)?[ \t]*\n(.*?)\n?```", re.S | re.I)
 #: Finish reasons of an answer cut at its token limit (chat, Claude, Responses' incomplete reason, Gemini's upper
 #: case): its JSON is cut too, and saying only "not JSON" hid that a larger max_tokens would do.
 _CUT = frozenset({"length", "max_tokens", "max_output_tokens"})
+#: Finish reasons of an answer the model declined or a filter stopped (OpenAI's content_filter, Claude's refusal,
+#: Gemini's upper-case safety reasons and a prompt's blockReason): "not JSON (Expecting value …)" hid why.
+_DECLINED = frozenset({"content_filter", "refusal", "safety", "recitation", "blocklist", "prohibited_content",
+                       "spii", "image_safety"})
 
 
 @dataclass
@@ -96,6 +100,11 @@ def check(text: str, schema: Schema | None, result: Any = None) -> Any:
                 f"The answer was cut short (finish reason {finish!r}) before its JSON ended: {text[:120]!r}.",
                 result=result, hint="Ask again with a larger max_tokens=; the cut answer is kept in .result.text "
                 "and its history row.") from None
+        if finish.lower() in _DECLINED:
+            raise SchemaMismatchError(
+                f"The model declined, or its answer was filtered (finish reason {finish!r}): no JSON came"
+                f"{': ' + repr(text[:120]) if text else ''}.", result=result,
+                hint="Rephrase the request; what came is kept in .result.text and its history row.") from None
         raise SchemaMismatchError(f"The answer is not JSON ({exc}): {text[:120]!r}.", result=result) from None
     if schema is None:
         return data
