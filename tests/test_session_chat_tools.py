@@ -421,3 +421,27 @@ def test_a_structured_answer_a_filter_stopped_says_so(tmp_path: Path, model: str
                                                      r"'(content_filter|SAFETY)'\): no JSON came\.") as info:
         s.chat("Something", model=model, thread=False, stream=False, json=True)
     assert "Rephrase" in info.value.hint and info.value.result.entry.status == "ok"
+
+
+TIME = {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}}}
+
+
+@pytest.mark.parametrize("model", ["gpt-5.2", "GPT 5.4(Responses)", "claude-opus-4-6-cc", "gemini-3.1-pro-preview"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_simulator_calls_each_tool_a_prompt_names_in_one_answer(s: Any, rec: Recorder, model: str,
+                                                                    stream: bool) -> None:
+    """Models call several tools in one answer (``tool_calls`` is a list; Responses and Claude list several
+    items/blocks); the simulator made one call only, so a notebook's loop over calls met one, never several."""
+    both = "Use get_weather for Oslo and get_time for its zone."
+    res = s.chat(both, model=model, tools=[WEATHER, TIME], thread="p", stream=stream)
+    assert [c.name for c in res.tool_calls] == ["get_weather", "get_time"]
+    assert len({c.id for c in res.tool_calls}) == 2
+    done = s.chat(model=model, tools=[WEATHER, TIME], thread="p", stream=stream,
+                  tool_results={res.tool_calls[0].id: "-3 C", res.tool_calls[1].id: "CET"})
+    assert done.tool_calls == [] and "-3 C" in done.text and "CET" in done.text
+    one = s.chat("Use get_weather", model=model, tools=[WEATHER, TIME], thread=False, stream=stream)
+    assert [c.name for c in one.tool_calls] == ["get_weather"]
+    if model.startswith("gpt") or "Responses" in model:  # OpenAI's switch for one call at most
+        single = s.chat(both, model=model, tools=[WEATHER, TIME], thread=False, stream=stream,
+                        parallel_tool_calls=False)
+        assert len(single.tool_calls) == 1 and rec.json()["parallel_tool_calls"] is False

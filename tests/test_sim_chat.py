@@ -631,3 +631,19 @@ def test_gemini_3_signs_its_function_call_parts(sim_url: str, auth: dict[str, st
     base64.b64decode(part["thoughtSignature"], validate=True)
     two = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", body, auth).json()
     assert "thoughtSignature" not in two["candidates"][0]["content"]["parts"][0]
+
+
+def test_claude_answers_one_tool_use_per_named_tool_unless_parallel_use_is_disabled(sim_url: str,
+                                                                                  auth: dict[str, str]) -> None:
+    """Several tool_use blocks in one Messages answer (§2.3 lists them among the content blocks); Anthropic's
+    ``tool_choice.disable_parallel_tool_use`` makes it one."""
+    tools = [{"name": "get_weather", "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}}},
+             {"name": "get_time", "input_schema": {"type": "object", "properties": {"zone": {"type": "string"}}}}]
+    body = {"model": "claude-opus-4-6-cc", "max_tokens": 512, "tools": tools,
+            "messages": [{"role": "user", "content": "Call get_weather and get_time"}]}
+    blocks = post(sim_url, "/v1/messages", body, auth).json()["content"]
+    uses = [b for b in blocks if b["type"] == "tool_use"]
+    assert [b["name"] for b in uses] == ["get_weather", "get_time"] and len({b["id"] for b in uses}) == 2
+    one = post(sim_url, "/v1/messages", {**body, "tool_choice": {"type": "auto", "disable_parallel_tool_use": True}},
+               auth).json()["content"]
+    assert [b["name"] for b in one if b["type"] == "tool_use"] == ["get_weather"]

@@ -255,7 +255,8 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
         if not (isinstance(m, dict) and m.get("role") == "tool"):
             break
         trailing.append(str(m.get("content") or ""))
-    tool = _structured.choose_tool(tools, mode, forced, prompt, bool(trailing))
+    chosen = _structured.choose_tools(tools, mode, forced, prompt, bool(trailing),
+                                      body.get("parallel_tool_calls") is not False)
     want_json, schema = _format_schema(obj(body.get("response_format")))
     seen = f"I can see {images} image{'s' if images != 1 else ''}. " if images else ""
     replies: list[tuple[str, bool]] = []
@@ -268,11 +269,12 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
             replies.append(compose_reply(model, seen + prompt, seed + i, limit, ctx.faults.answer))
     if ctx.faults.echo_key:  # a hostile or careless relay quoting the caller's key back
         replies = [(f"Your key is {ctx.key}. {t}", cut) for t, cut in replies]
-    arguments = [json.dumps(_structured.tool_arguments(tool, seed + i, prompt), ensure_ascii=False)
-                 if tool is not None else "" for i in range(n)]
     calls: list[list[dict[str, Any]] | None] = [
-        [{"id": _call_id(ctx, i), "type": "function", "function": {"name": tool["name"], "arguments": arguments[i]}}]
-        if tool is not None else None for i in range(n)]
+        [{"id": _call_id(ctx, i) + (f"_{j}" if j else ""), "type": "function", "function": {
+            "name": t["name"],
+            "arguments": json.dumps(_structured.tool_arguments(t, seed + i + 31 * j, prompt), ensure_ascii=False)}}
+         for j, t in enumerate(chosen)] or None for i in range(n)]
+    arguments = ["".join(c["function"]["arguments"] for c in call or []) for call in calls]  # (what is counted)
     reasoning = compose_reasoning(prompt, seed) if _wants_reasoning(body.get("reasoning_effort")) else None
     lead = tool_tokens(body.get("tools"))  # (the tools go first, as a prefix of the prompt)
     prompt_tokens = lead + all_text_tokens(messages) + 85 * images
@@ -319,11 +321,13 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
         if reasoning and i == 0:
             out += [chunk({"reasoning_content": piece}) for piece in split_chunks(reasoning, None, seed + 7)]
         call = calls[i]
-        if call and tool is not None:
-            out.append(chunk({"tool_calls": [{"index": 0, "id": call[0]["id"], "type": "function",
-                                              "function": {"name": tool["name"], "arguments": ""}}]}, index=i))
-            out += [chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}, index=i)
-                    for piece in split_chunks(arguments[i], None, seed + i)]
+        if call:
+            for j, c in enumerate(call):
+                out.append(chunk({"tool_calls": [{"index": j, "id": c["id"], "type": "function",
+                                                  "function": {"name": c["function"]["name"], "arguments": ""}}]},
+                                 index=i))
+                out += [chunk({"tool_calls": [{"index": j, "function": {"arguments": piece}}]}, index=i)
+                        for piece in split_chunks(c["function"]["arguments"], None, seed + i + 31 * j)]
         else:
             out += [chunk({"content": piece}, index=i)
                     for piece in split_chunks(replies[i][0], ctx.faults.stream_chunks, seed + i)]
@@ -382,7 +386,8 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
         if not (isinstance(item, dict) and item.get("type") == "function_call_output"):
             break
         trailing.append(str(item.get("output") or ""))
-    tool = _structured.choose_tool(tools, mode, forced, prompt, bool(trailing))
+    chosen = _structured.choose_tools(tools, mode, forced, prompt, bool(trailing),
+                                      body.get("parallel_tool_calls") is not False)
     want_json, schema = _format_schema(obj(obj(body.get("text")).get("format")))
     if trailing:
         text, cut = _structured.results_reply(list(reversed(trailing))), False
@@ -390,11 +395,11 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
         text, cut = _structured.within(_structured.json_text(schema, seed, prompt), limit)
     else:
         text, cut = compose_reply(model, prompt, seed, limit, ctx.faults.answer)
-    call_item: dict[str, Any] | None = None
-    if tool is not None:
-        call_item = {"id": f"fc_{ctx.request_id}", "type": "function_call", "status": "completed",
-                     "call_id": _call_id(ctx, 0), "name": tool["name"],
-                     "arguments": json.dumps(_structured.tool_arguments(tool, seed, prompt), ensure_ascii=False)}
+    call_items = [{"id": f"fc_{ctx.request_id}{f'_{j}' if j else ''}", "type": "function_call",
+                   "status": "completed", "call_id": _call_id(ctx, 0) + (f"_{j}" if j else ""), "name": t["name"],
+                   "arguments": json.dumps(_structured.tool_arguments(t, seed + 31 * j, prompt), ensure_ascii=False)}
+                  for j, t in enumerate(chosen)]
+    if call_items:
         text, cut = "", False
     reasoning_cfg = obj(body.get("reasoning"))
     want = _wants_reasoning(reasoning_cfg.get("effort")) or bool(reasoning_cfg.get("summary"))
@@ -415,9 +420,9 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
                     "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}]}
     reasoning_item = {"id": rs_id, "type": "reasoning",
                       "summary": [{"type": "summary_text", "text": reasoning}] if reasoning else []}
-    output = ([reasoning_item] if reasoning else []) + [call_item or message_item]
-    if call_item is not None:
-        out_tokens += count_tokens(call_item["arguments"])
+    output = ([reasoning_item] if reasoning else []) + (call_items or [message_item])
+    if call_items:
+        out_tokens += sum(count_tokens(c["arguments"]) for c in call_items)
         usage["output_tokens"], usage["total_tokens"] = out_tokens, input_tokens + out_tokens
 
     def response_obj(status: str, out: list[dict[str, Any]], with_usage: bool) -> dict[str, Any]:
@@ -473,15 +478,16 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
                      part={"type": "summary_text", "text": reasoning})
             yield ev("response.output_item.done", output_index=0, item=reasoning_item)
             idx = 1
-        if call_item is not None:
-            yield ev("response.output_item.added", output_index=idx,
-                     item={**call_item, "status": "in_progress", "arguments": ""})
-            for piece in split_chunks(call_item["arguments"], None, seed):
-                yield ev("response.function_call_arguments.delta", item_id=call_item["id"], output_index=idx,
-                         delta=piece)
-            yield ev("response.function_call_arguments.done", item_id=call_item["id"], output_index=idx,
-                     arguments=call_item["arguments"])
-            yield ev("response.output_item.done", output_index=idx, item=call_item)
+        if call_items:
+            for j, call_item in enumerate(call_items):
+                yield ev("response.output_item.added", output_index=idx + j,
+                         item={**call_item, "status": "in_progress", "arguments": ""})
+                for piece in split_chunks(call_item["arguments"], None, seed + 31 * j):
+                    yield ev("response.function_call_arguments.delta", item_id=call_item["id"],
+                             output_index=idx + j, delta=piece)
+                yield ev("response.function_call_arguments.done", item_id=call_item["id"], output_index=idx + j,
+                         arguments=call_item["arguments"])
+                yield ev("response.output_item.done", output_index=idx + j, item=call_item)
             if ctx.faults.responses_failed:
                 yield ev("response.failed", response=failed_obj(output, True))
             else:
@@ -715,13 +721,14 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     last = msgs[-1] if isinstance(msgs[-1], dict) else {}
     results = [b for b in last.get("content") or [] if isinstance(b, dict) and b.get("type") == "tool_result"] \
         if last.get("role") == "user" and isinstance(last.get("content"), list) else []
-    tool = _structured.choose_tool(tools, mode, forced, prompt, bool(results))
+    chosen = _structured.choose_tools(tools, mode, forced, prompt, bool(results),
+                                      not choice.get("disable_parallel_tool_use"))
+    tool = chosen[0] if chosen else None
     if results:
         text, cut = _structured.results_reply([_system_text(r.get("content")) or str(r.get("content") or "")
                                                for r in results]), False
     else:
         text, cut = compose_reply(model, prompt, seed, max_tokens, ctx.faults.answer)
-    tool_input = _structured.tool_arguments(tool, seed, prompt) if tool is not None else None
     thinking_cfg = obj(body.get("thinking"))
     thinking = compose_reasoning(prompt, seed) if thinking_cfg.get("type") in ("enabled", "adaptive") else None
     signature = f"sim-sig-{seed % 10**12:012d}"
@@ -737,19 +744,19 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
         usage["cache_creation"] = {"ephemeral_5m_input_tokens": five, "ephemeral_1h_input_tokens": hour}
     mid = f"msg_{ctx.request_id}"
     stop = "tool_use" if tool is not None else ("max_tokens" if cut else "end_turn")
-    tool_block = {"type": "tool_use", "id": f"toolu_{ctx.request_id[-16:]}", "name": tool["name"],
-                  "input": tool_input} if tool is not None else None
-    if tool_block is not None:
-        text = "" if forced else f"I will call {tool_block['name']}."
-        output_tokens = count_tokens(text) + count_tokens(json.dumps(tool_input)) + count_tokens(thinking or "")
+    tool_blocks = [{"type": "tool_use", "id": f"toolu_{ctx.request_id[-16:]}{j or ''}", "name": t["name"],
+                    "input": _structured.tool_arguments(t, seed + 31 * j, prompt)} for j, t in enumerate(chosen)]
+    if tool_blocks:
+        text = "" if forced else f"I will call {', '.join(b['name'] for b in tool_blocks)}."
+        output_tokens = count_tokens(text) + sum(count_tokens(json.dumps(b["input"])) for b in tool_blocks) \
+            + count_tokens(thinking or "")
         usage["output_tokens"] = output_tokens
     blocks: list[dict[str, Any]] = []
     if thinking:
         blocks.append({"type": "thinking", "thinking": thinking, "signature": signature})
-    if text or tool_block is None:
+    if text or not tool_blocks:
         blocks.append({"type": "text", "text": text})
-    if tool_block is not None:
-        blocks.append(tool_block)
+    blocks += tool_blocks
     if not body.get("stream"):
         return json_out(ctx, {"id": mid, "type": "message", "role": "assistant", "model": model,
                               "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage})
@@ -771,7 +778,7 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
                                           "delta": {"type": "signature_delta", "signature": signature}}
             yield "content_block_stop", {"type": "content_block_stop", "index": 0}
             index = 1
-        if text or tool_block is None:
+        if text or not tool_blocks:
             yield "content_block_start", {"type": "content_block_start", "index": index,
                                           "content_block": {"type": "text", "text": ""}}
             for piece in split_chunks(text, ctx.faults.stream_chunks, seed):
@@ -779,13 +786,14 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
                                               "delta": {"type": "text_delta", "text": piece}}
             yield "content_block_stop", {"type": "content_block_stop", "index": index}
             index += 1
-        if tool_block is not None:
+        for j, block in enumerate(tool_blocks):
             yield "content_block_start", {"type": "content_block_start", "index": index,
-                                          "content_block": {**tool_block, "input": {}}}
-            for piece in split_chunks(json.dumps(tool_input, ensure_ascii=False), None, seed):
+                                          "content_block": {**block, "input": {}}}
+            for piece in split_chunks(json.dumps(block["input"], ensure_ascii=False), None, seed + 31 * j):
                 yield "content_block_delta", {"type": "content_block_delta", "index": index,
                                               "delta": {"type": "input_json_delta", "partial_json": piece}}
             yield "content_block_stop", {"type": "content_block_stop", "index": index}
+            index += 1
         yield "message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                                 "usage": {"output_tokens": output_tokens}}
         yield "message_stop", {"type": "message_stop"}

@@ -256,16 +256,17 @@ async def generate(ctx: Ctx, model: str, body: dict[str, Any], stream: bool) -> 
     last = contents[-1] if isinstance(contents[-1], dict) else {}
     answered = [p for p in last.get("parts") or [] if isinstance(p, dict)
                 and _get(p, "functionResponse", "function_response")]
-    tool = _structured.choose_tool(tools, mode, forced, prompt, bool(answered))
+    chosen = _structured.choose_tools(tools, mode, forced, prompt, bool(answered))
+    tool = chosen[0] if chosen else None
     mime = str(_get(cfg, "responseMimeType", "response_mime_type") or "")
     schema = _get(cfg, "responseJsonSchema", "response_json_schema") or _get(cfg, "responseSchema",
                                                                            "response_schema")
     if tool is not None:
-        args = _structured.tool_arguments(tool, seed, prompt)
-        parts = [{"functionCall": {"name": tool["name"], "args": args}}]
+        args = [_structured.tool_arguments(t, seed + 31 * j, prompt) for j, t in enumerate(chosen)]
+        parts = [{"functionCall": {"name": t["name"], "args": a}} for t, a in zip(chosen, args, strict=True)]
         if model.lower().startswith("gemini-3"):  # §2.4: Gemini 3 signs the parts it returns (thoughtSignature)
             parts[0]["thoughtSignature"] = base64.b64encode(f"sim-thought-{seed % 10**12:012d}".encode()).decode()
-        n_out = count_tokens(json.dumps(args))
+        n_out = sum(count_tokens(json.dumps(a)) for a in args)
         usage = {"promptTokenCount": prompt_tokens, "candidatesTokenCount": n_out,
                  "totalTokenCount": prompt_tokens + n_out}
         return _single(ctx, model, parts, usage, stream, rid)

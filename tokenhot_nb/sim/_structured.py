@@ -128,6 +128,19 @@ def choose_tool(tools: list[dict[str, Any]], mode: str, forced: str | None, prom
     return next((t for t in tools if str(t.get("name", "")).lower() in low), tools[0])
 
 
+def choose_tools(tools: list[dict[str, Any]], mode: str, forced: str | None, prompt: str, answered: bool,
+                 parallel: bool = True) -> list[dict[str, Any]]:
+    """The tools a model calls in one answer: :func:`choose_tool`'s, or, when the prompt names two or more of them
+    (and the request allows parallel calls: OpenAI's ``parallel_tool_calls``, Claude's
+    ``disable_parallel_tool_use``), each of those, in the tools' order: one answer with several calls."""
+    one = choose_tool(tools, mode, forced, prompt, answered)
+    if one is None or forced or not parallel:
+        return [one] if one is not None else []
+    low = prompt.lower()
+    named = [t for t in tools if str(t.get("name", "")).lower() in low]
+    return named if len(named) > 1 else [one]
+
+
 def tool_arguments(tool: dict[str, Any], seed: int, prompt: str) -> dict[str, Any]:
     args = instance(tool.get("parameters") or {"type": "object", "properties": {}}, seed, excerpt(prompt, 40))
     return args if isinstance(args, dict) else {}
