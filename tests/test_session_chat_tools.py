@@ -445,3 +445,14 @@ def test_the_simulator_calls_each_tool_a_prompt_names_in_one_answer(s: Any, rec:
         single = s.chat(both, model=model, tools=[WEATHER, TIME], thread=False, stream=stream,
                         parallel_tool_calls=False)
         assert len(single.tool_calls) == 1 and rec.json()["parallel_tool_calls"] is False
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_claudes_disable_parallel_tool_use_goes_out_in_its_tool_choice(s: Any, rec: Recorder, stream: bool) -> None:
+    """``tool_choice={"type": "auto", "disable_parallel_tool_use": True}`` (Anthropic's own switch) was sent as
+    ``{"type": "auto"}``: the switch dropped, the model called several tools the notebook meant to run one by one."""
+    both = "Use get_weather for Oslo and get_time for its zone."
+    res = s.chat(both, model="claude-opus-4-6-cc", tools=[WEATHER, TIME], thread=False, stream=stream,
+                 tool_choice={"type": "auto", "disable_parallel_tool_use": True})
+    assert rec.json()["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
+    assert [c.name for c in res.tool_calls] == ["get_weather"]

@@ -845,6 +845,9 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     path, body, headers = _BUILDERS[ep](model, _normalise(list(new)), system, temperature, max_tokens, stream)
     if specs or tool_choice is not None or (output is not None and output.wanted):
         _SHAPERS[ep](body, output or Output(), specs, mode, forced, tool_choice is not None)
+        if ep == "messages" and isinstance(tool_choice, dict) and "disable_parallel_tool_use" in tool_choice \
+                and isinstance(body.get("tool_choice"), dict):  # (Claude's own switch, in its own tool_choice)
+            body["tool_choice"]["disable_parallel_tool_use"] = tool_choice["disable_parallel_tool_use"]
     if ep == "responses" and "reasoning_effort" in extra:
         extra["reasoning"] = {**dict(extra.get("reasoning") or {}), "effort": extra.pop("reasoning_effort")}
     extra = _native_options(model, ep, extra)
