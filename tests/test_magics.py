@@ -147,6 +147,7 @@ def test_a_structured_answer_that_does_not_fit_is_shown_whole_and_kept_under_its
     shown = [o.data.get("text/plain", "") for o in cap.outputs]
     assert not any(BROKEN_OFF.strip() in t for t in shown)
     assert "cut short" in shown[-1] and "--max-tokens" in shown[-1] and "Traceback" not in cap.stdout + cap.stderr
+    assert "kept in _ (and -o NAME)" in shown[-1] and ".result.text" not in shown[-1]  # (what the magic set)
 
 
 def test_chat_tools_ask_and_answer_from_the_magic(ip: Any, offline: Any) -> None:
