@@ -383,3 +383,37 @@ def test_awaited_work_stopped_has_unwound_when_the_caller_hears_of_it(how: str) 
         return False
 
     assert asyncio.run(cell()) is True
+
+
+def test_a_lock_any_loop_waits_on_passes_on_when_its_next_waiter_was_cancelled() -> None:
+    """``AnyLoopLock`` (one read of the price table for calls on several loops and threads): a waiter cancelled
+    just as the lock was handed to it passes it on to the next one, on that one's own loop and thread."""
+    from tokenhot_nb.client._loop import AnyLoopLock
+
+    lock = AnyLoopLock()
+    got: list[str] = []
+
+    def other() -> None:
+        async def wait_for_it() -> None:
+            async with lock:
+                got.append(threading.current_thread().name)
+
+        asyncio.run(wait_for_it())
+
+    async def main() -> None:
+        await lock.acquire()
+        first = asyncio.ensure_future(lock.acquire())
+        await asyncio.sleep(0)  # (first in the queue)
+        thread = threading.Thread(target=other, name="other", daemon=True)
+        thread.start()
+        while len(lock._waiters) < 2:  # (the other thread's waiter is second)
+            await asyncio.sleep(0.001)
+        lock.release()  # handed to `first`…
+        first.cancel()  # …cancelled before it could run: it passes the lock on
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await asyncio.to_thread(thread.join, 30)
+        assert not thread.is_alive(), "the next waiter was never handed the lock"
+
+    asyncio.run(main())
+    assert got == ["other"] and not lock.locked()

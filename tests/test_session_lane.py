@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -169,5 +170,52 @@ def test_a_read_timeout_in_the_lane_is_the_settings_own(tmp_path: Path, sim_serv
         assert time.monotonic() - start < 1.2
         assert handed == [] and KEY not in str(info.value)
         assert s.history[-1].status == "error"
+    finally:
+        s.close()
+
+
+def test_two_threads_that_both_need_the_price_table_wait_for_one_read(tmp_path: Path, sim_server: Server,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A panel's worker thread and the cell calling at once before the price table was read: each call runs in the
+    blocking lane on its own thread's loop, and the second waited on an ``asyncio.Lock`` that the first released
+    from another loop: it hung for good (or failed, "… is bound to a different event loop"). Now it waits for the
+    one read, whichever loop or thread it runs on."""
+    from tokenhot_nb import _catalog_live
+
+    s = Session(api_key=KEY, base_url=sim_server.url, mode="live", store=tmp_path / "st", max_retries=0)
+    fetch = _catalog_live.fetch
+    reads: list[str] = []
+    reading, go = threading.Event(), threading.Event()
+
+    async def held(*args: Any, **kwargs: Any) -> Any:
+        reads.append(threading.current_thread().name)
+        reading.set()
+        go.wait(60)  # (blocks this thread's own loop, as the lane's blocking I/O does)
+        return await fetch(*args, **kwargs)
+
+    monkeypatch.setattr(_catalog_live, "fetch", held)
+    done: dict[str, Any] = {}
+
+    def ask(name: str) -> None:
+        try:
+            done[name] = s.chat(f"hello from {name}", stream=False, thread=False).text
+        except BaseException as exc:  # (said by the assertion below)
+            done[name] = exc
+
+    first = threading.Thread(target=ask, args=("panel",), name="panel", daemon=True)
+    first.start()
+    assert reading.wait(60)
+    second = threading.Thread(target=ask, args=("cell",), name="cell", daemon=True)
+    second.start()
+    while not any(getattr(lock, "_waiters", None) for lock in (s.spending.price_lock, s.catalog._reading)):
+        assert second.is_alive(), done  # (until the second call waits for the read)
+        time.sleep(0.001)
+    go.set()
+    first.join(60)
+    second.join(60)
+    try:
+        assert not first.is_alive() and not second.is_alive(), "a call waiting for the price table never woke"
+        assert all(isinstance(done.get(n), str) and "hello from" in done[n] for n in ("panel", "cell")), done
+        assert reads == ["panel"]  # read once, by the first
     finally:
         s.close()

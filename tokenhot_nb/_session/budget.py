@@ -13,7 +13,6 @@ in its session (:attr:`Spending.replay_budget`): a replay never changes the reco
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import json
 import math
@@ -26,6 +25,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from .. import cost
+from ..client._loop import AnyLoopLock
 from ..errors import BudgetExceededError, InputError
 from ..history._spending import Unknown
 
@@ -149,7 +149,8 @@ class Spending:
     is on their rows, counted by every kernel: see :class:`Admission`.)"""
 
     price_read: bool = False  #: the session's price table was asked for (see :func:`priced`)
-    price_lock: asyncio.Lock | None = None
+    #: one read of the price table for the first calls, on whatever loop or thread each runs
+    price_lock: AnyLoopLock = field(default_factory=AnyLoopLock)
     #: A replay's own budget (set, changed or removed while replaying): kept here, never written to the store, so
     #: a replay leaves its recording as it found it. ``replay_budget_set`` False: the store's budget holds.
     replay_budget: Budget | None = None
@@ -168,8 +169,6 @@ async def priced(session: Session, info: ModelInfo) -> ModelInfo:
         return info
     spending = session.spending
     if not spending.price_read:
-        if spending.price_lock is None:
-            spending.price_lock = asyncio.Lock()
         async with spending.price_lock:  # concurrent first calls (a batch) wait for the one read
             if not spending.price_read:
                 await session.catalog.ensure()

@@ -11,7 +11,6 @@ keeps the last good table, says so once and is not tried again for a while (``re
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Mapping
@@ -22,6 +21,7 @@ from typing import TYPE_CHECKING
 from .._config import SIM_BASE_URL
 from .._warn import warn
 from ..catalog import Catalog, ModelInfo, builtin
+from ..client._loop import AnyLoopLock
 from ..errors import ConfigError, TokenhotError
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class SessionCatalog:
         self._partial_said = ""  # the gaps of a partly read table last said in this session
         self._recorded = 0  # replay: models only the history knows
         self._state = threading.Lock()
-        self._reading: asyncio.Lock | None = None
+        self._reading = AnyLoopLock()  # (calls on several loops and threads may wait for one read)
         self._group_error: ConfigError | None = None
         self._groupless_said = False  # price_group set, the table states no group ratios: said  # price_group names no group of the table
         if session.settings.price_group and session.settings.mode != "replay":  # a typo is said where it is set,
@@ -172,8 +172,6 @@ class SessionCatalog:
         mode = self._session.settings.mode
         if mode == "replay" or not (refresh or self._stale()):
             return current
-        if self._reading is None:
-            self._reading = asyncio.Lock()
         async with self._reading:  # concurrent first calls read the service once
             if not refresh and not self._stale():
                 return self._merged or current

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import concurrent.futures
 import contextvars
 import os
@@ -237,6 +238,66 @@ def run_sync(aw: Awaitable[T], timeout: float | None = None) -> T:
         if started.is_set():
             unwound.wait(UNWIND_WAIT)
         raise
+
+
+class AnyLoopLock:
+    """An async lock that calls on any loop and any thread may wait on (``async with lock:``).
+
+    One session's calls run on several loops at once: the background loop, and the private loop of each thread
+    with a sync call in the blocking lane (a panel's worker thread, the cell). An ``asyncio.Lock`` belongs to the
+    first loop that waits on it and is not thread-safe: released from another loop's thread, its waiter was never
+    woken (the call hung for good), and a wait from a third loop failed ("bound to a different event loop").
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._held = False
+        #: (loop, future) of each waiter, first come first served; release hands the lock to the first
+        self._waiters: collections.deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = \
+            collections.deque()
+
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self) -> None:
+        loop = asyncio.get_running_loop()
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            waiter = (loop, loop.create_future())
+            self._waiters.append(waiter)
+        try:
+            await waiter[1]
+        except BaseException:  # cancelled (or interrupted) while waiting
+            with self._mutex:
+                if waiter in self._waiters:  # not handed the lock: just leave the queue
+                    self._waiters.remove(waiter)
+                    raise
+            self.release()  # handed the lock as it was cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        with self._mutex:
+            while self._waiters:
+                loop, future = self._waiters.popleft()
+                try:
+                    loop.call_soon_threadsafe(_wake, future)
+                except RuntimeError:  # its loop is closed: nobody waits there any more
+                    continue
+                return  # (still held: by the waiter now)
+            self._held = False
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():  # (a waiter cancelled meanwhile passes the lock on itself)
+        future.set_result(None)
 
 
 _END = object()
