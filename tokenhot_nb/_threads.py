@@ -12,8 +12,10 @@ sent (for curl and exports) from the rows.
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -92,6 +94,10 @@ def _check_name(name: object) -> None:
                          hint=f"e.g. session.threads.get('study'); the default conversation is {DEFAULT_THREAD!r}.")
 
 
+#: The conversations whose turn the running call is (or runs inside: a call made from its ``on_delta``).
+_IN_TURN: ContextVar[frozenset[str]] = ContextVar("tokenhot_in_turn", default=frozenset())
+
+
 class Threads:
     """The session's conversations by name; loads a name from the store on first use."""
 
@@ -99,6 +105,29 @@ class Threads:
         self._store = store_getter  # a callable: the store is opened lazily by the session
         self._threads: dict[str, Thread] = {}
         self._lock = threading.Lock()
+        self._turns: dict[str, Any] = {}  # name → its AnyLoopLock
+
+    @contextlib.asynccontextmanager
+    async def turn(self, name: Any) -> AsyncIterator[None]:
+        """One turn of conversation ``name`` at a time, whichever loop or thread asks (a panel's worker thread and
+        the cell, ``asyncio.gather`` of two follow-ups): the next turn waits, then carries the first. A call made
+        inside a turn (from its ``on_delta``) does not wait for it. ``name`` None (no thread), or one the call will
+        refuse: no wait."""
+        if not isinstance(name, str) or not name.strip() or name in _IN_TURN.get():
+            yield
+            return
+        with self._lock:
+            lock = self._turns.get(name)
+            if lock is None:
+                from .client._loop import AnyLoopLock  # (not at import: the magics import this module)
+
+                lock = self._turns[name] = AnyLoopLock()
+        async with lock:
+            token = _IN_TURN.set(_IN_TURN.get() | {name})
+            try:
+                yield
+            finally:
+                _IN_TURN.reset(token)
 
     def get(self, name: str, *, new: bool = False) -> Thread:
         _check_name(name)

@@ -67,7 +67,21 @@ def _as_recorded(th: Thread, entry: HistoryEntry) -> None:
 async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str, Any], *,
                    thread: str | Literal[False] | None, new_thread: bool = False, images: Any = (),
                    use_thread: bool = True, on_delta: Callable[[ChatDelta, str], Any] | None = None) -> Result:
-    """One question (a batch runs many with ``use_thread=False``)."""
+    """One question (a batch runs many with ``use_thread=False``), one turn of its conversation at a time: two at
+    once (``asyncio.gather``, a worker thread and the cell) each went without the other's turn, and the history
+    linked the later one to the turn before both. Held here, where the work runs (the background loop, or the
+    blocking lane), not on the caller's loop: a sync call made there while an awaited turn ran would wait for ever
+    for a turn that ends only once that blocked loop runs again."""
+    name = (thread or DEFAULT_THREAD) if use_thread and thread is not False and _budget.estimates(session) is None \
+        else None
+    async with session.threads.turn(name):
+        return await _chat_one(session, message, info, kw, thread=thread, new_thread=new_thread, images=images,
+                               use_thread=use_thread, on_delta=on_delta)
+
+
+async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str, Any], *,
+                    thread: str | Literal[False] | None, new_thread: bool, images: Any, use_thread: bool,
+                    on_delta: Callable[[ChatDelta, str], Any] | None) -> Result:
     from ..families import chat
 
     kw = dict(kw)
