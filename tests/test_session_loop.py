@@ -306,3 +306,68 @@ def test_ctrl_c_that_comes_once_the_answer_is_whole_says_where_it_is_kept(s: Any
     assert row.status == "ok"
     assert str(info.value) == (f"Stopped once the chat call had finished: its result is kept whole in history "
                                f"#{row.id} (session.history.get({row.id}).result()).")
+
+
+def _said_to_resume(row: Any, how: str = "CancelledError") -> None:
+    """A video wait stopped with its task id known: the row (pending: the task runs on, paid for) says how to resume
+    it, not "check your balance before asking again", as if no task had been made."""
+    task_id = row.response["task_id"]
+    assert row.status == "pending" and row.error["error"] == how
+    assert task_id in row.error["message"] and f"session.resume({task_id!r})" in row.error["message"]
+    assert "before asking again" not in row.error["message"] + row.error["hint"]
+
+
+def test_an_awaited_video_cancelled_while_it_polls_says_how_to_resume_its_task(s: Any, rec: Any) -> None:
+    import asyncio
+
+    s.models()
+    rec.set_faults(Faults(video_steps=1000))
+
+    async def cell() -> None:
+        task = asyncio.ensure_future(s.avideo("a paper boat", progress=False))
+        while len([r for r in rec.requests if r["method"] == "GET" and "/video" in r["path"]]) < 2:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cell())
+    _said_to_resume(s.history[-1])
+
+
+def test_a_task_s_awaited_wait_cut_by_a_deadline_says_how_to_resume_it(s: Any, rec: Any) -> None:
+    """``await asyncio.wait_for(task.await_(), 5)`` past its deadline left the row's error a bare "CancelledError"
+    with no words at all."""
+    import asyncio
+
+    s.models()
+    rec.set_faults(Faults(video_steps=1000))
+    task = s.video("a paper boat", wait=False, progress=False)
+
+    async def cell() -> None:
+        async def polled() -> None:
+            while len([r for r in rec.requests if r["method"] == "GET" and "/video" in r["path"]]) < 2:
+                await asyncio.sleep(0.01)
+
+        waiting = asyncio.ensure_future(task.await_(progress=False))
+        await polled()
+        waiting.cancel()  # (what wait_for does at its deadline)
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+
+    asyncio.run(cell())
+    _said_to_resume(s.history[-1])
+
+
+def test_ctrl_c_in_a_task_s_wait_says_how_to_resume_it_in_its_row_too(s: Any, rec: Any) -> None:
+    """``task.wait()`` stopped by Ctrl-C said how to resume, but the task's row (opened by the call that made the task)
+    kept a bare "CancelledError" with no words."""
+    s.models()
+    rec.set_faults(Faults(video_steps=1000))
+    task = s.video("a paper boat", wait=False, progress=False)
+    with pytest.raises(KeyboardInterrupt) as info:
+        interrupted_when(lambda: len([r for r in rec.requests if r["method"] == "GET" and "/video" in r["path"]]) >= 2,
+                         lambda: task.wait(progress=False))
+    row = s.history[-1]
+    _said_to_resume(row, "KeyboardInterrupt")
+    assert row.error["message"] == str(info.value)

@@ -139,7 +139,7 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
         return run_sync(_scoped(coro, rows, CALLER.get() or sys._getframe(1), sent))
     except (KeyboardInterrupt, Interrupted) as exc:
         said = interrupt_message(session, exc, task, since, rows, sent)
-        raise KeyboardInterrupt(_said(session, rows, exc, said)) from None
+        raise KeyboardInterrupt(_said(session, _and_task_row(rows, task), exc, said)) from None
 
 
 def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
@@ -177,12 +177,19 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
         if isinstance(exc, Interrupted) and in_background_loop():  # a call within a call (a batch's): the outer
             raise  # one says it, off the loop (a KeyboardInterrupt raised here would stop the loop itself)
         said = interrupt_message(session, exc, task, since, rows, sent)
-        raise KeyboardInterrupt(_said(session, rows, exc, said)) from None
+        raise KeyboardInterrupt(_said(session, _and_task_row(rows, task), exc, said)) from None
     except asyncio.CancelledError:
         if not in_background_loop():  # the awaiting task was cancelled (not a Ctrl-C): its replay is a cancel too
-            _note_stop(session, rows, CANCELLED, True, kinds="all",  # (on the loop: a call within one stopped)
-                       error=cancelled_error(sent != []))
+            _note_stop(session, _and_task_row(rows, task), CANCELLED, True, kinds="all",
+                       error=cancelled_error(sent != []))  # (on the loop: a call within one stopped)
         raise
+
+
+def _and_task_row(rows: list[int], task: VideoTask | None) -> list[int]:
+    """The rows a stop ended: the call's own, and the row of the video task it waited for (opened by an earlier
+    call: ``task.wait()``), whose error was left a bare "CancelledError" with no words."""
+    mine = task.entry_id if task is not None else None
+    return rows if mine is None or mine in rows else [*rows, mine]
 
 
 def _said(session: Session, rows: list[int], exc: BaseException, message: str) -> str:
@@ -333,7 +340,9 @@ def _note_stop(session: Session, ids: list[int], name: str, value: Any, *, kinds
                     and not response.get("task_id"):
                 fields["response"] = {**response, name: value}
             if error is not None and row.status in ("interrupted", "pending") and _bare_stop(row.error):
-                fields["error"] = error
+                task_id = response.get("task_id") if row.kind == "video" and row.status == "pending" else None
+                fields["error"] = _wait_cancelled(task_id) if isinstance(task_id, str) and task_id \
+                    and error.get("error") == "CancelledError" else error
             if fields:
                 store.update(i, **fields)
         except Exception:  # the stop is said all the same; a replay then says the one-call words
@@ -363,6 +372,14 @@ def cancelled_error(sent: bool) -> dict[str, str]:
                 "hint": ""}
     return {"error": "CancelledError", "message": f"{said}; the request may already have reached the server.",
             "hint": _MAY_BE_BILLED}
+
+
+def _wait_cancelled(task_id: str) -> dict[str, str]:
+    """The error of a video row whose wait an asyncio cancel stopped once its task existed: the task runs on, paid
+    for, and a resume fetches it (the words for a call cut before its answer, "check your balance before asking
+    again", would have the user pay for it twice)."""
+    return {"error": "CancelledError", "message": f"Cancelled: the asyncio task waiting for video task {task_id} "
+            f"was cancelled. {_runs_on(task_id)}", "hint": ""}
 
 
 def stopped_row(row: HistoryEntry, sent: list[str] | None = None) -> str:
@@ -400,6 +417,10 @@ def resume_hints(task_ids: list[str]) -> str:
 
 
 def resume_hint(task_id: str) -> str:
-    return (f"Stopped waiting for video task {task_id}. It keeps running on the server and is recorded in "
-            f"the history as pending: resume it with session.resume({task_id!r}) or history[i].resume() "
-            "(this also works after a kernel restart, with a Session on the same store).")
+    return f"Stopped waiting for video task {task_id}. {_runs_on(task_id)}"
+
+
+def _runs_on(task_id: str) -> str:
+    return (f"It keeps running on the server and is recorded in the history as pending: resume it with "
+            f"session.resume({task_id!r}) or history[i].resume() (this also works after a kernel restart, with a "
+            "Session on the same store).")
