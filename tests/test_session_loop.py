@@ -371,3 +371,45 @@ def test_ctrl_c_in_a_task_s_wait_says_how_to_resume_it_in_its_row_too(s: Any, re
     row = s.history[-1]
     _said_to_resume(row, "KeyboardInterrupt")
     assert row.error["message"] == str(info.value)
+
+
+def test_an_awaited_image_cancelled_while_it_downloads_says_its_links_are_kept(tmp_path: Any) -> None:
+    """The answer had come back (paid for) and its links are kept, yet the row said "cancelled before the answer came
+    back … check your balance before asking again": a resume fetches the images with no new charge."""
+    import asyncio
+
+    import httpx
+    from _session_support import Recorder, make_session
+
+    class HeldDownloads(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.downloading, self.go = threading.Event(), threading.Event()
+
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if "/sim/files/" in request.url.path and not self.go.is_set():
+                self.downloading.set()
+                await asyncio.to_thread(self.go.wait, 60)
+            return await super().handle_async_request(request)
+
+    held = HeldDownloads()
+    s = make_session(tmp_path / "store", held)
+    try:
+        async def cell() -> None:
+            task = asyncio.ensure_future(s.aimage("a cat"))
+            await asyncio.to_thread(held.downloading.wait, 60)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(cell())
+        held.go.set()
+        row = s.history[-1]
+        assert row.status == "interrupted" and row.error == {
+            "error": "CancelledError", "hint": "",
+            "message": f"Cancelled while downloading the images of history #{row.id}. The call is paid for and the "
+                       f"links are kept: fetch them with session.resume({row.id}) (no new call, no new charge)."}
+        assert len(s.resume(row.id)) == 1 and s.history[-1].status == "ok"
+    finally:
+        held.go.set()
+        s.close()

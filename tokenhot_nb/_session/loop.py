@@ -234,10 +234,8 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
             [("kind IN (?, ?)", ("image", "edit")), ("status IN (?, ?)", ("interrupted", "pending")),
              ("session_id = ?", (session.id,)), ("started >= ?", (since - 1,)), *mine.conds], desc=True,
             limit=mine.limit(1)))
-        if found and any(isinstance(r, dict) and not r.get("sha256") and not r.get("expired")
-                         and not r.get("refused") for r in (found[0].response or {}).get("images") or []):
-            return (f"Stopped while downloading the images of history #{found[0].id}. The call is paid for and the "
-                    f"links are kept: fetch them with session.resume({found[0].id}) (no new call, no new charge).")
+        if found and _links_kept(found[0]):
+            return f"Stopped while downloading the images of history #{found[0].id}. {_fetch_them(found[0].id)}"
     said = _stopped_rows(session, since, mine, sent) or str(exc)
     if not said and session.mode == "replay":  # (a bare KeyboardInterrupt said nothing; a replay sends nothing)
         return REPLAY_STOPPED
@@ -340,9 +338,8 @@ def _note_stop(session: Session, ids: list[int], name: str, value: Any, *, kinds
                     and not response.get("task_id"):
                 fields["response"] = {**response, name: value}
             if error is not None and row.status in ("interrupted", "pending") and _bare_stop(row.error):
-                task_id = response.get("task_id") if row.kind == "video" and row.status == "pending" else None
-                fields["error"] = _wait_cancelled(task_id) if isinstance(task_id, str) and task_id \
-                    and error.get("error") == "CancelledError" else error
+                paid = _cancelled_after_paid(row) if error.get("error") == "CancelledError" else None
+                fields["error"] = paid or error
             if fields:
                 store.update(i, **fields)
         except Exception:  # the stop is said all the same; a replay then says the one-call words
@@ -374,12 +371,31 @@ def cancelled_error(sent: bool) -> dict[str, str]:
             "hint": _MAY_BE_BILLED}
 
 
-def _wait_cancelled(task_id: str) -> dict[str, str]:
-    """The error of a video row whose wait an asyncio cancel stopped once its task existed: the task runs on, paid
-    for, and a resume fetches it (the words for a call cut before its answer, "check your balance before asking
-    again", would have the user pay for it twice)."""
-    return {"error": "CancelledError", "message": f"Cancelled: the asyncio task waiting for video task {task_id} "
-            f"was cancelled. {_runs_on(task_id)}", "hint": ""}
+def _cancelled_after_paid(row: HistoryEntry) -> dict[str, str] | None:
+    """The error of a row an asyncio cancel stopped once its answer had come back (None: it had not): a video task
+    that runs on, an image call whose links are kept. A resume fetches what was paid for; the words for a call cut
+    before its answer ("check your balance before asking again") would have the user pay for it twice."""
+    response = row.response if isinstance(row.response, dict) else {}
+    task_id = response.get("task_id")
+    if row.kind == "video" and row.status == "pending" and isinstance(task_id, str) and task_id:
+        said = f"Cancelled: the asyncio task waiting for video task {task_id} was cancelled. {_runs_on(task_id)}"
+    elif _links_kept(row):
+        said = f"Cancelled while downloading the images of history #{row.id}. {_fetch_them(row.id)}"
+    else:
+        return None
+    return {"error": "CancelledError", "message": said, "hint": ""}
+
+
+def _links_kept(row: HistoryEntry) -> bool:
+    """Whether an image call's row keeps links to paid images not downloaded yet (``session.resume(id)``)."""
+    return row.kind in ("image", "edit") and any(
+        isinstance(r, dict) and not r.get("sha256") and not r.get("expired") and not r.get("refused")
+        for r in (row.response if isinstance(row.response, dict) else {}).get("images") or [])
+
+
+def _fetch_them(entry_id: int | None) -> str:
+    return (f"The call is paid for and the links are kept: fetch them with session.resume({entry_id}) (no new call, "
+            "no new charge).")
 
 
 def stopped_row(row: HistoryEntry, sent: list[str] | None = None) -> str:
