@@ -150,3 +150,27 @@ def test_a_call_made_from_a_turn_s_on_delta_does_not_wait_for_that_turn(s: Sessi
     assert not runner.is_alive(), "the call made from on_delta waited for the turn it was made from"
     assert said and "footnote" in said[0]
     assert [e.status for e in s.history] == ["ok", "ok"]
+
+
+def test_ctrl_c_while_a_call_waits_for_its_conversation_s_turn_says_nothing_was_sent(gs: Session,
+                                                                                      gate: _Gate) -> None:
+    """The cell's follow-up waits while a worker thread's turn of the same conversation is answered; a Ctrl-C then was
+    a bare ``KeyboardInterrupt`` that said nothing. It says nothing was sent; the worker's turn ends as it would
+    have, and the next follow-up goes on from it."""
+    from _session_support import interrupted_when
+
+    done: list[Any] = []
+    worker = threading.Thread(target=lambda: done.append(gs.chat("one")), daemon=True)
+    worker.start()
+    assert gate.held.wait(60)
+    waiting = lambda: bool(getattr(gs.threads, "_turns", {}).get("default") and gs.threads._turns["default"]._waiters)  # noqa: E731
+    with pytest.raises(KeyboardInterrupt) as info:
+        interrupted_when(waiting, lambda: gs.chat("two", stream=False))
+    assert str(info.value) == "Stopped before the call was sent: nothing is charged, and no history row was made."
+    gate.hold.set()
+    worker.join(60)
+    assert done and not worker.is_alive()
+    three = gs.chat("three", stream=False)
+    rows = list(gs.history)
+    assert [(r.params["message"], r.status) for r in rows] == [("one", "ok"), ("three", "ok")]
+    assert rows[1].parent == rows[0].id and three.text

@@ -239,8 +239,13 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
     said = _stopped_rows(session, since, mine, sent) or str(exc)
     if not said and session.mode == "replay":  # (a bare KeyboardInterrupt said nothing; a replay sends nothing)
         return REPLAY_STOPPED
+    if not said and rows == [] and sent == []:  # known: no row opened, nothing sent (e.g. it waited for a turn)
+        return NOTHING_SENT
     return said
 
+
+#: What a Ctrl-C of a call that had not begun says (one waiting for its conversation's turn in progress said nothing).
+NOTHING_SENT = "Stopped before the call was sent: nothing is charged, and no history row was made."
 
 #: What a Ctrl-C of a replayed call (an ``on_delta`` that stops it) says: a replay sends nothing, records nothing.
 REPLAY_STOPPED = "Stopped the replay of this call: nothing was sent, so nothing is charged or recorded."
