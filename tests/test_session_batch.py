@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from _session_support import Recorder, make_session
@@ -127,3 +128,46 @@ def test_a_batch_stopped_by_one_of_its_calls_waits_for_the_others_to_record_thei
         return list(recorded)
 
     assert sorted(asyncio.run(cell())) == ["a", "b"]
+
+
+def test_inputs_a_batch_refuses_before_sending_are_recorded_as_a_single_call_refused_is(s: Any, rec: Any) -> None:
+    """A refused single call is a history row ("refused before sending", not charged); a batch's refused inputs left
+    no row at all: the history showed two calls of a batch of four, with no trace of what was tried or why."""
+    batch = s.image(["a cat", "", 5, "a dog"], model="gpt-image-2", size="64x64", progress=False)
+    assert list(batch.failed) == [1, 2] and len(rec.posts()) == 2
+    rows = list(s.history)
+    assert [r.status for r in rows] == ["ok", "ok", "error", "error"]  # the calls sent, then the refusals
+    refused = {r.params["prompt"]: r for r in rows if r.status == "error"}
+    assert set(refused) == {"", 5}
+    for row in refused.values():
+        assert row.kind == "image" and row.model == "gpt-image-2" and row.endpoint == ""
+        assert row.params["size"] == "64x64" and "concurrency" not in row.params
+        assert row.cost.usd == 0 and row.cost.detail == "refused before sending"
+    assert refused[""].error["message"] == str(batch.failed[1]).split(" Pass")[0]
+    assert "not int (5)" in refused[5].error["message"]
+    chats = s.chat(["hi", "  "], model="gpt-5.2", progress=False)
+    assert list(chats.failed) == [1]
+    last = s.history[-1]
+    assert last.kind == "chat" and last.status == "error" and last.params["message"] == "  "
+
+
+def test_a_batch_that_crosses_the_budget_halfway_records_each_refusal_and_replays_it(tmp_path: Path) -> None:
+    """The budget refused the rest of a batch, unrecorded; a retry refused again was unrecorded too. Each refusal is a
+    row now, and the replay gives the same batch back, its refusals word for word, sending nothing."""
+    live = Recorder()
+    with make_session(tmp_path / "st", live, budget=0.028 * 2.5) as s:
+        batch = s.image([f"pear {i}" for i in range(4)], model="gpt-image-2", concurrency=1, progress=False)
+        assert list(batch.failed) == [2, 3] and len(live.posts()) == 2
+        said = [str(e) for e in batch.errors]
+        rows = list(s.history)
+        assert [(r.status, r.params["prompt"]) for r in rows[2:]] == [("error", "pear 2"), ("error", "pear 3")]
+        assert all(r.error["error"] == "BudgetExceededError" and r.cost.usd == 0 for r in rows[2:])
+        assert batch.retry() is batch and list(batch.failed) == [2, 3]  # still over: refused, and recorded, again
+        assert len(s.history) == 6 and len(live.posts()) == 2
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        again = r.image([f"pear {i}" for i in range(4)], model="gpt-image-2", concurrency=1, progress=False)
+        assert list(again.failed) == [2, 3] and [str(e) for e in again.errors] == said
+        assert [x.entry_id for x in again.ok] == [rows[0].id, rows[1].id]
+        assert len(r.history) == 4  # as the recording's history read after the batch (a replay records nothing)
+    assert rec.requests == []

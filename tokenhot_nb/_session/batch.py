@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Any
 from .._progress import Progress
 from .._suggest import did_you_mean
 from ..catalog import ModelInfo
-from ..errors import DownloadError, InputError
+from ..errors import DownloadError, InputError, ReplayMissError, TokenhotError
 from ..results import BatchResult, CompareResult
+from . import budget as _budget
 from .audio import speak_one
 from .chat import chat_one
 from .checks import (
@@ -25,6 +26,7 @@ from .checks import (
 from .images import image_one, resume_entry
 from .loop import call_user, hop
 from .models import KIND_METHOD, require_key, resolve
+from .recording import record_refusal
 from .rerank import rerank_one
 from .slots import Slot, enter_slot
 from .video import video_one
@@ -59,6 +61,23 @@ async def batch(session: Session, kind: str, inputs: list[Any], one: Callable[[A
         if bar is not None:
             call_user(bar.close)
     return BatchResult(items, inputs, kind=kind, model=model, rerun=rerun, session=session)
+
+
+def record_refusals(session: Session, kind: str, arguments: dict[str, Any], field: str, info: ModelInfo | None,
+                    result: BatchResult) -> None:
+    """Record each input of ``result`` refused before sending (bad input, the budget), now and at each retry, as a
+    single call's refusal is: the history showed only the calls sent, so an input refused halfway through a batch
+    left no trace of what was tried, or why."""
+
+    def record(failed: dict[int, BaseException]) -> None:
+        if _budget.estimates(session) is not None:  # an estimate is no call
+            return
+        for i, err in failed.items():
+            if isinstance(err, TokenhotError) and not isinstance(err, ReplayMissError):
+                record_refusal(session, kind, {**arguments, field: result.inputs[i]}, err, info)
+
+    record(result.failed)
+    result.on_failed = record
 
 
 async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concurrency: int,

@@ -81,6 +81,7 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
     def wrap(fn: AsyncMethod) -> AsyncMethod:
         sig = inspect.signature(fn)
         named = _checks.parameters(fn)
+        item = list(sig.parameters)[1]  # what a batch is a list of (prompt, message)
 
         @functools.wraps(fn)
         async def inner(self: Session, *args: Any, **kwargs: Any) -> Any:
@@ -92,7 +93,11 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
                     _checks.check_blanks(sig.bind_partial(self, *args, **kwargs).arguments)
                 args = tuple(_checks.plain(a) for a in args)
                 kwargs = {k: _checks.plain(v) for k, v in kwargs.items()}
-                return await fn(self, *args, **kwargs)
+                result = await fn(self, *args, **kwargs)
+                if isinstance(result, BatchResult):  # its items refused before sending: as this call's refusal is
+                    _batch.record_refusals(self, kind, sig.bind_partial(self, *args, **kwargs).arguments, item,
+                                           resolved[0] if resolved else None, result)
+                return result
             except TokenhotError as exc:
                 if not isinstance(exc, ReplayMissError) and _budget.estimates(self) is None:  # an estimate is no call
                     bound = sig.bind_partial(self, *args, **kwargs)

@@ -80,6 +80,8 @@ class BatchResult(Result):
         self.inputs = list(inputs)
         self.kind = kind
         self._rerun = rerun
+        #: told the inputs that failed again at each retry (the session records those refused before sending)
+        self.on_failed: Callable[[dict[int, BaseException]], None] | None = None
 
     def __len__(self) -> int:
         return len(self.items)
@@ -127,6 +129,8 @@ class BatchResult(Result):
             fresh = await self._rerun(failed)
             for i, item in zip(failed, fresh, strict=True):
                 self.items[i] = item
+            if self.on_failed is not None:
+                self.on_failed({i: self.items[i] for i in failed if isinstance(self.items[i], BaseException)})
         return self
 
     def retry(self) -> BatchResult:
