@@ -171,3 +171,27 @@ def test_a_batch_that_crosses_the_budget_halfway_records_each_refusal_and_replay
         assert [x.entry_id for x in again.ok] == [rows[0].id, rows[1].id]
         assert len(r.history) == 4  # as the recording's history read after the batch (a replay records nothing)
     assert rec.requests == []
+
+
+def test_a_model_of_a_comparison_refused_before_sending_is_recorded_and_replays(tmp_path: Path) -> None:
+    """One model of a comparison refused (an option it does not take, the budget) left no history row, while the
+    same call made alone is recorded; the others' answers were kept, as they still are."""
+    models = ["gpt-image-2", "doubao-seedream-4-0-250828", "doubao-seedream-4-5-251128"]
+    live = Recorder()
+    with make_session(tmp_path / "st", live, budget=0.028 + 0.03) as s:
+        cmp = s.compare("a cat", models=models[:2], size="64x64", progress=False)  # seedream takes no 64x64
+        assert list(cmp.failed) == [models[1]] and len(live.posts()) == 1
+        row = s.history[-1]
+        assert (row.kind, row.model, row.status, row.endpoint) == ("image", models[1], "error", "")
+        assert row.params == {"prompt": "a cat", "model": models[1], "size": "64x64"}
+        assert row.error["error"] == "UnsupportedOptionError" and row.cost.detail == "refused before sending"
+        over = s.compare("a dog", models=models[1:], progress=False)  # the first fits the budget, not the second
+        assert list(over.failed) == [models[2]] and len(live.posts()) == 2
+        row = s.history[-1]
+        assert (row.model, row.error["error"], row.params["prompt"]) == (models[2], "BudgetExceededError", "a dog")
+        assert len(s.history) == 4
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec, mode="replay") as r:
+        again = r.compare("a dog", models=models[1:], progress=False)
+        assert str(again[models[2]]) == str(over[models[2]]) and again[models[1]].entry_id == over[0].entry_id
+    assert rec.requests == []

@@ -198,4 +198,9 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
         results = await hop(session, gather(list(infos.values()), one, len(infos), bar))
     finally:
         call_user(bar.close)
+    if _budget.estimates(session) is None:  # a model's call refused before sending: as a single call's refusal is
+        field = parameters(twin)[0]  # (prompt, text, query)
+        for info, err in zip(infos.values(), results, strict=True):
+            if isinstance(err, TokenhotError) and not isinstance(err, ReplayMissError):
+                record_refusal(session, method, {field: prompt, "model": info.id, "options": options}, err, info)
     return CompareResult(prompt, dict(zip(infos, results, strict=True)), of=method, session=session, names=names)
