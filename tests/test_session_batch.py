@@ -195,3 +195,43 @@ def test_a_model_of_a_comparison_refused_before_sending_is_recorded_and_replays(
         again = r.compare("a dog", models=models[1:], progress=False)
         assert str(again[models[2]]) == str(over[models[2]]) and again[models[1]].entry_id == over[0].entry_id
     assert rec.requests == []
+
+
+def test_a_chat_comparison_given_model_asked_every_model_as_that_one_it_is_refused(s: Any, rec: Any) -> None:
+    """model= went into every call's body: both "models" were gpt-5.2, billed and recorded as the two asked."""
+    with pytest.raises(E.InputError, match=r"compare\(\) takes its models as models=\[…\], not model=\.") as info:
+        s.compare("hi", models=["gpt-5.2", "claude-sonnet-4-5"], model="gpt-5.2")
+    assert info.value.option == "model" and "\n" not in str(info.value)
+    assert rec.posts() == []
+
+
+@pytest.mark.parametrize(("models", "options", "said"), [
+    (["gpt-image-2", "doubao-seedream-4-0-250828"], {"concurrency": 2}, "asks every model at once"),
+    (["gpt-5.2", "claude-sonnet-4-5"], {"thread": "x"}, "outside any thread"),
+    (["gpt-5.2", "claude-sonnet-4-5"], {"new_thread": True}, "outside any thread"),
+    (["gpt-5.2", "claude-sonnet-4-5"], {"on_delta": print}, "reads each answer whole"),
+    (["gpt-5.2", "claude-sonnet-4-5"], {"message": "hi"}, "takes the prompt as its first argument"),
+])
+def test_a_single_calls_own_argument_that_a_comparison_does_not_use_is_refused_before_sending(
+        s: Any, rec: Any, models: list[str], options: dict[str, Any], said: str) -> None:
+    """Each went out as a body field of every paid call (concurrency=2, thread='x'…), or broke it inside (on_delta:
+    "TypeError: Object of type function is not JSON serializable" per model)."""
+    with pytest.raises(E.InputError, match=said):
+        s.compare("hi", models=models, progress=False, **options)
+    assert rec.posts() == []
+
+
+def test_a_chat_comparison_shows_each_model_the_images(s: Any, rec: Any) -> None:
+    """images= was sent as an unknown body field: each model answered, and was paid, without seeing the image."""
+    from PIL import Image
+
+    cmp = s.compare("What colour is it?", models=["gpt-5.2", "claude-sonnet-4-5"], progress=False,
+                    images=[Image.new("RGB", (8, 8), "red")])
+    assert not cmp.failed
+    for i in range(2):
+        body = rec.json(i)
+        assert "images" not in body
+        parts = body["messages"][-1]["content"]
+        assert [p["type"] for p in parts] == ["text", "image_url"]
+        assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert all(len(e.params["images"]) == 1 for e in s.history)

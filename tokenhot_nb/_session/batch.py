@@ -132,6 +132,37 @@ def check_rerank(query: Any, options: dict[str, Any]) -> None:
     rerank.top_n_of(options.get("top_n"), len(rerank.documents_of(options["documents"])))
 
 
+#: The single calls' own arguments a comparison has no use for, and why: each went out as a body field of every call
+#: (``model=`` in the body made every model of a chat comparison answer as that one, each recorded as itself).
+NOT_COMPARED = {
+    "model": ("compare() takes its models as models=[…], not model=.", "compare(prompt, models=['a', 'b'])."),
+    "concurrency": ("compare() asks every model at once: concurrency= does not apply.", "Leave concurrency= out."),
+    "thread": ("A comparison asks each model once, outside any thread.",
+               "Leave thread= out, or ask each model in its thread: s.chat(prompt, model=m, thread='…')."),
+    "new_thread": ("A comparison asks each model once, outside any thread.", "Leave new_thread= out."),
+    "tool_results": ("A comparison asks each model once, outside any thread: there are no tool calls to answer.",
+                     "Send tool results in a thread: s.chat(tool_results={…}, model=m)."),
+    "on_delta": ("A comparison reads each answer whole: on_delta= does not apply.",
+                 "Leave on_delta= out, or stream one model: s.chat(prompt, model=m, on_delta=…)."),
+    "wait": ("A video comparison waits for every task: wait= does not apply.",
+             "To start tasks without waiting, call s.video(prompt, model=m, wait=False) for each model."),
+    "on_progress": ("A video comparison shows its own progress: on_progress= does not apply.",
+                    "Leave on_progress= out."),
+}
+
+
+def check_not_compared(options: dict[str, Any], named: list[str]) -> None:
+    """The single call's own arguments that compare() does not pass on (``named``: the single call's), refused
+    before any call: each was sent as an unknown body field, paid for and silently ignored, or worse."""
+    for key in options:
+        if key == named[0]:  # the prompt, given twice
+            raise InputError(f"compare() takes the prompt as its first argument, not as {key}=.",
+                             hint="Pass it first: compare('…', models=['a', 'b']).", option=key, value=options[key])
+        if key in NOT_COMPARED and key in named:
+            said, hint = NOT_COMPARED[key]
+            raise InputError(said, hint=hint, option=key, value=options[key])
+
+
 def check_model_list(models: Any) -> None:
     """compare()'s ``models``: a list (``models=5`` was a TypeError from the progress bar, before any check)."""
     if isinstance(models, (str, ModelInfo)) or not isinstance(models, Sequence):
@@ -160,6 +191,7 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
                                            "video": session.avideo, "rerank": session.arerank}
     twin = twins[method]
     check_option_names(options, ["models", "kind", *parameters(twin)], "compare")
+    check_not_compared(options, parameters(twin))
     check_blanks(options)  # (each call is made below its front door, which would have said it)
     if isinstance(prompt, (list, tuple)) and prompt and all(isinstance(p, str) for p in prompt):
         # (a chat's was "RuntimeError: coroutine raised StopIteration" from inside)
@@ -191,7 +223,9 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
         if method == "rerank":
             rest = {k: v for k, v in options.items() if k not in ("documents", "top_n")}
             return rerank_one(session, prompt, options["documents"], info, options.get("top_n"), rest)
-        return chat_one(session, prompt, info, {"stream": False, **options}, thread=None, use_thread=False)
+        rest = {k: v for k, v in options.items() if k != "images"}
+        return chat_one(session, prompt, info, {"stream": False, **rest}, thread=None, use_thread=False,
+                        images=options.get("images", ()))
 
     bar = bar or Progress(len(infos), "models", enabled=progress)
     try:
