@@ -235,3 +235,32 @@ def test_a_chat_comparison_shows_each_model_the_images(s: Any, rec: Any) -> None
         assert [p["type"] for p in parts] == ["text", "image_url"]
         assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
     assert all(len(e.params["images"]) == 1 for e in s.history)
+
+
+def test_a_batch_of_questions_shows_each_one_the_images(s: Any, rec: Any) -> None:
+    """images= with a list of questions was dropped: each question went out, paid, without the image."""
+    from PIL import Image
+
+    batch = s.chat(["What colour is it?", "What shape is it?"], model="gpt-5.2", progress=False,
+                   images=[Image.new("RGB", (8, 8), "red")])
+    assert not batch.failed and len(rec.posts()) == 2
+    for i in range(2):
+        parts = rec.json(i)["messages"][-1]["content"]
+        assert [p["type"] for p in parts] == ["text", "image_url"]
+    assert all(len(e.params["images"]) == 1 for e in s.history)
+
+
+@pytest.mark.parametrize(("options", "said"), [
+    ({"thread": "work"}, "outside any thread"),
+    ({"new_thread": True}, "outside any thread"),
+    ({"on_delta": print}, "reads each answer whole"),
+    ({"tool_results": {"call_1": 42}}, "no tool calls to answer"),
+])
+def test_a_batch_of_questions_given_what_only_one_call_takes_is_refused_before_sending(
+        s: Any, rec: Any, options: dict[str, Any], said: str) -> None:
+    """They were ignored without a word: the questions went out, paid, outside the thread they were meant for."""
+    with pytest.raises(E.InputError, match=said):
+        s.chat(["one?", "two?"], model="gpt-5.2", progress=False, **options)
+    assert rec.posts() == [] and s.threads.names() == []
+    assert [(e.status, e.cost.detail) for e in s.history] == [("error", "refused before sending")]
+    assert s.chat(["one?", "two?"], model="gpt-5.2", progress=False, thread=False).failed == {}

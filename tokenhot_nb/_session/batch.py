@@ -163,6 +163,23 @@ def check_not_compared(options: dict[str, Any], named: list[str]) -> None:
             raise InputError(said, hint=hint, option=key, value=options[key])
 
 
+def check_chat_batch(thread: Any, new_thread: bool, on_delta: Any, tool_results: Any) -> None:
+    """A list of questions is asked as independent one-off calls: a thread, a new thread, tool results or an
+    ``on_delta`` given with it were ignored without a word (the questions went out, paid, outside the thread)."""
+    if thread not in (None, False) or new_thread:
+        raise InputError("A list of questions is asked as a batch of one-off calls, outside any thread.",
+                         hint="Leave thread= out, or ask them in the thread one at a time: "
+                              "for q in questions: s.chat(q, thread='…').", option="thread", value=thread)
+    if tool_results is not None:
+        raise InputError("A batch of questions has no tool calls to answer: tool_results= goes with one call.",
+                         hint="Send them in the thread whose turn asked for them: s.chat(tool_results={…}).",
+                         option="tool_results")
+    if on_delta is not None:
+        raise InputError("A batch of questions reads each answer whole: on_delta= does not apply.",
+                         hint="Leave on_delta= out, or stream one question at a time: s.chat(q, on_delta=…).",
+                         option="on_delta")
+
+
 def check_model_list(models: Any) -> None:
     """compare()'s ``models``: a list (``models=5`` was a TypeError from the progress bar, before any check)."""
     if isinstance(models, (str, ModelInfo)) or not isinstance(models, Sequence):

@@ -474,9 +474,11 @@ class Session:
         _checks.check_callable(on_delta, "on_delta", ("delta", "text"))
         if isinstance(message, (list, tuple)) and message and all(isinstance(m, str) for m in message):
             msgs = list(message)
+            _batch.check_chat_batch(thread, new_thread, on_delta, tool_results)
             bar = _bar or Progress(len(msgs), "chats", enabled=progress)
             return await _batch.batch(
-                self, "chat", msgs, lambda m: _chat.chat_one(self, m, info, kw, thread=None, use_thread=False),
+                self, "chat", msgs, lambda m: _chat.chat_one(self, m, info, kw, thread=None, use_thread=False,
+                                                             images=images),
                 concurrency, bar, info.id)
 
         def one(info: ModelInfo) -> Coroutine[Any, Any, Any]:
