@@ -264,3 +264,15 @@ def test_a_batch_of_questions_given_what_only_one_call_takes_is_refused_before_s
     assert rec.posts() == [] and s.threads.names() == []
     assert [(e.status, e.cost.detail) for e in s.history] == [("error", "refused before sending")]
     assert s.chat(["one?", "two?"], model="gpt-5.2", progress=False, thread=False).failed == {}
+
+
+def test_a_batch_counts_the_images_it_paid_for_whose_files_did_not_arrive(tmp_path: Path) -> None:
+    """batch.cost read $0.0000, a known zero, for two paid calls whose images could not be downloaded."""
+    rec = Recorder(Faults(expire_downloads=True))
+    with make_session(tmp_path / "st", rec, max_retries=0) as s:
+        batch = s.image(["a cat", "a dog"], model="gpt-image-2", progress=False)
+        assert all(isinstance(e, E.DownloadError) for e in batch.errors)
+        assert [e.cost.usd for e in s.history] == [0.028, 0.028]
+        assert batch.cost.known and batch.cost.usd == pytest.approx(0.056)
+        rec.set_faults(Faults())
+        assert batch.retry().cost.usd == pytest.approx(0.056)  # fetched from the kept links: no new charge

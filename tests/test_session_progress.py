@@ -172,3 +172,14 @@ def test_a_refused_video_leaves_no_bar(notebook: list[tuple[str, str, str]], tmp
         s.video("a horse", model="happyhorse-1.0-i2v")  # needs a first frame
     assert notebook == []
     s.close()
+
+
+def test_a_batch_bar_counts_what_calls_whose_files_did_not_arrive_spent(notebook: list, tmp_path: Path) -> None:
+    """The bar said nothing was spent for paid images whose files could not be downloaded."""
+    from tokenhot_nb.sim import Faults
+
+    s = make_session(tmp_path / "st", Recorder(Faults(expire_downloads=True)), max_retries=0)
+    batch = s.image(["a", "b"], model="gpt-image-2", concurrency=1, progress=True)
+    assert len(batch.failed) == 2
+    assert "spent $0.0560" in notebook[-1][1]
+    s.close()

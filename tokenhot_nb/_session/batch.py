@@ -84,7 +84,7 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
                  bar: Progress | None) -> list[Any]:
     """Run ``one`` over inputs, at most ``concurrency`` at a time; a failure becomes that item's value."""
     from ..cost import total
-    from ..results._base import Result
+    from ..results.batch import paid
 
     sem = asyncio.Semaphore(concurrency)
     counts = {"done": 0, "failed": 0}
@@ -101,8 +101,9 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
         finally:
             slot.release()
         counts["done"] += 1
-        if isinstance(out, Result) and out.entry is not None and out.entry.cost.known:
-            spent.append(out.entry.cost)
+        made = paid(out)  # (paid images whose files did not arrive are spent too)
+        if made is not None and made.entry is not None and made.entry.cost.known:
+            spent.append(made.entry.cost)
         if bar is not None and bar.active:  # a hidden bar costs no wake-up of the caller's thread per item
             note = f"spent {total(spent)}" if spent else None
             call_user(bar.update, counts["done"], counts["failed"], note)

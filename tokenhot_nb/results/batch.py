@@ -19,12 +19,22 @@ if TYPE_CHECKING:
     from ..cost import Cost
 
 
+def paid(item: Item) -> Result | None:
+    """The result ``item`` holds a cost for: itself, or what a failed call made before it failed (``err.partial``:
+    images paid for whose files did not arrive, a video task as far as its wait went), else None."""
+    if isinstance(item, Result):
+        return item
+    partial = getattr(item, "partial", None)
+    return partial if isinstance(partial, Result) else None
+
+
 def _total(items: Iterable[Item]) -> Cost:
-    """The sum of what the results among ``items`` cost (an error holds no cost: see the history for a refused or
-    failed call); unknown as soon as one result's cost is."""
+    """The sum of what the results among ``items`` cost, with what a failed call made before it failed (paid images
+    whose files did not arrive read $0 before); unknown as soon as one's cost is. Any other error holds no cost:
+    see the history for a refused or failed call."""
     from ..cost import total
 
-    return total(it.cost for it in items if isinstance(it, Result))
+    return total(r.cost for r in map(paid, items) if r is not None)
 
 Item = Any  # a Result or the exception that call raised
 Rerun = Callable[[dict[int, BaseException]], Awaitable[list[Item]]]  #: failed index → its error → fresh items
@@ -108,7 +118,8 @@ class BatchResult(Result):
 
     @property
     def cost(self) -> Cost:
-        """What the successful calls cost together (unknown if any one's cost is)."""
+        """What the successful calls cost together, with what failed calls made before failing (unknown if any one's
+        cost is)."""
         return _total(self.items)
 
     @property
@@ -212,7 +223,8 @@ class CompareResult(Result):
 
     @property
     def cost(self) -> Cost:
-        """What the successful calls cost together (unknown if any one's cost is)."""
+        """What the successful calls cost together, with what failed calls made before failing (unknown if any one's
+        cost is)."""
         return _total(self.results.values())
 
     def _plain(self) -> str:
