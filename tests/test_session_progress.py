@@ -183,3 +183,22 @@ def test_a_batch_bar_counts_what_calls_whose_files_did_not_arrive_spent(notebook
     assert len(batch.failed) == 2
     assert "spent $0.0560" in notebook[-1][1]
     s.close()
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: s.image(["a", "b"], model="nonesuch", progress=True),
+    lambda s: s.image(["a", "b"], model="gpt-image-2", concurrency=0, progress=True),
+    lambda s: s.chat(["a", "b"], model="nonesuch", progress=True),
+    lambda s: s.compare("hi", models=["gpt-5.2", "nonesuch"], progress=True),
+])
+def test_a_batch_refused_before_it_starts_takes_its_bar_away(notebook: list, tmp_path: Path, call: Any) -> None:
+    """Its bar shows at once; refused, an empty "images: 0/2 · 0.0s" bar stayed in the cell beside the error."""
+    from tokenhot_nb.errors import TokenhotError
+
+    s = make_session(tmp_path / "st", Recorder())
+    with pytest.raises(TokenhotError):
+        call(s)
+    assert notebook[0][0] == "display" and "0/2" in notebook[0][1]
+    assert notebook[-1][:2] == ("update", "")
+    s.close()
+

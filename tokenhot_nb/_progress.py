@@ -124,6 +124,23 @@ class Progress:
                     sys.stderr.flush()
             self._closed = True
 
+    def discard(self) -> None:
+        """Take the bar away: its batch was refused before it started (an empty "0/3" bar stayed beside the error)."""
+        if self._ticker is not None:
+            self._ticker.stop()
+        with self._lock:
+            self._closed = True
+            try:
+                if self._mode == "html" and self._handle is not None:
+                    from IPython.display import HTML
+
+                    self._handle.update(HTML(""))
+                elif self._mode == "text" and self._drawn:
+                    sys.stderr.write("\r" + " " * 60 + "\r")
+                    sys.stderr.flush()
+            except Exception:  # a broken display must never hide the error it goes with
+                pass
+
     def fraction(self) -> float:
         if self.total:
             return min(1.0, self.done / self.total)

@@ -250,6 +250,16 @@ class Session:
         """Run on the background loop and wait (see :func:`.loop.run_blocking`)."""
         return _loop.run_blocking(self, coro, task)
 
+    def _batch(self, coro: Coroutine[Any, Any, T], bar: Progress | None) -> T:
+        """:meth:`_sync` for a call that may be a batch, whose bar shows at once: refused before any of its calls
+        ended, the bar is taken away (an empty "0/3" bar stayed beside the error)."""
+        try:
+            return self._sync(coro)
+        except Exception:  # (a Ctrl-C keeps it: it says how far the batch got)
+            if bar is not None and bar.done == 0:
+                bar.discard()
+            raise
+
     def _here(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run on this thread, in the client's blocking lane (see :func:`.loop.run_here`)."""
         return _loop.run_here(self, coro)
@@ -314,9 +324,9 @@ class Session:
         """
         progress = _checks.flag(progress, "progress")
         bar = Progress(len(prompt), "images", enabled=progress) if isinstance(prompt, (list, tuple)) else None
-        return self._sync(self.aimage(prompt, model=model, n=n, size=size, seed=seed, quality=quality,
-                                      negative=negative, concurrency=concurrency, progress=progress, _bar=bar,
-                                      **options))
+        return self._batch(self.aimage(prompt, model=model, n=n, size=size, seed=seed, quality=quality,
+                                       negative=negative, concurrency=concurrency, progress=progress, _bar=bar,
+                                       **options), bar)
 
     @_refusals_recorded("image")
     async def aimage(self, prompt: str | Sequence[str], model: str | ModelInfo | None = None,
@@ -445,7 +455,7 @@ class Session:
                           tool_results=tool_results, cache=cache, **options)
         if not stream and not is_batch and self.client.blocking_ok:  # an answer read whole: no hop
             return self._here(work)
-        return self._sync(work)
+        return self._batch(work, bar)
 
     @_refusals_recorded("chat")
     async def achat(self, message: str | Sequence[Any] = "", model: str | ModelInfo | None = None,
@@ -738,7 +748,7 @@ class Session:
         progress = _checks.flag(progress, "progress")
         _batch.check_model_list(models)
         bar = Progress(len(models), "models", enabled=progress)
-        return self._sync(self.acompare(prompt, models, kind=kind, progress=progress, _bar=bar, **options))
+        return self._batch(self.acompare(prompt, models, kind=kind, progress=progress, _bar=bar, **options), bar)
 
     async def acompare(self, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None = None,
                        progress: bool | None = None, _bar: Progress | None = None, **options: Any) -> CompareResult:
