@@ -202,3 +202,10 @@ def test_a_batch_refused_before_it_starts_takes_its_bar_away(notebook: list, tmp
     assert notebook[-1][:2] == ("update", "")
     s.close()
 
+
+def test_a_comparison_naming_a_model_twice_ends_its_bar_full(notebook: list, tmp_path: Path) -> None:
+    """The model is asked once, but the bar counted the names: it ended at "models: 1/2"."""
+    s = make_session(tmp_path / "st", Recorder())
+    cmp = s.compare("hi", models=["gpt-5.2", "gpt-5.2"], progress=True)
+    assert len(cmp) == 1 and "models: 1/1" in notebook[-1][1]
+    s.close()

@@ -246,6 +246,7 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
                         images=options.get("images", ()))
 
     bar = bar or Progress(len(infos), "models", enabled=progress)
+    bar.total = len(infos)  # (a model named twice is asked once: the bar made of the names ended at "1/2")
     try:
         results = await hop(session, gather(list(infos.values()), one, len(infos), bar))
     finally:
