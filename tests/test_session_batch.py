@@ -276,3 +276,24 @@ def test_a_batch_counts_the_images_it_paid_for_whose_files_did_not_arrive(tmp_pa
         assert batch.cost.known and batch.cost.usd == pytest.approx(0.056)
         rec.set_faults(Faults())
         assert batch.retry().cost.usd == pytest.approx(0.056)  # fetched from the kept links: no new charge
+
+
+def test_a_retry_stopped_by_ctrl_c_names_the_calls_it_ended(tmp_path: Path) -> None:
+    """A Ctrl-C during batch.retry() was a bare KeyboardInterrupt: nothing said the requests may be billed, and their
+    rows kept the placeholder words. It now says what the batch's own stop says, and the rows keep it."""
+    from _session_support import interrupted_when
+
+    rec = Recorder(Faults(fail_first={500: 3}))
+    with make_session(tmp_path / "st", rec, max_retries=0) as s:
+        batch = s.image(["a cat", "a dog", "a fox"], model="gpt-image-2", progress=False)
+        assert len(batch.failed) == 3
+        s.models()
+        rec.set_faults(Faults(latency=10))
+        with pytest.raises(KeyboardInterrupt) as info:
+            interrupted_when(lambda: rec.in_flight >= 3, batch.retry)
+        said = str(info.value)
+        ids = [e.id for e in s.history][3:]
+        assert said.startswith(f"Stopped: 3 calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted)")
+        assert "may still finish the work and charge for it" in said
+        assert [e.error for e in s.history][3:] == [{"error": "KeyboardInterrupt", "message": said, "hint": ""}] * 3
+        assert len(batch.failed) == 3  # the batch is as it was

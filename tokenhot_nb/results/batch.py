@@ -148,6 +148,8 @@ class BatchResult(Result):
         """Rerun only the failed inputs (same options); returns this batch, updated. An input whose call was paid
         but whose files could not be fetched is resumed from its kept links instead (no new call, no new charge).
         """
+        if self.session is not None:  # a Ctrl-C says which calls it ended, as the batch's own does (it was a bare
+            return self.session._sync(self.aretry())  # KeyboardInterrupt, the rows left without its words)
         from ..client import run_sync
 
         return run_sync(self.aretry())
