@@ -297,3 +297,21 @@ def test_a_retry_stopped_by_ctrl_c_names_the_calls_it_ended(tmp_path: Path) -> N
         assert "may still finish the work and charge for it" in said
         assert [e.error for e in s.history][3:] == [{"error": "KeyboardInterrupt", "message": said, "hint": ""}] * 3
         assert len(batch.failed) == 3  # the batch is as it was
+
+
+def test_raise_for_errors_raises_from_its_own_line_not_through_the_calls_internals(tmp_path: Path) -> None:
+    """It re-raised the stored error with the traceback of the task that made it: a script printed a dozen of the
+    library's frames (the batch runner, the image call, the recording, the HTTP client) before the one line."""
+    import traceback
+
+    from tokenhot_nb.errors import full_traceback
+
+    with make_session(tmp_path / "st", Recorder(Faults(fail_first={500: 1})), max_retries=0) as s:
+        batch = s.image(["a cat", "a dog"], model="gpt-image-2", concurrency=1, progress=False)
+        with pytest.raises(E.ServerError) as info:
+            batch.raise_for_errors()
+    shown = [f.filename for f in traceback.extract_tb(info.value.__traceback__)]
+    assert shown[-1].endswith("results/batch.py")
+    assert not any("tokenhot_nb/_session" in f or "tokenhot_nb/client" in f for f in shown)
+    kept = [f.filename for f in traceback.extract_tb(full_traceback(info.value))]
+    assert any(f.endswith("client/_client.py") for f in kept)  # still there for err.details()

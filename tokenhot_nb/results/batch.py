@@ -128,8 +128,10 @@ class BatchResult(Result):
 
     def raise_for_errors(self) -> BatchResult:
         """Raise the first error (after the whole batch ran), for scripts that want all-or-nothing."""
-        for err in self.failed.values():
-            raise err
+        from ..errors import shortened
+
+        for err in self.failed.values():  # from here, not through a dozen of the call's internal frames
+            raise shortened(err)  # (they stay on it: err.details(), %th_config --last-error)
         return self
 
     async def aretry(self) -> BatchResult:
