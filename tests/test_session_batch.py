@@ -315,3 +315,12 @@ def test_raise_for_errors_raises_from_its_own_line_not_through_the_calls_interna
     assert not any("tokenhot_nb/_session" in f or "tokenhot_nb/client" in f for f in shown)
     kept = [f.filename for f in traceback.extract_tb(full_traceback(info.value))]
     assert any(f.endswith("client/_client.py") for f in kept)  # still there for err.details()
+
+
+def test_a_comparison_is_indexed_by_the_model_objects_it_was_given(s: Any) -> None:
+    """cmp[info] for a model passed as s.model(…) said "Positions are whole numbers, not ModelInfo"."""
+    claude = s.model("claude-sonnet-4-5")
+    cmp = s.compare("hi", models=[claude, "gpt-5.2"], progress=False)
+    assert cmp[claude] is cmp[0] and cmp[s.model("gpt-5.2")] is cmp["gpt-5.2"]
+    with pytest.raises(E.NoEntryError, match=r"No model 'gemini-2\.5-pro' in this comparison"):
+        cmp[s.model("gemini-2.5-pro")]

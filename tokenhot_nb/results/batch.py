@@ -16,6 +16,7 @@ from .text import ChatResult
 
 if TYPE_CHECKING:
     from .._session import Session
+    from ..catalog import ModelInfo
     from ..cost import Cost
 
 
@@ -201,7 +202,9 @@ class CompareResult(Result):
         #: each name the models were asked by (an alias, a display name) → the model id its result is under
         self.names = names or {}
 
-    def __getitem__(self, key: str | int) -> Item:
+    def __getitem__(self, key: str | int | ModelInfo) -> Item:
+        if not isinstance(key, (str, int)) and isinstance(getattr(key, "id", None), str):  # a ModelInfo it was
+            key = key.id  # asked as (it said "Positions are whole numbers, not ModelInfo")
         if isinstance(key, str):
             found = key if key in self.results else self.names.get(key, self.names.get(key.strip()))
             if found is None or found not in self.results:
