@@ -324,3 +324,30 @@ def test_a_comparison_is_indexed_by_the_model_objects_it_was_given(s: Any) -> No
     assert cmp[claude] is cmp[0] and cmp[s.model("gpt-5.2")] is cmp["gpt-5.2"]
     with pytest.raises(E.NoEntryError, match=r"No model 'gemini-2\.5-pro' in this comparison"):
         cmp[s.model("gemini-2.5-pro")]
+
+
+class _SecondFileGone(Recorder):
+    """Every second result file answers 403 (an expired link): each call of n=2 gets one image of its two."""
+
+    files = 0
+
+    async def handle_async_request(self, request: Any) -> Any:
+        import httpx
+
+        if "/sim/files/" in request.url.path:
+            self.files += 1
+            if self.files % 2 == 0:
+                return httpx.Response(403, text="expired")
+        return await super().handle_async_request(request)
+
+
+def test_a_batch_shows_the_images_that_arrived_of_a_call_whose_others_did_not(tmp_path: Path) -> None:
+    """Each call was paid and one of its two images arrived (kept in err.partial), but the batch showed only the
+    error: two paid images were nowhere in the cell."""
+    with make_session(tmp_path / "st", _SecondFileGone(), max_retries=0) as s:
+        batch = s.image(["a cat", "a dog"], model="gpt-image-2", n=2, size="64x64", concurrency=1, progress=False)
+        assert [len(e.partial.items) for e in batch.errors] == [1, 1]
+        html = batch._repr_mimebundle_()[0]["text/html"]
+        assert html.count("<img") == 2 and html.count("DownloadError") == 2
+        cmp = s.compare("a fox", models=["gpt-image-2"], n=2, size="64x64", progress=False)
+        assert cmp._repr_mimebundle_()[0]["text/html"].count("<img") == 1

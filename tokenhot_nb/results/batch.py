@@ -44,8 +44,13 @@ Rerun = Callable[[dict[int, BaseException]], Awaitable[list[Item]]]  #: failed i
 def _cell(item: Item, label: str) -> str:
     head = f'<div style="font:11px sans-serif;color:#555;margin-bottom:2px">{escape(label)}</div>'
     if isinstance(item, BaseException):
-        body = error_html(item)
-    elif isinstance(item, ImageResult):
+        made = paid(item)  # what it made before failing (the images that did arrive) is shown, not only the error
+        return head + error_html(item) + (_body(made) if made is not None else "")
+    return head + _body(item)
+
+
+def _body(item: Item) -> str:
+    if isinstance(item, ImageResult):
         body = item.html(caption=False)
     elif isinstance(item, (VideoResult, AudioResult)):
         body = item.html()
@@ -57,7 +62,7 @@ def _cell(item: Item, label: str) -> str:
         body = f"<pre>{escape(repr(item))}</pre>"
     else:
         body = escape(str(item))
-    return head + body
+    return body
 
 
 def _position(index: Any, count: int, what: str, example: str) -> int:
