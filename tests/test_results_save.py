@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
+from _session_support import make_session
 from PIL import Image
 from test_results import make_mp4, make_png, make_wav
 
 from tokenhot_nb import errors as E
-from tokenhot_nb.results import AudioResult, ImageItem, ImageResult, VideoResult
+from tokenhot_nb.results import AudioResult, ImageItem, ImageResult, TranscriptResult, VideoResult
 
 
 def _images(tmp_path: Path, n: int = 1, mode: str = "RGB") -> ImageResult:
@@ -143,3 +145,65 @@ def test_alt_text_of_an_image_the_result_has_not_is_refused(tmp_path: Path) -> N
     with pytest.raises(E.OutOfRangeError, match="There is no image 5"):
         res.alt_text(5)
     assert res.alt_text(-1) == "cats (2 of 2)" and res.alt_text(0) == "cats (1 of 2)"
+
+
+def _transcript(fmt: str, **kw: object) -> TranscriptResult:
+    from tokenhot_nb.families._types import Segment
+
+    segs = [Segment(0.0, 1.5, "Hello there."), Segment(1.5, 3.0, "Général Kenobi.")]
+    return TranscriptResult("Hello there. Général Kenobi.", segments=segs, format=fmt, model="whisper-1",
+                            **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt,suffix", [("srt", ".srt"), ("vtt", ".vtt"), ("json", ".json"),
+                                        ("verbose_json", ".json"), ("text", ".txt")])
+def test_a_transcript_saves_to_a_folder_with_its_formats_extension(tmp_path: Path, fmt: str, suffix: str) -> None:
+    """A transcript had no ``.save()``, while every stored file of a result has one."""
+    res = _transcript(fmt)
+    out = res.save(tmp_path / "out")
+    assert out == tmp_path / "out" / f"tokenhot-transcribe{suffix}" and out.is_file()
+    assert res.save(tmp_path / "out", stem="talk") == tmp_path / "out" / f"talk{suffix}"
+    written = out.read_text(encoding="utf-8")
+    if fmt == "srt":
+        assert written == res.srt and "00:00:01,500 --> 00:00:03,000\nGénéral Kenobi." in written
+    elif fmt == "vtt":
+        assert written == res.vtt and written.startswith("WEBVTT")
+    elif fmt == "text":
+        assert written == "Hello there. Général Kenobi.\n"
+    else:
+        obj = json.loads(written)
+        assert obj["text"] == res.text and [s["end"] for s in obj["segments"]] == [1.5, 3.0]
+
+
+def test_a_transcript_saved_under_a_file_name_takes_the_form_its_suffix_names(tmp_path: Path) -> None:
+    body = '{"text": "Hello there.", "language": "en", "x-relay": 1}'
+    res = _transcript("verbose_json", body=body)
+    assert res.save(tmp_path / "t.json").read_text(encoding="utf-8") == body  # the JSON as received
+    assert res.save(tmp_path / "t.srt").read_text(encoding="utf-8") == res.srt
+    assert res.save(tmp_path / "t.VTT").read_text(encoding="utf-8") == res.vtt
+    assert res.save(tmp_path / "t.txt").read_text(encoding="utf-8") == res.text + "\n"
+    plain = TranscriptResult("just words", format="text", body="just words\n", model="whisper-1")
+    with pytest.raises(E.InputError, match=r"no timed segments: it cannot be saved as \.srt") as exc:
+        plain.save(tmp_path / "p.srt")
+    _one_line(exc.value)
+    assert "'p.txt'" in exc.value.hint and not (tmp_path / "p.srt").exists()
+    assert json.loads(plain.save(tmp_path / "p.json").read_text(encoding="utf-8")) == {"text": "just words"}
+    with pytest.raises(E.InputError, match=r"saved as \.txt, \.srt, \.vtt or \.json, not \.docx") as exc:
+        plain.save(tmp_path / "p.docx")
+    _one_line(exc.value)
+    assert not (tmp_path / "p.docx").exists()
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(E.InputError, match=r"Cannot save to .*a-file") as exc:
+        plain.save(tmp_path / "a-file" / "p.txt")
+    _one_line(exc.value)
+
+
+def test_a_transcript_from_the_relay_saves_under_its_entry_id(tmp_path: Path) -> None:
+    s = make_session(tmp_path / "st")
+    try:
+        tr = s.transcribe(make_wav(tmp_path / "a.wav", 0.5), format="srt", language="en")
+        out = tr.save(tmp_path / "subs")
+        assert out == tmp_path / "subs" / f"tokenhot-{tr.entry_id}.srt"
+        assert out.read_text(encoding="utf-8") == tr.srt and "-->" in out.read_text(encoding="utf-8")
+    finally:
+        s.close()

@@ -58,6 +58,16 @@ def copy_out(src: Path, dest: Path, *, what: str) -> Path:
     return dest
 
 
+def write_text(dest: Path, text: str) -> Path:
+    """``text`` written to ``dest`` as UTF-8, its newlines as they are (a transcript, which the store also keeps)."""
+    _writable(dest)
+    try:
+        dest.write_bytes(text.encode("utf-8"))
+    except OSError as exc:
+        raise _cannot(dest, exc) from None
+    return dest
+
+
 def save_image(src: Path, dest: Path) -> Path:
     """``src`` copied to ``dest``, or converted by Pillow when ``dest`` names another image format (to RGB for
     formats without transparency, such as JPEG)."""

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._safe import markdown_html, text_html
+from ..errors import InputError
 from ..families._types import Choice, Segment, ToolCall, Usage
 from ._base import Result
+from ._save import destinations, write_text
 
 if TYPE_CHECKING:
     from .._session import Session
@@ -150,8 +154,11 @@ def _shown(value: Any) -> str:
     return "?" if seconds is None else f"{seconds:.2f}"
 
 
+_SUFFIXES = {"srt": ".srt", "vtt": ".vtt", "json": ".json", "verbose_json": ".json", "text": ".txt"}
+
+
 class TranscriptResult(Result):
-    """Whisper output: ``.text``, ``.segments``, ``.srt``/``.vtt`` (from the body or the segments)."""
+    """Whisper output: ``.text``, ``.segments``, ``.srt``/``.vtt`` (from the body or the segments), ``.save()``."""
 
     kind = "transcribe"
 
@@ -188,6 +195,49 @@ class TranscriptResult(Result):
         from ..families.audio import cues_body
 
         return cues_body("vtt", self.segments)
+
+    def save(self, path: str | os.PathLike[str] = ".", stem: str | None = None) -> Path:
+        """Write the transcript out and return the new path: to a folder (``<stem><ext>``, by default
+        ``tokenhot-<entry id>``, the extension of its format: .srt, .vtt, .json, .txt), or under a file name whose
+        suffix picks the form (``"talk.srt"`` from the segments, ``"talk.txt"`` the text, ``"talk.json"``)."""
+        default = f"tokenhot-{self.entry_id}" if self.entry_id is not None else f"tokenhot-{self.kind}"
+        own = _SUFFIXES.get(str(self.format).lower(), ".txt")
+        dest = destinations(path, default, stem, [own])[0]
+        return write_text(dest, self._as(dest))
+
+    def _as(self, dest: Path) -> str:
+        """The transcript in the form ``dest``'s suffix names; a form it cannot take is one line, nothing written."""
+        suffix = dest.suffix.lower()
+        if suffix == ".txt":
+            return self.text if self.text.endswith("\n") or not self.text else self.text + "\n"
+        if suffix in (".srt", ".vtt"):
+            cues = self.srt if suffix == ".srt" else self.vtt
+            if cues is None:
+                raise InputError(f"This transcript has no timed segments: it cannot be saved as {suffix}.",
+                                 hint=f"Save it as {dest.with_suffix('.txt').name!r}, or transcribe with "
+                                      f"format='{suffix[1:]}' or 'verbose_json' to get timings.")
+            return cues
+        if suffix == ".json":
+            if self.format in ("json", "verbose_json") and self.body:
+                try:
+                    json.loads(self.body)
+                except ValueError:
+                    pass  # (a relay that answered a JSON request in plain text: written as JSON below)
+                else:
+                    return self.body  # as received (the store's copy, key-safe)
+            from ..families.audio import usable_time  # (a time no JSON can hold, NaN, is null)
+
+            obj: dict[str, Any] = {"text": self.text}
+            if self.language:
+                obj["language"] = self.language
+            if usable_time(self.duration) is not None:
+                obj["duration"] = self.duration
+            if self.segments:
+                obj["segments"] = [{"start": usable_time(s.start), "end": usable_time(s.end), "text": s.text}
+                                   for s in self.segments]
+            return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+        raise InputError(f"A transcript is saved as .txt, .srt, .vtt or .json, not {suffix}.",
+                         hint=f"e.g. result.save({dest.with_suffix('.txt').name!r}), or to a folder.")
 
     def html(self) -> str:
         out = f'<div style="white-space:pre-wrap">{text_html(self.text)}</div>'
