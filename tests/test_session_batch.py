@@ -351,3 +351,17 @@ def test_a_batch_shows_the_images_that_arrived_of_a_call_whose_others_did_not(tm
         assert html.count("<img") == 2 and html.count("DownloadError") == 2
         cmp = s.compare("a fox", models=["gpt-image-2"], n=2, size="64x64", progress=False)
         assert cmp._repr_mimebundle_()[0]["text/html"].count("<img") == 1
+
+
+def test_a_batch_without_a_session_refuses_a_retry_in_one_line_that_says_how() -> None:
+    """``retry()`` on a batch made without a session was a bare ``RuntimeError`` through the event loop's frames."""
+    err = E.ServerError("boom", status=500)
+    batch = BatchResult([err, ChatResult("ok", model="m")], ["a", "b"], kind="chat", model="m")
+    for attempt in (batch.retry, lambda: asyncio.run(batch.aretry())):
+        with pytest.raises(E.TokenhotError, match=r"no session to rerun its 1 failed input with") as exc:
+            attempt()
+        assert "session.chat([batch.inputs[i] for i in batch.failed], model='m')" in exc.value.hint
+        assert "\n" not in str(exc.value) and len(exc.value._render_traceback_()) <= 6
+        assert batch.items[0] is err and batch.items[1].text == "ok"  # nothing it had is lost
+    done = BatchResult([ChatResult("ok", model="m")], ["b"], kind="chat", model="m")
+    assert done.retry() is done  # (nothing failed: nothing to rerun, no session needed)

@@ -140,11 +140,24 @@ class BatchResult(Result):
             raise shortened(err)  # (they stay on it: err.details(), %th_config --last-error)
         return self
 
+    def _rerunnable(self) -> None:
+        """Refuse a retry that has no session to call with, in one line that says how to rerun the failed inputs
+        (it was a bare ``RuntimeError`` through the event loop's frames)."""
+        if self._rerun is not None or not self.failed:
+            return
+        from ..errors import TokenhotError
+
+        model = f", model={self.model!r}" if self.model else ""
+        n = len(self.failed)
+        raise TokenhotError(f"This batch has no session to rerun its {n} failed input{'s' if n > 1 else ''} with "
+                            f"(it was not made by one).",
+                            hint=f"Run them again on a session: session.{self.kind}([batch.inputs[i] for i in "
+                                 f"batch.failed]{model}).")
+
     async def aretry(self) -> BatchResult:
-        if self._rerun is None:
-            raise RuntimeError("This batch cannot be retried (it was rebuilt without its session).")
+        self._rerunnable()
         failed = self.failed
-        if failed:
+        if failed and self._rerun is not None:
             fresh = await self._rerun(failed)
             for i, item in zip(failed, fresh, strict=True):
                 self.items[i] = item
@@ -156,6 +169,7 @@ class BatchResult(Result):
         """Rerun only the failed inputs (same options); returns this batch, updated. An input whose call was paid
         but whose files could not be fetched is resumed from its kept links instead (no new call, no new charge).
         """
+        self._rerunnable()  # (before the event loop: its frames are no part of the answer)
         if self.session is not None:  # a Ctrl-C says which calls it ended, as the batch's own does (it was a bare
             return self.session._sync(self.aretry())  # KeyboardInterrupt, the rows left without its words)
         from ..client import run_sync
