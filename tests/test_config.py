@@ -521,3 +521,19 @@ def test_numbers_of_other_types_are_taken_as_numbers() -> None:
     s = Settings(max_retries=np.int64(3), download_cap=1e9, read_timeout=np.float32(5), poll_interval=np.int8(1))
     assert (s.max_retries, s.download_cap, s.read_timeout, s.poll_interval) == (3, 1_000_000_000, 5.0, 1.0)
     assert type(s.max_retries) is int and type(s.download_cap) is int and type(s.read_timeout) is float
+
+
+@pytest.mark.parametrize(("name", "bad"), [("download_cap", "2GB"), ("download_cap", 0), ("response_cap", -1),
+                                           ("read_timeout", "slow"), ("poll_interval", float("inf"))])
+def test_a_number_set_later_is_checked_as_at_the_start(name: str, bad: object) -> None:
+    """The cap hints say ``session.settings.download_cap = <bytes>``: a "2GB" there was taken, to fail inside the
+    next paid call (a TypeError comparing sizes); it is one ConfigError line where it is set, the old value kept."""
+    settings = Settings(mode="offline")
+    before = getattr(settings, name)
+    with pytest.raises(ConfigError, match=rf"^{name} must be ") as info:
+        setattr(settings, name, bad)
+    assert "\n" not in str(info.value) and getattr(settings, name) == before
+    settings.download_cap = 4 * 1024**3
+    settings.response_cap = 1e9  # (a whole number written as a float: taken, as at Session(…))
+    assert (settings.download_cap, settings.response_cap) == (4 * 1024**3, 10**9)
+    assert isinstance(settings.response_cap, int)

@@ -418,13 +418,16 @@ class Settings:
 
     def __setattr__(self, name: str, value: Any) -> None:
         """A key set later (``session.settings.api_key = "sk-…"``) is kept as one given at the start: a
-        :class:`Secret` (remembered for redaction), checked; a plain string there broke every call."""
+        :class:`Secret` (remembered for redaction), checked; a plain string there broke every call. A number
+        (``session.settings.download_cap = …``) is checked as ``Session(…)`` checks it."""
         if name == "api_key":
             raw = value.get() if isinstance(value, Secret) else value
             if isinstance(raw, str):  # refuse one that cannot be sent, quoting none of it (before it is remembered)
                 check_key(raw)
             if not isinstance(value, Secret):
                 value = Secret(value)  # (one that is no string is refused here)
+        elif name in _numeric_fields():  # (set later too, as a hint says: checked as at Session(…))
+            value = _checked_number(_numeric_fields()[name], value)
         object.__setattr__(self, name, value)
 
     def __post_init__(self) -> None:
@@ -461,29 +464,8 @@ class Settings:
 
     def _check_numbers(self) -> None:
         """A timeout of "slow" or -1 would only fail (or wait forever) deep inside the first call."""
-        import math
-
-        from .errors import ConfigError
-
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.type not in ("float", "int", float, int):
-                continue
-            whole = f.type in ("int", int)
-            positive = f.name in _POSITIVE  # 0 would mean no time at all (a poll loop that never sleeps)
-            number: float | None = None
-            if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value):
-                if not whole:
-                    number = float(value)
-                elif isinstance(value, numbers.Integral) or float(value).is_integer():  # numpy ints, 1e9
-                    number = int(float(value)) if not isinstance(value, numbers.Integral) else operator.index(value)
-            if number is None or number < 0 or (positive and number == 0) or (
-                    f.name in _FINITE and not math.isfinite(number)):
-                finite = " (finite)" if f.name in _FINITE else ""
-                raise ConfigError(f"{f.name} must be {'a whole number' if whole else 'a number'} "
-                                  f"{'> 0' if positive else '>= 0'}{finite}, not {redact(repr(value))[:40]}.",
-                                  hint=f"e.g. {f.name}={f.default!r} (the default).")
-            object.__setattr__(self, f.name, number)
+        for f in _numeric_fields().values():
+            object.__setattr__(self, f.name, _checked_number(f, getattr(self, f.name)))
 
     @classmethod
     def from_env(
@@ -563,6 +545,35 @@ class Settings:
     def __repr__(self) -> str:
         inner = ", ".join(f"{k}={v!r}" for k, v in self.public().items())
         return f"Settings({inner})"
+
+
+@functools.cache
+def _numeric_fields() -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(Settings) if f.type in ("float", "int", float, int)}
+
+
+def _checked_number(f: dataclasses.Field[Any], value: Any) -> float | int:
+    """``value`` as the number setting ``f`` takes, else one ConfigError line (at ``Session(…)`` and when set
+    later, ``session.settings.download_cap = …``, as a hint says: a "2GB" there failed inside the next paid call)."""
+    import math
+
+    from .errors import ConfigError
+
+    whole = f.type in ("int", int)
+    positive = f.name in _POSITIVE  # 0 would mean no time at all (a poll loop that never sleeps)
+    number: float | None = None
+    if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value):
+        if not whole:
+            number = float(value)
+        elif isinstance(value, numbers.Integral) or float(value).is_integer():  # numpy ints, 1e9
+            number = int(float(value)) if not isinstance(value, numbers.Integral) else operator.index(value)
+    if number is None or number < 0 or (positive and number == 0) or (
+            f.name in _FINITE and not math.isfinite(number)):
+        finite = " (finite)" if f.name in _FINITE else ""
+        raise ConfigError(f"{f.name} must be {'a whole number' if whole else 'a number'} "
+                          f"{'> 0' if positive else '>= 0'}{finite}, not {redact(repr(value))[:40]}.",
+                          hint=f"e.g. {f.name}={f.default!r} (the default).")
+    return number
 
 
 #: What each setting falls back to when left out: said when a blank one is refused.
