@@ -459,7 +459,7 @@ def test_broken_download_says_how_far_it_got(tmp_path: Path) -> None:
 def test_user_facing_texts_in_full() -> None:
     cap = _dl.cap_error("https://cdn.test/v.mp4?sig=1", 2048)
     assert cap.message == "The download of https://cdn.test/v.mp4?… is larger than the limit of 2.0 KiB and was stopped."
-    assert cap.hint == "Raise the limit with Session(download_cap=…) (bytes) if you expect a file this large."
+    assert cap.hint == "If you expect a file this large, raise the limit: session.settings.download_cap = <bytes>."
     expired = _dl.expired_error("https://cdn.test/v.mp4?sig=1", 410)
     assert expired.message == "The file at https://cdn.test/v.mp4?… is no longer available (HTTP 410)."
     assert expired.hint == (

@@ -1018,8 +1018,8 @@ def test_a_stream_over_the_response_cap_is_stopped_with_what_came_kept() -> None
     got, error = collect_until_error(capped(sse_handler(big)))
     assert 10 < len(got) < 25
     assert error.message == (f"The stream is larger than the limit of 2.0 KiB; it was stopped (after {len(got)} events).")
-    assert error.hint == ("The text received so far is kept in .partial_text. Raise Session(response_cap=…) if you "
-                          "expect an answer this large.")
+    assert error.hint == ("The text received so far is kept in .partial_text. If you expect an answer this large, "
+                          "raise the limit: session.settings.response_cap = <bytes>.")
 
 
 @pytest.mark.parametrize("cut", [1, 2, 3, 5])

@@ -229,3 +229,24 @@ def test_a_word_that_merely_mentions_sk_is_no_key(ip: Any, offline: Any, tmp_pat
     import tokenhot_nb
 
     assert str(tokenhot_nb.session().settings.store).endswith("risk-free-task-store")
+
+
+def test_a_cap_hint_in_a_magic_names_a_line_that_raises_the_magics_limit(ip: Any, offline: Any) -> None:
+    """The cap hints said ``Session(download_cap=…)``, which %th_config has no option for and which makes a session
+    the magics do not use: a magic's says the line that raises its own session's limit, and that line works."""
+    import re
+
+    import tokenhot_nb
+
+    offline.settings.download_cap = 100  # (smaller than any image the simulator makes)
+    text = shown(ip, "%%th_image\na lighthouse")
+    assert "Session(" not in text, text
+    line = re.search(r"tokenhot_nb\.session\(\)\.settings\.download_cap = <bytes>", text)
+    assert line is not None, text
+    res = ip.run_cell("import tokenhot_nb; " + line.group(0).replace("<bytes>", str(10**8)))
+    assert res.error_in_exec is None and tokenhot_nb.session().settings.download_cap == 10**8
+    with capture_output(display=True):
+        assert ip.run_cell("%%th_image\na lighthouse").error_in_exec is None
+    assert offline.history.last.status == "ok"
+    python = ErrorView(InputError("x", hint="Raise it: session.settings.download_cap = <bytes>.")).text()
+    assert "session.settings.download_cap" in python and "tokenhot_nb.session()" not in python  # (Python's form)

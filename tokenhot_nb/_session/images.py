@@ -165,7 +165,9 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
         if ref.data is not None:
             if len(ref.data) > cap:
                 raise DownloadError(f"An inline image of {len(ref.data)} bytes is larger than the download "
-                                    f"limit of {cap} bytes.", hint="Raise Session(download_cap=…) (bytes).")
+                                    f"limit of {cap} bytes.",
+                                    hint="If you expect an image this large, raise the limit: "
+                                         "session.settings.download_cap = <bytes>.")
             what = not_an_image(ref.data, ref.mime)
             if what:
                 raw = await astore_bytes(session, ref.data, RAW_MIME, "raw")

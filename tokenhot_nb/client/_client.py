@@ -606,7 +606,7 @@ class Client:
                 f"The answer to {where} {exc.reason}; it was refused.",
                 status=response.status_code,
                 request_id=request_id_from_headers(response.headers),
-                hint="Raise the limit with Session(response_cap=…) (bytes) if you expect an answer this large."
+                hint="If you expect an answer this large, raise the limit: session.settings.response_cap = <bytes>."
                 if "limit" in exc.reason else "Check the base URL: this does not look like the Tokenhot API.",
             ) from None
         except httpx.RequestError as exc:

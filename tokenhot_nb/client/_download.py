@@ -81,7 +81,7 @@ OVER_CAP = " is larger than the limit of "
 def cap_error(url: str, cap: int) -> DownloadError:
     return DownloadError(
         f"The download of {describe_url(url)}{OVER_CAP}{human_size(cap)} and was stopped.",
-        hint="Raise the limit with Session(download_cap=…) (bytes) if you expect a file this large.",
+        hint="If you expect a file this large, raise the limit: session.settings.download_cap = <bytes>.",
     )
 
 

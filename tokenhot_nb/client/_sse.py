@@ -435,8 +435,8 @@ class EventStream:
                     raise stalled from None
                 except BodyRefused as exc:
                     raise StreamError(f"The stream {exc.reason}; it was stopped (after {self.events_seen} events).",
-                                      hint="The text received so far is kept in .partial_text. Raise "
-                                      "Session(response_cap=…) if you expect an answer this large.") from None
+                                      hint="The text received so far is kept in .partial_text. If you expect an answer "
+                                      "this large, raise the limit: session.settings.response_cap = <bytes>.") from None
                 except httpx.RequestError as exc:
                     scrub_error(exc)
                     cause = error_from_transport(exc, secrets=self._secrets)

@@ -66,6 +66,8 @@ _PHRASES = (
     (re.compile(r"tokenhot_nb\.models\('(\w+)'\)"), r"%th_models --kind \1"),
     (re.compile(r"tokenhot_nb\.models\(\)"), "%th_models"),
     (re.compile(r"(?:session|s)\.(\w+)\((?:[^()]|\([^()]*\))*\)"), lambda m: KIND_MAGIC.get(m.group(1), m.group(0))),
+    # a setting %th_config has no option for (download_cap…): set on the magics' session, which has no name there
+    (re.compile(r"(?<![\w.])session\.settings\."), "tokenhot_nb.session().settings."),
 )
 #: ``mode='offline'`` in a Python fix: the session's mode, which a magic sets with %th_config.
 _MODE = re.compile(r"(?<![\w.(-])mode='(live|offline|replay)'")
