@@ -403,7 +403,7 @@ def test_batch_and_compare_render_errors_escaped(tmp_path: Path) -> None:
     html = batch._repr_mimebundle_()[0]["text/html"]
     assert "bad &lt;input&gt;" in html and "1 ok, 1 failed" in html and "…" in html
     assert batch.errors == [err] and batch.ok == [ok] and batch.entry_ids == [None, None]
-    with pytest.raises(RuntimeError, match="cannot be retried"):
+    with pytest.raises(E.TokenhotError, match="no session to rerun its 1 failed input"):
         batch.retry()
     cmp = CompareResult("p", {"a": ok, "b": err}, of="chat")
     data, meta = cmp._repr_mimebundle_()
