@@ -1137,3 +1137,29 @@ def test_a_choice_index_sent_as_text_is_that_number(index: Any, apart: bool) -> 
         {"index": index, "message": {"role": "assistant", "content": "second"}},
         {"index": 0, "message": {"role": "assistant", "content": "first"}}]})
     assert whole.text == ("first" if apart else "second")
+
+
+def _n_calls(i: int, call_id: str | None) -> dict[str, Any]:
+    """Choice ``i`` of an ``n=`` chat completion (§2.1) that calls one tool, with the given id (or none)."""
+    call: dict[str, Any] = {"type": "function", "function": {"name": "weather", "arguments": f'{{"day": {i}}}'}}
+    return {"index": i, "finish_reason": "tool_calls",
+            "message": {"role": "assistant", "content": None,
+                        "tool_calls": [{**call, "id": call_id} if call_id is not None else call]}}
+
+
+@pytest.mark.parametrize("call_id", ["call_1", None])
+def test_the_tool_calls_of_n_choices_have_ids_of_their_own(call_id: str | None) -> None:
+    """An ``n=`` answer's choices that named their calls alike (a relay's ``call_1`` in each, or no id: ``call_0``
+    each) gave calls of one id, which a notebook keying results by ``call.id`` ran together. The answer's own ids
+    stay (its thread answers them); a choice's that collide get a suffix, whole or streamed alike."""
+    whole = chat.parse(catalog.model("gpt-5.4"), "chat", {"choices": [_n_calls(i, call_id) for i in range(3)]})
+    acc = chat.Accumulator()
+    for i in range(3):
+        c = _n_calls(i, call_id)
+        acc.add(chat.parse_event("chat", {"choices": [{"index": i, "delta": {
+            "tool_calls": [{**c["message"]["tool_calls"][0], "index": 0}]}, "finish_reason": "tool_calls"}]}))
+    for reply in (whole, acc.reply()):
+        ids = [c.id for choice in [reply, *reply.others] for c in choice.tool_calls]
+        assert len(ids) == 3 and len(set(ids)) == 3 and ids[0] == (call_id or "call_0")
+        assert [c.arguments for choice in [reply, *reply.others] for c in choice.tool_calls] == \
+            [{"day": 0}, {"day": 1}, {"day": 2}]

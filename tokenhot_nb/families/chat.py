@@ -1108,13 +1108,14 @@ def _call(call_id: Any, name: Any, arguments: Any, default_id: str = "", signatu
                     received(_str(signature)) or None)
 
 
-def _unique_ids(calls: list[ToolCall]) -> list[ToolCall]:
+def _unique_ids(calls: list[ToolCall], seen: set[str] | None = None) -> list[ToolCall]:
     """``calls`` with an id that repeats made unique (``call_x``, ``call_x_2``), and one that is missing given
     (``call_0``: its place). A relay that gives two calls one id, and Gemini's calls without one (named here by their
     place in a frame), made calls a thread could answer only one of (``tool_results`` is by id); a whole Claude or
     Responses answer without one made a call of id "", which Claude refuses when the thread sends it back. The ids
-    go back with the calls in the thread, so any id of ours fits."""
-    seen: set[str] = set()
+    go back with the calls in the thread, so any id of ours fits. ``seen``: the ids an ``n=`` answer's earlier
+    choices took (each choice's calls are the user's to run and answer by id: two choices' ``call_0`` collided)."""
+    seen = set() if seen is None else seen
     out: list[ToolCall] = []
     for i, c in enumerate(calls):
         base = c.id or f"call_{i}"
@@ -1125,6 +1126,14 @@ def _unique_ids(calls: list[ToolCall]) -> list[ToolCall]:
         seen.add(cid)
         out.append(c if cid == c.id else replace(c, id=cid))
     return out
+
+
+def _all_unique(reply: ChatReply) -> None:
+    """The answer's calls, then each other choice's, made unique together (the answer's own ids kept first)."""
+    seen: set[str] = set()
+    reply.tool_calls = _unique_ids(reply.tool_calls, seen)
+    for other in reply.others:
+        other.tool_calls = _unique_ids(other.tool_calls, seen)
 
 
 # --- parsers -------------------------------------------------------------------------------------------
@@ -1375,7 +1384,7 @@ def parse(model: ModelInfo | None, endpoint: str | None, body: Any) -> ChatReply
         answer, reasoning = split_think(text)
         return ChatReply(text=answer, reasoning=reasoning, raw=body)
     reply = parser(body)
-    reply.tool_calls = _unique_ids(reply.tool_calls)
+    _all_unique(reply)
     if reply.model is None and model is not None:
         reply.model = model.id
     return reply
@@ -1622,7 +1631,10 @@ class Accumulator:
                                   else c.arguments, f"call_{i}", c.signature)
                             for i, c in enumerate(self.calls.values())])
         others = [self.others[i].reply() for i in sorted(self.others)]
-        return ChatReply(text=text, reasoning=reasoning, usage=self.usage or Usage(),
-                         finish_reason=self.finish_reason, model=model, tool_calls=calls,
-                         thinking_blocks=thinking_blocks(list(self.thinking.values())),
-                         others=[Choice(o.text, o.reasoning, o.finish_reason, o.tool_calls) for o in others])
+        reply = ChatReply(text=text, reasoning=reasoning, usage=self.usage or Usage(),
+                          finish_reason=self.finish_reason, model=model, tool_calls=calls,
+                          thinking_blocks=thinking_blocks(list(self.thinking.values())),
+                          others=[Choice(o.text, o.reasoning, o.finish_reason, o.tool_calls) for o in others])
+        if others:
+            _all_unique(reply)
+        return reply
