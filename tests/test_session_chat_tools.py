@@ -456,3 +456,87 @@ def test_claudes_disable_parallel_tool_use_goes_out_in_its_tool_choice(s: Any, r
                  tool_choice={"type": "auto", "disable_parallel_tool_use": True})
     assert rec.json()["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
     assert [c.name for c in res.tool_calls] == ["get_weather"]
+
+
+def _cut_call(protocol: str) -> Any:
+    """An answer that hit its token limit midway through its second tool call's arguments, in each protocol's own
+    words (§2): the first call whole, the second's JSON text stopping mid-value."""
+    whole, cut = '{"city": "Oslo"}', '{"city": "Ro'
+    if protocol == "chat":
+        return {"object": "chat.completion", "model": "gpt-5.2", "usage": {"prompt_tokens": 9, "completion_tokens": 8},
+                "choices": [{"index": 0, "finish_reason": "length", "message": {
+                    "role": "assistant", "content": None, "tool_calls": [
+                        {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": whole}},
+                        {"id": "call_b", "type": "function", "function": {"name": "get_weather", "arguments": cut}}]}}]}
+    if protocol == "responses":
+        return {"id": "resp_1", "object": "response", "status": "incomplete", "model": "gpt-5.4",
+                "incomplete_details": {"reason": "max_output_tokens"},
+                "output": [{"type": "function_call", "call_id": "call_a", "name": "get_weather", "arguments": whole},
+                           {"type": "function_call", "call_id": "call_b", "name": "get_weather", "arguments": cut}],
+                "usage": {"input_tokens": 9, "output_tokens": 8, "total_tokens": 17}}
+    events = claude_stream("get_weather", [whole], "max_tokens")
+    events[1][1]["content_block"]["id"] = "call_a"
+    return [*events[:4],
+            ("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
+                "type": "tool_use", "id": "call_b", "name": "get_weather", "input": {}}}),
+            ("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                     "delta": {"type": "input_json_delta", "partial_json": cut}}),
+            ("content_block_stop", {"type": "content_block_stop", "index": 1}), *events[4:]]
+
+
+#: A plain answer in each protocol's own words (§2).
+DONE = {"chat": PLAIN,
+        "responses": {"id": "resp_2", "object": "response", "status": "completed", "model": "gpt-5.4",
+                      "output": [{"type": "message", "role": "assistant",
+                                  "content": [{"type": "output_text", "text": "Done."}]}],
+                      "usage": {"input_tokens": 9, "output_tokens": 2, "total_tokens": 11}},
+        "claude": {"id": "msg_2", "type": "message", "role": "assistant", "model": "claude-opus-4-6",
+                   "content": [{"type": "text", "text": "Done."}], "stop_reason": "end_turn",
+                   "usage": {"input_tokens": 9, "output_tokens": 2}}}
+
+
+@pytest.mark.parametrize(("protocol", "model"), [("chat", "gpt-5.2"), ("responses", "GPT 5.4(Responses)"),
+                                                 ("claude", "claude-opus-4-6-cc")])
+def test_a_tool_call_cut_at_max_tokens_is_kept_apart_not_run_nor_awaited(tmp_path: Path, protocol: str,
+                                                                         model: str) -> None:
+    """An answer that ended on its token limit in a call's arguments left that call in ``.tool_calls`` with
+    arguments ``{"_raw": '{"city": "Ro'}`` (``fn(**call.arguments)``: a TypeError) and the thread waiting for its
+    result. Now it is in ``.cut_tool_calls`` (its text as it came, ``incomplete``), the whole call still to answer;
+    the paid answer's row keeps both, and a replay gives the same."""
+    rec = Answers(_cut_call(protocol), DONE[protocol])
+    cut = [{"id": "call_b", "name": "get_weather", "arguments": '{"city": "Ro', "incomplete": True}]
+
+    def turn(s: Any) -> Any:
+        res = s.chat("Weather in Oslo and Rome?", model=model, tools=[WEATHER], thread="w", max_tokens=8)
+        assert res.finish_reason.lower() in ("length", "max_output_tokens", "max_tokens")
+        assert [(c.id, c.arguments) for c in res.tool_calls] == [("call_a", {"city": "Oslo"})]
+        assert res.cut_tool_calls == cut and "cut at the token limit" in res.html()
+        return res
+
+    def answered(s: Any) -> None:  # the thread awaits the whole call only, and goes on
+        assert s.chat(model=model, tools=[WEATHER], thread="w", tool_results={"call_a": "sunny"}).text == "Done."
+
+    with make_session(tmp_path / "st", rec) as s:
+        res = turn(s)
+        assert res.entry.status == "ok" and res.entry.response["cut_tool_calls"] == cut
+        answered(s)
+        sent = json.dumps(rec.json())
+        assert "call_a" in sent and "call_b" not in sent
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        turn(r)
+        answered(r)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_simulator_cuts_a_tool_calls_arguments_at_max_tokens(s: Any, stream: bool) -> None:
+    """The simulator sent whole tool calls whatever max_tokens said, so a notebook never met the call a real model
+    leaves cut at its limit (finish ``length``, its arguments' JSON stopping mid-value) before paying for one."""
+    both = "Use get_weather for Oslo and get_time for its zone."
+    res = s.chat(both, model="gpt-5.2", tools=[WEATHER, TIME], thread="t", stream=stream, max_tokens=3)
+    assert res.finish_reason == "length" and res.tool_calls == [] and res.usage.output_tokens <= 3
+    [cut] = res.cut_tool_calls
+    assert cut["name"] == "get_weather" and cut["incomplete"] and cut["arguments"].startswith("{")
+    with pytest.raises(ValueError):
+        json.loads(cut["arguments"])
+    again = s.chat(both, model="gpt-5.2", tools=[WEATHER, TIME], thread="t", stream=stream)
+    assert [c.name for c in again.tool_calls] == ["get_weather", "get_time"] and again.finish_reason == "tool_calls"

@@ -228,6 +228,7 @@ async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[st
             if forced is not None:  # Claude: the structured answer is the forced tool's input
                 reply.tool_calls.remove(forced)
                 reply.text = _forced_text(forced.arguments)
+        reply.tool_calls, short = chat.cut_at_limit(reply.tool_calls, reply.finish_reason)
         outputs = [store_bytes(session, reply.text.encode("utf-8"), "text/plain", "text")]
         if reply.reasoning:
             outputs.append(store_bytes(session, reply.reasoning.encode("utf-8"), "text/plain", "reasoning"))
@@ -236,6 +237,7 @@ async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[st
         others = _received_choices(reply.others)
         entry = rec.ok(response=drop_none({"request_id": request_id, "finish_reason": reply.finish_reason,
                                            "response_id": response_id or reply.response_id, "tool_calls": calls,
+                                           "cut_tool_calls": short or None,
                                            "thinking_blocks": (reply.thinking_blocks or None) if calls else None,
                                            "pieces": pieces, "choices": [c.as_dict() for c in others] or None}),
                        usage=reply.usage, outputs=outputs,
@@ -289,6 +291,7 @@ async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[st
     res = ChatResult(reply.text, reasoning=reply.reasoning, usage=reply.usage, finish_reason=reply.finish_reason,
                      thread=name, prompt=text, model=info.id, entry=entry, session=session,
                      tool_calls=reply.tool_calls, others=others)
+    res.cut_tool_calls = short
     if output is not None and not reply.tool_calls:  # recorded first: a mismatch loses nothing that was paid for
         res.data = _checked(reply.text, schema, res)
     return res

@@ -1136,6 +1136,29 @@ def _all_unique(reply: ChatReply) -> None:
         other.tool_calls = _unique_ids(other.tool_calls, seen)
 
 
+#: Finish reasons saying the answer ran into its token limit (chat ``length``, Claude ``max_tokens``, Gemini
+#: ``MAX_TOKENS``, a Responses answer ``incomplete`` for ``max_output_tokens``).
+_AT_LIMIT = frozenset({"length", "max_tokens", "max_output_tokens"})
+
+
+def cut_at_limit(calls: list[ToolCall], finish_reason: str | None) -> tuple[list[ToolCall], list[dict[str, Any]]]:
+    """An answer that hit max_tokens in the middle of a tool call's arguments: that call was never whole. It is
+    taken out of the calls (``fn(**call.arguments)`` failed on ``{"_raw": …}`` and the thread waited for a result
+    to it) and kept as a broken stream's begun calls are (``Accumulator.cut_calls``): id, name, the argument text
+    as it came, ``incomplete``; paid for, never run. Returns (the whole calls, the cut ones)."""
+    if not calls or (finish_reason or "").lower() not in _AT_LIMIT:
+        return calls, []
+    whole: list[ToolCall] = []
+    cut: list[dict[str, Any]] = []
+    for c in calls:
+        raw = c.arguments.get("_raw") if len(c.arguments) == 1 else None
+        if isinstance(raw, str):  # (the parser's mark for arguments that are not JSON)
+            cut.append({"id": c.id, "name": c.name, "arguments": raw, "incomplete": True})
+        else:
+            whole.append(c)
+    return whole, cut
+
+
 # --- parsers -------------------------------------------------------------------------------------------
 
 

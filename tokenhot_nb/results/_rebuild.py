@@ -233,6 +233,9 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
         calls = [ToolCall(str(c.get("id") or ""), str(c.get("name") or ""), dict(c.get("arguments") or {}),
                           c["signature"] if isinstance(c.get("signature"), str) else None)
                  for c in _tool_calls(entry, response)]
+        from ..families.chat import cut_at_limit
+
+        calls, short = cut_at_limit(calls, response.get("finish_reason"))  # (a row kept before they were told)
         data = None
         if (params.get("schema") or params.get("json")) and not calls:
             from .._schema import parse_json
@@ -241,10 +244,14 @@ def _from_entry(entry: HistoryEntry, session: Session | None, store: Store | Non
                 data = parse_json(text)
             except ValueError:
                 data = None
-        return ChatResult(text, reasoning=_text(st, entry, "reasoning"),
-                          usage=usage_from(entry.usage), finish_reason=response.get("finish_reason"),
-                          thread=entry.thread, prompt=str(params.get("message") or ""), data=data,
-                          tool_calls=calls, others=_choices(entry, response), **common)
+        answer = ChatResult(text, reasoning=_text(st, entry, "reasoning"),
+                            usage=usage_from(entry.usage), finish_reason=response.get("finish_reason"),
+                            thread=entry.thread, prompt=str(params.get("message") or ""), data=data,
+                            tool_calls=calls, others=_choices(entry, response), **common)
+        were_cut = response.get("cut_tool_calls")
+        answer.cut_tool_calls = [dict(c) for c in were_cut if isinstance(c, dict)] if isinstance(were_cut, list) \
+            else short
+        return answer
     if kind == "embed":
         return _embeddings(st, entry, common)
     if kind == "rerank":

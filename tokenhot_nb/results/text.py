@@ -46,8 +46,9 @@ class ChatResult(Result):
         self.data = data
         self.tool_calls: list[ToolCall] = list(tool_calls or [])
         self._others: list[Choice] = list(others or [])
-        #: a broken stream's ``err.partial``: the tool calls it had begun, arguments as far as they came (text,
-        #: marked ``incomplete``); never ``tool_calls``, which a notebook answers or runs
+        #: tool calls never whole, arguments as far as they came (text, marked ``incomplete``): a broken stream's
+        #: (in ``err.partial``) or an answer's cut at max_tokens (ask again with a larger ``max_tokens=``); never
+        #: ``tool_calls``, which a notebook answers or runs
         self.cut_tool_calls: list[dict[str, Any]] = []
 
     @property
@@ -83,7 +84,10 @@ class ChatResult(Result):
         calls = "".join(
             '<div style="font:12px monospace">&#128295; '
             + text_html(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False, default=str)})  [{c.id}]") + "</div>"
-            for c in self.tool_calls)
+            for c in self.tool_calls) + "".join(
+            '<div style="font:12px monospace;color:#a60">&#9986; '
+            + text_html(f"{c.get('name')}({c.get('arguments')}…  [{c.get('id')}] cut at the token limit, not run")
+            + "</div>" for c in self.cut_tool_calls)
         text = self.text if self.data is None else json_block(self.text, self.data)
         return answer_html(text, self.reasoning, foot=self._foot(), tail=calls + self._others_html())
 

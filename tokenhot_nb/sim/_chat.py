@@ -185,6 +185,26 @@ def _refuse_types(ctx: Ctx, body: dict[str, Any], spec: dict[str, Any]) -> Respo
 # ----------------------------------------------------------------------------- /v1/chat/completions
 
 
+def _cut_arguments(calls: list[dict[str, Any]] | None, limit: int | None) -> bool:
+    """A choice's tool calls under its token limit: their ``function.arguments`` text counts as output, so where
+    the limit falls the JSON text stops mid-value and the calls after it are never begun (finish ``length``).
+    Cuts ``calls`` in place; returns whether it did."""
+    if not calls or not isinstance(limit, int) or limit < 1:
+        return False
+    left = limit
+    for j, c in enumerate(calls):
+        if left <= 0:  # (the limit fell right after the last call)
+            del calls[j:]
+            return True
+        text, cut = _structured.within(c["function"]["arguments"], left)
+        if cut:
+            c["function"]["arguments"] = text
+            del calls[j + 1:]
+            return True
+        left -= count_tokens(text)
+    return False
+
+
 def _openai_tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str | None]:
     """Function tools as ``{name, parameters}``, the choice mode (auto | required | none) and a forced name."""
     tools = []
@@ -274,6 +294,7 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
             "name": t["name"],
             "arguments": json.dumps(_structured.tool_arguments(t, seed + i + 31 * j, prompt), ensure_ascii=False)}}
          for j, t in enumerate(chosen)] or None for i in range(n)]
+    calls_cut = [_cut_arguments(c, limit) for c in calls]
     arguments = ["".join(c["function"]["arguments"] for c in call or []) for call in calls]  # (what is counted)
     reasoning = compose_reasoning(prompt, seed) if _wants_reasoning(body.get("reasoning_effort")) else None
     lead = tool_tokens(body.get("tools"))  # (the tools go first, as a prefix of the prompt)
@@ -294,7 +315,7 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
     created = int(time.time())
 
     def finish_of(i: int) -> str:
-        return "tool_calls" if calls[i] else ("length" if replies[i][1] else "stop")
+        return ("length" if calls_cut[i] else "tool_calls") if calls[i] else ("length" if replies[i][1] else "stop")
 
     if not body.get("stream"):
         choices = []
