@@ -540,3 +540,20 @@ def test_the_simulator_cuts_a_tool_calls_arguments_at_max_tokens(s: Any, stream:
         json.loads(cut["arguments"])
     again = s.chat(both, model="gpt-5.2", tools=[WEATHER, TIME], thread="t", stream=stream)
     assert [c.name for c in again.tool_calls] == ["get_weather", "get_time"] and again.finish_reason == "tool_calls"
+
+
+def test_a_result_for_a_call_cut_at_max_tokens_is_refused_saying_so(tmp_path: Path) -> None:
+    """Answering the call an answer had cut at max_tokens said only that the last answer "asked for: call_a": the
+    id the notebook had from the row looked unknown. Now one line says that call was cut, before anything is sent."""
+    from tokenhot_nb.errors import InputError
+
+    rec = Answers(_cut_call("chat"), PLAIN)
+    with make_session(tmp_path / "st", rec) as s:
+        s.chat("Weather in Oslo and Rome?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=False)
+        sent = len(rec.posts())
+        with pytest.raises(InputError, match=r"call_b \(get_weather\) was cut at max_tokens") as info:
+            s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny", "call_b": "rain"})
+        assert "max_tokens=" in info.value.hint and len(rec.posts()) == sent
+        with pytest.raises(InputError, match=r"tool_results answers 'call_x'"):
+            s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny", "call_x": "?"})
+        assert s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny"}).text == "Done."

@@ -123,7 +123,7 @@ async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[st
         text = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
     else:
         text = str(message)
-        tool_results = _results(tool_results, th)
+        tool_results = _results(tool_results, th, session)
         user = with_tool_results(user_message(text, [m.wire() for m in media]), tool_results,
                                  th.pending_calls() if th is not None else {})
         messages = [*(th.messages if th is not None else []), user]
@@ -646,7 +646,7 @@ def _answer(text: str, calls: list[ToolCall], thinking: Any = None) -> str | dic
     return tool_turn(text, [c.as_dict() for c in calls], thinking) if calls else text
 
 
-def _results(tool_results: Any, th: Thread | None) -> dict[str, Any] | None:
+def _results(tool_results: Any, th: Thread | None, session: Session | None = None) -> dict[str, Any] | None:
     """Check ``tool_results`` against the calls the thread is waiting for, before any request: each call answered
     (every protocol refuses a turn that leaves one out, or that follows tool calls with a plain message: a 400
     after the round trip), each result as JSON (what is sent, kept in the history and replayed is the same)."""
@@ -661,6 +661,12 @@ def _results(tool_results: Any, th: Thread | None) -> dict[str, Any] | None:
         raise InputError("tool_results= takes a dict {tool call id: result}.",
                          hint="Use the ids in result.tool_calls, e.g. {call.id: {'temperature': 21}}.")
     unknown = [k for k in tool_results if str(k) not in pending]
+    cut = {str(k): n for k, n in _cut_last(th, session).items() if k in map(str, unknown)} if unknown else {}
+    if cut:
+        was, its = ("was", "its") if len(cut) == 1 else ("were", "their")
+        raise InputError(f"{_listed(cut)} {was} cut at max_tokens before {its} arguments ended: never made, so no "
+                         "result answers it.", hint="Answer only the calls in result.tool_calls (if any); for the "
+                         "cut one, ask again with a larger max_tokens=.")
     if unknown:
         raise InputError(f"tool_results answers {', '.join(map(repr, unknown))}, but the thread's last answer "
                          f"asked for: {_listed(pending) or 'none'}.",
@@ -679,6 +685,18 @@ def _results(tool_results: Any, th: Thread | None) -> dict[str, Any] | None:
             raise InputError(f"The result for {str(k)!r} cannot be sent as JSON ({exc}).",
                              hint="Pass text, numbers, lists and dicts (no NaN, no loops).") from None
     return out
+
+
+def _cut_last(th: Thread | None, session: Session | None) -> dict[str, str]:
+    """The tool calls the thread's last answer had cut at max_tokens (``cut_tool_calls`` of its row), id → name."""
+    if th is None or th.last_id is None or session is None:
+        return {}
+    try:
+        listed = (session.store.get(th.last_id).response or {}).get("cut_tool_calls")
+    except Exception:  # (a row gone: the plain refusal says the rest)
+        return {}
+    return {str(c.get("id")): str(c.get("name") or "") for c in listed if isinstance(c, dict)} \
+        if isinstance(listed, list) else {}
 
 
 def _listed(calls: dict[str, str]) -> str:
