@@ -527,19 +527,23 @@ def test_a_tool_call_cut_at_max_tokens_is_kept_apart_not_run_nor_awaited(tmp_pat
         answered(r)
 
 
-@pytest.mark.parametrize("stream", [False, True])
-def test_the_simulator_cuts_a_tool_calls_arguments_at_max_tokens(s: Any, stream: bool) -> None:
+@pytest.mark.parametrize(("model", "stream"), [("gpt-5.2", False), ("gpt-5.2", True), ("GPT 5.4(Responses)", False),
+                                               ("GPT 5.4(Responses)", True), ("claude-opus-4-6-cc", True)])
+def test_the_simulator_cuts_a_tool_calls_arguments_at_max_tokens(s: Any, model: str, stream: bool) -> None:
     """The simulator sent whole tool calls whatever max_tokens said, so a notebook never met the call a real model
-    leaves cut at its limit (finish ``length``, its arguments' JSON stopping mid-value) before paying for one."""
+    leaves cut at its limit (finish ``length`` / ``max_output_tokens`` / ``max_tokens``, its arguments' JSON text
+    stopping mid-value) before paying for one. (Claude's whole answer holds the input as an object: streamed only.)"""
     both = "Use get_weather for Oslo and get_time for its zone."
-    res = s.chat(both, model="gpt-5.2", tools=[WEATHER, TIME], thread="t", stream=stream, max_tokens=3)
-    assert res.finish_reason == "length" and res.tool_calls == [] and res.usage.output_tokens <= 3
+    limit = 16 if model.startswith("claude") else 3  # (Claude says "I will call …" first)
+    res = s.chat(both, model=model, tools=[WEATHER, TIME], thread="t", stream=stream, max_tokens=limit)
+    assert res.finish_reason in ("length", "max_output_tokens", "max_tokens") and res.tool_calls == []
+    assert res.usage.output_tokens <= limit
     [cut] = res.cut_tool_calls
     assert cut["name"] == "get_weather" and cut["incomplete"] and cut["arguments"].startswith("{")
     with pytest.raises(ValueError):
         json.loads(cut["arguments"])
-    again = s.chat(both, model="gpt-5.2", tools=[WEATHER, TIME], thread="t", stream=stream)
-    assert [c.name for c in again.tool_calls] == ["get_weather", "get_time"] and again.finish_reason == "tool_calls"
+    again = s.chat(both, model=model, tools=[WEATHER, TIME], thread="t", stream=stream)
+    assert [c.name for c in again.tool_calls] == ["get_weather", "get_time"] and again.cut_tool_calls == []
 
 
 def test_a_result_for_a_call_cut_at_max_tokens_is_refused_saying_so(tmp_path: Path) -> None:

@@ -185,24 +185,33 @@ def _refuse_types(ctx: Ctx, body: dict[str, Any], spec: dict[str, Any]) -> Respo
 # ----------------------------------------------------------------------------- /v1/chat/completions
 
 
-def _cut_arguments(calls: list[dict[str, Any]] | None, limit: int | None) -> bool:
-    """A choice's tool calls under its token limit: their ``function.arguments`` text counts as output, so where
-    the limit falls the JSON text stops mid-value and the calls after it are never begun (finish ``length``).
-    Cuts ``calls`` in place; returns whether it did."""
-    if not calls or not isinstance(limit, int) or limit < 1:
-        return False
-    left = limit
-    for j, c in enumerate(calls):
+def _cut_texts(texts: list[str], limit: int | None) -> tuple[list[str], bool]:
+    """Tool calls' argument texts (JSON) under a token limit: they count as output, so where the limit falls the
+    text stops mid-value and the calls after it are never begun (finish ``length`` / ``max_output_tokens`` /
+    ``max_tokens``). Returns the texts that were sent and whether the limit cut them."""
+    if not texts or not isinstance(limit, int) or limit < 1:
+        return texts, False
+    left, out = limit, list[str]()
+    for text in texts:
         if left <= 0:  # (the limit fell right after the last call)
-            del calls[j:]
-            return True
-        text, cut = _structured.within(c["function"]["arguments"], left)
+            return out, True
+        kept, cut = _structured.within(text, left)
+        out.append(kept)
         if cut:
-            c["function"]["arguments"] = text
-            del calls[j + 1:]
-            return True
-        left -= count_tokens(text)
-    return False
+            return out, True
+        left -= count_tokens(kept)
+    return out, False
+
+
+def _cut_arguments(calls: list[dict[str, Any]] | None, limit: int | None) -> bool:
+    """A chat choice's tool calls under its token limit (``_cut_texts``), cut in place; whether they were."""
+    if not calls:
+        return False
+    kept, cut = _cut_texts([c["function"]["arguments"] for c in calls], limit)
+    del calls[len(kept):]
+    for c, text in zip(calls, kept, strict=False):
+        c["function"]["arguments"] = text
+    return cut
 
 
 def _openai_tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str | None]:
@@ -421,7 +430,11 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
                    "arguments": json.dumps(_structured.tool_arguments(t, seed + 31 * j, prompt), ensure_ascii=False)}
                   for j, t in enumerate(chosen)]
     if call_items:
-        text, cut = "", False
+        text = ""
+        sent, cut = _cut_texts([c["arguments"] for c in call_items], limit)
+        call_items = [{**c, "arguments": a} for c, a in zip(call_items, sent, strict=False)]
+        if cut:
+            call_items[-1]["status"] = "incomplete"
     reasoning_cfg = obj(body.get("reasoning"))
     want = _wants_reasoning(reasoning_cfg.get("effort")) or bool(reasoning_cfg.get("summary"))
     reasoning = compose_reasoning(prompt, seed) if want else None
@@ -512,7 +525,7 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
             if ctx.faults.responses_failed:
                 yield ev("response.failed", response=failed_obj(output, True))
             else:
-                yield ev("response.completed", response=response_obj("completed", output, True))
+                yield ev(f"response.{final_status}", response=response_obj(final_status, output, True))
             return
         yield ev("response.output_item.added", output_index=idx,
                  item={**message_item, "status": "in_progress", "content": []})
@@ -782,6 +795,14 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
         return json_out(ctx, {"id": mid, "type": "message", "role": "assistant", "model": model,
                               "content": blocks, "stop_reason": stop, "stop_sequence": None, "usage": usage})
 
+    # a stream sends each call's input as JSON text, which the limit cuts mid-value as it cuts text (max_tokens)
+    room = max_tokens - count_tokens(text) - count_tokens(thinking or "")
+    sent, inputs_cut = _cut_texts([json.dumps(b["input"], ensure_ascii=False) for b in tool_blocks], room) \
+        if room > 0 else ([], bool(tool_blocks))
+    if inputs_cut:
+        stop, usage["output_tokens"] = "max_tokens", max_tokens
+        output_tokens = max_tokens
+
     def frames() -> Iterator[Frame]:
         start_usage = {**usage, "output_tokens": 1}
         yield "message_start", {"type": "message_start", "message": {
@@ -807,10 +828,10 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
                                               "delta": {"type": "text_delta", "text": piece}}
             yield "content_block_stop", {"type": "content_block_stop", "index": index}
             index += 1
-        for j, block in enumerate(tool_blocks):
+        for j, (block, streamed) in enumerate(zip(tool_blocks, sent, strict=False)):
             yield "content_block_start", {"type": "content_block_start", "index": index,
                                           "content_block": {**block, "input": {}}}
-            for piece in split_chunks(json.dumps(block["input"], ensure_ascii=False), None, seed + 31 * j):
+            for piece in split_chunks(streamed, None, seed + 31 * j):
                 yield "content_block_delta", {"type": "content_block_delta", "index": index,
                                               "delta": {"type": "input_json_delta", "partial_json": piece}}
             yield "content_block_stop", {"type": "content_block_stop", "index": index}
