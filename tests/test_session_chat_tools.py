@@ -561,3 +561,24 @@ def test_a_result_for_a_call_cut_at_max_tokens_is_refused_saying_so(tmp_path: Pa
         with pytest.raises(InputError, match=r"tool_results answers 'call_x'"):
             s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny", "call_x": "?"})
         assert s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny"}).text == "Done."
+
+
+def test_a_thread_resumed_from_an_older_row_with_a_cut_call_does_not_wait_for_it(tmp_path: Path) -> None:
+    """A row kept before cut calls were set apart holds the cut call in ``tool_calls`` (``{"_raw": …}``): a thread
+    resumed from it waited for a result to that call (and was told, answering it, that it was cut). It is left
+    out as a new row leaves it out; the whole call is still to answer, and the request rebuilt from the rows
+    sends the whole call only."""
+    rec = Answers(_cut_call("chat"), PLAIN)
+    with make_session(tmp_path / "st", rec) as s:
+        row = s.chat("Weather in Oslo and Rome?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=False).entry
+        old = dict(row.response)
+        old["tool_calls"] = [*old["tool_calls"], {"id": "call_b", "name": "get_weather",
+                                                  "arguments": {"_raw": '{"city": "Ro'}}]
+        del old["cut_tool_calls"]
+        s.store.connection().execute("UPDATE entries SET response=? WHERE id=?", (json.dumps(old), row.id))
+        s.store.connection().commit()
+    with make_session(tmp_path / "st", rec) as s:
+        assert s.threads.get("w").pending_calls() == {"call_a": "get_weather"}
+        done = s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", stream=False, tool_results={"call_a": "sunny"})
+        assert done.text == "Done." and "call_b" not in json.dumps(rec.json())
+        assert "call_b" not in json.dumps(s.history.get(done.entry.id).wire_request())

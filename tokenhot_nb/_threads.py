@@ -185,7 +185,7 @@ class Threads:
         for e in entries[start:]:
             user = with_tool_results(_rebuilt_user(store, e), (e.params or {}).get("tool_results"),
                                      thread.pending_calls())
-            calls = (e.response or {}).get("tool_calls")
+            calls = row_calls(e.response)
             answer = _answer(store, e)
             thread.add(user, tool_turn(answer, calls, (e.response or {}).get("thinking_blocks")) if calls else answer,
                        e.id)
@@ -223,6 +223,22 @@ def store_once(entry: HistoryEntry, thread: Thread | None, build_turn: Callable[
 MAX_TURNS = 1_000_000
 
 
+def row_calls(response: Any) -> Any:
+    """A row's tool calls as its thread keeps them. A row kept before calls cut at max_tokens were set apart holds
+    such a call in ``tool_calls`` (arguments ``{"_raw": …}``): left out here as a new row leaves it out, or the
+    thread waited for a result to a call that was never whole."""
+    calls = (response or {}).get("tool_calls") if isinstance(response, dict) else None
+    if not calls or not isinstance(calls, list) or not isinstance(response.get("finish_reason"), str):
+        return calls
+    from .families.chat import AT_LIMIT
+
+    if response["finish_reason"].lower() not in AT_LIMIT:
+        return calls
+    whole = [c for c in calls if not (isinstance(c, dict) and isinstance(c.get("arguments"), dict)
+                                      and list(c["arguments"]) == ["_raw"] and isinstance(c["arguments"]["_raw"], str))]
+    return whole or None
+
+
 def tool_turn(text: str, calls: list[Any], thinking: Any = None) -> dict[str, Any]:
     """An assistant turn that called tools, as the thread keeps it: with Claude's signed thinking blocks when it
     had them (a tool turn made with thinking on must send them back, §2.3)."""
@@ -253,7 +269,7 @@ def conversation(store: Store, parent: int | None) -> list[dict[str, Any]]:
             if messages else {}
         messages.append(with_tool_results(_user_from(store, params), params.get("tool_results"), pending))
         text = _answer_from(store, outputs, strict=True)
-        calls = (response or {}).get("tool_calls")
+        calls = row_calls(response)
         messages.append(tool_turn(text, calls, response.get("thinking_blocks")) if calls
                         else {"role": "assistant", "content": text})
     return messages

@@ -1138,7 +1138,7 @@ def _all_unique(reply: ChatReply) -> None:
 
 #: Finish reasons saying the answer ran into its token limit (chat ``length``, Claude ``max_tokens``, Gemini
 #: ``MAX_TOKENS``, a Responses answer ``incomplete`` for ``max_output_tokens``).
-_AT_LIMIT = frozenset({"length", "max_tokens", "max_output_tokens"})
+AT_LIMIT = frozenset({"length", "max_tokens", "max_output_tokens"})
 
 
 def cut_at_limit(calls: list[ToolCall], finish_reason: str | None) -> tuple[list[ToolCall], list[dict[str, Any]]]:
@@ -1146,7 +1146,7 @@ def cut_at_limit(calls: list[ToolCall], finish_reason: str | None) -> tuple[list
     taken out of the calls (``fn(**call.arguments)`` failed on ``{"_raw": …}`` and the thread waited for a result
     to it) and kept as a broken stream's begun calls are (``Accumulator.cut_calls``): id, name, the argument text
     as it came, ``incomplete``; paid for, never run. Returns (the whole calls, the cut ones)."""
-    if not calls or (finish_reason or "").lower() not in _AT_LIMIT:
+    if not calls or (finish_reason or "").lower() not in AT_LIMIT:
         return calls, []
     whole: list[ToolCall] = []
     cut: list[dict[str, Any]] = []
