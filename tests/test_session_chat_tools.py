@@ -582,3 +582,25 @@ def test_a_thread_resumed_from_an_older_row_with_a_cut_call_does_not_wait_for_it
         done = s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", stream=False, tool_results={"call_a": "sunny"})
         assert done.text == "Done." and "call_b" not in json.dumps(rec.json())
         assert "call_b" not in json.dumps(s.history.get(done.entry.id).wire_request())
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_calls_of_n_choices_cut_at_max_tokens_are_set_apart_too(tmp_path: Path, stream: bool) -> None:
+    """An ``n=`` answer's other choices kept their calls cut at max_tokens in ``.tool_calls`` (``{"_raw": …}``:
+    ``fn(**call.arguments)`` a TypeError) when the first choice's were set apart. Every choice's are now, kept in
+    the row and given again by a replay."""
+    both = "Use get_weather for Oslo and get_time for its zone."
+
+    def ask(s: Any) -> Any:
+        res = s.chat(both, model="gpt-5.2", tools=[WEATHER, TIME], thread=False, stream=stream, max_tokens=3, n=2)
+        assert len(res.choices) == 2
+        for choice in res.choices:
+            assert choice.finish_reason == "length" and choice.tool_calls == []
+            assert [c["name"] for c in choice.cut_tool_calls] == ["get_weather"]
+        assert "cut at the token limit" in res.html()
+        return [c.as_dict() for c in res.choices]
+
+    with make_session(tmp_path / "st", Recorder()) as s:
+        live = ask(s)
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        assert ask(r) == live

@@ -235,6 +235,8 @@ async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[st
         calls = [c.as_dict() for c in reply.tool_calls] or None
         pieces = log.record((acc.text, acc.reasoning), (reply.text, reply.reasoning)) if log is not None else None
         others = _received_choices(reply.others)
+        for choice in others:  # (each choice's calls cut at max_tokens, set apart as the answer's are)
+            choice.tool_calls, choice.cut_tool_calls = chat.cut_at_limit(choice.tool_calls, choice.finish_reason)
         entry = rec.ok(response=drop_none({"request_id": request_id, "finish_reason": reply.finish_reason,
                                            "response_id": response_id or reply.response_id, "tool_calls": calls,
                                            "cut_tool_calls": short or None,

@@ -163,6 +163,8 @@ class Choice:
     reasoning: str = ""
     finish_reason: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
+    #: its calls cut at max_tokens before their arguments ended (``ChatResult.cut_tool_calls``): never to be run
+    cut_tool_calls: list[dict[str, Any]] = field(default_factory=list)
 
     def __str__(self) -> str:
         return self.text
@@ -176,6 +178,8 @@ class Choice:
             out["finish_reason"] = self.finish_reason
         if self.tool_calls:
             out["tool_calls"] = [c.as_dict() for c in self.tool_calls]
+        if self.cut_tool_calls:
+            out["cut_tool_calls"] = self.cut_tool_calls
         return out
 
 

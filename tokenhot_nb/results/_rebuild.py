@@ -138,11 +138,17 @@ def _choices(entry: HistoryEntry, response: dict[str, Any]) -> list[Choice]:
     if not isinstance(listed, list) or not all(isinstance(c, dict) for c in listed):
         raise RebuildError(f"The choices of history entry #{entry.id} are not a list of answers ({listed!r:.60}).",
                            "damaged")
-    return [Choice(str(c.get("text") or ""), str(c.get("reasoning") or ""),
-                   None if c.get("finish_reason") is None else str(c["finish_reason"]),
-                   [ToolCall(str(t.get("id") or ""), str(t.get("name") or ""), dict(t.get("arguments") or {}))
-                    for t in _tool_calls(entry, c)])
-            for c in listed]
+    from ..families.chat import cut_at_limit
+
+    out = []
+    for c in listed:
+        finish = None if c.get("finish_reason") is None else str(c["finish_reason"])
+        calls, short = cut_at_limit([ToolCall(str(t.get("id") or ""), str(t.get("name") or ""),
+                                              dict(t.get("arguments") or {})) for t in _tool_calls(entry, c)], finish)
+        were_cut = c.get("cut_tool_calls")
+        out.append(Choice(str(c.get("text") or ""), str(c.get("reasoning") or ""), finish, calls,
+                          [dict(t) for t in were_cut if isinstance(t, dict)] if isinstance(were_cut, list) else short))
+    return out
 
 
 def _text(store: Store, entry: HistoryEntry, role: str) -> str:

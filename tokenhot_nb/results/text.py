@@ -54,7 +54,8 @@ class ChatResult(Result):
     @property
     def choices(self) -> list[Choice]:
         """Every answer the call returned, in the relay's order: this one first, then those of ``n=``."""
-        return [Choice(self.text, self.reasoning, self.finish_reason, list(self.tool_calls)), *self._others]
+        return [Choice(self.text, self.reasoning, self.finish_reason, list(self.tool_calls),
+                       list(self.cut_tool_calls)), *self._others]
 
     def __str__(self) -> str:
         return self.text
@@ -98,8 +99,9 @@ class ChatResult(Result):
         parts = [f"<details><summary>{1 + len(self._others)} choices: "
                  f"{len(self._others)} more below</summary>"]
         for i, c in enumerate(self._others, 1):
-            calls = ", ".join(f"{t.name}({json.dumps(t.arguments, ensure_ascii=False, default=str)})"
-                              for t in c.tool_calls)
+            calls = ", ".join([f"{t.name}({json.dumps(t.arguments, ensure_ascii=False, default=str)})"
+                               for t in c.tool_calls] + [f"{t.get('name')}({t.get('arguments')}… cut at the token "
+                                                         "limit, not run" for t in c.cut_tool_calls])
             parts.append(f'<div style="font:11px sans-serif;color:#888">choice {i}'
                          f'{text_html(" · finish: " + c.finish_reason) if c.finish_reason else ""}</div>'
                          f"{markdown_html(c.text)}"
