@@ -221,26 +221,23 @@ def _check_upload_size(data: bytes) -> None:
 def _check_speed(value: Any) -> None:
     """``/v1/audio/speech``'s ``speed`` (reference §6.3: 0.25 to 4): ``speed=10`` or ``"fast"`` went out and came back
     a 400 (``extra={'speed': …}`` still sends any value as it is)."""
-    import math
-
-    if value is None:
-        return
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or not 0.25 <= value <= 4:
-        raise InputError(f"speed must be a number from 0.25 to 4, not {value!r:.40}.",
-                         hint="e.g. speed=1.25 (a quarter faster); leave it out for the model's own pace.",
-                         option="speed")
+    _check_range(value, "speed", 0.25, 4, "e.g. speed=1.25 (a quarter faster); leave it out for the model's own pace.")
 
 
 def _check_temperature(value: Any) -> None:
     """Whisper's ``temperature`` (reference §6.2: 0 to 1): ``temperature=5``, ``True`` or ``"hot"`` went out as a form
     field and the upload was paid for (``extra={'temperature': …}`` still sends any value as it is)."""
+    _check_range(value, "temperature", 0, 1,
+                 "e.g. temperature=0 (the most literal transcript); leave it out for the model's own.")
+
+
+def _check_range(value: Any, name: str, low: float, high: float, hint: str) -> None:
+    """A number option of the audio routes, from ``low`` to ``high`` (None: left out), else one line before the call."""
     import math
 
     if value is None:
         return
     number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not number or not math.isfinite(value) or not 0 <= value <= 1:
-        raise InputError(f"temperature must be a number from 0 to 1, not {value!r:.40}.",
-                         hint="e.g. temperature=0 (the most literal transcript); leave it out for the model's own.",
-                         option="temperature")
+    if not number or not math.isfinite(value) or not low <= value <= high:
+        raise InputError(f"{name} must be a number from {low:g} to {high:g}, not {value!r:.40}.", hint=hint,
+                         option=name)
