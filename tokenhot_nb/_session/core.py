@@ -9,6 +9,7 @@ store and the defaults; each method is a short delegation to the module that doe
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import threading
@@ -87,6 +88,7 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
         async def inner(self: Session, *args: Any, **kwargs: Any) -> Any:
             resolved: list[ModelInfo] = []
             token = _RESOLVED.set(resolved)
+            self._begin()
             try:
                 _checks.check_option_names(kwargs, named, kind)
                 if any(isinstance(v, str) and not v.strip() for v in (*args, *kwargs.values())):  # (binding costs)
@@ -106,10 +108,29 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
                 raise
             finally:
                 _RESOLVED.reset(token)
+                self._end()
 
         return inner  # type: ignore[return-value]
 
     return wrap
+
+
+_closing: set[asyncio.Future[None]] = set()
+"""Closings of sessions whose last call ended on the background loop (kept referenced until they are done)."""
+
+
+async def _aclose_detached(client: Client | None, store: Store | None) -> None:
+    try:
+        if client is not None:
+            try:
+                await client.aclose()
+            except Exception:
+                pass
+        if store is not None:
+            await asyncio.to_thread(store.close)
+    finally:
+        current = asyncio.current_task()
+        _closing.discard(current)  # type: ignore[arg-type]
 
 
 @front_doors
@@ -144,6 +165,8 @@ class Session:
         self._store: Store | None = None
         self._history: History | None = None
         self._lock = threading.Lock()
+        self._calls = 0  # calls in flight (under _lock): close() waits for them to end before closing anything
+        self._close_pending = False  # close() was asked while calls were in flight: the last one to end closes
         self.threads = Threads(lambda: self.store)
         #: replay key → how many calls with that key this session has replayed (the next gets the next recording)
         self.replay_turns: dict[str, int] = {}
@@ -226,19 +249,56 @@ class Session:
                 f"store={str(self.settings.store)!r}, key {key})")
 
     def close(self) -> None:
-        """Close the HTTP connections and the history database."""
-        from ..client import run_sync
+        """Close the HTTP connections and the history database; used again, the session opens them anew.
 
-        if self._client is not None:
+        Calls still in flight on other threads or tasks (a panel's stream, a video wait, an awaited call) finish
+        first: closing under them cut a paid answer short with a "connection broke" error. So close() returns at
+        once and the last of them closes on its way out (waiting here instead could hang the cell for as long as a
+        stream or a video wait runs, and a bounded wait would still have to cut or leave them at its end).
+        """
+        with self._lock:
+            if self._calls:
+                self._close_pending = True
+                return
+            self._close_pending = False
+            client, store = self._detach()
+        self._close_detached(client, store)
+
+    def _begin(self) -> None:
+        """A call begins: resources stay open until it ends (see :meth:`close`)."""
+        with self._lock:
+            self._calls += 1
+
+    def _end(self) -> None:
+        """A call ends: the last one of a session asked to close closes it."""
+        with self._lock:
+            self._calls -= 1
+            if self._calls or not self._close_pending:
+                return
+            self._close_pending = False
+            client, store = self._detach()
+        self._close_detached(client, store)
+
+    def _detach(self) -> tuple[Client | None, Store | None]:
+        """Take the client and store out (under ``_lock``): a later call opens fresh ones."""
+        client, store = self._client, self._store
+        self._client = self._store = self._history = None
+        return client, store
+
+    @staticmethod
+    def _close_detached(client: Client | None, store: Store | None) -> None:
+        from ..client import in_loop_thread, run_sync
+
+        if in_loop_thread():  # (the last call ended on the loop itself, e.g. unwinding after a Ctrl-C: no waiting)
+            _closing.add(asyncio.ensure_future(_aclose_detached(client, store)))
+            return
+        if client is not None:
             try:
-                run_sync(self._client.aclose(), timeout=10)
+                run_sync(client.aclose(), timeout=10)
             except Exception:
                 pass
-            self._client = None
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-            self._history = None
+        if store is not None:
+            store.close()
 
     def __enter__(self) -> Session:
         return self

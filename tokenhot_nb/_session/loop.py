@@ -48,13 +48,15 @@ def _sent_list() -> list[str]:
     return [] if sent is None else sent
 
 
-async def _scoped(coro: Coroutine[Any, Any, T], rows: list[int], where: FrameType | Where | None,
-                  sent: list[str] | None = None) -> T:
+async def _scoped(session: Session, coro: Coroutine[Any, Any, T], rows: list[int],
+                  where: FrameType | Where | None, sent: list[str] | None = None) -> T:
     """Run ``coro`` with the rows it opens collected in ``rows`` and the paid requests it sends noted in ``sent``
     (an enclosing call's lists, if any, are kept), and its warnings filed at ``where`` (the user's line that made
-    the call; an enclosing call's is kept)."""
+    the call; an enclosing call's is kept). The session stays open until it has unwound (a Ctrl-C's caller stops
+    waiting for that after a moment)."""
     from ..client._client import PAID_SENT
 
+    session._begin()
     token = CALL_ROWS.set(rows) if CALL_ROWS.get() is None else None
     noted = PAID_SENT.set(sent) if sent is not None and PAID_SENT.get() is None else None
     at = CALLER.set(where) if CALLER.get() is None and where is not None else None
@@ -67,6 +69,7 @@ async def _scoped(coro: Coroutine[Any, Any, T], rows: list[int], where: FrameTyp
             PAID_SENT.reset(noted)
         if token is not None:
             CALL_ROWS.reset(token)
+        session._end()
 
 
 class Interrupted(BaseException):
@@ -135,11 +138,14 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
     from ..client import run_sync
 
     since, rows, sent = time.time(), _rows_list(), _sent_list()
+    session._begin()  # (before the hand-off: a close() from another thread meanwhile waits for this call)
     try:
-        return run_sync(_scoped(coro, rows, CALLER.get() or sys._getframe(1), sent))
+        return run_sync(_scoped(session, coro, rows, CALLER.get() or sys._getframe(1), sent))
     except (KeyboardInterrupt, Interrupted) as exc:
         said = interrupt_message(session, exc, task, since, rows, sent)
         raise KeyboardInterrupt(_said(session, _and_task_row(rows, task), exc, said)) from None
+    finally:
+        session._end()
 
 
 def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
@@ -147,11 +153,14 @@ def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
     from ..client import _lane
 
     since, rows, sent = time.time(), _rows_list(), _sent_list()
+    session._begin()
     try:
-        return _lane.run(_scoped(coro, rows, CALLER.get() or sys._getframe(1), sent))
+        return _lane.run(_scoped(session, coro, rows, CALLER.get() or sys._getframe(1), sent))
     except (KeyboardInterrupt, Interrupted) as exc:
         said = interrupt_message(session, exc, None, since, rows, sent)
         raise KeyboardInterrupt(_said(session, rows, exc, said)) from None
+    finally:
+        session._end()
 
 
 async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | None = None, *,
@@ -167,8 +176,9 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
         return await coro
 
     since, rows, sent = time.time(), _rows_list(), _sent_list()
+    session._begin()
     try:
-        return await run_async(_scoped(coro, rows, CALLER.get() or caller(), sent))
+        return await run_async(_scoped(session, coro, rows, CALLER.get() or caller(), sent))
     except ReplayedCancel as exc:
         if in_background_loop():  # (a call within a call: the outer one says it)
             raise
@@ -183,6 +193,8 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
             _note_stop(session, _and_task_row(rows, task), CANCELLED, True, kinds="all",
                        error=cancelled_error(sent != []))  # (on the loop: a call within one stopped)
         raise
+    finally:
+        session._end()
 
 
 def _and_task_row(rows: list[int], task: VideoTask | None) -> list[int]:
