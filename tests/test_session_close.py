@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,22 +99,29 @@ def _check_answered_then_closed(s: Session, result: Any) -> None:
     assert [e.status for e in s.history if e.kind == "chat"] == ["ok", "ok"]
 
 
-def test_a_stream_on_another_thread_finishes_when_the_session_is_closed_under_it(live: Session,
-                                                                                  held: _HeldStream) -> None:
-    """A panel's worker streams a chat while the cell resets the shared session: the paid answer comes back whole
-    (it broke with "connection broke (Bad file descriptor) … may have been billed")."""
+def _started(call: Callable[[], Any]) -> tuple[list[Any], threading.Event, threading.Thread]:
+    """``call`` on a thread of its own (a panel's worker, a cell's loop): what it returned or raised lands in the
+    list, and the event is set once it has."""
     got: list[Any] = []
     done = threading.Event()
 
-    def worker() -> None:
+    def run() -> None:
         try:
-            got.append(live.chat("tell me a long story", model="gpt-5.2", thread=False))
+            got.append(call())
         except BaseException as exc:
             got.append(exc)
         done.set()
 
-    t = threading.Thread(target=worker, daemon=True)
+    t = threading.Thread(target=run, daemon=True)
     t.start()
+    return got, done, t
+
+
+def test_a_stream_on_another_thread_finishes_when_the_session_is_closed_under_it(live: Session,
+                                                                                  held: _HeldStream) -> None:
+    """A panel's worker streams a chat while the cell resets the shared session: the paid answer comes back whole
+    (it broke with "connection broke (Bad file descriptor) … may have been billed")."""
+    got, done, t = _started(lambda: live.chat("tell me a long story", model="gpt-5.2", thread=False))
     _closed_once_let_go(live, held, done)
     t.join(60)
     assert done.is_set()
@@ -123,18 +130,7 @@ def test_a_stream_on_another_thread_finishes_when_the_session_is_closed_under_it
 
 def test_an_awaited_stream_finishes_when_the_session_is_closed_under_it(live: Session, held: _HeldStream) -> None:
     """An ``await s.achat(...)`` on another loop (a cell's) goes on to its end when the session is closed meanwhile."""
-    got: list[Any] = []
-    done = threading.Event()
-
-    def cell() -> None:
-        try:
-            got.append(asyncio.run(live.achat("tell me a long story", model="gpt-5.2", thread=False)))
-        except BaseException as exc:
-            got.append(exc)
-        done.set()
-
-    t = threading.Thread(target=cell, daemon=True)
-    t.start()
+    got, done, t = _started(lambda: asyncio.run(live.achat("tell me a long story", model="gpt-5.2", thread=False)))
     _closed_once_let_go(live, held, done)
     t.join(60)
     assert done.is_set()
@@ -152,18 +148,7 @@ def test_a_stream_finishes_when_the_shared_session_is_replaced_under_it(tmp_path
     settings = {"api_key": KEY, "base_url": held.url, "mode": "live", "poll_interval": 0.01}
     old = tokenhot_nb.session(store=tmp_path / "st", **settings)
     old.models()
-    got: list[Any] = []
-    done = threading.Event()
-
-    def worker() -> None:
-        try:
-            got.append(old.chat("tell me a long story", model="gpt-5.2", thread=False))
-        except BaseException as exc:
-            got.append(exc)
-        done.set()
-
-    t = threading.Thread(target=worker, daemon=True)
-    t.start()
+    got, done, t = _started(lambda: old.chat("tell me a long story", model="gpt-5.2", thread=False))
     assert held.mid.wait(60)
     new = tokenhot_nb.session(store=tmp_path / "st2", **settings)
     assert new is not old and not done.is_set()
@@ -197,18 +182,7 @@ def test_a_video_wait_on_another_thread_finishes_when_the_session_is_closed_unde
     s = make_session(tmp_path / "st", rec)
     try:
         task = s.video("a slow sunrise", wait=False)
-        got: list[Any] = []
-        done = threading.Event()
-
-        def worker() -> None:
-            try:
-                got.append(task.wait(progress=False))
-            except BaseException as exc:
-                got.append(exc)
-            done.set()
-
-        t = threading.Thread(target=worker, daemon=True)
-        t.start()
+        got, done, t = _started(lambda: task.wait(progress=False))
         assert rec.mid.wait(60)
         s.close()
         assert not done.is_set()
