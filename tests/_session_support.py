@@ -3,6 +3,7 @@ the ``rec`` / ``s`` fixtures (exposed to every test module through conftest.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -51,6 +52,22 @@ class Recorder(httpx.AsyncBaseTransport):
 
     def json(self, i: int = -1, path_part: str = "") -> Any:
         return json.loads(self.posts(path_part)[i]["body"])
+
+
+class HeldRecorder(Recorder):
+    """A :class:`Recorder` that holds the first request of ``method`` whose path holds ``part`` until :attr:`hold`
+    is set (:attr:`held` says it is held): a call in flight at a known point, for what another thread does then."""
+
+    def __init__(self, method: str, part: str) -> None:
+        super().__init__()
+        self.method, self.part = method, part
+        self.held, self.hold = threading.Event(), threading.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == self.method and self.part in request.url.path and not self.held.is_set():
+            self.held.set()
+            await asyncio.to_thread(self.hold.wait, 60)
+        return await super().handle_async_request(request)
 
 
 def make_session(store: Path, rec: Recorder | None = None, **kw: Any) -> Session:

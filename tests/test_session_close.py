@@ -11,10 +11,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from _raw_server import Listener, read_http_request
-from _session_support import Recorder, make_session
+from _session_support import HeldRecorder, make_session
 
 from tokenhot_nb import Session
 from tokenhot_nb.sim import Server
@@ -161,36 +160,22 @@ def test_a_stream_finishes_when_the_shared_session_is_replaced_under_it(tmp_path
         new.close()
 
 
-class _HeldPoll(Recorder):
-    """The in-process simulator; the first status poll of a video task is held until :attr:`go`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.mid, self.go = threading.Event(), threading.Event()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "GET" and "/video/generations/" in request.url.path and not self.mid.is_set():
-            self.mid.set()
-            await asyncio.to_thread(self.go.wait, 60)
-        return await super().handle_async_request(request)
-
-
 def test_a_video_wait_on_another_thread_finishes_when_the_session_is_closed_under_it(tmp_path: Path) -> None:
     """A panel waits for a paid video while the session is closed: the wait ends with the video, and then the
     session is closed (the wait's next poll opened a fresh client, which nothing closed)."""
-    rec = _HeldPoll()
+    rec = HeldRecorder("GET", "/video/generations/")  # (the first status poll)
     s = make_session(tmp_path / "st", rec)
     try:
         task = s.video("a slow sunrise", wait=False)
         got, done, t = _started(lambda: task.wait(progress=False))
-        assert rec.mid.wait(60)
+        assert rec.held.wait(60)
         s.close()
         assert not done.is_set()
-        rec.go.set()
+        rec.hold.set()
         t.join(60)
         assert not isinstance(got[0], BaseException), got[0]
         assert s._client is None and s._store is None  # closed by the wait, the last call to end
         assert got[0].sha256 and got[0].entry.status == "ok"
     finally:
-        rec.go.set()
+        rec.hold.set()
         s.close()

@@ -11,42 +11,28 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from _session_support import Recorder, make_session
+from _session_support import HeldRecorder, make_session
 
 from tokenhot_nb import Session
 from tokenhot_nb._threads import conversation
 
 
-class _Gate(Recorder):
-    """Holds the first chat request until :meth:`open`, so a second call is made while the first is in flight."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.held, self.hold = threading.Event(), threading.Event()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if request.method == "POST" and "/chat" in request.url.path and not self.held.is_set():
-            self.held.set()
-            await asyncio.to_thread(self.hold.wait, 60)
-        return await super().handle_async_request(request)
+@pytest.fixture
+def gate() -> HeldRecorder:
+    """Holds the first chat request until ``gate.hold`` is set, so a second call is made while the first is in flight."""
+    return HeldRecorder("POST", "/chat")
 
 
 @pytest.fixture
-def gate() -> _Gate:
-    return _Gate()
-
-
-@pytest.fixture
-def gs(tmp_path: Path, gate: _Gate) -> Iterator[Session]:
+def gs(tmp_path: Path, gate: HeldRecorder) -> Iterator[Session]:
     s = make_session(tmp_path / "store", gate)
     s.models()  # (the price table read first: the gate holds chat requests only)
     yield s
     s.close()
 
 
-def _open_when_the_second_waits(s: Session, gate: _Gate, name: str) -> threading.Thread:
+def _open_when_the_second_waits(s: Session, gate: HeldRecorder, name: str) -> threading.Thread:
     """Let the first request go once the second call sent its own request (it did not wait for the first turn), or
     waits for the first turn to end: the two calls overlap, whatever the machine's speed."""
     def watch() -> None:
@@ -68,7 +54,7 @@ def _contents(body: bytes) -> list[str]:
     return [m["content"] for m in json.loads(body)["messages"]]
 
 
-def _check_one_conversation(s: Session, gate: _Gate, name: str) -> None:
+def _check_one_conversation(s: Session, gate: HeldRecorder, name: str) -> None:
     first, second = (e for e in s.history if e.kind == "chat")
     assert first.status == second.status == "ok"
     # the later turn was sent with the earlier one, and its row links to it
@@ -81,7 +67,7 @@ def _check_one_conversation(s: Session, gate: _Gate, name: str) -> None:
     assert s.threads.get(name).messages == conversation(s.store, second.id)
 
 
-def test_two_follow_ups_awaited_at_once_go_one_after_the_other(gs: Session, gate: _Gate) -> None:
+def test_two_follow_ups_awaited_at_once_go_one_after_the_other(gs: Session, gate: HeldRecorder) -> None:
     """``asyncio.gather(s.achat("one"), s.achat("two"))`` sent both with the thread as it was before either: "two"
     never saw "one", the thread then held both turns, and the history linked "two" to the turn before "one" (an
     export or a restart rebuilt another conversation than the one sent)."""
@@ -95,7 +81,7 @@ def test_two_follow_ups_awaited_at_once_go_one_after_the_other(gs: Session, gate
     _check_one_conversation(gs, gate, "study")
 
 
-def test_a_worker_thread_and_the_cell_on_one_conversation_go_one_after_the_other(gs: Session, gate: _Gate) -> None:
+def test_a_worker_thread_and_the_cell_on_one_conversation_go_one_after_the_other(gs: Session, gate: HeldRecorder) -> None:
     watcher = _open_when_the_second_waits(gs, gate, "default")
     done: list[Any] = []
     worker = threading.Thread(target=lambda: done.append(gs.chat("one")), daemon=True)
@@ -109,7 +95,7 @@ def test_a_worker_thread_and_the_cell_on_one_conversation_go_one_after_the_other
 
 
 def test_a_sync_follow_up_in_a_cell_whose_loop_awaits_a_turn_waits_for_it_without_hanging(gs: Session,
-                                                                                           gate: _Gate) -> None:
+                                                                                           gate: HeldRecorder) -> None:
     """A turn left running as a task of the cell's loop (``asyncio.ensure_future(s.achat(…))``), then a sync follow-up
     in the next cell: that call blocks the loop, so a turn that could end only once the loop runs again would keep
     it waiting for ever. The turn ends where its work runs; the follow-up then goes on from it."""
@@ -153,7 +139,7 @@ def test_a_call_made_from_a_turn_s_on_delta_does_not_wait_for_that_turn(s: Sessi
 
 
 def test_ctrl_c_while_a_call_waits_for_its_conversation_s_turn_says_nothing_was_sent(gs: Session,
-                                                                                      gate: _Gate) -> None:
+                                                                                      gate: HeldRecorder) -> None:
     """The cell's follow-up waits while a worker thread's turn of the same conversation is answered; a Ctrl-C then was
     a bare ``KeyboardInterrupt`` that said nothing. It says nothing was sent; the worker's turn ends as it would
     have, and the next follow-up goes on from it."""
