@@ -87,6 +87,31 @@ def test_a_thread_resumes_from_linked_rows_after_a_restart(tmp_path: Path) -> No
     s2.close()
 
 
+def test_two_sessions_on_one_store_each_keep_their_conversation_after_a_restart(tmp_path: Path) -> None:
+    """Two notebooks in one folder share its ``.tokenhot`` store and each chats in the "default" thread. A restart
+    rebuilt the thread from every ``ok`` row of that name, so its next turn went out with both notebooks' messages
+    interleaved, a conversation neither had sent. It continues the newest turn's own conversation (its links)."""
+    store = tmp_path / "st"
+    with make_session(store, Recorder()) as a:
+        a.chat("A1 foxes", model=MODEL, stream=False)
+        b_rec = Recorder()
+        with make_session(store, b_rec) as b:  # opened after A's first turn: it continues A's conversation
+            b.chat("B1 owls", model=MODEL, stream=False)
+            a.chat("A2 foxes", model=MODEL, stream=False)
+            b.chat("B2 owls", model=MODEL, stream=False)
+            b_sent = b_rec.json(-1)["messages"]
+    assert [m["content"] for m in b_sent[::2]] == ["A1 foxes", "B1 owls", "B2 owls"]
+    rec = Recorder()
+    with make_session(store, rec) as again:
+        r = again.chat("B3 owls", model=MODEL, stream=False)
+        sent = rec.json(-1)["messages"]
+        assert [m["content"] for m in sent[::2]] == ["A1 foxes", "B1 owls", "B2 owls", "B3 owls"]
+        assert sent[:-1] == [*b_sent, {"role": "assistant", "content": sent[-2]["content"]}]
+        assert r.entry.wire_request()["json"]["messages"] == sent
+        assert [m["content"] for m in again.threads["default"].messages[::2]] == [
+            "A1 foxes", "B1 owls", "B2 owls", "B3 owls"]
+
+
 def test_new_thread_starts_a_chain_and_threads_do_not_mix(tmp_path: Path) -> None:
     s = make_session(tmp_path / "st", Recorder())
     a1 = s.chat("a1", model=MODEL, stream=False, thread="a")

@@ -177,12 +177,8 @@ class Threads:
         entries = store.select_entries(
             [("kind = ?", ("chat",)), ("status = ?", ("ok",)), ("thread = ?", (name,))]
         )
-        start = 0
-        for i, e in enumerate(entries):
-            if (e.params or {}).get("new_thread"):
-                start = i
         thread = Thread(name)
-        for e in entries[start:]:
+        for e in _chain(entries):
             user = with_tool_results(_rebuilt_user(store, e), (e.params or {}).get("tool_results"),
                                      thread.pending_calls())
             calls = row_calls(e.response)
@@ -192,6 +188,21 @@ class Threads:
             if (e.params or {}).get("system"):
                 thread.system = e.params["system"]
         return thread
+
+
+def _chain(entries: list[HistoryEntry]) -> list[HistoryEntry]:
+    """The conversation the newest of ``entries`` (one thread name's ``ok`` turns) continued, oldest first, by its
+    ``parent`` links. Two notebooks in one folder share its store: taking every row of the name interleaved
+    their two "default" threads into a conversation neither had sent, and the next turn went out with it."""
+    by_id = {e.id: e for e in entries}
+    chain: list[HistoryEntry] = []
+    entry = entries[-1] if entries else None
+    while entry is not None and len(chain) < MAX_TURNS:
+        chain.append(entry)
+        if entry.parent is None or (entry.params or {}).get("new_thread"):
+            break
+        entry = by_id.pop(entry.parent, None)  # (popped: a damaged store's parent cycle ends the walk)
+    return chain[::-1]
 
 
 def _answer(store: Store, entry: HistoryEntry) -> str:
