@@ -434,3 +434,21 @@ def test_a_word_in_place_of_the_audio_is_no_clip(data: str, said: str) -> None:
     with pytest.raises(APIError) as exc:
         audio.parse_speech(None, body)
     assert said in exc.value.message and "nothing was stored" in exc.value.message
+
+
+@pytest.mark.parametrize("ctype", ["text/plain; charset=utf-8", None])
+def test_a_text_transcript_that_is_only_an_error_envelope_is_the_error(ctype: str | None) -> None:
+    """A 200 error envelope sent as text/plain to a text request was kept as the transcript; it is the relay's error
+    now, with its message and code. Other JSON-looking text stays the transcript (the parser follows the format)."""
+    envelope = {"error": {"message": "用户额度不足 (request id: 2026X)", "type": "new_api_error",
+                          "code": "insufficient_user_quota"}}
+    with pytest.raises(APIError) as exc:
+        audio.parse_transcription("text", json.dumps(envelope, ensure_ascii=False) + "\n", ctype)
+    assert exc.value.message.startswith("The transcription answer is an error, not a transcript: 用户额度不足")
+    assert (exc.value.code, exc.value.status) == ("insufficient_user_quota", 200)
+    google = {"error": {"code": 429, "message": "Resource exhausted", "status": "RESOURCE_EXHAUSTED"}}
+    with pytest.raises(APIError, match="an error, not a transcript: Resource exhausted"):
+        audio.parse_transcription("text", json.dumps(google), ctype)
+    for said in ('{"error": "the word error"}', '{"note": 1, "error": {"message": "x"}}', '{"error": {"message": ""}}',
+                 '{"error": {"message": "x"}, "text": "kept"}', '{"error": {"message": "x"'):
+        assert audio.parse_transcription("text", said, ctype).text == said

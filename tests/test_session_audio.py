@@ -512,3 +512,26 @@ def test_speech_downloaded_under_another_label_is_kept_as_what_it_is(tmp_path: P
     assert 'src="data:audio/wav;base64,' in res.html()
     assert res.save(tmp_path / "out/").suffix == ".wav"
     s.close()
+
+
+def test_a_text_transcript_that_is_a_200_error_envelope_is_an_error_row(tmp_path: Path) -> None:
+    """A relay's error sent with 200 as text/plain to format='text' was stored as the transcript in an 'ok' row (its
+    per-call price counted); it is the relay's error now, the row an error holding no transcript."""
+    from tokenhot_nb.errors import APIError
+
+    envelope = {"error": {"message": "upstream failed (request id: 2026X)", "type": "upstream_error", "code": ""}}
+
+    class ErrorAsText(Recorder):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            if request.url.path.endswith("/audio/transcriptions"):
+                return httpx.Response(200, content=json.dumps(envelope).encode(),
+                                      headers={"content-type": "text/plain; charset=utf-8"})
+            return await super().handle_async_request(request)
+
+    s = make_session(tmp_path / "st", ErrorAsText())
+    with pytest.raises(APIError, match=r"The transcription answer is an error, not a transcript: upstream failed"):
+        s.transcribe(b"RIFF0000WAVEfmt ", format="text")
+    entry = s.history[-1]
+    assert (entry.status, entry.outputs, entry.text) == ("error", [], "")
+    assert not (entry.usage or {}).get("cost", {}).get("usd")
+    s.close()

@@ -580,6 +580,23 @@ def _error_envelope(obj: dict[str, Any]) -> None:
                           instead="a transcript")
 
 
+def _plain_error_envelope(body: str) -> None:
+    """Refuse a text transcript that is only an error envelope (``{"error": {"message": …}}``: a relay's error sent
+    with 200 as text/plain). The parser still follows ``response_format``: any other JSON-looking text is the
+    transcript, as said."""
+    stripped = body.strip()
+    if not (stripped.startswith("{") and stripped.endswith("}")):
+        return
+    try:
+        obj = _json.loads(stripped)
+    except ValueError:
+        return
+    err = obj.get("error") if isinstance(obj, dict) else None
+    message = err.get("message") if isinstance(err, dict) else None
+    if isinstance(message, str) and message.strip() and next(iter(obj)) == "error":
+        _error_envelope(obj)
+
+
 def parse_transcription(format: str, text: str | bytes | dict[str, Any],
                         content_type: str | None = None) -> TranscriptReply:
     """Parse by the requested ``format`` (json / verbose_json / text / srt / vtt).
@@ -615,6 +632,7 @@ def parse_transcription(format: str, text: str | bytes | dict[str, Any],
             return reply
         body = text
         if fmt == "text":
+            _plain_error_envelope(body)
             return TranscriptReply(text=body.strip(), format=fmt, body=body)
         segs = parse_cues(body)
         if not segs and body.lstrip()[:1] == "{":  # (no cue, a JSON object: a relay's JSON answer or 200 error sent
