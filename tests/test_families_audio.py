@@ -452,3 +452,64 @@ def test_a_text_transcript_that_is_only_an_error_envelope_is_the_error(ctype: st
     for said in ('{"error": "the word error"}', '{"note": 1, "error": {"message": "x"}}', '{"error": {"message": ""}}',
                  '{"error": {"message": "x"}, "text": "kept"}', '{"error": {"message": "x"'):
         assert audio.parse_transcription("text", said, ctype).text == said
+
+
+# --- speech that arrived damaged, and speech in several parts -------------------------------------------------
+
+PCM = bytes(range(1, 241)) * 20  # 4,800 bytes of 16-bit samples (0.1 s at 24 kHz), no header, no zero byte
+L16 = "audio/L16;codec=pcm;rate=24000"
+
+
+def gemini_parts(*parts: tuple[str, str | None]) -> dict[str, Any]:
+    inline = [{"inlineData": {"data": d} if m is None else {"mimeType": m, "data": d}} for d, m in parts]
+    return {"candidates": [{"content": {"parts": inline}, "finishReason": "STOP"}]}
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+@pytest.mark.parametrize("cut", range(1, 8))
+@pytest.mark.parametrize("shape", ["gemini", "openai-audio", "data-url"])
+def test_base64_speech_cut_short_is_one_damaged_error(cut: int, shape: str) -> None:
+    """Base64 audio cut on the way was refused as "not audio: text 'AQIDBAUG…'" (cut mid-byte) or kept short, its
+    last sample torn (the rest): it is one line now saying the audio arrived damaged, with the bytes that did arrive
+    (the caller keeps them)."""
+    torn = b64(PCM)[:-cut]
+    body = {"gemini": gemini_parts((torn, L16)), "openai-audio": {"audio": {"data": torn}},
+            "data-url": {"data": "data:audio/pcm;base64," + torn}}[shape]
+    with pytest.raises(APIError) as exc:
+        audio.parse_speech(None, body, "application/json")
+    assert exc.value.message.startswith("The speech audio arrived damaged: its ")
+    assert exc.value.message.endswith("; nothing was stored.") and "\n" not in exc.value.message
+    (arrived,) = exc.value.unplayable  # type: ignore[attr-defined]
+    assert PCM.startswith(arrived) and len(PCM) - 6 <= len(arrived) < len(PCM)
+
+
+@pytest.mark.parametrize("at", [1, 100, 4001])
+def test_base64_speech_with_padding_inside_it_is_damaged(at: int) -> None:
+    text = b64(PCM)
+    for pad in ("=", "=="):
+        with pytest.raises(APIError, match=r"^The speech audio arrived damaged: its base64 has padding \('='\) inside "
+                                           rf"it, at character {at + len(pad):,} of"):
+            audio.parse_speech(None, gemini_parts((text[:at] + pad + text[at:], L16)))
+    with pytest.raises(APIError, match=r"arrived damaged: its base64 \(6,401 characters\) starts with padding"):
+        audio.parse_speech(None, gemini_parts(("=" + text, L16)))
+
+
+def test_base64_pieces_each_padded_and_sent_together_are_read_whole() -> None:
+    """A relay that joins base64 chunks each padded on its own ("…==AQID…"): the pieces are read one by one."""
+    joined = b64(PCM[:3001]) + b64(PCM[3001:4000]) + b64(PCM[4000:])
+    assert joined.count("=") > 1
+    reply = audio.parse_speech(None, gemini_parts((joined, L16)))
+    assert reply.wav == audio.pcm_to_wav(PCM)
+
+
+def test_a_wav_shorter_than_its_header_says_is_damaged() -> None:
+    wav = audio.pcm_to_wav(PCM)
+    cut = wav[: len(wav) - 1200]  # (a whole number of base64 groups: only the WAV's own header tells)
+    with pytest.raises(APIError, match=r"arrived damaged: the WAV is 3,644 bytes where its header says 4,844"):
+        audio.parse_speech(None, gemini_parts((b64(cut), "audio/wav")))
+    streamed = wav[:4] + b"\xff\xff\xff\xff" + wav[8:len(wav) - 1200]  # (a streamed WAV's "unknown" size)
+    assert audio.parse_speech(None, gemini_parts((b64(streamed), "audio/wav"))).wav == streamed
+    assert audio.parse_speech(None, gemini_parts((b64(wav), "audio/wav"))).wav == wav

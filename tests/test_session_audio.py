@@ -535,3 +535,44 @@ def test_a_text_transcript_that_is_a_200_error_envelope_is_an_error_row(tmp_path
     assert (entry.status, entry.outputs, entry.text) == ("error", [], "")
     assert not (entry.usage or {}).get("cost", {}).get("usd")
     s.close()
+
+
+class _GeminiParts(Recorder):
+    """A relay whose Gemini speech answer is the given inline parts ((base64 text, mimeType) each)."""
+
+    def __init__(self, parts: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.parts = parts
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(":generateContent"):
+            parts = [{"inlineData": {"mimeType": m, "data": d}} for d, m in self.parts]
+            return httpx.Response(200, json={"candidates": [{"content": {"parts": parts}, "finishReason": "STOP"}],
+                                             "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 25}})
+        return await super().handle_async_request(request)
+
+
+PCM = bytes(range(1, 241)) * 200  # 1 s of 24 kHz 16-bit samples, no header
+L16 = "audio/L16;codec=pcm;rate=24000"
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def test_speech_whose_base64_arrived_cut_is_one_line_and_what_arrived_is_kept(tmp_path: Path) -> None:
+    """Base64 cut on the way was "not audio: the server sent text 'AQIDBAUG…'", nothing kept, or a clip kept short;
+    it is one line saying the audio arrived damaged, the bytes that did arrive kept in the error row (paid)."""
+    from tokenhot_nb.errors import APIError
+
+    s = make_session(tmp_path / "st", _GeminiParts([(_b64(PCM)[:-1], L16)]))
+    with pytest.raises(APIError) as caught:
+        s.speak("hi", model="gemini-2.5-flash-preview-tts")
+    entry = s.history[-1]
+    text = caught.value.message
+    assert text.startswith("The speech audio arrived damaged: its base64 (") and "\n" not in text
+    assert f"kept in history #{entry.id} as a .bin file" in text and "nothing was stored" not in text
+    assert entry.status == "error" and [o["role"] for o in entry.outputs] == ["raw"]
+    kept = s.store.read_artifact(entry.outputs[0]["sha256"])
+    assert PCM.startswith(kept) and len(kept) >= len(PCM) - 3
+    s.close()

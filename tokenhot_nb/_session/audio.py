@@ -119,19 +119,25 @@ async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | N
 
 async def _keep_unplayable(session: Session, rec: Recording, exc: APIError) -> None:
     """Binary speech bytes in no audio format the parser knows (PCM labelled ``audio/mpeg``, a container it does
-    not sniff) are paid for: kept in the row as a ``raw`` .bin output, and the error says where, instead of
-    "nothing was stored". Text, pages and empty answers are not kept (the error quotes them)."""
+    not sniff), the part of a damaged answer that arrived, or the parts of one that cannot be joined are paid for:
+    kept in the row as ``raw`` .bin outputs, and the error says where, instead of "nothing was stored". Text,
+    pages and empty answers are not kept (the error quotes them)."""
     from .recording import RAW_MIME
 
-    data = getattr(exc, "unplayable", None)
-    if not isinstance(data, bytes) or not data:
+    given = getattr(exc, "unplayable", None)
+    pieces = [given] if isinstance(given, bytes) else given if isinstance(given, list) else []
+    pieces = [p for p in pieces if isinstance(p, bytes) and p]
+    if not pieces:
         return
     try:
-        raw = await astore_bytes(session, data, RAW_MIME, "raw")
-        rec.update(outputs=[raw])
+        kept_outputs = [await astore_bytes(session, p, RAW_MIME, "raw") for p in pieces]
+        rec.update(outputs=kept_outputs)
     except Exception:  # recording must never hide the real error
         return
-    kept = f". The {len(data)} bytes it sent are kept in history #{rec.id} as a .bin file (output role 'raw')."
+    size = sum(len(p) for p in pieces)
+    kept = (f". The {size} bytes it sent are kept in history #{rec.id} as a .bin file (output role 'raw')."
+            if len(pieces) == 1 else f". The {size} bytes it sent are kept in history #{rec.id} as {len(pieces)} "
+            ".bin files, one per part (output role 'raw').")
     for name in ("message", "full_message"):
         setattr(exc, name, getattr(exc, name).replace("; nothing was stored.", kept))
     exc.args = (exc.message, *exc.args[1:])

@@ -247,7 +247,7 @@ def _not_audio(data: bytes, declared: str) -> APIError:
     )
 
 
-def _from_audio_bytes(data: bytes, mime: str | None, *, pcm: bool = False) -> tuple[bytes, str]:
+def _from_audio_bytes(data: bytes, mime: str | None, *, pcm: bool = False, whole: bool = False) -> tuple[bytes, str]:
     """WAV bytes when possible; otherwise the bytes with their own audio type. Anything else is refused.
 
     Bytes with a known audio header are audio whatever the label says; headerless bytes are raw PCM only when
@@ -261,6 +261,8 @@ def _from_audio_bytes(data: bytes, mime: str | None, *, pcm: bool = False) -> tu
     # (an MPEG/ADTS frame sync is 11-12 bits at byte 0 that PCM hits whenever its first sample is e.g. -1, 0xFFFF:
     # under a PCM label it is no header, or Gemini's speech was kept as an MP3 that does not play)
     if sniffed is not None and not (pcm_label and data[:1] == b"\xff"):
+        if whole and sniffed == "audio/wav":
+            _whole_wav(data)
         return data, sniffed
     if not data or _textual(data):
         raise _not_audio(data, declared)
@@ -270,6 +272,8 @@ def _from_audio_bytes(data: bytes, mime: str | None, *, pcm: bool = False) -> tu
             raise APIError(f"The speech answer holds no audio: {len(data)} byte{'s' * (len(data) != 1)} of PCM, less "
                            "than 1 ms of sound; nothing was stored.",
                            hint="The relay failed to send the speech; try again.")
+        if whole and len(data) % 2:  # (16-bit samples: an odd count is a sample cut on the way)
+            raise _Damaged(f"its PCM ({len(data):,} bytes) ends in the middle of a sample", data)
         return pcm_to_wav(data, rate), "audio/wav"
     err = _not_audio(data, declared)  # e.g. "audio/mpeg" on bytes that are no MP3: a label is not a format
     err.unplayable = data  # type: ignore[attr-defined]  # (paid bytes, maybe a format not sniffed: the caller keeps them)
@@ -281,20 +285,108 @@ def _from_audio_bytes(data: bytes, mime: str | None, *, pcm: bool = False) -> tu
 _MIN_PCM_SECONDS = 0.001
 
 _URLSAFE = str.maketrans("-_", "+/")
+_B64_TEXT = re.compile(r"[A-Za-z0-9+/=]*")
+_B64_VALUE = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
 
 
-def _find_inline(body: Any) -> dict[str, Any] | None:
+def _inline_parts(body: Any) -> list[dict[str, Any]]:
+    """The audio parts (``inlineData`` / ``inline_data`` with data) of the first candidate that has any, in order: a
+    relay may answer one speech in several parts (other candidates are other answers, never joined to it)."""
     for cand in dig_list(body, "candidates"):
+        found = []
         for p in dig_list(cand, "content", "parts"):
-            if isinstance(p, dict):
-                inline = p.get("inlineData") or p.get("inline_data")
-                if isinstance(inline, dict) and inline.get("data"):
-                    return inline
-    return None
+            inline = (p.get("inlineData") or p.get("inline_data")) if isinstance(p, dict) else None
+            if isinstance(inline, dict) and inline.get("data"):
+                found.append(inline)
+        if found:
+            return found
+    return []
+
+
+class _Damaged(Exception):
+    """Audio that arrived damaged (base64 cut or garbled, PCM cut mid-sample, a WAV shorter than its header says):
+    what was wrong, and the bytes that did arrive (paid: the caller keeps them)."""
+
+    def __init__(self, what: str, arrived: bytes) -> None:
+        super().__init__(what)
+        self.what = what
+        self.arrived = arrived
+
+
+def _damaged_error(what: str, arrived: bytes | list[bytes], part: str = "") -> APIError:
+    err = APIError(f"The speech audio arrived damaged{part}: {what}; nothing was stored.",
+                   hint="The relay cut or garbled the audio on its way; the call is paid for: try again.")
+    err.unplayable = arrived  # type: ignore[attr-defined]  # (what did arrive: the caller keeps it)
+    return err
+
+
+def _b64_audio(text: str) -> bytes:
+    """Base64 speech → bytes; :class:`_Damaged` when the text is base64 cut or garbled on the way (a cut mid-character
+    leaves a length or last character no encoder writes; padding inside the text), ``binascii.Error`` when it is no
+    base64 at all (an error message in ``data``). Line breaks and URL-safe letters are read; base64 pieces each padded
+    and sent one after the other (a relay that joined chunks) are read piece by piece."""
+    packed = "".join(text.split()).translate(_URLSAFE)
+    if not _B64_TEXT.fullmatch(packed):
+        raise binascii.Error("not base64")
+    pieces = re.findall(r"[^=]+=*", packed) or [""]
+    out: list[bytes] = []
+
+    def damaged(what: str, core: str) -> _Damaged:  # (with the whole groups that did arrive: paid for)
+        return _Damaged(what, b"".join(out) + base64.b64decode(core[: len(core) - len(core) % 4]))
+
+    if "".join(pieces) != packed:  # (padding before any data)
+        raise damaged(f"its base64 ({len(packed):,} characters) starts with padding ('=')", "")
+    for i, piece in enumerate(pieces):
+        core = piece.rstrip("=")
+        if i < len(pieces) - 1 and len(piece) % 4:  # (a padded piece is whole: padding anywhere else is damage)
+            raise damaged(f"its base64 has padding ('=') inside it, at character {len(''.join(pieces[:i + 1])):,} "
+                          f"of {len(packed):,}", core)
+        if len(core) % 4 == 1:
+            raise damaged(f"its base64 ({len(packed):,} characters) ends in the middle of a byte", core)
+        # (the last character of a short group carries bits no encoder sets: a cut there, not the text's end)
+        if len(core) % 4 and _B64_VALUE[core[-1]] & (0xF if len(core) % 4 == 2 else 0x3):
+            raise damaged(f"its base64 ({len(packed):,} characters) ends cut short", core)
+        out.append(base64.b64decode(core + "=" * (-len(core) % 4), validate=True))
+    return b"".join(out)
+
+
+def _whole_wav(data: bytes) -> None:
+    """:class:`_Damaged` when a WAV is shorter than its own header says (cut on the way); a streamed WAV's sizes
+    (0 or 0xFFFFFFFF: "unknown") say nothing."""
+    declared = int.from_bytes(data[4:8], "little")
+    if declared not in (0, 0xFFFFFFFF) and declared + 8 > len(data):
+        raise _Damaged(f"the WAV is {len(data):,} bytes where its header says {declared + 8:,}", data)
+
+
+def _inline_audio(inline: Mapping[str, Any], pcm: bool) -> tuple[str | None, bytes, str]:
+    """One inline audio part → (its URL, or None; WAV or audio bytes; their type). :class:`_Damaged` when it arrived
+    damaged; ``APIError`` when it is no audio."""
+    data_s = str(inline.get("data")).strip()
+    label = inline.get("mimeType") or inline.get("mime_type")
+    mime: str | None = label if isinstance(label, str) else None  # (a number there is no label)
+    if data_s.startswith(("http://", "https://")):  # downloaded as audio (checked there): only an audio label kept
+        label = str(mime or "")
+        return data_s, b"", label if label.lower().startswith("audio/") else ""
+    if data_s.startswith("data:"):
+        head, _, data_s = data_s.partition(",")
+        mime = mime or head[5:].split(";base64")[0]
+    try:  # validated: text that is not base64 (an error message in ``data``) must not decode to noise
+        audio = _b64_audio(data_s)
+    except (binascii.Error, ValueError):
+        raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
+    try:
+        wav, out_mime = _from_audio_bytes(audio, mime, pcm=pcm, whole=True)
+    except APIError:
+        # (text that happens to be base64, "None": quote it, not the broken characters it decodes to)
+        if audio and _textual(audio) and "\ufffd" in audio[:512].decode("utf-8", errors="replace"):
+            raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
+        raise
+    return None, wav, out_mime
 
 
 def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = None) -> AudioReply:
-    """Gemini JSON (base64 PCM/WAV or a URL in ``data``), OpenAI raw bytes, or a JSON ``url``/``data`` field."""
+    """Gemini JSON (base64 PCM/WAV or a URL in ``data``), OpenAI raw bytes, or a JSON
+    ``url``/``data`` field. Audio that arrived damaged (base64 cut or garbled) is one error, its bytes kept."""
     ctype = (content_type or "").lower()
     if isinstance(body, (bytes, bytearray)):
         data = bytes(body)
@@ -315,47 +407,36 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
     # (an error sent with 200, e.g. out of quota: its message and code, not "no audio … try a longer text")
     refuse_error_envelope(body, content=("candidates", "data", "audio", "url", "audio_url"),
                           answer="The speech answer", instead="audio")
-    inline = _find_inline(body)
-    gemini = inline is not None  # (Gemini's inlineData: raw PCM when unlabelled, reference §6.1)
-    if inline is None:
+    inlines = _inline_parts(body)[:1]
+    gemini = bool(inlines)  # (Gemini's inlineData: raw PCM when unlabelled, reference §6.1)
+    if not inlines:
         src = body.get("data") if isinstance(body.get("data"), str) else body.get("audio") or body.get("url") \
             or body.get("audio_url")
         if isinstance(src, dict):
             src = src.get("data") or src.get("url")
-        inline = {"data": src, "mimeType": body.get("mimeType") or body.get("mime_type")} if isinstance(src, str) else None
+        if isinstance(src, str):
+            inlines = [{"data": src, "mimeType": body.get("mimeType") or body.get("mime_type")}]
     usage = usage_from(body.get("usageMetadata") or body.get("usage")) if (
         body.get("usageMetadata") or body.get("usage")) else Usage()
     finish = next((str(c.get("finishReason") or c.get("finish_reason")) for c in dig_list(body, "candidates")
                    if isinstance(c, dict) and isinstance(c.get("finishReason") or c.get("finish_reason"), str)), None)
-    if inline is None:
+    if not inlines:
         said = " ".join(str(p.get("text")) for c in dig_list(body, "candidates") if isinstance(c, dict)
                         for p in dig_list(c, "content", "parts") if isinstance(p, dict) and p.get("text"))
         what = (f"the model answered with text: {_snippet(said)!r}" if said else
                 f"the server sent JSON: {_snippet(json.dumps(body, ensure_ascii=False, default=str))!r}")
         raise APIError(f"The speech answer has no audio in it: {what}.",
                        hint="Try again; if it keeps happening, the text may be too short or not speakable.")
-    data_s = str(inline.get("data")).strip()
-    label = inline.get("mimeType") or inline.get("mime_type")
-    mime: str | None = label if isinstance(label, str) else None  # (a number there is no label)
-    if data_s.startswith(("http://", "https://")):  # downloaded as audio (checked there): only an audio label kept
-        label = str(mime or "")
-        return AudioReply(url=data_s, mime=label if label.lower().startswith("audio/") else "", usage=usage, raw=body,
-                          finish_reason=finish)
-    if data_s.startswith("data:"):
-        head, _, data_s = data_s.partition(",")
-        mime = mime or head[5:].split(";base64")[0]
-    b64 = "".join(data_s.split()).translate(_URLSAFE).rstrip("=")
-    try:  # validated: text that is not base64 (an error message in ``data``) must not decode to noise
-        audio = base64.b64decode(b64 + "=" * (-len(b64) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
-    try:
-        wav, out_mime = _from_audio_bytes(audio, mime, pcm=gemini)
-    except APIError:
-        # (text that happens to be base64, "None": quote it, not the broken characters it decodes to)
-        if audio and _textual(audio) and "\ufffd" in audio[:512].decode("utf-8", errors="replace"):
-            raise _not_audio(data_s.encode("utf-8", errors="replace"), str(mime or "")) from None
-        raise
+    parts = []
+    for i, inline in enumerate(inlines):
+        try:
+            parts.append(_inline_audio(inline, gemini))
+        except _Damaged as exc:
+            where = f" (part {i + 1} of {len(inlines)})" if len(inlines) > 1 else ""
+            raise _damaged_error(exc.what, [p[1] for p in parts] + [exc.arrived], where) from None
+    url, wav, out_mime = parts[0]
+    if url is not None:
+        return AudioReply(url=url, mime=out_mime, usage=usage, raw=body, finish_reason=finish)
     return AudioReply(wav=wav, mime=out_mime, usage=usage, raw=body, finish_reason=finish)
 
 
