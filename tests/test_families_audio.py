@@ -513,3 +513,40 @@ def test_a_wav_shorter_than_its_header_says_is_damaged() -> None:
     streamed = wav[:4] + b"\xff\xff\xff\xff" + wav[8:len(wav) - 1200]  # (a streamed WAV's "unknown" size)
     assert audio.parse_speech(None, gemini_parts((b64(streamed), "audio/wav"))).wav == streamed
     assert audio.parse_speech(None, gemini_parts((b64(wav), "audio/wav"))).wav == wav
+
+
+def test_speech_in_several_inline_parts_is_joined_in_order() -> None:
+    """Gemini speech answered in several inlineData parts: only the first was read (the rest of the speech lost)."""
+    a, b, c = PCM[:1000], PCM[1000:3000], PCM[3000:]
+    body = gemini_parts((b64(a), L16), (b64(b), L16), (b64(c), None))
+    body["candidates"][0]["content"]["parts"].insert(1, {"text": "(a note between the parts)"})
+    body["candidates"].append({"content": {"parts": [{"inlineData": {"mimeType": L16, "data": b64(PCM[:200])}}]}})
+    reply = audio.parse_speech(None, body)
+    assert reply.mime == "audio/wav" and reply.wav == audio.pcm_to_wav(PCM)  # (the other candidate is not joined)
+    wav_and_pcm = gemini_parts((b64(audio.pcm_to_wav(a, 16000)), "audio/wav"), (b64(b), "audio/L16;rate=16000"))
+    assert wav_info(audio.parse_speech(None, wav_and_pcm).wav) == (1, 2, 16000, 1500)
+
+
+@pytest.mark.parametrize(("parts", "said"), [
+    ([(b64(PCM[:2000]), L16), (b64(PCM[2000:]), "audio/L16;codec=pcm;rate=16000")],
+     r"came in 2 parts in different formats \(audio/L16;codec=pcm;rate=24000, audio/L16;codec=pcm;rate=16000\)"),
+    ([(b64(PCM), L16), (b64(MP3_FRAME), "audio/mpeg")], r"came in 2 parts in different formats \(.*, audio/mpeg\)"),
+    ([(b64(MP3_FRAME), "audio/mpeg"), (b64(MP3_FRAME), "audio/mpeg")],
+     r"came in 2 parts of audio/mpeg, which cannot be joined into one clip"),
+], ids=["rates", "pcm-and-mp3", "two-mp3"])
+def test_speech_parts_that_cannot_be_one_clip_are_refused_and_kept(parts: list[tuple[str, str]], said: str) -> None:
+    with pytest.raises(APIError) as exc:
+        audio.parse_speech(None, gemini_parts(*parts))
+    assert re.fullmatch(r"The speech " + said + r"; nothing was stored\.", exc.value.message)
+    assert len(exc.value.unplayable) == 2  # type: ignore[attr-defined]  # (each part, paid: the caller keeps them)
+
+
+def test_a_damaged_part_of_several_says_which() -> None:
+    body = gemini_parts((b64(PCM[:2000]), L16), (b64(PCM[2000:])[:-3], L16))
+    with pytest.raises(APIError, match=r"^The speech audio arrived damaged \(part 2 of 2\): its base64") as exc:
+        audio.parse_speech(None, body)
+    first, second = exc.value.unplayable  # type: ignore[attr-defined]
+    assert first == audio.pcm_to_wav(PCM[:2000]) and PCM[2000:].startswith(second)
+    with pytest.raises(APIError, match="not audio: the server sent text") as not_audio:
+        audio.parse_speech(None, gemini_parts((b64(PCM[:2000]), L16), ("Quota exceeded, try later.", L16)))
+    assert not_audio.value.unplayable == [audio.pcm_to_wav(PCM[:2000])]  # type: ignore[attr-defined]

@@ -576,3 +576,27 @@ def test_speech_whose_base64_arrived_cut_is_one_line_and_what_arrived_is_kept(tm
     kept = s.store.read_artifact(entry.outputs[0]["sha256"])
     assert PCM.startswith(kept) and len(kept) >= len(PCM) - 3
     s.close()
+
+
+def test_speech_in_several_parts_is_one_clip(tmp_path: Path) -> None:
+    """Only the first inline part was read: a speech answered in three parts kept a third of its sound."""
+    parts = [(_b64(PCM[:16000]), L16), (_b64(PCM[16000:32000]), L16), (_b64(PCM[32000:]), L16)]
+    s = make_session(tmp_path / "st", _GeminiParts(parts))
+    res = s.speak("hi", model="gemini-2.5-flash-preview-tts")
+    assert res.duration == pytest.approx(1.0) and res.data.endswith(PCM)
+    assert s.history[-1].status == "ok"
+    s.close()
+
+
+def test_speech_parts_in_different_formats_are_refused_and_kept(tmp_path: Path) -> None:
+    from tokenhot_nb.errors import APIError
+
+    parts = [(_b64(PCM[:16000]), L16), (_b64(PCM[16000:]), "audio/L16;codec=pcm;rate=16000")]
+    s = make_session(tmp_path / "st", _GeminiParts(parts))
+    with pytest.raises(APIError) as caught:
+        s.speak("hi", model="gemini-2.5-flash-preview-tts")
+    entry = s.history[-1]
+    assert caught.value.message.startswith("The speech came in 2 parts in different formats (")
+    assert f"kept in history #{entry.id} as 2 .bin files, one per part" in caught.value.message
+    assert entry.status == "error" and [o["role"] for o in entry.outputs] == ["raw", "raw"]
+    s.close()

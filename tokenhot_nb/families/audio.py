@@ -384,8 +384,42 @@ def _inline_audio(inline: Mapping[str, Any], pcm: bool) -> tuple[str | None, byt
     return None, wav, out_mime
 
 
+def _joined(parts: list[tuple[str | None, bytes, str]], labels: list[str]) -> bytes:
+    """Speech answered in several parts, as one WAV: the parts' sound in order. Parts that are links, in a format
+    other than PCM/WAV, or at different rates, sample sizes or channel counts cannot be one clip: refused, the
+    parts kept (``unplayable``)."""
+    n = len(parts)
+    if any(url for url, _, _ in parts):
+        raise APIError(f"The speech came in {n} parts, some of them links: they cannot be joined into one clip.",
+                       hint="The relay split the answer in a way tokenhot_nb cannot rejoin; try again.")
+    formats = []
+    frames = []
+    for _, data, mime in parts:
+        if mime != "audio/wav":
+            formats.append((mime, 0, 0, 0))
+            frames.append(b"")
+            continue
+        try:
+            with wave.open(io.BytesIO(data)) as w:
+                formats.append((mime, w.getframerate(), w.getsampwidth(), w.getnchannels()))
+                frames.append(w.readframes(w.getnframes()))
+        except (wave.Error, EOFError):  # (a WAV the wave module does not read: float samples, a broken header)
+            formats.append(("audio/wav (unreadable)", 0, 0, 0))
+            frames.append(b"")
+    if len(set(formats)) > 1 or formats[0][1] == 0:
+        shown = redact(", ".join(dict.fromkeys(label or "unlabelled" for label in labels)))[:200]
+        what = (f"in different formats ({shown})" if len(set(formats)) > 1
+                else f"of {formats[0][0]}, which cannot be joined into one clip")
+        err = APIError(f"The speech came in {n} parts {what}; nothing was stored.",
+                       hint="The relay split one speech into parts that cannot be joined; try again.")
+        err.unplayable = [data for _, data, _ in parts]  # type: ignore[attr-defined]
+        raise err
+    _, rate, width, channels = formats[0]
+    return pcm_to_wav(b"".join(frames), rate, channels, width)
+
+
 def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = None) -> AudioReply:
-    """Gemini JSON (base64 PCM/WAV or a URL in ``data``), OpenAI raw bytes, or a JSON
+    """Gemini JSON (base64 PCM/WAV or a URL in ``data``, in one part or several), OpenAI raw bytes, or a JSON
     ``url``/``data`` field. Audio that arrived damaged (base64 cut or garbled) is one error, its bytes kept."""
     ctype = (content_type or "").lower()
     if isinstance(body, (bytes, bytearray)):
@@ -407,7 +441,7 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
     # (an error sent with 200, e.g. out of quota: its message and code, not "no audio … try a longer text")
     refuse_error_envelope(body, content=("candidates", "data", "audio", "url", "audio_url"),
                           answer="The speech answer", instead="audio")
-    inlines = _inline_parts(body)[:1]
+    inlines = _inline_parts(body)
     gemini = bool(inlines)  # (Gemini's inlineData: raw PCM when unlabelled, reference §6.1)
     if not inlines:
         src = body.get("data") if isinstance(body.get("data"), str) else body.get("audio") or body.get("url") \
@@ -434,10 +468,18 @@ def parse_speech(model: ModelInfo | None, body: Any, content_type: str | None = 
         except _Damaged as exc:
             where = f" (part {i + 1} of {len(inlines)})" if len(inlines) > 1 else ""
             raise _damaged_error(exc.what, [p[1] for p in parts] + [exc.arrived], where) from None
-    url, wav, out_mime = parts[0]
-    if url is not None:
-        return AudioReply(url=url, mime=out_mime, usage=usage, raw=body, finish_reason=finish)
-    return AudioReply(wav=wav, mime=out_mime, usage=usage, raw=body, finish_reason=finish)
+        except APIError as exc:  # (a part that is no audio: the parts before it are paid sound, kept with its bytes)
+            if parts:
+                own = getattr(exc, "unplayable", None)
+                exc.unplayable = [p[1] for p in parts] + ([own] if isinstance(own, bytes) else [])  # type: ignore[attr-defined]
+            raise
+    if len(parts) == 1:
+        url, wav, out_mime = parts[0]
+        if url is not None:
+            return AudioReply(url=url, mime=out_mime, usage=usage, raw=body, finish_reason=finish)
+        return AudioReply(wav=wav, mime=out_mime, usage=usage, raw=body, finish_reason=finish)
+    labels = [str(i.get("mimeType") or i.get("mime_type") or "") for i in inlines]
+    return AudioReply(wav=_joined(parts, labels), mime="audio/wav", usage=usage, raw=body, finish_reason=finish)
 
 
 # --- transcription -----------------------------------------------------------------------------------------
