@@ -600,3 +600,37 @@ def test_speech_parts_in_different_formats_are_refused_and_kept(tmp_path: Path) 
     assert f"kept in history #{entry.id} as 2 .bin files, one per part" in caught.value.message
     assert entry.status == "error" and [o["role"] for o in entry.outputs] == ["raw", "raw"]
     s.close()
+
+
+def test_multi_speaker_speech_is_never_sent_to_audio_speech(s: Session, rec: Recorder) -> None:
+    """A multi-speaker config on /v1/audio/speech went out there (one voice read the whole dialogue, paid); asked
+    for there it is one line now, nothing sent; the native call still takes it."""
+    from tokenhot_nb.errors import UnsupportedOptionError
+
+    for model in ("gemini-tts", "mimo-v2.5-tts"):
+        kw = {"endpoint": "audio.speech"} if model == "gemini-tts" else {}
+        with pytest.raises(UnsupportedOptionError) as exc:
+            s.speak("Joe: Hi Jane.\nJane: Hello Joe!", model=model, extra={"generationConfig": SPEAKERS}, **kw)
+        said = str(exc.value)
+        assert said.startswith("/v1/audio/speech speaks with one voice: it takes no multiSpeakerVoiceConfig")
+        assert "\n" not in said and ("native Gemini call" in said) == (model == "gemini-tts")
+    assert rec.posts() == []
+
+
+@pytest.mark.parametrize("fields", [{"generationConfig": SPEAKERS},
+                                    {"generationConfig": {"maxOutputTokens": 900}},
+                                    {"raw": {"contents": [{"parts": [{"text": "Hi"}]}],
+                                             "generationConfig": {"responseModalities": ["AUDIO"], **SPEAKERS}}}],
+                         ids=["multi-speaker", "generation-config", "raw-native-body"])
+def test_the_speech_fallback_does_not_carry_native_fields(s: Session, rec: Recorder,
+                                                          fields: dict[str, object]) -> None:
+    """When the relay did not serve Gemini's native call, the fallback sent the native call's generationConfig (a
+    multi-speaker config, a raw native body) to /v1/audio/speech. It is not tried then: the relay's answer is the
+    error, and its hint says why the fallback was not tried."""
+    from tokenhot_nb.errors import APIError
+
+    with pytest.raises(APIError) as exc:
+        s.speak("Joe: Hi Jane.\nJane: Hello Joe!", model="gemini-tts", headers=NOT_SERVED, **fields)
+    assert exc.value.status == 404 and "fallback was not tried" in (exc.value.hint or "")
+    assert [r["path"] for r in rec.posts()] == ["/v1beta/models/gemini-2.5-flash-preview-tts:generateContent"]
+    assert s.history[-1].status == "error"  # (one voice still falls back: test_gemini_tts_falls_back_to_audio_speech)

@@ -63,10 +63,30 @@ async def speak_one(session: Session, text: Any, info: ModelInfo, voice: str | N
     except (APIError, ReplayMissError) as exc:
         if isinstance(exc, APIError) and exc.status not in _NOT_SERVED and exc.code != "api_not_implemented":
             raise
+        native = _native_fields(options)
+        if native:  # (written for the native call: on /v1/audio/speech they were sent and ignored, or a 400)
+            exc.hint = (f"{info.id}'s /v1/audio/speech fallback was not tried: the call carries {native}, a field of "
+                        "the native Gemini call only. Try again later, or drop it to let the fallback speak.")
+            raise
         try:
             return await _speak_on(session, text, info, voice, {**options, "endpoint": info.endpoints[1]})
         except ReplayMissError:
             raise exc from None
+
+
+def _native_fields(options: dict[str, Any]) -> str:
+    """The first field of Gemini's native call (``generationConfig``, a multi-speaker config, a raw native body) in
+    a speech call's options or raw body, or ""."""
+    from ..families.audio import GEMINI_ONLY_FIELDS
+
+    raw = options.get("raw")
+    extra = options.get("extra")
+    for fields in (raw, options, extra):
+        if isinstance(fields, dict):
+            found = next((k for k in GEMINI_ONLY_FIELDS if k in fields), None)
+            if found:
+                return found
+    return ""
 
 
 async def _speak_on(session: Session, text: str, info: ModelInfo, voice: str | None,

@@ -106,6 +106,14 @@ def build_speech(model: ModelInfo, text: str, *, voice: str | None = None, endpo
     if (not text or not text.strip()) and raw is None:
         raise InputError("No text to speak.")
     extra, fmt = _speech_options(model, ep, extra if raw is None else None)
+    if ep == "audio.speech" and _speakers_given(extra):  # (sent, it was one voice reading the whole dialogue)
+        native = "gemini.generate" in model.endpoints
+        raise UnsupportedOptionError(
+            f"/v1/audio/speech speaks with one voice: it takes no multiSpeakerVoiceConfig, so {model.id} cannot speak "
+            "several speakers there" + (" (only its native Gemini call can)." if native else "."),
+            hint="Leave endpoint= out for the native call, which takes the speakers' voices." if native
+            else "Give one voice=…, or use a model that speaks several speakers, e.g. gemini-tts.",
+            option="multiSpeakerVoiceConfig")
     multi = ep == "gemini.generate" and _speakers_given(extra)
     if multi and voice is not None:
         raise UnsupportedOptionError(
@@ -134,6 +142,12 @@ def _multi_config(extra: Mapping[str, Any] | None) -> Any:
         return None
     multi = speech.get("multiSpeakerVoiceConfig")
     return multi if multi is not None else speech.get("multi_speaker_voice_config")
+
+
+#: Fields of Gemini's native call (reference §6.1) that ``/v1/audio/speech`` (§6.3) has no place for: options
+#: given for the native call never go to the fallback with them.
+GEMINI_ONLY_FIELDS = ("contents", "generationConfig", "generation_config", "systemInstruction", "system_instruction",
+                      "safetySettings", "safety_settings")
 
 
 def _speakers_given(extra: Mapping[str, Any] | None) -> bool:
