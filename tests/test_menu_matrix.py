@@ -45,7 +45,7 @@ def is_edit(name: str, info: ModelInfo) -> bool:
 
 
 def speaks(info: ModelInfo) -> bool:
-    return bool(info.choices("voices"))
+    return bool(info.choices("voices")) or "audio.speech" in info.endpoints  # (mimo's voices are not listed)
 
 
 def expected(name: str, info: ModelInfo) -> tuple[str, str | None]:

@@ -634,3 +634,17 @@ def test_the_speech_fallback_does_not_carry_native_fields(s: Session, rec: Recor
     assert exc.value.status == 404 and "fallback was not tried" in (exc.value.hint or "")
     assert [r["path"] for r in rec.posts()] == ["/v1beta/models/gemini-2.5-flash-preview-tts:generateContent"]
     assert s.history[-1].status == "error"  # (one voice still falls back: test_gemini_tts_falls_back_to_audio_speech)
+
+
+def test_mimo_tts_voices_are_not_checked_against_openais(s: Session, rec: Recorder) -> None:
+    """mimo-v2.5-tts (a live-only model on OpenAI's speech route) took OpenAI's eleven voices as its own: its own
+    voices were refused as "no voice …" before the call. The reference lists none for it: any voice goes as given."""
+    from tokenhot_nb.errors import UnsupportedOptionError
+
+    info = s.model("mimo-v2.5-tts")
+    assert (info.family, info.choices("voices")) == ("openai-tts", [])
+    for voice in ("mimo_default", "default_zh", "alloy"):
+        assert s.speak("Hello there.", model="mimo-v2.5-tts", voice=voice).duration
+        assert rec.json(-1, "/v1/audio/speech")["voice"] == voice
+    with pytest.raises(UnsupportedOptionError, match=r"tts-1 has no voice 'mimo_default'"):  # (OpenAI's own: checked)
+        s.speak("Hello there.", model=s.catalog.snapshot().unlisted("tts-1", "openai-tts"), voice="mimo_default")

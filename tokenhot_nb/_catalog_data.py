@@ -733,7 +733,8 @@ LIVE_VARIANT_OF: dict[str, str] = {}
 #: An id word → per scope (a family name, which wins, or a kind) either the built-in id whose options the model
 #: takes (a string), or an overlay of ``capabilities`` / ``defaults``. A new model of a known protocol is a row here.
 #: An overlay only adds (``catalog._add_implied``): its counts are floors and its flags are set, never cleared, so a
-#: word never lowers what the model it varies allowed; a list (``fast``'s resolutions) is what the model takes.
+#: word never lowers what the model it varies allowed; a list (``fast``'s resolutions) is what the model takes, an
+#: empty one that nothing is known of it (every value passes, as the service decides).
 LIVE_ID_WORDS: dict[str, dict[str, str | dict[str, dict[str, Any]]]] = {
     "edit": {"image": {"capabilities": {"edit": True}},
              "qwen-image": "qwen-image-edit-max-2026-01-16",  # DashScope's edit models take only edits
@@ -747,4 +748,7 @@ LIVE_ID_WORDS: dict[str, dict[str, str | dict[str, dict[str, Any]]]] = {
     # Seedance's fast and mini models make 480p and 720p only (§10.2)
     "fast": {"seedance": {"capabilities": {"resolutions": ["480p", "720p"]}}},
     "mini": {"seedance": {"capabilities": {"resolutions": ["480p", "720p"]}}},
+    # Xiaomi's MiMo TTS speaks on OpenAI's route (§10.1) with voices of its own the reference does not list: OpenAI's
+    # eleven are not its list, so any voice goes as given
+    "mimo": {"openai-tts": {"capabilities": {"voices": []}}},
 }  # fmt: skip
