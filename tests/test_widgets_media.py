@@ -371,3 +371,19 @@ def test_the_video_and_speech_panels_say_what_a_click_costs(offline):
     a.text.value = "Hello there, this is a much longer text to read aloud. " * 20
     assert "Cost: " in short and "simulated" in short and short != a.speak_price.value
     assert "input tokens" in a.speak_price.value and len(offline.history) == 0
+
+
+def test_the_transcription_panel_says_what_a_click_costs(offline):
+    """The speech panel said what a click costs; the transcription panel said nothing before its paid upload. It
+    gives the estimate of the call a click would make now, once there is audio to send, and sends nothing for it."""
+    from tokenhot_nb.families.audio import pcm_to_wav
+
+    a = panel("audio", offline)
+    assert a.listen_price.value == ""  # (no audio yet: the click would ask for one)
+    a.upload.value = upload_value(pcm_to_wav(b"\x01\x02" * 2400), "me.wav", "audio/wav")
+    said = a.listen_price.value
+    assert "Cost: $0.006" in said and "simulated" in said  # (whisper-1: per call, in the simulator's table)
+    assert offline.estimate("transcribe", a.audio_input(), model="whisper-1").usd == pytest.approx(0.006)
+    a.task.value = "translate"
+    assert a.listen_price.value == said and a.children.index(a.listen_price) == a.children.index(a.listen_button) + 1
+    assert len(offline.history) == 0

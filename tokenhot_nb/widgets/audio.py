@@ -9,7 +9,7 @@ import ipywidgets as w
 
 from ._entries import entry_label, entry_of, history_entries, outputs
 from ._media import INLINE_LIMIT, audio_widget
-from ._panel import MediaPanel
+from ._panel import Call, MediaPanel
 from ._pickers import chosen, model_info, model_picker, set_options
 from ._uploads import uploaded
 
@@ -51,6 +51,7 @@ class AudioPanel(MediaPanel):
         self.format = w.Dropdown(description="Format", layout=w.Layout(width="200px"))
         self.language = w.Dropdown(description="Language", layout=w.Layout(width="200px"))
         self.listen_button = w.Button(description="Transcribe", button_style="primary", icon="file-text")
+        self.listen_price = w.HTML(layout=w.Layout(min_height="1.2em"))
         self.transcript = w.Textarea(layout=w.Layout(width="100%", height="8em"))
         self.transcript.add_class("tokenhot-transcript")
         self.busy_widgets = [self.speak_button, self.listen_button]
@@ -64,6 +65,9 @@ class AudioPanel(MediaPanel):
         self.speak_button.on_click(self.shielded(self.speak))
         self.listen_button.on_click(self.shielded(self.listen))
         self.refresh_sources()
+        # (the audio chosen: an estimate sends nothing; with none yet the line waits, as the click would)
+        self.priced(self.listen_price, [self.source, self.upload, self.stt_model, self.task, self.format,
+                                        self.language], self._listen_call)
         self.children = [
             w.HTML("<b>Text to speech</b>"),
             self.text,
@@ -76,6 +80,7 @@ class AudioPanel(MediaPanel):
             w.HBox([self.stt_model, self.task], layout=w.Layout(flex_flow="row wrap")),
             w.HBox([self.format, self.language], layout=w.Layout(flex_flow="row wrap")),
             self.listen_button,
+            self.listen_price,
             self.transcript,
             self.status,
             self.error_box,
@@ -153,6 +158,16 @@ class AudioPanel(MediaPanel):
             return files[0][0]
         return Path(self.source.value)
 
+    def _listen_options(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {"model": self.stt_model.value, "format": self.format.value}
+        if self.task.value != "translate" and chosen(self.language) is not None:
+            kw["language"] = chosen(self.language)
+        return kw
+
+    def _listen_call(self) -> Call:
+        """The call a click on Transcribe (or Translate) would make now, for its price."""
+        return self.task.value, (self.audio_input(),), self._listen_options()
+
     def listen(self) -> None:
         if self.still_busy():
             return
@@ -161,10 +176,8 @@ class AudioPanel(MediaPanel):
         except ValueError as exc:
             self.show_error(str(exc))
             return
-        kw: dict[str, Any] = {"model": self.stt_model.value, "format": self.format.value}
+        kw = self._listen_options()
         translate = self.task.value == "translate"
-        if not translate and chosen(self.language) is not None:
-            kw["language"] = chosen(self.language)
         session = self.session
         method = session.translate if translate else session.transcribe
         self.transcript.value = ""
