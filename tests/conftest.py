@@ -19,8 +19,22 @@ AUTH = {"Authorization": f"Bearer {TEST_KEY}"}
 
 
 @pytest.fixture(scope="session")
-def sim_server() -> Iterator[Server]:
-    """A simulator on 127.0.0.1 (free port), shared by the whole session."""
+def _shared_sim() -> Iterator[Server]:
+    server = serve("127.0.0.1", 0)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def sim_server(request: pytest.FixtureRequest, _shared_sim: Server) -> Iterator[Server]:
+    """A simulator on 127.0.0.1 (free port), shared by the whole session; a module that sets ``OWN_SIMULATOR =
+    True`` gets one of its own. Those read the server's total spending before and after a call, and a call another
+    module had left running on the shared one (a stream billed as it ended) was once billed between the reads."""
+    if not getattr(request.module, "OWN_SIMULATOR", False):
+        yield _shared_sim
+        return
     server = serve("127.0.0.1", 0)
     try:
         yield server

@@ -14,6 +14,10 @@ from PIL import Image
 
 from tokenhot_nb.sim import REQUEST_ID_HEADER
 
+#: Some tests here read the simulator's total spending before and after a call: a server of this module's own
+#: (tests/conftest.py), none of another module's calls billed in between.
+OWN_SIMULATOR = True
+
 MSG = [{"role": "user", "content": "Write a haiku about the sea"}]
 
 

@@ -15,6 +15,10 @@ import pytest
 from tokenhot_nb.sim._common import count_tokens
 from tokenhot_nb.sim._embeddings import DIMENSIONS
 
+#: Some tests here read the simulator's total spending before and after a call: a server of this module's own
+#: (tests/conftest.py), none of another module's calls billed in between.
+OWN_SIMULATOR = True
+
 MODEL = "jina-embeddings-v4"
 
 

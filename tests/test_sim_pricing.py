@@ -17,6 +17,11 @@ ROW_FIELDS = {"model_name", "quota_type", "model_ratio", "completion_ratio", "mo
               "input_modalities", "output_modalities"}
 
 
+#: Each test here reads the simulator's total spending before and after a call: a server of this module's own
+#: (tests/conftest.py), none of another module's calls billed in between.
+OWN_SIMULATOR = True
+
+
 def get(url: str, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
     return httpx.get(url + path, headers=headers or {}, timeout=30)
 

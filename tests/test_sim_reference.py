@@ -16,6 +16,10 @@ import pytest
 from tokenhot_nb import Session
 from tokenhot_nb.sim import Server
 
+#: Some tests here read the simulator's total spending before and after a call: a server of this module's own
+#: (tests/conftest.py), none of another module's calls billed in between.
+OWN_SIMULATOR = True
+
 VIP = {"X-Sim-Faults": json.dumps({"key_group": "vip"})}
 
 

@@ -11,6 +11,10 @@ import pytest
 
 from tokenhot_nb.sim._common import count_tokens
 
+#: Some tests here read the simulator's total spending before and after a call: a server of this module's own
+#: (tests/conftest.py), none of another module's calls billed in between.
+OWN_SIMULATOR = True
+
 MODEL = "jina-reranker-m0"
 DOCS = ["Dogs bark at night.", "Cats eat fish and mice.", "The weather is nice today.", "What cats eat varies."]
 
