@@ -604,3 +604,102 @@ def test_the_calls_of_n_choices_cut_at_max_tokens_are_set_apart_too(tmp_path: Pa
         live = ask(s)
     with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
         assert ask(r) == live
+
+
+def _bad_call(stream: bool) -> Any:
+    """A chat answer that ended as usual (``tool_calls``, §2.1) with one whole call and one whose arguments are no
+    JSON, as a model sometimes writes them: whole, or streamed in ``delta.tool_calls`` chunks."""
+    whole, bad = '{"city": "Oslo"}', '{"city": "Par'
+    if not stream:
+        return {"object": "chat.completion", "model": "gpt-5.2", "usage": {"prompt_tokens": 9, "completion_tokens": 8},
+                "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                    "role": "assistant", "content": None, "tool_calls": [
+                        {"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": whole}},
+                        {"id": "call_b", "type": "function", "function": {"name": "get_weather", "arguments": bad}}]}}]}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+        return {"object": "chat.completion.chunk", "model": "gpt-5.2",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+
+    return [chunk({"role": "assistant", "tool_calls": [
+                {"index": 0, "id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
+            chunk({"tool_calls": [{"index": 0, "function": {"arguments": whole}}]}),
+            chunk({"tool_calls": [
+                {"index": 1, "id": "call_b", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
+            chunk({"tool_calls": [{"index": 1, "function": {"arguments": bad}}]}),
+            chunk({}, "tool_calls"),
+            {"object": "chat.completion.chunk", "model": "gpt-5.2", "choices": [],
+             "usage": {"prompt_tokens": 9, "completion_tokens": 8, "total_tokens": 17}}, "[DONE]"]
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_tool_call_whose_arguments_the_model_sent_as_no_json_is_set_apart_saying_so(tmp_path: Path,
+                                                                                      stream: bool) -> None:
+    """An answer that ended as usual (finish ``tool_calls``) with a call whose arguments are no JSON kept that call
+    in ``.tool_calls`` as ``{"_raw": '{"city": "Par'}`` (``fn(**call.arguments)``: a TypeError far from the cause)
+    and the thread waited for its result. It is set apart in ``.cut_tool_calls`` as a call cut at max_tokens is,
+    marked ``not_json``; answering it is refused in one line saying why; the row and a replay give the same."""
+    from tokenhot_nb.errors import InputError
+
+    rec = Answers(_bad_call(stream), PLAIN)
+    apart = [{"id": "call_b", "name": "get_weather", "arguments": '{"city": "Par', "not_json": True}]
+
+    def turn(s: Any) -> None:
+        res = s.chat("Weather in Oslo and Paris?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=stream)
+        assert res.finish_reason == "tool_calls"
+        assert [(c.id, c.arguments) for c in res.tool_calls] == [("call_a", {"city": "Oslo"})]
+        assert res.cut_tool_calls == apart
+        assert "arguments not JSON" in res.html() and "token limit" not in res.html()
+        with pytest.raises(InputError, match=r"call_b \(get_weather\) was sent by the model with arguments that are "
+                                             r"not JSON") as info:
+            s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny", "call_b": "rain"})
+        assert "cut_tool_calls" in info.value.hint and "\n" not in str(info.value)
+        assert s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny"}).text == "Done."
+
+    with make_session(tmp_path / "st", rec) as s:
+        turn(s)
+        row = s.history[0]
+        assert row.response["cut_tool_calls"] == apart and "call_b" not in json.dumps(row.response["tool_calls"])
+        assert "call_b" not in json.dumps(rec.json())  # the turn that answered sent the whole call only
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        turn(r)
+
+
+def test_an_older_row_holding_a_call_with_no_json_arguments_is_read_as_a_new_one(tmp_path: Path) -> None:
+    """A row kept before such calls were set apart holds the call in ``tool_calls`` (``{"_raw": …}``) under finish
+    ``tool_calls``: its result (and replay) set it apart too, and a thread resumed from it does not wait for it."""
+    rec = Answers(_bad_call(False), PLAIN)
+    with make_session(tmp_path / "st", rec) as s:
+        row = s.chat("Weather in Oslo and Paris?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=False).entry
+        old = dict(row.response)
+        old["tool_calls"] = [*old["tool_calls"], {"id": "call_b", "name": "get_weather",
+                                                  "arguments": {"_raw": '{"city": "Par'}}]
+        del old["cut_tool_calls"]
+        s.store.connection().execute("UPDATE entries SET response=? WHERE id=?", (json.dumps(old), row.id))
+        s.store.connection().commit()
+    with make_session(tmp_path / "st", rec) as s:
+        res = s.history.get(row.id).result()
+        assert [c.id for c in res.tool_calls] == ["call_a"] and res.cut_tool_calls[0]["not_json"] is True
+        assert s.threads.get("w").pending_calls() == {"call_a": "get_weather"}
+        done = s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", stream=False, tool_results={"call_a": "sunny"})
+        assert done.text == "Done." and "call_b" not in json.dumps(rec.json())
+
+
+@pytest.mark.parametrize("model", ["gpt-5.2", "GPT 5.4(Responses)"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_simulator_can_send_a_tool_call_whose_arguments_are_no_json(s: Any, rec: Recorder, model: str,
+                                                                        stream: bool) -> None:
+    """The simulator's calls always held whole JSON unless max_tokens cut them, so a notebook never met the call a
+    model writes wrong under an ordinary finish; ``Faults(bad_tool_arguments=True)`` sends one (the last)."""
+    from tokenhot_nb.sim import Faults
+
+    both = "Use get_weather for Oslo and get_time for its zone."
+    rec.set_faults(Faults(bad_tool_arguments=True))
+    res = s.chat(both, model=model, tools=[WEATHER, TIME], thread="t", stream=stream)
+    assert res.finish_reason in ("tool_calls", "completed")
+    assert [c.name for c in res.tool_calls] == ["get_weather"]
+    [apart] = res.cut_tool_calls
+    assert apart["name"] == "get_time" and apart["not_json"] and apart["arguments"].startswith("{")
+    with pytest.raises(ValueError):
+        json.loads(apart["arguments"])
+    assert s.threads.get("t").pending_calls() == {res.tool_calls[0].id: "get_weather"}

@@ -167,3 +167,5 @@ def test_cli_flags_reach_the_faults() -> None:
                                                     "--fail-first", "503=2"]))
     assert (f.stream_error_after, f.stall_stream_after, f.fail_first) == (3, 5, {503: 2})
     assert faults_from_args(build_parser().parse_args([])).stream_error_after is None
+    assert faults_from_args(build_parser().parse_args(["--bad-tool-arguments"])).bad_tool_arguments is True
+    assert faults_from_args(build_parser().parse_args([])).bad_tool_arguments is False

@@ -235,15 +235,12 @@ MAX_TURNS = 1_000_000
 
 
 def row_calls(response: Any) -> Any:
-    """A row's tool calls as its thread keeps them. A row kept before calls cut at max_tokens were set apart holds
-    such a call in ``tool_calls`` (arguments ``{"_raw": …}``): left out here as a new row leaves it out, or the
-    thread waited for a result to a call that was never whole."""
+    """A row's tool calls as its thread keeps them. A row kept before calls whose arguments are not JSON were set
+    apart (cut at max_tokens, or sent so by the model) holds such a call in ``tool_calls`` (arguments
+    ``{"_raw": …}``): left out here as a new row leaves it out, or the thread waited for a result to a call that
+    was never whole."""
     calls = (response or {}).get("tool_calls") if isinstance(response, dict) else None
-    if not calls or not isinstance(calls, list) or not isinstance(response.get("finish_reason"), str):
-        return calls
-    from .families.chat import AT_LIMIT
-
-    if response["finish_reason"].lower() not in AT_LIMIT:
+    if not calls or not isinstance(calls, list):
         return calls
     whole = [c for c in calls if not (isinstance(c, dict) and isinstance(c.get("arguments"), dict)
                                       and list(c["arguments"]) == ["_raw"] and isinstance(c["arguments"]["_raw"], str))]

@@ -663,12 +663,19 @@ def _results(tool_results: Any, th: Thread | None, session: Session | None = Non
         raise InputError("tool_results= takes a dict {tool call id: result}.",
                          hint="Use the ids in result.tool_calls, e.g. {call.id: {'temperature': 21}}.")
     unknown = [k for k in tool_results if str(k) not in pending]
-    cut = {str(k): n for k, n in _cut_last(th, session).items() if k in map(str, unknown)} if unknown else {}
+    apart = {k: c for k, c in _cut_last(th, session).items() if k in map(str, unknown)} if unknown else {}
+    cut = {k: n for k, (n, not_json) in apart.items() if not not_json}
     if cut:
         was, its = ("was", "its") if len(cut) == 1 else ("were", "their")
         raise InputError(f"{_listed(cut)} {was} cut at max_tokens before {its} arguments ended: never made, so no "
                          "result answers it.", hint="Answer only the calls in result.tool_calls (if any); for the "
                          "cut one, ask again with a larger max_tokens=.")
+    if apart:
+        bad = {k: n for k, (n, _) in apart.items()}
+        was, its = ("was", "its") if len(bad) == 1 else ("were", "their")
+        raise InputError(f"{_listed(bad)} {was} sent by the model with arguments that are not JSON: never run, so no "
+                         "result answers it.", hint=f"Answer only the calls in result.tool_calls (if any); {its} "
+                         f"arguments as sent are in result.cut_tool_calls: ask again for {'it' if len(bad) == 1 else 'them'}.")
     if unknown:
         raise InputError(f"tool_results answers {', '.join(map(repr, unknown))}, but the thread's last answer "
                          f"asked for: {_listed(pending) or 'none'}.",
@@ -689,16 +696,19 @@ def _results(tool_results: Any, th: Thread | None, session: Session | None = Non
     return out
 
 
-def _cut_last(th: Thread | None, session: Session | None) -> dict[str, str]:
-    """The tool calls the thread's last answer had cut at max_tokens (``cut_tool_calls`` of its row), id → name."""
+def _cut_last(th: Thread | None, session: Session | None) -> dict[str, tuple[str, bool]]:
+    """The tool calls the thread's last answer had set apart (``cut_tool_calls`` of its row: cut at max_tokens, or
+    whose arguments the model sent as no JSON), id → (name, whether the arguments were sent so)."""
+    from ..families._types import NOT_JSON
+
     if th is None or th.last_id is None or session is None:
         return {}
     try:
         listed = (session.store.get(th.last_id).response or {}).get("cut_tool_calls")
     except Exception:  # (a row gone: the plain refusal says the rest)
         return {}
-    return {str(c.get("id")): str(c.get("name") or "") for c in listed if isinstance(c, dict)} \
-        if isinstance(listed, list) else {}
+    return {str(c.get("id")): (str(c.get("name") or ""), bool(c.get(NOT_JSON))) for c in listed
+            if isinstance(c, dict)} if isinstance(listed, list) else {}
 
 
 def _listed(calls: dict[str, str]) -> str:

@@ -40,6 +40,7 @@ from ._common import (
     usage_from,
 )
 from ._types import (
+    NOT_JSON,
     ChatDelta,
     ChatReply,
     Choice,
@@ -1142,18 +1143,22 @@ AT_LIMIT = frozenset({"length", "max_tokens", "max_output_tokens"})
 
 
 def cut_at_limit(calls: list[ToolCall], finish_reason: str | None) -> tuple[list[ToolCall], list[dict[str, Any]]]:
-    """An answer that hit max_tokens in the middle of a tool call's arguments: that call was never whole. It is
-    taken out of the calls (``fn(**call.arguments)`` failed on ``{"_raw": …}`` and the thread waited for a result
-    to it) and kept as a broken stream's begun calls are (``Accumulator.cut_calls``): id, name, the argument text
-    as it came, ``incomplete``; paid for, never run. Returns (the whole calls, the cut ones)."""
-    if not calls or (finish_reason or "").lower() not in AT_LIMIT:
+    """The calls whose arguments are not JSON, set apart from those a notebook runs. An answer that hit max_tokens
+    in the middle of a call's arguments: that call was never whole; an answer that ended as usual (``tool_calls``,
+    ``stop``) may still carry arguments the model wrote wrong. Either way the call stayed in the calls
+    (``fn(**call.arguments)`` failed on ``{"_raw": …}`` and the thread waited for a result to it); it is kept as
+    a broken stream's begun calls are (``Accumulator.cut_calls``): id, name, the argument text as it came, and
+    ``incomplete`` (cut at the limit) or ``not_json`` (the model sent it so); paid for, never run. Returns (the
+    whole calls, the set-apart ones)."""
+    if not calls:
         return calls, []
+    mark = "incomplete" if (finish_reason or "").lower() in AT_LIMIT else NOT_JSON
     whole: list[ToolCall] = []
     cut: list[dict[str, Any]] = []
     for c in calls:
         raw = c.arguments.get("_raw") if len(c.arguments) == 1 else None
         if isinstance(raw, str):  # (the parser's mark for arguments that are not JSON)
-            cut.append({"id": c.id, "name": c.name, "arguments": raw, "incomplete": True})
+            cut.append({"id": c.id, "name": c.name, "arguments": raw, mark: True})
         else:
             whole.append(c)
     return whole, cut

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._safe import markdown_html, text_html
 from ..errors import InputError
-from ..families._types import Choice, Segment, ToolCall, Usage
+from ..families._types import Choice, Segment, ToolCall, Usage, set_apart_said
 from ._base import Result
 from ._save import destinations, write_text
 
@@ -87,7 +87,7 @@ class ChatResult(Result):
             + text_html(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False, default=str)})  [{c.id}]") + "</div>"
             for c in self.tool_calls) + "".join(
             '<div style="font:12px monospace;color:#a60">&#9986; '
-            + text_html(f"{c.get('name')}({c.get('arguments')}…  [{c.get('id')}] cut at the token limit, not run")
+            + text_html(f"{c.get('name')}({c.get('arguments')}…  [{c.get('id')}] {set_apart_said(c)}")
             + "</div>" for c in self.cut_tool_calls)
         text = self.text if self.data is None else json_block(self.text, self.data)
         return answer_html(text, self.reasoning, foot=self._foot(), tail=calls + self._others_html())
@@ -100,8 +100,8 @@ class ChatResult(Result):
                  f"{len(self._others)} more below</summary>"]
         for i, c in enumerate(self._others, 1):
             calls = ", ".join([f"{t.name}({json.dumps(t.arguments, ensure_ascii=False, default=str)})"
-                               for t in c.tool_calls] + [f"{t.get('name')}({t.get('arguments')}… cut at the token "
-                                                         "limit, not run" for t in c.cut_tool_calls])
+                               for t in c.tool_calls] + [f"{t.get('name')}({t.get('arguments')}… {set_apart_said(t)}"
+                                                         for t in c.cut_tool_calls])
             parts.append(f'<div style="font:11px sans-serif;color:#888">choice {i}'
                          f'{text_html(" · finish: " + c.finish_reason) if c.finish_reason else ""}</div>'
                          f"{markdown_html(c.text)}"

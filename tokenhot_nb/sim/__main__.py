@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download-size", type=int, metavar="BYTES")
     p.add_argument("--billing-error", action="store_true", help="billing endpoints answer 200 with an error")
     p.add_argument("--answer", metavar="TEXT", help="every chat answer is TEXT (e.g. hostile Markdown)")
+    p.add_argument("--bad-tool-arguments", action="store_true",
+                   help="a chat answer's last tool call has arguments that are not JSON (finish as usual)")
     p.add_argument("--responses-failed", action="store_true",
                    help="Responses calls end failed (response.failed / status failed) with their usage; a whole "
                         "answer is billed it, a stream the relay's own count of its text")
@@ -65,7 +67,7 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
         if value is not None:
             changes[name] = value
     for name in ("malformed_json", "video_failure", "expire_downloads", "billing_error", "gzip_bomb", "echo_key",
-                 "html_download", "responses_failed"):
+                 "html_download", "responses_failed", "bad_tool_arguments"):
         if getattr(args, name):
             changes[name] = True
     if args.error_rate:

@@ -203,6 +203,11 @@ def _cut_texts(texts: list[str], limit: int | None) -> tuple[list[str], bool]:
     return out, False
 
 
+def _no_json(arguments: str) -> str:
+    """Arguments a model wrote wrong (``Faults.bad_tool_arguments``): the JSON text stopping mid-value."""
+    return arguments[:max(1, len(arguments) // 2)] if len(arguments) > 2 else "{"
+
+
 def _cut_arguments(calls: list[dict[str, Any]] | None, limit: int | None) -> bool:
     """A chat choice's tool calls under its token limit (``_cut_texts``), cut in place; whether they were."""
     if not calls:
@@ -304,6 +309,10 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
             "arguments": json.dumps(_structured.tool_arguments(t, seed + i + 31 * j, prompt), ensure_ascii=False)}}
          for j, t in enumerate(chosen)] or None for i in range(n)]
     calls_cut = [_cut_arguments(c, limit) for c in calls]
+    if ctx.faults.bad_tool_arguments:
+        for call in calls:
+            if call:
+                call[-1]["function"]["arguments"] = _no_json(call[-1]["function"]["arguments"])
     arguments = ["".join(c["function"]["arguments"] for c in call or []) for call in calls]  # (what is counted)
     reasoning = compose_reasoning(prompt, seed) if _wants_reasoning(body.get("reasoning_effort")) else None
     lead = tool_tokens(body.get("tools"))  # (the tools go first, as a prefix of the prompt)
@@ -435,6 +444,8 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
         call_items = [{**c, "arguments": a} for c, a in zip(call_items, sent, strict=False)]
         if cut:
             call_items[-1]["status"] = "incomplete"
+        elif ctx.faults.bad_tool_arguments:
+            call_items[-1]["arguments"] = _no_json(call_items[-1]["arguments"])
     reasoning_cfg = obj(body.get("reasoning"))
     want = _wants_reasoning(reasoning_cfg.get("effort")) or bool(reasoning_cfg.get("summary"))
     reasoning = compose_reasoning(prompt, seed) if want else None
