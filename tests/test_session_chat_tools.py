@@ -176,6 +176,34 @@ def test_tool_results_that_are_not_json_are_sent_kept_and_replayed_as_one_json(t
             assert again.text == done.text and again.entry.id == done.entry.id
 
 
+@pytest.mark.parametrize("value", ["datetime", "nan"])
+def test_a_recording_kept_before_results_were_made_json_still_replays(tmp_path: Path, value: str) -> None:
+    """Rows recorded before results were made JSON kept them as given (the store writes a datetime as its ISO text,
+    a NaN as NaN) under a key of that form: their replay said "never recorded" (a datetime, now made ``str()``
+    text) or refused the NaN as no JSON, though the notebook was the one recorded. It plays as recorded; a new
+    live call is still refused (``test_tool_results_that_are_not_json_are_sent_kept_and_replayed_as_one_json``)."""
+    import datetime
+
+    from tokenhot_nb.history._entry import jsonable
+
+    given = datetime.datetime(2026, 1, 2, 3, 4) if value == "datetime" else float("nan")
+    rec = Recorder()
+    with make_session(tmp_path / "st", rec) as s:
+        cid = s.chat("Weather in Oslo?", model="gpt-5.2", tools=[WEATHER], thread="t",
+                     tool_choice="required").tool_calls[0].id
+        done = s.chat(model="gpt-5.2", tools=[WEATHER], thread="t", tool_results={cid: "21 C"})
+        row = done.entry  # now as the older code wrote it: the result as given, and the key of that form
+        older = {**row.params, "tool_results": {cid: {"at": given}}}
+        s.store.connection().execute(
+            "UPDATE entries SET params=?, replay_key=? WHERE id=?",
+            (json.dumps(jsonable(older)), s.store.key_for("chat", row.model, row.endpoint, older), row.id))
+        s.store.connection().commit()
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        r.chat("Weather in Oslo?", model="gpt-5.2", tools=[WEATHER], thread="t", tool_choice="required")
+        again = r.chat(model="gpt-5.2", tools=[WEATHER], thread="t", tool_results={cid: {"at": given}})
+        assert again.text == done.text and again.entry.id == row.id
+
+
 def _gemini_frame(parts: list[dict[str, Any]], finish: str | None = None) -> dict[str, Any]:
     """One ``streamGenerateContent?alt=sse`` frame (§2.4): a candidate's parts, the last frame with its finish."""
     cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}

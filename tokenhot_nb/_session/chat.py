@@ -123,7 +123,8 @@ async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[st
         text = "\n".join(str(m.get("content", "")) for m in messages if isinstance(m, dict))
     else:
         text = str(message)
-        tool_results = _results(tool_results, th, session)
+        given = tool_results
+        tool_results = _results(tool_results, th, session, replay=session.mode == "replay")
         user = with_tool_results(user_message(text, [m.wire() for m in media]), tool_results,
                                  th.pending_calls() if th is not None else {})
         messages = [*(th.messages if th is not None else []), user]
@@ -146,6 +147,8 @@ async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[st
     call.headers.update(headers or {})
     ep = endpoint_name(call)
     if session.mode == "replay":
+        if tool_results is not None and user is not None:
+            params = _as_older_rows(session, info, ep, params, given)
         try:
             entry = replayed(session, "chat", info, ep, params, call)
         except ReplayedInterrupt as stop:  # a stream stopped midway: on_delta is shown what it was shown live
@@ -648,10 +651,13 @@ def _answer(text: str, calls: list[ToolCall], thinking: Any = None) -> str | dic
     return tool_turn(text, [c.as_dict() for c in calls], thinking) if calls else text
 
 
-def _results(tool_results: Any, th: Thread | None, session: Session | None = None) -> dict[str, Any] | None:
+def _results(tool_results: Any, th: Thread | None, session: Session | None = None, *,
+             replay: bool = False) -> dict[str, Any] | None:
     """Check ``tool_results`` against the calls the thread is waiting for, before any request: each call answered
     (every protocol refuses a turn that leaves one out, or that follows tool calls with a plain message: a 400
-    after the round trip), each result as JSON (what is sent, kept in the history and replayed is the same)."""
+    after the round trip), each result as JSON (what is sent, kept in the history and replayed is the same).
+    ``replay``: a result that is no JSON is kept as given, as rows recorded before this check kept it (nothing is
+    sent; :func:`_as_older_rows` finds such a row)."""
     pending = th.pending_calls() if th is not None else {}
     if tool_results is None:
         if pending:
@@ -691,9 +697,33 @@ def _results(tool_results: Any, th: Thread | None, session: Session | None = Non
         try:  # (a datetime, a Decimal: as their text, as the wire had them)
             out[k] = json.loads(json.dumps(v, ensure_ascii=False, default=str, allow_nan=False))
         except (TypeError, ValueError) as exc:
+            if replay:
+                out[k] = v
+                continue
             raise InputError(f"The result for {str(k)!r} cannot be sent as JSON ({exc}).",
                              hint="Pass text, numbers, lists and dicts (no NaN, no loops).") from None
     return out
+
+
+def _as_older_rows(session: Session, info: ModelInfo, endpoint: str, params: dict[str, Any],
+                   given: Any) -> dict[str, Any]:
+    """Replay: the params of a turn answering tool calls as its row holds them. Rows recorded before results were
+    made JSON (``_results``) keep them as given, as the store writes any value (a datetime as its ISO text, NaN as
+    NaN), under a key of that form: such a recording missed ("never recorded") or was refused as no JSON, though
+    the notebook is the one recorded. The row under the new form wins; else the older form's, when it has one."""
+    if not isinstance(given, dict):
+        return params
+    store = session.store
+
+    def recorded(p: dict[str, Any]) -> bool:
+        try:
+            key = store.key_for("chat", info.id, endpoint, p)
+        except Exception:  # (a value no key can hold: not this form)
+            return False
+        return bool(store.select_entries([("replay_key = ?", (key,))], limit=1))
+
+    older = {**params, "tool_results": given}
+    return older if not recorded(params) and recorded(older) else params
 
 
 def _cut_last(th: Thread | None, session: Session | None) -> dict[str, tuple[str, bool]]:
