@@ -731,3 +731,28 @@ def test_the_simulator_can_send_a_tool_call_whose_arguments_are_no_json(s: Any, 
     with pytest.raises(ValueError):
         json.loads(apart["arguments"])
     assert s.threads.get("t").pending_calls() == {res.tool_calls[0].id: "get_weather"}
+
+
+def test_a_tool_name_only_gemini_takes_is_refused_before_sending_where_it_is_not_taken(s: Any, rec: Recorder) -> None:
+    """A tool named with '.' or ':' works on Gemini; a thread that went on from Gemini to Claude (or an OpenAI
+    model) with it sent it there for a 400 after the round trip, paid for nothing. Now one line says so before
+    sending, whether the name is in tools= or in an earlier turn's call, and the refusal is a history row."""
+    from tokenhot_nb.errors import InputError
+
+    tool = {"type": "function", "function": {**WEATHER["function"], "name": "weather.get"}}
+    call = s.chat("Use weather.get for Oslo", model="gemini-2.5-flash", tools=[tool], thread="t")
+    assert [c.name for c in call.tool_calls] == ["weather.get"]
+    s.chat(model="gemini-2.5-flash", tools=[tool], thread="t", tool_results={call.tool_calls[0].id: "sunny"})
+    sent = len(rec.posts())
+    for model in ("claude-opus-4-6-cc", "gpt-5.2", "GPT 5.4(Responses)"):
+        with pytest.raises(InputError, match=r"takes tool names of 1 to 64 letters, digits, '_' or '-' only: "
+                                             r"'weather.get', a tool passed in tools=") as info:
+            s.chat("And tomorrow?", model=model, tools=[tool], thread="t")
+        assert "\n" not in str(info.value) and "new_thread=True" in info.value.hint
+        with pytest.raises(InputError, match=r"'weather.get', a tool call of an earlier turn in the conversation"):
+            s.chat("And tomorrow?", model=model, thread="t")
+    assert len(rec.posts()) == sent
+    assert s.history[-1].status == "error" and s.history[-1].cost.detail == "refused before sending"
+    renamed = {"type": "function", "function": {**WEATHER["function"], "name": "weather_get"}}
+    assert s.chat("Use weather_get for Oslo", model="claude-opus-4-6-cc", tools=[renamed], thread="t",
+                  new_thread=True).tool_calls

@@ -651,3 +651,29 @@ def test_claude_answers_one_tool_use_per_named_tool_unless_parallel_use_is_disab
     one = post(sim_url, "/v1/messages", {**body, "tool_choice": {"type": "auto", "disable_parallel_tool_use": True}},
                auth).json()["content"]
     assert [b["name"] for b in one if b["type"] == "tool_use"] == ["get_weather"]
+
+
+def test_openai_and_claude_refuse_a_tool_name_that_only_gemini_takes(sim_url: str, auth: dict[str, str]) -> None:
+    """Gemini takes '.' and ':' in a function name; OpenAI's protocols and Claude's take ^[a-zA-Z0-9_-]{1,64}$ and
+    answer 400 (a tool, or an earlier turn's call). The simulator took any name, so a notebook met this only live."""
+    fn = {"name": "weather.get", "parameters": {"type": "object", "properties": {}}}
+    chat = post(sim_url, "/v1/chat/completions", {"model": "gpt-5.2", "messages": MSG,
+                                                  "tools": [{"type": "function", "function": fn}]}, auth)
+    assert chat.status_code == 400 and "tools[0].function.name" in chat.json()["error"]["message"]
+    earlier = [MSG[0], {"role": "assistant", "content": None, "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "weather.get", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "sunny"}]
+    assert post(sim_url, "/v1/chat/completions", {"model": "gpt-5.2", "messages": earlier}, auth).status_code == 400
+    responses = post(sim_url, "/v1/responses", {"model": "gpt-5.4", "input": "hi", "tools": [{"type": "function",
+                                                                                             **fn}]}, auth)
+    assert responses.status_code == 400
+    claude = post(sim_url, "/v1/messages", {"model": "claude-opus-4-6", "max_tokens": 64, "messages": MSG, "tools": [
+        {"name": "weather:get", "input_schema": {"type": "object"}}]}, auth)
+    assert claude.status_code == 400 and "^[a-zA-Z0-9_-]{1,64}$" in claude.text
+    fn["name"] = "get_weather"
+    assert post(sim_url, "/v1/chat/completions", {"model": "gpt-5.2", "messages": MSG,
+                                                  "tools": [{"type": "function", "function": fn}]}, auth).is_success
+    gemini = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", {
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "tools": [{"functionDeclarations": [{"name": "weather.get", "parameters": {"type": "object"}}]}]}, auth)
+    assert gemini.is_success

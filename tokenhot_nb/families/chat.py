@@ -311,6 +311,30 @@ def _has_text(content: Any) -> bool:
 _TOOL_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 
+#: The function names OpenAI's protocols and Claude's take (Gemini's take '.' and ':' too, ``_TOOL_NAME``).
+_STRICT_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _check_tool_names(model: ModelInfo, ep: str, specs: list[dict[str, Any]], messages: list[dict[str, Any]]) -> None:
+    """A tool name with '.' or ':' (which Gemini takes) refused before sending where the protocol takes none: Claude
+    and OpenAI answer 400 after the round trip, whether the tool is passed now or was called by an earlier turn of a
+    thread that went on from a Gemini model. (A Gemini model on chat completions keeps its own rule: the relay hands
+    the call to Gemini.) Refused, not renamed: a name mapped on the way out would differ from the user's function,
+    in the answer's calls, the history and its replay."""
+    if ep.startswith("gemini") or model.family.startswith("gemini"):
+        return
+    named = [(t["name"], "a tool passed in tools=") for t in specs] + [
+        (c["name"], "a tool call of an earlier turn in the conversation") for m in messages
+        for c in m.get("tool_calls") or [] if isinstance(c, dict) and isinstance(c.get("name"), str)]
+    for name, where in named:
+        if not _STRICT_TOOL_NAME.fullmatch(name):
+            protocol = "Claude" if ep == "messages" or model.family == "claude" else "OpenAI's chat protocol"
+            raise InputError(f"{model.id} ({protocol}) takes tool names of 1 to 64 letters, digits, '_' or '-' only: "
+                             f"{name[:80]!r}, {where}, is not one ('.' and ':' are Gemini's only).",
+                             hint="Rename the tool (e.g. 'get_weather'); a thread whose turns called it on Gemini "
+                             "goes on with a Gemini model, or starts over here with new_thread=True.")
+
+
 def tool_specs(tools: Any) -> list[dict[str, Any]]:
     """``[{name, description, parameters}]`` from OpenAI function tools (``{"type": "function", "function": …}``)
     or flat ``{name, description, parameters}`` dicts."""
@@ -842,8 +866,9 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     known = prefix.known(messages, (ep, model.id, system)) if reuse and prefix is not None else 0
     if known and ep == "responses" and len(messages) - known < 2:
         known = 0  # one lone user message is sent as a string on /v1/responses: only a whole build says so
-    new = messages[known:] if known else messages
-    path, body, headers = _BUILDERS[ep](model, _normalise(list(new)), system, temperature, max_tokens, stream)
+    new = _normalise(list(messages[known:] if known else messages))
+    _check_tool_names(model, ep, specs, new)
+    path, body, headers = _BUILDERS[ep](model, new, system, temperature, max_tokens, stream)
     if specs or tool_choice is not None or (output is not None and output.wanted):
         _SHAPERS[ep](body, output or Output(), specs, mode, forced, tool_choice is not None)
         if ep == "messages" and isinstance(tool_choice, dict) and "disable_parallel_tool_use" in tool_choice \

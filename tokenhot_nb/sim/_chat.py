@@ -219,6 +219,42 @@ def _cut_arguments(calls: list[dict[str, Any]] | None, limit: int | None) -> boo
     return cut
 
 
+#: The function names OpenAI's protocols and Claude's take ('.' and ':' are Gemini's only): past it, a 400.
+_TOOL_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def _bad_tool_name(ctx: Ctx, model: str, named: list[tuple[str, Any]], claude: bool) -> Response | None:
+    """The 400 OpenAI and Claude give to a function name outside their pattern, in a tool or in an earlier turn's
+    call (``named``: (where, name) pairs). A Gemini model called on chat completions is Gemini's to judge."""
+    if not claude and model.lower().startswith("gemini"):
+        return None
+    for where, name in named:
+        if isinstance(name, str) and not _TOOL_NAME.fullmatch(name):
+            if claude:
+                return error_response(ctx, 400, f"{where}: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'",
+                                      "invalid_request_error")
+            return error_response(ctx, 400, f"Invalid '{where}': string does not match pattern. Expected a string "
+                                  "that matches the pattern '^[a-zA-Z0-9_-]+$'.", "invalid_value",
+                                  "invalid_request_error")
+    return None
+
+
+def _openai_names(body: dict[str, Any], turns: str) -> list[tuple[str, Any]]:
+    """(where, name) of each function name a chat or Responses body carries: its tools and earlier turns' calls."""
+    out: list[tuple[str, Any]] = []
+    for i, t in enumerate(body.get("tools") or []):
+        fn = obj(obj(t).get("function")) or obj(t)
+        out.append((f"tools[{i}].function.name" if turns == "messages" else f"tools[{i}].name", fn.get("name")))
+    items = body.get(turns)
+    for i, m in enumerate(items if isinstance(items, list) else []):
+        m = obj(m)
+        for j, c in enumerate(m.get("tool_calls") or [] if isinstance(m.get("tool_calls"), list) else []):
+            out.append((f"messages[{i}].tool_calls[{j}].function.name", obj(obj(c).get("function")).get("name")))
+        if m.get("type") == "function_call":
+            out.append((f"input[{i}].name", m.get("name")))
+    return out
+
+
 def _openai_tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], str, str | None]:
     """Function tools as ``{name, parameters}``, the choice mode (auto | required | none) and a forced name."""
     tools = []
@@ -281,6 +317,9 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
     n_raw = body.get("n")
     n = n_raw if isinstance(n_raw, int) and 0 < n_raw <= 8 else 1
     tools, mode, forced = _openai_tools(body)
+    bad = _bad_tool_name(ctx, model, _openai_names(body, "messages"), claude=False)
+    if bad is not None:
+        return bad
     if forced and not any(t["name"] == forced for t in tools):
         return error_response(ctx, 400, f"Invalid tool_choice: no function named '{forced}' in tools.",
                               "invalid_value", "invalid_request_error")
@@ -419,6 +458,9 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
     seed = _content_seed(body)
     limit = _max_tokens(body.get("max_output_tokens"))
     tools, mode, forced = _openai_tools(body)
+    bad = _bad_tool_name(ctx, model, _openai_names(body, "input"), claude=False)
+    if bad is not None:
+        return bad
     inp = body.get("input")
     trailing = []
     for item in reversed(inp if isinstance(inp, list) else []):
@@ -758,6 +800,14 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     seed = _content_seed(body)
     tools = [{"name": str(t["name"]), "parameters": t.get("input_schema")}
              for t in body.get("tools") or [] if isinstance(t, dict) and t.get("name")]
+    bad = _bad_tool_name(ctx, model, [(f"tools.{i}.custom.name", obj(t).get("name"))
+                                      for i, t in enumerate(body.get("tools") or [])]
+                         + [(f"messages.{i}.content.{j}.tool_use.name", b.get("name"))
+                            for i, m in enumerate(msgs) if isinstance(m, dict) and isinstance(m.get("content"), list)
+                            for j, b in enumerate(m["content"]) if isinstance(b, dict) and b.get("type") == "tool_use"],
+                         claude=True)
+    if bad is not None:
+        return bad
     choice = obj(body.get("tool_choice")) or {"type": "auto"}
     mode = {"any": "required", "tool": "required"}.get(str(choice.get("type")), str(choice.get("type")))
     forced = str(choice["name"]) if choice.get("type") == "tool" and choice.get("name") else None
