@@ -197,6 +197,40 @@ def test_a_model_of_a_comparison_refused_before_sending_is_recorded_and_replays(
     assert rec.requests == []
 
 
+@pytest.mark.parametrize(("models", "prompt", "options", "kind", "model", "error"), [
+    (["gpt-image-2", "gpt-imag-2"], "a cat", {}, "image", "gpt-imag-2", "UnknownModelError"),
+    (["nonesuch-model", "gpt-5.2"], "hi", {}, "chat", "nonesuch-model", "UnknownModelError"),
+    (["gpt-imag-2", "gpt-image-2"], "a cat", {}, "image", "gpt-imag-2", "UnknownModelError"),
+    (["gpt-5.2", "claude-sonnet-4-5"], "   ", {}, "chat", "gpt-5.2", "InputError"),
+    (["gpt-5.2", "claude-sonnet-4-5"], "hi", {"thread": "x"}, "chat", "gpt-5.2", "InputError"),
+    ("gpt-5.2", "hi", {}, "chat", "", "InputError"),
+])
+def test_a_comparison_refused_as_a_whole_is_recorded_and_replays_word_for_word(
+        tmp_path: Path, models: Any, prompt: str, options: dict[str, Any], kind: str, model: str, error: str) -> None:
+    """A single call refused before sending is a history row; a comparison refused as a whole (an unknown model, a
+    prompt every model would refuse, an argument it does not take) left none: the history had no trace of what was
+    tried, or why. It is a row now, "refused before sending", and a replay says the same words, recording nothing."""
+    live = Recorder()
+    with make_session(tmp_path / "st", live) as s:
+        s.chat("before", model="gpt-5.2")
+        with pytest.raises(E.TokenhotError) as info:
+            s.compare(prompt, models=models, progress=False, **options)
+        said = str(info.value)
+        row = s.history[-1]
+        assert (row.kind, row.model, row.status, row.endpoint) == (kind, model, "error", "")
+        assert row.error["error"] == error and said.startswith(row.error["message"])
+        assert row.cost.usd == 0 and row.cost.detail == "refused before sending"
+        assert row.params["models"] == models and row.params.get("prompt") == prompt
+        assert len(live.posts()) == 1 and len(s.history) == 2
+        s.chat("after", model="gpt-5.2")
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        r.chat("before", model="gpt-5.2")
+        with pytest.raises(E.TokenhotError) as again:
+            r.compare(prompt, models=models, progress=False, **options)
+        assert str(again.value) == said and len(r.history) == 2  # (as the recording's read after the refusal)
+        assert r.chat("after", model="gpt-5.2").entry_id == 3
+
+
 def test_a_chat_comparison_given_model_asked_every_model_as_that_one_it_is_refused(s: Any, rec: Any) -> None:
     """model= went into every call's body: both "models" were gpt-5.2, billed and recorded as the two asked."""
     with pytest.raises(E.InputError, match=r"compare\(\) takes its models as models=\[…\], not model=\.") as info:

@@ -54,7 +54,8 @@ def test_a_bad_rerank_comparison_is_refused_before_any_call(s: Any, rec: Any, tw
     with pytest.raises(E.InputError) as info:
         s.compare(query, models=["jina-reranker-m0", SECOND], **options)
     assert said in str(info.value)
-    assert rec.posts() == [] and len(s.history) == 0
+    assert rec.posts() == []  # (recorded as a single call's refusal is)
+    assert [(e.kind, e.status, e.cost.detail) for e in s.history] == [("rerank", "error", "refused before sending")]
 
 
 def test_a_rerank_comparison_is_estimated_without_sending(s: Any, rec: Any, two_rerankers: None) -> None:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from .._progress import Progress
 from .._suggest import did_you_mean
 from ..catalog import ModelInfo
-from ..errors import DownloadError, InputError, ReplayMissError, TokenhotError
+from ..errors import DownloadError, InputError, ReplayMissError, TokenhotError, UnknownModelError
 from ..results import BatchResult, CompareResult
 from . import budget as _budget
 from .audio import speak_one
@@ -188,10 +188,54 @@ def check_model_list(models: Any) -> None:
                          hint="compare(prompt, models=['a', 'b']).")
 
 
+def record_compare_refusal(session: Session, prompt: Any, models: Any, kind: Any, options: dict[str, Any],
+                           err: BaseException, method: str | None = None) -> None:
+    """Record a comparison refused as a whole (an unknown model, a prompt every model would refuse, an option it
+    does not take), as a single call's refusal is: it left no row, while the same call made alone left one. The
+    row's kind is the comparison's (``method``, once known; else ``kind=``, else "chat"), its model the one it was
+    refused for (an unknown name), else the first named; a replay passes it as it passes a single refusal."""
+    if not isinstance(err, TokenhotError) or isinstance(err, ReplayMissError) or _budget.estimates(session) is not None:
+        return
+    listed = list(models) if isinstance(models, (list, tuple)) else models
+    names = [m.id if isinstance(m, ModelInfo) else m for m in listed] if isinstance(listed, list) else listed
+    named = getattr(err, "name", None) if isinstance(err, UnknownModelError) else None
+    first = names[0] if isinstance(names, list) and names and isinstance(names[0], str) else None
+    model = named if isinstance(named, str) else first
+    of = method or (kind if kind in COMPARED else None) or _kind_named(session, names) or "chat"
+    record_refusal(session, of, {"prompt": prompt, "models": names, "kind": kind, "options": options}, err,
+                   model=model if isinstance(model, str) else "")
+
+
+def _kind_named(session: Session, names: Any) -> str | None:
+    """The kind of call the first model of ``names`` the catalogue knows makes (the first one was unknown): a
+    refused image comparison's row is an image row."""
+    try:
+        cat = session.catalog.snapshot()
+        for name in names if isinstance(names, list) else []:
+            info = cat.find(name) if isinstance(name, str) else None
+            method = KIND_METHOD.get(info.kind) if info is not None else None
+            if method in COMPARED:
+                return method
+    except Exception:  # (the row is recorded all the same, as a chat)
+        return None
+    return None
+
+
 async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None,
                   progress: bool | None, bar: Progress | None, options: dict[str, Any]) -> CompareResult:
     """The same prompt on several models at once → :class:`CompareResult` (rerank: the prompt is the query, the
-    documents come as ``documents=[…]``)."""
+    documents come as ``documents=[…]``). Refused as a whole, it is recorded (:func:`record_compare_refusal`)."""
+    known: list[str] = []  # the kind of call, once the first model says it
+    try:
+        return await _compare(session, prompt, models, kind, progress, bar, options, known)
+    except TokenhotError as err:
+        record_compare_refusal(session, prompt, models, kind, options, err, known[0] if known else None)
+        raise
+
+
+async def _compare(session: Session, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None,
+                   progress: bool | None, bar: Progress | None, options: dict[str, Any],
+                   known: list[str]) -> CompareResult:
     check_model_list(models)
     if not models:
         raise InputError("Name at least one model to compare.", hint="compare(prompt, models=['a', 'b']).")
@@ -205,6 +249,7 @@ async def compare(session: Session, prompt: Any, models: Sequence[str | ModelInf
         raise InputError(f"compare() runs image, chat, speak, video or rerank calls, not {shown:.40}."
                          + did_you_mean(method, list(COMPARED), show="kind={!r}".format),
                          hint="Leave kind= out (or pass None) for the first model's kind, or name one: kind='chat'.")
+    known.append(method)
     twins: dict[str, Callable[..., Any]] = {"image": session.aimage, "chat": session.achat, "speak": session.aspeak,
                                            "video": session.avideo, "rerank": session.arerank}
     twin = twins[method]

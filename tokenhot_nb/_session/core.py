@@ -805,13 +805,21 @@ class Session:
                 progress: bool | None = None, **options: Any) -> CompareResult:
         """The same prompt on several models at once, shown side by side → :class:`CompareResult`: image, chat,
         speak, video or rerank models (for rerank the prompt is the query, and ``documents=[…]`` what is ranked)."""
-        progress = _checks.flag(progress, "progress")
-        _batch.check_model_list(models)
+        try:
+            progress = _checks.flag(progress, "progress")
+            _batch.check_model_list(models)
+        except TokenhotError as exc:  # (as the comparison's own refusals are: a row saying what was tried)
+            _batch.record_compare_refusal(self, prompt, models, kind, options, exc)
+            raise
         bar = Progress(len(models), "models", enabled=progress)
         return self._batch(self.acompare(prompt, models, kind=kind, progress=progress, _bar=bar, **options), bar)
 
     async def acompare(self, prompt: Any, models: Sequence[str | ModelInfo], kind: str | None = None,
                        progress: bool | None = None, _bar: Progress | None = None, **options: Any) -> CompareResult:
         """Awaitable twin of :meth:`compare`."""
-        progress = _checks.flag(progress, "progress")
+        try:
+            progress = _checks.flag(progress, "progress")
+        except TokenhotError as exc:
+            _batch.record_compare_refusal(self, prompt, models, kind, options, exc)
+            raise
         return await _batch.compare(self, prompt, models, kind, progress, _bar, options)

@@ -336,13 +336,14 @@ def mark_recorded(err: BaseException) -> None:
 
 
 def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: BaseException,
-                   resolved: ModelInfo | None = None) -> None:
+                   resolved: ModelInfo | None = None, *, model: str | None = None) -> None:
     """Record a call refused before any request (unknown model, unsupported option, bad input, the budget).
 
     "Every call is recorded, errors included": the history then shows what was tried and why it failed, with
     the arguments as given. Such an entry has no endpoint or request (nothing was sent, nothing paid), never
     answers a replay and is never offered as the nearest recording. Its model is the one the call resolved to
-    (``resolved``: the default, when none was named, so usage and filters see it), else the name as given.
+    (``resolved``: the default, when none was named, so usage and filters see it), else the name as given
+    (``model``: the one a call of several models, a comparison, was refused for).
 
     A replay run records nothing: it re-runs a recorded notebook, whose refusals the recording run kept, and
     adding them again would change every history view it shows (a re-run is meant to give the same outputs).
@@ -362,7 +363,8 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
             params.update({k: _bounded(_as_given(v)) for k, v in value.items() if k not in _NOT_PARAMS})
         else:
             params[name] = _bounded(_as_given(value))
-    model = arguments.get("model") if isinstance(arguments.get("model"), str) else params.get("model")
+    if model is None:
+        model = arguments.get("model") if isinstance(arguments.get("model"), str) else params.get("model")
     model_id = resolved.id if resolved is not None else model[:REFUSED_TEXT_MAX] if isinstance(model, str) else (
         (model or {}).get("id", "") if isinstance(model, dict) else "")
     text = next((str(params[k]) for k in ("prompt", "message", "text") if isinstance(params.get(k), str)), "")
