@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from _session_support import Recorder, make_session
 
@@ -331,6 +333,62 @@ def test_a_retry_stopped_by_ctrl_c_names_the_calls_it_ended(tmp_path: Path) -> N
         assert "may still finish the work and charge for it" in said
         assert [e.error for e in s.history][3:] == [{"error": "KeyboardInterrupt", "message": said, "hint": ""}] * 3
         assert len(batch.failed) == 3  # the batch is as it was
+
+
+class _FirstImageOnly(Recorder):
+    """The simulator, answering the first image request only: the others wait (until :attr:`free` is set)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting, self.free, self.first = 0, threading.Event(), True
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if "/images" in request.url.path and not self.first:
+            self.waiting += 1
+            await asyncio.to_thread(self.free.wait, 60)
+        self.first = self.first and "/images" not in request.url.path
+        return await super().handle_async_request(request)
+
+
+def test_a_batch_stopped_by_ctrl_c_records_its_refused_inputs_and_names_the_rows_it_kept(tmp_path: Path) -> None:
+    """A Ctrl-C in a batch left its inputs refused before sending unrecorded (a batch that ends records them), and
+    its line said "the calls that had finished are kept" without saying where. The refusals are rows now, and the
+    line names every row kept, answered or refused, in short (``history #1, #4–#5``)."""
+    from _session_support import interrupted_when
+
+    rec = _FirstImageOnly()
+    with make_session(tmp_path / "st", rec) as s:
+        s.models()
+
+        def ready() -> bool:
+            done = s.store.connection().execute("SELECT count(*) FROM entries WHERE status = 'ok'").fetchone()[0]
+            return rec.waiting >= 2 and done == 1
+
+        try:
+            with pytest.raises(KeyboardInterrupt) as info:
+                interrupted_when(ready, lambda: s.image(["a cat", "", "a dog", 5, "a fox"], model="gpt-image-2",
+                                                        progress=False))
+        finally:
+            rec.free.set()
+        said = str(info.value)
+        rows = list(s.history)
+        assert sorted(r.status for r in rows) == ["error", "error", "interrupted", "interrupted", "ok"]
+        refused = {r.params["prompt"]: r for r in rows if r.status == "error"}
+        assert set(refused) == {"", 5} and all(r.cost.detail == "refused before sending" for r in refused.values())
+        [answered] = [r.id for r in rows if r.status == "ok"]
+        first, last = sorted(r.id for r in refused.values())  # (recorded as the stop unwound: after the others)
+        ended = [r.id for r in rows if r.status == "interrupted"]
+        assert said.startswith(f"Stopped: 2 calls were ended (history #{ended[0]}…#{ended[-1]}, status interrupted)")
+        named = f"#{answered}–#{last}" if answered == first - 1 else f"#{answered}, #{first}–#{last}"
+        assert f"kept, each with its result or error (history {named})." in said
+
+
+def test_history_rows_are_named_short() -> None:
+    from tokenhot_nb._session.loop import id_span
+
+    assert id_span([15, 12, 13, 14]) == "#12–#15"
+    assert id_span([1, 4, 5, 9]) == "#1, #4–#5, #9"
+    assert id_span([3]) == "#3"
 
 
 def test_raise_for_errors_raises_from_its_own_line_not_through_the_calls_internals(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from .checks import (
     parameters,
 )
 from .images import image_one, resume_entry
-from .loop import call_user, hop
+from .loop import CALL_ROWS, call_user, hop
 from .models import KIND_METHOD, require_key, resolve
 from .recording import record_refusal
 from .rerank import rerank_one
@@ -112,13 +112,39 @@ async def gather(inputs: list[Any], one: Callable[[Any], Awaitable[Any]], concur
     tasks = [asyncio.ensure_future(run(x)) for x in inputs]
     try:
         return list(await asyncio.gather(*tasks))
-    except BaseException:
+    except BaseException as stop:
         for t in tasks:
             t.cancel()
         # each records its stop as it unwinds: what the caller says next (which rows ended) reads those rows, and a
         # call that returned with its rows still "running" left them to be finished behind the user's back
         await asyncio.gather(*tasks, return_exceptions=True)
+        try:  # what had ended, for the caller to record (``record_stopped``): an input refused before sending
+            setattr(stop, _OUTCOMES, {i: t.result() for i, t in enumerate(tasks)
+                                      if t.done() and not t.cancelled() and t.exception() is None})
+        except Exception:  # (the stop goes on all the same)
+            pass
         raise
+
+
+#: On the stop of a batch (:func:`gather`): its inputs that had ended, index → result or error.
+_OUTCOMES = "_tokenhot_outcomes"
+
+
+def record_stopped(session: Session, kind: str, arguments: dict[str, Any], field: str, info: ModelInfo | None,
+                   stop: BaseException) -> None:
+    """A batch stopped (a Ctrl-C): each of its inputs refused before sending recorded as a finished batch's are
+    (:func:`record_refusals`), and its row counted among the call's (``loop.CALL_ROWS``), so the stop's line names
+    it with the rows kept. They were neither recorded nor named: the history lost what had been tried, and why."""
+    outcomes = getattr(stop, _OUTCOMES, None)
+    inputs = arguments.get(field)
+    if not outcomes or not isinstance(inputs, (list, tuple)) or _budget.estimates(session) is not None:
+        return
+    rows = CALL_ROWS.get()
+    for i, err in sorted(outcomes.items()):
+        if isinstance(err, TokenhotError) and not isinstance(err, ReplayMissError) and i < len(inputs):
+            row = record_refusal(session, kind, {**arguments, field: inputs[i]}, err, info)
+            if row is not None and rows is not None:
+                rows.append(row)
 
 
 def check_rerank(query: Any, options: dict[str, Any]) -> None:

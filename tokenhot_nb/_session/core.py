@@ -106,6 +106,10 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
                     _recording.record_refusal(self, kind, dict(bound.arguments), exc,
                                               resolved[0] if resolved else None)
                 raise
+            except (asyncio.CancelledError, KeyboardInterrupt, _loop.Interrupted) as stop:  # a batch stopped midway
+                _batch.record_stopped(self, kind, sig.bind_partial(self, *args, **kwargs).arguments, item,
+                                      resolved[0] if resolved else None, stop)
+                raise
             finally:
                 _RESOLVED.reset(token)
                 self._end()

@@ -290,8 +290,11 @@ def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[
         return _finished_rows(session, mine)
     if len(rows) > 1:
         ids = sorted(r.id or 0 for r in rows)
+        kept = sorted(mine.ids - set(ids)) if mine.ids is not None else []  # (not known: another call's are not named)
         _note_stop(session, [r.id or 0 for r in rows], STOPPED_WITH, ids)
-        return stopped_rows(ids, sent != [])
+        if kept:
+            _note_stop(session, [r.id or 0 for r in rows], STOPPED_KEPT, kept)
+        return stopped_rows(ids, sent != [], kept=kept)
     return stopped_row(rows[0], sent)
 
 
@@ -319,12 +322,30 @@ def _finished_rows(session: Session, mine: _MineFilter) -> str:
 #: the ids of the rows that stop ended, so a replay says what the recording's said, not the one-call words.
 STOPPED_WITH = "stopped_with"
 
+#: Beside :data:`STOPPED_WITH`: the ids of the rows of that call which had ended (answered, or refused before sending),
+#: which the stop's words name too.
+STOPPED_KEPT = "stopped_kept"
 
-def stopped_rows(ids: list[int], sent: bool) -> str:
+
+def stopped_rows(ids: list[int], sent: bool, kept: list[int] | None = None) -> str:
     """What a Ctrl-C that ended the calls of the rows ``ids`` says (``sent``: a paid request of them may have gone
-    out). A replay that re-enacts such a stop says it with this too (``video._stopped_create``)."""
-    return (f"Stopped: {len(ids)} calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted); the calls "
-            "that had finished are kept with their results." + (f" {_MAY_BE_BILLED}" if sent else ""))
+    out; ``kept``: the rows of its calls that had ended, answered or refused, which it did not name before). A
+    replay that re-enacts such a stop says it with this too (``video._stopped_create``)."""
+    done = f"the calls that had ended are kept, each with its result or error (history {id_span(kept)})" if kept \
+        else "the calls that had finished are kept with their results"
+    return (f"Stopped: {len(ids)} calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted); {done}."
+            + (f" {_MAY_BE_BILLED}" if sent else ""))
+
+
+def id_span(ids: list[int]) -> str:
+    """History rows named short: ``#12–#15``, ``#3, #5–#7``."""
+    runs: list[list[int]] = []
+    for i in sorted(set(ids)):
+        if runs and i == runs[-1][-1] + 1:
+            runs[-1].append(i)
+        else:
+            runs.append([i])
+    return ", ".join(f"#{r[0]}" if len(r) == 1 else f"#{r[0]}–#{r[-1]}" for r in runs)
 
 
 #: In the row of a call a Ctrl-C ended with no answer: what the Ctrl-C said, so a replay (which has no answer to give)

@@ -336,7 +336,7 @@ def mark_recorded(err: BaseException) -> None:
 
 
 def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: BaseException,
-                   resolved: ModelInfo | None = None, *, model: str | None = None) -> None:
+                   resolved: ModelInfo | None = None, *, model: str | None = None) -> int | None:
     """Record a call refused before any request (unknown model, unsupported option, bad input, the budget).
 
     "Every call is recorded, errors included": the history then shows what was tried and why it failed, with
@@ -347,12 +347,13 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
 
     A replay run records nothing: it re-runs a recorded notebook, whose refusals the recording run kept, and
     adding them again would change every history view it shows (a re-run is meant to give the same outputs).
+    Returns the row's id (None: none was written).
     """
     if getattr(err, "_tokenhot_recorded", False):
-        return
+        return None
     if session.mode == "replay":
         _past_recorded_refusal(session, kind)
-        return
+        return None
     from ..history import HistoryEntry
 
     params: dict[str, Any] = {}
@@ -372,15 +373,15 @@ def record_refusal(session: Session, kind: str, arguments: dict[str, Any], err: 
         text = next((str(arguments[k])[:REFUSED_TEXT_MAX] + "…" for k in ("prompt", "message", "text")
                      if isinstance(arguments.get(k), str)), "")
     try:
-        session.store.insert(HistoryEntry(session_id=session.id, started=time.time(), mode=session.mode, kind=kind,
-                                          model=model_id, endpoint="", params=params, status="error",
-                                          error=_bounded_error(err) if isinstance(err, TokenhotError) else None,
-                                          duration=0.0, text=text, usage={"cost": _cost.not_charged(
-                                              "refused before sending", simulated=_budget.simulated(session)
-                                          ).as_dict()}))
+        row = session.store.insert(HistoryEntry(
+            session_id=session.id, started=time.time(), mode=session.mode, kind=kind, model=model_id, endpoint="",
+            params=params, status="error", error=_bounded_error(err) if isinstance(err, TokenhotError) else None,
+            duration=0.0, text=text, usage={"cost": _cost.not_charged(
+                "refused before sending", simulated=_budget.simulated(session)).as_dict()}))
     except Exception:  # recording must never hide the real error
-        return
+        return None
     mark_recorded(err)
+    return row
 
 
 def _past_recorded_refusal(session: Session, kind: str) -> None:

@@ -40,6 +40,7 @@ from .checks import body_extra, check_text
 from .inputs import store_media
 from .loop import (
     CANCELLED,
+    STOPPED_KEPT,
     STOPPED_WITH,
     Interrupted,
     ReplayedInterrupt,
@@ -432,7 +433,9 @@ async def _stopped_create(entry: HistoryEntry) -> None:
     response = entry.response if isinstance(entry.response, dict) else {}
     group = response.get(STOPPED_WITH)
     if isinstance(group, list) and len(group) > 1 and all(type(i) is int for i in group):  # (with others: a compare)
-        said = stopped_rows(sorted(group), _group_sent(entry, group))
+        kept = response.get(STOPPED_KEPT)
+        said = stopped_rows(sorted(group), _group_sent(entry, group),
+                            kept=[i for i in kept if type(i) is int] if isinstance(kept, list) else None)
     else:
         said = stopped_row(entry, [] if response.get(SENT) is False else None)
 
