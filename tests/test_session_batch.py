@@ -335,18 +335,18 @@ def test_a_retry_stopped_by_ctrl_c_names_the_calls_it_ended(tmp_path: Path) -> N
         assert len(batch.failed) == 3  # the batch is as it was
 
 
-class _FirstImageOnly(Recorder):
-    """The simulator, answering the first image request only: the others wait (until :attr:`free` is set)."""
+class _FirstCallOnly(Recorder):
+    """The simulator, answering the first API call (a POST) only: the others wait (until :attr:`free` is set)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.waiting, self.free, self.first = 0, threading.Event(), True
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if "/images" in request.url.path and not self.first:
+        if request.method == "POST" and not self.first:
             self.waiting += 1
             await asyncio.to_thread(self.free.wait, 60)
-        self.first = self.first and "/images" not in request.url.path
+        self.first = self.first and request.method != "POST"
         return await super().handle_async_request(request)
 
 
@@ -356,7 +356,7 @@ def test_a_batch_stopped_by_ctrl_c_records_its_refused_inputs_and_names_the_rows
     line names every row kept, answered or refused, in short (``history #1, #4–#5``)."""
     from _session_support import interrupted_when
 
-    rec = _FirstImageOnly()
+    rec = _FirstCallOnly()
     with make_session(tmp_path / "st", rec) as s:
         s.models()
 
@@ -381,6 +381,35 @@ def test_a_batch_stopped_by_ctrl_c_records_its_refused_inputs_and_names_the_rows
         assert said.startswith(f"Stopped: 2 calls were ended (history #{ended[0]}…#{ended[-1]}, status interrupted)")
         named = f"#{answered}–#{last}" if answered == first - 1 else f"#{answered}, #{first}–#{last}"
         assert f"kept, each with its result or error (history {named})." in said
+
+
+def test_a_comparison_stopped_by_ctrl_c_records_the_models_refused_before_sending(tmp_path: Path) -> None:
+    """As a stopped batch's: a model of a comparison refused before sending (seedream takes no 64x64) left no row
+    when a Ctrl-C stopped the others; it is recorded, and the line names it with the answered one."""
+    from _session_support import interrupted_when
+
+    rec = _FirstCallOnly()
+    models = ["gpt-image-2", "doubao-seedream-4-0-250828", "wan2.6-image", "wan2.6-t2i"]
+    with make_session(tmp_path / "st", rec) as s:
+        s.models()
+
+        def ready() -> bool:
+            done = s.store.connection().execute("SELECT count(*) FROM entries WHERE status = 'ok'").fetchone()[0]
+            return rec.waiting >= 2 and done == 1
+
+        try:
+            with pytest.raises(KeyboardInterrupt) as info:
+                interrupted_when(ready, lambda: s.compare("a cat", models=models, size="64x64", progress=False))
+        finally:
+            rec.free.set()
+        rows = list(s.history)
+        assert sorted(r.status for r in rows) == ["error", "interrupted", "interrupted", "ok"]
+        [refused] = [r for r in rows if r.status == "error"]
+        assert (refused.model, refused.error["error"]) == (models[1], "UnsupportedOptionError")
+        assert refused.cost.detail == "refused before sending"
+        [answered] = [r.id for r in rows if r.status == "ok"]
+        named = f"#{answered}–#{refused.id}" if answered == refused.id - 1 else f"#{answered}, #{refused.id}"
+        assert f"kept, each with its result or error (history {named})." in str(info.value)
 
 
 def test_history_rows_are_named_short() -> None:

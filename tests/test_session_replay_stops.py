@@ -312,6 +312,28 @@ def test_a_video_compare_stopped_mid_create_replays_with_the_words_the_recording
     assert rec.requests == []
 
 
+def test_a_video_compare_stopped_mid_create_with_a_model_refused_replays_naming_it_as_recorded(
+        tmp_path: Path) -> None:
+    """A compare stopped by Ctrl-C names the rows it kept, a model refused before sending among them (MiniMax
+    takes no ratio); its replay, which works its words out from the stopped creates' rows, named none of them."""
+    models = ["doubao-seedance-2.0", "kling-v3", "MiniMax-Hailuo-02"]
+    live = Recorder()
+    with make_session(tmp_path / "st", live) as s:
+        s.models()
+        live.set_faults(Faults(latency=10))
+        with pytest.raises(KeyboardInterrupt) as info:
+            interrupted_when(lambda: live.in_flight >= 2, lambda: s.compare(
+                "a paper boat", models=models, kind="video", ratio="16:9", progress=False))
+        recorded = str(info.value)
+        refused = s.history[-1]
+        assert (refused.model, refused.status, refused.cost.detail) == (models[2], "error", "refused before sending")
+        assert f"kept, each with its result or error (history #{refused.id})." in recorded, recorded
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        with pytest.raises(KeyboardInterrupt) as info:
+            r.compare("a paper boat", models=models, kind="video", ratio="16:9", progress=False)
+        assert str(info.value) == recorded
+
+
 def test_an_awaited_create_cancelled_before_its_task_id_replays_as_that_cancel(tmp_path: Path) -> None:
     """Cancelling the task that awaits ``s.avideo(…)`` raised ``CancelledError`` in the recording; its replay raised a
     KeyboardInterrupt ("Stopped: …") the recording never showed. Now the replay is the same cancel, and the create run

@@ -24,7 +24,7 @@ from .checks import (
     parameters,
 )
 from .images import image_one, resume_entry
-from .loop import CALL_ROWS, call_user, hop
+from .loop import CALL_ROWS, Interrupted, call_user, hop
 from .models import KIND_METHOD, require_key, resolve
 from .recording import record_refusal
 from .rerank import rerank_one
@@ -318,13 +318,28 @@ async def _compare(session: Session, prompt: Any, models: Sequence[str | ModelIn
 
     bar = bar or Progress(len(infos), "models", enabled=progress)
     bar.total = len(infos)  # (a model named twice is asked once: the bar made of the names ended at "1/2")
+    field = parameters(twin)[0]  # (prompt, text, query)
+
+    def refused(outcomes: dict[int, Any]) -> list[int]:
+        """Record each model's call refused before sending, as a single call's refusal is → the rows written."""
+        if _budget.estimates(session) is not None:
+            return []
+        rows = []
+        for i, info in enumerate(infos.values()):
+            err = outcomes.get(i)
+            if isinstance(err, TokenhotError) and not isinstance(err, ReplayMissError):
+                rows.append(record_refusal(session, method, {field: prompt, "model": info.id, "options": options},
+                                           err, info))
+        return [r for r in rows if r is not None]
+
     try:
         results = await hop(session, gather(list(infos.values()), one, len(infos), bar))
+    except (asyncio.CancelledError, KeyboardInterrupt, Interrupted) as stop:  # as a stopped batch's (record_stopped)
+        rows, calls = refused(getattr(stop, _OUTCOMES, None) or {}), CALL_ROWS.get()
+        if calls is not None:
+            calls.extend(rows)
+        raise
     finally:
         call_user(bar.close)
-    if _budget.estimates(session) is None:  # a model's call refused before sending: as a single call's refusal is
-        field = parameters(twin)[0]  # (prompt, text, query)
-        for info, err in zip(infos.values(), results, strict=True):
-            if isinstance(err, TokenhotError) and not isinstance(err, ReplayMissError):
-                record_refusal(session, method, {field: prompt, "model": info.id, "options": options}, err, info)
+    refused(dict(enumerate(results)))
     return CompareResult(prompt, dict(zip(infos, results, strict=True)), of=method, session=session, names=names)
