@@ -412,6 +412,34 @@ def test_a_comparison_stopped_by_ctrl_c_records_the_models_refused_before_sendin
         assert f"kept, each with its result or error (history {named})." in str(info.value)
 
 
+def test_a_retry_stopped_by_ctrl_c_records_the_inputs_the_budget_refused(tmp_path: Path) -> None:
+    """As a stopped batch's: a retry's inputs the budget refused before sending were recorded only when the retry
+    ended; a Ctrl-C left them out, and its line did not name them."""
+    from _session_support import interrupted_when
+
+    rec = _FirstCallOnly()
+    rec.first = False  # (every call waits: two go out, the budget refuses the others)
+    rec.set_faults(Faults(fail_first={500: 4}))
+    # (the failed calls' cost is unknown, so each counts at its estimate: room for 2 of the 4 again)
+    with make_session(tmp_path / "st", rec, max_retries=0, budget=0.028 * 6.5) as s:
+        rec.free.set()
+        batch = s.image([f"pear {i}" for i in range(4)], model="gpt-image-2", progress=False)
+        assert len(batch.failed) == 4 and len(s.history) == 4
+        rec.free.clear()
+        rec.waiting = 0
+        try:
+            with pytest.raises(KeyboardInterrupt) as info:
+                interrupted_when(lambda: rec.waiting >= 2, batch.retry)
+        finally:
+            rec.free.set()
+        rows = list(s.history)[4:]
+        refused = [r for r in rows if r.status == "error"]
+        assert sorted(r.status for r in rows) == ["error", "error", "interrupted", "interrupted"]
+        assert all(r.error["error"] == "BudgetExceededError" for r in refused)
+        first, last = sorted(r.id for r in refused)
+        assert f"kept, each with its result or error (history #{first}–#{last})." in str(info.value)
+
+
 def test_history_rows_are_named_short() -> None:
     from tokenhot_nb._session.loop import id_span
 

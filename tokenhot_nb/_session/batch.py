@@ -52,15 +52,25 @@ async def batch(session: Session, kind: str, inputs: list[Any], one: Callable[[A
             return await resume_entry(session, err.resumable)
         return await one(inputs[i])
 
+    made: list[BatchResult] = []
+
     async def rerun(failed: dict[int, BaseException]) -> list[Any]:
-        return await hop(session, gather(list(failed.items()), again, concurrency, None))
+        try:
+            return await hop(session, gather(list(failed.items()), again, concurrency, None))
+        except (asyncio.CancelledError, KeyboardInterrupt, Interrupted) as stop:  # a retry stopped: as a batch's
+            ended, listed = getattr(stop, _OUTCOMES, None) or {}, list(failed)
+            told = made[0].on_failed if made else None
+            if told is not None:  # (record_refusals: its inputs refused before sending, named by the stop's line)
+                told({listed[j]: v for j, v in ended.items() if isinstance(v, BaseException)})
+            raise
 
     try:
         items = await hop(session, gather(inputs, one, concurrency, bar))
     finally:
         if bar is not None:
             call_user(bar.close)
-    return BatchResult(items, inputs, kind=kind, model=model, rerun=rerun, session=session)
+    made.append(BatchResult(items, inputs, kind=kind, model=model, rerun=rerun, session=session))
+    return made[0]
 
 
 def record_refusals(session: Session, kind: str, arguments: dict[str, Any], field: str, info: ModelInfo | None,
@@ -72,9 +82,12 @@ def record_refusals(session: Session, kind: str, arguments: dict[str, Any], fiel
     def record(failed: dict[int, BaseException]) -> None:
         if _budget.estimates(session) is not None:  # an estimate is no call
             return
+        rows = CALL_ROWS.get()  # (the call's: a Ctrl-C of a retry names them with the rows it kept)
         for i, err in failed.items():
             if isinstance(err, TokenhotError) and not isinstance(err, ReplayMissError):
-                record_refusal(session, kind, {**arguments, field: result.inputs[i]}, err, info)
+                row = record_refusal(session, kind, {**arguments, field: result.inputs[i]}, err, info)
+                if row is not None and rows is not None:
+                    rows.append(row)
 
     record(result.failed)
     result.on_failed = record
