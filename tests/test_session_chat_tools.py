@@ -756,3 +756,15 @@ def test_a_tool_name_only_gemini_takes_is_refused_before_sending_where_it_is_not
     renamed = {"type": "function", "function": {**WEATHER["function"], "name": "weather_get"}}
     assert s.chat("Use weather_get for Oslo", model="claude-opus-4-6-cc", tools=[renamed], thread="t",
                   new_thread=True).tool_calls
+
+
+def test_a_claude_tool_use_whose_streamed_input_is_no_json_is_set_apart_too(tmp_path: Path) -> None:
+    """Claude streams a tool_use's input as ``input_json_delta`` pieces (§2.3); pieces that end as no JSON under
+    ``stop_reason: tool_use`` are set apart as the chat protocols' are, and the thread waits for no result."""
+    rec = Answers(claude_stream("get_weather", ['{"city": ', '"Par'], "tool_use"))
+    with make_session(tmp_path / "st", rec) as s:
+        res = s.chat("Weather in Paris?", model="claude-opus-4-6-cc", tools=[WEATHER], thread="w")
+        assert res.finish_reason == "tool_use" and res.tool_calls == []
+        assert res.cut_tool_calls == [{"id": "toolu_1", "name": "get_weather", "arguments": '{"city": "Par',
+                                       "not_json": True}]
+        assert s.threads.get("w").pending_calls() == {}
