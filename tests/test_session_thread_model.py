@@ -3,11 +3,18 @@ session's default in the middle of the conversation, without a word."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
-from _session_support import Recorder, make_session
+import pytest
+from _session_support import HeldRecorder, Recorder, make_session
 
 from tokenhot_nb import Session
+from tokenhot_nb.errors import InputError
 
 
 def _sent_to(rec: Recorder) -> tuple[str, str]:
@@ -74,3 +81,63 @@ def test_a_follow_up_recorded_before_threads_kept_their_model_still_replays(tmp_
     replay.chat("hi", model="gpt-5", stream=False)
     again = replay.chat("more", stream=False)
     assert (again.text, again.model) == (said.text, said.model)
+
+
+def _behind_a_switch(tmp_path: Path, stream: bool, **b: Any) -> tuple[Session, HeldRecorder, list[Any]]:
+    """``gather(achat("a", model=claude, thread="t"), achat("b", thread="t", **b))`` on a thread that was talking
+    to Gemini, "a" held at its request until "b" waits for its turn: → (session, transport, [a, b] or errors)."""
+    gate = HeldRecorder("POST", "/chat")  # holds "a" (chat completions); the warm-up goes to Gemini's own route
+    s = make_session(tmp_path, gate)
+    s.chat("warm up", model="gemini-2.5-pro", thread="t", stream=False)
+
+    def b_waits() -> None:
+        gate.held.wait(60)
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            lock = s.threads._turns.get("t")
+            if lock is not None and lock._waiters:
+                break
+            time.sleep(0.001)
+        gate.hold.set()
+
+    watcher = threading.Thread(target=b_waits, daemon=True)
+    watcher.start()
+
+    async def cell() -> list[Any]:
+        return await asyncio.gather(s.achat("a", model="claude-opus-4-6", thread="t", stream=stream),
+                                    s.achat("b", thread="t", stream=stream, **b), return_exceptions=True)
+
+    try:
+        said = asyncio.run(cell())
+    finally:
+        gate.hold.set()
+        watcher.join()
+    return s, gate, said
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_follow_up_waiting_for_its_turn_takes_the_model_of_the_turn_before_it(tmp_path: Path, stream: bool) -> None:
+    """``gather(achat("a", model=X, thread="t"), achat("b", thread="t"))``: "b" waited for "a"'s turn and was sent
+    with "a" in its context, but to the model the thread had before "a" (picked before it waited)."""
+    s, gate, (a, b) = _behind_a_switch(tmp_path, stream)
+    try:
+        assert a.model == b.model == "claude-opus-4-6"
+        last = gate.posts()[-1]
+        assert last["path"] == "/v1/chat/completions"
+        body = json.loads(last["body"])
+        assert body["model"] == "claude-opus-4-6"
+        assert [m["content"] for m in body["messages"]][-3:] == ["a", a.text, "b"]
+        assert s.chat("c", thread="t", stream=False).model == "claude-opus-4-6"
+    finally:
+        s.close()
+
+
+def test_a_follow_up_refused_after_its_turn_came_records_the_model_it_was_refused_for(tmp_path: Path) -> None:
+    s, _gate, (a, b) = _behind_a_switch(tmp_path, False, max_tokens=-1)
+    try:
+        assert a.model == "claude-opus-4-6" and isinstance(b, InputError)
+        refused = s.history[-1]
+        assert refused.status == "error" and refused.params["message"] == "b"
+        assert refused.model == "claude-opus-4-6"
+    finally:
+        s.close()

@@ -15,7 +15,7 @@ from .._inputs import to_media_list
 from .._threads import DEFAULT_THREAD, Thread, store_once, tool_turn, user_message, with_tool_results
 from ..catalog import ModelInfo
 from ..client._sse import WholeAnswer
-from ..errors import APIError, InputError, SchemaMismatchError, StreamError, TokenhotError
+from ..errors import APIError, InputError, ReplayMissError, SchemaMismatchError, StreamError, TokenhotError
 from ..families._types import ChatDelta, Choice, ToolCall, Usage
 from ..history import _pieces
 from ..results import ChatResult, from_entry
@@ -66,17 +66,48 @@ def _as_recorded(th: Thread, entry: HistoryEntry) -> None:
 
 async def chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str, Any], *,
                    thread: str | Literal[False] | None, new_thread: bool = False, images: Any = (),
-                   use_thread: bool = True, on_delta: Callable[[ChatDelta, str], Any] | None = None) -> Result:
+                   use_thread: bool = True, on_delta: Callable[[ChatDelta, str], Any] | None = None,
+                   follow: bool = False, guessed: ModelInfo | None = None) -> Result:
     """One question (a batch runs many with ``use_thread=False``), one turn of its conversation at a time: two at
     once (``asyncio.gather``, a worker thread and the cell) each went without the other's turn, and the history
     linked the later one to the turn before both. Held here, where the work runs (the background loop, or the
     blocking lane), not on the caller's loop: a sync call made there while an awaited turn ran would wait for ever
-    for a turn that ends only once that blocked loop runs again."""
+    for a turn that ends only once that blocked loop runs again.
+
+    ``follow``: a follow-up that names no model, whose ``info`` was picked from the thread's model then
+    (``guessed``, None: the default). Its model is the thread's once the turn is its own: a turn it waited for
+    (``gather(achat("a", model=X), achat("b"))``) may have switched it, and "b", sent with "a" in its context,
+    went to the model before "a"."""
     name = (thread or DEFAULT_THREAD) if use_thread and thread is not False and _budget.estimates(session) is None \
         else None
     async with session.threads.turn(name):
-        return await _chat_one(session, message, info, kw, thread=thread, new_thread=new_thread, images=images,
-                               use_thread=use_thread, on_delta=on_delta)
+        th = session.threads.get(thread or DEFAULT_THREAD) if follow else None
+        if th is not None and th.model is not guessed:
+            info = await session._model("chat", th.model, instead=True)
+        try:
+            result = await _in_place(session, message, info, kw, thread=thread, new_thread=new_thread,
+                                     images=images, use_thread=use_thread, on_delta=on_delta)
+        except ReplayMissError:
+            if th is None or th.model is None or session.mode != "replay":
+                raise
+            # recorded before a thread kept its model: that follow-up went to the default model
+            info = await session._model("chat", None, instead=True)
+            result = await _in_place(session, message, info, kw, thread=thread, new_thread=new_thread,
+                                     images=images, use_thread=use_thread, on_delta=on_delta)
+        if isinstance(message, str) and use_thread and thread is not False:  # (in the turn: the next one reads it)
+            session.threads.get(thread or DEFAULT_THREAD).model = info
+        return result
+
+
+async def _in_place(session: Session, message: Any, info: ModelInfo, kw: dict[str, Any], **how: Any) -> Result:
+    """:func:`_chat_one` where it can run: a model that streams (picked in the turn, not by the caller, which ran
+    the call in the blocking lane for a model that does not) goes to the background loop, whose stall watchdog
+    needs a loop free while it waits."""
+    from ..client import _lane
+
+    if _lane.active() and streams(info, kw):
+        return await session._hop(_chat_one(session, message, info, kw, **how))
+    return await _chat_one(session, message, info, kw, **how)
 
 
 async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[str, Any], *,

@@ -336,8 +336,14 @@ class Session:
     def in_background_loop() -> bool:
         return _loop.in_background_loop()
 
-    async def _model(self, method: str, name: str | ModelInfo | None) -> ModelInfo:
-        return _resolved(await _models.resolve(self, method, name))
+    async def _model(self, method: str, name: str | ModelInfo | None, *, instead: bool = False) -> ModelInfo:
+        """The model for ``name`` (None: the default), noted as the running call's (``instead``: in place of the
+        one noted first, which the call no longer uses: a refusal then records the model it was refused for)."""
+        info = await _models.resolve(self, method, name)
+        found = _RESOLVED.get() if instead else None
+        if found:
+            found[0] = info
+        return _resolved(info)
 
     # ================================================================ the catalogue
     def models(self, kind: str | None = None, refresh: bool = False) -> ModelList:
@@ -539,9 +545,10 @@ class Session:
         _checks.check_tools(tools)
         th = self.threads.get(thread or DEFAULT_THREAD) if model is None and not new_thread \
             and (thread is None or isinstance(thread, str)) and isinstance(message, str) else None
-        # a follow-up goes on with the model of the thread's last turn (in this session)
-        inherited = th is not None and th.model is not None
-        info = await self._model("chat", th.model if th is not None and inherited else model)
+        # a follow-up goes on with the model of the thread's last turn (in this session): the model it has now,
+        # which chat_one checks again once the turn is this call's (a turn before it may switch it)
+        guessed = th.model if th is not None else None
+        info = await self._model("chat", guessed if guessed is not None else model)
         kw = {"system": system, "stream": stream, "temperature": temperature, "max_tokens": max_tokens,
               "endpoint": endpoint, "schema": schema, "json": json, "tools": list(tools) if tools else None,
               "tool_choice": tool_choice, "tool_results": tool_results, "cache": cache, **options}
@@ -555,23 +562,12 @@ class Session:
                                                              images=images),
                 concurrency, bar, info.id)
 
-        def one(info: ModelInfo) -> Coroutine[Any, Any, Any]:
-            return _chat.chat_one(self, message, info, kw, thread=thread, new_thread=new_thread, images=images,
-                                  on_delta=on_delta, use_thread=not isinstance(message, (list, tuple)))
-
         here = not _chat.streams(info, kw)  # (first: a bad endpoint= is refused here, before a coroutine is made)
-        try:
-            result = await self._hop(one(info), here=here)
-        except ReplayMissError:
-            if not (inherited and self.mode == "replay"):
-                raise
-            # recorded before a thread kept its model: that follow-up went to the default model
-            info = await self._model("chat", model)
-            here = not _chat.streams(info, kw)
-            result = await self._hop(one(info), here=here)
+        result = await self._hop(_chat.chat_one(self, message, info, kw, thread=thread, new_thread=new_thread,
+                                                images=images, on_delta=on_delta,
+                                                use_thread=not isinstance(message, (list, tuple)),
+                                                follow=th is not None, guessed=guessed), here=here)
         assert isinstance(result, ChatResult)
-        if isinstance(message, str) and thread is not False:
-            self.threads.get(thread or DEFAULT_THREAD).model = info
         return result
 
     # ================================================================ embeddings
