@@ -250,3 +250,89 @@ def test_a_cap_hint_in_a_magic_names_a_line_that_raises_the_magics_limit(ip: Any
     assert offline.history.last.status == "ok"
     python = ErrorView(InputError("x", hint="Raise it: session.settings.download_cap = <bytes>.")).text()
     assert "session.settings.download_cap" in python and "tokenhot_nb.session()" not in python  # (Python's form)
+
+
+#: ``session.x`` / ``s.x`` said as a Python user's session variable (a magic user has none).
+_BARE_SESSION = r"(?<![\w.])(?:session|s)\.[a-z_]"
+
+
+def test_a_resume_hint_in_a_magic_names_the_magics_session_and_that_line_fetches_what_was_paid(
+        ip: Any, offline: Any) -> None:
+    """A paid image cut at the download cap: the fix raised the limit on ``tokenhot_nb.session()`` but then said
+    ``session.resume(1)``, a name a magic user does not have (NameError)."""
+    import re
+
+    import tokenhot_nb
+
+    offline.settings.download_cap = 100
+    text = shown(ip, "%%th_image\na lighthouse")
+    assert not re.search(_BARE_SESSION, text), text
+    line = re.search(r"tokenhot_nb\.session\(\)\.resume\((\d+)\)", text)
+    assert line is not None, text
+    res = ip.run_cell(f"import tokenhot_nb; tokenhot_nb.session().settings.download_cap = 10**8; {line.group(0)}")
+    assert res.error_in_exec is None and res.result.path.is_file()
+    assert tokenhot_nb.session().history.get(int(line.group(1))).status == "ok"
+
+
+def test_a_ctrl_c_in_a_magic_names_the_magics_session(ip: Any, offline: Any) -> None:
+    """``Stopped: … check the history (session.history) and your balance (session.balance())``, in a
+    ``%%th_chat`` cell: neither line runs there."""
+    import re
+
+    from _session_support import HeldRecorder, interrupted_when
+
+    import tokenhot_nb
+
+    gate = HeldRecorder("POST", "/chat")
+    tokenhot_nb.session(reset=True, transport=gate)  # (the fixture's store and mode; its teardown closes it)
+    try:
+        with capture_output(display=True):
+            res = interrupted_when(gate.held.is_set, lambda: ip.run_cell("%%th_chat --no-stream\nhello"))
+    finally:
+        gate.hold.set()
+    said = str(res.error_in_exec)
+    assert isinstance(res.error_in_exec, KeyboardInterrupt) and "Stopped" in said, said
+    assert "tokenhot_nb.session().balance()" in said and not re.search(_BARE_SESSION, said), said
+
+
+def test_a_warning_in_a_magic_names_the_magics_session(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Any) -> None:
+    """The paid answer arrived but its row could not take it (the store's file was replaced meanwhile): the warning
+    said to close the session with ``session.close()``."""
+    import os
+    import re
+    import sqlite3
+    from contextlib import closing
+
+    from tokenhot_nb.errors import UnrecordedWarning
+    from tokenhot_nb.history import Store
+
+    offline.chat("warm up", stream=False)
+    db = offline.store.db_path
+    real = Store.update
+
+    def update(self: Store, entry_id: int, **fields: Any) -> Any:  # a backup put back while the answer arrived
+        if fields.get("status") == "ok":
+            backup = tmp_path / "backup.sqlite"
+            with closing(sqlite3.connect(db)) as c, closing(sqlite3.connect(backup)) as b:
+                c.backup(b)
+            os.replace(backup, db)
+        return real(self, entry_id, **fields)
+
+    monkeypatch.setattr(Store, "update", update)
+    with pytest.warns(UnrecordedWarning) as caught, capture_output(display=True):
+        assert ip.run_cell("%%th_chat --no-stream\nhello").error_in_exec is None
+    said = str(caught[0].message)
+    assert "tokenhot_nb.session().close()" in said and not re.search(_BARE_SESSION, said), said
+
+
+def test_a_file_or_a_word_that_looks_like_a_session_attribute_is_left_as_it_is() -> None:
+    """Only what a Session has is said on the magics' session: a file ``s.png`` or ``session.json`` stays a file."""
+    from tokenhot_nb._warn import for_magic_user
+
+    err = InputError("Cannot save to '/tmp/out/s.png' (nor s.jpg, session.json): a folder is missing.",
+                     hint="Check s.png's folder, then session.resume(3).")
+    view = ErrorView(err, magic="th_image").text()
+    assert "'/tmp/out/s.png'" in view and "nor s.jpg, session.json" in view and "Check s.png's" in view, view
+    assert "tokenhot_nb.session().resume(3)" in view, view
+    assert for_magic_user("e.g. s.model('x').choices('voices')") == "e.g. tokenhot_nb.session().model('x').choices('voices')"

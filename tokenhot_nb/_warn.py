@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import linecache
 import os
+import re
 import sys
 import sysconfig
 import warnings
@@ -83,9 +84,35 @@ def caller(skip: int = 1, start: FrameType | None = None) -> Where | None:
     return fallback
 
 
+IN_MAGIC: ContextVar[bool] = ContextVar("tokenhot_in_magic", default=False)
+"""True while a magic runs (carried into the background loop with its call, as :data:`CALLER` is): its user has
+no ``session`` variable, so what a message names on one is said on ``tokenhot_nb.session()``, the magics' own."""
+
+#: ``session.x`` / ``s.x`` in a message: the Python user's session (not ``tokenhot_nb.session().x``, not ``os.x``).
+_ON_SESSION = re.compile(r"(?<![\w./\\-])(?:session|s)\.(?P<name>[A-Za-z_]\w*)")
+
+
+@functools.lru_cache(maxsize=1)
+def _session_names() -> frozenset[str]:
+    """What a Session has (methods, properties, and what its ``__init__`` sets): ``s.png`` in a path is a file."""
+    from ._session.core import Session
+
+    return frozenset(n for n in dir(Session) if not n.startswith("_")) | {"threads", "settings", "catalog",
+                                                                         "spending", "id"}
+
+
+def for_magic_user(text: str) -> str:
+    """``text`` with ``session.resume(3)`` (or ``s.…``) said as ``tokenhot_nb.session().resume(3)``: a line a magic
+    user can run (``session`` is a name only Python code that made one has)."""
+    return _ON_SESSION.sub(lambda m: f"tokenhot_nb.session().{m.group('name')}" if m.group("name") in _session_names()
+                           else m.group(0), text)
+
+
 def warn(message: str, category: type[Warning] = UserWarning) -> None:
     """Issue a warning at the user's line: that of the front-door call now running, else the innermost frame of
     the user's code on this stack."""
+    if IN_MAGIC.get():
+        message = for_magic_user(message)
     made = CALLER.get()
     where = made if isinstance(made, Where) else caller(start=made) if made is not None else caller(2)
     if where is None:  # no user code at all (an interpreter shutting down): plain warn

@@ -13,6 +13,7 @@ from typing import Any
 
 from .._safe import text_html as escape
 from .._session.checks import with_article
+from .._warn import for_magic_user
 from ..errors import (
     FALLBACK_FIX,
     TITLES,
@@ -40,7 +41,10 @@ def parts(err: BaseException, magic: str | None = None, model_kind: str | None =
     title, message, fix = error_parts(err)
     if magic is None:
         return title, message, fix
-    return (title, *MagicPhrasing(magic).say(err, message, fix, model_kind))
+    message, fix = MagicPhrasing(magic).say(err, message, fix, model_kind)
+    # what to do on the session (session.resume(3), a setting %th_config has no option for): on the magics' own,
+    # which has no name there
+    return title, for_magic_user(message), for_magic_user(fix)
 
 
 #: The magic that does each kind of call.
@@ -66,8 +70,6 @@ _PHRASES = (
     (re.compile(r"tokenhot_nb\.models\('(\w+)'\)"), r"%th_models --kind \1"),
     (re.compile(r"tokenhot_nb\.models\(\)"), "%th_models"),
     (re.compile(r"(?:session|s)\.(\w+)\((?:[^()]|\([^()]*\))*\)"), lambda m: KIND_MAGIC.get(m.group(1), m.group(0))),
-    # a setting %th_config has no option for (download_cap…): set on the magics' session, which has no name there
-    (re.compile(r"(?<![\w.])session\.settings\."), "tokenhot_nb.session().settings."),
 )
 #: ``mode='offline'`` in a Python fix: the session's mode, which a magic sets with %th_config.
 _MODE = re.compile(r"(?<![\w.(-])mode='(live|offline|replay)'")
@@ -149,7 +151,7 @@ class MagicPhrasing:
         said = _CALL.sub(self._call, said)
         for pattern, phrase in _PHRASES:
             said = pattern.sub(phrase, said)
-        return said
+        return for_magic_user(said)
 
     def _call(self, m: re.Match[str]) -> str:
         """``transcribe(…, language=…)`` → ``%th_transcribe --language …`` (the magic, with the call's options)."""

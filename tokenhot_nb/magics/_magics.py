@@ -57,11 +57,18 @@ def _friendly(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(self: TokenhotMagics, line: str = "", cell: str | None = None) -> Any:
+        from .._warn import IN_MAGIC, for_magic_user
         from ..errors import TokenhotError
 
         self._pending = None
+        token = IN_MAGIC.set(True)  # (what a warning names on the session is said on the magics' own)
         try:
             return fn(self, line, cell)
+        except KeyboardInterrupt as stop:  # "Stopped: … session.history.get(3).text": on the magics' session
+            said = for_magic_user(str(stop))
+            if said == str(stop):
+                raise
+            raise KeyboardInterrupt(said) from None
         except HelpRequested as h:
             print(h.text)
             return None
@@ -73,6 +80,7 @@ def _friendly(fn: F) -> F:
             return self._report(err, fn.__name__, line)
         finally:
             self._pending = None
+            IN_MAGIC.reset(token)
 
     return wrapper  # type: ignore[return-value]
 
@@ -483,12 +491,12 @@ class TokenhotMagics(Magics):
                 view.failed(err.reason or str(err))
             except NotFoundError as err:  # the service does not know the task: its row ends in error
                 _set_last_error(err)
-                view.failed(ErrorView(err).text())
+                view.failed(ErrorView(err, magic="th_video").text())
             except (concurrent.futures.CancelledError, asyncio.CancelledError, KeyboardInterrupt):
                 view.stopped(CANCELLED)  # (IPython exiting cancels the loop's work): the task runs on, pending
             except Exception as err:  # a thread has no cell to raise into; the wait ended, the task did not
                 _set_last_error(err)
-                title, message, _ = parts(err)
+                title, message, _ = parts(err, "th_video")
                 view.stopped(f"✖ {title}: {message}")
 
         view.thread = in_background(poll)
