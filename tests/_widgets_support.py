@@ -94,6 +94,8 @@ class RecordingSession:
         self.mode = "offline"
         self.gate = gate
         self.fail: Exception | None = None
+        #: how the next speech ends (the relay's finish reason: "MAX_TOKENS" is a speech cut at the output limit)
+        self.speech_finish: str | None = None
 
     def models(self, kind: str | None = None) -> list[Any]:
         """The session's model table: here the built-in catalogue (a real session merges the service's)."""
@@ -142,9 +144,14 @@ class RecordingSession:
         out = {**self._file("v.mp4", b"\x00\x00\x00 ftypisom" + b"\x00" * 64), "mime": "video/mp4", "role": "video"}
         return self._record("video", (prompt,), kw, [out])
 
-    def speak(self, text: str, **kw: Any) -> FakeResult:
+    def speak(self, text: str, **kw: Any) -> Any:
+        """A real :class:`AudioResult` (what the panel reads of it, ``.cut`` included, is what a session returns)."""
+        from tokenhot_nb.results import AudioResult
+
         out = {**self._file("a.wav", b"RIFF" + b"\x00" * 40), "mime": "audio/wav", "role": "audio"}
-        return self._record("speak", (text,), kw, [out])
+        entry = self._record("speak", (text,), kw, [out]).entry
+        return AudioResult(Path(out["path"]), mime=out["mime"], sha256=out["sha256"], text=text, model=entry.model,
+                           entry=entry, finish_reason=self.speech_finish)  # type: ignore[arg-type]
 
     def transcribe(self, audio: Any, **kw: Any) -> FakeResult:
         return self._record("transcribe", (audio,), kw, [], text="a transcript")

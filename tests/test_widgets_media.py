@@ -280,6 +280,20 @@ def test_a_speech_cut_at_the_output_limit_says_so_in_the_panel(offline, monkeypa
     assert "output limit: the end of the text is not in it" in p.status.value and isinstance(p.player.children[0], w.Audio)
 
 
+def test_a_cut_speech_shows_its_note_and_a_whole_one_none(fake):
+    """The panel reads the result's own ``cut`` (``AudioResult.cut``: the relay's finish reason at the limit)."""
+    p = panel("audio", fake)
+    p.text.value = "hello"
+    p.speak_button.click()
+    p.wait(30)
+    assert "Speech ready ·" in p.status.value and "output limit" not in p.status.value, p.status.value
+    fake.speech_finish = "MAX_TOKENS"
+    p.speak_button.click()
+    p.wait(30)
+    assert "output limit: the end of the text is not in it" in p.status.value, p.status.value
+    assert isinstance(p.player.children[0], w.Audio) and p.error_box.value == ""
+
+
 def test_task_status_from_the_relay_shows_as_inert_key_free_text(fake):
     """The task id and state are the relay's words: markup as text, controls dropped, a key (one split by a
     control character included) masked."""

@@ -144,7 +144,7 @@ class AudioPanel(MediaPanel):
 
     def _show_speech(self, result: AudioResult) -> None:
         ready = ("Speech ready, but cut at the model's output limit: the end of the text is not in it"
-                 if getattr(result, "cut", False) else "Speech ready")
+                 if result.cut else "Speech ready")
         if self.show_output(result, "audio",
                             lambda path, art: audio_widget(path, art.get("mime") or "audio/wav", self.inline_limit),
                             missing="The speech finished but no audio file came back.", ready=ready):
