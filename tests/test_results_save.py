@@ -207,3 +207,45 @@ def test_a_transcript_from_the_relay_saves_under_its_entry_id(tmp_path: Path) ->
         assert out.read_text(encoding="utf-8") == tr.srt and "-->" in out.read_text(encoding="utf-8")
     finally:
         s.close()
+
+
+def test_a_chat_answer_saves_as_markdown_text_or_json(tmp_path: Path) -> None:
+    """A chat answer had no ``.save()``, while every other result has one."""
+    s = make_session(tmp_path / "st")
+    try:
+        res = s.chat("hello there", stream=False)
+        out = res.save(tmp_path / "out")
+        assert out == tmp_path / "out" / f"tokenhot-{res.entry_id}.md"
+        assert out.read_text(encoding="utf-8") == res.text + "\n" and res.text
+        assert res.save(tmp_path / "out", stem="a").name == "a.md"
+        assert res.save(tmp_path / "a.TXT").read_text(encoding="utf-8") == res.text + "\n"
+        obj = json.loads(res.save(tmp_path / "a.json").read_text(encoding="utf-8"))
+        assert obj["text"] == res.text and obj["model"] == res.model and obj["history_id"] == res.entry_id
+        assert obj["usage"]["total_tokens"] == res.usage.total_tokens > 0 and obj["prompt"] == "hello there"
+        with pytest.raises(E.InputError, match=r"saved as \.md, \.txt or \.json, not \.pdf") as exc:
+            res.save(tmp_path / "a.pdf")
+        _one_line(exc.value)
+        assert not (tmp_path / "a.pdf").exists()
+    finally:
+        s.close()
+
+
+def test_a_structured_chat_answer_saves_its_data_as_json(tmp_path: Path) -> None:
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        name: str
+        population: int
+
+    s = make_session(tmp_path / "st")
+    try:
+        res = s.chat("a city, as JSON", json=True, stream=False)
+        out = res.save(tmp_path / "out")  # structured: JSON by default
+        assert out.suffix == ".json" and json.loads(out.read_text(encoding="utf-8")) == res.data
+        typed = s.chat("a city", schema=City, stream=False)
+        assert isinstance(typed.data, City)
+        saved = json.loads(typed.save(tmp_path / "city.json").read_text(encoding="utf-8"))
+        assert saved == typed.data.model_dump(mode="json")
+        assert typed.save(tmp_path / "city.md").read_text(encoding="utf-8") == typed.text + "\n"
+    finally:
+        s.close()

@@ -111,6 +111,40 @@ class ChatResult(Result):
 
     _repr_html_ = html
 
+    def save(self, path: str | os.PathLike[str] = ".", stem: str | None = None) -> Path:
+        """Write the answer out and return the new path: to a folder (``<stem>.md``, by default
+        ``tokenhot-<entry id>``; ``.json`` for a structured answer), or under a file name whose suffix picks the
+        form (``"answer.md"`` / ``"answer.txt"`` the text, ``"answer.json"`` the data of a ``json=`` / ``schema=``
+        answer, else the text with its model, usage and history id)."""
+        default = f"tokenhot-{self.entry_id}" if self.entry_id is not None else f"tokenhot-{self.kind}"
+        dest = destinations(path, default, stem, [".json" if self.data is not None else ".md"])[0]
+        return write_text(dest, self._as(dest))
+
+    def _as(self, dest: Path) -> str:
+        """The answer in the form ``dest``'s suffix names; another suffix is one line, nothing written."""
+        suffix = dest.suffix.lower()
+        if suffix in (".md", ".txt"):
+            return self.text if self.text.endswith("\n") or not self.text else self.text + "\n"
+        if suffix == ".json":
+            if self.data is not None:
+                dump = getattr(self.data, "model_dump", None)  # (a pydantic object: its JSON form)
+                value = dump(mode="json") if callable(dump) else self.data
+            else:
+                from dataclasses import asdict
+
+                usage = {k: v for k, v in asdict(self.usage).items() if k != "raw" and v}
+                value = {k: v for k, v in {
+                    "text": self.text, "model": self.model or None, "prompt": self.prompt or None,
+                    "reasoning": self.reasoning or None, "thread": self.thread, "finish_reason": self.finish_reason,
+                    "usage": usage, "history_id": self.entry_id,
+                    "tool_calls": [c.as_dict() for c in self.tool_calls] or None,
+                }.items() if v is not None}
+            from .._config import redact  # (a prompt holding a pasted key: as the history keeps it)
+
+            return redact(json.dumps(value, ensure_ascii=False, indent=2, default=str)) + "\n"
+        raise InputError(f"A chat answer is saved as .md, .txt or .json, not {suffix or 'a name with no suffix'}.",
+                         hint=f"e.g. result.save({dest.with_suffix('.md').name!r}), or to a folder.")
+
     def _plain(self) -> str:
         return self.text
 
