@@ -179,3 +179,64 @@ def test_a_video_wait_on_another_thread_finishes_when_the_session_is_closed_unde
     finally:
         rec.hold.set()
         s.close()
+
+
+def test_async_with_closes_the_session_without_blocking_the_running_loop(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``async with Session(…) as s:`` was a TypeError (no ``__aenter__``). Its exit closes the connections and the
+    history as close() does, while the loop's other tasks run: the store's close here waits for one of them."""
+    from tokenhot_nb.history import Store
+
+    ran = threading.Event()  # set by another task of the running loop
+    real = Store.close
+
+    def close(self: Store) -> None:
+        assert ran.wait(10), "the running loop was blocked while the session closed"
+        real(self)
+
+    monkeypatch.setattr(Store, "close", close)
+
+    async def cell() -> tuple[Session, Any, Any, Any]:
+        async with make_session(tmp_path) as s:
+            res = await s.achat("hi", stream=False)
+            client, store = s.client, s.store
+
+            async def other() -> None:
+                ran.set()
+
+            task = asyncio.ensure_future(other())
+        await task
+        return s, res, client, store
+
+    s, res, client, store = asyncio.run(cell())
+    assert res.text and ran.is_set()
+    assert client._closed and not client._clients and not store._conns and not store._ready
+    assert s.history.last.status == "ok"  # used again, it opens them anew
+    s.close()
+
+
+def test_async_with_under_nest_asyncio(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(f"""
+        import asyncio
+        import nest_asyncio
+        nest_asyncio.apply()
+        from tokenhot_nb import Session
+
+        async def cell():
+            async with Session(mode="offline", store={str(tmp_path / 'st')!r}, poll_interval=0.001) as s:
+                said = [s.chat("sync inside", stream=False).text, (await s.achat("awaited")).text]
+                client, store = s.client, s.store
+            return s, said, client, store
+
+        s, said, client, store = asyncio.run(cell())
+        assert all(said) and client._closed and not store._conns and s._client is None
+        print("OK", len(s.history))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[1])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "OK 2"

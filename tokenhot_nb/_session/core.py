@@ -260,13 +260,18 @@ class Session:
         once and the last of them closes on its way out (waiting here instead could hang the cell for as long as a
         stream or a video wait runs, and a bounded wait would still have to cut or leave them at its end).
         """
+        taken = self._take_to_close()
+        if taken is not None:
+            self._close_detached(*taken)
+
+    def _take_to_close(self) -> tuple[Client | None, Store | None] | None:
+        """The client and store to close now, taken out; None when calls are in flight (the last one closes)."""
         with self._lock:
             if self._calls:
                 self._close_pending = True
-                return
+                return None
             self._close_pending = False
-            client, store = self._detach()
-        self._close_detached(client, store)
+            return self._detach()
 
     def _begin(self) -> None:
         """A call begins: resources stay open until it ends (see :meth:`close`)."""
@@ -309,6 +314,19 @@ class Session:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> Session:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        """``async with Session(…) as s:`` closes as :meth:`close` does, its connections and history closed on the
+        background loop while the running loop goes on: close() there would block every other task of the loop
+        (a cell's, a panel's) until they were."""
+        taken = self._take_to_close()
+        if taken is not None:
+            from ..client import run_async
+
+            await run_async(_aclose_detached(*taken))
 
     def _sync(self, coro: Coroutine[Any, Any, T], task: VideoTask | None = None) -> T:
         """Run on the background loop and wait (see :func:`.loop.run_blocking`)."""
