@@ -352,6 +352,9 @@ class Session:
 
     @staticmethod
     def in_background_loop() -> bool:
+        """Whether this code runs on the background loop's thread, where every call does its work (its HTTP
+        connections live there). Callbacks (``on_delta``, ``on_progress``) run where the call was made, so False in
+        them; code that is True here must await the ``a*`` twins (a sync call there is refused: it would wait for ever)."""
         return _loop.in_background_loop()
 
     async def _model(self, method: str, name: str | ModelInfo | None, *, instead: bool = False) -> ModelInfo:

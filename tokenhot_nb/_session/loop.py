@@ -128,6 +128,8 @@ def call_user(fn: Callable[..., Any] | None, *args: Any) -> None:
 
 
 def in_background_loop() -> bool:
+    """Whether this code runs on the background loop's thread (the work of a call, not its caller): a stop or a
+    cancel there belongs to the outer call, which says it (:func:`hop`)."""
     from ..client import in_loop_thread
 
     return in_loop_thread()
