@@ -190,3 +190,30 @@ def test_the_image_panel_says_what_a_click_costs_and_follows_its_options(offline
     p.seed.value = "42"
     assert f"Cost: ${_sim_price('doubao-seedream-4-5-251128'):.4f}" in p.price.value
     assert len(offline.history) == 0  # priced, never sent
+
+
+def test_a_panel_on_the_shared_session_names_it_in_its_fixes(tmp_path, monkeypatch, offline):
+    """``%th_panel image`` (the shared session): an image cut at the download cap said to fetch it with
+    ``session.resume(1)``, a name its user does not have. A panel given a session of the notebook's keeps the
+    Python form."""
+    import re
+
+    import tokenhot_nb
+
+    monkeypatch.setenv("TOKENHOT_MODE", "offline")
+    monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "shared"))
+    monkeypatch.delenv("TOKENHOT_API_KEY", raising=False)
+    shared = tokenhot_nb.session(reset=True, poll_interval=0.05)
+    try:
+        for session, said in ((None, "tokenhot_nb.session().resume("), (offline, "session.resume(")):
+            (session or shared).settings.download_cap = 100  # (smaller than any image the simulator makes)
+            p = panel("image", session)
+            p.prompt.value = "a lighthouse"
+            p.generate.click()
+            p.wait(60)
+            shown = p.error_box.value
+            assert said in shown, shown
+            if session is None:
+                assert not re.search(r"(?<![\w.])session\.[a-z]", shown), shown
+    finally:
+        tokenhot_nb.session(reset=True).close()

@@ -109,6 +109,13 @@ class Panel(w.VBox):
         handler()
 
     # -- feedback -------------------------------------------------------------------------------
+    def _on_shared_session(self) -> bool:
+        """Whether this panel works on the shared session (``%th_panel``, ``panel(name)``): a line its messages
+        name runs on ``tokenhot_nb.session()`` then, whatever the notebook's own variables are called."""
+        from .._session.default import current
+
+        return self.session is not None and self.session is current()
+
     def show_error(self, exc: BaseException | str | None) -> None:
         """Put an error in the panel (never raise into the kernel: the user is looking at the panel)."""
         if exc is None:
@@ -117,6 +124,10 @@ class Panel(w.VBox):
             return
         text = exc if isinstance(exc, str) else error_text(exc)
         text = redact(clean_text(text))  # (a message of ours may quote a model id or a path from elsewhere)
+        if self._on_shared_session():  # (session.resume(3) names a variable a %th_panel user does not have)
+            from .._warn import for_magic_user
+
+            text = for_magic_user(text)
         if not isinstance(exc, str):
             self.last_error = exc
         self.error_box.value = (
