@@ -564,3 +564,25 @@ def test_a_failed_tasks_long_reason_stays_on_one_short_line_in_its_repr() -> Non
     text = repr(task)
     assert "\n" not in text and len(text) < 400 and "failed: line one line two" in text
     assert "task.last.error" in text and "line one" in task._bundle()["text/html"]
+
+
+def test_a_task_of_the_shared_session_says_to_resume_it_there(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``%%th_video --no-wait -o t`` then ``t``: the task said ``session.resume('…')``, a name a magic user does not
+    have; a task of the notebook's own session keeps the Python form."""
+    from html import escape
+
+    import tokenhot_nb
+
+    monkeypatch.setenv("TOKENHOT_MODE", "offline")
+    monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "shared"))
+    monkeypatch.delenv("TOKENHOT_API_KEY", raising=False)
+    shared = tokenhot_nb.session(reset=True, poll_interval=0.001)
+    own = Session(mode="offline", store=tmp_path / "own", poll_interval=0.001)
+    try:
+        for s, said in ((shared, "tokenhot_nb.session().resume("), (own, " session.resume(")):
+            task = s.video("waves", wait=False)
+            assert f"{said}{task.task_id!r}) later" in repr(task), repr(task)
+            assert f"{said.strip()}{escape(repr(task.task_id))})" in task._repr_mimebundle_()[0]["text/html"]
+    finally:
+        own.close()
+        tokenhot_nb.session(reset=True).close()

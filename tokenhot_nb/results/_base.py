@@ -37,6 +37,13 @@ class Result:
     def entry_id(self) -> int | None:
         return getattr(self.entry, "id", None)
 
+    def _session_said(self) -> str:
+        """How a line this result offers names its session: ``tokenhot_nb.session()`` for the shared one (a magic's
+        or a panel's, whose user has no variable for it), else ``session``."""
+        from .._session.default import current
+
+        return "tokenhot_nb.session()" if self.session is not None and self.session is current() else "session"
+
     @property
     def cost(self) -> Cost:
         """What the call cost, as its history row recorded it; unknown (``cost.known`` False, never an error) for a

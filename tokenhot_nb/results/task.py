@@ -116,7 +116,7 @@ class VideoTask(Result):
         elif ended:
             hint = "nothing more will come of it"
         else:
-            hint = f"task.wait() to finish, or session.resume({self.task_id!r}) later"
+            hint = f"task.wait() to finish, or {self._session_said()}.resume({self.task_id!r}) later"
         return f"<VideoTask {self.task_id} ({self.model}): {state.replace(' · ', ' ').rstrip('.')}. {hint}>"
 
     def _bundle(self) -> dict[str, Any]:
@@ -129,7 +129,7 @@ class VideoTask(Result):
             return {"text/html": head + "</div>"}
         return {"text/html": (
             f"{head} Call <code>.wait()</code> to finish it, or "
-            f"<code>session.resume({escape(repr(self.task_id))})</code> later.</div>")}
+            f"<code>{self._session_said()}.resume({escape(repr(self.task_id))})</code> later.</div>")}
 
     def _bundle_metadata(self) -> dict[str, Any]:
         return self._result._bundle_metadata() if self._result is not None else {}
