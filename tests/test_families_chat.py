@@ -1163,3 +1163,19 @@ def test_the_tool_calls_of_n_choices_have_ids_of_their_own(call_id: str | None) 
         assert len(ids) == 3 and len(set(ids)) == 3 and ids[0] == (call_id or "call_0")
         assert [c.arguments for choice in [reply, *reply.others] for c in choice.tool_calls] == \
             [{"day": 0}, {"day": 1}, {"day": 2}]
+
+
+def test_tool_arguments_sent_as_json_null_are_no_arguments() -> None:
+    """A tool that takes nothing: some models write its arguments as ``"null"``. Read as JSON that is no object, the
+    call was set apart as one never run; it is a call with no arguments, as ``"{}"`` and ``""`` are."""
+    body = {"object": "chat.completion", "model": "gpt-5.2", "choices": [{"index": 0, "finish_reason": "tool_calls",
+            "message": {"role": "assistant", "content": None, "tool_calls": [
+                {"id": f"call_{i}", "type": "function", "function": {"name": "now", "arguments": raw}}
+                for i, raw in enumerate(("null", "{}", ""))]}}]}
+    reply = chat.parse(None, "chat.completions", body)
+    assert [(c.id, c.arguments) for c in reply.tool_calls] == [("call_0", {}), ("call_1", {}), ("call_2", {})]
+    assert chat.cut_at_limit(reply.tool_calls, reply.finish_reason) == (reply.tool_calls, [])
+    body["choices"][0]["message"]["tool_calls"][0]["function"]["arguments"] = "[1, 2]"  # JSON, but no object
+    whole, apart = chat.cut_at_limit(chat.parse(None, "chat.completions", body).tool_calls, "tool_calls")
+    assert [c.id for c in whole] == ["call_1", "call_2"]
+    assert apart == [{"id": "call_0", "name": "now", "arguments": "[1, 2]", "not_json": True}]

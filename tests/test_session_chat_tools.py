@@ -634,10 +634,10 @@ def test_the_calls_of_n_choices_cut_at_max_tokens_are_set_apart_too(tmp_path: Pa
         assert ask(r) == live
 
 
-def _bad_call(stream: bool) -> Any:
+def _bad_call(stream: bool, bad: str = '{"city": "Par') -> Any:
     """A chat answer that ended as usual (``tool_calls``, §2.1) with one whole call and one whose arguments are no
-    JSON, as a model sometimes writes them: whole, or streamed in ``delta.tool_calls`` chunks."""
-    whole, bad = '{"city": "Oslo"}', '{"city": "Par'
+    JSON object (``bad``), as a model sometimes writes them: whole, or streamed in ``delta.tool_calls`` chunks."""
+    whole = '{"city": "Oslo"}'
     if not stream:
         return {"object": "chat.completion", "model": "gpt-5.2", "usage": {"prompt_tokens": 9, "completion_tokens": 8},
                 "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
@@ -660,26 +660,29 @@ def _bad_call(stream: bool) -> Any:
              "usage": {"prompt_tokens": 9, "completion_tokens": 8, "total_tokens": 17}}, "[DONE]"]
 
 
+@pytest.mark.parametrize("bad", ['{"city": "Par', '["Paris"]', '"Paris"'])
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_tool_call_whose_arguments_the_model_sent_as_no_json_is_set_apart_saying_so(tmp_path: Path,
-                                                                                      stream: bool) -> None:
+                                                                                      stream: bool, bad: str) -> None:
     """An answer that ended as usual (finish ``tool_calls``) with a call whose arguments are no JSON kept that call
     in ``.tool_calls`` as ``{"_raw": '{"city": "Par'}`` (``fn(**call.arguments)``: a TypeError far from the cause)
     and the thread waited for its result. It is set apart in ``.cut_tool_calls`` as a call cut at max_tokens is,
-    marked ``not_json``; answering it is refused in one line saying why; the row and a replay give the same."""
+    marked ``not_json``; answering it is refused in one line saying why; the row and a replay give the same. So is
+    a call whose arguments are JSON but no object (``["Paris"]``): it stayed in ``.tool_calls`` as
+    ``{"_value": ["Paris"]}``, which ``fn(**args)`` took for an argument named ``_value``."""
     from tokenhot_nb.errors import InputError
 
-    rec = Answers(_bad_call(stream), PLAIN)
-    apart = [{"id": "call_b", "name": "get_weather", "arguments": '{"city": "Par', "not_json": True}]
+    rec = Answers(_bad_call(stream, bad), PLAIN)
+    apart = [{"id": "call_b", "name": "get_weather", "arguments": bad, "not_json": True}]
 
     def turn(s: Any) -> None:
         res = s.chat("Weather in Oslo and Paris?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=stream)
         assert res.finish_reason == "tool_calls"
         assert [(c.id, c.arguments) for c in res.tool_calls] == [("call_a", {"city": "Oslo"})]
         assert res.cut_tool_calls == apart
-        assert "arguments not JSON" in res.html() and "token limit" not in res.html()
+        assert "arguments not a JSON object" in res.html() and "token limit" not in res.html()
         with pytest.raises(InputError, match=r"call_b \(get_weather\) was sent by the model with arguments that are "
-                                             r"not JSON") as info:
+                                             r"not a JSON object") as info:
             s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny", "call_b": "rain"})
         assert "cut_tool_calls" in info.value.hint and "\n" not in str(info.value)
         assert s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny"}).text == "Done."

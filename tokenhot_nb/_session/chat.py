@@ -710,8 +710,8 @@ def _results(tool_results: Any, th: Thread | None, session: Session | None = Non
     if apart:
         bad = {k: n for k, (n, _) in apart.items()}
         was, its = ("was", "its") if len(bad) == 1 else ("were", "their")
-        raise InputError(f"{_listed(bad)} {was} sent by the model with arguments that are not JSON: never run, so no "
-                         "result answers it.", hint=f"Answer only the calls in result.tool_calls (if any); {its} "
+        raise InputError(f"{_listed(bad)} {was} sent by the model with arguments that are not a JSON object: never "
+                         "run, so no result answers it.", hint=f"Answer only the calls in result.tool_calls (if any); {its} "
                          f"arguments as sent are in result.cut_tool_calls: ask again for {'it' if len(bad) == 1 else 'them'}.")
     if unknown:
         raise InputError(f"tool_results answers {', '.join(map(repr, unknown))}, but the thread's last answer "

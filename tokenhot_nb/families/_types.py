@@ -155,13 +155,13 @@ class ThinkingPart:
 
 
 #: How a set-apart call (``chat.cut_at_limit``) whose answer ended as usual is marked: the model sent arguments that
-#: are not JSON (a call cut at the token limit, or by a broken stream, is marked ``incomplete``).
+#: are not a JSON object (a call cut at the token limit, or by a broken stream, is marked ``incomplete``).
 NOT_JSON = "not_json"
 
 
 def set_apart_said(call: dict[str, Any]) -> str:
     """Why a set-apart call was not run, in a few words (its display)."""
-    return "arguments not JSON as the model sent them, not run" if call.get(NOT_JSON) \
+    return "arguments not a JSON object as the model sent them, not run" if call.get(NOT_JSON) \
         else "cut at the token limit, not run"
 
 

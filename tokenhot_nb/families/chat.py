@@ -257,6 +257,8 @@ def _arguments(raw: Any) -> dict[str, Any]:
             value = _json.loads(raw)
         except ValueError:
             return {"_raw": raw}
+        if value is None:  # ("null": a model's way of saying a tool that takes nothing gets nothing)
+            return {}
         return value if isinstance(value, dict) else {"_value": value}
     return {}
 
@@ -1173,7 +1175,8 @@ def cut_at_limit(calls: list[ToolCall], finish_reason: str | None) -> tuple[list
     ``stop``) may still carry arguments the model wrote wrong. Either way the call stayed in the calls
     (``fn(**call.arguments)`` failed on ``{"_raw": …}`` and the thread waited for a result to it); it is kept as
     a broken stream's begun calls are (``Accumulator.cut_calls``): id, name, the argument text as it came, and
-    ``incomplete`` (cut at the limit) or ``not_json`` (the model sent it so); paid for, never run. Returns (the
+    ``incomplete`` (cut at the limit) or ``not_json`` (the model sent it so, or sent JSON that is no object); paid
+    for, never run. Returns (the
     whole calls, the set-apart ones)."""
     if not calls:
         return calls, []
@@ -1181,9 +1184,13 @@ def cut_at_limit(calls: list[ToolCall], finish_reason: str | None) -> tuple[list
     whole: list[ToolCall] = []
     cut: list[dict[str, Any]] = []
     for c in calls:
-        raw = c.arguments.get("_raw") if len(c.arguments) == 1 else None
+        only = next(iter(c.arguments)) if len(c.arguments) == 1 else None
+        raw = c.arguments["_raw"] if only == "_raw" else None
         if isinstance(raw, str):  # (the parser's mark for arguments that are not JSON)
             cut.append({"id": c.id, "name": c.name, "arguments": raw, mark: True})
+        elif only == "_value":  # JSON, but no object (every tool's parameters are one): no call to run either
+            text = json.dumps(c.arguments["_value"], ensure_ascii=False)
+            cut.append({"id": c.id, "name": c.name, "arguments": text, NOT_JSON: True})
         else:
             whole.append(c)
     return whole, cut
