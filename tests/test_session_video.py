@@ -925,3 +925,27 @@ def test_the_history_shows_each_video_of_a_task_with_its_own_poster(tmp_path: Pa
         for html, px in ((s.history._repr_html_(), 96), (row._repr_html_(), 192)):
             shown = re.findall(r"<img src='([^']+)' alt='video poster'", html)
             assert shown == [s.store.thumbnail(sha, px) for sha in posters] and len(set(shown)) == 3
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_create_failed_at_submit_fails_at_once_over_the_simulator(tmp_path: Path, wait: bool) -> None:
+    """The simulator's ``video_create_failed``: the create's answer names its task failed already; the call fails at
+    once with the vendor's reason and code, never polls, and its row is an error that was not charged."""
+    relay = Recorder(Faults(video_create_failed=True))
+    with make_session(tmp_path / "st", relay) as s:
+        with pytest.raises(E.TaskFailedError, match="sensitive") as info:
+            s.video("a kite over the sea", model="doubao-seedance-2.0", wait=wait, progress=False)
+        assert info.value.code == "OutputVideoSensitiveContentDetected"
+        assert [r for r in relay.requests if "/video" in r["path"] and r["method"] == "GET"] == []
+        row = s.history[-1]
+        assert row.status == "error" and row.response["task_id"] == info.value.task_id
+        assert "not charged" in row.usage["cost"]["detail"]
+
+
+def test_a_task_that_made_several_videos_over_the_simulator_keeps_each(tmp_path: Path) -> None:
+    """The simulator's ``video_count``: every video a finished task lists is downloaded and kept (each was paid
+    for), in the result and in its row, each with its poster."""
+    with make_session(tmp_path / "st", Recorder(Faults(video_count=3, video_steps=2))) as s:
+        res = s.video("a kite over the sea", model="doubao-seedance-2.0", progress=False)
+        assert len(res.videos) == 3 and len({p.read_bytes() for p in res.paths}) == 3
+        assert [o["role"] for o in s.history[-1].outputs] == ["video", "poster"] * 3

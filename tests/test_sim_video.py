@@ -174,3 +174,70 @@ def test_a_task_is_only_known_to_the_key_that_created_it(sim: TestClient) -> Non
         assert answer.status_code == 404 and answer.json()["code"] == "task_not_exist", path
     same = {"Authorization": AUTH["Authorization"].replace("Bearer sk-", "Bearer ")}
     assert finish(sim, tid)["status"] == "SUCCESS" and sim.get(f"/v1/videos/{tid}", headers=same).status_code == 200
+
+
+def faulted(tasks: Path, **faults: Any) -> TestClient:
+    from tokenhot_nb.sim import Faults
+
+    return TestClient(create_app(Faults(video_steps=2, **faults), task_dir=tasks))
+
+
+SEEDANCE = {"model": "doubao-seedance-2.0", "content": [{"type": "text", "text": "a kite"}], "duration": 4,
+            "resolution": "480p"}
+
+
+@pytest.mark.parametrize("kind", ["openai", "task"])
+def test_a_create_refused_with_200_names_no_task_and_charges_nothing(tasks: Path, kind: str) -> None:
+    """``video_create_error``: the relay's refusal with HTTP 200 in either of its envelopes (§1.4.1: ``error`` with
+    a ``(request id: …)`` message; §1.4.3: ``code``/``message``/``data: null``), no task id anywhere."""
+    sim = faulted(tasks, video_create_error=kind)
+    r = create(sim, SEEDANCE)
+    body = r.json()
+    assert r.status_code == 200 and "task_id" not in json.dumps(body) and "id" not in body
+    if kind == "openai":
+        assert body["error"]["code"] == "model_price_error" and "(request id: " in body["error"]["message"]
+    else:
+        assert body == {"code": "model_price_error", "message": body["message"], "data": None} and body["message"]
+    assert list(tasks.glob("*.json")) == []  # no task made
+
+
+def test_a_create_failed_at_submit_says_so_and_its_polls_fail_at_once(tasks: Path) -> None:
+    """``video_create_failed``: the create's 200 names the task already failed with the vendor's reason
+    (OpenAIVideo ``status: failed``, ``error``); its first poll is FAILURE with a ``fail_reason``, no charge."""
+    sim = faulted(tasks, video_create_failed=True)
+    made = create(sim, SEEDANCE).json()
+    assert made["status"] == "failed" and made["error"]["message"] and made["error"]["code"]
+    data = sim.get(f"/v1/video/generations/{made['task_id']}", headers=AUTH).json()["data"]
+    assert data["status"] == "FAILURE" and data["fail_reason"] and data["quota"] == 0 and data["result_url"] == ""
+
+
+@pytest.mark.parametrize("model", ["doubao-seedance-2.0", "MiniMax-Hailuo-02", "happyhorse-1.0-t2v"])
+def test_a_task_that_made_several_videos_lists_each_and_each_is_a_clip(tasks: Path, model: str) -> None:
+    """``video_count``: a finished task lists that many links where its one link goes (the vendor's own copy, or
+    for Hailuo, whose task JSON names no link, the relay's ``result_url``); each is a distinct, playable clip."""
+    sim = faulted(tasks, video_count=3)
+    body = {**SEEDANCE, "model": model} if model.startswith("doubao") else (
+        {"model": model, "prompt": "a kite", "duration": 6} if model.startswith("MiniMax") else
+        {"model": model, "input": {"prompt": "a kite"}, "parameters": {"resolution": "720P", "duration": 3}})
+    r = create(sim, body)
+    assert r.status_code == 200, r.text
+    data = finish(sim, r.json()["task_id"])
+    raw = data["data"]
+    links = (data["result_url"] if model.startswith("MiniMax") else
+             raw["content"]["video_url"] if model.startswith("doubao") else raw["output"]["video_url"])
+    assert isinstance(links, list) and len(links) == 3 and len(set(links)) == 3
+    clips = [sim.get(link.replace("http://testserver", ""), headers=AUTH).content for link in links]
+    assert len(set(clips)) == 3 and all(clip_seconds(c) > 0 for c in clips)
+
+
+@pytest.mark.parametrize("kind", ["html", "json"])
+def test_a_finished_tasks_link_can_serve_no_video(tasks: Path, kind: str) -> None:
+    """``video_not_video``: the relay's ``/content`` route and the vendor's file link answer 200, labelled
+    video/mp4, with an error page or a JSON error instead of the clip; the task itself finished."""
+    sim = faulted(tasks, video_not_video=kind)
+    data = finish(sim, create(sim, SEEDANCE).json()["task_id"])
+    assert data["status"] == "SUCCESS"
+    for link in (data["result_url"], data["data"]["content"]["video_url"]):
+        got = sim.get(link.replace("http://testserver", ""), headers=AUTH)
+        assert got.status_code == 200 and got.headers["content-type"].startswith("video/mp4")
+        assert got.content.lstrip()[:1] == (b"<" if kind == "html" else b"{") and b"ftyp" not in got.content

@@ -106,6 +106,8 @@ class VideoTask:
     #: a digest of the token that created it: new-api looks tasks up by user and id, so another key's poll is
     #: told the task does not exist ("": a task saved by an older simulator, any key's)
     owner: str = ""
+    #: how many videos the finished task lists (``Faults.video_count`` at its create)
+    videos: int = 1
 
 
 #: Claude prompt prefixes remembered per key and model (digests only: the prompts themselves are not kept).

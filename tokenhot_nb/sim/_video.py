@@ -9,6 +9,7 @@ MP4, encoded once per distinct request.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import string
@@ -55,6 +56,8 @@ def _vendor(model: str) -> str:
 
 async def create(ctx: Ctx, body: dict[str, Any]) -> Response:
     model = str(body["model"])
+    if ctx.faults.video_create_error is not None:
+        return _refused(ctx, ctx.faults.video_create_error)
     try:
         spec = _bodies.read(model, body)
     except _bodies.Refused as exc:
@@ -72,10 +75,28 @@ async def create(ctx: Ctx, body: dict[str, Any]) -> Response:
                      resolution=spec.resolution, ratio=spec.ratio, seed=seed_value, steps=ctx.faults.video_steps,
                      fail=ctx.faults.video_failure, first_frame=first, body={**kept, "input_videos": videos},
                      owner=_owner(ctx))
+    if ctx.faults.video_create_failed:  # the upstream refused it at submit: failed at once, with its reason
+        task.fail, task.steps = True, 1
+    task.videos = ctx.faults.video_count
     ctx.state.tasks[task.id] = task
-    return json_out(ctx, {"id": task.id, "task_id": task.id, "object": "video", "model": model,
-                          "status": "queued", "progress": 0, "created_at": task.created_at},
-                    headers={OTHER_RATIOS_HEADER: json.dumps(ratios, separators=(",", ":"))})
+    answer: dict[str, Any] = {"id": task.id, "task_id": task.id, "object": "video", "model": model,
+                              "status": "queued", "progress": 0, "created_at": task.created_at}
+    if task.fail and task.steps == 1:
+        code, reason = _REASONS[_vendor(model)]
+        answer.update(status="failed", error={"message": reason, "code": code})
+    return json_out(ctx, answer, headers={OTHER_RATIOS_HEADER: json.dumps(ratios, separators=(",", ":"))})
+
+
+def _refused(ctx: Ctx, kind: str) -> Response:
+    """A create the relay refuses, answered HTTP 200 (``Faults.video_create_error``): its error in the envelope
+    ``kind`` names and no task id; no task is made, so nothing is charged (new-api refunds its pre-charge)."""
+    message = "model price not set for this group, ask the administrator"
+    if kind == "openai":
+        body: dict[str, Any] = {"error": {"message": f"{message} (request id: {ctx.request_id})",
+                                          "type": "new_api_error", "code": "model_price_error"}}
+    else:
+        body = {"code": "model_price_error", "message": message, "data": None}
+    return json_out(ctx, body)
 
 
 def _owner(ctx: Ctx) -> str:
@@ -133,6 +154,20 @@ async def _ensure_video(ctx: Ctx, task: VideoTask) -> str:
     return task.video_sha
 
 
+async def _more_videos(ctx: Ctx, task: VideoTask) -> list[str]:
+    """File URLs of a finished task's videos after its first (``Faults.video_count`` at its create): clips of their
+    own (another seed each), served like the first's vendor copy."""
+    more = [await _render(ctx, dataclasses.replace(task, seed=task.seed + i)) for i in range(1, task.videos)]
+    return [ctx.file_url(name) for name in more]
+
+
+def _listed(first: str, more: list[str]) -> Any:
+    """One link as the wire has it, or, for a task that made several, the list of them in its place: the reference
+    documents no shape for several (new-api's ``result_url`` is one string), so the simulator lists them where the
+    one link goes."""
+    return [first, *more] if more else first
+
+
 async def _render(ctx: Ctx, task: VideoTask) -> str:
     ref = task.first_frame
     ref_bytes = load_reference(ctx, ref)
@@ -167,7 +202,7 @@ def _progress(task: VideoTask, stage: str) -> int:
     return max(10, min(99, round(100 * task.polls / task.steps)))
 
 
-def _raw_vendor(ctx: Ctx, task: VideoTask, stage: str, url: str) -> dict[str, Any]:
+def _raw_vendor(ctx: Ctx, task: VideoTask, stage: str, url: Any) -> dict[str, Any]:
     vendor = _vendor(task.model)
     code, reason = _REASONS[vendor]
     upstream_id = task.id.replace("task_", "")[:20]
@@ -208,6 +243,10 @@ async def poll_generation(ctx: Ctx, task_id: str) -> Response:
     stage = await _advance(ctx, task)
     cdn = ctx.file_url(task.video_sha) if task.video_sha and stage == "succeeded" else ""
     url = _content_url(ctx, task) if stage == "succeeded" else ""  # on the API host: needs the key
+    more = await _more_videos(ctx, task) if stage == "succeeded" else []
+    if more and _vendor(task.model) == "hailuo":  # (its raw task names no link: the relay's own field lists them)
+        url = _listed(url, more)
+    cdn = _listed(cdn, more) if cdn else cdn
     code, reason = _REASONS[_vendor(task.model)]
     now = int(time.time())
     done = stage in ("succeeded", "failed")
@@ -228,7 +267,7 @@ async def poll_generation(ctx: Ctx, task_id: str) -> Response:
     return json_out(ctx, {"code": "success", "message": "", "data": data})
 
 
-def _openai_video(ctx: Ctx, task: VideoTask, stage: str) -> dict[str, Any]:
+def _openai_video(ctx: Ctx, task: VideoTask, stage: str, more: list[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": task.id, "task_id": task.id, "object": "video", "model": task.model, "status": _OPENAI[stage],
         "progress": _progress(task, stage), "created_at": task.created_at,
@@ -238,7 +277,7 @@ def _openai_video(ctx: Ctx, task: VideoTask, stage: str) -> dict[str, Any]:
     if stage == "succeeded" and task.video_sha:
         out["completed_at"] = int(time.time())
         out["expires_at"] = int(time.time()) + 86400
-        out["metadata"] = {"url": _content_url(ctx, task)}
+        out["metadata"] = {"url": _listed(_content_url(ctx, task), more or [])}
     if stage == "failed":
         code, reason = _REASONS[_vendor(task.model)]
         out["error"] = {"message": reason, "code": code}
@@ -251,7 +290,8 @@ async def poll_video(ctx: Ctx, task_id: str) -> Response:
     if task is None:
         return _task_missing(ctx)
     stage = await _advance(ctx, task)
-    return json_out(ctx, _openai_video(ctx, task, stage))
+    more = await _more_videos(ctx, task) if stage == "succeeded" else []
+    return json_out(ctx, _openai_video(ctx, task, stage, more))
 
 
 def _content_url(ctx: Ctx, task: VideoTask) -> str:

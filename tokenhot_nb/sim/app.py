@@ -394,6 +394,8 @@ async def _file_route(request: Request) -> Response:
     if faults.gzip_bomb:
         return gzip_bomb("image/png")
     stored = request.app.state.sim.files.get(request.path_params["name"])
+    if stored is not None and stored.content_type.startswith("video/") and faults.video_not_video is not None:
+        return _not_video(faults.video_not_video)
     if stored is None:
         return Response("<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code></Error>", status_code=404,
                         media_type="application/xml")
@@ -413,7 +415,21 @@ async def _file_route(request: Request) -> Response:
     return Response(data, media_type=stored.content_type, headers=headers)
 
 
+#: What a finished task's video link serves under ``Faults.video_not_video``, labelled video/mp4.
+_NOT_VIDEO = {
+    "html": ("<!DOCTYPE html><html><head><title>403 Forbidden</title></head><body><h1>403 Forbidden</h1>"
+             "<p>The link has expired.</p></body></html>"),
+    "json": '{"error": {"message": "the requested object is not available", "code": "NoSuchKey"}}',
+}
+
+
+def _not_video(kind: str) -> Response:
+    return Response(_NOT_VIDEO[kind], media_type="video/mp4")
+
+
 async def _video_content(ctx: Ctx, task_id: str) -> Response:
+    if ctx.faults.video_not_video is not None and ctx.state.tasks.get(task_id) is not None:
+        return _not_video(ctx.faults.video_not_video)
     if ctx.faults.download_size is not None and ctx.state.tasks.get(task_id) is not None:
         return _blob(ctx.faults.download_size)
     if ctx.faults.expire_downloads:  # the relay proxies the vendor's file: an expired one fails the same way

@@ -25,6 +25,18 @@ SERVICE_ERRORS: dict[str, str] = {
 }
 #: The SERVICE_ERRORS of the relay's quota guard: only calls that spend meet them (``app._api`` ``paid``).
 QUOTA_ERRORS = frozenset({"quota-403", "pre-consume-403"})
+#: What a video create may answer with HTTP 200 and no task (``Faults.video_create_error``): the relay's refusal in
+#: either envelope it speaks (§1.4.1, §1.4.3); no task is made and nothing charged.
+VIDEO_CREATE_ERRORS: dict[str, str] = {
+    "openai": "200 with {error: {message: \"… (request id: …)\", type: new_api_error, code: model_price_error}}",
+    "task": "200 with the task envelope {code: model_price_error, message: \"…\", data: null}",
+}
+#: What a finished task's video link may serve instead of the video, labelled ``video/mp4``
+#: (``Faults.video_not_video``): an expired or refused link's page, a gateway's JSON error.
+VIDEO_NOT_VIDEO: dict[str, str] = {
+    "html": "an HTML error page (a CDN's \"link expired\" page)",
+    "json": "a JSON error ({\"error\": {\"message\": …}}), as an object store or gateway answers",
+}
 #: Hostile stream shapes for ``Faults.stream_shape`` (applied after the first frame).
 STREAM_SHAPES: dict[str, str] = {
     "surrogates": "an emoji sent as two frames, each holding one UTF-16 surrogate half (chat completions)",
@@ -52,6 +64,15 @@ class Faults:
     video_failure: bool = False  #: video tasks end failed with a vendor reason
     expire_downloads: bool = False  #: /sim/files URLs answer 403 (expired signature)
     video_steps: int = 3  #: polls from queued to done
+    video_create_error: str | None = None  #: a video create is answered 200 with one of VIDEO_CREATE_ERRORS, no task
+    #: a video create is answered 200 with its task failed already (the upstream refused it at submit), the vendor's
+    #: reason given; its polls say FAILURE with that reason at once (refunded: nothing charged)
+    video_create_failed: bool = False
+    #: a finished video task lists this many videos (each a clip of its own), where its answers name a link
+    video_count: int = 1
+    #: a finished task's video link (the relay's ``/content`` route and the file URL) serves one of VIDEO_NOT_VIDEO,
+    #: with a 200 and ``Content-Type: video/mp4``
+    video_not_video: str | None = None
     stream_chunks: int | None = None  #: force this many chat text chunks
     download_size: int | None = None  #: file URLs serve this many streamed bytes instead
     billing_error: bool = False  #: billing endpoints answer HTTP 200 with an ``{"error": …}`` body
@@ -127,6 +148,12 @@ class Faults:
                                                     or not isinstance(self.stream_error_after, int)
                                                     or self.stream_error_after < 0):
             raise ValueError("stream_error_after must be a whole number >= 0")
+        if self.video_create_error is not None and self.video_create_error not in VIDEO_CREATE_ERRORS:
+            raise ValueError(f"video_create_error must be one of: {', '.join(VIDEO_CREATE_ERRORS)}")
+        if self.video_not_video is not None and self.video_not_video not in VIDEO_NOT_VIDEO:
+            raise ValueError(f"video_not_video must be one of: {', '.join(VIDEO_NOT_VIDEO)}")
+        if isinstance(self.video_count, bool) or not isinstance(self.video_count, int) or not 1 <= self.video_count <= 8:
+            raise ValueError("video_count must be a whole number from 1 to 8")
         if self.service_error is not None and self.service_error not in SERVICE_ERRORS:
             raise ValueError(f"service_error must be one of: {', '.join(SERVICE_ERRORS)}")
         if self.stream_shape is not None and self.stream_shape not in STREAM_SHAPES:
