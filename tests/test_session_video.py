@@ -927,6 +927,34 @@ def test_the_history_shows_each_video_of_a_task_with_its_own_poster(tmp_path: Pa
             assert shown == [s.store.thumbnail(sha, px) for sha in posters] and len(set(shown)) == 3
 
 
+@pytest.mark.parametrize("kind", ["openai", "task"])
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_create_the_relay_refused_with_200_is_its_error_in_one_line_and_not_charged(
+        tmp_path: Path, kind: str, wait: bool) -> None:
+    """A create answered HTTP 200 with the relay's error envelope and no task id read "The video create reply has
+    no task id: …", lost the envelope's code, type and request id, and left the row's cost unknown ("creates are
+    billed: check the console"). It is now the relay's error, typed as that envelope with an error status would be,
+    in one line; no task is waited for or left pending, and the row says it was not charged (no task was made:
+    new-api refunds the pre-charge of a create it refused, §4.1)."""
+    relay = Recorder(Faults(video_create_error=kind))
+    with make_session(tmp_path / "st", relay) as s:
+        with pytest.raises(E.APIError) as info:
+            s.video("a kite over the sea", wait=wait, progress=False)
+        err = info.value
+        assert err.message.startswith("The relay refused the video create: model price not set")
+        assert "\n" not in str(err) and "Traceback" not in str(err) and "no task id:" not in err.message
+        assert err.code == "model_price_error" and err.status == 200
+        assert "nothing is charged" in str(err) and "nothing is running" in str(err)
+        if kind == "openai":
+            assert err.type == "new_api_error" and err.request_id and err.request_id not in err.message
+        assert len(relay.posts("/video/generations")) == 1
+        assert [r for r in relay.requests if "/video" in r["path"] and r["method"] == "GET"] == []  # nothing polled
+        [row] = list(s.history)
+        assert row.status == "error" and "task_id" not in (row.response or {})
+        assert row.usage["cost"]["usd"] == 0 and "not charged: the relay refused the create" in \
+            row.usage["cost"]["detail"]
+
+
 @pytest.mark.parametrize("wait", [True, False])
 def test_a_create_failed_at_submit_fails_at_once_over_the_simulator(tmp_path: Path, wait: bool) -> None:
     """The simulator's ``video_create_failed``: the create's answer names its task failed already; the call fails at

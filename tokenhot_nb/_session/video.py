@@ -405,9 +405,13 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
                     await _budget.priced(session, info), call)
     try:
         resp = await session.client.send(call)
-        st = vfam.parse_create(json_object(resp, info.id))
+        body = json_object(resp, info.id)
+        try:
+            st = vfam.parse_create(body)
+        except APIError as exc:  # no task id: an error envelope sent with a 2xx is the relay's refusal
+            raise _refused_create(session, resp, body) or exc from None
     except BaseException as exc:
-        rec.fail(exc, **_unsent(exc))
+        rec.fail(exc, **_unsent(exc), **_refused_cost(session, exc))
         raise
     states: list[list[Any]] = []
     note_state(states, st)
@@ -424,6 +428,38 @@ async def video_one(session: Session, prompt: Any, info: ModelInfo, kw: dict[str
     if not wait:
         return task
     return await await_task(session, task, on_progress=on_progress, bar=bar)
+
+
+def _refused_create(session: Session, resp: Any, body: dict[str, Any]) -> APIError | None:
+    """A create answered 2xx with an error envelope and no task id (``{"error": {…}}``, §1.4.1; the task envelope
+    ``{"code", "message"}``, §1.4.3): the relay's error, typed and worded as the same envelope with an error status
+    would be, in one line. No task was made, so nothing runs, and new-api refunds what it pre-charged at submit
+    (§4.1). None when the body is no error envelope (the caller's "no task id" stands)."""
+    from ..client._errors import error_from_response
+
+    err = body.get("error")
+    code = body.get("code")
+    enveloped = (isinstance(err, dict) and bool(err)) or (isinstance(err, str) and bool(err.strip())) or (
+        code not in (None, "", "success", 0, "0") and isinstance(body.get("message"), str)
+        and not body.get("data"))
+    if not enveloped:
+        return None
+    said = error_from_response(resp.status, resp.headers, resp.content, secrets=session.client._secrets)
+    refused = type(said)(
+        f"The relay refused the video create: {said.message}", status=said.status, code=said.code, type=said.type,
+        request_id=said.request_id or resp.request_id, body=said.body,
+        hint=" ".join(filter(None, ["No task was made (the answer named no task id), so nothing is running and "
+                                    "nothing is charged (the relay refunds a create it refused).", said.hint])))
+    refused.refused_create = True  # type: ignore[attr-defined]
+    return refused
+
+
+def _refused_cost(session: Session, exc: BaseException) -> dict[str, Any]:
+    """The row of a refused create (:func:`_refused_create`) says it was not charged, not "cost unknown"."""
+    if not getattr(exc, "refused_create", False):
+        return {}
+    return {"usage": {"cost": _cost.not_charged("not charged: the relay refused the create (no task was made)",
+                                                simulated=_budget.simulated(session)).as_dict()}}
 
 
 async def _stopped_create(entry: HistoryEntry) -> None:
