@@ -899,3 +899,25 @@ def test_the_writer_keeps_the_last_bytes_written_for_cut_short(tmp_path: Path) -
     writer.write(b"c" * 100)
     assert writer.tail == b"c" * 64
     writer.discard()
+
+
+@pytest.mark.parametrize("size", [40, 3000, 200_000])
+def test_a_file_refused_as_no_video_carries_what_it_sent_with_no_key(tmp_path: Path, size: int) -> None:
+    """A link on the API host (it gets the key) answering an error page that echoes the key, labelled video/mp4,
+    in many small chunks: the refusal carries what was sent (``refused_body``: its start, at most REFUSED_KEEP
+    bytes, so a session can keep it), the key masked in it; nothing is left in the folder."""
+    page = (b"<!DOCTYPE html><html><body>denied for Bearer " + KEY.encode() + b" " + b"x" * size)[:max(size, 40)]
+    if size == 40:
+        page = b"{\"error\": \"no: " + KEY.encode()[:8] + b"\"}"  # (under 64 bytes: the check at its end)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(page), 1000):
+            yield page[i:i + 1000]
+
+    client = make_client(lambda r: httpx.Response(200, headers={"content-type": "video/mp4"}, content=chunks()))
+    with pytest.raises(E.DownloadError, match="is not a video") as info:
+        download(client, BASE + "/v1/videos/task_1/content", tmp_path / "d", expect="video")
+    kept = info.value.refused_body
+    assert kept is not None and KEY.encode() not in kept
+    assert kept == E.without_key(page[:_dl.REFUSED_KEEP]) and kept[:20] == page[:20]
+    assert leftovers(tmp_path / "d") == []

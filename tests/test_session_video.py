@@ -816,7 +816,7 @@ def test_a_done_tasks_file_that_is_no_video_leaves_it_pending_and_a_resume_fetch
         tmp_path: Path, body: bytes) -> None:
     """An expired link's error text (or a cut piece of garbage) served 200 as video/mp4 was stored as the video and
     the paid task's row marked ok: a resume never fetched it again. Now the download is refused with one line
-    saying what came, nothing is stored, the row stays pending, and a resume fetches the real video."""
+    saying what came, no video is stored, the row stays pending, and a resume fetches the real video."""
 
     class Expired(Recorder):
         bad = True
@@ -833,10 +833,11 @@ def test_a_done_tasks_file_that_is_no_video_leaves_it_pending_and_a_resume_fetch
     with pytest.raises(E.DownloadError) as info:
         s.video("waves", progress=False)
     text = str(info.value)
-    assert "is not a video" in text and "nothing was stored" in text and "session.resume(" in text
+    assert "is not a video" in text and "session.resume(" in text
     assert "Traceback" not in text and "\n" not in info.value.message
     row = s.history[-1]
-    assert row.status == "pending" and row.outputs == []
+    assert ("nothing was stored" in text) == (body == b"")  # (what came is kept as raw: see the simulator's test)
+    assert row.status == "pending" and [o["role"] for o in row.outputs] == ([] if body == b"" else ["raw"])
     task_id = row.response["task_id"]
     assert not any(p.suffix == ".mp4" for p in s.store.root.rglob("*.mp4"))
     rec.bad = False
@@ -977,3 +978,36 @@ def test_a_task_that_made_several_videos_over_the_simulator_keeps_each(tmp_path:
         res = s.video("a kite over the sea", model="doubao-seedance-2.0", progress=False)
         assert len(res.videos) == 3 and len({p.read_bytes() for p in res.paths}) == 3
         assert [o["role"] for o in s.history[-1].outputs] == ["video", "poster"] * 3
+
+
+@pytest.mark.parametrize("kind", ["html", "json"])
+@pytest.mark.parametrize("count", [1, 2])
+def test_a_done_tasks_link_that_serves_no_video_keeps_what_it_sent_and_a_resume_fetches_the_video(
+        tmp_path: Path, kind: str, count: int) -> None:
+    """The simulator's ``video_not_video``: a finished task's link answered 200 ``video/mp4`` with an error page or
+    JSON. The error is one line naming the task and the free resume, as before; what the link sent, dropped
+    before ("nothing was stored"), is now kept in the task's row as a ``raw`` .bin output (it is what the relay's
+    support needs), no video is stored, the row stays pending, and a resume, once the link serves the video,
+    fetches it (no new task) and the row holds the video in place of the raw bytes."""
+    relay = Recorder(Faults(video_not_video=kind, video_count=count, video_steps=2))
+    s = make_session(tmp_path / "st", relay)
+    with pytest.raises(E.DownloadError) as info:
+        s.video("waves", model="doubao-seedance-2.0", progress=False)
+    row = s.history[-1]
+    task_id = row.response["task_id"]
+    text = str(info.value)
+    assert "is not a video" in text and ("an HTML page" if kind == "html" else "JSON") in text
+    assert "\n" not in info.value.message and "Traceback" not in text and "nothing was stored" not in text
+    assert f"kept in history #{row.id} as a .bin file (output role 'raw')" in text
+    assert f"session.resume({task_id!r})" in text and "no new charge" in text
+    assert row.status == "pending" and [o["role"] for o in row.outputs] == ["raw"]
+    kept = s.store.path_of(row.outputs[0]["sha256"]).read_bytes()
+    assert kept.lstrip()[:1] == (b"<" if kind == "html" else b"{") and (b"expired" in kept or b"NoSuchKey" in kept)
+    assert not list(s.store.root.rglob("*.mp4"))
+    relay.set_faults(Faults(video_count=count, video_steps=2))
+    res = s.resume(task_id).wait(progress=False)
+    assert len(res.videos) == count and all(p.read_bytes()[4:8] == b"ftyp" for p in res.paths)
+    again = s.history.get(row.id)
+    assert again.status == "ok" and "raw" not in [o["role"] for o in again.outputs]
+    assert len(relay.posts("/video/generations")) == 1
+    s.close()

@@ -522,11 +522,11 @@ class APIConnectionError(TokenhotError):
 
     def __init__(self, message: str, *, hint: str | None = None, partial_body: bytes | None = None) -> None:
         super().__init__(message, hint=hint)
-        self.partial_body: bytes | None = _without_key(partial_body) if partial_body else None
+        self.partial_body: bytes | None = without_key(partial_body) if partial_body else None
         self.sent: bool | None = None
 
 
-def _without_key(data: bytes) -> bytes:
+def without_key(data: bytes) -> bytes:
     """``data`` with every key masked, byte for byte otherwise (keys and all their forms are ASCII, so a Latin-1
     view, which maps each byte to one character and back, finds them in text and binary alike)."""
     return redact_cut(data.decode("latin-1")).encode("latin-1")
@@ -587,9 +587,12 @@ class TaskFailedError(TokenhotError):
 
 class DownloadError(TokenhotError):
     """A file of a finished call could not be fetched. ``resumable`` is the history entry whose kept links
-    ``session.resume`` can fetch (no new call, no new charge), or None."""
+    ``session.resume`` can fetch (no new call, no new charge), or None. ``refused_body``: for a file refused as not
+    the media asked for (an error page, JSON served as the video), what it sent (its start, at most 64 KiB; any key
+    masked), else None: a session keeps it in the row, for the relay's support to see."""
 
     resumable: int | None = None
+    refused_body: bytes | None = None
 
 
 class BudgetExceededError(TokenhotError):

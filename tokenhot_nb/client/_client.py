@@ -35,6 +35,7 @@ from ..errors import (
     RateLimitError,
     ReplayMissError,
     TokenhotError,
+    without_key,
 )
 from ..families._types import HttpCall
 from . import _lane, _logs, _loop
@@ -48,6 +49,7 @@ from ._compress import MIN_SIZE, Gzip, loopback
 from ._download import (
     CHUNK_SIZE,
     EXPIRED_STATUSES,
+    REFUSED_KEEP,
     Download,
     TempWriter,
     cap_error,
@@ -782,15 +784,36 @@ class Client:
             writer = TempWriter(dest, url, cap)
             checked = expect is None
             head = b""
+            refused: DownloadError | None = None  # not the media asked for: what it sent is read on, to keep
+            kept = bytearray()
             try:
-                async with chunks_of(response) as chunks:  # as it arrives (a chunker would hide a drip)
-                    async for chunk in chunks:
-                        if len(head) < 64:  # (the start: what the media is, and where its container says it ends)
-                            head += chunk[:64]
-                            if not checked and len(head) >= 64:
-                                check_media(head, content_type, expect, url)
-                                checked = True
-                        writer.write(chunk)
+                try:
+                    async with chunks_of(response) as chunks:  # as it arrives (a chunker would hide a drip)
+                        async for chunk in chunks:
+                            if refused is not None:
+                                kept += chunk[:REFUSED_KEEP - len(kept)]
+                                if len(kept) >= REFUSED_KEEP:
+                                    break
+                                continue
+                            if len(head) < 64:  # (the start: what the media is, where its container says it ends)
+                                head += chunk[:64]
+                                if not checked and len(head) >= 64:
+                                    checked = True
+                                    try:
+                                        check_media(head, content_type, expect, url)
+                                    except DownloadError as exc:
+                                        refused = exc  # (what came before this chunk is in head: under 64 bytes)
+                                        kept += (head[:writer.size] + chunk)[:REFUSED_KEEP]
+                                        continue
+                            writer.write(chunk)
+                except (TooSlow, BodyRefused, httpx.RequestError) as exc:
+                    if refused is None:
+                        raise
+                    if isinstance(exc, httpx.RequestError):
+                        scrub_error(exc)  # (the refusal is what matters: what arrived of the rest is kept)
+                if refused is not None:
+                    refused.refused_body = without_key(bytes(kept))
+                    raise refused
             except TooSlow as exc:
                 raise DownloadError(
                     f"The download of {describe_url(url)} stalled: {exc.got} bytes in the last {exc.seconds:.0f} s "
@@ -810,8 +833,12 @@ class Client:
                     f"The download of {describe_url(url)} broke after {writer.size} bytes: {cause.message}",
                     hint="Try again; the file was not saved.",
                 )) from None
-            if not checked:
-                check_media(head, content_type, expect, url)
+            if not checked:  # (a body under 64 bytes: all of it is in head)
+                try:
+                    check_media(head, content_type, expect, url)
+                except DownloadError as exc:
+                    exc.refused_body = without_key(head) if head else None
+                    raise
             if response.http_version.startswith("HTTP/1") and "content-length" not in response.headers and \
                     "chunked" not in response.headers.get("transfer-encoding", "").lower():
                 cut = writer.cut_short(head)  # its end was only the server closing: a drop looks the same

@@ -73,6 +73,10 @@ def check_scheme(url: str) -> str:
     return scheme
 
 
+#: Bytes kept of a file refused as not the media asked for (an error page served as the video): its start, for the
+#: row (``DownloadError.refused_body``); the rest is not read.
+REFUSED_KEEP = 64 * 1024
+
 #: The words of :func:`cap_error`, by which a kept error is known as one (a resume stops there again until the
 #: limit is raised).
 OVER_CAP = " is larger than the limit of "
