@@ -23,6 +23,7 @@ from ..client._download import OVER_CAP
 from ..errors import (
     APIConnectionError,
     APIError,
+    APITimeoutError,
     DownloadError,
     InputError,
     NotFoundError,
@@ -550,8 +551,14 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
                                    quota=quota if isinstance(quota, int) and not isinstance(quota, bool) else None)
             return task.last
         raise ReplayMissError(f"Replay mode cannot poll video task {task.task_id}: it never calls the network.")
+    limit = status_limit(session)
     try:
-        resp = await session.client.send(vfam.build_poll(task.task_id, poll_style(task.model)))
+        try:
+            resp = await within(session.client.send(vfam.build_poll(task.task_id, poll_style(task.model))), limit)
+        except asyncio.TimeoutError:
+            raise _status_overran(task, limit) from None
+        except APITimeoutError as exc:  # (the client's own timeout came first: said the same way, with its words)
+            raise _status_overran(task, limit, exc.message) from None
         body = json_object(resp, task.model or "The video service")
         if body.get("code") in _NOT_FOUND and body.get("data") is None:  # said with a 2xx: no task, not a failed one
             raise APIError(str(body.get("message") or body["code"]), status=resp.status, code=str(body["code"]),
@@ -579,6 +586,24 @@ async def poll_task(session: Session, task: VideoTask) -> TaskStatus:
     task.last = st
     _keep_state(session, task, st)
     return st
+
+
+def status_limit(session: Session) -> float:
+    """Seconds one status request may take in all, retries included: one connect and one read timeout. Alone, the
+    client bounds each read (a trickle that sends a byte now and then never trips it) and then the whole body only
+    by ``stream_deadline`` (half an hour), and tries a hung request again: ``task.status()`` could hang that long."""
+    return session.settings.connect_timeout + session.settings.read_timeout
+
+
+def _status_overran(task: VideoTask, limit: float, said: str | None = None) -> TokenhotError:
+    """A status request that timed out (past :func:`status_limit`, or the client's own timeout first, ``said``):
+    one line naming the task; asking again costs nothing."""
+    why = f"timed out ({said.rstrip('.')})" if said else \
+        f"had no whole answer within {limit:g} s (connect_timeout + read_timeout)"
+    return APITimeoutError(
+        f"The status request for video task {task.task_id} {why}; the task keeps running on the server.",
+        hint=f"Asking again is free (no new task, no new charge): task.status() or task.wait() now, or "
+             f"session.resume({task.task_id!r}) later.")
 
 
 def _keep_state(session: Session, task: VideoTask, st: TaskStatus) -> None:
@@ -1028,8 +1053,6 @@ def _past_deadline(task: VideoTask, limit: float, started: bool, *, hung: bool =
     """The wait's deadline passed with the task not done (``hung``: its last status request still unanswered): the
     task is paid for and stays pending, so say how to resume it. That it never left the queue is said only when a
     status of this wait said so (``answered``)."""
-    from ..errors import APITimeoutError
-
     queued = "" if started or not answered else " (still queued: it never started during this wait)"
     stuck = "" if started or not answered else (
         " A task that never starts may be stuck at the service: the console's task log says whether it was charged.")
