@@ -946,6 +946,10 @@ def test_a_create_the_relay_refused_with_200_is_its_error_in_one_line_and_not_ch
         assert "\n" not in str(err) and "Traceback" not in str(err) and "no task id:" not in err.message
         assert err.code == "model_price_error" and err.status == 200
         assert "nothing is charged" in str(err) and "nothing is running" in str(err)
+        from tokenhot_nb.magics._errors import ErrorView
+
+        shown = ErrorView(err).text().splitlines()  # (as %%th_video shows it: the line, the fix, where details are)
+        assert "The relay refused the video create: model price not set" in shown[0] and len(shown) == 3
         if kind == "openai":
             assert err.type == "new_api_error" and err.request_id and err.request_id not in err.message
         assert len(relay.posts("/video/generations")) == 1

@@ -449,8 +449,9 @@ def _refused_create(session: Session, resp: Any, body: dict[str, Any]) -> APIErr
     refused = type(said)(
         f"The relay refused the video create: {said.message}", status=said.status, code=said.code, type=said.type,
         request_id=said.request_id or resp.request_id, body=said.body,
-        hint=" ".join(filter(None, ["No task was made (the answer named no task id), so nothing is running and "
-                                    "nothing is charged (the relay refunds a create it refused).", said.hint])))
+        hint=" ".join(["No task was made (the answer named no task id), so nothing is running and nothing is "
+                       "charged (the relay refunds a create it refused).",
+                       said.hint or "Fix what the relay says, then call again."]))
     refused.refused_create = True  # type: ignore[attr-defined]
     return refused
 
