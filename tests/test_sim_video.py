@@ -241,3 +241,16 @@ def test_a_finished_tasks_link_can_serve_no_video(tasks: Path, kind: str) -> Non
         got = sim.get(link.replace("http://testserver", ""), headers=AUTH)
         assert got.status_code == 200 and got.headers["content-type"].startswith("video/mp4")
         assert got.content.lstrip()[:1] == (b"<" if kind == "html" else b"{") and b"ftyp" not in got.content
+
+
+def test_the_video_faults_have_cli_flags() -> None:
+    from tokenhot_nb.sim.__main__ import build_parser, faults_from_args
+
+    f = faults_from_args(build_parser().parse_args(["--video-create-error", "task", "--video-create-failed",
+                                                    "--video-count", "3", "--video-not-video", "json"]))
+    assert (f.video_create_error, f.video_create_failed, f.video_count, f.video_not_video) == ("task", True, 3, "json")
+    none = faults_from_args(build_parser().parse_args([]))
+    assert (none.video_create_error, none.video_create_failed, none.video_count, none.video_not_video) == (
+        None, False, 1, None)
+    with pytest.raises(ValueError, match="video_count"):
+        faults_from_args(build_parser().parse_args(["--video-count", "0"]))

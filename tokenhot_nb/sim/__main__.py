@@ -8,7 +8,7 @@ import sys
 import threading
 from types import FrameType
 
-from .faults import SERVICE_ERRORS, STREAM_SHAPES, Faults, parse_rates
+from .faults import SERVICE_ERRORS, STREAM_SHAPES, VIDEO_CREATE_ERRORS, VIDEO_NOT_VIDEO, Faults, parse_rates
 from .server import serve
 
 
@@ -32,6 +32,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--video-failure", action="store_true")
     p.add_argument("--expire-downloads", action="store_true")
     p.add_argument("--video-steps", type=int)
+    p.add_argument("--video-create-error", choices=sorted(VIDEO_CREATE_ERRORS),
+                   help="video creates are answered 200 with the relay's error and no task: " + "; ".join(
+                       f"{k}: {v}" for k, v in VIDEO_CREATE_ERRORS.items()))
+    p.add_argument("--video-create-failed", action="store_true",
+                   help="video creates are answered 200 with their task failed already, a reason given")
+    p.add_argument("--video-count", type=int, metavar="N", help="a finished video task lists N videos (1-8)")
+    p.add_argument("--video-not-video", choices=sorted(VIDEO_NOT_VIDEO),
+                   help="a finished task's video link serves this instead (200, video/mp4): " + "; ".join(
+                       f"{k}: {v}" for k, v in VIDEO_NOT_VIDEO.items()))
     p.add_argument("--stream-chunks", type=int)
     p.add_argument("--download-size", type=int, metavar="BYTES")
     p.add_argument("--billing-error", action="store_true", help="billing endpoints answer 200 with an error")
@@ -62,12 +71,13 @@ def faults_from_args(args: argparse.Namespace) -> Faults:
     changes: dict[str, object] = {}
     for name in ("latency", "ttfb", "chunk_delay", "retry_after", "truncate_stream_after", "stall_stream_after",
                  "stream_error_after", "video_steps", "stream_chunks", "download_size", "answer", "service_error", "service_error_first",
-                 "catalogue_429", "stream_shape", "result_host", "key_group"):
+                 "catalogue_429", "stream_shape", "result_host", "key_group", "video_create_error", "video_count",
+                 "video_not_video"):
         value = getattr(args, name)
         if value is not None:
             changes[name] = value
     for name in ("malformed_json", "video_failure", "expire_downloads", "billing_error", "gzip_bomb", "echo_key",
-                 "html_download", "responses_failed", "bad_tool_arguments"):
+                 "html_download", "responses_failed", "bad_tool_arguments", "video_create_failed"):
         if getattr(args, name):
             changes[name] = True
     if args.error_rate:
