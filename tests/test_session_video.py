@@ -975,11 +975,13 @@ def test_a_create_failed_at_submit_fails_at_once_over_the_simulator(tmp_path: Pa
         assert "not charged" in row.usage["cost"]["detail"]
 
 
-def test_a_task_that_made_several_videos_over_the_simulator_keeps_each(tmp_path: Path) -> None:
-    """The simulator's ``video_count``: every video a finished task lists is downloaded and kept (each was paid
-    for), in the result and in its row, each with its poster."""
+@pytest.mark.parametrize("model", ["doubao-seedance-2.0", "MiniMax-Hailuo-02", "happyhorse-1.0-t2v"])
+def test_a_task_that_made_several_videos_over_the_simulator_keeps_each(tmp_path: Path, model: str) -> None:
+    """The simulator's ``video_count``: every video a finished task lists (in the vendor's own link, or the
+    relay's ``result_url`` for Hailuo) is downloaded and kept (each was paid for), in the result and in its row,
+    each with its poster."""
     with make_session(tmp_path / "st", Recorder(Faults(video_count=3, video_steps=2))) as s:
-        res = s.video("a kite over the sea", model="doubao-seedance-2.0", progress=False)
+        res = s.video("a kite over the sea", model=model, progress=False)
         assert len(res.videos) == 3 and len({p.read_bytes() for p in res.paths}) == 3
         assert [o["role"] for o in s.history[-1].outputs] == ["video", "poster"] * 3
 
