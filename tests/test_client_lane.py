@@ -386,3 +386,52 @@ def test_a_dripping_answer_ends_at_the_deadline_in_the_lane_and_on_the_loop(
     assert 0.5 <= took < 4
     message = str(info.value)
     assert "was still arriving after 0.5 s" in message and "\n" not in message and KEY not in message
+
+
+class _Cookie(BaseHTTPRequestHandler):
+    """Sets a cookie in its first answer only (a load balancer's); every answer says which Cookie header came."""
+
+    served = 0
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        type(self).served += 1
+        out = json.dumps({"cookie": self.headers.get("Cookie")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if type(self).served == 1:
+            self.send_header("Set-Cookie", "lb=node-7; Path=/")
+        self.send_header("Content-Length", str(len(out)))
+        self.end_headers()
+        self.wfile.write(out)
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.mark.parametrize("lane", [True, False], ids=["lane", "loop"])
+def test_a_cookie_the_relay_sets_goes_back_and_answers_without_one_skip_the_cookie_jar(
+        lane: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    import http.cookiejar
+
+    read: list[str] = []
+    jar_read = http.cookiejar.CookieJar.extract_cookies
+
+    def counted(self: http.cookiejar.CookieJar, response: Any, request: Any) -> None:
+        read.append(request.get_full_url())
+        jar_read(self, response, request)
+
+    monkeypatch.setattr(http.cookiejar.CookieJar, "extract_cookies", counted)
+    _Cookie.served = 0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Cookie)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    client = _client(f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        send = client.send_sync if lane else (lambda call: _loop.run_sync(client.send(call)))
+        got = [send(CHAT).json()["cookie"] for _ in range(3)]
+    finally:
+        client.close()
+        server.shutdown()
+        server.server_close()
+    assert got == [None, "lb=node-7", "lb=node-7"]  # the cookie set by the first answer goes back, as before
+    assert len(read) == 1  # only the answer that set it was read into the jar (~15 µs each, for nothing)
