@@ -244,12 +244,19 @@ def finite(v: Any) -> float | None:
 
 def _int(v: Any) -> int:
     """A usage count: a negative one is a relay's garbage, no count (it would bill the call below zero)."""
+    if type(v) is int and 0 <= v <= MAX_COUNT:  # (the usual count, or an absent one: ~19 reads an answer)
+        return v
+    if v is None:
+        return 0
     return max(count(v) or 0, 0)
 
 
 def received(value: Any) -> Any:
     """``value`` (decoded JSON from the network) with any key the relay echoed redacted, as the session redacts the
     answer text: only strings that may hold one are looked at (dict keys too)."""
+    kind = type(value)
+    if kind is int or kind is float or value is None or kind is bool:  # (most of a usage: its counts)
+        return value
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
