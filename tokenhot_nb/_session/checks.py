@@ -104,11 +104,11 @@ def check_tools(tools: Any) -> None:
 
 def check_cache(cache: Any) -> str | None:
     """``chat(cache=…)`` as the lifetime of Claude's prompt-cache breakpoints ("5m" or "1h"), or None for none."""
-    from ..families.chat import CACHE_TTLS
-
     cache = plain(cache)
     if cache is None or cache is False:
         return None
+    from ..families.chat import CACHE_TTLS  # (after the usual None: an import statement costs ~1 µs a call)
+
     if cache is True:
         return CACHE_TTLS[0]
     if isinstance(cache, str) and cache.strip().lower() in CACHE_TTLS:
@@ -174,11 +174,13 @@ def _has_content(message: Mapping[str, Any]) -> bool:
 
 def check_model_name(name: Any) -> None:
     """A model is named by a string (or given as a ModelInfo, or the ``{"id", "family"}`` a history row keeps)."""
+    if isinstance(name, str):
+        if not name.strip():
+            raise InputError("model= is empty.", hint="Name a model (tokenhot_nb.models() lists them), or leave it "
+                                                      "out for the default.")
+        return
     from ..catalog import ModelInfo
 
-    if isinstance(name, str) and not name.strip():
-        raise InputError("model= is empty.", hint="Name a model (tokenhot_nb.models() lists them), or leave it out "
-                                                  "for the default.")
     if not isinstance(name, (str, ModelInfo, Mapping)):
         raise InputError(f"model= takes a model name (a str), not {_what(name)}.",
                          hint="e.g. model='gpt-5.2'; tokenhot_nb.models() lists them"

@@ -19,6 +19,8 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._warn import CALLER, Where, caller
+from ..client import _lane, run_async
+from ..client._client import PAID_SENT
 
 if TYPE_CHECKING:
     from ..history import HistoryEntry
@@ -42,8 +44,6 @@ def _rows_list() -> list[int]:
 def _sent_list() -> list[str]:
     """The list the paid requests of the call now starting are noted in (``client.PAID_SENT``): the enclosing
     call's, else a new one."""
-    from ..client._client import PAID_SENT
-
     sent = PAID_SENT.get()
     return [] if sent is None else sent
 
@@ -54,8 +54,6 @@ async def _scoped(session: Session, coro: Coroutine[Any, Any, T], rows: list[int
     (an enclosing call's lists, if any, are kept), and its warnings filed at ``where`` (the user's line that made
     the call; an enclosing call's is kept). The session stays open until it has unwound (a Ctrl-C's caller stops
     waiting for that after a moment)."""
-    from ..client._client import PAID_SENT
-
     session._begin()
     token = CALL_ROWS.set(rows) if CALL_ROWS.get() is None else None
     noted = PAID_SENT.set(sent) if sent is not None and PAID_SENT.get() is None else None
@@ -152,8 +150,6 @@ def run_blocking(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask
 
 def run_here(session: Session, coro: Coroutine[Any, Any, T]) -> T:
     """Run on this thread, in the client's blocking lane, and wait (see ``client/_lane.py``)."""
-    from ..client import _lane
-
     since, rows, sent = time.time(), _rows_list(), _sent_list()
     session._begin()
     try:
@@ -172,8 +168,6 @@ async def hop(session: Session, coro: Coroutine[Any, Any, T], task: VideoTask | 
     Callbacks run on the awaiting loop; one that raises cancels the work and its error is re-raised here.
     ``here``: the work reads its answers whole, so in the blocking lane it runs on the spot.
     """
-    from ..client import _lane, run_async
-
     if here and _lane.active():
         return await coro
 

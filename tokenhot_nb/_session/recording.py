@@ -34,13 +34,13 @@ from ..errors import (
     UnrecordedWarning,
 )
 from ..families._types import HttpCall, Usage
+from ..history import HistoryEntry
 from . import budget as _budget
 from .loop import CALL_ROWS, STOPPED_WORDS, Interrupted
 from .slots import release_slot
 
 if TYPE_CHECKING:
     from ..client import Response
-    from ..history import HistoryEntry
     from ..results._base import Result
     from .core import Session
 
@@ -452,8 +452,6 @@ def _as_given(value: Any) -> Any:
 def new_entry(session: Session, kind: str, info: ModelInfo, endpoint: str, params: dict[str, Any],
               call: HttpCall | None, thread: str | None, text: str) -> HistoryEntry:
     """A ``running`` history entry for a call about to be sent."""
-    from ..history import HistoryEntry
-
     return HistoryEntry(session_id=session.id, started=time.time(), mode=session.mode, kind=kind, model=info.id,
                         endpoint=endpoint, params=params, request=call.describe() if call else {},
                         status="running", thread=thread, text=text)
