@@ -236,6 +236,8 @@ def plain(value: Any) -> Any:
     numpy number reached the JSON encoder as a TypeError after the call's row was written, and the row kept its
     repr ("np.int64(3)"), which ``to_code()`` sent as a string and replay never matched. Arrays stay arrays."""
     kind = type(value)
+    if value is None or kind is str or kind is bool or kind is int:  # (most arguments: nothing to look into)
+        return value
     if kind.__module__ == "numpy" and callable(getattr(value, "item", None)) and getattr(value, "ndim", 1) == 0:
         return value.item()
     if kind is list or kind is tuple:

@@ -82,6 +82,7 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
     def wrap(fn: AsyncMethod) -> AsyncMethod:
         sig = inspect.signature(fn)
         named = _checks.parameters(fn)
+        known = frozenset(named)  # (a call naming only these has no option to check: the usual call)
         item = list(sig.parameters)[1]  # what a batch is a list of (prompt, message)
 
         @functools.wraps(fn)
@@ -90,7 +91,8 @@ def _refusals_recorded(kind: str) -> Callable[[AsyncMethod], AsyncMethod]:
             token = _RESOLVED.set(resolved)
             self._begin()
             try:
-                _checks.check_option_names(kwargs, named, kind)
+                if not kwargs.keys() <= known:
+                    _checks.check_option_names(kwargs, named, kind)
                 if any(isinstance(v, str) and not v.strip() for v in (*args, *kwargs.values())):  # (binding costs)
                     _checks.check_blanks(sig.bind_partial(self, *args, **kwargs).arguments)
                 args = tuple(_checks.plain(a) for a in args)
