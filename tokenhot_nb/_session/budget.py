@@ -66,6 +66,8 @@ class Budget:
 
     @classmethod
     def from_json(cls, text: str | None) -> Budget | None:
+        if not text:  # no budget set: every call reads this (no decoding, no exception caught)
+            return None
         try:
             data = json.loads(text or "null")
             return cls(float(data["usd"]), str(data.get("written", data["usd"]))[:40], float(data["since"]),
