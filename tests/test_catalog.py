@@ -556,3 +556,18 @@ def test_an_unknown_models_family_hint_reads_its_id(name: str, kind: str | None,
         catalog.model(name, kind)
     assert f"tokenhot_nb.model({name!r}, family={family!r})" in str(info.value)
     assert UnknownModelError(name, [], kind).hint == info.value.hint  # the sites that build it alone say the same
+
+
+def test_a_folded_name_is_kept_only_for_short_names_and_folds_the_same() -> None:
+    """Each call resolves its model's name (two regex passes, ~1 µs): the fold is kept per name, but not for a
+    name of a megabyte (it is folded each time, never held), and the memo stays bounded."""
+    from tokenhot_nb import catalog as cat
+
+    for name in ("GPT Image-2 (图片编辑)", " gpt_image 2 ", "gpt-5.4-mini", "Doubao Seedance 2.0"):
+        assert cat._norm(name) == cat._fold(name) == cat._norm(name)
+        assert cat._NORMS[name] == cat._fold(name)
+    huge = "x" * 1_000_000
+    assert cat._norm(huge) == huge and huge not in cat._NORMS
+    for i in range(5000):
+        cat._norm(f"model-{i}")
+    assert len(cat._NORMS) <= 4096

@@ -313,8 +313,23 @@ def _check_name(name: object) -> None:
                          hint="e.g. model='gpt-5.2'; tokenhot_nb.models() lists them.")
 
 
+_NORMS: dict[str, str] = {}
+""":func:`_norm` of the names met so far (a call resolves its model's name: two regex passes, ~1 µs, each time)."""
+
+
 def _norm(name: str) -> str:
     """Fold a display name or id to a lookup key: 'GPT Image-2' and 'gpt-image-2' meet."""
+    key = _NORMS.get(name)
+    if key is None:
+        key = _fold(name)
+        if len(name) <= 256:  # (a name of a megabyte is folded, not kept)
+            if len(_NORMS) >= 4096:
+                _NORMS.clear()
+            _NORMS[name] = key
+    return key
+
+
+def _fold(name: str) -> str:
     s = name.strip().lower()
     s = re.sub(r"[（(].*?[)）]", "", s)  # '(图片编辑)', '(Responses)', '(流式)'
     s = re.sub(r"[\s_]+", "-", s)
