@@ -310,11 +310,11 @@ def check_timeout(timeout: Any) -> float | None:
 def check_callable(fn: Any, name: str, args: tuple[str, ...]) -> None:
     """A callback is called with ``args`` after the call is sent (a video's after it is paid for): one that is not
     a function, or takes other arguments, would fail then, with a TypeError from inside and the work left behind."""
+    if fn is None:  # (the usual call: nothing to check)
+        return
     import inspect
 
     example = f"{name}=lambda {', '.join(args)}: print({args[-1]})"
-    if fn is None:
-        return
     if not callable(fn):
         raise InputError(f"{name} must be a function (or None), not {_what(fn)}.", hint=f"e.g. {example}.")
     try:

@@ -225,6 +225,9 @@ class Session:
 
     @property
     def client(self) -> Client:
+        client = self._client  # (read ~5 times a call: the lock is for making one, or taking it away on close)
+        if client is not None:
+            return client
         with self._lock:
             if self._client is None:
                 from ..client import Client
@@ -234,6 +237,9 @@ class Session:
 
     @property
     def store(self) -> Store:
+        store = self._store  # (read ~5 times a call: the lock is for opening one, or taking it away on close)
+        if store is not None:
+            return store
         with self._lock:
             if self._store is None:
                 from ..history import Store
