@@ -350,27 +350,32 @@ class _FirstCallOnly(Recorder):
         return await super().handle_async_request(request)
 
 
+def _stopped_after_one_answer(s: Any, rec: _FirstCallOnly, call: Any) -> str:
+    """Ctrl-C ``call`` once its first call has answered and two more are held by ``rec``: the stop's line."""
+    from _session_support import interrupted_when
+
+    s.models()
+
+    def ready() -> bool:
+        done = s.store.connection().execute("SELECT count(*) FROM entries WHERE status = 'ok'").fetchone()[0]
+        return rec.waiting >= 2 and done == 1
+
+    try:
+        with pytest.raises(KeyboardInterrupt) as info:
+            interrupted_when(ready, call)
+    finally:
+        rec.free.set()
+    return str(info.value)
+
+
 def test_a_batch_stopped_by_ctrl_c_records_its_refused_inputs_and_names_the_rows_it_kept(tmp_path: Path) -> None:
     """A Ctrl-C in a batch left its inputs refused before sending unrecorded (a batch that ends records them), and
     its line said "the calls that had finished are kept" without saying where. The refusals are rows now, and the
     line names every row kept, answered or refused, in short (``history #1, #4–#5``)."""
-    from _session_support import interrupted_when
-
     rec = _FirstCallOnly()
     with make_session(tmp_path / "st", rec) as s:
-        s.models()
-
-        def ready() -> bool:
-            done = s.store.connection().execute("SELECT count(*) FROM entries WHERE status = 'ok'").fetchone()[0]
-            return rec.waiting >= 2 and done == 1
-
-        try:
-            with pytest.raises(KeyboardInterrupt) as info:
-                interrupted_when(ready, lambda: s.image(["a cat", "", "a dog", 5, "a fox"], model="gpt-image-2",
-                                                        progress=False))
-        finally:
-            rec.free.set()
-        said = str(info.value)
+        said = _stopped_after_one_answer(s, rec, lambda: s.image(["a cat", "", "a dog", 5, "a fox"],
+                                                                 model="gpt-image-2", progress=False))
         rows = list(s.history)
         assert sorted(r.status for r in rows) == ["error", "error", "interrupted", "interrupted", "ok"]
         refused = {r.params["prompt"]: r for r in rows if r.status == "error"}
@@ -386,22 +391,11 @@ def test_a_batch_stopped_by_ctrl_c_records_its_refused_inputs_and_names_the_rows
 def test_a_comparison_stopped_by_ctrl_c_records_the_models_refused_before_sending(tmp_path: Path) -> None:
     """As a stopped batch's: a model of a comparison refused before sending (seedream takes no 64x64) left no row
     when a Ctrl-C stopped the others; it is recorded, and the line names it with the answered one."""
-    from _session_support import interrupted_when
-
     rec = _FirstCallOnly()
     models = ["gpt-image-2", "doubao-seedream-4-0-250828", "wan2.6-image", "wan2.6-t2i"]
     with make_session(tmp_path / "st", rec) as s:
-        s.models()
-
-        def ready() -> bool:
-            done = s.store.connection().execute("SELECT count(*) FROM entries WHERE status = 'ok'").fetchone()[0]
-            return rec.waiting >= 2 and done == 1
-
-        try:
-            with pytest.raises(KeyboardInterrupt) as info:
-                interrupted_when(ready, lambda: s.compare("a cat", models=models, size="64x64", progress=False))
-        finally:
-            rec.free.set()
+        said = _stopped_after_one_answer(s, rec, lambda: s.compare("a cat", models=models, size="64x64",
+                                                                   progress=False))
         rows = list(s.history)
         assert sorted(r.status for r in rows) == ["error", "interrupted", "interrupted", "ok"]
         [refused] = [r for r in rows if r.status == "error"]
@@ -409,7 +403,7 @@ def test_a_comparison_stopped_by_ctrl_c_records_the_models_refused_before_sendin
         assert refused.cost.detail == "refused before sending"
         [answered] = [r.id for r in rows if r.status == "ok"]
         named = f"#{answered}–#{refused.id}" if answered == refused.id - 1 else f"#{answered}, #{refused.id}"
-        assert f"kept, each with its result or error (history {named})." in str(info.value)
+        assert f"kept, each with its result or error (history {named})." in said
 
 
 def test_a_retry_stopped_by_ctrl_c_records_the_inputs_the_budget_refused(tmp_path: Path) -> None:

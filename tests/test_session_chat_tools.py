@@ -574,6 +574,19 @@ def test_the_simulator_cuts_a_tool_calls_arguments_at_max_tokens(s: Any, model: 
     assert [c.name for c in again.tool_calls] == ["get_weather", "get_time"] and again.cut_tool_calls == []
 
 
+def _as_an_older_row(tmp_path: Path, rec: Any, question: str, raw: str) -> Any:
+    """Ask ``question`` of ``rec`` in thread "w", then rewrite its row as a version before set-apart calls wrote it:
+    the call ``call_b`` (arguments ``raw``, as the parser kept them then) in ``tool_calls``, no ``cut_tool_calls``."""
+    with make_session(tmp_path / "st", rec) as s:
+        row = s.chat(question, model="gpt-5.2", tools=[WEATHER], thread="w", stream=False).entry
+        old = dict(row.response)
+        old["tool_calls"] = [*old["tool_calls"], {"id": "call_b", "name": "get_weather", "arguments": {"_raw": raw}}]
+        del old["cut_tool_calls"]
+        s.store.connection().execute("UPDATE entries SET response=? WHERE id=?", (json.dumps(old), row.id))
+        s.store.connection().commit()
+    return row
+
+
 def test_a_result_for_a_call_cut_at_max_tokens_is_refused_saying_so(tmp_path: Path) -> None:
     """Answering the call an answer had cut at max_tokens said only that the last answer "asked for: call_a": the
     id the notebook had from the row looked unknown. Now one line says that call was cut, before anything is sent."""
@@ -597,14 +610,7 @@ def test_a_thread_resumed_from_an_older_row_with_a_cut_call_does_not_wait_for_it
     out as a new row leaves it out; the whole call is still to answer, and the request rebuilt from the rows
     sends the whole call only."""
     rec = Answers(_cut_call("chat"), PLAIN)
-    with make_session(tmp_path / "st", rec) as s:
-        row = s.chat("Weather in Oslo and Rome?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=False).entry
-        old = dict(row.response)
-        old["tool_calls"] = [*old["tool_calls"], {"id": "call_b", "name": "get_weather",
-                                                  "arguments": {"_raw": '{"city": "Ro'}}]
-        del old["cut_tool_calls"]
-        s.store.connection().execute("UPDATE entries SET response=? WHERE id=?", (json.dumps(old), row.id))
-        s.store.connection().commit()
+    _as_an_older_row(tmp_path, rec, "Weather in Oslo and Rome?", '{"city": "Ro')
     with make_session(tmp_path / "st", rec) as s:
         assert s.threads.get("w").pending_calls() == {"call_a": "get_weather"}
         done = s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", stream=False, tool_results={"call_a": "sunny"})
@@ -700,14 +706,7 @@ def test_an_older_row_holding_a_call_with_no_json_arguments_is_read_as_a_new_one
     """A row kept before such calls were set apart holds the call in ``tool_calls`` (``{"_raw": …}``) under finish
     ``tool_calls``: its result (and replay) set it apart too, and a thread resumed from it does not wait for it."""
     rec = Answers(_bad_call(False), PLAIN)
-    with make_session(tmp_path / "st", rec) as s:
-        row = s.chat("Weather in Oslo and Paris?", model="gpt-5.2", tools=[WEATHER], thread="w", stream=False).entry
-        old = dict(row.response)
-        old["tool_calls"] = [*old["tool_calls"], {"id": "call_b", "name": "get_weather",
-                                                  "arguments": {"_raw": '{"city": "Par'}}]
-        del old["cut_tool_calls"]
-        s.store.connection().execute("UPDATE entries SET response=? WHERE id=?", (json.dumps(old), row.id))
-        s.store.connection().commit()
+    row = _as_an_older_row(tmp_path, rec, "Weather in Oslo and Paris?", '{"city": "Par')
     with make_session(tmp_path / "st", rec) as s:
         res = s.history.get(row.id).result()
         assert [c.id for c in res.tool_calls] == ["call_a"] and res.cut_tool_calls[0]["not_json"] is True
