@@ -10,6 +10,7 @@ import httpx
 import pytest
 from _session_support import Recorder, make_session
 
+from tokenhot_nb._safe import text_html
 from tokenhot_nb.errors import SchemaMismatchError
 
 WEATHER = {"type": "function", "function": {
@@ -687,6 +688,7 @@ def test_a_tool_call_whose_arguments_the_model_sent_as_no_json_is_set_apart_sayi
         assert [(c.id, c.arguments) for c in res.tool_calls] == [("call_a", {"city": "Oslo"})]
         assert res.cut_tool_calls == apart
         assert "arguments not a JSON object" in res.html() and "token limit" not in res.html()
+        assert "get_weather(" + text_html(bad) + ")  [call_b]" in res.html()  # sent whole: not cut (no …)
         with pytest.raises(InputError, match=r"call_b \(get_weather\) was sent by the model with arguments that are "
                                              r"not a JSON object") as info:
             s.chat(model="gpt-5.2", tools=[WEATHER], thread="w", tool_results={"call_a": "sunny", "call_b": "rain"})

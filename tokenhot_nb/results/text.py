@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._safe import markdown_html, text_html
 from ..errors import InputError
-from ..families._types import Choice, Segment, ToolCall, Usage, set_apart_said
+from ..families._types import NOT_JSON, Choice, Segment, ToolCall, Usage, set_apart_said
 from ._base import Result
 from ._save import destinations, write_text
 
@@ -87,7 +87,7 @@ class ChatResult(Result):
             + text_html(f"{c.name}({json.dumps(c.arguments, ensure_ascii=False, default=str)})  [{c.id}]") + "</div>"
             for c in self.tool_calls) + "".join(
             '<div style="font:12px monospace;color:#a60">&#9986; '
-            + text_html(f"{c.get('name')}({c.get('arguments')}…  [{c.get('id')}] {set_apart_said(c)}")
+            + text_html(f"{_set_apart(c)}  [{c.get('id')}] {set_apart_said(c)}")
             + "</div>" for c in self.cut_tool_calls)
         text = self.text if self.data is None else json_block(self.text, self.data)
         return answer_html(text, self.reasoning, foot=self._foot(), tail=calls + self._others_html())
@@ -100,7 +100,7 @@ class ChatResult(Result):
                  f"{len(self._others)} more below</summary>"]
         for i, c in enumerate(self._others, 1):
             calls = ", ".join([f"{t.name}({json.dumps(t.arguments, ensure_ascii=False, default=str)})"
-                               for t in c.tool_calls] + [f"{t.get('name')}({t.get('arguments')}… {set_apart_said(t)}"
+                               for t in c.tool_calls] + [f"{_set_apart(t)} {set_apart_said(t)}"
                                                          for t in c.cut_tool_calls])
             parts.append(f'<div style="font:11px sans-serif;color:#888">choice {i}'
                          f'{text_html(" · finish: " + c.finish_reason) if c.finish_reason else ""}</div>'
@@ -124,7 +124,7 @@ class ChatResult(Result):
         """The answer in the form ``dest``'s suffix names; another suffix is one line, nothing written."""
         suffix = dest.suffix.lower()
         if suffix in (".md", ".txt"):
-            return self.text if self.text.endswith("\n") or not self.text else self.text + "\n"
+            return _ended(self.text)
         if suffix == ".json":
             if self.data is not None:
                 dump = getattr(self.data, "model_dump", None)  # (a pydantic object: its JSON form)
@@ -194,6 +194,18 @@ def _shown(value: Any) -> str:
     return "?" if seconds is None else f"{seconds:.2f}"
 
 
+def _set_apart(call: dict[str, Any]) -> str:
+    """A set-apart tool call as written: ``name(arguments…`` where they were cut off, ``name(arguments)`` where the
+    model sent them whole but as no JSON object (a ``…`` there said they were cut, which they were not)."""
+    end = ")" if call.get(NOT_JSON) else "…"
+    return f"{call.get('name')}({call.get('arguments')}{end}"
+
+
+def _ended(text: str) -> str:
+    """A saved text file's content: ending with a newline, as a text file does."""
+    return text if text.endswith("\n") or not text else text + "\n"
+
+
 _SUFFIXES = {"srt": ".srt", "vtt": ".vtt", "json": ".json", "verbose_json": ".json", "text": ".txt"}
 
 
@@ -249,7 +261,7 @@ class TranscriptResult(Result):
         """The transcript in the form ``dest``'s suffix names; a form it cannot take is one line, nothing written."""
         suffix = dest.suffix.lower()
         if suffix == ".txt":
-            return self.text if self.text.endswith("\n") or not self.text else self.text + "\n"
+            return _ended(self.text)
         if suffix in (".srt", ".vtt"):
             cues = self.srt if suffix == ".srt" else self.vtt
             if cues is None:
