@@ -208,7 +208,8 @@ def test_a_host_that_answers_with_something_else_is_not_asked_again(tmp_path: Pa
         text = one_line(info.value)
         assert "1 of 2 images arrived" in text and f"session.history.get({entry.id}).rerun()" in text
         row = single_line_of(s)
-        assert row.status == "error" and len(row.outputs) == 1 and len(info.value.partial) == 1  # type: ignore[attr-defined]
+        assert row.status == "error" and len(info.value.partial) == 1  # type: ignore[attr-defined]
+        assert [o["role"] for o in row.outputs] == ["image", "raw"]  # (the login page, kept: see below)
 
 
 def test_a_kept_link_never_keeps_the_key(tmp_path: Path) -> None:
@@ -457,4 +458,51 @@ def test_a_busy_host_is_not_told_to_raise_the_limit(tmp_path: Path) -> None:
         with pytest.raises(E.DownloadError) as info:
             s.image("a cat", model="gpt-image-1.5")
         assert "download_cap" not in str(info.value) and "session.resume(" in str(info.value)
+        s.close()
+
+
+def test_a_link_that_serves_no_image_keeps_what_it_sent_in_the_row(sim_session: Session, rec: Recorder) -> None:
+    """The simulator's ``html_download``: the image's link answered 200 with a sign-in page. What it sent, dropped
+    before ("nothing was stored"), is kept in the row as a ``raw`` .bin output (never an .html file), and the one
+    line says what arrived, where it is kept, and that only a new call makes the image (the link is not asked
+    again: a resume would get the same page)."""
+    s = sim_session
+    rec.set_faults(Faults(html_download=True))
+    with pytest.raises(E.DownloadError) as info:
+        s.image("a fox", model="gpt-image-2", size="64x64")
+    row = single_line_of(s)
+    text = one_line(info.value)
+    assert "is not an image: the server sent an HTML page instead" in text and "nothing was stored" not in text
+    assert f"kept in history #{row.id} as a .bin file (output role 'raw')" in text
+    assert f"session.history.get({row.id}).rerun()" in text and "session.resume" not in text
+    assert info.value.resumable is None
+    assert row.status == "error" and [o["role"] for o in row.outputs] == ["raw"]
+    assert row.response["images"][0]["raw"] == row.outputs[0]["sha256"] and row.response["images"][0]["refused"]
+    kept = s.store.path_of(row.outputs[0]["sha256"]).read_bytes()
+    assert kept.startswith(b"<!DOCTYPE html>") and b"sign in" in kept.lower()
+    assert not [p for p in s.store.root.rglob("*") if p.suffix.lower() in (".html", ".htm", ".png")]
+    with pytest.raises(E.DownloadError, match=r"Nothing is left to fetch.*rerun\(\)"):
+        s.resume(row.id)
+    assert len(rec.posts(GENERATE)) == 1
+
+
+def test_a_link_that_serves_a_page_on_resume_keeps_it_without_the_key(tmp_path: Path) -> None:
+    """A link busy at first answers a resume with a page that echoes the key: the page is kept in the row as a
+    ``raw`` output with the key masked, and the image is no longer fetchable."""
+    host = FileHost({"/cdn/p.png": f"<!DOCTYPE html><html><body>expired for {KEY}</body></html>".encode()})
+    host.busy.add("/cdn/p.png")
+    with image_relay(["/cdn/p.png?sig=1"], {"/cdn/p.png": host}) as relay:
+        s = live(relay.url, tmp_path)
+        with pytest.raises(E.DownloadError):
+            s.image("a cat", model="gpt-image-1.5")
+        assert single_line_of(s).status == "pending"
+        host.busy.clear()
+        with pytest.raises(E.DownloadError) as info:
+            s.resume(single_line_of(s).id)
+        row = single_line_of(s)
+        assert "not an image" in one_line(info.value)
+        assert row.status == "error" and [o["role"] for o in row.outputs] == ["raw"]
+        assert row.response["images"][0]["raw"] == row.outputs[0]["sha256"]
+        kept = s.store.path_of(row.outputs[0]["sha256"]).read_bytes()
+        assert b"expired for" in kept and KEY.encode() not in kept and KEY[3:20].encode() not in kept
         s.close()

@@ -26,6 +26,7 @@ from .recording import (
     drop_none,
     endpoint_name,
     json_object,
+    keep_refused,
     mark_recorded,
     received_text,
     replayed,
@@ -174,8 +175,7 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
                 raise _not_image_error(info.id, what, rec.id, raw, resp.request_id)
             return await astore_bytes(session, ref.data, inline_mime(ref.data), "image",
                                       revised_prompt=ref.revised_prompt)
-        return await store_download(session, ref.url, ref.mime or "image/png", "image",
-                                    revised_prompt=ref.revised_prompt)
+        return await _download(session, rec.id, ref.url, ref.mime or "image/png", ref.revised_prompt)
 
     text = received_text(reply.text) if reply.text else ""
     usage = reply.usage
@@ -203,6 +203,22 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
         return partial
     entry = rec.ok(response=response, usage=usage, outputs=outputs, text=search_text)
     return image_result(session, outputs, prompt, text, info.id, entry)
+
+
+async def _download(session: Session, entry_id: int | None, url: str, mime: str, revised_prompt: Any) -> dict[str, Any]:
+    """Store one image of the answer from its link. A link that serves no image (an expired link's page, JSON)
+    leaves what it sent in the row as a ``raw`` output (:func:`.recording.keep_refused`; the error's
+    ``raw_output``, which :func:`_ref` and the row's outputs take); it is not asked again (``"refused"``)."""
+    try:
+        return await store_download(session, url, mime, "image", revised_prompt=revised_prompt)
+    except DownloadError as exc:
+        raw = await keep_refused(session, exc, entry_id)
+        if raw is not None:
+            exc.raw_output = raw  # type: ignore[attr-defined]
+        if _REFUSED in exc.message and entry_id is not None:
+            exc.hint = ("The call is paid for, but its link serves no image, so it is not asked again; only a new, "
+                        f"paid call makes it: session.history.get({entry_id}).rerun().")
+        raise
 
 
 class _Unreadable(Exception):
@@ -501,13 +517,18 @@ async def resume_entry(session: Session, which: Any) -> Result:
     if session.mode == "replay":
         raise ReplayMissError(f"Replay mode never downloads: history #{entry.id} still misses {len(todo)} "
                               f"image(s). Fetch them with session.resume({entry.id}) in a live or offline session.")
+    refused: list[dict[str, Any]] = []  # what links that served no image sent (kept as raw outputs)
 
     async def fetch_one(ref: dict[str, Any]) -> None:
         try:
-            out = await store_download(session, ref["url"], str(ref.get("mime") or "image/png"), "image",
-                                       revised_prompt=ref.get("revised_prompt"))
+            out = await _download(session, entry.id, ref["url"], str(ref.get("mime") or "image/png"),
+                                  ref.get("revised_prompt"))
         except Exception as exc:
             _note_failure(ref, exc, resuming=True)
+            raw = _raw_of(exc)
+            if raw is not None:
+                ref["raw"] = raw["sha256"]
+                refused.append(raw)
             return
         by_sha[out["sha256"]] = out
         for k in ("error", "mime", "revised_prompt"):
@@ -516,7 +537,7 @@ async def resume_entry(session: Session, which: Any) -> Result:
 
     await asyncio.gather(*(fetch_one(r) for r in todo))
     images = [by_sha[r["sha256"]] for r in refs if r.get("sha256")]
-    outputs = images + [o for o in entry.outputs or [] if o.get("role") != "image"]
+    outputs = images + [o for o in entry.outputs or [] if o.get("role") != "image"] + refused
     store = session.store
     if all(r.get("sha256") for r in refs):
         kept = {k: v for k, v in response.items() if k != "images"}

@@ -26,6 +26,7 @@ from ..errors import (
     APIConnectionError,
     APIError,
     BudgetExceededError,
+    DownloadError,
     ReplayMissError,
     StoreError,
     StreamError,
@@ -171,6 +172,33 @@ def keep_cut(session: Session, err: BaseException) -> list[dict[str, Any]]:
         return [o for o in [store_bytes(session, body, RAW_MIME, "raw")] if UNSAVED not in o]
     except Exception:  # recording must never hide the real error
         return []
+
+
+async def keep_refused(session: Session, exc: BaseException, entry_id: int | None,
+                       put: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any] | None:
+    """What a paid result's link sent instead of its media (an error page, JSON: ``DownloadError.refused_body``,
+    key masked) stored as a ``raw`` .bin output, and ``exc`` worded to say where instead of "nothing was stored":
+    it is what the relay's support needs to see. ``put`` puts the output in the row now (else the caller's row
+    update does). → the output, or None (nothing sent, or it could not be kept: the error is left as it was)."""
+    from ..client._download import REFUSED_KEEP
+
+    if not isinstance(exc, DownloadError) or not exc.refused_body or entry_id is None:
+        return None
+    body = exc.refused_body
+    try:
+        raw = await astore_bytes(session, body, RAW_MIME, "raw")
+        if UNSAVED in raw:
+            return None
+        if put is not None:
+            put(raw)
+    except Exception:  # recording must never hide the real error
+        return None
+    what = f"its first {len(body)} bytes" if len(body) >= REFUSED_KEEP else f"the {len(body)} bytes it sent"
+    kept = f"; {what} are kept in history #{entry_id} as a .bin file (output role 'raw')."
+    for name in ("message", "full_message"):
+        setattr(exc, name, getattr(exc, name).replace("; nothing was stored.", kept))
+    exc.args = (exc.message, *exc.args[1:])
+    return raw
 
 
 #: Paid bytes that are not what was asked for (an answer that cannot be read, an image that is not one).

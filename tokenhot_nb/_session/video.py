@@ -708,26 +708,13 @@ async def await_task(session: Session, task: VideoTask, *, timeout: float | None
 
 
 async def _keep_refused(session: Session, task: VideoTask, exc: TokenhotError) -> None:
-    """What a finished task's link sent instead of its video (an error page, JSON: ``DownloadError.refused_body``)
-    kept in the task's row as a ``raw`` .bin output, and the error saying where, instead of "nothing was stored":
-    it is what the relay's support needs to see. The row stays pending (a resume fetches the video, replacing it)."""
-    from .recording import RAW_MIME, astore_bytes
+    """What a finished task's link sent instead of its video kept in the task's row (:func:`.recording.keep_refused`).
+    The row stays pending (a resume fetches the video, replacing it)."""
+    from .recording import keep_refused
 
-    body = exc.refused_body if isinstance(exc, DownloadError) else None
-    if not body or task.entry_id is None:
-        return
-    try:
-        raw = await astore_bytes(session, body, RAW_MIME, "raw")
-        session.store.update(task.entry_id, outputs=[raw])
-    except Exception:  # recording must never hide the real error
-        return
-    from ..client._download import REFUSED_KEEP
-
-    what = f"its first {len(body)} bytes" if len(body) >= REFUSED_KEEP else f"the {len(body)} bytes it sent"
-    kept = f"; {what} are kept in history #{task.entry_id} as a .bin file (output role 'raw')."
-    for name in ("message", "full_message"):
-        setattr(exc, name, getattr(exc, name).replace("; nothing was stored.", kept))
-    exc.args = (exc.message, *exc.args[1:])
+    entry_id = task.entry_id
+    if entry_id is not None:
+        await keep_refused(session, exc, entry_id, lambda raw: session.store.update(entry_id, outputs=[raw]))
 
 
 async def _replay_wait(session: Session, task: VideoTask, timeout: float | None,
