@@ -959,3 +959,41 @@ def test_a_claude_estimate_tops_at_the_max_tokens_its_body_sends(relay: Server, 
                               thinking={"type": "enabled", "budget_tokens": 20_000})
         assert thinking.usd_max is not None and thinking.usd is not None
         assert thinking.usd_max - thinking.usd == pytest.approx((20_000 + 8192) * per_output_token)
+
+
+def _artifacts(s: Session) -> tuple[list[tuple[str, int]], list[str]]:
+    """The store's artifacts: the rows of its table and the files beside its database."""
+    import sqlite3
+
+    with sqlite3.connect(s.store.db_path) as db:
+        rows = sorted(db.execute("SELECT sha256, size FROM artifacts"))
+    files = sorted(str(p.relative_to(s.store.root)) for p in s.store.root.rglob("*")
+                   if p.is_file() and not p.name.startswith(s.store.db_path.name))
+    return rows, files
+
+
+@pytest.mark.parametrize("method", ["transcribe", "edit", "chat", "conversation", "video"])
+def test_an_estimate_stores_none_of_its_inputs(tmp_path: Path, method: str) -> None:
+    """Asking for a price (the transcription panel's price line, an edit's estimate) wrote the input file (the
+    audio, the image to edit) into the history's artifacts, though no call is made; a panel prices again at each
+    change, so every file picked before a click was kept. An estimate writes nothing to the store."""
+    from _session_support import short_wav
+    from _widgets_support import png_bytes
+
+    image = png_bytes(color="blue")
+    calls: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {
+        "transcribe": ((short_wav(),), {"model": "whisper-1"}),
+        "edit": ((image, "make the sky purple"), {"model": "gpt-image-1.5"}),
+        "chat": (("What is in this picture?",), {"images": [image], "thread": False}),
+        "conversation": (([{"role": "user", "content": [{"type": "text", "text": "What is this?"},
+                                                         {"type": "image", "data": image, "mime": "image/png"}]}],),
+                         {"thread": False}),
+        "video": (("the picture, moving",), {"image": image, "model": "doubao-seedance-2.0"}),
+    }
+    args, kwargs = calls[method]
+    method = "chat" if method == "conversation" else method
+    with Session(mode="offline", store=tmp_path / "store") as s:
+        s.chat("hello", stream=False, thread=False)  # (a store in use: its table and folders exist)
+        before = _artifacts(s)
+        assert s.estimate(method, *args, **kwargs).usd is not None or method == "video"
+        assert _artifacts(s) == before and len(s.history) == 1

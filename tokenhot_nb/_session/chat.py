@@ -171,7 +171,8 @@ async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[st
         "tools": tools, "tool_choice": tool_choice, "tool_results": tool_results, "cache": cache,
     })
     if not isinstance(message, str):
-        params["message"] = jsonable_messages(messages, store)
+        # (an estimate stores none of its inputs: it sends nothing, and its params are only counted)
+        params["message"] = jsonable_messages(messages, store if _budget.estimates(session) is None else None)
     options: dict[str, Any] = {"endpoint": endpoint, "system": system, "temperature": temperature,
                                "max_tokens": max_tokens, "stream": stream, "extra": body_extra(kw), "raw": raw,
                                "output": output, "tools": tools, "tool_choice": tool_choice, "cache": cache}

@@ -3,12 +3,14 @@ an endpoint needs the bytes of a URL."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import TYPE_CHECKING
 
 from .._config import redact
 from .._inputs import MAX_INPUT_BYTES, Media, MediaKind, check_media
 from ..errors import DownloadError, InputError
+from .budget import estimates
 from .recording import incoming
 
 if TYPE_CHECKING:
@@ -16,8 +18,12 @@ if TYPE_CHECKING:
 
 
 def store_media(session: Session, media: Media) -> Media:
-    """Put an input in the store once (dedup by hash) so params can reference it."""
+    """Put an input in the store once (dedup by hash) so params can reference it. Under an estimate only its hash
+    is taken (the reference it would have): no call is made, so nothing is kept (a panel prices each file picked)."""
     if media.url is None and media.sha256 is None and media.data is not None:
+        if estimates(session) is not None:
+            media.sha256 = hashlib.sha256(media.data).hexdigest()
+            return media
         art = session.store.add_bytes(media.data, media.mime, media.name)
         media.sha256 = art.sha256
     return media
