@@ -717,18 +717,22 @@ def test_an_older_row_holding_a_call_with_no_json_arguments_is_read_as_a_new_one
         assert done.text == "Done." and "call_b" not in json.dumps(rec.json())
 
 
-@pytest.mark.parametrize("model", ["gpt-5.2", "GPT 5.4(Responses)"])
-@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize(("model", "stream"), [("gpt-5.2", False), ("gpt-5.2", True), ("GPT 5.4(Responses)", False),
+                                               ("GPT 5.4(Responses)", True), ("claude-opus-4-6-cc", True)])
 def test_the_simulator_can_send_a_tool_call_whose_arguments_are_no_json(s: Any, rec: Recorder, model: str,
                                                                         stream: bool) -> None:
     """The simulator's calls always held whole JSON unless max_tokens cut them, so a notebook never met the call a
-    model writes wrong under an ordinary finish; ``Faults(bad_tool_arguments=True)`` sends one (the last)."""
+    model writes wrong under an ordinary finish; ``Faults(bad_tool_arguments=True)`` sends one (the last). On
+    Claude's Messages only a stream can (its ``input_json_delta`` pieces; a whole answer's ``input`` is an
+    object), and the client sets the call apart there as on the chat protocols."""
     from tokenhot_nb.sim import Faults
 
     both = "Use get_weather for Oslo and get_time for its zone."
     rec.set_faults(Faults(bad_tool_arguments=True))
     res = s.chat(both, model=model, tools=[WEATHER, TIME], thread="t", stream=stream)
-    assert res.finish_reason in ("tool_calls", "completed")
+    assert res.finish_reason in ("tool_calls", "completed", "tool_use")
+    if model.startswith("claude"):  # (over Claude's own route, streamed: the input_json_delta pieces)
+        assert rec.posts("/v1/messages") and rec.json(-1, "/v1/messages")["stream"] is True
     assert [c.name for c in res.tool_calls] == ["get_weather"]
     [apart] = res.cut_tool_calls
     assert apart["name"] == "get_time" and apart["not_json"] and apart["arguments"].startswith("{")

@@ -677,3 +677,30 @@ def test_openai_and_claude_refuse_a_tool_name_that_only_gemini_takes(sim_url: st
         "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
         "tools": [{"functionDeclarations": [{"name": "weather.get", "parameters": {"type": "object"}}]}]}, auth)
     assert gemini.is_success
+
+
+def test_bad_tool_arguments_reach_a_claude_stream_and_nothing_else_of_claude_or_gemini(sim_url: str,
+                                                                                       auth: dict[str, str],
+                                                                                       sse: Any) -> None:
+    """``Faults(bad_tool_arguments=True)`` on Claude's Messages (§2.3): a stream's ``input_json_delta`` pieces of
+    the last tool_use join into no JSON, under ``stop_reason: tool_use``, as a model's slip comes; a whole answer's
+    ``tool_use.input`` and Gemini's ``functionCall.args`` are objects on the wire, so they stay whole."""
+    faults = {**auth, "X-Sim-Faults": json.dumps({"bad_tool_arguments": True})}
+    body = {"model": "claude-opus-4-6", "max_tokens": 400, "messages": MSG,
+            "tools": [{"name": "lookup", "input_schema": TOOL["function"]["parameters"]}],
+            "tool_choice": {"type": "tool", "name": "lookup"}}
+    frames = sse(post(sim_url, "/v1/messages", {**body, "stream": True}, faults).content)
+    partial = "".join(d["delta"]["partial_json"] for _e, d in frames
+                      if d.get("type") == "content_block_delta" and d["delta"]["type"] == "input_json_delta")
+    assert partial.startswith("{")
+    with pytest.raises(ValueError):
+        json.loads(partial)
+    stop = [d["delta"]["stop_reason"] for _e, d in frames if d.get("type") == "message_delta"]
+    assert stop == ["tool_use"] and frames[-1][1]["type"] == "message_stop"
+    whole = post(sim_url, "/v1/messages", body, faults).json()
+    assert isinstance(next(b for b in whole["content"] if b["type"] == "tool_use")["input"], dict)
+    fc = post(sim_url, "/v1beta/models/gemini-2.5-flash:generateContent", {
+        **GEMINI_BODY, "tools": [{"functionDeclarations": [{"name": "lookup",
+                                                             "parameters": TOOL["function"]["parameters"]}]}],
+        "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}, faults).json()
+    assert isinstance(fc["candidates"][0]["content"]["parts"][0]["functionCall"]["args"], dict)

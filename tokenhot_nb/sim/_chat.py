@@ -863,6 +863,8 @@ async def messages(ctx: Ctx, body: dict[str, Any]) -> Response:
     if inputs_cut:
         stop, usage["output_tokens"] = "max_tokens", max_tokens
         output_tokens = max_tokens
+    elif sent and ctx.faults.bad_tool_arguments:  # (a whole answer's input is an object: only a stream can slip)
+        sent[-1] = _no_json(sent[-1])
 
     def frames() -> Iterator[Frame]:
         start_usage = {**usage, "output_tokens": 1}

@@ -77,8 +77,10 @@ class Faults:
     download_size: int | None = None  #: file URLs serve this many streamed bytes instead
     billing_error: bool = False  #: billing endpoints answer HTTP 200 with an ``{"error": …}`` body
     answer: str | None = None  #: every chat answer is this text (e.g. hostile Markdown, to see it rendered inert)
-    #: a chat answer's last tool call (chat completions, Responses) has arguments that stop mid-value though the answer
-    #: ends as usual (finish ``tool_calls`` / ``completed``): a model's own slip, which the relay passes on as it came
+    #: a chat answer's last tool call (chat completions, Responses, a Claude stream's ``input_json_delta`` pieces) has
+    #: arguments that stop mid-value though the answer ends as usual (finish ``tool_calls`` / ``completed`` /
+    #: ``tool_use``): a model's own slip, which the relay passes on as it came. Not in a whole Claude answer nor on
+    #: Gemini: their wire carries the arguments as an object (``tool_use.input``, ``functionCall.args``), never text
     bad_tool_arguments: bool = False
     #: Responses calls fail once their output is made: a stream ends ``response.failed`` (in place of
     #: ``response.completed``), a whole answer comes back ``status: "failed"``; both carry the usage consumed. The
