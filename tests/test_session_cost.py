@@ -997,3 +997,18 @@ def test_an_estimate_stores_none_of_its_inputs(tmp_path: Path, method: str) -> N
         before = _artifacts(s)
         assert s.estimate(method, *args, **kwargs).usd is not None or method == "video"
         assert _artifacts(s) == before and len(s.history) == 1
+
+
+@pytest.mark.parametrize("method", ["transcribe", "edit"])
+def test_an_estimate_downloads_no_input_url(tmp_path: Path, method: str) -> None:
+    """A transcription or an OpenAI image edit of a URL downloads it before the call (the endpoint takes the bytes);
+    an estimate did too, into the store's folder, just to price a call it never makes (and failed when the link
+    did). It downloads nothing now: the price does not depend on the bytes."""
+    rec = Recorder()
+    url = "http://tokenhot.sim/sim/files/" + ("speech.wav" if method == "transcribe" else "photo.png")
+    args: tuple[Any, ...] = (url,) if method == "transcribe" else (url, "make the sky purple")
+    model = "whisper-1" if method == "transcribe" else "gpt-image-1.5"
+    with make_session(tmp_path / "store", rec) as s:
+        assert s.estimate(method, *args, model=model).usd is not None
+        assert rec.requests == [] or all("/sim/files/" not in r["path"] for r in rec.requests)
+        assert not (s.store.artifacts_dir / "incoming").exists() and len(s.history) == 0

@@ -15,6 +15,7 @@ from ..errors import (
     WrongTypeError,
 )
 from ..results import AudioResult, TranscriptResult, from_entry
+from .budget import dry_run
 from .checks import body_extra, check_text
 from .inputs import fetch, store_media
 from .recording import (
@@ -202,6 +203,8 @@ async def transcribe_one(session: Session, kind: str, audio_in: Any, info: Model
         audio.transcription_fields(info, language=language, format=fmt, prompt=prompt,
                                    translate=kind == "translate", extra=options or None)
         return from_entry(replayed(session, kind, info, endpoint, params), session)
+    if media.data is None:  # a URL: an estimate prices the call without downloading it (the price takes no bytes)
+        dry_run(session, kind, info, params, None)
     media = await fetch(session, media, "audio")
     data, _ = media.pair()
     call = audio.build_transcription(info, data, media.filename, language=language, format=fmt, prompt=prompt,

@@ -16,6 +16,7 @@ from ..client._body import media_type
 from ..client._download import OVER_CAP, _arrived, raster_format, raster_mime
 from ..errors import APIError, DownloadError, InputError, ReplayMissError, StoreError
 from ..results import ImageItem, ImageResult, from_entry
+from .budget import dry_run, estimates
 from .checks import body_extra, check_text, whole
 from .inputs import fetch, store_media
 from .models import seed_for
@@ -102,6 +103,10 @@ async def edit_one(session: Session, images_in: Any, prompt: str, mask_in: Any, 
         stand_in = (b"\0", "image/png")
         images.build_edit(info, [stand_in] * len(media), prompt, mask=None if mask is None else stand_in, **build)
         return from_entry(_replayed(session, "edit", info, endpoint, params), session)
+    if needs_bytes and estimates(session) is not None:  # an estimate downloads no URL: stand-ins make the same form
+        stand_in = (b"\0", "image/png")
+        dry_run(session, "edit", info, params, images.build_edit(
+            info, [stand_in] * len(media), prompt, mask=None if mask is None else stand_in, **build))
     if needs_bytes:
         media = [await fetch(session, m, "image") for m in media]
         if mask is not None:
