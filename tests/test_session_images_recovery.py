@@ -506,3 +506,15 @@ def test_a_link_that_serves_a_page_on_resume_keeps_it_without_the_key(tmp_path: 
         kept = s.store.path_of(row.outputs[0]["sha256"]).read_bytes()
         assert b"expired for" in kept and KEY.encode() not in kept and KEY[3:20].encode() not in kept
         s.close()
+
+
+def test_two_links_that_serve_the_same_page_keep_it_once(sim_session: Session, rec: Recorder) -> None:
+    """Both images' links answered the same sign-in page: the row keeps it once (one ``raw`` output both refs
+    name), not one copy per image."""
+    s = sim_session
+    rec.set_faults(Faults(html_download=True))
+    with pytest.raises(E.DownloadError, match=r"0 of 2 images arrived.*kept in history #\d+ as a \.bin file"):
+        s.image("two foxes", model="gpt-image-2", n=2, size="64x64")
+    row = single_line_of(s)
+    [raw] = row.outputs
+    assert raw["role"] == "raw" and [r["raw"] for r in row.response["images"]] == [raw["sha256"]] * 2

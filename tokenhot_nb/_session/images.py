@@ -195,7 +195,7 @@ async def finish_images(session: Session, rec: Recording, resp: Response, info: 
     except BaseException as exc:  # interrupted while downloading: the answer is paid for, its links are kept
         _keep_interrupted(session, rec, reply.images, exc, response, usage, search_text)
         raise
-    outputs = [o for o in got if isinstance(o, dict)] + [o for o in (_raw_of(g) for g in got) if o]
+    outputs = [o for o in got if isinstance(o, dict)] + _raws(got)
     if text:
         outputs.append(store_bytes(session, text.encode("utf-8"), "text/plain", "text"))
     if any(isinstance(g, BaseException) for g in got) or reply.unreadable:
@@ -292,6 +292,12 @@ def _raw_of(got: Any) -> dict[str, Any] | None:
     """The kept bytes of an inline image that was not one (its output dict), else None."""
     raw = getattr(got, "raw_output", None) if isinstance(got, BaseException) else None
     return raw if isinstance(raw, dict) else None
+
+
+def _raws(got: list[Any]) -> list[dict[str, Any]]:
+    """The kept bytes of the failures in ``got``, each once (two links that served the same page: one output)."""
+    kept = {o["sha256"]: o for o in (_raw_of(g) for g in got) if o}
+    return list(kept.values())
 
 
 def _store_inline(session: Session, rec: Recording, image: Any, response: dict[str, Any]) -> Any:
@@ -403,7 +409,7 @@ def _keep_interrupted(session: Session, rec: Recording, images: list[Any], exc: 
         except Exception as failed:
             got.append(failed)
     refs = [_ref(r, g) for r, g in zip(images, got, strict=True)]
-    outputs = [g for g in got if isinstance(g, dict)] + [o for o in (_raw_of(g) for g in got) if o]
+    outputs = [g for g in got if isinstance(g, dict)] + _raws(got)
     try:
         rec.update(**_kept(session, rec, refs, outputs, response, usage, search_text))
     except Exception:  # recording must never hide the real error
@@ -522,7 +528,7 @@ async def resume_entry(session: Session, which: Any) -> Result:
     if session.mode == "replay":
         raise ReplayMissError(f"Replay mode never downloads: history #{entry.id} still misses {len(todo)} "
                               f"image(s). Fetch them with session.resume({entry.id}) in a live or offline session.")
-    refused: list[dict[str, Any]] = []  # what links that served no image sent (kept as raw outputs)
+    refused: dict[str, dict[str, Any]] = {}  # what links that served no image sent (kept as raw outputs), by sha
 
     async def fetch_one(ref: dict[str, Any]) -> None:
         try:
@@ -533,7 +539,7 @@ async def resume_entry(session: Session, which: Any) -> Result:
             raw = _raw_of(exc)
             if raw is not None:
                 ref["raw"] = raw["sha256"]
-                refused.append(raw)
+                refused[raw["sha256"]] = raw
             return
         by_sha[out["sha256"]] = out
         for k in ("error", "mime", "revised_prompt"):
@@ -542,7 +548,8 @@ async def resume_entry(session: Session, which: Any) -> Result:
 
     await asyncio.gather(*(fetch_one(r) for r in todo))
     images = [by_sha[r["sha256"]] for r in refs if r.get("sha256")]
-    outputs = images + [o for o in entry.outputs or [] if o.get("role") != "image"] + refused
+    others = [o for o in entry.outputs or [] if o.get("role") != "image"]
+    outputs = images + others + [o for sha, o in refused.items() if all(k.get("sha256") != sha for k in others)]
     store = session.store
     if all(r.get("sha256") for r in refs):
         kept = {k: v for k, v in response.items() if k != "images"}
