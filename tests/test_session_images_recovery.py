@@ -484,6 +484,12 @@ def test_a_link_that_serves_no_image_keeps_what_it_sent_in_the_row(sim_session: 
     with pytest.raises(E.DownloadError, match=r"Nothing is left to fetch.*rerun\(\)"):
         s.resume(row.id)
     assert len(rec.posts(GENERATE)) == 1
+    with Session(mode="replay", store=s.store.root) as r:  # a replay does not send the user to a resume either
+        with pytest.raises(E.ReplayMissError) as miss:
+            r.image("a fox", model="gpt-image-2", size="64x64")
+        text = one_line(miss.value)
+        assert "cannot be fetched again" in text and f"session.history.get({row.id}).rerun()" in text
+        assert "session.resume" not in text
 
 
 def test_a_link_that_serves_a_page_on_resume_keeps_it_without_the_key(tmp_path: Path) -> None:

@@ -141,9 +141,17 @@ def _replayed(session: Session, kind: str, info: ModelInfo, endpoint: str, param
         near = exc.nearest
         if near is None or exc.differences or not (near.response or {}).get("images"):
             raise
-        err = ReplayMissError(f"Replay mode: history #{near.id} recorded this {kind} call, but some of its images "
-                              "were never downloaded, so it cannot be replayed yet.", nearest=near)
-        err.hint = f"Fetch them in a live or offline session with session.resume({near.id}), then replay."
+        refs = [r for r in near.response["images"] if isinstance(r, dict)]
+        if any(_fetchable(r) for r in refs):
+            err = ReplayMissError(f"Replay mode: history #{near.id} recorded this {kind} call, but some of its "
+                                  "images were never downloaded, so it cannot be replayed yet.", nearest=near)
+            err.hint = f"Fetch them in a live or offline session with session.resume({near.id}), then replay."
+        else:  # (expired or refused links, inline bytes that were no image: a resume has nothing to fetch)
+            err = ReplayMissError(f"Replay mode: history #{near.id} recorded this {kind} call, but some of its "
+                                  "images never arrived and cannot be fetched again, so it cannot be replayed.",
+                                  nearest=near)
+            err.hint = (f"Make the call again in a live or offline session (session.history.get({near.id}).rerun(), "
+                        "a new, paid call), then replay.")
         raise err from None
 
 
