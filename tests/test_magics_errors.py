@@ -336,3 +336,64 @@ def test_a_file_or_a_word_that_looks_like_a_session_attribute_is_left_as_it_is()
     assert "'/tmp/out/s.png'" in view and "nor s.jpg, session.json" in view and "Check s.png's" in view, view
     assert "tokenhot_nb.session().resume(3)" in view, view
     assert for_magic_user("e.g. s.model('x').choices('voices')") == "e.g. tokenhot_nb.session().model('x').choices('voices')"
+
+
+def _said_lines(report: str) -> str:
+    """The lines of a traceback report that are the errors' words (a frame's lines are indented)."""
+    return "".join(line for line in report.splitlines(keepends=True) if not line[:1].isspace())
+
+
+def test_the_last_error_of_a_magic_names_the_magics_session_and_its_frames_stay_as_they_ran(
+        ip: Any, offline: Any) -> None:
+    """``%th_config --last-error`` after a ``%%th_image`` cut at the download cap said ``session.resume(1)``."""
+    import re
+
+    offline.settings.download_cap = 100
+    shown(ip, "%%th_image\na lighthouse")
+    with capture_output(display=True) as cap:
+        assert ip.run_cell("%th_config --last-error").error_in_exec is None
+    report = cap.stdout
+    assert "DownloadError" in report and "tokenhot_nb.session().resume(1)" in report, report
+    assert "tokenhot_nb.session().settings.download_cap" in report, report
+    assert not re.search(_BARE_SESSION, _said_lines(report)), report
+    assert "result = s.image(prompt, **opts)" in report, report  # (a frame's code: as it ran, not rewritten)
+
+
+def test_the_last_error_a_python_cell_showed_keeps_the_python_form(ip: Any, offline: Any) -> None:
+    """Its ``session`` may be the user's own Session, not the magics': the words stay as the error has them."""
+    offline.settings.download_cap = 100
+    with capture_output(display=True):
+        res = ip.run_cell("import tokenhot_nb\ntokenhot_nb.session().image('a lighthouse')")
+    assert type(res.error_in_exec).__name__ == "DownloadError"
+    with capture_output(display=True) as cap:
+        assert ip.run_cell("%th_config --last-error").error_in_exec is None
+    assert "session.resume(1)" in cap.stdout and "tokenhot_nb.session().resume" not in cap.stdout, cap.stdout
+
+
+def test_th_history_says_a_rows_error_on_the_magics_session_and_the_store_keeps_it(ip: Any, offline: Any) -> None:
+    """A chat a Ctrl-C stopped keeps its words in its row ("… your balance (session.balance())"): ``%th_history``
+    showed them so; shown by the magic they name ``tokenhot_nb.session()``, stored and in Python they stay."""
+    import re
+
+    from _session_support import HeldRecorder, interrupted_when
+
+    import tokenhot_nb
+
+    gate = HeldRecorder("POST", "/chat")
+    s = tokenhot_nb.session(reset=True, transport=gate)
+    try:
+        with capture_output(display=True):
+            interrupted_when(gate.held.is_set, lambda: ip.run_cell("%%th_chat --no-stream\nhello"))
+    finally:
+        gate.hold.set()
+    stored = s.history[-1].error["message"]
+    assert "(session.balance())" in stored, stored  # (what the row keeps: the Python form)
+    with capture_output(display=True):
+        res = ip.run_cell("%th_history")
+    assert res.error_in_exec is None
+    html = res.result._repr_html_()
+    assert "tokenhot_nb.session().balance()" in html and not re.search(_BARE_SESSION, html), html
+    assert s.history[-1].error["message"] == stored
+    python = s.history._repr_html_()
+    assert "(session.balance())" in python and "tokenhot_nb.session().balance()" not in python
+    assert "tokenhot_nb.session()" not in res.result.tail(1)._repr_html_()  # (a view made in Python: Python's)

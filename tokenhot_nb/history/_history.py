@@ -12,7 +12,7 @@ import operator
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, overload
 
@@ -603,19 +603,29 @@ TEXT_ROWS = 20
 _TEXT_WIDTH = {"model": 28, "prompt / answer": 56}
 
 
-def _row_text(r: Sequence[Any]) -> list[str]:
+def _as_stored(text: str) -> str:
+    return text
+
+
+#: How a row's error words are said: as stored, or (``%th_history``) for whoever reads them (``session.resume(3)``
+#: on the magics' own session, which a magic user has no variable for).
+Say = Callable[[str], str]
+
+
+def _row_text(r: Sequence[Any], say: Say = _as_stored) -> list[str]:
     """One row of the text table (id, started, duration, kind, model, status, text, usage, error)."""
     error = json.loads(r[8]) if r[8] else None
     text = plain(r[6] or "")
     if isinstance(error, dict) and error.get("message"):
-        message = plain(error["message"])
+        message = plain(say(str(error["message"])))
         text = f"{text} ⚠ {message}" if text else f"⚠ {message}"
     return [str(r[0]), _when(r[1]), plain(r[3]), cut(plain(r[4]), _TEXT_WIDTH["model"]), plain(r[5]),
             f"{r[2]:.1f} s" if r[2] is not None else "", _cost_of(r[7]), cut(text, _TEXT_WIDTH["prompt / answer"])]
 
 
-def history_text(h: History, limit: int = TEXT_ROWS) -> str:
-    """The last ``limit`` rows as a plain-text table, newest first (only those rows are read)."""
+def history_text(h: History, limit: int = TEXT_ROWS, say: Say = _as_stored) -> str:
+    """The last ``limit`` rows as a plain-text table, newest first (only those rows are read); ``say``: how their
+    error words are said."""
     n = len(h)
     rows = h.store.select(h._conds, columns="id, started, duration, kind, model, status, text, usage, error",
                           desc=True, limit=limit)
@@ -628,7 +638,7 @@ def history_text(h: History, limit: int = TEXT_ROWS) -> str:
     cells = []
     for r in rows:
         try:
-            cells.append(_row_text(r))
+            cells.append(_row_text(r, say))
         except Exception as exc:  # one odd row (an imported or damaged entry) never breaks the table
             cells.append([str(r[0]), "", "", "", "", "", "", f"(this entry could not be shown: {type(exc).__name__})"])
     header = ("#", "time", "kind", "model", "status", "took", "cost", "prompt / answer")
@@ -733,34 +743,36 @@ def _cost_of(usage_json: str | None) -> str:
     return _cost_text(usage)
 
 
-def _status_html(status: str, error: dict[str, Any] | None) -> str:
+def _status_html(status: str, error: dict[str, Any] | None, say: Say = _as_stored) -> str:
     color = _STATUS_COLOR.get(status, "#6e7781")
     title = ""
     if error:
-        title = f" title='{escape(error.get('message', ''))}'"
+        title = f" title='{escape(say(str(error.get('message', ''))))}'"
     return f"<span style='color:{color};font-weight:bold'{title}>{escape(status)}</span>"
 
 
-def _row_html(store: Store, r: Sequence[Any]) -> str:
+def _row_html(store: Store, r: Sequence[Any], say: Say = _as_stored) -> str:
     """One table row (id, started, duration, kind, model, status, text, outputs, usage, error)."""
     outputs = json.loads(r[7] or "[]")
     usage = json.loads(r[8] or "{}")
     error = json.loads(r[9]) if r[9] else None
     text = r[6] or ""
     if error and error.get("message"):
-        text = f"{text}\n⚠ {error['message']}" if text else f"⚠ {error['message']}"
+        message = say(str(error["message"]))
+        text = f"{text}\n⚠ {message}" if text else f"⚠ {message}"
     text = redact(text)  # (the column as stored, maybe by another version): masked whole, before the cut
     took = f"{r[2]:.1f} s" if r[2] is not None else ""
     cells = [
-        escape(r[0]), escape(_when(r[1])), escape(r[3]), escape(r[4]), _status_html(r[5], error),
+        escape(r[0]), escape(_when(r[1])), escape(r[3]), escape(r[4]), _status_html(r[5], error, say),
         escape(took), f"<span title='{escape(_shorten(text, 1000))}'>{escape(_shorten(text, 160))}</span>",
         _outputs_html(store, outputs), escape(_usage_text(usage)), escape(_cost_text(usage)),
     ]
     return "<tr>" + "".join(f"<td style='{_TD}'>{c}</td>" for c in cells) + "</tr>"
 
 
-def history_html(h: History, limit: int = RENDER_ROWS) -> str:
-    """The last ``limit`` rows, newest first; only those rows are read, thumbnails come from the cache."""
+def history_html(h: History, limit: int = RENDER_ROWS, say: Say = _as_stored) -> str:
+    """The last ``limit`` rows, newest first; only those rows are read, thumbnails come from the cache; ``say``: how
+    their error words are said."""
     n = len(h)
     rows = h.store.select(
         h._conds, columns="id, started, duration, kind, model, status, text, outputs, usage, error",
@@ -777,7 +789,7 @@ def history_html(h: History, limit: int = RENDER_ROWS) -> str:
     out.append("".join(f"<th style='{_TD}'>{c}</th>" for c in cols) + "</tr>")
     for r in rows:
         try:
-            out.append(_row_html(h.store, r))
+            out.append(_row_html(h.store, r, say))
         except Exception as exc:  # one odd row (an imported or damaged entry) never breaks the table
             out.append(f"<tr><td style='{_TD}'>{escape(r[0])}</td><td style='{_TD}' colspan='{len(cols) - 1}'>"
                        f"<i>this entry could not be shown ({escape(type(exc).__name__)}: "

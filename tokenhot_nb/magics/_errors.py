@@ -164,6 +164,14 @@ class MagicPhrasing:
         return " ".join([magic, *named])
 
 
+def magic_report(err: BaseException | None) -> str:
+    """:func:`full_report` for a magic user (``%th_config --last-error`` of a magic's error): what the error's words
+    name on the session is said on the magics' own (``tokenhot_nb.session().resume(3)``); the frames' lines of code
+    stay as they ran (``s.image(prompt)``), indented as a traceback indents them."""
+    lines = full_report(err).splitlines(keepends=True)
+    return "".join(line if line[:1].isspace() else for_magic_user(line) for line in lines)
+
+
 def _shown(value: Any) -> str:
     """A value as a magic line would carry it, short and redacted (``0.2``, ``"high"``)."""
     from .._config import redact
@@ -208,4 +216,4 @@ class ErrorView:
 
 
 __all__ = ["DETAILS", "FALLBACK_FIX", "INTERRUPTED", "TITLES", "ErrorView", "MagicPhrasing", "full_report",
-           "parts", "title_for"]
+           "magic_report", "parts", "title_for"]

@@ -536,7 +536,9 @@ class TokenhotMagics(Magics):
         if a.export:
             h.export(a.export)
             print(EXPORTED.format(n=len(h), path=a.export))
-        return h
+        from ._tables import for_magic_user_history
+
+        return for_magic_user_history(h)
 
     @line_magic
     @_friendly
@@ -547,9 +549,12 @@ class TokenhotMagics(Magics):
         a = _args.parse("th_config", line)
         if a.last_error:
             from .. import errors
-            from ._errors import full_report
+            from ._errors import full_report, magic_report
 
-            print(full_report(errors.last_error or _package().last_error))
+            err = errors.last_error or _package().last_error
+            # a magic's error (its user has no `session` variable) said on the magics' session; one a Python cell
+            # showed keeps the Python form (its `session` may be the user's own, not the magics')
+            print(magic_report(err) if err is not None and err is _package().last_error else full_report(err))
             return None
         return apply_config(a)
 

@@ -1,9 +1,13 @@
-"""Small self-rendering tables for ``%th_models`` and ``%th_config`` (HTML + plain text)."""
+"""Small self-rendering tables for ``%th_models`` and ``%th_config`` (HTML + plain text), and ``%th_history``'s."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..history import History
 
 from .._safe import text_html as escape
 from .._terminal import aligned, cells, cut, plain
@@ -104,3 +108,27 @@ def settings_table(public: dict[str, Any], defaults: dict[str, Any] | None) -> T
     for kind, model_id in (defaults or {}).items():
         rows.append([f"default {kind} model", model_id])
     return Table(["setting", "value"], rows, title="tokenhot_nb settings")
+
+
+def for_magic_user_history(h: History) -> History:
+    """``h`` (the magics' session's history, or a view of it) shown with its rows' error words said on the magics'
+    session (``Stopped: … tokenhot_nb.session().balance()``): a ``%th_history`` reader has no ``session`` variable.
+    What is stored is unchanged, and a view made from it in Python (``_.tail(3)``) shows the Python form again."""
+    return _magic_history()(h.store, h.session, _conds=h._own, _label=h._label)
+
+
+@functools.lru_cache(maxsize=1)
+def _magic_history() -> type[History]:
+    """The History whose display says errors for a magic user (made on first use: ``%load_ext`` stays light)."""
+    from .._warn import for_magic_user
+    from ..history import History
+    from ..history._history import history_html, history_text
+
+    class MagicHistory(History):
+        def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+            p.text(repr(self) if cycle else history_text(self, say=for_magic_user))
+
+        def _repr_html_(self) -> str:
+            return history_html(self, say=for_magic_user)
+
+    return MagicHistory
