@@ -397,3 +397,40 @@ def test_th_history_says_a_rows_error_on_the_magics_session_and_the_store_keeps_
     python = s.history._repr_html_()
     assert "(session.balance())" in python and "tokenhot_nb.session().balance()" not in python
     assert "tokenhot_nb.session()" not in res.result.tail(1)._repr_html_()  # (a view made in Python: Python's)
+
+
+def test_a_warning_of_a_no_wait_videos_background_wait_names_the_magics_session(
+        ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """``%%th_video --no-wait``: the video arrived later, on the panel's thread, and its row could not take it; that
+    thread runs outside the magic, so its warning said to close the session with ``session.close()``."""
+    import os
+    import re
+    import sqlite3
+    from contextlib import closing
+
+    from tokenhot_nb.errors import UnrecordedWarning
+    from tokenhot_nb.history import Store
+    from tokenhot_nb.magics import _video
+
+    offline.chat("warm up", stream=False)
+    db = offline.store.db_path
+    real = Store.update
+
+    def update(self: Store, entry_id: int, **fields: Any) -> Any:  # a backup put back while the video arrived
+        if fields.get("status") == "ok":
+            backup = tmp_path / "backup.sqlite"
+            with closing(sqlite3.connect(db)) as c, closing(sqlite3.connect(backup)) as b:
+                c.backup(b)
+            os.replace(backup, db)
+        return real(self, entry_id, **fields)
+
+    threads: list[Any] = []
+    start = _video.in_background
+    monkeypatch.setattr(_video, "in_background", lambda target: threads.append(start(target)) or threads[-1])
+    monkeypatch.setattr(Store, "update", update)
+    with pytest.warns(UnrecordedWarning) as caught, capture_output(display=True):
+        assert ip.run_cell("%%th_video --no-wait -o clip\na sunrise").error_in_exec is None
+        threads[0].join(60)  # (the warning comes from the panel's thread, after the cell)
+    assert not threads[0].is_alive()
+    said = str(caught[0].message)
+    assert "tokenhot_nb.session().close()" in said and not re.search(_BARE_SESSION, said), said

@@ -480,10 +480,14 @@ class TokenhotMagics(Magics):
             import asyncio
             import concurrent.futures
 
+            from .._warn import IN_MAGIC
             from ..errors import NotFoundError, TaskFailedError
             from ._errors import ErrorView, parts
             from ._video import CANCELLED
 
+            # the thread's own context (not the cell's, see in_background), carried into the loop with the wait: the
+            # warnings it issues later (the video arrived but its row could not take it) are the magic's
+            IN_MAGIC.set(True)
             try:
                 view.show_result(_task_wait(task, view.on_status))
             except TaskFailedError as err:
