@@ -493,3 +493,42 @@ def test_a_chat_follow_up_is_labelled_with_the_model_the_thread_goes_on_with(ip:
     assert res.error_in_exec is None
     labels = [json.dumps(o.metadata) for o in cap.outputs]
     assert labels and all("claude-opus-4-6" in m for m in labels), labels
+
+
+def test_a_no_wait_task_names_what_the_magic_user_holds(ip: Any, offline: Any,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """``%%th_video --no-wait`` hands the task out as ``-o NAME`` (or as ``_`` alone); its lines said ``task.wait()``
+    and ``task.result()``, a variable the magic user does not have. They name NAME, else the resume that finds the
+    task by its id (``_`` is replaced by the next cell's output); a Python task keeps ``task``."""
+    import concurrent.futures
+    import re
+
+    from tokenhot_nb.magics import _magics, _video
+
+    def cancelled(task: Any, on_status: Any) -> Any:  # (the panel's wait: ends at once, the task left pending)
+        raise concurrent.futures.CancelledError()
+
+    threads: list[Any] = []
+    start = _video.in_background
+    monkeypatch.setattr(_video, "in_background", lambda target: threads.append(start(target)) or threads[-1])
+    monkeypatch.setattr(_magics, "_task_wait", cancelled)
+    run(ip, "%%th_video --no-wait -o clip\na sunrise")
+    clip = ip.user_ns["clip"]
+    assert f"clip.wait() to finish, or tokenhot_nb.session().resume({clip.task_id!r}) later" in repr(clip)
+    assert "<code>clip.wait()</code>" in clip._repr_mimebundle_()[0]["text/html"]
+    assert not re.search(r"(?<![\w.])task\.", repr(clip) + clip._repr_mimebundle_()[0]["text/html"])
+    run(ip, "clip.wait(progress=False)")
+    html = clip._repr_mimebundle_()[0]["text/html"]
+    assert "clip.result() is the video" in repr(clip) and "<code>clip.result()</code>" in html
+
+    run(ip, "%%th_video --no-wait\na sunset")
+    held = ip.user_ns["_"]
+    line = re.search(r"tokenhot_nb\.session\(\)\.resume\('[^']+'\)\.wait\(\)", repr(held))
+    assert line is not None and "task." not in repr(held), repr(held)
+    res, _ = run(ip, f"import tokenhot_nb\nresumed = {line.group(0)}")  # the line works as written
+    assert res.error_in_exec is None and ip.user_ns["resumed"].path.is_file()
+    for t in threads:
+        t.join(5)
+    python = offline.video("a sunrise", wait=False)
+    assert "task.wait() to finish" in repr(python)
+    assert "Call <code>.wait()</code>" in python._repr_mimebundle_()[0]["text/html"]

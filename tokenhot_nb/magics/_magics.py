@@ -503,6 +503,9 @@ class TokenhotMagics(Magics):
                 title, message, _ = parts(err, "th_video")
                 view.stopped(f"✖ {title}: {message}")
 
+        # what its lines (task.wait()) name: the variable -o made, else the resume that finds it by its id (`_` is
+        # replaced by the next cell's output)
+        task._held_as = a.output or None
         view.thread = in_background(poll)
         if a.output:
             self._ns[a.output] = task

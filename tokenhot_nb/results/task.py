@@ -26,6 +26,10 @@ class VideoTask(Result):
     """
 
     kind = "video"
+    #: How the user holds this handle, for the lines it offers (``task.wait()``): ``task`` in Python code; a
+    #: magic's ``-o NAME``; None for a magic's handle that is only ``_`` (the next output replaces it), which the
+    #: lines then find again by its id (``tokenhot_nb.session().resume('…')``: after a restart too).
+    _held_as: str | None = "task"
 
     def __init__(self, session: Session, task_id: str, *, model: str, entry: HistoryEntry | None = None,
                  prompt: str = "") -> None:
@@ -108,27 +112,38 @@ class VideoTask(Result):
             return "pending (as last recorded)", False  # (a row made by resume() for an id it never saw: no state)
         return "created", False
 
+    def _handle_said(self) -> str:
+        """How a line this handle offers names it: as the user holds it (:attr:`_held_as`), else by its id."""
+        return self._held_as or f"{self._session_said()}.resume({self.task_id!r})"
+
     def _plain(self) -> str:
         state, ended = self._end()
+        handle = self._handle_said()
         if self._result is not None:
             where = f", history #{self._result.entry_id}" if self._result.entry_id is not None else ""
-            hint = f"task.result() is the video{where}"
+            hint = f"{handle}.result() is the video{where}"
         elif ended:
             hint = "nothing more will come of it"
+        elif self._held_as is None:  # (found by its id: the same line now or later)
+            hint = f"{handle}.wait() to finish, now or later"
         else:
-            hint = f"task.wait() to finish, or {self._session_said()}.resume({self.task_id!r}) later"
+            hint = f"{handle}.wait() to finish, or {self._session_said()}.resume({self.task_id!r}) later"
         return f"<VideoTask {self.task_id} ({self.model}): {state.replace(' · ', ' ').rstrip('.')}. {hint}>"
 
     def _bundle(self) -> dict[str, Any]:
         state, ended = self._end()
         head = (f'<div style="font:12px sans-serif">Video task <code>{escape(self.task_id)}</code> '
                 f"({escape(self.model)}): <b>{escape(state)}</b>.")
+        handle = escape(self._handle_said())
         if self._result is not None:  # its real end: the video itself
-            return {"text/html": f"{head} <code>task.result()</code> is the video.</div>{self._result.html()}"}
+            return {"text/html": f"{head} <code>{handle}.result()</code> is the video.</div>{self._result.html()}"}
         if ended:
             return {"text/html": head + "</div>"}
+        if self._held_as is None:
+            return {"text/html": f"{head} Call <code>{handle}.wait()</code> to finish it, now or later.</div>"}
+        call = ".wait()" if self._held_as == "task" else f"{handle}.wait()"
         return {"text/html": (
-            f"{head} Call <code>.wait()</code> to finish it, or "
+            f"{head} Call <code>{call}</code> to finish it, or "
             f"<code>{self._session_said()}.resume({escape(repr(self.task_id))})</code> later.</div>")}
 
     def _bundle_metadata(self) -> dict[str, Any]:
