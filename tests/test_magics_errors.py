@@ -434,3 +434,25 @@ def test_a_warning_of_a_no_wait_videos_background_wait_names_the_magics_session(
     assert not threads[0].is_alive()
     said = str(caught[0].message)
     assert "tokenhot_nb.session().close()" in said and not re.search(_BARE_SESSION, said), said
+
+
+def test_a_videos_wait_that_ran_out_says_its_task_the_way_a_magic_user_can_reach_it(ip: Any, offline: Any) -> None:
+    """``%%th_video`` past the deadline: the fix said ``task.wait(timeout=…)``, but a magic's wait hands its user no
+    ``task``; it names the task by its id, and that line goes on with the same task (no new one)."""
+    import re
+
+    from tokenhot_nb.errors import APITimeoutError
+
+    offline.settings.video_deadline = 0.001
+    text = shown(ip, "%%th_video\na wave")
+    assert text.startswith("✖ Timed out"), text
+    assert not re.search(r"(?<![\w.])task\.", text), text
+    task_id = offline.history[-1].response["task_id"]
+    assert f"tokenhot_nb.session().resume({task_id!r}).wait(timeout=…)" in text, text
+    offline.settings.video_deadline = 600
+    with capture_output(display=True):
+        res = ip.run_cell(f"import tokenhot_nb\nclip = tokenhot_nb.session().resume({task_id!r}).wait(timeout=60)")
+    assert res.error_in_exec is None and ip.user_ns["clip"].path.is_file()
+    assert len(offline.history.filter(kind="video")) == 1  # (the same task: nothing new created)
+    python = ErrorView(APITimeoutError("x", hint="wait longer (task.wait(timeout=…))")).text()
+    assert "task.wait(timeout=…)" in python  # (a Python wait's own handle, and no task carried: as it was)

@@ -44,7 +44,20 @@ def parts(err: BaseException, magic: str | None = None, model_kind: str | None =
     message, fix = MagicPhrasing(magic).say(err, message, fix, model_kind)
     # what to do on the session (session.resume(3), a setting %th_config has no option for): on the magics' own,
     # which has no name there
-    return title, for_magic_user(message), for_magic_user(fix)
+    return title, _task_said(err, for_magic_user(message)), _task_said(err, for_magic_user(fix))
+
+
+#: ``task.wait(…)`` / ``task.status()`` in a message: the handle of a Python wait.
+_ON_TASK = re.compile(r"(?<![\w.])task\.(?=(?:wait|status|result)\()")
+
+
+def _task_said(err: BaseException, text: str) -> str:
+    """``text`` with ``task.wait(…)`` said on the task of the wait that ended (``err.partial``), found by its id
+    (``tokenhot_nb.session().resume('…').wait(…)``): a magic's wait hands its user no ``task`` variable."""
+    task_id = getattr(getattr(err, "partial", None), "task_id", None)
+    if not isinstance(task_id, str):
+        return text
+    return _ON_TASK.sub(lambda _: f"tokenhot_nb.session().resume({task_id!r}).", text)
 
 
 #: The magic that does each kind of call.
