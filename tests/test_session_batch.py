@@ -508,3 +508,37 @@ def test_a_batch_without_a_session_refuses_a_retry_in_one_line_that_says_how() -
         assert batch.items[0] is err and batch.items[1].text == "ok"  # nothing it had is lost
     done = BatchResult([ChatResult("ok", model="m")], ["b"], kind="chat", model="m")
     assert done.retry() is done  # (nothing failed: nothing to rerun, no session needed)
+
+
+@pytest.mark.parametrize("kind", ["image", "chat"])
+def test_a_ctrl_c_that_ended_the_last_running_call_of_a_batch_speaks_of_the_batch(tmp_path: Path, kind: str) -> None:
+    """The batch's other call had answered: the line said one call's words ("the image call is recorded as
+    interrupted in history #2 …"), nothing of the answer the batch kept. It says what a batch stopped as a whole
+    says: the call it ended, and the rows kept, by history id."""
+    from _session_support import interrupted_when
+
+    rec = _FirstCallOnly()
+    with make_session(tmp_path / "st", rec) as s:
+        s.models()
+
+        def ready() -> bool:
+            done = s.store.connection().execute("SELECT count(*) FROM entries WHERE status = 'ok'").fetchone()[0]
+            return rec.waiting >= 1 and done == 1
+
+        def call() -> Any:
+            if kind == "image":
+                return s.image(["a cat", "a dog"], model="gpt-image-2", progress=False)
+            return s.chat(["one?", "two?"], model="gpt-5.2", progress=False)
+
+        try:
+            with pytest.raises(KeyboardInterrupt) as info:
+                interrupted_when(ready, call)
+        finally:
+            rec.free.set()
+        said = str(info.value)
+        [answered] = [r.id for r in s.history if r.status == "ok"]
+        [ended] = [r.id for r in s.history if r.status == "interrupted"]
+        assert said.startswith(f"Stopped: 1 call was ended (history #{ended}, status interrupted); the calls that "
+                               f"had ended are kept, each with its result or error (history #{answered})."), said
+        assert "may still finish the work and charge for it" in said
+        assert s.history.get(ended).error == {"error": "KeyboardInterrupt", "message": said, "hint": ""}

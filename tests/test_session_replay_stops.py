@@ -397,6 +397,30 @@ def test_a_chat_stopped_mid_answer_replays_as_that_stop_in_its_words(tmp_path: P
     assert rec.requests == []
 
 
+def test_a_video_compare_whose_one_create_a_ctrl_c_ended_replays_the_batchs_words_as_recorded(
+        tmp_path: Path) -> None:
+    """The other model was refused before sending (MiniMax takes no ratio), so the stop ended one create: it says the
+    batch's words (that call, and the row kept), and its replay, which works its words out from the create's row,
+    must say the same, not the one-call words."""
+    models = ["doubao-seedance-2.0", "MiniMax-Hailuo-02"]
+    live = Recorder()
+    with make_session(tmp_path / "st", live) as s:
+        s.models()
+        live.set_faults(Faults(latency=10))
+        with pytest.raises(KeyboardInterrupt) as info:
+            interrupted_when(lambda: live.in_flight >= 1, lambda: s.compare(
+                "a paper boat", models=models, kind="video", ratio="16:9", progress=False))
+        recorded = str(info.value)
+        refused = s.history[-1]
+        assert refused.model == models[1] and refused.status == "error"
+        assert recorded.startswith("Stopped: 1 call was ended (history #1, status interrupted); the calls that had "
+                                   f"ended are kept, each with its result or error (history #{refused.id})."), recorded
+    with make_session(tmp_path / "st", Recorder(), mode="replay") as r:
+        with pytest.raises(KeyboardInterrupt) as info:
+            r.compare("a paper boat", models=models, kind="video", ratio="16:9", progress=False)
+        assert str(info.value) == recorded
+
+
 def test_a_batch_stopped_replays_as_that_stop_and_leaves_the_loop_running(tmp_path: Path) -> None:
     """A list of prompts stopped by Ctrl-C said "Stopped: 2 calls were ended (…)"; its replay returned a batch of
     misses instead. Re-enacting it on the loop must not stop the loop (a KeyboardInterrupt raised there would)."""

@@ -284,9 +284,9 @@ def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[
          ("started >= ?", (since - 1,)), *mine.conds], desc=True, limit=mine.limit(50)))
     if not rows:
         return _finished_rows(session, mine)
-    if len(rows) > 1:
-        ids = sorted(r.id or 0 for r in rows)
-        kept = sorted(mine.ids - set(ids)) if mine.ids is not None else []  # (not known: another call's are not named)
+    ids = sorted(r.id or 0 for r in rows)
+    kept = sorted(mine.ids - set(ids)) if mine.ids is not None else []  # (not known: another call's are not named)
+    if len(rows) > 1 or kept:  # (one call of a batch's or a compare's, the others ended: said as the batch's stop)
         _note_stop(session, [r.id or 0 for r in rows], STOPPED_WITH, ids)
         if kept:
             _note_stop(session, [r.id or 0 for r in rows], STOPPED_KEPT, kept)
@@ -329,8 +329,9 @@ def stopped_rows(ids: list[int], sent: bool, kept: list[int] | None = None) -> s
     replay that re-enacts such a stop says it with this too (``video._stopped_create``)."""
     done = f"the calls that had ended are kept, each with its result or error (history {id_span(kept)})" if kept \
         else "the calls that had finished are kept with their results"
-    return (f"Stopped: {len(ids)} calls were ended (history #{ids[0]}…#{ids[-1]}, status interrupted); {done}."
-            + (f" {_MAY_BE_BILLED}" if sent else ""))
+    ended = f"{len(ids)} calls were ended (history #{ids[0]}…#{ids[-1]}" if len(ids) > 1 else \
+        f"1 call was ended (history #{ids[0]}"  # (the last of a batch's still running)
+    return f"Stopped: {ended}, status interrupted); {done}." + (f" {_MAY_BE_BILLED}" if sent else "")
 
 
 def id_span(ids: list[int]) -> str:

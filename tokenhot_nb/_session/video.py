@@ -469,9 +469,9 @@ async def _stopped_create(entry: HistoryEntry) -> None:
     words the recording's got (``loop.stopped_row``, for the row as recorded). Raised on the caller's side, as a
     recorded wait's interrupt is (:func:`_replay_stop`): raised on the loop, it would stop the loop."""
     response = entry.response if isinstance(entry.response, dict) else {}
-    group = response.get(STOPPED_WITH)
-    if isinstance(group, list) and len(group) > 1 and all(type(i) is int for i in group):  # (with others: a compare)
-        kept = response.get(STOPPED_KEPT)
+    group, kept = response.get(STOPPED_WITH), response.get(STOPPED_KEPT)
+    if isinstance(group, list) and group and all(type(i) is int for i in group) and (len(group) > 1 or kept):
+        # (with others, stopped or ended: a compare's or a batch's)
         said = stopped_rows(sorted(group), _group_sent(entry, group),
                             kept=[i for i in kept if type(i) is int] if isinstance(kept, list) else None)
     else:
