@@ -123,7 +123,12 @@ class HistoryPanel(Panel):
         error = entry.error or {}
         err = ""
         if error:
-            err = f"<div style='color:#a00'>{text_html(str(error.get('message', '')))} {text_html(str(error.get('hint', '')))}</div>"
+            said = f"{error.get('message', '')} {error.get('hint', '')}"
+            if self._on_shared_session():  # (the row keeps session.resume(3): a name a %th_panel user does not have)
+                from .._warn import for_magic_user
+
+                said = for_magic_user(said)
+            err = f"<div style='color:#a00'>{text_html(said)}</div>"
         duration = entry.duration
         cost = entry.cost  # (what the same call cost: the estimate a user wants before paying for it again)
         self.detail.value = (
