@@ -542,3 +542,34 @@ def test_a_ctrl_c_that_ended_the_last_running_call_of_a_batch_speaks_of_the_batc
                                f"had ended are kept, each with its result or error (history #{answered})."), said
         assert "may still finish the work and charge for it" in said
         assert s.history.get(ended).error == {"error": "KeyboardInterrupt", "message": said, "hint": ""}
+
+
+def test_a_ctrl_c_while_a_batchs_images_downloaded_names_the_paid_links_and_the_rows_kept(tmp_path: Path) -> None:
+    """One call of the batch was downloading its paid images, the other had ended: the line said one call's words,
+    or (when another call was stopped too) only "N calls were ended", not that the images were paid for and can
+    be fetched without paying again. It speaks of the batch, and names the resume that fetches them."""
+    from _session_support import HeldRecorder, interrupted_when
+
+    gate = HeldRecorder("GET", "/files")  # (the first image download waits)
+    with make_session(tmp_path / "st", gate) as s:
+        s.models()
+
+        def ready() -> bool:
+            done = s.store.connection().execute("SELECT count(*) FROM entries WHERE status = 'ok'").fetchone()[0]
+            return gate.held.is_set() and done == 1
+
+        try:
+            with pytest.raises(KeyboardInterrupt) as info:
+                interrupted_when(ready, lambda: s.image(["a cat", "a dog"], model="gpt-image-2", progress=False))
+        finally:
+            gate.hold.set()
+        said = str(info.value)
+        [answered] = [r.id for r in s.history if r.status == "ok"]
+        [ended] = [r.id for r in s.history if r.status == "interrupted"]
+        assert said == (f"Stopped: 1 call was ended (history #{ended}, status interrupted); the calls that had ended "
+                        f"are kept, each with its result or error (history #{answered}). The images of history "
+                        f"#{ended} are paid for and their links kept: fetch them with session.resume({ended}) (no new "
+                        "call, no new charge)."), said
+        fetched = s.resume(ended)
+        assert fetched.path.is_file() and s.history.get(ended).status == "ok"
+        assert len(gate.posts("/images")) == 2  # (fetched from the kept links: nothing asked again)

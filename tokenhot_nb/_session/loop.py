@@ -242,8 +242,12 @@ def interrupt_message(session: Session, exc: BaseException, task: VideoTask | No
             [("kind IN (?, ?)", ("image", "edit")), ("status IN (?, ?)", ("interrupted", "pending")),
              ("session_id = ?", (session.id,)), ("started >= ?", (since - 1,)), *mine.conds], desc=True,
             limit=mine.limit(1)))
-        if found and _links_kept(found[0]):
+        linked = sorted(r.id or 0 for r in found if _links_kept(r))
+        if found and _links_kept(found[0]) and not (mine.ids is not None and len(mine.ids) > 1):
             return f"Stopped while downloading the images of history #{found[0].id}. {_fetch_them(found[0].id)}"
+        if linked:  # one call of a batch's (or a compare's): said as the batch's stop, with the links it kept
+            said = _stopped_rows(session, since, mine, sent, paid=linked)
+            return f"{said} {_fetch_each(linked)}" if said else _fetch_each(linked)
     said = _stopped_rows(session, since, mine, sent) or str(exc)
     if not said and session.mode == "replay":  # (a bare KeyboardInterrupt said nothing; a replay sends nothing)
         return REPLAY_STOPPED
@@ -273,9 +277,11 @@ class _MineFilter:
         return found if self.ids is None else [r for r in found if r.id in self.ids]
 
 
-def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[str] | None = None) -> str:
+def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[str] | None = None,
+                  paid: list[int] | None = None) -> str:
     """Which history rows the interrupt ended (a bare "KeyboardInterrupt" said nothing of what was kept), and,
-    when a paid request may have gone out with no answer back, that the server may still do and bill it."""
+    when a paid request may have gone out with no answer back, that the server may still do and bill it (``paid``:
+    rows whose answer had come back, paid, their images' links kept)."""
     store = session._store
     if store is None:
         return ""
@@ -290,7 +296,7 @@ def _stopped_rows(session: Session, since: float, mine: _MineFilter, sent: list[
         _note_stop(session, [r.id or 0 for r in rows], STOPPED_WITH, ids)
         if kept:
             _note_stop(session, [r.id or 0 for r in rows], STOPPED_KEPT, kept)
-        return stopped_rows(ids, sent != [], kept=kept)
+        return stopped_rows(ids, sent != [] and not set(ids) <= set(paid or ()), kept=kept)
     return stopped_row(rows[0], sent)
 
 
@@ -426,6 +432,15 @@ def _links_kept(row: HistoryEntry) -> bool:
     return row.kind in ("image", "edit") and any(
         isinstance(r, dict) and not r.get("sha256") and not r.get("expired") and not r.get("refused")
         for r in (row.response if isinstance(row.response, dict) else {}).get("images") or [])
+
+
+def _fetch_each(entry_ids: list[int]) -> str:
+    """What a batch's stop says of its calls whose images were paid for but not all downloaded (links kept)."""
+    if len(entry_ids) == 1:
+        return (f"The images of history #{entry_ids[0]} are paid for and their links kept: fetch them with "
+                f"session.resume({entry_ids[0]}) (no new call, no new charge).")
+    return (f"The images of history {id_span(entry_ids)} are paid for and their links kept: fetch each call's with "
+            f"session.resume(ID) (no new call, no new charge).")
 
 
 def _fetch_them(entry_id: int | None) -> str:
