@@ -456,3 +456,38 @@ def test_a_videos_wait_that_ran_out_says_its_task_the_way_a_magic_user_can_reach
     assert len(offline.history.filter(kind="video")) == 1  # (the same task: nothing new created)
     python = ErrorView(APITimeoutError("x", hint="wait longer (task.wait(timeout=…))")).text()
     assert "task.wait(timeout=…)" in python  # (a Python wait's own handle, and no task carried: as it was)
+
+
+def test_th_history_names_the_magics_history_in_a_rows_words_and_its_footer(ip: Any, offline: Any) -> None:
+    """A video wait a Ctrl-C stopped keeps "resume it with session.resume('…') or history[i].resume()" in its row,
+    and the text table ends "history.get(ID) shows one entry": ``history`` is no variable of a magic user's."""
+    import re
+
+    from _session_support import HeldRecorder, interrupted_when
+    from IPython.lib.pretty import pretty
+
+    import tokenhot_nb
+
+    gate = HeldRecorder("GET", "/video")  # (the first status poll waits)
+    s = tokenhot_nb.session(reset=True, transport=gate, poll_interval=0.001)
+    try:
+        with capture_output(display=True):
+            interrupted_when(gate.held.is_set, lambda: ip.run_cell("%%th_video\na wave"))
+    finally:
+        gate.hold.set()
+    assert "or history[i].resume()" in s.history[-1].error["message"]  # (stored as Python says it)
+    with capture_output(display=True):
+        res = ip.run_cell("%th_history")
+    html, text = res.result._repr_html_(), pretty(res.result)
+    assert "tokenhot_nb.session().history[i].resume()" in html, html
+    assert "tokenhot_nb.session().history.get(ID) shows one entry" in text, text
+    assert not re.search(r"(?<![\w.])(?:history\[|history\.get\()", html + text)
+    assert "\nhistory.get(ID) shows one entry" in pretty(s.history)  # (Python's view: as it was)
+
+
+def test_a_history_word_that_is_no_history_call_is_left_as_it_is() -> None:
+    from tokenhot_nb._warn import for_magic_user
+
+    assert for_magic_user("history.sqlite was replaced; see my_history.get(1)") == \
+        "history.sqlite was replaced; see my_history.get(1)"
+    assert for_magic_user("session.history.get(3).text") == "tokenhot_nb.session().history.get(3).text"

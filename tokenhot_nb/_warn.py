@@ -101,11 +101,25 @@ def _session_names() -> frozenset[str]:
                                                                          "spending", "id"}
 
 
+#: ``history[i]`` / ``history.get(3)`` in a message: the Python user's ``session.history`` (not ``history.sqlite``).
+_ON_HISTORY = re.compile(r"(?<![\w./\\-])history(?=\[|\.(?P<name>[A-Za-z_]\w*)\()")
+
+
+@functools.lru_cache(maxsize=1)
+def _history_names() -> frozenset[str]:
+    from .history import History
+
+    return frozenset(n for n in dir(History) if not n.startswith("_"))
+
+
 def for_magic_user(text: str) -> str:
-    """``text`` with ``session.resume(3)`` (or ``s.…``) said as ``tokenhot_nb.session().resume(3)``: a line a magic
-    user can run (``session`` is a name only Python code that made one has)."""
-    return _ON_SESSION.sub(lambda m: f"tokenhot_nb.session().{m.group('name')}" if m.group("name") in _session_names()
+    """``text`` with ``session.resume(3)`` (or ``s.…``) said as ``tokenhot_nb.session().resume(3)``, and
+    ``history[i]`` / ``history.get(3)`` as ``tokenhot_nb.session().history…``: a line a magic user can run
+    (``session`` and ``history`` are names only Python code that made them has)."""
+    said = _ON_SESSION.sub(lambda m: f"tokenhot_nb.session().{m.group('name')}" if m.group("name") in _session_names()
                            else m.group(0), text)
+    return _ON_HISTORY.sub(lambda m: "tokenhot_nb.session().history" if m.group("name") in (None, *_history_names())
+                           else m.group(0), said)
 
 
 def warn(message: str, category: type[Warning] = UserWarning) -> None:

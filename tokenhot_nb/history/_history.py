@@ -607,8 +607,9 @@ def _as_stored(text: str) -> str:
     return text
 
 
-#: How a row's error words are said: as stored, or (``%th_history``) for whoever reads them (``session.resume(3)``
-#: on the magics' own session, which a magic user has no variable for).
+#: How a row's error words (and the text table's footer lines) are said: as stored, or (``%th_history``) for whoever
+#: reads them (``session.resume(3)``, ``history.get(ID)`` on the magics' own session, which a magic user has no
+#: variable for).
 Say = Callable[[str], str]
 
 
@@ -625,7 +626,7 @@ def _row_text(r: Sequence[Any], say: Say = _as_stored) -> list[str]:
 
 def history_text(h: History, limit: int = TEXT_ROWS, say: Say = _as_stored) -> str:
     """The last ``limit`` rows as a plain-text table, newest first (only those rows are read); ``say``: how their
-    error words are said."""
+    error words, and the lines the footer offers, are said."""
     n = len(h)
     rows = h.store.select(h._conds, columns="id, started, duration, kind, model, status, text, usage, error",
                           desc=True, limit=limit)
@@ -643,7 +644,7 @@ def history_text(h: History, limit: int = TEXT_ROWS, say: Say = _as_stored) -> s
             cells.append([str(r[0]), "", "", "", "", "", "", f"(this entry could not be shown: {type(exc).__name__})"])
     header = ("#", "time", "kind", "model", "status", "took", "cost", "prompt / answer")
     foot = "history.get(ID) shows one entry" + ("; history.tail(N) or .filter(…) narrows the view" if n > len(rows) else "")
-    return "\n".join([head, *aligned(header, cells, right=(0, 5)), foot])
+    return "\n".join([head, *aligned(header, cells, right=(0, 5)), say(foot)])
 
 
 # ---------------------------------------------------------------- HTML
