@@ -663,8 +663,12 @@ def test_an_image_download_that_is_not_a_raster_image_is_refused(
     assert "PNG, JPEG, WEBP" in info.value.hint
     (entry,) = rows(s)
     assert entry.status == "error" and not [o for o in entry.outputs if o.get("role") == "image"]
-    assert not [p for p in (tmp_path / "store" / "artifacts").rglob("*") if p.is_file()
-                and p.parent.name != "incoming" and not p.name.startswith(".")]
+    # what the link sent is kept as it arrived, as raw bytes (never as an image file), for the relay's support
+    (raw,) = [o for o in entry.outputs if o.get("role") == "raw"]
+    assert s.store.path_of(raw["sha256"]).read_bytes() == body
+    stored = [p for p in (tmp_path / "store" / "artifacts").rglob("*") if p.is_file()
+              and p.parent.name != "incoming" and not p.name.startswith(".")]
+    assert [p.suffix for p in stored] == [".bin"]
 
 
 def test_a_raster_image_download_is_kept_and_shown(tmp_path: Path) -> None:

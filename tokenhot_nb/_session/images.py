@@ -229,8 +229,9 @@ async def _download(session: Session, entry_id: int | None, url: str, mime: str,
         if raw is not None:
             exc.raw_output = raw  # type: ignore[attr-defined]
         if _REFUSED in exc.message and entry_id is not None:
-            exc.hint = ("The call is paid for, but its link serves no image, so it is not asked again; only a new, "
-                        f"paid call makes it: session.history.get({entry_id}).rerun().")
+            exc.hint = ("Generated images must be PNG, JPEG, WEBP, GIF, BMP, TIFF or AVIF. The call is paid for, but "
+                        "its link serves none, so it is not asked again; only a new, paid call makes it: "
+                        f"session.history.get({entry_id}).rerun().")
         raise
 
 
