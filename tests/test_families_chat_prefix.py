@@ -72,6 +72,69 @@ def test_changed_shortened_or_other_messages_start_over(model_id: str, endpoint:
     _same(other, messages, prefix)
 
 
+def _reset(m: Any) -> None:
+    m.clear()
+    m.update(role="user", content="edited in place")
+
+
+#: Every way a thread's kept message (a KeptMessage, covered as that very object) can be edited in place.
+EDITS = {
+    "setitem": lambda m: m.__setitem__("content", "edited in place"),
+    "update": lambda m: m.update(content="edited in place"),
+    "ior": lambda m: m.__ior__({"content": "edited in place"}),
+    "setdefault": lambda m: m.setdefault("name", "edited in place"),
+    "delitem": lambda m: (m.__delitem__("content"), m.__setitem__("content", "edited in place")),
+    "pop": lambda m: m.pop("role"),
+    "popitem": lambda m: m.popitem(),
+    "clear": _reset,
+    "init": lambda m: m.__init__(content="edited in place"),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+@pytest.mark.parametrize(("model_id", "endpoint"), ENDPOINTS)
+def test_a_kept_message_edited_in_place_is_sent_as_edited(model_id: str, endpoint: str, edit: Any) -> None:
+    """A thread's messages are covered as the objects themselves (no copy compared each turn): an edit made to
+    one in place must still start the body over, never send the encoding the message had before."""
+    from tokenhot_nb.families._types import KeptMessage
+
+    model, prefix = catalog.model(model_id), chat.Prefix()
+    messages: list[dict[str, Any]] = []
+    for i in range(3):
+        messages.append(KeptMessage(role="user", content=f"question {i}"))
+        _same(model, messages, prefix, endpoint=endpoint)
+        messages.append(KeptMessage(role="assistant", content=f"answer {i}"))
+    assert prefix.seen[0] is messages[0] and prefix.seen[2] is messages[2]  # covered as the very objects
+    edit(messages[2])
+    messages.append(KeptMessage(role="user", content="after the edit"))
+    _same(model, messages, prefix, endpoint=endpoint)  # the body a whole build makes of the edited thread
+    messages.append(KeptMessage(role="assistant", content="answer"))
+    messages.append(KeptMessage(role="user", content="and the turn after"))
+    _same(model, messages, prefix, endpoint=endpoint)
+
+
+def test_a_kept_message_replaced_or_a_branch_starts_over() -> None:
+    from tokenhot_nb.families._types import KeptMessage
+
+    model, prefix = catalog.model("gpt-5.2"), chat.Prefix()
+    messages: list[dict[str, Any]] = [KeptMessage(role="user", content=f"m{i}") if i % 2 == 0
+                                      else KeptMessage(role="assistant", content=f"m{i}") for i in range(7)]
+    _same(model, messages, prefix)
+    messages[2] = KeptMessage(role="user", content="a fork of turn 1")  # another object in its place
+    messages += [KeptMessage(role="assistant", content="x"), KeptMessage(role="user", content="y")]
+    call = _same(model, messages, prefix)
+    assert b"a fork of turn 1" in (call.encoded or b"")
+    messages[2] = {"role": "user", "content": "a plain dict"}  # a user's own dict: covered as a copy
+    messages += [KeptMessage(role="assistant", content="x"), KeptMessage(role="user", content="z")]
+    _same(model, messages, prefix)
+    messages[2]["content"] = "the plain dict edited"  # (counted by no one: the copy tells)
+    messages += [KeptMessage(role="assistant", content="x"), KeptMessage(role="user", content="w")]
+    assert b"the plain dict edited" in (_same(model, messages, prefix).encoded or b"")
+    del messages[5:]  # a branch back to turn 2
+    messages.append(KeptMessage(role="user", content="a branch"))
+    _same(model, messages, prefix)
+
+
 def test_tool_calls_and_images_are_built_whole_and_not_kept() -> None:
     model, prefix = catalog.model("gpt-5.2"), chat.Prefix()
     messages: list[dict[str, Any]] = [

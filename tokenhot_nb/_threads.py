@@ -19,6 +19,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .families._types import KeptMessage
+
 if TYPE_CHECKING:
     from .history import HistoryEntry, Store
 
@@ -42,7 +44,7 @@ class Thread:
     def add(self, user: dict[str, Any], answer: str | dict[str, Any], entry_id: int | None = None) -> None:
         """A turn: the user message, then the answer (text, or an assistant message with ``tool_calls``)."""
         self.messages.append(user)
-        self.messages.append(answer if isinstance(answer, dict) else {"role": "assistant", "content": answer})
+        self.messages.append(answer if isinstance(answer, dict) else KeptMessage(role="assistant", content=answer))
         self.last_id = entry_id
 
     def pending_calls(self) -> dict[str, str]:
@@ -59,9 +61,9 @@ class Thread:
 
 
 def user_message(text: str, images: list[tuple[bytes, str] | str]) -> dict[str, Any]:
-    """The neutral message shape the chat family converts per endpoint."""
+    """The neutral message shape the chat family converts per endpoint (a thread's: :class:`KeptMessage`)."""
     if not images:
-        return {"role": "user", "content": text}
+        return KeptMessage(role="user", content=text)
     parts: list[dict[str, Any]] = [{"type": "text", "text": text}]
     for im in images:
         if isinstance(im, str):

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import cost
 from ..client._loop import AnyLoopLock
 from ..errors import BudgetExceededError, InputError
+from ..families._types import KeptMessage
 from ..history._spending import Unknown
 
 if TYPE_CHECKING:
@@ -320,7 +321,7 @@ def _input_tokens(call: HttpCall | None) -> int:
 
 
 def _item_size(item: Any) -> tuple[int, int]:
-    if type(item) is dict and len(item) == 2:
+    if (type(item) is dict or type(item) is KeptMessage) and len(item) == 2:  # (a thread's turn: its own)
         role, content = item.get("role"), item.get("content")
         if type(role) is str and type(content) is str:
             return _message_size(role, content)

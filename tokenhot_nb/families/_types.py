@@ -23,6 +23,67 @@ class FilePart:
     content_type: str = "application/octet-stream"
 
 
+_edits = 0  # edits made to any KeptMessage so far (see message_edits)
+
+
+def message_edits() -> int:
+    """How many edits were made to :class:`KeptMessage` objects so far, in this process."""
+    return _edits
+
+
+def _edited() -> None:
+    global _edits
+    _edits += 1
+
+
+class KeptMessage(dict):  # type: ignore[type-arg]
+    """A message a conversation keeps (a thread's turn): a plain dict to whoever reads or edits it, which counts
+    every edit made to it (:func:`message_edits`). A thread's kept body (``chat.Prefix``) holds these very objects
+    and tells in one pointer compare per message that its earlier turns are as they were, as long as no edit was
+    counted since; comparing each message with a copy of it touched every message's memory on every turn (~0.1 to
+    0.2 ms at turn 400)."""
+
+    __slots__ = ()
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        _edited()
+        dict.__setitem__(self, key, value)
+
+    def __delitem__(self, key: Any) -> None:
+        _edited()
+        dict.__delitem__(self, key)
+
+    def __ior__(self, other: Any) -> KeptMessage:  # type: ignore[override,misc]
+        _edited()
+        dict.update(self, other)
+        return self
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        _edited()
+        dict.update(self, *args, **kwargs)
+
+    def pop(self, *args: Any) -> Any:
+        _edited()
+        return dict.pop(self, *args)
+
+    def popitem(self) -> tuple[Any, Any]:
+        _edited()
+        return dict.popitem(self)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        _edited()
+        return dict.setdefault(self, key, default)
+
+    def clear(self) -> None:
+        _edited()
+        dict.clear(self)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if self:  # (called again on one in use, it edits it; a new one is empty here)
+            _edited()
+        dict.__init__(self, *args, **kwargs)
+
+
 @dataclass
 class HttpCall:
     """A request, independent of any HTTP library. ``path`` starts with ``/``."""

@@ -45,11 +45,13 @@ from ._types import (
     ChatReply,
     Choice,
     HttpCall,
+    KeptMessage,
     StreamFormat,
     ThinkingPart,
     ToolCall,
     ToolCallPart,
     Usage,
+    message_edits,
 )
 
 __all__ = ["Accumulator", "Output", "Prefix", "build", "gemini_schema", "merge_usage", "parse", "parse_event", "split_think", "stream_format", "streams", "tool_specs"]
@@ -879,20 +881,21 @@ def build(model: ModelInfo, messages: list[dict[str, Any]], *, endpoint: str | N
     if ep == "responses" and "reasoning_effort" in extra:
         extra["reasoning"] = {**dict(extra.get("reasoning") or {}), "effort": extra.pop("reasoning_effort")}
     extra = _native_options(model, ep, extra)
+    pieces: list[bytes | bytearray] | None = None
     encoded: bytes | None = None
     stable = 0
     if reuse and prefix is not None:
         lead = 1 if ep == "chat.completions" and system else 0  # the system message chat puts first
-        body, encoded = prefix.extend(body, list_key, messages, known, lead, (ep, model.id, system))
+        body, pieces = prefix.extend(body, list_key, messages, known, lead, (ep, model.id, system))
     body = finish_body(body, extra, raw)
     if ep == "messages" and raw is None and max_tokens is None and "max_tokens" not in extra:
         body = _room_to_think(model, body)
     if ep == "messages" and raw is None and body is not None:
         _claude_thinking_rules(model, body)
     if cache is not None and ep == "messages" and raw is None:
-        body, encoded, stable = cache_marks(body, cache), None, 0  # (the last turn's mark moves: encoded whole)
-    if encoded is not None and body is not None:
-        spliced = _splice(body, list_key, encoded)
+        body, pieces, stable = cache_marks(body, cache), None, 0  # (the last turn's mark moves: encoded whole)
+    if pieces is not None and body is not None:
+        spliced = _splice(body, list_key, pieces)
         encoded, head = spliced if spliced is not None else (None, 0)
         if encoded is not None and prefix is not None and prefix.seen:
             stable = head + 1 + len(prefix.encoded)  # the next turn's body: this head, "[" and these items
@@ -974,7 +977,7 @@ def _dumps(value: Any) -> bytes:
 
 def _plain(m: Any) -> bool:
     """A turn every builder converts on its own, with no effect on its neighbours: a user or assistant text."""
-    return type(m) is dict and len(m) == 2 and m.get("role") in ("user", "assistant") \
+    return (type(m) is dict or type(m) is KeptMessage) and len(m) == 2 and m.get("role") in ("user", "assistant") \
         and type(m.get("content")) is str
 
 
@@ -982,14 +985,15 @@ _MARK = "\x00tokenhot-conversation\x00"
 _MARK_BYTES = _dumps(_MARK)
 
 
-def _splice(body: dict[str, Any], list_key: str, items: bytes) -> tuple[bytes, int] | None:
-    """The body encoded with its conversation list replaced by ``items`` (already encoded, brackets included),
-    and how many bytes come before the list."""
+def _splice(body: dict[str, Any], list_key: str, items: list[bytes | bytearray]) -> tuple[bytes, int] | None:
+    """The body encoded with its conversation list replaced by ``items`` (its pieces, already encoded, brackets
+    included), and how many bytes come before the list. One join: each copy of a long thread's body (~150 KB at
+    turn 400) costs time, and two of them alive at once made the allocator hand pages back and fault them in again."""
     try:
         head, *rest = _dumps({**body, list_key: _MARK}).split(_MARK_BYTES)
     except (TypeError, ValueError):  # not JSON (NaN, an odd value): the client encodes it and says what is wrong
         return None
-    return (head + items + rest[0], len(head)) if len(rest) == 1 else None
+    return (b"".join([head, *items, rest[0]]), len(head)) if len(rest) == 1 else None
 
 
 @dataclass(eq=False)
@@ -998,26 +1002,31 @@ class Prefix:
 
     It covers conversations of plain turns (user/assistant text; anything else, e.g. tool calls or images,
     empties it): those convert one by one on every endpoint, so turn N+1's conversation is turn N's items
-    plus the new ones. Each turn compares the
-    messages it is given with copies of the ones it covers (a changed, edited or shorter thread simply
-    starts over), so a reused body is always the body a whole build would make.
+    plus the new ones. Each turn compares the messages it is given with the ones it covers (a changed, edited or
+    shorter thread simply starts over), so a reused body is always the body a whole build would make. It covers a
+    :class:`KeptMessage` (a thread's own) as that very object, which compares in one pointer compare, and takes any
+    edit counted since (:func:`message_edits`) as a reason to start over; any other message as a copy, compared
+    whole.
     """
 
     key: tuple[Any, ...] = ()
-    seen: list[dict[str, Any]] = field(default_factory=list)  # copies of the neutral messages covered
+    seen: list[dict[str, Any]] = field(default_factory=list)  # the neutral messages covered (or copies: above)
     wire: list[Any] = field(default_factory=list)  # their wire items (with chat's leading system message)
-    encoded: bytes = b""  # the wire items encoded, comma-joined, no brackets
+    encoded: bytearray = field(default_factory=bytearray)  # the wire items encoded, comma-joined, no brackets
+    edits: int = -1  # message_edits() when ``seen`` was taken
 
     def known(self, messages: list[dict[str, Any]], key: tuple[Any, ...]) -> int:
         """How many leading ``messages`` are covered (0: build them all)."""
         n = len(self.seen)
-        if not n or key != self.key or len(messages) <= n or messages[:n] != self.seen:
+        if not n or key != self.key or len(messages) <= n or self.edits != message_edits() \
+                or messages[:n] != self.seen:
             return 0
         return n
 
     def extend(self, body: dict[str, Any], list_key: str, messages: list[dict[str, Any]], known: int, lead: int,
-               key: tuple[Any, ...]) -> tuple[dict[str, Any], bytes | None]:
-        """``body`` (built from ``messages[known:]``) with the covered items put back → (body, encoded list)."""
+               key: tuple[Any, ...]) -> tuple[dict[str, Any], list[bytes | bytearray] | None]:
+        """``body`` (built from ``messages[known:]``) with the covered items put back → (body, the encoded list in
+        pieces, brackets included: :func:`_splice` joins them once)."""
         items = body.get(list_key)
         if not isinstance(items, list):
             self.clear()
@@ -1026,26 +1035,35 @@ class Prefix:
             if known:
                 added = items[lead:]
                 wire = [*self.wire, *added]
-                parts = [self.encoded, *(_dumps(i) for i in added)] if added else [self.encoded]
+                new = b",".join(_dumps(i) for i in added)
                 body = {**body, list_key: wire}
             else:
                 wire = items
-                parts = [_dumps(i) for i in items]
+                new = b",".join([_dumps(i) for i in items])
         except (TypeError, ValueError):
             self.clear()
             return body, None
-        encoded = b",".join(parts)
+        before = self.encoded
+        comma = b"," if before and new else b""
         fresh = messages[known:]
         if all(_plain(m) for m in fresh):
+            kept = [m if type(m) is KeptMessage else dict(m) for m in fresh]
+            if known:
+                self.seen.extend(kept)  # (these lists are the prefix's own: grown in place, not copied)
+                before += comma + new
+                pieces: list[bytes | bytearray] = [b"[", before, b"]"]
+            else:
+                self.seen, self.edits, self.encoded = kept, message_edits(), bytearray(new)
+                pieces = [b"[", new, b"]"]
             self.key = key
-            self.seen = [*self.seen, *(dict(m) for m in fresh)] if known else [dict(m) for m in fresh]
-            self.wire, self.encoded = wire, encoded
+            self.wire = wire
         else:
-            self.clear()
-        return body, b"[" + encoded + b"]"
+            pieces = [b"[", before, comma, new, b"]"] if known else [b"[", new, b"]"]
+            self.clear()  # (a new bytearray: ``before`` is not changed)
+        return body, pieces
 
     def clear(self) -> None:
-        self.key, self.seen, self.wire, self.encoded = (), [], [], b""
+        self.key, self.seen, self.wire, self.encoded, self.edits = (), [], [], bytearray(), -1
 
 
 # --- reasoning helpers -------------------------------------------------------------------------------
