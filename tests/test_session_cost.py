@@ -1012,3 +1012,53 @@ def test_an_estimate_downloads_no_input_url(tmp_path: Path, method: str) -> None
         assert s.estimate(method, *args, model=model).usd is not None
         assert rec.requests == [] or all("/sim/files/" not in r["path"] for r in rec.requests)
         assert not (s.store.artifacts_dir / "incoming").exists() and len(s.history) == 0
+
+
+def _counted_whole(call: Any) -> int:
+    """The estimate's input tokens by their plain definition: the conversation's JSON text, counted at once."""
+    from tokenhot_nb import cost
+    from tokenhot_nb._session import budget
+
+    return cost.tokens_in_text(budget._input_text(call))
+
+
+def test_a_long_conversation_is_measured_once_and_an_edit_is_measured_again() -> None:
+    """A thread's earlier turns are measured once (the estimate of turn 400 looped over all 800 messages, ~0.7 ms,
+    before every call under a budget); a message edited in place, replaced, or a branch is measured as it is now."""
+    from tokenhot_nb._session import budget
+    from tokenhot_nb.families._types import HttpCall, KeptMessage
+
+    def call(messages: list[Any]) -> HttpCall:  # (each turn's body is a new list of the same items)
+        return HttpCall("POST", "/v1/chat/completions", json={"model": "m", "messages": list(messages)})
+
+    msgs: list[Any] = [{"role": "system", "content": "Be brief."}]
+    msgs += [KeptMessage(role="user" if i % 2 == 0 else "assistant", content=f"turn {i} " * 5) for i in range(30)]
+    msgs[7] = {"role": "user", "content": "a dict of the user's own"}
+    for c in (call(msgs), call([*msgs, KeptMessage(role="user", content="more")])):
+        assert budget._input_tokens(c) == _counted_whole(c)
+    assert len(budget._MEASURED[id(msgs[0])][1]) == 32  # remembered: the next turn measures what it adds
+    edits: list[Any] = [
+        lambda: msgs[3].__setitem__("content", "a much longer edit " * 40),  # a thread's message, in place
+        lambda: msgs[7].__setitem__("content", "the user's dict edited " * 40),  # (no one counts this edit)
+        lambda: msgs.__setitem__(9, KeptMessage(role="user", content="another message " * 40)),
+        lambda: msgs.__delitem__(slice(20, None)),  # a branch back to an earlier turn
+        lambda: msgs[5].__setitem__("content", [{"type": "text", "text": "blocks " * 40}]),
+    ]
+    for edit in edits:
+        edit()
+        c = call([*msgs, KeptMessage(role="user", content="next")])
+        assert budget._input_tokens(c) == _counted_whole(c)
+    msgs[5]["content"] = [{"type": "text", "text": "x", "cache_control": {"type": "ephemeral", "ttl": "1h"}}]
+    c = call([*msgs, KeptMessage(role="user", content="next")])
+    assert budget._input_tokens(c) == _counted_whole(c)
+    assert budget._cache_write(c, budget._input_size(c)[1]) == "1h"  # a mark put in a kept turn is seen
+
+
+def test_a_threads_estimate_follows_an_edit_of_its_earlier_turns(tmp_path: Path) -> None:
+    with Session(mode="offline", store=tmp_path / "s") as s:
+        for i in range(10):
+            s.chat(f"question {i}", thread="t", stream=False)
+        before = s.estimate("chat", "and now?", thread="t")
+        s.threads.get("t").messages[2]["content"] = "a much longer question " * 200  # edited in place
+        after = s.estimate("chat", "and now?", thread="t")
+        assert before.usd is not None and after.usd is not None and after.usd > before.usd

@@ -17,6 +17,7 @@ import functools
 import json
 import math
 import sqlite3
+import threading
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from .. import cost
 from ..client._loop import AnyLoopLock
 from ..errors import BudgetExceededError, InputError
-from ..families._types import KeptMessage
+from ..families._types import KeptMessage, message_edits
 from ..history._spending import Unknown
 
 if TYPE_CHECKING:
@@ -307,17 +308,69 @@ def _input_tokens(call: HttpCall | None) -> int:
     The same count (sizes add up: ``[``, ``]`` and ``", "`` between the items), but a thread's earlier turns are
     measured once each (remembered, bounded), so the estimate of turn 400 costs what turn 10's does.
     """
+    return _input_size(call)[0]
+
+
+def _input_size(call: HttpCall | None) -> tuple[int, int]:
+    """``(`` :func:`_input_tokens` ``, how many leading items of the body's conversation are plain turns)``."""
     body = call.json if call is not None and call.json else {}
     key = next((k for k in ("messages", "input", "contents", "prompt", "text") if k in body), None)
     value = body.get(key) if key is not None else None
     if not isinstance(value, list) or not value:
-        return cost.tokens_in_text(_input_text(call))
-    chars, wide = 2 + 2 * (len(value) - 1), 0
-    for item in value:
-        c, w = _item_size(item)
-        chars += c
-        wide += w
-    return cost.tokens_of_size(chars, wide)
+        return cost.tokens_in_text(_input_text(call)), 0
+    chars, wide, plain = _list_size(value)
+    return cost.tokens_of_size(2 + 2 * (len(value) - 1) + chars, wide), plain if key == "messages" else 0
+
+
+#: The conversations measured last, by their first item's id: (that item; their leading plain turns, kept as they
+#: were measured; :func:`message_edits` then; those turns' characters and wide characters). A thread's next turn sends
+#: the same items and two more: only those two are measured (a loop over every message took ~0.7 ms at turn 400).
+_MEASURED: dict[int, tuple[Any, list[Any], int, int, int]] = {}
+_MEASURED_MAX = 16
+_MEASURED_LEAST = 8  # (shorter ones are measured in no time)
+_MEASURED_LOCK = threading.Lock()
+
+
+def _list_size(value: list[Any]) -> tuple[int, int, int]:
+    """``(characters, wide characters, how many leading items are plain turns)`` of a conversation's items
+    (brackets and separators left out). Its leading plain turns (``{"role", "content": str}``) are remembered: a
+    thread's own messages (:class:`KeptMessage`, whose edits are counted) as those objects, other dicts as
+    copies. A list that starts with the turns remembered, none edited since, is measured from there on."""
+    first = value[0]
+    with _MEASURED_LOCK:
+        memo = _MEASURED.get(id(first))
+        kept: list[Any] = []
+        chars = wide = 0
+        if memo is not None:
+            held, items, edits, c, w = memo  # (``held`` keeps the id from being reused)
+            if held is first and edits == message_edits() and len(items) <= len(value) \
+                    and value[:len(items)] == items:
+                kept, chars, wide = items, c, w
+        start = len(kept)
+        leading = True
+        kept_chars, kept_wide, edits = chars, wide, message_edits()
+        for item in value[start:] if start else value:
+            c, w = _item_size(item)
+            chars += c
+            wide += w
+            if leading and _plain_turn(item):
+                kept.append(item if type(item) is KeptMessage else dict(item))  # (the memo's own list)
+                kept_chars += c
+                kept_wide += w
+            else:
+                leading = False
+        if len(kept) > start and len(kept) >= _MEASURED_LEAST:
+            _MEASURED.pop(id(first), None)
+            if len(_MEASURED) >= _MEASURED_MAX:
+                del _MEASURED[next(iter(_MEASURED))]
+            _MEASURED[id(first)] = (first, kept, edits, kept_chars, kept_wide)
+        return chars, wide, len(kept)
+
+
+def _plain_turn(item: Any) -> bool:
+    """A message whose size is its role's and its text's, and that holds no block (no cache mark)."""
+    return (type(item) is dict or type(item) is KeptMessage) and len(item) == 2 \
+        and type(item.get("role")) is str and type(item.get("content")) is str
 
 
 def _item_size(item: Any) -> tuple[int, int]:
@@ -337,7 +390,7 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _cache_write(call: HttpCall | None) -> Literal["5m", "1h"] | None:
+def _cache_write(call: HttpCall | None, plain: int = 0) -> Literal["5m", "1h"] | None:
     """The TTL of the prompt-cache writes the body may cause (a ``cache_control`` breakpoint on a block of Claude's
     ``tools``, ``system`` or a message's content, or on the body: "1h" when one asks for an hour), None when it marks
     none: the relay bills a write above the input price (:func:`cost.token_usd`). Only the blocks are looked at: a
@@ -350,8 +403,8 @@ def _cache_write(call: HttpCall | None) -> Literal["5m", "1h"] | None:
         if isinstance(body.get(key), list):
             blocks.extend(body[key])
     messages = body.get("messages")
-    for message in messages if isinstance(messages, list) else ():
-        content = message.get("content") if type(message) is dict else None
+    for message in (messages[plain:] if plain else messages) if isinstance(messages, list) else ():  # (plain: no
+        content = message.get("content") if isinstance(message, dict) else None  # blocks in those leading turns)
         if type(content) is list:
             blocks.extend(content)
     ttls = {str(mark.get("ttl") or "5m") for b in blocks if type(b) is dict
@@ -398,9 +451,10 @@ def estimate_call(session: Session, kind: str, info: ModelInfo, params: Mapping[
     asked, cap = _asked(call)
     count = max(_int(params.get("n")) or 1, asked or 1)
     max_tokens = cap or _int(params.get("max_tokens")) or _int(params.get("max_output_tokens"))
-    return _why_unknown(info, cost.estimate(kind, info.price, input_tokens=_input_tokens(call), count=count,
+    tokens, plain = _input_size(call)
+    return _why_unknown(info, cost.estimate(kind, info.price, input_tokens=tokens, count=count,
                                             max_tokens=max_tokens, simulated=simulated(session),
-                                            cache_write=_cache_write(call)))
+                                            cache_write=_cache_write(call, plain)))
 
 
 def _why_unknown(info: ModelInfo, figure: cost.Cost) -> cost.Cost:
