@@ -166,3 +166,26 @@ def test_a_body_json_cannot_encode_leaves_it_to_the_client() -> None:
     model, prefix = catalog.model("gpt-5.2"), chat.Prefix()
     call = chat.build(model, [{"role": "user", "content": "a"}], prefix=prefix, extra={"temperature_x": float("nan")})
     assert call.encoded is None  # the client's own encoder refuses it and says so, as without a prefix
+
+
+def test_an_edit_made_while_a_body_is_built_is_seen_by_the_next_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Another thread editing a message while a turn's body is encoded: the body may have the message as it was,
+    but the next turn must not reuse that encoding (the edit is counted after the prefix looked, not before)."""
+    from tokenhot_nb.families._types import KeptMessage
+
+    model, prefix = catalog.model("gpt-5.2"), chat.Prefix()
+    messages: list[dict[str, Any]] = [KeptMessage(role="user", content="q0"),
+                                      KeptMessage(role="assistant", content="a0"), KeptMessage(role="user", content="q1")]
+    real = chat._dumps
+
+    def dumps(value: Any) -> bytes:
+        out = real(value)
+        if value is messages[2]:  # the last item encoded: one encoded before it is edited meanwhile
+            messages[0]["content"] = "edited meanwhile"
+        return out
+
+    monkeypatch.setattr(chat, "_dumps", dumps)
+    chat.build(model, messages, prefix=prefix)
+    monkeypatch.setattr(chat, "_dumps", real)
+    messages += [KeptMessage(role="assistant", content="a1"), KeptMessage(role="user", content="q2")]
+    assert b"edited meanwhile" in (_same(model, messages, prefix).encoded or b"")

@@ -337,18 +337,19 @@ def _list_size(value: list[Any]) -> tuple[int, int, int]:
     thread's own messages (:class:`KeptMessage`, whose edits are counted) as those objects, other dicts as
     copies. A list that starts with the turns remembered, none edited since, is measured from there on."""
     first = value[0]
+    now = message_edits()  # (before any item is read: an edit made from here on is counted after it)
     with _MEASURED_LOCK:
         memo = _MEASURED.get(id(first))
         kept: list[Any] = []
         chars = wide = 0
         if memo is not None:
             held, items, edits, c, w = memo  # (``held`` keeps the id from being reused)
-            if held is first and edits == message_edits() and len(items) <= len(value) \
+            if held is first and edits == now and len(items) <= len(value) \
                     and value[:len(items)] == items:
                 kept, chars, wide = items, c, w
         start = len(kept)
         leading = True
-        kept_chars, kept_wide, edits = chars, wide, message_edits()
+        kept_chars, kept_wide = chars, wide
         for item in value[start:] if start else value:
             c, w = _item_size(item)
             chars += c
@@ -363,7 +364,7 @@ def _list_size(value: list[Any]) -> tuple[int, int, int]:
             _MEASURED.pop(id(first), None)
             if len(_MEASURED) >= _MEASURED_MAX:
                 del _MEASURED[next(iter(_MEASURED))]
-            _MEASURED[id(first)] = (first, kept, edits, kept_chars, kept_wide)
+            _MEASURED[id(first)] = (first, kept, now, kept_chars, kept_wide)
         return chars, wide, len(kept)
 
 

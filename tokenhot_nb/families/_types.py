@@ -45,43 +45,63 @@ class KeptMessage(dict):  # type: ignore[type-arg]
 
     __slots__ = ()
 
+    # (each counts its edit once made: a body built meanwhile, from the message as it was, is then seen as stale)
     def __setitem__(self, key: Any, value: Any) -> None:
-        _edited()
-        dict.__setitem__(self, key, value)
+        try:
+            dict.__setitem__(self, key, value)
+        finally:
+            _edited()
 
     def __delitem__(self, key: Any) -> None:
-        _edited()
-        dict.__delitem__(self, key)
+        try:
+            dict.__delitem__(self, key)
+        finally:
+            _edited()
 
     def __ior__(self, other: Any) -> KeptMessage:  # type: ignore[override,misc]
-        _edited()
-        dict.update(self, other)
+        try:
+            dict.update(self, other)
+        finally:
+            _edited()
         return self
 
     def update(self, *args: Any, **kwargs: Any) -> None:
-        _edited()
-        dict.update(self, *args, **kwargs)
+        try:
+            dict.update(self, *args, **kwargs)
+        finally:
+            _edited()
 
     def pop(self, *args: Any) -> Any:
-        _edited()
-        return dict.pop(self, *args)
+        try:
+            return dict.pop(self, *args)
+        finally:
+            _edited()
 
     def popitem(self) -> tuple[Any, Any]:
-        _edited()
-        return dict.popitem(self)
+        try:
+            return dict.popitem(self)
+        finally:
+            _edited()
 
     def setdefault(self, key: Any, default: Any = None) -> Any:
-        _edited()
-        return dict.setdefault(self, key, default)
+        try:
+            return dict.setdefault(self, key, default)
+        finally:
+            _edited()
 
     def clear(self) -> None:
-        _edited()
-        dict.clear(self)
+        try:
+            dict.clear(self)
+        finally:
+            _edited()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        if self:  # (called again on one in use, it edits it; a new one is empty here)
-            _edited()
-        dict.__init__(self, *args, **kwargs)
+        live = bool(self)  # (called again on one in use, it edits it; a new one is empty here)
+        try:
+            dict.__init__(self, *args, **kwargs)
+        finally:
+            if live:
+                _edited()
 
 
 @dataclass

@@ -1014,12 +1014,13 @@ class Prefix:
     wire: list[Any] = field(default_factory=list)  # their wire items (with chat's leading system message)
     encoded: bytearray = field(default_factory=bytearray)  # the wire items encoded, comma-joined, no brackets
     edits: int = -1  # message_edits() when ``seen`` was taken
+    checked: int = -1  # message_edits() when the turn being built looked (taken before it reads a message)
 
     def known(self, messages: list[dict[str, Any]], key: tuple[Any, ...]) -> int:
         """How many leading ``messages`` are covered (0: build them all)."""
         n = len(self.seen)
-        if not n or key != self.key or len(messages) <= n or self.edits != message_edits() \
-                or messages[:n] != self.seen:
+        self.checked = edits = message_edits()
+        if not n or key != self.key or len(messages) <= n or self.edits != edits or messages[:n] != self.seen:
             return 0
         return n
 
@@ -1053,7 +1054,7 @@ class Prefix:
                 before += comma + new
                 pieces: list[bytes | bytearray] = [b"[", before, b"]"]
             else:
-                self.seen, self.edits, self.encoded = kept, message_edits(), bytearray(new)
+                self.seen, self.edits, self.encoded = kept, self.checked, bytearray(new)
                 pieces = [b"[", new, b"]"]
             self.key = key
             self.wire = wire
