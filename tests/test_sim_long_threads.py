@@ -17,7 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tokenhot_nb.sim import Server
+from tokenhot_nb.sim import Server, _common
+from tokenhot_nb.sim._common import seed_of
+from tokenhot_nb.sim._state import SimState
 
 #: These tests read the simulator's spending before and after a call (tests/conftest.py).
 OWN_SIMULATOR = True
@@ -220,6 +222,65 @@ def test_what_only_looks_wrong_is_answered(sim_server: Server, auth: dict[str, s
                             _set(616, [], "content"), _set(617, None, "tool_calls"), _set(618, "x", "name")))
     got = answer(post(sim_server, path, body, auth))
     assert got == PINNED["only looks wrong"]
+
+
+# ----------------------------------------------------------------------------- what a long thread costs
+# (counted, not timed: how often the simulator walks the whole conversation for one call)
+
+
+class Counted(dict[str, Any]):
+    """A turn that counts how often it is compared with another."""
+
+    compared = 0
+
+    def __eq__(self, other: object) -> bool:
+        Counted.compared += 1
+        return dict.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def test_the_prompt_cache_compares_a_thread_with_its_longest_match_first() -> None:
+    """A thread's last calls all start as it does: the longest that matches is the answer, found first."""
+    state = SimState(None, None)
+    for n in range(101, 401, 40):  # eight earlier calls of the thread, each a prefix of the next
+        state.cached_items("k", "m", turns(200, " cache")[:n])
+    Counted.compared = 0
+    assert state.cached_items("k", "m", [Counted(m) for m in turns(200, " cache")]) == 381
+    assert Counted.compared <= 381  # (every remembered call compared in turn: 1,928)
+
+
+def test_the_seed_compares_a_thread_with_its_longest_remembered_start_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_common, "_SEEN", [])
+    for n in (200, 100, 200):  # two starts of the thread remembered, the shorter one longer ago
+        seed_of({"messages": turns(150, " seen")[:n]})
+    Counted.compared = 0
+    thread = [Counted(m) for m in turns(150, " seen")]
+    assert seed_of({"messages": thread}) == seed_of({"messages": turns(150, " seen")})
+    assert Counted.compared <= 201  # (both compared: 302)
+
+
+def test_a_call_walks_its_thread_through_the_remembered_conversations_once(
+        sim_server: Server, auth: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its seed, its prompt's tokens and the cached share of a resent thread come from one look-up."""
+    looked: list[int] = []
+    conversation = _common._conversation
+
+    def spy(items: list[Any]) -> tuple[str, int]:
+        looked.append(len(items))
+        return conversation(items)
+
+    msgs = [*turns(400, " once"), {"role": "user", "content": "and?"}]
+    body = {"model": "gpt-5.4-mini", "messages": msgs}
+    post(sim_server, "/v1/chat/completions", body, auth)
+    monkeypatch.setattr(_common, "_conversation", spy)
+    again = answer(post(sim_server, "/v1/chat/completions", body, auth))
+    assert again["usage"]["prompt_tokens_details"]["cached_tokens"] == again["usage"]["prompt_tokens"]
+    assert looked == [len(msgs)]  # (before: 3)
+    looked.clear()
+    longer = {**body, "messages": [*msgs, {"role": "assistant", "content": "so"}, {"role": "user", "content": "?"}]}
+    post(sim_server, "/v1/chat/completions", longer, auth)
+    assert looked == [len(msgs) + 2, len(msgs)]  # the call, and the start the cache holds
 
 
 #: What the simulator answered at 34faf07 (request ids and times left out).

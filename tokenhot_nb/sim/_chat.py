@@ -25,6 +25,7 @@ from ._common import (
     json_out,
     obj,
     prompt_of_messages,
+    seed_and_tokens,
     seed_of,
     split_chunks,
     tool_tokens,
@@ -38,6 +39,11 @@ _STREAM_KEYS = ("stream", "stream_options")
 def _content_seed(body: dict[str, Any]) -> int:
     """The same request streamed or not gives the same text."""
     return seed_of({k: v for k, v in body.items() if k not in _STREAM_KEYS})
+
+
+def _seed_and_tokens(body: dict[str, Any], key: str) -> tuple[int, int]:
+    """:func:`_content_seed` and ``all_text_tokens(body[key])``, the conversation looked up once for both."""
+    return seed_and_tokens({k: v for k, v in body.items() if k not in _STREAM_KEYS}, key)
 
 
 def _max_tokens(*values: Any) -> int | None:
@@ -132,9 +138,14 @@ def _refusal(value: Any, spec: Spec, path: str) -> str | None:
     elif isinstance(spec, list) and len(spec) > 1:
         plain = _string_fields(spec[1])
         for i, item in enumerate(value):
-            # (a plain turn, {"role": "user", "content": "…"}, fits at a glance: a long thread is mostly those)
-            if plain and type(item) is dict and item.keys() <= plain and all(type(v) is str for v in item.values()):
-                continue
+            # (a plain turn, {"role": "user", "content": "…"}, fits at a glance: a long thread is mostly those; the
+            # loop is written out, as a generator per turn cost a 400-turn thread more than parsing it)
+            if plain and type(item) is dict and item.keys() <= plain:
+                for v in item.values():
+                    if type(v) is not str:
+                        break
+                else:
+                    continue
             said = _refusal(item, spec[1], f"{path}[{i}]")
             if said is not None:
                 return said
@@ -247,6 +258,8 @@ def _openai_names(body: dict[str, Any], turns: str) -> list[tuple[str, Any]]:
         out.append((f"tools[{i}].function.name" if turns == "messages" else f"tools[{i}].name", fn.get("name")))
     items = body.get(turns)
     for i, m in enumerate(items if isinstance(items, list) else []):
+        if type(m) is dict and "tool_calls" not in m and "type" not in m:
+            continue  # (a plain turn names no function: most of a long thread)
         m = obj(m)
         for j, c in enumerate(m.get("tool_calls") or [] if isinstance(m.get("tool_calls"), list) else []):
             out.append((f"messages[{i}].tool_calls[{j}].function.name", obj(obj(c).get("function")).get("name")))
@@ -284,15 +297,19 @@ def _format_schema(fmt: dict[str, Any]) -> tuple[bool, Any]:
 CACHE_MIN_TOKENS = 1024
 
 
-def _cached_tokens(ctx: Ctx, model: str, items: Any, prompt_tokens: int, tools: Any = None, lead: int = 0) -> int:
+def _cached_tokens(ctx: Ctx, model: str, items: Any, prompt_tokens: int, tools: Any = None, lead: int = 0,
+                   whole: int | None = None) -> int:
     """Prompt caching: the tokens of the longest prefix of ``items`` this key sent to ``model`` lately, with the same
     tool definitions in front (``lead`` tokens of them; reported as ``cached_tokens``, part of the input, billed at
-    the row's ``cache_ratio``); 0 under 1024 tokens."""
+    the row's ``cache_ratio``); 0 under 1024 tokens. ``whole``: ``all_text_tokens(items)`` when known already."""
     if not isinstance(items, list) or not items:
         return 0
     head = [{"tools": tools}] if lead else []  # (other tools, another prefix: nothing of it is cached)
     known = ctx.state.cached_items(ctx.token, model, head + items) - len(head)
-    tokens = lead + all_text_tokens(items[:known]) if known > 0 else 0
+    if known <= 0:
+        tokens = 0
+    else:
+        tokens = lead + (whole if whole is not None and known == len(items) else all_text_tokens(items[:known]))
     return min(tokens, prompt_tokens) if tokens >= CACHE_MIN_TOKENS else 0
 
 
@@ -312,7 +329,7 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
     if refused is not None:
         return refused
     prompt, images = prompt_of_messages(messages)
-    seed = _content_seed(body)
+    seed, conversation = _seed_and_tokens(body, "messages")
     limit = _max_tokens(body.get("max_completion_tokens"), body.get("max_tokens"))
     n_raw = body.get("n")
     n = n_raw if isinstance(n_raw, int) and 0 < n_raw <= 8 else 1
@@ -355,8 +372,8 @@ async def chat_completions(ctx: Ctx, body: dict[str, Any]) -> Response:
     arguments = ["".join(c["function"]["arguments"] for c in call or []) for call in calls]  # (what is counted)
     reasoning = compose_reasoning(prompt, seed) if _wants_reasoning(body.get("reasoning_effort")) else None
     lead = tool_tokens(body.get("tools"))  # (the tools go first, as a prefix of the prompt)
-    prompt_tokens = lead + all_text_tokens(messages) + 85 * images
-    cached = _cached_tokens(ctx, model, messages, prompt_tokens, body.get("tools"), lead)
+    prompt_tokens = lead + conversation + 85 * images
+    cached = _cached_tokens(ctx, model, messages, prompt_tokens, body.get("tools"), lead, conversation)
     reasoning_tokens = count_tokens(reasoning or "")
     completion = sum(count_tokens(arguments[i] or t) for i, (t, _) in enumerate(replies)) + reasoning_tokens
     usage = {
@@ -455,7 +472,7 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
     if refused is not None:
         return refused
     prompt, images = _responses_prompt(body)
-    seed = _content_seed(body)
+    seed, conversation = _seed_and_tokens(body, "input")
     limit = _max_tokens(body.get("max_output_tokens"))
     tools, mode, forced = _openai_tools(body)
     bad = _bad_tool_name(ctx, model, _openai_names(body, "input"), claude=False)
@@ -492,11 +509,10 @@ async def responses(ctx: Ctx, body: dict[str, Any]) -> Response:
     want = _wants_reasoning(reasoning_cfg.get("effort")) or bool(reasoning_cfg.get("summary"))
     reasoning = compose_reasoning(prompt, seed) if want else None
     lead = tool_tokens(body.get("tools"))
-    input_tokens = lead + all_text_tokens(body.get("input")) + count_tokens(str(body.get("instructions") or "")) \
-        + 85 * images
+    input_tokens = lead + conversation + count_tokens(str(body.get("instructions") or "")) + 85 * images
     r_tokens = count_tokens(reasoning or "")
     out_tokens = count_tokens(text) + r_tokens
-    cached = _cached_tokens(ctx, model, body.get("input"), input_tokens, body.get("tools"), lead)
+    cached = _cached_tokens(ctx, model, body.get("input"), input_tokens, body.get("tools"), lead, conversation)
     usage = {"input_tokens": input_tokens, "input_tokens_details": {"cached_tokens": cached},
              "output_tokens": out_tokens, "output_tokens_details": {"reasoning_tokens": r_tokens},
              "total_tokens": input_tokens + out_tokens}

@@ -219,6 +219,17 @@ def seed_of(*parts: Any) -> int:
     return int.from_bytes(hashlib.sha256(raw).digest()[:8], "big") >> 1
 
 
+def seed_and_tokens(body: dict[str, Any], key: str) -> tuple[int, int]:
+    """``(seed_of(body), all_text_tokens(body[key]))`` with the conversation under ``key`` looked up once for both
+    (:func:`_conversation` compares the whole conversation with what it remembers: a 400-turn thread's body was
+    compared twice per call)."""
+    counted: dict[str, int] = {}
+    raw = ("[" + _body_json(body, counted) + "]").encode()
+    seed = int.from_bytes(hashlib.sha256(raw).digest()[:8], "big") >> 1
+    conv = body.get(key)
+    return seed, (_list_tokens(counted[key]) if key in counted and conv else all_text_tokens(conv))
+
+
 _CANONICAL = json.JSONEncoder(sort_keys=True, default=str, ensure_ascii=False).encode
 
 #: The keys of a body that hold its conversation (chat/Claude ``messages``, Gemini ``contents``, Responses ``input``).
@@ -235,13 +246,22 @@ def canonical_json(parts: tuple[Any, ...] | list[Any]) -> str:
     return "[" + ", ".join(_body_json(p) for p in parts) + "]"
 
 
-def _body_json(value: Any) -> str:
-    """One part's canonical JSON; a body's conversation list goes through :func:`_conversation`."""
+def _body_json(value: Any, counted: dict[str, int] | None = None) -> str:
+    """One part's canonical JSON; a body's conversation list goes through :func:`_conversation` (its tokens put
+    in ``counted`` under its key, when given)."""
     if type(value) is not dict or not all(type(k) is str for k in value):
         return _CANONICAL(value)
-    return "{" + ", ".join(_CANONICAL(k) + ": " + (
-        "[" + _conversation(value[k])[0] + "]" if k in _CONVERSATION_KEYS and type(value[k]) is list
-        else _CANONICAL(value[k])) for k in sorted(value)) + "}"
+    out = []
+    for k in sorted(value):
+        v = value[k]
+        if k in _CONVERSATION_KEYS and type(v) is list:
+            text, tokens = _conversation(v)
+            if counted is not None:
+                counted[k] = tokens
+            out.append(_CANONICAL(k) + ": [" + text + "]")
+        else:
+            out.append(_CANONICAL(k) + ": " + _CANONICAL(v))
+    return "{" + ", ".join(out) + "}"
 
 
 @dataclass(frozen=True, eq=False)  # compared by identity: a list holds it
@@ -272,10 +292,13 @@ def _conversation(items: list[Any]) -> tuple[str, int]:
         seen = list(_SEEN)
     best: _Seen | None = None
     known = 0
-    for e in seen:  # the longest that this conversation starts with; most differ at once, in their first item
+    # the longest that this conversation starts with, so the longest first (the oldest of equals): a thread's
+    # earlier states all match, each comparison walking the whole conversation; most others differ at once
+    for e in sorted(seen, key=lambda e: len(e.items), reverse=True):
         k = len(e.items)
-        if known < k <= len(items) and e.items[0] == items[0] and items[:k] == e.items:
+        if 0 < k <= len(items) and e.items[0] == items[0] and items[:k] == e.items:
             best, known = e, k
+            break
     new = items[known:]
     copies: list[Any] = []
     for m in new:
@@ -492,9 +515,13 @@ def all_text_tokens(obj: Any) -> int:
     ``"key": value`` pairs, so sorting the keys does not change the count.
     """
     if isinstance(obj, list) and obj:
-        raw = 2 + _conversation(obj)[1]  # "[" and "]"
-        return max(1, math.ceil(raw * 1.1)) // 2 + 3
+        return _list_tokens(_conversation(obj)[1])
     return count_tokens(json.dumps(obj, ensure_ascii=False)) // 2 + 3
+
+
+def _list_tokens(items_tokens: int) -> int:
+    """:func:`all_text_tokens` of a non-empty list whose items, joined by ``", "``, hold ``items_tokens``."""
+    return max(1, math.ceil((2 + items_tokens) * 1.1)) // 2 + 3  # (2: "[" and "]")
 
 
 def tool_tokens(tools: Any) -> int:

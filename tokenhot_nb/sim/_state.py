@@ -197,7 +197,10 @@ class SimState:
         (the last 8) began with; ``items`` is remembered for the next call."""
         with self._lock:
             sent = self._prompts.setdefault(self._limit_key(key, model), deque(maxlen=8))
-            known = max((len(old) for old in sent if len(old) <= len(items) and items[:len(old)] == old), default=0)
+            # the longest first: the first that matches is the answer (a thread's turns all share its start, so
+            # each comparison may walk the whole conversation)
+            known = next((len(old) for old in sorted(sent, key=len, reverse=True)
+                          if len(old) <= len(items) and items[:len(old)] == old), 0)
             sent.append(list(items))
         return known
 
