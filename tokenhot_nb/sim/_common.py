@@ -33,6 +33,58 @@ class StreamAborted(Exception):
     """Raised inside a streaming body to drop the connection mid-stream (truncate fault)."""
 
 
+class Early:
+    """What a request held by the ``latency`` fault starts while it waits, for its answer to use after: its body
+    read and, for an image, the drawing (in a worker thread) of what its answer will hold. None of it is an effect
+    (no file stored, nothing billed or counted): those happen after the wait as always, and what was drawn is
+    used only if the answer, checked after the wait, is drawn from the very same inputs. A request answered
+    otherwise (an injected error, a refusal) or cancelled while it waits drops it (:meth:`drop`)."""
+
+    def __init__(self) -> None:
+        self.body: asyncio.Task[bytes] | None = None  #: the body read, its bytes or the error reading it raised
+        self._prepared: asyncio.Task[None] | None = None
+        self._key: Any = None
+        self._work: asyncio.Task[Any] | None = None
+
+    def start(self, request: Request, prepare: Callable[[bytes], Any]) -> None:
+        """Read the body now and hand it to ``prepare`` (which may :meth:`begin` work); its errors are ignored."""
+        self.body = asyncio.ensure_future(request.body())
+
+        async def prepared() -> None:
+            try:
+                raw = await self.body  # type: ignore[misc]
+                prepare(raw)
+            except Exception:  # (the request answers for its body itself, after the wait)
+                pass
+
+        self._prepared = asyncio.ensure_future(prepared())
+
+    def begin(self, key: Any, work: Callable[[], Any]) -> None:
+        """Run ``work`` in a worker thread now, for :meth:`take` with an equal ``key`` to have its result."""
+        from starlette.concurrency import run_in_threadpool
+
+        self._key, self._work = key, asyncio.ensure_future(run_in_threadpool(work))
+
+    def take(self, key: Any) -> asyncio.Task[Any] | None:
+        """The work begun for ``key`` (awaiting it gives its result or raises its error), or None."""
+        work = self._work
+        if work is None or self._key != key:
+            return None
+        self._key, self._work = None, None
+        return work
+
+    def drop(self) -> None:
+        """Cancel whatever was begun and not taken: its result is never used."""
+        for task in (self._prepared, self._work, self.body):
+            if task is None:
+                continue
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # (seen: an error of work nobody used is nobody's to report)
+        self._key, self._work = None, None
+
+
 @dataclass
 class Ctx:
     """Everything a handler needs about the current request."""
@@ -43,6 +95,7 @@ class Ctx:
     request_id: str
     envelope: Envelope
     key: str = ""  #: the key the request presented (only ever sent back by the ``echo_key`` fault)
+    early: Early | None = None  #: what the request began while the ``latency`` fault held it
 
     @property
     def token(self) -> str:

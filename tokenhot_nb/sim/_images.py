@@ -11,6 +11,7 @@ import base64
 import binascii
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from PIL import Image
@@ -158,28 +159,53 @@ def _dashscope_input(body: dict[str, Any]) -> tuple[str, list[Any]]:
     return " ".join(texts), refs
 
 
-async def _render(ctx: Ctx, prompt: str, size: tuple[int, int], n: int, seed: int,
-                  sources: list[bytes], mask: bytes | None = None) -> list[bytes]:
-    def make() -> list[bytes]:
-        src = next((img for img in (media.open_image(b) for b in sources) if img is not None), None)
-        mask_img = media.open_image(mask) if mask else None
+@dataclass(frozen=True)
+class _Drawing:
+    """What an answer's images are drawn from: equal drawings give the same bytes."""
+
+    prompt: str
+    size: tuple[int, int]
+    n: int
+    seed: int
+    sources: tuple[bytes, ...] = ()
+    mask: bytes | None = None
+
+    def make(self) -> list[bytes]:
+        src = next((img for img in (media.open_image(b) for b in self.sources) if img is not None), None)
+        mask_img = media.open_image(self.mask) if self.mask else None
         out = []
-        for i in range(n):
+        for i in range(self.n):
             if src is not None:
-                img = media.derive_image(src, prompt, size[0], size[1], seed, mask_img, index=i)
+                img = media.derive_image(src, self.prompt, self.size[0], self.size[1], self.seed, mask_img, index=i)
             else:
-                img = media.draw_image(prompt, size[0], size[1], seed, index=i)
+                img = media.draw_image(self.prompt, self.size[0], self.size[1], self.seed, index=i)
             out.append(media.png_bytes(img))
         return out
 
-    return await run_in_threadpool(make)
+
+async def _render(ctx: Ctx, drawing: _Drawing) -> list[bytes]:
+    """The PNGs of ``drawing``, drawn in a worker thread: taken from what the request began while the ``latency``
+    fault held it when that was this very drawing, else drawn now."""
+    begun = ctx.early.take(drawing) if ctx.early is not None else None
+    if begun is not None:
+        return await begun  # type: ignore[no-any-return]
+    return await run_in_threadpool(drawing.make)
 
 
 def _publish(ctx: Ctx, pngs: list[bytes]) -> list[str]:
     return [ctx.file_url(ctx.state.put_file(p, "image/png", "png")) for p in pngs]
 
 
-async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
+@dataclass(frozen=True)
+class _Generation:
+    model: str
+    fam: str
+    drawing: _Drawing
+    response_format: str
+
+
+def _generation(ctx: Ctx, body: dict[str, Any]) -> _Generation | Response:
+    """What a generation body asks for, or the service's refusal of it; reads, changes nothing."""
     model = str(body["model"])
     fam = _family(model)
     params = obj(body.get("parameters"))
@@ -208,9 +234,25 @@ async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
     else:
         size = media.parse_size(body.get("size") or params.get("size"), (1024, 1024))
     seed = seed_of(body)
-    sources = [b for b in (load_reference(ctx, r) for r in refs) if b]
-    pngs = await _render(ctx, prompt, size, n, seed, sources)
-    return _answer(ctx, model, fam, prompt, pngs, size, str(body.get("response_format") or "url"))
+    sources = tuple(b for b in (load_reference(ctx, r) for r in refs) if b)
+    return _Generation(model, fam, _Drawing(prompt, size, n, seed, sources), str(body.get("response_format") or "url"))
+
+
+def draw_early(ctx: Ctx, body: dict[str, Any]) -> None:
+    """Begin drawing a generation's images while the ``latency`` fault holds its request (``_api``'s ``early``):
+    drawn after the wait, a batch's drawings queued behind it on the simulator's one core."""
+    asked = _generation(ctx, body)
+    if isinstance(asked, _Generation) and ctx.early is not None:
+        ctx.early.begin(asked.drawing, asked.drawing.make)
+
+
+async def generations(ctx: Ctx, body: dict[str, Any]) -> Response:
+    asked = _generation(ctx, body)
+    if isinstance(asked, Response):
+        return asked
+    pngs = await _render(ctx, asked.drawing)
+    return _answer(ctx, asked.model, asked.fam, asked.drawing.prompt, pngs, asked.drawing.size,
+                   asked.response_format)
 
 
 def _answer(ctx: Ctx, model: str, fam: str, prompt: str, pngs: list[bytes], size: tuple[int, int],
@@ -273,7 +315,7 @@ async def edits(ctx: Ctx, form: Form) -> Response:
     size_field = form.get("size")
     size = media.parse_size(size_field, first.size) if size_field and size_field != "auto" else _fit(first)
     seed = seed_of(model, form.fingerprint())
-    pngs = await _render(ctx, prompt, size, n, seed, [images[0].data], masks[0].data if masks else None)
+    pngs = await _render(ctx, _Drawing(prompt, size, n, seed, (images[0].data,), masks[0].data if masks else None))
     return _answer(ctx, model, _family(model), prompt, pngs, size, form.get("response_format") or "url")
 
 

@@ -24,6 +24,7 @@ from . import _audio, _body, _chat, _embeddings, _gemini, _images, _models, _pri
 from ._common import (
     REQUEST_ID_HEADER,
     Ctx,
+    Early,
     Envelope,
     Form,
     error_response,
@@ -133,7 +134,8 @@ def _auth_refusal(key: str | None) -> tuple[int, str] | None:
 def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "json",
          keys: tuple[str, ...] = (), needs_model: bool = True, billing: str = "call",
          public: bool = False, catalogue: bool = False,
-         paid: bool | None = None, kind: RouteKind = "") -> Callable[[Request], Awaitable[Response]]:
+         paid: bool | None = None, kind: RouteKind = "",
+         early: Callable[[Ctx, dict[str, Any]], None] | None = None) -> Callable[[Request], Awaitable[Response]]:
     """Wrap an endpoint with the relay middleware: request id, auth, faults, body and model checks, billing.
 
     ``billing``: "call" charges a finished call from its answer, "task" a task poll's ``quota`` once, "none"
@@ -150,10 +152,21 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
     still lists its models, reads its balance and polls its tasks.
 
     ``kind`` says what a route's models make (see :func:`_wrong_kind`); a model that makes something else is
-    refused by its vendor: 400 in the route's envelope."""
+    refused by its vendor: 400 in the route's envelope.
+
+    ``early`` (a JSON route's) is given the body of a request the ``latency`` fault holds, while it waits, when it
+    names a model the route serves: it may begin work the handler takes after the wait (:class:`~._common.Early`:
+    an image is drawn while the request waits, as a relay's upstream works while the caller waits)."""
     spends = (billing == "call" and not catalogue) if paid is None else paid
 
     async def endpoint(request: Request) -> Response:
+        began = Early()
+        try:
+            return await serve(request, began)
+        finally:
+            began.drop()
+
+    async def serve(request: Request, began: Early) -> Response:
         state: SimState = request.app.state.sim
         rid = new_request_id(state.next_seq())
         try:
@@ -173,6 +186,9 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
         if denied is not None:
             return middleware_error(rid, *denied)
         if faults.latency:
+            if early is not None and body == "json":
+                ctx.early = began
+                began.start(request, lambda raw: _prepare(ctx, raw, early, kind))
             await asyncio.sleep(faults.latency)
         status = None if catalogue else state.injected_status(faults)
         if status is not None:
@@ -223,6 +239,22 @@ def _api(handler: Handler, *, envelope: Envelope = "openai", body: BodyKind = "j
     return endpoint
 
 
+def _prepare(ctx: Ctx, raw: bytes, early: Callable[[Ctx, dict[str, Any]], None], kind: RouteKind) -> None:
+    """Hand a waiting request's body to its route's ``early`` hook when the middleware would pass it on (a JSON
+    object naming a model the route serves); the request is answered after its wait whatever this does."""
+    data = json.loads(raw or b"null")
+    model = data.get("model") if isinstance(data, dict) else None
+    if not isinstance(model, str) or not model:
+        return
+    name = model.partition(":")[0]
+    if _no_channel(name, ctx.request.app.state.also_serves, ctx.faults.key_group) is not None:
+        return
+    row = _pricing.row_for(name)
+    if row is not None and _wrong_kind(row, kind):
+        return
+    early(ctx, data)
+
+
 async def _read_body(ctx: Ctx, kind: BodyKind) -> dict[str, Any] | Form | Response:
     request = ctx.request
     ctype = request.headers.get("content-type", "")
@@ -233,8 +265,8 @@ async def _read_body(ctx: Ctx, kind: BodyKind) -> dict[str, Any] | Form | Respon
     try:  # the distributor reads the body (decoded, size-limited: sim/_body.py): its refusals are the middleware's
         if is_form:
             form = await read_form(request)
-        else:
-            raw = await request.body()
+        else:  # (read while the request waited, when it did: the same bytes, or the same error)
+            raw = await (ctx.early.body if ctx.early is not None and ctx.early.body is not None else request.body())
     except _body.BodyError as exc:
         if is_form:
             return middleware_error(ctx.request_id, exc.status, str(exc), exc.code)
@@ -461,8 +493,10 @@ def create_app(faults: Faults | None = None, task_dir: Path | None = None,
         Route("/v1beta/models", _api(_models.list_gemini_models, body="none", keys=("goog",), catalogue=True), methods=["GET"]),
         Route("/v1beta/models/{model}", _api(_models.get_gemini_model, body="none", keys=("goog",), catalogue=True,
                                              needs_model=False), methods=["GET"]),
-        Route("/v1/images/generations", _api(_images.generations, kind="image"), methods=["POST"]),
-        Route("/v1/images/generations/", _api(_images.generations, kind="image"), methods=["POST"]),
+        Route("/v1/images/generations", _api(_images.generations, kind="image", early=_images.draw_early),
+              methods=["POST"]),
+        Route("/v1/images/generations/", _api(_images.generations, kind="image", early=_images.draw_early),
+              methods=["POST"]),
         Route("/v1/images/edits", _api(_images.edits, body="form", kind="image"), methods=["POST"]),
         *(Route(path, _api(_not_implemented, body="none"), methods=methods) for path, methods in NOT_IMPLEMENTED),
         *(Route(path, _api(_not_simulated, body="none"), methods=methods) for path, methods in NOT_SIMULATED),
