@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 import _magics_support as support
+import httpx
 import pytest
+from _session_support import Recorder
 from IPython.utils.capture import capture_output
 
 from tokenhot_nb.errors import InputError, UnsupportedOptionError
@@ -103,7 +105,8 @@ def test_only_the_magics_own_options_become_flags() -> None:
     say = MagicPhrasing("th_image").fix
     assert say("Drop seed=, or pass seed=42.") == "Drop --seed, or pass --seed 42."
     # a call's argument, a setting and a field the magic has no option for are left alone or sent with -x
-    assert say("Raise Session(download_cap=…) (bytes).") == "Raise Session(download_cap=…) (bytes)."
+    assert say("Raise Session(download_cap=…) (bytes).") == \
+        "Raise tokenhot_nb.session().settings.download_cap = … (bytes)."  # (set on the magics' session, no flag)
     assert say("Use session.edit(images, prompt, model='qwen').") == "Use %%th_image --edit SOURCE."
     assert MagicPhrasing("th_chat").fix("Drop temperature=; steer it with reasoning_effort=… instead.") == \
         "Drop --temperature; steer it with -x reasoning_effort=… instead."
@@ -491,3 +494,102 @@ def test_a_history_word_that_is_no_history_call_is_left_as_it_is() -> None:
     assert for_magic_user("history.sqlite was replaced; see my_history.get(1)") == \
         "history.sqlite was replaced; see my_history.get(1)"
     assert for_magic_user("session.history.get(3).text") == "tokenhot_nb.session().history.get(3).text"
+
+
+class _SlowRelay(Recorder):
+    """The simulator behind a relay whose chat answers take ``seconds``: a request whose read timeout (as the client
+    sent it, in its extensions) is shorter times out, as httpx's would."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.read_timeouts: list[float | None] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and "/chat/" in request.url.path:
+            read = request.extensions.get("timeout", {}).get("read")
+            self.read_timeouts.append(read)
+            if read is not None and read < self.seconds:
+                raise httpx.ReadTimeout("timed out", request=request)
+        return await super().handle_async_request(request)
+
+
+def test_a_read_timeout_fix_says_the_setting_on_the_shared_session_and_the_next_call_uses_it(ip: Any,
+                                                                                             offline: Any) -> None:
+    """A chat that timed out said "raise read_timeout (Session(read_timeout=…)…)": a magic user cannot make the shared
+    session again that way. It names the setting on the shared session, and that line, run as written, holds for the
+    next call (the httpx clients were made with the old timeout, and kept it)."""
+    import re
+
+    import tokenhot_nb
+    from tokenhot_nb.errors import APITimeoutError
+
+    relay = _SlowRelay(seconds=500)
+    tokenhot_nb.session(reset=True, transport=relay, poll_interval=0.001)
+    text = shown(ip, "%%th_chat --no-stream\nhello")
+    assert text.startswith("✖ Timed out"), text
+    assert "tokenhot_nb.session().settings.read_timeout = …" in text and "now 300 s" in text, text
+    assert not re.search(r"(?<![\w.])Session\(", text), text
+    line = re.search(r"tokenhot_nb\.session\(\)\.settings\.read_timeout = …", text)
+    assert line is not None
+    with capture_output(display=True):
+        res = ip.run_cell("import tokenhot_nb\n" + line.group(0).replace("…", "600"))
+        assert res.error_in_exec is None
+        res = ip.run_cell("%%th_chat --no-stream -o answer\nhello")
+    assert res.error_in_exec is None and relay.read_timeouts[-2:] == [300.0, 600.0], relay.read_timeouts
+    assert ip.user_ns["answer"].text and tokenhot_nb.session().history[-1].status == "ok"
+    python = ErrorView(APITimeoutError("x", hint="raise read_timeout (Session(read_timeout=…), now 300 s).")).text()
+    assert "(Session(read_timeout=…), now 300 s)" in python  # (Python's fix: as it was)
+
+
+def test_a_video_deadline_fix_says_the_setting_on_the_shared_session_and_the_next_wait_uses_it(
+        ip: Any, offline: Any) -> None:
+    """"wait longer (… / Session(video_deadline=…))": said on the shared session, and done as written the next
+    %%th_video has the time it needs."""
+    import re
+
+    offline.settings.video_deadline = 0.001
+    text = shown(ip, "%%th_video\na wave")
+    assert "tokenhot_nb.session().settings.video_deadline = …" in text and "Session(" not in text, text
+    with capture_output(display=True):
+        assert ip.run_cell("import tokenhot_nb\ntokenhot_nb.session().settings.video_deadline = 600").error_in_exec \
+            is None
+        res = ip.run_cell("%%th_video -o clip\na wave")
+    assert res.error_in_exec is None and ip.user_ns["clip"].path.is_file()
+    assert not re.search(r"(?<![\w.])Session\(", text)
+
+
+@pytest.mark.parametrize(("python", "magic"), [
+    ("lower download_min_rate (Session(download_min_rate=…), 0 for no floor).",
+     "lower download_min_rate (tokenhot_nb.session().settings.download_min_rate = …, 0 for no floor)."),
+    ("raise stream_deadline (Session(stream_deadline=…)) if",
+     "raise stream_deadline (tokenhot_nb.session().settings.stream_deadline = …) if"),
+    ("Use the group your key belongs to (Session(price_group=…) or TOKENHOT_PRICE_GROUP)",
+     "Use the group your key belongs to (%th_config --price-group GROUP or TOKENHOT_PRICE_GROUP)"),
+    ("e.g. Session(price_group='vip'), the group", "e.g. %th_config --price-group vip, the group"),
+    ("Check the base URL (Session(base_url=…) or TOKENHOT_BASE_URL)",
+     "Check the base URL (%th_config --base-url URL or TOKENHOT_BASE_URL)"),
+    ("Resume it with Session(store='/data/my store').", "Resume it with %th_config --store '/data/my store'."),
+    ("e.g. Session(api_key=os.environ['TOKENHOT_API_KEY']).", "e.g. %th_config --key-from-env TOKENHOT_API_KEY."),
+    ("Raise the budget with Session(budget=…) or `%th_config --budget AMOUNT`, or",
+     "Raise the budget with `%th_config --budget AMOUNT`, or"),
+    # a setting fixed when a session is made (no %th_config option), a call of several settings, a whole Python line
+    ("e.g. Session(seed=3)", "e.g. Session(seed=3)"),
+    ("e.g. Session(store='a', mode='offline')", "e.g. Session(store='a', mode='offline')"),
+    ("e.g. tokenhot_nb.set_session(tokenhot_nb.Session(store='.tokenhot')).",
+     "e.g. tokenhot_nb.set_session(tokenhot_nb.Session(store='.tokenhot'))."),
+])
+def test_a_setting_a_fix_names_is_said_the_way_a_magic_user_changes_it(python: str, magic: str) -> None:
+    from tokenhot_nb._warn import for_magic_user
+
+    assert for_magic_user(python) == magic
+
+
+def test_a_missing_keys_fix_for_a_magic_user_names_no_session_of_their_own() -> None:
+    from tokenhot_nb._warn import for_magic_user
+    from tokenhot_nb.errors import MissingKeyError
+
+    hint = MissingKeyError().hint
+    assert "Session(api_key=…)" in hint  # (Python's: as it was)
+    said = for_magic_user(hint)
+    assert "Session(" not in said and "%th_config --key" in said and "mode='offline'" in said

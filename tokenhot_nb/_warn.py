@@ -13,6 +13,7 @@ import functools
 import linecache
 import os
 import re
+import shlex
 import sys
 import sysconfig
 import warnings
@@ -112,10 +113,48 @@ def _history_names() -> frozenset[str]:
     return frozenset(n for n in dir(History) if not n.startswith("_"))
 
 
+#: Settings each call reads from the session's ``settings`` when it runs (the client's timeouts included), so a
+#: change made on the shared session, ``tokenhot_nb.session().settings.read_timeout = 600``, holds from its next call.
+LIVE_SETTINGS = frozenset({"read_timeout", "connect_timeout", "stream_idle_timeout", "stream_deadline",
+                           "poll_interval", "video_deadline", "download_cap", "download_min_rate", "response_cap"})
+#: What ``%th_config`` changes (it rebuilds the shared session, carrying over the rest), by its option.
+_CONFIG_OPTIONS = {"store": ("--store", "DIR"), "base_url": ("--base-url", "URL"),
+                   "price_group": ("--price-group", "GROUP")}
+#: ``Session(read_timeout=…)`` in a fix: a setting of a session Python code makes. A magic user cannot make the
+#: magics' one again that way (nor with ``tokenhot_nb.session(read_timeout=…)``, which drops the key and mode).
+#: (one setting given; not one handed to ``set_session(…)``, which is Python's whole line)
+_NEW_SESSION = re.compile(r"(?<![\w.])(?<!set_session\()(?:tokenhot_nb\.)?Session\((?P<name>\w+)="
+                          r"(?P<value>(?:[^(),]|\([^()]*\))*)\)")
+#: The ways a magic user has to set the key and the budget, each already named beside the Python one.
+_MAGIC_WAYS = (
+    (re.compile(r"Session\(api_key=os\.environ\['(\w+)'\]\)"), r"%th_config --key-from-env \1"),
+    (re.compile(r"; pass Session\(api_key=…\) to a session of your own"), ""),
+    (re.compile(r"Session\(budget=…\) or (?=`?%th_config --budget )"), ""),
+)
+
+
+def _setting_said(m: re.Match[str]) -> str:
+    """``Session(name=value)`` as the magic user changes that setting: on the shared session in place when each call
+    reads it then, by ``%th_config`` when it has an option for it, else (a setting fixed when a session is made)
+    as it was."""
+    name, value = m.group("name"), m.group("value").strip()
+    if name in LIVE_SETTINGS:
+        return f"tokenhot_nb.session().settings.{name} = {value}"
+    if name in _CONFIG_OPTIONS:
+        option, metavar = _CONFIG_OPTIONS[name]
+        plain = value[1:-1] if len(value) > 1 and value[0] == value[-1] and value[0] in "'\"" else value
+        return f"%th_config {option} {metavar if plain in ('…', '') else shlex.quote(plain)}"
+    return m.group(0)
+
+
 def for_magic_user(text: str) -> str:
     """``text`` with ``session.resume(3)`` (or ``s.…``) said as ``tokenhot_nb.session().resume(3)``, and
     ``history[i]`` / ``history.get(3)`` as ``tokenhot_nb.session().history…``: a line a magic user can run
-    (``session`` and ``history`` are names only Python code that made them has)."""
+    (``session`` and ``history`` are names only Python code that made them has). A setting to change
+    (``Session(read_timeout=…)``) is said as the magic user changes it on the shared session (:func:`_setting_said`)."""
+    for pattern, way in _MAGIC_WAYS:
+        text = pattern.sub(way, text)
+    text = _NEW_SESSION.sub(_setting_said, text)
     said = _ON_SESSION.sub(lambda m: f"tokenhot_nb.session().{m.group('name')}" if m.group("name") in _session_names()
                            else m.group(0), text)
     return _ON_HISTORY.sub(lambda m: "tokenhot_nb.session().history" if m.group("name") in (None, *_history_names())

@@ -334,12 +334,18 @@ class Client:
         if self._closed:
             raise TokenhotError("This client was closed.", hint="Create a new Session (or Client).")
         if self._transport is None and _lane.active():
-            return self._blocking_http()
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None or client.is_closed:
-            client = self._new_http(self._transport)
-            self._clients[loop] = client
+            client = self._blocking_http()
+        else:
+            loop = asyncio.get_running_loop()
+            made = self._clients.get(loop)
+            if made is None or made.is_closed:
+                made = self._clients[loop] = self._new_http(self._transport)
+            client = made
+        # a timeout changed on the session since (``session.settings.read_timeout = 600``, as a hint says) holds
+        # from the next request: the httpx clients were made with the old one
+        timeout, st = client.timeout, self.settings
+        if timeout.read != st.read_timeout or timeout.connect != st.connect_timeout:
+            self._timeout = client.timeout = httpx.Timeout(st.read_timeout, connect=st.connect_timeout)
         return client
 
     def _blocking_http(self) -> httpx.AsyncClient:
