@@ -593,3 +593,59 @@ def test_a_missing_keys_fix_for_a_magic_user_names_no_session_of_their_own() -> 
     assert "Session(api_key=…)" in hint  # (Python's: as it was)
     said = for_magic_user(hint)
     assert "Session(" not in said and "%th_config --key" in said and "mode='offline'" in said
+
+
+class _RefusingPolls(Recorder):
+    """The simulator, but a video status request is refused (400) with a relay message that holds markup."""
+
+    MESSAGE = '<img src=x onerror="alert(1)"> status refused'
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and "/video" in request.url.path:
+            return httpx.Response(400, json={"error": {"message": self.MESSAGE, "type": "invalid_request_error"}})
+        return await super().handle_async_request(request)
+
+
+def _background_panel(ip: Any, monkeypatch: pytest.MonkeyPatch, source: str) -> tuple[str, str]:
+    """(text, HTML) of a ``--no-wait`` panel once its background wait has ended."""
+    from tokenhot_nb.magics import _video
+
+    threads: list[Any] = []
+    start = _video.in_background
+    monkeypatch.setattr(_video, "in_background", lambda target: threads.append(start(target)) or threads[-1])
+    with capture_output(display=True) as cap:
+        assert ip.run_cell(source).error_in_exec is None
+        threads[0].join(60)  # (the thread fills the panel in after the cell)
+    assert not threads[0].is_alive()
+    final = cap.outputs[-1].data
+    return str(final["text/plain"]), str(final["text/html"])
+
+
+def test_a_background_waits_error_shows_its_fix_for_the_magic_user(ip: Any, offline: Any,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``--no-wait`` wait past its deadline showed "✖ Timed out: …" and the resume line, not the error's fix (how
+    to wait longer); it shows it, said the way a magic user does it."""
+    import re
+
+    offline.settings.video_deadline = 0.001
+    text, html = _background_panel(ip, monkeypatch, "%%th_video --no-wait -o clip\na sunrise")
+    task_id = ip.user_ns["clip"].task_id
+    assert text.startswith("🎬 stopped waiting") and "✖ Timed out: " in text, text
+    fix = text.split("\nFix: ", 1)[1].split("\n")[0]
+    assert "tokenhot_nb.session().settings.video_deadline = …" in fix, fix
+    assert f"tokenhot_nb.session().resume({task_id!r})" in fix, fix
+    assert not re.search(r"(?<![\w.])(?:session|task)\.|(?<![\w.])Session\(", fix), fix
+    assert "<div>Fix: " in html and "tokenhot_nb.session().settings.video_deadline = …" in html, html
+    assert f"%th_video --resume {task_id}" in text
+
+
+def test_a_background_waits_error_and_fix_are_escaped_in_the_panel(ip: Any, offline: Any,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The relay's words in a ``--no-wait`` wait's error are data: shown in the panel's HTML as text."""
+    import tokenhot_nb
+
+    tokenhot_nb.session(reset=True, transport=_RefusingPolls(), poll_interval=0.001)
+    text, html = _background_panel(ip, monkeypatch, "%%th_video --no-wait -o clip\na sunrise")
+    assert _RefusingPolls.MESSAGE in text and "\nFix: " in text, text
+    assert "<img" not in html and "&lt;img src=x onerror=" in html, html
+    assert "<div>Fix: " in html, html

@@ -500,8 +500,8 @@ class TokenhotMagics(Magics):
                 view.stopped(CANCELLED)  # (IPython exiting cancels the loop's work): the task runs on, pending
             except Exception as err:  # a thread has no cell to raise into; the wait ended, the task did not
                 _set_last_error(err)
-                title, message, _ = parts(err, "th_video")
-                view.stopped(f"✖ {title}: {message}")
+                title, message, fix = parts(err, "th_video")  # (the fix too: the one error block it has)
+                view.stopped(f"✖ {title}: {message}\nFix: {fix}")
 
         # what its lines (task.wait()) name: the variable -o made, else the resume that finds it by its id (`_` is
         # replaced by the next cell's output)

@@ -79,7 +79,8 @@ class VideoView:
     def html(self) -> str:
         colour = {"failed": "#d9534f", "interrupted": "#f0ad4e", "stopped": "#f0ad4e"}.get(self.state, "#4a90d9")
         head, _, note = self.text().partition("\n")
-        note_html = f"<div>{escape(note)}</div>" if note else ""
+        # (a line each: an error's message, its fix, the resume line; each may hold the relay's text)
+        note_html = "".join(f"<div>{escape(line)}</div>" for line in note.split("\n")) if note else ""
         return (
             '<div class="tokenhot-video-progress" style="font:12px sans-serif">'
             + _BAR.format(pct=self.percent, colour=colour)
