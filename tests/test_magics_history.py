@@ -74,3 +74,30 @@ def test_an_empty_value_is_refused_not_ignored(ip: Any, offline: Any, option: st
         res = ip.run_cell(f"%th_history {option} ''")
     assert type(res.error_in_exec).__name__ == "UsageError" and "Traceback" not in cap.stderr
     assert str(res.error_in_exec) == f"%th_history {option} needs a value; it was given empty."
+
+
+def test_th_historys_footer_narrows_the_view_with_its_own_options(ip: Any, offline: Any) -> None:
+    """A long ``%th_history`` ended "tokenhot_nb.session().history.tail(N) or .filter(…) narrows the view": its reader
+    narrows it by running the magic again, with its own options (each one %th_history really takes)."""
+    import re
+
+    from IPython.lib.pretty import pretty
+
+    from tokenhot_nb.magics import _args
+
+    for i in range(21):  # (one more than the text table shows)
+        offline.chat(f"hello {i}", stream=False, thread=False)
+    with capture_output(display=True):
+        res = ip.run_cell("%th_history")
+    foot = pretty(res.result).splitlines()[-1]
+    assert "%th_history N --kind KIND (or --model, --status, TEXT) narrows the view" in foot, foot
+    assert ".tail(" not in foot and ".filter(" not in foot, foot
+    options = {o for a in _args.parser("th_history")._actions for o in a.option_strings}
+    assert set(re.findall(r"--[a-z-]+", foot)) <= options
+    line = re.search(r"%th_history N --kind KIND", foot)
+    assert line is not None
+    with capture_output(display=True):
+        res = ip.run_cell(line.group(0).replace("KIND", "chat").replace(" N ", " 3 ") + " --status ok --model "
+                          + offline.history[-1].model + " hello")
+    assert res.error_in_exec is None and len(res.result) == 3
+    assert pretty(offline.history).splitlines()[-1].endswith("history.tail(N) or .filter(…) narrows the view")

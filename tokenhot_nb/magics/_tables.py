@@ -117,6 +117,19 @@ def for_magic_user_history(h: History) -> History:
     return _magic_history()(h.store, h.session, _conds=h._own, _label=h._label)
 
 
+#: The text table's footer offers ways to narrow the view: Python's methods, and %th_history's own options for its
+#: reader (who narrows it by running the magic again, not on a ``history`` object).
+NARROW_PY = "history.tail(N) or .filter(…) narrows the view"
+NARROW_MAGIC = "%th_history N --kind KIND (or --model, --status, TEXT) narrows the view"
+
+
+def _said_in_magic(text: str) -> str:
+    """A row's error words or the footer, said for a ``%th_history`` reader."""
+    from .._warn import for_magic_user
+
+    return for_magic_user(text.replace(NARROW_PY, NARROW_MAGIC))
+
+
 @functools.lru_cache(maxsize=1)
 def _magic_history() -> type[History]:
     """The History whose display says errors for a magic user (made on first use: ``%load_ext`` stays light)."""
@@ -126,7 +139,7 @@ def _magic_history() -> type[History]:
 
     class MagicHistory(History):
         def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-            p.text(repr(self) if cycle else history_text(self, say=for_magic_user))
+            p.text(repr(self) if cycle else history_text(self, say=_said_in_magic))
 
         def _repr_html_(self) -> str:
             return history_html(self, say=for_magic_user)
