@@ -649,3 +649,18 @@ def test_a_background_waits_error_and_fix_are_escaped_in_the_panel(ip: Any, offl
     assert _RefusingPolls.MESSAGE in text and "\nFix: " in text, text
     assert "<img" not in html and "&lt;img src=x onerror=" in html, html
     assert "<div>Fix: " in html, html
+
+
+def test_a_setting_a_fix_names_bare_is_said_with_the_line_that_changes_it(ip: Any, offline: Any) -> None:
+    """A stalled %%th_chat stream said "raise stream_idle_timeout", naming a setting but no way to change it; it
+    says the line on the shared session, and that line holds for the next call (the stall is then seen later)."""
+    import tokenhot_nb
+    from tokenhot_nb.sim import Faults
+
+    tokenhot_nb.session(reset=True, transport=Recorder(Faults(stall_stream_after=1)), stream_idle_timeout=0.2)
+    text = shown(ip, "%%th_chat\nhello")
+    assert "no content arrived for 0.2 s" in text, text
+    assert "raise stream_idle_timeout (tokenhot_nb.session().settings.stream_idle_timeout = …)" in text, text
+    with capture_output(display=True):
+        ip.run_cell("import tokenhot_nb\ntokenhot_nb.session().settings.stream_idle_timeout = 0.4")
+    assert "no content arrived for 0.4 s" in shown(ip, "%%th_chat\nhello")

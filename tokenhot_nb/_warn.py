@@ -125,6 +125,8 @@ _CONFIG_OPTIONS = {"store": ("--store", "DIR"), "base_url": ("--base-url", "URL"
 #: (one setting given; not one handed to ``set_session(…)``, which is Python's whole line)
 _NEW_SESSION = re.compile(r"(?<![\w.])(?<!set_session\()(?:tokenhot_nb\.)?Session\((?P<name>\w+)="
                           r"(?P<value>(?:[^(),]|\([^()]*\))*)\)")
+#: ``raise stream_idle_timeout`` in a fix, naming a setting but no way to change it.
+_BARE_SETTING = re.compile(rf"\b(?P<verb>[Rr]aise|[Ll]ower) (?P<name>{'|'.join(sorted(LIVE_SETTINGS))})\b(?! \()")
 #: The ways a magic user has to set the key and the budget, each already named beside the Python one.
 _MAGIC_WAYS = (
     (re.compile(r"Session\(api_key=os\.environ\['(\w+)'\]\)"), r"%th_config --key-from-env \1"),
@@ -155,6 +157,7 @@ def for_magic_user(text: str) -> str:
     for pattern, way in _MAGIC_WAYS:
         text = pattern.sub(way, text)
     text = _NEW_SESSION.sub(_setting_said, text)
+    text = _BARE_SETTING.sub(lambda m: f"{m.group(0)} (tokenhot_nb.session().settings.{m.group('name')} = …)", text)
     said = _ON_SESSION.sub(lambda m: f"tokenhot_nb.session().{m.group('name')}" if m.group("name") in _session_names()
                            else m.group(0), text)
     return _ON_HISTORY.sub(lambda m: "tokenhot_nb.session().history" if m.group("name") in (None, *_history_names())
