@@ -664,3 +664,18 @@ def test_a_setting_a_fix_names_bare_is_said_with_the_line_that_changes_it(ip: An
     with capture_output(display=True):
         ip.run_cell("import tokenhot_nb\ntokenhot_nb.session().settings.stream_idle_timeout = 0.4")
     assert "no content arrived for 0.4 s" in shown(ip, "%%th_chat\nhello")
+
+
+def test_a_background_wait_for_an_unknown_task_shows_its_whole_fix_said_for_the_magic_user(
+        ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``%th_video --resume ID --no-wait`` for a task the service does not know: the panel squeezed the whole error
+    block into 200 characters, so its fix was cut ("… (154 more characters …)"); the fix is a line of its own, and
+    names the video calls as %th_history lists them."""
+    text, html = _background_panel(ip, monkeypatch, "%th_video --resume task_nosuch123 --no-wait")
+    assert text.startswith("🎬 failed") and "✖ Not found: " in text, text
+    fix = text.split("\nFix: ", 1)[1]
+    assert "more characters" not in fix and fix.endswith("check the id in %th_history --kind video."), fix
+    assert "<div>Fix: " in html
+    with capture_output(display=True):
+        assert ip.run_cell("%th_history --kind video").error_in_exec is None
+    assert "%th_history --kind video" in shown(ip, "%th_video --resume task_nosuch123")  # (waited here: the same)

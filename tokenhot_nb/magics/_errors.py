@@ -82,6 +82,7 @@ _PHRASES = (
     (re.compile(r"`?tokenhot_nb\.model\(name\)\.capabilities`?"), "%th_models NAME"),
     (re.compile(r"tokenhot_nb\.models\('(\w+)'\)"), r"%th_models --kind \1"),
     (re.compile(r"tokenhot_nb\.models\(\)"), "%th_models"),
+    (re.compile(r"(?<![\w.])(?:session|s)\.history\.filter\(kind='(\w+)'\)"), r"%th_history --kind \1"),
     (re.compile(r"(?:session|s)\.(\w+)\((?:[^()]|\([^()]*\))*\)"), lambda m: KIND_MAGIC.get(m.group(1), m.group(0))),
 )
 #: ``mode='offline'`` in a Python fix: the session's mode, which a magic sets with %th_config.

@@ -482,7 +482,7 @@ class TokenhotMagics(Magics):
 
             from .._warn import IN_MAGIC
             from ..errors import NotFoundError, TaskFailedError
-            from ._errors import ErrorView, parts
+            from ._errors import parts
             from ._video import CANCELLED
 
             # the thread's own context (not the cell's, see in_background), carried into the loop with the wait: the
@@ -495,7 +495,8 @@ class TokenhotMagics(Magics):
                 view.failed(err.reason or str(err))
             except NotFoundError as err:  # the service does not know the task: its row ends in error
                 _set_last_error(err)
-                view.failed(ErrorView(err, magic="th_video").text())
+                title, message, fix = parts(err, "th_video")
+                view.failed(f"✖ {title}: {message}", fix)
             except (concurrent.futures.CancelledError, asyncio.CancelledError, KeyboardInterrupt):
                 view.stopped(CANCELLED)  # (IPython exiting cancels the loop's work): the task runs on, pending
             except Exception as err:  # a thread has no cell to raise into; the wait ended, the task did not

@@ -175,15 +175,18 @@ class VideoView:
             self.state = "refused"
             return _Panel(self._handle) if self.live and self._handle is not None else None
 
-    def failed(self, reason: str) -> None:
+    def failed(self, reason: str, fix: str = "") -> None:
         """The task failed: the vendor's reason on one short line (it may be a whole HTML page, or many lines;
-        the whole text stays in the error: ``%th_config --last-error``)."""
+        the whole text stays in the error: ``%th_config --last-error``), and the fix on its own (cut with the
+        reason, it was lost)."""
         from ..errors import one_line
 
         self.stop_ticking()
         with self._lock:
             self.state = "failed"
             self.note = one_line(redact(reason), 200, kept_in="%th_config --last-error") if reason else ""
+            if fix:
+                self.note += f"\nFix: {one_line(redact(fix), 400, kept_in='%th_config --last-error')}"
             self.redraw()
 
 
