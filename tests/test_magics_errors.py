@@ -634,6 +634,7 @@ def test_a_background_waits_error_shows_its_fix_for_the_magic_user(ip: Any, offl
     fix = text.split("\nFix: ", 1)[1].split("\n")[0]
     assert "tokenhot_nb.session().settings.video_deadline = …" in fix, fix
     assert f"tokenhot_nb.session().resume({task_id!r})" in fix, fix
+    assert "clip.wait(timeout=…)" in fix, fix  # (the wait goes on with the task as -o holds it)
     assert not re.search(r"(?<![\w.])(?:session|task)\.|(?<![\w.])Session\(", fix), fix
     assert "<div>Fix: " in html and "tokenhot_nb.session().settings.video_deadline = …" in html, html
     assert f"%th_video --resume {task_id}" in text

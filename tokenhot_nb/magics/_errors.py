@@ -52,9 +52,13 @@ _ON_TASK = re.compile(r"(?<![\w.])task\.(?=(?:wait|status|result)\()")
 
 
 def _task_said(err: BaseException, text: str) -> str:
-    """``text`` with ``task.wait(…)`` said on the task of the wait that ended (``err.partial``), found by its id
+    """``text`` with ``task.wait(…)`` said on the task of the wait that ended (``err.partial``): as the magic user
+    holds it (``clip.wait(…)``, the ``-o NAME`` of a ``--no-wait`` task), else found by its id
     (``tokenhot_nb.session().resume('…').wait(…)``): a magic's wait hands its user no ``task`` variable."""
-    task_id = getattr(getattr(err, "partial", None), "task_id", None)
+    task = getattr(err, "partial", None)
+    held, task_id = getattr(task, "_held_as", None), getattr(task, "task_id", None)
+    if isinstance(held, str) and held != "task" and held.isidentifier():
+        return _ON_TASK.sub(f"{held}.", text)
     if not isinstance(task_id, str):
         return text
     return _ON_TASK.sub(lambda _: f"tokenhot_nb.session().resume({task_id!r}).", text)
