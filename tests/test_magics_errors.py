@@ -680,3 +680,18 @@ def test_a_background_wait_for_an_unknown_task_shows_its_whole_fix_said_for_the_
     with capture_output(display=True):
         assert ip.run_cell("%th_history --kind video").error_in_exec is None
     assert "%th_history --kind video" in shown(ip, "%th_video --resume task_nosuch123")  # (waited here: the same)
+
+
+def test_a_broken_streams_fix_names_where_a_magic_user_finds_its_text(ip: Any, offline: Any) -> None:
+    """"The text received so far is kept in .partial_text": on what, a %%th_chat user could not tell (the error is
+    no variable of theirs). It names the error as the magics keep it, and that line gives the text."""
+    import tokenhot_nb
+    from tokenhot_nb.sim import Faults
+
+    s = tokenhot_nb.session(reset=True, transport=Recorder(Faults(truncate_stream_after=4)))
+    text = shown(ip, "%%th_chat\nhello")
+    assert "shown above and kept in tokenhot_nb.magics.last_error.partial_text and in history #" in text, text
+    assert " .partial_text" not in text
+    with capture_output(display=True):
+        res = ip.run_cell("import tokenhot_nb\ntokenhot_nb.magics.last_error.partial_text")
+    assert res.error_in_exec is None and res.result and s.history[-1].text.endswith(res.result)

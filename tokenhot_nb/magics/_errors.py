@@ -80,6 +80,8 @@ _PHRASES = (
     (re.compile(r" \(or pass None\)"), ""),  # (a magic's option is left out, never given None)
     (re.compile(r"\bnew_thread=True\b"), "--new"),
     (re.compile(r"kept in \.result\.text"), "kept in _ (and -o NAME)"),  # (a magic's paid answer that did not fit)
+    # (a broken stream's: the error the magic hands out is tokenhot_nb.magics.last_error)
+    (re.compile(r"kept in \.partial_text"), "shown above and kept in tokenhot_nb.magics.last_error.partial_text"),
     (re.compile(r"Session\(store='([^']*)'\)"), r"%th_config --store \1"),  # (a store that cannot be opened)
     (re.compile(r"\s*/\s*raw=\{\.\.\.\}"), " (or -x raw='{…}' for the whole body)"),
     (re.compile(r"extra=\{\.\.\.\}"), """-x extra='{"KEY": VALUE}'"""),
