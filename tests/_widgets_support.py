@@ -182,3 +182,18 @@ def offline(tmp_path: Path) -> Any:
 @pytest.fixture
 def fake(tmp_path: Path) -> RecordingSession:
     return RecordingSession(tmp_path)
+
+
+@pytest.fixture
+def shared_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The magics' shared session (``tokenhot_nb.session()``, what a panel made with no session uses), offline on
+    its own store; video polls fast. Reset and closed after the test."""
+    import tokenhot_nb
+
+    monkeypatch.setenv("TOKENHOT_MODE", "offline")
+    monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "shared"))
+    monkeypatch.delenv("TOKENHOT_API_KEY", raising=False)
+    try:
+        yield tokenhot_nb.session(reset=True, poll_interval=0.05)
+    finally:
+        tokenhot_nb.session(reset=True).close()

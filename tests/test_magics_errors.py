@@ -298,23 +298,19 @@ def test_a_ctrl_c_in_a_magic_names_the_magics_session(ip: Any, offline: Any) -> 
     assert "tokenhot_nb.session().balance()" in said and not re.search(_BARE_SESSION, said), said
 
 
-def test_a_warning_in_a_magic_names_the_magics_session(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch,
-                                                       tmp_path: Any) -> None:
-    """The paid answer arrived but its row could not take it (the store's file was replaced meanwhile): the warning
-    said to close the session with ``session.close()``."""
+def _replace_the_database_as_the_answer_arrives(session: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """A backup of the store's database put back just as a paid answer arrives: its row cannot take it."""
     import os
-    import re
     import sqlite3
     from contextlib import closing
 
-    from tokenhot_nb.errors import UnrecordedWarning
     from tokenhot_nb.history import Store
 
-    offline.chat("warm up", stream=False)
-    db = offline.store.db_path
+    session.chat("warm up", stream=False)
+    db = session.store.db_path
     real = Store.update
 
-    def update(self: Store, entry_id: int, **fields: Any) -> Any:  # a backup put back while the answer arrived
+    def update(self: Store, entry_id: int, **fields: Any) -> Any:
         if fields.get("status") == "ok":
             backup = tmp_path / "backup.sqlite"
             with closing(sqlite3.connect(db)) as c, closing(sqlite3.connect(backup)) as b:
@@ -323,6 +319,17 @@ def test_a_warning_in_a_magic_names_the_magics_session(ip: Any, offline: Any, mo
         return real(self, entry_id, **fields)
 
     monkeypatch.setattr(Store, "update", update)
+
+
+def test_a_warning_in_a_magic_names_the_magics_session(ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Any) -> None:
+    """The paid answer arrived but its row could not take it (the store's file was replaced meanwhile): the warning
+    said to close the session with ``session.close()``."""
+    import re
+
+    from tokenhot_nb.errors import UnrecordedWarning
+
+    _replace_the_database_as_the_answer_arrives(offline, monkeypatch, tmp_path)
     with pytest.warns(UnrecordedWarning) as caught, capture_output(display=True):
         assert ip.run_cell("%%th_chat --no-stream\nhello").error_in_exec is None
     said = str(caught[0].message)
@@ -406,31 +413,15 @@ def test_a_warning_of_a_no_wait_videos_background_wait_names_the_magics_session(
         ip: Any, offline: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """``%%th_video --no-wait``: the video arrived later, on the panel's thread, and its row could not take it; that
     thread runs outside the magic, so its warning said to close the session with ``session.close()``."""
-    import os
     import re
-    import sqlite3
-    from contextlib import closing
 
     from tokenhot_nb.errors import UnrecordedWarning
-    from tokenhot_nb.history import Store
     from tokenhot_nb.magics import _video
 
-    offline.chat("warm up", stream=False)
-    db = offline.store.db_path
-    real = Store.update
-
-    def update(self: Store, entry_id: int, **fields: Any) -> Any:  # a backup put back while the video arrived
-        if fields.get("status") == "ok":
-            backup = tmp_path / "backup.sqlite"
-            with closing(sqlite3.connect(db)) as c, closing(sqlite3.connect(backup)) as b:
-                c.backup(b)
-            os.replace(backup, db)
-        return real(self, entry_id, **fields)
-
+    _replace_the_database_as_the_answer_arrives(offline, monkeypatch, tmp_path)
     threads: list[Any] = []
     start = _video.in_background
     monkeypatch.setattr(_video, "in_background", lambda target: threads.append(start(target)) or threads[-1])
-    monkeypatch.setattr(Store, "update", update)
     with pytest.warns(UnrecordedWarning) as caught, capture_output(display=True):
         assert ip.run_cell("%%th_video --no-wait -o clip\na sunrise").error_in_exec is None
         threads[0].join(60)  # (the warning comes from the panel's thread, after the cell)

@@ -16,6 +16,7 @@ from tokenhot_nb.widgets import PANELS, panel, studio
 
 fake = support.fake  # fixture
 offline = support.offline  # fixture
+shared_offline = support.shared_offline  # fixture
 
 
 def test_unknown_panel_names_the_choices():
@@ -223,28 +224,21 @@ def test_an_export_path_with_a_lone_surrogate_is_one_line(offline, tmp_path):
     assert "invalid character" in shown and "lone surrogate" in shown and "UnicodeEncodeError" not in shown
 
 
-def test_an_entrys_error_on_the_shared_session_names_it_and_the_row_keeps_it(tmp_path, monkeypatch, offline):
+def test_an_entrys_error_on_the_shared_session_names_it_and_the_row_keeps_it(offline, shared_offline):
     """``%th_panel history``: an image cut at the download cap showed its row's fix, "fetch it with
     session.resume(1)", a name the panel's user does not have. On the shared session it names
     ``tokenhot_nb.session()``; the row, and a panel given the notebook's own session, keep the Python form."""
     import re
 
-    monkeypatch.setenv("TOKENHOT_MODE", "offline")
-    monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "shared"))
-    monkeypatch.delenv("TOKENHOT_API_KEY", raising=False)
-    shared = tokenhot_nb.session(reset=True, poll_interval=0.05)
-    try:
-        for session, said in ((None, "tokenhot_nb.session().resume("), (offline, "session.resume(")):
-            s = session or shared
-            s.settings.download_cap = 100  # (smaller than any image the simulator makes)
-            with pytest.raises(TokenhotError):
-                s.image("a lighthouse")
-            p = panel("history", session)
-            p.list.value = s.history.last.id
-            shown = p.detail.value
-            assert said in shown, shown
-            if session is None:
-                assert not re.search(r"(?<![\w.])session\.[a-z]", shown), shown
-            assert "(session.settings.download_cap" in s.history.last.error["hint"]  # (stored as it was)
-    finally:
-        tokenhot_nb.session(reset=True).close()
+    for session, said in ((None, "tokenhot_nb.session().resume("), (offline, "session.resume(")):
+        s = session or shared_offline
+        s.settings.download_cap = 100  # (smaller than any image the simulator makes)
+        with pytest.raises(TokenhotError):
+            s.image("a lighthouse")
+        p = panel("history", session)
+        p.list.value = s.history.last.id
+        shown = p.detail.value
+        assert said in shown, shown
+        if session is None:
+            assert not re.search(r"(?<![\w.])session\.[a-z]", shown), shown
+        assert "(session.settings.download_cap" in s.history.last.error["hint"]  # (stored as it was)

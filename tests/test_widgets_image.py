@@ -15,6 +15,7 @@ from tokenhot_nb.widgets._media import thumbnail
 
 fake = support.fake  # fixture
 offline = support.offline  # fixture
+shared_offline = support.shared_offline  # fixture
 
 
 def test_options_follow_the_model(fake):
@@ -192,28 +193,19 @@ def test_the_image_panel_says_what_a_click_costs_and_follows_its_options(offline
     assert len(offline.history) == 0  # priced, never sent
 
 
-def test_a_panel_on_the_shared_session_names_it_in_its_fixes(tmp_path, monkeypatch, offline):
+def test_a_panel_on_the_shared_session_names_it_in_its_fixes(offline, shared_offline):
     """``%th_panel image`` (the shared session): an image cut at the download cap said to fetch it with
     ``session.resume(1)``, a name its user does not have. A panel given a session of the notebook's keeps the
     Python form."""
     import re
 
-    import tokenhot_nb
-
-    monkeypatch.setenv("TOKENHOT_MODE", "offline")
-    monkeypatch.setenv("TOKENHOT_STORE", str(tmp_path / "shared"))
-    monkeypatch.delenv("TOKENHOT_API_KEY", raising=False)
-    shared = tokenhot_nb.session(reset=True, poll_interval=0.05)
-    try:
-        for session, said in ((None, "tokenhot_nb.session().resume("), (offline, "session.resume(")):
-            (session or shared).settings.download_cap = 100  # (smaller than any image the simulator makes)
-            p = panel("image", session)
-            p.prompt.value = "a lighthouse"
-            p.generate.click()
-            p.wait(60)
-            shown = p.error_box.value
-            assert said in shown, shown
-            if session is None:
-                assert not re.search(r"(?<![\w.])session\.[a-z]", shown), shown
-    finally:
-        tokenhot_nb.session(reset=True).close()
+    for session, said in ((None, "tokenhot_nb.session().resume("), (offline, "session.resume(")):
+        (session or shared_offline).settings.download_cap = 100  # (smaller than any image the simulator makes)
+        p = panel("image", session)
+        p.prompt.value = "a lighthouse"
+        p.generate.click()
+        p.wait(60)
+        shown = p.error_box.value
+        assert said in shown, shown
+        if session is None:
+            assert not re.search(r"(?<![\w.])session\.[a-z]", shown), shown
