@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -435,3 +436,23 @@ def test_a_cookie_the_relay_sets_goes_back_and_answers_without_one_skip_the_cook
         server.server_close()
     assert got == [None, "lb=node-7", "lb=node-7"]  # the cookie set by the first answer goes back, as before
     assert len(read) == 1  # only the answer that set it was read into the jar (~15 µs each, for nothing)
+
+
+def test_a_read_timeout_of_no_limit_works_in_the_lane_and_on_the_loop(sim_server: Server, tmp_path: Path) -> None:
+    """``read_timeout=math.inf`` is taken for "no limit" (test_config), and magic hints now say to set it on a live
+    session; in the blocking lane httpx's sync transport handed it to ``socket.settimeout``, and every whole-answer
+    call ended in an OverflowError from inside. No limit is httpx's None, on both paths, set at the start or later."""
+    import math
+
+    from tokenhot_nb import Session
+
+    with Session(api_key=KEY, base_url=sim_server.url, mode="live", store=tmp_path / "a",
+                 read_timeout=math.inf) as s:
+        assert s.chat("hello", stream=False, thread=False).text
+        assert asyncio.run(s.achat("hello", stream=False, thread=False)).text
+    with Session(api_key=KEY, base_url=sim_server.url, mode="live", store=tmp_path / "b") as s:
+        assert s.chat("hello", stream=False, thread=False).text
+        s.settings.read_timeout = math.inf
+        assert s.chat("again", stream=False, thread=False).text
+        s.settings.read_timeout = 120
+        assert s.chat("once more", stream=False, thread=False).text

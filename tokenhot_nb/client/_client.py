@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -258,6 +259,12 @@ class _NoNetworkTransport(httpx.AsyncBaseTransport):
         )
 
 
+
+def _httpx_timeout(read: float, connect: float) -> httpx.Timeout:
+    """httpx's form of the session's timeouts: no limit (``read_timeout=math.inf``, a setting taken for "wait as
+    long as it takes") is httpx's None; a socket given ``inf`` raised OverflowError from inside a sync request."""
+    return httpx.Timeout(read if math.isfinite(read) else None, connect=connect if math.isfinite(connect) else None)
+
 class Client:
     """Talks to Tokenhot (live), the simulator (offline) or a given transport.
 
@@ -284,7 +291,8 @@ class Client:
         elif transport is None and settings.mode == "replay":
             transport = _NoNetworkTransport()
         self._transport = transport
-        self._timeout = httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout)
+        self._timeout_for = (settings.read_timeout, settings.connect_timeout)
+        self._timeout = _httpx_timeout(*self._timeout_for)
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
             weakref.WeakKeyDictionary()
         )
@@ -343,9 +351,12 @@ class Client:
             client = made
         # a timeout changed on the session since (``session.settings.read_timeout = 600``, as a hint says) holds
         # from the next request: the httpx clients were made with the old one
-        timeout, st = client.timeout, self.settings
-        if timeout.read != st.read_timeout or timeout.connect != st.connect_timeout:
-            self._timeout = client.timeout = httpx.Timeout(st.read_timeout, connect=st.connect_timeout)
+        st = self.settings
+        if (st.read_timeout, st.connect_timeout) != self._timeout_for:
+            self._timeout_for = (st.read_timeout, st.connect_timeout)
+            self._timeout = _httpx_timeout(*self._timeout_for)
+        if client.timeout != self._timeout:
+            client.timeout = self._timeout
         return client
 
     def _blocking_http(self) -> httpx.AsyncClient:
