@@ -1022,6 +1022,26 @@ def _counted_whole(call: Any) -> int:
     return cost.tokens_in_text(budget._input_text(call))
 
 
+def test_a_conversation_whose_measure_failed_is_measured_whole_next_time() -> None:
+    """Measuring a remembered thread's new turns grew the remembered list as it went; an item after them that is
+    no JSON (a set) raised with the list grown and its sizes not, and the next estimate of that thread came out
+    short by the turns added. It is forgotten instead."""
+    from tokenhot_nb._session import budget
+    from tokenhot_nb.families._types import HttpCall, KeptMessage
+
+    def call(messages: list[Any]) -> HttpCall:
+        return HttpCall("POST", "/v1/chat/completions", json={"model": "m", "messages": list(messages)})
+
+    msgs: list[Any] = [KeptMessage(role="user" if i % 2 == 0 else "assistant", content=f"turn {i} " * 5)
+                       for i in range(12)]
+    assert budget._input_tokens(call(msgs)) == _counted_whole(call(msgs))  # (remembered)
+    added = [KeptMessage(role="user", content="a long new question " * 50), KeptMessage(role="assistant", content="ok")]
+    with pytest.raises(TypeError):
+        budget._input_tokens(call([*msgs, *added, {"role": "user", "content": {"a", "set"}}]))
+    c = call([*msgs, *added, KeptMessage(role="user", content="next")])
+    assert budget._input_tokens(c) == _counted_whole(c)
+
+
 def test_a_long_conversation_is_measured_once_and_an_edit_is_measured_again() -> None:
     """A thread's earlier turns are measured once (the estimate of turn 400 looped over all 800 messages, ~0.7 ms,
     before every call under a budget); a message edited in place, replaced, or a branch is measured as it is now."""
@@ -1062,3 +1082,20 @@ def test_a_threads_estimate_follows_an_edit_of_its_earlier_turns(tmp_path: Path)
         s.threads.get("t").messages[2]["content"] = "a much longer question " * 200  # edited in place
         after = s.estimate("chat", "and now?", thread="t")
         assert before.usd is not None and after.usd is not None and after.usd > before.usd
+
+
+def test_an_estimate_leaves_a_threads_kept_body_as_its_turns_left_it(tmp_path: Path) -> None:
+    """The chat panel prices what is typed (an estimate, on the kernel's thread) while its worker may be running a
+    turn of the same thread. The estimate took no turn but built its body on the thread's kept body, extending it
+    with its own question: between a turn's look at the kept body and its use of it, the paid body carried the
+    question only priced. An estimate builds on a body of its own."""
+    with Session(mode="offline", store=tmp_path / "s") as s:
+        for i in range(4):
+            s.chat(f"question {i}", thread="t", stream=False)
+        kept = s.threads.get("t").prefix
+        assert kept is not None
+        state = (list(kept.seen), bytes(kept.encoded), kept.key)
+        assert s.estimate("chat", "a question typed in the panel", thread="t").usd is not None
+        assert s.threads.get("t").prefix is kept and (list(kept.seen), bytes(kept.encoded), kept.key) == state
+        s.chat("question 4", thread="t", stream=False)
+        assert "a question typed in the panel" not in json.dumps(s.history[-1].request or {})

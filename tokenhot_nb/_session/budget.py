@@ -350,16 +350,20 @@ def _list_size(value: list[Any]) -> tuple[int, int, int]:
         start = len(kept)
         leading = True
         kept_chars, kept_wide = chars, wide
-        for item in value[start:] if start else value:
-            c, w = _item_size(item)
-            chars += c
-            wide += w
-            if leading and _plain_turn(item):
-                kept.append(item if type(item) is KeptMessage else dict(item))  # (the memo's own list)
-                kept_chars += c
-                kept_wide += w
-            else:
-                leading = False
+        try:
+            for item in value[start:] if start else value:
+                c, w = _item_size(item)
+                chars += c
+                wide += w
+                if leading and _plain_turn(item):
+                    kept.append(item if type(item) is KeptMessage else dict(item))  # (the memo's own list)
+                    kept_chars += c
+                    kept_wide += w
+                else:
+                    leading = False
+        except BaseException:  # (an item that is no JSON: ``kept`` may have grown past the sizes remembered)
+            _MEASURED.pop(id(first), None)
+            raise
         if len(kept) > start and len(kept) >= _MEASURED_LEAST:
             _MEASURED.pop(id(first), None)
             if len(_MEASURED) >= _MEASURED_MAX:

@@ -176,9 +176,12 @@ async def _chat_one(session: Session, message: Any, info: ModelInfo, kw: dict[st
     options: dict[str, Any] = {"endpoint": endpoint, "system": system, "temperature": temperature,
                                "max_tokens": max_tokens, "stream": stream, "extra": body_extra(kw), "raw": raw,
                                "output": output, "tools": tools, "tool_choice": tool_choice, "cache": cache}
-    if th is not None and user is not None and th.prefix is None:
-        th.prefix = chat.Prefix()
-    call = chat.build(info, messages, **options, prefix=th.prefix if th is not None and user is not None else None)
+    # a thread's kept body is its turns' own: an estimate (a panel's price line, on the kernel's thread while the
+    # panel's worker runs a turn) takes no turn, and extending it there could put its question in the paid body
+    prefix = None
+    if th is not None and user is not None and _budget.estimates(session) is None:
+        prefix = th.prefix = th.prefix or chat.Prefix()
+    call = chat.build(info, messages, **options, prefix=prefix)
     call.headers.update(headers or {})
     ep = endpoint_name(call)
     if session.mode == "replay":
